@@ -1,0 +1,101 @@
+# carebase — see README.md. `make run` and `make test` are the whole set-up.
+
+CC       ?= cc
+BUILD    ?= release
+PKGS      = libmicrohttpd jansson sqlite3 libpq libsodium libcurl
+WARN      = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wcast-qual -Wpointer-arith -Wformat=2 \
+            -Wno-unused-parameter
+DEFS      = -D_GNU_SOURCE
+INCS      = -Isrc -Ibuild/$(BUILD)/gen
+
+ifeq ($(BUILD),san)
+CC        = clang
+OPT       = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+            -fno-sanitize-recover=undefined
+LDOPT     = -fsanitize=address,undefined
+else ifeq ($(BUILD),debug)
+OPT       = -O0 -g
+LDOPT     =
+else
+OPT       = -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
+LDOPT     = -pie -Wl,-z,relro,-z,now
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS    += $(WARN) $(OPT) $(DEFS) $(INCS) $(PKG_CFLAGS) -MMD -MP
+LDLIBS    += $(PKG_LIBS) -lpthread -lm
+
+B         = build/$(BUILD)
+SRCS      = $(sort $(wildcard src/*/*.c))
+OBJS      = $(SRCS:%.c=$(B)/%.o) $(B)/gen/embedded.o
+MAIN_OBJ  = $(B)/src/main.o
+BIN       = $(B)/carebase
+EMBED_IN  = $(sort $(wildcard migrations/*/*.sql) $(wildcard templates/*/*))
+UNIT_SRCS = $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+
+.PHONY: all run test test-unit test-api bench lint format fuzz clean deps units
+
+all: $(BIN)
+
+deps:
+	@scripts/install-deps
+
+$(BIN): $(OBJS) $(MAIN_OBJ)
+	$(CC) $(LDOPT) -o $@ $^ $(LDLIBS)
+	@ln -sf $(BUILD)/carebase build/carebase-$(BUILD)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# Migrations and templates are compiled into the binary.
+$(B)/tools/embed: tools/embed.c
+	@mkdir -p $(dir $@)
+	cc -std=c11 -O1 -Wall -Wextra -o $@ $<
+
+$(B)/gen/embedded.c: $(B)/tools/embed $(EMBED_IN)
+	@mkdir -p $(dir $@)
+	$(B)/tools/embed $(EMBED_IN) > $@.tmp && mv $@.tmp $@
+
+$(B)/gen/embedded.o: $(B)/gen/embedded.c
+	$(CC) $(filter-out -Wmissing-prototypes,$(CFLAGS)) -c -o $@ $<
+
+units: $(UNIT_BINS)
+
+$(B)/tests/%: tests/unit/%.c $(OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDOPT) -o $@ $< $(OBJS) $(LDLIBS) -lcmocka
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/run
+
+test: deps
+	@scripts/test
+
+test-unit: $(UNIT_BINS)
+	@scripts/unit $(UNIT_BINS)
+
+test-api: $(BIN)
+	@scripts/api $(BIN)
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bench/run
+
+lint:
+	@scripts/lint
+
+format:
+	clang-format -i src/*.c src/*/*.c src/*/*.h tests/unit/*.c fuzz/*.c tools/*.c
+
+fuzz:
+	@scripts/fuzz
+
+clean:
+	rm -rf build
+
+-include $(OBJS:.o=.d) $(MAIN_OBJ:.o=.d)

@@ -1,0 +1,57 @@
+-- Foundation: the job queue, failed jobs, recurring schedules, email log.
+-- Times are BIGINT milliseconds since the epoch, UTC, on both dialects.
+
+CREATE TABLE jobs (
+	id		TEXT PRIMARY KEY,
+	queue		TEXT NOT NULL DEFAULT 'default',
+	kind		TEXT NOT NULL,
+	payload		TEXT NOT NULL DEFAULT '{}',
+	status		TEXT NOT NULL DEFAULT 'queued'
+			CHECK (status IN ('queued', 'running')),
+	attempts	INTEGER NOT NULL DEFAULT 0,
+	max_attempts	INTEGER NOT NULL,
+	run_at		BIGINT NOT NULL,
+	locked_by	TEXT,
+	locked_at	BIGINT,
+	last_error	TEXT,
+	created_at	BIGINT NOT NULL,
+	updated_at	BIGINT NOT NULL
+);
+CREATE INDEX jobs_due ON jobs (status, run_at);
+
+CREATE TABLE failed_jobs (
+	id		TEXT PRIMARY KEY,
+	job_id		TEXT NOT NULL,
+	queue		TEXT NOT NULL,
+	kind		TEXT NOT NULL,
+	payload		TEXT NOT NULL,
+	error		TEXT NOT NULL,
+	attempts	INTEGER NOT NULL,
+	failed_at	BIGINT NOT NULL
+);
+CREATE INDEX failed_jobs_failed_at ON failed_jobs (failed_at);
+
+CREATE TABLE job_schedules (
+	name		TEXT PRIMARY KEY,
+	cron		TEXT NOT NULL,
+	kind		TEXT NOT NULL,
+	payload		TEXT NOT NULL DEFAULT '{}',
+	next_run_at	BIGINT NOT NULL,
+	last_run_at	BIGINT
+);
+
+CREATE TABLE email_log (
+	id		TEXT PRIMARY KEY,
+	recipient	TEXT NOT NULL,
+	subject		TEXT NOT NULL,
+	template	TEXT NOT NULL,
+	status		TEXT NOT NULL
+			CHECK (status IN ('queued', 'sent', 'failed')),
+	attempts	INTEGER NOT NULL DEFAULT 0,
+	sent_at		BIGINT,
+	error		TEXT,
+	job_id		TEXT,
+	created_at	BIGINT NOT NULL,
+	updated_at	BIGINT NOT NULL
+);
+CREATE INDEX email_log_created_at ON email_log (created_at);

@@ -1,0 +1,273 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "core/err.h"
+
+struct config	config;
+
+enum config_type {
+	CT_STRING,
+	CT_INT,
+	CT_ENUM		/* string restricted to choices */
+};
+
+struct config_entry {
+	const char	*name;		/* snake_case, env CAREBASE_<UPPER> */
+	enum config_type type;
+	size_t		 offset;
+	const char	*def;
+	int64_t		 min, max;	/* CT_INT */
+	const char	*choices;	/* CT_ENUM, "|" separated */
+	int		 secret;	/* never printed */
+	const char	*help;
+};
+
+#define S(f)	offsetof(struct config, f)
+
+static const struct config_entry config_table[] = {
+	{"env", CT_ENUM, S(env), "development", 0, 0, "development|production", 0,
+	    "deployment kind; production requires a master key file"},
+	{"listen", CT_STRING, S(listen), "127.0.0.1", 0, 0, NULL, 0,
+	    "address to listen on"},
+	{"port", CT_INT, S(port), "8080", 0, 65535, NULL, 0,
+	    "TCP port (0 picks a free one)"},
+	{"threads", CT_INT, S(threads), "0", 0, 256, NULL, 0,
+	    "HTTP worker threads (0 = number of cores)"},
+	{"database_url", CT_STRING, S(database_url), "sqlite:///var/carebase.db",
+	    0, 0, NULL, 1, "sqlite:///relative/or//absolute/path or postgres://..."},
+	{"pool_min", CT_INT, S(pool_min), "2", 0, 1000, NULL, 0,
+	    "PostgreSQL connections opened at start"},
+	{"pool_max", CT_INT, S(pool_max), "10", 1, 1000, NULL, 0,
+	    "most database connections"},
+	{"db_busy_timeout_ms", CT_INT, S(db_busy_timeout_ms), "5000", 0, 600000,
+	    NULL, 0, "SQLite busy timeout"},
+	{"body_limit", CT_INT, S(body_limit), "1048576", 1024,
+	    1024LL * 1024 * 1024, NULL, 0, "largest request body in bytes (413 past it)"},
+	{"request_timeout_s", CT_INT, S(request_timeout_s), "30", 1, 3600, NULL, 0,
+	    "idle connection timeout in seconds"},
+	{"log_level", CT_ENUM, S(log_level), "info", 0, 0,
+	    "debug|info|warn|error|off", 0, "least severe level logged"},
+	{"master_key_file", CT_STRING, S(master_key_file), "var/master.key", 0, 0,
+	    NULL, 0, "32-byte master key (hex); generated in development if missing"},
+	{"cors_origins", CT_STRING, S(cors_origins), "", 0, 0, NULL, 0,
+	    "comma-separated origins allowed by CORS (empty = none)"},
+	{"rate_limit", CT_INT, S(rate_limit), "100", 0, 1000000, NULL, 0,
+	    "requests per second per client IP (0 = off)"},
+	{"rate_burst", CT_INT, S(rate_burst), "200", 1, 10000000, NULL, 0,
+	    "requests a client may make at once before the rate applies"},
+	{"tls_cert", CT_STRING, S(tls_cert), "", 0, 0, NULL, 0,
+	    "PEM certificate file; with tls_key serves HTTPS"},
+	{"tls_key", CT_STRING, S(tls_key), "", 0, 0, NULL, 1,
+	    "PEM private key file"},
+	{"shutdown_timeout_s", CT_INT, S(shutdown_timeout_s), "10", 0, 3600, NULL, 0,
+	    "seconds to let in-flight requests finish on SIGTERM"},
+	{"job_workers", CT_INT, S(job_workers), "1", 0, 64, NULL, 0,
+	    "job threads inside `serve` (0 = run `carebase worker` instead)"},
+	{"job_poll_ms", CT_INT, S(job_poll_ms), "500", 10, 60000, NULL, 0,
+	    "how often an idle worker looks for jobs"},
+	{"job_max_attempts", CT_INT, S(job_max_attempts), "5", 1, 100, NULL, 0,
+	    "default attempts before a job goes to failed_jobs"},
+	{"job_backoff_base_ms", CT_INT, S(job_backoff_base_ms), "1000", 1,
+	    3600000, NULL, 0, "first retry delay; doubles each attempt, with jitter"},
+	{"job_backoff_max_ms", CT_INT, S(job_backoff_max_ms), "3600000", 1,
+	    86400000, NULL, 0, "longest retry delay"},
+	{"job_timeout_s", CT_INT, S(job_timeout_s), "300", 1, 86400, NULL, 0,
+	    "a running job not finished after this is retried"},
+	{"smtp_url", CT_STRING, S(smtp_url), "", 0, 0, NULL, 0,
+	    "smtp://host:port or smtps://host:port (empty = mail is logged, not sent)"},
+	{"smtp_tls", CT_ENUM, S(smtp_tls), "starttls", 0, 0, "none|starttls|tls", 0,
+	    "transport security for SMTP"},
+	{"smtp_user", CT_STRING, S(smtp_user), "", 0, 0, NULL, 0, "SMTP user"},
+	{"smtp_password", CT_STRING, S(smtp_password), "", 0, 0, NULL, 1,
+	    "SMTP password"},
+	{"mail_from", CT_STRING, S(mail_from), "carebase <no-reply@localhost>", 0, 0,
+	    NULL, 0, "From address of outgoing mail"},
+	{"smtp_timeout_s", CT_INT, S(smtp_timeout_s), "30", 1, 600, NULL, 0,
+	    "SMTP connect and transfer timeout"},
+	{"public_url", CT_STRING, S(public_url), "http://127.0.0.1:8080", 0, 0, NULL,
+	    0, "base URL used in links sent by mail"},
+	{"templates_dir", CT_STRING, S(templates_dir), "", 0, 0, NULL, 0,
+	    "folder of mail templates that override the built-in ones"},
+};
+
+#define CONFIG_COUNT	(sizeof(config_table) / sizeof(config_table[0]))
+
+static int	config_set(const struct config_entry *, const char *, const char *,
+		    char *, size_t);
+static const struct config_entry *config_find(const char *, size_t);
+
+static int
+config_set(const struct config_entry *e, const char *value, const char *from,
+    char *err, size_t errlen)
+{
+	char	**sp;
+	int64_t	 *ip, v;
+	const char *c;
+	size_t	 n;
+
+	if (strlen(value) > CONFIG_MAX_STRING) {
+		snprintf(err, errlen, "config: %s (%s) is longer than %d bytes",
+		    e->name, from, CONFIG_MAX_STRING);
+		return (ERR_CONFIG);
+	}
+	switch (e->type) {
+	case CT_INT:
+		ip = (int64_t *)(void *)((char *)&config + e->offset);
+		if (parse_int64(value, e->min, e->max, &v) != 0) {
+			snprintf(err, errlen,
+			    "config: %s (%s) must be an integer from %lld to %lld, got \"%.64s\"",
+			    e->name, from, (long long)e->min, (long long)e->max,
+			    value);
+			return (ERR_CONFIG);
+		}
+		*ip = v;
+		return (OK);
+	case CT_ENUM:
+		n = strlen(value);
+		for (c = e->choices; c != NULL; c = strchr(c, '|')) {
+			if (*c == '|')
+				c++;
+			if (strncmp(c, value, n) == 0 &&
+			    (c[n] == '|' || c[n] == '\0'))
+				break;
+		}
+		if (c == NULL || n == 0) {
+			snprintf(err, errlen, "config: %s (%s) must be one of %s, got \"%.64s\"",
+			    e->name, from, e->choices, value);
+			return (ERR_CONFIG);
+		}
+		/* FALLTHROUGH */
+	case CT_STRING:
+		sp = (char **)(void *)((char *)&config + e->offset);
+		free(*sp);
+		if ((*sp = strdup(value)) == NULL)
+			return (ERR_NOMEM);
+		return (OK);
+	}
+	return (ERR_INTERNAL);
+}
+
+static const struct config_entry *
+config_find(const char *name, size_t n)
+{
+	size_t	 i, j;
+
+	for (i = 0; i < CONFIG_COUNT; i++) {
+		const char *e = config_table[i].name;
+
+		if (strlen(e) != n)
+			continue;
+		for (j = 0; j < n; j++) {
+			char c = name[j] == '-' ? '_' : name[j];
+
+			if (c != e[j])
+				break;
+		}
+		if (j == n)
+			return (&config_table[i]);
+	}
+	return (NULL);
+}
+
+int
+config_load(int argc, char **argv, char *err, size_t errlen)
+{
+	const struct config_entry *e;
+	char		 envname[128];
+	const char	*v, *eq;
+	size_t		 i, j;
+	int		 rc, k;
+
+	for (i = 0; i < CONFIG_COUNT; i++) {
+		e = &config_table[i];
+		if ((rc = config_set(e, e->def, "default", err, errlen)) != OK)
+			return (rc);
+		snprintf(envname, sizeof(envname), "CAREBASE_");
+		for (j = 0; e->name[j] != '\0' && j + 10 < sizeof(envname); j++)
+			envname[9 + j] = (char)(e->name[j] >= 'a' &&
+			    e->name[j] <= 'z' ? e->name[j] - 32 : e->name[j]);
+		envname[9 + j] = '\0';
+		v = getenv(envname);
+		if (v == NULL && strcmp(e->name, "database_url") == 0)
+			v = getenv("DATABASE_URL");
+		if (v != NULL &&
+		    (rc = config_set(e, v, envname, err, errlen)) != OK)
+			return (rc);
+	}
+	for (k = 0; k < argc; k++) {
+		const char *a = argv[k];
+
+		if (strncmp(a, "--", 2) != 0)
+			continue;
+		a += 2;
+		if ((eq = strchr(a, '=')) == NULL)
+			continue;	/* not a config flag; commands parse it */
+		if ((e = config_find(a, (size_t)(eq - a))) == NULL)
+			continue;
+		if ((rc = config_set(e, eq + 1, "flag", err, errlen)) != OK)
+			return (rc);
+	}
+	if (config.pool_min > config.pool_max) {
+		snprintf(err, errlen, "config: pool_min (%lld) is above pool_max (%lld)",
+		    (long long)config.pool_min, (long long)config.pool_max);
+		return (ERR_CONFIG);
+	}
+	if ((config.tls_cert[0] == '\0') != (config.tls_key[0] == '\0')) {
+		snprintf(err, errlen, "config: tls_cert and tls_key must be set together");
+		return (ERR_CONFIG);
+	}
+	if (strncmp(config.database_url, "sqlite://", 9) != 0 &&
+	    strncmp(config.database_url, "postgres://", 11) != 0 &&
+	    strncmp(config.database_url, "postgresql://", 13) != 0) {
+		snprintf(err, errlen,
+		    "config: database_url must start with sqlite:// or postgres://");
+		return (ERR_CONFIG);
+	}
+	log_set_level(log_level_parse(config.log_level));
+	return (OK);
+}
+
+void
+config_free(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < CONFIG_COUNT; i++) {
+		if (config_table[i].type != CT_INT) {
+			char **sp = (char **)(void *)((char *)&config +
+			    config_table[i].offset);
+
+			free(*sp);
+			*sp = NULL;
+		}
+	}
+}
+
+void
+config_usage(void)
+{
+	size_t	 i, j;
+	char	 flag[64];
+
+	printf("Configuration (environment CAREBASE_<NAME>, or --<name>=VALUE):\n\n");
+	for (i = 0; i < CONFIG_COUNT; i++) {
+		const struct config_entry *e = &config_table[i];
+
+		for (j = 0; e->name[j] != '\0' && j + 1 < sizeof(flag); j++)
+			flag[j] = e->name[j] == '_' ? '-' : e->name[j];
+		flag[j] = '\0';
+		printf("  --%-22s %s\n  %-24s default: %s\n", flag, e->help, "",
+		    e->secret && e->def[0] != '\0' ? "(set)" :
+		    (e->def[0] ? e->def : "(empty)"));
+	}
+}
+
+int
+config_is_production(void)
+{
+	return (strcmp(config.env, "production") == 0);
+}

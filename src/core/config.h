@@ -1,0 +1,67 @@
+/*
+ * Configuration: one table (config.c) of name, type, where it lands,
+ * default and range (Redis's standardConfig). Each entry is read from the
+ * environment as CAREBASE_<NAME> (DATABASE_URL is also read bare), then
+ * from command-line flags --<name-with-dashes>=VALUE, which win. A bad value
+ * stops start-up with one clear line.
+ */
+#ifndef CORE_CONFIG_H
+#define CORE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bounds on outside input, overridable in config where a key exists. */
+#define CONFIG_MAX_BODY_DEFAULT		(1024 * 1024)
+#define CONFIG_MAX_URL			8192
+#define CONFIG_MAX_HEADER_BYTES		(32 * 1024)
+#define CONFIG_MAX_STRING		4096
+
+struct config {
+	char	*env;			/* development | production */
+	char	*listen;		/* address to bind */
+	int64_t	 port;
+	int64_t	 threads;		/* HTTP worker threads */
+	char	*database_url;		/* sqlite:///path | postgres://... */
+	int64_t	 pool_min;
+	int64_t	 pool_max;
+	int64_t	 db_busy_timeout_ms;
+	int64_t	 body_limit;		/* bytes */
+	int64_t	 request_timeout_s;	/* idle connection timeout */
+	char	*log_level;
+	char	*master_key_file;
+	char	*cors_origins;		/* comma-separated, exact match */
+	int64_t	 rate_limit;		/* requests per second per IP, 0 = off */
+	int64_t	 rate_burst;
+	char	*tls_cert;		/* PEM file, enables TLS with tls_key */
+	char	*tls_key;
+	int64_t	 shutdown_timeout_s;	/* wait for in-flight requests */
+	int64_t	 job_workers;		/* job threads in `serve`, 0 = none */
+	int64_t	 job_poll_ms;
+	int64_t	 job_max_attempts;
+	int64_t	 job_backoff_base_ms;
+	int64_t	 job_backoff_max_ms;
+	int64_t	 job_timeout_s;		/* a claimed job is re-run after */
+	char	*smtp_url;		/* smtp://host:port or smtps://host:port */
+	char	*smtp_tls;		/* none | starttls | tls */
+	char	*smtp_user;
+	char	*smtp_password;
+	char	*mail_from;
+	int64_t	 smtp_timeout_s;
+	char	*public_url;		/* base for links in mail, never from requests */
+	char	*templates_dir;		/* extra mail templates override built-ins */
+};
+
+extern struct config	config;
+
+/* Fill config from defaults, environment, then argv flags it knows.
+ * Unknown --flags are errors. On error writes one line to err. */
+int	 config_load(int argc, char **argv, char *err, size_t errlen);
+/* Release strings. */
+void	 config_free(void);
+/* Print the table (name, env var, default, description) to stdout. */
+void	 config_usage(void);
+/* 1 when env is "production". */
+int	 config_is_production(void);
+
+#endif

@@ -1,0 +1,81 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+
+int	log_threshold = LOG_INFO;
+
+static const char *const log_names[] = {"debug", "info", "warn", "error", "off"};
+
+int
+log_level_parse(const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(log_names) / sizeof(log_names[0]); i++)
+		if (strcmp(s, log_names[i]) == 0)
+			return ((int)i);
+	return (-1);
+}
+
+void
+log_set_level(int level)
+{
+	log_threshold = level;
+}
+
+void
+log_msg(int level, const char *fmt, ...)
+{
+	char		 line[2048], ts[32];
+	struct timespec	 now;
+	struct tm	 tm;
+	va_list		 ap;
+	int		 n;
+
+	if (level < log_threshold || level >= LOG_OFF)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	n = snprintf(line, sizeof(line), "ts=%s.%03ldZ level=%s ", ts,
+	    now.tv_nsec / 1000000, log_names[level]);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	/* One write per line so lines from threads do not interleave. */
+	n = (int)strlen(line);
+	line[n++] = '\n';
+	fwrite(line, 1, (size_t)n, stderr);
+}
+
+const char *
+log_quote(char *out, size_t n, const char *s)
+{
+	size_t	 o = 0;
+
+	if (n < 3) {
+		if (n > 0)
+			out[0] = '\0';
+		return (out);
+	}
+	out[o++] = '"';
+	for (; s != NULL && *s != '\0' && o + 3 < n; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)c;
+		} else if (c < 0x20 || c == 0x7f)
+			out[o++] = '?';
+		else
+			out[o++] = (char)c;
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+	return (out);
+}

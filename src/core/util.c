@@ -1,0 +1,251 @@
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "core/util.h"
+
+static int	parse_digits(const char **, int, int *);
+
+int64_t
+time_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+int64_t
+time_mono_ns(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
+}
+
+char *
+time_format_iso(int64_t ms, char *out)
+{
+	time_t		 secs;
+	int64_t		 frac;
+	struct tm	 tm;
+
+	secs = (time_t)(ms / 1000);
+	frac = ms % 1000;
+	if (frac < 0) {
+		frac += 1000;
+		secs -= 1;
+	}
+	gmtime_r(&secs, &tm);
+	snprintf(out, ISO_TIME_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (int)frac);
+	return (out);
+}
+
+static int
+parse_digits(const char **sp, int n, int *out)
+{
+	int	 v = 0, i;
+
+	for (i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)(*sp)[i]))
+			return (-1);
+		v = v * 10 + ((*sp)[i] - '0');
+	}
+	*sp += n;
+	*out = v;
+	return (0);
+}
+
+int
+time_parse_iso(const char *s, int64_t *ms)
+{
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	struct tm	 tm;
+	int		 y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, fdig = 0;
+	int		 oh, om, sign, off = 0;
+	int64_t		 t;
+
+	if (s == NULL)
+		return (-1);
+	if (parse_digits(&s, 4, &y) || *s++ != '-' || parse_digits(&s, 2, &mo) ||
+	    *s++ != '-' || parse_digits(&s, 2, &d))
+		return (-1);
+	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1])
+		return (-1);
+	if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return (-1);
+	if (*s == 'T' || *s == 't' || *s == ' ') {
+		s++;
+		if (parse_digits(&s, 2, &h) || *s++ != ':' ||
+		    parse_digits(&s, 2, &mi))
+			return (-1);
+		if (*s == ':') {
+			s++;
+			if (parse_digits(&s, 2, &sec))
+				return (-1);
+			if (*s == '.') {
+				s++;
+				while (isdigit((unsigned char)*s)) {
+					if (fdig < 3) {
+						frac = frac * 10 + (*s - '0');
+						fdig++;
+					}
+					s++;
+				}
+				if (fdig == 0)
+					return (-1);
+				while (fdig < 3) {
+					frac *= 10;
+					fdig++;
+				}
+			}
+		}
+		if (h > 23 || mi > 59 || sec > 60)
+			return (-1);
+		if (*s == 'Z' || *s == 'z')
+			s++;
+		else if (*s == '+' || *s == '-') {
+			sign = (*s == '-') ? -1 : 1;
+			s++;
+			if (parse_digits(&s, 2, &oh))
+				return (-1);
+			if (*s == ':')
+				s++;
+			if (parse_digits(&s, 2, &om) || oh > 23 || om > 59)
+				return (-1);
+			off = sign * (oh * 60 + om);
+		} else
+			return (-1);
+	}
+	if (*s != '\0')
+		return (-1);
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = (int64_t)timegm(&tm);
+	*ms = (t - (int64_t)off * 60) * 1000 + frac;
+	return (0);
+}
+
+char *
+uuid_v7(char *out)
+{
+	unsigned char	 b[16];
+	uint64_t	 ms = (uint64_t)time_now_ms();
+
+	randombytes_buf(b + 6, 10);
+	b[0] = (unsigned char)(ms >> 40);
+	b[1] = (unsigned char)(ms >> 32);
+	b[2] = (unsigned char)(ms >> 24);
+	b[3] = (unsigned char)(ms >> 16);
+	b[4] = (unsigned char)(ms >> 8);
+	b[5] = (unsigned char)ms;
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x70);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	snprintf(out, UUID_STR_LEN,
+	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+	    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
+	    b[11], b[12], b[13], b[14], b[15]);
+	return (out);
+}
+
+int
+uuid_valid(const char *s)
+{
+	int	 i;
+
+	if (s == NULL)
+		return (0);
+	for (i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return (0);
+		} else if (!isxdigit((unsigned char)s[i]))
+			return (0);
+	}
+	return (s[36] == '\0');
+}
+
+void
+random_bytes(void *p, size_t n)
+{
+	randombytes_buf(p, n);
+}
+
+uint32_t
+random_uniform(uint32_t upper)
+{
+	return (randombytes_uniform(upper));
+}
+
+char *
+hex_encode(const void *p, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *b = p;
+	size_t		 i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+	return (out);
+}
+
+int
+hex_decode(const char *s, void *out, size_t outcap, size_t *outlen)
+{
+	size_t	 bin_len;
+
+	if (sodium_hex2bin(out, outcap, s, strlen(s), NULL, &bin_len, NULL) != 0)
+		return (-1);
+	if (bin_len * 2 != strlen(s))
+		return (-1);
+	if (outlen != NULL)
+		*outlen = bin_len;
+	return (0);
+}
+
+int
+parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	char		*end;
+	long long	 v;
+
+	if (s == NULL || *s == '\0' || isspace((unsigned char)*s))
+		return (-1);
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return (-1);
+	*out = v;
+	return (0);
+}
+
+size_t
+strlcpy_cb(char *dst, const char *src, size_t size)
+{
+	size_t	 n = strlen(src);
+
+	if (size > 0) {
+		size_t	 c = n >= size ? size - 1 : n;
+
+		memcpy(dst, src, c);
+		dst[c] = '\0';
+	}
+	return (n);
+}

@@ -1,0 +1,44 @@
+/*
+ * Small pieces with no domain knowledge: clocks, ISO 8601 times, UUIDs,
+ * random bytes, hex, safe number parsing.
+ */
+#ifndef CORE_UTIL_H
+#define CORE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define UUID_STR_LEN	37	/* 36 characters and the NUL */
+#define ISO_TIME_LEN	32
+
+/* Milliseconds since the epoch, wall clock. */
+int64_t		 time_now_ms(void);
+/* Monotonic nanoseconds, for durations. */
+int64_t		 time_mono_ns(void);
+/* "2026-11-22T03:05:36.123Z" into out (ISO_TIME_LEN). */
+char		*time_format_iso(int64_t ms, char *out);
+/* Parse ISO 8601 / RFC 3339 (date, date-time, with Z or offset); 0 = ok. */
+int		 time_parse_iso(const char *s, int64_t *ms);
+
+/* A time-ordered UUIDv7 as 36 lower-case characters into out. */
+char		*uuid_v7(char *out);
+/* 1 if s is a well-formed UUID string. */
+int		 uuid_valid(const char *s);
+
+/* Cryptographically secure random bytes (libsodium). */
+void		 random_bytes(void *, size_t);
+/* Uniform in [0, upper). */
+uint32_t	 random_uniform(uint32_t upper);
+
+/* Lower-case hex of n bytes into out (2n+1). */
+char		*hex_encode(const void *, size_t n, char *out);
+/* 0 on success; fails on odd length or bad digits. */
+int		 hex_decode(const char *s, void *out, size_t outcap, size_t *outlen);
+
+/* Strict integer parsing: whole string, base 10, in [min, max]; 0 = ok. */
+int		 parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
+
+/* Bounded copy that always terminates; returns strlen(src). */
+size_t		 strlcpy_cb(char *dst, const char *src, size_t size);
+
+#endif

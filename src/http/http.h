@@ -1,0 +1,152 @@
+/*
+ * HTTP transport: libmicrohttpd with an epoll thread pool, a router with
+ * path parameters, JSON in and out (jansson), RFC 9457 problem documents,
+ * request ids, one log line per request, metrics, rate limits, CORS and
+ * security headers.
+ *
+ * A handler runs once per request, after the whole body has arrived, on
+ * one of the pool's threads. It reads from struct request, allocates from
+ * req->arena (freed when the request completes), and sets exactly one
+ * response with http_json(), http_problem() or http_send(). A handler
+ * that sets none answers 500.
+ */
+#ifndef HTTP_HTTP_H
+#define HTTP_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct arena;
+struct store;
+
+enum http_method {
+	HTTP_GET = 0x01,
+	HTTP_POST = 0x02,
+	HTTP_PUT = 0x04,
+	HTTP_PATCH = 0x08,
+	HTTP_DELETE = 0x10,
+	HTTP_HEAD = 0x20,
+	HTTP_OPTIONS = 0x40
+};
+
+#define HTTP_MAX_PARAMS		8
+#define HTTP_MAX_HEADERS	16	/* response headers set by handlers */
+
+struct request;
+
+typedef void	(*http_handler)(struct request *);
+
+/* Route flags */
+#define ROUTE_JSON_BODY		0x01	/* body must be application/json and parse */
+#define ROUTE_RAW_BODY		0x02	/* body kept as bytes, any content type */
+
+struct route {
+	int		 method;	/* one enum http_method */
+	const char	*pattern;	/* "/v1/jobs/{id}/retry" */
+	http_handler	 handler;
+	int		 flags;
+	const char	*summary;	/* one line, for docs */
+};
+
+struct http_param {
+	const char	*name;
+	const char	*value;		/* percent-decoded, in the arena */
+};
+
+struct request {
+	struct arena	*arena;
+	int		 method;
+	const char	*method_name;
+	const char	*path;		/* without the query string */
+	const char	*route;		/* matched pattern, or NULL */
+	char		 id[40];	/* request id, echoed as X-Request-Id */
+	char		 ip[64];	/* client address */
+	struct http_param params[HTTP_MAX_PARAMS];
+	int		 nparams;
+	const char	*body;		/* NUL-terminated; NULL if none */
+	size_t		 body_len;
+	json_t		*json;		/* parsed body for ROUTE_JSON_BODY, owned */
+	struct store	*db;		/* borrowed from the server */
+	void		*auth;		/* set by an auth layer, opaque here */
+	void		*conn;		/* transport's connection, opaque */
+
+	/* response, set by the handler */
+	int		 status;
+	const char	*content_type;
+	const char	*resp_body;	/* in the arena or static */
+	size_t		 resp_len;
+	const char	*resp_hdr_name[HTTP_MAX_HEADERS];
+	const char	*resp_hdr_value[HTTP_MAX_HEADERS];
+	int		 nresp_hdrs;
+	int		 responded;
+};
+
+/* A path parameter by name, or NULL (borrowed). */
+const char	*http_param(const struct request *, const char *name);
+/* A query string argument, percent-decoded, or NULL (borrowed). */
+const char	*http_query(const struct request *, const char *name);
+/* A request header (case-insensitive), or NULL (borrowed). */
+const char	*http_header(const struct request *, const char *name);
+
+/* Respond with a JSON value; steals the reference to body. */
+void		 http_json(struct request *, int status, json_t *body);
+/* Respond with bytes (copied into the arena unless static is set). */
+void		 http_send(struct request *, int status, const char *content_type,
+		    const void *body, size_t len);
+/*
+ * Respond with an RFC 9457 problem document: type, title, status, detail,
+ * instance (the path), code (stable machine code) and request_id.
+ * rc is a core/err.h status; code overrides err_code(rc) when not NULL.
+ */
+void		 http_problem(struct request *, int rc, const char *code,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Same, with extra members (e.g. "errors": [...]) merged in; steals extra. */
+void		 http_problem_ext(struct request *, int rc, const char *code,
+		    json_t *extra, const char *fmt, ...)
+		    __attribute__((format(printf, 5, 6)));
+/* Add a response header (name and value copied into the arena). */
+void		 http_header_add(struct request *, const char *name, const char *value);
+
+/* A set of routes from one module. */
+struct route_table {
+	const char		*module;
+	const struct route	*routes;
+	size_t			 nroutes;
+};
+
+struct http_server_opts {
+	const char	*listen;
+	int		 port;		/* 0 = pick a free port */
+	int		 threads;
+	size_t		 body_limit;
+	int		 timeout_s;
+	const char	*tls_cert_file;	/* NULL or "" = plain HTTP */
+	const char	*tls_key_file;
+	const char	*cors_origins;	/* comma-separated */
+	int		 rate_limit;	/* per second per IP, 0 = off */
+	int		 rate_burst;
+	struct store	*db;
+};
+
+struct http_server;
+
+/* Register routes before http_server_start; tables are borrowed. */
+int		 http_routes_add(const struct route_table *);
+const struct route_table *const *http_routes(size_t *n);
+int		 http_server_start(const struct http_server_opts *,
+		    struct http_server **out);
+/* The port actually bound (when opts.port was 0). */
+int		 http_server_port(const struct http_server *);
+/*
+ * Stop accepting connections, let requests already accepted finish (up to
+ * timeout_s), then stop. Safe to call from the main thread after a signal.
+ */
+void		 http_server_stop(struct http_server *, int timeout_s);
+
+/* Prometheus text exposition of HTTP metrics appended to the buffer. */
+struct buf;
+int		 http_metrics_render(struct buf *);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * A domain module plugs into carebase through one of these: its routes,
+ * its job kinds and recurring jobs, and an optional init. main.c lists
+ * the modules.
+ */
+#ifndef MODULE_H
+#define MODULE_H
+
+#include <stddef.h>
+
+#include "http/http.h"
+#include "store/jobs.h"
+
+struct store;
+
+struct module {
+	const char			*name;
+	const struct route		*routes;
+	size_t				 nroutes;
+	const struct job_kind		*jobs;
+	size_t				 njobs;
+	const struct job_schedule	*schedules;
+	size_t				 nschedules;
+	int				(*init)(struct store *);	/* may be NULL */
+};
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+#endif

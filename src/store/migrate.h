@@ -1,0 +1,34 @@
+/*
+ * Schema migrations. Files live in migrations/<dialect>/NNNN_name.up.sql
+ * and NNNN_name.down.sql and are compiled into the binary (tools/embed).
+ * Applied migrations are tracked in schema_migrations (name, batch,
+ * applied_at). Each migration runs in its own transaction; a failing one
+ * leaves the schema as it was and stops the batch.
+ */
+#ifndef STORE_MIGRATE_H
+#define STORE_MIGRATE_H
+
+#include <stdio.h>
+
+struct store;
+
+struct migration {
+	const char	*name;		/* "0001_foundation" */
+	const char	*up;
+	const char	*down;
+};
+
+/* The embedded migrations for a dialect, sorted by name; *n gets the count. */
+const struct migration *migrations_for(int dialect, size_t *n);
+
+/* Apply every pending migration as one new batch; *applied gets the count. */
+int	 migrate_up(struct store *, int *applied);
+/* Roll back the newest batch, newest first; *reverted gets the count. */
+int	 migrate_down(struct store *, int *reverted);
+/* Print each migration with its batch and applied time, or "pending". */
+int	 migrate_status(struct store *, FILE *);
+/* OK when every embedded migration is applied; ERR_UNAVAILABLE if some are
+ * pending; ERR_DB when the database cannot be read. */
+int	 migrate_current(struct store *);
+
+#endif
