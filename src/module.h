@@ -22,6 +22,8 @@ struct module {
 	const struct job_schedule	*schedules;
 	size_t				 nschedules;
 	int				(*init)(struct store *);	/* may be NULL */
+	/* Demo data for `carebase seed`; prints what it made. May be NULL. */
+	int				(*seed)(struct store *);
 };
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))

@@ -174,6 +174,12 @@ config_find(const char *name, size_t n)
 }
 
 int
+config_has(const char *name, size_t n)
+{
+	return (config_find(name, n) != NULL);
+}
+
+int
 config_load(int argc, char **argv, char *err, size_t errlen)
 {
 	const struct config_entry *e;

@@ -57,6 +57,8 @@ extern struct config	config;
 /* Fill config from defaults, environment, then argv flags it knows.
  * Unknown --flags are errors. On error writes one line to err. */
 int	 config_load(int argc, char **argv, char *err, size_t errlen);
+/* 1 if name (n bytes, dashes or underscores) is a config key. */
+int	 config_has(const char *name, size_t n);
 /* Release strings. */
 void	 config_free(void);
 /* Print the table (name, env var, default, description) to stdout. */

@@ -1,6 +1,6 @@
 /*
- * Files compiled into the binary by tools/embed: migrations/<dialect>/*.sql
- * and templates/<kind>/*. Paths are as in the source tree.
+ * Files compiled into the binary by tools/embed: the SQL files under
+ * migrations/ and the files under templates/. Paths are as in the tree.
  */
 #ifndef CORE_EMBEDDED_H
 #define CORE_EMBEDDED_H

@@ -30,6 +30,10 @@ struct mail_template {
 	const char	*html;		/* may be NULL */
 };
 
+/* curl_global_init / curl_global_cleanup: main calls these once, before
+ * any thread starts and after all have stopped. */
+int	 mail_init(void);
+void	 mail_cleanup(void);
 /* Register a built-in template (borrowed). */
 int	 mail_template_register(const struct mail_template *);
 /*

@@ -36,6 +36,7 @@ time_format_iso(int64_t ms, char *out)
 	time_t		 secs;
 	int64_t		 frac;
 	struct tm	 tm;
+	char		 tmp[80];
 
 	secs = (time_t)(ms / 1000);
 	frac = ms % 1000;
@@ -44,9 +45,10 @@ time_format_iso(int64_t ms, char *out)
 		secs -= 1;
 	}
 	gmtime_r(&secs, &tm);
-	snprintf(out, ISO_TIME_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, (int)frac);
+	strlcpy_cb(out, tmp, ISO_TIME_LEN);
 	return (out);
 }
 

@@ -61,7 +61,7 @@ struct request {
 	const char	*method_name;
 	const char	*path;		/* without the query string */
 	const char	*route;		/* matched pattern, or NULL */
-	char		 id[40];	/* request id, echoed as X-Request-Id */
+	char		 id[65];	/* request id (1..64), echoed as X-Request-Id */
 	char		 ip[64];	/* client address */
 	struct http_param params[HTTP_MAX_PARAMS];
 	int		 nparams;

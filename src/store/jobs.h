@@ -50,7 +50,7 @@ struct job_kind {
 /* A recurring job on a cron-like schedule. */
 struct job_schedule {
 	const char	*name;		/* unique, e.g. "bookings.expire_holds" */
-	const char	*cron;		/* "*/5 * * * *": min hour dom month dow */
+	const char	*cron;		/* "0 3 * * *": min hour dom month dow */
 	const char	*kind;
 	const char	*payload;	/* JSON text, NULL = "{}" */
 };

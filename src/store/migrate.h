@@ -31,4 +31,14 @@ int	 migrate_status(struct store *, FILE *);
  * pending; ERR_DB when the database cannot be read. */
 int	 migrate_current(struct store *);
 
+/* For tests: the same over a caller's list (sorted by name). */
+int	 migrate_up_list(struct store *, const struct migration *, size_t,
+	    int *applied);
+int	 migrate_down_list(struct store *, const struct migration *, size_t,
+	    int *reverted);
+int	 migrate_status_list(struct store *, const struct migration *, size_t,
+	    FILE *);
+int	 migrate_current_list(struct store *, const struct migration *,
+	    size_t);
+
 #endif

@@ -1,0 +1,46 @@
+/*
+ * libFuzzer target for the core parsers of outside input: ISO 8601 times
+ * (query strings, JSON fields), integers (query strings, config), UUIDs
+ * (paths), hex, and configuration values as they come from the
+ * environment.
+ */
+// sources: src/core/crypto.c
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/util.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char		*s, err[256], iso[ISO_TIME_LEN];
+	unsigned char	 bin[64];
+	int64_t		 v;
+	size_t		 n;
+
+	if (size > 4096 || (s = malloc(size + 1)) == NULL)
+		return (0);
+	memcpy(s, data, size);
+	s[size] = '\0';
+	if (time_parse_iso(s, &v) == 0)
+		time_format_iso(v, iso);
+	(void)parse_int64(s, INT64_MIN, INT64_MAX, &v);
+	(void)uuid_valid(s);
+	(void)hex_decode(s, bin, sizeof(bin), &n);
+	if (size > 0) {
+		static const char *keys[] = {"CAREBASE_PORT", "CAREBASE_LOG_LEVEL",
+		    "DATABASE_URL", "CAREBASE_SMTP_TLS", "CAREBASE_BODY_LIMIT"};
+		const char *k = keys[data[0] % 5];
+
+		setenv(k, s + 1, 1);
+		(void)config_load(0, NULL, err, sizeof(err));
+		unsetenv(k);
+		config_free();
+	}
+	free(s);
+	return (0);
+}

@@ -1,0 +1,682 @@
+/*
+ * The libmicrohttpd daemon and the life of one request:
+ *
+ *   URI log callback	request state made (arena from the thread's cache),
+ *			raw target split into path and query
+ *   1st access call	headers: id, client address, CORS, rate limit,
+ *			route, Content-Length and Content-Type checks
+ *   data calls		body appended to a capped buffer (or drained)
+ *   last access call	JSON parsed, handler run, response queued
+ *   completed		log line, metrics, state freed (aborts too)
+ *
+ * A response is never queued on the first call: libmicrohttpd 0.9.75 then
+ * drops keep-alive. A body sent to a route that takes none (neither
+ * ROUTE_JSON_BODY nor ROUTE_RAW_BODY) is a 400 with code BODY_NOT_ALLOWED.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <sodium.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "http/http_int.h"
+
+#define SERVER_MEMORY_LIMIT	(CONFIG_MAX_HEADER_BYTES + CONFIG_MAX_URL + 16384)
+#define SERVER_PEM_MAX		(1024 * 1024)
+#define SERVER_RL_SLOTS		16384
+#define CORS_ALLOW_HEADERS	"Authorization, Content-Type, If-Match, X-Request-Id"
+#define CORS_MAX_AGE		"600"
+#define HSTS_VALUE		"max-age=31536000; includeSubDomains"
+
+struct http_server {
+	struct MHD_Daemon	*daemon;
+	struct router		*router;
+	struct ratelimit	*rl;
+	struct http_server_opts	 opts;		/* strings borrowed */
+	char			*cert;		/* PEM, TLS only */
+	char			*key;		/* PEM, wiped on free */
+	size_t			 keylen;
+	size_t			 body_limit;
+	int			 port;
+	_Atomic long		 active;	/* created, not completed */
+};
+
+static const struct route_table	*route_tables[HTTP_MAX_TABLES];
+static size_t			 nroute_tables;
+
+static void		*server_uri_log(void *, const char *,
+			    struct MHD_Connection *);
+static enum MHD_Result	 server_access(void *, struct MHD_Connection *,
+			    const char *, const char *, const char *,
+			    const char *, size_t *, void **);
+static void		 server_completed(void *, struct MHD_Connection *,
+			    void **, enum MHD_RequestTerminationCode);
+static void		 server_mhd_log(void *, const char *, va_list)
+			    __attribute__((format(printf, 2, 0)));
+static void		 hreq_fail(struct hreq *, int, const char *,
+			    const char *);
+static void		 hreq_begin(struct hreq *, const char *);
+static void		 hreq_client(struct hreq *, char *, size_t);
+static void		 hreq_body(struct hreq *, const char *, size_t);
+static void		 hreq_dispatch(struct hreq *);
+static void		 hreq_options(struct hreq *);
+static enum MHD_Result	 hreq_queue(struct hreq *);
+static int		 rate_exempt(const char *);
+static int		 pem_read(const char *, char **, size_t *);
+static void		 server_free(struct http_server *);
+
+int
+http_routes_add(const struct route_table *t)
+{
+	if (t == NULL || nroute_tables == HTTP_MAX_TABLES)
+		return (ERR_CONFIG);
+	route_tables[nroute_tables++] = t;
+	return (OK);
+}
+
+const struct route_table *const *
+http_routes(size_t *n)
+{
+	*n = nroute_tables;
+	return (route_tables);
+}
+
+/* Request lifecycle */
+
+static void *
+server_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct http_server	*srv = cls;
+	struct arena		*a;
+	struct hreq		*h;
+	const char		*q;
+
+	if ((a = http_arena_get()) == NULL)
+		return (NULL);
+	if ((h = arena_alloc(a, sizeof(*h))) == NULL) {
+		http_arena_put(a);
+		return (NULL);
+	}
+	h->start_ns = time_mono_ns();
+	h->srv = srv;
+	h->mhd = c;
+	h->req.arena = a;
+	h->req.conn = h;
+	h->req.db = srv->opts.db;
+	h->req.method_name = "-";
+	buf_init(&h->body, srv->body_limit);
+	if ((q = strchr(uri, '?')) != NULL) {
+		h->req.path = arena_strndup(a, uri, (size_t)(q - uri));
+		h->query = arena_strdup(a, q + 1);
+	} else
+		h->req.path = arena_strdup(a, uri);
+	if (h->req.path == NULL)
+		h->req.path = "";
+	atomic_fetch_add(&srv->active, 1);
+	metrics_inflight(1);
+	return (h);
+}
+
+static enum MHD_Result
+server_access(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct hreq	*h = *con_cls;
+
+	if (h == NULL)
+		return (MHD_NO);	/* no memory for the state */
+	if (!h->started) {
+		h->started = 1;
+		hreq_begin(h, method);
+		return (MHD_YES);
+	}
+	if (*upload_data_size != 0) {
+		hreq_body(h, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return (MHD_YES);
+	}
+	if (h->queued)
+		return (MHD_YES);
+	hreq_dispatch(h);
+	return (hreq_queue(h));
+}
+
+static void
+server_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct http_server	*srv = cls;
+	struct hreq		*h = *con_cls;
+	struct request		*req;
+	char			 qpath[256];
+	int64_t			 dur;
+	int			 status;
+
+	if (h == NULL)
+		return;
+	*con_cls = NULL;
+	req = &h->req;
+	dur = time_mono_ns() - h->start_ns;
+	status = h->queued ? req->status : 0;
+	if (h->queued)
+		metrics_observe(h->route_id, req->method, status, dur);
+	if (log_threshold <= LOG_INFO)
+		log_msg(LOG_INFO, "event=request id=%s method=%s route=%s "
+		    "path=%s status=%d bytes=%zu dur_us=%lld ip=%s%s",
+		    req->id[0] ? req->id : "-", req->method_name,
+		    h->route_id > 0 ?
+		    router_pattern(srv->router, h->route_id) : "-",
+		    log_quote(qpath, sizeof(qpath), req->path), status,
+		    h->queued ? req->resp_len : 0, (long long)(dur / 1000),
+		    req->ip[0] ? req->ip : "-",
+		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
+		    " aborted=1");
+	json_decref(req->json);
+	buf_free(&h->body);
+	metrics_inflight(-1);
+	http_arena_put(req->arena);
+	atomic_fetch_sub(&srv->active, 1);
+}
+
+static void
+hreq_fail(struct hreq *h, int rc, const char *code, const char *detail)
+{
+	if (h->err != 0)
+		return;		/* the first problem wins */
+	h->err = rc;
+	h->err_code = code;
+	h->err_detail = detail;
+}
+
+static int
+rate_exempt(const char *path)
+{
+	return (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0 ||
+	    strcmp(path, "/metrics") == 0);
+}
+
+/* Client address into req->ip, and the rate-limit key (IPv6: its /64). */
+static void
+hreq_client(struct hreq *h, char *key, size_t keylen)
+{
+	const union MHD_ConnectionInfo	*ci;
+	const struct sockaddr_in6	*s6;
+	const struct sockaddr_in	*s4;
+	struct in_addr			 v4;
+
+	key[0] = '\0';
+	ci = MHD_get_connection_info(h->mhd,
+	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || ci->client_addr == NULL)
+		return;
+	if (ci->client_addr->sa_family == AF_INET) {
+		s4 = (const struct sockaddr_in *)(const void *)ci->client_addr;
+		inet_ntop(AF_INET, &s4->sin_addr, h->req.ip, sizeof(h->req.ip));
+	} else if (ci->client_addr->sa_family == AF_INET6) {
+		s6 = (const struct sockaddr_in6 *)(const void *)ci->client_addr;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			memcpy(&v4, &s6->sin6_addr.s6_addr[12], sizeof(v4));
+			inet_ntop(AF_INET, &v4, h->req.ip, sizeof(h->req.ip));
+		} else {
+			inet_ntop(AF_INET6, &s6->sin6_addr, h->req.ip,
+			    sizeof(h->req.ip));
+			snprintf(key, keylen, "v6:");
+			hex_encode(s6->sin6_addr.s6_addr, 8, key + 3);
+			return;
+		}
+	}
+	snprintf(key, keylen, "%s", h->req.ip);
+}
+
+/* Headers are in: decide everything that does not need the body. */
+static void
+hreq_begin(struct hreq *h, const char *method)
+{
+	struct http_server	*srv = h->srv;
+	struct request		*req = &h->req;
+	struct router_match	 m;
+	const char		*v;
+	char			 key[64];
+	unsigned long long	 clen = 0;
+	int			 rc, retry;
+
+	req->method = http_method_parse(method);
+	req->method_name = req->method ? method :
+	    arena_strndup(req->arena, method, 16);
+	if (req->method_name == NULL)
+		req->method_name = "?";
+	v = MHD_lookup_connection_value(h->mhd, MHD_HEADER_KIND,
+	    "X-Request-Id");
+	if (http_request_id_valid(v))
+		strlcpy_cb(req->id, v, sizeof(req->id));
+	else
+		uuid_v7(req->id);
+	hreq_client(h, key, sizeof(key));
+	v = MHD_lookup_connection_value(h->mhd, MHD_HEADER_KIND, "Origin");
+	if (v != NULL && http_origin_allowed(srv->opts.cors_origins, v))
+		h->origin = v;
+
+	if (srv->rl != NULL && key[0] != '\0' && !rate_exempt(req->path) &&
+	    !ratelimit_take(srv->rl, key, time_mono_ns(), &retry)) {
+		h->retry_after = retry;
+		hreq_fail(h, ERR_RATE_LIMIT, NULL, "Too many requests.");
+	}
+
+	rc = router_match(srv->router, req->arena, req->path, req->method, &m);
+	h->route_id = m.route_id;
+	h->allow = m.allow;
+	switch (rc) {
+	case OK:
+		h->rt = m.route;
+		h->flags = m.route->flags;
+		req->route = m.pattern;
+		memcpy(req->params, m.params, sizeof(req->params));
+		req->nparams = m.nparams;
+		break;
+	case ERR_METHOD:
+		if (req->method == HTTP_OPTIONS)
+			h->options = 1;
+		else
+			hreq_fail(h, ERR_METHOD, NULL,
+			    "Method not allowed on this path.");
+		break;
+	case ERR_MALFORMED:
+		hreq_fail(h, ERR_MALFORMED, "MALFORMED_PATH",
+		    "The request path is not acceptable.");
+		break;
+	case ERR_NOMEM:
+		hreq_fail(h, ERR_NOMEM, NULL, "");
+		break;
+	default:
+		hreq_fail(h, ERR_NOT_FOUND, NULL, "No such resource.");
+		break;
+	}
+	if (h->err != 0 || h->options)
+		return;
+
+	v = MHD_lookup_connection_value(h->mhd, MHD_HEADER_KIND,
+	    "Content-Length");
+	if (v != NULL)
+		clen = strtoull(v, NULL, 10);
+	if (clen > srv->body_limit)
+		hreq_fail(h, ERR_TOO_LARGE, NULL,
+		    "The request body is over the limit.");
+	else if (clen > 0 && !(h->flags & (ROUTE_JSON_BODY | ROUTE_RAW_BODY)))
+		hreq_fail(h, ERR_MALFORMED, "BODY_NOT_ALLOWED",
+		    "This route takes no request body.");
+	else if ((h->flags & ROUTE_JSON_BODY) &&
+	    !http_content_type_json(MHD_lookup_connection_value(h->mhd,
+	    MHD_HEADER_KIND, "Content-Type")))
+		hreq_fail(h, ERR_MEDIA_TYPE, NULL,
+		    "Content-Type must be application/json.");
+}
+
+static void
+hreq_body(struct hreq *h, const char *data, size_t len)
+{
+	int	 rc;
+
+	if (h->err != 0 || h->options)
+		return;		/* drain and ignore */
+	if (!(h->flags & (ROUTE_JSON_BODY | ROUTE_RAW_BODY))) {
+		hreq_fail(h, ERR_MALFORMED, "BODY_NOT_ALLOWED",
+		    "This route takes no request body.");
+		return;
+	}
+	if ((rc = buf_append(&h->body, data, len)) != OK) {
+		hreq_fail(h, rc, NULL, "The request body is over the limit.");
+		buf_free(&h->body);
+	}
+}
+
+/* The whole request is in: parse the body and run the handler. */
+static void
+hreq_dispatch(struct hreq *h)
+{
+	struct request	*req = &h->req;
+	json_error_t	 jerr;
+
+	if (h->err != 0) {
+		http_problem(req, h->err, h->err_code, "%s", h->err_detail);
+		return;
+	}
+	if (h->options) {
+		hreq_options(h);
+		return;
+	}
+	if (h->body.len > 0) {
+		req->body = h->body.data;
+		req->body_len = h->body.len;
+	}
+	if (h->flags & ROUTE_JSON_BODY) {
+		if (req->body_len == 0) {
+			http_problem(req, ERR_MALFORMED, NULL,
+			    "A JSON request body is required.");
+			return;
+		}
+		if (http_json_depth(req->body, req->body_len) >
+		    HTTP_MAX_JSON_DEPTH) {
+			http_problem(req, ERR_MALFORMED, NULL,
+			    "JSON nested deeper than %d levels.",
+			    HTTP_MAX_JSON_DEPTH);
+			return;
+		}
+		req->json = json_loadb(req->body, req->body_len,
+		    JSON_REJECT_DUPLICATES, &jerr);
+		if (req->json == NULL) {
+			http_problem(req, ERR_MALFORMED, NULL,
+			    "Invalid JSON at line %d, column %d: %s",
+			    jerr.line, jerr.column, jerr.text);
+			return;
+		}
+	}
+	h->rt->handler(req);
+	if (!req->responded)
+		http_problem(req, ERR_INTERNAL, NULL, "handler set no response");
+}
+
+/* OPTIONS on a known path: CORS preflight or a plain Allow. */
+static void
+hreq_options(struct hreq *h)
+{
+	struct request	*req = &h->req;
+	char		 allow[96];
+
+	http_allow_format(h->allow, allow, sizeof(allow));
+	http_send(req, 204, NULL, NULL, 0);
+	if (h->origin != NULL && http_header(req,
+	    "Access-Control-Request-Method") != NULL) {
+		http_header_add(req, "Access-Control-Allow-Methods", allow);
+		http_header_add(req, "Access-Control-Allow-Headers",
+		    CORS_ALLOW_HEADERS);
+		http_header_add(req, "Access-Control-Max-Age", CORS_MAX_AGE);
+	}
+}
+
+static enum MHD_Result
+hreq_queue(struct hreq *h)
+{
+	struct request		*req = &h->req;
+	struct MHD_Response	*r;
+	enum MHD_Result		 ret;
+	char			 allow[96], num[16];
+	int			 i, cache = 0, problem;
+
+	r = MHD_create_response_from_buffer(req->status == 204 ? 0 :
+	    req->resp_len, (void *)(uintptr_t)req->resp_body,
+	    MHD_RESPMEM_PERSISTENT);
+	if (r == NULL)
+		return (MHD_NO);
+	problem = req->content_type != NULL &&
+	    strcmp(req->content_type, "application/problem+json") == 0;
+	if (req->content_type != NULL && req->status != 204)
+		MHD_add_response_header(r, "Content-Type", req->content_type);
+	MHD_add_response_header(r, "X-Request-Id", req->id);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	if (h->srv->cert != NULL)
+		MHD_add_response_header(r, "Strict-Transport-Security",
+		    HSTS_VALUE);
+	if (h->origin != NULL) {
+		MHD_add_response_header(r, "Access-Control-Allow-Origin",
+		    h->origin);
+		MHD_add_response_header(r, "Vary", "Origin");
+		MHD_add_response_header(r, "Access-Control-Expose-Headers",
+		    "X-Request-Id, Retry-After");
+	}
+	if (req->status == 405 || h->options)
+		MHD_add_response_header(r, "Allow",
+		    http_allow_format(h->allow, allow, sizeof(allow)));
+	if (req->status == 429 && h->retry_after > 0) {
+		snprintf(num, sizeof(num), "%d", h->retry_after);
+		MHD_add_response_header(r, "Retry-After", num);
+	}
+	for (i = 0; i < req->nresp_hdrs; i++) {
+		if (strcasecmp(req->resp_hdr_name[i], "Cache-Control") == 0)
+			cache = 1;
+		MHD_add_response_header(r, req->resp_hdr_name[i],
+		    req->resp_hdr_value[i]);
+	}
+	if (!cache && (problem || strncmp(req->path, "/v1/", 4) == 0))
+		MHD_add_response_header(r, "Cache-Control", "no-store");
+	ret = MHD_queue_response(h->mhd, (unsigned int)req->status, r);
+	MHD_destroy_response(r);
+	if (ret == MHD_YES)
+		h->queued = 1;
+	return (ret);
+}
+
+static void
+server_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char	 msg[256], q[300];
+	size_t	 n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	log_warn("event=mhd msg=%s", log_quote(q, sizeof(q), msg));
+}
+
+/* Start and stop */
+
+static int
+pem_read(const char *path, char **out, size_t *lenp)
+{
+	FILE		*f = NULL;
+	struct stat	 st;
+	char		*p = NULL;
+	int		 rc = ERR_CONFIG;
+
+	if ((f = fopen(path, "r")) == NULL || fstat(fileno(f), &st) != 0 ||
+	    st.st_size <= 0 || st.st_size > SERVER_PEM_MAX) {
+		log_error("event=tls_file_unreadable file=%s error=\"%s\"",
+		    path, errno ? strerror(errno) : "empty or too large");
+		goto out;
+	}
+	if ((p = malloc((size_t)st.st_size + 1)) == NULL ||
+	    fread(p, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+		log_error("event=tls_file_unreadable file=%s", path);
+		goto out;
+	}
+	p[st.st_size] = '\0';
+	if (strstr(p, "-----BEGIN ") == NULL) {
+		log_error("event=tls_file_not_pem file=%s", path);
+		goto out;
+	}
+	*out = p;
+	*lenp = (size_t)st.st_size;
+	p = NULL;
+	rc = OK;
+out:
+	if (p != NULL) {
+		sodium_memzero(p, (size_t)st.st_size);
+		free(p);
+	}
+	if (f != NULL)
+		fclose(f);
+	return (rc);
+}
+
+static void
+server_free(struct http_server *srv)
+{
+	if (srv == NULL)
+		return;
+	router_free(srv->router);
+	ratelimit_free(srv->rl);
+	free(srv->cert);
+	if (srv->key != NULL) {
+		sodium_memzero(srv->key, srv->keylen);
+		free(srv->key);
+	}
+	free(srv);
+}
+
+int
+http_server_start(const struct http_server_opts *o, struct http_server **out)
+{
+	struct http_server		*srv;
+	struct MHD_OptionItem		 ops[16];
+	struct addrinfo			 hints, *ai = NULL;
+	struct sockaddr_storage		 ss;
+	const union MHD_DaemonInfo	*di;
+	size_t				 certlen, n = 0;
+	unsigned int			 flags, threads;
+	char				 portstr[8];
+	int				 rc = ERR_NOMEM;
+
+	*out = NULL;
+	if ((srv = calloc(1, sizeof(*srv))) == NULL)
+		return (ERR_NOMEM);
+	srv->opts = *o;
+	srv->body_limit = o->body_limit ? o->body_limit :
+	    CONFIG_MAX_BODY_DEFAULT;
+	threads = o->threads > 0 ? (unsigned int)o->threads :
+	    (unsigned int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (threads < 1)
+		threads = 1;
+	flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+
+	if ((rc = router_new(route_tables, nroute_tables, &srv->router)) != OK ||
+	    (rc = metrics_init(srv->router)) != OK)
+		goto out;
+	if (o->rate_limit > 0 && (srv->rl = ratelimit_new(o->rate_limit,
+	    o->rate_burst, SERVER_RL_SLOTS)) == NULL) {
+		rc = ERR_NOMEM;
+		goto out;
+	}
+	if (o->tls_cert_file != NULL && o->tls_cert_file[0] != '\0') {
+		rc = ERR_CONFIG;
+		if (o->tls_key_file == NULL || o->tls_key_file[0] == '\0') {
+			log_error("event=tls_config error=\"tls_cert set "
+			    "without tls_key\"");
+			goto out;
+		}
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			log_error("event=tls_config error=\"libmicrohttpd "
+			    "built without TLS\"");
+			goto out;
+		}
+		if (pem_read(o->tls_cert_file, &srv->cert, &certlen) != OK ||
+		    pem_read(o->tls_key_file, &srv->key, &srv->keylen) != OK)
+			goto out;
+		flags |= MHD_USE_TLS;
+		ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT,
+		    0, srv->cert};
+		ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY,
+		    0, srv->key};
+	}
+	if (o->listen != NULL && o->listen[0] != '\0') {
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+		snprintf(portstr, sizeof(portstr), "%d", o->port);
+		if (getaddrinfo(o->listen, portstr, &hints, &ai) != 0 ||
+		    ai->ai_addrlen > sizeof(ss)) {
+			log_error("event=listen_invalid address=%s", o->listen);
+			rc = ERR_CONFIG;
+			goto out;
+		}
+		memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+		if (ss.ss_family == AF_INET6)
+			flags |= MHD_USE_IPv6;
+		ops[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
+	}
+	if (threads > 1)
+		ops[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
+		    threads, NULL};
+	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
+	    o->timeout_s > 0 ? o->timeout_s : 30, NULL};
+	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    SERVER_MEMORY_LIMIT, NULL};
+	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE,
+	    1024, NULL};
+	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
+	    (intptr_t)server_completed, srv};
+	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_URI_LOG_CALLBACK,
+	    (intptr_t)server_uri_log, srv};
+	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER,
+	    (intptr_t)server_mhd_log, srv};
+	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+
+	srv->daemon = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL,
+	    server_access, srv, MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
+	if (srv->daemon == NULL) {
+		log_error("event=listen_failed address=%s port=%d%s",
+		    o->listen ? o->listen : "*", o->port,
+		    srv->cert ? " tls=bad_cert_or_key" : "");
+		rc = ERR_IO;
+		goto out;
+	}
+	di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = di != NULL ? di->port : o->port;
+	log_info("event=listen port=%d threads=%u tls=%d routes=%d",
+	    srv->port, threads, srv->cert != NULL,
+	    router_npatterns(srv->router));
+	*out = srv;
+	srv = NULL;
+	rc = OK;
+out:
+	if (ai != NULL)
+		freeaddrinfo(ai);
+	server_free(srv);
+	return (rc);
+}
+
+int
+http_server_port(const struct http_server *srv)
+{
+	return (srv->port);
+}
+
+void
+http_server_stop(struct http_server *srv, int timeout_s)
+{
+	struct timespec	 nap = {0, 5 * 1000 * 1000};
+	MHD_socket	 fd;
+	int64_t		 deadline;
+
+	if (srv == NULL)
+		return;
+	/* Stop accepting; pending connections in the backlog are refused. */
+	fd = MHD_quiesce_daemon(srv->daemon);
+	if (fd != MHD_INVALID_SOCKET)
+		shutdown(fd, SHUT_RDWR);
+	deadline = time_mono_ns() + (int64_t)timeout_s * 1000000000;
+	while (atomic_load(&srv->active) > 0 && time_mono_ns() < deadline)
+		nanosleep(&nap, NULL);
+	if (atomic_load(&srv->active) > 0)
+		log_warn("event=shutdown_timeout in_flight=%ld",
+		    atomic_load(&srv->active));
+	MHD_stop_daemon(srv->daemon);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	metrics_fini();
+	server_free(srv);
+}

@@ -1,0 +1,525 @@
+/*
+ * carebase: the command line. See `carebase help` and README.md.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "core/config.h"
+#include "core/crypto.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/mail.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "module.h"
+#include "ops/ops.h"
+#include "ops/ops_int.h"
+#include "store/jobs.h"
+#include "store/migrate.h"
+#include "store/store.h"
+
+#define CAREBASE_VERSION	"0.1.0"
+
+static const struct module *const modules[] = {
+	&ops_module,
+};
+
+struct cmd {
+	const char	*name;
+	int		(*run)(int, char **);
+	int		 needs_db;
+	const char	*usage;
+	const char	*help;
+};
+
+static struct store	*db;
+static unsigned char	 master_key[MASTER_KEY_LEN];
+
+static int	cmd_serve(int, char **);
+static int	cmd_worker(int, char **);
+static int	cmd_migrate(int, char **);
+static int	cmd_seed(int, char **);
+static int	cmd_backup(int, char **);
+static int	cmd_jobs(int, char **);
+static int	cmd_mail(int, char **);
+static int	cmd_schema(int, char **);
+static int	cmd_config(int, char **);
+static int	cmd_version(int, char **);
+static int	cmd_help(int, char **);
+static int	modules_register(void);
+static int	open_db(void);
+static void	signals_block(sigset_t *);
+static const char *flag_value(int, char **, const char *);
+
+static const struct cmd cmds[] = {
+	{"serve", cmd_serve, 1, "serve",
+	    "serve the HTTP API (and run jobs unless job_workers=0)"},
+	{"worker", cmd_worker, 1, "worker", "run jobs only, no HTTP"},
+	{"migrate", cmd_migrate, 1, "migrate [up|down|status]",
+	    "apply pending migrations / roll back the last batch / list them"},
+	{"seed", cmd_seed, 1, "seed", "add demo data and print the demo accounts"},
+	{"backup", cmd_backup, 1, "backup FILE",
+	    "write a consistent copy of the SQLite database while it serves"},
+	{"jobs", cmd_jobs, 1, "jobs failed | jobs retry ID | jobs stats",
+	    "list failed jobs, put one back in the queue, show queue figures"},
+	{"mail", cmd_mail, 1, "mail test --to=ADDRESS",
+	    "queue a test message to check the SMTP settings"},
+	{"schema", cmd_schema, 1, "schema",
+	    "print every table and column (to compare databases)"},
+	{"config", cmd_config, 0, "config", "list every configuration key"},
+	{"version", cmd_version, 0, "version", "print the version"},
+	{"help", cmd_help, 0, "help", "this text"},
+};
+
+static const char *
+flag_value(int argc, char **argv, const char *name)
+{
+	size_t	 n = strlen(name);
+	int	 i;
+
+	for (i = 0; i < argc; i++)
+		if (strncmp(argv[i], "--", 2) == 0 &&
+		    strncmp(argv[i] + 2, name, n) == 0 && argv[i][2 + n] == '=')
+			return (argv[i] + 3 + n);
+	return (NULL);
+}
+
+static int
+modules_register(void)
+{
+	size_t	 i, j;
+	int	 rc;
+
+	for (i = 0; i < NELEM(modules); i++) {
+		const struct module *m = modules[i];
+		struct route_table *t;
+
+		if (m->nroutes > 0) {
+			if ((t = calloc(1, sizeof(*t))) == NULL)
+				return (ERR_NOMEM);
+			t->module = m->name;
+			t->routes = m->routes;
+			t->nroutes = m->nroutes;
+			if ((rc = http_routes_add(t)) != OK)
+				return (rc);
+		}
+		for (j = 0; j < m->njobs; j++)
+			if ((rc = jobs_register(&m->jobs[j])) != OK)
+				return (rc);
+		for (j = 0; j < m->nschedules; j++)
+			if ((rc = jobs_schedule_register(&m->schedules[j])) != OK)
+				return (rc);
+	}
+	return (mail_templates_init());
+}
+
+static int
+open_db(void)
+{
+	struct store_opts	 o;
+	const char		*why = NULL;
+	size_t			 i;
+	int			 rc;
+
+	memset(&o, 0, sizeof(o));
+	o.pool_min = (int)config.pool_min;
+	o.pool_max = (int)config.pool_max;
+	o.busy_timeout_ms = (int)config.db_busy_timeout_ms;
+	o.create = 1;
+	if ((rc = store_open(config.database_url, &o, &db, &why)) != OK) {
+		fprintf(stderr, "carebase: cannot open the database: %s\n",
+		    why != NULL ? why : err_code(rc));
+		return (rc);
+	}
+	for (i = 0; i < NELEM(modules); i++)
+		if (modules[i]->init != NULL && (rc = modules[i]->init(db)) != OK) {
+			fprintf(stderr, "carebase: module %s failed to start: %s\n",
+			    modules[i]->name, err_code(rc));
+			return (rc);
+		}
+	return (OK);
+}
+
+static void
+signals_block(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+}
+
+static int
+cmd_serve(int argc, char **argv)
+{
+	struct http_server_opts	 o;
+	struct http_server	*srv = NULL;
+	struct job_runner	*runner = NULL;
+	sigset_t		 set;
+	long			 cores;
+	int			 sig, rc;
+
+	signals_block(&set);
+	if (migrate_current(db) == ERR_UNAVAILABLE)
+		log_warn("event=migrations_pending msg=\"run carebase migrate; "
+		    "/readyz answers 503 until then\"");
+	cores = sysconf(_SC_NPROCESSORS_ONLN);
+	memset(&o, 0, sizeof(o));
+	o.listen = config.listen;
+	o.port = (int)config.port;
+	o.threads = config.threads > 0 ? (int)config.threads :
+	    (int)(cores > 0 ? cores : 2);
+	o.body_limit = (size_t)config.body_limit;
+	o.timeout_s = (int)config.request_timeout_s;
+	o.tls_cert_file = config.tls_cert;
+	o.tls_key_file = config.tls_key;
+	o.cors_origins = config.cors_origins;
+	o.rate_limit = (int)config.rate_limit;
+	o.rate_burst = (int)config.rate_burst;
+	o.db = db;
+	if ((rc = http_server_start(&o, &srv)) != OK) {
+		fprintf(stderr, "carebase: cannot serve on %s:%lld: %s\n",
+		    config.listen, (long long)config.port, err_code(rc));
+		return (rc);
+	}
+	if (config.job_workers > 0 &&
+	    (rc = jobs_runner_start(db, (int)config.job_workers, &runner)) != OK) {
+		fprintf(stderr, "carebase: cannot start job workers: %s\n",
+		    err_code(rc));
+		http_server_stop(srv, 0);
+		return (rc);
+	}
+	log_info("event=listening addr=%s port=%d threads=%d tls=%s db=%s "
+	    "job_workers=%lld version=%s", config.listen,
+	    http_server_port(srv), o.threads, config.tls_cert[0] ? "on" : "off",
+	    store_dialect(db) == STORE_SQLITE ? "sqlite" : "postgres",
+	    (long long)config.job_workers, CAREBASE_VERSION);
+	/* A line on stdout that scripts can wait for. */
+	printf("carebase listening on %s://%s:%d\n", config.tls_cert[0] ?
+	    "https" : "http", config.listen, http_server_port(srv));
+	fflush(stdout);
+	if (sigwait(&set, &sig) != 0)
+		sig = SIGTERM;
+	log_info("event=shutdown signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	http_server_stop(srv, (int)config.shutdown_timeout_s);
+	jobs_runner_stop(runner);
+	log_info("event=stopped");
+	return (OK);
+}
+
+static int
+cmd_worker(int argc, char **argv)
+{
+	struct job_runner	*runner = NULL;
+	sigset_t		 set;
+	int			 sig, rc;
+	int			 n = config.job_workers > 0 ? (int)config.job_workers : 1;
+
+	signals_block(&set);
+	if ((rc = jobs_runner_start(db, n, &runner)) != OK) {
+		fprintf(stderr, "carebase: cannot start job workers: %s\n",
+		    err_code(rc));
+		return (rc);
+	}
+	log_info("event=worker_started threads=%d", n);
+	if (sigwait(&set, &sig) != 0)
+		sig = SIGTERM;
+	log_info("event=shutdown signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	jobs_runner_stop(runner);
+	return (OK);
+}
+
+static int
+cmd_migrate(int argc, char **argv)
+{
+	const char	*what = argc > 0 ? argv[0] : "up";
+	int		 n = 0, rc;
+
+	if (strcmp(what, "up") == 0) {
+		if ((rc = migrate_up(db, &n)) != OK) {
+			fprintf(stderr, "carebase: migrate failed (%s); applied %d "
+			    "before the failure, the failing one left no change\n",
+			    err_code(rc), n);
+			return (rc);
+		}
+		printf("migrate: applied %d migration%s\n", n, n == 1 ? "" : "s");
+	} else if (strcmp(what, "down") == 0) {
+		if ((rc = migrate_down(db, &n)) != OK) {
+			fprintf(stderr, "carebase: migrate down failed: %s\n",
+			    err_code(rc));
+			return (rc);
+		}
+		printf("migrate: rolled back %d migration%s\n", n, n == 1 ? "" : "s");
+	} else if (strcmp(what, "status") == 0)
+		return (migrate_status(db, stdout));
+	else {
+		fprintf(stderr, "carebase: migrate takes up, down or status\n");
+		return (ERR_INVALID);
+	}
+	return (OK);
+}
+
+static int
+cmd_seed(int argc, char **argv)
+{
+	size_t	 i;
+	int	 rc, seeded = 0;
+
+	if ((rc = migrate_current(db)) != OK) {
+		fprintf(stderr, "carebase: run `carebase migrate` before seeding\n");
+		return (rc);
+	}
+	for (i = 0; i < NELEM(modules); i++) {
+		if (modules[i]->seed == NULL)
+			continue;
+		if ((rc = modules[i]->seed(db)) != OK) {
+			fprintf(stderr, "carebase: seeding %s failed: %s\n",
+			    modules[i]->name, err_code(rc));
+			return (rc);
+		}
+		seeded++;
+	}
+	printf("seed: %d module%s seeded\n", seeded, seeded == 1 ? "" : "s");
+	return (OK);
+}
+
+static int
+cmd_backup(int argc, char **argv)
+{
+	int	 rc;
+
+	if (argc < 1) {
+		fprintf(stderr, "usage: carebase backup FILE\n");
+		return (ERR_INVALID);
+	}
+	if (store_dialect(db) != STORE_SQLITE) {
+		fprintf(stderr, "carebase: backup copies SQLite databases; for "
+		    "PostgreSQL use pg_dump (see README)\n");
+		return (ERR_INVALID);
+	}
+	if ((rc = store_backup(db, argv[0])) != OK) {
+		fprintf(stderr, "carebase: backup to %s failed: %s\n", argv[0],
+		    err_code(rc));
+		return (rc);
+	}
+	printf("backup: wrote %s\n", argv[0]);
+	return (OK);
+}
+
+static int
+jobs_list_failed(void)
+{
+	struct tx	*tx;
+	struct stmt	*st;
+	char		 ts[ISO_TIME_LEN];
+	int		 rc, step;
+
+	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
+		return (rc);
+	st = store_prepare(tx, "SELECT id, kind, queue, attempts, failed_at, "
+	    "error FROM failed_jobs ORDER BY failed_at DESC LIMIT 1000");
+	while ((step = store_step(st)) == STORE_ROW)
+		printf("%s\t%s\t%s\t%lld\t%s\t%s\n", store_col_text(st, 0),
+		    store_col_text(st, 1), store_col_text(st, 2),
+		    (long long)store_col_int64(st, 3),
+		    time_format_iso(store_col_int64(st, 4), ts),
+		    store_col_text(st, 5));
+	rc = step == STORE_DONE ? OK : step;
+	store_finalize(st);
+	store_tx_rollback(tx);
+	return (rc);
+}
+
+static int
+cmd_jobs(int argc, char **argv)
+{
+	struct jobs_stats	 js;
+	char			 job_id[JOB_ID_LEN];
+	int			 rc;
+
+	if (argc >= 2 && strcmp(argv[0], "retry") == 0) {
+		if ((rc = jobs_retry_failed(db, argv[1], job_id)) != OK) {
+			fprintf(stderr, "carebase: jobs retry %s: %s\n", argv[1],
+			    rc == ERR_NOT_FOUND ? "no such failed job" :
+			    err_code(rc));
+			return (rc);
+		}
+		printf("jobs: failed job %s queued again as %s\n", argv[1], job_id);
+		return (OK);
+	}
+	if (argc >= 1 && strcmp(argv[0], "failed") == 0)
+		return (jobs_list_failed());
+	if (argc >= 1 && strcmp(argv[0], "stats") == 0) {
+		if ((rc = jobs_stats(db, &js)) != OK)
+			return (rc);
+		printf("queued %lld\nrunning %lld\nfailed %lld\n",
+		    (long long)js.queued, (long long)js.running,
+		    (long long)js.failed);
+		return (OK);
+	}
+	fprintf(stderr, "usage: carebase jobs failed | jobs retry ID | jobs stats\n");
+	return (ERR_INVALID);
+}
+
+struct mail_test {
+	const char	*to;
+	char		 log_id[UUID_STR_LEN];
+};
+
+static int
+mail_test_tx(struct tx *tx, void *arg)
+{
+	struct mail_test	*m = arg;
+	json_t			*vars;
+	int			 rc;
+
+	if ((vars = json_pack("{s:s}", "public_url", config.public_url)) == NULL)
+		return (ERR_NOMEM);
+	rc = ops_mail_enqueue(tx, m->to, "test", vars, m->log_id);
+	json_decref(vars);
+	return (rc);
+}
+
+static int
+cmd_mail(int argc, char **argv)
+{
+	struct mail_test	 m;
+	int			 rc;
+
+	memset(&m, 0, sizeof(m));
+	if (argc < 1 || strcmp(argv[0], "test") != 0 ||
+	    (m.to = flag_value(argc, argv, "to")) == NULL) {
+		fprintf(stderr, "usage: carebase mail test --to=ADDRESS\n");
+		return (ERR_INVALID);
+	}
+	if ((rc = store_run(db, STORE_TX_WRITE, mail_test_tx, &m)) != OK) {
+		fprintf(stderr, "carebase: mail test: %s\n", rc == ERR_INVALID ?
+		    "not a valid address" : err_code(rc));
+		return (rc);
+	}
+	printf("mail: queued test message (email_log %s); a worker sends it\n",
+	    m.log_id);
+	return (OK);
+}
+
+static int
+cmd_schema(int argc, char **argv)
+{
+	return (ops_schema_print(db, stdout));
+}
+
+static int
+cmd_config(int argc, char **argv)
+{
+	config_usage();
+	return (OK);
+}
+
+static int
+cmd_version(int argc, char **argv)
+{
+	printf("carebase %s\n", CAREBASE_VERSION);
+	return (OK);
+}
+
+static int
+cmd_help(int argc, char **argv)
+{
+	size_t	 i;
+
+	printf("carebase %s: the backend of a care, therapy and training "
+	    "platform\n\nusage: carebase COMMAND [ARGS] [--config-key=VALUE ...]"
+	    "\n\n", CAREBASE_VERSION);
+	for (i = 0; i < NELEM(cmds); i++)
+		printf("  %-40s %s\n", cmds[i].usage, cmds[i].help);
+	printf("\n`carebase config` lists the configuration keys; each is also "
+	    "read from CAREBASE_<KEY>.\n");
+	return (OK);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct cmd	*c = NULL;
+	char			 err[512], **args;
+	const char		*eq;
+	size_t			 i;
+	int			 nargs = 0, k, rc;
+
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 2) {
+		cmd_help(0, NULL);
+		return (2);
+	}
+	for (i = 0; i < NELEM(cmds); i++)
+		if (strcmp(argv[1], cmds[i].name) == 0)
+			c = &cmds[i];
+	if (c == NULL && (strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0))
+		c = &cmds[NELEM(cmds) - 1];
+	if (c == NULL) {
+		fprintf(stderr, "carebase: unknown command \"%s\" (see carebase "
+		    "help)\n", argv[1]);
+		return (2);
+	}
+	/* Split config flags from the command's own arguments. */
+	if ((args = calloc((size_t)argc, sizeof(*args))) == NULL)
+		return (1);
+	for (k = 2; k < argc; k++) {
+		if (strncmp(argv[k], "--", 2) == 0 &&
+		    (eq = strchr(argv[k], '=')) != NULL &&
+		    config_has(argv[k] + 2, (size_t)(eq - argv[k] - 2)))
+			continue;
+		if (strncmp(argv[k], "--", 2) == 0 &&
+		    !(strcmp(c->name, "mail") == 0 &&
+		    strncmp(argv[k], "--to=", 5) == 0)) {
+			fprintf(stderr, "carebase: unknown flag %s (see carebase "
+			    "config)\n", argv[k]);
+			free(args);
+			return (2);
+		}
+		args[nargs++] = argv[k];
+	}
+	if (config_load(argc - 2, argv + 2, err, sizeof(err)) != OK) {
+		fprintf(stderr, "carebase: %s\n", err);
+		free(args);
+		return (2);
+	}
+	rc = OK;
+	if (crypto_init() != OK || mail_init() != OK) {
+		fprintf(stderr, "carebase: cannot initialise libsodium/libcurl\n");
+		rc = ERR_INTERNAL;
+		goto out;
+	}
+	if ((rc = modules_register()) != OK) {
+		fprintf(stderr, "carebase: module registration failed: %s\n",
+		    err_code(rc));
+		goto out;
+	}
+	if (c->needs_db) {
+		if (crypto_master_key_load(config.master_key_file,
+		    !config_is_production(), master_key, err, sizeof(err)) != OK) {
+			fprintf(stderr, "carebase: %s\n", err);
+			rc = ERR_CONFIG;
+			goto out;
+		}
+		if ((rc = open_db()) != OK)
+			goto out;
+	}
+	rc = c->run(nargs, args);
+out:
+	store_close(db);
+	sodium_memzero(master_key, sizeof(master_key));
+	mail_cleanup();
+	config_free();
+	free(args);
+	return (rc == OK ? 0 : 1);
+}

@@ -1,0 +1,526 @@
+/*
+ * The migrations runner. Each migration runs in its own transaction with
+ * its schema_migrations row, so a failing one leaves no trace and stops
+ * the batch. Several processes may migrate at once: on PostgreSQL each
+ * transaction first takes an advisory lock and re-checks what is applied;
+ * on SQLite the write transaction (BEGIN IMMEDIATE) serializes them.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/embedded.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "store/migrate.h"
+#include "store/store.h"
+
+#define MIGRATE_LOCK_SQL	"SELECT pg_advisory_xact_lock(7262917388)"
+#define MIGRATE_TABLE_SQL \
+	"CREATE TABLE IF NOT EXISTS schema_migrations (" \
+	"name TEXT PRIMARY KEY, batch INTEGER NOT NULL, " \
+	"applied_at BIGINT NOT NULL)"
+
+struct applied {
+	char		*name;
+	int64_t		 batch;
+	int64_t		 at;
+};
+
+struct applied_set {
+	struct applied	*rows;
+	size_t		 n;
+};
+
+struct step_ctx {
+	const struct migration	*m;
+	int64_t			 batch;		/* 0 until chosen */
+	int			 done;		/* 1 if this run changed it */
+};
+
+static void	 migrations_build(int idx, const char *dir);
+static void	 build_sqlite(void);
+static void	 build_postgres(void);
+static int	 migration_cmp(const void *, const void *);
+static int	 migrate_lock(struct tx *);
+static int	 ensure_fn(struct tx *, void *);
+static int	 load_fn(struct tx *, void *);
+static void	 applied_free(struct applied_set *);
+static int	 applied_load(struct store *, struct applied_set *);
+static const struct applied *applied_find(const struct applied_set *,
+		    const char *);
+static int	 up_fn(struct tx *, void *);
+static int	 down_fn(struct tx *, void *);
+
+static pthread_once_t	 once_sqlite = PTHREAD_ONCE_INIT;
+static pthread_once_t	 once_postgres = PTHREAD_ONCE_INIT;
+static struct migration	*lists[2];
+static size_t		 counts[2];
+
+static int
+migration_cmp(const void *a, const void *b)
+{
+	return (strcmp(((const struct migration *)a)->name,
+	    ((const struct migration *)b)->name));
+}
+
+/* Gather migrations/<dir>/NAME.{up,down}.sql into lists[idx], sorted. */
+static void
+migrations_build(int idx, const char *dir)
+{
+	const struct embedded_file	*f;
+	struct migration		*list = NULL, *nl, *m;
+	char				 prefix[64];
+	const char			*rest, *suffix;
+	size_t				 n = 0, plen, nlen, i;
+	int				 up;
+
+	plen = (size_t)snprintf(prefix, sizeof(prefix), "migrations/%s/",
+	    dir);
+	for (f = embedded_files; f->path != NULL; f++) {
+		if (strncmp(f->path, prefix, plen) != 0)
+			continue;
+		rest = f->path + plen;
+		nlen = strlen(rest);
+		if (nlen > 7 && strcmp(rest + nlen - 7, ".up.sql") == 0) {
+			up = 1;
+			suffix = rest + nlen - 7;
+		} else if (nlen > 9 &&
+		    strcmp(rest + nlen - 9, ".down.sql") == 0) {
+			up = 0;
+			suffix = rest + nlen - 9;
+		} else
+			continue;
+		nlen = (size_t)(suffix - rest);
+		for (m = NULL, i = 0; i < n; i++)
+			if (strlen(list[i].name) == nlen &&
+			    strncmp(list[i].name, rest, nlen) == 0)
+				m = &list[i];
+		if (m == NULL) {
+			if ((nl = realloc(list, (n + 1) * sizeof(*nl))) == NULL)
+				goto fail;
+			list = nl;
+			m = &list[n];
+			memset(m, 0, sizeof(*m));
+			if ((m->name = strndup(rest, nlen)) == NULL)
+				goto fail;
+			n++;
+		}
+		if (up)
+			m->up = f->data;
+		else
+			m->down = f->data;
+	}
+	for (i = 0; i < n; i++)
+		if (list[i].up == NULL) {
+			log_error("event=migration_without_up name=%s",
+			    list[i].name);
+			goto fail;
+		}
+	if (n > 0)
+		qsort(list, n, sizeof(*list), migration_cmp);
+	lists[idx] = list;
+	counts[idx] = n;
+	return;
+fail:
+	log_error("event=migrations_build_failed dialect=%s", dir);
+	for (i = 0; i < n; i++)
+		free((char *)(uintptr_t)list[i].name);
+	free(list);
+}
+
+static void
+build_sqlite(void)
+{
+	migrations_build(0, "sqlite");
+}
+
+static void
+build_postgres(void)
+{
+	migrations_build(1, "postgres");
+}
+
+const struct migration *
+migrations_for(int dialect, size_t *n)
+{
+	if (dialect == STORE_SQLITE) {
+		pthread_once(&once_sqlite, build_sqlite);
+		*n = counts[0];
+		return (lists[0]);
+	}
+	if (dialect == STORE_POSTGRES) {
+		pthread_once(&once_postgres, build_postgres);
+		*n = counts[1];
+		return (lists[1]);
+	}
+	*n = 0;
+	return (NULL);
+}
+
+/* PostgreSQL: one migrator at a time, until this transaction ends. */
+static int
+migrate_lock(struct tx *tx)
+{
+	if (store_tx_dialect(tx) != STORE_POSTGRES)
+		return (OK);
+	return (store_exec(tx, MIGRATE_LOCK_SQL));
+}
+
+static int
+ensure_fn(struct tx *tx, void *arg)
+{
+	int	 rc;
+
+	if ((rc = migrate_lock(tx)) != OK)
+		return (rc);
+	return (store_exec(tx, MIGRATE_TABLE_SQL));
+}
+
+static int
+load_fn(struct tx *tx, void *arg)
+{
+	struct applied_set	*set = arg;
+	struct applied		*nr;
+	struct stmt		*st;
+	const char		*name;
+	int			 rc = ERR_DB;
+
+	applied_free(set);
+	st = store_prepare(tx, "SELECT name, batch, applied_at "
+	    "FROM schema_migrations ORDER BY name");
+	while ((rc = store_step(st)) == STORE_ROW) {
+		if ((nr = realloc(set->rows, (set->n + 1) *
+		    sizeof(*nr))) == NULL) {
+			rc = ERR_NOMEM;
+			goto out;
+		}
+		set->rows = nr;
+		name = store_col_text(st, 0);
+		if ((nr[set->n].name = strdup(name != NULL ? name : "")) ==
+		    NULL) {
+			rc = ERR_NOMEM;
+			goto out;
+		}
+		nr[set->n].batch = store_col_int64(st, 1);
+		nr[set->n].at = store_col_int64(st, 2);
+		set->n++;
+	}
+	if (rc == STORE_DONE)
+		rc = OK;
+out:
+	store_finalize(st);
+	return (rc);
+}
+
+static void
+applied_free(struct applied_set *set)
+{
+	size_t	 i;
+
+	for (i = 0; i < set->n; i++)
+		free(set->rows[i].name);
+	free(set->rows);
+	set->rows = NULL;
+	set->n = 0;
+}
+
+/* Create schema_migrations if missing and read it. */
+static int
+applied_load(struct store *s, struct applied_set *set)
+{
+	int	 rc;
+
+	set->rows = NULL;
+	set->n = 0;
+	if ((rc = store_run(s, STORE_TX_WRITE, ensure_fn, NULL)) != OK)
+		return (rc);
+	if ((rc = store_run(s, STORE_TX_READ, load_fn, set)) != OK)
+		applied_free(set);
+	return (rc);
+}
+
+static const struct applied *
+applied_find(const struct applied_set *set, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < set->n; i++)
+		if (strcmp(set->rows[i].name, name) == 0)
+			return (&set->rows[i]);
+	return (NULL);
+}
+
+static int
+up_fn(struct tx *tx, void *arg)
+{
+	struct step_ctx	*ctx = arg;
+	struct stmt	*st = NULL;
+	int		 rc;
+
+	ctx->done = 0;
+	if ((rc = migrate_lock(tx)) != OK)
+		goto out;
+	/* Another migrator may have applied it meanwhile. */
+	st = store_prepare(tx, "SELECT 1 FROM schema_migrations WHERE name = ?");
+	store_bind_text(st, 1, ctx->m->name);
+	if ((rc = store_step(st)) == STORE_ROW) {
+		rc = OK;
+		goto out;
+	} else if (rc != STORE_DONE)
+		goto out;
+	store_finalize(st);
+	if (ctx->batch == 0) {
+		st = store_prepare(tx, "SELECT COALESCE(MAX(batch), 0) + 1 "
+		    "FROM schema_migrations");
+		if ((rc = store_step(st)) != STORE_ROW)
+			goto out;
+		ctx->batch = store_col_int64(st, 0);
+		store_finalize(st);
+	}
+	st = NULL;
+	if ((rc = store_exec(tx, ctx->m->up)) != OK)
+		goto out;
+	st = store_prepare(tx, "INSERT INTO schema_migrations "
+	    "(name, batch, applied_at) VALUES (?, ?, ?)");
+	store_bind_text(st, 1, ctx->m->name);
+	store_bind_int64(st, 2, ctx->batch);
+	store_bind_int64(st, 3, time_now_ms());
+	if ((rc = store_step(st)) != STORE_DONE)
+		goto out;
+	ctx->done = 1;
+	rc = OK;
+out:
+	store_finalize(st);
+	if (rc == STORE_ROW || rc == STORE_DONE)
+		rc = ERR_DB;
+	return (rc);
+}
+
+static int
+down_fn(struct tx *tx, void *arg)
+{
+	struct step_ctx	*ctx = arg;
+	struct stmt	*st = NULL;
+	int		 rc;
+
+	ctx->done = 0;
+	if ((rc = migrate_lock(tx)) != OK)
+		goto out;
+	st = store_prepare(tx, "SELECT 1 FROM schema_migrations "
+	    "WHERE name = ? AND batch = ?");
+	store_bind_text(st, 1, ctx->m->name);
+	store_bind_int64(st, 2, ctx->batch);
+	if ((rc = store_step(st)) == STORE_DONE) {
+		rc = OK;		/* reverted by someone else */
+		goto out;
+	} else if (rc != STORE_ROW)
+		goto out;
+	store_finalize(st);
+	st = NULL;
+	if ((rc = store_exec(tx, ctx->m->down)) != OK)
+		goto out;
+	st = store_prepare(tx, "DELETE FROM schema_migrations WHERE name = ?");
+	store_bind_text(st, 1, ctx->m->name);
+	if ((rc = store_step(st)) != STORE_DONE)
+		goto out;
+	ctx->done = 1;
+	rc = OK;
+out:
+	store_finalize(st);
+	if (rc == STORE_ROW || rc == STORE_DONE)
+		rc = ERR_DB;
+	return (rc);
+}
+
+int
+migrate_up_list(struct store *s, const struct migration *list, size_t n,
+    int *applied)
+{
+	struct applied_set	 set;
+	struct step_ctx		 ctx;
+	size_t			 i;
+	int			 rc;
+
+	*applied = 0;
+	if ((rc = applied_load(s, &set)) != OK)
+		return (rc);
+	memset(&ctx, 0, sizeof(ctx));
+	for (i = 0; i < n; i++) {
+		if (applied_find(&set, list[i].name) != NULL)
+			continue;
+		ctx.m = &list[i];
+		if ((rc = store_run(s, STORE_TX_WRITE, up_fn, &ctx)) != OK) {
+			log_error("event=migrate_failed direction=up name=%s "
+			    "rc=%d", list[i].name, rc);
+			break;
+		}
+		if (ctx.done) {
+			log_info("event=migrated direction=up name=%s "
+			    "batch=%" PRId64, list[i].name, ctx.batch);
+			(*applied)++;
+		}
+	}
+	applied_free(&set);
+	return (rc);
+}
+
+int
+migrate_down_list(struct store *s, const struct migration *list, size_t n,
+    int *reverted)
+{
+	struct applied_set	 set;
+	struct step_ctx		 ctx;
+	const struct migration	*m;
+	size_t			 i, j;
+	int64_t			 batch = 0;
+	int			 rc;
+
+	*reverted = 0;
+	if ((rc = applied_load(s, &set)) != OK)
+		return (rc);
+	for (i = 0; i < set.n; i++)
+		if (set.rows[i].batch > batch)
+			batch = set.rows[i].batch;
+	/* Rows are sorted by name: walk them backwards, newest first. */
+	for (i = set.n; i-- > 0;) {
+		if (set.rows[i].batch != batch)
+			continue;
+		for (m = NULL, j = 0; j < n; j++)
+			if (strcmp(list[j].name, set.rows[i].name) == 0)
+				m = &list[j];
+		if (m == NULL || m->down == NULL) {
+			log_error("event=migrate_failed direction=down name=%s "
+			    "msg=\"no down migration\"", set.rows[i].name);
+			rc = ERR_INVALID;
+			break;
+		}
+		memset(&ctx, 0, sizeof(ctx));
+		ctx.m = m;
+		ctx.batch = batch;
+		if ((rc = store_run(s, STORE_TX_WRITE, down_fn, &ctx)) != OK) {
+			log_error("event=migrate_failed direction=down name=%s "
+			    "rc=%d", m->name, rc);
+			break;
+		}
+		if (ctx.done) {
+			log_info("event=migrated direction=down name=%s "
+			    "batch=%" PRId64, m->name, batch);
+			(*reverted)++;
+		}
+	}
+	applied_free(&set);
+	return (rc);
+}
+
+int
+migrate_status_list(struct store *s, const struct migration *list, size_t n,
+    FILE *fp)
+{
+	struct applied_set	 set;
+	const struct applied	*a;
+	char			 iso[ISO_TIME_LEN];
+	size_t			 i, j;
+	int			 rc;
+
+	if ((rc = applied_load(s, &set)) != OK)
+		return (rc);
+	fprintf(fp, "%-40s %6s  %s\n", "name", "batch", "applied_at");
+	for (i = 0; i < n; i++) {
+		if ((a = applied_find(&set, list[i].name)) == NULL)
+			fprintf(fp, "%-40s %6s  %s\n", list[i].name, "-",
+			    "pending");
+		else
+			fprintf(fp, "%-40s %6" PRId64 "  %s\n", a->name,
+			    a->batch, time_format_iso(a->at, iso));
+	}
+	for (i = 0; i < set.n; i++) {
+		for (j = 0; j < n; j++)
+			if (strcmp(list[j].name, set.rows[i].name) == 0)
+				break;
+		if (j == n)
+			fprintf(fp, "%-40s %6" PRId64 "  %s (no file)\n",
+			    set.rows[i].name, set.rows[i].batch,
+			    time_format_iso(set.rows[i].at, iso));
+	}
+	applied_free(&set);
+	return (OK);
+}
+
+int
+migrate_current_list(struct store *s, const struct migration *list,
+    size_t n)
+{
+	struct tx	*tx;
+	struct stmt	*st;
+	const char	*name;
+	size_t		 i = 0;
+	int		 rc, step;
+
+	/*
+	 * Read-only, one transaction: /readyz calls this on every probe and
+	 * must work on a replica. Applied names and the embedded list are both
+	 * sorted, so one merge pass finds a pending migration.
+	 */
+	if ((rc = store_tx_begin(s, STORE_TX_READ, &tx)) != OK)
+		return (ERR_DB);
+	st = store_prepare(tx, "SELECT name FROM schema_migrations ORDER BY name");
+	while ((step = store_step(st)) == STORE_ROW) {
+		name = store_col_text(st, 0);
+		if (name == NULL)
+			continue;
+		if (i < n && strcmp(name, list[i].name) == 0)
+			i++;
+		else if (i < n && strcmp(name, list[i].name) > 0)
+			break;		/* list[i] was skipped: pending */
+	}
+	store_finalize(st);
+	store_tx_rollback(tx);
+	if (step != STORE_ROW && step != STORE_DONE)
+		/* No schema_migrations yet means nothing is applied. */
+		return (store_ping(s) == OK ? ERR_UNAVAILABLE : ERR_DB);
+	return (i == n ? OK : ERR_UNAVAILABLE);
+}
+
+int
+migrate_up(struct store *s, int *applied)
+{
+	const struct migration	*list;
+	size_t			 n;
+
+	list = migrations_for(store_dialect(s), &n);
+	return (migrate_up_list(s, list, n, applied));
+}
+
+int
+migrate_down(struct store *s, int *reverted)
+{
+	const struct migration	*list;
+	size_t			 n;
+
+	list = migrations_for(store_dialect(s), &n);
+	return (migrate_down_list(s, list, n, reverted));
+}
+
+int
+migrate_status(struct store *s, FILE *fp)
+{
+	const struct migration	*list;
+	size_t			 n;
+
+	list = migrations_for(store_dialect(s), &n);
+	return (migrate_status_list(s, list, n, fp));
+}
+
+int
+migrate_current(struct store *s)
+{
+	const struct migration	*list;
+	size_t			 n;
+
+	list = migrations_for(store_dialect(s), &n);
+	return (migrate_current_list(s, list, n));
+}

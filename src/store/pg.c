@@ -1,0 +1,572 @@
+/*
+ * The PostgreSQL backend (libpq). Statements are named prepared
+ * statements ("s<N>", one set per connection) created on first use;
+ * parameters go as text, blobs as binary; results come back as text and
+ * each statement holds its own PGresult, so several can be open at once.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "store/store.h"
+#include "store/store_int.h"
+
+#define PG_SESSION_SETUP \
+	"SET TIME ZONE 'UTC'; SET statement_timeout = 30000"
+
+struct pg_conn {
+	struct conn	 c;		/* first */
+	PGconn		*pg;
+};
+
+struct pg_stmt {
+	struct stmt	 s;		/* first */
+	char		*text;		/* with $n placeholders */
+	char		 name[16];
+	int		 prepared;
+	int		 nparams;
+	char		**values;
+	int		*lengths;
+	int		*formats;
+	PGresult	*res;
+	int		 executed;
+	int		 row;		/* current row, -1 before the first */
+	int		 nrows;
+	int		 err;
+	int64_t		 changes;
+	unsigned char	*blob;		/* decoded bytea of the last col_blob */
+	size_t		 blobcap;
+};
+
+#define PCONN(c)	((struct pg_conn *)(c))
+#define PSTMT(s)	((struct pg_stmt *)(s))
+
+static void	 pg_notice(void *, const char *);
+static int	 pg_result_status(struct conn *, PGresult *, const char *);
+static int	 pg_simple(struct conn *, const char *, const char *);
+static int	 pg_conn_open(struct store *, struct conn **);
+static void	 pg_conn_close(struct conn *);
+static int	 pg_conn_check(struct conn *);
+static int	 pg_begin(struct conn *, int);
+static int	 pg_commit(struct conn *);
+static void	 pg_rollback(struct conn *);
+static int	 pg_exec(struct conn *, const char *);
+static struct stmt *pg_stmt_new(struct conn *, const char *);
+static void	 pg_stmt_free(struct stmt *);
+static void	 pg_stmt_reset(struct stmt *);
+static int	 pg_bind_set(struct stmt *, int, const void *, size_t, int);
+static void	 pg_bind_text(struct stmt *, int, const char *, size_t);
+static void	 pg_bind_int64(struct stmt *, int, int64_t);
+static void	 pg_bind_double(struct stmt *, int, double);
+static void	 pg_bind_blob(struct stmt *, int, const void *, size_t);
+static void	 pg_bind_null(struct stmt *, int);
+static int	 pg_step(struct stmt *);
+static int64_t	 pg_changes(struct stmt *);
+static int	 pg_col_count(struct stmt *);
+static const char *pg_col_name(struct stmt *, int);
+static int	 pg_col_is_null(struct stmt *, int);
+static const char *pg_col_text(struct stmt *, int);
+static int64_t	 pg_col_int64(struct stmt *, int);
+static double	 pg_col_double(struct stmt *, int);
+static const void *pg_col_blob(struct stmt *, int, size_t *);
+static int	 hexval(int);
+
+const struct store_ops store_pg_ops = {
+	.conn_open = pg_conn_open,
+	.conn_close = pg_conn_close,
+	.conn_check = pg_conn_check,
+	.begin = pg_begin,
+	.commit = pg_commit,
+	.rollback = pg_rollback,
+	.exec = pg_exec,
+	.stmt_new = pg_stmt_new,
+	.stmt_free = pg_stmt_free,
+	.stmt_reset = pg_stmt_reset,
+	.bind_text = pg_bind_text,
+	.bind_int64 = pg_bind_int64,
+	.bind_double = pg_bind_double,
+	.bind_blob = pg_bind_blob,
+	.bind_null = pg_bind_null,
+	.step = pg_step,
+	.changes = pg_changes,
+	.col_count = pg_col_count,
+	.col_name = pg_col_name,
+	.col_is_null = pg_col_is_null,
+	.col_text = pg_col_text,
+	.col_int64 = pg_col_int64,
+	.col_double = pg_col_double,
+	.col_blob = pg_col_blob,
+	.backup = NULL,
+};
+
+static void
+pg_notice(void *arg, const char *msg)
+{
+	char	 q[256];
+
+	log_debug("event=db_notice db=postgres msg=%s",
+	    log_quote(q, sizeof(q), msg));
+}
+
+/*
+ * Map a result to our status: 40001/40P01 are retryable, class 23 is a
+ * conflict, the rest is logged (never returned) as ERR_DB.
+ */
+static int
+pg_result_status(struct conn *c, PGresult *res, const char *what)
+{
+	const char	*state = NULL, *msg = NULL;
+	char		 q[256];
+
+	switch (res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR) {
+	case PGRES_COMMAND_OK:
+	case PGRES_TUPLES_OK:
+	case PGRES_EMPTY_QUERY:
+		return (OK);
+	default:
+		break;
+	}
+	if (res != NULL) {
+		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	}
+	if (msg == NULL)
+		msg = PQerrorMessage(PCONN(c)->pg);
+	if (PQstatus(PCONN(c)->pg) != CONNECTION_OK)
+		c->broken = 1;
+	if (msg == NULL)
+		msg = "unknown";
+	if (state != NULL && (strcmp(state, "40001") == 0 ||
+	    strcmp(state, "40P01") == 0)) {
+		log_debug("event=db_busy db=postgres op=%s sqlstate=%s", what,
+		    state);
+		return (ERR_BUSY);
+	}
+	if (state != NULL && strncmp(state, "23", 2) == 0) {
+		log_debug("event=db_conflict db=postgres op=%s sqlstate=%s "
+		    "msg=%s", what, state, log_quote(q, sizeof(q), msg));
+		return (ERR_CONFLICT);
+	}
+	log_error("event=db_error db=postgres op=%s sqlstate=%s msg=%s", what,
+	    state != NULL ? state : "-", log_quote(q, sizeof(q), msg));
+	return (ERR_DB);
+}
+
+static int
+pg_simple(struct conn *c, const char *sql, const char *what)
+{
+	PGresult	*res;
+	int		 rc;
+
+	res = PQexec(PCONN(c)->pg, sql);
+	rc = pg_result_status(c, res, what);
+	PQclear(res);
+	return (rc);
+}
+
+static int
+pg_conn_open(struct store *s, struct conn **out)
+{
+	struct pg_conn	*pc;
+	char		 q[256];
+	int		 rc;
+
+	*out = NULL;
+	if ((pc = calloc(1, sizeof(*pc))) == NULL)
+		return (ERR_NOMEM);
+	pc->c.store = s;
+	if ((pc->pg = PQconnectdb(s->target)) == NULL) {
+		free(pc);
+		return (ERR_NOMEM);
+	}
+	if (PQstatus(pc->pg) != CONNECTION_OK) {
+		/* libpq's message names host and user, never the password. */
+		log_error("event=db_connect_failed db=postgres msg=%s",
+		    log_quote(q, sizeof(q), PQerrorMessage(pc->pg)));
+		rc = ERR_UNAVAILABLE;
+		goto fail;
+	}
+	PQsetNoticeProcessor(pc->pg, pg_notice, NULL);
+	if ((rc = pg_simple(&pc->c, PG_SESSION_SETUP, "setup")) != OK)
+		goto fail;
+	*out = &pc->c;
+	return (OK);
+fail:
+	PQfinish(pc->pg);
+	free(pc);
+	return (rc);
+}
+
+static void
+pg_conn_close(struct conn *c)
+{
+	if (c == NULL)
+		return;
+	store_conn_clear_cache(c);
+	PQfinish(PCONN(c)->pg);
+	free(c);
+}
+
+/* A connection that dropped is reset; its prepared statements are gone. */
+static int
+pg_conn_check(struct conn *c)
+{
+	PGconn	*pg = PCONN(c)->pg;
+
+	if (PQstatus(pg) == CONNECTION_OK) {
+		if (PQtransactionStatus(pg) != PQTRANS_IDLE)
+			pg_simple(c, "ROLLBACK", "rollback");
+		return (OK);
+	}
+	log_warn("event=db_reconnect db=postgres");
+	store_conn_clear_cache(c);
+	PQreset(pg);
+	if (PQstatus(pg) != CONNECTION_OK)
+		return (ERR_UNAVAILABLE);
+	c->broken = 0;
+	return (pg_simple(c, PG_SESSION_SETUP, "setup"));
+}
+
+static int
+pg_begin(struct conn *c, int kind)
+{
+	int	 ro;
+
+	ro = (kind & STORE_TX_READ) && !(kind & STORE_TX_WRITE);
+	if (kind & STORE_TX_SERIALIZABLE)
+		return (pg_simple(c, ro ?
+		    "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY" :
+		    "BEGIN ISOLATION LEVEL SERIALIZABLE", "begin"));
+	return (pg_simple(c, ro ? "BEGIN READ ONLY" : "BEGIN", "begin"));
+}
+
+static int
+pg_commit(struct conn *c)
+{
+	PGresult	*res;
+	int		 rc;
+
+	res = PQexec(PCONN(c)->pg, "COMMIT");
+	rc = pg_result_status(c, res, "commit");
+	/* COMMIT of an aborted transaction "succeeds" as ROLLBACK. */
+	if (rc == OK && strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
+		log_error("event=db_error db=postgres op=commit "
+		    "msg=\"transaction was aborted\"");
+		rc = ERR_DB;
+	}
+	PQclear(res);
+	if (PQstatus(PCONN(c)->pg) != CONNECTION_OK)
+		c->broken = 1;
+	else if (PQtransactionStatus(PCONN(c)->pg) != PQTRANS_IDLE)
+		pg_simple(c, "ROLLBACK", "rollback");
+	return (rc);
+}
+
+static void
+pg_rollback(struct conn *c)
+{
+	PGconn	*pg = PCONN(c)->pg;
+
+	if (PQstatus(pg) != CONNECTION_OK) {
+		c->broken = 1;
+		return;
+	}
+	if (PQtransactionStatus(pg) != PQTRANS_IDLE)
+		pg_simple(c, "ROLLBACK", "rollback");
+}
+
+static int
+pg_exec(struct conn *c, const char *sql)
+{
+	return (pg_simple(c, sql, "exec"));
+}
+
+static struct stmt *
+pg_stmt_new(struct conn *c, const char *sql)
+{
+	struct pg_stmt	*ps;
+
+	if ((ps = calloc(1, sizeof(*ps))) == NULL)
+		return (NULL);
+	if ((ps->text = store_pg_translate(sql, &ps->nparams)) == NULL)
+		goto fail;
+	if (ps->nparams > 0) {
+		ps->values = calloc((size_t)ps->nparams, sizeof(*ps->values));
+		ps->lengths = calloc((size_t)ps->nparams, sizeof(*ps->lengths));
+		ps->formats = calloc((size_t)ps->nparams, sizeof(*ps->formats));
+		if (ps->values == NULL || ps->lengths == NULL ||
+		    ps->formats == NULL)
+			goto fail;
+	}
+	snprintf(ps->name, sizeof(ps->name), "s%u", ++c->nextid);
+	ps->row = -1;
+	return (&ps->s);
+fail:
+	log_error("event=db_error db=postgres op=prepare msg=nomem");
+	free(ps->values);
+	free(ps->lengths);
+	free(ps->formats);
+	free(ps->text);
+	free(ps);
+	return (NULL);
+}
+
+static void
+pg_stmt_reset(struct stmt *st)
+{
+	struct pg_stmt	*ps = PSTMT(st);
+	int		 i;
+
+	PQclear(ps->res);
+	ps->res = NULL;
+	for (i = 0; i < ps->nparams; i++) {
+		free(ps->values[i]);
+		ps->values[i] = NULL;
+		ps->lengths[i] = 0;
+		ps->formats[i] = 0;
+	}
+	ps->executed = 0;
+	ps->row = -1;
+	ps->nrows = 0;
+	ps->err = OK;
+	ps->changes = 0;
+}
+
+static void
+pg_stmt_free(struct stmt *st)
+{
+	struct pg_stmt	*ps = PSTMT(st);
+
+	if (st == NULL)
+		return;
+	pg_stmt_reset(st);
+	free(ps->values);
+	free(ps->lengths);
+	free(ps->formats);
+	free(ps->text);
+	free(ps->blob);
+	free(st->sql);
+	free(ps);
+}
+
+/* Store a copy of one parameter (NUL-terminated for text). */
+static int
+pg_bind_set(struct stmt *st, int i, const void *v, size_t n, int binary)
+{
+	struct pg_stmt	*ps = PSTMT(st);
+	char		*copy = NULL;
+
+	if (i < 1 || i > ps->nparams || n > INT32_MAX) {
+		log_error("event=db_error db=postgres op=bind param=%d", i);
+		ps->err = ERR_DB;
+		return (ERR_DB);
+	}
+	if (v != NULL) {
+		if ((copy = malloc(n + 1)) == NULL) {
+			ps->err = ERR_NOMEM;
+			return (ERR_NOMEM);
+		}
+		memcpy(copy, v, n);
+		copy[n] = '\0';
+	}
+	free(ps->values[i - 1]);
+	ps->values[i - 1] = copy;
+	ps->lengths[i - 1] = (int)n;
+	ps->formats[i - 1] = binary;
+	return (OK);
+}
+
+static void
+pg_bind_text(struct stmt *st, int i, const char *v, size_t n)
+{
+	/* Text parameters end at the first NUL, as PostgreSQL text does. */
+	pg_bind_set(st, i, v, strnlen(v, n), 0);
+}
+
+static void
+pg_bind_int64(struct stmt *st, int i, int64_t v)
+{
+	char	 s[24];
+
+	snprintf(s, sizeof(s), "%" PRId64, v);
+	pg_bind_set(st, i, s, strlen(s), 0);
+}
+
+static void
+pg_bind_double(struct stmt *st, int i, double v)
+{
+	char	 s[40];
+
+	if (isnan(v))
+		snprintf(s, sizeof(s), "NaN");
+	else if (isinf(v))
+		snprintf(s, sizeof(s), "%sInfinity", v < 0 ? "-" : "");
+	else
+		snprintf(s, sizeof(s), "%.17g", v);
+	pg_bind_set(st, i, s, strlen(s), 0);
+}
+
+static void
+pg_bind_blob(struct stmt *st, int i, const void *v, size_t n)
+{
+	pg_bind_set(st, i, v, n, 1);
+}
+
+static void
+pg_bind_null(struct stmt *st, int i)
+{
+	pg_bind_set(st, i, NULL, 0, 0);
+}
+
+static int
+pg_step(struct stmt *st)
+{
+	struct pg_stmt	*ps = PSTMT(st);
+	PGconn		*pg = PCONN(st->conn)->pg;
+	PGresult	*res;
+	const char	*n;
+	int		 rc;
+
+	if (ps->err != OK)
+		return (ps->err);
+	if (!ps->executed) {
+		if (st->cached && !ps->prepared) {
+			res = PQprepare(pg, ps->name, ps->text, 0, NULL);
+			rc = pg_result_status(st->conn, res, "prepare");
+			PQclear(res);
+			if (rc != OK)
+				return (ps->err = rc);
+			ps->prepared = 1;
+		}
+		if (st->cached)
+			ps->res = PQexecPrepared(pg, ps->name, ps->nparams,
+			    (const char *const *)ps->values, ps->lengths,
+			    ps->formats, 0);
+		else
+			ps->res = PQexecParams(pg, ps->text, ps->nparams, NULL,
+			    (const char *const *)ps->values, ps->lengths,
+			    ps->formats, 0);
+		if ((rc = pg_result_status(st->conn, ps->res, "step")) != OK)
+			return (ps->err = rc);
+		ps->executed = 1;
+		ps->nrows = PQresultStatus(ps->res) == PGRES_TUPLES_OK ?
+		    PQntuples(ps->res) : 0;
+		n = PQcmdTuples(ps->res);
+		ps->changes = *n != '\0' ? strtoll(n, NULL, 10) : 0;
+	}
+	if (ps->row < ps->nrows)
+		ps->row++;
+	return (ps->row < ps->nrows ? STORE_ROW : STORE_DONE);
+}
+
+static int64_t
+pg_changes(struct stmt *st)
+{
+	return (PSTMT(st)->changes);
+}
+
+static int
+pg_col_count(struct stmt *st)
+{
+	return (PSTMT(st)->res != NULL ? PQnfields(PSTMT(st)->res) : 0);
+}
+
+static const char *
+pg_col_name(struct stmt *st, int i)
+{
+	return (PQfname(PSTMT(st)->res, i));
+}
+
+/* The value at column i of the current row, or NULL. */
+#define PG_VALUE(ps, i) \
+	((ps)->row < 0 || (ps)->row >= (ps)->nrows || \
+	PQgetisnull((ps)->res, (ps)->row, (i)) ? NULL : \
+	PQgetvalue((ps)->res, (ps)->row, (i)))
+
+static int
+pg_col_is_null(struct stmt *st, int i)
+{
+	return (PG_VALUE(PSTMT(st), i) == NULL);
+}
+
+static const char *
+pg_col_text(struct stmt *st, int i)
+{
+	return (PG_VALUE(PSTMT(st), i));
+}
+
+static int64_t
+pg_col_int64(struct stmt *st, int i)
+{
+	const char	*v = PG_VALUE(PSTMT(st), i);
+
+	if (v == NULL)
+		return (0);
+	if (v[0] == 't' && v[1] == '\0')	/* a real boolean column */
+		return (1);
+	return (strtoll(v, NULL, 10));
+}
+
+static double
+pg_col_double(struct stmt *st, int i)
+{
+	const char	*v = PG_VALUE(PSTMT(st), i);
+
+	return (v == NULL ? 0 : strtod(v, NULL));
+}
+
+static int
+hexval(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return (ch - '0');
+	if (ch >= 'a' && ch <= 'f')
+		return (ch - 'a' + 10);
+	if (ch >= 'A' && ch <= 'F')
+		return (ch - 'A' + 10);
+	return (-1);
+}
+
+/* bytea comes back as "\x0a0b..."; decode it into the stmt's buffer. */
+static const void *
+pg_col_blob(struct stmt *st, int i, size_t *len)
+{
+	struct pg_stmt	*ps = PSTMT(st);
+	const char	*v = PG_VALUE(ps, i);
+	unsigned char	*nb;
+	size_t		 n, k;
+	int		 hi, lo;
+
+	if (v == NULL)
+		return (NULL);
+	if (v[0] != '\\' || v[1] != 'x') {
+		if (len != NULL)
+			*len = strlen(v);
+		return (v);
+	}
+	v += 2;
+	n = strlen(v) / 2;
+	if (n + 1 > ps->blobcap) {
+		if ((nb = realloc(ps->blob, n + 1)) == NULL)
+			return (NULL);
+		ps->blob = nb;
+		ps->blobcap = n + 1;
+	}
+	for (k = 0; k < n; k++) {
+		if ((hi = hexval(v[2 * k])) < 0 ||
+		    (lo = hexval(v[2 * k + 1])) < 0)
+			return (NULL);
+		ps->blob[k] = (unsigned char)(hi << 4 | lo);
+	}
+	ps->blob[n] = 0;
+	if (len != NULL)
+		*len = n;
+	return (ps->blob);
+}

@@ -1,0 +1,469 @@
+/*
+ * The SQLite backend: one sqlite3 handle per pooled connection, used by
+ * one thread at a time (SQLITE_OPEN_NOMUTEX), in WAL mode with foreign
+ * keys on. Statements are prepared persistent and kept in the
+ * connection's cache by store.c.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "store/store.h"
+#include "store/store_int.h"
+
+struct sqlite_conn {
+	struct conn	 c;		/* first */
+	sqlite3		*db;
+};
+
+struct sqlite_stmt {
+	struct stmt	 s;		/* first */
+	sqlite3_stmt	*st;
+	int		 done;
+	int		 err;		/* a bind failed: step fails */
+};
+
+#define SCONN(c)	((struct sqlite_conn *)(c))
+#define SSTMT(s)	((struct sqlite_stmt *)(s))
+
+static int	 sq_status(sqlite3 *, int rc, const char *what);
+static int	 sq_mkdirs(const char *path);
+static int	 sq_conn_open(struct store *, struct conn **);
+static void	 sq_conn_close(struct conn *);
+static int	 sq_conn_check(struct conn *);
+static int	 sq_begin(struct conn *, int);
+static int	 sq_commit(struct conn *);
+static void	 sq_rollback(struct conn *);
+static int	 sq_exec(struct conn *, const char *);
+static struct stmt *sq_stmt_new(struct conn *, const char *);
+static void	 sq_stmt_free(struct stmt *);
+static void	 sq_stmt_reset(struct stmt *);
+static void	 sq_bind_check(struct stmt *, int, int);
+static void	 sq_bind_text(struct stmt *, int, const char *, size_t);
+static void	 sq_bind_int64(struct stmt *, int, int64_t);
+static void	 sq_bind_double(struct stmt *, int, double);
+static void	 sq_bind_blob(struct stmt *, int, const void *, size_t);
+static void	 sq_bind_null(struct stmt *, int);
+static int	 sq_step(struct stmt *);
+static int64_t	 sq_changes(struct stmt *);
+static int	 sq_col_count(struct stmt *);
+static const char *sq_col_name(struct stmt *, int);
+static int	 sq_col_is_null(struct stmt *, int);
+static const char *sq_col_text(struct stmt *, int);
+static int64_t	 sq_col_int64(struct stmt *, int);
+static double	 sq_col_double(struct stmt *, int);
+static const void *sq_col_blob(struct stmt *, int, size_t *);
+static int	 sq_backup(struct conn *, const char *);
+
+const struct store_ops store_sqlite_ops = {
+	.conn_open = sq_conn_open,
+	.conn_close = sq_conn_close,
+	.conn_check = sq_conn_check,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.exec = sq_exec,
+	.stmt_new = sq_stmt_new,
+	.stmt_free = sq_stmt_free,
+	.stmt_reset = sq_stmt_reset,
+	.bind_text = sq_bind_text,
+	.bind_int64 = sq_bind_int64,
+	.bind_double = sq_bind_double,
+	.bind_blob = sq_bind_blob,
+	.bind_null = sq_bind_null,
+	.step = sq_step,
+	.changes = sq_changes,
+	.col_count = sq_col_count,
+	.col_name = sq_col_name,
+	.col_is_null = sq_col_is_null,
+	.col_text = sq_col_text,
+	.col_int64 = sq_col_int64,
+	.col_double = sq_col_double,
+	.col_blob = sq_col_blob,
+	.backup = sq_backup,
+};
+
+/* Map an SQLite result code to ours, logging what is not routine. */
+static int
+sq_status(sqlite3 *db, int rc, const char *what)
+{
+	char	 q[256];
+
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_ROW:
+	case SQLITE_DONE:
+		return (OK);
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		log_debug("event=db_busy db=sqlite op=%s", what);
+		return (ERR_BUSY);
+	case SQLITE_CONSTRAINT:
+		log_debug("event=db_conflict db=sqlite op=%s msg=%s", what,
+		    log_quote(q, sizeof(q), sqlite3_errmsg(db)));
+		return (ERR_CONFLICT);
+	default:
+		log_error("event=db_error db=sqlite op=%s code=%d msg=%s", what,
+		    rc, log_quote(q, sizeof(q), db != NULL ?
+		    sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+		return (ERR_DB);
+	}
+}
+
+/* Create the folders leading to path (mkdir -p of its dirname). */
+static int
+sq_mkdirs(const char *path)
+{
+	char	*d, *p;
+	int	 rc = OK;
+
+	if ((d = strdup(path)) == NULL)
+		return (ERR_NOMEM);
+	for (p = d + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		if (mkdir(d, 0750) == -1 && errno != EEXIST) {
+			log_error("event=db_mkdir_failed errno=%d", errno);
+			rc = ERR_IO;
+			break;
+		}
+		*p = '/';
+	}
+	free(d);
+	return (rc);
+}
+
+static int
+sq_conn_open(struct store *s, struct conn **out)
+{
+	struct sqlite_conn	*sc;
+	int			 flags, rc;
+
+	*out = NULL;
+	flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+	if (s->opts.create || s->memory)
+		flags |= SQLITE_OPEN_CREATE;
+	if (s->opts.create && !s->memory && (rc = sq_mkdirs(s->target)) != OK)
+		return (rc);
+	if ((sc = calloc(1, sizeof(*sc))) == NULL)
+		return (ERR_NOMEM);
+	sc->c.store = s;
+	if ((rc = sqlite3_open_v2(s->target, &sc->db, flags, NULL)) !=
+	    SQLITE_OK) {
+		rc = sq_status(sc->db, rc, "open");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(sc->db, 1);
+	sqlite3_busy_timeout(sc->db, s->opts.busy_timeout_ms);
+	if ((rc = sqlite3_exec(sc->db, "PRAGMA journal_mode=WAL;"
+	    "PRAGMA foreign_keys=ON;PRAGMA synchronous=NORMAL",
+	    NULL, NULL, NULL)) != SQLITE_OK) {
+		rc = sq_status(sc->db, rc, "pragma");
+		goto fail;
+	}
+	*out = &sc->c;
+	return (OK);
+fail:
+	sqlite3_close_v2(sc->db);
+	free(sc);
+	return (rc == OK ? ERR_DB : rc);
+}
+
+static void
+sq_conn_close(struct conn *c)
+{
+	if (c == NULL)
+		return;
+	store_conn_clear_cache(c);
+	sqlite3_close_v2(SCONN(c)->db);
+	free(c);
+}
+
+static int
+sq_conn_check(struct conn *c)
+{
+	return (OK);
+}
+
+static int
+sq_begin(struct conn *c, int kind)
+{
+	const char	*sql = "BEGIN IMMEDIATE";
+
+	if ((kind & STORE_TX_READ) && !(kind & (STORE_TX_WRITE |
+	    STORE_TX_SERIALIZABLE)))
+		sql = "BEGIN";
+	return (sq_status(SCONN(c)->db,
+	    sqlite3_exec(SCONN(c)->db, sql, NULL, NULL, NULL), "begin"));
+}
+
+static int
+sq_commit(struct conn *c)
+{
+	sqlite3	*db = SCONN(c)->db;
+	int	 rc;
+
+	rc = sq_status(db, sqlite3_exec(db, "COMMIT", NULL, NULL, NULL),
+	    "commit");
+	if (rc != OK && !sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return (rc);
+}
+
+static void
+sq_rollback(struct conn *c)
+{
+	sqlite3	*db = SCONN(c)->db;
+
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int
+sq_exec(struct conn *c, const char *sql)
+{
+	return (sq_status(SCONN(c)->db,
+	    sqlite3_exec(SCONN(c)->db, sql, NULL, NULL, NULL), "exec"));
+}
+
+static struct stmt *
+sq_stmt_new(struct conn *c, const char *sql)
+{
+	struct sqlite_stmt	*ss;
+	const char		*tail = NULL;
+	int			 rc;
+
+	if ((ss = calloc(1, sizeof(*ss))) == NULL)
+		return (NULL);
+	rc = sqlite3_prepare_v3(SCONN(c)->db, sql, -1,
+	    SQLITE_PREPARE_PERSISTENT, &ss->st, &tail);
+	if (rc != SQLITE_OK) {
+		sq_status(SCONN(c)->db, rc, "prepare");
+		goto fail;
+	}
+	if (ss->st == NULL) {
+		log_error("event=db_error db=sqlite op=prepare msg=empty");
+		goto fail;
+	}
+	tail += strspn(tail, " \t\r\n;");
+	if (*tail != '\0') {
+		log_error("event=db_error db=sqlite op=prepare "
+		    "msg=\"several statements; use store_exec\"");
+		goto fail;
+	}
+	return (&ss->s);
+fail:
+	sqlite3_finalize(ss->st);
+	free(ss);
+	return (NULL);
+}
+
+static void
+sq_stmt_free(struct stmt *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_finalize(SSTMT(st)->st);
+	free(st->sql);
+	free(st);
+}
+
+static void
+sq_stmt_reset(struct stmt *st)
+{
+	struct sqlite_stmt	*ss = SSTMT(st);
+
+	sqlite3_reset(ss->st);
+	sqlite3_clear_bindings(ss->st);
+	ss->done = 0;
+	ss->err = OK;
+}
+
+static void
+sq_bind_check(struct stmt *st, int i, int rc)
+{
+	if (rc == SQLITE_OK)
+		return;
+	log_error("event=db_error db=sqlite op=bind param=%d code=%d", i, rc);
+	SSTMT(st)->err = ERR_DB;
+}
+
+static void
+sq_bind_text(struct stmt *st, int i, const char *v, size_t n)
+{
+	sq_bind_check(st, i, sqlite3_bind_text64(SSTMT(st)->st, i, v, n,
+	    SQLITE_TRANSIENT, SQLITE_UTF8));
+}
+
+static void
+sq_bind_int64(struct stmt *st, int i, int64_t v)
+{
+	sq_bind_check(st, i, sqlite3_bind_int64(SSTMT(st)->st, i, v));
+}
+
+static void
+sq_bind_double(struct stmt *st, int i, double v)
+{
+	sq_bind_check(st, i, sqlite3_bind_double(SSTMT(st)->st, i, v));
+}
+
+static void
+sq_bind_blob(struct stmt *st, int i, const void *v, size_t n)
+{
+	sq_bind_check(st, i, sqlite3_bind_blob64(SSTMT(st)->st, i, v, n,
+	    SQLITE_TRANSIENT));
+}
+
+static void
+sq_bind_null(struct stmt *st, int i)
+{
+	sq_bind_check(st, i, sqlite3_bind_null(SSTMT(st)->st, i));
+}
+
+static int
+sq_step(struct stmt *st)
+{
+	struct sqlite_stmt	*ss = SSTMT(st);
+	int			 rc;
+
+	if (ss->err != OK)
+		return (ss->err);
+	if (ss->done)
+		return (STORE_DONE);
+	switch ((rc = sqlite3_step(ss->st))) {
+	case SQLITE_ROW:
+		return (STORE_ROW);
+	case SQLITE_DONE:
+		ss->done = 1;
+		return (STORE_DONE);
+	default:
+		ss->err = sq_status(SCONN(st->conn)->db, rc, "step");
+		return (ss->err);
+	}
+}
+
+static int64_t
+sq_changes(struct stmt *st)
+{
+	return (sqlite3_changes64(SCONN(st->conn)->db));
+}
+
+static int
+sq_col_count(struct stmt *st)
+{
+	return (sqlite3_column_count(SSTMT(st)->st));
+}
+
+static const char *
+sq_col_name(struct stmt *st, int i)
+{
+	return (sqlite3_column_name(SSTMT(st)->st, i));
+}
+
+static int
+sq_col_is_null(struct stmt *st, int i)
+{
+	return (sqlite3_column_type(SSTMT(st)->st, i) == SQLITE_NULL);
+}
+
+static const char *
+sq_col_text(struct stmt *st, int i)
+{
+	return ((const char *)sqlite3_column_text(SSTMT(st)->st, i));
+}
+
+static int64_t
+sq_col_int64(struct stmt *st, int i)
+{
+	return (sqlite3_column_int64(SSTMT(st)->st, i));
+}
+
+static double
+sq_col_double(struct stmt *st, int i)
+{
+	return (sqlite3_column_double(SSTMT(st)->st, i));
+}
+
+static const void *
+sq_col_blob(struct stmt *st, int i, size_t *len)
+{
+	sqlite3_stmt	*s = SSTMT(st)->st;
+	const void	*p;
+
+	if (sqlite3_column_type(s, i) == SQLITE_NULL)
+		return (NULL);
+	p = sqlite3_column_blob(s, i);
+	if (len != NULL)
+		*len = (size_t)sqlite3_column_bytes(s, i);
+	return (p != NULL ? p : "");
+}
+
+/*
+ * Copy the database into path.tmp with the online backup API in one step
+ * (in WAL mode this holds a read snapshot and blocks no writer), then
+ * rename it over path.
+ */
+static int
+sq_backup(struct conn *c, const char *path)
+{
+	sqlite3		*dst = NULL;
+	sqlite3_backup	*b;
+	struct timespec	 ts = { 0, 5 * 1000000L };
+	char		*tmp = NULL;
+	int		 rc = ERR_NOMEM, src, waited = 0;
+
+	if (asprintf(&tmp, "%s.tmp", path) == -1) {
+		tmp = NULL;
+		goto out;
+	}
+	unlink(tmp);
+	if ((src = sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL)) != SQLITE_OK) {
+		rc = sq_status(dst, src, "backup_open");
+		goto out;
+	}
+	if ((b = sqlite3_backup_init(dst, "main", SCONN(c)->db, "main")) ==
+	    NULL) {
+		rc = sq_status(dst, sqlite3_errcode(dst), "backup_init");
+		goto out;
+	}
+	for (;;) {
+		src = sqlite3_backup_step(b, -1);
+		if ((src != SQLITE_BUSY && src != SQLITE_LOCKED) ||
+		    waited >= c->store->opts.busy_timeout_ms)
+			break;
+		nanosleep(&ts, NULL);
+		waited += 5;
+	}
+	sqlite3_backup_finish(b);
+	if (src != SQLITE_DONE) {
+		rc = sq_status(dst, src, "backup_step");
+		rc = rc == OK ? ERR_DB : rc;
+		goto out;
+	}
+	if ((src = sqlite3_close(dst)) != SQLITE_OK) {
+		rc = sq_status(dst, src, "backup_close");
+		goto out;
+	}
+	dst = NULL;
+	if (rename(tmp, path) == -1) {
+		log_error("event=db_backup_rename_failed errno=%d", errno);
+		rc = ERR_IO;
+		goto out;
+	}
+	rc = OK;
+out:
+	sqlite3_close_v2(dst);
+	if (rc != OK && tmp != NULL)
+		unlink(tmp);
+	free(tmp);
+	return (rc);
+}

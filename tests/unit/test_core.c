@@ -1,0 +1,311 @@
+/* Unit tests for src/core: arena, buf, util, config, err, crypto. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/crypto.h"
+#include "core/err.h"
+#include "core/util.h"
+
+static void
+arena_allocates_aligned_zeroed_and_respects_cap(void **state)
+{
+	struct arena	*a = arena_new(100000);
+	char		*p;
+	int		 i;
+
+	assert_non_null(a);
+	for (i = 0; i < 1000; i++) {
+		p = arena_alloc(a, (size_t)(i % 37) + 1);
+		assert_non_null(p);
+		assert_int_equal((uintptr_t)p % 16, 0);
+		assert_int_equal(p[0], 0);
+		memset(p, 0xaa, (size_t)(i % 37) + 1);
+	}
+	assert_null(arena_alloc(a, 200000));		/* over the cap */
+	p = arena_printf(a, "%s-%d", "x", 42);
+	assert_string_equal(p, "x-42");
+	assert_string_equal(arena_strndup(a, "abcdef", 3), "abc");
+	arena_reset(a);
+	assert_int_equal(arena_used(a), 0);
+	assert_non_null(arena_alloc(a, 50000));		/* a big chunk */
+	arena_free(a);
+	arena_free(NULL);
+}
+
+static void
+buf_refuses_growth_past_its_ceiling(void **state)
+{
+	struct buf	 b;
+	char		*p;
+	size_t		 len;
+
+	buf_init(&b, 10);
+	assert_int_equal(buf_puts(&b, "hello"), OK);
+	assert_int_equal(buf_printf(&b, "%d", 12345), OK);
+	assert_int_equal(b.len, 10);
+	assert_int_equal(buf_puts(&b, "x"), ERR_TOO_LARGE);
+	assert_string_equal(b.data, "hello12345");	/* unchanged */
+	p = buf_take(&b, &len);
+	assert_int_equal(len, 10);
+	assert_null(b.data);
+	free(p);
+	buf_free(&b);
+}
+
+static void
+iso_times_round_trip_and_bad_ones_are_refused(void **state)
+{
+	static const struct {
+		const char	*in;
+		int		 ok;
+		int64_t		 ms;
+	} cases[] = {
+		{"1970-01-01T00:00:00Z", 1, 0},
+		{"2026-11-22T03:05:36.123Z", 1, 1795316736123LL},
+		{"2026-11-22T04:05:36.123+01:00", 1, 1795316736123LL},
+		{"2026-11-22", 1, 1795305600000LL},
+		{"2024-02-29T00:00:00Z", 1, 1709164800000LL},
+		{"2023-02-29T00:00:00Z", 0, 0},
+		{"2026-13-01T00:00:00Z", 0, 0},
+		{"2026-11-22T25:00:00Z", 0, 0},
+		{"2026-11-22T03:05:36", 0, 0},		/* no zone */
+		{"2026-11-22T03:05:36Zjunk", 0, 0},
+		{"", 0, 0},
+		{"26-11-22", 0, 0},
+	};
+	char	 out[ISO_TIME_LEN];
+	int64_t	 ms;
+	size_t	 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = time_parse_iso(cases[i].in, &ms);
+
+		if (cases[i].ok) {
+			assert_int_equal(rc, 0);
+			assert_int_equal(ms, cases[i].ms);
+		} else
+			assert_int_not_equal(rc, 0);
+	}
+	assert_string_equal(time_format_iso(1795316736123LL, out),
+	    "2026-11-22T03:05:36.123Z");
+	assert_string_equal(time_format_iso(-1, out), "1969-12-31T23:59:59.999Z");
+}
+
+static void
+uuid_v7_is_valid_and_time_ordered(void **state)
+{
+	char	 a[UUID_STR_LEN], b[UUID_STR_LEN];
+
+	uuid_v7(a);
+	usleep(2000);
+	uuid_v7(b);
+	assert_true(uuid_valid(a));
+	assert_int_equal(a[14], '7');
+	assert_true(strchr("89ab", a[19]) != NULL);
+	assert_true(strcmp(a, b) < 0);
+	assert_false(uuid_valid("not-a-uuid"));
+	assert_false(uuid_valid("0193a000-0000-7000-8000-00000000000"));
+	assert_false(uuid_valid("0193a000-0000-7000-8000-0000000000000"));
+}
+
+static void
+parse_int64_is_strict(void **state)
+{
+	int64_t	 v;
+
+	assert_int_equal(parse_int64("42", 0, 100, &v), 0);
+	assert_int_equal(v, 42);
+	assert_int_not_equal(parse_int64("42x", 0, 100, &v), 0);
+	assert_int_not_equal(parse_int64(" 42", 0, 100, &v), 0);
+	assert_int_not_equal(parse_int64("101", 0, 100, &v), 0);
+	assert_int_not_equal(parse_int64("", 0, 100, &v), 0);
+	assert_int_not_equal(parse_int64("99999999999999999999", INT64_MIN,
+	    INT64_MAX, &v), 0);
+}
+
+static void
+hex_round_trips(void **state)
+{
+	unsigned char	 in[4] = {0x00, 0xff, 0x10, 0xab}, out[4];
+	char		 hex[9];
+	size_t		 n;
+
+	assert_string_equal(hex_encode(in, 4, hex), "00ff10ab");
+	assert_int_equal(hex_decode(hex, out, sizeof(out), &n), 0);
+	assert_int_equal(n, 4);
+	assert_memory_equal(in, out, 4);
+	assert_int_not_equal(hex_decode("0g", out, sizeof(out), &n), 0);
+	assert_int_not_equal(hex_decode("abc", out, sizeof(out), &n), 0);
+}
+
+static void
+config_reads_env_then_flags_and_refuses_bad_values(void **state)
+{
+	char	 err[256];
+	char	*argv[] = {"--port=9000", "serve", "--log-level=debug"};
+	char	*bad[] = {"--port=70000"};
+
+	setenv("CAREBASE_PORT", "8081", 1);
+	setenv("CAREBASE_THREADS", "3", 1);
+	assert_int_equal(config_load(3, argv, err, sizeof(err)), OK);
+	assert_int_equal(config.port, 9000);		/* flag wins */
+	assert_int_equal(config.threads, 3);		/* env */
+	assert_string_equal(config.log_level, "debug");
+	assert_int_equal(config.pool_min, 2);		/* default */
+	assert_int_equal(config.pool_max, 10);
+	assert_int_equal(config_load(1, bad, err, sizeof(err)), ERR_CONFIG);
+	assert_non_null(strstr(err, "port"));
+	setenv("CAREBASE_LOG_LEVEL", "loud", 1);
+	assert_int_equal(config_load(0, NULL, err, sizeof(err)), ERR_CONFIG);
+	assert_non_null(strstr(err, "log_level"));
+	unsetenv("CAREBASE_LOG_LEVEL");
+	setenv("DATABASE_URL", "mysql://x", 1);
+	assert_int_equal(config_load(0, NULL, err, sizeof(err)), ERR_CONFIG);
+	unsetenv("DATABASE_URL");
+	setenv("CAREBASE_POOL_MIN", "20", 1);
+	assert_int_equal(config_load(0, NULL, err, sizeof(err)), ERR_CONFIG);
+	assert_non_null(strstr(err, "pool_min"));
+	unsetenv("CAREBASE_POOL_MIN");
+	unsetenv("CAREBASE_PORT");
+	unsetenv("CAREBASE_THREADS");
+	assert_true(config_has("body-limit", 10));
+	assert_false(config_has("no-such", 7));
+	config_free();
+}
+
+static void
+err_table_maps_statuses(void **state)
+{
+	assert_int_equal(err_http_status(OK), 200);
+	assert_int_equal(err_http_status(ERR_NOT_FOUND), 404);
+	assert_int_equal(err_http_status(ERR_TOO_LARGE), 413);
+	assert_int_equal(err_http_status(ERR_DB), 500);
+	assert_int_equal(err_http_status(9999), 500);
+	assert_string_equal(err_code(ERR_RATE_LIMIT), "RATE_LIMITED");
+	assert_string_equal(err_code(ERR_DB), "INTERNAL");	/* no leak */
+}
+
+static void
+sealed_values_open_only_with_their_key_and_place(void **state)
+{
+	unsigned char	 key[SEAL_KEY_LEN], other[SEAL_KEY_LEN];
+	unsigned char	 sealed[64 + SEAL_OVERHEAD];
+	char		 plain[64];
+	size_t		 n;
+	const char	*msg = "ada@example.org";
+
+	random_bytes(key, sizeof(key));
+	random_bytes(other, sizeof(other));
+	crypto_seal(key, "users.email:1", msg, strlen(msg), sealed);
+	assert_null(memmem(sealed, strlen(msg) + SEAL_OVERHEAD, "ada", 3));
+	assert_int_equal(crypto_open(key, "users.email:1", sealed,
+	    strlen(msg) + SEAL_OVERHEAD, plain, &n), OK);
+	assert_int_equal(n, strlen(msg));
+	assert_memory_equal(plain, msg, n);
+	assert_int_equal(crypto_open(other, "users.email:1", sealed,
+	    strlen(msg) + SEAL_OVERHEAD, plain, &n), ERR_INVALID);
+	assert_int_equal(crypto_open(key, "users.email:2", sealed,
+	    strlen(msg) + SEAL_OVERHEAD, plain, &n), ERR_INVALID);
+	sealed[30] ^= 1;
+	assert_int_equal(crypto_open(key, "users.email:1", sealed,
+	    strlen(msg) + SEAL_OVERHEAD, plain, &n), ERR_INVALID);
+	assert_int_equal(crypto_open(key, "x", sealed, 10, plain, &n),
+	    ERR_INVALID);
+}
+
+static void
+tokens_are_random_and_only_hashes_compare(void **state)
+{
+	char	 t1[TOKEN_LEN], t2[TOKEN_LEN], h1[TOKEN_HASH_LEN], h2[TOKEN_HASH_LEN];
+	unsigned char key[SEAL_KEY_LEN] = {1};
+	char	 b1[65], b2[65];
+
+	crypto_token_new(t1);
+	crypto_token_new(t2);
+	assert_int_equal(strlen(t1), 43);
+	assert_string_not_equal(t1, t2);
+	crypto_token_hash(t1, h1);
+	crypto_token_hash(t1, h2);
+	assert_string_equal(h1, h2);
+	assert_int_equal(strlen(h1), 64);
+	crypto_blind_index(key, "a@example.org", b1);
+	crypto_blind_index(key, "b@example.org", b2);
+	assert_string_not_equal(b1, b2);
+	assert_true(crypto_equal(h1, h2, 64));
+}
+
+static void
+master_key_is_generated_private_and_reloaded(void **state)
+{
+	char		 dir[] = "/tmp/carebase-key.XXXXXX", path[128], err[256];
+	unsigned char	 k1[MASTER_KEY_LEN], k2[MASTER_KEY_LEN];
+	struct stat	 sb;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/sub/master.key", dir);
+	assert_int_equal(crypto_master_key_load(path, 0, k1, err, sizeof(err)),
+	    ERR_CONFIG);				/* production: required */
+	assert_int_equal(crypto_master_key_load(path, 1, k1, err, sizeof(err)),
+	    OK);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(sb.st_size, 65);
+	assert_int_equal(crypto_master_key_load(path, 0, k2, err, sizeof(err)),
+	    OK);
+	assert_memory_equal(k1, k2, MASTER_KEY_LEN);
+	chmod(path, 0644);
+	assert_int_equal(crypto_master_key_load(path, 0, k2, err, sizeof(err)),
+	    ERR_CONFIG);				/* too open */
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/sub", dir);
+	rmdir(path);
+	rmdir(dir);
+}
+
+static void
+passwords_hash_with_argon2id_and_verify(void **state)
+{
+	char	 h[PASSWORD_HASH_LEN];
+
+	assert_int_equal(crypto_password_hash("correct horse battery", h), OK);
+	assert_non_null(strstr(h, "$argon2id$"));
+	assert_int_equal(crypto_password_verify(h, "correct horse battery"), OK);
+	assert_int_equal(crypto_password_verify(h, "correct horse batterY"),
+	    ERR_UNAUTHORIZED);
+	assert_false(crypto_password_needs_rehash(h));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(arena_allocates_aligned_zeroed_and_respects_cap),
+		cmocka_unit_test(buf_refuses_growth_past_its_ceiling),
+		cmocka_unit_test(iso_times_round_trip_and_bad_ones_are_refused),
+		cmocka_unit_test(uuid_v7_is_valid_and_time_ordered),
+		cmocka_unit_test(parse_int64_is_strict),
+		cmocka_unit_test(hex_round_trips),
+		cmocka_unit_test(config_reads_env_then_flags_and_refuses_bad_values),
+		cmocka_unit_test(err_table_maps_statuses),
+		cmocka_unit_test(sealed_values_open_only_with_their_key_and_place),
+		cmocka_unit_test(tokens_are_random_and_only_hashes_compare),
+		cmocka_unit_test(master_key_is_generated_private_and_reloaded),
+		cmocka_unit_test(passwords_hash_with_argon2id_and_verify),
+	};
+
+	if (crypto_init() != OK)
+		return (1);
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
