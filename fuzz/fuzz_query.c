@@ -1,3 +1,4 @@
+// sources: src/http/response.c src/http/router.c src/http/server.c src/http/metrics.c src/http/ratelimit.c
 /*
  * Fuzz the query-string parser and percent decoding: the first bytes up
  * to a NUL are the name, the rest the raw query string.

@@ -47,6 +47,8 @@ static int		 method_slot(int);
 static void		 rnode_free(struct rnode *);
 static struct rnode	*rnode_child(struct rnode *, const char *, size_t, int);
 static int		 router_add(struct router *, const struct route *);
+static int		 rnode_cmp(const void *, const void *);
+static void		 rnode_sort(struct rnode *);
 static const struct rnode *rnode_match(const struct rnode *, char **, int, int,
 			    int, const char **, int *, const struct rnode **);
 
@@ -250,12 +252,39 @@ router_new(const struct route_table *const *tables, size_t ntables,
 		for (i = 0; i < tables[t]->nroutes; i++)
 			if ((rc = router_add(r, &tables[t]->routes[i])) != OK)
 				goto out;
+	rnode_sort(r->root);
 	*out = r;
 	r = NULL;
 	rc = OK;
 out:
 	router_free(r);
 	return (rc);
+}
+
+/* Static children ordered by length, then bytes, for binary search. */
+static int
+rnode_cmp(const void *a, const void *b)
+{
+	const struct rnode	*x = *(const struct rnode *const *)a;
+	const struct rnode	*y = *(const struct rnode *const *)b;
+
+	if (x->seglen != y->seglen)
+		return (x->seglen < y->seglen ? -1 : 1);
+	return (memcmp(x->seg, y->seg, x->seglen));
+}
+
+static void
+rnode_sort(struct rnode *n)
+{
+	size_t	 i;
+
+	if (n == NULL)
+		return;
+	if (n->nkids > 1)
+		qsort(n->kids, n->nkids, sizeof(*n->kids), rnode_cmp);
+	for (i = 0; i < n->nkids; i++)
+		rnode_sort(n->kids[i]);
+	rnode_sort(n->param);
 }
 
 int
@@ -280,9 +309,11 @@ static const struct rnode *
 rnode_match(const struct rnode *n, char **segs, int nsegs, int i, int want,
     const char **vals, int *nvals, const struct rnode **any)
 {
-	const struct rnode	*r;
-	size_t			 k, len;
+	const struct rnode	*r, *kp;
+	struct rnode		 key, *const *kid;
+	size_t			 len;
 
+	kp = &key;
 	if (i == nsegs) {
 		if (n->methods == 0)
 			return (NULL);
@@ -291,15 +322,13 @@ rnode_match(const struct rnode *n, char **segs, int nsegs, int i, int want,
 		return ((n->methods & want) ? n : NULL);
 	}
 	len = strlen(segs[i]);
-	for (k = 0; k < n->nkids; k++) {
-		if (n->kids[k]->seglen != len ||
-		    memcmp(n->kids[k]->seg, segs[i], len) != 0)
-			continue;
-		if ((r = rnode_match(n->kids[k], segs, nsegs, i + 1, want,
-		    vals, nvals, any)) != NULL)
-			return (r);
-		break;
-	}
+	key.seg = segs[i];
+	key.seglen = len;
+	if (n->nkids > 0 && (kid = bsearch(&kp, n->kids, n->nkids,
+	    sizeof(*n->kids), rnode_cmp)) != NULL &&
+	    (r = rnode_match(*kid, segs, nsegs, i + 1, want, vals, nvals,
+	    any)) != NULL)
+		return (r);
 	if (n->param != NULL && len > 0 && strchr(segs[i], '/') == NULL &&
 	    *nvals < HTTP_MAX_PARAMS) {
 		vals[(*nvals)++] = segs[i];

@@ -570,6 +570,9 @@ http_server_start(const struct http_server_opts *o, struct http_server **out)
 		rc = ERR_NOMEM;
 		goto out;
 	}
+	/* The logger must come first to catch every message. */
+	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER,
+	    (intptr_t)server_mhd_log, srv};
 	if (o->tls_cert_file != NULL && o->tls_cert_file[0] != '\0') {
 		rc = ERR_CONFIG;
 		if (o->tls_key_file == NULL || o->tls_key_file[0] == '\0') {
@@ -621,8 +624,6 @@ http_server_start(const struct http_server_opts *o, struct http_server **out)
 	    (intptr_t)server_completed, srv};
 	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_URI_LOG_CALLBACK,
 	    (intptr_t)server_uri_log, srv};
-	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER,
-	    (intptr_t)server_mhd_log, srv};
 	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
 	srv->daemon = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL,

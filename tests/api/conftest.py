@@ -40,6 +40,9 @@ LISTEN_TIMEOUT = 15.0
 CLI_TIMEOUT = 30.0
 HTTP_TIMEOUT = 5.0
 PSQL_NULL = "\x02NULL\x02"
+# Reports from AddressSanitizer/UndefinedBehaviorSanitizer builds.
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "runtime error:", "WARNING: ThreadSanitizer")
 
 if DB_KIND not in ("sqlite", "postgres"):
     raise pytest.UsageError(f"CAREBASE_TEST_DB must be sqlite or postgres, not {DB_KIND!r}")
@@ -95,6 +98,15 @@ def wait_until(pred, timeout=10.0, interval=0.05, what="condition"):
         if time.monotonic() >= deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
         time.sleep(interval)
+
+
+def sanitizer_report(text):
+    """The first sanitizer report in text, or None."""
+    for m in SANITIZER_MARKERS:
+        i = text.find(m)
+        if i >= 0:
+            return text[max(0, i - 200):i + 3000]
+    return None
 
 
 def base_env():
@@ -245,11 +257,15 @@ class Server:
         e = dict(self.env)
         e.update({k: str(v) for k, v in (env or {}).items()})
         try:
-            return subprocess.run([BIN, *args], env=e, capture_output=True, text=True,
-                                  timeout=timeout, cwd=self.tmp_path)
+            r = subprocess.run([BIN, *args], env=e, capture_output=True, text=True,
+                               timeout=timeout, cwd=self.tmp_path)
         except subprocess.TimeoutExpired as exc:
             pytest.fail(f"carebase {' '.join(args)} did not finish in {timeout}s: "
                         f"stderr={exc.stderr!r}")
+        rep = sanitizer_report(r.stderr)
+        if rep:
+            pytest.fail(f"carebase {' '.join(args)}: sanitizer report:\n{rep}")
+        return r
 
     def cli_ok(self, *args, **kw):
         r = self.cli(*args, **kw)
@@ -356,6 +372,8 @@ class Server:
         return r.text
 
     def cleanup(self):
+        """Stop everything this handle started; return the problems seen."""
+        problems = []
         self.session.close()
         for p in self.children:
             if p.poll() is None:
@@ -366,12 +384,22 @@ class Server:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait(5)
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(7)
-            except subprocess.TimeoutExpired:
-                self.kill()
+                problems.append(f"{p.args} ignored SIGTERM for 5s")
+            rep = sanitizer_report(p.stderr_path.read_text(errors="replace"))
+            if rep:
+                problems.append(f"{p.args}: {rep}")
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(7)
+                except subprocess.TimeoutExpired:
+                    self.kill()
+                    problems.append("serve ignored SIGTERM for 7s")
+            rep = sanitizer_report(self.log())
+            if rep:
+                problems.append(f"serve: {rep}")
+        return problems
 
 
 @pytest.fixture
@@ -393,8 +421,11 @@ def start_server(tmp_path, make_db):
         return s
 
     yield start
+    problems = []
     for s in servers:
-        s.cleanup()
+        problems += s.cleanup()
+    if problems:
+        pytest.fail("after the test:\n" + "\n".join(problems), pytrace=False)
 
 
 @pytest.fixture

@@ -664,6 +664,26 @@ test_server_rate_limit(void **state)
 	http_server_stop(srv, 2);
 }
 
+static void
+test_server_tls_bad_files(void **state)
+{
+	struct http_server	*srv = NULL;
+	struct http_server_opts	 o;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	o.listen = "127.0.0.1";
+	o.tls_cert_file = "/nonexistent/cert.pem";
+	o.tls_key_file = "/nonexistent/key.pem";
+	assert_int_equal(http_server_start(&o, &srv), ERR_CONFIG);
+	assert_null(srv);
+	o.tls_cert_file = "/etc/hostname";	/* not PEM */
+	assert_int_equal(http_server_start(&o, &srv), ERR_CONFIG);
+	o.tls_key_file = NULL;
+	assert_int_equal(http_server_start(&o, &srv), ERR_CONFIG);
+	http_server_stop(NULL, 0);
+}
+
 struct slow_client {
 	struct http_server	*srv;
 	int			 fd;
@@ -722,6 +742,7 @@ main(void)
 		cmocka_unit_test(test_server_end_to_end),
 		cmocka_unit_test(test_server_rate_limit),
 		cmocka_unit_test(test_server_graceful_stop),
+		cmocka_unit_test(test_server_tls_bad_files),
 	};
 
 	log_set_level(LOG_OFF);
