@@ -14,6 +14,7 @@
 #include "core/config.h"
 #include "core/crypto.h"
 #include "core/err.h"
+#include "core/keyring.h"
 #include "core/log.h"
 #include "core/mail.h"
 #include "core/util.h"
@@ -511,12 +512,15 @@ main(int argc, char **argv)
 			rc = ERR_CONFIG;
 			goto out;
 		}
+		keyring_init(master_key);
+		sodium_memzero(master_key, sizeof(master_key));
 		if ((rc = open_db()) != OK)
 			goto out;
 	}
 	rc = c->run(nargs, args);
 out:
 	store_close(db);
+	keyring_wipe();
 	sodium_memzero(master_key, sizeof(master_key));
 	mail_cleanup();
 	config_free();

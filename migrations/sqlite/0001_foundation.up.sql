@@ -40,10 +40,15 @@ CREATE TABLE job_schedules (
 	last_run_at	BIGINT
 );
 
+-- Recipient, subject and template variables are personal data: sealed
+-- (XChaCha20-Poly1305, the system key, bound to the row); recipient_index
+-- is a keyed blind index so a person's mail can be found and erased.
 CREATE TABLE email_log (
 	id		TEXT PRIMARY KEY,
-	recipient	TEXT NOT NULL,
-	subject		TEXT NOT NULL,
+	recipient	BLOB NOT NULL,
+	recipient_index	TEXT NOT NULL,
+	subject		BLOB NOT NULL,
+	vars		BLOB NOT NULL,
 	template	TEXT NOT NULL,
 	status		TEXT NOT NULL
 			CHECK (status IN ('queued', 'sent', 'failed')),
@@ -55,3 +60,4 @@ CREATE TABLE email_log (
 	updated_at	BIGINT NOT NULL
 );
 CREATE INDEX email_log_created_at ON email_log (created_at);
+CREATE INDEX email_log_recipient_index ON email_log (recipient_index);

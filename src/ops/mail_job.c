@@ -1,16 +1,20 @@
 /*
  * Mail as a job. ops_mail_enqueue validates and renders up front and
- * records the message in email_log as 'queued'; the mail.send job renders
- * again (templates are deterministic), sends through SMTP and moves the
- * log row to 'sent', or records the error, 'failed' after the last attempt.
+ * records the message in email_log as 'queued', recipient, subject and
+ * variables sealed under the system key; the job payload names only the
+ * log row. The mail.send job opens the row, renders again (templates are
+ * deterministic), sends through SMTP and moves the row to 'sent', or
+ * records the error, 'failed' after the last attempt.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "core/err.h"
+#include "core/keyring.h"
 #include "core/log.h"
 #include "core/mail.h"
 #include "core/util.h"
@@ -47,13 +51,22 @@ mail_templates_init(void)
 	return (OK);
 }
 
+/* AD binding a sealed email_log column to its row. */
+static void
+mail_ad(char *out, size_t n, const char *column, const char *log_id)
+{
+	snprintf(out, n, "email_log.%s:%s", column, log_id);
+}
+
 int
 ops_mail_enqueue(struct tx *tx, const char *to, const char *template,
     json_t *vars, char *log_id_out)
 {
-	char		 log_id[UUID_STR_LEN], job_id[JOB_ID_LEN];
-	char		*subject = NULL, *text = NULL, *html = NULL, *payload = NULL;
-	json_t		*p = NULL;
+	char		 log_id[UUID_STR_LEN], job_id[JOB_ID_LEN], ad[96];
+	char		 index[65], payload[96];
+	char		*subject = NULL, *text = NULL, *html = NULL, *vjson = NULL;
+	unsigned char	*s_to = NULL, *s_subject = NULL, *s_vars = NULL;
+	size_t		 n_to, n_subject, n_vars;
 	struct stmt	*st;
 	int64_t		 now = time_now_ms();
 	int		 rc;
@@ -64,23 +77,38 @@ ops_mail_enqueue(struct tx *tx, const char *to, const char *template,
 		goto out;
 	uuid_v7(log_id);
 	rc = ERR_NOMEM;
-	if ((p = json_pack("{s:s, s:s, s:O, s:s}", "to", to, "template",
-	    template, "vars", vars != NULL ? vars : json_object(), "log_id",
-	    log_id)) == NULL ||
-	    (payload = json_dumps(p, JSON_COMPACT)) == NULL)
+	if ((vjson = json_dumps(vars != NULL ? vars : json_object(),
+	    JSON_COMPACT)) == NULL)
 		goto out;
+	mail_ad(ad, sizeof(ad), "recipient", log_id);
+	if ((rc = keyring_seal_text(KEY_SYSTEM, ad, to, &s_to, &n_to)) != OK)
+		goto out;
+	mail_ad(ad, sizeof(ad), "subject", log_id);
+	if ((rc = keyring_seal_text(KEY_SYSTEM, ad, subject, &s_subject,
+	    &n_subject)) != OK)
+		goto out;
+	mail_ad(ad, sizeof(ad), "vars", log_id);
+	if ((rc = keyring_seal_text(KEY_SYSTEM, ad, vjson, &s_vars,
+	    &n_vars)) != OK)
+		goto out;
+	keyring_email_index(to, index);
+	/* The payload names the log row only: no personal data in jobs. */
+	snprintf(payload, sizeof(payload), "{\"log_id\":\"%s\"}", log_id);
 	if ((rc = jobs_enqueue(tx, "mail.send", payload, "mail", 0, job_id)) != OK)
 		goto out;
-	st = store_prepare(tx, "INSERT INTO email_log (id, recipient, subject, "
-	    "template, status, attempts, job_id, created_at, updated_at) "
-	    "VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?)");
+	st = store_prepare(tx, "INSERT INTO email_log (id, recipient, "
+	    "recipient_index, subject, vars, template, status, attempts, job_id, "
+	    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'queued', 0, ?, "
+	    "?, ?)");
 	store_bind_text(st, 1, log_id);
-	store_bind_text(st, 2, to);
-	store_bind_text(st, 3, subject);
-	store_bind_text(st, 4, template);
-	store_bind_text(st, 5, job_id);
-	store_bind_int64(st, 6, now);
-	store_bind_int64(st, 7, now);
+	store_bind_blob(st, 2, s_to, n_to);
+	store_bind_text(st, 3, index);
+	store_bind_blob(st, 4, s_subject, n_subject);
+	store_bind_blob(st, 5, s_vars, n_vars);
+	store_bind_text(st, 6, template);
+	store_bind_text(st, 7, job_id);
+	store_bind_int64(st, 8, now);
+	store_bind_int64(st, 9, now);
 	rc = store_step(st) == STORE_DONE ? OK : ERR_DB;
 	store_finalize(st);
 	if (rc == OK && log_id_out != NULL)
@@ -89,9 +117,63 @@ out:
 	free(subject);
 	free(text);
 	free(html);
-	free(payload);
-	json_decref(p);
+	free(vjson);
+	free(s_to);
+	free(s_subject);
+	free(s_vars);
 	return (rc);
+}
+
+/* What the job needs from email_log, opened. */
+struct mail_row {
+	const char	*log_id;
+	char		*to;
+	char		*template;
+	char		*vars;
+};
+
+static int
+mail_row_load_tx(struct tx *tx, void *arg)
+{
+	struct mail_row	*m = arg;
+	struct stmt	*st;
+	const void	*b;
+	size_t		 n;
+	char		 ad[96];
+	int		 rc;
+
+	st = store_prepare(tx, "SELECT recipient, vars, template FROM email_log "
+	    "WHERE id = ?");
+	store_bind_text(st, 1, m->log_id);
+	if ((rc = store_step(st)) != STORE_ROW) {
+		rc = rc == STORE_DONE ? ERR_NOT_FOUND : rc;
+		goto out;
+	}
+	b = store_col_blob(st, 0, &n);
+	mail_ad(ad, sizeof(ad), "recipient", m->log_id);
+	if ((rc = keyring_open_text(KEY_SYSTEM, ad, b, n, &m->to)) != OK)
+		goto out;
+	b = store_col_blob(st, 1, &n);
+	mail_ad(ad, sizeof(ad), "vars", m->log_id);
+	if ((rc = keyring_open_text(KEY_SYSTEM, ad, b, n, &m->vars)) != OK)
+		goto out;
+	rc = (m->template = strdup(store_col_text(st, 2))) == NULL ?
+	    ERR_NOMEM : OK;
+out:
+	store_finalize(st);
+	return (rc);
+}
+
+static void
+mail_row_free(struct mail_row *m)
+{
+	if (m->to != NULL)
+		sodium_memzero(m->to, strlen(m->to));
+	free(m->to);
+	free(m->template);
+	if (m->vars != NULL)
+		sodium_memzero(m->vars, strlen(m->vars));
+	free(m->vars);
 }
 
 struct log_update {
@@ -137,28 +219,36 @@ email_log_update(struct store *db, const char *log_id, const char *status,
 int
 mail_job_run(struct store *db, const struct job *job, char *err)
 {
+	struct mail_row	 row;
 	struct mail_msg	 msg;
-	json_t		*p;
+	json_t		*p = NULL, *vars = NULL;
 	json_error_t	 jerr;
-	const char	*to, *template, *log_id;
+	const char	*log_id;
 	char		*subject = NULL, *text = NULL, *html = NULL;
 	int		 rc, last;
 
+	memset(&row, 0, sizeof(row));
 	if ((p = json_loads(job->payload, 0, &jerr)) == NULL ||
-	    json_unpack(p, "{s:s, s:s, s:s}", "to", &to, "template", &template,
-	    "log_id", &log_id) != 0) {
+	    json_unpack(p, "{s:s}", "log_id", &log_id) != 0) {
 		snprintf(err, JOB_ERR_LEN, "mail.send: malformed payload");
 		json_decref(p);
 		return (ERR_INVALID);
 	}
+	row.log_id = log_id;
 	last = job->attempt >= job->max_attempts;
-	if ((rc = mail_render(template, json_object_get(p, "vars"), &subject,
-	    &text, &html)) != OK) {
-		snprintf(err, JOB_ERR_LEN, "mail.send: template %s does not render",
-		    template);
+	if ((rc = store_run(db, STORE_TX_READ, mail_row_load_tx, &row)) != OK) {
+		snprintf(err, JOB_ERR_LEN, "mail.send: email_log row %s %s",
+		    log_id, rc == ERR_NOT_FOUND ? "is gone" : "does not open");
 		goto out;
 	}
-	msg.to = to;
+	if ((vars = json_loads(row.vars, 0, &jerr)) == NULL ||
+	    (rc = mail_render(row.template, vars, &subject, &text, &html)) != OK) {
+		rc = rc == OK ? ERR_INVALID : rc;
+		snprintf(err, JOB_ERR_LEN, "mail.send: template %s does not render",
+		    row.template);
+		goto out;
+	}
+	msg.to = row.to;
 	msg.subject = subject;
 	msg.text = text;
 	msg.html = html;
@@ -170,12 +260,14 @@ mail_job_run(struct store *db, const struct job *job, char *err)
 	if (email_log_update(db, log_id, "sent", job->attempt, NULL) != OK)
 		log_warn("event=email_log_update_failed job=%s", job->id);
 out:
-	if (rc != OK && email_log_update(db, log_id, last ? "failed" : "queued",
-	    job->attempt, err) != OK)
+	if (rc != OK && rc != ERR_NOT_FOUND && email_log_update(db, log_id,
+	    last ? "failed" : "queued", job->attempt, err) != OK)
 		log_warn("event=email_log_update_failed job=%s", job->id);
 	free(subject);
 	free(text);
 	free(html);
+	mail_row_free(&row);
+	json_decref(vars);
 	json_decref(p);
 	return (rc);
 }

@@ -256,6 +256,8 @@ def test_sigterm_lets_requests_finish_and_exits_zero(start_server):
     assert rc == 0, f"exit code {rc} after {elapsed:.1f}s\n{s.log()[-2000:]}"
     bad = [d for k, d in results if k == "bad"]
     oks = sum(1 for k, _ in results if k == "ok")
+    print(f"shutdown: {oks} ok, {sum(1 for k, _ in results if k == 'conn')} refused, "
+          f"{len(bad)} bad; exit after {elapsed:.2f}s")
     assert oks > 0, results[:5]
     assert not bad, f"{len(bad)} bad of {len(results)}: {bad[:5]}"
     assert "event=shutdown" in s.log()
