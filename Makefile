@@ -5,7 +5,7 @@ BUILD    ?= release
 PKGS      = libmicrohttpd jansson sqlite3 libpq libsodium libcurl
 WARN      = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wcast-qual -Wpointer-arith -Wformat=2 \
-            -Wno-unused-parameter
+            -Wno-unused-parameter -Wno-missing-field-initializers
 DEFS      = -D_GNU_SOURCE
 INCS      = -Isrc -Ibuild/$(BUILD)/gen
 

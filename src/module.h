@@ -11,6 +11,8 @@
 #include "http/http.h"
 #include "store/jobs.h"
 
+struct resource;
+
 struct store;
 
 struct module {
@@ -21,6 +23,9 @@ struct module {
 	size_t				 njobs;
 	const struct job_schedule	*schedules;
 	size_t				 nschedules;
+	/* Declared resources: routes, validation, access (src/resource). */
+	const struct resource *const	*resources;
+	size_t				 nresources;
 	int				(*init)(struct store *);	/* may be NULL */
 	/* Demo data for `carebase seed`; prints what it made. May be NULL. */
 	int				(*seed)(struct store *);

@@ -50,6 +50,19 @@ struct config {
 	int64_t	 smtp_timeout_s;
 	char	*public_url;		/* base for links in mail, never from requests */
 	char	*templates_dir;		/* extra mail templates override built-ins */
+	int64_t	 session_idle_staff_s;	/* auth sessions of staff roles */
+	int64_t	 session_absolute_staff_s;
+	int64_t	 session_idle_member_s;	/* auth sessions of members */
+	int64_t	 session_absolute_member_s;
+	int64_t	 login_backoff_after;	/* failures before backoff starts */
+	int64_t	 login_max_failures_hour;	/* per account; then locked */
+	int64_t	 login_ip_max_failures_hour;	/* per client address */
+	char	*consent_ages;		/* "GB:13,US:13,DE:16": digital consent */
+	int64_t	 consent_age_default;
+	char	*password_reset_path;	/* appended to public_url, then the token */
+	int64_t	 password_reset_ttl_s;
+	char	*terms_version;		/* current terms users accept */
+	char	*privacy_version;
 };
 
 extern struct config	config;

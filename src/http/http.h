@@ -48,6 +48,7 @@ struct route {
 	http_handler	 handler;
 	int		 flags;
 	const char	*summary;	/* one line, for docs */
+	const void	*arg;		/* handed to the handler as req->route_arg */
 };
 
 struct http_param {
@@ -61,6 +62,7 @@ struct request {
 	const char	*method_name;
 	const char	*path;		/* without the query string */
 	const char	*route;		/* matched pattern, or NULL */
+	const void	*route_arg;	/* the matched route's arg */
 	char		 id[65];	/* request id (1..64), echoed as X-Request-Id */
 	char		 ip[64];	/* client address */
 	struct http_param params[HTTP_MAX_PARAMS];

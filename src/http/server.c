@@ -292,6 +292,7 @@ hreq_begin(struct hreq *h, const char *method)
 		h->rt = m.route;
 		h->flags = m.route->flags;
 		req->route = m.pattern;
+		req->route_arg = m.route->arg;
 		memcpy(req->params, m.params, sizeof(req->params));
 		req->nparams = m.nparams;
 		break;

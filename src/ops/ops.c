@@ -45,7 +45,7 @@ ops_init(struct store *db)
 
 const struct module ops_module = {
 	"ops", ops_routes, NELEM(ops_routes), ops_jobs, NELEM(ops_jobs),
-	NULL, 0, ops_init, NULL,
+	NULL, 0, NULL, 0, ops_init, NULL,
 };
 
 static void

@@ -290,33 +290,43 @@ class Server:
     def start(self, migrate=True, args=()):
         if migrate:
             self.cli_ok("migrate")
+        for attempt in range(3):
+            log_before = len(self.log())
+            if self._start_once(args):
+                return self
+            # The port picked may have been taken since: pick another.
+            if "cannot serve" in self.log()[log_before:] and attempt < 2:
+                self.env["CAREBASE_PORT"] = str(free_port())
+                continue
+            break
+        why = (f"serve exited with {self.proc.returncode}" if self.proc.poll() is not None
+               else f"no 'carebase listening on' line within {LISTEN_TIMEOUT}s")
+        self.kill()
+        pytest.fail(f"{why}\nstdout: {''.join(self.stdout_lines)}\nstderr:\n{self.log()}")
+
+    def _start_once(self, args):
+        self._listening.clear()
         errf = open(self._stderr_path, "ab")
         self.proc = subprocess.Popen([BIN, "serve", *args], env=self.env,
                                      stdout=subprocess.PIPE, stderr=errf,
                                      cwd=self.tmp_path, start_new_session=True)
         errf.close()
-        threading.Thread(target=self._read_stdout, daemon=True).start()
+        threading.Thread(target=self._read_stdout, args=(self.proc,), daemon=True).start()
         deadline = time.monotonic() + LISTEN_TIMEOUT
         while not self._listening.wait(0.02):
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                if self.proc.poll() is None:
-                    self.kill()
-                    why = f"no 'carebase listening on' line within {LISTEN_TIMEOUT}s"
-                else:
-                    why = f"serve exited with {self.proc.returncode}"
-                pytest.fail(f"{why}\nstdout: {''.join(self.stdout_lines)}\n"
-                            f"stderr:\n{self.log()}")
-        return self
+                return False
+        return True
 
-    def _read_stdout(self):
-        for raw in iter(self.proc.stdout.readline, b""):
+    def _read_stdout(self, proc):
+        for raw in iter(proc.stdout.readline, b""):
             line = raw.decode("utf-8", "replace")
             self.stdout_lines.append(line)
             m = re.match(r"carebase listening on (\S+)", line)
             if m and not self._listening.is_set():
                 self.base_url = m.group(1).rstrip("/")
                 self._listening.set()
-        self.proc.stdout.close()
+        proc.stdout.close()
 
     @property
     def port(self):

@@ -35,6 +35,16 @@ def email_log(h, log_id):
     return dict(zip(("status", "sent_at", "error", "attempts", "recipient"), rows[0]))
 
 
+def assert_no_plaintext(address, *texts):
+    """Personal data is sealed at rest: the address appears nowhere in clear."""
+    forms = (address, address.encode().hex())
+    for t in texts:
+        if t is None:
+            continue
+        for f in forms:
+            assert f not in str(t), f"{address} readable in {str(t)[:300]!r}"
+
+
 def wait_log_status(h, log_id, status, timeout=10):
     return wait_until(lambda: (row := email_log(h, log_id))["status"] == status and row,
                       timeout=timeout, what=f"email_log {log_id} to be {status!r}")
@@ -48,7 +58,9 @@ def test_mail_test_is_delivered_by_the_serving_process(start_server, smtp_sink):
     s = start_server(env=smtp_env(smtp_sink.port))
     log_id = queue_test_mail(s, "someone@example.org")
     row = email_log(s, log_id)
-    assert row["recipient"] == "someone@example.org"
+    assert row["status"] in ("queued", "sent")
+    assert_no_plaintext("someone@example.org", row["recipient"],
+                        *[r[0] for r in s.db.query("SELECT payload FROM jobs")])
     msgs = smtp_sink.wait_for(1, timeout=10)
     assert len(msgs) == 1
     assert recipients(msgs) == ["someone@example.org"]
@@ -57,6 +69,7 @@ def test_mail_test_is_delivered_by_the_serving_process(start_server, smtp_sink):
     assert row["sent_at"] is not None and int(row["sent_at"]) > 0
     wait_until(lambda: s.db.count("jobs") == 0, timeout=5, what="the jobs table to empty")
     assert s.db.count("failed_jobs") == 0
+    assert "someone@example.org" not in s.log(), "the address was logged"
 
 
 @pytest.mark.parametrize("to", ["not-an-address", "a@b@c", "", "x@example.org\r\nBcc: y@z"])
@@ -81,19 +94,22 @@ def test_failing_mail_job_ends_in_failed_jobs_and_retry_delivers_it(start_server
     wait_until(lambda: s.db.count("failed_jobs") == 1, timeout=15,
                what="the mail job to reach failed_jobs")
     assert s.db.count("jobs") == 0
-    fid, attempts, error, kind = s.db.query(
-        "SELECT id, attempts, error, kind FROM failed_jobs")[0]
+    fid, attempts, error, kind, payload = s.db.query(
+        "SELECT id, attempts, error, kind, payload FROM failed_jobs")[0]
     assert int(attempts) == 3
     assert error and error.strip()
     assert kind == "mail.send"
+    assert_no_plaintext("retry@example.org", error, payload)
     listed = s.cli_ok("jobs", "failed").stdout
     assert fid in listed and "mail.send" in listed, listed
     row = wait_log_status(s, log_id, "failed", timeout=5)
     assert row["error"] and row["error"].strip()
+    assert_no_plaintext("retry@example.org", row["error"], row["recipient"])
     assert row["sent_at"] is None
     assert int(row["attempts"]) == 3
     assert metric_sum(s.metrics(), "carebase_jobs_failed") == 1
     assert len(smtp_sink.files()) == 0
+    assert "retry@example.org" not in s.log(), "the address was logged"
 
     assert s.stop() == 0
     s2 = start_server(env=smtp_env(smtp_sink.port), db=db)

@@ -1,0 +1,41 @@
+/*
+ * The people module: users (with sealed personal fields), accounts
+ * (register, login, logout, /v1/me, password change and reset), auth
+ * sessions and the request authenticator, login throttling, roles and
+ * permissions, relationships (guardian_of, practitioner_of) with consent,
+ * the digital-consent age rule, and GDPR export and erasure.
+ */
+#ifndef PEOPLE_PEOPLE_H
+#define PEOPLE_PEOPLE_H
+
+#include <stddef.h>
+
+struct module;
+struct store;
+struct tx;
+
+extern const struct module	people_module;
+
+/*
+ * Create a user from the command line or the demo seed (not through
+ * HTTP): role must exist; the password follows the same rules as
+ * registration. id_out (37) may be NULL. ERR_CONFLICT if the email is
+ * taken, ERR_INVALID (with why set) if a rule refuses it.
+ */
+int	 people_user_add(struct store *, const char *email, const char *password,
+	    const char *role, const char *first_name, const char *last_name,
+	    char *id_out, const char **why);
+
+/*
+ * May health data of user_id be stored now? OK for adults; for a user
+ * under the digital-consent age of their country, only with an active
+ * guardian_of relationship that has consent recorded. ERR_FORBIDDEN
+ * otherwise (code CONSENT_REQUIRED for callers to report).
+ */
+int	 people_health_consent(struct tx *, const char *user_id);
+
+/* `carebase user ...` and `carebase audit ...` command handlers. */
+int	 people_cli_user(struct store *, int argc, char **argv);
+int	 people_cli_audit(struct store *, int argc, char **argv);
+
+#endif

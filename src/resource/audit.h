@@ -1,0 +1,42 @@
+/*
+ * The audit log (the seed's admin_activity_logs): append-only and
+ * hash-chained. Each row's hash is SHA-256 over the previous row's hash
+ * and this row's fields in a fixed order, so changing or deleting a row
+ * breaks the chain from there on; `carebase audit verify` walks it.
+ *
+ * Every write by staff and every read of health data is recorded: who (a
+ * pseudonym, users.audit_ref, so erasure unlinks a person without breaking
+ * the chain), what (action), which row (entity type and id), what changed
+ * (field names; values only for fields that are not personal), from where
+ * (ip, user agent, request id) and when. Never the personal data itself.
+ */
+#ifndef RESOURCE_AUDIT_H
+#define RESOURCE_AUDIT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+struct tx;
+struct store;
+struct request;
+struct principal;
+
+/*
+ * Append inside the caller's transaction (so the record exists exactly
+ * when the change does). who and req may be NULL (system actions, CLI).
+ * changes is borrowed; NULL = {}. Appends are serialised (SQLite: the
+ * write transaction; PostgreSQL: an advisory transaction lock).
+ */
+int	 audit_append(struct tx *, const struct principal *who,
+	    struct request *req, const char *action, const char *entity_type,
+	    const char *entity_id, json_t *changes);
+/*
+ * Walk the chain from the first row. OK when whole; ERR_CONFLICT when a
+ * row's hash or link is wrong, with *bad_seq set to the first broken row.
+ * Prints progress and the verdict to out when not NULL.
+ */
+int	 audit_verify(struct store *, FILE *out, int64_t *bad_seq);
+
+#endif

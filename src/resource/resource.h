@@ -1,0 +1,202 @@
+/*
+ * The generic resource layer. A resource is declared once (struct
+ * resource: table, fields, permissions, row scope) and from the declaration
+ * come its routes:
+ *
+ *	GET    /v1/<things>		list: filters, sort, limit, cursor
+ *	POST   /v1/<things>		create
+ *	GET    /v1/<things>/{id}	read, with ETag
+ *	PATCH  /v1/<things>/{id}	update, If-Match honoured (412)
+ *	DELETE /v1/<things>/{id}	delete (soft when the table has deleted_at)
+ *
+ * validation with one problem entry per bad field, unknown fields refused,
+ * personal fields sealed at rest under the data subject's key, field
+ * visibility, audit records, and the OpenAPI 3.1 document.
+ *
+ * Access is decided here, in one place per resource:
+ *   - who may act: the caller's role grants permissions named
+ *     "<resource>:<action>:<scope>", scope one of all, related, own;
+ *   - which rows: scope all sees every row; related sees rows whose owner
+ *     column names the caller or someone the caller leads in an active
+ *     relationship of a kind the resource accepts; own sees rows whose
+ *     owner column names the caller. A row outside the caller's scope
+ *     answers 404, exactly as a row that does not exist.
+ */
+#ifndef RESOURCE_RESOURCE_H
+#define RESOURCE_RESOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct request;
+struct tx;
+struct store;
+struct route;
+
+enum field_type {
+	FIELD_UUID = 1,		/* text, a UUID; with ref, a foreign key */
+	FIELD_TEXT,		/* min/max: length in characters */
+	FIELD_INT,		/* min/max: value */
+	FIELD_BOOL,		/* stored 0/1 */
+	FIELD_TIME,		/* ISO 8601 in JSON, BIGINT ms in the database */
+	FIELD_DATE,		/* "YYYY-MM-DD" text */
+	FIELD_ENUM,		/* one of choices */
+	FIELD_JSON,		/* object or array, stored as JSON text */
+	FIELD_TEXT_LIST,	/* array of strings; min/max: item count */
+	FIELD_EMAIL		/* text that must be an address */
+};
+
+/* Field flags */
+#define FIELD_REQUIRED		0x0001	/* must be given on create */
+#define FIELD_READONLY		0x0002	/* set by the server; refused in input */
+#define FIELD_CREATE_ONLY	0x0004	/* may be given on create, never changed */
+#define FIELD_PERSONAL		0x0008	/* sealed at rest under the owner's key */
+#define FIELD_HIDDEN		0x0010	/* never in output (hashes, indexes) */
+#define FIELD_FILTER		0x0020	/* ?name=value filters lists */
+#define FIELD_SORT		0x0040	/* sort=name or sort=-name */
+#define FIELD_NULLABLE		0x0080	/* null accepted */
+#define FIELD_HEALTH		0x0100	/* health data: every read is audited */
+#define FIELD_STAFF_WRITE	0x0200	/* only callers with scope all may set it */
+#define FIELD_BLIND_INDEX	0x0400	/* PERSONAL email: column <name>_index holds
+					   keyring_email_index(value), unique (409) and
+					   the only way to filter on it */
+
+/* Who may see a field, by the scope through which the caller sees the row. */
+#define SEE_ALL			0x01	/* callers with scope all (staff) */
+#define SEE_RELATED		0x02	/* guardians, practitioners of the owner */
+#define SEE_OWN			0x04	/* the owner */
+#define SEE_EVERYONE		(SEE_ALL | SEE_RELATED | SEE_OWN)
+
+struct field {
+	const char		*name;		/* JSON member and column */
+	enum field_type		 type;
+	int			 flags;
+	int64_t			 min, max;	/* see enum field_type; 0,0 = none */
+	const char *const	*choices;	/* FIELD_ENUM, NULL-terminated */
+	const char		*def;		/* default as JSON text, NULL = none */
+	const char		*ref;		/* referenced table for FIELD_UUID */
+	int			 see;		/* SEE_* mask; 0 = SEE_EVERYONE */
+	const char		*doc;		/* one line for the OpenAPI document */
+};
+
+enum scope {
+	SCOPE_NONE = 0,
+	SCOPE_OWN,
+	SCOPE_RELATED,
+	SCOPE_ALL
+};
+
+enum action {
+	ACTION_LIST = 0,	/* uses the read permission */
+	ACTION_READ,
+	ACTION_CREATE,
+	ACTION_UPDATE,
+	ACTION_DELETE,
+	ACTION_COUNT
+};
+
+/* The authenticated caller, made by the auth hook for each request. */
+struct principal {
+	char		 user_id[37];
+	char		 role[32];
+	char		 audit_ref[37];	/* pseudonym used in audit_log */
+	char		 session_id[37];
+	int		 is_staff;
+};
+
+/*
+ * Authenticate a request: set *out (arena-allocated) for a valid bearer
+ * token, NULL for an anonymous request. Returns OK, or a status that is
+ * answered as is (e.g. ERR_UNAUTHORIZED for a token that is expired or
+ * sent in the query string). Set by the people module at start-up.
+ */
+typedef int	(*resource_auth_fn)(struct request *, struct principal **out);
+void		 resource_set_auth(resource_auth_fn);
+/* The caller of this request (cached on the request), or NULL. */
+int		 resource_principal(struct request *, struct principal **out);
+
+/* Best scope the caller has for action on resource (loads role perms). */
+enum scope	 resource_scope(struct store *, const struct principal *,
+		    const char *resource, const char *action);
+
+struct resource;
+
+/* Hooks let a module add the rules that are really its own. */
+struct resource_ctx {
+	struct request		*req;
+	struct tx		*tx;
+	const struct resource	*res;
+	struct principal	*who;		/* NULL when anonymous */
+	enum scope		 scope;
+	const char		*id;		/* row id (update/delete, after create) */
+	json_t			*old;		/* current row, decoded (update/delete) */
+};
+
+struct resource {
+	const char		*name;		/* "users": permissions, audit entity */
+	const char		*path;		/* "/v1/users" */
+	const char		*table;
+	const struct field	*fields;
+	size_t			 nfields;
+	/* Column naming the user who owns a row ("id" for users,
+	 * "client_id" for therapy sessions); NULL = no own/related scope.
+	 * PERSONAL fields are sealed under this user's data key. */
+	const char		*owner_column;
+	/* Relationship kinds that grant related scope, e.g.
+	 * "guardian_of,practitioner_of". */
+	const char		*related_kinds;
+	int			 soft_delete;	/* table has deleted_at */
+	int			 actions;	/* 1 << ACTION_* served; 0 = all */
+	const char		*doc;		/* one paragraph for the docs */
+	/*
+	 * Optional hooks, run inside the write transaction. body is the
+	 * validated input (create: complete with defaults; update: only the
+	 * members given). Return OK, or a status with a problem already set
+	 * on ctx->req (http_problem) to refuse.
+	 */
+	int	(*before_create)(struct resource_ctx *, json_t *body);
+	int	(*before_update)(struct resource_ctx *, json_t *body);
+	int	(*before_delete)(struct resource_ctx *);
+	int	(*after_write)(struct resource_ctx *, int action, json_t *row);
+	/* Extra SQL condition on every read, e.g. "deleted_at IS NULL". */
+	const char		*where;
+};
+
+/* Register a resource's routes (and its OpenAPI paths); borrowed. */
+int		 resource_register(const struct resource *);
+/* All registered resources, for the OpenAPI document. */
+const struct resource *const *resource_all(size_t *n);
+
+/*
+ * The pieces the generic handlers are made of, for modules that write
+ * their own routes (e.g. /v1/me is the users resource at the caller's id):
+ */
+/* Validate body against res for create (all required present, defaults
+ * filled) or update (only given members); unknown members refused. On
+ * failure a 422 problem with one entry per bad field is set on req. */
+int		 resource_validate(struct request *, const struct resource *,
+		    json_t *body, int creating, enum scope);
+/* Read one row within scope into *out (decoded, visible fields only). */
+int		 resource_load(struct resource_ctx *, const char *id, json_t **out);
+/*
+ * Write: insert or update columns from body (sealing personal fields under
+ * the owner's data key; when owner_column is "id" the row owns itself and
+ * resource_insert creates its data key first). Sets created_at/updated_at,
+ * created_by/updated_by when the table has them, and appends the audit
+ * record (field names changed, never personal values).
+ */
+int		 resource_insert(struct resource_ctx *, json_t *body, char *id_out);
+int		 resource_update(struct resource_ctx *, const char *id, json_t *body);
+/* ETag of a row: weak hash of its updated_at and id. */
+void		 resource_etag(const char *id, int64_t updated_at, char out[48]);
+
+/* The OpenAPI 3.1 document for every registered resource and route. */
+json_t		*resource_openapi(void);
+
+/* Routes of the resource layer itself: /v1/openapi.json and /docs. */
+extern const struct route	resource_routes[];
+extern const size_t		resource_nroutes;
+
+#endif
