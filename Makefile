@@ -32,7 +32,9 @@ SRCS      = $(sort $(wildcard src/*/*.c))
 OBJS      = $(SRCS:%.c=$(B)/%.o) $(B)/gen/embedded.o
 MAIN_OBJ  = $(B)/src/main.o
 BIN       = $(B)/carebase
-EMBED_IN  = $(sort $(wildcard migrations/*/*.sql) $(wildcard templates/*/*))
+# The common-password list comes from Debian's john-data (scripts/install-deps).
+COMMON_PASSWORDS = /usr/share/john/password.lst
+EMBED_IN  = $(sort $(wildcard migrations/*/*.sql) $(wildcard templates/*/*)) $(COMMON_PASSWORDS)
 UNIT_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
@@ -56,7 +58,7 @@ $(B)/tools/embed: tools/embed.c
 	@mkdir -p $(dir $@)
 	cc -std=c11 -O1 -Wall -Wextra -o $@ $<
 
-$(B)/gen/embedded.c: $(B)/tools/embed $(EMBED_IN)
+$(B)/gen/embedded.c: $(B)/tools/embed $(EMBED_IN) Makefile
 	@mkdir -p $(dir $@)
 	$(B)/tools/embed $(EMBED_IN) > $@.tmp && mv $@.tmp $@
 
