@@ -187,7 +187,9 @@ cmd_serve(int argc, char **argv)
 	o.db = db;
 	if ((rc = http_server_start(&o, &srv)) != OK) {
 		fprintf(stderr, "carebase: cannot serve on %s:%lld: %s\n",
-		    config.listen, (long long)config.port, err_code(rc));
+		    config.listen, (long long)config.port, rc == ERR_IO ?
+		    "the address is in use or unavailable, or the TLS files do "
+		    "not load (the log line above says which)" : err_code(rc));
 		return (rc);
 	}
 	if (config.job_workers > 0 &&
