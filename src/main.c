@@ -95,16 +95,15 @@ flag_value(int argc, char **argv, const char *name)
 static int
 modules_register(void)
 {
-	size_t	 i, j;
-	int	 rc;
+	static struct route_table	 tables[NELEM(modules)];
+	size_t				 i, j;
+	int				 rc;
 
 	for (i = 0; i < NELEM(modules); i++) {
 		const struct module *m = modules[i];
-		struct route_table *t;
+		struct route_table *t = &tables[i];
 
 		if (m->nroutes > 0) {
-			if ((t = calloc(1, sizeof(*t))) == NULL)
-				return (ERR_NOMEM);
 			t->module = m->name;
 			t->routes = m->routes;
 			t->nroutes = m->nroutes;

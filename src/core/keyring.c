@@ -76,7 +76,7 @@ keyring_open_text(enum key_purpose p, const char *ad,
 void
 keyring_email_index(const char *email, char out[65])
 {
-	char	 norm[320];
+	char	 norm[320] = {0};
 	size_t	 i = 0, n;
 
 	while (*email != '\0' && isspace((unsigned char)*email))

@@ -395,6 +395,8 @@ router_match(const struct router *r, struct arena *a, const char *path,
 	e = n->by_method[method_slot(method)];
 	if (e == NULL && method == HTTP_HEAD)
 		e = n->by_method[method_slot(HTTP_GET)];
+	if (e == NULL)		/* rnode_match only returns nodes with the method */
+		return (ERR_METHOD);
 	m->route = e->route;
 	for (i = 0; i < nvals && i < e->nnames; i++) {
 		m->params[i].name = e->names[i];
