@@ -32,6 +32,7 @@ class Sink:
         base = os.path.join(self.out, "%04d" % n)
         env = "MAIL FROM: %s\n" % envelope.mail_from
         env += "".join("RCPT TO: %s\n" % r for r in envelope.rcpt_tos)
+        env += "TLS: %s\n" % ("yes" if session.ssl else "no")
         with open(base + ".env.tmp", "w") as f:
             f.write(env)
         os.rename(base + ".env.tmp", base + ".env")

@@ -84,6 +84,8 @@ static const struct config_entry config_table[] = {
 	{"smtp_user", CT_STRING, S(smtp_user), "", 0, 0, NULL, 0, "SMTP user"},
 	{"smtp_password", CT_STRING, S(smtp_password), "", 0, 0, NULL, 1,
 	    "SMTP password"},
+	{"smtp_ca_file", CT_STRING, S(smtp_ca_file), "", 0, 0, NULL, 0,
+	    "PEM CA certificates that verify the SMTP server (empty = system CAs)"},
 	{"mail_from", CT_STRING, S(mail_from), "carebase <no-reply@localhost>", 0, 0,
 	    NULL, 0, "From address of outgoing mail"},
 	{"smtp_timeout_s", CT_INT, S(smtp_timeout_s), "30", 1, 600, NULL, 0,

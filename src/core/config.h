@@ -46,6 +46,7 @@ struct config {
 	char	*smtp_tls;		/* none | starttls | tls */
 	char	*smtp_user;
 	char	*smtp_password;
+	char	*smtp_ca_file;		/* PEM CA bundle to verify the SMTP server */
 	char	*mail_from;
 	int64_t	 smtp_timeout_s;
 	char	*public_url;		/* base for links in mail, never from requests */

@@ -598,6 +598,8 @@ mail_send(const struct mail_msg *m, char *err, size_t errlen)
 	curl_easy_setopt(c, CURLOPT_URL, config.smtp_url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
 	curl_easy_setopt(c, CURLOPT_USE_SSL, tls);
+	if (config.smtp_ca_file != NULL && config.smtp_ca_file[0] != '\0')
+		curl_easy_setopt(c, CURLOPT_CAINFO, config.smtp_ca_file);
 	if (config.smtp_user != NULL && config.smtp_user[0] != '\0') {
 		curl_easy_setopt(c, CURLOPT_USERNAME, config.smtp_user);
 		curl_easy_setopt(c, CURLOPT_PASSWORD, config.smtp_password);

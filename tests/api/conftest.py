@@ -474,7 +474,8 @@ def metric_sum(text, name, **labels):
 class SmtpSink:
     """Receives mail on 127.0.0.1:port and keeps each message as a file in dir."""
 
-    def __init__(self, out_dir):
+    def __init__(self, out_dir, tls_cert=None, tls_key=None):
+        self.tls = (tls_cert, tls_key) if tls_cert else None
         self.dir = Path(out_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = None
@@ -492,7 +493,8 @@ class SmtpSink:
 
     def _start_script(self, script):
         self._proc = subprocess.Popen(
-            ["/usr/bin/python3", str(script), "--port", str(self.port), "--out", str(self.dir)],
+            ["/usr/bin/python3", str(script), "--port", str(self.port), "--out", str(self.dir)]
+            + (["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])] if self.tls else []),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         ready = threading.Event()
         seen = []
