@@ -22,6 +22,9 @@
 #include "module.h"
 #include "ops/ops.h"
 #include "ops/ops_int.h"
+#include "people/gdpr.h"
+#include "people/people.h"
+#include "resource/resource.h"
 #include "store/jobs.h"
 #include "store/migrate.h"
 #include "store/store.h"
@@ -30,6 +33,8 @@
 
 static const struct module *const modules[] = {
 	&ops_module,
+	&people_module,
+	&people_access_module,
 };
 
 struct cmd {
@@ -52,6 +57,8 @@ static int	cmd_jobs(int, char **);
 static int	cmd_mail(int, char **);
 static int	cmd_schema(int, char **);
 static int	cmd_config(int, char **);
+static int	cmd_user(int, char **);
+static int	cmd_audit(int, char **);
 static int	cmd_version(int, char **);
 static int	cmd_help(int, char **);
 static int	modules_register(void);
@@ -74,6 +81,10 @@ static const struct cmd cmds[] = {
 	    "queue a test message to check the SMTP settings"},
 	{"schema", cmd_schema, 1, "schema",
 	    "print every table and column (to compare databases)"},
+	{"user", cmd_user, 1, "user add --role=ROLE --email=E [--password=P] | user list",
+	    "make a user (password from standard input when not given) / list users"},
+	{"audit", cmd_audit, 1, "audit verify",
+	    "walk the audit log's hash chain and name the first broken row"},
 	{"config", cmd_config, 0, "config", "list every configuration key"},
 	{"version", cmd_version, 0, "version", "print the version"},
 	{"help", cmd_help, 0, "help", "this text"},
@@ -110,12 +121,23 @@ modules_register(void)
 			if ((rc = http_routes_add(t)) != OK)
 				return (rc);
 		}
+		for (j = 0; j < m->nresources; j++)
+			if ((rc = resource_register(m->resources[j])) != OK)
+				return (rc);
 		for (j = 0; j < m->njobs; j++)
 			if ((rc = jobs_register(&m->jobs[j])) != OK)
 				return (rc);
 		for (j = 0; j < m->nschedules; j++)
 			if ((rc = jobs_schedule_register(&m->schedules[j])) != OK)
 				return (rc);
+	}
+	{
+		static struct route_table rt = {"resource", NULL, 0};
+
+		rt.routes = resource_routes;
+		rt.nroutes = resource_nroutes;
+		if ((rc = http_routes_add(&rt)) != OK)
+			return (rc);
 	}
 	return (mail_templates_init());
 }
@@ -418,6 +440,18 @@ cmd_schema(int argc, char **argv)
 }
 
 static int
+cmd_user(int argc, char **argv)
+{
+	return (people_cli_user(db, argc, argv));
+}
+
+static int
+cmd_audit(int argc, char **argv)
+{
+	return (people_cli_audit(db, argc, argv));
+}
+
+static int
 cmd_config(int argc, char **argv)
 {
 	config_usage();
@@ -482,7 +516,8 @@ main(int argc, char **argv)
 			continue;
 		if (strncmp(argv[k], "--", 2) == 0 &&
 		    !(strcmp(c->name, "mail") == 0 &&
-		    strncmp(argv[k], "--to=", 5) == 0)) {
+		    strncmp(argv[k], "--to=", 5) == 0) &&
+		    strcmp(c->name, "user") != 0) {
 			fprintf(stderr, "carebase: unknown flag %s (see carebase "
 			    "config)\n", argv[k]);
 			free(args);

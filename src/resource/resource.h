@@ -30,6 +30,8 @@
 
 #include <jansson.h>
 
+#include "http/http.h"
+
 struct request;
 struct tx;
 struct store;
@@ -114,12 +116,20 @@ struct principal {
  */
 typedef int	(*resource_auth_fn)(struct request *, struct principal **out);
 void		 resource_set_auth(resource_auth_fn);
-/* The caller of this request (cached on the request), or NULL. */
+/* The caller of this request, or NULL. The hook runs once per request;
+ * its answer is cached in req->auth, which belongs to this layer. */
 int		 resource_principal(struct request *, struct principal **out);
 
-/* Best scope the caller has for action on resource (loads role perms). */
+/*
+ * Best scope the caller has for action on resource ("read", "create",
+ * "update", "delete", or a module's own verb). Role permissions are cached
+ * and re-read from role_permissions every few seconds, in a transaction of
+ * their own: call it before beginning the request's transaction.
+ */
 enum scope	 resource_scope(struct store *, const struct principal *,
 		    const char *resource, const char *action);
+/* Forget the cached role permissions: the next resource_scope re-reads. */
+void		 resource_perms_reset(void);
 
 struct resource;
 
@@ -198,5 +208,7 @@ json_t		*resource_openapi(void);
 /* Routes of the resource layer itself: /v1/openapi.json and /docs. */
 extern const struct route	resource_routes[];
 extern const size_t		resource_nroutes;
+/* Add resource_routes to the router (once, before http_server_start). */
+int		 resource_routes_add(void);
 
 #endif

@@ -1,0 +1,166 @@
+/*
+ * The audit log from outside: `carebase audit verify` and the staff read
+ * endpoint GET /v1/audit-log (permission audit_log:read:all). The log is
+ * append-only: there is no route that creates, changes or deletes a row;
+ * records are appended by the writes they describe (resource/audit.c).
+ *
+ * GET /v1/audit-log answers newest first, {"data": [...], "next_cursor":
+ * ...}; filters entity_type, entity_id, actor_ref, from and to (ISO 8601,
+ * from inclusive, to exclusive), limit (1 to 200, default 50) and cursor
+ * (the next_cursor of the page before).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/arena.h"
+#include "core/err.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "people/gdpr.h"
+#include "people/people.h"
+#include "resource/audit.h"
+#include "resource/resource.h"
+#include "store/store.h"
+
+#define AUDIT_LIST_MAX		200
+#define AUDIT_LIST_DEF		50
+#define AUDIT_FILTER_MAX	128	/* bytes of a text filter */
+
+static json_t	*audit_row(struct stmt *);
+
+int
+people_cli_audit(struct store *db, int argc, char **argv)
+{
+	int64_t	 bad = 0;
+
+	if (argc < 1 || strcmp(argv[0], "verify") != 0) {
+		fprintf(stderr, "usage: carebase audit verify\n");
+		return (ERR_INVALID);
+	}
+	return (audit_verify(db, stdout, &bad));
+}
+
+static json_t *
+audit_row(struct stmt *st)
+{
+	json_t		*o, *changes;
+	const char	*names[] = { "actor_ref", "actor_role", "action",
+			    "entity_type", "entity_id", "ip", "user_agent",
+			    "request_id", "prev_hash", "hash" };
+	int		 cols[] = { 3, 4, 5, 6, 7, 9, 10, 11, 12, 13 };
+	size_t		 i;
+
+	if ((changes = json_loads(store_col_text(st, 8), 0, NULL)) == NULL)
+		changes = json_string(store_col_text(st, 8));
+	o = json_pack("{s:I,s:s,s:o,s:o}", "seq",
+	    (json_int_t)store_col_int64(st, 0), "id", store_col_text(st, 1),
+	    "at", people_json_time(0, store_col_int64(st, 2)), "changes",
+	    changes);
+	if (o == NULL)
+		return (NULL);
+	for (i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+		json_object_set_new(o, names[i], store_col_is_null(st, cols[i]) ?
+		    json_null() : json_string(store_col_text(st, cols[i])));
+	return (o);
+}
+
+void
+people_audit_log_list(struct request *req)
+{
+	struct principal	*who;
+	struct tx		*tx = NULL;
+	struct stmt		*st;
+	const char		*filters[3] = { "entity_type", "entity_id",
+				    "actor_ref" };
+	const char		*fv[3], *s;
+	char			*sql, next[24];
+	json_t			*data = NULL, *row;
+	int64_t			 limit = AUDIT_LIST_DEF, from = 0, to = 0;
+	int64_t			 cursor = 0, last = 0;
+	int			 i, nb = 0, rc, step = STORE_DONE, count = 0;
+
+	if (people_caller(req, &who) != OK)
+		return;
+	if (resource_scope(req->db, who, "audit_log", "read") != SCOPE_ALL) {
+		http_problem(req, ERR_FORBIDDEN, NULL,
+		    "You may not read the audit log.");
+		return;
+	}
+	for (i = 0; i < 3; i++)
+		if ((fv[i] = http_query(req, filters[i])) != NULL &&
+		    (fv[i][0] == '\0' || strlen(fv[i]) > AUDIT_FILTER_MAX)) {
+			http_problem(req, ERR_INVALID, NULL, "%s must be 1 to "
+			    "%d bytes.", filters[i], AUDIT_FILTER_MAX);
+			return;
+		}
+	if (((s = http_query(req, "from")) != NULL &&
+	    time_parse_iso(s, &from) != 0) ||
+	    ((s = http_query(req, "to")) != NULL && time_parse_iso(s, &to) != 0)) {
+		http_problem(req, ERR_INVALID, NULL,
+		    "from and to must be ISO 8601 times.");
+		return;
+	}
+	if (((s = http_query(req, "limit")) != NULL &&
+	    parse_int64(s, 1, AUDIT_LIST_MAX, &limit) != 0) ||
+	    ((s = http_query(req, "cursor")) != NULL &&
+	    parse_int64(s, 1, INT64_MAX, &cursor) != 0)) {
+		http_problem(req, ERR_INVALID, NULL, "limit must be 1 to %d and "
+		    "cursor a next_cursor from an earlier page.", AUDIT_LIST_MAX);
+		return;
+	}
+	sql = arena_strdup(req->arena, "SELECT seq, id, at, actor_ref, "
+	    "actor_role, action, entity_type, entity_id, changes, ip, "
+	    "user_agent, request_id, prev_hash, hash FROM audit_log WHERE 1 = 1");
+	for (i = 0; i < 3; i++)
+		if (fv[i] != NULL)
+			sql = arena_printf(req->arena, "%s AND %s = ?", sql,
+			    filters[i]);
+	if (http_query(req, "from") != NULL)
+		sql = arena_printf(req->arena, "%s AND at >= ?", sql);
+	if (http_query(req, "to") != NULL)
+		sql = arena_printf(req->arena, "%s AND at < ?", sql);
+	if (cursor > 0)
+		sql = arena_printf(req->arena, "%s AND seq < ?", sql);
+	sql = arena_printf(req->arena, "%s ORDER BY seq DESC LIMIT ?", sql);
+	if (sql == NULL) {
+		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
+		return;
+	}
+	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
+		goto out;
+	st = store_prepare(tx, sql);
+	for (i = 0; i < 3; i++)
+		if (fv[i] != NULL)
+			store_bind_text(st, ++nb, fv[i]);
+	if (http_query(req, "from") != NULL)
+		store_bind_int64(st, ++nb, from);
+	if (http_query(req, "to") != NULL)
+		store_bind_int64(st, ++nb, to);
+	if (cursor > 0)
+		store_bind_int64(st, ++nb, cursor);
+	store_bind_int64(st, ++nb, limit + 1);
+	data = json_array();
+	while ((step = store_step(st)) == STORE_ROW && count < limit) {
+		if ((row = audit_row(st)) == NULL)
+			break;
+		last = store_col_int64(st, 0);
+		json_array_append_new(data, row);
+		count++;
+	}
+	rc = step == STORE_ROW || step == STORE_DONE ? OK : step;
+	store_finalize(st);
+out:
+	store_tx_rollback(tx);
+	if (rc != OK) {
+		json_decref(data);
+		http_problem(req, rc, NULL, "The audit log cannot be read.");
+		return;
+	}
+	snprintf(next, sizeof(next), "%" PRId64, last);
+	http_json(req, 200, json_pack("{s:o,s:o}", "data", data, "next_cursor",
+	    step == STORE_ROW && count > 0 ? json_string(next) : json_null()));
+}

@@ -1,0 +1,190 @@
+/*
+ * The digital-consent rule: a user under the digital-consent age of their
+ * country (config consent_ages, "GB:13,DE:16", else consent_age_default)
+ * needs an active guardian_of relationship with consent recorded before
+ * health data of theirs is stored. The health modules ask
+ * people_health_consent(); GET /v1/me/health-consent shows the answer.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "core/config.h"
+#include "core/err.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "people/gdpr.h"
+#include "people/people.h"
+#include "resource/resource.h"
+#include "resource/seal.h"
+#include "store/store.h"
+
+static int	 consent_age(const char *);
+static int	 age_years(const char *, int *);
+
+/* The digital-consent age for a country (config.consent_ages). */
+static int
+consent_age(const char *country)
+{
+	const char	*p = config.consent_ages;
+	size_t		 n;
+	int64_t		 age;
+	char		 num[8];
+
+	while (country != NULL && p != NULL && *p != '\0') {
+		n = strcspn(p, ":,");
+		if (p[n] == ':' && n == strlen(country) &&
+		    strncasecmp(p, country, n) == 0) {
+			size_t m = strcspn(p + n + 1, ",");
+
+			if (m > 0 && m < sizeof(num)) {
+				memcpy(num, p + n + 1, m);
+				num[m] = '\0';
+				if (parse_int64(num, 0, 99, &age) == 0)
+					return ((int)age);
+			}
+		}
+		p += strcspn(p, ",");
+		if (*p == ',')
+			p++;
+	}
+	return ((int)config.consent_age_default);
+}
+
+/* Whole years from a "YYYY-MM-DD" birth date to today (UTC). */
+static int
+age_years(const char *dob, int *age)
+{
+	struct tm	 tm;
+	time_t		 now = time(NULL);
+	int		 y, m, d, n = 0;
+
+	if (sscanf(dob, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 ||
+	    dob[10] != '\0' || m < 1 || m > 12 || d < 1 || d > 31)
+		return (ERR_INVALID);
+	gmtime_r(&now, &tm);
+	*age = tm.tm_year + 1900 - y;
+	if (tm.tm_mon + 1 < m || (tm.tm_mon + 1 == m && tm.tm_mday < d))
+		(*age)--;
+	return (OK);
+}
+
+/*
+ * Under the consent age? The birth date is sealed: it is opened with the
+ * user's key. A user without a birth date is treated as an adult only
+ * when they accepted the terms themselves (they registered, so created_by
+ * is empty or their own id, and terms_accepted_at is set): registration
+ * asks for the age, so someone who went through it declared themselves.
+ * An account made for someone else (by an admin, for a child) with no
+ * birth date is treated as under age, so it needs a guardian's consent:
+ * when in doubt about a child's health data, ask.
+ */
+int
+people_is_minor(struct tx *tx, const char *user_id, int *minor)
+{
+	struct stmt	*st;
+	unsigned char	 key[SEAL_KEY_LEN];
+	char		*dob = NULL, country[8] = "";
+	const char	*by;
+	const void	*b = NULL;
+	size_t		 n = 0;
+	int		 rc, self_accepted = 0, age;
+
+	*minor = 1;
+	st = store_prepare(tx, "SELECT country, date_of_birth, "
+	    "terms_accepted_at, created_by FROM users WHERE id = ? AND "
+	    "deleted_at IS NULL");
+	store_bind_text(st, 1, user_id);
+	if ((rc = store_step(st)) != STORE_ROW) {
+		store_finalize(st);
+		return (rc == STORE_DONE ? ERR_NOT_FOUND : rc);
+	}
+	if (!store_col_is_null(st, 0))
+		strlcpy_cb(country, store_col_text(st, 0), sizeof(country));
+	if (!store_col_is_null(st, 1))
+		b = store_col_blob(st, 1, &n);
+	by = store_col_text(st, 3);
+	self_accepted = !store_col_is_null(st, 2) &&
+	    (by == NULL || strcmp(by, user_id) == 0);
+	rc = OK;
+	if (b != NULL && n > 0) {
+		if ((rc = seal_key_load(tx, user_id, key)) == OK) {
+			rc = seal_open_field(key, "users", "date_of_birth",
+			    user_id, b, n, &dob);
+			sodium_memzero(key, sizeof(key));
+		}
+	}
+	store_finalize(st);
+	if (rc != OK)
+		return (rc);
+	if (dob != NULL) {
+		if (age_years(dob, &age) == OK)
+			*minor = age < consent_age(country[0] ? country : NULL);
+		free(dob);
+	} else
+		*minor = !self_accepted;
+	return (OK);
+}
+
+int
+people_consent_status(struct tx *tx, const char *user_id, const char **reason)
+{
+	struct stmt	*st;
+	int		 rc, minor;
+
+	if ((rc = people_is_minor(tx, user_id, &minor)) != OK)
+		return (rc);
+	if (!minor) {
+		*reason = "adult";
+		return (OK);
+	}
+	st = store_prepare(tx, "SELECT 1 FROM relationships r JOIN users u ON "
+	    "u.id = r.lead_id WHERE r.follower_id = ? AND r.kind = "
+	    "'guardian_of' AND r.status = 'active' AND r.consent_at IS NOT "
+	    "NULL AND u.deleted_at IS NULL");
+	store_bind_text(st, 1, user_id);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc == STORE_ROW) {
+		*reason = "guardian_consent";
+		return (OK);
+	}
+	if (rc != STORE_DONE)
+		return (rc);
+	*reason = "consent_required";
+	return (ERR_FORBIDDEN);
+}
+
+int
+people_health_consent(struct tx *tx, const char *user_id)
+{
+	const char	*reason;
+
+	return (people_consent_status(tx, user_id, &reason));
+}
+
+void
+people_health_consent_get(struct request *req)
+{
+	struct principal	*who;
+	struct tx		*tx = NULL;
+	const char		*reason = NULL;
+	int			 rc;
+
+	if (people_caller(req, &who) != OK)
+		return;
+	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) == OK)
+		rc = people_consent_status(tx, who->user_id, &reason);
+	store_tx_rollback(tx);
+	if (rc == OK || rc == ERR_FORBIDDEN)
+		http_json(req, 200, json_pack("{s:b,s:s}", "allowed", rc == OK,
+		    "reason", reason));
+	else
+		http_problem(req, rc, NULL, "The consent rule cannot be "
+		    "checked.");
+}

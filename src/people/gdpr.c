@@ -1,0 +1,629 @@
+/*
+ * GDPR: export and erasure of a person.
+ *
+ * Export (GET /v1/me/export; admins: GET /v1/users/{id}/export) is one
+ * JSON document with what carebase holds about the person: their users
+ * row with personal fields opened, their relationships, auth sessions
+ * (without token hashes), password resets (times only), the mail sent to
+ * them (found through the blind index of their address; recipient and
+ * subject opened with the system key) and the audit records where they
+ * are the actor or the entity. Other people's details in those records
+ * (an admin's pseudonym, address, agent) are left out.
+ *
+ * Erasure (DELETE /v1/me with the current password; admins: POST
+ * /v1/users/{id}/erase) runs in one transaction: the data key is destroyed
+ * (every sealed field becomes unreadable), sessions end and lose their
+ * address and agent, password resets, mail log rows, login failure counts
+ * and relationships are deleted, the users row is anonymised and marked
+ * deleted, and an audit record users.erase is appended with the eraser as
+ * actor. The person's audit_ref is cleared, so the records they made stay
+ * in the chain under a pseudonym nothing links to them any more.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "core/arena.h"
+#include "core/err.h"
+#include "core/keyring.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "module.h"
+#include "people/gdpr.h"
+#include "people/people.h"
+#include "people/people_int.h"
+#include "resource/audit.h"
+#include "resource/resource.h"
+#include "resource/seal.h"
+#include "store/store.h"
+
+#define EXPORT_ROWS_MAX	10000	/* per section; "truncated" says when hit */
+
+static const char *const sealed_columns[] = { "email", "first_name",
+    "last_name", "phone", "date_of_birth", "gender", "location",
+    "demographics", NULL };
+static const char *const hidden_columns[] = { "password_hash", "email_index",
+    NULL };
+static const char *const bool_columns[] = { "contact_permission",
+    "service_emails_permission", "is_active", NULL };
+
+static const struct route access_routes[] = {
+	{ HTTP_GET, "/v1/relationships", people_relationships_list, 0,
+	    "List the relationships you may see (filters kind, status, "
+	    "lead_id, follower_id; limit, cursor)", NULL },
+	{ HTTP_GET, "/v1/relationships/{id}", people_relationship_get, 0,
+	    "Read one relationship", NULL },
+	{ HTTP_POST, "/v1/relationships/{id}/consent",
+	    people_relationship_consent, ROUTE_RAW_BODY,
+	    "Record consent (the adult follower, or an admin for consent "
+	    "given offline): pending -> active", NULL },
+	{ HTTP_POST, "/v1/relationships/{id}/end", people_relationship_end,
+	    ROUTE_RAW_BODY, "End a relationship", NULL },
+	{ HTTP_GET, "/v1/me/health-consent", people_health_consent_get, 0,
+	    "May your health data be stored now (digital-consent age)?", NULL },
+	{ HTTP_GET, "/v1/audit-log", people_audit_log_list, 0,
+	    "Read the audit log (admins; filters entity_type, entity_id, "
+	    "actor_ref, from, to; limit, cursor)", NULL },
+};
+
+const struct module people_access_module = {
+	.name = "people_access",
+	.routes = access_routes,
+	.nroutes = NELEM(access_routes),
+};
+
+struct erase {
+	struct request		*req;
+	struct principal	*who;
+	const char		*user_id;
+};
+
+struct export {
+	struct request		*req;
+	struct principal	*who;
+	const char		*user_id;
+	int			 audited;	/* an admin's export: audit it */
+	json_t			*doc;
+};
+
+static int	 in_list(const char *const *, const char *);
+static int	 user_json(struct tx *, const char *, json_t **, char *,
+		    char *);
+static int	 rows_json(struct tx *, const char *, const char *,
+		    const char *, const char *, json_t *, int *);
+static int	 email_log_json(struct tx *, const char *, json_t *, int *);
+static int	 audit_json(struct tx *, const char *, const char *, json_t *,
+		    int *);
+static int	 export_tx(struct tx *, void *);
+static void	 export_send(struct request *, struct principal *,
+		    const char *, int);
+static int	 erase_tx(struct tx *, void *);
+static int	 exec_id(struct tx *, const char *, const char *, int);
+static void	 erase_send(struct request *, struct principal *,
+		    const char *);
+
+int
+people_caller(struct request *req, struct principal **who)
+{
+	int	 rc;
+
+	*who = NULL;
+	if ((rc = resource_principal(req, who)) != OK) {
+		if (!req->responded)
+			http_problem(req, rc, NULL, "Authentication failed.");
+		return (rc);
+	}
+	if (*who == NULL) {
+		http_problem(req, ERR_UNAUTHORIZED, NULL,
+		    "This needs a bearer token.");
+		return (ERR_UNAUTHORIZED);
+	}
+	return (OK);
+}
+
+json_t *
+people_json_time(int null, int64_t ms)
+{
+	char	 ts[ISO_TIME_LEN];
+
+	if (null)
+		return (json_null());
+	return (json_string(time_format_iso(ms, ts)));
+}
+
+int
+people_body_object(struct request *req, json_t **out)
+{
+	json_error_t	 e;
+
+	*out = NULL;
+	if (req->body == NULL || req->body_len == 0)
+		return (OK);
+	if ((*out = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES,
+	    &e)) == NULL || !json_is_object(*out)) {
+		json_decref(*out);
+		*out = NULL;
+		http_problem(req, ERR_MALFORMED, NULL,
+		    "The body must be a JSON object.");
+		return (ERR_MALFORMED);
+	}
+	return (OK);
+}
+
+static int
+in_list(const char *const *list, const char *s)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(*list, s) == 0)
+			return (1);
+	return (0);
+}
+
+/*
+ * The users row, every column but the password hash and email index,
+ * personal fields opened. audit_ref and email_index go to the caller
+ * (each 65 bytes; "" when NULL).
+ */
+static int
+user_json(struct tx *tx, const char *id, json_t **out, char *audit_ref,
+    char *email_index)
+{
+	struct stmt	*st;
+	unsigned char	 key[SEAL_KEY_LEN];
+	const char	*name, *v;
+	const void	*b;
+	char		*plain;
+	json_t		*o, *val;
+	size_t		 n, len;
+	int		 i, rc, have_key;
+
+	*out = NULL;
+	audit_ref[0] = email_index[0] = '\0';
+	have_key = seal_key_load(tx, id, key) == OK;
+	st = store_prepare(tx, "SELECT * FROM users WHERE id = ? AND "
+	    "deleted_at IS NULL");
+	store_bind_text(st, 1, id);
+	if ((rc = store_step(st)) != STORE_ROW) {
+		rc = rc == STORE_DONE ? ERR_NOT_FOUND : rc;
+		goto out;
+	}
+	if ((o = json_object()) == NULL) {
+		rc = ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < store_col_count(st); i++) {
+		name = store_col_name(st, i);
+		n = strlen(name);
+		v = store_col_is_null(st, i) || in_list(sealed_columns, name) ?
+		    NULL : store_col_text(st, i);
+		if (strcmp(name, "audit_ref") == 0 && v != NULL)
+			strlcpy_cb(audit_ref, v, 65);
+		if (strcmp(name, "email_index") == 0 && v != NULL)
+			strlcpy_cb(email_index, v, 65);
+		if (in_list(hidden_columns, name))
+			continue;
+		if (store_col_is_null(st, i))
+			val = json_null();
+		else if (in_list(sealed_columns, name)) {
+			b = store_col_blob(st, i, &len);
+			plain = NULL;
+			val = NULL;
+			if (!have_key || seal_open_field(key, "users", name, id,
+			    b, len, &plain) != OK)
+				val = json_null();
+			else if (strcmp(name, "demographics") == 0)
+				val = json_loads(plain, 0, NULL);
+			if (val == NULL)
+				val = json_string(plain);
+			if (plain != NULL) {
+				sodium_memzero(plain, strlen(plain));
+				free(plain);
+			}
+		} else if (in_list(bool_columns, name))
+			val = json_boolean(store_col_int64(st, i) != 0);
+		else if (n > 3 && strcmp(name + n - 3, "_at") == 0)
+			val = people_json_time(0, store_col_int64(st, i));
+		else
+			val = json_string(v);
+		json_object_set_new(o, name, val);
+	}
+	*out = o;
+	rc = OK;
+out:
+	store_finalize(st);
+	sodium_memzero(key, sizeof(key));
+	return (rc);
+}
+
+/*
+ * Rows of sql (one text parameter, bound twice when arg2 is not NULL)
+ * into out, column types given by types: 't' text, 'i' integer, 'T' time,
+ * 'j' JSON text. *truncated is set past EXPORT_ROWS_MAX.
+ */
+static int
+rows_json(struct tx *tx, const char *sql, const char *types, const char *arg,
+    const char *arg2, json_t *out, int *truncated)
+{
+	struct stmt	*st;
+	json_t		*o, *v;
+	int		 i, step, count = 0;
+
+	st = store_prepare(tx, sql);
+	store_bind_text(st, 1, arg);
+	if (arg2 != NULL)
+		store_bind_text(st, 2, arg2);
+	while ((step = store_step(st)) == STORE_ROW) {
+		if (++count > EXPORT_ROWS_MAX) {
+			*truncated = 1;
+			break;
+		}
+		if ((o = json_object()) == NULL) {
+			step = ERR_NOMEM;
+			break;
+		}
+		for (i = 0; types[i] != '\0'; i++) {
+			int null = store_col_is_null(st, i);
+
+			if (null && types[i] != 'T')
+				v = json_null();
+			else if (types[i] == 'i')
+				v = json_integer(store_col_int64(st, i));
+			else if (types[i] == 'T')
+				v = people_json_time(null,
+				    store_col_int64(st, i));
+			else if (types[i] != 'j' || (v = json_loads(
+			    store_col_text(st, i), 0, NULL)) == NULL)
+				v = json_string(store_col_text(st, i));
+			json_object_set_new(o, store_col_name(st, i), v);
+		}
+		json_array_append_new(out, o);
+	}
+	store_finalize(st);
+	return (step == STORE_ROW || step == STORE_DONE ? OK : step);
+}
+
+/* Mail addressed to the person, recipient and subject opened. */
+static int
+email_log_json(struct tx *tx, const char *email_index, json_t *out,
+    int *truncated)
+{
+	static const char *const sealed[] = { "recipient", "subject" };
+	json_t		*o;
+	const void	*b;
+	const char	*id;
+	char		 ad[96], *plain;
+	struct stmt	*st;
+	size_t		 n, i;
+	int		 step, count = 0;
+
+	st = store_prepare(tx, "SELECT recipient, subject, id, template, "
+	    "status, attempts, sent_at, error, created_at, updated_at "
+	    "FROM email_log WHERE recipient_index = ? ORDER BY created_at, id");
+	store_bind_text(st, 1, email_index);
+	while ((step = store_step(st)) == STORE_ROW) {
+		if (++count > EXPORT_ROWS_MAX) {
+			*truncated = 1;
+			break;
+		}
+		id = store_col_text(st, 2);
+		o = json_pack("{s:s,s:s,s:s,s:I,s:o,s:s?,s:o,s:o}", "id", id,
+		    "template", store_col_text(st, 3), "status",
+		    store_col_text(st, 4), "attempts",
+		    (json_int_t)store_col_int64(st, 5), "sent_at",
+		    people_json_time(store_col_is_null(st, 6),
+		    store_col_int64(st, 6)), "error", store_col_text(st, 7),
+		    "created_at", people_json_time(0, store_col_int64(st, 8)),
+		    "updated_at", people_json_time(0, store_col_int64(st, 9)));
+		if (o == NULL) {
+			step = ERR_NOMEM;
+			break;
+		}
+		for (i = 0; i < 2; i++) {
+			snprintf(ad, sizeof(ad), "email_log.%s:%s", sealed[i], id);
+			b = store_col_blob(st, (int)i, &n);
+			if (keyring_open_text(KEY_SYSTEM, ad, b, n, &plain) == OK) {
+				json_object_set_new(o, sealed[i],
+				    json_string(plain));
+				free(plain);
+			} else
+				json_object_set_new(o, sealed[i], json_null());
+		}
+		json_array_append_new(out, o);
+	}
+	store_finalize(st);
+	return (step == STORE_ROW || step == STORE_DONE ? OK : step);
+}
+
+/*
+ * Audit records where the person acted (their pseudonym) or was acted on
+ * (entity users/<id>). Where someone else acted, who, from where and with
+ * what agent are theirs, not the person's: left out.
+ */
+static int
+audit_json(struct tx *tx, const char *audit_ref, const char *user_id,
+    json_t *out, int *truncated)
+{
+	json_t		*row;
+	const char	*ref;
+	size_t		 i;
+	int		 rc;
+
+	rc = rows_json(tx, "SELECT seq, id, at, actor_ref, actor_role, action, "
+	    "entity_type, entity_id, changes, ip, user_agent, request_id "
+	    "FROM audit_log WHERE actor_ref = ? OR (entity_type = 'users' AND "
+	    "entity_id = ?) ORDER BY seq", "itTtttttjttt",
+	    audit_ref[0] != '\0' ? audit_ref : "-", user_id, out, truncated);
+	if (rc != OK)
+		return (rc);
+	json_array_foreach(out, i, row) {
+		ref = json_string_value(json_object_get(row, "actor_ref"));
+		if (ref != NULL && strcmp(ref, audit_ref) == 0)
+			continue;
+		json_object_set_new(row, "actor_ref", json_null());
+		json_object_set_new(row, "ip", json_null());
+		json_object_set_new(row, "user_agent", json_null());
+	}
+	return (OK);
+}
+
+static int
+export_tx(struct tx *tx, void *arg)
+{
+	struct export	*e = arg;
+	json_t		*user = NULL, *rels, *sessions, *resets, *mail, *audit;
+	char		 audit_ref[65], email_index[65], ts[ISO_TIME_LEN];
+	int		 rc, truncated = 0;
+
+	json_decref(e->doc);
+	e->doc = NULL;
+	if ((rc = user_json(tx, e->user_id, &user, audit_ref,
+	    email_index)) != OK)
+		return (rc);
+	rels = json_array();
+	sessions = json_array();
+	resets = json_array();
+	mail = json_array();
+	audit = json_array();
+	e->doc = json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "exported_at",
+	    time_format_iso(time_now_ms(), ts), "user", user, "relationships",
+	    rels, "auth_sessions", sessions, "password_resets", resets,
+	    "email_log", mail, "audit_log", audit);
+	if (e->doc == NULL)
+		return (ERR_NOMEM);
+	if ((rc = people_relationships_of(tx, e->user_id, rels)) != OK ||
+	    (rc = rows_json(tx, "SELECT id, ip, user_agent, device_fingerprint, "
+	    "created_at, last_activity_at, expires_at, ended_at, end_reason "
+	    "FROM auth_sessions WHERE user_id = ? ORDER BY created_at, id",
+	    "ttttTTTTt", e->user_id, NULL, sessions, &truncated)) != OK ||
+	    (rc = rows_json(tx, "SELECT id, created_at, expires_at, used_at "
+	    "FROM password_resets WHERE user_id = ? ORDER BY created_at, id",
+	    "tTTT", e->user_id, NULL, resets, &truncated)) != OK ||
+	    (email_index[0] != '\0' && (rc = email_log_json(tx, email_index,
+	    mail, &truncated)) != OK) ||
+	    (rc = audit_json(tx, audit_ref, e->user_id, audit,
+	    &truncated)) != OK)
+		return (rc);
+	json_object_set_new(e->doc, "truncated", json_boolean(truncated));
+	if (e->audited)
+		return (audit_append(tx, e->who, e->req, "users.export",
+		    "users", e->user_id, NULL));
+	return (OK);
+}
+
+static void
+export_send(struct request *req, struct principal *who, const char *id,
+    int audited)
+{
+	struct export	 e;
+	int		 rc;
+
+	memset(&e, 0, sizeof(e));
+	e.req = req;
+	e.who = who;
+	e.user_id = id;
+	e.audited = audited;
+	rc = store_run(req->db, audited ? STORE_TX_WRITE : STORE_TX_READ,
+	    export_tx, &e);
+	if (rc == OK) {
+		http_header_add(req, "Cache-Control", "no-store");
+		http_json(req, 200, e.doc);
+		return;
+	}
+	json_decref(e.doc);
+	http_problem(req, rc, NULL, rc == ERR_NOT_FOUND ? "No such user." :
+	    "The export cannot be made.");
+}
+
+void
+people_me_export(struct request *req)
+{
+	struct principal	*who;
+
+	if (people_caller(req, &who) != OK)
+		return;
+	export_send(req, who, who->user_id, 0);
+}
+
+void
+people_user_export(struct request *req)
+{
+	struct principal	*who;
+	const char		*id = http_param(req, "id");
+
+	if (people_caller(req, &who) != OK)
+		return;
+	if (resource_scope(req->db, who, "users", "export") != SCOPE_ALL) {
+		http_problem(req, ERR_FORBIDDEN, NULL,
+		    "You may not export other users' data.");
+		return;
+	}
+	if (id == NULL || !uuid_valid(id)) {
+		http_problem(req, ERR_NOT_FOUND, NULL, "No such user.");
+		return;
+	}
+	export_send(req, who, id, 1);
+}
+
+/* Run sql with id bound to its nparams parameters. */
+static int
+exec_id(struct tx *tx, const char *sql, const char *id, int nparams)
+{
+	struct stmt	*st;
+	int		 rc, i;
+
+	st = store_prepare(tx, sql);
+	for (i = 1; i <= nparams; i++)
+		store_bind_text(st, i, id);
+	rc = store_step(st);
+	store_finalize(st);
+	return (rc == STORE_DONE ? OK : rc);
+}
+
+static int
+erase_tx(struct tx *tx, void *arg)
+{
+	struct erase	*e = arg;
+	struct stmt	*st;
+	char		 email_index[65] = "", subject[80];
+	json_t		*changes;
+	int64_t		 now = time_now_ms();
+	int		 rc;
+
+	st = store_prepare(tx, "SELECT email_index FROM users WHERE id = ? AND "
+	    "deleted_at IS NULL");
+	store_bind_text(st, 1, e->user_id);
+	if ((rc = store_step(st)) == STORE_ROW && !store_col_is_null(st, 0))
+		strlcpy_cb(email_index, store_col_text(st, 0),
+		    sizeof(email_index));
+	store_finalize(st);
+	if (rc != STORE_ROW)
+		return (rc == STORE_DONE ? ERR_NOT_FOUND : rc);
+
+	if ((rc = seal_key_destroy(tx, e->user_id)) != OK ||
+	    (rc = people_sessions_end(tx, e->user_id, NULL, "erased")) != OK ||
+	    (rc = exec_id(tx, "UPDATE auth_sessions SET ip = NULL, "
+	    "user_agent = NULL, device_fingerprint = NULL WHERE user_id = ?",
+	    e->user_id, 1)) != OK ||
+	    (rc = exec_id(tx, "DELETE FROM password_resets WHERE user_id = ?",
+	    e->user_id, 1)) != OK ||
+	    (rc = exec_id(tx, "DELETE FROM relationships WHERE lead_id = ? OR "
+	    "follower_id = ?", e->user_id, 2)) != OK)
+		return (rc);
+	if (email_index[0] != '\0') {
+		snprintf(subject, sizeof(subject), "account:%s", email_index);
+		if ((rc = exec_id(tx, "DELETE FROM email_log WHERE "
+		    "recipient_index = ?", email_index, 1)) != OK ||
+		    (rc = exec_id(tx, "DELETE FROM login_failures WHERE "
+		    "subject = ?", subject, 1)) != OK)
+			return (rc);
+	}
+	st = store_prepare(tx, "UPDATE users SET email = NULL, email_index = "
+	    "NULL, password_hash = NULL, first_name = NULL, last_name = NULL, "
+	    "phone = NULL, date_of_birth = NULL, gender = NULL, location = "
+	    "NULL, demographics = NULL, country = NULL, locale = NULL, "
+	    "signup_language = NULL, audit_ref = NULL, is_active = 0, "
+	    "deleted_at = ?, updated_at = ?, updated_by = ? WHERE id = ?");
+	store_bind_int64(st, 1, now);
+	store_bind_int64(st, 2, now);
+	store_bind_text(st, 3, e->who->user_id);
+	store_bind_text(st, 4, e->user_id);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc != STORE_DONE)
+		return (rc);
+	changes = json_pack("{s:[s,s,s,s,s,s,s,s,s,s,s,s,s,s],s:b}", "fields",
+	    "email", "password_hash", "first_name", "last_name", "phone",
+	    "date_of_birth", "gender", "location", "demographics", "country",
+	    "locale", "signup_language", "is_active", "deleted_at", "key_destroyed",
+	    1);
+	rc = audit_append(tx, e->who, e->req, "users.erase", "users",
+	    e->user_id, changes);
+	json_decref(changes);
+	return (rc);
+}
+
+static void
+erase_send(struct request *req, struct principal *who, const char *id)
+{
+	struct erase	 e;
+	int		 rc;
+
+	e.req = req;
+	e.who = who;
+	e.user_id = id;
+	if ((rc = store_run(req->db, STORE_TX_WRITE, erase_tx, &e)) == OK)
+		http_send(req, 204, NULL, NULL, 0);
+	else
+		http_problem(req, rc, NULL, rc == ERR_NOT_FOUND ?
+		    "No such user." : "The erasure failed; nothing changed.");
+}
+
+void
+people_me_erase(struct request *req)
+{
+	struct principal	*who;
+	json_t			*body = NULL, *pw = NULL;
+	const char		*key;
+	json_t			*v;
+	int			 rc;
+
+	if (people_caller(req, &who) != OK)
+		return;
+	if (req->json != NULL)
+		body = json_incref(req->json);
+	else if (people_body_object(req, &body) != OK)
+		return;
+	if (body != NULL)
+		json_object_foreach(body, key, v)
+			if (strcmp(key, "password") != 0) {
+				json_decref(body);
+				http_problem(req, ERR_INVALID, "UNKNOWN_FIELD",
+				    "Only \"password\" is taken here.");
+				return;
+			}
+	if (body == NULL || !json_is_string(pw = json_object_get(body,
+	    "password"))) {
+		json_decref(body);
+		http_problem_ext(req, ERR_INVALID, NULL, json_pack("{s:[{s:s,"
+		    "s:s,s:s}]}", "errors", "field", "password", "code",
+		    "required", "detail", "your current password"),
+		    "Erasing your account needs your current password.");
+		return;
+	}
+	/* argon2id is slow: checked before the write transaction starts. */
+	rc = people_user_verify(req->db, who->user_id, json_string_value(pw));
+	json_decref(body);
+	if (rc == ERR_UNAUTHORIZED) {
+		http_problem(req, ERR_FORBIDDEN, "WRONG_PASSWORD",
+		    "The password is not right.");
+		return;
+	}
+	if (rc != OK) {
+		http_problem(req, rc, NULL, "The password cannot be checked.");
+		return;
+	}
+	erase_send(req, who, who->user_id);
+}
+
+void
+people_user_erase(struct request *req)
+{
+	struct principal	*who;
+	const char		*id = http_param(req, "id");
+
+	if (people_caller(req, &who) != OK)
+		return;
+	if (resource_scope(req->db, who, "users", "erase") != SCOPE_ALL) {
+		http_problem(req, ERR_FORBIDDEN, NULL,
+		    "You may not erase users.");
+		return;
+	}
+	if (id == NULL || !uuid_valid(id)) {
+		http_problem(req, ERR_NOT_FOUND, NULL, "No such user.");
+		return;
+	}
+	erase_send(req, who, id);
+}

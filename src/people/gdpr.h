@@ -1,0 +1,67 @@
+/*
+ * Private to src/people: relationships and their consent actions
+ * (relationships.c), the digital-consent rule (consent.c), GDPR export and
+ * erasure (gdpr.c), and the audit log's read endpoint and command
+ * (audit_log.c).
+ *
+ * The handlers people.c lists (export, erasure) and relationships_resource
+ * are declared in people_int.h. The routes below are their own module,
+ * people_access_module, which main.c lists after people_module:
+ *
+ *	GET  /v1/relationships			relationships the caller may see
+ *	GET  /v1/relationships/{id}
+ *	POST /v1/relationships/{id}/consent	record consent: pending -> active
+ *	POST /v1/relationships/{id}/end		pending|active -> ended
+ *	GET  /v1/me/health-consent		may health data be stored now?
+ *	GET  /v1/audit-log			staff read of the audit log
+ *
+ * POST /v1/relationships (admins) comes from the resource layer.
+ */
+#ifndef PEOPLE_GDPR_H
+#define PEOPLE_GDPR_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct module;
+struct principal;
+struct request;
+struct tx;
+
+extern const struct module	people_access_module;
+
+/* relationships.c */
+void	 people_relationships_list(struct request *);
+void	 people_relationship_get(struct request *);
+void	 people_relationship_consent(struct request *);
+void	 people_relationship_end(struct request *);
+/* Relationships where user_id is lead or follower, for the export. */
+int	 people_relationships_of(struct tx *, const char *user_id,
+	    json_t *out);
+
+/* consent.c */
+void	 people_health_consent_get(struct request *);
+/*
+ * The consent rule with its reason: "adult", "guardian_consent",
+ * "consent_required" (OK, OK, ERR_FORBIDDEN), or ERR_NOT_FOUND.
+ */
+int	 people_consent_status(struct tx *, const char *user_id,
+	    const char **reason);
+/* *minor = 1 if user_id is under the digital-consent age of their
+ * country (or of unknown age and did not accept the terms themselves);
+ * ERR_NOT_FOUND for no live user. */
+int	 people_is_minor(struct tx *, const char *user_id, int *minor);
+/* audit_log.c */
+void	 people_audit_log_list(struct request *);
+
+/* Shared helpers (gdpr.c) */
+/* The authenticated caller; answers 401 and returns non-OK without one. */
+int	 people_caller(struct request *, struct principal **);
+/* An ISO 8601 JSON string for a time in ms; null for the column's NULL. */
+json_t	*people_json_time(int null, int64_t ms);
+/* A JSON object body when one was sent (NULL when none); answers 400 and
+ * returns non-OK when it does not parse or is not an object. */
+int	 people_body_object(struct request *, json_t **out);
+
+#endif

@@ -1,0 +1,263 @@
+/*
+ * The people module: its routes, its resources, the request
+ * authenticator, its mail templates and the demo seed.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "core/keyring.h"
+#include "core/mail.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "module.h"
+#include "people/people.h"
+#include "people/people_int.h"
+#include "resource/resource.h"
+#include "store/store.h"
+
+#define DEMO_PASSWORD	"carebase-demo-2026"
+#define DEMO_DOMAIN	"@demo.carebase.dev"
+
+struct demo {
+	const char	*who;		/* local part and label */
+	const char	*role;
+	const char	*first_name;
+	const char	*last_name;
+	int		 child;		/* born so as to be 12 today */
+	char		 id[37];
+	char		 email[64];
+	const char	*status;
+};
+
+struct demo_link {
+	const char	*lead;
+	const char	*follower;
+	const char	*kind;
+};
+
+static int	 people_init(struct store *);
+static int	 people_seed(struct store *);
+static int	 demo_add(struct store *, struct demo *);
+static int	 demo_find(struct store *, const char *email, char *id);
+static int	 demo_link_tx(struct tx *, void *);
+static struct demo *demo_get(struct demo *, size_t, const char *);
+
+static const struct route people_routes[] = {
+	{HTTP_POST, "/v1/auth/register", people_auth_register, ROUTE_JSON_BODY,
+	    "create a member account (terms acceptance required)"},
+	{HTTP_POST, "/v1/auth/login", people_auth_login, ROUTE_JSON_BODY,
+	    "start an auth session: returns the bearer token and its expiry"},
+	{HTTP_POST, "/v1/auth/logout", people_auth_logout, 0,
+	    "end the caller's auth session"},
+	{HTTP_POST, "/v1/auth/password-reset", people_auth_reset,
+	    ROUTE_JSON_BODY, "mail a password reset link (always 202)"},
+	{HTTP_POST, "/v1/auth/password-reset/confirm",
+	    people_auth_reset_confirm, ROUTE_JSON_BODY,
+	    "set a new password with a reset token; ends every session"},
+	{HTTP_GET, "/v1/me", people_me_get, 0, "the caller's own account"},
+	{HTTP_PATCH, "/v1/me", people_me_patch, ROUTE_JSON_BODY,
+	    "change the caller's account (email needs current_password)"},
+	{HTTP_DELETE, "/v1/me", people_me_erase, ROUTE_JSON_BODY,
+	    "erase the caller (GDPR): data key destroyed, sessions ended"},
+	{HTTP_POST, "/v1/me/password", people_me_password, ROUTE_JSON_BODY,
+	    "change password (current needed); ends every other session"},
+	{HTTP_GET, "/v1/me/export", people_me_export, 0,
+	    "everything carebase holds about the caller (GDPR)"},
+	{HTTP_GET, "/v1/users/{id}/export", people_user_export, 0,
+	    "everything carebase holds about a user (admins)"},
+	{HTTP_POST, "/v1/users/{id}/erase", people_user_erase, 0,
+	    "erase a user (admins)"},
+};
+
+static const struct resource *const people_resources[] = {
+	&users_resource,
+	&relationships_resource,
+};
+
+static const struct mail_template password_reset_template = {
+	"password_reset",
+	"Reset your carebase password",
+	"Someone asked to reset the password of your carebase account.\n\n"
+	"To choose a new password, open this link within {{minutes}} minutes:\n"
+	"{{link}}\n\n"
+	"If it was not you, ignore this message: your password stays as it is.\n",
+	"<p>Someone asked to reset the password of your carebase account.</p>"
+	"<p>To choose a new password, open <a href=\"{{link}}\">this link</a> "
+	"within {{minutes}} minutes.</p>"
+	"<p>If it was not you, ignore this message: your password stays as it "
+	"is.</p>",
+};
+
+static const struct mail_template password_changed_template = {
+	"password_changed",
+	"Your carebase password was changed",
+	"The password of your carebase account was changed at {{time}} (UTC),\n"
+	"and every other session was ended.\n\n"
+	"If you did not do this, reset your password at once at {{public_url}}\n"
+	"and tell us.\n",
+	NULL,
+};
+
+const struct module people_module = {
+	"people", people_routes, NELEM(people_routes), NULL, 0, NULL, 0,
+	people_resources, NELEM(people_resources), people_init, people_seed,
+};
+
+static int
+people_init(struct store *db)
+{
+	int	 rc;
+
+	resource_set_auth(people_authenticate);
+	if ((rc = mail_template_register(&password_reset_template)) != OK &&
+	    rc != ERR_CONFLICT)
+		return (rc);
+	if ((rc = mail_template_register(&password_changed_template)) != OK &&
+	    rc != ERR_CONFLICT)
+		return (rc);
+	return (OK);
+}
+
+/*
+ * Demo accounts, each with the same printed password (the one place a
+ * password is printed), skipping those that exist; the guardian is linked
+ * to the child with consent recorded, the therapist to the member.
+ */
+static int
+people_seed(struct store *db)
+{
+	struct demo	 demos[] = {
+		{"admin", "admin", "Ada", "Admin", 0, "", "", ""},
+		{"therapist", "therapist", "Theo", "Therapist", 0, "", "", ""},
+		{"guardian", "member", "Grace", "Guardian", 0, "", "", ""},
+		{"child", "member", "Charlie", "Child", 1, "", "", ""},
+		{"member", "member", "Morgan", "Member", 0, "", "", ""},
+	};
+	struct demo_link links[] = {
+		{"guardian", "child", "guardian_of"},
+		{"therapist", "member", "practitioner_of"},
+	};
+	size_t		 i;
+	int		 rc;
+
+	for (i = 0; i < NELEM(demos); i++)
+		if ((rc = demo_add(db, &demos[i])) != OK)
+			return (rc);
+	for (i = 0; i < NELEM(links); i++) {
+		const char *lead = demo_get(demos, NELEM(demos),
+		    links[i].lead)->id;
+		const char *follower = demo_get(demos, NELEM(demos),
+		    links[i].follower)->id;
+		/* A guardian consents for the child; a client for themselves. */
+		const char *ids[4] = { lead, follower, links[i].kind,
+		    strcmp(links[i].kind, "guardian_of") == 0 ? lead : follower };
+		if ((rc = store_run(db, STORE_TX_WRITE, demo_link_tx, ids)) != OK)
+			return (rc);
+	}
+	printf("demo accounts (password for each: %s)\n", DEMO_PASSWORD);
+	printf("  %-10s %-30s %-8s %s\n", "role", "email", "status", "id");
+	for (i = 0; i < NELEM(demos); i++)
+		printf("  %-10s %-30s %-8s %s\n", demos[i].role,
+		    demos[i].email, demos[i].status, demos[i].id);
+	printf("  the guardian is guardian_of the child (12, GB) with consent; "
+	    "the therapist is practitioner_of the member\n");
+	return (OK);
+}
+
+static struct demo *
+demo_get(struct demo *d, size_t n, const char *who)
+{
+	size_t	 i;
+
+	for (i = 0; i + 1 < n; i++)
+		if (strcmp(d[i].who, who) == 0)
+			break;
+	return (&d[i]);
+}
+
+static int
+demo_add(struct store *db, struct demo *d)
+{
+	struct people_new_user	 nu;
+	struct tm		 tm;
+	time_t			 now = time(NULL);
+	const char		*why = NULL;
+	char			*email = d->email, dob[32];
+	int			 rc;
+
+	snprintf(email, sizeof(d->email), "%s%s", d->who, DEMO_DOMAIN);
+	memset(&nu, 0, sizeof(nu));
+	nu.email = email;
+	nu.role = d->role;
+	nu.first_name = d->first_name;
+	nu.last_name = d->last_name;
+	nu.country = "GB";
+	nu.locale = "en-GB";
+	nu.signup_language = "en";
+	nu.accepted = !d->child;
+	if (d->child) {
+		gmtime_r(&now, &tm);
+		snprintf(dob, sizeof(dob), "%04d-01-01", tm.tm_year + 1900 - 12);
+		nu.date_of_birth = dob;
+	}
+	rc = people_user_add_full(db, &nu, DEMO_PASSWORD, d->id, &why);
+	d->status = "created";
+	if (rc == ERR_CONFLICT) {
+		d->status = "existed";
+		rc = demo_find(db, email, d->id);
+	}
+	if (rc != OK)
+		fprintf(stderr, "carebase: demo account %s: %s\n", email,
+		    why != NULL ? why : err_code(rc));
+	return (rc);
+}
+
+static int
+demo_find(struct store *db, const char *email, char *id)
+{
+	struct tx	*tx;
+	struct stmt	*st;
+	char		 index[65];
+	int		 rc, step;
+
+	keyring_email_index(email, index);
+	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
+		return (rc);
+	st = store_prepare(tx, "SELECT id FROM users WHERE email_index = ?");
+	store_bind_text(st, 1, index);
+	if ((step = store_step(st)) == STORE_ROW)
+		strlcpy_cb(id, store_col_text(st, 0), 37);
+	store_finalize(st);
+	store_tx_rollback(tx);
+	return (step == STORE_ROW ? OK : (step == STORE_DONE ? ERR_NOT_FOUND :
+	    ERR_DB));
+}
+
+static int
+demo_link_tx(struct tx *tx, void *arg)
+{
+	const char	**ids = arg;
+	struct stmt	*st;
+	char		 id[UUID_STR_LEN];
+	int64_t		 now = time_now_ms();
+	int		 step;
+
+	st = store_prepare(tx, "INSERT INTO relationships (id, lead_id, "
+	    "follower_id, kind, status, consent_at, consent_by, consent_method, "
+	    "created_at, updated_at) VALUES (?, ?, ?, ?, 'active', ?, ?, "
+	    "'signed_form', ?, ?) ON CONFLICT (lead_id, follower_id, kind) "
+	    "DO NOTHING");
+	store_bind_text(st, 1, uuid_v7(id));
+	store_bind_text(st, 2, ids[0]);
+	store_bind_text(st, 3, ids[1]);
+	store_bind_text(st, 4, ids[2]);
+	store_bind_int64(st, 5, now);
+	store_bind_text(st, 6, ids[3]);
+	store_bind_int64(st, 7, now);
+	store_bind_int64(st, 8, now);
+	step = store_step(st);
+	store_finalize(st);
+	return (step == STORE_DONE ? OK : (step == ERR_BUSY ? ERR_BUSY : ERR_DB));
+}

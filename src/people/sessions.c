@@ -1,0 +1,359 @@
+/*
+ * Auth sessions (the seed's admin_sessions): an opaque bearer token of 256
+ * random bits given once to the client; only its SHA-256 is stored, with
+ * the client's address, user agent and device fingerprint, the time of
+ * the last activity, an idle timeout and an absolute expiry, both from
+ * config by whether the user's role is staff.
+ *
+ * The authenticator accepts "Authorization: Bearer <token>" only. A token
+ * in the query string leaks into logs and histories, so a request that
+ * carries one is refused outright (TOKEN_IN_QUERY) even with a good header.
+ * Last activity is written at most once a minute per session, so reads stay
+ * reads.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/arena.h"
+#include "core/config.h"
+#include "core/crypto.h"
+#include "core/err.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "http/http_int.h"	/* the raw query string, to refuse tokens in it */
+#include "people/people_int.h"
+#include "resource/resource.h"
+#include "store/store.h"
+
+/* Query keys that name a credential, whatever their value. */
+static const char *const token_keys[] = {
+	"access_token", "token", "auth", "auth_token", "authorization",
+	"bearer", "session_token", "api_key", "apikey", "jwt", "id_token",
+	"refresh_token", NULL
+};
+
+struct lookup {
+	char		 session_id[37];
+	char		 user_id[37];
+	char		 role[32];
+	char		 audit_ref[37];
+	int64_t		 last_activity_at;
+	int64_t		 idle_timeout_ms;
+	int64_t		 expires_at;
+	int64_t		 ended_at;
+	int		 is_active;
+	int		 deleted;
+	int		 is_staff;
+};
+
+static int	 session_lookup(struct store *, const char *hash, struct lookup *);
+static void	 lookup_from_row(struct stmt *, struct lookup *);
+static int	 session_touch(struct store *, const struct lookup *, int64_t now);
+static int	 query_key_is_token(const char *key, size_t len);
+static const char *header_bounded(struct request *, const char *, size_t max);
+static int	 refuse(struct request *, const char *code, const char *detail);
+
+int
+people_session_start(struct tx *tx, struct request *req, const char *user_id,
+    int is_staff, struct people_session *out)
+{
+	struct stmt	*st;
+	char		 hash[TOKEN_HASH_LEN];
+	int64_t		 now = time_now_ms();
+	int		 step;
+
+	memset(out, 0, sizeof(*out));
+	uuid_v7(out->id);
+	crypto_token_new(out->token);
+	crypto_token_hash(out->token, hash);
+	out->created_at = now;
+	out->idle_timeout_ms = 1000 * (is_staff ? config.session_idle_staff_s :
+	    config.session_idle_member_s);
+	out->expires_at = now + 1000 * (is_staff ? config.session_absolute_staff_s :
+	    config.session_absolute_member_s);
+	if ((st = store_prepare(tx, "INSERT INTO auth_sessions (id, user_id, "
+	    "token_hash, ip, user_agent, device_fingerprint, created_at, "
+	    "last_activity_at, idle_timeout_ms, expires_at) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) == NULL)
+		return (ERR_DB);
+	store_bind_text(st, 1, out->id);
+	store_bind_text(st, 2, user_id);
+	store_bind_text(st, 3, hash);
+	store_bind_text(st, 4, req != NULL ? req->ip : NULL);
+	store_bind_text(st, 5, req != NULL ?
+	    header_bounded(req, "User-Agent", PEOPLE_AGENT_MAX) : NULL);
+	store_bind_text(st, 6, req != NULL ? header_bounded(req,
+	    "X-Device-Fingerprint", PEOPLE_FINGERPRINT_MAX) : NULL);
+	store_bind_int64(st, 7, now);
+	store_bind_int64(st, 8, now);
+	store_bind_int64(st, 9, out->idle_timeout_ms);
+	store_bind_int64(st, 10, out->expires_at);
+	step = store_step(st);
+	store_finalize(st);
+	return (step == STORE_DONE ? OK : (step == ERR_BUSY ? ERR_BUSY : ERR_DB));
+}
+
+int
+people_authenticate(struct request *req, struct principal **out)
+{
+	const struct hreq	*h = req->conn;
+	struct principal	*p;
+	struct lookup		 lk;
+	const char		*auth, *tok = NULL;
+	char			 token[TOKEN_LEN], hash[TOKEN_HASH_LEN];
+	size_t			 len = 0;
+	int64_t			 now;
+	int			 rc;
+
+	*out = NULL;
+	auth = http_header(req, "Authorization");
+	if (auth != NULL && people_bearer_parse(auth, &tok, &len) != OK)
+		return (refuse(req, "UNAUTHORIZED",
+		    "the Authorization header must be \"Bearer <token>\""));
+	if (h != NULL && people_query_has_token(h->query, tok, len))
+		return (refuse(req, "TOKEN_IN_QUERY", "credentials are accepted "
+		    "in the Authorization header only, never in the URL"));
+	if (auth == NULL)
+		return (OK);
+	memcpy(token, tok, len);
+	token[len] = '\0';
+	crypto_token_hash(token, hash);
+	if ((rc = session_lookup(req->db, hash, &lk)) == ERR_NOT_FOUND)
+		return (refuse(req, "UNAUTHORIZED", "the token is not valid"));
+	if (rc != OK)
+		return (rc);
+	now = time_now_ms();
+	if (people_session_live(now, lk.last_activity_at, lk.idle_timeout_ms,
+	    lk.expires_at, lk.ended_at) != OK)
+		return (refuse(req, "SESSION_EXPIRED",
+		    "the session has ended; log in again"));
+	if (!lk.is_active || lk.deleted)
+		return (refuse(req, "UNAUTHORIZED", "the account is not active"));
+	if (now - lk.last_activity_at >= PEOPLE_ACTIVITY_STEP_MS)
+		(void)session_touch(req->db, &lk, now);
+	if ((p = arena_alloc(req->arena, sizeof(*p))) == NULL)
+		return (ERR_NOMEM);
+	memcpy(p->user_id, lk.user_id, sizeof(p->user_id));
+	memcpy(p->role, lk.role, sizeof(p->role));
+	memcpy(p->audit_ref, lk.audit_ref, sizeof(p->audit_ref));
+	memcpy(p->session_id, lk.session_id, sizeof(p->session_id));
+	p->is_staff = lk.is_staff;
+	*out = p;
+	return (OK);
+}
+
+static int
+refuse(struct request *req, const char *code, const char *detail)
+{
+	http_header_add(req, "WWW-Authenticate", "Bearer");
+	http_problem(req, ERR_UNAUTHORIZED, code, "%s", detail);
+	return (ERR_UNAUTHORIZED);
+}
+
+static int
+session_lookup(struct store *db, const char *hash, struct lookup *lk)
+{
+	struct tx	*tx;
+	struct stmt	*st;
+	int		 rc, step;
+
+	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
+		return (rc);
+	st = store_prepare(tx, "SELECT s.id, s.user_id, u.role, u.audit_ref, "
+	    "s.last_activity_at, s.idle_timeout_ms, s.expires_at, s.ended_at, "
+	    "u.is_active, u.deleted_at, r.is_staff FROM auth_sessions s "
+	    "JOIN users u ON u.id = s.user_id JOIN roles r ON r.name = u.role "
+	    "WHERE s.token_hash = ?");
+	store_bind_text(st, 1, hash);
+	switch ((step = store_step(st))) {
+	case STORE_ROW:
+		lookup_from_row(st, lk);
+		rc = OK;
+		break;
+	case STORE_DONE:
+		rc = ERR_NOT_FOUND;
+		break;
+	default:
+		rc = step == ERR_BUSY ? ERR_BUSY : ERR_DB;
+		break;
+	}
+	store_finalize(st);
+	store_tx_rollback(tx);
+	return (rc);
+}
+
+static void
+lookup_from_row(struct stmt *st, struct lookup *lk)
+{
+	const char	*s;
+
+	memset(lk, 0, sizeof(*lk));
+	strlcpy_cb(lk->session_id, store_col_text(st, 0), sizeof(lk->session_id));
+	strlcpy_cb(lk->user_id, store_col_text(st, 1), sizeof(lk->user_id));
+	strlcpy_cb(lk->role, store_col_text(st, 2), sizeof(lk->role));
+	if ((s = store_col_text(st, 3)) != NULL)
+		strlcpy_cb(lk->audit_ref, s, sizeof(lk->audit_ref));
+	lk->last_activity_at = store_col_int64(st, 4);
+	lk->idle_timeout_ms = store_col_int64(st, 5);
+	lk->expires_at = store_col_int64(st, 6);
+	lk->ended_at = store_col_is_null(st, 7) ? 0 : store_col_int64(st, 7);
+	lk->is_active = store_col_int64(st, 8) != 0;
+	lk->deleted = !store_col_is_null(st, 9);
+	lk->is_staff = store_col_int64(st, 10) != 0;
+}
+
+/* Best effort: a failure here must not fail the request. */
+static int
+session_touch(struct store *db, const struct lookup *lk, int64_t now)
+{
+	struct tx	*tx;
+	struct stmt	*st;
+	int		 rc, step;
+
+	if ((rc = store_tx_begin(db, STORE_TX_WRITE, &tx)) != OK)
+		return (rc);
+	st = store_prepare(tx, "UPDATE auth_sessions SET last_activity_at = ? "
+	    "WHERE id = ? AND last_activity_at < ?");
+	store_bind_int64(st, 1, now);
+	store_bind_text(st, 2, lk->session_id);
+	store_bind_int64(st, 3, now - PEOPLE_ACTIVITY_STEP_MS);
+	step = store_step(st);
+	store_finalize(st);
+	if (step == STORE_DONE) {
+		st = store_prepare(tx, "UPDATE users SET last_active_at = ? "
+		    "WHERE id = ?");
+		store_bind_int64(st, 1, now);
+		store_bind_text(st, 2, lk->user_id);
+		step = store_step(st);
+		store_finalize(st);
+	}
+	if (step != STORE_DONE) {
+		store_tx_rollback(tx);
+		return (ERR_DB);
+	}
+	return (store_tx_commit(tx));
+}
+
+int
+people_session_end(struct tx *tx, const char *session_id, const char *reason)
+{
+	struct stmt	*st;
+	int		 step;
+
+	if ((st = store_prepare(tx, "UPDATE auth_sessions SET ended_at = ?, "
+	    "end_reason = ? WHERE id = ? AND ended_at IS NULL")) == NULL)
+		return (ERR_DB);
+	store_bind_int64(st, 1, time_now_ms());
+	store_bind_text(st, 2, reason);
+	store_bind_text(st, 3, session_id);
+	step = store_step(st);
+	store_finalize(st);
+	return (step == STORE_DONE ? OK : (step == ERR_BUSY ? ERR_BUSY : ERR_DB));
+}
+
+int
+people_sessions_end(struct tx *tx, const char *user_id,
+    const char *except_session_id, const char *reason)
+{
+	struct stmt	*st;
+	int		 step;
+
+	if ((st = store_prepare(tx, "UPDATE auth_sessions SET ended_at = ?, "
+	    "end_reason = ? WHERE user_id = ? AND ended_at IS NULL "
+	    "AND id <> ?")) == NULL)
+		return (ERR_DB);
+	store_bind_int64(st, 1, time_now_ms());
+	store_bind_text(st, 2, reason);
+	store_bind_text(st, 3, user_id);
+	store_bind_text(st, 4, except_session_id != NULL ? except_session_id : "");
+	step = store_step(st);
+	store_finalize(st);
+	return (step == STORE_DONE ? OK : (step == ERR_BUSY ? ERR_BUSY : ERR_DB));
+}
+
+int
+people_session_live(int64_t now, int64_t last_activity_at,
+    int64_t idle_timeout_ms, int64_t expires_at, int64_t ended_at)
+{
+	if (ended_at != 0 || now >= expires_at ||
+	    now - last_activity_at >= idle_timeout_ms)
+		return (ERR_UNAUTHORIZED);
+	return (OK);
+}
+
+int
+people_bearer_parse(const char *header, const char **tok, size_t *len)
+{
+	const char	*p;
+	size_t		 n;
+
+	if (strncasecmp(header, "Bearer ", 7) != 0)
+		return (ERR_MALFORMED);
+	for (p = header + 7; *p == ' '; p++)
+		;
+	n = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789-_");
+	if (n != TOKEN_LEN - 1 || p[n] != '\0')
+		return (ERR_MALFORMED);
+	*tok = p;
+	*len = n;
+	return (OK);
+}
+
+int
+people_query_has_token(const char *query, const char *bearer,
+    size_t bearer_len)
+{
+	const char	*p, *amp, *eq;
+	size_t		 klen, vlen;
+
+	if (query == NULL)
+		return (0);
+	for (p = query; *p != '\0'; p = *amp == '\0' ? amp : amp + 1) {
+		amp = p + strcspn(p, "&");
+		eq = memchr(p, '=', (size_t)(amp - p));
+		klen = (size_t)((eq != NULL ? eq : amp) - p);
+		if (query_key_is_token(p, klen))
+			return (1);
+		if (eq == NULL)
+			continue;
+		vlen = (size_t)(amp - eq - 1);
+		if (vlen >= 6 && (strncasecmp(eq + 1, "Bearer", 6) == 0))
+			return (1);
+		/* The token alphabet needs no escaping, so compare raw. */
+		if (bearer != NULL && vlen >= bearer_len && bearer_len > 0 &&
+		    memmem(eq + 1, vlen, bearer, bearer_len) != NULL)
+			return (1);
+	}
+	return (0);
+}
+
+static int
+query_key_is_token(const char *key, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; token_keys[i] != NULL; i++)
+		if (strlen(token_keys[i]) == len &&
+		    strncasecmp(key, token_keys[i], len) == 0)
+			return (1);
+	return (0);
+}
+
+static const char *
+header_bounded(struct request *req, const char *name, size_t max)
+{
+	const char	*v;
+	size_t		 n;
+
+	if ((v = http_header(req, name)) == NULL)
+		return (NULL);
+	/* Cut to the bound, back to a character boundary; not UTF-8: none. */
+	if ((n = strlen(v)) > max) {
+		for (n = max; n > 0 && ((unsigned char)v[n] & 0xc0) == 0x80; n--)
+			;
+		v = arena_strndup(req->arena, v, n);
+	}
+	return (v != NULL && people_utf8_count(v, n) >= 0 ? v : NULL);
+}

@@ -1,0 +1,476 @@
+/*
+ * Users: the resource declaration (every field the seeds give a person;
+ * names, email, phone, birth date, gender, location and demographics
+ * sealed under the user's own data key; email found through its blind
+ * index), GET and PATCH /v1/me (the users resource at the caller's id),
+ * and the insert used where no resource request exists (register, the
+ * command line, the demo seed).
+ *
+ * password_hash, email_index and audit_ref are columns, never fields.
+ * Role and is_active are staff-only (a member's PATCH naming them is
+ * refused by the resource layer). A changed email needs the current
+ * password, so self-service email changes go through PATCH /v1/me only.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "core/config.h"
+#include "core/crypto.h"
+#include "core/err.h"
+#include "core/keyring.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "people/gdpr.h"
+#include "people/people_int.h"
+#include "resource/audit.h"
+#include "resource/resource.h"
+#include "resource/seal.h"
+#include "store/store.h"
+
+static int	 users_before_update(struct resource_ctx *, json_t *);
+static int	 users_after_write(struct resource_ctx *, int, json_t *);
+static int	 me_load(struct request *, struct principal *, json_t **);
+static void	 me_respond(struct request *, json_t *);
+static int	 me_email_check(struct request *, struct principal *, json_t *);
+static int	 insert_row(struct tx *, const struct people_new_user *,
+		    const char *id);
+static int	 personal_set(struct tx *, const struct people_new_user *,
+		    const char *id, const unsigned char *key);
+static int	 bind_sealed(struct stmt *, int, const unsigned char *,
+		    const char *column, const char *id, const char *plain);
+
+static const char *const roles[] = {
+	"admin", "partner_admin", "therapist", "instructor", "member", NULL
+};
+static const char *const frequencies[] = {
+	"never", "daily", "weekly", "monthly", NULL
+};
+
+#define P	FIELD_PERSONAL
+#define N	FIELD_NULLABLE
+#define RO	FIELD_READONLY
+#define STAFF_OWN	(SEE_ALL | SEE_OWN)
+
+static const struct field user_fields[] = {
+	{"first_name", FIELD_TEXT, P | N, 1, 100, NULL, NULL, NULL, 0,
+	    "given name"},
+	{"last_name", FIELD_TEXT, P | N, 1, 100, NULL, NULL, NULL, 0,
+	    "family name"},
+	{"email", FIELD_EMAIL, FIELD_REQUIRED | P | FIELD_BLIND_INDEX, 3,
+	    PEOPLE_EMAIL_MAX, NULL, NULL, NULL, 0,
+	    "sign-in address; filter with ?email= (blind index)"},
+	{"phone", FIELD_TEXT, P | N, 3, 32, NULL, NULL, NULL, STAFF_OWN,
+	    "telephone number"},
+	{"date_of_birth", FIELD_DATE, P | N, 0, 0, NULL, NULL, NULL, 0,
+	    "YYYY-MM-DD; decides whether guardian consent is needed"},
+	{"gender", FIELD_TEXT, P | N, 1, 64, NULL, NULL, NULL, STAFF_OWN,
+	    "gender, in the person's own words"},
+	{"location", FIELD_TEXT, P | N, 1, 200, NULL, NULL, NULL, STAFF_OWN,
+	    "town or region"},
+	{"demographics", FIELD_JSON, P | N, 0, 0, NULL, NULL, NULL, STAFF_OWN,
+	    "other demographic answers, as one object"},
+	{"country", FIELD_TEXT, N | FIELD_FILTER, 2, 2, NULL, NULL, NULL, 0,
+	    "ISO 3166-1 alpha-2"},
+	{"locale", FIELD_TEXT, N, 2, 35, NULL, NULL, NULL, 0,
+	    "BCP 47 language tag for the interface"},
+	{"signup_language", FIELD_TEXT, N | FIELD_CREATE_ONLY, 2, 35, NULL,
+	    NULL, NULL, STAFF_OWN, "language the person signed up in"},
+	{"contact_permission", FIELD_BOOL, 0, 0, 0, NULL, "false", NULL,
+	    STAFF_OWN, "may be contacted about research and news"},
+	{"service_emails_permission", FIELD_BOOL, 0, 0, 0, NULL, "true", NULL,
+	    STAFF_OWN, "may receive service emails"},
+	{"email_reminders_frequency", FIELD_ENUM, 0, 0, 0, frequencies,
+	    "\"never\"", NULL, STAFF_OWN, "never, daily, weekly or monthly"},
+	{"terms_accepted_at", FIELD_TIME, RO | N, 0, 0, NULL, NULL, NULL,
+	    STAFF_OWN, "when the terms were accepted"},
+	{"terms_version", FIELD_TEXT, RO | N, 0, 0, NULL, NULL, NULL, STAFF_OWN,
+	    "which terms"},
+	{"privacy_accepted_at", FIELD_TIME, RO | N, 0, 0, NULL, NULL, NULL,
+	    STAFF_OWN, "when the privacy notice was accepted"},
+	{"privacy_version", FIELD_TEXT, RO | N, 0, 0, NULL, NULL, NULL,
+	    STAFF_OWN, "which privacy notice"},
+	{"role", FIELD_ENUM, FIELD_STAFF_WRITE | FIELD_FILTER | FIELD_SORT, 0, 0,
+	    roles, "\"member\"", NULL, 0, "one of the roles; staff only"},
+	{"is_active", FIELD_BOOL, FIELD_STAFF_WRITE | FIELD_FILTER, 0, 0, NULL,
+	    "true", NULL, 0, "false ends every session; staff only"},
+	{"last_login_at", FIELD_TIME, RO | N | FIELD_SORT, 0, 0, NULL, NULL,
+	    NULL, STAFF_OWN, NULL},
+	{"last_active_at", FIELD_TIME, RO | N | FIELD_SORT, 0, 0, NULL, NULL,
+	    NULL, STAFF_OWN, NULL},
+	{"created_at", FIELD_TIME, RO | FIELD_SORT, 0, 0, NULL, NULL, NULL, 0,
+	    NULL},
+	{"updated_at", FIELD_TIME, RO | FIELD_SORT, 0, 0, NULL, NULL, NULL, 0,
+	    NULL},
+	{"deleted_at", FIELD_TIME, RO | N, 0, 0, NULL, NULL, NULL, SEE_ALL,
+	    NULL},
+	{"created_by", FIELD_UUID, RO | N, 0, 0, NULL, NULL, "users", SEE_ALL,
+	    NULL},
+	{"updated_by", FIELD_UUID, RO | N, 0, 0, NULL, NULL, "users", SEE_ALL,
+	    NULL},
+};
+
+const struct resource users_resource = {
+	.name = "users",
+	.path = "/v1/users",
+	.table = "users",
+	.fields = user_fields,
+	.nfields = sizeof(user_fields) / sizeof(user_fields[0]),
+	.owner_column = "id",
+	.related_kinds = "guardian_of,practitioner_of",
+	.soft_delete = 1,
+	.doc = "People with an account. Personal fields are sealed at rest "
+	    "under each person's own key; a guardian sees their child, a "
+	    "practitioner their clients. Deactivating (is_active false) or "
+	    "deleting a user ends their sessions.",
+	.before_update = users_before_update,
+	.after_write = users_after_write,
+	.where = "deleted_at IS NULL",
+};
+
+/* A person changes their own email through PATCH /v1/me, with password. */
+static int
+users_before_update(struct resource_ctx *ctx, json_t *body)
+{
+	if (json_object_get(body, "email") == NULL || ctx->who == NULL ||
+	    ctx->id == NULL || strcmp(ctx->id, ctx->who->user_id) != 0 ||
+	    (ctx->req->route != NULL && strcmp(ctx->req->route, "/v1/me") == 0))
+		return (OK);
+	http_problem(ctx->req, ERR_FORBIDDEN, "CURRENT_PASSWORD_REQUIRED",
+	    "change your own email with PATCH /v1/me and current_password");
+	return (ERR_FORBIDDEN);
+}
+
+static int
+users_after_write(struct resource_ctx *ctx, int action, json_t *row)
+{
+	const char	*id = ctx->id;
+	struct stmt	*st;
+	char		 ref[UUID_STR_LEN];
+	int		 step;
+
+	if (id == NULL)
+		return (OK);
+	if (action == ACTION_DELETE)
+		return (people_sessions_end(ctx->tx, id, NULL, "deleted"));
+	if (action == ACTION_UPDATE && json_is_false(json_object_get(row,
+	    "is_active")))
+		return (people_sessions_end(ctx->tx, id, NULL, "deactivated"));
+	if (action != ACTION_CREATE)
+		return (OK);
+	/* Made by staff through POST /v1/users: give it its audit pseudonym. */
+	st = store_prepare(ctx->tx, "UPDATE users SET audit_ref = ? "
+	    "WHERE id = ? AND audit_ref IS NULL");
+	store_bind_text(st, 1, uuid_v7(ref));
+	store_bind_text(st, 2, id);
+	step = store_step(st);
+	store_finalize(st);
+	return (step == STORE_DONE ? OK : ERR_DB);
+}
+
+void
+people_me_get(struct request *req)
+{
+	struct principal	*who;
+	json_t			*me = NULL;
+
+	if (people_caller(req, &who) != OK)
+		return;
+	if (me_load(req, who, &me) != OK)
+		return;
+	me_respond(req, me);
+}
+
+static int
+me_load(struct request *req, struct principal *who, json_t **out)
+{
+	struct resource_ctx	 ctx;
+	int			 rc;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.req = req;
+	ctx.res = &users_resource;
+	ctx.who = who;
+	ctx.scope = SCOPE_OWN;
+	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &ctx.tx)) != OK) {
+		http_problem(req, rc, NULL, "the database is not available");
+		return (rc);
+	}
+	rc = resource_load(&ctx, who->user_id, out);
+	store_tx_rollback(ctx.tx);
+	if (rc != OK)
+		http_problem(req, rc, NULL, "your account could not be read");
+	return (rc);
+}
+
+static void
+me_respond(struct request *req, json_t *me)
+{
+	char		 etag[48];
+	int64_t		 ms = 0;
+	const char	*at = json_string_value(json_object_get(me, "updated_at"));
+	const char	*id = json_string_value(json_object_get(me, "id"));
+
+	if (at != NULL && id != NULL && time_parse_iso(at, &ms) == 0) {
+		resource_etag(id, ms, etag);
+		http_header_add(req, "ETag", etag);
+	}
+	http_header_add(req, "Cache-Control", "no-store");
+	http_json(req, 200, me);
+}
+
+void
+people_me_patch(struct request *req)
+{
+	struct principal	*who;
+	struct resource_ctx	 ctx;
+	json_t			*body = req->json, *me = NULL;
+	int			 rc;
+
+	if (people_caller(req, &who) != OK)
+		return;
+	if (!json_is_object(body)) {
+		http_problem(req, ERR_MALFORMED, NULL, "the body must be an object");
+		return;
+	}
+	if (me_email_check(req, who, body) != OK)
+		return;
+	if (resource_validate(req, &users_resource, body, 0, SCOPE_OWN) != OK)
+		return;
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.req = req;
+	ctx.res = &users_resource;
+	ctx.who = who;
+	ctx.scope = SCOPE_OWN;
+	ctx.id = who->user_id;
+	if ((rc = store_tx_begin(req->db, STORE_TX_WRITE, &ctx.tx)) != OK) {
+		http_problem(req, rc, NULL, "the database is not available");
+		return;
+	}
+	if ((rc = resource_update(&ctx, who->user_id, body)) == OK)
+		rc = store_tx_commit(ctx.tx);
+	else
+		store_tx_rollback(ctx.tx);
+	if (rc == ERR_CONFLICT)
+		http_problem(req, rc, "EMAIL_TAKEN", "that email cannot be used");
+	else if (rc != OK)
+		http_problem(req, rc, NULL, "your account was not changed");
+	else if (me_load(req, who, &me) == OK)
+		me_respond(req, me);
+}
+
+/*
+ * current_password is not a field: take it out of the body. A changed
+ * email needs it, right.
+ */
+static int
+me_email_check(struct request *req, struct principal *who, json_t *body)
+{
+	json_t		*cur = json_object_get(body, "current_password");
+	char		*pw = NULL;
+	int		 rc = OK;
+
+	if (cur != NULL && (!json_is_string(cur) ||
+	    json_string_length(cur) > PEOPLE_PASSWORD_BYTES)) {
+		http_problem(req, ERR_INVALID, NULL,
+		    "current_password must be a string");
+		return (ERR_INVALID);
+	}
+	if (cur != NULL && (pw = strdup(json_string_value(cur))) == NULL) {
+		http_problem(req, ERR_NOMEM, NULL, "out of memory");
+		return (ERR_NOMEM);
+	}
+	json_object_del(body, "current_password");
+	if (json_object_get(body, "email") == NULL)
+		goto out;
+	if (pw == NULL) {
+		http_problem(req, ERR_FORBIDDEN, "CURRENT_PASSWORD_REQUIRED",
+		    "changing the email needs current_password");
+		rc = ERR_FORBIDDEN;
+	} else if (people_user_verify(req->db, who->user_id, pw) != OK) {
+		http_problem(req, ERR_FORBIDDEN, "INVALID_CURRENT_PASSWORD",
+		    "the current password is not right");
+		rc = ERR_FORBIDDEN;
+	}
+out:
+	if (pw != NULL) {
+		sodium_memzero(pw, strlen(pw));
+		free(pw);
+	}
+	return (rc);
+}
+
+int
+people_user_verify(struct store *db, const char *user_id, const char *password)
+{
+	struct tx	*tx;
+	char		 hash[PASSWORD_HASH_LEN];
+	int		 rc;
+
+	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
+		return (rc);
+	rc = people_user_hash(tx, user_id, hash);
+	store_tx_rollback(tx);
+	if (rc != OK) {
+		(void)crypto_password_verify(people_password_dummy(), password);
+		return (ERR_UNAUTHORIZED);
+	}
+	return (crypto_password_verify(hash, password));
+}
+
+int
+people_user_hash(struct tx *tx, const char *user_id,
+    char out[PASSWORD_HASH_LEN])
+{
+	struct stmt	*st;
+	const char	*h;
+	int		 rc = ERR_NOT_FOUND, step;
+
+	st = store_prepare(tx, "SELECT password_hash FROM users WHERE id = ? "
+	    "AND deleted_at IS NULL AND is_active = 1");
+	store_bind_text(st, 1, user_id);
+	if ((step = store_step(st)) == STORE_ROW &&
+	    (h = store_col_text(st, 0)) != NULL && strlen(h) < PASSWORD_HASH_LEN) {
+		memcpy(out, h, strlen(h) + 1);
+		rc = OK;
+	} else if (step != STORE_ROW && step != STORE_DONE)
+		rc = ERR_DB;
+	store_finalize(st);
+	return (rc);
+}
+
+int
+people_user_email(struct tx *tx, const char *user_id, char **out)
+{
+	struct stmt	*st;
+	unsigned char	 key[SEAL_KEY_LEN];
+	const void	*b;
+	size_t		 n = 0;
+	int		 rc, step;
+
+	*out = NULL;
+	st = store_prepare(tx, "SELECT email FROM users WHERE id = ?");
+	store_bind_text(st, 1, user_id);
+	if ((step = store_step(st)) != STORE_ROW || store_col_is_null(st, 0)) {
+		store_finalize(st);
+		return (step == STORE_ROW || step == STORE_DONE ? ERR_NOT_FOUND :
+		    ERR_DB);
+	}
+	b = store_col_blob(st, 0, &n);
+	if ((rc = seal_key_load(tx, user_id, key)) == OK)
+		rc = seal_open_field(key, "users", "email", user_id, b, n, out);
+	sodium_memzero(key, sizeof(key));
+	store_finalize(st);
+	return (rc);
+}
+
+int
+people_user_insert(struct tx *tx, struct request *req,
+    const struct people_new_user *u, char id_out[37])
+{
+	unsigned char	 key[SEAL_KEY_LEN];
+	json_t		*changes;
+	int		 rc;
+
+	uuid_v7(id_out);
+	/* The row first: the data key refers to it. */
+	if ((rc = insert_row(tx, u, id_out)) != OK ||
+	    (rc = seal_key_create(tx, id_out)) != OK ||
+	    (rc = seal_key_load(tx, id_out, key)) != OK)
+		return (rc);
+	rc = personal_set(tx, u, id_out, key);
+	sodium_memzero(key, sizeof(key));
+	if (rc != OK)
+		return (rc);
+	changes = json_pack("{s:[s,s,s],s:s}", "fields", "email", "role",
+	    "password", "role", u->role);
+	rc = audit_append(tx, NULL, req, "create", "users", id_out, changes);
+	json_decref(changes);
+	return (rc);
+}
+
+static int
+insert_row(struct tx *tx, const struct people_new_user *u, const char *id)
+{
+	struct stmt	*st;
+	char		 index[65], ref[UUID_STR_LEN];
+	int64_t		 now = time_now_ms();
+	int		 step;
+
+	keyring_email_index(u->email, index);
+	st = store_prepare(tx, "INSERT INTO users (id, role, email_index, "
+	    "password_hash, country, locale, signup_language, "
+	    "terms_accepted_at, terms_version, privacy_accepted_at, "
+	    "privacy_version, audit_ref, created_at, updated_at) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	store_bind_text(st, 1, id);
+	store_bind_text(st, 2, u->role);
+	store_bind_text(st, 3, index);
+	store_bind_text(st, 4, u->password_hash);
+	store_bind_text(st, 5, u->country);
+	store_bind_text(st, 6, u->locale);
+	store_bind_text(st, 7, u->signup_language);
+	if (u->accepted) {
+		store_bind_int64(st, 8, now);
+		store_bind_text(st, 9, config.terms_version);
+		store_bind_int64(st, 10, now);
+		store_bind_text(st, 11, config.privacy_version);
+	} else {
+		store_bind_null(st, 8);
+		store_bind_null(st, 9);
+		store_bind_null(st, 10);
+		store_bind_null(st, 11);
+	}
+	store_bind_text(st, 12, uuid_v7(ref));
+	store_bind_int64(st, 13, now);
+	store_bind_int64(st, 14, now);
+	step = store_step(st);
+	store_finalize(st);
+	if (step == STORE_DONE)
+		return (OK);
+	return (step == ERR_CONFLICT || step == ERR_BUSY ? step : ERR_DB);
+}
+
+static int
+personal_set(struct tx *tx, const struct people_new_user *u, const char *id,
+    const unsigned char *key)
+{
+	struct stmt	*st;
+	int		 step;
+
+	st = store_prepare(tx, "UPDATE users SET email = ?, first_name = ?, "
+	    "last_name = ?, date_of_birth = ? WHERE id = ?");
+	if (bind_sealed(st, 1, key, "email", id, u->email) != OK ||
+	    bind_sealed(st, 2, key, "first_name", id, u->first_name) != OK ||
+	    bind_sealed(st, 3, key, "last_name", id, u->last_name) != OK ||
+	    bind_sealed(st, 4, key, "date_of_birth", id, u->date_of_birth) != OK) {
+		store_finalize(st);
+		return (ERR_NOMEM);
+	}
+	store_bind_text(st, 5, id);
+	step = store_step(st);
+	store_finalize(st);
+	return (step == STORE_DONE ? OK : (step == ERR_BUSY ? ERR_BUSY : ERR_DB));
+}
+
+/* Seal plain (NULL binds NULL) under key for users.column of id. */
+static int
+bind_sealed(struct stmt *st, int i, const unsigned char *key,
+    const char *column, const char *id, const char *plain)
+{
+	unsigned char	*b = NULL;
+	size_t		 n = 0;
+	int		 rc;
+
+	if (plain == NULL) {
+		store_bind_null(st, i);
+		return (OK);
+	}
+	if ((rc = seal_field(key, "users", column, id, plain, &b, &n)) != OK)
+		return (rc);
+	store_bind_blob(st, i, b, n);
+	free(b);
+	return (OK);
+}

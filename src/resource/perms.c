@@ -1,0 +1,231 @@
+/*
+ * Who may act: the request's caller (from the auth hook, once per
+ * request) and the scope their role grants, from role permissions named
+ * "<resource>:<action>:<scope>".
+ *
+ * Role permissions are data that admins change, so they are cached and
+ * re-read every RESOURCE_PERMS_TTL_MS. The cache is a sorted array of
+ * "role\x1fpermission" keys behind a read-write lock; one thread reloads
+ * while the others keep reading the old array.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "resource/resource.h"
+#include "resource/resource_int.h"
+#include "store/store.h"
+
+#define PERM_KEY_MAX	256
+#define PERM_ROWS_MAX	100000
+
+/* What resource_principal cached on a request (req->auth). */
+struct auth_state {
+	int			 rc;
+	struct principal	*who;
+};
+
+static resource_auth_fn		 auth_hook;
+
+static pthread_rwlock_t		 perm_lock = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_mutex_t		 perm_reload = PTHREAD_MUTEX_INITIALIZER;
+static char			**perm_keys;	/* sorted, under perm_lock */
+static size_t			 perm_n;
+static _Atomic int64_t		 perm_loaded_at = INT64_MIN;
+static _Atomic int		 perm_ready;
+
+static int	 perm_cmp(const void *, const void *);
+static int	 perm_load(struct store *);
+static void	 perm_fresh(struct store *);
+static int	 perm_has(const char *, const char *, const char *,
+		    const char *);
+
+void
+resource_set_auth(resource_auth_fn fn)
+{
+	auth_hook = fn;
+}
+
+int
+resource_principal(struct request *req, struct principal **out)
+{
+	struct auth_state	*as = req->auth;
+	struct principal	*who = NULL;
+
+	if (as == NULL) {
+		if ((as = arena_alloc(req->arena, sizeof(*as))) == NULL) {
+			*out = NULL;
+			return (ERR_NOMEM);
+		}
+		/* Cached before the hook runs: a hook asking again sees
+		 * an anonymous caller rather than recursing. */
+		req->auth = as;
+		if (auth_hook != NULL)
+			as->rc = auth_hook(req, &who);
+		as->who = as->rc == OK ? who : NULL;
+	}
+	*out = as->who;
+	return (as->rc);
+}
+
+const char *
+action_name(enum action a)
+{
+	switch (a) {
+	case ACTION_LIST:
+	case ACTION_READ:
+		return ("read");
+	case ACTION_CREATE:
+		return ("create");
+	case ACTION_UPDATE:
+		return ("update");
+	case ACTION_DELETE:
+		return ("delete");
+	default:
+		return ("none");
+	}
+}
+
+void
+resource_perms_reset(void)
+{
+	atomic_store(&perm_loaded_at, INT64_MIN);
+}
+
+static int
+perm_cmp(const void *a, const void *b)
+{
+	return (strcmp(*(char *const *)a, *(char *const *)b));
+}
+
+/* Read role_permissions into a new array and swap it in. */
+static int
+perm_load(struct store *db)
+{
+	struct tx	*tx = NULL;
+	struct stmt	*st = NULL;
+	char		**keys = NULL, **old, **nk, *k;
+	size_t		 n = 0, cap = 0, oldn, i;
+	const char	*role, *perm;
+	int		 rc;
+
+	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
+		return (rc);
+	st = store_prepare(tx, "SELECT role, permission FROM role_permissions");
+	while ((rc = store_step(st)) == STORE_ROW) {
+		role = store_col_text(st, 0);
+		perm = store_col_text(st, 1);
+		if (role == NULL || perm == NULL)
+			continue;
+		if (n == cap) {
+			if (cap >= PERM_ROWS_MAX) {
+				rc = ERR_TOO_LARGE;
+				goto out;
+			}
+			cap = cap ? cap * 2 : 64;
+			if ((nk = realloc(keys, cap * sizeof(*keys))) == NULL) {
+				rc = ERR_NOMEM;
+				goto out;
+			}
+			keys = nk;
+		}
+		if (asprintf(&k, "%s\x1f%s", role, perm) < 0) {
+			rc = ERR_NOMEM;
+			goto out;
+		}
+		keys[n++] = k;
+	}
+	if (rc != STORE_DONE)
+		goto out;
+	if (n > 1)
+		qsort(keys, n, sizeof(*keys), perm_cmp);
+	pthread_rwlock_wrlock(&perm_lock);
+	old = perm_keys;
+	oldn = perm_n;
+	perm_keys = keys;
+	perm_n = n;
+	pthread_rwlock_unlock(&perm_lock);
+	keys = old;
+	n = oldn;
+	rc = OK;
+out:
+	store_finalize(st);
+	store_tx_rollback(tx);
+	for (i = 0; i < n; i++)
+		free(keys[i]);
+	free(keys);
+	return (rc);
+}
+
+/* Reload when stale. The first load is waited for; later ones are done
+ * by one thread while the others read the previous array. */
+static void
+perm_fresh(struct store *db)
+{
+	int64_t	 now = time_now_ms(), at;
+	int	 rc;
+
+	at = atomic_load(&perm_loaded_at);
+	if (at != INT64_MIN && now - at < RESOURCE_PERMS_TTL_MS)
+		return;
+	if (atomic_load(&perm_ready)) {
+		if (pthread_mutex_trylock(&perm_reload) != 0)
+			return;
+	} else
+		pthread_mutex_lock(&perm_reload);
+	at = atomic_load(&perm_loaded_at);
+	if (at == INT64_MIN || now - at >= RESOURCE_PERMS_TTL_MS) {
+		if ((rc = perm_load(db)) == OK)
+			atomic_store(&perm_ready, 1);
+		else
+			log_error("event=perms_load_failed code=%s",
+			    err_code(rc));
+		/* On failure keep serving the old array; try again later. */
+		if (rc == OK || atomic_load(&perm_ready))
+			atomic_store(&perm_loaded_at, now);
+	}
+	pthread_mutex_unlock(&perm_reload);
+}
+
+static int
+perm_has(const char *role, const char *res, const char *action,
+    const char *scope)
+{
+	char	 key[PERM_KEY_MAX], *kp = key;
+	int	 n, found;
+
+	n = snprintf(key, sizeof(key), "%s\x1f%s:%s:%s", role, res, action,
+	    scope);
+	if (n < 0 || (size_t)n >= sizeof(key))
+		return (0);
+	pthread_rwlock_rdlock(&perm_lock);
+	found = perm_n > 0 && bsearch(&kp, perm_keys, perm_n, sizeof(*perm_keys),
+	    perm_cmp) != NULL;
+	pthread_rwlock_unlock(&perm_lock);
+	return (found);
+}
+
+enum scope
+resource_scope(struct store *db, const struct principal *who,
+    const char *resource, const char *action)
+{
+	if (who == NULL || who->role[0] == '\0' || resource == NULL ||
+	    action == NULL)
+		return (SCOPE_NONE);
+	if (db != NULL)
+		perm_fresh(db);
+	if (perm_has(who->role, resource, action, "all"))
+		return (SCOPE_ALL);
+	if (perm_has(who->role, resource, action, "related"))
+		return (SCOPE_RELATED);
+	if (perm_has(who->role, resource, action, "own"))
+		return (SCOPE_OWN);
+	return (SCOPE_NONE);
+}

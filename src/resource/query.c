@@ -1,0 +1,687 @@
+/*
+ * Lists: GET /v1/<things>?<filter>=...&sort=...&limit=...&cursor=...
+ *
+ * Filters are exact matches on FIELD_FILTER fields, typed (times take
+ * <name>_from and <name>_to, a blind-indexed field is matched through its
+ * index); sort is one FIELD_SORT field or created_at, "-" for descending
+ * (default -created_at); paging is keyset on (sort column, id) with an
+ * opaque, MAC'd cursor that names the sort it belongs to. NULLs sort last
+ * in both directions on both dialects. Only whitelisted column names are
+ * ever written into SQL; every value is bound.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/keyring.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "http/http_int.h"
+#include "resource/audit.h"
+#include "resource/resource.h"
+#include "resource/resource_int.h"
+#include "store/store.h"
+
+#define QUERY_SQL_MAX		(64 * 1024)
+#define QUERY_BINDS_MAX		64
+#define QUERY_PARAMS_MAX	32
+#define CURSOR_MAC_LEN		16
+
+/* One bound value of a list query. */
+struct qbind {
+	int		 is_text;
+	const char	*text;		/* in the arena */
+	int64_t		 num;
+};
+
+struct qlist {
+	struct qbind	 b[QUERY_BINDS_MAX];
+	int		 n;
+};
+
+static pthread_once_t	 cursor_once = PTHREAD_ONCE_INIT;
+static unsigned char	 cursor_fallback[32];
+
+static void	 cursor_fallback_init(void);
+static void	 cursor_key(unsigned char[32]);
+static void	 cursor_mac(const unsigned char *, size_t,
+		    unsigned char[CURSOR_MAC_LEN]);
+static int	 qb_text(struct qlist *, const char *);
+static int	 qb_num(struct qlist *, int64_t);
+static int	 int_sorted(const struct field *);
+static const struct field *col_find(const struct rdef *, const char *);
+static int	 param_check(struct request *, const struct rdef *,
+		    const char *, struct buf *, struct qlist *);
+static int	 params_walk(struct request *, const struct rdef *,
+		    struct buf *, struct qlist *);
+static int	 filter_add(struct request *, const struct field *,
+		    const char *, const char *, int, struct buf *,
+		    struct qlist *);
+static int	 bad_param(struct request *, const char *, const char *);
+static int	 sort_parse(struct request *, const struct rdef *,
+		    const char **, const struct field **, int *);
+static int	 keyset_add(struct request *, const struct field *, int,
+		    json_t *, const char *, struct buf *, struct qlist *);
+static json_t	*sort_value(struct stmt *, const struct rdef *,
+		    const struct field *);
+static int	 list_run(struct request *, const struct rdef *,
+		    struct principal *, enum scope, const char *,
+		    struct qlist *, int64_t, const struct field *,
+		    const char *);
+
+char *
+resource_scope_sql(const struct resource *res, enum scope scope)
+{
+	struct buf	 b;
+	const char	*oc = res->owner_column, *p, *e;
+	size_t		 n;
+	int		 first = 1;
+
+	if (scope == SCOPE_ALL)
+		return (strdup(""));
+	if (scope == SCOPE_NONE || oc == NULL)
+		return (strdup("1 = 0"));
+	buf_init(&b, 4096);
+	if (buf_printf(&b, "%s = ?", oc) != OK)
+		goto fail;
+	if (scope == SCOPE_OWN || res->related_kinds == NULL ||
+	    res->related_kinds[0] == '\0')
+		return (buf_take(&b, NULL));
+	if (buf_printf(&b, " OR %s IN (SELECT follower_id FROM relationships "
+	    "WHERE lead_id = ? AND status = 'active' AND kind IN (", oc) != OK)
+		goto fail;
+	for (p = res->related_kinds; *p != '\0'; p = *e ? e + 1 : e) {
+		e = strchr(p, ',');
+		if (e == NULL)
+			e = p + strlen(p);
+		while (p < e && *p == ' ')
+			p++;
+		n = (size_t)(e - p);
+		while (n > 0 && p[n - 1] == ' ')
+			n--;
+		if (n == 0)
+			continue;
+		if (buf_printf(&b, "%s'%.*s'", first ? "" : ", ", (int)n, p) !=
+		    OK)
+			goto fail;
+		first = 0;
+	}
+	if (buf_puts(&b, "))") != OK)
+		goto fail;
+	return (buf_take(&b, NULL));
+fail:
+	buf_free(&b);
+	return (NULL);
+}
+
+int
+scope_bind(struct stmt *st, int i, const struct resource *res,
+    const struct principal *who, enum scope scope)
+{
+	const char	*uid = who != NULL ? who->user_id : "";
+
+	if (scope == SCOPE_NONE || scope == SCOPE_ALL ||
+	    res->owner_column == NULL)
+		return (i);
+	store_bind_text(st, i++, uid);
+	if (scope == SCOPE_RELATED && res->related_kinds != NULL &&
+	    res->related_kinds[0] != '\0')
+		store_bind_text(st, i++, uid);
+	return (i);
+}
+
+/* Cursors */
+
+static void
+cursor_fallback_init(void)
+{
+	randombytes_buf(cursor_fallback, sizeof(cursor_fallback));
+}
+
+/* Derived from the index key, so every process of a deployment agrees;
+ * a random per-process key before keyring_init (tests, tools). */
+static void
+cursor_key(unsigned char key[32])
+{
+	const unsigned char	*k = keyring_key(KEY_INDEX);
+
+	if (k == NULL) {
+		pthread_once(&cursor_once, cursor_fallback_init);
+		memcpy(key, cursor_fallback, 32);
+		return;
+	}
+	crypto_generichash(key, 32, (const unsigned char *)"carebase.cursor",
+	    15, k, 32);
+}
+
+static void
+cursor_mac(const unsigned char *p, size_t n, unsigned char mac[CURSOR_MAC_LEN])
+{
+	unsigned char	 key[32];
+
+	cursor_key(key);
+	crypto_generichash(mac, CURSOR_MAC_LEN, p, n, key, sizeof(key));
+	sodium_memzero(key, sizeof(key));
+}
+
+int
+resource_cursor_encode(const char *spec, json_t *value, const char *id,
+    char **out)
+{
+	json_t		*o;
+	char		*js = NULL;
+	unsigned char	*raw = NULL;
+	size_t		 n, cap;
+	int		 rc = ERR_NOMEM;
+
+	*out = NULL;
+	o = json_pack("{s:s,s:O,s:s}", "s", spec, "v", value ? value :
+	    json_null(), "i", id);
+	if (o == NULL || (js = json_dumps(o, JSON_COMPACT)) == NULL)
+		goto out;
+	n = strlen(js);
+	if ((raw = malloc(n + CURSOR_MAC_LEN)) == NULL)
+		goto out;
+	memcpy(raw, js, n);
+	cursor_mac(raw, n, raw + n);
+	cap = sodium_base64_ENCODED_LEN(n + CURSOR_MAC_LEN,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	if ((*out = malloc(cap)) == NULL)
+		goto out;
+	sodium_bin2base64(*out, cap, raw, n + CURSOR_MAC_LEN,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	rc = OK;
+out:
+	json_decref(o);
+	free(js);
+	free(raw);
+	return (rc);
+}
+
+int
+resource_cursor_decode(const char *cursor, const char *spec, json_t **value,
+    char id[37])
+{
+	unsigned char	 raw[RESOURCE_CURSOR_MAX], mac[CURSOR_MAC_LEN];
+	size_t		 n;
+	json_t		*o = NULL, *v;
+	const char	*s, *i;
+	int		 rc = ERR_INVALID;
+
+	*value = NULL;
+	if (cursor == NULL || strlen(cursor) > RESOURCE_CURSOR_MAX ||
+	    sodium_base642bin(raw, sizeof(raw), cursor, strlen(cursor), NULL,
+	    &n, NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+	    n <= CURSOR_MAC_LEN)
+		return (ERR_INVALID);
+	n -= CURSOR_MAC_LEN;
+	cursor_mac(raw, n, mac);
+	if (sodium_memcmp(mac, raw + n, CURSOR_MAC_LEN) != 0)
+		return (ERR_INVALID);
+	if ((o = json_loadb((const char *)raw, n, 0, NULL)) == NULL ||
+	    (s = json_string_value(json_object_get(o, "s"))) == NULL ||
+	    (i = json_string_value(json_object_get(o, "i"))) == NULL ||
+	    (v = json_object_get(o, "v")) == NULL)
+		goto out;
+	if (strcmp(s, spec) != 0 || !uuid_valid(i) ||
+	    !(json_is_null(v) || json_is_integer(v) || json_is_string(v)))
+		goto out;
+	strlcpy_cb(id, i, 37);
+	*value = json_incref(v);
+	rc = OK;
+out:
+	json_decref(o);
+	return (rc);
+}
+
+int
+rows_read_audit(struct tx *tx, const struct rdef *rd,
+    const struct principal *who, struct request *req, json_t *rows)
+{
+	json_t		*ids, *row, *ch;
+	const char	*one = NULL;
+	char		 action[96];
+	size_t		 i, k;
+	int		 rc;
+
+	if (!rd->has_health)
+		return (OK);
+	if ((ids = json_array()) == NULL)
+		return (ERR_NOMEM);
+	for (i = 0; i < json_array_size(rows); i++) {
+		row = json_array_get(rows, i);
+		for (k = 0; k < rd->ncols; k++)
+			if ((rd->cols[k].flags & FIELD_HEALTH) &&
+			    json_object_get(row, rd->cols[k].name) != NULL)
+				break;
+		if (k == rd->ncols)
+			continue;
+		one = json_string_value(json_object_get(row, "id"));
+		json_array_append_new(ids, json_string(one));
+	}
+	if (json_array_size(ids) == 0) {
+		json_decref(ids);
+		return (OK);
+	}
+	snprintf(action, sizeof(action), "%s.read", rd->res->name);
+	ch = json_pack("{s:o}", "ids", ids);
+	rc = audit_append(tx, who, req, action, rd->res->name,
+	    json_array_size(ids) == 1 ? one : NULL, ch);
+	json_decref(ch);
+	return (rc);
+}
+
+/* List queries */
+
+static int
+qb_text(struct qlist *q, const char *s)
+{
+	if (q->n == QUERY_BINDS_MAX)
+		return (ERR_TOO_LARGE);
+	q->b[q->n].is_text = 1;
+	q->b[q->n].text = s;
+	q->n++;
+	return (OK);
+}
+
+static int
+qb_num(struct qlist *q, int64_t v)
+{
+	if (q->n == QUERY_BINDS_MAX)
+		return (ERR_TOO_LARGE);
+	q->b[q->n].is_text = 0;
+	q->b[q->n].num = v;
+	q->n++;
+	return (OK);
+}
+
+/* Columns stored as integers. */
+static int
+int_sorted(const struct field *f)
+{
+	return (f->type == FIELD_INT || f->type == FIELD_BOOL ||
+	    f->type == FIELD_TIME);
+}
+
+static const struct field *
+col_find(const struct rdef *rd, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < rd->ncols; i++)
+		if (strcmp(rd->cols[i].name, name) == 0)
+			return (&rd->cols[i]);
+	return (NULL);
+}
+
+static int
+bad_param(struct request *req, const char *name, const char *why)
+{
+	http_problem_ext(req, ERR_MALFORMED, "INVALID_PARAMETER",
+	    json_pack("{s:s}", "parameter", name), "%s: %s", name, why);
+	return (ERR_MALFORMED);
+}
+
+/* One typed filter condition: op is '=', '>' (from, >=) or '<' (to). */
+static int
+filter_add(struct request *req, const struct field *f, const char *key,
+    const char *val, int op, struct buf *sql, struct qlist *q)
+{
+	const char *const	*c;
+	char			*idx;
+	int64_t			 v;
+	int			 rc;
+
+	if (val == NULL)
+		return (bad_param(req, key, "not a valid value"));
+	if (f->flags & FIELD_BLIND_INDEX) {
+		if ((idx = arena_alloc(req->arena, 65)) == NULL)
+			return (ERR_NOMEM);
+		keyring_email_index(val, idx);
+		if ((rc = buf_printf(sql, " AND %s_index = ?", f->name)) != OK)
+			return (rc);
+		return (qb_text(q, idx));
+	}
+	switch (f->type) {
+	case FIELD_INT:
+		if (parse_int64(val, INT64_MIN, INT64_MAX, &v) != 0)
+			return (bad_param(req, key, "must be an integer"));
+		break;
+	case FIELD_BOOL:
+		if (strcmp(val, "true") == 0 || strcmp(val, "1") == 0)
+			v = 1;
+		else if (strcmp(val, "false") == 0 || strcmp(val, "0") == 0)
+			v = 0;
+		else
+			return (bad_param(req, key, "must be true or false"));
+		break;
+	case FIELD_TIME:
+		if (time_parse_iso(val, &v) != 0)
+			return (bad_param(req, key, "must be an ISO 8601 time"));
+		break;
+	case FIELD_UUID:
+		if (!uuid_valid(val))
+			return (bad_param(req, key, "must be a UUID"));
+		break;
+	case FIELD_DATE:
+		if (!date_valid(val))
+			return (bad_param(req, key, "must be YYYY-MM-DD"));
+		break;
+	case FIELD_ENUM:
+		for (c = f->choices; c != NULL && *c != NULL; c++)
+			if (strcmp(*c, val) == 0)
+				break;
+		if (c == NULL || *c == NULL)
+			return (bad_param(req, key, "is not one of the values"));
+		break;
+	default:
+		if (utf8_count(val) > RESOURCE_TEXT_MAX)
+			return (bad_param(req, key, "is too long"));
+		break;
+	}
+	if ((rc = buf_printf(sql, " AND %s %s ?", f->name, op == '=' ? "=" :
+	    op == '>' ? ">=" : "<")) != OK)
+		return (rc);
+	return (int_sorted(f) ? qb_num(q, v) : qb_text(q, val));
+}
+
+/* A filter parameter name: add its condition, or refuse it. */
+static int
+param_check(struct request *req, const struct rdef *rd, const char *key,
+    struct buf *sql, struct qlist *q)
+{
+	const struct field	*f;
+	const char		*val;
+	size_t			 i, n;
+
+	val = http_query(req, key);
+	if (strcmp(key, "sort") == 0 || strcmp(key, "limit") == 0 ||
+	    strcmp(key, "cursor") == 0) {
+		if (val != NULL)
+			return (OK);
+		if (strcmp(key, "cursor") == 0) {
+			http_problem(req, ERR_MALFORMED, "INVALID_CURSOR",
+			    "The cursor is not valid for this list and sort.");
+			return (ERR_MALFORMED);
+		}
+		return (bad_param(req, key, "not a valid value"));
+	}
+	for (i = 0; i < rd->ncols; i++) {
+		f = &rd->cols[i];
+		if ((f->flags & FIELD_FILTER) == 0 || f->type == FIELD_JSON ||
+		    f->type == FIELD_TEXT_LIST || ((f->flags & FIELD_PERSONAL) &&
+		    (f->flags & FIELD_BLIND_INDEX) == 0))
+			continue;
+		n = strlen(f->name);
+		if (f->type != FIELD_TIME && strcmp(key, f->name) == 0)
+			return (filter_add(req, f, key, val, '=', sql, q));
+		if (f->type == FIELD_TIME && strncmp(key, f->name, n) == 0) {
+			if (strcmp(key + n, "_from") == 0)
+				return (filter_add(req, f, key, val, '>', sql,
+				    q));
+			if (strcmp(key + n, "_to") == 0)
+				return (filter_add(req, f, key, val, '<', sql,
+				    q));
+		}
+	}
+	http_problem_ext(req, ERR_MALFORMED, "UNKNOWN_PARAMETER",
+	    json_pack("{s:s}", "parameter", key),
+	    "Unknown query parameter: %s", key);
+	return (ERR_MALFORMED);
+}
+
+/* Every parameter of the query string, each name once. */
+static int
+params_walk(struct request *req, const struct rdef *rd, struct buf *sql,
+    struct qlist *q)
+{
+	const struct hreq	*h = req->conn;
+	const char		*p, *amp, *eq, *seen[QUERY_PARAMS_MAX];
+	char			*key;
+	size_t			 klen;
+	int			 nseen = 0, i, rc;
+
+	if (h == NULL || h->query == NULL)
+		return (OK);
+	for (p = h->query; *p != '\0'; p = *amp ? amp + 1 : amp) {
+		if ((amp = strchr(p, '&')) == NULL)
+			amp = p + strlen(p);
+		eq = memchr(p, '=', (size_t)(amp - p));
+		klen = (size_t)((eq ? eq : amp) - p);
+		if (klen == 0)
+			continue;
+		if ((key = arena_alloc(req->arena, klen + 1)) == NULL)
+			return (ERR_NOMEM);
+		if (http_pct_decode(key, p, klen, 1) < 0 ||
+		    !http_utf8_valid(key, strlen(key))) {
+			http_problem(req, ERR_MALFORMED, "INVALID_PARAMETER",
+			    "A query parameter name is not valid.");
+			return (ERR_MALFORMED);
+		}
+		for (i = 0; i < nseen; i++)
+			if (strcmp(seen[i], key) == 0)
+				break;
+		if (i < nseen)
+			continue;
+		if (nseen == QUERY_PARAMS_MAX)
+			return (bad_param(req, key, "too many parameters"));
+		seen[nseen++] = key;
+		if ((rc = param_check(req, rd, key, sql, q)) != OK)
+			return (rc);
+	}
+	return (OK);
+}
+
+/* The sort asked for, checked: field and direction; "-created_at" by
+ * default. */
+static int
+sort_parse(struct request *req, const struct rdef *rd, const char **spec,
+    const struct field **f, int *desc)
+{
+	const char	*s = http_query(req, "sort");
+
+	if (s == NULL)
+		s = "-created_at";
+	if (s[0] == '\0')
+		return (bad_param(req, "sort", "names no sortable field"));
+	*desc = s[0] == '-';
+	*f = col_find(rd, s + (*desc ? 1 : 0));
+	if (*f == NULL || ((*f)->flags & FIELD_SORT) == 0 ||
+	    ((*f)->flags & (FIELD_PERSONAL | FIELD_HIDDEN)) ||
+	    (*f)->type == FIELD_JSON || (*f)->type == FIELD_TEXT_LIST)
+		return (bad_param(req, "sort", "names no sortable field"));
+	*spec = s;
+	return (OK);
+}
+
+/* The keyset condition after the cursor's row, nulls last. */
+static int
+keyset_add(struct request *req, const struct field *f, int desc,
+    json_t *cv, const char *cid, struct buf *sql, struct qlist *q)
+{
+	const char	*op = desc ? "<" : ">";
+	char		*id;
+	int		 nullable = (f->flags & FIELD_NULLABLE) != 0;
+	int		 rc;
+
+	if ((id = arena_strdup(req->arena, cid)) == NULL)
+		return (ERR_NOMEM);
+	if (json_is_null(cv)) {
+		if (!nullable)
+			return (ERR_INVALID);
+		if ((rc = buf_printf(sql, " AND (%s IS NULL AND id %s ?)",
+		    f->name, op)) != OK)
+			return (rc);
+		return (qb_text(q, id));
+	}
+	if (int_sorted(f) != json_is_integer(cv))
+		return (ERR_INVALID);
+	if ((rc = buf_printf(sql, " AND (%s %s ? OR (%s = ? AND id %s ?)%s%s%s)",
+	    f->name, op, f->name, op, nullable ? " OR " : "",
+	    nullable ? f->name : "", nullable ? " IS NULL" : "")) != OK)
+		return (rc);
+	if (int_sorted(f)) {
+		if ((rc = qb_num(q, json_integer_value(cv))) != OK ||
+		    (rc = qb_num(q, json_integer_value(cv))) != OK)
+			return (rc);
+	} else {
+		if ((rc = qb_text(q, arena_strdup(req->arena,
+		    json_string_value(cv)))) != OK ||
+		    (rc = qb_text(q, q->b[q->n - 1].text)) != OK)
+			return (rc);
+	}
+	return (qb_text(q, id));
+}
+
+/* The sort value of the current row, as a cursor holds it. */
+static json_t *
+sort_value(struct stmt *st, const struct rdef *rd, const struct field *f)
+{
+	int	 i = (int)(f - rd->cols);
+
+	if (store_col_is_null(st, i))
+		return (json_null());
+	if (int_sorted(f))
+		return (json_integer(store_col_int64(st, i)));
+	return (json_string(store_col_text(st, i)));
+}
+
+static int
+list_run(struct request *req, const struct rdef *rd, struct principal *who,
+    enum scope scope, const char *sqltext, struct qlist *q, int64_t limit,
+    const struct field *sf, const char *spec)
+{
+	struct tx	*tx = NULL;
+	struct stmt	*st;
+	struct keycache	 kc;
+	json_t		*data = NULL, *row, *last = NULL, *next = NULL;
+	char		*cur = NULL, lastid[UUID_STR_LEN];
+	int64_t		 n = 0;
+	int		 i, rc;
+
+	memset(&kc, 0, sizeof(kc));
+	if ((rc = store_tx_begin(req->db, rd->has_health ? STORE_TX_WRITE :
+	    STORE_TX_READ, &tx)) != OK)
+		goto out;
+	rc = ERR_NOMEM;
+	if ((data = json_array()) == NULL)
+		goto out;
+	st = store_prepare(tx, sqltext);
+	i = scope_bind(st, 1, rd->res, who, scope);
+	for (n = 0; n < q->n; n++, i++) {
+		if (q->b[n].is_text)
+			store_bind_text(st, i, q->b[n].text);
+		else
+			store_bind_int64(st, i, q->b[n].num);
+	}
+	store_bind_int64(st, i, limit + 1);
+	n = 0;
+	while ((rc = store_step(st)) == STORE_ROW) {
+		if (n == limit) {
+			next = last;
+			last = NULL;
+			break;
+		}
+		if ((rc = rows_decode(tx, rd, st, who, scope, 0, &kc, &row,
+		    NULL)) != OK)
+			break;
+		json_array_append_new(data, row);
+		json_decref(last);
+		last = sort_value(st, rd, sf);
+		strlcpy_cb(lastid, store_col_text(st, 0), sizeof(lastid));
+		n++;
+	}
+	store_finalize(st);
+	if (rc != STORE_ROW && rc != STORE_DONE)
+		goto out;
+	if ((rc = rows_read_audit(tx, rd, who, req, data)) != OK)
+		goto out;
+	if (next != NULL &&
+	    (rc = resource_cursor_encode(spec, next, lastid, &cur)) != OK)
+		goto out;
+	if ((rc = store_tx_commit(tx)) != OK) {
+		tx = NULL;
+		goto out;
+	}
+	tx = NULL;
+	http_json(req, 200, json_pack("{s:O,s:s?}", "data", data,
+	    "next_cursor", cur));
+	rc = OK;
+out:
+	store_tx_rollback(tx);
+	keycache_wipe(&kc);
+	json_decref(data);
+	json_decref(last);
+	json_decref(next);
+	free(cur);
+	return (rc);
+}
+
+void
+query_list(struct request *req, const struct rdef *rd, struct principal *who,
+    enum scope scope)
+{
+	const struct field	*sf;
+	struct qlist		*q;
+	struct buf		 sql;
+	const char		*spec, *s, *dir;
+	json_t			*cv = NULL;
+	char			 cid[UUID_STR_LEN];
+	int64_t			 limit = RESOURCE_LIST_DEFAULT;
+	int			 desc, rc;
+
+	buf_init(&sql, QUERY_SQL_MAX);
+	if ((q = arena_alloc(req->arena, sizeof(*q))) == NULL) {
+		rc = ERR_NOMEM;
+		goto out;
+	}
+	if ((rc = buf_puts(&sql, rd->select)) != OK ||
+	    (rc = buf_puts(&sql, " WHERE 1 = 1")) != OK ||
+	    (rd->res->where != NULL &&
+	    (rc = buf_printf(&sql, " AND (%s)", rd->res->where)) != OK) ||
+	    (scope != SCOPE_ALL &&
+	    (rc = buf_printf(&sql, " AND (%s)", rd->scope[scope])) != OK))
+		goto out;
+	if ((rc = params_walk(req, rd, &sql, q)) != OK ||
+	    (rc = sort_parse(req, rd, &spec, &sf, &desc)) != OK)
+		goto out;
+	if ((s = http_query(req, "limit")) != NULL &&
+	    parse_int64(s, 1, RESOURCE_LIST_MAX, &limit) != 0) {
+		rc = bad_param(req, "limit", "must be an integer from 1 to 200");
+		goto out;
+	}
+	if ((s = http_query(req, "cursor")) != NULL) {
+		if (resource_cursor_decode(s, spec, &cv, cid) != OK ||
+		    keyset_add(req, sf, desc, cv, cid, &sql, q) != OK) {
+			http_problem(req, ERR_MALFORMED, "INVALID_CURSOR",
+			    "The cursor is not valid for this list and sort.");
+			rc = ERR_MALFORMED;
+			goto out;
+		}
+	}
+	dir = desc ? "DESC" : "ASC";
+	if ((sf->flags & FIELD_NULLABLE) &&
+	    (rc = buf_printf(&sql, " ORDER BY (%s IS NULL), %s %s, id %s",
+	    sf->name, sf->name, dir, dir)) != OK)
+		goto out;
+	if ((sf->flags & FIELD_NULLABLE) == 0 &&
+	    (rc = buf_printf(&sql, " ORDER BY %s %s, id %s", sf->name, dir,
+	    dir)) != OK)
+		goto out;
+	if ((rc = buf_puts(&sql, " LIMIT ?")) != OK)
+		goto out;
+	rc = list_run(req, rd, who, scope, sql.data, q, limit, sf, spec);
+out:
+	if (rc != OK && !req->responded)
+		http_problem(req, rc, NULL, "The list could not be read.");
+	json_decref(cv);
+	buf_free(&sql);
+}

@@ -1,0 +1,375 @@
+/*
+ * Validation of a request body against a resource's fields: every member
+ * is checked (not just the first bad one) and each bad field gets one
+ * entry {field, code, detail} in the 422 problem's "errors" array.
+ *
+ * Codes: unknown_field, read_only, not_allowed, required, type,
+ * too_short, too_long, too_small, too_large, not_in_choices,
+ * invalid_format, not_found.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/err.h"
+#include "core/mail.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "resource/resource.h"
+#include "resource/resource_int.h"
+#include "store/store.h"
+
+#define REF_SQL_MAX	160
+
+static int	 err_add(json_t *, const char *, const char *, const char *, ...)
+		    __attribute__((format(printf, 4, 5)));
+static int	 implicit_name(const char *);
+static void	 check_value(json_t *, const struct field *, json_t *);
+static void	 check_text(json_t *, const struct field *, json_t *);
+static void	 check_list(json_t *, const struct field *, json_t *);
+static int	 check_refs(struct tx *, const struct resource *, json_t *,
+		    json_t *);
+static int	 refs_run(struct tx *, void *);
+
+/* Reference checks run in a transaction of their own. */
+struct refs_arg {
+	const struct resource	*res;
+	json_t			*body;
+	json_t			*errs;
+};
+
+static int
+err_add(json_t *errs, const char *field, const char *code, const char *fmt,
+    ...)
+{
+	va_list	 ap;
+	char	 detail[256];
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	return (json_array_append_new(errs, json_pack("{s:s,s:s,s:s}",
+	    "field", field, "code", code, "detail", detail)));
+}
+
+/* Columns every resource has, set by the server. */
+static int
+implicit_name(const char *name)
+{
+	return (strcmp(name, "id") == 0 || strcmp(name, "created_at") == 0 ||
+	    strcmp(name, "updated_at") == 0 || strcmp(name, "deleted_at") == 0);
+}
+
+const struct field *
+field_find(const struct resource *res, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < res->nfields; i++)
+		if (strcmp(res->fields[i].name, name) == 0)
+			return (&res->fields[i]);
+	return (NULL);
+}
+
+size_t
+utf8_count(const char *s)
+{
+	size_t	 n = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return (n);
+}
+
+int
+date_valid(const char *s)
+{
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31};
+	int	 y, m, d, i;
+
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return (0);
+	for (i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+			return (0);
+	y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 +
+	    (s[3] - '0');
+	m = (s[5] - '0') * 10 + (s[6] - '0');
+	d = (s[8] - '0') * 10 + (s[9] - '0');
+	if (y < 1 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
+		return (0);
+	if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) ||
+	    y % 400 == 0))
+		return (0);
+	return (1);
+}
+
+static void
+check_text(json_t *errs, const struct field *f, json_t *v)
+{
+	const char	*s = json_string_value(v);
+	size_t		 n = utf8_count(s);
+	int64_t		 max = f->max > 0 ? f->max : RESOURCE_TEXT_MAX;
+
+	if (f->min > 0 && n < (size_t)f->min)
+		err_add(errs, f->name, "too_short",
+		    "must be at least %lld characters", (long long)f->min);
+	else if (n > (size_t)max)
+		err_add(errs, f->name, "too_long",
+		    "must be at most %lld characters", (long long)max);
+}
+
+static void
+check_list(json_t *errs, const struct field *f, json_t *v)
+{
+	json_t	*item;
+	size_t	 i, n = json_array_size(v);
+	int64_t	 max = f->max > 0 ? f->max : RESOURCE_LIST_ITEMS_MAX;
+
+	json_array_foreach(v, i, item) {
+		if (!json_is_string(item)) {
+			err_add(errs, f->name, "type",
+			    "must be an array of strings");
+			return;
+		}
+		if (utf8_count(json_string_value(item)) > RESOURCE_TEXT_MAX) {
+			err_add(errs, f->name, "too_long",
+			    "items must be at most %d characters",
+			    RESOURCE_TEXT_MAX);
+			return;
+		}
+	}
+	if (f->min > 0 && n < (size_t)f->min)
+		err_add(errs, f->name, "too_short",
+		    "must have at least %lld items", (long long)f->min);
+	else if (n > (size_t)max)
+		err_add(errs, f->name, "too_long",
+		    "must have at most %lld items", (long long)max);
+}
+
+/* Type and value of one member; appends at most one entry. */
+static void
+check_value(json_t *errs, const struct field *f, json_t *v)
+{
+	const char *const	*c;
+	const char		*s;
+	int64_t			 ms, i;
+
+	if (json_is_null(v)) {
+		if ((f->flags & FIELD_NULLABLE) == 0)
+			err_add(errs, f->name, "type", "must not be null");
+		return;
+	}
+	switch (f->type) {
+	case FIELD_UUID:
+		if (!json_is_string(v))
+			err_add(errs, f->name, "type", "must be a string");
+		else if (!uuid_valid(json_string_value(v)))
+			err_add(errs, f->name, "invalid_format",
+			    "must be a UUID");
+		break;
+	case FIELD_TEXT:
+		if (!json_is_string(v))
+			err_add(errs, f->name, "type", "must be a string");
+		else
+			check_text(errs, f, v);
+		break;
+	case FIELD_INT:
+		if (!json_is_integer(v)) {
+			err_add(errs, f->name, "type", "must be an integer");
+			break;
+		}
+		i = json_integer_value(v);
+		if ((f->min != 0 || f->max != 0) && i < f->min)
+			err_add(errs, f->name, "too_small",
+			    "must be at least %lld", (long long)f->min);
+		else if ((f->min != 0 || f->max != 0) && i > f->max)
+			err_add(errs, f->name, "too_large",
+			    "must be at most %lld", (long long)f->max);
+		break;
+	case FIELD_BOOL:
+		if (!json_is_boolean(v))
+			err_add(errs, f->name, "type", "must be true or false");
+		break;
+	case FIELD_TIME:
+		if (!json_is_string(v))
+			err_add(errs, f->name, "type", "must be a string");
+		else if (time_parse_iso(json_string_value(v), &ms) != 0)
+			err_add(errs, f->name, "invalid_format",
+			    "must be an ISO 8601 date-time");
+		break;
+	case FIELD_DATE:
+		if (!json_is_string(v))
+			err_add(errs, f->name, "type", "must be a string");
+		else if (!date_valid(json_string_value(v)))
+			err_add(errs, f->name, "invalid_format",
+			    "must be a date, YYYY-MM-DD");
+		break;
+	case FIELD_ENUM:
+		if (!json_is_string(v)) {
+			err_add(errs, f->name, "type", "must be a string");
+			break;
+		}
+		s = json_string_value(v);
+		for (c = f->choices; c != NULL && *c != NULL; c++)
+			if (strcmp(*c, s) == 0)
+				break;
+		if (c == NULL || *c == NULL)
+			err_add(errs, f->name, "not_in_choices",
+			    "must be one of the documented values");
+		break;
+	case FIELD_JSON:
+		if (!json_is_object(v) && !json_is_array(v))
+			err_add(errs, f->name, "type",
+			    "must be an object or an array");
+		break;
+	case FIELD_TEXT_LIST:
+		if (!json_is_array(v))
+			err_add(errs, f->name, "type",
+			    "must be an array of strings");
+		else
+			check_list(errs, f, v);
+		break;
+	case FIELD_EMAIL:
+		if (!json_is_string(v))
+			err_add(errs, f->name, "type", "must be a string");
+		else if (!mail_address_valid(json_string_value(v)))
+			err_add(errs, f->name, "invalid_format",
+			    "must be an email address");
+		break;
+	}
+}
+
+/* References named in body must exist; entries for those that do not. */
+static int
+check_refs(struct tx *tx, const struct resource *res, json_t *body,
+    json_t *errs)
+{
+	const struct field	*f;
+	struct stmt		*st;
+	json_t			*v;
+	char			 sql[REF_SQL_MAX];
+	size_t			 i;
+	int			 rc, n;
+
+	for (i = 0; i < res->nfields; i++) {
+		f = &res->fields[i];
+		if (f->type != FIELD_UUID || f->ref == NULL ||
+		    (v = json_object_get(body, f->name)) == NULL ||
+		    !json_is_string(v) || !uuid_valid(json_string_value(v)))
+			continue;
+		n = snprintf(sql, sizeof(sql), "SELECT 1 FROM %s WHERE id = ?",
+		    f->ref);
+		if (n < 0 || (size_t)n >= sizeof(sql))
+			return (ERR_INTERNAL);
+		st = store_prepare(tx, sql);
+		store_bind_text(st, 1, json_string_value(v));
+		rc = store_step(st);
+		store_finalize(st);
+		if (rc == STORE_DONE)
+			err_add(errs, f->name, "not_found",
+			    "names no existing %s row", f->ref);
+		else if (rc != STORE_ROW)
+			return (rc);
+	}
+	return (OK);
+}
+
+static int
+refs_run(struct tx *tx, void *arg)
+{
+	struct refs_arg	*a = arg;
+
+	return (check_refs(tx, a->res, a->body, a->errs));
+}
+
+int
+resource_validate(struct request *req, const struct resource *res,
+    json_t *body, int creating, enum scope scope)
+{
+	return (validate_run(req, NULL, res, body, creating, scope));
+}
+
+int
+validate_run(struct request *req, struct tx *tx, const struct resource *res,
+    json_t *body, int creating, enum scope scope)
+{
+	const struct field	*f;
+	struct refs_arg		 ra;
+	const char		*name;
+	json_t			*errs, *v, *def;
+	size_t			 i;
+	int			 rc = OK;
+
+	if ((errs = json_array()) == NULL)
+		return (ERR_NOMEM);
+	if (!json_is_object(body)) {
+		err_add(errs, "", "type", "the body must be a JSON object");
+		goto answer;
+	}
+	json_object_foreach(body, name, v) {
+		if ((f = field_find(res, name)) == NULL) {
+			if (implicit_name(name))
+				err_add(errs, name, "read_only",
+				    "is set by the server");
+			else
+				err_add(errs, name, "unknown_field",
+				    "is not a field of %s", res->name);
+		} else if (f->flags & FIELD_READONLY)
+			err_add(errs, name, "read_only", "is set by the server");
+		else if ((f->flags & FIELD_CREATE_ONLY) && !creating)
+			err_add(errs, name, "read_only",
+			    "cannot be changed once set");
+		else if ((f->flags & FIELD_STAFF_WRITE) && scope != SCOPE_ALL)
+			err_add(errs, name, "not_allowed",
+			    "may only be set by staff");
+		else
+			check_value(errs, f, v);
+	}
+	for (i = 0; creating && i < res->nfields; i++) {
+		f = &res->fields[i];
+		if (f->flags & FIELD_READONLY ||
+		    json_object_get(body, f->name) != NULL)
+			continue;
+		if (f->flags & FIELD_REQUIRED)
+			err_add(errs, f->name, "required", "is required");
+		else if (f->def != NULL) {
+			if ((def = json_loads(f->def, JSON_DECODE_ANY, NULL)) ==
+			    NULL) {
+				rc = ERR_INTERNAL;
+				goto out;
+			}
+			json_object_set_new(body, f->name, def);
+		}
+	}
+	if (json_array_size(errs) == 0) {
+		if (tx != NULL)
+			rc = check_refs(tx, res, body, errs);
+		else if (req != NULL && req->db != NULL) {
+			ra.res = res;
+			ra.body = body;
+			ra.errs = errs;
+			rc = store_run(req->db, STORE_TX_READ, refs_run, &ra);
+		}
+		if (rc != OK)
+			goto out;
+	}
+answer:
+	if (json_array_size(errs) == 0)
+		goto out;
+	rc = ERR_INVALID;
+	if (req != NULL) {
+		http_problem_ext(req, ERR_INVALID, NULL, json_pack("{s:O}",
+		    "errors", errs), "%zu field%s not valid.",
+		    json_array_size(errs), json_array_size(errs) == 1 ?
+		    " is" : "s are");
+	}
+out:
+	json_decref(errs);
+	return (rc);
+}

@@ -1,0 +1,353 @@
+"""Accounts and auth sessions: register, login, logout, password change and
+reset, the bearer-only authenticator, session expiry, and failed-login
+throttling (backoff, lockout, the same refusal for unknown accounts,
+exact counting under parallel attempts)."""
+
+import concurrent.futures
+import re
+import time
+
+import pytest
+
+from conftest import problem
+
+PW = "correct horse battery staple"
+NEW_PW = "a brand new passphrase 2026"
+
+
+def register(srv, email, password=PW, **extra):
+    body = {"email": email, "password": password, "accept_terms": True}
+    body.update(extra)
+    return srv.post("/v1/auth/register", json=body)
+
+
+def login(srv, email, password=PW, **kw):
+    return srv.post("/v1/auth/login", json={"email": email, "password": password}, **kw)
+
+
+def token_for(srv, email, password=PW):
+    r = login(srv, email, password)
+    assert r.status_code == 200, r.text
+    return r.json()["token"]
+
+
+def bearer(tok):
+    return {"Authorization": f"Bearer {tok}"}
+
+
+def db_exec(db, sql):
+    """Run one statement that changes rows, committed, on either database."""
+    if db.kind == "sqlite":
+        import sqlite3
+        con = sqlite3.connect(str(db.path), timeout=10, isolation_level=None)
+        try:
+            con.execute(sql)
+        finally:
+            con.close()
+    else:
+        db.query(sql)
+
+
+def member(srv, email="ann@example.org"):
+    assert register(srv, email).status_code == 201
+    return token_for(srv, email)
+
+
+# --------------------------------------------------------------------------
+# registration
+
+
+@pytest.mark.parametrize("body,status,code,field", [
+    ({"email": "a@example.org", "password": PW}, 422, "VALIDATION_FAILED", "accept_terms"),
+    ({"email": "a@example.org", "password": PW, "accept_terms": False}, 422,
+     "VALIDATION_FAILED", "accept_terms"),
+    ({"email": "a@example.org", "password": "short", "accept_terms": True}, 422,
+     "VALIDATION_FAILED", "password"),
+    ({"email": "a@example.org", "password": "winniethepooh", "accept_terms": True}, 422,
+     "VALIDATION_FAILED", "password"),
+    ({"email": "longlocalpart@example.org", "password": "LongLocalPart",
+      "accept_terms": True}, 422, "VALIDATION_FAILED", "password"),
+    ({"email": "a@example.org", "password": "x" * 129, "accept_terms": True}, 422,
+     "VALIDATION_FAILED", "password"),
+    ({"email": "a@example.org", "password": PW, "accept_terms": True, "role": "admin"},
+     422, "VALIDATION_FAILED", "role"),
+    ({"email": "a@example.org", "password": PW, "accept_terms": True, "is_active": True},
+     422, "VALIDATION_FAILED", "is_active"),
+    ({"password": PW, "accept_terms": True}, 422, "VALIDATION_FAILED", "email"),
+    ({"email": "a@example.org", "accept_terms": True}, 422, "VALIDATION_FAILED", "password"),
+])
+def test_register_refusals(server, body, status, code, field):
+    r = server.post("/v1/auth/register", json=body)
+    p = problem(r, status, code)
+    assert field in r.text, p
+    assert server.db.count("users") == 0
+
+
+def test_register_then_duplicate(server):
+    r = register(server, "Ann@Example.org", first_name="Ann", last_name="Lee")
+    assert r.status_code == 201, r.text
+    assert r.json()["role"] == "member"
+    # The same address in other case is the same account.
+    for again in ("ann@example.org", "ANN@EXAMPLE.ORG"):
+        problem(register(server, again), 409, "EMAIL_TAKEN")
+    rows = server.db.query("SELECT role, terms_version, privacy_version FROM users "
+                           "WHERE terms_accepted_at IS NOT NULL "
+                           "AND privacy_accepted_at IS NOT NULL")
+    assert rows == [("member", "2026-01", "2026-01")]
+
+
+def test_unicode_password_counts_code_points(server):
+    # 12 code points of four bytes each: accepted, and used whole.
+    pw = "\U0001F511" * 12
+    assert register(server, "u@example.org", password=pw).status_code == 201
+    assert login(server, "u@example.org", pw).status_code == 200
+    assert login(server, "u@example.org", "\U0001F511" * 11).status_code == 401
+
+
+@pytest.mark.sqlite_only
+def test_database_holds_no_plaintext(server):
+    assert register(server, "plain.text.canary@example.org", first_name="Zebediah",
+                    last_name="Quuxington").status_code == 201
+    raw = server.db.path.read_bytes()
+    wal = server.db.path.with_name(server.db.path.name + "-wal")
+    if wal.exists():
+        raw += wal.read_bytes()
+    for s in (b"plain.text.canary", b"Zebediah", b"Quuxington", PW.encode()):
+        assert s not in raw
+
+
+# --------------------------------------------------------------------------
+# login, sessions, the authenticator
+
+
+def test_login_returns_token_and_expiry(server):
+    register(server, "ann@example.org")
+    r = login(server, "ann@example.org")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", body["token"])
+    assert body["expires_at"].endswith("Z")
+    assert body["user"]["email"] == "ann@example.org"
+    me = server.get("/v1/me", headers=bearer(body["token"]))
+    assert me.status_code == 200, me.text
+    assert me.json()["email"] == "ann@example.org"
+    # Only the token's hash is stored.
+    hashes = [r[0] for r in server.db.query("SELECT token_hash FROM auth_sessions")]
+    assert body["token"] not in hashes and len(hashes) == 1
+
+
+def test_unknown_and_wrong_get_the_same_refusal(server):
+    register(server, "ann@example.org")
+    a = login(server, "ann@example.org", "not the right password")
+    b = login(server, "nobody@example.org", "not the right password")
+    pa, pb = problem(a, 401, "INVALID_CREDENTIALS"), problem(b, 401, "INVALID_CREDENTIALS")
+    for k in ("request_id", "instance"):
+        pa.pop(k), pb.pop(k)
+    assert pa == pb
+
+
+def test_inactive_account_cannot_log_in(server):
+    register(server, "ann@example.org")
+    db_exec(server.db, "UPDATE users SET is_active = 0")
+    problem(login(server, "ann@example.org"), 401, "INVALID_CREDENTIALS")
+
+
+@pytest.mark.parametrize("path,header", [
+    ("/v1/me?access_token={t}", None),
+    ("/v1/me?token={t}", None),
+    ("/v1/me?auth={t}", None),
+    ("/v1/me?x={t}", "good"),
+    ("/v1/me?limit=1&Authorization=Bearer%20{t}", None),
+])
+def test_token_in_query_refused(server, path, header):
+    tok = member(server)
+    r = server.get(path.format(t=tok), headers=bearer(tok) if header else {})
+    problem(r, 401, "TOKEN_IN_QUERY")
+
+
+@pytest.mark.parametrize("value", [
+    "Basic YW5uOnB3", "Bearer", "Bearer short", "Token {t}", "Bearer {t} extra",
+])
+def test_malformed_authorization_refused(server, value):
+    tok = member(server)
+    problem(server.get("/v1/me", headers={"Authorization": value.format(t=tok)}),
+            401, "UNAUTHORIZED")
+
+
+def test_unknown_token_and_anonymous(server):
+    problem(server.get("/v1/me", headers=bearer("A" * 43)), 401, "UNAUTHORIZED")
+    assert server.get("/v1/me").status_code == 401
+
+
+def test_logout_ends_the_session(server):
+    tok = member(server)
+    assert server.post("/v1/auth/logout", headers=bearer(tok)).status_code == 204
+    problem(server.get("/v1/me", headers=bearer(tok)), 401, "SESSION_EXPIRED")
+
+
+@pytest.mark.parametrize("column", ["last_activity_at", "expires_at"])
+def test_idle_and_absolute_expiry(server, column):
+    tok = member(server)
+    db_exec(server.db, f"UPDATE auth_sessions SET {column} = {column} - 100000000000")
+    problem(server.get("/v1/me", headers=bearer(tok)), 401, "SESSION_EXPIRED")
+
+
+def test_session_records_client_details(server):
+    register(server, "ann@example.org")
+    login(server, "ann@example.org", headers={"User-Agent": "pytest-agent/1",
+                                              "X-Device-Fingerprint": "f" * 1000})
+    ua, fp, idle = server.db.query("SELECT user_agent, device_fingerprint, "
+                                   "idle_timeout_ms FROM auth_sessions")[0]
+    assert ua == "pytest-agent/1"
+    assert 0 < len(fp) <= 256
+    assert int(idle) == 604800 * 1000
+
+
+def test_staff_sessions_are_shorter(start_server):
+    srv = start_server()
+    srv.cli_ok("user", "add", "--role=admin", "--email=boss@example.org", f"--password={PW}")
+    body = login(srv, "boss@example.org").json()
+    assert int(srv.db.scalar("SELECT idle_timeout_ms FROM auth_sessions")) == 1800 * 1000
+    assert body["idle_timeout_s"] == 1800
+
+
+def test_deactivation_ends_sessions(server):
+    tok = member(server)
+    db_exec(server.db, "UPDATE users SET is_active = 0")
+    problem(server.get("/v1/me", headers=bearer(tok)), 401, "UNAUTHORIZED")
+
+
+# --------------------------------------------------------------------------
+# throttling
+
+
+def test_backoff_after_failures(start_server):
+    srv = start_server(env={"CAREBASE_LOGIN_BACKOFF_AFTER": "2"})
+    register(srv, "ann@example.org")
+    for _ in range(2):
+        problem(login(srv, "ann@example.org", "wrong password here"), 401,
+                "INVALID_CREDENTIALS")
+    # The next try, even with the right password, must wait.
+    r = login(srv, "ann@example.org")
+    problem(r, 429, "RATE_LIMITED")
+    assert int(r.headers["Retry-After"]) >= 1
+    time.sleep(int(r.headers["Retry-After"]) + 0.2)
+    assert login(srv, "ann@example.org").status_code == 200
+    # Success forgets the account's failures.
+    assert srv.db.count("login_failures", "subject LIKE 'account:%'") == 0
+
+
+def test_unknown_account_is_throttled_alike(start_server):
+    srv = start_server(env={"CAREBASE_LOGIN_BACKOFF_AFTER": "2"})
+    for _ in range(2):
+        problem(login(srv, "ghost@example.org"), 401, "INVALID_CREDENTIALS")
+    problem(login(srv, "ghost@example.org"), 429, "RATE_LIMITED")
+
+
+def test_lockout_for_the_rest_of_the_hour(start_server):
+    srv = start_server(env={"CAREBASE_LOGIN_BACKOFF_AFTER": "1000",
+                            "CAREBASE_LOGIN_MAX_FAILURES_HOUR": "3"})
+    register(srv, "ann@example.org")
+    for _ in range(3):
+        problem(login(srv, "ann@example.org", "wrong password here"), 401,
+                "INVALID_CREDENTIALS")
+    r = login(srv, "ann@example.org")
+    problem(r, 429, "RATE_LIMITED")
+    assert 60 <= int(r.headers["Retry-After"]) <= 3600
+    # Another account from the same address is not locked.
+    register(srv, "bob@example.org")
+    assert login(srv, "bob@example.org").status_code == 200
+
+
+def test_per_address_limit(start_server):
+    srv = start_server(env={"CAREBASE_LOGIN_IP_MAX_FAILURES_HOUR": "3"})
+    for i in range(3):
+        problem(login(srv, f"p{i}@example.org"), 401, "INVALID_CREDENTIALS")
+    r = login(srv, "p9@example.org")
+    problem(r, 429, "RATE_LIMITED")
+    assert "Retry-After" in r.headers
+
+
+def test_parallel_attempts_counted_exactly(start_server):
+    srv = start_server(env={"CAREBASE_LOGIN_BACKOFF_AFTER": "1000",
+                            "CAREBASE_LOGIN_MAX_FAILURES_HOUR": "5",
+                            "CAREBASE_THREADS": "8", "CAREBASE_POOL_MAX": "8"})
+    register(srv, "ann@example.org")
+
+    def attempt(_):
+        return login(srv, "ann@example.org", "wrong password here").status_code
+
+    with concurrent.futures.ThreadPoolExecutor(16) as ex:
+        codes = list(ex.map(attempt, range(24)))
+    assert codes.count(401) == 5, codes
+    assert codes.count(429) == 19, codes
+    assert int(srv.db.scalar("SELECT failures FROM login_failures "
+                             "WHERE subject LIKE 'account:%'")) == 5
+
+
+# --------------------------------------------------------------------------
+# password change and reset
+
+
+def test_password_change(server):
+    register(server, "ann@example.org")
+    keep, other = token_for(server, "ann@example.org"), token_for(server, "ann@example.org")
+    problem(server.post("/v1/me/password", headers=bearer(keep),
+                        json={"current_password": "wrong password here",
+                              "new_password": NEW_PW}), 403, "INVALID_CURRENT_PASSWORD")
+    problem(server.post("/v1/me/password", headers=bearer(keep),
+                        json={"current_password": PW, "new_password": "short"}),
+            422, "VALIDATION_FAILED")
+    r = server.post("/v1/me/password", headers=bearer(keep),
+                    json={"current_password": PW, "new_password": NEW_PW})
+    assert r.status_code == 204, r.text
+    assert server.get("/v1/me", headers=bearer(keep)).status_code == 200
+    problem(server.get("/v1/me", headers=bearer(other)), 401, "SESSION_EXPIRED")
+    assert login(server, "ann@example.org").status_code == 401
+    assert login(server, "ann@example.org", NEW_PW).status_code == 200
+
+
+def test_password_reset_flow(start_server, smtp_sink):
+    srv = start_server(env={"CAREBASE_SMTP_URL": f"smtp://127.0.0.1:{smtp_sink.port}",
+                            "CAREBASE_SMTP_TLS": "none",
+                            "CAREBASE_PUBLIC_URL": "https://app.example.test"})
+    register(srv, "ann@example.org")
+    old = token_for(srv, "ann@example.org")
+    a = srv.post("/v1/auth/password-reset", json={"email": "ann@example.org"},
+                 headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example"})
+    b = srv.post("/v1/auth/password-reset", json={"email": "nobody@example.org"})
+    assert a.status_code == b.status_code == 202
+    assert a.json() == b.json()
+    msgs = smtp_sink.wait_for(1)
+    time.sleep(0.5)
+    assert len(smtp_sink.messages()) == 1
+    text = msgs[0].get_body(("plain",)).get_content()
+    m = re.search(r"https://app\.example\.test/reset-password\?token=([A-Za-z0-9_-]{43})", text)
+    assert m, text
+    assert "evil" not in text
+    token = m.group(1)
+    assert token not in [r[0] for r in srv.db.query("SELECT token_hash FROM password_resets")]
+    problem(srv.post("/v1/auth/password-reset/confirm",
+                     json={"token": token, "new_password": "short"}), 422,
+            "VALIDATION_FAILED")
+    r = srv.post("/v1/auth/password-reset/confirm",
+                 json={"token": token, "new_password": NEW_PW})
+    assert r.status_code == 204, r.text
+    problem(srv.get("/v1/me", headers=bearer(old)), 401, "SESSION_EXPIRED")
+    assert login(srv, "ann@example.org", NEW_PW).status_code == 200
+    # Single use.
+    problem(srv.post("/v1/auth/password-reset/confirm",
+                     json={"token": token, "new_password": "yet another passphrase"}),
+            422, "INVALID_TOKEN")
+
+
+def test_password_reset_token_expires(server):
+    register(server, "ann@example.org")
+    server.post("/v1/auth/password-reset", json={"email": "ann@example.org"})
+    # Plant a known token hash that is past its expiry.
+    import hashlib
+    tok = "B" * 43
+    h = hashlib.sha256(tok.encode()).hexdigest()
+    db_exec(server.db, f"UPDATE password_resets SET token_hash = '{h}', expires_at = 1")
+    problem(server.post("/v1/auth/password-reset/confirm",
+                        json={"token": tok, "new_password": NEW_PW}), 422, "INVALID_TOKEN")

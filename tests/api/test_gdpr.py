@@ -1,0 +1,259 @@
+"""GDPR: export of everything held about a person, and erasure (crypto-shredding).
+
+Export: GET /v1/me/export (the caller) and GET /v1/users/{id}/export (admins).
+Erasure: DELETE /v1/me with the current password, POST /v1/users/{id}/erase
+(admins). After erasure the person cannot log in, their token is refused, their
+data key is gone, they vanish from lists and exports, and the audit chain is
+still whole.
+"""
+
+import datetime
+import json
+import secrets
+
+import pytest
+
+from conftest import problem
+
+PASSWORD = "pale orange kettle 1987 drums"
+
+
+# --------------------------------------------------------------------------
+# helpers (people accounts come from the people module)
+
+
+def hdr(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def add_user(server, role, email, password=PASSWORD):
+    r = server.cli("user", "add", f"--role={role}", f"--email={email}",
+                   f"--password={password}")
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def register(server, email, password=PASSWORD, **fields):
+    body = {"email": email, "password": password, "accept_terms": True}
+    body.update(fields)
+    r = server.post("/v1/auth/register", json=body)
+    assert r.status_code in (200, 201), r.text
+    return r
+
+
+def login(server, email, password=PASSWORD):
+    r = server.post("/v1/auth/login", json={"email": email, "password": password})
+    assert r.status_code == 200, r.text
+    return r.json()["token"]
+
+
+def me(server, token):
+    r = server.get("/v1/me", headers=hdr(token))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def member(server, first_name, **fields):
+    email = f"{first_name.lower()}.{secrets.token_hex(3)}@example.org"
+    register(server, email, first_name=first_name, **fields)
+    token = login(server, email)
+    return {"email": email, "token": token, "id": me(server, token)["id"],
+            "first_name": first_name}
+
+
+@pytest.fixture
+def people(server):
+    admin_email = f"admin.{secrets.token_hex(3)}@example.org"
+    add_user(server, "admin", admin_email)
+    admin_token = login(server, admin_email)
+    alice = member(server, "Alicemarker" + secrets.token_hex(2))
+    bob = member(server, "Bobmarker" + secrets.token_hex(2))
+    return {"admin": {"email": admin_email, "token": admin_token,
+                      "id": me(server, admin_token)["id"]},
+            "alice": alice, "bob": bob}
+
+
+def audit_verify(server):
+    r = server.cli("audit", "verify")
+    return r.returncode, r.stdout + r.stderr
+
+
+# --------------------------------------------------------------------------
+# export
+
+
+def test_export_needs_a_token(server):
+    problem(server.get("/v1/me/export"), 401, "UNAUTHORIZED")
+
+
+def test_export_holds_the_callers_data_and_nothing_of_anyone_else(server, people):
+    alice, bob = people["alice"], people["bob"]
+    r = server.get("/v1/me/export", headers=hdr(alice["token"]))
+    assert r.status_code == 200, r.text
+    assert r.headers.get("Cache-Control") == "no-store"
+    doc = r.json()
+    for key in ("exported_at", "user", "relationships", "auth_sessions",
+                "password_resets", "email_log", "audit_log"):
+        assert key in doc, key
+    user = doc["user"]
+    assert user["id"] == alice["id"]
+    assert user["email"] == alice["email"]
+    assert user["first_name"] == alice["first_name"]
+    assert "password_hash" not in user and "email_index" not in user
+    assert len(doc["auth_sessions"]) >= 1
+    for s in doc["auth_sessions"]:
+        assert "token_hash" not in s
+    text = json.dumps(doc)
+    for secret_of_bob in (bob["email"], bob["first_name"], bob["id"]):
+        assert secret_of_bob not in text
+    assert "$argon2" not in text
+
+
+def test_export_lists_mail_sent_to_the_person(server, people):
+    alice = people["alice"]
+    r = server.post("/v1/auth/password-reset", json={"email": alice["email"]})
+    assert r.status_code == 202, r.text
+    doc = server.get("/v1/me/export", headers=hdr(alice["token"])).json()
+    assert any(m["recipient"] == alice["email"] for m in doc["email_log"]), doc["email_log"]
+    assert len(doc["password_resets"]) == 1
+    reset = doc["password_resets"][0]
+    assert set(reset) == {"id", "created_at", "expires_at", "used_at"}
+    bob_doc = server.get("/v1/me/export", headers=hdr(people["bob"]["token"])).json()
+    assert bob_doc["email_log"] == [] and bob_doc["password_resets"] == []
+
+
+def test_admin_exports_any_user_and_it_is_audited(server, people):
+    admin, alice, bob = people["admin"], people["alice"], people["bob"]
+    r = server.get(f"/v1/users/{alice['id']}/export", headers=hdr(admin["token"]))
+    assert r.status_code == 200, r.text
+    assert r.json()["user"]["email"] == alice["email"]
+    # Members may not export others.
+    problem(server.get(f"/v1/users/{alice['id']}/export", headers=hdr(bob["token"])),
+            403, "FORBIDDEN")
+    # Unknown id: 404.
+    problem(server.get("/v1/users/0190a5c4-0000-7000-8000-000000000000/export",
+                       headers=hdr(admin["token"])), 404, "NOT_FOUND")
+    n = server.db.count("audit_log", f"action = 'users.export' AND entity_id = '{alice['id']}'")
+    assert n == 1
+
+
+# --------------------------------------------------------------------------
+# erasure
+
+
+def test_self_erasure_needs_the_current_password(server, people):
+    alice = people["alice"]
+    r = server.request("DELETE", "/v1/me", headers=hdr(alice["token"]),
+                       json={"password": "not the password at all"})
+    problem(r, 403, "WRONG_PASSWORD")
+    r = server.request("DELETE", "/v1/me", headers=hdr(alice["token"]), json={})
+    problem(r, 422, "VALIDATION_FAILED")
+    r = server.request("DELETE", "/v1/me", headers=hdr(alice["token"]),
+                       json={"password": PASSWORD, "role": "admin"})
+    assert r.status_code in (400, 422), r.text
+    assert me(server, alice["token"])["id"] == alice["id"]
+
+
+def erased_everywhere(server, people, victim):
+    admin = people["admin"]
+    # Login fails, the old token is refused.
+    r = server.post("/v1/auth/login", json={"email": victim["email"], "password": PASSWORD})
+    assert r.status_code in (401, 403), r.text
+    assert server.get("/v1/me", headers=hdr(victim["token"])).status_code == 401
+    # Exports and reads answer 404; lists do not show them.
+    problem(server.get(f"/v1/users/{victim['id']}/export", headers=hdr(admin["token"])),
+            404, "NOT_FOUND")
+    assert server.get(f"/v1/users/{victim['id']}",
+                      headers=hdr(admin["token"])).status_code == 404
+    ids = []
+    cursor = None
+    while True:
+        q = "/v1/users?limit=200" + (f"&cursor={cursor}" if cursor else "")
+        page = server.get(q, headers=hdr(admin["token"]))
+        assert page.status_code == 200, page.text
+        ids += [u["id"] for u in page.json()["data"]]
+        cursor = page.json().get("next_cursor")
+        if not cursor:
+            break
+    assert victim["id"] not in ids
+    assert admin["id"] in ids
+    # The database no longer opens their fields: the key is gone and the
+    # personal columns are empty; the row is marked deleted.
+    db = server.db
+    assert db.count("user_keys", f"user_id = '{victim['id']}'") == 0
+    row = db.query("SELECT email, email_index, password_hash, first_name, audit_ref, "
+                   f"is_active, deleted_at FROM users WHERE id = '{victim['id']}'")[0]
+    assert row[:5] == (None, None, None, None, None)
+    assert row[5] == "0" and row[6] is not None
+    assert db.count("auth_sessions",
+                    f"user_id = '{victim['id']}' AND ended_at IS NULL") == 0
+    assert db.count("password_resets", f"user_id = '{victim['id']}'") == 0
+    n = db.count("audit_log", f"action = 'users.erase' AND entity_id = '{victim['id']}'")
+    assert n == 1
+    rc, out = audit_verify(server)
+    assert rc == 0 and "chain intact" in out, out
+
+
+def test_self_erasure_shreds_the_person(server, people):
+    alice, bob = people["alice"], people["bob"]
+    # Some mail to erase too.
+    assert server.post("/v1/auth/password-reset",
+                       json={"email": alice["email"]}).status_code == 202
+    ref = server.db.scalar(f"SELECT audit_ref FROM users WHERE id = '{alice['id']}'")
+    r = server.request("DELETE", "/v1/me", headers=hdr(alice["token"]),
+                       json={"password": PASSWORD})
+    assert r.status_code == 204, r.text
+    erased_everywhere(server, people, alice)
+    # The erasure record names the person only by the pseudonym nothing
+    # links to any more.
+    actor = server.db.scalar("SELECT actor_ref FROM audit_log WHERE action = 'users.erase'")
+    assert actor == ref
+    assert server.db.count("users", f"audit_ref = '{ref}'") == 0
+    # Others are untouched.
+    assert me(server, bob["token"])["id"] == bob["id"]
+    doc = server.get("/v1/me/export", headers=hdr(bob["token"])).json()
+    assert doc["user"]["email"] == bob["email"]
+
+
+def test_admin_erasure(server, people):
+    admin, alice, bob = people["admin"], people["alice"], people["bob"]
+    problem(server.post(f"/v1/users/{alice['id']}/erase", headers=hdr(bob["token"])),
+            403, "FORBIDDEN")
+    r = server.post(f"/v1/users/{alice['id']}/erase", headers=hdr(admin["token"]))
+    assert r.status_code == 204, r.text
+    erased_everywhere(server, people, alice)
+    actor = server.db.scalar("SELECT actor_ref FROM audit_log WHERE action = 'users.erase'")
+    admin_ref = server.db.scalar(f"SELECT audit_ref FROM users WHERE id = '{admin['id']}'")
+    assert actor == admin_ref
+    # Again: the person no longer exists.
+    problem(server.post(f"/v1/users/{alice['id']}/erase", headers=hdr(admin["token"])),
+            404, "NOT_FOUND")
+    assert me(server, bob["token"])["id"] == bob["id"]
+
+
+def test_erasure_removes_relationships_and_mail(server, people):
+    admin, alice, bob = people["admin"], people["alice"], people["bob"]
+    r = server.post("/v1/relationships", headers=hdr(admin["token"]),
+                    json={"lead_id": bob["id"], "follower_id": alice["id"],
+                          "kind": "practitioner_of"})
+    assert r.status_code == 201, r.text
+    assert server.post("/v1/auth/password-reset",
+                       json={"email": alice["email"]}).status_code == 202
+    index = server.db.scalar(f"SELECT email_index FROM users WHERE id = '{alice['id']}'")
+    assert server.db.count("email_log", f"recipient_index = '{index}'") >= 1
+    r = server.post(f"/v1/users/{alice['id']}/erase", headers=hdr(admin["token"]))
+    assert r.status_code == 204, r.text
+    assert server.db.count("email_log", f"recipient_index = '{index}'") == 0
+    assert server.db.count("relationships", f"follower_id = '{alice['id']}'") == 0
+
+
+@pytest.mark.sqlite_only
+def test_raw_file_never_holds_the_email_and_only_the_erased_key_goes(server, people):
+    alice = people["alice"]
+    path = server.db.path
+    before = path.read_bytes()
+    assert alice["email"].encode() not in before
+    r = server.post(f"/v1/users/{alice['id']}/erase", headers=hdr(people["admin"]["token"]))
+    assert r.status_code == 204, r.text
+    db = server.db
+    assert db.count("user_keys", f"user_id = '{alice['id']}'") == 0
+    assert db.count("user_keys", f"user_id = '{people['bob']['id']}'") == 1

@@ -1,0 +1,165 @@
+"""Users: /v1/me (read, change, mass assignment refused, email change needs
+the current password), admin deactivation ending sessions, the first admin
+from the command line, `carebase user list`, and the demo seed."""
+
+import datetime
+import subprocess
+
+import pytest
+
+from conftest import BIN, problem
+from test_auth import PW, bearer, db_exec, login, register, token_for
+
+
+def member(srv, email="ann@example.org", **extra):
+    r = register(srv, email, **extra)
+    assert r.status_code == 201, r.text
+    return r.json()["id"], token_for(srv, email)
+
+
+def admin(srv, email="boss@example.org"):
+    srv.cli_ok("user", "add", "--role=admin", f"--email={email}", f"--password={PW}")
+    return token_for(srv, email)
+
+
+def test_me_reads_own_account(server):
+    uid, tok = member(server, first_name="Ann", last_name="Lee", country="GB")
+    r = server.get("/v1/me", headers=bearer(tok))
+    assert r.status_code == 200, r.text
+    me = r.json()
+    assert me["id"] == uid
+    assert (me["first_name"], me["last_name"], me["country"]) == ("Ann", "Lee", "GB")
+    assert me["role"] == "member" and me["is_active"] is True
+    assert me["terms_version"] == "2026-01"
+    for secret in ("password_hash", "email_index", "audit_ref"):
+        assert secret not in me
+    assert r.headers.get("ETag")
+    assert server.get("/v1/me").status_code == 401
+
+
+@pytest.mark.parametrize("patch,status,code", [
+    ({"first_name": "Annie"}, 200, None),
+    ({"locale": "en-GB", "email_reminders_frequency": "weekly"}, 200, None),
+    ({"demographics": {"ethnicity": "prefer not to say"}}, 200, None),
+    ({"role": "admin"}, 422, "VALIDATION_FAILED"),
+    ({"is_active": False}, 422, "VALIDATION_FAILED"),
+    ({"partner_id": "0190d1c2-0000-7000-8000-000000000000"}, 422, "VALIDATION_FAILED"),
+    ({"password_hash": "x"}, 422, "VALIDATION_FAILED"),
+    ({"terms_version": "1999"}, 422, "VALIDATION_FAILED"),
+    ({"email_reminders_frequency": "hourly"}, 422, "VALIDATION_FAILED"),
+    ({"email": "new@example.org"}, 403, "CURRENT_PASSWORD_REQUIRED"),
+    ({"email": "new@example.org", "current_password": "wrong password here"}, 403,
+     "INVALID_CURRENT_PASSWORD"),
+])
+def test_me_patch(server, patch, status, code):
+    uid, tok = member(server)
+    r = server.request("PATCH", "/v1/me", headers=bearer(tok), json=patch)
+    if code is None:
+        assert r.status_code == status, r.text
+        for k, v in patch.items():
+            assert r.json()[k] == v
+    else:
+        problem(r, status, code)
+        assert server.db.scalar("SELECT role FROM users") == "member"
+
+
+def test_email_change_with_current_password(server):
+    uid, tok = member(server)
+    member(server, "taken@example.org")
+    problem(server.request("PATCH", "/v1/me", headers=bearer(tok),
+                           json={"email": "taken@example.org", "current_password": PW}),
+            409, "EMAIL_TAKEN")
+    r = server.request("PATCH", "/v1/me", headers=bearer(tok),
+                       json={"email": "moved@example.org", "current_password": PW})
+    assert r.status_code == 200, r.text
+    assert r.json()["email"] == "moved@example.org"
+    assert login(server, "moved@example.org").status_code == 200
+    assert login(server, "ann@example.org").status_code == 401
+
+
+def test_email_change_through_users_route_refused(server):
+    uid, tok = member(server)
+    r = server.request("PATCH", f"/v1/users/{uid}", headers=bearer(tok),
+                       json={"email": "sneaky@example.org"})
+    assert r.status_code in (403, 422), r.text
+    assert login(server, "ann@example.org").status_code == 200
+
+
+def test_admin_deactivation_ends_sessions(server):
+    uid, tok = member(server)
+    boss = admin(server)
+    r = server.request("PATCH", f"/v1/users/{uid}", headers=bearer(boss),
+                       json={"is_active": False})
+    assert r.status_code == 200, r.text
+    assert server.get("/v1/me", headers=bearer(tok)).status_code == 401
+    assert server.db.count("auth_sessions", f"user_id = '{uid}' AND ended_at IS NULL") == 0
+
+
+# --------------------------------------------------------------------------
+# the command line
+
+
+def test_cli_user_add_and_list(start_server):
+    srv = start_server(start=False)
+    r = srv.cli_ok("user", "add", "--role=admin", "--email=first@example.org",
+                   f"--password={PW}")
+    uid = r.stdout.strip()
+    assert len(uid) == 36
+    # Password from standard input, and the --flag value form.
+    p = subprocess.run([BIN, "user", "add", "--role", "therapist", "--email",
+                        "t@example.org"], input=PW + "\n", env=dict(srv.env),
+                       capture_output=True, text=True, timeout=30, cwd=srv.tmp_path)
+    assert p.returncode == 0, p.stderr
+    out = srv.cli_ok("user", "list").stdout
+    assert uid in out and "admin" in out and "therapist" in out
+    assert "first@example.org" not in out and "t@example.org" not in out
+    roles = sorted(r[0] for r in srv.db.query("SELECT role FROM users"))
+    assert roles == ["admin", "therapist"]
+
+
+@pytest.mark.parametrize("args,why", [
+    (["--role=admin", "--email=a@example.org", "--password=short"], "too_short"),
+    (["--role=admin", "--email=a@example.org", "--password=winniethepooh"], "common"),
+    (["--role=wizard", "--email=a@example.org", f"--password={PW}"], "role"),
+    (["--role=admin", "--email=not-an-address", f"--password={PW}"], "email"),
+    (["--email=a@example.org", f"--password={PW}"], "usage"),
+])
+def test_cli_user_add_refusals(start_server, args, why):
+    srv = start_server(start=False)
+    r = srv.cli("user", "add", *args)
+    assert r.returncode != 0
+    assert why in r.stderr, r.stderr
+    assert srv.db.count("users") == 0
+
+
+def test_cli_duplicate_email(start_server):
+    srv = start_server(start=False)
+    srv.cli_ok("user", "add", "--role=admin", "--email=a@example.org", f"--password={PW}")
+    r = srv.cli("user", "add", "--role=member", "--email=A@example.org", f"--password={PW}")
+    assert r.returncode != 0 and "taken" in r.stderr
+
+
+# --------------------------------------------------------------------------
+# the demo seed
+
+
+def test_seed_makes_demo_accounts_once(start_server):
+    srv = start_server(start=False)
+    out = srv.cli_ok("seed").stdout
+    for who in ("admin", "therapist", "guardian", "child", "member"):
+        assert f"{who}@demo.carebase.dev" in out
+    assert "carebase-demo-2026" in out
+    again = srv.cli_ok("seed").stdout
+    assert "existed" in again
+    assert srv.db.count("users") == 5
+    assert srv.db.count("relationships", "kind = 'guardian_of' AND status = 'active' "
+                        "AND consent_at IS NOT NULL") == 1
+    srv.start(migrate=False)
+    r = login(srv, "admin@demo.carebase.dev", "carebase-demo-2026")
+    assert r.status_code == 200 and r.json()["user"]["role"] == "admin"
+    child = login(srv, "child@demo.carebase.dev", "carebase-demo-2026").json()["user"]
+    assert child["country"] == "GB"
+    born = datetime.date.fromisoformat(child["date_of_birth"])
+    today = datetime.date.today()
+    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    assert age == 12

@@ -1,0 +1,238 @@
+"""Relationships and consent: admins create them pending; consent makes them
+active; only an active relationship lets the lead see the follower; the
+digital-consent rule (GET /v1/me/health-consent) for a 12-year-old in GB."""
+
+import datetime
+import secrets
+
+import pytest
+
+from conftest import problem
+
+PASSWORD = "pale orange kettle 1987 drums"
+
+
+def hdr(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def add_user(server, role, email, password=PASSWORD):
+    r = server.cli("user", "add", f"--role={role}", f"--email={email}",
+                   f"--password={password}")
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def login(server, email, password=PASSWORD):
+    r = server.post("/v1/auth/login", json={"email": email, "password": password})
+    assert r.status_code == 200, r.text
+    return r.json()["token"]
+
+
+def my_id(server, token):
+    r = server.get("/v1/me", headers=hdr(token))
+    assert r.status_code == 200, r.text
+    return r.json()["id"]
+
+
+def years_ago(n):
+    t = datetime.date.today()
+    try:
+        return t.replace(year=t.year - n).isoformat()
+    except ValueError:                      # 29 February
+        return t.replace(year=t.year - n, day=28).isoformat()
+
+
+def member(server, name, **fields):
+    email = f"{name}.{secrets.token_hex(3)}@example.org"
+    body = {"email": email, "password": PASSWORD, "accept_terms": True,
+            "first_name": name.capitalize()}
+    body.update(fields)
+    r = server.post("/v1/auth/register", json=body)
+    assert r.status_code == 201, r.text
+    token = login(server, email)
+    return {"email": email, "token": token, "id": my_id(server, token)}
+
+
+def staff(server, role, name):
+    email = f"{name}.{secrets.token_hex(3)}@example.org"
+    add_user(server, role, email)
+    token = login(server, email)
+    return {"email": email, "token": token, "id": my_id(server, token)}
+
+
+@pytest.fixture
+def cast(server):
+    return {
+        "admin": staff(server, "admin", "admin"),
+        "therapist": staff(server, "therapist", "therapist"),
+        "guardian": member(server, "guardian", date_of_birth=years_ago(40), country="GB"),
+        "child": member(server, "child", date_of_birth=years_ago(12), country="GB"),
+        "client": member(server, "client", date_of_birth=years_ago(30), country="GB"),
+        "other": member(server, "other", date_of_birth=years_ago(35), country="DE"),
+    }
+
+
+def create(server, cast, lead, follower, kind):
+    r = server.post("/v1/relationships", headers=hdr(cast["admin"]["token"]),
+                    json={"lead_id": cast[lead]["id"], "follower_id": cast[follower]["id"],
+                          "kind": kind})
+    assert r.status_code == 201, r.text
+    rel = r.json()
+    assert rel["status"] == "pending" and rel["consent_at"] is None
+    return rel
+
+
+def health(server, who):
+    r = server.get("/v1/me/health-consent", headers=hdr(who["token"]))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def sees_user(server, viewer, target):
+    return server.get(f"/v1/users/{target['id']}", headers=hdr(viewer["token"])).status_code
+
+
+def test_health_consent_rule_for_a_12_year_old_in_gb(server, cast):
+    assert health(server, cast["guardian"]) == {"allowed": True, "reason": "adult"}
+    assert health(server, cast["child"]) == {"allowed": False, "reason": "consent_required"}
+    rel = create(server, cast, "guardian", "child", "guardian_of")
+    # Pending is not enough.
+    assert health(server, cast["child"])["allowed"] is False
+    r = server.post(f"/v1/relationships/{rel['id']}/consent",
+                    headers=hdr(cast["admin"]["token"]), json={"method": "signed_form"})
+    assert r.status_code == 200, r.text
+    assert health(server, cast["child"]) == {"allowed": True, "reason": "guardian_consent"}
+    r = server.post(f"/v1/relationships/{rel['id']}/end", headers=hdr(cast["guardian"]["token"]))
+    assert r.status_code == 200, r.text
+    assert health(server, cast["child"])["allowed"] is False
+
+
+def test_health_consent_ages_come_from_config(start_server):
+    srv = start_server(env={"CAREBASE_CONSENT_AGES": "GB:11,DE:16"})
+    child = member(srv, "child", date_of_birth=years_ago(12), country="GB")
+    assert health(srv, child) == {"allowed": True, "reason": "adult"}
+    teen = member(srv, "teen", date_of_birth=years_ago(15), country="DE")
+    assert health(srv, teen)["allowed"] is False
+    # No birth date, but registered and accepted the terms themselves.
+    grown = member(srv, "grown")
+    assert health(srv, grown)["allowed"] is True
+    problem(srv.get("/v1/me/health-consent"), 401, "UNAUTHORIZED")
+
+
+def test_guardian_sees_the_child_only_once_consent_is_recorded(server, cast):
+    child, guardian, other = cast["child"], cast["guardian"], cast["other"]
+    # Only admins create relationships.
+    r = server.post("/v1/relationships", headers=hdr(guardian["token"]),
+                    json={"lead_id": guardian["id"], "follower_id": child["id"],
+                          "kind": "guardian_of"})
+    assert r.status_code in (403, 404), r.text
+    rel = create(server, cast, "guardian", "child", "guardian_of")
+    assert sees_user(server, guardian, child) == 404
+    # The child is too young to consent; the guardian cannot consent in the app.
+    problem(server.post(f"/v1/relationships/{rel['id']}/consent", headers=hdr(child["token"])),
+            403, "CONSENT_REQUIRED")
+    problem(server.post(f"/v1/relationships/{rel['id']}/consent",
+                        headers=hdr(guardian["token"])), 403, "CONSENT_REQUIRED")
+    # Someone not in it: as if it did not exist.
+    problem(server.get(f"/v1/relationships/{rel['id']}", headers=hdr(other["token"])),
+            404, "NOT_FOUND")
+    problem(server.post(f"/v1/relationships/{rel['id']}/consent", headers=hdr(other["token"])),
+            404, "NOT_FOUND")
+    problem(server.post(f"/v1/relationships/{rel['id']}/end", headers=hdr(other["token"])),
+            404, "NOT_FOUND")
+    # Bad method, unknown member.
+    problem(server.post(f"/v1/relationships/{rel['id']}/consent",
+                        headers=hdr(cast["admin"]["token"]), json={"method": "telepathy"}),
+            422, "VALIDATION_FAILED")
+    problem(server.post(f"/v1/relationships/{rel['id']}/consent",
+                        headers=hdr(cast["admin"]["token"]), json={"status": "active"}),
+            422, "UNKNOWN_FIELD")
+    r = server.post(f"/v1/relationships/{rel['id']}/consent",
+                    headers=hdr(cast["admin"]["token"]), json={"method": "signed_form"})
+    assert r.status_code == 200, r.text
+    active = r.json()
+    assert active["status"] == "active"
+    assert active["consent_method"] == "signed_form"
+    assert active["consent_by"] == guardian["id"]      # the guardian's consent
+    assert active["consent_at"] is not None
+    assert sees_user(server, guardian, child) == 200
+    assert sees_user(server, other, child) == 404
+    assert sees_user(server, child, guardian) == 404   # not the other way round
+    # Consent once only.
+    problem(server.post(f"/v1/relationships/{rel['id']}/consent",
+                        headers=hdr(cast["admin"]["token"])), 409, "CONFLICT")
+    # Both parties see it; others do not; admins see all.
+    for who, n in (("guardian", 1), ("child", 1), ("other", 0), ("admin", 1)):
+        r = server.get("/v1/relationships", headers=hdr(cast[who]["token"]))
+        assert r.status_code == 200, r.text
+        assert len(r.json()["data"]) == n, (who, r.json())
+    assert server.get(f"/v1/relationships/{rel['id']}",
+                      headers=hdr(child["token"])).status_code == 200
+    # A child cannot end their guardian's relationship; the guardian can.
+    problem(server.post(f"/v1/relationships/{rel['id']}/end", headers=hdr(child["token"])),
+            403, "FORBIDDEN")
+    r = server.post(f"/v1/relationships/{rel['id']}/end", headers=hdr(guardian["token"]))
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "ended" and r.json()["ended_at"] is not None
+    assert sees_user(server, guardian, child) == 404
+    problem(server.post(f"/v1/relationships/{rel['id']}/end", headers=hdr(guardian["token"])),
+            409, "CONFLICT")
+    # Each step is in the audit log.
+    actions = [r[0] for r in server.db.query(
+        f"SELECT action FROM audit_log WHERE entity_id = '{rel['id']}' ORDER BY seq")]
+    assert actions[-2:] == ["relationships.consent", "relationships.end"]
+
+
+def test_practitioner_sees_a_client_once_the_client_consents(server, cast):
+    therapist, client, other = cast["therapist"], cast["client"], cast["other"]
+    rel = create(server, cast, "therapist", "client", "practitioner_of")
+    assert sees_user(server, therapist, client) == 404
+    problem(server.post(f"/v1/relationships/{rel['id']}/consent",
+                        headers=hdr(therapist["token"])), 403, "CONSENT_REQUIRED")
+    r = server.post(f"/v1/relationships/{rel['id']}/consent", headers=hdr(client["token"]))
+    assert r.status_code == 200, r.text
+    assert r.json()["consent_method"] == "in_app"
+    assert r.json()["consent_by"] == client["id"]
+    assert sees_user(server, therapist, client) == 200
+    assert sees_user(server, therapist, other) == 404
+    assert sees_user(server, other, client) == 404
+    # The client withdraws.
+    r = server.post(f"/v1/relationships/{rel['id']}/end", headers=hdr(client["token"]))
+    assert r.status_code == 200, r.text
+    assert sees_user(server, therapist, client) == 404
+
+
+def test_relationship_validation_and_filters(server, cast):
+    admin = cast["admin"]
+    r = server.post("/v1/relationships", headers=hdr(admin["token"]),
+                    json={"lead_id": cast["guardian"]["id"],
+                          "follower_id": cast["guardian"]["id"], "kind": "guardian_of"})
+    assert r.status_code == 422, r.text
+    r = server.post("/v1/relationships", headers=hdr(admin["token"]),
+                    json={"lead_id": cast["guardian"]["id"], "follower_id": cast["child"]["id"],
+                          "kind": "guardian_of", "status": "active"})
+    assert r.status_code == 422, r.text
+    create(server, cast, "guardian", "child", "guardian_of")
+    create(server, cast, "therapist", "client", "practitioner_of")
+    create(server, cast, "therapist", "child", "practitioner_of")
+    r = server.post("/v1/relationships", headers=hdr(admin["token"]),
+                    json={"lead_id": cast["guardian"]["id"], "follower_id": cast["child"]["id"],
+                          "kind": "guardian_of"})
+    assert r.status_code == 409, r.text
+    q = server.get("/v1/relationships?kind=practitioner_of", headers=hdr(admin["token"]))
+    assert {x["kind"] for x in q.json()["data"]} == {"practitioner_of"}
+    assert len(q.json()["data"]) == 2
+    seen, cursor = [], None
+    while True:
+        url = "/v1/relationships?limit=1" + (f"&cursor={cursor}" if cursor else "")
+        page = server.get(url, headers=hdr(admin["token"])).json()
+        seen += [x["id"] for x in page["data"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 3 and len(set(seen)) == 3
+    problem(server.get("/v1/relationships?kind=cousin_of", headers=hdr(admin["token"])),
+            422, "VALIDATION_FAILED")
+    problem(server.get("/v1/relationships?limit=500", headers=hdr(admin["token"])),
+            422, "VALIDATION_FAILED")
+    problem(server.get("/v1/relationships"), 401, "UNAUTHORIZED")
