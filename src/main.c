@@ -531,6 +531,8 @@ main(int argc, char **argv)
 		return (2);
 	}
 	rc = OK;
+	crypto_password_params((unsigned long long)config.password_opslimit,
+	    (size_t)config.password_memlimit_kib * 1024);
 	if (crypto_init() != OK || mail_init() != OK) {
 		fprintf(stderr, "carebase: cannot initialise libsodium/libcurl\n");
 		rc = ERR_INTERNAL;

@@ -105,9 +105,16 @@ out:
 	return (rc);
 }
 
-/* OWASP (2023): argon2id, m=19 MiB t=2 minimum; we use t=3, m=64 MiB. */
-#define PW_OPSLIMIT	3ULL
-#define PW_MEMLIMIT	(64ULL * 1024 * 1024)
+/* OWASP (2023): argon2id, m=19 MiB t=2 minimum; by default t=3, m=64 MiB. */
+static unsigned long long	pw_opslimit = 3;
+static size_t			pw_memlimit = 64 * 1024 * 1024;
+
+void
+crypto_password_params(unsigned long long opslimit, size_t memlimit)
+{
+	pw_opslimit = opslimit;
+	pw_memlimit = memlimit;
+}
 
 void
 crypto_seal(const unsigned char key[SEAL_KEY_LEN], const char *ad,
@@ -180,8 +187,8 @@ crypto_token_hash(const char *token, char hash[TOKEN_HASH_LEN])
 int
 crypto_password_hash(const char *password, char out[PASSWORD_HASH_LEN])
 {
-	if (crypto_pwhash_str_alg(out, password, strlen(password), PW_OPSLIMIT,
-	    PW_MEMLIMIT, crypto_pwhash_ALG_ARGON2ID13) != 0)
+	if (crypto_pwhash_str_alg(out, password, strlen(password), pw_opslimit,
+	    pw_memlimit, crypto_pwhash_ALG_ARGON2ID13) != 0)
 		return (ERR_NOMEM);
 	return (OK);
 }
@@ -197,8 +204,8 @@ crypto_password_verify(const char *hash, const char *password)
 int
 crypto_password_needs_rehash(const char *hash)
 {
-	return (crypto_pwhash_str_needs_rehash(hash, PW_OPSLIMIT,
-	    PW_MEMLIMIT) != 0);
+	return (crypto_pwhash_str_needs_rehash(hash, pw_opslimit,
+	    pw_memlimit) != 0);
 }
 
 int

@@ -63,6 +63,8 @@ void	 crypto_token_hash(const char *token, char hash[TOKEN_HASH_LEN]);
  * form carries its parameters, so crypto_password_needs_rehash can tell.
  */
 #define PASSWORD_HASH_LEN	128
+/* Set the argon2id cost for new hashes (defaults: 3 passes, 64 MiB). */
+void	 crypto_password_params(unsigned long long opslimit, size_t memlimit);
 int	 crypto_password_hash(const char *password, char out[PASSWORD_HASH_LEN]);
 /* OK when it matches, ERR_UNAUTHORIZED when not. */
 int	 crypto_password_verify(const char *hash, const char *password);
