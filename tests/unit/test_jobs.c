@@ -60,8 +60,13 @@ static const struct job_kind k_ok = {"test.ok", h_ok, 0};
 static const struct job_kind k_fail = {"test.fail", h_fail, 3};
 static const struct job_kind k_flaky = {"test.flaky", h_flaky, 1};
 static const struct job_kind k_fired = {"test.fired", h_fired, 0};
-static const struct job_schedule s_fired = {"test.fired_every_minute",
-    "* * * * *", "test.fired", "{\"n\":1}"};
+/*
+ * Yearly, so that a run of the workers that happens to cross a minute (or
+ * an hour) boundary cannot make a second slot due; the test makes a slot
+ * due by setting next_run_at to 0.
+ */
+static const struct job_schedule s_fired = {"test.fired_yearly",
+    "0 0 1 1 *", "test.fired", "{\"n\":1}"};
 
 static int
 h_ok(struct store *db, const struct job *j, char *err)
@@ -512,7 +517,7 @@ test_schedule_once_per_slot(void **state)
 	assert_int_equal(jobs_schedule_register(&bad), ERR_INVALID);
 	/* the slot is due now */
 	exec_sql(fx->db, "INSERT INTO job_schedules (name, cron, kind, payload, "
-	    "next_run_at) VALUES ('test.fired_every_minute', '* * * * *', "
+	    "next_run_at) VALUES ('test.fired_yearly', '0 0 1 1 *', "
 	    "'test.fired', '{\"n\":1}', 0)");
 
 	run_two_workers(fx);
