@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "core/util.h"
 
 int	log_threshold = LOG_INFO;
 
@@ -29,7 +30,7 @@ log_set_level(int level)
 void
 log_msg(int level, const char *fmt, ...)
 {
-	char		 line[2048], ts[32];
+	char		 line[2048];
 	struct timespec	 now;
 	struct tm	 tm;
 	va_list		 ap;
@@ -38,10 +39,11 @@ log_msg(int level, const char *fmt, ...)
 	if (level < log_threshold || level >= LOG_OFF)
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	n = snprintf(line, sizeof(line), "ts=%s.%03ldZ level=%s ", ts,
-	    now.tv_nsec / 1000000, log_names[level]);
+	time_utc((int64_t)now.tv_sec, &tm);
+	n = snprintf(line, sizeof(line),
+	    "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec, now.tv_nsec / 1000000, log_names[level]);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	va_start(ap, fmt);

@@ -30,6 +30,41 @@ time_mono_ns(void)
 	return ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
 }
 
+void
+time_utc(int64_t secs, struct tm *out)
+{
+	/* Howard Hinnant's civil_from_days, valid for any proleptic date. */
+	int64_t		 days = secs / 86400, rem = secs % 86400, z, era, doe, yoe;
+	int64_t		 y, doy, mp, d, m;
+
+	if (rem < 0) {
+		rem += 86400;
+		days -= 1;
+	}
+	z = days + 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	if (m <= 2)
+		y++;
+	memset(out, 0, sizeof(*out));
+	out->tm_year = (int)(y - 1900);
+	out->tm_mon = (int)(m - 1);
+	out->tm_mday = (int)d;
+	out->tm_hour = (int)(rem / 3600);
+	out->tm_min = (int)(rem % 3600 / 60);
+	out->tm_sec = (int)(rem % 60);
+	out->tm_wday = (int)((days % 7 + 11) % 7);	/* 1970-01-01 was a Thursday */
+	/* day of the year from 1 January */
+	out->tm_yday = (int)(doy >= 306 ? doy - 306 : doy + 59 +
+	    (((y % 4 == 0 && y % 100 != 0) || y % 400 == 0) ? 1 : 0));
+}
+
 char *
 time_format_iso(int64_t ms, char *out)
 {
@@ -44,7 +79,7 @@ time_format_iso(int64_t ms, char *out)
 		frac += 1000;
 		secs -= 1;
 	}
-	gmtime_r(&secs, &tm);
+	time_utc((int64_t)secs, &tm);
 	snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, (int)frac);

@@ -15,6 +15,13 @@
 int64_t		 time_now_ms(void);
 /* Monotonic nanoseconds, for durations. */
 int64_t		 time_mono_ns(void);
+/*
+ * UTC calendar fields of secs since the epoch, without libc's gmtime_r
+ * (which takes a process-wide lock on every call). Fills tm_year (since
+ * 1900), tm_mon (0-11), tm_mday, tm_hour, tm_min, tm_sec, tm_wday, tm_yday.
+ */
+struct tm;
+void		 time_utc(int64_t secs, struct tm *out);
 /* "2026-11-22T03:05:36.123Z" into out (ISO_TIME_LEN). */
 char		*time_format_iso(int64_t ms, char *out);
 /* Parse ISO 8601 / RFC 3339 (date, date-time, with Z or offset); 0 = ok. */

@@ -20,6 +20,7 @@
 
 struct arena;
 struct store;
+struct tx;
 
 enum http_method {
 	HTTP_GET = 0x01,
@@ -71,6 +72,13 @@ struct request {
 	size_t		 body_len;
 	json_t		*json;		/* parsed body for ROUTE_JSON_BODY, owned */
 	struct store	*db;		/* borrowed from the server */
+	/*
+	 * A read transaction the request's steps share (authentication, then
+	 * the handler's reads), begun on first use by http_read_tx and rolled
+	 * back by the transport once the handler returns. One snapshot, one
+	 * pooled connection, one BEGIN per request.
+	 */
+	struct tx	*tx;
 	void		*auth;		/* set by an auth layer, opaque here */
 	void		*conn;		/* transport's connection, opaque */
 
@@ -91,6 +99,11 @@ const char	*http_param(const struct request *, const char *name);
 const char	*http_query(const struct request *, const char *name);
 /* A request header (case-insensitive), or NULL (borrowed). */
 const char	*http_header(const struct request *, const char *name);
+
+/* The request's shared read transaction, begun on first call. */
+int		 http_read_tx(struct request *, struct tx **out);
+/* End it now, e.g. after a write, so later reads see a fresh snapshot. */
+void		 http_read_tx_end(struct request *);
 
 /* Respond with a JSON value; steals the reference to body. */
 void		 http_json(struct request *, int status, json_t *body);

@@ -41,6 +41,7 @@
 #include "core/util.h"
 #include "http/http.h"
 #include "http/http_int.h"
+#include "store/store.h"
 
 #define SERVER_MEMORY_LIMIT	(CONFIG_MAX_HEADER_BYTES + CONFIG_MAX_URL + 16384)
 #define SERVER_PEM_MAX		(1024 * 1024)
@@ -394,8 +395,32 @@ hreq_dispatch(struct hreq *h)
 		}
 	}
 	h->rt->handler(req);
+	http_read_tx_end(req);
 	if (!req->responded)
 		http_problem(req, ERR_INTERNAL, NULL, "handler set no response");
+}
+
+void
+http_read_tx_end(struct request *req)
+{
+	if (req->tx != NULL) {
+		store_tx_rollback(req->tx);
+		req->tx = NULL;
+	}
+}
+
+int
+http_read_tx(struct request *req, struct tx **out)
+{
+	int	 rc;
+
+	if (req->tx == NULL &&
+	    (rc = store_tx_begin(req->db, STORE_TX_READ, &req->tx)) != OK) {
+		req->tx = NULL;
+		return (rc);
+	}
+	*out = req->tx;
+	return (OK);
 }
 
 /* OPTIONS on a known path: CORS preflight or a plain Allow. */

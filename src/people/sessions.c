@@ -47,7 +47,7 @@ struct lookup {
 	int		 is_staff;
 };
 
-static int	 session_lookup(struct store *, const char *hash, struct lookup *);
+static int	 session_lookup(struct request *, const char *hash, struct lookup *);
 static void	 lookup_from_row(struct stmt *, struct lookup *);
 static int	 session_touch(struct store *, const struct lookup *, int64_t now);
 static int	 query_key_is_token(const char *key, size_t len);
@@ -119,7 +119,7 @@ people_authenticate(struct request *req, struct principal **out)
 	memcpy(token, tok, len);
 	token[len] = '\0';
 	crypto_token_hash(token, hash);
-	if ((rc = session_lookup(req->db, hash, &lk)) == ERR_NOT_FOUND)
+	if ((rc = session_lookup(req, hash, &lk)) == ERR_NOT_FOUND)
 		return (refuse(req, "UNAUTHORIZED", "the token is not valid"));
 	if (rc != OK)
 		return (rc);
@@ -151,14 +151,15 @@ refuse(struct request *req, const char *code, const char *detail)
 	return (ERR_UNAUTHORIZED);
 }
 
+/* In the request's shared read transaction, which the handler reuses. */
 static int
-session_lookup(struct store *db, const char *hash, struct lookup *lk)
+session_lookup(struct request *req, const char *hash, struct lookup *lk)
 {
 	struct tx	*tx;
 	struct stmt	*st;
 	int		 rc, step;
 
-	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
+	if ((rc = http_read_tx(req, &tx)) != OK)
 		return (rc);
 	st = store_prepare(tx, "SELECT s.id, s.user_id, u.role, u.audit_ref, "
 	    "s.last_activity_at, s.idle_timeout_ms, s.expires_at, s.ended_at, "
@@ -179,7 +180,6 @@ session_lookup(struct store *db, const char *hash, struct lookup *lk)
 		break;
 	}
 	store_finalize(st);
-	store_tx_rollback(tx);
 	return (rc);
 }
 

@@ -194,12 +194,12 @@ me_load(struct request *req, struct principal *who, json_t **out)
 	ctx.res = &users_resource;
 	ctx.who = who;
 	ctx.scope = SCOPE_OWN;
-	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &ctx.tx)) != OK) {
+	/* The request's read transaction, which authentication began. */
+	if ((rc = http_read_tx(req, &ctx.tx)) != OK) {
 		http_problem(req, rc, NULL, "the database is not available");
 		return (rc);
 	}
 	rc = resource_load(&ctx, who->user_id, out);
-	store_tx_rollback(ctx.tx);
 	if (rc != OK)
 		http_problem(req, rc, NULL, "your account could not be read");
 	return (rc);
@@ -257,8 +257,11 @@ people_me_patch(struct request *req)
 		http_problem(req, rc, "EMAIL_TAKEN", "that email cannot be used");
 	else if (rc != OK)
 		http_problem(req, rc, NULL, "your account was not changed");
-	else if (me_load(req, who, &me) == OK)
-		me_respond(req, me);
+	else {
+		http_read_tx_end(req);	/* read what was just written */
+		if (me_load(req, who, &me) == OK)
+			me_respond(req, me);
+	}
 }
 
 /*

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,13 +142,25 @@ sq_mkdirs(const char *path)
 	return (rc);
 }
 
+/*
+ * Once, before SQLite initialises: no memory statistics, which would take
+ * a process-wide mutex on every allocation SQLite makes.
+ */
+static void
+sq_configure(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int
 sq_conn_open(struct store *s, struct conn **out)
 {
+	static pthread_once_t	 once = PTHREAD_ONCE_INIT;
 	struct sqlite_conn	*sc;
 	int			 flags, rc;
 
 	*out = NULL;
+	pthread_once(&once, sq_configure);
 	flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
 	if (s->opts.create || s->memory)
 		flags |= SQLITE_OPEN_CREATE;

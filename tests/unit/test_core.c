@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -101,6 +102,39 @@ iso_times_round_trip_and_bad_ones_are_refused(void **state)
 	assert_string_equal(time_format_iso(1795316736123LL, out),
 	    "2026-11-22T03:05:36.123Z");
 	assert_string_equal(time_format_iso(-1, out), "1969-12-31T23:59:59.999Z");
+}
+
+static void
+time_utc_agrees_with_gmtime(void **state)
+{
+	static const int64_t fixed[] = {0, -1, 86399, 86400, 951782400,
+	    951868800, 4107542400LL, -2208988800LL, 253402300799LL,
+	    1795316736LL, -62135596800LL};
+	struct tm	 a, b;
+	int64_t		 t;
+	int		 k;
+
+	for (k = 0; k < 200000 + (int)(sizeof(fixed) / sizeof(fixed[0])); k++) {
+		time_t tt;
+
+		if (k < (int)(sizeof(fixed) / sizeof(fixed[0])))
+			t = fixed[k];
+		else {
+			random_bytes(&t, sizeof(t));
+			t %= 400LL * 366 * 86400;	/* +-400 years */
+		}
+		tt = (time_t)t;
+		gmtime_r(&tt, &b);
+		time_utc(t, &a);
+		assert_int_equal(a.tm_year, b.tm_year);
+		assert_int_equal(a.tm_mon, b.tm_mon);
+		assert_int_equal(a.tm_mday, b.tm_mday);
+		assert_int_equal(a.tm_hour, b.tm_hour);
+		assert_int_equal(a.tm_min, b.tm_min);
+		assert_int_equal(a.tm_sec, b.tm_sec);
+		assert_int_equal(a.tm_wday, b.tm_wday);
+		assert_int_equal(a.tm_yday, b.tm_yday);
+	}
 }
 
 static void
@@ -294,6 +328,7 @@ main(void)
 		cmocka_unit_test(arena_allocates_aligned_zeroed_and_respects_cap),
 		cmocka_unit_test(buf_refuses_growth_past_its_ceiling),
 		cmocka_unit_test(iso_times_round_trip_and_bad_ones_are_refused),
+		cmocka_unit_test(time_utc_agrees_with_gmtime),
 		cmocka_unit_test(uuid_v7_is_valid_and_time_ordered),
 		cmocka_unit_test(parse_int64_is_strict),
 		cmocka_unit_test(hex_round_trips),
