@@ -1,4 +1,5 @@
 DROP TABLE audit_log;
+DROP FUNCTION audit_log_append_only();
 DROP TABLE relationships;
 DROP TABLE password_resets;
 DROP TABLE login_failures;

@@ -140,6 +140,16 @@ CREATE TABLE audit_log (
 );
 CREATE INDEX audit_log_entity ON audit_log (entity_type, entity_id);
 CREATE INDEX audit_log_at ON audit_log (at);
+-- Append-only in the database too: changing or deleting a row needs the
+-- trigger dropped first, which `carebase audit verify` would then expose.
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN
+	SELECT RAISE(ABORT, 'audit_log is append-only');
+END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN
+	SELECT RAISE(ABORT, 'audit_log is append-only');
+END;
 
 -- Built-in roles and their permissions. Admins may change role_permissions
 -- later; these rows are data, not code.

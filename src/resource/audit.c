@@ -195,6 +195,17 @@ audit_append(struct tx *tx, const struct principal *who, struct request *req,
 	r.id = uuid_v7(id);
 	r.actor_ref = who != NULL ? nonempty(who->audit_ref) : NULL;
 	r.actor_role = who != NULL ? nonempty(who->role) : NULL;
+	/*
+	 * A person acting on their own account: a row holding both their
+	 * pseudonym and their id would link the pseudonym to them for good,
+	 * erasure or not. Such rows say "self" and name no actor.
+	 */
+	if (who != NULL && entity_type != NULL && entity_id != NULL &&
+	    strcmp(entity_type, "users") == 0 &&
+	    strcmp(entity_id, who->user_id) == 0) {
+		r.actor_ref = NULL;
+		r.actor_role = "self";
+	}
 	r.action = action;
 	r.entity_type = entity_type;
 	r.entity_id = nonempty(entity_id);

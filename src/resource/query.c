@@ -45,7 +45,29 @@ struct qbind {
 struct qlist {
 	struct qbind	 b[QUERY_BINDS_MAX];
 	int		 n;
+	enum scope	 scope;		/* the caller's, for field visibility */
 };
+
+/*
+ * May a caller listing at scope filter or sort on f? Only when every row
+ * the list can hold shows f to them: otherwise the order of the rows, or
+ * the cursor, would tell a value they may not see.
+ */
+static int
+field_listable(const struct field *f, enum scope scope)
+{
+	int	 see = f->see != 0 ? f->see : SEE_EVERYONE;
+
+	switch (scope) {
+	case SCOPE_ALL:
+		return ((see & SEE_ALL) != 0);
+	case SCOPE_RELATED:
+		return ((see & (SEE_RELATED | SEE_OWN)) ==
+		    (SEE_RELATED | SEE_OWN));
+	default:
+		return ((see & SEE_OWN) != 0);
+	}
+}
 
 static pthread_once_t	 cursor_once = PTHREAD_ONCE_INIT;
 static unsigned char	 cursor_fallback[32];
@@ -66,7 +88,7 @@ static int	 filter_add(struct request *, const struct field *,
 		    const char *, const char *, int, struct buf *,
 		    struct qlist *);
 static int	 bad_param(struct request *, const char *, const char *);
-static int	 sort_parse(struct request *, const struct rdef *,
+static int	 sort_parse(struct request *, const struct rdef *, enum scope,
 		    const char **, const struct field **, int *);
 static int	 keyset_add(struct request *, const struct field *, int,
 		    json_t *, const char *, struct buf *, struct qlist *);
@@ -418,7 +440,8 @@ param_check(struct request *req, const struct rdef *rd, const char *key,
 		f = &rd->cols[i];
 		if ((f->flags & FIELD_FILTER) == 0 || f->type == FIELD_JSON ||
 		    f->type == FIELD_TEXT_LIST || ((f->flags & FIELD_PERSONAL) &&
-		    (f->flags & FIELD_BLIND_INDEX) == 0))
+		    (f->flags & FIELD_BLIND_INDEX) == 0) ||
+		    !field_listable(f, q->scope))
 			continue;
 		n = strlen(f->name);
 		if (f->type != FIELD_TIME && strcmp(key, f->name) == 0)
@@ -483,8 +506,8 @@ params_walk(struct request *req, const struct rdef *rd, struct buf *sql,
 /* The sort asked for, checked: field and direction; "-created_at" by
  * default. */
 static int
-sort_parse(struct request *req, const struct rdef *rd, const char **spec,
-    const struct field **f, int *desc)
+sort_parse(struct request *req, const struct rdef *rd, enum scope scope,
+    const char **spec, const struct field **f, int *desc)
 {
 	const char	*s = http_query(req, "sort");
 
@@ -496,7 +519,8 @@ sort_parse(struct request *req, const struct rdef *rd, const char **spec,
 	*f = col_find(rd, s + (*desc ? 1 : 0));
 	if (*f == NULL || ((*f)->flags & FIELD_SORT) == 0 ||
 	    ((*f)->flags & (FIELD_PERSONAL | FIELD_HIDDEN)) ||
-	    (*f)->type == FIELD_JSON || (*f)->type == FIELD_TEXT_LIST)
+	    (*f)->type == FIELD_JSON || (*f)->type == FIELD_TEXT_LIST ||
+	    !field_listable(*f, scope))
 		return (bad_param(req, "sort", "names no sortable field"));
 	*spec = s;
 	return (OK);
@@ -650,8 +674,9 @@ query_list(struct request *req, const struct rdef *rd, struct principal *who,
 	    (scope != SCOPE_ALL &&
 	    (rc = buf_printf(&sql, " AND (%s)", rd->scope[scope])) != OK))
 		goto out;
+	q->scope = scope;
 	if ((rc = params_walk(req, rd, &sql, q)) != OK ||
-	    (rc = sort_parse(req, rd, &spec, &sf, &desc)) != OK)
+	    (rc = sort_parse(req, rd, scope, &spec, &sf, &desc)) != OK)
 		goto out;
 	if ((s = http_query(req, "limit")) != NULL &&
 	    parse_int64(s, 1, RESOURCE_LIST_MAX, &limit) != 0) {

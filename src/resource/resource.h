@@ -116,6 +116,14 @@ struct principal {
  */
 typedef int	(*resource_auth_fn)(struct request *, struct principal **out);
 void		 resource_set_auth(resource_auth_fn);
+/*
+ * May health data of owner_id be stored now? (The digital-consent rule:
+ * people_health_consent.) Called inside the write transaction before a
+ * create or update that sets a FIELD_HEALTH field; a non-OK status refuses
+ * the write with 403 CONSENT_REQUIRED. Set by the people module.
+ */
+typedef int	(*resource_consent_fn)(struct tx *, const char *owner_id);
+void		 resource_set_consent(resource_consent_fn);
 /* The caller of this request, or NULL. The hook runs once per request;
  * its answer is cached in req->auth, which belongs to this layer. */
 int		 resource_principal(struct request *, struct principal **out);

@@ -346,7 +346,8 @@ rows_changes(const struct rdef *rd, json_t *old, json_t *body)
 		if (old != NULL && ov != NULL && json_equal(ov, v))
 			continue;
 		json_array_append_new(names, json_string(name));
-		if (f->flags & (FIELD_PERSONAL | FIELD_HIDDEN))
+		/* The audit log keeps no personal or health values. */
+		if (f->flags & (FIELD_PERSONAL | FIELD_HIDDEN | FIELD_HEALTH))
 			continue;
 		nv = json_deep_copy(v);
 		json_object_set_new(nl, name, nv);
@@ -626,6 +627,41 @@ audit_write(struct resource_ctx *ctx, const char *verb, const char *id,
 	return (rc);
 }
 
+static resource_consent_fn	consent_hook;
+
+void
+resource_set_consent(resource_consent_fn fn)
+{
+	consent_hook = fn;
+}
+
+/* Refuse health data for an owner who may not have it stored yet. */
+static int
+consent_check(struct resource_ctx *ctx, const struct rdef *rd, json_t *body,
+    const char *owner)
+{
+	const char	*name;
+	json_t		*v;
+	int		 rc;
+
+	if (consent_hook == NULL || owner == NULL || !rd->has_health)
+		return (OK);
+	json_object_foreach(body, name, v) {
+		const struct field *f = field_find(rd->res, name);
+
+		if (f == NULL || (f->flags & FIELD_HEALTH) == 0 || json_is_null(v))
+			continue;
+		if ((rc = consent_hook(ctx->tx, owner)) == OK)
+			return (OK);
+		if (ctx->req != NULL && !ctx->req->responded)
+			http_problem(ctx->req, ERR_FORBIDDEN, "CONSENT_REQUIRED",
+			    "Health data of this person cannot be stored until "
+			    "the consent it needs is recorded.");
+		return (rc == ERR_FORBIDDEN ? ERR_FORBIDDEN : rc);
+	}
+	return (OK);
+}
+
 int
 resource_insert(struct resource_ctx *ctx, json_t *body, char *id_out)
 {
@@ -649,6 +685,8 @@ resource_insert(struct resource_ctx *ctx, json_t *body, char *id_out)
 	    (rc = wset_fields(wp, rd, body, 1)) != OK)
 		goto out;
 	owner = rd->owner_is_id ? id : rows_owner(rd, body);
+	if (!rd->owner_is_id && (rc = consent_check(ctx, rd, body, owner)) != OK)
+		goto out;
 	if (!rd->owner_is_id && wp->n > 0) {
 		/* The owner's key first: no key, no personal data. */
 		if ((rc = key_get(ctx->tx, &kc, owner)) == ERR_NOT_FOUND) {
@@ -718,6 +756,9 @@ resource_update(struct resource_ctx *ctx, const char *id, json_t *body)
 	/* A new ETag for every change, even within one millisecond. */
 	if (now <= before)
 		now = before + 1;
+	if ((rc = consent_check(ctx, rd, body, rd->owner_is_id ? id :
+	    rows_owner(rd, old))) != OK)
+		goto out;
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		goto out;
 	if ((rc = wset_fields(w, rd, body, 0)) != OK)

@@ -40,17 +40,38 @@ def admin(server):
 
 
 def execute(db, sql):
-    """Run a raw write (tampering) and commit it, on either database."""
+    """Tamper as the database owner would: drop the append-only triggers,
+    then run a raw write and commit it, on either database."""
     if db.kind == "sqlite":
         import sqlite3
         con = sqlite3.connect(str(db.path), timeout=10)
         try:
+            con.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
+            con.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
             con.execute(sql)
             con.commit()
         finally:
             con.close()
     else:
+        db.query("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
         db.query(sql)
+
+
+def test_the_database_refuses_changes_to_the_audit_log(server, admin):
+    member(server, "trigger")
+    for sql in ("UPDATE audit_log SET action = 'x'", "DELETE FROM audit_log"):
+        with pytest.raises(Exception):
+            if server.db.kind == "sqlite":
+                import sqlite3
+                con = sqlite3.connect(str(server.db.path), timeout=10)
+                try:
+                    con.execute(sql)
+                    con.commit()
+                finally:
+                    con.close()
+            else:
+                server.db.query(sql)
+    assert server.db.count("audit_log") > 0
 
 
 def verify(server):

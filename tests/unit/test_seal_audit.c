@@ -219,6 +219,18 @@ verify(struct store *s, int64_t *bad)
 	return (rc);
 }
 
+/* What an attacker with the database owner's rights would do first. */
+static void
+untrigger(struct store *s)
+{
+	if (store_dialect(s) == STORE_SQLITE) {
+		assert_int_equal(db_exec(s, "DROP TRIGGER audit_log_no_update"), OK);
+		assert_int_equal(db_exec(s, "DROP TRIGGER audit_log_no_delete"), OK);
+	} else
+		assert_int_equal(db_exec(s, "DROP TRIGGER audit_log_append_only "
+		    "ON audit_log"), OK);
+}
+
 static void
 audit_chain_verifies_and_names_tampering(void **state)
 {
@@ -232,6 +244,12 @@ audit_chain_verifies_and_names_tampering(void **state)
 		    OK);
 	assert_int_equal(verify(s, &bad), OK);
 	assert_int_equal(bad, 0);
+	/* The database itself refuses changes and deletions. */
+	assert_int_not_equal(db_exec(s, "UPDATE audit_log SET changes = "
+	    "'{\"fields\":[\"role\"]}' WHERE seq = 17"), OK);
+	assert_int_not_equal(db_exec(s, "DELETE FROM audit_log WHERE seq = 17"),
+	    OK);
+	untrigger(s);
 	assert_int_equal(db_exec(s, "UPDATE audit_log SET changes = "
 	    "'{\"fields\":[\"role\"]}' WHERE seq = 17"), OK);
 	assert_int_equal(verify(s, &bad), ERR_CONFLICT);
@@ -249,6 +267,7 @@ audit_names_the_missing_row(void **state)
 	for (i = 0; i < 10; i++)
 		assert_int_equal(store_run(s, STORE_TX_WRITE, append_one, &i),
 		    OK);
+	untrigger(s);
 	assert_int_equal(db_exec(s, "DELETE FROM audit_log WHERE seq = 5"), OK);
 	assert_int_equal(verify(s, &bad), ERR_CONFLICT);
 	assert_int_equal(bad, 5);
@@ -257,6 +276,7 @@ audit_names_the_missing_row(void **state)
 	for (i = 0; i < 3; i++)
 		assert_int_equal(store_run(s, STORE_TX_WRITE, append_one, &i),
 		    OK);
+	untrigger(s);
 	assert_int_equal(db_exec(s, "UPDATE audit_log SET prev_hash = hash "
 	    "WHERE seq = 3"), OK);
 	assert_int_equal(verify(s, &bad), ERR_CONFLICT);
