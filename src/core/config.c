@@ -137,6 +137,30 @@ static const struct config_entry config_table[] = {
 static int	config_set(const struct config_entry *, const char *, const char *,
 		    char *, size_t);
 static const struct config_entry *config_find(const char *, size_t);
+static int	consent_ages_check(const char *, char *, size_t);
+
+/*
+ * consent_ages: "CC:NN,CC:NN": ISO 3166-1 alpha-2 codes in capitals and
+ * ages from 13 to 16, the range the GDPR (article 8) allows.
+ */
+static int
+consent_ages_check(const char *s, char *err, size_t errlen)
+{
+	const char	*p = s;
+
+	while (*p != '\0') {
+		if (!(p[0] >= 'A' && p[0] <= 'Z' && p[1] >= 'A' && p[1] <= 'Z' &&
+		    p[2] == ':' && p[3] == '1' && p[4] >= '3' && p[4] <= '6' &&
+		    (p[5] == '\0' || (p[5] == ',' && p[6] != '\0')))) {
+			snprintf(err, errlen, "config: consent_ages must be "
+			    "CC:NN,... with country codes in capitals and ages "
+			    "13 to 16, near \"%.12s\"", p);
+			return (ERR_CONFIG);
+		}
+		p += p[5] == ',' ? 6 : 5;
+	}
+	return (OK);
+}
 
 static int
 config_set(const struct config_entry *e, const char *value, const char *from,
@@ -271,6 +295,8 @@ config_load(int argc, char **argv, char *err, size_t errlen)
 		    "config: database_url must start with sqlite:// or postgres://");
 		return (ERR_CONFIG);
 	}
+	if (consent_ages_check(config.consent_ages, err, errlen) != OK)
+		return (ERR_CONFIG);
 	log_set_level(log_level_parse(config.log_level));
 	return (OK);
 }

@@ -108,9 +108,11 @@ def test_health_consent_rule_for_a_12_year_old_in_gb(server, cast):
 
 
 def test_health_consent_ages_come_from_config(start_server):
-    srv = start_server(env={"CAREBASE_CONSENT_AGES": "GB:11,DE:16"})
-    child = member(srv, "child", date_of_birth=years_ago(12), country="GB")
+    srv = start_server(env={"CAREBASE_CONSENT_AGES": "GB:13,DE:16"})
+    child = member(srv, "child", date_of_birth=years_ago(14), country="GB")
     assert health(srv, child) == {"allowed": True, "reason": "adult"}
+    younger = member(srv, "younger", date_of_birth=years_ago(12), country="GB")
+    assert health(srv, younger)["allowed"] is False
     teen = member(srv, "teen", date_of_birth=years_ago(15), country="DE")
     assert health(srv, teen)["allowed"] is False
     # No birth date, but registered and accepted the terms themselves.

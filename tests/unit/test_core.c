@@ -212,6 +212,16 @@ config_reads_env_then_flags_and_refuses_bad_values(void **state)
 	assert_int_equal(config_load(0, NULL, err, sizeof(err)), ERR_CONFIG);
 	assert_non_null(strstr(err, "pool_min"));
 	unsetenv("CAREBASE_POOL_MIN");
+	setenv("CAREBASE_CONSENT_AGES", "GB:13,DE:16", 1);
+	assert_int_equal(config_load(0, NULL, err, sizeof(err)), OK);
+	setenv("CAREBASE_CONSENT_AGES", "GB:11", 1);
+	assert_int_equal(config_load(0, NULL, err, sizeof(err)), ERR_CONFIG);
+	assert_non_null(strstr(err, "consent_ages"));
+	setenv("CAREBASE_CONSENT_AGES", "gb:13", 1);
+	assert_int_equal(config_load(0, NULL, err, sizeof(err)), ERR_CONFIG);
+	setenv("CAREBASE_CONSENT_AGES", "GB:13,", 1);
+	assert_int_equal(config_load(0, NULL, err, sizeof(err)), ERR_CONFIG);
+	unsetenv("CAREBASE_CONSENT_AGES");
 	unsetenv("CAREBASE_PORT");
 	unsetenv("CAREBASE_THREADS");
 	assert_true(config_has("body-limit", 10));
