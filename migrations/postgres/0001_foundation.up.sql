@@ -42,13 +42,17 @@ CREATE TABLE job_schedules (
 
 -- Recipient, subject and template variables are personal data: sealed
 -- (XChaCha20-Poly1305, the system key, bound to the row); recipient_index
--- is a keyed blind index so a person's mail can be found and erased.
+-- is a keyed blind index so a person's mail can be found and erased, and
+-- user_id names the user a mail was for (NULL: none), so mail to an
+-- address they no longer use is found too. vars (which may hold a reset
+-- link) is cleared once the mail is sent or has finally failed.
 CREATE TABLE email_log (
 	id		TEXT PRIMARY KEY,
 	recipient	BYTEA NOT NULL,
 	recipient_index	TEXT NOT NULL,
 	subject		BYTEA NOT NULL,
-	vars		BYTEA NOT NULL,
+	vars		BYTEA,
+	user_id		TEXT,
 	template	TEXT NOT NULL,
 	status		TEXT NOT NULL
 			CHECK (status IN ('queued', 'sent', 'failed')),
@@ -61,3 +65,4 @@ CREATE TABLE email_log (
 );
 CREATE INDEX email_log_created_at ON email_log (created_at);
 CREATE INDEX email_log_recipient_index ON email_log (recipient_index);
+CREATE INDEX email_log_user_id ON email_log (user_id);

@@ -4,7 +4,9 @@
  * variables sealed under the system key; the job payload names only the
  * log row. The mail.send job opens the row, renders again (templates are
  * deterministic), sends through SMTP and moves the row to 'sent', or
- * records the error, 'failed' after the last attempt.
+ * records the error, 'failed' after the last attempt. Once sent, the
+ * variables are cleared: a reset link must not outlive the send. A mail
+ * that failed keeps them, so `carebase jobs retry` can still send it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,8 +61,8 @@ mail_ad(char *out, size_t n, const char *column, const char *log_id)
 }
 
 int
-ops_mail_enqueue(struct tx *tx, const char *to, const char *template,
-    json_t *vars, char *log_id_out)
+ops_mail_enqueue(struct tx *tx, const char *to, const char *user_id,
+    const char *template, json_t *vars, char *log_id_out)
 {
 	char		 log_id[UUID_STR_LEN], job_id[JOB_ID_LEN], ad[96];
 	char		 index[65], payload[96];
@@ -97,18 +99,19 @@ ops_mail_enqueue(struct tx *tx, const char *to, const char *template,
 	if ((rc = jobs_enqueue(tx, "mail.send", payload, "mail", 0, job_id)) != OK)
 		goto out;
 	st = store_prepare(tx, "INSERT INTO email_log (id, recipient, "
-	    "recipient_index, subject, vars, template, status, attempts, job_id, "
-	    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'queued', 0, ?, "
-	    "?, ?)");
+	    "recipient_index, subject, vars, user_id, template, status, attempts, "
+	    "job_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, "
+	    "'queued', 0, ?, ?, ?)");
 	store_bind_text(st, 1, log_id);
 	store_bind_blob(st, 2, s_to, n_to);
 	store_bind_text(st, 3, index);
 	store_bind_blob(st, 4, s_subject, n_subject);
 	store_bind_blob(st, 5, s_vars, n_vars);
-	store_bind_text(st, 6, template);
-	store_bind_text(st, 7, job_id);
-	store_bind_int64(st, 8, now);
+	store_bind_text(st, 6, user_id);	/* NULL binds NULL */
+	store_bind_text(st, 7, template);
+	store_bind_text(st, 8, job_id);
 	store_bind_int64(st, 9, now);
+	store_bind_int64(st, 10, now);
 	rc = store_step(st) == STORE_DONE ? OK : ERR_DB;
 	store_finalize(st);
 	if (rc == OK && log_id_out != NULL)
@@ -130,6 +133,8 @@ struct mail_row {
 	char		*to;
 	char		*template;
 	char		*vars;
+	int		 done;		/* sent already */
+	int		 cleared;	/* failed finally: variables gone */
 };
 
 static int
@@ -142,11 +147,21 @@ mail_row_load_tx(struct tx *tx, void *arg)
 	char		 ad[96];
 	int		 rc;
 
-	st = store_prepare(tx, "SELECT recipient, vars, template FROM email_log "
-	    "WHERE id = ?");
+	st = store_prepare(tx, "SELECT recipient, vars, template, status FROM "
+	    "email_log WHERE id = ?");
 	store_bind_text(st, 1, m->log_id);
 	if ((rc = store_step(st)) != STORE_ROW) {
 		rc = rc == STORE_DONE ? ERR_NOT_FOUND : rc;
+		goto out;
+	}
+	/* No variables: the mail was sent (a repeat run), or its variables
+	 * were cleared some other way and it cannot be rendered again. */
+	if (store_col_is_null(st, 1)) {
+		if (strcmp(store_col_text(st, 3), "sent") == 0)
+			m->done = 1;
+		else
+			m->cleared = 1;
+		rc = OK;
 		goto out;
 	}
 	b = store_col_blob(st, 0, &n);
@@ -191,8 +206,10 @@ email_log_update_tx(struct tx *tx, void *arg)
 	int64_t			 now = time_now_ms();
 	int			 rc;
 
+	/* Sent: the variables (a reset link) go. */
 	st = store_prepare(tx, "UPDATE email_log SET status = ?, attempts = ?, "
-	    "error = ?, sent_at = ?, updated_at = ? WHERE id = ?");
+	    "error = ?, sent_at = ?, updated_at = ?, vars = CASE WHEN ? = 1 "
+	    "THEN NULL ELSE vars END WHERE id = ?");
 	store_bind_text(st, 1, u->status);
 	store_bind_int64(st, 2, u->attempt);
 	store_bind_text(st, 3, u->error);
@@ -201,7 +218,8 @@ email_log_update_tx(struct tx *tx, void *arg)
 	else
 		store_bind_null(st, 4);
 	store_bind_int64(st, 5, now);
-	store_bind_text(st, 6, u->log_id);
+	store_bind_int64(st, 6, strcmp(u->status, "sent") == 0);
+	store_bind_text(st, 7, u->log_id);
 	rc = store_step(st) == STORE_DONE ? OK : ERR_DB;
 	store_finalize(st);
 	return (rc);
@@ -239,6 +257,14 @@ mail_job_run(struct store *db, const struct job *job, char *err)
 	if ((rc = store_run(db, STORE_TX_READ, mail_row_load_tx, &row)) != OK) {
 		snprintf(err, JOB_ERR_LEN, "mail.send: email_log row %s %s",
 		    log_id, rc == ERR_NOT_FOUND ? "is gone" : "does not open");
+		goto out;
+	}
+	if (row.done)
+		goto out;	/* a repeat run: nothing left to send */
+	if (row.cleared) {
+		rc = ERR_NOT_FOUND;	/* the row stays 'failed' */
+		snprintf(err, JOB_ERR_LEN, "mail.send: email_log row %s has no "
+		    "variables left to render; queue the mail anew", log_id);
 		goto out;
 	}
 	if ((vars = json_loads(row.vars, 0, &jerr)) == NULL ||

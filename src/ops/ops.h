@@ -19,10 +19,14 @@ extern const struct module	ops_module;
  * Queue a templated mail to one recipient inside tx: validates the
  * address, renders the template now (so a bad template or variable fails
  * the caller, not the job), writes an email_log row with status 'queued'
- * and enqueues mail.send. vars is borrowed. log_id_out (37) may be NULL.
+ * and enqueues mail.send. user_id names the user the mail is for (NULL
+ * when it is for no user), so their mail is found for export and erasure
+ * even after they change address. vars is borrowed; the job clears it from
+ * the log once the mail is sent or has finally failed. log_id_out (37)
+ * may be NULL.
  */
-int	 ops_mail_enqueue(struct tx *, const char *to, const char *template,
-	    json_t *vars, char *log_id_out);
+int	 ops_mail_enqueue(struct tx *, const char *to, const char *user_id,
+	    const char *template, json_t *vars, char *log_id_out);
 
 /* Print "table column typeclass" lines, sorted (`carebase schema`). */
 int	 ops_schema_print(struct store *, FILE *);

@@ -42,7 +42,8 @@ struct account {
 	char	 role[32];
 	char	 audit_ref[37];
 	int	 is_staff;
-	int	 usable;	/* active, with a password */
+	int	 usable;	/* active, with a password: may log in */
+	int	 resettable;	/* active (a password or not): may reset it */
 };
 
 static const char *const register_members[] = {
@@ -61,7 +62,8 @@ static int	 account_find(struct store *, const char *index, struct account *);
 static int	 login_tx(struct tx *, void *);
 static void	 login_respond(struct request *, struct account *,
 		    struct people_session *);
-static int	 password_set(struct tx *, struct request *, const char *user_id,
+static int	 password_set(struct tx *, struct request *,
+		    const struct principal *, const char *user_id,
 		    const char *hash, const char *except, const char *reason);
 static int	 reset_tx(struct tx *, void *);
 static int	 confirm_read(struct store *, const char *hash, char *user_id,
@@ -155,7 +157,10 @@ people_auth_register(struct request *req)
 	op.nu.locale = json_string_value(json_object_get(fields, "locale"));
 	op.nu.signup_language = json_string_value(json_object_get(fields,
 	    "signup_language"));
-	op.nu.accepted = 1;
+	/* accept_terms is required (register_check); privacy only if given. */
+	op.nu.terms_accepted = 1;
+	op.nu.privacy_accepted = json_is_true(json_object_get(req->json,
+	    "accept_privacy"));
 	if ((rc = crypto_password_hash(pw, op.hash)) != OK) {
 		http_problem(req, rc, NULL, "the password could not be hashed");
 		goto out;
@@ -298,8 +303,9 @@ account_find(struct store *db, const char *index, struct account *a)
 	if ((step = store_step(st)) == STORE_ROW) {
 		strlcpy_cb(a->id, store_col_text(st, 0), sizeof(a->id));
 		h = store_col_text(st, 1);
-		a->usable = h != NULL && strlen(h) < sizeof(a->hash) &&
-		    store_col_int64(st, 2) != 0;
+		a->resettable = store_col_int64(st, 2) != 0;
+		a->usable = a->resettable && h != NULL &&
+		    strlen(h) < sizeof(a->hash);
 		if (h != NULL)
 			strlcpy_cb(a->hash, h, sizeof(a->hash));
 		strlcpy_cb(a->role, store_col_text(st, 3), sizeof(a->role));
@@ -322,7 +328,7 @@ login_tx(struct tx *tx, void *arg)
 	int64_t		 now = time_now_ms();
 	int		 rc, step;
 
-	if ((rc = people_throttle_success(tx, op->index, op->req->ip)) != OK)
+	if ((rc = people_throttle_success(tx, op->index)) != OK)
 		return (rc);
 	st = store_prepare(tx, "UPDATE users SET last_login_at = ?, "
 	    "last_active_at = ? WHERE id = ?");
@@ -400,10 +406,15 @@ people_auth_logout(struct request *req)
 		http_send(req, 204, "application/json", NULL, 0);
 }
 
-/* Set a new hash, end sessions, forget failures, audit, tell the owner. */
+/*
+ * Set a new hash, end sessions, forget failures, audit, tell the owner.
+ * who is the person changing their own password (audit_append records
+ * them as "self"), NULL for a reset by link.
+ */
 static int
-password_set(struct tx *tx, struct request *req, const char *user_id,
-    const char *hash, const char *except, const char *reason)
+password_set(struct tx *tx, struct request *req, const struct principal *who,
+    const char *user_id, const char *hash, const char *except,
+    const char *reason)
 {
 	struct stmt	*st;
 	json_t		*vars, *changes;
@@ -423,17 +434,18 @@ password_set(struct tx *tx, struct request *req, const char *user_id,
 	    (rc = people_user_email(tx, user_id, &email)) != OK)
 		return (rc);
 	keyring_email_index(email, index);
-	if ((rc = people_throttle_success(tx, index, NULL)) != OK)
+	if ((rc = people_throttle_success(tx, index)) != OK)
 		goto out;
 	changes = json_pack("{s:[s],s:s}", "fields", "password", "reason", reason);
-	rc = audit_append(tx, NULL, req, "password_change", "users", user_id,
+	rc = audit_append(tx, who, req, "password_change", "users", user_id,
 	    changes);
 	json_decref(changes);
 	if (rc != OK)
 		goto out;
 	vars = json_pack("{s:s,s:s}", "time", time_format_iso(time_now_ms(), at),
 	    "public_url", config.public_url);
-	rc = ops_mail_enqueue(tx, email, "password_changed", vars, NULL);
+	rc = ops_mail_enqueue(tx, email, user_id, "password_changed", vars,
+	    NULL);
 	json_decref(vars);
 out:
 	wipe_free(email);
@@ -494,7 +506,7 @@ change_tx(struct tx *tx, void *arg)
 {
 	struct auth_op	*op = arg;
 
-	return (password_set(tx, op->req, op->who->user_id, op->hash,
+	return (password_set(tx, op->req, op->who, op->who->user_id, op->hash,
 	    op->who->session_id, "password_changed"));
 }
 
@@ -520,7 +532,8 @@ people_auth_reset(struct request *req)
 	    config.password_reset_path, token);
 	keyring_email_index(email, index);
 	rc = account_find(req->db, index, &a);
-	if (rc == OK && a.usable) {
+	/* Staff-made accounts have no password yet: a reset sets the first. */
+	if (rc == OK && a.resettable) {
 		op.acct = &a;
 		rc = store_run(req->db, STORE_TX_WRITE, reset_tx, &op);
 	} else if (rc == OK) {
@@ -570,7 +583,8 @@ reset_tx(struct tx *tx, void *arg)
 		return (rc);
 	vars = json_pack("{s:s,s:I}", "link", op->link, "minutes",
 	    (json_int_t)(config.password_reset_ttl_s / 60));
-	rc = ops_mail_enqueue(tx, email, "password_reset", vars, NULL);
+	rc = ops_mail_enqueue(tx, email, op->acct->id, "password_reset", vars,
+	    NULL);
 	json_decref(vars);
 	wipe_free(email);
 	return (rc);
@@ -674,6 +688,6 @@ confirm_tx(struct tx *tx, void *arg)
 	store_finalize(st);
 	if (step != STORE_DONE)
 		return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);
-	return (password_set(tx, op->req, op->user_id, op->hash, NULL,
+	return (password_set(tx, op->req, NULL, op->user_id, op->hash, NULL,
 	    "password_reset"));
 }

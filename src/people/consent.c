@@ -2,8 +2,11 @@
  * The digital-consent rule: a user under the digital-consent age of their
  * country (config consent_ages, "GB:13,DE:16", else consent_age_default)
  * needs an active guardian_of relationship with consent recorded before
- * health data of theirs is stored. The health modules ask
- * people_health_consent(); GET /v1/me/health-consent shows the answer.
+ * health data of theirs is stored. Without a birth date nobody counts as
+ * an adult: their health data needs that guardian consent, or the date.
+ * The health modules ask people_health_consent() (the resource layer
+ * through people_consent_hook); GET /v1/me/health-consent shows the
+ * answer.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +29,7 @@
 
 static int	 consent_age(const char *);
 static int	 age_years(const char *, int *);
+static int	 minor_status(struct tx *, const char *, int *, int *);
 
 /* The digital-consent age for a country (config.consent_ages). */
 static int
@@ -81,11 +85,21 @@ age_years(const char *dob, int *age)
  * is empty or their own id, and terms_accepted_at is set): registration
  * asks for the age, so someone who went through it declared themselves.
  * An account made for someone else (by an admin, for a child) with no
- * birth date is treated as under age, so it needs a guardian's consent:
- * when in doubt about a child's health data, ask.
+ * birth date is treated as under age, so it needs a guardian's consent.
+ * This answers who may record consent in the app; for health data an
+ * unknown age never counts as adult (people_consent_status).
  */
 int
 people_is_minor(struct tx *tx, const char *user_id, int *minor)
+{
+	int	 known;
+
+	return (minor_status(tx, user_id, minor, &known));
+}
+
+/* people_is_minor, and *known = 1 when a birth date decided it. */
+static int
+minor_status(struct tx *tx, const char *user_id, int *minor, int *known)
 {
 	struct stmt	*st;
 	unsigned char	 key[SEAL_KEY_LEN];
@@ -96,6 +110,7 @@ people_is_minor(struct tx *tx, const char *user_id, int *minor)
 	int		 rc, self_accepted = 0, age;
 
 	*minor = 1;
+	*known = 0;
 	st = store_prepare(tx, "SELECT country, date_of_birth, "
 	    "terms_accepted_at, created_by FROM users WHERE id = ? AND "
 	    "deleted_at IS NULL");
@@ -123,8 +138,10 @@ people_is_minor(struct tx *tx, const char *user_id, int *minor)
 	if (rc != OK)
 		return (rc);
 	if (dob != NULL) {
-		if (age_years(dob, &age) == OK)
+		if (age_years(dob, &age) == OK) {
 			*minor = age < consent_age(country[0] ? country : NULL);
+			*known = 1;
+		}
 		free(dob);
 	} else
 		*minor = !self_accepted;
@@ -135,11 +152,11 @@ int
 people_consent_status(struct tx *tx, const char *user_id, const char **reason)
 {
 	struct stmt	*st;
-	int		 rc, minor;
+	int		 rc, minor, known;
 
-	if ((rc = people_is_minor(tx, user_id, &minor)) != OK)
+	if ((rc = minor_status(tx, user_id, &minor, &known)) != OK)
 		return (rc);
-	if (!minor) {
+	if (known && !minor) {
 		*reason = "adult";
 		return (OK);
 	}
@@ -156,7 +173,7 @@ people_consent_status(struct tx *tx, const char *user_id, const char **reason)
 	}
 	if (rc != STORE_DONE)
 		return (rc);
-	*reason = "consent_required";
+	*reason = known ? "consent_required" : "date_of_birth_required";
 	return (ERR_FORBIDDEN);
 }
 
@@ -166,6 +183,12 @@ people_health_consent(struct tx *tx, const char *user_id)
 	const char	*reason;
 
 	return (people_consent_status(tx, user_id, &reason));
+}
+
+int
+people_consent_hook(struct tx *tx, const char *user_id)
+{
+	return (people_health_consent(tx, user_id));
 }
 
 void

@@ -5,10 +5,11 @@
  * JSON document with what carebase holds about the person: their users
  * row with personal fields opened, their relationships, auth sessions
  * (without token hashes), password resets (times only), the mail sent to
- * them (found through the blind index of their address; recipient and
- * subject opened with the system key) and the audit records where they
- * are the actor or the entity. Other people's details in those records
- * (an admin's pseudonym, address, agent) are left out.
+ * them (found by their id, or through the blind index of their current
+ * address; recipient and subject opened with the system key) and the audit
+ * records where they are the actor or the entity. Other people's details
+ * in those records (an admin's pseudonym, address, agent) are left out.
+ * A user deleted (soft) but not erased is still exported to admins.
  *
  * Erasure (DELETE /v1/me with the current password; admins: POST
  * /v1/users/{id}/erase) runs in one transaction: the data key is destroyed
@@ -16,8 +17,11 @@
  * address and agent, password resets, mail log rows, login failure counts
  * and relationships are deleted, the users row is anonymised and marked
  * deleted, and an audit record users.erase is appended with the eraser as
- * actor. The person's audit_ref is cleared, so the records they made stay
- * in the chain under a pseudonym nothing links to them any more.
+ * actor (audit_append records a person erasing themselves as "self",
+ * without pseudonym). The person's audit_ref is cleared, so the records
+ * they made stay in the chain under a pseudonym nothing links to them any
+ * more. A soft-deleted user can still be erased; an erased one (deleted,
+ * no audit_ref) cannot.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +45,11 @@
 #include "store/store.h"
 
 #define EXPORT_ROWS_MAX	10000	/* per section; "truncated" says when hit */
+/*
+ * A users row not erased: live, or deleted but still holding its
+ * pseudonym. Erasure clears audit_ref and sets deleted_at.
+ */
+#define NOT_ERASED	"(deleted_at IS NULL OR audit_ref IS NOT NULL)"
 
 static const char *const sealed_columns[] = { "email", "first_name",
     "last_name", "phone", "date_of_birth", "gender", "location",
@@ -94,7 +103,8 @@ static int	 user_json(struct tx *, const char *, json_t **, char *,
 		    char *);
 static int	 rows_json(struct tx *, const char *, const char *,
 		    const char *, const char *, json_t *, int *);
-static int	 email_log_json(struct tx *, const char *, json_t *, int *);
+static int	 email_log_json(struct tx *, const char *, const char *,
+		    json_t *, int *);
 static int	 audit_json(struct tx *, const char *, const char *, json_t *,
 		    int *);
 static int	 export_tx(struct tx *, void *);
@@ -184,7 +194,7 @@ user_json(struct tx *tx, const char *id, json_t **out, char *audit_ref,
 	audit_ref[0] = email_index[0] = '\0';
 	have_key = seal_key_load(tx, id, key) == OK;
 	st = store_prepare(tx, "SELECT * FROM users WHERE id = ? AND "
-	    "deleted_at IS NULL");
+	    NOT_ERASED);
 	store_bind_text(st, 1, id);
 	if ((rc = store_step(st)) != STORE_ROW) {
 		rc = rc == STORE_DONE ? ERR_NOT_FOUND : rc;
@@ -285,10 +295,13 @@ rows_json(struct tx *tx, const char *sql, const char *types, const char *arg,
 	return (step == STORE_ROW || step == STORE_DONE ? OK : step);
 }
 
-/* Mail addressed to the person, recipient and subject opened. */
+/*
+ * Mail for the person (by user id, so mail to an address they no longer
+ * use counts) or to their current address; recipient and subject opened.
+ */
 static int
-email_log_json(struct tx *tx, const char *email_index, json_t *out,
-    int *truncated)
+email_log_json(struct tx *tx, const char *user_id, const char *email_index,
+    json_t *out, int *truncated)
 {
 	static const char *const sealed[] = { "recipient", "subject" };
 	json_t		*o;
@@ -301,8 +314,10 @@ email_log_json(struct tx *tx, const char *email_index, json_t *out,
 
 	st = store_prepare(tx, "SELECT recipient, subject, id, template, "
 	    "status, attempts, sent_at, error, created_at, updated_at "
-	    "FROM email_log WHERE recipient_index = ? ORDER BY created_at, id");
-	store_bind_text(st, 1, email_index);
+	    "FROM email_log WHERE user_id = ? OR recipient_index = ? "
+	    "ORDER BY created_at, id");
+	store_bind_text(st, 1, user_id);
+	store_bind_text(st, 2, email_index[0] != '\0' ? email_index : "-");
 	while ((step = store_step(st)) == STORE_ROW) {
 		if (++count > EXPORT_ROWS_MAX) {
 			*truncated = 1;
@@ -401,8 +416,8 @@ export_tx(struct tx *tx, void *arg)
 	    (rc = rows_json(tx, "SELECT id, created_at, expires_at, used_at "
 	    "FROM password_resets WHERE user_id = ? ORDER BY created_at, id",
 	    "tTTT", e->user_id, NULL, resets, &truncated)) != OK ||
-	    (email_index[0] != '\0' && (rc = email_log_json(tx, email_index,
-	    mail, &truncated)) != OK) ||
+	    (rc = email_log_json(tx, e->user_id, email_index, mail,
+	    &truncated)) != OK ||
 	    (rc = audit_json(tx, audit_ref, e->user_id, audit,
 	    &truncated)) != OK)
 		return (rc);
@@ -493,7 +508,7 @@ erase_tx(struct tx *tx, void *arg)
 	int		 rc;
 
 	st = store_prepare(tx, "SELECT email_index FROM users WHERE id = ? AND "
-	    "deleted_at IS NULL");
+	    NOT_ERASED);
 	store_bind_text(st, 1, e->user_id);
 	if ((rc = store_step(st)) == STORE_ROW && !store_col_is_null(st, 0))
 		strlcpy_cb(email_index, store_col_text(st, 0),
@@ -510,7 +525,9 @@ erase_tx(struct tx *tx, void *arg)
 	    (rc = exec_id(tx, "DELETE FROM password_resets WHERE user_id = ?",
 	    e->user_id, 1)) != OK ||
 	    (rc = exec_id(tx, "DELETE FROM relationships WHERE lead_id = ? OR "
-	    "follower_id = ?", e->user_id, 2)) != OK)
+	    "follower_id = ?", e->user_id, 2)) != OK ||
+	    (rc = exec_id(tx, "DELETE FROM email_log WHERE user_id = ?",
+	    e->user_id, 1)) != OK)
 		return (rc);
 	if (email_index[0] != '\0') {
 		snprintf(subject, sizeof(subject), "account:%s", email_index);

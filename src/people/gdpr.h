@@ -43,8 +43,9 @@ int	 people_relationships_of(struct tx *, const char *user_id,
 /* consent.c */
 void	 people_health_consent_get(struct request *);
 /*
- * The consent rule with its reason: "adult", "guardian_consent",
- * "consent_required" (OK, OK, ERR_FORBIDDEN), or ERR_NOT_FOUND.
+ * The consent rule with its reason: "adult", "guardian_consent" (OK),
+ * "consent_required" (a minor), "date_of_birth_required" (age unknown,
+ * no guardian consent) (ERR_FORBIDDEN), or ERR_NOT_FOUND.
  */
 int	 people_consent_status(struct tx *, const char *user_id,
 	    const char **reason);

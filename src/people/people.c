@@ -14,6 +14,7 @@
 #include "module.h"
 #include "people/people.h"
 #include "people/people_int.h"
+#include "resource/audit.h"
 #include "resource/resource.h"
 #include "store/store.h"
 
@@ -111,6 +112,7 @@ people_init(struct store *db)
 	int	 rc;
 
 	resource_set_auth(people_authenticate);
+	resource_set_consent(people_consent_hook);
 	if ((rc = mail_template_register(&password_reset_template)) != OK &&
 	    rc != ERR_CONFLICT)
 		return (rc);
@@ -196,7 +198,7 @@ demo_add(struct store *db, struct demo *d)
 	nu.country = "GB";
 	nu.locale = "en-GB";
 	nu.signup_language = "en";
-	nu.accepted = !d->child;
+	nu.terms_accepted = nu.privacy_accepted = !d->child;
 	if (d->child) {
 		gmtime_r(&now, &tm);
 		snprintf(dob, sizeof(dob), "%04d-01-01", tm.tm_year + 1900 - 12);
@@ -241,8 +243,9 @@ demo_link_tx(struct tx *tx, void *arg)
 	const char	**ids = arg;
 	struct stmt	*st;
 	char		 id[UUID_STR_LEN];
-	int64_t		 now = time_now_ms();
-	int		 step;
+	json_t		*changes;
+	int64_t		 now = time_now_ms(), n;
+	int		 rc, step;
 
 	st = store_prepare(tx, "INSERT INTO relationships (id, lead_id, "
 	    "follower_id, kind, status, consent_at, consent_by, consent_method, "
@@ -258,6 +261,22 @@ demo_link_tx(struct tx *tx, void *arg)
 	store_bind_int64(st, 7, now);
 	store_bind_int64(st, 8, now);
 	step = store_step(st);
+	n = store_changes(st);
 	store_finalize(st);
-	return (step == STORE_DONE ? OK : (step == ERR_BUSY ? ERR_BUSY : ERR_DB));
+	if (step != STORE_DONE)
+		return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	if (n == 0)
+		return (OK);	/* linked already */
+	/* Made by the seed, not by a person: no actor. */
+	changes = json_pack("{s:[s,s,s,s,s,s,s],s:s,s:s,s:s,s:s,s:s}",
+	    "fields", "lead_id", "follower_id", "kind", "status", "consent_at",
+	    "consent_by", "consent_method", "lead_id", ids[0], "follower_id",
+	    ids[1], "kind", ids[2], "status", "active", "consent_method",
+	    "signed_form");
+	if (changes == NULL)
+		return (ERR_NOMEM);
+	rc = audit_append(tx, NULL, NULL, "relationships.create",
+	    "relationships", id, changes);
+	json_decref(changes);
+	return (rc);
 }

@@ -27,12 +27,15 @@ int	 people_user_add(struct store *, const char *email, const char *password,
 	    char *id_out, const char **why);
 
 /*
- * May health data of user_id be stored now? OK for adults; for a user
- * under the digital-consent age of their country, only with an active
- * guardian_of relationship that has consent recorded. ERR_FORBIDDEN
- * otherwise (code CONSENT_REQUIRED for callers to report).
+ * May health data of user_id be stored now? OK for adults (by their birth
+ * date); for a user under the digital-consent age of their country, or
+ * with no birth date, only with an active guardian_of relationship that
+ * has consent recorded. ERR_FORBIDDEN otherwise (code CONSENT_REQUIRED
+ * for callers to report).
  */
 int	 people_health_consent(struct tx *, const char *user_id);
+/* The same, as the resource layer's consent hook (resource_set_consent). */
+int	 people_consent_hook(struct tx *, const char *user_id);
 
 /* `carebase user ...` and `carebase audit ...` command handlers. */
 int	 people_cli_user(struct store *, int argc, char **argv);

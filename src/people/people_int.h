@@ -52,7 +52,8 @@ struct people_new_user {
 	const char	*country;
 	const char	*locale;
 	const char	*signup_language;
-	int		 accepted;	/* terms and privacy accepted now */
+	int		 terms_accepted;	/* terms accepted now */
+	int		 privacy_accepted;	/* privacy notice accepted now */
 };
 /* Insert with sealed fields, data key and audit record; ERR_CONFLICT if
  * the email is taken. req may be NULL (CLI, seed). */
@@ -121,9 +122,9 @@ int	 people_query_has_token(const char *query, const char *bearer,
  */
 int	 people_throttle_reserve(struct store *, const char *email_index,
 	    const char *ip, int64_t now, int *retry_after_s);
-/* The password was right: forget the account's failures. */
-int	 people_throttle_success(struct tx *, const char *email_index,
-	    const char *ip);
+/* The password was right: forget the account's failures (the address's
+ * stay counted). */
+int	 people_throttle_success(struct tx *, const char *email_index);
 /*
  * Pure: after the n-th counted attempt in a window that started at
  * window_start, the time before which the next attempt is refused

@@ -8,13 +8,16 @@
  * refused), any other row counts the attempt and returns its number. The
  * number sets the lock for the next attempt in the same transaction, so
  * parallel attempts are counted exactly and each sees the lock of those
- * before it. A right password then forgets the account's count.
+ * before it. A right password then forgets the account's count, never
+ * the address's: a right password for one's own account must not buy
+ * more guesses at others from the same address.
  *
  * Accounts: after login_backoff_after attempts each next one waits
  * 2^(n-after) seconds (at most 15 minutes); at login_max_failures_hour the
- * account is locked for the rest of the window. Addresses: locked for the
- * rest of the window at login_ip_max_failures_hour (no backoff, so a shared
- * address is not slowed by one person's typos).
+ * account is locked for the rest of the window. Addresses: every attempt,
+ * right or wrong, counts; locked for the rest of the window at
+ * login_ip_max_failures_hour (no backoff, so a shared address is not
+ * slowed by one person's typos).
  */
 #include <stdio.h>
 #include <string.h>
@@ -172,7 +175,7 @@ locked_until_get(struct tx *tx, const char *subject, int64_t *out)
 }
 
 int
-people_throttle_success(struct tx *tx, const char *email_index, const char *ip)
+people_throttle_success(struct tx *tx, const char *email_index)
 {
 	struct stmt	*st;
 	char		 subject[SUBJECT_MAX];
@@ -185,15 +188,5 @@ people_throttle_success(struct tx *tx, const char *email_index, const char *ip)
 	store_bind_text(st, 1, subject);
 	step = store_step(st);
 	store_finalize(st);
-	if (step != STORE_DONE || ip == NULL)
-		return (step == STORE_DONE ? OK : ERR_DB);
-	/* A right password is not a failure of the address either. */
-	snprintf(subject, sizeof(subject), "ip:%s", ip);
-	if ((st = store_prepare(tx, "UPDATE login_failures SET failures = "
-	    "failures - 1 WHERE subject = ? AND failures > 0")) == NULL)
-		return (ERR_DB);
-	store_bind_text(st, 1, subject);
-	step = store_step(st);
-	store_finalize(st);
-	return (step == STORE_DONE ? OK : ERR_DB);
+	return (step == STORE_DONE ? OK : (step == ERR_BUSY ? ERR_BUSY : ERR_DB));
 }

@@ -2,7 +2,8 @@
  * Users: the resource declaration (every field the seeds give a person;
  * names, email, phone, birth date, gender, location and demographics
  * sealed under the user's own data key; email found through its blind
- * index), GET and PATCH /v1/me (the users resource at the caller's id),
+ * index), GET and PATCH /v1/me (the users resource at the caller's id,
+ * If-Match honoured, audited as "self"),
  * and the insert used where no resource request exists (register, the
  * command line, the demo seed).
  *
@@ -35,6 +36,8 @@ static int	 users_after_write(struct resource_ctx *, int, json_t *);
 static int	 me_load(struct request *, struct principal *, json_t **);
 static void	 me_respond(struct request *, json_t *);
 static int	 me_email_check(struct request *, struct principal *, json_t *);
+static int	 me_precondition(struct request *, struct tx *, const char *);
+static int	 etag_listed(const char *, const char *);
 static int	 insert_row(struct tx *, const struct people_new_user *,
 		    const char *id);
 static int	 personal_set(struct tx *, const struct people_new_user *,
@@ -59,8 +62,8 @@ static const struct field user_fields[] = {
 	    "given name"},
 	{"last_name", FIELD_TEXT, P | N, 1, 100, NULL, NULL, NULL, 0,
 	    "family name"},
-	{"email", FIELD_EMAIL, FIELD_REQUIRED | P | FIELD_BLIND_INDEX, 3,
-	    PEOPLE_EMAIL_MAX, NULL, NULL, NULL, 0,
+	{"email", FIELD_EMAIL, FIELD_REQUIRED | P | FIELD_BLIND_INDEX |
+	    FIELD_FILTER, 3, PEOPLE_EMAIL_MAX, NULL, NULL, NULL, 0,
 	    "sign-in address; filter with ?email= (blind index)"},
 	{"phone", FIELD_TEXT, P | N, 3, 32, NULL, NULL, NULL, STAFF_OWN,
 	    "telephone number"},
@@ -249,11 +252,17 @@ people_me_patch(struct request *req)
 		http_problem(req, rc, NULL, "the database is not available");
 		return;
 	}
-	if ((rc = resource_update(&ctx, who->user_id, body)) == OK)
+	if ((rc = me_precondition(req, ctx.tx, who->user_id)) == OK &&
+	    (rc = resource_update(&ctx, who->user_id, body)) == OK)
 		rc = store_tx_commit(ctx.tx);
 	else
 		store_tx_rollback(ctx.tx);
-	if (rc == ERR_CONFLICT)
+	if (req->responded)
+		return;
+	if (rc == ERR_PRECONDITION)
+		http_problem(req, rc, NULL, "your account changed since you "
+		    "read it (If-Match)");
+	else if (rc == ERR_CONFLICT)
 		http_problem(req, rc, "EMAIL_TAKEN", "that email cannot be used");
 	else if (rc != OK)
 		http_problem(req, rc, NULL, "your account was not changed");
@@ -262,6 +271,60 @@ people_me_patch(struct request *req)
 		if (me_load(req, who, &me) == OK)
 			me_respond(req, me);
 	}
+}
+
+/* If-Match, when given, must name the ETag of the row as it is now. */
+static int
+me_precondition(struct request *req, struct tx *tx, const char *id)
+{
+	struct stmt	*st;
+	const char	*im;
+	char		 etag[48];
+	int		 rc, step;
+
+	if ((im = http_header(req, "If-Match")) == NULL)
+		return (OK);
+	st = store_prepare(tx, "SELECT updated_at FROM users WHERE id = ? AND "
+	    "deleted_at IS NULL");
+	store_bind_text(st, 1, id);
+	if ((step = store_step(st)) == STORE_ROW) {
+		resource_etag(id, store_col_int64(st, 0), etag);
+		rc = etag_listed(im, etag) ? OK : ERR_PRECONDITION;
+	} else
+		rc = step == STORE_DONE ? ERR_NOT_FOUND : ERR_DB;
+	store_finalize(st);
+	return (rc);
+}
+
+/* 1 if the If-Match value hv is "*" or lists etag (weak or strong form). */
+static int
+etag_listed(const char *hv, const char *etag)
+{
+	const char	*p = hv, *e, *tag = etag;
+	size_t		 n, tn;
+
+	if (strncmp(tag, "W/", 2) == 0)
+		tag += 2;
+	tn = strlen(tag);
+	while (*p != '\0') {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if ((e = strchr(p, ',')) == NULL)
+			e = p + strlen(p);
+		n = (size_t)(e - p);
+		while (n > 0 && p[n - 1] == ' ')
+			n--;
+		if (n == 1 && p[0] == '*')
+			return (1);
+		if (n > 2 && strncmp(p, "W/", 2) == 0) {
+			p += 2;
+			n -= 2;
+		}
+		if (n == tn && memcmp(p, tag, n) == 0)
+			return (1);
+		p = e;
+	}
+	return (0);
 }
 
 /*
@@ -415,14 +478,18 @@ insert_row(struct tx *tx, const struct people_new_user *u, const char *id)
 	store_bind_text(st, 5, u->country);
 	store_bind_text(st, 6, u->locale);
 	store_bind_text(st, 7, u->signup_language);
-	if (u->accepted) {
+	/* Each acceptance is stamped only when it was given. */
+	if (u->terms_accepted) {
 		store_bind_int64(st, 8, now);
 		store_bind_text(st, 9, config.terms_version);
-		store_bind_int64(st, 10, now);
-		store_bind_text(st, 11, config.privacy_version);
 	} else {
 		store_bind_null(st, 8);
 		store_bind_null(st, 9);
+	}
+	if (u->privacy_accepted) {
+		store_bind_int64(st, 10, now);
+		store_bind_text(st, 11, config.privacy_version);
+	} else {
 		store_bind_null(st, 10);
 		store_bind_null(st, 11);
 	}

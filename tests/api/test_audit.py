@@ -178,3 +178,72 @@ def test_audit_log_filters_and_pages(server, admin):
         assert all(x["actor_ref"] == ref for x in r.json()["data"])
     for bad in ("limit=0", "limit=201", "cursor=abc", "from=yesterday"):
         problem(server.get(f"/v1/audit-log?{bad}", headers=h), 422, "VALIDATION_FAILED")
+
+
+NEW_PASSWORD = "a brand new passphrase 2026"
+
+
+def test_own_account_changes_never_link_pseudonym_and_id(server, admin):
+    m = member(server, "selfmarker")
+    h = hdr(m["token"])
+    r = server.request("PATCH", "/v1/me", headers=h, json={"first_name": "Renamed"})
+    assert r.status_code == 200, r.text
+    r = server.post("/v1/me/password", headers=h,
+                    json={"current_password": PASSWORD, "new_password": NEW_PASSWORD})
+    assert r.status_code == 204, r.text
+    ref = server.db.scalar(f"SELECT audit_ref FROM users WHERE id = '{m['id']}'")
+    assert ref
+    r = server.request("DELETE", "/v1/me", headers=h, json={"password": NEW_PASSWORD})
+    assert r.status_code == 204, r.text
+    # The acts were recorded, as "self" ...
+    for action in ("users.update", "password_change", "users.erase"):
+        rows = server.db.query("SELECT actor_ref, actor_role FROM audit_log WHERE "
+                               f"action = '{action}' AND entity_id = '{m['id']}'")
+        assert rows == [(None, "self")], (action, rows)
+    # ... and no row carries both the old pseudonym and the id.
+    assert server.db.count("audit_log", f"actor_ref = '{ref}' AND "
+                           f"(entity_id = '{m['id']}' OR changes LIKE '%{m['id']}%')") == 0
+    rc, out = verify(server)
+    assert rc == 0, out
+
+
+def test_password_reset_is_recorded_without_actor(server, admin):
+    import hashlib
+    m = member(server, "resetmarker")
+    assert server.post("/v1/auth/password-reset", json={"email": m["email"]}).status_code == 202
+    tok = "R" * 43
+    h = hashlib.sha256(tok.encode()).hexdigest()
+    db_exec(server.db, f"UPDATE password_resets SET token_hash = '{h}'")
+    r = server.post("/v1/auth/password-reset/confirm",
+                    json={"token": tok, "new_password": NEW_PASSWORD})
+    assert r.status_code == 204, r.text
+    rows = server.db.query("SELECT actor_ref, actor_role, changes FROM audit_log WHERE "
+                           f"action = 'password_change' AND entity_id = '{m['id']}'")
+    assert len(rows) == 1 and rows[0][:2] == (None, None), rows
+    assert "password_reset" in rows[0][2]
+
+
+def db_exec(db, sql):
+    """Run one statement that changes rows, committed, on either database."""
+    if db.kind == "sqlite":
+        import sqlite3
+        con = sqlite3.connect(str(db.path), timeout=10, isolation_level=None)
+        try:
+            con.execute(sql)
+        finally:
+            con.close()
+    else:
+        db.query(sql)
+
+
+def test_seeded_relationships_are_audited(start_server):
+    srv = start_server(start=False)
+    srv.cli_ok("seed")
+    rows = srv.db.query("SELECT actor_ref, actor_role, entity_type FROM audit_log "
+                        "WHERE action = 'relationships.create'")
+    assert rows == [(None, None, "relationships")] * 2, rows
+    # Seeding again links nothing new and records nothing new.
+    srv.cli_ok("seed")
+    assert srv.db.count("audit_log", "action = 'relationships.create'") == 2
+    rc, out = verify(srv)
+    assert rc == 0, out

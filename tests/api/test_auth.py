@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import problem
+from conftest import problem, wait_until
 
 PW = "correct horse battery staple"
 NEW_PW = "a brand new passphrase 2026"
@@ -84,7 +84,8 @@ def test_register_refusals(server, body, status, code, field):
 
 
 def test_register_then_duplicate(server):
-    r = register(server, "Ann@Example.org", first_name="Ann", last_name="Lee")
+    r = register(server, "Ann@Example.org", first_name="Ann", last_name="Lee",
+                 accept_privacy=True)
     assert r.status_code == 201, r.text
     assert r.json()["role"] == "member"
     # The same address in other case is the same account.
@@ -326,6 +327,10 @@ def test_password_reset_flow(start_server, smtp_sink):
     assert m, text
     assert "evil" not in text
     token = m.group(1)
+    # Once sent, the log keeps no variables: the link does not outlive the send.
+    wait_until(lambda: srv.db.count("email_log", "template = 'password_reset' AND "
+                                    "status = 'sent'") == 1, what="reset mail logged sent")
+    assert srv.db.count("email_log", "template = 'password_reset' AND vars IS NULL") == 1
     assert token not in [r[0] for r in srv.db.query("SELECT token_hash FROM password_resets")]
     problem(srv.post("/v1/auth/password-reset/confirm",
                      json={"token": token, "new_password": "short"}), 422,
@@ -351,3 +356,55 @@ def test_password_reset_token_expires(server):
     db_exec(server.db, f"UPDATE password_resets SET token_hash = '{h}', expires_at = 1")
     problem(server.post("/v1/auth/password-reset/confirm",
                         json={"token": tok, "new_password": NEW_PW}), 422, "INVALID_TOKEN")
+
+
+def test_throttle_counts_every_attempt_per_address(start_server):
+    """A right password forgets the account's failures, not the address's:
+    one's own account must not buy more guesses at others."""
+    srv = start_server(env={"CAREBASE_LOGIN_IP_MAX_FAILURES_HOUR": "3"})
+    assert register(srv, "ann@example.org").status_code == 201
+    for i in range(2):
+        problem(login(srv, f"p{i}@example.org"), 401, "INVALID_CREDENTIALS")
+    assert login(srv, "ann@example.org").status_code == 200
+    assert int(srv.db.scalar("SELECT failures FROM login_failures "
+                             "WHERE subject LIKE 'ip:%'")) == 3
+    problem(login(srv, "p9@example.org"), 429, "RATE_LIMITED")
+    problem(login(srv, "ann@example.org"), 429, "RATE_LIMITED")
+
+
+def test_staff_made_account_sets_its_first_password_by_reset(server):
+    import hashlib
+    srv = server
+    srv.cli_ok("user", "add", "--role=admin", "--email=boss@example.org", f"--password={PW}")
+    boss = token_for(srv, "boss@example.org")
+    r = srv.post("/v1/users", headers=bearer(boss), json={"email": "new@example.org"})
+    assert r.status_code == 201, r.text
+    uid = r.json()["id"]
+    assert srv.db.scalar(f"SELECT password_hash FROM users WHERE id = '{uid}'") is None
+    problem(login(srv, "new@example.org"), 401, "INVALID_CREDENTIALS")
+    assert srv.post("/v1/auth/password-reset",
+                    json={"email": "new@example.org"}).status_code == 202
+    assert srv.db.count("password_resets", f"user_id = '{uid}'") == 1
+    tok = "N" * 43
+    db_exec(srv.db, "UPDATE password_resets SET token_hash = "
+            f"'{hashlib.sha256(tok.encode()).hexdigest()}' WHERE user_id = '{uid}'")
+    r = srv.post("/v1/auth/password-reset/confirm", json={"token": tok, "new_password": NEW_PW})
+    assert r.status_code == 204, r.text
+    assert login(srv, "new@example.org", NEW_PW).status_code == 200
+    # An inactive account still gets no reset.
+    r = srv.request("PATCH", f"/v1/users/{uid}", headers=bearer(boss), json={"is_active": False})
+    assert r.status_code == 200, r.text
+    assert srv.post("/v1/auth/password-reset",
+                    json={"email": "new@example.org"}).status_code == 202
+    assert srv.db.count("password_resets", f"user_id = '{uid}'") == 1
+
+
+def test_registration_stamps_only_the_acceptances_given(server):
+    assert register(server, "ann@example.org").status_code == 201
+    me = server.get("/v1/me", headers=bearer(token_for(server, "ann@example.org"))).json()
+    assert me["terms_accepted_at"] and me["terms_version"]
+    assert me["privacy_accepted_at"] is None and me["privacy_version"] is None
+    assert register(server, "bob@example.org", accept_privacy=True).status_code == 201
+    me = server.get("/v1/me", headers=bearer(token_for(server, "bob@example.org"))).json()
+    assert me["terms_accepted_at"] and me["terms_version"]
+    assert me["privacy_accepted_at"] and me["privacy_version"]

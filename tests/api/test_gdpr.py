@@ -260,3 +260,53 @@ def test_raw_file_never_holds_the_email_and_only_the_erased_key_goes(server, peo
     db = server.db
     assert db.count("user_keys", f"user_id = '{alice['id']}'") == 0
     assert db.count("user_keys", f"user_id = '{people['bob']['id']}'") == 1
+
+
+def test_mail_to_an_earlier_address_is_exported_and_erased(server, people):
+    alice = people["alice"]
+    old, new = alice["email"], f"new.{secrets.token_hex(3)}@example.org"
+    assert server.post("/v1/auth/password-reset", json={"email": old}).status_code == 202
+    r = server.request("PATCH", "/v1/me", headers=hdr(alice["token"]),
+                       json={"email": new, "current_password": PASSWORD})
+    assert r.status_code == 200, r.text
+    # The mail went to the old address; the export still lists it.
+    doc = server.get("/v1/me/export", headers=hdr(alice["token"])).json()
+    assert [m["recipient"] for m in doc["email_log"]] == [old], doc["email_log"]
+    assert server.db.count("email_log", f"user_id = '{alice['id']}'") == 1
+    r = server.request("DELETE", "/v1/me", headers=hdr(alice["token"]),
+                       json={"password": PASSWORD})
+    assert r.status_code == 204, r.text
+    assert server.db.count("email_log") == 0
+
+
+def test_mail_for_no_user_belongs_to_nobody(server, people):
+    r = server.cli("mail", "test", "--to=someone@example.org")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert server.db.count("email_log", "user_id IS NULL") == 1
+    doc = server.get("/v1/me/export", headers=hdr(people["alice"]["token"])).json()
+    assert doc["email_log"] == []
+
+
+def test_a_soft_deleted_user_can_be_exported_and_erased(server, people):
+    admin, alice = people["admin"], people["alice"]
+    r = server.request("DELETE", f"/v1/users/{alice['id']}", headers=hdr(admin["token"]))
+    assert r.status_code == 204, r.text
+    assert server.db.scalar(f"SELECT deleted_at FROM users WHERE id = '{alice['id']}'")
+    r = server.get(f"/v1/users/{alice['id']}/export", headers=hdr(admin["token"]))
+    assert r.status_code == 200, r.text
+    assert r.json()["user"]["email"] == alice["email"]
+    r = server.post(f"/v1/users/{alice['id']}/erase", headers=hdr(admin["token"]))
+    assert r.status_code == 204, r.text
+    db = server.db
+    assert db.count("user_keys", f"user_id = '{alice['id']}'") == 0
+    row = db.query("SELECT email, email_index, password_hash, first_name, last_name, "
+                   f"audit_ref FROM users WHERE id = '{alice['id']}'")[0]
+    assert row == (None,) * 6, row
+    assert db.count("audit_log", f"action = 'users.erase' AND entity_id = '{alice['id']}'") == 1
+    # Erased now: not again, and no export.
+    problem(server.post(f"/v1/users/{alice['id']}/erase", headers=hdr(admin["token"])),
+            404, "NOT_FOUND")
+    problem(server.get(f"/v1/users/{alice['id']}/export", headers=hdr(admin["token"])),
+            404, "NOT_FOUND")
+    rc, out = audit_verify(server)
+    assert rc == 0 and "chain intact" in out, out

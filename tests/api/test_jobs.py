@@ -121,6 +121,8 @@ def test_failing_mail_job_ends_in_failed_jobs_and_retry_delivers_it(start_server
     assert recipients(msgs) == ["retry@example.org"]
     row = wait_log_status(s2, log_id, "sent")
     assert row["sent_at"] is not None
+    # Sent: the template variables (a reset link, say) are gone.
+    assert s2.db.count("email_log", f"id = '{log_id}' AND vars IS NULL") == 1
     assert s2.db.count("failed_jobs") == 0
     wait_until(lambda: s2.db.count("jobs", MAIL_JOBS) == 0, timeout=5, what="the jobs table to empty")
     assert metric_sum(s2.metrics(), "carebase_jobs_failed") == 0

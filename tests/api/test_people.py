@@ -163,3 +163,50 @@ def test_seed_makes_demo_accounts_once(start_server):
     today = datetime.date.today()
     age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
     assert age == 12
+
+
+def test_me_patch_honours_if_match(server):
+    uid, tok = member(server)
+    r = server.get("/v1/me", headers=bearer(tok))
+    etag = r.headers["ETag"]
+    stale = '"0000000000000000"'
+    problem(server.request("PATCH", "/v1/me", json={"first_name": "Nope"},
+                           headers={**bearer(tok), "If-Match": stale}),
+            412, "PRECONDITION_FAILED")
+    assert server.get("/v1/me", headers=bearer(tok)).json()["first_name"] is None
+    r = server.request("PATCH", "/v1/me", json={"first_name": "Annie"},
+                       headers={**bearer(tok), "If-Match": etag})
+    assert r.status_code == 200, r.text
+    assert r.headers["ETag"] != etag
+    # The row changed since etag was read.
+    problem(server.request("PATCH", "/v1/me", json={"first_name": "Late"},
+                           headers={**bearer(tok), "If-Match": etag}),
+            412, "PRECONDITION_FAILED")
+    r = server.request("PATCH", "/v1/me", json={"first_name": "Any"},
+                       headers={**bearer(tok), "If-Match": "*"})
+    assert r.status_code == 200, r.text
+    r = server.request("PATCH", "/v1/me", json={"first_name": "Listed"},
+                       headers={**bearer(tok), "If-Match": f'{stale}, {r.headers["ETag"]}'})
+    assert r.status_code == 200, r.text
+    assert r.json()["first_name"] == "Listed"
+
+
+def test_users_filter_by_email(server):
+    boss = admin(server)
+    ann_id, ann = member(server, "ann@example.org")
+    bob_id, bob = member(server, "bob@example.org")
+    r = server.get("/v1/users?email=bob@example.org", headers=bearer(boss))
+    assert r.status_code == 200, r.text
+    assert [u["id"] for u in r.json()["data"]] == [bob_id]
+    # Addresses are matched as the blind index normalises them.
+    r = server.get("/v1/users?email=BOB@example.org", headers=bearer(boss))
+    assert [u["id"] for u in r.json()["data"]] == [bob_id]
+    r = server.get("/v1/users?email=nobody@example.org", headers=bearer(boss))
+    assert r.status_code == 200 and r.json()["data"] == []
+    # A member sees only rows in their scope.
+    r = server.get("/v1/users?email=bob@example.org", headers=bearer(ann))
+    assert r.status_code in (200, 403), r.text
+    if r.status_code == 200:
+        assert r.json()["data"] == []
+        r = server.get("/v1/users?email=ann@example.org", headers=bearer(ann))
+        assert [u["id"] for u in r.json()["data"]] == [ann_id]

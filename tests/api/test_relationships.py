@@ -115,9 +115,9 @@ def test_health_consent_ages_come_from_config(start_server):
     assert health(srv, younger)["allowed"] is False
     teen = member(srv, "teen", date_of_birth=years_ago(15), country="DE")
     assert health(srv, teen)["allowed"] is False
-    # No birth date, but registered and accepted the terms themselves.
+    # No birth date: never counted as an adult, however they registered.
     grown = member(srv, "grown")
-    assert health(srv, grown)["allowed"] is True
+    assert health(srv, grown) == {"allowed": False, "reason": "date_of_birth_required"}
     problem(srv.get("/v1/me/health-consent"), 401, "UNAUTHORIZED")
 
 
@@ -238,3 +238,21 @@ def test_relationship_validation_and_filters(server, cast):
     problem(server.get("/v1/relationships?limit=500", headers=hdr(admin["token"])),
             422, "VALIDATION_FAILED")
     problem(server.get("/v1/relationships"), 401, "UNAUTHORIZED")
+
+
+def test_no_birth_date_means_no_health_data_until_it_is_known(server, cast):
+    unknown = member(server, "unknown", country="GB")
+    assert health(server, unknown) == {"allowed": False, "reason": "date_of_birth_required"}
+    # Giving the birth date settles it.
+    r = server.request("PATCH", "/v1/me", headers=hdr(unknown["token"]),
+                       json={"date_of_birth": years_ago(30)})
+    assert r.status_code == 200, r.text
+    assert health(server, unknown) == {"allowed": True, "reason": "adult"}
+    # Without one, a guardian's recorded consent is what allows it.
+    nodob = member(server, "nodob", country="GB")
+    cast["nodob"] = nodob
+    rel = create(server, cast, "guardian", "nodob", "guardian_of")
+    r = server.post(f"/v1/relationships/{rel['id']}/consent",
+                    headers=hdr(cast["admin"]["token"]), json={"method": "signed_form"})
+    assert r.status_code == 200, r.text
+    assert health(server, nodob) == {"allowed": True, "reason": "guardian_consent"}
