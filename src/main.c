@@ -28,6 +28,7 @@
 #include "store/jobs.h"
 #include "store/migrate.h"
 #include "store/store.h"
+#include "therapy/therapy.h"
 
 #define CAREBASE_VERSION	"0.1.0"
 
@@ -35,6 +36,7 @@ static const struct module *const modules[] = {
 	&ops_module,
 	&people_module,
 	&people_access_module,
+	&therapy_module,
 };
 
 struct cmd {
@@ -406,7 +408,7 @@ mail_test_tx(struct tx *tx, void *arg)
 
 	if ((vars = json_pack("{s:s}", "public_url", config.public_url)) == NULL)
 		return (ERR_NOMEM);
-	rc = ops_mail_enqueue(tx, m->to, "test", vars, m->log_id);
+	rc = ops_mail_enqueue(tx, m->to, NULL, "test", vars, m->log_id);
 	json_decref(vars);
 	return (rc);
 }

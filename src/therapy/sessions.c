@@ -1,0 +1,668 @@
+/*
+ * Therapy sessions: one appointment between a therapist and a client.
+ *
+ *	scheduled --complete--> completed
+ *	scheduled --cancel----> canceled	(the client may cancel too)
+ *	scheduled --no-show---> no_show
+ *	scheduled --reschedule--> rescheduled, and a new scheduled session
+ *				  at the new times whose rescheduled_from_id
+ *				  names it (the old row keeps its times)
+ *
+ * Status changes only through these actions. A therapist never has two
+ * sessions that overlap unless one is canceled or rescheduled: the check
+ * runs inside the write transaction after a lock that serialises writers
+ * per therapist (therapy_lock; on SQLite BEGIN IMMEDIATE already does).
+ *
+ * The row belongs to the client (owner client_id): shared notes are
+ * sealed under the client's key and seen by the client, their guardians
+ * and their practitioners. Sessions are booked by admins or by the
+ * therapist, who must be the client's practitioner (an active
+ * practitioner_of relationship), so a therapist sees their sessions
+ * through that relationship.
+ *
+ * Private notes are a column, never a field of the resource: no list,
+ * read, export or audit record carries them. They are read and written
+ * only through /v1/therapy-sessions/{id}/private-notes, by the session's
+ * therapist and admins (therapy_sessions:private_notes:all); every read
+ * and write is audited without the text.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "core/err.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "module.h"
+#include "resource/audit.h"
+#include "resource/resource.h"
+#include "resource/seal.h"
+#include "store/store.h"
+#include "therapy/therapy_int.h"
+
+/* One session, as an action sees it. */
+struct tsession {
+	char	 id[UUID_STR_LEN];
+	char	 therapist_id[UUID_STR_LEN];
+	char	 therapist_user[UUID_STR_LEN];
+	char	 client_id[UUID_STR_LEN];
+	char	 status[16];
+	char	 type[16];
+	char	 format[16];
+	char	*meta;			/* malloc'd JSON text */
+};
+
+/* One action, run in one write transaction (retried whole when busy). */
+struct saction {
+	struct request		*req;
+	struct principal	*who;
+	const char		*id;
+	const char		*to;		/* target status */
+	enum scope		 update;	/* therapy_sessions:update */
+	enum scope		 notes;		/* therapy_sessions:private_notes */
+	int64_t			 start, end;	/* reschedule */
+	const char		*text;		/* private notes to write */
+	int			 text_null;
+	json_t			*row;		/* answer */
+	char			 new_id[UUID_STR_LEN];
+};
+
+static int	 sessions_before_create(struct resource_ctx *, json_t *);
+static int	 sessions_before_update(struct resource_ctx *, json_t *);
+static int	 session_load(struct tx *, const char *, struct tsession *);
+static int	 session_overlap(struct request *, struct tx *, const char *,
+		    int64_t, int64_t, const char *);
+static int	 times_check(struct request *, int64_t, int64_t);
+static void	 session_action(struct request *, const char *);
+static int	 action_tx(struct tx *, void *);
+static int	 reschedule(struct saction *, struct tx *, struct tsession *);
+static int	 notes_access(struct saction *, struct tx *, struct tsession *);
+static int	 notes_get_tx(struct tx *, void *);
+static int	 notes_put_tx(struct tx *, void *);
+
+static const char *const statuses[] = { "scheduled", "completed", "canceled",
+    "rescheduled", "no_show", NULL };
+static const char *const types[] = { "initial", "regular", "follow_up",
+    "emergency", NULL };
+static const char *const formats[] = { "video", "audio", "chat", "in_person",
+    "hybrid", NULL };
+
+static const struct field session_fields[] = {
+	{"therapist_id", FIELD_UUID, FIELD_REQUIRED | FIELD_CREATE_ONLY |
+	    FIELD_FILTER, 0, 0, NULL, NULL, "therapists", 0,
+	    "the therapist (a therapists row)"},
+	{"client_id", FIELD_UUID, FIELD_REQUIRED | FIELD_CREATE_ONLY |
+	    FIELD_FILTER, 0, 0, NULL, NULL, "users", 0,
+	    "the client; owns the row"},
+	{"start_time", FIELD_TIME, FIELD_REQUIRED | FIELD_CREATE_ONLY |
+	    FIELD_SORT, 0, 0, NULL, NULL, NULL, 0,
+	    "start (UTC); change it with the reschedule action"},
+	{"end_time", FIELD_TIME, FIELD_REQUIRED | FIELD_CREATE_ONLY, 0, 0,
+	    NULL, NULL, NULL, 0, "end, after start"},
+	{"status", FIELD_ENUM, FIELD_READONLY | FIELD_FILTER | FIELD_SORT, 0, 0,
+	    statuses, NULL, NULL, 0,
+	    "scheduled, then completed, canceled, rescheduled or no_show "
+	    "through the actions"},
+	{"type", FIELD_ENUM, FIELD_REQUIRED | FIELD_FILTER, 0, 0, types, NULL,
+	    NULL, 0, "initial, regular, follow_up or emergency"},
+	{"format", FIELD_ENUM, FIELD_REQUIRED, 0, 0, formats, NULL, NULL, 0,
+	    "video, audio, chat, in_person or hybrid"},
+	{"shared_notes", FIELD_TEXT, FIELD_PERSONAL | FIELD_HEALTH |
+	    FIELD_NULLABLE, 0, THERAPY_NOTES_MAX, NULL, NULL, NULL, 0,
+	    "notes shared with the client (and their guardians)"},
+	{"meta", FIELD_JSON, 0, 0, 0, NULL, "{}", NULL, 0,
+	    "additional metadata"},
+	{"rescheduled_from_id", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0,
+	    0, NULL, NULL, NULL, 0, "the session this one replaces"},
+	{"created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
+	    NULL, NULL, 0, NULL},
+	{"updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL},
+	{"created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL},
+	{"updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL},
+};
+
+const struct resource therapy_sessions_resource = {
+	.name = "therapy_sessions",
+	.path = "/v1/therapy-sessions",
+	.table = "therapy_sessions",
+	.fields = session_fields,
+	.nfields = NELEM(session_fields),
+	.owner_column = "client_id",
+	.related_kinds = "guardian_of,practitioner_of",
+	.doc = "Appointments between a therapist and a client. Booked by "
+	    "admins or by the client's practitioner; a therapist's sessions "
+	    "never overlap (409 SESSION_OVERLAP) unless canceled or "
+	    "rescheduled. Status changes through the complete, cancel, no-show "
+	    "and reschedule actions. Shared notes are sealed and seen by the "
+	    "client and their guardians; private notes have their own route.",
+	.before_create = sessions_before_create,
+	.before_update = sessions_before_update,
+};
+
+static int
+times_check(struct request *req, int64_t start, int64_t end)
+{
+	if (end > start)
+		return (OK);
+	http_problem_ext(req, ERR_INVALID, NULL, json_pack(
+	    "{s:[{s:s,s:s,s:s}]}", "errors", "field", "end_time", "code",
+	    "before_start", "detail", "must be after start_time"),
+	    "The session ends before it starts.");
+	return (ERR_INVALID);
+}
+
+/*
+ * Lock the therapist's calendar for this transaction, then look for a
+ * live session of theirs that overlaps [start, end).
+ */
+static int
+session_overlap(struct request *req, struct tx *tx, const char *therapist_id,
+    int64_t start, int64_t end, const char *except_id)
+{
+	struct stmt	*st;
+	int		 rc;
+
+	if ((rc = therapy_lock(tx, therapist_id)) != OK)
+		return (rc);
+	st = store_prepare(tx, "SELECT id FROM therapy_sessions WHERE "
+	    "therapist_id = ? AND status NOT IN ('canceled', 'rescheduled') "
+	    "AND start_time < ? AND end_time > ? AND id <> ? LIMIT 1");
+	store_bind_text(st, 1, therapist_id);
+	store_bind_int64(st, 2, end);
+	store_bind_int64(st, 3, start);
+	store_bind_text(st, 4, except_id != NULL ? except_id : "");
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc == STORE_DONE)
+		return (OK);
+	if (rc != STORE_ROW)
+		return (rc);
+	http_problem(req, ERR_CONFLICT, "SESSION_OVERLAP", "The therapist has "
+	    "another session at that time.");
+	return (ERR_CONFLICT);
+}
+
+static int
+sessions_before_create(struct resource_ctx *ctx, json_t *body)
+{
+	const char	*tid, *cid;
+	char		 tuser[UUID_STR_LEN];
+	int64_t		 start = 0, end = 0;
+	int		 active = 0, rc;
+
+	tid = json_string_value(json_object_get(body, "therapist_id"));
+	cid = json_string_value(json_object_get(body, "client_id"));
+	time_parse_iso(json_string_value(json_object_get(body, "start_time")),
+	    &start);
+	time_parse_iso(json_string_value(json_object_get(body, "end_time")),
+	    &end);
+	if ((rc = times_check(ctx->req, start, end)) != OK)
+		return (rc);
+	if ((rc = therapy_therapist_user(ctx->tx, tid, tuser, &active)) != OK)
+		return (rc);
+	if (ctx->scope != SCOPE_ALL && strcmp(tuser, ctx->who->user_id) != 0) {
+		http_problem(ctx->req, ERR_FORBIDDEN, NULL, "A therapist books "
+		    "their own sessions only.");
+		return (ERR_FORBIDDEN);
+	}
+	if (!active || (rc = therapy_related(ctx->tx, tuser, cid,
+	    "practitioner_of")) != OK) {
+		if (active && rc != ERR_NOT_FOUND)
+			return (rc);
+		http_problem_ext(ctx->req, ERR_INVALID, NULL, json_pack(
+		    "{s:[{s:s,s:s,s:s}]}", "errors", "field", "therapist_id",
+		    "code", active ? "not_practitioner" : "inactive", "detail",
+		    active ? "the therapist is not the client's practitioner "
+		    "(no active practitioner_of relationship)" :
+		    "the therapist is not active"), "The session is not valid.");
+		return (ERR_INVALID);
+	}
+	if ((rc = therapy_consent(ctx->req, ctx->tx, cid)) != OK)
+		return (rc);
+	return (session_overlap(ctx->req, ctx->tx, tid, start, end, NULL));
+}
+
+/* Below scope all, only the session's own therapist changes it. */
+static int
+sessions_before_update(struct resource_ctx *ctx, json_t *body)
+{
+	const char	*tid, *cid;
+	char		 tuser[UUID_STR_LEN];
+	int		 rc;
+
+	tid = json_string_value(json_object_get(ctx->old, "therapist_id"));
+	cid = json_string_value(json_object_get(ctx->old, "client_id"));
+	if (ctx->scope != SCOPE_ALL) {
+		if ((rc = therapy_therapist_user(ctx->tx, tid, tuser, NULL)) !=
+		    OK)
+			return (rc);
+		if (strcmp(tuser, ctx->who->user_id) != 0) {
+			http_problem(ctx->req, ERR_FORBIDDEN, NULL, "Only the "
+			    "session's therapist or an admin changes it.");
+			return (ERR_FORBIDDEN);
+		}
+	}
+	if (json_object_get(body, "shared_notes") != NULL &&
+	    !json_is_null(json_object_get(body, "shared_notes")))
+		return (therapy_consent(ctx->req, ctx->tx, cid));
+	return (OK);
+}
+
+static int
+session_load(struct tx *tx, const char *id, struct tsession *s)
+{
+	struct stmt	*st;
+	int		 rc;
+
+	memset(s, 0, sizeof(*s));
+	st = store_prepare(tx, "SELECT s.id, s.therapist_id, t.user_id, "
+	    "s.client_id, s.status, s.type, s.format, s.meta FROM "
+	    "therapy_sessions s JOIN therapists t ON t.id = s.therapist_id "
+	    "WHERE s.id = ?");
+	store_bind_text(st, 1, id);
+	switch ((rc = store_step(st))) {
+	case STORE_ROW:
+		strlcpy_cb(s->id, store_col_text(st, 0), sizeof(s->id));
+		strlcpy_cb(s->therapist_id, store_col_text(st, 1),
+		    sizeof(s->therapist_id));
+		strlcpy_cb(s->therapist_user, store_col_text(st, 2),
+		    sizeof(s->therapist_user));
+		strlcpy_cb(s->client_id, store_col_text(st, 3),
+		    sizeof(s->client_id));
+		strlcpy_cb(s->status, store_col_text(st, 4), sizeof(s->status));
+		strlcpy_cb(s->type, store_col_text(st, 5), sizeof(s->type));
+		strlcpy_cb(s->format, store_col_text(st, 6), sizeof(s->format));
+		s->meta = strdup(store_col_text(st, 7));
+		rc = s->meta != NULL ? OK : ERR_NOMEM;
+		break;
+	case STORE_DONE:
+		rc = ERR_NOT_FOUND;
+		break;
+	}
+	store_finalize(st);
+	return (rc);
+}
+
+void
+therapy_session_complete(struct request *req)
+{
+	session_action(req, "completed");
+}
+
+void
+therapy_session_cancel(struct request *req)
+{
+	session_action(req, "canceled");
+}
+
+void
+therapy_session_no_show(struct request *req)
+{
+	session_action(req, "no_show");
+}
+
+void
+therapy_session_reschedule(struct request *req)
+{
+	session_action(req, "rescheduled");
+}
+
+static void
+session_action(struct request *req, const char *to)
+{
+	struct saction	 a;
+	json_t		*body = req->json;
+	const char	*k;
+	json_t		*v;
+	int		 rc, resched = strcmp(to, "rescheduled") == 0;
+
+	memset(&a, 0, sizeof(a));
+	a.req = req;
+	a.to = to;
+	a.id = http_param(req, "id");
+	if (therapy_caller(req, &a.who) != OK)
+		return;
+	if (a.id == NULL || !uuid_valid(a.id)) {
+		http_problem(req, ERR_NOT_FOUND, NULL, "No such row.");
+		return;
+	}
+	if (resched) {
+		json_t *errs = json_array();
+
+		if (!json_is_object(body))
+			therapy_err(errs, "", "type", "the body must be an "
+			    "object with start_time and end_time");
+		else {
+			json_object_foreach(body, k, v)
+				if (strcmp(k, "start_time") != 0 &&
+				    strcmp(k, "end_time") != 0)
+					therapy_err(errs, k, "unknown_field",
+					    "this action takes start_time and "
+					    "end_time");
+			if (time_parse_iso(json_string_value(json_object_get(
+			    body, "start_time")), &a.start) != 0)
+				therapy_err(errs, "start_time", "required",
+				    "an ISO 8601 time is required");
+			if (time_parse_iso(json_string_value(json_object_get(
+			    body, "end_time")), &a.end) != 0)
+				therapy_err(errs, "end_time", "required",
+				    "an ISO 8601 time is required");
+		}
+		if (therapy_errs_answer(req, errs, "The new times") != OK ||
+		    times_check(req, a.start, a.end) != OK)
+			return;
+	}
+	a.update = resource_scope(req->db, a.who, "therapy_sessions", "update");
+	rc = store_run(req->db, STORE_TX_WRITE, action_tx, &a);
+	if (rc == OK)
+		http_json(req, resched ? 201 : 200, a.row);
+	else {
+		json_decref(a.row);
+		if (!req->responded)
+			http_problem(req, rc, NULL, rc == ERR_NOT_FOUND ?
+			    "No such row." : "The session cannot be changed.");
+	}
+}
+
+/*
+ * Who may: an admin (update scope all) or the session's therapist; the
+ * client may cancel. The client asking for anything else is refused
+ * (403); anyone else finds no such session (404).
+ */
+static int
+action_tx(struct tx *tx, void *arg)
+{
+	struct saction		*a = arg;
+	struct resource_ctx	 ctx;
+	struct tsession		 s;
+	struct stmt		*st;
+	json_t			*changes;
+	char			 verb[64];
+	int			 rc, is_client;
+
+	json_decref(a->row);
+	a->row = NULL;
+	a->new_id[0] = '\0';
+	if ((rc = session_load(tx, a->id, &s)) != OK)
+		return (rc);
+	is_client = strcmp(s.client_id, a->who->user_id) == 0;
+	if (a->update != SCOPE_ALL &&
+	    strcmp(s.therapist_user, a->who->user_id) != 0 &&
+	    !(is_client && strcmp(a->to, "canceled") == 0)) {
+		rc = is_client ? ERR_FORBIDDEN : ERR_NOT_FOUND;
+		goto out;
+	}
+	if (strcmp(s.status, "scheduled") != 0) {
+		http_problem(a->req, ERR_CONFLICT, "INVALID_TRANSITION", "A %s "
+		    "session cannot become %s.", s.status, a->to);
+		rc = ERR_CONFLICT;
+		goto out;
+	}
+	if (strcmp(a->to, "rescheduled") == 0 &&
+	    (rc = reschedule(a, tx, &s)) != OK)
+		goto out;
+	st = store_prepare(tx, "UPDATE therapy_sessions SET status = ?, "
+	    "updated_at = ?, updated_by = ? WHERE id = ? AND status = "
+	    "'scheduled'");
+	store_bind_text(st, 1, a->to);
+	store_bind_int64(st, 2, time_now_ms());
+	store_bind_text(st, 3, a->who->user_id);
+	store_bind_text(st, 4, s.id);
+	rc = store_step(st);
+	rc = rc == STORE_DONE ? (store_changes(st) == 1 ? OK : ERR_CONFLICT) :
+	    rc;
+	store_finalize(st);
+	if (rc != OK)
+		goto out;
+	snprintf(verb, sizeof(verb), "therapy_sessions.%s", a->to);
+	changes = json_pack("{s:[s],s:s,s:s*}", "fields", "status", "status",
+	    a->to, "new_session_id", a->new_id[0] ? a->new_id : NULL);
+	rc = audit_append(tx, a->who, a->req, verb, "therapy_sessions", s.id,
+	    changes);
+	json_decref(changes);
+	if (rc != OK)
+		goto out;
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.req = a->req;
+	ctx.tx = tx;
+	ctx.res = &therapy_sessions_resource;
+	ctx.who = a->who;
+	ctx.scope = SCOPE_ALL;	/* the caller was checked above */
+	rc = resource_load(&ctx, a->new_id[0] ? a->new_id : s.id, &a->row);
+out:
+	free(s.meta);
+	return (rc);
+}
+
+/* Book the same session at the new times, linked to the old one. */
+static int
+reschedule(struct saction *a, struct tx *tx, struct tsession *s)
+{
+	struct resource_ctx	 ctx;
+	char			 iso[2][ISO_TIME_LEN];
+	json_t			*body;
+	int			 rc;
+
+	if ((rc = session_overlap(a->req, tx, s->therapist_id, a->start,
+	    a->end, s->id)) != OK)
+		return (rc);
+	body = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:s}",
+	    "therapist_id", s->therapist_id, "client_id", s->client_id,
+	    "start_time", time_format_iso(a->start, iso[0]),
+	    "end_time", time_format_iso(a->end, iso[1]),
+	    "type", s->type, "format", s->format,
+	    "meta", json_loads(s->meta, 0, NULL),
+	    "rescheduled_from_id", s->id);
+	if (body == NULL)
+		return (ERR_NOMEM);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.req = a->req;
+	ctx.tx = tx;
+	ctx.res = &therapy_sessions_resource;
+	ctx.who = a->who;
+	ctx.scope = a->update;
+	rc = resource_insert(&ctx, body, a->new_id);
+	json_decref(body);
+	return (rc);
+}
+
+/* Private notes */
+
+/* The session's therapist, or an admin; anyone else: no such session. */
+static int
+notes_access(struct saction *a, struct tx *tx, struct tsession *s)
+{
+	int	 rc;
+
+	if ((rc = session_load(tx, a->id, s)) != OK)
+		return (rc);
+	if (a->notes == SCOPE_ALL ||
+	    strcmp(s->therapist_user, a->who->user_id) == 0)
+		return (OK);
+	return (ERR_NOT_FOUND);
+}
+
+static int
+notes_get_tx(struct tx *tx, void *arg)
+{
+	struct saction	*a = arg;
+	struct tsession	 s;
+	struct stmt	*st = NULL;
+	unsigned char	 key[SEAL_KEY_LEN];
+	const void	*blob;
+	char		*plain = NULL;
+	size_t		 len;
+	int		 rc;
+
+	json_decref(a->row);
+	a->row = NULL;
+	if ((rc = notes_access(a, tx, &s)) != OK)
+		goto out;
+	st = store_prepare(tx, "SELECT private_notes FROM therapy_sessions "
+	    "WHERE id = ?");
+	store_bind_text(st, 1, s.id);
+	if ((rc = store_step(st)) != STORE_ROW) {
+		rc = rc == STORE_DONE ? ERR_NOT_FOUND : rc;
+		goto out;
+	}
+	rc = OK;
+	if (!store_col_is_null(st, 0)) {
+		blob = store_col_blob(st, 0, &len);
+		if ((rc = seal_key_load(tx, s.client_id, key)) == OK)
+			rc = seal_open_field(key, "therapy_sessions",
+			    "private_notes", s.id, blob, len, &plain);
+		sodium_memzero(key, sizeof(key));
+		if (rc == ERR_NOT_FOUND)
+			rc = OK;	/* the client was erased */
+		if (rc != OK)
+			goto out;
+	}
+	if ((rc = audit_append(tx, a->who, a->req,
+	    "therapy_sessions.private_notes.read", "therapy_sessions", s.id,
+	    NULL)) != OK)
+		goto out;
+	a->row = json_pack("{s:s,s:s*}", "id", s.id, "private_notes", plain);
+	rc = a->row != NULL ? OK : ERR_NOMEM;
+out:
+	if (plain != NULL) {
+		sodium_memzero(plain, strlen(plain));
+		free(plain);
+	}
+	store_finalize(st);
+	free(s.meta);
+	return (rc);
+}
+
+static int
+notes_put_tx(struct tx *tx, void *arg)
+{
+	struct saction	*a = arg;
+	struct tsession	 s;
+	struct stmt	*st;
+	unsigned char	 key[SEAL_KEY_LEN], *blob = NULL;
+	size_t		 len = 0;
+	json_t		*changes;
+	int		 rc;
+
+	json_decref(a->row);
+	a->row = NULL;
+	memset(&s, 0, sizeof(s));
+	if ((rc = notes_access(a, tx, &s)) != OK)
+		goto out;
+	if (!a->text_null) {
+		if ((rc = therapy_consent(a->req, tx, s.client_id)) != OK)
+			goto out;
+		if ((rc = seal_key_load(tx, s.client_id, key)) == OK)
+			rc = seal_field(key, "therapy_sessions",
+			    "private_notes", s.id, a->text, &blob, &len);
+		sodium_memzero(key, sizeof(key));
+		if (rc == ERR_NOT_FOUND) {
+			http_problem(a->req, ERR_CONFLICT, NULL, "The client "
+			    "cannot hold personal data.");
+			rc = ERR_CONFLICT;
+		}
+		if (rc != OK)
+			goto out;
+	}
+	st = store_prepare(tx, "UPDATE therapy_sessions SET private_notes = ?, "
+	    "updated_at = ?, updated_by = ? WHERE id = ?");
+	if (blob != NULL)
+		store_bind_blob(st, 1, blob, len);
+	else
+		store_bind_null(st, 1);
+	store_bind_int64(st, 2, time_now_ms());
+	store_bind_text(st, 3, a->who->user_id);
+	store_bind_text(st, 4, s.id);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc != STORE_DONE)
+		goto out;
+	changes = json_pack("{s:[s]}", "fields", "private_notes");
+	rc = audit_append(tx, a->who, a->req,
+	    "therapy_sessions.private_notes.write", "therapy_sessions", s.id,
+	    changes);
+	json_decref(changes);
+	if (rc == OK && (a->row = json_pack("{s:s,s:s*}", "id", s.id,
+	    "private_notes", a->text_null ? NULL : a->text)) == NULL)
+		rc = ERR_NOMEM;
+out:
+	free(blob);
+	free(s.meta);
+	return (rc);
+}
+
+void
+therapy_session_notes_get(struct request *req)
+{
+	struct saction	 a;
+	int		 rc;
+
+	memset(&a, 0, sizeof(a));
+	a.req = req;
+	a.id = http_param(req, "id");
+	if (therapy_caller(req, &a.who) != OK)
+		return;
+	if (a.id == NULL || !uuid_valid(a.id)) {
+		http_problem(req, ERR_NOT_FOUND, NULL, "No such row.");
+		return;
+	}
+	a.notes = resource_scope(req->db, a.who, "therapy_sessions",
+	    "private_notes");
+	rc = store_run(req->db, STORE_TX_WRITE, notes_get_tx, &a);
+	if (rc != OK) {
+		json_decref(a.row);
+		if (!req->responded)
+			http_problem(req, rc, NULL, rc == ERR_NOT_FOUND ?
+			    "No such row." : "The notes cannot be read.");
+		return;
+	}
+	http_header_add(req, "Cache-Control", "no-store");
+	http_json(req, 200, a.row);
+}
+
+void
+therapy_session_notes_put(struct request *req)
+{
+	struct saction	 a;
+	json_t		*body = req->json, *t;
+	int		 rc;
+
+	memset(&a, 0, sizeof(a));
+	a.req = req;
+	a.id = http_param(req, "id");
+	if (therapy_caller(req, &a.who) != OK)
+		return;
+	if (a.id == NULL || !uuid_valid(a.id)) {
+		http_problem(req, ERR_NOT_FOUND, NULL, "No such row.");
+		return;
+	}
+	t = json_object_get(body, "private_notes");
+	if (!json_is_object(body) || json_object_size(body) != 1 ||
+	    t == NULL || !(json_is_null(t) || (json_is_string(t) &&
+	    strlen(json_string_value(t)) <= THERAPY_NOTES_MAX * 4))) {
+		http_problem_ext(req, ERR_INVALID, NULL, json_pack(
+		    "{s:[{s:s,s:s,s:s}]}", "errors", "field", "private_notes",
+		    "code", "type", "detail", "the body is {\"private_notes\": "
+		    "text or null}"), "The notes are not valid.");
+		return;
+	}
+	a.text_null = json_is_null(t);
+	a.text = json_string_value(t);
+	a.notes = resource_scope(req->db, a.who, "therapy_sessions",
+	    "private_notes");
+	rc = store_run(req->db, STORE_TX_WRITE, notes_put_tx, &a);
+	if (rc != OK) {
+		json_decref(a.row);
+		if (!req->responded)
+			http_problem(req, rc, NULL, rc == ERR_NOT_FOUND ?
+			    "No such row." : "The notes cannot be written.");
+		return;
+	}
+	http_header_add(req, "Cache-Control", "no-store");
+	http_json(req, 200, a.row);
+}

@@ -1,0 +1,191 @@
+/*
+ * The therapy module: its routes and resources, and the helpers its
+ * files share. Tables and the PHQ-9 and GAD-7 forms come from migration
+ * 0003; the built-in roles' permissions too.
+ */
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/err.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "module.h"
+#include "people/people.h"
+#include "resource/resource.h"
+#include "store/store.h"
+#include "therapy/therapy.h"
+#include "therapy/therapy_int.h"
+
+static const struct route therapy_routes[] = {
+	{HTTP_GET, "/v1/therapist-directory", therapy_directory_list, 0,
+	    "active therapists' public profiles"},
+	{HTTP_GET, "/v1/therapist-directory/{id}", therapy_directory_get, 0,
+	    "one active therapist's public profile"},
+	{HTTP_POST, "/v1/therapy-sessions/{id}/complete",
+	    therapy_session_complete, 0, "scheduled -> completed"},
+	{HTTP_POST, "/v1/therapy-sessions/{id}/cancel", therapy_session_cancel,
+	    0, "scheduled -> canceled (the client may cancel too)"},
+	{HTTP_POST, "/v1/therapy-sessions/{id}/no-show",
+	    therapy_session_no_show, 0, "scheduled -> no_show"},
+	{HTTP_POST, "/v1/therapy-sessions/{id}/reschedule",
+	    therapy_session_reschedule, ROUTE_JSON_BODY,
+	    "scheduled -> rescheduled, booking a new session at the new times"},
+	{HTTP_GET, "/v1/therapy-sessions/{id}/private-notes",
+	    therapy_session_notes_get, 0,
+	    "the session's private notes: its therapist and admins only"},
+	{HTTP_PUT, "/v1/therapy-sessions/{id}/private-notes",
+	    therapy_session_notes_put, ROUTE_JSON_BODY,
+	    "write the session's private notes: its therapist and admins only"},
+	{HTTP_GET, "/v1/resource-library", therapy_library_list, 0,
+	    "public resources and those assigned to the caller"},
+	{HTTP_POST, "/v1/resource-assignments/{id}/open",
+	    therapy_assignment_open, 0,
+	    "the assigned resource; the client opening it marks it viewed"},
+	{HTTP_POST, "/v1/resource-assignments/{id}/complete",
+	    therapy_assignment_complete, 0, "assigned|viewed -> completed"},
+};
+
+static const struct resource *const therapy_resources[] = {
+	&therapists_resource,
+	&therapy_sessions_resource,
+	&forms_resource,
+	&form_responses_resource,
+	&resources_resource,
+	&resource_assignments_resource,
+};
+
+const struct module therapy_module = {
+	"therapy", therapy_routes, NELEM(therapy_routes), NULL, 0, NULL, 0,
+	therapy_resources, NELEM(therapy_resources), NULL, NULL,
+};
+
+void
+therapy_err(json_t *errs, const char *field, const char *code,
+    const char *detail)
+{
+	json_array_append_new(errs, json_pack("{s:s,s:s,s:s}", "field", field,
+	    "code", code, "detail", detail));
+}
+
+int
+therapy_errs_answer(struct request *req, json_t *errs, const char *what)
+{
+	size_t	 n = json_array_size(errs);
+
+	if (n == 0) {
+		json_decref(errs);
+		return (OK);
+	}
+	http_problem_ext(req, ERR_INVALID, NULL, json_pack("{s:o}", "errors",
+	    errs), "%s: %zu field%s not valid.", what, n, n == 1 ? " is" :
+	    "s are");
+	return (ERR_INVALID);
+}
+
+int
+therapy_therapist_of(struct tx *tx, const char *user_id, char *out)
+{
+	struct stmt	*st;
+	int		 rc;
+
+	st = store_prepare(tx, "SELECT id FROM therapists WHERE user_id = ?");
+	store_bind_text(st, 1, user_id);
+	switch ((rc = store_step(st))) {
+	case STORE_ROW:
+		strlcpy_cb(out, store_col_text(st, 0), UUID_STR_LEN);
+		rc = OK;
+		break;
+	case STORE_DONE:
+		rc = ERR_NOT_FOUND;
+		break;
+	}
+	store_finalize(st);
+	return (rc);
+}
+
+int
+therapy_therapist_user(struct tx *tx, const char *therapist_id,
+    char *user_out, int *active)
+{
+	struct stmt	*st;
+	int		 rc;
+
+	st = store_prepare(tx, "SELECT user_id, is_active FROM therapists "
+	    "WHERE id = ?");
+	store_bind_text(st, 1, therapist_id);
+	switch ((rc = store_step(st))) {
+	case STORE_ROW:
+		strlcpy_cb(user_out, store_col_text(st, 0), UUID_STR_LEN);
+		if (active != NULL)
+			*active = store_col_int64(st, 1) != 0;
+		rc = OK;
+		break;
+	case STORE_DONE:
+		rc = ERR_NOT_FOUND;
+		break;
+	}
+	store_finalize(st);
+	return (rc);
+}
+
+int
+therapy_related(struct tx *tx, const char *lead, const char *follower,
+    const char *kind)
+{
+	struct stmt	*st;
+	int		 rc;
+
+	st = store_prepare(tx, "SELECT 1 FROM relationships WHERE lead_id = ? "
+	    "AND follower_id = ? AND kind = ? AND status = 'active'");
+	store_bind_text(st, 1, lead);
+	store_bind_text(st, 2, follower);
+	store_bind_text(st, 3, kind);
+	rc = store_step(st);
+	store_finalize(st);
+	return (rc == STORE_ROW ? OK : rc == STORE_DONE ? ERR_NOT_FOUND : rc);
+}
+
+int
+therapy_consent(struct request *req, struct tx *tx, const char *user_id)
+{
+	int	 rc;
+
+	if ((rc = people_health_consent(tx, user_id)) == ERR_FORBIDDEN)
+		http_problem(req, rc, "CONSENT_REQUIRED", "The client is under "
+		    "the digital-consent age and has no guardian consent on "
+		    "record: no health data may be stored for them.");
+	return (rc);
+}
+
+int
+therapy_lock(struct tx *tx, const char *key)
+{
+	struct stmt	*st;
+	int		 rc;
+
+	if (store_tx_dialect(tx) != STORE_POSTGRES)
+		return (OK);	/* BEGIN IMMEDIATE: one writer at a time */
+	st = store_prepare(tx, "SELECT pg_advisory_xact_lock(hashtext(?))");
+	store_bind_text(st, 1, key);
+	rc = store_step(st);
+	store_finalize(st);
+	return (rc == STORE_ROW || rc == STORE_DONE ? OK : rc);
+}
+
+int
+therapy_caller(struct request *req, struct principal **who)
+{
+	int	 rc;
+
+	if ((rc = resource_principal(req, who)) != OK) {
+		http_problem(req, rc, NULL, "The credentials are not valid.");
+		return (rc);
+	}
+	if (*who == NULL) {
+		http_problem(req, ERR_UNAUTHORIZED, NULL,
+		    "Authentication is required.");
+		return (ERR_UNAUTHORIZED);
+	}
+	return (OK);
+}

@@ -1,0 +1,84 @@
+/*
+ * Private to src/therapy. therapy.c holds the module (routes, resources)
+ * and the helpers below; therapists.c the therapists resource and the
+ * public directory; sessions.c therapy sessions, their status actions and
+ * private notes; forms.c forms, field and rule validation, scoring and
+ * the form_responses resource; library.c resources and assignments.
+ */
+#ifndef THERAPY_THERAPY_INT_H
+#define THERAPY_THERAPY_INT_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct request;
+struct tx;
+struct principal;
+struct resource;
+
+#define THERAPY_NOTES_MAX	20000	/* code points of a note */
+#define THERAPY_TEXT_MAX	10000	/* bio, descriptions */
+
+/* therapists.c */
+extern const struct resource	therapists_resource;
+void	 therapy_directory_list(struct request *);
+void	 therapy_directory_get(struct request *);
+
+/* sessions.c */
+extern const struct resource	therapy_sessions_resource;
+void	 therapy_session_complete(struct request *);
+void	 therapy_session_cancel(struct request *);
+void	 therapy_session_no_show(struct request *);
+void	 therapy_session_reschedule(struct request *);
+void	 therapy_session_notes_get(struct request *);
+void	 therapy_session_notes_put(struct request *);
+
+/* forms.c */
+extern const struct resource	forms_resource;
+extern const struct resource	form_responses_resource;
+/*
+ * Check a form's field list and scoring (NULL = none); append one entry
+ * per problem to errs. Pure, for unit tests too.
+ */
+void	 therapy_form_check(json_t *fields, json_t *scoring, json_t *errs);
+/*
+ * Check answers against a form's fields (one entry per bad field, named
+ * "responses.<id>") and, when OK and scoring is not NULL, set *score to
+ * {"items": {...}, "total": n, "max": m, "severity": label}.
+ */
+void	 therapy_answers_check(json_t *fields, json_t *scoring,
+	    json_t *answers, json_t *errs, json_t **score);
+
+/* library.c */
+extern const struct resource	resources_resource;
+extern const struct resource	resource_assignments_resource;
+void	 therapy_library_list(struct request *);
+void	 therapy_assignment_open(struct request *);
+void	 therapy_assignment_complete(struct request *);
+
+/* therapy.c: shared helpers */
+/* Append {"field", "code", "detail"} to errs. */
+void	 therapy_err(json_t *errs, const char *field, const char *code,
+	    const char *detail);
+/* Answer 422 with errs (taken) when it has entries: returns ERR_INVALID;
+ * OK (errs freed) when empty. */
+int	 therapy_errs_answer(struct request *, json_t *errs, const char *what);
+/* The therapist profile of user_id: id into out (37); ERR_NOT_FOUND. */
+int	 therapy_therapist_of(struct tx *, const char *user_id, char *out);
+/* The user and active flag of therapist_id; ERR_NOT_FOUND. */
+int	 therapy_therapist_user(struct tx *, const char *therapist_id,
+	    char *user_out, int *active);
+/* OK if lead has an active relationship of kind with follower, else
+ * ERR_NOT_FOUND. */
+int	 therapy_related(struct tx *, const char *lead, const char *follower,
+	    const char *kind);
+/* people_health_consent, answered as 403 CONSENT_REQUIRED. */
+int	 therapy_consent(struct request *, struct tx *, const char *user_id);
+/* Serialise writers per key inside tx (PostgreSQL: an advisory
+ * transaction lock; SQLite: the write transaction already does). */
+int	 therapy_lock(struct tx *, const char *key);
+/* The caller, answering 401 without one. */
+int	 therapy_caller(struct request *, struct principal **);
+
+#endif

@@ -1,0 +1,454 @@
+"""Therapy practice (issue 4): therapists, therapy sessions (overlap rule,
+also under concurrent bookings; status actions; who sees private and shared
+notes), forms with field checks and PHQ-9/GAD-7 scoring, form responses,
+resources and assignments. Runs on SQLite and PostgreSQL."""
+
+import concurrent.futures
+import datetime
+import secrets
+
+import pytest
+import requests
+
+from conftest import problem
+
+PASSWORD = "pale orange kettle 1987 drums"
+PHQ9 = "00000000-0000-7000-8000-000000000009"
+GAD7 = "00000000-0000-7000-8000-000000000007"
+PHQ_OPTS = ["Not at all", "Several days", "More than half the days", "Nearly every day"]
+
+
+def hdr(who):
+    return {"Authorization": f"Bearer {who['token']}"}
+
+
+def login(server, email):
+    r = server.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return r.json()["token"]
+
+
+def person(server, name, role=None):
+    email = f"{name}.{secrets.token_hex(3)}@example.org"
+    if role is None:
+        r = server.post("/v1/auth/register", json={
+            "email": email, "password": PASSWORD, "accept_terms": True,
+            "first_name": name.capitalize(), "date_of_birth": "1990-01-01", "country": "GB"})
+        assert r.status_code == 201, r.text
+    else:
+        r = server.cli("user", "add", f"--role={role}", f"--email={email}",
+                       f"--password={PASSWORD}")
+        assert r.returncode == 0, r.stdout + r.stderr
+    token = login(server, email)
+    me = server.get("/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
+    return {"email": email, "token": token, "id": me["id"]}
+
+
+def relate(server, admin, lead, follower, kind):
+    r = server.post("/v1/relationships", headers=hdr(admin),
+                    json={"lead_id": lead["id"], "follower_id": follower["id"], "kind": kind})
+    assert r.status_code == 201, r.text
+    r = server.post(f"/v1/relationships/{r.json()['id']}/consent", headers=hdr(admin),
+                    json={"method": "signed_form"})
+    assert r.status_code == 200, r.text
+
+
+def profile(server, admin, who, **extra):
+    body = {"user_id": who["id"], "bio": "CBT and ACT.", "specialties": ["anxiety"],
+            "credentials": ["BACP"], "calendar_integration":
+            {"provider": "google", "calendar_id": "cal-1"}, "meta": {"room": 3}}
+    body.update(extra)
+    r = server.post("/v1/therapists", headers=hdr(admin), json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def at(hours, minutes=0):
+    t = datetime.datetime(2031, 3, 3, 9, 0, tzinfo=datetime.timezone.utc)
+    t += datetime.timedelta(hours=hours, minutes=minutes)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def book(server, who, therapist, client, start, end, **extra):
+    body = {"therapist_id": therapist["profile"]["id"], "client_id": client["id"],
+            "start_time": start, "end_time": end, "type": "regular", "format": "video"}
+    body.update(extra)
+    return server.post("/v1/therapy-sessions", headers=hdr(who), json=body)
+
+
+@pytest.fixture
+def server(start_server, db):
+    """The server on the database the test inspects."""
+    return start_server(db=db)
+
+
+@pytest.fixture
+def practice(server):
+    p = {"admin": person(server, "admin", "admin"),
+         "therapist": person(server, "therapist", "therapist"),
+         "therapist2": person(server, "therapist2", "therapist"),
+         "client": person(server, "client"),
+         "guardian": person(server, "guardian"),
+         "other": person(server, "other")}
+    p["therapist"]["profile"] = profile(server, p["admin"], p["therapist"])
+    p["therapist2"]["profile"] = profile(server, p["admin"], p["therapist2"])
+    relate(server, p["admin"], p["therapist"], p["client"], "practitioner_of")
+    relate(server, p["admin"], p["guardian"], p["client"], "guardian_of")
+    relate(server, p["admin"], p["therapist2"], p["other"], "practitioner_of")
+    return p
+
+
+def test_schema_has_every_table_and_the_seed_forms(server, db):
+    tables = set(db.tables())
+    for t in ("therapists", "therapy_sessions", "forms", "form_responses", "resources",
+              "resource_assignments"):
+        assert t in tables
+    assert db.count("forms", f"id IN ('{PHQ9}', '{GAD7}')") == 2
+    assert db.count("role_permissions", "role = 'therapist' AND "
+                    "permission = 'therapy_sessions:read:related'") == 1
+
+
+def test_therapists_admin_creates_owner_edits_clients_see_public_fields(server, practice):
+    p = practice
+    t, prof = p["therapist"], p["therapist"]["profile"]
+    assert prof["specialties"] == ["anxiety"] and prof["is_active"] is True
+    # Only admins create; the user must have the therapist role.
+    r = server.post("/v1/therapists", headers=hdr(t), json={"user_id": t["id"], "bio": "x"})
+    assert r.status_code in (403, 404)
+    body = problem(server.post("/v1/therapists", headers=hdr(p["admin"]),
+                               json={"user_id": p["other"]["id"], "bio": "x"}), 422, "VALIDATION_FAILED")
+    assert body["errors"][0]["code"] == "not_therapist"
+    problem(server.post("/v1/therapists", headers=hdr(p["admin"]),
+                        json={"user_id": t["id"], "bio": "again"}), 409, "CONFLICT")
+    # The therapist edits their own profile, but not is_active.
+    r = server.request("PATCH", f"/v1/therapists/{prof['id']}", headers=hdr(t),
+                       json={"bio": "Updated bio", "specialties": ["grief", "anxiety"]})
+    assert r.status_code == 200, r.text
+    assert r.json()["bio"] == "Updated bio"
+    problem(server.request("PATCH", f"/v1/therapists/{prof['id']}", headers=hdr(t),
+                           json={"is_active": False}), 422, "VALIDATION_FAILED")
+    r = server.request("PATCH", f"/v1/therapists/{prof['id']}", headers=hdr(p["therapist2"]),
+                       json={"bio": "hijack"})
+    assert r.status_code == 404
+    # Clients: directory of active therapists, public fields only.
+    r = server.get("/v1/therapist-directory", headers=hdr(p["client"]))
+    assert r.status_code == 200, r.text
+    rows = {x["id"]: x for x in r.json()["data"]}
+    assert set(rows[prof["id"]]) == {"id", "bio", "specialties", "credentials"}
+    assert server.get(f"/v1/therapists/{prof['id']}", headers=hdr(p["client"])).status_code \
+        in (403, 404)
+    r = server.request("PATCH", f"/v1/therapists/{prof['id']}", headers=hdr(p["admin"]),
+                       json={"is_active": False})
+    assert r.status_code == 200, r.text
+    r = server.get("/v1/therapist-directory", headers=hdr(p["client"]))
+    assert prof["id"] not in {x["id"] for x in r.json()["data"]}
+    problem(server.get(f"/v1/therapist-directory/{prof['id']}", headers=hdr(p["client"])),
+            404, "NOT_FOUND")
+
+
+def test_sessions_times_overlap_and_practitioner_rule(server, practice):
+    p = practice
+    t, c = p["therapist"], p["client"]
+    body = problem(book(server, t, t, c, at(2), at(1)), 422, "VALIDATION_FAILED")
+    assert body["errors"][0]["field"] == "end_time"
+    problem(book(server, t, t, c, at(1), at(1)), 422, "VALIDATION_FAILED")
+    r = book(server, t, t, c, at(0), at(1))
+    assert r.status_code == 201, r.text
+    s = r.json()
+    assert s["status"] == "scheduled" and s["client_id"] == c["id"]
+    assert "private_notes" not in s
+    # Overlapping: refused; touching: fine.
+    problem(book(server, t, t, c, at(0, 30), at(1, 30)), 409, "SESSION_OVERLAP")
+    problem(book(server, p["admin"], t, c, at(-1), at(2)), 409, "SESSION_OVERLAP")
+    assert book(server, t, t, c, at(1), at(2)).status_code == 201
+    # A canceled session frees its slot.
+    r = server.post(f"/v1/therapy-sessions/{s['id']}/cancel", headers=hdr(c))
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "canceled"
+    assert book(server, t, t, c, at(0), at(1)).status_code == 201
+    # Another therapist's sessions do not count, but they need a client of theirs.
+    body = problem(book(server, p["admin"], p["therapist2"], c, at(0), at(1)), 422, "VALIDATION_FAILED")
+    assert body["errors"][0]["code"] == "not_practitioner"
+    assert book(server, p["admin"], p["therapist2"], p["other"], at(0), at(1)).status_code == 201
+    # A therapist books only their own sessions; clients book none.
+    assert book(server, p["therapist2"], t, c, at(5), at(6)).status_code in (403, 404)
+    assert book(server, c, t, c, at(5), at(6)).status_code == 403
+    # Status is read-only in PATCH; status changes go through actions.
+    problem(server.request("PATCH", f"/v1/therapy-sessions/{s['id']}", headers=hdr(t),
+                           json={"status": "completed"}), 422, "VALIDATION_FAILED")
+
+
+def test_concurrent_overlapping_bookings_exactly_one_succeeds(server, practice):
+    p = practice
+    t, c = p["therapist"], p["client"]
+    url = server.url("/v1/therapy-sessions")
+
+    def attempt(i):
+        body = {"therapist_id": t["profile"]["id"], "client_id": c["id"],
+                "start_time": at(10, i), "end_time": at(11, i),
+                "type": "regular", "format": "video"}
+        with requests.Session() as s:
+            return s.post(url, json=body, headers=hdr(t), timeout=30).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(20) as pool:
+        codes = list(pool.map(attempt, range(20)))
+    assert codes.count(201) == 1, codes
+    assert codes.count(409) == 19, codes
+
+
+def test_status_actions_follow_the_allowed_transitions(server, practice, db):
+    p = practice
+    t, c = p["therapist"], p["client"]
+    s = book(server, t, t, c, at(20), at(21)).json()
+    problem(server.post(f"/v1/therapy-sessions/{s['id']}/complete", headers=hdr(c)),
+            403, "FORBIDDEN")
+    problem(server.post(f"/v1/therapy-sessions/{s['id']}/complete",
+                        headers=hdr(p["therapist2"])), 404, "NOT_FOUND")
+    r = server.post(f"/v1/therapy-sessions/{s['id']}/complete", headers=hdr(t))
+    assert r.status_code == 200 and r.json()["status"] == "completed", r.text
+    for verb in ("cancel", "no-show", "complete"):
+        problem(server.post(f"/v1/therapy-sessions/{s['id']}/{verb}", headers=hdr(t)),
+                409, "INVALID_TRANSITION")
+    problem(server.post(f"/v1/therapy-sessions/{s['id']}/reschedule", headers=hdr(t),
+                        json={"start_time": at(30), "end_time": at(31)}),
+            409, "INVALID_TRANSITION")
+    s2 = book(server, t, t, c, at(22), at(23)).json()
+    r = server.post(f"/v1/therapy-sessions/{s2['id']}/no-show", headers=hdr(p["admin"]))
+    assert r.status_code == 200 and r.json()["status"] == "no_show"
+    # Reschedule keeps the old times on the old row and books a new one.
+    s3 = book(server, t, t, c, at(24), at(25), meta={"room": "blue"}).json()
+    problem(server.post(f"/v1/therapy-sessions/{s3['id']}/reschedule", headers=hdr(t),
+                        json={"start_time": at(27), "end_time": at(26)}), 422, "VALIDATION_FAILED")
+    r = server.post(f"/v1/therapy-sessions/{s3['id']}/reschedule", headers=hdr(t),
+                    json={"start_time": at(24, 30), "end_time": at(25, 30)})
+    assert r.status_code == 201, r.text
+    new = r.json()
+    assert new["rescheduled_from_id"] == s3["id"] and new["status"] == "scheduled"
+    assert new["start_time"] == at(24, 30) and new["meta"] == {"room": "blue"}
+    old = server.get(f"/v1/therapy-sessions/{s3['id']}", headers=hdr(t)).json()
+    assert old["status"] == "rescheduled"
+    assert old["start_time"] == s3["start_time"] and old["end_time"] == s3["end_time"]
+    assert db.count("audit_log", "action = 'therapy_sessions.rescheduled'") == 1
+
+
+def test_reschedule_into_an_occupied_slot_is_refused(server, practice):
+    p = practice
+    t, c = p["therapist"], p["client"]
+    book(server, t, t, c, at(40), at(41))
+    s = book(server, t, t, c, at(42), at(43)).json()
+    problem(server.post(f"/v1/therapy-sessions/{s['id']}/reschedule", headers=hdr(t),
+                        json={"start_time": at(40, 30), "end_time": at(41, 30)}),
+            409, "SESSION_OVERLAP")
+    assert server.get(f"/v1/therapy-sessions/{s['id']}", headers=hdr(t)).json()["status"] \
+        == "scheduled"
+
+
+SECRET = "PRIVATE-" + secrets.token_hex(6)
+SHARED = "SHARED-" + secrets.token_hex(6)
+
+# viewer -> (sees the session, sees shared notes, reads private notes, sees responses)
+VISIBILITY = [
+    ("client", True, True, False, True),
+    ("guardian", True, True, False, True),
+    ("other", False, False, False, False),
+    ("therapist", True, True, True, True),
+    ("therapist2", False, False, False, False),
+    ("admin", True, True, True, True),
+]
+
+
+@pytest.mark.parametrize("viewer,session,shared,private,responses", VISIBILITY)
+def test_who_sees_notes_and_responses(server, practice, db, viewer, session, shared,
+                                      private, responses):
+    p = practice
+    t, c = p["therapist"], p["client"]
+    s = book(server, t, t, c, at(50), at(51), shared_notes=SHARED).json()
+    assert s["shared_notes"] == SHARED
+    r = server.request("PUT", f"/v1/therapy-sessions/{s['id']}/private-notes", headers=hdr(t),
+                       json={"private_notes": SECRET})
+    assert r.status_code == 200, r.text
+    answers = {f"q{i}": PHQ_OPTS[1] for i in range(1, 10)}
+    r = server.post("/v1/form-responses", headers=hdr(c),
+                    json={"form_id": PHQ9, "session_id": s["id"], "responses": answers})
+    assert r.status_code == 201, r.text
+    resp = r.json()
+
+    w = hdr(p[viewer])
+    r = server.get(f"/v1/therapy-sessions/{s['id']}", headers=w)
+    assert (r.status_code == 200) == session, r.text
+    assert SECRET not in r.text
+    if session:
+        assert (r.json().get("shared_notes") == SHARED) == shared
+    r = server.get("/v1/therapy-sessions", headers=w)
+    assert SECRET not in r.text
+    if r.status_code == 200:
+        assert (s["id"] in {x["id"] for x in r.json()["data"]}) == session
+    r = server.get(f"/v1/therapy-sessions/{s['id']}/private-notes", headers=w)
+    if private:
+        assert r.status_code == 200 and r.json()["private_notes"] == SECRET, r.text
+    else:
+        problem(r, 404, "NOT_FOUND")
+        r = server.request("PUT", f"/v1/therapy-sessions/{s['id']}/private-notes",
+                           headers=w, json={"private_notes": "overwrite"})
+        problem(r, 404, "NOT_FOUND")
+    r = server.get(f"/v1/form-responses/{resp['id']}", headers=w)
+    assert (r.status_code == 200) == responses, r.text
+    if responses:
+        assert r.json()["responses"] == answers
+    # Never in the client's export, the server log or the database in clear.
+    r = server.get("/v1/me/export", headers=hdr(c))
+    assert r.status_code == 200 and SECRET not in r.text
+    assert SECRET not in server.log() and SHARED not in server.log()
+    if db.kind == "sqlite":
+        raw = db.path.read_bytes()
+        assert SECRET.encode() not in raw and SHARED.encode() not in raw
+    assert db.count("audit_log", "action = 'therapy_sessions.private_notes.write'") == 1
+    assert db.count("audit_log", "action = 'form_responses.read'") >= (1 if responses else 0)
+
+
+def test_forms_fields_are_checked_when_saved(server, practice):
+    p = practice
+    a = hdr(p["admin"])
+    good = {"title": "Intake", "type": "pre_session", "fields": [
+        {"id": "name", "label": "Name", "type": "text", "required": True,
+         "validation": "min:2|max:40"},
+        {"id": "mood", "label": "Mood", "type": "scale", "required": True,
+         "validation": "min:1|max:5"},
+        {"id": "goals", "label": "Goals", "type": "checkbox", "options": ["a", "b", "c"],
+         "validation": "max:2"},
+        {"id": "age", "label": "Age", "type": "number", "validation": "integer|min:0"},
+        {"id": "day", "label": "Day", "type": "date"},
+        {"id": "mail", "label": "Email", "type": "email"}]}
+    r = server.post("/v1/forms", headers=a, json=good)
+    assert r.status_code == 201, r.text
+    form = r.json()
+    bad = {"title": "Bad", "type": "custom", "fields": [
+        {"id": "x", "label": "X", "type": "text"},
+        {"id": "x", "label": "X again", "type": "text"},
+        {"id": "c", "label": "Choice", "type": "radio"},
+        {"id": "r", "label": "Rule", "type": "number", "validation": "min:5|max:1"},
+        {"id": "s", "label": "Rule", "type": "text", "validation": "shout"},
+        {"id": "t", "label": "T", "type": "colour"}]}
+    body = problem(server.post("/v1/forms", headers=a, json=bad), 422, "VALIDATION_FAILED")
+    fields = {e["field"]: e["code"] for e in body["errors"]}
+    assert fields == {"fields[1].id": "duplicate", "fields[2].options": "required",
+                      "fields[3].validation": "invalid_rule",
+                      "fields[4].validation": "invalid_rule", "fields[5].type": "invalid"}
+    body = problem(server.request("PATCH", f"/v1/forms/{form['id']}", headers=a,
+                                  json={"scoring": {"method": "sum", "items": ["name"],
+                                                    "bands": []}}), 422, "VALIDATION_FAILED")
+    assert body["errors"][0]["field"] == "scoring.items[0]"
+    # Clients read forms but do not write them.
+    assert server.get(f"/v1/forms/{PHQ9}", headers=hdr(p["client"])).status_code == 200
+    assert server.post("/v1/forms", headers=hdr(p["client"]), json=good).status_code == 403
+
+    # Responses are checked against the fields, one entry per bad field.
+    c = hdr(p["client"])
+    body = problem(server.post("/v1/form-responses", headers=c, json={
+        "form_id": form["id"], "responses": {"mood": 9, "goals": ["a", "z"], "age": 1.5,
+                                             "day": "2024-02-30", "mail": "nope",
+                                             "extra": 1}}), 422, "VALIDATION_FAILED")
+    got = {e["field"]: e["code"] for e in body["errors"]}
+    assert got == {"responses.name": "required", "responses.mood": "out_of_range",
+                   "responses.goals": "invalid_option", "responses.age": "type",
+                   "responses.day": "invalid_format", "responses.mail": "invalid_format",
+                   "responses.extra": "unknown_field"}
+    r = server.post("/v1/form-responses", headers=c, json={
+        "form_id": form["id"], "responses": {"name": "Sam", "mood": 3, "goals": ["a", "b"]}})
+    assert r.status_code == 201, r.text
+    assert r.json()["score"] is None and r.json()["client_id"] == p["client"]["id"]
+    assert r.json()["submitted_at"]
+
+
+@pytest.mark.parametrize("form,picks,total,severity", [
+    (PHQ9, [0] * 9, 0, "minimal"),
+    (PHQ9, [1, 1, 1, 1, 1, 0, 0, 0, 0], 5, "mild"),
+    (PHQ9, [3, 3, 3, 3, 3, 3, 2, 0, 0], 20, "severe"),
+    (PHQ9, [2, 2, 2, 2, 2, 2, 2, 1, 0], 15, "moderately_severe"),
+    (GAD7, [1, 2, 3, 1, 2, 1, 0], 10, "moderate"),
+    (GAD7, [3] * 7, 21, "severe"),
+])
+def test_phq9_and_gad7_are_scored(server, practice, db, form, picks, total, severity):
+    c = practice["client"]
+    answers = {f"q{i + 1}": PHQ_OPTS[v] for i, v in enumerate(picks)}
+    r = server.post("/v1/form-responses", headers=hdr(c), json={"form_id": form,
+                                                               "responses": answers})
+    assert r.status_code == 201, r.text
+    score = r.json()["score"]
+    assert score["total"] == total and score["severity"] == severity
+    assert score["items"] == {f"q{i + 1}": v for i, v in enumerate(picks)}
+    assert score["max"] == 3 * len(picks)
+    # Sealed at rest.
+    raw = db.scalar(f"SELECT responses FROM form_responses WHERE id = '{r.json()['id']}'")
+    assert PHQ_OPTS[1] not in str(raw)
+
+
+def test_responses_clients_submit_their_own_and_session_must_be_theirs(server, practice):
+    p = practice
+    t, c, o = p["therapist"], p["client"], p["other"]
+    answers = {f"q{i}": PHQ_OPTS[0] for i in range(1, 8)}
+    r = server.post("/v1/form-responses", headers=hdr(o),
+                    json={"form_id": GAD7, "client_id": c["id"], "responses": answers})
+    assert r.status_code == 403, r.text
+    s = book(server, t, t, c, at(60), at(61)).json()
+    body = problem(server.post("/v1/form-responses", headers=hdr(o), json={
+        "form_id": GAD7, "session_id": s["id"], "responses": answers}), 422, "VALIDATION_FAILED")
+    assert body["errors"][0]["field"] == "session_id"
+    r = server.post("/v1/form-responses", headers=hdr(c),
+                    json={"form_id": GAD7, "session_id": s["id"], "responses": answers})
+    assert r.status_code == 201, r.text
+    # Deleting the session keeps the response, without its session.
+    assert server.request("DELETE", f"/v1/therapy-sessions/{s['id']}",
+                          headers=hdr(p["admin"])).status_code == 204
+    got = server.get(f"/v1/form-responses/{r.json()['id']}", headers=hdr(t)).json()
+    assert got["session_id"] is None
+    lst = server.get("/v1/form-responses", headers=hdr(t)).json()["data"]
+    assert r.json()["id"] in {x["id"] for x in lst}
+    lst = server.get("/v1/form-responses", headers=hdr(p["therapist2"])).json()["data"]
+    assert r.json()["id"] not in {x["id"] for x in lst}
+
+
+def test_resources_and_assignments(server, practice):
+    p = practice
+    t, c, o = p["therapist"], p["client"], p["other"]
+    r = server.post("/v1/resources", headers=hdr(t), json={
+        "title": "Breathing", "type": "pdf", "url": "https://example.org/b.pdf",
+        "tags": ["anxiety"]})
+    assert r.status_code == 201, r.text
+    res = r.json()
+    assert res["therapist_id"] == t["profile"]["id"] and res["is_public"] is False
+    pub = server.post("/v1/resources", headers=hdr(p["admin"]), json={
+        "therapist_id": p["therapist2"]["profile"]["id"], "title": "Sleep", "type": "link",
+        "url": "https://example.org/sleep", "is_public": True}).json()
+    assert server.get(f"/v1/resources/{res['id']}", headers=hdr(p["therapist2"])).status_code \
+        == 404
+    # Library: public ones, and assigned ones once assigned.
+    lib = {x["id"] for x in server.get("/v1/resource-library", headers=hdr(c)).json()["data"]}
+    assert pub["id"] in lib and res["id"] not in lib
+    r = server.post("/v1/resource-assignments", headers=hdr(p["therapist2"]),
+                    json={"resource_id": res["id"], "client_id": o["id"]})
+    assert r.status_code == 403, r.text
+    r = server.post("/v1/resource-assignments", headers=hdr(t),
+                    json={"resource_id": res["id"], "client_id": c["id"],
+                          "due_date": at(100), "notes": "Twice a day"})
+    assert r.status_code == 201, r.text
+    asg = r.json()
+    assert asg["status"] == "assigned" and asg["assigned_at"]
+    lib = {x["id"] for x in server.get("/v1/resource-library", headers=hdr(c)).json()["data"]}
+    assert res["id"] in lib
+    # The therapist opening it does not mark it viewed; the client does.
+    r = server.post(f"/v1/resource-assignments/{asg['id']}/open", headers=hdr(t))
+    assert r.status_code == 200 and r.json()["assignment"]["status"] == "assigned", r.text
+    problem(server.post(f"/v1/resource-assignments/{asg['id']}/open", headers=hdr(o)),
+            404, "NOT_FOUND")
+    r = server.post(f"/v1/resource-assignments/{asg['id']}/open", headers=hdr(c))
+    assert r.status_code == 200, r.text
+    assert r.json()["assignment"]["status"] == "viewed"
+    assert r.json()["resource"]["url"] == "https://example.org/b.pdf"
+    assert r.json()["assignment"]["viewed_at"]
+    r = server.post(f"/v1/resource-assignments/{asg['id']}/complete", headers=hdr(c))
+    assert r.status_code == 200 and r.json()["status"] == "completed", r.text
+    problem(server.post(f"/v1/resource-assignments/{asg['id']}/complete", headers=hdr(c)),
+            409, "INVALID_TRANSITION")
+    r = server.get("/v1/resource-assignments", headers=hdr(p["guardian"]))
+    assert asg["id"] in {x["id"] for x in r.json()["data"]}
