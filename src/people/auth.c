@@ -31,6 +31,7 @@
 #include "people/people_int.h"
 #include "resource/audit.h"
 #include "resource/resource.h"
+#include "store/jobs.h"
 #include "store/store.h"
 
 #define TOKEN_INPUT_MAX	128
@@ -82,6 +83,8 @@ struct auth_op {
 	char			 hash[PASSWORD_HASH_LEN];
 	char			 token_hash[TOKEN_HASH_LEN];
 	const char		*link;
+	char			*link_buf;	/* owned, when link is ours */
+	const char		*ip;		/* the requester, for jobs */
 	struct account		*acct;
 	struct people_session	 session;
 	struct people_new_user	 nu;
@@ -512,49 +515,129 @@ change_tx(struct tx *tx, void *arg)
 
 /* POST /v1/auth/password-reset */
 
+/*
+ * POST /v1/auth/password-reset. Whether the address belongs to an account
+ * must not show, in the answer or in its timing: the request only queues a
+ * people.password_reset job holding the address, sealed, and answers 202.
+ * The job looks the account up and, when there is one that may reset,
+ * records the (hashed) token and sends the link.
+ */
+struct reset_enqueue {
+	const char	*payload;
+};
+
+static int
+reset_enqueue_tx(struct tx *tx, void *arg)
+{
+	struct reset_enqueue	*e = arg;
+
+	return (jobs_enqueue(tx, "people.password_reset", e->payload, "mail", 0,
+	    NULL));
+}
+
 void
 people_auth_reset(struct request *req)
 {
-	struct auth_op	 op;
-	struct account	 a;
-	const char	*email;
-	char		 token[TOKEN_LEN], index[65], *s, *t, *h;
-	json_t		*vars;
-	int		 rc;
+	struct reset_enqueue	 e;
+	const char		*email;
+	unsigned char		*sealed = NULL;
+	size_t			 n;
+	char			*b64 = NULL, *payload = NULL;
+	json_t			*p = NULL;
+	int			 rc;
 
 	if ((email = body_string(req, "email", PEOPLE_EMAIL_MAX, 1)) == NULL)
 		return;
-	memset(&op, 0, sizeof(op));
-	crypto_token_new(token);
-	crypto_token_hash(token, op.token_hash);
-	op.req = req;
-	op.link = arena_printf(req->arena, "%s%s%s", config.public_url,
-	    config.password_reset_path, token);
-	keyring_email_index(email, index);
-	rc = account_find(req->db, index, &a);
-	/* Staff-made accounts have no password yet: a reset sets the first. */
-	if (rc == OK && a.resettable) {
-		op.acct = &a;
-		rc = store_run(req->db, STORE_TX_WRITE, reset_tx, &op);
-	} else if (rc == OK) {
-		/* No account: spend the same rendering work, send nothing. */
-		vars = json_pack("{s:s,s:I}", "link", op.link, "minutes",
-		    (json_int_t)(config.password_reset_ttl_s / 60));
-		if (mail_render("password_reset", vars, &s, &t, &h) == OK) {
-			free(s);
-			free(t);
-			free(h);
-		}
-		json_decref(vars);
-	}
-	sodium_memzero(token, sizeof(token));
-	sodium_memzero(&a, sizeof(a));
+	rc = ERR_NOMEM;
+	if (keyring_seal_text(KEY_SYSTEM, "jobs.password_reset", email, &sealed,
+	    &n) != OK ||
+	    (b64 = malloc(sodium_base64_ENCODED_LEN(n,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING))) == NULL)
+		goto out;
+	sodium_bin2base64(b64, sodium_base64_ENCODED_LEN(n,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING), sealed, n,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	if ((p = json_pack("{s:s,s:s}", "email", b64, "ip", req->ip)) == NULL ||
+	    (payload = json_dumps(p, JSON_COMPACT)) == NULL)
+		goto out;
+	e.payload = payload;
+	rc = store_run(req->db, STORE_TX_WRITE, reset_enqueue_tx, &e);
+out:
 	if (rc != OK)
 		log_warn("event=password_reset_failed id=%s rc=%s", req->id,
 		    err_code(rc));
+	free(sealed);
+	free(b64);
+	free(payload);
+	json_decref(p);
 	http_json(req, 202, json_pack("{s:s,s:s}", "status", "accepted",
 	    "detail", "If an account uses this address, a link to reset its "
 	    "password is on its way."));
+}
+
+/* The people.password_reset job: see people_auth_reset. */
+int
+people_reset_job(struct store *db, const struct job *job, char *err)
+{
+	struct auth_op	 op;
+	struct account	 a;
+	json_t		*p;
+	json_error_t	 jerr;
+	const char	*b64, *ip;
+	unsigned char	 sealed[PEOPLE_EMAIL_MAX + SEAL_OVERHEAD + 8];
+	size_t		 n;
+	char		*email = NULL, token[TOKEN_LEN], index[65];
+	int		 rc = ERR_INVALID;
+
+	memset(&op, 0, sizeof(op));
+	memset(&a, 0, sizeof(a));
+	if ((p = json_loads(job->payload, 0, &jerr)) == NULL ||
+	    json_unpack(p, "{s:s,s:s}", "email", &b64, "ip", &ip) != 0 ||
+	    sodium_base642bin(sealed, sizeof(sealed), b64, strlen(b64), NULL, &n,
+	    NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+	    keyring_open_text(KEY_SYSTEM, "jobs.password_reset", sealed, n,
+	    &email) != OK) {
+		snprintf(err, JOB_ERR_LEN, "people.password_reset: malformed "
+		    "payload");
+		goto out;
+	}
+	keyring_email_index(email, index);
+	if ((rc = account_find(db, index, &a)) != OK) {
+		snprintf(err, JOB_ERR_LEN, "people.password_reset: %s",
+		    err_code(rc));
+		goto out;
+	}
+	/* Staff-made accounts have no password yet: a reset sets the first. */
+	if (!a.resettable)
+		goto out;		/* nobody to send to: done */
+	crypto_token_new(token);
+	crypto_token_hash(token, op.token_hash);
+	op.link_buf = NULL;
+	if (asprintf(&op.link_buf, "%s%s%s", config.public_url,
+	    config.password_reset_path, token) < 0) {
+		op.link_buf = NULL;
+		rc = ERR_NOMEM;
+		goto out;
+	}
+	op.link = op.link_buf;
+	op.ip = ip;
+	op.acct = &a;
+	if ((rc = store_run(db, STORE_TX_WRITE, reset_tx, &op)) != OK)
+		snprintf(err, JOB_ERR_LEN, "people.password_reset: %s",
+		    err_code(rc));
+out:
+	sodium_memzero(token, sizeof(token));
+	sodium_memzero(&a, sizeof(a));
+	if (op.link_buf != NULL) {
+		sodium_memzero(op.link_buf, strlen(op.link_buf));
+		free(op.link_buf);
+	}
+	if (email != NULL) {
+		sodium_memzero(email, strlen(email));
+		free(email);
+	}
+	json_decref(p);
+	return (rc);
 }
 
 static int
@@ -572,7 +655,7 @@ reset_tx(struct tx *tx, void *arg)
 	store_bind_text(st, 1, uuid_v7(id));
 	store_bind_text(st, 2, op->acct->id);
 	store_bind_text(st, 3, op->token_hash);
-	store_bind_text(st, 4, op->req->ip);
+	store_bind_text(st, 4, op->req != NULL ? op->req->ip : op->ip);
 	store_bind_int64(st, 5, now);
 	store_bind_int64(st, 6, now + 1000 * config.password_reset_ttl_s);
 	step = store_step(st);

@@ -101,8 +101,13 @@ static const struct mail_template password_changed_template = {
 	NULL,
 };
 
+static const struct job_kind people_jobs[] = {
+	{"people.password_reset", people_reset_job, 0},
+};
+
 const struct module people_module = {
-	"people", people_routes, NELEM(people_routes), NULL, 0, NULL, 0,
+	"people", people_routes, NELEM(people_routes), people_jobs,
+	NELEM(people_jobs), NULL, 0,
 	people_resources, NELEM(people_resources), people_init, people_seed,
 };
 

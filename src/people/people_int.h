@@ -78,6 +78,8 @@ void	 people_auth_login(struct request *);
 void	 people_auth_logout(struct request *);
 void	 people_me_password(struct request *);
 void	 people_auth_reset(struct request *);
+struct job;
+int	 people_reset_job(struct store *, const struct job *, char *err);
 void	 people_auth_reset_confirm(struct request *);
 
 /* sessions.c */

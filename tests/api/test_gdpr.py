@@ -13,7 +13,7 @@ import secrets
 
 import pytest
 
-from conftest import problem
+from conftest import problem, wait_until
 
 PASSWORD = "pale orange kettle 1987 drums"
 
@@ -112,6 +112,8 @@ def test_export_lists_mail_sent_to_the_person(server, people):
     alice = people["alice"]
     r = server.post("/v1/auth/password-reset", json={"email": alice["email"]})
     assert r.status_code == 202, r.text
+    wait_until(lambda: server.db.count("password_resets", f"user_id = '{alice['id']}'") == 1,
+               timeout=10, what="the reset job")
     doc = server.get("/v1/me/export", headers=hdr(alice["token"])).json()
     assert any(m["recipient"] == alice["email"] for m in doc["email_log"]), doc["email_log"]
     assert len(doc["password_resets"]) == 1
@@ -242,7 +244,8 @@ def test_erasure_removes_relationships_and_mail(server, people):
     assert server.post("/v1/auth/password-reset",
                        json={"email": alice["email"]}).status_code == 202
     index = server.db.scalar(f"SELECT email_index FROM users WHERE id = '{alice['id']}'")
-    assert server.db.count("email_log", f"recipient_index = '{index}'") >= 1
+    wait_until(lambda: server.db.count("email_log", f"recipient_index = '{index}'") >= 1,
+               timeout=10, what="the reset job to queue the mail")
     r = server.post(f"/v1/users/{alice['id']}/erase", headers=hdr(admin["token"]))
     assert r.status_code == 204, r.text
     assert server.db.count("email_log", f"recipient_index = '{index}'") == 0
