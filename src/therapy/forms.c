@@ -376,6 +376,15 @@ therapy_form_check(json_t *fields, json_t *scoring, json_t *errs)
 		return;
 	}
 	json_array_foreach(items, i, v) {
+		size_t	 prev;
+
+		for (prev = 0; prev < i; prev++)
+			if (json_equal(json_array_get(items, prev), v)) {
+				snprintf(name, sizeof(name), "scoring.items[%zu]",
+				    i);
+				therapy_err(errs, name, "duplicate", "names an "
+				    "item already scored");
+			}
 		f = json_is_string(v) ? field_get(fields,
 		    json_string_value(v)) : NULL;
 		type = json_string_value(json_object_get(f, "type"));
@@ -386,6 +395,10 @@ therapy_form_check(json_t *fields, json_t *scoring, json_t *errs)
 			    "or select field");
 		}
 	}
+	if (json_array_size(bands) == 0 || json_integer_value(json_object_get(
+	    json_array_get(bands, 0), "min")) != 0)
+		therapy_err(errs, "scoring.bands", "invalid", "the first band "
+		    "must start at 0, so every total has a band");
 	json_array_foreach(bands, m, b) {
 		snprintf(name, sizeof(name), "scoring.bands[%zu]", m);
 		if (!json_is_object(b) ||
@@ -489,10 +502,16 @@ answer_check(json_t *f, json_t *v, json_t *errs)
 	snprintf(name, sizeof(name), "responses.%s",
 	    json_string_value(json_object_get(f, "id")));
 	rule_parse(json_string_value(json_object_get(f, "validation")), &r);
-	if (strcmp(type, "scale") == 0 && !r.has_min && !r.has_max) {
-		r.has_min = r.has_max = 1;
-		r.min = 0;
-		r.max = 10;
+	/* A scale is bounded on both sides: 0 to 10 where the rule is silent. */
+	if (strcmp(type, "scale") == 0) {
+		if (!r.has_min) {
+			r.has_min = 1;
+			r.min = 0;
+		}
+		if (!r.has_max) {
+			r.has_max = 1;
+			r.max = r.min > 10 ? r.min : 10;
+		}
 	}
 	if (strcmp(type, "number") == 0 || strcmp(type, "scale") == 0) {
 		if (!json_is_number(v)) {
@@ -591,7 +610,8 @@ therapy_answers_check(json_t *fields, json_t *scoring, json_t *answers,
 		v = json_object_get(answers,
 		    json_string_value(json_object_get(f, "id")));
 		if (v == NULL || json_is_null(v) || (json_is_string(v) &&
-		    json_string_length(v) == 0)) {
+		    json_string_length(v) == 0) || (json_is_array(v) &&
+		    json_array_size(v) == 0)) {
 			if (json_is_true(json_object_get(f, "required"))) {
 				snprintf(name, sizeof(name), "responses.%s",
 				    json_string_value(json_object_get(f,

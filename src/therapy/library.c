@@ -12,7 +12,8 @@
  * own or public resources to their clients.
  *
  *	assigned --open (by the client)--> viewed --complete--> completed
- *	assigned --complete--> completed
+ *
+ * Completing an assignment that was never opened is refused (409).
  *
  * POST /v1/resource-assignments/{id}/open answers the assignment with its
  * resource; when the client opens it, an assigned one becomes viewed.
@@ -370,9 +371,13 @@ assignment_tx(struct tx *tx, void *arg)
 			rc = ERR_FORBIDDEN;
 			goto out;
 		}
-		if (strcmp(status, "completed") == 0) {
+		if (strcmp(status, "viewed") != 0) {
+			/* assigned, then viewed (opened), then completed */
 			http_problem(a->req, ERR_CONFLICT, "INVALID_TRANSITION",
-			    "The assignment is already completed.");
+			    strcmp(status, "completed") == 0 ?
+			    "The assignment is already completed." :
+			    "The assignment must be opened before it is "
+			    "completed.");
 			rc = ERR_CONFLICT;
 			goto out;
 		}

@@ -1,0 +1,56 @@
+"""Therapy rules found missing in review: a required checkbox needs a choice,
+a scale with one bound is bounded on the other side too, scoring names each
+item once and its bands start at 0, and an assignment is opened before it is
+completed."""
+from conftest import problem
+from test_therapy_practice import hdr, practice, server  # noqa: F401 (fixtures)
+
+
+def make_form(srv, admin, fields, scoring=None):
+    body = {"title": "Rules", "type": "custom", "fields": fields}
+    if scoring is not None:
+        body["scoring"] = scoring
+    return srv.post("/v1/forms", headers=hdr(admin), json=body)
+
+
+def test_required_checkbox_and_one_sided_scale(server, practice):
+    p = practice
+    r = make_form(server, p["admin"], [
+        {"id": "cb", "label": "Pick", "type": "checkbox", "options": ["a", "b"],
+         "required": True},
+        {"id": "sc", "label": "Scale", "type": "scale", "validation": "min:1"}])
+    assert r.status_code == 201, r.text
+    form = r.json()["id"]
+    body = problem(server.post("/v1/form-responses", headers=hdr(p["client"]), json={
+        "form_id": form, "responses": {"cb": [], "sc": 500}}), 422, "VALIDATION_FAILED")
+    got = {e["field"]: e["code"] for e in body["errors"]}
+    assert got == {"responses.cb": "required", "responses.sc": "out_of_range"}, got
+    r = server.post("/v1/form-responses", headers=hdr(p["client"]), json={
+        "form_id": form, "responses": {"cb": ["a"], "sc": 10}})
+    assert r.status_code == 201, r.text
+
+
+def test_scoring_names_each_item_once_and_bands_start_at_zero(server, practice):
+    p = practice
+    fields = [{"id": "r1", "label": "Q", "type": "radio", "options": ["no", "yes"]}]
+    body = problem(make_form(server, p["admin"], fields, {
+        "method": "sum", "items": ["r1", "r1"],
+        "bands": [{"min": 5, "label": "high"}]}), 422, "VALIDATION_FAILED")
+    got = {e["field"]: e["code"] for e in body["errors"]}
+    assert got.get("scoring.items[1]") == "duplicate", got
+    assert "scoring.bands" in got, got
+
+
+def test_an_assignment_is_opened_before_it_is_completed(server, practice):
+    p = practice
+    t, c = p["therapist"], p["client"]
+    res = server.post("/v1/resources", headers=hdr(t), json={
+        "title": "Journal", "type": "text", "url": "https://example.org/j"}).json()
+    asg = server.post("/v1/resource-assignments", headers=hdr(t),
+                      json={"resource_id": res["id"], "client_id": c["id"]}).json()
+    problem(server.post(f"/v1/resource-assignments/{asg['id']}/complete", headers=hdr(c)),
+            409, "INVALID_TRANSITION")
+    assert server.post(f"/v1/resource-assignments/{asg['id']}/open",
+                       headers=hdr(c)).status_code == 200
+    r = server.post(f"/v1/resource-assignments/{asg['id']}/complete", headers=hdr(c))
+    assert r.status_code == 200 and r.json()["status"] == "completed", r.text
