@@ -5,6 +5,8 @@
  * not open. Every plaintext copy of a key is wiped before it goes out of
  * scope; callers of seal_key_load wipe theirs.
  */
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,93 @@
 
 #define WRAPPED_LEN	(SEAL_KEY_LEN + SEAL_OVERHEAD)
 #define AD_MAX		256
+
+/*
+ * Unwrapped data keys, kept briefly so that reading a person's row costs
+ * no extra query and unwrap. seal_key_destroy evicts at once, so in the
+ * process that erases a person their data is unreadable immediately; in
+ * another process a cached key lives at most KEYCACHE_TTL_MS more.
+ */
+#define KEYCACHE_SLOTS	1024
+#define KEYCACHE_LOCKS	16
+#define KEYCACHE_TTL_MS	10000
+
+struct keyslot {
+	const void	*store;		/* keys of one database only */
+	char		 user_id[UUID_STR_LEN];
+	unsigned char	 key[SEAL_KEY_LEN];
+	int64_t		 at;
+};
+
+static struct keyslot	 keycache[KEYCACHE_SLOTS];
+static pthread_mutex_t	 keycache_mu[KEYCACHE_LOCKS] = {
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+};
+
+static size_t
+keycache_slot(const char *user_id)
+{
+	uint32_t	 h = 2166136261u;	/* FNV-1a */
+
+	for (; *user_id != '\0'; user_id++)
+		h = (h ^ (unsigned char)*user_id) * 16777619u;
+	return (h % KEYCACHE_SLOTS);
+}
+
+static int
+keycache_get(const void *store, const char *user_id,
+    unsigned char key[SEAL_KEY_LEN])
+{
+	size_t		 i = keycache_slot(user_id);
+	pthread_mutex_t	*mu = &keycache_mu[i % KEYCACHE_LOCKS];
+	int		 hit = 0;
+
+	pthread_mutex_lock(mu);
+	if (keycache[i].user_id[0] != '\0' && keycache[i].store == store &&
+	    strcmp(keycache[i].user_id, user_id) == 0 &&
+	    time_now_ms() - keycache[i].at < KEYCACHE_TTL_MS) {
+		memcpy(key, keycache[i].key, SEAL_KEY_LEN);
+		hit = 1;
+	}
+	pthread_mutex_unlock(mu);
+	return (hit);
+}
+
+static void
+keycache_put(const void *store, const char *user_id,
+    const unsigned char key[SEAL_KEY_LEN])
+{
+	size_t		 i = keycache_slot(user_id);
+	pthread_mutex_t	*mu = &keycache_mu[i % KEYCACHE_LOCKS];
+
+	if (strlen(user_id) >= UUID_STR_LEN)
+		return;
+	pthread_mutex_lock(mu);
+	keycache[i].store = store;
+	strlcpy_cb(keycache[i].user_id, user_id, UUID_STR_LEN);
+	memcpy(keycache[i].key, key, SEAL_KEY_LEN);
+	keycache[i].at = time_now_ms();
+	pthread_mutex_unlock(mu);
+}
+
+static void
+keycache_evict(const char *user_id)
+{
+	size_t		 i = keycache_slot(user_id);
+	pthread_mutex_t	*mu = &keycache_mu[i % KEYCACHE_LOCKS];
+
+	pthread_mutex_lock(mu);
+	if (strcmp(keycache[i].user_id, user_id) == 0)
+		sodium_memzero(&keycache[i], sizeof(keycache[i]));
+	pthread_mutex_unlock(mu);
+}
 
 static int	key_ad(char *, size_t, const char *);
 static int	field_ad(char *, size_t, const char *, const char *,
@@ -57,6 +146,7 @@ seal_key_create(struct tx *tx, const char *user_id)
 		return (ERR_INTERNAL);
 	if ((rc = key_ad(ad, sizeof(ad), user_id)) != OK)
 		return (rc);
+	keycache_evict(user_id);
 	randombytes_buf(key, sizeof(key));
 	crypto_seal(wrap, ad, key, sizeof(key), wrapped);
 	sodium_memzero(key, sizeof(key));
@@ -81,6 +171,8 @@ seal_key_load(struct tx *tx, const char *user_id,
 	size_t			 n, klen = 0;
 	int			 rc;
 
+	if (keycache_get(store_tx_store(tx), user_id, key))
+		return (OK);
 	if ((wrap = keyring_key(KEY_WRAP)) == NULL)
 		return (ERR_INTERNAL);
 	if ((rc = key_ad(ad, sizeof(ad), user_id)) != OK)
@@ -96,8 +188,10 @@ seal_key_load(struct tx *tx, const char *user_id,
 		    klen != SEAL_KEY_LEN) {
 			sodium_memzero(key, SEAL_KEY_LEN);
 			rc = ERR_INVALID;
-		} else
+		} else {
+			keycache_put(store_tx_store(tx), user_id, key);
 			rc = OK;
+		}
 		break;
 	case STORE_DONE:
 		rc = ERR_NOT_FOUND;
@@ -113,6 +207,7 @@ seal_key_destroy(struct tx *tx, const char *user_id)
 	struct stmt	*st;
 	int		 rc;
 
+	keycache_evict(user_id);
 	st = store_prepare(tx, "DELETE FROM user_keys WHERE user_id = ?");
 	store_bind_text(st, 1, user_id);
 	rc = store_step(st);
