@@ -232,20 +232,14 @@ therapy_library_list(struct request *req)
 	struct principal	*who;
 	struct tx		*tx = NULL;
 	struct stmt		*st;
-	const char		*after = http_query(req, "cursor");
+	const char		*after;
 	json_t			*data = NULL, *last = NULL;
-	int64_t			 limit = 50;
+	int64_t			 limit;
 	int			 rc, step, n = 0;
 
-	if (therapy_caller(req, &who) != OK)
+	if (therapy_caller(req, &who) != OK ||
+	    therapy_page_args(req, LIBRARY_MAX, &after, &limit) != OK)
 		return;
-	if ((after != NULL && !uuid_valid(after)) ||
-	    (http_query(req, "limit") != NULL && parse_int64(http_query(req,
-	    "limit"), 1, LIBRARY_MAX, &limit) != 0)) {
-		http_problem(req, ERR_INVALID, NULL, "cursor takes a UUID, "
-		    "limit 1 to %d.", LIBRARY_MAX);
-		return;
-	}
 	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
 		goto out;
 	st = store_prepare(tx, "SELECT " RES_PUBLIC_COLUMNS " FROM resources r "
