@@ -7,6 +7,8 @@ import concurrent.futures
 import datetime
 import secrets
 
+from pathlib import Path
+
 import pytest
 import requests
 
@@ -300,8 +302,15 @@ def test_who_sees_notes_and_responses(server, practice, db, viewer, session, sha
     assert r.status_code == 200 and SECRET not in r.text
     assert SECRET not in server.log() and SHARED not in server.log()
     if db.kind == "sqlite":
-        raw = db.path.read_bytes()
+        # The database file and its write-ahead log, where recent rows live.
+        raw = b"".join(p.read_bytes() for p in (db.path, Path(str(db.path) + "-wal"))
+                       if p.exists())
         assert SECRET.encode() not in raw and SHARED.encode() not in raw
+    else:
+        stored = " ".join(str(v) for row in db.query(
+            "SELECT private_notes, shared_notes FROM therapy_sessions") for v in row)
+        assert SECRET not in stored and SHARED not in stored
+        assert SECRET.encode().hex() not in stored and SHARED.encode().hex() not in stored
     assert db.count("audit_log", "action = 'therapy_sessions.private_notes.write'") == 1
     assert db.count("audit_log", "action = 'form_responses.read'") >= (1 if responses else 0)
 

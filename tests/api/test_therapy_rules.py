@@ -54,3 +54,18 @@ def test_an_assignment_is_opened_before_it_is_completed(server, practice):
                        headers=hdr(c)).status_code == 200
     r = server.post(f"/v1/resource-assignments/{asg['id']}/complete", headers=hdr(c))
     assert r.status_code == 200 and r.json()["status"] == "completed", r.text
+
+
+def test_reading_assignment_notes_is_audited(server, practice, db):
+    p = practice
+    t, c = p["therapist"], p["client"]
+    res = server.post("/v1/resources", headers=hdr(t), json={
+        "title": "Diary", "type": "text", "url": "https://example.org/d"}).json()
+    r = server.post("/v1/resource-assignments", headers=hdr(t), json={
+        "resource_id": res["id"], "client_id": c["id"], "notes": "Write nightly"})
+    assert r.status_code == 201, r.text
+    before = db.count("audit_log", "action = 'resource_assignments.read'")
+    r = server.get("/v1/resource-assignments", headers=hdr(p["guardian"]))
+    assert r.status_code == 200 and any(a.get("notes") == "Write nightly"
+                                        for a in r.json()["data"]), r.text
+    assert db.count("audit_log", "action = 'resource_assignments.read'") > before
