@@ -81,6 +81,10 @@ ts_rice_choose(const uint64_t *u, size_t m, uint8_t *kout)
 	unsigned	 k, kw, kbest = 0;
 	size_t		 i;
 
+	if (m == 0) {
+		*kout = 0;
+		return (0);
+	}
 	for (i = 0; i < m; i++)
 		width += u[i] == 0 ? 0 : 64 - (unsigned)__builtin_clzll(u[i]);
 	kw = (unsigned)((width + m / 2) / m);

@@ -145,7 +145,7 @@ arg_value(int argc, char **argv, const char *name)
 	int	 i;
 
 	for (i = 0; i < argc; i++) {
-		if (strncmp(argv[i], "--", 2) != 0 ||
+		if (argv[i] == NULL || strncmp(argv[i], "--", 2) != 0 ||
 		    strncmp(argv[i] + 2, name, n) != 0)
 			continue;
 		if (argv[i][2 + n] == '=')

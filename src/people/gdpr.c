@@ -585,7 +585,7 @@ people_me_erase(struct request *req)
 	json_t			*body = NULL, *pw = NULL;
 	const char		*key;
 	json_t			*v;
-	int			 rc;
+	int			 rc = ERR_INTERNAL;
 
 	if (people_caller(req, &who) != OK)
 		return;
