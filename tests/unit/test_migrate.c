@@ -18,6 +18,7 @@
 #include "core/err.h"
 #include "store/migrate.h"
 #include "store/store.h"
+#include "testdb.h"
 
 #define PG_SCHEMA	"carebase_test_migrate"
 
@@ -70,37 +71,6 @@ db_open(void **state)
 		snprintf(url, sizeof(url), "%s", be->url);
 	assert_int_equal(store_open(url, &o, &s, &err), OK);
 	return (s);
-}
-
-static int
-db_exec(struct store *s, const char *sql)
-{
-	struct tx	*tx;
-	int		 rc;
-
-	if ((rc = store_tx_begin(s, STORE_TX_WRITE, &tx)) != OK)
-		return (rc);
-	if ((rc = store_exec(tx, sql)) != OK) {
-		store_tx_rollback(tx);
-		return (rc);
-	}
-	return (store_tx_commit(tx));
-}
-
-static int64_t
-db_count(struct store *s, const char *sql)
-{
-	struct tx	*tx;
-	struct stmt	*st;
-	int64_t		 n = -1;
-
-	assert_int_equal(store_tx_begin(s, STORE_TX_READ, &tx), OK);
-	st = store_prepare(tx, sql);
-	if (store_step(st) == STORE_ROW)
-		n = store_col_int64(st, 0);
-	store_finalize(st);
-	store_tx_rollback(tx);
-	return (n);
 }
 
 /* 1 if a SELECT from the table works (the table exists). */

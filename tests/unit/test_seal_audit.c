@@ -28,6 +28,7 @@
 #include "resource/seal.h"
 #include "store/migrate.h"
 #include "store/store.h"
+#include "testdb.h"
 
 #define PG_SCHEMA	"carebase_test_seal_audit"
 #define USER_A		"0190a5c4-0000-7000-8000-00000000000a"
@@ -75,21 +76,6 @@ db_fresh(void **state)
 	assert_int_equal(migrate_up(s, &applied), OK);
 	assert_true(applied >= 2);
 	return (s);
-}
-
-static int
-db_exec(struct store *s, const char *sql)
-{
-	struct tx	*tx;
-	int		 rc;
-
-	if ((rc = store_tx_begin(s, STORE_TX_WRITE, &tx)) != OK)
-		return (rc);
-	if ((rc = store_exec(tx, sql)) != OK) {
-		store_tx_rollback(tx);
-		return (rc);
-	}
-	return (store_tx_commit(tx));
 }
 
 static int
