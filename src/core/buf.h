@@ -18,6 +18,7 @@ struct buf {
 void	 buf_init(struct buf *, size_t max);
 void	 buf_free(struct buf *);	/* accepts an initialised, empty buf */
 void	 buf_reset(struct buf *);	/* len = 0, keep memory */
+void	 buf_truncate(struct buf *, size_t len);	/* shorten to len */
 int	 buf_append(struct buf *, const void *, size_t);
 int	 buf_puts(struct buf *, const char *);
 int	 buf_printf(struct buf *, const char *, ...)

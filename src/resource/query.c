@@ -99,28 +99,19 @@ static int	 list_run(struct request *, const struct rdef *,
 		    struct qlist *, int64_t, const struct field *,
 		    const char *);
 
-char *
-resource_scope_sql(const struct resource *res, enum scope scope)
+/*
+ * Append "'a', 'b'" for the kinds of list that are (want 1) or are not
+ * (want 0) in party; *any set when one was written.
+ */
+static int
+kinds_append(struct buf *b, const char *list, const char *party, int want,
+    int *any)
 {
-	struct buf	 b;
-	const char	*oc = res->owner_column, *p, *e;
+	const char	*p, *e;
 	size_t		 n;
-	int		 first = 1;
 
-	if (scope == SCOPE_ALL)
-		return (strdup(""));
-	if (scope == SCOPE_NONE || oc == NULL)
-		return (strdup("1 = 0"));
-	buf_init(&b, 4096);
-	if (buf_printf(&b, "%s = ?", oc) != OK)
-		goto fail;
-	if (scope == SCOPE_OWN || res->related_kinds == NULL ||
-	    res->related_kinds[0] == '\0')
-		return (buf_take(&b, NULL));
-	if (buf_printf(&b, " OR %s IN (SELECT follower_id FROM relationships "
-	    "WHERE lead_id = ? AND status = 'active' AND kind IN (", oc) != OK)
-		goto fail;
-	for (p = res->related_kinds; *p != '\0'; p = *e ? e + 1 : e) {
+	*any = 0;
+	for (p = list; p != NULL && *p != '\0'; p = *e ? e + 1 : e) {
 		e = strchr(p, ',');
 		if (e == NULL)
 			e = p + strlen(p);
@@ -129,33 +120,138 @@ resource_scope_sql(const struct resource *res, enum scope scope)
 		n = (size_t)(e - p);
 		while (n > 0 && p[n - 1] == ' ')
 			n--;
-		if (n == 0)
+		if (n == 0 || resource_kind_in(party, p, n) != want)
 			continue;
-		if (buf_printf(&b, "%s'%.*s'", first ? "" : ", ", (int)n, p) !=
+		if (buf_printf(b, "%s'%.*s'", *any ? ", " : "", (int)n, p) !=
 		    OK)
-			goto fail;
-		first = 0;
+			return (ERR_NOMEM);
+		*any = 1;
 	}
-	if (buf_puts(&b, "))") != OK)
+	return (OK);
+}
+
+int
+resource_kind_in(const char *list, const char *kind, size_t n)
+{
+	const char	*p, *e;
+	size_t		 m;
+
+	for (p = list; p != NULL && *p != '\0'; p = *e ? e + 1 : e) {
+		e = strchr(p, ',');
+		if (e == NULL)
+			e = p + strlen(p);
+		while (p < e && *p == ' ')
+			p++;
+		m = (size_t)(e - p);
+		while (m > 0 && p[m - 1] == ' ')
+			m--;
+		if (m == n && strncmp(p, kind, n) == 0)
+			return (1);
+	}
+	return (0);
+}
+
+/*
+ * The row condition of a scope. related: the caller's own rows, rows of
+ * people the caller leads in an active relationship of a kind in
+ * related_kinds, except that kinds in party_kinds grant only the rows
+ * party_where names the caller a party to (a practitioner sees the
+ * sessions they give, not a colleague's).
+ */
+char *
+resource_scope_sql(const struct resource *res, enum scope scope)
+{
+	struct buf	 b;
+	const char	*oc = res->owner_column;
+	size_t		 mark;
+	int		 any;
+
+	if (scope == SCOPE_ALL)
+		return (strdup(""));
+	if (scope == SCOPE_NONE || oc == NULL)
+		return (strdup("1 = 0"));
+	buf_init(&b, 4096);
+	if (buf_printf(&b, "%s = ?", oc) != OK)
 		goto fail;
+	if (scope == SCOPE_OWN)
+		return (buf_take(&b, NULL));
+	mark = b.len;
+	if (buf_printf(&b, " OR %s IN (SELECT follower_id FROM relationships "
+	    "WHERE lead_id = ? AND status = 'active' AND kind IN (", oc) !=
+	    OK || kinds_append(&b, res->related_kinds, res->party_kinds, 0,
+	    &any) != OK || buf_puts(&b, "))") != OK)
+		goto fail;
+	if (!any)
+		buf_truncate(&b, mark);
+	if (res->party_where == NULL)
+		return (buf_take(&b, NULL));
+	mark = b.len;
+	if (buf_printf(&b, " OR ((%s) AND %s IN (SELECT follower_id FROM "
+	    "relationships WHERE lead_id = ? AND status = 'active' AND kind "
+	    "IN (", res->party_where, oc) != OK ||
+	    kinds_append(&b, res->related_kinds, res->party_kinds, 1, &any) !=
+	    OK || buf_puts(&b, ")))") != OK)
+		goto fail;
+	if (!any)
+		buf_truncate(&b, mark);
 	return (buf_take(&b, NULL));
 fail:
 	buf_free(&b);
 	return (NULL);
 }
 
+/* How many placeholders resource_scope_sql(res, scope) holds. */
+int
+resource_scope_nbind(const struct resource *res, enum scope scope)
+{
+	const char	*p, *e;
+	int		 n = 1, other = 0, party = 0;
+	size_t		 len;
+
+	if (scope == SCOPE_NONE || scope == SCOPE_ALL ||
+	    res->owner_column == NULL)
+		return (0);
+	if (scope == SCOPE_OWN)
+		return (1);
+	for (p = res->related_kinds; p != NULL && *p != '\0';
+	    p = *e ? e + 1 : e) {
+		e = strchr(p, ',');
+		if (e == NULL)
+			e = p + strlen(p);
+		while (p < e && *p == ' ')
+			p++;
+		len = (size_t)(e - p);
+		while (len > 0 && p[len - 1] == ' ')
+			len--;
+		if (len == 0)
+			continue;
+		if (resource_kind_in(res->party_kinds, p, len))
+			party = 1;
+		else
+			other = 1;
+	}
+	n += other;
+	if (party && res->party_where != NULL) {
+		n++;
+		for (p = res->party_where; *p != '\0'; p++)
+			if (*p == '?')
+				n++;
+	}
+	return (n);
+}
+
+/* Placeholders of resource_scope_sql: each is bound to the caller. */
 int
 scope_bind(struct stmt *st, int i, const struct resource *res,
     const struct principal *who, enum scope scope)
 {
 	const char	*uid = who != NULL ? who->user_id : "";
+	int		 n;
 
 	if (scope == SCOPE_NONE || scope == SCOPE_ALL ||
 	    res->owner_column == NULL)
 		return (i);
-	store_bind_text(st, i++, uid);
-	if (scope == SCOPE_RELATED && res->related_kinds != NULL &&
-	    res->related_kinds[0] != '\0')
+	for (n = resource_scope_nbind(res, scope); n > 0; n--)
 		store_bind_text(st, i++, uid);
 	return (i);
 }

@@ -130,7 +130,8 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 	    res->path == NULL || res->path[0] != '/' ||
 	    res->nfields + 3 > RESOURCE_COLS_MAX ||
 	    (res->owner_column != NULL && !ident_ok(res->owner_column)) ||
-	    !kinds_ok(res->related_kinds))
+	    !kinds_ok(res->related_kinds) || !kinds_ok(res->party_kinds) ||
+	    (res->party_kinds != NULL && res->party_where == NULL))
 		goto bad;
 	rd->res = res;
 	if ((rd->cols = calloc(res->nfields + 3, sizeof(*rd->cols))) == NULL)
@@ -200,24 +201,39 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 		    (rd->one[s] = strdup(b.data)) == NULL)
 			goto nomem;
 	}
-	if (res->related_kinds != NULL && res->owner_column != NULL) {
-		/* The related condition, for one owner. */
-		buf_reset(&b);
-		if ((rd->related = resource_scope_sql(res, SCOPE_RELATED)) ==
-		    NULL || strstr(rd->related, " IN (SELECT") == NULL) {
-			free(rd->related);
-			rd->related = NULL;
-		} else {
-			const char *k = strstr(rd->related, "kind IN");
+	if (res->related_kinds != NULL && res->related_kinds[0] != '\0' &&
+	    res->owner_column != NULL) {
+		/* May the caller write rows this owner owns (create,
+		 * update)? Any related kind, party kinds included: the
+		 * module's hooks narrow it to the party. */
+		const char	*p, *e;
+		size_t		 len;
+		int		 first = 1;
 
-			if (buf_printf(&b, "SELECT 1 FROM relationships WHERE "
-			    "lead_id = ? AND follower_id = ? AND status = "
-			    "'active' AND %.*s", (int)(strlen(k) - 1), k) != OK)
+		buf_reset(&b);
+		if (buf_puts(&b, "SELECT 1 FROM relationships WHERE lead_id = "
+		    "? AND follower_id = ? AND status = 'active' AND kind IN ("
+		    ) != OK)
+			goto nomem;
+		for (p = res->related_kinds; *p != '\0'; p = *e ? e + 1 : e) {
+			e = strchr(p, ',');
+			if (e == NULL)
+				e = p + strlen(p);
+			while (p < e && *p == ' ')
+				p++;
+			len = (size_t)(e - p);
+			while (len > 0 && p[len - 1] == ' ')
+				len--;
+			if (len == 0)
+				continue;
+			if (buf_printf(&b, "%s'%.*s'", first ? "" : ", ",
+			    (int)len, p) != OK)
 				goto nomem;
-			free(rd->related);
-			if ((rd->related = strdup(b.data)) == NULL)
-				goto nomem;
+			first = 0;
 		}
+		if (buf_puts(&b, ")") != OK ||
+		    (rd->related = strdup(b.data)) == NULL)
+			goto nomem;
 	}
 	if (asprintf(&rd->item_path, "%s/{id}", res->path) < 0) {
 		rd->item_path = NULL;

@@ -18,7 +18,8 @@
  *     "<resource>:<action>:<scope>", scope one of all, related, own;
  *   - which rows: scope all sees every row; related sees rows whose owner
  *     column names the caller or someone the caller leads in an active
- *     relationship of a kind the resource accepts; own sees rows whose
+ *     relationship of a kind the resource accepts (narrowed, for party
+ *     kinds, to the rows the caller is a party to); own sees rows whose
  *     owner column names the caller. A row outside the caller's scope
  *     answers 404, exactly as a row that does not exist.
  */
@@ -165,6 +166,17 @@ struct resource {
 	/* Relationship kinds that grant related scope, e.g.
 	 * "guardian_of,practitioner_of". */
 	const char		*related_kinds;
+	/*
+	 * Narrowing for kinds in party_kinds (a subset of related_kinds):
+	 * a lead of such a kind sees only the rows party_where names them
+	 * a party to. party_where is an SQL condition on the row whose
+	 * every ? is the caller, e.g. therapy sessions: "therapist_id IN
+	 * (SELECT id FROM therapists WHERE user_id = ?)" with party_kinds
+	 * "practitioner_of" - a practitioner sees the sessions they give,
+	 * not a colleague's with the same client.
+	 */
+	const char		*party_kinds;
+	const char		*party_where;
 	int			 soft_delete;	/* table has deleted_at */
 	int			 actions;	/* 1 << ACTION_* served; 0 = all */
 	const char		*doc;		/* one paragraph for the docs */

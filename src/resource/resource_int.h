@@ -101,9 +101,13 @@ int		 rows_read_audit(struct tx *, const struct rdef *,
 /* query.c */
 /*
  * The row condition for a scope over res's owner column (malloc'd; ""
- * for all). own binds the caller once, related twice (scope_bind).
+ * for all). Every placeholder is the caller (scope_bind binds
+ * resource_scope_nbind of them).
  */
 char		*resource_scope_sql(const struct resource *, enum scope);
+int		 resource_scope_nbind(const struct resource *, enum scope);
+/* Is kind (n bytes) one of the comma-separated list? */
+int		 resource_kind_in(const char *list, const char *kind, size_t n);
 /* Bind the caller for a scope condition from index i; next index. */
 int		 scope_bind(struct stmt *, int i, const struct resource *,
 		    const struct principal *, enum scope);

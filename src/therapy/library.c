@@ -139,8 +139,13 @@ const struct resource resource_assignments_resource = {
 	.nfields = NELEM(assignment_fields),
 	.owner_column = "client_id",
 	.related_kinds = "guardian_of,practitioner_of",
+	/* A practitioner sees what they assigned, not a colleague's. */
+	.party_kinds = "practitioner_of",
+	.party_where = "resource_id IN (SELECT id FROM resources WHERE "
+	    "owner_id = ?)",
 	.doc = "Resources assigned to clients: assigned, then viewed when "
-	    "the client opens it (POST .../open), then completed.",
+	    "the client opens it (POST .../open), then completed. A "
+	    "therapist sees the assignments of their own resources.",
 	.before_create = assignments_before_create,
 };
 

@@ -72,6 +72,8 @@ struct saction {
 static int	 sessions_before_create(struct resource_ctx *, json_t *);
 static int	 sessions_before_update(struct resource_ctx *, json_t *);
 static int	 session_load(struct tx *, const char *, struct tsession *);
+static int	 session_sees(struct tx *, const struct principal *,
+		    const struct tsession *);
 static int	 session_overlap(struct request *, struct tx *, const char *,
 		    int64_t, int64_t, const char *);
 static int	 times_check(struct request *, int64_t, int64_t);
@@ -134,12 +136,18 @@ const struct resource therapy_sessions_resource = {
 	.nfields = NELEM(session_fields),
 	.owner_column = "client_id",
 	.related_kinds = "guardian_of,practitioner_of",
+	/* A practitioner sees the sessions they give, not a colleague's. */
+	.party_kinds = "practitioner_of",
+	.party_where = "therapist_id IN (SELECT id FROM therapists WHERE "
+	    "user_id = ?)",
 	.doc = "Appointments between a therapist and a client. Booked by "
 	    "admins or by the client's practitioner; a therapist's sessions "
 	    "never overlap (409 SESSION_OVERLAP) unless canceled or "
 	    "rescheduled. Status changes through the complete, cancel, no-show "
 	    "and reschedule actions. Shared notes are sealed and seen by the "
-	    "client and their guardians; private notes have their own route.",
+	    "client and their guardians; private notes have their own route. "
+	    "A therapist sees the sessions they give, never a colleague's "
+	    "sessions with the same client.",
 	.before_create = sessions_before_create,
 	.before_update = sessions_before_update,
 };
@@ -251,6 +259,23 @@ sessions_before_update(struct resource_ctx *ctx, json_t *body)
 	    !json_is_null(json_object_get(body, "shared_notes")))
 		return (therapy_consent(ctx->req, ctx->tx, cid));
 	return (OK);
+}
+
+/*
+ * The refusal for a caller who may not act on session s: 403 when they can
+ * see it (its client, the client's guardian), 404 when it is outside their
+ * scope and must look as if it did not exist.
+ */
+static int
+session_sees(struct tx *tx, const struct principal *who,
+    const struct tsession *s)
+{
+	int	 rc;
+
+	if (strcmp(s->client_id, who->user_id) == 0)
+		return (ERR_FORBIDDEN);
+	rc = therapy_related(tx, who->user_id, s->client_id, "guardian_of");
+	return (rc == OK ? ERR_FORBIDDEN : rc);
 }
 
 static int
@@ -394,7 +419,7 @@ action_tx(struct tx *tx, void *arg)
 	if (a->update != SCOPE_ALL &&
 	    strcmp(s.therapist_user, a->who->user_id) != 0 &&
 	    !(is_client && strcmp(a->to, "canceled") == 0)) {
-		rc = is_client ? ERR_FORBIDDEN : ERR_NOT_FOUND;
+		rc = session_sees(tx, a->who, &s);
 		goto out;
 	}
 	if (strcmp(s.status, "scheduled") != 0) {
@@ -473,7 +498,8 @@ reschedule(struct saction *a, struct tx *tx, struct tsession *s)
 
 /* Private notes */
 
-/* The session's therapist, or an admin; anyone else: no such session. */
+/* The session's therapist, or an admin; 403 for the client and their
+ * guardians, who see the session; anyone else: no such session. */
 static int
 notes_access(struct saction *a, struct tx *tx, struct tsession *s)
 {
@@ -484,7 +510,7 @@ notes_access(struct saction *a, struct tx *tx, struct tsession *s)
 	if (a->notes == SCOPE_ALL ||
 	    strcmp(s->therapist_user, a->who->user_id) == 0)
 		return (OK);
-	return (ERR_NOT_FOUND);
+	return (session_sees(tx, a->who, s));
 }
 
 static int

@@ -89,12 +89,17 @@ def practice(server):
     p = {"admin": person(server, "admin", "admin"),
          "therapist": person(server, "therapist", "therapist"),
          "therapist2": person(server, "therapist2", "therapist"),
+         "colleague": person(server, "colleague", "therapist"),
          "client": person(server, "client"),
          "guardian": person(server, "guardian"),
          "other": person(server, "other")}
     p["therapist"]["profile"] = profile(server, p["admin"], p["therapist"])
     p["therapist2"]["profile"] = profile(server, p["admin"], p["therapist2"])
+    p["colleague"]["profile"] = profile(server, p["admin"], p["colleague"])
     relate(server, p["admin"], p["therapist"], p["client"], "practitioner_of")
+    # A second practitioner of the same client: sees their own sessions
+    # with the client, never a colleague's.
+    relate(server, p["admin"], p["colleague"], p["client"], "practitioner_of")
     relate(server, p["admin"], p["guardian"], p["client"], "guardian_of")
     relate(server, p["admin"], p["therapist2"], p["other"], "practitioner_of")
     return p
@@ -178,6 +183,28 @@ def test_sessions_times_overlap_and_practitioner_rule(server, practice):
     # Status is read-only in PATCH; status changes go through actions.
     problem(server.request("PATCH", f"/v1/therapy-sessions/{s['id']}", headers=hdr(t),
                            json={"status": "completed"}), 422, "VALIDATION_FAILED")
+    # Two practitioners of one client each see only the sessions they give.
+    col = p["colleague"]
+    r = book(server, col, col, c, at(0), at(1), shared_notes="colleague's note")
+    assert r.status_code == 201, r.text
+    theirs = r.json()
+    mine = {x["id"] for x in server.get("/v1/therapy-sessions", headers=hdr(t)).json()["data"]}
+    assert s["id"] in mine and theirs["id"] not in mine
+    r = server.get(f"/v1/therapy-sessions?client_id={c['id']}", headers=hdr(col))
+    assert {x["id"] for x in r.json()["data"]} == {theirs["id"]}
+    assert "colleague's note" not in server.get("/v1/therapy-sessions",
+                                                headers=hdr(t)).text
+    problem(server.get(f"/v1/therapy-sessions/{theirs['id']}", headers=hdr(t)),
+            404, "NOT_FOUND")
+    problem(server.request("PATCH", f"/v1/therapy-sessions/{s['id']}", headers=hdr(col),
+                           json={"shared_notes": "x"}), 404, "NOT_FOUND")
+    problem(server.post(f"/v1/therapy-sessions/{s['id']}/complete", headers=hdr(col)),
+            404, "NOT_FOUND")
+    # The client and their guardian see both.
+    for viewer in (c, p["guardian"]):
+        seen = {x["id"] for x in server.get("/v1/therapy-sessions",
+                                            headers=hdr(viewer)).json()["data"]}
+        assert {s["id"], theirs["id"]} <= seen
 
 
 def test_concurrent_overlapping_bookings_exactly_one_succeeds(server, practice):
@@ -255,6 +282,7 @@ VISIBILITY = [
     ("other", False, False, False, False),
     ("therapist", True, True, True, True),
     ("therapist2", False, False, False, False),
+    ("colleague", False, False, False, True),
     ("admin", True, True, True, True),
 ]
 
@@ -289,10 +317,18 @@ def test_who_sees_notes_and_responses(server, practice, db, viewer, session, sha
     if private:
         assert r.status_code == 200 and r.json()["private_notes"] == SECRET, r.text
     else:
-        problem(r, 404, "NOT_FOUND")
+        # Those who see the session are refused; to the rest it does not exist.
+        status, code = (403, "FORBIDDEN") if session else (404, "NOT_FOUND")
+        problem(r, status, code)
         r = server.request("PUT", f"/v1/therapy-sessions/{s['id']}/private-notes",
                            headers=w, json={"private_notes": "overwrite"})
-        problem(r, 404, "NOT_FOUND")
+        problem(r, status, code)
+    # Nor can they act on it: the client may only cancel.
+    r = server.post(f"/v1/therapy-sessions/{s['id']}/no-show", headers=w)
+    if viewer in ("therapist", "admin"):
+        assert r.status_code == 200, r.text
+    else:
+        problem(r, *((403, "FORBIDDEN") if session else (404, "NOT_FOUND")))
     r = server.get(f"/v1/form-responses/{resp['id']}", headers=w)
     assert (r.status_code == 200) == responses, r.text
     if responses:
@@ -461,3 +497,22 @@ def test_resources_and_assignments(server, practice):
             409, "INVALID_TRANSITION")
     r = server.get("/v1/resource-assignments", headers=hdr(p["guardian"]))
     assert asg["id"] in {x["id"] for x in r.json()["data"]}
+    # A colleague who is also the client's practitioner sees only what they
+    # assigned themselves.
+    col = p["colleague"]
+    r = server.get("/v1/resource-assignments", headers=hdr(col))
+    assert r.status_code == 200 and asg["id"] not in {x["id"] for x in r.json()["data"]}
+    assert "Twice a day" not in r.text
+    problem(server.get(f"/v1/resource-assignments/{asg['id']}", headers=hdr(col)),
+            404, "NOT_FOUND")
+    problem(server.post(f"/v1/resource-assignments/{asg['id']}/open", headers=hdr(col)),
+            404, "NOT_FOUND")
+    mine = server.post("/v1/resources", headers=hdr(col), json={
+        "title": "Grounding", "type": "text", "url": "https://example.org/g"}).json()
+    r = server.post("/v1/resource-assignments", headers=hdr(col),
+                    json={"resource_id": mine["id"], "client_id": c["id"]})
+    assert r.status_code == 201, r.text
+    ids = {x["id"] for x in server.get("/v1/resource-assignments", headers=hdr(col)).json()["data"]}
+    assert ids == {r.json()["id"]}
+    ids = {x["id"] for x in server.get("/v1/resource-assignments", headers=hdr(t)).json()["data"]}
+    assert r.json()["id"] not in ids and asg["id"] in ids
