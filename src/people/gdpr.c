@@ -388,7 +388,8 @@ static int
 export_tx(struct tx *tx, void *arg)
 {
 	struct export	*e = arg;
-	json_t		*user = NULL, *rels, *sessions, *resets, *mail, *audit;
+	json_t		*user = NULL, *rels, *sessions, *resets, *mail, *audit,
+			*owned;
 	char		 audit_ref[65], email_index[65], ts[ISO_TIME_LEN];
 	int		 rc, truncated = 0;
 
@@ -402,10 +403,11 @@ export_tx(struct tx *tx, void *arg)
 	resets = json_array();
 	mail = json_array();
 	audit = json_array();
-	e->doc = json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "exported_at",
+	owned = json_object();
+	e->doc = json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "exported_at",
 	    time_format_iso(time_now_ms(), ts), "user", user, "relationships",
 	    rels, "auth_sessions", sessions, "password_resets", resets,
-	    "email_log", mail, "audit_log", audit);
+	    "email_log", mail, "audit_log", audit, "records", owned);
 	if (e->doc == NULL)
 		return (ERR_NOMEM);
 	if ((rc = people_relationships_of(tx, e->user_id, rels)) != OK ||
@@ -419,6 +421,8 @@ export_tx(struct tx *tx, void *arg)
 	    (rc = email_log_json(tx, e->user_id, email_index, mail,
 	    &truncated)) != OK ||
 	    (rc = audit_json(tx, audit_ref, e->user_id, audit,
+	    &truncated)) != OK ||
+	    (rc = resource_export_owned(tx, e->who, e->req, e->user_id, owned,
 	    &truncated)) != OK)
 		return (rc);
 	json_object_set_new(e->doc, "truncated", json_boolean(truncated));
@@ -440,8 +444,8 @@ export_send(struct request *req, struct principal *who, const char *id,
 	e.who = who;
 	e.user_id = id;
 	e.audited = audited;
-	rc = store_run(req->db, audited ? STORE_TX_WRITE : STORE_TX_READ,
-	    export_tx, &e);
+	/* Write: reads of health records in the export are audited. */
+	rc = store_run(req->db, STORE_TX_WRITE, export_tx, &e);
 	if (rc == OK) {
 		http_header_add(req, "Cache-Control", "no-store");
 		http_json(req, 200, e.doc);

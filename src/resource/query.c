@@ -806,3 +806,74 @@ out:
 	json_decref(cv);
 	buf_free(&sql);
 }
+
+/*
+ * GDPR export: every row of every resource whose owner column names
+ * user_id (the users row itself excepted: the people module writes it),
+ * as the owner sees it, under "<resource name>" in into. At most
+ * RESOURCE_EXPORT_MAX rows a resource; *truncated set when cut. Reads of
+ * health fields are audited as reads by who.
+ */
+int
+resource_export_owned(struct tx *tx, const struct principal *who,
+    struct request *req, const char *user_id, json_t *into, int *truncated)
+{
+	const struct rdef *const	*all;
+	const struct rdef		*rd;
+	struct keycache			 kc;
+	struct principal		 owner;
+	struct stmt			*st;
+	struct buf			 b;
+	json_t				*rows, *row;
+	size_t				 i, n, got;
+	int				 rc = OK;
+
+	memset(&owner, 0, sizeof(owner));
+	strlcpy_cb(owner.user_id, user_id, sizeof(owner.user_id));
+	strlcpy_cb(owner.role, "member", sizeof(owner.role));
+	memset(&kc, 0, sizeof(kc));
+	buf_init(&b, 64 * 1024);
+	all = rdef_all(&n);
+	for (i = 0; i < n && rc == OK; i++) {
+		rd = all[i];
+		if (rd->res->owner_column == NULL || rd->owner_is_id)
+			continue;
+		buf_reset(&b);
+		if (buf_printf(&b, "%s WHERE %s = ?%s%s%s ORDER BY id LIMIT %d",
+		    rd->select, rd->res->owner_column, rd->res->where ? " AND (" :
+		    "", rd->res->where ? rd->res->where : "", rd->res->where ?
+		    ")" : "", RESOURCE_EXPORT_MAX + 1) != OK) {
+			rc = ERR_NOMEM;
+			break;
+		}
+		if ((rows = json_array()) == NULL) {
+			rc = ERR_NOMEM;
+			break;
+		}
+		json_object_set_new(into, rd->res->name, rows);
+		if ((st = store_prepare(tx, b.data)) == NULL) {
+			rc = ERR_DB;
+			break;
+		}
+		store_bind_text(st, 1, user_id);
+		got = 0;
+		while ((rc = store_step(st)) == STORE_ROW) {
+			if (++got > RESOURCE_EXPORT_MAX) {
+				*truncated = 1;
+				continue;
+			}
+			if ((rc = rows_decode(tx, rd, st, &owner, SCOPE_OWN, 0,
+			    &kc, &row, NULL)) != OK)
+				break;
+			json_array_append_new(rows, row);
+		}
+		store_finalize(st);
+		if (rc == STORE_DONE)
+			rc = OK;
+		if (rc == OK)
+			rc = rows_read_audit(tx, rd, who, req, rows);
+	}
+	keycache_wipe(&kc);
+	buf_free(&b);
+	return (rc);
+}

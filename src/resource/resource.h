@@ -222,6 +222,18 @@ int		 resource_update(struct resource_ctx *, const char *id, json_t *body);
 /* ETag of a row: weak hash of its updated_at and id. */
 void		 resource_etag(const char *id, int64_t updated_at, char out[48]);
 
+/*
+ * GDPR export: into gets one array per resource whose owner column names
+ * user_id (the users resource excepted), each row as its owner sees it
+ * (staff-only fields left out), at most RESOURCE_EXPORT_MAX rows each
+ * (*truncated set when more). Health reads are audited as reads by who:
+ * tx must be a write transaction.
+ */
+#define RESOURCE_EXPORT_MAX	10000
+int		 resource_export_owned(struct tx *, const struct principal *who,
+		    struct request *, const char *user_id, json_t *into,
+		    int *truncated);
+
 /* The OpenAPI 3.1 document for every registered resource and route. */
 json_t		*resource_openapi(void);
 

@@ -336,6 +336,11 @@ def test_who_sees_notes_and_responses(server, practice, db, viewer, session, sha
     # Never in the client's export, the server log or the database in clear.
     r = server.get("/v1/me/export", headers=hdr(c))
     assert r.status_code == 200 and SECRET not in r.text
+    # ...though the export holds the client's sessions, shared notes and answers.
+    rec = r.json()["records"]
+    mine = {x["id"]: x for x in rec["therapy_sessions"]}
+    assert mine[s["id"]]["shared_notes"] == SHARED and "private_notes" not in mine[s["id"]]
+    assert {x["id"]: x for x in rec["form_responses"]}[resp["id"]]["responses"] == answers
     assert SECRET not in server.log() and SHARED not in server.log()
     if db.kind == "sqlite":
         # The database file and its write-ahead log, where recent rows live.

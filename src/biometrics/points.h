@@ -1,0 +1,185 @@
+/*
+ * Points in and out: the wire formats of a batch of samples sent to
+ * POST /v1/recordings/{id}/points, and the pure functions the query side
+ * is made of (bucketing for plots, CSV, EDF and SVG). Nothing here touches
+ * the database; src/biometrics/blocks.c stores and reads blocks.
+ *
+ * Samples are int32 in the data type's storage units ("counts"); the
+ * physical value is offset + scale * count (data_types.scale, .offset).
+ *
+ * Times: a regular channel segment has t0_ms (integer ms since the Unix
+ * epoch, of sample 0) and rate_mhz (sample rate in millihertz, > 0); the
+ * time of sample i is t0_ms + i * 1e6 / rate_mhz ms (fractional: use
+ * points_time_us). An irregular channel (RR intervals, events) has an
+ * explicit ascending int64 timestamp in ms per sample and rate_mhz = 0.
+ * Ascending means non-decreasing: two events may share a millisecond.
+ * Every time a parser accepts lies in [0, POINTS_TIME_MAX], the last
+ * sample of a regular channel included.
+ *
+ * The binary format (version 1) is specified in docs/POINTS_FORMAT.md;
+ * JSON and CSV are there too. Parsers check every length, count and bound
+ * and answer ERR_MALFORMED / ERR_INVALID / ERR_TOO_LARGE with a message in
+ * err (never reading out of bounds); they are fuzzed (fuzz/fuzz_points.c).
+ */
+#ifndef BIOMETRICS_POINTS_H
+#define BIOMETRICS_POINTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf;
+
+#define POINTS_MAGIC		"CBP1"	/* binary batch, format version 1 */
+#define POINTS_CHANNELS_MAX	64	/* channels in one batch */
+#define POINTS_NAME_MAX		32	/* bytes in a channel name, [a-z0-9_] */
+#define POINTS_BATCH_MAX	(4u << 20)	/* samples in one batch, all channels */
+#define POINTS_RATE_MAX		(100000u * 1000u) /* 100 kHz in mHz */
+#define POINTS_TIME_MAX		253402300799999LL /* 9999-12-31T23:59:59.999Z */
+#define POINTS_CSV_LINE_MAX	4096	/* bytes in one CSV line */
+#define POINTS_BUCKETS_MAX	100000	/* buckets in one query */
+
+/* One channel's samples in one batch. */
+struct points_channel {
+	char		 name[POINTS_NAME_MAX + 1];
+	int64_t		 t0_ms;		/* regular: time of sample 0 */
+	uint32_t	 rate_mhz;	/* > 0 regular; 0 irregular */
+	size_t		 count;
+	int32_t		*samples;	/* count values */
+	int64_t		*ts_ms;		/* irregular: count ascending times; else NULL */
+};
+
+/* A parsed batch. Arrays are owned by the batch: points_batch_free. */
+struct points_batch {
+	uint64_t		 seq;		/* idempotency: per recording */
+	size_t			 nchannels;
+	struct points_channel	 ch[POINTS_CHANNELS_MAX];
+	size_t			 total;		/* samples, all channels */
+};
+
+enum points_format {
+	POINTS_BINARY = 1,	/* application/vnd.carebase.points */
+	POINTS_JSON,		/* application/json */
+	POINTS_CSV		/* text/csv */
+};
+
+/*
+ * Parse one batch body. For CSV, whose rows carry no sequence number or
+ * rate, seq and the per-column rate come from the caller (query string:
+ * ?seq=&rate=; rate_mhz 0 means the first column holds times in ms and
+ * every channel is irregular). OK, or ERR_MALFORMED (not the format),
+ * ERR_INVALID (well formed but a bad value: name, rate, times not
+ * ascending, duplicate channel) or ERR_TOO_LARGE (a bound above), with a
+ * one-line reason in err. On failure *out is left empty. On success the
+ * batch has at least one channel and every channel at least one sample
+ * (a CSV column of an irregular batch that got no sample is dropped).
+ */
+int	points_parse(enum points_format, const uint8_t *body, size_t len,
+	    uint64_t csv_seq, uint32_t csv_rate_mhz, int64_t csv_t0_ms,
+	    struct points_batch *out, char *err, size_t errlen);
+void	points_batch_free(struct points_batch *);
+
+/* Build a binary batch (for tests, benchmarks and clients written in C). */
+int	points_write_binary(const struct points_batch *, struct buf *out);
+
+/*
+ * CRC-32C (Castagnoli), the binary format's checksum, zlib-style: start
+ * with crc = 0 and chain, crc32c(crc32c(0, a), b) = crc32c(0, a || b).
+ * Uses the SSE4.2 instruction when the CPU has it; points_crc32c_sw is the
+ * portable slice-by-8 path (for tests and benchmarks).
+ */
+uint32_t points_crc32c(uint32_t crc, const void *p, size_t n);
+uint32_t points_crc32c_sw(uint32_t crc, const void *p, size_t n);
+
+/* Time of sample i of a regular segment, in microseconds, rounded down
+ * (exact integer arithmetic; saturates at the int64 range). */
+int64_t	points_time_us(int64_t t0_ms, uint32_t rate_mhz, uint64_t i);
+
+/*
+ * Downsampling for plots: [from_ms, to_ms) cut into n equal buckets; each
+ * gets count, min, max and sum of the samples whose time falls in it.
+ * Feed blocks in any order; a block whose stored stats lie wholly inside
+ * one bucket is added without decoding (points_buckets_covers).
+ *
+ * The bucket of a sample at time t (ms; a regular sample's exact rational
+ * time t0 + i * 1e6 / rate_mhz) is floor((t - from) * n / (to - from)),
+ * computed exactly in 128-bit integers. min and max of a bucket mean
+ * something only when its count is above 0. init: ERR_INVALID when n is 0
+ * or above POINTS_BUCKETS_MAX or to <= from, ERR_NOMEM.
+ */
+struct points_bucket {
+	int64_t		 count;
+	int64_t		 sum;
+	int32_t		 min, max;
+};
+
+struct points_buckets {
+	int64_t			 from_ms, to_ms;
+	size_t			 n;
+	struct points_bucket	*b;		/* n buckets */
+};
+
+int	points_buckets_init(struct points_buckets *, int64_t from_ms,
+	    int64_t to_ms, size_t n);
+void	points_buckets_free(struct points_buckets *);
+/* Bucket index holding both t_first_ms and t_last_ms, or -1. t_last_ms may
+ * be the floor of a fractional time: the answer holds for every time in
+ * [t_first_ms, t_last_ms + 1). */
+long	points_buckets_covers(const struct points_buckets *, int64_t t_first_ms,
+	    int64_t t_last_ms);
+/* Add precomputed stats of a block wholly inside bucket i (ignored when i
+ * is out of range or count <= 0). */
+void	points_buckets_add_stats(struct points_buckets *, long i, int64_t count,
+	    int32_t min, int32_t max, int64_t sum);
+/* Add decoded samples: regular (ts_ms NULL: t0_ms, rate_mhz, first index
+ * first) or irregular (ts_ms given). Samples outside [from, to) are
+ * ignored. */
+void	points_buckets_add(struct points_buckets *, const int32_t *v, size_t n,
+	    const int64_t *ts_ms, int64_t t0_ms, uint32_t rate_mhz,
+	    uint64_t first);
+
+/*
+ * An SVG line chart of one channel from its buckets (min/max band and mean
+ * line), physical units on the y axis, UTC times on the x axis, a title.
+ * Text is escaped. OK, ERR_NOMEM, ERR_TOO_LARGE (out's ceiling) or
+ * ERR_INVALID (scale or offset not finite).
+ */
+int	points_svg(const struct points_buckets *, double scale, double offset,
+	    const char *title, const char *unit, struct buf *out);
+
+/*
+ * EDF (European Data Format, 1992 spec) writer for regular channels.
+ * Signals are written as 16-bit digital values with the physical range of
+ * the data type (scale/offset); a channel whose counts do not fit 16 bits
+ * is scaled down (documented in the header's prefiltering field). Samples
+ * missing in the window are written as the digital minimum.
+ *
+ * The header's start is start_ms truncated to the second (EDF holds
+ * seconds). Data records last 1 s when every rate is a whole number of Hz,
+ * else the smallest whole number of seconds (at most 1000) that holds a
+ * whole number of samples of every signal. OK, ERR_INVALID (no signal, an
+ * irregular one, a start outside 1985-2084, a scale of 0 or not finite, a
+ * physical range that no 8-character field holds), ERR_TOO_LARGE (a field
+ * overflows, or out's ceiling) or ERR_NOMEM.
+ */
+struct points_edf_signal {
+	const char	*label;		/* channel name */
+	const char	*unit;		/* physical dimension, e.g. "uV" */
+	double		 scale, offset;	/* physical = offset + scale * count */
+	int32_t		 count_min, count_max;	/* counts seen */
+	uint32_t	 rate_mhz;
+	const int32_t	*samples;	/* nsamples counts, from start_ms */
+	size_t		 nsamples;
+};
+
+struct points_edf {
+	const char	*patient;	/* pseudonymous id, never a name */
+	const char	*recording;	/* e.g. "carebase recording <id>" */
+	int64_t		 start_ms;
+	int64_t		 duration_ms;
+	size_t		 nsignals;
+	const struct points_edf_signal *signals;
+};
+
+int	points_edf_write(const struct points_edf *, struct buf *out);
+
+#endif
