@@ -428,9 +428,8 @@ action_tx(struct tx *tx, void *arg)
 		rc = ERR_CONFLICT;
 		goto out;
 	}
-	if (strcmp(a->to, "rescheduled") == 0 &&
-	    (rc = reschedule(a, tx, &s)) != OK)
-		goto out;
+	/* The old session leaves the calendar before its replacement
+	 * enters it (the database refuses overlapping live sessions). */
 	st = store_prepare(tx, "UPDATE therapy_sessions SET status = ?, "
 	    "updated_at = ?, updated_by = ? WHERE id = ? AND status = "
 	    "'scheduled'");
@@ -443,6 +442,9 @@ action_tx(struct tx *tx, void *arg)
 	    rc;
 	store_finalize(st);
 	if (rc != OK)
+		goto out;
+	if (strcmp(a->to, "rescheduled") == 0 &&
+	    (rc = reschedule(a, tx, &s)) != OK)
 		goto out;
 	snprintf(verb, sizeof(verb), "therapy_sessions.%s", a->to);
 	changes = json_pack("{s:[s],s:s,s:s*}", "fields", "status", "status",

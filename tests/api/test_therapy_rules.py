@@ -69,3 +69,33 @@ def test_reading_assignment_notes_is_audited(server, practice, db):
     assert r.status_code == 200 and any(a.get("notes") == "Write nightly"
                                         for a in r.json()["data"]), r.text
     assert db.count("audit_log", "action = 'resource_assignments.read'") > before
+
+
+def test_the_database_itself_refuses_overlapping_live_sessions(server, practice, db):
+    """The module checks first (409 SESSION_OVERLAP); the schema is the backstop
+    for any other writer: a trigger on SQLite, an exclusion constraint on
+    PostgreSQL."""
+    import pytest
+    from test_therapy_practice import at, book
+    p = practice
+    t, c = p["therapist"], p["client"]
+    s = book(server, t, t, c, at(60), at(61)).json()
+    start = int(db.scalar(f"SELECT start_time FROM therapy_sessions WHERE id = '{s['id']}'"))
+    end = start + 3600 * 1000
+
+    def insert(uid, a, b, status="scheduled"):
+        db.query("INSERT INTO therapy_sessions (id, therapist_id, client_id, start_time, "
+                 "end_time, status, type, format, meta, created_at, updated_at) VALUES "
+                 f"('{uid}', '{t['profile']['id']}', '{c['id']}', {a}, {b}, '{status}', "
+                 "'regular', 'video', '{}', 0, 0)")
+
+    half = 30 * 60 * 1000
+    with pytest.raises(Exception) as e:
+        insert("00000000-0000-7000-8000-00000000a001", start + half, end + half)
+    assert "another session" in str(e.value) or "no_overlap" in str(e.value), e.value
+    with pytest.raises(Exception):
+        insert("00000000-0000-7000-8000-00000000a002", end + half, end)
+    # A canceled session may sit anywhere; the live one is untouched.
+    insert("00000000-0000-7000-8000-00000000a003", start, end, "canceled")
+    assert db.count("therapy_sessions", f"therapist_id = '{t['profile']['id']}' AND "
+                    "status = 'scheduled'") == 1

@@ -1,0 +1,10 @@
+DROP TRIGGER IF EXISTS resources_is_public_bool_update;
+DROP TRIGGER IF EXISTS resources_is_public_bool;
+DROP TRIGGER IF EXISTS forms_is_active_bool_update;
+DROP TRIGGER IF EXISTS forms_is_active_bool;
+DROP TRIGGER IF EXISTS therapists_is_active_bool_update;
+DROP TRIGGER IF EXISTS therapists_is_active_bool;
+DROP TRIGGER IF EXISTS therapy_sessions_overlap_update;
+DROP TRIGGER IF EXISTS therapy_sessions_overlap_insert;
+DROP TRIGGER IF EXISTS therapy_sessions_times_update;
+DROP TRIGGER IF EXISTS therapy_sessions_times_insert;
