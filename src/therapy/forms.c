@@ -87,7 +87,16 @@ static const struct field form_fields[] = {
 	    "pre_session, in_session, post_session, assessment or custom"},
 	{"fields", FIELD_JSON, FIELD_REQUIRED, 0, 0, NULL, NULL, NULL, 0,
 	    "array of {id, label, type, required, options, validation, "
-	    "help_text}; see the module's rule syntax"},
+	    "help_text}. id: 1-64 of [A-Za-z0-9_-], unique; type: text, "
+	    "textarea, select, radio, checkbox, date (YYYY-MM-DD), time "
+	    "(HH:MM[:SS]), email, number or scale; options: required for "
+	    "select, radio and checkbox, refused for the rest. validation: "
+	    "terms separated by '|': 'min:N' and 'max:N' (N an integer: the "
+	    "value of a number or scale - a scale without them runs 0 to 10 - "
+	    "the length of text, textarea and email, the number of checkbox "
+	    "choices) and 'integer' (number only). A rule that does not "
+	    "parse, a term on a type it does not apply to, or min above max "
+	    "is refused when the form is saved"},
 	{"scoring", FIELD_JSON, FIELD_NULLABLE, 0, 0, NULL, NULL, NULL, 0,
 	    "{method: sum, items: [ids], bands: [{min, label}]} or null"},
 	{"is_active", FIELD_BOOL, FIELD_FILTER, 0, 0, NULL, "true", NULL, 0,

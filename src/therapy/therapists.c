@@ -7,6 +7,11 @@
  */
 #include <string.h>
 
+/* The directory lists only therapists whose account is live: not
+ * deactivated, not erased. */
+#define LIVE_ACCOUNT	"user_id IN (SELECT id FROM users WHERE is_active = 1 " \
+			"AND deleted_at IS NULL)"
+
 #include <jansson.h>
 
 #include "core/arena.h"
@@ -157,7 +162,8 @@ therapy_directory_list(struct request *req)
 	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
 		goto out;
 	st = store_prepare(tx, "SELECT " PUBLIC_COLUMNS " FROM therapists "
-	    "WHERE is_active = 1 AND id > ? ORDER BY id LIMIT ?");
+	    "WHERE is_active = 1 AND " LIVE_ACCOUNT " AND id > ? ORDER BY id "
+	    "LIMIT ?");
 	store_bind_text(st, 1, after != NULL ? after : "");
 	store_bind_int64(st, 2, limit + 1);
 	data = json_array();
@@ -199,7 +205,7 @@ therapy_directory_get(struct request *req)
 	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
 		goto out;
 	st = store_prepare(tx, "SELECT " PUBLIC_COLUMNS " FROM therapists "
-	    "WHERE id = ? AND is_active = 1");
+	    "WHERE id = ? AND is_active = 1 AND " LIVE_ACCOUNT);
 	store_bind_text(st, 1, id);
 	rc = store_step(st);
 	if (rc == STORE_ROW) {

@@ -99,3 +99,52 @@ def test_the_database_itself_refuses_overlapping_live_sessions(server, practice,
     insert("00000000-0000-7000-8000-00000000a003", start, end, "canceled")
     assert db.count("therapy_sessions", f"therapist_id = '{t['profile']['id']}' AND "
                     "status = 'scheduled'") == 1
+
+
+def test_directory_leaves_out_deactivated_and_erased_accounts(server, practice):
+    p = practice
+    c = hdr(p["client"])
+    ids = lambda: {x["id"] for x in server.get("/v1/therapist-directory", headers=c).json()["data"]}  # noqa: E731
+    t2, col = p["therapist2"]["profile"]["id"], p["colleague"]["profile"]["id"]
+    assert {t2, col} <= ids()
+    # The profile stays active; the account behind it is deactivated.
+    r = server.request("PATCH", f"/v1/users/{p['therapist2']['id']}", headers=hdr(p["admin"]),
+                       json={"is_active": False})
+    assert r.status_code == 200, r.text
+    assert t2 not in ids() and col in ids()
+    problem(server.get(f"/v1/therapist-directory/{t2}", headers=c), 404, "NOT_FOUND")
+    r = server.post(f"/v1/users/{p['colleague']['id']}/erase", headers=hdr(p["admin"]))
+    assert r.status_code in (200, 204), r.text
+    assert col not in ids()
+    problem(server.get(f"/v1/therapist-directory/{col}", headers=c), 404, "NOT_FOUND")
+
+
+def test_delete_rules_cascade_and_set_null(server, practice, db):
+    """The seed's delete rules: a response outlives its session (SET NULL);
+    a therapist's profile takes its sessions, resources and their
+    assignments with it (CASCADE)."""
+    from test_therapy_practice import PHQ9, PHQ_OPTS, at, book
+    p = practice
+    t, c, a = p["therapist"], p["client"], hdr(p["admin"])
+    s = book(server, t, t, c, at(70), at(71)).json()
+    answers = {f"q{i}": PHQ_OPTS[0] for i in range(1, 10)}
+    r = server.post("/v1/form-responses", headers=hdr(c),
+                    json={"form_id": PHQ9, "session_id": s["id"], "responses": answers})
+    assert r.status_code == 201, r.text
+    resp = r.json()
+    res = server.post("/v1/resources", headers=hdr(t), json={
+        "title": "Breathing", "type": "pdf", "url": "https://example.org/b.pdf"}).json()
+    asg = server.post("/v1/resource-assignments", headers=hdr(t),
+                      json={"resource_id": res["id"], "client_id": c["id"]}).json()
+    r = server.request("DELETE", f"/v1/therapy-sessions/{s['id']}", headers=a)
+    assert r.status_code == 204, r.text
+    r = server.get(f"/v1/form-responses/{resp['id']}", headers=hdr(c))
+    assert r.status_code == 200 and r.json()["session_id"] is None, r.text
+    assert r.json()["responses"] == answers
+    s2 = book(server, t, t, c, at(72), at(73)).json()
+    r = server.request("DELETE", f"/v1/therapists/{t['profile']['id']}", headers=a)
+    assert r.status_code == 204, r.text
+    for table, rid in (("therapy_sessions", s2["id"]), ("resources", res["id"]),
+                       ("resource_assignments", asg["id"])):
+        assert db.count(table, f"id = '{rid}'") == 0, table
+    assert db.count("form_responses", f"id = '{resp['id']}'") == 1
