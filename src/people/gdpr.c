@@ -509,14 +509,16 @@ erase_tx(struct tx *tx, void *arg)
 	char		 email_index[65] = "", subject[80];
 	json_t		*changes;
 	int64_t		 now = time_now_ms();
-	int		 rc;
+	int		 rc, was_admin = 0;
 
-	st = store_prepare(tx, "SELECT email_index FROM users WHERE id = ? AND "
-	    NOT_ERASED);
+	st = store_prepare(tx, "SELECT email_index, role FROM users WHERE id = ? "
+	    "AND " NOT_ERASED);
 	store_bind_text(st, 1, e->user_id);
 	if ((rc = store_step(st)) == STORE_ROW && !store_col_is_null(st, 0))
 		strlcpy_cb(email_index, store_col_text(st, 0),
 		    sizeof(email_index));
+	if (rc == STORE_ROW)
+		was_admin = strcmp(store_col_text(st, 1), "admin") == 0;
 	store_finalize(st);
 	if (rc != STORE_ROW)
 		return (rc == STORE_DONE ? ERR_NOT_FOUND : rc);
@@ -554,6 +556,8 @@ erase_tx(struct tx *tx, void *arg)
 	rc = store_step(st);
 	store_finalize(st);
 	if (rc != STORE_DONE)
+		return (rc);
+	if (was_admin && (rc = people_last_admin_guard(e->req, tx)) != OK)
 		return (rc);
 	changes = json_pack("{s:[s,s,s,s,s,s,s,s,s,s,s,s,s,s],s:b}", "fields",
 	    "email", "password_hash", "first_name", "last_name", "phone",

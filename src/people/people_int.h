@@ -101,10 +101,13 @@ int	 people_session_end(struct tx *, const char *session_id,
 /*
  * End every live session of user_id except except_session_id (NULL = all),
  * recording reason ("password_changed", "password_reset", "deactivated",
- * "erased"). For gdpr.c and the users resource's after_write.
+ * "erased", "deleted", "role_changed"). For gdpr.c and the users resource's after_write.
  */
 int	 people_sessions_end(struct tx *, const char *user_id,
 	    const char *except_session_id, const char *reason);
+/* 409 LAST_ADMIN (problem set) when no active admin remains; call inside
+ * the write that may have removed one. */
+int	 people_last_admin_guard(struct request *, struct tx *);
 /* Pure pieces, exposed for tests. */
 /* OK when live at now, ERR_UNAUTHORIZED when idle, past expiry or ended. */
 int	 people_session_live(int64_t now, int64_t last_activity_at,

@@ -133,6 +133,31 @@ const struct resource users_resource = {
 	.where = "deleted_at IS NULL",
 };
 
+/*
+ * Call after a write that may have taken away an admin (demotion,
+ * deactivation, deletion, erasure), inside its transaction: refuses with
+ * 409 LAST_ADMIN when no active admin would remain. Writers are
+ * serialised on one lock so two admins cannot demote each other at once.
+ */
+int
+people_last_admin_guard(struct request *req, struct tx *tx)
+{
+	struct stmt	*st;
+	int		 rc;
+
+	if ((rc = store_xact_lock(tx, "people.last_admin")) != OK)
+		return (rc);
+	st = store_prepare(tx, "SELECT COUNT(*) FROM users WHERE role = "
+	    "'admin' AND is_active = 1 AND deleted_at IS NULL");
+	if ((rc = store_step(st)) == STORE_ROW)
+		rc = store_col_int64(st, 0) > 0 ? OK : ERR_CONFLICT;
+	store_finalize(st);
+	if (rc == ERR_CONFLICT)
+		http_problem(req, rc, "LAST_ADMIN", "This is the last active "
+		    "admin: make another admin first.");
+	return (rc);
+}
+
 /* A person changes their own email through PATCH /v1/me, with password. */
 static int
 users_before_update(struct resource_ctx *ctx, json_t *body)
@@ -154,13 +179,27 @@ users_after_write(struct resource_ctx *ctx, int action, json_t *row)
 	char		 ref[UUID_STR_LEN];
 	int		 step;
 
+	const char	*was, *now;
+	int		 rc;
+
 	if (id == NULL)
 		return (OK);
+	was = json_string_value(json_object_get(ctx->old, "role"));
+	if (action != ACTION_CREATE && was != NULL &&
+	    strcmp(was, "admin") == 0 &&
+	    (rc = people_last_admin_guard(ctx->req, ctx->tx)) != OK)
+		return (rc);
 	if (action == ACTION_DELETE)
 		return (people_sessions_end(ctx->tx, id, NULL, "deleted"));
 	if (action == ACTION_UPDATE && json_is_false(json_object_get(row,
 	    "is_active")))
 		return (people_sessions_end(ctx->tx, id, NULL, "deactivated"));
+	/* A new role brings new permissions and new session timeouts:
+	 * the person signs in again. */
+	now = json_string_value(json_object_get(row, "role"));
+	if (action == ACTION_UPDATE && was != NULL && now != NULL &&
+	    strcmp(was, now) != 0)
+		return (people_sessions_end(ctx->tx, id, NULL, "role_changed"));
 	if (action != ACTION_CREATE)
 		return (OK);
 	/* Made by staff through POST /v1/users: give it its audit pseudonym. */

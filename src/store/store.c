@@ -329,6 +329,23 @@ store_tx_rollback(struct tx *tx)
 	pool_put(c->store, c);
 }
 
+int
+store_xact_lock(struct tx *tx, const char *key)
+{
+	struct stmt	*st;
+	int		 rc;
+
+	if (store_tx_dialect(tx) != STORE_POSTGRES)
+		return (OK);
+	if ((st = store_prepare(tx, "SELECT pg_advisory_xact_lock("
+	    "hashtext(?))")) == NULL)
+		return (ERR_DB);
+	store_bind_text(st, 1, key);
+	rc = store_step(st);
+	store_finalize(st);
+	return (rc == STORE_ROW || rc == STORE_DONE ? OK : rc);
+}
+
 enum store_dialect
 store_tx_dialect(const struct tx *tx)
 {

@@ -90,6 +90,12 @@ int		 store_tx_commit(struct tx *);
 /* Roll back and give the connection back. Accepts NULL. */
 void		 store_tx_rollback(struct tx *);
 enum store_dialect store_tx_dialect(const struct tx *);
+/*
+ * Serialise writers on key until this transaction ends: a PostgreSQL
+ * advisory transaction lock on hashtext(key). On SQLite a write
+ * transaction (BEGIN IMMEDIATE) already has the database to itself.
+ */
+int		 store_xact_lock(struct tx *, const char *key);
 struct store	*store_tx_store(const struct tx *);
 
 /*

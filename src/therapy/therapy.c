@@ -161,16 +161,7 @@ therapy_consent(struct request *req, struct tx *tx, const char *user_id)
 int
 therapy_lock(struct tx *tx, const char *key)
 {
-	struct stmt	*st;
-	int		 rc;
-
-	if (store_tx_dialect(tx) != STORE_POSTGRES)
-		return (OK);	/* BEGIN IMMEDIATE: one writer at a time */
-	st = store_prepare(tx, "SELECT pg_advisory_xact_lock(hashtext(?))");
-	store_bind_text(st, 1, key);
-	rc = store_step(st);
-	store_finalize(st);
-	return (rc == STORE_ROW || rc == STORE_DONE ? OK : rc);
+	return (store_xact_lock(tx, key));
 }
 
 int

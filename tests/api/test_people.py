@@ -95,6 +95,48 @@ def test_admin_deactivation_ends_sessions(server):
     assert server.db.count("auth_sessions", f"user_id = '{uid}' AND ended_at IS NULL") == 0
 
 
+def test_the_last_active_admin_cannot_be_removed(server):
+    boss = admin(server)
+    me = server.get("/v1/me", headers=bearer(boss)).json()["id"]
+    for change in ({"role": "member"}, {"is_active": False}):
+        r = server.request("PATCH", f"/v1/users/{me}", headers=bearer(boss), json=change)
+        assert r.status_code == 409 and r.json()["code"] == "LAST_ADMIN", r.text
+    r = server.request("DELETE", f"/v1/users/{me}", headers=bearer(boss))
+    assert r.status_code == 409 and r.json()["code"] == "LAST_ADMIN", r.text
+    r = server.post(f"/v1/users/{me}/erase", headers=bearer(boss))
+    assert r.status_code == 409 and r.json()["code"] == "LAST_ADMIN", r.text
+    r = server.request("DELETE", "/v1/me", headers=bearer(boss), json={"password": PW})
+    assert r.status_code == 409 and r.json()["code"] == "LAST_ADMIN", r.text
+    assert server.get("/v1/me", headers=bearer(boss)).json()["role"] == "admin"
+    # With a second admin, the first may go.
+    other = admin(server, "boss2@example.org")
+    r = server.request("PATCH", f"/v1/users/{me}", headers=bearer(other),
+                       json={"role": "member"})
+    assert r.status_code == 200, r.text
+    # A member being erased needs no admin at all.
+    uid, tok = member(server)
+    r = server.request("DELETE", "/v1/me", headers=bearer(tok), json={"password": PW})
+    assert r.status_code in (200, 202, 204), r.text
+
+
+def test_a_role_change_ends_the_persons_sessions(server):
+    uid, tok = member(server)
+    boss = admin(server)
+    r = server.request("PATCH", f"/v1/users/{uid}", headers=bearer(boss),
+                       json={"role": "therapist"})
+    assert r.status_code == 200, r.text
+    # The old token carried the old role and timeouts: it is gone.
+    assert server.get("/v1/me", headers=bearer(tok)).status_code == 401
+    assert server.db.count("auth_sessions", f"user_id = '{uid}' AND "
+                           "end_reason = 'role_changed'") >= 1
+    tok = token_for(server, "ann@example.org")
+    assert server.get("/v1/me", headers=bearer(tok)).json()["role"] == "therapist"
+    # Other edits keep the session.
+    r = server.request("PATCH", f"/v1/users/{uid}", headers=bearer(boss),
+                       json={"first_name": "Annie"})
+    assert r.status_code == 200 and server.get("/v1/me", headers=bearer(tok)).status_code == 200
+
+
 # --------------------------------------------------------------------------
 # the command line
 
