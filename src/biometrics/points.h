@@ -156,10 +156,12 @@ int	points_svg(const struct points_buckets *, double scale, double offset,
  * The header's start is start_ms truncated to the second (EDF holds
  * seconds). Data records last 1 s when every rate is a whole number of Hz,
  * else the smallest whole number of seconds (at most 1000) that holds a
- * whole number of samples of every signal. OK, ERR_INVALID (no signal, an
- * irregular one, a start outside 1985-2084, a scale of 0 or not finite, a
- * physical range that no 8-character field holds), ERR_TOO_LARGE (a field
- * overflows, or out's ceiling) or ERR_NOMEM.
+ * whole number of samples of every signal. Digital range -32768..32767;
+ * counts that fit are written as they are. OK, ERR_INVALID (no signal, an
+ * irregular one, duration_ms <= 0, a start outside 1985-2084, a scale of
+ * 0 or not finite, a physical range that no 8-character field holds),
+ * ERR_TOO_LARGE (a field overflows, or out's ceiling) or ERR_NOMEM. On
+ * failure out is left as it was.
  */
 struct points_edf_signal {
 	const char	*label;		/* channel name */
