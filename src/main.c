@@ -85,8 +85,9 @@ static const struct cmd cmds[] = {
 	    "print every table and column (to compare databases)"},
 	{"user", cmd_user, 1, "user add --role=ROLE --email=E [--password=P] | user list",
 	    "make a user (password from standard input when not given) / list users"},
-	{"audit", cmd_audit, 1, "audit verify",
-	    "walk the audit log's hash chain and name the first broken row"},
+	{"audit", cmd_audit, 1, "audit verify [--anchor=SEQ:HASH] | audit head",
+	    "walk the audit log's hash chain and name the first broken row "
+	    "(and check an anchor recorded earlier) / print the head SEQ:HASH"},
 	{"config", cmd_config, 0, "config", "list every configuration key"},
 	{"version", cmd_version, 0, "version", "print the version"},
 	{"help", cmd_help, 0, "help", "this text"},
@@ -519,6 +520,8 @@ main(int argc, char **argv)
 		if (strncmp(argv[k], "--", 2) == 0 &&
 		    !(strcmp(c->name, "mail") == 0 &&
 		    strncmp(argv[k], "--to=", 5) == 0) &&
+		    !(strcmp(c->name, "audit") == 0 &&
+		    strncmp(argv[k], "--anchor=", 9) == 0) &&
 		    strcmp(c->name, "user") != 0) {
 			fprintf(stderr, "carebase: unknown flag %s (see carebase "
 			    "config)\n", argv[k]);

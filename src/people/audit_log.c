@@ -18,12 +18,15 @@
 
 #include "core/arena.h"
 #include "core/err.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "people/gdpr.h"
 #include "people/people.h"
+#include "people/people_int.h"
 #include "resource/audit.h"
 #include "resource/resource.h"
+#include "store/jobs.h"
 #include "store/store.h"
 
 #define AUDIT_LIST_MAX		200
@@ -35,13 +38,49 @@ static json_t	*audit_row(struct stmt *);
 int
 people_cli_audit(struct store *db, int argc, char **argv)
 {
-	int64_t	 bad = 0;
+	struct audit_anchor	 anchor, head;
+	int64_t			 bad = 0;
+	int			 i, have = 0;
 
-	if (argc < 1 || strcmp(argv[0], "verify") != 0) {
-		fprintf(stderr, "usage: carebase audit verify\n");
-		return (ERR_INVALID);
+	if (argc >= 1 && strcmp(argv[0], "head") == 0 && argc == 1) {
+		if (audit_head(db, &head) != OK) {
+			fprintf(stderr, "audit: cannot read the log\n");
+			return (ERR_DB);
+		}
+		printf("%" PRId64 ":%s\n", head.seq, head.hash);
+		return (OK);
 	}
-	return (audit_verify(db, stdout, &bad));
+	if (argc < 1 || strcmp(argv[0], "verify") != 0)
+		goto usage;
+	for (i = 1; i < argc; i++) {
+		if (strncmp(argv[i], "--anchor=", 9) != 0 ||
+		    audit_anchor_parse(argv[i] + 9, &anchor) != OK)
+			goto usage;
+		have = 1;
+	}
+	return (audit_verify_anchor(db, stdout, &bad, have ? &anchor : NULL,
+	    NULL));
+usage:
+	fprintf(stderr, "usage: carebase audit verify [--anchor=SEQ:HASH]\n"
+	    "       carebase audit head\n");
+	return (ERR_INVALID);
+}
+
+/* Job audit.anchor: log the head of the chain (event=audit_anchor). */
+int
+people_audit_anchor_job(struct store *db, const struct job *job, char *err)
+{
+	struct audit_anchor	 head;
+	int			 rc;
+
+	(void)job;
+	if ((rc = audit_head(db, &head)) != OK) {
+		snprintf(err, JOB_ERR_LEN, "cannot read the audit log head");
+		return (rc);
+	}
+	log_info("event=audit_anchor seq=%" PRId64 " hash=%s anchor=%" PRId64
+	    ":%s", head.seq, head.hash, head.seq, head.hash);
+	return (OK);
 }
 
 static json_t *

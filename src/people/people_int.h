@@ -80,6 +80,7 @@ void	 people_me_password(struct request *);
 void	 people_auth_reset(struct request *);
 struct job;
 int	 people_reset_job(struct store *, const struct job *, char *err);
+int	 people_audit_anchor_job(struct store *, const struct job *, char *err);
 void	 people_auth_reset_confirm(struct request *);
 
 /* sessions.c */

@@ -34,7 +34,6 @@
 #include "store/store.h"
 
 #define AUDIT_LOCK_KEY		INT64_C(0x63626175646974)	/* "cbaudit" */
-#define AUDIT_HASH_LEN		65
 #define AUDIT_AGENT_MAX		256
 #define AUDIT_VERIFY_PAGE	500
 
@@ -322,10 +321,18 @@ verify_page(struct store *db, int64_t *next_seq, char *prev, int64_t *rows,
 int
 audit_verify(struct store *db, FILE *out, int64_t *bad_seq)
 {
+	return (audit_verify_anchor(db, out, bad_seq, NULL, NULL));
+}
+
+int
+audit_verify_anchor(struct store *db, FILE *out, int64_t *bad_seq,
+    const struct audit_anchor *anchor, struct audit_anchor *head)
+{
 	char		 prev[AUDIT_HASH_LEN];
 	const char	*why = NULL;
 	int64_t		 next = 1, rows = 0, bad = 0;
 	int		 rc;
+	char		 h[AUDIT_HASH_LEN];
 
 	memcpy(prev, genesis, sizeof(prev));
 	if (bad_seq != NULL)
@@ -333,6 +340,24 @@ audit_verify(struct store *db, FILE *out, int64_t *bad_seq)
 	do {
 		rc = verify_page(db, &next, prev, &rows, &bad, &why);
 	} while (rc == OK && bad == 0);
+	/*
+	 * The chain holds together; an anchor recorded outside the database
+	 * (seq:hash from an earlier `audit head`) shows whether rows were cut
+	 * off its end or the whole log rewritten since.
+	 */
+	if (bad == 0 && rc == STORE_DONE && anchor != NULL) {
+		if (anchor->seq > rows) {
+			bad = rows + 1;
+			why = "log truncated: the anchor's row is gone";
+		} else if ((rc = audit_hash_at(db, anchor->seq, h)) != OK)
+			;
+		else if (strcmp(h, anchor->hash) != 0) {
+			bad = anchor->seq;
+			why = "row differs from the anchor: the log was rewritten";
+		}
+		if (rc == OK)
+			rc = STORE_DONE;
+	}
 	if (bad != 0) {
 		if (bad_seq != NULL)
 			*bad_seq = bad;
@@ -347,8 +372,86 @@ audit_verify(struct store *db, FILE *out, int64_t *bad_seq)
 			    err_code(rc));
 		return (rc);
 	}
-	if (out != NULL)
-		fprintf(out, "audit: %" PRId64 " row%s, chain intact\n", rows,
+	if (head != NULL) {
+		head->seq = rows;
+		memcpy(head->hash, prev, sizeof(head->hash));
+	}
+	if (out != NULL) {
+		fprintf(out, "audit: %" PRId64 " row%s, chain intact", rows,
 		    rows == 1 ? "" : "s");
+		if (anchor != NULL)
+			fprintf(out, ", anchor seq %" PRId64 " matches",
+			    anchor->seq);
+		fprintf(out, "\nhead: %" PRId64 ":%s\n", rows, prev);
+	}
+	return (OK);
+}
+
+int
+audit_hash_at(struct store *db, int64_t seq, char out[AUDIT_HASH_LEN])
+{
+	struct tx	*tx = NULL;
+	struct stmt	*st;
+	int		 rc;
+
+	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
+		return (rc);
+	st = store_prepare(tx, "SELECT hash FROM audit_log WHERE seq = ?");
+	store_bind_int64(st, 1, seq);
+	if ((rc = store_step(st)) == STORE_ROW) {
+		strlcpy_cb(out, store_col_text(st, 0), AUDIT_HASH_LEN);
+		rc = OK;
+	} else if (rc == STORE_DONE)
+		rc = ERR_NOT_FOUND;
+	store_finalize(st);
+	store_tx_rollback(tx);
+	return (rc);
+}
+
+int
+audit_head(struct store *db, struct audit_anchor *head)
+{
+	struct tx	*tx = NULL;
+	struct stmt	*st;
+	int		 rc;
+
+	memset(head, 0, sizeof(*head));
+	memcpy(head->hash, genesis, sizeof(head->hash));
+	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
+		return (rc);
+	st = store_prepare(tx, "SELECT seq, hash FROM audit_log ORDER BY seq "
+	    "DESC LIMIT 1");
+	if ((rc = store_step(st)) == STORE_ROW) {
+		head->seq = store_col_int64(st, 0);
+		strlcpy_cb(head->hash, store_col_text(st, 1),
+		    sizeof(head->hash));
+		rc = OK;
+	} else if (rc == STORE_DONE)
+		rc = OK;
+	store_finalize(st);
+	store_tx_rollback(tx);
+	return (rc);
+}
+
+int
+audit_anchor_parse(const char *s, struct audit_anchor *a)
+{
+	const char	*colon;
+	char		 num[24];
+	size_t		 n;
+
+	memset(a, 0, sizeof(*a));
+	if (s == NULL || (colon = strchr(s, ':')) == NULL ||
+	    (n = (size_t)(colon - s)) == 0 || n >= sizeof(num) ||
+	    strlen(colon + 1) != AUDIT_HASH_LEN - 1)
+		return (ERR_INVALID);
+	memcpy(num, s, n);
+	num[n] = '\0';
+	if (parse_int64(num, 1, INT64_MAX, &a->seq) != OK)
+		return (ERR_INVALID);
+	for (n = 0; colon[1 + n] != '\0'; n++)
+		if (!strchr("0123456789abcdef", colon[1 + n]))
+			return (ERR_INVALID);
+	memcpy(a->hash, colon + 1, AUDIT_HASH_LEN);
 	return (OK);
 }

@@ -39,4 +39,26 @@ int	 audit_append(struct tx *, const struct principal *who,
  */
 int	 audit_verify(struct store *, FILE *out, int64_t *bad_seq);
 
+/*
+ * Anchors. A hash chain alone cannot show rows cut off its end, nor a log
+ * rewritten whole by someone who holds the database: record the head
+ * (seq:hash, `carebase audit head`, also logged hourly as event=audit_anchor)
+ * somewhere else, and verify against it later: the row at that seq must
+ * still be there with that hash.
+ */
+#define AUDIT_HASH_LEN		65
+struct audit_anchor {
+	int64_t		 seq;			/* 0: empty log */
+	char		 hash[AUDIT_HASH_LEN];
+};
+/* audit_verify, then the anchor's row checked (may be NULL); *head (may be
+ * NULL) gets the verified head. Prints "head: seq:hash" to out. */
+int	 audit_verify_anchor(struct store *, FILE *out, int64_t *bad_seq,
+	    const struct audit_anchor *anchor, struct audit_anchor *head);
+/* The last row's seq and hash (the genesis hash and 0 when empty). */
+int	 audit_head(struct store *, struct audit_anchor *);
+int	 audit_hash_at(struct store *, int64_t seq, char out[AUDIT_HASH_LEN]);
+/* "seq:hash" -> anchor; ERR_INVALID when malformed. */
+int	 audit_anchor_parse(const char *, struct audit_anchor *);
+
 #endif

@@ -82,7 +82,8 @@ def verify(server):
 def test_verify_on_an_empty_log(start_server):
     srv = start_server(start=False)
     rc, out = verify(srv)
-    assert rc == 0 and out.strip() == "audit: 0 rows, chain intact", out
+    assert rc == 0 and out.splitlines()[0] == "audit: 0 rows, chain intact", out
+    assert out.splitlines()[1] == "head: 0:" + "0" * 64, out
 
 
 def test_chain_verifies_and_names_a_changed_row(server, admin):
@@ -90,7 +91,7 @@ def test_chain_verifies_and_names_a_changed_row(server, admin):
     n = server.db.count("audit_log")
     assert n >= 4
     rc, out = verify(server)
-    assert rc == 0 and out.strip() == f"audit: {n} rows, chain intact", out
+    assert rc == 0 and out.splitlines()[0] == f"audit: {n} rows, chain intact", out
     # Nothing personal in the log.
     text = " ".join(" ".join(str(v) for v in row)
                     for row in server.db.query("SELECT * FROM audit_log"))
@@ -110,6 +111,54 @@ def test_verify_names_a_deleted_row(server, admin):
     execute(server.db, f"DELETE FROM audit_log WHERE seq = {seq}")
     rc, out = verify(server)
     assert rc != 0 and f"chain broken at seq {seq}" in out, out
+
+
+def test_an_anchor_recorded_elsewhere_exposes_a_truncated_or_rewritten_log(server, admin):
+    for i in range(3):
+        member(server, f"a{i}")
+    r = server.cli("audit", "head")
+    assert r.returncode == 0, r.stderr
+    anchor = r.stdout.strip()
+    seq, digest = anchor.split(":")
+    assert int(seq) == server.db.count("audit_log") and len(digest) == 64
+    member(server, "later")
+    r = server.cli("audit", "verify", f"--anchor={anchor}")
+    assert r.returncode == 0 and f"anchor seq {seq} matches" in r.stdout, r.stdout + r.stderr
+    # Malformed anchors are refused, not ignored.
+    for bad in ("12", f"x:{digest}", f"{seq}:{digest[:-1]}", f"{seq}:{digest.upper()}"):
+        r = server.cli("audit", "verify", f"--anchor={bad}")
+        assert r.returncode != 0 and "usage" in r.stderr, bad
+    # An anchor that does not match this log's row: a rewritten log.
+    r = server.cli("audit", "verify", f"--anchor={seq}:{'ab' * 32}")
+    assert r.returncode != 0 and "rewritten" in r.stdout, r.stdout
+    # Cut the end off, anchor row included: the chain still holds together,
+    # only the anchor shows it.
+    execute(server.db, f"DELETE FROM audit_log WHERE seq >= {int(seq)}")
+    assert verify(server)[0] == 0
+    r = server.cli("audit", "verify", f"--anchor={anchor}")
+    assert r.returncode != 0 and "truncated" in r.stdout, r.stdout
+
+
+def test_the_anchor_job_logs_the_head(server, admin):
+    """audit.anchor runs hourly (schedule "7 * * * *"); queued by hand here,
+    it writes the head into the server's log, from where it is shipped."""
+    member(server, "anchored")
+    head = server.cli("audit", "head").stdout.strip()
+    sql = ("INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, run_at, "
+           "created_at, updated_at) VALUES ('00000000-0000-7000-8000-0000000a0c01', "
+           "'audit.anchor', '{}', 'queued', 0, 3, 0, 0, 0)")
+    if server.db.kind == "sqlite":
+        import sqlite3
+        con = sqlite3.connect(str(server.db.path), timeout=10)
+        try:
+            con.execute(sql)
+            con.commit()
+        finally:
+            con.close()
+    else:
+        server.db.query(sql)
+    wait_until(lambda: f"anchor={head}" in server.log(), timeout=15)
+    assert server.db.count("job_schedules", "name = 'audit.anchor'") == 1
 
 
 def test_audit_log_read_is_for_admins_only(server, admin):
