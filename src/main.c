@@ -28,6 +28,7 @@
 #include "store/jobs.h"
 #include "store/migrate.h"
 #include "store/store.h"
+#include "partners/partners.h"
 #include "therapy/therapy.h"
 
 #define CAREBASE_VERSION	"0.1.0"
@@ -37,6 +38,7 @@ static const struct module *const modules[] = {
 	&people_module,
 	&people_access_module,
 	&therapy_module,
+	&partners_module,
 };
 
 struct cmd {

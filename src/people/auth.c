@@ -28,6 +28,7 @@
 #include "http/http.h"
 #include "ops/ops.h"
 #include "people/gdpr.h"
+#include "people/people.h"
 #include "people/people_int.h"
 #include "resource/audit.h"
 #include "resource/resource.h"
@@ -53,10 +54,14 @@ static const char *const register_members[] = {
 	"accept_privacy", NULL
 };
 
+/* Set by another module at start-up (people_set_register_hook). */
+static const struct people_register_hook	*register_hook;
+
 static int	 field_error(struct request *, const char *field,
 		    const char *code, const char *detail);
 static const char *body_string(struct request *, const char *name,
 		    size_t max, int required);
+static int	 hook_member(const char *);
 static int	 register_check(struct request *, json_t **fields);
 static int	 register_tx(struct tx *, void *);
 static int	 account_find(struct store *, const char *index, struct account *);
@@ -89,6 +94,7 @@ struct auth_op {
 	struct people_session	 session;
 	struct people_new_user	 nu;
 	int			 rehash;
+	void			*ext;		/* register_hook's state */
 };
 
 static int
@@ -134,6 +140,26 @@ wipe_free(char *s)
 /* POST /v1/auth/register */
 
 void
+people_set_register_hook(const struct people_register_hook *hook)
+{
+	register_hook = hook;
+}
+
+/* Is key one of the register hook's members? */
+static int
+hook_member(const char *key)
+{
+	const char *const	*m;
+
+	if (register_hook == NULL || register_hook->members == NULL)
+		return (0);
+	for (m = register_hook->members; *m != NULL; m++)
+		if (strcmp(*m, key) == 0)
+			return (1);
+	return (0);
+}
+
+void
 people_auth_register(struct request *req)
 {
 	struct auth_op	 op;
@@ -151,6 +177,8 @@ people_auth_register(struct request *req)
 		field_error(req, "password", why, "the password is not accepted");
 		goto out;
 	}
+	if (register_hook != NULL && register_hook->check(req, &op.ext) != OK)
+		goto out;
 	op.nu.role = "member";
 	op.nu.first_name = json_string_value(json_object_get(fields, "first_name"));
 	op.nu.last_name = json_string_value(json_object_get(fields, "last_name"));
@@ -194,7 +222,7 @@ register_check(struct request *req, json_t **fields)
 		for (i = 0; register_members[i] != NULL; i++)
 			if (strcmp(key, register_members[i]) == 0)
 				break;
-		if (register_members[i] == NULL)
+		if (register_members[i] == NULL && !hook_member(key))
 			return (field_error(req, key, "unknown_field",
 			    "is not accepted at registration"));
 	}
@@ -214,6 +242,9 @@ register_check(struct request *req, json_t **fields)
 	json_object_del(*fields, "password");
 	json_object_del(*fields, "accept_terms");
 	json_object_del(*fields, "accept_privacy");
+	if (register_hook != NULL && register_hook->members != NULL)
+		for (i = 0; register_hook->members[i] != NULL; i++)
+			json_object_del(*fields, register_hook->members[i]);
 	return (resource_validate(req, &users_resource, *fields, 1, SCOPE_OWN));
 }
 
@@ -234,7 +265,10 @@ register_tx(struct tx *tx, void *arg)
 		return (ERR_CONFLICT);
 	if (step != STORE_DONE)
 		return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);
-	return (people_user_insert(tx, op->req, &op->nu, op->user_id));
+	if ((step = people_user_insert(tx, op->req, &op->nu, op->user_id)) !=
+	    OK || register_hook == NULL)
+		return (step);
+	return (register_hook->apply(tx, op->req, op->user_id, op->ext));
 }
 
 /* POST /v1/auth/login */

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 struct module;
+struct request;
 struct store;
 struct tx;
 
@@ -36,6 +37,25 @@ int	 people_user_add(struct store *, const char *email, const char *password,
 int	 people_health_consent(struct tx *, const char *user_id);
 /* The same, as the resource layer's consent hook (resource_set_consent). */
 int	 people_consent_hook(struct tx *, const char *user_id);
+
+/*
+ * Registration extras owned by another module (the partners module's
+ * access codes), set once at start-up so that people does not depend on
+ * it. members (NULL-terminated) are accepted in the body of POST
+ * /v1/auth/register besides people's own. check runs before the account
+ * is made, outside any transaction: non-OK refuses the registration with
+ * the problem check set on the request. apply runs inside the
+ * registration transaction once the user row exists: non-OK rolls the
+ * registration back (with a problem set, unless ERR_BUSY). state is what
+ * check left, in the request's arena.
+ */
+struct people_register_hook {
+	const char *const	*members;
+	int			(*check)(struct request *, void **state);
+	int			(*apply)(struct tx *, struct request *,
+				    const char *user_id, void *state);
+};
+void	 people_set_register_hook(const struct people_register_hook *);
 
 /* `carebase user ...` and `carebase audit ...` command handlers. */
 int	 people_cli_user(struct store *, int argc, char **argv);

@@ -1,0 +1,636 @@
+/*
+ * The partners module: its routes and resources, the public branding
+ * route, and the helpers its files share. Tables, the seeded features
+ * (automatic_access_code, therapy, live_chat) and the built-in roles'
+ * permissions come from migration 0005.
+ *
+ * Partners, features, partner features and partner admins are resources
+ * that admins manage (scope all); a partner admin reads their own
+ * partner_admins row. A partner is never deleted: PATCH is_active false
+ * deactivates it, and in the same transaction every admin of it and
+ * every access it granted (after_write). GET /v1/partners/{name} is
+ * public and answers an active partner's branding and the names of the
+ * features it has switched on, nothing else.
+ */
+#include <ctype.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/err.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "module.h"
+#include "partners/partners.h"
+#include "partners/partners_int.h"
+#include "people/people.h"
+#include "resource/audit.h"
+#include "resource/resource.h"
+#include "store/jobs.h"
+#include "store/store.h"
+
+static int	 partners_init(struct store *);
+static int	 url_ok(const char *);
+static void	 partner_check(json_t *body, json_t *errs);
+static int	 name_taken(struct tx *, const char *name, const char *id);
+static int	 partners_before_create(struct resource_ctx *, json_t *);
+static int	 partners_before_update(struct resource_ctx *, json_t *);
+static int	 partners_after_write(struct resource_ctx *, int, json_t *);
+static int	 partner_deactivate(struct resource_ctx *, const char *id);
+static int	 features_before_write(struct resource_ctx *, json_t *);
+static int	 admins_before_create(struct resource_ctx *, json_t *);
+static json_t	*text_or_null(struct stmt *, int);
+
+static const struct route partners_routes[] = {
+	{HTTP_GET, "/v1/partners/{name}", partners_public_get, 0,
+	    "an active partner's branding and features, by name (public)"},
+	{HTTP_GET, "/v1/partner-access", partner_access_list, 0,
+	    "partner accesses: admins all, partner admins their partner's, "
+	    "members their own"},
+	{HTTP_POST, "/v1/partner-access", partner_access_create,
+	    ROUTE_JSON_BODY, "create an access for a partner; the answer "
+	    "holds its code, shown this once"},
+	{HTTP_GET, "/v1/partner-access/{id}", partner_access_get, 0,
+	    "one partner access in the caller's scope"},
+	{HTTP_PATCH, "/v1/partner-access/{id}", partner_access_update,
+	    ROUTE_JSON_BODY, "change an access's features, therapy sessions "
+	    "or active flag"},
+	{HTTP_DELETE, "/v1/partner-access/{id}", partner_access_delete, 0,
+	    "delete an access (its code stops working)"},
+	{HTTP_POST, "/v1/partner-access/validate-code",
+	    partner_access_validate, ROUTE_JSON_BODY,
+	    "check a code (public): the features it grants, or why not"},
+	{HTTP_POST, "/v1/partner-access/assign", partner_access_assign,
+	    ROUTE_JSON_BODY, "redeem a code for the caller"},
+	{HTTP_GET, "/v1/me/partner-access", partner_access_mine, 0,
+	    "the caller's partner accesses"},
+};
+
+static const struct job_kind partners_jobs[] = {
+	{"partners.prune_guesses", partners_prune_guesses, 0},
+};
+
+static const struct job_schedule partners_schedules[] = {
+	{"partners.prune_guesses", "23 * * * *", "partners.prune_guesses",
+	    NULL},
+};
+
+static const char *const register_members[] = {
+	"partner_access_code", "partner_id", "partner", NULL
+};
+
+static const struct people_register_hook register_hook = {
+	register_members, partners_register_check, partners_register_apply,
+};
+
+static const struct field partner_fields[] = {
+	{"name", FIELD_TEXT, FIELD_REQUIRED | FIELD_FILTER | FIELD_SORT, 1,
+	    PARTNER_NAME_MAX, NULL, NULL, NULL, 0,
+	    "unique without regard to case; GET /v1/partners/{name} finds it"},
+	{"is_active", FIELD_BOOL, FIELD_FILTER, 0, 0, NULL, "true", NULL, 0,
+	    "false deactivates the partner, its admins and its accesses"},
+	{"logo_url", FIELD_TEXT, FIELD_NULLABLE, 0, PARTNER_URL_MAX, NULL,
+	    NULL, NULL, 0, "http(s) URL of the logo"},
+	{"logo_alt", FIELD_TEXT, FIELD_NULLABLE, 0, 200, NULL, NULL, NULL, 0,
+	    "text alternative of the logo"},
+	{"website", FIELD_TEXT, FIELD_NULLABLE, 0, PARTNER_URL_MAX, NULL,
+	    NULL, NULL, 0, "http(s) URL of the partner's website"},
+	{"footer_line1", FIELD_TEXT, FIELD_NULLABLE, 0, 500, NULL, NULL, NULL,
+	    0, "first footer line"},
+	{"footer_line2", FIELD_TEXT, FIELD_NULLABLE, 0, 500, NULL, NULL, NULL,
+	    0, "second footer line"},
+	{"social_links", FIELD_JSON, 0, 0, 0, NULL, "{}", NULL, 0,
+	    "object of network name ([a-z0-9_], up to 32) to http(s) URL, "
+	    "at most 16"},
+	{"created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
+	    NULL, NULL, 0, NULL},
+	{"updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL},
+	{"created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL},
+	{"updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL},
+};
+
+const struct resource partners_resource = {
+	.name = "partners",
+	.path = "/v1/partners",
+	.table = "partners",
+	.fields = partner_fields,
+	.nfields = NELEM(partner_fields),
+	.actions = (1 << ACTION_LIST) | (1 << ACTION_CREATE) |
+	    (1 << ACTION_UPDATE),
+	.doc = "Partner organisations that grant their members extra "
+	    "features, with their branding. Admins manage them; a partner is "
+	    "never deleted: is_active false deactivates it with its admins "
+	    "and accesses (made active again, it does not reactivate them). "
+	    "GET /v1/partners/{name} is the public branding.",
+	.before_create = partners_before_create,
+	.before_update = partners_before_update,
+	.after_write = partners_after_write,
+};
+
+static const struct field feature_fields[] = {
+	{"name", FIELD_TEXT, FIELD_REQUIRED | FIELD_FILTER | FIELD_SORT, 1, 64,
+	    NULL, NULL, NULL, 0, "unique; lower case letters, digits and _"},
+	{"description", FIELD_TEXT, 0, 0, 500, NULL, "\"\"", NULL, 0,
+	    "what the feature gives"},
+	{"created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
+	    NULL, NULL, 0, NULL},
+	{"updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL},
+	{"created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL},
+	{"updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL},
+};
+
+const struct resource features_resource = {
+	.name = "features",
+	.path = "/v1/features",
+	.table = "features",
+	.fields = feature_fields,
+	.nfields = NELEM(feature_fields),
+	.doc = "Features a partner may switch on (automatic_access_code, "
+	    "therapy and live_chat are seeded).",
+	.before_create = features_before_write,
+	.before_update = features_before_write,
+};
+
+static const struct field partner_feature_fields[] = {
+	{"partner_id", FIELD_UUID, FIELD_REQUIRED | FIELD_CREATE_ONLY |
+	    FIELD_FILTER, 0, 0, NULL, NULL, "partners", 0, "the partner"},
+	{"feature_id", FIELD_UUID, FIELD_REQUIRED | FIELD_CREATE_ONLY |
+	    FIELD_FILTER, 0, 0, NULL, NULL, "features", 0, "the feature"},
+	{"is_active", FIELD_BOOL, FIELD_FILTER, 0, 0, NULL, "true", NULL, 0,
+	    "switched on"},
+	{"created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
+	    NULL, NULL, 0, NULL},
+	{"updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL},
+	{"created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL},
+	{"updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL},
+};
+
+const struct resource partner_features_resource = {
+	.name = "partner_features",
+	.path = "/v1/partner-features",
+	.table = "partner_features",
+	.fields = partner_feature_fields,
+	.nfields = NELEM(partner_feature_fields),
+	.doc = "A feature switched on for a partner; one row per partner and "
+	    "feature (409 for a second).",
+};
+
+static const struct field partner_admin_fields[] = {
+	{"user_id", FIELD_UUID, FIELD_REQUIRED | FIELD_CREATE_ONLY |
+	    FIELD_FILTER, 0, 0, NULL, NULL, "users", 0,
+	    "a user with role partner_admin; one partner each"},
+	{"partner_id", FIELD_UUID, FIELD_REQUIRED | FIELD_CREATE_ONLY |
+	    FIELD_FILTER, 0, 0, NULL, NULL, "partners", 0, "the partner"},
+	{"is_active", FIELD_BOOL, FIELD_FILTER, 0, 0, NULL, "true", NULL, 0,
+	    "an inactive partner admin can do nothing for the partner"},
+	{"created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
+	    NULL, NULL, 0, NULL},
+	{"updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL},
+	{"created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL},
+	{"updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL},
+};
+
+const struct resource partner_admins_resource = {
+	.name = "partner_admins",
+	.path = "/v1/partner-admins",
+	.table = "partner_admins",
+	.fields = partner_admin_fields,
+	.nfields = NELEM(partner_admin_fields),
+	.owner_column = "user_id",
+	.doc = "Users (role partner_admin) who administer a partner: they "
+	    "create and manage that partner's accesses, and no other's.",
+	.before_create = admins_before_create,
+};
+
+static const struct resource *const partners_resources[] = {
+	&partners_resource,
+	&features_resource,
+	&partner_features_resource,
+	&partner_admins_resource,
+};
+
+const struct module partners_module = {
+	"partners", partners_routes, NELEM(partners_routes), partners_jobs,
+	NELEM(partners_jobs), partners_schedules, NELEM(partners_schedules),
+	partners_resources, NELEM(partners_resources), partners_init, NULL,
+};
+
+static int
+partners_init(struct store *db)
+{
+	(void)db;
+	people_set_register_hook(&register_hook);
+	return (OK);
+}
+
+/* Shared helpers */
+
+void
+partners_err(json_t *errs, const char *field, const char *code,
+    const char *detail)
+{
+	json_array_append_new(errs, json_pack("{s:s,s:s,s:s}", "field", field,
+	    "code", code, "detail", detail));
+}
+
+int
+partners_errs_answer(struct request *req, json_t *errs, const char *what)
+{
+	size_t	 n = json_array_size(errs);
+
+	if (n == 0) {
+		json_decref(errs);
+		return (OK);
+	}
+	http_problem_ext(req, ERR_INVALID, NULL, json_pack("{s:o}", "errors",
+	    errs), "%s: %zu field%s not valid.", what, n, n == 1 ? " is" :
+	    "s are");
+	return (ERR_INVALID);
+}
+
+int
+partners_caller(struct request *req, struct principal **who)
+{
+	int	 rc;
+
+	if ((rc = resource_principal(req, who)) != OK) {
+		http_problem(req, rc, NULL, "The credentials are not valid.");
+		return (rc);
+	}
+	if (*who == NULL) {
+		http_problem(req, ERR_UNAUTHORIZED, NULL,
+		    "Authentication is required.");
+		return (ERR_UNAUTHORIZED);
+	}
+	return (OK);
+}
+
+int
+partners_admin_of(struct tx *tx, const char *user_id, char *out)
+{
+	struct stmt	*st;
+	int		 rc;
+
+	st = store_prepare(tx, "SELECT a.partner_id FROM partner_admins a "
+	    "JOIN partners p ON p.id = a.partner_id WHERE a.user_id = ? AND "
+	    "a.is_active = 1 AND p.is_active = 1");
+	store_bind_text(st, 1, user_id);
+	switch ((rc = store_step(st))) {
+	case STORE_ROW:
+		strlcpy_cb(out, store_col_text(st, 0), UUID_STR_LEN);
+		rc = OK;
+		break;
+	case STORE_DONE:
+		rc = ERR_NOT_FOUND;
+		break;
+	}
+	store_finalize(st);
+	return (rc);
+}
+
+int
+partners_find(struct tx *tx, const char *id_or_name, char *id_out,
+    char *name_out, int *active)
+{
+	struct stmt	*st;
+	int		 rc;
+
+	if (uuid_valid(id_or_name))
+		st = store_prepare(tx, "SELECT id, name, is_active FROM "
+		    "partners WHERE id = ?");
+	else
+		st = store_prepare(tx, "SELECT id, name, is_active FROM "
+		    "partners WHERE lower(name) = lower(?)");
+	store_bind_text(st, 1, id_or_name);
+	switch ((rc = store_step(st))) {
+	case STORE_ROW:
+		strlcpy_cb(id_out, store_col_text(st, 0), UUID_STR_LEN);
+		if (name_out != NULL)
+			strlcpy_cb(name_out, store_col_text(st, 1),
+			    PARTNER_NAME_MAX * 4 + 1);
+		*active = store_col_int64(st, 2) != 0;
+		rc = OK;
+		break;
+	case STORE_DONE:
+		rc = ERR_NOT_FOUND;
+		break;
+	}
+	store_finalize(st);
+	return (rc);
+}
+
+int
+partners_feature_on(struct tx *tx, const char *partner_id,
+    const char *feature)
+{
+	struct stmt	*st;
+	int		 rc;
+
+	st = store_prepare(tx, "SELECT 1 FROM partner_features pf JOIN "
+	    "features f ON f.id = pf.feature_id WHERE pf.partner_id = ? AND "
+	    "f.name = ? AND pf.is_active = 1");
+	store_bind_text(st, 1, partner_id);
+	store_bind_text(st, 2, feature);
+	rc = store_step(st);
+	store_finalize(st);
+	return (rc == STORE_ROW ? OK : rc == STORE_DONE ? ERR_NOT_FOUND : rc);
+}
+
+/* Partners */
+
+/* An http(s) URL without blanks or control characters. */
+static int
+url_ok(const char *s)
+{
+	size_t	 i;
+
+	if (strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0)
+		return (0);
+	if (strlen(s) > PARTNER_URL_MAX || strlen(s) <= 8)
+		return (0);
+	for (i = 0; s[i] != '\0'; i++)
+		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
+			return (0);
+	return (1);
+}
+
+/* What the field declarations cannot say: names, URLs, social links. */
+static void
+partner_check(json_t *body, json_t *errs)
+{
+	static const char *const urls[] = { "logo_url", "website", NULL };
+	const char	*s, *key;
+	json_t		*v, *link;
+	size_t		 i, n;
+
+	if ((s = json_string_value(json_object_get(body, "name"))) != NULL) {
+		n = strlen(s);
+		for (i = 0; i < n; i++)
+			if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f ||
+			    s[i] == '/')
+				break;
+		if (i < n || n == 0 || isspace((unsigned char)s[0]) ||
+		    isspace((unsigned char)s[n - 1]))
+			partners_err(errs, "name", "invalid_format", "no "
+			    "control characters, no '/', no blanks around it");
+	}
+	for (i = 0; urls[i] != NULL; i++)
+		if ((s = json_string_value(json_object_get(body, urls[i]))) !=
+		    NULL && !url_ok(s))
+			partners_err(errs, urls[i], "invalid_format",
+			    "must be an http(s) URL");
+	if ((v = json_object_get(body, "social_links")) == NULL)
+		return;
+	if (!json_is_object(v) || json_object_size(v) > PARTNER_SOCIAL_MAX) {
+		partners_err(errs, "social_links", "type", "must be an object "
+		    "of at most 16 links");
+		return;
+	}
+	json_object_foreach(v, key, link) {
+		n = strlen(key);
+		for (i = 0; i < n; i++)
+			if (!((key[i] >= 'a' && key[i] <= 'z') ||
+			    (key[i] >= '0' && key[i] <= '9') || key[i] == '_'))
+				break;
+		if (n == 0 || n > 32 || i < n || !json_is_string(link) ||
+		    !url_ok(json_string_value(link))) {
+			partners_err(errs, "social_links", "invalid_format",
+			    "each member is a network name ([a-z0-9_], up to "
+			    "32) and an http(s) URL");
+			return;
+		}
+	}
+}
+
+/* 409 NAME_TAKEN when another partner has the name (any case). */
+static int
+name_taken(struct tx *tx, const char *name, const char *id)
+{
+	struct stmt	*st;
+	int		 rc;
+
+	if (name == NULL)
+		return (OK);
+	st = store_prepare(tx, "SELECT 1 FROM partners WHERE lower(name) = "
+	    "lower(?) AND id <> ?");
+	store_bind_text(st, 1, name);
+	store_bind_text(st, 2, id != NULL ? id : "");
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc == STORE_DONE)
+		return (OK);
+	return (rc == STORE_ROW ? ERR_CONFLICT : rc);
+}
+
+static int
+partners_before_create(struct resource_ctx *ctx, json_t *body)
+{
+	json_t	*errs = json_array();
+	int	 rc;
+
+	partner_check(body, errs);
+	if ((rc = partners_errs_answer(ctx->req, errs, "The partner")) != OK)
+		return (rc);
+	rc = name_taken(ctx->tx, json_string_value(json_object_get(body,
+	    "name")), NULL);
+	if (rc == ERR_CONFLICT)
+		http_problem(ctx->req, rc, "NAME_TAKEN", "Another partner has "
+		    "that name.");
+	return (rc);
+}
+
+static int
+partners_before_update(struct resource_ctx *ctx, json_t *body)
+{
+	json_t	*errs = json_array();
+	int	 rc;
+
+	partner_check(body, errs);
+	if ((rc = partners_errs_answer(ctx->req, errs, "The partner")) != OK)
+		return (rc);
+	rc = name_taken(ctx->tx, json_string_value(json_object_get(body,
+	    "name")), ctx->id);
+	if (rc == ERR_CONFLICT)
+		http_problem(ctx->req, rc, "NAME_TAKEN", "Another partner has "
+		    "that name.");
+	return (rc);
+}
+
+/* Deactivating a partner deactivates its admins and its accesses. */
+static int
+partners_after_write(struct resource_ctx *ctx, int action, json_t *row)
+{
+	if (action != ACTION_UPDATE || ctx->id == NULL ||
+	    !json_is_false(json_object_get(row, "is_active")) ||
+	    !json_is_true(json_object_get(ctx->old, "is_active")))
+		return (OK);
+	return (partner_deactivate(ctx, ctx->id));
+}
+
+static int
+partner_deactivate(struct resource_ctx *ctx, const char *id)
+{
+	static const char *const sql[] = {
+		"UPDATE partner_admins SET is_active = 0, updated_at = ?, "
+		    "updated_by = ? WHERE partner_id = ? AND is_active = 1",
+		"UPDATE partner_access SET is_active = 0, updated_at = ?, "
+		    "updated_by = ? WHERE partner_id = ? AND is_active = 1",
+	};
+	struct stmt	*st;
+	json_t		*changes;
+	int64_t		 n[2], now = time_now_ms();
+	int		 i, rc;
+
+	for (i = 0; i < 2; i++) {
+		st = store_prepare(ctx->tx, sql[i]);
+		store_bind_int64(st, 1, now);
+		store_bind_text(st, 2, ctx->who != NULL ? ctx->who->user_id :
+		    NULL);
+		store_bind_text(st, 3, id);
+		rc = store_step(st);
+		n[i] = store_changes(st);
+		store_finalize(st);
+		if (rc != STORE_DONE)
+			return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	}
+	changes = json_pack("{s:I,s:I}", "partner_admins_deactivated",
+	    (json_int_t)n[0], "partner_access_deactivated", (json_int_t)n[1]);
+	rc = audit_append(ctx->tx, ctx->who, ctx->req, "partners.deactivate",
+	    "partners", id, changes);
+	json_decref(changes);
+	return (rc);
+}
+
+/* GET /v1/partners/{name}: public, branding only. */
+
+static json_t *
+text_or_null(struct stmt *st, int i)
+{
+	const char	*s = store_col_text(st, i);
+
+	return (s != NULL ? json_string(s) : json_null());
+}
+
+void
+partners_public_get(struct request *req)
+{
+	struct tx	*tx = NULL;
+	struct stmt	*st;
+	const char	*name = http_param(req, "name");
+	json_t		*out = NULL, *links, *features;
+	char		 id[UUID_STR_LEN];
+	int		 rc, step;
+
+	if (name == NULL || strlen(name) > PARTNER_NAME_MAX * 4) {
+		http_problem(req, ERR_NOT_FOUND, NULL, "No such partner.");
+		return;
+	}
+	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
+		goto out;
+	st = store_prepare(tx, "SELECT id, name, logo_url, logo_alt, website, "
+	    "footer_line1, footer_line2, social_links FROM partners WHERE "
+	    "lower(name) = lower(?) AND is_active = 1");
+	store_bind_text(st, 1, name);
+	if ((step = store_step(st)) == STORE_ROW) {
+		strlcpy_cb(id, store_col_text(st, 0), sizeof(id));
+		if ((links = json_loads(store_col_text(st, 7), 0, NULL)) ==
+		    NULL)
+			links = json_object();
+		out = json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "name",
+		    store_col_text(st, 1), "logo_url", text_or_null(st, 2),
+		    "logo_alt", text_or_null(st, 3), "website",
+		    text_or_null(st, 4), "footer_line1", text_or_null(st, 5),
+		    "footer_line2", text_or_null(st, 6), "social_links", links);
+	}
+	store_finalize(st);
+	if (step != STORE_ROW) {
+		rc = step == STORE_DONE ? ERR_NOT_FOUND : step;
+		goto out;
+	}
+	if (out == NULL) {
+		rc = ERR_NOMEM;
+		goto out;
+	}
+	st = store_prepare(tx, "SELECT f.name FROM partner_features pf JOIN "
+	    "features f ON f.id = pf.feature_id WHERE pf.partner_id = ? AND "
+	    "pf.is_active = 1 ORDER BY f.name");
+	store_bind_text(st, 1, id);
+	features = json_array();
+	while ((step = store_step(st)) == STORE_ROW)
+		json_array_append_new(features, json_string(store_col_text(st,
+		    0)));
+	store_finalize(st);
+	json_object_set_new(out, "features", features);
+	rc = step == STORE_DONE ? OK : step;
+out:
+	store_tx_rollback(tx);
+	if (rc != OK) {
+		json_decref(out);
+		http_problem(req, rc, NULL, rc == ERR_NOT_FOUND ?
+		    "No such partner." : "The partner cannot be read.");
+		return;
+	}
+	http_json(req, 200, out);
+}
+
+/* Features */
+
+static int
+features_before_write(struct resource_ctx *ctx, json_t *body)
+{
+	const char	*s;
+	size_t		 i;
+
+	if ((s = json_string_value(json_object_get(body, "name"))) == NULL)
+		return (OK);
+	for (i = 0; s[i] != '\0'; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			break;
+	if (s[i] == '\0')
+		return (OK);
+	http_problem_ext(ctx->req, ERR_INVALID, NULL, json_pack(
+	    "{s:[{s:s,s:s,s:s}]}", "errors", "field", "name", "code",
+	    "invalid_format", "detail", "lower case letters, digits and _"),
+	    "The feature is not valid.");
+	return (ERR_INVALID);
+}
+
+/* Partner admins */
+
+/* The user must have the partner_admin role (and not be erased). */
+static int
+admins_before_create(struct resource_ctx *ctx, json_t *body)
+{
+	struct stmt	*st;
+	int		 rc, ok = 0;
+
+	st = store_prepare(ctx->tx, "SELECT role FROM users WHERE id = ? AND "
+	    "deleted_at IS NULL");
+	store_bind_text(st, 1, json_string_value(json_object_get(body,
+	    "user_id")));
+	if ((rc = store_step(st)) == STORE_ROW)
+		ok = strcmp(store_col_text(st, 0), "partner_admin") == 0;
+	store_finalize(st);
+	if (rc != STORE_ROW && rc != STORE_DONE)
+		return (rc);
+	if (ok)
+		return (OK);
+	http_problem_ext(ctx->req, ERR_INVALID, NULL, json_pack(
+	    "{s:[{s:s,s:s,s:s}]}", "errors", "field", "user_id", "code",
+	    "not_partner_admin", "detail", "the user must have the role "
+	    "partner_admin"), "The partner admin is not valid.");
+	return (ERR_INVALID);
+}

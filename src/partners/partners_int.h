@@ -1,0 +1,126 @@
+/*
+ * Private to src/partners. partners.c holds the module (routes,
+ * resources, init), the partners, features, partner_features and
+ * partner_admins resources, the public branding route and the helpers
+ * below; access.c the partner_access rows staff create, list and change
+ * (and GET /v1/me/partner-access); codes.c the codes themselves: how they
+ * are made, normalised and hashed, guess throttling, validate-code,
+ * assign and redemption at registration.
+ */
+#ifndef PARTNERS_PARTNERS_INT_H
+#define PARTNERS_PARTNERS_INT_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct request;
+struct tx;
+struct stmt;
+struct principal;
+struct resource;
+
+#define PARTNER_NAME_MAX	64	/* code points of a partner's name */
+#define PARTNER_URL_MAX		2048	/* bytes of a logo, website or social URL */
+#define PARTNER_SOCIAL_MAX	16	/* members of social_links */
+
+/*
+ * Codes: PARTNER_CODE_LEN characters drawn uniformly (libsodium's
+ * randombytes_uniform) from PARTNER_CODE_ALPHABET, the upper-case letters
+ * and digits without the look-alikes 0, O, 1, I and L: 31 symbols, so
+ * 31^6 = 887,503,681 codes (29.7 bits). Input is case-insensitive
+ * (upper-cased, surrounding blanks dropped) before it is hashed.
+ */
+#define PARTNER_CODE_LEN	6
+#define PARTNER_CODE_ALPHABET	"ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+#define PARTNER_CODE_INPUT_MAX	64	/* bytes of a code as typed */
+#define PARTNER_CODE_HASH_LEN	65	/* hex of the keyed hash, and NUL */
+#define PARTNER_CODE_TTL_MS	(365LL * 24 * 3600 * 1000)	/* a year */
+
+/*
+ * Guessing: failed look-ups (DOES_NOT_EXIST) per client address and per
+ * account within a window; past the limit every look-up is refused (429,
+ * Retry-After) until the window ends.
+ */
+#define PARTNER_GUESS_WINDOW_MS		(15LL * 60 * 1000)
+#define PARTNER_GUESS_MAX_ACCOUNT	10
+#define PARTNER_GUESS_MAX_IP		30
+
+/* therapy_sessions_remaining a creator may set, by their scope. */
+#define PARTNER_SESSIONS_MAX_RELATED	6	/* a partner admin */
+#define PARTNER_SESSIONS_MAX_ALL	50	/* an admin */
+
+#define PARTNER_LIST_MAX	200
+
+/* partners.c */
+extern const struct resource	partners_resource;
+extern const struct resource	features_resource;
+extern const struct resource	partner_features_resource;
+extern const struct resource	partner_admins_resource;
+void	 partners_public_get(struct request *);
+/* The caller, answering 401 without one. */
+int	 partners_caller(struct request *, struct principal **);
+/*
+ * The partner user_id administers (an active partner_admins row of an
+ * active partner): its id into out (37); ERR_NOT_FOUND without one.
+ */
+int	 partners_admin_of(struct tx *, const char *user_id, char *out);
+/*
+ * A partner by id or by name (without regard to case): id into id_out
+ * (37), name into name_out (may be NULL; PARTNER_NAME_MAX * 4 + 1 bytes),
+ * *active; ERR_NOT_FOUND.
+ */
+int	 partners_find(struct tx *, const char *id_or_name, char *id_out,
+	    char *name_out, int *active);
+/* OK if partner_id has feature switched on (active), else ERR_NOT_FOUND. */
+int	 partners_feature_on(struct tx *, const char *partner_id,
+	    const char *feature);
+/* Append {"field", "code", "detail"} to errs. */
+void	 partners_err(json_t *errs, const char *field, const char *code,
+	    const char *detail);
+/* Answer 422 with errs (taken) when it has entries: returns ERR_INVALID;
+ * OK (errs freed) when empty. */
+int	 partners_errs_answer(struct request *, json_t *errs, const char *what);
+
+/* access.c */
+/* Columns access_row decodes, for "FROM partner_access a JOIN partners p
+ * ON p.id = a.partner_id". */
+#define ACCESS_COLUMNS	"a.id, a.partner_id, p.name, a.created_by, " \
+			"a.user_id, a.feature_live_chat, a.feature_therapy, " \
+			"a.therapy_sessions_remaining, " \
+			"a.therapy_sessions_redeemed, a.is_active, " \
+			"a.activated_at, a.created_at, a.updated_at"
+/* One row of ACCESS_COLUMNS; staff also see who made it and for whom. */
+json_t	*access_row(struct stmt *, int staff);
+/* Read one access (not deleted) into *out; ERR_NOT_FOUND. */
+int	 access_load(struct tx *, const char *id, int staff, json_t **out);
+void	 partner_access_list(struct request *);
+void	 partner_access_get(struct request *);
+void	 partner_access_create(struct request *);
+void	 partner_access_update(struct request *);
+void	 partner_access_delete(struct request *);
+void	 partner_access_mine(struct request *);
+
+/* codes.c */
+/*
+ * Normalise a code as typed: blanks around it dropped, upper-cased; OK
+ * when the rest is PARTNER_CODE_LEN characters of the alphabet (out gets
+ * them), ERR_INVALID otherwise. Pure.
+ */
+int	 partner_code_normalise(const char *in, char out[PARTNER_CODE_LEN + 1]);
+/* A new random code (normalised). */
+void	 partner_code_new(char out[PARTNER_CODE_LEN + 1]);
+/* The keyed hash stored for a normalised code (hex, 64 + NUL). */
+void	 partner_code_hash(const char *code, char out[PARTNER_CODE_HASH_LEN]);
+void	 partner_access_validate(struct request *);
+void	 partner_access_assign(struct request *);
+/* The partners.prune_guesses job: drop guess windows that have ended. */
+struct store;
+struct job;
+int	 partners_prune_guesses(struct store *, const struct job *, char *err);
+/* Registration: the people module's register hook (people.h). */
+int	 partners_register_check(struct request *, void **state);
+int	 partners_register_apply(struct tx *, struct request *,
+	    const char *user_id, void *state);
+
+#endif
