@@ -706,8 +706,11 @@ responses_before_create(struct resource_ctx *ctx, json_t *body)
 		store_bind_text(st, 1, sess);
 		store_bind_text(st, 2, client);
 		if ((rc = store_step(st)) == STORE_DONE)
+			/* Word for word the resource layer's answer for a
+			 * row that does not exist: another client's session
+			 * must not be told apart from none. */
 			therapy_err(errs, "session_id", "not_found",
-			    "names no session of this client");
+			    "names no existing therapy_sessions row");
 		store_finalize(st);
 		if (rc != STORE_ROW && rc != STORE_DONE) {
 			json_decref(errs);

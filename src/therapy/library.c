@@ -139,13 +139,15 @@ const struct resource resource_assignments_resource = {
 	.nfields = NELEM(assignment_fields),
 	.owner_column = "client_id",
 	.related_kinds = "guardian_of,practitioner_of",
-	/* A practitioner sees what they assigned, not a colleague's. */
+	/* A practitioner sees what they assigned, not a colleague's (even
+	 * of the colleague's public resource). */
 	.party_kinds = "practitioner_of",
-	.party_where = "resource_id IN (SELECT id FROM resources WHERE "
-	    "owner_id = ?)",
+	.party_where = "created_by = ?",
 	.doc = "Resources assigned to clients: assigned, then viewed when "
 	    "the client opens it (POST .../open), then completed. A "
-	    "therapist sees the assignments of their own resources.",
+	    "therapist assigns their own or public resources to their "
+	    "clients (an active practitioner_of relationship) and sees the "
+	    "assignments they made.",
 	.before_create = assignments_before_create,
 };
 
@@ -195,6 +197,8 @@ assignments_before_create(struct resource_ctx *ctx, json_t *body)
 	int		 rc;
 
 	if (ctx->scope != SCOPE_ALL) {
+		/* Someone else's private resource looks exactly like one
+		 * that does not exist. */
 		st = store_prepare(ctx->tx, "SELECT 1 FROM resources WHERE "
 		    "id = ? AND (owner_id = ? OR is_public = 1)");
 		store_bind_text(st, 1, rid);
@@ -202,12 +206,25 @@ assignments_before_create(struct resource_ctx *ctx, json_t *body)
 		rc = store_step(st);
 		store_finalize(st);
 		if (rc == STORE_DONE) {
-			http_problem(ctx->req, ERR_FORBIDDEN, NULL, "Assign "
-			    "your own or public resources.");
-			return (ERR_FORBIDDEN);
+			http_problem_ext(ctx->req, ERR_INVALID, NULL, json_pack(
+			    "{s:[{s:s,s:s,s:s}]}", "errors", "field",
+			    "resource_id", "code", "not_found", "detail",
+			    "names no existing resources row"),
+			    "The assignment is not valid.");
+			return (ERR_INVALID);
 		}
 		if (rc != STORE_ROW)
 			return (rc);
+		/* A guardian who is also a therapist assigns nothing to
+		 * their child: only to clients. */
+		if ((rc = therapy_related(ctx->tx, ctx->who->user_id, cid,
+		    "practitioner_of")) != OK) {
+			if (rc != ERR_NOT_FOUND)
+				return (rc);
+			http_problem(ctx->req, ERR_FORBIDDEN, NULL, "Assign "
+			    "resources to your clients only.");
+			return (ERR_FORBIDDEN);
+		}
 	}
 	if (json_is_string(json_object_get(body, "notes")) &&
 	    (rc = therapy_consent(ctx->req, ctx->tx, cid)) != OK)
@@ -333,11 +350,12 @@ assignment_tx(struct tx *tx, void *arg)
 	char			 status[16];
 	const char		*to = NULL;
 	json_t			*resource = NULL, *assignment = NULL, *changes;
-	int			 rc, is_client, may;
+	int			 rc, is_client, may, moved = 0;
 
 	json_decref(a->row);
 	a->row = NULL;
-	st = store_prepare(tx, "SELECT a.client_id, a.status, r.owner_id, "
+	st = store_prepare(tx, "SELECT a.client_id, a.status, "
+	    "COALESCE(a.created_by, ''), "
 	    RES_PUBLIC_COLUMNS " FROM resource_assignments a JOIN resources r "
 	    "ON r.id = a.resource_id WHERE a.id = ?");
 	store_bind_text(st, 1, a->id);
@@ -387,18 +405,34 @@ assignment_tx(struct tx *tx, void *arg)
 	if (to != NULL) {
 		st = store_prepare(tx, strcmp(to, "viewed") == 0 ?
 		    "UPDATE resource_assignments SET status = ?, viewed_at = ?, "
-		    "updated_at = ?, updated_by = ? WHERE id = ?" :
-		    "UPDATE resource_assignments SET status = ?, completed_at = "
-		    "?, updated_at = ?, updated_by = ? WHERE id = ?");
+		    "updated_at = ?, updated_by = ? WHERE id = ? AND status = ?"
+		    : "UPDATE resource_assignments SET status = ?, completed_at "
+		    "= ?, updated_at = ?, updated_by = ? WHERE id = ? AND "
+		    "status = ?");
 		store_bind_text(st, 1, to);
 		store_bind_int64(st, 2, time_now_ms());
 		store_bind_int64(st, 3, time_now_ms());
 		store_bind_text(st, 4, a->who->user_id);
 		store_bind_text(st, 5, a->id);
-		rc = store_step(st);
+		/* Guarded on the status read above: of concurrent calls,
+		 * one moves it and the rest find it moved (409 / no-op). */
+		store_bind_text(st, 6, status);
+		if ((rc = store_step(st)) == STORE_DONE)
+			moved = store_changes(st) == 1;
 		store_finalize(st);
 		if (rc != STORE_DONE)
 			goto out;
+		rc = OK;
+		if (!moved && a->completing) {
+			http_problem(a->req, ERR_CONFLICT, "INVALID_TRANSITION",
+			    "The assignment is already completed.");
+			rc = ERR_CONFLICT;
+			goto out;
+		}
+		if (!moved)
+			to = NULL;	/* opened at the same time: once is enough */
+	}
+	if (to != NULL) {
 		changes = json_pack("{s:[s],s:s}", "fields", "status",
 		    "status", to);
 		rc = audit_append(tx, a->who, a->req, strcmp(to, "viewed") ==

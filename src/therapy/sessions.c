@@ -62,6 +62,7 @@ struct saction {
 	const char		*to;		/* target status */
 	enum scope		 update;	/* therapy_sessions:update */
 	enum scope		 notes;		/* therapy_sessions:private_notes */
+	enum scope		 read;		/* therapy_sessions:read, for the answer */
 	int64_t			 start, end;	/* reschedule */
 	const char		*text;		/* private notes to write */
 	int			 text_null;
@@ -73,6 +74,8 @@ static int	 sessions_before_create(struct resource_ctx *, json_t *);
 static int	 sessions_before_update(struct resource_ctx *, json_t *);
 static int	 session_load(struct tx *, const char *, struct tsession *);
 static int	 session_sees(struct tx *, const struct principal *,
+		    const struct tsession *);
+static int	 session_therapist(struct tx *, const struct principal *,
 		    const struct tsession *);
 static int	 session_overlap(struct request *, struct tx *, const char *,
 		    int64_t, int64_t, const char *);
@@ -278,6 +281,21 @@ session_sees(struct tx *tx, const struct principal *who,
 	return (rc == OK ? ERR_FORBIDDEN : rc);
 }
 
+/*
+ * Is the caller the session's therapist, still the client's practitioner
+ * (an active practitioner_of relationship)? OK, or ERR_NOT_FOUND: a
+ * therapist whose link to the client ended no longer sees the session.
+ */
+static int
+session_therapist(struct tx *tx, const struct principal *who,
+    const struct tsession *s)
+{
+	if (strcmp(s->therapist_user, who->user_id) != 0)
+		return (ERR_NOT_FOUND);
+	return (therapy_related(tx, who->user_id, s->client_id,
+	    "practitioner_of"));
+}
+
 static int
 session_load(struct tx *tx, const char *id, struct tsession *s)
 {
@@ -383,6 +401,7 @@ session_action(struct request *req, const char *to)
 			return;
 	}
 	a.update = resource_scope(req->db, a.who, "therapy_sessions", "update");
+	a.read = resource_scope(req->db, a.who, "therapy_sessions", "read");
 	rc = store_run(req->db, STORE_TX_WRITE, action_tx, &a);
 	if (rc == OK)
 		http_json(req, resched ? 201 : 200, a.row);
@@ -417,9 +436,10 @@ action_tx(struct tx *tx, void *arg)
 		return (rc);
 	is_client = strcmp(s.client_id, a->who->user_id) == 0;
 	if (a->update != SCOPE_ALL &&
-	    strcmp(s.therapist_user, a->who->user_id) != 0 &&
-	    !(is_client && strcmp(a->to, "canceled") == 0)) {
-		rc = session_sees(tx, a->who, &s);
+	    !(is_client && strcmp(a->to, "canceled") == 0) &&
+	    (rc = session_therapist(tx, a->who, &s)) != OK) {
+		if (rc == ERR_NOT_FOUND)
+			rc = session_sees(tx, a->who, &s);
 		goto out;
 	}
 	if (strcmp(s.status, "scheduled") != 0) {
@@ -459,7 +479,8 @@ action_tx(struct tx *tx, void *arg)
 	ctx.tx = tx;
 	ctx.res = &therapy_sessions_resource;
 	ctx.who = a->who;
-	ctx.scope = SCOPE_ALL;	/* the caller was checked above */
+	/* The answer shows what the caller may see of it, no more. */
+	ctx.scope = a->read;
 	rc = resource_load(&ctx, a->new_id[0] ? a->new_id : s.id, &a->row);
 out:
 	free(s.meta);
@@ -475,9 +496,6 @@ reschedule(struct saction *a, struct tx *tx, struct tsession *s)
 	json_t			*body;
 	int			 rc;
 
-	if ((rc = session_overlap(a->req, tx, s->therapist_id, a->start,
-	    a->end, s->id)) != OK)
-		return (rc);
 	body = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:s}",
 	    "therapist_id", s->therapist_id, "client_id", s->client_id,
 	    "start_time", time_format_iso(a->start, iso[0]),
@@ -493,7 +511,11 @@ reschedule(struct saction *a, struct tx *tx, struct tsession *s)
 	ctx.res = &therapy_sessions_resource;
 	ctx.who = a->who;
 	ctx.scope = a->update;
-	rc = resource_insert(&ctx, body, a->new_id);
+	/* The new booking obeys every booking rule: an active therapist
+	 * who is still the client's practitioner, consent, no overlap (the
+	 * old session already left the calendar). */
+	if ((rc = sessions_before_create(&ctx, body)) == OK)
+		rc = resource_insert(&ctx, body, a->new_id);
 	json_decref(body);
 	return (rc);
 }
@@ -509,9 +531,10 @@ notes_access(struct saction *a, struct tx *tx, struct tsession *s)
 
 	if ((rc = session_load(tx, a->id, s)) != OK)
 		return (rc);
-	if (a->notes == SCOPE_ALL ||
-	    strcmp(s->therapist_user, a->who->user_id) == 0)
+	if (a->notes == SCOPE_ALL)
 		return (OK);
+	if ((rc = session_therapist(tx, a->who, s)) != ERR_NOT_FOUND)
+		return (rc);
 	return (session_sees(tx, a->who, s));
 }
 

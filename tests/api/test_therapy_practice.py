@@ -475,9 +475,14 @@ def test_resources_and_assignments(server, practice):
     # Library: public ones, and assigned ones once assigned.
     lib = {x["id"] for x in server.get("/v1/resource-library", headers=hdr(c)).json()["data"]}
     assert pub["id"] in lib and res["id"] not in lib
+    # Another therapist's private resource looks like no resource at all.
     r = server.post("/v1/resource-assignments", headers=hdr(p["therapist2"]),
                     json={"resource_id": res["id"], "client_id": o["id"]})
-    assert r.status_code == 403, r.text
+    none = server.post("/v1/resource-assignments", headers=hdr(p["therapist2"]),
+                       json={"resource_id": "01900000-0000-7000-8000-000000000000",
+                             "client_id": o["id"]})
+    assert r.status_code == none.status_code == 422, r.text
+    assert r.json()["errors"] == none.json()["errors"]
     r = server.post("/v1/resource-assignments", headers=hdr(t),
                     json={"resource_id": res["id"], "client_id": c["id"],
                           "due_date": at(100), "notes": "Twice a day"})

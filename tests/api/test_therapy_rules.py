@@ -148,3 +148,96 @@ def test_delete_rules_cascade_and_set_null(server, practice, db):
                        ("resource_assignments", asg["id"])):
         assert db.count(table, f"id = '{rid}'") == 0, table
     assert db.count("form_responses", f"id = '{resp['id']}'") == 1
+
+
+def test_a_colleagues_public_resource_assigned_is_the_assigners(server, practice):
+    """Who sees an assignment is who made it, not who owns the resource."""
+    p = practice
+    t, c, col = p["therapist"], p["client"], p["colleague"]
+    pub = server.post("/v1/resources", headers=hdr(col), json={
+        "title": "Sleep", "type": "link", "url": "https://example.org/s",
+        "is_public": True}).json()
+    r = server.post("/v1/resource-assignments", headers=hdr(t),
+                    json={"resource_id": pub["id"], "client_id": c["id"],
+                          "notes": "ONLY-FOR-T"})
+    assert r.status_code == 201, r.text
+    asg = r.json()
+    assert server.get(f"/v1/resource-assignments/{asg['id']}", headers=hdr(t)).status_code == 200
+    r = server.get("/v1/resource-assignments", headers=hdr(col))
+    assert asg["id"] not in {x["id"] for x in r.json()["data"]} and "ONLY-FOR-T" not in r.text
+    problem(server.get(f"/v1/resource-assignments/{asg['id']}", headers=hdr(col)),
+            404, "NOT_FOUND")
+    problem(server.post(f"/v1/resource-assignments/{asg['id']}/complete", headers=hdr(col)),
+            404, "NOT_FOUND")
+    # Only clients get assignments: a therapist who is someone's guardian
+    # assigns them nothing.
+    kid = p["other"]
+    from test_therapy_practice import relate
+    relate(server, p["admin"], t, kid, "guardian_of")
+    r = server.post("/v1/resource-assignments", headers=hdr(t),
+                    json={"resource_id": pub["id"], "client_id": kid["id"]})
+    assert r.status_code == 403, r.text
+
+
+def test_concurrent_completes_move_an_assignment_once(server, practice, db):
+    import concurrent.futures
+    p = practice
+    t, c = p["therapist"], p["client"]
+    res = server.post("/v1/resources", headers=hdr(t), json={
+        "title": "Walk", "type": "text", "url": "https://example.org/w"}).json()
+    asg = server.post("/v1/resource-assignments", headers=hdr(t),
+                      json={"resource_id": res["id"], "client_id": c["id"]}).json()
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        opens = list(ex.map(lambda _: server.post(
+            f"/v1/resource-assignments/{asg['id']}/open", headers=hdr(c)).status_code, range(8)))
+    assert opens == [200] * 8
+    assert db.count("audit_log", f"action = 'resource_assignments.view' AND "
+                    f"entity_id = '{asg['id']}'") == 1
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        done = list(ex.map(lambda _: server.post(
+            f"/v1/resource-assignments/{asg['id']}/complete", headers=hdr(c)).status_code,
+            range(8)))
+    assert sorted(done) == [200] + [409] * 7, done
+    assert db.count("audit_log", f"action = 'resource_assignments.complete' AND "
+                    f"entity_id = '{asg['id']}'") == 1
+
+
+def test_a_therapist_whose_link_ended_no_longer_acts_on_the_session(server, practice, db):
+    from test_therapy_practice import at, book
+    p = practice
+    t, c, a = p["therapist"], p["client"], hdr(p["admin"])
+    s = book(server, t, t, c, at(80), at(81)).json()
+    rel = db.scalar(f"SELECT id FROM relationships WHERE lead_id = '{t['id']}' AND "
+                    f"follower_id = '{c['id']}' AND kind = 'practitioner_of'")
+    r = server.post(f"/v1/relationships/{rel}/end", headers=a)
+    assert r.status_code == 200, r.text
+    problem(server.get(f"/v1/therapy-sessions/{s['id']}", headers=hdr(t)), 404, "NOT_FOUND")
+    problem(server.get(f"/v1/therapy-sessions/{s['id']}/private-notes", headers=hdr(t)),
+            404, "NOT_FOUND")
+    problem(server.request("PUT", f"/v1/therapy-sessions/{s['id']}/private-notes",
+                           headers=hdr(t), json={"private_notes": "x"}), 404, "NOT_FOUND")
+    for verb in ("complete", "no-show"):
+        problem(server.post(f"/v1/therapy-sessions/{s['id']}/{verb}", headers=hdr(t)),
+                404, "NOT_FOUND")
+    problem(server.post(f"/v1/therapy-sessions/{s['id']}/reschedule", headers=hdr(t),
+                        json={"start_time": at(82), "end_time": at(83)}), 404, "NOT_FOUND")
+    # An admin may move it, but the booking rules still hold: no practitioner.
+    body = problem(server.post(f"/v1/therapy-sessions/{s['id']}/reschedule", headers=a,
+                               json={"start_time": at(82), "end_time": at(83)}),
+                   422, "VALIDATION_FAILED")
+    assert body["errors"][0]["code"] == "not_practitioner"
+    assert server.get(f"/v1/therapy-sessions/{s['id']}", headers=a).json()["status"] \
+        == "scheduled"
+
+
+def test_action_answers_show_only_what_the_caller_may_see(server, practice):
+    from test_therapy_practice import at, book
+    p = practice
+    t, c = p["therapist"], p["client"]
+    s = book(server, p["admin"], t, c, at(90), at(91)).json()
+    assert "created_by" in s
+    r = server.post(f"/v1/therapy-sessions/{s['id']}/cancel", headers=hdr(c))
+    assert r.status_code == 200, r.text
+    assert "created_by" not in r.json() and "updated_by" not in r.json()
+    assert r.json() == {k: v for k, v in server.get(
+        f"/v1/therapy-sessions/{s['id']}", headers=hdr(c)).json().items()}
