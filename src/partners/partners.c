@@ -23,6 +23,7 @@
 #include "module.h"
 #include "partners/partners.h"
 #include "partners/partners_int.h"
+#include "people/gdpr.h"
 #include "people/people.h"
 #include "resource/audit.h"
 #include "resource/resource.h"
@@ -227,11 +228,53 @@ const struct module partners_module = {
 	partners_resources, NELEM(partners_resources), partners_init, NULL,
 };
 
+/*
+ * GDPR export: the person's partner accesses (never the code's hash). On
+ * erasure they stay with the anonymised account: a redeemed code must
+ * stay spent, and the partner's allowance counts stay right.
+ */
+static int
+gdpr_export(struct tx *tx, const char *user_id, json_t *rows)
+{
+	struct stmt	*st;
+	int		 rc;
+
+	st = store_prepare(tx, "SELECT a.id, p.name, a.feature_live_chat, "
+	    "a.feature_therapy, a.therapy_sessions_remaining, "
+	    "a.therapy_sessions_redeemed, a.is_active, a.activated_at, "
+	    "a.created_at FROM partner_access a JOIN partners p ON p.id = "
+	    "a.partner_id WHERE a.user_id = ? ORDER BY a.created_at, a.id");
+	store_bind_text(st, 1, user_id);
+	while ((rc = store_step(st)) == STORE_ROW)
+		json_array_append_new(rows, json_pack("{s:s,s:s,s:b,s:b,s:I,"
+		    "s:I,s:b,s:o,s:o}", "id", store_col_text(st, 0), "partner",
+		    store_col_text(st, 1), "feature_live_chat",
+		    store_col_int64(st, 2) != 0, "feature_therapy",
+		    store_col_int64(st, 3) != 0, "therapy_sessions_remaining",
+		    (json_int_t)store_col_int64(st, 4),
+		    "therapy_sessions_redeemed",
+		    (json_int_t)store_col_int64(st, 5), "is_active",
+		    store_col_int64(st, 6) != 0, "activated_at",
+		    people_json_time(store_col_is_null(st, 7),
+		    store_col_int64(st, 7)), "created_at",
+		    people_json_time(0, store_col_int64(st, 8))));
+	store_finalize(st);
+	return (rc == STORE_DONE ? OK : rc);
+}
+
+static const struct people_gdpr_hook gdpr_hook = {
+	"partner_access", gdpr_export, NULL,
+};
+
 static int
 partners_init(struct store *db)
 {
+	int	 rc;
+
 	(void)db;
 	people_set_register_hook(&register_hook);
+	if ((rc = people_gdpr_register(&gdpr_hook)) != OK && rc != ERR_CONFLICT)
+		return (rc);
 	return (OK);
 }
 

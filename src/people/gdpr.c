@@ -384,6 +384,56 @@ audit_json(struct tx *tx, const char *audit_ref, const char *user_id,
 	return (OK);
 }
 
+static const struct people_gdpr_hook	*gdpr_hooks[PEOPLE_GDPR_HOOKS_MAX];
+static size_t				 ngdpr_hooks;
+
+int
+people_gdpr_register(const struct people_gdpr_hook *h)
+{
+	size_t	 i;
+
+	for (i = 0; i < ngdpr_hooks; i++)
+		if (strcmp(gdpr_hooks[i]->name, h->name) == 0)
+			return (ERR_CONFLICT);
+	if (ngdpr_hooks == PEOPLE_GDPR_HOOKS_MAX)
+		return (ERR_TOO_LARGE);
+	gdpr_hooks[ngdpr_hooks++] = h;
+	return (OK);
+}
+
+/* The modules' own records of the person, under records.<name>. */
+static int
+hooks_export(struct tx *tx, const char *user_id, json_t *owned)
+{
+	json_t	*rows;
+	size_t	 i;
+	int	 rc;
+
+	for (i = 0; i < ngdpr_hooks; i++) {
+		if (gdpr_hooks[i]->export == NULL)
+			continue;
+		if ((rows = json_array()) == NULL)
+			return (ERR_NOMEM);
+		json_object_set_new(owned, gdpr_hooks[i]->name, rows);
+		if ((rc = gdpr_hooks[i]->export(tx, user_id, rows)) != OK)
+			return (rc);
+	}
+	return (OK);
+}
+
+static int
+hooks_erase(struct tx *tx, const char *user_id)
+{
+	size_t	 i;
+	int	 rc;
+
+	for (i = 0; i < ngdpr_hooks; i++)
+		if (gdpr_hooks[i]->erase != NULL &&
+		    (rc = gdpr_hooks[i]->erase(tx, user_id)) != OK)
+			return (rc);
+	return (OK);
+}
+
 static int
 export_tx(struct tx *tx, void *arg)
 {
@@ -423,7 +473,8 @@ export_tx(struct tx *tx, void *arg)
 	    (rc = audit_json(tx, audit_ref, e->user_id, audit,
 	    &truncated)) != OK ||
 	    (rc = resource_export_owned(tx, e->who, e->req, e->user_id, owned,
-	    &truncated)) != OK)
+	    &truncated)) != OK ||
+	    (rc = hooks_export(tx, e->user_id, owned)) != OK)
 		return (rc);
 	json_object_set_new(e->doc, "truncated", json_boolean(truncated));
 	if (e->audited)
@@ -524,6 +575,7 @@ erase_tx(struct tx *tx, void *arg)
 		return (rc == STORE_DONE ? ERR_NOT_FOUND : rc);
 
 	if ((rc = seal_key_destroy(tx, e->user_id)) != OK ||
+	    (rc = hooks_erase(tx, e->user_id)) != OK ||
 	    (rc = people_sessions_end(tx, e->user_id, NULL, "erased")) != OK ||
 	    (rc = exec_id(tx, "UPDATE auth_sessions SET ip = NULL, "
 	    "user_agent = NULL, device_fingerprint = NULL WHERE user_id = ?",

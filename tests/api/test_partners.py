@@ -590,6 +590,13 @@ def test_registering_with_a_code_redeems_it_in_the_same_transaction(server, worl
     mine = server.get("/v1/me/partner-access", headers={"Authorization": f"Bearer {token}"})
     assert [(x["id"], x["therapy_sessions_remaining"]) for x in mine.json()["data"]] == \
         [(acc["id"], 4)]
+    # The GDPR export holds it too, without the code or its hash.
+    exp = server.get("/v1/me/export", headers={"Authorization": f"Bearer {token}"})
+    assert exp.status_code == 200, exp.text
+    held = exp.json()["records"]["partner_access"]
+    assert [(x["id"], x["therapy_sessions_remaining"], x["feature_therapy"]) for x in held] \
+        == [(acc["id"], 4, acc["feature_therapy"])]
+    assert acc["code"] not in exp.text and "code_hash" not in exp.text
     assert db.scalar(f"SELECT user_id FROM partner_access WHERE id = '{acc['id']}'") == uid
     # A code that cannot be redeemed refuses the registration: no user made.
     before = users_count(db)
