@@ -2,7 +2,7 @@
 
 CC       ?= cc
 BUILD    ?= release
-PKGS      = libmicrohttpd jansson sqlite3 libpq libsodium libcurl
+PKGS      = libmicrohttpd jansson sqlite3 libpq libsodium libcurl libcrypto
 WARN      = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wcast-qual -Wpointer-arith -Wformat=2 \
             -Wno-unused-parameter -Wno-missing-field-initializers

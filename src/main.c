@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "biometrics/biometrics.h"
 #include "core/config.h"
 #include "core/crypto.h"
 #include "core/err.h"
@@ -19,7 +20,9 @@
 #include "core/mail.h"
 #include "core/util.h"
 #include "http/http.h"
+#include "learning/learning.h"
 #include "module.h"
+#include "ops/inbox.h"
 #include "ops/ops.h"
 #include "ops/ops_int.h"
 #include "people/gdpr.h"
@@ -39,6 +42,8 @@ static const struct module *const modules[] = {
 	&people_access_module,
 	&therapy_module,
 	&partners_module,
+	&biometrics_module,
+	&learning_module,
 };
 
 struct cmd {
@@ -63,6 +68,7 @@ static int	cmd_schema(int, char **);
 static int	cmd_config(int, char **);
 static int	cmd_user(int, char **);
 static int	cmd_audit(int, char **);
+static int	cmd_webhooks(int, char **);
 static int	cmd_version(int, char **);
 static int	cmd_help(int, char **);
 static int	modules_register(void);
@@ -90,6 +96,8 @@ static const struct cmd cmds[] = {
 	{"audit", cmd_audit, 1, "audit verify [--anchor=SEQ:HASH] | audit head",
 	    "walk the audit log's hash chain and name the first broken row "
 	    "(and check an anchor recorded earlier) / print the head SEQ:HASH"},
+	{"webhooks", cmd_webhooks, 1, "webhooks list [--failed] | webhooks replay ID",
+	    "list inbound webhooks and their outcomes / run a stored one again"},
 	{"config", cmd_config, 0, "config", "list every configuration key"},
 	{"version", cmd_version, 0, "version", "print the version"},
 	{"help", cmd_help, 0, "help", "this text"},
@@ -204,6 +212,7 @@ cmd_serve(int argc, char **argv)
 	o.threads = config.threads > 0 ? (int)config.threads :
 	    (int)(cores > 0 ? cores : 2);
 	o.body_limit = (size_t)config.body_limit;
+	o.large_body_limit = (size_t)config.points_body_limit;
 	o.timeout_s = (int)config.request_timeout_s;
 	o.tls_cert_file = config.tls_cert;
 	o.tls_key_file = config.tls_key;
@@ -457,6 +466,12 @@ cmd_audit(int argc, char **argv)
 }
 
 static int
+cmd_webhooks(int argc, char **argv)
+{
+	return (inbox_cli(db, argc, argv, stdout));
+}
+
+static int
 cmd_config(int argc, char **argv)
 {
 	config_usage();
@@ -524,6 +539,8 @@ main(int argc, char **argv)
 		    strncmp(argv[k], "--to=", 5) == 0) &&
 		    !(strcmp(c->name, "audit") == 0 &&
 		    strncmp(argv[k], "--anchor=", 9) == 0) &&
+		    !(strcmp(c->name, "webhooks") == 0 &&
+		    strcmp(argv[k], "--failed") == 0) &&
 		    strcmp(c->name, "user") != 0) {
 			fprintf(stderr, "carebase: unknown flag %s (see carebase "
 			    "config)\n", argv[k]);

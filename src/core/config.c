@@ -47,6 +47,9 @@ static const struct config_entry config_table[] = {
 	    NULL, 0, "SQLite busy timeout"},
 	{"body_limit", CT_INT, S(body_limit), "1048576", 1024,
 	    1024LL * 1024 * 1024, NULL, 0, "largest request body in bytes (413 past it)"},
+	{"points_body_limit", CT_INT, S(points_body_limit), "67108864", 1024,
+	    1024LL * 1024 * 1024, NULL, 0,
+	    "largest biometric points batch body in bytes (413 past it)"},
 	{"request_timeout_s", CT_INT, S(request_timeout_s), "30", 1, 3600, NULL, 0,
 	    "idle connection timeout in seconds"},
 	{"log_level", CT_ENUM, S(log_level), "info", 0, 0,
@@ -130,6 +133,22 @@ static const struct config_entry config_table[] = {
 	    "the terms of use users accept now"},
 	{"privacy_version", CT_STRING, S(privacy_version), "2026-01", 0, 0, NULL, 0,
 	    "the privacy notice users accept now"},
+	{"webhook_body_limit", CT_INT, S(webhook_body_limit), "65536", 1024,
+	    64LL * 1024 * 1024, NULL, 0, "largest inbound webhook body kept and "
+	    "processed (larger ones are refused, 413, and kept truncated)"},
+	{"storyblok_webhook_secret", CT_STRING, S(storyblok_webhook_secret), "",
+	    0, 0, NULL, 1, "CMS webhook secret: webhook-signature is the hex "
+	    "HMAC-SHA1 of the body under it (empty = every call refused)"},
+	{"storyblok_api_url", CT_STRING, S(storyblok_api_url),
+	    "https://api.storyblok.com/v2", 0, 0, NULL, 0,
+	    "CMS content API base; stories are read from <base>/cdn/stories/<id>"},
+	{"storyblok_token", CT_STRING, S(storyblok_token), "", 0, 0, NULL, 1,
+	    "CMS content API token (published content)"},
+	{"storyblok_timeout_s", CT_INT, S(storyblok_timeout_s), "10", 1, 120,
+	    NULL, 0, "CMS story fetch timeout (connect and transfer)"},
+	{"storyblok_story_limit", CT_INT, S(storyblok_story_limit), "4194304",
+	    1024, 64LL * 1024 * 1024, NULL, 0,
+	    "largest CMS story response in bytes"},
 };
 
 #define CONFIG_COUNT	(sizeof(config_table) / sizeof(config_table[0]))

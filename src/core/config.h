@@ -27,6 +27,7 @@ struct config {
 	int64_t	 pool_max;
 	int64_t	 db_busy_timeout_ms;
 	int64_t	 body_limit;		/* bytes */
+	int64_t	 points_body_limit;	/* bytes, POST .../points batches */
 	int64_t	 request_timeout_s;	/* idle connection timeout */
 	char	*log_level;
 	char	*master_key_file;
@@ -66,6 +67,12 @@ struct config {
 	int64_t	 password_memlimit_kib;	/* argon2id memory */
 	char	*terms_version;		/* current terms users accept */
 	char	*privacy_version;
+	int64_t	 webhook_body_limit;	/* bytes of an inbound webhook body */
+	char	*storyblok_webhook_secret;	/* HMAC-SHA1 key of the CMS webhook */
+	char	*storyblok_api_url;	/* CMS content API base */
+	char	*storyblok_token;	/* CMS content API token */
+	int64_t	 storyblok_timeout_s;	/* CMS fetch connect + transfer */
+	int64_t	 storyblok_story_limit;	/* bytes of one fetched story */
 };
 
 extern struct config	config;

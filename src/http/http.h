@@ -42,6 +42,7 @@ typedef void	(*http_handler)(struct request *);
 /* Route flags */
 #define ROUTE_JSON_BODY		0x01	/* body must be application/json and parse */
 #define ROUTE_RAW_BODY		0x02	/* body kept as bytes, any content type */
+#define ROUTE_LARGE_BODY	0x04	/* body up to large_body_limit, not body_limit */
 
 struct route {
 	int		 method;	/* one enum http_method */
@@ -91,6 +92,7 @@ struct request {
 	const char	*resp_hdr_value[HTTP_MAX_HEADERS];
 	int		 nresp_hdrs;
 	int		 responded;
+	char		*resp_owned;	/* http_send_take: freed by the transport */
 };
 
 /* A path parameter by name, or NULL (borrowed). */
@@ -110,6 +112,10 @@ void		 http_json(struct request *, int status, json_t *body);
 /* Respond with bytes (copied into the arena unless static is set). */
 void		 http_send(struct request *, int status, const char *content_type,
 		    const void *body, size_t len);
+/* Respond with malloc'd bytes, taken (freed by the transport): for large
+ * bodies such as exports, which are not copied into the arena. */
+void		 http_send_take(struct request *, int status,
+		    const char *content_type, char *body, size_t len);
 /*
  * Respond with an RFC 9457 problem document: type, title, status, detail,
  * instance (the path), code (stable machine code) and request_id.
@@ -136,6 +142,7 @@ struct http_server_opts {
 	int		 port;		/* 0 = pick a free port */
 	int		 threads;
 	size_t		 body_limit;
+	size_t		 large_body_limit;	/* ROUTE_LARGE_BODY; 0 = body_limit */
 	int		 timeout_s;
 	const char	*tls_cert_file;	/* NULL or "" = plain HTTP */
 	const char	*tls_key_file;

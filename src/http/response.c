@@ -426,6 +426,23 @@ http_send(struct request *req, int status, const char *content_type,
 	req->responded = 1;
 }
 
+void
+http_send_take(struct request *req, int status, const char *content_type,
+    char *body, size_t len)
+{
+	if (req->responded) {
+		log_warn("event=second_response id=%s", req->id);
+		free(body);
+		return;
+	}
+	req->status = status;
+	req->content_type = content_type;
+	req->resp_body = body;
+	req->resp_len = len;
+	req->resp_owned = body;
+	req->responded = 1;
+}
+
 static void
 problem_vset(struct request *req, int rc, const char *code, json_t *extra,
     const char *fmt, va_list ap)

@@ -59,6 +59,7 @@ struct http_server {
 	char			*key;		/* PEM, wiped on free */
 	size_t			 keylen;
 	size_t			 body_limit;
+	size_t			 large_body_limit;	/* ROUTE_LARGE_BODY */
 	int			 port;
 	_Atomic long		 active;	/* created, not completed */
 };
@@ -126,7 +127,7 @@ server_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 	h->req.conn = h;
 	h->req.db = srv->opts.db;
 	h->req.method_name = "-";
-	buf_init(&h->body, srv->body_limit);
+	buf_init(&h->body, srv->body_limit);	/* the route's, once known */
 	if ((q = strchr(uri, '?')) != NULL) {
 		h->req.path = arena_strndup(a, uri, (size_t)(q - uri));
 		h->query = arena_strdup(a, q + 1);
@@ -195,6 +196,7 @@ server_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
 		    " aborted=1");
 	json_decref(req->json);
+	free(req->resp_owned);
 	buf_free(&h->body);
 	metrics_inflight(-1);
 	http_arena_put(req->arena);
@@ -322,7 +324,9 @@ hreq_begin(struct hreq *h, const char *method)
 	    "Content-Length");
 	if (v != NULL)
 		clen = strtoull(v, NULL, 10);
-	if (clen > srv->body_limit)
+	if (h->flags & ROUTE_LARGE_BODY)
+		h->body.max = srv->large_body_limit;
+	if (clen > h->body.max)
 		hreq_fail(h, ERR_TOO_LARGE, NULL,
 		    "The request body is over the limit.");
 	else if (clen > 0 && !(h->flags & (ROUTE_JSON_BODY | ROUTE_RAW_BODY)))
@@ -452,9 +456,11 @@ hreq_queue(struct hreq *h)
 
 	r = MHD_create_response_from_buffer(req->status == 204 ? 0 :
 	    req->resp_len, (void *)(uintptr_t)req->resp_body,
+	    req->resp_owned != NULL ? MHD_RESPMEM_MUST_FREE :
 	    MHD_RESPMEM_PERSISTENT);
 	if (r == NULL)
 		return (MHD_NO);
+	req->resp_owned = NULL;		/* libmicrohttpd frees it now */
 	problem = req->content_type != NULL &&
 	    strcmp(req->content_type, "application/problem+json") == 0;
 	if (req->content_type != NULL && req->status != 204)
@@ -582,6 +588,8 @@ http_server_start(const struct http_server_opts *o, struct http_server **out)
 	srv->opts = *o;
 	srv->body_limit = o->body_limit ? o->body_limit :
 	    CONFIG_MAX_BODY_DEFAULT;
+	srv->large_body_limit = o->large_body_limit ? o->large_body_limit :
+	    srv->body_limit;
 	threads = o->threads > 0 ? (unsigned int)o->threads :
 	    (unsigned int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (threads < 1)

@@ -1,0 +1,662 @@
+/*
+ * The biometrics module: data types, exercises and recordings (the seed's
+ * biometric Sessions) as resources, the helpers the points routes share,
+ * and the demo seed. The finish action and points ingest are in ingest.c,
+ * the read routes (points, channels, exports, chart) in query.c, storage
+ * in blocks.c.
+ *
+ * A recording belongs to its user (owner user_id): they, their guardians
+ * and their practitioners see it (related scope), nobody else (404). Only
+ * the owner (update own) or an admin sends its points and finishes it.
+ * Points are health data: storing them for a person under the
+ * digital-consent age needs their guardian's recorded consent
+ * (people_health_consent), and every read of them is audited.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "biometrics/biometrics.h"
+#include "biometrics/biometrics_int.h"
+#include "biometrics/points.h"
+#include "core/err.h"
+#include "core/keyring.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "module.h"
+#include "people/people.h"
+#include "resource/resource.h"
+#include "store/store.h"
+
+#define BIO_TEXT_MAX		10000	/* descriptions */
+#define BIO_FEEDBACK_MAX	4000
+#define BIO_DECIMAL_MAX		32	/* characters of scale, offset_value */
+
+static int	 types_check(struct resource_ctx *, json_t *);
+static int	 types_before_create(struct resource_ctx *, json_t *);
+static int	 types_before_update(struct resource_ctx *, json_t *);
+static int	 recordings_before_create(struct resource_ctx *, json_t *);
+static int	 recordings_before_update(struct resource_ctx *, json_t *);
+static int	 times_check(struct request *, json_t *, json_t *);
+
+/* Resources */
+
+static const struct field type_fields[] = {
+	{"name", FIELD_TEXT, FIELD_REQUIRED | FIELD_FILTER | FIELD_SORT, 1, 32,
+	    NULL, NULL, NULL, 0, "unique name, e.g. HRV, EEG, ECG, PPG, SpO2"},
+	{"unit", FIELD_TEXT, FIELD_REQUIRED, 1, 16, NULL, NULL, NULL, 0,
+	    "physical unit of the samples, e.g. uV, mV, ms, %"},
+	{"channels", FIELD_TEXT_LIST, 0, 0, POINTS_CHANNELS_MAX, NULL, "[]",
+	    NULL, 0, "channel names ([a-z0-9_], 1 to 32 characters); empty "
+	    "accepts any name"},
+	{"rate_mhz", FIELD_INT, FIELD_NULLABLE, 1, POINTS_RATE_MAX, NULL,
+	    "null", NULL, 0, "nominal sample rate in millihertz (360 Hz = "
+	    "360000); null for irregular data such as RR intervals"},
+	{"scale", FIELD_TEXT, 0, 1, BIO_DECIMAL_MAX, NULL, "\"1\"", NULL, 0,
+	    "decimal text: physical = offset_value + scale * count"},
+	{"offset_value", FIELD_TEXT, 0, 1, BIO_DECIMAL_MAX, NULL, "\"0\"", NULL,
+	    0, "decimal text: the physical value of count 0"},
+	{"meta", FIELD_JSON, 0, 0, 0, NULL, "{}", NULL, 0,
+	    "additional metadata"},
+	{"created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
+	    NULL, NULL, 0, NULL},
+	{"updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL},
+	{"created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL},
+	{"updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL},
+};
+
+const struct resource data_types_resource = {
+	.name = "data_types",
+	.path = "/v1/data-types",
+	.table = "data_types",
+	.fields = type_fields,
+	.nfields = NELEM(type_fields),
+	.doc = "Kinds of biometric data (HRV, EEG, ECG, PPG, SpO2 are seeded): "
+	    "unit, channel names, nominal rate, and the scale and offset that "
+	    "turn stored integer counts into physical values. Admins write; "
+	    "every signed-in user reads.",
+	.before_create = types_before_create,
+	.before_update = types_before_update,
+};
+
+static const struct field exercise_fields[] = {
+	{"name", FIELD_TEXT, FIELD_REQUIRED | FIELD_FILTER | FIELD_SORT, 1, 200,
+	    NULL, NULL, NULL, 0, "name of the exercise"},
+	{"tracks", FIELD_TEXT_LIST, 0, 0, 100, NULL, "[]", NULL, 0,
+	    "the tracks (programmes) it belongs to"},
+	{"description", FIELD_TEXT, FIELD_NULLABLE, 0, BIO_TEXT_MAX, NULL, NULL,
+	    NULL, 0, "what the person does"},
+	{"is_active", FIELD_BOOL, FIELD_FILTER, 0, 0, NULL, "true", NULL, 0,
+	    "offered for new recordings"},
+	{"meta", FIELD_JSON, 0, 0, 0, NULL, "{}", NULL, 0,
+	    "additional metadata"},
+	{"created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
+	    NULL, NULL, 0, NULL},
+	{"updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL},
+	{"created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL},
+	{"updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL},
+};
+
+const struct resource exercises_resource = {
+	.name = "exercises",
+	.path = "/v1/exercises",
+	.table = "exercises",
+	.fields = exercise_fields,
+	.nfields = NELEM(exercise_fields),
+	.doc = "Exercises a recording is made during (breathing, meditation, "
+	    "...), grouped in tracks. Admins write; every signed-in user "
+	    "reads.",
+};
+
+static const char *const statuses[] = { "recording", "successful", "failed",
+    NULL };
+
+static const struct field recording_fields[] = {
+	{"user_id", FIELD_UUID, FIELD_REQUIRED | FIELD_CREATE_ONLY |
+	    FIELD_FILTER, 0, 0, NULL, NULL, "users", 0,
+	    "the person recorded; owns the row (yourself unless staff)"},
+	{"exercise_id", FIELD_UUID, FIELD_NULLABLE | FIELD_FILTER, 0, 0, NULL,
+	    NULL, "exercises", 0, "the exercise done during the recording"},
+	{"data_type_id", FIELD_UUID, FIELD_REQUIRED | FIELD_CREATE_ONLY |
+	    FIELD_FILTER, 0, 0, NULL, NULL, "data_types", 0,
+	    "the kind of data recorded"},
+	{"location", FIELD_TEXT, FIELD_PERSONAL | FIELD_NULLABLE, 0, 200, NULL,
+	    NULL, NULL, 0, "where it was recorded (sealed)"},
+	{"started_at", FIELD_TIME, FIELD_SORT, 0, 0, NULL, NULL, NULL, 0,
+	    "start (UTC); now when not given"},
+	{"ended_at", FIELD_TIME, FIELD_NULLABLE, 0, 0, NULL, NULL, NULL, 0,
+	    "end (UTC); set by finish when not given"},
+	{"feedback", FIELD_TEXT, FIELD_PERSONAL | FIELD_HEALTH |
+	    FIELD_NULLABLE, 0, BIO_FEEDBACK_MAX, NULL, NULL, NULL, 0,
+	    "how the person is feeling (sealed health data)"},
+	{"status", FIELD_ENUM, FIELD_READONLY | FIELD_FILTER | FIELD_SORT, 0, 0,
+	    statuses, NULL, NULL, 0, "recording, then successful or failed "
+	    "through the finish action"},
+	{"points", FIELD_INT, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    "samples stored, all channels"},
+	{"meta", FIELD_JSON, 0, 0, 0, NULL, "{}", NULL, 0,
+	    "additional metadata (device, firmware, ...)"},
+	{"created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
+	    NULL, NULL, 0, NULL},
+	{"updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL},
+	{"created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL},
+	{"updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL},
+};
+
+const struct resource recordings_resource = {
+	.name = "recordings",
+	.path = "/v1/recordings",
+	.table = "recordings",
+	.fields = recording_fields,
+	.nfields = NELEM(recording_fields),
+	.owner_column = "user_id",
+	.related_kinds = "guardian_of,practitioner_of",
+	.doc = "Biometric recordings: one capture by a person of one data "
+	    "type, during an exercise. Seen by the person, their guardians "
+	    "and their practitioners. Points are sent to /points while the "
+	    "status is recording and read back raw, in buckets, as CSV, EDF "
+	    "or an SVG chart; finish ends it (failed discards its points). "
+	    "Location and feedback are sealed; reads are audited.",
+	.before_create = recordings_before_create,
+	.before_update = recordings_before_update,
+};
+
+static const struct route biometrics_routes[] = {
+	{HTTP_POST, "/v1/recordings/{id}/points", bio_points_post,
+	    ROUTE_RAW_BODY | ROUTE_LARGE_BODY, "append a batch of points "
+	    "(binary, JSON or CSV); idempotent per batch seq"},
+	{HTTP_GET, "/v1/recordings/{id}/points", bio_points_get, 0,
+	    "one channel's points in [from, to): raw, or min/max/mean in "
+	    "buckets=N"},
+	{HTTP_GET, "/v1/recordings/{id}/channels", bio_channels_get, 0,
+	    "the channels stored: samples, time range, rate, min and max"},
+	{HTTP_POST, "/v1/recordings/{id}/finish", bio_finish, ROUTE_JSON_BODY,
+	    "recording -> successful | failed (failed discards the points)"},
+	{HTTP_GET, "/v1/recordings/{id}/export.csv", bio_export_csv, 0,
+	    "points as CSV: channel, t_ms, count, value"},
+	{HTTP_GET, "/v1/recordings/{id}/export.edf", bio_export_edf, 0,
+	    "regular channels as EDF (European Data Format)"},
+	{HTTP_GET, "/v1/recordings/{id}/chart.svg", bio_chart_svg, 0,
+	    "one channel drawn as an SVG line chart"},
+};
+
+static const struct resource *const biometrics_resources[] = {
+	&data_types_resource,
+	&exercises_resource,
+	&recordings_resource,
+};
+
+const struct module biometrics_module = {
+	"biometrics", biometrics_routes, NELEM(biometrics_routes), NULL, 0,
+	NULL, 0, biometrics_resources, NELEM(biometrics_resources), NULL,
+	bio_seed,
+};
+
+/* Data types */
+
+int
+bio_decimal(const char *s, double *out)
+{
+	const char	*p = s;
+	char		*end;
+	double		 d;
+
+	/* JSON number grammar, so the text is a valid JSON number as is. */
+	if (s == NULL || strlen(s) > BIO_DECIMAL_MAX)
+		return (ERR_INVALID);
+	if (*p == '-')
+		p++;
+	if (*p == '0')
+		p++;
+	else if (*p >= '1' && *p <= '9')
+		while (*p >= '0' && *p <= '9')
+			p++;
+	else
+		return (ERR_INVALID);
+	if (*p == '.') {
+		if (!(*++p >= '0' && *p <= '9'))
+			return (ERR_INVALID);
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		if (!(*p >= '0' && *p <= '9'))
+			return (ERR_INVALID);
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	if (*p != '\0')
+		return (ERR_INVALID);
+	d = strtod(s, &end);
+	if (*end != '\0' || !isfinite(d))
+		return (ERR_INVALID);
+	if (out != NULL)
+		*out = d;
+	return (OK);
+}
+
+int
+bio_channel_name_ok(const char *s)
+{
+	size_t	 i;
+
+	if (s == NULL || s[0] == '\0' || strlen(s) > POINTS_NAME_MAX)
+		return (0);
+	for (i = 0; s[i] != '\0'; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_' ||
+		    (s[i] >= '0' && s[i] <= '9')))
+			return (0);
+	return (1);
+}
+
+static int
+types_check(struct resource_ctx *ctx, json_t *body)
+{
+	json_t		*errs = json_array(), *v, *item, *item2;
+	const char	*s;
+	double		 d;
+	size_t		 i, j, n;
+
+	if ((v = json_object_get(body, "scale")) != NULL) {
+		s = json_string_value(v);
+		if (bio_decimal(s, &d) != OK || d == 0)
+			bio_err(errs, "scale", "invalid_format", "a decimal "
+			    "number other than 0, e.g. \"0.005\"");
+	}
+	if ((v = json_object_get(body, "offset_value")) != NULL &&
+	    bio_decimal(json_string_value(v), NULL) != OK)
+		bio_err(errs, "offset_value", "invalid_format", "a decimal "
+		    "number, e.g. \"-5.12\"");
+	if ((v = json_object_get(body, "channels")) != NULL) {
+		n = json_array_size(v);
+		json_array_foreach(v, i, item) {
+			if (!bio_channel_name_ok(json_string_value(item))) {
+				bio_err(errs, "channels", "invalid_format",
+				    "channel names are 1 to 32 of a-z, 0-9 "
+				    "and _");
+				break;
+			}
+			for (j = i + 1; j < n; j++) {
+				item2 = json_array_get(v, j);
+				if (json_equal(item, item2))
+					break;
+			}
+			if (j < n) {
+				bio_err(errs, "channels", "duplicate",
+				    "channel names must differ");
+				break;
+			}
+		}
+	}
+	return (bio_errs_answer(ctx->req, errs, "The data type"));
+}
+
+static int
+types_before_create(struct resource_ctx *ctx, json_t *body)
+{
+	return (types_check(ctx, body));
+}
+
+static int
+types_before_update(struct resource_ctx *ctx, json_t *body)
+{
+	return (types_check(ctx, body));
+}
+
+/* Recordings */
+
+int
+bio_consent(struct request *req, struct tx *tx, const char *user_id)
+{
+	int	 rc;
+
+	if ((rc = people_health_consent(tx, user_id)) == ERR_FORBIDDEN)
+		http_problem(req, rc, "CONSENT_REQUIRED", "The person is under "
+		    "the digital-consent age and has no guardian consent on "
+		    "record: no health data may be stored for them.");
+	return (rc);
+}
+
+/* started_at and ended_at (either may be NULL: not given). */
+static int
+times_check(struct request *req, json_t *start, json_t *end)
+{
+	int64_t	 s, e;
+
+	if (start == NULL || end == NULL || json_is_null(end) ||
+	    time_parse_iso(json_string_value(start), &s) != 0 ||
+	    time_parse_iso(json_string_value(end), &e) != 0 || e >= s)
+		return (OK);
+	http_problem_ext(req, ERR_INVALID, NULL, json_pack(
+	    "{s:[{s:s,s:s,s:s}]}", "errors", "field", "ended_at", "code",
+	    "before_start", "detail", "must not be before started_at"),
+	    "The recording ends before it starts.");
+	return (ERR_INVALID);
+}
+
+static int
+recordings_before_create(struct resource_ctx *ctx, json_t *body)
+{
+	struct stmt	*st;
+	const char	*ex;
+	char		 iso[ISO_TIME_LEN];
+	int		 rc;
+
+	if (json_object_get(body, "started_at") == NULL ||
+	    json_is_null(json_object_get(body, "started_at")))
+		json_object_set_new(body, "started_at",
+		    json_string(time_format_iso(time_now_ms(), iso)));
+	if ((rc = times_check(ctx->req, json_object_get(body, "started_at"),
+	    json_object_get(body, "ended_at"))) != OK)
+		return (rc);
+	if ((ex = json_string_value(json_object_get(body, "exercise_id"))) !=
+	    NULL) {
+		st = store_prepare(ctx->tx, "SELECT is_active FROM exercises "
+		    "WHERE id = ?");
+		store_bind_text(st, 1, ex);
+		rc = store_step(st);
+		if (rc == STORE_ROW)
+			rc = store_col_int64(st, 0) != 0 ? OK : ERR_INVALID;
+		store_finalize(st);
+		if (rc == ERR_INVALID || rc == STORE_DONE) {
+			http_problem_ext(ctx->req, ERR_INVALID, NULL, json_pack(
+			    "{s:[{s:s,s:s,s:s}]}", "errors", "field",
+			    "exercise_id", "code", "inactive", "detail",
+			    "the exercise is not offered any more"),
+			    "The recording is not valid.");
+			return (ERR_INVALID);
+		}
+		if (rc != OK)
+			return (rc);
+	}
+	/* A recording exists to hold health data. */
+	return (bio_consent(ctx->req, ctx->tx, json_string_value(
+	    json_object_get(body, "user_id"))));
+}
+
+static int
+recordings_before_update(struct resource_ctx *ctx, json_t *body)
+{
+	return (times_check(ctx->req, json_object_get(body, "started_at") !=
+	    NULL ? json_object_get(body, "started_at") :
+	    json_object_get(ctx->old, "started_at"),
+	    json_object_get(body, "ended_at")));
+}
+
+/* Helpers shared with ingest.c and query.c */
+
+void
+bio_err(json_t *errs, const char *field, const char *code,
+    const char *detail)
+{
+	json_array_append_new(errs, json_pack("{s:s,s:s,s:s}", "field", field,
+	    "code", code, "detail", detail));
+}
+
+int
+bio_errs_answer(struct request *req, json_t *errs, const char *what)
+{
+	size_t	 n = json_array_size(errs);
+
+	if (n == 0) {
+		json_decref(errs);
+		return (OK);
+	}
+	http_problem_ext(req, ERR_INVALID, NULL, json_pack("{s:o}", "errors",
+	    errs), "%s: %zu field%s not valid.", what, n, n == 1 ? " is" :
+	    "s are");
+	return (ERR_INVALID);
+}
+
+int
+bio_caller(struct request *req, struct principal **who, const char **id)
+{
+	int	 rc;
+
+	if ((rc = resource_principal(req, who)) != OK) {
+		http_problem(req, rc, NULL, "The credentials are not valid.");
+		return (rc);
+	}
+	if (*who == NULL) {
+		http_problem(req, ERR_UNAUTHORIZED, NULL,
+		    "Authentication is required.");
+		return (ERR_UNAUTHORIZED);
+	}
+	*id = http_param(req, "id");
+	if (*id == NULL || !uuid_valid(*id)) {
+		http_problem(req, ERR_NOT_FOUND, NULL, "No such recording.");
+		return (ERR_NOT_FOUND);
+	}
+	return (OK);
+}
+
+/* A time argument: ISO 8601, or integer ms since the epoch. */
+int
+bio_time_arg(const char *s, int64_t *ms)
+{
+	if (s == NULL)
+		return (ERR_NOT_FOUND);
+	if (parse_int64(s, -(1LL << 50), 1LL << 50, ms) == 0 ||
+	    time_parse_iso(s, ms) == 0)
+		return (OK);
+	return (ERR_INVALID);
+}
+
+int
+bio_rec_load(struct tx *tx, const char *id, struct bio_rec *r)
+{
+	struct stmt	*st;
+	const char	*s;
+	int		 rc;
+
+	memset(r, 0, sizeof(*r));
+	st = store_prepare(tx, "SELECT r.user_id, r.status, d.name, d.unit, "
+	    "d.scale, d.offset_value, d.channels, d.rate_mhz FROM recordings r "
+	    "JOIN data_types d ON d.id = r.data_type_id WHERE r.id = ?");
+	store_bind_text(st, 1, id);
+	switch ((rc = store_step(st))) {
+	case STORE_ROW:
+		strlcpy_cb(r->id, id, sizeof(r->id));
+		strlcpy_cb(r->user_id, store_col_text(st, 0),
+		    sizeof(r->user_id));
+		strlcpy_cb(r->status, store_col_text(st, 1), sizeof(r->status));
+		strlcpy_cb(r->data_type, store_col_text(st, 2),
+		    sizeof(r->data_type));
+		strlcpy_cb(r->unit, store_col_text(st, 3), sizeof(r->unit));
+		strlcpy_cb(r->scale_text, store_col_text(st, 4),
+		    sizeof(r->scale_text));
+		strlcpy_cb(r->offset_text, store_col_text(st, 5),
+		    sizeof(r->offset_text));
+		/* Validated on the way in; a bad value is the identity. */
+		if (bio_decimal(r->scale_text, &r->scale) != OK) {
+			strlcpy_cb(r->scale_text, "1", sizeof(r->scale_text));
+			r->scale = 1;
+		}
+		if (bio_decimal(r->offset_text, &r->offset) != OK) {
+			strlcpy_cb(r->offset_text, "0",
+			    sizeof(r->offset_text));
+			r->offset = 0;
+		}
+		s = store_col_text(st, 6);
+		r->channels = json_loads(s != NULL ? s : "[]", 0, NULL);
+		r->rate_mhz = store_col_is_null(st, 7) ? 0 :
+		    (uint32_t)store_col_int64(st, 7);
+		rc = OK;
+		break;
+	case STORE_DONE:
+		rc = ERR_NOT_FOUND;
+		break;
+	}
+	store_finalize(st);
+	return (rc);
+}
+
+void
+bio_rec_free(struct bio_rec *r)
+{
+	json_decref(r->channels);
+	r->channels = NULL;
+}
+
+int
+bio_rec_covers(struct tx *tx, const struct bio_rec *r,
+    const struct principal *who, enum scope scope)
+{
+	struct stmt	*st;
+	int		 rc;
+
+	if (scope == SCOPE_ALL)
+		return (OK);
+	if (scope == SCOPE_NONE || who == NULL)
+		return (ERR_NOT_FOUND);
+	if (strcmp(r->user_id, who->user_id) == 0)
+		return (OK);
+	if (scope != SCOPE_RELATED)
+		return (ERR_NOT_FOUND);
+	st = store_prepare(tx, "SELECT 1 FROM relationships WHERE lead_id = ? "
+	    "AND follower_id = ? AND status = 'active' AND kind IN "
+	    "('guardian_of', 'practitioner_of')");
+	store_bind_text(st, 1, who->user_id);
+	store_bind_text(st, 2, r->user_id);
+	rc = store_step(st);
+	store_finalize(st);
+	return (rc == STORE_ROW ? OK : rc == STORE_DONE ? ERR_NOT_FOUND : rc);
+}
+
+int
+bio_lock(struct tx *tx, const char *recording_id)
+{
+	struct stmt	*st;
+	int		 rc;
+
+	if (store_tx_dialect(tx) != STORE_POSTGRES)
+		return (OK);	/* BEGIN IMMEDIATE: one writer at a time */
+	st = store_prepare(tx, "SELECT pg_advisory_xact_lock(hashtext(?))");
+	store_bind_text(st, 1, recording_id);
+	rc = store_step(st);
+	store_finalize(st);
+	return (rc == STORE_ROW || rc == STORE_DONE ? OK : rc);
+}
+
+/* Seed */
+
+#define SEED_RECORDING	"00000000-0000-7000-8000-0000000000f1"
+#define SEED_MEMBER	"member@demo.carebase.dev"
+#define SEED_BEATS	300
+
+/* Demo exercises, and a finished HRV recording of the demo member. */
+static int
+seed_tx(struct tx *tx, void *arg)
+{
+	static const struct {
+		const char	*id, *name, *tracks, *description;
+	} ex[] = {
+		{"00000000-0000-7000-8000-0000000000e1", "Box breathing",
+		    "[\"breathing\",\"calm\"]", "Breathe in for 4 s, hold 4 s, "
+		    "out 4 s, hold 4 s; ten rounds, seated."},
+		{"00000000-0000-7000-8000-0000000000e2", "Body scan",
+		    "[\"mindfulness\"]", "Ten minutes lying down, attention "
+		    "moving slowly from feet to head."},
+	};
+	struct points_channel	 ch;
+	int			*made = arg;
+	struct stmt		*st;
+	char			 index[65], member[UUID_STR_LEN];
+	int32_t			 rr[SEED_BEATS];
+	int64_t			 ts[SEED_BEATS], now = time_now_ms(), t;
+	uint8_t			 digest[BLOCKS_DIGEST_LEN];
+	size_t			 i;
+	int			 rc;
+
+	made[0] = made[1] = 0;
+	for (i = 0; i < NELEM(ex); i++) {
+		st = store_prepare(tx, "INSERT INTO exercises (id, name, "
+		    "tracks, description, is_active, meta, created_at, "
+		    "updated_at) VALUES (?, ?, ?, ?, 1, '{\"seed\":true}', ?, "
+		    "?) ON CONFLICT (id) DO NOTHING");
+		store_bind_text(st, 1, ex[i].id);
+		store_bind_text(st, 2, ex[i].name);
+		store_bind_text(st, 3, ex[i].tracks);
+		store_bind_text(st, 4, ex[i].description);
+		store_bind_int64(st, 5, now);
+		store_bind_int64(st, 6, now);
+		rc = store_step(st);
+		made[0] += rc == STORE_DONE && store_changes(st) == 1;
+		store_finalize(st);
+		if (rc != STORE_DONE)
+			return (rc);
+	}
+	keyring_email_index(SEED_MEMBER, index);
+	st = store_prepare(tx, "SELECT id FROM users WHERE email_index = ?");
+	store_bind_text(st, 1, index);
+	if ((rc = store_step(st)) == STORE_ROW)
+		strlcpy_cb(member, store_col_text(st, 0), sizeof(member));
+	store_finalize(st);
+	if (rc != STORE_ROW)
+		return (rc == STORE_DONE ? OK : rc);	/* no demo member */
+	/* Ten minutes of box breathing: RR intervals swaying with breath. */
+	t = now - 11 * 60 * 1000;
+	for (i = 0; i < SEED_BEATS; i++) {
+		rr[i] = 850 + (int32_t)(60 * sin((double)i * 0.42)) +
+		    (int32_t)(i * 7919 % 23) - 11;
+		t += rr[i];
+		ts[i] = t;
+	}
+	st = store_prepare(tx, "INSERT INTO recordings (id, user_id, "
+	    "exercise_id, data_type_id, started_at, ended_at, status, points, "
+	    "meta, created_at, updated_at) VALUES (?, ?, "
+	    "'00000000-0000-7000-8000-0000000000e1', "
+	    "'00000000-0000-7000-8000-0000000000d1', ?, ?, 'successful', ?, "
+	    "'{\"seed\":true}', ?, ?) ON CONFLICT (id) DO NOTHING");
+	store_bind_text(st, 1, SEED_RECORDING);
+	store_bind_text(st, 2, member);
+	store_bind_int64(st, 3, ts[0] - rr[0]);
+	store_bind_int64(st, 4, ts[SEED_BEATS - 1]);
+	store_bind_int64(st, 5, SEED_BEATS);
+	store_bind_int64(st, 6, now);
+	store_bind_int64(st, 7, now);
+	rc = store_step(st);
+	made[1] = rc == STORE_DONE && store_changes(st) == 1;
+	store_finalize(st);
+	if (rc != STORE_DONE || !made[1])
+		return (rc == STORE_DONE ? OK : rc);
+	memset(&ch, 0, sizeof(ch));
+	strlcpy_cb(ch.name, "rr", sizeof(ch.name));
+	ch.count = SEED_BEATS;
+	ch.samples = rr;
+	ch.ts_ms = ts;
+	memset(digest, 0, sizeof(digest));
+	if ((rc = blocks_append(tx, SEED_RECORDING, &ch)) != OK)
+		return (rc);
+	return (blocks_batch_add(tx, SEED_RECORDING, 0, digest, SEED_BEATS,
+	    now));
+}
+
+int
+bio_seed(struct store *db)
+{
+	int	 made[2] = {0, 0}, rc;
+
+	if ((rc = store_run(db, STORE_TX_WRITE, seed_tx, made)) != OK)
+		return (rc);
+	printf("biometrics: %d demo exercise%s added%s (data types HRV, EEG, "
+	    "ECG, PPG, SpO2 come with the migration)\n", made[0],
+	    made[0] == 1 ? "" : "s", made[1] ? "; the member has a finished "
+	    "HRV recording of 300 beats" : "");
+	return (OK);
+}

@@ -1,0 +1,946 @@
+/*
+ * Reading a recording's points back: GET /v1/recordings/{id}/points (raw,
+ * or min/max/mean in ?buckets=N), /channels, /export.csv, /export.edf and
+ * /chart.svg. Each takes ?from=&to= (ISO 8601 or ms; the window is
+ * [from, to), by default the whole recording) and, where one channel is
+ * read, ?channel= (needed when the recording has more than one).
+ *
+ * Who may read: the recording's user, their guardians and practitioners
+ * (recordings:read:related) and admins; anyone else finds no recording
+ * (404). The data is read in one read transaction, only from the blocks
+ * that overlap the window; then the read is audited in a write
+ * transaction of its own (recordings.points.read: format, channel,
+ * window and the number of samples, never values) before the answer
+ * leaves. Bucketing uses a block's stored min, max and sum without
+ * decoding it when the block lies inside one bucket.
+ *
+ * Answers are built in a malloc'd buffer and handed to the transport
+ * (http_send_take); raw answers hold at most BIO_RAW_MAX samples and
+ * exports BIO_EXPORT_MAX (422 TOO_MANY_POINTS past them: ask for buckets
+ * or a narrower window).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "biometrics/biometrics_int.h"
+#include "biometrics/codec.h"
+#include "biometrics/points.h"
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "resource/audit.h"
+#include "resource/resource.h"
+#include "store/store.h"
+
+#define RQ_OUT_MAX	(512u * 1024 * 1024)	/* ceiling of one answer */
+#define RQ_CHUNK	(64 * 1024)
+
+enum rq_kind {
+	RQ_POINTS,		/* raw, or buckets when nbuckets > 0 */
+	RQ_CHANNELS,
+	RQ_CSV,
+	RQ_EDF,
+	RQ_SVG
+};
+
+/* One read request (malloc'd: it carries the channel table). */
+struct rq {
+	struct request		*req;
+	struct principal	*who;
+	const char		*id;
+	enum rq_kind		 kind;
+	enum scope		 scope;
+	const char		*channel;	/* ?channel=, or NULL */
+	int64_t			 from, to;	/* the window, ms */
+	int			 has_from, has_to;
+	long			 nbuckets;
+	struct bio_rec		 rec;
+	struct channel_info	 ch[BLOCKS_CHANNELS_MAX];
+	size_t			 nch;
+	const char		*format;	/* for the audit record */
+	const char		*read_channel;	/* the one read, or NULL */
+	int64_t			 points;	/* samples read */
+	const char		*ctype;
+	struct buf		 out;
+	/* A small write buffer in front of out. */
+	char			 w[RQ_CHUNK];
+	size_t			 wn;
+	int			 wrc;
+};
+
+static void	 read_route(struct request *, enum rq_kind);
+static int	 args_parse(struct rq *);
+static int	 read_tx(struct tx *, void *);
+static int	 audit_tx(struct tx *, void *);
+static int	 pick_channel(struct rq *, struct channel_info **);
+static int	 window(struct rq *, const struct channel_info *, size_t);
+static int	 raw_answer(struct rq *, struct tx *, struct channel_info *);
+static int	 buckets_fill(struct rq *, struct tx *, struct channel_info *,
+		    struct points_buckets *);
+static int	 bucket_block(const struct block *, void *);
+static int	 buckets_answer(struct rq *, struct tx *,
+		    struct channel_info *);
+static int	 channels_answer(struct rq *);
+static int	 csv_answer(struct rq *, struct tx *);
+static int	 edf_answer(struct rq *, struct tx *);
+static int	 svg_answer(struct rq *, struct tx *, struct channel_info *);
+static int	 export_channels(struct rq *, struct channel_info **,
+		    size_t *);
+static int	 out_reserve(struct rq *, size_t);
+static void	 w_flush(struct rq *);
+static void	 w_mem(struct rq *, const char *, size_t);
+static void	 w_str(struct rq *, const char *);
+static void	 w_i64(struct rq *, int64_t);
+static void	 w_milli(struct rq *, int64_t);
+static void	 w_tus(struct rq *, int64_t);
+static void	 w_dbl(struct rq *, double);
+static void	 w_rate(struct rq *, uint32_t);
+static void	 w_jstr(struct rq *, const char *);
+static void	 w_head(struct rq *, const char *);
+static int	 too_many(struct rq *, size_t);
+
+void
+bio_points_get(struct request *req)
+{
+	read_route(req, RQ_POINTS);
+}
+
+void
+bio_channels_get(struct request *req)
+{
+	read_route(req, RQ_CHANNELS);
+}
+
+void
+bio_export_csv(struct request *req)
+{
+	read_route(req, RQ_CSV);
+}
+
+void
+bio_export_edf(struct request *req)
+{
+	read_route(req, RQ_EDF);
+}
+
+void
+bio_chart_svg(struct request *req)
+{
+	read_route(req, RQ_SVG);
+}
+
+static void
+read_route(struct request *req, enum rq_kind kind)
+{
+	struct rq	*q;
+	char		*body;
+	size_t		 len = 0;
+	int		 rc;
+
+	if ((q = calloc(1, sizeof(*q))) == NULL) {
+		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
+		return;
+	}
+	q->req = req;
+	q->kind = kind;
+	buf_init(&q->out, RQ_OUT_MAX);
+	if (bio_caller(req, &q->who, &q->id) != OK || args_parse(q) != OK)
+		goto out;
+	q->scope = resource_scope(req->db, q->who, "recordings", "read");
+	if (q->scope == SCOPE_NONE) {
+		http_problem(req, ERR_NOT_FOUND, NULL, "No such recording.");
+		goto out;
+	}
+	if ((rc = store_run(req->db, STORE_TX_READ, read_tx, q)) == OK)
+		rc = store_run(req->db, STORE_TX_WRITE, audit_tx, q);
+	if (rc != OK) {
+		if (!req->responded)
+			http_problem(req, rc, NULL, rc == ERR_NOT_FOUND ?
+			    "No such recording." : "The points cannot be read.");
+		goto out;
+	}
+	if (kind == RQ_EDF || kind == RQ_CSV)
+		http_header_add(req, "Content-Disposition", arena_printf(
+		    req->arena, "attachment; filename=\"recording-%s.%s\"",
+		    q->id, kind == RQ_EDF ? "edf" : "csv"));
+	body = buf_take(&q->out, &len);
+	http_send_take(req, 200, q->ctype, body, len);
+out:
+	bio_rec_free(&q->rec);
+	buf_free(&q->out);
+	free(q);
+}
+
+/* ?channel=, ?from=, ?to=, ?buckets= */
+static int
+args_parse(struct rq *q)
+{
+	json_t		*errs = json_array();
+	const char	*s;
+	int64_t		 n;
+	int		 rc;
+
+	if ((s = http_query(q->req, "channel")) != NULL) {
+		if (!bio_channel_name_ok(s))
+			bio_err(errs, "channel", "invalid_format", "a channel "
+			    "name: 1 to 32 of a-z, 0-9 and _");
+		q->channel = s;
+	}
+	if ((rc = bio_time_arg(http_query(q->req, "from"), &q->from)) == OK)
+		q->has_from = 1;
+	else if (rc != ERR_NOT_FOUND)
+		bio_err(errs, "from", "invalid_format", "an ISO 8601 time or "
+		    "ms since the epoch");
+	if ((rc = bio_time_arg(http_query(q->req, "to"), &q->to)) == OK)
+		q->has_to = 1;
+	else if (rc != ERR_NOT_FOUND)
+		bio_err(errs, "to", "invalid_format", "an ISO 8601 time or ms "
+		    "since the epoch");
+	if (q->has_from && q->has_to && q->to <= q->from)
+		bio_err(errs, "to", "before_from", "the window [from, to) is "
+		    "empty");
+	s = http_query(q->req, "buckets");
+	if (s != NULL && (q->kind == RQ_POINTS || q->kind == RQ_SVG)) {
+		if (parse_int64(s, 1, BIO_BUCKETS_MAX, &n) != 0)
+			bio_err(errs, "buckets", "out_of_range", "1 to 10000 "
+			    "buckets");
+		q->nbuckets = (long)n;
+	} else if (q->kind == RQ_SVG)
+		q->nbuckets = BIO_CHART_BUCKETS;
+	return (bio_errs_answer(q->req, errs, "The query"));
+}
+
+static int
+read_tx(struct tx *tx, void *arg)
+{
+	struct rq		*q = arg;
+	struct channel_info	*c = NULL;
+	int			 rc;
+
+	/* A busy retry starts again. */
+	buf_reset(&q->out);
+	q->wn = 0;
+	q->wrc = OK;
+	q->points = 0;
+	q->read_channel = NULL;
+	bio_rec_free(&q->rec);
+	if ((rc = bio_rec_load(tx, q->id, &q->rec)) != OK ||
+	    (rc = bio_rec_covers(tx, &q->rec, q->who, q->scope)) != OK ||
+	    (rc = blocks_channels(tx, q->id, q->ch, BLOCKS_CHANNELS_MAX,
+	    &q->nch)) != OK)
+		return (rc);
+	switch (q->kind) {
+	case RQ_POINTS:
+		if ((rc = pick_channel(q, &c)) != OK ||
+		    (rc = window(q, c, 1)) != OK)
+			return (rc);
+		q->format = q->nbuckets > 0 ? "buckets" : "raw";
+		rc = q->nbuckets > 0 ? buckets_answer(q, tx, c) :
+		    raw_answer(q, tx, c);
+		break;
+	case RQ_SVG:
+		if ((rc = pick_channel(q, &c)) != OK ||
+		    (rc = window(q, c, 1)) != OK)
+			return (rc);
+		q->format = "svg";
+		rc = svg_answer(q, tx, c);
+		break;
+	case RQ_CHANNELS:
+		q->format = "channels";
+		rc = channels_answer(q);
+		break;
+	case RQ_CSV:
+		q->format = "csv";
+		rc = csv_answer(q, tx);
+		break;
+	case RQ_EDF:
+		q->format = "edf";
+		rc = edf_answer(q, tx);
+		break;
+	}
+	if (rc != OK)
+		return (rc);
+	w_flush(q);
+	return (q->wrc == ERR_TOO_LARGE ? too_many(q, 0) : q->wrc);
+}
+
+static int
+audit_tx(struct tx *tx, void *arg)
+{
+	struct rq	*q = arg;
+	json_t		*changes;
+	int		 rc;
+
+	changes = json_pack("{s:s,s:s*,s:I,s:I,s:I}", "format", q->format,
+	    "channel", q->read_channel, "from", (json_int_t)q->from, "to",
+	    (json_int_t)q->to, "points", (json_int_t)q->points);
+	if (changes == NULL)
+		return (ERR_NOMEM);
+	rc = audit_append(tx, q->who, q->req, "recordings.points.read",
+	    "recordings", q->id, changes);
+	json_decref(changes);
+	return (rc);
+}
+
+/* The channel asked for, or the recording's only one. */
+static int
+pick_channel(struct rq *q, struct channel_info **out)
+{
+	struct buf	 names;
+	size_t		 i;
+
+	*out = NULL;
+	for (i = 0; i < q->nch; i++)
+		if (q->channel == NULL ? q->nch == 1 :
+		    strcmp(q->ch[i].name, q->channel) == 0) {
+			*out = &q->ch[i];
+			q->read_channel = q->ch[i].name;
+			return (OK);
+		}
+	if (q->channel != NULL || q->nch == 0) {
+		http_problem(q->req, ERR_NOT_FOUND, "CHANNEL_NOT_FOUND", "The "
+		    "recording holds no points%s%s.", q->channel ? " on " : "",
+		    q->channel ? q->channel : "");
+		return (ERR_NOT_FOUND);
+	}
+	buf_init(&names, 16384);
+	for (i = 0; i < q->nch; i++)
+		buf_printf(&names, "%s%s", i ? ", " : "", q->ch[i].name);
+	http_problem(q->req, ERR_INVALID, "CHANNEL_REQUIRED", "The recording "
+	    "has several channels: name one with ?channel= (%s).",
+	    names.data != NULL ? names.data : "");
+	buf_free(&names);
+	return (ERR_INVALID);
+}
+
+/* Default the window to the channels' whole time range. */
+static int
+window(struct rq *q, const struct channel_info *c, size_t n)
+{
+	int64_t	 lo = INT64_MAX, hi = INT64_MIN;
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (c[i].t_first_ms < lo)
+			lo = c[i].t_first_ms;
+		if (c[i].t_last_ms > hi)
+			hi = c[i].t_last_ms;
+	}
+	if (n == 0)
+		lo = hi = 0;
+	if (!q->has_from)
+		q->from = lo;
+	if (!q->has_to)
+		q->to = hi + 1;
+	if (q->to > q->from)
+		return (OK);
+	http_problem_ext(q->req, ERR_INVALID, NULL, json_pack(
+	    "{s:[{s:s,s:s,s:s}]}", "errors", "field", q->has_to ? "to" : "from",
+	    "code", "before_from", "detail", "the window [from, to) is empty"),
+	    "The query is not valid.");
+	return (ERR_INVALID);
+}
+
+static int
+too_many(struct rq *q, size_t max)
+{
+	if (max > 0)
+		http_problem(q->req, ERR_INVALID, "TOO_MANY_POINTS", "The window "
+		    "holds more than %zu samples: ask for buckets=N or a "
+		    "narrower window.", max);
+	else
+		http_problem(q->req, ERR_INVALID, "TOO_MANY_POINTS", "The "
+		    "answer would be too large: ask for a narrower window.");
+	return (ERR_INVALID);
+}
+
+/* A JSON string, escaped (names and units come from admins). */
+static void
+w_jstr(struct rq *q, const char *v)
+{
+	json_t	*j = json_string(v != NULL ? v : "");
+	char	*t = j != NULL ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+
+	if (t == NULL && q->wrc == OK)
+		q->wrc = ERR_NOMEM;
+	else if (t != NULL)
+		w_str(q, t);
+	free(t);
+	json_decref(j);
+}
+
+/* The members every points answer starts with. */
+static void
+w_head(struct rq *q, const char *channel)
+{
+	w_str(q, "{\"recording_id\":\"");
+	w_str(q, q->id);
+	w_str(q, "\",\"channel\":\"");
+	w_str(q, channel);		/* [a-z0-9_] */
+	w_str(q, "\",\"data_type\":");
+	w_jstr(q, q->rec.data_type);
+	w_str(q, ",\"unit\":");
+	w_jstr(q, q->rec.unit);
+	/* Decimal text in the JSON number grammar (bio_decimal). */
+	w_str(q, ",\"scale\":");
+	w_str(q, q->rec.scale_text);
+	w_str(q, ",\"offset\":");
+	w_str(q, q->rec.offset_text);
+	w_str(q, ",\"from\":");
+	w_i64(q, q->from);
+	w_str(q, ",\"to\":");
+	w_i64(q, q->to);
+}
+
+static int
+raw_answer(struct rq *q, struct tx *tx, struct channel_info *c)
+{
+	struct series	 s;
+	size_t		 i;
+	int		 rc;
+
+	memset(&s, 0, sizeof(s));
+	/* Sized once: at most the channel's samples, at most the bound. */
+	if ((rc = series_reserve(&s, (size_t)c->count < BIO_RAW_MAX ?
+	    (size_t)c->count + 1 : BIO_RAW_MAX + 1)) != OK)
+		goto out;
+	rc = blocks_read(tx, q->id, c->name, q->from, q->to, BIO_RAW_MAX, &s);
+	if (rc == ERR_TOO_LARGE)
+		rc = too_many(q, BIO_RAW_MAX);
+	if (rc != OK)
+		goto out;
+	q->points = (int64_t)s.n;
+	if ((rc = out_reserve(q, 512 + s.n * 34)) != OK)
+		goto out;
+	w_head(q, c->name);
+	w_str(q, ",\"count\":");
+	w_i64(q, (int64_t)s.n);
+	w_str(q, ",\"rate\":");
+	if (c->rate_mhz != 0)
+		w_rate(q, c->rate_mhz);
+	else
+		w_str(q, "null");
+	w_str(q, ",\"t0\":");
+	if (s.n > 0)
+		w_tus(q, s.t_us[0]);
+	else
+		w_str(q, "null");
+	w_str(q, ",\"t\":[");
+	for (i = 0; i < s.n; i++) {
+		if (i > 0)
+			w_mem(q, ",", 1);
+		w_tus(q, s.t_us[i]);
+	}
+	w_str(q, "],\"v\":[");
+	for (i = 0; i < s.n; i++) {
+		if (i > 0)
+			w_mem(q, ",", 1);
+		w_i64(q, s.v[i]);
+	}
+	w_str(q, "]}");
+	q->ctype = "application/json";
+out:
+	series_free(&s);
+	return (rc);
+}
+
+/* Buckets */
+
+struct bfill {
+	struct points_buckets	*b;
+	int32_t			 v[CODEC_BLOCK_MAX];
+	int64_t			 ts[CODEC_BLOCK_MAX];
+};
+
+static int
+bucket_block(const struct block *blk, void *arg)
+{
+	struct bfill	*f = arg;
+	size_t		 n = 0, m = 0;
+	long		 i;
+
+	if ((i = points_buckets_covers(f->b, blk->t_first_ms,
+	    blk->t_last_ms)) >= 0) {
+		/* Inside one bucket: its stored stats, nothing decoded. */
+		points_buckets_add_stats(f->b, i, (int64_t)blk->count,
+		    blk->min, blk->max, blk->sum);
+		return (OK);
+	}
+	if (blk->payload == NULL || codec_decode(blk->payload,
+	    blk->payload_len, f->v, CODEC_BLOCK_MAX, &n) != OK ||
+	    n != blk->count)
+		return (ERR_INTERNAL);
+	if (blk->rate_mhz == 0 && (blk->ts == NULL || codec_ts_decode(blk->ts,
+	    blk->ts_len, f->ts, CODEC_BLOCK_MAX, &m) != OK || m != n))
+		return (ERR_INTERNAL);
+	points_buckets_add(f->b, f->v, n, blk->rate_mhz == 0 ? f->ts : NULL,
+	    blk->t0_ms, blk->rate_mhz, blk->first);
+	return (OK);
+}
+
+static int
+buckets_fill(struct rq *q, struct tx *tx, struct channel_info *c,
+    struct points_buckets *b)
+{
+	struct bfill	*f;
+	size_t		 i;
+	int		 rc;
+
+	if ((rc = points_buckets_init(b, q->from, q->to,
+	    (size_t)q->nbuckets)) != OK) {
+		if (rc == ERR_INVALID)
+			http_problem_ext(q->req, rc, NULL, json_pack(
+			    "{s:[{s:s,s:s,s:s}]}", "errors", "field",
+			    "buckets", "code", "out_of_range", "detail",
+			    "more buckets than the window can hold"),
+			    "The query is not valid.");
+		return (rc);
+	}
+	if ((f = malloc(sizeof(*f))) == NULL)
+		return (ERR_NOMEM);
+	f->b = b;
+	rc = blocks_scan(tx, q->id, c->name, q->from, q->to, bucket_block, f);
+	free(f);
+	for (i = 0; rc == OK && i < b->n; i++)
+		q->points += b->b[i].count;
+	return (rc);
+}
+
+static int
+buckets_answer(struct rq *q, struct tx *tx, struct channel_info *c)
+{
+	struct points_buckets	 b;
+	int64_t			 span = (q->to - q->from) * 1000;
+	size_t			 i, n;
+	int			 rc;
+
+	memset(&b, 0, sizeof(b));
+	if ((rc = buckets_fill(q, tx, c, &b)) != OK)
+		goto out;
+	n = b.n;
+	w_head(q, c->name);
+	w_str(q, ",\"buckets\":");
+	w_i64(q, (int64_t)n);
+	w_str(q, ",\"bucket_ms\":");
+	w_dbl(q, (double)(q->to - q->from) / (double)n);
+	w_str(q, ",\"t\":[");
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			w_mem(q, ",", 1);
+		w_tus(q, q->from * 1000 + span / (int64_t)n * (int64_t)i +
+		    span % (int64_t)n * (int64_t)i / (int64_t)n);
+	}
+	w_str(q, "],\"count\":[");
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			w_mem(q, ",", 1);
+		w_i64(q, b.b[i].count);
+	}
+	w_str(q, "],\"min\":[");
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			w_mem(q, ",", 1);
+		if (b.b[i].count > 0)
+			w_i64(q, b.b[i].min);
+		else
+			w_str(q, "null");
+	}
+	w_str(q, "],\"max\":[");
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			w_mem(q, ",", 1);
+		if (b.b[i].count > 0)
+			w_i64(q, b.b[i].max);
+		else
+			w_str(q, "null");
+	}
+	w_str(q, "],\"mean\":[");
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			w_mem(q, ",", 1);
+		if (b.b[i].count > 0)
+			w_dbl(q, (double)b.b[i].sum / (double)b.b[i].count);
+		else
+			w_str(q, "null");
+	}
+	w_str(q, "]}");
+	q->ctype = "application/json";
+out:
+	points_buckets_free(&b);
+	return (rc);
+}
+
+static int
+svg_answer(struct rq *q, struct tx *tx, struct channel_info *c)
+{
+	struct points_buckets	 b;
+	char			 title[160];
+	int			 rc;
+
+	memset(&b, 0, sizeof(b));
+	if ((rc = buckets_fill(q, tx, c, &b)) != OK)
+		goto out;
+	snprintf(title, sizeof(title), "%s %s", q->rec.data_type, c->name);
+	w_flush(q);
+	if ((rc = points_svg(&b, q->rec.scale, q->rec.offset, title,
+	    q->rec.unit, &q->out)) == ERR_TOO_LARGE)
+		rc = too_many(q, 0);
+	q->ctype = "image/svg+xml";
+out:
+	points_buckets_free(&b);
+	return (rc);
+}
+
+/* Channels, CSV, EDF */
+
+static int
+channels_answer(struct rq *q)
+{
+	struct channel_info	*c;
+	size_t			 i;
+
+	w_str(q, "{\"recording_id\":\"");
+	w_str(q, q->id);
+	w_str(q, "\",\"data_type\":");
+	w_jstr(q, q->rec.data_type);
+	w_str(q, ",\"unit\":");
+	w_jstr(q, q->rec.unit);
+	w_str(q, ",\"scale\":");
+	w_str(q, q->rec.scale_text);
+	w_str(q, ",\"offset\":");
+	w_str(q, q->rec.offset_text);
+	w_str(q, ",\"channels\":[");
+	for (i = 0; i < q->nch; i++) {
+		c = &q->ch[i];
+		w_str(q, i > 0 ? ",{\"name\":\"" : "{\"name\":\"");
+		w_str(q, c->name);
+		w_str(q, "\",\"count\":");
+		w_i64(q, c->count);
+		w_str(q, ",\"blocks\":");
+		w_i64(q, c->blocks);
+		w_str(q, ",\"from\":");
+		w_i64(q, c->t_first_ms);
+		w_str(q, ",\"to\":");
+		w_i64(q, c->t_last_ms + 1);
+		w_str(q, ",\"rate\":");
+		if (c->rate_mhz != 0)
+			w_rate(q, c->rate_mhz);
+		else
+			w_str(q, "null");
+		w_str(q, ",\"regular\":");
+		w_str(q, c->rate_mhz != 0 ? "true" : "false");
+		w_str(q, ",\"min\":");
+		w_i64(q, c->min);
+		w_str(q, ",\"max\":");
+		w_i64(q, c->max);
+		w_str(q, "}");
+	}
+	w_str(q, "]}");
+	q->ctype = "application/json";
+	return (OK);
+}
+
+/* The channels an export reads: ?channel= or every one. */
+static int
+export_channels(struct rq *q, struct channel_info **first, size_t *n)
+{
+	int	 rc;
+
+	if (q->channel == NULL) {
+		*first = q->ch;
+		*n = q->nch;
+		return (window(q, q->ch, q->nch));
+	}
+	if ((rc = pick_channel(q, first)) != OK)
+		return (rc);
+	*n = 1;
+	return (window(q, *first, 1));
+}
+
+static int
+csv_answer(struct rq *q, struct tx *tx)
+{
+	struct channel_info	*c;
+	struct series		 s;
+	size_t			 i, j, n;
+	int			 rc = OK;
+
+	memset(&s, 0, sizeof(s));
+	if ((rc = export_channels(q, &c, &n)) != OK)
+		return (rc);
+	w_str(q, "channel,t_ms,count,value\n");
+	for (i = 0; i < n && rc == OK; i++) {
+		rc = blocks_read(tx, q->id, c[i].name, q->from, q->to,
+		    BIO_EXPORT_MAX - (size_t)q->points, &s);
+		if (rc == ERR_TOO_LARGE)
+			rc = too_many(q, BIO_EXPORT_MAX);
+		if (rc == OK)
+			rc = out_reserve(q, q->out.len + q->wn + s.n * (34 +
+			    strlen(c[i].name) + 24));
+		for (j = 0; rc == OK && j < s.n; j++) {
+			w_str(q, c[i].name);
+			w_mem(q, ",", 1);
+			w_tus(q, s.t_us[j]);
+			w_mem(q, ",", 1);
+			w_i64(q, s.v[j]);
+			w_mem(q, ",", 1);
+			w_dbl(q, q->rec.offset + q->rec.scale * s.v[j]);
+			w_mem(q, "\n", 1);
+		}
+		q->points += (int64_t)s.n;
+		series_free(&s);
+	}
+	q->ctype = "text/csv; charset=utf-8";
+	return (rc);
+}
+
+static int
+edf_answer(struct rq *q, struct tx *tx)
+{
+	struct points_edf_signal	*sig = NULL;
+	struct points_edf		 edf;
+	struct channel_info		*c, *reg[BLOCKS_CHANNELS_MAX];
+	struct channel_info		 win[BLOCKS_CHANNELS_MAX];
+	struct series			 s;
+	int32_t				**dense = NULL;
+	char				 name[64];
+	size_t				 i, j, n, nreg = 0, total = 0;
+	int64_t				 idx, nd;
+	int32_t				 gap;
+	int				 rc;
+
+	memset(&s, 0, sizeof(s));
+	if ((rc = export_channels(q, &c, &n)) != OK)
+		return (rc);
+	for (i = 0; i < n; i++) {
+		if (c[i].mixed) {
+			http_problem(q->req, ERR_INVALID, "MIXED_RATES", "Channel "
+			    "%s changes its sample rate: EDF holds one rate a "
+			    "signal (export it as CSV).", c[i].name);
+			return (ERR_INVALID);
+		}
+		if (c[i].rate_mhz != 0)
+			reg[nreg++] = &c[i];
+	}
+	if (nreg == 0) {
+		http_problem(q->req, ERR_INVALID, "NO_REGULAR_CHANNELS", "EDF "
+		    "holds regularly sampled channels only: %s.", n == 0 ?
+		    "the recording holds no points" : "export irregular "
+		    "channels as CSV");
+		return (ERR_INVALID);
+	}
+	if (nreg < n) {
+		/* The default window spans the regular channels only. */
+		for (i = 0; i < nreg; i++)
+			win[i] = *reg[i];
+		if ((rc = window(q, win, nreg)) != OK)
+			return (rc);
+	}
+	sig = calloc(nreg, sizeof(*sig));
+	dense = calloc(nreg, sizeof(*dense));
+	if (sig == NULL || dense == NULL) {
+		rc = ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < nreg; i++) {
+		rc = blocks_read(tx, q->id, reg[i]->name, q->from, q->to,
+		    BIO_EXPORT_MAX - total, &s);
+		if (rc == ERR_TOO_LARGE)
+			rc = too_many(q, BIO_EXPORT_MAX);
+		if (rc != OK)
+			goto out;
+		/* Each sample at its index from the window's start. */
+		nd = 0;
+		for (j = 0; j < s.n; j++) {
+			idx = llround((double)(s.t_us[j] - q->from * 1000) *
+			    reg[i]->rate_mhz / 1e9);
+			if (idx + 1 > nd)
+				nd = idx + 1;
+		}
+		if (nd < 0 || (size_t)nd > BIO_EXPORT_MAX - total) {
+			rc = too_many(q, BIO_EXPORT_MAX);
+			goto out;
+		}
+		total += (size_t)nd;
+		if (nd > 0 && (dense[i] = malloc((size_t)nd *
+		    sizeof(**dense))) == NULL) {
+			rc = ERR_NOMEM;
+			goto out;
+		}
+		sig[i].count_min = INT32_MAX;
+		sig[i].count_max = INT32_MIN;
+		for (j = 0; j < s.n; j++) {
+			if (s.v[j] < sig[i].count_min)
+				sig[i].count_min = s.v[j];
+			if (s.v[j] > sig[i].count_max)
+				sig[i].count_max = s.v[j];
+		}
+		if (s.n == 0)
+			sig[i].count_min = sig[i].count_max = 0;
+		/* A gap reads as the digital minimum, as the writer pads the
+		 * end; the lowest count when counts need more than 16 bits. */
+		gap = sig[i].count_min >= INT16_MIN &&
+		    sig[i].count_max <= INT16_MAX ? INT16_MIN : sig[i].count_min;
+		for (idx = 0; idx < nd; idx++)
+			dense[i][idx] = gap;
+		for (j = 0; j < s.n; j++) {
+			idx = llround((double)(s.t_us[j] - q->from * 1000) *
+			    reg[i]->rate_mhz / 1e9);
+			if (idx >= 0 && idx < nd)
+				dense[i][idx] = s.v[j];
+		}
+		q->points += (int64_t)s.n;
+		series_free(&s);
+		sig[i].label = reg[i]->name;
+		sig[i].unit = q->rec.unit;
+		sig[i].scale = q->rec.scale;
+		sig[i].offset = q->rec.offset;
+		sig[i].rate_mhz = reg[i]->rate_mhz;
+		sig[i].samples = dense[i];
+		sig[i].nsamples = (size_t)nd;
+	}
+	snprintf(name, sizeof(name), "carebase recording %s", q->id);
+	memset(&edf, 0, sizeof(edf));
+	edf.patient = q->rec.user_id;	/* pseudonymous: an id, never a name */
+	edf.recording = name;
+	edf.start_ms = q->from;
+	edf.duration_ms = q->to - q->from;
+	edf.nsignals = nreg;
+	edf.signals = sig;
+	w_flush(q);
+	if ((rc = points_edf_write(&edf, &q->out)) == ERR_TOO_LARGE)
+		rc = too_many(q, 0);
+	q->ctype = "application/octet-stream";
+out:
+	series_free(&s);
+	for (i = 0; dense != NULL && i < nreg; i++)
+		free(dense[i]);
+	free(dense);
+	free(sig);
+	return (rc);
+}
+
+/* The answer's write buffer */
+
+/*
+ * Room for at least n bytes in the answer at once: growing by doubling
+ * would copy and touch about twice the final size of a large answer.
+ */
+static int
+out_reserve(struct rq *q, size_t n)
+{
+	char	*p;
+
+	if (n > q->out.max)
+		n = q->out.max;
+	if (n + 1 <= q->out.cap)
+		return (OK);
+	if ((p = realloc(q->out.data, n + 1)) == NULL)
+		return (ERR_NOMEM);
+	if (q->out.data == NULL)
+		p[0] = '\0';
+	q->out.data = p;
+	q->out.cap = n + 1;
+	return (OK);
+}
+
+static void
+w_flush(struct rq *q)
+{
+	if (q->wn > 0 && q->wrc == OK)
+		q->wrc = buf_append(&q->out, q->w, q->wn);
+	q->wn = 0;
+}
+
+static void
+w_mem(struct rq *q, const char *p, size_t n)
+{
+	if (q->wn + n > sizeof(q->w)) {
+		w_flush(q);
+		if (n > sizeof(q->w)) {
+			if (q->wrc == OK)
+				q->wrc = buf_append(&q->out, p, n);
+			return;
+		}
+	}
+	memcpy(q->w + q->wn, p, n);
+	q->wn += n;
+}
+
+static void
+w_str(struct rq *q, const char *s)
+{
+	w_mem(q, s, strlen(s));
+}
+
+static void
+w_i64(struct rq *q, int64_t v)
+{
+	char		 t[24];
+	uint64_t	 u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	size_t		 i = sizeof(t);
+
+	do {
+		t[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		t[--i] = '-';
+	w_mem(q, t + i, sizeof(t) - i);
+}
+
+/* A value in thousandths (us as ms, mHz as Hz): 1234567 -> 1234.567. */
+static void
+w_milli(struct rq *q, int64_t v)
+{
+	char		 f[4];
+	uint64_t	 u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	unsigned	 frac = (unsigned)(u % 1000);
+	size_t		 n = 3;
+
+	if (v < 0)
+		w_mem(q, "-", 1);
+	w_i64(q, (int64_t)(u / 1000));
+	if (frac == 0)
+		return;
+	f[0] = '.';
+	f[1] = (char)('0' + frac / 100);
+	f[2] = (char)('0' + frac / 10 % 10);
+	f[3] = (char)('0' + frac % 10);
+	while (f[n] == '0')
+		n--;
+	w_mem(q, f, n + 1);
+}
+
+static void
+w_tus(struct rq *q, int64_t t_us)
+{
+	w_milli(q, t_us);
+}
+
+static void
+w_rate(struct rq *q, uint32_t rate_mhz)
+{
+	w_milli(q, rate_mhz);
+}
+
+static void
+w_dbl(struct rq *q, double d)
+{
+	char	 t[40];
+	int	 n;
+
+	if (!isfinite(d)) {
+		w_str(q, "null");
+		return;
+	}
+	n = snprintf(t, sizeof(t), "%.12g", d);
+	if (n > 0 && (size_t)n < sizeof(t))
+		w_mem(q, t, (size_t)n);
+}

@@ -1,0 +1,261 @@
+/*
+ * The learning module: its routes and resources, and the helpers its
+ * files share. Tables and the built-in roles' permissions come from
+ * migration 0007.
+ *
+ * Enrolments and progress are also read-only resources
+ * (/v1/course-enrolments, /v1/course-session-progress) owned by their
+ * user: a member sees their own and their children's (guardian_of), an
+ * admin everyone's, and the GDPR export carries them. They change only
+ * through the progress actions.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/err.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "learning/learning.h"
+#include "learning/learning_int.h"
+#include "module.h"
+#include "ops/inbox.h"
+#include "resource/resource.h"
+#include "store/store.h"
+
+static int	 learning_init(struct store *);
+
+static const struct route learning_routes[] = {
+	{HTTP_POST, "/v1/webhooks/storyblok", learning_storyblok_webhook,
+	    ROUTE_RAW_BODY, "CMS story published, unpublished, deleted or "
+	    "moved: header webhook-signature is the hex HMAC-SHA1 of the body"},
+	{HTTP_GET, "/v1/courses", learning_courses_list, 0,
+	    "courses you may see (filters kind, status; limit, cursor)"},
+	{HTTP_GET, "/v1/courses/{id}", learning_course_get, 0,
+	    "one course (by id or story uuid) with the sessions you may see"},
+	{HTTP_GET, "/v1/course-sessions", learning_sessions_list, 0,
+	    "course sessions you may see (filters course_id, status; limit, "
+	    "cursor)"},
+	{HTTP_GET, "/v1/course-sessions/{id}", learning_session_get, 0,
+	    "one course session, by id or story uuid"},
+	{HTTP_POST, "/v1/course-sessions/{id}/start", learning_session_start,
+	    0, "start a course session (enrols you in its course)"},
+	{HTTP_POST, "/v1/course-sessions/{id}/complete",
+	    learning_session_complete, 0, "mark a course session completed"},
+	{HTTP_POST, "/v1/course-sessions/{id}/incomplete",
+	    learning_session_incomplete, 0,
+	    "mark a course session not completed"},
+	{HTTP_GET, "/v1/me/courses", learning_me_courses, 0,
+	    "your courses: started or completed, with each session's state "
+	    "(limit, cursor)"},
+};
+
+static const struct field enrolment_fields[] = {
+	{"user_id", FIELD_UUID, FIELD_READONLY | FIELD_FILTER, 0, 0, NULL,
+	    NULL, "users", 0, "the learner; owns the row"},
+	{"course_id", FIELD_UUID, FIELD_READONLY | FIELD_FILTER, 0, 0, NULL,
+	    NULL, "courses", 0, "the course"},
+	{"completed", FIELD_BOOL, FIELD_READONLY | FIELD_FILTER, 0, 0, NULL,
+	    NULL, NULL, 0, "every published session of the course completed"},
+	{"started_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
+	    NULL, NULL, 0, "first progress in the course"},
+	{"completed_at", FIELD_TIME, FIELD_READONLY | FIELD_NULLABLE |
+	    FIELD_SORT, 0, 0, NULL, NULL, NULL, 0, "when it became completed"},
+	{"created_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL},
+	{"updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL},
+};
+
+const struct resource course_enrolments_resource = {
+	.name = "course_enrolments",
+	.path = "/v1/course-enrolments",
+	.table = "course_enrolments",
+	.fields = enrolment_fields,
+	.nfields = NELEM(enrolment_fields),
+	.owner_column = "user_id",
+	.related_kinds = "guardian_of",
+	.actions = (1 << ACTION_LIST) | (1 << ACTION_READ),
+	.doc = "A user's enrolment in a course (seed: CourseUser), made when "
+	    "they first start, complete or mark incomplete one of its "
+	    "sessions; completed exactly when every published session of the "
+	    "course is completed. Changed only by the course session actions.",
+};
+
+static const struct field progress_fields[] = {
+	{"user_id", FIELD_UUID, FIELD_READONLY | FIELD_FILTER, 0, 0, NULL,
+	    NULL, "users", 0, "the learner; owns the row"},
+	{"session_id", FIELD_UUID, FIELD_READONLY | FIELD_FILTER, 0, 0, NULL,
+	    NULL, "course_sessions", 0, "the course session"},
+	{"completed", FIELD_BOOL, FIELD_READONLY | FIELD_FILTER, 0, 0, NULL,
+	    NULL, NULL, 0, "marked completed"},
+	{"started_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
+	    NULL, NULL, 0, "first started"},
+	{"completed_at", FIELD_TIME, FIELD_READONLY | FIELD_NULLABLE |
+	    FIELD_SORT, 0, 0, NULL, NULL, NULL, 0, "when marked completed"},
+	{"created_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL},
+	{"updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL},
+};
+
+const struct resource course_session_progress_resource = {
+	.name = "course_session_progress",
+	.path = "/v1/course-session-progress",
+	.table = "course_session_progress",
+	.fields = progress_fields,
+	.nfields = NELEM(progress_fields),
+	.owner_column = "user_id",
+	.related_kinds = "guardian_of",
+	.actions = (1 << ACTION_LIST) | (1 << ACTION_READ),
+	.doc = "A user's progress in one course session (seed: SessionUser). "
+	    "Changed only by POST /v1/course-sessions/{id}/start, /complete "
+	    "and /incomplete.",
+};
+
+static const struct resource *const learning_resources[] = {
+	&course_enrolments_resource,
+	&course_session_progress_resource,
+};
+
+const struct module learning_module = {
+	"learning", learning_routes, NELEM(learning_routes), NULL, 0, NULL, 0,
+	learning_resources, NELEM(learning_resources), learning_init, NULL,
+};
+
+/* The CMS webhook's handler is known to `carebase webhooks replay`. */
+static int
+learning_init(struct store *db)
+{
+	return (inbox_register(&storyblok_source));
+}
+
+int
+learning_caller(struct request *req, struct principal **who)
+{
+	int	 rc;
+
+	if ((rc = resource_principal(req, who)) != OK) {
+		http_problem(req, rc, NULL, "The credentials are not valid.");
+		return (rc);
+	}
+	if (*who == NULL) {
+		http_problem(req, ERR_UNAUTHORIZED, NULL,
+		    "Authentication is required.");
+		return (ERR_UNAUTHORIZED);
+	}
+	return (OK);
+}
+
+int
+learning_sees_all(struct request *req, const struct principal *who)
+{
+	return (resource_scope(req->db, who, "courses", "read") == SCOPE_ALL);
+}
+
+int
+learning_page_args(struct request *req, const char **after, int64_t *limit)
+{
+	const char	*l = http_query(req, "limit");
+
+	*after = http_query(req, "cursor");
+	*limit = 50;
+	if ((*after != NULL && !uuid_valid(*after)) ||
+	    (l != NULL && parse_int64(l, 1, LEARNING_PAGE_MAX, limit) != 0)) {
+		http_problem(req, ERR_INVALID, NULL, "cursor takes a UUID, "
+		    "limit 1 to %d.", LEARNING_PAGE_MAX);
+		return (ERR_INVALID);
+	}
+	return (OK);
+}
+
+int
+learning_lock(struct tx *tx, const char *key)
+{
+	struct stmt	*st;
+	int		 rc;
+
+	if (store_tx_dialect(tx) != STORE_POSTGRES)
+		return (OK);	/* BEGIN IMMEDIATE: one writer at a time */
+	st = store_prepare(tx, "SELECT pg_advisory_xact_lock(hashtext(?))");
+	store_bind_text(st, 1, key);
+	rc = store_step(st);
+	store_finalize(st);
+	return (rc == STORE_ROW || rc == STORE_DONE ? OK : rc);
+}
+
+int
+learning_lock_course(struct tx *tx, const char *course_id)
+{
+	char	 key[64];
+
+	snprintf(key, sizeof(key), "learning:course:%s", course_id);
+	return (learning_lock(tx, key));
+}
+
+/*
+ * Only enrolments whose state changes are written: completed flips,
+ * completed_at is set when it becomes completed and cleared when it
+ * stops being completed.
+ */
+#define ALL_DONE							\
+	"(EXISTS (SELECT 1 FROM course_sessions s WHERE s.course_id = "	\
+	"course_enrolments.course_id AND s.status = 'published' AND "	\
+	LEARNING_PARTNERS_OK("course_session_partners", "session_id",	\
+	"s.id", "course_enrolments.user_id") ") AND NOT EXISTS (SELECT 1 "	\
+	"FROM course_sessions s WHERE s.course_id = "			\
+	"course_enrolments.course_id AND s.status = 'published' AND "	\
+	LEARNING_PARTNERS_OK("course_session_partners", "session_id",	\
+	"s.id", "course_enrolments.user_id") " AND NOT EXISTS (SELECT 1 "	\
+	"FROM course_session_progress pr WHERE pr.session_id = s.id AND "	\
+	"pr.user_id = course_enrolments.user_id AND pr.completed = 1)))"
+
+int
+learning_recompute(struct tx *tx, const char *course_id, const char *user_id)
+{
+	struct stmt	*st;
+	int64_t		 now = time_now_ms();
+	int		 rc;
+
+	st = store_prepare(tx, user_id != NULL ?
+	    "UPDATE course_enrolments SET completed = 1 - completed, "
+	    "completed_at = CASE WHEN completed = 0 THEN CAST(? AS BIGINT) "
+	    "ELSE NULL END, "
+	    "updated_at = ? WHERE course_id = ? AND user_id = ? AND "
+	    "completed <> CASE WHEN " ALL_DONE " THEN 1 ELSE 0 END" :
+	    "UPDATE course_enrolments SET completed = 1 - completed, "
+	    "completed_at = CASE WHEN completed = 0 THEN CAST(? AS BIGINT) "
+	    "ELSE NULL END, "
+	    "updated_at = ? WHERE course_id = ? AND "
+	    "completed <> CASE WHEN " ALL_DONE " THEN 1 ELSE 0 END");
+	store_bind_int64(st, 1, now);
+	store_bind_int64(st, 2, now);
+	store_bind_text(st, 3, course_id);
+	if (user_id != NULL)
+		store_bind_text(st, 4, user_id);
+	rc = store_step(st);
+	store_finalize(st);
+	return (rc == STORE_DONE ? OK : rc);
+}
+
+json_t *
+learning_json_col(const char *text)
+{
+	json_t	*v = text != NULL ? json_loads(text, 0, NULL) : NULL;
+
+	if (json_is_array(v))
+		return (v);
+	json_decref(v);
+	return (json_array());
+}
+
+json_t *
+learning_time(struct stmt *st, int col)
+{
+	char	 iso[ISO_TIME_LEN];
+
+	if (store_col_is_null(st, col))
+		return (json_null());
+	return (json_string(time_format_iso(store_col_int64(st, col), iso)));
+}

@@ -1,0 +1,110 @@
+/*
+ * Private to src/learning. learning.c holds the module (routes, the
+ * read-only enrolment and progress resources) and the helpers below;
+ * courses.c the course and course session lists; progress.c start,
+ * complete, incomplete, completion and /v1/me/courses; storyblok.c the
+ * CMS webhook (signature, payload, story fetch, upsert).
+ *
+ * Who sees what. Callers with courses:read:all (admins) see every course
+ * and session. Everyone else sees a course when it is published and
+ * included for them, and a session when it and its course are published
+ * and both are included for them. Included for them: the row lists no
+ * partner, lists "public", or lists a partner of which they hold an
+ * active partner access (partner names compared in lower case).
+ *
+ * Completion: an enrolment is completed exactly when the course has at
+ * least one published session the user can see and the user completed
+ * every one of them. It is recomputed, under a per-course lock, whenever
+ * the user's progress changes and whenever a session's status or course
+ * changes (the webhook, in its transaction).
+ */
+#ifndef LEARNING_LEARNING_INT_H
+#define LEARNING_LEARNING_INT_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct request;
+struct tx;
+struct principal;
+struct resource;
+struct stmt;
+struct inbox_source;
+
+#define LEARNING_NAME_MAX	500	/* characters of a name or slug */
+#define LEARNING_TEXT_MAX	20000	/* characters of a description */
+#define LEARNING_LIST_MAX	50	/* partners or themes of one story */
+#define LEARNING_ITEM_MAX	100	/* characters of one partner or theme */
+#define LEARNING_PAGE_MAX	200	/* rows of one page */
+
+/*
+ * SQL: is the row id of a partner list table (tbl, keyed by col) included
+ * for user (an SQL expression: "?" or a column)?
+ */
+#define LEARNING_PARTNERS_OK(tbl, col, id, user)			\
+	"(NOT EXISTS (SELECT 1 FROM " tbl " lp WHERE lp." col " = " id	\
+	") OR EXISTS (SELECT 1 FROM " tbl " lp WHERE lp." col " = " id	\
+	" AND (lp.partner_name = 'public' OR lp.partner_name IN (SELECT "	\
+	"lower(pt.name) FROM partner_access pa JOIN partners pt ON pt.id = "	\
+	"pa.partner_id WHERE pa.user_id = " user " AND pa.is_active = 1 "	\
+	"AND pa.deleted_at IS NULL AND pt.is_active = 1))))"
+
+/* Course c seen by the caller; binds: sees-all flag (0/1), user id. */
+#define LEARNING_COURSE_SEEN						\
+	"(? = 1 OR (c.status = 'published' AND "				\
+	LEARNING_PARTNERS_OK("course_partners", "course_id", "c.id", "?") "))"
+
+/* Session s of course c seen; binds: sees-all flag, user id, user id. */
+#define LEARNING_SESSION_SEEN						\
+	"(? = 1 OR (s.status = 'published' AND c.status = 'published' AND "	\
+	LEARNING_PARTNERS_OK("course_partners", "course_id", "c.id", "?")	\
+	" AND " LEARNING_PARTNERS_OK("course_session_partners",		\
+	"session_id", "s.id", "?") "))"
+
+/* learning.c */
+extern const struct resource	course_enrolments_resource;
+extern const struct resource	course_session_progress_resource;
+/* The caller, answering 401 without one. */
+int	 learning_caller(struct request *, struct principal **);
+/* 1 when the caller sees every course (courses:read:all). */
+int	 learning_sees_all(struct request *, const struct principal *);
+/*
+ * Paging: ?cursor= is the last id seen (a UUID), ?limit= 1 to
+ * LEARNING_PAGE_MAX (default 50). Answers 422 and returns non-OK when bad.
+ */
+int	 learning_page_args(struct request *, const char **after,
+	    int64_t *limit);
+/* Serialise writers per key inside tx (PostgreSQL advisory transaction
+ * lock; SQLite's write transaction already does). */
+int	 learning_lock(struct tx *, const char *key);
+/* Lock a course's completion state ("learning:course:<id>"). */
+int	 learning_lock_course(struct tx *, const char *course_id);
+/*
+ * Recompute completed/completed_at of the enrolments in course_id (of
+ * user_id only, when not NULL); the caller holds the course's lock.
+ */
+int	 learning_recompute(struct tx *, const char *course_id,
+	    const char *user_id);
+/* A JSON array from a text column holding one (never NULL unless OOM). */
+json_t	*learning_json_col(const char *text);
+/* ISO time or JSON null for a nullable ms column. */
+json_t	*learning_time(struct stmt *, int col);
+
+/* courses.c */
+void	 learning_courses_list(struct request *);
+void	 learning_course_get(struct request *);
+void	 learning_sessions_list(struct request *);
+void	 learning_session_get(struct request *);
+
+/* progress.c */
+void	 learning_session_start(struct request *);
+void	 learning_session_complete(struct request *);
+void	 learning_session_incomplete(struct request *);
+void	 learning_me_courses(struct request *);
+
+/* storyblok.c */
+extern const struct inbox_source	storyblok_source;
+void	 learning_storyblok_webhook(struct request *);
+
+#endif

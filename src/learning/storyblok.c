@@ -1,0 +1,925 @@
+/*
+ * The CMS (Storyblok) webhook, a source of the webhook inbox (ops/inbox.h).
+ *
+ *	verify	 header webhook-signature: hex HMAC-SHA1 of the raw body
+ *		 under storyblok_webhook_secret, compared in constant time
+ *	prepare	 payload {text, action, space_id, story_id, full_slug}
+ *		 checked; for published and moved the story is fetched from
+ *		 <storyblok_api_url>/cdn/stories/<story_id> (libcurl, with
+ *		 timeouts and a size cap) and checked
+ *	process	 published/moved: the course (component "Course") or course
+ *		 session ("session", "session_iba") is upserted by story
+ *		 uuid; unpublished/deleted: only the status of the rows with
+ *		 that story id changes. Other stories are ignored.
+ *
+ * A session whose status or course changes has its courses' completion
+ * recomputed for every enrolled user in the same transaction, under the
+ * courses' locks (taken in sorted order, after the webhook's own lock, so
+ * progress writes and webhooks never deadlock). Users with progress in a
+ * session that moves to another course are enrolled there.
+ *
+ * Every change is audited as a system action ("courses.publish", ...).
+ * Unknown payload members are ignored (the CMS adds some over time); the
+ * known ones are bounded and typed. Errors never carry the token or the
+ * secret.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <sodium.h>
+
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/crypto.h"
+#include "core/err.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "learning/learning_int.h"
+#include "ops/inbox.h"
+#include "resource/audit.h"
+#include "store/store.h"
+
+#define SIGNATURE_LEN	20		/* SHA-1 */
+#define PAYLOAD_TEXT_MAX 10000		/* characters of "text" */
+#define STORY_ID_MAX	9007199254740991LL	/* 2^53 - 1 */
+
+static int	 sb_verify(struct request *, const char *, size_t,
+		    struct inbox_result *);
+static int	 sb_prepare(const char *, size_t, json_t **,
+		    struct inbox_result *);
+static int	 sb_process(struct tx *, const char *, size_t, json_t *,
+		    struct inbox_result *);
+static void	 err_add(json_t *, const char *, const char *, const char *);
+static size_t	 utf8_chars(const char *);
+static int	 text_ok(json_t *, size_t, size_t);
+static int	 slug_ok(const char *);
+static int	 list_check(json_t *, const char *, json_t *, json_t **);
+static int	 payload_check(json_t *, json_t *, struct inbox_result *);
+static size_t	 fetch_write(char *, size_t, size_t, void *);
+static int	 story_fetch(json_int_t, json_t **, struct inbox_result *);
+static int	 story_check(json_t *, json_t *, struct inbox_result *);
+static int	 partners_replace(struct tx *, const char *, const char *,
+		    const char *, json_t *);
+static int	 lock_courses(struct tx *, const char *, const char *);
+static void	 changed_text(json_t *, struct stmt *, int, json_t *,
+		    const char *, const char *);
+static int	 course_upsert(struct tx *, json_t *, struct inbox_result *);
+static int	 session_upsert(struct tx *, json_t *, struct inbox_result *);
+static int	 enrol_movers(struct tx *, const char *, const char *);
+static int	 status_change(struct tx *, json_t *, struct inbox_result *);
+static int	 audit(struct tx *, const char *, const char *, const char *,
+		    json_t *, json_t *);
+
+static const char *const actions[] = { "published", "unpublished",
+    "deleted", "moved", NULL };
+
+const struct inbox_source storyblok_source = {
+	"storyblok", NULL, sb_verify, sb_prepare, sb_process,
+};
+
+void
+learning_storyblok_webhook(struct request *req)
+{
+	inbox_receive(req, &storyblok_source);
+}
+
+/* Verification */
+
+static int
+sb_verify(struct request *req, const char *body, size_t len,
+    struct inbox_result *r)
+{
+	const char	*sig = http_header(req, "webhook-signature");
+	const char	*secret = config.storyblok_webhook_secret;
+	unsigned char	 want[EVP_MAX_MD_SIZE], got[SIGNATURE_LEN];
+	unsigned int	 wlen = 0;
+	size_t		 glen = 0;
+	int		 ok;
+
+	if (secret == NULL || secret[0] == '\0')
+		return (inbox_fail(r, ERR_UNAVAILABLE, "WEBHOOK_NOT_CONFIGURED",
+		    "The CMS webhook secret is not configured."));
+	if (sig == NULL || sig[0] == '\0')
+		return (inbox_fail(r, ERR_UNAUTHORIZED, "SIGNATURE_MISSING",
+		    "The webhook-signature header is missing."));
+	if (strlen(sig) != 2 * SIGNATURE_LEN ||
+	    hex_decode(sig, got, sizeof(got), &glen) != 0 ||
+	    glen != SIGNATURE_LEN ||
+	    HMAC(EVP_sha1(), secret, (int)strlen(secret),
+	    (const unsigned char *)body, len, want, &wlen) == NULL ||
+	    wlen != SIGNATURE_LEN)
+		ok = 0;
+	else
+		ok = crypto_equal(want, got, SIGNATURE_LEN);
+	sodium_memzero(want, sizeof(want));
+	if (!ok)
+		return (inbox_fail(r, ERR_UNAUTHORIZED, "SIGNATURE_INVALID",
+		    "The webhook-signature does not match the body."));
+	return (OK);
+}
+
+/* Payload and story checks */
+
+static void
+err_add(json_t *errs, const char *field, const char *code, const char *detail)
+{
+	json_array_append_new(errs, json_pack("{s:s,s:s,s:s}", "field", field,
+	    "code", code, "detail", detail));
+}
+
+static size_t
+utf8_chars(const char *s)
+{
+	size_t	 n = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return (n);
+}
+
+/* v is a string of min..max characters. */
+static int
+text_ok(json_t *v, size_t min, size_t max)
+{
+	size_t	 n;
+
+	if (!json_is_string(v))
+		return (0);
+	n = utf8_chars(json_string_value(v));
+	return (n >= min && n <= max);
+}
+
+static int
+slug_ok(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' &&
+		    *s != '/')
+			return (0);
+	return (1);
+}
+
+/*
+ * v (may be NULL or null: empty) must be an array of at most
+ * LEARNING_LIST_MAX strings of 1..LEARNING_ITEM_MAX characters; *out gets
+ * a copy with duplicates (ignoring case) left out.
+ */
+static int
+list_check(json_t *v, const char *field, json_t *errs, json_t **out)
+{
+	json_t	*item, *seen;
+	size_t	 i, j;
+	int	 dup;
+
+	*out = json_array();
+	if (v == NULL || json_is_null(v))
+		return (OK);
+	if (!json_is_array(v) || json_array_size(v) > LEARNING_LIST_MAX) {
+		err_add(errs, field, "type", "an array of at most 50 strings");
+		return (ERR_INVALID);
+	}
+	json_array_foreach(v, i, item) {
+		if (!text_ok(item, 1, LEARNING_ITEM_MAX)) {
+			err_add(errs, field, "item", "each item is a string of "
+			    "1 to 100 characters");
+			return (ERR_INVALID);
+		}
+		dup = 0;
+		json_array_foreach(*out, j, seen)
+			if (strcasecmp(json_string_value(seen),
+			    json_string_value(item)) == 0)
+				dup = 1;
+		if (!dup)
+			json_array_append(*out, item);
+	}
+	return (OK);
+}
+
+static int
+payload_check(json_t *p, json_t *work, struct inbox_result *r)
+{
+	json_t		*v, *errs = json_array();
+	const char	*action = NULL;
+	size_t		 i;
+
+	v = json_object_get(p, "action");
+	if (json_is_string(v))
+		for (i = 0; actions[i] != NULL; i++)
+			if (strcmp(json_string_value(v), actions[i]) == 0)
+				action = actions[i];
+	if (action == NULL)
+		err_add(errs, "action", v == NULL ? "required" : "enum",
+		    "one of published, unpublished, deleted, moved");
+	v = json_object_get(p, "story_id");
+	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) > STORY_ID_MAX)
+		err_add(errs, "story_id", v == NULL ? "required" : "type",
+		    "the story's numeric id, a positive integer");
+	v = json_object_get(p, "space_id");
+	if (v != NULL && !json_is_null(v) && (!json_is_integer(v) ||
+	    json_integer_value(v) < 0 || json_integer_value(v) > STORY_ID_MAX))
+		err_add(errs, "space_id", "type", "a non-negative integer");
+	v = json_object_get(p, "text");
+	if (v != NULL && !json_is_null(v) && !text_ok(v, 0, PAYLOAD_TEXT_MAX))
+		err_add(errs, "text", "type", "a string of at most 10000 "
+		    "characters");
+	v = json_object_get(p, "full_slug");
+	if (v != NULL && !json_is_null(v) && (!text_ok(v, 1,
+	    LEARNING_NAME_MAX) || !slug_ok(json_string_value(v))))
+		err_add(errs, "full_slug", "format", "1 to 500 of letters, "
+		    "digits, '-', '_' and '/'");
+	if (json_array_size(errs) > 0) {
+		r->errors = errs;
+		return (inbox_fail(r, ERR_INVALID, NULL, "The webhook payload "
+		    "is not valid: %zu field%s.", json_array_size(errs),
+		    json_array_size(errs) == 1 ? "" : "s"));
+	}
+	json_decref(errs);
+	json_object_set_new(work, "action", json_string(action));
+	json_object_set(work, "story_id", json_object_get(p, "story_id"));
+	json_object_set_new(work, "status", json_string(
+	    strcmp(action, "moved") == 0 ? "published" : action));
+	return (OK);
+}
+
+/* libcurl write callback: append to a capped buffer; a short count
+ * makes the transfer fail. */
+static size_t
+fetch_write(char *data, size_t size, size_t n, void *arg)
+{
+	struct buf	*b = arg;
+
+	if (buf_append(b, data, size * n) != OK)
+		return (0);
+	return (size * n);
+}
+
+static int
+story_fetch(json_int_t story_id, json_t **story, struct inbox_result *r)
+{
+	CURL			*c = NULL;
+	CURLcode		 cc;
+	struct curl_slist	*hdrs = NULL;
+	struct buf		 b;
+	json_error_t		 jerr;
+	json_t			*doc = NULL;
+	char			*token = NULL, *url = NULL;
+	const char		*base = config.storyblok_api_url;
+	size_t			 blen = strlen(base), ulen;
+	long			 code = 0;
+	int			 rc;
+
+	*story = NULL;
+	buf_init(&b, (size_t)config.storyblok_story_limit);
+	if (config.storyblok_token[0] == '\0' || base[0] == '\0')
+		return (inbox_fail(r, ERR_UNAVAILABLE, "CMS_NOT_CONFIGURED",
+		    "The CMS API URL or token is not configured."));
+	while (blen > 0 && base[blen - 1] == '/')
+		blen--;
+	if ((c = curl_easy_init()) == NULL ||
+	    (token = curl_easy_escape(c, config.storyblok_token, 0)) == NULL) {
+		rc = inbox_fail(r, ERR_NOMEM, NULL, "Out of memory.");
+		goto out;
+	}
+	ulen = blen + strlen(token) + 64;
+	if ((url = malloc(ulen)) == NULL) {
+		rc = inbox_fail(r, ERR_NOMEM, NULL, "Out of memory.");
+		goto out;
+	}
+	snprintf(url, ulen, "%.*s/cdn/stories/%lld?token=%s", (int)blen, base,
+	    (long long)story_id, token);
+	hdrs = curl_slist_append(NULL, "Accept: application/json");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "carebase");
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT,
+	    (long)config.storyblok_timeout_s);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)config.storyblok_timeout_s);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fetch_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	cc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	if (cc == CURLE_WRITE_ERROR)
+		rc = inbox_fail(r, ERR_UNAVAILABLE, "CMS_BAD_RESPONSE", "The "
+		    "CMS story is over %lld bytes.",
+		    (long long)config.storyblok_story_limit);
+	else if (cc != CURLE_OK)
+		rc = inbox_fail(r, ERR_UNAVAILABLE, "CMS_UNAVAILABLE", "The "
+		    "CMS could not be reached: %s.", curl_easy_strerror(cc));
+	else if (code == 404)
+		rc = inbox_fail(r, ERR_UNAVAILABLE, "CMS_STORY_NOT_FOUND", "The "
+		    "CMS has no published story %lld.", (long long)story_id);
+	else if (code != 200)
+		rc = inbox_fail(r, ERR_UNAVAILABLE, "CMS_UNAVAILABLE", "The "
+		    "CMS answered HTTP %ld.", code);
+	else if ((doc = json_loadb(b.data != NULL ? b.data : "", b.len, 0,
+	    &jerr)) == NULL || !json_is_object(json_object_get(doc, "story")))
+		rc = inbox_fail(r, ERR_UNAVAILABLE, "CMS_BAD_RESPONSE", "The "
+		    "CMS answer holds no story.");
+	else {
+		*story = json_incref(json_object_get(doc, "story"));
+		rc = OK;
+	}
+out:
+	json_decref(doc);
+	curl_slist_free_all(hdrs);
+	if (url != NULL) {
+		sodium_memzero(url, strlen(url));	/* holds the token */
+		free(url);
+	}
+	curl_free(token);
+	curl_easy_cleanup(c);
+	buf_free(&b);
+	return (rc);
+}
+
+/* Check the fetched story and copy what is kept of it into work. */
+static int
+story_check(json_t *story, json_t *work, struct inbox_result *r)
+{
+	json_t		*errs = json_array(), *content, *v, *list = NULL;
+	const char	*comp = NULL, *kind = "other";
+	char		 uuid[UUID_STR_LEN];
+	size_t		 i;
+
+	content = json_object_get(story, "content");
+	v = json_object_get(story, "uuid");
+	if (!json_is_string(v) || !uuid_valid(json_string_value(v)))
+		err_add(errs, "story.uuid", "uuid", "the story's uuid");
+	else {
+		strlcpy_cb(uuid, json_string_value(v), sizeof(uuid));
+		for (i = 0; uuid[i] != '\0'; i++)
+			uuid[i] = (char)tolower((unsigned char)uuid[i]);
+		json_object_set_new(work, "uuid", json_string(uuid));
+	}
+	v = json_object_get(story, "id");
+	if (!json_is_integer(v) || json_integer_value(v) !=
+	    json_integer_value(json_object_get(work, "story_id")))
+		err_add(errs, "story.id", "mismatch", "the story's id is the "
+		    "payload's story_id");
+	if (!json_is_object(content) || !text_ok(json_object_get(content,
+	    "component"), 1, LEARNING_ITEM_MAX))
+		err_add(errs, "story.content.component", "required",
+		    "the story's content type");
+	else {
+		comp = json_string_value(json_object_get(content, "component"));
+		if (strcasecmp(comp, "course") == 0)
+			kind = "course";
+		else if (strcmp(comp, "session") == 0 ||
+		    strcmp(comp, "session_iba") == 0)
+			kind = "session";
+		json_object_set_new(work, "component", json_string(comp));
+	}
+	json_object_set_new(work, "kind", json_string(kind));
+	if (strcmp(kind, "other") == 0 || json_array_size(errs) > 0)
+		goto done;
+	v = json_object_get(content, "name");
+	if (!text_ok(v, 1, LEARNING_NAME_MAX))
+		v = json_object_get(story, "name");
+	if (!text_ok(v, 1, LEARNING_NAME_MAX))
+		err_add(errs, "story.name", "length", "a name of 1 to 500 "
+		    "characters");
+	else
+		json_object_set(work, "name", v);
+	v = json_object_get(story, "full_slug");
+	if (!text_ok(v, 1, LEARNING_NAME_MAX))
+		err_add(errs, "story.full_slug", "length", "a slug of 1 to 500 "
+		    "characters");
+	else
+		json_object_set(work, "slug", v);
+	if (list_check(json_object_get(content, "included_for_partners"),
+	    "story.content.included_for_partners", errs, &list) == OK)
+		json_object_set(work, "partners", list);
+	json_decref(list);
+	if (strcmp(kind, "session") == 0) {
+		v = json_object_get(content, "course");
+		if (!json_is_string(v) || !uuid_valid(json_string_value(v)))
+			err_add(errs, "story.content.course", "uuid", "the "
+			    "uuid of the session's course story");
+		else {
+			strlcpy_cb(uuid, json_string_value(v), sizeof(uuid));
+			for (i = 0; uuid[i] != '\0'; i++)
+				uuid[i] = (char)tolower((unsigned char)uuid[i]);
+			json_object_set_new(work, "course_uuid",
+			    json_string(uuid));
+		}
+		goto done;
+	}
+	/* A course: plain-text description (rich text is not kept), themes
+	 * from content.themes or else the story's tags. */
+	v = json_object_get(content, "description");
+	if (json_is_string(v)) {
+		if (!text_ok(v, 0, LEARNING_TEXT_MAX))
+			err_add(errs, "story.content.description", "length",
+			    "at most 20000 characters");
+		else
+			json_object_set(work, "description", v);
+	}
+	v = json_object_get(content, "themes");
+	if (v == NULL || json_is_null(v))
+		v = json_object_get(story, "tag_list");
+	if (list_check(v, "story.content.themes", errs, &list) == OK)
+		json_object_set(work, "themes", list);
+	json_decref(list);
+done:
+	if (json_array_size(errs) > 0) {
+		r->errors = errs;
+		return (inbox_fail(r, ERR_INVALID, "STORY_INVALID", "The CMS "
+		    "story %lld is not a valid %s: %zu field%s.",
+		    (long long)json_integer_value(json_object_get(work,
+		    "story_id")), kind, json_array_size(errs),
+		    json_array_size(errs) == 1 ? "" : "s"));
+	}
+	json_decref(errs);
+	return (OK);
+}
+
+static int
+sb_prepare(const char *body, size_t len, json_t **work, struct inbox_result *r)
+{
+	json_error_t	 jerr;
+	json_t		*p, *story = NULL, *w;
+	int		 rc;
+
+	*work = NULL;
+	if ((p = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL)
+		return (inbox_fail(r, ERR_MALFORMED, NULL, "Invalid JSON at "
+		    "line %d, column %d: %s", jerr.line, jerr.column,
+		    jerr.text));
+	if (!json_is_object(p)) {
+		json_decref(p);
+		return (inbox_fail(r, ERR_MALFORMED, NULL, "The body must be a "
+		    "JSON object."));
+	}
+	if ((w = json_object()) == NULL) {
+		json_decref(p);
+		return (inbox_fail(r, ERR_NOMEM, NULL, "Out of memory."));
+	}
+	rc = payload_check(p, w, r);
+	json_decref(p);
+	if (rc == OK && strcmp(json_string_value(json_object_get(w, "status")),
+	    "published") == 0) {
+		if ((rc = story_fetch(json_integer_value(json_object_get(w,
+		    "story_id")), &story, r)) == OK)
+			rc = story_check(story, w, r);
+		json_decref(story);
+	}
+	if (rc != OK) {
+		json_decref(w);
+		return (rc);
+	}
+	*work = w;
+	return (OK);
+}
+
+/* Writes */
+
+static int
+audit(struct tx *tx, const char *action, const char *entity, const char *id,
+    json_t *fields, json_t *work)
+{
+	json_t	*changes;
+	int	 rc;
+
+	changes = json_pack("{s:O,s:s,s:O,s:O,s:s}", "fields", fields,
+	    "status", json_string_value(json_object_get(work, "status")),
+	    "action", json_object_get(work, "action"),
+	    "story_id", json_object_get(work, "story_id"),
+	    "source", "storyblok");
+	if (changes == NULL)
+		return (ERR_NOMEM);
+	rc = audit_append(tx, NULL, NULL, action, entity, id, changes);
+	json_decref(changes);
+	return (rc);
+}
+
+/* Replace the partner rows of id with the lower-cased names in list. */
+static int
+partners_replace(struct tx *tx, const char *table, const char *col,
+    const char *id, json_t *list)
+{
+	struct stmt	*st;
+	json_t		*v;
+	char		 sql[160], name[4 * LEARNING_ITEM_MAX + 1];
+	size_t		 i, j;
+	int		 rc;
+
+	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE %s = ?", table, col);
+	st = store_prepare(tx, sql);
+	store_bind_text(st, 1, id);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc != STORE_DONE)
+		return (rc);
+	snprintf(sql, sizeof(sql), "INSERT INTO %s (%s, partner_name) VALUES "
+	    "(?, ?) ON CONFLICT DO NOTHING", table, col);
+	json_array_foreach(list, i, v) {
+		strlcpy_cb(name, json_string_value(v), sizeof(name));
+		for (j = 0; name[j] != '\0'; j++)
+			name[j] = (char)tolower((unsigned char)name[j]);
+		st = store_prepare(tx, sql);
+		store_bind_text(st, 1, id);
+		store_bind_text(st, 2, name);
+		rc = store_step(st);
+		store_finalize(st);
+		if (rc != STORE_DONE)
+			return (rc);
+	}
+	return (OK);
+}
+
+/* Lock one or two courses' completion state, in sorted order. */
+static int
+lock_courses(struct tx *tx, const char *a, const char *b)
+{
+	int	 rc;
+
+	if (b == NULL || b[0] == '\0' || strcmp(a, b) == 0)
+		return (learning_lock_course(tx, a));
+	if (strcmp(a, b) > 0) {
+		const char *t = a;
+
+		a = b;
+		b = t;
+	}
+	if ((rc = learning_lock_course(tx, a)) != OK)
+		return (rc);
+	return (learning_lock_course(tx, b));
+}
+
+/* Changed fields: compare text column i of st with work member m. */
+static void
+changed_text(json_t *fields, struct stmt *st, int i, json_t *work,
+    const char *m, const char *field)
+{
+	const char	*old = store_col_text(st, i);
+	const char	*now = json_string_value(json_object_get(work, m));
+
+	if ((old == NULL) != (now == NULL) || (old != NULL &&
+	    strcmp(old, now) != 0))
+		json_array_append_new(fields, json_string(field));
+}
+
+static int
+course_upsert(struct tx *tx, json_t *w, struct inbox_result *r)
+{
+	struct stmt	*st;
+	json_t		*fields = json_array();
+	char		 id[UUID_STR_LEN], *themes, *partners;
+	int64_t		 now = time_now_ms();
+	int		 rc, created = 0;
+
+	themes = json_dumps(json_object_get(w, "themes"), JSON_COMPACT);
+	partners = json_dumps(json_object_get(w, "partners"), JSON_COMPACT);
+	json_object_set_new(w, "themes_text", json_string(themes));
+	json_object_set_new(w, "partners_text", json_string(partners));
+	free(themes);
+	free(partners);
+	st = store_prepare(tx, "SELECT id, name, slug, status, description, "
+	    "themes, included_for_partners, storyblok_id FROM courses WHERE "
+	    "storyblok_uuid = ?");
+	store_bind_text(st, 1, json_string_value(json_object_get(w, "uuid")));
+	if ((rc = store_step(st)) == STORE_ROW) {
+		strlcpy_cb(id, store_col_text(st, 0), sizeof(id));
+		changed_text(fields, st, 1, w, "name", "name");
+		changed_text(fields, st, 2, w, "slug", "slug");
+		changed_text(fields, st, 3, w, "status", "status");
+		changed_text(fields, st, 4, w, "description", "description");
+		changed_text(fields, st, 5, w, "themes_text", "themes");
+		changed_text(fields, st, 6, w, "partners_text",
+		    "included_for_partners");
+		if (store_col_int64(st, 7) != json_integer_value(
+		    json_object_get(w, "story_id")))
+			json_array_append_new(fields,
+			    json_string("storyblok_id"));
+		rc = OK;
+	} else if (rc == STORE_DONE) {
+		uuid_v7(id);
+		created = 1;
+		rc = OK;
+	}
+	store_finalize(st);
+	if (rc != OK)
+		goto out;
+	st = store_prepare(tx, created ?
+	    "INSERT INTO courses (storyblok_id, name, slug, status, "
+	    "description, themes, included_for_partners, updated_at, "
+	    "created_at, storyblok_uuid, kind, id) VALUES "
+	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'self_guided', ?)" :
+	    "UPDATE courses SET storyblok_id = ?, name = ?, slug = ?, "
+	    "status = ?, description = ?, themes = ?, "
+	    "included_for_partners = ?, updated_at = ? WHERE id = ?");
+	store_bind_int64(st, 1, json_integer_value(json_object_get(w,
+	    "story_id")));
+	store_bind_text(st, 2, json_string_value(json_object_get(w, "name")));
+	store_bind_text(st, 3, json_string_value(json_object_get(w, "slug")));
+	store_bind_text(st, 4, json_string_value(json_object_get(w,
+	    "status")));
+	store_bind_text(st, 5, json_string_value(json_object_get(w,
+	    "description")));
+	store_bind_text(st, 6, json_string_value(json_object_get(w,
+	    "themes_text")));
+	store_bind_text(st, 7, json_string_value(json_object_get(w,
+	    "partners_text")));
+	store_bind_int64(st, 8, now);
+	if (created) {
+		store_bind_int64(st, 9, now);
+		store_bind_text(st, 10, json_string_value(json_object_get(w,
+		    "uuid")));
+		store_bind_text(st, 11, id);
+	} else
+		store_bind_text(st, 9, id);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc != STORE_DONE)
+		goto out;
+	if ((rc = partners_replace(tx, "course_partners", "course_id", id,
+	    json_object_get(w, "partners"))) != OK)
+		goto out;
+	if ((created || json_array_size(fields) > 0) &&
+	    (rc = audit(tx, created ? "courses.create" : "courses.publish",
+	    "courses", id, fields, w)) != OK)
+		goto out;
+	r->out = json_pack("{s:{s:s,s:O,s:O,s:b,s:O}}", "course", "id", id,
+	    "storyblok_uuid", json_object_get(w, "uuid"),
+	    "status", json_object_get(w, "status"), "created", created,
+	    "changed", fields);
+	rc = r->out != NULL ? OK : ERR_NOMEM;
+out:
+	json_decref(fields);
+	return (rc);
+}
+
+/*
+ * Users with progress in session_id but no enrolment in course_id (it
+ * moved there) are enrolled, from their first start in it.
+ */
+static int
+enrol_movers(struct tx *tx, const char *session_id, const char *course_id)
+{
+	struct stmt	*st;
+	json_t		*users, *u;
+	char		 id[UUID_STR_LEN];
+	int64_t		 now = time_now_ms();
+	size_t		 i;
+	int		 rc;
+
+	if ((users = json_array()) == NULL)
+		return (ERR_NOMEM);
+	st = store_prepare(tx, "SELECT user_id, started_at FROM "
+	    "course_session_progress WHERE session_id = ? AND user_id NOT IN "
+	    "(SELECT user_id FROM course_enrolments WHERE course_id = ?)");
+	store_bind_text(st, 1, session_id);
+	store_bind_text(st, 2, course_id);
+	while ((rc = store_step(st)) == STORE_ROW)
+		json_array_append_new(users, json_pack("[s,I]",
+		    store_col_text(st, 0), (json_int_t)store_col_int64(st, 1)));
+	store_finalize(st);
+	if (rc != STORE_DONE) {
+		json_decref(users);
+		return (rc);
+	}
+	rc = OK;
+	json_array_foreach(users, i, u) {
+		st = store_prepare(tx, "INSERT INTO course_enrolments (id, "
+		    "user_id, course_id, completed, started_at, completed_at, "
+		    "created_at, updated_at) VALUES (?, ?, ?, 0, ?, NULL, ?, ?) "
+		    "ON CONFLICT (user_id, course_id) DO NOTHING");
+		store_bind_text(st, 1, uuid_v7(id));
+		store_bind_text(st, 2, json_string_value(json_array_get(u, 0)));
+		store_bind_text(st, 3, course_id);
+		store_bind_int64(st, 4, json_integer_value(json_array_get(u, 1)));
+		store_bind_int64(st, 5, now);
+		store_bind_int64(st, 6, now);
+		rc = store_step(st);
+		store_finalize(st);
+		if (rc != STORE_DONE)
+			break;
+		rc = OK;
+	}
+	json_decref(users);
+	return (rc);
+}
+
+static int
+session_upsert(struct tx *tx, json_t *w, struct inbox_result *r)
+{
+	struct stmt	*st;
+	json_t		*fields = json_array();
+	const char	*course_uuid;
+	char		 id[UUID_STR_LEN], course_id[UUID_STR_LEN];
+	char		 old_course[UUID_STR_LEN] = "", *partners;
+	int64_t		 now = time_now_ms();
+	int		 rc, created = 0;
+
+	course_uuid = json_string_value(json_object_get(w, "course_uuid"));
+	partners = json_dumps(json_object_get(w, "partners"), JSON_COMPACT);
+	json_object_set_new(w, "partners_text", json_string(partners));
+	free(partners);
+	st = store_prepare(tx, "SELECT id FROM courses WHERE storyblok_uuid = "
+	    "?");
+	store_bind_text(st, 1, course_uuid);
+	if ((rc = store_step(st)) == STORE_ROW) {
+		strlcpy_cb(course_id, store_col_text(st, 0), sizeof(course_id));
+		rc = OK;
+	} else if (rc == STORE_DONE)
+		rc = inbox_fail(r, ERR_CONFLICT, "COURSE_NOT_KNOWN", "The "
+		    "session's course (story %s) is not known yet: publish the "
+		    "course, then replay this webhook.", course_uuid);
+	store_finalize(st);
+	if (rc != OK)
+		goto out;
+	st = store_prepare(tx, "SELECT id, course_id, name, slug, status, "
+	    "included_for_partners, storyblok_id FROM course_sessions WHERE "
+	    "storyblok_uuid = ?");
+	store_bind_text(st, 1, json_string_value(json_object_get(w, "uuid")));
+	if ((rc = store_step(st)) == STORE_ROW) {
+		strlcpy_cb(id, store_col_text(st, 0), sizeof(id));
+		strlcpy_cb(old_course, store_col_text(st, 1),
+		    sizeof(old_course));
+		if (strcmp(old_course, course_id) != 0)
+			json_array_append_new(fields, json_string("course_id"));
+		changed_text(fields, st, 2, w, "name", "name");
+		changed_text(fields, st, 3, w, "slug", "slug");
+		changed_text(fields, st, 4, w, "status", "status");
+		changed_text(fields, st, 5, w, "partners_text",
+		    "included_for_partners");
+		if (store_col_int64(st, 6) != json_integer_value(
+		    json_object_get(w, "story_id")))
+			json_array_append_new(fields,
+			    json_string("storyblok_id"));
+		rc = OK;
+	} else if (rc == STORE_DONE) {
+		uuid_v7(id);
+		created = 1;
+		rc = OK;
+	}
+	store_finalize(st);
+	if (rc != OK || (rc = lock_courses(tx, course_id, old_course)) != OK)
+		goto out;
+	st = store_prepare(tx, created ?
+	    "INSERT INTO course_sessions (storyblok_id, course_id, name, slug, "
+	    "status, included_for_partners, updated_at, created_at, "
+	    "storyblok_uuid, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" :
+	    "UPDATE course_sessions SET storyblok_id = ?, course_id = ?, "
+	    "name = ?, slug = ?, status = ?, included_for_partners = ?, "
+	    "updated_at = ? WHERE id = ?");
+	store_bind_int64(st, 1, json_integer_value(json_object_get(w,
+	    "story_id")));
+	store_bind_text(st, 2, course_id);
+	store_bind_text(st, 3, json_string_value(json_object_get(w, "name")));
+	store_bind_text(st, 4, json_string_value(json_object_get(w, "slug")));
+	store_bind_text(st, 5, json_string_value(json_object_get(w,
+	    "status")));
+	store_bind_text(st, 6, json_string_value(json_object_get(w,
+	    "partners_text")));
+	store_bind_int64(st, 7, now);
+	if (created) {
+		store_bind_int64(st, 8, now);
+		store_bind_text(st, 9, json_string_value(json_object_get(w,
+		    "uuid")));
+		store_bind_text(st, 10, id);
+	} else
+		store_bind_text(st, 8, id);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc != STORE_DONE)
+		goto out;
+	if ((rc = partners_replace(tx, "course_session_partners", "session_id",
+	    id, json_object_get(w, "partners"))) != OK)
+		goto out;
+	if (old_course[0] != '\0' && strcmp(old_course, course_id) != 0 &&
+	    ((rc = enrol_movers(tx, id, course_id)) != OK ||
+	    (rc = learning_recompute(tx, old_course, NULL)) != OK))
+		goto out;
+	if ((created || json_array_size(fields) > 0) &&
+	    ((rc = learning_recompute(tx, course_id, NULL)) != OK ||
+	    (rc = audit(tx, created ? "course_sessions.create" :
+	    "course_sessions.publish", "course_sessions", id, fields, w)) !=
+	    OK))
+		goto out;
+	r->out = json_pack("{s:{s:s,s:O,s:s,s:O,s:b,s:O}}", "course_session",
+	    "id", id, "storyblok_uuid", json_object_get(w, "uuid"),
+	    "course_id", course_id, "status", json_object_get(w, "status"),
+	    "created", created, "changed", fields);
+	rc = r->out != NULL ? OK : ERR_NOMEM;
+out:
+	json_decref(fields);
+	return (rc);
+}
+
+/* unpublished, deleted: the status of the rows with this story id. */
+static int
+status_change(struct tx *tx, json_t *w, struct inbox_result *r)
+{
+	struct stmt	*st;
+	json_t		*courses = json_array(), *sessions = json_array();
+	json_t		*fields = json_pack("[s]", "status"), *v;
+	char		 verb[64];
+	const char	*status = json_string_value(json_object_get(w, "status"));
+	json_int_t	 story_id = json_integer_value(json_object_get(w,
+			    "story_id"));
+	int64_t		 now = time_now_ms();
+	size_t		 i;
+	int		 rc;
+
+	/* [id, course_id] of each row whose status changes */
+	st = store_prepare(tx, "SELECT id FROM courses WHERE storyblok_id = ? "
+	    "AND status <> ? ORDER BY id");
+	store_bind_int64(st, 1, story_id);
+	store_bind_text(st, 2, status);
+	while ((rc = store_step(st)) == STORE_ROW)
+		json_array_append_new(courses, json_string(store_col_text(st,
+		    0)));
+	store_finalize(st);
+	if (rc != STORE_DONE)
+		goto out;
+	st = store_prepare(tx, "SELECT id, course_id FROM course_sessions "
+	    "WHERE storyblok_id = ? AND status <> ? ORDER BY course_id, id");
+	store_bind_int64(st, 1, story_id);
+	store_bind_text(st, 2, status);
+	while ((rc = store_step(st)) == STORE_ROW)
+		json_array_append_new(sessions, json_pack("[s,s]",
+		    store_col_text(st, 0), store_col_text(st, 1)));
+	store_finalize(st);
+	if (rc != STORE_DONE)
+		goto out;
+	rc = OK;
+	json_array_foreach(courses, i, v) {
+		st = store_prepare(tx, "UPDATE courses SET status = ?, "
+		    "updated_at = ? WHERE id = ?");
+		store_bind_text(st, 1, status);
+		store_bind_int64(st, 2, now);
+		store_bind_text(st, 3, json_string_value(v));
+		rc = store_step(st);
+		store_finalize(st);
+		snprintf(verb, sizeof(verb), "courses.%s", status);
+		if (rc != STORE_DONE || (rc = audit(tx, verb, "courses",
+		    json_string_value(v), fields, w)) != OK)
+			goto out;
+	}
+	/* Sorted by course: the locks are taken in order. */
+	json_array_foreach(sessions, i, v) {
+		const char *sid = json_string_value(json_array_get(v, 0));
+		const char *cid = json_string_value(json_array_get(v, 1));
+
+		if ((rc = learning_lock_course(tx, cid)) != OK)
+			goto out;
+		st = store_prepare(tx, "UPDATE course_sessions SET status = ?, "
+		    "updated_at = ? WHERE id = ?");
+		store_bind_text(st, 1, status);
+		store_bind_int64(st, 2, now);
+		store_bind_text(st, 3, sid);
+		rc = store_step(st);
+		store_finalize(st);
+		snprintf(verb, sizeof(verb), "course_sessions.%s", status);
+		if (rc != STORE_DONE ||
+		    (rc = learning_recompute(tx, cid, NULL)) != OK ||
+		    (rc = audit(tx, verb, "course_sessions", sid, fields, w)) !=
+		    OK)
+			goto out;
+		json_array_set_new(sessions, i, json_string(sid));
+	}
+	r->out = json_pack("{s:O,s:O,s:O,s:O}", "action",
+	    json_object_get(w, "action"), "status", json_object_get(w, "status"),
+	    "courses", courses, "course_sessions", sessions);
+	rc = r->out != NULL ? OK : ERR_NOMEM;
+out:
+	json_decref(courses);
+	json_decref(sessions);
+	json_decref(fields);
+	return (rc);
+}
+
+static int
+sb_process(struct tx *tx, const char *body, size_t len, json_t *w,
+    struct inbox_result *r)
+{
+	const char	*kind;
+	int		 rc;
+
+	/* One CMS webhook at a time; course locks after this one. */
+	if ((rc = learning_lock(tx, "learning:cms")) != OK)
+		return (rc);
+	if (strcmp(json_string_value(json_object_get(w, "status")),
+	    "published") != 0)
+		return (status_change(tx, w, r));
+	kind = json_string_value(json_object_get(w, "kind"));
+	if (strcmp(kind, "course") == 0)
+		return (course_upsert(tx, w, r));
+	if (strcmp(kind, "session") == 0)
+		return (session_upsert(tx, w, r));
+	r->out = json_pack("{s:b,s:O}", "ignored", 1, "component",
+	    json_object_get(w, "component"));
+	return (r->out != NULL ? OK : ERR_NOMEM);
+}

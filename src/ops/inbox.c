@@ -1,0 +1,574 @@
+/*
+ * The webhook inbox (see inbox.h): store every inbound body with its
+ * outcome, run a source's handler on it, replay it from the command line.
+ *
+ * One request:
+ *
+ *	body over webhook_body_limit	refused (413), kept truncated
+ *	verify fails			refused (401/503), signature_ok 0
+ *	otherwise			stored pending and committed, then
+ *					prepare (no transaction), then process
+ *					and "processed" in one transaction; on
+ *					failure the outcome in a transaction of
+ *					its own: nothing the handler did stays
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "core/config.h"
+#include "core/crypto.h"
+#include "core/err.h"
+#include "core/keyring.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "ops/inbox.h"
+#include "resource/audit.h"
+#include "store/store.h"
+
+#define HEADER_VALUE_MAX	256	/* bytes of a kept header value */
+#define OUTCOME_LEN		16
+
+/* The inbox row being written: what inbox_store and inbox_record need. */
+struct inbox_row {
+	char			 id[UUID_STR_LEN];
+	const char		*source;
+	const char		*request_id;
+	const char		*body;
+	size_t			 kept;		/* bytes of body stored */
+	size_t			 received;	/* bytes received */
+	int			 signature_ok;
+	json_t			*headers;	/* borrowed */
+	const char		*outcome;
+	int			 http_status;
+	const char		*error;
+	int			 replay;	/* audit the attempt */
+};
+
+/* One run of a handler's process step, for store_run. */
+struct inbox_run {
+	const struct inbox_source	*src;
+	const char			*id;
+	const char			*body;
+	size_t				 len;
+	json_t				*work;
+	int				 replay;
+	struct inbox_result		*r;
+};
+
+static const struct inbox_source	*sources[INBOX_SOURCE_MAX];
+static size_t				 nsources;
+
+static void	 result_reset(struct inbox_result *);
+static const char *outcome_of(int);
+static json_t	*headers_kept(struct request *, const struct inbox_source *);
+static int	 store_tx(struct tx *, void *);
+static int	 record_tx(struct tx *, void *);
+static int	 process_tx(struct tx *, void *);
+static int	 inbox_run(struct store *, const struct inbox_source *,
+		    const char *, const char *, size_t, int,
+		    struct inbox_result *, char *);
+static void	 answer(struct request *, const char *, const char *,
+		    struct inbox_result *);
+static int	 load_tx(struct tx *, void *);
+static int	 cli_list(struct store *, int, FILE *);
+
+int
+inbox_register(const struct inbox_source *src)
+{
+	size_t	 i;
+
+	if (src == NULL || src->name == NULL || src->process == NULL)
+		return (ERR_CONFIG);
+	for (i = 0; i < nsources; i++)
+		if (sources[i] == src)
+			return (OK);
+		else if (strcmp(sources[i]->name, src->name) == 0)
+			return (ERR_CONFIG);
+	if (nsources == INBOX_SOURCE_MAX)
+		return (ERR_CONFIG);
+	sources[nsources++] = src;
+	return (OK);
+}
+
+const struct inbox_source *
+inbox_source_find(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < nsources; i++)
+		if (strcmp(sources[i]->name, name) == 0)
+			return (sources[i]);
+	return (NULL);
+}
+
+int
+inbox_fail(struct inbox_result *r, int rc, const char *code,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+
+	r->rc = rc;
+	strlcpy_cb(r->code, code != NULL ? code : "", sizeof(r->code));
+	va_start(ap, fmt);
+	vsnprintf(r->error, sizeof(r->error), fmt, ap);
+	va_end(ap);
+	return (rc);
+}
+
+static void
+result_reset(struct inbox_result *r)
+{
+	json_decref(r->errors);
+	json_decref(r->out);
+	memset(r, 0, sizeof(*r));
+}
+
+/* A 5xx is ours or a dependency's: retry. A 4xx will not get better. */
+static const char *
+outcome_of(int rc)
+{
+	if (rc == OK)
+		return ("processed");
+	return (err_http_status(rc) >= 500 ? "failed" : "refused");
+}
+
+static json_t *
+headers_kept(struct request *req, const struct inbox_source *src)
+{
+	static const char *const always[] = { "Content-Type", "User-Agent",
+	    NULL };
+	const char *const	*lists[2] = { always, src->keep_headers };
+	const char		*v;
+	json_t			*h;
+	size_t			 i, j;
+
+	if ((h = json_object()) == NULL)
+		return (NULL);
+	for (i = 0; i < 2; i++)
+		for (j = 0; lists[i] != NULL && lists[i][j] != NULL; j++) {
+			if (strcasecmp(lists[i][j], "Authorization") == 0 ||
+			    (v = http_header(req, lists[i][j])) == NULL)
+				continue;
+			json_object_set_new(h, lists[i][j],
+			    json_stringn(v, strnlen(v, HEADER_VALUE_MAX)));
+		}
+	return (h);
+}
+
+/* Insert the row, its body sealed under the system key. */
+static int
+store_tx(struct tx *tx, void *arg)
+{
+	struct inbox_row	*w = arg;
+	const unsigned char	*key = keyring_key(KEY_SYSTEM);
+	unsigned char		*sealed;
+	struct stmt		*st;
+	char			 ad[64], *hdrs;
+	int64_t			 now = time_now_ms();
+	int			 rc;
+
+	if (key == NULL)
+		return (ERR_INTERNAL);
+	if ((sealed = malloc(w->kept + SEAL_OVERHEAD)) == NULL)
+		return (ERR_NOMEM);
+	snprintf(ad, sizeof(ad), "webhook_inbox.body:%s", w->id);
+	crypto_seal(key, ad, w->body, w->kept, sealed);
+	if ((hdrs = json_dumps(w->headers, JSON_COMPACT)) == NULL) {
+		free(sealed);
+		return (ERR_NOMEM);
+	}
+	st = store_prepare(tx, "INSERT INTO webhook_inbox (id, source, "
+	    "received_at, request_id, headers, body, body_bytes, signature_ok, "
+	    "outcome, http_status, error, processed_at, attempts, created_at, "
+	    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	store_bind_text(st, 1, w->id);
+	store_bind_text(st, 2, w->source);
+	store_bind_int64(st, 3, now);
+	store_bind_text(st, 4, w->request_id);
+	store_bind_text(st, 5, hdrs);
+	store_bind_blob(st, 6, sealed, w->kept + SEAL_OVERHEAD);
+	store_bind_int64(st, 7, (int64_t)w->received);
+	store_bind_bool(st, 8, w->signature_ok);
+	store_bind_text(st, 9, w->outcome);
+	if (w->http_status != 0) {
+		store_bind_int64(st, 10, w->http_status);
+		store_bind_int64(st, 12, now);
+		store_bind_int64(st, 13, 1);
+	} else {
+		store_bind_null(st, 10);
+		store_bind_null(st, 12);
+		store_bind_int64(st, 13, 0);
+	}
+	store_bind_text(st, 11, w->error);
+	store_bind_int64(st, 14, now);
+	store_bind_int64(st, 15, now);
+	rc = store_step(st);
+	store_finalize(st);
+	sodium_memzero(sealed, w->kept + SEAL_OVERHEAD);
+	free(sealed);
+	free(hdrs);
+	return (rc == STORE_DONE ? OK : rc);
+}
+
+/*
+ * Record an attempt's outcome on an existing row. A replay is an
+ * operator's write: audited in the same transaction, with its outcome.
+ */
+static int
+record_tx(struct tx *tx, void *arg)
+{
+	struct inbox_row	*w = arg;
+	struct stmt		*st;
+	json_t			*changes;
+	int64_t			 now = time_now_ms();
+	int			 rc;
+
+	st = store_prepare(tx, "UPDATE webhook_inbox SET outcome = ?, "
+	    "http_status = ?, error = ?, processed_at = ?, attempts = attempts "
+	    "+ 1, updated_at = ? WHERE id = ?");
+	store_bind_text(st, 1, w->outcome);
+	store_bind_int64(st, 2, w->http_status);
+	store_bind_text(st, 3, w->error);
+	store_bind_int64(st, 4, now);
+	store_bind_int64(st, 5, now);
+	store_bind_text(st, 6, w->id);
+	rc = store_step(st);
+	rc = rc == STORE_DONE ? (store_changes(st) == 1 ? OK : ERR_NOT_FOUND) :
+	    rc;
+	store_finalize(st);
+	if (rc != OK || !w->replay)
+		return (rc);
+	if ((changes = json_pack("{s:s,s:i}", "outcome", w->outcome,
+	    "http_status", w->http_status)) == NULL)
+		return (ERR_NOMEM);
+	rc = audit_append(tx, NULL, NULL, "webhook_inbox.replay",
+	    "webhook_inbox", w->id, changes);
+	json_decref(changes);
+	return (rc);
+}
+
+/* The handler's process step and "processed", committed together. */
+static int
+process_tx(struct tx *tx, void *arg)
+{
+	struct inbox_run	*run = arg;
+	struct inbox_row	 w;
+	int			 rc;
+
+	result_reset(run->r);	/* store_run may run this again */
+	if ((rc = run->src->process(tx, run->body, run->len, run->work,
+	    run->r)) != OK) {
+		if (run->r->rc == OK)
+			run->r->rc = rc;
+		return (rc);
+	}
+	memset(&w, 0, sizeof(w));
+	strlcpy_cb(w.id, run->id, sizeof(w.id));
+	w.outcome = "processed";
+	w.http_status = 200;
+	w.replay = run->replay;
+	return (record_tx(tx, &w));
+}
+
+/* Prepare, process, and record the outcome of row id. */
+static int
+inbox_run(struct store *db, const struct inbox_source *src, const char *id,
+    const char *body, size_t len, int replay, struct inbox_result *r,
+    char *outcome)
+{
+	struct inbox_run	 run;
+	struct inbox_row	 w;
+	int			 rc = OK;
+
+	memset(&run, 0, sizeof(run));
+	run.src = src;
+	run.id = id;
+	run.body = body;
+	run.len = len;
+	run.replay = replay;
+	run.r = r;
+	if (src->prepare != NULL && (rc = src->prepare(body, len, &run.work,
+	    r)) != OK && r->rc == OK)
+		r->rc = rc;
+	if (rc == OK)
+		rc = store_run(db, STORE_TX_WRITE, process_tx, &run);
+	json_decref(run.work);
+	if (rc != OK) {
+		if (r->rc != rc) {	/* e.g. the commit failed */
+			r->rc = rc;
+			r->code[0] = r->error[0] = '\0';
+		}
+		if (r->error[0] == '\0')
+			snprintf(r->error, sizeof(r->error), "%s",
+			    err_title(rc));
+		memset(&w, 0, sizeof(w));
+		strlcpy_cb(w.id, id, sizeof(w.id));
+		w.outcome = outcome_of(rc);
+		w.http_status = err_http_status(rc);
+		w.error = r->error;
+		w.replay = replay;
+		if (store_run(db, STORE_TX_WRITE, record_tx, &w) != OK)
+			log_warn("event=inbox_record_failed inbox_id=%s", id);
+	}
+	strlcpy_cb(outcome, outcome_of(rc), OUTCOME_LEN);
+	log_info("event=webhook source=%s inbox_id=%s outcome=%s code=%s",
+	    src->name, id, outcome, rc == OK ? "OK" : r->code[0] ? r->code :
+	    err_code(rc));
+	return (rc);
+}
+
+static void
+answer(struct request *req, const char *id, const char *outcome,
+    struct inbox_result *r)
+{
+	json_t	*extra;
+
+	/* Problems of class 5xx carry no extra members: the id goes here. */
+	http_header_add(req, "X-Webhook-Inbox-Id", id);
+	if (r->rc == OK) {
+		http_json(req, 200, json_pack("{s:s,s:s,s:O*}", "inbox_id", id,
+		    "outcome", outcome, "result", r->out));
+		return;
+	}
+	extra = json_pack("{s:s,s:s}", "inbox_id", id, "outcome", outcome);
+	if (extra != NULL && r->errors != NULL)
+		json_object_set(extra, "errors", r->errors);
+	http_problem_ext(req, r->rc, r->code[0] ? r->code : NULL, extra, "%s",
+	    r->error[0] ? r->error : err_title(r->rc));
+}
+
+void
+inbox_receive(struct request *req, const struct inbox_source *src)
+{
+	struct inbox_result	 r;
+	struct inbox_row	 w;
+	char			 outcome[OUTCOME_LEN];
+	int			 rc;
+
+	memset(&r, 0, sizeof(r));
+	memset(&w, 0, sizeof(w));
+	uuid_v7(w.id);
+	w.source = src->name;
+	w.request_id = req->id;
+	w.body = req->body != NULL ? req->body : "";
+	w.received = req->body != NULL ? req->body_len : 0;
+	w.kept = w.received;
+	if (src->verify == NULL)
+		w.signature_ok = 1;
+	else if ((rc = src->verify(req, w.body, w.received, &r)) == OK)
+		w.signature_ok = 1;
+	else if (r.rc == OK)
+		r.rc = rc;
+	if (w.received > (size_t)config.webhook_body_limit) {
+		w.kept = (size_t)config.webhook_body_limit;
+		inbox_fail(&r, ERR_TOO_LARGE, NULL, "The body of %zu bytes is "
+		    "over the %lld-byte limit for webhooks.", w.received,
+		    (long long)config.webhook_body_limit);
+	}
+	if ((w.headers = headers_kept(req, src)) == NULL) {
+		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
+		return;
+	}
+	if (r.rc != OK) {
+		/* Refused before anything ran, whatever the status (503
+		 * when no secret is set): one row, final at once, never
+		 * replayed. */
+		w.outcome = "refused";
+		w.http_status = err_http_status(r.rc);
+		w.error = r.error[0] ? r.error : err_title(r.rc);
+		if ((rc = store_run(req->db, STORE_TX_WRITE, store_tx, &w)) !=
+		    OK) {
+			json_decref(w.headers);
+			result_reset(&r);
+			http_problem(req, rc, NULL, "The webhook could not be "
+			    "stored.");
+			return;
+		}
+		log_info("event=webhook source=%s inbox_id=%s outcome=%s "
+		    "code=%s", src->name, w.id, w.outcome, r.code[0] ? r.code :
+		    err_code(r.rc));
+		answer(req, w.id, w.outcome, &r);
+		json_decref(w.headers);
+		result_reset(&r);
+		return;
+	}
+	w.outcome = "pending";
+	rc = store_run(req->db, STORE_TX_WRITE, store_tx, &w);
+	json_decref(w.headers);
+	if (rc != OK) {
+		http_problem(req, rc, NULL, "The webhook could not be stored.");
+		return;
+	}
+	inbox_run(req->db, src, w.id, w.body, w.kept, 0, &r, outcome);
+	answer(req, w.id, outcome, &r);
+	result_reset(&r);
+}
+
+/* Replay */
+
+struct inbox_load {
+	const char	*id;
+	char		 source[64];
+	int		 signature_ok;
+	int64_t		 received;
+	unsigned char	*sealed;
+	size_t		 len;
+};
+
+static int
+load_tx(struct tx *tx, void *arg)
+{
+	struct inbox_load	*l = arg;
+	struct stmt		*st;
+	const void		*b;
+	int			 rc;
+
+	free(l->sealed);
+	l->sealed = NULL;
+	st = store_prepare(tx, "SELECT source, signature_ok, body_bytes, body "
+	    "FROM webhook_inbox WHERE id = ?");
+	store_bind_text(st, 1, l->id);
+	switch ((rc = store_step(st))) {
+	case STORE_ROW:
+		strlcpy_cb(l->source, store_col_text(st, 0), sizeof(l->source));
+		l->signature_ok = store_col_int64(st, 1) != 0;
+		l->received = store_col_int64(st, 2);
+		b = store_col_blob(st, 3, &l->len);
+		if ((l->sealed = malloc(l->len + 1)) == NULL) {
+			rc = ERR_NOMEM;
+			break;
+		}
+		memcpy(l->sealed, b, l->len);
+		rc = OK;
+		break;
+	case STORE_DONE:
+		rc = ERR_NOT_FOUND;
+		break;
+	}
+	store_finalize(st);
+	return (rc);
+}
+
+int
+inbox_replay(struct store *db, const char *id, char *outcome,
+    struct inbox_result *r)
+{
+	const struct inbox_source	*src;
+	struct inbox_load		 l;
+	const unsigned char		*key = keyring_key(KEY_SYSTEM);
+	char				 ad[64], *body = NULL;
+	size_t				 len = 0;
+	int				 rc;
+
+	memset(r, 0, sizeof(*r));
+	strlcpy_cb(outcome, "", OUTCOME_LEN);
+	if (id == NULL || !uuid_valid(id))
+		return (inbox_fail(r, ERR_NOT_FOUND, NULL, "no such webhook"));
+	memset(&l, 0, sizeof(l));
+	l.id = id;
+	if ((rc = store_run(db, STORE_TX_READ, load_tx, &l)) != OK) {
+		free(l.sealed);
+		return (inbox_fail(r, rc, NULL, "%s", rc == ERR_NOT_FOUND ?
+		    "no such webhook" : "the webhook could not be read"));
+	}
+	if ((src = inbox_source_find(l.source)) == NULL)
+		rc = inbox_fail(r, ERR_CONFIG, NULL, "no handler for source "
+		    "%s", l.source);
+	else if (!l.signature_ok)
+		rc = inbox_fail(r, ERR_FORBIDDEN, NULL, "its signature did not "
+		    "verify: it is never processed");
+	else if (key == NULL || l.len < SEAL_OVERHEAD ||
+	    (int64_t)(l.len - SEAL_OVERHEAD) != l.received)
+		rc = inbox_fail(r, ERR_CONFLICT, NULL, "its body was kept "
+		    "truncated (over the size limit) and cannot be replayed");
+	else if ((body = malloc(l.len - SEAL_OVERHEAD + 1)) == NULL)
+		rc = inbox_fail(r, ERR_NOMEM, NULL, "out of memory");
+	else {
+		snprintf(ad, sizeof(ad), "webhook_inbox.body:%s", id);
+		if (crypto_open(key, ad, l.sealed, l.len, body, &len) != OK)
+			rc = inbox_fail(r, ERR_CONFIG, NULL, "the body does not "
+			    "open: another master key?");
+		else {
+			body[len] = '\0';
+			rc = inbox_run(db, src, id, body, len, 1, r, outcome);
+		}
+	}
+	if (body != NULL) {
+		sodium_memzero(body, len);
+		free(body);
+	}
+	free(l.sealed);
+	return (rc);
+}
+
+/* Command line */
+
+static int
+cli_list(struct store *db, int failed_only, FILE *out)
+{
+	struct tx	*tx;
+	struct stmt	*st;
+	char		 ts[ISO_TIME_LEN];
+	int		 rc, step;
+
+	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
+		return (rc);
+	st = store_prepare(tx, failed_only ?
+	    "SELECT id, source, received_at, outcome, http_status, attempts, "
+	    "signature_ok, body_bytes, error FROM webhook_inbox WHERE outcome "
+	    "= 'failed' ORDER BY received_at DESC, id DESC LIMIT 1000" :
+	    "SELECT id, source, received_at, outcome, http_status, attempts, "
+	    "signature_ok, body_bytes, error FROM webhook_inbox "
+	    "ORDER BY received_at DESC, id DESC LIMIT 1000");
+	fprintf(out, "id\tsource\treceived_at\toutcome\thttp_status\tattempts"
+	    "\tsignature_ok\tbytes\terror\n");
+	while ((step = store_step(st)) == STORE_ROW)
+		fprintf(out, "%s\t%s\t%s\t%s\t%lld\t%lld\t%lld\t%lld\t%s\n",
+		    store_col_text(st, 0), store_col_text(st, 1),
+		    time_format_iso(store_col_int64(st, 2), ts),
+		    store_col_text(st, 3), (long long)store_col_int64(st, 4),
+		    (long long)store_col_int64(st, 5),
+		    (long long)store_col_int64(st, 6),
+		    (long long)store_col_int64(st, 7),
+		    store_col_is_null(st, 8) ? "-" : store_col_text(st, 8));
+	rc = step == STORE_DONE ? OK : step;
+	store_finalize(st);
+	store_tx_rollback(tx);
+	return (rc);
+}
+
+int
+inbox_cli(struct store *db, int argc, char **argv, FILE *out)
+{
+	struct inbox_result	 r;
+	char			 outcome[OUTCOME_LEN];
+	int			 rc;
+
+	if (argc >= 1 && strcmp(argv[0], "list") == 0 && (argc == 1 ||
+	    (argc == 2 && strcmp(argv[1], "--failed") == 0)))
+		return (cli_list(db, argc == 2, out));
+	if (argc == 2 && strcmp(argv[0], "replay") == 0) {
+		rc = inbox_replay(db, argv[1], outcome, &r);
+		if (outcome[0] == '\0')
+			fprintf(stderr, "carebase: webhooks replay %s: %s\n",
+			    argv[1], r.error);
+		else if (rc == OK)
+			fprintf(out, "webhooks: %s processed\n", argv[1]);
+		else
+			fprintf(out, "webhooks: %s %s (%d %s): %s\n", argv[1],
+			    outcome, err_http_status(rc), r.code[0] ? r.code :
+			    err_code(rc), r.error);
+		result_reset(&r);
+		return (rc);
+	}
+	fprintf(stderr, "usage: carebase webhooks list [--failed] | webhooks "
+	    "replay ID\n");
+	return (ERR_INVALID);
+}

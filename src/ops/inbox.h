@@ -1,0 +1,109 @@
+/*
+ * The webhook inbox: every inbound webhook body is kept (table
+ * webhook_inbox) with its outcome, refused ones too, so a failed one can
+ * be replayed after a fix (`carebase webhooks replay ID`).
+ *
+ *	pending    stored, not yet handled (or the process died meanwhile)
+ *	processed  the handler ran and its transaction committed
+ *	refused    the body will not do: bad signature, too large, malformed
+ *		   or invalid (a 4xx answer); nothing else changed
+ *	failed     a dependency or our side failed (a 5xx answer): the sender
+ *		   should retry, and `webhooks replay` may run it again
+ *
+ * A source (the CMS, the booking system) plugs in with a struct
+ * inbox_source: how to check the request's credentials, which headers to
+ * keep, and how to handle a body, in two steps: prepare, outside any
+ * transaction (parse, validate, fetch what the body points to: network
+ * calls belong here), then process, inside the write transaction that
+ * also records the outcome. Replay runs the same two steps on the stored
+ * body; a body whose signature failed is never replayed.
+ *
+ * Bodies are sealed at rest under the system key (booking bodies carry
+ * email addresses); headers kept are the source's harmless few, never
+ * Authorization or signatures.
+ */
+#ifndef OPS_INBOX_H
+#define OPS_INBOX_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+struct request;
+struct store;
+struct tx;
+
+#define INBOX_SOURCE_MAX	8	/* sources registered at once */
+#define INBOX_ERROR_MAX		512	/* bytes of an error kept */
+
+/*
+ * What a step reports. On OK, out (owned) is the answer's "result". On
+ * failure: rc is the status (its HTTP class decides refused or failed),
+ * code the stable problem code ("" = err_code(rc)), error one line for
+ * the caller and the inbox row (never a secret or personal data), errors
+ * (owned, may be NULL) one {field, code, detail} per bad field.
+ */
+struct inbox_result {
+	int		 rc;
+	char		 code[48];
+	char		 error[INBOX_ERROR_MAX];
+	json_t		*errors;
+	json_t		*out;
+};
+
+struct inbox_source {
+	const char	*name;		/* "storyblok": the inbox's source column */
+	/* Request headers kept with the body (NULL-terminated; may be NULL). */
+	const char *const *keep_headers;
+	/*
+	 * Check the request's credentials against the raw body: OK, or a
+	 * status (ERR_UNAUTHORIZED; ERR_UNAVAILABLE when not configured)
+	 * with r->code and r->error set. The row is kept as refused.
+	 */
+	int	(*verify)(struct request *, const char *body, size_t len,
+		    struct inbox_result *r);
+	/*
+	 * Outside any transaction: parse and validate body, fetch what it
+	 * refers to. *work (owned by the inbox afterwards) is handed to
+	 * process. May be NULL.
+	 */
+	int	(*prepare)(const char *body, size_t len, json_t **work,
+		    struct inbox_result *r);
+	/* Inside the write transaction: apply it. Set r->out on OK. */
+	int	(*process)(struct tx *, const char *body, size_t len,
+		    json_t *work, struct inbox_result *r);
+};
+
+/* Make a source known to replay (borrowed; once per name). */
+int	 inbox_register(const struct inbox_source *);
+/* A registered source by name, or NULL (borrowed). */
+const struct inbox_source *inbox_source_find(const char *name);
+
+/* Set r's failure fields; returns rc. */
+int	 inbox_fail(struct inbox_result *r, int rc, const char *code,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * The whole life of one inbound webhook request: bound the body
+ * (webhook_body_limit), verify, store, prepare, process, record the
+ * outcome, and answer: 200 {"inbox_id", "outcome", "result"} when
+ * processed, else a problem document carrying inbox_id and outcome (4xx
+ * only: 5xx problems carry no extras). Header X-Webhook-Inbox-Id names
+ * the row in every case. The route must take ROUTE_RAW_BODY.
+ */
+void	 inbox_receive(struct request *, const struct inbox_source *);
+
+/*
+ * Run the stored body of row id again through its source (never one whose
+ * signature failed: ERR_FORBIDDEN), recording the new outcome and one
+ * more attempt. *outcome (16) and *r tell how it went; r->out and
+ * r->errors are the caller's to free.
+ */
+int	 inbox_replay(struct store *, const char *id, char *outcome,
+	    struct inbox_result *r);
+
+/* `carebase webhooks list [--failed] | webhooks replay ID`. */
+int	 inbox_cli(struct store *, int argc, char **argv, FILE *out);
+
+#endif

@@ -1,0 +1,716 @@
+"""Biometrics (issue 5): data types, exercises and recordings; points sent in
+the binary format (built here with struct and a CRC-32C), JSON and CSV, on
+real recordings (ECG 360 Hz, EEG 4 x 256 Hz, RR intervals); idempotent
+batches; refused batches store nothing; a failed recording discards its
+points; raw, range and bucket queries give back exactly what was sent; EDF
+read back; the SVG chart parses; who may read and write, and every read of
+points audited. Runs on SQLite and PostgreSQL."""
+
+import concurrent.futures
+import datetime
+import secrets
+import struct
+import xml.etree.ElementTree as ET
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import problem
+
+PASSWORD = "pale orange kettle 1987 drums"
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "biosignals"
+HRV = "00000000-0000-7000-8000-0000000000d1"
+EEG = "00000000-0000-7000-8000-0000000000d2"
+ECG = "00000000-0000-7000-8000-0000000000d3"
+BINARY = "application/vnd.carebase.points"
+T0 = int(datetime.datetime(2026, 3, 1, 10, 0, tzinfo=datetime.timezone.utc).timestamp() * 1000)
+N = 20000
+
+# --------------------------------------------------------------------------
+# the real recordings
+
+
+def _data(name):
+    p = DATA / name
+    if not p.exists():
+        pytest.skip(f"{p} not found")
+    return p.read_bytes()
+
+
+def ecg():
+    raw = _data("ecg_mitbih208_mlii_360hz.u16le")
+    return list(struct.unpack(f"<{N}H", raw[:2 * N]))
+
+
+def eeg():
+    raw = _data("eeg_biosig_4ch_256hz_planar.i16le")
+    per = len(raw) // 8
+    return [list(struct.unpack(f"<{N}h", raw[2 * per * c:2 * per * c + 2 * N]))
+            for c in range(4)]
+
+
+def rr():
+    return [int(x) for x in _data("hrv_rr_intervals_ms.txt").decode().split()]
+
+
+# --------------------------------------------------------------------------
+# the binary format, version 1 (docs/POINTS_FORMAT.md)
+
+_CRC = []
+for _i in range(256):
+    _c = _i
+    for _ in range(8):
+        _c = (_c >> 1) ^ 0x82F63B78 if _c & 1 else _c >> 1
+    _CRC.append(_c)
+
+
+def crc32c(data, crc=0):
+    crc ^= 0xFFFFFFFF
+    tab = _CRC
+    for b in data:
+        crc = tab[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def binary(seq, channels):
+    """channels: [(name, rate_mhz, t0_ms, samples, timestamps or None)]"""
+    out = bytearray(b"CBP1" + struct.pack("<IQH", 0, seq, len(channels)))
+    for name, rate, t0, samples, ts in channels:
+        nm = name.encode()
+        out += struct.pack("<B", len(nm)) + nm + struct.pack("<IqI", rate, t0, len(samples))
+        out += struct.pack(f"<{len(samples)}i", *samples)
+        if rate == 0:
+            out += struct.pack(f"<{len(ts)}q", *ts)
+    out += struct.pack("<I", crc32c(out))
+    return bytes(out)
+
+
+def t_us(t0, rate_mhz, k):
+    """Time of sample k of a regular segment, in microseconds (floored)."""
+    return t0 * 1000 + (k * 10 ** 9) // rate_mhz
+
+
+# --------------------------------------------------------------------------
+# people
+
+
+def hdr(who):
+    return {"Authorization": f"Bearer {who['token']}"}
+
+
+def login(server, email):
+    r = server.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return r.json()["token"]
+
+
+def years_ago(n):
+    t = datetime.date.today()
+    try:
+        return t.replace(year=t.year - n).isoformat()
+    except ValueError:
+        return t.replace(year=t.year - n, day=28).isoformat()
+
+
+def person(server, name, role=None, age=30):
+    email = f"{name}.{secrets.token_hex(3)}@example.org"
+    if role is None:
+        r = server.post("/v1/auth/register", json={
+            "email": email, "password": PASSWORD, "accept_terms": True,
+            "first_name": name.capitalize(), "date_of_birth": years_ago(age), "country": "GB"})
+        assert r.status_code == 201, r.text
+    else:
+        r = server.cli("user", "add", f"--role={role}", f"--email={email}",
+                       f"--password={PASSWORD}")
+        assert r.returncode == 0, r.stdout + r.stderr
+    token = login(server, email)
+    me = server.get("/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
+    return {"email": email, "token": token, "id": me["id"]}
+
+
+def relate(server, admin, lead, follower, kind, consent=True):
+    r = server.post("/v1/relationships", headers=hdr(admin),
+                    json={"lead_id": lead["id"], "follower_id": follower["id"], "kind": kind})
+    assert r.status_code == 201, r.text
+    rel = r.json()
+    if consent:
+        r = server.post(f"/v1/relationships/{rel['id']}/consent", headers=hdr(admin),
+                        json={"method": "signed_form"})
+        assert r.status_code == 200, r.text
+    return rel
+
+
+@pytest.fixture
+def server(start_server, db):
+    return start_server(db=db)
+
+
+@pytest.fixture
+def cast(server):
+    c = {"admin": person(server, "admin", "admin"),
+         "therapist": person(server, "therapist", "therapist"),
+         "therapist2": person(server, "therapist2", "therapist"),
+         "owner": person(server, "owner"),
+         "guardian": person(server, "guardian", age=40),
+         "child": person(server, "child", age=12),
+         "other": person(server, "other")}
+    relate(server, c["admin"], c["therapist"], c["owner"], "practitioner_of")
+    relate(server, c["admin"], c["guardian"], c["child"], "guardian_of")
+    return c
+
+
+def recording(server, who, data_type, **extra):
+    body = {"data_type_id": data_type, "started_at": "2026-03-01T10:00:00.000Z"}
+    body.update(extra)
+    r = server.post("/v1/recordings", headers=hdr(who), json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def send(server, who, rid, body, ctype=BINARY, params=None):
+    return server.post(f"/v1/recordings/{rid}/points", headers={**hdr(who), "Content-Type": ctype},
+                       data=body, params=params, timeout=30)
+
+
+def points(server, who, rid, **params):
+    r = server.get(f"/v1/recordings/{rid}/points", headers=hdr(who), params=params, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json(parse_float=Decimal)
+
+
+def us_of(t):
+    return int(Decimal(t) * 1000)
+
+
+def blocks(db, rid, channel=None):
+    where = f"recording_id = '{rid}'" + (f" AND channel = '{channel}'" if channel else "")
+    return [tuple(int(x) for x in row) for row in db.query(
+        f"SELECT seq, count, first_index, t0_ms FROM recording_blocks WHERE {where} "
+        "ORDER BY channel, seq")]
+
+
+def send_ecg_in_batches(server, who, rid, samples, sizes, seq0=0):
+    """Send samples as consecutive batches; each batch's t0 is its first
+    sample's time rounded to the ms, as a device would send it."""
+    at, seq = 0, seq0
+    for n in sizes:
+        part = samples[at:at + n]
+        t0 = T0 + round(at * 1000 / 360)
+        r = send(server, who, rid, binary(seq, [("mlii", 360000, t0, part, None)]))
+        assert r.status_code == 201, r.text
+        assert r.json() == {"recording_id": rid, "seq": seq, "points": len(part),
+                            "channels": 1, "duplicate": False}
+        at += n
+        seq += 1
+    assert at == len(samples)
+
+
+def expect_buckets(times_rational, values, frm, to, nb):
+    """times_rational: [(numerator, denominator)] ms; -> count, min, max, sum."""
+    out = [[0, None, None, 0] for _ in range(nb)]
+    span = to - frm
+    for (num, den), v in zip(times_rational, values):
+        a = num - frm * den                  # (t - from) * den
+        if a < 0 or a >= span * den:
+            continue
+        i = a * nb // (span * den)
+        b = out[i]
+        b[0] += 1
+        b[1] = v if b[1] is None else min(b[1], v)
+        b[2] = v if b[2] is None else max(b[2], v)
+        b[3] += v
+    return out
+
+
+def check_buckets(got, want):
+    assert got["count"] == [b[0] for b in want]
+    assert got["min"] == [b[1] for b in want]
+    assert got["max"] == [b[2] for b in want]
+    for m, b in zip(got["mean"], want):
+        if b[0] == 0:
+            assert m is None
+        else:
+            assert abs(float(m) - b[3] / b[0]) < 1e-6 * max(1.0, abs(b[3] / b[0]))
+
+
+# --------------------------------------------------------------------------
+# data types and exercises
+
+
+def test_seeded_data_types_admins_write_everyone_reads(server, cast, db):
+    for t in ("data_types", "exercises", "recordings", "recording_blocks", "recording_batches"):
+        assert t in db.tables()
+    r = server.get("/v1/data-types?limit=50", headers=hdr(cast["other"]))
+    assert r.status_code == 200, r.text
+    types = {t["name"]: t for t in r.json()["data"]}
+    assert {"HRV", "EEG", "ECG", "PPG", "SpO2"} <= set(types)
+    assert types["ECG"]["rate_mhz"] == 360000 and types["ECG"]["scale"] == "0.005"
+    assert types["ECG"]["offset_value"] == "-5.12" and types["HRV"]["rate_mhz"] is None
+    assert "rr" in types["HRV"]["channels"]
+    problem(server.get("/v1/data-types"), 401, "UNAUTHORIZED")
+    body = {"name": "RESP", "unit": "au", "channels": ["chest", "belly"], "rate_mhz": 25000,
+            "scale": "0.5", "offset_value": "-1e3"}
+    problem(server.post("/v1/data-types", headers=hdr(cast["owner"]), json=body), 403, "FORBIDDEN")
+    r = server.post("/v1/data-types", headers=hdr(cast["admin"]), json=body)
+    assert r.status_code == 201, r.text
+    assert r.json()["channels"] == ["chest", "belly"] and r.json()["scale"] == "0.5"
+    problem(server.post("/v1/data-types", headers=hdr(cast["admin"]), json=body), 409, "CONFLICT")
+    for bad in ({"scale": "0"}, {"scale": "abc"}, {"scale": "+1"}, {"scale": ".5"},
+                {"offset_value": "1e"}, {"channels": ["Chest"]}, {"channels": ["a", "a"]},
+                {"rate_mhz": 0}):
+        b = dict(body, name="X" + secrets.token_hex(2), **bad)
+        e = problem(server.post("/v1/data-types", headers=hdr(cast["admin"]), json=b),
+                    422, "VALIDATION_FAILED")
+        assert e["errors"][0]["field"] == next(iter(bad)), (bad, e)
+
+
+def test_exercises_admins_write_everyone_reads(server, cast):
+    body = {"name": "Coherent breathing", "tracks": ["breathing"], "description": "6 per minute"}
+    problem(server.post("/v1/exercises", headers=hdr(cast["owner"]), json=body), 403, "FORBIDDEN")
+    r = server.post("/v1/exercises", headers=hdr(cast["admin"]), json=body)
+    assert r.status_code == 201, r.text
+    ex = r.json()
+    assert ex["is_active"] is True and ex["tracks"] == ["breathing"]
+    r = server.get("/v1/exercises?is_active=true", headers=hdr(cast["other"]))
+    assert r.status_code == 200 and ex["id"] in [x["id"] for x in r.json()["data"]]
+    rec = recording(server, cast["owner"], ECG, exercise_id=ex["id"], location="Home",
+                    feedback="calm")
+    assert rec["exercise_id"] == ex["id"] and rec["status"] == "recording" and rec["points"] == 0
+    r = server.request("PATCH", f"/v1/exercises/{ex['id']}", headers=hdr(cast["admin"]),
+                       json={"is_active": False})
+    assert r.status_code == 200, r.text
+    e = problem(server.post("/v1/recordings", headers=hdr(cast["owner"]),
+                            json={"data_type_id": ECG, "exercise_id": ex["id"]}),
+                422, "VALIDATION_FAILED")
+    assert e["errors"][0]["code"] == "inactive"
+
+
+# --------------------------------------------------------------------------
+# ingest and queries
+
+
+def test_binary_ecg_in_small_batches_is_stored_in_full_blocks(server, cast, db):
+    samples = ecg()
+    o = cast["owner"]
+    rec = recording(server, o, ECG)
+    rid = rec["id"]
+    sizes = [500] * 10 + [333, 4667, 7000, 3000]
+    send_ecg_in_batches(server, o, rid, samples, sizes)
+    # Small batches fill the last block up: blocks of 1024 but the last.
+    bl = blocks(db, rid)
+    assert [b[1] for b in bl] == [1024] * 19 + [N - 19 * 1024]
+    assert [b[0] for b in bl] == list(range(20))
+    assert all(b[3] == T0 for b in bl) and [b[2] for b in bl] == [1024 * i for i in range(20)]
+    assert db.count("recording_batches", f"recording_id = '{rid}'") == len(sizes)
+    r = server.get(f"/v1/recordings/{rid}", headers=hdr(o))
+    assert r.json()["points"] == N
+
+    # Raw: every sample back, at its exact time.
+    p = points(server, o, rid, channel="mlii")
+    assert p["count"] == N and p["v"] == samples
+    assert p["unit"] == "mV" and p["scale"] == Decimal("0.005") and p["offset"] == Decimal("-5.12")
+    assert p["rate"] == 360 and us_of(p["t0"]) == T0 * 1000
+    assert [us_of(t) for t in p["t"]] == [t_us(T0, 360000, k) for k in range(N)]
+    # The only channel is the default one.
+    assert points(server, o, rid)["v"] == samples
+
+    # A range: exactly the samples whose time is in [from, to).
+    frm, to = T0 + 10001, T0 + 23456
+    p = points(server, o, rid, channel="mlii", **{"from": frm, "to": to})
+    want = [k for k in range(N) if frm * 1000 <= t_us(T0, 360000, k) < to * 1000]
+    assert p["v"] == [samples[k] for k in want]
+    assert [us_of(t) for t in p["t"]] == [t_us(T0, 360000, k) for k in want]
+    # ISO times work too.
+    iso = datetime.datetime.fromtimestamp(frm / 1000, datetime.timezone.utc)
+    p2 = points(server, o, rid, **{"from": iso.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+                                   "to": str(to)})
+    assert p2["v"] == p["v"]
+
+    # Buckets over the whole recording and over a window.
+    times = [(T0 * 360000 + k * 10 ** 6, 360000) for k in range(N)]
+    for frm, to, nb in ((None, None, 1000), (T0 + 999, T0 + 30001, 77), (T0, T0 + 60000, 10000)):
+        q = {"channel": "mlii", "buckets": nb}
+        if frm is not None:
+            q.update({"from": frm, "to": to})
+        got = points(server, o, rid, **q)
+        f = frm if frm is not None else T0
+        t = to if to is not None else t_us(T0, 360000, N - 1) // 1000 + 1
+        assert got["from"] == f and got["to"] == t and got["buckets"] == nb
+        check_buckets(got, expect_buckets(times, samples, f, t, nb))
+        assert sum(got["count"]) == sum(1 for (a, d) in times if f * d <= a < t * d)
+
+    # A batch that does not continue the segment starts a new one.
+    later = T0 + 600000
+    r = send(server, o, rid, binary(len(sizes), [("mlii", 360000, later, samples[:100], None)]))
+    assert r.status_code == 201, r.text
+    bl = blocks(db, rid)
+    assert len(bl) == 21 and bl[-1] == (20, 100, 0, later)
+    p = points(server, o, rid, **{"from": later})
+    assert p["v"] == samples[:100] and us_of(p["t"][0]) == later * 1000
+
+    r = server.get(f"/v1/recordings/{rid}/channels", headers=hdr(o))
+    assert r.status_code == 200, r.text
+    ch = r.json()["channels"]
+    assert len(ch) == 1 and ch[0]["name"] == "mlii" and ch[0]["count"] == N + 100
+    assert ch[0]["min"] == min(samples) and ch[0]["max"] == max(samples) and ch[0]["rate"] == 360
+
+
+def test_retried_batch_is_stored_once_and_other_content_conflicts(server, cast, db):
+    samples = ecg()[:3000]
+    o = cast["owner"]
+    rid = recording(server, o, ECG)["id"]
+    body = binary(7, [("mlii", 360000, T0, samples, None)])
+    assert send(server, o, rid, body).status_code == 201
+    before = blocks(db, rid)
+    r = send(server, o, rid, body)
+    assert r.status_code == 200, r.text
+    assert r.json()["duplicate"] is True and r.json()["points"] == 3000
+    assert blocks(db, rid) == before
+    assert db.count("recording_batches", f"recording_id = '{rid}'") == 1
+    other = binary(7, [("mlii", 360000, T0, samples[:-1] + [samples[-1] + 1], None)])
+    problem(send(server, o, rid, other), 409, "BATCH_CONFLICT")
+    assert blocks(db, rid) == before
+    assert server.get(f"/v1/recordings/{rid}", headers=hdr(o)).json()["points"] == 3000
+    assert points(server, o, rid)["v"] == samples
+
+
+def test_concurrent_batches_and_retries_store_each_batch_once(server, cast, db):
+    samples = ecg()[:8 * 1500]
+    o = cast["owner"]
+    rid = recording(server, o, ECG)["id"]
+    bodies = [binary(i, [("mlii", 360000, T0 + round(i * 1500 * 1000 / 360),
+                          samples[i * 1500:(i + 1) * 1500], None)]) for i in range(8)]
+
+    def post(body):
+        with requests.Session() as s:
+            return s.post(server.url(f"/v1/recordings/{rid}/points"), data=body, timeout=30,
+                          headers={**hdr(o), "Content-Type": BINARY}).status_code
+
+    # Every batch three times at once, in any order.
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        codes = list(pool.map(post, bodies * 3))
+    assert sorted(codes) == [200] * 16 + [201] * 8, codes
+    assert db.count("recording_batches", f"recording_id = '{rid}'") == 8
+    assert server.get(f"/v1/recordings/{rid}", headers=hdr(o)).json()["points"] == len(samples)
+    p = points(server, o, rid)
+    # Batches landed in any order: each sample is there once, at its time.
+    got = sorted(zip((us_of(t) for t in p["t"]), p["v"]))
+    assert [v for _, v in got] == samples
+    assert sum(b[1] for b in blocks(db, rid)) == len(samples)
+
+
+def test_bad_batches_are_refused_and_store_nothing(start_server, make_db):
+    db = make_db()
+    server = start_server(db=db, env={"CAREBASE_POINTS_BODY_LIMIT": "200000"})
+    o = person(server, "owner")
+    rid = recording(server, o, ECG)["id"]
+    good = binary(0, [("mlii", 360000, T0, list(range(1000)), None)])
+    bad_crc = good[:-4] + struct.pack("<I", (struct.unpack("<I", good[-4:])[0] ^ 1))
+    e = problem(send(server, o, rid, bad_crc), 400, "POINTS_MALFORMED")
+    assert "checksum" in e["detail"]
+    problem(send(server, o, rid, good[:-100]), 400, "POINTS_MALFORMED")
+    problem(send(server, o, rid, good[:10]), 400, "POINTS_MALFORMED")
+    problem(send(server, o, rid, b"CBP2" + good[4:]), 400, "POINTS_MALFORMED")
+    # A header that claims more samples than a batch may hold.
+    head = b"CBP1" + struct.pack("<IQH", 0, 1, 1) + b"\x04mlii" + struct.pack("<IqI", 360000, T0, 5 << 20)
+    problem(send(server, o, rid, head + struct.pack("<I", crc32c(head))), 413, "BATCH_TOO_LARGE")
+    # A body over points_body_limit.
+    big = binary(2, [("mlii", 360000, T0, list(range(60000)), None)])
+    assert len(big) > 200000
+    problem(send(server, o, rid, big), 413, "PAYLOAD_TOO_LARGE")
+    # Values: a name outside the data type's channels, times not ascending.
+    problem(send(server, o, rid, binary(3, [("v9", 360000, T0, [1, 2], None)])), 422,
+            "UNKNOWN_CHANNEL")
+    problem(send(server, o, rid, binary(4, [("mlii", 0, 0, [1, 2], [T0 + 5, T0 + 4])])), 422,
+            "POINTS_INVALID")
+    problem(send(server, o, rid, b'{"seq": 1, "channels": [{"name": "mlii"}]}',
+                 "application/json"), 400, "POINTS_MALFORMED")
+    problem(send(server, o, rid, good, "application/octet-stream"), 415, "UNSUPPORTED_MEDIA_TYPE")
+    problem(send(server, o, rid, b"mlii\n1\n", "text/csv"), 422, "VALIDATION_FAILED")
+    problem(send(server, o, rid, b""), 400, "POINTS_MALFORMED")
+    assert db.count("recording_blocks") == 0 and db.count("recording_batches") == 0
+    assert server.get(f"/v1/recordings/{rid}", headers=hdr(o)).json()["points"] == 0
+    # And the good one still goes in.
+    assert send(server, o, rid, good).status_code == 201
+
+
+def test_eeg_four_channels_in_json_and_csv(server, cast, db):
+    chans = eeg()
+    names = ["c3", "cz", "c4", "pz"]
+    o = cast["owner"]
+    rid = recording(server, o, EEG)["id"]
+    half = N // 2
+    body = {"seq": 0, "channels": [
+        {"name": n, "t0": "2026-03-01T10:00:00.000Z", "rate": 256, "samples": c[:half]}
+        for n, c in zip(names, chans)]}
+    r = server.post(f"/v1/recordings/{rid}/points", headers=hdr(o), json=body, timeout=30)
+    assert r.status_code == 201, r.text
+    assert r.json()["points"] == 4 * half and r.json()["channels"] == 4
+    # The second half as CSV, one column a channel, from the time it continues at.
+    t1 = t_us(T0, 256000, half) // 1000
+    csv = ",".join(names) + "\r\n" + "".join(
+        ",".join(str(c[k]) for c in chans) + "\r\n" for k in range(half, N))
+    r = send(server, o, rid, csv.encode(), "text/csv", params={"seq": 1, "rate": "256", "t0": t1})
+    assert r.status_code == 201, r.text
+    assert r.json()["points"] == 4 * (N - half)
+    for n, c in zip(names, chans):
+        p = points(server, o, rid, channel=n)
+        assert p["v"] == c, n
+        assert [us_of(t) for t in p["t"]] == [t_us(T0, 256000, k) for k in range(N)]
+        assert [b[1] for b in blocks(db, rid, n)] == [1024] * (N // 1024) + [N % 1024]
+    problem(server.get(f"/v1/recordings/{rid}/points", headers=hdr(o)), 422, "CHANNEL_REQUIRED")
+    problem(server.get(f"/v1/recordings/{rid}/points?channel=o1", headers=hdr(o)), 404,
+            "CHANNEL_NOT_FOUND")
+    # Buckets of one channel.
+    times = [(T0 * 256000 + k * 10 ** 6, 256000) for k in range(N)]
+    got = points(server, o, rid, channel="cz", buckets=333)
+    check_buckets(got, expect_buckets(times, chans[1], got["from"], got["to"], 333))
+
+    # CSV export: every sample of every channel, with its physical value.
+    r = server.get(f"/v1/recordings/{rid}/export.csv", headers=hdr(o), timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"].startswith("text/csv")
+    lines = r.text.splitlines()
+    assert lines[0] == "channel,t_ms,count,value" and len(lines) == 1 + 4 * N
+    rows = [ln.split(",") for ln in lines[1:N + 1]]
+    assert [r_[0] for r_ in rows] == ["c3"] * N
+    assert [int(r_[2]) for r_ in rows] == chans[0]
+    assert all(abs(float(r_[3]) - int(r_[2]) * 0.0030517578125) < 1e-6 for r_ in rows[:500])
+
+    # EDF: read the header and the records back.
+    r = server.get(f"/v1/recordings/{rid}/export.edf", headers=hdr(o), timeout=30)
+    assert r.status_code == 200, r.text
+    edf = parse_edf(r.content)
+    # Channels come in name order.
+    assert [s["label"] for s in edf["signals"]] == sorted(names)
+    assert edf["start"] == "01.03.26 10.00.00"
+    by_name = dict(zip(names, chans))
+    for s in edf["signals"]:
+        c = by_name[s["label"]]
+        assert s["unit"] == "uV" and s["spr"] * 1.0 / edf["duration"] == 256
+        assert s["samples"][:N] == c
+        assert all(v == -32768 for v in s["samples"][N:])
+        # physical = offset + scale * count, as the header's ranges say
+        g = (s["pmax"] - s["pmin"]) / (s["dmax"] - s["dmin"])
+        assert abs(g - 0.0030517578125) < 1e-6
+
+
+def parse_edf(b):
+    h = b[:256].decode("ascii")
+    ns = int(h[252:256])
+    nrec, dur = int(h[236:244]), float(h[244:252])
+    assert int(h[184:192]) == 256 * (ns + 1)
+    f = b[256:256 * (ns + 1)].decode("ascii")
+    at = 0
+
+    def field(w):
+        nonlocal at
+        out = [f[at + w * i:at + w * (i + 1)].strip() for i in range(ns)]
+        at += w * ns
+        return out
+
+    label, _, unit = field(16), field(80), field(8)
+    pmin, pmax, dmin, dmax = field(8), field(8), field(8), field(8)
+    _, spr, _ = field(80), field(8), field(32)
+    sig = [{"label": label[i], "unit": unit[i], "pmin": float(pmin[i]), "pmax": float(pmax[i]),
+            "dmin": int(dmin[i]), "dmax": int(dmax[i]), "spr": int(spr[i]), "samples": []}
+           for i in range(ns)]
+    data = b[256 * (ns + 1):]
+    per = sum(s["spr"] for s in sig) * 2
+    assert len(data) == nrec * per
+    for r in range(nrec):
+        o = r * per
+        for s in sig:
+            s["samples"] += list(struct.unpack(f"<{s['spr']}h", data[o:o + 2 * s["spr"]]))
+            o += 2 * s["spr"]
+    return {"signals": sig, "records": nrec, "duration": dur,
+            "start": h[168:176] + " " + h[176:184], "patient": h[8:88].strip()}
+
+
+def test_rr_intervals_as_an_irregular_channel(server, cast, db):
+    intervals = rr()[:3000]
+    ts, t = [], T0
+    for x in intervals:
+        t += x
+        ts.append(t)
+    o = cast["owner"]
+    rid = recording(server, o, HRV)["id"]
+    # One beat a batch for a while (a device sending live), then larger ones.
+    seq = 0
+    for k in range(40):
+        r = send(server, o, rid, binary(seq, [("rr", 0, 0, [intervals[k]], [ts[k]])]))
+        assert r.status_code == 201, r.text
+        seq += 1
+    for a in range(40, 3000, 700):
+        b = min(a + 700, 3000)
+        r = send(server, o, rid, binary(seq, [("rr", 0, 0, intervals[a:b], ts[a:b])]))
+        assert r.status_code == 201, r.text
+        seq += 1
+    assert [b[1] for b in blocks(db, rid)] == [1024, 1024, 3000 - 2048]
+    p = points(server, o, rid)
+    assert p["v"] == intervals and [int(x) for x in p["t"]] == ts and p["rate"] is None
+    frm, to = ts[100], ts[2000]
+    p = points(server, o, rid, **{"from": frm, "to": to})
+    assert p["v"] == intervals[100:2000]
+    got = points(server, o, rid, buckets=50)
+    check_buckets(got, expect_buckets([(x, 1) for x in ts], intervals, got["from"], got["to"], 50))
+    # CSV with a first column of times (no rate): irregular too.
+    rid2 = recording(server, o, HRV)["id"]
+    csv = "t,rr\n" + "".join(f"{a},{b}\n" for a, b in zip(ts[:500], intervals[:500]))
+    r = send(server, o, rid2, csv.encode(), "text/csv", params={"seq": 0})
+    assert r.status_code == 201, r.text
+    p = points(server, o, rid2)
+    assert p["v"] == intervals[:500] and [int(x) for x in p["t"]] == ts[:500]
+    # No regular channel: no EDF.
+    problem(server.get(f"/v1/recordings/{rid}/export.edf", headers=hdr(o)), 422,
+            "NO_REGULAR_CHANNELS")
+
+
+def test_failed_recording_discards_its_points_and_closed_ones_take_none(server, cast, db):
+    samples = ecg()[:5000]
+    o = cast["owner"]
+    failed = recording(server, o, ECG)["id"]
+    kept = recording(server, o, ECG)["id"]
+    for rid in (failed, kept):
+        send_ecg_in_batches(server, o, rid, samples, [2000, 3000])
+    problem(server.post(f"/v1/recordings/{failed}/finish", headers=hdr(o),
+                        json={"status": "recording"}), 422, "VALIDATION_FAILED")
+    r = server.post(f"/v1/recordings/{failed}/finish", headers=hdr(o), json={"status": "failed"})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "failed" and r.json()["points"] == 0 and r.json()["ended_at"]
+    assert db.count("recording_blocks", f"recording_id = '{failed}'") == 0
+    assert db.count("recording_batches", f"recording_id = '{failed}'") == 0
+    assert db.count("audit_log", f"action = 'recordings.finish' AND entity_id = '{failed}'") == 1
+    r = server.post(f"/v1/recordings/{kept}/finish", headers=hdr(o), json={"status": "successful"})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "successful" and r.json()["points"] == 5000
+    assert len(blocks(db, kept)) == 5
+    for rid in (failed, kept):
+        problem(send(server, o, rid, binary(9, [("mlii", 360000, T0, [1], None)])), 409,
+                "RECORDING_CLOSED")
+        problem(server.post(f"/v1/recordings/{rid}/finish", headers=hdr(o),
+                            json={"status": "successful"}), 409, "RECORDING_CLOSED")
+    # A retry of a batch the successful recording stored is still a duplicate.
+    r = send(server, o, kept, binary(0, [("mlii", 360000, T0, samples[:2000], None)]))
+    assert r.status_code == 200 and r.json()["duplicate"] is True
+    assert points(server, o, kept)["v"] == samples
+    # status is the actions' only.
+    problem(server.request("PATCH", f"/v1/recordings/{kept}", headers=hdr(o),
+                           json={"status": "recording"}), 422, "VALIDATION_FAILED")
+
+
+def test_chart_svg_is_well_formed(server, cast):
+    o = cast["owner"]
+    rid = recording(server, o, ECG)["id"]
+    send_ecg_in_batches(server, o, rid, ecg(), [N])
+    r = server.get(f"/v1/recordings/{rid}/chart.svg?channel=mlii", headers=hdr(o), timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"].startswith("image/svg+xml")
+    root = ET.fromstring(r.content)
+    assert root.tag.endswith("svg")
+    assert "ECG" in r.text and "mlii" in r.text
+    r = server.get(f"/v1/recordings/{rid}/chart.svg?buckets=50&from={T0}&to={T0 + 1000}",
+                   headers=hdr(o))
+    assert r.status_code == 200 and ET.fromstring(r.content) is not None
+    problem(server.get(f"/v1/recordings/{rid}/chart.svg?buckets=0", headers=hdr(o)), 422,
+            "VALIDATION_FAILED")
+    problem(server.get(f"/v1/recordings/{rid}/points?from={T0 + 5}&to={T0}", headers=hdr(o)),
+            422, "VALIDATION_FAILED")
+
+
+# --------------------------------------------------------------------------
+# access and audit
+
+
+READS = ("/points?channel=mlii", "/points?channel=mlii&buckets=10", "/channels",
+         "/export.csv", "/export.edf", "/chart.svg")
+
+
+def test_who_reads_and_writes_a_recording_and_reads_are_audited(server, cast, db):
+    c = cast
+    mine = recording(server, c["owner"], ECG, location="Home", feedback="tired")["id"]
+    send_ecg_in_batches(server, c["owner"], mine, ecg()[:2000], [2000])
+    # An admin may record for a person; a member only for themselves.
+    r = server.post("/v1/recordings", headers=hdr(c["admin"]),
+                    json={"data_type_id": ECG, "user_id": c["child"]["id"]})
+    assert r.status_code == 201, r.text
+    childs = r.json()["id"]
+    assert r.json()["user_id"] == c["child"]["id"]
+    problem(server.post("/v1/recordings", headers=hdr(c["other"]),
+                        json={"data_type_id": ECG, "user_id": c["owner"]["id"]}), 403, "FORBIDDEN")
+    r = send(server, c["admin"], childs, binary(0, [("mlii", 360000, T0, [5, 6, 7], None)]))
+    assert r.status_code == 201, r.text
+    assert db.count("audit_log", f"action = 'recordings.points.write' AND entity_id = '{childs}'") == 1
+
+    cases = [  # who, recording, may read
+        ("owner", mine, True), ("therapist", mine, True), ("admin", mine, True),
+        ("other", mine, False), ("guardian", mine, False), ("therapist2", mine, False),
+        ("guardian", childs, True), ("child", childs, True), ("owner", childs, False),
+        ("therapist", childs, False)]
+    reads = {mine: 0, childs: 0}
+    for who, rid, ok in cases:
+        r = server.get(f"/v1/recordings/{rid}", headers=hdr(c[who]))
+        assert r.status_code == (200 if ok else 404), (who, r.text)
+        for path in READS:
+            r = server.get(f"/v1/recordings/{rid}{path}", headers=hdr(c[who]), timeout=30)
+            if ok:
+                assert r.status_code == 200, (who, path, r.text)
+                reads[rid] += 1
+            else:
+                problem(r, 404, "NOT_FOUND")
+    for path in READS:
+        problem(server.get(f"/v1/recordings/{mine}{path}"), 401, "UNAUTHORIZED")
+    # The owner's location and feedback are sealed: only the API opens them.
+    r = server.get(f"/v1/recordings/{mine}", headers=hdr(c["therapist"]))
+    assert r.json()["feedback"] == "tired" and r.json()["location"] == "Home"
+    raw = db.query(f"SELECT feedback FROM recordings WHERE id = '{mine}'")[0][0]
+    assert "tired" not in str(raw)
+    # Every successful read of points left one audit record, no values in it.
+    for rid, n in reads.items():
+        assert db.count("audit_log", f"action = 'recordings.points.read' "
+                        f"AND entity_id = '{rid}'") == n, rid
+    changes = db.scalar("SELECT changes FROM audit_log WHERE action = 'recordings.points.read' "
+                        f"AND entity_id = '{mine}' ORDER BY seq LIMIT 1")
+    assert '"format"' in changes and '"points"' in changes and "[" not in changes
+
+    # Writes: the owner and admins; readers who may not write get 403.
+    body = binary(5, [("mlii", 360000, T0 + 100000, [1, 2, 3], None)])
+    problem(send(server, c["therapist"], mine, body), 403, "FORBIDDEN")
+    problem(send(server, c["guardian"], childs, body), 403, "FORBIDDEN")
+    problem(send(server, c["other"], mine, body), 404, "NOT_FOUND")
+    problem(send(server, {"token": "x"}, mine, body), 401, "UNAUTHORIZED")
+    problem(server.post(f"/v1/recordings/{mine}/finish", headers=hdr(c["therapist"]),
+                        json={"status": "failed"}), 403, "FORBIDDEN")
+    problem(server.post(f"/v1/recordings/{mine}/finish", headers=hdr(c["other"]),
+                        json={"status": "failed"}), 404, "NOT_FOUND")
+    problem(send(server, c["owner"], secrets.token_hex(4), body), 404, "NOT_FOUND")
+    assert send(server, c["child"], childs, body).status_code == 201
+    assert server.get(f"/v1/recordings/{mine}", headers=hdr(c["owner"])).json()["points"] == 2000
+
+
+def test_points_of_a_minor_need_guardian_consent(server, cast, db):
+    c = cast
+    kid = person(server, "kid", age=11)
+    problem(server.post("/v1/recordings", headers=hdr(kid), json={"data_type_id": HRV}), 403,
+            "CONSENT_REQUIRED")
+    rel = relate(server, c["admin"], c["guardian"], kid, "guardian_of")
+    rid = recording(server, kid, HRV)["id"]
+    assert send(server, kid, rid, binary(0, [("rr", 0, 0, [800], [T0])])).status_code == 201
+    r = server.post(f"/v1/relationships/{rel['id']}/end", headers=hdr(c["guardian"]))
+    assert r.status_code == 200, r.text
+    problem(send(server, kid, rid, binary(1, [("rr", 0, 0, [810], [T0 + 800])])), 403,
+            "CONSENT_REQUIRED")
+    assert db.count("recording_batches", f"recording_id = '{rid}'") == 1
+
+
+def test_erasing_a_person_deletes_their_points(server, cast, db):
+    o = cast["owner"]
+    rid = recording(server, o, ECG)["id"]
+    send_ecg_in_batches(server, o, rid, ecg()[:3000], [3000])
+    r = server.post(f"/v1/users/{o['id']}/erase", headers=hdr(cast["admin"]))
+    assert r.status_code in (200, 204), r.text
+    assert db.count("recordings", f"id = '{rid}'") == 0
+    assert db.count("recording_blocks", f"recording_id = '{rid}'") == 0
+    assert db.count("recording_batches", f"recording_id = '{rid}'") == 0

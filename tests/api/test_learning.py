@@ -1,0 +1,709 @@
+"""Learning (issue 6, parts 3 and 4) and the webhook inbox: the CMS webhook
+(signature, payload checks, story fetched from a fake CMS served here, upsert
+by story uuid, unpublish/delete change status only), every inbound body kept
+in the inbox with its outcome (refused ones too, nothing else changed),
+failures replayed with `carebase webhooks replay`, progress (start, complete,
+incomplete; course completion exactly when every published session is
+completed, undone by incomplete and by a newly published session), who sees
+which courses (published, partner-included) and whose progress. Runs on
+SQLite and PostgreSQL."""
+
+import concurrent.futures
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+
+from conftest import problem
+
+PASSWORD = "pale orange kettle 1987 drums"
+SECRET = "cms-webhook-secret-for-tests"
+TOKEN = "cms token/with+odd&chars"
+FAST_HASH = {"CAREBASE_PASSWORD_OPSLIMIT": "2", "CAREBASE_PASSWORD_MEMLIMIT_KIB": "19456"}
+
+
+# -- the fake CMS ----------------------------------------------------------------
+
+class FakeCms:
+    """Serves GET /v2/cdn/stories/<id>?token=TOKEN from self.stories; counts
+    fetches; answers 503 while self.down is set."""
+
+    def __init__(self):
+        self.stories = {}
+        self.fetches = []
+        self.down = False
+        cms = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                path, _, query = self.path.partition("?")
+                cms.fetches.append(path)
+                params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+                from urllib.parse import unquote
+                if cms.down:
+                    return self.answer(503, {"error": "maintenance"})
+                if unquote(params.get("token", "")) != TOKEN:
+                    return self.answer(401, {"error": "bad token"})
+                prefix = "/v2/cdn/stories/"
+                sid = path[len(prefix):] if path.startswith(prefix) else ""
+                story = cms.stories.get(sid)
+                if story is None:
+                    return self.answer(404, {"error": "not found"})
+                return self.answer(200, {"story": story})
+
+            def answer(self, status, body):
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/v2"
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def cms():
+    c = FakeCms()
+    yield c
+    c.stop()
+
+
+def course_story(cms, name="Healing from trauma", partners=None, **content):
+    sid = 100000 + len(cms.stories) + secrets.randbelow(1000) * 1000
+    story = {"id": sid, "uuid": str(uuid.uuid4()), "name": name,
+             "full_slug": "courses/" + name.lower().replace(" ", "-"),
+             "tag_list": ["healing"],
+             "content": {"component": "Course", "name": name,
+                         "description": "A course about " + name,
+                         "included_for_partners": partners if partners is not None
+                         else ["Public"], **content}}
+    cms.stories[str(sid)] = story
+    return story
+
+
+def session_story(cms, course, name, partners=None, component="session"):
+    sid = 500000 + len(cms.stories) + secrets.randbelow(1000) * 1000
+    story = {"id": sid, "uuid": str(uuid.uuid4()), "name": name,
+             "full_slug": course["full_slug"] + "/" + name.lower().replace(" ", "-"),
+             "content": {"component": component, "name": name, "course": course["uuid"],
+                         **({"included_for_partners": partners} if partners else {})}}
+    cms.stories[str(sid)] = story
+    return story
+
+
+# -- helpers -----------------------------------------------------------------------
+
+def hdr(who):
+    return {"Authorization": f"Bearer {who['token']}"}
+
+
+def person(server, name, role=None):
+    email = f"{name}.{secrets.token_hex(3)}@example.org"
+    if role is None:
+        r = server.post("/v1/auth/register", json={
+            "email": email, "password": PASSWORD, "accept_terms": True,
+            "first_name": name.capitalize(), "date_of_birth": "1990-01-01", "country": "GB"})
+        assert r.status_code == 201, r.text
+    else:
+        r = server.cli("user", "add", f"--role={role}", f"--email={email}",
+                       f"--password={PASSWORD}")
+        assert r.returncode == 0, r.stdout + r.stderr
+    r = server.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    token = r.json()["token"]
+    me = server.get("/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
+    return {"email": email, "token": token, "id": me["id"]}
+
+
+def sign(body, secret=SECRET):
+    return hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+
+
+def hook(server, payload, signature="auto", headers=None):
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    h = {"Content-Type": "application/json"}
+    if signature == "auto":
+        h["webhook-signature"] = sign(body)
+    elif signature is not None:
+        h["webhook-signature"] = signature
+    h.update(headers or {})
+    return server.post("/v1/webhooks/storyblok", data=body, headers=h)
+
+
+def event(story, action="published"):
+    return {"text": f"The user test@example.org {action} the Story {story['name']}",
+            "action": action, "space_id": 4242, "story_id": story["id"],
+            "full_slug": story["full_slug"]}
+
+
+def publish(server, story, action="published"):
+    r = hook(server, event(story, action))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["outcome"] == "processed", body
+    return body
+
+
+def inbox(db, inbox_id):
+    rows = db.query("SELECT source, outcome, signature_ok, http_status, error, attempts, "
+                    f"body_bytes FROM webhook_inbox WHERE id = '{inbox_id}'")
+    assert rows, f"no inbox row {inbox_id}"
+    keys = ("source", "outcome", "signature_ok", "http_status", "error", "attempts",
+            "body_bytes")
+    return dict(zip(keys, rows[0]))
+
+
+def snapshot(db):
+    """Everything a webhook could change besides the inbox."""
+    return {t: db.count(t) for t in ("courses", "course_sessions", "course_partners",
+                                     "course_session_partners", "course_enrolments",
+                                     "course_session_progress", "audit_log")}
+
+
+def course_id(db, story):
+    return db.scalar(f"SELECT id FROM courses WHERE storyblok_uuid = '{story['uuid']}'")
+
+
+def session_id(db, story):
+    return db.scalar(
+        f"SELECT id FROM course_sessions WHERE storyblok_uuid = '{story['uuid']}'")
+
+
+def act(server, who, sid, verb):
+    return server.post(f"/v1/course-sessions/{sid}/{verb}", headers=hdr(who))
+
+
+def my_course(server, who, cid):
+    r = server.get("/v1/me/courses", headers=hdr(who))
+    assert r.status_code == 200, r.text
+    mine = [e for e in r.json()["data"] if e["course"]["id"] == cid]
+    return mine[0] if mine else None
+
+
+def cms_env(cms, **extra):
+    env = dict(FAST_HASH)
+    env.update({"CAREBASE_STORYBLOK_WEBHOOK_SECRET": SECRET,
+                "CAREBASE_STORYBLOK_API_URL": cms.url,
+                "CAREBASE_STORYBLOK_TOKEN": TOKEN,
+                "CAREBASE_STORYBLOK_TIMEOUT_S": "3"})
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def server(start_server, db, cms):
+    return start_server(db=db, env=cms_env(cms))
+
+
+@pytest.fixture
+def people(server):
+    return {"admin": person(server, "admin", "admin"), "ann": person(server, "ann"),
+            "bob": person(server, "bob")}
+
+
+# -- the webhook: accepted -------------------------------------------------------------
+
+def test_signed_publish_upserts_course_and_session_by_uuid(server, db, cms, people):
+    course = course_story(cms, "Healing from trauma", themes=["trauma", "healing"])
+    body = publish(server, course)
+    assert body["result"]["course"]["created"] is True
+    cid = body["result"]["course"]["id"]
+    row = db.query("SELECT storyblok_id, storyblok_uuid, name, slug, status, kind, "
+                   f"description FROM courses WHERE id = '{cid}'")[0]
+    assert row == (str(course["id"]), course["uuid"], "Healing from trauma",
+                   "courses/healing-from-trauma", "published", "self_guided",
+                   "A course about Healing from trauma")
+    assert inbox(db, body["inbox_id"])["outcome"] == "processed"
+    assert cms.fetches == [f"/v2/cdn/stories/{course['id']}"]
+
+    s1 = session_story(cms, course, "What is trauma")
+    body = publish(server, s1)
+    sid = body["result"]["course_session"]["id"]
+    assert body["result"]["course_session"]["course_id"] == cid
+
+    # Published again with changes: the same rows, updated (upsert by uuid).
+    course["content"]["name"] = "Healing from trauma (2nd edition)"
+    course["content"]["included_for_partners"] = ["Public", "Bumble"]
+    body = publish(server, course)
+    assert body["result"]["course"] == {
+        "id": cid, "storyblok_uuid": course["uuid"], "status": "published",
+        "created": False, "changed": ["name", "included_for_partners"]}
+    assert db.count("courses") == 1
+    assert sorted(r[0] for r in db.query(
+        f"SELECT partner_name FROM course_partners WHERE course_id = '{cid}'")) == \
+        ["bumble", "public"]
+    # moved: fetched again, stays published, slug follows.
+    s1["full_slug"] = "courses/healing/what-is-trauma"
+    body = publish(server, s1, "moved")
+    assert body["result"]["course_session"]["id"] == sid
+    assert db.scalar(f"SELECT slug FROM course_sessions WHERE id = '{sid}'") == \
+        "courses/healing/what-is-trauma"
+
+    # Members see it; the course answers by id and by story uuid, with its sessions.
+    for ref in (cid, course["uuid"]):
+        r = server.get(f"/v1/courses/{ref}", headers=hdr(people["ann"]))
+        assert r.status_code == 200, r.text
+        c = r.json()
+        assert c["name"] == "Healing from trauma (2nd edition)"
+        assert c["themes"] == ["trauma", "healing"]
+        assert c["included_for_partners"] == ["Public", "Bumble"]
+        assert [s["id"] for s in c["sessions"]] == [sid]
+    r = server.get(f"/v1/course-sessions?course_id={cid}", headers=hdr(people["ann"]))
+    assert [s["storyblok_uuid"] for s in r.json()["data"]] == [s1["uuid"]]
+    # Changes are audited as system actions.
+    actions = {r[0] for r in db.query("SELECT action FROM audit_log")}
+    assert {"courses.create", "courses.publish", "course_sessions.create",
+            "course_sessions.publish"} <= actions
+
+
+def test_other_stories_are_ignored_but_kept(server, db, cms):
+    page = {"id": 777, "uuid": str(uuid.uuid4()), "name": "About", "full_slug": "about",
+            "content": {"component": "page"}}
+    cms.stories["777"] = page
+    before = snapshot(db)
+    body = publish(server, page)
+    assert body["result"] == {"ignored": True, "component": "page"}
+    assert snapshot(db) == before
+    assert inbox(db, body["inbox_id"])["outcome"] == "processed"
+
+
+# -- the webhook: refused, kept, nothing else changed --------------------------------
+
+REFUSALS = [
+    # (name, raw body or payload, signature, status, code)
+    ("bad signature", "EVENT", "0" * 40, 401, "SIGNATURE_INVALID"),
+    ("signature of another body", "EVENT", sign(b"{}"), 401, "SIGNATURE_INVALID"),
+    ("signature under another secret", "EVENT", "OTHER", 401, "SIGNATURE_INVALID"),
+    ("signature not hex", "EVENT", "zz" * 20, 401, "SIGNATURE_INVALID"),
+    ("missing signature", "EVENT", None, 401, "SIGNATURE_MISSING"),
+    ("malformed JSON", b'{"action": "published", ', "auto", 400, "MALFORMED_REQUEST"),
+    ("duplicate members", b'{"action": "published", "action": "deleted", "story_id": 1}',
+     "auto", 400, "MALFORMED_REQUEST"),
+    ("not an object", b'["published"]', "auto", 400, "MALFORMED_REQUEST"),
+    ("empty body", b"", "auto", 400, "MALFORMED_REQUEST"),
+    ("unknown action", {"action": "archived", "story_id": 1}, "auto", 422,
+     "VALIDATION_FAILED"),
+    ("no story id", {"action": "published"}, "auto", 422, "VALIDATION_FAILED"),
+    ("story id a string", {"action": "published", "story_id": "12"}, "auto", 422,
+     "VALIDATION_FAILED"),
+    ("slug with odd characters", {"action": "published", "story_id": 1,
+                                  "full_slug": "a/../b?c"}, "auto", 422, "VALIDATION_FAILED"),
+    ("text too long", {"action": "published", "story_id": 1, "text": "x" * 10001},
+     "auto", 422, "VALIDATION_FAILED"),
+    ("oversize body", b'{"action": "published", "story_id": 1, "text": "' + b"x" * 70000
+     + b'"}', "auto", 413, "PAYLOAD_TOO_LARGE"),
+]
+
+
+@pytest.mark.parametrize("name,payload,signature,status,code", REFUSALS,
+                         ids=[r[0] for r in REFUSALS])
+def test_refused_webhooks_are_kept_and_change_nothing(server, db, cms, name, payload,
+                                                      signature, status, code):
+    course = course_story(cms)
+    publish(server, course)
+    before = snapshot(db)
+    fetches = len(cms.fetches)
+    if payload == "EVENT":
+        payload = json.dumps(event(course, "deleted")).encode()
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    if signature == "OTHER":
+        signature = sign(body, "another-secret")
+    r = hook(server, body, signature=signature)
+    p = problem(r, status, code)
+    assert p["inbox_id"] == r.headers["X-Webhook-Inbox-Id"]
+    row = inbox(db, p["inbox_id"])
+    assert p["outcome"] == "refused"
+    assert row["source"] == "storyblok"
+    assert row["outcome"] == "refused"
+    assert int(row["http_status"]) == status
+    assert row["error"]
+    assert int(row["body_bytes"]) == len(body)
+    assert row["signature_ok"] == ("0" if status == 401 else "1")
+    if status == 422:
+        assert p["errors"] and all({"field", "code", "detail"} <= set(e) for e in p["errors"])
+    # Nothing else changed, and the CMS was not asked.
+    assert snapshot(db) == before
+    assert len(cms.fetches) == fetches
+    assert db.scalar(f"SELECT status FROM courses WHERE storyblok_uuid = "
+                     f"'{course['uuid']}'") == "published"
+
+
+def test_inbox_keeps_bodies_sealed_and_no_credentials(server, db, cms):
+    course = course_story(cms)
+    marker = "client-" + secrets.token_hex(8)
+    payload = event(course)
+    payload["text"] = marker
+    body = json.dumps(payload).encode()
+    r = hook(server, body, headers={"Authorization": "Bearer should-not-be-kept",
+                                    "User-Agent": "Storyblok-Test"})
+    assert r.status_code == 200, r.text
+    rid = r.json()["inbox_id"]
+    headers, stored = db.query(f"SELECT headers, body FROM webhook_inbox WHERE id = '{rid}'")[0]
+    assert json.loads(headers) == {"Content-Type": "application/json",
+                                   "User-Agent": "Storyblok-Test"}
+    assert marker not in str(stored)
+    assert "should-not-be-kept" not in headers
+    assert sign(body) not in headers
+
+
+def test_webhook_without_a_configured_secret_is_refused(start_server, cms):
+    srv = start_server(env=cms_env(cms, CAREBASE_STORYBLOK_WEBHOOK_SECRET=""))
+    course = course_story(cms)
+    r = hook(srv, event(course))
+    problem(r, 503, "WEBHOOK_NOT_CONFIGURED")
+    assert inbox(srv.db, r.headers["X-Webhook-Inbox-Id"])["outcome"] == "refused"
+    assert srv.db.count("courses") == 0
+    assert cms.fetches == []
+
+
+# -- failures and replay -------------------------------------------------------------
+
+def test_cms_down_fails_then_replay_processes(server, db, cms):
+    course = course_story(cms, "Self-care")
+    cms.down = True
+    r = hook(server, event(course))
+    problem(r, 503, "CMS_UNAVAILABLE")
+    p = {"inbox_id": r.headers["X-Webhook-Inbox-Id"]}
+    row = inbox(db, p["inbox_id"])
+    assert (row["outcome"], row["signature_ok"], row["attempts"]) == ("failed", "1", "1")
+    assert db.count("courses") == 0
+    listed = server.cli_ok("webhooks", "list", "--failed").stdout
+    assert p["inbox_id"] in listed and "CMS" in listed
+    # Replaying while the CMS is still down fails again and says so.
+    r = server.cli("webhooks", "replay", p["inbox_id"])
+    assert r.returncode != 0 and "failed" in r.stdout, r.stdout + r.stderr
+    assert inbox(db, p["inbox_id"])["attempts"] == "2"
+    cms.down = False
+    r = server.cli_ok("webhooks", "replay", p["inbox_id"])
+    assert "processed" in r.stdout
+    row = inbox(db, p["inbox_id"])
+    assert (row["outcome"], row["attempts"], row["error"]) == ("processed", "3", None)
+    assert db.scalar(f"SELECT name FROM courses WHERE storyblok_uuid = '{course['uuid']}'") \
+        == "Self-care"
+    assert p["inbox_id"] not in server.cli_ok("webhooks", "list", "--failed").stdout
+    assert p["inbox_id"] in server.cli_ok("webhooks", "list").stdout
+    # Each replay is audited with its outcome.
+    outcomes = [json.loads(c)["outcome"] for (c,) in db.query(
+        "SELECT changes FROM audit_log WHERE action = 'webhook_inbox.replay' AND "
+        f"entity_id = '{p['inbox_id']}' ORDER BY seq")]
+    assert outcomes == ["failed", "processed"]
+
+
+def test_cms_unreachable_or_story_missing_fails(start_server, cms, free_closed_port):
+    srv = start_server(env=cms_env(cms, CAREBASE_STORYBLOK_API_URL=
+                                   f"http://127.0.0.1:{free_closed_port}/v2"))
+    course = course_story(cms)
+    r = hook(srv, event(course))
+    problem(r, 503, "CMS_UNAVAILABLE")
+    assert inbox(srv.db, r.headers["X-Webhook-Inbox-Id"])["outcome"] == "failed"
+    assert srv.db.count("courses") == 0
+
+
+def test_story_missing_in_cms_fails(server, db, cms):
+    ghost = {"id": 424242, "name": "Ghost", "full_slug": "ghost"}
+    r = hook(server, event(ghost))
+    problem(r, 503, "CMS_STORY_NOT_FOUND")
+    row = inbox(db, r.headers["X-Webhook-Inbox-Id"])
+    assert (row["outcome"], row["http_status"]) == ("failed", "503")
+    assert "424242" in row["error"]
+
+
+def test_invalid_story_is_refused(server, db, cms):
+    course = course_story(cms)
+    course["content"]["included_for_partners"] = "Bumble"
+    p = problem(hook(server, event(course)), 422, "STORY_INVALID")
+    assert "story.content.included_for_partners" in [e["field"] for e in p["errors"]]
+    assert inbox(db, p["inbox_id"])["outcome"] == "refused"
+    assert db.count("courses") == 0
+
+
+def test_session_before_its_course_is_refused_then_replayed(server, db, cms):
+    course = course_story(cms)
+    s = session_story(cms, course, "Grounding")
+    p = problem(hook(server, event(s)), 409, "COURSE_NOT_KNOWN")
+    assert inbox(db, p["inbox_id"])["outcome"] == "refused"
+    assert db.count("course_sessions") == 0
+    publish(server, course)
+    assert "processed" in server.cli_ok("webhooks", "replay", p["inbox_id"]).stdout
+    assert db.count("course_sessions") == 1
+
+
+def test_replay_never_runs_an_unverified_body(server, db, cms):
+    course = course_story(cms)
+    p = problem(hook(server, event(course), signature="0" * 40), 401, "SIGNATURE_INVALID")
+    r = server.cli("webhooks", "replay", p["inbox_id"])
+    assert r.returncode != 0
+    assert "signature" in (r.stdout + r.stderr)
+    assert db.count("courses") == 0
+    assert cms.fetches == []
+    r = server.cli("webhooks", "replay", str(uuid.uuid4()))
+    assert r.returncode != 0 and "no such webhook" in r.stderr
+    assert server.cli("webhooks", "bogus").returncode != 0
+
+
+# -- unpublish and delete --------------------------------------------------------------
+
+def test_unpublish_and_delete_change_status_only(server, db, cms, people):
+    course = course_story(cms, "Boundaries")
+    s1 = session_story(cms, course, "Saying no")
+    publish(server, course)
+    publish(server, s1)
+    cid, sid = course_id(db, course), session_id(db, s1)
+    fetches = len(cms.fetches)
+    # The CMS copy changes, but unpublish does not fetch or copy it.
+    s1["content"]["name"] = "Renamed in the CMS"
+    body = publish(server, s1, "unpublished")
+    assert body["result"]["course_sessions"] == [sid]
+    assert len(cms.fetches) == fetches
+    assert db.query(f"SELECT name, status FROM course_sessions WHERE id = '{sid}'")[0] == \
+        ("Saying no", "unpublished")
+    problem(server.get(f"/v1/course-sessions/{sid}", headers=hdr(people["ann"])), 404,
+            "NOT_FOUND")
+    problem(act(server, people["ann"], sid, "start"), 404, "NOT_FOUND")
+    # Staff still see it.
+    r = server.get(f"/v1/course-sessions/{sid}", headers=hdr(people["admin"]))
+    assert r.status_code == 200 and r.json()["status"] == "unpublished"
+
+    body = publish(server, course, "deleted")
+    assert body["result"]["courses"] == [cid]
+    assert db.query(f"SELECT name, status FROM courses WHERE id = '{cid}'")[0] == \
+        ("Boundaries", "deleted")
+    problem(server.get(f"/v1/courses/{cid}", headers=hdr(people["ann"])), 404, "NOT_FOUND")
+    assert server.get("/v1/courses", headers=hdr(people["ann"])).json()["data"] == []
+    r = server.get("/v1/courses?status=deleted", headers=hdr(people["admin"]))
+    assert [c["id"] for c in r.json()["data"]] == [cid]
+    # Again: nothing left to change, still processed.
+    body = publish(server, course, "deleted")
+    assert body["result"]["courses"] == []
+    # Published again: back.
+    publish(server, course)
+    assert db.scalar(f"SELECT status FROM courses WHERE id = '{cid}'") == "published"
+
+
+# -- progress and completion -------------------------------------------------------------
+
+def test_progress_and_course_completion(server, db, cms, people):
+    ann = people["ann"]
+    course = course_story(cms, "Understanding abuse")
+    s1 = session_story(cms, course, "Part one")
+    s2 = session_story(cms, course, "Part two", component="session_iba")
+    for st in (course, s1, s2):
+        publish(server, st)
+    cid, id1, id2 = course_id(db, course), session_id(db, s1), session_id(db, s2)
+
+    # start by story uuid: the enrolment is made on the fly.
+    r = act(server, ann, s1["uuid"], "start")
+    assert r.status_code == 200, r.text
+    p = r.json()
+    assert (p["session_id"], p["course_id"], p["status"], p["completed_at"]) == \
+        (id1, cid, "started", None)
+    assert p["enrolment"]["status"] == "started"
+    assert db.count("course_enrolments", f"user_id = '{ann['id']}'") == 1
+    # starting again changes nothing
+    assert act(server, ann, id1, "start").json()["started_at"] == p["started_at"]
+
+    r = act(server, ann, id1, "complete")
+    assert r.json()["status"] == "completed"
+    assert r.json()["enrolment"]["status"] == "started"
+    first_done = r.json()["completed_at"]
+    # complete without start works too; now every published session is done
+    r = act(server, ann, id2, "complete")
+    e = r.json()["enrolment"]
+    assert e["status"] == "completed" and e["completed_at"] is not None
+    assert act(server, ann, id1, "complete").json()["completed_at"] == first_done
+    mine = my_course(server, ann, cid)
+    assert mine["status"] == "completed" and mine["completed_at"] == e["completed_at"]
+    assert [(s["id"], s["progress"]) for s in mine["sessions"]] == \
+        [(id1, "completed"), (id2, "completed")]
+
+    # incomplete undoes it
+    r = act(server, ann, id2, "incomplete")
+    assert r.json()["status"] == "started" and r.json()["completed_at"] is None
+    assert r.json()["enrolment"] == {**e, "status": "started", "completed_at": None}
+    act(server, ann, id2, "complete")
+    assert my_course(server, ann, cid)["status"] == "completed"
+
+    # a newly published session of the course undoes it, in the webhook
+    s3 = session_story(cms, course, "Part three")
+    publish(server, s3)
+    mine = my_course(server, ann, cid)
+    assert (mine["status"], mine["completed_at"]) == ("started", None)
+    assert [s["progress"] for s in mine["sessions"]] == ["completed", "completed",
+                                                         "not_started"]
+    act(server, ann, s3["uuid"], "complete")
+    assert my_course(server, ann, cid)["status"] == "completed"
+    # unpublishing a session the user had not completed completes the course
+    act(server, ann, s3["uuid"], "incomplete")
+    assert my_course(server, ann, cid)["status"] == "started"
+    publish(server, s3, "unpublished")
+    assert my_course(server, ann, cid)["status"] == "completed"
+    # republishing it undoes that again
+    publish(server, s3)
+    assert my_course(server, ann, cid)["status"] == "started"
+    assert db.scalar("SELECT completed_at FROM course_enrolments WHERE "
+                     f"user_id = '{ann['id']}'") is None
+
+    # bad ids
+    problem(act(server, ann, str(uuid.uuid4()), "start"), 404, "NOT_FOUND")
+    problem(act(server, ann, "not-a-uuid", "complete"), 404, "NOT_FOUND")
+    problem(server.post(f"/v1/course-sessions/{id1}/start"), 401, "UNAUTHORIZED")
+    problem(server.get("/v1/me/courses?limit=0", headers=hdr(ann)), 422,
+            "VALIDATION_FAILED")
+
+
+def test_parallel_progress_keeps_completion_exact(start_server, cms):
+    server = start_server(env=cms_env(cms, CAREBASE_THREADS="8"))
+    db = server.db
+    ann = person(server, "ann")
+    course = course_story(cms, "Parallel")
+    sessions = [session_story(cms, course, f"Step {i}") for i in range(12)]
+    for st in [course] + sessions:
+        publish(server, st)
+    cid = course_id(db, course)
+
+    def run(verb):
+        def one(st):
+            return requests.post(server.url(f"/v1/course-sessions/{st['uuid']}/{verb}"),
+                                 headers=hdr(ann), timeout=30).status_code
+        with concurrent.futures.ThreadPoolExecutor(len(sessions)) as pool:
+            assert list(pool.map(one, sessions)) == [200] * len(sessions)
+
+    for verb, want in (("complete", "completed"), ("incomplete", "started")) * 4:
+        run(verb)
+        mine = my_course(server, ann, cid)
+        assert mine["status"] == want, (verb, mine)
+        assert (mine["completed_at"] is None) == (want == "started")
+    assert db.count("course_enrolments", f"user_id = '{ann['id']}'") == 1
+    assert db.count("course_session_progress", f"user_id = '{ann['id']}'") == len(sessions)
+
+
+def test_session_moving_to_another_course(server, db, cms, people):
+    ann = people["ann"]
+    a, b = course_story(cms, "Course A"), course_story(cms, "Course B")
+    s1, s2 = session_story(cms, a, "One"), session_story(cms, a, "Two")
+    sb = session_story(cms, b, "Bee")
+    for st in (a, b, s1, s2, sb):
+        publish(server, st)
+    act(server, ann, s1["uuid"], "complete")
+    act(server, ann, sb["uuid"], "complete")
+    assert my_course(server, ann, course_id(db, b))["status"] == "completed"
+    # "Two" moves to course B: A is complete now (only One left), B is not.
+    s2["content"]["course"] = b["uuid"]
+    publish(server, s2, "moved")
+    assert my_course(server, ann, course_id(db, a))["status"] == "completed"
+    assert my_course(server, ann, course_id(db, b))["status"] == "started"
+    # One moves to B: ann's progress in it comes along.
+    s1["content"]["course"] = b["uuid"]
+    publish(server, s1)
+    act(server, ann, s2["uuid"], "complete")
+    mine = my_course(server, ann, course_id(db, b))
+    assert mine["status"] == "completed"
+    assert sorted(s["name"] for s in mine["sessions"]) == ["Bee", "One", "Two"]
+
+
+def test_other_users_progress_is_invisible(server, db, cms, people):
+    ann, bob, admin = people["ann"], people["bob"], people["admin"]
+    course = course_story(cms)
+    s1 = session_story(cms, course, "Only")
+    publish(server, course)
+    publish(server, s1)
+    act(server, ann, s1["uuid"], "complete")
+    assert server.get("/v1/me/courses", headers=hdr(bob)).json() == \
+        {"data": [], "next_cursor": None}
+    enrol = server.get("/v1/course-enrolments", headers=hdr(ann)).json()["data"]
+    assert len(enrol) == 1 and enrol[0]["user_id"] == ann["id"] and enrol[0]["completed"]
+    assert server.get("/v1/course-enrolments", headers=hdr(bob)).json()["data"] == []
+    assert server.get("/v1/course-session-progress", headers=hdr(bob)).json()["data"] == []
+    problem(server.get(f"/v1/course-enrolments/{enrol[0]['id']}", headers=hdr(bob)), 404,
+            "NOT_FOUND")
+    r = server.get(f"/v1/course-enrolments/{enrol[0]['id']}", headers=hdr(admin))
+    assert r.status_code == 200 and r.json()["user_id"] == ann["id"]
+    # Progress changes only through the actions.
+    r = server.request("PATCH", f"/v1/course-enrolments/{enrol[0]['id']}", headers=hdr(ann),
+                       json={"completed": False})
+    assert r.status_code == 405
+    # Bob's actions touch only his own rows.
+    act(server, bob, s1["uuid"], "start")
+    assert my_course(server, ann, course_id(db, course))["status"] == "completed"
+    assert my_course(server, bob, course_id(db, course))["status"] == "started"
+    # The GDPR export carries the person's progress.
+    r = server.get("/v1/me/export", headers=hdr(ann))
+    assert r.status_code == 200, r.text
+    assert len(r.json()["records"]["course_enrolments"]) == 1
+
+
+# -- who sees which course -------------------------------------------------------------
+
+def test_partner_courses_are_seen_by_that_partners_members(server, db, cms, people):
+    admin, ann, bob = people["admin"], people["ann"], people["bob"]
+    r = server.post("/v1/partners", headers=hdr(admin), json={"name": "Bumble"})
+    assert r.status_code == 201, r.text
+    partner = r.json()
+    r = server.post("/v1/partner-access", headers=hdr(admin), json={
+        "partner_id": partner["id"], "feature_live_chat": True, "feature_therapy": False,
+        "therapy_sessions_remaining": 0})
+    assert r.status_code == 201, r.text
+    r = server.post("/v1/partner-access/assign", headers=hdr(ann),
+                    json={"code": r.json()["code"]})
+    assert r.status_code in (200, 201), r.text
+
+    public = course_story(cms, "Everyone", partners=["Public"])
+    unlisted = course_story(cms, "Unlisted", partners=[])
+    bumble = course_story(cms, "Bumble only", partners=["bumble"])
+    other = course_story(cms, "Badoo only", partners=["Badoo"])
+    secret = session_story(cms, public, "Bumble extra", partners=["Bumble"])
+    for st in (public, unlisted, bumble, other, secret):
+        publish(server, st)
+
+    def seen(who):
+        r = server.get("/v1/courses", headers=hdr(who))
+        assert r.status_code == 200, r.text
+        return sorted(c["name"] for c in r.json()["data"])
+
+    assert seen(ann) == ["Bumble only", "Everyone", "Unlisted"]
+    assert seen(bob) == ["Everyone", "Unlisted"]
+    assert seen(admin) == ["Badoo only", "Bumble only", "Everyone", "Unlisted"]
+    problem(server.get(f"/v1/courses/{bumble['uuid']}", headers=hdr(bob)), 404, "NOT_FOUND")
+    sid = session_id(db, secret)
+    problem(act(server, bob, sid, "start"), 404, "NOT_FOUND")
+    assert act(server, ann, sid, "start").status_code == 200
+    r = server.get(f"/v1/courses/{public['uuid']}", headers=hdr(bob))
+    assert r.json()["sessions"] == []
+
+    # Paging and filters
+    r = server.get("/v1/courses?limit=2", headers=hdr(admin)).json()
+    assert len(r["data"]) == 2 and r["next_cursor"]
+    r2 = server.get(f"/v1/courses?limit=2&cursor={r['next_cursor']}", headers=hdr(admin))
+    assert len(r2.json()["data"]) == 2 and r2.json()["next_cursor"] is None
+    problem(server.get("/v1/courses?status=draft", headers=hdr(admin)), 422,
+            "VALIDATION_FAILED")
+    problem(server.get("/v1/courses"), 401, "UNAUTHORIZED")
+
+
+@pytest.fixture
+def free_closed_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
