@@ -90,7 +90,7 @@ CREATE TABLE recording_blocks (
 CREATE INDEX recording_blocks_time ON recording_blocks (recording_id, channel, t_first_ms);
 
 -- Idempotency: a batch seq is stored once per recording; digest is the
--- SHA-256 of the request body.
+-- BLAKE2b-256 digest of the request body.
 CREATE TABLE recording_batches (
 	recording_id		TEXT NOT NULL REFERENCES recordings (id) ON DELETE CASCADE,
 	seq			BIGINT NOT NULL,

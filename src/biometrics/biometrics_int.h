@@ -34,7 +34,7 @@ struct request;
 struct store;
 struct tx;
 
-#define BLOCKS_DIGEST_LEN	32		/* SHA-256 of a batch body */
+#define BLOCKS_DIGEST_LEN	32		/* BLAKE2b-256 of a batch body */
 #define BLOCKS_CHANNELS_MAX	256		/* channels of one recording read */
 
 /* One stored block, as a scan hands it out (payloads borrowed). */
