@@ -119,6 +119,20 @@ def test_the_last_active_admin_cannot_be_removed(server):
     assert r.status_code in (200, 202, 204), r.text
 
 
+def test_a_deleted_accounts_email_stays_reserved_until_erased(server):
+    uid, tok = member(server)
+    boss = admin(server)
+    r = server.request("DELETE", f"/v1/users/{uid}", headers=bearer(boss))
+    assert r.status_code == 204, r.text
+    assert server.get("/v1/me", headers=bearer(tok)).status_code == 401
+    r = register(server, "ann@example.org")
+    assert r.status_code == 409 and r.json()["code"] == "EMAIL_TAKEN", r.text
+    r = server.post(f"/v1/users/{uid}/erase", headers=bearer(boss))
+    assert r.status_code in (200, 204), r.text
+    r = register(server, "ann@example.org")
+    assert r.status_code == 201 and r.json()["id"] != uid, r.text
+
+
 def test_a_role_change_ends_the_persons_sessions(server):
     uid, tok = member(server)
     boss = admin(server)
