@@ -6,7 +6,6 @@
 #include "core/buf.h"
 #include "core/err.h"
 
-static int	buf_reserve(struct buf *, size_t);
 
 void
 buf_init(struct buf *b, size_t max)
@@ -42,7 +41,7 @@ buf_truncate(struct buf *b, size_t len)
 	b->data[len] = '\0';
 }
 
-static int
+int
 buf_reserve(struct buf *b, size_t extra)
 {
 	size_t	 need, ncap;

@@ -20,6 +20,8 @@ void	 buf_free(struct buf *);	/* accepts an initialised, empty buf */
 void	 buf_reset(struct buf *);	/* len = 0, keep memory */
 void	 buf_truncate(struct buf *, size_t len);	/* shorten to len */
 int	 buf_append(struct buf *, const void *, size_t);
+/* Room for extra more bytes (within max) without growing again. */
+int	 buf_reserve(struct buf *, size_t extra);
 int	 buf_puts(struct buf *, const char *);
 int	 buf_printf(struct buf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));

@@ -337,6 +337,11 @@ hreq_begin(struct hreq *h, const char *method)
 	    MHD_HEADER_KIND, "Content-Type")))
 		hreq_fail(h, ERR_MEDIA_TYPE, NULL,
 		    "Content-Type must be application/json.");
+	else if (clen > 0 && buf_reserve(&h->body, (size_t)clen) != OK)
+		/* The announced size at once (within the limit): a large
+		 * batch is not copied again and again as it grows. Pages
+		 * are only touched as the body arrives. */
+		hreq_fail(h, ERR_NOMEM, NULL, "");
 }
 
 static void

@@ -176,8 +176,13 @@ sq_conn_open(struct store *s, struct conn **out)
 	}
 	sqlite3_extended_result_codes(sc->db, 1);
 	sqlite3_busy_timeout(sc->db, s->opts.busy_timeout_ms);
+	/*
+	 * synchronous=FULL: the WAL is synced at every commit, so what was
+	 * acknowledged (a booking, a payment, a batch of points) survives a
+	 * power cut or an OS crash; NORMAL may roll the last commits back.
+	 */
 	if ((rc = sqlite3_exec(sc->db, "PRAGMA journal_mode=WAL;"
-	    "PRAGMA foreign_keys=ON;PRAGMA synchronous=NORMAL",
+	    "PRAGMA foreign_keys=ON;PRAGMA synchronous=FULL",
 	    NULL, NULL, NULL)) != SQLITE_OK) {
 		rc = sq_status(sc->db, rc, "pragma");
 		goto fail;

@@ -386,8 +386,14 @@ store_run(struct store *s, int kind, int (*fn)(struct tx *, void *),
 {
 	struct tx	*tx;
 	int		 rc = ERR_BUSY, attempt;
+	int64_t		 deadline;
 
-	for (attempt = 0; attempt < STORE_RUN_TRIES; attempt++) {
+	/* Retry busy transactions for as long as a busy connection would
+	 * wait (busy_timeout_ms), at least STORE_RUN_TRIES times. */
+	deadline = time_mono_ns() + (int64_t)(s->opts.busy_timeout_ms > 0 ?
+	    s->opts.busy_timeout_ms : 0) * 1000000;
+	for (attempt = 0; attempt < STORE_RUN_TRIES ||
+	    time_mono_ns() < deadline; attempt++) {
 		if (attempt > 0)
 			backoff_sleep(attempt);
 		if ((rc = store_tx_begin(s, kind, &tx)) != OK)
@@ -401,7 +407,7 @@ store_run(struct store *s, int kind, int (*fn)(struct tx *, void *),
 		if ((rc = store_tx_commit(tx)) != ERR_BUSY)
 			return (rc);
 	}
-	log_warn("event=store_run_gave_up tries=%d", STORE_RUN_TRIES);
+	log_warn("event=store_run_gave_up tries=%d", attempt);
 	return (rc);
 }
 

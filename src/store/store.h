@@ -66,7 +66,7 @@ struct store_opts {
  * Open "sqlite:///relative/path", "sqlite:////absolute/path",
  * "sqlite://:memory:" (tests), or "postgres://user:pw@host:port/db?...".
  * SQLite connections get WAL, foreign_keys=ON, the busy timeout and
- * synchronous=NORMAL. On failure *errmsg (static or NULL) says why without
+ * synchronous=FULL (durable once committed). On failure *errmsg (static or NULL) says why without
  * the URL's password.
  */
 int		 store_open(const char *url, const struct store_opts *,

@@ -174,6 +174,11 @@ sqlite_connections_use_wal_and_foreign_keys(void **state)
 	assert_int_equal(store_step(st), STORE_ROW);
 	assert_int_equal(store_col_int64(st, 0), 1);
 	store_finalize(st);
+	/* Durable once committed: FULL (2) syncs the WAL at each commit. */
+	st = store_prepare(tx, "PRAGMA synchronous");
+	assert_int_equal(store_step(st), STORE_ROW);
+	assert_int_equal(store_col_int64(st, 0), 2);
+	store_finalize(st);
 	store_tx_rollback(tx);
 	store_close(s);
 }
