@@ -166,8 +166,9 @@ check_edf(const struct points_batch *b)
 		sig[e.nsignals].rate_mhz = b->ch[i].rate_mhz;
 		sig[e.nsignals].samples = b->ch[i].samples;
 		sig[e.nsignals].nsamples = b->ch[i].count;
-		if (e.nsignals == 0)
-			e.start_ms = b->ch[i].t0_ms;
+		if (e.nsignals == 0)	/* the whole second it falls in */
+			e.start_ms = b->ch[i].t0_ms - ((b->ch[i].t0_ms % 1000) +
+			    1000) % 1000;
 		e.nsignals++;
 	}
 	if (e.nsignals == 0)

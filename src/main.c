@@ -22,6 +22,7 @@
 #include "http/http.h"
 #include "learning/learning.h"
 #include "module.h"
+#include "ops/chatsync.h"
 #include "ops/inbox.h"
 #include "ops/ops.h"
 #include "ops/ops_int.h"
@@ -44,6 +45,7 @@ static const struct module *const modules[] = {
 	&partners_module,
 	&biometrics_module,
 	&learning_module,
+	&chatsync_module,
 };
 
 struct cmd {

@@ -29,6 +29,7 @@
 #include "module.h"
 #include "people/people.h"
 #include "resource/resource.h"
+#include "resource/resource_int.h"
 #include "store/store.h"
 
 #define BIO_TEXT_MAX		10000	/* descriptions */
@@ -513,29 +514,19 @@ bio_rec_free(struct bio_rec *r)
 	r->channels = NULL;
 }
 
+/* The resource layer's own test: the owner, or a lead of theirs in an
+ * active relationship of the recordings' related kinds. */
 int
 bio_rec_covers(struct tx *tx, const struct bio_rec *r,
     const struct principal *who, enum scope scope)
 {
-	struct stmt	*st;
-	int		 rc;
+	const struct rdef	*rd;
+	int			 rc;
 
-	if (scope == SCOPE_ALL)
-		return (OK);
-	if (scope == SCOPE_NONE || who == NULL)
-		return (ERR_NOT_FOUND);
-	if (strcmp(r->user_id, who->user_id) == 0)
-		return (OK);
-	if (scope != SCOPE_RELATED)
-		return (ERR_NOT_FOUND);
-	st = store_prepare(tx, "SELECT 1 FROM relationships WHERE lead_id = ? "
-	    "AND follower_id = ? AND status = 'active' AND kind IN "
-	    "('guardian_of', 'practitioner_of')");
-	store_bind_text(st, 1, who->user_id);
-	store_bind_text(st, 2, r->user_id);
-	rc = store_step(st);
-	store_finalize(st);
-	return (rc == STORE_ROW ? OK : rc == STORE_DONE ? ERR_NOT_FOUND : rc);
+	if ((rd = rdef_find(&recordings_resource)) == NULL)
+		return (ERR_INTERNAL);
+	rc = rows_covers(tx, rd, who, scope, r->user_id);
+	return (rc == ERR_FORBIDDEN ? ERR_NOT_FOUND : rc);
 }
 
 int

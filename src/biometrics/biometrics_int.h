@@ -35,7 +35,7 @@ struct store;
 struct tx;
 
 #define BLOCKS_DIGEST_LEN	32		/* BLAKE2b-256 of a batch body */
-#define BLOCKS_CHANNELS_MAX	256		/* channels of one recording read */
+#define BLOCKS_CHANNELS_MAX	256		/* channels of one recording */
 
 /* One stored block, as a scan hands it out (payloads borrowed). */
 struct block {
@@ -92,6 +92,13 @@ int	 blocks_batch_add(struct tx *, const char *recording_id, int64_t seq,
  */
 int	 blocks_append(struct tx *, const char *recording_id,
 	    const struct points_channel *);
+/*
+ * How many of the batch's channels the recording holds no block of yet
+ * (*fresh) and, when there are any, how many channels it holds (*held;
+ * else 0): ingest keeps a recording to BLOCKS_CHANNELS_MAX channels.
+ */
+int	 blocks_channels_fresh(struct tx *, const char *recording_id,
+	    const struct points_batch *, size_t *fresh, size_t *held);
 /* Delete every block and batch of a recording. */
 int	 blocks_discard(struct tx *, const char *recording_id);
 
@@ -115,8 +122,10 @@ int	 blocks_scan(struct tx *, const char *recording_id, const char *channel,
 int	 blocks_decode(const struct block *, int32_t *v, int64_t *t_us,
 	    size_t cap);
 /*
- * The samples of channel in [from_ms, to_ms), by time, appended to out;
- * ERR_TOO_LARGE when there would be more than max.
+ * The samples of channel in [from_ms, to_ms), appended to out in time
+ * order (equal times in the order of their blocks' seq, and in a block
+ * as stored), however the blocks overlap; ERR_TOO_LARGE when there would
+ * be more than max.
  */
 int	 blocks_read(struct tx *, const char *recording_id, const char *channel,
 	    int64_t from_ms, int64_t to_ms, size_t max, struct series *out);
@@ -181,7 +190,7 @@ void	 bio_finish(struct request *);
 /* query.c: the read routes; every read of points is audited */
 #define BIO_RAW_MAX		(1u << 20)	/* samples in one raw answer */
 #define BIO_EXPORT_MAX		(4u << 20)	/* samples in one export */
-#define BIO_BUCKETS_MAX		10000
+#define BIO_BUCKETS_MAX		POINTS_BUCKETS_MAX
 #define BIO_CHART_BUCKETS	1000		/* chart.svg default */
 void	 bio_points_get(struct request *);
 void	 bio_channels_get(struct request *);

@@ -93,13 +93,26 @@ struct tail {
 	size_t		 count;		/* samples decoded into the blkbuf */
 };
 
+/*
+ * One block's samples in a series: [at, end), in time order, and the
+ * block's seq (the order of equal times across blocks).
+ */
+struct run {
+	size_t		 at, end;
+	int64_t		 seq;
+};
+
 /* blocks_read's state. */
 struct reader {
 	struct series	*out;
+	size_t		 base;		/* out->n at the start */
 	int64_t		 from_us, to_us;
 	size_t		 max;
 	int32_t		*v;
 	int64_t		*t_us;
+	struct run	*runs;
+	size_t		 nruns, caprun;
+	int		 disorder;	/* a run starts before the last */
 };
 
 static pthread_once_t	 group_once = PTHREAD_ONCE_INIT;
@@ -117,6 +130,11 @@ static int	 block_update(struct tx *, const struct enc *);
 static int	 block_add(struct tx *, struct blkbuf *, const struct blkput *);
 static int	 blocks_flush(struct tx *, struct blkbuf *);
 static int	 read_block(const struct block *, void *);
+static int	 run_before(const struct series *, const struct run *,
+		    const struct run *);
+static void	 runs_sift(const struct series *, struct run *, size_t,
+		    size_t);
+static int	 runs_merge(struct series *, size_t, struct run *, size_t);
 static void	 regular_times(int64_t, uint32_t, uint64_t, int64_t *, size_t);
 
 int64_t
@@ -473,6 +491,44 @@ out:
 	return (rc);
 }
 
+int
+blocks_channels_fresh(struct tx *tx, const char *recording_id,
+    const struct points_batch *b, size_t *fresh, size_t *held)
+{
+	struct stmt	*st;
+	size_t		 i;
+	int		 rc = OK;
+
+	*fresh = *held = 0;
+	for (i = 0; i < b->nchannels && rc == OK; i++) {
+		st = store_prepare(tx, "SELECT 1 FROM recording_blocks WHERE "
+		    "recording_id = ? AND channel = ? LIMIT 1");
+		store_bind_text(st, 1, recording_id);
+		store_bind_text(st, 2, b->ch[i].name);
+		switch ((rc = store_step(st))) {
+		case STORE_ROW:
+			rc = OK;
+			break;
+		case STORE_DONE:
+			(*fresh)++;
+			rc = OK;
+			break;
+		}
+		store_finalize(st);
+	}
+	if (rc != OK || *fresh == 0)
+		return (rc);
+	st = store_prepare(tx, "SELECT count(DISTINCT channel) FROM "
+	    "recording_blocks WHERE recording_id = ?");
+	store_bind_text(st, 1, recording_id);
+	if ((rc = store_step(st)) == STORE_ROW) {
+		*held = (size_t)store_col_int64(st, 0);
+		rc = OK;
+	}
+	store_finalize(st);
+	return (rc);
+}
+
 /* Reading */
 
 int
@@ -652,7 +708,8 @@ read_block(const struct block *b, void *arg)
 {
 	struct reader	*r = arg;
 	struct series	*s = r->out;
-	size_t		 j;
+	struct run	*nr, *last;
+	size_t		 j, at = s->n;
 	int		 rc;
 
 	if (b->count > CODEC_BLOCK_MAX)
@@ -669,6 +726,89 @@ read_block(const struct block *b, void *arg)
 		s->t_us[s->n] = r->t_us[j];
 		s->v[s->n++] = r->v[j];
 	}
+	if (s->n == at)
+		return (OK);
+	/* Blocks come by first time; they are in order unless one begins
+	 * before the last ended (overlapping batches, out-of-order
+	 * irregular times), or at the same time with a lower seq. */
+	if (r->nruns > 0) {
+		last = &r->runs[r->nruns - 1];
+		if (s->t_us[at] < s->t_us[at - 1] || (s->t_us[at] ==
+		    s->t_us[at - 1] && b->seq < last->seq))
+			r->disorder = 1;
+	}
+	if (r->nruns == r->caprun) {
+		if ((nr = reallocarray(r->runs, r->caprun ? r->caprun * 2 : 64,
+		    sizeof(*nr))) == NULL)
+			return (ERR_NOMEM);
+		r->runs = nr;
+		r->caprun = r->caprun ? r->caprun * 2 : 64;
+	}
+	r->runs[r->nruns].at = at;
+	r->runs[r->nruns].end = s->n;
+	r->runs[r->nruns++].seq = b->seq;
+	return (OK);
+}
+
+/* Is run a's next sample before run b's: by time, then by block seq. */
+static int
+run_before(const struct series *s, const struct run *a, const struct run *b)
+{
+	int64_t	 ta = s->t_us[a->at], tb = s->t_us[b->at];
+
+	return (ta < tb || (ta == tb && a->seq < b->seq));
+}
+
+/* Restore the heap order of h[0 .. n) below i. */
+static void
+runs_sift(const struct series *s, struct run *h, size_t n, size_t i)
+{
+	struct run	 tmp;
+	size_t		 c;
+
+	while ((c = 2 * i + 1) < n) {
+		if (c + 1 < n && run_before(s, &h[c + 1], &h[c]))
+			c++;
+		if (!run_before(s, &h[c], &h[i]))
+			break;
+		tmp = h[i];
+		h[i] = h[c];
+		h[c] = tmp;
+		i = c;
+	}
+}
+
+/*
+ * Merge the runs (each in time order) of s from base on into one, in
+ * time order, equal times by block seq: a heap of the runs' next samples.
+ */
+static int
+runs_merge(struct series *s, size_t base, struct run *h, size_t nruns)
+{
+	size_t	 n = s->n - base, k = 0, i;
+	int64_t	*t;
+	int32_t	*v;
+
+	t = malloc(n * sizeof(*t));
+	v = malloc(n * sizeof(*v));
+	if (t == NULL || v == NULL) {
+		free(t);
+		free(v);
+		return (ERR_NOMEM);
+	}
+	for (i = nruns / 2; i-- > 0; )
+		runs_sift(s, h, nruns, i);
+	while (nruns > 0) {
+		t[k] = s->t_us[h[0].at];
+		v[k++] = s->v[h[0].at];
+		if (++h[0].at == h[0].end)
+			h[0] = h[--nruns];
+		runs_sift(s, h, nruns, 0);
+	}
+	memcpy(s->t_us + base, t, n * sizeof(*t));
+	memcpy(s->v + base, v, n * sizeof(*v));
+	free(t);
+	free(v);
 	return (OK);
 }
 
@@ -681,6 +821,7 @@ blocks_read(struct tx *tx, const char *recording_id, const char *channel,
 
 	memset(&r, 0, sizeof(r));
 	r.out = out;
+	r.base = out->n;
 	r.from_us = from_ms * 1000;
 	r.to_us = to_ms * 1000;
 	r.max = max;
@@ -691,7 +832,10 @@ blocks_read(struct tx *tx, const char *recording_id, const char *channel,
 	else
 		rc = blocks_scan(tx, recording_id, channel, from_ms, to_ms,
 		    read_block, &r);
+	if (rc == OK && r.disorder)
+		rc = runs_merge(out, r.base, r.runs, r.nruns);
 	free(r.v);
 	free(r.t_us);
+	free(r.runs);
 	return (rc);
 }

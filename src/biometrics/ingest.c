@@ -6,13 +6,20 @@
  *
  * A batch comes in the binary format (application/vnd.carebase.points),
  * JSON or CSV (text/csv, with ?seq=&rate=&t0=), see docs/POINTS_FORMAT.md;
- * it is parsed and its BLAKE2b-256 digest taken before any transaction. Then one
- * write transaction, serialised per recording, checks access, the batch
- * seq (seen with the same body: 200 {"duplicate": true}, nothing stored;
- * with another body: 409 BATCH_CONFLICT), the status (only recording
- * takes points: 409 RECORDING_CLOSED), consent and the channel names, and
- * stores the blocks and the batch row together: a batch is durable once
- * acknowledged. Writes by staff are audited (never the values).
+ * it is parsed and its digest taken before any transaction: the
+ * BLAKE2b-256 of the batch in the binary format, which is canonical (a
+ * binary body is hashed as it is; a JSON or CSV batch as
+ * points_write_binary_cb writes what was parsed). So the digest covers
+ * everything that shapes the batch, the CSV query string's seq, rate and
+ * t0 included, and not how it was spelt. Then one write transaction,
+ * serialised per recording, checks access, the batch seq (seen with the
+ * same digest: 200 {"duplicate": true}, nothing stored; with another: 409
+ * BATCH_CONFLICT), the status (only recording takes points: 409
+ * RECORDING_CLOSED), consent, the channel names and the number of
+ * channels (at most BLOCKS_CHANNELS_MAX a recording: 422
+ * TOO_MANY_CHANNELS), and stores the blocks and the batch row together: a
+ * batch is durable once acknowledged. Writes by staff are audited (never
+ * the values).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +69,11 @@ static int	 rate_parse(const char *, uint32_t *);
 static int	 csv_args(struct request *, uint64_t *, uint32_t *, int64_t *);
 static int	 channels_check(struct request *, const struct bio_rec *,
 		    const struct points_batch *);
+static int	 channels_cap(struct request *, struct tx *, const char *,
+		    const struct points_batch *);
+static int	 digest_put(void *, const void *, size_t);
+static int	 batch_digest(enum points_format, const struct request *,
+		    const struct points_batch *, uint8_t *);
 static int	 ingest_tx(struct tx *, void *);
 
 /*
@@ -309,6 +321,53 @@ channels_check(struct request *req, const struct bio_rec *r,
 	return (OK);
 }
 
+/* A recording holds at most BLOCKS_CHANNELS_MAX channels (all are read). */
+static int
+channels_cap(struct request *req, struct tx *tx, const char *id,
+    const struct points_batch *b)
+{
+	size_t	 fresh, held;
+	int	 rc;
+
+	if ((rc = blocks_channels_fresh(tx, id, b, &fresh, &held)) != OK)
+		return (rc);
+	if (fresh == 0 || held + fresh <= BLOCKS_CHANNELS_MAX)
+		return (OK);
+	http_problem(req, ERR_INVALID, "TOO_MANY_CHANNELS", "The recording "
+	    "holds %zu channels and the batch adds %zu: a recording holds at "
+	    "most %d.", held, fresh, BLOCKS_CHANNELS_MAX);
+	return (ERR_INVALID);
+}
+
+static int
+digest_put(void *arg, const void *p, size_t n)
+{
+	return (crypto_generichash_update(arg, p, n) == 0 ? OK : ERR_INTERNAL);
+}
+
+/* The batch's digest (see the top of the file); out has
+ * BLOCKS_DIGEST_LEN bytes. */
+static int
+batch_digest(enum points_format fmt, const struct request *req,
+    const struct points_batch *b, uint8_t *out)
+{
+	crypto_generichash_state	 st;
+	int				 rc;
+
+	/* BLAKE2b: twice SHA-256's speed here, and collision-resistant
+	 * all the same (the digest tells a retry from a different batch). */
+	if (fmt == POINTS_BINARY)
+		return (crypto_generichash(out, BLOCKS_DIGEST_LEN,
+		    (const unsigned char *)req->body, req->body_len, NULL, 0) ==
+		    0 ? OK : ERR_INTERNAL);
+	if (crypto_generichash_init(&st, NULL, 0, BLOCKS_DIGEST_LEN) != 0)
+		return (ERR_INTERNAL);
+	if ((rc = points_write_binary_cb(b, digest_put, &st)) != OK)
+		return (rc == ERR_INVALID ? ERR_INTERNAL : rc);
+	return (crypto_generichash_final(&st, out, BLOCKS_DIGEST_LEN) == 0 ?
+	    OK : ERR_INTERNAL);
+}
+
 static int
 ingest_tx(struct tx *tx, void *arg)
 {
@@ -350,7 +409,8 @@ ingest_tx(struct tx *tx, void *arg)
 		goto out;
 	}
 	if ((rc = bio_consent(in->req, tx, r.user_id)) != OK ||
-	    (rc = channels_check(in->req, &r, b)) != OK)
+	    (rc = channels_check(in->req, &r, b)) != OK ||
+	    (rc = channels_cap(in->req, tx, in->id, b)) != OK)
 		goto out;
 	for (i = 0; i < b->nchannels; i++)
 		if ((rc = blocks_append(tx, in->id, &b->ch[i])) != OK)
@@ -429,10 +489,10 @@ bio_points_post(struct request *req)
 		    "seq is above 2^63 - 1.");
 		goto out;
 	}
-	/* BLAKE2b: twice SHA-256's speed here, and collision-resistant
-	 * all the same (the digest tells a retry from a different batch). */
-	crypto_generichash(in.digest, sizeof(in.digest),
-	    (const unsigned char *)req->body, req->body_len, NULL, 0);
+	if ((rc = batch_digest(fmt, req, b, in.digest)) != OK) {
+		http_problem(req, rc, NULL, "The points cannot be stored.");
+		goto out;
+	}
 	in.batch = b;
 	in.update = resource_scope(req->db, in.who, "recordings", "update");
 	in.read = resource_scope(req->db, in.who, "recordings", "read");

@@ -40,6 +40,13 @@ struct column {
 	size_t		 cap;
 };
 
+/* points_write_binary_cb's state: the sink and the CRC so far. */
+struct sink {
+	int		(*put)(void *, const void *, size_t);
+	void		*arg;
+	uint32_t	 crc;
+};
+
 static int	fail(char *, size_t, int, const char *, ...)
 		    __attribute__((format(printf, 4, 5)));
 static int	name_ok(const char *, size_t);
@@ -55,7 +62,9 @@ static int	parse_csv(const uint8_t *, size_t, uint64_t, uint32_t,
 		    int64_t, struct points_batch *, char *, size_t);
 static int	csv_header(const char *, size_t, int, struct points_batch *,
 		    char *, size_t);
-static int	put_arrays(const struct points_channel *, struct buf *);
+static int	sink_put(struct sink *, const void *, size_t);
+static int	buf_put(void *, const void *, size_t);
+static int	put_arrays(const struct points_channel *, struct sink *);
 static int	csv_int(const char *, size_t, int64_t, int64_t, int64_t *);
 static int	csv_push(struct points_channel *, struct column *, int32_t,
 		    int64_t, int);
@@ -368,72 +377,101 @@ parse_binary(const uint8_t *p, size_t len, struct points_batch *b,
 	return (OK);
 }
 
+static int
+sink_put(struct sink *k, const void *p, size_t n)
+{
+	k->crc = points_crc32c(k->crc, p, n);
+	return (k->put(k->arg, p, n));
+}
+
+static int
+buf_put(void *arg, const void *p, size_t n)
+{
+	return (buf_append(arg, p, n));
+}
+
 int
 points_write_binary(const struct points_batch *b, struct buf *out)
 {
-	const struct points_channel	*c;
-	uint8_t				 h[BIN_HEAD + 1 + POINTS_NAME_MAX +
-					    BIN_CHAN];
-	size_t				 start = out->len, i, nl;
-	int				 rc = ERR_INVALID;
+	size_t	 start = out->len;
+	int	 rc;
 
-	if (b->nchannels > POINTS_CHANNELS_MAX)
-		goto out;
-	memcpy(h, POINTS_MAGIC, 4);
-	wr32(h + 4, 0);
-	wr64(h + 8, b->seq);
-	h[16] = (uint8_t)b->nchannels;
-	h[17] = 0;
-	if ((rc = buf_append(out, h, BIN_HEAD)) != OK)
-		goto out;
-	for (i = 0; i < b->nchannels; i++) {
-		c = &b->ch[i];
-		nl = strnlen(c->name, sizeof(c->name));
-		rc = ERR_INVALID;
-		if (nl > POINTS_NAME_MAX || c->count > UINT32_MAX ||
-		    (c->count > 0 && c->samples == NULL) ||
-		    (c->rate_mhz == 0 && c->count > 0 && c->ts_ms == NULL))
-			goto out;
-		h[0] = (uint8_t)nl;
-		memcpy(h + 1, c->name, nl);
-		wr32(h + 1 + nl, c->rate_mhz);
-		wr64(h + 1 + nl + 4, (uint64_t)c->t0_ms);
-		wr32(h + 1 + nl + 12, (uint32_t)c->count);
-		if ((rc = buf_append(out, h, 1 + nl + BIN_CHAN)) != OK ||
-		    (rc = put_arrays(c, out)) != OK)
-			goto out;
-	}
-	wr32(h, points_crc32c(0, out->data + start, out->len - start));
-	rc = buf_append(out, h, BIN_CRC);
-out:
-	if (rc != OK && out->data != NULL) {
+	if ((rc = points_write_binary_cb(b, buf_put, out)) != OK &&
+	    out->data != NULL) {
 		out->len = start;
 		out->data[start] = '\0';
 	}
 	return (rc);
 }
 
+int
+points_write_binary_cb(const struct points_batch *b,
+    int (*put)(void *, const void *, size_t), void *arg)
+{
+	const struct points_channel	*c;
+	struct sink			 k;
+	uint8_t				 h[BIN_HEAD + 1 + POINTS_NAME_MAX +
+					    BIN_CHAN];
+	size_t				 i, nl;
+	int				 rc;
+
+	if (b->nchannels > POINTS_CHANNELS_MAX)
+		return (ERR_INVALID);
+	for (i = 0; i < b->nchannels; i++) {
+		c = &b->ch[i];
+		if (strnlen(c->name, sizeof(c->name)) > POINTS_NAME_MAX ||
+		    c->count > UINT32_MAX ||
+		    (c->count > 0 && c->samples == NULL) ||
+		    (c->rate_mhz == 0 && c->count > 0 && c->ts_ms == NULL))
+			return (ERR_INVALID);
+	}
+	k.put = put;
+	k.arg = arg;
+	k.crc = 0;
+	memcpy(h, POINTS_MAGIC, 4);
+	wr32(h + 4, 0);
+	wr64(h + 8, b->seq);
+	h[16] = (uint8_t)b->nchannels;
+	h[17] = 0;
+	if ((rc = sink_put(&k, h, BIN_HEAD)) != OK)
+		return (rc);
+	for (i = 0; i < b->nchannels; i++) {
+		c = &b->ch[i];
+		nl = strnlen(c->name, sizeof(c->name));
+		h[0] = (uint8_t)nl;
+		memcpy(h + 1, c->name, nl);
+		wr32(h + 1 + nl, c->rate_mhz);
+		wr64(h + 1 + nl + 4, (uint64_t)c->t0_ms);
+		wr32(h + 1 + nl + 12, (uint32_t)c->count);
+		if ((rc = sink_put(&k, h, 1 + nl + BIN_CHAN)) != OK ||
+		    (rc = put_arrays(c, &k)) != OK)
+			return (rc);
+	}
+	wr32(h, k.crc);
+	return (k.put(k.arg, h, BIN_CRC));
+}
+
 /* A channel's samples, then its timestamps if irregular, little-endian. */
 static int
-put_arrays(const struct points_channel *c, struct buf *out)
+put_arrays(const struct points_channel *c, struct sink *k)
 {
 	int	 rc = OK;
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	if (c->count > 0)
-		rc = buf_append(out, c->samples, c->count * 4);
+		rc = sink_put(k, c->samples, c->count * 4);
 	if (rc == OK && c->count > 0 && c->rate_mhz == 0)
-		rc = buf_append(out, c->ts_ms, c->count * 8);
+		rc = sink_put(k, c->ts_ms, c->count * 8);
 #else
 	uint8_t	 tmp[8];
 	size_t	 j;
 
 	for (j = 0; rc == OK && j < c->count; j++) {
 		wr32(tmp, (uint32_t)c->samples[j]);
-		rc = buf_append(out, tmp, 4);
+		rc = sink_put(k, tmp, 4);
 	}
 	for (j = 0; rc == OK && c->rate_mhz == 0 && j < c->count; j++) {
 		wr64(tmp, (uint64_t)c->ts_ms[j]);
-		rc = buf_append(out, tmp, 8);
+		rc = sink_put(k, tmp, 8);
 	}
 #endif
 	return (rc);

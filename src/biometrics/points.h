@@ -36,7 +36,7 @@ struct buf;
 #define POINTS_RATE_MAX		(100000u * 1000u) /* 100 kHz in mHz */
 #define POINTS_TIME_MAX		253402300799999LL /* 9999-12-31T23:59:59.999Z */
 #define POINTS_CSV_LINE_MAX	4096	/* bytes in one CSV line */
-#define POINTS_BUCKETS_MAX	100000	/* buckets in one query */
+#define POINTS_BUCKETS_MAX	10000	/* buckets in one query (the route's) */
 
 /* One channel's samples in one batch. */
 struct points_channel {
@@ -80,6 +80,15 @@ void	points_batch_free(struct points_batch *);
 
 /* Build a binary batch (for tests, benchmarks and clients written in C). */
 int	points_write_binary(const struct points_batch *, struct buf *out);
+/*
+ * The same bytes, handed to put piece by piece (the CRC included): put
+ * returns OK to go on, anything else stops the writer and is returned.
+ * The batch is checked before the first byte (ERR_INVALID: nothing is
+ * put). The route digests a JSON or CSV batch this way, so that a batch
+ * has one digest whatever format carried it.
+ */
+int	points_write_binary_cb(const struct points_batch *,
+	    int (*put)(void *arg, const void *p, size_t n), void *arg);
 
 /*
  * CRC-32C (Castagnoli), the binary format's checksum, zlib-style: start
@@ -149,19 +158,32 @@ int	points_svg(const struct points_buckets *, double scale, double offset,
 /*
  * EDF (European Data Format, 1992 spec) writer for regular channels.
  * Signals are written as 16-bit digital values with the physical range of
- * the data type (scale/offset); a channel whose counts do not fit 16 bits
- * is scaled down (documented in the header's prefiltering field). Samples
- * missing in the window are written as the digital minimum.
+ * the data type (scale/offset).
  *
- * The header's start is start_ms truncated to the second (EDF holds
- * seconds). Data records last 1 s when every rate is a whole number of Hz,
- * else the smallest whole number of seconds (at most 1000) that holds a
- * whole number of samples of every signal. Digital range -32768..32767;
- * counts that fit are written as they are. OK, ERR_INVALID (no signal, an
- * irregular one, duration_ms <= 0, a start outside 1985-2084, a scale of
- * 0 or not finite, a physical range that no 8-character field holds),
+ * samples[0] of every signal is at start_ms, which must be a whole second
+ * (the header holds seconds; ERR_INVALID otherwise): a caller whose window
+ * starts inside a second numbers its samples from the second before and
+ * marks the slots in front as missing. Data records last 1 s when every
+ * rate is a whole number of Hz, else the smallest whole number of seconds
+ * (at most 1000) that holds a whole number of samples of every signal.
+ *
+ * Digital range -32768..32767, and -32768 is reserved for a missing
+ * sample (a slot flagged in missing, or past nsamples): real counts are
+ * written in -32767..32767. Counts that fit are written as they are, or
+ * moved by a constant when their span fits but their place does not (the
+ * physical range in the header moves with them, so a reader's linear map
+ * still gives offset + scale * count); a channel whose counts span more
+ * than 65535 values is divided by the smallest power of two that makes
+ * them fit (stated in the header's prefiltering field). count_min and
+ * count_max widen the range the counts are fitted into (count_min >
+ * count_max: the samples' own).
+ *
+ * OK, ERR_INVALID (no signal, an irregular one, duration_ms <= 0, a start
+ * that is not a whole second or lies outside 1985-2084, a scale of 0 or
+ * not finite, a physical range that no 8-character field holds),
  * ERR_TOO_LARGE (a field overflows, or out's ceiling) or ERR_NOMEM. On
- * failure out is left as it was.
+ * failure out is left as it was and, with points_edf_write_err, err holds
+ * a one-line reason.
  */
 struct points_edf_signal {
 	const char	*label;		/* channel name */
@@ -171,17 +193,21 @@ struct points_edf_signal {
 	uint32_t	 rate_mhz;
 	const int32_t	*samples;	/* nsamples counts, from start_ms */
 	size_t		 nsamples;
+	const uint8_t	*missing;	/* nsamples flags: 1, no sample in
+					   that slot; NULL: none missing */
 };
 
 struct points_edf {
 	const char	*patient;	/* pseudonymous id, never a name */
 	const char	*recording;	/* e.g. "carebase recording <id>" */
-	int64_t		 start_ms;
+	int64_t		 start_ms;	/* a whole second */
 	int64_t		 duration_ms;
 	size_t		 nsignals;
 	const struct points_edf_signal *signals;
 };
 
 int	points_edf_write(const struct points_edf *, struct buf *out);
+int	points_edf_write_err(const struct points_edf *, struct buf *out,
+	    char *err, size_t errlen);
 
 #endif

@@ -9,6 +9,7 @@
  * and sum loop.
  */
 #include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@ __extension__ typedef unsigned __int128 u128;
 
 #define EDF_DMIN	(-32768)
 #define EDF_DMAX	32767
+#define EDF_GAP		EDF_DMIN	/* a missing sample; no real count */
 #define EDF_SIGNALS_MAX	9999	/* a 4-character field */
 #define EDF_FIELD8_MAX	99999999
 
@@ -63,6 +65,9 @@ static void	edf_field(char *, size_t, const char *);
 static int	edf_number(double, char *, size_t);
 static uint32_t	gcd32(uint32_t, uint32_t);
 static int64_t	floor_shift(int64_t, int);
+static int	edf_fail(char *, size_t, int, const char *, ...)
+		    __attribute__((format(printf, 4, 5)));
+static void	edf_fit(const struct points_edf_signal *, int *, int64_t *);
 
 /* --- buckets ------------------------------------------------------------ */
 
@@ -692,6 +697,64 @@ gcd32(uint32_t a, uint32_t b)
 int
 points_edf_write(const struct points_edf *e, struct buf *out)
 {
+	return (points_edf_write_err(e, out, NULL, 0));
+}
+
+/* A refusal with its reason in err (which may be NULL). */
+static int
+edf_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return (rc);
+}
+
+/*
+ * How signal s's counts become digital values: d = floor(count / 2^shift)
+ * - move, every d in -32767..32767 (EDF_GAP is kept for missing slots).
+ */
+static void
+edf_fit(const struct points_edf_signal *s, int *shift, int64_t *move)
+{
+	int64_t		 lo = INT64_MAX, hi = INT64_MIN, l, h;
+	size_t		 j;
+	int		 k;
+
+	if (s->count_min <= s->count_max) {
+		lo = s->count_min;
+		hi = s->count_max;
+	}
+	for (j = 0; j < s->nsamples; j++) {
+		if (s->missing != NULL && s->missing[j])
+			continue;
+		lo = s->samples[j] < lo ? s->samples[j] : lo;
+		hi = s->samples[j] > hi ? s->samples[j] : hi;
+	}
+	if (lo > hi)
+		lo = hi = 0;
+	for (k = 0; floor_shift(hi, k) - floor_shift(lo, k) > EDF_DMAX -
+	    (EDF_DMIN + 1); k++)
+		;
+	l = floor_shift(lo, k);
+	h = floor_shift(hi, k);
+	*shift = k;
+	if (l < EDF_DMIN + 1)
+		*move = l - (EDF_DMIN + 1);
+	else if (h > EDF_DMAX)
+		*move = h - EDF_DMAX;
+	else
+		*move = 0;
+}
+
+int
+points_edf_write_err(const struct points_edf *e, struct buf *out, char *err,
+    size_t errlen)
+{
 	const struct points_edf_signal	*s;
 	struct tm			 tm;
 	char				*h = NULL, num[32], pf[80];
@@ -700,29 +763,44 @@ points_edf_write(const struct points_edf *e, struct buf *out)
 	uint64_t			 bytes, dur_ms;
 	uint32_t			 d, gr = 1000;
 	int				 shift[EDF_SIGNALS_MAX];
-	int64_t				 lo, hi, secs, c;
+	int64_t				 move[EDF_SIGNALS_MAX], secs, c;
 	uint64_t			 idx;
 	size_t				 ns = e->nsignals, hlen, i, j, r, o;
 	size_t				 start = out->len;
-	int				 rc = ERR_INVALID, k;
-	double				 g;
+	int				 rc = ERR_INVALID;
+	double				 g, pmin, pmax;
 
 	/* At least one record: readers (EDFlib) refuse a file without. */
-	if (ns == 0 || ns > EDF_SIGNALS_MAX || e->signals == NULL ||
-	    e->duration_ms <= 0)
-		return (ERR_INVALID);
-	secs = e->start_ms >= 0 ? e->start_ms / 1000 :
-	    -((-e->start_ms + 999) / 1000);
+	if (ns == 0 || e->signals == NULL)
+		return (edf_fail(err, errlen, ERR_INVALID, "no signal"));
+	if (ns > EDF_SIGNALS_MAX)
+		return (edf_fail(err, errlen, ERR_INVALID, "%zu signals, at "
+		    "most %d", ns, EDF_SIGNALS_MAX));
+	if (e->duration_ms <= 0)
+		return (edf_fail(err, errlen, ERR_INVALID, "an empty window"));
+	if (e->start_ms % 1000 != 0)
+		return (edf_fail(err, errlen, ERR_INVALID, "the start is not "
+		    "a whole second"));
+	secs = e->start_ms / 1000;
 	time_utc(secs, &tm);
 	if (tm.tm_year + 1900 < 1985 || tm.tm_year + 1900 > 2084)
-		return (ERR_INVALID);
+		return (edf_fail(err, errlen, ERR_INVALID, "the start, in %d, "
+		    "lies outside 1985-2084, the years EDF's two-digit dates "
+		    "hold", tm.tm_year + 1900));
 	/* A record length holding whole samples of every signal. */
 	for (i = 0; i < ns; i++) {
 		s = &e->signals[i];
-		if (s->rate_mhz == 0 || !isfinite(s->scale) || s->scale == 0 ||
-		    !isfinite(s->offset) || (s->nsamples > 0 && s->samples ==
-		    NULL))
-			return (ERR_INVALID);
+		if (s->rate_mhz == 0)
+			return (edf_fail(err, errlen, ERR_INVALID, "signal %zu "
+			    "is not regularly sampled", i + 1));
+		if (!isfinite(s->scale) || s->scale == 0 ||
+		    !isfinite(s->offset))
+			return (edf_fail(err, errlen, ERR_INVALID, "signal %zu "
+			    "has a scale of 0 or a scale or offset that is not "
+			    "finite", i + 1));
+		if (s->nsamples > 0 && s->samples == NULL)
+			return (edf_fail(err, errlen, ERR_INVALID, "signal %zu "
+			    "has no samples", i + 1));
 		gr = gcd32(gr, s->rate_mhz);
 	}
 	/* lcm over signals of 1000 / gcd(rate, 1000) = 1000 / gcd(1000,
@@ -731,23 +809,27 @@ points_edf_write(const struct points_edf *e, struct buf *out)
 	for (i = 0; i < ns; i++) {
 		spr[i] = (uint64_t)e->signals[i].rate_mhz * d / 1000;
 		if (spr[i] > EDF_FIELD8_MAX)
-			return (ERR_TOO_LARGE);
+			return (edf_fail(err, errlen, ERR_TOO_LARGE, "signal "
+			    "%zu has more samples a record than EDF holds",
+			    i + 1));
 		recsum += spr[i];
 	}
 	dur_ms = (uint64_t)d * 1000;
 	nrec = ((uint64_t)e->duration_ms + dur_ms - 1) / dur_ms;
 	if (nrec > EDF_FIELD8_MAX)
-		return (ERR_TOO_LARGE);
+		return (edf_fail(err, errlen, ERR_TOO_LARGE, "more data "
+		    "records than EDF holds"));
 	hlen = 256 * (ns + 1);
 	if (recsum > (UINT64_MAX / 2 - hlen) / (nrec > 0 ? nrec : 1))
-		return (ERR_TOO_LARGE);
+		return (edf_fail(err, errlen, ERR_TOO_LARGE, "too large"));
 	bytes = hlen + nrec * recsum * 2;
 	if (bytes > out->max || out->len > out->max - bytes)
-		return (ERR_TOO_LARGE);
+		return (edf_fail(err, errlen, ERR_TOO_LARGE, "the file would "
+		    "be larger than %zu bytes", out->max));
 
 	if ((h = malloc(hlen)) == NULL ||
 	    (rec = malloc(recsum * 2 > 0 ? recsum * 2 : 1)) == NULL) {
-		rc = ERR_NOMEM;
+		rc = edf_fail(err, errlen, ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	edf_field(h, 8, "0");
@@ -779,32 +861,27 @@ points_edf_write(const struct points_edf *e, struct buf *out)
 	for (i = 0; i < ns; i++)
 		edf_field(h + o + 8 * i, 8, e->signals[i].unit);
 	o += 8 * ns;
-	/* Counts beyond 16 bits: divide by the smallest power of two. */
-	for (i = 0; i < ns; i++) {
-		s = &e->signals[i];
-		lo = s->count_min <= s->count_max ? s->count_min : INT64_MAX;
-		hi = s->count_min <= s->count_max ? s->count_max : INT64_MIN;
-		for (j = 0; j < s->nsamples; j++) {
-			lo = s->samples[j] < lo ? s->samples[j] : lo;
-			hi = s->samples[j] > hi ? s->samples[j] : hi;
-		}
-		if (lo > hi)
-			lo = hi = 0;
-		for (k = 0; floor_shift(lo, k) < EDF_DMIN ||
-		    floor_shift(hi, k) > EDF_DMAX; k++)
-			;
-		shift[i] = k;
-	}
+	for (i = 0; i < ns; i++)
+		edf_fit(&e->signals[i], &shift[i], &move[i]);
+	/* Digital d stands for count 2^shift * (d + move). */
 	for (i = 0; i < ns; i++) {
 		s = &e->signals[i];
 		g = s->scale * (double)((int64_t)1 << shift[i]);
-		if ((rc = edf_number(s->offset + g * EDF_DMIN, num,
-		    sizeof(num))) != OK)
+		pmin = s->offset + g * (double)(EDF_DMIN + move[i]);
+		pmax = s->offset + g * (double)(EDF_DMAX + move[i]);
+		if (edf_number(pmin, num, sizeof(num)) != OK) {
+			rc = edf_fail(err, errlen, ERR_INVALID, "the physical "
+			    "range of signal %zu (%g to %g) does not fit EDF's "
+			    "8-character fields", i + 1, pmin, pmax);
 			goto out;
+		}
 		edf_field(h + o + 8 * i, 8, num);
-		if ((rc = edf_number(s->offset + g * EDF_DMAX, num,
-		    sizeof(num))) != OK)
+		if (edf_number(pmax, num, sizeof(num)) != OK) {
+			rc = edf_fail(err, errlen, ERR_INVALID, "the physical "
+			    "range of signal %zu (%g to %g) does not fit EDF's "
+			    "8-character fields", i + 1, pmin, pmax);
 			goto out;
+		}
 		edf_field(h + o + 8 * ns + 8 * i, 8, num);
 	}
 	o += 16 * ns;
@@ -841,8 +918,12 @@ points_edf_write(const struct points_edf *e, struct buf *out)
 			s = &e->signals[i];
 			for (j = 0; j < spr[i]; j++, o += 2) {
 				idx = r * spr[i] + j;
-				c = idx < s->nsamples ? floor_shift(
-				    s->samples[idx], shift[i]) : EDF_DMIN;
+				if (idx < s->nsamples && (s->missing == NULL ||
+				    !s->missing[idx]))
+					c = floor_shift(s->samples[idx],
+					    shift[i]) - move[i];
+				else
+					c = EDF_GAP;
 				rec[o] = (uint8_t)((uint16_t)c & 0xff);
 				rec[o + 1] = (uint8_t)((uint16_t)c >> 8);
 			}
@@ -856,6 +937,8 @@ out:
 		out->len = start;
 		out->data[start] = '\0';
 	}
+	if (rc == ERR_NOMEM || rc == ERR_TOO_LARGE)
+		edf_fail(err, errlen, rc, "the file does not fit in memory");
 	free(h);
 	free(rec);
 	return (rc);

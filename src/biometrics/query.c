@@ -38,6 +38,8 @@
 #include "resource/resource.h"
 #include "store/store.h"
 
+__extension__ typedef __int128 i128;
+
 #define RQ_OUT_MAX	(512u * 1024 * 1024)	/* ceiling of one answer */
 #define RQ_CHUNK	(64 * 1024)
 
@@ -88,6 +90,7 @@ static int	 buckets_answer(struct rq *, struct tx *,
 		    struct channel_info *);
 static int	 channels_answer(struct rq *);
 static int	 csv_answer(struct rq *, struct tx *);
+static int64_t	 edf_slot(int64_t, int64_t, uint32_t);
 static int	 edf_answer(struct rq *, struct tx *);
 static int	 svg_answer(struct rq *, struct tx *, struct channel_info *);
 static int	 export_channels(struct rq *, struct channel_info **,
@@ -183,7 +186,8 @@ args_parse(struct rq *q)
 {
 	json_t		*errs = json_array();
 	const char	*s;
-	int64_t		 n;
+	char		 detail[64];
+	int64_t		 n = 0;
 	int		 rc;
 
 	if ((s = http_query(q->req, "channel")) != NULL) {
@@ -207,9 +211,11 @@ args_parse(struct rq *q)
 		    "empty");
 	s = http_query(q->req, "buckets");
 	if (s != NULL && (q->kind == RQ_POINTS || q->kind == RQ_SVG)) {
-		if (parse_int64(s, 1, BIO_BUCKETS_MAX, &n) != 0)
-			bio_err(errs, "buckets", "out_of_range", "1 to 10000 "
-			    "buckets");
+		if (parse_int64(s, 1, BIO_BUCKETS_MAX, &n) != 0) {
+			snprintf(detail, sizeof(detail), "1 to %d buckets",
+			    BIO_BUCKETS_MAX);
+			bio_err(errs, "buckets", "out_of_range", detail);
+		}
 		q->nbuckets = (long)n;
 	} else if (q->kind == RQ_SVG)
 		q->nbuckets = BIO_CHART_BUCKETS;
@@ -700,6 +706,28 @@ csv_answer(struct rq *q, struct tx *tx)
 	return (rc);
 }
 
+/*
+ * The EDF slot of a sample at t_us, counting from start_ms at rate_mhz:
+ * the nearest, (t - start) * rate rounded half up, exactly.
+ */
+static int64_t
+edf_slot(int64_t t_us, int64_t start_ms, uint32_t rate_mhz)
+{
+	i128	 a = ((i128)t_us - (i128)start_ms * 1000) * rate_mhz +
+		    500000000;
+	i128	 q = a / 1000000000;
+
+	if (a % 1000000000 != 0 && a < 0)
+		q--;
+	return ((int64_t)q);
+}
+
+/*
+ * EDF numbers samples from a whole second (its header holds seconds):
+ * the second the window starts in. Each sample goes to its nearest slot
+ * from there; the slots no sample lands in (before the first, after a
+ * gap) are marked missing and written as EDF's reserved gap value.
+ */
 static int
 edf_answer(struct rq *q, struct tx *tx)
 {
@@ -709,10 +737,10 @@ edf_answer(struct rq *q, struct tx *tx)
 	struct channel_info		 win[BLOCKS_CHANNELS_MAX];
 	struct series			 s;
 	int32_t				**dense = NULL;
-	char				 name[64];
+	uint8_t				**missing = NULL;
+	char				 name[64], why[256];
 	size_t				 i, j, n, nreg = 0, total = 0;
-	int64_t				 idx, nd;
-	int32_t				 gap;
+	int64_t				 idx, nd, start;
 	int				 rc;
 
 	memset(&s, 0, sizeof(s));
@@ -742,9 +770,11 @@ edf_answer(struct rq *q, struct tx *tx)
 		if ((rc = window(q, win, nreg)) != OK)
 			return (rc);
 	}
+	start = blocks_floor_div(q->from, 1000) * 1000;
 	sig = calloc(nreg, sizeof(*sig));
 	dense = calloc(nreg, sizeof(*dense));
-	if (sig == NULL || dense == NULL) {
+	missing = calloc(nreg, sizeof(*missing));
+	if (sig == NULL || dense == NULL || missing == NULL) {
 		rc = ERR_NOMEM;
 		goto out;
 	}
@@ -755,24 +785,25 @@ edf_answer(struct rq *q, struct tx *tx)
 			rc = too_many(q, BIO_EXPORT_MAX);
 		if (rc != OK)
 			goto out;
-		/* Each sample at its index from the window's start. */
 		nd = 0;
 		for (j = 0; j < s.n; j++) {
-			idx = llround((double)(s.t_us[j] - q->from * 1000) *
-			    reg[i]->rate_mhz / 1e9);
+			idx = edf_slot(s.t_us[j], start, reg[i]->rate_mhz);
 			if (idx + 1 > nd)
 				nd = idx + 1;
 		}
-		if (nd < 0 || (size_t)nd > BIO_EXPORT_MAX - total) {
+		if ((size_t)nd > BIO_EXPORT_MAX - total) {
 			rc = too_many(q, BIO_EXPORT_MAX);
 			goto out;
 		}
 		total += (size_t)nd;
-		if (nd > 0 && (dense[i] = malloc((size_t)nd *
-		    sizeof(**dense))) == NULL) {
+		if (nd > 0 && ((dense[i] = calloc((size_t)nd,
+		    sizeof(**dense))) == NULL || (missing[i] =
+		    malloc((size_t)nd)) == NULL)) {
 			rc = ERR_NOMEM;
 			goto out;
 		}
+		if (nd > 0)
+			memset(missing[i], 1, (size_t)nd);
 		sig[i].count_min = INT32_MAX;
 		sig[i].count_max = INT32_MIN;
 		for (j = 0; j < s.n; j++) {
@@ -780,20 +811,12 @@ edf_answer(struct rq *q, struct tx *tx)
 				sig[i].count_min = s.v[j];
 			if (s.v[j] > sig[i].count_max)
 				sig[i].count_max = s.v[j];
-		}
-		if (s.n == 0)
-			sig[i].count_min = sig[i].count_max = 0;
-		/* A gap reads as the digital minimum, as the writer pads the
-		 * end; the lowest count when counts need more than 16 bits. */
-		gap = sig[i].count_min >= INT16_MIN &&
-		    sig[i].count_max <= INT16_MAX ? INT16_MIN : sig[i].count_min;
-		for (idx = 0; idx < nd; idx++)
-			dense[i][idx] = gap;
-		for (j = 0; j < s.n; j++) {
-			idx = llround((double)(s.t_us[j] - q->from * 1000) *
-			    reg[i]->rate_mhz / 1e9);
-			if (idx >= 0 && idx < nd)
+			/* In time order: of two in one slot, the later. */
+			idx = edf_slot(s.t_us[j], start, reg[i]->rate_mhz);
+			if (idx >= 0 && idx < nd) {
 				dense[i][idx] = s.v[j];
+				missing[i][idx] = 0;
+			}
 		}
 		q->points += (int64_t)s.n;
 		series_free(&s);
@@ -803,25 +826,36 @@ edf_answer(struct rq *q, struct tx *tx)
 		sig[i].offset = q->rec.offset;
 		sig[i].rate_mhz = reg[i]->rate_mhz;
 		sig[i].samples = dense[i];
+		sig[i].missing = missing[i];
 		sig[i].nsamples = (size_t)nd;
 	}
 	snprintf(name, sizeof(name), "carebase recording %s", q->id);
 	memset(&edf, 0, sizeof(edf));
 	edf.patient = q->rec.user_id;	/* pseudonymous: an id, never a name */
 	edf.recording = name;
-	edf.start_ms = q->from;
-	edf.duration_ms = q->to - q->from;
+	edf.start_ms = start;
+	edf.duration_ms = q->to - start;
 	edf.nsignals = nreg;
 	edf.signals = sig;
 	w_flush(q);
-	if ((rc = points_edf_write(&edf, &q->out)) == ERR_TOO_LARGE)
+	why[0] = '\0';
+	rc = points_edf_write_err(&edf, &q->out, why, sizeof(why));
+	if (rc == ERR_TOO_LARGE)
 		rc = too_many(q, 0);
+	else if (rc == ERR_INVALID) {
+		http_problem(q->req, ERR_INVALID, "EDF_UNSUPPORTED", "The "
+		    "window cannot be written as EDF: %s.", why);
+		rc = ERR_INVALID;
+	}
 	q->ctype = "application/octet-stream";
 out:
 	series_free(&s);
 	for (i = 0; dense != NULL && i < nreg; i++)
 		free(dense[i]);
+	for (i = 0; missing != NULL && i < nreg; i++)
+		free(missing[i]);
 	free(dense);
+	free(missing);
 	free(sig);
 	return (rc);
 }

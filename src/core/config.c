@@ -149,6 +149,28 @@ static const struct config_entry config_table[] = {
 	{"storyblok_story_limit", CT_INT, S(storyblok_story_limit), "4194304",
 	    1024, 64LL * 1024 * 1024, NULL, 0,
 	    "largest CMS story response in bytes"},
+	{"chat_sync_url", CT_STRING, S(chat_sync_url), "", 0, 0, NULL, 0,
+	    "chat provider API base for profile sync, e.g. "
+	    "https://api.crisp.chat/v1 (empty = profile sync off)"},
+	{"chat_sync_website_id", CT_STRING, S(chat_sync_website_id), "", 0, 0,
+	    NULL, 0, "the chat provider's website id (needed with chat_sync_url)"},
+	{"chat_sync_identifier", CT_STRING, S(chat_sync_identifier), "", 0, 0,
+	    NULL, 0, "chat provider token identifier (HTTP basic auth user)"},
+	{"chat_sync_key", CT_STRING, S(chat_sync_key), "", 0, 0, NULL, 1,
+	    "chat provider token key (HTTP basic auth password)"},
+	{"chat_sync_timeout_s", CT_INT, S(chat_sync_timeout_s), "10", 1, 120,
+	    NULL, 0, "chat provider request timeout (connect and transfer)"},
+	{"chat_sync_delay_ms", CT_INT, S(chat_sync_delay_ms), "1000", 0, 600000,
+	    NULL, 0, "how long a profile push waits after a change, so a burst "
+	    "of changes makes one push"},
+	{"simplybook_webhook_secret", CT_STRING, S(simplybook_webhook_secret),
+	    "", 0, 0, NULL, 1, "booking webhook token, sent as X-Simplybook-Token "
+	    "or Authorization: Bearer (empty = every call refused)"},
+	{"simplybook_timestamp_tolerance_s", CT_INT,
+	    S(simplybook_timestamp_tolerance_s), "300", 1, 3600, NULL, 0,
+	    "a booking webhook's timestamp, when sent, must be this close to now"},
+	{"report_max_rows", CT_INT, S(report_max_rows), "10000", 1, 1000000,
+	    NULL, 0, "most rows one report answers (422 past it)"},
 };
 
 #define CONFIG_COUNT	(sizeof(config_table) / sizeof(config_table[0]))

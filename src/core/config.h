@@ -73,6 +73,15 @@ struct config {
 	char	*storyblok_token;	/* CMS content API token */
 	int64_t	 storyblok_timeout_s;	/* CMS fetch connect + transfer */
 	int64_t	 storyblok_story_limit;	/* bytes of one fetched story */
+	char	*chat_sync_url;		/* chat provider API base; empty = sync off */
+	char	*chat_sync_website_id;	/* the provider's website id */
+	char	*chat_sync_identifier;	/* HTTP basic auth user */
+	char	*chat_sync_key;		/* HTTP basic auth password */
+	int64_t	 chat_sync_timeout_s;	/* connect + transfer */
+	int64_t	 chat_sync_delay_ms;	/* wait after a change, so bursts coalesce */
+	char	*simplybook_webhook_secret;	/* token of the booking webhook */
+	int64_t	 simplybook_timestamp_tolerance_s;	/* webhook timestamp skew */
+	int64_t	 report_max_rows;	/* rows of one report answer */
 };
 
 extern struct config	config;

@@ -10,6 +10,7 @@
  * through the progress actions.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -20,11 +21,14 @@
 #include "learning/learning.h"
 #include "learning/learning_int.h"
 #include "module.h"
+#include "ops/chatsync.h"
 #include "ops/inbox.h"
 #include "resource/resource.h"
 #include "store/store.h"
 
 static int	 learning_init(struct store *);
+static int	 user_cmp(const void *, const void *);
+static int	 learning_touch_users(struct tx *, json_t *);
 
 static const struct route learning_routes[] = {
 	{HTTP_POST, "/v1/webhooks/storyblok", learning_storyblok_webhook,
@@ -215,6 +219,7 @@ int
 learning_recompute(struct tx *tx, const char *course_id, const char *user_id)
 {
 	struct stmt	*st;
+	json_t		*changed;
 	int64_t		 now = time_now_ms();
 	int		 rc;
 
@@ -228,15 +233,56 @@ learning_recompute(struct tx *tx, const char *course_id, const char *user_id)
 	    "completed_at = CASE WHEN completed = 0 THEN CAST(? AS BIGINT) "
 	    "ELSE NULL END, "
 	    "updated_at = ? WHERE course_id = ? AND "
-	    "completed <> CASE WHEN " ALL_DONE " THEN 1 ELSE 0 END");
+	    "completed <> CASE WHEN " ALL_DONE " THEN 1 ELSE 0 END "
+	    "RETURNING user_id");
 	store_bind_int64(st, 1, now);
 	store_bind_int64(st, 2, now);
 	store_bind_text(st, 3, course_id);
 	if (user_id != NULL)
 		store_bind_text(st, 4, user_id);
-	rc = store_step(st);
+	if ((changed = json_array()) == NULL) {
+		store_finalize(st);
+		return (ERR_NOMEM);
+	}
+	while ((rc = store_step(st)) == STORE_ROW)
+		json_array_append_new(changed, json_string(
+		    store_col_text(st, 0)));
 	store_finalize(st);
-	return (rc == STORE_DONE ? OK : rc);
+	/* Their chat profiles show the course's state (the caller's own
+	 * is touched by the progress action). */
+	if (rc == STORE_DONE)
+		rc = learning_touch_users(tx, changed);
+	json_decref(changed);
+	return (rc);
+}
+
+static int
+user_cmp(const void *a, const void *b)
+{
+	return (strcmp(*(const char *const *)a, *(const char *const *)b));
+}
+
+/* chat_profile_touch each user of ids, in id order (lock order). */
+static int
+learning_touch_users(struct tx *tx, json_t *ids)
+{
+	const char	**v;
+	size_t		 i, n = json_array_size(ids);
+	int		 rc = OK;
+
+	if (n == 0)
+		return (OK);
+	if ((v = calloc(n, sizeof(*v))) == NULL)
+		return (ERR_NOMEM);
+	for (i = 0; i < n; i++)
+		if ((v[i] = json_string_value(json_array_get(ids, i))) == NULL)
+			v[i] = "";
+	qsort(v, n, sizeof(*v), user_cmp);
+	for (i = 0; i < n && rc == OK; i++)
+		if (v[i][0] != '\0' && (i == 0 || strcmp(v[i], v[i - 1]) != 0))
+			rc = chat_profile_touch(tx, v[i]);
+	free(v);
+	return (rc);
 }
 
 json_t *

@@ -23,6 +23,7 @@
 #include "core/util.h"
 #include "http/http.h"
 #include "learning/learning_int.h"
+#include "ops/chatsync.h"
 #include "resource/resource.h"
 #include "store/store.h"
 
@@ -263,9 +264,10 @@ progress_tx(struct tx *tx, void *arg)
 		return (rc);
 	if ((rc = enrol(tx, a->user, course_id, now)) != OK ||
 	    (rc = progress_write(tx, a, session_id, now)) != OK ||
-	    (rc = learning_recompute(tx, course_id, a->user)) != OK)
+	    (rc = learning_recompute(tx, course_id, a->user)) != OK ||
+	    (rc = progress_answer(tx, a, session_id, course_id)) != OK)
 		return (rc);
-	return (progress_answer(tx, a, session_id, course_id));
+	return (chat_profile_touch(tx, a->user));	/* its course states */
 }
 
 /* GET /v1/me/courses */

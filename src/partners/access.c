@@ -24,6 +24,7 @@
 #include "core/util.h"
 #include "http/http.h"
 #include "module.h"
+#include "ops/chatsync.h"
 #include "partners/partners_int.h"
 #include "resource/audit.h"
 #include "resource/resource.h"
@@ -501,7 +502,10 @@ update_tx(struct tx *tx, void *arg)
 	if ((rc = audit_append(tx, a->who, a->req, "partner_access.update",
 	    "partner_access", a->id, changes)) != OK)
 		goto out;
-	rc = row_in_scope(tx, a, &a->row);
+	if ((rc = row_in_scope(tx, a, &a->row)) != OK)
+		goto out;
+	rc = chat_profile_touch(tx, json_string_value(json_object_get(old,
+	    "user_id")));
 out:
 	json_decref(changes);
 	json_decref(old);
@@ -567,6 +571,9 @@ delete_tx(struct tx *tx, void *arg)
 	rc = audit_append(tx, a->who, a->req, "partner_access.delete",
 	    "partner_access", a->id, changes);
 	json_decref(changes);
+	if (rc == OK)
+		rc = chat_profile_touch(tx, json_string_value(json_object_get(
+		    a->row, "user_id")));
 	return (rc);
 }
 

@@ -49,6 +49,7 @@
 #include "core/keyring.h"
 #include "core/util.h"
 #include "http/http.h"
+#include "ops/chatsync.h"
 #include "partners/partners_int.h"
 #include "resource/audit.h"
 #include "resource/resource.h"
@@ -435,6 +436,8 @@ redeem(struct tx *tx, struct request *req, const char *access_id,
 	rc = audit_append(tx, who, req, "partner_access.assign",
 	    "partner_access", access_id, changes);
 	json_decref(changes);
+	if (rc == OK)
+		rc = chat_profile_touch(tx, user_id);
 	return (rc);
 }
 
@@ -782,5 +785,7 @@ automatic_grant(struct tx *tx, struct request *req, const struct reg_state *s,
 	rc = audit_append(tx, NULL, req, "partner_access.create",
 	    "partner_access", id, changes);
 	json_decref(changes);
+	if (rc == OK)
+		rc = chat_profile_touch(tx, user_id);
 	return (rc);
 }

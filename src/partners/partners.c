@@ -21,6 +21,8 @@
 #include "core/util.h"
 #include "http/http.h"
 #include "module.h"
+#include "ops/chatsync.h"
+#include "ops/inbox.h"
 #include "partners/partners.h"
 #include "partners/partners_int.h"
 #include "people/gdpr.h"
@@ -65,6 +67,25 @@ static const struct route partners_routes[] = {
 	    ROUTE_JSON_BODY, "redeem a code for the caller"},
 	{HTTP_GET, "/v1/me/partner-access", partner_access_mine, 0,
 	    "the caller's partner accesses"},
+	{HTTP_POST, "/v1/webhooks/simplybook", bookings_webhook,
+	    ROUTE_RAW_BODY, "booking system: NEW_BOOKING, UPDATED_BOOKING or "
+	    "CANCELLED_BOOKING; token in X-Simplybook-Token or Authorization: "
+	    "Bearer"},
+	{HTTP_GET, "/v1/therapy-bookings", bookings_list, 0,
+	    "therapy bookings: admins all, partner admins their partner's, "
+	    "others their own (partner_id, user_id, status; limit, cursor)"},
+	{HTTP_GET, "/v1/therapy-bookings/{id}", bookings_get, 0,
+	    "one therapy booking in the caller's scope"},
+	{HTTP_POST, "/v1/therapy-bookings/{id}/cancel", bookings_cancel, 0,
+	    "cancel your booking before it starts, once; the session is "
+	    "given back"},
+	{HTTP_GET, "/v1/me/therapy-bookings", bookings_mine, 0,
+	    "the caller's therapy bookings"},
+	{HTTP_GET, "/v1/reports", reports_list, 0,
+	    "the report catalogue (admins)"},
+	{HTTP_GET, "/v1/reports/{name}", reports_run, 0,
+	    "run a report: from, to (exclusive), period day|week|month, "
+	    "format json|csv (admins)"},
 };
 
 static const struct job_kind partners_jobs[] = {
@@ -275,7 +296,11 @@ partners_init(struct store *db)
 	people_set_register_hook(&register_hook);
 	if ((rc = people_gdpr_register(&gdpr_hook)) != OK && rc != ERR_CONFLICT)
 		return (rc);
-	return (OK);
+	if ((rc = people_gdpr_register(&bookings_gdpr_hook)) != OK &&
+	    rc != ERR_CONFLICT)
+		return (rc);
+	/* The booking webhook's handler is known to `webhooks replay`. */
+	return (inbox_register(&simplybook_source));
 }
 
 /* Shared helpers */
@@ -511,14 +536,25 @@ partners_before_update(struct resource_ctx *ctx, json_t *body)
 	return (rc);
 }
 
-/* Deactivating a partner deactivates its admins and its accesses. */
+/*
+ * Deactivating a partner deactivates its admins and its accesses. Its
+ * members' chat profiles change with that, and with its name.
+ */
 static int
 partners_after_write(struct resource_ctx *ctx, int action, json_t *row)
 {
-	if (action != ACTION_UPDATE || ctx->id == NULL ||
-	    !json_is_false(json_object_get(row, "is_active")) ||
-	    !json_is_true(json_object_get(ctx->old, "is_active")))
+	const char	*name, *was;
+	int		 renamed;
+
+	if (action != ACTION_UPDATE || ctx->id == NULL)
 		return (OK);
+	name = json_string_value(json_object_get(row, "name"));
+	was = json_string_value(json_object_get(ctx->old, "name"));
+	renamed = name != NULL && was != NULL && strcmp(name, was) != 0;
+	if (!json_is_false(json_object_get(row, "is_active")) ||
+	    !json_is_true(json_object_get(ctx->old, "is_active")))
+		return (renamed ? chat_profile_touch_partner(ctx->tx, ctx->id) :
+		    OK);
 	return (partner_deactivate(ctx, ctx->id));
 }
 
@@ -553,6 +589,8 @@ partner_deactivate(struct resource_ctx *ctx, const char *id)
 	rc = audit_append(ctx->tx, ctx->who, ctx->req, "partners.deactivate",
 	    "partners", id, changes);
 	json_decref(changes);
+	if (rc == OK)
+		rc = chat_profile_touch_partner(ctx->tx, id);
 	return (rc);
 }
 

@@ -14,6 +14,8 @@
 
 #include <jansson.h>
 
+#include "core/util.h"
+
 struct request;
 struct tx;
 struct stmt;
@@ -122,5 +124,83 @@ int	 partners_prune_guesses(struct store *, const struct job *, char *err);
 int	 partners_register_check(struct request *, void **state);
 int	 partners_register_apply(struct tx *, struct request *,
 	    const char *user_id, void *state);
+
+/* bookings.c */
+/*
+ * Therapy bookings from the booking system's webhook (Simplybook). Bounds
+ * of the payload: codes of [A-Za-z0-9_-], names in code points, times
+ * between 2000 and 2100 and a booking at most a day long.
+ */
+#define BOOKING_CODE_MAX	64	/* characters of a booking_code */
+#define BOOKING_TEXT_MAX	200	/* code points of a service or provider name */
+#define BOOKING_TZ_MAX		64	/* characters of client_timezone */
+#define BOOKING_EMAIL_MAX	254	/* bytes of an address */
+#define BOOKING_LENGTH_MAX_MS	(24LL * 3600 * 1000)
+#define BOOKING_TIME_MIN_MS	946684800000LL		/* 2000-01-01 */
+#define BOOKING_TIME_MAX_MS	4102444800000LL		/* 2100-01-01 */
+#define BOOKING_LIST_MAX	200
+
+/* Columns booking_row decodes, for SELECT ... FROM_BOOKINGS. */
+#define BOOKING_COLUMNS	"b.id, b.action, b.user_id, b.partner_access_id, " \
+			"b.partner_id, p.name, b.client_email, " \
+			"b.client_timezone, b.booking_code, b.service_name, " \
+			"b.service_provider_name, b.service_provider_email, " \
+			"b.start_date_time, b.end_date_time, " \
+			"b.rescheduled_from, b.cancelled_at, b.completed_at, " \
+			"b.created_at, b.updated_at"
+#define FROM_BOOKINGS	" FROM therapy_bookings b LEFT JOIN partners p ON " \
+			"p.id = b.partner_id WHERE 1 = 1"
+
+/* One booking as the writes see it. */
+struct booking {
+	char	 id[UUID_STR_LEN];
+	char	 user_id[UUID_STR_LEN];
+	char	 access_id[UUID_STR_LEN];	/* "" when none */
+	char	 code[BOOKING_CODE_MAX + 1];
+	int64_t	 start, end, rescheduled_from;	/* rescheduled_from -1: none */
+	int	 cancelled;
+};
+
+struct inbox_source;
+struct people_gdpr_hook;
+extern const struct inbox_source	simplybook_source;
+extern const struct people_gdpr_hook	bookings_gdpr_hook;
+void	 bookings_webhook(struct request *);
+/* The booking with code (or, when code is NULL, with id); ERR_NOT_FOUND. */
+int	 booking_find(struct tx *, const char *code, const char *id,
+	    struct booking *);
+/* Serialise writers of one booking code ("code") or user ("user"). */
+int	 booking_lock(struct tx *, const char *kind, const char *value);
+/*
+ * Cancel and give the session back, exactly once: ERR_CONFLICT when it
+ * was cancelled already (guarded against concurrent cancels).
+ */
+int	 booking_cancel(struct tx *, const struct booking *);
+/* Append an audit record on therapy_bookings row id; takes changes. */
+int	 booking_audit(struct tx *, const struct principal *,
+	    struct request *, const char *action, const char *id,
+	    json_t *changes);
+
+/* bookings_app.c */
+struct bkey;
+/*
+ * One row of BOOKING_COLUMNS; with email, client_email opened with the
+ * owner's key (k caches it across rows; NULL only without email).
+ */
+json_t	*booking_row(struct tx *, struct stmt *, int email, struct bkey *k);
+void	 bookings_list(struct request *);
+void	 bookings_get(struct request *);
+void	 bookings_cancel(struct request *);
+void	 bookings_mine(struct request *);
+
+/* reports.c */
+/*
+ * Reports: aggregates over a date range [from, to) of at most
+ * REPORT_RANGE_MAX_MS, grouped by day, week (starting Monday) or month
+ * in UTC; at most config report_max_rows rows.
+ */
+#define REPORT_RANGE_MAX_MS	(5LL * 366 * 24 * 3600 * 1000)
+void	 reports_list(struct request *);
+void	 reports_run(struct request *);
 
 #endif

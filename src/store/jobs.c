@@ -396,7 +396,7 @@ jobs_run_once(struct store *db, const char *worker, int *ran)
 	struct job		 job;
 	char			 err[JOB_ERR_LEN], qkind[128], qerr[JOB_ERR_LEN + 8];
 	int64_t			 t0, dur_ms;
-	int			 rc, hrc;
+	int			 rc, hrc, give_up = 0;
 
 	*ran = 0;
 	if (jobs_nscheds > 0 && (rc = jobs_tick(db)) != OK)
@@ -423,6 +423,7 @@ jobs_run_once(struct store *db, const char *worker, int *ran)
 	job.payload = cj.payload;
 	job.attempt = cj.attempts;
 	job.max_attempts = cj.max_attempts;
+	job.give_up = &give_up;
 	memset(err, 0, sizeof(err));
 	t0 = time_mono_ns();
 	if ((k = jobs_kind(cj.kind)) == NULL) {
@@ -433,6 +434,8 @@ jobs_run_once(struct store *db, const char *worker, int *ran)
 		snprintf(err, sizeof(err), "handler failed: %s", err_code(hrc));
 	err[sizeof(err) - 1] = '\0';
 	dur_ms = (time_mono_ns() - t0) / 1000000;
+	if (hrc != OK && give_up)
+		cj.max_attempts = cj.attempts;	/* no retry: buried below */
 
 	f.cj = &cj;
 	f.ok = hrc == OK;

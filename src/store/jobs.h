@@ -32,6 +32,12 @@ struct job {
 	const char	*payload;	/* JSON text, borrowed */
 	int		 attempt;	/* 1 on the first run */
 	int		 max_attempts;
+	/*
+	 * A handler that fails in a way no retry can mend (the other side
+	 * refused the request) sets *give_up = 1: the job goes to
+	 * failed_jobs now instead of being retried.
+	 */
+	int		*give_up;
 };
 
 /*

@@ -4,7 +4,10 @@ real recordings (ECG 360 Hz, EEG 4 x 256 Hz, RR intervals); idempotent
 batches; refused batches store nothing; a failed recording discards its
 points; raw, range and bucket queries give back exactly what was sent; EDF
 read back; the SVG chart parses; who may read and write, and every read of
-points audited. Runs on SQLite and PostgreSQL."""
+points audited; the review's fixes (issue 5): EDF numbered from the whole
+second, -32768 kept for gaps, a batch's digest covering the CSV query
+string, reads in time order whatever order batches came in, at most 256
+channels a recording. Runs on SQLite and PostgreSQL."""
 
 import concurrent.futures
 import datetime
@@ -395,10 +398,133 @@ def test_concurrent_batches_and_retries_store_each_batch_once(server, cast, db):
     assert db.count("recording_batches", f"recording_id = '{rid}'") == 8
     assert server.get(f"/v1/recordings/{rid}", headers=hdr(o)).json()["points"] == len(samples)
     p = points(server, o, rid)
-    # Batches landed in any order: each sample is there once, at its time.
-    got = sorted(zip((us_of(t) for t in p["t"]), p["v"]))
-    assert [v for _, v in got] == samples
+    # Batches landed in any order: each sample is there once, at its time,
+    # and the answer is in time order.
+    ts = [us_of(t) for t in p["t"]]
+    assert ts == sorted(ts)
+    assert p["v"] == samples
     assert sum(b[1] for b in blocks(db, rid)) == len(samples)
+
+
+def test_csv_and_json_retries_are_duplicates_and_other_content_conflicts(server, cast, db):
+    o = cast["owner"]
+    rid = recording(server, o, EEG)["id"]
+    csv = b"c3,c4\n1,2\n3,4\n5,6\n"
+    q = {"seq": 0, "rate": "256", "t0": T0}
+    r = send(server, o, rid, csv, "text/csv", params=q)
+    assert r.status_code == 201, r.text
+    before = blocks(db, rid)
+    # The same batch again, t0 spelt in ISO 8601 and the rate with a
+    # decimal: the same batch, a duplicate.
+    for again in (q, {"seq": 0, "rate": "256.000", "t0": "2026-03-01T10:00:00Z"}):
+        r = send(server, o, rid, csv, "text/csv", params=again)
+        assert r.status_code == 200, r.text
+        assert r.json()["duplicate"] is True
+    # The same body under the same seq with another t0 or rate is another
+    # batch: refused, not dropped as a duplicate.
+    for other in ({"seq": 0, "rate": "256", "t0": T0 + 1000},
+                  {"seq": 0, "rate": "128", "t0": T0}, {"seq": 0}):
+        body = csv if "rate" in other else b"t,c3\n" + str(T0).encode() + b",1\n"
+        problem(send(server, o, rid, body, "text/csv", params=other), 409, "BATCH_CONFLICT")
+    assert blocks(db, rid) == before
+    assert db.count("recording_batches", f"recording_id = '{rid}'") == 1
+    assert server.get(f"/v1/recordings/{rid}", headers=hdr(o)).json()["points"] == 6
+
+    # JSON: a retry is a duplicate, however it is spelt; other content conflicts.
+    rid = recording(server, o, EEG)["id"]
+    body = {"seq": 4, "channels": [{"name": "cz", "t0": T0, "rate": 256, "samples": [1, 2, 3]}]}
+    r = server.post(f"/v1/recordings/{rid}/points", headers=hdr(o), json=body)
+    assert r.status_code == 201, r.text
+    respelt = (b'{ "channels" : [ {"samples":[1,2,3], "rate":256.0, "t0":"2026-03-01T10:00:00.000Z",'
+               b' "name":"cz"} ], "seq":4 }')
+    r = send(server, o, rid, respelt, "application/json")
+    assert r.status_code == 200 and r.json()["duplicate"] is True, r.text
+    # The same batch in the binary format is the same batch too.
+    r = send(server, o, rid, binary(4, [("cz", 256000, T0, [1, 2, 3], None)]))
+    assert r.status_code == 200 and r.json()["duplicate"] is True, r.text
+    for changed in ({"t0": T0 + 1}, {"rate": 128}, {"samples": [1, 2, 4]}):
+        b = {"seq": 4, "channels": [dict(body["channels"][0], **changed)]}
+        problem(server.post(f"/v1/recordings/{rid}/points", headers=hdr(o), json=b), 409,
+                "BATCH_CONFLICT")
+    problem(send(server, o, rid, binary(4, [("cz", 256000, T0, [1, 2, 4], None)])), 409,
+            "BATCH_CONFLICT")
+    assert points(server, o, rid)["v"] == [1, 2, 3]
+    assert server.get(f"/v1/recordings/{rid}", headers=hdr(o)).json()["points"] == 3
+
+
+def test_overlapping_batches_read_back_in_time_order(server, cast):
+    o = cast["owner"]
+    rid = recording(server, o, ECG)["id"]
+    # Two 1 kHz batches over the same half second, the second sent first.
+    a = list(range(1000))
+    b = list(range(5000, 6000))
+    assert send(server, o, rid, binary(1, [("mlii", 1000000, T0 + 500, b, None)])).status_code == 201
+    assert send(server, o, rid, binary(0, [("mlii", 1000000, T0, a, None)])).status_code == 201
+    # A third one sent last, over the first's start: at equal times the
+    # block stored first comes first.
+    c = [9000, 9001]
+    assert send(server, o, rid, binary(2, [("mlii", 1000000, T0 + 500, c, None)])).status_code == 201
+    rows = ([(T0 + k, 0, a[k]) for k in range(1000)] + [(T0 + 500 + k, 1, b[k]) for k in range(1000)]
+            + [(T0 + 500 + k, 2, c[k]) for k in range(2)])
+    # seq of the blocks: b's block was stored first (0), then a's (1), then c's (2).
+    order = {1: 0, 0: 1, 2: 2}
+    want = sorted(rows, key=lambda x: (x[0], order[x[1]]))
+    p = points(server, o, rid)
+    assert [us_of(t) for t in p["t"]] == [t * 1000 for t, _, _ in want]
+    assert p["v"] == [v for _, _, v in want]
+    # A window, and the CSV export: the same order.
+    p = points(server, o, rid, **{"from": T0 + 499, "to": T0 + 502})
+    assert p["v"] == [499, 5000, 500, 9000, 5001, 501, 9001]
+    r = server.get(f"/v1/recordings/{rid}/export.csv", headers=hdr(o))
+    assert r.status_code == 200, r.text
+    lines = r.text.splitlines()[1:]
+    assert [int(x.split(",")[2]) for x in lines] == [v for _, _, v in want]
+    assert [int(x.split(",")[1]) for x in lines] == [t for t, _, _ in want]
+    # Irregular: a later batch with earlier times.
+    rid = recording(server, o, HRV)["id"]
+    assert send(server, o, rid, binary(0, [("rr", 0, 0, [1, 2, 3], [T0 + 10, T0 + 20, T0 + 30])])
+                ).status_code == 201
+    assert send(server, o, rid, binary(1, [("rr", 0, 0, [4, 5, 6], [T0 + 15, T0 + 20, T0 + 30])])
+                ).status_code == 201
+    p = points(server, o, rid)
+    assert p["v"] == [1, 4, 2, 5, 3, 6]
+    assert [int(t) for t in p["t"]] == [T0 + 10, T0 + 15, T0 + 20, T0 + 20, T0 + 30, T0 + 30]
+
+
+def test_a_recording_holds_at_most_256_channels(server, cast, db):
+    a = cast["admin"]
+    r = server.post("/v1/data-types", headers=hdr(a),
+                    json={"name": "GRID" + secrets.token_hex(2), "unit": "au"})
+    assert r.status_code == 201, r.text
+    assert r.json()["channels"] == []        # any channel name
+    o = cast["owner"]
+    rid = recording(server, o, r.json()["id"])["id"]
+    names = [f"c{k:03d}" for k in range(256)]
+    for seq in range(4):
+        chans = [(n, 1000, T0, [seq * 64 + k], None) for k, n in enumerate(names[seq * 64:(seq + 1) * 64])]
+        r = send(server, o, rid, binary(seq, chans))
+        assert r.status_code == 201, r.text
+    before = db.count("recording_blocks", f"recording_id = '{rid}'")
+    assert before == 256
+    # One channel more, alone or beside known ones: refused, nothing stored.
+    for body in (binary(4, [("x256", 1000, T0, [1], None)]),
+                 binary(4, [("c000", 1000, T0 + 1, [1], None), ("x256", 1000, T0, [1], None)])):
+        e = problem(send(server, o, rid, body), 422, "TOO_MANY_CHANNELS")
+        assert "256" in e["detail"]
+    assert db.count("recording_blocks", f"recording_id = '{rid}'") == before
+    assert db.count("recording_batches", f"recording_id = '{rid}'") == 4
+    assert server.get(f"/v1/recordings/{rid}", headers=hdr(o)).json()["points"] == 256
+    # Known channels still take points, and every channel reads back.
+    r = send(server, o, rid, binary(4, [("c255", 1000, T0 + 1, [7], None)]))
+    assert r.status_code == 201, r.text
+    r = server.get(f"/v1/recordings/{rid}/channels", headers=hdr(o))
+    assert [c["name"] for c in r.json()["channels"]] == names
+    assert points(server, o, rid, channel="c255")["v"] == [255, 7]
+    # A data type that names its channels refuses the others.
+    rid = recording(server, o, EEG)["id"]
+    problem(send(server, o, rid, binary(0, [("c3", 256000, T0, [1], None),
+                                            ("x1", 256000, T0, [1], None)])), 422, "UNKNOWN_CHANNEL")
+    assert db.count("recording_blocks", f"recording_id = '{rid}'") == 0
 
 
 def test_bad_batches_are_refused_and_store_nothing(start_server, make_db):
@@ -430,10 +556,24 @@ def test_bad_batches_are_refused_and_store_nothing(start_server, make_db):
     problem(send(server, o, rid, good, "application/octet-stream"), 415, "UNSUPPORTED_MEDIA_TYPE")
     problem(send(server, o, rid, b"mlii\n1\n", "text/csv"), 422, "VALIDATION_FAILED")
     problem(send(server, o, rid, b""), 400, "POINTS_MALFORMED")
+    # A seq above 2^63 - 1 (binary carries a u64).
+    e = problem(send(server, o, rid, binary(2 ** 63, [("mlii", 360000, T0, [1], None)])), 422,
+                "POINTS_INVALID")
+    assert "2^63" in e["detail"]
+    # JSON with more than 64 channels.
+    many = {"seq": 5, "channels": [{"name": f"c{k}", "t0": T0, "rate": 1, "samples": [1]}
+                                   for k in range(65)]}
+    e = problem(server.post(f"/v1/recordings/{rid}/points", headers=hdr(o), json=many), 413,
+                "BATCH_TOO_LARGE")
+    assert "65 channels" in e["detail"]
+    problem(send(server, o, rid, binary(6, [(f"c{k}", 1000, T0, [1], None) for k in range(65)])),
+            413, "BATCH_TOO_LARGE")
     assert db.count("recording_blocks") == 0 and db.count("recording_batches") == 0
     assert server.get(f"/v1/recordings/{rid}", headers=hdr(o)).json()["points"] == 0
-    # And the good one still goes in.
+    # And the good one still goes in, and the largest seq.
     assert send(server, o, rid, good).status_code == 201
+    r = send(server, o, rid, binary(2 ** 63 - 1, [("mlii", 360000, T0 + 10000, [1], None)]))
+    assert r.status_code == 201 and r.json()["seq"] == 2 ** 63 - 1, r.text
 
 
 def test_eeg_four_channels_in_json_and_csv(server, cast, db):
@@ -495,6 +635,55 @@ def test_eeg_four_channels_in_json_and_csv(server, cast, db):
         # physical = offset + scale * count, as the header's ranges say
         g = (s["pmax"] - s["pmin"]) / (s["dmax"] - s["dmin"])
         assert abs(g - 0.0030517578125) < 1e-6
+
+
+def test_edf_counts_from_the_whole_second_and_keeps_minus_32768_for_gaps(server, cast):
+    o = cast["owner"]
+    rid = recording(server, o, EEG)["id"]
+    # 256 Hz from hh:mm:ss.500, with a real count of -32768 among them.
+    samples = [(k * 37) % 2000 - 1000 for k in range(512)]
+    samples[5], samples[6] = -32768, 32766
+    r = send(server, o, rid, binary(0, [("fp1", 256000, T0 + 500, samples, None)]))
+    assert r.status_code == 201, r.text
+    r = server.get(f"/v1/recordings/{rid}/export.edf", headers=hdr(o))
+    assert r.status_code == 200, r.text
+    edf = parse_edf(r.content)
+    assert edf["start"] == "01.03.26 10.00.00" and edf["duration"] == 1
+    s = edf["signals"][0]
+    assert s["spr"] == 256 and edf["records"] == 3       # [10:00:00, 10:00:03)
+    assert s["dmin"] == -32768 and s["dmax"] == 32767
+    # Record 0 starts at 10:00:00: half a second of gap before the first sample.
+    assert s["samples"][:128] == [-32768] * 128
+    got = s["samples"][128:640]
+    assert -32768 not in got                              # kept for gaps
+    g = (s["pmax"] - s["pmin"]) / (s["dmax"] - s["dmin"])
+    scale = 0.0030517578125
+    for d, c in zip(got, samples):
+        assert abs(s["pmin"] + (d - s["dmin"]) * g - scale * c) < 1e-3, (d, c)
+    assert len(set(d - c for d, c in zip(got, samples))) == 1   # exact: one shift
+    assert s["samples"][640:] == [-32768] * (768 - 640)
+    # A window starting inside a second: the same numbering.
+    r = server.get(f"/v1/recordings/{rid}/export.edf?from={T0 + 1250}&to={T0 + 2000}",
+                   headers=hdr(o))
+    assert r.status_code == 200, r.text
+    edf = parse_edf(r.content)
+    assert edf["start"] == "01.03.26 10.00.01" and edf["records"] == 1
+    s = edf["signals"][0]
+    # Slot j of 10:00:01 is sample j + 128; those before 10:00:01.250 are
+    # gaps. No count of -32768 in this window: the counts as they are.
+    assert s["samples"][:64] == [-32768] * 64
+    assert s["samples"][64:] == samples[64 + 128:256 + 128]
+
+
+def test_edf_that_cannot_be_written_says_why(server, cast):
+    o = cast["owner"]
+    rid = recording(server, o, ECG)["id"]
+    assert send(server, o, rid, binary(0, [("mlii", 360000, 1000, [1, 2, 3], None)])).status_code == 201
+    e = problem(server.get(f"/v1/recordings/{rid}/export.edf", headers=hdr(o)), 422,
+                "EDF_UNSUPPORTED")
+    assert "1970" in e["detail"] and "1985" in e["detail"]
+    # CSV holds it.
+    assert server.get(f"/v1/recordings/{rid}/export.csv", headers=hdr(o)).status_code == 200
 
 
 def parse_edf(b):
@@ -601,6 +790,42 @@ def test_failed_recording_discards_its_points_and_closed_ones_take_none(server, 
                            json={"status": "recording"}), 422, "VALIDATION_FAILED")
 
 
+def test_buckets_wider_than_blocks_use_stats_that_match_the_samples(server, cast, db):
+    samples = ecg()
+    o = cast["owner"]
+    rid = recording(server, o, ECG)["id"]
+    send_ecg_in_batches(server, o, rid, samples, [7000, 500, 500, 12000])
+    # Each block's stored count, min, max and sum are its samples'.
+    rows = db.query("SELECT first_index, count, v_min, v_max, v_sum FROM recording_blocks "
+                    f"WHERE recording_id = '{rid}' ORDER BY seq")
+    assert len(rows) == 20
+    for first, count, lo, hi, total in ((int(x) for x in row) for row in rows):
+        part = samples[first:first + count]
+        assert (lo, hi, total) == (min(part), max(part), sum(part))
+    # One bucket over everything, and buckets several blocks wide (a block
+    # is 2.8 s): whole blocks are added from those stats, the rest decoded.
+    times = [(T0 * 360000 + k * 10 ** 6, 360000) for k in range(N)]
+    end = t_us(T0, 360000, N - 1) // 1000 + 1
+    for frm, to, nb in ((None, None, 1), (None, None, 3), (None, None, 7),
+                        (T0 + 2000, T0 + 50000, 4), (T0 - 60000, T0 + 120000, 2)):
+        q = {"buckets": nb}
+        if frm is not None:
+            q.update({"from": frm, "to": to})
+        got = points(server, o, rid, **q)
+        f, t = (frm, to) if frm is not None else (T0, end)
+        want = expect_buckets(times, samples, f, t, nb)
+        check_buckets(got, want)
+        assert sum(got["count"]) == sum(b[0] for b in want)
+    got = points(server, o, rid, buckets=1)
+    assert got["count"] == [N] and got["min"] == [min(samples)] and got["max"] == [max(samples)]
+    assert abs(float(got["mean"][0]) - sum(samples) / N) < 1e-9 * N
+    # The bound is the documented one.
+    assert points(server, o, rid, buckets=10000)["buckets"] == 10000
+    e = problem(server.get(f"/v1/recordings/{rid}/points?buckets=10001", headers=hdr(o)), 422,
+                "VALIDATION_FAILED")
+    assert e["errors"][0]["field"] == "buckets" and "10000" in e["errors"][0]["detail"]
+
+
 def test_chart_svg_is_well_formed(server, cast):
     o = cast["owner"]
     rid = recording(server, o, ECG)["id"]
@@ -688,6 +913,76 @@ def test_who_reads_and_writes_a_recording_and_reads_are_audited(server, cast, db
     problem(send(server, c["owner"], secrets.token_hex(4), body), 404, "NOT_FOUND")
     assert send(server, c["child"], childs, body).status_code == 201
     assert server.get(f"/v1/recordings/{mine}", headers=hdr(c["owner"])).json()["points"] == 2000
+
+
+def test_other_roles_find_nothing_and_readers_change_nothing(server, cast, db):
+    c = cast
+    mine = recording(server, c["owner"], ECG)["id"]
+    send_ecg_in_batches(server, c["owner"], mine, ecg()[:1000], [1000])
+    r = server.post("/v1/recordings", headers=hdr(c["admin"]),
+                    json={"data_type_id": ECG, "user_id": c["child"]["id"]})
+    assert r.status_code == 201, r.text
+    childs = r.json()["id"]
+    body = binary(9, [("mlii", 360000, T0 + 100000, [1, 2, 3], None)])
+    # Instructors and partner admins: no such recording, whatever they ask.
+    for role in ("instructor", "partner_admin"):
+        who = person(server, role, role)
+        for rid in (mine, childs):
+            problem(server.get(f"/v1/recordings/{rid}", headers=hdr(who)), 404, "NOT_FOUND")
+            for path in READS:
+                problem(server.get(f"/v1/recordings/{rid}{path}", headers=hdr(who)), 404,
+                        "NOT_FOUND")
+            problem(send(server, who, rid, body), 404, "NOT_FOUND")
+            problem(server.post(f"/v1/recordings/{rid}/finish", headers=hdr(who),
+                                json={"status": "failed"}), 404, "NOT_FOUND")
+            problem(server.request("PATCH", f"/v1/recordings/{rid}", headers=hdr(who),
+                                   json={"feedback": "x"}), 404, "NOT_FOUND")
+        r = server.get("/v1/recordings", headers=hdr(who))
+        assert r.status_code in (200, 403), r.text
+        if r.status_code == 200:
+            assert r.json()["data"] == []
+    # Guardians and practitioners read but neither change nor finish.
+    for who, rid in (("guardian", childs), ("therapist", mine)):
+        problem(server.request("PATCH", f"/v1/recordings/{rid}", headers=hdr(c[who]),
+                               json={"feedback": "fine"}), 403, "FORBIDDEN")
+        problem(server.post(f"/v1/recordings/{rid}/finish", headers=hdr(c[who]),
+                            json={"status": "successful"}), 403, "FORBIDDEN")
+    for rid in (mine, childs):
+        r = server.get(f"/v1/recordings/{rid}", headers=hdr(c["admin"]))
+        assert r.json()["status"] == "recording" and r.json()["feedback"] is None
+    # A practitioner whose relationship ended sees the recording no more.
+    assert server.get(f"/v1/recordings/{mine}/points", headers=hdr(c["therapist"])).status_code == 200
+    rel = db.scalar(f"SELECT id FROM relationships WHERE lead_id = '{c['therapist']['id']}' "
+                    f"AND follower_id = '{c['owner']['id']}'")
+    r = server.post(f"/v1/relationships/{rel}/end", headers=hdr(c["therapist"]))
+    assert r.status_code == 200, r.text
+    problem(server.get(f"/v1/recordings/{mine}", headers=hdr(c["therapist"])), 404, "NOT_FOUND")
+    for path in READS:
+        problem(server.get(f"/v1/recordings/{mine}{path}", headers=hdr(c["therapist"])), 404,
+                "NOT_FOUND")
+    problem(server.post(f"/v1/recordings/{mine}/finish", headers=hdr(c["therapist"]),
+                        json={"status": "failed"}), 404, "NOT_FOUND")
+
+
+def test_admins_store_no_points_for_a_minor_without_consent(server, cast, db):
+    c = cast
+    kid = person(server, "kid", age=11)
+    # No guardian consent: an admin cannot even open a recording.
+    problem(server.post("/v1/recordings", headers=hdr(c["admin"]),
+                        json={"data_type_id": HRV, "user_id": kid["id"]}), 403, "CONSENT_REQUIRED")
+    rel = relate(server, c["admin"], c["guardian"], kid, "guardian_of")
+    r = server.post("/v1/recordings", headers=hdr(c["admin"]),
+                    json={"data_type_id": HRV, "user_id": kid["id"]})
+    assert r.status_code == 201, r.text
+    rid = r.json()["id"]
+    assert send(server, c["admin"], rid, binary(0, [("rr", 0, 0, [800], [T0])])).status_code == 201
+    r = server.post(f"/v1/relationships/{rel['id']}/end", headers=hdr(c["guardian"]))
+    assert r.status_code == 200, r.text
+    # Consent gone with the relationship: the admin's batch is refused too.
+    problem(send(server, c["admin"], rid, binary(1, [("rr", 0, 0, [810], [T0 + 800])])), 403,
+            "CONSENT_REQUIRED")
+    assert db.count("recording_batches", f"recording_id = '{rid}'") == 1
+    assert server.get(f"/v1/recordings/{rid}", headers=hdr(c["admin"])).json()["points"] == 1
 
 
 def test_points_of_a_minor_need_guardian_consent(server, cast, db):

@@ -3,6 +3,7 @@
  * batches that continue a segment fill its last block up to
  * CODEC_BLOCK_DEFAULT; a batch that does not continue it starts a new
  * segment; irregular channels; times read back equal points_time_us;
+ * overlapping blocks read back in time order; new channels counted;
  * batch states; discarding.
  */
 #include <setjmp.h>
@@ -107,20 +108,27 @@ append_regular(struct store *db, const char *name, int64_t t0,
 }
 
 static void
-append_irregular(struct store *db, const int64_t *ts, const int32_t *v,
-    size_t n)
+append_irregular_to(struct store *db, const char *name, const int64_t *ts,
+    const int32_t *v, size_t n)
 {
 	struct points_channel	 ch;
 	struct tx		*tx;
 
 	memset(&ch, 0, sizeof(ch));
-	snprintf(ch.name, sizeof(ch.name), "rr");
+	snprintf(ch.name, sizeof(ch.name), "%s", name);
 	ch.count = n;
 	ch.samples = (int32_t *)(uintptr_t)v;
 	ch.ts_ms = (int64_t *)(uintptr_t)ts;
 	assert_int_equal(store_tx_begin(db, STORE_TX_WRITE, &tx), OK);
 	assert_int_equal(blocks_append(tx, RID, &ch), OK);
 	assert_int_equal(store_tx_commit(tx), OK);
+}
+
+static void
+append_irregular(struct store *db, const int64_t *ts, const int32_t *v,
+    size_t n)
+{
+	append_irregular_to(db, "rr", ts, v, n);
 }
 
 static void
@@ -270,6 +278,98 @@ irregular_channels_join_while_times_go_on(void **state)
 }
 
 static void
+overlapping_blocks_read_back_in_time_order(void **state)
+{
+	struct fx	*fx = *state;
+	struct series	 s;
+	int64_t		 ts1[3] = {T0 + 10, T0 + 20, T0 + 30};
+	int64_t		 ts2[3] = {T0 + 15, T0 + 20, T0 + 30};
+	int64_t		 ts3[2] = {T0 + 20, T0 + 30};
+	int64_t		 ts4[2] = {T0 + 10, T0 + 20};
+	int32_t		 v1[3] = {1, 2, 3}, v2[3] = {4, 5, 6};
+	int32_t		 v3[2] = {7, 8}, v4[2] = {9, 10};
+	int32_t		 want[6] = {1, 4, 2, 5, 3, 6};
+	size_t		 k;
+
+	/* Two 1 kHz segments over the same half second: the samples come
+	 * back by time, and at each equal time the earlier block's first. */
+	append_regular(fx->db, "ecg", T0, 1000000, 0, 1000);
+	append_regular(fx->db, "ecg", T0 + 500, 1000000, 5000, 1000);
+	assert_int_equal(db_count(fx->db, "SELECT count(*) FROM "
+	    "recording_blocks WHERE channel = 'ecg'"), 2);
+	read_all(fx->db, "ecg", 0, INT64_MAX / 1000, &s);
+	assert_int_equal(s.n, 2000);
+	for (k = 0; k < 500; k++) {
+		assert_int_equal(s.v[k], (int32_t)k);
+		assert_int_equal(s.t_us[k], (T0 + (int64_t)k) * 1000);
+	}
+	for (k = 0; k < 500; k++) {
+		assert_int_equal(s.v[500 + 2 * k], (int32_t)(500 + k));
+		assert_int_equal(s.v[501 + 2 * k], (int32_t)(5000 + k));
+		assert_int_equal(s.t_us[500 + 2 * k], s.t_us[501 + 2 * k]);
+	}
+	for (k = 1500; k < 2000; k++)
+		assert_int_equal(s.v[k], (int32_t)(5000 + k - 1000));
+	for (k = 1; k < s.n; k++)
+		assert_true(s.t_us[k - 1] <= s.t_us[k]);
+	series_free(&s);
+
+	/* Irregular: a later batch with earlier times. */
+	append_irregular(fx->db, ts1, v1, 3);
+	append_irregular(fx->db, ts2, v2, 3);
+	read_all(fx->db, "rr", 0, INT64_MAX / 1000, &s);
+	assert_int_equal(s.n, 6);
+	for (k = 0; k < 6; k++)
+		assert_int_equal(s.v[k], want[k]);
+	series_free(&s);
+	read_all(fx->db, "rr", T0 + 15, T0 + 30, &s);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.v[0], 4);
+	assert_int_equal(s.v[1], 2);
+	assert_int_equal(s.v[2], 5);
+	series_free(&s);
+
+	/* In time order already, but a tie across blocks in the wrong seq
+	 * order (the later block starts first): the earlier block's first. */
+	append_irregular_to(fx->db, "ev", ts3, v3, 2);
+	append_irregular_to(fx->db, "ev", ts4, v4, 2);
+	read_all(fx->db, "ev", 0, INT64_MAX / 1000, &s);
+	assert_int_equal(s.n, 4);
+	assert_int_equal(s.v[0], 9);
+	assert_int_equal(s.v[1], 7);
+	assert_int_equal(s.v[2], 10);
+	assert_int_equal(s.v[3], 8);
+	series_free(&s);
+}
+
+static void
+new_channels_of_a_batch_are_counted(void **state)
+{
+	struct fx		*fx = *state;
+	struct points_batch	 b;
+	struct tx		*tx;
+	size_t			 fresh, held;
+
+	append_regular(fx->db, "a", T0, 1000000, 0, 10);
+	append_regular(fx->db, "b", T0, 1000000, 0, 10);
+	memset(&b, 0, sizeof(b));
+	b.nchannels = 3;
+	snprintf(b.ch[0].name, sizeof(b.ch[0].name), "a");
+	snprintf(b.ch[1].name, sizeof(b.ch[1].name), "c");
+	snprintf(b.ch[2].name, sizeof(b.ch[2].name), "d");
+	assert_int_equal(store_tx_begin(fx->db, STORE_TX_READ, &tx), OK);
+	assert_int_equal(blocks_channels_fresh(tx, RID, &b, &fresh, &held), OK);
+	assert_int_equal(fresh, 2);
+	assert_int_equal(held, 2);
+	snprintf(b.ch[1].name, sizeof(b.ch[1].name), "b");
+	b.nchannels = 2;
+	assert_int_equal(blocks_channels_fresh(tx, RID, &b, &fresh, &held), OK);
+	assert_int_equal(fresh, 0);
+	assert_int_equal(held, 0);
+	store_tx_rollback(tx);
+}
+
+static void
 batches_are_new_duplicate_or_conflicting(void **state)
 {
 	struct fx		*fx = *state;
@@ -314,6 +414,11 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    irregular_channels_join_while_times_go_on, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    overlapping_blocks_read_back_in_time_order, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    new_channels_of_a_batch_are_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    batches_are_new_duplicate_or_conflicting, setup, teardown),
 	};

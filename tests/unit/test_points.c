@@ -251,6 +251,115 @@ binary_round_trips_exactly(void **state)
 	buf_free(&w2);
 }
 
+/* A sink that keeps what it is handed, and refuses its fail_at'th piece. */
+struct pieces {
+	struct buf	*b;
+	size_t		 calls, fail_at;
+};
+
+static int
+pieces_put(void *arg, const void *p, size_t n)
+{
+	struct pieces	*c = arg;
+
+	if (++c->calls == c->fail_at)
+		return (ERR_TOO_LARGE);
+	return (buf_append(c->b, p, n));
+}
+
+static void
+binary_streams_the_same_bytes_whatever_format_carried_the_batch(void **state)
+{
+	static const char	 json[] = "{\"seq\": 3, \"channels\": ["
+	    "{\"name\": \"a\", \"t0\": \"2026-01-01T00:00:00.250Z\", \"rate\": "
+	    "360, \"samples\": [1, -2, 3]}, {\"name\": \"rr\", \"timestamps\": "
+	    "[5, 7], \"samples\": [812, 790]}]}";
+	static const char	 csv[] = "a,b\r\n1,4\r\n-2,5\r\n";
+	int32_t			 ecg[1000], rr[10], a[3] = {1, -2, 3};
+	int32_t			 beats[2] = {812, 790}, b2[2] = {4, 5};
+	int64_t			 ts[10], rts[2] = {5, 7};
+	struct points_batch	 in, out, hand;
+	struct pieces		 c;
+	struct buf		 w, s;
+
+	sample_batch(&in, ecg, 1000, rr, ts, 10);
+	buf_init(&w, 1 << 20);
+	buf_init(&s, 1 << 20);
+	assert_int_equal(points_write_binary(&in, &w), OK);
+	memset(&c, 0, sizeof(c));
+	c.b = &s;
+	assert_int_equal(points_write_binary_cb(&in, pieces_put, &c), OK);
+	assert_true(c.calls > 4);
+	assert_int_equal(s.len, w.len);
+	assert_memory_equal(s.data, w.data, w.len);
+	/* The sink's refusal stops the writer and is its answer. */
+	buf_reset(&s);
+	memset(&c, 0, sizeof(c));
+	c.b = &s;
+	c.fail_at = 3;
+	assert_int_equal(points_write_binary_cb(&in, pieces_put, &c),
+	    ERR_TOO_LARGE);
+	assert_int_equal(c.calls, 3);
+	/* A batch the encoding cannot carry: nothing is put. */
+	memset(&c, 0, sizeof(c));
+	c.b = &s;
+	in.ch[1].ts_ms = NULL;
+	assert_int_equal(points_write_binary_cb(&in, pieces_put, &c),
+	    ERR_INVALID);
+	assert_int_equal(c.calls, 0);
+
+	/* A JSON batch, written back, is the binary batch of its content:
+	 * the route's digest does not depend on the format. */
+	memset(&hand, 0, sizeof(hand));
+	hand.seq = 3;
+	hand.nchannels = 2;
+	snprintf(hand.ch[0].name, sizeof(hand.ch[0].name), "a");
+	hand.ch[0].t0_ms = 1767225600250;
+	hand.ch[0].rate_mhz = 360000;
+	hand.ch[0].count = 3;
+	hand.ch[0].samples = a;
+	snprintf(hand.ch[1].name, sizeof(hand.ch[1].name), "rr");
+	hand.ch[1].count = 2;
+	hand.ch[1].samples = beats;
+	hand.ch[1].ts_ms = rts;
+	buf_reset(&w);
+	buf_reset(&s);
+	assert_int_equal(points_write_binary(&hand, &w), OK);
+	assert_int_equal(parse_str(POINTS_JSON, json, &out), OK);
+	assert_int_equal(points_write_binary(&out, &s), OK);
+	assert_int_equal(s.len, w.len);
+	assert_memory_equal(s.data, w.data, w.len);
+	points_batch_free(&out);
+	/* CSV: seq, rate and t0 come from the query string and are in the
+	 * bytes; another t0 gives other bytes. */
+	hand.seq = 9;
+	hand.ch[0].t0_ms = 1767225600000;
+	hand.ch[0].count = 2;
+	snprintf(hand.ch[1].name, sizeof(hand.ch[1].name), "b");
+	hand.ch[1].t0_ms = 1767225600000;
+	hand.ch[1].rate_mhz = 256000;
+	hand.ch[1].samples = b2;
+	hand.ch[1].ts_ms = NULL;
+	hand.ch[0].rate_mhz = 256000;
+	buf_reset(&w);
+	buf_reset(&s);
+	assert_int_equal(points_write_binary(&hand, &w), OK);
+	assert_int_equal(points_parse(POINTS_CSV, (const uint8_t *)csv,
+	    strlen(csv), 9, 256000, 1767225600000, &out, err, sizeof(err)), OK);
+	assert_int_equal(points_write_binary(&out, &s), OK);
+	assert_int_equal(s.len, w.len);
+	assert_memory_equal(s.data, w.data, w.len);
+	points_batch_free(&out);
+	buf_reset(&s);
+	assert_int_equal(points_parse(POINTS_CSV, (const uint8_t *)csv,
+	    strlen(csv), 9, 256000, 1767225600001, &out, err, sizeof(err)), OK);
+	assert_int_equal(points_write_binary(&out, &s), OK);
+	assert_true(s.len == w.len && memcmp(s.data, w.data, w.len) != 0);
+	points_batch_free(&out);
+	buf_free(&w);
+	buf_free(&s);
+}
+
 static void
 binary_refuses_every_truncation_and_every_changed_byte(void **state)
 {
@@ -1228,8 +1337,8 @@ edf_reads_back_exactly(void **state)
 	size_t				 i;
 
 	for (i = 0; i < 3600; i++)
-		ecg[i] = (int32_t)(rnd() % 65536) - 32768;
-	ecg[0] = -32768;
+		ecg[i] = (int32_t)(rnd() % 65535) - 32767;
+	ecg[0] = -32767;		/* -32768 is the gap's */
 	ecg[1] = 32767;
 	for (i = 0; i < 2560; i++)
 		big[i] = (int32_t)(rnd() % 2000000) - 1000000;
@@ -1241,7 +1350,7 @@ edf_reads_back_exactly(void **state)
 	sig[0].rate_mhz = 360000;
 	sig[0].samples = ecg;
 	sig[0].nsamples = 3600;			/* 10 s of 11 */
-	sig[0].count_min = -32768;
+	sig[0].count_min = -32767;
 	sig[0].count_max = 32767;
 	sig[1].label = "eeg_fp1";
 	sig[1].unit = "\xc2\xb5V";
@@ -1255,7 +1364,7 @@ edf_reads_back_exactly(void **state)
 	memset(&e, 0, sizeof(e));
 	e.patient = "P-7f3a";
 	e.recording = "carebase recording 0190a1b2";
-	e.start_ms = 1767268245678;		/* 2026-01-01 11:50:45.678 */
+	e.start_ms = 1767268245000;		/* 2026-01-01 11:50:45 */
 	e.duration_ms = 10500;
 	e.nsignals = 2;
 	e.signals = sig;
@@ -1301,6 +1410,107 @@ edf_reads_back_exactly(void **state)
 		assert_true(0.5 * big[j] - edf_physical(&in, 1, d) >= 0 &&
 		    0.5 * big[j] - edf_physical(&in, 1, d) < 16);
 	}
+	buf_free(&w);
+}
+
+static void
+edf_keeps_the_lowest_value_for_gaps_and_says_why_it_refuses(void **state)
+{
+	static int32_t			 a[600], full[600];
+	static uint8_t			 miss[600];
+	struct points_edf_signal	 sig[2];
+	struct points_edf		 e;
+	struct edf_in			 in;
+	struct buf			 w;
+	char				 why[256];
+	long				 j, d;
+
+	for (j = 0; j < 600; j++) {
+		a[j] = (int32_t)(rnd() % 65535) - 32768;	/* to 32766 */
+		full[j] = (int32_t)(rnd() % 65536) - 32768;
+		miss[j] = j < 128 || (j >= 300 && j < 310);
+	}
+	a[200] = -32768;		/* a real count at the gap's value */
+	a[201] = 32766;
+	full[200] = -32768;		/* the whole int16 range */
+	full[201] = 32767;
+	memset(sig, 0, sizeof(sig));
+	sig[0].label = "fp1";
+	sig[0].unit = "uV";
+	sig[0].scale = 0.5;
+	sig[0].offset = 3;
+	sig[0].rate_mhz = 256000;
+	sig[0].samples = a;
+	sig[0].missing = miss;
+	sig[0].nsamples = 600;
+	sig[0].count_min = 1;		/* above max: the samples' own range */
+	sig[1].label = "fp2";
+	sig[1].unit = "uV";
+	sig[1].scale = 0.5;
+	sig[1].rate_mhz = 256000;
+	sig[1].samples = full;
+	sig[1].nsamples = 600;
+	sig[1].count_min = 1;
+	memset(&e, 0, sizeof(e));
+	e.patient = "p";
+	e.recording = "r";
+	e.start_ms = 1767268245000;
+	e.duration_ms = 3000;
+	e.nsignals = 2;
+	e.signals = sig;
+	buf_init(&w, 1 << 20);
+	assert_int_equal(points_edf_write_err(&e, &w, why, sizeof(why)), OK);
+	edf_read((const uint8_t *)w.data, w.len, &in);
+	assert_int_equal(in.nrec, 3);
+	assert_int_equal(in.dmin[0], -32768);
+	assert_int_equal(in.dmax[0], 32767);
+	/* Counts -32768..32766 move up by one: exact, and -32768 is left
+	 * to the missing slots (flagged, and past the samples). */
+	assert_string_equal(in.prefilter[0], "");
+	for (j = 0; j < 768; j++) {
+		d = edf_digital(&in, 0, j);
+		if (j >= 600 || miss[j]) {
+			assert_int_equal(d, -32768);
+			continue;
+		}
+		assert_int_equal(d, a[j] + 1);
+		assert_true(fabs(edf_physical(&in, 0, d) - (3 + 0.5 * a[j])) <
+		    1e-9);
+	}
+	/* 65536 values and a gap do not fit 16 bits: halved. */
+	assert_string_equal(in.prefilter[1], "counts/2 (floor) to fit 16 "
+	    "bits");
+	for (j = 0; j < 768; j++) {
+		d = edf_digital(&in, 1, j);
+		if (j >= 600) {
+			assert_int_equal(d, -32768);
+			continue;
+		}
+		assert_int_equal(d, (long)floor(full[j] / 2.0));
+		assert_true(d > -32768);
+		assert_true(fabs(edf_physical(&in, 1, d) - 0.5 * 2 * d) < 1e-9);
+	}
+	/* Refusals say why. */
+	buf_reset(&w);
+	e.start_ms = 1767268245500;
+	assert_int_equal(points_edf_write_err(&e, &w, why, sizeof(why)),
+	    ERR_INVALID);
+	assert_non_null(strstr(why, "whole second"));
+	e.start_ms = 473385599000;		/* 1984-12-31T23:59:59Z */
+	assert_int_equal(points_edf_write_err(&e, &w, why, sizeof(why)),
+	    ERR_INVALID);
+	assert_non_null(strstr(why, "1984"));
+	e.start_ms = 1767268245000;
+	sig[1].scale = 1e9;
+	assert_int_equal(points_edf_write_err(&e, &w, why, sizeof(why)),
+	    ERR_INVALID);
+	assert_non_null(strstr(why, "8-character"));
+	assert_int_equal(w.len, 0);
+	sig[1].scale = 0.5;
+	sig[1].rate_mhz = 0;
+	assert_int_equal(points_edf_write_err(&e, &w, why, sizeof(why)),
+	    ERR_INVALID);
+	assert_non_null(strstr(why, "signal 2 is not regularly sampled"));
 	buf_free(&w);
 }
 
@@ -1386,6 +1596,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(crc32c_matches_known_vectors_and_a_bitwise_reference),
 		cmocka_unit_test(binary_round_trips_exactly),
+		cmocka_unit_test(binary_streams_the_same_bytes_whatever_format_carried_the_batch),
 		cmocka_unit_test(binary_refuses_every_truncation_and_every_changed_byte),
 		cmocka_unit_test(binary_refuses_bad_headers),
 		cmocka_unit_test(binary_refuses_counts_beyond_the_bytes_or_the_bound),
@@ -1404,6 +1615,7 @@ main(void)
 		cmocka_unit_test(binary_parse_speed),
 		cmocka_unit_test(svg_escapes_text_and_leaves_gaps),
 		cmocka_unit_test(edf_reads_back_exactly),
+		cmocka_unit_test(edf_keeps_the_lowest_value_for_gaps_and_says_why_it_refuses),
 		cmocka_unit_test(edf_records_hold_whole_samples_and_refuse_bad_input),
 	};
 

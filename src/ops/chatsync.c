@@ -1,0 +1,1012 @@
+/*
+ * Chat profile sync (issue 6, part 6; seeds 000 and 002: the "Crisp
+ * profiles" that reflect a user's partners, access and course progress).
+ *
+ * Coalescing. chat_profile_touch runs inside the transaction that changed
+ * something. It upserts the user's chat_profile_sync row (which holds the
+ * row lock until that transaction ends, so touches of one user are
+ * serialised) and, unless the row names a job still in the queue, queues
+ * one chat.profile_sync job chat_sync_delay_ms ahead and names it there.
+ * A touch that finds its job still queued only sets dirty. Each attempt of
+ * the job first names itself and clears dirty, then reads the profile: a
+ * change committed before that is in what it reads; one committed after
+ * sets dirty again, and the job, once done, queues a follow-up instead of
+ * letting go of the row. So a burst of changes makes one push, and no
+ * change is left unpushed. A job whose row names another job, or whose
+ * job is gone from the queue (buried, retried by hand), is harmless: at
+ * worst a profile is pushed twice.
+ *
+ * The job (payload {"user_id"} only). It reads the user and skips one
+ * that is erased or deleted; else it builds the profile below, and when
+ * its digest (keyed BLAKE2b-256 of people id and profile) equals the one
+ * last pushed, it stops there. Otherwise it sends, with HTTP basic auth
+ * (chat_sync_identifier : chat_sync_key) and X-Crisp-Tier: plugin,
+ *
+ *	PUT <chat_sync_url>/website/<website id>/people/data/<email>
+ *	{"data": {...}}
+ *
+ * Crisp's "save people data", which replaces the person's data with ours
+ * (so a course or partner that went away goes from the profile too). The
+ * person is identified by their email, opened with their data key; it is
+ * sent to the provider only, never logged, queued or kept in an error.
+ * When the provider has no such person (404), the profile is made first
+ * (POST .../people/profile {"email", "person": {"nickname"}}, the first
+ * name or else the part of the address before the @) and the data sent
+ * again. A 2xx is success; 408, 429, 5xx, a timeout or no connection fail
+ * the attempt and the queue retries with backoff (CHAT_SYNC_ATTEMPTS
+ * attempts); any other answer gives up at once (failed_jobs, with the
+ * status and Crisp's reason). At most CHAT_RESPONSE_MAX bytes of an answer
+ * are read.
+ *
+ * The profile: flat keys and values, times ISO 8601 UTC ("" when none):
+ *	signed_up_at, last_active_at, email_reminders_frequency,
+ *	marketing_permission, service_emails_permission
+ *	partners		names of the partners of the user's active
+ *				accesses (both active), ", "-separated, sorted
+ *	feature_live_chat	any such access grants live chat
+ *	feature_therapy		any such access grants therapy
+ *	therapy_sessions_remaining, therapy_sessions_redeemed
+ *				sums over those accesses
+ *	therapy_session_first_at, _next_at, _last_at
+ *				first booked, next to come and last past
+ *				start of the user's bookings not cancelled,
+ *				when the database has therapy_bookings
+ *				(user_id, start_date_time, cancelled_at)
+ *	course_<slug>		"Started" or "Completed", one per enrolment
+ *				in a course that is not deleted; <slug> is
+ *				the last part of the course's slug in
+ *				[a-z0-9_] (the first of two alike wins)
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/crypto.h"
+#include "core/err.h"
+#include "core/keyring.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "module.h"
+#include "ops/chatsync.h"
+#include "people/people.h"
+#include "resource/seal.h"
+#include "store/jobs.h"
+#include "store/store.h"
+
+#define CHAT_SYNC_KIND		"chat.profile_sync"
+#define CHAT_SYNC_QUEUE		"chat"
+#define CHAT_SYNC_ATTEMPTS	10	/* ~17 min with the default backoff */
+#define CHAT_RESPONSE_MAX	(64 * 1024)	/* bytes of an answer read */
+#define CHAT_COURSE_PREFIX	"course_"
+#define CHAT_SLUG_MAX		57	/* CHAT_COURSE_PREFIX + 57 = 64 */
+#define CHAT_KEY_LEN		(sizeof(CHAT_COURSE_PREFIX) + CHAT_SLUG_MAX)
+#define CHAT_PARTNERS_MAX	(16 * 1024)	/* bytes of "partners" */
+#define CHAT_WEBSITE_ID_MAX	128
+#define CHAT_REASON_MAX		64
+#define DIGEST_LEN		65
+
+/* What the job read; strings malloc'd (personal ones wiped on free). */
+struct profile {
+	const char	*user_id;
+	int64_t		 now;
+	int		 gone;		/* erased, deleted, unknown: not sent */
+	int		 bookings;	/* therapy_bookings is there */
+	char		*email;		/* the people id */
+	char		*nickname;
+	json_t		*data;
+	char		 last_digest[DIGEST_LEN];	/* "" = never pushed */
+};
+
+/* The end of an attempt, run by store_run. */
+struct sync_end {
+	const char	*user_id;
+	const char	*job_id;
+	const char	*digest;	/* pushed: store it; NULL: not pushed */
+	int		 release;	/* done, or failed for good */
+	int		 gone;		/* the user is erased: forget the row */
+};
+
+static int	 chatsync_init(struct store *);
+static int	 chatsync_run(struct store *, const struct job *, char *err);
+static int	 chatsync_enabled(void);
+static int	 chat_enqueue(struct tx *, const char *user_id, char *job_id);
+static int	 sync_begin_tx(struct tx *, void *);
+static int	 sync_end_tx(struct tx *, void *);
+static int	 profile_load_tx(struct tx *, void *);
+static int	 profile_user(struct tx *, struct profile *);
+static int	 profile_accesses(struct tx *, struct profile *);
+static int	 profile_courses(struct tx *, struct profile *);
+static int	 profile_bookings(struct tx *, struct profile *);
+static void	 profile_clear(struct profile *);
+static void	 profile_digest(const struct profile *, char out[DIGEST_LEN]);
+static json_t	*iso_or_empty(struct stmt *, int);
+static void	 course_key(const char *slug, const char *id, char *out,
+		    size_t n);
+static int	 chat_push(const struct profile *, char *err, int *give_up);
+static int	 chat_request(const char *method, const char *path,
+		    const char *people_id, const char *body, char *err,
+		    int *give_up);
+static size_t	 chat_write(char *, size_t, size_t, void *);
+static void	 chat_reason(const struct buf *, char *out, size_t n);
+static int	 gdpr_export(struct tx *, const char *user_id, json_t *rows);
+static int	 gdpr_erase(struct tx *, const char *user_id);
+
+static const struct job_kind chatsync_jobs[] = {
+	{CHAT_SYNC_KIND, chatsync_run, CHAT_SYNC_ATTEMPTS},
+};
+
+static const struct people_gdpr_hook gdpr_hook = {
+	"chat_profile_sync", gdpr_export, gdpr_erase,
+};
+
+const struct module chatsync_module = {
+	"chatsync", NULL, 0, chatsync_jobs, NELEM(chatsync_jobs), NULL, 0,
+	NULL, 0, chatsync_init, NULL,
+};
+
+/*
+ * A set chat_sync_url needs an http(s) URL and a website id that may
+ * stand in a URL path; anything else stops start-up with one line.
+ */
+static int
+chatsync_init(struct store *db)
+{
+	const char	*u = config.chat_sync_url;
+	const char	*w = config.chat_sync_website_id;
+	size_t		 i, n;
+	int		 rc;
+
+	(void)db;
+	if ((rc = people_gdpr_register(&gdpr_hook)) != OK && rc != ERR_CONFLICT)
+		return (rc);
+	if (u[0] == '\0')
+		return (OK);
+	if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) {
+		log_error("event=config_invalid name=chat_sync_url "
+		    "detail=\"must start with http:// or https://\"");
+		return (ERR_CONFIG);
+	}
+	n = strlen(w);
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)w[i]) && w[i] != '-' && w[i] != '_')
+			break;
+	if (n == 0 || n > CHAT_WEBSITE_ID_MAX || i < n) {
+		log_error("event=config_invalid name=chat_sync_website_id "
+		    "detail=\"needed with chat_sync_url: 1 to %d letters, "
+		    "digits, - or _\"", CHAT_WEBSITE_ID_MAX);
+		return (ERR_CONFIG);
+	}
+	return (OK);
+}
+
+static int
+chatsync_enabled(void)
+{
+	return (config.chat_sync_url != NULL &&
+	    config.chat_sync_url[0] != '\0');
+}
+
+/* Touching */
+
+static int
+chat_enqueue(struct tx *tx, const char *user_id, char *job_id)
+{
+	char	 payload[64];
+
+	snprintf(payload, sizeof(payload), "{\"user_id\":\"%s\"}", user_id);
+	return (jobs_enqueue(tx, CHAT_SYNC_KIND, payload, CHAT_SYNC_QUEUE,
+	    time_now_ms() + config.chat_sync_delay_ms, job_id));
+}
+
+int
+chat_profile_touch(struct tx *tx, const char *user_id)
+{
+	struct stmt	*st;
+	char		 job_id[JOB_ID_LEN];
+	int64_t		 now = time_now_ms(), n;
+	int		 rc, has_job = 0;
+
+	if (!chatsync_enabled() || user_id == NULL)
+		return (OK);
+	if (!uuid_valid(user_id))
+		return (ERR_INVALID);
+	st = store_prepare(tx, "INSERT INTO chat_profile_sync (user_id, dirty, "
+	    "created_at, updated_at) VALUES (?, 0, ?, ?) ON CONFLICT (user_id) "
+	    "DO UPDATE SET updated_at = excluded.updated_at RETURNING job_id");
+	store_bind_text(st, 1, user_id);
+	store_bind_int64(st, 2, now);
+	store_bind_int64(st, 3, now);
+	if ((rc = store_step(st)) == STORE_ROW) {
+		has_job = !store_col_is_null(st, 0);
+		while ((rc = store_step(st)) == STORE_ROW)
+			;
+	}
+	store_finalize(st);
+	if (rc != STORE_DONE)
+		return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	if (has_job) {
+		/* Its job is still queued or running: it covers this. */
+		st = store_prepare(tx, "UPDATE chat_profile_sync SET dirty = 1 "
+		    "WHERE user_id = ? AND EXISTS (SELECT 1 FROM jobs WHERE "
+		    "jobs.id = chat_profile_sync.job_id)");
+		store_bind_text(st, 1, user_id);
+		rc = store_step(st);
+		n = store_changes(st);
+		store_finalize(st);
+		if (rc != STORE_DONE)
+			return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+		if (n == 1)
+			return (OK);
+	}
+	if ((rc = chat_enqueue(tx, user_id, job_id)) != OK)
+		return (rc);
+	st = store_prepare(tx, "UPDATE chat_profile_sync SET job_id = ?, "
+	    "dirty = 0 WHERE user_id = ?");
+	store_bind_text(st, 1, job_id);
+	store_bind_text(st, 2, user_id);
+	rc = store_step(st);
+	store_finalize(st);
+	return (rc == STORE_DONE ? OK : rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+}
+
+int
+chat_profile_touch_partner(struct tx *tx, const char *partner_id)
+{
+	struct stmt	*st;
+	json_t		*users, *v;
+	size_t		 i;
+	int		 rc;
+
+	if (!chatsync_enabled() || partner_id == NULL)
+		return (OK);
+	if ((users = json_array()) == NULL)
+		return (ERR_NOMEM);
+	st = store_prepare(tx, "SELECT DISTINCT user_id FROM partner_access "
+	    "WHERE partner_id = ? AND user_id IS NOT NULL AND deleted_at IS "
+	    "NULL ORDER BY user_id");
+	store_bind_text(st, 1, partner_id);
+	while ((rc = store_step(st)) == STORE_ROW)
+		if (json_array_append_new(users,
+		    json_string(store_col_text(st, 0))) != 0) {
+			rc = ERR_NOMEM;
+			break;
+		}
+	store_finalize(st);
+	if (rc != STORE_DONE) {
+		json_decref(users);
+		return (rc == ERR_NOMEM || rc == ERR_BUSY ? rc : ERR_DB);
+	}
+	rc = OK;
+	json_array_foreach(users, i, v)
+		if ((rc = chat_profile_touch(tx, json_string_value(v))) != OK)
+			break;
+	json_decref(users);
+	return (rc);
+}
+
+/* The job */
+
+static int
+chatsync_run(struct store *db, const struct job *job, char *err)
+{
+	struct profile	 p;
+	struct sync_end	 e;
+	json_t		*pl;
+	json_error_t	 jerr;
+	const char	*user_id = NULL, *outcome = "pushed";
+	char		 digest[DIGEST_LEN];
+	int		 rc, rc2, give_up = 0;
+
+	memset(&p, 0, sizeof(p));
+	if ((pl = json_loads(job->payload, 0, &jerr)) == NULL ||
+	    json_unpack(pl, "{s:s}", "user_id", &user_id) != 0 ||
+	    !uuid_valid(user_id)) {
+		snprintf(err, JOB_ERR_LEN, "%s: malformed payload",
+		    CHAT_SYNC_KIND);
+		if (job->give_up != NULL)
+			*job->give_up = 1;
+		json_decref(pl);
+		return (ERR_INVALID);
+	}
+	if (!chatsync_enabled()) {
+		log_info("event=chat_sync user=%s status=off", user_id);
+		json_decref(pl);
+		return (OK);	/* turned off since it was queued */
+	}
+	memset(&e, 0, sizeof(e));
+	e.user_id = user_id;
+	e.job_id = job->id;
+	if ((rc = store_run(db, STORE_TX_WRITE, sync_begin_tx, &e)) != OK) {
+		snprintf(err, JOB_ERR_LEN, "%s: the sync row could not be "
+		    "claimed: %s", CHAT_SYNC_KIND, err_code(rc));
+		goto out;
+	}
+	p.user_id = user_id;
+	if ((rc = store_run(db, STORE_TX_READ, profile_load_tx, &p)) != OK) {
+		snprintf(err, JOB_ERR_LEN, "%s: the profile could not be "
+		    "read: %s", CHAT_SYNC_KIND, err_code(rc));
+		goto out;
+	}
+	if (p.gone) {
+		outcome = "skipped";
+		e.gone = 1;
+	}
+	else {
+		profile_digest(&p, digest);
+		if (strcmp(digest, p.last_digest) == 0)
+			outcome = "unchanged";
+		else if ((rc = chat_push(&p, err, &give_up)) == OK)
+			e.digest = digest;
+	}
+	/* Done, or finally failed: let go of the row (or follow up). */
+	e.release = rc == OK || give_up || job->attempt >= job->max_attempts;
+	if (e.release && (rc2 = store_run(db, STORE_TX_WRITE, sync_end_tx,
+	    &e)) != OK) {
+		log_warn("event=chat_sync_end_failed user=%s status=%s",
+		    user_id, err_code(rc2));
+		if (rc == OK) {
+			/* Pushed, but not recorded: run again. */
+			rc = rc2;
+			snprintf(err, JOB_ERR_LEN, "%s: pushed, but the "
+			    "sync row could not be updated: %s",
+			    CHAT_SYNC_KIND, err_code(rc2));
+		}
+	}
+	if (rc == OK)
+		log_info("event=chat_sync user=%s status=%s", user_id, outcome);
+	if (give_up && job->give_up != NULL)
+		*job->give_up = 1;
+out:
+	profile_clear(&p);
+	json_decref(pl);
+	return (rc);
+}
+
+/* This attempt reads the profile from now on: name it, clear dirty. */
+static int
+sync_begin_tx(struct tx *tx, void *arg)
+{
+	struct sync_end	*e = arg;
+	struct stmt	*st;
+	int		 rc;
+
+	st = store_prepare(tx, "UPDATE chat_profile_sync SET job_id = ?, "
+	    "dirty = 0, updated_at = ? WHERE user_id = ?");
+	store_bind_text(st, 1, e->job_id);
+	store_bind_int64(st, 2, time_now_ms());
+	store_bind_text(st, 3, e->user_id);
+	rc = store_step(st);
+	store_finalize(st);
+	return (rc == STORE_DONE ? OK : rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+}
+
+/*
+ * Record what was pushed; then, if the row still names this job, queue a
+ * follow-up for a change made while it ran (dirty), or let go. The row of
+ * an erased or deleted user goes.
+ */
+static int
+sync_end_tx(struct tx *tx, void *arg)
+{
+	struct sync_end	*e = arg;
+	struct stmt	*st;
+	char		 job_id[JOB_ID_LEN];
+	int64_t		 now = time_now_ms();
+	int		 rc, mine = 0, dirty = 0;
+
+	if (e->digest != NULL) {
+		st = store_prepare(tx, "INSERT INTO chat_profile_sync "
+		    "(user_id, dirty, digest, pushed_at, created_at, "
+		    "updated_at) VALUES (?, 0, ?, ?, ?, ?) ON CONFLICT "
+		    "(user_id) DO UPDATE SET digest = excluded.digest, "
+		    "pushed_at = excluded.pushed_at, "
+		    "updated_at = excluded.updated_at");
+		store_bind_text(st, 1, e->user_id);
+		store_bind_text(st, 2, e->digest);
+		store_bind_int64(st, 3, now);
+		store_bind_int64(st, 4, now);
+		store_bind_int64(st, 5, now);
+		rc = store_step(st);
+		store_finalize(st);
+		if (rc != STORE_DONE)
+			return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	}
+	if (!e->release)
+		return (OK);
+	if (e->gone) {
+		st = store_prepare(tx, "DELETE FROM chat_profile_sync WHERE "
+		    "user_id = ?");
+		store_bind_text(st, 1, e->user_id);
+		rc = store_step(st);
+		store_finalize(st);
+		return (rc == STORE_DONE ? OK : rc == ERR_BUSY ? ERR_BUSY :
+		    ERR_DB);
+	}
+	/* The row's lock, and what it says now. */
+	st = store_prepare(tx, "UPDATE chat_profile_sync SET updated_at = ? "
+	    "WHERE user_id = ? RETURNING job_id, dirty");
+	store_bind_int64(st, 1, now);
+	store_bind_text(st, 2, e->user_id);
+	if ((rc = store_step(st)) == STORE_ROW) {
+		mine = !store_col_is_null(st, 0) &&
+		    strcmp(store_col_text(st, 0), e->job_id) == 0;
+		dirty = store_col_int64(st, 1) != 0;
+		while ((rc = store_step(st)) == STORE_ROW)
+			;
+	}
+	store_finalize(st);
+	if (rc != STORE_DONE)
+		return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	if (!mine)
+		return (OK);
+	if (dirty && (rc = chat_enqueue(tx, e->user_id, job_id)) != OK)
+		return (rc);
+	st = store_prepare(tx, "UPDATE chat_profile_sync SET job_id = ?, "
+	    "dirty = 0 WHERE user_id = ?");
+	store_bind_text(st, 1, dirty ? job_id : NULL);
+	store_bind_text(st, 2, e->user_id);
+	rc = store_step(st);
+	store_finalize(st);
+	return (rc == STORE_DONE ? OK : rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+}
+
+/* The profile */
+
+static void
+profile_clear(struct profile *p)
+{
+	if (p->email != NULL) {
+		sodium_memzero(p->email, strlen(p->email));
+		free(p->email);
+	}
+	if (p->nickname != NULL) {
+		sodium_memzero(p->nickname, strlen(p->nickname));
+		free(p->nickname);
+	}
+	json_decref(p->data);
+	p->email = p->nickname = NULL;
+	p->data = NULL;
+	p->gone = 0;
+	p->last_digest[0] = '\0';
+}
+
+static int
+profile_load_tx(struct tx *tx, void *arg)
+{
+	struct profile	*p = arg;
+	struct stmt	*st;
+	int		 rc;
+
+	profile_clear(p);	/* store_run may run this again */
+	p->now = time_now_ms();
+	if ((p->data = json_object()) == NULL)
+		return (ERR_NOMEM);
+	if ((rc = profile_user(tx, p)) != OK || p->gone)
+		return (rc);
+	if ((rc = profile_accesses(tx, p)) != OK ||
+	    (rc = profile_courses(tx, p)) != OK ||
+	    (rc = profile_bookings(tx, p)) != OK)
+		return (rc);
+	st = store_prepare(tx, "SELECT digest FROM chat_profile_sync WHERE "
+	    "user_id = ?");
+	store_bind_text(st, 1, p->user_id);
+	if ((rc = store_step(st)) == STORE_ROW && !store_col_is_null(st, 0))
+		strlcpy_cb(p->last_digest, store_col_text(st, 0),
+		    sizeof(p->last_digest));
+	store_finalize(st);
+	return (rc == STORE_ROW || rc == STORE_DONE ? OK : rc);
+}
+
+static json_t *
+iso_or_empty(struct stmt *st, int i)
+{
+	char	 iso[ISO_TIME_LEN];
+
+	if (store_col_is_null(st, i))
+		return (json_string(""));
+	return (json_string(time_format_iso(store_col_int64(st, i), iso)));
+}
+
+/* The user's own fields, and their email and name opened. */
+static int
+profile_user(struct tx *tx, struct profile *p)
+{
+	struct stmt	*st;
+	unsigned char	 key[SEAL_KEY_LEN];
+	const void	*b;
+	const char	*at;
+	size_t		 n = 0;
+	int		 rc;
+
+	st = store_prepare(tx, "SELECT email, first_name, created_at, "
+	    "last_active_at, email_reminders_frequency, contact_permission, "
+	    "service_emails_permission, deleted_at FROM users WHERE id = ?");
+	store_bind_text(st, 1, p->user_id);
+	if ((rc = store_step(st)) != STORE_ROW) {
+		store_finalize(st);
+		if (rc != STORE_DONE)
+			return (rc);
+		p->gone = 1;
+		return (OK);
+	}
+	if (store_col_is_null(st, 0) || !store_col_is_null(st, 7)) {
+		store_finalize(st);
+		p->gone = 1;		/* erased or deleted */
+		return (OK);
+	}
+	json_object_set_new(p->data, "signed_up_at", iso_or_empty(st, 2));
+	json_object_set_new(p->data, "last_active_at", iso_or_empty(st, 3));
+	json_object_set_new(p->data, "email_reminders_frequency",
+	    json_string(store_col_text(st, 4) != NULL ? store_col_text(st, 4) :
+	    ""));
+	json_object_set_new(p->data, "marketing_permission",
+	    json_boolean(store_col_int64(st, 5) != 0));
+	json_object_set_new(p->data, "service_emails_permission",
+	    json_boolean(store_col_int64(st, 6) != 0));
+	if ((rc = seal_key_load(tx, p->user_id, key)) == ERR_NOT_FOUND) {
+		store_finalize(st);
+		p->gone = 1;		/* key destroyed */
+		return (OK);
+	}
+	if (rc == OK) {
+		b = store_col_blob(st, 0, &n);
+		rc = seal_open_field(key, "users", "email", p->user_id, b, n,
+		    &p->email);
+	}
+	if (rc == OK && !store_col_is_null(st, 1)) {
+		b = store_col_blob(st, 1, &n);
+		if (seal_open_field(key, "users", "first_name", p->user_id, b,
+		    n, &p->nickname) != OK)
+			p->nickname = NULL;
+	}
+	sodium_memzero(key, sizeof(key));
+	store_finalize(st);
+	if (rc != OK)
+		return (rc);
+	if (p->nickname == NULL || p->nickname[0] == '\0') {
+		free(p->nickname);
+		at = strchr(p->email, '@');
+		p->nickname = strndup(p->email, at != NULL ?
+		    (size_t)(at - p->email) : strlen(p->email));
+		if (p->nickname == NULL)
+			return (ERR_NOMEM);
+	}
+	return (OK);
+}
+
+/* Partners, features and therapy counts of the active accesses. */
+static int
+profile_accesses(struct tx *tx, struct profile *p)
+{
+	struct stmt	*st;
+	struct buf	 names;
+	const char	*name, *last = NULL;
+	char		*lastcopy = NULL;
+	int64_t		 remaining = 0, redeemed = 0;
+	size_t		 before;
+	int		 rc, chat = 0, therapy = 0;
+
+	buf_init(&names, CHAT_PARTNERS_MAX);
+	st = store_prepare(tx, "SELECT p.name, a.feature_live_chat, "
+	    "a.feature_therapy, a.therapy_sessions_remaining, "
+	    "a.therapy_sessions_redeemed FROM partner_access a JOIN partners p "
+	    "ON p.id = a.partner_id WHERE a.user_id = ? AND a.is_active = 1 "
+	    "AND a.deleted_at IS NULL AND p.is_active = 1 "
+	    "ORDER BY lower(p.name), p.name, a.id");
+	store_bind_text(st, 1, p->user_id);
+	while ((rc = store_step(st)) == STORE_ROW) {
+		name = store_col_text(st, 0);
+		if (name != NULL && (last == NULL || strcmp(last, name) != 0)) {
+			/* Names past CHAT_PARTNERS_MAX are left out. */
+			before = names.len;
+			if ((before > 0 && buf_puts(&names, ", ") != OK) ||
+			    buf_puts(&names, name) != OK)
+				buf_truncate(&names, before);
+			free(lastcopy);
+			if ((last = lastcopy = strdup(name)) == NULL) {
+				rc = ERR_NOMEM;
+				break;
+			}
+		}
+		chat |= store_col_int64(st, 1) != 0;
+		therapy |= store_col_int64(st, 2) != 0;
+		remaining += store_col_int64(st, 3);
+		redeemed += store_col_int64(st, 4);
+	}
+	store_finalize(st);
+	free(lastcopy);
+	if (rc == STORE_DONE) {
+		json_object_set_new(p->data, "partners", json_string(
+		    names.data != NULL ? names.data : ""));
+		json_object_set_new(p->data, "feature_live_chat",
+		    json_boolean(chat));
+		json_object_set_new(p->data, "feature_therapy",
+		    json_boolean(therapy));
+		json_object_set_new(p->data, "therapy_sessions_remaining",
+		    json_integer(remaining));
+		json_object_set_new(p->data, "therapy_sessions_redeemed",
+		    json_integer(redeemed));
+		rc = OK;
+	}
+	buf_free(&names);
+	return (rc);
+}
+
+/*
+ * "course_" and the last part of the slug in lower-case letters, digits
+ * and single underscores (CHAT_SLUG_MAX at most); the id's hex digits
+ * when nothing is left.
+ */
+static void
+course_key(const char *slug, const char *id, char *out, size_t n)
+{
+	const size_t	 prefix = sizeof(CHAT_COURSE_PREFIX) - 1;
+	const char	*s, *end;
+	size_t		 len, max;
+	int		 under = 0;
+
+	/* n is at least CHAT_KEY_LEN: room for the prefix and a slug. */
+	max = n - 1 < prefix + CHAT_SLUG_MAX ? n - 1 : prefix + CHAT_SLUG_MAX;
+	memcpy(out, CHAT_COURSE_PREFIX, prefix);
+	len = prefix;
+	end = slug + strlen(slug);
+	while (end > slug && end[-1] == '/')
+		end--;
+	for (s = end; s > slug && s[-1] != '/'; s--)
+		;
+	for (; s < end && len < max; s++) {
+		if (isalnum((unsigned char)*s)) {
+			if (under && len > prefix && len + 1 < max)
+				out[len++] = '_';
+			under = 0;
+			out[len++] = (char)tolower((unsigned char)*s);
+		} else
+			under = 1;
+	}
+	if (len == prefix)
+		for (s = id; *s != '\0' && len < max; s++)
+			if (isxdigit((unsigned char)*s))
+				out[len++] = (char)tolower((unsigned char)*s);
+	out[len] = '\0';
+}
+
+static int
+profile_courses(struct tx *tx, struct profile *p)
+{
+	struct stmt	*st;
+	char		 key[CHAT_KEY_LEN];
+	int		 rc;
+
+	st = store_prepare(tx, "SELECT c.slug, c.id, e.completed FROM "
+	    "course_enrolments e JOIN courses c ON c.id = e.course_id WHERE "
+	    "e.user_id = ? AND c.status <> 'deleted' ORDER BY c.slug, c.id");
+	store_bind_text(st, 1, p->user_id);
+	while ((rc = store_step(st)) == STORE_ROW) {
+		course_key(store_col_text(st, 0) != NULL ?
+		    store_col_text(st, 0) : "", store_col_text(st, 1), key,
+		    sizeof(key));
+		if (json_object_get(p->data, key) == NULL)
+			json_object_set_new(p->data, key, json_string(
+			    store_col_int64(st, 2) != 0 ? "Completed" :
+			    "Started"));
+	}
+	store_finalize(st);
+	return (rc == STORE_DONE ? OK : rc);
+}
+
+/*
+ * First, next and last therapy session starts, from the bookings table
+ * when this database has it (the booking webhook's migration).
+ */
+static int
+profile_bookings(struct tx *tx, struct profile *p)
+{
+	struct stmt	*st;
+	int		 rc;
+
+	st = store_prepare(tx, store_tx_dialect(tx) == STORE_POSTGRES ?
+	    "SELECT count(*) FROM information_schema.columns WHERE "
+	    "table_schema = current_schema() AND table_name = "
+	    "'therapy_bookings' AND column_name IN ('user_id', "
+	    "'start_date_time', 'cancelled_at')" :
+	    "SELECT count(*) FROM pragma_table_info('therapy_bookings') "
+	    "WHERE name IN ('user_id', 'start_date_time', 'cancelled_at')");
+	if ((rc = store_step(st)) == STORE_ROW)
+		p->bookings = store_col_int64(st, 0) == 3;
+	store_finalize(st);
+	if (rc != STORE_ROW)
+		return (rc == STORE_DONE ? ERR_DB : rc);
+	if (!p->bookings)
+		return (OK);
+	st = store_prepare(tx, "SELECT min(start_date_time), "
+	    "min(CASE WHEN start_date_time > ? THEN start_date_time END), "
+	    "max(CASE WHEN start_date_time <= ? THEN start_date_time END) "
+	    "FROM therapy_bookings WHERE user_id = ? AND cancelled_at IS NULL");
+	store_bind_int64(st, 1, p->now);
+	store_bind_int64(st, 2, p->now);
+	store_bind_text(st, 3, p->user_id);
+	if ((rc = store_step(st)) == STORE_ROW) {
+		json_object_set_new(p->data, "therapy_session_first_at",
+		    iso_or_empty(st, 0));
+		json_object_set_new(p->data, "therapy_session_next_at",
+		    iso_or_empty(st, 1));
+		json_object_set_new(p->data, "therapy_session_last_at",
+		    iso_or_empty(st, 2));
+		rc = OK;
+	} else if (rc == STORE_DONE)
+		rc = ERR_DB;
+	store_finalize(st);
+	return (rc);
+}
+
+/* Keyed BLAKE2b-256 of the people id and the profile, hex. */
+static void
+profile_digest(const struct profile *p, char out[DIGEST_LEN])
+{
+	unsigned char	 h[32];
+	crypto_generichash_state s;
+	char		*text;
+
+	text = json_dumps(p->data, JSON_COMPACT | JSON_SORT_KEYS);
+	crypto_generichash_init(&s, keyring_key(KEY_INDEX), SEAL_KEY_LEN,
+	    sizeof(h));
+	crypto_generichash_update(&s, (const unsigned char *)"chat_profile\n",
+	    13);
+	crypto_generichash_update(&s, (const unsigned char *)p->email,
+	    strlen(p->email) + 1);
+	if (text != NULL)
+		crypto_generichash_update(&s, (const unsigned char *)text,
+		    strlen(text));
+	crypto_generichash_final(&s, h, sizeof(h));
+	if (text == NULL)
+		randombytes_buf(h, sizeof(h));	/* out of memory: never equal */
+	hex_encode(h, sizeof(h), out);
+	free(text);
+}
+
+/* The provider */
+
+static int
+chat_push(const struct profile *p, char *err, int *give_up)
+{
+	json_t	*doc;
+	char	*data = NULL, *person = NULL;
+	int	 rc = ERR_NOMEM;
+
+	doc = json_pack("{s:O}", "data", p->data);
+	if (doc == NULL ||
+	    (data = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+		goto nomem;
+	json_decref(doc);
+	doc = NULL;
+	rc = chat_request("PUT", "people/data/", p->email, data, err, give_up);
+	if (rc != ERR_NOT_FOUND)
+		goto out;
+	/* No such person yet: make the profile, then send the data again. */
+	doc = json_pack("{s:s,s:{s:s}}", "email", p->email, "person",
+	    "nickname", p->nickname);
+	if (doc == NULL ||
+	    (person = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+		goto nomem;
+	json_decref(doc);	/* it holds the email too */
+	doc = NULL;
+	rc = chat_request("POST", "people/profile", NULL, person, err, give_up);
+	if (rc != OK && rc != ERR_CONFLICT)	/* 409: made meanwhile */
+		goto out;
+	if ((rc = chat_request("PUT", "people/data/", p->email, data, err,
+	    give_up)) == ERR_NOT_FOUND) {
+		*give_up = 1;
+		snprintf(err, JOB_ERR_LEN, "%s: the chat provider made the "
+		    "profile but still has no such person (HTTP 404)",
+		    CHAT_SYNC_KIND);
+	}
+	goto out;
+nomem:
+	json_decref(doc);
+	rc = ERR_NOMEM;
+	snprintf(err, JOB_ERR_LEN, "%s: out of memory", CHAT_SYNC_KIND);
+out:
+	if (person != NULL) {
+		sodium_memzero(person, strlen(person));
+		free(person);
+	}
+	free(data);
+	return (rc);
+}
+
+/* libcurl write callback: keep at most CHAT_RESPONSE_MAX bytes; a short
+ * count ends the transfer. */
+static size_t
+chat_write(char *data, size_t size, size_t n, void *arg)
+{
+	struct buf	*b = arg;
+
+	if (buf_append(b, data, size * n) != OK)
+		return (0);
+	return (size * n);
+}
+
+/* Crisp's {"reason": "..."} when it is a plain token, else "". */
+static void
+chat_reason(const struct buf *b, char *out, size_t n)
+{
+	json_t		*doc;
+	const char	*r, *s;
+
+	out[0] = '\0';
+	if (b->len == 0 || (doc = json_loadb(b->data, b->len, 0, NULL)) == NULL)
+		return;
+	if ((r = json_string_value(json_object_get(doc, "reason"))) != NULL &&
+	    strlen(r) > 0 && strlen(r) <= CHAT_REASON_MAX) {
+		for (s = r; *s != '\0'; s++)
+			if (!islower((unsigned char)*s) &&
+			    !isdigit((unsigned char)*s) && *s != '_')
+				break;
+		if (*s == '\0')
+			strlcpy_cb(out, r, n);
+	}
+	json_decref(doc);
+}
+
+/*
+ * One request to <chat_sync_url>/website/<id>/<path>[<people_id>]: OK for
+ * a 2xx, ERR_NOT_FOUND for 404 and ERR_CONFLICT for 409 (err untouched);
+ * ERR_UNAVAILABLE for what a retry may mend and ERR_FORBIDDEN with
+ * *give_up set for the rest (err says which, without the people id).
+ */
+static int
+chat_request(const char *method, const char *path, const char *people_id,
+    const char *body, char *err, int *give_up)
+{
+	static const char *const headers[] = {
+		"Content-Type: application/json",
+		"Accept: application/json",
+		"X-Crisp-Tier: plugin",
+	};
+	CURL			*c = NULL;
+	CURLcode		 cc;
+	struct curl_slist	*hdrs = NULL, *h;
+	struct buf		 b;
+	const char		*base = config.chat_sync_url;
+	char			*site = NULL, *pid = NULL, *url = NULL;
+	char			 reason[CHAT_REASON_MAX + 1];
+	size_t			 blen = strlen(base), ulen, i;
+	long			 code = 0;
+	int			 rc = ERR_NOMEM;
+
+	buf_init(&b, CHAT_RESPONSE_MAX);
+	while (blen > 0 && base[blen - 1] == '/')
+		blen--;
+	if ((c = curl_easy_init()) == NULL ||
+	    (site = curl_easy_escape(c, config.chat_sync_website_id, 0)) ==
+	    NULL || (people_id != NULL &&
+	    (pid = curl_easy_escape(c, people_id, 0)) == NULL))
+		goto nomem;
+	ulen = blen + strlen(site) + strlen(path) + (pid != NULL ?
+	    strlen(pid) : 0) + 16;
+	if ((url = malloc(ulen)) == NULL)
+		goto nomem;
+	snprintf(url, ulen, "%.*s/website/%s/%s%s", (int)blen, base, site,
+	    path, pid != NULL ? pid : "");
+	for (i = 0; i < NELEM(headers); i++) {
+		if ((h = curl_slist_append(hdrs, headers[i])) == NULL)
+			goto nomem;
+		hdrs = h;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "carebase");
+	if (config.chat_sync_identifier[0] != '\0') {
+		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(c, CURLOPT_USERNAME,
+		    config.chat_sync_identifier);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, config.chat_sync_key);
+	}
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT,
+	    (long)config.chat_sync_timeout_s);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)config.chat_sync_timeout_s);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, chat_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	cc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	chat_reason(&b, reason, sizeof(reason));
+	rc = ERR_UNAVAILABLE;
+	if (cc == CURLE_WRITE_ERROR)
+		snprintf(err, JOB_ERR_LEN, "%s: %s %s: the chat provider's "
+		    "answer is over %d bytes", CHAT_SYNC_KIND, method, path,
+		    CHAT_RESPONSE_MAX);
+	else if (cc == CURLE_OPERATION_TIMEDOUT)
+		snprintf(err, JOB_ERR_LEN, "%s: %s %s: the chat provider did "
+		    "not answer within %llds", CHAT_SYNC_KIND, method, path,
+		    (long long)config.chat_sync_timeout_s);
+	else if (cc != CURLE_OK)
+		snprintf(err, JOB_ERR_LEN, "%s: %s %s: the chat provider could "
+		    "not be reached: %s", CHAT_SYNC_KIND, method, path,
+		    curl_easy_strerror(cc));
+	else if (code >= 200 && code <= 299)
+		rc = OK;
+	else if (code == 404)
+		rc = ERR_NOT_FOUND;
+	else if (code == 409)
+		rc = ERR_CONFLICT;
+	else if (code == 408 || code == 429 || code >= 500)
+		snprintf(err, JOB_ERR_LEN, "%s: %s %s: the chat provider "
+		    "answered HTTP %ld%s%s", CHAT_SYNC_KIND, method, path, code,
+		    reason[0] != '\0' ? ", reason " : "", reason);
+	else {
+		rc = ERR_FORBIDDEN;
+		*give_up = 1;
+		snprintf(err, JOB_ERR_LEN, "%s: %s %s: the chat provider "
+		    "refused it with HTTP %ld%s%s; not retried%s",
+		    CHAT_SYNC_KIND, method, path, code,
+		    reason[0] != '\0' ? ", reason " : "", reason,
+		    code == 401 || code == 403 ? " (check chat_sync_identifier "
+		    "and chat_sync_key)" : "");
+	}
+	goto out;
+nomem:
+	snprintf(err, JOB_ERR_LEN, "%s: out of memory", CHAT_SYNC_KIND);
+out:
+	if (url != NULL) {
+		sodium_memzero(url, strlen(url));	/* holds the email */
+		free(url);
+	}
+	if (pid != NULL) {
+		sodium_memzero(pid, strlen(pid));
+		curl_free(pid);
+	}
+	curl_free(site);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	buf_free(&b);
+	return (rc);
+}
+
+/* GDPR: the export says when the profile was last sent; erasure forgets
+ * the row (a job still queued then finds the user erased). */
+
+static int
+gdpr_export(struct tx *tx, const char *user_id, json_t *rows)
+{
+	struct stmt	*st;
+	char		 iso[ISO_TIME_LEN];
+	int		 rc;
+
+	st = store_prepare(tx, "SELECT pushed_at FROM chat_profile_sync WHERE "
+	    "user_id = ?");
+	store_bind_text(st, 1, user_id);
+	if ((rc = store_step(st)) == STORE_ROW)
+		json_array_append_new(rows, json_pack("{s:s,s:o}", "provider",
+		    "chat", "pushed_at", store_col_is_null(st, 0) ?
+		    json_null() : json_string(time_format_iso(
+		    store_col_int64(st, 0), iso))));
+	store_finalize(st);
+	return (rc == STORE_ROW || rc == STORE_DONE ? OK : rc);
+}
+
+static int
+gdpr_erase(struct tx *tx, const char *user_id)
+{
+	struct stmt	*st;
+	int		 rc;
+
+	st = store_prepare(tx, "DELETE FROM chat_profile_sync WHERE "
+	    "user_id = ?");
+	store_bind_text(st, 1, user_id);
+	rc = store_step(st);
+	store_finalize(st);
+	return (rc == STORE_DONE ? OK : rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+}

@@ -1,0 +1,625 @@
+/*
+ * Reports (seed 002, "Reporting"): a catalogue of report definitions,
+ * each a few measures written as SQL with the named date-range
+ * parameters :from and :to (inclusive, exclusive; ms). SQL text lives
+ * here and only here: a request names a report, never SQL.
+ *
+ *	GET /v1/reports			the catalogue
+ *	GET /v1/reports/{name}?from=&to=&period=day|week|month&format=json|csv
+ *
+ * Admins only (permission reports:read:all). Every measure answers
+ * aggregates, never a row about a person: (group id, group name, day,
+ * count) with day = ms / 86400000, the same integer arithmetic on SQLite
+ * and PostgreSQL. The days are folded into periods here in C (UTC; a
+ * week starts on Monday and is named by that Monday's date; a month is
+ * YYYY-MM), so no date function of either dialect is needed. A range is
+ * at most REPORT_RANGE_MAX_MS long and an answer at most report_max_rows
+ * rows (422 REPORT_TOO_LARGE past it: narrow the range or widen the
+ * period). CSV cells are quoted as RFC 4180 asks, and a text cell that
+ * starts with = + - @ tab or CR gets a leading ' so a spreadsheet does
+ * not run it as a formula.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "module.h"
+#include "partners/partners_int.h"
+#include "resource/resource.h"
+#include "store/store.h"
+
+#define MEASURES_MAX	4
+#define BINDS_MAX	8		/* placeholders in one measure */
+#define DAY_MS		86400000LL
+#define PERIOD_LEN	48	/* "YYYY-MM-DD" and room the compiler sees */
+#define CSV_MAX		(64 * 1024 * 1024)	/* bytes of a CSV answer */
+#define SQL_MAX		4096
+
+enum period {
+	PERIOD_DAY = 0,
+	PERIOD_WEEK,
+	PERIOD_MONTH
+};
+
+struct measure {
+	const char	*name;		/* column of the answer */
+	const char	*doc;
+	/* SELECT group id, group name, day, count ... :from ... :to */
+	const char	*sql;
+};
+
+struct report {
+	const char	*name;
+	const char	*title;
+	const char	*doc;
+	const char	*group;		/* "partner" or "course" */
+	struct measure	 measures[MEASURES_MAX];
+};
+
+static const char *const periods[] = { "day", "week", "month", NULL };
+
+static const struct report catalogue[] = {
+	{"signups_by_partner", "Sign-ups by partner",
+	    "Members who signed up (users.created_at) in each period, by the "
+	    "partners they hold access from; partner null: none.",
+	    "partner", {
+		{"signups", "members who signed up",
+		    "SELECT p.id, p.name, u.created_at / 86400000, "
+		    "COUNT(DISTINCT u.id) FROM users u LEFT JOIN partner_access "
+		    "a ON a.user_id = u.id AND a.deleted_at IS NULL LEFT JOIN "
+		    "partners p ON p.id = a.partner_id WHERE u.role = 'member' "
+		    "AND u.created_at >= :from AND u.created_at < :to "
+		    "GROUP BY p.id, p.name, u.created_at / 86400000"},
+	    }},
+	{"access_codes_by_partner", "Access codes created and redeemed",
+	    "Partner access codes created (created_at) and redeemed "
+	    "(activated_at) in each period, by partner.",
+	    "partner", {
+		{"created", "codes created",
+		    "SELECT p.id, p.name, a.created_at / 86400000, COUNT(*) "
+		    "FROM partner_access a JOIN partners p ON p.id = "
+		    "a.partner_id WHERE a.code_hash IS NOT NULL AND "
+		    "a.created_at >= :from AND a.created_at < :to "
+		    "GROUP BY p.id, p.name, a.created_at / 86400000"},
+		{"redeemed", "codes redeemed",
+		    "SELECT p.id, p.name, a.activated_at / 86400000, COUNT(*) "
+		    "FROM partner_access a JOIN partners p ON p.id = "
+		    "a.partner_id WHERE a.code_hash IS NOT NULL AND "
+		    "a.user_id IS NOT NULL AND a.activated_at >= :from AND "
+		    "a.activated_at < :to "
+		    "GROUP BY p.id, p.name, a.activated_at / 86400000"},
+	    }},
+	{"course_progress", "Course starts and completions",
+	    "Courses started (first progress) and completed, and their "
+	    "sessions started and completed, in each period, by course.",
+	    "course", {
+		{"started", "users who started the course",
+		    "SELECT c.id, c.name, e.started_at / 86400000, COUNT(*) "
+		    "FROM course_enrolments e JOIN courses c ON c.id = "
+		    "e.course_id WHERE e.started_at >= :from AND "
+		    "e.started_at < :to "
+		    "GROUP BY c.id, c.name, e.started_at / 86400000"},
+		{"completed", "users who completed the course",
+		    "SELECT c.id, c.name, e.completed_at / 86400000, COUNT(*) "
+		    "FROM course_enrolments e JOIN courses c ON c.id = "
+		    "e.course_id WHERE e.completed = 1 AND e.completed_at >= "
+		    ":from AND e.completed_at < :to "
+		    "GROUP BY c.id, c.name, e.completed_at / 86400000"},
+		{"sessions_started", "course sessions started",
+		    "SELECT c.id, c.name, sp.started_at / 86400000, COUNT(*) "
+		    "FROM course_session_progress sp JOIN course_sessions s ON "
+		    "s.id = sp.session_id JOIN courses c ON c.id = s.course_id "
+		    "WHERE sp.started_at >= :from AND sp.started_at < :to "
+		    "GROUP BY c.id, c.name, sp.started_at / 86400000"},
+		{"sessions_completed", "course sessions completed",
+		    "SELECT c.id, c.name, sp.completed_at / 86400000, "
+		    "COUNT(*) FROM course_session_progress sp JOIN "
+		    "course_sessions s ON s.id = sp.session_id JOIN courses c "
+		    "ON c.id = s.course_id WHERE sp.completed = 1 AND "
+		    "sp.completed_at >= :from AND sp.completed_at < :to "
+		    "GROUP BY c.id, c.name, sp.completed_at / 86400000"},
+	    }},
+	{"therapy_bookings_by_partner", "Therapy bookings and cancellations",
+	    "Therapy sessions booked (created_at) and cancelled "
+	    "(cancelled_at) in each period, by the partner whose access paid "
+	    "for them.",
+	    "partner", {
+		{"booked", "sessions booked",
+		    "SELECT p.id, p.name, b.created_at / 86400000, COUNT(*) "
+		    "FROM therapy_bookings b LEFT JOIN partners p ON p.id = "
+		    "b.partner_id WHERE b.created_at >= :from AND "
+		    "b.created_at < :to "
+		    "GROUP BY p.id, p.name, b.created_at / 86400000"},
+		{"cancelled", "sessions cancelled",
+		    "SELECT p.id, p.name, b.cancelled_at / 86400000, COUNT(*) "
+		    "FROM therapy_bookings b LEFT JOIN partners p ON p.id = "
+		    "b.partner_id WHERE b.cancelled_at >= :from AND "
+		    "b.cancelled_at < :to "
+		    "GROUP BY p.id, p.name, b.cancelled_at / 86400000"},
+	    }},
+};
+
+/* One run of a report. */
+struct run {
+	const struct report	*rep;
+	int64_t			 from, to;
+	enum period		 period;
+	size_t			 nmeasures;
+	json_t			*rows;		/* array of row objects */
+	json_t			*index;		/* "period|group id" -> row */
+	char			 gid[40];	/* "partner_id" */
+};
+
+static int	 caller_admin(struct request *);
+static const struct report *report_find(const char *);
+static size_t	 measures_count(const struct report *);
+static json_t	*columns(const struct report *, const char *);
+static int	 sql_compile(const char *, struct buf *, int *, int *);
+static void	 period_key(int64_t, enum period, char *);
+static int	 args(struct request *, struct run *, int *);
+static int	 row_add(struct run *, size_t, struct stmt *);
+static int	 measure_run(struct tx *, struct run *, size_t);
+static int	 row_cmp(const void *, const void *);
+static int	 rows_sort(struct run *);
+static int	 csv_text(struct buf *, const char *);
+static int	 csv_write(struct buf *, const struct run *, json_t *);
+
+/* 401 without a caller, 403 without reports:read:all; OK for admins. */
+static int
+caller_admin(struct request *req)
+{
+	struct principal	*who;
+
+	if (partners_caller(req, &who) != OK)
+		return (ERR_UNAUTHORIZED);
+	if (resource_scope(req->db, who, "reports", "read") != SCOPE_ALL) {
+		http_problem(req, ERR_FORBIDDEN, NULL, "Reports are for "
+		    "admins.");
+		return (ERR_FORBIDDEN);
+	}
+	return (OK);
+}
+
+static const struct report *
+report_find(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; name != NULL && i < NELEM(catalogue); i++)
+		if (strcmp(catalogue[i].name, name) == 0)
+			return (&catalogue[i]);
+	return (NULL);
+}
+
+static size_t
+measures_count(const struct report *rep)
+{
+	size_t	 n = 0;
+
+	while (n < MEASURES_MAX && rep->measures[n].name != NULL)
+		n++;
+	return (n);
+}
+
+/* ["period", "<group>_id", "<group>", measures...] */
+static json_t *
+columns(const struct report *rep, const char *gid)
+{
+	json_t	*c;
+	size_t	 i, n = measures_count(rep);
+
+	if ((c = json_pack("[s,s,s]", "period", gid, rep->group)) == NULL)
+		return (NULL);
+	for (i = 0; i < n; i++)
+		json_array_append_new(c, json_string(rep->measures[i].name));
+	return (c);
+}
+
+/* GET /v1/reports */
+void
+reports_list(struct request *req)
+{
+	const struct report	*rep;
+	json_t			*data, *ms, *o;
+	char			 gid[40];
+	size_t			 i, j, n;
+
+	if (caller_admin(req) != OK)
+		return;
+	if ((data = json_array()) == NULL) {
+		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
+		return;
+	}
+	for (i = 0; i < NELEM(catalogue); i++) {
+		rep = &catalogue[i];
+		snprintf(gid, sizeof(gid), "%s_id", rep->group);
+		ms = json_array();
+		n = measures_count(rep);
+		for (j = 0; j < n; j++)
+			json_array_append_new(ms, json_pack("{s:s,s:s}", "name",
+			    rep->measures[j].name, "description",
+			    rep->measures[j].doc));
+		o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:{s:s,s:s,s:[s,s,s],"
+		    "s:[s,s]}}", "name", rep->name, "title", rep->title,
+		    "description", rep->doc, "group", rep->group, "measures",
+		    ms, "columns", columns(rep, gid), "parameters", "from",
+		    "ISO 8601 date or date-time, inclusive (required)", "to",
+		    "ISO 8601 date or date-time, exclusive (required); at most "
+		    "5 years after from", "period", "day", "week", "month",
+		    "format", "json", "csv");
+		json_array_append_new(data, o);
+	}
+	http_json(req, 200, json_pack("{s:o}", "data", data));
+}
+
+/*
+ * Replace :from and :to (outside quotes) with ? and note which each is
+ * (0 from, 1 to) in binds. ERR_INTERNAL for any other name: the
+ * catalogue is wrong.
+ */
+static int
+sql_compile(const char *sql, struct buf *out, int *binds, int *nbinds)
+{
+	const char	*s;
+	int		 quoted = 0, which;
+	size_t		 n;
+
+	*nbinds = 0;
+	for (s = sql; *s != '\0'; ) {
+		if (*s == '\'')
+			quoted = !quoted;
+		if (quoted || *s != ':' || s[1] == ':' ||
+		    (s > sql && s[-1] == ':')) {
+			if (buf_append(out, s++, 1) != OK)
+				return (ERR_NOMEM);
+			continue;
+		}
+		if (strncmp(s + 1, "from", 4) == 0) {
+			which = 0;
+			n = 5;
+		} else if (strncmp(s + 1, "to", 2) == 0) {
+			which = 1;
+			n = 3;
+		} else
+			return (ERR_INTERNAL);
+		if (isalnum((unsigned char)s[n]) || s[n] == '_' ||
+		    *nbinds == BINDS_MAX)
+			return (ERR_INTERNAL);
+		binds[(*nbinds)++] = which;
+		if (buf_append(out, "?", 1) != OK)
+			return (ERR_NOMEM);
+		s += n;
+	}
+	return (OK);
+}
+
+/* The period of a day (days since 1970-01-01, UTC) into out (PERIOD_LEN). */
+static void
+period_key(int64_t day, enum period period, char *out)
+{
+	struct tm	 tm;
+
+	if (period == PERIOD_WEEK)
+		day -= (day + 3) % 7;	/* 1970-01-01 was a Thursday */
+	time_utc(day * 86400, &tm);
+	if (period == PERIOD_MONTH)
+		snprintf(out, PERIOD_LEN, "%04d-%02d", tm.tm_year + 1900,
+		    tm.tm_mon + 1);
+	else
+		snprintf(out, PERIOD_LEN, "%04d-%02d-%02d", tm.tm_year + 1900,
+		    tm.tm_mon + 1, tm.tm_mday);
+}
+
+/* ?from= ?to= ?period= ?format=: 422 with an entry per bad one. */
+static int
+args(struct request *req, struct run *run, int *csv)
+{
+	const char	*from = http_query(req, "from");
+	const char	*to = http_query(req, "to");
+	const char	*v;
+	json_t		*errs = json_array();
+	size_t		 i;
+	int		 ok_from = 0, ok_to = 0;
+
+	if (from == NULL)
+		partners_err(errs, "from", "required", "the start of the "
+		    "range, an ISO 8601 date or date-time");
+	else if (strlen(from) > ISO_TIME_LEN || time_parse_iso(from,
+	    &run->from) != 0 || run->from < 0)
+		partners_err(errs, "from", "invalid_format", "an ISO 8601 date "
+		    "or date-time after 1970");
+	else
+		ok_from = 1;
+	if (to == NULL)
+		partners_err(errs, "to", "required", "the end of the range "
+		    "(exclusive), an ISO 8601 date or date-time");
+	else if (strlen(to) > ISO_TIME_LEN || time_parse_iso(to,
+	    &run->to) != 0 || run->to < 0)
+		partners_err(errs, "to", "invalid_format", "an ISO 8601 date "
+		    "or date-time after 1970");
+	else
+		ok_to = 1;
+	if (ok_from && ok_to && run->to <= run->from)
+		partners_err(errs, "to", "out_of_range", "must be after from");
+	else if (ok_from && ok_to && run->to - run->from > REPORT_RANGE_MAX_MS)
+		partners_err(errs, "to", "out_of_range", "the range is at most "
+		    "5 years");
+	run->period = PERIOD_MONTH;
+	if ((v = http_query(req, "period")) != NULL) {
+		for (i = 0; periods[i] != NULL; i++)
+			if (strcmp(v, periods[i]) == 0)
+				break;
+		if (periods[i] == NULL)
+			partners_err(errs, "period", "enum", "day, week or "
+			    "month");
+		else
+			run->period = (enum period)i;
+	}
+	*csv = 0;
+	if ((v = http_query(req, "format")) != NULL) {
+		if (strcmp(v, "csv") == 0)
+			*csv = 1;
+		else if (strcmp(v, "json") != 0)
+			partners_err(errs, "format", "enum", "json or csv");
+	}
+	return (partners_errs_answer(req, errs, "The report query"));
+}
+
+/* Add the current row of a measure's statement to its period's row. */
+static int
+row_add(struct run *run, size_t m, struct stmt *st)
+{
+	const char	*gid = store_col_text(st, 0);
+	const char	*gname = store_col_text(st, 1);
+	json_t		*row, *v;
+	char		 key[PERIOD_LEN + UUID_STR_LEN + 2];
+	char		 period[PERIOD_LEN];
+	size_t		 i;
+
+	period_key(store_col_int64(st, 2), run->period, period);
+	snprintf(key, sizeof(key), "%s|%s", period, gid != NULL ? gid : "");
+	if ((row = json_object_get(run->index, key)) == NULL) {
+		if (json_array_size(run->rows) >=
+		    (size_t)config.report_max_rows)
+			return (ERR_TOO_LARGE);
+		row = json_pack("{s:s,s:o,s:o}", "period", period, run->gid,
+		    gid != NULL ? json_string(gid) : json_null(),
+		    run->rep->group, gname != NULL ? json_string(gname) :
+		    json_null());
+		if (row == NULL)
+			return (ERR_NOMEM);
+		for (i = 0; i < run->nmeasures; i++)
+			json_object_set_new(row, run->rep->measures[i].name,
+			    json_integer(0));
+		json_object_set(run->index, key, row);
+		json_array_append_new(run->rows, row);
+	}
+	v = json_object_get(row, run->rep->measures[m].name);
+	json_integer_set(v, json_integer_value(v) + store_col_int64(st, 3));
+	return (OK);
+}
+
+static int
+measure_run(struct tx *tx, struct run *run, size_t m)
+{
+	struct stmt	*st;
+	struct buf	 sql;
+	int		 binds[BINDS_MAX], nbinds, i, rc;
+
+	buf_init(&sql, SQL_MAX);
+	if ((rc = sql_compile(run->rep->measures[m].sql, &sql, binds,
+	    &nbinds)) != OK) {
+		buf_free(&sql);
+		return (rc);
+	}
+	st = store_prepare(tx, sql.data);
+	buf_free(&sql);
+	for (i = 0; i < nbinds; i++)
+		store_bind_int64(st, i + 1, binds[i] == 0 ? run->from :
+		    run->to);
+	while ((rc = store_step(st)) == STORE_ROW)
+		if ((rc = row_add(run, m, st)) != OK)
+			break;
+	store_finalize(st);
+	return (rc == STORE_DONE ? OK : rc);
+}
+
+/* A row and its sort keys. */
+struct sorted {
+	json_t		*row;
+	const char	*period, *name, *id;
+};
+
+/* By period, then group name (none last), then group id. */
+static int
+row_cmp(const void *a, const void *b)
+{
+	const struct sorted	*x = a, *y = b;
+	int			 c;
+
+	if ((c = strcmp(x->period, y->period)) != 0)
+		return (c);
+	if (x->name == NULL || y->name == NULL) {
+		if ((c = (x->name == NULL) - (y->name == NULL)) != 0)
+			return (c);
+	} else if ((c = strcmp(x->name, y->name)) != 0)
+		return (c);
+	return (strcmp(x->id != NULL ? x->id : "", y->id != NULL ? y->id :
+	    ""));
+}
+
+static int
+rows_sort(struct run *run)
+{
+	struct sorted	*v;
+	json_t		*row;
+	size_t		 i, n = json_array_size(run->rows);
+
+	if (n < 2)
+		return (OK);
+	if ((v = calloc(n, sizeof(*v))) == NULL)
+		return (ERR_NOMEM);
+	json_array_foreach(run->rows, i, row) {
+		v[i].row = json_incref(row);
+		v[i].period = json_string_value(json_object_get(row,
+		    "period"));
+		v[i].name = json_string_value(json_object_get(row,
+		    run->rep->group));
+		v[i].id = json_string_value(json_object_get(row, run->gid));
+	}
+	qsort(v, n, sizeof(*v), row_cmp);
+	json_array_clear(run->rows);
+	for (i = 0; i < n; i++)
+		json_array_append_new(run->rows, v[i].row);
+	free(v);
+	return (OK);
+}
+
+/* One text cell: quoted when it must be, defused when it could run. */
+static int
+csv_text(struct buf *b, const char *s)
+{
+	const char	*p;
+	int		 formula, rc;
+
+	formula = strchr("=+-@\t\r", s[0]) != NULL && s[0] != '\0';
+	if (!formula && strpbrk(s, ",\"\r\n") == NULL)
+		return (buf_puts(b, s));
+	if ((rc = buf_puts(b, formula ? "\"'" : "\"")) != OK)
+		return (rc);
+	for (p = s; *p != '\0'; p++)
+		if ((rc = buf_append(b, p, 1)) != OK ||
+		    (*p == '"' && (rc = buf_append(b, "\"", 1)) != OK))
+			return (rc);
+	return (buf_puts(b, "\""));
+}
+
+/* Header line, then one line per row; CRLF line ends. */
+static int
+csv_write(struct buf *b, const struct run *run, json_t *cols)
+{
+	json_t		*row, *c, *v;
+	size_t		 i, j;
+	int		 rc = OK;
+
+	json_array_foreach(cols, j, c)
+		if ((rc = buf_puts(b, j > 0 ? "," : "")) != OK ||
+		    (rc = csv_text(b, json_string_value(c))) != OK)
+			return (rc);
+	if ((rc = buf_puts(b, "\r\n")) != OK)
+		return (rc);
+	json_array_foreach(run->rows, i, row) {
+		json_array_foreach(cols, j, c) {
+			v = json_object_get(row, json_string_value(c));
+			if ((rc = buf_puts(b, j > 0 ? "," : "")) != OK)
+				return (rc);
+			if (json_is_integer(v))
+				rc = buf_printf(b, "%lld",
+				    (long long)json_integer_value(v));
+			else if (json_is_string(v))
+				rc = csv_text(b, json_string_value(v));
+			if (rc != OK)
+				return (rc);
+		}
+		if ((rc = buf_puts(b, "\r\n")) != OK)
+			return (rc);
+	}
+	return (OK);
+}
+
+/* GET /v1/reports/{name} */
+void
+reports_run(struct request *req)
+{
+	struct run	 run;
+	struct tx	*tx = NULL;
+	struct buf	 b;
+	json_t		*cols = NULL, *totals = NULL, *row, *v;
+	char		 from[ISO_TIME_LEN], to[ISO_TIME_LEN], *data, *cd;
+	size_t		 i, m, len;
+	int		 csv, rc;
+
+	memset(&run, 0, sizeof(run));
+	buf_init(&b, CSV_MAX);
+	if (caller_admin(req) != OK)
+		return;
+	if ((run.rep = report_find(http_param(req, "name"))) == NULL) {
+		http_problem(req, ERR_NOT_FOUND, "REPORT_NOT_FOUND", "No such "
+		    "report: GET /v1/reports lists them.");
+		return;
+	}
+	if (args(req, &run, &csv) != OK)
+		return;
+	snprintf(run.gid, sizeof(run.gid), "%s_id", run.rep->group);
+	run.nmeasures = measures_count(run.rep);
+	run.rows = json_array();
+	run.index = json_object();
+	cols = columns(run.rep, run.gid);
+	totals = json_object();
+	if (run.rows == NULL || run.index == NULL || cols == NULL ||
+	    totals == NULL) {
+		rc = ERR_NOMEM;
+		goto out;
+	}
+	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
+		goto out;
+	for (m = 0; m < run.nmeasures && rc == OK; m++)
+		rc = measure_run(tx, &run, m);
+	store_tx_rollback(tx);
+	if (rc == ERR_TOO_LARGE) {
+		http_problem(req, ERR_INVALID, "REPORT_TOO_LARGE", "The report "
+		    "has more than %lld rows: narrow the range or choose a "
+		    "longer period.", (long long)config.report_max_rows);
+		goto out;
+	}
+	if (rc != OK || (rc = rows_sort(&run)) != OK)
+		goto out;
+	for (m = 0; m < run.nmeasures; m++) {
+		len = 0;
+		json_array_foreach(run.rows, i, row)
+			len += (size_t)json_integer_value(json_object_get(row,
+			    run.rep->measures[m].name));
+		json_object_set_new(totals, run.rep->measures[m].name,
+		    json_integer((json_int_t)len));
+	}
+	time_format_iso(run.from, from);
+	time_format_iso(run.to, to);
+	if (!csv) {
+		v = json_pack("{s:s,s:s,s:s,s:s,s:s,s:O,s:O,s:O}", "report",
+		    run.rep->name, "title", run.rep->title, "from", from, "to",
+		    to, "period", periods[run.period], "columns", cols, "rows",
+		    run.rows, "totals", totals);
+		if (v == NULL) {
+			rc = ERR_NOMEM;
+			goto out;
+		}
+		http_json(req, 200, v);
+		goto out;
+	}
+	if ((rc = csv_write(&b, &run, cols)) != OK)
+		goto out;
+	if ((cd = arena_printf(req->arena, "attachment; filename=\"%s_%.10s_"
+	    "%.10s_%s.csv\"", run.rep->name, from, to,
+	    periods[run.period])) != NULL)
+		http_header_add(req, "Content-Disposition", cd);
+	data = buf_take(&b, &len);
+	http_send_take(req, 200, "text/csv; charset=utf-8", data, len);
+out:
+	if (rc != OK && !req->responded)
+		http_problem(req, rc, NULL, "The report could not be made.");
+	buf_free(&b);
+	json_decref(cols);
+	json_decref(totals);
+	json_decref(run.rows);
+	json_decref(run.index);
+}

@@ -1,0 +1,717 @@
+"""Chat profile sync (issue 6, part 6): a change of a user's partners,
+features, therapy counts or course progress queues one chat.profile_sync job
+that pushes the profile (Crisp's people data shape) to a fake chat provider
+served here: PUT /v1/website/{id}/people/data/{email} {"data": {...}}, the
+profile made first (POST .../people/profile) when the provider has no such
+person. A burst of changes makes one push; an unchanged profile is not sent
+again; HTTP errors and timeouts are retried with backoff until the push
+lands; a refusal (4xx other than 408/429) gives up at once (failed_jobs);
+erased users are never pushed; with no URL nothing is queued; the email is
+never in the server's log or in the job tables. Runs on SQLite and
+PostgreSQL."""
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote, unquote
+
+import pytest
+
+from conftest import problem, wait_until
+
+PASSWORD = "pale orange kettle 1987 drums"
+FAST_HASH = {"CAREBASE_PASSWORD_OPSLIMIT": "2", "CAREBASE_PASSWORD_MEMLIMIT_KIB": "19456"}
+WEBSITE = "8c842203-7ed8-4e29-a608-7cf78a7d2fcc"
+IDENT = "plugin-ident"
+KEY = "k3y:with/odd+chars"
+CMS_SECRET = "cms-secret-for-chat-tests"
+CMS_TOKEN = "cms-token"
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+# -- the fake chat provider and the fake CMS ------------------------------------
+
+class FakeHttp:
+    """A local HTTP server; handle(method, path, body, headers) -> (status, obj)."""
+
+    def __init__(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def _any(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(n) if n else b""
+                status, body = fake.handle(self.command, self.path, raw, self.headers)
+                if status is None:
+                    return          # hung up on purpose
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = _any
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class FakeChat(FakeHttp):
+    """Crisp's people API, enough of it: data PUTs of people it knows are
+    stored, unknown people answer 404 people_not_found, POST people/profile
+    makes one. script holds the answers of the next data PUTs: an HTTP
+    status, "hang" (answer nothing for 2.5 s), "big" (200 with 200 kB) or
+    "gate" (wait for self.release, then as usual)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.log = []          # every request: dict(method, path, people, body, headers, status)
+        self.people = {}       # email -> data
+        self.script = []
+        self.entered = threading.Event()    # a "gate" request arrived
+        self.release = threading.Event()    # let it go on
+        super().__init__()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def handle(self, method, path, raw, headers):
+        body = json.loads(raw) if raw else None
+        rec = {"method": method, "path": path, "body": body,
+               "headers": {k.lower(): v for k, v in headers.items()}, "status": None}
+        data_prefix = f"/v1/website/{WEBSITE}/people/data/"
+        with self.lock:
+            self.log.append(rec)
+            if method == "PUT" and path.startswith(data_prefix):
+                rec["people"] = unquote(path[len(data_prefix):])
+                if self.script:
+                    what = self.script.pop(0)
+                    if what == "hang":
+                        self.lock.release()
+                        try:
+                            time.sleep(2.5)
+                        finally:
+                            self.lock.acquire()
+                        return None, None
+                    if what == "gate":
+                        self.entered.set()
+                        self.lock.release()
+                        try:
+                            self.release.wait(10)
+                        finally:
+                            self.lock.acquire()
+                        what = None
+                    elif what == "big":
+                        rec["status"] = 200
+                        return 200, b"{" + b" " * 200000 + b"}"
+                    if what is not None:
+                        rec["status"] = what
+                        return what, {"error": True, "reason": "scripted_failure",
+                                      "data": {}}
+                if rec["people"] not in self.people:
+                    rec["status"] = 404
+                    return 404, {"error": True, "reason": "people_not_found", "data": {}}
+                self.people[rec["people"]] = body["data"]
+                rec["status"] = 200
+                return 200, {"error": False, "reason": "updated", "data": {}}
+            if method == "POST" and path == f"/v1/website/{WEBSITE}/people/profile":
+                if body["email"] in self.people:
+                    rec["status"] = 409
+                    return 409, {"error": True, "reason": "people_exists", "data": {}}
+                self.people[body["email"]] = {}
+                rec["status"] = 201
+                return 201, {"error": False, "reason": "added",
+                             "data": {"people_id": str(uuid.uuid4())}}
+            rec["status"] = 404
+            return 404, {"error": True, "reason": "not_found", "data": {}}
+
+    def requests(self, email=None):
+        with self.lock:
+            return [r for r in self.log if email is None or r.get("people") == email
+                    or (r["body"] or {}).get("email") == email]
+
+    def pushes(self, email):
+        """The data of every data PUT for email that was stored, in order."""
+        return [r["body"]["data"] for r in self.requests(email)
+                if r["method"] == "PUT" and r["status"] == 200]
+
+
+class FakeCms(FakeHttp):
+    """GET /v2/cdn/stories/<id> from self.stories."""
+
+    def __init__(self):
+        self.stories = {}
+        super().__init__()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/v2"
+
+    def handle(self, method, path, raw, headers):
+        sid = path.partition("?")[0].rsplit("/", 1)[-1]
+        if sid not in self.stories:
+            return 404, {"error": "not found"}
+        return 200, {"story": self.stories[sid]}
+
+
+@pytest.fixture
+def chat():
+    f = FakeChat()
+    yield f
+    f.stop()
+
+
+@pytest.fixture
+def cms():
+    c = FakeCms()
+    yield c
+    c.stop()
+
+
+def chat_env(chat, **extra):
+    env = dict(FAST_HASH)
+    env.update({"CAREBASE_CHAT_SYNC_URL": chat.url,
+                "CAREBASE_CHAT_SYNC_WEBSITE_ID": WEBSITE,
+                "CAREBASE_CHAT_SYNC_IDENTIFIER": IDENT,
+                "CAREBASE_CHAT_SYNC_KEY": KEY,
+                "CAREBASE_CHAT_SYNC_TIMEOUT_S": "1",
+                "CAREBASE_CHAT_SYNC_DELAY_MS": "300",
+                "CAREBASE_JOB_BACKOFF_BASE_MS": "200"})
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+@pytest.fixture
+def server(start_server, chat):
+    return start_server(env=chat_env(chat))
+
+
+# -- helpers -------------------------------------------------------------------------
+
+def hdr(who):
+    return {"Authorization": f"Bearer {who['token']}"}
+
+
+def login(server, email):
+    r = server.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return r.json()["token"]
+
+
+def register(server, name, **extra):
+    email = f"{name}.{secrets.token_hex(3)}@example.org"
+    body = {"email": email, "password": PASSWORD, "accept_terms": True,
+            "first_name": name.capitalize(), "date_of_birth": "1990-01-01", "country": "GB"}
+    body.update(extra)
+    r = server.post("/v1/auth/register", json=body)
+    assert r.status_code == 201, r.text
+    token = login(server, email)
+    me = server.get("/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
+    return {"email": email, "token": token, "id": me["id"]}
+
+
+def staff(server, name, role):
+    email = f"{name}.{secrets.token_hex(3)}@example.org"
+    r = server.cli("user", "add", f"--role={role}", f"--email={email}",
+                   f"--password={PASSWORD}")
+    assert r.returncode == 0, r.stdout + r.stderr
+    token = login(server, email)
+    me = server.get("/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
+    return {"email": email, "token": token, "id": me["id"]}
+
+
+def make_partner(server, admin, name):
+    r = server.post("/v1/partners", headers=hdr(admin), json={"name": name})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def new_code(server, who, partner=None, **body):
+    body.setdefault("feature_live_chat", True)
+    body.setdefault("feature_therapy", True)
+    body.setdefault("therapy_sessions_remaining", 6)
+    if partner is not None:
+        body["partner_id"] = partner["id"]
+    r = server.post("/v1/partner-access", headers=hdr(who), json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def assign(server, who, code):
+    r = server.post("/v1/partner-access/assign", headers=hdr(who), json={"code": code})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def patch_access(server, who, access, **body):
+    r = server.request("PATCH", f"/v1/partner-access/{access['id']}", headers=hdr(who),
+                       json=body)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def chat_jobs(db):
+    return db.count("jobs", "kind = 'chat.profile_sync'")
+
+
+def settle(db, timeout=15.0):
+    """Wait until no chat.profile_sync job is queued or running."""
+    wait_until(lambda: chat_jobs(db) == 0, timeout=timeout, what="chat jobs to finish")
+
+
+def wait_pushes(chat, email, n, timeout=15.0):
+    wait_until(lambda: len(chat.pushes(email)) >= n, timeout=timeout,
+               what=f"{n} profile push(es)")
+    return chat.pushes(email)
+
+
+def has_bookings(db):
+    cols = ("user_id", "start_date_time", "cancelled_at")
+    if db.kind == "sqlite":
+        rows = db.query("SELECT name FROM pragma_table_info('therapy_bookings')")
+    else:
+        rows = db.query("SELECT column_name FROM information_schema.columns WHERE "
+                        "table_schema = current_schema() AND table_name = 'therapy_bookings'")
+    return all(c in {r[0] for r in rows} for c in cols)
+
+
+def no_email_anywhere(server, db, email):
+    """The address is not in the log or in any job row, quoted or not."""
+    forms = {email, quote(email, safe=""), email.split("@")[0] + "%40"}
+    log = server.log()
+    for f in forms:
+        assert f not in log, f"{f!r} in the server log"
+    rows = db.query("SELECT payload, COALESCE(last_error, '') FROM jobs") + \
+        db.query("SELECT payload, error FROM failed_jobs") + \
+        db.query("SELECT user_id, COALESCE(job_id, ''), COALESCE(digest, '') "
+                 "FROM chat_profile_sync")
+    for row in rows:
+        for v in row:
+            for f in forms:
+                assert f not in (v or ""), f"{f!r} in {row}"
+
+
+@pytest.fixture
+def world(server):
+    w = {"admin": staff(server, "admin", "admin")}
+    w["bumble"] = make_partner(server, w["admin"], "Bumble")
+    w["badoo"] = make_partner(server, w["admin"], "badoo")
+    return w
+
+
+# -- pushes -------------------------------------------------------------------------
+
+def test_redeeming_a_code_pushes_the_profile(server, world, chat):
+    db = server.db
+    m = register(server, "member")
+    acc = new_code(server, world["admin"], world["bumble"])
+    assign(server, m, acc["code"])
+    data = wait_pushes(chat, m["email"], 1)[0]
+    settle(db)
+    # A person the provider did not know: data 404, profile made, data again.
+    reqs = chat.requests(m["email"])
+    assert [(r["method"], r["status"]) for r in reqs] == [
+        ("PUT", 404), ("POST", 201), ("PUT", 200)], reqs
+    assert reqs[1]["body"] == {"email": m["email"], "person": {"nickname": "Member"}}
+    assert reqs[0]["path"] == f"/v1/website/{WEBSITE}/people/data/{quote(m['email'], safe='')}"
+    for r in reqs:
+        h = r["headers"]
+        assert h["authorization"] == "Basic " + base64.b64encode(
+            f"{IDENT}:{KEY}".encode()).decode()
+        assert h["x-crisp-tier"] == "plugin"
+        assert h["content-type"] == "application/json"
+    assert data["partners"] == "Bumble"
+    assert data["feature_live_chat"] is True and data["feature_therapy"] is True
+    assert data["therapy_sessions_remaining"] == 6
+    assert data["therapy_sessions_redeemed"] == 0
+    assert ISO.match(data["signed_up_at"]), data
+    assert data["last_active_at"] == "" or ISO.match(data["last_active_at"]), data
+    assert data["email_reminders_frequency"] == "never"
+    assert data["marketing_permission"] is False
+    assert data["service_emails_permission"] is True
+    assert not [k for k in data if k.startswith("course_")]
+    keys = {"therapy_session_first_at", "therapy_session_next_at", "therapy_session_last_at"}
+    if has_bookings(db):
+        assert keys <= set(data) and all(data[k] == "" for k in keys), data
+    else:
+        assert not keys & set(data), data
+    # Every value is flat: a string, number or boolean.
+    assert all(isinstance(v, (str, int, bool)) for v in data.values()), data
+    row = db.query(f"SELECT job_id, dirty, digest, pushed_at FROM chat_profile_sync "
+                   f"WHERE user_id = '{m['id']}'")[0]
+    assert row[0] is None and row[1] == "0" and re.fullmatch(r"[0-9a-f]{64}", row[2])
+    assert row[3] is not None
+    assert chat.people[m["email"]] == data
+    no_email_anywhere(server, db, m["email"])
+
+
+def test_registration_with_a_code_or_automatic_access_pushes(server, world, chat):
+    w = world
+    acc = new_code(server, w["admin"], w["badoo"], feature_live_chat=False,
+                   therapy_sessions_remaining=4)
+    m = register(server, "coded", partner_access_code=acc["code"])
+    data = wait_pushes(chat, m["email"], 1)[0]
+    assert data["partners"] == "badoo" and data["feature_live_chat"] is False
+    assert data["feature_therapy"] is True and data["therapy_sessions_remaining"] == 4
+    r = server.post("/v1/partner-features", headers=hdr(w["admin"]), json={
+        "partner_id": w["bumble"]["id"],
+        "feature_id": server.get("/v1/features?name=automatic_access_code",
+                                 headers=hdr(w["admin"])).json()["data"][0]["id"]})
+    assert r.status_code == 201, r.text
+    a = register(server, "auto", partner="bumble")
+    data = wait_pushes(chat, a["email"], 1)[0]
+    assert data["partners"] == "Bumble" and data["feature_live_chat"] is True
+    assert data["feature_therapy"] is False and data["therapy_sessions_remaining"] == 0
+    # A plain registration changes nothing the sync follows.
+    p = register(server, "plain")
+    settle(server.db)
+    time.sleep(0.5)
+    assert chat.requests(p["email"]) == []
+
+
+def test_access_changes_push_the_new_profile(server, world, chat):
+    w, db = world, server.db
+    pa = staff(server, "padmin", "partner_admin")
+    r = server.post("/v1/partner-admins", headers=hdr(w["admin"]),
+                    json={"user_id": pa["id"], "partner_id": w["bumble"]["id"]})
+    assert r.status_code == 201, r.text
+    m = register(server, "member")
+    a1 = new_code(server, pa)
+    assign(server, m, a1["code"])
+    wait_pushes(chat, m["email"], 1)
+    settle(db)
+    # The partner admin changes the access: remaining and redeemed as they are.
+    patch_access(server, pa, a1, therapy_sessions_remaining=3)
+    assert wait_pushes(chat, m["email"], 2)[-1]["therapy_sessions_remaining"] == 3
+    settle(db)
+    # A second partner: names sorted, counts summed.
+    a2 = new_code(server, w["admin"], w["badoo"], feature_therapy=False,
+                  therapy_sessions_remaining=2)
+    assign(server, m, a2["code"])
+    data = wait_pushes(chat, m["email"], 3)[-1]
+    assert data["partners"] == "badoo, Bumble", data
+    assert data["therapy_sessions_remaining"] == 5 and data["feature_therapy"] is True
+    settle(db)
+    # Deactivating an access takes it out.
+    patch_access(server, pa, a1, is_active=False)
+    data = wait_pushes(chat, m["email"], 4)[-1]
+    assert data["partners"] == "badoo" and data["feature_therapy"] is False
+    assert data["therapy_sessions_remaining"] == 2 and data["feature_live_chat"] is True
+    settle(db)
+    # Renaming a partner shows; deactivating it takes its accesses out.
+    r = server.request("PATCH", f"/v1/partners/{w['badoo']['id']}", headers=hdr(w["admin"]),
+                       json={"name": "Badoo Ltd"})
+    assert r.status_code == 200, r.text
+    assert wait_pushes(chat, m["email"], 5)[-1]["partners"] == "Badoo Ltd"
+    settle(db)
+    r = server.request("PATCH", f"/v1/partners/{w['badoo']['id']}", headers=hdr(w["admin"]),
+                       json={"is_active": False})
+    assert r.status_code == 200, r.text
+    data = wait_pushes(chat, m["email"], 6)[-1]
+    assert data["partners"] == "" and data["feature_live_chat"] is False
+    assert data["therapy_sessions_remaining"] == 0
+    settle(db)
+    # Deleting an access of another user pushes theirs, not this one.
+    o = register(server, "other")
+    a3 = new_code(server, pa)
+    assign(server, o, a3["code"])
+    wait_pushes(chat, o["email"], 1)
+    settle(db)
+    r = server.request("DELETE", f"/v1/partner-access/{a3['id']}", headers=hdr(pa))
+    assert r.status_code == 204, r.text
+    assert wait_pushes(chat, o["email"], 2)[-1]["partners"] == ""
+    settle(db)
+    assert len(chat.pushes(m["email"])) == 6
+
+
+def test_a_burst_of_changes_makes_one_push(start_server, chat):
+    server = start_server(env=chat_env(chat, CAREBASE_CHAT_SYNC_DELAY_MS=1500))
+    db = server.db
+    admin = staff(server, "admin", "admin")
+    partner = make_partner(server, admin, "Bumble")
+    m = register(server, "member")
+    acc = new_code(server, admin, partner)
+    assign(server, m, acc["code"])
+    wait_pushes(chat, m["email"], 1)
+    settle(db)
+    for n in (1, 2, 3, 4, 5):
+        patch_access(server, admin, acc, therapy_sessions_remaining=n)
+    assert chat_jobs(db) == 1           # one job covers them all
+    pushes = wait_pushes(chat, m["email"], 2)
+    settle(db)
+    time.sleep(1.0)
+    pushes = chat.pushes(m["email"])
+    assert len(pushes) == 2, pushes
+    assert pushes[-1]["therapy_sessions_remaining"] == 5
+
+
+def test_a_change_made_during_a_push_is_pushed_after_it(server, world, chat):
+    db = server.db
+    m = register(server, "member")
+    chat.people[m["email"]] = {}
+    chat.script = ["gate"]
+    acc = new_code(server, world["admin"], world["bumble"])
+    assign(server, m, acc["code"])
+    assert chat.entered.wait(10), "the push did not start"
+    # The job has read the profile and is sending it: this change is not in it.
+    patch_access(server, world["admin"], acc, therapy_sessions_remaining=2)
+    assert chat_jobs(db) == 1
+    assert db.scalar(f"SELECT dirty FROM chat_profile_sync WHERE user_id = '{m['id']}'") == "1"
+    chat.release.set()
+    pushes = wait_pushes(chat, m["email"], 2)
+    settle(db)
+    assert [p["therapy_sessions_remaining"] for p in chat.pushes(m["email"])] == [6, 2]
+    assert db.scalar(f"SELECT job_id FROM chat_profile_sync WHERE user_id = '{m['id']}'") \
+        is None
+
+
+def test_an_unchanged_profile_is_not_pushed_again(server, world, chat):
+    db = server.db
+    m = register(server, "member")
+    acc = new_code(server, world["admin"], world["bumble"])
+    assign(server, m, acc["code"])
+    wait_pushes(chat, m["email"], 1)
+    settle(db)
+    pushed_at = db.scalar(f"SELECT pushed_at FROM chat_profile_sync "
+                          f"WHERE user_id = '{m['id']}'")
+    patch_access(server, world["admin"], acc, feature_live_chat=True)   # as it was
+    wait_until(lambda: "status=unchanged" in server.log(), what="the unchanged run")
+    settle(db)
+    assert len(chat.requests(m["email"])) == 3       # PUT 404, POST, PUT
+    assert db.scalar(f"SELECT pushed_at FROM chat_profile_sync "
+                     f"WHERE user_id = '{m['id']}'") == pushed_at
+
+
+def test_course_progress_pushes_started_and_completed(start_server, chat, cms):
+    env = chat_env(chat, CAREBASE_STORYBLOK_WEBHOOK_SECRET=CMS_SECRET,
+                   CAREBASE_STORYBLOK_API_URL=cms.url, CAREBASE_STORYBLOK_TOKEN=CMS_TOKEN)
+    server = start_server(env=env)
+    db = server.db
+    course = {"id": 4100, "uuid": str(uuid.uuid4()), "name": "Healing from trauma",
+              "full_slug": "courses/healing-from-trauma", "tag_list": [],
+              "content": {"component": "Course", "name": "Healing from trauma",
+                          "included_for_partners": ["Public"]}}
+    cms.stories[str(course["id"])] = course
+    sessions = []
+
+    def publish(story):
+        body = json.dumps({"text": "published", "action": "published", "space_id": 1,
+                           "story_id": story["id"],
+                           "full_slug": story["full_slug"]}).encode()
+        sig = hmac.new(CMS_SECRET.encode(), body, hashlib.sha1).hexdigest()
+        r = server.post("/v1/webhooks/storyblok", data=body, headers={
+            "Content-Type": "application/json", "webhook-signature": sig})
+        assert r.status_code == 200 and r.json()["outcome"] == "processed", r.text
+
+    def add_session(n):
+        s = {"id": 4200 + n, "uuid": str(uuid.uuid4()), "name": f"Session {n}",
+             "full_slug": f"courses/healing-from-trauma/session-{n}",
+             "content": {"component": "session", "name": f"Session {n}",
+                         "course": course["uuid"]}}
+        cms.stories[str(s["id"])] = s
+        publish(s)
+        sessions.append(db.scalar(
+            f"SELECT id FROM course_sessions WHERE storyblok_uuid = '{s['uuid']}'"))
+
+    publish(course)
+    add_session(1)
+    add_session(2)
+    m = register(server, "learner")
+    key = "course_healing_from_trauma"
+
+    def act(i, verb, n_pushes, want):
+        r = server.post(f"/v1/course-sessions/{sessions[i]}/{verb}", headers=hdr(m))
+        assert r.status_code == 200, r.text
+        data = wait_pushes(chat, m["email"], n_pushes)[-1]
+        assert data[key] == want, data
+        settle(db)
+
+    act(0, "start", 1, "Started")
+    assert chat.pushes(m["email"])[0]["partners"] == ""
+    act(0, "complete", 1, "Started")        # the same profile: not sent again
+    act(1, "complete", 2, "Completed")
+    act(1, "incomplete", 3, "Started")
+    act(1, "complete", 4, "Completed")
+    # A new session published: the course is not completed any more, and
+    # the learner's profile says so without them doing anything.
+    add_session(3)
+    assert wait_pushes(chat, m["email"], 5)[-1][key] == "Started"
+    settle(db)
+    assert len(chat.pushes(m["email"])) == 5
+
+
+def db_exec(db, sql):
+    """Run one statement that changes rows, committed, on either database."""
+    if db.kind == "sqlite":
+        import sqlite3
+        con = sqlite3.connect(str(db.path), timeout=10, isolation_level=None)
+        try:
+            con.execute(sql)
+        finally:
+            con.close()
+    else:
+        db.query(sql)
+
+
+def iso(ms):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + \
+        f".{ms % 1000:03d}Z"
+
+
+def test_therapy_session_times_come_from_the_bookings(server, world, chat):
+    db = server.db
+    if not has_bookings(db):
+        pytest.skip("no therapy_bookings table in this build")
+    m = register(server, "client")
+    acc = new_code(server, world["admin"], world["bumble"])
+    assign(server, m, acc["code"])
+    wait_pushes(chat, m["email"], 1)
+    settle(db)
+    day = 24 * 3600 * 1000
+    now = int(time.time() * 1000)
+    rows = (("b-past", now - 9 * day, None), ("b-past2", now - 2 * day, None),
+            ("b-next", now + 3 * day, None), ("b-later", now + 8 * day, None),
+            ("b-cancelled", now + 1 * day, now), ("b-cancelled-old", now - 20 * day, now))
+    for code, start, cancelled in rows:
+        db_exec(db, "INSERT INTO therapy_bookings (id, action, user_id, booking_code, "
+                    "service_name, service_provider_name, service_provider_email, "
+                    "start_date_time, end_date_time, cancelled_at, created_at, updated_at) "
+                    f"VALUES ('{uuid.uuid4()}', 'NEW_BOOKING', '{m['id']}', '{code}', "
+                    "'Therapy', 'Dr Who', 'dr@example.org', "
+                    f"{start}, {start + 3600000}, {cancelled or 'NULL'}, {now}, {now})")
+    # Any change of the profile sends them (bookings are the webhook's: here
+    # the access changes).
+    patch_access(server, world["admin"], acc, therapy_sessions_remaining=4)
+    data = wait_pushes(chat, m["email"], 2)[-1]
+    assert data["therapy_session_first_at"] == iso(now - 9 * day)
+    assert data["therapy_session_last_at"] == iso(now - 2 * day)
+    assert data["therapy_session_next_at"] == iso(now + 3 * day)
+    assert data["therapy_sessions_remaining"] == 4
+
+
+# -- failures -------------------------------------------------------------------------
+
+def test_failures_are_retried_until_the_push_lands(server, world, chat):
+    db = server.db
+    m = register(server, "member")
+    chat.people[m["email"]] = {}        # known to the provider already
+    chat.script = [503, 429, "hang", "big"]
+    acc = new_code(server, world["admin"], world["bumble"])
+    assign(server, m, acc["code"])
+    data = wait_pushes(chat, m["email"], 1, timeout=30)[0]
+    settle(db)
+    puts = [r for r in chat.requests(m["email"]) if r["method"] == "PUT"]
+    assert [r["status"] for r in puts] == [503, 429, None, 200, 200], puts
+    assert data["partners"] == "Bumble"
+    assert db.count("failed_jobs") == 0
+    log = server.log()
+    assert "HTTP 503" in log and "HTTP 429" in log
+    assert "did not answer within 1s" in log
+    assert "over 65536 bytes" in log
+    assert len(re.findall(r"kind=\"?chat\.profile_sync\"? attempt=\d+ status=retry", log)) == 4
+    no_email_anywhere(server, db, m["email"])
+
+
+def test_a_refusal_gives_up_at_once_and_can_be_retried(server, world, chat):
+    db = server.db
+    m = register(server, "member")
+    chat.script = [401]
+    acc = new_code(server, world["admin"], world["bumble"])
+    assign(server, m, acc["code"])
+    wait_until(lambda: db.count("failed_jobs", "kind = 'chat.profile_sync'") == 1,
+               what="the job to give up")
+    fid, payload, error, attempts = db.query(
+        "SELECT id, payload, error, attempts FROM failed_jobs")[0]
+    assert json.loads(payload) == {"user_id": m["id"]}
+    assert int(attempts) == 1
+    assert "HTTP 401" in error and "not retried" in error and "chat_sync_key" in error
+    assert "scripted_failure" in error
+    assert chat_jobs(db) == 0 and chat.pushes(m["email"]) == []
+    no_email_anywhere(server, db, m["email"])
+    # Put back by hand, it lands.
+    server.cli_ok("jobs", "retry", fid)
+    data = wait_pushes(chat, m["email"], 1)[0]
+    assert data["partners"] == "Bumble"
+    settle(db)
+    assert db.count("failed_jobs") == 0
+    # After giving up the user is not stuck: the next change is pushed.
+    chat.script = [400]
+    patch_access(server, world["admin"], acc, therapy_sessions_remaining=2)
+    wait_until(lambda: db.count("failed_jobs") == 1, what="a second give-up")
+    patch_access(server, world["admin"], acc, therapy_sessions_remaining=1)
+    assert wait_pushes(chat, m["email"], 2)[-1]["therapy_sessions_remaining"] == 1
+    no_email_anywhere(server, db, m["email"])
+
+
+def test_an_erased_user_is_never_pushed(start_server, chat):
+    server = start_server(env=chat_env(chat, CAREBASE_CHAT_SYNC_DELAY_MS=1500))
+    db = server.db
+    admin = staff(server, "admin", "admin")
+    partner = make_partner(server, admin, "Bumble")
+    m = register(server, "member")
+    acc = new_code(server, admin, partner)
+    assign(server, m, acc["code"])
+    assert chat_jobs(db) == 1
+    r = server.request("DELETE", "/v1/me", headers=hdr(m), json={"password": PASSWORD})
+    assert r.status_code == 204, r.text
+    assert db.count("chat_profile_sync", f"user_id = '{m['id']}'") == 0
+    wait_until(lambda: "status=skipped" in server.log(), what="the skipped run")
+    settle(db)
+    assert chat.requests() == []
+    # A change to the erased user's (kept) access queues nothing that pushes.
+    patch_access(server, admin, acc, therapy_sessions_remaining=1)
+    settle(db)
+    assert chat.requests() == []
+    assert db.count("chat_profile_sync") == 0
+
+
+# -- off, and configuration ----------------------------------------------------------
+
+def test_sync_is_off_without_a_url(start_server, chat):
+    server = start_server(env=FAST_HASH)
+    db = server.db
+    admin = staff(server, "admin", "admin")
+    partner = make_partner(server, admin, "Bumble")
+    m = register(server, "member")
+    acc = new_code(server, admin, partner)
+    assign(server, m, acc["code"])
+    patch_access(server, admin, acc, therapy_sessions_remaining=2)
+    time.sleep(1.0)
+    assert db.count("chat_profile_sync") == 0
+    assert db.count("jobs", "kind = 'chat.profile_sync'") == 0
+    assert db.count("failed_jobs") == 0
+    assert chat.requests() == []
+
+
+@pytest.mark.parametrize("env,name", [
+    ({"CAREBASE_CHAT_SYNC_URL": "ftp://chat.example.org"}, "chat_sync_url"),
+    ({"CAREBASE_CHAT_SYNC_URL": "https://chat.example.org/v1"}, "chat_sync_website_id"),
+    ({"CAREBASE_CHAT_SYNC_URL": "https://chat.example.org/v1",
+      "CAREBASE_CHAT_SYNC_WEBSITE_ID": "a/b"}, "chat_sync_website_id"),
+    ({"CAREBASE_CHAT_SYNC_TIMEOUT_S": "0"}, "chat_sync_timeout_s"),
+])
+def test_bad_settings_stop_start_up(start_server, env, name):
+    h = start_server(env=env, start=False, migrate=False)
+    r = h.cli("migrate")
+    assert r.returncode != 0
+    assert name in r.stderr, r.stderr
