@@ -67,6 +67,9 @@ struct request {
 	const void	*route_arg;	/* the matched route's arg */
 	char		 id[65];	/* request id (1..64), echoed as X-Request-Id */
 	char		 ip[64];	/* client address */
+	char		 client_key[64];	/* the client for limits: the IPv4
+					   address, or an IPv6 address's /64
+					   (one host holds a whole /64) */
 	struct http_param params[HTTP_MAX_PARAMS];
 	int		 nparams;
 	const char	*body;		/* NUL-terminated; NULL if none */

@@ -277,6 +277,7 @@ hreq_begin(struct hreq *h, const char *method)
 	else
 		uuid_v7(req->id);
 	hreq_client(h, key, sizeof(key));
+	strlcpy_cb(req->client_key, key, sizeof(req->client_key));
 	v = MHD_lookup_connection_value(h->mhd, MHD_HEADER_KIND, "Origin");
 	if (v != NULL && http_origin_allowed(srv->opts.cors_origins, v))
 		h->origin = v;

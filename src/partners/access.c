@@ -203,7 +203,8 @@ row_in_scope(struct tx *tx, struct aop *a, json_t **out)
 
 /*
  * Validate a create or change (422 with an entry per bad field); below
- * scope all therapy_sessions_remaining stops at 6.
+ * scope all therapy_sessions_remaining stops at 6 and is set on create
+ * only.
  */
 static int
 input_check(struct request *req, json_t *body, int creating,
@@ -223,12 +224,18 @@ input_check(struct request *req, json_t *body, int creating,
 	    scope)) != OK)
 		return (rc);
 	v = json_object_get(body, "therapy_sessions_remaining");
-	if (scope == SCOPE_ALL || v == NULL ||
-	    json_integer_value(v) <= PARTNER_SESSIONS_MAX_RELATED)
+	if (scope == SCOPE_ALL || v == NULL)
 		return (OK);
 	errs = json_array();
-	partners_err(errs, "therapy_sessions_remaining", "too_large",
-	    "must be at most 6 for a partner admin");
+	if (!creating)
+		/* A partner admin sets the allowance once, when making the
+		 * access: refilling a spent one is for admins. */
+		partners_err(errs, "therapy_sessions_remaining", "staff_only",
+		    "only an admin changes the sessions of an existing "
+		    "access");
+	else if (json_integer_value(v) > PARTNER_SESSIONS_MAX_RELATED)
+		partners_err(errs, "therapy_sessions_remaining", "too_large",
+		    "must be at most 6 for a partner admin");
 	return (partners_errs_answer(req, errs, "The partner access"));
 }
 

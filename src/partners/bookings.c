@@ -392,9 +392,10 @@ sb_prepare(const char *body, size_t len, json_t **work, struct inbox_result *r)
 
 	*work = NULL;
 	if ((p = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL)
+		/* Position only: jansson's text can quote the body (an
+		 * email address), and this line is stored in clear. */
 		return (inbox_fail(r, ERR_MALFORMED, NULL, "Invalid JSON at "
-		    "line %d, column %d: %s", jerr.line, jerr.column,
-		    jerr.text));
+		    "line %d, column %d.", jerr.line, jerr.column));
 	if (!json_is_object(p)) {
 		json_decref(p);
 		return (inbox_fail(r, ERR_MALFORMED, NULL, "The body must be a "

@@ -488,7 +488,10 @@ check_init(struct check *c, struct request *req, const struct principal *who)
 	memset(c, 0, sizeof(*c));
 	c->req = req;
 	c->who = who;
-	snprintf(c->subject[0], SUBJECT_MAX, "ip:%s", req->ip);
+	/* Per client (an IPv6 host's whole /64), not per address: a host
+	 * must not skip the limit by walking its /64. */
+	snprintf(c->subject[0], SUBJECT_MAX, "ip:%s", req->client_key[0] ?
+	    req->client_key : req->ip);
 	c->max[0] = PARTNER_GUESS_MAX_IP;
 	c->nsubjects = 1;
 	if (who != NULL) {

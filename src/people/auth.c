@@ -286,7 +286,8 @@ people_auth_login(struct request *req)
 	    (pw = body_string(req, "password", PEOPLE_PASSWORD_BYTES, 1)) == NULL)
 		return;
 	keyring_email_index(email, index);
-	rc = people_throttle_reserve(req->db, index, req->ip, time_now_ms(),
+	rc = people_throttle_reserve(req->db, index, req->client_key[0] ?
+	    req->client_key : req->ip, time_now_ms(),
 	    &retry);
 	if (rc == ERR_RATE_LIMIT) {
 		snprintf(ra, sizeof(ra), "%d", retry);

@@ -400,8 +400,9 @@ def test_access_changes_push_the_new_profile(server, world, chat):
     assign(server, m, a1["code"])
     wait_pushes(chat, m["email"], 1)
     settle(db)
-    # The partner admin changes the access: remaining and redeemed as they are.
-    patch_access(server, pa, a1, therapy_sessions_remaining=3)
+    # An admin changes the access (a partner admin may not refill it):
+    # remaining and redeemed as they are.
+    patch_access(server, w["admin"], a1, therapy_sessions_remaining=3)
     assert wait_pushes(chat, m["email"], 2)[-1]["therapy_sessions_remaining"] == 3
     settle(db)
     # A second partner: names sorted, counts summed.
