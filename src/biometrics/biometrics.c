@@ -401,29 +401,6 @@ recordings_before_update(struct resource_ctx *ctx, json_t *body)
 
 /* Helpers shared with ingest.c and query.c */
 
-void
-bio_err(json_t *errs, const char *field, const char *code,
-    const char *detail)
-{
-	json_array_append_new(errs, json_pack("{s:s,s:s,s:s}", "field", field,
-	    "code", code, "detail", detail));
-}
-
-int
-bio_errs_answer(struct request *req, json_t *errs, const char *what)
-{
-	size_t	 n = json_array_size(errs);
-
-	if (n == 0) {
-		json_decref(errs);
-		return (OK);
-	}
-	http_problem_ext(req, ERR_INVALID, NULL, json_pack("{s:o}", "errors",
-	    errs), "%s: %zu field%s not valid.", what, n, n == 1 ? " is" :
-	    "s are");
-	return (ERR_INVALID);
-}
-
 int
 bio_caller(struct request *req, struct principal **who, const char **id)
 {

@@ -173,11 +173,10 @@ int	 bio_channel_name_ok(const char *);
 /* A time argument: ISO 8601 or integer ms; ERR_NOT_FOUND when NULL. */
 int	 bio_time_arg(const char *, int64_t *ms);
 /* Append {"field", "code", "detail"} to errs. */
-void	 bio_err(json_t *errs, const char *field, const char *code,
-	    const char *detail);
+#define bio_err	resource_field_err
 /* Answer 422 with errs (taken) when it has entries: ERR_INVALID; OK
  * (errs freed) when empty. */
-int	 bio_errs_answer(struct request *, json_t *errs, const char *what);
+#define bio_errs_answer	resource_errs_answer
 /* people_health_consent, answered as 403 CONSENT_REQUIRED. */
 int	 bio_consent(struct request *, struct tx *, const char *user_id);
 /* Demo data for `carebase seed`. */

@@ -14,6 +14,8 @@
 
 #include <jansson.h>
 
+#include "resource/resource.h"
+
 #include "core/util.h"
 
 struct request;
@@ -78,11 +80,10 @@ int	 partners_find(struct tx *, const char *id_or_name, char *id_out,
 int	 partners_feature_on(struct tx *, const char *partner_id,
 	    const char *feature);
 /* Append {"field", "code", "detail"} to errs. */
-void	 partners_err(json_t *errs, const char *field, const char *code,
-	    const char *detail);
+#define partners_err	resource_field_err
 /* Answer 422 with errs (taken) when it has entries: returns ERR_INVALID;
  * OK (errs freed) when empty. */
-int	 partners_errs_answer(struct request *, json_t *errs, const char *what);
+#define partners_errs_answer	resource_errs_answer
 
 /* access.c */
 /* Columns access_row decodes, for "FROM partner_access a JOIN partners p

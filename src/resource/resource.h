@@ -208,6 +208,13 @@ const struct resource *const *resource_all(size_t *n);
  * failure a 422 problem with one entry per bad field is set on req. */
 int		 resource_validate(struct request *, const struct resource *,
 		    json_t *body, int creating, enum scope);
+/* For modules' own checks: append {"field", "code", "detail"} to errs;
+ * answer 422 with errs (taken) when it has entries (ERR_INVALID), else
+ * free it and return OK. */
+void		 resource_field_err(json_t *errs, const char *field,
+		    const char *code, const char *detail);
+int		 resource_errs_answer(struct request *, json_t *errs,
+		    const char *what);
 /* Read one row within scope into *out (decoded, visible fields only). */
 int		 resource_load(struct resource_ctx *, const char *id, json_t **out);
 /*

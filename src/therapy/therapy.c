@@ -60,29 +60,6 @@ const struct module therapy_module = {
 	therapy_resources, NELEM(therapy_resources), NULL, NULL,
 };
 
-void
-therapy_err(json_t *errs, const char *field, const char *code,
-    const char *detail)
-{
-	json_array_append_new(errs, json_pack("{s:s,s:s,s:s}", "field", field,
-	    "code", code, "detail", detail));
-}
-
-int
-therapy_errs_answer(struct request *req, json_t *errs, const char *what)
-{
-	size_t	 n = json_array_size(errs);
-
-	if (n == 0) {
-		json_decref(errs);
-		return (OK);
-	}
-	http_problem_ext(req, ERR_INVALID, NULL, json_pack("{s:o}", "errors",
-	    errs), "%s: %zu field%s not valid.", what, n, n == 1 ? " is" :
-	    "s are");
-	return (ERR_INVALID);
-}
-
 int
 therapy_therapist_of(struct tx *tx, const char *user_id, char *out)
 {

@@ -12,6 +12,8 @@
 
 #include <jansson.h>
 
+#include "resource/resource.h"
+
 struct request;
 struct tx;
 struct principal;
@@ -59,11 +61,10 @@ void	 therapy_assignment_complete(struct request *);
 
 /* therapy.c: shared helpers */
 /* Append {"field", "code", "detail"} to errs. */
-void	 therapy_err(json_t *errs, const char *field, const char *code,
-	    const char *detail);
+#define therapy_err	resource_field_err
 /* Answer 422 with errs (taken) when it has entries: returns ERR_INVALID;
  * OK (errs freed) when empty. */
-int	 therapy_errs_answer(struct request *, json_t *errs, const char *what);
+#define therapy_errs_answer	resource_errs_answer
 /* The therapist profile of user_id: id into out (37); ERR_NOT_FOUND. */
 int	 therapy_therapist_of(struct tx *, const char *user_id, char *out);
 /* The user and active flag of therapist_id; ERR_NOT_FOUND. */
