@@ -204,6 +204,8 @@ cmd_serve(int argc, char **argv)
 	int			 sig, rc;
 
 	signals_block(&set);
+	if (log_buffer_start((int)config.log_flush_ms) != 0)
+		log_warn("event=log_buffer_failed msg=\"lines are written one by one\"");
 	if (migrate_current(db) == ERR_UNAVAILABLE)
 		log_warn("event=migrations_pending msg=\"run carebase migrate; "
 		    "/readyz answers 503 until then\"");
@@ -227,6 +229,7 @@ cmd_serve(int argc, char **argv)
 		    config.listen, (long long)config.port, rc == ERR_IO ?
 		    "the address is in use or unavailable, or the TLS files do "
 		    "not load (the log line above says which)" : err_code(rc));
+		log_buffer_stop();
 		return (rc);
 	}
 	if (config.job_workers > 0 &&
@@ -234,6 +237,7 @@ cmd_serve(int argc, char **argv)
 		fprintf(stderr, "carebase: cannot start job workers: %s\n",
 		    err_code(rc));
 		http_server_stop(srv, 0);
+		log_buffer_stop();
 		return (rc);
 	}
 	log_info("event=listening addr=%s port=%d threads=%d tls=%s db=%s "
@@ -251,6 +255,7 @@ cmd_serve(int argc, char **argv)
 	http_server_stop(srv, (int)config.shutdown_timeout_s);
 	jobs_runner_stop(runner);
 	log_info("event=stopped");
+	log_buffer_stop();
 	return (OK);
 }
 
@@ -263,9 +268,12 @@ cmd_worker(int argc, char **argv)
 	int			 n = config.job_workers > 0 ? (int)config.job_workers : 1;
 
 	signals_block(&set);
+	if (log_buffer_start((int)config.log_flush_ms) != 0)
+		log_warn("event=log_buffer_failed msg=\"lines are written one by one\"");
 	if ((rc = jobs_runner_start(db, n, &runner)) != OK) {
 		fprintf(stderr, "carebase: cannot start job workers: %s\n",
 		    err_code(rc));
+		log_buffer_stop();
 		return (rc);
 	}
 	log_info("event=worker_started threads=%d", n);
@@ -273,6 +281,7 @@ cmd_worker(int argc, char **argv)
 		sig = SIGTERM;
 	log_info("event=shutdown signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	jobs_runner_stop(runner);
+	log_buffer_stop();
 	return (OK);
 }
 

@@ -54,6 +54,8 @@ static const struct config_entry config_table[] = {
 	    "idle connection timeout in seconds"},
 	{"log_level", CT_ENUM, S(log_level), "info", 0, 0,
 	    "debug|info|warn|error|off", 0, "least severe level logged"},
+	{"log_flush_ms", CT_INT, S(log_flush_ms), "100", 0, 10000, NULL, 0,
+	    "serve/worker write info lines in batches this often (0 = each line)"},
 	{"master_key_file", CT_STRING, S(master_key_file), "var/master.key", 0, 0,
 	    NULL, 0, "32-byte master key (hex); generated in development if missing"},
 	{"cors_origins", CT_STRING, S(cors_origins), "", 0, 0, NULL, 0,

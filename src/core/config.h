@@ -30,6 +30,7 @@ struct config {
 	int64_t	 points_body_limit;	/* bytes, POST .../points batches */
 	int64_t	 request_timeout_s;	/* idle connection timeout */
 	char	*log_level;
+	int64_t	 log_flush_ms;		/* info lines batched, 0 = each */
 	char	*master_key_file;
 	char	*cors_origins;		/* comma-separated, exact match */
 	int64_t	 rate_limit;		/* requests per second per IP, 0 = off */

@@ -26,6 +26,15 @@ void		 log_set_level(int);
  */
 void		 log_msg(int level, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
+/*
+ * Gather lines below warn in memory and write them every flush_ms from a
+ * thread (serve and worker); warn and error lines are written at once.
+ * flush_ms <= 0 leaves every line written as it comes. Returns -1 if the
+ * thread could not start (lines are then written as they come).
+ */
+int		 log_buffer_start(int flush_ms);
+/* Write what is buffered and stop the thread. */
+void		 log_buffer_stop(void);
 /* Copy s into out (size n) as a logfmt value: quoted, escaped, cut. */
 const char	*log_quote(char *out, size_t n, const char *s);
 

@@ -177,13 +177,30 @@ time_parse_iso(const char *s, int64_t *ms)
 	return (0);
 }
 
+/*
+ * Identifiers are not secrets, but they must not collide or be guessed in
+ * sequence: their 74 random bits come from the system CSPRNG, drawn 4 KiB
+ * at a time into a per-thread pool so a request does not pay a getrandom
+ * call for its id (carebase never forks, so no two processes share a pool).
+ */
+static _Thread_local unsigned char	uuid_pool[4096];
+static _Thread_local size_t		uuid_pool_off = sizeof(uuid_pool);
+
 char *
 uuid_v7(char *out)
 {
-	unsigned char	 b[16];
-	uint64_t	 ms = (uint64_t)time_now_ms();
+	static const char	 hex[] = "0123456789abcdef";
+	unsigned char		 b[16];
+	uint64_t		 ms = (uint64_t)time_now_ms();
+	int			 i, o;
 
-	randombytes_buf(b + 6, 10);
+	if (uuid_pool_off + 10 > sizeof(uuid_pool)) {
+		randombytes_buf(uuid_pool, sizeof(uuid_pool));
+		uuid_pool_off = 0;
+	}
+	memcpy(b + 6, uuid_pool + uuid_pool_off, 10);
+	sodium_memzero(uuid_pool + uuid_pool_off, 10);
+	uuid_pool_off += 10;
 	b[0] = (unsigned char)(ms >> 40);
 	b[1] = (unsigned char)(ms >> 32);
 	b[2] = (unsigned char)(ms >> 24);
@@ -192,10 +209,13 @@ uuid_v7(char *out)
 	b[5] = (unsigned char)ms;
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x70);
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-	snprintf(out, UUID_STR_LEN,
-	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-	    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
-	    b[11], b[12], b[13], b[14], b[15]);
+	for (i = 0, o = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = hex[b[i] >> 4];
+		out[o++] = hex[b[i] & 0x0f];
+	}
+	out[o] = '\0';
 	return (out);
 }
 

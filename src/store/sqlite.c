@@ -21,9 +21,12 @@
 #include "store/store.h"
 #include "store/store_int.h"
 
+enum { SQ_BEGIN, SQ_BEGIN_IMMEDIATE, SQ_COMMIT, SQ_ROLLBACK, SQ_NCTL };
+
 struct sqlite_conn {
 	struct conn	 c;		/* first */
 	sqlite3		*db;
+	sqlite3_stmt	*ctl[SQ_NCTL];	/* prepared once: BEGIN, COMMIT, ... */
 };
 
 struct sqlite_stmt {
@@ -198,9 +201,13 @@ fail:
 static void
 sq_conn_close(struct conn *c)
 {
+	int	 i;
+
 	if (c == NULL)
 		return;
 	store_conn_clear_cache(c);
+	for (i = 0; i < SQ_NCTL; i++)
+		sqlite3_finalize(SCONN(c)->ctl[i]);
 	sqlite3_close_v2(SCONN(c)->db);
 	free(c);
 }
@@ -211,16 +218,36 @@ sq_conn_check(struct conn *c)
 	return (OK);
 }
 
+/*
+ * Transaction control runs on every request: its statements are prepared
+ * once per connection instead of parsed by sqlite3_exec each time.
+ */
+static int
+sq_ctl(struct conn *c, int which)
+{
+	static const char *const sql[SQ_NCTL] = {"BEGIN", "BEGIN IMMEDIATE",
+	    "COMMIT", "ROLLBACK"};
+	struct sqlite_conn	*sc = SCONN(c);
+	int			 rc;
+
+	if (sc->ctl[which] == NULL && (rc = sqlite3_prepare_v3(sc->db,
+	    sql[which], -1, SQLITE_PREPARE_PERSISTENT, &sc->ctl[which],
+	    NULL)) != SQLITE_OK)
+		return (rc);
+	rc = sqlite3_step(sc->ctl[which]);
+	sqlite3_reset(sc->ctl[which]);
+	return (rc == SQLITE_DONE ? SQLITE_OK : rc);
+}
+
 static int
 sq_begin(struct conn *c, int kind)
 {
-	const char	*sql = "BEGIN IMMEDIATE";
+	int	 which = SQ_BEGIN_IMMEDIATE;
 
 	if ((kind & STORE_TX_READ) && !(kind & (STORE_TX_WRITE |
 	    STORE_TX_SERIALIZABLE)))
-		sql = "BEGIN";
-	return (sq_status(SCONN(c)->db,
-	    sqlite3_exec(SCONN(c)->db, sql, NULL, NULL, NULL), "begin"));
+		which = SQ_BEGIN;
+	return (sq_status(SCONN(c)->db, sq_ctl(c, which), "begin"));
 }
 
 static int
@@ -229,20 +256,17 @@ sq_commit(struct conn *c)
 	sqlite3	*db = SCONN(c)->db;
 	int	 rc;
 
-	rc = sq_status(db, sqlite3_exec(db, "COMMIT", NULL, NULL, NULL),
-	    "commit");
+	rc = sq_status(db, sq_ctl(c, SQ_COMMIT), "commit");
 	if (rc != OK && !sqlite3_get_autocommit(db))
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		sq_ctl(c, SQ_ROLLBACK);
 	return (rc);
 }
 
 static void
 sq_rollback(struct conn *c)
 {
-	sqlite3	*db = SCONN(c)->db;
-
-	if (!sqlite3_get_autocommit(db))
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	if (!sqlite3_get_autocommit(SCONN(c)->db))
+		sq_ctl(c, SQ_ROLLBACK);
 }
 
 static int

@@ -346,7 +346,11 @@ class Server:
         return self.request("POST", path, **kw)
 
     def log(self):
-        """Everything the server wrote to stderr so far."""
+        """Everything the server wrote to stderr so far. A running server
+        writes info lines in batches (log_flush_ms, 100 by default): wait
+        out one batch so a line logged just before the call is in."""
+        if self.alive():
+            time.sleep(0.25)
         try:
             return self._stderr_path.read_text(errors="replace")
         except FileNotFoundError:
