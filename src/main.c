@@ -223,6 +223,8 @@ cmd_serve(int argc, char **argv)
 	o.cors_origins = config.cors_origins;
 	o.rate_limit = (int)config.rate_limit;
 	o.rate_burst = (int)config.rate_burst;
+	o.slow_threads = (int)config.slow_threads;
+	o.slow_queue = (int)config.slow_queue;
 	o.db = db;
 	if ((rc = http_server_start(&o, &srv)) != OK) {
 		fprintf(stderr, "carebase: cannot serve on %s:%lld: %s\n",

@@ -176,7 +176,7 @@ const struct resource recordings_resource = {
 
 static const struct route biometrics_routes[] = {
 	{HTTP_POST, "/v1/recordings/{id}/points", bio_points_post,
-	    ROUTE_RAW_BODY | ROUTE_LARGE_BODY, "append a batch of points "
+	    ROUTE_RAW_BODY | ROUTE_LARGE_BODY | ROUTE_SLOW, "append a batch of points "
 	    "(binary, JSON or CSV); idempotent per batch seq"},
 	{HTTP_GET, "/v1/recordings/{id}/points", bio_points_get, 0,
 	    "one channel's points in [from, to): raw, or min/max/mean in "
@@ -185,11 +185,11 @@ static const struct route biometrics_routes[] = {
 	    "the channels stored: samples, time range, rate, min and max"},
 	{HTTP_POST, "/v1/recordings/{id}/finish", bio_finish, ROUTE_JSON_BODY,
 	    "recording -> successful | failed (failed discards the points)"},
-	{HTTP_GET, "/v1/recordings/{id}/export.csv", bio_export_csv, 0,
+	{HTTP_GET, "/v1/recordings/{id}/export.csv", bio_export_csv, ROUTE_SLOW,
 	    "points as CSV: channel, t_ms, count, value"},
-	{HTTP_GET, "/v1/recordings/{id}/export.edf", bio_export_edf, 0,
+	{HTTP_GET, "/v1/recordings/{id}/export.edf", bio_export_edf, ROUTE_SLOW,
 	    "regular channels as EDF (European Data Format)"},
-	{HTTP_GET, "/v1/recordings/{id}/chart.svg", bio_chart_svg, 0,
+	{HTTP_GET, "/v1/recordings/{id}/chart.svg", bio_chart_svg, ROUTE_SLOW,
 	    "one channel drawn as an SVG line chart"},
 };
 

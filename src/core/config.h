@@ -22,6 +22,8 @@ struct config {
 	char	*listen;		/* address to bind */
 	int64_t	 port;
 	int64_t	 threads;		/* HTTP worker threads */
+	int64_t	 slow_threads;		/* ROUTE_SLOW handlers, 0 = threads */
+	int64_t	 slow_queue;		/* slow requests waiting at most */
 	char	*database_url;		/* sqlite:///path | postgres://... */
 	int64_t	 pool_min;
 	int64_t	 pool_max;

@@ -43,6 +43,13 @@ typedef void	(*http_handler)(struct request *);
 #define ROUTE_JSON_BODY		0x01	/* body must be application/json and parse */
 #define ROUTE_RAW_BODY		0x02	/* body kept as bytes, any content type */
 #define ROUTE_LARGE_BODY	0x04	/* body up to large_body_limit, not body_limit */
+/*
+ * The handler runs on the slow pool, not on the event thread that reads
+ * the connection: password hashing (argon2id, ~0.3 s), large bodies,
+ * exports and reports. An event thread serves many connections; a slow
+ * handler there would stall every one of them.
+ */
+#define ROUTE_SLOW		0x08
 
 struct route {
 	int		 method;	/* one enum http_method */
@@ -152,6 +159,8 @@ struct http_server_opts {
 	const char	*cors_origins;	/* comma-separated */
 	int		 rate_limit;	/* per second per IP, 0 = off */
 	int		 rate_burst;
+	int		 slow_threads;	/* ROUTE_SLOW handlers; 0 = threads */
+	int		 slow_queue;	/* waiting slow requests; past it 503 */
 	struct store	*db;
 };
 

@@ -23,6 +23,7 @@
 #ifndef HTTP_HTTP_INT_H
 #define HTTP_HTTP_INT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,6 +63,8 @@ struct hreq {
 	int			 options;	/* OPTIONS answered here */
 	int			 retry_after;
 	int			 queued;	/* response handed to MHD */
+	_Atomic int		 slow;		/* 1 on the slow pool, 2 done */
+	struct hreq		*slow_next;	/* slow pool queue */
 };
 
 /* router.c */

@@ -6,7 +6,10 @@
  *   1st access call	headers: id, client address, CORS, rate limit,
  *			route, Content-Length and Content-Type checks
  *   data calls		body appended to a capped buffer (or drained)
- *   last access call	JSON parsed, handler run, response queued
+ *   last access call	JSON parsed, handler run, response queued; for a
+ *			ROUTE_SLOW route the connection is suspended and
+ *			the handler runs on the slow pool, which resumes it:
+ *			the access call after that queues the response
  *   completed		log line, metrics, state freed (aborts too)
  *
  * A response is never queued on the first call: libmicrohttpd 0.9.75 then
@@ -20,6 +23,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -62,6 +66,15 @@ struct http_server {
 	size_t			 large_body_limit;	/* ROUTE_LARGE_BODY */
 	int			 port;
 	_Atomic long		 active;	/* created, not completed */
+	/* The slow pool: ROUTE_SLOW handlers, off the event threads. */
+	pthread_mutex_t		 slow_mu;
+	pthread_cond_t		 slow_cv;
+	struct hreq		*slow_head, *slow_tail;
+	int			 slow_waiting;	/* queued, not yet started */
+	int			 slow_max;	/* queue bound */
+	int			 slow_stop;
+	int			 nslow;		/* threads running */
+	pthread_t		*slow_thr;
 };
 
 static const struct route_table	*route_tables[HTTP_MAX_TABLES];
@@ -85,6 +98,10 @@ static void		 hreq_dispatch(struct hreq *);
 static void		 hreq_options(struct hreq *);
 static enum MHD_Result	 hreq_queue(struct hreq *);
 static int		 rate_exempt(const char *);
+static int		 slow_start(struct http_server *, int);
+static void		 slow_stop(struct http_server *);
+static int		 slow_push(struct http_server *, struct hreq *);
+static void		*slow_main(void *);
 static int		 pem_read(const char *, char **, size_t *);
 static void		 server_free(struct http_server *);
 
@@ -161,8 +178,115 @@ server_access(void *cls, struct MHD_Connection *c, const char *url,
 	}
 	if (h->queued)
 		return (MHD_YES);
+	if (h->slow == 2)		/* back from the slow pool */
+		return (hreq_queue(h));
+	if (h->slow == 1)		/* still there (not expected) */
+		return (MHD_YES);
+	if (h->rt != NULL && (h->flags & ROUTE_SLOW) && h->err == 0 &&
+	    !h->options) {
+		h->slow = 1;
+		MHD_suspend_connection(c);
+		if (slow_push(h->srv, h) == OK)
+			return (MHD_YES);
+		MHD_resume_connection(c);
+		h->slow = 0;
+		h->retry_after = 1;
+		hreq_fail(h, ERR_BUSY, "SERVER_BUSY", "The server is busy "
+		    "with slow requests (sign-ins, uploads, exports); try "
+		    "again in a moment.");
+	}
 	hreq_dispatch(h);
 	return (hreq_queue(h));
+}
+
+/* The slow pool */
+
+static int
+slow_start(struct http_server *srv, int n)
+{
+	int	 i;
+
+	pthread_mutex_init(&srv->slow_mu, NULL);
+	pthread_cond_init(&srv->slow_cv, NULL);
+	if ((srv->slow_thr = calloc((size_t)n, sizeof(pthread_t))) == NULL)
+		return (ERR_NOMEM);
+	for (i = 0; i < n; i++) {
+		if (pthread_create(&srv->slow_thr[i], NULL, slow_main,
+		    srv) != 0) {
+			log_error("event=slow_pool_failed threads=%d", i);
+			return (ERR_INTERNAL);
+		}
+		srv->nslow++;
+	}
+	return (OK);
+}
+
+/* Let the queue drain, then join: every suspended request is resumed. */
+static void
+slow_stop(struct http_server *srv)
+{
+	int	 i;
+
+	if (srv->slow_thr == NULL)
+		return;
+	pthread_mutex_lock(&srv->slow_mu);
+	srv->slow_stop = 1;
+	pthread_cond_broadcast(&srv->slow_cv);
+	pthread_mutex_unlock(&srv->slow_mu);
+	for (i = 0; i < srv->nslow; i++)
+		pthread_join(srv->slow_thr[i], NULL);
+	free(srv->slow_thr);
+	srv->slow_thr = NULL;
+	srv->nslow = 0;
+	pthread_cond_destroy(&srv->slow_cv);
+	pthread_mutex_destroy(&srv->slow_mu);
+}
+
+static int
+slow_push(struct http_server *srv, struct hreq *h)
+{
+	pthread_mutex_lock(&srv->slow_mu);
+	if (srv->nslow == 0 || srv->slow_stop ||
+	    srv->slow_waiting >= srv->slow_max) {
+		pthread_mutex_unlock(&srv->slow_mu);
+		log_warn("event=slow_pool_full waiting=%d", srv->slow_waiting);
+		return (ERR_BUSY);
+	}
+	h->slow_next = NULL;
+	if (srv->slow_tail != NULL)
+		srv->slow_tail->slow_next = h;
+	else
+		srv->slow_head = h;
+	srv->slow_tail = h;
+	srv->slow_waiting++;
+	pthread_cond_signal(&srv->slow_cv);
+	pthread_mutex_unlock(&srv->slow_mu);
+	return (OK);
+}
+
+static void *
+slow_main(void *arg)
+{
+	struct http_server	*srv = arg;
+	struct hreq		*h;
+
+	for (;;) {
+		pthread_mutex_lock(&srv->slow_mu);
+		while (srv->slow_head == NULL && !srv->slow_stop)
+			pthread_cond_wait(&srv->slow_cv, &srv->slow_mu);
+		if ((h = srv->slow_head) == NULL) {	/* stopping, drained */
+			pthread_mutex_unlock(&srv->slow_mu);
+			return (NULL);
+		}
+		if ((srv->slow_head = h->slow_next) == NULL)
+			srv->slow_tail = NULL;
+		srv->slow_waiting--;
+		pthread_mutex_unlock(&srv->slow_mu);
+		hreq_dispatch(h);
+		h->slow = 2;
+		/* libmicrohttpd's lock orders this after the writes above. */
+		MHD_resume_connection(h->mhd);
+	}
 }
 
 static void
@@ -488,7 +612,7 @@ hreq_queue(struct hreq *h)
 	if (req->status == 405 || h->options)
 		MHD_add_response_header(r, "Allow",
 		    http_allow_format(h->allow, allow, sizeof(allow)));
-	if (req->status == 429 && h->retry_after > 0) {
+	if ((req->status == 429 || req->status == 503) && h->retry_after > 0) {
 		snprintf(num, sizeof(num), "%d", h->retry_after);
 		MHD_add_response_header(r, "Retry-After", num);
 	}
@@ -565,6 +689,7 @@ server_free(struct http_server *srv)
 {
 	if (srv == NULL)
 		return;
+	slow_stop(srv);
 	router_free(srv->router);
 	ratelimit_free(srv->rl);
 	free(srv->cert);
@@ -600,8 +725,13 @@ http_server_start(const struct http_server_opts *o, struct http_server **out)
 	    (unsigned int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (threads < 1)
 		threads = 1;
-	flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+	    MHD_ALLOW_SUSPEND_RESUME;
 
+	srv->slow_max = o->slow_queue > 0 ? o->slow_queue : 256;
+	if ((rc = slow_start(srv, o->slow_threads > 0 ? o->slow_threads :
+	    (int)threads)) != OK)
+		goto out;
 	if ((rc = router_new(route_tables, nroute_tables, &srv->router)) != OK ||
 	    (rc = metrics_init(srv->router)) != OK)
 		goto out;
@@ -715,6 +845,7 @@ http_server_stop(struct http_server *srv, int timeout_s)
 	if (atomic_load(&srv->active) > 0)
 		log_warn("event=shutdown_timeout in_flight=%ld",
 		    atomic_load(&srv->active));
+	slow_stop(srv);		/* before the connections it holds go */
 	MHD_stop_daemon(srv->daemon);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);

@@ -83,7 +83,7 @@ static const struct route partners_routes[] = {
 	    "the caller's therapy bookings"},
 	{HTTP_GET, "/v1/reports", reports_list, 0,
 	    "the report catalogue (admins)"},
-	{HTTP_GET, "/v1/reports/{name}", reports_run, 0,
+	{HTTP_GET, "/v1/reports/{name}", reports_run, ROUTE_SLOW,
 	    "run a report: from, to (exclusive), period day|week|month, "
 	    "format json|csv (admins)"},
 };

@@ -430,3 +430,56 @@ def test_password_reset_answers_alike_for_known_and_unknown_addresses(server):
     known = statistics.median(times["known.reset@example.org"])
     unknown = statistics.median(times["nobody.here@example.org"])
     assert 0.5 < known / unknown < 2.0, (known, unknown)
+
+
+# --------------------------------------------------------------------------
+# password hashing runs off the HTTP threads
+
+
+def test_sign_ins_do_not_stall_other_requests(start_server):
+    """argon2id takes about 0.3 s a hash. On one HTTP thread, four clients
+    signing in over and over would hold every other request behind them;
+    the slow pool keeps the HTTP thread free for the rest."""
+    s = start_server(env={"CAREBASE_THREADS": "1"})
+    tok = member(s)
+    assert register(s, "signer@example.org").status_code == 201
+    stop = time.monotonic() + 4.0
+    logins = []
+
+    def sign_in():
+        while time.monotonic() < stop:
+            logins.append(login(s, "signer@example.org").status_code)
+
+    with concurrent.futures.ThreadPoolExecutor(4) as ex:
+        futs = [ex.submit(sign_in) for _ in range(4)]
+        time.sleep(0.5)
+        waits = []
+        while time.monotonic() < stop - 0.3:
+            t0 = time.monotonic()
+            r = s.get("/v1/me", headers=bearer(tok))
+            waits.append(time.monotonic() - t0)
+            assert r.status_code == 200, r.text
+            time.sleep(0.02)
+        for f in futs:
+            f.result()
+    waits.sort()
+    assert logins and set(logins) == {200}, logins
+    assert len(waits) >= 10
+    p90 = waits[int(len(waits) * 0.9)]
+    assert p90 < 0.25, f"GET /v1/me waited {p90:.3f} s (p90) behind sign-ins: {waits}"
+
+
+def test_slow_requests_past_the_queue_get_503_with_retry_after(start_server):
+    s = start_server(env={"CAREBASE_SLOW_THREADS": "1", "CAREBASE_SLOW_QUEUE": "1"})
+    assert register(s, "many@example.org").status_code == 201
+    with concurrent.futures.ThreadPoolExecutor(10) as ex:
+        rs = list(ex.map(lambda _: login(s, "many@example.org"), range(10)))
+    codes = sorted(r.status_code for r in rs)
+    assert set(codes) <= {200, 503}, codes
+    assert 200 in codes and 503 in codes, codes
+    for r in rs:
+        if r.status_code == 503:
+            problem(r, 503, "SERVER_BUSY")
+            assert r.headers.get("Retry-After") == "1"
+    # the server is fine afterwards
+    assert login(s, "many@example.org").status_code == 200
