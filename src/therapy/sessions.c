@@ -676,6 +676,19 @@ therapy_session_notes_get(struct request *req)
 	http_json(req, 200, a.row);
 }
 
+
+/* Characters (code points) of a UTF-8 string, as the field bounds count. */
+static size_t
+notes_chars(const char *s)
+{
+	size_t	 n = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return (n);
+}
+
 void
 therapy_session_notes_put(struct request *req)
 {
@@ -695,11 +708,19 @@ therapy_session_notes_put(struct request *req)
 	t = json_object_get(body, "private_notes");
 	if (!json_is_object(body) || json_object_size(body) != 1 ||
 	    t == NULL || !(json_is_null(t) || (json_is_string(t) &&
-	    strlen(json_string_value(t)) <= THERAPY_NOTES_MAX * 4))) {
+	    json_string_length(t) == strlen(json_string_value(t))))) {
 		http_problem_ext(req, ERR_INVALID, NULL, json_pack(
 		    "{s:[{s:s,s:s,s:s}]}", "errors", "field", "private_notes",
 		    "code", "type", "detail", "the body is {\"private_notes\": "
 		    "text or null}"), "The notes are not valid.");
+		return;
+	}
+	if (json_is_string(t) && notes_chars(json_string_value(t)) >
+	    THERAPY_NOTES_MAX) {
+		http_problem_ext(req, ERR_INVALID, NULL, json_pack(
+		    "{s:[{s:s,s:s,s:s}]}", "errors", "field", "private_notes",
+		    "code", "too_long", "detail", "at most 20000 characters"),
+		    "The notes are not valid.");
 		return;
 	}
 	a.text_null = json_is_null(t);

@@ -526,3 +526,26 @@ def test_resources_and_assignments(server, practice):
     assert ids == {r.json()["id"]}
     ids = {x["id"] for x in server.get("/v1/resource-assignments", headers=hdr(t)).json()["data"]}
     assert r.json()["id"] not in ids and asg["id"] in ids
+
+
+@pytest.mark.parametrize("text,status", [
+    ("é" * 20000, 200),             # 20,000 characters, 40,000 bytes
+    ("\U0001F600" * 20000, 200),    # 20,000 characters, 80,000 bytes
+    ("a" * 20001, 422),
+    ("é" * 20001, 422),
+    ("a\u0000b", 400),              # JSON with a NUL inside a string is refused
+], ids=["20000-2byte", "20000-4byte", "20001-ascii", "20001-2byte", "nul"])
+def test_private_notes_are_bounded_in_characters(server, practice, text, status):
+    t, c = practice["therapist"], practice["client"]
+    s = book(server, t, t, c, at(60), at(61)).json()
+    r = server.request("PUT", f"/v1/therapy-sessions/{s['id']}/private-notes",
+                       headers=hdr(t), json={"private_notes": text})
+    if status == 200:
+        assert r.status_code == 200, r.text[:300]
+        r = server.get(f"/v1/therapy-sessions/{s['id']}/private-notes", headers=hdr(t))
+        assert r.json()["private_notes"] == text
+    elif status == 422:
+        body = problem(r, 422, "VALIDATION_FAILED")
+        assert body["errors"][0]["field"] == "private_notes", body
+    else:
+        problem(r, 400, "MALFORMED_REQUEST")
