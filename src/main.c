@@ -227,19 +227,19 @@ cmd_serve(int argc, char **argv)
 	o.slow_queue = (int)config.slow_queue;
 	o.db = db;
 	if ((rc = http_server_start(&o, &srv)) != OK) {
+		log_buffer_stop();	/* what was logged comes first */
 		fprintf(stderr, "carebase: cannot serve on %s:%lld: %s\n",
 		    config.listen, (long long)config.port, rc == ERR_IO ?
 		    "the address is in use or unavailable, or the TLS files do "
 		    "not load (the log line above says which)" : err_code(rc));
-		log_buffer_stop();
 		return (rc);
 	}
 	if (config.job_workers > 0 &&
 	    (rc = jobs_runner_start(db, (int)config.job_workers, &runner)) != OK) {
-		fprintf(stderr, "carebase: cannot start job workers: %s\n",
-		    err_code(rc));
 		http_server_stop(srv, 0);
 		log_buffer_stop();
+		fprintf(stderr, "carebase: cannot start job workers: %s\n",
+		    err_code(rc));
 		return (rc);
 	}
 	log_info("event=listening addr=%s port=%d threads=%d tls=%s db=%s "
@@ -273,9 +273,9 @@ cmd_worker(int argc, char **argv)
 	if (log_buffer_start((int)config.log_flush_ms) != 0)
 		log_warn("event=log_buffer_failed msg=\"lines are written one by one\"");
 	if ((rc = jobs_runner_start(db, n, &runner)) != OK) {
+		log_buffer_stop();
 		fprintf(stderr, "carebase: cannot start job workers: %s\n",
 		    err_code(rc));
-		log_buffer_stop();
 		return (rc);
 	}
 	log_info("event=worker_started threads=%d", n);

@@ -65,6 +65,7 @@ struct hreq {
 	int			 queued;	/* response handed to MHD */
 	_Atomic int		 slow;		/* 1 on the slow pool, 2 done */
 	struct hreq		*slow_next;	/* slow pool queue */
+	int64_t			 slow_since_ns;	/* queued at */
 };
 
 /* router.c */

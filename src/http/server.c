@@ -72,10 +72,18 @@ struct http_server {
 	struct hreq		*slow_head, *slow_tail;
 	int			 slow_waiting;	/* queued, not yet started */
 	int			 slow_max;	/* queue bound */
-	int			 slow_stop;
-	int			 nslow;		/* threads running */
+	size_t			 slow_bytes;	/* bodies of the queued ones */
+	int			 slow_stop;	/* refuse new, answer queued 503 */
+	int			 slow_joined;
+	int			 slow_init;	/* mutex and cv made */
+	int			 nslow;		/* threads started */
 	pthread_t		*slow_thr;
+	_Atomic long		 slow_refused;	/* since the last warn line */
+	_Atomic int64_t		 slow_warned_ns;
 };
+
+/* Bodies waiting in the slow queue at most, beyond the first request. */
+#define SLOW_QUEUE_BYTES	((size_t)256 * 1024 * 1024)
 
 static const struct route_table	*route_tables[HTTP_MAX_TABLES];
 static size_t			 nroute_tables;
@@ -191,7 +199,8 @@ server_access(void *cls, struct MHD_Connection *c, const char *url,
 		MHD_resume_connection(c);
 		h->slow = 0;
 		h->retry_after = 1;
-		hreq_fail(h, ERR_BUSY, "SERVER_BUSY", "The server is busy "
+		hreq_fail(h, ERR_BUSY, "SERVER_BUSY", h->srv->slow_stop ?
+		    "The server is shutting down." : "The server is busy "
 		    "with slow requests (sign-ins, uploads, exports); try "
 		    "again in a moment.");
 	}
@@ -208,6 +217,7 @@ slow_start(struct http_server *srv, int n)
 
 	pthread_mutex_init(&srv->slow_mu, NULL);
 	pthread_cond_init(&srv->slow_cv, NULL);
+	srv->slow_init = 1;
 	if ((srv->slow_thr = calloc((size_t)n, sizeof(pthread_t))) == NULL)
 		return (ERR_NOMEM);
 	for (i = 0; i < n; i++) {
@@ -221,13 +231,18 @@ slow_start(struct http_server *srv, int n)
 	return (OK);
 }
 
-/* Let the queue drain, then join: every suspended request is resumed. */
+/*
+ * From now on new slow requests are refused and queued ones answered 503
+ * without running; wait for the handlers already running (a suspended
+ * connection must be resumed before the daemon stops). The mutex stays
+ * until server_free: event threads may still call slow_push.
+ */
 static void
 slow_stop(struct http_server *srv)
 {
 	int	 i;
 
-	if (srv->slow_thr == NULL)
+	if (!srv->slow_init || srv->slow_joined)
 		return;
 	pthread_mutex_lock(&srv->slow_mu);
 	srv->slow_stop = 1;
@@ -235,30 +250,49 @@ slow_stop(struct http_server *srv)
 	pthread_mutex_unlock(&srv->slow_mu);
 	for (i = 0; i < srv->nslow; i++)
 		pthread_join(srv->slow_thr[i], NULL);
-	free(srv->slow_thr);
-	srv->slow_thr = NULL;
-	srv->nslow = 0;
-	pthread_cond_destroy(&srv->slow_cv);
-	pthread_mutex_destroy(&srv->slow_mu);
+	srv->slow_joined = 1;
+}
+
+/* A warn line at most once a second however many are refused. */
+static void
+slow_refused(struct http_server *srv, int stopping, int waiting)
+{
+	int64_t	 now = time_mono_ns(), last;
+	long	 n;
+
+	atomic_fetch_add(&srv->slow_refused, 1);
+	last = atomic_load(&srv->slow_warned_ns);
+	if (now - last < 1000000000LL || !atomic_compare_exchange_strong(
+	    &srv->slow_warned_ns, &last, now))
+		return;
+	n = atomic_exchange(&srv->slow_refused, 0);
+	log_warn("event=slow_pool_refused reason=%s refused=%ld waiting=%d",
+	    stopping ? "stopping" : "full", n, waiting);
 }
 
 static int
 slow_push(struct http_server *srv, struct hreq *h)
 {
+	int	 stopping, waiting;
+
 	pthread_mutex_lock(&srv->slow_mu);
-	if (srv->nslow == 0 || srv->slow_stop ||
-	    srv->slow_waiting >= srv->slow_max) {
+	stopping = srv->slow_stop;
+	waiting = srv->slow_waiting;
+	if (srv->nslow == 0 || stopping || waiting >= srv->slow_max ||
+	    (waiting > 0 && srv->slow_bytes + h->body.cap > SLOW_QUEUE_BYTES)) {
 		pthread_mutex_unlock(&srv->slow_mu);
-		log_warn("event=slow_pool_full waiting=%d", srv->slow_waiting);
+		slow_refused(srv, stopping, waiting);
 		return (ERR_BUSY);
 	}
 	h->slow_next = NULL;
+	h->slow_since_ns = time_mono_ns();
 	if (srv->slow_tail != NULL)
 		srv->slow_tail->slow_next = h;
 	else
 		srv->slow_head = h;
 	srv->slow_tail = h;
 	srv->slow_waiting++;
+	srv->slow_bytes += h->body.cap;
 	pthread_cond_signal(&srv->slow_cv);
 	pthread_mutex_unlock(&srv->slow_mu);
 	return (OK);
@@ -269,6 +303,8 @@ slow_main(void *arg)
 {
 	struct http_server	*srv = arg;
 	struct hreq		*h;
+	int64_t			 waited;
+	int			 stopping;
 
 	for (;;) {
 		pthread_mutex_lock(&srv->slow_mu);
@@ -281,7 +317,22 @@ slow_main(void *arg)
 		if ((srv->slow_head = h->slow_next) == NULL)
 			srv->slow_tail = NULL;
 		srv->slow_waiting--;
+		srv->slow_bytes -= h->body.cap;
+		stopping = srv->slow_stop;
 		pthread_mutex_unlock(&srv->slow_mu);
+		/*
+		 * Not run when the server is stopping, or when it waited
+		 * longer than a client waits (libmicrohttpd does not time
+		 * out a suspended connection, nor see its client leave).
+		 */
+		waited = time_mono_ns() - h->slow_since_ns;
+		if (stopping || waited > (int64_t)srv->opts.timeout_s *
+		    1000000000LL) {
+			h->retry_after = 1;
+			hreq_fail(h, ERR_BUSY, "SERVER_BUSY", stopping ?
+			    "The server is shutting down." : "The request "
+			    "waited too long behind other slow requests.");
+		}
 		hreq_dispatch(h);
 		h->slow = 2;
 		/* libmicrohttpd's lock orders this after the writes above. */
@@ -305,7 +356,10 @@ server_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 	req = &h->req;
 	dur = time_mono_ns() - h->start_ns;
-	status = h->queued ? req->status : 0;
+	/* A slow request answered while its client left still says how
+	 * it ended. */
+	status = h->queued || (h->slow == 2 && req->responded) ?
+	    req->status : 0;
 	if (h->queued)
 		metrics_observe(h->route_id, req->method, status, dur);
 	if (log_threshold <= LOG_INFO)
@@ -690,6 +744,11 @@ server_free(struct http_server *srv)
 	if (srv == NULL)
 		return;
 	slow_stop(srv);
+	if (srv->slow_init) {
+		pthread_cond_destroy(&srv->slow_cv);
+		pthread_mutex_destroy(&srv->slow_mu);
+	}
+	free(srv->slow_thr);
 	router_free(srv->router);
 	ratelimit_free(srv->rl);
 	free(srv->cert);
@@ -845,7 +904,16 @@ http_server_stop(struct http_server *srv, int timeout_s)
 	if (atomic_load(&srv->active) > 0)
 		log_warn("event=shutdown_timeout in_flight=%ld",
 		    atomic_load(&srv->active));
-	slow_stop(srv);		/* before the connections it holds go */
+	/* Queued slow requests get 503; running ones finish (their
+	 * connections are suspended: the daemon cannot stop before). */
+	slow_stop(srv);
+	if (time_mono_ns() > deadline)
+		log_warn("event=shutdown_slow_handlers_late ms=%lld",
+		    (long long)((time_mono_ns() - deadline) / 1000000));
+	/* A moment for the answers of resumed requests to go out. */
+	deadline = time_mono_ns() + 1000000000LL;
+	while (atomic_load(&srv->active) > 0 && time_mono_ns() < deadline)
+		nanosleep(&nap, NULL);
 	MHD_stop_daemon(srv->daemon);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);

@@ -20,7 +20,7 @@
 #include "store/store_int.h"
 
 #define PG_SESSION_SETUP \
-	"SET TIME ZONE 'UTC'; SET statement_timeout = 30000"
+	"SET TIME ZONE 'UTC'; SET statement_timeout = 30000; SET bytea_output = 'hex'"
 
 struct pg_conn {
 	struct conn	 c;		/* first */

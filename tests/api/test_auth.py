@@ -483,3 +483,35 @@ def test_slow_requests_past_the_queue_get_503_with_retry_after(start_server):
             assert r.headers.get("Retry-After") == "1"
     # the server is fine afterwards
     assert login(s, "many@example.org").status_code == 200
+
+
+def test_sigterm_with_a_queue_of_sign_ins_stops_within_the_timeout(start_server):
+    """Queued slow requests are answered 503 at shutdown, not all run: the
+    server keeps to shutdown_timeout_s (plus the one running hash)."""
+    import signal
+    s = start_server(env={"CAREBASE_SLOW_THREADS": "1", "CAREBASE_SLOW_QUEUE": "64",
+                          "CAREBASE_SHUTDOWN_TIMEOUT_S": "1"})
+    assert register(s, "queue@example.org").status_code == 201
+    results = []
+
+    def one(_):
+        try:
+            r = login(s, "queue@example.org", timeout=30)
+            return r.status_code, (r.json().get("code") if r.status_code != 200 else None)
+        except Exception as e:  # the connection may be closed at the very end
+            return "conn", repr(e)[:100]
+
+    with concurrent.futures.ThreadPoolExecutor(30) as ex:
+        futs = [ex.submit(one, i) for i in range(30)]
+        time.sleep(1.0)           # a queue has formed behind the one slow thread
+        t0 = time.monotonic()
+        s.proc.send_signal(signal.SIGTERM)
+        rc = s.proc.wait(20)
+        elapsed = time.monotonic() - t0
+        results = [f.result() for f in futs]
+    assert rc == 0, s.log()[-2000:]
+    assert elapsed < 5, f"took {elapsed:.1f} s to stop"
+    statuses = [r[0] for r in results]
+    assert statuses.count(200) >= 1, results
+    assert (503, "SERVER_BUSY") in results, results
+    assert set(statuses) <= {200, 503, "conn"}, results
