@@ -387,7 +387,7 @@ static int
 sb_prepare(const char *body, size_t len, json_t **work, struct inbox_result *r)
 {
 	json_error_t	 jerr;
-	json_t		*p, *w;
+	json_t		*p, *w, *v;
 	int		 rc;
 
 	*work = NULL;
@@ -405,6 +405,12 @@ sb_prepare(const char *body, size_t len, json_t **work, struct inbox_result *r)
 		json_decref(p);
 		return (inbox_fail(r, ERR_NOMEM, NULL, "Out of memory."));
 	}
+	/* The address the body names ties its inbox row to a person, even
+	 * when the payload is refused (inbox.h). */
+	v = json_object_get(p, "client_email");
+	if (json_is_string(v) && strlen(json_string_value(v)) <=
+	    BOOKING_EMAIL_MAX)
+		keyring_email_index(json_string_value(v), r->email_index);
 	rc = payload_check(p, w, r);
 	json_decref(p);
 	if (rc != OK) {
@@ -649,8 +655,10 @@ booking_new(struct tx *tx, json_t *w, struct inbox_result *r)
 	int64_t		 left = 0;
 	int		 rc;
 
-	if ((rc = user_find(tx, w, user, r)) != OK ||
-	    (rc = booking_lock(tx, "user", user)) != OK)
+	if ((rc = user_find(tx, w, user, r)) != OK)
+		return (rc);
+	strlcpy_cb(r->user_id, user, sizeof(r->user_id));
+	if ((rc = booking_lock(tx, "user", user)) != OK)
 		return (rc);
 	switch ((rc = booking_find(tx, code, NULL, &b))) {
 	case OK:
@@ -705,6 +713,7 @@ booking_update(struct tx *tx, json_t *w, struct inbox_result *r)
 		    "that booking_code."));
 	if (rc != OK)
 		return (rc);
+	strlcpy_cb(r->user_id, b.user_id, sizeof(r->user_id));
 	if (b.cancelled)
 		return (inbox_fail(r, ERR_CONFLICT, "BOOKING_CANCELLED", "The "
 		    "booking is cancelled."));
@@ -800,6 +809,7 @@ booking_cancelled(struct tx *tx, json_t *w, struct inbox_result *r)
 		    "that booking_code."));
 	if (rc != OK)
 		return (rc);
+	strlcpy_cb(r->user_id, b.user_id, sizeof(r->user_id));
 	if ((rc = booking_cancel(tx, &b)) == ERR_CONFLICT)
 		again = 1;
 	else if (rc != OK ||
