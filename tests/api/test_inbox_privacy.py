@@ -214,3 +214,78 @@ def test_replay_refuses_a_processed_row_without_force(server, db, world):
     for args in (("replay", done, "--forced"), ("replay", done, "--force", "x"),
                  ("replay", "--force", "--force")):
         assert server.cli("webhooks", *args).returncode != 0
+
+
+# -- sealed booking details --------------------------------------------------------
+
+SEALED = ("client_timezone", "service_provider_name", "service_provider_email")
+
+
+def booking_columns(db, booking_id):
+    r = db.query("SELECT client_timezone, service_provider_name, service_provider_email, "
+                 f"legacy_plain FROM therapy_bookings WHERE id = '{booking_id}'")[0]
+    return dict(zip(SEALED + ("legacy_plain",), r))
+
+
+def test_booking_details_are_sealed_and_erased_with_the_person(server, db, world):
+    w = world
+    body = payload(w["m"]["email"], service_provider_name="Dr Grace Hopper",
+                   service_provider_email="grace@therapists.example.org",
+                   client_timezone="America/New_York")
+    r = hook(server, body)
+    assert r.status_code == 200, r.text
+    bk = r.json()["result"]["booking"]
+    for k in SEALED:
+        assert bk[k] == body[k], k                  # the booking system's answer
+    cols = booking_columns(db, bk["id"])
+    assert cols["legacy_plain"] == "0"
+    for k in SEALED:
+        assert cols[k] is not None
+        assert body[k] not in cols[k] and body[k].encode().hex() not in cols[k], k
+    # An update seals the new values too; every reader sees them opened.
+    moved = payload(w["m"]["email"], code=body["booking_code"], action="UPDATED_BOOKING",
+                    service_provider_name="Dr Katherine Johnson",
+                    client_timezone="Europe/Paris")
+    r = hook(server, moved)
+    assert r.status_code == 200, r.text
+    assert r.json()["result"]["booking"]["service_provider_name"] == "Dr Katherine Johnson"
+    cols = booking_columns(db, bk["id"])
+    assert "Katherine" not in cols["service_provider_name"]
+    want = {"client_timezone": "Europe/Paris",
+            "service_provider_name": "Dr Katherine Johnson",
+            "service_provider_email": moved["service_provider_email"]}
+    for who in (w["m"], w["admin"]):
+        got = server.get(f"/v1/therapy-bookings/{bk['id']}", headers=hdr(who)).json()
+        assert {k: got[k] for k in SEALED} == want
+    # Erasure: the columns are emptied (and would not open: the key is gone).
+    r = server.post(f"/v1/users/{w['m']['id']}/erase", headers=hdr(w["admin"]))
+    assert r.status_code in (200, 204), r.text
+    cols = booking_columns(db, bk["id"])
+    assert [cols[k] for k in SEALED] == [None, None, None]
+    got = server.get(f"/v1/therapy-bookings/{bk['id']}", headers=hdr(w["admin"])).json()
+    assert [got[k] for k in SEALED] == [None, None, None]
+    assert got["booking_code"] == body["booking_code"] and got["service_name"]
+
+
+def test_rows_from_before_sealing_are_sealed_at_start_up(server, db, world):
+    """Rows the migration carried over hold the text in clear (legacy_plain
+    = 1) until the next start seals them under the user's key."""
+    w = world
+    r = hook(server, payload(w["m"]["email"]))
+    assert r.status_code == 200, r.text
+    bk = r.json()["result"]["booking"]
+    old = {"client_timezone": "Asia/Tokyo", "service_provider_name": "Dr Old Style",
+           "service_provider_email": "old.style@therapists.example.org"}
+    server.stop()
+    conv = ("CAST('{}' AS BLOB)" if db.kind == "sqlite" else "convert_to('{}', 'UTF8')")
+    sets = ", ".join(f"{k} = {conv.format(v)}" for k, v in old.items())
+    execute(db, f"UPDATE therapy_bookings SET {sets}, legacy_plain = 1 "
+                f"WHERE id = '{bk['id']}'")
+    server.start(migrate=False)
+    cols = booking_columns(db, bk["id"])
+    assert cols["legacy_plain"] == "0"
+    for k, v in old.items():
+        assert v not in cols[k] and v.encode().hex() not in cols[k], k
+    got = server.get(f"/v1/therapy-bookings/{bk['id']}", headers=hdr(w["admin"])).json()
+    assert {k: got[k] for k in SEALED} == old
+    assert "event=bookings_sealed" in server.log()
