@@ -98,8 +98,10 @@ static const struct cmd cmds[] = {
 	{"audit", cmd_audit, 1, "audit verify [--anchor=SEQ:HASH] | audit head",
 	    "walk the audit log's hash chain and name the first broken row "
 	    "(and check an anchor recorded earlier) / print the head SEQ:HASH"},
-	{"webhooks", cmd_webhooks, 1, "webhooks list [--failed] | webhooks replay ID",
-	    "list inbound webhooks and their outcomes / run a stored one again"},
+	{"webhooks", cmd_webhooks, 1, "webhooks list [--failed] | webhooks "
+	    "replay ID [--force] | webhooks prune", "list inbound webhooks and "
+	    "their outcomes / run a stored one again (a processed one only with "
+	    "--force) / delete rows past webhook_inbox_retention_days"},
 	{"config", cmd_config, 0, "config", "list every configuration key"},
 	{"version", cmd_version, 0, "version", "print the version"},
 	{"help", cmd_help, 0, "help", "this text"},
@@ -553,7 +555,8 @@ main(int argc, char **argv)
 		    !(strcmp(c->name, "audit") == 0 &&
 		    strncmp(argv[k], "--anchor=", 9) == 0) &&
 		    !(strcmp(c->name, "webhooks") == 0 &&
-		    strcmp(argv[k], "--failed") == 0) &&
+		    (strcmp(argv[k], "--failed") == 0 ||
+		    strcmp(argv[k], "--force") == 0)) &&
 		    strcmp(c->name, "user") != 0) {
 			fprintf(stderr, "carebase: unknown flag %s (see carebase "
 			    "config)\n", argv[k]);

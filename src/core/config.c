@@ -142,6 +142,10 @@ static const struct config_entry config_table[] = {
 	{"webhook_body_limit", CT_INT, S(webhook_body_limit), "65536", 1024,
 	    64LL * 1024 * 1024, NULL, 0, "largest inbound webhook body kept and "
 	    "processed (larger ones are refused, 413, and kept truncated)"},
+	{"webhook_inbox_retention_days", CT_INT,
+	    S(webhook_inbox_retention_days), "30", 1, 365, NULL, 0,
+	    "webhook inbox rows (bodies and outcomes) older than this are "
+	    "deleted by the hourly webhooks.prune job, failed ones too"},
 	{"storyblok_webhook_secret", CT_STRING, S(storyblok_webhook_secret), "",
 	    0, 0, NULL, 1, "CMS webhook secret: webhook-signature is the hex "
 	    "HMAC-SHA1 of the body under it (empty = every call refused)"},

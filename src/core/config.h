@@ -71,6 +71,7 @@ struct config {
 	char	*terms_version;		/* current terms users accept */
 	char	*privacy_version;
 	int64_t	 webhook_body_limit;	/* bytes of an inbound webhook body */
+	int64_t	 webhook_inbox_retention_days;	/* inbox rows older are deleted */
 	char	*storyblok_webhook_secret;	/* HMAC-SHA1 key of the CMS webhook */
 	char	*storyblok_api_url;	/* CMS content API base */
 	char	*storyblok_token;	/* CMS content API token */

@@ -11,6 +11,10 @@
  *					and "processed" in one transaction; on
  *					failure the outcome in a transaction of
  *					its own: nothing the handler did stays
+ *
+ * Privacy (see inbox.h): the outcome records the user and address index
+ * the source tied the body to; the GDPR hook removes the bodies of a
+ * person's rows on erasure; inbox_prune deletes rows past retention.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,7 +33,9 @@
 #include "core/util.h"
 #include "http/http.h"
 #include "ops/inbox.h"
+#include "people/people.h"
 #include "resource/audit.h"
+#include "store/jobs.h"
 #include "store/store.h"
 
 #define HEADER_VALUE_MAX	256	/* bytes of a kept header value */
@@ -49,6 +55,8 @@ struct inbox_row {
 	int			 http_status;
 	const char		*error;
 	int			 replay;	/* audit the attempt */
+	const char		*user_id;	/* NULL: none resolved */
+	const char		*email_index;	/* NULL: none named */
 };
 
 /* One run of a handler's process step, for store_run. */
@@ -60,6 +68,7 @@ struct inbox_run {
 	json_t				*work;
 	int				 replay;
 	struct inbox_result		*r;
+	char				 email_index[65];	/* from prepare */
 };
 
 static const struct inbox_source	*sources[INBOX_SOURCE_MAX];
@@ -77,7 +86,24 @@ static int	 inbox_run(struct store *, const struct inbox_source *,
 static void	 answer(struct request *, const char *, const char *,
 		    struct inbox_result *);
 static int	 load_tx(struct tx *, void *);
+static int	 prune_tx(struct tx *, void *);
 static int	 cli_list(struct store *, int, FILE *);
+static int	 gdpr_export(struct tx *, const char *, json_t *);
+static int	 gdpr_erase(struct tx *, const char *);
+
+static const struct people_gdpr_hook gdpr_hook = {
+	"webhook_inbox", gdpr_export, gdpr_erase,
+};
+
+int
+inbox_init(void)
+{
+	int	 rc;
+
+	if ((rc = people_gdpr_register(&gdpr_hook)) != OK && rc != ERR_CONFLICT)
+		return (rc);
+	return (OK);
+}
 
 int
 inbox_register(const struct inbox_source *src)
@@ -232,18 +258,38 @@ record_tx(struct tx *tx, void *arg)
 
 	st = store_prepare(tx, "UPDATE webhook_inbox SET outcome = ?, "
 	    "http_status = ?, error = ?, processed_at = ?, attempts = attempts "
-	    "+ 1, updated_at = ? WHERE id = ?");
+	    "+ 1, updated_at = ?, user_id = COALESCE(?, user_id), "
+	    "email_index = CASE WHEN body IS NULL THEN NULL ELSE "
+	    "COALESCE(?, email_index) END WHERE id = ?");
 	store_bind_text(st, 1, w->outcome);
 	store_bind_int64(st, 2, w->http_status);
 	store_bind_text(st, 3, w->error);
 	store_bind_int64(st, 4, now);
 	store_bind_int64(st, 5, now);
-	store_bind_text(st, 6, w->id);
+	store_bind_text(st, 6, w->user_id);
+	store_bind_text(st, 7, w->email_index);
+	store_bind_text(st, 8, w->id);
 	rc = store_step(st);
 	rc = rc == STORE_DONE ? (store_changes(st) == 1 ? OK : ERR_NOT_FOUND) :
 	    rc;
 	store_finalize(st);
-	if (rc != OK || !w->replay)
+	if (rc != OK)
+		return (rc);
+	/* A body about a person erased already is not kept a moment more. */
+	if (w->user_id != NULL) {
+		st = store_prepare(tx, "UPDATE webhook_inbox SET body = NULL, "
+		    "body_erased_at = ?, email_index = NULL WHERE id = ? AND "
+		    "body IS NOT NULL AND user_id IN (SELECT id FROM users "
+		    "WHERE deleted_at IS NOT NULL AND audit_ref IS NULL)");
+		store_bind_int64(st, 1, now);
+		store_bind_text(st, 2, w->id);
+		rc = store_step(st);
+		store_finalize(st);
+		if (rc != STORE_DONE)
+			return (rc);
+		rc = OK;
+	}
+	if (!w->replay)
 		return (rc);
 	if ((changes = json_pack("{s:s,s:i}", "outcome", w->outcome,
 	    "http_status", w->http_status)) == NULL)
@@ -263,6 +309,8 @@ process_tx(struct tx *tx, void *arg)
 	int			 rc;
 
 	result_reset(run->r);	/* store_run may run this again */
+	strlcpy_cb(run->r->email_index, run->email_index,
+	    sizeof(run->r->email_index));
 	if ((rc = run->src->process(tx, run->body, run->len, run->work,
 	    run->r)) != OK) {
 		if (run->r->rc == OK)
@@ -274,6 +322,9 @@ process_tx(struct tx *tx, void *arg)
 	w.outcome = "processed";
 	w.http_status = 200;
 	w.replay = run->replay;
+	w.user_id = run->r->user_id[0] != '\0' ? run->r->user_id : NULL;
+	w.email_index = run->r->email_index[0] != '\0' ?
+	    run->r->email_index : NULL;
 	return (record_tx(tx, &w));
 }
 
@@ -297,6 +348,7 @@ inbox_run(struct store *db, const struct inbox_source *src, const char *id,
 	if (src->prepare != NULL && (rc = src->prepare(body, len, &run.work,
 	    r)) != OK && r->rc == OK)
 		r->rc = rc;
+	strlcpy_cb(run.email_index, r->email_index, sizeof(run.email_index));
 	if (rc == OK)
 		rc = store_run(db, STORE_TX_WRITE, process_tx, &run);
 	json_decref(run.work);
@@ -314,6 +366,9 @@ inbox_run(struct store *db, const struct inbox_source *src, const char *id,
 		w.http_status = err_http_status(rc);
 		w.error = r->error;
 		w.replay = replay;
+		w.user_id = r->user_id[0] != '\0' ? r->user_id : NULL;
+		w.email_index = r->email_index[0] != '\0' ? r->email_index :
+		    NULL;
 		if (store_run(db, STORE_TX_WRITE, record_tx, &w) != OK)
 			log_warn("event=inbox_record_failed inbox_id=%s", id);
 	}
@@ -416,7 +471,9 @@ inbox_receive(struct request *req, const struct inbox_source *src)
 struct inbox_load {
 	const char	*id;
 	char		 source[64];
+	char		 outcome[OUTCOME_LEN];
 	int		 signature_ok;
+	int		 erased;	/* the body went with its person */
 	int64_t		 received;
 	unsigned char	*sealed;
 	size_t		 len;
@@ -432,20 +489,25 @@ load_tx(struct tx *tx, void *arg)
 
 	free(l->sealed);
 	l->sealed = NULL;
-	st = store_prepare(tx, "SELECT source, signature_ok, body_bytes, body "
-	    "FROM webhook_inbox WHERE id = ?");
+	st = store_prepare(tx, "SELECT source, signature_ok, body_bytes, body, "
+	    "outcome, body IS NULL FROM webhook_inbox WHERE id = ?");
 	store_bind_text(st, 1, l->id);
 	switch ((rc = store_step(st))) {
 	case STORE_ROW:
 		strlcpy_cb(l->source, store_col_text(st, 0), sizeof(l->source));
 		l->signature_ok = store_col_int64(st, 1) != 0;
 		l->received = store_col_int64(st, 2);
-		b = store_col_blob(st, 3, &l->len);
+		strlcpy_cb(l->outcome, store_col_text(st, 4),
+		    sizeof(l->outcome));
+		l->erased = store_col_int64(st, 5) != 0;
+		l->len = 0;
+		b = l->erased ? NULL : store_col_blob(st, 3, &l->len);
 		if ((l->sealed = malloc(l->len + 1)) == NULL) {
 			rc = ERR_NOMEM;
 			break;
 		}
-		memcpy(l->sealed, b, l->len);
+		if (l->len > 0)
+			memcpy(l->sealed, b, l->len);
 		rc = OK;
 		break;
 	case STORE_DONE:
@@ -457,7 +519,7 @@ load_tx(struct tx *tx, void *arg)
 }
 
 int
-inbox_replay(struct store *db, const char *id, char *outcome,
+inbox_replay(struct store *db, const char *id, int force, char *outcome,
     struct inbox_result *r)
 {
 	const struct inbox_source	*src;
@@ -484,6 +546,12 @@ inbox_replay(struct store *db, const char *id, char *outcome,
 	else if (!l.signature_ok)
 		rc = inbox_fail(r, ERR_FORBIDDEN, NULL, "its signature did not "
 		    "verify: it is never processed");
+	else if (l.erased)
+		rc = inbox_fail(r, ERR_CONFLICT, NULL, "its body was erased with "
+		    "the person it concerned and cannot be replayed");
+	else if (!force && strcmp(l.outcome, "processed") == 0)
+		rc = inbox_fail(r, ERR_CONFLICT, NULL, "it was processed "
+		    "already; replay it again with --force");
 	else if (key == NULL || l.len < SEAL_OVERHEAD ||
 	    (int64_t)(l.len - SEAL_OVERHEAD) != l.received)
 		rc = inbox_fail(r, ERR_CONFLICT, NULL, "its body was kept "
@@ -508,6 +576,136 @@ inbox_replay(struct store *db, const char *id, char *outcome,
 	return (rc);
 }
 
+/* Retention */
+
+struct inbox_prune {
+	int64_t		 before;	/* received_at cut-off, ms */
+	int64_t		 deleted;	/* this batch */
+	int64_t		 failed;
+};
+
+/* One batch: count the failed ones among the oldest, then delete them. */
+static int
+prune_tx(struct tx *tx, void *arg)
+{
+	struct inbox_prune	*p = arg;
+	struct stmt		*st;
+	int			 rc;
+
+	p->deleted = p->failed = 0;
+	st = store_prepare(tx, "SELECT count(*), COALESCE(sum(CASE WHEN "
+	    "outcome = 'failed' THEN 1 ELSE 0 END), 0) FROM (SELECT outcome "
+	    "FROM webhook_inbox WHERE received_at < ? ORDER BY received_at "
+	    "LIMIT ?) old");
+	store_bind_int64(st, 1, p->before);
+	store_bind_int64(st, 2, INBOX_PRUNE_BATCH);
+	if ((rc = store_step(st)) == STORE_ROW)
+		p->failed = store_col_int64(st, 1);
+	store_finalize(st);
+	if (rc != STORE_ROW)
+		return (rc == STORE_DONE ? ERR_DB : rc);
+	st = store_prepare(tx, "DELETE FROM webhook_inbox WHERE id IN (SELECT "
+	    "id FROM webhook_inbox WHERE received_at < ? ORDER BY received_at "
+	    "LIMIT ?)");
+	store_bind_int64(st, 1, p->before);
+	store_bind_int64(st, 2, INBOX_PRUNE_BATCH);
+	rc = store_step(st);
+	p->deleted = store_changes(st);
+	store_finalize(st);
+	return (rc == STORE_DONE ? OK : rc);
+}
+
+int
+inbox_prune(struct store *db, int64_t *deleted, int64_t *failed)
+{
+	struct inbox_prune	 p;
+	int64_t			 n = 0, nf = 0;
+	int			 rc;
+
+	memset(&p, 0, sizeof(p));
+	p.before = time_now_ms() - config.webhook_inbox_retention_days *
+	    24LL * 3600 * 1000;
+	do {
+		if ((rc = store_run(db, STORE_TX_WRITE, prune_tx, &p)) != OK)
+			break;
+		n += p.deleted;
+		nf += p.failed;
+	} while (p.deleted == INBOX_PRUNE_BATCH);
+	if (n > 0)
+		log_info("event=webhook_inbox_pruned deleted=%lld "
+		    "failed_unreplayed=%lld retention_days=%lld", (long long)n,
+		    (long long)nf, (long long)config.webhook_inbox_retention_days);
+	if (deleted != NULL)
+		*deleted = n;
+	if (failed != NULL)
+		*failed = nf;
+	return (rc);
+}
+
+int
+inbox_prune_job(struct store *db, const struct job *job, char *err)
+{
+	int	 rc;
+
+	(void)job;
+	if ((rc = inbox_prune(db, NULL, NULL)) != OK)
+		snprintf(err, JOB_ERR_LEN, "webhooks.prune: %s", err_code(rc));
+	return (rc);
+}
+
+/* GDPR */
+
+/* The rows tied to the person, without their bodies (their content is
+ * in the module's own export, e.g. therapy_bookings). */
+static int
+gdpr_export(struct tx *tx, const char *user_id, json_t *rows)
+{
+	struct stmt	*st;
+	char		 ts[ISO_TIME_LEN];
+	int		 rc;
+
+	st = store_prepare(tx, "SELECT id, source, received_at, outcome, "
+	    "http_status FROM webhook_inbox WHERE user_id = ? OR email_index = "
+	    "(SELECT email_index FROM users WHERE id = ?) ORDER BY "
+	    "received_at, id");
+	store_bind_text(st, 1, user_id);
+	store_bind_text(st, 2, user_id);
+	while ((rc = store_step(st)) == STORE_ROW)
+		json_array_append_new(rows, json_pack("{s:s,s:s,s:s,s:s,s:o}",
+		    "id", store_col_text(st, 0), "source", store_col_text(st, 1),
+		    "received_at", time_format_iso(store_col_int64(st, 2), ts),
+		    "outcome", store_col_text(st, 3), "http_status",
+		    store_col_is_null(st, 4) ? json_null() :
+		    json_integer(store_col_int64(st, 4))));
+	store_finalize(st);
+	return (rc == STORE_DONE ? OK : rc);
+}
+
+/*
+ * Runs before the users row is anonymised, so its email_index is still
+ * there: rows tied by user id or by the address lose their body and the
+ * index; the outcome, times and user id (of an anonymised row) stay.
+ */
+static int
+gdpr_erase(struct tx *tx, const char *user_id)
+{
+	struct stmt	*st;
+	int64_t		 now = time_now_ms();
+	int		 rc;
+
+	st = store_prepare(tx, "UPDATE webhook_inbox SET body = NULL, "
+	    "body_erased_at = COALESCE(body_erased_at, ?), email_index = NULL, "
+	    "updated_at = ? WHERE user_id = ? OR email_index = (SELECT "
+	    "email_index FROM users WHERE id = ?)");
+	store_bind_int64(st, 1, now);
+	store_bind_int64(st, 2, now);
+	store_bind_text(st, 3, user_id);
+	store_bind_text(st, 4, user_id);
+	rc = store_step(st);
+	store_finalize(st);
+	return (rc == STORE_DONE ? OK : rc);
+}
+
 /* Command line */
 
 static int
@@ -522,21 +720,23 @@ cli_list(struct store *db, int failed_only, FILE *out)
 		return (rc);
 	st = store_prepare(tx, failed_only ?
 	    "SELECT id, source, received_at, outcome, http_status, attempts, "
-	    "signature_ok, body_bytes, error FROM webhook_inbox WHERE outcome "
-	    "= 'failed' ORDER BY received_at DESC, id DESC LIMIT 1000" :
+	    "signature_ok, body_bytes, error, body_erased_at FROM webhook_inbox "
+	    "WHERE outcome = 'failed' ORDER BY received_at DESC, id DESC "
+	    "LIMIT 1000" :
 	    "SELECT id, source, received_at, outcome, http_status, attempts, "
-	    "signature_ok, body_bytes, error FROM webhook_inbox "
+	    "signature_ok, body_bytes, error, body_erased_at FROM webhook_inbox "
 	    "ORDER BY received_at DESC, id DESC LIMIT 1000");
 	fprintf(out, "id\tsource\treceived_at\toutcome\thttp_status\tattempts"
-	    "\tsignature_ok\tbytes\terror\n");
+	    "\tsignature_ok\tbytes\tbody\terror\n");
 	while ((step = store_step(st)) == STORE_ROW)
-		fprintf(out, "%s\t%s\t%s\t%s\t%lld\t%lld\t%lld\t%lld\t%s\n",
+		fprintf(out, "%s\t%s\t%s\t%s\t%lld\t%lld\t%lld\t%lld\t%s\t%s\n",
 		    store_col_text(st, 0), store_col_text(st, 1),
 		    time_format_iso(store_col_int64(st, 2), ts),
 		    store_col_text(st, 3), (long long)store_col_int64(st, 4),
 		    (long long)store_col_int64(st, 5),
 		    (long long)store_col_int64(st, 6),
 		    (long long)store_col_int64(st, 7),
+		    store_col_is_null(st, 9) ? "kept" : "erased",
 		    store_col_is_null(st, 8) ? "-" : store_col_text(st, 8));
 	rc = step == STORE_DONE ? OK : step;
 	store_finalize(st);
@@ -549,13 +749,32 @@ inbox_cli(struct store *db, int argc, char **argv, FILE *out)
 {
 	struct inbox_result	 r;
 	char			 outcome[OUTCOME_LEN];
-	int			 rc;
+	int64_t			 n, nf;
+	int			 rc, force = 0;
 
 	if (argc >= 1 && strcmp(argv[0], "list") == 0 && (argc == 1 ||
 	    (argc == 2 && strcmp(argv[1], "--failed") == 0)))
 		return (cli_list(db, argc == 2, out));
-	if (argc == 2 && strcmp(argv[0], "replay") == 0) {
-		rc = inbox_replay(db, argv[1], outcome, &r);
+	if (argc == 1 && strcmp(argv[0], "prune") == 0) {
+		if ((rc = inbox_prune(db, &n, &nf)) != OK) {
+			fprintf(stderr, "carebase: webhooks prune: %s\n",
+			    err_code(rc));
+			return (rc);
+		}
+		fprintf(out, "webhooks: %lld deleted (%lld failed, never "
+		    "replayed), older than %lld days\n", (long long)n,
+		    (long long)nf, (long long)config.webhook_inbox_retention_days);
+		return (OK);
+	}
+	if (argc == 3 && strcmp(argv[0], "replay") == 0 &&
+	    (strcmp(argv[1], "--force") == 0) != (strcmp(argv[2], "--force") ==
+	    0)) {
+		force = 1;
+		if (strcmp(argv[1], "--force") == 0)
+			argv[1] = argv[2];
+	}
+	if ((argc == 2 || force) && strcmp(argv[0], "replay") == 0) {
+		rc = inbox_replay(db, argv[1], force, outcome, &r);
 		if (outcome[0] == '\0')
 			fprintf(stderr, "carebase: webhooks replay %s: %s\n",
 			    argv[1], r.error);
@@ -569,6 +788,6 @@ inbox_cli(struct store *db, int argc, char **argv, FILE *out)
 		return (rc);
 	}
 	fprintf(stderr, "usage: carebase webhooks list [--failed] | webhooks "
-	    "replay ID\n");
+	    "replay ID [--force] | webhooks prune\n");
 	return (ERR_INVALID);
 }

@@ -21,6 +21,19 @@
  * Bodies are sealed at rest under the system key (booking bodies carry
  * email addresses); headers kept are the source's harmless few, never
  * Authorization or signatures.
+ *
+ * Privacy: a source ties a row to a person by setting r->user_id (the
+ * user it resolved) and r->email_index (the blind index of the address
+ * the body names, even when no user has it). Erasing that person removes
+ * the body of every row tied to them (user_id, or email_index equal to
+ * their current address's) and clears email_index; the outcome stays. A
+ * row tied to a user already erased loses its body as soon as its outcome
+ * is recorded. Rows that name nobody (bodies that did not parse, or whose
+ * signature failed) cannot be tied: webhook_inbox_retention_days bounds
+ * them, as every row. The webhooks.prune job (hourly; also `carebase
+ * webhooks prune`) deletes rows received longer ago than that, whatever
+ * their outcome: a failed row not replayed by then is deleted too (the
+ * sender retries 5xx answers on its own; the log line counts them).
  */
 #ifndef OPS_INBOX_H
 #define OPS_INBOX_H
@@ -28,7 +41,11 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <stdint.h>
+
 #include <jansson.h>
+
+#include "core/util.h"
 
 struct request;
 struct store;
@@ -43,6 +60,10 @@ struct tx;
  * code the stable problem code ("" = err_code(rc)), error one line for
  * the caller and the inbox row (never a secret or personal data), errors
  * (owned, may be NULL) one {field, code, detail} per bad field.
+ * Whatever the outcome, user_id (the user the body concerns, when the
+ * handler resolved one) and email_index (keyring_email_index of the
+ * address the body names) tie the row to a person for erasure; "" when
+ * none. email_index set by prepare is kept through process.
  */
 struct inbox_result {
 	int		 rc;
@@ -50,6 +71,8 @@ struct inbox_result {
 	char		 error[INBOX_ERROR_MAX];
 	json_t		*errors;
 	json_t		*out;
+	char		 user_id[UUID_STR_LEN];
+	char		 email_index[65];
 };
 
 struct inbox_source {
@@ -96,14 +119,36 @@ void	 inbox_receive(struct request *, const struct inbox_source *);
 
 /*
  * Run the stored body of row id again through its source (never one whose
- * signature failed: ERR_FORBIDDEN), recording the new outcome and one
- * more attempt. *outcome (16) and *r tell how it went; r->out and
- * r->errors are the caller's to free.
+ * signature failed: ERR_FORBIDDEN; never one whose body was erased or
+ * kept truncated: ERR_CONFLICT), recording the new outcome and one more
+ * attempt.
+ * A row processed already is refused (ERR_CONFLICT) unless force is set.
+ * *outcome (16) and *r tell how it went; r->out and r->errors are the
+ * caller's to free.
  */
-int	 inbox_replay(struct store *, const char *id, char *outcome,
+int	 inbox_replay(struct store *, const char *id, int force, char *outcome,
 	    struct inbox_result *r);
 
-/* `carebase webhooks list [--failed] | webhooks replay ID`. */
+/*
+ * Delete the rows received more than webhook_inbox_retention_days ago,
+ * in batches of INBOX_PRUNE_BATCH (one transaction each). *deleted and
+ * *failed (of them, rows whose outcome was failed: never replayed to
+ * success) may be NULL.
+ */
+#define INBOX_PRUNE_BATCH	500
+int	 inbox_prune(struct store *, int64_t *deleted, int64_t *failed);
+
+/* Register the GDPR hook (people.h); once, at start-up. */
+int	 inbox_init(void);
+
+/* The webhooks.prune job (store/jobs.h). */
+struct job;
+int	 inbox_prune_job(struct store *, const struct job *, char *err);
+
+/*
+ * `carebase webhooks list [--failed] | webhooks replay ID [--force] |
+ * webhooks prune`.
+ */
 int	 inbox_cli(struct store *, int argc, char **argv, FILE *out);
 
 #endif

@@ -9,6 +9,7 @@
 #include "core/util.h"
 #include "http/http.h"
 #include "module.h"
+#include "ops/inbox.h"
 #include "ops/ops.h"
 #include "ops/ops_int.h"
 #include "store/jobs.h"
@@ -34,18 +35,24 @@ static const struct route ops_routes[] = {
 
 static const struct job_kind ops_jobs[] = {
 	{"mail.send", mail_job_run, 0},
+	{"webhooks.prune", inbox_prune_job, 0},
+};
+
+/* The webhook inbox's retention (webhook_inbox_retention_days). */
+static const struct job_schedule ops_schedules[] = {
+	{"webhooks.prune", "41 * * * *", "webhooks.prune", NULL},
 };
 
 static int
 ops_init(struct store *db)
 {
 	started_ms = time_now_ms();
-	return (OK);
+	return (inbox_init());
 }
 
 const struct module ops_module = {
 	"ops", ops_routes, NELEM(ops_routes), ops_jobs, NELEM(ops_jobs),
-	NULL, 0, NULL, 0, ops_init, NULL,
+	ops_schedules, NELEM(ops_schedules), NULL, 0, ops_init, NULL,
 };
 
 static void

@@ -29,7 +29,9 @@
  *			   once (a second cancel answers 200 and gives nothing)
  *
  * bookings_app.c serves the rows to people (who sees which, the in-app
- * cancel, GDPR). client_email is sealed under the user's data key. Every
+ * cancel, GDPR). client_email, client_timezone, service_provider_name
+ * and service_provider_email are sealed under the user's data key (an
+ * update for a person erased meanwhile stores none of them). Every
  * write is audited ("therapy_bookings.create", ".update", ".cancel") and
  * touches the user's chat profile (ops/chatsync.h: therapy counts and
  * times).
@@ -78,6 +80,11 @@ static int	 user_find(struct tx *, json_t *, char *, struct inbox_result *);
 static int	 booking_public(struct tx *, const char *, json_t **);
 static int	 spend(struct tx *, const char *, char *, char *, int64_t *,
 		    struct inbox_result *);
+static int	 seal_members(struct tx *, json_t *, const char *,
+		    const char *, const char *const *, size_t,
+		    unsigned char **, size_t *);
+static void	 bind_sealed(struct stmt *, int, const unsigned char *,
+		    size_t);
 static int	 booking_insert(struct tx *, json_t *, const char *,
 		    const char *, const char *, char *);
 static int	 booking_new(struct tx *, json_t *, struct inbox_result *);
@@ -387,7 +394,7 @@ static int
 sb_prepare(const char *body, size_t len, json_t **work, struct inbox_result *r)
 {
 	json_error_t	 jerr;
-	json_t		*p, *w;
+	json_t		*p, *w, *v;
 	int		 rc;
 
 	*work = NULL;
@@ -405,6 +412,12 @@ sb_prepare(const char *body, size_t len, json_t **work, struct inbox_result *r)
 		json_decref(p);
 		return (inbox_fail(r, ERR_NOMEM, NULL, "Out of memory."));
 	}
+	/* The address the body names ties its inbox row to a person, even
+	 * when the payload is refused (inbox.h). */
+	v = json_object_get(p, "client_email");
+	if (json_is_string(v) && strlen(json_string_value(v)) <=
+	    BOOKING_EMAIL_MAX)
+		keyring_email_index(json_string_value(v), r->email_index);
 	rc = payload_check(p, w, r);
 	json_decref(p);
 	if (rc != OK) {
@@ -506,15 +519,17 @@ static int
 booking_public(struct tx *tx, const char *id, json_t **out)
 {
 	struct stmt	*st;
+	struct bkey	 k;
 	int		 rc;
 
 	*out = NULL;
+	memset(&k, 0, sizeof(k));
 	st = store_prepare(tx, "SELECT " BOOKING_COLUMNS FROM_BOOKINGS
 	    " AND b.id = ?");
 	store_bind_text(st, 1, id);
 	switch ((rc = store_step(st))) {
 	case STORE_ROW:
-		rc = (*out = booking_row(tx, st, 0, NULL)) != NULL ? OK :
+		rc = (*out = booking_row(tx, st, 0, &k)) != NULL ? OK :
 		    ERR_NOMEM;
 		break;
 	case STORE_DONE:
@@ -522,6 +537,7 @@ booking_public(struct tx *tx, const char *id, json_t **out)
 		break;
 	}
 	store_finalize(st);
+	bkey_wipe(&k);
 	return (rc);
 }
 
@@ -578,33 +594,69 @@ spend(struct tx *tx, const char *user, char *access, char *partner,
 	return (n == 1 ? OK : ERR_BUSY);
 }
 
+/*
+ * Seal the members of w named in cols (n of them) for row id under
+ * user's key into sealed[] (NULL where w has none). ERR_NOT_FOUND when
+ * the user's key is gone (erased); the caller frees sealed[].
+ */
+static int
+seal_members(struct tx *tx, json_t *w, const char *user, const char *id,
+    const char *const *cols, size_t n, unsigned char **sealed, size_t *len)
+{
+	unsigned char	 key[SEAL_KEY_LEN];
+	const char	*v;
+	size_t		 i;
+	int		 rc;
+
+	for (i = 0; i < n; i++) {
+		sealed[i] = NULL;
+		len[i] = 0;
+	}
+	if ((rc = seal_key_load(tx, user, key)) != OK)
+		return (rc);
+	for (i = 0; i < n && rc == OK; i++)
+		if ((v = json_string_value(json_object_get(w, cols[i]))) !=
+		    NULL)
+			rc = seal_field(key, "therapy_bookings", cols[i], id, v,
+			    &sealed[i], &len[i]);
+	sodium_memzero(key, sizeof(key));
+	return (rc);
+}
+
+static void
+bind_sealed(struct stmt *st, int at, const unsigned char *sealed, size_t len)
+{
+	if (sealed != NULL)
+		store_bind_blob(st, at, sealed, len);
+	else
+		store_bind_null(st, at);
+}
+
 static int
 booking_insert(struct tx *tx, json_t *w, const char *user, const char *access,
     const char *partner, char *id)
 {
-	static const char *const texts[] = { "client_timezone",
-	    "booking_code", "service_name", "service_provider_name",
-	    "service_provider_email", NULL };
+	static const char *const sealed_cols[] = { "client_email",
+	    "client_timezone", "service_provider_name",
+	    "service_provider_email" };
+	static const int sealed_at[] = { 5, 7, 10, 11 };
 	struct stmt	*st;
-	unsigned char	 key[SEAL_KEY_LEN], *sealed = NULL;
+	unsigned char	*sealed[NELEM(sealed_cols)];
 	const char	*email;
 	char		 idx[65];
-	size_t		 len = 0;
+	size_t		 len[NELEM(sealed_cols)], i;
 	int64_t		 now = time_now_ms();
-	int		 rc, i;
+	int		 rc;
 
 	uuid_v7(id);
-	email = json_string_value(json_object_get(w, "client_email"));
-	if (email != NULL) {
-		if ((rc = seal_key_load(tx, user, key)) != OK)
-			return (rc == ERR_NOT_FOUND ? ERR_CONFLICT : rc);
-		rc = seal_field(key, "therapy_bookings", "client_email", id,
-		    email, &sealed, &len);
-		sodium_memzero(key, sizeof(key));
-		if (rc != OK)
-			return (rc);
-		keyring_email_index(email, idx);
+	if ((rc = seal_members(tx, w, user, id, sealed_cols,
+	    NELEM(sealed_cols), sealed, len)) != OK) {
+		rc = rc == ERR_NOT_FOUND ? ERR_CONFLICT : rc;
+		goto out;
 	}
+	email = json_string_value(json_object_get(w, "client_email"));
+	if (email != NULL)
+		keyring_email_index(email, idx);
 	st = store_prepare(tx, "INSERT INTO therapy_bookings (id, action, "
 	    "user_id, partner_access_id, partner_id, client_email, "
 	    "client_email_index, client_timezone, booking_code, service_name, "
@@ -615,16 +667,13 @@ booking_insert(struct tx *tx, json_t *w, const char *user, const char *access,
 	store_bind_text(st, 2, user);
 	store_bind_text(st, 3, access);
 	store_bind_text(st, 4, partner);
-	if (sealed != NULL) {
-		store_bind_blob(st, 5, sealed, len);
-		store_bind_text(st, 6, idx);
-	} else {
-		store_bind_null(st, 5);
-		store_bind_null(st, 6);
-	}
-	for (i = 0; texts[i] != NULL; i++)
-		store_bind_text(st, 7 + i, json_string_value(json_object_get(w,
-		    texts[i])));
+	for (i = 0; i < NELEM(sealed_cols); i++)
+		bind_sealed(st, sealed_at[i], sealed[i], len[i]);
+	store_bind_text(st, 6, email != NULL ? idx : NULL);
+	store_bind_text(st, 8, json_string_value(json_object_get(w,
+	    "booking_code")));
+	store_bind_text(st, 9, json_string_value(json_object_get(w,
+	    "service_name")));
 	store_bind_int64(st, 12, json_integer_value(json_object_get(w,
 	    "start_date_time")));
 	store_bind_int64(st, 13, json_integer_value(json_object_get(w,
@@ -633,8 +682,11 @@ booking_insert(struct tx *tx, json_t *w, const char *user, const char *access,
 	store_bind_int64(st, 15, now);
 	rc = store_step(st);
 	store_finalize(st);
-	free(sealed);
-	return (rc == STORE_DONE ? OK : rc);
+	rc = rc == STORE_DONE ? OK : rc;
+out:
+	for (i = 0; i < NELEM(sealed_cols); i++)
+		free(sealed[i]);
+	return (rc);
 }
 
 static int
@@ -649,8 +701,10 @@ booking_new(struct tx *tx, json_t *w, struct inbox_result *r)
 	int64_t		 left = 0;
 	int		 rc;
 
-	if ((rc = user_find(tx, w, user, r)) != OK ||
-	    (rc = booking_lock(tx, "user", user)) != OK)
+	if ((rc = user_find(tx, w, user, r)) != OK)
+		return (rc);
+	strlcpy_cb(r->user_id, user, sizeof(r->user_id));
+	if ((rc = booking_lock(tx, "user", user)) != OK)
 		return (rc);
 	switch ((rc = booking_find(tx, code, NULL, &b))) {
 	case OK:
@@ -692,9 +746,14 @@ booking_update(struct tx *tx, json_t *w, struct inbox_result *r)
 	static const char *const texts[] = { "client_timezone",
 	    "service_name", "service_provider_name", "service_provider_email",
 	    NULL };
+	static const char *const sealed_cols[] = { "client_timezone",
+	    "service_provider_name", "service_provider_email" };
+	static const int sealed_at[] = { 4, 6, 7 };
 	struct booking	 b;
 	struct stmt	*st;
 	json_t		*row = NULL, *fields;
+	unsigned char	*sealed[NELEM(sealed_cols)];
+	size_t		 len[NELEM(sealed_cols)], j;
 	const char	*code = json_string_value(json_object_get(w,
 			    "booking_code"));
 	int64_t		 start, end, from;
@@ -705,9 +764,19 @@ booking_update(struct tx *tx, json_t *w, struct inbox_result *r)
 		    "that booking_code."));
 	if (rc != OK)
 		return (rc);
+	strlcpy_cb(r->user_id, b.user_id, sizeof(r->user_id));
 	if (b.cancelled)
 		return (inbox_fail(r, ERR_CONFLICT, "BOOKING_CANCELLED", "The "
 		    "booking is cancelled."));
+	/* Sealed under the client's key; nothing new kept once erased. */
+	if ((rc = booking_seal_legacy_row(tx, b.id)) != OK)
+		return (rc);
+	rc = seal_members(tx, w, b.user_id, b.id, sealed_cols,
+	    NELEM(sealed_cols), sealed, len);
+	if (rc == ERR_NOT_FOUND)
+		rc = OK;
+	if (rc != OK)
+		goto out;
 	start = json_integer_value(json_object_get(w, "start_date_time"));
 	end = json_integer_value(json_object_get(w, "end_date_time"));
 	/* A new start keeps the old one; the same start again changes
@@ -726,14 +795,19 @@ booking_update(struct tx *tx, json_t *w, struct inbox_result *r)
 		store_bind_int64(st, 3, from);
 	else
 		store_bind_null(st, 3);
-	for (i = 0; texts[i] != NULL; i++)
-		store_bind_text(st, 4 + i, json_string_value(json_object_get(w,
-		    texts[i])));
+	for (j = 0; j < NELEM(sealed_cols); j++)
+		bind_sealed(st, sealed_at[j], sealed[j], len[j]);
+	store_bind_text(st, 5, json_string_value(json_object_get(w,
+	    "service_name")));
 	store_bind_int64(st, 8, time_now_ms());
 	store_bind_text(st, 9, b.id);
 	rc = store_step(st);
 	store_finalize(st);
-	if (rc != STORE_DONE)
+	rc = rc == STORE_DONE ? OK : rc;
+out:
+	for (j = 0; j < NELEM(sealed_cols); j++)
+		free(sealed[j]);
+	if (rc != OK)
 		return (rc);
 	fields = json_pack("[s,s]", "start_date_time", "end_date_time");
 	if (start != b.start)
@@ -800,6 +874,7 @@ booking_cancelled(struct tx *tx, json_t *w, struct inbox_result *r)
 		    "that booking_code."));
 	if (rc != OK)
 		return (rc);
+	strlcpy_cb(r->user_id, b.user_id, sizeof(r->user_id));
 	if ((rc = booking_cancel(tx, &b)) == ERR_CONFLICT)
 		again = 1;
 	else if (rc != OK ||

@@ -5,7 +5,9 @@
  * partner a partner admin administers; own: the client), GET
  * /v1/me/therapy-bookings, POST /v1/therapy-bookings/{id}/cancel within
  * therapy_bookings:cancel, and the GDPR export and erasure hook. The
- * sealed client_email is opened for admins and the client only.
+ * sealed client_email is opened for admins and the client only; the
+ * sealed time zone and provider for everyone who sees the row. Rows
+ * carried over in clear by migration 0011 are sealed here too.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,21 +17,16 @@
 #include <sodium.h>
 
 #include "core/err.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "http/http.h"
+#include "module.h"
 #include "ops/chatsync.h"
 #include "partners/partners_int.h"
 #include "people/people.h"
 #include "resource/resource.h"
 #include "resource/seal.h"
 #include "store/store.h"
-
-/* The last owner's data key, so a list opens each key once. */
-struct bkey {
-	char		 owner[UUID_STR_LEN];
-	unsigned char	 key[SEAL_KEY_LEN];
-	int		 state;		/* 0 none, 1 loaded, -1 gone */
-};
 
 /* One read or in-app cancel, run by store_run. */
 struct bcancel {
@@ -40,10 +37,12 @@ struct bcancel {
 	json_t			*row;
 };
 
-static void	 bkey_wipe(struct bkey *);
 static json_t	*time_or_null(struct stmt *, int);
 static json_t	*text_or_null(struct stmt *, int);
-static json_t	*email_open(struct tx *, struct stmt *, struct bkey *);
+static json_t	*field_open(struct tx *, struct stmt *, int, const char *,
+		    struct bkey *);
+static int	 legacy_column_tx(struct tx *, void *);
+static int	 legacy_batch_tx(struct tx *, void *);
 static int	 scope_of(struct tx *, const struct principal *, enum scope,
 		    const char **, char *);
 static int	 sees_email(const struct principal *, enum scope,
@@ -63,7 +62,7 @@ const struct people_gdpr_hook bookings_gdpr_hook = {
 
 /* Rows */
 
-static void
+void
 bkey_wipe(struct bkey *k)
 {
 	sodium_memzero(k->key, sizeof(k->key));
@@ -89,9 +88,13 @@ text_or_null(struct stmt *st, int i)
 	return (s != NULL ? json_string(s) : json_null());
 }
 
-/* The sealed client_email of the row (column 6), or null once erased. */
+/*
+ * The sealed field column of the row (column i), or null once erased. A
+ * row in clear (legacy_plain, column 19) shows the text as it is.
+ */
 static json_t *
-email_open(struct tx *tx, struct stmt *st, struct bkey *k)
+field_open(struct tx *tx, struct stmt *st, int i, const char *column,
+    struct bkey *k)
 {
 	const char	*owner = store_col_text(st, 2);
 	const void	*blob;
@@ -99,8 +102,13 @@ email_open(struct tx *tx, struct stmt *st, struct bkey *k)
 	json_t		*v;
 	size_t		 len;
 
-	if (store_col_is_null(st, 6))
+	if (store_col_is_null(st, i))
 		return (json_null());
+	if (i != 6 && store_col_int64(st, 19) != 0) {
+		blob = store_col_blob(st, i, &len);
+		v = json_stringn(blob, len);
+		return (v != NULL ? v : json_null());
+	}
 	if (k->state == 0 || strcmp(k->owner, owner) != 0) {
 		bkey_wipe(k);
 		strlcpy_cb(k->owner, owner, sizeof(k->owner));
@@ -108,14 +116,14 @@ email_open(struct tx *tx, struct stmt *st, struct bkey *k)
 	}
 	if (k->state != 1)
 		return (json_null());
-	blob = store_col_blob(st, 6, &len);
-	if (seal_open_field(k->key, "therapy_bookings", "client_email",
+	blob = store_col_blob(st, i, &len);
+	if (seal_open_field(k->key, "therapy_bookings", column,
 	    store_col_text(st, 0), blob, len, &plain) != OK)
 		return (json_null());
 	v = json_string(plain);
 	sodium_memzero(plain, strlen(plain));
 	free(plain);
-	return (v);
+	return (v != NULL ? v : json_null());
 }
 
 /* One row of BOOKING_COLUMNS; with email, client_email opened (k). */
@@ -124,7 +132,7 @@ booking_row(struct tx *tx, struct stmt *st, int email, struct bkey *k)
 {
 	json_t	*o;
 
-	o = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:s,s:s,s:s,s:s,s:o,s:o,"
+	o = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:s,s:s,s:o,s:o,s:o,s:o,"
 	    "s:o,s:o,s:o,s:o,s:o,s:s}",
 	    "id", store_col_text(st, 0),
 	    "action", store_col_text(st, 1),
@@ -132,11 +140,13 @@ booking_row(struct tx *tx, struct stmt *st, int email, struct bkey *k)
 	    "partner_access_id", text_or_null(st, 3),
 	    "partner_id", text_or_null(st, 4),
 	    "partner_name", text_or_null(st, 5),
-	    "client_timezone", text_or_null(st, 7),
+	    "client_timezone", field_open(tx, st, 7, "client_timezone", k),
 	    "booking_code", store_col_text(st, 8),
 	    "service_name", store_col_text(st, 9),
-	    "service_provider_name", store_col_text(st, 10),
-	    "service_provider_email", store_col_text(st, 11),
+	    "service_provider_name", field_open(tx, st, 10,
+	    "service_provider_name", k),
+	    "service_provider_email", field_open(tx, st, 11,
+	    "service_provider_email", k),
 	    "start_date_time", time_or_null(st, 12),
 	    "end_date_time", time_or_null(st, 13),
 	    "rescheduled_from", time_or_null(st, 14),
@@ -145,8 +155,9 @@ booking_row(struct tx *tx, struct stmt *st, int email, struct bkey *k)
 	    "created_at", time_or_null(st, 17),
 	    "updated_at", time_or_null(st, 18),
 	    "status", store_col_is_null(st, 15) ? "booked" : "cancelled");
-	if (o != NULL && email && k != NULL)
-		json_object_set_new(o, "client_email", email_open(tx, st, k));
+	if (o != NULL && email)
+		json_object_set_new(o, "client_email", field_open(tx, st, 6,
+		    "client_email", k));
 	return (o);
 }
 
@@ -472,8 +483,8 @@ gdpr_export(struct tx *tx, const char *user_id, json_t *rows)
 /*
  * Erasure keeps the bookings (the sessions they spent stay spent, the
  * partner's counts right) without anything that leads to the person:
- * the sealed address (unreadable already: the key is gone), its blind
- * index and the time zone go.
+ * the sealed fields (unreadable already: the key is gone) and the
+ * address's blind index go.
  */
 static int
 gdpr_erase(struct tx *tx, const char *user_id)
@@ -483,10 +494,160 @@ gdpr_erase(struct tx *tx, const char *user_id)
 
 	st = store_prepare(tx, "UPDATE therapy_bookings SET client_email = "
 	    "NULL, client_email_index = NULL, client_timezone = NULL, "
-	    "updated_at = ? WHERE user_id = ?");
+	    "service_provider_name = NULL, service_provider_email = NULL, "
+	    "legacy_plain = 0, updated_at = ? WHERE user_id = ?");
 	store_bind_int64(st, 1, time_now_ms());
 	store_bind_text(st, 2, user_id);
 	rc = store_step(st);
 	store_finalize(st);
 	return (rc == STORE_DONE ? OK : rc);
+}
+
+/* Rows carried over in clear by migration 0011 */
+
+#define LEGACY_BATCH	100	/* rows sealed per transaction */
+
+int
+booking_seal_legacy_row(struct tx *tx, const char *id)
+{
+	static const char *const cols[] = { "client_timezone",
+	    "service_provider_name", "service_provider_email" };
+	struct stmt	*st;
+	unsigned char	 key[SEAL_KEY_LEN], *sealed[3] = { NULL, NULL, NULL };
+	char		*plain[3] = { NULL, NULL, NULL }, user[UUID_STR_LEN];
+	const void	*b;
+	size_t		 n, len[3] = { 0, 0, 0 }, i;
+	int		 rc, have_key;
+
+	st = store_prepare(tx, "SELECT user_id, client_timezone, "
+	    "service_provider_name, service_provider_email FROM "
+	    "therapy_bookings WHERE id = ? AND legacy_plain = 1");
+	store_bind_text(st, 1, id);
+	if ((rc = store_step(st)) == STORE_ROW) {
+		strlcpy_cb(user, store_col_text(st, 0), sizeof(user));
+		for (i = 0; i < NELEM(cols) && rc == STORE_ROW; i++) {
+			if (store_col_is_null(st, (int)i + 1))
+				continue;
+			b = store_col_blob(st, (int)i + 1, &n);
+			if ((plain[i] = malloc(n + 1)) == NULL) {
+				rc = ERR_NOMEM;
+				break;
+			}
+			if (n > 0)
+				memcpy(plain[i], b, n);
+			plain[i][n] = '\0';
+		}
+	}
+	store_finalize(st);
+	if (rc == STORE_DONE) {
+		rc = OK;	/* sealed already, or no such row */
+		goto out;
+	}
+	if (rc != STORE_ROW)
+		goto out;
+	/* The person erased meanwhile: their details go, unsealed. */
+	rc = seal_key_load(tx, user, key);
+	if (rc != OK && rc != ERR_NOT_FOUND)
+		goto out;
+	have_key = rc == OK;
+	rc = OK;
+	for (i = 0; i < NELEM(cols) && have_key && rc == OK; i++)
+		if (plain[i] != NULL)
+			rc = seal_field(key, "therapy_bookings", cols[i], id,
+			    plain[i], &sealed[i], &len[i]);
+	sodium_memzero(key, sizeof(key));
+	if (rc != OK)
+		goto out;
+	st = store_prepare(tx, "UPDATE therapy_bookings SET client_timezone = "
+	    "?, service_provider_name = ?, service_provider_email = ?, "
+	    "legacy_plain = 0 WHERE id = ? AND legacy_plain = 1");
+	for (i = 0; i < NELEM(cols); i++)
+		if (sealed[i] != NULL)
+			store_bind_blob(st, (int)i + 1, sealed[i], len[i]);
+		else
+			store_bind_null(st, (int)i + 1);
+	store_bind_text(st, 4, id);
+	rc = store_step(st);
+	store_finalize(st);
+	rc = rc == STORE_DONE ? OK : rc;
+out:
+	for (i = 0; i < NELEM(cols); i++) {
+		if (plain[i] != NULL) {
+			sodium_memzero(plain[i], strlen(plain[i]));
+			free(plain[i]);
+		}
+		free(sealed[i]);
+	}
+	return (rc);
+}
+
+/* Does therapy_bookings have legacy_plain (migration 0011 applied)? */
+static int
+legacy_column_tx(struct tx *tx, void *arg)
+{
+	struct stmt	*st;
+	int		*has = arg, rc;
+
+	st = store_prepare(tx, store_tx_dialect(tx) == STORE_POSTGRES ?
+	    "SELECT count(*) FROM information_schema.columns WHERE "
+	    "table_schema = current_schema() AND table_name = "
+	    "'therapy_bookings' AND column_name = 'legacy_plain'" :
+	    "SELECT count(*) FROM pragma_table_info('therapy_bookings') "
+	    "WHERE name = 'legacy_plain'");
+	if ((rc = store_step(st)) == STORE_ROW)
+		*has = store_col_int64(st, 0) == 1;
+	store_finalize(st);
+	return (rc == STORE_ROW ? OK : rc == STORE_DONE ? ERR_DB : rc);
+}
+
+struct legacy_batch {
+	int64_t		 sealed;	/* this batch */
+};
+
+static int
+legacy_batch_tx(struct tx *tx, void *arg)
+{
+	struct legacy_batch	*lb = arg;
+	struct stmt		*st;
+	char			 ids[LEGACY_BATCH][UUID_STR_LEN];
+	int			 rc, n = 0, i;
+
+	lb->sealed = 0;
+	st = store_prepare(tx, "SELECT id FROM therapy_bookings WHERE "
+	    "legacy_plain = 1 ORDER BY id LIMIT ?");
+	store_bind_int64(st, 1, LEGACY_BATCH);
+	while ((rc = store_step(st)) == STORE_ROW && n < LEGACY_BATCH)
+		strlcpy_cb(ids[n++], store_col_text(st, 0), UUID_STR_LEN);
+	store_finalize(st);
+	if (rc != STORE_DONE && rc != STORE_ROW)
+		return (rc);
+	for (i = 0; i < n; i++)
+		if ((rc = booking_seal_legacy_row(tx, ids[i])) != OK)
+			return (rc);
+	lb->sealed = n;
+	return (OK);
+}
+
+int
+bookings_seal_legacy(struct store *db)
+{
+	struct legacy_batch	 lb;
+	int64_t			 total = 0;
+	int			 rc, has = 0;
+
+	if ((rc = store_run(db, STORE_TX_READ, legacy_column_tx, &has)) != OK ||
+	    !has)
+		return (rc);
+	do {
+		if ((rc = store_run(db, STORE_TX_WRITE, legacy_batch_tx, &lb)) !=
+		    OK) {
+			log_error("event=bookings_seal_failed status=%s",
+			    err_code(rc));
+			return (rc);
+		}
+		total += lb.sealed;
+	} while (lb.sealed == LEGACY_BATCH);
+	if (total > 0)
+		log_info("event=bookings_sealed rows=%lld", (long long)total);
+	return (OK);
 }

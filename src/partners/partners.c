@@ -292,12 +292,14 @@ partners_init(struct store *db)
 {
 	int	 rc;
 
-	(void)db;
 	people_set_register_hook(&register_hook);
 	if ((rc = people_gdpr_register(&gdpr_hook)) != OK && rc != ERR_CONFLICT)
 		return (rc);
 	if ((rc = people_gdpr_register(&bookings_gdpr_hook)) != OK &&
 	    rc != ERR_CONFLICT)
+		return (rc);
+	/* Rows migration 0011 carried over in clear are sealed now. */
+	if ((rc = bookings_seal_legacy(db)) != OK)
 		return (rc);
 	/* The booking webhook's handler is known to `webhooks replay`. */
 	return (inbox_register(&simplybook_source));

@@ -14,9 +14,9 @@
 
 #include <jansson.h>
 
-#include "resource/resource.h"
-
+#include "core/crypto.h"
 #include "core/util.h"
+#include "resource/resource.h"
 
 struct request;
 struct tx;
@@ -141,14 +141,21 @@ int	 partners_register_apply(struct tx *, struct request *,
 #define BOOKING_TIME_MAX_MS	4102444800000LL		/* 2100-01-01 */
 #define BOOKING_LIST_MAX	200
 
-/* Columns booking_row decodes, for SELECT ... FROM_BOOKINGS. */
+/*
+ * Columns booking_row decodes, for SELECT ... FROM_BOOKINGS. Sealed under
+ * the user's data key, bound to "therapy_bookings.<column>:<id>":
+ * client_email, client_timezone, service_provider_name and
+ * service_provider_email. legacy_plain = 1 marks a row carried over by
+ * migration 0011 with the last three still in clear, until
+ * bookings_seal_legacy (start-up) or its next update seals them.
+ */
 #define BOOKING_COLUMNS	"b.id, b.action, b.user_id, b.partner_access_id, " \
 			"b.partner_id, p.name, b.client_email, " \
 			"b.client_timezone, b.booking_code, b.service_name, " \
 			"b.service_provider_name, b.service_provider_email, " \
 			"b.start_date_time, b.end_date_time, " \
 			"b.rescheduled_from, b.cancelled_at, b.completed_at, " \
-			"b.created_at, b.updated_at"
+			"b.created_at, b.updated_at, b.legacy_plain"
 #define FROM_BOOKINGS	" FROM therapy_bookings b LEFT JOIN partners p ON " \
 			"p.id = b.partner_id WHERE 1 = 1"
 
@@ -183,12 +190,28 @@ int	 booking_audit(struct tx *, const struct principal *,
 	    json_t *changes);
 
 /* bookings_app.c */
-struct bkey;
+/* The last row owner's data key, so a list opens each key once. */
+struct bkey {
+	char		 owner[UUID_STR_LEN];
+	unsigned char	 key[SEAL_KEY_LEN];
+	int		 state;		/* 0 none, 1 loaded, -1 gone */
+};
+/* Wipe the key held; call before k goes out of scope. */
+void	 bkey_wipe(struct bkey *k);
 /*
- * One row of BOOKING_COLUMNS; with email, client_email opened with the
- * owner's key (k caches it across rows; NULL only without email).
+ * One row of BOOKING_COLUMNS, its sealed fields opened with the owner's
+ * key (k caches it across rows); client_email only with email. A field
+ * that does not open (the person is erased) is null.
  */
 json_t	*booking_row(struct tx *, struct stmt *, int email, struct bkey *k);
+/*
+ * Seal the columns of row id left in clear by migration 0011 (nothing
+ * when it is not such a row); a person erased meanwhile loses them.
+ */
+int	 booking_seal_legacy_row(struct tx *, const char *id);
+/* Every such row, in batches; at start-up (partners_init). */
+struct store;
+int	 bookings_seal_legacy(struct store *);
 void	 bookings_list(struct request *);
 void	 bookings_get(struct request *);
 void	 bookings_cancel(struct request *);

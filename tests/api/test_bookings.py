@@ -598,8 +598,10 @@ def test_replay_after_a_refusal_processes_once(server, db, world):
     assert (row["outcome"], row["http_status"], row["attempts"]) == ("processed", 200, 2)
     assert counts(db, acc["id"]) == (0, 1)
     assert db.count("therapy_bookings", f"user_id = '{late['id']}'") == 1
-    # Replaying a processed NEW_BOOKING again is a duplicate: nothing spent twice.
-    server.cli_ok("webhooks", "replay", p["inbox_id"])
+    # A processed row is replayed only with --force; a NEW_BOOKING again is a
+    # duplicate: nothing spent twice.
+    assert server.cli("webhooks", "replay", p["inbox_id"]).returncode != 0
+    server.cli_ok("webhooks", "replay", p["inbox_id"], "--force")
     assert counts(db, acc["id"]) == (0, 1)
     assert db.count("therapy_bookings", f"user_id = '{late['id']}'") == 1
     assert db.count("audit_log", f"action = 'webhook_inbox.replay' AND "

@@ -62,3 +62,55 @@ def test_planted_personal_values_are_not_in_the_database_in_clear(start_server, 
         for form in (value.encode(), value.encode("utf-16-le"), value.encode().hex().encode()):
             assert form not in raw, f"{name} found in clear in the database"
     assert b"1987-06-05" not in raw
+
+
+def test_booking_details_are_not_in_the_database_in_clear(start_server, db):
+    """A booking webhook's client address, time zone and provider (name and
+    address) are sealed in therapy_bookings, and the inbox body too."""
+    tag = secrets.token_hex(5)
+    secret = "sb-" + secrets.token_hex(8)
+    planted = {
+        "client_email": f"client{tag}@example.org",
+        "client_timezone": f"Etc/Zyxzone{tag}",
+        "service_provider_name": f"Dr Zyxprovider{tag}",
+        "service_provider_email": f"provider{tag}@therapists.example.org",
+    }
+    s = start_server(db=db, env={"CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET": secret,
+                                 "CAREBASE_PASSWORD_OPSLIMIT": "2",
+                                 "CAREBASE_PASSWORD_MEMLIMIT_KIB": "19456"})
+    admin_email = f"admin{tag}@example.org"
+    s.cli_ok("user", "add", "--role=admin", f"--email={admin_email}", f"--password={PW}")
+    admin = {"Authorization": "Bearer " + s.post(
+        "/v1/auth/login", json={"email": admin_email, "password": PW}).json()["token"]}
+    r = s.post("/v1/auth/register", json={"email": planted["client_email"], "password": PW,
+                                          "accept_terms": True})
+    assert r.status_code in (200, 201), r.text
+    member = {"Authorization": "Bearer " + s.post(
+        "/v1/auth/login", json={"email": planted["client_email"], "password": PW}
+    ).json()["token"]}
+    partner = s.post("/v1/partners", headers=admin, json={"name": f"P{tag}"}).json()
+    acc = s.post("/v1/partner-access", headers=admin, json={
+        "partner_id": partner["id"], "feature_therapy": True, "feature_live_chat": True,
+        "therapy_sessions_remaining": 2}).json()
+    assert s.post("/v1/partner-access/assign", headers=member,
+                  json={"code": acc["code"]}).status_code == 200
+    body = dict(planted, action="NEW_BOOKING", booking_code=f"bk{tag}",
+                service_name="Therapy session", start_date_time="2099-05-01T10:00:00Z",
+                end_date_time="2099-05-01T11:00:00Z")
+    r = s.post("/v1/webhooks/simplybook", json=body, headers={"X-Simplybook-Token": secret})
+    assert r.status_code == 200, r.text
+    bk = r.json()["result"]["booking"]
+    # The API answers as before: the booking system sees the provider and
+    # time zone, the client also their address.
+    for k in ("client_timezone", "service_provider_name", "service_provider_email"):
+        assert bk[k] == planted[k], k
+    mine = s.get("/v1/me/therapy-bookings", headers=member).json()["data"][0]
+    for k, v in planted.items():
+        assert mine[k] == v, k
+    s.stop()
+
+    raw = raw_sqlite(db.path) if DB_KIND == "sqlite" else pg_dump_text(db)
+    assert raw, "nothing was read"
+    for name, value in planted.items():
+        for form in (value.encode(), value.encode("utf-16-le"), value.encode().hex().encode()):
+            assert form not in raw, f"{name} found in clear in the database"
