@@ -45,7 +45,7 @@ static int	 admins_before_create(struct resource_ctx *, json_t *);
 static json_t	*text_or_null(struct stmt *, int);
 
 static const struct route partners_routes[] = {
-	{HTTP_GET, "/v1/partners/{name}", partners_public_get, 0,
+	{HTTP_GET, "/v1/partners/{name}", partners_public_get, ROUTE_PUBLIC,
 	    "an active partner's branding and features, by name (public)"},
 	{HTTP_GET, "/v1/partner-access", partner_access_list, 0,
 	    "partner accesses: admins all, partner admins their partner's, "
@@ -61,14 +61,14 @@ static const struct route partners_routes[] = {
 	{HTTP_DELETE, "/v1/partner-access/{id}", partner_access_delete, 0,
 	    "delete an access (its code stops working)"},
 	{HTTP_POST, "/v1/partner-access/validate-code",
-	    partner_access_validate, ROUTE_JSON_BODY,
+	    partner_access_validate, ROUTE_JSON_BODY | ROUTE_PUBLIC,
 	    "check a code (public): the features it grants, or why not"},
 	{HTTP_POST, "/v1/partner-access/assign", partner_access_assign,
 	    ROUTE_JSON_BODY, "redeem a code for the caller"},
 	{HTTP_GET, "/v1/me/partner-access", partner_access_mine, 0,
 	    "the caller's partner accesses"},
 	{HTTP_POST, "/v1/webhooks/simplybook", bookings_webhook,
-	    ROUTE_RAW_BODY, "booking system: NEW_BOOKING, UPDATED_BOOKING or "
+	    ROUTE_RAW_BODY | ROUTE_PUBLIC, "booking system: NEW_BOOKING, UPDATED_BOOKING or "
 	    "CANCELLED_BOOKING; token in X-Simplybook-Token or Authorization: "
 	    "Bearer"},
 	{HTTP_GET, "/v1/therapy-bookings", bookings_list, 0,

@@ -1,6 +1,8 @@
 """The API describes itself: GET /v1/openapi.json is valid OpenAPI 3.1 (checked
 by an independent validator from the npm registry), lists every route the
 server serves, and /docs renders it for people."""
+import hashlib
+import hmac
 import json
 import shutil
 import subprocess
@@ -55,3 +57,72 @@ def test_docs_page_is_html_and_names_the_paths(start_server):
     assert r.status_code == 200
     assert r.headers["Content-Type"].startswith("text/html")
     assert "/v1/users" in r.text and "/v1/auth/login" in r.text
+
+
+STORYBLOK_SECRET = "sb-secret-for-openapi-test"
+SIMPLYBOOK_SECRET = "simplybook-secret-for-openapi-test"
+
+
+def operations(doc):
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if method in ("get", "post", "put", "patch", "delete"):
+                yield path, method, op
+
+
+def test_public_routes_answer_without_a_token_and_others_do_not(start_server):
+    """security: [] exactly on the routes that answer without a bearer token:
+    every other operation answers 401 to a request without one. Webhooks
+    are public (they carry their own credentials, sent here)."""
+    s = start_server(env={"CAREBASE_STORYBLOK_WEBHOOK_SECRET": STORYBLOK_SECRET,
+                          "CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET": SIMPLYBOOK_SECRET})
+    doc = s.get("/v1/openapi.json").json()
+    assert doc["security"] == [{"bearerAuth": []}]
+    wrong, public = [], set()
+    for path, method, op in operations(doc):
+        url = path.replace("{id}", "0190f2a4-1111-7000-8000-00000000000a")
+        url = url.replace("{name}", "nobody")
+        body = b"{}"
+        headers = {"Content-Type": "application/json"}
+        if path == "/v1/webhooks/storyblok":
+            headers["webhook-signature"] = hmac.new(
+                STORYBLOK_SECRET.encode(), body, hashlib.sha1).hexdigest()
+        elif path == "/v1/webhooks/simplybook":
+            headers["X-Simplybook-Token"] = SIMPLYBOOK_SECRET
+        if "requestBody" not in op and "webhooks" not in path:
+            r = s.request(method, url)
+        else:
+            r = s.request(method, url, data=body, headers=headers)
+        is_public = op.get("security") == []
+        if is_public:
+            public.add((method, path))
+        if is_public == (r.status_code == 401):
+            wrong.append((method, path, r.status_code, is_public))
+    assert not wrong, wrong
+    # The routes a client calls before it has a token are among them.
+    for want in [("post", "/v1/auth/register"), ("post", "/v1/auth/login"),
+                 ("post", "/v1/auth/password-reset"),
+                 ("post", "/v1/auth/password-reset/confirm"),
+                 ("post", "/v1/partner-access/validate-code"),
+                 ("get", "/v1/partners/{name}"), ("get", "/healthz"),
+                 ("get", "/readyz"), ("get", "/metrics"),
+                 ("get", "/v1/openapi.json"), ("get", "/docs"),
+                 ("post", "/v1/webhooks/storyblok"),
+                 ("post", "/v1/webhooks/simplybook")]:
+        assert want in public, want
+
+
+def test_custom_routes_are_tagged_by_their_module(start_server):
+    s = start_server()
+    doc = s.get("/v1/openapi.json").json()
+    tags = {t["name"] for t in doc["tags"]}
+    assert "other" not in tags
+    for path, method, want in [("/v1/auth/login", "post", "people"),
+                               ("/v1/partner-access/assign", "post", "partners"),
+                               ("/v1/recordings/{id}/points", "post", "biometrics"),
+                               ("/v1/webhooks/storyblok", "post", "learning"),
+                               ("/healthz", "get", "ops")]:
+        assert doc["paths"][path][method]["tags"] == [want], (path, method)
+        assert want in tags
+    for path, method, op in operations(doc):
+        assert len(op["tags"]) == 1 and op["tags"][0] in tags, (path, method)
