@@ -117,9 +117,10 @@ api_statuses(json_t *v, int lo, int hi)
 
 	if (!json_is_object(v))
 		return (0);
-	json_object_foreach(v, k, x)
+	json_object_foreach(v, k, x) {
 		if (strlen(k) != 3 || parse_int64(k, lo, hi, &n) != 0)
 			return (0);
+	}
 	return (1);
 }
 
@@ -130,7 +131,7 @@ api_parse(const char *module, const struct route *rt)
 {
 	json_error_t	 jerr;
 	json_t		*a, *v, *x;
-	const char	*k, *why = NULL;
+	const char	*k, *ik, *why = NULL;
 
 	if ((a = json_loads(rt->api, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
 		log_error("event=route_api_invalid module=%s route=\"%s\" "
@@ -147,24 +148,27 @@ api_parse(const char *module, const struct route *rt)
 			if (!json_is_object(v))
 				why = "body is not a schema";
 		} else if (strcmp(k, "content") == 0) {
-			json_object_foreach(v, k, x)
-				if (strchr(k, '/') == NULL || !json_is_object(x))
+			json_object_foreach(v, ik, x) {
+				if (strchr(ik, '/') == NULL || !json_is_object(x))
 					why = "content is not {type: schema}";
+			}
 			if (!json_is_object(v))
 				why = "content is not {type: schema}";
 		} else if (strcmp(k, "answers") == 0) {
 			if (!api_statuses(v, 100, 399))
 				why = "answers are not {1xx-3xx: answer}";
-			json_object_foreach(v, k, x)
+			json_object_foreach(v, ik, x) {
 				if (!json_is_string(json_object_get(x,
 				    "description")))
 					why = "an answer has no description";
+			}
 		} else if (strcmp(k, "problems") == 0) {
 			if (!api_statuses(v, 400, 599))
 				why = "problems are not {4xx-5xx: why}";
-			json_object_foreach(v, k, x)
+			json_object_foreach(v, ik, x) {
 				if (!json_is_string(x))
 					why = "problems are not {4xx-5xx: why}";
+			}
 		} else
 			why = "an unknown member";
 	}

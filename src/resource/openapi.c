@@ -470,8 +470,11 @@ route_answers(json_t *r, const struct route *rt, json_t *api)
 	if (rt->flags & ROUTE_SLOW)
 		json_object_set_new(r, "503", problem_response(
 		    "the slow pool is full: try again after Retry-After"));
-	json_object_foreach(json_object_get(api, "problems"), k, v)
+	json_object_set_new(r, "429", problem_response("too many requests from "
+	    "this client: try again after Retry-After"));
+	json_object_foreach(json_object_get(api, "problems"), k, v) {
 		json_object_set_new(r, k, problem_response(json_string_value(v)));
+	}
 	if (json_object_get(api, "answers") != NULL)
 		json_object_set_new(r, "default", problem_response(
 		    "another problem"));
@@ -522,9 +525,10 @@ route_paths(json_t *paths, const struct route_table *t, size_t k)
 	else if (rt->flags & ROUTE_JSON_BODY)
 		json_object_set_new(content, "application/json", json_pack(
 		    "{s:{s:s}}", "schema", "type", "object"));
-	json_object_foreach(json_object_get(api, "content"), type, v)
+	json_object_foreach(json_object_get(api, "content"), type, v) {
 		json_object_set_new(content, type, json_pack("{s:O}", "schema",
 		    v));
+	}
 	if (json_object_size(content) > 0)
 		json_object_set_new(op, "requestBody", json_pack("{s:b,s:o}",
 		    "required", (rt->flags & ROUTE_JSON_BODY) != 0, "content",
@@ -542,10 +546,11 @@ tag_known(json_t *tags, const char *name)
 	json_t	*t;
 	size_t	 i;
 
-	json_array_foreach(tags, i, t)
+	json_array_foreach(tags, i, t) {
 		if (strcmp(json_string_value(json_object_get(t, "name")),
 		    name) == 0)
 			return (1);
+	}
 	return (0);
 }
 

@@ -126,3 +126,60 @@ def test_custom_routes_are_tagged_by_their_module(start_server):
         assert want in tags
     for path, method, op in operations(doc):
         assert len(op["tags"]) == 1 and op["tags"][0] in tags, (path, method)
+
+
+def test_the_routes_clients_call_first_have_bodies_and_answers(start_server):
+    s = start_server()
+    doc = s.get("/v1/openapi.json").json()
+    paths = doc["paths"]
+
+    def body(path, method, ctype="application/json"):
+        return paths[path][method]["requestBody"]["content"][ctype]["schema"]
+
+    def answer(path, method, status, ctype="application/json"):
+        return paths[path][method]["responses"][status]["content"][ctype]["schema"]
+
+    login = body("/v1/auth/login", "post")
+    assert set(login["required"]) == {"email", "password"}
+    assert {"token", "expires_at", "user"} <= set(
+        answer("/v1/auth/login", "post", "200")["required"])
+    assert "accept_terms" in body("/v1/auth/register", "post")["required"]
+    assert "partner_access_code" in body("/v1/auth/register", "post")["properties"]
+    assert answer("/v1/auth/register", "post", "201")["required"] == ["id", "email", "role"]
+    assert "204" in paths["/v1/auth/logout"]["post"]["responses"]
+    assert "202" in paths["/v1/auth/password-reset"]["post"]["responses"]
+    assert set(body("/v1/auth/password-reset/confirm", "post")["required"]) == {
+        "token", "new_password"}
+    assert answer("/v1/me", "get", "200") == {"$ref": "#/components/schemas/users"}
+    assert answer("/v1/me", "patch", "200") == {"$ref": "#/components/schemas/users"}
+    assert "current_password" in body("/v1/me/password", "post")["required"]
+    assert "200" in paths["/v1/me/export"]["get"]["responses"]
+    for p in ("/v1/partner-access/validate-code", "/v1/partner-access/assign"):
+        assert body(p, "post")["required"] == ["code"]
+        assert "200" in paths[p]["post"]["responses"]
+    points = paths["/v1/recordings/{id}/points"]["post"]["requestBody"]["content"]
+    assert set(points) == {"application/vnd.carebase.points", "application/json",
+                           "text/csv"}
+    assert points["application/json"]["schema"]["required"] == ["seq", "channels"]
+    assert answer("/v1/recordings/{id}/points", "post", "201")["properties"][
+        "duplicate"] == {"type": "boolean"}
+
+
+def test_problem_answers_are_problem_documents(start_server):
+    """Every 4xx/5xx a custom route documents is an RFC 9457 problem, and
+    together they cover the statuses the API answers with."""
+    s = start_server()
+    doc = s.get("/v1/openapi.json").json()
+    seen = set()
+    for path, method, op in operations(doc):
+        for status, r in op["responses"].items():
+            if status[0] in "45":
+                assert r["content"] == {"application/problem+json": {
+                    "schema": {"$ref": "#/components/schemas/Problem"}}}, (path, status)
+                seen.add(status)
+        if op.get("security") != []:
+            assert "401" in op["responses"], (path, method)
+    assert {"400", "401", "403", "404", "409", "412", "422", "429", "503"} <= seen
+    login = doc["paths"]["/v1/auth/login"]["post"]["responses"]
+    assert "INVALID_CREDENTIALS" in login["401"]["description"]
+    assert {"400", "413", "415", "429", "503"} <= set(login)
