@@ -174,13 +174,55 @@ const struct resource recordings_resource = {
 	.before_update = recordings_before_update,
 };
 
+/* What the OpenAPI document says of the points routes (struct route's
+ * api); the formats are docs/POINTS_FORMAT.md. */
+#define API_BATCH	"{\"type\":\"object\",\"required\":[\"recording_id\"," \
+			"\"seq\",\"points\",\"channels\",\"duplicate\"]," \
+			"\"properties\":{\"recording_id\":{\"type\":\"string\"," \
+			"\"format\":\"uuid\"},\"seq\":{\"type\":\"integer\"}," \
+			"\"points\":{\"type\":\"integer\"},\"channels\":{" \
+			"\"type\":\"integer\"},\"duplicate\":{\"type\":" \
+			"\"boolean\"}}}"
+static const char api_points_post[] = "{\"content\":{"
+    "\"application/vnd.carebase.points\":{\"type\":\"string\","
+    "\"contentMediaType\":\"application/vnd.carebase.points\","
+    "\"description\":\"the binary batch format (CBP1, CRC-32C)\"},"
+    "\"application/json\":{\"type\":\"object\",\"required\":[\"seq\","
+    "\"channels\"],\"properties\":{\"seq\":{\"type\":\"integer\","
+    "\"minimum\":0},\"channels\":{\"type\":\"array\",\"minItems\":1,"
+    "\"maxItems\":64,\"items\":{\"type\":\"object\",\"required\":["
+    "\"name\",\"samples\"],\"properties\":{\"name\":{\"type\":"
+    "\"string\"},\"t0\":{\"type\":[\"string\",\"integer\"]},\"rate\":{"
+    "\"type\":\"number\",\"exclusiveMinimum\":0,\"maximum\":100000},"
+    "\"timestamps\":{\"type\":\"array\",\"items\":{\"type\":"
+    "\"integer\"}},\"samples\":{\"type\":\"array\",\"items\":{\"type\":"
+    "\"integer\"}}},\"additionalProperties\":false}}},"
+    "\"additionalProperties\":false},\"text/csv\":{\"type\":\"string\","
+    "\"description\":\"one row a sample, with ?seq=&rate=&t0=\"}},"
+    "\"answers\":{\"201\":{\"description\":\"stored\",\"schema\":"
+    API_BATCH "},\"200\":{\"description\":\"this seq was stored already "
+    "with the same points: nothing stored\",\"schema\":" API_BATCH "}},"
+    "\"problems\":{\"400\":"
+    "\"POINTS_MALFORMED: not the format\",\"404\":\"no such recording, or "
+    "not yours\",\"409\":\"BATCH_CONFLICT (this seq with other points) or "
+    "RECORDING_CLOSED\",\"413\":\"the batch is over large_body_limit\","
+    "\"415\":\"not one of the three types\",\"422\":\"POINTS_INVALID, "
+    "UNKNOWN_CHANNEL or TOO_MANY_CHANNELS\"}}";
+static const char api_points_get[] = "{\"answers\":{\"200\":{"
+    "\"description\":\"the points: raw {t, v}, or with buckets=N one "
+    "entry per bucket\",\"schema\":{\"type\":\"object\"}}},"
+    "\"problems\":{\"400\":\"a bad parameter\",\"404\":\"no such "
+    "recording or channel, or not yours\",\"422\":\"TOO_MANY_POINTS: "
+    "the window holds too many; ask for buckets\"}}";
+
 static const struct route biometrics_routes[] = {
 	{HTTP_POST, "/v1/recordings/{id}/points", bio_points_post,
 	    ROUTE_RAW_BODY | ROUTE_LARGE_BODY | ROUTE_SLOW, "append a batch of points "
-	    "(binary, JSON or CSV); idempotent per batch seq"},
+	    "(binary, JSON or CSV); idempotent per batch seq", NULL,
+	    api_points_post},
 	{HTTP_GET, "/v1/recordings/{id}/points", bio_points_get, 0,
 	    "one channel's points in [from, to): raw, or min/max/mean in "
-	    "buckets=N"},
+	    "buckets=N", NULL, api_points_get},
 	{HTTP_GET, "/v1/recordings/{id}/channels", bio_channels_get, 0,
 	    "the channels stored: samples, time range, rate, min and max"},
 	{HTTP_POST, "/v1/recordings/{id}/finish", bio_finish, ROUTE_JSON_BODY,

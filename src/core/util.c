@@ -172,8 +172,10 @@ time_parse_iso(const char *s, int64_t *ms)
 	tm.tm_hour = h;
 	tm.tm_min = mi;
 	tm.tm_sec = sec;
-	t = (int64_t)timegm(&tm);
-	*ms = (t - (int64_t)off * 60) * 1000 + frac;
+	t = ((int64_t)timegm(&tm) - (int64_t)off * 60) * 1000 + frac;
+	if (t < ISO_TIME_MIN_MS || t >= ISO_TIME_END_MS)
+		return (-1);
+	*ms = t;
 	return (0);
 }
 

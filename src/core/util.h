@@ -24,7 +24,14 @@ struct tm;
 void		 time_utc(int64_t secs, struct tm *out);
 /* "2026-11-22T03:05:36.123Z" into out (ISO_TIME_LEN). */
 char		*time_format_iso(int64_t ms, char *out);
-/* Parse ISO 8601 / RFC 3339 (date, date-time, with Z or offset); 0 = ok. */
+/*
+ * Parse ISO 8601 / RFC 3339 (date, date-time, with Z or offset); 0 = ok.
+ * The instant must fall in years 0001 to 9999 UTC (an offset can move a
+ * time at either end outside them), so that time_format_iso writes it
+ * back in the same form.
+ */
+#define ISO_TIME_MIN_MS	(-62135596800000LL)	/* 0001-01-01T00:00:00Z */
+#define ISO_TIME_END_MS	253402300800000LL	/* 10000-01-01T00:00:00Z */
 int		 time_parse_iso(const char *s, int64_t *ms);
 
 /* A time-ordered UUIDv7 as 36 lower-case characters into out. */

@@ -50,6 +50,14 @@ typedef void	(*http_handler)(struct request *);
  * handler there would stall every one of them.
  */
 #define ROUTE_SLOW		0x08
+/*
+ * Answers without a bearer token (sign-in, password reset, webhooks with
+ * their own credentials, health, the API's documents): the OpenAPI
+ * document gives it "security": [], every other route needs bearerAuth.
+ * tests/api/test_openapi.py calls each route without a token to hold the
+ * flag to what the handler does.
+ */
+#define ROUTE_PUBLIC		0x10
 
 struct route {
 	int		 method;	/* one enum http_method */
@@ -58,6 +66,17 @@ struct route {
 	int		 flags;
 	const char	*summary;	/* one line, for docs */
 	const void	*arg;		/* handed to the handler as req->route_arg */
+	/*
+	 * For the OpenAPI document, may be NULL: JSON text of an object with
+	 * any of "body" (a JSON Schema of an application/json body),
+	 * "content" ({media type: schema} for bodies of other types),
+	 * "answers" ({"200": {"description", "schema"?, "type"?}}: the
+	 * success answers, JSON unless type names another media type) and
+	 * "problems" ({"409": "why"}: problem documents this route answers
+	 * besides those its flags imply). http_routes_add refuses bad text,
+	 * so a mistake stops start-up.
+	 */
+	const char	*api;
 };
 
 struct http_param {
@@ -166,9 +185,15 @@ struct http_server_opts {
 
 struct http_server;
 
-/* Register routes before http_server_start; tables are borrowed. */
+/*
+ * Register routes before http_server_start; tables are borrowed. Each
+ * route's api text is parsed here: ERR_CONFIG (and a log line naming the
+ * route) when it is not what struct route says.
+ */
 int		 http_routes_add(const struct route_table *);
 const struct route_table *const *http_routes(size_t *n);
+/* Route i of table t's parsed api object, or NULL (borrowed). */
+json_t		*http_route_api(const struct route_table *t, size_t i);
 int		 http_server_start(const struct http_server_opts *,
 		    struct http_server **out);
 /* The port actually bound (when opts.port was 0). */

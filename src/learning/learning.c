@@ -32,7 +32,7 @@ static int	 learning_touch_users(struct tx *, json_t *);
 
 static const struct route learning_routes[] = {
 	{HTTP_POST, "/v1/webhooks/storyblok", learning_storyblok_webhook,
-	    ROUTE_RAW_BODY, "CMS story published, unpublished, deleted or "
+	    ROUTE_RAW_BODY | ROUTE_PUBLIC, "CMS story published, unpublished, deleted or "
 	    "moved: header webhook-signature is the hex HMAC-SHA1 of the body"},
 	{HTTP_GET, "/v1/courses", learning_courses_list, 0,
 	    "courses you may see (filters kind, status; limit, cursor)"},

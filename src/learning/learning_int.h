@@ -37,6 +37,8 @@ struct inbox_source;
 #define LEARNING_LIST_MAX	50	/* partners or themes of one story */
 #define LEARNING_ITEM_MAX	100	/* characters of one partner or theme */
 #define LEARNING_PAGE_MAX	200	/* rows of one page */
+#define LEARNING_CMS_TEXT_MAX	10000	/* characters of a webhook's "text" */
+#define LEARNING_STORY_ID_MAX	9007199254740991LL	/* 2^53 - 1 */
 
 /*
  * SQL: is the row id of a partner list table (tbl, keyed by col) included
@@ -106,5 +108,27 @@ void	 learning_me_courses(struct request *);
 /* storyblok.c */
 extern const struct inbox_source	storyblok_source;
 void	 learning_storyblok_webhook(struct request *);
+
+/* storyblok_check.c: pure checks of what the CMS sends (no database, no
+ * network), shared by the webhook and fuzz/fuzz_storyblok.c. */
+struct inbox_result;
+/*
+ * The webhook body {action, story_id, space_id?, text?, full_slug?}:
+ * OK with *work (owned) {action, story_id, status}, status "published"
+ * for published and moved, else the action; otherwise *work NULL and r
+ * set: ERR_MALFORMED (not a JSON object), ERR_INVALID (r->errors, one
+ * entry per bad member).
+ */
+int	 learning_storyblok_payload(const char *body, size_t len,
+	    json_t **work, struct inbox_result *r);
+/*
+ * A fetched story against work (from learning_storyblok_payload): OK
+ * with work given kind ("course", "session" or "other") and component,
+ * and for a course or session uuid (lower case), name, slug, partners
+ * (deduplicated ignoring case), for a session course_uuid, for a course
+ * description and themes; ERR_INVALID STORY_INVALID with r->errors.
+ */
+int	 learning_storyblok_story(json_t *story, json_t *work,
+	    struct inbox_result *r);
 
 #endif

@@ -27,10 +27,10 @@ static int	metrics_store(struct buf *, struct store *);
 static int64_t	started_ms;	/* for carebase_process_start_time_seconds */
 
 static const struct route ops_routes[] = {
-	{HTTP_GET, "/healthz", healthz, 0, "the process is up"},
-	{HTTP_GET, "/readyz", readyz, 0,
+	{HTTP_GET, "/healthz", healthz, ROUTE_PUBLIC, "the process is up"},
+	{HTTP_GET, "/readyz", readyz, ROUTE_PUBLIC,
 	    "the database answers and every migration is applied"},
-	{HTTP_GET, "/metrics", metrics, 0, "Prometheus metrics"},
+	{HTTP_GET, "/metrics", metrics, ROUTE_PUBLIC, "Prometheus metrics"},
 };
 
 static const struct job_kind ops_jobs[] = {

@@ -13,7 +13,7 @@
  *	prepare	 payload {action, booking_code, client_email, user_id?,
  *		 client_timezone, service_name, service_provider_name,
  *		 service_provider_email, start_date_time, end_date_time}
- *		 checked and bounded; other members are ignored
+ *		 checked and bounded (input.c); other members are ignored
  *	process	 in the write transaction, serialised per booking code and
  *		 per user (store_xact_lock; SQLite's write lock already is):
  *	  NEW_BOOKING	   the user (by user_id, else by the blind index of
@@ -36,7 +36,6 @@
  * touches the user's chat profile (ops/chatsync.h: therapy counts and
  * times).
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +47,6 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/keyring.h"
-#include "core/mail.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "module.h"
@@ -61,21 +59,14 @@
 
 #define SPEND_TRIES	4	/* accesses tried when another writer wins */
 
+static int	 sb_prepare(const char *, size_t, json_t **,
+		    struct inbox_result *);
 static int	 sb_verify(struct request *, const char *, size_t,
 		    struct inbox_result *);
-static int	 stamp_parse(const char *, int64_t *);
 static int	 stamp_check(struct request *, const char *, size_t,
-		    struct inbox_result *);
-static int	 sb_prepare(const char *, size_t, json_t **,
 		    struct inbox_result *);
 static int	 sb_process(struct tx *, const char *, size_t, json_t *,
 		    struct inbox_result *);
-static void	 err_add(json_t *, const char *, const char *, const char *);
-static int	 text_ok(json_t *, size_t, size_t);
-static int	 code_ok(const char *);
-static int	 tz_ok(const char *);
-static void	 time_member(json_t *, json_t *, const char *, json_t *);
-static int	 payload_check(json_t *, json_t *, struct inbox_result *);
 static int	 user_find(struct tx *, json_t *, char *, struct inbox_result *);
 static int	 booking_public(struct tx *, const char *, json_t **);
 static int	 spend(struct tx *, const char *, char *, char *, int64_t *,
@@ -91,13 +82,11 @@ static int	 booking_new(struct tx *, json_t *, struct inbox_result *);
 static int	 booking_update(struct tx *, json_t *, struct inbox_result *);
 static int	 booking_cancelled(struct tx *, json_t *, struct inbox_result *);
 
-static const char *const actions[] = { "NEW_BOOKING", "UPDATED_BOOKING",
-    "CANCELLED_BOOKING", NULL };
-
 static const char *const keep_headers[] = { "X-Simplybook-Timestamp", NULL };
 
 const struct inbox_source simplybook_source = {
-	"simplybook", keep_headers, sb_verify, sb_prepare, sb_process,
+	"simplybook", keep_headers, sb_verify, sb_prepare,
+    sb_process,
 };
 
 void
@@ -143,24 +132,6 @@ sb_verify(struct request *req, const char *body, size_t len,
 	return (stamp_check(req, body, len, r));
 }
 
-/* Unix seconds (digits only) or ISO 8601 into ms; 0 = ok. */
-static int
-stamp_parse(const char *s, int64_t *ms)
-{
-	int64_t	 secs;
-	size_t	 i, n = strlen(s);
-
-	for (i = 0; i < n && isdigit((unsigned char)s[i]); i++)
-		;
-	if (n > 0 && i == n) {
-		if (parse_int64(s, 0, BOOKING_TIME_MAX_MS / 1000, &secs) != 0)
-			return (-1);
-		*ms = secs * 1000;
-		return (0);
-	}
-	return (time_parse_iso(s, ms));
-}
-
 /* A timestamp, when sent, must be recent: an old body is not replayed. */
 static int
 stamp_check(struct request *req, const char *body, size_t len,
@@ -172,7 +143,7 @@ stamp_check(struct request *req, const char *body, size_t len,
 	int		 bad = 0;
 
 	if (h != NULL)
-		bad = stamp_parse(h, &ts) != 0;
+		bad = booking_stamp_parse(h, &ts) != 0;
 	else if (len <= (size_t)config.webhook_body_limit &&
 	    (doc = json_loadb(body, len, 0, NULL)) != NULL &&
 	    (v = json_object_get(doc, "timestamp")) != NULL &&
@@ -181,7 +152,7 @@ stamp_check(struct request *req, const char *body, size_t len,
 		    json_integer_value(v) <= BOOKING_TIME_MAX_MS / 1000)
 			ts = (int64_t)json_integer_value(v) * 1000;
 		else if (!json_is_string(v) ||
-		    stamp_parse(json_string_value(v), &ts) != 0)
+		    booking_stamp_parse(json_string_value(v), &ts) != 0)
 			bad = 1;
 	} else {
 		json_decref(doc);
@@ -200,232 +171,26 @@ stamp_check(struct request *req, const char *body, size_t len,
 	return (OK);
 }
 
-/* Payload */
-
-static void
-err_add(json_t *errs, const char *field, const char *code, const char *detail)
-{
-	json_array_append_new(errs, json_pack("{s:s,s:s,s:s}", "field", field,
-	    "code", code, "detail", detail));
-}
-
-/* v is a string of min..max code points without control characters. */
-static int
-text_ok(json_t *v, size_t min, size_t max)
-{
-	const unsigned char	*s;
-	size_t			 n = 0;
-
-	if (!json_is_string(v))
-		return (0);
-	for (s = (const unsigned char *)json_string_value(v); *s != '\0';
-	    s++) {
-		if (*s < 0x20 || *s == 0x7f)
-			return (0);
-		if ((*s & 0xc0) != 0x80)
-			n++;
-	}
-	return (n >= min && n <= max);
-}
-
-static int
-code_ok(const char *s)
-{
-	size_t	 n = strlen(s), i;
-
-	if (n == 0 || n > BOOKING_CODE_MAX)
-		return (0);
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
-			return (0);
-	return (1);
-}
-
-/* An IANA zone name: letters, digits, '/', '_', '+', '-'. */
-static int
-tz_ok(const char *s)
-{
-	size_t	 n = strlen(s), i;
-
-	if (n == 0 || n > BOOKING_TZ_MAX)
-		return (0);
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && strchr("/_+-", s[i]) ==
-		    NULL)
-			return (0);
-	return (1);
-}
-
-/* An ISO 8601 time member into work as ms, or an error entry. */
-static void
-time_member(json_t *p, json_t *work, const char *name, json_t *errs)
-{
-	json_t	*v = json_object_get(p, name);
-	int64_t	 ms;
-
-	if (v == NULL || json_is_null(v))
-		return;
-	if (!json_is_string(v) || time_parse_iso(json_string_value(v), &ms) !=
-	    0)
-		err_add(errs, name, "invalid_format", "an ISO 8601 date-time");
-	else if (ms < BOOKING_TIME_MIN_MS || ms >= BOOKING_TIME_MAX_MS)
-		err_add(errs, name, "out_of_range", "between 2000 and 2100");
-	else
-		json_object_set_new(work, name, json_integer(ms));
-}
-
 /*
- * Check p and copy what is kept into work. Required: action and
- * booking_code always; for NEW_BOOKING every member but user_id; for
- * UPDATED_BOOKING the two times. Every member sent is checked.
+ * The payload checks are bookings_payload_parse (input.c, fuzzed). Before
+ * them, the address the body names ties its inbox row to a person, even
+ * when the payload is refused (inbox.h); the body is small, so it is
+ * parsed twice rather than the check taking a key.
  */
-static int
-payload_check(json_t *p, json_t *work, struct inbox_result *r)
-{
-	static const struct {
-		const char	*name;
-		size_t		 max;
-		int		 email;
-	} texts[] = {
-		{"service_name", BOOKING_TEXT_MAX, 0},
-		{"service_provider_name", BOOKING_TEXT_MAX, 0},
-		{"service_provider_email", BOOKING_EMAIL_MAX, 1},
-		{"client_email", BOOKING_EMAIL_MAX, 1},
-	};
-	static const char *const new_needs[] = { "client_email",
-	    "client_timezone", "service_name", "service_provider_name",
-	    "service_provider_email", "start_date_time", "end_date_time",
-	    NULL };
-	json_t		*v, *errs = json_array();
-	const char	*action = NULL, *s;
-	size_t		 i;
-	int64_t		 start, end;
-
-	v = json_object_get(p, "action");
-	if (json_is_string(v))
-		for (i = 0; actions[i] != NULL; i++)
-			if (strcmp(json_string_value(v), actions[i]) == 0)
-				action = actions[i];
-	if (action == NULL)
-		err_add(errs, "action", v == NULL ? "required" : "enum", "one of "
-		    "NEW_BOOKING, UPDATED_BOOKING, CANCELLED_BOOKING");
-	else
-		json_object_set_new(work, "action", json_string(action));
-	v = json_object_get(p, "booking_code");
-	if (v == NULL || json_is_null(v))
-		err_add(errs, "booking_code", "required", "the booking's code");
-	else if (!json_is_string(v) || !code_ok(json_string_value(v)))
-		err_add(errs, "booking_code", "invalid_format", "1 to 64 of "
-		    "letters, digits, '-' and '_'");
-	else
-		json_object_set(work, "booking_code", v);
-	v = json_object_get(p, "user_id");
-	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_string(v) || !uuid_valid(json_string_value(v)))
-			err_add(errs, "user_id", "invalid_format", "a UUID");
-		else
-			json_object_set(work, "user_id", v);
-	}
-	v = json_object_get(p, "client_timezone");
-	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_string(v) || !tz_ok(json_string_value(v)))
-			err_add(errs, "client_timezone", "invalid_format",
-			    "an IANA time zone name of up to 64 characters");
-		else
-			json_object_set(work, "client_timezone", v);
-	}
-	for (i = 0; i < NELEM(texts); i++) {
-		v = json_object_get(p, texts[i].name);
-		if (v == NULL || json_is_null(v))
-			continue;
-		if (!text_ok(v, 1, texts[i].max))
-			err_add(errs, texts[i].name, "length", texts[i].email ?
-			    "an address of up to 254 characters" :
-			    "1 to 200 characters, no control characters");
-		else if (texts[i].email &&
-		    !mail_address_valid(json_string_value(v)))
-			err_add(errs, texts[i].name, "invalid_format",
-			    "an email address");
-		else
-			json_object_set(work, texts[i].name, v);
-	}
-	time_member(p, work, "start_date_time", errs);
-	time_member(p, work, "end_date_time", errs);
-	if (action != NULL && strcmp(action, "NEW_BOOKING") == 0) {
-		for (i = 0; new_needs[i] != NULL; i++)
-			if ((v = json_object_get(p, new_needs[i])) == NULL ||
-			    json_is_null(v))
-				err_add(errs, new_needs[i], "required",
-				    "required for NEW_BOOKING");
-	} else if (action != NULL && strcmp(action, "UPDATED_BOOKING") == 0) {
-		for (i = 0; i < 2; i++) {
-			s = i == 0 ? "start_date_time" : "end_date_time";
-			if ((v = json_object_get(p, s)) == NULL ||
-			    json_is_null(v))
-				err_add(errs, s, "required",
-				    "required for UPDATED_BOOKING");
-		}
-	}
-	if (json_object_get(work, "start_date_time") != NULL &&
-	    json_object_get(work, "end_date_time") != NULL) {
-		start = json_integer_value(json_object_get(work,
-		    "start_date_time"));
-		end = json_integer_value(json_object_get(work,
-		    "end_date_time"));
-		if (end <= start || end - start > BOOKING_LENGTH_MAX_MS)
-			err_add(errs, "end_date_time", "out_of_range", "after "
-			    "start_date_time, by at most 24 hours");
-	} else if (json_array_size(errs) == 0 &&
-	    (json_object_get(work, "start_date_time") !=
-	    NULL || json_object_get(work, "end_date_time") != NULL))
-		err_add(errs, "end_date_time", "required", "send "
-		    "start_date_time and end_date_time together");
-	if (json_array_size(errs) > 0) {
-		r->errors = errs;
-		return (inbox_fail(r, ERR_INVALID, NULL, "The booking payload "
-		    "is not valid: %zu field%s.", json_array_size(errs),
-		    json_array_size(errs) == 1 ? "" : "s"));
-	}
-	json_decref(errs);
-	return (OK);
-}
-
 static int
 sb_prepare(const char *body, size_t len, json_t **work, struct inbox_result *r)
 {
-	json_error_t	 jerr;
-	json_t		*p, *w, *v;
-	int		 rc;
+	json_t	*p, *v;
 
-	*work = NULL;
-	if ((p = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL)
-		/* Position only: jansson's text can quote the body (an
-		 * email address), and this line is stored in clear. */
-		return (inbox_fail(r, ERR_MALFORMED, NULL, "Invalid JSON at "
-		    "line %d, column %d.", jerr.line, jerr.column));
-	if (!json_is_object(p)) {
+	if ((p = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL)) != NULL) {
+		v = json_object_get(p, "client_email");
+		if (json_is_string(v) && strlen(json_string_value(v)) <=
+		    BOOKING_EMAIL_MAX)
+			keyring_email_index(json_string_value(v),
+			    r->email_index);
 		json_decref(p);
-		return (inbox_fail(r, ERR_MALFORMED, NULL, "The body must be a "
-		    "JSON object."));
 	}
-	if ((w = json_object()) == NULL) {
-		json_decref(p);
-		return (inbox_fail(r, ERR_NOMEM, NULL, "Out of memory."));
-	}
-	/* The address the body names ties its inbox row to a person, even
-	 * when the payload is refused (inbox.h). */
-	v = json_object_get(p, "client_email");
-	if (json_is_string(v) && strlen(json_string_value(v)) <=
-	    BOOKING_EMAIL_MAX)
-		keyring_email_index(json_string_value(v), r->email_index);
-	rc = payload_check(p, w, r);
-	json_decref(p);
-	if (rc != OK) {
-		json_decref(w);
-		return (rc);
-	}
-	*work = w;
-	return (OK);
+	return (bookings_payload_parse(body, len, work, r));
 }
 
 /* Writes */

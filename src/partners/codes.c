@@ -36,7 +36,6 @@
  * Registering to a partner with the automatic_access_code feature and no
  * code grants an access with live chat and no therapy.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -150,30 +149,6 @@ static int	 automatic_grant(struct tx *, struct request *,
 		    const struct reg_state *, const char *user_id);
 
 /* Codes */
-
-int
-partner_code_normalise(const char *in, char out[PARTNER_CODE_LEN + 1])
-{
-	size_t	 start = 0, n, i;
-	int	 c;
-
-	if (in == NULL || (n = strlen(in)) > PARTNER_CODE_INPUT_MAX)
-		return (ERR_INVALID);
-	while (start < n && isspace((unsigned char)in[start]))
-		start++;
-	while (n > start && isspace((unsigned char)in[n - 1]))
-		n--;
-	if (n - start != PARTNER_CODE_LEN)
-		return (ERR_INVALID);
-	for (i = 0; i < PARTNER_CODE_LEN; i++) {
-		c = toupper((unsigned char)in[start + i]);
-		if (c == '\0' || strchr(PARTNER_CODE_ALPHABET, c) == NULL)
-			return (ERR_INVALID);
-		out[i] = (char)c;
-	}
-	out[PARTNER_CODE_LEN] = '\0';
-	return (OK);
-}
 
 void
 partner_code_new(char out[PARTNER_CODE_LEN + 1])
@@ -518,40 +493,32 @@ outcome_answer(struct request *req, int outcome, int64_t retry_ms)
 }
 
 /*
- * {"code", "partner"?}: unknown members 422; a code that is missing or
- * not of the alphabet 400 INVALID_CODE.
+ * {"code", "partner"?} (input.c): unknown members 422; a code that is
+ * missing or not of the alphabet 400 INVALID_CODE.
  */
 static int
 code_args(struct request *req, char code[PARTNER_CODE_LEN + 1],
     const char **partner)
 {
-	const char	*key;
-	json_t		*v, *errs;
+	struct partner_code_input	 in;
+	json_t				*errs = json_array();
+	int				 rc;
 
 	*partner = NULL;
-	if (!json_is_object(req->json)) {
-		http_problem(req, ERR_MALFORMED, NULL, "The body must be an "
-		    "object with code (and partner).");
-		return (ERR_MALFORMED);
-	}
-	errs = json_array();
-	json_object_foreach(req->json, key, v) {
-		if (strcmp(key, "partner") == 0) {
-			if (!json_is_string(v) || json_string_length(v) == 0 ||
-			    json_string_length(v) > PARTNER_NAME_MAX * 4)
-				partners_err(errs, key, "type", "the partner's "
-				    "name or id");
-			else
-				*partner = json_string_value(v);
-		} else if (strcmp(key, "code") != 0)
-			partners_err(errs, key, "unknown_field", "the body "
-			    "holds code and partner only");
-	}
-	if (partners_errs_answer(req, errs, "The request") != OK)
-		return (ERR_INVALID);
-	if (partner_code_normalise(json_string_value(json_object_get(req->json,
-	    "code")), code) != OK)
+	rc = partner_code_body(req->json, &in, errs);
+	if (rc == ERR_INVALID)
+		return (partners_errs_answer(req, errs, "The request"));
+	json_decref(errs);
+	if (rc == ERR_MALFORMED && in.bad_code)
 		return (outcome_answer(req, CODE_INVALID, 0));
+	if (rc != OK) {
+		http_problem(req, rc, NULL, "The body must be an object with "
+		    "code (and partner).");
+		return (rc);
+	}
+	memcpy(code, in.code, sizeof(in.code));
+	sodium_memzero(in.code, sizeof(in.code));
+	*partner = in.partner;
 	return (OK);
 }
 
@@ -641,33 +608,32 @@ field_refuse(struct request *req, const char *field, const char *code,
 int
 partners_register_check(struct request *req, void **state)
 {
-	struct reg_state	*s;
-	struct check		 c;
-	struct tx		*tx = NULL;
-	json_t			*cv, *iv, *nv;
-	char			 code[PARTNER_CODE_LEN + 1], id[UUID_STR_LEN];
-	char			 other[UUID_STR_LEN];
-	int			 rc, active = 0, other_active;
+	struct partner_code_input	 in;
+	struct reg_state		*s;
+	struct check			 c;
+	struct tx			*tx = NULL;
+	json_t				*errs;
+	const char			*iv, *nv;
+	char				 id[UUID_STR_LEN], other[UUID_STR_LEN];
+	int				 rc, active = 0, other_active, cv;
 
 	*state = NULL;
-	cv = json_object_get(req->json, "partner_access_code");
-	iv = json_object_get(req->json, "partner_id");
-	nv = json_object_get(req->json, "partner");
-	if (cv != NULL && json_is_null(cv))
-		cv = NULL;
-	if (cv == NULL && iv == NULL && nv == NULL)
-		return (OK);
-	if (iv != NULL && (!json_is_string(iv) ||
-	    !uuid_valid(json_string_value(iv))))
-		return (field_refuse(req, "partner_id", "invalid_format",
-		    "must be a UUID"));
-	if (nv != NULL && (!json_is_string(nv) || json_string_length(nv) == 0 ||
-	    json_string_length(nv) > PARTNER_NAME_MAX * 4))
-		return (field_refuse(req, "partner", "type", "the partner's "
-		    "name"));
-	if (cv != NULL && partner_code_normalise(json_string_value(cv),
-	    code) != OK)
+	errs = json_array();
+	rc = partner_register_body(req->json, &in, errs);
+	if (rc == ERR_INVALID)
+		return (partners_errs_answer(req, errs, "The registration"));
+	json_decref(errs);
+	if (rc == ERR_MALFORMED && in.bad_code)
 		return (outcome_answer(req, CODE_INVALID, 0));
+	if (rc != OK) {
+		http_problem(req, rc, NULL, "The body must be an object.");
+		return (rc);
+	}
+	iv = in.partner_id;
+	nv = in.partner;
+	cv = in.code[0] != '\0';
+	if (!cv && iv == NULL && nv == NULL)
+		return (OK);
 	if ((s = arena_alloc(req->arena, sizeof(*s))) == NULL) {
 		http_problem(req, ERR_NOMEM, NULL, "out of memory");
 		return (ERR_NOMEM);
@@ -675,10 +641,10 @@ partners_register_check(struct request *req, void **state)
 	if (iv != NULL || nv != NULL) {
 		if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
 			goto fail;
-		rc = partners_find(tx, json_string_value(iv != NULL ? iv : nv),
+		rc = partners_find(tx, iv != NULL ? iv : nv,
 		    id, NULL, &active);
 		if (rc == OK && iv != NULL && nv != NULL &&
-		    (rc = partners_find(tx, json_string_value(nv), other, NULL,
+		    (rc = partners_find(tx, nv, other, NULL,
 		    &other_active)) == OK && strcmp(id, other) != 0) {
 			store_tx_rollback(tx);
 			return (field_refuse(req, "partner", "mismatch",
@@ -694,7 +660,7 @@ partners_register_check(struct request *req, void **state)
 			store_tx_rollback(tx);
 			return (outcome_answer(req, CODE_INACTIVE, 0));
 		}
-		if (rc == OK && cv == NULL && (rc = partners_feature_on(tx, id,
+		if (rc == OK && !cv && (rc = partners_feature_on(tx, id,
 		    "automatic_access_code")) == ERR_NOT_FOUND) {
 			store_tx_rollback(tx);
 			return (field_refuse(req, "partner_access_code",
@@ -706,15 +672,15 @@ partners_register_check(struct request *req, void **state)
 			goto fail;
 		strlcpy_cb(s->partner_id, id, sizeof(s->partner_id));
 	}
-	if (cv == NULL) {
+	if (!cv) {
 		s->automatic = 1;
 		*state = s;
 		return (OK);
 	}
 	check_init(&c, req, NULL);
 	c.partner = s->partner_id[0] != '\0' ? s->partner_id : NULL;
-	partner_code_hash(code, c.hash);
-	sodium_memzero(code, sizeof(code));
+	partner_code_hash(in.code, c.hash);
+	sodium_memzero(in.code, sizeof(in.code));
 	rc = store_run(req->db, STORE_TX_WRITE, check_tx, &c);
 	json_decref(c.row);
 	if (rc != OK)

@@ -44,8 +44,46 @@ static int	 features_before_write(struct resource_ctx *, json_t *);
 static int	 admins_before_create(struct resource_ctx *, json_t *);
 static json_t	*text_or_null(struct stmt *, int);
 
+/* What the OpenAPI document says of the code routes (struct route's api). */
+#define API_CODE_BODY	"{\"type\":\"object\",\"required\":[\"code\"]," \
+			"\"properties\":{\"code\":{\"type\":\"string\"," \
+			"\"description\":\"6 letters and digits (no 0, O, 1, I or " \
+			"L), any case, blanks around ignored\",\"maxLength\":64}," \
+			"\"partner\":{\"type\":\"string\",\"minLength\":1," \
+			"\"maxLength\":256,\"description\":\"the partner's name or " \
+			"id: the code must be one of its\"}}," \
+			"\"additionalProperties\":false}"
+#define API_CODE_PROBLEMS \
+	"\"400\":\"INVALID_CODE (not a code), DOES_NOT_EXIST, INACTIVE or " \
+	"CODE_EXPIRED\",\"409\":\"ALREADY_APPLIED (by the caller) or " \
+	"ALREADY_IN_USE\",\"422\":\"an unknown or bad member\",\"429\":" \
+	"\"RATE_LIMITED: too many codes that do not exist (Retry-After)\""
+
+static const char api_validate[] = "{\"body\":" API_CODE_BODY ","
+    "\"answers\":{\"200\":{\"description\":\"the code may be redeemed: "
+    "what it grants\",\"schema\":{\"type\":\"object\",\"required\":["
+    "\"valid\",\"partner_name\",\"feature_live_chat\",\"feature_therapy\","
+    "\"therapy_sessions_remaining\"],\"properties\":{\"valid\":{\"const\":"
+    "true},\"partner_name\":{\"type\":\"string\"},\"feature_live_chat\":{"
+    "\"type\":\"boolean\"},\"feature_therapy\":{\"type\":\"boolean\"},"
+    "\"therapy_sessions_remaining\":{\"type\":\"integer\"}}}}},"
+    "\"problems\":{" API_CODE_PROBLEMS "}}";
+static const char api_assign[] = "{\"body\":" API_CODE_BODY ","
+    "\"answers\":{\"200\":{\"description\":\"redeemed: the caller's "
+    "partner access\",\"schema\":{\"type\":\"object\",\"properties\":{"
+    "\"id\":{\"type\":\"string\",\"format\":\"uuid\"},\"partner_id\":{"
+    "\"type\":\"string\",\"format\":\"uuid\"},\"partner_name\":{\"type\":"
+    "\"string\"},\"feature_live_chat\":{\"type\":\"boolean\"},"
+    "\"feature_therapy\":{\"type\":\"boolean\"},"
+    "\"therapy_sessions_remaining\":{\"type\":\"integer\"},"
+    "\"therapy_sessions_redeemed\":{\"type\":\"integer\"},\"is_active\":{"
+    "\"type\":\"boolean\"},\"activated_at\":{\"type\":[\"string\","
+    "\"null\"],\"format\":\"date-time\"},\"created_at\":{\"type\":"
+    "\"string\",\"format\":\"date-time\"}}}}},\"problems\":{\"403\":"
+    "\"the caller may not redeem codes\"," API_CODE_PROBLEMS "}}";
+
 static const struct route partners_routes[] = {
-	{HTTP_GET, "/v1/partners/{name}", partners_public_get, 0,
+	{HTTP_GET, "/v1/partners/{name}", partners_public_get, ROUTE_PUBLIC,
 	    "an active partner's branding and features, by name (public)"},
 	{HTTP_GET, "/v1/partner-access", partner_access_list, 0,
 	    "partner accesses: admins all, partner admins their partner's, "
@@ -61,14 +99,15 @@ static const struct route partners_routes[] = {
 	{HTTP_DELETE, "/v1/partner-access/{id}", partner_access_delete, 0,
 	    "delete an access (its code stops working)"},
 	{HTTP_POST, "/v1/partner-access/validate-code",
-	    partner_access_validate, ROUTE_JSON_BODY,
-	    "check a code (public): the features it grants, or why not"},
+	    partner_access_validate, ROUTE_JSON_BODY | ROUTE_PUBLIC,
+	    "check a code (public): the features it grants, or why not", NULL,
+	    api_validate},
 	{HTTP_POST, "/v1/partner-access/assign", partner_access_assign,
-	    ROUTE_JSON_BODY, "redeem a code for the caller"},
+	    ROUTE_JSON_BODY, "redeem a code for the caller", NULL, api_assign},
 	{HTTP_GET, "/v1/me/partner-access", partner_access_mine, 0,
 	    "the caller's partner accesses"},
 	{HTTP_POST, "/v1/webhooks/simplybook", bookings_webhook,
-	    ROUTE_RAW_BODY, "booking system: NEW_BOOKING, UPDATED_BOOKING or "
+	    ROUTE_RAW_BODY | ROUTE_PUBLIC, "booking system: NEW_BOOKING, UPDATED_BOOKING or "
 	    "CANCELLED_BOOKING; token in X-Simplybook-Token or Authorization: "
 	    "Bearer"},
 	{HTTP_GET, "/v1/therapy-bookings", bookings_list, 0,

@@ -5,7 +5,9 @@
  * below; access.c the partner_access rows staff create, list and change
  * (and GET /v1/me/partner-access); codes.c the codes themselves: how they
  * are made, normalised and hashed, guess throttling, validate-code,
- * assign and redemption at registration.
+ * assign and redemption at registration; input.c the pure parsers of
+ * what comes from outside (the booking webhook payload, codes and the
+ * bodies carrying them, report parameters), which the fuzz targets run.
  */
 #ifndef PARTNERS_PARTNERS_INT_H
 #define PARTNERS_PARTNERS_INT_H
@@ -105,12 +107,6 @@ void	 partner_access_delete(struct request *);
 void	 partner_access_mine(struct request *);
 
 /* codes.c */
-/*
- * Normalise a code as typed: blanks around it dropped, upper-cased; OK
- * when the rest is PARTNER_CODE_LEN characters of the alphabet (out gets
- * them), ERR_INVALID otherwise. Pure.
- */
-int	 partner_code_normalise(const char *in, char out[PARTNER_CODE_LEN + 1]);
 /* A new random code (normalised). */
 void	 partner_code_new(char out[PARTNER_CODE_LEN + 1]);
 /* The keyed hash stored for a normalised code (hex, 64 + NUL). */
@@ -226,5 +222,68 @@ void	 bookings_mine(struct request *);
 #define REPORT_RANGE_MAX_MS	(5LL * 366 * 24 * 3600 * 1000)
 void	 reports_list(struct request *);
 void	 reports_run(struct request *);
+
+/* input.c: the pure parsers of outside input (no database, no HTTP), shared
+ * by the handlers and the fuzz targets. */
+struct inbox_result;
+/*
+ * A booking webhook timestamp: Unix seconds (digits only, at most
+ * BOOKING_TIME_MAX_MS / 1000) or ISO 8601, into *ms; 0, or -1 when it is
+ * neither.
+ */
+int	 booking_stamp_parse(const char *s, int64_t *ms);
+/*
+ * The booking webhook body (the inbox's prepare step): OK with *work
+ * (owned) holding the members kept, times as ms; otherwise *work NULL
+ * and r set: ERR_MALFORMED (not a JSON object), ERR_INVALID (r->errors,
+ * one entry per bad member).
+ */
+int	 bookings_payload_parse(const char *body, size_t len, json_t **work,
+	    struct inbox_result *r);
+/*
+ * Normalise a code as typed: blanks around it dropped, upper-cased; OK
+ * when the rest is PARTNER_CODE_LEN characters of the alphabet (out gets
+ * them), ERR_INVALID otherwise.
+ */
+int	 partner_code_normalise(const char *in, char out[PARTNER_CODE_LEN + 1]);
+/* A code and the partner it is for, as a request body gives them. */
+struct partner_code_input {
+	char		 code[PARTNER_CODE_LEN + 1];	/* "": none sent */
+	const char	*partner;	/* a name or id (borrowed), or NULL */
+	const char	*partner_id;	/* a UUID (borrowed), or NULL */
+	int		 bad_code;	/* refused: the code is not one */
+};
+/*
+ * The body of validate-code and assign, {"code", "partner"?}: OK;
+ * ERR_INVALID with an entry in errs per bad or unknown member;
+ * ERR_MALFORMED when the body is not an object, or with bad_code set
+ * when the code is missing or not one (400 INVALID_CODE).
+ */
+int	 partner_code_body(json_t *body, struct partner_code_input *,
+	    json_t *errs);
+/*
+ * The partner members of a registration body: partner_access_code
+ * (null: none), partner_id (a UUID), partner (a name or id). As
+ * partner_code_body, but unknown members are not this parser's to judge.
+ */
+int	 partner_register_body(json_t *body, struct partner_code_input *,
+	    json_t *errs);
+/* Report parameters: ?from= ?to= (required) ?period= ?format=. */
+enum report_period {
+	REPORT_PERIOD_DAY = 0,
+	REPORT_PERIOD_WEEK,
+	REPORT_PERIOD_MONTH
+};
+extern const char *const report_periods[];	/* by enum report_period */
+struct report_args {
+	int64_t	 from, to;	/* ms, 0 <= from < to <= from + RANGE_MAX */
+	int	 period;	/* enum report_period; month by default */
+	int	 csv;		/* format=csv (json by default) */
+};
+/* OK, or ERR_INVALID with an entry in errs per bad parameter. Any of
+ * the strings may be NULL (not sent). */
+int	 report_args_parse(const char *from, const char *to,
+	    const char *period, const char *format, struct report_args *,
+	    json_t *errs);
 
 #endif

@@ -45,12 +45,6 @@
 #define CSV_MAX		(64 * 1024 * 1024)	/* bytes of a CSV answer */
 #define SQL_MAX		4096
 
-enum period {
-	PERIOD_DAY = 0,
-	PERIOD_WEEK,
-	PERIOD_MONTH
-};
-
 struct measure {
 	const char	*name;		/* column of the answer */
 	const char	*doc;
@@ -65,8 +59,6 @@ struct report {
 	const char	*group;		/* "partner" or "course" */
 	struct measure	 measures[MEASURES_MAX];
 };
-
-static const char *const periods[] = { "day", "week", "month", NULL };
 
 static const struct report catalogue[] = {
 	{"signups_by_partner", "Sign-ups by partner",
@@ -153,7 +145,7 @@ static const struct report catalogue[] = {
 struct run {
 	const struct report	*rep;
 	int64_t			 from, to;
-	enum period		 period;
+	enum report_period		 period;
 	size_t			 nmeasures;
 	json_t			*rows;		/* array of row objects */
 	json_t			*index;		/* "period|group id" -> row */
@@ -165,7 +157,7 @@ static const struct report *report_find(const char *);
 static size_t	 measures_count(const struct report *);
 static json_t	*columns(const struct report *, const char *);
 static int	 sql_compile(const char *, struct buf *, int *, int *);
-static void	 period_key(int64_t, enum period, char *);
+static void	 period_key(int64_t, enum report_period, char *);
 static int	 args(struct request *, struct run *, int *);
 static int	 row_add(struct run *, size_t, struct stmt *);
 static int	 measure_run(struct tx *, struct run *, size_t);
@@ -305,14 +297,14 @@ sql_compile(const char *sql, struct buf *out, int *binds, int *nbinds)
 
 /* The period of a day (days since 1970-01-01, UTC) into out (PERIOD_LEN). */
 static void
-period_key(int64_t day, enum period period, char *out)
+period_key(int64_t day, enum report_period period, char *out)
 {
 	struct tm	 tm;
 
-	if (period == PERIOD_WEEK)
+	if (period == REPORT_PERIOD_WEEK)
 		day -= (day + 3) % 7;	/* 1970-01-01 was a Thursday */
 	time_utc(day * 86400, &tm);
-	if (period == PERIOD_MONTH)
+	if (period == REPORT_PERIOD_MONTH)
 		snprintf(out, PERIOD_LEN, "%04d-%02d", tm.tm_year + 1900,
 		    tm.tm_mon + 1);
 	else
@@ -320,59 +312,23 @@ period_key(int64_t day, enum period period, char *out)
 		    tm.tm_mon + 1, tm.tm_mday);
 }
 
-/* ?from= ?to= ?period= ?format=: 422 with an entry per bad one. */
+/* ?from= ?to= ?period= ?format= (input.c): 422 with an entry per bad one. */
 static int
 args(struct request *req, struct run *run, int *csv)
 {
-	const char	*from = http_query(req, "from");
-	const char	*to = http_query(req, "to");
-	const char	*v;
-	json_t		*errs = json_array();
-	size_t		 i;
-	int		 ok_from = 0, ok_to = 0;
+	struct report_args	 a;
+	json_t			*errs = json_array();
 
-	if (from == NULL)
-		partners_err(errs, "from", "required", "the start of the "
-		    "range, an ISO 8601 date or date-time");
-	else if (strlen(from) > ISO_TIME_LEN || time_parse_iso(from,
-	    &run->from) != 0 || run->from < 0)
-		partners_err(errs, "from", "invalid_format", "an ISO 8601 date "
-		    "or date-time after 1970");
-	else
-		ok_from = 1;
-	if (to == NULL)
-		partners_err(errs, "to", "required", "the end of the range "
-		    "(exclusive), an ISO 8601 date or date-time");
-	else if (strlen(to) > ISO_TIME_LEN || time_parse_iso(to,
-	    &run->to) != 0 || run->to < 0)
-		partners_err(errs, "to", "invalid_format", "an ISO 8601 date "
-		    "or date-time after 1970");
-	else
-		ok_to = 1;
-	if (ok_from && ok_to && run->to <= run->from)
-		partners_err(errs, "to", "out_of_range", "must be after from");
-	else if (ok_from && ok_to && run->to - run->from > REPORT_RANGE_MAX_MS)
-		partners_err(errs, "to", "out_of_range", "the range is at most "
-		    "5 years");
-	run->period = PERIOD_MONTH;
-	if ((v = http_query(req, "period")) != NULL) {
-		for (i = 0; periods[i] != NULL; i++)
-			if (strcmp(v, periods[i]) == 0)
-				break;
-		if (periods[i] == NULL)
-			partners_err(errs, "period", "enum", "day, week or "
-			    "month");
-		else
-			run->period = (enum period)i;
-	}
-	*csv = 0;
-	if ((v = http_query(req, "format")) != NULL) {
-		if (strcmp(v, "csv") == 0)
-			*csv = 1;
-		else if (strcmp(v, "json") != 0)
-			partners_err(errs, "format", "enum", "json or csv");
-	}
-	return (partners_errs_answer(req, errs, "The report query"));
+	if (report_args_parse(http_query(req, "from"), http_query(req, "to"),
+	    http_query(req, "period"), http_query(req, "format"), &a, errs) !=
+	    OK)
+		return (partners_errs_answer(req, errs, "The report query"));
+	json_decref(errs);
+	run->from = a.from;
+	run->to = a.to;
+	run->period = (enum report_period)a.period;
+	*csv = a.csv;
+	return (OK);
 }
 
 /* Add the current row of a measure's statement to its period's row. */
@@ -547,7 +503,7 @@ reports_run(struct request *req)
 	json_t		*cols = NULL, *totals = NULL, *row, *v;
 	char		 from[ISO_TIME_LEN], to[ISO_TIME_LEN], *data, *cd;
 	size_t		 i, m, len;
-	int		 csv, rc;
+	int		 csv = 0, rc;
 
 	memset(&run, 0, sizeof(run));
 	buf_init(&b, CSV_MAX);
@@ -597,7 +553,7 @@ reports_run(struct request *req)
 	if (!csv) {
 		v = json_pack("{s:s,s:s,s:s,s:s,s:s,s:O,s:O,s:O}", "report",
 		    run.rep->name, "title", run.rep->title, "from", from, "to",
-		    to, "period", periods[run.period], "columns", cols, "rows",
+		    to, "period", report_periods[run.period], "columns", cols, "rows",
 		    run.rows, "totals", totals);
 		if (v == NULL) {
 			rc = ERR_NOMEM;
@@ -610,7 +566,7 @@ reports_run(struct request *req)
 		goto out;
 	if ((cd = arena_printf(req->arena, "attachment; filename=\"%s_%.10s_"
 	    "%.10s_%s.csv\"", run.rep->name, from, to,
-	    periods[run.period])) != NULL)
+	    report_periods[run.period])) != NULL)
 		http_header_add(req, "Content-Disposition", cd);
 	data = buf_take(&b, &len);
 	http_send_take(req, 200, "text/csv; charset=utf-8", data, len);

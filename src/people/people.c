@@ -45,32 +45,130 @@ static int	 demo_find(struct store *, const char *email, char *id);
 static int	 demo_link_tx(struct tx *, void *);
 static struct demo *demo_get(struct demo *, size_t, const char *);
 
+/*
+ * What the OpenAPI document says of the account routes' bodies and
+ * answers (struct route's api; checked at start-up).
+ */
+#define API_PASSWORD	"{\"type\":\"string\",\"minLength\":12,\"maxLength\":256," \
+			"\"writeOnly\":true}"
+#define API_TOKEN	"{\"type\":\"object\",\"required\":[\"token\",\"token_type\"," \
+			"\"expires_at\",\"idle_timeout_s\",\"user\"],\"properties\":{" \
+			"\"token\":{\"type\":\"string\"},\"token_type\":{\"const\":" \
+			"\"Bearer\"},\"expires_at\":{\"type\":\"string\",\"format\":" \
+			"\"date-time\"},\"idle_timeout_s\":{\"type\":\"integer\"}," \
+			"\"user\":{\"$ref\":\"#/components/schemas/users\"}}}"
+#define API_ME		"{\"$ref\":\"#/components/schemas/users\"}"
+
+static const char api_register[] = "{\"body\":{\"type\":\"object\","
+    "\"required\":[\"email\",\"password\",\"accept_terms\"],\"properties\":{"
+    "\"email\":{\"type\":\"string\",\"format\":\"email\",\"maxLength\":320},"
+    "\"password\":" API_PASSWORD ",\"first_name\":{\"type\":\"string\"},"
+    "\"last_name\":{\"type\":\"string\"},\"date_of_birth\":{\"type\":"
+    "\"string\",\"format\":\"date\"},\"country\":{\"type\":\"string\","
+    "\"minLength\":2,\"maxLength\":2},\"locale\":{\"type\":\"string\"},"
+    "\"signup_language\":{\"type\":\"string\"},\"accept_terms\":{\"const\":"
+    "true},\"accept_privacy\":{\"type\":\"boolean\"},"
+    "\"partner_access_code\":{\"type\":[\"string\",\"null\"],\"description\":"
+    "\"a partner access code (6 letters and digits)\"},\"partner\":{\"type\":"
+    "\"string\",\"maxLength\":256},\"partner_id\":{\"type\":\"string\","
+    "\"format\":\"uuid\"}},\"additionalProperties\":false},"
+    "\"answers\":{\"201\":{\"description\":\"the account\",\"schema\":{"
+    "\"type\":\"object\",\"required\":[\"id\",\"email\",\"role\"],"
+    "\"properties\":{\"id\":{\"type\":\"string\",\"format\":\"uuid\"},"
+    "\"email\":{\"type\":\"string\"},\"role\":{\"const\":\"member\"}}}}},"
+    "\"problems\":{\"400\":\"INVALID_CODE, DOES_NOT_EXIST, INACTIVE, "
+    "CODE_EXPIRED: the partner access code\",\"409\":\"EMAIL_TAKEN, or the "
+    "code is in use\",\"422\":\"validation failed: one entry per field\","
+    "\"429\":\"too many partner access codes tried (Retry-After)\"}}";
+static const char api_login[] = "{\"body\":{\"type\":\"object\","
+    "\"required\":[\"email\",\"password\"],\"properties\":{\"email\":{"
+    "\"type\":\"string\",\"maxLength\":320},\"password\":{\"type\":"
+    "\"string\",\"writeOnly\":true}}},\"answers\":{\"200\":{\"description\":"
+    "\"an auth session: send the token as Authorization: Bearer\","
+    "\"schema\":" API_TOKEN "}},\"problems\":{\"401\":\"INVALID_CREDENTIALS "
+    "(unknown account, wrong password or inactive, alike)\",\"422\":\"a "
+    "member missing or of the wrong type\",\"429\":\"too many attempts "
+    "(Retry-After)\"}}";
+static const char api_logout[] = "{\"answers\":{\"204\":{\"description\":"
+    "\"the session is ended\"}}}";
+static const char api_reset[] = "{\"body\":{\"type\":\"object\","
+    "\"required\":[\"email\"],\"properties\":{\"email\":{\"type\":"
+    "\"string\",\"maxLength\":320}}},\"answers\":{\"202\":{\"description\":"
+    "\"the same whether or not the address has an account\",\"schema\":{"
+    "\"type\":\"object\",\"properties\":{\"status\":{\"const\":"
+    "\"accepted\"},\"detail\":{\"type\":\"string\"}}}}},\"problems\":{"
+    "\"422\":\"email missing or too long\",\"429\":\"too many requests "
+    "(Retry-After)\"}}";
+static const char api_confirm[] = "{\"body\":{\"type\":\"object\","
+    "\"required\":[\"token\",\"new_password\"],\"properties\":{\"token\":{"
+    "\"type\":\"string\",\"maxLength\":128},\"new_password\":" API_PASSWORD
+    "}},\"answers\":{\"204\":{\"description\":\"the password is set and "
+    "every session ended\"}},\"problems\":{\"422\":\"INVALID_TOKEN (unknown, "
+    "used or expired), or the new password is not accepted\"}}";
+static const char api_me_get[] = "{\"answers\":{\"200\":{\"description\":"
+    "\"the caller's account\",\"schema\":" API_ME "}}}";
+static const char api_me_patch[] = "{\"body\":{\"type\":\"object\","
+    "\"description\":\"the members of users_update the caller may change; "
+    "current_password too when email changes\",\"properties\":{"
+    "\"current_password\":{\"type\":\"string\",\"writeOnly\":true}}},"
+    "\"answers\":{\"200\":{\"description\":\"the changed account\","
+    "\"schema\":" API_ME "}},\"problems\":{\"403\":"
+    "\"INVALID_CURRENT_PASSWORD, or a member the caller may not change\","
+    "\"409\":\"the email is taken\",\"412\":\"If-Match does not match\","
+    "\"422\":\"validation failed: one entry per field\"}}";
+static const char api_me_erase[] = "{\"body\":{\"type\":\"object\","
+    "\"required\":[\"password\"],\"properties\":{\"password\":{\"type\":"
+    "\"string\",\"writeOnly\":true}},\"additionalProperties\":false},"
+    "\"answers\":{\"204\":{\"description\":\"erased: the data key is "
+    "destroyed, every session ended\"}},\"problems\":{\"403\":"
+    "\"WRONG_PASSWORD\",\"422\":\"password missing, or another member\"}}";
+static const char api_me_password[] = "{\"body\":{\"type\":\"object\","
+    "\"required\":[\"current_password\",\"new_password\"],\"properties\":{"
+    "\"current_password\":{\"type\":\"string\",\"writeOnly\":true},"
+    "\"new_password\":" API_PASSWORD "}},\"answers\":{\"204\":{"
+    "\"description\":\"changed; every other session ended\"}},\"problems\":{"
+    "\"403\":\"INVALID_CURRENT_PASSWORD\",\"422\":\"the new password is not "
+    "accepted\"}}";
+static const char api_me_export[] = "{\"answers\":{\"200\":{\"description\":"
+    "\"everything carebase holds about the caller, by table\",\"schema\":{"
+    "\"type\":\"object\"}}}}";
+
 static const struct route people_routes[] = {
 	{HTTP_POST, "/v1/auth/register", people_auth_register,
-	    ROUTE_JSON_BODY | ROUTE_SLOW,
-	    "create a member account (terms acceptance required)"},
+	    ROUTE_JSON_BODY | ROUTE_SLOW | ROUTE_PUBLIC,
+	    "create a member account (terms acceptance required)", NULL,
+	    api_register},
 	{HTTP_POST, "/v1/auth/login", people_auth_login,
-	    ROUTE_JSON_BODY | ROUTE_SLOW,
-	    "start an auth session: returns the bearer token and its expiry"},
+	    ROUTE_JSON_BODY | ROUTE_SLOW | ROUTE_PUBLIC,
+	    "start an auth session: returns the bearer token and its expiry",
+	    NULL, api_login},
 	{HTTP_POST, "/v1/auth/logout", people_auth_logout, 0,
-	    "end the caller's auth session"},
+	    "end the caller's auth session", NULL, api_logout},
 	{HTTP_POST, "/v1/auth/password-reset", people_auth_reset,
-	    ROUTE_JSON_BODY, "mail a password reset link (always 202)"},
+	    ROUTE_JSON_BODY | ROUTE_PUBLIC,
+	    "mail a password reset link (always 202)", NULL, api_reset},
 	{HTTP_POST, "/v1/auth/password-reset/confirm",
-	    people_auth_reset_confirm, ROUTE_JSON_BODY | ROUTE_SLOW,
-	    "set a new password with a reset token; ends every session"},
-	{HTTP_GET, "/v1/me", people_me_get, 0, "the caller's own account"},
+	    people_auth_reset_confirm,
+	    ROUTE_JSON_BODY | ROUTE_SLOW | ROUTE_PUBLIC,
+	    "set a new password with a reset token; ends every session", NULL,
+	    api_confirm},
+	{HTTP_GET, "/v1/me", people_me_get, 0, "the caller's own account",
+	    NULL, api_me_get},
 	{HTTP_PATCH, "/v1/me", people_me_patch,
 	    ROUTE_JSON_BODY | ROUTE_SLOW,
-	    "change the caller's account (email needs current_password)"},
+	    "change the caller's account (email needs current_password)", NULL,
+	    api_me_patch},
 	{HTTP_DELETE, "/v1/me", people_me_erase,
 	    ROUTE_JSON_BODY | ROUTE_SLOW,
-	    "erase the caller (GDPR): data key destroyed, sessions ended"},
+	    "erase the caller (GDPR): data key destroyed, sessions ended", NULL,
+	    api_me_erase},
 	{HTTP_POST, "/v1/me/password", people_me_password,
 	    ROUTE_JSON_BODY | ROUTE_SLOW,
-	    "change password (current needed); ends every other session"},
+	    "change password (current needed); ends every other session", NULL,
+	    api_me_password},
 	{HTTP_GET, "/v1/me/export", people_me_export, ROUTE_SLOW,
-	    "everything carebase holds about the caller (GDPR)"},
+	    "everything carebase holds about the caller (GDPR)", NULL,
+	    api_me_export},
 	{HTTP_GET, "/v1/users/{id}/export", people_user_export, ROUTE_SLOW,
 	    "everything carebase holds about a user (admins)"},
 	{HTTP_POST, "/v1/users/{id}/erase", people_user_erase, 0,

@@ -1,8 +1,10 @@
 /*
  * The OpenAPI 3.1 document, built from the registered resources (their
  * five operations, parameters and schemas from the field declarations)
- * and every other registered route (method, path, summary, a generic
- * JSON answer), and the /docs page: plain HTML rendered here from the
+ * and every other registered route (method, path, summary, tagged by its
+ * module; public ones with "security": [], the rest bearerAuth; bodies
+ * and answers from the route's api text, or a generic JSON answer), and
+ * the /docs page: plain HTML rendered here from the
  * same document, readable without JavaScript or anything fetched from
  * elsewhere.
  */
@@ -32,7 +34,9 @@ static json_t	*list_params(const struct rdef *);
 static json_t	*path_params(const char *);
 static json_t	*op_new(const char *, const char *, const char *);
 static void	 resource_paths(json_t *, json_t *, const struct rdef *);
-static void	 route_paths(json_t *, const struct route *);
+static void	 route_answers(json_t *, const struct route *, json_t *);
+static void	 route_paths(json_t *, const struct route_table *, size_t);
+static int	 tag_known(json_t *, const char *);
 static int	 route_is_resource(const struct route_table *);
 static void	 openapi_get(struct request *);
 static void	 docs_get(struct request *);
@@ -44,9 +48,9 @@ static json_t	*schema_resolve(json_t *, json_t *);
 static int	 docs_notes(struct buf *, json_t *);
 
 const struct route resource_routes[] = {
-	{HTTP_GET, "/v1/openapi.json", openapi_get, 0,
+	{HTTP_GET, "/v1/openapi.json", openapi_get, ROUTE_PUBLIC,
 	    "the OpenAPI 3.1 document of this API", NULL},
-	{HTTP_GET, "/docs", docs_get, 0,
+	{HTTP_GET, "/docs", docs_get, ROUTE_PUBLIC,
 	    "the API documentation as a web page", NULL},
 };
 const size_t resource_nroutes = sizeof(resource_routes) /
@@ -435,15 +439,63 @@ resource_paths(json_t *paths, json_t *schemas, const struct rdef *rd)
 		json_object_del(paths, rd->item_path);
 }
 
+/* The answers a custom route's flags imply, and its own (api). */
 static void
-route_paths(json_t *paths, const struct route *rt)
+route_answers(json_t *r, const struct route *rt, json_t *api)
+{
+	const char	*k, *type;
+	json_t		*v, *a;
+
+	json_object_foreach(json_object_get(api, "answers"), k, v) {
+		a = json_pack("{s:O}", "description", json_object_get(v,
+		    "description"));
+		type = json_string_value(json_object_get(v, "type"));
+		if (json_object_get(v, "schema") != NULL)
+			json_object_set_new(a, "content", json_pack("{s:{s:O}}",
+			    type != NULL ? type : "application/json", "schema",
+			    json_object_get(v, "schema")));
+		json_object_set_new(r, k, a);
+	}
+	if (!(rt->flags & ROUTE_PUBLIC))
+		json_object_set_new(r, "401", problem_response(
+		    "no or bad bearer token"));
+	if (rt->flags & ROUTE_JSON_BODY) {
+		json_object_set_new(r, "400", problem_response(
+		    "the body is not JSON"));
+		json_object_set_new(r, "413", problem_response(
+		    "the body is over the limit"));
+		json_object_set_new(r, "415", problem_response(
+		    "the body is not application/json"));
+	}
+	if (rt->flags & ROUTE_SLOW)
+		json_object_set_new(r, "503", problem_response(
+		    "the slow pool is full: try again after Retry-After"));
+	json_object_set_new(r, "429", problem_response("too many requests from "
+	    "this client: try again after Retry-After"));
+	json_object_foreach(json_object_get(api, "problems"), k, v) {
+		json_object_set_new(r, k, problem_response(json_string_value(v)));
+	}
+	if (json_object_get(api, "answers") != NULL)
+		json_object_set_new(r, "default", problem_response(
+		    "another problem"));
+	else
+		json_object_set_new(r, "default", json_pack("{s:s,s:{s:{s:{}},"
+		    "s:{s:{s:s}}}}", "description", "a JSON answer, or a "
+		    "problem document", "content", "application/json", "schema",
+		    "application/problem+json", "schema", "$ref",
+		    "#/components/schemas/Problem"));
+}
+
+static void
+route_paths(json_t *paths, const struct route_table *t, size_t k)
 {
 	static const char *const methods[] = {"get", "post", "put", "patch",
 	    "delete", "head", "options"};
-	const char	*m = NULL;
-	json_t		*item, *op, *pp;
-	char		 id[320];
-	size_t		 i;
+	const struct route	*rt = &t->routes[k];
+	const char		*m = NULL, *type;
+	json_t			*item, *op, *pp, *api, *content, *v;
+	char			 id[320];
+	size_t			 i;
 
 	for (i = 0; i < 7; i++)
 		if (rt->method == (1 << i))
@@ -456,23 +508,50 @@ route_paths(json_t *paths, const struct route *rt)
 	}
 	if (json_object_get(item, m) != NULL)
 		return;
+	api = http_route_api(t, k);
 	snprintf(id, sizeof(id), "%s%s", m, rt->pattern);
-	op = op_new(id, rt->summary, "other");
+	op = op_new(id, rt->summary, t->module);
+	if (rt->flags & ROUTE_PUBLIC)
+		json_object_set_new(op, "security", json_array());
 	pp = path_params(rt->pattern);
 	if (json_array_size(pp) > 0)
 		json_object_set_new(op, "parameters", pp);
 	else
 		json_decref(pp);
-	if (rt->flags & ROUTE_JSON_BODY)
-		json_object_set_new(op, "requestBody", json_pack(
-		    "{s:b,s:{s:{s:{s:s}}}}", "required", 1, "content",
-		    "application/json", "schema", "type", "object"));
-	json_object_set_new(json_object_get(op, "responses"), "default",
-	    json_pack("{s:s,s:{s:{s:{}},s:{s:{s:s}}}}", "description",
-	    "a JSON answer, or a problem document", "content",
-	    "application/json", "schema", "application/problem+json", "schema",
-	    "$ref", "#/components/schemas/Problem"));
+	content = json_object();
+	if ((v = json_object_get(api, "body")) != NULL)
+		json_object_set_new(content, "application/json", json_pack(
+		    "{s:O}", "schema", v));
+	else if (rt->flags & ROUTE_JSON_BODY)
+		json_object_set_new(content, "application/json", json_pack(
+		    "{s:{s:s}}", "schema", "type", "object"));
+	json_object_foreach(json_object_get(api, "content"), type, v) {
+		json_object_set_new(content, type, json_pack("{s:O}", "schema",
+		    v));
+	}
+	if (json_object_size(content) > 0)
+		json_object_set_new(op, "requestBody", json_pack("{s:b,s:o}",
+		    "required", (rt->flags & ROUTE_JSON_BODY) != 0, "content",
+		    content));
+	else
+		json_decref(content);
+	route_answers(json_object_get(op, "responses"), rt, api);
 	json_object_set_new(item, m, op);
+}
+
+/* Is name a tag of tags already? */
+static int
+tag_known(json_t *tags, const char *name)
+{
+	json_t	*t;
+	size_t	 i;
+
+	json_array_foreach(tags, i, t) {
+		if (strcmp(json_string_value(json_object_get(t, "name")),
+		    name) == 0)
+			return (1);
+	}
+	return (0);
 }
 
 static int
@@ -510,16 +589,18 @@ resource_openapi(void)
 		    all[i]->res->name, "description", all[i]->res->doc ?
 		    all[i]->res->doc : ""));
 	}
-	json_array_append_new(tags, json_pack("{s:s,s:s}", "name", "other",
-	    "description", "routes of the modules besides their resources"));
 	tables = http_routes(&nt);
 	for (i = 0; i < nt; i++) {
 		if (route_is_resource(tables[i]))
 			continue;
+		if (!tag_known(tags, tables[i]->module))
+			json_array_append_new(tags, json_pack("{s:s,s:s}", "name",
+			    tables[i]->module, "description", "the routes of "
+			    "this module besides its resources"));
 		for (j = 0; j < tables[i]->nroutes; j++)
-			route_paths(paths, &tables[i]->routes[j]);
+			route_paths(paths, tables[i], j);
 	}
-	doc = json_pack("{s:s,s:{s:s,s:s,s:s},s:[{s:s}],s:o,s:o,"
+	doc = json_pack("{s:s,s:{s:s,s:s,s:s},s:[{s:s}],s:o,s:o,s:[{s:[]}],"
 	    "s:{s:o,s:{s:{s:s,s:s}}}}",
 	    "openapi", "3.1.0",
 	    "info", "title", "carebase", "version", OPENAPI_VERSION,
@@ -529,6 +610,7 @@ resource_openapi(void)
 	    "servers", "url", url,
 	    "tags", tags,
 	    "paths", paths,
+	    "security", "bearerAuth",
 	    "components", "schemas", schemas, "securitySchemes", "bearerAuth",
 	    "type", "http", "scheme", "bearer");
 	return (doc);

@@ -1,6 +1,8 @@
 """The API describes itself: GET /v1/openapi.json is valid OpenAPI 3.1 (checked
 by an independent validator from the npm registry), lists every route the
 server serves, and /docs renders it for people."""
+import hashlib
+import hmac
 import json
 import shutil
 import subprocess
@@ -55,3 +57,129 @@ def test_docs_page_is_html_and_names_the_paths(start_server):
     assert r.status_code == 200
     assert r.headers["Content-Type"].startswith("text/html")
     assert "/v1/users" in r.text and "/v1/auth/login" in r.text
+
+
+STORYBLOK_SECRET = "sb-secret-for-openapi-test"
+SIMPLYBOOK_SECRET = "simplybook-secret-for-openapi-test"
+
+
+def operations(doc):
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if method in ("get", "post", "put", "patch", "delete"):
+                yield path, method, op
+
+
+def test_public_routes_answer_without_a_token_and_others_do_not(start_server):
+    """security: [] exactly on the routes that answer without a bearer token:
+    every other operation answers 401 to a request without one. Webhooks
+    are public (they carry their own credentials, sent here)."""
+    s = start_server(env={"CAREBASE_STORYBLOK_WEBHOOK_SECRET": STORYBLOK_SECRET,
+                          "CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET": SIMPLYBOOK_SECRET})
+    doc = s.get("/v1/openapi.json").json()
+    assert doc["security"] == [{"bearerAuth": []}]
+    wrong, public = [], set()
+    for path, method, op in operations(doc):
+        url = path.replace("{id}", "0190f2a4-1111-7000-8000-00000000000a")
+        url = url.replace("{name}", "nobody")
+        body = b"{}"
+        headers = {"Content-Type": "application/json"}
+        if path == "/v1/webhooks/storyblok":
+            headers["webhook-signature"] = hmac.new(
+                STORYBLOK_SECRET.encode(), body, hashlib.sha1).hexdigest()
+        elif path == "/v1/webhooks/simplybook":
+            headers["X-Simplybook-Token"] = SIMPLYBOOK_SECRET
+        if "requestBody" not in op and "webhooks" not in path:
+            r = s.request(method, url)
+        else:
+            r = s.request(method, url, data=body, headers=headers)
+        is_public = op.get("security") == []
+        if is_public:
+            public.add((method, path))
+        if is_public == (r.status_code == 401):
+            wrong.append((method, path, r.status_code, is_public))
+    assert not wrong, wrong
+    # The routes a client calls before it has a token are among them.
+    for want in [("post", "/v1/auth/register"), ("post", "/v1/auth/login"),
+                 ("post", "/v1/auth/password-reset"),
+                 ("post", "/v1/auth/password-reset/confirm"),
+                 ("post", "/v1/partner-access/validate-code"),
+                 ("get", "/v1/partners/{name}"), ("get", "/healthz"),
+                 ("get", "/readyz"), ("get", "/metrics"),
+                 ("get", "/v1/openapi.json"), ("get", "/docs"),
+                 ("post", "/v1/webhooks/storyblok"),
+                 ("post", "/v1/webhooks/simplybook")]:
+        assert want in public, want
+
+
+def test_custom_routes_are_tagged_by_their_module(start_server):
+    s = start_server()
+    doc = s.get("/v1/openapi.json").json()
+    tags = {t["name"] for t in doc["tags"]}
+    assert "other" not in tags
+    for path, method, want in [("/v1/auth/login", "post", "people"),
+                               ("/v1/partner-access/assign", "post", "partners"),
+                               ("/v1/recordings/{id}/points", "post", "biometrics"),
+                               ("/v1/webhooks/storyblok", "post", "learning"),
+                               ("/healthz", "get", "ops")]:
+        assert doc["paths"][path][method]["tags"] == [want], (path, method)
+        assert want in tags
+    for path, method, op in operations(doc):
+        assert len(op["tags"]) == 1 and op["tags"][0] in tags, (path, method)
+
+
+def test_the_routes_clients_call_first_have_bodies_and_answers(start_server):
+    s = start_server()
+    doc = s.get("/v1/openapi.json").json()
+    paths = doc["paths"]
+
+    def body(path, method, ctype="application/json"):
+        return paths[path][method]["requestBody"]["content"][ctype]["schema"]
+
+    def answer(path, method, status, ctype="application/json"):
+        return paths[path][method]["responses"][status]["content"][ctype]["schema"]
+
+    login = body("/v1/auth/login", "post")
+    assert set(login["required"]) == {"email", "password"}
+    assert {"token", "expires_at", "user"} <= set(
+        answer("/v1/auth/login", "post", "200")["required"])
+    assert "accept_terms" in body("/v1/auth/register", "post")["required"]
+    assert "partner_access_code" in body("/v1/auth/register", "post")["properties"]
+    assert answer("/v1/auth/register", "post", "201")["required"] == ["id", "email", "role"]
+    assert "204" in paths["/v1/auth/logout"]["post"]["responses"]
+    assert "202" in paths["/v1/auth/password-reset"]["post"]["responses"]
+    assert set(body("/v1/auth/password-reset/confirm", "post")["required"]) == {
+        "token", "new_password"}
+    assert answer("/v1/me", "get", "200") == {"$ref": "#/components/schemas/users"}
+    assert answer("/v1/me", "patch", "200") == {"$ref": "#/components/schemas/users"}
+    assert "current_password" in body("/v1/me/password", "post")["required"]
+    assert "200" in paths["/v1/me/export"]["get"]["responses"]
+    for p in ("/v1/partner-access/validate-code", "/v1/partner-access/assign"):
+        assert body(p, "post")["required"] == ["code"]
+        assert "200" in paths[p]["post"]["responses"]
+    points = paths["/v1/recordings/{id}/points"]["post"]["requestBody"]["content"]
+    assert set(points) == {"application/vnd.carebase.points", "application/json",
+                           "text/csv"}
+    assert points["application/json"]["schema"]["required"] == ["seq", "channels"]
+    assert answer("/v1/recordings/{id}/points", "post", "201")["properties"][
+        "duplicate"] == {"type": "boolean"}
+
+
+def test_problem_answers_are_problem_documents(start_server):
+    """Every 4xx/5xx a custom route documents is an RFC 9457 problem, and
+    together they cover the statuses the API answers with."""
+    s = start_server()
+    doc = s.get("/v1/openapi.json").json()
+    seen = set()
+    for path, method, op in operations(doc):
+        for status, r in op["responses"].items():
+            if status[0] in "45":
+                assert r["content"] == {"application/problem+json": {
+                    "schema": {"$ref": "#/components/schemas/Problem"}}}, (path, status)
+                seen.add(status)
+        if op.get("security") != []:
+            assert "401" in op["responses"], (path, method)
+    assert {"400", "401", "403", "404", "409", "412", "422", "429", "503"} <= seen
+    login = doc["paths"]["/v1/auth/login"]["post"]["responses"]
+    assert "INVALID_CREDENTIALS" in login["401"]["description"]
+    assert {"400", "413", "415", "429", "503"} <= set(login)

@@ -238,6 +238,60 @@ test_bad_tables_refused(void **state)
 	}
 }
 
+/* A route's api text is parsed when its table is added; bad text stops
+ * start-up, good text is handed to the OpenAPI document. */
+static void
+test_route_api_checked(void **state)
+{
+	static const char *const bad[] = {
+		"{\"body\":",				/* not JSON */
+		"[]",					/* not an object */
+		"{\"body\":[]}",			/* not a schema */
+		"{\"content\":{\"csv\":{}}}",		/* not a media type */
+		"{\"answers\":{\"404\":{\"description\":\"x\"}}}",
+		"{\"answers\":{\"200\":{}}}",		/* no description */
+		"{\"problems\":{\"200\":\"x\"}}",	/* not a problem status */
+		"{\"problems\":{\"409\":1}}",
+		"{\"answer\":{}}",			/* unknown member */
+		"{\"body\":{},\"body\":{}}",		/* duplicate member */
+		/* a bad member after good ones */
+		"{\"body\":{},\"content\":{\"a/b\":{}},\"problems\":{\"409\":1}}",
+		"{\"answers\":{\"200\":{\"description\":\"x\"}},\"what\":1}",
+	};
+	static struct route	 rt[1];
+	static struct route	 ok[2];
+	struct route_table	 t = {"t", rt, 1}, good = {"good", ok, 2};
+	json_t			*a;
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(rt, 0, sizeof(rt));
+		rt[0].method = HTTP_GET;
+		rt[0].pattern = "/x";
+		rt[0].handler = h_a;
+		rt[0].api = bad[i];
+		if (http_routes_add(&t) != ERR_CONFIG)
+			fail_msg("api %zu (%s) accepted", i, bad[i]);
+	}
+	ok[0].method = HTTP_POST;
+	ok[0].pattern = "/ok";
+	ok[0].handler = h_a;
+	ok[0].api = "{\"body\":{\"type\":\"object\"},\"content\":{"
+	    "\"text/csv\":{\"type\":\"string\"}},\"answers\":{\"201\":{"
+	    "\"description\":\"made\"}},\"problems\":{\"409\":\"taken\"}}";
+	ok[1].method = HTTP_GET;
+	ok[1].pattern = "/ok";
+	ok[1].handler = h_b;
+	assert_int_equal(http_routes_add(&good), OK);
+	a = http_route_api(&good, 0);
+	assert_non_null(a);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    a, "problems"), "409")), "taken");
+	assert_null(http_route_api(&good, 1));
+	assert_null(http_route_api(&t, 0));
+}
+
 static void
 test_many_routes(void **state)
 {
@@ -286,6 +340,7 @@ main(void)
 		cmocka_unit_test(test_head_served_by_get),
 		cmocka_unit_test(test_method_parse),
 		cmocka_unit_test(test_bad_tables_refused),
+		cmocka_unit_test(test_route_api_checked),
 		cmocka_unit_test(test_many_routes),
 	};
 
