@@ -38,6 +38,12 @@
  * status and Crisp's reason). At most CHAT_RESPONSE_MAX bytes of an answer
  * are read.
  *
+ * Besides the partners module's and learning's touches, people tells of
+ * changes to the user's own fields below, and of their email and first
+ * name (people_change_register; last_active_at on sign-in and at most
+ * hourly on activity): those push the profile of a user who has one
+ * already (a chat_profile_sync row), and make none.
+ *
  * The profile: flat keys and values, times ISO 8601 UTC ("" when none):
  *	signed_up_at, last_active_at, email_reminders_frequency,
  *	marketing_permission, service_emails_permission
@@ -117,6 +123,7 @@ static int	 chatsync_init(struct store *);
 static int	 chatsync_run(struct store *, const struct job *, char *err);
 static int	 chatsync_enabled(void);
 static int	 chat_enqueue(struct tx *, const char *user_id, char *job_id);
+static int	 chat_profile_refresh(struct tx *, const char *user_id);
 static int	 sync_begin_tx(struct tx *, void *);
 static int	 sync_end_tx(struct tx *, void *);
 static int	 profile_load_tx(struct tx *, void *);
@@ -146,6 +153,16 @@ static const struct people_gdpr_hook gdpr_hook = {
 	"chat_profile_sync", gdpr_export, gdpr_erase,
 };
 
+/* The user's own fields in the profile (the people id and nickname
+ * too): a change of one pushes it again. */
+static const char *const profile_user_fields[] = { "email", "first_name",
+    "last_active_at", "email_reminders_frequency", "contact_permission",
+    "service_emails_permission", NULL };
+
+static const struct people_change_hook change_hook = {
+	"chat_profile", profile_user_fields, chat_profile_refresh,
+};
+
 const struct module chatsync_module = {
 	"chatsync", NULL, 0, chatsync_jobs, NELEM(chatsync_jobs), NULL, 0,
 	NULL, 0, chatsync_init, NULL,
@@ -165,6 +182,9 @@ chatsync_init(struct store *db)
 
 	(void)db;
 	if ((rc = people_gdpr_register(&gdpr_hook)) != OK && rc != ERR_CONFLICT)
+		return (rc);
+	if ((rc = people_change_register(&change_hook)) != OK &&
+	    rc != ERR_CONFLICT)
 		return (rc);
 	if (u[0] == '\0')
 		return (OK);
@@ -254,6 +274,32 @@ chat_profile_touch(struct tx *tx, const char *user_id)
 	rc = store_step(st);
 	store_finalize(st);
 	return (rc == STORE_DONE ? OK : rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+}
+
+/*
+ * A change of the user's own fields (people's change hook): pushed only
+ * for a user who has a profile with the provider already (a sync row), so
+ * signing in or changing settings makes no profile for someone whose
+ * partners, therapy and courses never gave them one.
+ */
+static int
+chat_profile_refresh(struct tx *tx, const char *user_id)
+{
+	struct stmt	*st;
+	int		 rc;
+
+	if (!chatsync_enabled() || user_id == NULL)
+		return (OK);
+	st = store_prepare(tx, "SELECT 1 FROM chat_profile_sync WHERE "
+	    "user_id = ?");
+	store_bind_text(st, 1, user_id);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc == STORE_DONE)
+		return (OK);
+	if (rc != STORE_ROW)
+		return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	return (chat_profile_touch(tx, user_id));
 }
 
 int

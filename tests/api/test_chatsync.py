@@ -503,6 +503,47 @@ def test_an_unchanged_profile_is_not_pushed_again(server, world, chat):
                      f"WHERE user_id = '{m['id']}'") == pushed_at
 
 
+def test_own_field_changes_push_a_profile_that_exists(server, world, chat):
+    """PATCH /v1/me of a field the profile shows (reminder frequency, contact
+    permission, ...) and signing in (last_active_at) push it again; other
+    fields do not; a user with no profile gets none from them."""
+    db = server.db
+    m = register(server, "member")
+    other = register(server, "other")
+    r = server.request("PATCH", "/v1/me", headers=hdr(other),
+                       json={"email_reminders_frequency": "daily"})
+    assert r.status_code == 200, r.text
+    login(server, other["email"])
+    assert chat_jobs(db) == 0 and chat.requests(other["email"]) == []
+    acc = new_code(server, world["admin"], world["bumble"])
+    assign(server, m, acc["code"])
+    first = wait_pushes(chat, m["email"], 1)[0]
+    settle(db)
+    assert first["email_reminders_frequency"] == "never"
+    r = server.request("PATCH", "/v1/me", headers=hdr(m),
+                       json={"email_reminders_frequency": "weekly"})
+    assert r.status_code == 200, r.text
+    assert chat_jobs(db) == 1
+    data = wait_pushes(chat, m["email"], 2)[-1]
+    assert data["email_reminders_frequency"] == "weekly"
+    settle(db)
+    r = server.request("PATCH", "/v1/me", headers=hdr(m), json={"contact_permission": True})
+    assert r.status_code == 200, r.text
+    assert wait_pushes(chat, m["email"], 3)[-1]["marketing_permission"] is True
+    settle(db)
+    # A field the profile does not show queues nothing.
+    r = server.request("PATCH", "/v1/me", headers=hdr(m), json={"locale": "fr"})
+    assert r.status_code == 200, r.text
+    assert chat_jobs(db) == 0
+    # Signing in moves last_active_at: pushed.
+    time.sleep(0.01)
+    login(server, m["email"])
+    data = wait_pushes(chat, m["email"], 4)[-1]
+    assert data["last_active_at"] > first["last_active_at"]
+    settle(db)
+    assert len(chat.pushes(other["email"])) == 0
+
+
 def test_course_progress_pushes_started_and_completed(start_server, chat, cms):
     env = chat_env(chat, CAREBASE_STORYBLOK_WEBHOOK_SECRET=CMS_SECRET,
                    CAREBASE_STORYBLOK_API_URL=cms.url, CAREBASE_STORYBLOK_TOKEN=CMS_TOKEN)
