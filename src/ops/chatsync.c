@@ -54,10 +54,14 @@
  *	therapy_sessions_remaining, therapy_sessions_redeemed
  *				sums over those accesses
  *	therapy_session_first_at, _next_at, _last_at
- *				first booked, next to come and last past
- *				start of the user's bookings not cancelled,
- *				when the database has therapy_bookings
- *				(user_id, start_date_time, cancelled_at)
+ *				of the user's bookings not cancelled: the
+ *				first start, the first start of one not
+ *				completed (to come or under way) and the
+ *				last start of one completed (completed_at,
+ *				set by therapy_bookings.complete once its end
+ *				has passed, which touches the profile), when
+ *				the database has therapy_bookings (user_id,
+ *				start_date_time, cancelled_at, completed_at)
  *	course_<slug>		"Started" or "Completed", one per enrolment
  *				in a course that is not deleted; <slug> is
  *				the last part of the course's slug in
@@ -761,23 +765,22 @@ profile_bookings(struct tx *tx, struct profile *p)
 	    "SELECT count(*) FROM information_schema.columns WHERE "
 	    "table_schema = current_schema() AND table_name = "
 	    "'therapy_bookings' AND column_name IN ('user_id', "
-	    "'start_date_time', 'cancelled_at')" :
+	    "'start_date_time', 'cancelled_at', 'completed_at')" :
 	    "SELECT count(*) FROM pragma_table_info('therapy_bookings') "
-	    "WHERE name IN ('user_id', 'start_date_time', 'cancelled_at')");
+	    "WHERE name IN ('user_id', 'start_date_time', 'cancelled_at', "
+	    "'completed_at')");
 	if ((rc = store_step(st)) == STORE_ROW)
-		p->bookings = store_col_int64(st, 0) == 3;
+		p->bookings = store_col_int64(st, 0) == 4;
 	store_finalize(st);
 	if (rc != STORE_ROW)
 		return (rc == STORE_DONE ? ERR_DB : rc);
 	if (!p->bookings)
 		return (OK);
 	st = store_prepare(tx, "SELECT min(start_date_time), "
-	    "min(CASE WHEN start_date_time > ? THEN start_date_time END), "
-	    "max(CASE WHEN start_date_time <= ? THEN start_date_time END) "
+	    "min(CASE WHEN completed_at IS NULL THEN start_date_time END), "
+	    "max(CASE WHEN completed_at IS NOT NULL THEN start_date_time END) "
 	    "FROM therapy_bookings WHERE user_id = ? AND cancelled_at IS NULL");
-	store_bind_int64(st, 1, p->now);
-	store_bind_int64(st, 2, p->now);
-	store_bind_text(st, 3, p->user_id);
+	store_bind_text(st, 1, p->user_id);
 	if ((rc = store_step(st)) == STORE_ROW) {
 		json_object_set_new(p->data, "therapy_session_first_at",
 		    iso_or_empty(st, 0));

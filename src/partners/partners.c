@@ -91,11 +91,14 @@ static const struct route partners_routes[] = {
 
 static const struct job_kind partners_jobs[] = {
 	{"partners.prune_guesses", partners_prune_guesses, 0},
+	{"therapy_bookings.complete", bookings_complete_job, 0},
 };
 
 static const struct job_schedule partners_schedules[] = {
 	{"partners.prune_guesses", "23 * * * *", "partners.prune_guesses",
 	    NULL},
+	{"therapy_bookings.complete", "* * * * *",
+	    "therapy_bookings.complete", NULL},
 };
 
 static const char *const register_members[] = {
