@@ -26,9 +26,17 @@
 #include "resource/resource.h"
 #include "store/store.h"
 
+enum who {
+	WHO_ALL,	/* every enrolment of the course; chat touched here */
+	WHO_USER,	/* one user's */
+	WHO_PARTNER	/* the holders of one partner's accesses */
+};
+
 static int	 learning_init(struct store *);
 static int	 user_cmp(const void *, const void *);
 static int	 learning_touch_users(struct tx *, json_t *);
+static int	 recompute(struct tx *, const char *, enum who, const char *);
+static int	 recompute_for(struct tx *, enum who, const char *);
 
 static const struct route learning_routes[] = {
 	{HTTP_POST, "/v1/webhooks/storyblok", learning_storyblok_webhook,
@@ -61,7 +69,8 @@ static const struct field enrolment_fields[] = {
 	{"course_id", FIELD_UUID, FIELD_READONLY | FIELD_FILTER, 0, 0, NULL,
 	    NULL, "courses", 0, "the course"},
 	{"completed", FIELD_BOOL, FIELD_READONLY | FIELD_FILTER, 0, 0, NULL,
-	    NULL, NULL, 0, "every published session of the course completed"},
+	    NULL, NULL, 0, "every published session of the course included "
+	    "for the user completed (at least one)"},
 	{"started_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
 	    NULL, NULL, 0, "first progress in the course"},
 	{"completed_at", FIELD_TIME, FIELD_READONLY | FIELD_NULLABLE |
@@ -84,7 +93,10 @@ const struct resource course_enrolments_resource = {
 	.doc = "A user's enrolment in a course (seed: CourseUser), made when "
 	    "they first start, complete or mark incomplete one of its "
 	    "sessions; completed exactly when every published session of the "
-	    "course is completed. Changed only by the course session actions.",
+	    "course included for the user (at least one) is completed, in a "
+	    "course included for them. Changed by the course session actions "
+	    "and recomputed when the CMS or the user's partner accesses "
+	    "change what is included.",
 };
 
 static const struct field progress_fields[] = {
@@ -201,59 +213,126 @@ learning_lock_course(struct tx *tx, const char *course_id)
 /*
  * Only enrolments whose state changes are written: completed flips,
  * completed_at is set when it becomes completed and cleared when it
- * stops being completed.
+ * stops being completed. ALL_DONE is the rule of learning_int.h for the
+ * enrolment's user and course.
  */
+#define COUNTED(s)							\
+	"(" s ".course_id = course_enrolments.course_id AND " s ".status = "	\
+	"'published' AND " LEARNING_PARTNERS_OK("course_session_partners",	\
+	"session_id", s ".id", "course_enrolments.user_id") ")"
 #define ALL_DONE							\
-	"(EXISTS (SELECT 1 FROM course_sessions s WHERE s.course_id = "	\
-	"course_enrolments.course_id AND s.status = 'published' AND "	\
-	LEARNING_PARTNERS_OK("course_session_partners", "session_id",	\
-	"s.id", "course_enrolments.user_id") ") AND NOT EXISTS (SELECT 1 "	\
-	"FROM course_sessions s WHERE s.course_id = "			\
-	"course_enrolments.course_id AND s.status = 'published' AND "	\
-	LEARNING_PARTNERS_OK("course_session_partners", "session_id",	\
-	"s.id", "course_enrolments.user_id") " AND NOT EXISTS (SELECT 1 "	\
-	"FROM course_session_progress pr WHERE pr.session_id = s.id AND "	\
+	"(" LEARNING_PARTNERS_OK("course_partners", "course_id",		\
+	"course_enrolments.course_id", "course_enrolments.user_id")	\
+	" AND EXISTS (SELECT 1 FROM course_sessions s WHERE " COUNTED("s")	\
+	") AND NOT EXISTS (SELECT 1 FROM course_sessions s WHERE "		\
+	COUNTED("s") " AND NOT EXISTS (SELECT 1 FROM "			\
+	"course_session_progress pr WHERE pr.session_id = s.id AND "	\
 	"pr.user_id = course_enrolments.user_id AND pr.completed = 1)))"
+#define RECOMPUTE							\
+	"UPDATE course_enrolments SET completed = 1 - completed, "		\
+	"completed_at = CASE WHEN completed = 0 THEN CAST(? AS BIGINT) "	\
+	"ELSE NULL END, updated_at = ? WHERE course_id = ? AND "		\
+	"completed <> CASE WHEN " ALL_DONE " THEN 1 ELSE 0 END"
+/* The users who hold a (not deleted) access of a partner. */
+#define HOLDERS								\
+	"(SELECT user_id FROM partner_access WHERE partner_id = ? AND "	\
+	"user_id IS NOT NULL AND deleted_at IS NULL)"
 
-int
-learning_recompute(struct tx *tx, const char *course_id, const char *user_id)
+static int
+recompute(struct tx *tx, const char *course_id, enum who who, const char *arg)
 {
+	static const char *const sql[] = {
+		[WHO_ALL] = RECOMPUTE " RETURNING user_id",
+		[WHO_USER] = RECOMPUTE " AND user_id = ?",
+		[WHO_PARTNER] = RECOMPUTE " AND user_id IN " HOLDERS,
+	};
 	struct stmt	*st;
 	json_t		*changed;
 	int64_t		 now = time_now_ms();
 	int		 rc;
 
-	st = store_prepare(tx, user_id != NULL ?
-	    "UPDATE course_enrolments SET completed = 1 - completed, "
-	    "completed_at = CASE WHEN completed = 0 THEN CAST(? AS BIGINT) "
-	    "ELSE NULL END, "
-	    "updated_at = ? WHERE course_id = ? AND user_id = ? AND "
-	    "completed <> CASE WHEN " ALL_DONE " THEN 1 ELSE 0 END" :
-	    "UPDATE course_enrolments SET completed = 1 - completed, "
-	    "completed_at = CASE WHEN completed = 0 THEN CAST(? AS BIGINT) "
-	    "ELSE NULL END, "
-	    "updated_at = ? WHERE course_id = ? AND "
-	    "completed <> CASE WHEN " ALL_DONE " THEN 1 ELSE 0 END "
-	    "RETURNING user_id");
+	if ((changed = json_array()) == NULL)
+		return (ERR_NOMEM);
+	st = store_prepare(tx, sql[who]);
 	store_bind_int64(st, 1, now);
 	store_bind_int64(st, 2, now);
 	store_bind_text(st, 3, course_id);
-	if (user_id != NULL)
-		store_bind_text(st, 4, user_id);
-	if ((changed = json_array()) == NULL) {
-		store_finalize(st);
-		return (ERR_NOMEM);
-	}
+	if (who != WHO_ALL)
+		store_bind_text(st, 4, arg);
 	while ((rc = store_step(st)) == STORE_ROW)
 		json_array_append_new(changed, json_string(
 		    store_col_text(st, 0)));
 	store_finalize(st);
-	/* Their chat profiles show the course's state (the caller's own
-	 * is touched by the progress action). */
+	/* Their chat profiles show the course's state (the others' callers
+	 * touch the users they changed). */
 	if (rc == STORE_DONE)
 		rc = learning_touch_users(tx, changed);
 	json_decref(changed);
 	return (rc);
+}
+
+int
+learning_recompute(struct tx *tx, const char *course_id, const char *user_id)
+{
+	return (recompute(tx, course_id, user_id != NULL ? WHO_USER : WHO_ALL,
+	    user_id));
+}
+
+/*
+ * The enrolments of user (or of the holders of partner's accesses): their
+ * courses locked in id order (as every other taker of two course locks
+ * does), each recomputed for those users only.
+ */
+static int
+recompute_for(struct tx *tx, enum who who, const char *arg)
+{
+	struct stmt	*st;
+	json_t		*courses, *v;
+	size_t		 i;
+	int		 rc;
+
+	if ((courses = json_array()) == NULL)
+		return (ERR_NOMEM);
+	st = store_prepare(tx, who == WHO_USER ? "SELECT course_id FROM "
+	    "course_enrolments WHERE user_id = ? ORDER BY course_id" :
+	    "SELECT DISTINCT course_id FROM course_enrolments WHERE user_id "
+	    "IN " HOLDERS " ORDER BY course_id");
+	store_bind_text(st, 1, arg);
+	while ((rc = store_step(st)) == STORE_ROW)
+		if (json_array_append_new(courses,
+		    json_string(store_col_text(st, 0))) != 0) {
+			rc = ERR_NOMEM;
+			break;
+		}
+	store_finalize(st);
+	if (rc != STORE_DONE) {
+		json_decref(courses);
+		return (rc);
+	}
+	rc = OK;
+	json_array_foreach(courses, i, v)
+		if ((rc = learning_lock_course(tx, json_string_value(v))) !=
+		    OK || (rc = recompute(tx, json_string_value(v), who, arg)) !=
+		    OK)
+			break;
+	json_decref(courses);
+	return (rc);
+}
+
+int
+learning_access_changed(struct tx *tx, const char *user_id)
+{
+	if (user_id == NULL)
+		return (OK);
+	return (recompute_for(tx, WHO_USER, user_id));
+}
+
+int
+learning_partner_changed(struct tx *tx, const char *partner_id)
+{
+	if (partner_id == NULL)
+		return (OK);
+	return (recompute_for(tx, WHO_PARTNER, partner_id));
 }
 
 static int

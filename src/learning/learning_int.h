@@ -13,10 +13,22 @@
  * active partner access (partner names compared in lower case).
  *
  * Completion: an enrolment is completed exactly when the course has at
- * least one published session the user can see and the user completed
- * every one of them. It is recomputed, under a per-course lock, whenever
- * the user's progress changes and whenever a session's status or course
- * changes (the webhook, in its transaction).
+ * least one counted session and the user completed every one of them.
+ * The counted sessions of a course for a user are its published sessions
+ * included for the user, when the course itself is included for the user
+ * (none otherwise): the sessions the user sees in it, by the rule above,
+ * except that the course's own status does not count (an unpublished or
+ * deleted course keeps its enrolments' state as it was; nobody can make
+ * progress in it). completed_at is when the enrolment last became
+ * completed, and is cleared when it stops being completed.
+ *
+ * It is recomputed, under the course's lock and in the transaction of the
+ * change, whenever one of its inputs changes: the user's progress
+ * (progress.c); a session published, unpublished, deleted or moved, or its
+ * partners changed, and a course's partners changed (storyblok.c); the
+ * user gaining or losing a partner access, and a partner renamed,
+ * deactivated or reactivated (learning_access_changed and
+ * learning_partner_changed, called by the partners module).
  */
 #ifndef LEARNING_LEARNING_INT_H
 #define LEARNING_LEARNING_INT_H

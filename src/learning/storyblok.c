@@ -12,9 +12,9 @@
  *		 uuid; unpublished/deleted: only the status of the rows with
  *		 that story id changes. Other stories are ignored.
  *
- * A session whose status or course changes has its courses' completion
- * recomputed for every enrolled user in the same transaction, under the
- * courses' locks (taken in sorted order, after the webhook's own lock, so
+ * A session whose status, course or partners change, and a course whose
+ * partners change, has its courses' completion recomputed for every
+ * enrolled user in the same transaction, under the courses' locks (taken in sorted order, after the webhook's own lock, so
  * progress writes and webhooks never deadlock). Users with progress in a
  * session that moves to another course are enrolled there.
  *
@@ -60,6 +60,7 @@ static int	 partners_replace(struct tx *, const char *, const char *,
 static int	 lock_courses(struct tx *, const char *, const char *);
 static void	 changed_text(json_t *, struct stmt *, int, json_t *,
 		    const char *, const char *);
+static int	 partners_changed(json_t *);
 static int	 course_upsert(struct tx *, json_t *, struct inbox_result *);
 static int	 session_upsert(struct tx *, json_t *, struct inbox_result *);
 static int	 enrol_movers(struct tx *, const char *, const char *);
@@ -317,6 +318,19 @@ changed_text(json_t *fields, struct stmt *st, int i, json_t *work,
 		json_array_append_new(fields, json_string(field));
 }
 
+/* 1 when the changed fields name included_for_partners. */
+static int
+partners_changed(json_t *fields)
+{
+	json_t	*v;
+	size_t	 i;
+
+	json_array_foreach(fields, i, v)
+		if (strcmp(json_string_value(v), "included_for_partners") == 0)
+			return (1);
+	return (0);
+}
+
 static int
 course_upsert(struct tx *tx, json_t *w, struct inbox_result *r)
 {
@@ -392,6 +406,12 @@ course_upsert(struct tx *tx, json_t *w, struct inbox_result *r)
 		goto out;
 	if ((rc = partners_replace(tx, "course_partners", "course_id", id,
 	    json_object_get(w, "partners"))) != OK)
+		goto out;
+	/* Whom the course is included for changes what counts for its
+	 * enrolments' completion. */
+	if (!created && partners_changed(fields) &&
+	    ((rc = learning_lock_course(tx, id)) != OK ||
+	    (rc = learning_recompute(tx, id, NULL)) != OK))
 		goto out;
 	if ((created || json_array_size(fields) > 0) &&
 	    (rc = audit(tx, created ? "courses.create" : "courses.publish",

@@ -38,6 +38,12 @@
  * status and Crisp's reason). At most CHAT_RESPONSE_MAX bytes of an answer
  * are read.
  *
+ * Besides the partners module's and learning's touches, people tells of
+ * changes to the user's own fields below, and of their email and first
+ * name (people_change_register; last_active_at on sign-in and at most
+ * hourly on activity): those push the profile of a user who has one
+ * already (a chat_profile_sync row), and make none.
+ *
  * The profile: flat keys and values, times ISO 8601 UTC ("" when none):
  *	signed_up_at, last_active_at, email_reminders_frequency,
  *	marketing_permission, service_emails_permission
@@ -48,10 +54,14 @@
  *	therapy_sessions_remaining, therapy_sessions_redeemed
  *				sums over those accesses
  *	therapy_session_first_at, _next_at, _last_at
- *				first booked, next to come and last past
- *				start of the user's bookings not cancelled,
- *				when the database has therapy_bookings
- *				(user_id, start_date_time, cancelled_at)
+ *				of the user's bookings not cancelled: the
+ *				first start, the first start of one not
+ *				completed (to come or under way) and the
+ *				last start of one completed (completed_at,
+ *				set by therapy_bookings.complete once its end
+ *				has passed, which touches the profile), when
+ *				the database has therapy_bookings (user_id,
+ *				start_date_time, cancelled_at, completed_at)
  *	course_<slug>		"Started" or "Completed", one per enrolment
  *				in a course that is not deleted; <slug> is
  *				the last part of the course's slug in
@@ -117,6 +127,7 @@ static int	 chatsync_init(struct store *);
 static int	 chatsync_run(struct store *, const struct job *, char *err);
 static int	 chatsync_enabled(void);
 static int	 chat_enqueue(struct tx *, const char *user_id, char *job_id);
+static int	 chat_profile_refresh(struct tx *, const char *user_id);
 static int	 sync_begin_tx(struct tx *, void *);
 static int	 sync_end_tx(struct tx *, void *);
 static int	 profile_load_tx(struct tx *, void *);
@@ -146,6 +157,16 @@ static const struct people_gdpr_hook gdpr_hook = {
 	"chat_profile_sync", gdpr_export, gdpr_erase,
 };
 
+/* The user's own fields in the profile (the people id and nickname
+ * too): a change of one pushes it again. */
+static const char *const profile_user_fields[] = { "email", "first_name",
+    "last_active_at", "email_reminders_frequency", "contact_permission",
+    "service_emails_permission", NULL };
+
+static const struct people_change_hook change_hook = {
+	"chat_profile", profile_user_fields, chat_profile_refresh,
+};
+
 const struct module chatsync_module = {
 	"chatsync", NULL, 0, chatsync_jobs, NELEM(chatsync_jobs), NULL, 0,
 	NULL, 0, chatsync_init, NULL,
@@ -165,6 +186,9 @@ chatsync_init(struct store *db)
 
 	(void)db;
 	if ((rc = people_gdpr_register(&gdpr_hook)) != OK && rc != ERR_CONFLICT)
+		return (rc);
+	if ((rc = people_change_register(&change_hook)) != OK &&
+	    rc != ERR_CONFLICT)
 		return (rc);
 	if (u[0] == '\0')
 		return (OK);
@@ -254,6 +278,32 @@ chat_profile_touch(struct tx *tx, const char *user_id)
 	rc = store_step(st);
 	store_finalize(st);
 	return (rc == STORE_DONE ? OK : rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+}
+
+/*
+ * A change of the user's own fields (people's change hook): pushed only
+ * for a user who has a profile with the provider already (a sync row), so
+ * signing in or changing settings makes no profile for someone whose
+ * partners, therapy and courses never gave them one.
+ */
+static int
+chat_profile_refresh(struct tx *tx, const char *user_id)
+{
+	struct stmt	*st;
+	int		 rc;
+
+	if (!chatsync_enabled() || user_id == NULL)
+		return (OK);
+	st = store_prepare(tx, "SELECT 1 FROM chat_profile_sync WHERE "
+	    "user_id = ?");
+	store_bind_text(st, 1, user_id);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc == STORE_DONE)
+		return (OK);
+	if (rc != STORE_ROW)
+		return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	return (chat_profile_touch(tx, user_id));
 }
 
 int
@@ -715,23 +765,22 @@ profile_bookings(struct tx *tx, struct profile *p)
 	    "SELECT count(*) FROM information_schema.columns WHERE "
 	    "table_schema = current_schema() AND table_name = "
 	    "'therapy_bookings' AND column_name IN ('user_id', "
-	    "'start_date_time', 'cancelled_at')" :
+	    "'start_date_time', 'cancelled_at', 'completed_at')" :
 	    "SELECT count(*) FROM pragma_table_info('therapy_bookings') "
-	    "WHERE name IN ('user_id', 'start_date_time', 'cancelled_at')");
+	    "WHERE name IN ('user_id', 'start_date_time', 'cancelled_at', "
+	    "'completed_at')");
 	if ((rc = store_step(st)) == STORE_ROW)
-		p->bookings = store_col_int64(st, 0) == 3;
+		p->bookings = store_col_int64(st, 0) == 4;
 	store_finalize(st);
 	if (rc != STORE_ROW)
 		return (rc == STORE_DONE ? ERR_DB : rc);
 	if (!p->bookings)
 		return (OK);
 	st = store_prepare(tx, "SELECT min(start_date_time), "
-	    "min(CASE WHEN start_date_time > ? THEN start_date_time END), "
-	    "max(CASE WHEN start_date_time <= ? THEN start_date_time END) "
+	    "min(CASE WHEN completed_at IS NULL THEN start_date_time END), "
+	    "max(CASE WHEN completed_at IS NOT NULL THEN start_date_time END) "
 	    "FROM therapy_bookings WHERE user_id = ? AND cancelled_at IS NULL");
-	store_bind_int64(st, 1, p->now);
-	store_bind_int64(st, 2, p->now);
-	store_bind_text(st, 3, p->user_id);
+	store_bind_text(st, 1, p->user_id);
 	if ((rc = store_step(st)) == STORE_ROW) {
 		json_object_set_new(p->data, "therapy_session_first_at",
 		    iso_or_empty(st, 0));

@@ -23,6 +23,7 @@
 #include "core/err.h"
 #include "core/util.h"
 #include "http/http.h"
+#include "learning/learning.h"
 #include "module.h"
 #include "ops/chatsync.h"
 #include "partners/partners_int.h"
@@ -511,6 +512,9 @@ update_tx(struct tx *tx, void *arg)
 		goto out;
 	if ((rc = row_in_scope(tx, a, &a->row)) != OK)
 		goto out;
+	if ((rc = learning_access_changed(tx, json_string_value(
+	    json_object_get(old, "user_id")))) != OK)
+		goto out;
 	rc = chat_profile_touch(tx, json_string_value(json_object_get(old,
 	    "user_id")));
 out:
@@ -578,6 +582,9 @@ delete_tx(struct tx *tx, void *arg)
 	rc = audit_append(tx, a->who, a->req, "partner_access.delete",
 	    "partner_access", a->id, changes);
 	json_decref(changes);
+	if (rc == OK)
+		rc = learning_access_changed(tx, json_string_value(
+		    json_object_get(a->row, "user_id")));
 	if (rc == OK)
 		rc = chat_profile_touch(tx, json_string_value(json_object_get(
 		    a->row, "user_id")));

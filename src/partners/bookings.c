@@ -24,9 +24,14 @@
  *			   nothing stored. The same booking_code again: 200
  *			   with "duplicate", nothing spent.
  *	  UPDATED_BOOKING  new times; a new start keeps the old one in
- *			   rescheduled_from
+ *			   rescheduled_from; completed_at follows the new end
+ *			   (set when it has passed, else cleared)
  *	  CANCELLED_BOOKING cancelled_at set and the session given back,
  *			   once (a second cancel answers 200 and gives nothing)
+ *
+ * completed_at: the job therapy_bookings.complete (every minute) sets it
+ * to end_date_time once that has passed, for bookings not cancelled; a
+ * cancelled booking is never completed.
  *
  * bookings_app.c serves the rows to people (who sees which, the in-app
  * cancel, GDPR). client_email, client_timezone, service_provider_name
@@ -47,6 +52,8 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/keyring.h"
+#include "core/log.h"
+#include "core/mail.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "module.h"
@@ -55,6 +62,7 @@
 #include "partners/partners_int.h"
 #include "resource/audit.h"
 #include "resource/seal.h"
+#include "store/jobs.h"
 #include "store/store.h"
 
 #define SPEND_TRIES	4	/* accesses tried when another writer wins */
@@ -81,6 +89,8 @@ static int	 booking_insert(struct tx *, json_t *, const char *,
 static int	 booking_new(struct tx *, json_t *, struct inbox_result *);
 static int	 booking_update(struct tx *, json_t *, struct inbox_result *);
 static int	 booking_cancelled(struct tx *, json_t *, struct inbox_result *);
+static int	 id_cmp(const void *, const void *);
+static int	 complete_batch(struct store *, int64_t, int64_t *);
 
 static const char *const keep_headers[] = { "X-Simplybook-Timestamp", NULL };
 
@@ -553,7 +563,8 @@ booking_update(struct tx *tx, json_t *w, struct inbox_result *r)
 	    "client_timezone), service_name = COALESCE(?, service_name), "
 	    "service_provider_name = COALESCE(?, service_provider_name), "
 	    "service_provider_email = COALESCE(?, service_provider_email), "
-	    "updated_at = ? WHERE id = ?");
+	    "updated_at = ?, completed_at = CASE WHEN CAST(? AS BIGINT) <= ? "
+	    "THEN CAST(? AS BIGINT) ELSE NULL END WHERE id = ?");
 	store_bind_int64(st, 1, start);
 	store_bind_int64(st, 2, end);
 	if (from >= 0)
@@ -565,7 +576,10 @@ booking_update(struct tx *tx, json_t *w, struct inbox_result *r)
 	store_bind_text(st, 5, json_string_value(json_object_get(w,
 	    "service_name")));
 	store_bind_int64(st, 8, time_now_ms());
-	store_bind_text(st, 9, b.id);
+	store_bind_int64(st, 9, end);		/* the new end, passed? */
+	store_bind_int64(st, 10, time_now_ms());
+	store_bind_int64(st, 11, end);
+	store_bind_text(st, 12, b.id);
 	rc = store_step(st);
 	store_finalize(st);
 	rc = rc == STORE_DONE ? OK : rc;
@@ -685,5 +699,91 @@ booking_audit(struct tx *tx, const struct principal *who, struct request *req,
 	rc = audit_append(tx, who, req, action, "therapy_bookings", id,
 	    changes);
 	json_decref(changes);
+	return (rc);
+}
+
+/* The therapy_bookings.complete job. */
+
+static int
+id_cmp(const void *a, const void *b)
+{
+	const char	*x = *(const char *const *)a;
+	const char	*y = *(const char *const *)b;
+
+	return (strcmp(x != NULL ? x : "", y != NULL ? y : ""));
+}
+
+/* One batch: complete, touch the users; *n how many were completed. */
+static int
+complete_batch(struct store *db, int64_t now, int64_t *n)
+{
+	struct tx	*tx;
+	struct stmt	*st;
+	json_t		*users;
+	const char	**v;
+	size_t		 i;
+	int		 rc;
+
+	*n = 0;
+	if ((users = json_array()) == NULL)
+		return (ERR_NOMEM);
+	if ((rc = store_tx_begin(db, STORE_TX_WRITE, &tx)) != OK) {
+		json_decref(users);
+		return (rc);
+	}
+	/* The users in id order: chat_profile_touch takes row locks. */
+	st = store_prepare(tx, "UPDATE therapy_bookings SET completed_at = "
+	    "end_date_time, updated_at = ? WHERE id IN (SELECT id FROM "
+	    "therapy_bookings WHERE completed_at IS NULL AND cancelled_at IS "
+	    "NULL AND end_date_time <= ? ORDER BY end_date_time, id LIMIT ?) "
+	    "RETURNING user_id");
+	store_bind_int64(st, 1, now);
+	store_bind_int64(st, 2, now);
+	store_bind_int64(st, 3, BOOKING_COMPLETE_BATCH);
+	while ((rc = store_step(st)) == STORE_ROW) {
+		(*n)++;
+		json_array_append_new(users, json_string(store_col_text(st,
+		    0)));
+	}
+	store_finalize(st);
+	if (rc == STORE_DONE && (v = calloc(json_array_size(users) + 1,
+	    sizeof(*v))) == NULL)
+		rc = ERR_NOMEM;
+	else if (rc == STORE_DONE) {
+		rc = OK;
+		for (i = 0; i < json_array_size(users); i++)
+			v[i] = json_string_value(json_array_get(users, i));
+		qsort(v, json_array_size(users), sizeof(*v), id_cmp);
+		for (i = 0; i < json_array_size(users) && rc == OK; i++)
+			if (v[i] != NULL && (i == 0 || v[i - 1] == NULL ||
+			    strcmp(v[i], v[i - 1]) != 0))
+				rc = chat_profile_touch(tx, v[i]);
+		free(v);
+	}
+	json_decref(users);
+	if (rc != OK) {
+		store_tx_rollback(tx);
+		return (rc == ERR_BUSY || rc == ERR_NOMEM ? rc : ERR_DB);
+	}
+	return (store_tx_commit(tx));
+}
+
+int
+bookings_complete_job(struct store *db, const struct job *job, char *err)
+{
+	int64_t	 now = time_now_ms(), n, total = 0;
+	int	 rc;
+
+	(void)job;
+	do {
+		rc = complete_batch(db, now, &n);
+		total += n;
+	} while (rc == OK && n == BOOKING_COMPLETE_BATCH);
+	if (rc != OK)
+		snprintf(err, JOB_ERR_LEN, "therapy_bookings.complete: %s",
+		    err_code(rc));
+	else if (total > 0)
+		log_info("event=bookings_completed count=%lld",
+		    (long long)total);
 	return (rc);
 }

@@ -48,6 +48,7 @@
 #include "core/keyring.h"
 #include "core/util.h"
 #include "http/http.h"
+#include "learning/learning.h"
 #include "ops/chatsync.h"
 #include "partners/partners_int.h"
 #include "resource/audit.h"
@@ -412,6 +413,8 @@ redeem(struct tx *tx, struct request *req, const char *access_id,
 	    "partner_access", access_id, changes);
 	json_decref(changes);
 	if (rc == OK)
+		rc = learning_access_changed(tx, user_id);
+	if (rc == OK)
 		rc = chat_profile_touch(tx, user_id);
 	return (rc);
 }
@@ -754,6 +757,8 @@ automatic_grant(struct tx *tx, struct request *req, const struct reg_state *s,
 	rc = audit_append(tx, NULL, req, "partner_access.create",
 	    "partner_access", id, changes);
 	json_decref(changes);
+	if (rc == OK)
+		rc = learning_access_changed(tx, user_id);
 	if (rc == OK)
 		rc = chat_profile_touch(tx, user_id);
 	return (rc);

@@ -20,6 +20,7 @@
 #include "core/err.h"
 #include "core/util.h"
 #include "http/http.h"
+#include "learning/learning.h"
 #include "module.h"
 #include "ops/chatsync.h"
 #include "ops/inbox.h"
@@ -129,11 +130,14 @@ static const struct route partners_routes[] = {
 
 static const struct job_kind partners_jobs[] = {
 	{"partners.prune_guesses", partners_prune_guesses, 0},
+	{"therapy_bookings.complete", bookings_complete_job, 0},
 };
 
 static const struct job_schedule partners_schedules[] = {
 	{"partners.prune_guesses", "23 * * * *", "partners.prune_guesses",
 	    NULL},
+	{"therapy_bookings.complete", "* * * * *",
+	    "therapy_bookings.complete", NULL},
 };
 
 static const char *const register_members[] = {
@@ -562,7 +566,7 @@ static int
 partners_after_write(struct resource_ctx *ctx, int action, json_t *row)
 {
 	const char	*name, *was;
-	int		 renamed;
+	int		 renamed, rc;
 
 	if (action != ACTION_UPDATE || ctx->id == NULL)
 		return (OK);
@@ -570,9 +574,17 @@ partners_after_write(struct resource_ctx *ctx, int action, json_t *row)
 	was = json_string_value(json_object_get(ctx->old, "name"));
 	renamed = name != NULL && was != NULL && strcmp(name, was) != 0;
 	if (!json_is_false(json_object_get(row, "is_active")) ||
-	    !json_is_true(json_object_get(ctx->old, "is_active")))
+	    !json_is_true(json_object_get(ctx->old, "is_active"))) {
+		/* Renamed or reactivated: course inclusion goes by name and
+		 * by the partner being active. */
+		if (!renamed && json_equal(json_object_get(row, "is_active"),
+		    json_object_get(ctx->old, "is_active")))
+			return (OK);
+		if ((rc = learning_partner_changed(ctx->tx, ctx->id)) != OK)
+			return (rc);
 		return (renamed ? chat_profile_touch_partner(ctx->tx, ctx->id) :
 		    OK);
+	}
 	return (partner_deactivate(ctx, ctx->id));
 }
 
@@ -607,6 +619,8 @@ partner_deactivate(struct resource_ctx *ctx, const char *id)
 	rc = audit_append(ctx->tx, ctx->who, ctx->req, "partners.deactivate",
 	    "partners", id, changes);
 	json_decref(changes);
+	if (rc == OK)
+		rc = learning_partner_changed(ctx->tx, id);
 	if (rc == OK)
 		rc = chat_profile_touch_partner(ctx->tx, id);
 	return (rc);

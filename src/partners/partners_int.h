@@ -185,6 +185,15 @@ int	 booking_audit(struct tx *, const struct principal *,
 	    struct request *, const char *action, const char *id,
 	    json_t *changes);
 
+/*
+ * The therapy_bookings.complete job (every minute): bookings not cancelled
+ * whose end has passed get completed_at = their end, at most
+ * BOOKING_COMPLETE_BATCH a transaction, and their users' chat profiles
+ * are touched (the last and next session times move).
+ */
+#define BOOKING_COMPLETE_BATCH	500
+int	 bookings_complete_job(struct store *, const struct job *, char *err);
+
 /* bookings_app.c */
 /* The last row owner's data key, so a list opens each key once. */
 struct bkey {

@@ -9,7 +9,9 @@
  *
  * Admins only (permission reports:read:all). Every measure answers
  * aggregates, never a row about a person: (group id, group name, day,
- * count) with day = ms / 86400000, the same integer arithmetic on SQLite
+ * count) with day = ms / 86400000, and the totals of the range with each
+ * subject counted once (a member with accesses from two partners is in
+ * both partners' rows and once in the total), the same integer arithmetic on SQLite
  * and PostgreSQL. The days are folded into periods here in C (UTC; a
  * week starts on Monday and is named by that Monday's date; a month is
  * YYYY-MM), so no date function of either dialect is needed. A range is
@@ -50,6 +52,12 @@ struct measure {
 	const char	*doc;
 	/* SELECT group id, group name, day, count ... :from ... :to */
 	const char	*sql;
+	/*
+	 * SELECT count ... :from ... :to: the total over the range, when a
+	 * subject can be in more than one row (a member with accesses from
+	 * two partners); NULL: the rows part the subjects, so their sum.
+	 */
+	const char	*total;
 };
 
 struct report {
@@ -65,13 +73,16 @@ static const struct report catalogue[] = {
 	    "Members who signed up (users.created_at) in each period, by the "
 	    "partners they hold access from; partner null: none.",
 	    "partner", {
-		{"signups", "members who signed up",
+		{"signups", "members who signed up, under each partner "
+		    "they hold access from (total: each member once)",
 		    "SELECT p.id, p.name, u.created_at / 86400000, "
 		    "COUNT(DISTINCT u.id) FROM users u LEFT JOIN partner_access "
 		    "a ON a.user_id = u.id AND a.deleted_at IS NULL LEFT JOIN "
 		    "partners p ON p.id = a.partner_id WHERE u.role = 'member' "
 		    "AND u.created_at >= :from AND u.created_at < :to "
-		    "GROUP BY p.id, p.name, u.created_at / 86400000"},
+		    "GROUP BY p.id, p.name, u.created_at / 86400000",
+		    "SELECT COUNT(*) FROM users u WHERE u.role = 'member' AND "
+		    "u.created_at >= :from AND u.created_at < :to"},
 	    }},
 	{"access_codes_by_partner", "Access codes created and redeemed",
 	    "Partner access codes created (created_at) and redeemed "
@@ -95,18 +106,25 @@ static const struct report catalogue[] = {
 	    "Courses started (first progress) and completed, and their "
 	    "sessions started and completed, in each period, by course.",
 	    "course", {
-		{"started", "users who started the course",
+		{"started", "users who started the course (total: users "
+		    "who started any)",
 		    "SELECT c.id, c.name, e.started_at / 86400000, COUNT(*) "
 		    "FROM course_enrolments e JOIN courses c ON c.id = "
 		    "e.course_id WHERE e.started_at >= :from AND "
 		    "e.started_at < :to "
-		    "GROUP BY c.id, c.name, e.started_at / 86400000"},
-		{"completed", "users who completed the course",
+		    "GROUP BY c.id, c.name, e.started_at / 86400000",
+		    "SELECT COUNT(DISTINCT e.user_id) FROM course_enrolments e "
+		    "WHERE e.started_at >= :from AND e.started_at < :to"},
+		{"completed", "users who completed the course (total: "
+		    "users who completed any)",
 		    "SELECT c.id, c.name, e.completed_at / 86400000, COUNT(*) "
 		    "FROM course_enrolments e JOIN courses c ON c.id = "
 		    "e.course_id WHERE e.completed = 1 AND e.completed_at >= "
 		    ":from AND e.completed_at < :to "
-		    "GROUP BY c.id, c.name, e.completed_at / 86400000"},
+		    "GROUP BY c.id, c.name, e.completed_at / 86400000",
+		    "SELECT COUNT(DISTINCT e.user_id) FROM course_enrolments e "
+		    "WHERE e.completed = 1 AND e.completed_at >= :from AND "
+		    "e.completed_at < :to"},
 		{"sessions_started", "course sessions started",
 		    "SELECT c.id, c.name, sp.started_at / 86400000, COUNT(*) "
 		    "FROM course_session_progress sp JOIN course_sessions s ON "
@@ -160,7 +178,11 @@ static int	 sql_compile(const char *, struct buf *, int *, int *);
 static void	 period_key(int64_t, enum report_period, char *);
 static int	 args(struct request *, struct run *, int *);
 static int	 row_add(struct run *, size_t, struct stmt *);
+static struct stmt *measure_prepare(struct tx *, const struct run *,
+		    const char *, int *);
 static int	 measure_run(struct tx *, struct run *, size_t);
+static int	 measure_total(struct tx *, const struct run *, size_t,
+		    json_t *);
 static int	 row_cmp(const void *, const void *);
 static int	 rows_sort(struct run *);
 static int	 csv_text(struct buf *, const char *);
@@ -365,29 +387,73 @@ row_add(struct run *run, size_t m, struct stmt *st)
 	return (OK);
 }
 
-static int
-measure_run(struct tx *tx, struct run *run, size_t m)
+/* sql with :from and :to bound to the run's range; NULL on error. */
+static struct stmt *
+measure_prepare(struct tx *tx, const struct run *run, const char *text,
+    int *rc)
 {
 	struct stmt	*st;
 	struct buf	 sql;
-	int		 binds[BINDS_MAX], nbinds, i, rc;
+	int		 binds[BINDS_MAX], nbinds, i;
 
 	buf_init(&sql, SQL_MAX);
-	if ((rc = sql_compile(run->rep->measures[m].sql, &sql, binds,
-	    &nbinds)) != OK) {
+	if ((*rc = sql_compile(text, &sql, binds, &nbinds)) != OK) {
 		buf_free(&sql);
-		return (rc);
+		return (NULL);
 	}
 	st = store_prepare(tx, sql.data);
 	buf_free(&sql);
 	for (i = 0; i < nbinds; i++)
 		store_bind_int64(st, i + 1, binds[i] == 0 ? run->from :
 		    run->to);
+	return (st);
+}
+
+static int
+measure_run(struct tx *tx, struct run *run, size_t m)
+{
+	struct stmt	*st;
+	int		 rc;
+
+	if ((st = measure_prepare(tx, run, run->rep->measures[m].sql, &rc)) ==
+	    NULL)
+		return (rc);
 	while ((rc = store_step(st)) == STORE_ROW)
 		if ((rc = row_add(run, m, st)) != OK)
 			break;
 	store_finalize(st);
 	return (rc == STORE_DONE ? OK : rc);
+}
+
+/* Measure m's total over the range into totals. */
+static int
+measure_total(struct tx *tx, const struct run *run, size_t m, json_t *totals)
+{
+	const struct measure	*me = &run->rep->measures[m];
+	struct stmt		*st;
+	json_t			*row;
+	json_int_t		 n = 0;
+	size_t			 i;
+	int			 rc;
+
+	if (me->total == NULL) {
+		json_array_foreach(run->rows, i, row)
+			n += json_integer_value(json_object_get(row, me->name));
+		return (json_object_set_new(totals, me->name,
+		    json_integer(n)) == 0 ? OK : ERR_NOMEM);
+	}
+	if ((st = measure_prepare(tx, run, me->total, &rc)) == NULL)
+		return (rc);
+	if ((rc = store_step(st)) == STORE_ROW) {
+		n = (json_int_t)store_col_int64(st, 0);
+		rc = OK;
+	} else if (rc == STORE_DONE)
+		rc = ERR_INTERNAL;	/* an aggregate has a row */
+	store_finalize(st);
+	if (rc != OK)
+		return (rc);
+	return (json_object_set_new(totals, me->name, json_integer(n)) == 0 ?
+	    OK : ERR_NOMEM);
 }
 
 /* A row and its sort keys. */
@@ -500,9 +566,9 @@ reports_run(struct request *req)
 	struct run	 run;
 	struct tx	*tx = NULL;
 	struct buf	 b;
-	json_t		*cols = NULL, *totals = NULL, *row, *v;
+	json_t		*cols = NULL, *totals = NULL, *v;
 	char		 from[ISO_TIME_LEN], to[ISO_TIME_LEN], *data, *cd;
-	size_t		 i, m, len;
+	size_t		 m, len;
 	int		 csv = 0, rc;
 
 	memset(&run, 0, sizeof(run));
@@ -531,6 +597,9 @@ reports_run(struct request *req)
 		goto out;
 	for (m = 0; m < run.nmeasures && rc == OK; m++)
 		rc = measure_run(tx, &run, m);
+	/* The totals in the same read transaction as the rows. */
+	for (m = 0; m < run.nmeasures && rc == OK; m++)
+		rc = measure_total(tx, &run, m, totals);
 	store_tx_rollback(tx);
 	if (rc == ERR_TOO_LARGE) {
 		http_problem(req, ERR_INVALID, "REPORT_TOO_LARGE", "The report "
@@ -540,14 +609,6 @@ reports_run(struct request *req)
 	}
 	if (rc != OK || (rc = rows_sort(&run)) != OK)
 		goto out;
-	for (m = 0; m < run.nmeasures; m++) {
-		len = 0;
-		json_array_foreach(run.rows, i, row)
-			len += (size_t)json_integer_value(json_object_get(row,
-			    run.rep->measures[m].name));
-		json_object_set_new(totals, run.rep->measures[m].name,
-		    json_integer((json_int_t)len));
-	}
 	time_format_iso(run.from, from);
 	time_format_iso(run.to, to);
 	if (!csv) {

@@ -375,6 +375,9 @@ login_tx(struct tx *tx, void *arg)
 	store_bind_text(st, 3, op->acct->id);
 	step = store_step(st);
 	store_finalize(st);
+	if (step == STORE_DONE && (rc = people_user_changed(tx, op->acct->id,
+	    NULL, NULL)) != OK)
+		return (rc);
 	if (step == STORE_DONE && op->rehash) {
 		/* The parameters rose since this hash was made. */
 		st = store_prepare(tx, "UPDATE users SET password_hash = ? "

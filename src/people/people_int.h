@@ -109,6 +109,13 @@ int	 people_sessions_end(struct tx *, const char *user_id,
 /* 409 LAST_ADMIN (problem set) when no active admin remains; call inside
  * the write that may have removed one. */
 int	 people_last_admin_guard(struct request *, struct tx *);
+/*
+ * Run the change hooks (people_change_register) of user_id: for an update,
+ * those watching a field that differs between old and row; with old and
+ * row NULL, those watching last_active_at (sign-in, activity).
+ */
+int	 people_user_changed(struct tx *, const char *user_id, json_t *old,
+	    json_t *row);
 /* Pure pieces, exposed for tests. */
 /* OK when live at now, ERR_UNAUTHORIZED when idle, past expiry or ended. */
 int	 people_session_live(int64_t now, int64_t last_activity_at,

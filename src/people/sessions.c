@@ -22,6 +22,7 @@
 #include "core/util.h"
 #include "http/http.h"
 #include "http/http_int.h"	/* the raw query string, to refuse tokens in it */
+#include "people/people.h"
 #include "people/people_int.h"
 #include "resource/resource.h"
 #include "store/store.h"
@@ -209,6 +210,7 @@ session_touch(struct store *db, const struct lookup *lk, int64_t now)
 {
 	struct tx	*tx;
 	struct stmt	*st;
+	int64_t		 n = 0;
 	int		 rc, step;
 
 	if ((rc = store_tx_begin(db, STORE_TX_WRITE, &tx)) != OK)
@@ -221,6 +223,21 @@ session_touch(struct store *db, const struct lookup *lk, int64_t now)
 	step = store_step(st);
 	store_finalize(st);
 	if (step == STORE_DONE) {
+		/* Others hear of it when the last was long enough ago. */
+		st = store_prepare(tx, "UPDATE users SET last_active_at = ? "
+		    "WHERE id = ? AND (last_active_at IS NULL OR "
+		    "last_active_at < ?)");
+		store_bind_int64(st, 1, now);
+		store_bind_text(st, 2, lk->user_id);
+		store_bind_int64(st, 3, now - PEOPLE_ACTIVITY_NOTIFY_MS);
+		step = store_step(st);
+		n = store_changes(st);
+		store_finalize(st);
+		if (step == STORE_DONE && n == 1 && people_user_changed(tx,
+		    lk->user_id, NULL, NULL) != OK)
+			step = ERR_DB;
+	}
+	if (step == STORE_DONE && n == 0) {
 		st = store_prepare(tx, "UPDATE users SET last_active_at = ? "
 		    "WHERE id = ?");
 		store_bind_int64(st, 1, now);

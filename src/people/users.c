@@ -25,6 +25,7 @@
 #include "core/util.h"
 #include "http/http.h"
 #include "people/gdpr.h"
+#include "people/people.h"
 #include "people/people_int.h"
 #include "resource/audit.h"
 #include "resource/resource.h"
@@ -171,6 +172,58 @@ users_before_update(struct resource_ctx *ctx, json_t *body)
 	return (ERR_FORBIDDEN);
 }
 
+static const struct people_change_hook	*change_hooks[PEOPLE_CHANGE_HOOKS_MAX];
+static size_t				 nchange_hooks;
+
+int
+people_change_register(const struct people_change_hook *h)
+{
+	size_t	 i;
+
+	for (i = 0; i < nchange_hooks; i++)
+		if (strcmp(change_hooks[i]->name, h->name) == 0)
+			return (ERR_CONFLICT);
+	if (nchange_hooks == PEOPLE_CHANGE_HOOKS_MAX)
+		return (ERR_TOO_LARGE);
+	change_hooks[nchange_hooks++] = h;
+	return (OK);
+}
+
+/* Does field f differ between old and row (NULL both: last activity)? */
+static int
+field_changed(const char *f, json_t *old, json_t *row)
+{
+	json_t	*a, *b;
+
+	if (old == NULL && row == NULL)
+		return (strcmp(f, "last_active_at") == 0);
+	a = json_object_get(old, f);
+	b = json_object_get(row, f);
+	if (a == NULL || b == NULL)
+		return (a != b);
+	return (!json_equal(a, b));
+}
+
+int
+people_user_changed(struct tx *tx, const char *user_id, json_t *old,
+    json_t *row)
+{
+	const struct people_change_hook	*h;
+	size_t				 i, j;
+	int				 rc;
+
+	for (i = 0; i < nchange_hooks; i++) {
+		h = change_hooks[i];
+		for (j = 0; h->fields[j] != NULL; j++)
+			if (field_changed(h->fields[j], old, row))
+				break;
+		if (h->fields[j] != NULL &&
+		    (rc = h->changed(tx, user_id)) != OK)
+			return (rc);
+	}
+	return (OK);
+}
+
 static int
 users_after_write(struct resource_ctx *ctx, int action, json_t *row)
 {
@@ -191,6 +244,9 @@ users_after_write(struct resource_ctx *ctx, int action, json_t *row)
 		return (rc);
 	if (action == ACTION_DELETE)
 		return (people_sessions_end(ctx->tx, id, NULL, "deleted"));
+	if (action == ACTION_UPDATE && ctx->old != NULL && row != NULL &&
+	    (rc = people_user_changed(ctx->tx, id, ctx->old, row)) != OK)
+		return (rc);
 	if (action == ACTION_UPDATE && json_is_false(json_object_get(row,
 	    "is_active")))
 		return (people_sessions_end(ctx->tx, id, NULL, "deactivated"));
@@ -269,6 +325,7 @@ people_me_patch(struct request *req)
 	struct principal	*who;
 	struct resource_ctx	 ctx;
 	json_t			*body = req->json, *me = NULL;
+	json_t			*was = NULL, *now = NULL;
 	int			 rc;
 
 	if (people_caller(req, &who) != OK)
@@ -291,11 +348,17 @@ people_me_patch(struct request *req)
 		http_problem(req, rc, NULL, "the database is not available");
 		return;
 	}
+	/* The row before and after, for the change hooks (chat profile). */
 	if ((rc = me_precondition(req, ctx.tx, who->user_id)) == OK &&
-	    (rc = resource_update(&ctx, who->user_id, body)) == OK)
+	    (rc = resource_load(&ctx, who->user_id, &was)) == OK &&
+	    (rc = resource_update(&ctx, who->user_id, body)) == OK &&
+	    (rc = resource_load(&ctx, who->user_id, &now)) == OK &&
+	    (rc = people_user_changed(ctx.tx, who->user_id, was, now)) == OK)
 		rc = store_tx_commit(ctx.tx);
 	else
 		store_tx_rollback(ctx.tx);
+	json_decref(was);
+	json_decref(now);
 	if (req->responded)
 		return;
 	if (rc == ERR_PRECONDITION)

@@ -319,6 +319,16 @@ def test_updated_booking_keeps_the_old_start(server, db, world):
     assert (int(row[0]), int(row[1])) == (ms(t2), ms(t1))
     assert counts(db, w["acc"]["id"]) == (5, 1)          # updates spend nothing
     problem(hook(server, dict(upd, booking_code="no-such-code")), 404, "BOOKING_NOT_FOUND")
+    # completed_at follows the end: moved into the past it is completed at its
+    # end, moved back into the future it is not.
+    assert db.scalar(f"SELECT completed_at FROM therapy_bookings WHERE id = '{bid}'") is None
+    past = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=2)
+    r = hook(server, dict(upd, start_date_time=iso(past),
+                          end_date_time=iso(past + timedelta(hours=1))))
+    assert r.status_code == 200, r.text
+    assert r.json()["result"]["booking"]["completed_at"] == iso(past + timedelta(hours=1))
+    r = hook(server, dict(upd, start_date_time=iso(t2), end_date_time=iso(t2 + timedelta(hours=1))))
+    assert r.json()["result"]["booking"]["completed_at"] is None
 
 
 def test_cancelled_booking_gives_the_session_back_once(server, db, world):

@@ -503,6 +503,48 @@ def test_an_unchanged_profile_is_not_pushed_again(server, world, chat):
                      f"WHERE user_id = '{m['id']}'") == pushed_at
 
 
+def test_own_field_changes_push_a_profile_that_exists(server, world, chat):
+    """PATCH /v1/me of a field the profile shows (reminder frequency, contact
+    permission, ...) and signing in (last_active_at) push it again; other
+    fields do not; a user with no profile gets none from them."""
+    db = server.db
+    m = register(server, "member")
+    other = register(server, "other")
+    r = server.request("PATCH", "/v1/me", headers=hdr(other),
+                       json={"email_reminders_frequency": "daily"})
+    assert r.status_code == 200, r.text
+    login(server, other["email"])
+    assert chat_jobs(db) == 0 and chat.requests(other["email"]) == []
+    acc = new_code(server, world["admin"], world["bumble"])
+    assign(server, m, acc["code"])
+    first = wait_pushes(chat, m["email"], 1)[0]
+    settle(db)
+    assert first["email_reminders_frequency"] == "never"
+    r = server.request("PATCH", "/v1/me", headers=hdr(m),
+                       json={"email_reminders_frequency": "weekly"})
+    assert r.status_code == 200, r.text
+    data = wait_pushes(chat, m["email"], 2)[-1]
+    assert data["email_reminders_frequency"] == "weekly"
+    settle(db)
+    r = server.request("PATCH", "/v1/me", headers=hdr(m), json={"contact_permission": True})
+    assert r.status_code == 200, r.text
+    assert wait_pushes(chat, m["email"], 3)[-1]["marketing_permission"] is True
+    settle(db)
+    # A field the profile does not show queues nothing.
+    r = server.request("PATCH", "/v1/me", headers=hdr(m), json={"locale": "fr"})
+    assert r.status_code == 200, r.text
+    assert chat_jobs(db) == 0
+    time.sleep(1.0)                 # three times the sync delay
+    assert len(chat.requests(m["email"])) == 5       # PUT 404, POST, PUT x3
+    # Signing in moves last_active_at: pushed.
+    time.sleep(0.01)
+    login(server, m["email"])
+    data = wait_pushes(chat, m["email"], 4)[-1]
+    assert data["last_active_at"] > first["last_active_at"]
+    settle(db)
+    assert len(chat.pushes(other["email"])) == 0
+
+
 def test_course_progress_pushes_started_and_completed(start_server, chat, cms):
     env = chat_env(chat, CAREBASE_STORYBLOK_WEBHOOK_SECRET=CMS_SECRET,
                    CAREBASE_STORYBLOK_API_URL=cms.url, CAREBASE_STORYBLOK_TOKEN=CMS_TOKEN)
@@ -590,16 +632,19 @@ def test_therapy_session_times_come_from_the_bookings(server, world, chat):
     settle(db)
     day = 24 * 3600 * 1000
     now = int(time.time() * 1000)
+    # Past ones completed (as therapy_bookings.complete leaves them).
     rows = (("b-past", now - 9 * day, None), ("b-past2", now - 2 * day, None),
             ("b-next", now + 3 * day, None), ("b-later", now + 8 * day, None),
             ("b-cancelled", now + 1 * day, now), ("b-cancelled-old", now - 20 * day, now))
     for code, start, cancelled in rows:
+        done = start + 3600000 if start < now and not cancelled else "NULL"
         db_exec(db, "INSERT INTO therapy_bookings (id, action, user_id, booking_code, "
                     "service_name, service_provider_name, service_provider_email, "
-                    "start_date_time, end_date_time, cancelled_at, created_at, updated_at) "
+                    "start_date_time, end_date_time, cancelled_at, completed_at, "
+                    "created_at, updated_at) "
                     f"VALUES ('{uuid.uuid4()}', 'NEW_BOOKING', '{m['id']}', '{code}', "
                     "'Therapy', 'Dr Who', 'dr@example.org', "
-                    f"{start}, {start + 3600000}, {cancelled or 'NULL'}, {now}, {now})")
+                    f"{start}, {start + 3600000}, {cancelled or 'NULL'}, {done}, {now}, {now})")
     # Any change of the profile sends them (bookings are the webhook's: here
     # the access changes).
     patch_access(server, world["admin"], acc, therapy_sessions_remaining=4)
@@ -608,6 +653,56 @@ def test_therapy_session_times_come_from_the_bookings(server, world, chat):
     assert data["therapy_session_last_at"] == iso(now - 2 * day)
     assert data["therapy_session_next_at"] == iso(now + 3 * day)
     assert data["therapy_sessions_remaining"] == 4
+
+
+def run_job(db, kind):
+    now = int(time.time() * 1000)
+    db_exec(db, "INSERT INTO jobs (id, queue, kind, payload, status, attempts, max_attempts, "
+                f"run_at, created_at, updated_at) VALUES ('{uuid.uuid4()}', 'default', "
+                f"'{kind}', '{{}}', 'queued', 0, 3, {now}, {now}, {now})")
+    wait_until(lambda: db.count("jobs", f"kind = '{kind}'") == 0, timeout=15,
+               what=f"the {kind} job to run")
+
+
+def test_a_booking_whose_end_passed_is_completed_and_pushed(server, world, chat):
+    """therapy_bookings.complete sets completed_at to the end of every booking
+    not cancelled whose end has passed, and the profile's last and next
+    session times follow it."""
+    db = server.db
+    m = register(server, "client")
+    acc = new_code(server, world["admin"], world["bumble"])
+    assign(server, m, acc["code"])
+    wait_pushes(chat, m["email"], 1)
+    settle(db)
+    now = int(time.time() * 1000)
+    hour = 3600000
+    rows = (("c-ended", now - 3 * hour, now - 2 * hour, None),
+            ("c-running", now - hour // 2, now + hour // 2, None),
+            ("c-next", now + 5 * hour, now + 6 * hour, None),
+            ("c-cancelled", now - 5 * hour, now - 4 * hour, now - 6 * hour))
+    for code, start, end, cancelled in rows:
+        db_exec(db, "INSERT INTO therapy_bookings (id, action, user_id, booking_code, "
+                    "service_name, service_provider_name, service_provider_email, "
+                    "start_date_time, end_date_time, cancelled_at, created_at, updated_at) "
+                    f"VALUES ('{uuid.uuid4()}', 'NEW_BOOKING', '{m['id']}', '{code}', "
+                    "'Therapy', 'Dr Who', 'dr@example.org', "
+                    f"{start}, {end}, {cancelled or 'NULL'}, {now}, {now})")
+    run_job(db, "therapy_bookings.complete")
+    done = dict(db.query("SELECT booking_code, completed_at FROM therapy_bookings WHERE "
+                         f"user_id = '{m['id']}'"))
+    assert int(done["c-ended"]) == now - 2 * hour
+    assert done["c-running"] is None and done["c-next"] is None
+    assert done["c-cancelled"] is None
+    # The job touched the profile: the ended one is the last, the one under
+    # way the next.
+    data = wait_pushes(chat, m["email"], 2)[-1]
+    assert data["therapy_session_last_at"] == iso(now - 3 * hour)
+    assert data["therapy_session_next_at"] == iso(now - hour // 2)
+    assert data["therapy_session_first_at"] == iso(now - 3 * hour)
+    settle(db)
+    # Nothing more to complete: no touch, no push.
+    run_job(db, "therapy_bookings.complete")
+    assert chat_jobs(db) == 0 and len(chat.pushes(m["email"])) == 2
 
 
 # -- failures -------------------------------------------------------------------------

@@ -701,6 +701,111 @@ def test_partner_courses_are_seen_by_that_partners_members(server, db, cms, peop
     problem(server.get("/v1/courses"), 401, "UNAUTHORIZED")
 
 
+# -- completion follows what is included for the user ------------------------------------
+
+def access_for(server, admin, partner, who=None):
+    r = server.post("/v1/partner-access", headers=hdr(admin), json={
+        "partner_id": partner["id"], "feature_live_chat": True, "feature_therapy": False,
+        "therapy_sessions_remaining": 0})
+    assert r.status_code == 201, r.text
+    acc = r.json()
+    if who is not None:
+        r = server.post("/v1/partner-access/assign", headers=hdr(who),
+                        json={"code": acc["code"]})
+        assert r.status_code in (200, 201), r.text
+    return acc
+
+
+def test_completion_counts_the_sessions_included_for_the_user(server, db, cms, people):
+    """A course is completed when the user completed every published session
+    of it included for them, in a course included for them; it is recomputed
+    when their accesses, a partner, or a course's or session's partners
+    change."""
+    admin, ann, bob = people["admin"], people["ann"], people["bob"]
+    r = server.post("/v1/partners", headers=hdr(admin), json={"name": "Bumble"})
+    assert r.status_code == 201, r.text
+    bumble = r.json()
+    acc = access_for(server, admin, bumble, ann)
+    course = course_story(cms, "Mixed", partners=["Public"])
+    open_s = session_story(cms, course, "Open to all")
+    extra = session_story(cms, course, "Bumble extra", partners=["Bumble"])
+    for st in (course, open_s, extra):
+        publish(server, st)
+    cid = course_id(db, course)
+
+    def state(who):
+        return my_course(server, who, cid)["status"]
+
+    # Bob cannot see the Bumble session: the open one is all he needs.
+    assert act(server, bob, open_s["uuid"], "complete").status_code == 200
+    assert state(bob) == "completed"
+    # Ann sees both and has done one.
+    act(server, ann, open_s["uuid"], "complete")
+    assert state(ann) == "started"
+
+    # Ann's access deactivated: the Bumble session no longer counts for her.
+    r = server.request("PATCH", f"/v1/partner-access/{acc['id']}", headers=hdr(admin),
+                       json={"is_active": False})
+    assert r.status_code == 200, r.text
+    assert state(ann) == "completed"
+    # ... and active again: it counts again.
+    server.request("PATCH", f"/v1/partner-access/{acc['id']}", headers=hdr(admin),
+                   json={"is_active": True})
+    assert state(ann) == "started"
+    assert db.scalar("SELECT completed_at FROM course_enrolments WHERE "
+                     f"user_id = '{ann['id']}'") is None
+    # Deleted: it does not count.
+    assert server.request("DELETE", f"/v1/partner-access/{acc['id']}",
+                          headers=hdr(admin)).status_code == 204
+    assert state(ann) == "completed"
+
+    # Bob redeems a Bumble code: the Bumble session counts for him now.
+    access_for(server, admin, bumble, bob)
+    assert state(bob) == "started"
+    # The partner renamed: "bumble" in the CMS names nobody's partner.
+    r = server.request("PATCH", f"/v1/partners/{bumble['id']}", headers=hdr(admin),
+                       json={"name": "Bumblebee"})
+    assert r.status_code == 200, r.text
+    assert state(bob) == "completed"
+    server.request("PATCH", f"/v1/partners/{bumble['id']}", headers=hdr(admin),
+                   json={"name": "Bumble"})
+    assert state(bob) == "started"
+    # The partner deactivated (with its accesses): completed again.
+    r = server.request("PATCH", f"/v1/partners/{bumble['id']}", headers=hdr(admin),
+                       json={"is_active": False})
+    assert r.status_code == 200, r.text
+    assert state(bob) == "completed"
+    done_at = my_course(server, bob, cid)["completed_at"]
+    assert done_at is not None
+
+    # The session's partners change in the CMS: now it is for everyone.
+    extra["content"]["included_for_partners"] = ["Public"]
+    publish(server, extra)
+    assert (state(ann), state(bob)) == ("started", "started")
+    act(server, bob, extra["uuid"], "complete")
+    assert state(bob) == "completed"
+    # Deleting a session Ann has not done completes her course.
+    publish(server, extra, "deleted")
+    assert (state(ann), state(bob)) == ("completed", "completed")
+
+    # The course's partners change: a course not included for Ann has no
+    # session that counts for her, so it is not completed.
+    course["content"]["included_for_partners"] = ["Badoo"]
+    publish(server, course)
+    assert state(ann) == "started"
+    assert my_course(server, ann, cid)["completed_at"] is None
+    course["content"]["included_for_partners"] = ["Public"]
+    publish(server, course)
+    assert state(ann) == "completed"
+    # An unpublished course keeps its enrolments' state.
+    publish(server, course, "unpublished")
+    assert state(ann) == "completed"
+    # Every change left the right state in the table itself.
+    assert db.count("course_enrolments", "completed = 1 AND completed_at IS NULL") == 0
+    assert db.count("course_enrolments", "completed = 0 AND completed_at IS NOT NULL") == 0
+    assert db.count("course_enrolments", "completed = 1") == 2
+
+
 @pytest.fixture
 def free_closed_port():
     import socket

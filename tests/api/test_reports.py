@@ -194,13 +194,14 @@ def test_signups_by_partner_per_month_week_and_day(server, seeded):
     assert body["from"] == "2025-01-01T00:00:00.000Z" and body["to"] == "2025-03-01T00:00:00.000Z"
     assert body["period"] == "month"
     # u6 is before the range, u7 exactly at its (exclusive) end, staff are not sign-ups;
-    # u5 holds accesses from two partners and counts under each.
+    # u5 holds accesses from two partners and counts under each, but once in the
+    # total: five members signed up.
     assert table(body) == {("2025-01", "Alpha"): {"signups": 2},
                            ("2025-01", BETA): {"signups": 1},
                            ("2025-02", "Alpha"): {"signups": 1},
                            ("2025-02", BETA): {"signups": 1},
                            ("2025-02", None): {"signups": 1}}
-    assert body["totals"] == {"signups": 6}
+    assert body["totals"] == {"signups": 5}
     # By period, then name (byte order: "=" before "A"), no partner last.
     assert [(r["period"], r["partner"]) for r in body["rows"]] == [
         ("2025-01", BETA), ("2025-01", "Alpha"), ("2025-02", BETA), ("2025-02", "Alpha"),
@@ -249,6 +250,42 @@ def test_course_starts_and_completions(server, seeded):
                                     "sessions_completed": 1},
         ("2025-02", "Healing"): {"started": 0, "completed": 1, "sessions_started": 0,
                                  "sessions_completed": 1}}
+
+
+def test_members_in_several_groups_count_once_in_totals(server, db, seeded):
+    """A member with several accesses counts once per partner in its rows and
+    once in the total; a learner in two courses once in the course totals."""
+    ids, admin = seeded, seeded["admin"]
+    u8, e4 = str(uuid.uuid4()), str(uuid.uuid4())
+    sql = insert("users", id=u8, role="member", created_at=t("2025-01-20"),
+                 updated_at=t("2025-01-20"))
+    for p in ("alpha", "alpha", "gamma"):
+        sql += insert("partner_access", id=str(uuid.uuid4()), partner_id=ids[p], user_id=u8,
+                      code_hash="h8" + secrets.token_hex(8), created_at=t("2025-01-19"),
+                      updated_at=t("2025-01-19"), activated_at=t("2025-01-20"))
+    # u1 also takes Boundaries: two courses, one learner.
+    sql += insert("course_enrolments", id=e4, user_id=ids["u1"], course_id=ids["c2"],
+                  completed=1, started_at=t("2025-02-01"), completed_at=t("2025-02-02"),
+                  created_at=t("2025-02-01"), updated_at=t("2025-02-01"))
+    db_exec(db, sql)
+    january = "from=2025-01-01&to=2025-02-01"
+    body = run(server, admin, "signups_by_partner", january).json()
+    assert table(body) == {("2025-01", "Alpha"): {"signups": 3},
+                           ("2025-01", BETA): {"signups": 1},
+                           ("2025-01", "Gamma"): {"signups": 1}}
+    assert body["totals"] == {"signups": 4}     # u1, u2, u3 and u8
+    r = run(server, admin, "signups_by_partner", january + "&format=csv")
+    assert r.status_code == 200 and r.text.count("Alpha") == 1
+    body = run(server, admin, "course_progress").json()
+    assert table(body, "course")[("2025-02", "Boundaries")] == {
+        "started": 2, "completed": 2, "sessions_started": 1, "sessions_completed": 1}
+    assert body["totals"] == {"started": 3, "completed": 2, "sessions_started": 4,
+                              "sessions_completed": 3}
+    # The range is [from, to): u8's sign-up on the 20th is in from=20th, not in to=20th.
+    body = run(server, admin, "signups_by_partner", "from=2025-01-20&to=2025-01-21").json()
+    assert body["totals"] == {"signups": 1}
+    body = run(server, admin, "signups_by_partner", "from=2025-01-13&to=2025-01-20").json()
+    assert body["totals"] == {"signups": 0} and body["rows"] == []
 
 
 def test_therapy_bookings_and_cancellations(server, seeded):
