@@ -134,20 +134,6 @@ inbox_source_find(const char *name)
 	return (NULL);
 }
 
-int
-inbox_fail(struct inbox_result *r, int rc, const char *code,
-    const char *fmt, ...)
-{
-	va_list	 ap;
-
-	r->rc = rc;
-	strlcpy_cb(r->code, code != NULL ? code : "", sizeof(r->code));
-	va_start(ap, fmt);
-	vsnprintf(r->error, sizeof(r->error), fmt, ap);
-	va_end(ap);
-	return (rc);
-}
-
 static void
 result_reset(struct inbox_result *r)
 {
