@@ -60,6 +60,7 @@
 #include "ops/chatsync.h"
 #include "ops/inbox.h"
 #include "partners/partners_int.h"
+#include "people/people.h"
 #include "resource/audit.h"
 #include "resource/seal.h"
 #include "store/jobs.h"
@@ -76,6 +77,8 @@ static int	 stamp_check(struct request *, const char *, size_t,
 static int	 sb_process(struct tx *, const char *, size_t, json_t *,
 		    struct inbox_result *);
 static int	 user_find(struct tx *, json_t *, char *, struct inbox_result *);
+static int	 user_alive(struct tx *, const char *, int,
+		    struct inbox_result *);
 static int	 booking_public(struct tx *, const char *, json_t **);
 static int	 spend(struct tx *, const char *, char *, char *, int64_t *,
 		    struct inbox_result *);
@@ -246,6 +249,43 @@ user_find(struct tx *tx, json_t *w, char *out, struct inbox_result *r)
 		break;
 	}
 	store_finalize(st);
+	/*
+	 * A user_id naming an erased person ties the inbox row to them, so
+	 * its body is dropped like those of their earlier webhooks.
+	 */
+	if (rc == ERR_NOT_FOUND && uid != NULL && uuid_valid(uid)) {
+		st = store_prepare(tx, "SELECT id FROM users WHERE id = ? AND "
+		    "deleted_at IS NOT NULL");
+		store_bind_text(st, 1, uid);
+		if (store_step(st) == STORE_ROW)
+			strlcpy_cb(r->user_id, store_col_text(st, 0),
+			    sizeof(r->user_id));
+		store_finalize(st);
+	}
+	return (rc);
+}
+
+/*
+ * After people_user_lock: the user was not deleted (live) or not erased
+ * (!live) meanwhile. Nothing about an erased person is written.
+ */
+static int
+user_alive(struct tx *tx, const char *user, int live, struct inbox_result *r)
+{
+	struct stmt	*st;
+	int		 rc;
+
+	st = store_prepare(tx, live ? "SELECT 1 FROM users WHERE id = ? AND "
+	    "deleted_at IS NULL" : "SELECT 1 FROM users WHERE id = ? AND "
+	    "(deleted_at IS NULL OR audit_ref IS NOT NULL)");
+	store_bind_text(st, 1, user);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc == STORE_ROW)
+		return (OK);
+	if (rc == STORE_DONE)
+		return (inbox_fail(r, ERR_NOT_FOUND, "USER_NOT_FOUND", "The "
+		    "booking's user no longer exists."));
 	return (rc);
 }
 
@@ -479,7 +519,10 @@ booking_new(struct tx *tx, json_t *w, struct inbox_result *r)
 	if ((rc = user_find(tx, w, user, r)) != OK)
 		return (rc);
 	strlcpy_cb(r->user_id, user, sizeof(r->user_id));
-	if ((rc = booking_lock(tx, "user", user)) != OK)
+	/* One booking at a time per user (the allowance), and none racing
+	 * their erasure: still there once the lock is ours? */
+	if ((rc = people_user_lock(tx, user)) != OK ||
+	    (rc = user_alive(tx, user, 1, r)) != OK)
 		return (rc);
 	switch ((rc = booking_find(tx, code, NULL, &b))) {
 	case OK:
@@ -540,6 +583,9 @@ booking_update(struct tx *tx, json_t *w, struct inbox_result *r)
 	if (rc != OK)
 		return (rc);
 	strlcpy_cb(r->user_id, b.user_id, sizeof(r->user_id));
+	if ((rc = people_user_lock(tx, b.user_id)) != OK ||
+	    (rc = user_alive(tx, b.user_id, 0, r)) != OK)
+		return (rc);
 	if (b.cancelled)
 		return (inbox_fail(r, ERR_CONFLICT, "BOOKING_CANCELLED", "The "
 		    "booking is cancelled."));
@@ -614,9 +660,10 @@ booking_cancel(struct tx *tx, const struct booking *b)
 	int64_t		 now = time_now_ms(), n;
 	int		 rc;
 
+	/* A cancelled booking is never completed (see the top). */
 	st = store_prepare(tx, "UPDATE therapy_bookings SET action = "
-	    "'CANCELLED_BOOKING', cancelled_at = ?, updated_at = ? WHERE id = ? "
-	    "AND cancelled_at IS NULL");
+	    "'CANCELLED_BOOKING', cancelled_at = ?, updated_at = ?, "
+	    "completed_at = NULL WHERE id = ? AND cancelled_at IS NULL");
 	store_bind_int64(st, 1, now);
 	store_bind_int64(st, 2, now);
 	store_bind_text(st, 3, b->id);
@@ -654,6 +701,9 @@ booking_cancelled(struct tx *tx, json_t *w, struct inbox_result *r)
 	if (rc != OK)
 		return (rc);
 	strlcpy_cb(r->user_id, b.user_id, sizeof(r->user_id));
+	if ((rc = people_user_lock(tx, b.user_id)) != OK ||
+	    (rc = user_alive(tx, b.user_id, 0, r)) != OK)
+		return (rc);
 	if ((rc = booking_cancel(tx, &b)) == ERR_CONFLICT)
 		again = 1;
 	else if (rc != OK ||
@@ -732,14 +782,21 @@ complete_batch(struct store *db, int64_t now, int64_t *n)
 		return (rc);
 	}
 	/* The users in id order: chat_profile_touch takes row locks. */
+	/*
+	 * The guards again outside the subquery: on PostgreSQL a row changed
+	 * by a concurrent reschedule or cancel is re-checked against the
+	 * outer WHERE only (READ COMMITTED does not re-run the LIMIT query).
+	 */
 	st = store_prepare(tx, "UPDATE therapy_bookings SET completed_at = "
 	    "end_date_time, updated_at = ? WHERE id IN (SELECT id FROM "
 	    "therapy_bookings WHERE completed_at IS NULL AND cancelled_at IS "
 	    "NULL AND end_date_time <= ? ORDER BY end_date_time, id LIMIT ?) "
-	    "RETURNING user_id");
+	    "AND completed_at IS NULL AND cancelled_at IS NULL AND "
+	    "end_date_time <= ? RETURNING user_id");
 	store_bind_int64(st, 1, now);
 	store_bind_int64(st, 2, now);
 	store_bind_int64(st, 3, BOOKING_COMPLETE_BATCH);
+	store_bind_int64(st, 4, now);
 	while ((rc = store_step(st)) == STORE_ROW) {
 		(*n)++;
 		json_array_append_new(users, json_string(store_col_text(st,

@@ -552,6 +552,15 @@ exec_id(struct tx *tx, const char *sql, const char *id, int nparams)
 	return (rc == STORE_DONE ? OK : rc);
 }
 
+int
+people_user_lock(struct tx *tx, const char *user_id)
+{
+	char	 key[80];
+
+	snprintf(key, sizeof(key), "people.user:%s", user_id);
+	return (store_xact_lock(tx, key));
+}
+
 static int
 erase_tx(struct tx *tx, void *arg)
 {
@@ -562,6 +571,8 @@ erase_tx(struct tx *tx, void *arg)
 	int64_t		 now = time_now_ms();
 	int		 rc, was_admin = 0;
 
+	if ((rc = people_user_lock(tx, e->user_id)) != OK)
+		return (rc);
 	st = store_prepare(tx, "SELECT email_index, role FROM users WHERE id = ? "
 	    "AND " NOT_ERASED);
 	store_bind_text(st, 1, e->user_id);

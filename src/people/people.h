@@ -74,6 +74,14 @@ struct people_gdpr_hook {
 };
 #define PEOPLE_GDPR_HOOKS_MAX	16
 int	 people_gdpr_register(const struct people_gdpr_hook *);
+/*
+ * Serialise a write about one person with their erasure: erase_tx takes
+ * it first, so a write that takes it too either finishes before the
+ * erasure (whose hooks then see it) or waits and finds the person gone
+ * (check deleted_at again after taking it). PostgreSQL advisory lock for
+ * the transaction; SQLite write transactions are serial already.
+ */
+int	 people_user_lock(struct tx *, const char *user_id);
 
 /*
  * A module that shows some of a user's own fields elsewhere (the chat

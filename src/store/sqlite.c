@@ -184,8 +184,14 @@ sq_conn_open(struct store *s, struct conn **out)
 	 * acknowledged (a booking, a payment, a batch of points) survives a
 	 * power cut or an OS crash; NORMAL may roll the last commits back.
 	 */
+	/*
+	 * secure_delete: erased or deleted content is overwritten in the
+	 * file, not left in free pages (Debian's SQLite defaults to it; a
+	 * build that does not would keep an erased person's old pages).
+	 */
 	if ((rc = sqlite3_exec(sc->db, "PRAGMA journal_mode=WAL;"
-	    "PRAGMA foreign_keys=ON;PRAGMA synchronous=FULL",
+	    "PRAGMA foreign_keys=ON;PRAGMA synchronous=FULL;"
+	    "PRAGMA secure_delete=ON",
 	    NULL, NULL, NULL)) != SQLITE_OK) {
 		rc = sq_status(sc->db, rc, "pragma");
 		goto fail;

@@ -329,6 +329,14 @@ def test_updated_booking_keeps_the_old_start(server, db, world):
     assert r.json()["result"]["booking"]["completed_at"] == iso(past + timedelta(hours=1))
     r = hook(server, dict(upd, start_date_time=iso(t2), end_date_time=iso(t2 + timedelta(hours=1))))
     assert r.json()["result"]["booking"]["completed_at"] is None
+    # A booking that ended (completed) and is then cancelled is not completed.
+    r = hook(server, dict(upd, start_date_time=iso(past),
+                          end_date_time=iso(past + timedelta(hours=1))))
+    assert r.json()["result"]["booking"]["completed_at"] is not None
+    r = hook(server, {"action": "CANCELLED_BOOKING", "booking_code": body["booking_code"]})
+    assert r.status_code == 200, r.text
+    assert r.json()["result"]["booking"]["completed_at"] is None
+    assert db.scalar(f"SELECT completed_at FROM therapy_bookings WHERE id = '{bid}'") is None
 
 
 def test_cancelled_booking_gives_the_session_back_once(server, db, world):

@@ -113,13 +113,20 @@ def test_erasure_removes_the_inbox_bodies_about_the_person(server, db, world):
     r = server.cli("webhooks", "replay", booked, "--force")
     assert r.returncode != 0 and "erased" in r.stderr, r.stderr
 
-    # A body about the erased person that arrives afterwards is not kept either.
+    # A body about the erased person that arrives afterwards is refused
+    # (nothing is written about an erased person) and not kept either.
     r = hook(server, payload(m["email"], code=body["booking_code"],
                              action="CANCELLED_BOOKING"))
-    assert r.status_code == 200, r.text
-    late = r.json()["inbox_id"]
+    late = problem(r, 404, "USER_NOT_FOUND")["inbox_id"]
     gone, stamped, index, user, out = body_state(db, late)
-    assert (gone, stamped, index, user, out) == (True, True, None, m["id"], "processed")
+    assert (gone, stamped, index, user, out) == (True, True, None, m["id"], "refused")
+
+    # A new booking naming the erased person by user_id (and an address
+    # that is no longer anyone's): refused, tied to them, body dropped.
+    r = hook(server, payload("someone.else@example.org", user_id=m["id"]))
+    late = problem(r, 404, "USER_NOT_FOUND")["inbox_id"]
+    gone, stamped, index, user, out = body_state(db, late)
+    assert (gone, stamped, user, out) == (True, True, m["id"], "refused")
 
 
 def test_erasure_leaves_rows_that_name_nobody(server, db, world):
