@@ -34,33 +34,7 @@ int
 learning_storyblok_payload(const char *body, size_t len, json_t **work,
     struct inbox_result *r)
 {
-	json_error_t	 jerr;
-	json_t		*p, *w;
-	int		 rc;
-
-	*work = NULL;
-	if ((p = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL)
-		/* Position only: jansson's text can quote the body (an
-		 * email address), and this line is stored in clear. */
-		return (inbox_fail(r, ERR_MALFORMED, NULL, "Invalid JSON at "
-		    "line %d, column %d.", jerr.line, jerr.column));
-	if (!json_is_object(p)) {
-		json_decref(p);
-		return (inbox_fail(r, ERR_MALFORMED, NULL, "The body must be a "
-		    "JSON object."));
-	}
-	if ((w = json_object()) == NULL) {
-		json_decref(p);
-		return (inbox_fail(r, ERR_NOMEM, NULL, "Out of memory."));
-	}
-	rc = payload_check(p, w, r);
-	json_decref(p);
-	if (rc != OK) {
-		json_decref(w);
-		return (rc);
-	}
-	*work = w;
-	return (OK);
+	return (inbox_parse_object(body, len, payload_check, work, r));
 }
 
 static void

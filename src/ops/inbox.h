@@ -103,6 +103,14 @@ int	 inbox_register(const struct inbox_source *);
 /* A registered source by name, or NULL (borrowed). */
 const struct inbox_source *inbox_source_find(const char *name);
 
+/*
+ * A webhook body as a JSON object handed to check(object, work, r), which
+ * fills work with what is kept; *work is set only when check is OK. JSON
+ * errors give a position only (jansson's text can quote the body).
+ */
+int	 inbox_parse_object(const char *body, size_t len,
+	    int (*check)(json_t *, json_t *, struct inbox_result *),
+	    json_t **work, struct inbox_result *r);
 /* Set r's failure fields; returns rc. */
 int	 inbox_fail(struct inbox_result *r, int rc, const char *code,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -1,5 +1,5 @@
 /*
- * inbox_fail on its own: the webhook payload checks (partners/input.c,
+ * inbox_fail and inbox_parse_object on their own: the webhook payload checks (partners/input.c,
  * learning/storyblok_check.c) report through it, and their fuzz targets
  * link this file without the inbox and everything it needs.
  */
@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "core/err.h"
 #include "core/util.h"
 #include "ops/inbox.h"
 
@@ -23,4 +24,38 @@ inbox_fail(struct inbox_result *r, int rc, const char *code,
 	vsnprintf(r->error, sizeof(r->error), fmt, ap);
 	va_end(ap);
 	return (rc);
+}
+
+int
+inbox_parse_object(const char *body, size_t len,
+    int (*check)(json_t *, json_t *, struct inbox_result *), json_t **work,
+    struct inbox_result *r)
+{
+	json_error_t	 jerr;
+	json_t		*p, *w;
+	int		 rc;
+
+	*work = NULL;
+	if ((p = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL)
+		/* Position only: jansson's text can quote the body (an
+		 * email address), and this line is stored in clear. */
+		return (inbox_fail(r, ERR_MALFORMED, NULL, "Invalid JSON at "
+		    "line %d, column %d.", jerr.line, jerr.column));
+	if (!json_is_object(p)) {
+		json_decref(p);
+		return (inbox_fail(r, ERR_MALFORMED, NULL, "The body must be a "
+		    "JSON object."));
+	}
+	if ((w = json_object()) == NULL) {
+		json_decref(p);
+		return (inbox_fail(r, ERR_NOMEM, NULL, "Out of memory."));
+	}
+	rc = check(p, w, r);
+	json_decref(p);
+	if (rc != OK) {
+		json_decref(w);
+		return (rc);
+	}
+	*work = w;
+	return (OK);
 }
