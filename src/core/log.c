@@ -169,20 +169,14 @@ log_write(const char *p, size_t n)
 void
 log_msg(int level, const char *fmt, ...)
 {
-	char		 line[2048];
-	struct timespec	 now;
-	struct tm	 tm;
+	char		 line[2048], ts[ISO_TIME_LEN];
 	va_list		 ap;
 	int		 n;
 
 	if (level < log_threshold || level >= LOG_OFF)
 		return;
-	clock_gettime(CLOCK_REALTIME, &now);
-	time_utc((int64_t)now.tv_sec, &tm);
-	n = snprintf(line, sizeof(line),
-	    "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-	    tm.tm_sec, now.tv_nsec / 1000000, log_names[level]);
+	n = snprintf(line, sizeof(line), "ts=%s level=%s ",
+	    time_format_iso(time_now_ms(), ts), log_names[level]);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	va_start(ap, fmt);

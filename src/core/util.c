@@ -11,6 +11,7 @@
 #include "core/util.h"
 
 static int	parse_digits(const char **, int, int *);
+static void	put_digits(char *, int, int);
 
 int64_t
 time_now_ms(void)
@@ -80,11 +81,40 @@ time_format_iso(int64_t ms, char *out)
 		secs -= 1;
 	}
 	time_utc((int64_t)secs, &tm);
-	snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (int)frac);
-	strlcpy_cb(out, tmp, ISO_TIME_LEN);
+	if (tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999) {
+		snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec, (int)frac);
+		strlcpy_cb(out, tmp, ISO_TIME_LEN);
+		return (out);
+	}
+	/* The common case without printf: it is on every response. */
+	put_digits(out, tm.tm_year + 1900, 4);
+	out[4] = '-';
+	put_digits(out + 5, tm.tm_mon + 1, 2);
+	out[7] = '-';
+	put_digits(out + 8, tm.tm_mday, 2);
+	out[10] = 'T';
+	put_digits(out + 11, tm.tm_hour, 2);
+	out[13] = ':';
+	put_digits(out + 14, tm.tm_min, 2);
+	out[16] = ':';
+	put_digits(out + 17, tm.tm_sec, 2);
+	out[19] = '.';
+	put_digits(out + 20, (int)frac, 3);
+	out[23] = 'Z';
+	out[24] = '\0';
 	return (out);
+}
+
+/* v (0 <= v < 10^n) as exactly n decimal digits. */
+static void
+put_digits(char *p, int v, int n)
+{
+	while (n-- > 0) {
+		p[n] = (char)('0' + v % 10);
+		v /= 10;
+	}
 }
 
 static int

@@ -17,6 +17,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/jsonw.h"
 #include "core/log.h"
 #include "http/http.h"
 #include "http/http_int.h"
@@ -38,7 +39,6 @@ static void		 tcache_make_key(void);
 static void		 tcache_destroy(void *);
 static struct tcache	*tcache_get(void);
 static int		 hexval(int);
-static int		 dump_cb(const char *, size_t, void *);
 static int		 json_set(struct request *, int, json_t *);
 static void		 problem_vset(struct request *, int, const char *,
 			    json_t *, const char *, va_list)
@@ -361,12 +361,6 @@ http_header(const struct request *req, const char *name)
 
 /* Responses */
 
-static int
-dump_cb(const char *p, size_t n, void *arg)
-{
-	return (buf_append(arg, p, n) == OK ? 0 : -1);
-}
-
 /* Serialise body (reference stolen) as the response; ERR_* on failure. */
 static int
 json_set(struct request *req, int status, json_t *body)
@@ -376,7 +370,7 @@ json_set(struct request *req, int status, json_t *body)
 	int		 rc = ERR_INTERNAL;
 
 	if (body == NULL || (b = http_scratch()) == NULL ||
-	    json_dump_callback(body, dump_cb, b, JSON_COMPACT) != 0 ||
+	    jsonw_compact(b, body) != OK ||
 	    (out = arena_strndup(req->arena, b->data ? b->data : "",
 	    b->len)) == NULL)
 		goto out;

@@ -474,6 +474,7 @@ store_conn_clear_cache(struct conn *c)
 	c->buckets = NULL;
 	c->nbuckets = 0;
 	c->nstmts = 0;
+	memset(c->byaddr, 0, sizeof(c->byaddr));
 }
 
 struct stmt *
@@ -481,14 +482,23 @@ store_prepare(struct tx *tx, const char *sql)
 {
 	struct conn	*c = tx->conn;
 	struct stmt	*st;
-	uint32_t	 h = sql_hash(sql);
+	size_t		 slot = ((uintptr_t)sql >> 3) & (STORE_ADDR_SLOTS - 1);
+	uint32_t	 h;
 
+	if ((st = c->byaddr[slot]) != NULL && st->addr == sql && !st->busy &&
+	    strcmp(st->sql, sql) == 0) {
+		st->busy = 1;
+		return (st);
+	}
+	h = sql_hash(sql);
 	if (c->nbuckets > 0)
 		for (st = c->buckets[h & (c->nbuckets - 1)]; st != NULL;
 		    st = st->hnext)
 			if (!st->busy && st->hash == h &&
 			    strcmp(st->sql, sql) == 0) {
 				st->busy = 1;
+				st->addr = sql;
+				c->byaddr[slot] = st;
 				return (st);
 			}
 	if ((st = c->store->ops->stmt_new(c, sql)) == NULL) {
@@ -506,6 +516,8 @@ store_prepare(struct tx *tx, const char *sql)
 	if (c->nstmts < STORE_STMT_CACHE_MAX &&
 	    (c->nstmts < c->nbuckets || cache_grow(c) == OK)) {
 		st->cached = 1;
+		st->addr = sql;
+		c->byaddr[slot] = st;
 		st->hnext = c->buckets[h & (c->nbuckets - 1)];
 		c->buckets[h & (c->nbuckets - 1)] = st;
 		c->nstmts++;

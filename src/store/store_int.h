@@ -16,6 +16,7 @@
 #include "store/store.h"
 
 #define STORE_STMT_CACHE_MAX	256	/* cached statements per connection */
+#define STORE_ADDR_SLOTS	128	/* power of two */
 #define STORE_RUN_TRIES		10
 #define STORE_PG_MAX_PARAMS	65535
 
@@ -33,6 +34,12 @@ struct conn {
 	struct stmt	**buckets;	/* statement cache, chained */
 	size_t		 nbuckets;
 	size_t		 nstmts;
+	/*
+	 * Most SQL is a string literal, passed again and again at the same
+	 * address: a direct-mapped table from that address to the cached
+	 * statement skips hashing the text (still compared in full).
+	 */
+	struct stmt	*byaddr[STORE_ADDR_SLOTS];
 	unsigned	 nextid;	/* PG statement names s<N> */
 	struct tx	 tx;
 	int		 broken;	/* close instead of pooling */
@@ -42,6 +49,7 @@ struct stmt {
 	struct conn	*conn;
 	struct stmt	*hnext;		/* bucket chain */
 	char		*sql;		/* cache key (as the caller wrote it) */
+	const char	*addr;		/* where the caller's text was, last time */
 	uint32_t	 hash;
 	int		 busy;		/* handed out, not yet finalized */
 	int		 cached;	/* 0: freed at finalize */

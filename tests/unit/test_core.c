@@ -17,6 +17,7 @@
 #include "core/config.h"
 #include "core/crypto.h"
 #include "core/err.h"
+#include "core/jsonw.h"
 #include "core/util.h"
 
 static void
@@ -337,12 +338,135 @@ passwords_hash_with_argon2id_and_verify(void **state)
 	assert_false(crypto_password_needs_rehash(h));
 }
 
+/* jsonw_compact writes exactly what json_dumps(JSON_COMPACT) writes. */
+static void
+jsonw_same(json_t *v)
+{
+	struct buf	 b;
+	char		*want;
+
+	buf_init(&b, 1 << 20);
+	want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	assert_non_null(want);
+	assert_int_equal(jsonw_compact(&b, v), OK);
+	assert_string_equal(b.data, want);
+	free(want);
+	buf_free(&b);
+	json_decref(v);
+}
+
+static json_t *
+jsonw_random(unsigned *seed, int depth)
+{
+	static const char *const pieces[] = {
+		"a", "\"", "\\", "\n", "\t", "\x01", "\x1f", "\x7f", "/", "\xc3\xa9",
+		"\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xe2\x80\xa8", " ", "\b\f\r",
+	};
+	static const double reals[] = {
+		0.0, -0.0, 1.0, 0.1, 1e20, 1e-5, 123456789012345678.0, 1.5e300,
+		-2.5e-300, 3.14159, 1e22, 100.0,
+	};
+	json_t	*v;
+	char	 s[64];
+	int	 i, n, kind;
+
+	kind = rand_r(seed) % (depth > 4 ? 6 : 8);
+	switch (kind) {
+	case 0:
+		return (json_null());
+	case 1:
+		return (json_boolean(rand_r(seed) & 1));
+	case 2:
+		return (json_integer((json_int_t)rand_r(seed) *
+		    (rand_r(seed) & 1 ? -1 : 1) * (json_int_t)rand_r(seed)));
+	case 3:
+		return (json_real(reals[rand_r(seed) % 12] *
+		    (1 + rand_r(seed) % 7)));
+	case 4:
+	case 5:
+		s[0] = '\0';
+		n = rand_r(seed) % 6;
+		for (i = 0; i < n; i++)
+			strncat(s, pieces[rand_r(seed) % 15],
+			    sizeof(s) - strlen(s) - 1);
+		return (json_string(s));
+	case 6:
+		v = json_array();
+		n = rand_r(seed) % 4;
+		for (i = 0; i < n; i++)
+			json_array_append_new(v, jsonw_random(seed, depth + 1));
+		return (v);
+	default:
+		v = json_object();
+		n = rand_r(seed) % 4;
+		for (i = 0; i < n; i++) {
+			snprintf(s, sizeof(s), "k%d\xc3\xa9\"%d", i,
+			    rand_r(seed) % 100);
+			json_object_set_new(v, s, jsonw_random(seed, depth + 1));
+		}
+		return (v);
+	}
+}
+
+static void
+jsonw_matches_jansson_compact_dump(void **state)
+{
+	struct buf	 b;
+	json_t		*deep, *v;
+	unsigned	 seed = 12345;
+	int		 i;
+
+	jsonw_same(json_object());
+	jsonw_same(json_array());
+	jsonw_same(json_string(""));
+	jsonw_same(json_integer(INT64_MIN));
+	jsonw_same(json_integer(INT64_MAX));
+	jsonw_same(json_real(1.7976931348623157e308));
+	jsonw_same(json_real(2.0));
+	jsonw_same(json_real(-1.25e-7));
+	jsonw_same(json_pack("{s:s, s:[i, b, n], s:{}}", "z", "caf\xc3\xa9\n",
+	    "a", 1, 1, "b"));
+	for (i = 0; i < 2000; i++)
+		jsonw_same(jsonw_random(&seed, 0));
+
+	/* Invalid UTF-8 is refused, and the buffer left as it was. */
+	buf_init(&b, 1 << 20);
+	buf_append(&b, "x", 1);
+	v = json_pack("[s, s]", "ok", "ok");
+	json_array_append_new(v, json_stringn_nocheck("\xc3\x28", 2));
+	assert_int_equal(jsonw_compact(&b, v), ERR_MALFORMED);
+	assert_int_equal(b.len, 1);
+	json_decref(v);
+	v = json_stringn_nocheck("\xed\xa0\x80", 3);	/* a surrogate */
+	assert_int_equal(jsonw_compact(&b, v), ERR_MALFORMED);
+	json_decref(v);
+	v = json_stringn_nocheck("\xe0\x80\xaf", 3);	/* overlong */
+	assert_int_equal(jsonw_compact(&b, v), ERR_MALFORMED);
+	json_decref(v);
+	/* Nesting is bounded. */
+	deep = json_array();
+	for (i = 0, v = deep; i < JSONW_MAX_DEPTH + 5; i++) {
+		json_array_append_new(v, json_array());
+		v = json_array_get(v, 0);
+	}
+	assert_int_equal(jsonw_compact(&b, deep), ERR_MALFORMED);
+	json_decref(deep);
+	/* The ceiling holds. */
+	b.max = 8;
+	v = json_string("longer than eight");
+	assert_int_equal(jsonw_compact(&b, v), ERR_TOO_LARGE);
+	assert_int_equal(b.len, 1);
+	json_decref(v);
+	buf_free(&b);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(arena_allocates_aligned_zeroed_and_respects_cap),
 		cmocka_unit_test(buf_refuses_growth_past_its_ceiling),
+		cmocka_unit_test(jsonw_matches_jansson_compact_dump),
 		cmocka_unit_test(iso_times_round_trip_and_bad_ones_are_refused),
 		cmocka_unit_test(time_utc_agrees_with_gmtime),
 		cmocka_unit_test(uuid_v7_is_valid_and_time_ordered),
