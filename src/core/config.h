@@ -13,8 +13,7 @@
 
 /* Bounds on outside input, overridable in config where a key exists. */
 #define CONFIG_MAX_BODY_DEFAULT		(1024 * 1024)
-#define CONFIG_MAX_URL			8192
-#define CONFIG_MAX_HEADER_BYTES		(32 * 1024)
+#define CONFIG_MAX_HEAD_BYTES		(24 * 1024)	/* request line + headers */
 #define CONFIG_MAX_STRING		4096
 
 struct config {

@@ -16,6 +16,8 @@ static const struct {
 	[ERR_CONFLICT] = {409, "CONFLICT", "Conflict"},
 	[ERR_PRECONDITION] = {412, "PRECONDITION_FAILED", "Precondition Failed"},
 	[ERR_TOO_LARGE] = {413, "PAYLOAD_TOO_LARGE", "Payload Too Large"},
+	[ERR_HEAD_TOO_LARGE] = {431, "HEADERS_TOO_LARGE",
+	    "Request Header Fields Too Large"},
 	[ERR_MEDIA_TYPE] = {415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported Media Type"},
 	[ERR_RATE_LIMIT] = {429, "RATE_LIMITED", "Too Many Requests"},
 	[ERR_BUSY] = {503, "BUSY", "Service Busy"},

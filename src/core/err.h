@@ -18,6 +18,7 @@ enum status {
 	ERR_CONFLICT,		/* unique or state conflict: 409 */
 	ERR_PRECONDITION,	/* If-Match mismatch: 412 */
 	ERR_TOO_LARGE,		/* body or buffer over its cap: 413 */
+	ERR_HEAD_TOO_LARGE,	/* request line + headers over the bound: 431 */
 	ERR_MEDIA_TYPE,		/* wrong content type: 415 */
 	ERR_RATE_LIMIT,		/* 429 */
 	ERR_BUSY,		/* database busy / serialization failure: retry */

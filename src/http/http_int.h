@@ -62,6 +62,7 @@ struct hreq {
 	int			 flags;		/* the route's ROUTE_* */
 	int			 options;	/* OPTIONS answered here */
 	int			 retry_after;
+	size_t			 head_bytes;	/* request line + headers */
 	int			 queued;	/* response handed to MHD */
 	_Atomic int		 slow;		/* 1 on the slow pool, 2 done */
 	struct hreq		*slow_next;	/* slow pool queue */

@@ -47,7 +47,15 @@
 #include "http/http_int.h"
 #include "store/store.h"
 
-#define SERVER_MEMORY_LIMIT	(CONFIG_MAX_HEADER_BYTES + CONFIG_MAX_URL + 16384)
+/*
+ * libmicrohttpd's per-connection pool holds the request line and headers
+ * and the response head; it is zeroed after every request, so it is kept
+ * no larger than the bound needs. Heads over CONFIG_MAX_HEAD_BYTES are
+ * answered 431 by hreq_begin, heads over the pool by libmicrohttpd; a head
+ * within a few hundred bytes of the pool's size leaves no room for any
+ * answer and libmicrohttpd closes the connection.
+ */
+#define SERVER_MEMORY_LIMIT	(CONFIG_MAX_HEAD_BYTES + 8192)
 #define SERVER_PEM_MAX		(1024 * 1024)
 #define SERVER_RL_SLOTS		16384
 #define CORS_ALLOW_HEADERS	"Authorization, Content-Type, If-Match, X-Request-Id"
@@ -102,6 +110,8 @@ static void		 server_mhd_log(void *, const char *, va_list)
 static void		 hreq_fail(struct hreq *, int, const char *,
 			    const char *);
 static void		 hreq_begin(struct hreq *, const char *);
+static enum MHD_Result	 head_add(void *, enum MHD_ValueKind, const char *,
+			    const char *);
 static void		 hreq_client(struct hreq *, char *, size_t);
 static void		 hreq_body(struct hreq *, const char *, size_t);
 static void		 hreq_dispatch(struct hreq *);
@@ -535,6 +545,16 @@ hreq_client(struct hreq *h, char *key, size_t keylen)
 }
 
 /* Headers are in: decide everything that does not need the body. */
+static enum MHD_Result
+head_add(void *arg, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	size_t	*n = arg;
+
+	*n += strlen(key) + (value != NULL ? strlen(value) : 0) + 4;
+	return (MHD_YES);
+}
+
 static void
 hreq_begin(struct hreq *h, const char *method)
 {
@@ -546,6 +566,15 @@ hreq_begin(struct hreq *h, const char *method)
 	unsigned long long	 clen = 0;
 	int			 rc, retry;
 
+	/*
+	 * The head must fit libmicrohttpd's connection pool with room for
+	 * the answer's own head: past the bound it is refused here, in
+	 * words, rather than left to fail for want of room.
+	 */
+	h->head_bytes = strlen(method) + strlen(req->path) +
+	    (h->query != NULL ? strlen(h->query) + 1 : 0) + 16;
+	MHD_get_connection_values(h->mhd, MHD_HEADER_KIND, head_add,
+	    &h->head_bytes);
 	req->method = http_method_parse(method);
 	req->method_name = req->method ? method :
 	    arena_strndup(req->arena, method, 16);
@@ -563,6 +592,11 @@ hreq_begin(struct hreq *h, const char *method)
 	if (v != NULL && http_origin_allowed(srv->opts.cors_origins, v))
 		h->origin = v;
 
+	if (h->head_bytes > CONFIG_MAX_HEAD_BYTES) {
+		hreq_fail(h, ERR_HEAD_TOO_LARGE, NULL, "The request line and "
+		    "headers are over 24 KiB.");
+		return;
+	}
 	if (srv->rl != NULL && key[0] != '\0' && !rate_exempt(req->path) &&
 	    !ratelimit_take(srv->rl, key, time_mono_ns(), &retry)) {
 		h->retry_after = retry;

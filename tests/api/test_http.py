@@ -60,6 +60,26 @@ def test_body_over_the_limit_is_413_and_server_keeps_serving(start_server):
 
 # -- headers every response carries -----------------------------------------
 
+def test_request_head_over_24_kib_is_431_and_server_keeps_serving(server):
+    # Request line and headers share one bound (24 KiB): under it the
+    # request is served, over it the answer is a 431 problem, in words.
+    r = server.get("/healthz", headers={"X-Big": "a" * 20000})
+    assert r.status_code == 200, r.text
+    r = server.get("/healthz", headers={"X-Big": "a" * 25000})
+    problem(r, 431, "HEADERS_TOO_LARGE")
+    r = server.get("/healthz?q=" + "b" * 25000)
+    problem(r, 431, "HEADERS_TOO_LARGE")
+    # several headers count together
+    r = server.get("/healthz", headers={"X-A%d" % i: "c" * 5000
+                                        for i in range(6)})
+    problem(r, 431, "HEADERS_TOO_LARGE")
+    # far over the connection's memory: refused by the HTTP layer
+    r = requests.get(server.url("/healthz"), headers={"X-Big": "d" * 80000},
+                     timeout=5)
+    assert r.status_code == 431
+    assert server.get("/healthz").status_code == 200
+
+
 @pytest.mark.parametrize("method,path", [
     ("GET", "/healthz"),
     ("GET", "/readyz"),
