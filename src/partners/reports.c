@@ -403,7 +403,7 @@ row_add(struct run *run, size_t m, struct stmt *st)
 	return (OK);
 }
 
-/* sql with :from and :to bound to the run's range; NULL on error. */
+/* sql with :from and :to bound to the run's range; NULL (*rc) on error. */
 static struct stmt *
 measure_prepare(struct tx *tx, const struct run *run, const char *text,
     int *rc)
@@ -417,7 +417,10 @@ measure_prepare(struct tx *tx, const struct run *run, const char *text,
 		buf_free(&sql);
 		return (NULL);
 	}
-	st = store_prepare(tx, sql.data);
+	/* A statement that does not prepare is a database error, not an
+	 * empty answer. */
+	if ((st = store_prepare(tx, sql.data)) == NULL)
+		*rc = ERR_DB;
 	buf_free(&sql);
 	for (i = 0; i < nbinds; i++)
 		store_bind_int64(st, i + 1, binds[i] == 0 ? run->from :
