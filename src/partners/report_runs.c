@@ -192,6 +192,7 @@ body_parse(struct request *req, struct report_query *q)
 	size_t			 i;
 
 	memset(v, 0, sizeof(v));
+	memset(&a, 0, sizeof(a));
 	if (!json_is_object(req->json)) {
 		http_problem(req, ERR_MALFORMED, NULL, "The body must be a "
 		    "JSON object.");
