@@ -181,6 +181,12 @@ static const struct config_entry config_table[] = {
 	    "a booking webhook's timestamp, when sent, must be this close to now"},
 	{"report_max_rows", CT_INT, S(report_max_rows), "10000", 1, 1000000,
 	    NULL, 0, "most rows one report answers (422 past it)"},
+	{"report_run_max_bytes", CT_INT, S(report_run_max_bytes), "16777216",
+	    256, 256LL * 1024 * 1024, NULL, 0, "largest result a queued report "
+	    "run stores (the run fails with RESULT_TOO_LARGE past it)"},
+	{"report_run_retention_days", CT_INT, S(report_run_retention_days),
+	    "7", 1, 365, NULL, 0, "report runs (and their results) older than "
+	    "this are deleted by the hourly report_runs.prune job"},
 };
 
 #define CONFIG_COUNT	(sizeof(config_table) / sizeof(config_table[0]))

@@ -231,6 +231,46 @@ void	 bookings_mine(struct request *);
 #define REPORT_RANGE_MAX_MS	(5LL * 366 * 24 * 3600 * 1000)
 void	 reports_list(struct request *);
 void	 reports_run(struct request *);
+/* 401 without a caller, 403 without reports:read:all (answered); OK
+ * with the caller in *who (may be NULL). */
+int	 reports_caller_admin(struct request *, struct principal **who);
+/* 1 if name is a report of the catalogue. */
+int	 report_known(const char *name);
+/* One report to make: a GET's query, or a queued run's row. */
+struct report_query {
+	const char	*name;		/* borrowed */
+	int64_t		 from, to;	/* ms, as report_args_parse checks */
+	int		 period;	/* enum report_period */
+	int		 csv;		/* else JSON */
+};
+struct report_out {
+	char		*data;		/* malloc'd; the caller frees it */
+	size_t		 len;
+	size_t		 rows;
+	int		 too_many_rows;	/* ERR_TOO_LARGE: past report_max_rows */
+};
+/*
+ * Make report q: the bytes of the answer GET /v1/reports/{name} gives
+ * (compact JSON or the CSV), at most max of them, its rows and totals
+ * read in one snapshot. ERR_NOT_FOUND: no such report; ERR_TOO_LARGE:
+ * past report_max_rows rows (out->too_many_rows) or past max bytes;
+ * ERR_BUSY, ERR_DB, ERR_UNAVAILABLE: the database.
+ */
+int	 report_make(struct store *, const struct report_query *q, size_t max,
+	    struct report_out *out);
+/* 'attachment; filename="<report>_<from>_<to>_<period>.<csv|json>"'. */
+#define REPORT_CD_LEN	256
+void	 report_disposition(const struct report_query *, char *out,
+	    size_t len);
+
+/* report_runs.c: reports made by the job queue, kept for a while. */
+void	 report_runs_create(struct request *);
+void	 report_runs_list(struct request *);
+void	 report_runs_get(struct request *);
+void	 report_runs_result(struct request *);
+/* The report_runs.make and report_runs.prune jobs. */
+int	 report_runs_make_job(struct store *, const struct job *, char *err);
+int	 report_runs_prune_job(struct store *, const struct job *, char *err);
 
 /* input.c: the pure parsers of outside input (no database, no HTTP), shared
  * by the handlers and the fuzz targets. */

@@ -20,6 +20,12 @@
  * period). CSV cells are quoted as RFC 4180 asks, and a text cell that
  * starts with = + - @ tab or CR gets a leading ' so a spreadsheet does
  * not run it as a formula.
+ *
+ * A report's measures and totals are read in one transaction with one
+ * snapshot (STORE_TX_SNAPSHOT: REPEATABLE READ on PostgreSQL), so the
+ * totals agree with the rows under concurrent writes. report_make makes
+ * the bytes of an answer, for this route and for the queued runs of
+ * report_runs.c alike.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -170,13 +176,12 @@ struct run {
 	char			 gid[40];	/* "partner_id" */
 };
 
-static int	 caller_admin(struct request *);
 static const struct report *report_find(const char *);
 static size_t	 measures_count(const struct report *);
 static json_t	*columns(const struct report *, const char *);
 static int	 sql_compile(const char *, struct buf *, int *, int *);
 static void	 period_key(int64_t, enum report_period, char *);
-static int	 args(struct request *, struct run *, int *);
+static int	 args(struct request *, struct report_query *);
 static int	 row_add(struct run *, size_t, struct stmt *);
 static struct stmt *measure_prepare(struct tx *, const struct run *,
 		    const char *, int *);
@@ -187,15 +192,20 @@ static int	 row_cmp(const void *, const void *);
 static int	 rows_sort(struct run *);
 static int	 csv_text(struct buf *, const char *);
 static int	 csv_write(struct buf *, const struct run *, json_t *);
+static int	 json_buf_cb(const char *, size_t, void *);
+static int	 json_write(struct buf *, const struct run *, json_t *,
+		    json_t *);
 
 /* 401 without a caller, 403 without reports:read:all; OK for admins. */
-static int
-caller_admin(struct request *req)
+int
+reports_caller_admin(struct request *req, struct principal **out)
 {
 	struct principal	*who;
 
 	if (partners_caller(req, &who) != OK)
 		return (ERR_UNAUTHORIZED);
+	if (out != NULL)
+		*out = who;
 	if (resource_scope(req->db, who, "reports", "read") != SCOPE_ALL) {
 		http_problem(req, ERR_FORBIDDEN, NULL, "Reports are for "
 		    "admins.");
@@ -213,6 +223,12 @@ report_find(const char *name)
 		if (strcmp(catalogue[i].name, name) == 0)
 			return (&catalogue[i]);
 	return (NULL);
+}
+
+int
+report_known(const char *name)
+{
+	return (report_find(name) != NULL);
 }
 
 static size_t
@@ -248,7 +264,7 @@ reports_list(struct request *req)
 	char			 gid[40];
 	size_t			 i, j, n;
 
-	if (caller_admin(req) != OK)
+	if (reports_caller_admin(req, NULL) != OK)
 		return;
 	if ((data = json_array()) == NULL) {
 		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
@@ -336,7 +352,7 @@ period_key(int64_t day, enum report_period period, char *out)
 
 /* ?from= ?to= ?period= ?format= (input.c): 422 with an entry per bad one. */
 static int
-args(struct request *req, struct run *run, int *csv)
+args(struct request *req, struct report_query *q)
 {
 	struct report_args	 a;
 	json_t			*errs = json_array();
@@ -346,10 +362,10 @@ args(struct request *req, struct run *run, int *csv)
 	    OK)
 		return (partners_errs_answer(req, errs, "The report query"));
 	json_decref(errs);
-	run->from = a.from;
-	run->to = a.to;
-	run->period = (enum report_period)a.period;
-	*csv = a.csv;
+	q->from = a.from;
+	q->to = a.to;
+	q->period = a.period;
+	q->csv = a.csv;
 	return (OK);
 }
 
@@ -387,7 +403,7 @@ row_add(struct run *run, size_t m, struct stmt *st)
 	return (OK);
 }
 
-/* sql with :from and :to bound to the run's range; NULL on error. */
+/* sql with :from and :to bound to the run's range; NULL (*rc) on error. */
 static struct stmt *
 measure_prepare(struct tx *tx, const struct run *run, const char *text,
     int *rc)
@@ -401,7 +417,10 @@ measure_prepare(struct tx *tx, const struct run *run, const char *text,
 		buf_free(&sql);
 		return (NULL);
 	}
-	st = store_prepare(tx, sql.data);
+	/* A statement that does not prepare is a database error, not an
+	 * empty answer. */
+	if ((st = store_prepare(tx, sql.data)) == NULL)
+		*rc = ERR_DB;
 	buf_free(&sql);
 	for (i = 0; i < nbinds; i++)
 		store_bind_int64(st, i + 1, binds[i] == 0 ? run->from :
@@ -559,29 +578,66 @@ csv_write(struct buf *b, const struct run *run, json_t *cols)
 	return (OK);
 }
 
-/* GET /v1/reports/{name} */
-void
-reports_run(struct request *req)
+/* json_dump_callback into a struct json_sink. */
+struct json_sink {
+	struct buf	*b;
+	int		 rc;
+};
+
+static int
+json_buf_cb(const char *p, size_t len, void *arg)
+{
+	struct json_sink	*js = arg;
+
+	if (js->rc == OK)
+		js->rc = buf_append(js->b, p, len);
+	return (js->rc == OK ? 0 : -1);
+}
+
+/* The JSON answer, compact, as http_json would write it. */
+static int
+json_write(struct buf *b, const struct run *run, json_t *cols, json_t *totals)
+{
+	struct json_sink	 js;
+	json_t			*v;
+	char			 from[ISO_TIME_LEN], to[ISO_TIME_LEN];
+
+	time_format_iso(run->from, from);
+	time_format_iso(run->to, to);
+	v = json_pack("{s:s,s:s,s:s,s:s,s:s,s:O,s:O,s:O}", "report",
+	    run->rep->name, "title", run->rep->title, "from", from, "to", to,
+	    "period", report_periods[run->period], "columns", cols, "rows",
+	    run->rows, "totals", totals);
+	if (v == NULL)
+		return (ERR_NOMEM);
+	js.b = b;
+	js.rc = OK;
+	if (json_dump_callback(v, json_buf_cb, &js, JSON_COMPACT) != 0 &&
+	    js.rc == OK)
+		js.rc = ERR_NOMEM;
+	json_decref(v);
+	return (js.rc);
+}
+
+int
+report_make(struct store *db, const struct report_query *q, size_t max,
+    struct report_out *out)
 {
 	struct run	 run;
 	struct tx	*tx = NULL;
 	struct buf	 b;
-	json_t		*cols = NULL, *totals = NULL, *v;
-	char		 from[ISO_TIME_LEN], to[ISO_TIME_LEN], *data, *cd;
-	size_t		 m, len;
-	int		 csv = 0, rc;
+	json_t		*cols = NULL, *totals = NULL;
+	size_t		 m;
+	int		 rc;
 
+	memset(out, 0, sizeof(*out));
 	memset(&run, 0, sizeof(run));
-	buf_init(&b, CSV_MAX);
-	if (caller_admin(req) != OK)
-		return;
-	if ((run.rep = report_find(http_param(req, "name"))) == NULL) {
-		http_problem(req, ERR_NOT_FOUND, "REPORT_NOT_FOUND", "No such "
-		    "report: GET /v1/reports lists them.");
-		return;
-	}
-	if (args(req, &run, &csv) != OK)
-		return;
+	if ((run.rep = report_find(q->name)) == NULL)
+		return (ERR_NOT_FOUND);
+	buf_init(&b, max);
+	run.from = q->from;
+	run.to = q->to;
+	run.period = (enum report_period)q->period;
 	snprintf(run.gid, sizeof(run.gid), "%s_id", run.rep->group);
 	run.nmeasures = measures_count(run.rep);
 	run.rows = json_array();
@@ -593,50 +649,83 @@ reports_run(struct request *req)
 		rc = ERR_NOMEM;
 		goto out;
 	}
-	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
+	/* The rows and the totals from one snapshot. */
+	if ((rc = store_tx_begin(db, STORE_TX_READ | STORE_TX_SNAPSHOT,
+	    &tx)) != OK)
 		goto out;
 	for (m = 0; m < run.nmeasures && rc == OK; m++)
 		rc = measure_run(tx, &run, m);
-	/* The totals in the same read transaction as the rows. */
 	for (m = 0; m < run.nmeasures && rc == OK; m++)
 		rc = measure_total(tx, &run, m, totals);
 	store_tx_rollback(tx);
-	if (rc == ERR_TOO_LARGE) {
-		http_problem(req, ERR_INVALID, "REPORT_TOO_LARGE", "The report "
-		    "has more than %lld rows: narrow the range or choose a "
-		    "longer period.", (long long)config.report_max_rows);
-		goto out;
-	}
+	if (rc == ERR_TOO_LARGE)
+		out->too_many_rows = 1;
 	if (rc != OK || (rc = rows_sort(&run)) != OK)
 		goto out;
-	time_format_iso(run.from, from);
-	time_format_iso(run.to, to);
-	if (!csv) {
-		v = json_pack("{s:s,s:s,s:s,s:s,s:s,s:O,s:O,s:O}", "report",
-		    run.rep->name, "title", run.rep->title, "from", from, "to",
-		    to, "period", report_periods[run.period], "columns", cols, "rows",
-		    run.rows, "totals", totals);
-		if (v == NULL) {
-			rc = ERR_NOMEM;
-			goto out;
-		}
-		http_json(req, 200, v);
-		goto out;
-	}
-	if ((rc = csv_write(&b, &run, cols)) != OK)
-		goto out;
-	if ((cd = arena_printf(req->arena, "attachment; filename=\"%s_%.10s_"
-	    "%.10s_%s.csv\"", run.rep->name, from, to,
-	    report_periods[run.period])) != NULL)
-		http_header_add(req, "Content-Disposition", cd);
-	data = buf_take(&b, &len);
-	http_send_take(req, 200, "text/csv; charset=utf-8", data, len);
+	out->rows = json_array_size(run.rows);
+	if (q->csv)
+		rc = csv_write(&b, &run, cols);
+	else
+		rc = json_write(&b, &run, cols, totals);
+	if (rc == OK)
+		out->data = buf_take(&b, &out->len);
 out:
-	if (rc != OK && !req->responded)
-		http_problem(req, rc, NULL, "The report could not be made.");
 	buf_free(&b);
 	json_decref(cols);
 	json_decref(totals);
 	json_decref(run.rows);
 	json_decref(run.index);
+	return (rc);
+}
+
+void
+report_disposition(const struct report_query *q, char *out, size_t len)
+{
+	char	 from[ISO_TIME_LEN], to[ISO_TIME_LEN];
+
+	time_format_iso(q->from, from);
+	time_format_iso(q->to, to);
+	snprintf(out, len, "attachment; filename=\"%s_%.10s_%.10s_%s.%s\"",
+	    q->name, from, to, report_periods[q->period], q->csv ? "csv" :
+	    "json");
+}
+
+/* GET /v1/reports/{name} */
+void
+reports_run(struct request *req)
+{
+	struct report_query	 q;
+	struct report_out	 o;
+	char			 cd[REPORT_CD_LEN], *v;
+	int			 rc;
+
+	memset(&q, 0, sizeof(q));
+	if (reports_caller_admin(req, NULL) != OK)
+		return;
+	q.name = http_param(req, "name");
+	if (!report_known(q.name)) {
+		http_problem(req, ERR_NOT_FOUND, "REPORT_NOT_FOUND", "No such "
+		    "report: GET /v1/reports lists them.");
+		return;
+	}
+	if (args(req, &q) != OK)
+		return;
+	if ((rc = report_make(req->db, &q, CSV_MAX, &o)) != OK) {
+		if (o.too_many_rows)
+			http_problem(req, ERR_INVALID, "REPORT_TOO_LARGE", "The "
+			    "report has more than %lld rows: narrow the range or "
+			    "choose a longer period.",
+			    (long long)config.report_max_rows);
+		else
+			http_problem(req, rc, NULL, "The report could not be "
+			    "made.");
+		return;
+	}
+	if (q.csv) {
+		report_disposition(&q, cd, sizeof(cd));
+		if ((v = arena_strdup(req->arena, cd)) != NULL)
+			http_header_add(req, "Content-Disposition", v);
+	}
+	http_send_take(req, 200, q.csv ? "text/csv; charset=utf-8" :
+	    "application/json", o.data, o.len);
 }

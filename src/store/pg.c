@@ -245,6 +245,10 @@ pg_begin(struct conn *c, int kind)
 		return (pg_simple(c, ro ?
 		    "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY" :
 		    "BEGIN ISOLATION LEVEL SERIALIZABLE", "begin"));
+	if (kind & STORE_TX_SNAPSHOT)
+		return (pg_simple(c, ro ?
+		    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" :
+		    "BEGIN ISOLATION LEVEL REPEATABLE READ", "begin"));
 	return (pg_simple(c, ro ? "BEGIN READ ONLY" : "BEGIN", "begin"));
 }
 

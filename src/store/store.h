@@ -54,6 +54,14 @@ enum store_dialect {
 #define STORE_TX_READ		0x01	/* SQLite: BEGIN; PG: READ ONLY */
 #define STORE_TX_WRITE		0x02	/* SQLite: BEGIN IMMEDIATE; PG: READ WRITE */
 #define STORE_TX_SERIALIZABLE	0x04	/* PG: ISOLATION LEVEL SERIALIZABLE */
+/*
+ * One snapshot for every statement of the transaction (reports whose
+ * totals and rows must agree). PG: ISOLATION LEVEL REPEATABLE READ (READ
+ * ONLY with STORE_TX_READ); the default READ COMMITTED takes a new
+ * snapshot per statement. SQLite: nothing more, as a read transaction in
+ * WAL mode already reads one snapshot from its first statement to its end.
+ */
+#define STORE_TX_SNAPSHOT	0x08
 
 struct store_opts {
 	int	 pool_min;		/* PostgreSQL: connections opened at start */

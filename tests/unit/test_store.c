@@ -478,6 +478,46 @@ store_run_retries_busy_transactions(void **state)
 	store_close(s);
 }
 
+/*
+ * STORE_TX_SNAPSHOT: a commit by another connection between two reads of
+ * one transaction is not seen by the second read. Without the flag,
+ * PostgreSQL (READ COMMITTED) sees it, which is why reports ask for it.
+ */
+static void
+snapshot_reads_see_one_state(void **state)
+{
+	struct backend	*be = *state;
+	struct store	*s = db_open(state, 3, 2000);
+	struct tx	*tx;
+	struct stmt	*st;
+	int64_t		 n[2];
+	int		 i, kinds[2] = { STORE_TX_READ | STORE_TX_SNAPSHOT,
+			    STORE_TX_READ };
+
+	assert_int_equal(db_exec(s, "DROP TABLE IF EXISTS snap;"
+	    "CREATE TABLE snap (id BIGINT PRIMARY KEY)"), OK);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(store_tx_begin(s, kinds[i], &tx), OK);
+		st = store_prepare(tx, "SELECT count(*) FROM snap");
+		assert_int_equal(store_step(st), STORE_ROW);
+		n[0] = store_col_int64(st, 0);
+		store_finalize(st);
+		assert_int_equal(db_exec(s, i == 0 ? "INSERT INTO snap VALUES "
+		    "(1)" : "INSERT INTO snap VALUES (2)"), OK);
+		st = store_prepare(tx, "SELECT count(*) FROM snap");
+		assert_int_equal(store_step(st), STORE_ROW);
+		n[1] = store_col_int64(st, 0);
+		store_finalize(st);
+		store_tx_rollback(tx);
+		if (i == 0)
+			assert_int_equal(n[1], n[0]);
+		else if (be->dialect == STORE_POSTGRES)
+			assert_int_equal(n[1], n[0] + 1);
+	}
+	assert_int_equal(db_count(s, "SELECT count(*) FROM snap"), 2);
+	store_close(s);
+}
+
 static void
 pool_exhaustion_is_busy_after_the_timeout(void **state)
 {
@@ -683,6 +723,7 @@ main(void)
 		cmocka_unit_test(values_round_trip_with_their_types),
 		cmocka_unit_test(statements_are_cached_and_can_be_open_together),
 		cmocka_unit_test(store_run_retries_busy_transactions),
+		cmocka_unit_test(snapshot_reads_see_one_state),
 		cmocka_unit_test(pool_exhaustion_is_busy_after_the_timeout),
 		cmocka_unit_test(backup_copies_while_others_write),
 		cmocka_unit_test(broken_connections_are_replaced),

@@ -1,0 +1,750 @@
+/*
+ * Report runs: a report of the catalogue (reports.c) made by the job
+ * queue instead of inside the request, for ranges too long to wait for.
+ *
+ *	POST /v1/report-runs		{report, from, to, period?, format?}: 202
+ *	GET  /v1/report-runs		newest first; ?limit= ?cursor=
+ *	GET  /v1/report-runs/{id}	the run: status, attempts, error
+ *	GET  /v1/report-runs/{id}/result	its answer (409 before it is made)
+ *
+ * Admins only (reports:read:all), as GET /v1/reports/{name}, whose query
+ * the body is checked as, with the same problems. The POST is audited
+ * (report_runs.create) and queues a report_runs.make job in the same
+ * transaction; at most RUNS_PENDING_MAX runs wait at once (429).
+ *
+ * The job marks the run running, makes the report (report_make: rows and
+ * totals from one snapshot) and keeps its bytes, at most
+ * report_run_max_bytes, with status succeeded: the same bytes GET
+ * /v1/reports/{name} answers for the same parameters. A report past
+ * report_max_rows (REPORT_TOO_LARGE) or past the byte bound
+ * (RESULT_TOO_LARGE) fails the run at once: no retry would mend it. A
+ * database error is retried by the queue with backoff (status queued
+ * again, error the last one); after the last attempt the run is failed
+ * (DATABASE_ERROR) and the job goes to failed_jobs. A run whose job is in
+ * failed_jobs while the run still says queued or running (its own last
+ * update failed too, or the job timed out) is shown failed with that
+ * error (JOB_FAILED); `carebase jobs retry` runs it again.
+ *
+ * Results hold counts by partner or by course, never a row about a
+ * person. The hourly report_runs.prune job deletes runs created more than
+ * report_run_retention_days ago, results and all.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/arena.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "module.h"
+#include "partners/partners_int.h"
+#include "resource/audit.h"
+#include "resource/resource.h"
+#include "store/jobs.h"
+#include "store/store.h"
+
+#define RUN_KIND		"report_runs.make"
+#define RUNS_PENDING_MAX	16	/* runs queued or running at once */
+#define RUNS_LIST_MAX		200
+#define RUNS_PRUNE_BATCH	500
+#define RUN_NAME_MAX		64	/* bytes of a report's name */
+#define RUN_ERR_MAX		512	/* bytes of a run's error */
+
+/* Columns run_row decodes, for "FROM report_runs r". */
+#define RUN_COLUMNS	"r.id, r.report, r.range_from, r.range_to, " \
+			"r.period, r.format, r.status, r.attempts, " \
+			"r.error_code, r.error, r.result_bytes, " \
+			"r.result_rows, r.requested_by, r.created_at, " \
+			"r.started_at, r.finished_at, CASE WHEN r.status IN " \
+			"('queued', 'running') THEN (SELECT f.error FROM " \
+			"failed_jobs f WHERE f.job_id = r.job_id ORDER BY " \
+			"f.failed_at DESC LIMIT 1) END"
+#define COL_BURIED	16	/* failed_jobs' error of a run not finished */
+
+/* POST: what the request asks, and the row made. */
+struct run_create {
+	const struct report_query	*q;
+	const struct principal		*who;
+	struct request			*req;
+	json_t				*run;	/* the row, owned */
+	char				 id[UUID_STR_LEN];
+};
+
+/* The job: the run's parameters, and how it ended. */
+struct run_job {
+	const char	*id;
+	const char	*job_id;
+	char		 report[RUN_NAME_MAX + 1];
+	int64_t		 from, to;
+	int		 period, csv;
+	int		 found, done;
+	/* end */
+	const char	*status;	/* succeeded, failed or queued */
+	const char	*error_code;
+	char		 error[RUN_ERR_MAX];
+	const struct report_out *out;
+};
+
+struct run_prune {
+	int64_t		 before;
+	int64_t		 deleted;	/* this batch */
+};
+
+static json_t	*time_or_null(struct stmt *, int);
+static json_t	*int_or_null(struct stmt *, int);
+static json_t	*run_row(struct stmt *);
+static int	 run_load(struct tx *, const char *, json_t **);
+static int	 body_parse(struct request *, struct report_query *);
+static int	 create_tx(struct tx *, void *);
+static int	 period_index(const char *);
+static int	 job_begin_tx(struct tx *, void *);
+static int	 job_end_tx(struct tx *, void *);
+static int	 prune_tx(struct tx *, void *);
+
+static const char *const body_members[] = { "from", "to", "period",
+    "format" };
+
+static json_t *
+time_or_null(struct stmt *st, int i)
+{
+	char	 ts[ISO_TIME_LEN];
+
+	if (store_col_is_null(st, i))
+		return (json_null());
+	return (json_string(time_format_iso(store_col_int64(st, i), ts)));
+}
+
+static json_t *
+int_or_null(struct stmt *st, int i)
+{
+	if (store_col_is_null(st, i))
+		return (json_null());
+	return (json_integer((json_int_t)store_col_int64(st, i)));
+}
+
+/* One row of RUN_COLUMNS as the API shows it. */
+static json_t *
+run_row(struct stmt *st)
+{
+	const char	*status = store_col_text(st, 6);
+	json_t		*code, *error;
+	char		 from[ISO_TIME_LEN], to[ISO_TIME_LEN];
+	char		 created[ISO_TIME_LEN];
+
+	if (!store_col_is_null(st, COL_BURIED)) {
+		status = "failed";
+		code = json_string("JOB_FAILED");
+		error = json_string(store_col_text(st, COL_BURIED));
+	} else {
+		code = store_col_is_null(st, 8) ? json_null() :
+		    json_string(store_col_text(st, 8));
+		error = store_col_is_null(st, 9) ? json_null() :
+		    json_string(store_col_text(st, 9));
+	}
+	return (json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:o,s:o,s:o,"
+	    "s:o,s:s,s:o,s:o}", "id", store_col_text(st, 0), "report",
+	    store_col_text(st, 1), "from", time_format_iso(store_col_int64(st,
+	    2), from), "to", time_format_iso(store_col_int64(st, 3), to),
+	    "period", store_col_text(st, 4), "format", store_col_text(st, 5),
+	    "status", status, "attempts", (json_int_t)store_col_int64(st, 7),
+	    "error_code", code, "error", error, "result_bytes",
+	    int_or_null(st, 10), "rows", int_or_null(st, 11), "requested_by",
+	    store_col_is_null(st, 12) ? json_null() :
+	    json_string(store_col_text(st, 12)), "created_at",
+	    time_format_iso(store_col_int64(st, 13), created), "started_at",
+	    time_or_null(st, 14), "finished_at", time_or_null(st, 15)));
+}
+
+/* Run id into *out; ERR_NOT_FOUND. */
+static int
+run_load(struct tx *tx, const char *id, json_t **out)
+{
+	struct stmt	*st;
+	int		 rc;
+
+	*out = NULL;
+	st = store_prepare(tx, "SELECT " RUN_COLUMNS " FROM report_runs r "
+	    "WHERE r.id = ?");
+	store_bind_text(st, 1, id);
+	if ((rc = store_step(st)) == STORE_ROW)
+		rc = (*out = run_row(st)) != NULL ? OK : ERR_NOMEM;
+	else if (rc == STORE_DONE)
+		rc = ERR_NOT_FOUND;
+	store_finalize(st);
+	return (rc);
+}
+
+/*
+ * {report, from, to, period?, format?}: as GET /v1/reports/{name} checks
+ * its name and query. Answers and returns non-OK when it is not one.
+ */
+static int
+body_parse(struct request *req, struct report_query *q)
+{
+	struct report_args	 a;
+	const char		*key, *v[NELEM(body_members)];
+	json_t			*val, *errs, *report;
+	size_t			 i;
+
+	memset(v, 0, sizeof(v));
+	memset(&a, 0, sizeof(a));
+	if (!json_is_object(req->json)) {
+		http_problem(req, ERR_MALFORMED, NULL, "The body must be a "
+		    "JSON object.");
+		return (ERR_MALFORMED);
+	}
+	report = json_object_get(req->json, "report");
+	if (json_is_string(report) && !report_known(json_string_value(
+	    report))) {
+		http_problem(req, ERR_NOT_FOUND, "REPORT_NOT_FOUND", "No such "
+		    "report: GET /v1/reports lists them.");
+		return (ERR_NOT_FOUND);
+	}
+	if ((errs = json_array()) == NULL) {
+		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
+		return (ERR_NOMEM);
+	}
+	if (report == NULL)
+		partners_err(errs, "report", "required", "the name of a report: "
+		    "GET /v1/reports lists them");
+	json_object_foreach(req->json, key, val) {
+		if (strcmp(key, "report") == 0) {
+			if (!json_is_string(val))
+				partners_err(errs, key, "type", "a report "
+				    "name, a string");
+			continue;
+		}
+		for (i = 0; i < NELEM(body_members); i++)
+			if (strcmp(key, body_members[i]) == 0)
+				break;
+		if (i == NELEM(body_members))
+			partners_err(errs, key, "unknown_field", "the body "
+			    "holds report, from, to, period and format only");
+		else if (!json_is_string(val))
+			partners_err(errs, key, "type", "a string");
+		else
+			v[i] = json_string_value(val);
+	}
+	if (json_array_size(errs) == 0)
+		report_args_parse(v[0], v[1], v[2], v[3], &a, errs);
+	if (partners_errs_answer(req, errs, "The report run") != OK)
+		return (ERR_INVALID);
+	q->name = json_string_value(report);
+	q->from = a.from;
+	q->to = a.to;
+	q->period = a.period;
+	q->csv = a.csv;
+	return (OK);
+}
+
+static int
+create_tx(struct tx *tx, void *arg)
+{
+	struct run_create	*c = arg;
+	struct stmt		*st;
+	json_t			*changes;
+	char			 job_id[JOB_ID_LEN], payload[64];
+	char			 from[ISO_TIME_LEN], to[ISO_TIME_LEN];
+	int64_t			 now = time_now_ms(), pending = 0;
+	int			 rc;
+
+	json_decref(c->run);
+	c->run = NULL;
+	/* One count at a time, so concurrent requests cannot pass the cap. */
+	if ((rc = store_xact_lock(tx, "report_runs.create")) != OK)
+		return (rc);
+	st = store_prepare(tx, "SELECT count(*) FROM report_runs r WHERE "
+	    "r.status IN ('queued', 'running') AND NOT EXISTS (SELECT 1 FROM "
+	    "failed_jobs f WHERE f.job_id = r.job_id)");
+	if ((rc = store_step(st)) == STORE_ROW)
+		pending = store_col_int64(st, 0);
+	store_finalize(st);
+	if (rc != STORE_ROW)
+		return (rc == STORE_DONE ? ERR_DB : rc);
+	if (pending >= RUNS_PENDING_MAX)
+		return (ERR_RATE_LIMIT);
+	uuid_v7(c->id);
+	snprintf(payload, sizeof(payload), "{\"run_id\":\"%s\"}", c->id);
+	if ((rc = jobs_enqueue(tx, RUN_KIND, payload, NULL, 0, job_id)) != OK)
+		return (rc);
+	st = store_prepare(tx, "INSERT INTO report_runs (id, report, "
+	    "range_from, range_to, period, format, status, attempts, job_id, "
+	    "requested_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, "
+	    "'queued', 0, ?, ?, ?, ?)");
+	store_bind_text(st, 1, c->id);
+	store_bind_text(st, 2, c->q->name);
+	store_bind_int64(st, 3, c->q->from);
+	store_bind_int64(st, 4, c->q->to);
+	store_bind_text(st, 5, report_periods[c->q->period]);
+	store_bind_text(st, 6, c->q->csv ? "csv" : "json");
+	store_bind_text(st, 7, job_id);
+	store_bind_text(st, 8, c->who->user_id);
+	store_bind_int64(st, 9, now);
+	store_bind_int64(st, 10, now);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc != STORE_DONE)
+		return (rc == STORE_ROW ? ERR_DB : rc);
+	changes = json_pack("{s:s,s:s,s:s,s:s,s:s}", "report", c->q->name,
+	    "from", time_format_iso(c->q->from, from), "to",
+	    time_format_iso(c->q->to, to), "period",
+	    report_periods[c->q->period], "format", c->q->csv ? "csv" : "json");
+	if (changes == NULL)
+		return (ERR_NOMEM);
+	rc = audit_append(tx, c->who, c->req, "report_runs.create",
+	    "report_runs", c->id, changes);
+	json_decref(changes);
+	if (rc != OK)
+		return (rc);
+	return (run_load(tx, c->id, &c->run));
+}
+
+/* POST /v1/report-runs */
+void
+report_runs_create(struct request *req)
+{
+	struct report_query	 q;
+	struct run_create	 c;
+	struct principal	*who;
+	char			*loc;
+	int			 rc;
+
+	memset(&q, 0, sizeof(q));
+	memset(&c, 0, sizeof(c));
+	if (reports_caller_admin(req, &who) != OK || body_parse(req, &q) != OK)
+		return;
+	c.q = &q;
+	c.who = who;
+	c.req = req;
+	rc = store_run(req->db, STORE_TX_WRITE, create_tx, &c);
+	if (rc == ERR_RATE_LIMIT) {
+		http_problem(req, rc, "RUNS_PENDING", "%d report runs are "
+		    "waiting already: try again when one is done.",
+		    RUNS_PENDING_MAX);
+		json_decref(c.run);
+		return;
+	}
+	if (rc != OK) {
+		json_decref(c.run);
+		http_problem(req, rc, NULL, "The report run could not be "
+		    "queued.");
+		return;
+	}
+	if ((loc = arena_printf(req->arena, "/v1/report-runs/%s", c.id)) !=
+	    NULL)
+		http_header_add(req, "Location", loc);
+	http_json(req, 202, c.run);
+}
+
+/* GET /v1/report-runs: newest first, ?cursor= ?limit=. */
+void
+report_runs_list(struct request *req)
+{
+	struct tx	*tx = NULL;
+	struct stmt	*st;
+	const char	*after, *v;
+	json_t		*data = NULL, *row, *last = NULL, *errs;
+	int64_t		 limit = 50, n = 0;
+	int		 rc, step;
+
+	if (reports_caller_admin(req, NULL) != OK)
+		return;
+	if ((errs = json_array()) == NULL) {
+		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
+		return;
+	}
+	if ((after = http_query(req, "cursor")) != NULL && !uuid_valid(after))
+		partners_err(errs, "cursor", "invalid_format", "must be the "
+		    "next_cursor of a previous page");
+	if ((v = http_query(req, "limit")) != NULL &&
+	    parse_int64(v, 1, RUNS_LIST_MAX, &limit) != 0)
+		partners_err(errs, "limit", "out_of_range", "1 to 200");
+	if (partners_errs_answer(req, errs, "The query") != OK)
+		return;
+	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
+		goto out;
+	st = store_prepare(tx, after != NULL ? "SELECT " RUN_COLUMNS " FROM "
+	    "report_runs r WHERE r.id < ? ORDER BY r.id DESC LIMIT ?" :
+	    "SELECT " RUN_COLUMNS " FROM report_runs r ORDER BY r.id DESC "
+	    "LIMIT ?");
+	if (after != NULL)
+		store_bind_text(st, 1, after);
+	store_bind_int64(st, after != NULL ? 2 : 1, limit + 1);
+	data = json_array();
+	rc = OK;
+	while ((step = store_step(st)) == STORE_ROW && n < limit) {
+		if ((row = run_row(st)) == NULL ||
+		    json_array_append_new(data, row) != 0) {
+			rc = ERR_NOMEM;
+			break;
+		}
+		n++;
+	}
+	if (rc == OK && step != STORE_ROW && step != STORE_DONE)
+		rc = step;
+	if (rc == OK && step == STORE_ROW && n > 0)
+		last = json_object_get(json_array_get(data, (size_t)n - 1),
+		    "id");
+	store_finalize(st);
+out:
+	if (rc != OK || data == NULL) {
+		store_tx_rollback(tx);
+		json_decref(data);
+		http_problem(req, rc != OK ? rc : ERR_NOMEM, NULL, "The report "
+		    "runs cannot be read.");
+		return;
+	}
+	http_json(req, 200, json_pack("{s:o,s:O}", "data", data, "next_cursor",
+	    last != NULL ? last : json_null()));
+	store_tx_rollback(tx);
+}
+
+/* GET /v1/report-runs/{id} */
+void
+report_runs_get(struct request *req)
+{
+	struct tx	*tx;
+	const char	*id = http_param(req, "id");
+	json_t		*run = NULL;
+	int		 rc;
+
+	if (reports_caller_admin(req, NULL) != OK)
+		return;
+	if (id == NULL || !uuid_valid(id))
+		rc = ERR_NOT_FOUND;
+	else if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) == OK) {
+		rc = run_load(tx, id, &run);
+		store_tx_rollback(tx);
+	}
+	if (rc != OK) {
+		http_problem(req, rc, NULL, rc == ERR_NOT_FOUND ? "No such "
+		    "report run." : "The report run cannot be read.");
+		return;
+	}
+	http_json(req, 200, run);
+}
+
+/* GET /v1/report-runs/{id}/result */
+void
+report_runs_result(struct request *req)
+{
+	struct report_query	 q;
+	struct tx		*tx = NULL;
+	struct stmt		*st = NULL;
+	const char		*id = http_param(req, "id"), *status, *err;
+	const void		*blob;
+	char			 name[RUN_NAME_MAX + 1], cd[REPORT_CD_LEN];
+	char			*data = NULL, *v;
+	size_t			 len = 0;
+	int			 rc;
+
+	memset(&q, 0, sizeof(q));
+	if (reports_caller_admin(req, NULL) != OK)
+		return;
+	if (id == NULL || !uuid_valid(id)) {
+		http_problem(req, ERR_NOT_FOUND, NULL, "No such report run.");
+		return;
+	}
+	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
+		goto out;
+	st = store_prepare(tx, "SELECT " RUN_COLUMNS ", r.result FROM "
+	    "report_runs r WHERE r.id = ?");
+	store_bind_text(st, 1, id);
+	if ((rc = store_step(st)) != STORE_ROW) {
+		rc = rc == STORE_DONE ? ERR_NOT_FOUND : rc;
+		goto out;
+	}
+	rc = OK;
+	status = store_col_text(st, 6);
+	err = store_col_text(st, 9);
+	if (!store_col_is_null(st, COL_BURIED)) {
+		status = "failed";
+		err = store_col_text(st, COL_BURIED);
+	}
+	if (strcmp(status, "queued") == 0 || strcmp(status, "running") == 0) {
+		http_problem(req, ERR_CONFLICT, "RUN_NOT_READY", "The run is "
+		    "%s: GET /v1/report-runs/%s says when it is done.", status,
+		    id);
+		goto out;
+	}
+	if (strcmp(status, "succeeded") != 0) {
+		http_problem(req, ERR_CONFLICT, "RUN_FAILED", "The run failed: "
+		    "%s", err != NULL ? err : "no reason recorded");
+		goto out;
+	}
+	blob = store_col_blob(st, COL_BURIED + 1, &len);
+	if (strlcpy_cb(name, store_col_text(st, 1), sizeof(name)) >=
+	    sizeof(name) || (q.period = period_index(store_col_text(st, 4))) <
+	    0) {
+		rc = ERR_INTERNAL;
+		goto out;
+	}
+	q.name = name;
+	q.from = store_col_int64(st, 2);
+	q.to = store_col_int64(st, 3);
+	q.csv = strcmp(store_col_text(st, 5), "csv") == 0;
+	if ((data = malloc(len > 0 ? len : 1)) == NULL) {
+		rc = ERR_NOMEM;
+		goto out;
+	}
+	if (len > 0)
+		memcpy(data, blob, len);
+	report_disposition(&q, cd, sizeof(cd));
+	if ((v = arena_strdup(req->arena, cd)) != NULL)
+		http_header_add(req, "Content-Disposition", v);
+	http_send_take(req, 200, q.csv ? "text/csv; charset=utf-8" :
+	    "application/json", data, len);
+	data = NULL;
+out:
+	store_finalize(st);
+	store_tx_rollback(tx);
+	free(data);
+	if (rc != OK && !req->responded)
+		http_problem(req, rc, NULL, rc == ERR_NOT_FOUND ? "No such "
+		    "report run." : "The report run cannot be read.");
+}
+
+/* The job */
+
+static int
+period_index(const char *s)
+{
+	int	 i;
+
+	for (i = 0; s != NULL && report_periods[i] != NULL; i++)
+		if (strcmp(s, report_periods[i]) == 0)
+			return (i);
+	return (-1);
+}
+
+/* Read the run's parameters and mark it running (unless it is done). */
+static int
+job_begin_tx(struct tx *tx, void *arg)
+{
+	struct run_job	*r = arg;
+	struct stmt	*st;
+	const char	*status;
+	int64_t		 now = time_now_ms();
+	int		 rc;
+
+	r->found = r->done = 0;
+	st = store_prepare(tx, "SELECT report, range_from, range_to, period, "
+	    "format, status FROM report_runs WHERE id = ?");
+	store_bind_text(st, 1, r->id);
+	if ((rc = store_step(st)) == STORE_ROW) {
+		r->found = 1;
+		strlcpy_cb(r->report, store_col_text(st, 0), sizeof(r->report));
+		r->from = store_col_int64(st, 1);
+		r->to = store_col_int64(st, 2);
+		r->period = period_index(store_col_text(st, 3));
+		r->csv = strcmp(store_col_text(st, 4), "csv") == 0;
+		status = store_col_text(st, 5);
+		r->done = strcmp(status, "succeeded") == 0;
+	}
+	store_finalize(st);
+	if (rc != STORE_ROW)
+		return (rc == STORE_DONE ? OK : rc);
+	if (r->done)
+		return (OK);
+	st = store_prepare(tx, "UPDATE report_runs SET status = 'running', "
+	    "attempts = attempts + 1, job_id = ?, started_at = ?, "
+	    "updated_at = ? WHERE id = ?");
+	store_bind_text(st, 1, r->job_id);
+	store_bind_int64(st, 2, now);
+	store_bind_int64(st, 3, now);
+	store_bind_text(st, 4, r->id);
+	rc = store_step(st);
+	store_finalize(st);
+	return (rc == STORE_DONE ? OK : rc == STORE_ROW ? ERR_DB : rc);
+}
+
+/* Record how the attempt ended (nothing when the run is gone). */
+static int
+job_end_tx(struct tx *tx, void *arg)
+{
+	struct run_job	*r = arg;
+	struct stmt	*st;
+	int64_t		 now = time_now_ms();
+	int		 rc, ok = strcmp(r->status, "succeeded") == 0;
+
+	if (strcmp(r->status, "queued") == 0) {
+		st = store_prepare(tx, "UPDATE report_runs SET status = "
+		    "'queued', error_code = ?, error = ?, updated_at = ? "
+		    "WHERE id = ?");
+		store_bind_text(st, 1, r->error_code);
+		store_bind_text(st, 2, r->error);
+		store_bind_int64(st, 3, now);
+		store_bind_text(st, 4, r->id);
+	} else {
+		st = store_prepare(tx, "UPDATE report_runs SET status = ?, "
+		    "error_code = ?, error = ?, result = ?, result_bytes = ?, "
+		    "result_rows = ?, finished_at = ?, updated_at = ? "
+		    "WHERE id = ?");
+		store_bind_text(st, 1, r->status);
+		store_bind_text(st, 2, ok ? NULL : r->error_code);
+		store_bind_text(st, 3, ok ? NULL : r->error);
+		if (ok) {
+			store_bind_blob(st, 4, r->out->data, r->out->len);
+			store_bind_int64(st, 5, (int64_t)r->out->len);
+			store_bind_int64(st, 6, (int64_t)r->out->rows);
+		} else {
+			store_bind_null(st, 4);
+			store_bind_null(st, 5);
+			store_bind_null(st, 6);
+		}
+		store_bind_int64(st, 7, now);
+		store_bind_int64(st, 8, now);
+		store_bind_text(st, 9, r->id);
+	}
+	rc = store_step(st);
+	store_finalize(st);
+	return (rc == STORE_DONE ? OK : rc == STORE_ROW ? ERR_DB : rc);
+}
+
+int
+report_runs_make_job(struct store *db, const struct job *job, char *err)
+{
+	struct report_query	 q;
+	struct report_out	 o;
+	struct run_job		 r;
+	json_t			*pl;
+	json_error_t		 jerr;
+	const char		*id = NULL;
+	int			 rc, rc2, retry = 0;
+
+	memset(&r, 0, sizeof(r));
+	memset(&o, 0, sizeof(o));
+	if ((pl = json_loads(job->payload, 0, &jerr)) == NULL ||
+	    json_unpack(pl, "{s:s}", "run_id", &id) != 0 || !uuid_valid(id)) {
+		snprintf(err, JOB_ERR_LEN, "%s: malformed payload", RUN_KIND);
+		if (job->give_up != NULL)
+			*job->give_up = 1;
+		json_decref(pl);
+		return (ERR_INVALID);
+	}
+	r.id = id;
+	r.job_id = job->id;
+	if ((rc = store_run(db, STORE_TX_WRITE, job_begin_tx, &r)) != OK) {
+		snprintf(err, JOB_ERR_LEN, "%s: the run could not be read: %s",
+		    RUN_KIND, err_code(rc));
+		goto out;
+	}
+	if (!r.found || r.done) {
+		log_info("event=report_run id=%s status=%s", id, r.found ?
+		    "made_already" : "gone");
+		goto out;
+	}
+	memset(&q, 0, sizeof(q));
+	q.name = r.report;
+	q.from = r.from;
+	q.to = r.to;
+	q.period = r.period;
+	q.csv = r.csv;
+	r.out = &o;
+	if (r.period < 0)
+		rc = ERR_INTERNAL;	/* the CHECK constraint forbids it */
+	else
+		rc = report_make(db, &q, (size_t)config.report_run_max_bytes,
+		    &o);
+	if (rc == OK)
+		r.status = "succeeded";
+	else if (o.too_many_rows) {
+		r.status = "failed";
+		r.error_code = "REPORT_TOO_LARGE";
+		snprintf(r.error, sizeof(r.error), "the report has more than "
+		    "%lld rows (report_max_rows): narrow the range or choose a "
+		    "longer period", (long long)config.report_max_rows);
+	} else if (rc == ERR_TOO_LARGE) {
+		r.status = "failed";
+		r.error_code = "RESULT_TOO_LARGE";
+		snprintf(r.error, sizeof(r.error), "the result is over %lld "
+		    "bytes (report_run_max_bytes): narrow the range or choose a "
+		    "longer period", (long long)config.report_run_max_bytes);
+	} else if (rc == ERR_NOT_FOUND || rc == ERR_INTERNAL) {
+		r.status = "failed";
+		r.error_code = "REPORT_FAILED";
+		snprintf(r.error, sizeof(r.error), "the report could not be "
+		    "made: %s", err_code(rc));
+	} else {
+		/* The database: the queue retries with backoff. */
+		retry = 1;
+		r.status = job->attempt >= job->max_attempts ? "failed" :
+		    "queued";
+		r.error_code = "DATABASE_ERROR";
+		snprintf(r.error, sizeof(r.error), "attempt %d of %d: the "
+		    "report could not be read: %s", job->attempt,
+		    job->max_attempts, err_code(rc));
+	}
+	if ((rc2 = store_run(db, STORE_TX_WRITE, job_end_tx, &r)) != OK &&
+	    !retry) {
+		/* Made or failed, but not recorded: run again. */
+		rc = rc2;
+		snprintf(err, JOB_ERR_LEN, "%s: the run could not be updated: "
+		    "%s", RUN_KIND, err_code(rc2));
+		goto out;
+	}
+	if (retry) {
+		snprintf(err, JOB_ERR_LEN, "%s: %.400s", RUN_KIND, r.error);
+		goto out;
+	}
+	log_info("event=report_run id=%s report=%s status=%s code=%s bytes=%zu "
+	    "rows=%zu", id, r.report, r.status, r.error_code != NULL ?
+	    r.error_code : "-", o.len, o.rows);
+	rc = OK;
+out:
+	free(o.data);
+	json_decref(pl);
+	return (rc);
+}
+
+/* Retention */
+
+static int
+prune_tx(struct tx *tx, void *arg)
+{
+	struct run_prune	*p = arg;
+	struct stmt		*st;
+	int			 rc;
+
+	st = store_prepare(tx, "DELETE FROM report_runs WHERE id IN (SELECT "
+	    "id FROM report_runs WHERE created_at < ? ORDER BY created_at "
+	    "LIMIT ?)");
+	store_bind_int64(st, 1, p->before);
+	store_bind_int64(st, 2, RUNS_PRUNE_BATCH);
+	rc = store_step(st);
+	p->deleted = store_changes(st);
+	store_finalize(st);
+	return (rc == STORE_DONE ? OK : rc == STORE_ROW ? ERR_DB : rc);
+}
+
+/* The report_runs.prune job: runs past report_run_retention_days go. */
+int
+report_runs_prune_job(struct store *db, const struct job *job, char *err)
+{
+	struct run_prune	 p;
+	int64_t			 n = 0;
+	int			 rc;
+
+	(void)job;
+	memset(&p, 0, sizeof(p));
+	p.before = time_now_ms() - config.report_run_retention_days *
+	    24LL * 3600 * 1000;
+	do {
+		if ((rc = store_run(db, STORE_TX_WRITE, prune_tx, &p)) != OK)
+			break;
+		n += p.deleted;
+	} while (p.deleted == RUNS_PRUNE_BATCH);
+	if (n > 0)
+		log_info("event=report_runs_pruned deleted=%lld "
+		    "retention_days=%lld", (long long)n,
+		    (long long)config.report_run_retention_days);
+	if (rc != OK)
+		snprintf(err, JOB_ERR_LEN, "report_runs.prune: %s",
+		    err_code(rc));
+	return (rc);
+}
