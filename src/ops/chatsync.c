@@ -1292,13 +1292,16 @@ chatforget_run(struct store *db, const struct job *job, char *err)
 	int		 rc, give_up = 0;
 
 	(void)db;
-	if ((pl = json_loads(job->payload, 0, &jerr)) == NULL ||
+	rc = ERR_INVALID;
+	if ((pl = json_loads(job->payload, 0, &jerr)) != NULL &&
 	    json_unpack(pl, "{s:s,s:s}", "user_id", &user_id, "people_id",
-	    &b64) != 0 || !uuid_valid(user_id) ||
+	    &b64) == 0 && uuid_valid(user_id) &&
 	    sodium_base642bin(sealed, sizeof(sealed), b64, strlen(b64), NULL,
-	    &n, NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-	    (snprintf(ad, sizeof(ad), "%s%s", CHAT_FORGET_AD, user_id),
-	    keyring_open_text(KEY_SYSTEM, ad, sealed, n, &people_id)) != OK) {
+	    &n, NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0) {
+		snprintf(ad, sizeof(ad), "%s%s", CHAT_FORGET_AD, user_id);
+		rc = keyring_open_text(KEY_SYSTEM, ad, sealed, n, &people_id);
+	}
+	if (rc != OK) {
 		snprintf(err, JOB_ERR_LEN, "%s: malformed payload",
 		    CHAT_FORGET_KIND);
 		rc = ERR_INVALID;

@@ -1028,6 +1028,27 @@ def test_erasure_with_the_provider_down_is_retried_then_delivered(server, world,
     assert chat.deletes(o["email"]) == [403, 200]
 
 
+def test_a_malformed_delete_job_gives_up_at_once(server, chat):
+    """A chat.profile_delete payload that does not open (not sealed by this
+    server, or for another user) goes to failed_jobs without a request."""
+    db = server.db
+    now = int(time.time() * 1000)
+    uid = str(uuid.uuid4())
+    bad = [json.dumps({"user_id": uid, "people_id": "bm90LXNlYWxlZA"}),
+           json.dumps({"user_id": "nope", "people_id": "x"}),
+           json.dumps({"user_id": uid, "people_id": "A" * 5000})]
+    for payload in bad:
+        db_exec(db, "INSERT INTO jobs (id, queue, kind, payload, status, attempts, "
+                    "max_attempts, run_at, created_at, updated_at) VALUES "
+                    f"('{uuid.uuid4()}', 'chat', 'chat.profile_delete', '{payload}', 'queued', "
+                    f"0, 10, {now}, {now}, {now})")
+    wait_until(lambda: db.count("failed_jobs", "kind = 'chat.profile_delete'") == 3,
+               what="the malformed jobs to give up")
+    errors = [r[0] for r in db.query("SELECT error FROM failed_jobs")]
+    assert errors == ["chat.profile_delete: malformed payload"] * 3, errors
+    assert chat.requests() == []
+
+
 # -- off, and configuration ----------------------------------------------------------
 
 def test_sync_is_off_without_a_url(start_server, chat):
