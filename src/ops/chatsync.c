@@ -123,7 +123,7 @@
 #define CHAT_SYNC_KIND		"chat.profile_sync"
 #define CHAT_FORGET_KIND	"chat.profile_delete"
 #define CHAT_FORGET_AD		"jobs.chat_profile_delete:"
-#define CHAT_PEOPLE_ID_MAX	320	/* bytes of an address (people's bound) */
+#define CHAT_PEOPLE_ID_MAX	320	/* bytes of an address, as people's */
 #define CHAT_SYNC_QUEUE		"chat"
 #define CHAT_SYNC_ATTEMPTS	10	/* ~17 min with the default backoff */
 #define CHAT_RESPONSE_MAX	(64 * 1024)	/* bytes of an answer read */
@@ -145,7 +145,7 @@ struct profile {
 	char		*email;		/* the people id */
 	char		*nickname;
 	char		*pushed;	/* pushed_identity opened; NULL: none */
-	char		*pending;	/* pending_identity opened; NULL: none */
+	char		*pending;	/* pending_identity opened, or NULL */
 	unsigned char	*sealed;	/* email sealed as the row's identity */
 	size_t		 sealed_len;
 	json_t		*data;
@@ -1423,8 +1423,8 @@ gdpr_erase(struct tx *tx, const char *user_id)
 		store_bind_text(st, 1, user_id);
 		if ((rc = store_step(st)) == STORE_ROW) {
 			b = store_col_blob(st, 0, &n);
-			if (seal_open_field(key, "users", "email", user_id, b, n,
-			    &id[0]) != OK)
+			if (seal_open_field(key, "users", "email", user_id, b,
+			    n, &id[0]) != OK)
 				id[0] = NULL;
 		}
 		store_finalize(st);
