@@ -38,6 +38,36 @@
  * status and Crisp's reason). At most CHAT_RESPONSE_MAX bytes of an answer
  * are read.
  *
+ * The person's address changes (PATCH /v1/me, an admin's PATCH of the
+ * user): the profile stored under the old address must not stay there.
+ * The sync row remembers the addresses the provider may hold a profile
+ * under, sealed under the user's data key: pushed_identity (the last push
+ * that landed) and pending_identity (a push under way or failed, which
+ * may have made one). Before pushing, the job deletes the profile under
+ * each of them that is not the current address,
+ *
+ *	DELETE <chat_sync_url>/website/<website id>/people/profile/<email>
+ *
+ * (Crisp's "remove people profile"; 2xx or 404 is done), then records the
+ * current address as pending, then pushes; only a push that landed
+ * replaces pushed_identity and clears pending_identity. A delete that
+ * fails fails the attempt like a push (retried, or failed_jobs), and the
+ * old address stays recorded until a delete of it has succeeded. A
+ * profile is "unchanged" only when the digest matches and it was pushed
+ * under the current address with nothing pending.
+ *
+ * Erasure (people's GDPR hook, run before the data key is destroyed)
+ * forgets the row and queues one chat.profile_delete job per address the
+ * provider may hold (pushed, pending; for a row pushed before migration
+ * 0012, the current address), whose payload is the user id and the
+ * address sealed under the system key (bound to
+ * "jobs.chat_profile_delete:<user id>"), so it is in clear nowhere in the
+ * database; the job sends the DELETE above, retried with backoff like a
+ * push and put in failed_jobs when it gives up. A push that lands after
+ * the erasure committed (it read the profile before) finds the row gone
+ * and queues the same job for what it pushed. With chat_sync_url empty,
+ * erasure only forgets the row.
+ *
  * Besides the partners module's and learning's touches, people tells of
  * changes to the user's own fields below, and of their email and first
  * name (people_change_register; last_active_at on sign-in and at most
@@ -91,6 +121,9 @@
 #include "store/store.h"
 
 #define CHAT_SYNC_KIND		"chat.profile_sync"
+#define CHAT_FORGET_KIND	"chat.profile_delete"
+#define CHAT_FORGET_AD		"jobs.chat_profile_delete:"
+#define CHAT_PEOPLE_ID_MAX	320	/* bytes of an address, as people's */
 #define CHAT_SYNC_QUEUE		"chat"
 #define CHAT_SYNC_ATTEMPTS	10	/* ~17 min with the default backoff */
 #define CHAT_RESPONSE_MAX	(64 * 1024)	/* bytes of an answer read */
@@ -106,25 +139,48 @@
 struct profile {
 	const char	*user_id;
 	int64_t		 now;
-	int		 gone;		/* erased, deleted, unknown: not sent */
+	int		 gone;		/* erased or unknown: not sent */
+	int		 deleted;	/* deleted, not erased: not sent */
 	int		 bookings;	/* therapy_bookings is there */
 	char		*email;		/* the people id */
 	char		*nickname;
+	char		*pushed;	/* pushed_identity opened; NULL: none */
+	char		*pending;	/* pending_identity opened, or NULL */
+	unsigned char	*sealed;	/* email sealed as the row's identity */
+	size_t		 sealed_len;
 	json_t		*data;
 	char		 last_digest[DIGEST_LEN];	/* "" = never pushed */
 };
 
-/* The end of an attempt, run by store_run. */
+/* The end of an attempt (and its pending mark), run by store_run. */
 struct sync_end {
 	const char	*user_id;
 	const char	*job_id;
 	const char	*digest;	/* pushed: store it; NULL: not pushed */
+	const char	*people_id;	/* what was pushed, borrowed */
+	const unsigned char *identity;	/* it sealed for the row, borrowed */
+	size_t		 identity_len;
 	int		 release;	/* done, or failed for good */
 	int		 gone;		/* the user is erased: forget the row */
+	int		 found;		/* pending_tx: the row is there */
 };
 
 static int	 chatsync_init(struct store *);
 static int	 chatsync_run(struct store *, const struct job *, char *err);
+static int	 chatforget_run(struct store *, const struct job *, char *err);
+static int	 profile_send(struct store *, struct profile *,
+		    struct sync_end *, const char *digest, char *err,
+		    int *give_up, const char **outcome);
+static int	 pending_tx(struct tx *, void *);
+static int	 identity_open(const unsigned char *key, const char *user_id,
+		    struct stmt *, int col, char **out);
+static int	 profile_identities(struct tx *, struct profile *,
+		    const unsigned char *key);
+static int	 chat_forget(const char *kind, const char *people_id,
+		    char *err, int *give_up);
+static int	 chat_forget_enqueue(struct tx *, const char *user_id,
+		    const char *people_id);
+static void	 free_secret(char *);
 static int	 chatsync_enabled(void);
 static int	 chat_enqueue(struct tx *, const char *user_id, char *job_id);
 static int	 chat_profile_refresh(struct tx *, const char *user_id);
@@ -141,9 +197,9 @@ static json_t	*iso_or_empty(struct stmt *, int);
 static void	 course_key(const char *slug, const char *id, char *out,
 		    size_t n);
 static int	 chat_push(const struct profile *, char *err, int *give_up);
-static int	 chat_request(const char *method, const char *path,
-		    const char *people_id, const char *body, char *err,
-		    int *give_up);
+static int	 chat_request(const char *kind, const char *method,
+		    const char *path, const char *people_id, const char *body,
+		    char *err, int *give_up);
 static size_t	 chat_write(char *, size_t, size_t, void *);
 static void	 chat_reason(const struct buf *, char *out, size_t n);
 static int	 gdpr_export(struct tx *, const char *user_id, json_t *rows);
@@ -151,6 +207,7 @@ static int	 gdpr_erase(struct tx *, const char *user_id);
 
 static const struct job_kind chatsync_jobs[] = {
 	{CHAT_SYNC_KIND, chatsync_run, CHAT_SYNC_ATTEMPTS},
+	{CHAT_FORGET_KIND, chatforget_run, CHAT_SYNC_ATTEMPTS},
 };
 
 static const struct people_gdpr_hook gdpr_hook = {
@@ -387,13 +444,16 @@ chatsync_run(struct store *db, const struct job *job, char *err)
 	if (p.gone) {
 		outcome = "skipped";
 		e.gone = 1;
-	}
+	} else if (p.deleted)
+		outcome = "skipped";	/* the row and its identities stay */
 	else {
 		profile_digest(&p, digest);
-		if (strcmp(digest, p.last_digest) == 0)
+		if (strcmp(digest, p.last_digest) == 0 && p.pending == NULL &&
+		    p.pushed != NULL && strcmp(p.pushed, p.email) == 0)
 			outcome = "unchanged";
-		else if ((rc = chat_push(&p, err, &give_up)) == OK)
-			e.digest = digest;
+		else
+			rc = profile_send(db, &p, &e, digest, err, &give_up,
+			    &outcome);
 	}
 	/* Done, or finally failed: let go of the row (or follow up). */
 	e.release = rc == OK || give_up || job->attempt >= job->max_attempts;
@@ -438,6 +498,70 @@ sync_begin_tx(struct tx *tx, void *arg)
 }
 
 /*
+ * Delete the profiles under the addresses the provider may hold that are
+ * not the current one, mark the current one pending, push. OK with
+ * e->digest set when the push landed, or with *outcome "skipped" when the
+ * row went meanwhile (erased: nothing is sent).
+ */
+static int
+profile_send(struct store *db, struct profile *p, struct sync_end *e,
+    const char *digest, char *err, int *give_up, const char **outcome)
+{
+	const char	*old[2];
+	size_t		 i;
+	int		 rc, moved = 0;
+
+	old[0] = p->pushed;
+	old[1] = p->pending != NULL && (p->pushed == NULL ||
+	    strcmp(p->pending, p->pushed) != 0) ? p->pending : NULL;
+	for (i = 0; i < NELEM(old); i++) {
+		if (old[i] == NULL || strcmp(old[i], p->email) == 0)
+			continue;
+		if ((rc = chat_forget(CHAT_SYNC_KIND, old[i], err,
+		    give_up)) != OK)
+			return (rc);
+		moved = 1;
+	}
+	e->identity = p->sealed;
+	e->identity_len = p->sealed_len;
+	if ((rc = store_run(db, STORE_TX_WRITE, pending_tx, e)) != OK) {
+		snprintf(err, JOB_ERR_LEN, "%s: the sync row could not be "
+		    "marked: %s", CHAT_SYNC_KIND, err_code(rc));
+		return (rc);
+	}
+	if (!e->found) {
+		*outcome = "skipped";
+		e->gone = 1;
+		return (OK);
+	}
+	if ((rc = chat_push(p, err, give_up)) != OK)
+		return (rc);
+	e->digest = digest;
+	e->people_id = p->email;
+	*outcome = moved ? "moved" : "pushed";
+	return (OK);
+}
+
+/* The current address is about to be pushed: the provider may hold it. */
+static int
+pending_tx(struct tx *tx, void *arg)
+{
+	struct sync_end	*e = arg;
+	struct stmt	*st;
+	int		 rc;
+
+	st = store_prepare(tx, "UPDATE chat_profile_sync SET "
+	    "pending_identity = ?, updated_at = ? WHERE user_id = ?");
+	store_bind_blob(st, 1, e->identity, e->identity_len);
+	store_bind_int64(st, 2, time_now_ms());
+	store_bind_text(st, 3, e->user_id);
+	rc = store_step(st);
+	e->found = store_changes(st) == 1;
+	store_finalize(st);
+	return (rc == STORE_DONE ? OK : rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+}
+
+/*
  * Record what was pushed; then, if the row still names this job, queue a
  * follow-up for a change made while it ran (dirty), or let go. The row of
  * an erased or deleted user goes.
@@ -448,25 +572,27 @@ sync_end_tx(struct tx *tx, void *arg)
 	struct sync_end	*e = arg;
 	struct stmt	*st;
 	char		 job_id[JOB_ID_LEN];
-	int64_t		 now = time_now_ms();
+	int64_t		 now = time_now_ms(), n;
 	int		 rc, mine = 0, dirty = 0;
 
 	if (e->digest != NULL) {
-		st = store_prepare(tx, "INSERT INTO chat_profile_sync "
-		    "(user_id, dirty, digest, pushed_at, created_at, "
-		    "updated_at) VALUES (?, 0, ?, ?, ?, ?) ON CONFLICT "
-		    "(user_id) DO UPDATE SET digest = excluded.digest, "
-		    "pushed_at = excluded.pushed_at, "
-		    "updated_at = excluded.updated_at");
-		store_bind_text(st, 1, e->user_id);
-		store_bind_text(st, 2, e->digest);
+		st = store_prepare(tx, "UPDATE chat_profile_sync SET "
+		    "digest = ?, pushed_identity = ?, pending_identity = NULL, "
+		    "pushed_at = ?, updated_at = ? WHERE user_id = ?");
+		store_bind_text(st, 1, e->digest);
+		store_bind_blob(st, 2, e->identity, e->identity_len);
 		store_bind_int64(st, 3, now);
 		store_bind_int64(st, 4, now);
-		store_bind_int64(st, 5, now);
+		store_bind_text(st, 5, e->user_id);
 		rc = store_step(st);
+		n = store_changes(st);
 		store_finalize(st);
 		if (rc != STORE_DONE)
 			return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+		/* Erased since it read the profile: delete what it pushed. */
+		if (n == 0)
+			return (chat_forget_enqueue(tx, e->user_id,
+			    e->people_id));
 	}
 	if (!e->release)
 		return (OK);
@@ -509,21 +635,30 @@ sync_end_tx(struct tx *tx, void *arg)
 
 /* The profile */
 
+/* Wipe and free a malloc'd string of personal data; NULL is fine. */
+static void
+free_secret(char *s)
+{
+	if (s != NULL) {
+		sodium_memzero(s, strlen(s));
+		free(s);
+	}
+}
+
 static void
 profile_clear(struct profile *p)
 {
-	if (p->email != NULL) {
-		sodium_memzero(p->email, strlen(p->email));
-		free(p->email);
-	}
-	if (p->nickname != NULL) {
-		sodium_memzero(p->nickname, strlen(p->nickname));
-		free(p->nickname);
-	}
+	free_secret(p->email);
+	free_secret(p->nickname);
+	free_secret(p->pushed);
+	free_secret(p->pending);
+	free(p->sealed);
 	json_decref(p->data);
-	p->email = p->nickname = NULL;
+	p->email = p->nickname = p->pushed = p->pending = NULL;
+	p->sealed = NULL;
+	p->sealed_len = 0;
 	p->data = NULL;
-	p->gone = 0;
+	p->gone = p->deleted = 0;
 	p->last_digest[0] = '\0';
 }
 
@@ -531,27 +666,69 @@ static int
 profile_load_tx(struct tx *tx, void *arg)
 {
 	struct profile	*p = arg;
-	struct stmt	*st;
 	int		 rc;
 
 	profile_clear(p);	/* store_run may run this again */
 	p->now = time_now_ms();
 	if ((p->data = json_object()) == NULL)
 		return (ERR_NOMEM);
-	if ((rc = profile_user(tx, p)) != OK || p->gone)
+	if ((rc = profile_user(tx, p)) != OK || p->gone || p->deleted)
 		return (rc);
 	if ((rc = profile_accesses(tx, p)) != OK ||
-	    (rc = profile_courses(tx, p)) != OK ||
-	    (rc = profile_bookings(tx, p)) != OK)
+	    (rc = profile_courses(tx, p)) != OK)
 		return (rc);
-	st = store_prepare(tx, "SELECT digest FROM chat_profile_sync WHERE "
-	    "user_id = ?");
+	return (profile_bookings(tx, p));
+}
+
+/*
+ * An identity column of the sync row opened into *out (NULL when the
+ * column is NULL). One that does not open (it cannot be sealed under
+ * another key: the row is the user's) is ERR_INVALID.
+ */
+static int
+identity_open(const unsigned char *key, const char *user_id,
+    struct stmt *st, int col, char **out)
+{
+	const void	*b;
+	size_t		 n = 0;
+
+	*out = NULL;
+	if (store_col_is_null(st, col))
+		return (OK);
+	b = store_col_blob(st, col, &n);
+	return (seal_open_field(key, "chat_profile_sync", "identity", user_id,
+	    b, n, out));
+}
+
+/*
+ * The last digest and the addresses the provider may hold, opened, and
+ * the current one sealed for the row.
+ */
+static int
+profile_identities(struct tx *tx, struct profile *p,
+    const unsigned char *key)
+{
+	struct stmt	*st;
+	int		 rc;
+
+	if ((rc = seal_field(key, "chat_profile_sync", "identity",
+	    p->user_id, p->email, &p->sealed, &p->sealed_len)) != OK)
+		return (rc);
+	st = store_prepare(tx, "SELECT digest, pushed_identity, "
+	    "pending_identity FROM chat_profile_sync WHERE user_id = ?");
 	store_bind_text(st, 1, p->user_id);
-	if ((rc = store_step(st)) == STORE_ROW && !store_col_is_null(st, 0))
-		strlcpy_cb(p->last_digest, store_col_text(st, 0),
-		    sizeof(p->last_digest));
+	if ((rc = store_step(st)) == STORE_ROW) {
+		if (!store_col_is_null(st, 0))
+			strlcpy_cb(p->last_digest, store_col_text(st, 0),
+			    sizeof(p->last_digest));
+		if ((rc = identity_open(key, p->user_id, st, 1,
+		    &p->pushed)) == OK)
+			rc = identity_open(key, p->user_id, st, 2,
+			    &p->pending);
+	} else if (rc == STORE_DONE)
+		rc = OK;
 	store_finalize(st);
-	return (rc == STORE_ROW || rc == STORE_DONE ? OK : rc);
+	return (rc);
 }
 
 static json_t *
@@ -586,9 +763,14 @@ profile_user(struct tx *tx, struct profile *p)
 		p->gone = 1;
 		return (OK);
 	}
-	if (store_col_is_null(st, 0) || !store_col_is_null(st, 7)) {
+	if (store_col_is_null(st, 0)) {
 		store_finalize(st);
-		p->gone = 1;		/* erased or deleted */
+		p->gone = 1;		/* erased */
+		return (OK);
+	}
+	if (!store_col_is_null(st, 7)) {
+		store_finalize(st);
+		p->deleted = 1;		/* deleted, not erased (yet) */
 		return (OK);
 	}
 	json_object_set_new(p->data, "signed_up_at", iso_or_empty(st, 2));
@@ -616,8 +798,10 @@ profile_user(struct tx *tx, struct profile *p)
 		    n, &p->nickname) != OK)
 			p->nickname = NULL;
 	}
-	sodium_memzero(key, sizeof(key));
 	store_finalize(st);
+	if (rc == OK)
+		rc = profile_identities(tx, p, key);
+	sodium_memzero(key, sizeof(key));
 	if (rc != OK)
 		return (rc);
 	if (p->nickname == NULL || p->nickname[0] == '\0') {
@@ -835,7 +1019,8 @@ chat_push(const struct profile *p, char *err, int *give_up)
 		goto nomem;
 	json_decref(doc);
 	doc = NULL;
-	rc = chat_request("PUT", "people/data/", p->email, data, err, give_up);
+	rc = chat_request(CHAT_SYNC_KIND, "PUT", "people/data/", p->email,
+	    data, err, give_up);
 	if (rc != ERR_NOT_FOUND)
 		goto out;
 	/* No such person yet: make the profile, then send the data again. */
@@ -846,11 +1031,12 @@ chat_push(const struct profile *p, char *err, int *give_up)
 		goto nomem;
 	json_decref(doc);	/* it holds the email too */
 	doc = NULL;
-	rc = chat_request("POST", "people/profile", NULL, person, err, give_up);
+	rc = chat_request(CHAT_SYNC_KIND, "POST", "people/profile", NULL,
+	    person, err, give_up);
 	if (rc != OK && rc != ERR_CONFLICT)	/* 409: made meanwhile */
 		goto out;
-	if ((rc = chat_request("PUT", "people/data/", p->email, data, err,
-	    give_up)) == ERR_NOT_FOUND) {
+	if ((rc = chat_request(CHAT_SYNC_KIND, "PUT", "people/data/",
+	    p->email, data, err, give_up)) == ERR_NOT_FOUND) {
 		*give_up = 1;
 		snprintf(err, JOB_ERR_LEN, "%s: the chat provider made the "
 		    "profile but still has no such person (HTTP 404)",
@@ -905,14 +1091,38 @@ chat_reason(const struct buf *b, char *out, size_t n)
 }
 
 /*
- * One request to <chat_sync_url>/website/<id>/<path>[<people_id>]: OK for
- * a 2xx, ERR_NOT_FOUND for 404 and ERR_CONFLICT for 409 (err untouched);
- * ERR_UNAVAILABLE for what a retry may mend and ERR_FORBIDDEN with
- * *give_up set for the rest (err says which, without the people id).
+ * Delete the profile under people_id at the provider: OK when it went or
+ * was not there (404); else as chat_request (a 409 gives up).
  */
 static int
-chat_request(const char *method, const char *path, const char *people_id,
-    const char *body, char *err, int *give_up)
+chat_forget(const char *kind, const char *people_id, char *err,
+    int *give_up)
+{
+	int	 rc;
+
+	rc = chat_request(kind, "DELETE", "people/profile/", people_id, NULL,
+	    err, give_up);
+	if (rc == ERR_NOT_FOUND)
+		return (OK);
+	if (rc == ERR_CONFLICT) {
+		*give_up = 1;
+		snprintf(err, JOB_ERR_LEN, "%s: DELETE people/profile/: the "
+		    "chat provider refused it with HTTP 409; not retried",
+		    kind);
+	}
+	return (rc);
+}
+
+/*
+ * One request to <chat_sync_url>/website/<id>/<path>[<people_id>], with
+ * body (NULL: none): OK for a 2xx, ERR_NOT_FOUND for 404 and ERR_CONFLICT
+ * for 409 (err untouched); ERR_UNAVAILABLE for what a retry may mend and
+ * ERR_FORBIDDEN with *give_up set for the rest (err says which, prefixed
+ * with the job kind, without the people id).
+ */
+static int
+chat_request(const char *kind, const char *method, const char *path,
+    const char *people_id, const char *body, char *err, int *give_up)
 {
 	static const char *const headers[] = {
 		"Content-Type: application/json",
@@ -953,8 +1163,10 @@ chat_request(const char *method, const char *path, const char *people_id,
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	if (body != NULL) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	}
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "carebase");
 	if (config.chat_sync_identifier[0] != '\0') {
@@ -975,15 +1187,15 @@ chat_request(const char *method, const char *path, const char *people_id,
 	rc = ERR_UNAVAILABLE;
 	if (cc == CURLE_WRITE_ERROR)
 		snprintf(err, JOB_ERR_LEN, "%s: %s %s: the chat provider's "
-		    "answer is over %d bytes", CHAT_SYNC_KIND, method, path,
+		    "answer is over %d bytes", kind, method, path,
 		    CHAT_RESPONSE_MAX);
 	else if (cc == CURLE_OPERATION_TIMEDOUT)
 		snprintf(err, JOB_ERR_LEN, "%s: %s %s: the chat provider did "
-		    "not answer within %llds", CHAT_SYNC_KIND, method, path,
+		    "not answer within %llds", kind, method, path,
 		    (long long)config.chat_sync_timeout_s);
 	else if (cc != CURLE_OK)
 		snprintf(err, JOB_ERR_LEN, "%s: %s %s: the chat provider could "
-		    "not be reached: %s", CHAT_SYNC_KIND, method, path,
+		    "not be reached: %s", kind, method, path,
 		    curl_easy_strerror(cc));
 	else if (code >= 200 && code <= 299)
 		rc = OK;
@@ -993,21 +1205,21 @@ chat_request(const char *method, const char *path, const char *people_id,
 		rc = ERR_CONFLICT;
 	else if (code == 408 || code == 429 || code >= 500)
 		snprintf(err, JOB_ERR_LEN, "%s: %s %s: the chat provider "
-		    "answered HTTP %ld%s%s", CHAT_SYNC_KIND, method, path, code,
+		    "answered HTTP %ld%s%s", kind, method, path, code,
 		    reason[0] != '\0' ? ", reason " : "", reason);
 	else {
 		rc = ERR_FORBIDDEN;
 		*give_up = 1;
 		snprintf(err, JOB_ERR_LEN, "%s: %s %s: the chat provider "
 		    "refused it with HTTP %ld%s%s; not retried%s",
-		    CHAT_SYNC_KIND, method, path, code,
+		    kind, method, path, code,
 		    reason[0] != '\0' ? ", reason " : "", reason,
 		    code == 401 || code == 403 ? " (check chat_sync_identifier "
 		    "and chat_sync_key)" : "");
 	}
 	goto out;
 nomem:
-	snprintf(err, JOB_ERR_LEN, "%s: out of memory", CHAT_SYNC_KIND);
+	snprintf(err, JOB_ERR_LEN, "%s: out of memory", kind);
 out:
 	if (url != NULL) {
 		sodium_memzero(url, strlen(url));	/* holds the email */
@@ -1024,38 +1236,212 @@ out:
 	return (rc);
 }
 
-/* GDPR: the export says when the profile was last sent; erasure forgets
- * the row (a job still queued then finds the user erased). */
+/* Forgetting a person at the provider */
+
+/*
+ * Queue a chat.profile_delete job for people_id inside tx: the payload is
+ * the user id and the address sealed under the system key (base64url).
+ */
+static int
+chat_forget_enqueue(struct tx *tx, const char *user_id,
+    const char *people_id)
+{
+	json_t		*doc = NULL;
+	unsigned char	*sealed = NULL;
+	size_t		 n = 0, blen;
+	char		 ad[sizeof(CHAT_FORGET_AD) + UUID_STR_LEN];
+	char		*b64 = NULL, *payload = NULL;
+	int		 rc = ERR_NOMEM;
+
+	snprintf(ad, sizeof(ad), "%s%s", CHAT_FORGET_AD, user_id);
+	if ((rc = keyring_seal_text(KEY_SYSTEM, ad, people_id, &sealed,
+	    &n)) != OK)
+		goto out;
+	rc = ERR_NOMEM;
+	blen = sodium_base64_ENCODED_LEN(n,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	if ((b64 = malloc(blen)) == NULL)
+		goto out;
+	sodium_bin2base64(b64, blen, sealed, n,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	if ((doc = json_pack("{s:s,s:s}", "user_id", user_id, "people_id",
+	    b64)) == NULL ||
+	    (payload = json_dumps(doc, JSON_COMPACT)) == NULL)
+		goto out;
+	rc = jobs_enqueue(tx, CHAT_FORGET_KIND, payload, CHAT_SYNC_QUEUE, 0,
+	    NULL);
+out:
+	json_decref(doc);
+	free(payload);
+	free(b64);
+	free(sealed);
+	return (rc);
+}
+
+/* The chat.profile_delete job: the DELETE, retried like a push. */
+static int
+chatforget_run(struct store *db, const struct job *job, char *err)
+{
+	unsigned char	 sealed[CHAT_PEOPLE_ID_MAX + SEAL_OVERHEAD];
+	json_t		*pl;
+	json_error_t	 jerr;
+	const char	*user_id = NULL, *b64 = NULL;
+	char		 ad[sizeof(CHAT_FORGET_AD) + UUID_STR_LEN];
+	char		*people_id = NULL;
+	size_t		 n = 0;
+	int		 rc, give_up = 0;
+
+	(void)db;
+	rc = ERR_INVALID;
+	if ((pl = json_loads(job->payload, 0, &jerr)) != NULL &&
+	    json_unpack(pl, "{s:s,s:s}", "user_id", &user_id, "people_id",
+	    &b64) == 0 && uuid_valid(user_id) &&
+	    sodium_base642bin(sealed, sizeof(sealed), b64, strlen(b64), NULL,
+	    &n, NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0) {
+		snprintf(ad, sizeof(ad), "%s%s", CHAT_FORGET_AD, user_id);
+		rc = keyring_open_text(KEY_SYSTEM, ad, sealed, n, &people_id);
+	}
+	if (rc != OK) {
+		snprintf(err, JOB_ERR_LEN, "%s: malformed payload",
+		    CHAT_FORGET_KIND);
+		rc = ERR_INVALID;
+		give_up = 1;
+		goto out;
+	}
+	if (!chatsync_enabled()) {
+		snprintf(err, JOB_ERR_LEN, "%s: chat_sync_url is empty, so "
+		    "the profile could not be deleted; set it and run "
+		    "carebase jobs retry", CHAT_FORGET_KIND);
+		rc = ERR_UNAVAILABLE;
+		give_up = 1;
+		goto out;
+	}
+	if ((rc = chat_forget(CHAT_FORGET_KIND, people_id, err,
+	    &give_up)) == OK)
+		log_info("event=chat_forget user=%s status=deleted", user_id);
+out:
+	if (give_up && job->give_up != NULL)
+		*job->give_up = 1;
+	free_secret(people_id);
+	sodium_memzero(sealed, sizeof(sealed));
+	json_decref(pl);
+	return (rc);
+}
+
+/*
+ * GDPR: the export says when the profile was last sent and under which
+ * addresses the provider may hold it; erasure forgets the row and queues
+ * the deletion of those profiles (a job still queued then finds the user
+ * erased).
+ */
 
 static int
 gdpr_export(struct tx *tx, const char *user_id, json_t *rows)
 {
 	struct stmt	*st;
-	char		 iso[ISO_TIME_LEN];
-	int		 rc;
+	unsigned char	 key[SEAL_KEY_LEN];
+	char		 iso[ISO_TIME_LEN], *pushed = NULL, *pending = NULL;
+	int		 rc, have_key;
 
-	st = store_prepare(tx, "SELECT pushed_at FROM chat_profile_sync WHERE "
-	    "user_id = ?");
+	if ((rc = seal_key_load(tx, user_id, key)) != OK &&
+	    rc != ERR_NOT_FOUND)
+		return (rc);
+	have_key = rc == OK;
+	st = store_prepare(tx, "SELECT pushed_at, pushed_identity, "
+	    "pending_identity FROM chat_profile_sync WHERE user_id = ?");
 	store_bind_text(st, 1, user_id);
-	if ((rc = store_step(st)) == STORE_ROW)
-		json_array_append_new(rows, json_pack("{s:s,s:o}", "provider",
-		    "chat", "pushed_at", store_col_is_null(st, 0) ?
-		    json_null() : json_string(time_format_iso(
-		    store_col_int64(st, 0), iso))));
+	if ((rc = store_step(st)) == STORE_ROW) {
+		if (have_key && (identity_open(key, user_id, st, 1,
+		    &pushed) != OK || identity_open(key, user_id, st, 2,
+		    &pending) != OK))
+			rc = ERR_INVALID;
+		else
+			json_array_append_new(rows, json_pack("{s:s,s:o,s:o,"
+			    "s:o}", "provider", "chat", "pushed_at",
+			    store_col_is_null(st, 0) ? json_null() :
+			    json_string(time_format_iso(store_col_int64(st, 0),
+			    iso)), "pushed_as", pushed != NULL ?
+			    json_string(pushed) : json_null(), "pending_as",
+			    pending != NULL ? json_string(pending) :
+			    json_null()));
+	}
 	store_finalize(st);
+	sodium_memzero(key, sizeof(key));
+	free_secret(pushed);
+	free_secret(pending);
 	return (rc == STORE_ROW || rc == STORE_DONE ? OK : rc);
 }
 
+/*
+ * Runs before people destroys the data key: the addresses the provider
+ * may hold a profile under are opened and each one's deletion queued
+ * (sealed under the system key). DELETE ... RETURNING waits for a push
+ * recording its address (PostgreSQL) and returns what it recorded.
+ */
 static int
 gdpr_erase(struct tx *tx, const char *user_id)
 {
 	struct stmt	*st;
-	int		 rc;
+	unsigned char	 key[SEAL_KEY_LEN];
+	const void	*b;
+	char		*id[2] = { NULL, NULL };
+	size_t		 n = 0, i;
+	int		 rc, have_key = 0, legacy = 0;
 
+	if (chatsync_enabled()) {
+		if ((rc = seal_key_load(tx, user_id, key)) != OK &&
+		    rc != ERR_NOT_FOUND)
+			return (rc);
+		have_key = rc == OK;
+	}
 	st = store_prepare(tx, "DELETE FROM chat_profile_sync WHERE "
-	    "user_id = ?");
+	    "user_id = ? RETURNING pushed_identity, pending_identity, "
+	    "pushed_at");
 	store_bind_text(st, 1, user_id);
-	rc = store_step(st);
+	if ((rc = store_step(st)) == STORE_ROW) {
+		if (have_key && (identity_open(key, user_id, st, 0,
+		    &id[0]) != OK || identity_open(key, user_id, st, 1,
+		    &id[1]) != OK))
+			log_warn("event=chat_forget user=%s status=unreadable",
+			    user_id);
+		legacy = store_col_is_null(st, 0) && !store_col_is_null(st, 2);
+		while ((rc = store_step(st)) == STORE_ROW)
+			;
+	}
 	store_finalize(st);
-	return (rc == STORE_DONE ? OK : rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	if (rc != STORE_DONE) {
+		rc = rc == ERR_BUSY ? ERR_BUSY : ERR_DB;
+		goto out;
+	}
+	rc = OK;
+	if (!have_key)
+		goto out;
+	if (legacy && id[0] == NULL) {
+		/* Pushed before migration 0012: under the current address. */
+		st = store_prepare(tx, "SELECT email FROM users WHERE id = ? "
+		    "AND email IS NOT NULL");
+		store_bind_text(st, 1, user_id);
+		if ((rc = store_step(st)) == STORE_ROW) {
+			b = store_col_blob(st, 0, &n);
+			if (seal_open_field(key, "users", "email", user_id, b,
+			    n, &id[0]) != OK)
+				id[0] = NULL;
+		}
+		store_finalize(st);
+		if (rc != STORE_ROW && rc != STORE_DONE) {
+			rc = rc == ERR_BUSY ? ERR_BUSY : ERR_DB;
+			goto out;
+		}
+		rc = OK;
+	}
+	for (i = 0; i < NELEM(id) && rc == OK; i++)
+		if (id[i] != NULL && (i == 0 || id[0] == NULL ||
+		    strcmp(id[i], id[0]) != 0))
+			rc = chat_forget_enqueue(tx, user_id, id[i]);
+out:
+	if (have_key)
+		sodium_memzero(key, sizeof(key));
+	free_secret(id[0]);
+	free_secret(id[1]);
+	return (rc);
 }

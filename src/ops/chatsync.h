@@ -5,6 +5,10 @@
  * chat.profile_sync. See chatsync.c for the profile, the HTTP exchange
  * and how changes coalesce.
  *
+ * When a user's email changes, the next push deletes the profile under
+ * the old address first; erasure (people's GDPR hook) queues the job
+ * chat.profile_delete for the addresses the provider may hold.
+ *
  * With chat_sync_url empty the sync is off: every function here is a
  * no-op that returns OK, and nothing is queued or stored.
  */

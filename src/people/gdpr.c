@@ -12,16 +12,18 @@
  * A user deleted (soft) but not erased is still exported to admins.
  *
  * Erasure (DELETE /v1/me with the current password; admins: POST
- * /v1/users/{id}/erase) runs in one transaction: the data key is destroyed
- * (every sealed field becomes unreadable), sessions end and lose their
- * address and agent, password resets, mail log rows, login failure counts
- * and relationships are deleted, the users row is anonymised and marked
- * deleted, and an audit record users.erase is appended with the eraser as
- * actor (audit_append records a person erasing themselves as "self",
- * without pseudonym). The person's audit_ref is cleared, so the records
- * they made stay in the chain under a pseudonym nothing links to them any
- * more. A soft-deleted user can still be erased; an erased one (deleted,
- * no audit_ref) cannot.
+ * /v1/users/{id}/erase) runs in one transaction: the modules' erasure
+ * hooks run (while the data key is still there: the chat profile sync
+ * opens the addresses it must have deleted at the provider), the data key
+ * is destroyed (every sealed field becomes unreadable), sessions end and
+ * lose their address and agent, password resets, mail log rows, login
+ * failure counts and relationships are deleted, the users row is
+ * anonymised and marked deleted, and an audit record users.erase is
+ * appended with the eraser as actor (audit_append records a person
+ * erasing themselves as "self", without pseudonym). The person's
+ * audit_ref is cleared, so the records they made stay in the chain under
+ * a pseudonym nothing links to them any more. A soft-deleted user can
+ * still be erased; an erased one (deleted, no audit_ref) cannot.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -421,6 +423,7 @@ hooks_export(struct tx *tx, const char *user_id, json_t *owned)
 	return (OK);
 }
 
+/* Run before the data key is destroyed, in the erasure's transaction. */
 static int
 hooks_erase(struct tx *tx, const char *user_id)
 {
@@ -585,8 +588,10 @@ erase_tx(struct tx *tx, void *arg)
 	if (rc != STORE_ROW)
 		return (rc == STORE_DONE ? ERR_NOT_FOUND : rc);
 
-	if ((rc = seal_key_destroy(tx, e->user_id)) != OK ||
-	    (rc = hooks_erase(tx, e->user_id)) != OK ||
+	/* The hooks first: one may need the key (the chat profile's
+	 * addresses, to delete it at the provider). */
+	if ((rc = hooks_erase(tx, e->user_id)) != OK ||
+	    (rc = seal_key_destroy(tx, e->user_id)) != OK ||
 	    (rc = people_sessions_end(tx, e->user_id, NULL, "erased")) != OK ||
 	    (rc = exec_id(tx, "UPDATE auth_sessions SET ip = NULL, "
 	    "user_agent = NULL, device_fingerprint = NULL WHERE user_id = ?",

@@ -7,8 +7,10 @@ person. A burst of changes makes one push; an unchanged profile is not sent
 again; HTTP errors and timeouts are retried with backoff until the push
 lands; a refusal (4xx other than 408/429) gives up at once (failed_jobs);
 erased users are never pushed; with no URL nothing is queued; the email is
-never in the server's log or in the job tables. Runs on SQLite and
-PostgreSQL."""
+never in the server's log or in the job tables. A changed address deletes
+the profile under the old one (DELETE .../people/profile/{email}) before
+pushing under the new one, and erasure queues chat.profile_delete jobs for
+the profile, both retried like a push. Runs on SQLite and PostgreSQL."""
 
 import base64
 import hashlib
@@ -80,13 +82,16 @@ class FakeChat(FakeHttp):
     stored, unknown people answer 404 people_not_found, POST people/profile
     makes one. script holds the answers of the next data PUTs: an HTTP
     status, "hang" (answer nothing for 2.5 s), "big" (200 with 200 kB) or
-    "gate" (wait for self.release, then as usual)."""
+    "gate" (wait for self.release, then as usual). DELETE people/profile/
+    {email} removes a person (404 people_not_found for one it does not
+    know); delete_script holds the statuses of the next DELETEs."""
 
     def __init__(self):
         self.lock = threading.Lock()
         self.log = []          # every request: dict(method, path, people, body, headers, status)
         self.people = {}       # email -> data
         self.script = []
+        self.delete_script = []
         self.entered = threading.Event()    # a "gate" request arrived
         self.release = threading.Event()    # let it go on
         super().__init__()
@@ -100,8 +105,20 @@ class FakeChat(FakeHttp):
         rec = {"method": method, "path": path, "body": body,
                "headers": {k.lower(): v for k, v in headers.items()}, "status": None}
         data_prefix = f"/v1/website/{WEBSITE}/people/data/"
+        profile_prefix = f"/v1/website/{WEBSITE}/people/profile/"
         with self.lock:
             self.log.append(rec)
+            if method == "DELETE" and path.startswith(profile_prefix):
+                rec["people"] = unquote(path[len(profile_prefix):])
+                if self.delete_script:
+                    rec["status"] = self.delete_script.pop(0)
+                    return rec["status"], {"error": True, "reason": "scripted_failure",
+                                           "data": {}}
+                if self.people.pop(rec["people"], None) is None:
+                    rec["status"] = 404
+                    return 404, {"error": True, "reason": "people_not_found", "data": {}}
+                rec["status"] = 200
+                return 200, {"error": False, "reason": "deleted", "data": {}}
             if method == "PUT" and path.startswith(data_prefix):
                 rec["people"] = unquote(path[len(data_prefix):])
                 if self.script:
@@ -149,6 +166,10 @@ class FakeChat(FakeHttp):
         with self.lock:
             return [r for r in self.log if email is None or r.get("people") == email
                     or (r["body"] or {}).get("email") == email]
+
+    def deletes(self, email):
+        """The statuses of every profile DELETE for email, in order."""
+        return [r["status"] for r in self.requests(email) if r["method"] == "DELETE"]
 
     def pushes(self, email):
         """The data of every data PUT for email that was stored, in order."""
@@ -781,6 +802,253 @@ def test_an_erased_user_is_never_pushed(start_server, chat):
     assert db.count("chat_profile_sync") == 0
 
 
+# -- addresses: an email change, erasure ---------------------------------------------
+
+def forget_jobs(db):
+    return db.count("jobs", "kind = 'chat.profile_delete'")
+
+
+def identities(db, user_id):
+    """(pushed_identity, pending_identity) of the sync row, as hex or None."""
+    if db.kind == "sqlite":
+        sql = ("SELECT hex(pushed_identity), hex(pending_identity) FROM chat_profile_sync "
+               f"WHERE user_id = '{user_id}'")
+    else:
+        sql = ("SELECT encode(pushed_identity, 'hex'), encode(pending_identity, 'hex') "
+               f"FROM chat_profile_sync WHERE user_id = '{user_id}'")
+    rows = db.query(sql)
+    return tuple((v or "").lower() or None for v in rows[0]) if rows else None
+
+
+def raw_database(db):
+    from test_plaintext import pg_dump_text, raw_sqlite
+    return raw_sqlite(db.path) if db.kind == "sqlite" else pg_dump_text(db)
+
+
+def assert_not_in_database(db, *emails):
+    raw = raw_database(db)
+    assert raw, "nothing was read"
+    for e in emails:
+        for form in (e.encode(), e.encode("utf-16-le"), e.encode().hex().encode(),
+                     quote(e, safe="").encode()):
+            assert form not in raw, f"{e!r} in clear in the database"
+
+
+def change_email(server, who, new):
+    r = server.request("PATCH", "/v1/me", headers=hdr(who),
+                       json={"email": new, "current_password": PASSWORD})
+    assert r.status_code == 200, r.text
+    who["email"] = new
+    who["token"] = login(server, new)
+
+
+def chat_export(server, who):
+    r = server.get("/v1/me/export", headers=hdr(who))
+    assert r.status_code == 200, r.text
+    return r.json()["records"]["chat_profile_sync"]
+
+
+def test_an_email_change_moves_the_profile(server, world, chat):
+    """The profile under the old address is deleted at the provider before
+    the profile is pushed under the new one, and nothing goes to the old
+    address afterwards; an admin's change of the address does the same."""
+    db = server.db
+    m = register(server, "member")
+    old = m["email"]
+    acc = new_code(server, world["admin"], world["bumble"])
+    assign(server, m, acc["code"])
+    first = wait_pushes(chat, old, 1)[0]
+    settle(db)
+    pushed, pending = identities(db, m["id"])
+    assert pushed is not None and pending is None
+    assert [r["pushed_as"] for r in chat_export(server, m)] == [old]
+
+    new = f"moved.{secrets.token_hex(3)}@example.org"
+    change_email(server, m, new)
+    data = wait_pushes(chat, new, 1)[0]
+    settle(db)
+    assert chat.deletes(old) == [200]
+    assert old not in chat.people and chat.people[new] == data
+    assert data["partners"] == first["partners"] == "Bumble"
+    log = chat.requests()
+    i_del = next(i for i, r in enumerate(log) if r["method"] == "DELETE")
+    i_put = next(i for i, r in enumerate(log) if r["method"] == "PUT" and r.get("people") == new)
+    assert i_del < i_put, "pushed under the new address before the old profile went"
+    assert log[i_del]["path"] == f"/v1/website/{WEBSITE}/people/profile/{quote(old, safe='')}"
+    now_pushed, now_pending = identities(db, m["id"])
+    assert now_pushed not in (None, pushed) and now_pending is None
+    assert chat_export(server, m)[0]["pushed_as"] == new
+    assert "status=moved" in server.log()
+
+    # Later changes go to the new address only.
+    n_old = len(chat.requests(old))
+    patch_access(server, world["admin"], acc, therapy_sessions_remaining=2)
+    assert wait_pushes(chat, new, 2)[-1]["therapy_sessions_remaining"] == 2
+    settle(db)
+    assert len(chat.requests(old)) == n_old
+    assert chat.deletes(new) == []
+
+    # An admin changes it again.
+    third = f"third.{secrets.token_hex(3)}@example.org"
+    r = server.request("PATCH", f"/v1/users/{m['id']}", headers=hdr(world["admin"]),
+                       json={"email": third})
+    assert r.status_code == 200, r.text
+    assert wait_pushes(chat, third, 1)[0]["therapy_sessions_remaining"] == 2
+    settle(db)
+    assert chat.deletes(new) == [200] and set(chat.people) == {third}
+    assert len(chat.requests(old)) == n_old
+    assert db.count("failed_jobs") == 0
+    for e in (old, new, third):
+        no_email_anywhere(server, db, e)
+    assert_not_in_database(db, old, new)
+
+
+def test_a_failed_delete_of_the_old_profile_is_retried(server, world, chat):
+    """The provider fails the DELETE of the old profile: the attempt fails
+    and is retried, nothing is pushed under the new address meanwhile, and
+    the old address stays recorded until the DELETE succeeded."""
+    db = server.db
+    m = register(server, "member")
+    old = m["email"]
+    acc = new_code(server, world["admin"], world["bumble"])
+    assign(server, m, acc["code"])
+    wait_pushes(chat, old, 1)
+    settle(db)
+    before = identities(db, m["id"])
+    chat.delete_script = [503] * 50
+    new = f"moved.{secrets.token_hex(3)}@example.org"
+    change_email(server, m, new)
+    wait_until(lambda: len(chat.deletes(old)) >= 2, what="two failed deletes")
+    assert identities(db, m["id"]) == before
+    assert chat.requests(new) == [] and old in chat.people
+    assert chat_jobs(db) == 1 and db.count("failed_jobs") == 0
+    chat.delete_script = []
+    data = wait_pushes(chat, new, 1, timeout=20)[0]
+    settle(db, timeout=20)
+    deletes = chat.deletes(old)
+    assert deletes[-1] == 200 and set(deletes[:-1]) == {503}, deletes
+    assert old not in chat.people and chat.people[new] == data
+    after = identities(db, m["id"])
+    assert after[0] not in (None, before[0]) and after[1] is None
+    log = server.log()
+    assert "DELETE people/profile/: the chat provider answered HTTP 503" in log
+    assert re.search(r"kind=\"?chat\.profile_sync\"? attempt=\d+ status=retry", log)
+    assert db.count("failed_jobs") == 0
+    no_email_anywhere(server, db, old)
+    no_email_anywhere(server, db, new)
+
+
+def test_erasure_deletes_the_profile_at_the_provider(start_server, chat):
+    """DELETE /v1/me and an admin's erase queue a chat.profile_delete job
+    for the address the profile is under; an address changed but not yet
+    pushed is never sent; nothing of the address is kept in clear."""
+    server = start_server(env=chat_env(chat, CAREBASE_CHAT_SYNC_DELAY_MS=1500))
+    db = server.db
+    admin = staff(server, "admin", "admin")
+    partner = make_partner(server, admin, "Bumble")
+    m = register(server, "member")
+    o = register(server, "other")
+    for who in (m, o):
+        assign(server, who, new_code(server, admin, partner)["code"])
+    wait_pushes(chat, m["email"], 1)
+    wait_pushes(chat, o["email"], 1)
+    settle(db)
+    old = m["email"]
+    # The address changes and the person is erased before the push.
+    new = f"moved.{secrets.token_hex(3)}@example.org"
+    change_email(server, m, new)
+    assert chat_jobs(db) == 1
+    r = server.request("DELETE", "/v1/me", headers=hdr(m), json={"password": PASSWORD})
+    assert r.status_code == 204, r.text
+    assert db.count("chat_profile_sync", f"user_id = '{m['id']}'") == 0
+    wait_until(lambda: chat.deletes(old) == [200], what="the profile deleted")
+    assert old not in chat.people
+    wait_until(lambda: "status=skipped" in server.log(), what="the skipped push")
+    settle(db)
+    assert forget_jobs(db) == 0
+    assert chat.requests(new) == []
+    # An admin's erase.
+    r = server.post(f"/v1/users/{o['id']}/erase", headers=hdr(admin))
+    assert r.status_code in (200, 204), r.text
+    wait_until(lambda: chat.deletes(o["email"]) == [200], what="the other profile deleted")
+    assert chat.people == {}
+    wait_until(lambda: forget_jobs(db) == 0, what="the delete jobs to finish")
+    assert db.count("failed_jobs") == 0
+    assert len(re.findall(r"event=chat_forget user=\S+ status=deleted", server.log())) == 2
+    for e in (old, new, o["email"]):
+        no_email_anywhere(server, db, e)
+    assert_not_in_database(db, old, new, o["email"])
+
+
+def test_erasure_with_the_provider_down_is_retried_then_delivered(server, world, chat):
+    db = server.db
+    m = register(server, "member")
+    email = m["email"]
+    assign(server, m, new_code(server, world["admin"], world["bumble"])["code"])
+    wait_pushes(chat, email, 1)
+    settle(db)
+    chat.delete_script = [503] * 50
+    r = server.request("DELETE", "/v1/me", headers=hdr(m), json={"password": PASSWORD})
+    assert r.status_code == 204, r.text
+    wait_until(lambda: len(chat.deletes(email)) >= 2, what="two failed deletes")
+    assert email in chat.people
+    # The job waits for its retry; its payload holds the address sealed.
+    rows = db.query("SELECT payload, attempts FROM jobs WHERE kind = 'chat.profile_delete'")
+    assert len(rows) == 1 and int(rows[0][1]) >= 1
+    payload = json.loads(rows[0][0])
+    assert set(payload) == {"user_id", "people_id"} and payload["user_id"] == m["id"]
+    assert email not in rows[0][0]
+    no_email_anywhere(server, db, email)
+    assert_not_in_database(db, email)
+    chat.delete_script = []
+    wait_until(lambda: chat.deletes(email)[-1] == 200, timeout=20, what="the delete delivered")
+    wait_until(lambda: forget_jobs(db) == 0, what="the delete job to finish")
+    assert email not in chat.people and db.count("failed_jobs") == 0
+    log = server.log()
+    assert re.search(r"kind=\"?chat\.profile_delete\"? attempt=\d+ status=retry", log)
+    assert "chat.profile_delete: DELETE people/profile/: the chat provider answered HTTP 503" \
+        in log
+
+    # A refusal goes to failed_jobs at once, still sealed, and can be retried.
+    o = register(server, "other")
+    assign(server, o, new_code(server, world["admin"], world["bumble"])["code"])
+    wait_pushes(chat, o["email"], 1)
+    settle(db)
+    chat.delete_script = [403]
+    r = server.post(f"/v1/users/{o['id']}/erase", headers=hdr(world["admin"]))
+    assert r.status_code in (200, 204), r.text
+    wait_until(lambda: db.count("failed_jobs", "kind = 'chat.profile_delete'") == 1,
+               what="the delete to give up")
+    fid, error = db.query("SELECT id, error FROM failed_jobs")[0]
+    assert "HTTP 403" in error and "not retried" in error
+    assert o["email"] in chat.people
+    no_email_anywhere(server, db, o["email"])
+    server.cli_ok("jobs", "retry", fid)
+    wait_until(lambda: o["email"] not in chat.people, what="the retried delete")
+    assert chat.deletes(o["email"]) == [403, 200]
+
+
+def test_a_malformed_delete_job_gives_up_at_once(server, chat):
+    """A chat.profile_delete payload that does not open (not sealed by this
+    server, or for another user) goes to failed_jobs without a request."""
+    db = server.db
+    now = int(time.time() * 1000)
+    uid = str(uuid.uuid4())
+    bad = [json.dumps({"user_id": uid, "people_id": "bm90LXNlYWxlZA"}),
+           json.dumps({"user_id": "nope", "people_id": "x"}),
+           json.dumps({"user_id": uid, "people_id": "A" * 5000})]
+    for payload in bad:
+        db_exec(db, "INSERT INTO jobs (id, queue, kind, payload, status, attempts, "
+                    "max_attempts, run_at, created_at, updated_at) VALUES "
+                    f"('{uuid.uuid4()}', 'chat', 'chat.profile_delete', '{payload}', 'queued', "
+                    f"0, 10, {now}, {now}, {now})")
+    wait_until(lambda: db.count("failed_jobs", "kind = 'chat.profile_delete'") == 3,
+               what="the malformed jobs to give up")
+    errors = [r[0] for r in db.query("SELECT error FROM failed_jobs")]
+    assert errors == ["chat.profile_delete: malformed payload"] * 3, errors
+    assert chat.requests() == []
+
+
 # -- off, and configuration ----------------------------------------------------------
 
 def test_sync_is_off_without_a_url(start_server, chat):
@@ -796,6 +1064,11 @@ def test_sync_is_off_without_a_url(start_server, chat):
     assert db.count("chat_profile_sync") == 0
     assert db.count("jobs", "kind = 'chat.profile_sync'") == 0
     assert db.count("failed_jobs") == 0
+    assert chat.requests() == []
+    # Erasure queues no delete either.
+    r = server.request("DELETE", "/v1/me", headers=hdr(m), json={"password": PASSWORD})
+    assert r.status_code == 204, r.text
+    assert db.count("jobs", "kind LIKE 'chat.%'") == 0
     assert chat.requests() == []
 
 

@@ -114,3 +114,65 @@ def test_booking_details_are_not_in_the_database_in_clear(start_server, db):
     for name, value in planted.items():
         for form in (value.encode(), value.encode("utf-16-le"), value.encode().hex().encode()):
             assert form not in raw, f"{name} found in clear in the database"
+
+
+def test_chat_profile_addresses_are_not_in_the_database_in_clear(start_server, db):
+    """The chat profile sync remembers the addresses the provider holds a
+    profile under (to delete it after an email change or an erasure): the
+    old and new address appear nowhere in clear, neither in the sync row
+    while the delete of the old profile keeps failing nor in the queued
+    chat.profile_delete job after the erasure."""
+    from conftest import wait_until
+    from test_chatsync import WEBSITE, FakeChat
+
+    tag = secrets.token_hex(5)
+    old, new = f"chatold{tag}@example.org", f"chatnew{tag}@example.org"
+    chat = FakeChat()
+    try:
+        s = start_server(db=db, env={
+            "CAREBASE_CHAT_SYNC_URL": chat.url, "CAREBASE_CHAT_SYNC_WEBSITE_ID": WEBSITE,
+            "CAREBASE_CHAT_SYNC_DELAY_MS": "100", "CAREBASE_CHAT_SYNC_TIMEOUT_S": "1",
+            "CAREBASE_JOB_BACKOFF_BASE_MS": "200", "CAREBASE_PASSWORD_OPSLIMIT": "2",
+            "CAREBASE_PASSWORD_MEMLIMIT_KIB": "19456"})
+        admin_email = f"admin{tag}@example.org"
+        s.cli_ok("user", "add", "--role=admin", f"--email={admin_email}", f"--password={PW}")
+        admin = {"Authorization": "Bearer " + s.post(
+            "/v1/auth/login", json={"email": admin_email, "password": PW}).json()["token"]}
+        assert s.post("/v1/auth/register", json={"email": old, "password": PW,
+                                                 "accept_terms": True}).status_code == 201
+        member = {"Authorization": "Bearer " + s.post(
+            "/v1/auth/login", json={"email": old, "password": PW}).json()["token"]}
+        partner = s.post("/v1/partners", headers=admin, json={"name": f"P{tag}"}).json()
+        acc = s.post("/v1/partner-access", headers=admin, json={
+            "partner_id": partner["id"], "feature_live_chat": True}).json()
+        assert s.post("/v1/partner-access/assign", headers=member,
+                      json={"code": acc["code"]}).status_code == 200
+        wait_until(lambda: old in chat.people and chat.people[old], what="the first push")
+        chat.delete_script = [503] * 100
+        r = s.request("PATCH", "/v1/me", headers=member,
+                      json={"email": new, "current_password": PW})
+        assert r.status_code == 200, r.text
+        wait_until(lambda: len(chat.deletes(old)) >= 2, what="failed deletes of the old profile")
+
+        def scan():
+            raw = raw_sqlite(db.path) if DB_KIND == "sqlite" else pg_dump_text(db)
+            assert raw, "nothing was read"
+            for value in (old, new):
+                for form in (value.encode(), value.encode("utf-16-le"),
+                             value.encode().hex().encode()):
+                    assert form not in raw, f"{value} found in clear in the database"
+
+        assert db.count("chat_profile_sync", "pushed_identity IS NOT NULL") == 1
+        scan()
+        member = {"Authorization": "Bearer " + s.post(
+            "/v1/auth/login", json={"email": new, "password": PW}).json()["token"]}
+        n = len(chat.deletes(old))
+        r = s.request("DELETE", "/v1/me", headers=member, json={"password": PW})
+        assert r.status_code == 204, r.text
+        wait_until(lambda: db.count("jobs", "kind = 'chat.profile_delete'") == 1 and
+                   len(chat.deletes(old)) >= n + 2, what="the erasure's delete to be retried")
+        scan()
+        s.stop()
+        scan()
+    finally:
+        chat.stop()
