@@ -644,7 +644,9 @@ erase_send(struct request *req, struct principal *who, const char *id)
 	e.user_id = id;
 	if ((rc = store_run(req->db, STORE_TX_WRITE, erase_tx, &e)) == OK) {
 		/* SQLite: the erased rows' old pages leave the -wal file
-		 * (best effort; PostgreSQL has nothing to do). */
+		 * (best effort; PostgreSQL has nothing to do). The
+		 * request's read snapshot would hold the checkpoint back. */
+		http_read_tx_end(req);
 		(void)store_checkpoint(req->db);
 		http_send(req, 204, NULL, NULL, 0);
 	} else
