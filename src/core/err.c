@@ -26,6 +26,8 @@ static const struct {
 	[ERR_CONFIG] = {500, "INTERNAL", "Internal Server Error"},
 	[ERR_UNAVAILABLE] = {503, "UNAVAILABLE", "Service Unavailable"},
 	[ERR_INTERNAL] = {500, "INTERNAL", "Internal Server Error"},
+	[ERR_PRECONDITION_REQUIRED] = {428, "PRECONDITION_REQUIRED",
+	    "Precondition Required"},
 };
 
 int

@@ -27,6 +27,7 @@ enum status {
 	ERR_CONFIG,		/* bad configuration */
 	ERR_UNAVAILABLE,	/* dependency down: 503 */
 	ERR_INTERNAL,		/* invariant broken: 500 */
+	ERR_PRECONDITION_REQUIRED, /* a change that needs If-Match lacks it: 428 */
 	STATUS_COUNT
 };
 

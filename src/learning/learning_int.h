@@ -54,13 +54,14 @@ struct inbox_source;
 
 /*
  * SQL: is the row id of a partner list table (tbl, keyed by col) included
- * for user (an SQL expression: "?" or a column)?
+ * for user (an SQL expression: "?" or a column)? The table holds partner
+ * name keys (core/fold.h), compared with partners.name_key.
  */
 #define LEARNING_PARTNERS_OK(tbl, col, id, user)			\
 	"(NOT EXISTS (SELECT 1 FROM " tbl " lp WHERE lp." col " = " id	\
 	") OR EXISTS (SELECT 1 FROM " tbl " lp WHERE lp." col " = " id	\
 	" AND (lp.partner_name = 'public' OR lp.partner_name IN (SELECT "	\
-	"lower(pt.name) FROM partner_access pa JOIN partners pt ON pt.id = "	\
+	"pt.name_key FROM partner_access pa JOIN partners pt ON pt.id = "	\
 	"pa.partner_id WHERE pa.user_id = " user " AND pa.is_active = 1 "	\
 	"AND pa.deleted_at IS NULL AND pt.is_active = 1))))"
 

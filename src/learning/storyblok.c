@@ -23,7 +23,6 @@
  * known ones are bounded and typed. Errors never carry the token or the
  * secret.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +37,7 @@
 #include "core/config.h"
 #include "core/crypto.h"
 #include "core/err.h"
+#include "core/fold.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "learning/learning_int.h"
@@ -251,15 +251,20 @@ audit(struct tx *tx, const char *action, const char *entity, const char *id,
 	return (rc);
 }
 
-/* Replace the partner rows of id with the lower-cased names in list. */
+/*
+ * Replace the partner rows of id with the names in list as keys
+ * (core/fold.h, as partners.name_key): a course is matched to a partner
+ * by key, without regard to case, the same on both databases.
+ */
 static int
 partners_replace(struct tx *tx, const char *table, const char *col,
     const char *id, json_t *list)
 {
 	struct stmt	*st;
 	json_t		*v;
-	char		 sql[160], name[4 * LEARNING_ITEM_MAX + 1];
-	size_t		 i, j;
+	const char	*s;
+	char		 sql[160], name[FOLD_OUT_MAX(4 * LEARNING_ITEM_MAX)];
+	size_t		 i;
 	int		 rc;
 
 	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE %s = ?", table, col);
@@ -272,9 +277,10 @@ partners_replace(struct tx *tx, const char *table, const char *col,
 	snprintf(sql, sizeof(sql), "INSERT INTO %s (%s, partner_name) VALUES "
 	    "(?, ?) ON CONFLICT DO NOTHING", table, col);
 	json_array_foreach(list, i, v) {
-		strlcpy_cb(name, json_string_value(v), sizeof(name));
-		for (j = 0; name[j] != '\0'; j++)
-			name[j] = (char)tolower((unsigned char)name[j]);
+		/* list_check bounded each to LEARNING_ITEM_MAX characters. */
+		s = json_string_value(v);
+		if (fold_utf8(s, strlen(s), name, sizeof(name)) != OK)
+			return (ERR_INVALID);
 		st = store_prepare(tx, sql);
 		store_bind_text(st, 1, id);
 		store_bind_text(st, 2, name);

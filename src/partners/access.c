@@ -12,8 +12,18 @@
  *   own	members: the rows they redeemed (read only).
  * Deleted rows (deleted_at) are seen by nobody. Every write is audited
  * without the code.
+ *
+ * A row is answered with an ETag, a hash of the row as answered, so it
+ * changes with every spent or given-back therapy session. PATCH honours
+ * If-Match (412 when the row changed) and requires it (428
+ * PRECONDITION_REQUIRED) for therapy_sessions_remaining: that is an
+ * absolute value, and without it a session the booking webhook spends
+ * between the admin's read and write would be lost. The change is a
+ * compare-and-set as well: it applies only while remaining and redeemed
+ * are what the admin read.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -32,6 +42,7 @@
 #include "store/store.h"
 
 #define CODE_TRIES	8	/* fresh codes tried when one is taken */
+#define ACCESS_ETAG_LEN	48
 #define FROM_ACCESS	" FROM partner_access a JOIN partners p ON " \
 			"p.id = a.partner_id WHERE a.deleted_at IS NULL"
 
@@ -52,6 +63,8 @@ static int	 row_in_scope(struct tx *, struct aop *, json_t **);
 static int	 input_check(struct request *, json_t *body, int creating,
 		    enum scope);
 static json_t	*time_or_null(struct stmt *, int);
+static void	 access_etag(const json_t *row, char *out);
+static void	 answer_row(struct request *, int status, json_t *row);
 static int	 create_tx(struct tx *, void *);
 static int	 update_tx(struct tx *, void *);
 static int	 delete_tx(struct tx *, void *);
@@ -121,6 +134,36 @@ access_row(struct stmt *st, int staff)
 		json_object_set_new(o, "updated_at", time_or_null(st, 12));
 	}
 	return (o);
+}
+
+/*
+ * The ETag of a row as answered (out: ACCESS_ETAG_LEN): a weak hash of its
+ * members, sorted, so any change of the row changes it, even two within
+ * one millisecond of updated_at.
+ */
+static void
+access_etag(const json_t *row, char *out)
+{
+	unsigned char	 h[16];
+	char		 hex[33], *s;
+
+	s = json_dumps(row, JSON_COMPACT | JSON_SORT_KEYS);
+	crypto_generichash(h, sizeof(h), (const unsigned char *)(s != NULL ?
+	    s : ""), s != NULL ? strlen(s) : 0, NULL, 0);
+	free(s);
+	hex_encode(h, sizeof(h), hex);
+	snprintf(out, ACCESS_ETAG_LEN, "W/\"%s\"", hex);
+}
+
+/* Answer row (taken) with its ETag. */
+static void
+answer_row(struct request *req, int status, json_t *row)
+{
+	char	 etag[ACCESS_ETAG_LEN];
+
+	access_etag(row, etag);
+	http_header_add(req, "ETag", etag);
+	http_json(req, status, row);
 }
 
 int
@@ -246,7 +289,7 @@ void
 partner_access_create(struct request *req)
 {
 	struct aop	 a;
-	char		*loc;
+	char		*loc, etag[ACCESS_ETAG_LEN];
 	int		 rc;
 
 	memset(&a, 0, sizeof(a));
@@ -270,6 +313,9 @@ partner_access_create(struct request *req)
 			    "not be created.");
 		goto out;
 	}
+	/* The ETag is of the row without its code, as GET answers it. */
+	access_etag(a.row, etag);
+	http_header_add(req, "ETag", etag);
 	/* The code is shown this once: only its keyed hash is kept. */
 	json_object_set_new(a.row, "code", json_string(a.code));
 	if ((loc = arena_printf(req->arena, "/v1/partner-access/%s",
@@ -409,7 +455,7 @@ partner_access_get(struct request *req)
 		    "row." : "The partner access cannot be read.");
 		return;
 	}
-	http_json(req, 200, a.row);
+	answer_row(req, 200, a.row);
 }
 
 /* PATCH /v1/partner-access/{id} */
@@ -439,15 +485,25 @@ partner_access_update(struct request *req)
 		a.body = json_object();
 	if (input_check(req, a.body, 0, a.scope) != OK)
 		goto out;
+	if (json_object_get(a.body, "therapy_sessions_remaining") != NULL &&
+	    http_header(req, "If-Match") == NULL) {
+		http_problem(req, ERR_PRECONDITION_REQUIRED, NULL, "Changing "
+		    "therapy_sessions_remaining needs If-Match with the ETag "
+		    "of the access as last read, so that no session spent "
+		    "since is overwritten.");
+		goto out;
+	}
 	rc = store_run(req->db, STORE_TX_WRITE, update_tx, &a);
 	if (rc != OK) {
 		if (!req->responded)
 			http_problem(req, rc, NULL, rc == ERR_NOT_FOUND ? "No "
-			    "such row." : "The partner access could not be "
-			    "changed.");
+			    "such row." : rc == ERR_PRECONDITION ? "The "
+			    "partner access has changed since it was read "
+			    "(If-Match): read it again." : "The partner access "
+			    "could not be changed.");
 		goto out;
 	}
-	http_json(req, 200, a.row);
+	answer_row(req, 200, a.row);
 	a.row = NULL;
 out:
 	json_decref(a.row);
@@ -462,22 +518,34 @@ update_tx(struct tx *tx, void *arg)
 	    NULL };
 	struct aop	*a = arg;
 	struct stmt	*st;
+	const char	*im;
 	json_t		*old = NULL, *changes = NULL, *fields, *was, *now_v, *v;
-	char		 sql[512];
+	char		 sql[512], etag[ACCESS_ETAG_LEN];
 	size_t		 len;
-	int		 rc, i, n;
+	int64_t		 changed;
+	int		 rc, i, n, cas;
 
 	json_decref(a->row);
 	a->row = NULL;
 	if ((rc = row_in_scope(tx, a, &old)) != OK)
 		return (rc);
+	access_etag(old, etag);
+	if ((im = http_header(a->req, "If-Match")) != NULL &&
+	    !resource_if_match(im, etag)) {
+		rc = ERR_PRECONDITION;
+		goto out;
+	}
+	/* Sessions are set only while they are what was read. */
+	cas = json_object_get(a->body, "therapy_sessions_remaining") != NULL;
 	len = (size_t)snprintf(sql, sizeof(sql), "UPDATE partner_access SET "
 	    "updated_at = ?, updated_by = ?");
 	for (i = 0; cols[i] != NULL; i++)
 		if (json_object_get(a->body, cols[i]) != NULL)
 			len += (size_t)snprintf(sql + len, sizeof(sql) - len,
 			    ", %s = ?", cols[i]);
-	snprintf(sql + len, sizeof(sql) - len, " WHERE id = ?");
+	snprintf(sql + len, sizeof(sql) - len, " WHERE id = ?%s", cas ?
+	    " AND therapy_sessions_remaining = ? AND "
+	    "therapy_sessions_redeemed = ?" : "");
 	st = store_prepare(tx, sql);
 	store_bind_int64(st, 1, time_now_ms());
 	store_bind_text(st, 2, a->who->user_id);
@@ -489,11 +557,23 @@ update_tx(struct tx *tx, void *arg)
 		else
 			store_bind_bool(st, n++, json_is_true(v));
 	}
-	store_bind_text(st, n, a->id);
+	store_bind_text(st, n++, a->id);
+	if (cas) {
+		store_bind_int64(st, n++, json_integer_value(json_object_get(
+		    old, "therapy_sessions_remaining")));
+		store_bind_int64(st, n, json_integer_value(json_object_get(old,
+		    "therapy_sessions_redeemed")));
+	}
 	rc = store_step(st);
+	changed = store_changes(st);
 	store_finalize(st);
 	if (rc != STORE_DONE) {
 		rc = rc == ERR_BUSY ? ERR_BUSY : ERR_DB;
+		goto out;
+	}
+	if (changed != 1) {
+		/* A session was spent or given back since the read above. */
+		rc = ERR_PRECONDITION;
 		goto out;
 	}
 	changes = json_pack("{s:[],s:{},s:{}}", "fields", "old", "new");

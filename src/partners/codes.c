@@ -304,22 +304,25 @@ code_find(struct tx *tx, const char *hash, const char *partner,
     const char *id, struct found *f)
 {
 	struct stmt	*st;
-	char		 sql[768];
+	char		 sql[768], key[PARTNER_NAME_KEY_SIZE];
 	int		 rc;
 
 	memset(f, 0, sizeof(*f));
+	/* A partner named by name is compared by its key. */
+	if (partner != NULL && partners_name_key(partner, key) != OK)
+		return (ERR_NOT_FOUND);
 	snprintf(sql, sizeof(sql), "SELECT a.id, a.user_id, a.is_active, "
 	    "a.created_at, p.is_active, p.name, a.feature_live_chat, "
 	    "a.feature_therapy, a.therapy_sessions_remaining FROM "
 	    "partner_access a JOIN partners p ON p.id = a.partner_id WHERE "
 	    "a.deleted_at IS NULL AND %s%s", id != NULL ? "a.id = ?" :
 	    "a.code_hash = ?", partner != NULL ? " AND (p.id = ? OR "
-	    "lower(p.name) = lower(?))" : "");
+	    "p.name_key = ?)" : "");
 	st = store_prepare(tx, sql);
 	store_bind_text(st, 1, id != NULL ? id : hash);
 	if (partner != NULL) {
 		store_bind_text(st, 2, partner);
-		store_bind_text(st, 3, partner);
+		store_bind_text(st, 3, key);
 	}
 	switch ((rc = store_step(st))) {
 	case STORE_ROW:

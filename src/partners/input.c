@@ -294,17 +294,22 @@ partner_code_body(json_t *body, struct partner_code_input *in, json_t *errs)
 {
 	const char	*key;
 	json_t		*v;
+	int		 unknown = 0;
 
 	memset(in, 0, sizeof(*in));
 	if (!json_is_object(body))
 		return (ERR_MALFORMED);
 	json_object_foreach(body, key, v) {
 		if (strcmp(key, "partner") == 0)
-			partner_member(v, key, &in->partner, errs);
+			partner_member(v, "partner", &in->partner, errs);
 		else if (strcmp(key, "code") != 0)
-			partners_err(errs, key, "unknown_field", "the body "
-			    "holds code and partner only");
+			unknown = 1;
 	}
+	/* One entry, whatever the members: the caller's keys are never
+	 * quoted back (the route is public). */
+	if (unknown)
+		partners_err(errs, "", "unknown_field", "the body holds code "
+		    "and partner only");
 	if (json_array_size(errs) > 0)
 		return (ERR_INVALID);
 	if (partner_code_normalise(json_string_value(json_object_get(body,

@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "core/err.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "learning/learning.h"
@@ -36,7 +37,11 @@
 static int	 partners_init(struct store *);
 static int	 url_ok(const char *);
 static void	 partner_check(json_t *body, json_t *errs);
-static int	 name_taken(struct tx *, const char *name, const char *id);
+static int	 name_taken(struct tx *, const char *key, const char *id);
+static int	 name_key_set(struct resource_ctx *, json_t *body);
+static int	 name_key_column_tx(struct tx *, void *);
+static int	 name_keys_batch_tx(struct tx *, void *);
+static int	 name_keys_fill(struct store *);
 static int	 partners_before_create(struct resource_ctx *, json_t *);
 static int	 partners_before_update(struct resource_ctx *, json_t *);
 static int	 partners_after_write(struct resource_ctx *, int, json_t *);
@@ -217,7 +222,11 @@ static const struct people_register_hook register_hook = {
 static const struct field partner_fields[] = {
 	{"name", FIELD_TEXT, FIELD_REQUIRED | FIELD_FILTER | FIELD_SORT, 1,
 	    PARTNER_NAME_MAX, NULL, NULL, NULL, 0,
-	    "unique without regard to case; GET /v1/partners/{name} finds it"},
+	    "unique without regard to case (Unicode simple case folding); "
+	    "GET /v1/partners/{name} finds it"},
+	/* The name folded (partners_name_key), set by the hooks: unique. */
+	{"name_key", FIELD_TEXT, FIELD_READONLY | FIELD_HIDDEN, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL},
 	{"is_active", FIELD_BOOL, FIELD_FILTER, 0, 0, NULL, "true", NULL, 0,
 	    "false deactivates the partner, its admins and its accesses"},
 	{"logo_url", FIELD_TEXT, FIELD_NULLABLE, 0, PARTNER_URL_MAX, NULL,
@@ -410,6 +419,9 @@ partners_init(struct store *db)
 	/* Rows migration 0011 carried over in clear are sealed now. */
 	if ((rc = bookings_seal_legacy(db)) != OK)
 		return (rc);
+	/* Partners from before migration 0012 get their name key now. */
+	if ((rc = name_keys_fill(db)) != OK)
+		return (rc);
 	/* The booking webhook's handler is known to `webhooks replay`. */
 	return (inbox_register(&simplybook_source));
 }
@@ -457,19 +469,36 @@ partners_admin_of(struct tx *tx, const char *user_id, char *out)
 }
 
 int
+partners_name_key(const char *name, char *out)
+{
+	size_t	 len = strlen(name);
+
+	out[0] = '\0';
+	if (len > PARTNER_NAME_MAX * 4)
+		return (ERR_INVALID);
+	return (fold_utf8(name, len, out, PARTNER_NAME_KEY_SIZE) == OK ? OK :
+	    ERR_INVALID);
+}
+
+int
 partners_find(struct tx *tx, const char *id_or_name, char *id_out,
     char *name_out, int *active)
 {
 	struct stmt	*st;
+	char		 key[PARTNER_NAME_KEY_SIZE];
 	int		 rc;
 
-	if (uuid_valid(id_or_name))
+	if (uuid_valid(id_or_name)) {
 		st = store_prepare(tx, "SELECT id, name, is_active FROM "
 		    "partners WHERE id = ?");
-	else
+		store_bind_text(st, 1, id_or_name);
+	} else {
+		if (partners_name_key(id_or_name, key) != OK)
+			return (ERR_NOT_FOUND);
 		st = store_prepare(tx, "SELECT id, name, is_active FROM "
-		    "partners WHERE lower(name) = lower(?)");
-	store_bind_text(st, 1, id_or_name);
+		    "partners WHERE name_key = ?");
+		store_bind_text(st, 1, key);
+	}
 	switch ((rc = store_step(st))) {
 	case STORE_ROW:
 		strlcpy_cb(id_out, store_col_text(st, 0), UUID_STR_LEN);
@@ -570,24 +599,52 @@ partner_check(json_t *body, json_t *errs)
 	}
 }
 
-/* 409 NAME_TAKEN when another partner has the name (any case). */
+/* ERR_CONFLICT when another partner has the name key. */
 static int
-name_taken(struct tx *tx, const char *name, const char *id)
+name_taken(struct tx *tx, const char *key, const char *id)
 {
 	struct stmt	*st;
 	int		 rc;
 
-	if (name == NULL)
-		return (OK);
-	st = store_prepare(tx, "SELECT 1 FROM partners WHERE lower(name) = "
-	    "lower(?) AND id <> ?");
-	store_bind_text(st, 1, name);
+	st = store_prepare(tx, "SELECT 1 FROM partners WHERE name_key = ? AND "
+	    "id <> ?");
+	store_bind_text(st, 1, key);
 	store_bind_text(st, 2, id != NULL ? id : "");
 	rc = store_step(st);
 	store_finalize(st);
 	if (rc == STORE_DONE)
 		return (OK);
 	return (rc == STORE_ROW ? ERR_CONFLICT : rc);
+}
+
+/*
+ * A body naming the partner's name gets its key (name_key), and 409
+ * NAME_TAKEN when another partner has that key. The unique index on
+ * name_key refuses a second one made at the same time.
+ */
+static int
+name_key_set(struct resource_ctx *ctx, json_t *body)
+{
+	const char	*name;
+	char		 key[PARTNER_NAME_KEY_SIZE];
+	int		 rc;
+
+	if ((name = json_string_value(json_object_get(body, "name"))) == NULL)
+		return (OK);
+	if (partners_name_key(name, key) != OK) {
+		http_problem_ext(ctx->req, ERR_INVALID, NULL, json_pack(
+		    "{s:[{s:s,s:s,s:s}]}", "errors", "field", "name", "code",
+		    "invalid_format", "detail", "must be UTF-8 text of at most "
+		    "64 characters"), "The partner is not valid.");
+		return (ERR_INVALID);
+	}
+	if ((rc = name_taken(ctx->tx, key, ctx->id)) == ERR_CONFLICT)
+		http_problem(ctx->req, rc, "NAME_TAKEN", "Another partner has "
+		    "that name.");
+	if (rc != OK)
+		return (rc);
+	return (json_object_set_new(body, "name_key", json_string(key)) == 0 ?
+	    OK : ERR_NOMEM);
 }
 
 static int
@@ -599,12 +656,7 @@ partners_before_create(struct resource_ctx *ctx, json_t *body)
 	partner_check(body, errs);
 	if ((rc = partners_errs_answer(ctx->req, errs, "The partner")) != OK)
 		return (rc);
-	rc = name_taken(ctx->tx, json_string_value(json_object_get(body,
-	    "name")), NULL);
-	if (rc == ERR_CONFLICT)
-		http_problem(ctx->req, rc, "NAME_TAKEN", "Another partner has "
-		    "that name.");
-	return (rc);
+	return (name_key_set(ctx, body));
 }
 
 static int
@@ -616,12 +668,116 @@ partners_before_update(struct resource_ctx *ctx, json_t *body)
 	partner_check(body, errs);
 	if ((rc = partners_errs_answer(ctx->req, errs, "The partner")) != OK)
 		return (rc);
-	rc = name_taken(ctx->tx, json_string_value(json_object_get(body,
-	    "name")), ctx->id);
-	if (rc == ERR_CONFLICT)
-		http_problem(ctx->req, rc, "NAME_TAKEN", "Another partner has "
-		    "that name.");
-	return (rc);
+	return (name_key_set(ctx, body));
+}
+
+/*
+ * Start-up: partners from before migration 0012 (name_key NULL) get their
+ * key, a batch per transaction. A partner whose key another already holds
+ * (names that SQLite's lower() told apart) keeps NULL, is found by id
+ * only, and is logged so that an admin renames it.
+ */
+#define NAME_KEY_BATCH	100
+
+struct name_key_batch {
+	char	 after[UUID_STR_LEN];	/* last id seen */
+	int	 seen, filled;
+};
+
+static int
+name_key_column_tx(struct tx *tx, void *arg)
+{
+	struct stmt	*st;
+	int		*has = arg, rc;
+
+	st = store_prepare(tx, store_tx_dialect(tx) == STORE_POSTGRES ?
+	    "SELECT count(*) FROM information_schema.columns WHERE "
+	    "table_schema = current_schema() AND table_name = 'partners' AND "
+	    "column_name = 'name_key'" : "SELECT count(*) FROM "
+	    "pragma_table_info('partners') WHERE name = 'name_key'");
+	if ((rc = store_step(st)) == STORE_ROW)
+		*has = store_col_int64(st, 0) == 1;
+	store_finalize(st);
+	return (rc == STORE_ROW ? OK : rc == STORE_DONE ? ERR_DB : rc);
+}
+
+static int
+name_keys_batch_tx(struct tx *tx, void *arg)
+{
+	struct name_key_batch	*b = arg;
+	struct stmt		*st;
+	char			 ids[NAME_KEY_BATCH][UUID_STR_LEN];
+	char			 keys[NAME_KEY_BATCH][PARTNER_NAME_KEY_SIZE];
+	int			 rc = OK, n = 0, i;
+	int64_t			 changed;
+
+	b->seen = b->filled = 0;
+	st = store_prepare(tx, "SELECT id, name FROM partners WHERE name_key "
+	    "IS NULL AND id > ? ORDER BY id LIMIT ?");
+	store_bind_text(st, 1, b->after);
+	store_bind_int64(st, 2, NAME_KEY_BATCH);
+	while (n < NAME_KEY_BATCH && (rc = store_step(st)) == STORE_ROW) {
+		strlcpy_cb(ids[n], store_col_text(st, 0), UUID_STR_LEN);
+		if (partners_name_key(store_col_text(st, 1), keys[n]) != OK)
+			keys[n][0] = '\0';
+		n++;
+	}
+	store_finalize(st);
+	if (n < NAME_KEY_BATCH && rc != STORE_DONE)
+		return (rc);
+	for (i = 0; i < n; i++) {
+		if (keys[i][0] == '\0') {
+			log_warn("event=partner_name_key_invalid id=%s", ids[i]);
+			continue;
+		}
+		st = store_prepare(tx, "UPDATE partners SET name_key = ? WHERE "
+		    "id = ? AND name_key IS NULL AND NOT EXISTS (SELECT 1 FROM "
+		    "partners o WHERE o.name_key = ?)");
+		store_bind_text(st, 1, keys[i]);
+		store_bind_text(st, 2, ids[i]);
+		store_bind_text(st, 3, keys[i]);
+		rc = store_step(st);
+		changed = store_changes(st);
+		store_finalize(st);
+		/* Another server filled the same key first: try again. */
+		if (rc == ERR_CONFLICT)
+			return (ERR_BUSY);
+		if (rc != STORE_DONE)
+			return (rc);
+		if (changed == 1)
+			b->filled++;
+		else
+			log_warn("event=partner_name_key_taken id=%s", ids[i]);
+	}
+	b->seen = n;
+	if (n > 0)
+		strlcpy_cb(b->after, ids[n - 1], UUID_STR_LEN);
+	return (OK);
+}
+
+static int
+name_keys_fill(struct store *db)
+{
+	struct name_key_batch	 b;
+	int64_t			 total = 0;
+	int			 rc, has = 0;
+
+	if ((rc = store_run(db, STORE_TX_READ, name_key_column_tx, &has)) !=
+	    OK || !has)
+		return (rc);
+	memset(&b, 0, sizeof(b));
+	do {
+		if ((rc = store_run(db, STORE_TX_WRITE, name_keys_batch_tx,
+		    &b)) != OK) {
+			log_error("event=partner_name_keys_failed status=%s",
+			    err_code(rc));
+			return (rc);
+		}
+		total += b.filled;
+	} while (b.seen == NAME_KEY_BATCH);
+	if (total > 0)
+		log_info("event=partner_name_keys rows=%lld", (long long)total);
+	return (OK);
 }
 
 /*
@@ -709,10 +865,10 @@ partners_public_get(struct request *req)
 	struct stmt	*st;
 	const char	*name = http_param(req, "name");
 	json_t		*out = NULL, *links, *features;
-	char		 id[UUID_STR_LEN];
+	char		 id[UUID_STR_LEN], key[PARTNER_NAME_KEY_SIZE];
 	int		 rc, step;
 
-	if (name == NULL || strlen(name) > PARTNER_NAME_MAX * 4) {
+	if (name == NULL || partners_name_key(name, key) != OK) {
 		http_problem(req, ERR_NOT_FOUND, NULL, "No such partner.");
 		return;
 	}
@@ -720,8 +876,8 @@ partners_public_get(struct request *req)
 		goto out;
 	st = store_prepare(tx, "SELECT id, name, logo_url, logo_alt, website, "
 	    "footer_line1, footer_line2, social_links FROM partners WHERE "
-	    "lower(name) = lower(?) AND is_active = 1");
-	store_bind_text(st, 1, name);
+	    "name_key = ? AND is_active = 1");
+	store_bind_text(st, 1, key);
 	if ((step = store_step(st)) == STORE_ROW) {
 		strlcpy_cb(id, store_col_text(st, 0), sizeof(id));
 		if ((links = json_loads(store_col_text(st, 7), 0, NULL)) ==

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "core/crypto.h"
+#include "core/fold.h"
 #include "core/util.h"
 #include "resource/resource.h"
 
@@ -29,6 +30,8 @@ struct resource;
 #define PARTNER_NAME_MAX	64	/* code points of a partner's name */
 #define PARTNER_URL_MAX		2048	/* bytes of a logo, website or social URL */
 #define PARTNER_SOCIAL_MAX	16	/* members of social_links */
+/* Bytes of a name key (partners.name_key) with its NUL. */
+#define PARTNER_NAME_KEY_SIZE	FOLD_OUT_MAX(PARTNER_NAME_MAX * 4)
 
 /*
  * Codes: PARTNER_CODE_LEN characters drawn uniformly (libsodium's
@@ -71,6 +74,13 @@ int	 partners_caller(struct request *, struct principal **);
  * active partner): its id into out (37); ERR_NOT_FOUND without one.
  */
 int	 partners_admin_of(struct tx *, const char *user_id, char *out);
+/*
+ * The key a partner's name is unique by and found by (partners.name_key):
+ * the name under Unicode simple case folding (core/fold.h) into out
+ * (PARTNER_NAME_KEY_SIZE). ERR_INVALID for a name that is not UTF-8 or
+ * longer than PARTNER_NAME_MAX * 4 bytes (out is then "").
+ */
+int	 partners_name_key(const char *name, char *out);
 /*
  * A partner by id or by name (without regard to case): id into id_out
  * (37), name into name_out (may be NULL; PARTNER_NAME_MAX * 4 + 1 bytes),

@@ -59,7 +59,6 @@ static void	 rdef_free(struct rdef *);
 static int	 begin(struct request *, const struct rdef **,
 		    struct principal **);
 static enum scope max_scope(enum scope, enum scope);
-static int	 if_match(const char *, const char *);
 static void	 answer_row(struct request *, const struct rdef *, int,
 		    json_t *, const char *, int64_t);
 static void	 h_list(struct request *);
@@ -383,9 +382,8 @@ max_scope(enum scope a, enum scope b)
 	return (a > b ? a : b);
 }
 
-/* 1 if an If-Match header value names etag (or is "*"). */
-static int
-if_match(const char *hv, const char *etag)
+int
+resource_if_match(const char *hv, const char *etag)
 {
 	const char	*p = hv, *e, *tag = etag + 2;	/* without W/ */
 	size_t		 n, tn = strlen(tag);
@@ -490,7 +488,7 @@ h_read(struct request *req)
 	}
 	resource_etag(op.id, op.updated, etag);
 	if ((inm = http_header(req, "If-None-Match")) != NULL &&
-	    if_match(inm, etag) && strcmp(inm, "*") != 0) {
+	    resource_if_match(inm, etag) && strcmp(inm, "*") != 0) {
 		http_header_add(req, "ETag", etag);
 		http_send(req, 304, NULL, NULL, 0);
 		goto out;
@@ -616,7 +614,7 @@ update_tx(struct tx *tx, void *arg)
 	ctx.old = old;
 	resource_etag(op->id, upd, etag);
 	if ((im = http_header(op->req, "If-Match")) != NULL &&
-	    !if_match(im, etag)) {
+	    !resource_if_match(im, etag)) {
 		rc = ERR_PRECONDITION;
 		resource_refuse(op->req, op->who, rc);
 		goto out;

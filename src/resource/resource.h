@@ -228,6 +228,9 @@ int		 resource_insert(struct resource_ctx *, json_t *body, char *id_out);
 int		 resource_update(struct resource_ctx *, const char *id, json_t *body);
 /* ETag of a row: weak hash of its updated_at and id. */
 void		 resource_etag(const char *id, int64_t updated_at, char out[48]);
+/* 1 if an If-Match (or If-None-Match) header value hv names etag, weak
+ * or strong, or is "*". */
+int		 resource_if_match(const char *hv, const char *etag);
 
 /*
  * GDPR export: into gets one array per resource whose owner column names

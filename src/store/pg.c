@@ -105,6 +105,7 @@ const struct store_ops store_pg_ops = {
 	.col_double = pg_col_double,
 	.col_blob = pg_col_blob,
 	.backup = NULL,
+	.checkpoint = NULL,
 };
 
 static void

@@ -67,6 +67,7 @@ static int64_t	 sq_col_int64(struct stmt *, int);
 static double	 sq_col_double(struct stmt *, int);
 static const void *sq_col_blob(struct stmt *, int, size_t *);
 static int	 sq_backup(struct conn *, const char *);
+static int	 sq_checkpoint(struct conn *);
 
 const struct store_ops store_sqlite_ops = {
 	.conn_open = sq_conn_open,
@@ -94,6 +95,7 @@ const struct store_ops store_sqlite_ops = {
 	.col_double = sq_col_double,
 	.col_blob = sq_col_blob,
 	.backup = sq_backup,
+	.checkpoint = sq_checkpoint,
 };
 
 /* Map an SQLite result code to ours, logging what is not routine. */
@@ -514,4 +516,31 @@ out:
 		unlink(tmp);
 	free(tmp);
 	return (rc);
+}
+
+#define CHECKPOINT_WAIT_MS	1000	/* most a checkpoint waits for others */
+
+/*
+ * Checkpoint the WAL and truncate it to nothing. TRUNCATE waits (through
+ * the busy handler) for writers and for readers of older snapshots: the
+ * wait is cut to CHECKPOINT_WAIT_MS, then the busy timeout is put back.
+ */
+static int
+sq_checkpoint(struct conn *c)
+{
+	sqlite3	*db = SCONN(c)->db;
+	int	 rc, frames = 0, done = 0, wait;
+
+	wait = c->store->opts.busy_timeout_ms;
+	sqlite3_busy_timeout(db, wait < CHECKPOINT_WAIT_MS ? wait :
+	    CHECKPOINT_WAIT_MS);
+	rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+	    &frames, &done);
+	sqlite3_busy_timeout(db, wait);
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+		log_warn("event=db_checkpoint_busy frames=%d done=%d", frames,
+		    done);
+		return (ERR_BUSY);
+	}
+	return (rc == SQLITE_OK ? OK : sq_status(db, rc, "checkpoint"));
 }

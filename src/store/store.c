@@ -695,6 +695,21 @@ store_backup(struct store *s, const char *path)
 	return (rc);
 }
 
+int
+store_checkpoint(struct store *s)
+{
+	struct conn	*c;
+	int		 rc;
+
+	if (s->ops->checkpoint == NULL || s->memory)
+		return (OK);
+	if ((rc = pool_get(s, &c)) != OK)
+		return (rc);
+	rc = s->ops->checkpoint(c);
+	pool_put(s, c);
+	return (rc);
+}
+
 /*
  * Dollar quote at p ("$$" or "$tag$")? Return the first character after
  * the closing quote (or the end of the string), or NULL if p does not

@@ -158,4 +158,13 @@ char		*store_pg_placeholders(const char *sql);
  */
 int		 store_backup(struct store *, const char *path);
 
+/*
+ * SQLite: copy the write-ahead log into the database file and truncate it
+ * (PRAGMA wal_checkpoint(TRUNCATE)), so that pages which held erased data
+ * do not linger in the -wal file; waits at most a second for readers and
+ * writers, then gives up (ERR_BUSY; it is best effort). Run it outside
+ * any transaction. PostgreSQL: nothing to do, OK.
+ */
+int		 store_checkpoint(struct store *);
+
 #endif

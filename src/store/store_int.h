@@ -84,6 +84,8 @@ struct store_ops {
 	const void	*(*col_blob)(struct stmt *, int, size_t *);
 	/* SQLite only; NULL for PostgreSQL. */
 	int		 (*backup)(struct conn *, const char *path);
+	/* SQLite only (WAL checkpoint, truncating); NULL for PostgreSQL. */
+	int		 (*checkpoint)(struct conn *);
 };
 
 struct store {

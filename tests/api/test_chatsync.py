@@ -285,8 +285,10 @@ def assign(server, who, code):
 
 
 def patch_access(server, who, access, **body):
-    r = server.request("PATCH", f"/v1/partner-access/{access['id']}", headers=hdr(who),
-                       json=body)
+    # therapy_sessions_remaining is changed with If-Match (the ETag just read).
+    etag = server.get(f"/v1/partner-access/{access['id']}", headers=hdr(who)).headers["ETag"]
+    r = server.request("PATCH", f"/v1/partner-access/{access['id']}",
+                       headers={**hdr(who), "If-Match": etag}, json=body)
     assert r.status_code == 200, r.text
     return r.json()
 

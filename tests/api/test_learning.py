@@ -812,3 +812,27 @@ def free_closed_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_partner_courses_match_partner_names_in_any_unicode_case(server, db, cms, people):
+    """The CMS names partners as its editors typed them; they match the
+    partner without regard to case by the same Unicode folding on both
+    databases (partners.name_key), not by SQL lower()."""
+    admin, ann, bob = people["admin"], people["ann"], people["bob"]
+    r = server.post("/v1/partners", headers=hdr(admin), json={"name": "Ärzte ohne Grenzen"})
+    assert r.status_code == 201, r.text
+    access_for(server, admin, r.json(), ann)
+    lower = course_story(cms, "Lower", partners=["ärzte ohne grenzen"])
+    upper = course_story(cms, "Upper", partners=["ÄRZTE OHNE GRENZEN"])
+    other = course_story(cms, "Other", partners=["Arzte ohne Grenzen"])
+    for st in (lower, upper, other):
+        publish(server, st)
+    assert db.count("course_partners", "partner_name = 'ärzte ohne grenzen'") == 2
+
+    def seen(who):
+        r = server.get("/v1/courses", headers=hdr(who))
+        assert r.status_code == 200, r.text
+        return sorted(c["name"] for c in r.json()["data"])
+
+    assert seen(ann) == ["Lower", "Upper"]
+    assert seen(bob) == []

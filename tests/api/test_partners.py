@@ -340,7 +340,9 @@ def test_therapy_session_bounds_by_role(server, world, role, value, status):
     # Changing one: admins within 0-50; a partner admin never (refilling a
     # spent allowance is for admins).
     acc = new_code(server, w["pa_a"], therapy_sessions_remaining=0)
-    r = server.request("PATCH", f"/v1/partner-access/{acc['id']}", headers=hdr(w[role]),
+    etag = server.get(f"/v1/partner-access/{acc['id']}", headers=hdr(w[role])).headers["ETag"]
+    r = server.request("PATCH", f"/v1/partner-access/{acc['id']}",
+                       headers={**hdr(w[role]), "If-Match": etag},
                        json={"therapy_sessions_remaining": value})
     if status == 201 and role == "admin":
         assert r.status_code == 200, r.text

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -179,7 +180,7 @@ test_code_body(void **state)
 	};
 	struct partner_code_input	 in;
 	json_t				*b, *errs;
-	char				 long_name[PARTNER_NAME_MAX * 4 + 2];
+	char				 long_name[PARTNER_NAME_MAX * 4 + 2], *dump;
 	size_t				 i;
 
 	(void)state;
@@ -196,6 +197,20 @@ test_code_body(void **state)
 		json_decref(errs);
 		json_decref(b);
 	}
+	/* Unknown members: one entry, naming none of them. */
+	b = json_pack("{s:s,s:i,s:i}", "code", "ABC234", "<b>evil</b>", 1,
+	    "other", 2);
+	errs = json_array();
+	assert_int_equal(partner_code_body(b, &in, errs), ERR_INVALID);
+	assert_int_equal(json_array_size(errs), 1);
+	dump = json_dumps(errs, 0);
+	assert_non_null(dump);
+	assert_null(strstr(dump, "evil"));
+	assert_null(strstr(dump, "other"));
+	assert_non_null(strstr(dump, "unknown_field"));
+	free(dump);
+	json_decref(errs);
+	json_decref(b);
 	/* A partner of 256 bytes, then 257. */
 	for (i = PARTNER_NAME_MAX * 4; i <= PARTNER_NAME_MAX * 4 + 1; i++) {
 		memset(long_name, 'p', i);
