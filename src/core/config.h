@@ -15,6 +15,7 @@
 #define CONFIG_MAX_BODY_DEFAULT		(1024 * 1024)
 #define CONFIG_MAX_HEAD_BYTES		(24 * 1024)	/* request line + headers */
 #define CONFIG_MAX_STRING		4096
+#define BOOKING_CANCEL_SECRET_MIN	16	/* bytes of booking_cancel_secret */
 
 struct config {
 	char	*env;			/* development | production */
@@ -85,6 +86,8 @@ struct config {
 	char	*simplybook_webhook_secret;	/* token of the booking webhook */
 	int64_t	 simplybook_timestamp_tolerance_s;	/* webhook timestamp skew */
 	int64_t	 report_max_rows;	/* rows of one report answer */
+	char	*booking_cancel_url;	/* told of in-app cancels; empty = off */
+	char	*booking_cancel_secret;	/* HMAC-SHA256 key of those POSTs */
 };
 
 extern struct config	config;

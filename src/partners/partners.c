@@ -131,6 +131,7 @@ static const struct route partners_routes[] = {
 static const struct job_kind partners_jobs[] = {
 	{"partners.prune_guesses", partners_prune_guesses, 0},
 	{"therapy_bookings.complete", bookings_complete_job, 0},
+	{BOOKING_OUT_KIND, booking_out_job, BOOKING_OUT_ATTEMPTS},
 };
 
 static const struct job_schedule partners_schedules[] = {
