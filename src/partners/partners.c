@@ -118,7 +118,7 @@ static const struct route partners_routes[] = {
 	    "one therapy booking in the caller's scope"},
 	{HTTP_POST, "/v1/therapy-bookings/{id}/cancel", bookings_cancel, 0,
 	    "cancel your booking before it starts, once; the session is "
-	    "given back"},
+	    "given back and the booking system told (booking_cancel_url)"},
 	{HTTP_GET, "/v1/me/therapy-bookings", bookings_mine, 0,
 	    "the caller's therapy bookings"},
 	{HTTP_GET, "/v1/reports", reports_list, 0,
