@@ -179,6 +179,12 @@ static const struct config_entry config_table[] = {
 	{"simplybook_timestamp_tolerance_s", CT_INT,
 	    S(simplybook_timestamp_tolerance_s), "300", 1, 3600, NULL, 0,
 	    "a booking webhook's timestamp, when sent, must be this close to now"},
+	{"booking_cancel_url", CT_STRING, S(booking_cancel_url), "", 0, 0, NULL,
+	    0, "http(s) URL told of in-app booking cancels by a signed POST "
+	    "(empty = the booking system is not told)"},
+	{"booking_cancel_secret", CT_STRING, S(booking_cancel_secret), "", 0, 0,
+	    NULL, 1, "HMAC-SHA256 key of X-Carebase-Signature on those POSTs "
+	    "(needed with booking_cancel_url, at least 16 bytes)"},
 	{"report_max_rows", CT_INT, S(report_max_rows), "10000", 1, 1000000,
 	    NULL, 0, "most rows one report answers (422 past it)"},
 	{"report_run_max_bytes", CT_INT, S(report_run_max_bytes), "16777216",
@@ -195,6 +201,7 @@ static int	config_set(const struct config_entry *, const char *, const char *,
 		    char *, size_t);
 static const struct config_entry *config_find(const char *, size_t);
 static int	consent_ages_check(const char *, char *, size_t);
+static int	booking_cancel_check(char *, size_t);
 
 /*
  * consent_ages: "CC:NN,CC:NN": ISO 3166-1 alpha-2 codes in capitals and
@@ -215,6 +222,37 @@ consent_ages_check(const char *s, char *err, size_t errlen)
 			return (ERR_CONFIG);
 		}
 		p += p[5] == ',' ? 6 : 5;
+	}
+	return (OK);
+}
+
+/*
+ * booking_cancel_url, when set: http:// or https:// and a host, no blanks
+ * or control characters, and a booking_cancel_secret of at least
+ * BOOKING_CANCEL_SECRET_MIN bytes to sign with.
+ */
+static int
+booking_cancel_check(char *err, size_t errlen)
+{
+	const char	*u = config.booking_cancel_url, *rest, *p;
+
+	if (u[0] == '\0')
+		return (OK);
+	rest = strncmp(u, "http://", 7) == 0 ? u + 7 :
+	    strncmp(u, "https://", 8) == 0 ? u + 8 : NULL;
+	for (p = u; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+			break;
+	if (rest == NULL || rest[0] == '\0' || rest[0] == '/' || *p != '\0') {
+		snprintf(err, errlen, "config: booking_cancel_url must be an "
+		    "http:// or https:// URL with a host and no blanks");
+		return (ERR_CONFIG);
+	}
+	if (strlen(config.booking_cancel_secret) < BOOKING_CANCEL_SECRET_MIN) {
+		snprintf(err, errlen, "config: booking_cancel_secret must be "
+		    "set, at least %d bytes, when booking_cancel_url is",
+		    BOOKING_CANCEL_SECRET_MIN);
+		return (ERR_CONFIG);
 	}
 	return (OK);
 }
@@ -353,6 +391,8 @@ config_load(int argc, char **argv, char *err, size_t errlen)
 		return (ERR_CONFIG);
 	}
 	if (consent_ages_check(config.consent_ages, err, errlen) != OK)
+		return (ERR_CONFIG);
+	if (booking_cancel_check(err, errlen) != OK)
 		return (ERR_CONFIG);
 	log_set_level(log_level_parse(config.log_level));
 	return (OK);

@@ -15,6 +15,7 @@
 #define CONFIG_MAX_BODY_DEFAULT		(1024 * 1024)
 #define CONFIG_MAX_HEAD_BYTES		(24 * 1024)	/* request line + headers */
 #define CONFIG_MAX_STRING		4096
+#define BOOKING_CANCEL_SECRET_MIN	16	/* bytes of booking_cancel_secret */
 
 struct config {
 	char	*env;			/* development | production */
@@ -87,6 +88,8 @@ struct config {
 	int64_t	 report_max_rows;	/* rows of one report answer */
 	int64_t	 report_run_max_bytes;	/* stored result of one report run */
 	int64_t	 report_run_retention_days;	/* report runs older are deleted */
+	char	*booking_cancel_url;	/* told of in-app cancels; empty = off */
+	char	*booking_cancel_secret;	/* HMAC-SHA256 key of those POSTs */
 };
 
 extern struct config	config;

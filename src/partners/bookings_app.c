@@ -390,13 +390,19 @@ bookings_get(struct request *req)
 	http_json(req, 200, c.row);
 }
 
-/* POST /v1/therapy-bookings/{id}/cancel */
+/*
+ * POST /v1/therapy-bookings/{id}/cancel: the booking as it is now, with
+ * "booking_system_notified": "queued" when the same transaction queued
+ * the notice to the booking system (bookings_out.c), "not_configured"
+ * when booking_cancel_url is empty.
+ */
 
 static int
 cancel_tx(struct tx *tx, void *arg)
 {
 	struct bcancel	*c = arg;
 	struct booking	 b;
+	const char	*at, *notified;
 	int		 rc;
 
 	json_decref(c->row);
@@ -426,9 +432,18 @@ cancel_tx(struct tx *tx, void *arg)
 	    "therapy_bookings.cancel", b.id, json_pack("{s:[s],s:s,s:s}",
 	    "fields", "cancelled_at", "source", "app", "partner_access_id",
 	    b.access_id))) != OK ||
-	    (rc = chat_profile_touch(tx, b.user_id)) != OK)
+	    (rc = chat_profile_touch(tx, b.user_id)) != OK ||
+	    (rc = get_tx(tx, c)) != OK)
 		return (rc);
-	return (get_tx(tx, c));
+	/* One notice per cancel: a second cancel stopped above. */
+	at = json_string_value(json_object_get(c->row, "cancelled_at"));
+	if (at == NULL)
+		return (ERR_INTERNAL);
+	if ((rc = booking_out_enqueue(tx, b.code, at, strcmp(c->who->user_id,
+	    b.user_id) == 0 ? "client" : "staff", &notified)) != OK)
+		return (rc);
+	return (json_object_set_new(c->row, "booking_system_notified",
+	    json_string(notified)) == 0 ? OK : ERR_NOMEM);
 }
 
 void

@@ -173,7 +173,7 @@ static const struct route partners_routes[] = {
 	    "one therapy booking in the caller's scope"},
 	{HTTP_POST, "/v1/therapy-bookings/{id}/cancel", bookings_cancel, 0,
 	    "cancel your booking before it starts, once; the session is "
-	    "given back"},
+	    "given back and the booking system told (booking_cancel_url)"},
 	{HTTP_GET, "/v1/me/therapy-bookings", bookings_mine, 0,
 	    "the caller's therapy bookings"},
 	{HTTP_GET, "/v1/reports", reports_list, 0,
@@ -200,6 +200,7 @@ static const struct job_kind partners_jobs[] = {
 	{"therapy_bookings.complete", bookings_complete_job, 0},
 	{"report_runs.make", report_runs_make_job, 0},
 	{"report_runs.prune", report_runs_prune_job, 0},
+	{BOOKING_OUT_KIND, booking_out_job, BOOKING_OUT_ATTEMPTS},
 };
 
 static const struct job_schedule partners_schedules[] = {

@@ -232,6 +232,27 @@ void	 bookings_get(struct request *);
 void	 bookings_cancel(struct request *);
 void	 bookings_mine(struct request *);
 
+/* bookings_out.c */
+/*
+ * The booking system told of an in-app cancel: with booking_cancel_url
+ * set, the cancel queues one BOOKING_OUT_KIND job that POSTs a signed
+ * {"event": "booking.cancelled", ...} there (see the file's top).
+ */
+#define BOOKING_OUT_KIND	"therapy_bookings.notify_cancel"
+#define BOOKING_OUT_QUEUE	"bookings"
+#define BOOKING_OUT_ATTEMPTS	10	/* ~17 min with the default backoff */
+#define BOOKING_OUT_TIMEOUT_S	10	/* connect, and the whole request */
+/* 1 when booking_cancel_url is set. */
+int	 booking_out_enabled(void);
+/*
+ * Queue the notice of booking code's cancel (cancelled_at ISO 8601, by
+ * "client" or "staff") inside tx; *state (borrowed) is "queued", or
+ * "not_configured" when booking_cancel_url is empty (nothing queued).
+ */
+int	 booking_out_enqueue(struct tx *, const char *code,
+	    const char *cancelled_at, const char *by, const char **state);
+int	 booking_out_job(struct store *, const struct job *, char *err);
+
 /* reports.c */
 /*
  * Reports: aggregates over a date range [from, to) of at most
