@@ -16,6 +16,8 @@
 #include <jansson.h>
 
 #include "core/err.h"
+#include "core/fold.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "learning/learning.h"
@@ -32,11 +34,20 @@ enum who {
 	WHO_PARTNER	/* the holders of one partner's accesses */
 };
 
+/* Start-up folding of partner names stored before migration 0014. */
+struct refold {
+	int		 dry;		/* only count */
+	size_t		 found;		/* names not folded */
+};
+
 static int	 learning_init(struct store *);
 static int	 user_cmp(const void *, const void *);
 static int	 learning_touch_users(struct tx *, json_t *);
 static int	 recompute(struct tx *, const char *, enum who, const char *);
 static int	 recompute_for(struct tx *, enum who, const char *);
+static int	 refold_tx(struct tx *, void *);
+static int	 refold_table(struct tx *, struct refold *, const char *,
+		    const char *, const char *, json_t *);
 
 static const struct route learning_routes[] = {
 	{HTTP_POST, "/v1/webhooks/storyblok", learning_storyblok_webhook,
@@ -140,11 +151,152 @@ const struct module learning_module = {
 	learning_resources, NELEM(learning_resources), learning_init, NULL,
 };
 
-/* The CMS webhook's handler is known to `carebase webhooks replay`. */
+/*
+ * The CMS webhook's handler is known to `carebase webhooks replay`; partner
+ * names of course and session lists stored before they were kept folded
+ * (migration 0014) are folded now.
+ */
 static int
 learning_init(struct store *db)
 {
-	return (inbox_register(&storyblok_source));
+	struct refold	 rf;
+	int		 rc;
+
+	if ((rc = inbox_register(&storyblok_source)) != OK)
+		return (rc);
+	/* A read first: nothing to fold is the rule, and no write lock. */
+	memset(&rf, 0, sizeof(rf));
+	rf.dry = 1;
+	if ((rc = store_run(db, STORE_TX_READ, refold_tx, &rf)) != OK ||
+	    rf.found == 0)
+		return (rc);
+	rf.dry = 0;
+	if ((rc = store_run(db, STORE_TX_WRITE, refold_tx, &rf)) != OK)
+		log_error("event=learning_refold_failed status=%s",
+		    err_code(rc));
+	return (rc);
+}
+
+/*
+ * Every partner name of table (rows keyed by col) that is not its own
+ * folding is replaced by it; the courses whose lists changed (course_of
+ * maps a key to its course) are appended to courses.
+ */
+static int
+refold_table(struct tx *tx, struct refold *rf, const char *table,
+    const char *col, const char *course_of, json_t *courses)
+{
+	struct stmt	*st;
+	json_t		*rows, *r;
+	const char	*name;
+	char		 sql[256], key[FOLD_OUT_MAX(4 * LEARNING_ITEM_MAX)];
+	size_t		 i;
+	int		 rc;
+
+	if ((rows = json_array()) == NULL)
+		return (ERR_NOMEM);
+	snprintf(sql, sizeof(sql), "SELECT %s, partner_name, %s FROM %s",
+	    col, course_of, table);
+	st = store_prepare(tx, sql);
+	while ((rc = store_step(st)) == STORE_ROW) {
+		name = store_col_text(st, 1);
+		if (name == NULL || fold_utf8(name, strlen(name), key,
+		    sizeof(key)) != OK || strcmp(key, name) == 0)
+			continue;
+		if (json_array_append_new(rows, json_pack("[s, s, s, s*]",
+		    store_col_text(st, 0), name, key,
+		    store_col_text(st, 2))) != 0) {
+			rc = ERR_NOMEM;
+			break;
+		}
+	}
+	store_finalize(st);
+	if (rc != STORE_DONE || rf->dry) {
+		rf->found += json_array_size(rows);
+		json_decref(rows);
+		return (rc == STORE_DONE ? OK : rc);
+	}
+	rc = OK;
+	json_array_foreach(rows, i, r) {
+		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE %s = ? AND "
+		    "partner_name = ?", table, col);
+		st = store_prepare(tx, sql);
+		store_bind_text(st, 1, json_string_value(json_array_get(r, 0)));
+		store_bind_text(st, 2, json_string_value(json_array_get(r, 1)));
+		rc = store_step(st);
+		store_finalize(st);
+		if (rc != STORE_DONE)
+			break;
+		snprintf(sql, sizeof(sql), "INSERT INTO %s (%s, partner_name) "
+		    "VALUES (?, ?) ON CONFLICT DO NOTHING", table, col);
+		st = store_prepare(tx, sql);
+		store_bind_text(st, 1, json_string_value(json_array_get(r, 0)));
+		store_bind_text(st, 2, json_string_value(json_array_get(r, 2)));
+		rc = store_step(st);
+		store_finalize(st);
+		if (rc != STORE_DONE)
+			break;
+		rc = OK;
+		if (json_is_string(json_array_get(r, 3)))
+			json_array_append(courses, json_array_get(r, 3));
+	}
+	if (rc == OK && json_array_size(rows) > 0)
+		log_info("event=learning_partner_names_folded table=%s rows=%zu",
+		    table, json_array_size(rows));
+	json_decref(rows);
+	return (rc);
+}
+
+static int
+refold_tx(struct tx *tx, void *arg)
+{
+	struct refold	*rf = arg;
+	struct stmt	*st;
+	json_t		*courses;
+	const char	**v;
+	size_t		 i, n;
+	int		 rc, tables = 0;
+
+	/* Before migration 0007 (a first `carebase migrate`): no lists. */
+	st = store_prepare(tx, store_tx_dialect(tx) == STORE_POSTGRES ?
+	    "SELECT count(*) FROM information_schema.tables WHERE "
+	    "table_schema = current_schema() AND table_name IN "
+	    "('course_partners', 'course_session_partners')" :
+	    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+	    "name IN ('course_partners', 'course_session_partners')");
+	if ((rc = store_step(st)) == STORE_ROW)
+		tables = (int)store_col_int64(st, 0);
+	store_finalize(st);
+	if (rc != STORE_ROW)
+		return (rc == STORE_DONE ? ERR_DB : rc);
+	rf->found = 0;
+	if (tables != 2)
+		return (OK);
+	if ((courses = json_array()) == NULL)
+		return (ERR_NOMEM);
+	if ((rc = refold_table(tx, rf, "course_partners", "course_id",
+	    "course_id", courses)) != OK || (rc = refold_table(tx, rf,
+	    "course_session_partners", "session_id", "(SELECT course_id FROM "
+	    "course_sessions cs WHERE cs.id = session_id)", courses)) != OK ||
+	    rf->dry || (n = json_array_size(courses)) == 0) {
+		json_decref(courses);
+		return (rc);
+	}
+	/* Access to those courses may have changed: their completions. */
+	if ((v = calloc(n, sizeof(*v))) == NULL) {
+		json_decref(courses);
+		return (ERR_NOMEM);
+	}
+	for (i = 0; i < n; i++)
+		v[i] = json_string_value(json_array_get(courses, i));
+	qsort(v, n, sizeof(*v), user_cmp);
+	for (i = 0; i < n && rc == OK; i++)
+		if (i == 0 || strcmp(v[i], v[i - 1]) != 0)
+			if ((rc = learning_lock_course(tx, v[i])) == OK)
+				rc = learning_recompute(tx, v[i], NULL);
+	free(v);
+	json_decref(courses);
+	return (rc);
 }
 
 int

@@ -836,3 +836,49 @@ def test_partner_courses_match_partner_names_in_any_unicode_case(server, db, cms
 
     assert seen(ann) == ["Lower", "Upper"]
     assert seen(bob) == []
+
+
+def test_partner_names_stored_unfolded_are_folded_at_start_up(server, db, cms, people):
+    """Course lists stored before partner names were kept folded (migration
+    0014: "Ärzte" as the CMS had it) would match nobody now; the server
+    folds them when it starts and recomputes those courses' completion."""
+    import sqlite3
+    admin, ann = people["admin"], people["ann"]
+    r = server.post("/v1/partners", headers=hdr(admin), json={"name": "Ärzte ohne Grenzen"})
+    assert r.status_code == 201, r.text
+    access_for(server, admin, r.json(), ann)
+    st = course_story(cms, "Legacy", partners=["Ärzte ohne Grenzen"])
+    publish(server, st)
+    one = session_story(cms, st, "Only", partners=["ÄRZTE ohne Grenzen"])
+    publish(server, one)
+    cid, sid = course_id(db, st), session_id(db, one)
+    assert act(server, ann, sid, "complete").status_code == 200
+    assert my_course(server, ann, cid)["status"] == "completed"
+    server.stop()
+
+    def run(sql):
+        if db.kind == "sqlite":
+            con = sqlite3.connect(str(db.path), timeout=10, isolation_level=None)
+            try:
+                con.execute(sql)
+            finally:
+                con.close()
+        else:
+            db.query(sql)
+
+    # as an older carebase stored them (C tolower leaves Ä as it is)
+    run(f"UPDATE course_partners SET partner_name = 'Ärzte ohne grenzen' "
+        f"WHERE course_id = '{cid}'")
+    run(f"UPDATE course_session_partners SET partner_name = 'Ärzte ohne grenzen' "
+        f"WHERE session_id = '{sid}'")
+    server.start(migrate=False)
+    assert db.count("course_partners", "partner_name = 'ärzte ohne grenzen'") == 1
+    assert db.count("course_session_partners", "partner_name = 'ärzte ohne grenzen'") == 1
+    assert db.count("course_partners", "partner_name = 'Ärzte ohne grenzen'") == 0
+    r = server.get("/v1/courses", headers=hdr(ann))
+    assert [c["name"] for c in r.json()["data"]] == ["Legacy"]
+    assert my_course(server, ann, cid)["status"] == "completed"
+    # nothing left to fold: a second start changes nothing
+    server.stop()
+    server.start(migrate=False)
+    assert db.count("course_partners", "partner_name = 'ärzte ohne grenzen'") == 1
