@@ -59,14 +59,26 @@
  * Erasure (people's GDPR hook, run before the data key is destroyed)
  * forgets the row and queues one chat.profile_delete job per address the
  * provider may hold (pushed, pending; for a row pushed before migration
- * 0012, the current address), whose payload is the user id and the
- * address sealed under the system key (bound to
+ * 0013 and not sealed since, the current address), whose payload is the
+ * user id and the address sealed under the system key (bound to
  * "jobs.chat_profile_delete:<user id>"), so it is in clear nowhere in the
  * database; the job sends the DELETE above, retried with backoff like a
  * push and put in failed_jobs when it gives up. A push that lands after
- * the erasure committed (it read the profile before) finds the row gone
- * and queues the same job for what it pushed. With chat_sync_url empty,
- * erasure only forgets the row.
+ * the erasure committed (it read the profile before), or fails after
+ * marking its address pending, finds the row gone and queues the same job
+ * for its address. Erasure queues them with chat_sync_url empty too (the
+ * job then waits in failed_jobs for a retry once it is set), reads the
+ * data key only for a row with addresses, and is never refused for a key
+ * that does not open (logged; nothing queued).
+ *
+ * No DELETE (the job's, or a push's of an old address) is sent for an
+ * address that another user who is not erased holds now (by its blind
+ * index): the profile under it is theirs, and the delete counts as done.
+ * At start-up, rows pushed before migration 0013 get the user's current
+ * address sealed into pushed_identity. The attempt's writes to the row
+ * (pending, pushed) are made only while the row names its job; a chat job
+ * makes at most CHAT_SYNC_REQUESTS requests, and config requires that many
+ * timeouts to fit in job_timeout_s, so it is not reclaimed while running.
  *
  * Besides the partners module's and learning's touches, people tells of
  * changes to the user's own fields below, and of their email and first
