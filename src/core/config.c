@@ -394,6 +394,16 @@ config_load(int argc, char **argv, char *err, size_t errlen)
 		return (ERR_CONFIG);
 	if (booking_cancel_check(err, errlen) != OK)
 		return (ERR_CONFIG);
+	/* A chat job makes up to CHAT_SYNC_REQUESTS requests of up to
+	 * chat_sync_timeout_s each: it must end before it can be reclaimed. */
+	if (config.chat_sync_url[0] != '\0' && CHAT_SYNC_REQUESTS *
+	    config.chat_sync_timeout_s >= config.job_timeout_s) {
+		snprintf(err, errlen, "config: chat_sync_timeout_s (%lld) times "
+		    "%d, the requests one chat job may make, must be less than "
+		    "job_timeout_s (%lld)", (long long)config.chat_sync_timeout_s,
+		    CHAT_SYNC_REQUESTS, (long long)config.job_timeout_s);
+		return (ERR_CONFIG);
+	}
 	log_set_level(log_level_parse(config.log_level));
 	return (OK);
 }

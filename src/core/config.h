@@ -16,6 +16,7 @@
 #define CONFIG_MAX_HEAD_BYTES		(24 * 1024)	/* request line + headers */
 #define CONFIG_MAX_STRING		4096
 #define BOOKING_CANCEL_SECRET_MIN	16	/* bytes of booking_cancel_secret */
+#define CHAT_SYNC_REQUESTS		5	/* of one chat job at most */
 
 struct config {
 	char	*env;			/* development | production */

@@ -59,14 +59,26 @@
  * Erasure (people's GDPR hook, run before the data key is destroyed)
  * forgets the row and queues one chat.profile_delete job per address the
  * provider may hold (pushed, pending; for a row pushed before migration
- * 0012, the current address), whose payload is the user id and the
- * address sealed under the system key (bound to
+ * 0013 and not sealed since, the current address), whose payload is the
+ * user id and the address sealed under the system key (bound to
  * "jobs.chat_profile_delete:<user id>"), so it is in clear nowhere in the
  * database; the job sends the DELETE above, retried with backoff like a
  * push and put in failed_jobs when it gives up. A push that lands after
- * the erasure committed (it read the profile before) finds the row gone
- * and queues the same job for what it pushed. With chat_sync_url empty,
- * erasure only forgets the row.
+ * the erasure committed (it read the profile before), or fails after
+ * marking its address pending, finds the row gone and queues the same job
+ * for its address. Erasure queues them with chat_sync_url empty too (the
+ * job then waits in failed_jobs for a retry once it is set), reads the
+ * data key only for a row with addresses, and is never refused for a key
+ * that does not open (logged; nothing queued).
+ *
+ * No DELETE (the job's, or a push's of an old address) is sent for an
+ * address that another user who is not erased holds now (by its blind
+ * index): the profile under it is theirs, and the delete counts as done.
+ * At start-up, rows pushed before migration 0013 get the user's current
+ * address sealed into pushed_identity. The attempt's writes to the row
+ * (pending, pushed) are made only while the row names its job; a chat job
+ * makes at most CHAT_SYNC_REQUESTS requests, and config requires that many
+ * timeouts to fit in job_timeout_s, so it is not reclaimed while running.
  *
  * Besides the partners module's and learning's touches, people tells of
  * changes to the user's own fields below, and of their email and first
@@ -134,6 +146,7 @@
 #define CHAT_WEBSITE_ID_MAX	128
 #define CHAT_REASON_MAX		64
 #define DIGEST_LEN		65
+#define CHAT_LEGACY_BATCH	100	/* rows sealed per transaction */
 
 /* What the job read; strings malloc'd (personal ones wiped on free). */
 struct profile {
@@ -163,6 +176,23 @@ struct sync_end {
 	int		 release;	/* done, or failed for good */
 	int		 gone;		/* the user is erased: forget the row */
 	int		 found;		/* pending_tx: the row is there */
+	int		 superseded;	/* pending_tx: it names another job */
+	int		 orphan;	/* orphan_tx: delete queued */
+};
+
+/* Start-up: rows pushed before migration 0013, a batch at a time. */
+struct legacy_batch {
+	char		 after[UUID_STR_LEN];	/* the batch starts after it */
+	char		 last[UUID_STR_LEN];	/* the batch's last user id */
+	int64_t		 seen;			/* rows of the batch */
+	int64_t		 sealed;		/* sealed in the batch */
+};
+
+/* Is an address another live user's? (chat_address_held_tx) */
+struct held {
+	const char	*user_id;
+	char		 index[65];	/* keyring_email_index of it */
+	int		 held;
 };
 
 static int	 chatsync_init(struct store *);
@@ -172,6 +202,15 @@ static int	 profile_send(struct store *, struct profile *,
 		    struct sync_end *, const char *digest, char *err,
 		    int *give_up, const char **outcome);
 static int	 pending_tx(struct tx *, void *);
+static int	 orphan_tx(struct tx *, void *);
+static int	 chatsync_seal_legacy(struct store *);
+static int	 identity_column_tx(struct tx *, void *);
+static int	 legacy_batch_tx(struct tx *, void *);
+static int	 legacy_row(struct tx *, const char *user_id, int *sealed);
+static int	 chat_address_held_tx(struct tx *, void *);
+static int	 chat_forget_unless_held(struct store *, const char *kind,
+		    const char *user_id, const char *people_id, char *err,
+		    int *give_up, int *held);
 static int	 identity_open(const unsigned char *key, const char *user_id,
 		    struct stmt *, int col, char **out);
 static int	 profile_identities(struct tx *, struct profile *,
@@ -241,14 +280,13 @@ chatsync_init(struct store *db)
 	size_t		 i, n;
 	int		 rc;
 
-	(void)db;
 	if ((rc = people_gdpr_register(&gdpr_hook)) != OK && rc != ERR_CONFLICT)
 		return (rc);
 	if ((rc = people_change_register(&change_hook)) != OK &&
 	    rc != ERR_CONFLICT)
 		return (rc);
 	if (u[0] == '\0')
-		return (OK);
+		goto seal;
 	if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) {
 		log_error("event=config_invalid name=chat_sync_url "
 		    "detail=\"must start with http:// or https://\"");
@@ -264,7 +302,149 @@ chatsync_init(struct store *db)
 		    "digits, - or _\"", CHAT_WEBSITE_ID_MAX);
 		return (ERR_CONFIG);
 	}
+seal:
+	/* Rows pushed before migration 0013 get their identity now. */
+	return (chatsync_seal_legacy(db));
+}
+
+/*
+ * A row pushed before migration 0013 has pushed_at but no
+ * pushed_identity: the profile is under the address the user had then,
+ * which is taken to be the current one (as erasure does), sealed into
+ * pushed_identity so that the next email change deletes it. Rows of
+ * erased users, or whose key does not open, are left as they are.
+ */
+static int
+chatsync_seal_legacy(struct store *db)
+{
+	struct legacy_batch	 lb;
+	int64_t			 total = 0;
+	int			 rc, has = 0;
+
+	if ((rc = store_run(db, STORE_TX_READ, identity_column_tx, &has)) !=
+	    OK || !has)
+		return (rc);
+	memset(&lb, 0, sizeof(lb));
+	do {
+		if ((rc = store_run(db, STORE_TX_WRITE, legacy_batch_tx,
+		    &lb)) != OK) {
+			log_error("event=chat_identity_seal_failed status=%s",
+			    err_code(rc));
+			return (rc);
+		}
+		total += lb.sealed;
+		memcpy(lb.after, lb.last, sizeof(lb.after));
+	} while (lb.seen == CHAT_LEGACY_BATCH);
+	if (total > 0)
+		log_info("event=chat_identity_sealed rows=%lld",
+		    (long long)total);
 	return (OK);
+}
+
+/* Does chat_profile_sync have pushed_identity (migration 0013)? */
+static int
+identity_column_tx(struct tx *tx, void *arg)
+{
+	struct stmt	*st;
+	int		*has = arg, rc;
+
+	st = store_prepare(tx, store_tx_dialect(tx) == STORE_POSTGRES ?
+	    "SELECT count(*) FROM information_schema.columns WHERE "
+	    "table_schema = current_schema() AND table_name = "
+	    "'chat_profile_sync' AND column_name = 'pushed_identity'" :
+	    "SELECT count(*) FROM pragma_table_info('chat_profile_sync') "
+	    "WHERE name = 'pushed_identity'");
+	if ((rc = store_step(st)) == STORE_ROW)
+		*has = store_col_int64(st, 0) == 1;
+	store_finalize(st);
+	return (rc == STORE_ROW ? OK : rc == STORE_DONE ? ERR_DB : rc);
+}
+
+/* The next CHAT_LEGACY_BATCH rows after lb->after, sealed. */
+static int
+legacy_batch_tx(struct tx *tx, void *arg)
+{
+	struct legacy_batch	*lb = arg;
+	struct stmt		*st;
+	char			 ids[CHAT_LEGACY_BATCH][UUID_STR_LEN];
+	int64_t			 n = 0, i, sealed = 0;
+	int			 rc, one;
+
+	st = store_prepare(tx, "SELECT user_id FROM chat_profile_sync WHERE "
+	    "pushed_at IS NOT NULL AND pushed_identity IS NULL AND user_id > ? "
+	    "ORDER BY user_id LIMIT ?");
+	store_bind_text(st, 1, lb->after);
+	store_bind_int64(st, 2, CHAT_LEGACY_BATCH);
+	while ((rc = store_step(st)) == STORE_ROW && n < CHAT_LEGACY_BATCH)
+		strlcpy_cb(ids[n++], store_col_text(st, 0), UUID_STR_LEN);
+	store_finalize(st);
+	if (rc != STORE_DONE && rc != STORE_ROW)
+		return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	for (i = 0; i < n; i++) {
+		if ((rc = legacy_row(tx, ids[i], &one)) != OK)
+			return (rc);
+		sealed += one;
+	}
+	lb->seen = n;
+	lb->sealed = sealed;
+	if (n > 0)
+		strlcpy_cb(lb->last, ids[n - 1], sizeof(lb->last));
+	return (OK);
+}
+
+static int
+legacy_row(struct tx *tx, const char *user_id, int *sealed)
+{
+	struct stmt	*st;
+	unsigned char	 key[SEAL_KEY_LEN], *identity = NULL;
+	const void	*b;
+	char		*email = NULL;
+	size_t		 n = 0;
+	int		 rc, have_key = 0;
+
+	*sealed = 0;
+	st = store_prepare(tx, "SELECT email FROM users WHERE id = ? AND "
+	    "email IS NOT NULL");
+	store_bind_text(st, 1, user_id);
+	if ((rc = store_step(st)) == STORE_ROW) {
+		if ((rc = seal_key_load(tx, user_id, key)) == OK) {
+			have_key = 1;
+			b = store_col_blob(st, 0, &n);
+			rc = seal_open_field(key, "users", "email", user_id, b,
+			    n, &email);
+		}
+		if (rc == OK)
+			rc = seal_field(key, "chat_profile_sync", "identity",
+			    user_id, email, &identity, &n);
+	} else if (rc == STORE_DONE)
+		rc = ERR_NOT_FOUND;		/* erased or gone */
+	store_finalize(st);
+	if (rc == ERR_NOT_FOUND || rc == ERR_INVALID) {
+		if (rc == ERR_INVALID)
+			log_warn("event=chat_identity_seal user=%s "
+			    "status=unreadable", user_id);
+		rc = OK;
+		goto out;
+	}
+	if (rc != OK) {
+		rc = rc == ERR_BUSY ? ERR_BUSY : rc == ERR_NOMEM ? ERR_NOMEM :
+		    ERR_DB;
+		goto out;
+	}
+	st = store_prepare(tx, "UPDATE chat_profile_sync SET "
+	    "pushed_identity = ? WHERE user_id = ? AND pushed_identity IS NULL");
+	store_bind_blob(st, 1, identity, n);
+	store_bind_text(st, 2, user_id);
+	rc = store_step(st);
+	*sealed = store_changes(st) == 1;
+	store_finalize(st);
+	rc = rc == STORE_DONE ? OK : rc == ERR_BUSY ? ERR_BUSY : ERR_DB;
+out:
+	if (have_key)
+		sodium_memzero(key, sizeof(key));
+	free_secret(email);
+	free(identity);
+	return (rc);
 }
 
 static int
@@ -499,9 +679,12 @@ sync_begin_tx(struct tx *tx, void *arg)
 
 /*
  * Delete the profiles under the addresses the provider may hold that are
- * not the current one, mark the current one pending, push. OK with
- * e->digest set when the push landed, or with *outcome "skipped" when the
- * row went meanwhile (erased: nothing is sent).
+ * not the current one (unless another user holds the address now), mark
+ * the current one pending, push. OK with e->digest set when the push
+ * landed, or with *outcome "skipped" when the row went meanwhile (erased:
+ * nothing is sent) or "superseded" when another job took it. A push that
+ * fails after the row went (an erasure in between) may have made a
+ * profile: its delete is queued.
  */
 static int
 profile_send(struct store *db, struct profile *p, struct sync_end *e,
@@ -509,7 +692,7 @@ profile_send(struct store *db, struct profile *p, struct sync_end *e,
 {
 	const char	*old[2];
 	size_t		 i;
-	int		 rc, moved = 0;
+	int		 rc, rc2, moved = 0, held;
 
 	old[0] = p->pushed;
 	old[1] = p->pending != NULL && (p->pushed == NULL ||
@@ -517,8 +700,8 @@ profile_send(struct store *db, struct profile *p, struct sync_end *e,
 	for (i = 0; i < NELEM(old); i++) {
 		if (old[i] == NULL || strcmp(old[i], p->email) == 0)
 			continue;
-		if ((rc = chat_forget(CHAT_SYNC_KIND, old[i], err,
-		    give_up)) != OK)
+		if ((rc = chat_forget_unless_held(db, CHAT_SYNC_KIND,
+		    p->user_id, old[i], err, give_up, &held)) != OK)
 			return (rc);
 		moved = 1;
 	}
@@ -529,20 +712,37 @@ profile_send(struct store *db, struct profile *p, struct sync_end *e,
 		    "marked: %s", CHAT_SYNC_KIND, err_code(rc));
 		return (rc);
 	}
+	if (e->superseded) {
+		*outcome = "superseded";
+		return (OK);
+	}
 	if (!e->found) {
 		*outcome = "skipped";
 		e->gone = 1;
 		return (OK);
 	}
-	if ((rc = chat_push(p, err, give_up)) != OK)
+	if ((rc = chat_push(p, err, give_up)) != OK) {
+		e->people_id = p->email;
+		if ((rc2 = store_run(db, STORE_TX_WRITE, orphan_tx, e)) != OK)
+			log_warn("event=chat_orphan_check_failed user=%s "
+			    "status=%s", p->user_id, err_code(rc2));
+		else if (e->orphan)
+			log_info("event=chat_forget user=%s status=queued "
+			    "reason=erased_during_push", p->user_id);
+		e->people_id = NULL;
 		return (rc);
+	}
 	e->digest = digest;
 	e->people_id = p->email;
 	*outcome = moved ? "moved" : "pushed";
 	return (OK);
 }
 
-/* The current address is about to be pushed: the provider may hold it. */
+/*
+ * The current address is about to be pushed: the provider may hold it.
+ * Only while the row names this job (e->superseded when it names
+ * another; e->found 0 when it is gone).
+ */
 static int
 pending_tx(struct tx *tx, void *arg)
 {
@@ -550,15 +750,55 @@ pending_tx(struct tx *tx, void *arg)
 	struct stmt	*st;
 	int		 rc;
 
+	e->found = e->superseded = 0;
 	st = store_prepare(tx, "UPDATE chat_profile_sync SET "
-	    "pending_identity = ?, updated_at = ? WHERE user_id = ?");
+	    "pending_identity = ?, updated_at = ? WHERE user_id = ? AND "
+	    "job_id = ?");
 	store_bind_blob(st, 1, e->identity, e->identity_len);
 	store_bind_int64(st, 2, time_now_ms());
 	store_bind_text(st, 3, e->user_id);
+	store_bind_text(st, 4, e->job_id);
 	rc = store_step(st);
 	e->found = store_changes(st) == 1;
 	store_finalize(st);
-	return (rc == STORE_DONE ? OK : rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	if (rc != STORE_DONE)
+		return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	if (e->found)
+		return (OK);
+	st = store_prepare(tx, "SELECT 1 FROM chat_profile_sync WHERE "
+	    "user_id = ?");
+	store_bind_text(st, 1, e->user_id);
+	rc = store_step(st);
+	e->superseded = rc == STORE_ROW;
+	store_finalize(st);
+	return (rc == STORE_ROW || rc == STORE_DONE ? OK : rc == ERR_BUSY ?
+	    ERR_BUSY : ERR_DB);
+}
+
+/*
+ * A push failed after pending_tx: if the row went meanwhile (erased),
+ * queue the delete of what the push may have made (e->people_id).
+ */
+static int
+orphan_tx(struct tx *tx, void *arg)
+{
+	struct sync_end	*e = arg;
+	struct stmt	*st;
+	int		 rc;
+
+	e->orphan = 0;
+	st = store_prepare(tx, "SELECT 1 FROM chat_profile_sync WHERE "
+	    "user_id = ?");
+	store_bind_text(st, 1, e->user_id);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc == STORE_ROW)
+		return (OK);
+	if (rc != STORE_DONE)
+		return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	if ((rc = chat_forget_enqueue(tx, e->user_id, e->people_id)) == OK)
+		e->orphan = 1;
+	return (rc);
 }
 
 /*
@@ -578,21 +818,36 @@ sync_end_tx(struct tx *tx, void *arg)
 	if (e->digest != NULL) {
 		st = store_prepare(tx, "UPDATE chat_profile_sync SET "
 		    "digest = ?, pushed_identity = ?, pending_identity = NULL, "
-		    "pushed_at = ?, updated_at = ? WHERE user_id = ?");
+		    "pushed_at = ?, updated_at = ? WHERE user_id = ? AND "
+		    "job_id = ?");
 		store_bind_text(st, 1, e->digest);
 		store_bind_blob(st, 2, e->identity, e->identity_len);
 		store_bind_int64(st, 3, now);
 		store_bind_int64(st, 4, now);
 		store_bind_text(st, 5, e->user_id);
+		store_bind_text(st, 6, e->job_id);
 		rc = store_step(st);
 		n = store_changes(st);
 		store_finalize(st);
 		if (rc != STORE_DONE)
 			return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
-		/* Erased since it read the profile: delete what it pushed. */
-		if (n == 0)
+		if (n == 0) {
+			/* Another job took the row: what it pushed stays
+			 * pending there, for that job to settle. */
+			st = store_prepare(tx, "SELECT 1 FROM "
+			    "chat_profile_sync WHERE user_id = ?");
+			store_bind_text(st, 1, e->user_id);
+			rc = store_step(st);
+			store_finalize(st);
+			if (rc == STORE_ROW)
+				return (OK);
+			if (rc != STORE_DONE)
+				return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+			/* Erased since it read the profile: delete what it
+			 * pushed. */
 			return (chat_forget_enqueue(tx, e->user_id,
 			    e->people_id));
+		}
 	}
 	if (!e->release)
 		return (OK);
@@ -1239,6 +1494,59 @@ out:
 /* Forgetting a person at the provider */
 
 /*
+ * Delete the profile under people_id (user_id's, once), as chat_forget,
+ * unless another user who is not erased holds the address now: the
+ * profile there is theirs (or will be), so the delete is done without a
+ * request (*held set, logged).
+ */
+static int
+chat_forget_unless_held(struct store *db, const char *kind,
+    const char *user_id, const char *people_id, char *err, int *give_up,
+    int *held)
+{
+	struct held	 h;
+	int		 rc;
+
+	*held = 0;
+	memset(&h, 0, sizeof(h));
+	h.user_id = user_id;
+	keyring_email_index(people_id, h.index);
+	rc = store_run(db, STORE_TX_READ, chat_address_held_tx, &h);
+	sodium_memzero(h.index, sizeof(h.index));
+	if (rc != OK) {
+		snprintf(err, JOB_ERR_LEN, "%s: the address's holder could "
+		    "not be read: %s", kind, err_code(rc));
+		return (rc);
+	}
+	if (h.held) {
+		*held = 1;
+		log_info("event=chat_forget user=%s status=kept "
+		    "reason=address_taken", user_id);
+		return (OK);
+	}
+	return (chat_forget(kind, people_id, err, give_up));
+}
+
+/* Erasure clears email_index: a user holding it is not erased. */
+static int
+chat_address_held_tx(struct tx *tx, void *arg)
+{
+	struct held	*h = arg;
+	struct stmt	*st;
+	int		 rc;
+
+	st = store_prepare(tx, "SELECT 1 FROM users WHERE email_index = ? "
+	    "AND id <> ? AND email IS NOT NULL");
+	store_bind_text(st, 1, h->index);
+	store_bind_text(st, 2, h->user_id);
+	rc = store_step(st);
+	h->held = rc == STORE_ROW;
+	store_finalize(st);
+	return (rc == STORE_ROW || rc == STORE_DONE ? OK : rc == ERR_BUSY ?
+	    ERR_BUSY : ERR_DB);
+}
+
+/*
  * Queue a chat.profile_delete job for people_id inside tx: the payload is
  * the user id and the address sealed under the system key (base64url).
  */
@@ -1289,9 +1597,8 @@ chatforget_run(struct store *db, const struct job *job, char *err)
 	char		 ad[sizeof(CHAT_FORGET_AD) + UUID_STR_LEN];
 	char		*people_id = NULL;
 	size_t		 n = 0;
-	int		 rc, give_up = 0;
+	int		 rc, give_up = 0, held = 0;
 
-	(void)db;
 	rc = ERR_INVALID;
 	if ((pl = json_loads(job->payload, 0, &jerr)) != NULL &&
 	    json_unpack(pl, "{s:s,s:s}", "user_id", &user_id, "people_id",
@@ -1316,8 +1623,8 @@ chatforget_run(struct store *db, const struct job *job, char *err)
 		give_up = 1;
 		goto out;
 	}
-	if ((rc = chat_forget(CHAT_FORGET_KIND, people_id, err,
-	    &give_up)) == OK)
+	if ((rc = chat_forget_unless_held(db, CHAT_FORGET_KIND, user_id,
+	    people_id, err, &give_up, &held)) == OK && !held)
 		log_info("event=chat_forget user=%s status=deleted", user_id);
 out:
 	if (give_up && job->give_up != NULL)
@@ -1375,49 +1682,73 @@ gdpr_export(struct tx *tx, const char *user_id, json_t *rows)
 /*
  * Runs before people destroys the data key: the addresses the provider
  * may hold a profile under are opened and each one's deletion queued
- * (sealed under the system key). DELETE ... RETURNING waits for a push
- * recording its address (PostgreSQL) and returns what it recorded.
+ * (sealed under the system key), whether sync is on or not (with it off,
+ * the job waits in failed_jobs to be retried). DELETE ... RETURNING
+ * waits for a push recording its address (PostgreSQL) and returns what
+ * it recorded. The key is loaded only for a row that has something to
+ * open; one that does not open is logged and erasure goes on.
  */
 static int
 gdpr_erase(struct tx *tx, const char *user_id)
 {
 	struct stmt	*st;
 	unsigned char	 key[SEAL_KEY_LEN];
+	unsigned char	*blob[2] = { NULL, NULL };
 	const void	*b;
 	char		*id[2] = { NULL, NULL };
-	size_t		 n = 0, i;
-	int		 rc, have_key = 0, legacy = 0;
+	size_t		 len[2] = { 0, 0 }, n = 0, i;
+	int		 rc, have_key = 0, legacy = 0, found = 0;
 
-	if (chatsync_enabled()) {
-		if ((rc = seal_key_load(tx, user_id, key)) != OK &&
-		    rc != ERR_NOT_FOUND)
-			return (rc);
-		have_key = rc == OK;
-	}
 	st = store_prepare(tx, "DELETE FROM chat_profile_sync WHERE "
 	    "user_id = ? RETURNING pushed_identity, pending_identity, "
 	    "pushed_at");
 	store_bind_text(st, 1, user_id);
 	if ((rc = store_step(st)) == STORE_ROW) {
-		if (have_key && (identity_open(key, user_id, st, 0,
-		    &id[0]) != OK || identity_open(key, user_id, st, 1,
-		    &id[1]) != OK))
-			log_warn("event=chat_forget user=%s status=unreadable",
-			    user_id);
+		found = 1;
+		for (i = 0; i < NELEM(blob); i++) {
+			if (store_col_is_null(st, (int)i))
+				continue;
+			b = store_col_blob(st, (int)i, &len[i]);
+			if ((blob[i] = malloc(len[i] > 0 ? len[i] : 1)) ==
+			    NULL) {
+				rc = ERR_NOMEM;
+				break;
+			}
+			memcpy(blob[i], b, len[i]);
+		}
 		legacy = store_col_is_null(st, 0) && !store_col_is_null(st, 2);
-		while ((rc = store_step(st)) == STORE_ROW)
+		while (rc == STORE_ROW && (rc = store_step(st)) == STORE_ROW)
 			;
 	}
 	store_finalize(st);
 	if (rc != STORE_DONE) {
-		rc = rc == ERR_BUSY ? ERR_BUSY : ERR_DB;
+		rc = rc == ERR_BUSY || rc == ERR_NOMEM ? rc : ERR_DB;
 		goto out;
 	}
 	rc = OK;
-	if (!have_key)
+	if (!found || (blob[0] == NULL && blob[1] == NULL && !legacy))
 		goto out;
+	if ((rc = seal_key_load(tx, user_id, key)) == ERR_NOT_FOUND ||
+	    rc == ERR_INVALID) {
+		if (rc == ERR_INVALID)
+			log_warn("event=chat_forget user=%s status=unreadable "
+			    "detail=\"the data key does not open\"", user_id);
+		rc = OK;
+		goto out;
+	}
+	if (rc != OK)
+		goto out;
+	have_key = 1;
+	for (i = 0; i < NELEM(blob); i++)
+		if (blob[i] != NULL && seal_open_field(key, "chat_profile_sync",
+		    "identity", user_id, blob[i], len[i], &id[i]) != OK) {
+			id[i] = NULL;
+			log_warn("event=chat_forget user=%s status=unreadable",
+			    user_id);
+		}
 	if (legacy && id[0] == NULL) {
-		/* Pushed before migration 0012: under the current address. */
+		/* Pushed before migration 0013 and not sealed since: under
+		 * the current address. */
 		st = store_prepare(tx, "SELECT email FROM users WHERE id = ? "
 		    "AND email IS NOT NULL");
 		store_bind_text(st, 1, user_id);
@@ -1441,6 +1772,8 @@ gdpr_erase(struct tx *tx, const char *user_id)
 out:
 	if (have_key)
 		sodium_memzero(key, sizeof(key));
+	free(blob[0]);
+	free(blob[1]);
 	free_secret(id[0]);
 	free_secret(id[1]);
 	return (rc);

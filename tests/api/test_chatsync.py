@@ -1030,6 +1030,146 @@ def test_erasure_with_the_provider_down_is_retried_then_delivered(server, world,
     assert chat.deletes(o["email"]) == [403, 200]
 
 
+def register_as(server, email, name):
+    body = {"email": email, "password": PASSWORD, "accept_terms": True,
+            "first_name": name, "date_of_birth": "1990-01-01", "country": "GB"}
+    r = server.post("/v1/auth/register", json=body)
+    assert r.status_code == 201, r.text
+    token = login(server, email)
+    me = server.get("/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
+    return {"email": email, "token": token, "id": me["id"]}
+
+
+def test_a_profile_pushed_before_identities_is_moved_after_a_restart(server, world, chat):
+    """A row pushed before migration 0013 (pushed_at, no pushed_identity)
+    gets the current address sealed at start-up, so an email change then
+    deletes the profile under the old address."""
+    db = server.db
+    m = register(server, "member")
+    old = m["email"]
+    assign(server, m, new_code(server, world["admin"], world["bumble"])["code"])
+    wait_pushes(chat, old, 1)
+    settle(db)
+    server.stop()
+    db_exec(db, "UPDATE chat_profile_sync SET pushed_identity = NULL, "
+                f"pending_identity = NULL WHERE user_id = '{m['id']}'")
+    assert identities(db, m["id"]) == (None, None)
+    server.start(migrate=False)
+    assert "event=chat_identity_sealed rows=1" in server.log()
+    assert identities(db, m["id"])[0] is not None
+    assert [r["pushed_as"] for r in chat_export(server, m)] == [old]
+    new = f"moved.{secrets.token_hex(3)}@example.org"
+    change_email(server, m, new)
+    wait_pushes(chat, new, 1)
+    settle(db)
+    assert chat.deletes(old) == [200]
+    assert set(chat.people) == {new}
+    no_email_anywhere(server, db, old)
+    assert_not_in_database(db, old)
+
+
+def test_a_push_failing_after_an_erasure_deletes_what_it_made(start_server, chat):
+    """The push marks the address pending, the user is erased (its delete
+    finds nothing yet), then the push makes the profile (POST) and fails:
+    the failed attempt finds the row gone and queues another delete."""
+    server = start_server(env=chat_env(chat, CAREBASE_JOB_WORKERS=2))
+    db = server.db
+    admin = staff(server, "admin", "admin")
+    partner = make_partner(server, admin, "Bumble")
+    m = register(server, "member")
+    email = m["email"]
+    chat.script = ["gate", 503]
+    assign(server, m, new_code(server, admin, partner)["code"])
+    assert chat.entered.wait(10), "the push did not start"
+    r = server.request("DELETE", "/v1/me", headers=hdr(m), json={"password": PASSWORD})
+    assert r.status_code == 204, r.text
+    wait_until(lambda: chat.deletes(email) == [404], what="the erasure's delete")
+    assert email not in chat.people
+    chat.release.set()
+    wait_until(lambda: chat.deletes(email) == [404, 200], what="the made profile deleted")
+    assert email not in chat.people
+    assert [r["status"] for r in chat.requests(email) if r["method"] == "POST"] == [201]
+    settle(db)
+    wait_until(lambda: forget_jobs(db) == 0, what="the delete jobs to finish")
+    assert "reason=erased_during_push" in server.log()
+    assert db.count("failed_jobs") == 0
+    no_email_anywhere(server, db, email)
+
+
+def test_a_delete_spares_the_next_holder_of_the_address(start_server, chat):
+    """A delete of an address another (not erased) user holds now is done
+    without a request: the erasure's retried delete, and the delete of an
+    old address before a push under the new one."""
+    server = start_server(env=chat_env(chat, CAREBASE_CHAT_SYNC_DELAY_MS=1500))
+    db = server.db
+    admin = staff(server, "admin", "admin")
+    partner = make_partner(server, admin, "Bumble")
+    x = register(server, "xena")
+    a = x["email"]
+    assign(server, x, new_code(server, admin, partner)["code"])
+    wait_pushes(chat, a, 1)
+    settle(db)
+    # X is erased; the delete of A fails and waits for a retry.
+    chat.delete_script = [503] * 200
+    r = server.post(f"/v1/users/{x['id']}/erase", headers=hdr(admin))
+    assert r.status_code in (200, 204), r.text
+    wait_until(lambda: len(chat.deletes(a)) >= 1, what="the failed delete")
+    # Y registers with A and is pushed; then the delete is retried.
+    y = register_as(server, a, "Yara")
+    assign(server, y, new_code(server, admin, partner)["code"])
+    mine = wait_pushes(chat, a, 2)[-1]
+    settle(db)
+    chat.delete_script = []
+    wait_until(lambda: forget_jobs(db) == 0, timeout=40, what="the delete job to finish")
+    assert set(chat.deletes(a)) == {503}, chat.deletes(a)
+    assert chat.people.get(a) == mine
+    assert "status=kept reason=address_taken" in server.log()
+    assert db.count("failed_jobs") == 0
+
+    # Y moves to B; before Y's push, Z registers with A.
+    b = f"moved.{secrets.token_hex(3)}@example.org"
+    n = len(chat.deletes(a))
+    change_email(server, y, b)
+    register_as(server, a, "Zeno")
+    wait_pushes(chat, b, 1)
+    settle(db)
+    assert len(chat.deletes(a)) == n
+    assert server.log().count("status=kept reason=address_taken") == 2
+    assert db.count("failed_jobs") == 0
+
+
+def test_erasure_goes_on_when_the_data_key_does_not_open(start_server, chat):
+    """With sync on, erasure of a user whose data key does not open
+    succeeds, with or without a chat profile; nothing is queued for the
+    addresses that cannot be read."""
+    server = start_server(env=chat_env(chat))
+    db = server.db
+    admin = staff(server, "admin", "admin")
+    partner = make_partner(server, admin, "Bumble")
+    n = register(server, "never")
+    m = register(server, "member")
+    assign(server, m, new_code(server, admin, partner)["code"])
+    wait_pushes(chat, m["email"], 1)
+    settle(db)
+    server.stop()       # the running server has the keys cached
+    ids = f"('{n['id']}', '{m['id']}')"
+    if db.kind == "sqlite":
+        db_exec(db, "UPDATE user_keys SET wrapped_key = zeroblob(length(wrapped_key)) "
+                    f"WHERE user_id IN {ids}")
+    else:
+        db_exec(db, "UPDATE user_keys SET wrapped_key = "
+                    "decode(repeat('00', length(wrapped_key)), 'hex') "
+                    f"WHERE user_id IN {ids}")
+    server.start(migrate=False)
+    for who in (n, m):
+        r = server.post(f"/v1/users/{who['id']}/erase", headers=hdr(admin))
+        assert r.status_code in (200, 204), r.text
+    assert db.count("chat_profile_sync") == 0
+    assert forget_jobs(db) == 0 and db.count("failed_jobs") == 0
+    assert re.search(rf"event=chat_forget user={m['id']} status=unreadable", server.log())
+    assert f"user={n['id']} status=unreadable" not in server.log()
+
+
 def test_a_malformed_delete_job_gives_up_at_once(server, chat):
     """A chat.profile_delete payload that does not open (not sealed by this
     server, or for another user) goes to failed_jobs without a request."""
@@ -1067,11 +1207,44 @@ def test_sync_is_off_without_a_url(start_server, chat):
     assert db.count("jobs", "kind = 'chat.profile_sync'") == 0
     assert db.count("failed_jobs") == 0
     assert chat.requests() == []
-    # Erasure queues no delete either.
+    # A user never pushed has no row: erasure queues no delete either.
     r = server.request("DELETE", "/v1/me", headers=hdr(m), json={"password": PASSWORD})
     assert r.status_code == 204, r.text
     assert db.count("jobs", "kind LIKE 'chat.%'") == 0
+    assert db.count("failed_jobs") == 0
     assert chat.requests() == []
+
+
+def test_erasure_with_sync_off_keeps_the_delete_for_later(start_server, chat):
+    """A profile pushed while sync was on and erased while it is off: the
+    delete is queued anyway, gives up into failed_jobs (sync off), and a
+    retry once the URL is set again deletes the profile."""
+    server = start_server(env=chat_env(chat))
+    db = server.db
+    admin = staff(server, "admin", "admin")
+    partner = make_partner(server, admin, "Bumble")
+    m = register(server, "member")
+    email = m["email"]
+    assign(server, m, new_code(server, admin, partner)["code"])
+    wait_pushes(chat, email, 1)
+    settle(db)
+    server.stop()
+    server.env.pop("CAREBASE_CHAT_SYNC_URL")
+    server.start(migrate=False)
+    r = server.request("DELETE", "/v1/me", headers=hdr(m), json={"password": PASSWORD})
+    assert r.status_code == 204, r.text
+    wait_until(lambda: db.count("failed_jobs", "kind = 'chat.profile_delete'") == 1,
+               what="the delete to wait in failed_jobs")
+    fid, error = db.query("SELECT id, error FROM failed_jobs")[0]
+    assert "chat_sync_url is empty" in error and "jobs retry" in error
+    assert chat.deletes(email) == [] and email in chat.people
+    no_email_anywhere(server, db, email)
+    server.stop()
+    server.env["CAREBASE_CHAT_SYNC_URL"] = chat.url
+    server.start(migrate=False)
+    server.cli_ok("jobs", "retry", fid)
+    wait_until(lambda: chat.deletes(email) == [200], what="the retried delete")
+    assert email not in chat.people
 
 
 @pytest.mark.parametrize("env,name", [
@@ -1080,6 +1253,9 @@ def test_sync_is_off_without_a_url(start_server, chat):
     ({"CAREBASE_CHAT_SYNC_URL": "https://chat.example.org/v1",
       "CAREBASE_CHAT_SYNC_WEBSITE_ID": "a/b"}, "chat_sync_website_id"),
     ({"CAREBASE_CHAT_SYNC_TIMEOUT_S": "0"}, "chat_sync_timeout_s"),
+    ({"CAREBASE_CHAT_SYNC_URL": "https://chat.example.org/v1",
+      "CAREBASE_CHAT_SYNC_WEBSITE_ID": "site", "CAREBASE_CHAT_SYNC_TIMEOUT_S": "60"},
+     "job_timeout_s"),
 ])
 def test_bad_settings_stop_start_up(start_server, env, name):
     h = start_server(env=env, start=False, migrate=False)
