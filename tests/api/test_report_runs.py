@@ -280,6 +280,57 @@ def test_database_errors_are_retried_then_buried(server, db, seeded):
                                      headers=hdr(admin)).content
 
 
+# Another worker takes the run the moment this one begins it (this one overran
+# job_timeout_s, say) and makes it: attempts 2, succeeded, a result of its own.
+TAKEN_SQLITE = """CREATE TRIGGER run_taken AFTER UPDATE OF status ON report_runs
+WHEN NEW.status = 'running' AND NEW.attempts = 1 BEGIN
+UPDATE report_runs SET status = 'succeeded', attempts = 2, result = X'7B7D',
+result_bytes = 2, result_rows = 0, finished_at = 1, error_code = NULL, error = NULL
+WHERE id = NEW.id; END;"""
+TAKEN_POSTGRES = """CREATE FUNCTION run_taken() RETURNS trigger AS $$ BEGIN
+UPDATE report_runs SET status = 'succeeded', attempts = 2, result = '\\x7b7d',
+result_bytes = 2, result_rows = 0, finished_at = 1, error_code = NULL, error = NULL
+WHERE id = NEW.id; RETURN NULL; END $$ LANGUAGE plpgsql;
+CREATE TRIGGER run_taken AFTER UPDATE OF status ON report_runs FOR EACH ROW
+WHEN (NEW.status = 'running' AND NEW.attempts = 1) EXECUTE FUNCTION run_taken();"""
+
+
+def test_a_stale_worker_does_not_undo_the_run(server, db, seeded):
+    """The first worker's attempt fails on the database after another worker
+    took the run and made it: the stale end changes nothing, the run stays
+    succeeded with the other worker's result, and is not made again."""
+    admin = seeded["admin"]
+    db_exec(db, TAKEN_SQLITE if db.kind == "sqlite" else TAKEN_POSTGRES)
+    db_exec(db, "ALTER TABLE therapy_bookings RENAME TO therapy_bookings_away")
+    try:
+        r = queue(server, admin, "therapy_bookings_by_partner")
+        assert r.status_code == 202, r.text
+        run_id = r.json()["id"]
+        wait_until(lambda: db.count("jobs", "kind = 'report_runs.make'") == 0,
+                   timeout=20, what="the job done")
+    finally:
+        db_exec(db, "ALTER TABLE therapy_bookings_away RENAME TO therapy_bookings")
+    run = run_of(server, admin, run_id)
+    assert run["status"] == "succeeded" and run["attempts"] == 2, run
+    assert run["error_code"] is None and run["result_bytes"] == 2
+    got = server.get(f"/v1/report-runs/{run_id}/result", headers=hdr(admin))
+    assert got.status_code == 200 and got.content == b"{}"
+    assert db.count("failed_jobs", "kind = 'report_runs.make'") == 0
+
+
+def test_a_run_whose_job_is_gone_does_not_count_as_waiting(start_server, db,
+                                                           seeded_no_workers):
+    """RUNS_PENDING counts the runs whose job is still queued: one whose job
+    is gone (deleted by hand, say) leaves room for another."""
+    server, admin = seeded_no_workers
+    ids = [queue(server, admin, "signups_by_partner").json()["id"] for _ in range(16)]
+    problem(queue(server, admin, "signups_by_partner"), 429, "RUNS_PENDING")
+    db_exec(db, "DELETE FROM jobs WHERE id = (SELECT job_id FROM report_runs "
+                f"WHERE id = '{ids[0]}')")
+    assert queue(server, admin, "signups_by_partner").status_code == 202
+    problem(queue(server, admin, "signups_by_partner"), 429, "RUNS_PENDING")
+
+
 def test_a_run_whose_job_was_buried_shows_failed(server, db, seeded):
     """A run left 'running' (its worker died, say) whose job is in failed_jobs is
     failed to the API, with failed_jobs' reason, and no longer counts as waiting."""
