@@ -4,7 +4,8 @@ it and keeps the answer, GET /v1/report-runs lists the runs newest first,
 GET /v1/report-runs/{id} tells their status and /result gives the answer:
 byte for byte what GET /v1/reports/{name} answers for the same parameters
 (409 RUN_NOT_READY before). A report past report_max_rows or a result past
-report_run_max_bytes fails the run with a reason; a database error is retried
+report_run_max_bytes fails the run with a reason (GET /v1/reports/{name}
+answers 422 RESULT_TOO_LARGE past the same bound); a database error is retried
 with backoff and, after the last attempt, fails the run and leaves a
 failed_jobs row. Runs older than report_run_retention_days are pruned by the
 report_runs.prune job. Admins only, audited. Runs on SQLite and PostgreSQL."""
@@ -241,6 +242,12 @@ def test_a_result_past_report_run_max_bytes_fails(start_server, db):
     assert "256 bytes" in run["error"]
     run = finished(s, admin, small.json()["id"])
     assert run["status"] == "succeeded" and 0 < run["result_bytes"] <= 256, run
+    # GET /v1/reports/{name} has the same bound: 422, not the request-size 413.
+    p = problem(s.get(f"/v1/reports/course_progress?{RANGE}", headers=hdr(admin)), 422,
+                "RESULT_TOO_LARGE")
+    assert "256 bytes" in p["detail"]
+    r = s.get(f"/v1/reports/course_progress?{RANGE}&format=csv", headers=hdr(admin))
+    assert r.status_code == 200 and len(r.content) == run["result_bytes"]
     for bad in ("255", "268435457", "x"):
         r = s.cli("jobs", "stats", env={"CAREBASE_REPORT_RUN_MAX_BYTES": bad})
         assert r.returncode != 0 and "report_run_max_bytes" in r.stderr
