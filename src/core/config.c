@@ -188,8 +188,8 @@ static const struct config_entry config_table[] = {
 	{"report_max_rows", CT_INT, S(report_max_rows), "10000", 1, 1000000,
 	    NULL, 0, "most rows one report answers (422 past it)"},
 	{"report_run_max_bytes", CT_INT, S(report_run_max_bytes), "16777216",
-	    256, 256LL * 1024 * 1024, NULL, 0, "largest result a queued report "
-	    "run stores (the run fails with RESULT_TOO_LARGE past it)"},
+	    256, 256LL * 1024 * 1024, NULL, 0, "largest answer of a report, "
+	    "JSON or CSV (422 RESULT_TOO_LARGE past it; a queued run fails)"},
 	{"report_run_retention_days", CT_INT, S(report_run_retention_days),
 	    "7", 1, 365, NULL, 0, "report runs (and their results) older than "
 	    "this are deleted by the hourly report_runs.prune job"},

@@ -10,7 +10,8 @@
  * Admins only (reports:read:all), as GET /v1/reports/{name}, whose query
  * the body is checked as, with the same problems. The POST is audited
  * (report_runs.create) and queues a report_runs.make job in the same
- * transaction; at most RUNS_PENDING_MAX runs wait at once (429).
+ * transaction; at most RUNS_PENDING_MAX runs wait at once (429): a run
+ * waits while it is queued or running and its job is in the jobs table.
  *
  * The job marks the run running, makes the report (report_make: rows and
  * totals from one snapshot) and keeps its bytes, at most
@@ -20,7 +21,10 @@
  * (RESULT_TOO_LARGE) fails the run at once: no retry would mend it. A
  * database error is retried by the queue with backoff (status queued
  * again, error the last one); after the last attempt the run is failed
- * (DATABASE_ERROR) and the job goes to failed_jobs. A run whose job is in
+ * (DATABASE_ERROR) and the job goes to failed_jobs. An attempt begins
+ * on the run's attempts and ends only if they are still its own and the
+ * run still running: a worker that overran job_timeout_s, whose job
+ * another took since, changes nothing. A run whose job is in
  * failed_jobs while the run still says queued or running (its own last
  * update failed too, or the job timed out) is shown failed with that
  * error (JOB_FAILED); `carebase jobs retry` runs it again.
@@ -83,6 +87,9 @@ struct run_job {
 	int64_t		 from, to;
 	int		 period, csv;
 	int		 found, done;
+	int		 taken;		/* another worker began it first */
+	int64_t		 attempt;	/* the run's attempts once begun */
+	int		 stale;		/* the end changed nothing */
 	/* end */
 	const char	*status;	/* succeeded, failed or queued */
 	const char	*error_code;
@@ -258,9 +265,10 @@ create_tx(struct tx *tx, void *arg)
 	/* One count at a time, so concurrent requests cannot pass the cap. */
 	if ((rc = store_xact_lock(tx, "report_runs.create")) != OK)
 		return (rc);
+	/* A run counts while its job is in the queue to make it. */
 	st = store_prepare(tx, "SELECT count(*) FROM report_runs r WHERE "
-	    "r.status IN ('queued', 'running') AND NOT EXISTS (SELECT 1 FROM "
-	    "failed_jobs f WHERE f.job_id = r.job_id)");
+	    "r.status IN ('queued', 'running') AND EXISTS (SELECT 1 FROM "
+	    "jobs j WHERE j.id = r.job_id)");
 	if ((rc = store_step(st)) == STORE_ROW)
 		pending = store_col_int64(st, 0);
 	store_finalize(st);
@@ -532,9 +540,9 @@ job_begin_tx(struct tx *tx, void *arg)
 	int64_t		 now = time_now_ms();
 	int		 rc;
 
-	r->found = r->done = 0;
+	r->found = r->done = r->taken = 0;
 	st = store_prepare(tx, "SELECT report, range_from, range_to, period, "
-	    "format, status FROM report_runs WHERE id = ?");
+	    "format, status, attempts FROM report_runs WHERE id = ?");
 	store_bind_text(st, 1, r->id);
 	if ((rc = store_step(st)) == STORE_ROW) {
 		r->found = 1;
@@ -545,25 +553,34 @@ job_begin_tx(struct tx *tx, void *arg)
 		r->csv = strcmp(store_col_text(st, 4), "csv") == 0;
 		status = store_col_text(st, 5);
 		r->done = strcmp(status, "succeeded") == 0;
+		r->attempt = store_col_int64(st, 6) + 1;
 	}
 	store_finalize(st);
 	if (rc != STORE_ROW)
 		return (rc == STORE_DONE ? OK : rc);
 	if (r->done)
 		return (OK);
+	/* Fenced on the attempts read: of two workers, one begins. */
 	st = store_prepare(tx, "UPDATE report_runs SET status = 'running', "
-	    "attempts = attempts + 1, job_id = ?, started_at = ?, "
-	    "updated_at = ? WHERE id = ?");
-	store_bind_text(st, 1, r->job_id);
-	store_bind_int64(st, 2, now);
+	    "attempts = ?, job_id = ?, started_at = ?, updated_at = ? "
+	    "WHERE id = ? AND attempts = ? AND status <> 'succeeded'");
+	store_bind_int64(st, 1, r->attempt);
+	store_bind_text(st, 2, r->job_id);
 	store_bind_int64(st, 3, now);
-	store_bind_text(st, 4, r->id);
+	store_bind_int64(st, 4, now);
+	store_bind_text(st, 5, r->id);
+	store_bind_int64(st, 6, r->attempt - 1);
 	rc = store_step(st);
+	r->taken = store_changes(st) != 1;
 	store_finalize(st);
 	return (rc == STORE_DONE ? OK : rc == STORE_ROW ? ERR_DB : rc);
 }
 
-/* Record how the attempt ended (nothing when the run is gone). */
+/*
+ * Record how the attempt ended, if the run is still the one this attempt
+ * began: nothing when the run is gone, or when another worker took it
+ * since (this one overran job_timeout_s) and began or ended it again.
+ */
 static int
 job_end_tx(struct tx *tx, void *arg)
 {
@@ -575,16 +592,17 @@ job_end_tx(struct tx *tx, void *arg)
 	if (strcmp(r->status, "queued") == 0) {
 		st = store_prepare(tx, "UPDATE report_runs SET status = "
 		    "'queued', error_code = ?, error = ?, updated_at = ? "
-		    "WHERE id = ?");
+		    "WHERE id = ? AND attempts = ? AND status = 'running'");
 		store_bind_text(st, 1, r->error_code);
 		store_bind_text(st, 2, r->error);
 		store_bind_int64(st, 3, now);
 		store_bind_text(st, 4, r->id);
+		store_bind_int64(st, 5, r->attempt);
 	} else {
 		st = store_prepare(tx, "UPDATE report_runs SET status = ?, "
 		    "error_code = ?, error = ?, result = ?, result_bytes = ?, "
 		    "result_rows = ?, finished_at = ?, updated_at = ? "
-		    "WHERE id = ?");
+		    "WHERE id = ? AND attempts = ? AND status = 'running'");
 		store_bind_text(st, 1, r->status);
 		store_bind_text(st, 2, ok ? NULL : r->error_code);
 		store_bind_text(st, 3, ok ? NULL : r->error);
@@ -600,8 +618,10 @@ job_end_tx(struct tx *tx, void *arg)
 		store_bind_int64(st, 7, now);
 		store_bind_int64(st, 8, now);
 		store_bind_text(st, 9, r->id);
+		store_bind_int64(st, 10, r->attempt);
 	}
 	rc = store_step(st);
+	r->stale = store_changes(st) != 1;
 	store_finalize(st);
 	return (rc == STORE_DONE ? OK : rc == STORE_ROW ? ERR_DB : rc);
 }
@@ -634,9 +654,9 @@ report_runs_make_job(struct store *db, const struct job *job, char *err)
 		    RUN_KIND, err_code(rc));
 		goto out;
 	}
-	if (!r.found || r.done) {
-		log_info("event=report_run id=%s status=%s", id, r.found ?
-		    "made_already" : "gone");
+	if (!r.found || r.done || r.taken) {
+		log_info("event=report_run id=%s status=%s", id, !r.found ?
+		    "gone" : r.done ? "made_already" : "taken");
 		goto out;
 	}
 	memset(&q, 0, sizeof(q));
@@ -686,6 +706,14 @@ report_runs_make_job(struct store *db, const struct job *job, char *err)
 		rc = rc2;
 		snprintf(err, JOB_ERR_LEN, "%s: the run could not be updated: "
 		    "%s", RUN_KIND, err_code(rc2));
+		goto out;
+	}
+	if (rc2 == OK && r.stale) {
+		/* Another worker has the run: its outcome stands. */
+		log_warn("event=report_run id=%s report=%s status=stale "
+		    "attempt=%lld outcome=%s", id, r.report,
+		    (long long)r.attempt, r.status);
+		rc = OK;
 		goto out;
 	}
 	if (retry) {

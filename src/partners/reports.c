@@ -17,7 +17,9 @@
  * YYYY-MM), so no date function of either dialect is needed. A range is
  * at most REPORT_RANGE_MAX_MS long and an answer at most report_max_rows
  * rows (422 REPORT_TOO_LARGE past it: narrow the range or widen the
- * period). CSV cells are quoted as RFC 4180 asks, and a text cell that
+ * period) and report_run_max_bytes bytes, JSON or CSV (422
+ * RESULT_TOO_LARGE), the bound a queued run keeps its answer in, so the
+ * two routes answer or refuse the same reports. CSV cells are quoted as RFC 4180 asks, and a text cell that
  * starts with = + - @ tab or CR gets a leading ' so a spreadsheet does
  * not run it as a formula.
  *
@@ -50,7 +52,6 @@
 #define BINDS_MAX	8		/* placeholders in one measure */
 #define DAY_MS		86400000LL
 #define PERIOD_LEN	48	/* "YYYY-MM-DD" and room the compiler sees */
-#define CSV_MAX		(64 * 1024 * 1024)	/* bytes of a CSV answer */
 #define SQL_MAX		4096
 
 struct measure {
@@ -710,12 +711,18 @@ reports_run(struct request *req)
 	}
 	if (args(req, &q) != OK)
 		return;
-	if ((rc = report_make(req->db, &q, CSV_MAX, &o)) != OK) {
+	if ((rc = report_make(req->db, &q,
+	    (size_t)config.report_run_max_bytes, &o)) != OK) {
 		if (o.too_many_rows)
 			http_problem(req, ERR_INVALID, "REPORT_TOO_LARGE", "The "
 			    "report has more than %lld rows: narrow the range or "
 			    "choose a longer period.",
 			    (long long)config.report_max_rows);
+		else if (rc == ERR_TOO_LARGE)
+			http_problem(req, ERR_INVALID, "RESULT_TOO_LARGE", "The "
+			    "answer is over %lld bytes (report_run_max_bytes): "
+			    "narrow the range or choose a longer period.",
+			    (long long)config.report_run_max_bytes);
 		else
 			http_problem(req, rc, NULL, "The report could not be "
 			    "made.");

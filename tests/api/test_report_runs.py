@@ -4,7 +4,8 @@ it and keeps the answer, GET /v1/report-runs lists the runs newest first,
 GET /v1/report-runs/{id} tells their status and /result gives the answer:
 byte for byte what GET /v1/reports/{name} answers for the same parameters
 (409 RUN_NOT_READY before). A report past report_max_rows or a result past
-report_run_max_bytes fails the run with a reason; a database error is retried
+report_run_max_bytes fails the run with a reason (GET /v1/reports/{name}
+answers 422 RESULT_TOO_LARGE past the same bound); a database error is retried
 with backoff and, after the last attempt, fails the run and leaves a
 failed_jobs row. Runs older than report_run_retention_days are pruned by the
 report_runs.prune job. Admins only, audited. Runs on SQLite and PostgreSQL."""
@@ -241,6 +242,12 @@ def test_a_result_past_report_run_max_bytes_fails(start_server, db):
     assert "256 bytes" in run["error"]
     run = finished(s, admin, small.json()["id"])
     assert run["status"] == "succeeded" and 0 < run["result_bytes"] <= 256, run
+    # GET /v1/reports/{name} has the same bound: 422, not the request-size 413.
+    p = problem(s.get(f"/v1/reports/course_progress?{RANGE}", headers=hdr(admin)), 422,
+                "RESULT_TOO_LARGE")
+    assert "256 bytes" in p["detail"]
+    r = s.get(f"/v1/reports/course_progress?{RANGE}&format=csv", headers=hdr(admin))
+    assert r.status_code == 200 and len(r.content) == run["result_bytes"]
     for bad in ("255", "268435457", "x"):
         r = s.cli("jobs", "stats", env={"CAREBASE_REPORT_RUN_MAX_BYTES": bad})
         assert r.returncode != 0 and "report_run_max_bytes" in r.stderr
@@ -278,6 +285,57 @@ def test_database_errors_are_retried_then_buried(server, db, seeded):
     got = server.get(f"/v1/report-runs/{run['id']}/result", headers=hdr(admin))
     assert got.content == server.get(f"/v1/reports/therapy_bookings_by_partner?{RANGE}",
                                      headers=hdr(admin)).content
+
+
+# Another worker takes the run the moment this one begins it (this one overran
+# job_timeout_s, say) and makes it: attempts 2, succeeded, a result of its own.
+TAKEN_SQLITE = """CREATE TRIGGER run_taken AFTER UPDATE OF status ON report_runs
+WHEN NEW.status = 'running' AND NEW.attempts = 1 BEGIN
+UPDATE report_runs SET status = 'succeeded', attempts = 2, result = X'7B7D',
+result_bytes = 2, result_rows = 0, finished_at = 1, error_code = NULL, error = NULL
+WHERE id = NEW.id; END;"""
+TAKEN_POSTGRES = """CREATE FUNCTION run_taken() RETURNS trigger AS $$ BEGIN
+UPDATE report_runs SET status = 'succeeded', attempts = 2, result = '\\x7b7d',
+result_bytes = 2, result_rows = 0, finished_at = 1, error_code = NULL, error = NULL
+WHERE id = NEW.id; RETURN NULL; END $$ LANGUAGE plpgsql;
+CREATE TRIGGER run_taken AFTER UPDATE OF status ON report_runs FOR EACH ROW
+WHEN (NEW.status = 'running' AND NEW.attempts = 1) EXECUTE FUNCTION run_taken();"""
+
+
+def test_a_stale_worker_does_not_undo_the_run(server, db, seeded):
+    """The first worker's attempt fails on the database after another worker
+    took the run and made it: the stale end changes nothing, the run stays
+    succeeded with the other worker's result, and is not made again."""
+    admin = seeded["admin"]
+    db_exec(db, TAKEN_SQLITE if db.kind == "sqlite" else TAKEN_POSTGRES)
+    db_exec(db, "ALTER TABLE therapy_bookings RENAME TO therapy_bookings_away")
+    try:
+        r = queue(server, admin, "therapy_bookings_by_partner")
+        assert r.status_code == 202, r.text
+        run_id = r.json()["id"]
+        wait_until(lambda: db.count("jobs", "kind = 'report_runs.make'") == 0,
+                   timeout=20, what="the job done")
+    finally:
+        db_exec(db, "ALTER TABLE therapy_bookings_away RENAME TO therapy_bookings")
+    run = run_of(server, admin, run_id)
+    assert run["status"] == "succeeded" and run["attempts"] == 2, run
+    assert run["error_code"] is None and run["result_bytes"] == 2
+    got = server.get(f"/v1/report-runs/{run_id}/result", headers=hdr(admin))
+    assert got.status_code == 200 and got.content == b"{}"
+    assert db.count("failed_jobs", "kind = 'report_runs.make'") == 0
+
+
+def test_a_run_whose_job_is_gone_does_not_count_as_waiting(start_server, db,
+                                                           seeded_no_workers):
+    """RUNS_PENDING counts the runs whose job is still queued: one whose job
+    is gone (deleted by hand, say) leaves room for another."""
+    server, admin = seeded_no_workers
+    ids = [queue(server, admin, "signups_by_partner").json()["id"] for _ in range(16)]
+    problem(queue(server, admin, "signups_by_partner"), 429, "RUNS_PENDING")
+    db_exec(db, "DELETE FROM jobs WHERE id = (SELECT job_id FROM report_runs "
+                f"WHERE id = '{ids[0]}')")
+    assert queue(server, admin, "signups_by_partner").status_code == 202
+    problem(queue(server, admin, "signups_by_partner"), 429, "RUNS_PENDING")
 
 
 def test_a_run_whose_job_was_buried_shows_failed(server, db, seeded):
