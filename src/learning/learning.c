@@ -191,6 +191,7 @@ refold_table(struct tx *tx, struct refold *rf, const char *table,
 	const char	*name;
 	char		 sql[256], key[FOLD_OUT_MAX(4 * LEARNING_ITEM_MAX)];
 	size_t		 i;
+	int64_t		 gone;
 	int		 rc;
 
 	if ((rows = json_array()) == NULL)
@@ -224,9 +225,14 @@ refold_table(struct tx *tx, struct refold *rf, const char *table,
 		store_bind_text(st, 1, json_string_value(json_array_get(r, 0)));
 		store_bind_text(st, 2, json_string_value(json_array_get(r, 1)));
 		rc = store_step(st);
+		gone = rc == STORE_DONE ? store_changes(st) : 0;
 		store_finalize(st);
 		if (rc != STORE_DONE)
 			break;
+		rc = OK;
+		/* A webhook replaced the list since it was read: it stands. */
+		if (gone != 1)
+			continue;
 		snprintf(sql, sizeof(sql), "INSERT INTO %s (%s, partner_name) "
 		    "VALUES (?, ?) ON CONFLICT DO NOTHING", table, col);
 		st = store_prepare(tx, sql);
@@ -257,21 +263,33 @@ refold_tx(struct tx *tx, void *arg)
 	size_t		 i, n;
 	int		 rc, tables = 0;
 
-	/* Before migration 0007 (a first `carebase migrate`): no lists. */
+	/*
+	 * Only once migration 0014 is in (partners.name_key, which matching
+	 * reads): every command starts the modules before `migrate` applies
+	 * anything, and a database at 0013 must still migrate.
+	 */
 	st = store_prepare(tx, store_tx_dialect(tx) == STORE_POSTGRES ?
-	    "SELECT count(*) FROM information_schema.tables WHERE "
+	    "SELECT (SELECT count(*) FROM information_schema.tables WHERE "
 	    "table_schema = current_schema() AND table_name IN "
-	    "('course_partners', 'course_session_partners')" :
-	    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
-	    "name IN ('course_partners', 'course_session_partners')");
+	    "('course_partners', 'course_session_partners')) + (SELECT "
+	    "count(*) FROM information_schema.columns WHERE table_schema = "
+	    "current_schema() AND table_name = 'partners' AND column_name = "
+	    "'name_key')" :
+	    "SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+	    "AND name IN ('course_partners', 'course_session_partners')) + "
+	    "(SELECT count(*) FROM pragma_table_info('partners') WHERE name = "
+	    "'name_key')");
 	if ((rc = store_step(st)) == STORE_ROW)
 		tables = (int)store_col_int64(st, 0);
 	store_finalize(st);
 	if (rc != STORE_ROW)
 		return (rc == STORE_DONE ? ERR_DB : rc);
 	rf->found = 0;
-	if (tables != 2)
+	if (tables != 3)
 		return (OK);
+	/* Webhooks replace these lists under this lock (storyblok.c). */
+	if (!rf->dry && (rc = learning_lock(tx, "learning:cms")) != OK)
+		return (rc);
 	if ((courses = json_array()) == NULL)
 		return (ERR_NOMEM);
 	if ((rc = refold_table(tx, rf, "course_partners", "course_id",

@@ -464,6 +464,7 @@ void
 partner_access_update(struct request *req)
 {
 	struct aop	 a;
+	const char	*im;
 	int		 rc;
 
 	memset(&a, 0, sizeof(a));
@@ -485,12 +486,14 @@ partner_access_update(struct request *req)
 		a.body = json_object();
 	if (input_check(req, a.body, 0, a.scope) != OK)
 		goto out;
+	/* "*" matches any state: it would overwrite a spend all the same. */
 	if (json_object_get(a.body, "therapy_sessions_remaining") != NULL &&
-	    http_header(req, "If-Match") == NULL) {
+	    ((im = http_header(req, "If-Match")) == NULL ||
+	    (im += strspn(im, " \t"))[0] == '*')) {
 		http_problem(req, ERR_PRECONDITION_REQUIRED, NULL, "Changing "
 		    "therapy_sessions_remaining needs If-Match with the ETag "
-		    "of the access as last read, so that no session spent "
-		    "since is overwritten.");
+		    "of the access as last read (not *), so that no session "
+		    "spent since is overwritten.");
 		goto out;
 	}
 	rc = store_run(req->db, STORE_TX_WRITE, update_tx, &a);

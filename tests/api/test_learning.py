@@ -882,3 +882,43 @@ def test_partner_names_stored_unfolded_are_folded_at_start_up(server, db, cms, p
     server.stop()
     server.start(migrate=False)
     assert db.count("course_partners", "partner_name = 'ärzte ohne grenzen'") == 1
+
+
+def test_a_database_before_0014_with_unfolded_names_still_migrates(server, db, cms, people):
+    """Every command starts the modules before `migrate` applies anything:
+    the start-up folding must wait for partners.name_key (0014), or a
+    database at 0013 with an unfolded list could never be migrated."""
+    import pathlib
+    import sqlite3
+    admin, ann = people["admin"], people["ann"]
+    r = server.post("/v1/partners", headers=hdr(admin), json={"name": "Ärzte ohne Grenzen"})
+    assert r.status_code == 201, r.text
+    access_for(server, admin, r.json(), ann)
+    st = course_story(cms, "Before", partners=["Ärzte ohne Grenzen"])
+    publish(server, st)
+    cid = course_id(db, st)
+    server.stop()
+    down = (pathlib.Path(__file__).resolve().parents[2] / "migrations" / db.kind
+            / "0014_partner_name_key.down.sql").read_text()
+    stmts = [x.strip() for x in "\n".join(
+        ln for ln in down.splitlines() if not ln.startswith("--")).split(";") if x.strip()]
+    stmts += ["DELETE FROM schema_migrations WHERE name LIKE '0014_%'",
+              f"UPDATE course_partners SET partner_name = 'Ärzte ohne grenzen' "
+              f"WHERE course_id = '{cid}'"]
+    for sql in stmts:
+        if db.kind == "sqlite":
+            con = sqlite3.connect(str(db.path), timeout=10, isolation_level=None)
+            try:
+                con.execute(sql)
+            finally:
+                con.close()
+        else:
+            db.query(sql)
+    assert "name_key" not in [r[0] for r in db.query(
+        "SELECT name FROM pragma_table_info('partners')" if db.kind == "sqlite" else
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'partners'")]
+    server.cli_ok("migrate")
+    server.start(migrate=False)
+    assert db.count("course_partners", "partner_name = 'ärzte ohne grenzen'") == 1
+    r = server.get("/v1/courses", headers=hdr(ann))
+    assert [c["name"] for c in r.json()["data"]] == ["Before"]

@@ -140,9 +140,16 @@ def test_changing_sessions_needs_the_etag_read_after_the_last_spend(server, db, 
     assert r.headers["ETag"] not in (fresh, read_etag)
     assert r.headers["ETag"] == server.get(path, headers=hdr(admin)).headers["ETag"]
     assert counts(db, acc["id"]) == (10, 1)
-    # "*" and a list naming the current ETag are honoured too.
+    # "*" matches any state, so it would overwrite a spend just the same:
+    # refused for the sessions; a list naming the current ETag is honoured.
+    for star in ("*", "*  "):
+        body = problem(server.request("PATCH", path, headers=hdr(admin, **{"If-Match": star}),
+                                      json={"therapy_sessions_remaining": 9}),
+                       428, "PRECONDITION_REQUIRED")
+        assert "not *" in body["detail"]
+    assert counts(db, acc["id"]) == (10, 1)
     r = server.request("PATCH", path, headers=hdr(admin, **{"If-Match": "*"}),
-                       json={"therapy_sessions_remaining": 9})
+                       json={"feature_live_chat": True})
     assert r.status_code == 200, r.text
     cur = r.headers["ETag"]
     r = server.request("PATCH", path,
