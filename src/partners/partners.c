@@ -420,7 +420,7 @@ partners_init(struct store *db)
 	/* Rows migration 0011 carried over in clear are sealed now. */
 	if ((rc = bookings_seal_legacy(db)) != OK)
 		return (rc);
-	/* Partners from before migration 0012 get their name key now. */
+	/* Partners from before migration 0014 get their name key now. */
 	if ((rc = name_keys_fill(db)) != OK)
 		return (rc);
 	/* The booking webhook's handler is known to `webhooks replay`. */
@@ -673,7 +673,7 @@ partners_before_update(struct resource_ctx *ctx, json_t *body)
 }
 
 /*
- * Start-up: partners from before migration 0012 (name_key NULL) get their
+ * Start-up: partners from before migration 0014 (name_key NULL) get their
  * key, a batch per transaction. A partner whose key another already holds
  * (names that SQLite's lower() told apart) keeps NULL, is found by id
  * only, and is logged so that an admin renames it.
