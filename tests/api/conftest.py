@@ -169,6 +169,18 @@ class Database:
         assert rows, f"no row for {sql}"
         return rows[0][0]
 
+    def execute(self, sql):
+        """Run one statement that changes rows, committed, on either database."""
+        if self.kind == "sqlite":
+            import sqlite3
+            con = sqlite3.connect(str(self.path), timeout=10, isolation_level=None)
+            try:
+                con.execute(sql)
+            finally:
+                con.close()
+        else:
+            self.query(sql)
+
     def count(self, table, where="1=1"):
         return int(self.scalar(f"SELECT COUNT(*) FROM {table} WHERE {where}"))
 

@@ -842,7 +842,6 @@ def test_partner_names_stored_unfolded_are_folded_at_start_up(server, db, cms, p
     """Course lists stored before partner names were kept folded (migration
     0014: "Ärzte" as the CMS had it) would match nobody now; the server
     folds them when it starts and recomputes those courses' completion."""
-    import sqlite3
     admin, ann = people["admin"], people["ann"]
     r = server.post("/v1/partners", headers=hdr(admin), json={"name": "Ärzte ohne Grenzen"})
     assert r.status_code == 201, r.text
@@ -855,21 +854,10 @@ def test_partner_names_stored_unfolded_are_folded_at_start_up(server, db, cms, p
     assert act(server, ann, sid, "complete").status_code == 200
     assert my_course(server, ann, cid)["status"] == "completed"
     server.stop()
-
-    def run(sql):
-        if db.kind == "sqlite":
-            con = sqlite3.connect(str(db.path), timeout=10, isolation_level=None)
-            try:
-                con.execute(sql)
-            finally:
-                con.close()
-        else:
-            db.query(sql)
-
     # as an older carebase stored them (C tolower leaves Ä as it is)
-    run(f"UPDATE course_partners SET partner_name = 'Ärzte ohne grenzen' "
+    db.execute(f"UPDATE course_partners SET partner_name = 'Ärzte ohne grenzen' "
         f"WHERE course_id = '{cid}'")
-    run(f"UPDATE course_session_partners SET partner_name = 'Ärzte ohne grenzen' "
+    db.execute(f"UPDATE course_session_partners SET partner_name = 'Ärzte ohne grenzen' "
         f"WHERE session_id = '{sid}'")
     server.start(migrate=False)
     assert db.count("course_partners", "partner_name = 'ärzte ohne grenzen'") == 1
@@ -889,7 +877,6 @@ def test_a_database_before_0014_with_unfolded_names_still_migrates(server, db, c
     the start-up folding must wait for partners.name_key (0014), or a
     database at 0013 with an unfolded list could never be migrated."""
     import pathlib
-    import sqlite3
     admin, ann = people["admin"], people["ann"]
     r = server.post("/v1/partners", headers=hdr(admin), json={"name": "Ärzte ohne Grenzen"})
     assert r.status_code == 201, r.text
@@ -906,14 +893,7 @@ def test_a_database_before_0014_with_unfolded_names_still_migrates(server, db, c
               f"UPDATE course_partners SET partner_name = 'Ärzte ohne grenzen' "
               f"WHERE course_id = '{cid}'"]
     for sql in stmts:
-        if db.kind == "sqlite":
-            con = sqlite3.connect(str(db.path), timeout=10, isolation_level=None)
-            try:
-                con.execute(sql)
-            finally:
-                con.close()
-        else:
-            db.query(sql)
+        db.execute(sql)
     assert "name_key" not in [r[0] for r in db.query(
         "SELECT name FROM pragma_table_info('partners')" if db.kind == "sqlite" else
         "SELECT column_name FROM information_schema.columns WHERE table_name = 'partners'")]
