@@ -49,27 +49,27 @@
 #include "core/buf.h"
 #include "core/err.h"
 
-#define BATCH_BYTES_MAX	(256u << 20)
+#define BATCH_BYTES_MAX (256u << 20)
 
 struct source {
-	int32_t		*x;		/* the file's samples */
-	size_t		 n;
+	int32_t *x; /* the file's samples */
+	size_t	 n;
 };
 
-static void		 die(const char *, const char *);
-static uint64_t		 arg_u64(const char *, const char *, uint64_t, uint64_t);
-static void		 source_load(struct source *, const char *);
-static void		 tile(const struct source *, uint64_t, int32_t *, size_t);
-static int64_t		 sample_ms(int64_t, uint32_t, uint64_t);
-static double		 timeval_s(const struct timeval *);
-static const char	*rate_hz(uint32_t, char *, size_t);
-static void		 file_write(const char *, const struct buf *);
-static int		 cmd_batches(int, char **);
-static int		 cmd_naive_sqlite(int, char **);
-static int		 cmd_naive_copy(int, char **);
-static double		 cpu_now(void);
-static int		 cmp_double(const void *, const void *);
-static int		 cmd_buckets(int, char **);
+static void	   die(const char *, const char *);
+static uint64_t	   arg_u64(const char *, const char *, uint64_t, uint64_t);
+static void	   source_load(struct source *, const char *);
+static void	   tile(const struct source *, uint64_t, int32_t *, size_t);
+static int64_t	   sample_ms(int64_t, uint32_t, uint64_t);
+static double	   timeval_s(const struct timeval *);
+static const char *rate_hz(uint32_t, char *, size_t);
+static void	   file_write(const char *, const struct buf *);
+static int	   cmd_batches(int, char **);
+static int	   cmd_naive_sqlite(int, char **);
+static int	   cmd_naive_copy(int, char **);
+static double	   cpu_now(void);
+static int	   cmp_double(const void *, const void *);
+static int	   cmd_buckets(int, char **);
 
 static void
 die(const char *what, const char *why)
@@ -81,8 +81,8 @@ die(const char *what, const char *why)
 static uint64_t
 arg_u64(const char *name, const char *s, uint64_t lo, uint64_t hi)
 {
-	unsigned long long	 v;
-	char			*end;
+	unsigned long long v;
+	char		  *end;
 
 	errno = 0;
 	v = strtoull(s, &end, 10);
@@ -95,9 +95,9 @@ arg_u64(const char *name, const char *s, uint64_t lo, uint64_t hi)
 static void
 source_load(struct source *src, const char *path)
 {
-	FILE	*f;
-	uint8_t	 b[2];
-	size_t	 cap = 1 << 16;
+	FILE   *f;
+	uint8_t b[2];
+	size_t	cap = 1 << 16;
 
 	if ((f = fopen(path, "rb")) == NULL)
 		die(path, strerror(errno));
@@ -122,7 +122,7 @@ source_load(struct source *src, const char *path)
 static void
 tile(const struct source *src, uint64_t first, int32_t *out, size_t n)
 {
-	size_t	 i, j = (size_t)(first % src->n);
+	size_t i, j = (size_t)(first % src->n);
 
 	for (i = 0; i < n; i++) {
 		out[i] = src->x[j];
@@ -147,7 +147,7 @@ timeval_s(const struct timeval *tv)
 static const char *
 rate_hz(uint32_t rate_mhz, char *out, size_t len)
 {
-	size_t	 n;
+	size_t n;
 
 	snprintf(out, len, "%u.%03u", rate_mhz / 1000, rate_mhz % 1000);
 	n = strlen(out);
@@ -161,7 +161,7 @@ rate_hz(uint32_t rate_mhz, char *out, size_t len)
 static void
 file_write(const char *path, const struct buf *b)
 {
-	FILE	*f;
+	FILE *f;
 
 	if ((f = fopen(path, "wb")) == NULL)
 		die(path, strerror(errno));
@@ -172,17 +172,18 @@ file_write(const char *path, const struct buf *b)
 static int
 cmd_batches(int argc, char **argv)
 {
-	struct source		 src;
-	struct points_batch	 b;
-	struct buf		 w;
-	char			 path[4096], hz[32];
-	int32_t			*x;
-	uint64_t		 n, nbatch, seq, first, i;
-	uint32_t		 rate;
-	int64_t			 t0, t;
+	struct source	    src;
+	struct points_batch b;
+	struct buf	    w;
+	char		    path[4096], hz[32];
+	int32_t		   *x;
+	uint64_t	    n, nbatch, seq, first, i;
+	uint32_t	    rate;
+	int64_t		    t0, t;
 
 	if (argc != 9)
-		die("usage", "batches FILE OUTDIR N NBATCH RATE_MHZ CHANNEL T0_MS");
+		die("usage",
+		    "batches FILE OUTDIR N NBATCH RATE_MHZ CHANNEL T0_MS");
 	source_load(&src, argv[2]);
 	n = arg_u64("N", argv[4], 1, POINTS_BATCH_MAX);
 	nbatch = arg_u64("NBATCH", argv[5], 1, 100000);
@@ -216,10 +217,11 @@ cmd_batches(int argc, char **argv)
 		file_write(path, &w);
 
 		buf_reset(&w);
-		if (buf_printf(&w, "{\"seq\": %llu, \"channels\": [{\"name\": "
-		    "\"%s\", \"t0\": %lld, \"rate\": %s, \"samples\": [",
-		    (unsigned long long)seq, argv[7], (long long)t,
-		    rate_hz(rate, hz, sizeof(hz))) != OK)
+		if (buf_printf(&w,
+			"{\"seq\": %llu, \"channels\": [{\"name\": "
+			"\"%s\", \"t0\": %lld, \"rate\": %s, \"samples\": [",
+			(unsigned long long)seq, argv[7], (long long)t,
+			rate_hz(rate, hz, sizeof(hz))) != OK)
 			die("json", "too large");
 		for (i = 0; i < n; i++)
 			if (buf_printf(&w, i ? ",%d" : "%d", x[i]) != OK)
@@ -246,18 +248,19 @@ cmd_naive_sqlite(int argc, char **argv)
 	    "NULL);"
 	    "CREATE INDEX IF NOT EXISTS naive_points_t ON naive_points "
 	    "(recording_id, channel, t)";
-	struct source		 src;
-	struct timespec		 a, z;
-	struct rusage		 ra, rz;
-	sqlite3			*db;
-	sqlite3_stmt		*st;
-	uint64_t		 n, i, j;
-	uint32_t		 rate;
-	int64_t			 t0;
-	const char		*rec = argv[4], *ch = argv[5];
+	struct source	src;
+	struct timespec a, z;
+	struct rusage	ra, rz;
+	sqlite3	       *db;
+	sqlite3_stmt   *st;
+	uint64_t	n, i, j;
+	uint32_t	rate;
+	int64_t		t0;
+	const char     *rec = argv[4], *ch = argv[5];
 
 	if (argc != 9)
-		die("usage", "naive-sqlite FILE DB RECORDING_ID CHANNEL N "
+		die("usage",
+		    "naive-sqlite FILE DB RECORDING_ID CHANNEL N "
 		    "RATE_MHZ T0_MS");
 	source_load(&src, argv[2]);
 	n = arg_u64("N", argv[6], 1, 1ull << 34);
@@ -272,9 +275,10 @@ cmd_naive_sqlite(int argc, char **argv)
 	getrusage(RUSAGE_SELF, &ra);
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		die("begin", sqlite3_errmsg(db));
-	if (sqlite3_prepare_v2(db, "INSERT INTO naive_points (recording_id, "
-	    "channel, t, value) VALUES (?, ?, ?, ?)", -1, &st, NULL) !=
-	    SQLITE_OK)
+	if (sqlite3_prepare_v2(db,
+		"INSERT INTO naive_points (recording_id, "
+		"channel, t, value) VALUES (?, ?, ?, ?)",
+		-1, &st, NULL) != SQLITE_OK)
 		die("prepare", sqlite3_errmsg(db));
 	sqlite3_bind_text(st, 1, rec, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, ch, -1, SQLITE_STATIC);
@@ -294,9 +298,10 @@ cmd_naive_sqlite(int argc, char **argv)
 	getrusage(RUSAGE_SELF, &rz);
 	sqlite3_close(db);
 	printf("rows=%llu seconds=%.4f cpu=%.4f\n", (unsigned long long)n,
-	    (double)(z.tv_sec - a.tv_sec) + (double)(z.tv_nsec - a.tv_nsec) /
-	    1e9, timeval_s(&rz.ru_utime) + timeval_s(&rz.ru_stime) -
-	    timeval_s(&ra.ru_utime) - timeval_s(&ra.ru_stime));
+	    (double)(z.tv_sec - a.tv_sec) +
+		(double)(z.tv_nsec - a.tv_nsec) / 1e9,
+	    timeval_s(&rz.ru_utime) + timeval_s(&rz.ru_stime) -
+		timeval_s(&ra.ru_utime) - timeval_s(&ra.ru_stime));
 	free(src.x);
 	return (0);
 }
@@ -304,16 +309,17 @@ cmd_naive_sqlite(int argc, char **argv)
 static int
 cmd_naive_copy(int argc, char **argv)
 {
-	struct source		 src;
-	static char		 out[1 << 16];
-	uint64_t		 n, i, j;
-	uint32_t		 rate;
-	int64_t			 t0;
-	size_t			 len = 0;
-	int			 k;
+	struct source src;
+	static char   out[1 << 16];
+	uint64_t      n, i, j;
+	uint32_t      rate;
+	int64_t	      t0;
+	size_t	      len = 0;
+	int	      k;
 
 	if (argc != 8)
-		die("usage", "naive-copy FILE RECORDING_ID CHANNEL N RATE_MHZ "
+		die("usage",
+		    "naive-copy FILE RECORDING_ID CHANNEL N RATE_MHZ "
 		    "T0_MS");
 	source_load(&src, argv[2]);
 	n = arg_u64("N", argv[5], 1, 1ull << 34);
@@ -343,7 +349,7 @@ cmd_naive_copy(int argc, char **argv)
 static double
 cpu_now(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
@@ -352,7 +358,7 @@ cpu_now(void)
 static int
 cmp_double(const void *a, const void *b)
 {
-	double	 x = *(const double *)a, y = *(const double *)b;
+	double x = *(const double *)a, y = *(const double *)b;
 
 	return ((x > y) - (x < y));
 }
@@ -361,16 +367,16 @@ static int
 cmd_buckets(int argc, char **argv)
 {
 	enum { BLK = CODEC_BLOCK_DEFAULT };
-	struct source		 src;
-	struct points_buckets	 bk;
-	static int32_t		 dec[CODEC_BLOCK_MAX];
-	int32_t			*x;
-	uint8_t			*pay;
-	size_t			*len, cap, nblk, i, m, bytes = 0;
-	uint64_t		 n, nb, rounds, r;
-	double			*full, *add, t;
-	int64_t			 total;
-	const int64_t		 t0 = 1772359200000LL;
+	struct source	      src;
+	struct points_buckets bk;
+	static int32_t	      dec[CODEC_BLOCK_MAX];
+	int32_t		     *x;
+	uint8_t		     *pay;
+	size_t		     *len, cap, nblk, i, m, bytes = 0;
+	uint64_t	      n, nb, rounds, r;
+	double		     *full, *add, t;
+	int64_t		      total;
+	const int64_t	      t0 = 1772359200000LL;
 
 	if (argc != 6)
 		die("usage", "buckets FILE N NBUCKETS ROUNDS");
@@ -401,10 +407,10 @@ cmd_buckets(int argc, char **argv)
 		t = cpu_now();
 		for (i = 0; i < nblk; i++) {
 			if (codec_decode(pay + i * cap, len[i], dec,
-			    CODEC_BLOCK_MAX, &m) != OK)
+				CODEC_BLOCK_MAX, &m) != OK)
 				die("codec_decode", "block");
-			points_buckets_add(&bk, dec, m, NULL, t0, 1000000,
-			    (uint64_t)i * BLK);
+			points_buckets_add(
+			    &bk, dec, m, NULL, t0, 1000000, (uint64_t)i * BLK);
 		}
 		full[r] = cpu_now() - t;
 		for (i = 0, total = 0; i < bk.n; i++)
@@ -418,16 +424,17 @@ cmd_buckets(int argc, char **argv)
 			die("points_buckets_init", "failed");
 		t = cpu_now();
 		for (i = 0; i < nblk; i++)
-			points_buckets_add(&bk, x + i * BLK, n - i * BLK < BLK ?
-			    (size_t)(n - i * BLK) : BLK, NULL, t0, 1000000,
-			    (uint64_t)i * BLK);
+			points_buckets_add(&bk, x + i * BLK,
+			    n - i * BLK < BLK ? (size_t)(n - i * BLK) : BLK,
+			    NULL, t0, 1000000, (uint64_t)i * BLK);
 		add[r] = cpu_now() - t;
 		points_buckets_free(&bk);
 	}
 	qsort(full, (size_t)rounds, sizeof(*full), cmp_double);
 	qsort(add, (size_t)rounds, sizeof(*add), cmp_double);
 	printf("blocks=%zu bytes_per_sample=%.3f decode_buckets_ms=%.3f "
-	    "decode_buckets_best_ms=%.3f buckets_ms=%.3f buckets_best_ms=%.3f\n",
+	       "decode_buckets_best_ms=%.3f buckets_ms=%.3f "
+	       "buckets_best_ms=%.3f\n",
 	    nblk, (double)bytes / (double)n, full[rounds / 2] * 1e3,
 	    full[0] * 1e3, add[rounds / 2] * 1e3, add[0] * 1e3);
 	free(add);
@@ -450,7 +457,8 @@ main(int argc, char **argv)
 		return (cmd_naive_copy(argc, argv));
 	if (argc >= 2 && strcmp(argv[1], "buckets") == 0)
 		return (cmd_buckets(argc, argv));
-	fprintf(stderr, "usage: points_batch batches | naive-sqlite | "
+	fprintf(stderr,
+	    "usage: points_batch batches | naive-sqlite | "
 	    "naive-copy | buckets ... (see bench/points_batch.c)\n");
 	return (2);
 }

@@ -20,22 +20,22 @@
 #include "biometrics/codec.h"
 
 struct series {
-	const char	*name;
-	int32_t		*x;		/* samples, or NULL for timestamps */
-	int64_t		*ts;
-	size_t		 n;
-	int		 width;		/* bytes per raw sample for zstd */
+	const char *name;
+	int32_t	   *x; /* samples, or NULL for timestamps */
+	int64_t	   *ts;
+	size_t	    n;
+	int	    width; /* bytes per raw sample for zstd */
 };
 
-static size_t	 block = CODEC_BLOCK_DEFAULT;
-static int	 rounds = 7;
-static uint8_t	*payload;
-static size_t	*lens;
+static size_t	block = CODEC_BLOCK_DEFAULT;
+static int	rounds = 7;
+static uint8_t *payload;
+static size_t  *lens;
 
 static double
 now(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
@@ -44,7 +44,7 @@ now(void)
 static int
 cmp_double(const void *a, const void *b)
 {
-	double	 x = *(const double *)a, y = *(const double *)b;
+	double x = *(const double *)a, y = *(const double *)b;
 
 	return ((x > y) - (x < y));
 }
@@ -54,12 +54,13 @@ slurp(const char *dir, const char *name, size_t *len)
 {
 	char	 path[4096];
 	FILE	*f;
-	uint8_t	*buf;
+	uint8_t *buf;
 	long	 sz;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if ((f = fopen(path, "rb")) == NULL) {
-		fprintf(stderr, "points_codec: %s: %s\n", path, strerror(errno));
+		fprintf(
+		    stderr, "points_codec: %s: %s\n", path, strerror(errno));
 		exit(1);
 	}
 	fseek(f, 0, SEEK_END);
@@ -78,15 +79,16 @@ slurp(const char *dir, const char *name, size_t *len)
 static size_t
 encode_all(const struct series *s, int codec)
 {
-	size_t	 i, b = 0, total = 0, cnt, bound;
+	size_t i, b = 0, total = 0, cnt, bound;
 
 	bound = s->x ? codec_bound(block) : codec_ts_bound(block);
 	for (i = 0; i < s->n; i += block, b++) {
 		cnt = s->n - i < block ? s->n - i : block;
-		if (s->x != NULL ? codec_encode_with(codec, s->x + i, cnt,
-		    payload + b * bound, bound, &lens[b]) != 0 :
-		    codec_ts_encode(s->ts + i, cnt, payload + b * bound, bound,
-		    &lens[b]) != 0) {
+		if (s->x != NULL
+			? codec_encode_with(codec, s->x + i, cnt,
+			      payload + b * bound, bound, &lens[b]) != 0
+			: codec_ts_encode(s->ts + i, cnt, payload + b * bound,
+			      bound, &lens[b]) != 0) {
 			fprintf(stderr, "points_codec: encode failed\n");
 			exit(1);
 		}
@@ -98,15 +100,15 @@ encode_all(const struct series *s, int codec)
 static void
 decode_all(const struct series *s, void *out)
 {
-	size_t	 i, b = 0, bound, n;
-	int	 rc;
+	size_t i, b = 0, bound, n;
+	int    rc;
 
 	bound = s->x ? codec_bound(block) : codec_ts_bound(block);
 	for (i = 0; i < s->n; i += block, b++) {
 		rc = s->x != NULL ? codec_decode(payload + b * bound, lens[b],
-		    (int32_t *)out + i, block, &n) :
-		    codec_ts_decode(payload + b * bound, lens[b],
-		    (int64_t *)out + i, block, &n);
+					(int32_t *)out + i, block, &n)
+				  : codec_ts_decode(payload + b * bound,
+					lens[b], (int64_t *)out + i, block, &n);
 		if (rc != 0) {
 			fprintf(stderr, "points_codec: decode failed\n");
 			exit(1);
@@ -118,8 +120,8 @@ decode_all(const struct series *s, void *out)
 static double
 speed(const struct series *s, int dec, void *out)
 {
-	double	 r[64], t0, t;
-	int	 k, reps, j;
+	double r[64], t0, t;
+	int    k, reps, j;
 
 	for (k = 0; k < rounds && k < 64; k++) {
 		reps = 0;
@@ -142,17 +144,17 @@ speed(const struct series *s, int dec, void *out)
 static double
 zstd_bits(const struct series *s)
 {
-	char	 path[] = "/tmp/points_codec.XXXXXX", cmd[256];
-	FILE	*f, *p;
-	size_t	 i;
-	int	 fd, b;
-	long	 bytes = -1;
+	char   path[] = "/tmp/points_codec.XXXXXX", cmd[256];
+	FILE  *f, *p;
+	size_t i;
+	int    fd, b;
+	long   bytes = -1;
 
 	if ((fd = mkstemp(path)) == -1 || (f = fdopen(fd, "wb")) == NULL)
 		return (-1);
 	for (i = 0; i < s->n; i++) {
-		uint64_t	 v = s->x ? (uint64_t)(uint32_t)s->x[i] :
-		    (uint64_t)s->ts[i];
+		uint64_t v =
+		    s->x ? (uint64_t)(uint32_t)s->x[i] : (uint64_t)s->ts[i];
 
 		for (b = 0; b < s->width; b++)
 			fputc((int)(v >> (8 * b)) & 0xff, f);
@@ -171,22 +173,25 @@ zstd_bits(const struct series *s)
 static void
 report(const struct series *s)
 {
-	double	 ours, pack, zs, enc, dec;
-	void	*out;
-	size_t	 i;
+	double ours, pack, zs, enc, dec;
+	void  *out;
+	size_t i;
 
 	out = malloc(s->n * 8);
 	ours = 8.0 * (double)encode_all(s, CODEC_AUTO) / (double)s->n;
 	decode_all(s, out);
 	for (i = 0; i < s->n; i++)
-		if (s->x ? ((int32_t *)out)[i] != s->x[i] :
-		    ((int64_t *)out)[i] != s->ts[i]) {
-			fprintf(stderr, "points_codec: %s: round trip differs "
-			    "at %zu\n", s->name, i);
+		if (s->x ? ((int32_t *)out)[i] != s->x[i]
+			 : ((int64_t *)out)[i] != s->ts[i]) {
+			fprintf(stderr,
+			    "points_codec: %s: round trip differs "
+			    "at %zu\n",
+			    s->name, i);
 			exit(1);
 		}
-	pack = s->x ? 8.0 * (double)encode_all(s, CODEC_DELTA_PACK) /
-	    (double)s->n : -1;
+	pack = s->x
+	    ? 8.0 * (double)encode_all(s, CODEC_DELTA_PACK) / (double)s->n
+	    : -1;
 	zs = zstd_bits(s);
 	enc = speed(s, 0, out);
 	dec = speed(s, 1, out);
@@ -207,15 +212,16 @@ report(const struct series *s)
 int
 main(int argc, char *argv[])
 {
-	struct series	 s;
-	uint8_t		*buf;
-	char		*line, *save, name[64];
-	int32_t		*rr;
-	int64_t		*ts;
-	size_t		 len, i, n, ch, per;
+	struct series s;
+	uint8_t	     *buf;
+	char	     *line, *save, name[64];
+	int32_t	     *rr;
+	int64_t	     *ts;
+	size_t	      len, i, n, ch, per;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: points_codec DATA_DIR [BLOCK [ROUNDS]]\n");
+		fprintf(
+		    stderr, "usage: points_codec DATA_DIR [BLOCK [ROUNDS]]\n");
 		return (2);
 	}
 	if (argc > 2)
@@ -229,8 +235,10 @@ main(int argc, char *argv[])
 	lens = calloc(200000 / block + 2, sizeof(size_t));
 
 	printf("block %zu samples, %d rounds; speeds are M samples/s per core "
-	    "(thread CPU time)\n\n", block, rounds);
-	printf("| series | samples | carebase bits/sample | delta+bit-pack "
+	       "(thread CPU time)\n\n",
+	    block, rounds);
+	printf(
+	    "| series | samples | carebase bits/sample | delta+bit-pack "
 	    "bits/sample | zstd -19 bits/sample | encode M/s | decode M/s |\n");
 	printf("|---|---:|---:|---:|---:|---:|---:|\n");
 
@@ -252,7 +260,7 @@ main(int argc, char *argv[])
 	for (ch = 0; ch < 4; ch++) {
 		s.x = malloc(per * sizeof(int32_t));
 		for (i = 0; i < per; i++) {
-			size_t	 o = 2 * (ch * per + i);
+			size_t o = 2 * (ch * per + i);
 
 			s.x[i] = (int16_t)(uint16_t)(buf[o] | buf[o + 1] << 8);
 		}
@@ -269,7 +277,7 @@ main(int argc, char *argv[])
 	ts = malloc(len * sizeof(int64_t));
 	n = 0;
 	for (line = strtok_r((char *)buf, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
+	     line = strtok_r(NULL, "\n", &save)) {
 		rr[n] = (int32_t)strtol(line, NULL, 10);
 		/* Beat times from 2026-01-01T00:00:00Z. */
 		ts[n] = (n == 0 ? 1767225600000LL : ts[n - 1]) + rr[n];

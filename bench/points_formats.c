@@ -30,10 +30,10 @@
 #include "core/buf.h"
 #include "core/err.h"
 
-#define T0	1767225600000LL
+#define T0 1767225600000LL
 
-static int	 rounds = 7;
-static uint64_t	 rng = 0x9e3779b97f4a7c15ull;
+static int	rounds = 7;
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
 static uint64_t
 rnd(void)
@@ -47,7 +47,7 @@ rnd(void)
 static double
 now(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
@@ -64,15 +64,15 @@ die(const char *what, const char *err)
 static double
 time_parse(enum points_format f, const struct buf *body, uint32_t rate)
 {
-	struct points_batch	 b;
-	char			 err[256];
-	double			 t, best = 1e9;
-	int			 r;
+	struct points_batch b;
+	char		    err[256];
+	double		    t, best = 1e9;
+	int		    r;
 
 	for (r = 0; r < rounds; r++) {
 		t = now();
 		if (points_parse(f, (const uint8_t *)body->data, body->len, 1,
-		    rate, T0, &b, err, sizeof(err)) != OK)
+			rate, T0, &b, err, sizeof(err)) != OK)
 			die("parse", err);
 		t = now() - t;
 		best = t < best ? t : best;
@@ -85,7 +85,7 @@ time_parse(enum points_format f, const struct buf *body, uint32_t rate)
 static void
 make_batch(struct points_batch *b, int32_t *s, size_t nch, size_t n)
 {
-	size_t	 i;
+	size_t i;
 
 	memset(b, 0, sizeof(*b));
 	for (i = 0; i < n; i++)
@@ -104,14 +104,14 @@ make_batch(struct points_batch *b, int32_t *s, size_t nch, size_t n)
 static void
 bench_crc(void)
 {
-	struct buf	 w;
-	double		 t, hw = 1e9, sw = 1e9;
-	size_t		 i;
-	int		 r;
+	struct buf w;
+	double	   t, hw = 1e9, sw = 1e9;
+	size_t	   i;
+	int	   r;
 
 	buf_init(&w, 32 << 20);
 	for (i = 0; i < (16u << 20) / 8; i++) {
-		uint64_t	 v = rnd();
+		uint64_t v = rnd();
 
 		buf_append(&w, &v, 8);
 	}
@@ -126,19 +126,19 @@ bench_crc(void)
 		sw = t < sw ? t : sw;
 	}
 	printf("| CRC-32C, 16 MB | %.2f GB/s (SSE4.2 when present) | "
-	    "%.2f GB/s (slice-by-8) |\n", (double)w.len / hw / 1e9,
-	    (double)w.len / sw / 1e9);
+	       "%.2f GB/s (slice-by-8) |\n",
+	    (double)w.len / hw / 1e9, (double)w.len / sw / 1e9);
 	buf_free(&w);
 }
 
 static void
 bench_parse(void)
 {
-	static int32_t		 s[1 << 20];
-	struct points_batch	 b;
-	struct buf		 w;
-	double			 cold, warm, t;
-	size_t			 i, n;
+	static int32_t	    s[1 << 20];
+	struct points_batch b;
+	struct buf	    w;
+	double		    cold, warm, t;
+	size_t		    i, n;
 
 	make_batch(&b, s, 4, 1 << 20);
 	buf_init(&w, 64 << 20);
@@ -149,7 +149,7 @@ bench_parse(void)
 	mallopt(M_TRIM_THRESHOLD, 512 << 20);
 	warm = time_parse(POINTS_BINARY, &w, 0);
 	printf("| binary parse, 4 x 1 M samples (16.8 MB) | %.0f M samples/s "
-	    "warm | %.0f M samples/s cold (fresh pages each time) |\n",
+	       "warm | %.0f M samples/s cold (fresh pages each time) |\n",
 	    4.0 * (1 << 20) / warm / 1e6, 4.0 * (1 << 20) / cold / 1e6);
 
 	make_batch(&b, s, 1, 1000);
@@ -157,17 +157,20 @@ bench_parse(void)
 	points_write_binary(&b, &w);
 	t = time_parse(POINTS_BINARY, &w, 0);
 	printf("| binary parse, 1 x 1000 samples (one second of a device) | "
-	    "%.2f us a batch | %.0f M samples/s |\n", t * 1e6, 1000 / t / 1e6);
+	       "%.2f us a batch | %.0f M samples/s |\n",
+	    t * 1e6, 1000 / t / 1e6);
 
 	n = 65536;
 	make_batch(&b, s, 4, n);
 	buf_reset(&w);
 	buf_puts(&w, "{\"seq\": 1, \"channels\": [");
 	for (i = 0; i < 4; i++) {
-		size_t	 j;
+		size_t j;
 
-		buf_printf(&w, "%s{\"name\": \"eeg%zu\", \"t0\": %lld, "
-		    "\"rate\": 256, \"samples\": [", i ? ", " : "", i, T0);
+		buf_printf(&w,
+		    "%s{\"name\": \"eeg%zu\", \"t0\": %lld, "
+		    "\"rate\": 256, \"samples\": [",
+		    i ? ", " : "", i, T0);
 		for (j = 0; j < n; j++)
 			buf_printf(&w, "%s%d", j ? "," : "", s[j]);
 		buf_puts(&w, "]}");
@@ -175,8 +178,8 @@ bench_parse(void)
 	buf_puts(&w, "]}");
 	t = time_parse(POINTS_JSON, &w, 0);
 	printf("| JSON parse, 4 x 64 k samples (%.1f MB) | %.1f M samples/s | "
-	    "%.0f MB/s |\n", (double)w.len / 1e6, 4.0 * n / t / 1e6,
-	    (double)w.len / t / 1e6);
+	       "%.0f MB/s |\n",
+	    (double)w.len / 1e6, 4.0 * n / t / 1e6, (double)w.len / t / 1e6);
 
 	buf_reset(&w);
 	buf_puts(&w, "eeg0,eeg1,eeg2,eeg3\r\n");
@@ -185,8 +188,8 @@ bench_parse(void)
 		    s[(i + 2) % n], s[(i + 3) % n]);
 	t = time_parse(POINTS_CSV, &w, 256000);
 	printf("| CSV parse, 64 k rows x 4 (%.1f MB) | %.1f M samples/s | "
-	    "%.0f MB/s |\n", (double)w.len / 1e6, 4.0 * n / t / 1e6,
-	    (double)w.len / t / 1e6);
+	       "%.0f MB/s |\n",
+	    (double)w.len / 1e6, 4.0 * n / t / 1e6, (double)w.len / t / 1e6);
 	buf_free(&w);
 }
 
@@ -194,14 +197,14 @@ static void
 bench_buckets(void)
 {
 	enum { N = 600000, BLK = CODEC_BLOCK_DEFAULT };
-	static int32_t		 x[N], dec[CODEC_BLOCK_MAX];
-	static int64_t		 ts[N];
-	static uint8_t		 pay[N / BLK + 1][4 * BLK + 16];
-	struct points_buckets	 bk;
-	struct buf		 svg;
-	size_t			 len[N / BLK + 1], nblk = 0, i, m;
-	double			 t, add = 1e9, full = 1e9, irr = 1e9, sv = 1e9;
-	int			 r;
+	static int32_t	      x[N], dec[CODEC_BLOCK_MAX];
+	static int64_t	      ts[N];
+	static uint8_t	      pay[N / BLK + 1][4 * BLK + 16];
+	struct points_buckets bk;
+	struct buf	      svg;
+	size_t		      len[N / BLK + 1], nblk = 0, i, m;
+	double		      t, add = 1e9, full = 1e9, irr = 1e9, sv = 1e9;
+	int		      r;
 
 	for (i = 0; i < N; i++) {
 		x[i] = (int32_t)(1000 * ((i % 800) < 40) + (int32_t)(i % 360) -
@@ -210,15 +213,16 @@ bench_buckets(void)
 	}
 	for (i = 0; i < N; i += BLK, nblk++)
 		if (codec_encode(x + i, N - i < BLK ? N - i : BLK, pay[nblk],
-		    sizeof(pay[0]), &len[nblk]) != OK)
+			sizeof(pay[0]), &len[nblk]) != OK)
 			die("encode", "block");
 	buf_init(&svg, 8 << 20);
 	for (r = 0; r < rounds; r++) {
 		points_buckets_init(&bk, T0, T0 + N, 1000);
 		t = now();
 		for (i = 0; i < nblk; i++)
-			points_buckets_add(&bk, x + i * BLK, i + 1 < nblk ? BLK :
-			    N - i * BLK, NULL, T0, 1000000, i * BLK);
+			points_buckets_add(&bk, x + i * BLK,
+			    i + 1 < nblk ? BLK : N - i * BLK, NULL, T0, 1000000,
+			    i * BLK);
 		t = now() - t;
 		add = t < add ? t : add;
 		points_buckets_free(&bk);
@@ -226,11 +230,11 @@ bench_buckets(void)
 		points_buckets_init(&bk, T0, T0 + N, 1000);
 		t = now();
 		for (i = 0; i < nblk; i++) {
-			if (codec_decode(pay[i], len[i], dec, CODEC_BLOCK_MAX,
-			    &m) != OK)
+			if (codec_decode(
+				pay[i], len[i], dec, CODEC_BLOCK_MAX, &m) != OK)
 				die("decode", "block");
-			points_buckets_add(&bk, dec, m, NULL, T0, 1000000,
-			    i * BLK);
+			points_buckets_add(
+			    &bk, dec, m, NULL, T0, 1000000, i * BLK);
 		}
 		t = now() - t;
 		full = t < full ? t : full;
@@ -251,11 +255,14 @@ bench_buckets(void)
 		points_buckets_free(&bk);
 	}
 	printf("| buckets: 600 k regular samples into 1000 | %.2f ms | %.2f "
-	    "ns/sample |\n", add * 1e3, add * 1e9 / N);
+	       "ns/sample |\n",
+	    add * 1e3, add * 1e9 / N);
 	printf("| buckets with codec_decode of %zu blocks | %.2f ms | %.2f "
-	    "ns/sample |\n", nblk, full * 1e3, full * 1e9 / N);
+	       "ns/sample |\n",
+	    nblk, full * 1e3, full * 1e9 / N);
 	printf("| buckets: 600 k irregular samples into 1000 | %.2f ms | "
-	    "%.2f ns/sample |\n", irr * 1e3, irr * 1e9 / N);
+	       "%.2f ns/sample |\n",
+	    irr * 1e3, irr * 1e9 / N);
 	printf("| SVG chart of 1000 buckets | %.2f ms | %zu bytes |\n",
 	    sv * 1e3, svg.len);
 	buf_free(&svg);
@@ -265,13 +272,13 @@ static void
 bench_edf(void)
 {
 	enum { N = 600000 };
-	static int32_t			 x[N];
-	struct points_edf_signal	 sig;
-	struct points_edf		 e;
-	struct buf			 out;
-	double				 t, best = 1e9;
-	size_t				 i;
-	int				 r;
+	static int32_t		 x[N];
+	struct points_edf_signal sig;
+	struct points_edf	 e;
+	struct buf		 out;
+	double			 t, best = 1e9;
+	size_t			 i;
+	int			 r;
 
 	for (i = 0; i < N; i++)
 		x[i] = (int32_t)(rnd() % 4096) - 2048;
@@ -311,7 +318,8 @@ main(int argc, char **argv)
 	if (argc > 1 && (rounds = (int)strtol(argv[1], NULL, 10)) < 1)
 		rounds = 1;
 	printf("| points formats (best of %d, thread CPU time) | | |\n"
-	    "|---|---|---|\n", rounds);
+	       "|---|---|---|\n",
+	    rounds);
 	bench_crc();
 	bench_parse();
 	bench_buckets();

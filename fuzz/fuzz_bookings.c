@@ -25,14 +25,14 @@
 #include "ops/inbox.h"
 #include "partners/partners_int.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 /* A string of 1..max code points, none a control character. */
 static void
 check_text(json_t *v, size_t max)
 {
-	const unsigned char	*s;
-	size_t			 n = 0;
+	const unsigned char *s;
+	size_t		     n = 0;
 
 	if (v == NULL)
 		return;
@@ -51,8 +51,8 @@ check_text(json_t *v, size_t max)
 static void
 check_chars(json_t *v, size_t max, const char *extra)
 {
-	const char	*s;
-	size_t		 i, n;
+	const char *s;
+	size_t	    i, n;
 
 	if (v == NULL)
 		return;
@@ -60,7 +60,8 @@ check_chars(json_t *v, size_t max, const char *extra)
 	    n > max)
 		abort();
 	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && strchr(extra, s[i]) == NULL)
+		if (!isalnum((unsigned char)s[i]) &&
+		    strchr(extra, s[i]) == NULL)
 			abort();
 }
 
@@ -69,7 +70,8 @@ check_time(json_t *v)
 {
 	if (v == NULL)
 		return (-1);
-	if (!json_is_integer(v) || json_integer_value(v) < BOOKING_TIME_MIN_MS ||
+	if (!json_is_integer(v) ||
+	    json_integer_value(v) < BOOKING_TIME_MIN_MS ||
 	    json_integer_value(v) >= BOOKING_TIME_MAX_MS)
 		abort();
 	return (json_integer_value(v));
@@ -78,10 +80,10 @@ check_time(json_t *v)
 static void
 payload(const uint8_t *data, size_t size)
 {
-	static const char *const needs[] = { "client_email",
-	    "client_timezone", "service_name", "service_provider_name",
-	    "service_provider_email", "start_date_time", "end_date_time",
-	    NULL };
+	static const char *const needs[] = { "client_email", "client_timezone",
+		"service_name", "service_provider_name",
+		"service_provider_email", "start_date_time", "end_date_time",
+		NULL };
 	struct inbox_result	 r;
 	json_t			*w, *e;
 	const char		*action, *s;
@@ -92,10 +94,18 @@ payload(const uint8_t *data, size_t size)
 	memset(&r, 0, sizeof(r));
 	rc = bookings_payload_parse((const char *)data, size, &w, &r);
 	if (rc != OK) {
-		if (w != NULL || rc != r.rc || (strncmp(r.error, "Invalid JSON "
-		    "at line ", 21) != 0 && strcmp(r.error, "The body must be a "
-		    "JSON object.") != 0 && strncmp(r.error, "The booking "
-		    "payload is not valid: ", 32) != 0))
+		if (w != NULL || rc != r.rc ||
+		    (strncmp(r.error,
+			 "Invalid JSON "
+			 "at line ",
+			 21) != 0 &&
+			strcmp(r.error,
+			    "The body must be a "
+			    "JSON object.") != 0 &&
+			strncmp(r.error,
+			    "The booking "
+			    "payload is not valid: ",
+			    32) != 0))
 			abort();
 		if (rc == ERR_MALFORMED && r.errors != NULL)
 			abort();
@@ -103,33 +113,33 @@ payload(const uint8_t *data, size_t size)
 			abort();
 		if (rc != ERR_MALFORMED && rc != ERR_INVALID)
 			abort();
-		json_array_foreach(r.errors, i, e)
-			if (!json_is_string(json_object_get(e, "field")) ||
-			    !json_is_string(json_object_get(e, "code")) ||
-			    !json_is_string(json_object_get(e, "detail")))
-				abort();
+		json_array_foreach(r.errors, i,
+		    e) if (!json_is_string(json_object_get(e, "field")) ||
+		    !json_is_string(json_object_get(e, "code")) ||
+		    !json_is_string(json_object_get(e, "detail"))) abort();
 		json_decref(r.errors);
 		return;
 	}
 	if ((action = json_string_value(json_object_get(w, "action"))) ==
-	    NULL || (strcmp(action, "NEW_BOOKING") != 0 &&
-	    strcmp(action, "UPDATED_BOOKING") != 0 &&
-	    strcmp(action, "CANCELLED_BOOKING") != 0))
+		NULL ||
+	    (strcmp(action, "NEW_BOOKING") != 0 &&
+		strcmp(action, "UPDATED_BOOKING") != 0 &&
+		strcmp(action, "CANCELLED_BOOKING") != 0))
 		abort();
 	if (json_object_get(w, "booking_code") == NULL)
 		abort();
 	check_chars(json_object_get(w, "booking_code"), BOOKING_CODE_MAX, "-_");
-	check_chars(json_object_get(w, "client_timezone"), BOOKING_TZ_MAX,
-	    "/_+-");
+	check_chars(
+	    json_object_get(w, "client_timezone"), BOOKING_TZ_MAX, "/_+-");
 	if ((s = json_string_value(json_object_get(w, "user_id"))) != NULL &&
 	    !uuid_valid(s))
 		abort();
 	check_text(json_object_get(w, "service_name"), BOOKING_TEXT_MAX);
-	check_text(json_object_get(w, "service_provider_name"),
-	    BOOKING_TEXT_MAX);
+	check_text(
+	    json_object_get(w, "service_provider_name"), BOOKING_TEXT_MAX);
 	for (i = 0; i < 2; i++) {
-		e = json_object_get(w, i == 0 ? "client_email" :
-		    "service_provider_email");
+		e = json_object_get(
+		    w, i == 0 ? "client_email" : "service_provider_email");
 		check_text(e, BOOKING_EMAIL_MAX);
 		if (e != NULL && !mail_address_valid(json_string_value(e)))
 			abort();
@@ -152,8 +162,8 @@ payload(const uint8_t *data, size_t size)
 static void
 stamp(const uint8_t *data, size_t size)
 {
-	char	*s;
-	int64_t	 ms;
+	char   *s;
+	int64_t ms;
 
 	if ((s = malloc(size + 1)) == NULL)
 		return;

@@ -22,13 +22,13 @@
 #include "core/util.h"
 #include "partners/partners_int.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 /* The rule, written plainly: 1 when s is a code. */
 static int
 ref_valid(const char *s)
 {
-	size_t	 n = strlen(s), a = 0, i;
+	size_t n = strlen(s), a = 0, i;
 
 	if (n > PARTNER_CODE_INPUT_MAX)
 		return (0);
@@ -39,8 +39,9 @@ ref_valid(const char *s)
 	if (n - a != PARTNER_CODE_LEN)
 		return (0);
 	for (i = a; i < n; i++)
-		if (s[i] == '\0' || strchr(PARTNER_CODE_ALPHABET,
-		    toupper((unsigned char)s[i])) == NULL)
+		if (s[i] == '\0' ||
+		    strchr(PARTNER_CODE_ALPHABET,
+			toupper((unsigned char)s[i])) == NULL)
 			return (0);
 	return (1);
 }
@@ -48,8 +49,8 @@ ref_valid(const char *s)
 static void
 check_code(const char *code)
 {
-	char	 again[PARTNER_CODE_LEN + 1], spelt[32];
-	size_t	 i;
+	char   again[PARTNER_CODE_LEN + 1], spelt[32];
+	size_t i;
 
 	if (strlen(code) != PARTNER_CODE_LEN ||
 	    strspn(code, PARTNER_CODE_ALPHABET) != PARTNER_CODE_LEN)
@@ -69,9 +70,9 @@ check_code(const char *code)
 static void
 typed(const uint8_t *data, size_t size)
 {
-	char	*s, out[PARTNER_CODE_LEN + 1];
-	size_t	 i, a;
-	int	 rc;
+	char  *s, out[PARTNER_CODE_LEN + 1];
+	size_t i, a;
+	int    rc;
 
 	if ((s = malloc(size + 1)) == NULL)
 		return;
@@ -94,17 +95,17 @@ typed(const uint8_t *data, size_t size)
 static void
 body(const uint8_t *data, size_t size, int reg)
 {
-	struct partner_code_input	 in;
-	json_t				*b, *errs, *v;
-	const char			*key;
-	int				 rc;
+	struct partner_code_input in;
+	json_t			 *b, *errs, *v;
+	const char		 *key;
+	int			  rc;
 
 	if ((b = json_loadb((const char *)data, size, JSON_DECODE_ANY, NULL)) ==
 	    NULL)
 		return;
 	errs = json_array();
-	rc = reg ? partner_register_body(b, &in, errs) :
-	    partner_code_body(b, &in, errs);
+	rc = reg ? partner_register_body(b, &in, errs)
+		 : partner_code_body(b, &in, errs);
 	if ((rc == ERR_INVALID) != (json_array_size(errs) > 0))
 		abort();
 	if (rc == ERR_MALFORMED && !in.bad_code && json_is_object(b))
@@ -118,18 +119,17 @@ body(const uint8_t *data, size_t size, int reg)
 	if (in.code[0] != '\0')
 		check_code(in.code);
 	else if (!reg)
-		abort();		/* validate and assign need one */
-	if (in.partner != NULL && (strlen(in.partner) < 1 ||
-	    strlen(in.partner) > PARTNER_NAME_MAX * 4 ||
-	    in.partner != json_string_value(json_object_get(b, "partner"))))
+		abort(); /* validate and assign need one */
+	if (in.partner != NULL &&
+	    (strlen(in.partner) < 1 ||
+		strlen(in.partner) > PARTNER_NAME_MAX * 4 ||
+		in.partner != json_string_value(json_object_get(b, "partner"))))
 		abort();
 	if (in.partner_id != NULL && (!reg || !uuid_valid(in.partner_id)))
 		abort();
 	if (!reg)
-		json_object_foreach(b, key, v)
-			if (strcmp(key, "code") != 0 &&
-			    strcmp(key, "partner") != 0)
-				abort();
+		json_object_foreach(b, key, v) if (strcmp(key, "code") != 0 &&
+		    strcmp(key, "partner") != 0) abort();
 out:
 	json_decref(errs);
 	json_decref(b);

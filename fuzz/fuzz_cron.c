@@ -13,15 +13,15 @@
 #include "core/err.h"
 #include "store/jobs.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct cron	 c;
-	uint64_t	 raw = 0;
-	int64_t		 after, next;
-	char		*expr;
+	struct cron c;
+	uint64_t    raw = 0;
+	int64_t	    after, next;
+	char	   *expr;
 
 	if (size >= 8) {
 		memcpy(&raw, data, 8);
@@ -34,7 +34,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	expr[size] = '\0';
 	if (cron_parse(expr, &c) == OK) {
 		/* a time between 1970 and about 2300, or raw as given */
-		after = (raw & 1) ? (int64_t)raw : (int64_t)(raw % 10000000000000ULL);
+		after = (raw & 1) ? (int64_t)raw
+				  : (int64_t)(raw % 10000000000000ULL);
 		next = cron_next(&c, after);
 		if (next != -1 && (next <= after || next % 60000 != 0))
 			abort();

@@ -22,13 +22,13 @@
 
 __extension__ typedef __int128 i128;
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static void
 check_batch(const struct points_batch *b)
 {
-	const struct points_channel	*c;
-	size_t				 i, j, total = 0;
+	const struct points_channel *c;
+	size_t			     i, j, total = 0;
 
 	if (b->nchannels < 1 || b->nchannels > POINTS_CHANNELS_MAX)
 		abort();
@@ -37,7 +37,8 @@ check_batch(const struct points_batch *b)
 		if (c->count < 1 || c->samples == NULL || c->name[0] == '\0' ||
 		    strlen(c->name) > POINTS_NAME_MAX ||
 		    strspn(c->name, "abcdefghijklmnopqrstuvwxyz0123456789_") !=
-		    strlen(c->name) || c->rate_mhz > POINTS_RATE_MAX)
+			strlen(c->name) ||
+		    c->rate_mhz > POINTS_RATE_MAX)
 			abort();
 		for (j = 0; j < i; j++)
 			if (strcmp(b->ch[j].name, c->name) == 0)
@@ -48,9 +49,11 @@ check_batch(const struct points_batch *b)
 			if (c->ts_ms[j] < 0 || c->ts_ms[j] > POINTS_TIME_MAX ||
 			    (j > 0 && c->ts_ms[j] < c->ts_ms[j - 1]))
 				abort();
-		if (c->rate_mhz > 0 && (c->t0_ms < 0 || points_time_us(
-		    c->t0_ms, c->rate_mhz, c->count - 1) / 1000 >
-		    POINTS_TIME_MAX))
+		if (c->rate_mhz > 0 &&
+		    (c->t0_ms < 0 ||
+			points_time_us(c->t0_ms, c->rate_mhz, c->count - 1) /
+				1000 >
+			    POINTS_TIME_MAX))
 			abort();
 		total += c->count;
 	}
@@ -61,7 +64,7 @@ check_batch(const struct points_batch *b)
 static void
 same_batch(const struct points_batch *a, const struct points_batch *b)
 {
-	size_t	 i;
+	size_t i;
 
 	if (a->seq != b->seq || a->nchannels != b->nchannels ||
 	    a->total != b->total)
@@ -72,9 +75,10 @@ same_batch(const struct points_batch *a, const struct points_batch *b)
 		    a->ch[i].t0_ms != b->ch[i].t0_ms ||
 		    a->ch[i].count != b->ch[i].count ||
 		    memcmp(a->ch[i].samples, b->ch[i].samples,
-		    a->ch[i].count * 4) != 0 || (a->ch[i].ts_ms != NULL &&
-		    memcmp(a->ch[i].ts_ms, b->ch[i].ts_ms,
-		    a->ch[i].count * 8) != 0))
+			a->ch[i].count * 4) != 0 ||
+		    (a->ch[i].ts_ms != NULL &&
+			memcmp(a->ch[i].ts_ms, b->ch[i].ts_ms,
+			    a->ch[i].count * 8) != 0))
 			abort();
 }
 
@@ -82,7 +86,7 @@ same_batch(const struct points_batch *a, const struct points_batch *b)
 static long
 ref_bucket(const struct points_buckets *bk, i128 num, i128 den)
 {
-	i128	 span = (i128)bk->to_ms - bk->from_ms;
+	i128 span = (i128)bk->to_ms - bk->from_ms;
 
 	if (num < 0 || num >= span * den)
 		return (-1);
@@ -92,19 +96,21 @@ ref_bucket(const struct points_buckets *bk, i128 num, i128 den)
 static void
 check_buckets(const struct points_batch *b, size_t nb)
 {
-	const struct points_channel	*c;
-	struct points_buckets		 bk, ref;
-	struct buf			 svg;
-	int64_t				 lo = INT64_MAX, hi = INT64_MIN, t;
-	size_t				 i, j;
-	long				 k;
+	const struct points_channel *c;
+	struct points_buckets	     bk, ref;
+	struct buf		     svg;
+	int64_t			     lo = INT64_MAX, hi = INT64_MIN, t;
+	size_t			     i, j;
+	long			     k;
 
 	for (i = 0; i < b->nchannels; i++) {
 		c = &b->ch[i];
 		t = c->ts_ms != NULL ? c->ts_ms[0] : c->t0_ms;
 		lo = t < lo ? t : lo;
-		t = c->ts_ms != NULL ? c->ts_ms[c->count - 1] :
-		    points_time_us(c->t0_ms, c->rate_mhz, c->count - 1) / 1000;
+		t = c->ts_ms != NULL
+		    ? c->ts_ms[c->count - 1]
+		    : points_time_us(c->t0_ms, c->rate_mhz, c->count - 1) /
+			1000;
 		hi = t > hi ? t : hi;
 	}
 	if (points_buckets_init(&bk, lo, hi + 1, nb) != OK ||
@@ -114,8 +120,8 @@ check_buckets(const struct points_batch *b, size_t nb)
 		c = &b->ch[i];
 		/* in two pieces, as two blocks */
 		j = c->count / 2;
-		points_buckets_add(&bk, c->samples, j, c->ts_ms, c->t0_ms,
-		    c->rate_mhz, 0);
+		points_buckets_add(
+		    &bk, c->samples, j, c->ts_ms, c->t0_ms, c->rate_mhz, 0);
 		points_buckets_add(&bk, c->samples + j, c->count - j,
 		    c->ts_ms != NULL ? c->ts_ms + j : NULL, c->t0_ms,
 		    c->rate_mhz, j);
@@ -123,20 +129,22 @@ check_buckets(const struct points_batch *b, size_t nb)
 			if (c->ts_ms != NULL)
 				k = ref_bucket(&ref, (i128)c->ts_ms[j] - lo, 1);
 			else
-				k = ref_bucket(&ref, ((i128)c->t0_ms - lo) *
-				    c->rate_mhz + (i128)j * 1000000,
+				k = ref_bucket(&ref,
+				    ((i128)c->t0_ms - lo) * c->rate_mhz +
+					(i128)j * 1000000,
 				    c->rate_mhz);
 			if (k < 0)
-				abort();	/* the window holds every sample */
+				abort(); /* the window holds every sample */
 			points_buckets_add_stats(&ref, k, 1, c->samples[j],
 			    c->samples[j], c->samples[j]);
 		}
 	}
 	for (i = 0; i < nb; i++)
 		if (bk.b[i].count != ref.b[i].count ||
-		    bk.b[i].sum != ref.b[i].sum || (bk.b[i].count > 0 &&
-		    (bk.b[i].min != ref.b[i].min ||
-		    bk.b[i].max != ref.b[i].max)))
+		    bk.b[i].sum != ref.b[i].sum ||
+		    (bk.b[i].count > 0 &&
+			(bk.b[i].min != ref.b[i].min ||
+			    bk.b[i].max != ref.b[i].max)))
 			abort();
 	buf_init(&svg, 8 << 20);
 	if (points_svg(&bk, 0.001, -3, b->ch[0].name, "mV", &svg) != OK)
@@ -149,11 +157,11 @@ check_buckets(const struct points_batch *b, size_t nb)
 static void
 check_edf(const struct points_batch *b)
 {
-	struct points_edf_signal	 sig[POINTS_CHANNELS_MAX];
-	struct points_edf		 e;
-	struct buf			 out;
-	size_t				 i;
-	int				 rc;
+	struct points_edf_signal sig[POINTS_CHANNELS_MAX];
+	struct points_edf	 e;
+	struct buf		 out;
+	size_t			 i;
+	int			 rc;
 
 	memset(&e, 0, sizeof(e));
 	memset(sig, 0, sizeof(sig));
@@ -166,9 +174,9 @@ check_edf(const struct points_batch *b)
 		sig[e.nsignals].rate_mhz = b->ch[i].rate_mhz;
 		sig[e.nsignals].samples = b->ch[i].samples;
 		sig[e.nsignals].nsamples = b->ch[i].count;
-		if (e.nsignals == 0)	/* the whole second it falls in */
-			e.start_ms = b->ch[i].t0_ms - ((b->ch[i].t0_ms % 1000) +
-			    1000) % 1000;
+		if (e.nsignals == 0) /* the whole second it falls in */
+			e.start_ms = b->ch[i].t0_ms -
+			    ((b->ch[i].t0_ms % 1000) + 1000) % 1000;
 		e.nsignals++;
 	}
 	if (e.nsignals == 0)
@@ -183,8 +191,9 @@ check_edf(const struct points_batch *b)
 		abort();
 	if (rc != OK && out.len != 0)
 		abort();
-	if (rc == OK && (out.len < 256 * (e.nsignals + 1) ||
-	    memcmp(out.data, "0       ", 8) != 0))
+	if (rc == OK &&
+	    (out.len < 256 * (e.nsignals + 1) ||
+		memcmp(out.data, "0       ", 8) != 0))
 		abort();
 	buf_free(&out);
 }
@@ -192,22 +201,23 @@ check_edf(const struct points_batch *b)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const uint32_t	 rates[] = {0, 1000, 360000, 500};
-	struct points_batch	 b, back;
-	struct buf		 w;
-	uint8_t			*copy;
-	char			 err[256];
-	enum points_format	 fmt;
-	uint32_t		 crc;
-	int			 sel, rc;
+	static const uint32_t rates[] = { 0, 1000, 360000, 500 };
+	struct points_batch   b, back;
+	struct buf	      w;
+	uint8_t		     *copy;
+	char		      err[256];
+	enum points_format    fmt;
+	uint32_t	      crc;
+	int		      sel, rc;
 
 	if (size < 1)
 		return (0);
 	sel = data[0];
 	data++;
 	size--;
-	fmt = sel % 3 == 0 ? POINTS_BINARY : sel % 3 == 1 ? POINTS_JSON :
-	    POINTS_CSV;
+	fmt = sel % 3 == 0 ? POINTS_BINARY
+	    : sel % 3 == 1 ? POINTS_JSON
+			   : POINTS_CSV;
 	if ((copy = malloc(size > 0 ? size : 1)) == NULL)
 		return (0);
 	memcpy(copy, data, size);
@@ -231,11 +241,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf_init(&w, 64 << 20);
 	if (points_write_binary(&b, &w) != OK)
 		abort();
-	if (fmt == POINTS_BINARY && (w.len != size ||
-	    memcmp(w.data, copy, size) != 0))
+	if (fmt == POINTS_BINARY &&
+	    (w.len != size || memcmp(w.data, copy, size) != 0))
 		abort();
-	if (points_parse(POINTS_BINARY, (const uint8_t *)w.data, w.len, 0, 0,
-	    0, &back, err, sizeof(err)) != OK)
+	if (points_parse(POINTS_BINARY, (const uint8_t *)w.data, w.len, 0, 0, 0,
+		&back, err, sizeof(err)) != OK)
 		abort();
 	same_batch(&b, &back);
 	points_batch_free(&back);

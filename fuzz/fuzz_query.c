@@ -11,17 +11,17 @@
 #include "core/arena.h"
 #include "http/http_int.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct arena	*a;
-	const uint8_t	*nul;
-	const char	*v;
-	char		*name, *qs, *dec;
-	size_t		 nlen;
-	long		 n;
+	struct arena  *a;
+	const uint8_t *nul;
+	const char    *v;
+	char	      *name, *qs, *dec;
+	size_t	       nlen;
+	long	       n;
 
 	if ((nul = memchr(data, '\0', size)) == NULL)
 		return (0);

@@ -19,13 +19,13 @@
 #include "core/util.h"
 #include "partners/partners_int.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static void
 same_time(const char *s, int64_t ms)
 {
-	char	 iso[ISO_TIME_LEN];
-	int64_t	 again;
+	char	iso[ISO_TIME_LEN];
+	int64_t again;
 
 	if (time_parse_iso(s, &again) != 0 || again != ms)
 		abort();
@@ -37,12 +37,12 @@ same_time(const char *s, int64_t ms)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct report_args	 a;
-	json_t			*errs, *e;
-	const char		*field;
-	char			*s, *v[4] = {NULL, NULL, NULL, NULL}, *p;
-	size_t			 i, n = 0;
-	int			 rc;
+	struct report_args a;
+	json_t		  *errs, *e;
+	const char	  *field;
+	char		  *s, *v[4] = { NULL, NULL, NULL, NULL }, *p;
+	size_t		   i, n = 0;
+	int		   rc;
 
 	if ((s = malloc(size + 1)) == NULL)
 		return (0);
@@ -58,11 +58,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((rc == OK) != (json_array_size(errs) == 0) ||
 	    (rc != OK && rc != ERR_INVALID))
 		abort();
-	json_array_foreach(errs, i, e) {
+	json_array_foreach(errs, i, e)
+	{
 		field = json_string_value(json_object_get(e, "field"));
-		if (field == NULL || (strcmp(field, "from") != 0 &&
-		    strcmp(field, "to") != 0 && strcmp(field, "period") != 0 &&
-		    strcmp(field, "format") != 0) ||
+		if (field == NULL ||
+		    (strcmp(field, "from") != 0 && strcmp(field, "to") != 0 &&
+			strcmp(field, "period") != 0 &&
+			strcmp(field, "format") != 0) ||
 		    !json_is_string(json_object_get(e, "detail")))
 			abort();
 	}
@@ -73,8 +75,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		same_time(v[0], a.from);
 		same_time(v[1], a.to);
 		if (a.period < REPORT_PERIOD_DAY ||
-		    a.period > REPORT_PERIOD_MONTH || strcmp(v[2] != NULL ?
-		    v[2] : "month", report_periods[a.period]) != 0)
+		    a.period > REPORT_PERIOD_MONTH ||
+		    strcmp(v[2] != NULL ? v[2] : "month",
+			report_periods[a.period]) != 0)
 			abort();
 		if (a.csv != (v[3] != NULL && strcmp(v[3], "csv") == 0))
 			abort();

@@ -14,32 +14,36 @@
 #include "http/http.h"
 #include "http/http_int.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-static void h(struct request *r) { (void)r; }
+static void
+h(struct request *r)
+{
+	(void)r;
+}
 
 static const struct route routes[] = {
-	{HTTP_GET, "/", h, 0, NULL},
-	{HTTP_GET, "/v1/jobs", h, 0, NULL},
-	{HTTP_POST, "/v1/jobs", h, ROUTE_JSON_BODY, NULL},
-	{HTTP_GET, "/v1/jobs/stats", h, 0, NULL},
-	{HTTP_GET, "/v1/jobs/{id}", h, 0, NULL},
-	{HTTP_POST, "/v1/jobs/{id}/retry", h, 0, NULL},
-	{HTTP_GET, "/v1/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}", h, 0, NULL},
-	{HTTP_GET, "/v1/users/{u}/notes/{n}", h, 0, NULL},
-	{HTTP_DELETE, "/v1/users/{u}/notes/{n}", h, 0, NULL},
+	{ HTTP_GET, "/", h, 0, NULL },
+	{ HTTP_GET, "/v1/jobs", h, 0, NULL },
+	{ HTTP_POST, "/v1/jobs", h, ROUTE_JSON_BODY, NULL },
+	{ HTTP_GET, "/v1/jobs/stats", h, 0, NULL },
+	{ HTTP_GET, "/v1/jobs/{id}", h, 0, NULL },
+	{ HTTP_POST, "/v1/jobs/{id}/retry", h, 0, NULL },
+	{ HTTP_GET, "/v1/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}", h, 0, NULL },
+	{ HTTP_GET, "/v1/users/{u}/notes/{n}", h, 0, NULL },
+	{ HTTP_DELETE, "/v1/users/{u}/notes/{n}", h, 0, NULL },
 };
-static const struct route_table table = {"fuzz", routes, 9};
-static struct router *router;
+static const struct route_table table = { "fuzz", routes, 9 };
+static struct router	       *router;
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const struct route_table *t = &table;
-	struct router_match	 m;
-	struct arena		*a;
-	char			*path, allow[96];
-	int			 method, rc, i;
+	struct router_match	  m;
+	struct arena		 *a;
+	char			 *path, allow[96];
+	int			  method, rc, i;
 
 	if (router == NULL) {
 		log_set_level(LOG_OFF);
@@ -60,8 +64,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (i = 0; i < m.nparams; i++)
 			if (m.params[i].value[0] == '\0' ||
 			    strchr(m.params[i].value, '/') != NULL ||
-			    !http_utf8_valid(m.params[i].value,
-			    strlen(m.params[i].value)))
+			    !http_utf8_valid(
+				m.params[i].value, strlen(m.params[i].value)))
 				abort();
 		break;
 	case ERR_METHOD:

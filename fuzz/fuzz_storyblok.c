@@ -23,12 +23,12 @@
 #include "learning/learning_int.h"
 #include "ops/inbox.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static size_t
 chars(const char *s)
 {
-	size_t	 n = 0;
+	size_t n = 0;
 
 	for (; *s != '\0'; s++)
 		if (((unsigned char)*s & 0xc0) != 0x80)
@@ -40,7 +40,7 @@ chars(const char *s)
 static void
 check_text(json_t *v, size_t min, size_t max)
 {
-	size_t	 n;
+	size_t n;
 
 	if (!json_is_string(v))
 		abort();
@@ -52,7 +52,7 @@ check_text(json_t *v, size_t min, size_t max)
 static void
 check_uuid(json_t *v)
 {
-	const char	*s = json_string_value(v);
+	const char *s = json_string_value(v);
 
 	if (s == NULL || !uuid_valid(s) ||
 	    strspn(s, "0123456789abcdef-") != strlen(s))
@@ -62,26 +62,26 @@ check_uuid(json_t *v)
 static void
 check_list(json_t *v)
 {
-	json_t	*a, *b;
-	size_t	 i, j;
+	json_t *a, *b;
+	size_t	i, j;
 
 	if (!json_is_array(v) || json_array_size(v) > LEARNING_LIST_MAX)
 		abort();
-	json_array_foreach(v, i, a) {
+	json_array_foreach(v, i, a)
+	{
 		check_text(a, 1, LEARNING_ITEM_MAX);
-		json_array_foreach(v, j, b)
-			if (j < i && strcasecmp(json_string_value(a),
-			    json_string_value(b)) == 0)
-				abort();
+		json_array_foreach(v, j, b) if (j < i &&
+		    strcasecmp(json_string_value(a), json_string_value(b)) == 0)
+		    abort();
 	}
 }
 
 static void
 check_refusal(const struct inbox_result *r, int rc, const char *const *lines)
 {
-	json_t	*e;
-	size_t	 i;
-	int	 ours = 0;
+	json_t *e;
+	size_t	i;
+	int	ours = 0;
 
 	if (rc != r->rc || (rc != ERR_MALFORMED && rc != ERR_INVALID))
 		abort();
@@ -92,22 +92,23 @@ check_refusal(const struct inbox_result *r, int rc, const char *const *lines)
 		abort();
 	if (rc == ERR_MALFORMED && r->errors != NULL)
 		abort();
-	if (rc == ERR_INVALID && (!json_is_array(r->errors) ||
-	    json_array_size(r->errors) == 0))
+	if (rc == ERR_INVALID &&
+	    (!json_is_array(r->errors) || json_array_size(r->errors) == 0))
 		abort();
-	json_array_foreach(r->errors, i, e)
-		if (!json_is_string(json_object_get(e, "field")) ||
-		    !json_is_string(json_object_get(e, "code")) ||
-		    !json_is_string(json_object_get(e, "detail")))
-			abort();
+	json_array_foreach(
+	    r->errors, i, e) if (!json_is_string(json_object_get(e, "field")) ||
+	    !json_is_string(json_object_get(e, "code")) ||
+	    !json_is_string(json_object_get(e, "detail"))) abort();
 }
 
 static void
 payload(const uint8_t *data, size_t size)
 {
 	static const char *const lines[] = { "Invalid JSON at line ",
-	    "The body must be a JSON object.", "The webhook payload is not "
-	    "valid: ", NULL };
+		"The body must be a JSON object.",
+		"The webhook payload is not "
+		"valid: ",
+		NULL };
 	struct inbox_result	 r;
 	json_t			*w;
 	const char		*action, *status;
@@ -130,10 +131,11 @@ payload(const uint8_t *data, size_t size)
 	    id > LEARNING_STORY_ID_MAX)
 		abort();
 	if (strcmp(action, "published") != 0 && strcmp(action, "moved") != 0 &&
-	    strcmp(action, "unpublished") != 0 && strcmp(action, "deleted") != 0)
+	    strcmp(action, "unpublished") != 0 &&
+	    strcmp(action, "deleted") != 0)
 		abort();
-	if (strcmp(status, strcmp(action, "moved") == 0 ? "published" :
-	    action) != 0)
+	if (strcmp(status,
+		strcmp(action, "moved") == 0 ? "published" : action) != 0)
 		abort();
 	json_decref(w);
 }
@@ -152,8 +154,8 @@ story(const uint8_t *data, size_t size)
 	/* The payload's story_id: the story's own when it has one, so
 	 * that the deeper checks run too. */
 	v = json_object_get(s, "id");
-	w = json_pack("{s:I}", "story_id", json_is_integer(v) ?
-	    json_integer_value(v) : (json_int_t)7);
+	w = json_pack("{s:I}", "story_id",
+	    json_is_integer(v) ? json_integer_value(v) : (json_int_t)7);
 	memset(&r, 0, sizeof(r));
 	rc = learning_storyblok_story(s, w, &r);
 	if (rc != OK) {

@@ -35,7 +35,7 @@
 #include "partners/partners.h"
 #include "therapy/therapy.h"
 
-#define CAREBASE_VERSION	"0.1.0"
+#define CAREBASE_VERSION "0.1.0"
 
 static const struct module *const modules[] = {
 	&ops_module,
@@ -49,69 +49,77 @@ static const struct module *const modules[] = {
 };
 
 struct cmd {
-	const char	*name;
-	int		(*run)(int, char **);
-	int		 needs_db;
-	const char	*usage;
-	const char	*help;
+	const char *name;
+	int (*run)(int, char **);
+	int	    needs_db;
+	const char *usage;
+	const char *help;
 };
 
-static struct store	*db;
-static unsigned char	 master_key[MASTER_KEY_LEN];
+static struct store *db;
+static unsigned char master_key[MASTER_KEY_LEN];
 
-static int	cmd_serve(int, char **);
-static int	cmd_worker(int, char **);
-static int	cmd_migrate(int, char **);
-static int	cmd_seed(int, char **);
-static int	cmd_backup(int, char **);
-static int	cmd_jobs(int, char **);
-static int	cmd_mail(int, char **);
-static int	cmd_schema(int, char **);
-static int	cmd_config(int, char **);
-static int	cmd_user(int, char **);
-static int	cmd_audit(int, char **);
-static int	cmd_webhooks(int, char **);
-static int	cmd_version(int, char **);
-static int	cmd_help(int, char **);
-static int	modules_register(void);
-static int	open_db(void);
-static void	signals_block(sigset_t *);
+static int	   cmd_serve(int, char **);
+static int	   cmd_worker(int, char **);
+static int	   cmd_migrate(int, char **);
+static int	   cmd_seed(int, char **);
+static int	   cmd_backup(int, char **);
+static int	   cmd_jobs(int, char **);
+static int	   cmd_mail(int, char **);
+static int	   cmd_schema(int, char **);
+static int	   cmd_config(int, char **);
+static int	   cmd_user(int, char **);
+static int	   cmd_audit(int, char **);
+static int	   cmd_webhooks(int, char **);
+static int	   cmd_version(int, char **);
+static int	   cmd_help(int, char **);
+static int	   modules_register(void);
+static int	   open_db(void);
+static void	   signals_block(sigset_t *);
 static const char *flag_value(int, char **, const char *);
 
 static const struct cmd cmds[] = {
-	{"serve", cmd_serve, 1, "serve",
-	    "serve the HTTP API (and run jobs unless job_workers=0)"},
-	{"worker", cmd_worker, 1, "worker", "run jobs only, no HTTP"},
-	{"migrate", cmd_migrate, 1, "migrate [up|down|status]",
-	    "apply pending migrations / roll back the last batch / list them"},
-	{"seed", cmd_seed, 1, "seed", "add demo data and print the demo accounts"},
-	{"backup", cmd_backup, 1, "backup FILE",
-	    "write a consistent copy of the SQLite database while it serves"},
-	{"jobs", cmd_jobs, 1, "jobs failed | jobs retry ID | jobs stats",
-	    "list failed jobs, put one back in the queue, show queue figures"},
-	{"mail", cmd_mail, 1, "mail test --to=ADDRESS",
-	    "queue a test message to check the SMTP settings"},
-	{"schema", cmd_schema, 1, "schema",
-	    "print every table and column (to compare databases)"},
-	{"user", cmd_user, 1, "user add --role=ROLE --email=E [--password=P] | user list",
-	    "make a user (password from standard input when not given) / list users"},
-	{"audit", cmd_audit, 1, "audit verify [--anchor=SEQ:HASH] | audit head",
+	{ "serve", cmd_serve, 1, "serve",
+	    "serve the HTTP API (and run jobs unless job_workers=0)" },
+	{ "worker", cmd_worker, 1, "worker", "run jobs only, no HTTP" },
+	{ "migrate", cmd_migrate, 1, "migrate [up|down|status]",
+	    "apply pending migrations / roll back the last batch / list them" },
+	{ "seed", cmd_seed, 1, "seed",
+	    "add demo data and print the demo accounts" },
+	{ "backup", cmd_backup, 1, "backup FILE",
+	    "write a consistent copy of the SQLite database while it serves" },
+	{ "jobs", cmd_jobs, 1, "jobs failed | jobs retry ID | jobs stats",
+	    "list failed jobs, put one back in the queue, show queue figures" },
+	{ "mail", cmd_mail, 1, "mail test --to=ADDRESS",
+	    "queue a test message to check the SMTP settings" },
+	{ "schema", cmd_schema, 1, "schema",
+	    "print every table and column (to compare databases)" },
+	{ "user", cmd_user, 1,
+	    "user add --role=ROLE --email=E [--password=P] | user list",
+	    "make a user (password from standard input when not given) / list "
+	    "users" },
+	{ "audit", cmd_audit, 1,
+	    "audit verify [--anchor=SEQ:HASH] | audit head",
 	    "walk the audit log's hash chain and name the first broken row "
-	    "(and check an anchor recorded earlier) / print the head SEQ:HASH"},
-	{"webhooks", cmd_webhooks, 1, "webhooks list [--failed] | webhooks "
-	    "replay ID [--force] | webhooks prune", "list inbound webhooks and "
-	    "their outcomes / run a stored one again (a processed one only with "
-	    "--force) / delete rows past webhook_inbox_retention_days"},
-	{"config", cmd_config, 0, "config", "list every configuration key"},
-	{"version", cmd_version, 0, "version", "print the version"},
-	{"help", cmd_help, 0, "help", "this text"},
+	    "(and check an anchor recorded earlier) / print the head "
+	    "SEQ:HASH" },
+	{ "webhooks", cmd_webhooks, 1,
+	    "webhooks list [--failed] | webhooks "
+	    "replay ID [--force] | webhooks prune",
+	    "list inbound webhooks and "
+	    "their outcomes / run a stored one again (a processed one only "
+	    "with "
+	    "--force) / delete rows past webhook_inbox_retention_days" },
+	{ "config", cmd_config, 0, "config", "list every configuration key" },
+	{ "version", cmd_version, 0, "version", "print the version" },
+	{ "help", cmd_help, 0, "help", "this text" },
 };
 
 static const char *
 flag_value(int argc, char **argv, const char *name)
 {
-	size_t	 n = strlen(name);
-	int	 i;
+	size_t n = strlen(name);
+	int    i;
 
 	for (i = 0; i < argc; i++)
 		if (strncmp(argv[i], "--", 2) == 0 &&
@@ -123,13 +131,13 @@ flag_value(int argc, char **argv, const char *name)
 static int
 modules_register(void)
 {
-	static struct route_table	 tables[NELEM(modules)];
-	size_t				 i, j;
-	int				 rc;
+	static struct route_table tables[NELEM(modules)];
+	size_t			  i, j;
+	int			  rc;
 
 	for (i = 0; i < NELEM(modules); i++) {
 		const struct module *m = modules[i];
-		struct route_table *t = &tables[i];
+		struct route_table  *t = &tables[i];
 
 		if (m->nroutes > 0) {
 			t->module = m->name;
@@ -145,11 +153,12 @@ modules_register(void)
 			if ((rc = jobs_register(&m->jobs[j])) != OK)
 				return (rc);
 		for (j = 0; j < m->nschedules; j++)
-			if ((rc = jobs_schedule_register(&m->schedules[j])) != OK)
+			if ((rc = jobs_schedule_register(&m->schedules[j])) !=
+			    OK)
 				return (rc);
 	}
 	{
-		static struct route_table rt = {"resource", NULL, 0};
+		static struct route_table rt = { "resource", NULL, 0 };
 
 		rt.routes = resource_routes;
 		rt.nroutes = resource_nroutes;
@@ -162,10 +171,10 @@ modules_register(void)
 static int
 open_db(void)
 {
-	struct store_opts	 o;
-	const char		*why = NULL;
-	size_t			 i;
-	int			 rc;
+	struct store_opts o;
+	const char	 *why = NULL;
+	size_t		  i;
+	int		  rc;
 
 	memset(&o, 0, sizeof(o));
 	o.pool_min = (int)config.pool_min;
@@ -178,8 +187,10 @@ open_db(void)
 		return (rc);
 	}
 	for (i = 0; i < NELEM(modules); i++)
-		if (modules[i]->init != NULL && (rc = modules[i]->init(db)) != OK) {
-			fprintf(stderr, "carebase: module %s failed to start: %s\n",
+		if (modules[i]->init != NULL &&
+		    (rc = modules[i]->init(db)) != OK) {
+			fprintf(stderr,
+			    "carebase: module %s failed to start: %s\n",
 			    modules[i]->name, err_code(rc));
 			return (rc);
 		}
@@ -198,25 +209,26 @@ signals_block(sigset_t *set)
 static int
 cmd_serve(int argc, char **argv)
 {
-	struct http_server_opts	 o;
-	struct http_server	*srv = NULL;
-	struct job_runner	*runner = NULL;
-	sigset_t		 set;
-	long			 cores;
-	int			 sig, rc;
+	struct http_server_opts o;
+	struct http_server     *srv = NULL;
+	struct job_runner      *runner = NULL;
+	sigset_t		set;
+	long			cores;
+	int			sig, rc;
 
 	signals_block(&set);
 	if (log_buffer_start((int)config.log_flush_ms) != 0)
-		log_warn("event=log_buffer_failed msg=\"lines are written one by one\"");
+		log_warn("event=log_buffer_failed msg=\"lines are written one "
+			 "by one\"");
 	if (migrate_current(db) == ERR_UNAVAILABLE)
 		log_warn("event=migrations_pending msg=\"run carebase migrate; "
-		    "/readyz answers 503 until then\"");
+			 "/readyz answers 503 until then\"");
 	cores = sysconf(_SC_NPROCESSORS_ONLN);
 	memset(&o, 0, sizeof(o));
 	o.listen = config.listen;
 	o.port = (int)config.port;
-	o.threads = config.threads > 0 ? (int)config.threads :
-	    (int)(cores > 0 ? cores : 2);
+	o.threads = config.threads > 0 ? (int)config.threads
+				       : (int)(cores > 0 ? cores : 2);
 	o.body_limit = (size_t)config.body_limit;
 	o.large_body_limit = (size_t)config.points_body_limit;
 	o.timeout_s = (int)config.request_timeout_s;
@@ -229,15 +241,18 @@ cmd_serve(int argc, char **argv)
 	o.slow_queue = (int)config.slow_queue;
 	o.db = db;
 	if ((rc = http_server_start(&o, &srv)) != OK) {
-		log_buffer_stop();	/* what was logged comes first */
+		log_buffer_stop(); /* what was logged comes first */
 		fprintf(stderr, "carebase: cannot serve on %s:%lld: %s\n",
-		    config.listen, (long long)config.port, rc == ERR_IO ?
-		    "the address is in use or unavailable, or the TLS files do "
-		    "not load (the log line above says which)" : err_code(rc));
+		    config.listen, (long long)config.port,
+		    rc == ERR_IO ? "the address is in use or unavailable, or "
+				   "the TLS files do "
+				   "not load (the log line above says which)"
+				 : err_code(rc));
 		return (rc);
 	}
 	if (config.job_workers > 0 &&
-	    (rc = jobs_runner_start(db, (int)config.job_workers, &runner)) != OK) {
+	    (rc = jobs_runner_start(db, (int)config.job_workers, &runner)) !=
+		OK) {
 		http_server_stop(srv, 0);
 		log_buffer_stop();
 		fprintf(stderr, "carebase: cannot start job workers: %s\n",
@@ -245,17 +260,20 @@ cmd_serve(int argc, char **argv)
 		return (rc);
 	}
 	log_info("event=listening addr=%s port=%d threads=%d tls=%s db=%s "
-	    "job_workers=%lld version=%s", config.listen,
-	    http_server_port(srv), o.threads, config.tls_cert[0] ? "on" : "off",
+		 "job_workers=%lld version=%s",
+	    config.listen, http_server_port(srv), o.threads,
+	    config.tls_cert[0] ? "on" : "off",
 	    store_dialect(db) == STORE_SQLITE ? "sqlite" : "postgres",
 	    (long long)config.job_workers, CAREBASE_VERSION);
 	/* A line on stdout that scripts can wait for. */
-	printf("carebase listening on %s://%s:%d\n", config.tls_cert[0] ?
-	    "https" : "http", config.listen, http_server_port(srv));
+	printf("carebase listening on %s://%s:%d\n",
+	    config.tls_cert[0] ? "https" : "http", config.listen,
+	    http_server_port(srv));
 	fflush(stdout);
 	if (sigwait(&set, &sig) != 0)
 		sig = SIGTERM;
-	log_info("event=shutdown signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	log_info(
+	    "event=shutdown signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	http_server_stop(srv, (int)config.shutdown_timeout_s);
 	jobs_runner_stop(runner);
 	log_info("event=stopped");
@@ -266,14 +284,15 @@ cmd_serve(int argc, char **argv)
 static int
 cmd_worker(int argc, char **argv)
 {
-	struct job_runner	*runner = NULL;
-	sigset_t		 set;
-	int			 sig, rc;
-	int			 n = config.job_workers > 0 ? (int)config.job_workers : 1;
+	struct job_runner *runner = NULL;
+	sigset_t	   set;
+	int		   sig, rc;
+	int n = config.job_workers > 0 ? (int)config.job_workers : 1;
 
 	signals_block(&set);
 	if (log_buffer_start((int)config.log_flush_ms) != 0)
-		log_warn("event=log_buffer_failed msg=\"lines are written one by one\"");
+		log_warn("event=log_buffer_failed msg=\"lines are written one "
+			 "by one\"");
 	if ((rc = jobs_runner_start(db, n, &runner)) != OK) {
 		log_buffer_stop();
 		fprintf(stderr, "carebase: cannot start job workers: %s\n",
@@ -283,7 +302,8 @@ cmd_worker(int argc, char **argv)
 	log_info("event=worker_started threads=%d", n);
 	if (sigwait(&set, &sig) != 0)
 		sig = SIGTERM;
-	log_info("event=shutdown signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	log_info(
+	    "event=shutdown signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	jobs_runner_stop(runner);
 	log_buffer_stop();
 	return (OK);
@@ -292,24 +312,28 @@ cmd_worker(int argc, char **argv)
 static int
 cmd_migrate(int argc, char **argv)
 {
-	const char	*what = argc > 0 ? argv[0] : "up";
-	int		 n = 0, rc;
+	const char *what = argc > 0 ? argv[0] : "up";
+	int	    n = 0, rc;
 
 	if (strcmp(what, "up") == 0) {
 		if ((rc = migrate_up(db, &n)) != OK) {
-			fprintf(stderr, "carebase: migrate failed (%s); applied %d "
-			    "before the failure, the failing one left no change\n",
+			fprintf(stderr,
+			    "carebase: migrate failed (%s); applied %d "
+			    "before the failure, the failing one left no "
+			    "change\n",
 			    err_code(rc), n);
 			return (rc);
 		}
-		printf("migrate: applied %d migration%s\n", n, n == 1 ? "" : "s");
+		printf(
+		    "migrate: applied %d migration%s\n", n, n == 1 ? "" : "s");
 	} else if (strcmp(what, "down") == 0) {
 		if ((rc = migrate_down(db, &n)) != OK) {
 			fprintf(stderr, "carebase: migrate down failed: %s\n",
 			    err_code(rc));
 			return (rc);
 		}
-		printf("migrate: rolled back %d migration%s\n", n, n == 1 ? "" : "s");
+		printf("migrate: rolled back %d migration%s\n", n,
+		    n == 1 ? "" : "s");
 	} else if (strcmp(what, "status") == 0)
 		return (migrate_status(db, stdout));
 	else {
@@ -322,11 +346,12 @@ cmd_migrate(int argc, char **argv)
 static int
 cmd_seed(int argc, char **argv)
 {
-	size_t	 i;
-	int	 rc, seeded = 0;
+	size_t i;
+	int    rc, seeded = 0;
 
 	if ((rc = migrate_current(db)) != OK) {
-		fprintf(stderr, "carebase: run `carebase migrate` before seeding\n");
+		fprintf(stderr,
+		    "carebase: run `carebase migrate` before seeding\n");
 		return (rc);
 	}
 	for (i = 0; i < NELEM(modules); i++) {
@@ -346,14 +371,15 @@ cmd_seed(int argc, char **argv)
 static int
 cmd_backup(int argc, char **argv)
 {
-	int	 rc;
+	int rc;
 
 	if (argc < 1) {
 		fprintf(stderr, "usage: carebase backup FILE\n");
 		return (ERR_INVALID);
 	}
 	if (store_dialect(db) != STORE_SQLITE) {
-		fprintf(stderr, "carebase: backup copies SQLite databases; for "
+		fprintf(stderr,
+		    "carebase: backup copies SQLite databases; for "
 		    "PostgreSQL use pg_dump (see README)\n");
 		return (ERR_INVALID);
 	}
@@ -369,14 +395,15 @@ cmd_backup(int argc, char **argv)
 static int
 jobs_list_failed(void)
 {
-	struct tx	*tx;
-	struct stmt	*st;
-	char		 ts[ISO_TIME_LEN];
-	int		 rc, step;
+	struct tx   *tx;
+	struct stmt *st;
+	char	     ts[ISO_TIME_LEN];
+	int	     rc, step;
 
 	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
 		return (rc);
-	st = store_prepare(tx, "SELECT id, kind, queue, attempts, failed_at, "
+	st = store_prepare(tx,
+	    "SELECT id, kind, queue, attempts, failed_at, "
 	    "error FROM failed_jobs ORDER BY failed_at DESC LIMIT 1000");
 	while ((step = store_step(st)) == STORE_ROW)
 		printf("%s\t%s\t%s\t%lld\t%s\t%s\n", store_col_text(st, 0),
@@ -393,18 +420,20 @@ jobs_list_failed(void)
 static int
 cmd_jobs(int argc, char **argv)
 {
-	struct jobs_stats	 js;
-	char			 job_id[JOB_ID_LEN];
-	int			 rc;
+	struct jobs_stats js;
+	char		  job_id[JOB_ID_LEN];
+	int		  rc;
 
 	if (argc >= 2 && strcmp(argv[0], "retry") == 0) {
 		if ((rc = jobs_retry_failed(db, argv[1], job_id)) != OK) {
-			fprintf(stderr, "carebase: jobs retry %s: %s\n", argv[1],
-			    rc == ERR_NOT_FOUND ? "no such failed job" :
-			    err_code(rc));
+			fprintf(stderr, "carebase: jobs retry %s: %s\n",
+			    argv[1],
+			    rc == ERR_NOT_FOUND ? "no such failed job"
+						: err_code(rc));
 			return (rc);
 		}
-		printf("jobs: failed job %s queued again as %s\n", argv[1], job_id);
+		printf("jobs: failed job %s queued again as %s\n", argv[1],
+		    job_id);
 		return (OK);
 	}
 	if (argc >= 1 && strcmp(argv[0], "failed") == 0)
@@ -417,23 +446,25 @@ cmd_jobs(int argc, char **argv)
 		    (long long)js.failed);
 		return (OK);
 	}
-	fprintf(stderr, "usage: carebase jobs failed | jobs retry ID | jobs stats\n");
+	fprintf(stderr,
+	    "usage: carebase jobs failed | jobs retry ID | jobs stats\n");
 	return (ERR_INVALID);
 }
 
 struct mail_test {
-	const char	*to;
-	char		 log_id[UUID_STR_LEN];
+	const char *to;
+	char	    log_id[UUID_STR_LEN];
 };
 
 static int
 mail_test_tx(struct tx *tx, void *arg)
 {
-	struct mail_test	*m = arg;
-	json_t			*vars;
-	int			 rc;
+	struct mail_test *m = arg;
+	json_t		 *vars;
+	int		  rc;
 
-	if ((vars = json_pack("{s:s}", "public_url", config.public_url)) == NULL)
+	if ((vars = json_pack("{s:s}", "public_url", config.public_url)) ==
+	    NULL)
 		return (ERR_NOMEM);
 	rc = ops_mail_enqueue(tx, m->to, NULL, "test", vars, m->log_id);
 	json_decref(vars);
@@ -443,8 +474,8 @@ mail_test_tx(struct tx *tx, void *arg)
 static int
 cmd_mail(int argc, char **argv)
 {
-	struct mail_test	 m;
-	int			 rc;
+	struct mail_test m;
+	int		 rc;
 
 	memset(&m, 0, sizeof(m));
 	if (argc < 1 || strcmp(argv[0], "test") != 0 ||
@@ -453,8 +484,8 @@ cmd_mail(int argc, char **argv)
 		return (ERR_INVALID);
 	}
 	if ((rc = store_run(db, STORE_TX_WRITE, mail_test_tx, &m)) != OK) {
-		fprintf(stderr, "carebase: mail test: %s\n", rc == ERR_INVALID ?
-		    "not a valid address" : err_code(rc));
+		fprintf(stderr, "carebase: mail test: %s\n",
+		    rc == ERR_INVALID ? "not a valid address" : err_code(rc));
 		return (rc);
 	}
 	printf("mail: queued test message (email_log %s); a worker sends it\n",
@@ -503,26 +534,28 @@ cmd_version(int argc, char **argv)
 static int
 cmd_help(int argc, char **argv)
 {
-	size_t	 i;
+	size_t i;
 
 	printf("carebase %s: the backend of a care, therapy and training "
-	    "platform\n\nusage: carebase COMMAND [ARGS] [--config-key=VALUE ...]"
-	    "\n\n", CAREBASE_VERSION);
+	       "platform\n\nusage: carebase COMMAND [ARGS] [--config-key=VALUE "
+	       "...]"
+	       "\n\n",
+	    CAREBASE_VERSION);
 	for (i = 0; i < NELEM(cmds); i++)
 		printf("  %-40s %s\n", cmds[i].usage, cmds[i].help);
 	printf("\n`carebase config` lists the configuration keys; each is also "
-	    "read from CAREBASE_<KEY>.\n");
+	       "read from CAREBASE_<KEY>.\n");
 	return (OK);
 }
 
 int
 main(int argc, char **argv)
 {
-	const struct cmd	*c = NULL;
-	char			 err[512], **args;
-	const char		*eq;
-	size_t			 i;
-	int			 nargs = 0, k, rc;
+	const struct cmd *c = NULL;
+	char		  err[512], **args;
+	const char	 *eq;
+	size_t		  i;
+	int		  nargs = 0, k, rc;
 
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
@@ -533,12 +566,14 @@ main(int argc, char **argv)
 	for (i = 0; i < NELEM(cmds); i++)
 		if (strcmp(argv[1], cmds[i].name) == 0)
 			c = &cmds[i];
-	if (c == NULL && (strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0))
+	if (c == NULL &&
+	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
 		c = &cmds[NELEM(cmds) - 1];
 	if (c == NULL) {
-		fprintf(stderr, "carebase: unknown command \"%s\" (see carebase "
-		    "help)\n", argv[1]);
+		fprintf(stderr,
+		    "carebase: unknown command \"%s\" (see carebase "
+		    "help)\n",
+		    argv[1]);
 		return (2);
 	}
 	/* Split config flags from the command's own arguments. */
@@ -551,15 +586,17 @@ main(int argc, char **argv)
 			continue;
 		if (strncmp(argv[k], "--", 2) == 0 &&
 		    !(strcmp(c->name, "mail") == 0 &&
-		    strncmp(argv[k], "--to=", 5) == 0) &&
+			strncmp(argv[k], "--to=", 5) == 0) &&
 		    !(strcmp(c->name, "audit") == 0 &&
-		    strncmp(argv[k], "--anchor=", 9) == 0) &&
+			strncmp(argv[k], "--anchor=", 9) == 0) &&
 		    !(strcmp(c->name, "webhooks") == 0 &&
-		    (strcmp(argv[k], "--failed") == 0 ||
-		    strcmp(argv[k], "--force") == 0)) &&
+			(strcmp(argv[k], "--failed") == 0 ||
+			    strcmp(argv[k], "--force") == 0)) &&
 		    strcmp(c->name, "user") != 0) {
-			fprintf(stderr, "carebase: unknown flag %s (see carebase "
-			    "config)\n", argv[k]);
+			fprintf(stderr,
+			    "carebase: unknown flag %s (see carebase "
+			    "config)\n",
+			    argv[k]);
 			free(args);
 			return (2);
 		}
@@ -574,7 +611,8 @@ main(int argc, char **argv)
 	crypto_password_params((unsigned long long)config.password_opslimit,
 	    (size_t)config.password_memlimit_kib * 1024);
 	if (crypto_init() != OK || mail_init() != OK) {
-		fprintf(stderr, "carebase: cannot initialise libsodium/libcurl\n");
+		fprintf(
+		    stderr, "carebase: cannot initialise libsodium/libcurl\n");
 		rc = ERR_INTERNAL;
 		goto out;
 	}
@@ -585,7 +623,8 @@ main(int argc, char **argv)
 	}
 	if (c->needs_db) {
 		if (crypto_master_key_load(config.master_key_file,
-		    !config_is_production(), master_key, err, sizeof(err)) != OK) {
+			!config_is_production(), master_key, err,
+			sizeof(err)) != OK) {
 			fprintf(stderr, "carebase: %s\n", err);
 			rc = ERR_CONFIG;
 			goto out;

@@ -32,44 +32,46 @@
 #include "resource/resource_int.h"
 #include "store/store.h"
 
-#define BIO_TEXT_MAX		10000	/* descriptions */
-#define BIO_FEEDBACK_MAX	4000
-#define BIO_DECIMAL_MAX		32	/* characters of scale, offset_value */
+#define BIO_TEXT_MAX	 10000 /* descriptions */
+#define BIO_FEEDBACK_MAX 4000
+#define BIO_DECIMAL_MAX	 32 /* characters of scale, offset_value */
 
-static int	 types_check(struct resource_ctx *, json_t *);
-static int	 types_before_create(struct resource_ctx *, json_t *);
-static int	 types_before_update(struct resource_ctx *, json_t *);
-static int	 recordings_before_create(struct resource_ctx *, json_t *);
-static int	 recordings_before_update(struct resource_ctx *, json_t *);
-static int	 times_check(struct request *, json_t *, json_t *);
+static int types_check(struct resource_ctx *, json_t *);
+static int types_before_create(struct resource_ctx *, json_t *);
+static int types_before_update(struct resource_ctx *, json_t *);
+static int recordings_before_create(struct resource_ctx *, json_t *);
+static int recordings_before_update(struct resource_ctx *, json_t *);
+static int times_check(struct request *, json_t *, json_t *);
 
 /* Resources */
 
 static const struct field type_fields[] = {
-	{"name", FIELD_TEXT, FIELD_REQUIRED | FIELD_FILTER | FIELD_SORT, 1, 32,
-	    NULL, NULL, NULL, 0, "unique name, e.g. HRV, EEG, ECG, PPG, SpO2"},
-	{"unit", FIELD_TEXT, FIELD_REQUIRED, 1, 16, NULL, NULL, NULL, 0,
-	    "physical unit of the samples, e.g. uV, mV, ms, %"},
-	{"channels", FIELD_TEXT_LIST, 0, 0, POINTS_CHANNELS_MAX, NULL, "[]",
-	    NULL, 0, "channel names ([a-z0-9_], 1 to 32 characters); empty "
-	    "accepts any name"},
-	{"rate_mhz", FIELD_INT, FIELD_NULLABLE, 1, POINTS_RATE_MAX, NULL,
-	    "null", NULL, 0, "nominal sample rate in millihertz (360 Hz = "
-	    "360000); null for irregular data such as RR intervals"},
-	{"scale", FIELD_TEXT, 0, 1, BIO_DECIMAL_MAX, NULL, "\"1\"", NULL, 0,
-	    "decimal text: physical = offset_value + scale * count"},
-	{"offset_value", FIELD_TEXT, 0, 1, BIO_DECIMAL_MAX, NULL, "\"0\"", NULL,
-	    0, "decimal text: the physical value of count 0"},
-	{"meta", FIELD_JSON, 0, 0, 0, NULL, "{}", NULL, 0,
-	    "additional metadata"},
-	{"created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
-	    NULL, NULL, 0, NULL},
-	{"updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
-	    NULL},
-	{"created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
-	    NULL, NULL, SEE_ALL, NULL},
-	{"updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
-	    NULL, NULL, SEE_ALL, NULL},
+	{ "name", FIELD_TEXT, FIELD_REQUIRED | FIELD_FILTER | FIELD_SORT, 1, 32,
+	    NULL, NULL, NULL, 0, "unique name, e.g. HRV, EEG, ECG, PPG, SpO2" },
+	{ "unit", FIELD_TEXT, FIELD_REQUIRED, 1, 16, NULL, NULL, NULL, 0,
+	    "physical unit of the samples, e.g. uV, mV, ms, %" },
+	{ "channels", FIELD_TEXT_LIST, 0, 0, POINTS_CHANNELS_MAX, NULL, "[]",
+	    NULL, 0,
+	    "channel names ([a-z0-9_], 1 to 32 characters); empty "
+	    "accepts any name" },
+	{ "rate_mhz", FIELD_INT, FIELD_NULLABLE, 1, POINTS_RATE_MAX, NULL,
+	    "null", NULL, 0,
+	    "nominal sample rate in millihertz (360 Hz = "
+	    "360000); null for irregular data such as RR intervals" },
+	{ "scale", FIELD_TEXT, 0, 1, BIO_DECIMAL_MAX, NULL, "\"1\"", NULL, 0,
+	    "decimal text: physical = offset_value + scale * count" },
+	{ "offset_value", FIELD_TEXT, 0, 1, BIO_DECIMAL_MAX, NULL, "\"0\"",
+	    NULL, 0, "decimal text: the physical value of count 0" },
+	{ "meta", FIELD_JSON, 0, 0, 0, NULL, "{}", NULL, 0,
+	    "additional metadata" },
+	{ "created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
+	    NULL, NULL, 0, NULL },
+	{ "updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL },
+	{ "created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL },
+	{ "updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL },
 };
 
 const struct resource data_types_resource = {
@@ -78,7 +80,8 @@ const struct resource data_types_resource = {
 	.table = "data_types",
 	.fields = type_fields,
 	.nfields = NELEM(type_fields),
-	.doc = "Kinds of biometric data (HRV, EEG, ECG, PPG, SpO2 are seeded): "
+	.doc =
+	    "Kinds of biometric data (HRV, EEG, ECG, PPG, SpO2 are seeded): "
 	    "unit, channel names, nominal rate, and the scale and offset that "
 	    "turn stored integer counts into physical values. Admins write; "
 	    "every signed-in user reads.",
@@ -87,24 +90,24 @@ const struct resource data_types_resource = {
 };
 
 static const struct field exercise_fields[] = {
-	{"name", FIELD_TEXT, FIELD_REQUIRED | FIELD_FILTER | FIELD_SORT, 1, 200,
-	    NULL, NULL, NULL, 0, "name of the exercise"},
-	{"tracks", FIELD_TEXT_LIST, 0, 0, 100, NULL, "[]", NULL, 0,
-	    "the tracks (programmes) it belongs to"},
-	{"description", FIELD_TEXT, FIELD_NULLABLE, 0, BIO_TEXT_MAX, NULL, NULL,
-	    NULL, 0, "what the person does"},
-	{"is_active", FIELD_BOOL, FIELD_FILTER, 0, 0, NULL, "true", NULL, 0,
-	    "offered for new recordings"},
-	{"meta", FIELD_JSON, 0, 0, 0, NULL, "{}", NULL, 0,
-	    "additional metadata"},
-	{"created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
-	    NULL, NULL, 0, NULL},
-	{"updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
-	    NULL},
-	{"created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
-	    NULL, NULL, SEE_ALL, NULL},
-	{"updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
-	    NULL, NULL, SEE_ALL, NULL},
+	{ "name", FIELD_TEXT, FIELD_REQUIRED | FIELD_FILTER | FIELD_SORT, 1,
+	    200, NULL, NULL, NULL, 0, "name of the exercise" },
+	{ "tracks", FIELD_TEXT_LIST, 0, 0, 100, NULL, "[]", NULL, 0,
+	    "the tracks (programmes) it belongs to" },
+	{ "description", FIELD_TEXT, FIELD_NULLABLE, 0, BIO_TEXT_MAX, NULL,
+	    NULL, NULL, 0, "what the person does" },
+	{ "is_active", FIELD_BOOL, FIELD_FILTER, 0, 0, NULL, "true", NULL, 0,
+	    "offered for new recordings" },
+	{ "meta", FIELD_JSON, 0, 0, 0, NULL, "{}", NULL, 0,
+	    "additional metadata" },
+	{ "created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
+	    NULL, NULL, 0, NULL },
+	{ "updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL },
+	{ "created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL },
+	{ "updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL },
 };
 
 const struct resource exercises_resource = {
@@ -114,46 +117,49 @@ const struct resource exercises_resource = {
 	.fields = exercise_fields,
 	.nfields = NELEM(exercise_fields),
 	.doc = "Exercises a recording is made during (breathing, meditation, "
-	    "...), grouped in tracks. Admins write; every signed-in user "
-	    "reads.",
+	       "...), grouped in tracks. Admins write; every signed-in user "
+	       "reads.",
 };
 
 static const char *const statuses[] = { "recording", "successful", "failed",
-    NULL };
+	NULL };
 
 static const struct field recording_fields[] = {
-	{"user_id", FIELD_UUID, FIELD_REQUIRED | FIELD_CREATE_ONLY |
-	    FIELD_FILTER, 0, 0, NULL, NULL, "users", 0,
-	    "the person recorded; owns the row (yourself unless staff)"},
-	{"exercise_id", FIELD_UUID, FIELD_NULLABLE | FIELD_FILTER, 0, 0, NULL,
-	    NULL, "exercises", 0, "the exercise done during the recording"},
-	{"data_type_id", FIELD_UUID, FIELD_REQUIRED | FIELD_CREATE_ONLY |
-	    FIELD_FILTER, 0, 0, NULL, NULL, "data_types", 0,
-	    "the kind of data recorded"},
-	{"location", FIELD_TEXT, FIELD_PERSONAL | FIELD_NULLABLE, 0, 200, NULL,
-	    NULL, NULL, 0, "where it was recorded (sealed)"},
-	{"started_at", FIELD_TIME, FIELD_SORT, 0, 0, NULL, NULL, NULL, 0,
-	    "start (UTC); now when not given"},
-	{"ended_at", FIELD_TIME, FIELD_NULLABLE, 0, 0, NULL, NULL, NULL, 0,
-	    "end (UTC); set by finish when not given"},
-	{"feedback", FIELD_TEXT, FIELD_PERSONAL | FIELD_HEALTH |
-	    FIELD_NULLABLE, 0, BIO_FEEDBACK_MAX, NULL, NULL, NULL, 0,
-	    "how the person is feeling (sealed health data)"},
-	{"status", FIELD_ENUM, FIELD_READONLY | FIELD_FILTER | FIELD_SORT, 0, 0,
-	    statuses, NULL, NULL, 0, "recording, then successful or failed "
-	    "through the finish action"},
-	{"points", FIELD_INT, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
-	    "samples stored, all channels"},
-	{"meta", FIELD_JSON, 0, 0, 0, NULL, "{}", NULL, 0,
-	    "additional metadata (device, firmware, ...)"},
-	{"created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
-	    NULL, NULL, 0, NULL},
-	{"updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
-	    NULL},
-	{"created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
-	    NULL, NULL, SEE_ALL, NULL},
-	{"updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
-	    NULL, NULL, SEE_ALL, NULL},
+	{ "user_id", FIELD_UUID,
+	    FIELD_REQUIRED | FIELD_CREATE_ONLY | FIELD_FILTER, 0, 0, NULL, NULL,
+	    "users", 0,
+	    "the person recorded; owns the row (yourself unless staff)" },
+	{ "exercise_id", FIELD_UUID, FIELD_NULLABLE | FIELD_FILTER, 0, 0, NULL,
+	    NULL, "exercises", 0, "the exercise done during the recording" },
+	{ "data_type_id", FIELD_UUID,
+	    FIELD_REQUIRED | FIELD_CREATE_ONLY | FIELD_FILTER, 0, 0, NULL, NULL,
+	    "data_types", 0, "the kind of data recorded" },
+	{ "location", FIELD_TEXT, FIELD_PERSONAL | FIELD_NULLABLE, 0, 200, NULL,
+	    NULL, NULL, 0, "where it was recorded (sealed)" },
+	{ "started_at", FIELD_TIME, FIELD_SORT, 0, 0, NULL, NULL, NULL, 0,
+	    "start (UTC); now when not given" },
+	{ "ended_at", FIELD_TIME, FIELD_NULLABLE, 0, 0, NULL, NULL, NULL, 0,
+	    "end (UTC); set by finish when not given" },
+	{ "feedback", FIELD_TEXT,
+	    FIELD_PERSONAL | FIELD_HEALTH | FIELD_NULLABLE, 0, BIO_FEEDBACK_MAX,
+	    NULL, NULL, NULL, 0,
+	    "how the person is feeling (sealed health data)" },
+	{ "status", FIELD_ENUM, FIELD_READONLY | FIELD_FILTER | FIELD_SORT, 0,
+	    0, statuses, NULL, NULL, 0,
+	    "recording, then successful or failed "
+	    "through the finish action" },
+	{ "points", FIELD_INT, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    "samples stored, all channels" },
+	{ "meta", FIELD_JSON, 0, 0, 0, NULL, "{}", NULL, 0,
+	    "additional metadata (device, firmware, ...)" },
+	{ "created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
+	    NULL, NULL, 0, NULL },
+	{ "updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL },
+	{ "created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL },
+	{ "updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL },
 };
 
 const struct resource recordings_resource = {
@@ -165,17 +171,18 @@ const struct resource recordings_resource = {
 	.owner_column = "user_id",
 	.related_kinds = "guardian_of,practitioner_of",
 	.doc = "Biometric recordings: one capture by a person of one data "
-	    "type, during an exercise. Seen by the person, their guardians "
-	    "and their practitioners. Points are sent to /points while the "
-	    "status is recording and read back raw, in buckets, as CSV, EDF "
-	    "or an SVG chart; finish ends it (failed discards its points). "
-	    "Location and feedback are sealed; reads are audited.",
+	       "type, during an exercise. Seen by the person, their guardians "
+	       "and their practitioners. Points are sent to /points while the "
+	       "status is recording and read back raw, in buckets, as CSV, EDF "
+	       "or an SVG chart; finish ends it (failed discards its points). "
+	       "Location and feedback are sealed; reads are audited.",
 	.before_create = recordings_before_create,
 	.before_update = recordings_before_update,
 };
 
 /* What the OpenAPI document says of the points routes (struct route's
  * api); the formats are docs/POINTS_FORMAT.md. */
+/* clang-format off */
 #define API_BATCH	"{\"type\":\"object\",\"required\":[\"recording_id\"," \
 			"\"seq\",\"points\",\"channels\",\"duplicate\"]," \
 			"\"properties\":{\"recording_id\":{\"type\":\"string\"," \
@@ -183,7 +190,9 @@ const struct resource recordings_resource = {
 			"\"points\":{\"type\":\"integer\"},\"channels\":{" \
 			"\"type\":\"integer\"},\"duplicate\":{\"type\":" \
 			"\"boolean\"}}}"
-static const char api_points_post[] = "{\"content\":{"
+/* clang-format on */
+static const char api_points_post[] =
+    "{\"content\":{"
     "\"application/vnd.carebase.points\":{\"type\":\"string\","
     "\"contentMediaType\":\"application/vnd.carebase.points\","
     "\"description\":\"the binary batch format (CBP1, CRC-32C)\"},"
@@ -199,8 +208,8 @@ static const char api_points_post[] = "{\"content\":{"
     "\"integer\"}}},\"additionalProperties\":false}}},"
     "\"additionalProperties\":false},\"text/csv\":{\"type\":\"string\","
     "\"description\":\"one row a sample, with ?seq=&rate=&t0=\"}},"
-    "\"answers\":{\"201\":{\"description\":\"stored\",\"schema\":"
-    API_BATCH "},\"200\":{\"description\":\"this seq was stored already "
+    "\"answers\":{\"201\":{\"description\":\"stored\",\"schema\":" API_BATCH
+    "},\"200\":{\"description\":\"this seq was stored already "
     "with the same points: nothing stored\",\"schema\":" API_BATCH "}},"
     "\"problems\":{\"400\":"
     "\"POINTS_MALFORMED: not the format\",\"404\":\"no such recording, or "
@@ -208,7 +217,8 @@ static const char api_points_post[] = "{\"content\":{"
     "RECORDING_CLOSED\",\"413\":\"the batch is over large_body_limit\","
     "\"415\":\"not one of the three types\",\"422\":\"POINTS_INVALID, "
     "UNKNOWN_CHANNEL or TOO_MANY_CHANNELS\"}}";
-static const char api_points_get[] = "{\"answers\":{\"200\":{"
+static const char api_points_get[] =
+    "{\"answers\":{\"200\":{"
     "\"description\":\"the points: raw {t, v}, or with buckets=N one "
     "entry per bucket\",\"schema\":{\"type\":\"object\"}}},"
     "\"problems\":{\"400\":\"a bad parameter\",\"404\":\"no such "
@@ -216,23 +226,25 @@ static const char api_points_get[] = "{\"answers\":{\"200\":{"
     "the window holds too many; ask for buckets\"}}";
 
 static const struct route biometrics_routes[] = {
-	{HTTP_POST, "/v1/recordings/{id}/points", bio_points_post,
-	    ROUTE_RAW_BODY | ROUTE_LARGE_BODY | ROUTE_SLOW, "append a batch of points "
-	    "(binary, JSON or CSV); idempotent per batch seq", NULL,
-	    api_points_post},
-	{HTTP_GET, "/v1/recordings/{id}/points", bio_points_get, 0,
+	{ HTTP_POST, "/v1/recordings/{id}/points", bio_points_post,
+	    ROUTE_RAW_BODY | ROUTE_LARGE_BODY | ROUTE_SLOW,
+	    "append a batch of points "
+	    "(binary, JSON or CSV); idempotent per batch seq",
+	    NULL, api_points_post },
+	{ HTTP_GET, "/v1/recordings/{id}/points", bio_points_get, 0,
 	    "one channel's points in [from, to): raw, or min/max/mean in "
-	    "buckets=N", NULL, api_points_get},
-	{HTTP_GET, "/v1/recordings/{id}/channels", bio_channels_get, 0,
-	    "the channels stored: samples, time range, rate, min and max"},
-	{HTTP_POST, "/v1/recordings/{id}/finish", bio_finish, ROUTE_JSON_BODY,
-	    "recording -> successful | failed (failed discards the points)"},
-	{HTTP_GET, "/v1/recordings/{id}/export.csv", bio_export_csv, ROUTE_SLOW,
-	    "points as CSV: channel, t_ms, count, value"},
-	{HTTP_GET, "/v1/recordings/{id}/export.edf", bio_export_edf, ROUTE_SLOW,
-	    "regular channels as EDF (European Data Format)"},
-	{HTTP_GET, "/v1/recordings/{id}/chart.svg", bio_chart_svg, ROUTE_SLOW,
-	    "one channel drawn as an SVG line chart"},
+	    "buckets=N",
+	    NULL, api_points_get },
+	{ HTTP_GET, "/v1/recordings/{id}/channels", bio_channels_get, 0,
+	    "the channels stored: samples, time range, rate, min and max" },
+	{ HTTP_POST, "/v1/recordings/{id}/finish", bio_finish, ROUTE_JSON_BODY,
+	    "recording -> successful | failed (failed discards the points)" },
+	{ HTTP_GET, "/v1/recordings/{id}/export.csv", bio_export_csv,
+	    ROUTE_SLOW, "points as CSV: channel, t_ms, count, value" },
+	{ HTTP_GET, "/v1/recordings/{id}/export.edf", bio_export_edf,
+	    ROUTE_SLOW, "regular channels as EDF (European Data Format)" },
+	{ HTTP_GET, "/v1/recordings/{id}/chart.svg", bio_chart_svg, ROUTE_SLOW,
+	    "one channel drawn as an SVG line chart" },
 };
 
 static const struct resource *const biometrics_resources[] = {
@@ -242,8 +254,16 @@ static const struct resource *const biometrics_resources[] = {
 };
 
 const struct module biometrics_module = {
-	"biometrics", biometrics_routes, NELEM(biometrics_routes), NULL, 0,
-	NULL, 0, biometrics_resources, NELEM(biometrics_resources), NULL,
+	"biometrics",
+	biometrics_routes,
+	NELEM(biometrics_routes),
+	NULL,
+	0,
+	NULL,
+	0,
+	biometrics_resources,
+	NELEM(biometrics_resources),
+	NULL,
 	bio_seed,
 };
 
@@ -252,9 +272,9 @@ const struct module biometrics_module = {
 int
 bio_decimal(const char *s, double *out)
 {
-	const char	*p = s;
-	char		*end;
-	double		 d;
+	const char *p = s;
+	char	   *end;
+	double	    d;
 
 	/* JSON number grammar, so the text is a valid JSON number as is. */
 	if (s == NULL || strlen(s) > BIO_DECIMAL_MAX)
@@ -296,13 +316,13 @@ bio_decimal(const char *s, double *out)
 int
 bio_channel_name_ok(const char *s)
 {
-	size_t	 i;
+	size_t i;
 
 	if (s == NULL || s[0] == '\0' || strlen(s) > POINTS_NAME_MAX)
 		return (0);
 	for (i = 0; s[i] != '\0'; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_' ||
-		    (s[i] >= '0' && s[i] <= '9')))
+			(s[i] >= '0' && s[i] <= '9')))
 			return (0);
 	return (1);
 }
@@ -310,24 +330,27 @@ bio_channel_name_ok(const char *s)
 static int
 types_check(struct resource_ctx *ctx, json_t *body)
 {
-	json_t		*errs = json_array(), *v, *item, *item2;
-	const char	*s;
-	double		 d;
-	size_t		 i, j, n;
+	json_t	   *errs = json_array(), *v, *item, *item2;
+	const char *s;
+	double	    d;
+	size_t	    i, j, n;
 
 	if ((v = json_object_get(body, "scale")) != NULL) {
 		s = json_string_value(v);
 		if (bio_decimal(s, &d) != OK || d == 0)
-			bio_err(errs, "scale", "invalid_format", "a decimal "
+			bio_err(errs, "scale", "invalid_format",
+			    "a decimal "
 			    "number other than 0, e.g. \"0.005\"");
 	}
 	if ((v = json_object_get(body, "offset_value")) != NULL &&
 	    bio_decimal(json_string_value(v), NULL) != OK)
-		bio_err(errs, "offset_value", "invalid_format", "a decimal "
+		bio_err(errs, "offset_value", "invalid_format",
+		    "a decimal "
 		    "number, e.g. \"-5.12\"");
 	if ((v = json_object_get(body, "channels")) != NULL) {
 		n = json_array_size(v);
-		json_array_foreach(v, i, item) {
+		json_array_foreach(v, i, item)
+		{
 			if (!bio_channel_name_ok(json_string_value(item))) {
 				bio_err(errs, "channels", "invalid_format",
 				    "channel names are 1 to 32 of a-z, 0-9 "
@@ -366,10 +389,11 @@ types_before_update(struct resource_ctx *ctx, json_t *body)
 int
 bio_consent(struct request *req, struct tx *tx, const char *user_id)
 {
-	int	 rc;
+	int rc;
 
 	if ((rc = people_health_consent(tx, user_id)) == ERR_FORBIDDEN)
-		http_problem(req, rc, "CONSENT_REQUIRED", "The person is under "
+		http_problem(req, rc, "CONSENT_REQUIRED",
+		    "The person is under "
 		    "the digital-consent age and has no guardian consent on "
 		    "record: no health data may be stored for them.");
 	return (rc);
@@ -379,15 +403,16 @@ bio_consent(struct request *req, struct tx *tx, const char *user_id)
 static int
 times_check(struct request *req, json_t *start, json_t *end)
 {
-	int64_t	 s, e;
+	int64_t s, e;
 
 	if (start == NULL || end == NULL || json_is_null(end) ||
 	    time_parse_iso(json_string_value(start), &s) != 0 ||
 	    time_parse_iso(json_string_value(end), &e) != 0 || e >= s)
 		return (OK);
-	http_problem_ext(req, ERR_INVALID, NULL, json_pack(
-	    "{s:[{s:s,s:s,s:s}]}", "errors", "field", "ended_at", "code",
-	    "before_start", "detail", "must not be before started_at"),
+	http_problem_ext(req, ERR_INVALID, NULL,
+	    json_pack("{s:[{s:s,s:s,s:s}]}", "errors", "field", "ended_at",
+		"code", "before_start", "detail",
+		"must not be before started_at"),
 	    "The recording ends before it starts.");
 	return (ERR_INVALID);
 }
@@ -395,21 +420,22 @@ times_check(struct request *req, json_t *start, json_t *end)
 static int
 recordings_before_create(struct resource_ctx *ctx, json_t *body)
 {
-	struct stmt	*st;
-	const char	*ex;
-	char		 iso[ISO_TIME_LEN];
-	int		 rc;
+	struct stmt *st;
+	const char  *ex;
+	char	     iso[ISO_TIME_LEN];
+	int	     rc;
 
 	if (json_object_get(body, "started_at") == NULL ||
 	    json_is_null(json_object_get(body, "started_at")))
 		json_object_set_new(body, "started_at",
 		    json_string(time_format_iso(time_now_ms(), iso)));
 	if ((rc = times_check(ctx->req, json_object_get(body, "started_at"),
-	    json_object_get(body, "ended_at"))) != OK)
+		 json_object_get(body, "ended_at"))) != OK)
 		return (rc);
 	if ((ex = json_string_value(json_object_get(body, "exercise_id"))) !=
 	    NULL) {
-		st = store_prepare(ctx->tx, "SELECT is_active FROM exercises "
+		st = store_prepare(ctx->tx,
+		    "SELECT is_active FROM exercises "
 		    "WHERE id = ?");
 		store_bind_text(st, 1, ex);
 		rc = store_step(st);
@@ -417,10 +443,10 @@ recordings_before_create(struct resource_ctx *ctx, json_t *body)
 			rc = store_col_int64(st, 0) != 0 ? OK : ERR_INVALID;
 		store_finalize(st);
 		if (rc == ERR_INVALID || rc == STORE_DONE) {
-			http_problem_ext(ctx->req, ERR_INVALID, NULL, json_pack(
-			    "{s:[{s:s,s:s,s:s}]}", "errors", "field",
-			    "exercise_id", "code", "inactive", "detail",
-			    "the exercise is not offered any more"),
+			http_problem_ext(ctx->req, ERR_INVALID, NULL,
+			    json_pack("{s:[{s:s,s:s,s:s}]}", "errors", "field",
+				"exercise_id", "code", "inactive", "detail",
+				"the exercise is not offered any more"),
 			    "The recording is not valid.");
 			return (ERR_INVALID);
 		}
@@ -428,16 +454,17 @@ recordings_before_create(struct resource_ctx *ctx, json_t *body)
 			return (rc);
 	}
 	/* A recording exists to hold health data. */
-	return (bio_consent(ctx->req, ctx->tx, json_string_value(
-	    json_object_get(body, "user_id"))));
+	return (bio_consent(ctx->req, ctx->tx,
+	    json_string_value(json_object_get(body, "user_id"))));
 }
 
 static int
 recordings_before_update(struct resource_ctx *ctx, json_t *body)
 {
-	return (times_check(ctx->req, json_object_get(body, "started_at") !=
-	    NULL ? json_object_get(body, "started_at") :
-	    json_object_get(ctx->old, "started_at"),
+	return (times_check(ctx->req,
+	    json_object_get(body, "started_at") != NULL
+		? json_object_get(body, "started_at")
+		: json_object_get(ctx->old, "started_at"),
 	    json_object_get(body, "ended_at")));
 }
 
@@ -446,15 +473,15 @@ recordings_before_update(struct resource_ctx *ctx, json_t *body)
 int
 bio_caller(struct request *req, struct principal **who, const char **id)
 {
-	int	 rc;
+	int rc;
 
 	if ((rc = resource_principal(req, who)) != OK) {
 		http_problem(req, rc, NULL, "The credentials are not valid.");
 		return (rc);
 	}
 	if (*who == NULL) {
-		http_problem(req, ERR_UNAUTHORIZED, NULL,
-		    "Authentication is required.");
+		http_problem(
+		    req, ERR_UNAUTHORIZED, NULL, "Authentication is required.");
 		return (ERR_UNAUTHORIZED);
 	}
 	*id = http_param(req, "id");
@@ -480,23 +507,24 @@ bio_time_arg(const char *s, int64_t *ms)
 int
 bio_rec_load(struct tx *tx, const char *id, struct bio_rec *r)
 {
-	struct stmt	*st;
-	const char	*s;
-	int		 rc;
+	struct stmt *st;
+	const char  *s;
+	int	     rc;
 
 	memset(r, 0, sizeof(*r));
-	st = store_prepare(tx, "SELECT r.user_id, r.status, d.name, d.unit, "
+	st = store_prepare(tx,
+	    "SELECT r.user_id, r.status, d.name, d.unit, "
 	    "d.scale, d.offset_value, d.channels, d.rate_mhz FROM recordings r "
 	    "JOIN data_types d ON d.id = r.data_type_id WHERE r.id = ?");
 	store_bind_text(st, 1, id);
 	switch ((rc = store_step(st))) {
 	case STORE_ROW:
 		strlcpy_cb(r->id, id, sizeof(r->id));
-		strlcpy_cb(r->user_id, store_col_text(st, 0),
-		    sizeof(r->user_id));
+		strlcpy_cb(
+		    r->user_id, store_col_text(st, 0), sizeof(r->user_id));
 		strlcpy_cb(r->status, store_col_text(st, 1), sizeof(r->status));
-		strlcpy_cb(r->data_type, store_col_text(st, 2),
-		    sizeof(r->data_type));
+		strlcpy_cb(
+		    r->data_type, store_col_text(st, 2), sizeof(r->data_type));
 		strlcpy_cb(r->unit, store_col_text(st, 3), sizeof(r->unit));
 		strlcpy_cb(r->scale_text, store_col_text(st, 4),
 		    sizeof(r->scale_text));
@@ -508,14 +536,14 @@ bio_rec_load(struct tx *tx, const char *id, struct bio_rec *r)
 			r->scale = 1;
 		}
 		if (bio_decimal(r->offset_text, &r->offset) != OK) {
-			strlcpy_cb(r->offset_text, "0",
-			    sizeof(r->offset_text));
+			strlcpy_cb(r->offset_text, "0", sizeof(r->offset_text));
 			r->offset = 0;
 		}
 		s = store_col_text(st, 6);
 		r->channels = json_loads(s != NULL ? s : "[]", 0, NULL);
-		r->rate_mhz = store_col_is_null(st, 7) ? 0 :
-		    (uint32_t)store_col_int64(st, 7);
+		r->rate_mhz = store_col_is_null(st, 7)
+		    ? 0
+		    : (uint32_t)store_col_int64(st, 7);
 		rc = OK;
 		break;
 	case STORE_DONE:
@@ -539,8 +567,8 @@ int
 bio_rec_covers(struct tx *tx, const struct bio_rec *r,
     const struct principal *who, enum scope scope)
 {
-	const struct rdef	*rd;
-	int			 rc;
+	const struct rdef *rd;
+	int		   rc;
 
 	if ((rd = rdef_find(&recordings_resource)) == NULL)
 		return (ERR_INTERNAL);
@@ -551,11 +579,11 @@ bio_rec_covers(struct tx *tx, const struct bio_rec *r,
 int
 bio_lock(struct tx *tx, const char *recording_id)
 {
-	struct stmt	*st;
-	int		 rc;
+	struct stmt *st;
+	int	     rc;
 
 	if (store_tx_dialect(tx) != STORE_POSTGRES)
-		return (OK);	/* BEGIN IMMEDIATE: one writer at a time */
+		return (OK); /* BEGIN IMMEDIATE: one writer at a time */
 	st = store_prepare(tx, "SELECT pg_advisory_xact_lock(hashtext(?))");
 	store_bind_text(st, 1, recording_id);
 	rc = store_step(st);
@@ -565,37 +593,40 @@ bio_lock(struct tx *tx, const char *recording_id)
 
 /* Seed */
 
-#define SEED_RECORDING	"00000000-0000-7000-8000-0000000000f1"
-#define SEED_MEMBER	"member@demo.carebase.dev"
-#define SEED_BEATS	300
+#define SEED_RECORDING "00000000-0000-7000-8000-0000000000f1"
+#define SEED_MEMBER    "member@demo.carebase.dev"
+#define SEED_BEATS     300
 
 /* Demo exercises, and a finished HRV recording of the demo member. */
 static int
 seed_tx(struct tx *tx, void *arg)
 {
 	static const struct {
-		const char	*id, *name, *tracks, *description;
+		const char *id, *name, *tracks, *description;
 	} ex[] = {
-		{"00000000-0000-7000-8000-0000000000e1", "Box breathing",
-		    "[\"breathing\",\"calm\"]", "Breathe in for 4 s, hold 4 s, "
-		    "out 4 s, hold 4 s; ten rounds, seated."},
-		{"00000000-0000-7000-8000-0000000000e2", "Body scan",
-		    "[\"mindfulness\"]", "Ten minutes lying down, attention "
-		    "moving slowly from feet to head."},
+		{ "00000000-0000-7000-8000-0000000000e1", "Box breathing",
+		    "[\"breathing\",\"calm\"]",
+		    "Breathe in for 4 s, hold 4 s, "
+		    "out 4 s, hold 4 s; ten rounds, seated." },
+		{ "00000000-0000-7000-8000-0000000000e2", "Body scan",
+		    "[\"mindfulness\"]",
+		    "Ten minutes lying down, attention "
+		    "moving slowly from feet to head." },
 	};
-	struct points_channel	 ch;
-	int			*made = arg;
-	struct stmt		*st;
-	char			 index[65], member[UUID_STR_LEN];
-	int32_t			 rr[SEED_BEATS];
-	int64_t			 ts[SEED_BEATS], now = time_now_ms(), t;
-	uint8_t			 digest[BLOCKS_DIGEST_LEN];
-	size_t			 i;
-	int			 rc;
+	struct points_channel ch;
+	int		     *made = arg;
+	struct stmt	     *st;
+	char		      index[65], member[UUID_STR_LEN];
+	int32_t		      rr[SEED_BEATS];
+	int64_t		      ts[SEED_BEATS], now = time_now_ms(), t;
+	uint8_t		      digest[BLOCKS_DIGEST_LEN];
+	size_t		      i;
+	int		      rc;
 
 	made[0] = made[1] = 0;
 	for (i = 0; i < NELEM(ex); i++) {
-		st = store_prepare(tx, "INSERT INTO exercises (id, name, "
+		st = store_prepare(tx,
+		    "INSERT INTO exercises (id, name, "
 		    "tracks, description, is_active, meta, created_at, "
 		    "updated_at) VALUES (?, ?, ?, ?, 1, '{\"seed\":true}', ?, "
 		    "?) ON CONFLICT (id) DO NOTHING");
@@ -618,7 +649,7 @@ seed_tx(struct tx *tx, void *arg)
 		strlcpy_cb(member, store_col_text(st, 0), sizeof(member));
 	store_finalize(st);
 	if (rc != STORE_ROW)
-		return (rc == STORE_DONE ? OK : rc);	/* no demo member */
+		return (rc == STORE_DONE ? OK : rc); /* no demo member */
 	/* Ten minutes of box breathing: RR intervals swaying with breath. */
 	t = now - 11 * 60 * 1000;
 	for (i = 0; i < SEED_BEATS; i++) {
@@ -627,7 +658,8 @@ seed_tx(struct tx *tx, void *arg)
 		t += rr[i];
 		ts[i] = t;
 	}
-	st = store_prepare(tx, "INSERT INTO recordings (id, user_id, "
+	st = store_prepare(tx,
+	    "INSERT INTO recordings (id, user_id, "
 	    "exercise_id, data_type_id, started_at, ended_at, status, points, "
 	    "meta, created_at, updated_at) VALUES (?, ?, "
 	    "'00000000-0000-7000-8000-0000000000e1', "
@@ -653,20 +685,22 @@ seed_tx(struct tx *tx, void *arg)
 	memset(digest, 0, sizeof(digest));
 	if ((rc = blocks_append(tx, SEED_RECORDING, &ch)) != OK)
 		return (rc);
-	return (blocks_batch_add(tx, SEED_RECORDING, 0, digest, SEED_BEATS,
-	    now));
+	return (
+	    blocks_batch_add(tx, SEED_RECORDING, 0, digest, SEED_BEATS, now));
 }
 
 int
 bio_seed(struct store *db)
 {
-	int	 made[2] = {0, 0}, rc;
+	int made[2] = { 0, 0 }, rc;
 
 	if ((rc = store_run(db, STORE_TX_WRITE, seed_tx, made)) != OK)
 		return (rc);
 	printf("biometrics: %d demo exercise%s added%s (data types HRV, EEG, "
-	    "ECG, PPG, SpO2 come with the migration)\n", made[0],
-	    made[0] == 1 ? "" : "s", made[1] ? "; the member has a finished "
-	    "HRV recording of 300 beats" : "");
+	       "ECG, PPG, SpO2 come with the migration)\n",
+	    made[0], made[0] == 1 ? "" : "s",
+	    made[1] ? "; the member has a finished "
+		      "HRV recording of 300 beats"
+		    : "");
 	return (OK);
 }

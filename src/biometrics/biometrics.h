@@ -11,6 +11,6 @@
 
 struct module;
 
-extern const struct module	biometrics_module;
+extern const struct module biometrics_module;
 
 #endif

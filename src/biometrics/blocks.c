@@ -20,53 +20,61 @@
 #include "core/util.h"
 #include "store/store.h"
 
+/* clang-format off */
 #define SQL_TAIL							\
 	"SELECT seq, t0_ms, rate_mhz, first_index, t_last_ms, count, "	\
 	"payload, timestamps FROM recording_blocks WHERE recording_id = ? " \
 	"AND channel = ? ORDER BY seq DESC LIMIT 1"
+/* clang-format on */
+/* clang-format off */
 #define SQL_INSERT							\
 	"INSERT INTO recording_blocks (recording_id, channel, seq, t0_ms, " \
 	"rate_mhz, first_index, t_first_ms, t_last_ms, count, v_min, v_max, " \
 	"v_sum, codec, payload, timestamps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, " \
 	"?, ?, ?, ?, ?, ?, ?)"
+/* clang-format on */
+/* clang-format off */
 #define SQL_UPDATE							\
 	"UPDATE recording_blocks SET t_last_ms = ?, count = ?, v_min = ?, " \
 	"v_max = ?, v_sum = ?, codec = ?, payload = ?, timestamps = ? "	\
 	"WHERE recording_id = ? AND channel = ? AND seq = ?"
+/* clang-format on */
+/* clang-format off */
 #define SQL_SCAN							\
 	"SELECT seq, t0_ms, rate_mhz, first_index, t_first_ms, t_last_ms, " \
 	"count, v_min, v_max, v_sum, payload, timestamps FROM "		\
 	"recording_blocks WHERE recording_id = ? AND channel = ? AND "	\
 	"t_first_ms < ? AND t_last_ms >= ? ORDER BY t_first_ms, seq"
+/* clang-format on */
 
-#define BLOCKS_GROUP	16		/* new blocks one INSERT writes */
-#define INSERT_COLS	15
-#define INSERT_ROW	"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+#define BLOCKS_GROUP 16 /* new blocks one INSERT writes */
+#define INSERT_COLS  15
+#define INSERT_ROW   "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 __extension__ typedef unsigned __int128 u128;
 
 /* One block to write. */
 struct blkput {
-	const char	*recording_id;
-	const char	*channel;
-	int		 update;	/* the tail block, rewritten */
-	int64_t		 seq;
-	int64_t		 t0_ms;
-	uint32_t	 rate_mhz;
-	uint64_t	 first;
-	const int32_t	*v;
-	const int64_t	*ts;		/* irregular: ms */
-	size_t		 n;		/* at most CODEC_BLOCK_DEFAULT */
+	const char    *recording_id;
+	const char    *channel;
+	int	       update; /* the tail block, rewritten */
+	int64_t	       seq;
+	int64_t	       t0_ms;
+	uint32_t       rate_mhz;
+	uint64_t       first;
+	const int32_t *v;
+	const int64_t *ts; /* irregular: ms */
+	size_t	       n;  /* at most CODEC_BLOCK_DEFAULT */
 };
 
 /* One block encoded, ready to bind. */
 struct enc {
-	struct blkput		 b;
-	int64_t			 t_first_ms, t_last_ms;
-	struct codec_stats	 cs;
-	size_t			 plen, tlen;
-	uint8_t			 out[1 + 5 + 4 * CODEC_BLOCK_DEFAULT];
-	uint8_t			 tsout[1 + 5 + 8 * CODEC_BLOCK_DEFAULT];
+	struct blkput	   b;
+	int64_t		   t_first_ms, t_last_ms;
+	struct codec_stats cs;
+	size_t		   plen, tlen;
+	uint8_t		   out[1 + 5 + 4 * CODEC_BLOCK_DEFAULT];
+	uint8_t		   tsout[1 + 5 + 8 * CODEC_BLOCK_DEFAULT];
 };
 
 /*
@@ -75,22 +83,22 @@ struct enc {
  * trip on PostgreSQL instead of sixteen).
  */
 struct blkbuf {
-	int32_t		 v[CODEC_BLOCK_MAX];
-	int64_t		 ts[CODEC_BLOCK_MAX];
-	struct enc	 e[BLOCKS_GROUP];
-	size_t		 ne;
+	int32_t	   v[CODEC_BLOCK_MAX];
+	int64_t	   ts[CODEC_BLOCK_MAX];
+	struct enc e[BLOCKS_GROUP];
+	size_t	   ne;
 };
 
 /* A channel's last block, and whether a new batch joins its segment. */
 struct tail {
-	int		 found;
-	int		 join;
-	int64_t		 seq;
-	int64_t		 t0_ms;
-	int64_t		 t_last_ms;
-	uint32_t	 rate_mhz;
-	uint64_t	 first;
-	size_t		 count;		/* samples decoded into the blkbuf */
+	int	 found;
+	int	 join;
+	int64_t	 seq;
+	int64_t	 t0_ms;
+	int64_t	 t_last_ms;
+	uint32_t rate_mhz;
+	uint64_t first;
+	size_t	 count; /* samples decoded into the blkbuf */
 };
 
 /*
@@ -98,49 +106,47 @@ struct tail {
  * block's seq (the order of equal times across blocks).
  */
 struct run {
-	size_t		 at, end;
-	int64_t		 seq;
+	size_t	at, end;
+	int64_t seq;
 };
 
 /* blocks_read's state. */
 struct reader {
-	struct series	*out;
-	size_t		 base;		/* out->n at the start */
-	int64_t		 from_us, to_us;
-	size_t		 max;
-	int32_t		*v;
-	int64_t		*t_us;
-	struct run	*runs;
-	size_t		 nruns, caprun;
-	int		 disorder;	/* a run starts before the last */
+	struct series *out;
+	size_t	       base; /* out->n at the start */
+	int64_t	       from_us, to_us;
+	size_t	       max;
+	int32_t	      *v;
+	int64_t	      *t_us;
+	struct run    *runs;
+	size_t	       nruns, caprun;
+	int	       disorder; /* a run starts before the last */
 };
 
-static pthread_once_t	 group_once = PTHREAD_ONCE_INIT;
-static char		 group_sql[sizeof(SQL_INSERT) + BLOCKS_GROUP *
-			    (sizeof(INSERT_ROW) + 2)];
+static pthread_once_t group_once = PTHREAD_ONCE_INIT;
+static char
+    group_sql[sizeof(SQL_INSERT) + BLOCKS_GROUP * (sizeof(INSERT_ROW) + 2)];
 
-static int	 tail_load(struct tx *, const char *,
-		    const struct points_channel *, struct blkbuf *,
-		    struct tail *);
-static int	 tail_joins(const struct tail *, const struct points_channel *);
-static void	 insert_group_sql(void);
-static int	 block_encode(struct enc *, const struct blkput *);
-static int	 bind_row(struct stmt *, int, const struct enc *);
-static int	 block_update(struct tx *, const struct enc *);
-static int	 block_add(struct tx *, struct blkbuf *, const struct blkput *);
-static int	 blocks_flush(struct tx *, struct blkbuf *);
-static int	 read_block(const struct block *, void *);
-static int	 run_before(const struct series *, const struct run *,
-		    const struct run *);
-static void	 runs_sift(const struct series *, struct run *, size_t,
-		    size_t);
-static int	 runs_merge(struct series *, size_t, struct run *, size_t);
-static void	 regular_times(int64_t, uint32_t, uint64_t, int64_t *, size_t);
+static int  tail_load(struct tx *, const char *, const struct points_channel *,
+     struct blkbuf *, struct tail *);
+static int  tail_joins(const struct tail *, const struct points_channel *);
+static void insert_group_sql(void);
+static int  block_encode(struct enc *, const struct blkput *);
+static int  bind_row(struct stmt *, int, const struct enc *);
+static int  block_update(struct tx *, const struct enc *);
+static int  block_add(struct tx *, struct blkbuf *, const struct blkput *);
+static int  blocks_flush(struct tx *, struct blkbuf *);
+static int  read_block(const struct block *, void *);
+static int  run_before(
+     const struct series *, const struct run *, const struct run *);
+static void runs_sift(const struct series *, struct run *, size_t, size_t);
+static int  runs_merge(struct series *, size_t, struct run *, size_t);
+static void regular_times(int64_t, uint32_t, uint64_t, int64_t *, size_t);
 
 int64_t
 blocks_floor_div(int64_t a, int64_t b)
 {
-	int64_t	 q = a / b;
+	int64_t q = a / b;
 
 	return ((a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q);
 }
@@ -151,13 +157,14 @@ int
 blocks_batch_state(struct tx *tx, const char *recording_id, int64_t seq,
     const uint8_t digest[BLOCKS_DIGEST_LEN], enum batch_state *out)
 {
-	struct stmt	*st;
-	const void	*d;
-	size_t		 len = 0;
-	int		 rc;
+	struct stmt *st;
+	const void  *d;
+	size_t	     len = 0;
+	int	     rc;
 
 	*out = BATCH_NEW;
-	st = store_prepare(tx, "SELECT digest FROM recording_batches WHERE "
+	st = store_prepare(tx,
+	    "SELECT digest FROM recording_batches WHERE "
 	    "recording_id = ? AND seq = ?");
 	store_bind_text(st, 1, recording_id);
 	store_bind_int64(st, 2, seq);
@@ -165,8 +172,9 @@ blocks_batch_state(struct tx *tx, const char *recording_id, int64_t seq,
 	case STORE_ROW:
 		d = store_col_blob(st, 0, &len);
 		*out = len == BLOCKS_DIGEST_LEN && d != NULL &&
-		    memcmp(d, digest, len) == 0 ? BATCH_DUPLICATE :
-		    BATCH_CONFLICT;
+			memcmp(d, digest, len) == 0
+		    ? BATCH_DUPLICATE
+		    : BATCH_CONFLICT;
 		rc = OK;
 		break;
 	case STORE_DONE:
@@ -181,10 +189,11 @@ int
 blocks_batch_add(struct tx *tx, const char *recording_id, int64_t seq,
     const uint8_t digest[BLOCKS_DIGEST_LEN], int64_t points, int64_t now_ms)
 {
-	struct stmt	*st;
-	int		 rc;
+	struct stmt *st;
+	int	     rc;
 
-	st = store_prepare(tx, "INSERT INTO recording_batches (recording_id, "
+	st = store_prepare(tx,
+	    "INSERT INTO recording_batches (recording_id, "
 	    "seq, digest, points, received_at) VALUES (?, ?, ?, ?, ?)");
 	store_bind_text(st, 1, recording_id);
 	store_bind_int64(st, 2, seq);
@@ -203,9 +212,9 @@ blocks_discard(struct tx *tx, const char *recording_id)
 		"DELETE FROM recording_blocks WHERE recording_id = ?",
 		"DELETE FROM recording_batches WHERE recording_id = ?",
 	};
-	struct stmt	*st;
-	size_t		 i;
-	int		 rc;
+	struct stmt *st;
+	size_t	     i;
+	int	     rc;
 
 	for (i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
 		st = store_prepare(tx, sql[i]);
@@ -224,7 +233,7 @@ blocks_discard(struct tx *tx, const char *recording_id)
 static int
 tail_joins(const struct tail *t, const struct points_channel *ch)
 {
-	int64_t	 expect, diff;
+	int64_t expect, diff;
 
 	if (!t->found || t->rate_mhz != ch->rate_mhz)
 		return (0);
@@ -235,8 +244,8 @@ tail_joins(const struct tail *t, const struct points_channel *ch)
 	if (diff < 0)
 		diff = -diff;
 	/* Within half a sample period: 2 |diff| <= 1e9 / rate_mhz us. */
-	return (diff <= 1000000000 && 2 * diff * (int64_t)ch->rate_mhz <=
-	    1000000000);
+	return (diff <= 1000000000 &&
+	    2 * diff * (int64_t)ch->rate_mhz <= 1000000000);
 }
 
 /*
@@ -248,10 +257,10 @@ static int
 tail_load(struct tx *tx, const char *recording_id,
     const struct points_channel *ch, struct blkbuf *wb, struct tail *t)
 {
-	struct stmt	*st;
-	const void	*p;
-	size_t		 len = 0, n = 0;
-	int		 rc;
+	struct stmt *st;
+	const void  *p;
+	size_t	     len = 0, n = 0;
+	int	     rc;
 
 	memset(t, 0, sizeof(*t));
 	st = store_prepare(tx, SQL_TAIL);
@@ -271,13 +280,16 @@ tail_load(struct tx *tx, const char *recording_id,
 	rc = OK;
 	if ((t->join = tail_joins(t, ch)) && t->count < CODEC_BLOCK_DEFAULT) {
 		p = store_col_blob(st, 6, &len);
-		if (p == NULL || codec_decode(p, len, wb->v, CODEC_BLOCK_MAX,
-		    &n) != OK || n != t->count)
+		if (p == NULL ||
+		    codec_decode(p, len, wb->v, CODEC_BLOCK_MAX, &n) != OK ||
+		    n != t->count)
 			rc = ERR_MALFORMED;
 		if (rc == OK && t->rate_mhz == 0) {
 			p = store_col_blob(st, 7, &len);
-			if (p == NULL || codec_ts_decode(p, len, wb->ts,
-			    CODEC_BLOCK_MAX, &n) != OK || n != t->count)
+			if (p == NULL ||
+			    codec_ts_decode(
+				p, len, wb->ts, CODEC_BLOCK_MAX, &n) != OK ||
+			    n != t->count)
 				rc = ERR_MALFORMED;
 		}
 	}
@@ -289,38 +301,39 @@ tail_load(struct tx *tx, const char *recording_id,
 static void
 insert_group_sql(void)
 {
-	size_t	 i, n;
+	size_t i, n;
 
 	n = strlcpy_cb(group_sql, SQL_INSERT, sizeof(group_sql));
 	for (i = 1; i < BLOCKS_GROUP && n < sizeof(group_sql); i++)
-		n += strlcpy_cb(group_sql + n, ", " INSERT_ROW,
-		    sizeof(group_sql) - n);
+		n += strlcpy_cb(
+		    group_sql + n, ", " INSERT_ROW, sizeof(group_sql) - n);
 }
 
 static int
 block_encode(struct enc *e, const struct blkput *b)
 {
-	int	 rc;
+	int rc;
 
 	if (b->n == 0 || b->n > CODEC_BLOCK_DEFAULT ||
 	    (b->rate_mhz == 0 && b->ts == NULL))
 		return (ERR_INTERNAL);
 	e->b = *b;
 	e->tlen = 0;
-	if ((rc = codec_encode(b->v, b->n, e->out, sizeof(e->out),
-	    &e->plen)) != OK)
+	if ((rc = codec_encode(b->v, b->n, e->out, sizeof(e->out), &e->plen)) !=
+	    OK)
 		return (rc);
 	if (b->rate_mhz == 0) {
 		if ((rc = codec_ts_encode(b->ts, b->n, e->tsout,
-		    sizeof(e->tsout), &e->tlen)) != OK)
+			 sizeof(e->tsout), &e->tlen)) != OK)
 			return (rc);
 		e->t_first_ms = b->ts[0];
 		e->t_last_ms = b->ts[b->n - 1];
 	} else {
-		e->t_first_ms = blocks_floor_div(points_time_us(b->t0_ms,
-		    b->rate_mhz, b->first), 1000);
-		e->t_last_ms = blocks_floor_div(points_time_us(b->t0_ms,
-		    b->rate_mhz, b->first + b->n - 1), 1000);
+		e->t_first_ms = blocks_floor_div(
+		    points_time_us(b->t0_ms, b->rate_mhz, b->first), 1000);
+		e->t_last_ms = blocks_floor_div(
+		    points_time_us(b->t0_ms, b->rate_mhz, b->first + b->n - 1),
+		    1000);
 	}
 	codec_stats(b->v, b->n, &e->cs);
 	return (OK);
@@ -354,8 +367,8 @@ bind_row(struct stmt *st, int i, const struct enc *e)
 static int
 block_update(struct tx *tx, const struct enc *e)
 {
-	struct stmt	*st;
-	int		 rc;
+	struct stmt *st;
+	int	     rc;
 
 	st = store_prepare(tx, SQL_UPDATE);
 	store_bind_int64(st, 1, e->t_last_ms);
@@ -381,9 +394,9 @@ block_update(struct tx *tx, const struct enc *e)
 static int
 blocks_flush(struct tx *tx, struct blkbuf *wb)
 {
-	struct stmt	*st;
-	size_t		 i;
-	int		 rc = STORE_DONE, p = 1;
+	struct stmt *st;
+	size_t	     i;
+	int	     rc = STORE_DONE, p = 1;
 
 	if (wb->ne == BLOCKS_GROUP) {
 		pthread_once(&group_once, insert_group_sql);
@@ -407,7 +420,7 @@ blocks_flush(struct tx *tx, struct blkbuf *wb)
 static int
 block_add(struct tx *tx, struct blkbuf *wb, const struct blkput *b)
 {
-	int	 rc;
+	int rc;
 
 	if ((rc = block_encode(&wb->e[wb->ne], b)) != OK)
 		return (rc);
@@ -417,14 +430,14 @@ block_add(struct tx *tx, struct blkbuf *wb, const struct blkput *b)
 }
 
 int
-blocks_append(struct tx *tx, const char *recording_id,
-    const struct points_channel *ch)
+blocks_append(
+    struct tx *tx, const char *recording_id, const struct points_channel *ch)
 {
-	struct blkbuf	*wb;
-	struct blkput	 b;
-	struct tail	 t;
-	size_t		 i = 0, k;
-	int		 rc;
+	struct blkbuf *wb;
+	struct blkput  b;
+	struct tail    t;
+	size_t	       i = 0, k;
+	int	       rc;
 
 	if (ch->count == 0)
 		return (OK);
@@ -452,7 +465,8 @@ blocks_append(struct tx *tx, const char *recording_id,
 			k = ch->count;
 		memcpy(wb->v + t.count, ch->samples, k * sizeof(*wb->v));
 		if (ch->rate_mhz == 0)
-			memcpy(wb->ts + t.count, ch->ts_ms, k * sizeof(*wb->ts));
+			memcpy(
+			    wb->ts + t.count, ch->ts_ms, k * sizeof(*wb->ts));
 		b.update = 1;
 		b.seq = t.seq;
 		b.first = t.first;
@@ -495,13 +509,14 @@ int
 blocks_channels_fresh(struct tx *tx, const char *recording_id,
     const struct points_batch *b, size_t *fresh, size_t *held)
 {
-	struct stmt	*st;
-	size_t		 i;
-	int		 rc = OK;
+	struct stmt *st;
+	size_t	     i;
+	int	     rc = OK;
 
 	*fresh = *held = 0;
 	for (i = 0; i < b->nchannels && rc == OK; i++) {
-		st = store_prepare(tx, "SELECT 1 FROM recording_blocks WHERE "
+		st = store_prepare(tx,
+		    "SELECT 1 FROM recording_blocks WHERE "
 		    "recording_id = ? AND channel = ? LIMIT 1");
 		store_bind_text(st, 1, recording_id);
 		store_bind_text(st, 2, b->ch[i].name);
@@ -518,7 +533,8 @@ blocks_channels_fresh(struct tx *tx, const char *recording_id,
 	}
 	if (rc != OK || *fresh == 0)
 		return (rc);
-	st = store_prepare(tx, "SELECT count(DISTINCT channel) FROM "
+	st = store_prepare(tx,
+	    "SELECT count(DISTINCT channel) FROM "
 	    "recording_blocks WHERE recording_id = ?");
 	store_bind_text(st, 1, recording_id);
 	if ((rc = store_step(st)) == STORE_ROW) {
@@ -535,14 +551,15 @@ int
 blocks_channels(struct tx *tx, const char *recording_id,
     struct channel_info *out, size_t max, size_t *n)
 {
-	struct stmt		*st;
-	struct channel_info	*c;
-	const char		*name;
-	int64_t			 rmin, rmax;
-	int			 rc;
+	struct stmt	    *st;
+	struct channel_info *c;
+	const char	    *name;
+	int64_t		     rmin, rmax;
+	int		     rc;
 
 	*n = 0;
-	st = store_prepare(tx, "SELECT channel, count(*), sum(count), "
+	st = store_prepare(tx,
+	    "SELECT channel, count(*), sum(count), "
 	    "min(t_first_ms), max(t_last_ms), min(rate_mhz), max(rate_mhz), "
 	    "min(v_min), max(v_max) FROM recording_blocks WHERE "
 	    "recording_id = ? GROUP BY channel ORDER BY channel");
@@ -575,11 +592,11 @@ blocks_scan(struct tx *tx, const char *recording_id, const char *channel,
     int64_t from_ms, int64_t to_ms, int (*fn)(const struct block *, void *),
     void *arg)
 {
-	struct stmt	*st;
-	struct block	 b;
-	uint8_t		*copy = NULL, *nc;
-	size_t		 cap = 0;
-	int		 rc;
+	struct stmt *st;
+	struct block b;
+	uint8_t	    *copy = NULL, *nc;
+	size_t	     cap = 0;
+	int	     rc;
 
 	st = store_prepare(tx, SQL_SCAN);
 	store_bind_text(st, 1, recording_id);
@@ -630,13 +647,13 @@ blocks_scan(struct tx *tx, const char *recording_id, const char *channel,
  * remainder instead of two divisions a sample.
  */
 static void
-regular_times(int64_t t0_ms, uint32_t rate, uint64_t first, int64_t *t_us,
-    size_t n)
+regular_times(
+    int64_t t0_ms, uint32_t rate, uint64_t first, int64_t *t_us, size_t n)
 {
-	const uint64_t	 q = 1000000000u / rate, s = 1000000000u % rate;
-	uint64_t	 r;
-	int64_t		 t;
-	size_t		 j;
+	const uint64_t q = 1000000000u / rate, s = 1000000000u % rate;
+	uint64_t       r;
+	int64_t	       t;
+	size_t	       j;
 
 	if (n == 0)
 		return;
@@ -655,10 +672,11 @@ regular_times(int64_t t0_ms, uint32_t rate, uint64_t first, int64_t *t_us,
 int
 blocks_decode(const struct block *b, int32_t *v, int64_t *t_us, size_t cap)
 {
-	size_t	 n = 0, m = 0, j;
+	size_t n = 0, m = 0, j;
 
-	if (b->payload == NULL || codec_decode(b->payload, b->payload_len, v,
-	    cap, &n) != OK || n != b->count)
+	if (b->payload == NULL ||
+	    codec_decode(b->payload, b->payload_len, v, cap, &n) != OK ||
+	    n != b->count)
 		return (ERR_MALFORMED);
 	if (t_us == NULL)
 		return (OK);
@@ -666,8 +684,8 @@ blocks_decode(const struct block *b, int32_t *v, int64_t *t_us, size_t cap)
 		regular_times(b->t0_ms, b->rate_mhz, b->first, t_us, n);
 		return (OK);
 	}
-	if (b->ts == NULL || codec_ts_decode(b->ts, b->ts_len, t_us, cap,
-	    &m) != OK || m != n)
+	if (b->ts == NULL ||
+	    codec_ts_decode(b->ts, b->ts_len, t_us, cap, &m) != OK || m != n)
 		return (ERR_MALFORMED);
 	for (j = 0; j < n; j++)
 		t_us[j] *= 1000;
@@ -678,8 +696,8 @@ int
 series_reserve(struct series *s, size_t need)
 {
 	size_t	 cap = s->cap ? s->cap : 4096;
-	int64_t	*t;
-	int32_t	*v;
+	int64_t *t;
+	int32_t *v;
 
 	if (need <= s->cap)
 		return (OK);
@@ -706,16 +724,16 @@ series_free(struct series *s)
 static int
 read_block(const struct block *b, void *arg)
 {
-	struct reader	*r = arg;
-	struct series	*s = r->out;
-	struct run	*nr, *last;
-	size_t		 j, at = s->n;
-	int		 rc;
+	struct reader *r = arg;
+	struct series *s = r->out;
+	struct run    *nr, *last;
+	size_t	       j, at = s->n;
+	int	       rc;
 
 	if (b->count > CODEC_BLOCK_MAX)
 		return (ERR_INTERNAL);
 	if (blocks_decode(b, r->v, r->t_us, CODEC_BLOCK_MAX) != OK)
-		return (ERR_INTERNAL);	/* a stored block that does not decode */
+		return (ERR_INTERNAL); /* a stored block that does not decode */
 	for (j = 0; j < b->count; j++) {
 		if (r->t_us[j] < r->from_us || r->t_us[j] >= r->to_us)
 			continue;
@@ -733,13 +751,13 @@ read_block(const struct block *b, void *arg)
 	 * irregular times), or at the same time with a lower seq. */
 	if (r->nruns > 0) {
 		last = &r->runs[r->nruns - 1];
-		if (s->t_us[at] < s->t_us[at - 1] || (s->t_us[at] ==
-		    s->t_us[at - 1] && b->seq < last->seq))
+		if (s->t_us[at] < s->t_us[at - 1] ||
+		    (s->t_us[at] == s->t_us[at - 1] && b->seq < last->seq))
 			r->disorder = 1;
 	}
 	if (r->nruns == r->caprun) {
 		if ((nr = reallocarray(r->runs, r->caprun ? r->caprun * 2 : 64,
-		    sizeof(*nr))) == NULL)
+			 sizeof(*nr))) == NULL)
 			return (ERR_NOMEM);
 		r->runs = nr;
 		r->caprun = r->caprun ? r->caprun * 2 : 64;
@@ -754,7 +772,7 @@ read_block(const struct block *b, void *arg)
 static int
 run_before(const struct series *s, const struct run *a, const struct run *b)
 {
-	int64_t	 ta = s->t_us[a->at], tb = s->t_us[b->at];
+	int64_t ta = s->t_us[a->at], tb = s->t_us[b->at];
 
 	return (ta < tb || (ta == tb && a->seq < b->seq));
 }
@@ -763,8 +781,8 @@ run_before(const struct series *s, const struct run *a, const struct run *b)
 static void
 runs_sift(const struct series *s, struct run *h, size_t n, size_t i)
 {
-	struct run	 tmp;
-	size_t		 c;
+	struct run tmp;
+	size_t	   c;
 
 	while ((c = 2 * i + 1) < n) {
 		if (c + 1 < n && run_before(s, &h[c + 1], &h[c]))
@@ -786,8 +804,8 @@ static int
 runs_merge(struct series *s, size_t base, struct run *h, size_t nruns)
 {
 	size_t	 n = s->n - base, k = 0, i;
-	int64_t	*t;
-	int32_t	*v;
+	int64_t *t;
+	int32_t *v;
 
 	t = malloc(n * sizeof(*t));
 	v = malloc(n * sizeof(*v));
@@ -796,7 +814,7 @@ runs_merge(struct series *s, size_t base, struct run *h, size_t nruns)
 		free(v);
 		return (ERR_NOMEM);
 	}
-	for (i = nruns / 2; i-- > 0; )
+	for (i = nruns / 2; i-- > 0;)
 		runs_sift(s, h, nruns, i);
 	while (nruns > 0) {
 		t[k] = s->t_us[h[0].at];
@@ -816,8 +834,8 @@ int
 blocks_read(struct tx *tx, const char *recording_id, const char *channel,
     int64_t from_ms, int64_t to_ms, size_t max, struct series *out)
 {
-	struct reader	 r;
-	int		 rc;
+	struct reader r;
+	int	      rc;
 
 	memset(&r, 0, sizeof(r));
 	r.out = out;
@@ -830,8 +848,8 @@ blocks_read(struct tx *tx, const char *recording_id, const char *channel,
 	if (r.v == NULL || r.t_us == NULL)
 		rc = ERR_NOMEM;
 	else
-		rc = blocks_scan(tx, recording_id, channel, from_ms, to_ms,
-		    read_block, &r);
+		rc = blocks_scan(
+		    tx, recording_id, channel, from_ms, to_ms, read_block, &r);
 	if (rc == OK && r.disorder)
 		rc = runs_merge(out, r.base, r.runs, r.nruns);
 	free(r.v);

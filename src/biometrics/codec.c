@@ -17,43 +17,41 @@
 #include "biometrics/codec_int.h"
 #include "core/err.h"
 
-#define PACK_PLOG	7
-#define RICE_PLOG	7
-#define RICE_KBITS	5
-#define NPART_MAX	(CODEC_BLOCK_MAX >> 4)	/* plog >= 4 */
+#define PACK_PLOG  7
+#define RICE_PLOG  7
+#define RICE_KBITS 5
+#define NPART_MAX  (CODEC_BLOCK_MAX >> 4) /* plog >= 4 */
 
 /* What the analysis found, and the plan to write. */
 struct plan {
-	size_t		 n;
-	size_t		 nres;			/* n - 1 residuals */
-	int		 constant;
-	uint64_t	 sum[4];		/* per order, over the block */
-	uint64_t	 psum[4][NPART_MAX];	/* per order and partition */
-	uint8_t		 w1[NPART_MAX];		/* widths for order 1 */
-	uint8_t		 w2[NPART_MAX];		/* and order 2 */
-	int		 order;			/* for Rice */
-	uint8_t		 k[NPART_MAX];		/* Rice parameters */
-	uint32_t	 u[CODEC_BLOCK_MAX];	/* residuals for Rice */
-	size_t		 size[6];		/* payload bytes per codec */
+	size_t	 n;
+	size_t	 nres; /* n - 1 residuals */
+	int	 constant;
+	uint64_t sum[4];	     /* per order, over the block */
+	uint64_t psum[4][NPART_MAX]; /* per order and partition */
+	uint8_t	 w1[NPART_MAX];	     /* widths for order 1 */
+	uint8_t	 w2[NPART_MAX];	     /* and order 2 */
+	int	 order;		     /* for Rice */
+	uint8_t	 k[NPART_MAX];	     /* Rice parameters */
+	uint32_t u[CODEC_BLOCK_MAX]; /* residuals for Rice */
+	size_t	 size[6];	     /* payload bytes per codec */
 };
 
-static uint32_t	pred_res(const int32_t *, size_t, int);
+static uint32_t pred_res(const int32_t *, size_t, int);
 static void	plan_analyse(const int32_t *, size_t, struct plan *);
 static void	plan_residuals(const int32_t *, struct plan *, int);
-static void	part_scan(const uint32_t *, size_t, size_t, uint64_t *,
-		    uint32_t *);
-static void	part_scan128(const uint32_t *, uint64_t *, uint32_t *);
-static uint64_t	rice_choose(const uint32_t *, size_t, uint64_t, uint8_t *);
+static void part_scan(const uint32_t *, size_t, size_t, uint64_t *, uint32_t *);
+static void part_scan128(const uint32_t *, uint64_t *, uint32_t *);
+static uint64_t rice_choose(const uint32_t *, size_t, uint64_t, uint8_t *);
 static size_t	plan_rice(const int32_t *, struct plan *);
 static size_t	pack_size(size_t, size_t, const uint8_t *);
-static int	write_pack(const int32_t *, size_t, int, const uint8_t *,
-		    uint8_t *, uint8_t *, size_t *);
-static int	write_rice(const int32_t *, struct plan *, uint8_t *,
-		    uint8_t *, size_t *);
-static int	read_pack(const uint8_t *, const uint8_t *, int, int32_t *,
-		    size_t);
-static int	read_rice(const uint8_t *, const uint8_t *, int32_t *, size_t);
-static void	integrate(int32_t *, size_t, int);
+static int write_pack(const int32_t *, size_t, int, const uint8_t *, uint8_t *,
+    uint8_t *, size_t *);
+static int write_rice(
+    const int32_t *, struct plan *, uint8_t *, uint8_t *, size_t *);
+static int  read_pack(const uint8_t *, const uint8_t *, int, int32_t *, size_t);
+static int  read_rice(const uint8_t *, const uint8_t *, int32_t *, size_t);
+static void integrate(int32_t *, size_t, int);
 
 size_t
 codec_bound(size_t n)
@@ -64,9 +62,9 @@ codec_bound(size_t n)
 void
 codec_stats(const int32_t *in, size_t n, struct codec_stats *out)
 {
-	int32_t		 lo, hi;
-	int64_t		 sum = 0;
-	size_t		 i;
+	int32_t lo, hi;
+	int64_t sum = 0;
+	size_t	i;
 
 	if (n == 0) {
 		out->min = out->max = 0;
@@ -87,15 +85,15 @@ codec_stats(const int32_t *in, size_t n, struct codec_stats *out)
 int
 codec_peek(const uint8_t *in, size_t len, int *codec, size_t *n)
 {
-	const uint8_t	*body;
+	const uint8_t *body;
 
-	return (head_parse(in, len, codec, n, &body) == -1 ? ERR_MALFORMED :
-	    OK);
+	return (
+	    head_parse(in, len, codec, n, &body) == -1 ? ERR_MALFORMED : OK);
 }
 
 int
-codec_encode(const int32_t *in, size_t n, uint8_t *out, size_t cap,
-    size_t *outlen)
+codec_encode(
+    const int32_t *in, size_t n, uint8_t *out, size_t cap, size_t *outlen)
 {
 	return (codec_encode_with(CODEC_AUTO, in, n, out, cap, outlen));
 }
@@ -104,8 +102,8 @@ codec_encode(const int32_t *in, size_t n, uint8_t *out, size_t cap,
 static uint32_t
 pred_res(const int32_t *x, size_t i, int order)
 {
-	const uint32_t	*u = (const uint32_t *)x;
-	uint32_t	 pred = 0;
+	const uint32_t *u = (const uint32_t *)x;
+	uint32_t	pred = 0;
 
 	if ((size_t)order > i)
 		order = (int)i;
@@ -127,14 +125,14 @@ pred_res(const int32_t *x, size_t i, int order)
 static void
 part_scan(const uint32_t *u, size_t lo, size_t hi, uint64_t *s, uint32_t *o)
 {
-	size_t		 j;
+	size_t j;
 
 	for (j = lo; j < hi; j++) {
-		uint32_t	 d1 = u[j] - u[j - 1];
-		uint32_t	 e1 = u[j - 1] - u[j - 2];
-		uint32_t	 e2 = e1 - (u[j - 2] - u[j - 3]);
-		uint32_t	 r1 = zz32(d1), r2 = zz32(d1 - e1);
-		uint32_t	 r3 = zz32(d1 - e1 - e2);
+		uint32_t d1 = u[j] - u[j - 1];
+		uint32_t e1 = u[j - 1] - u[j - 2];
+		uint32_t e2 = e1 - (u[j - 2] - u[j - 3]);
+		uint32_t r1 = zz32(d1), r2 = zz32(d1 - e1);
+		uint32_t r3 = zz32(d1 - e1 - e2);
 
 		s[0] += zz32(u[j]);
 		s[1] += r1;
@@ -152,17 +150,17 @@ part_scan(const uint32_t *u, size_t lo, size_t hi, uint64_t *s, uint32_t *o)
 static void
 part_scan128(const uint32_t *u, uint64_t *s, uint32_t *o)
 {
-	uint32_t	 s0 = 0, s1 = 0, s2 = 0, s3 = 0, o1 = 0, o2 = 0;
-	uint32_t	 h0 = 0, h1 = 0, h2 = 0, h3 = 0;
-	size_t		 j;
+	uint32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, o1 = 0, o2 = 0;
+	uint32_t h0 = 0, h1 = 0, h2 = 0, h3 = 0;
+	size_t	 j;
 
 	/* 16-bit halves keep 32-bit lane sums exact over 128 samples. */
 	for (j = 0; j < 128; j++) {
-		uint32_t	 d1 = u[j + 3] - u[j + 2];
-		uint32_t	 e1 = u[j + 2] - u[j + 1];
-		uint32_t	 e2 = e1 - (u[j + 1] - u[j]);
-		uint32_t	 r0 = zz32(u[j + 3]), r1 = zz32(d1);
-		uint32_t	 r2 = zz32(d1 - e1), r3 = zz32(d1 - e1 - e2);
+		uint32_t d1 = u[j + 3] - u[j + 2];
+		uint32_t e1 = u[j + 2] - u[j + 1];
+		uint32_t e2 = e1 - (u[j + 1] - u[j]);
+		uint32_t r0 = zz32(u[j + 3]), r1 = zz32(d1);
+		uint32_t r2 = zz32(d1 - e1), r3 = zz32(d1 - e1 - e2);
 
 		s0 += r0 & 0xffff;
 		s1 += r1 & 0xffff;
@@ -190,17 +188,17 @@ part_scan128(const uint32_t *u, uint64_t *s, uint32_t *o)
 static void
 plan_analyse(const int32_t *x, size_t n, struct plan *pl)
 {
-	const uint32_t	*u = (const uint32_t *)x;
-	size_t		 t, j, lo, hi;
-	int		 o;
+	const uint32_t *u = (const uint32_t *)x;
+	size_t		t, j, lo, hi;
+	int		o;
 
 	memset(pl->sum, 0, sizeof(pl->sum));
 	pl->n = n;
 	pl->nres = n - 1;
 	pl->constant = 1;
 	for (t = 0; t * 128 < pl->nres; t++) {
-		uint64_t	 s[4] = {0, 0, 0, 0};
-		uint32_t	 ors[2] = {0, 0}, r1, r2;
+		uint64_t s[4] = { 0, 0, 0, 0 };
+		uint32_t ors[2] = { 0, 0 }, r1, r2;
 
 		lo = t * 128 + 1;
 		hi = lo + 128 > n ? n : lo + 128;
@@ -222,10 +220,10 @@ plan_analyse(const int32_t *x, size_t n, struct plan *pl)
 			pl->sum[o] += s[o];
 			pl->psum[o][t] = s[o];
 		}
-		pl->w1[t] = ors[0] == 0 ? 0 :
-		    (uint8_t)(32 - __builtin_clz(ors[0]));
-		pl->w2[t] = ors[1] == 0 ? 0 :
-		    (uint8_t)(32 - __builtin_clz(ors[1]));
+		pl->w1[t] =
+		    ors[0] == 0 ? 0 : (uint8_t)(32 - __builtin_clz(ors[0]));
+		pl->w2[t] =
+		    ors[1] == 0 ? 0 : (uint8_t)(32 - __builtin_clz(ors[1]));
 		if (ors[0] != 0)
 			pl->constant = 0;
 	}
@@ -235,8 +233,8 @@ plan_analyse(const int32_t *x, size_t n, struct plan *pl)
 static void
 plan_residuals(const int32_t *x, struct plan *pl, int order)
 {
-	const uint32_t	*u = (const uint32_t *)x;
-	size_t		 i, n = pl->n;
+	const uint32_t *u = (const uint32_t *)x;
+	size_t		i, n = pl->n;
 
 	for (i = 1; i < n && i < (size_t)order; i++)
 		pl->u[i - 1] = pred_res(x, i, order);
@@ -255,8 +253,8 @@ plan_residuals(const int32_t *x, struct plan *pl, int order)
 		break;
 	default:
 		for (; i < n; i++)
-			pl->u[i - 1] = zz32(u[i] - 3 * u[i - 1] +
-			    3 * u[i - 2] - u[i - 3]);
+			pl->u[i - 1] =
+			    zz32(u[i] - 3 * u[i - 1] + 3 * u[i - 2] - u[i - 3]);
 		break;
 	}
 }
@@ -270,10 +268,10 @@ plan_residuals(const int32_t *x, struct plan *pl, int order)
 static uint64_t
 rice_choose(const uint32_t *u, size_t m, uint64_t sum, uint8_t *kout)
 {
-	uint64_t	 c[3] = {0, 0, 0}, best;
-	uint32_t	 a0 = 0, a1 = 0, a2 = 0;
-	unsigned	 k0 = 0, kb, e0, e1, e2, i;
-	size_t		 j;
+	uint64_t c[3] = { 0, 0, 0 }, best;
+	uint32_t a0 = 0, a1 = 0, a2 = 0;
+	unsigned k0 = 0, kb, e0, e1, e2, i;
+	size_t	 j;
 
 	while (k0 < 31 && ((uint64_t)m << (k0 + 1)) <= sum)
 		k0++;
@@ -284,8 +282,8 @@ rice_choose(const uint32_t *u, size_t m, uint64_t sum, uint8_t *kout)
 	e2 = e0 - 2;
 	if (m == 128) {
 		for (j = 0; j < 128; j++) {
-			uint32_t	 q0 = u[j] >> kb, q1 = q0 >> 1;
-			uint32_t	 q2 = q0 >> 2;
+			uint32_t q0 = u[j] >> kb, q1 = q0 >> 1;
+			uint32_t q2 = q0 >> 2;
 
 			a0 += q0 < RICE_QESC ? q0 : e0;
 			a1 += q1 < RICE_QESC ? q1 : e1;
@@ -296,8 +294,8 @@ rice_choose(const uint32_t *u, size_t m, uint64_t sum, uint8_t *kout)
 		c[2] = a2;
 	} else {
 		for (j = 0; j < m; j++) {
-			uint32_t	 q0 = u[j] >> kb, q1 = q0 >> 1;
-			uint32_t	 q2 = q0 >> 2;
+			uint32_t q0 = u[j] >> kb, q1 = q0 >> 1;
+			uint32_t q2 = q0 >> 2;
 
 			c[0] += q0 < RICE_QESC ? q0 : e0;
 			c[1] += q1 < RICE_QESC ? q1 : e1;
@@ -319,9 +317,9 @@ rice_choose(const uint32_t *u, size_t m, uint64_t sum, uint8_t *kout)
 static size_t
 plan_rice(const int32_t *x, struct plan *pl)
 {
-	uint64_t	 bits = 0;
-	size_t		 t, m, np = 128;
-	int		 o;
+	uint64_t bits = 0;
+	size_t	 t, m, np = 128;
+	int	 o;
 
 	pl->order = 0;
 	for (o = 1; o < 4; o++)
@@ -330,8 +328,8 @@ plan_rice(const int32_t *x, struct plan *pl)
 	plan_residuals(x, pl, pl->order);
 	for (t = 0; t * np < pl->nres; t++) {
 		m = pl->nres - t * np < np ? pl->nres - t * np : np;
-		bits += rice_choose(pl->u + t * np, m,
-		    pl->psum[pl->order][t], &pl->k[t]);
+		bits += rice_choose(
+		    pl->u + t * np, m, pl->psum[pl->order][t], &pl->k[t]);
 	}
 	return (1 + uvarint_len(pl->n) + 1 + uvarint_len(zz32((uint32_t)x[0])) +
 	    (size_t)((bits + 7) / 8));
@@ -340,8 +338,8 @@ plan_rice(const int32_t *x, struct plan *pl)
 static size_t
 pack_size(size_t n, size_t x0len, const uint8_t *w)
 {
-	uint64_t	 bits = 0;
-	size_t		 t, m, nres = n - 1;
+	uint64_t bits = 0;
+	size_t	 t, m, nres = n - 1;
 
 	for (t = 0; t * 128 < nres; t++) {
 		m = nres - t * 128 < 128 ? nres - t * 128 : 128;
@@ -354,13 +352,13 @@ int
 codec_encode_with(int codec, const int32_t *in, size_t n, uint8_t *out,
     size_t cap, size_t *outlen)
 {
-	struct plan	 pl;
-	uint8_t		*p = out, *end = out + cap;
-	size_t		 x0len, best;
-	int		 c, rc;
+	struct plan pl;
+	uint8_t	   *p = out, *end = out + cap;
+	size_t	    x0len, best;
+	int	    c, rc;
 
-	if (n > CODEC_BLOCK_MAX || (n == 0 && codec != CODEC_AUTO &&
-	    codec != CODEC_RAW))
+	if (n > CODEC_BLOCK_MAX ||
+	    (n == 0 && codec != CODEC_AUTO && codec != CODEC_RAW))
 		return (ERR_INVALID);
 	if (n == 0)
 		codec = CODEC_RAW;
@@ -398,7 +396,7 @@ codec_encode_with(int codec, const int32_t *in, size_t n, uint8_t *out,
 		if ((size_t)(end - p) < 4 * n)
 			return (ERR_TOO_LARGE);
 		for (size_t i = 0; i < n; i++, p += 4) {
-			uint32_t	 v = (uint32_t)in[i];
+			uint32_t v = (uint32_t)in[i];
 
 			p[0] = (uint8_t)v;
 			p[1] = (uint8_t)(v >> 8);
@@ -431,12 +429,12 @@ codec_encode_with(int codec, const int32_t *in, size_t n, uint8_t *out,
 
 /* Body of a bit-packer: x0, then widths and residuals; *len the bytes. */
 static int
-write_pack(const int32_t *x, size_t n, int order, const uint8_t *w,
-    uint8_t *p, uint8_t *end, size_t *len)
+write_pack(const int32_t *x, size_t n, int order, const uint8_t *w, uint8_t *p,
+    uint8_t *end, size_t *len)
 {
-	struct bitw	 bw;
-	uint8_t		*start = p;
-	size_t		 i, t;
+	struct bitw bw;
+	uint8_t	   *start = p;
+	size_t	    i, t;
 
 	if ((size_t)(end - p) < 5)
 		return (ERR_TOO_LARGE);
@@ -455,12 +453,12 @@ write_pack(const int32_t *x, size_t n, int order, const uint8_t *w,
 }
 
 static int
-write_rice(const int32_t *x, struct plan *pl, uint8_t *p, uint8_t *end,
-    size_t *len)
+write_rice(
+    const int32_t *x, struct plan *pl, uint8_t *p, uint8_t *end, size_t *len)
 {
-	struct bitw	 bw;
-	uint8_t		*start = p;
-	size_t		 j, t, m, np = (size_t)1 << RICE_PLOG;
+	struct bitw bw;
+	uint8_t	   *start = p;
+	size_t	    j, t, m, np = (size_t)1 << RICE_PLOG;
 
 	if ((size_t)(end - p) < 6)
 		return (ERR_TOO_LARGE);
@@ -468,8 +466,8 @@ write_rice(const int32_t *x, struct plan *pl, uint8_t *p, uint8_t *end,
 	p = uvarint_put(p, zz32((uint32_t)x[0]));
 	bitw_init(&bw, p, end);
 	for (t = 0; t * np < pl->nres; t++) {
-		const uint32_t	*u = pl->u + t * np;
-		unsigned	 k = pl->k[t];
+		const uint32_t *u = pl->u + t * np;
+		unsigned	k = pl->k[t];
 
 		m = pl->nres - t * np < np ? pl->nres - t * np : np;
 		bitw_put(&bw, k, RICE_KBITS);
@@ -483,13 +481,12 @@ write_rice(const int32_t *x, struct plan *pl, uint8_t *p, uint8_t *end,
 }
 
 int
-codec_decode(const uint8_t *in, size_t len, int32_t *out, size_t cap,
-    size_t *n)
+codec_decode(const uint8_t *in, size_t len, int32_t *out, size_t cap, size_t *n)
 {
-	const uint8_t	*p, *end = in + len;
-	uint64_t	 v;
-	size_t		 cnt, i;
-	int		 codec, rc;
+	const uint8_t *p, *end = in + len;
+	uint64_t       v;
+	size_t	       cnt, i;
+	int	       codec, rc;
 
 	if (head_parse(in, len, &codec, &cnt, &p) == -1)
 		return (ERR_MALFORMED);
@@ -502,9 +499,9 @@ codec_decode(const uint8_t *in, size_t len, int32_t *out, size_t cap,
 		if ((size_t)(end - p) != 4 * cnt)
 			return (ERR_MALFORMED);
 		for (i = 0; i < cnt; i++, p += 4)
-			out[i] = (int32_t)((uint32_t)p[0] |
-			    (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-			    (uint32_t)p[3] << 24);
+			out[i] =
+			    (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 |
+				(uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
 		break;
 	case CODEC_CONST:
 		if (uvarint_get(&p, end, 32, &v) == -1 || p != end)
@@ -515,7 +512,7 @@ codec_decode(const uint8_t *in, size_t len, int32_t *out, size_t cap,
 	case CODEC_DELTA_PACK:
 	case CODEC_DOD_PACK:
 		if ((rc = read_pack(p, end, codec == CODEC_DELTA_PACK ? 1 : 2,
-		    out, cnt)) != OK)
+			 out, cnt)) != OK)
 			return (rc);
 		break;
 	case CODEC_RICE:
@@ -530,13 +527,13 @@ codec_decode(const uint8_t *in, size_t len, int32_t *out, size_t cap,
 }
 
 static int
-read_pack(const uint8_t *p, const uint8_t *end, int order, int32_t *out,
-    size_t n)
+read_pack(
+    const uint8_t *p, const uint8_t *end, int order, int32_t *out, size_t n)
 {
-	struct bitr	 br;
-	uint64_t	 v;
-	size_t		 i, used;
-	unsigned	 w = 0;
+	struct bitr br;
+	uint64_t    v;
+	size_t	    i, used;
+	unsigned    w = 0;
 
 	if (uvarint_get(&p, end, 32, &v) == -1)
 		return (ERR_MALFORMED);
@@ -559,11 +556,11 @@ read_pack(const uint8_t *p, const uint8_t *end, int order, int32_t *out,
 static int
 read_rice(const uint8_t *p, const uint8_t *end, int32_t *out, size_t n)
 {
-	struct bitr	 br;
-	uint64_t	 v;
-	size_t		 i, used, np;
-	unsigned	 k = 0;
-	int		 order, plog;
+	struct bitr br;
+	uint64_t    v;
+	size_t	    i, used, np;
+	unsigned    k = 0;
+	int	    order, plog;
 
 	if (p >= end)
 		return (ERR_MALFORMED);
@@ -594,8 +591,8 @@ read_rice(const uint8_t *p, const uint8_t *end, int32_t *out, size_t n)
 static void
 integrate(int32_t *x, size_t n, int order)
 {
-	uint32_t	*u = (uint32_t *)x;
-	size_t		 i;
+	uint32_t *u = (uint32_t *)x;
+	size_t	  i;
 
 	u[0] = unzz32(u[0]);
 	for (i = 1; i < n && i < (size_t)order; i++) {

@@ -78,12 +78,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CODEC_FORMAT_VERSION	1
-#define CODEC_BLOCK_DEFAULT	1024	/* samples per block the store uses */
-#define CODEC_BLOCK_MAX		4096	/* most samples in one block */
+#define CODEC_FORMAT_VERSION 1
+#define CODEC_BLOCK_DEFAULT  1024 /* samples per block the store uses */
+#define CODEC_BLOCK_MAX	     4096 /* most samples in one block */
 
 enum codec_id {
-	CODEC_AUTO = 0x00,		/* encoder: choose per block */
+	CODEC_AUTO = 0x00, /* encoder: choose per block */
 	CODEC_RAW = 0x01,
 	CODEC_CONST = 0x02,
 	CODEC_DELTA_PACK = 0x03,
@@ -94,50 +94,50 @@ enum codec_id {
 };
 
 struct codec_stats {
-	int32_t		 min;
-	int32_t		 max;
-	int64_t		 sum;
+	int32_t min;
+	int32_t max;
+	int64_t sum;
 };
 
 /* Largest payload for n samples (n <= CODEC_BLOCK_MAX). */
-size_t	codec_bound(size_t n);
+size_t codec_bound(size_t n);
 /* Largest payload for n timestamps. */
-size_t	codec_ts_bound(size_t n);
+size_t codec_ts_bound(size_t n);
 
 /*
  * Encode n (<= CODEC_BLOCK_MAX) samples into out (cap bytes, at least
  * codec_bound(n) to be sure of success); the codec giving the smallest
  * payload is chosen. OK, ERR_INVALID (n too large) or ERR_TOO_LARGE (cap).
  */
-int	codec_encode(const int32_t *in, size_t n, uint8_t *out, size_t cap,
-	    size_t *outlen);
+int codec_encode(
+    const int32_t *in, size_t n, uint8_t *out, size_t cap, size_t *outlen);
 /*
  * The same with the codec forced (CODEC_AUTO chooses): for tests and
  * benchmarks. ERR_INVALID if that codec cannot hold these samples
  * (CODEC_CONST on samples that differ, any but CODEC_RAW for n = 0).
  */
-int	codec_encode_with(int codec, const int32_t *in, size_t n, uint8_t *out,
-	    size_t cap, size_t *outlen);
+int codec_encode_with(int codec, const int32_t *in, size_t n, uint8_t *out,
+    size_t cap, size_t *outlen);
 /*
  * Decode one payload into out (room for cap samples); *n is the count.
  * OK, ERR_MALFORMED (bad or truncated payload, a timestamp codec) or
  * ERR_TOO_LARGE (count > cap).
  */
-int	codec_decode(const uint8_t *in, size_t len, int32_t *out, size_t cap,
-	    size_t *n);
+int codec_decode(
+    const uint8_t *in, size_t len, int32_t *out, size_t cap, size_t *n);
 
 /* Timestamps (int64 ms): the same contract with the 0x8x codecs. */
-int	codec_ts_encode(const int64_t *in, size_t n, uint8_t *out, size_t cap,
-	    size_t *outlen);
-int	codec_ts_encode_with(int codec, const int64_t *in, size_t n,
-	    uint8_t *out, size_t cap, size_t *outlen);
-int	codec_ts_decode(const uint8_t *in, size_t len, int64_t *out,
-	    size_t cap, size_t *n);
+int codec_ts_encode(
+    const int64_t *in, size_t n, uint8_t *out, size_t cap, size_t *outlen);
+int codec_ts_encode_with(int codec, const int64_t *in, size_t n, uint8_t *out,
+    size_t cap, size_t *outlen);
+int codec_ts_decode(
+    const uint8_t *in, size_t len, int64_t *out, size_t cap, size_t *n);
 
 /* Codec byte and count of a payload without decoding it; OK or ERR_MALFORMED. */
-int	codec_peek(const uint8_t *in, size_t len, int *codec, size_t *n);
+int codec_peek(const uint8_t *in, size_t len, int *codec, size_t *n);
 
 /* Min, max and sum of n samples (n >= 1; all zero for n = 0), for the block index. */
-void	codec_stats(const int32_t *in, size_t n, struct codec_stats *out);
+void codec_stats(const int32_t *in, size_t n, struct codec_stats *out);
 
 #endif

@@ -11,25 +11,25 @@
 
 #include "biometrics/codec.h"
 
-#define RICE_QESC	20	/* unary length that marks an escape */
+#define RICE_QESC 20 /* unary length that marks an escape */
 
 /* Bit writer: pending bits low-aligned in acc; stops (ovf) at end. */
 struct bitw {
-	uint8_t		*p;
-	uint8_t		*end;
-	uint64_t	 acc;
-	unsigned	 n;		/* pending bits, at most 7 between puts */
-	int		 ovf;
+	uint8_t *p;
+	uint8_t *end;
+	uint64_t acc;
+	unsigned n; /* pending bits, at most 7 between puts */
+	int	 ovf;
 };
 
 /* Bit reader over [buf, buf + len); reads past the end give zero bits. */
 struct bitr {
-	const uint8_t	*start;
-	const uint8_t	*p;		/* next byte to load */
-	const uint8_t	*end;
-	uint64_t	 acc;		/* next bits, most significant first */
-	unsigned	 avail;		/* meaningful bits in acc */
-	size_t		 pad;		/* zero bits supplied past the end */
+	const uint8_t *start;
+	const uint8_t *p; /* next byte to load */
+	const uint8_t *end;
+	uint64_t       acc;   /* next bits, most significant first */
+	unsigned       avail; /* meaningful bits in acc */
+	size_t	       pad;   /* zero bits supplied past the end */
 };
 
 static inline uint32_t
@@ -59,7 +59,7 @@ unzz64(uint64_t u)
 static inline size_t
 uvarint_len(uint64_t v)
 {
-	size_t	 n = 1;
+	size_t n = 1;
 
 	while (v >= 0x80) {
 		v >>= 7;
@@ -85,12 +85,11 @@ uvarint_put(uint8_t *p, uint64_t v)
  * advanced, or -1 when truncated, too long or too wide.
  */
 static inline int
-uvarint_get(const uint8_t **p, const uint8_t *end, unsigned bits,
-    uint64_t *out)
+uvarint_get(const uint8_t **p, const uint8_t *end, unsigned bits, uint64_t *out)
 {
-	const uint8_t	*q = *p;
-	uint64_t	 v = 0;
-	unsigned	 shift = 0;
+	const uint8_t *q = *p;
+	uint64_t       v = 0;
+	unsigned       shift = 0;
 
 	for (;;) {
 		if (q >= end || shift >= bits)
@@ -109,11 +108,11 @@ uvarint_get(const uint8_t **p, const uint8_t *end, unsigned bits,
 
 /* Codec byte and count; *body where the body starts. 0 or -1. */
 static inline int
-head_parse(const uint8_t *in, size_t len, int *codec, size_t *n,
-    const uint8_t **body)
+head_parse(
+    const uint8_t *in, size_t len, int *codec, size_t *n, const uint8_t **body)
 {
-	const uint8_t	*p = in + 1;
-	uint64_t	 v;
+	const uint8_t *p = in + 1;
+	uint64_t       v;
 
 	if (len < 2 || uvarint_get(&p, in + len, 32, &v) == -1 ||
 	    v > CODEC_BLOCK_MAX)
@@ -142,7 +141,7 @@ bitw_init(struct bitw *w, uint8_t *p, uint8_t *end)
 static inline void
 bitw_put(struct bitw *w, uint64_t v, unsigned nb)
 {
-	uint64_t	 a;
+	uint64_t a;
 
 	w->acc = (w->acc << nb) | v;
 	w->n += nb;
@@ -188,7 +187,7 @@ bitw_flush(struct bitw *w)
 static inline void
 bitw_rice(struct bitw *w, uint64_t u, unsigned k, unsigned escbits)
 {
-	uint64_t	 q = u >> k;
+	uint64_t q = u >> k;
 
 	if (q >= RICE_QESC) {
 		bitw_put(w, 0, RICE_QESC);
@@ -197,7 +196,7 @@ bitw_rice(struct bitw *w, uint64_t u, unsigned k, unsigned escbits)
 		bitw_put(w, u & 0xffffffffu, 32);
 		return;
 	}
-	if (k <= 32)	/* q + 1 + k <= 52 */
+	if (k <= 32) /* q + 1 + k <= 52 */
 		bitw_put(w, (1ull << k) | (u & ((1ull << k) - 1)),
 		    (unsigned)q + 1 + k);
 	else {
@@ -226,13 +225,14 @@ bitr_init(struct bitr *r, const uint8_t *buf, size_t len)
 static inline void
 bitr_refill(struct bitr *r)
 {
-	const uint8_t	*b = r->p;
+	const uint8_t *b = r->p;
 
 	if (r->end - r->p >= 8) {
 		r->acc |= ((uint64_t)b[0] << 56 | (uint64_t)b[1] << 48 |
-		    (uint64_t)b[2] << 40 | (uint64_t)b[3] << 32 |
-		    (uint64_t)b[4] << 24 | (uint64_t)b[5] << 16 |
-		    (uint64_t)b[6] << 8 | (uint64_t)b[7]) >> r->avail;
+			      (uint64_t)b[2] << 40 | (uint64_t)b[3] << 32 |
+			      (uint64_t)b[4] << 24 | (uint64_t)b[5] << 16 |
+			      (uint64_t)b[6] << 8 | (uint64_t)b[7]) >>
+		    r->avail;
 		r->p += (63 - r->avail) >> 3;
 		r->avail |= 56;
 		return;
@@ -250,7 +250,7 @@ bitr_refill(struct bitr *r)
 static inline uint32_t
 bitr_get(struct bitr *r, unsigned nb)
 {
-	uint32_t	 v;
+	uint32_t v;
 
 	bitr_refill(r);
 	v = (uint32_t)(r->acc >> (64 - nb));
@@ -262,8 +262,8 @@ bitr_get(struct bitr *r, unsigned nb)
 static inline uint64_t
 bitr_rice(struct bitr *r, unsigned k, unsigned escbits)
 {
-	uint64_t	 u;
-	unsigned	 q;
+	uint64_t u;
+	unsigned q;
 
 	bitr_refill(r);
 	q = r->acc == 0 ? 64 : (unsigned)__builtin_clzll(r->acc);
@@ -281,7 +281,7 @@ bitr_rice(struct bitr *r, unsigned k, unsigned escbits)
 		r->avail -= q + 1;
 		return (q);
 	}
-	if (k <= 32) {		/* q + 1 + k <= 52 < 56 */
+	if (k <= 32) { /* q + 1 + k <= 52 < 56 */
 		u = (uint64_t)q << k | ((r->acc << (q + 1)) >> (64 - k));
 		r->acc <<= q + 1 + k;
 		r->avail -= q + 1 + k;
@@ -298,7 +298,7 @@ bitr_rice(struct bitr *r, unsigned k, unsigned escbits)
 static inline int
 bitr_done(const struct bitr *r, size_t *bytes)
 {
-	size_t	 used = (size_t)(r->p - r->start) * 8 + r->pad - r->avail;
+	size_t used = (size_t)(r->p - r->start) * 8 + r->pad - r->avail;
 
 	if (used > (size_t)(r->end - r->start) * 8)
 		return (-1);

@@ -12,14 +12,13 @@
 #include "biometrics/codec_int.h"
 #include "core/err.h"
 
-#define TS_PLOG		7
-#define TS_KBITS	6
+#define TS_PLOG	 7
+#define TS_KBITS 6
 
-static uint64_t	ts_res(const uint64_t *, size_t, int);
-static uint64_t	ts_rice_cost(const uint64_t *, size_t, unsigned);
-static uint64_t	ts_rice_choose(const uint64_t *, size_t, uint8_t *);
-static int	ts_read_rice(const uint8_t *, const uint8_t *, int64_t *,
-		    size_t);
+static uint64_t ts_res(const uint64_t *, size_t, int);
+static uint64_t ts_rice_cost(const uint64_t *, size_t, unsigned);
+static uint64_t ts_rice_choose(const uint64_t *, size_t, uint8_t *);
+static int ts_read_rice(const uint8_t *, const uint8_t *, int64_t *, size_t);
 
 size_t
 codec_ts_bound(size_t n)
@@ -28,8 +27,8 @@ codec_ts_bound(size_t n)
 }
 
 int
-codec_ts_encode(const int64_t *in, size_t n, uint8_t *out, size_t cap,
-    size_t *outlen)
+codec_ts_encode(
+    const int64_t *in, size_t n, uint8_t *out, size_t cap, size_t *outlen)
 {
 	return (codec_ts_encode_with(CODEC_AUTO, in, n, out, cap, outlen));
 }
@@ -38,7 +37,7 @@ codec_ts_encode(const int64_t *in, size_t n, uint8_t *out, size_t cap,
 static uint64_t
 ts_res(const uint64_t *u, size_t i, int order)
 {
-	uint64_t	 pred = 0;
+	uint64_t pred = 0;
 
 	if ((size_t)order > i)
 		order = (int)i;
@@ -59,11 +58,11 @@ ts_res(const uint64_t *u, size_t i, int order)
 static uint64_t
 ts_rice_cost(const uint64_t *u, size_t m, unsigned k)
 {
-	uint64_t	 bits = 0;
-	size_t		 i;
+	uint64_t bits = 0;
+	size_t	 i;
 
 	for (i = 0; i < m; i++) {
-		uint64_t	 q = u[i] >> k;
+		uint64_t q = u[i] >> k;
 
 		bits += q < RICE_QESC ? q : RICE_QESC + 64 - 1 - k;
 	}
@@ -77,9 +76,9 @@ ts_rice_cost(const uint64_t *u, size_t m, unsigned k)
 static uint64_t
 ts_rice_choose(const uint64_t *u, size_t m, uint8_t *kout)
 {
-	uint64_t	 best = UINT64_MAX, c, width = 0;
-	unsigned	 k, kw, kbest = 0;
-	size_t		 i;
+	uint64_t best = UINT64_MAX, c, width = 0;
+	unsigned k, kw, kbest = 0;
+	size_t	 i;
 
 	if (m == 0) {
 		*kout = 0;
@@ -103,16 +102,17 @@ int
 codec_ts_encode_with(int codec, const int64_t *in, size_t n, uint8_t *out,
     size_t cap, size_t *outlen)
 {
-	const uint64_t	*x = (const uint64_t *)in;
-	uint64_t	 res[CODEC_BLOCK_MAX], width[4] = {0, 0, 0, 0}, bits;
-	uint8_t		 k[CODEC_BLOCK_MAX >> TS_PLOG];
-	uint8_t		*p = out, *end = out + cap;
-	struct bitw	 bw;
-	size_t		 i, t, m, rawlen, ricelen, np = (size_t)1 << TS_PLOG;
-	int		 o, order = 0;
+	const uint64_t *x = (const uint64_t *)in;
+	uint64_t	res[CODEC_BLOCK_MAX], width[4] = { 0, 0, 0, 0 }, bits;
+	uint8_t		k[CODEC_BLOCK_MAX >> TS_PLOG];
+	uint8_t	       *p = out, *end = out + cap;
+	struct bitw	bw;
+	size_t		i, t, m, rawlen, ricelen, np = (size_t)1 << TS_PLOG;
+	int		o, order = 0;
 
-	if (n > CODEC_BLOCK_MAX || (codec != CODEC_AUTO &&
-	    codec != CODEC_TS_RAW && codec != CODEC_TS_RICE) ||
+	if (n > CODEC_BLOCK_MAX ||
+	    (codec != CODEC_AUTO && codec != CODEC_TS_RAW &&
+		codec != CODEC_TS_RICE) ||
 	    (n == 0 && codec == CODEC_TS_RICE))
 		return (ERR_INVALID);
 	rawlen = 1 + uvarint_len(n) + 8 * n;
@@ -120,10 +120,11 @@ codec_ts_encode_with(int codec, const int64_t *in, size_t n, uint8_t *out,
 	if (n > 0 && codec != CODEC_TS_RAW) {
 		for (i = 1; i < n; i++)
 			for (o = 0; o < 4; o++) {
-				uint64_t	 r = ts_res(x, i, o);
+				uint64_t r = ts_res(x, i, o);
 
-				width[o] += r == 0 ? 0 :
-				    (uint64_t)(64 - __builtin_clzll(r));
+				width[o] += r == 0
+				    ? 0
+				    : (uint64_t)(64 - __builtin_clzll(r));
 			}
 		for (o = 1; o < 4; o++)
 			if (width[o] < width[order])
@@ -167,12 +168,12 @@ codec_ts_encode_with(int codec, const int64_t *in, size_t n, uint8_t *out,
 }
 
 int
-codec_ts_decode(const uint8_t *in, size_t len, int64_t *out, size_t cap,
-    size_t *n)
+codec_ts_decode(
+    const uint8_t *in, size_t len, int64_t *out, size_t cap, size_t *n)
 {
-	const uint8_t	*p, *end = in + len;
-	size_t		 cnt, i, t;
-	int		 codec, rc;
+	const uint8_t *p, *end = in + len;
+	size_t	       cnt, i, t;
+	int	       codec, rc;
 
 	if (head_parse(in, len, &codec, &cnt, &p) == -1)
 		return (ERR_MALFORMED);
@@ -183,7 +184,7 @@ codec_ts_decode(const uint8_t *in, size_t len, int64_t *out, size_t cap,
 		if ((size_t)(end - p) != 8 * cnt)
 			return (ERR_MALFORMED);
 		for (i = 0; i < cnt; i++) {
-			uint64_t	 v = 0;
+			uint64_t v = 0;
 
 			for (t = 0; t < 8; t++)
 				v |= (uint64_t)*p++ << (8 * t);
@@ -206,11 +207,11 @@ codec_ts_decode(const uint8_t *in, size_t len, int64_t *out, size_t cap,
 static int
 ts_read_rice(const uint8_t *p, const uint8_t *end, int64_t *out, size_t n)
 {
-	struct bitr	 br;
-	uint64_t	*u = (uint64_t *)out, v, pred;
-	size_t		 i, used, np;
-	unsigned	 k = 0;
-	int		 order, plog, o;
+	struct bitr br;
+	uint64_t   *u = (uint64_t *)out, v, pred;
+	size_t	    i, used, np;
+	unsigned    k = 0;
+	int	    order, plog, o;
 
 	if (p >= end)
 		return (ERR_MALFORMED);
@@ -228,9 +229,10 @@ ts_read_rice(const uint8_t *p, const uint8_t *end, int64_t *out, size_t n)
 			k = bitr_get(&br, TS_KBITS);
 		v = unzz64(bitr_rice(&br, k, 64));
 		o = (size_t)order > i ? (int)i : order;
-		pred = o == 0 ? 0 : o == 1 ? u[i - 1] :
-		    o == 2 ? 2 * u[i - 1] - u[i - 2] :
-		    3 * u[i - 1] - 3 * u[i - 2] + u[i - 3];
+		pred = o == 0 ? 0
+		    : o == 1  ? u[i - 1]
+		    : o == 2  ? 2 * u[i - 1] - u[i - 2]
+			      : 3 * u[i - 1] - 3 * u[i - 2] + u[i - 3];
 		u[i] = pred + v;
 	}
 	if (bitr_done(&br, &used) == -1 || used != (size_t)(end - p))

@@ -40,41 +40,40 @@
 
 /* One ingest request, run by store_run (retried whole when busy). */
 struct ingest {
-	struct request		*req;
-	struct principal	*who;
-	const char		*id;
-	enum scope		 update, read;
-	struct points_batch	*batch;
-	uint8_t			 digest[BLOCKS_DIGEST_LEN];
-	int			 duplicate;
+	struct request	    *req;
+	struct principal    *who;
+	const char	    *id;
+	enum scope	     update, read;
+	struct points_batch *batch;
+	uint8_t		     digest[BLOCKS_DIGEST_LEN];
+	int		     duplicate;
 };
 
 /* The finish action. */
 struct finish {
-	struct request		*req;
-	struct principal	*who;
-	const char		*id;
-	const char		*to;
-	enum scope		 update, read;
-	int64_t			 discarded;
-	json_t			*row;
+	struct request	 *req;
+	struct principal *who;
+	const char	 *id;
+	const char	 *to;
+	enum scope	  update, read;
+	int64_t		  discarded;
+	json_t		 *row;
 };
 
-static int	 write_access(struct request *, struct tx *,
-		    const struct bio_rec *, const struct principal *, enum scope,
-		    enum scope);
-static int	 finish_tx(struct tx *, void *);
-static int	 media_format(const char *, enum points_format *);
-static int	 rate_parse(const char *, uint32_t *);
-static int	 csv_args(struct request *, uint64_t *, uint32_t *, int64_t *);
-static int	 channels_check(struct request *, const struct bio_rec *,
-		    const struct points_batch *);
-static int	 channels_cap(struct request *, struct tx *, const char *,
-		    const struct points_batch *);
-static int	 digest_put(void *, const void *, size_t);
-static int	 batch_digest(enum points_format, const struct request *,
-		    const struct points_batch *, uint8_t *);
-static int	 ingest_tx(struct tx *, void *);
+static int write_access(struct request *, struct tx *, const struct bio_rec *,
+    const struct principal *, enum scope, enum scope);
+static int finish_tx(struct tx *, void *);
+static int media_format(const char *, enum points_format *);
+static int rate_parse(const char *, uint32_t *);
+static int csv_args(struct request *, uint64_t *, uint32_t *, int64_t *);
+static int channels_check(
+    struct request *, const struct bio_rec *, const struct points_batch *);
+static int channels_cap(
+    struct request *, struct tx *, const char *, const struct points_batch *);
+static int digest_put(void *, const void *, size_t);
+static int batch_digest(enum points_format, const struct request *,
+    const struct points_batch *, uint8_t *);
+static int ingest_tx(struct tx *, void *);
 
 /*
  * The write access of an action: OK within the update scope; a row the
@@ -84,12 +83,13 @@ static int
 write_access(struct request *req, struct tx *tx, const struct bio_rec *r,
     const struct principal *who, enum scope update, enum scope read)
 {
-	int	 rc;
+	int rc;
 
 	if ((rc = bio_rec_covers(tx, r, who, update)) != ERR_NOT_FOUND)
 		return (rc);
 	if ((rc = bio_rec_covers(tx, r, who, read)) == OK) {
-		http_problem(req, ERR_FORBIDDEN, NULL, "Only the person "
+		http_problem(req, ERR_FORBIDDEN, NULL,
+		    "Only the person "
 		    "recorded or an admin changes a recording.");
 		return (ERR_FORBIDDEN);
 	}
@@ -101,13 +101,13 @@ write_access(struct request *req, struct tx *tx, const struct bio_rec *r,
 static int
 finish_tx(struct tx *tx, void *arg)
 {
-	struct finish		*f = arg;
-	struct resource_ctx	 ctx;
-	struct bio_rec		 r;
-	struct stmt		*st;
-	json_t			*changes;
-	int64_t			 now = time_now_ms();
-	int			 rc, failed = strcmp(f->to, "failed") == 0;
+	struct finish	   *f = arg;
+	struct resource_ctx ctx;
+	struct bio_rec	    r;
+	struct stmt	   *st;
+	json_t		   *changes;
+	int64_t		    now = time_now_ms();
+	int		    rc, failed = strcmp(f->to, "failed") == 0;
 
 	json_decref(f->row);
 	f->row = NULL;
@@ -119,8 +119,10 @@ finish_tx(struct tx *tx, void *arg)
 	    OK)
 		goto out;
 	if (strcmp(r.status, "recording") != 0) {
-		http_problem(f->req, ERR_CONFLICT, "RECORDING_CLOSED", "The "
-		    "recording is %s already.", r.status);
+		http_problem(f->req, ERR_CONFLICT, "RECORDING_CLOSED",
+		    "The "
+		    "recording is %s already.",
+		    r.status);
 		rc = ERR_CONFLICT;
 		goto out;
 	}
@@ -133,28 +135,31 @@ finish_tx(struct tx *tx, void *arg)
 		goto out;
 	if (failed && (rc = blocks_discard(tx, f->id)) != OK)
 		goto out;
-	st = store_prepare(tx, failed ? "UPDATE recordings SET status = ?, "
-	    "ended_at = COALESCE(ended_at, ?), points = 0, updated_at = ?, "
-	    "updated_by = ? WHERE id = ? AND status = 'recording'" :
-	    "UPDATE recordings SET status = ?, ended_at = COALESCE(ended_at, "
-	    "?), updated_at = ?, updated_by = ? WHERE id = ? AND status = "
-	    "'recording'");
+	st = store_prepare(tx,
+	    failed ? "UPDATE recordings SET status = ?, "
+		     "ended_at = COALESCE(ended_at, ?), points = 0, updated_at "
+		     "= ?, "
+		     "updated_by = ? WHERE id = ? AND status = 'recording'"
+		   : "UPDATE recordings SET status = ?, ended_at = "
+		     "COALESCE(ended_at, "
+		     "?), updated_at = ?, updated_by = ? WHERE id = ? AND "
+		     "status = "
+		     "'recording'");
 	store_bind_text(st, 1, f->to);
 	store_bind_int64(st, 2, now);
 	store_bind_int64(st, 3, now);
 	store_bind_text(st, 4, f->who->user_id);
 	store_bind_text(st, 5, f->id);
 	rc = store_step(st);
-	rc = rc == STORE_DONE ? (store_changes(st) == 1 ? OK : ERR_CONFLICT) :
-	    rc;
+	rc = rc == STORE_DONE ? (store_changes(st) == 1 ? OK : ERR_CONFLICT)
+			      : rc;
 	store_finalize(st);
 	if (rc != OK)
 		goto out;
-	changes = json_pack("{s:[s,s],s:s,s:I}", "fields", "status",
-	    "ended_at", "status", f->to, "points_discarded",
-	    (json_int_t)f->discarded);
-	rc = audit_append(tx, f->who, f->req, "recordings.finish",
-	    "recordings", f->id, changes);
+	changes = json_pack("{s:[s,s],s:s,s:I}", "fields", "status", "ended_at",
+	    "status", f->to, "points_discarded", (json_int_t)f->discarded);
+	rc = audit_append(tx, f->who, f->req, "recordings.finish", "recordings",
+	    f->id, changes);
 	json_decref(changes);
 	if (rc != OK)
 		goto out;
@@ -173,9 +178,9 @@ out:
 void
 bio_finish(struct request *req)
 {
-	struct finish	 f;
-	json_t		*s;
-	int		 rc;
+	struct finish f;
+	json_t	     *s;
+	int	      rc;
 
 	memset(&f, 0, sizeof(f));
 	f.req = req;
@@ -185,11 +190,13 @@ bio_finish(struct request *req)
 	if (!json_is_object(req->json) || json_object_size(req->json) != 1 ||
 	    !json_is_string(s) ||
 	    (strcmp(json_string_value(s), "successful") != 0 &&
-	    strcmp(json_string_value(s), "failed") != 0)) {
-		http_problem_ext(req, ERR_INVALID, NULL, json_pack(
-		    "{s:[{s:s,s:s,s:s}]}", "errors", "field", "status", "code",
-		    "invalid_choice", "detail", "the body is {\"status\": "
-		    "\"successful\" or \"failed\"}"), "The finish is not valid.");
+		strcmp(json_string_value(s), "failed") != 0)) {
+		http_problem_ext(req, ERR_INVALID, NULL,
+		    json_pack("{s:[{s:s,s:s,s:s}]}", "errors", "field",
+			"status", "code", "invalid_choice", "detail",
+			"the body is {\"status\": "
+			"\"successful\" or \"failed\"}"),
+		    "The finish is not valid.");
 		return;
 	}
 	f.to = json_string_value(s);
@@ -199,9 +206,10 @@ bio_finish(struct request *req)
 	if (rc != OK) {
 		json_decref(f.row);
 		if (!req->responded)
-			http_problem(req, rc, NULL, rc == ERR_NOT_FOUND ?
-			    "No such recording." : "The recording cannot be "
-			    "finished.");
+			http_problem(req, rc, NULL,
+			    rc == ERR_NOT_FOUND ? "No such recording."
+						: "The recording cannot be "
+						  "finished.");
 		return;
 	}
 	http_json(req, 200, f.row);
@@ -214,14 +222,14 @@ static int
 media_format(const char *ct, enum points_format *out)
 {
 	static const struct {
-		const char		*type;
-		enum points_format	 format;
+		const char	  *type;
+		enum points_format format;
 	} types[] = {
-		{"application/vnd.carebase.points", POINTS_BINARY},
-		{"application/json", POINTS_JSON},
-		{"text/csv", POINTS_CSV},
+		{ "application/vnd.carebase.points", POINTS_BINARY },
+		{ "application/json", POINTS_JSON },
+		{ "text/csv", POINTS_CSV },
 	};
-	size_t	 i, n;
+	size_t i, n;
 
 	if (ct == NULL)
 		return (ERR_MEDIA_TYPE);
@@ -241,8 +249,8 @@ media_format(const char *ct, enum points_format *out)
 static int
 rate_parse(const char *s, uint32_t *out)
 {
-	uint64_t	 v = 0;
-	int		 frac = -1, digits = 0;
+	uint64_t v = 0;
+	int	 frac = -1, digits = 0;
 
 	for (; *s != '\0'; s++) {
 		if (*s == '.' && frac < 0 && digits > 0) {
@@ -271,26 +279,29 @@ rate_parse(const char *s, uint32_t *out)
 static int
 csv_args(struct request *req, uint64_t *seq, uint32_t *rate, int64_t *t0)
 {
-	json_t		*errs = json_array();
-	const char	*s;
-	int64_t		 n;
+	json_t	   *errs = json_array();
+	const char *s;
+	int64_t	    n;
 
 	*seq = 0;
 	*rate = 0;
 	*t0 = 0;
 	if ((s = http_query(req, "seq")) == NULL ||
 	    parse_int64(s, 0, INT64_MAX, &n) != 0)
-		bio_err(errs, "seq", "required", "?seq= takes the batch "
+		bio_err(errs, "seq", "required",
+		    "?seq= takes the batch "
 		    "number, 0 or more");
 	else
 		*seq = (uint64_t)n;
 	if ((s = http_query(req, "rate")) != NULL && strcmp(s, "0") != 0) {
 		if (rate_parse(s, rate) != OK || *rate == 0)
-			bio_err(errs, "rate", "invalid_format", "?rate= takes "
+			bio_err(errs, "rate", "invalid_format",
+			    "?rate= takes "
 			    "the sample rate in Hz (up to 3 decimals), or 0 "
 			    "for a first column of times");
 		else if (bio_time_arg(http_query(req, "t0"), t0) != OK)
-			bio_err(errs, "t0", "required", "?t0= takes the time "
+			bio_err(errs, "t0", "required",
+			    "?t0= takes the time "
 			    "of the first row (ISO 8601 or ms) when a rate is "
 			    "given");
 	}
@@ -299,18 +310,18 @@ csv_args(struct request *req, uint64_t *seq, uint32_t *rate, int64_t *t0)
 
 /* Every channel of the batch must be one of the data type's (if named). */
 static int
-channels_check(struct request *req, const struct bio_rec *r,
-    const struct points_batch *b)
+channels_check(
+    struct request *req, const struct bio_rec *r, const struct points_batch *b)
 {
-	json_t	*v;
-	size_t	 i, j;
+	json_t *v;
+	size_t	i, j;
 
 	if (json_array_size(r->channels) == 0)
 		return (OK);
 	for (i = 0; i < b->nchannels; i++) {
-		json_array_foreach(r->channels, j, v)
-			if (strcmp(json_string_value(v), b->ch[i].name) == 0)
-				break;
+		json_array_foreach(r->channels, j,
+		    v) if (strcmp(json_string_value(v), b->ch[i].name) ==
+		    0) break;
 		if (j == json_array_size(r->channels)) {
 			http_problem(req, ERR_INVALID, "UNKNOWN_CHANNEL",
 			    "Channel %s is not one of the %s data type's.",
@@ -326,16 +337,18 @@ static int
 channels_cap(struct request *req, struct tx *tx, const char *id,
     const struct points_batch *b)
 {
-	size_t	 fresh, held;
-	int	 rc;
+	size_t fresh, held;
+	int    rc;
 
 	if ((rc = blocks_channels_fresh(tx, id, b, &fresh, &held)) != OK)
 		return (rc);
 	if (fresh == 0 || held + fresh <= BLOCKS_CHANNELS_MAX)
 		return (OK);
-	http_problem(req, ERR_INVALID, "TOO_MANY_CHANNELS", "The recording "
+	http_problem(req, ERR_INVALID, "TOO_MANY_CHANNELS",
+	    "The recording "
 	    "holds %zu channels and the batch adds %zu: a recording holds at "
-	    "most %d.", held, fresh, BLOCKS_CHANNELS_MAX);
+	    "most %d.",
+	    held, fresh, BLOCKS_CHANNELS_MAX);
 	return (ERR_INVALID);
 }
 
@@ -351,60 +364,66 @@ static int
 batch_digest(enum points_format fmt, const struct request *req,
     const struct points_batch *b, uint8_t *out)
 {
-	crypto_generichash_state	 st;
-	int				 rc;
+	crypto_generichash_state st;
+	int			 rc;
 
 	/* BLAKE2b: twice SHA-256's speed here, and collision-resistant
 	 * all the same (the digest tells a retry from a different batch). */
 	if (fmt == POINTS_BINARY)
 		return (crypto_generichash(out, BLOCKS_DIGEST_LEN,
-		    (const unsigned char *)req->body, req->body_len, NULL, 0) ==
-		    0 ? OK : ERR_INTERNAL);
+			    (const unsigned char *)req->body, req->body_len,
+			    NULL, 0) == 0
+			? OK
+			: ERR_INTERNAL);
 	if (crypto_generichash_init(&st, NULL, 0, BLOCKS_DIGEST_LEN) != 0)
 		return (ERR_INTERNAL);
 	if ((rc = points_write_binary_cb(b, digest_put, &st)) != OK)
 		return (rc == ERR_INVALID ? ERR_INTERNAL : rc);
-	return (crypto_generichash_final(&st, out, BLOCKS_DIGEST_LEN) == 0 ?
-	    OK : ERR_INTERNAL);
+	return (crypto_generichash_final(&st, out, BLOCKS_DIGEST_LEN) == 0
+		? OK
+		: ERR_INTERNAL);
 }
 
 static int
 ingest_tx(struct tx *tx, void *arg)
 {
-	struct ingest		*in = arg;
-	struct points_batch	*b = in->batch;
-	struct bio_rec		 r;
-	struct stmt		*st;
-	enum batch_state	 state;
-	json_t			*changes;
-	int64_t			 now = time_now_ms();
-	size_t			 i;
-	int			 rc;
+	struct ingest	    *in = arg;
+	struct points_batch *b = in->batch;
+	struct bio_rec	     r;
+	struct stmt	    *st;
+	enum batch_state     state;
+	json_t		    *changes;
+	int64_t		     now = time_now_ms();
+	size_t		     i;
+	int		     rc;
 
 	in->duplicate = 0;
 	if ((rc = bio_lock(tx, in->id)) != OK ||
 	    (rc = bio_rec_load(tx, in->id, &r)) != OK)
 		return (rc);
-	if ((rc = write_access(in->req, tx, &r, in->who, in->update,
-	    in->read)) != OK)
+	if ((rc = write_access(
+		 in->req, tx, &r, in->who, in->update, in->read)) != OK)
 		goto out;
-	if ((rc = blocks_batch_state(tx, in->id, (int64_t)b->seq, in->digest,
-	    &state)) != OK)
+	if ((rc = blocks_batch_state(
+		 tx, in->id, (int64_t)b->seq, in->digest, &state)) != OK)
 		goto out;
 	if (state == BATCH_DUPLICATE) {
 		in->duplicate = 1;
 		goto out;
 	}
 	if (state == BATCH_CONFLICT) {
-		http_problem(in->req, ERR_CONFLICT, "BATCH_CONFLICT", "Batch "
+		http_problem(in->req, ERR_CONFLICT, "BATCH_CONFLICT",
+		    "Batch "
 		    "%llu of this recording was stored with other content.",
 		    (unsigned long long)b->seq);
 		rc = ERR_CONFLICT;
 		goto out;
 	}
 	if (strcmp(r.status, "recording") != 0) {
-		http_problem(in->req, ERR_CONFLICT, "RECORDING_CLOSED", "The "
-		    "recording is %s: it takes no more points.", r.status);
+		http_problem(in->req, ERR_CONFLICT, "RECORDING_CLOSED",
+		    "The "
+		    "recording is %s: it takes no more points.",
+		    r.status);
 		rc = ERR_CONFLICT;
 		goto out;
 	}
@@ -416,9 +435,10 @@ ingest_tx(struct tx *tx, void *arg)
 		if ((rc = blocks_append(tx, in->id, &b->ch[i])) != OK)
 			goto out;
 	if ((rc = blocks_batch_add(tx, in->id, (int64_t)b->seq, in->digest,
-	    (int64_t)b->total, now)) != OK)
+		 (int64_t)b->total, now)) != OK)
 		goto out;
-	st = store_prepare(tx, "UPDATE recordings SET points = points + ?, "
+	st = store_prepare(tx,
+	    "UPDATE recordings SET points = points + ?, "
 	    "updated_at = ? WHERE id = ?");
 	store_bind_int64(st, 1, (int64_t)b->total);
 	store_bind_int64(st, 2, now);
@@ -430,8 +450,8 @@ ingest_tx(struct tx *tx, void *arg)
 	rc = OK;
 	if (in->who->is_staff) {
 		/* Every write by staff is audited (never the values). */
-		changes = json_pack("{s:[s],s:I,s:I}", "fields", "points", "seq",
-		    (json_int_t)b->seq, "points", (json_int_t)b->total);
+		changes = json_pack("{s:[s],s:I,s:I}", "fields", "points",
+		    "seq", (json_int_t)b->seq, "points", (json_int_t)b->total);
 		rc = audit_append(tx, in->who, in->req,
 		    "recordings.points.write", "recordings", in->id, changes);
 		json_decref(changes);
@@ -444,27 +464,29 @@ out:
 void
 bio_points_post(struct request *req)
 {
-	struct ingest		 in;
-	struct points_batch	*b;
-	enum points_format	 fmt;
-	uint64_t		 seq = 0;
-	uint32_t		 rate = 0;
-	int64_t			 t0 = 0;
-	char			 err[256];
-	int			 rc;
+	struct ingest	     in;
+	struct points_batch *b;
+	enum points_format   fmt;
+	uint64_t	     seq = 0;
+	uint32_t	     rate = 0;
+	int64_t		     t0 = 0;
+	char		     err[256];
+	int		     rc;
 
 	memset(&in, 0, sizeof(in));
 	in.req = req;
 	if (bio_caller(req, &in.who, &in.id) != OK)
 		return;
 	if (media_format(http_header(req, "Content-Type"), &fmt) != OK) {
-		http_problem(req, ERR_MEDIA_TYPE, NULL, "Points are sent as "
+		http_problem(req, ERR_MEDIA_TYPE, NULL,
+		    "Points are sent as "
 		    "application/vnd.carebase.points, application/json or "
 		    "text/csv.");
 		return;
 	}
 	if (req->body == NULL || req->body_len == 0) {
-		http_problem(req, ERR_MALFORMED, "POINTS_MALFORMED", "A batch "
+		http_problem(req, ERR_MALFORMED, "POINTS_MALFORMED",
+		    "A batch "
 		    "of points is required.");
 		return;
 	}
@@ -478,14 +500,18 @@ bio_points_post(struct request *req)
 	rc = points_parse(fmt, (const uint8_t *)req->body, req->body_len, seq,
 	    rate, t0, b, err, sizeof(err));
 	if (rc != OK) {
-		http_problem(req, rc, rc == ERR_TOO_LARGE ? "BATCH_TOO_LARGE" :
-		    rc == ERR_INVALID ? "POINTS_INVALID" : rc == ERR_MALFORMED ?
-		    "POINTS_MALFORMED" : NULL, "The batch is not accepted: %s",
+		http_problem(req, rc,
+		    rc == ERR_TOO_LARGE	      ? "BATCH_TOO_LARGE"
+			: rc == ERR_INVALID   ? "POINTS_INVALID"
+			: rc == ERR_MALFORMED ? "POINTS_MALFORMED"
+					      : NULL,
+		    "The batch is not accepted: %s",
 		    err[0] != '\0' ? err : "unreadable");
 		goto out;
 	}
 	if (b->seq > INT64_MAX) {
-		http_problem(req, ERR_INVALID, "POINTS_INVALID", "The batch "
+		http_problem(req, ERR_INVALID, "POINTS_INVALID",
+		    "The batch "
 		    "seq is above 2^63 - 1.");
 		goto out;
 	}
@@ -499,15 +525,18 @@ bio_points_post(struct request *req)
 	rc = store_run(req->db, STORE_TX_WRITE, ingest_tx, &in);
 	if (rc != OK) {
 		if (!req->responded)
-			http_problem(req, rc, NULL, rc == ERR_NOT_FOUND ?
-			    "No such recording." : "The points cannot be "
-			    "stored.");
+			http_problem(req, rc, NULL,
+			    rc == ERR_NOT_FOUND ? "No such recording."
+						: "The points cannot be "
+						  "stored.");
 		goto out;
 	}
-	http_json(req, in.duplicate ? 200 : 201, json_pack("{s:s,s:I,s:I,s:I,"
-	    "s:b}", "recording_id", in.id, "seq", (json_int_t)b->seq,
-	    "points", (json_int_t)b->total, "channels",
-	    (json_int_t)b->nchannels, "duplicate", in.duplicate));
+	http_json(req, in.duplicate ? 200 : 201,
+	    json_pack("{s:s,s:I,s:I,s:I,"
+		      "s:b}",
+		"recording_id", in.id, "seq", (json_int_t)b->seq, "points",
+		(json_int_t)b->total, "channels", (json_int_t)b->nchannels,
+		"duplicate", in.duplicate));
 out:
 	points_batch_free(b);
 	free(b);

@@ -27,56 +27,56 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <nmmintrin.h>
-#define CRC_HW	1
+#define CRC_HW 1
 #endif
 
-#define BIN_HEAD	18	/* magic 4, flags 4, seq 8, nchannels 2 */
-#define BIN_CHAN	16	/* after the name: rate 4, t0 8, count 4 */
-#define BIN_CRC		4
-#define CRC_POLY	0x82f63b78u	/* Castagnoli, reflected */
+#define BIN_HEAD 18 /* magic 4, flags 4, seq 8, nchannels 2 */
+#define BIN_CHAN 16 /* after the name: rate 4, t0 8, count 4 */
+#define BIN_CRC	 4
+#define CRC_POLY 0x82f63b78u /* Castagnoli, reflected */
 
 /* A growable array of one CSV column. */
 struct column {
-	size_t		 cap;
+	size_t cap;
 };
 
 /* points_write_binary_cb's state: the sink and the CRC so far. */
 struct sink {
-	int		(*put)(void *, const void *, size_t);
-	void		*arg;
-	uint32_t	 crc;
+	int (*put)(void *, const void *, size_t);
+	void	*arg;
+	uint32_t crc;
 };
 
-static int	fail(char *, size_t, int, const char *, ...)
-		    __attribute__((format(printf, 4, 5)));
-static int	name_ok(const char *, size_t);
-static int	batch_check(struct points_batch *, char *, size_t);
-static int	parse_binary(const uint8_t *, size_t, struct points_batch *,
-		    char *, size_t);
-static int	parse_json(const uint8_t *, size_t, struct points_batch *,
-		    char *, size_t);
-static int	json_channel(json_t *, size_t, struct points_batch *, char *,
-		    size_t);
-static int	json_rate(json_t *, const char *, uint32_t *, char *, size_t);
-static int	parse_csv(const uint8_t *, size_t, uint64_t, uint32_t,
-		    int64_t, struct points_batch *, char *, size_t);
-static int	csv_header(const char *, size_t, int, struct points_batch *,
-		    char *, size_t);
-static int	sink_put(struct sink *, const void *, size_t);
-static int	buf_put(void *, const void *, size_t);
-static int	put_arrays(const struct points_channel *, struct sink *);
-static int	csv_int(const char *, size_t, int64_t, int64_t, int64_t *);
-static int	csv_push(struct points_channel *, struct column *, int32_t,
-		    int64_t, int);
+static int fail(char *, size_t, int, const char *, ...)
+    __attribute__((format(printf, 4, 5)));
+static int name_ok(const char *, size_t);
+static int batch_check(struct points_batch *, char *, size_t);
+static int parse_binary(
+    const uint8_t *, size_t, struct points_batch *, char *, size_t);
+static int parse_json(
+    const uint8_t *, size_t, struct points_batch *, char *, size_t);
+static int json_channel(
+    json_t *, size_t, struct points_batch *, char *, size_t);
+static int json_rate(json_t *, const char *, uint32_t *, char *, size_t);
+static int parse_csv(const uint8_t *, size_t, uint64_t, uint32_t, int64_t,
+    struct points_batch *, char *, size_t);
+static int csv_header(
+    const char *, size_t, int, struct points_batch *, char *, size_t);
+static int sink_put(struct sink *, const void *, size_t);
+static int buf_put(void *, const void *, size_t);
+static int put_arrays(const struct points_channel *, struct sink *);
+static int csv_int(const char *, size_t, int64_t, int64_t, int64_t *);
+static int csv_push(
+    struct points_channel *, struct column *, int32_t, int64_t, int);
 static void	crc_init(void);
-static uint32_t	crc_sw(uint32_t, const uint8_t *, size_t);
+static uint32_t crc_sw(uint32_t, const uint8_t *, size_t);
 #ifdef CRC_HW
-static uint32_t	crc_hw(uint32_t, const uint8_t *, size_t);
+static uint32_t crc_hw(uint32_t, const uint8_t *, size_t);
 #endif
 
-static pthread_once_t	 crc_once = PTHREAD_ONCE_INIT;
-static uint32_t		 crc_table[8][256];
-static int		 crc_have_hw;
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+static uint32_t	      crc_table[8][256];
+static int	      crc_have_hw;
 
 static inline uint16_t
 rd16(const uint8_t *p)
@@ -116,7 +116,7 @@ wr64(uint8_t *p, uint64_t v)
 static int
 fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	if (err != NULL && errlen > 0) {
 		va_start(ap, fmt);
@@ -131,7 +131,7 @@ points_parse(enum points_format fmt, const uint8_t *body, size_t len,
     uint64_t csv_seq, uint32_t csv_rate_mhz, int64_t csv_t0_ms,
     struct points_batch *out, char *err, size_t errlen)
 {
-	int	 rc;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if (err != NULL && errlen > 0)
@@ -163,7 +163,7 @@ points_parse(enum points_format fmt, const uint8_t *body, size_t len,
 void
 points_batch_free(struct points_batch *b)
 {
-	size_t	 i;
+	size_t i;
 
 	if (b == NULL)
 		return;
@@ -178,13 +178,13 @@ points_batch_free(struct points_batch *b)
 static int
 name_ok(const char *s, size_t n)
 {
-	size_t	 i;
+	size_t i;
 
 	if (n == 0 || n > POINTS_NAME_MAX)
 		return (0);
 	for (i = 0; i < n; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			(s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
 			return (0);
 	return (1);
 }
@@ -196,9 +196,9 @@ name_ok(const char *s, size_t n)
 static int
 batch_check(struct points_batch *b, char *err, size_t errlen)
 {
-	struct points_channel	*c;
-	int64_t			 last;
-	size_t			 i, j, total = 0;
+	struct points_channel *c;
+	int64_t		       last;
+	size_t		       i, j, total = 0;
 
 	if (b->nchannels == 0)
 		return (fail(err, errlen, ERR_INVALID,
@@ -209,9 +209,10 @@ batch_check(struct points_batch *b, char *err, size_t errlen)
 	for (i = 0; i < b->nchannels; i++) {
 		c = &b->ch[i];
 		if (!name_ok(c->name, strlen(c->name)))
-			return (fail(err, errlen, ERR_INVALID, "channel %zu: "
-			    "a name is 1 to %d of a-z, 0-9 and _", i + 1,
-			    POINTS_NAME_MAX));
+			return (fail(err, errlen, ERR_INVALID,
+			    "channel %zu: "
+			    "a name is 1 to %d of a-z, 0-9 and _",
+			    i + 1, POINTS_NAME_MAX));
 		for (j = 0; j < i; j++)
 			if (strcmp(b->ch[j].name, c->name) == 0)
 				return (fail(err, errlen, ERR_INVALID,
@@ -220,31 +221,42 @@ batch_check(struct points_batch *b, char *err, size_t errlen)
 			return (fail(err, errlen, ERR_INVALID,
 			    "channel %s has no samples", c->name));
 		if (c->count > POINTS_BATCH_MAX - total)
-			return (fail(err, errlen, ERR_TOO_LARGE, "more than %u "
-			    "samples in one batch", POINTS_BATCH_MAX));
+			return (fail(err, errlen, ERR_TOO_LARGE,
+			    "more than %u "
+			    "samples in one batch",
+			    POINTS_BATCH_MAX));
 		total += c->count;
 		if (c->rate_mhz > POINTS_RATE_MAX)
-			return (fail(err, errlen, ERR_INVALID, "channel %s: "
-			    "rate above %u Hz", c->name, POINTS_RATE_MAX / 1000));
+			return (fail(err, errlen, ERR_INVALID,
+			    "channel %s: "
+			    "rate above %u Hz",
+			    c->name, POINTS_RATE_MAX / 1000));
 		if (c->rate_mhz > 0) {
 			if (c->ts_ms != NULL)
 				return (fail(err, errlen, ERR_INVALID,
 				    "channel %s: timestamps with a rate",
 				    c->name));
 			if (c->t0_ms < 0 || c->t0_ms > POINTS_TIME_MAX ||
-			    points_time_us(c->t0_ms, c->rate_mhz,
-			    c->count - 1) / 1000 > POINTS_TIME_MAX)
+			    points_time_us(
+				c->t0_ms, c->rate_mhz, c->count - 1) /
+				    1000 >
+				POINTS_TIME_MAX)
 				return (fail(err, errlen, ERR_INVALID,
 				    "channel %s: times must lie between "
-				    "1970 and 9999", c->name));
+				    "1970 and 9999",
+				    c->name));
 			continue;
 		}
 		if (c->ts_ms == NULL)
-			return (fail(err, errlen, ERR_INVALID, "channel %s: "
-			    "an irregular channel needs timestamps", c->name));
+			return (fail(err, errlen, ERR_INVALID,
+			    "channel %s: "
+			    "an irregular channel needs timestamps",
+			    c->name));
 		if (c->t0_ms != 0)
-			return (fail(err, errlen, ERR_INVALID, "channel %s: "
-			    "t0 must be 0 on an irregular channel", c->name));
+			return (fail(err, errlen, ERR_INVALID,
+			    "channel %s: "
+			    "t0 must be 0 on an irregular channel",
+			    c->name));
 		last = 0;
 		for (j = 0; j < c->count; j++) {
 			if (c->ts_ms[j] < last)
@@ -252,14 +264,17 @@ batch_check(struct points_batch *b, char *err, size_t errlen)
 			last = c->ts_ms[j];
 		}
 		if (j < c->count)
-			return (fail(err, errlen, ERR_INVALID, "channel %s: "
-			    "timestamp %zu (%lld) is %s", c->name, j + 1,
-			    (long long)c->ts_ms[j], c->ts_ms[j] < 0 ?
-			    "before 1970" : "before the one preceding it"));
+			return (fail(err, errlen, ERR_INVALID,
+			    "channel %s: "
+			    "timestamp %zu (%lld) is %s",
+			    c->name, j + 1, (long long)c->ts_ms[j],
+			    c->ts_ms[j] < 0 ? "before 1970"
+					    : "before the one preceding it"));
 		if (last > POINTS_TIME_MAX)
-			return (fail(err, errlen, ERR_INVALID, "channel %s: "
-			    "timestamp %lld is after 9999", c->name,
-			    (long long)last));
+			return (fail(err, errlen, ERR_INVALID,
+			    "channel %s: "
+			    "timestamp %lld is after 9999",
+			    c->name, (long long)last));
 	}
 	b->total = total;
 	return (OK);
@@ -268,13 +283,13 @@ batch_check(struct points_batch *b, char *err, size_t errlen)
 /* --- binary format version 1 ------------------------------------------ */
 
 static int
-parse_binary(const uint8_t *p, size_t len, struct points_batch *b,
-    char *err, size_t errlen)
+parse_binary(const uint8_t *p, size_t len, struct points_batch *b, char *err,
+    size_t errlen)
 {
-	size_t			 at[POINTS_CHANNELS_MAX];
-	struct points_channel	*c;
-	size_t			 off, end, nch, i, nl, count, w, total = 0;
-	uint32_t		 rate, want;
+	size_t		       at[POINTS_CHANNELS_MAX];
+	struct points_channel *c;
+	size_t		       off, end, nch, i, nl, count, w, total = 0;
+	uint32_t	       rate, want;
 
 	if (len < 4 || memcmp(p, "CBP", 3) != 0)
 		return (fail(err, errlen, ERR_MALFORMED,
@@ -282,7 +297,8 @@ parse_binary(const uint8_t *p, size_t len, struct points_batch *b,
 	if (p[3] != '1')
 		return (fail(err, errlen, ERR_MALFORMED,
 		    "points format version %c is not supported (this server "
-		    "reads CBP1)", p[3] >= 0x21 && p[3] < 0x7f ? p[3] : '?'));
+		    "reads CBP1)",
+		    p[3] >= 0x21 && p[3] < 0x7f ? p[3] : '?'));
 	if (len < BIN_HEAD + BIN_CRC)
 		return (fail(err, errlen, ERR_MALFORMED,
 		    "truncated: %zu bytes, a batch has at least %d", len,
@@ -324,7 +340,8 @@ parse_binary(const uint8_t *p, size_t len, struct points_batch *b,
 		if ((end - off) / w < count)
 			return (fail(err, errlen, ERR_MALFORMED,
 			    "truncated: channel %zu needs %zu bytes of "
-			    "samples%s, %zu left", i + 1, count * w,
+			    "samples%s, %zu left",
+			    i + 1, count * w,
 			    rate == 0 ? " and timestamps" : "", end - off));
 		off += count * w;
 	}
@@ -341,9 +358,10 @@ parse_binary(const uint8_t *p, size_t len, struct points_batch *b,
 		off = at[i];
 		nl = p[off];
 		if (!name_ok((const char *)p + off + 1, nl))
-			return (fail(err, errlen, ERR_INVALID, "channel %zu: "
-			    "a name is 1 to %d of a-z, 0-9 and _", i + 1,
-			    POINTS_NAME_MAX));
+			return (fail(err, errlen, ERR_INVALID,
+			    "channel %zu: "
+			    "a name is 1 to %d of a-z, 0-9 and _",
+			    i + 1, POINTS_NAME_MAX));
 		memcpy(c->name, p + off + 1, nl);
 		c->name[nl] = '\0';
 		off += 1 + nl;
@@ -353,7 +371,7 @@ parse_binary(const uint8_t *p, size_t len, struct points_batch *b,
 		off += BIN_CHAN;
 		b->nchannels = i + 1;
 		if (c->count == 0)
-			continue;	/* batch_check says why */
+			continue; /* batch_check says why */
 		if ((c->samples = malloc(c->count * 4)) == NULL)
 			return (fail(err, errlen, ERR_NOMEM, "out of memory"));
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -393,8 +411,8 @@ buf_put(void *arg, const void *p, size_t n)
 int
 points_write_binary(const struct points_batch *b, struct buf *out)
 {
-	size_t	 start = out->len;
-	int	 rc;
+	size_t start = out->len;
+	int    rc;
 
 	if ((rc = points_write_binary_cb(b, buf_put, out)) != OK &&
 	    out->data != NULL) {
@@ -408,12 +426,11 @@ int
 points_write_binary_cb(const struct points_batch *b,
     int (*put)(void *, const void *, size_t), void *arg)
 {
-	const struct points_channel	*c;
-	struct sink			 k;
-	uint8_t				 h[BIN_HEAD + 1 + POINTS_NAME_MAX +
-					    BIN_CHAN];
-	size_t				 i, nl;
-	int				 rc;
+	const struct points_channel *c;
+	struct sink		     k;
+	uint8_t h[BIN_HEAD + 1 + POINTS_NAME_MAX + BIN_CHAN];
+	size_t	i, nl;
+	int	rc;
 
 	if (b->nchannels > POINTS_CHANNELS_MAX)
 		return (ERR_INVALID);
@@ -455,15 +472,15 @@ points_write_binary_cb(const struct points_batch *b,
 static int
 put_arrays(const struct points_channel *c, struct sink *k)
 {
-	int	 rc = OK;
+	int rc = OK;
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	if (c->count > 0)
 		rc = sink_put(k, c->samples, c->count * 4);
 	if (rc == OK && c->count > 0 && c->rate_mhz == 0)
 		rc = sink_put(k, c->ts_ms, c->count * 8);
 #else
-	uint8_t	 tmp[8];
-	size_t	 j;
+	uint8_t tmp[8];
+	size_t j;
 
 	for (j = 0; rc == OK && j < c->count; j++) {
 		wr32(tmp, (uint32_t)c->samples[j]);
@@ -480,17 +497,17 @@ put_arrays(const struct points_channel *c, struct sink *k)
 /* --- JSON --------------------------------------------------------------- */
 
 static int
-parse_json(const uint8_t *body, size_t len, struct points_batch *b,
-    char *err, size_t errlen)
+parse_json(const uint8_t *body, size_t len, struct points_batch *b, char *err,
+    size_t errlen)
 {
-	json_error_t	 jerr;
-	json_t		*root, *v, *chans = NULL;
-	const char	*key;
-	size_t		 i;
-	int		 rc = ERR_MALFORMED, have_seq = 0;
+	json_error_t jerr;
+	json_t	    *root, *v, *chans = NULL;
+	const char  *key;
+	size_t	     i;
+	int	     rc = ERR_MALFORMED, have_seq = 0;
 
-	root = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES,
-	    &jerr);
+	root =
+	    json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL)
 		return (fail(err, errlen, ERR_MALFORMED,
 		    "not JSON: %s (line %d, column %d)", jerr.text, jerr.line,
@@ -499,10 +516,12 @@ parse_json(const uint8_t *body, size_t len, struct points_batch *b,
 		fail(err, errlen, rc, "the body must be a JSON object");
 		goto out;
 	}
-	json_object_foreach(root, key, v) {
+	json_object_foreach(root, key, v)
+	{
 		if (strcmp(key, "seq") == 0) {
 			if (!json_is_integer(v) || json_integer_value(v) < 0) {
-				fail(err, errlen, rc, "seq must be an integer "
+				fail(err, errlen, rc,
+				    "seq must be an integer "
 				    ">= 0");
 				goto out;
 			}
@@ -510,14 +529,17 @@ parse_json(const uint8_t *body, size_t len, struct points_batch *b,
 			have_seq = 1;
 		} else if (strcmp(key, "channels") == 0) {
 			if (!json_is_array(v)) {
-				fail(err, errlen, rc, "channels must be an "
+				fail(err, errlen, rc,
+				    "channels must be an "
 				    "array");
 				goto out;
 			}
 			chans = v;
 		} else {
-			fail(err, errlen, rc, "unknown member \"%.40s\" (a "
-			    "batch has seq and channels)", key);
+			fail(err, errlen, rc,
+			    "unknown member \"%.40s\" (a "
+			    "batch has seq and channels)",
+			    key);
 			goto out;
 		}
 	}
@@ -531,11 +553,14 @@ parse_json(const uint8_t *body, size_t len, struct points_batch *b,
 		goto out;
 	}
 	if (json_array_size(chans) > POINTS_CHANNELS_MAX) {
-		rc = fail(err, errlen, ERR_TOO_LARGE, "%zu channels, at most "
-		    "%d", json_array_size(chans), POINTS_CHANNELS_MAX);
+		rc = fail(err, errlen, ERR_TOO_LARGE,
+		    "%zu channels, at most "
+		    "%d",
+		    json_array_size(chans), POINTS_CHANNELS_MAX);
 		goto out;
 	}
-	json_array_foreach(chans, i, v) {
+	json_array_foreach(chans, i, v)
+	{
 		if ((rc = json_channel(v, i, b, err, errlen)) != OK)
 			goto out;
 	}
@@ -546,20 +571,21 @@ out:
 }
 
 static int
-json_channel(json_t *o, size_t i, struct points_batch *b, char *err,
-    size_t errlen)
+json_channel(
+    json_t *o, size_t i, struct points_batch *b, char *err, size_t errlen)
 {
-	struct points_channel	*c = &b->ch[i];
-	json_t			*v, *name = NULL, *t0 = NULL, *rate = NULL;
-	json_t			*samples = NULL, *ts = NULL;
-	const char		*key, *s;
-	json_int_t		 x;
-	size_t			 j, n, total = 0;
+	struct points_channel *c = &b->ch[i];
+	json_t		      *v, *name = NULL, *t0 = NULL, *rate = NULL;
+	json_t		      *samples = NULL, *ts = NULL;
+	const char	      *key, *s;
+	json_int_t	       x;
+	size_t		       j, n, total = 0;
 
 	if (!json_is_object(o))
 		return (fail(err, errlen, ERR_MALFORMED,
 		    "channel %zu must be an object", i + 1));
-	json_object_foreach(o, key, v) {
+	json_object_foreach(o, key, v)
+	{
 		if (strcmp(key, "name") == 0)
 			name = v;
 		else if (strcmp(key, "t0") == 0)
@@ -571,23 +597,29 @@ json_channel(json_t *o, size_t i, struct points_batch *b, char *err,
 		else if (strcmp(key, "timestamps") == 0)
 			ts = v;
 		else
-			return (fail(err, errlen, ERR_MALFORMED, "channel %zu: "
+			return (fail(err, errlen, ERR_MALFORMED,
+			    "channel %zu: "
 			    "unknown member \"%.40s\" (a channel has name, "
-			    "samples and t0 + rate or timestamps)", i + 1,
-			    key));
+			    "samples and t0 + rate or timestamps)",
+			    i + 1, key));
 	}
 	if (!json_is_string(name) || !json_is_array(samples))
-		return (fail(err, errlen, ERR_MALFORMED, "channel %zu needs a "
-		    "name (string) and samples (array)", i + 1));
+		return (fail(err, errlen, ERR_MALFORMED,
+		    "channel %zu needs a "
+		    "name (string) and samples (array)",
+		    i + 1));
 	s = json_string_value(name);
 	if (!name_ok(s, json_string_length(name)))
-		return (fail(err, errlen, ERR_INVALID, "channel %zu: a name is "
-		    "1 to %d of a-z, 0-9 and _", i + 1, POINTS_NAME_MAX));
+		return (fail(err, errlen, ERR_INVALID,
+		    "channel %zu: a name is "
+		    "1 to %d of a-z, 0-9 and _",
+		    i + 1, POINTS_NAME_MAX));
 	memcpy(c->name, s, json_string_length(name) + 1);
 	b->nchannels = i + 1;
-	if (ts != NULL ? (t0 != NULL || rate != NULL || !json_is_array(ts)) :
-	    (t0 == NULL || rate == NULL))
-		return (fail(err, errlen, ERR_MALFORMED, "channel %s: give "
+	if (ts != NULL ? (t0 != NULL || rate != NULL || !json_is_array(ts))
+		       : (t0 == NULL || rate == NULL))
+		return (fail(err, errlen, ERR_MALFORMED,
+		    "channel %s: give "
 		    "t0 and rate (regular) or a timestamps array (irregular)",
 		    c->name));
 	for (j = 0; j < i; j++)
@@ -600,9 +632,10 @@ json_channel(json_t *o, size_t i, struct points_batch *b, char *err,
 		return (fail(err, errlen, ERR_INVALID,
 		    "channel %s has no samples", c->name));
 	if (ts != NULL && json_array_size(ts) != n)
-		return (fail(err, errlen, ERR_INVALID, "channel %s: %zu "
-		    "timestamps for %zu samples", c->name, json_array_size(ts),
-		    n));
+		return (fail(err, errlen, ERR_INVALID,
+		    "channel %s: %zu "
+		    "timestamps for %zu samples",
+		    c->name, json_array_size(ts), n));
 	if (rate != NULL) {
 		if (json_rate(rate, c->name, &c->rate_mhz, err, errlen) != OK)
 			return (ERR_INVALID);
@@ -615,7 +648,8 @@ json_channel(json_t *o, size_t i, struct points_batch *b, char *err,
 		} else if (json_is_integer(t0))
 			c->t0_ms = json_integer_value(t0);
 		else
-			return (fail(err, errlen, ERR_MALFORMED, "channel %s: "
+			return (fail(err, errlen, ERR_MALFORMED,
+			    "channel %s: "
 			    "t0 is an ISO 8601 string or integer ms",
 			    c->name));
 	}
@@ -627,21 +661,25 @@ json_channel(json_t *o, size_t i, struct points_batch *b, char *err,
 	for (j = 0; j < n; j++) {
 		v = json_array_get(samples, j);
 		if (!json_is_integer(v))
-			return (fail(err, errlen, ERR_MALFORMED, "channel %s: "
-			    "sample %zu is not an integer", c->name, j + 1));
+			return (fail(err, errlen, ERR_MALFORMED,
+			    "channel %s: "
+			    "sample %zu is not an integer",
+			    c->name, j + 1));
 		x = json_integer_value(v);
 		if (x < INT32_MIN || x > INT32_MAX)
-			return (fail(err, errlen, ERR_INVALID, "channel %s: "
-			    "sample %zu (%lld) is outside int32", c->name,
-			    j + 1, (long long)x));
+			return (fail(err, errlen, ERR_INVALID,
+			    "channel %s: "
+			    "sample %zu (%lld) is outside int32",
+			    c->name, j + 1, (long long)x));
 		c->samples[j] = (int32_t)x;
 		if (ts == NULL)
 			continue;
 		v = json_array_get(ts, j);
 		if (!json_is_integer(v))
-			return (fail(err, errlen, ERR_MALFORMED, "channel %s: "
-			    "timestamp %zu is not an integer (ms)", c->name,
-			    j + 1));
+			return (fail(err, errlen, ERR_MALFORMED,
+			    "channel %s: "
+			    "timestamp %zu is not an integer (ms)",
+			    c->name, j + 1));
 		c->ts_ms[j] = json_integer_value(v);
 	}
 	return (OK);
@@ -653,32 +691,37 @@ json_channel(json_t *o, size_t i, struct points_batch *b, char *err,
  * every later sample's time drift.
  */
 static int
-json_rate(json_t *v, const char *name, uint32_t *mhz, char *err,
-    size_t errlen)
+json_rate(json_t *v, const char *name, uint32_t *mhz, char *err, size_t errlen)
 {
-	double	 hz, m;
+	double hz, m;
 
 	if (json_is_integer(v)) {
 		if (json_integer_value(v) <= 0 ||
 		    json_integer_value(v) > POINTS_RATE_MAX / 1000)
-			return (fail(err, errlen, ERR_INVALID, "channel %s: "
-			    "rate must be above 0 and at most %u Hz", name,
-			    POINTS_RATE_MAX / 1000));
+			return (fail(err, errlen, ERR_INVALID,
+			    "channel %s: "
+			    "rate must be above 0 and at most %u Hz",
+			    name, POINTS_RATE_MAX / 1000));
 		*mhz = (uint32_t)json_integer_value(v) * 1000;
 		return (OK);
 	}
 	if (!json_is_real(v))
-		return (fail(err, errlen, ERR_INVALID, "channel %s: rate is "
-		    "a number of Hz", name));
+		return (fail(err, errlen, ERR_INVALID,
+		    "channel %s: rate is "
+		    "a number of Hz",
+		    name));
 	hz = json_real_value(v);
 	if (!(hz > 0) || hz > POINTS_RATE_MAX / 1000.0)
-		return (fail(err, errlen, ERR_INVALID, "channel %s: rate must "
-		    "be above 0 and at most %u Hz", name, POINTS_RATE_MAX /
-		    1000));
+		return (fail(err, errlen, ERR_INVALID,
+		    "channel %s: rate must "
+		    "be above 0 and at most %u Hz",
+		    name, POINTS_RATE_MAX / 1000));
 	m = nearbyint(hz * 1000.0);
 	if (m < 1 || fabs(hz * 1000.0 - m) > 1e-6)
-		return (fail(err, errlen, ERR_INVALID, "channel %s: rate %g Hz "
-		    "is not a whole number of millihertz", name, hz));
+		return (fail(err, errlen, ERR_INVALID,
+		    "channel %s: rate %g Hz "
+		    "is not a whole number of millihertz",
+		    name, hz));
 	*mhz = (uint32_t)m;
 	return (OK);
 }
@@ -695,12 +738,12 @@ static int
 parse_csv(const uint8_t *body, size_t len, uint64_t seq, uint32_t rate_mhz,
     int64_t t0_ms, struct points_batch *b, char *err, size_t errlen)
 {
-	struct column	 col[POINTS_CHANNELS_MAX];
-	const char	*p = (const char *)body, *end = p + len, *nl, *cell;
-	const char	*ce;
-	size_t		 line = 0, ll, i, k, ncol, skip = rate_mhz == 0;
-	int64_t		 t = 0, prev = INT64_MIN, x;
-	int		 rc;
+	struct column col[POINTS_CHANNELS_MAX];
+	const char   *p = (const char *)body, *end = p + len, *nl, *cell;
+	const char   *ce;
+	size_t	      line = 0, ll, i, k, ncol, skip = rate_mhz == 0;
+	int64_t	      t = 0, prev = INT64_MIN, x;
+	int	      rc;
 
 	b->seq = seq;
 	memset(col, 0, sizeof(col));
@@ -708,7 +751,7 @@ parse_csv(const uint8_t *body, size_t len, uint64_t seq, uint32_t rate_mhz,
 		return (fail(err, errlen, ERR_INVALID, "rate above %u Hz",
 		    POINTS_RATE_MAX / 1000));
 	if (len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
-		p += 3;		/* a UTF-8 byte order mark, as spreadsheets write */
+		p += 3; /* a UTF-8 byte order mark, as spreadsheets write */
 	while (p < end) {
 		line++;
 		nl = memchr(p, '\n', (size_t)(end - p));
@@ -716,12 +759,14 @@ parse_csv(const uint8_t *body, size_t len, uint64_t seq, uint32_t rate_mhz,
 		if (ll > 0 && p[ll - 1] == '\r')
 			ll--;
 		if (ll > POINTS_CSV_LINE_MAX)
-			return (fail(err, errlen, ERR_TOO_LARGE, "line %zu is "
-			    "longer than %d bytes", line, POINTS_CSV_LINE_MAX));
+			return (fail(err, errlen, ERR_TOO_LARGE,
+			    "line %zu is "
+			    "longer than %d bytes",
+			    line, POINTS_CSV_LINE_MAX));
 		if (ll == 0) {
 			/* Blank lines may only end the body. */
 			for (ce = p; ce < end && (*ce == '\r' || *ce == '\n');
-			    ce++)
+			     ce++)
 				;
 			if (ce == end)
 				break;
@@ -729,8 +774,8 @@ parse_csv(const uint8_t *body, size_t len, uint64_t seq, uint32_t rate_mhz,
 			    "line %zu is empty", line));
 		}
 		if (line == 1) {
-			if ((rc = csv_header(p, ll, rate_mhz == 0, b, err,
-			    errlen)) != OK)
+			if ((rc = csv_header(
+				 p, ll, rate_mhz == 0, b, err, errlen)) != OK)
 				return (rc);
 			p = nl != NULL ? nl + 1 : end;
 			continue;
@@ -742,25 +787,30 @@ parse_csv(const uint8_t *body, size_t len, uint64_t seq, uint32_t rate_mhz,
 			if (ce == NULL)
 				ce = p + ll;
 			if (k + 1 < ncol && ce == p + ll)
-				return (fail(err, errlen, ERR_MALFORMED, "line "
-				    "%zu: %zu cells, the header has %zu", line,
-				    k + 1, ncol));
+				return (fail(err, errlen, ERR_MALFORMED,
+				    "line "
+				    "%zu: %zu cells, the header has %zu",
+				    line, k + 1, ncol));
 			if (k == 0 && skip) {
 				rc = csv_int(cell, (size_t)(ce - cell), 0,
 				    POINTS_TIME_MAX, &t);
 				if (rc != 0)
-					return (fail(err, errlen, rc == -2 ?
-					    ERR_INVALID : ERR_MALFORMED, "line "
+					return (fail(err, errlen,
+					    rc == -2 ? ERR_INVALID
+						     : ERR_MALFORMED,
+					    "line "
 					    "%zu: t must be ms since 1970 (an "
-					    "integer up to year 9999)", line));
+					    "integer up to year 9999)",
+					    line));
 				if (t < prev)
 					return (fail(err, errlen, ERR_INVALID,
 					    "line %zu: t %lld is before the "
-					    "previous row's %lld", line,
-					    (long long)t, (long long)prev));
+					    "previous row's %lld",
+					    line, (long long)t,
+					    (long long)prev));
 				prev = t;
 			} else if (ce == cell && skip)
-				;	/* no sample of this channel here */
+				; /* no sample of this channel here */
 			else {
 				i = k - skip;
 				rc = csv_int(cell, (size_t)(ce - cell),
@@ -769,19 +819,23 @@ parse_csv(const uint8_t *body, size_t len, uint64_t seq, uint32_t rate_mhz,
 					return (fail(err, errlen, ERR_MALFORMED,
 					    "line %zu: no sample of %s (a "
 					    "channel with a rate has one in "
-					    "every row)", line, b->ch[i].name));
+					    "every row)",
+					    line, b->ch[i].name));
 				if (rc != 0)
-					return (fail(err, errlen, rc == -2 ?
-					    ERR_INVALID : ERR_MALFORMED, "line "
-					    "%zu: the cell of %s is not an int32",
+					return (fail(err, errlen,
+					    rc == -2 ? ERR_INVALID
+						     : ERR_MALFORMED,
+					    "line "
+					    "%zu: the cell of %s is not an "
+					    "int32",
 					    line, b->ch[i].name));
 				if (b->total >= POINTS_BATCH_MAX)
-					return (fail(err, errlen,
-					    ERR_TOO_LARGE, "more than %u "
+					return (fail(err, errlen, ERR_TOO_LARGE,
+					    "more than %u "
 					    "samples in one batch",
 					    POINTS_BATCH_MAX));
-				if (csv_push(&b->ch[i], &col[i], (int32_t)x,
-				    t, skip) != OK)
+				if (csv_push(&b->ch[i], &col[i], (int32_t)x, t,
+					skip) != OK)
 					return (fail(err, errlen, ERR_NOMEM,
 					    "out of memory"));
 				b->total++;
@@ -789,12 +843,15 @@ parse_csv(const uint8_t *body, size_t len, uint64_t seq, uint32_t rate_mhz,
 			cell = ce + 1;
 		}
 		if (cell <= p + ll)
-			return (fail(err, errlen, ERR_MALFORMED, "line %zu: "
-			    "more cells than the header's %zu", line, ncol));
+			return (fail(err, errlen, ERR_MALFORMED,
+			    "line %zu: "
+			    "more cells than the header's %zu",
+			    line, ncol));
 		p = nl != NULL ? nl + 1 : end;
 	}
 	if (line == 0)
-		return (fail(err, errlen, ERR_MALFORMED, "empty body: a CSV "
+		return (fail(err, errlen, ERR_MALFORMED,
+		    "empty body: a CSV "
 		    "batch starts with a header row"));
 	if (b->total == 0)
 		return (fail(err, errlen, ERR_INVALID, "no samples"));
@@ -823,8 +880,8 @@ static int
 csv_header(const char *p, size_t ll, int with_t, struct points_batch *b,
     char *err, size_t errlen)
 {
-	const char	*cell = p, *ce, *end = p + ll;
-	size_t		 k, n;
+	const char *cell = p, *ce, *end = p + ll;
+	size_t	    k, n;
 
 	for (k = 0; cell <= end; k++, cell = ce + 1) {
 		if ((ce = memchr(cell, ',', (size_t)(end - cell))) == NULL)
@@ -838,16 +895,20 @@ csv_header(const char *p, size_t ll, int with_t, struct points_batch *b,
 			continue;
 		}
 		if (k == 0 && n == 1 && cell[0] == 't')
-			return (fail(err, errlen, ERR_MALFORMED, "line 1: with "
+			return (fail(err, errlen, ERR_MALFORMED,
+			    "line 1: with "
 			    "a rate the header names channels only (no t "
 			    "column)"));
 		if (b->nchannels == POINTS_CHANNELS_MAX)
-			return (fail(err, errlen, ERR_TOO_LARGE, "more than %d "
-			    "channels", POINTS_CHANNELS_MAX));
+			return (fail(err, errlen, ERR_TOO_LARGE,
+			    "more than %d "
+			    "channels",
+			    POINTS_CHANNELS_MAX));
 		if (!name_ok(cell, n))
-			return (fail(err, errlen, ERR_INVALID, "line 1: column "
-			    "%zu: a name is 1 to %d of a-z, 0-9 and _", k + 1,
-			    POINTS_NAME_MAX));
+			return (fail(err, errlen, ERR_INVALID,
+			    "line 1: column "
+			    "%zu: a name is 1 to %d of a-z, 0-9 and _",
+			    k + 1, POINTS_NAME_MAX));
 		memcpy(b->ch[b->nchannels].name, cell, n);
 		b->ch[b->nchannels].name[n] = '\0';
 		b->nchannels++;
@@ -862,9 +923,9 @@ csv_header(const char *p, size_t ll, int with_t, struct points_batch *b,
 static int
 csv_int(const char *s, size_t n, int64_t min, int64_t max, int64_t *out)
 {
-	uint64_t	 v = 0;
-	size_t		 i = 0;
-	int64_t		 x;
+	uint64_t v = 0;
+	size_t	 i = 0;
+	int64_t	 x;
 
 	if (n > 0 && s[0] == '-')
 		i = 1;
@@ -875,7 +936,7 @@ csv_int(const char *s, size_t n, int64_t min, int64_t max, int64_t *out)
 	for (; i < n; i++) {
 		if (s[i] < '0' || s[i] > '9')
 			return (-1);
-		v = v * 10 + (uint64_t)(s[i] - '0');	/* < 10^19 < 2^64 */
+		v = v * 10 + (uint64_t)(s[i] - '0'); /* < 10^19 < 2^64 */
 	}
 	if (s[0] == '-') {
 		if (v > (uint64_t)INT64_MAX + 1)
@@ -897,8 +958,8 @@ csv_push(struct points_channel *c, struct column *col, int32_t x, int64_t t,
     int irregular)
 {
 	size_t	 ncap;
-	int32_t	*s;
-	int64_t	*ts;
+	int32_t *s;
+	int64_t *ts;
 
 	if (c->count == col->cap) {
 		ncap = col->cap == 0 ? 1024 : col->cap * 2;
@@ -925,8 +986,8 @@ csv_push(struct points_channel *c, struct column *col, int32_t x, int64_t t,
 static void
 crc_init(void)
 {
-	uint32_t	 c;
-	int		 i, k;
+	uint32_t c;
+	int	 i, k;
 
 	for (i = 0; i < 256; i++) {
 		c = (uint32_t)i;
@@ -948,7 +1009,7 @@ crc_init(void)
 static uint32_t
 crc_sw(uint32_t crc, const uint8_t *p, size_t n)
 {
-	uint32_t	 lo, hi;
+	uint32_t lo, hi;
 
 	while (n > 0 && ((uintptr_t)p & 7) != 0) {
 		crc = (crc >> 8) ^ crc_table[0][(crc ^ *p++) & 0xff];
@@ -974,7 +1035,7 @@ crc_sw(uint32_t crc, const uint8_t *p, size_t n)
 __attribute__((target("sse4.2"))) static uint32_t
 crc_hw(uint32_t crc, const uint8_t *p, size_t n)
 {
-	uint64_t	 c = crc, v;
+	uint64_t c = crc, v;
 
 	while (n > 0 && ((uintptr_t)p & 7) != 0) {
 		c = _mm_crc32_u8((uint32_t)c, *p++);
@@ -1015,8 +1076,8 @@ points_crc32c_sw(uint32_t crc, const void *p, size_t n)
 int64_t
 points_time_us(int64_t t0_ms, uint32_t rate_mhz, uint64_t i)
 {
-	uint64_t	 q, r, off;
-	int64_t		 base, t;
+	uint64_t q, r, off;
+	int64_t	 base, t;
 
 	if (__builtin_mul_overflow(t0_ms, 1000, &base))
 		return (t0_ms < 0 ? INT64_MIN : INT64_MAX);

@@ -29,37 +29,37 @@
 
 struct buf;
 
-#define POINTS_MAGIC		"CBP1"	/* binary batch, format version 1 */
-#define POINTS_CHANNELS_MAX	64	/* channels in one batch */
-#define POINTS_NAME_MAX		32	/* bytes in a channel name, [a-z0-9_] */
-#define POINTS_BATCH_MAX	(4u << 20)	/* samples in one batch, all channels */
-#define POINTS_RATE_MAX		(100000u * 1000u) /* 100 kHz in mHz */
-#define POINTS_TIME_MAX		253402300799999LL /* 9999-12-31T23:59:59.999Z */
-#define POINTS_CSV_LINE_MAX	4096	/* bytes in one CSV line */
-#define POINTS_BUCKETS_MAX	10000	/* buckets in one query (the route's) */
+#define POINTS_MAGIC	    "CBP1"     /* binary batch, format version 1 */
+#define POINTS_CHANNELS_MAX 64	       /* channels in one batch */
+#define POINTS_NAME_MAX	    32	       /* bytes in a channel name, [a-z0-9_] */
+#define POINTS_BATCH_MAX    (4u << 20) /* samples in one batch, all channels */
+#define POINTS_RATE_MAX	    (100000u * 1000u) /* 100 kHz in mHz */
+#define POINTS_TIME_MAX	    253402300799999LL /* 9999-12-31T23:59:59.999Z */
+#define POINTS_CSV_LINE_MAX 4096	      /* bytes in one CSV line */
+#define POINTS_BUCKETS_MAX  10000 /* buckets in one query (the route's) */
 
 /* One channel's samples in one batch. */
 struct points_channel {
-	char		 name[POINTS_NAME_MAX + 1];
-	int64_t		 t0_ms;		/* regular: time of sample 0 */
-	uint32_t	 rate_mhz;	/* > 0 regular; 0 irregular */
-	size_t		 count;
-	int32_t		*samples;	/* count values */
-	int64_t		*ts_ms;		/* irregular: count ascending times; else NULL */
+	char	 name[POINTS_NAME_MAX + 1];
+	int64_t	 t0_ms;	   /* regular: time of sample 0 */
+	uint32_t rate_mhz; /* > 0 regular; 0 irregular */
+	size_t	 count;
+	int32_t *samples; /* count values */
+	int64_t *ts_ms;	  /* irregular: count ascending times; else NULL */
 };
 
 /* A parsed batch. Arrays are owned by the batch: points_batch_free. */
 struct points_batch {
-	uint64_t		 seq;		/* idempotency: per recording */
-	size_t			 nchannels;
-	struct points_channel	 ch[POINTS_CHANNELS_MAX];
-	size_t			 total;		/* samples, all channels */
+	uint64_t	      seq; /* idempotency: per recording */
+	size_t		      nchannels;
+	struct points_channel ch[POINTS_CHANNELS_MAX];
+	size_t		      total; /* samples, all channels */
 };
 
 enum points_format {
-	POINTS_BINARY = 1,	/* application/vnd.carebase.points */
-	POINTS_JSON,		/* application/json */
-	POINTS_CSV		/* text/csv */
+	POINTS_BINARY = 1, /* application/vnd.carebase.points */
+	POINTS_JSON,	   /* application/json */
+	POINTS_CSV	   /* text/csv */
 };
 
 /*
@@ -73,13 +73,13 @@ enum points_format {
  * batch has at least one channel and every channel at least one sample
  * (a CSV column of an irregular batch that got no sample is dropped).
  */
-int	points_parse(enum points_format, const uint8_t *body, size_t len,
-	    uint64_t csv_seq, uint32_t csv_rate_mhz, int64_t csv_t0_ms,
-	    struct points_batch *out, char *err, size_t errlen);
-void	points_batch_free(struct points_batch *);
+int  points_parse(enum points_format, const uint8_t *body, size_t len,
+     uint64_t csv_seq, uint32_t csv_rate_mhz, int64_t csv_t0_ms,
+     struct points_batch *out, char *err, size_t errlen);
+void points_batch_free(struct points_batch *);
 
 /* Build a binary batch (for tests, benchmarks and clients written in C). */
-int	points_write_binary(const struct points_batch *, struct buf *out);
+int points_write_binary(const struct points_batch *, struct buf *out);
 /*
  * The same bytes, handed to put piece by piece (the CRC included): put
  * returns OK to go on, anything else stops the writer and is returned.
@@ -87,8 +87,8 @@ int	points_write_binary(const struct points_batch *, struct buf *out);
  * put). The route digests a JSON or CSV batch this way, so that a batch
  * has one digest whatever format carried it.
  */
-int	points_write_binary_cb(const struct points_batch *,
-	    int (*put)(void *arg, const void *p, size_t n), void *arg);
+int points_write_binary_cb(const struct points_batch *,
+    int (*put)(void *arg, const void *p, size_t n), void *arg);
 
 /*
  * CRC-32C (Castagnoli), the binary format's checksum, zlib-style: start
@@ -101,7 +101,7 @@ uint32_t points_crc32c_sw(uint32_t crc, const void *p, size_t n);
 
 /* Time of sample i of a regular segment, in microseconds, rounded down
  * (exact integer arithmetic; saturates at the int64 range). */
-int64_t	points_time_us(int64_t t0_ms, uint32_t rate_mhz, uint64_t i);
+int64_t points_time_us(int64_t t0_ms, uint32_t rate_mhz, uint64_t i);
 
 /*
  * Downsampling for plots: [from_ms, to_ms) cut into n equal buckets; each
@@ -116,35 +116,34 @@ int64_t	points_time_us(int64_t t0_ms, uint32_t rate_mhz, uint64_t i);
  * or above POINTS_BUCKETS_MAX or to <= from, ERR_NOMEM.
  */
 struct points_bucket {
-	int64_t		 count;
-	int64_t		 sum;
-	int32_t		 min, max;
+	int64_t count;
+	int64_t sum;
+	int32_t min, max;
 };
 
 struct points_buckets {
-	int64_t			 from_ms, to_ms;
-	size_t			 n;
-	struct points_bucket	*b;		/* n buckets */
+	int64_t		      from_ms, to_ms;
+	size_t		      n;
+	struct points_bucket *b; /* n buckets */
 };
 
-int	points_buckets_init(struct points_buckets *, int64_t from_ms,
-	    int64_t to_ms, size_t n);
-void	points_buckets_free(struct points_buckets *);
+int points_buckets_init(
+    struct points_buckets *, int64_t from_ms, int64_t to_ms, size_t n);
+void points_buckets_free(struct points_buckets *);
 /* Bucket index holding both t_first_ms and t_last_ms, or -1. t_last_ms may
  * be the floor of a fractional time: the answer holds for every time in
  * [t_first_ms, t_last_ms + 1). */
-long	points_buckets_covers(const struct points_buckets *, int64_t t_first_ms,
-	    int64_t t_last_ms);
+long points_buckets_covers(
+    const struct points_buckets *, int64_t t_first_ms, int64_t t_last_ms);
 /* Add precomputed stats of a block wholly inside bucket i (ignored when i
  * is out of range or count <= 0). */
-void	points_buckets_add_stats(struct points_buckets *, long i, int64_t count,
-	    int32_t min, int32_t max, int64_t sum);
+void points_buckets_add_stats(struct points_buckets *, long i, int64_t count,
+    int32_t min, int32_t max, int64_t sum);
 /* Add decoded samples: regular (ts_ms NULL: t0_ms, rate_mhz, first index
  * first) or irregular (ts_ms given). Samples outside [from, to) are
  * ignored. */
-void	points_buckets_add(struct points_buckets *, const int32_t *v, size_t n,
-	    const int64_t *ts_ms, int64_t t0_ms, uint32_t rate_mhz,
-	    uint64_t first);
+void points_buckets_add(struct points_buckets *, const int32_t *v, size_t n,
+    const int64_t *ts_ms, int64_t t0_ms, uint32_t rate_mhz, uint64_t first);
 
 /*
  * An SVG line chart of one channel from its buckets (min/max band and mean
@@ -152,8 +151,8 @@ void	points_buckets_add(struct points_buckets *, const int32_t *v, size_t n,
  * Text is escaped. OK, ERR_NOMEM, ERR_TOO_LARGE (out's ceiling) or
  * ERR_INVALID (scale or offset not finite).
  */
-int	points_svg(const struct points_buckets *, double scale, double offset,
-	    const char *title, const char *unit, struct buf *out);
+int points_svg(const struct points_buckets *, double scale, double offset,
+    const char *title, const char *unit, struct buf *out);
 
 /*
  * EDF (European Data Format, 1992 spec) writer for regular channels.
@@ -186,28 +185,28 @@ int	points_svg(const struct points_buckets *, double scale, double offset,
  * a one-line reason.
  */
 struct points_edf_signal {
-	const char	*label;		/* channel name */
-	const char	*unit;		/* physical dimension, e.g. "uV" */
-	double		 scale, offset;	/* physical = offset + scale * count */
-	int32_t		 count_min, count_max;	/* counts seen */
-	uint32_t	 rate_mhz;
-	const int32_t	*samples;	/* nsamples counts, from start_ms */
-	size_t		 nsamples;
-	const uint8_t	*missing;	/* nsamples flags: 1, no sample in
+	const char    *label;	      /* channel name */
+	const char    *unit;	      /* physical dimension, e.g. "uV" */
+	double	       scale, offset; /* physical = offset + scale * count */
+	int32_t	       count_min, count_max; /* counts seen */
+	uint32_t       rate_mhz;
+	const int32_t *samples; /* nsamples counts, from start_ms */
+	size_t	       nsamples;
+	const uint8_t *missing; /* nsamples flags: 1, no sample in
 					   that slot; NULL: none missing */
 };
 
 struct points_edf {
-	const char	*patient;	/* pseudonymous id, never a name */
-	const char	*recording;	/* e.g. "carebase recording <id>" */
-	int64_t		 start_ms;	/* a whole second */
-	int64_t		 duration_ms;
-	size_t		 nsignals;
+	const char *patient;   /* pseudonymous id, never a name */
+	const char *recording; /* e.g. "carebase recording <id>" */
+	int64_t	    start_ms;  /* a whole second */
+	int64_t	    duration_ms;
+	size_t	    nsignals;
 	const struct points_edf_signal *signals;
 };
 
-int	points_edf_write(const struct points_edf *, struct buf *out);
-int	points_edf_write_err(const struct points_edf *, struct buf *out,
-	    char *err, size_t errlen);
+int points_edf_write(const struct points_edf *, struct buf *out);
+int points_edf_write_err(
+    const struct points_edf *, struct buf *out, char *err, size_t errlen);
 
 #endif

@@ -40,11 +40,11 @@
 
 __extension__ typedef __int128 i128;
 
-#define RQ_OUT_MAX	(512u * 1024 * 1024)	/* ceiling of one answer */
-#define RQ_CHUNK	(64 * 1024)
+#define RQ_OUT_MAX (512u * 1024 * 1024) /* ceiling of one answer */
+#define RQ_CHUNK   (64 * 1024)
 
 enum rq_kind {
-	RQ_POINTS,		/* raw, or buckets when nbuckets > 0 */
+	RQ_POINTS, /* raw, or buckets when nbuckets > 0 */
 	RQ_CHANNELS,
 	RQ_CSV,
 	RQ_EDF,
@@ -53,60 +53,58 @@ enum rq_kind {
 
 /* One read request (malloc'd: it carries the channel table). */
 struct rq {
-	struct request		*req;
-	struct principal	*who;
-	const char		*id;
-	enum rq_kind		 kind;
-	enum scope		 scope;
-	const char		*channel;	/* ?channel=, or NULL */
-	int64_t			 from, to;	/* the window, ms */
-	int			 has_from, has_to;
-	long			 nbuckets;
-	struct bio_rec		 rec;
-	struct channel_info	 ch[BLOCKS_CHANNELS_MAX];
-	size_t			 nch;
-	const char		*format;	/* for the audit record */
-	const char		*read_channel;	/* the one read, or NULL */
-	int64_t			 points;	/* samples read */
-	const char		*ctype;
-	struct buf		 out;
+	struct request	   *req;
+	struct principal   *who;
+	const char	   *id;
+	enum rq_kind	    kind;
+	enum scope	    scope;
+	const char	   *channel;  /* ?channel=, or NULL */
+	int64_t		    from, to; /* the window, ms */
+	int		    has_from, has_to;
+	long		    nbuckets;
+	struct bio_rec	    rec;
+	struct channel_info ch[BLOCKS_CHANNELS_MAX];
+	size_t		    nch;
+	const char	   *format;	  /* for the audit record */
+	const char	   *read_channel; /* the one read, or NULL */
+	int64_t		    points;	  /* samples read */
+	const char	   *ctype;
+	struct buf	    out;
 	/* A small write buffer in front of out. */
-	char			 w[RQ_CHUNK];
-	size_t			 wn;
-	int			 wrc;
+	char   w[RQ_CHUNK];
+	size_t wn;
+	int    wrc;
 };
 
-static void	 read_route(struct request *, enum rq_kind);
-static int	 args_parse(struct rq *);
-static int	 read_tx(struct tx *, void *);
-static int	 audit_tx(struct tx *, void *);
-static int	 pick_channel(struct rq *, struct channel_info **);
-static int	 window(struct rq *, const struct channel_info *, size_t);
-static int	 raw_answer(struct rq *, struct tx *, struct channel_info *);
-static int	 buckets_fill(struct rq *, struct tx *, struct channel_info *,
-		    struct points_buckets *);
-static int	 bucket_block(const struct block *, void *);
-static int	 buckets_answer(struct rq *, struct tx *,
-		    struct channel_info *);
-static int	 channels_answer(struct rq *);
-static int	 csv_answer(struct rq *, struct tx *);
-static int64_t	 edf_slot(int64_t, int64_t, uint32_t);
-static int	 edf_answer(struct rq *, struct tx *);
-static int	 svg_answer(struct rq *, struct tx *, struct channel_info *);
-static int	 export_channels(struct rq *, struct channel_info **,
-		    size_t *);
-static int	 out_reserve(struct rq *, size_t);
-static void	 w_flush(struct rq *);
-static void	 w_mem(struct rq *, const char *, size_t);
-static void	 w_str(struct rq *, const char *);
-static void	 w_i64(struct rq *, int64_t);
-static void	 w_milli(struct rq *, int64_t);
-static void	 w_tus(struct rq *, int64_t);
-static void	 w_dbl(struct rq *, double);
-static void	 w_rate(struct rq *, uint32_t);
-static void	 w_jstr(struct rq *, const char *);
-static void	 w_head(struct rq *, const char *);
-static int	 too_many(struct rq *, size_t);
+static void read_route(struct request *, enum rq_kind);
+static int  args_parse(struct rq *);
+static int  read_tx(struct tx *, void *);
+static int  audit_tx(struct tx *, void *);
+static int  pick_channel(struct rq *, struct channel_info **);
+static int  window(struct rq *, const struct channel_info *, size_t);
+static int  raw_answer(struct rq *, struct tx *, struct channel_info *);
+static int  buckets_fill(
+     struct rq *, struct tx *, struct channel_info *, struct points_buckets *);
+static int     bucket_block(const struct block *, void *);
+static int     buckets_answer(struct rq *, struct tx *, struct channel_info *);
+static int     channels_answer(struct rq *);
+static int     csv_answer(struct rq *, struct tx *);
+static int64_t edf_slot(int64_t, int64_t, uint32_t);
+static int     edf_answer(struct rq *, struct tx *);
+static int     svg_answer(struct rq *, struct tx *, struct channel_info *);
+static int     export_channels(struct rq *, struct channel_info **, size_t *);
+static int     out_reserve(struct rq *, size_t);
+static void    w_flush(struct rq *);
+static void    w_mem(struct rq *, const char *, size_t);
+static void    w_str(struct rq *, const char *);
+static void    w_i64(struct rq *, int64_t);
+static void    w_milli(struct rq *, int64_t);
+static void    w_tus(struct rq *, int64_t);
+static void    w_dbl(struct rq *, double);
+static void    w_rate(struct rq *, uint32_t);
+static void    w_jstr(struct rq *, const char *);
+static void    w_head(struct rq *, const char *);
+static int     too_many(struct rq *, size_t);
 
 void
 bio_points_get(struct request *req)
@@ -141,10 +139,10 @@ bio_chart_svg(struct request *req)
 static void
 read_route(struct request *req, enum rq_kind kind)
 {
-	struct rq	*q;
-	char		*body;
-	size_t		 len = 0;
-	int		 rc;
+	struct rq *q;
+	char	  *body;
+	size_t	   len = 0;
+	int	   rc;
 
 	if ((q = calloc(1, sizeof(*q))) == NULL) {
 		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
@@ -164,14 +162,16 @@ read_route(struct request *req, enum rq_kind kind)
 		rc = store_run(req->db, STORE_TX_WRITE, audit_tx, q);
 	if (rc != OK) {
 		if (!req->responded)
-			http_problem(req, rc, NULL, rc == ERR_NOT_FOUND ?
-			    "No such recording." : "The points cannot be read.");
+			http_problem(req, rc, NULL,
+			    rc == ERR_NOT_FOUND ? "No such recording."
+						: "The points cannot be read.");
 		goto out;
 	}
 	if (kind == RQ_EDF || kind == RQ_CSV)
-		http_header_add(req, "Content-Disposition", arena_printf(
-		    req->arena, "attachment; filename=\"recording-%s.%s\"",
-		    q->id, kind == RQ_EDF ? "edf" : "csv"));
+		http_header_add(req, "Content-Disposition",
+		    arena_printf(req->arena,
+			"attachment; filename=\"recording-%s.%s\"", q->id,
+			kind == RQ_EDF ? "edf" : "csv"));
 	body = buf_take(&q->out, &len);
 	http_send_take(req, 200, q->ctype, body, len);
 out:
@@ -184,30 +184,34 @@ out:
 static int
 args_parse(struct rq *q)
 {
-	json_t		*errs = json_array();
-	const char	*s;
-	char		 detail[64];
-	int64_t		 n = 0;
-	int		 rc;
+	json_t	   *errs = json_array();
+	const char *s;
+	char	    detail[64];
+	int64_t	    n = 0;
+	int	    rc;
 
 	if ((s = http_query(q->req, "channel")) != NULL) {
 		if (!bio_channel_name_ok(s))
-			bio_err(errs, "channel", "invalid_format", "a channel "
+			bio_err(errs, "channel", "invalid_format",
+			    "a channel "
 			    "name: 1 to 32 of a-z, 0-9 and _");
 		q->channel = s;
 	}
 	if ((rc = bio_time_arg(http_query(q->req, "from"), &q->from)) == OK)
 		q->has_from = 1;
 	else if (rc != ERR_NOT_FOUND)
-		bio_err(errs, "from", "invalid_format", "an ISO 8601 time or "
+		bio_err(errs, "from", "invalid_format",
+		    "an ISO 8601 time or "
 		    "ms since the epoch");
 	if ((rc = bio_time_arg(http_query(q->req, "to"), &q->to)) == OK)
 		q->has_to = 1;
 	else if (rc != ERR_NOT_FOUND)
-		bio_err(errs, "to", "invalid_format", "an ISO 8601 time or ms "
+		bio_err(errs, "to", "invalid_format",
+		    "an ISO 8601 time or ms "
 		    "since the epoch");
 	if (q->has_from && q->has_to && q->to <= q->from)
-		bio_err(errs, "to", "before_from", "the window [from, to) is "
+		bio_err(errs, "to", "before_from",
+		    "the window [from, to) is "
 		    "empty");
 	s = http_query(q->req, "buckets");
 	if (s != NULL && (q->kind == RQ_POINTS || q->kind == RQ_SVG)) {
@@ -225,9 +229,9 @@ args_parse(struct rq *q)
 static int
 read_tx(struct tx *tx, void *arg)
 {
-	struct rq		*q = arg;
-	struct channel_info	*c = NULL;
-	int			 rc;
+	struct rq	    *q = arg;
+	struct channel_info *c = NULL;
+	int		     rc;
 
 	/* A busy retry starts again. */
 	buf_reset(&q->out);
@@ -238,8 +242,8 @@ read_tx(struct tx *tx, void *arg)
 	bio_rec_free(&q->rec);
 	if ((rc = bio_rec_load(tx, q->id, &q->rec)) != OK ||
 	    (rc = bio_rec_covers(tx, &q->rec, q->who, q->scope)) != OK ||
-	    (rc = blocks_channels(tx, q->id, q->ch, BLOCKS_CHANNELS_MAX,
-	    &q->nch)) != OK)
+	    (rc = blocks_channels(
+		 tx, q->id, q->ch, BLOCKS_CHANNELS_MAX, &q->nch)) != OK)
 		return (rc);
 	switch (q->kind) {
 	case RQ_POINTS:
@@ -247,8 +251,8 @@ read_tx(struct tx *tx, void *arg)
 		    (rc = window(q, c, 1)) != OK)
 			return (rc);
 		q->format = q->nbuckets > 0 ? "buckets" : "raw";
-		rc = q->nbuckets > 0 ? buckets_answer(q, tx, c) :
-		    raw_answer(q, tx, c);
+		rc = q->nbuckets > 0 ? buckets_answer(q, tx, c)
+				     : raw_answer(q, tx, c);
 		break;
 	case RQ_SVG:
 		if ((rc = pick_channel(q, &c)) != OK ||
@@ -279,9 +283,9 @@ read_tx(struct tx *tx, void *arg)
 static int
 audit_tx(struct tx *tx, void *arg)
 {
-	struct rq	*q = arg;
-	json_t		*changes;
-	int		 rc;
+	struct rq *q = arg;
+	json_t	  *changes;
+	int	   rc;
 
 	changes = json_pack("{s:s,s:s*,s:I,s:I,s:I}", "format", q->format,
 	    "channel", q->read_channel, "from", (json_int_t)q->from, "to",
@@ -298,27 +302,30 @@ audit_tx(struct tx *tx, void *arg)
 static int
 pick_channel(struct rq *q, struct channel_info **out)
 {
-	struct buf	 names;
-	size_t		 i;
+	struct buf names;
+	size_t	   i;
 
 	*out = NULL;
 	for (i = 0; i < q->nch; i++)
-		if (q->channel == NULL ? q->nch == 1 :
-		    strcmp(q->ch[i].name, q->channel) == 0) {
+		if (q->channel == NULL
+			? q->nch == 1
+			: strcmp(q->ch[i].name, q->channel) == 0) {
 			*out = &q->ch[i];
 			q->read_channel = q->ch[i].name;
 			return (OK);
 		}
 	if (q->channel != NULL || q->nch == 0) {
-		http_problem(q->req, ERR_NOT_FOUND, "CHANNEL_NOT_FOUND", "The "
-		    "recording holds no points%s%s.", q->channel ? " on " : "",
-		    q->channel ? q->channel : "");
+		http_problem(q->req, ERR_NOT_FOUND, "CHANNEL_NOT_FOUND",
+		    "The "
+		    "recording holds no points%s%s.",
+		    q->channel ? " on " : "", q->channel ? q->channel : "");
 		return (ERR_NOT_FOUND);
 	}
 	buf_init(&names, 16384);
 	for (i = 0; i < q->nch; i++)
 		buf_printf(&names, "%s%s", i ? ", " : "", q->ch[i].name);
-	http_problem(q->req, ERR_INVALID, "CHANNEL_REQUIRED", "The recording "
+	http_problem(q->req, ERR_INVALID, "CHANNEL_REQUIRED",
+	    "The recording "
 	    "has several channels: name one with ?channel= (%s).",
 	    names.data != NULL ? names.data : "");
 	buf_free(&names);
@@ -329,8 +336,8 @@ pick_channel(struct rq *q, struct channel_info **out)
 static int
 window(struct rq *q, const struct channel_info *c, size_t n)
 {
-	int64_t	 lo = INT64_MAX, hi = INT64_MIN;
-	size_t	 i;
+	int64_t lo = INT64_MAX, hi = INT64_MIN;
+	size_t	i;
 
 	for (i = 0; i < n; i++) {
 		if (c[i].t_first_ms < lo)
@@ -346,9 +353,10 @@ window(struct rq *q, const struct channel_info *c, size_t n)
 		q->to = hi + 1;
 	if (q->to > q->from)
 		return (OK);
-	http_problem_ext(q->req, ERR_INVALID, NULL, json_pack(
-	    "{s:[{s:s,s:s,s:s}]}", "errors", "field", q->has_to ? "to" : "from",
-	    "code", "before_from", "detail", "the window [from, to) is empty"),
+	http_problem_ext(q->req, ERR_INVALID, NULL,
+	    json_pack("{s:[{s:s,s:s,s:s}]}", "errors", "field",
+		q->has_to ? "to" : "from", "code", "before_from", "detail",
+		"the window [from, to) is empty"),
 	    "The query is not valid.");
 	return (ERR_INVALID);
 }
@@ -357,11 +365,14 @@ static int
 too_many(struct rq *q, size_t max)
 {
 	if (max > 0)
-		http_problem(q->req, ERR_INVALID, "TOO_MANY_POINTS", "The window "
+		http_problem(q->req, ERR_INVALID, "TOO_MANY_POINTS",
+		    "The window "
 		    "holds more than %zu samples: ask for buckets=N or a "
-		    "narrower window.", max);
+		    "narrower window.",
+		    max);
 	else
-		http_problem(q->req, ERR_INVALID, "TOO_MANY_POINTS", "The "
+		http_problem(q->req, ERR_INVALID, "TOO_MANY_POINTS",
+		    "The "
 		    "answer would be too large: ask for a narrower window.");
 	return (ERR_INVALID);
 }
@@ -370,8 +381,8 @@ too_many(struct rq *q, size_t max)
 static void
 w_jstr(struct rq *q, const char *v)
 {
-	json_t	*j = json_string(v != NULL ? v : "");
-	char	*t = j != NULL ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+	json_t *j = json_string(v != NULL ? v : "");
+	char   *t = j != NULL ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
 
 	if (t == NULL && q->wrc == OK)
 		q->wrc = ERR_NOMEM;
@@ -388,7 +399,7 @@ w_head(struct rq *q, const char *channel)
 	w_str(q, "{\"recording_id\":\"");
 	w_str(q, q->id);
 	w_str(q, "\",\"channel\":\"");
-	w_str(q, channel);		/* [a-z0-9_] */
+	w_str(q, channel); /* [a-z0-9_] */
 	w_str(q, "\",\"data_type\":");
 	w_jstr(q, q->rec.data_type);
 	w_str(q, ",\"unit\":");
@@ -407,14 +418,15 @@ w_head(struct rq *q, const char *channel)
 static int
 raw_answer(struct rq *q, struct tx *tx, struct channel_info *c)
 {
-	struct series	 s;
-	size_t		 i;
-	int		 rc;
+	struct series s;
+	size_t	      i;
+	int	      rc;
 
 	memset(&s, 0, sizeof(s));
 	/* Sized once: at most the channel's samples, at most the bound. */
-	if ((rc = series_reserve(&s, (size_t)c->count < BIO_RAW_MAX ?
-	    (size_t)c->count + 1 : BIO_RAW_MAX + 1)) != OK)
+	if ((rc = series_reserve(&s,
+		 (size_t)c->count < BIO_RAW_MAX ? (size_t)c->count + 1
+						: BIO_RAW_MAX + 1)) != OK)
 		goto out;
 	rc = blocks_read(tx, q->id, c->name, q->from, q->to, BIO_RAW_MAX, &s);
 	if (rc == ERR_TOO_LARGE)
@@ -459,31 +471,35 @@ out:
 /* Buckets */
 
 struct bfill {
-	struct points_buckets	*b;
-	int32_t			 v[CODEC_BLOCK_MAX];
-	int64_t			 ts[CODEC_BLOCK_MAX];
+	struct points_buckets *b;
+	int32_t		       v[CODEC_BLOCK_MAX];
+	int64_t		       ts[CODEC_BLOCK_MAX];
 };
 
 static int
 bucket_block(const struct block *blk, void *arg)
 {
-	struct bfill	*f = arg;
-	size_t		 n = 0, m = 0;
-	long		 i;
+	struct bfill *f = arg;
+	size_t	      n = 0, m = 0;
+	long	      i;
 
-	if ((i = points_buckets_covers(f->b, blk->t_first_ms,
-	    blk->t_last_ms)) >= 0) {
+	if ((i = points_buckets_covers(
+		 f->b, blk->t_first_ms, blk->t_last_ms)) >= 0) {
 		/* Inside one bucket: its stored stats, nothing decoded. */
-		points_buckets_add_stats(f->b, i, (int64_t)blk->count,
-		    blk->min, blk->max, blk->sum);
+		points_buckets_add_stats(
+		    f->b, i, (int64_t)blk->count, blk->min, blk->max, blk->sum);
 		return (OK);
 	}
-	if (blk->payload == NULL || codec_decode(blk->payload,
-	    blk->payload_len, f->v, CODEC_BLOCK_MAX, &n) != OK ||
+	if (blk->payload == NULL ||
+	    codec_decode(blk->payload, blk->payload_len, f->v, CODEC_BLOCK_MAX,
+		&n) != OK ||
 	    n != blk->count)
 		return (ERR_INTERNAL);
-	if (blk->rate_mhz == 0 && (blk->ts == NULL || codec_ts_decode(blk->ts,
-	    blk->ts_len, f->ts, CODEC_BLOCK_MAX, &m) != OK || m != n))
+	if (blk->rate_mhz == 0 &&
+	    (blk->ts == NULL ||
+		codec_ts_decode(
+		    blk->ts, blk->ts_len, f->ts, CODEC_BLOCK_MAX, &m) != OK ||
+		m != n))
 		return (ERR_INTERNAL);
 	points_buckets_add(f->b, f->v, n, blk->rate_mhz == 0 ? f->ts : NULL,
 	    blk->t0_ms, blk->rate_mhz, blk->first);
@@ -494,17 +510,17 @@ static int
 buckets_fill(struct rq *q, struct tx *tx, struct channel_info *c,
     struct points_buckets *b)
 {
-	struct bfill	*f;
-	size_t		 i;
-	int		 rc;
+	struct bfill *f;
+	size_t	      i;
+	int	      rc;
 
-	if ((rc = points_buckets_init(b, q->from, q->to,
-	    (size_t)q->nbuckets)) != OK) {
+	if ((rc = points_buckets_init(
+		 b, q->from, q->to, (size_t)q->nbuckets)) != OK) {
 		if (rc == ERR_INVALID)
-			http_problem_ext(q->req, rc, NULL, json_pack(
-			    "{s:[{s:s,s:s,s:s}]}", "errors", "field",
-			    "buckets", "code", "out_of_range", "detail",
-			    "more buckets than the window can hold"),
+			http_problem_ext(q->req, rc, NULL,
+			    json_pack("{s:[{s:s,s:s,s:s}]}", "errors", "field",
+				"buckets", "code", "out_of_range", "detail",
+				"more buckets than the window can hold"),
 			    "The query is not valid.");
 		return (rc);
 	}
@@ -521,10 +537,10 @@ buckets_fill(struct rq *q, struct tx *tx, struct channel_info *c,
 static int
 buckets_answer(struct rq *q, struct tx *tx, struct channel_info *c)
 {
-	struct points_buckets	 b;
-	int64_t			 span = (q->to - q->from) * 1000;
-	size_t			 i, n;
-	int			 rc;
+	struct points_buckets b;
+	int64_t		      span = (q->to - q->from) * 1000;
+	size_t		      i, n;
+	int		      rc;
 
 	memset(&b, 0, sizeof(b));
 	if ((rc = buckets_fill(q, tx, c, &b)) != OK)
@@ -539,8 +555,9 @@ buckets_answer(struct rq *q, struct tx *tx, struct channel_info *c)
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			w_mem(q, ",", 1);
-		w_tus(q, q->from * 1000 + span / (int64_t)n * (int64_t)i +
-		    span % (int64_t)n * (int64_t)i / (int64_t)n);
+		w_tus(q,
+		    q->from * 1000 + span / (int64_t)n * (int64_t)i +
+			span % (int64_t)n * (int64_t)i / (int64_t)n);
 	}
 	w_str(q, "],\"count\":[");
 	for (i = 0; i < n; i++) {
@@ -585,9 +602,9 @@ out:
 static int
 svg_answer(struct rq *q, struct tx *tx, struct channel_info *c)
 {
-	struct points_buckets	 b;
-	char			 title[160];
-	int			 rc;
+	struct points_buckets b;
+	char		      title[160];
+	int		      rc;
 
 	memset(&b, 0, sizeof(b));
 	if ((rc = buckets_fill(q, tx, c, &b)) != OK)
@@ -595,7 +612,7 @@ svg_answer(struct rq *q, struct tx *tx, struct channel_info *c)
 	snprintf(title, sizeof(title), "%s %s", q->rec.data_type, c->name);
 	w_flush(q);
 	if ((rc = points_svg(&b, q->rec.scale, q->rec.offset, title,
-	    q->rec.unit, &q->out)) == ERR_TOO_LARGE)
+		 q->rec.unit, &q->out)) == ERR_TOO_LARGE)
 		rc = too_many(q, 0);
 	q->ctype = "image/svg+xml";
 out:
@@ -608,8 +625,8 @@ out:
 static int
 channels_answer(struct rq *q)
 {
-	struct channel_info	*c;
-	size_t			 i;
+	struct channel_info *c;
+	size_t		     i;
 
 	w_str(q, "{\"recording_id\":\"");
 	w_str(q, q->id);
@@ -656,7 +673,7 @@ channels_answer(struct rq *q)
 static int
 export_channels(struct rq *q, struct channel_info **first, size_t *n)
 {
-	int	 rc;
+	int rc;
 
 	if (q->channel == NULL) {
 		*first = q->ch;
@@ -672,10 +689,10 @@ export_channels(struct rq *q, struct channel_info **first, size_t *n)
 static int
 csv_answer(struct rq *q, struct tx *tx)
 {
-	struct channel_info	*c;
-	struct series		 s;
-	size_t			 i, j, n;
-	int			 rc = OK;
+	struct channel_info *c;
+	struct series	     s;
+	size_t		     i, j, n;
+	int		     rc = OK;
 
 	memset(&s, 0, sizeof(s));
 	if ((rc = export_channels(q, &c, &n)) != OK)
@@ -687,8 +704,9 @@ csv_answer(struct rq *q, struct tx *tx)
 		if (rc == ERR_TOO_LARGE)
 			rc = too_many(q, BIO_EXPORT_MAX);
 		if (rc == OK)
-			rc = out_reserve(q, q->out.len + q->wn + s.n * (34 +
-			    strlen(c[i].name) + 24));
+			rc = out_reserve(q,
+			    q->out.len + q->wn +
+				s.n * (34 + strlen(c[i].name) + 24));
 		for (j = 0; rc == OK && j < s.n; j++) {
 			w_str(q, c[i].name);
 			w_mem(q, ",", 1);
@@ -713,9 +731,8 @@ csv_answer(struct rq *q, struct tx *tx)
 static int64_t
 edf_slot(int64_t t_us, int64_t start_ms, uint32_t rate_mhz)
 {
-	i128	 a = ((i128)t_us - (i128)start_ms * 1000) * rate_mhz +
-		    500000000;
-	i128	 q = a / 1000000000;
+	i128 a = ((i128)t_us - (i128)start_ms * 1000) * rate_mhz + 500000000;
+	i128 q = a / 1000000000;
 
 	if (a % 1000000000 != 0 && a < 0)
 		q--;
@@ -731,36 +748,40 @@ edf_slot(int64_t t_us, int64_t start_ms, uint32_t rate_mhz)
 static int
 edf_answer(struct rq *q, struct tx *tx)
 {
-	struct points_edf_signal	*sig = NULL;
-	struct points_edf		 edf;
-	struct channel_info		*c, *reg[BLOCKS_CHANNELS_MAX];
-	struct channel_info		 win[BLOCKS_CHANNELS_MAX];
-	struct series			 s;
-	int32_t				**dense = NULL;
-	uint8_t				**missing = NULL;
-	char				 name[64], why[256];
-	size_t				 i, j, n, nreg = 0, total = 0;
-	int64_t				 idx, nd, start;
-	int				 rc;
+	struct points_edf_signal *sig = NULL;
+	struct points_edf	  edf;
+	struct channel_info	 *c, *reg[BLOCKS_CHANNELS_MAX];
+	struct channel_info	  win[BLOCKS_CHANNELS_MAX];
+	struct series		  s;
+	int32_t			**dense = NULL;
+	uint8_t			**missing = NULL;
+	char			  name[64], why[256];
+	size_t			  i, j, n, nreg = 0, total = 0;
+	int64_t			  idx, nd, start;
+	int			  rc;
 
 	memset(&s, 0, sizeof(s));
 	if ((rc = export_channels(q, &c, &n)) != OK)
 		return (rc);
 	for (i = 0; i < n; i++) {
 		if (c[i].mixed) {
-			http_problem(q->req, ERR_INVALID, "MIXED_RATES", "Channel "
+			http_problem(q->req, ERR_INVALID, "MIXED_RATES",
+			    "Channel "
 			    "%s changes its sample rate: EDF holds one rate a "
-			    "signal (export it as CSV).", c[i].name);
+			    "signal (export it as CSV).",
+			    c[i].name);
 			return (ERR_INVALID);
 		}
 		if (c[i].rate_mhz != 0)
 			reg[nreg++] = &c[i];
 	}
 	if (nreg == 0) {
-		http_problem(q->req, ERR_INVALID, "NO_REGULAR_CHANNELS", "EDF "
-		    "holds regularly sampled channels only: %s.", n == 0 ?
-		    "the recording holds no points" : "export irregular "
-		    "channels as CSV");
+		http_problem(q->req, ERR_INVALID, "NO_REGULAR_CHANNELS",
+		    "EDF "
+		    "holds regularly sampled channels only: %s.",
+		    n == 0 ? "the recording holds no points"
+			   : "export irregular "
+			     "channels as CSV");
 		return (ERR_INVALID);
 	}
 	if (nreg < n) {
@@ -796,9 +817,9 @@ edf_answer(struct rq *q, struct tx *tx)
 			goto out;
 		}
 		total += (size_t)nd;
-		if (nd > 0 && ((dense[i] = calloc((size_t)nd,
-		    sizeof(**dense))) == NULL || (missing[i] =
-		    malloc((size_t)nd)) == NULL)) {
+		if (nd > 0 &&
+		    ((dense[i] = calloc((size_t)nd, sizeof(**dense))) == NULL ||
+			(missing[i] = malloc((size_t)nd)) == NULL)) {
 			rc = ERR_NOMEM;
 			goto out;
 		}
@@ -831,7 +852,7 @@ edf_answer(struct rq *q, struct tx *tx)
 	}
 	snprintf(name, sizeof(name), "carebase recording %s", q->id);
 	memset(&edf, 0, sizeof(edf));
-	edf.patient = q->rec.user_id;	/* pseudonymous: an id, never a name */
+	edf.patient = q->rec.user_id; /* pseudonymous: an id, never a name */
 	edf.recording = name;
 	edf.start_ms = start;
 	edf.duration_ms = q->to - start;
@@ -843,8 +864,10 @@ edf_answer(struct rq *q, struct tx *tx)
 	if (rc == ERR_TOO_LARGE)
 		rc = too_many(q, 0);
 	else if (rc == ERR_INVALID) {
-		http_problem(q->req, ERR_INVALID, "EDF_UNSUPPORTED", "The "
-		    "window cannot be written as EDF: %s.", why);
+		http_problem(q->req, ERR_INVALID, "EDF_UNSUPPORTED",
+		    "The "
+		    "window cannot be written as EDF: %s.",
+		    why);
 		rc = ERR_INVALID;
 	}
 	q->ctype = "application/octet-stream";
@@ -869,7 +892,7 @@ out:
 static int
 out_reserve(struct rq *q, size_t n)
 {
-	char	*p;
+	char *p;
 
 	if (n > q->out.max)
 		n = q->out.max;
@@ -916,9 +939,9 @@ w_str(struct rq *q, const char *s)
 static void
 w_i64(struct rq *q, int64_t v)
 {
-	char		 t[24];
-	uint64_t	 u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-	size_t		 i = sizeof(t);
+	char	 t[24];
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	size_t	 i = sizeof(t);
 
 	do {
 		t[--i] = (char)('0' + u % 10);
@@ -933,10 +956,10 @@ w_i64(struct rq *q, int64_t v)
 static void
 w_milli(struct rq *q, int64_t v)
 {
-	char		 f[4];
-	uint64_t	 u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-	unsigned	 frac = (unsigned)(u % 1000);
-	size_t		 n = 3;
+	char	 f[4];
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	unsigned frac = (unsigned)(u % 1000);
+	size_t	 n = 3;
 
 	if (v < 0)
 		w_mem(q, "-", 1);
@@ -967,8 +990,8 @@ w_rate(struct rq *q, uint32_t rate_mhz)
 static void
 w_dbl(struct rq *q, double d)
 {
-	char	 t[40];
-	int	 n;
+	char t[40];
+	int  n;
 
 	if (!isfinite(d)) {
 		w_str(q, "null");

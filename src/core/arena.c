@@ -6,28 +6,28 @@
 
 #include "core/arena.h"
 
-#define ARENA_FIRST_CHUNK	4096
-#define ARENA_ALIGN		16
+#define ARENA_FIRST_CHUNK 4096
+#define ARENA_ALIGN	  16
 
 struct chunk {
-	struct chunk	*next;
-	size_t		 size;
-	size_t		 used;
+	struct chunk *next;
+	size_t	      size;
+	size_t	      used;
 	_Alignas(16) unsigned char data[];
 };
 
 struct arena {
-	struct chunk	*head;
-	size_t		 cap;
-	size_t		 total;
+	struct chunk *head;
+	size_t	      cap;
+	size_t	      total;
 };
 
-static struct chunk	*chunk_new(size_t);
+static struct chunk *chunk_new(size_t);
 
 static struct chunk *
 chunk_new(size_t size)
 {
-	struct chunk	*c;
+	struct chunk *c;
 
 	if ((c = malloc(sizeof(*c) + size)) == NULL)
 		return (NULL);
@@ -40,7 +40,7 @@ chunk_new(size_t size)
 struct arena *
 arena_new(size_t cap)
 {
-	struct arena	*a;
+	struct arena *a;
 
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return (NULL);
@@ -55,7 +55,7 @@ arena_new(size_t cap)
 void
 arena_free(struct arena *a)
 {
-	struct chunk	*c, *next;
+	struct chunk *c, *next;
 
 	if (a == NULL)
 		return;
@@ -69,7 +69,7 @@ arena_free(struct arena *a)
 void
 arena_reset(struct arena *a)
 {
-	struct chunk	*c, *next;
+	struct chunk *c, *next;
 
 	/* The last chunk in the list is the first one allocated. */
 	for (c = a->head; c->next != NULL; c = next) {
@@ -84,9 +84,9 @@ arena_reset(struct arena *a)
 void *
 arena_alloc(struct arena *a, size_t n)
 {
-	struct chunk	*c = a->head;
-	size_t		 off, want;
-	void		*p;
+	struct chunk *c = a->head;
+	size_t	      off, want;
+	void	     *p;
 
 	if (n == 0)
 		n = 1;
@@ -115,7 +115,7 @@ arena_alloc(struct arena *a, size_t n)
 char *
 arena_strndup(struct arena *a, const char *s, size_t n)
 {
-	char	*p;
+	char *p;
 
 	if ((p = arena_alloc(a, n + 1)) == NULL)
 		return (NULL);
@@ -133,9 +133,9 @@ arena_strdup(struct arena *a, const char *s)
 char *
 arena_printf(struct arena *a, const char *fmt, ...)
 {
-	va_list	 ap;
-	int	 n;
-	char	*p;
+	va_list ap;
+	int	n;
+	char   *p;
 
 	va_start(ap, fmt);
 	n = vsnprintf(NULL, 0, fmt, ap);

@@ -6,7 +6,6 @@
 #include "core/buf.h"
 #include "core/err.h"
 
-
 void
 buf_init(struct buf *b, size_t max)
 {
@@ -44,8 +43,8 @@ buf_truncate(struct buf *b, size_t len)
 int
 buf_reserve(struct buf *b, size_t extra)
 {
-	size_t	 need, ncap;
-	char	*p;
+	size_t need, ncap;
+	char  *p;
 
 	if (extra > b->max || b->len > b->max - extra)
 		return (ERR_TOO_LARGE);
@@ -67,7 +66,7 @@ buf_reserve(struct buf *b, size_t extra)
 int
 buf_append(struct buf *b, const void *p, size_t n)
 {
-	int	 rc;
+	int rc;
 
 	if ((rc = buf_reserve(b, n)) != OK)
 		return (rc);
@@ -87,8 +86,8 @@ buf_puts(struct buf *b, const char *s)
 int
 buf_printf(struct buf *b, const char *fmt, ...)
 {
-	va_list	 ap;
-	int	 n, rc;
+	va_list ap;
+	int	n, rc;
 
 	va_start(ap, fmt);
 	n = vsnprintf(NULL, 0, fmt, ap);
@@ -107,7 +106,7 @@ buf_printf(struct buf *b, const char *fmt, ...)
 char *
 buf_take(struct buf *b, size_t *lenp)
 {
-	char	*p = b->data;
+	char *p = b->data;
 
 	if (p == NULL && (p = calloc(1, 1)) == NULL)
 		return (NULL);

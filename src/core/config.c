@@ -7,201 +7,231 @@
 #include "core/util.h"
 #include "core/err.h"
 
-struct config	config;
+struct config config;
 
 enum config_type {
 	CT_STRING,
 	CT_INT,
-	CT_ENUM		/* string restricted to choices */
+	CT_ENUM /* string restricted to choices */
 };
 
 struct config_entry {
-	const char	*name;		/* snake_case, env CAREBASE_<UPPER> */
+	const char	*name; /* snake_case, env CAREBASE_<UPPER> */
 	enum config_type type;
 	size_t		 offset;
 	const char	*def;
-	int64_t		 min, max;	/* CT_INT */
-	const char	*choices;	/* CT_ENUM, "|" separated */
-	int		 secret;	/* never printed */
+	int64_t		 min, max; /* CT_INT */
+	const char	*choices;  /* CT_ENUM, "|" separated */
+	int		 secret;   /* never printed */
 	const char	*help;
 };
 
-#define S(f)	offsetof(struct config, f)
+#define S(f) offsetof(struct config, f)
 
 static const struct config_entry config_table[] = {
-	{"env", CT_ENUM, S(env), "development", 0, 0, "development|production", 0,
-	    "deployment kind; production requires a master key file"},
-	{"listen", CT_STRING, S(listen), "127.0.0.1", 0, 0, NULL, 0,
-	    "address to listen on"},
-	{"port", CT_INT, S(port), "8080", 0, 65535, NULL, 0,
-	    "TCP port (0 picks a free one)"},
-	{"slow_threads", CT_INT, S(slow_threads), "0", 0, 256, NULL, 0,
-	    "threads for sign-ins, uploads, exports and reports (0 = threads)"},
-	{"slow_queue", CT_INT, S(slow_queue), "256", 1, 100000, NULL, 0,
-	    "slow requests waiting at most; past it 503 SERVER_BUSY"},
-	{"threads", CT_INT, S(threads), "0", 0, 256, NULL, 0,
-	    "HTTP worker threads (0 = number of cores)"},
-	{"database_url", CT_STRING, S(database_url), "sqlite:///var/carebase.db",
-	    0, 0, NULL, 1, "sqlite:///relative/or//absolute/path or postgres://..."},
-	{"pool_min", CT_INT, S(pool_min), "2", 0, 1000, NULL, 0,
-	    "PostgreSQL connections opened at start"},
-	{"pool_max", CT_INT, S(pool_max), "10", 1, 1000, NULL, 0,
-	    "most database connections"},
-	{"db_busy_timeout_ms", CT_INT, S(db_busy_timeout_ms), "5000", 0, 600000,
-	    NULL, 0, "SQLite busy timeout"},
-	{"body_limit", CT_INT, S(body_limit), "1048576", 1024,
-	    1024LL * 1024 * 1024, NULL, 0, "largest request body in bytes (413 past it)"},
-	{"points_body_limit", CT_INT, S(points_body_limit), "67108864", 1024,
+	{ "env", CT_ENUM, S(env), "development", 0, 0, "development|production",
+	    0, "deployment kind; production requires a master key file" },
+	{ "listen", CT_STRING, S(listen), "127.0.0.1", 0, 0, NULL, 0,
+	    "address to listen on" },
+	{ "port", CT_INT, S(port), "8080", 0, 65535, NULL, 0,
+	    "TCP port (0 picks a free one)" },
+	{ "slow_threads", CT_INT, S(slow_threads), "0", 0, 256, NULL, 0,
+	    "threads for sign-ins, uploads, exports and reports (0 = "
+	    "threads)" },
+	{ "slow_queue", CT_INT, S(slow_queue), "256", 1, 100000, NULL, 0,
+	    "slow requests waiting at most; past it 503 SERVER_BUSY" },
+	{ "threads", CT_INT, S(threads), "0", 0, 256, NULL, 0,
+	    "HTTP worker threads (0 = number of cores)" },
+	{ "database_url", CT_STRING, S(database_url),
+	    "sqlite:///var/carebase.db", 0, 0, NULL, 1,
+	    "sqlite:///relative/or//absolute/path or postgres://..." },
+	{ "pool_min", CT_INT, S(pool_min), "2", 0, 1000, NULL, 0,
+	    "PostgreSQL connections opened at start" },
+	{ "pool_max", CT_INT, S(pool_max), "10", 1, 1000, NULL, 0,
+	    "most database connections" },
+	{ "db_busy_timeout_ms", CT_INT, S(db_busy_timeout_ms), "5000", 0,
+	    600000, NULL, 0, "SQLite busy timeout" },
+	{ "body_limit", CT_INT, S(body_limit), "1048576", 1024,
 	    1024LL * 1024 * 1024, NULL, 0,
-	    "largest biometric points batch body in bytes (413 past it)"},
-	{"request_timeout_s", CT_INT, S(request_timeout_s), "30", 1, 3600, NULL, 0,
-	    "idle connection timeout in seconds"},
-	{"log_level", CT_ENUM, S(log_level), "info", 0, 0,
-	    "debug|info|warn|error|off", 0, "least severe level logged"},
-	{"log_flush_ms", CT_INT, S(log_flush_ms), "100", 0, 10000, NULL, 0,
-	    "serve/worker write info lines in batches this often (0 = each line)"},
-	{"master_key_file", CT_STRING, S(master_key_file), "var/master.key", 0, 0,
-	    NULL, 0, "32-byte master key (hex); generated in development if missing"},
-	{"cors_origins", CT_STRING, S(cors_origins), "", 0, 0, NULL, 0,
-	    "comma-separated origins allowed by CORS (empty = none)"},
-	{"rate_limit", CT_INT, S(rate_limit), "100", 0, 1000000, NULL, 0,
-	    "requests per second per client IP (0 = off)"},
-	{"rate_burst", CT_INT, S(rate_burst), "200", 1, 10000000, NULL, 0,
-	    "requests a client may make at once before the rate applies"},
-	{"tls_cert", CT_STRING, S(tls_cert), "", 0, 0, NULL, 0,
-	    "PEM certificate file; with tls_key serves HTTPS"},
-	{"tls_key", CT_STRING, S(tls_key), "", 0, 0, NULL, 1,
-	    "PEM private key file"},
-	{"shutdown_timeout_s", CT_INT, S(shutdown_timeout_s), "10", 0, 3600, NULL, 0,
-	    "seconds to let in-flight requests finish on SIGTERM"},
-	{"job_workers", CT_INT, S(job_workers), "1", 0, 64, NULL, 0,
-	    "job threads inside `serve` (0 = run `carebase worker` instead)"},
-	{"job_poll_ms", CT_INT, S(job_poll_ms), "500", 10, 60000, NULL, 0,
-	    "how often an idle worker looks for jobs"},
-	{"job_max_attempts", CT_INT, S(job_max_attempts), "5", 1, 100, NULL, 0,
-	    "default attempts before a job goes to failed_jobs"},
-	{"job_backoff_base_ms", CT_INT, S(job_backoff_base_ms), "1000", 1,
-	    3600000, NULL, 0, "first retry delay; doubles each attempt, with jitter"},
-	{"job_backoff_max_ms", CT_INT, S(job_backoff_max_ms), "3600000", 1,
-	    86400000, NULL, 0, "longest retry delay"},
-	{"job_timeout_s", CT_INT, S(job_timeout_s), "300", 1, 86400, NULL, 0,
-	    "a running job not finished after this is retried"},
-	{"smtp_url", CT_STRING, S(smtp_url), "", 0, 0, NULL, 0,
-	    "smtp://host:port or smtps://host:port (empty = mail is logged, not sent)"},
-	{"smtp_tls", CT_ENUM, S(smtp_tls), "starttls", 0, 0, "none|starttls|tls", 0,
-	    "transport security for SMTP"},
-	{"smtp_user", CT_STRING, S(smtp_user), "", 0, 0, NULL, 0, "SMTP user"},
-	{"smtp_password", CT_STRING, S(smtp_password), "", 0, 0, NULL, 1,
-	    "SMTP password"},
-	{"smtp_ca_file", CT_STRING, S(smtp_ca_file), "", 0, 0, NULL, 0,
-	    "PEM CA certificates that verify the SMTP server (empty = system CAs)"},
-	{"mail_from", CT_STRING, S(mail_from), "carebase <no-reply@localhost>", 0, 0,
-	    NULL, 0, "From address of outgoing mail"},
-	{"smtp_timeout_s", CT_INT, S(smtp_timeout_s), "30", 1, 600, NULL, 0,
-	    "SMTP connect and transfer timeout"},
-	{"public_url", CT_STRING, S(public_url), "http://127.0.0.1:8080", 0, 0, NULL,
-	    0, "base URL used in links sent by mail"},
-	{"templates_dir", CT_STRING, S(templates_dir), "", 0, 0, NULL, 0,
-	    "folder of mail templates that override the built-in ones"},
-	{"session_idle_staff_s", CT_INT, S(session_idle_staff_s), "1800", 60,
-	    86400, NULL, 0, "staff auth sessions end after this long idle"},
-	{"session_absolute_staff_s", CT_INT, S(session_absolute_staff_s), "43200",
-	    300, 2592000, NULL, 0, "staff auth sessions end this long after login"},
-	{"session_idle_member_s", CT_INT, S(session_idle_member_s), "604800", 60,
-	    31536000, NULL, 0, "member auth sessions end after this long idle"},
-	{"session_absolute_member_s", CT_INT, S(session_absolute_member_s),
+	    "largest request body in bytes (413 past it)" },
+	{ "points_body_limit", CT_INT, S(points_body_limit), "67108864", 1024,
+	    1024LL * 1024 * 1024, NULL, 0,
+	    "largest biometric points batch body in bytes (413 past it)" },
+	{ "request_timeout_s", CT_INT, S(request_timeout_s), "30", 1, 3600,
+	    NULL, 0, "idle connection timeout in seconds" },
+	{ "log_level", CT_ENUM, S(log_level), "info", 0, 0,
+	    "debug|info|warn|error|off", 0, "least severe level logged" },
+	{ "log_flush_ms", CT_INT, S(log_flush_ms), "100", 0, 10000, NULL, 0,
+	    "serve/worker write info lines in batches this often (0 = each "
+	    "line)" },
+	{ "master_key_file", CT_STRING, S(master_key_file), "var/master.key", 0,
+	    0, NULL, 0,
+	    "32-byte master key (hex); generated in development if missing" },
+	{ "cors_origins", CT_STRING, S(cors_origins), "", 0, 0, NULL, 0,
+	    "comma-separated origins allowed by CORS (empty = none)" },
+	{ "rate_limit", CT_INT, S(rate_limit), "100", 0, 1000000, NULL, 0,
+	    "requests per second per client IP (0 = off)" },
+	{ "rate_burst", CT_INT, S(rate_burst), "200", 1, 10000000, NULL, 0,
+	    "requests a client may make at once before the rate applies" },
+	{ "tls_cert", CT_STRING, S(tls_cert), "", 0, 0, NULL, 0,
+	    "PEM certificate file; with tls_key serves HTTPS" },
+	{ "tls_key", CT_STRING, S(tls_key), "", 0, 0, NULL, 1,
+	    "PEM private key file" },
+	{ "shutdown_timeout_s", CT_INT, S(shutdown_timeout_s), "10", 0, 3600,
+	    NULL, 0, "seconds to let in-flight requests finish on SIGTERM" },
+	{ "job_workers", CT_INT, S(job_workers), "1", 0, 64, NULL, 0,
+	    "job threads inside `serve` (0 = run `carebase worker` instead)" },
+	{ "job_poll_ms", CT_INT, S(job_poll_ms), "500", 10, 60000, NULL, 0,
+	    "how often an idle worker looks for jobs" },
+	{ "job_max_attempts", CT_INT, S(job_max_attempts), "5", 1, 100, NULL, 0,
+	    "default attempts before a job goes to failed_jobs" },
+	{ "job_backoff_base_ms", CT_INT, S(job_backoff_base_ms), "1000", 1,
+	    3600000, NULL, 0,
+	    "first retry delay; doubles each attempt, with jitter" },
+	{ "job_backoff_max_ms", CT_INT, S(job_backoff_max_ms), "3600000", 1,
+	    86400000, NULL, 0, "longest retry delay" },
+	{ "job_timeout_s", CT_INT, S(job_timeout_s), "300", 1, 86400, NULL, 0,
+	    "a running job not finished after this is retried" },
+	{ "smtp_url", CT_STRING, S(smtp_url), "", 0, 0, NULL, 0,
+	    "smtp://host:port or smtps://host:port (empty = mail is logged, "
+	    "not sent)" },
+	{ "smtp_tls", CT_ENUM, S(smtp_tls), "starttls", 0, 0,
+	    "none|starttls|tls", 0, "transport security for SMTP" },
+	{ "smtp_user", CT_STRING, S(smtp_user), "", 0, 0, NULL, 0,
+	    "SMTP user" },
+	{ "smtp_password", CT_STRING, S(smtp_password), "", 0, 0, NULL, 1,
+	    "SMTP password" },
+	{ "smtp_ca_file", CT_STRING, S(smtp_ca_file), "", 0, 0, NULL, 0,
+	    "PEM CA certificates that verify the SMTP server (empty = system "
+	    "CAs)" },
+	{ "mail_from", CT_STRING, S(mail_from), "carebase <no-reply@localhost>",
+	    0, 0, NULL, 0, "From address of outgoing mail" },
+	{ "smtp_timeout_s", CT_INT, S(smtp_timeout_s), "30", 1, 600, NULL, 0,
+	    "SMTP connect and transfer timeout" },
+	{ "public_url", CT_STRING, S(public_url), "http://127.0.0.1:8080", 0, 0,
+	    NULL, 0, "base URL used in links sent by mail" },
+	{ "templates_dir", CT_STRING, S(templates_dir), "", 0, 0, NULL, 0,
+	    "folder of mail templates that override the built-in ones" },
+	{ "session_idle_staff_s", CT_INT, S(session_idle_staff_s), "1800", 60,
+	    86400, NULL, 0, "staff auth sessions end after this long idle" },
+	{ "session_absolute_staff_s", CT_INT, S(session_absolute_staff_s),
+	    "43200", 300, 2592000, NULL, 0,
+	    "staff auth sessions end this long after login" },
+	{ "session_idle_member_s", CT_INT, S(session_idle_member_s), "604800",
+	    60, 31536000, NULL, 0,
+	    "member auth sessions end after this long idle" },
+	{ "session_absolute_member_s", CT_INT, S(session_absolute_member_s),
 	    "2592000", 300, 31536000, NULL, 0,
-	    "member auth sessions end this long after login"},
-	{"login_backoff_after", CT_INT, S(login_backoff_after), "5", 1, 1000, NULL,
-	    0, "failed logins for an account before each next try must wait"},
-	{"login_max_failures_hour", CT_INT, S(login_max_failures_hour), "100", 1,
-	    100, NULL, 0, "failed logins per account per hour before it locks"},
-	{"login_ip_max_failures_hour", CT_INT, S(login_ip_max_failures_hour),
-	    "1000", 1, 1000000, NULL, 0, "failed logins per client address per hour"},
-	{"consent_ages", CT_STRING, S(consent_ages),
+	    "member auth sessions end this long after login" },
+	{ "login_backoff_after", CT_INT, S(login_backoff_after), "5", 1, 1000,
+	    NULL, 0,
+	    "failed logins for an account before each next try must wait" },
+	{ "login_max_failures_hour", CT_INT, S(login_max_failures_hour), "100",
+	    1, 100, NULL, 0,
+	    "failed logins per account per hour before it locks" },
+	{ "login_ip_max_failures_hour", CT_INT, S(login_ip_max_failures_hour),
+	    "1000", 1, 1000000, NULL, 0,
+	    "failed logins per client address per hour" },
+	{ "consent_ages", CT_STRING, S(consent_ages),
 	    "AT:14,BE:13,BG:14,CY:14,CZ:15,DE:16,DK:13,EE:13,ES:14,FI:13,FR:15,"
 	    "GB:13,GR:15,HR:16,HU:16,IE:16,IT:14,LT:14,LU:16,LV:13,MT:13,NL:16,"
 	    "NO:13,PL:16,PT:13,RO:16,SE:13,SI:15,SK:16,US:13",
-	    0, 0, NULL, 0, "digital-consent age by country (ISO 3166-1 alpha-2)"},
-	{"consent_age_default", CT_INT, S(consent_age_default), "16", 13, 16, NULL,
-	    0, "digital-consent age where consent_ages names no country"},
-	{"password_reset_path", CT_STRING, S(password_reset_path),
+	    0, 0, NULL, 0,
+	    "digital-consent age by country (ISO 3166-1 alpha-2)" },
+	{ "consent_age_default", CT_INT, S(consent_age_default), "16", 13, 16,
+	    NULL, 0,
+	    "digital-consent age where consent_ages names no country" },
+	{ "password_reset_path", CT_STRING, S(password_reset_path),
 	    "/reset-password?token=", 0, 0, NULL, 0,
-	    "appended to public_url, then the token, in reset mail"},
-	{"password_reset_ttl_s", CT_INT, S(password_reset_ttl_s), "1800", 60,
-	    86400, NULL, 0, "how long a password reset link works"},
-	{"password_opslimit", CT_INT, S(password_opslimit), "3", 2, 20, NULL, 0,
-	    "argon2id passes (OWASP minimum 2); raising it rehashes on next login"},
-	{"password_memlimit_kib", CT_INT, S(password_memlimit_kib), "65536", 19456,
-	    4194304, NULL, 0,
-	    "argon2id memory in KiB (OWASP minimum 19456); raising it rehashes on next login"},
-	{"terms_version", CT_STRING, S(terms_version), "2026-01", 0, 0, NULL, 0,
-	    "the terms of use users accept now"},
-	{"privacy_version", CT_STRING, S(privacy_version), "2026-01", 0, 0, NULL, 0,
-	    "the privacy notice users accept now"},
-	{"webhook_body_limit", CT_INT, S(webhook_body_limit), "65536", 1024,
-	    64LL * 1024 * 1024, NULL, 0, "largest inbound webhook body kept and "
-	    "processed (larger ones are refused, 413, and kept truncated)"},
-	{"webhook_inbox_retention_days", CT_INT,
+	    "appended to public_url, then the token, in reset mail" },
+	{ "password_reset_ttl_s", CT_INT, S(password_reset_ttl_s), "1800", 60,
+	    86400, NULL, 0, "how long a password reset link works" },
+	{ "password_opslimit", CT_INT, S(password_opslimit), "3", 2, 20, NULL,
+	    0,
+	    "argon2id passes (OWASP minimum 2); raising it rehashes on next "
+	    "login" },
+	{ "password_memlimit_kib", CT_INT, S(password_memlimit_kib), "65536",
+	    19456, 4194304, NULL, 0,
+	    "argon2id memory in KiB (OWASP minimum 19456); raising it rehashes "
+	    "on next login" },
+	{ "terms_version", CT_STRING, S(terms_version), "2026-01", 0, 0, NULL,
+	    0, "the terms of use users accept now" },
+	{ "privacy_version", CT_STRING, S(privacy_version), "2026-01", 0, 0,
+	    NULL, 0, "the privacy notice users accept now" },
+	{ "webhook_body_limit", CT_INT, S(webhook_body_limit), "65536", 1024,
+	    64LL * 1024 * 1024, NULL, 0,
+	    "largest inbound webhook body kept and "
+	    "processed (larger ones are refused, 413, and kept truncated)" },
+	{ "webhook_inbox_retention_days", CT_INT,
 	    S(webhook_inbox_retention_days), "30", 1, 365, NULL, 0,
 	    "webhook inbox rows (bodies and outcomes) older than this are "
-	    "deleted by the hourly webhooks.prune job, failed ones too"},
-	{"storyblok_webhook_secret", CT_STRING, S(storyblok_webhook_secret), "",
-	    0, 0, NULL, 1, "CMS webhook secret: webhook-signature is the hex "
-	    "HMAC-SHA1 of the body under it (empty = every call refused)"},
-	{"storyblok_api_url", CT_STRING, S(storyblok_api_url),
+	    "deleted by the hourly webhooks.prune job, failed ones too" },
+	{ "storyblok_webhook_secret", CT_STRING, S(storyblok_webhook_secret),
+	    "", 0, 0, NULL, 1,
+	    "CMS webhook secret: webhook-signature is the hex "
+	    "HMAC-SHA1 of the body under it (empty = every call refused)" },
+	{ "storyblok_api_url", CT_STRING, S(storyblok_api_url),
 	    "https://api.storyblok.com/v2", 0, 0, NULL, 0,
-	    "CMS content API base; stories are read from <base>/cdn/stories/<id>"},
-	{"storyblok_token", CT_STRING, S(storyblok_token), "", 0, 0, NULL, 1,
-	    "CMS content API token (published content)"},
-	{"storyblok_timeout_s", CT_INT, S(storyblok_timeout_s), "10", 1, 120,
-	    NULL, 0, "CMS story fetch timeout (connect and transfer)"},
-	{"storyblok_story_limit", CT_INT, S(storyblok_story_limit), "4194304",
+	    "CMS content API base; stories are read from "
+	    "<base>/cdn/stories/<id>" },
+	{ "storyblok_token", CT_STRING, S(storyblok_token), "", 0, 0, NULL, 1,
+	    "CMS content API token (published content)" },
+	{ "storyblok_timeout_s", CT_INT, S(storyblok_timeout_s), "10", 1, 120,
+	    NULL, 0, "CMS story fetch timeout (connect and transfer)" },
+	{ "storyblok_story_limit", CT_INT, S(storyblok_story_limit), "4194304",
 	    1024, 64LL * 1024 * 1024, NULL, 0,
-	    "largest CMS story response in bytes"},
-	{"chat_sync_url", CT_STRING, S(chat_sync_url), "", 0, 0, NULL, 0,
+	    "largest CMS story response in bytes" },
+	{ "chat_sync_url", CT_STRING, S(chat_sync_url), "", 0, 0, NULL, 0,
 	    "chat provider API base for profile sync, e.g. "
-	    "https://api.crisp.chat/v1 (empty = profile sync off)"},
-	{"chat_sync_website_id", CT_STRING, S(chat_sync_website_id), "", 0, 0,
-	    NULL, 0, "the chat provider's website id (needed with chat_sync_url)"},
-	{"chat_sync_identifier", CT_STRING, S(chat_sync_identifier), "", 0, 0,
-	    NULL, 0, "chat provider token identifier (HTTP basic auth user)"},
-	{"chat_sync_key", CT_STRING, S(chat_sync_key), "", 0, 0, NULL, 1,
-	    "chat provider token key (HTTP basic auth password)"},
-	{"chat_sync_timeout_s", CT_INT, S(chat_sync_timeout_s), "10", 1, 120,
-	    NULL, 0, "chat provider request timeout (connect and transfer)"},
-	{"chat_sync_delay_ms", CT_INT, S(chat_sync_delay_ms), "1000", 0, 600000,
-	    NULL, 0, "how long a profile push waits after a change, so a burst "
-	    "of changes makes one push"},
-	{"simplybook_webhook_secret", CT_STRING, S(simplybook_webhook_secret),
-	    "", 0, 0, NULL, 1, "booking webhook token, sent as X-Simplybook-Token "
-	    "or Authorization: Bearer (empty = every call refused)"},
-	{"simplybook_timestamp_tolerance_s", CT_INT,
+	    "https://api.crisp.chat/v1 (empty = profile sync off)" },
+	{ "chat_sync_website_id", CT_STRING, S(chat_sync_website_id), "", 0, 0,
+	    NULL, 0,
+	    "the chat provider's website id (needed with chat_sync_url)" },
+	{ "chat_sync_identifier", CT_STRING, S(chat_sync_identifier), "", 0, 0,
+	    NULL, 0, "chat provider token identifier (HTTP basic auth user)" },
+	{ "chat_sync_key", CT_STRING, S(chat_sync_key), "", 0, 0, NULL, 1,
+	    "chat provider token key (HTTP basic auth password)" },
+	{ "chat_sync_timeout_s", CT_INT, S(chat_sync_timeout_s), "10", 1, 120,
+	    NULL, 0, "chat provider request timeout (connect and transfer)" },
+	{ "chat_sync_delay_ms", CT_INT, S(chat_sync_delay_ms), "1000", 0,
+	    600000, NULL, 0,
+	    "how long a profile push waits after a change, so a burst "
+	    "of changes makes one push" },
+	{ "simplybook_webhook_secret", CT_STRING, S(simplybook_webhook_secret),
+	    "", 0, 0, NULL, 1,
+	    "booking webhook token, sent as X-Simplybook-Token "
+	    "or Authorization: Bearer (empty = every call refused)" },
+	{ "simplybook_timestamp_tolerance_s", CT_INT,
 	    S(simplybook_timestamp_tolerance_s), "300", 1, 3600, NULL, 0,
-	    "a booking webhook's timestamp, when sent, must be this close to now"},
-	{"booking_cancel_url", CT_STRING, S(booking_cancel_url), "", 0, 0, NULL,
-	    0, "http(s) URL told of in-app booking cancels by a signed POST "
-	    "(empty = the booking system is not told)"},
-	{"booking_cancel_secret", CT_STRING, S(booking_cancel_secret), "", 0, 0,
-	    NULL, 1, "HMAC-SHA256 key of X-Carebase-Signature on those POSTs "
-	    "(needed with booking_cancel_url, at least 16 bytes)"},
-	{"report_max_rows", CT_INT, S(report_max_rows), "10000", 1, 1000000,
-	    NULL, 0, "most rows one report answers (422 past it)"},
-	{"report_run_max_bytes", CT_INT, S(report_run_max_bytes), "16777216",
-	    256, 256LL * 1024 * 1024, NULL, 0, "largest answer of a report, "
-	    "JSON or CSV (422 RESULT_TOO_LARGE past it; a queued run fails)"},
-	{"report_run_retention_days", CT_INT, S(report_run_retention_days),
-	    "7", 1, 365, NULL, 0, "report runs (and their results) older than "
-	    "this are deleted by the hourly report_runs.prune job"},
+	    "a booking webhook's timestamp, when sent, must be this close to "
+	    "now" },
+	{ "booking_cancel_url", CT_STRING, S(booking_cancel_url), "", 0, 0,
+	    NULL, 0,
+	    "http(s) URL told of in-app booking cancels by a signed POST "
+	    "(empty = the booking system is not told)" },
+	{ "booking_cancel_secret", CT_STRING, S(booking_cancel_secret), "", 0,
+	    0, NULL, 1,
+	    "HMAC-SHA256 key of X-Carebase-Signature on those POSTs "
+	    "(needed with booking_cancel_url, at least 16 bytes)" },
+	{ "report_max_rows", CT_INT, S(report_max_rows), "10000", 1, 1000000,
+	    NULL, 0, "most rows one report answers (422 past it)" },
+	{ "report_run_max_bytes", CT_INT, S(report_run_max_bytes), "16777216",
+	    256, 256LL * 1024 * 1024, NULL, 0,
+	    "largest answer of a report, "
+	    "JSON or CSV (422 RESULT_TOO_LARGE past it; a queued run fails)" },
+	{ "report_run_retention_days", CT_INT, S(report_run_retention_days),
+	    "7", 1, 365, NULL, 0,
+	    "report runs (and their results) older than "
+	    "this are deleted by the hourly report_runs.prune job" },
 };
 
-#define CONFIG_COUNT	(sizeof(config_table) / sizeof(config_table[0]))
+#define CONFIG_COUNT (sizeof(config_table) / sizeof(config_table[0]))
 
-static int	config_set(const struct config_entry *, const char *, const char *,
-		    char *, size_t);
+static int config_set(
+    const struct config_entry *, const char *, const char *, char *, size_t);
 static const struct config_entry *config_find(const char *, size_t);
-static int	consent_ages_check(const char *, char *, size_t);
-static int	booking_cancel_check(char *, size_t);
+static int consent_ages_check(const char *, char *, size_t);
+static int booking_cancel_check(char *, size_t);
 
 /*
  * consent_ages: "CC:NN,CC:NN": ISO 3166-1 alpha-2 codes in capitals and
@@ -210,15 +240,18 @@ static int	booking_cancel_check(char *, size_t);
 static int
 consent_ages_check(const char *s, char *err, size_t errlen)
 {
-	const char	*p = s;
+	const char *p = s;
 
 	while (*p != '\0') {
-		if (!(p[0] >= 'A' && p[0] <= 'Z' && p[1] >= 'A' && p[1] <= 'Z' &&
-		    p[2] == ':' && p[3] == '1' && p[4] >= '3' && p[4] <= '6' &&
-		    (p[5] == '\0' || (p[5] == ',' && p[6] != '\0')))) {
-			snprintf(err, errlen, "config: consent_ages must be "
+		if (!(p[0] >= 'A' && p[0] <= 'Z' && p[1] >= 'A' &&
+			p[1] <= 'Z' && p[2] == ':' && p[3] == '1' &&
+			p[4] >= '3' && p[4] <= '6' &&
+			(p[5] == '\0' || (p[5] == ',' && p[6] != '\0')))) {
+			snprintf(err, errlen,
+			    "config: consent_ages must be "
 			    "CC:NN,... with country codes in capitals and ages "
-			    "13 to 16, near \"%.12s\"", p);
+			    "13 to 16, near \"%.12s\"",
+			    p);
 			return (ERR_CONFIG);
 		}
 		p += p[5] == ',' ? 6 : 5;
@@ -234,22 +267,25 @@ consent_ages_check(const char *s, char *err, size_t errlen)
 static int
 booking_cancel_check(char *err, size_t errlen)
 {
-	const char	*u = config.booking_cancel_url, *rest, *p;
+	const char *u = config.booking_cancel_url, *rest, *p;
 
 	if (u[0] == '\0')
 		return (OK);
-	rest = strncmp(u, "http://", 7) == 0 ? u + 7 :
-	    strncmp(u, "https://", 8) == 0 ? u + 8 : NULL;
+	rest = strncmp(u, "http://", 7) == 0 ? u + 7
+	    : strncmp(u, "https://", 8) == 0 ? u + 8
+					     : NULL;
 	for (p = u; *p != '\0'; p++)
 		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
 			break;
 	if (rest == NULL || rest[0] == '\0' || rest[0] == '/' || *p != '\0') {
-		snprintf(err, errlen, "config: booking_cancel_url must be an "
+		snprintf(err, errlen,
+		    "config: booking_cancel_url must be an "
 		    "http:// or https:// URL with a host and no blanks");
 		return (ERR_CONFIG);
 	}
 	if (strlen(config.booking_cancel_secret) < BOOKING_CANCEL_SECRET_MIN) {
-		snprintf(err, errlen, "config: booking_cancel_secret must be "
+		snprintf(err, errlen,
+		    "config: booking_cancel_secret must be "
 		    "set, at least %d bytes, when booking_cancel_url is",
 		    BOOKING_CANCEL_SECRET_MIN);
 		return (ERR_CONFIG);
@@ -261,10 +297,10 @@ static int
 config_set(const struct config_entry *e, const char *value, const char *from,
     char *err, size_t errlen)
 {
-	char	**sp;
-	int64_t	 *ip, v;
+	char	  **sp;
+	int64_t	   *ip, v;
 	const char *c;
-	size_t	 n;
+	size_t	    n;
 
 	if (strlen(value) > CONFIG_MAX_STRING) {
 		snprintf(err, errlen, "config: %s (%s) is longer than %d bytes",
@@ -276,7 +312,8 @@ config_set(const struct config_entry *e, const char *value, const char *from,
 		ip = (int64_t *)(void *)((char *)&config + e->offset);
 		if (parse_int64(value, e->min, e->max, &v) != 0) {
 			snprintf(err, errlen,
-			    "config: %s (%s) must be an integer from %lld to %lld, got \"%.64s\"",
+			    "config: %s (%s) must be an integer from %lld to "
+			    "%lld, got \"%.64s\"",
 			    e->name, from, (long long)e->min, (long long)e->max,
 			    value);
 			return (ERR_CONFIG);
@@ -293,7 +330,8 @@ config_set(const struct config_entry *e, const char *value, const char *from,
 				break;
 		}
 		if (c == NULL || n == 0) {
-			snprintf(err, errlen, "config: %s (%s) must be one of %s, got \"%.64s\"",
+			snprintf(err, errlen,
+			    "config: %s (%s) must be one of %s, got \"%.64s\"",
 			    e->name, from, e->choices, value);
 			return (ERR_CONFIG);
 		}
@@ -311,7 +349,7 @@ config_set(const struct config_entry *e, const char *value, const char *from,
 static const struct config_entry *
 config_find(const char *name, size_t n)
 {
-	size_t	 i, j;
+	size_t i, j;
 
 	for (i = 0; i < CONFIG_COUNT; i++) {
 		const char *e = config_table[i].name;
@@ -340,10 +378,10 @@ int
 config_load(int argc, char **argv, char *err, size_t errlen)
 {
 	const struct config_entry *e;
-	char		 envname[128];
-	const char	*v, *eq;
-	size_t		 i, j;
-	int		 rc, k;
+	char			   envname[128];
+	const char		  *v, *eq;
+	size_t			   i, j;
+	int			   rc, k;
 
 	for (i = 0; i < CONFIG_COUNT; i++) {
 		e = &config_table[i];
@@ -351,8 +389,10 @@ config_load(int argc, char **argv, char *err, size_t errlen)
 			return (rc);
 		snprintf(envname, sizeof(envname), "CAREBASE_");
 		for (j = 0; e->name[j] != '\0' && j + 10 < sizeof(envname); j++)
-			envname[9 + j] = (char)(e->name[j] >= 'a' &&
-			    e->name[j] <= 'z' ? e->name[j] - 32 : e->name[j]);
+			envname[9 + j] =
+			    (char)(e->name[j] >= 'a' && e->name[j] <= 'z'
+				    ? e->name[j] - 32
+				    : e->name[j]);
 		envname[9 + j] = '\0';
 		v = getenv(envname);
 		if (v == NULL && strcmp(e->name, "database_url") == 0)
@@ -368,26 +408,29 @@ config_load(int argc, char **argv, char *err, size_t errlen)
 			continue;
 		a += 2;
 		if ((eq = strchr(a, '=')) == NULL)
-			continue;	/* not a config flag; commands parse it */
+			continue; /* not a config flag; commands parse it */
 		if ((e = config_find(a, (size_t)(eq - a))) == NULL)
 			continue;
 		if ((rc = config_set(e, eq + 1, "flag", err, errlen)) != OK)
 			return (rc);
 	}
 	if (config.pool_min > config.pool_max) {
-		snprintf(err, errlen, "config: pool_min (%lld) is above pool_max (%lld)",
+		snprintf(err, errlen,
+		    "config: pool_min (%lld) is above pool_max (%lld)",
 		    (long long)config.pool_min, (long long)config.pool_max);
 		return (ERR_CONFIG);
 	}
 	if ((config.tls_cert[0] == '\0') != (config.tls_key[0] == '\0')) {
-		snprintf(err, errlen, "config: tls_cert and tls_key must be set together");
+		snprintf(err, errlen,
+		    "config: tls_cert and tls_key must be set together");
 		return (ERR_CONFIG);
 	}
 	if (strncmp(config.database_url, "sqlite://", 9) != 0 &&
 	    strncmp(config.database_url, "postgres://", 11) != 0 &&
 	    strncmp(config.database_url, "postgresql://", 13) != 0) {
 		snprintf(err, errlen,
-		    "config: database_url must start with sqlite:// or postgres://");
+		    "config: database_url must start with sqlite:// or "
+		    "postgres://");
 		return (ERR_CONFIG);
 	}
 	if (consent_ages_check(config.consent_ages, err, errlen) != OK)
@@ -396,12 +439,15 @@ config_load(int argc, char **argv, char *err, size_t errlen)
 		return (ERR_CONFIG);
 	/* A chat job makes up to CHAT_SYNC_REQUESTS requests of up to
 	 * chat_sync_timeout_s each: it must end before it can be reclaimed. */
-	if (config.chat_sync_url[0] != '\0' && CHAT_SYNC_REQUESTS *
-	    config.chat_sync_timeout_s >= config.job_timeout_s) {
-		snprintf(err, errlen, "config: chat_sync_timeout_s (%lld) times "
+	if (config.chat_sync_url[0] != '\0' &&
+	    CHAT_SYNC_REQUESTS * config.chat_sync_timeout_s >=
+		config.job_timeout_s) {
+		snprintf(err, errlen,
+		    "config: chat_sync_timeout_s (%lld) times "
 		    "%d, the requests one chat job may make, must be less than "
-		    "job_timeout_s (%lld)", (long long)config.chat_sync_timeout_s,
-		    CHAT_SYNC_REQUESTS, (long long)config.job_timeout_s);
+		    "job_timeout_s (%lld)",
+		    (long long)config.chat_sync_timeout_s, CHAT_SYNC_REQUESTS,
+		    (long long)config.job_timeout_s);
 		return (ERR_CONFIG);
 	}
 	log_set_level(log_level_parse(config.log_level));
@@ -411,7 +457,7 @@ config_load(int argc, char **argv, char *err, size_t errlen)
 void
 config_free(void)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < CONFIG_COUNT; i++) {
 		if (config_table[i].type != CT_INT) {
@@ -427,10 +473,11 @@ config_free(void)
 void
 config_usage(void)
 {
-	size_t	 i, j;
-	char	 flag[64];
+	size_t i, j;
+	char   flag[64];
 
-	printf("Configuration (environment CAREBASE_<NAME>, or --<name>=VALUE):\n\n");
+	printf("Configuration (environment CAREBASE_<NAME>, or "
+	       "--<name>=VALUE):\n\n");
 	for (i = 0; i < CONFIG_COUNT; i++) {
 		const struct config_entry *e = &config_table[i];
 
@@ -438,8 +485,9 @@ config_usage(void)
 			flag[j] = e->name[j] == '_' ? '-' : e->name[j];
 		flag[j] = '\0';
 		printf("  --%-22s %s\n  %-24s default: %s\n", flag, e->help, "",
-		    e->secret && e->def[0] != '\0' ? "(set)" :
-		    (e->def[0] ? e->def : "(empty)"));
+		    e->secret && e->def[0] != '\0'
+			? "(set)"
+			: (e->def[0] ? e->def : "(empty)"));
 	}
 }
 

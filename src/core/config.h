@@ -12,99 +12,101 @@
 #include <stdint.h>
 
 /* Bounds on outside input, overridable in config where a key exists. */
-#define CONFIG_MAX_BODY_DEFAULT		(1024 * 1024)
-#define CONFIG_MAX_HEAD_BYTES		(24 * 1024)	/* request line + headers */
-#define CONFIG_MAX_STRING		4096
-#define BOOKING_CANCEL_SECRET_MIN	16	/* bytes of booking_cancel_secret */
-#define CHAT_SYNC_REQUESTS		5	/* of one chat job at most */
+#define CONFIG_MAX_BODY_DEFAULT	  (1024 * 1024)
+#define CONFIG_MAX_HEAD_BYTES	  (24 * 1024) /* request line + headers */
+#define CONFIG_MAX_STRING	  4096
+#define BOOKING_CANCEL_SECRET_MIN 16 /* bytes of booking_cancel_secret */
+#define CHAT_SYNC_REQUESTS	  5  /* of one chat job at most */
 
 struct config {
-	char	*env;			/* development | production */
-	char	*listen;		/* address to bind */
-	int64_t	 port;
-	int64_t	 threads;		/* HTTP worker threads */
-	int64_t	 slow_threads;		/* ROUTE_SLOW handlers, 0 = threads */
-	int64_t	 slow_queue;		/* slow requests waiting at most */
-	char	*database_url;		/* sqlite:///path | postgres://... */
-	int64_t	 pool_min;
-	int64_t	 pool_max;
-	int64_t	 db_busy_timeout_ms;
-	int64_t	 body_limit;		/* bytes */
-	int64_t	 points_body_limit;	/* bytes, POST .../points batches */
-	int64_t	 request_timeout_s;	/* idle connection timeout */
-	char	*log_level;
-	int64_t	 log_flush_ms;		/* info lines batched, 0 = each */
-	char	*master_key_file;
-	char	*cors_origins;		/* comma-separated, exact match */
-	int64_t	 rate_limit;		/* requests per second per IP, 0 = off */
-	int64_t	 rate_burst;
-	char	*tls_cert;		/* PEM file, enables TLS with tls_key */
-	char	*tls_key;
-	int64_t	 shutdown_timeout_s;	/* wait for in-flight requests */
-	int64_t	 job_workers;		/* job threads in `serve`, 0 = none */
-	int64_t	 job_poll_ms;
-	int64_t	 job_max_attempts;
-	int64_t	 job_backoff_base_ms;
-	int64_t	 job_backoff_max_ms;
-	int64_t	 job_timeout_s;		/* a claimed job is re-run after */
-	char	*smtp_url;		/* smtp://host:port or smtps://host:port */
-	char	*smtp_tls;		/* none | starttls | tls */
-	char	*smtp_user;
-	char	*smtp_password;
-	char	*smtp_ca_file;		/* PEM CA bundle to verify the SMTP server */
-	char	*mail_from;
-	int64_t	 smtp_timeout_s;
-	char	*public_url;		/* base for links in mail, never from requests */
-	char	*templates_dir;		/* extra mail templates override built-ins */
-	int64_t	 session_idle_staff_s;	/* auth sessions of staff roles */
-	int64_t	 session_absolute_staff_s;
-	int64_t	 session_idle_member_s;	/* auth sessions of members */
-	int64_t	 session_absolute_member_s;
-	int64_t	 login_backoff_after;	/* failures before backoff starts */
-	int64_t	 login_max_failures_hour;	/* per account; then locked */
-	int64_t	 login_ip_max_failures_hour;	/* per client address */
-	char	*consent_ages;		/* "GB:13,US:13,DE:16": digital consent */
-	int64_t	 consent_age_default;
-	char	*password_reset_path;	/* appended to public_url, then the token */
-	int64_t	 password_reset_ttl_s;
-	int64_t	 password_opslimit;	/* argon2id passes */
-	int64_t	 password_memlimit_kib;	/* argon2id memory */
-	char	*terms_version;		/* current terms users accept */
-	char	*privacy_version;
-	int64_t	 webhook_body_limit;	/* bytes of an inbound webhook body */
-	int64_t	 webhook_inbox_retention_days;	/* inbox rows older are deleted */
-	char	*storyblok_webhook_secret;	/* HMAC-SHA1 key of the CMS webhook */
-	char	*storyblok_api_url;	/* CMS content API base */
-	char	*storyblok_token;	/* CMS content API token */
-	int64_t	 storyblok_timeout_s;	/* CMS fetch connect + transfer */
-	int64_t	 storyblok_story_limit;	/* bytes of one fetched story */
-	char	*chat_sync_url;		/* chat provider API base; empty = sync off */
-	char	*chat_sync_website_id;	/* the provider's website id */
-	char	*chat_sync_identifier;	/* HTTP basic auth user */
-	char	*chat_sync_key;		/* HTTP basic auth password */
-	int64_t	 chat_sync_timeout_s;	/* connect + transfer */
-	int64_t	 chat_sync_delay_ms;	/* wait after a change, so bursts coalesce */
-	char	*simplybook_webhook_secret;	/* token of the booking webhook */
-	int64_t	 simplybook_timestamp_tolerance_s;	/* webhook timestamp skew */
-	int64_t	 report_max_rows;	/* rows of one report answer */
-	int64_t	 report_run_max_bytes;	/* bytes of a report's answer, run or not */
-	int64_t	 report_run_retention_days;	/* report runs older are deleted */
-	char	*booking_cancel_url;	/* told of in-app cancels; empty = off */
-	char	*booking_cancel_secret;	/* HMAC-SHA256 key of those POSTs */
+	char   *env;	/* development | production */
+	char   *listen; /* address to bind */
+	int64_t port;
+	int64_t threads;      /* HTTP worker threads */
+	int64_t slow_threads; /* ROUTE_SLOW handlers, 0 = threads */
+	int64_t slow_queue;   /* slow requests waiting at most */
+	char   *database_url; /* sqlite:///path | postgres://... */
+	int64_t pool_min;
+	int64_t pool_max;
+	int64_t db_busy_timeout_ms;
+	int64_t body_limit;	   /* bytes */
+	int64_t points_body_limit; /* bytes, POST .../points batches */
+	int64_t request_timeout_s; /* idle connection timeout */
+	char   *log_level;
+	int64_t log_flush_ms; /* info lines batched, 0 = each */
+	char   *master_key_file;
+	char   *cors_origins; /* comma-separated, exact match */
+	int64_t rate_limit;   /* requests per second per IP, 0 = off */
+	int64_t rate_burst;
+	char   *tls_cert; /* PEM file, enables TLS with tls_key */
+	char   *tls_key;
+	int64_t shutdown_timeout_s; /* wait for in-flight requests */
+	int64_t job_workers;	    /* job threads in `serve`, 0 = none */
+	int64_t job_poll_ms;
+	int64_t job_max_attempts;
+	int64_t job_backoff_base_ms;
+	int64_t job_backoff_max_ms;
+	int64_t job_timeout_s; /* a claimed job is re-run after */
+	char   *smtp_url;      /* smtp://host:port or smtps://host:port */
+	char   *smtp_tls;      /* none | starttls | tls */
+	char   *smtp_user;
+	char   *smtp_password;
+	char   *smtp_ca_file; /* PEM CA bundle to verify the SMTP server */
+	char   *mail_from;
+	int64_t smtp_timeout_s;
+	char   *public_url;    /* base for links in mail, never from requests */
+	char   *templates_dir; /* extra mail templates override built-ins */
+	int64_t session_idle_staff_s; /* auth sessions of staff roles */
+	int64_t session_absolute_staff_s;
+	int64_t session_idle_member_s; /* auth sessions of members */
+	int64_t session_absolute_member_s;
+	int64_t login_backoff_after;	    /* failures before backoff starts */
+	int64_t login_max_failures_hour;    /* per account; then locked */
+	int64_t login_ip_max_failures_hour; /* per client address */
+	char   *consent_ages; /* "GB:13,US:13,DE:16": digital consent */
+	int64_t consent_age_default;
+	char *password_reset_path; /* appended to public_url, then the token */
+	int64_t password_reset_ttl_s;
+	int64_t password_opslimit;     /* argon2id passes */
+	int64_t password_memlimit_kib; /* argon2id memory */
+	char   *terms_version;	       /* current terms users accept */
+	char   *privacy_version;
+	int64_t webhook_body_limit; /* bytes of an inbound webhook body */
+	int64_t webhook_inbox_retention_days; /* inbox rows older are deleted */
+	char   *storyblok_webhook_secret; /* HMAC-SHA1 key of the CMS webhook */
+	char   *storyblok_api_url;	  /* CMS content API base */
+	char   *storyblok_token;	  /* CMS content API token */
+	int64_t storyblok_timeout_s;	  /* CMS fetch connect + transfer */
+	int64_t storyblok_story_limit;	  /* bytes of one fetched story */
+	char   *chat_sync_url; /* chat provider API base; empty = sync off */
+	char   *chat_sync_website_id; /* the provider's website id */
+	char   *chat_sync_identifier; /* HTTP basic auth user */
+	char   *chat_sync_key;	      /* HTTP basic auth password */
+	int64_t chat_sync_timeout_s;  /* connect + transfer */
+	int64_t
+	      chat_sync_delay_ms; /* wait after a change, so bursts coalesce */
+	char *simplybook_webhook_secret; /* token of the booking webhook */
+	int64_t simplybook_timestamp_tolerance_s; /* webhook timestamp skew */
+	int64_t report_max_rows; /* rows of one report answer */
+	int64_t
+	    report_run_max_bytes; /* bytes of a report's answer, run or not */
+	int64_t report_run_retention_days; /* report runs older are deleted */
+	char   *booking_cancel_url;    /* told of in-app cancels; empty = off */
+	char   *booking_cancel_secret; /* HMAC-SHA256 key of those POSTs */
 };
 
-extern struct config	config;
+extern struct config config;
 
 /* Fill config from defaults, environment, then argv flags it knows.
  * Unknown --flags are errors. On error writes one line to err. */
-int	 config_load(int argc, char **argv, char *err, size_t errlen);
+int config_load(int argc, char **argv, char *err, size_t errlen);
 /* 1 if name (n bytes, dashes or underscores) is a config key. */
-int	 config_has(const char *name, size_t n);
+int config_has(const char *name, size_t n);
 /* Release strings. */
-void	 config_free(void);
+void config_free(void);
 /* Print the table (name, env var, default, description) to stdout. */
-void	 config_usage(void);
+void config_usage(void);
 /* 1 when env is "production". */
-int	 config_is_production(void);
+int config_is_production(void);
 
 #endif

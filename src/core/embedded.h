@@ -8,9 +8,9 @@
 #include <stddef.h>
 
 struct embedded_file {
-	const char	*path;		/* "migrations/sqlite/0001_foundation.up.sql" */
-	const char	*data;		/* NUL-terminated */
-	size_t		 len;
+	const char *path; /* "migrations/sqlite/0001_foundation.up.sql" */
+	const char *data; /* NUL-terminated */
+	size_t	    len;
 };
 
 /* Terminated by an entry whose path is NULL; sorted by path. */

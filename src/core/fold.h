@@ -22,16 +22,16 @@
 
 /* Bytes that always hold the folding of n bytes, with the NUL: a folded
  * letter takes at most 3 bytes where it took 2. */
-#define FOLD_OUT_MAX(n)	((n) + (n) / 2 + 1)
+#define FOLD_OUT_MAX(n) ((n) + (n) / 2 + 1)
 
 /* The simple case folding of one code point (cp itself when none). */
-uint32_t	 fold_cp(uint32_t cp);
+uint32_t fold_cp(uint32_t cp);
 /*
  * Fold the UTF-8 text s (len bytes) into out (size bytes, NUL-terminated).
  * OK; ERR_INVALID when s is not UTF-8 (overlong forms, surrogates, past
  * U+10FFFF, truncated) or holds a NUL; ERR_TOO_LARGE when out is too small
  * (FOLD_OUT_MAX(len) is always enough). out is "" on failure.
  */
-int		 fold_utf8(const char *s, size_t len, char *out, size_t size);
+int fold_utf8(const char *s, size_t len, char *out, size_t size);
 
 #endif

@@ -5,17 +5,17 @@
 #include "core/err.h"
 #include "core/jsonw.h"
 
-static int	 write_value(struct buf *, json_t *, int depth);
-static int	 write_string(struct buf *, const char *, size_t);
-static int	 write_integer(struct buf *, json_int_t);
-static int	 write_real(struct buf *, double);
-static size_t	 utf8_seq(const unsigned char *, size_t);
+static int    write_value(struct buf *, json_t *, int depth);
+static int    write_string(struct buf *, const char *, size_t);
+static int    write_integer(struct buf *, json_int_t);
+static int    write_real(struct buf *, double);
+static size_t utf8_seq(const unsigned char *, size_t);
 
 int
 jsonw_compact(struct buf *b, json_t *v)
 {
-	size_t	 start = b->len;
-	int	 rc;
+	size_t start = b->len;
+	int    rc;
 
 	if (v == NULL)
 		return (ERR_MALFORMED);
@@ -27,11 +27,11 @@ jsonw_compact(struct buf *b, json_t *v)
 static int
 write_value(struct buf *b, json_t *v, int depth)
 {
-	const char	*key;
-	json_t		*m;
-	void		*it;
-	size_t		 i, n;
-	int		 rc;
+	const char *key;
+	json_t	   *m;
+	void	   *it;
+	size_t	    i, n;
+	int	    rc;
 
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
@@ -41,12 +41,12 @@ write_value(struct buf *b, json_t *v, int depth)
 			return (rc);
 		n = 0;
 		for (it = json_object_iter(v); it != NULL;
-		    it = json_object_iter_next(v, it)) {
+		     it = json_object_iter_next(v, it)) {
 			key = json_object_iter_key(it);
 			m = json_object_iter_value(it);
 			if ((n++ > 0 && (rc = buf_append(b, ",", 1)) != OK) ||
-			    (rc = write_string(b, key,
-			    json_object_iter_key_len(it))) != OK ||
+			    (rc = write_string(
+				 b, key, json_object_iter_key_len(it))) != OK ||
 			    (rc = buf_append(b, ":", 1)) != OK ||
 			    (rc = write_value(b, m, depth + 1)) != OK)
 				return (rc);
@@ -60,13 +60,13 @@ write_value(struct buf *b, json_t *v, int depth)
 		n = json_array_size(v);
 		for (i = 0; i < n; i++)
 			if ((i > 0 && (rc = buf_append(b, ",", 1)) != OK) ||
-			    (rc = write_value(b, json_array_get(v, i),
-			    depth + 1)) != OK)
+			    (rc = write_value(
+				 b, json_array_get(v, i), depth + 1)) != OK)
 				return (rc);
 		return (buf_append(b, "]", 1));
 	case JSON_STRING:
-		return (write_string(b, json_string_value(v),
-		    json_string_length(v)));
+		return (write_string(
+		    b, json_string_value(v), json_string_length(v)));
 	case JSON_INTEGER:
 		return (write_integer(b, json_integer_value(v)));
 	case JSON_REAL:
@@ -89,8 +89,8 @@ write_value(struct buf *b, json_t *v, int depth)
 static size_t
 utf8_seq(const unsigned char *s, size_t n)
 {
-	uint32_t	 cp;
-	size_t		 len, i;
+	uint32_t cp;
+	size_t	 len, i;
 
 	if (s[0] < 0x80)
 		return (1);
@@ -123,12 +123,12 @@ utf8_seq(const unsigned char *s, size_t n)
 static int
 write_string(struct buf *b, const char *str, size_t len)
 {
-	static const char	 hex[] = "0123456789ABCDEF";
-	const unsigned char	*s = (const unsigned char *)str;
-	const char		*esc;
-	char			 u[6];
-	size_t			 i = 0, run = 0, k;
-	int			 rc;
+	static const char    hex[] = "0123456789ABCDEF";
+	const unsigned char *s = (const unsigned char *)str;
+	const char	    *esc;
+	char		     u[6];
+	size_t		     i = 0, run = 0, k;
+	int		     rc;
 
 	if ((rc = buf_reserve(b, len + 2)) != OK)
 		return (rc);
@@ -196,8 +196,8 @@ write_string(struct buf *b, const char *str, size_t len)
 static int
 write_integer(struct buf *b, json_int_t v)
 {
-	char		 tmp[24];
-	char		*p = tmp + sizeof(tmp);
+	char		   tmp[24];
+	char		  *p = tmp + sizeof(tmp);
 	unsigned long long u;
 
 	u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
@@ -214,8 +214,8 @@ write_integer(struct buf *b, json_int_t v)
 static int
 write_real(struct buf *b, double v)
 {
-	char	 tmp[40], *e, *end, *start;
-	int	 n;
+	char tmp[40], *e, *end, *start;
+	int  n;
 
 	n = snprintf(tmp, sizeof(tmp), "%.17g", v);
 	if (n < 0 || (size_t)n >= sizeof(tmp) - 3)

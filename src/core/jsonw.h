@@ -14,13 +14,13 @@
 
 #include "core/buf.h"
 
-#define JSONW_MAX_DEPTH	2048
+#define JSONW_MAX_DEPTH 2048
 
 /*
  * OK, ERR_MALFORMED (a string or key that is not valid UTF-8, or nesting
  * deeper than JSONW_MAX_DEPTH), ERR_TOO_LARGE past the buf's ceiling or
  * ERR_NOMEM. On failure the buf is left at its length on entry.
  */
-int	 jsonw_compact(struct buf *, json_t *);
+int jsonw_compact(struct buf *, json_t *);
 
 #endif

@@ -7,8 +7,8 @@
 #include "core/err.h"
 #include "core/keyring.h"
 
-static unsigned char	 keys[KEY_PURPOSE_COUNT][SEAL_KEY_LEN];
-static int		 ready;
+static unsigned char keys[KEY_PURPOSE_COUNT][SEAL_KEY_LEN];
+static int	     ready;
 
 void
 keyring_init(const unsigned char master[MASTER_KEY_LEN])
@@ -38,8 +38,8 @@ int
 keyring_seal_text(enum key_purpose p, const char *ad, const char *plain,
     unsigned char **out, size_t *outlen)
 {
-	const unsigned char	*k;
-	size_t			 n = strlen(plain);
+	const unsigned char *k;
+	size_t		     n = strlen(plain);
 
 	if ((k = keyring_key(p)) == NULL)
 		return (ERR_INTERNAL);
@@ -54,8 +54,8 @@ int
 keyring_open_text(enum key_purpose p, const char *ad,
     const unsigned char *sealed, size_t len, char **out)
 {
-	const unsigned char	*k;
-	size_t			 n;
+	const unsigned char *k;
+	size_t		     n;
 
 	*out = NULL;
 	if ((k = keyring_key(p)) == NULL)
@@ -76,8 +76,8 @@ keyring_open_text(enum key_purpose p, const char *ad,
 void
 keyring_email_index(const char *email, char out[65])
 {
-	char	 norm[320] = {0};
-	size_t	 i = 0, n;
+	char   norm[320] = { 0 };
+	size_t i = 0, n;
 
 	while (*email != '\0' && isspace((unsigned char)*email))
 		email++;

@@ -13,30 +13,25 @@
 
 #include "core/crypto.h"
 
-enum key_purpose {
-	KEY_WRAP = 0,
-	KEY_INDEX,
-	KEY_SYSTEM,
-	KEY_PURPOSE_COUNT
-};
+enum key_purpose { KEY_WRAP = 0, KEY_INDEX, KEY_SYSTEM, KEY_PURPOSE_COUNT };
 
 /* Derive every purpose key from master; call once at start-up. */
-void			 keyring_init(const unsigned char master[MASTER_KEY_LEN]);
+void keyring_init(const unsigned char master[MASTER_KEY_LEN]);
 /* Borrowed; valid until keyring_wipe. NULL before keyring_init. */
-const unsigned char	*keyring_key(enum key_purpose);
-void			 keyring_wipe(void);
+const unsigned char *keyring_key(enum key_purpose);
+void		     keyring_wipe(void);
 
 /*
  * Seal text under a purpose key with ad binding it to its place
  * ("email_log.recipient:<id>"). Returns a malloc'd blob of
  * strlen(plain) + SEAL_OVERHEAD bytes in *out.
  */
-int			 keyring_seal_text(enum key_purpose, const char *ad,
-			    const char *plain, unsigned char **out, size_t *outlen);
+int keyring_seal_text(enum key_purpose, const char *ad, const char *plain,
+    unsigned char **out, size_t *outlen);
 /* Open it again into a malloc'd NUL-terminated string. */
-int			 keyring_open_text(enum key_purpose, const char *ad,
-			    const unsigned char *sealed, size_t len, char **out);
+int keyring_open_text(enum key_purpose, const char *ad,
+    const unsigned char *sealed, size_t len, char **out);
 /* Blind index of a normalised (lower-cased, trimmed) email: 65 bytes hex. */
-void			 keyring_email_index(const char *email, char out[65]);
+void keyring_email_index(const char *email, char out[65]);
 
 #endif

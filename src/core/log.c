@@ -10,14 +10,15 @@
 #include "core/log.h"
 #include "core/util.h"
 
-int	log_threshold = LOG_INFO;
+int log_threshold = LOG_INFO;
 
-static const char *const log_names[] = {"debug", "info", "warn", "error", "off"};
+static const char *const log_names[] = { "debug", "info", "warn", "error",
+	"off" };
 
 int
 log_level_parse(const char *s)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < sizeof(log_names) / sizeof(log_names[0]); i++)
 		if (strcmp(s, log_names[i]) == 0)
@@ -39,22 +40,22 @@ log_set_level(int level)
  * buffered and then itself at once: order is kept and problems are never
  * held back. A crash loses at most flush_ms of info lines.
  */
-#define LOG_BUF_SIZE	(64 * 1024)
+#define LOG_BUF_SIZE (64 * 1024)
 
-static pthread_mutex_t	 log_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t	 log_cv;
-static pthread_t	 log_thr;
-static char		*log_buf;
-static size_t		 log_len;
-static int		 log_flush_ms;
-static int		 log_running, log_stopping;
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t  log_cv;
+static pthread_t       log_thr;
+static char	      *log_buf;
+static size_t	       log_len;
+static int	       log_flush_ms;
+static int	       log_running, log_stopping;
 
-static void	log_write(const char *, size_t);
+static void log_write(const char *, size_t);
 
 static void *
 log_flusher(void *arg)
 {
-	struct timespec	 t;
+	struct timespec t;
 
 	pthread_mutex_lock(&log_mu);
 	while (!log_stopping) {
@@ -78,7 +79,7 @@ log_flusher(void *arg)
 int
 log_buffer_start(int flush_ms)
 {
-	pthread_condattr_t	 ca;
+	pthread_condattr_t ca;
 
 	if (flush_ms <= 0 || log_running)
 		return (0);
@@ -153,7 +154,7 @@ log_emit(int level, const char *line, size_t n)
 static void
 log_write(const char *p, size_t n)
 {
-	ssize_t	 w;
+	ssize_t w;
 
 	while (n > 0) {
 		w = write(STDERR_FILENO, p, n);
@@ -169,9 +170,9 @@ log_write(const char *p, size_t n)
 void
 log_msg(int level, const char *fmt, ...)
 {
-	char		 line[2048], ts[ISO_TIME_LEN];
-	va_list		 ap;
-	int		 n;
+	char	line[2048], ts[ISO_TIME_LEN];
+	va_list ap;
+	int	n;
 
 	if (level < log_threshold || level >= LOG_OFF)
 		return;
@@ -194,7 +195,7 @@ log_msg(int level, const char *fmt, ...)
 const char *
 log_quote(char *out, size_t n, const char *s)
 {
-	size_t	 o = 0;
+	size_t o = 0;
 
 	if (n < 3) {
 		if (n > 0)

@@ -21,40 +21,41 @@
 #include "core/mail.h"
 #include "core/util.h"
 
-#define MAIL_MAX_TEMPLATES	128
-#define MAIL_MAX_NAME		64
-#define MAIL_MAX_ADDRESS	254
-#define MAIL_MAX_VAR		128
-#define MAIL_MAX_MESSAGE	(4 * MAIL_MAX_BODY)
-#define MAIL_QP_LINE		76
+#define MAIL_MAX_TEMPLATES 128
+#define MAIL_MAX_NAME	   64
+#define MAIL_MAX_ADDRESS   254
+#define MAIL_MAX_VAR	   128
+#define MAIL_MAX_MESSAGE   (4 * MAIL_MAX_BODY)
+#define MAIL_QP_LINE	   76
 
 struct mail_reader {
-	const char	*data;
-	size_t		 len, off;
+	const char *data;
+	size_t	    len, off;
 };
 
-static int	mail_name_valid(const char *);
-static char	*mail_part(const char *, const char *, const char *, int *);
-static int	mail_expand(const char *, json_t *, int, char **);
-static int	mail_put_value(struct buf *, json_t *, int);
-static json_t	*mail_lookup(json_t *, const char *);
-static int	mail_has_crlf(const char *);
-static int	mail_is_ascii(const char *);
-static int	mail_put_encoded_words(struct buf *, const char *);
-static int	mail_put_from(struct buf *, const char *);
-static int	mail_put_date(struct buf *);
-static int	mail_put_qp(struct buf *, const char *);
-static int	mail_from_address(const char *, char *, size_t);
-static size_t	mail_read_cb(char *, size_t, size_t, void *);
+static int     mail_name_valid(const char *);
+static char   *mail_part(const char *, const char *, const char *, int *);
+static int     mail_expand(const char *, json_t *, int, char **);
+static int     mail_put_value(struct buf *, json_t *, int);
+static json_t *mail_lookup(json_t *, const char *);
+static int     mail_has_crlf(const char *);
+static int     mail_is_ascii(const char *);
+static int     mail_put_encoded_words(struct buf *, const char *);
+static int     mail_put_from(struct buf *, const char *);
+static int     mail_put_date(struct buf *);
+static int     mail_put_qp(struct buf *, const char *);
+static int     mail_from_address(const char *, char *, size_t);
+static size_t  mail_read_cb(char *, size_t, size_t, void *);
 
 static const struct mail_template *mail_templates[MAIL_MAX_TEMPLATES];
-static size_t	mail_ntemplates;
+static size_t			   mail_ntemplates;
 
 int
 mail_init(void)
 {
-	return (curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ?
-	    OK : ERR_INTERNAL);
+	return (curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK
+		? OK
+		: ERR_INTERNAL);
 }
 
 void
@@ -66,7 +67,7 @@ mail_cleanup(void)
 int
 mail_template_register(const struct mail_template *t)
 {
-	size_t	 i;
+	size_t i;
 
 	if (t == NULL || !mail_name_valid(t->name) || t->subject == NULL ||
 	    t->text == NULL)
@@ -84,16 +85,17 @@ mail_template_register(const struct mail_template *t)
 static int
 mail_name_valid(const char *s)
 {
-	size_t	 i;
+	size_t i;
 
 	if (s == NULL || s[0] == '\0' || s[0] == '.' || strstr(s, "..") != NULL)
 		return (0);
 	for (i = 0; s[i] != '\0'; i++) {
 		if (i >= MAIL_MAX_NAME)
 			return (0);
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' ||
-		    s[i] == '.'))
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+			(s[i] >= 'A' && s[i] <= 'Z') ||
+			(s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+			s[i] == '-' || s[i] == '.'))
 			return (0);
 	}
 	return (1);
@@ -106,10 +108,10 @@ mail_name_valid(const char *s)
 static char *
 mail_part(const char *name, const char *ext, const char *builtin, int *rc)
 {
-	struct buf	 b;
-	char		 path[1024], chunk[4096], *copy;
-	FILE		*f;
-	size_t		 n;
+	struct buf b;
+	char	   path[1024], chunk[4096], *copy;
+	FILE	  *f;
+	size_t	   n;
 
 	*rc = OK;
 	if (config.templates_dir != NULL && config.templates_dir[0] != '\0') {
@@ -142,13 +144,13 @@ mail_part(const char *name, const char *ext, const char *builtin, int *rc)
 }
 
 int
-mail_render(const char *name, json_t *vars, char **subject, char **text,
-    char **html)
+mail_render(
+    const char *name, json_t *vars, char **subject, char **text, char **html)
 {
 	const struct mail_template *t = NULL;
-	char		*src[3] = {NULL, NULL, NULL};
-	size_t		 i;
-	int		 rc;
+	char			   *src[3] = { NULL, NULL, NULL };
+	size_t			    i;
+	int			    rc;
 
 	*subject = *text = *html = NULL;
 	if (!mail_name_valid(name))
@@ -157,13 +159,16 @@ mail_render(const char *name, json_t *vars, char **subject, char **text,
 		if (strcmp(mail_templates[i]->name, name) == 0)
 			t = mail_templates[i];
 	if ((src[0] = mail_part(name, "subject", t ? t->subject : NULL, &rc)) ==
-	    NULL && rc != OK)
+		NULL &&
+	    rc != OK)
 		goto out;
 	if ((src[1] = mail_part(name, "txt", t ? t->text : NULL, &rc)) ==
-	    NULL && rc != OK)
+		NULL &&
+	    rc != OK)
 		goto out;
 	if ((src[2] = mail_part(name, "html", t ? t->html : NULL, &rc)) ==
-	    NULL && rc != OK)
+		NULL &&
+	    rc != OK)
 		goto out;
 	rc = ERR_NOT_FOUND;
 	if (src[0] == NULL || src[1] == NULL)
@@ -176,7 +181,8 @@ mail_render(const char *name, json_t *vars, char **subject, char **text,
 		goto out;
 	if (mail_has_crlf(*subject)) {
 		log_warn("event=mail_render_failed template=%s "
-		    "reason=subject_has_line_break", name);
+			 "reason=subject_has_line_break",
+		    name);
 		rc = ERR_INVALID;
 	}
 out:
@@ -195,18 +201,19 @@ out:
 static int
 mail_expand(const char *src, json_t *vars, int html, char **out)
 {
-	struct buf	 b;
-	const char	*p = src, *open, *close, *s, *e;
-	char		 name[MAIL_MAX_VAR + 1], q[MAIL_MAX_VAR + 8];
-	json_t		*v;
-	int		 rc = OK;
+	struct buf  b;
+	const char *p = src, *open, *close, *s, *e;
+	char	    name[MAIL_MAX_VAR + 1], q[MAIL_MAX_VAR + 8];
+	json_t	   *v;
+	int	    rc = OK;
 
 	buf_init(&b, MAIL_MAX_BODY);
 	while ((open = strstr(p, "{{")) != NULL) {
 		if ((rc = buf_append(&b, p, (size_t)(open - p))) != OK)
 			goto out;
 		if ((close = strstr(open + 2, "}}")) == NULL) {
-			log_warn("event=mail_render_failed reason=unclosed_braces");
+			log_warn(
+			    "event=mail_render_failed reason=unclosed_braces");
 			rc = ERR_INVALID;
 			goto out;
 		}
@@ -215,21 +222,25 @@ mail_expand(const char *src, json_t *vars, int html, char **out)
 		for (e = close; e > s && (e[-1] == ' ' || e[-1] == '\t'); e--)
 			;
 		if (e == s || (size_t)(e - s) > MAIL_MAX_VAR) {
-			log_warn("event=mail_render_failed reason=bad_variable_name");
+			log_warn("event=mail_render_failed "
+				 "reason=bad_variable_name");
 			rc = ERR_INVALID;
 			goto out;
 		}
 		memcpy(name, s, (size_t)(e - s));
 		name[e - s] = '\0';
 		if ((v = mail_lookup(vars, name)) == NULL) {
-			log_warn("event=mail_render_failed reason=unknown_variable "
-			    "variable=%s", log_quote(q, sizeof(q), name));
+			log_warn(
+			    "event=mail_render_failed reason=unknown_variable "
+			    "variable=%s",
+			    log_quote(q, sizeof(q), name));
 			rc = ERR_INVALID;
 			goto out;
 		}
 		if ((rc = mail_put_value(&b, v, html)) != OK) {
 			if (rc == ERR_INVALID)
-				log_warn("event=mail_render_failed "
+				log_warn(
+				    "event=mail_render_failed "
 				    "reason=variable_not_scalar variable=%s",
 				    log_quote(q, sizeof(q), name));
 			goto out;
@@ -249,8 +260,8 @@ out:
 static json_t *
 mail_lookup(json_t *vars, const char *name)
 {
-	char	 key[MAIL_MAX_VAR + 1];
-	size_t	 n;
+	char   key[MAIL_MAX_VAR + 1];
+	size_t n;
 
 	while (vars != NULL && json_is_object(vars)) {
 		n = strcspn(name, ".");
@@ -269,17 +280,17 @@ mail_lookup(json_t *vars, const char *name)
 static int
 mail_put_value(struct buf *b, json_t *v, int html)
 {
-	char		 num[64];
-	const char	*s;
-	size_t		 i, n;
-	int		 rc;
+	char	    num[64];
+	const char *s;
+	size_t	    i, n;
+	int	    rc;
 
 	if (json_is_string(v)) {
 		s = json_string_value(v);
 		n = json_string_length(v);
 	} else if (json_is_integer(v)) {
-		snprintf(num, sizeof(num), "%lld",
-		    (long long)json_integer_value(v));
+		snprintf(
+		    num, sizeof(num), "%lld", (long long)json_integer_value(v));
 		s = num;
 		n = strlen(num);
 	} else if (json_is_real(v)) {
@@ -295,12 +306,24 @@ mail_put_value(struct buf *b, json_t *v, int html)
 		return (buf_append(b, s, n));
 	for (i = 0; i < n; i++) {
 		switch (s[i]) {
-		case '&': rc = buf_puts(b, "&amp;"); break;
-		case '<': rc = buf_puts(b, "&lt;"); break;
-		case '>': rc = buf_puts(b, "&gt;"); break;
-		case '"': rc = buf_puts(b, "&quot;"); break;
-		case '\'': rc = buf_puts(b, "&#39;"); break;
-		default: rc = buf_append(b, &s[i], 1); break;
+		case '&':
+			rc = buf_puts(b, "&amp;");
+			break;
+		case '<':
+			rc = buf_puts(b, "&lt;");
+			break;
+		case '>':
+			rc = buf_puts(b, "&gt;");
+			break;
+		case '"':
+			rc = buf_puts(b, "&quot;");
+			break;
+		case '\'':
+			rc = buf_puts(b, "&#39;");
+			break;
+		default:
+			rc = buf_append(b, &s[i], 1);
+			break;
 		}
 		if (rc != OK)
 			return (rc);
@@ -326,8 +349,8 @@ mail_is_ascii(const char *s)
 int
 mail_address_valid(const char *s)
 {
-	const char	*at = NULL, *p;
-	size_t		 len;
+	const char *at = NULL, *p;
+	size_t	    len;
 
 	if (s == NULL || (len = strnlen(s, MAIL_MAX_ADDRESS + 1)) == 0 ||
 	    len > MAIL_MAX_ADDRESS)
@@ -335,7 +358,8 @@ mail_address_valid(const char *s)
 	for (p = s; *p != '\0'; p++) {
 		unsigned char c = (unsigned char)*p;
 
-		if (c <= 0x20 || c == 0x7f || strchr("<>,;:\"()[]\\", c) != NULL)
+		if (c <= 0x20 || c == 0x7f ||
+		    strchr("<>,;:\"()[]\\", c) != NULL)
 			return (0);
 		if (c == '@') {
 			if (at != NULL)
@@ -355,9 +379,9 @@ mail_address_valid(const char *s)
 static int
 mail_put_encoded_words(struct buf *b, const char *s)
 {
-	char		 b64[128];
-	size_t		 len = strlen(s), n;
-	int		 rc, first = 1;
+	char   b64[128];
+	size_t len = strlen(s), n;
+	int    rc, first = 1;
 
 	while (len > 0 || first) {
 		n = len < 45 ? len : 45;
@@ -368,8 +392,8 @@ mail_put_encoded_words(struct buf *b, const char *s)
 			n = len < 45 ? len : 45;
 		sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)s, n,
 		    sodium_base64_VARIANT_ORIGINAL);
-		if ((rc = buf_printf(b, "%s=?UTF-8?B?%s?=", first ? "" : "\r\n ",
-		    b64)) != OK)
+		if ((rc = buf_printf(b,
+			 "%s=?UTF-8?B?%s?=", first ? "" : "\r\n ", b64)) != OK)
 			return (rc);
 		s += n;
 		len -= n;
@@ -382,10 +406,10 @@ mail_put_encoded_words(struct buf *b, const char *s)
 static int
 mail_put_from(struct buf *b, const char *from)
 {
-	const char	*lt = strrchr(from, '<');
-	char		*name;
-	size_t		 n;
-	int		 rc;
+	const char *lt = strrchr(from, '<');
+	char	   *name;
+	size_t	    n;
+	int	    rc;
 
 	if (mail_is_ascii(from) || lt == NULL)
 		return (buf_puts(b, from));
@@ -403,12 +427,12 @@ mail_put_from(struct buf *b, const char *from)
 static int
 mail_put_date(struct buf *b)
 {
-	static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu",
-	    "Fri", "Sat"};
-	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May",
-	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-	time_t		 now = (time_t)(time_now_ms() / 1000);
-	struct tm	 tm;
+	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu",
+		"Fri", "Sat" };
+	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May",
+		"Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	time_t			 now = (time_t)(time_now_ms() / 1000);
+	struct tm		 tm;
 
 	gmtime_r(&now, &tm);
 	return (buf_printf(b, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n",
@@ -420,10 +444,10 @@ mail_put_date(struct buf *b)
 static int
 mail_put_qp(struct buf *b, const char *s)
 {
-	char		 tok[4];
-	size_t		 col = 0, tl;
-	unsigned char	 c;
-	int		 rc, eol;
+	char	      tok[4];
+	size_t	      col = 0, tl;
+	unsigned char c;
+	int	      rc, eol;
 
 	for (; *s != '\0'; s++) {
 		c = (unsigned char)*s;
@@ -435,7 +459,8 @@ mail_put_qp(struct buf *b, const char *s)
 			col = 0;
 			continue;
 		}
-		eol = s[1] == '\0' || s[1] == '\n' || (s[1] == '\r' && s[2] == '\n');
+		eol = s[1] == '\0' || s[1] == '\n' ||
+		    (s[1] == '\r' && s[2] == '\n');
 		if ((c >= 33 && c <= 126 && c != '=') ||
 		    ((c == ' ' || c == '\t') && !eol)) {
 			tok[0] = (char)c;
@@ -459,15 +484,15 @@ mail_put_qp(struct buf *b, const char *s)
 char *
 mail_build(const struct mail_msg *m, const char *from, size_t *len)
 {
-	struct buf	 b;
-	unsigned char	 rnd[12];
-	char		 boundary[64], hex[25], id[UUID_STR_LEN];
-	char		*out = NULL;
-	int		 rc;
+	struct buf    b;
+	unsigned char rnd[12];
+	char	      boundary[64], hex[25], id[UUID_STR_LEN];
+	char	     *out = NULL;
+	int	      rc;
 
-	if (m == NULL || from == NULL || m->subject == NULL || m->text == NULL ||
-	    !mail_address_valid(m->to) || mail_has_crlf(m->subject) ||
-	    mail_has_crlf(from))
+	if (m == NULL || from == NULL || m->subject == NULL ||
+	    m->text == NULL || !mail_address_valid(m->to) ||
+	    mail_has_crlf(m->subject) || mail_has_crlf(from))
 		return (NULL);
 	buf_init(&b, MAIL_MAX_MESSAGE);
 	if ((rc = buf_puts(&b, "From: ")) != OK ||
@@ -480,12 +505,16 @@ mail_build(const struct mail_msg *m, const char *from, size_t *len)
 		rc = mail_put_encoded_words(&b, m->subject);
 	if (rc != OK || (rc = buf_puts(&b, "\r\n")) != OK ||
 	    (rc = mail_put_date(&b)) != OK ||
-	    (rc = buf_printf(&b, "Message-ID: <%s@carebase>\r\n"
-	    "MIME-Version: 1.0\r\n", uuid_v7(id))) != OK)
+	    (rc = buf_printf(&b,
+		 "Message-ID: <%s@carebase>\r\n"
+		 "MIME-Version: 1.0\r\n",
+		 uuid_v7(id))) != OK)
 		goto out;
 	if (m->html == NULL) {
-		if ((rc = buf_puts(&b, "Content-Type: text/plain; charset=UTF-8\r\n"
-		    "Content-Transfer-Encoding: quoted-printable\r\n\r\n")) != OK ||
+		if ((rc = buf_puts(&b,
+			 "Content-Type: text/plain; charset=UTF-8\r\n"
+			 "Content-Transfer-Encoding: "
+			 "quoted-printable\r\n\r\n")) != OK ||
 		    (rc = mail_put_qp(&b, m->text)) != OK)
 			goto out;
 	} else {
@@ -493,17 +522,19 @@ mail_build(const struct mail_msg *m, const char *from, size_t *len)
 		random_bytes(rnd, sizeof(rnd));
 		snprintf(boundary, sizeof(boundary), "=_cb_%s",
 		    hex_encode(rnd, sizeof(rnd), hex));
-		if ((rc = buf_printf(&b, "Content-Type: multipart/alternative; "
-		    "boundary=\"%s\"\r\n\r\n"
-		    "This is a multi-part message in MIME format.\r\n"
-		    "--%s\r\nContent-Type: text/plain; charset=UTF-8\r\n"
-		    "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
-		    boundary, boundary)) != OK ||
+		if ((rc = buf_printf(&b,
+			 "Content-Type: multipart/alternative; "
+			 "boundary=\"%s\"\r\n\r\n"
+			 "This is a multi-part message in MIME format.\r\n"
+			 "--%s\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+			 "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+			 boundary, boundary)) != OK ||
 		    (rc = mail_put_qp(&b, m->text)) != OK ||
-		    (rc = buf_printf(&b, "--%s\r\nContent-Type: text/html; "
-		    "charset=UTF-8\r\n"
-		    "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
-		    boundary)) != OK ||
+		    (rc = buf_printf(&b,
+			 "--%s\r\nContent-Type: text/html; "
+			 "charset=UTF-8\r\n"
+			 "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+			 boundary)) != OK ||
 		    (rc = mail_put_qp(&b, m->html)) != OK ||
 		    (rc = buf_printf(&b, "--%s--\r\n", boundary)) != OK)
 			goto out;
@@ -518,7 +549,7 @@ out:
 static int
 mail_from_address(const char *from, char *out, size_t outlen)
 {
-	const char	*s = from, *e;
+	const char *s = from, *e;
 
 	if ((e = strrchr(from, '<')) != NULL) {
 		s = e + 1;
@@ -540,8 +571,8 @@ mail_from_address(const char *from, char *out, size_t outlen)
 static size_t
 mail_read_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 {
-	struct mail_reader	*r = arg;
-	size_t			 n = size * nmemb;
+	struct mail_reader *r = arg;
+	size_t		    n = size * nmemb;
 
 	if (n > r->len - r->off)
 		n = r->len - r->off;
@@ -553,16 +584,16 @@ mail_read_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 int
 mail_send(const struct mail_msg *m, char *err, size_t errlen)
 {
-	struct mail_reader	 rd;
-	struct curl_slist	*rcpt = NULL;
-	CURL			*c = NULL;
-	CURLcode		 cc;
-	char			 addr[MAIL_MAX_ADDRESS + 1], bracketed[MAIL_MAX_ADDRESS + 3];
-	char			 rcpt_to[MAIL_MAX_ADDRESS + 3];
-	char			*msg = NULL;
-	long			 code = 0, tls;
-	int64_t			 t0 = time_mono_ns();
-	int			 rc;
+	struct mail_reader rd;
+	struct curl_slist *rcpt = NULL;
+	CURL		  *c = NULL;
+	CURLcode	   cc;
+	char	addr[MAIL_MAX_ADDRESS + 1], bracketed[MAIL_MAX_ADDRESS + 3];
+	char	rcpt_to[MAIL_MAX_ADDRESS + 3];
+	char   *msg = NULL;
+	long	code = 0, tls;
+	int64_t t0 = time_mono_ns();
+	int	rc;
 
 	if (errlen > 0)
 		err[0] = '\0';
@@ -610,7 +641,8 @@ mail_send(const struct mail_msg *m, char *err, size_t errlen)
 	curl_easy_setopt(c, CURLOPT_READDATA, &rd);
 	curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rd.len);
 	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)config.smtp_timeout_s);
+	curl_easy_setopt(
+	    c, CURLOPT_CONNECTTIMEOUT, (long)config.smtp_timeout_s);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)config.smtp_timeout_s);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	if ((cc = curl_easy_perform(c)) != CURLE_OK) {
@@ -619,7 +651,8 @@ mail_send(const struct mail_msg *m, char *err, size_t errlen)
 			snprintf(err, errlen, "smtp: %s (reply %ld)",
 			    curl_easy_strerror(cc), code);
 		else
-			snprintf(err, errlen, "smtp: %s", curl_easy_strerror(cc));
+			snprintf(
+			    err, errlen, "smtp: %s", curl_easy_strerror(cc));
 		switch (cc) {
 		case CURLE_COULDNT_RESOLVE_HOST:
 		case CURLE_COULDNT_CONNECT:

@@ -14,44 +14,44 @@
 
 #include <jansson.h>
 
-#define MAIL_MAX_BODY	(256 * 1024)
+#define MAIL_MAX_BODY (256 * 1024)
 
 struct mail_msg {
-	const char	*to;		/* one address */
-	const char	*subject;
-	const char	*text;		/* plain-text body */
-	const char	*html;		/* NULL = text only */
+	const char *to; /* one address */
+	const char *subject;
+	const char *text; /* plain-text body */
+	const char *html; /* NULL = text only */
 };
 
 struct mail_template {
-	const char	*name;
-	const char	*subject;
-	const char	*text;
-	const char	*html;		/* may be NULL */
+	const char *name;
+	const char *subject;
+	const char *text;
+	const char *html; /* may be NULL */
 };
 
 /* curl_global_init / curl_global_cleanup: main calls these once, before
  * any thread starts and after all have stopped. */
-int	 mail_init(void);
-void	 mail_cleanup(void);
+int  mail_init(void);
+void mail_cleanup(void);
 /* Register a built-in template (borrowed). */
-int	 mail_template_register(const struct mail_template *);
+int mail_template_register(const struct mail_template *);
 /*
  * Render template name with vars into malloc'd subject, text and html
  * (html NULL when the template has none). Looks in config templates_dir
  * first (NAME.subject, NAME.txt, NAME.html), then the built-ins.
  */
-int	 mail_render(const char *name, json_t *vars, char **subject,
-	    char **text, char **html);
+int mail_render(
+    const char *name, json_t *vars, char **subject, char **text, char **html);
 /*
  * Send through config smtp_url (smtp_tls none|starttls|tls, smtp_user,
  * smtp_password, mail_from). ERR_UNAVAILABLE when smtp_url is empty.
  * err (size errlen) gets a short reason on failure, without secrets.
  */
-int	 mail_send(const struct mail_msg *, char *err, size_t errlen);
+int mail_send(const struct mail_msg *, char *err, size_t errlen);
 /* Build the RFC 5322 message (headers + MIME body); malloc'd. For tests. */
-char	*mail_build(const struct mail_msg *, const char *from, size_t *len);
+char *mail_build(const struct mail_msg *, const char *from, size_t *len);
 /* 1 if s looks like one deliverable address (no CR/LF, one @, bounded). */
-int	 mail_address_valid(const char *s);
+int mail_address_valid(const char *s);
 
 #endif

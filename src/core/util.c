@@ -10,13 +10,13 @@
 
 #include "core/util.h"
 
-static int	parse_digits(const char **, int, int *);
-static void	put_digits(char *, int, int);
+static int  parse_digits(const char **, int, int *);
+static void put_digits(char *, int, int);
 
 int64_t
 time_now_ms(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
@@ -25,7 +25,7 @@ time_now_ms(void)
 int64_t
 time_mono_ns(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
@@ -35,8 +35,8 @@ void
 time_utc(int64_t secs, struct tm *out)
 {
 	/* Howard Hinnant's civil_from_days, valid for any proleptic date. */
-	int64_t		 days = secs / 86400, rem = secs % 86400, z, era, doe, yoe;
-	int64_t		 y, doy, mp, d, m;
+	int64_t days = secs / 86400, rem = secs % 86400, z, era, doe, yoe;
+	int64_t y, doy, mp, d, m;
 
 	if (rem < 0) {
 		rem += 86400;
@@ -60,19 +60,21 @@ time_utc(int64_t secs, struct tm *out)
 	out->tm_hour = (int)(rem / 3600);
 	out->tm_min = (int)(rem % 3600 / 60);
 	out->tm_sec = (int)(rem % 60);
-	out->tm_wday = (int)((days % 7 + 11) % 7);	/* 1970-01-01 was a Thursday */
+	out->tm_wday =
+	    (int)((days % 7 + 11) % 7); /* 1970-01-01 was a Thursday */
 	/* day of the year from 1 January */
-	out->tm_yday = (int)(doy >= 306 ? doy - 306 : doy + 59 +
-	    (((y % 4 == 0 && y % 100 != 0) || y % 400 == 0) ? 1 : 0));
+	out->tm_yday = (int)(doy >= 306 ? doy - 306
+					: doy + 59 +
+		    (((y % 4 == 0 && y % 100 != 0) || y % 400 == 0) ? 1 : 0));
 }
 
 char *
 time_format_iso(int64_t ms, char *out)
 {
-	time_t		 secs;
-	int64_t		 frac;
-	struct tm	 tm;
-	char		 tmp[80];
+	time_t	  secs;
+	int64_t	  frac;
+	struct tm tm;
+	char	  tmp[80];
 
 	secs = (time_t)(ms / 1000);
 	frac = ms % 1000;
@@ -82,9 +84,10 @@ time_format_iso(int64_t ms, char *out)
 	}
 	time_utc((int64_t)secs, &tm);
 	if (tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999) {
-		snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		    tm.tm_min, tm.tm_sec, (int)frac);
+		snprintf(tmp, sizeof(tmp),
+		    "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+		    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		    (int)frac);
 		strlcpy_cb(out, tmp, ISO_TIME_LEN);
 		return (out);
 	}
@@ -120,7 +123,7 @@ put_digits(char *p, int v, int n)
 static int
 parse_digits(const char **sp, int n, int *out)
 {
-	int	 v = 0, i;
+	int v = 0, i;
 
 	for (i = 0; i < n; i++) {
 		if (!isdigit((unsigned char)(*sp)[i]))
@@ -135,7 +138,8 @@ parse_digits(const char **sp, int n, int *out)
 int
 time_parse_iso(const char *s, int64_t *ms)
 {
-	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30,
+		31 };
 	struct tm	 tm;
 	int		 y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, fdig = 0;
 	int		 oh, om, sign, off = 0;
@@ -143,12 +147,13 @@ time_parse_iso(const char *s, int64_t *ms)
 
 	if (s == NULL)
 		return (-1);
-	if (parse_digits(&s, 4, &y) || *s++ != '-' || parse_digits(&s, 2, &mo) ||
-	    *s++ != '-' || parse_digits(&s, 2, &d))
+	if (parse_digits(&s, 4, &y) || *s++ != '-' ||
+	    parse_digits(&s, 2, &mo) || *s++ != '-' || parse_digits(&s, 2, &d))
 		return (-1);
 	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1])
 		return (-1);
-	if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+	if (mo == 2 && d == 29 &&
+	    !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
 		return (-1);
 	if (*s == 'T' || *s == 't' || *s == ' ') {
 		s++;
@@ -215,16 +220,16 @@ time_parse_iso(const char *s, int64_t *ms)
  * at a time into a per-thread pool so a request does not pay a getrandom
  * call for its id (carebase never forks, so no two processes share a pool).
  */
-static _Thread_local unsigned char	uuid_pool[4096];
-static _Thread_local size_t		uuid_pool_off = sizeof(uuid_pool);
+static _Thread_local unsigned char uuid_pool[4096];
+static _Thread_local size_t	   uuid_pool_off = sizeof(uuid_pool);
 
 char *
 uuid_v7(char *out)
 {
-	static const char	 hex[] = "0123456789abcdef";
-	unsigned char		 b[16];
-	uint64_t		 ms = (uint64_t)time_now_ms();
-	int			 i, o;
+	static const char hex[] = "0123456789abcdef";
+	unsigned char	  b[16];
+	uint64_t	  ms = (uint64_t)time_now_ms();
+	int		  i, o;
 
 	if (uuid_pool_off + 10 > sizeof(uuid_pool)) {
 		randombytes_buf(uuid_pool, sizeof(uuid_pool));
@@ -254,7 +259,7 @@ uuid_v7(char *out)
 int
 uuid_valid(const char *s)
 {
-	int	 i;
+	int i;
 
 	if (s == NULL)
 		return (0);
@@ -283,9 +288,9 @@ random_uniform(uint32_t upper)
 char *
 hex_encode(const void *p, size_t n, char *out)
 {
-	static const char digits[] = "0123456789abcdef";
+	static const char    digits[] = "0123456789abcdef";
 	const unsigned char *b = p;
-	size_t		 i;
+	size_t		     i;
 
 	for (i = 0; i < n; i++) {
 		out[2 * i] = digits[b[i] >> 4];
@@ -298,9 +303,10 @@ hex_encode(const void *p, size_t n, char *out)
 int
 hex_decode(const char *s, void *out, size_t outcap, size_t *outlen)
 {
-	size_t	 bin_len;
+	size_t bin_len;
 
-	if (sodium_hex2bin(out, outcap, s, strlen(s), NULL, &bin_len, NULL) != 0)
+	if (sodium_hex2bin(out, outcap, s, strlen(s), NULL, &bin_len, NULL) !=
+	    0)
 		return (-1);
 	if (bin_len * 2 != strlen(s))
 		return (-1);
@@ -312,8 +318,8 @@ hex_decode(const char *s, void *out, size_t outcap, size_t *outlen)
 int
 parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
 {
-	char		*end;
-	long long	 v;
+	char	 *end;
+	long long v;
 
 	if (s == NULL || *s == '\0' || isspace((unsigned char)*s))
 		return (-1);
@@ -328,10 +334,10 @@ parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
 size_t
 strlcpy_cb(char *dst, const char *src, size_t size)
 {
-	size_t	 n = strlen(src);
+	size_t n = strlen(src);
 
 	if (size > 0) {
-		size_t	 c = n >= size ? size - 1 : n;
+		size_t c = n >= size ? size - 1 : n;
 
 		memcpy(dst, src, c);
 		dst[c] = '\0';

@@ -8,51 +8,51 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define UUID_STR_LEN	37	/* 36 characters and the NUL */
-#define ISO_TIME_LEN	32
+#define UUID_STR_LEN 37 /* 36 characters and the NUL */
+#define ISO_TIME_LEN 32
 
 /* Milliseconds since the epoch, wall clock. */
-int64_t		 time_now_ms(void);
+int64_t time_now_ms(void);
 /* Monotonic nanoseconds, for durations. */
-int64_t		 time_mono_ns(void);
+int64_t time_mono_ns(void);
 /*
  * UTC calendar fields of secs since the epoch, without libc's gmtime_r
  * (which takes a process-wide lock on every call). Fills tm_year (since
  * 1900), tm_mon (0-11), tm_mday, tm_hour, tm_min, tm_sec, tm_wday, tm_yday.
  */
 struct tm;
-void		 time_utc(int64_t secs, struct tm *out);
+void time_utc(int64_t secs, struct tm *out);
 /* "2026-11-22T03:05:36.123Z" into out (ISO_TIME_LEN). */
-char		*time_format_iso(int64_t ms, char *out);
+char *time_format_iso(int64_t ms, char *out);
 /*
  * Parse ISO 8601 / RFC 3339 (date, date-time, with Z or offset); 0 = ok.
  * The instant must fall in years 0001 to 9999 UTC (an offset can move a
  * time at either end outside them), so that time_format_iso writes it
  * back in the same form.
  */
-#define ISO_TIME_MIN_MS	(-62135596800000LL)	/* 0001-01-01T00:00:00Z */
-#define ISO_TIME_END_MS	253402300800000LL	/* 10000-01-01T00:00:00Z */
-int		 time_parse_iso(const char *s, int64_t *ms);
+#define ISO_TIME_MIN_MS (-62135596800000LL) /* 0001-01-01T00:00:00Z */
+#define ISO_TIME_END_MS 253402300800000LL   /* 10000-01-01T00:00:00Z */
+int time_parse_iso(const char *s, int64_t *ms);
 
 /* A time-ordered UUIDv7 as 36 lower-case characters into out. */
-char		*uuid_v7(char *out);
+char *uuid_v7(char *out);
 /* 1 if s is a well-formed UUID string. */
-int		 uuid_valid(const char *s);
+int uuid_valid(const char *s);
 
 /* Cryptographically secure random bytes (libsodium). */
-void		 random_bytes(void *, size_t);
+void random_bytes(void *, size_t);
 /* Uniform in [0, upper). */
-uint32_t	 random_uniform(uint32_t upper);
+uint32_t random_uniform(uint32_t upper);
 
 /* Lower-case hex of n bytes into out (2n+1). */
-char		*hex_encode(const void *, size_t n, char *out);
+char *hex_encode(const void *, size_t n, char *out);
 /* 0 on success; fails on odd length or bad digits. */
-int		 hex_decode(const char *s, void *out, size_t outcap, size_t *outlen);
+int hex_decode(const char *s, void *out, size_t outcap, size_t *outlen);
 
 /* Strict integer parsing: whole string, base 10, in [min, max]; 0 = ok. */
-int		 parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
+int parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
 
 /* Bounded copy that always terminates; returns strlen(src). */
-size_t		 strlcpy_cb(char *dst, const char *src, size_t size);
+size_t strlcpy_cb(char *dst, const char *src, size_t size);
 
 #endif

@@ -32,24 +32,24 @@ enum http_method {
 	HTTP_OPTIONS = 0x40
 };
 
-#define HTTP_MAX_PARAMS		8
-#define HTTP_MAX_HEADERS	16	/* response headers set by handlers */
+#define HTTP_MAX_PARAMS	 8
+#define HTTP_MAX_HEADERS 16 /* response headers set by handlers */
 
 struct request;
 
-typedef void	(*http_handler)(struct request *);
+typedef void (*http_handler)(struct request *);
 
 /* Route flags */
-#define ROUTE_JSON_BODY		0x01	/* body must be application/json and parse */
-#define ROUTE_RAW_BODY		0x02	/* body kept as bytes, any content type */
-#define ROUTE_LARGE_BODY	0x04	/* body up to large_body_limit, not body_limit */
+#define ROUTE_JSON_BODY	 0x01 /* body must be application/json and parse */
+#define ROUTE_RAW_BODY	 0x02 /* body kept as bytes, any content type */
+#define ROUTE_LARGE_BODY 0x04 /* body up to large_body_limit, not body_limit */
 /*
  * The handler runs on the slow pool, not on the event thread that reads
  * the connection: password hashing (argon2id, ~0.3 s), large bodies,
  * exports and reports. An event thread serves many connections; a slow
  * handler there would stall every one of them.
  */
-#define ROUTE_SLOW		0x08
+#define ROUTE_SLOW 0x08
 /*
  * Answers without a bearer token (sign-in, password reset, webhooks with
  * their own credentials, health, the API's documents): the OpenAPI
@@ -57,15 +57,15 @@ typedef void	(*http_handler)(struct request *);
  * tests/api/test_openapi.py calls each route without a token to hold the
  * flag to what the handler does.
  */
-#define ROUTE_PUBLIC		0x10
+#define ROUTE_PUBLIC 0x10
 
 struct route {
-	int		 method;	/* one enum http_method */
-	const char	*pattern;	/* "/v1/jobs/{id}/retry" */
-	http_handler	 handler;
-	int		 flags;
-	const char	*summary;	/* one line, for docs */
-	const void	*arg;		/* handed to the handler as req->route_arg */
+	int	     method;  /* one enum http_method */
+	const char  *pattern; /* "/v1/jobs/{id}/retry" */
+	http_handler handler;
+	int	     flags;
+	const char  *summary; /* one line, for docs */
+	const void  *arg;     /* handed to the handler as req->route_arg */
 	/*
 	 * For the OpenAPI document, may be NULL: JSON text of an object with
 	 * any of "body" (a JSON Schema of an application/json body),
@@ -76,111 +76,110 @@ struct route {
 	 * besides those its flags imply). http_routes_add refuses bad text,
 	 * so a mistake stops start-up.
 	 */
-	const char	*api;
+	const char *api;
 };
 
 struct http_param {
-	const char	*name;
-	const char	*value;		/* percent-decoded, in the arena */
+	const char *name;
+	const char *value; /* percent-decoded, in the arena */
 };
 
 struct request {
-	struct arena	*arena;
-	int		 method;
-	const char	*method_name;
-	const char	*path;		/* without the query string */
-	const char	*route;		/* matched pattern, or NULL */
-	const void	*route_arg;	/* the matched route's arg */
-	char		 id[65];	/* request id (1..64), echoed as X-Request-Id */
-	char		 ip[64];	/* client address */
-	char		 client_key[64];	/* the client for limits: the IPv4
+	struct arena *arena;
+	int	      method;
+	const char   *method_name;
+	const char   *path;	 /* without the query string */
+	const char   *route;	 /* matched pattern, or NULL */
+	const void   *route_arg; /* the matched route's arg */
+	char	      id[65]; /* request id (1..64), echoed as X-Request-Id */
+	char	      ip[64]; /* client address */
+	char	      client_key[64]; /* the client for limits: the IPv4
 					   address, or an IPv6 address's /64
 					   (one host holds a whole /64) */
 	struct http_param params[HTTP_MAX_PARAMS];
-	int		 nparams;
-	const char	*body;		/* NUL-terminated; NULL if none */
-	size_t		 body_len;
-	json_t		*json;		/* parsed body for ROUTE_JSON_BODY, owned */
-	struct store	*db;		/* borrowed from the server */
+	int		  nparams;
+	const char	 *body; /* NUL-terminated; NULL if none */
+	size_t		  body_len;
+	json_t		 *json; /* parsed body for ROUTE_JSON_BODY, owned */
+	struct store	 *db;	/* borrowed from the server */
 	/*
 	 * A read transaction the request's steps share (authentication, then
 	 * the handler's reads), begun on first use by http_read_tx and rolled
 	 * back by the transport once the handler returns. One snapshot, one
 	 * pooled connection, one BEGIN per request.
 	 */
-	struct tx	*tx;
-	void		*auth;		/* set by an auth layer, opaque here */
-	void		*conn;		/* transport's connection, opaque */
+	struct tx *tx;
+	void	  *auth; /* set by an auth layer, opaque here */
+	void	  *conn; /* transport's connection, opaque */
 
 	/* response, set by the handler */
-	int		 status;
-	const char	*content_type;
-	const char	*resp_body;	/* in the arena or static */
-	size_t		 resp_len;
-	const char	*resp_hdr_name[HTTP_MAX_HEADERS];
-	const char	*resp_hdr_value[HTTP_MAX_HEADERS];
-	int		 nresp_hdrs;
-	int		 responded;
-	char		*resp_owned;	/* http_send_take: freed by the transport */
+	int	    status;
+	const char *content_type;
+	const char *resp_body; /* in the arena or static */
+	size_t	    resp_len;
+	const char *resp_hdr_name[HTTP_MAX_HEADERS];
+	const char *resp_hdr_value[HTTP_MAX_HEADERS];
+	int	    nresp_hdrs;
+	int	    responded;
+	char	   *resp_owned; /* http_send_take: freed by the transport */
 };
 
 /* A path parameter by name, or NULL (borrowed). */
-const char	*http_param(const struct request *, const char *name);
+const char *http_param(const struct request *, const char *name);
 /* A query string argument, percent-decoded, or NULL (borrowed). */
-const char	*http_query(const struct request *, const char *name);
+const char *http_query(const struct request *, const char *name);
 /* A request header (case-insensitive), or NULL (borrowed). */
-const char	*http_header(const struct request *, const char *name);
+const char *http_header(const struct request *, const char *name);
 
 /* The request's shared read transaction, begun on first call. */
-int		 http_read_tx(struct request *, struct tx **out);
+int http_read_tx(struct request *, struct tx **out);
 /* End it now, e.g. after a write, so later reads see a fresh snapshot. */
-void		 http_read_tx_end(struct request *);
+void http_read_tx_end(struct request *);
 
 /* Respond with a JSON value; steals the reference to body. */
-void		 http_json(struct request *, int status, json_t *body);
+void http_json(struct request *, int status, json_t *body);
 /* Respond with bytes (copied into the arena unless static is set). */
-void		 http_send(struct request *, int status, const char *content_type,
-		    const void *body, size_t len);
+void http_send(struct request *, int status, const char *content_type,
+    const void *body, size_t len);
 /* Respond with malloc'd bytes, taken (freed by the transport): for large
  * bodies such as exports, which are not copied into the arena. */
-void		 http_send_take(struct request *, int status,
-		    const char *content_type, char *body, size_t len);
+void http_send_take(struct request *, int status, const char *content_type,
+    char *body, size_t len);
 /*
  * Respond with an RFC 9457 problem document: type, title, status, detail,
  * instance (the path), code (stable machine code) and request_id.
  * rc is a core/err.h status; code overrides err_code(rc) when not NULL.
  */
-void		 http_problem(struct request *, int rc, const char *code,
-		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void http_problem(struct request *, int rc, const char *code, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
 /* Same, with extra members (e.g. "errors": [...]) merged in; steals extra. */
-void		 http_problem_ext(struct request *, int rc, const char *code,
-		    json_t *extra, const char *fmt, ...)
-		    __attribute__((format(printf, 5, 6)));
+void http_problem_ext(struct request *, int rc, const char *code, json_t *extra,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Add a response header (name and value copied into the arena). */
-void		 http_header_add(struct request *, const char *name, const char *value);
+void http_header_add(struct request *, const char *name, const char *value);
 
 /* A set of routes from one module. */
 struct route_table {
-	const char		*module;
-	const struct route	*routes;
-	size_t			 nroutes;
+	const char	   *module;
+	const struct route *routes;
+	size_t		    nroutes;
 };
 
 struct http_server_opts {
-	const char	*listen;
-	int		 port;		/* 0 = pick a free port */
-	int		 threads;
-	size_t		 body_limit;
-	size_t		 large_body_limit;	/* ROUTE_LARGE_BODY; 0 = body_limit */
-	int		 timeout_s;
-	const char	*tls_cert_file;	/* NULL or "" = plain HTTP */
-	const char	*tls_key_file;
-	const char	*cors_origins;	/* comma-separated */
-	int		 rate_limit;	/* per second per IP, 0 = off */
-	int		 rate_burst;
-	int		 slow_threads;	/* ROUTE_SLOW handlers; 0 = threads */
-	int		 slow_queue;	/* waiting slow requests; past it 503 */
-	struct store	*db;
+	const char   *listen;
+	int	      port; /* 0 = pick a free port */
+	int	      threads;
+	size_t	      body_limit;
+	size_t	      large_body_limit; /* ROUTE_LARGE_BODY; 0 = body_limit */
+	int	      timeout_s;
+	const char   *tls_cert_file; /* NULL or "" = plain HTTP */
+	const char   *tls_key_file;
+	const char   *cors_origins; /* comma-separated */
+	int	      rate_limit;   /* per second per IP, 0 = off */
+	int	      rate_burst;
+	int	      slow_threads; /* ROUTE_SLOW handlers; 0 = threads */
+	int	      slow_queue;   /* waiting slow requests; past it 503 */
+	struct store *db;
 };
 
 struct http_server;
@@ -190,22 +189,22 @@ struct http_server;
  * route's api text is parsed here: ERR_CONFIG (and a log line naming the
  * route) when it is not what struct route says.
  */
-int		 http_routes_add(const struct route_table *);
+int				 http_routes_add(const struct route_table *);
 const struct route_table *const *http_routes(size_t *n);
 /* Route i of table t's parsed api object, or NULL (borrowed). */
-json_t		*http_route_api(const struct route_table *t, size_t i);
-int		 http_server_start(const struct http_server_opts *,
-		    struct http_server **out);
+json_t *http_route_api(const struct route_table *t, size_t i);
+int	http_server_start(
+	const struct http_server_opts *, struct http_server **out);
 /* The port actually bound (when opts.port was 0). */
-int		 http_server_port(const struct http_server *);
+int http_server_port(const struct http_server *);
 /*
  * Stop accepting connections, let requests already accepted finish (up to
  * timeout_s), then stop. Safe to call from the main thread after a signal.
  */
-void		 http_server_stop(struct http_server *, int timeout_s);
+void http_server_stop(struct http_server *, int timeout_s);
 
 /* Prometheus text exposition of HTTP metrics appended to the buffer. */
 struct buf;
-int		 http_metrics_render(struct buf *);
+int http_metrics_render(struct buf *);
 
 #endif

@@ -16,46 +16,41 @@
 #include "http/http.h"
 #include "http/http_int.h"
 
-static const int status_codes[] = {
-	200, 201, 202, 204, 206, 301, 302, 303, 304, 307, 308,
-	400, 401, 403, 404, 405, 406, 409, 410, 412, 413, 414, 415, 422, 429,
-	431, 500, 501, 502, 503, 504
-};
-#define NCODES		(int)(sizeof(status_codes) / sizeof(status_codes[0]))
-#define NSTATUS		(NCODES + 5)	/* then "1xx".."5xx" for the rest */
+static const int status_codes[] = { 200, 201, 202, 204, 206, 301, 302, 303, 304,
+	307, 308, 400, 401, 403, 404, 405, 406, 409, 410, 412, 413, 414, 415,
+	422, 429, 431, 500, 501, 502, 503, 504 };
+#define NCODES	(int)(sizeof(status_codes) / sizeof(status_codes[0]))
+#define NSTATUS (NCODES + 5) /* then "1xx".."5xx" for the rest */
 
-static const double bucket_le[] = {
-	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-	1, 2.5, 5
-};
-#define NBUCKETS	(int)(sizeof(bucket_le) / sizeof(bucket_le[0]))
+static const double bucket_le[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+	0.05, 0.1, 0.25, 0.5, 1, 2.5, 5 };
+#define NBUCKETS (int)(sizeof(bucket_le) / sizeof(bucket_le[0]))
 
-static const char *const method_label[HTTP_METHOD_SLOTS] = {
-	"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "other"
-};
+static const char *const method_label[HTTP_METHOD_SLOTS] = { "GET", "POST",
+	"PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "other" };
 
 struct route_metrics {
-	_Atomic uint64_t	 count[HTTP_METHOD_SLOTS][NSTATUS];
-	_Atomic uint64_t	 bucket[NBUCKETS];	/* not cumulative */
-	_Atomic uint64_t	 sum_ns;
-	_Atomic uint64_t	 n;
+	_Atomic uint64_t count[HTTP_METHOD_SLOTS][NSTATUS];
+	_Atomic uint64_t bucket[NBUCKETS]; /* not cumulative */
+	_Atomic uint64_t sum_ns;
+	_Atomic uint64_t n;
 };
 
-static pthread_mutex_t		 metrics_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct route_metrics	*metrics;	/* [0] = unmatched */
-static char			**metrics_names;
-static int			 metrics_nroutes;
-static _Atomic long		 metrics_in_flight;
+static pthread_mutex_t	     metrics_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct route_metrics *metrics; /* [0] = unmatched */
+static char		   **metrics_names;
+static int		     metrics_nroutes;
+static _Atomic long	     metrics_in_flight;
 
-static int	status_slot(int);
-static int	method_index(int);
-static int	label_put(struct buf *, const char *);
-static int	status_label(int, char *, size_t);
+static int status_slot(int);
+static int method_index(int);
+static int label_put(struct buf *, const char *);
+static int status_label(int, char *, size_t);
 
 int
 metrics_init(const struct router *r)
 {
-	int	 n = router_npatterns(r) + 1, i, rc = ERR_NOMEM;
+	int n = router_npatterns(r) + 1, i, rc = ERR_NOMEM;
 
 	metrics_fini();
 	pthread_mutex_lock(&metrics_lock);
@@ -77,7 +72,7 @@ out:
 void
 metrics_fini(void)
 {
-	int	 i;
+	int i;
 
 	pthread_mutex_lock(&metrics_lock);
 	for (i = 0; metrics_names != NULL && i < metrics_nroutes; i++)
@@ -93,14 +88,14 @@ metrics_fini(void)
 void
 metrics_inflight(int delta)
 {
-	atomic_fetch_add_explicit(&metrics_in_flight, delta,
-	    memory_order_relaxed);
+	atomic_fetch_add_explicit(
+	    &metrics_in_flight, delta, memory_order_relaxed);
 }
 
 static int
 status_slot(int status)
 {
-	int	 i;
+	int i;
 
 	for (i = 0; i < NCODES; i++)
 		if (status_codes[i] == status)
@@ -121,7 +116,7 @@ status_label(int slot, char *out, size_t n)
 static int
 method_index(int method)
 {
-	int	 i;
+	int i;
 
 	for (i = 0; i < HTTP_METHOD_SLOTS - 1; i++)
 		if (method == (1 << i))
@@ -132,9 +127,9 @@ method_index(int method)
 void
 metrics_observe(int route_id, int method, int status, int64_t dur_ns)
 {
-	struct route_metrics	*m;
-	double			 secs;
-	int			 b;
+	struct route_metrics *m;
+	double		      secs;
+	int		      b;
 
 	/* Set before the server starts and freed after it stops. */
 	if (metrics == NULL || route_id < 0 || route_id >= metrics_nroutes)
@@ -142,16 +137,17 @@ metrics_observe(int route_id, int method, int status, int64_t dur_ns)
 	m = &metrics[route_id];
 	if (dur_ns < 0)
 		dur_ns = 0;
-	atomic_fetch_add_explicit(&m->count[method_index(method)]
-	    [status_slot(status)], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(
+	    &m->count[method_index(method)][status_slot(status)], 1,
+	    memory_order_relaxed);
 	secs = (double)dur_ns / 1e9;
 	for (b = 0; b < NBUCKETS && secs > bucket_le[b]; b++)
 		;
 	if (b < NBUCKETS)
-		atomic_fetch_add_explicit(&m->bucket[b], 1,
-		    memory_order_relaxed);
-	atomic_fetch_add_explicit(&m->sum_ns, (uint64_t)dur_ns,
-	    memory_order_relaxed);
+		atomic_fetch_add_explicit(
+		    &m->bucket[b], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(
+	    &m->sum_ns, (uint64_t)dur_ns, memory_order_relaxed);
 	atomic_fetch_add_explicit(&m->n, 1, memory_order_relaxed);
 }
 
@@ -159,7 +155,7 @@ metrics_observe(int route_id, int method, int status, int64_t dur_ns)
 static int
 label_put(struct buf *b, const char *s)
 {
-	int	 rc = OK;
+	int rc = OK;
 
 	for (; *s != '\0' && rc == OK; s++) {
 		if (*s == '\\')
@@ -177,33 +173,36 @@ label_put(struct buf *b, const char *s)
 int
 http_metrics_render(struct buf *b)
 {
-	struct route_metrics	*m;
-	uint64_t		 v, cum, n, sum;
-	char			 st[8];
-	int			 r, i, j, rc = OK;
+	struct route_metrics *m;
+	uint64_t	      v, cum, n, sum;
+	char		      st[8];
+	int		      r, i, j, rc = OK;
 
 	pthread_mutex_lock(&metrics_lock);
-	rc |= buf_puts(b, "# HELP carebase_http_requests_total HTTP requests "
+	rc |= buf_puts(b,
+	    "# HELP carebase_http_requests_total HTTP requests "
 	    "by route pattern, method and status.\n"
 	    "# TYPE carebase_http_requests_total counter\n");
 	for (r = 0; metrics != NULL && r < metrics_nroutes; r++) {
 		m = &metrics[r];
 		for (i = 0; i < HTTP_METHOD_SLOTS; i++)
 			for (j = 0; j < NSTATUS; j++) {
-				v = atomic_load_explicit(&m->count[i][j],
-				    memory_order_relaxed);
+				v = atomic_load_explicit(
+				    &m->count[i][j], memory_order_relaxed);
 				if (v == 0)
 					continue;
 				status_label(j, st, sizeof(st));
-				rc |= buf_puts(b,
-				    "carebase_http_requests_total{route=\"");
+				rc |= buf_puts(
+				    b, "carebase_http_requests_total{route=\"");
 				rc |= label_put(b, metrics_names[r]);
-				rc |= buf_printf(b, "\",method=\"%s\","
-				    "status=\"%s\"} %llu\n", method_label[i],
-				    st, (unsigned long long)v);
+				rc |= buf_printf(b,
+				    "\",method=\"%s\","
+				    "status=\"%s\"} %llu\n",
+				    method_label[i], st, (unsigned long long)v);
 			}
 	}
-	rc |= buf_puts(b, "# HELP carebase_http_request_duration_seconds "
+	rc |= buf_puts(b,
+	    "# HELP carebase_http_request_duration_seconds "
 	    "Time from request line to response sent.\n"
 	    "# TYPE carebase_http_request_duration_seconds histogram\n");
 	for (r = 0; metrics != NULL && r < metrics_nroutes; r++) {
@@ -213,9 +212,10 @@ http_metrics_render(struct buf *b)
 			continue;
 		sum = atomic_load_explicit(&m->sum_ns, memory_order_relaxed);
 		for (cum = 0, i = 0; i < NBUCKETS; i++) {
-			cum += atomic_load_explicit(&m->bucket[i],
-			    memory_order_relaxed);
-			rc |= buf_puts(b, "carebase_http_request_duration_"
+			cum += atomic_load_explicit(
+			    &m->bucket[i], memory_order_relaxed);
+			rc |= buf_puts(b,
+			    "carebase_http_request_duration_"
 			    "seconds_bucket{route=\"");
 			rc |= label_put(b, metrics_names[r]);
 			rc |= buf_printf(b, "\",le=\"%g\"} %llu\n",
@@ -223,21 +223,25 @@ http_metrics_render(struct buf *b)
 		}
 		if (cum > n)
 			n = cum;
-		rc |= buf_puts(b, "carebase_http_request_duration_seconds_"
+		rc |= buf_puts(b,
+		    "carebase_http_request_duration_seconds_"
 		    "bucket{route=\"");
 		rc |= label_put(b, metrics_names[r]);
-		rc |= buf_printf(b, "\",le=\"+Inf\"} %llu\n",
-		    (unsigned long long)n);
-		rc |= buf_puts(b, "carebase_http_request_duration_seconds_sum"
+		rc |= buf_printf(
+		    b, "\",le=\"+Inf\"} %llu\n", (unsigned long long)n);
+		rc |= buf_puts(b,
+		    "carebase_http_request_duration_seconds_sum"
 		    "{route=\"");
 		rc |= label_put(b, metrics_names[r]);
 		rc |= buf_printf(b, "\"} %.9f\n", (double)sum / 1e9);
-		rc |= buf_puts(b, "carebase_http_request_duration_seconds_"
+		rc |= buf_puts(b,
+		    "carebase_http_request_duration_seconds_"
 		    "count{route=\"");
 		rc |= label_put(b, metrics_names[r]);
 		rc |= buf_printf(b, "\"} %llu\n", (unsigned long long)n);
 	}
-	rc |= buf_printf(b, "# HELP carebase_http_requests_in_flight Requests "
+	rc |= buf_printf(b,
+	    "# HELP carebase_http_requests_in_flight Requests "
 	    "accepted and not yet completed.\n"
 	    "# TYPE carebase_http_requests_in_flight gauge\n"
 	    "carebase_http_requests_in_flight %ld\n",

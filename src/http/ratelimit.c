@@ -13,32 +13,32 @@
 
 #include "http/http_int.h"
 
-#define RL_WAYS		8
-#define RL_STRIPES	64
-#define RL_KEY_MAX	48
+#define RL_WAYS	   8
+#define RL_STRIPES 64
+#define RL_KEY_MAX 48
 
 struct rl_entry {
-	uint64_t	 hash;		/* 0 = empty */
-	int64_t		 last_ns;
-	double		 tokens;
-	char		 key[RL_KEY_MAX];
+	uint64_t hash; /* 0 = empty */
+	int64_t	 last_ns;
+	double	 tokens;
+	char	 key[RL_KEY_MAX];
 };
 
 struct ratelimit {
-	double			 rate;		/* tokens per second */
-	double			 burst;
-	size_t			 nsets;
-	struct rl_entry		*entries;	/* nsets * RL_WAYS */
-	pthread_mutex_t		 locks[RL_STRIPES];
+	double		 rate; /* tokens per second */
+	double		 burst;
+	size_t		 nsets;
+	struct rl_entry *entries; /* nsets * RL_WAYS */
+	pthread_mutex_t	 locks[RL_STRIPES];
 };
 
-static uint64_t	rl_hash(const char *);
+static uint64_t rl_hash(const char *);
 
 /* FNV-1a, never 0. */
 static uint64_t
 rl_hash(const char *s)
 {
-	uint64_t	 h = 14695981039346656037ULL;
+	uint64_t h = 14695981039346656037ULL;
 
 	for (; *s != '\0'; s++) {
 		h ^= (unsigned char)*s;
@@ -50,8 +50,8 @@ rl_hash(const char *s)
 struct ratelimit *
 ratelimit_new(double rate, double burst, size_t slots)
 {
-	struct ratelimit	*rl;
-	int			 i;
+	struct ratelimit *rl;
+	int		  i;
 
 	if (rate <= 0)
 		return (NULL);
@@ -64,8 +64,8 @@ ratelimit_new(double rate, double burst, size_t slots)
 	rl->nsets = slots / RL_WAYS;
 	if (rl->nsets < 1)
 		rl->nsets = 1;
-	if ((rl->entries = calloc(rl->nsets * RL_WAYS,
-	    sizeof(*rl->entries))) == NULL) {
+	if ((rl->entries = calloc(rl->nsets * RL_WAYS, sizeof(*rl->entries))) ==
+	    NULL) {
 		free(rl);
 		return (NULL);
 	}
@@ -77,7 +77,7 @@ ratelimit_new(double rate, double burst, size_t slots)
 void
 ratelimit_free(struct ratelimit *rl)
 {
-	int	 i;
+	int i;
 
 	if (rl == NULL)
 		return;
@@ -88,21 +88,21 @@ ratelimit_free(struct ratelimit *rl)
 }
 
 int
-ratelimit_take(struct ratelimit *rl, const char *key, int64_t now_ns,
-    int *retry_s)
+ratelimit_take(
+    struct ratelimit *rl, const char *key, int64_t now_ns, int *retry_s)
 {
-	struct rl_entry	*set, *e = NULL, *victim = NULL;
+	struct rl_entry *set, *e = NULL, *victim = NULL;
 	uint64_t	 h = rl_hash(key);
 	size_t		 s = (size_t)(h % rl->nsets);
-	pthread_mutex_t	*lock = &rl->locks[s % RL_STRIPES];
+	pthread_mutex_t *lock = &rl->locks[s % RL_STRIPES];
 	double		 wait;
 	int		 i, ok;
 
 	set = &rl->entries[s * RL_WAYS];
 	pthread_mutex_lock(lock);
 	for (i = 0; i < RL_WAYS; i++) {
-		if (set[i].hash == h && strncmp(set[i].key, key,
-		    RL_KEY_MAX - 1) == 0) {
+		if (set[i].hash == h &&
+		    strncmp(set[i].key, key, RL_KEY_MAX - 1) == 0) {
 			e = &set[i];
 			break;
 		}
@@ -139,7 +139,7 @@ ratelimit_take(struct ratelimit *rl, const char *key, int64_t now_ns,
 size_t
 ratelimit_count(struct ratelimit *rl)
 {
-	size_t	 s, i, n = 0;
+	size_t s, i, n = 0;
 
 	for (s = 0; s < rl->nsets; s++) {
 		pthread_mutex_lock(&rl->locks[s % RL_STRIPES]);

@@ -22,32 +22,31 @@
 #include "http/http.h"
 #include "http/http_int.h"
 
-#define HTTP_ARENA_CAP		(32u * 1024 * 1024)
-#define HTTP_SCRATCH_MAX	(64u * 1024 * 1024)
-#define PROBLEM_BASE		"https://carebase.dev/problems/"
+#define HTTP_ARENA_CAP	 (32u * 1024 * 1024)
+#define HTTP_SCRATCH_MAX (64u * 1024 * 1024)
+#define PROBLEM_BASE	 "https://carebase.dev/problems/"
 
 /* Per-thread spare arena and serialising buffer, freed at thread exit. */
 struct tcache {
-	struct arena	*spare;
-	struct buf	 scratch;
+	struct arena *spare;
+	struct buf    scratch;
 };
 
-static pthread_key_t	tcache_key;
-static pthread_once_t	tcache_once = PTHREAD_ONCE_INIT;
+static pthread_key_t  tcache_key;
+static pthread_once_t tcache_once = PTHREAD_ONCE_INIT;
 
-static void		 tcache_make_key(void);
-static void		 tcache_destroy(void *);
-static struct tcache	*tcache_get(void);
-static int		 hexval(int);
-static int		 json_set(struct request *, int, json_t *);
-static void		 problem_vset(struct request *, int, const char *,
-			    json_t *, const char *, va_list)
-			    __attribute__((format(printf, 5, 0)));
+static void	      tcache_make_key(void);
+static void	      tcache_destroy(void *);
+static struct tcache *tcache_get(void);
+static int	      hexval(int);
+static int	      json_set(struct request *, int, json_t *);
+static void problem_vset(struct request *, int, const char *, json_t *,
+    const char *, va_list) __attribute__((format(printf, 5, 0)));
 
 static void
 tcache_destroy(void *p)
 {
-	struct tcache	*tc = p;
+	struct tcache *tc = p;
 
 	arena_free(tc->spare);
 	buf_free(&tc->scratch);
@@ -63,7 +62,7 @@ tcache_make_key(void)
 static struct tcache *
 tcache_get(void)
 {
-	struct tcache	*tc;
+	struct tcache *tc;
 
 	pthread_once(&tcache_once, tcache_make_key);
 	if ((tc = pthread_getspecific(tcache_key)) != NULL)
@@ -81,7 +80,7 @@ tcache_get(void)
 struct buf *
 http_scratch(void)
 {
-	struct tcache	*tc;
+	struct tcache *tc;
 
 	if ((tc = tcache_get()) == NULL)
 		return (NULL);
@@ -92,8 +91,8 @@ http_scratch(void)
 struct arena *
 http_arena_get(void)
 {
-	struct tcache	*tc;
-	struct arena	*a;
+	struct tcache *tc;
+	struct arena  *a;
 
 	if ((tc = tcache_get()) != NULL && tc->spare != NULL) {
 		a = tc->spare;
@@ -106,7 +105,7 @@ http_arena_get(void)
 void
 http_arena_put(struct arena *a)
 {
-	struct tcache	*tc;
+	struct tcache *tc;
 
 	if (a == NULL)
 		return;
@@ -135,9 +134,9 @@ hexval(int c)
 long
 http_pct_decode(char *dst, const char *src, size_t len, int plus)
 {
-	size_t	 i, o = 0;
-	int	 hi, lo;
-	char	 c;
+	size_t i, o = 0;
+	int    hi, lo;
+	char   c;
 
 	for (i = 0; i < len; i++) {
 		c = src[i];
@@ -162,9 +161,9 @@ http_pct_decode(char *dst, const char *src, size_t len, int plus)
 int
 http_utf8_valid(const char *str, size_t len)
 {
-	const unsigned char	*s = (const unsigned char *)str;
-	size_t			 i = 0, n, k;
-	unsigned int		 cp, min;
+	const unsigned char *s = (const unsigned char *)str;
+	size_t		     i = 0, n, k;
+	unsigned int	     cp, min;
 
 	while (i < len) {
 		if (s[i] < 0x80) {
@@ -202,10 +201,10 @@ http_utf8_valid(const char *str, size_t len)
 const char *
 http_query_parse(struct arena *a, const char *qs, const char *name)
 {
-	const char	*p, *amp, *eq, *vs;
-	char		*key, *val;
-	size_t		 klen, vlen, nlen;
-	long		 n;
+	const char *p, *amp, *eq, *vs;
+	char	   *key, *val;
+	size_t	    klen, vlen, nlen;
+	long	    n;
 
 	if (qs == NULL || name == NULL)
 		return (NULL);
@@ -224,7 +223,8 @@ http_query_parse(struct arena *a, const char *qs, const char *name)
 				vs = eq ? eq + 1 : amp;
 				vlen = (size_t)(amp - vs);
 				if ((val = arena_alloc(a, vlen + 1)) == NULL ||
-				    (n = http_pct_decode(val, vs, vlen, 1)) < 0 ||
+				    (n = http_pct_decode(val, vs, vlen, 1)) <
+					0 ||
 				    !http_utf8_valid(val, (size_t)n))
 					return (NULL);
 				return (val);
@@ -239,8 +239,8 @@ http_query_parse(struct arena *a, const char *qs, const char *name)
 int
 http_content_type_json(const char *ct)
 {
-	static const char	 want[] = "application/json";
-	size_t			 n = sizeof(want) - 1;
+	static const char want[] = "application/json";
+	size_t		  n = sizeof(want) - 1;
 
 	if (ct == NULL)
 		return (0);
@@ -257,7 +257,7 @@ http_content_type_json(const char *ct)
 int
 http_request_id_valid(const char *s)
 {
-	size_t	 n;
+	size_t n;
 
 	if (s == NULL)
 		return (0);
@@ -276,8 +276,8 @@ http_request_id_valid(const char *s)
 int
 http_origin_allowed(const char *list, const char *origin)
 {
-	const char	*p, *end, *e;
-	size_t		 olen;
+	const char *p, *end, *e;
+	size_t	    olen;
 
 	if (list == NULL || origin == NULL || (olen = strlen(origin)) == 0)
 		return (0);
@@ -297,8 +297,8 @@ http_origin_allowed(const char *list, const char *origin)
 int
 http_json_depth(const char *s, size_t len)
 {
-	size_t	 i;
-	int	 depth = 0, max = 0, instr = 0;
+	size_t i;
+	int    depth = 0, max = 0, instr = 0;
 
 	for (i = 0; i < len; i++) {
 		if (instr) {
@@ -331,7 +331,7 @@ http_json_depth(const char *s, size_t len)
 const char *
 http_param(const struct request *req, const char *name)
 {
-	int	 i;
+	int i;
 
 	for (i = 0; i < req->nparams; i++)
 		if (strcmp(req->params[i].name, name) == 0)
@@ -342,7 +342,7 @@ http_param(const struct request *req, const char *name)
 const char *
 http_query(const struct request *req, const char *name)
 {
-	const struct hreq	*h = req->conn;
+	const struct hreq *h = req->conn;
 
 	if (h == NULL)
 		return (NULL);
@@ -352,7 +352,7 @@ http_query(const struct request *req, const char *name)
 const char *
 http_header(const struct request *req, const char *name)
 {
-	const struct hreq	*h = req->conn;
+	const struct hreq *h = req->conn;
 
 	if (h == NULL || h->mhd == NULL)
 		return (NULL);
@@ -365,14 +365,14 @@ http_header(const struct request *req, const char *name)
 static int
 json_set(struct request *req, int status, json_t *body)
 {
-	struct buf	*b;
-	char		*out;
-	int		 rc = ERR_INTERNAL;
+	struct buf *b;
+	char	   *out;
+	int	    rc = ERR_INTERNAL;
 
 	if (body == NULL || (b = http_scratch()) == NULL ||
 	    jsonw_compact(b, body) != OK ||
-	    (out = arena_strndup(req->arena, b->data ? b->data : "",
-	    b->len)) == NULL)
+	    (out = arena_strndup(req->arena, b->data ? b->data : "", b->len)) ==
+		NULL)
 		goto out;
 	req->status = status;
 	req->content_type = "application/json";
@@ -401,7 +401,7 @@ void
 http_send(struct request *req, int status, const char *content_type,
     const void *body, size_t len)
 {
-	char	*copy = NULL;
+	char *copy = NULL;
 
 	if (req->responded) {
 		log_warn("event=second_response id=%s", req->id);
@@ -441,11 +441,11 @@ static void
 problem_vset(struct request *req, int rc, const char *code, json_t *extra,
     const char *fmt, va_list ap)
 {
-	json_t		*o = NULL;
-	char		 detail[512], type[128];
-	const char	*c;
-	size_t		 i, n;
-	int		 status;
+	json_t	   *o = NULL;
+	char	    detail[512], type[128];
+	const char *c;
+	size_t	    i, n;
+	int	    status;
 
 	if (req->responded) {
 		json_decref(extra);
@@ -484,7 +484,7 @@ problem_vset(struct request *req, int rc, const char *code, json_t *extra,
 		/* Last resort, no allocation. */
 		req->status = 500;
 		req->resp_body = "{\"type\":\"about:blank\",\"status\":500,"
-		    "\"code\":\"INTERNAL\"}";
+				 "\"code\":\"INTERNAL\"}";
 		req->resp_len = strlen(req->resp_body);
 		req->responded = 1;
 	}
@@ -492,10 +492,10 @@ problem_vset(struct request *req, int rc, const char *code, json_t *extra,
 }
 
 void
-http_problem(struct request *req, int rc, const char *code,
-    const char *fmt, ...)
+http_problem(
+    struct request *req, int rc, const char *code, const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	problem_vset(req, rc, code, NULL, fmt, ap);
@@ -503,10 +503,10 @@ http_problem(struct request *req, int rc, const char *code,
 }
 
 void
-http_problem_ext(struct request *req, int rc, const char *code,
-    json_t *extra, const char *fmt, ...)
+http_problem_ext(struct request *req, int rc, const char *code, json_t *extra,
+    const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	problem_vset(req, rc, code, extra, fmt, ap);
@@ -516,7 +516,7 @@ http_problem_ext(struct request *req, int rc, const char *code,
 void
 http_header_add(struct request *req, const char *name, const char *value)
 {
-	char	*n, *v;
+	char *n, *v;
 
 	if (req->nresp_hdrs == HTTP_MAX_HEADERS ||
 	    strpbrk(name, "\r\n:") != NULL || strpbrk(value, "\r\n") != NULL) {

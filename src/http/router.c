@@ -16,46 +16,45 @@
 
 /* One route with its parameter names in path order. */
 struct rentry {
-	const struct route	*route;
-	char			*names[HTTP_MAX_PARAMS];
-	int			 nnames;
+	const struct route *route;
+	char		   *names[HTTP_MAX_PARAMS];
+	int		    nnames;
 };
 
 struct rnode {
-	char		*seg;		/* static text; NULL for a parameter */
-	size_t		 seglen;
-	struct rnode	**kids;		/* static children */
-	size_t		 nkids;
-	struct rnode	*param;		/* "{name}" child */
-	struct rentry	*by_method[HTTP_METHOD_SLOTS];
-	int		 methods;	/* mask of enum http_method */
-	int		 id;		/* pattern id, 0 if nothing ends here */
-	const char	*pattern;	/* borrowed from the first route */
+	char	      *seg; /* static text; NULL for a parameter */
+	size_t	       seglen;
+	struct rnode **kids; /* static children */
+	size_t	       nkids;
+	struct rnode  *param; /* "{name}" child */
+	struct rentry *by_method[HTTP_METHOD_SLOTS];
+	int	       methods; /* mask of enum http_method */
+	int	       id;	/* pattern id, 0 if nothing ends here */
+	const char    *pattern; /* borrowed from the first route */
 };
 
 struct router {
-	struct rnode	 *root;
-	int		  npatterns;
-	const char	**patterns;	/* by id, [0] = "unmatched" */
+	struct rnode *root;
+	int	      npatterns;
+	const char  **patterns; /* by id, [0] = "unmatched" */
 };
 
-static const char *const method_names[] = {
-	"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"
-};
+static const char *const method_names[] = { "GET", "POST", "PUT", "PATCH",
+	"DELETE", "HEAD", "OPTIONS" };
 
-static int		 method_slot(int);
-static void		 rnode_free(struct rnode *);
-static struct rnode	*rnode_child(struct rnode *, const char *, size_t, int);
-static int		 router_add(struct router *, const struct route *);
-static int		 rnode_cmp(const void *, const void *);
-static void		 rnode_sort(struct rnode *);
+static int	     method_slot(int);
+static void	     rnode_free(struct rnode *);
+static struct rnode *rnode_child(struct rnode *, const char *, size_t, int);
+static int	     router_add(struct router *, const struct route *);
+static int	     rnode_cmp(const void *, const void *);
+static void	     rnode_sort(struct rnode *);
 static const struct rnode *rnode_match(const struct rnode *, char **, int, int,
-			    int, const char **, int *, const struct rnode **);
+    int, const char **, int *, const struct rnode **);
 
 static int
 method_slot(int method)
 {
-	int	 i;
+	int i;
 
 	for (i = 0; i < 7; i++)
 		if (method == (1 << i))
@@ -66,7 +65,7 @@ method_slot(int method)
 int
 http_method_parse(const char *s)
 {
-	int	 i;
+	int i;
 
 	for (i = 0; i < 7; i++)
 		if (strcmp(s, method_names[i]) == 0)
@@ -77,8 +76,8 @@ http_method_parse(const char *s)
 char *
 http_allow_format(int methods, char *out, size_t outlen)
 {
-	size_t	 o = 0;
-	int	 i, n;
+	size_t o = 0;
+	int    i, n;
 
 	if (methods & HTTP_GET)
 		methods |= HTTP_HEAD;
@@ -99,8 +98,8 @@ http_allow_format(int methods, char *out, size_t outlen)
 static void
 rnode_free(struct rnode *n)
 {
-	size_t	 i;
-	int	 j, k;
+	size_t i;
+	int    j, k;
 
 	if (n == NULL)
 		return;
@@ -133,8 +132,8 @@ router_free(struct router *r)
 static struct rnode *
 rnode_child(struct rnode *n, const char *seg, size_t len, int param)
 {
-	struct rnode	*c, **kids;
-	size_t		 i;
+	struct rnode *c, **kids;
+	size_t	      i;
 
 	if (param) {
 		if (n->param == NULL)
@@ -161,11 +160,11 @@ rnode_child(struct rnode *n, const char *seg, size_t len, int param)
 static int
 router_add(struct router *r, const struct route *rt)
 {
-	struct rnode	*n = r->root;
-	struct rentry	*e = NULL;
-	const char	*p, *end, **pats;
-	size_t		 len, i;
-	int		 slot, param;
+	struct rnode  *n = r->root;
+	struct rentry *e = NULL;
+	const char    *p, *end, **pats;
+	size_t	       len, i;
+	int	       slot, param;
 
 	if (rt->pattern == NULL || rt->pattern[0] != '/' ||
 	    rt->handler == NULL || (slot = method_slot(rt->method)) < 0)
@@ -187,10 +186,12 @@ router_add(struct router *r, const struct route *rt)
 			for (i = 1; i < len - 1; i++)
 				if (strchr("{}%", p[i]) != NULL)
 					goto bad;
-			if ((e->names[e->nnames++] = strndup(p + 1, len - 2)) == NULL)
+			if ((e->names[e->nnames++] = strndup(p + 1, len - 2)) ==
+			    NULL)
 				goto nomem;
 		} else if (memchr(p, '{', len) || memchr(p, '%', len) ||
-		    (len == 1 && p[0] == '.') || (len == 2 && !memcmp(p, "..", 2)))
+		    (len == 1 && p[0] == '.') ||
+		    (len == 2 && !memcmp(p, "..", 2)))
 			goto bad;
 		if ((n = rnode_child(n, p, len, param)) == NULL)
 			goto nomem;
@@ -198,7 +199,7 @@ router_add(struct router *r, const struct route *rt)
 			break;
 		p = end + 1;
 		if (*p == '\0')
-			goto bad;	/* trailing slash in a pattern */
+			goto bad; /* trailing slash in a pattern */
 	}
 	if (n->by_method[slot] != NULL) {
 		log_error("event=route_duplicate method=%s pattern=%s",
@@ -206,8 +207,8 @@ router_add(struct router *r, const struct route *rt)
 		goto fail;
 	}
 	if (n->id == 0) {
-		pats = realloc(r->patterns,
-		    (size_t)(r->npatterns + 2) * sizeof(*pats));
+		pats = realloc(
+		    r->patterns, (size_t)(r->npatterns + 2) * sizeof(*pats));
 		if (pats == NULL)
 			goto nomem;
 		r->patterns = pats;
@@ -238,9 +239,9 @@ int
 router_new(const struct route_table *const *tables, size_t ntables,
     struct router **out)
 {
-	struct router	*r;
-	size_t		 t, i;
-	int		 rc = ERR_NOMEM;
+	struct router *r;
+	size_t	       t, i;
+	int	       rc = ERR_NOMEM;
 
 	*out = NULL;
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
@@ -265,8 +266,8 @@ out:
 static int
 rnode_cmp(const void *a, const void *b)
 {
-	const struct rnode	*x = *(const struct rnode *const *)a;
-	const struct rnode	*y = *(const struct rnode *const *)b;
+	const struct rnode *x = *(const struct rnode *const *)a;
+	const struct rnode *y = *(const struct rnode *const *)b;
 
 	if (x->seglen != y->seglen)
 		return (x->seglen < y->seglen ? -1 : 1);
@@ -276,7 +277,7 @@ rnode_cmp(const void *a, const void *b)
 static void
 rnode_sort(struct rnode *n)
 {
-	size_t	 i;
+	size_t i;
 
 	if (n == NULL)
 		return;
@@ -309,9 +310,9 @@ static const struct rnode *
 rnode_match(const struct rnode *n, char **segs, int nsegs, int i, int want,
     const char **vals, int *nvals, const struct rnode **any)
 {
-	const struct rnode	*r, *kp;
-	struct rnode		 key, *const *kid;
-	size_t			 len;
+	const struct rnode *r, *kp;
+	struct rnode key, *const *kid;
+	size_t len;
 
 	kp = &key;
 	if (i == nsegs) {
@@ -324,16 +325,17 @@ rnode_match(const struct rnode *n, char **segs, int nsegs, int i, int want,
 	len = strlen(segs[i]);
 	key.seg = segs[i];
 	key.seglen = len;
-	if (n->nkids > 0 && (kid = bsearch(&kp, n->kids, n->nkids,
-	    sizeof(*n->kids), rnode_cmp)) != NULL &&
-	    (r = rnode_match(*kid, segs, nsegs, i + 1, want, vals, nvals,
-	    any)) != NULL)
+	if (n->nkids > 0 &&
+	    (kid = bsearch(&kp, n->kids, n->nkids, sizeof(*n->kids),
+		 rnode_cmp)) != NULL &&
+	    (r = rnode_match(
+		 *kid, segs, nsegs, i + 1, want, vals, nvals, any)) != NULL)
 		return (r);
 	if (n->param != NULL && len > 0 && strchr(segs[i], '/') == NULL &&
 	    *nvals < HTTP_MAX_PARAMS) {
 		vals[(*nvals)++] = segs[i];
 		if ((r = rnode_match(n->param, segs, nsegs, i + 1, want, vals,
-		    nvals, any)) != NULL)
+			 nvals, any)) != NULL)
 			return (r);
 		(*nvals)--;
 	}
@@ -344,13 +346,13 @@ int
 router_match(const struct router *r, struct arena *a, const char *path,
     int method, struct router_match *m)
 {
-	const struct rnode	*n, *any = NULL;
-	const struct rentry	*e;
-	const char		*vals[HTTP_MAX_PARAMS];
-	char			*segs[HTTP_MAX_SEGMENTS], *copy, *p, *slash;
-	int			 nsegs = 0, nvals = 0, want, i;
-	long			 dlen;
-	size_t			 len;
+	const struct rnode  *n, *any = NULL;
+	const struct rentry *e;
+	const char	    *vals[HTTP_MAX_PARAMS];
+	char		    *segs[HTTP_MAX_SEGMENTS], *copy, *p, *slash;
+	int		     nsegs = 0, nvals = 0, want, i;
+	long		     dlen;
+	size_t		     len;
 
 	memset(m, 0, sizeof(*m));
 	if (path == NULL || path[0] != '/')
@@ -358,12 +360,12 @@ router_match(const struct router *r, struct arena *a, const char *path,
 	if ((copy = arena_strdup(a, path + 1)) == NULL)
 		return (ERR_NOMEM);
 	/* Split on '/', then decode each segment in place. */
-	for (p = copy; *p != '\0' || p != copy; ) {
+	for (p = copy; *p != '\0' || p != copy;) {
 		if ((slash = strchr(p, '/')) != NULL)
 			*slash = '\0';
 		len = strlen(p);
 		if (len == 0 && slash != NULL)
-			return (ERR_MALFORMED);		/* "//" */
+			return (ERR_MALFORMED); /* "//" */
 		if (nsegs == HTTP_MAX_SEGMENTS)
 			return (ERR_NOT_FOUND);
 		if ((dlen = http_pct_decode(p, p, len, 0)) < 0 ||
@@ -395,7 +397,7 @@ router_match(const struct router *r, struct arena *a, const char *path,
 	e = n->by_method[method_slot(method)];
 	if (e == NULL && method == HTTP_HEAD)
 		e = n->by_method[method_slot(HTTP_GET)];
-	if (e == NULL)		/* rnode_match only returns nodes with the method */
+	if (e == NULL) /* rnode_match only returns nodes with the method */
 		return (ERR_METHOD);
 	m->route = e->route;
 	for (i = 0; i < nvals && i < e->nnames; i++) {

@@ -55,87 +55,85 @@
  * within a few hundred bytes of the pool's size leaves no room for any
  * answer and libmicrohttpd closes the connection.
  */
-#define SERVER_MEMORY_LIMIT	(CONFIG_MAX_HEAD_BYTES + 8192)
-#define SERVER_PEM_MAX		(1024 * 1024)
-#define SERVER_RL_SLOTS		16384
-#define CORS_ALLOW_HEADERS	"Authorization, Content-Type, If-Match, X-Request-Id"
-#define CORS_MAX_AGE		"600"
-#define HSTS_VALUE		"max-age=31536000; includeSubDomains"
+#define SERVER_MEMORY_LIMIT (CONFIG_MAX_HEAD_BYTES + 8192)
+#define SERVER_PEM_MAX	    (1024 * 1024)
+#define SERVER_RL_SLOTS	    16384
+#define CORS_ALLOW_HEADERS  "Authorization, Content-Type, If-Match, X-Request-Id"
+#define CORS_MAX_AGE	    "600"
+#define HSTS_VALUE	    "max-age=31536000; includeSubDomains"
 
 struct http_server {
-	struct MHD_Daemon	*daemon;
-	struct router		*router;
-	struct ratelimit	*rl;
-	struct http_server_opts	 opts;		/* strings borrowed */
-	char			*cert;		/* PEM, TLS only */
-	char			*key;		/* PEM, wiped on free */
-	size_t			 keylen;
-	size_t			 body_limit;
-	size_t			 large_body_limit;	/* ROUTE_LARGE_BODY */
-	int			 port;
-	_Atomic long		 active;	/* created, not completed */
+	struct MHD_Daemon      *daemon;
+	struct router	       *router;
+	struct ratelimit       *rl;
+	struct http_server_opts opts; /* strings borrowed */
+	char		       *cert; /* PEM, TLS only */
+	char		       *key;  /* PEM, wiped on free */
+	size_t			keylen;
+	size_t			body_limit;
+	size_t			large_body_limit; /* ROUTE_LARGE_BODY */
+	int			port;
+	_Atomic long		active; /* created, not completed */
 	/* The slow pool: ROUTE_SLOW handlers, off the event threads. */
-	pthread_mutex_t		 slow_mu;
-	pthread_cond_t		 slow_cv;
-	struct hreq		*slow_head, *slow_tail;
-	int			 slow_waiting;	/* queued, not yet started */
-	int			 slow_max;	/* queue bound */
-	size_t			 slow_bytes;	/* bodies of the queued ones */
-	int			 slow_stop;	/* refuse new, answer queued 503 */
-	int			 slow_joined;
-	int			 slow_init;	/* mutex and cv made */
-	int			 nslow;		/* threads started */
-	pthread_t		*slow_thr;
-	_Atomic long		 slow_refused;	/* since the last warn line */
-	_Atomic int64_t		 slow_warned_ns;
+	pthread_mutex_t slow_mu;
+	pthread_cond_t	slow_cv;
+	struct hreq    *slow_head, *slow_tail;
+	int		slow_waiting; /* queued, not yet started */
+	int		slow_max;     /* queue bound */
+	size_t		slow_bytes;   /* bodies of the queued ones */
+	int		slow_stop;    /* refuse new, answer queued 503 */
+	int		slow_joined;
+	int		slow_init; /* mutex and cv made */
+	int		nslow;	   /* threads started */
+	pthread_t      *slow_thr;
+	_Atomic long	slow_refused; /* since the last warn line */
+	_Atomic int64_t slow_warned_ns;
 };
 
 /* Bodies waiting in the slow queue at most, beyond the first request. */
-#define SLOW_QUEUE_BYTES	((size_t)256 * 1024 * 1024)
+#define SLOW_QUEUE_BYTES ((size_t)256 * 1024 * 1024)
 
-static const struct route_table	*route_tables[HTTP_MAX_TABLES];
+static const struct route_table *route_tables[HTTP_MAX_TABLES];
 static size_t			 nroute_tables;
 /* Per table, the routes' parsed api members (null when none). */
-static json_t			*route_apis[HTTP_MAX_TABLES];
+static json_t *route_apis[HTTP_MAX_TABLES];
 
-static void		*server_uri_log(void *, const char *,
-			    struct MHD_Connection *);
-static enum MHD_Result	 server_access(void *, struct MHD_Connection *,
-			    const char *, const char *, const char *,
-			    const char *, size_t *, void **);
-static void		 server_completed(void *, struct MHD_Connection *,
-			    void **, enum MHD_RequestTerminationCode);
-static void		 server_mhd_log(void *, const char *, va_list)
-			    __attribute__((format(printf, 2, 0)));
-static void		 hreq_fail(struct hreq *, int, const char *,
-			    const char *);
-static void		 hreq_begin(struct hreq *, const char *);
-static enum MHD_Result	 head_add(void *, enum MHD_ValueKind, const char *,
-			    const char *);
-static void		 hreq_client(struct hreq *, char *, size_t);
-static void		 hreq_body(struct hreq *, const char *, size_t);
-static void		 hreq_dispatch(struct hreq *);
-static void		 hreq_options(struct hreq *);
-static enum MHD_Result	 hreq_queue(struct hreq *);
-static int		 rate_exempt(const char *);
-static int		 slow_start(struct http_server *, int);
-static void		 slow_stop(struct http_server *);
-static int		 slow_push(struct http_server *, struct hreq *);
-static void		*slow_main(void *);
-static int		 pem_read(const char *, char **, size_t *);
-static void		 server_free(struct http_server *);
+static void *server_uri_log(void *, const char *, struct MHD_Connection *);
+static enum MHD_Result server_access(void *, struct MHD_Connection *,
+    const char *, const char *, const char *, const char *, size_t *, void **);
+static void	       server_completed(
+	       void *, struct MHD_Connection *, void **, enum MHD_RequestTerminationCode);
+static void server_mhd_log(void *, const char *, va_list)
+    __attribute__((format(printf, 2, 0)));
+static void hreq_fail(struct hreq *, int, const char *, const char *);
+static void hreq_begin(struct hreq *, const char *);
+static enum MHD_Result head_add(
+    void *, enum MHD_ValueKind, const char *, const char *);
+static void	       hreq_client(struct hreq *, char *, size_t);
+static void	       hreq_body(struct hreq *, const char *, size_t);
+static void	       hreq_dispatch(struct hreq *);
+static void	       hreq_options(struct hreq *);
+static enum MHD_Result hreq_queue(struct hreq *);
+static int	       rate_exempt(const char *);
+static int	       slow_start(struct http_server *, int);
+static void	       slow_stop(struct http_server *);
+static int	       slow_push(struct http_server *, struct hreq *);
+static void	      *slow_main(void *);
+static int	       pem_read(const char *, char **, size_t *);
+static void	       server_free(struct http_server *);
 
 /* Is v an object whose keys are HTTP statuses from lo to hi? */
 static int
 api_statuses(json_t *v, int lo, int hi)
 {
-	const char	*k;
-	json_t		*x;
-	int64_t		 n;
+	const char *k;
+	json_t	   *x;
+	int64_t	    n;
 
 	if (!json_is_object(v))
 		return (0);
-	json_object_foreach(v, k, x) {
+	json_object_foreach(v, k, x)
+	{
 		if (strlen(k) != 3 || parse_int64(k, lo, hi, &n) != 0)
 			return (0);
 	}
@@ -147,27 +145,30 @@ api_statuses(json_t *v, int lo, int hi)
 static json_t *
 api_parse(const char *module, const struct route *rt)
 {
-	json_error_t	 jerr;
-	json_t		*a, *v, *x;
-	const char	*k, *ik, *why = NULL;
+	json_error_t jerr;
+	json_t	    *a, *v, *x;
+	const char  *k, *ik, *why = NULL;
 
 	if ((a = json_loads(rt->api, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
 		log_error("event=route_api_invalid module=%s route=\"%s\" "
-		    "error=\"%s at %d:%d\"", module, rt->pattern, jerr.text,
-		    jerr.line, jerr.column);
+			  "error=\"%s at %d:%d\"",
+		    module, rt->pattern, jerr.text, jerr.line, jerr.column);
 		return (NULL);
 	}
 	if (!json_is_object(a))
 		why = "not an object";
-	json_object_foreach(a, k, v) {
+	json_object_foreach(a, k, v)
+	{
 		if (why != NULL)
 			break;
 		if (strcmp(k, "body") == 0) {
 			if (!json_is_object(v))
 				why = "body is not a schema";
 		} else if (strcmp(k, "content") == 0) {
-			json_object_foreach(v, ik, x) {
-				if (strchr(ik, '/') == NULL || !json_is_object(x))
+			json_object_foreach(v, ik, x)
+			{
+				if (strchr(ik, '/') == NULL ||
+				    !json_is_object(x))
 					why = "content is not {type: schema}";
 			}
 			if (!json_is_object(v))
@@ -175,15 +176,17 @@ api_parse(const char *module, const struct route *rt)
 		} else if (strcmp(k, "answers") == 0) {
 			if (!api_statuses(v, 100, 399))
 				why = "answers are not {1xx-3xx: answer}";
-			json_object_foreach(v, ik, x) {
-				if (!json_is_string(json_object_get(x,
-				    "description")))
+			json_object_foreach(v, ik, x)
+			{
+				if (!json_is_string(
+					json_object_get(x, "description")))
 					why = "an answer has no description";
 			}
 		} else if (strcmp(k, "problems") == 0) {
 			if (!api_statuses(v, 400, 599))
 				why = "problems are not {4xx-5xx: why}";
-			json_object_foreach(v, ik, x) {
+			json_object_foreach(v, ik, x)
+			{
 				if (!json_is_string(x))
 					why = "problems are not {4xx-5xx: why}";
 			}
@@ -192,7 +195,8 @@ api_parse(const char *module, const struct route *rt)
 	}
 	if (why != NULL) {
 		log_error("event=route_api_invalid module=%s route=\"%s\" "
-		    "error=\"%s\"", module, rt->pattern, why);
+			  "error=\"%s\"",
+		    module, rt->pattern, why);
 		json_decref(a);
 		return (NULL);
 	}
@@ -202,8 +206,8 @@ api_parse(const char *module, const struct route *rt)
 int
 http_routes_add(const struct route_table *t)
 {
-	json_t	*apis, *a;
-	size_t	 i;
+	json_t *apis, *a;
+	size_t	i;
 
 	if (t == NULL || nroute_tables == HTTP_MAX_TABLES)
 		return (ERR_CONFIG);
@@ -226,12 +230,13 @@ http_routes_add(const struct route_table *t)
 json_t *
 http_route_api(const struct route_table *t, size_t i)
 {
-	size_t	 j;
+	size_t j;
 
 	for (j = 0; j < nroute_tables; j++)
 		if (route_tables[j] == t)
-			return (json_is_object(json_array_get(route_apis[j],
-			    i)) ? json_array_get(route_apis[j], i) : NULL);
+			return (json_is_object(json_array_get(route_apis[j], i))
+				? json_array_get(route_apis[j], i)
+				: NULL);
 	return (NULL);
 }
 
@@ -247,10 +252,10 @@ http_routes(size_t *n)
 static void *
 server_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 {
-	struct http_server	*srv = cls;
-	struct arena		*a;
-	struct hreq		*h;
-	const char		*q;
+	struct http_server *srv = cls;
+	struct arena	   *a;
+	struct hreq	   *h;
+	const char	   *q;
 
 	if ((a = http_arena_get()) == NULL)
 		return (NULL);
@@ -265,7 +270,7 @@ server_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 	h->req.conn = h;
 	h->req.db = srv->opts.db;
 	h->req.method_name = "-";
-	buf_init(&h->body, srv->body_limit);	/* the route's, once known */
+	buf_init(&h->body, srv->body_limit); /* the route's, once known */
 	if ((q = strchr(uri, '?')) != NULL) {
 		h->req.path = arena_strndup(a, uri, (size_t)(q - uri));
 		h->query = arena_strdup(a, q + 1);
@@ -283,10 +288,10 @@ server_access(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload_data,
     size_t *upload_data_size, void **con_cls)
 {
-	struct hreq	*h = *con_cls;
+	struct hreq *h = *con_cls;
 
 	if (h == NULL)
-		return (MHD_NO);	/* no memory for the state */
+		return (MHD_NO); /* no memory for the state */
 	if (!h->started) {
 		h->started = 1;
 		hreq_begin(h, method);
@@ -299,9 +304,9 @@ server_access(void *cls, struct MHD_Connection *c, const char *url,
 	}
 	if (h->queued)
 		return (MHD_YES);
-	if (h->slow == 2)		/* back from the slow pool */
+	if (h->slow == 2) /* back from the slow pool */
 		return (hreq_queue(h));
-	if (h->slow == 1)		/* still there (not expected) */
+	if (h->slow == 1) /* still there (not expected) */
 		return (MHD_YES);
 	if (h->rt != NULL && (h->flags & ROUTE_SLOW) && h->err == 0 &&
 	    !h->options) {
@@ -312,10 +317,12 @@ server_access(void *cls, struct MHD_Connection *c, const char *url,
 		MHD_resume_connection(c);
 		h->slow = 0;
 		h->retry_after = 1;
-		hreq_fail(h, ERR_BUSY, "SERVER_BUSY", h->srv->slow_stop ?
-		    "The server is shutting down." : "The server is busy "
-		    "with slow requests (sign-ins, uploads, exports); try "
-		    "again in a moment.");
+		hreq_fail(h, ERR_BUSY, "SERVER_BUSY",
+		    h->srv->slow_stop ? "The server is shutting down."
+				      : "The server is busy "
+					"with slow requests (sign-ins, "
+					"uploads, exports); try "
+					"again in a moment.");
 	}
 	hreq_dispatch(h);
 	return (hreq_queue(h));
@@ -326,7 +333,7 @@ server_access(void *cls, struct MHD_Connection *c, const char *url,
 static int
 slow_start(struct http_server *srv, int n)
 {
-	int	 i;
+	int i;
 
 	pthread_mutex_init(&srv->slow_mu, NULL);
 	pthread_cond_init(&srv->slow_cv, NULL);
@@ -334,8 +341,8 @@ slow_start(struct http_server *srv, int n)
 	if ((srv->slow_thr = calloc((size_t)n, sizeof(pthread_t))) == NULL)
 		return (ERR_NOMEM);
 	for (i = 0; i < n; i++) {
-		if (pthread_create(&srv->slow_thr[i], NULL, slow_main,
-		    srv) != 0) {
+		if (pthread_create(&srv->slow_thr[i], NULL, slow_main, srv) !=
+		    0) {
 			log_error("event=slow_pool_failed threads=%d", i);
 			return (ERR_INTERNAL);
 		}
@@ -353,7 +360,7 @@ slow_start(struct http_server *srv, int n)
 static void
 slow_stop(struct http_server *srv)
 {
-	int	 i;
+	int i;
 
 	if (!srv->slow_init || srv->slow_joined)
 		return;
@@ -370,13 +377,13 @@ slow_stop(struct http_server *srv)
 static void
 slow_refused(struct http_server *srv, int stopping, int waiting)
 {
-	int64_t	 now = time_mono_ns(), last;
-	long	 n;
+	int64_t now = time_mono_ns(), last;
+	long	n;
 
 	atomic_fetch_add(&srv->slow_refused, 1);
 	last = atomic_load(&srv->slow_warned_ns);
-	if (now - last < 1000000000LL || !atomic_compare_exchange_strong(
-	    &srv->slow_warned_ns, &last, now))
+	if (now - last < 1000000000LL ||
+	    !atomic_compare_exchange_strong(&srv->slow_warned_ns, &last, now))
 		return;
 	n = atomic_exchange(&srv->slow_refused, 0);
 	log_warn("event=slow_pool_refused reason=%s refused=%ld waiting=%d",
@@ -386,7 +393,7 @@ slow_refused(struct http_server *srv, int stopping, int waiting)
 static int
 slow_push(struct http_server *srv, struct hreq *h)
 {
-	int	 stopping, waiting;
+	int stopping, waiting;
 
 	pthread_mutex_lock(&srv->slow_mu);
 	stopping = srv->slow_stop;
@@ -414,16 +421,16 @@ slow_push(struct http_server *srv, struct hreq *h)
 static void *
 slow_main(void *arg)
 {
-	struct http_server	*srv = arg;
-	struct hreq		*h;
-	int64_t			 waited;
-	int			 stopping;
+	struct http_server *srv = arg;
+	struct hreq	   *h;
+	int64_t		    waited;
+	int		    stopping;
 
 	for (;;) {
 		pthread_mutex_lock(&srv->slow_mu);
 		while (srv->slow_head == NULL && !srv->slow_stop)
 			pthread_cond_wait(&srv->slow_cv, &srv->slow_mu);
-		if ((h = srv->slow_head) == NULL) {	/* stopping, drained */
+		if ((h = srv->slow_head) == NULL) { /* stopping, drained */
 			pthread_mutex_unlock(&srv->slow_mu);
 			return (NULL);
 		}
@@ -439,12 +446,14 @@ slow_main(void *arg)
 		 * out a suspended connection, nor see its client leave).
 		 */
 		waited = time_mono_ns() - h->slow_since_ns;
-		if (stopping || waited > (int64_t)srv->opts.timeout_s *
-		    1000000000LL) {
+		if (stopping ||
+		    waited > (int64_t)srv->opts.timeout_s * 1000000000LL) {
 			h->retry_after = 1;
-			hreq_fail(h, ERR_BUSY, "SERVER_BUSY", stopping ?
-			    "The server is shutting down." : "The request "
-			    "waited too long behind other slow requests.");
+			hreq_fail(h, ERR_BUSY, "SERVER_BUSY",
+			    stopping ? "The server is shutting down."
+				     : "The request "
+				       "waited too long behind other slow "
+				       "requests.");
 		}
 		hreq_dispatch(h);
 		h->slow = 2;
@@ -457,12 +466,12 @@ static void
 server_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
-	struct http_server	*srv = cls;
-	struct hreq		*h = *con_cls;
-	struct request		*req;
-	char			 qpath[256];
-	int64_t			 dur;
-	int			 status;
+	struct http_server *srv = cls;
+	struct hreq	   *h = *con_cls;
+	struct request	   *req;
+	char		    qpath[256];
+	int64_t		    dur;
+	int		    status;
 
 	if (h == NULL)
 		return;
@@ -471,21 +480,22 @@ server_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	dur = time_mono_ns() - h->start_ns;
 	/* A slow request answered while its client left still says how
 	 * it ended. */
-	status = h->queued || (h->slow == 2 && req->responded) ?
-	    req->status : 0;
+	status =
+	    h->queued || (h->slow == 2 && req->responded) ? req->status : 0;
 	if (h->queued)
 		metrics_observe(h->route_id, req->method, status, dur);
 	if (log_threshold <= LOG_INFO)
-		log_msg(LOG_INFO, "event=request id=%s method=%s route=%s "
+		log_msg(LOG_INFO,
+		    "event=request id=%s method=%s route=%s "
 		    "path=%s status=%d bytes=%zu dur_us=%lld ip=%s%s",
 		    req->id[0] ? req->id : "-", req->method_name,
-		    h->route_id > 0 ?
-		    router_pattern(srv->router, h->route_id) : "-",
+		    h->route_id > 0 ? router_pattern(srv->router, h->route_id)
+				    : "-",
 		    log_quote(qpath, sizeof(qpath), req->path), status,
 		    h->queued ? req->resp_len : 0, (long long)(dur / 1000),
 		    req->ip[0] ? req->ip : "-",
-		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
-		    " aborted=1");
+		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? ""
+							       : " aborted=1");
 	json_decref(req->json);
 	free(req->resp_owned);
 	buf_free(&h->body);
@@ -498,7 +508,7 @@ static void
 hreq_fail(struct hreq *h, int rc, const char *code, const char *detail)
 {
 	if (h->err != 0)
-		return;		/* the first problem wins */
+		return; /* the first problem wins */
 	h->err = rc;
 	h->err_code = code;
 	h->err_detail = detail;
@@ -515,14 +525,14 @@ rate_exempt(const char *path)
 static void
 hreq_client(struct hreq *h, char *key, size_t keylen)
 {
-	const union MHD_ConnectionInfo	*ci;
-	const struct sockaddr_in6	*s6;
-	const struct sockaddr_in	*s4;
-	struct in_addr			 v4;
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr_in6      *s6;
+	const struct sockaddr_in       *s4;
+	struct in_addr			v4;
 
 	key[0] = '\0';
-	ci = MHD_get_connection_info(h->mhd,
-	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	ci =
+	    MHD_get_connection_info(h->mhd, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci == NULL || ci->client_addr == NULL)
 		return;
 	if (ci->client_addr->sa_family == AF_INET) {
@@ -546,10 +556,9 @@ hreq_client(struct hreq *h, char *key, size_t keylen)
 
 /* Headers are in: decide everything that does not need the body. */
 static enum MHD_Result
-head_add(void *arg, enum MHD_ValueKind kind, const char *key,
-    const char *value)
+head_add(void *arg, enum MHD_ValueKind kind, const char *key, const char *value)
 {
-	size_t	*n = arg;
+	size_t *n = arg;
 
 	*n += strlen(key) + (value != NULL ? strlen(value) : 0) + 4;
 	return (MHD_YES);
@@ -558,13 +567,13 @@ head_add(void *arg, enum MHD_ValueKind kind, const char *key,
 static void
 hreq_begin(struct hreq *h, const char *method)
 {
-	struct http_server	*srv = h->srv;
-	struct request		*req = &h->req;
-	struct router_match	 m;
-	const char		*v;
-	char			 key[64];
-	unsigned long long	 clen = 0;
-	int			 rc, retry;
+	struct http_server *srv = h->srv;
+	struct request	   *req = &h->req;
+	struct router_match m;
+	const char	   *v;
+	char		    key[64];
+	unsigned long long  clen = 0;
+	int		    rc, retry;
 
 	/*
 	 * The head must fit libmicrohttpd's connection pool with room for
@@ -573,15 +582,15 @@ hreq_begin(struct hreq *h, const char *method)
 	 */
 	h->head_bytes = strlen(method) + strlen(req->path) +
 	    (h->query != NULL ? strlen(h->query) + 1 : 0) + 16;
-	MHD_get_connection_values(h->mhd, MHD_HEADER_KIND, head_add,
-	    &h->head_bytes);
+	MHD_get_connection_values(
+	    h->mhd, MHD_HEADER_KIND, head_add, &h->head_bytes);
 	req->method = http_method_parse(method);
-	req->method_name = req->method ? method :
-	    arena_strndup(req->arena, method, 16);
+	req->method_name =
+	    req->method ? method : arena_strndup(req->arena, method, 16);
 	if (req->method_name == NULL)
 		req->method_name = "?";
-	v = MHD_lookup_connection_value(h->mhd, MHD_HEADER_KIND,
-	    "X-Request-Id");
+	v = MHD_lookup_connection_value(
+	    h->mhd, MHD_HEADER_KIND, "X-Request-Id");
 	if (http_request_id_valid(v))
 		strlcpy_cb(req->id, v, sizeof(req->id));
 	else
@@ -593,7 +602,8 @@ hreq_begin(struct hreq *h, const char *method)
 		h->origin = v;
 
 	if (h->head_bytes > CONFIG_MAX_HEAD_BYTES) {
-		hreq_fail(h, ERR_HEAD_TOO_LARGE, NULL, "The request line and "
+		hreq_fail(h, ERR_HEAD_TOO_LARGE, NULL,
+		    "The request line and "
 		    "headers are over 24 KiB.");
 		return;
 	}
@@ -636,8 +646,8 @@ hreq_begin(struct hreq *h, const char *method)
 	if (h->err != 0 || h->options)
 		return;
 
-	v = MHD_lookup_connection_value(h->mhd, MHD_HEADER_KIND,
-	    "Content-Length");
+	v = MHD_lookup_connection_value(
+	    h->mhd, MHD_HEADER_KIND, "Content-Length");
 	if (v != NULL)
 		clen = strtoull(v, NULL, 10);
 	if (h->flags & ROUTE_LARGE_BODY)
@@ -649,8 +659,8 @@ hreq_begin(struct hreq *h, const char *method)
 		hreq_fail(h, ERR_MALFORMED, "BODY_NOT_ALLOWED",
 		    "This route takes no request body.");
 	else if ((h->flags & ROUTE_JSON_BODY) &&
-	    !http_content_type_json(MHD_lookup_connection_value(h->mhd,
-	    MHD_HEADER_KIND, "Content-Type")))
+	    !http_content_type_json(MHD_lookup_connection_value(
+		h->mhd, MHD_HEADER_KIND, "Content-Type")))
 		hreq_fail(h, ERR_MEDIA_TYPE, NULL,
 		    "Content-Type must be application/json.");
 	else if (clen > 0 && buf_reserve(&h->body, (size_t)clen) != OK)
@@ -663,10 +673,10 @@ hreq_begin(struct hreq *h, const char *method)
 static void
 hreq_body(struct hreq *h, const char *data, size_t len)
 {
-	int	 rc;
+	int rc;
 
 	if (h->err != 0 || h->options)
-		return;		/* drain and ignore */
+		return; /* drain and ignore */
 	if (!(h->flags & (ROUTE_JSON_BODY | ROUTE_RAW_BODY))) {
 		hreq_fail(h, ERR_MALFORMED, "BODY_NOT_ALLOWED",
 		    "This route takes no request body.");
@@ -682,8 +692,8 @@ hreq_body(struct hreq *h, const char *data, size_t len)
 static void
 hreq_dispatch(struct hreq *h)
 {
-	struct request	*req = &h->req;
-	json_error_t	 jerr;
+	struct request *req = &h->req;
+	json_error_t	jerr;
 
 	if (h->err != 0) {
 		http_problem(req, h->err, h->err_code, "%s", h->err_detail);
@@ -710,19 +720,20 @@ hreq_dispatch(struct hreq *h)
 			    HTTP_MAX_JSON_DEPTH);
 			return;
 		}
-		req->json = json_loadb(req->body, req->body_len,
-		    JSON_REJECT_DUPLICATES, &jerr);
+		req->json = json_loadb(
+		    req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
 		if (req->json == NULL) {
 			http_problem(req, ERR_MALFORMED, NULL,
-			    "Invalid JSON at line %d, column %d: %s",
-			    jerr.line, jerr.column, jerr.text);
+			    "Invalid JSON at line %d, column %d: %s", jerr.line,
+			    jerr.column, jerr.text);
 			return;
 		}
 	}
 	h->rt->handler(req);
 	http_read_tx_end(req);
 	if (!req->responded)
-		http_problem(req, ERR_INTERNAL, NULL, "handler set no response");
+		http_problem(
+		    req, ERR_INTERNAL, NULL, "handler set no response");
 }
 
 void
@@ -737,7 +748,7 @@ http_read_tx_end(struct request *req)
 int
 http_read_tx(struct request *req, struct tx **out)
 {
-	int	 rc;
+	int rc;
 
 	if (req->tx == NULL &&
 	    (rc = store_tx_begin(req->db, STORE_TX_READ, &req->tx)) != OK) {
@@ -752,16 +763,16 @@ http_read_tx(struct request *req, struct tx **out)
 static void
 hreq_options(struct hreq *h)
 {
-	struct request	*req = &h->req;
-	char		 allow[96];
+	struct request *req = &h->req;
+	char		allow[96];
 
 	http_allow_format(h->allow, allow, sizeof(allow));
 	http_send(req, 204, NULL, NULL, 0);
-	if (h->origin != NULL && http_header(req,
-	    "Access-Control-Request-Method") != NULL) {
+	if (h->origin != NULL &&
+	    http_header(req, "Access-Control-Request-Method") != NULL) {
 		http_header_add(req, "Access-Control-Allow-Methods", allow);
-		http_header_add(req, "Access-Control-Allow-Headers",
-		    CORS_ALLOW_HEADERS);
+		http_header_add(
+		    req, "Access-Control-Allow-Headers", CORS_ALLOW_HEADERS);
 		http_header_add(req, "Access-Control-Max-Age", CORS_MAX_AGE);
 	}
 }
@@ -769,19 +780,20 @@ hreq_options(struct hreq *h)
 static enum MHD_Result
 hreq_queue(struct hreq *h)
 {
-	struct request		*req = &h->req;
-	struct MHD_Response	*r;
-	enum MHD_Result		 ret;
-	char			 allow[96], num[16];
-	int			 i, cache = 0, problem;
+	struct request	    *req = &h->req;
+	struct MHD_Response *r;
+	enum MHD_Result	     ret;
+	char		     allow[96], num[16];
+	int		     i, cache = 0, problem;
 
-	r = MHD_create_response_from_buffer(req->status == 204 ? 0 :
-	    req->resp_len, (void *)(uintptr_t)req->resp_body,
-	    req->resp_owned != NULL ? MHD_RESPMEM_MUST_FREE :
-	    MHD_RESPMEM_PERSISTENT);
+	r = MHD_create_response_from_buffer(
+	    req->status == 204 ? 0 : req->resp_len,
+	    (void *)(uintptr_t)req->resp_body,
+	    req->resp_owned != NULL ? MHD_RESPMEM_MUST_FREE
+				    : MHD_RESPMEM_PERSISTENT);
 	if (r == NULL)
 		return (MHD_NO);
-	req->resp_owned = NULL;		/* libmicrohttpd frees it now */
+	req->resp_owned = NULL; /* libmicrohttpd frees it now */
 	problem = req->content_type != NULL &&
 	    strcmp(req->content_type, "application/problem+json") == 0;
 	if (req->content_type != NULL && req->status != 204)
@@ -791,11 +803,11 @@ hreq_queue(struct hreq *h)
 	MHD_add_response_header(r, "X-Frame-Options", "DENY");
 	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 	if (h->srv->cert != NULL)
-		MHD_add_response_header(r, "Strict-Transport-Security",
-		    HSTS_VALUE);
+		MHD_add_response_header(
+		    r, "Strict-Transport-Security", HSTS_VALUE);
 	if (h->origin != NULL) {
-		MHD_add_response_header(r, "Access-Control-Allow-Origin",
-		    h->origin);
+		MHD_add_response_header(
+		    r, "Access-Control-Allow-Origin", h->origin);
 		MHD_add_response_header(r, "Vary", "Origin");
 		MHD_add_response_header(r, "Access-Control-Expose-Headers",
 		    "X-Request-Id, Retry-After");
@@ -810,8 +822,8 @@ hreq_queue(struct hreq *h)
 	for (i = 0; i < req->nresp_hdrs; i++) {
 		if (strcasecmp(req->resp_hdr_name[i], "Cache-Control") == 0)
 			cache = 1;
-		MHD_add_response_header(r, req->resp_hdr_name[i],
-		    req->resp_hdr_value[i]);
+		MHD_add_response_header(
+		    r, req->resp_hdr_name[i], req->resp_hdr_value[i]);
 	}
 	if (!cache && (problem || strncmp(req->path, "/v1/", 4) == 0))
 		MHD_add_response_header(r, "Cache-Control", "no-store");
@@ -825,8 +837,8 @@ hreq_queue(struct hreq *h)
 static void
 server_mhd_log(void *cls, const char *fmt, va_list ap)
 {
-	char	 msg[256], q[300];
-	size_t	 n;
+	char   msg[256], q[300];
+	size_t n;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	n = strlen(msg);
@@ -840,10 +852,10 @@ server_mhd_log(void *cls, const char *fmt, va_list ap)
 static int
 pem_read(const char *path, char **out, size_t *lenp)
 {
-	FILE		*f = NULL;
-	struct stat	 st;
-	char		*p = NULL;
-	int		 rc = ERR_CONFIG;
+	FILE	   *f = NULL;
+	struct stat st;
+	char	   *p = NULL;
+	int	    rc = ERR_CONFIG;
 
 	if ((f = fopen(path, "r")) == NULL || fstat(fileno(f), &st) != 0 ||
 	    st.st_size <= 0 || st.st_size > SERVER_PEM_MAX) {
@@ -899,66 +911,68 @@ server_free(struct http_server *srv)
 int
 http_server_start(const struct http_server_opts *o, struct http_server **out)
 {
-	struct http_server		*srv;
-	struct MHD_OptionItem		 ops[16];
-	struct addrinfo			 hints, *ai = NULL;
-	struct sockaddr_storage		 ss;
-	const union MHD_DaemonInfo	*di;
-	size_t				 certlen, n = 0;
-	unsigned int			 flags, threads;
-	char				 portstr[8];
-	int				 rc = ERR_NOMEM;
+	struct http_server	   *srv;
+	struct MHD_OptionItem	    ops[16];
+	struct addrinfo		    hints, *ai = NULL;
+	struct sockaddr_storage	    ss;
+	const union MHD_DaemonInfo *di;
+	size_t			    certlen, n = 0;
+	unsigned int		    flags, threads;
+	char			    portstr[8];
+	int			    rc = ERR_NOMEM;
 
 	*out = NULL;
 	if ((srv = calloc(1, sizeof(*srv))) == NULL)
 		return (ERR_NOMEM);
 	srv->opts = *o;
-	srv->body_limit = o->body_limit ? o->body_limit :
-	    CONFIG_MAX_BODY_DEFAULT;
-	srv->large_body_limit = o->large_body_limit ? o->large_body_limit :
-	    srv->body_limit;
-	threads = o->threads > 0 ? (unsigned int)o->threads :
-	    (unsigned int)sysconf(_SC_NPROCESSORS_ONLN);
+	srv->body_limit =
+	    o->body_limit ? o->body_limit : CONFIG_MAX_BODY_DEFAULT;
+	srv->large_body_limit =
+	    o->large_body_limit ? o->large_body_limit : srv->body_limit;
+	threads = o->threads > 0 ? (unsigned int)o->threads
+				 : (unsigned int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (threads < 1)
 		threads = 1;
-	flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-	    MHD_ALLOW_SUSPEND_RESUME;
+	flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC |
+	    MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 
 	srv->slow_max = o->slow_queue > 0 ? o->slow_queue : 256;
-	if ((rc = slow_start(srv, o->slow_threads > 0 ? o->slow_threads :
-	    (int)threads)) != OK)
+	if ((rc = slow_start(srv,
+		 o->slow_threads > 0 ? o->slow_threads : (int)threads)) != OK)
 		goto out;
-	if ((rc = router_new(route_tables, nroute_tables, &srv->router)) != OK ||
+	if ((rc = router_new(route_tables, nroute_tables, &srv->router)) !=
+		OK ||
 	    (rc = metrics_init(srv->router)) != OK)
 		goto out;
-	if (o->rate_limit > 0 && (srv->rl = ratelimit_new(o->rate_limit,
-	    o->rate_burst, SERVER_RL_SLOTS)) == NULL) {
+	if (o->rate_limit > 0 &&
+	    (srv->rl = ratelimit_new(
+		 o->rate_limit, o->rate_burst, SERVER_RL_SLOTS)) == NULL) {
 		rc = ERR_NOMEM;
 		goto out;
 	}
 	/* The logger must come first to catch every message. */
-	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER,
-	    (intptr_t)server_mhd_log, srv};
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER,
+		(intptr_t)server_mhd_log, srv };
 	if (o->tls_cert_file != NULL && o->tls_cert_file[0] != '\0') {
 		rc = ERR_CONFIG;
 		if (o->tls_key_file == NULL || o->tls_key_file[0] == '\0') {
 			log_error("event=tls_config error=\"tls_cert set "
-			    "without tls_key\"");
+				  "without tls_key\"");
 			goto out;
 		}
 		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 			log_error("event=tls_config error=\"libmicrohttpd "
-			    "built without TLS\"");
+				  "built without TLS\"");
 			goto out;
 		}
 		if (pem_read(o->tls_cert_file, &srv->cert, &certlen) != OK ||
 		    pem_read(o->tls_key_file, &srv->key, &srv->keylen) != OK)
 			goto out;
 		flags |= MHD_USE_TLS;
-		ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT,
-		    0, srv->cert};
-		ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY,
-		    0, srv->key};
+		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT,
+			0, srv->cert };
+		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
+			srv->key };
 	}
 	if (o->listen != NULL && o->listen[0] != '\0') {
 		memset(&hints, 0, sizeof(hints));
@@ -975,22 +989,23 @@ http_server_start(const struct http_server_opts *o, struct http_server **out)
 		memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
 		if (ss.ss_family == AF_INET6)
 			flags |= MHD_USE_IPv6;
-		ops[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
+		ops[n++] =
+		    (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
 	}
 	if (threads > 1)
-		ops[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
-		    threads, NULL};
-	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
-	    o->timeout_s > 0 ? o->timeout_s : 30, NULL};
-	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    SERVER_MEMORY_LIMIT, NULL};
-	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE,
-	    1024, NULL};
-	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
-	    (intptr_t)server_completed, srv};
-	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_URI_LOG_CALLBACK,
-	    (intptr_t)server_uri_log, srv};
-	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE,
+			threads, NULL };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
+		o->timeout_s > 0 ? o->timeout_s : 30, NULL };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		SERVER_MEMORY_LIMIT, NULL };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_BACKLOG_SIZE,
+		1024, NULL };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED,
+		(intptr_t)server_completed, srv };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_URI_LOG_CALLBACK,
+		(intptr_t)server_uri_log, srv };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 
 	srv->daemon = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL,
 	    server_access, srv, MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
@@ -1003,9 +1018,8 @@ http_server_start(const struct http_server_opts *o, struct http_server **out)
 	}
 	di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = di != NULL ? di->port : o->port;
-	log_info("event=listen port=%d threads=%u tls=%d routes=%d",
-	    srv->port, threads, srv->cert != NULL,
-	    router_npatterns(srv->router));
+	log_info("event=listen port=%d threads=%u tls=%d routes=%d", srv->port,
+	    threads, srv->cert != NULL, router_npatterns(srv->router));
 	*out = srv;
 	srv = NULL;
 	rc = OK;
@@ -1025,9 +1039,9 @@ http_server_port(const struct http_server *srv)
 void
 http_server_stop(struct http_server *srv, int timeout_s)
 {
-	struct timespec	 nap = {0, 5 * 1000 * 1000};
-	MHD_socket	 fd;
-	int64_t		 deadline;
+	struct timespec nap = { 0, 5 * 1000 * 1000 };
+	MHD_socket	fd;
+	int64_t		deadline;
 
 	if (srv == NULL)
 		return;

@@ -15,98 +15,95 @@
 #include "resource/resource.h"
 #include "store/store.h"
 
+/* clang-format off */
 #define COURSE_COLUMNS	"c.id, c.kind, c.storyblok_id, c.storyblok_uuid, "    \
 	"c.name, c.slug, c.status, c.description, c.themes, "		      \
 	"c.included_for_partners, c.created_at, c.updated_at"
+/* clang-format on */
+/* clang-format off */
 #define SESSION_COLUMNS	"s.id, s.storyblok_id, s.storyblok_uuid, "	      \
 	"s.course_id, s.name, s.slug, s.status, s.included_for_partners, "     \
 	"s.created_at, s.updated_at"
+/* clang-format on */
 
 /* One read of a list or an item. */
 struct view {
-	struct request	*req;
-	const char	*id;		/* item: id or story uuid */
-	const char	*user;
-	int		 all;		/* courses:read:all */
-	const char	*after;
-	int64_t		 limit;
-	const char	*kind;		/* filters; NULL = any */
-	const char	*status;
-	const char	*course_id;
-	json_t		*out;
+	struct request *req;
+	const char     *id; /* item: id or story uuid */
+	const char     *user;
+	int		all; /* courses:read:all */
+	const char     *after;
+	int64_t		limit;
+	const char     *kind; /* filters; NULL = any */
+	const char     *status;
+	const char     *course_id;
+	json_t	       *out;
 };
 
-static json_t	*course_row(struct stmt *);
-static json_t	*session_row(struct stmt *);
-static int	 view_begin(struct request *, struct view *, int);
-static int	 filter_ok(struct request *, const char *, const char *,
-		    const char *const *);
-static int	 courses_tx(struct tx *, void *);
-static int	 course_tx(struct tx *, void *);
-static int	 sessions_tx(struct tx *, void *);
-static int	 session_tx(struct tx *, void *);
-static int	 sessions_of(struct tx *, struct view *, const char *,
-		    json_t *);
-static void	 view_answer(struct request *, struct view *, int,
-		    const char *);
+static json_t *course_row(struct stmt *);
+static json_t *session_row(struct stmt *);
+static int     view_begin(struct request *, struct view *, int);
+static int     filter_ok(
+	struct request *, const char *, const char *, const char *const *);
+static int  courses_tx(struct tx *, void *);
+static int  course_tx(struct tx *, void *);
+static int  sessions_tx(struct tx *, void *);
+static int  session_tx(struct tx *, void *);
+static int  sessions_of(struct tx *, struct view *, const char *, json_t *);
+static void view_answer(struct request *, struct view *, int, const char *);
 
 static const char *const kinds[] = { "self_guided", "in_person", NULL };
-static const char *const statuses[] = { "published", "unpublished",
-    "deleted", NULL };
+static const char *const statuses[] = { "published", "unpublished", "deleted",
+	NULL };
 
 static json_t *
 course_row(struct stmt *st)
 {
-	json_t	*o;
+	json_t *o;
 
 	o = json_pack("{s:s,s:s,s:o,s:s?,s:s,s:s,s:s,s:s?,s:o,s:o,s:o,s:o}",
-	    "id", store_col_text(st, 0),
-	    "kind", store_col_text(st, 1),
-	    "storyblok_id", store_col_is_null(st, 2) ? json_null() :
-	    json_integer(store_col_int64(st, 2)),
-	    "storyblok_uuid", store_col_text(st, 3),
-	    "name", store_col_text(st, 4),
-	    "slug", store_col_text(st, 5),
-	    "status", store_col_text(st, 6),
-	    "description", store_col_text(st, 7),
+	    "id", store_col_text(st, 0), "kind", store_col_text(st, 1),
+	    "storyblok_id",
+	    store_col_is_null(st, 2) ? json_null()
+				     : json_integer(store_col_int64(st, 2)),
+	    "storyblok_uuid", store_col_text(st, 3), "name",
+	    store_col_text(st, 4), "slug", store_col_text(st, 5), "status",
+	    store_col_text(st, 6), "description", store_col_text(st, 7),
 	    "themes", learning_json_col(store_col_text(st, 8)),
 	    "included_for_partners", learning_json_col(store_col_text(st, 9)),
-	    "created_at", learning_time(st, 10),
-	    "updated_at", learning_time(st, 11));
+	    "created_at", learning_time(st, 10), "updated_at",
+	    learning_time(st, 11));
 	return (o);
 }
 
 static json_t *
 session_row(struct stmt *st)
 {
-	return (json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o}",
-	    "id", store_col_text(st, 0),
-	    "storyblok_id", (json_int_t)store_col_int64(st, 1),
-	    "storyblok_uuid", store_col_text(st, 2),
-	    "course_id", store_col_text(st, 3),
-	    "name", store_col_text(st, 4),
-	    "slug", store_col_text(st, 5),
-	    "status", store_col_text(st, 6),
-	    "included_for_partners", learning_json_col(store_col_text(st, 7)),
-	    "created_at", learning_time(st, 8),
-	    "updated_at", learning_time(st, 9)));
+	return (json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o}", "id",
+	    store_col_text(st, 0), "storyblok_id",
+	    (json_int_t)store_col_int64(st, 1), "storyblok_uuid",
+	    store_col_text(st, 2), "course_id", store_col_text(st, 3), "name",
+	    store_col_text(st, 4), "slug", store_col_text(st, 5), "status",
+	    store_col_text(st, 6), "included_for_partners",
+	    learning_json_col(store_col_text(st, 7)), "created_at",
+	    learning_time(st, 8), "updated_at", learning_time(st, 9)));
 }
 
 static int
 filter_ok(struct request *req, const char *name, const char *v,
     const char *const *choices)
 {
-	size_t	 i;
+	size_t i;
 
 	if (v == NULL)
 		return (OK);
 	for (i = 0; choices[i] != NULL; i++)
 		if (strcmp(v, choices[i]) == 0)
 			return (OK);
-	http_problem_ext(req, ERR_INVALID, NULL, json_pack("{s:[{s:s,s:s,s:s}]}",
-	    "errors", "field", name, "code", "enum", "detail",
-	    "not one of the allowed values"), "The filter %s is not valid.",
-	    name);
+	http_problem_ext(req, ERR_INVALID, NULL,
+	    json_pack("{s:[{s:s,s:s,s:s}]}", "errors", "field", name, "code",
+		"enum", "detail", "not one of the allowed values"),
+	    "The filter %s is not valid.", name);
 	return (ERR_INVALID);
 }
 
@@ -114,7 +111,7 @@ filter_ok(struct request *req, const char *name, const char *v,
 static int
 view_begin(struct request *req, struct view *v, int item)
 {
-	struct principal	*who;
+	struct principal *who;
 
 	memset(v, 0, sizeof(*v));
 	v->req = req;
@@ -138,9 +135,10 @@ view_begin(struct request *req, struct view *v, int item)
 	    filter_ok(req, "status", v->status, statuses) != OK)
 		return (ERR_INVALID);
 	if (v->course_id != NULL && !uuid_valid(v->course_id)) {
-		http_problem_ext(req, ERR_INVALID, NULL, json_pack(
-		    "{s:[{s:s,s:s,s:s}]}", "errors", "field", "course_id",
-		    "code", "uuid", "detail", "a UUID is required"),
+		http_problem_ext(req, ERR_INVALID, NULL,
+		    json_pack("{s:[{s:s,s:s,s:s}]}", "errors", "field",
+			"course_id", "code", "uuid", "detail",
+			"a UUID is required"),
 		    "The filter course_id is not valid.");
 		return (ERR_INVALID);
 	}
@@ -165,8 +163,8 @@ view_answer(struct request *req, struct view *v, int rc, const char *what)
 static int
 page_out(struct view *v, struct stmt *st, json_t *(*row)(struct stmt *))
 {
-	json_t	*data, *last = NULL;
-	int	 step, n = 0;
+	json_t *data, *last = NULL;
+	int	step, n = 0;
 
 	if ((data = json_array()) == NULL)
 		return (ERR_NOMEM);
@@ -179,8 +177,8 @@ page_out(struct view *v, struct stmt *st, json_t *(*row)(struct stmt *))
 		return (step);
 	}
 	if (step == STORE_ROW && n > 0)
-		last = json_object_get(json_array_get(data, (size_t)n - 1),
-		    "id");
+		last =
+		    json_object_get(json_array_get(data, (size_t)n - 1), "id");
 	v->out = json_pack("{s:o,s:O}", "data", data, "next_cursor",
 	    last != NULL ? last : json_null());
 	return (v->out != NULL ? OK : ERR_NOMEM);
@@ -189,13 +187,14 @@ page_out(struct view *v, struct stmt *st, json_t *(*row)(struct stmt *))
 static int
 courses_tx(struct tx *tx, void *arg)
 {
-	struct view	*v = arg;
-	struct stmt	*st;
-	int		 rc;
+	struct view *v = arg;
+	struct stmt *st;
+	int	     rc;
 
 	json_decref(v->out);
 	v->out = NULL;
-	st = store_prepare(tx, "SELECT " COURSE_COLUMNS " FROM courses c "
+	st = store_prepare(tx,
+	    "SELECT " COURSE_COLUMNS " FROM courses c "
 	    "WHERE " LEARNING_COURSE_SEEN " AND c.kind = COALESCE(?, c.kind) "
 	    "AND c.status = COALESCE(?, c.status) AND c.id > ? ORDER BY c.id "
 	    "LIMIT ?");
@@ -213,22 +212,23 @@ courses_tx(struct tx *tx, void *arg)
 void
 learning_courses_list(struct request *req)
 {
-	struct view	 v;
+	struct view v;
 
 	if (view_begin(req, &v, 0) != OK)
 		return;
-	view_answer(req, &v, store_run(req->db, STORE_TX_READ, courses_tx,
-	    &v), "courses");
+	view_answer(req, &v, store_run(req->db, STORE_TX_READ, courses_tx, &v),
+	    "courses");
 }
 
 /* The sessions of course_id the caller may see, into arr. */
 static int
 sessions_of(struct tx *tx, struct view *v, const char *course_id, json_t *arr)
 {
-	struct stmt	*st;
-	int		 step;
+	struct stmt *st;
+	int	     step;
 
-	st = store_prepare(tx, "SELECT " SESSION_COLUMNS " FROM "
+	st = store_prepare(tx,
+	    "SELECT " SESSION_COLUMNS " FROM "
 	    "course_sessions s JOIN courses c ON c.id = s.course_id WHERE "
 	    "s.course_id = ? AND " LEARNING_SESSION_SEEN " ORDER BY s.id "
 	    "LIMIT 1000");
@@ -245,17 +245,18 @@ sessions_of(struct tx *tx, struct view *v, const char *course_id, json_t *arr)
 static int
 course_tx(struct tx *tx, void *arg)
 {
-	struct view	*v = arg;
-	struct stmt	*st;
-	json_t		*sessions;
-	char		 id[UUID_STR_LEN];
-	int		 rc;
+	struct view *v = arg;
+	struct stmt *st;
+	json_t	    *sessions;
+	char	     id[UUID_STR_LEN];
+	int	     rc;
 
 	json_decref(v->out);
 	v->out = NULL;
-	st = store_prepare(tx, "SELECT " COURSE_COLUMNS " FROM courses c "
-	    "WHERE (c.id = ? OR c.storyblok_uuid = ?) AND "
-	    LEARNING_COURSE_SEEN);
+	st = store_prepare(tx,
+	    "SELECT " COURSE_COLUMNS " FROM courses c "
+	    "WHERE (c.id = ? OR c.storyblok_uuid = ?) "
+	    "AND " LEARNING_COURSE_SEEN);
 	store_bind_text(st, 1, v->id);
 	store_bind_text(st, 2, v->id);
 	store_bind_int64(st, 3, v->all);
@@ -278,7 +279,7 @@ course_tx(struct tx *tx, void *arg)
 void
 learning_course_get(struct request *req)
 {
-	struct view	 v;
+	struct view v;
 
 	if (view_begin(req, &v, 1) != OK)
 		return;
@@ -289,15 +290,17 @@ learning_course_get(struct request *req)
 static int
 sessions_tx(struct tx *tx, void *arg)
 {
-	struct view	*v = arg;
-	struct stmt	*st;
-	int		 rc;
+	struct view *v = arg;
+	struct stmt *st;
+	int	     rc;
 
 	json_decref(v->out);
 	v->out = NULL;
-	st = store_prepare(tx, "SELECT " SESSION_COLUMNS " FROM "
-	    "course_sessions s JOIN courses c ON c.id = s.course_id WHERE "
-	    LEARNING_SESSION_SEEN " AND s.course_id = COALESCE(?, s.course_id) "
+	st = store_prepare(tx,
+	    "SELECT " SESSION_COLUMNS " FROM "
+	    "course_sessions s JOIN courses c ON c.id = s.course_id "
+	    "WHERE " LEARNING_SESSION_SEEN
+	    " AND s.course_id = COALESCE(?, s.course_id) "
 	    "AND s.status = COALESCE(?, s.status) AND s.id > ? ORDER BY s.id "
 	    "LIMIT ?");
 	store_bind_int64(st, 1, v->all);
@@ -315,29 +318,31 @@ sessions_tx(struct tx *tx, void *arg)
 void
 learning_sessions_list(struct request *req)
 {
-	struct view	 v;
+	struct view v;
 
 	if (view_begin(req, &v, 0) != OK)
 		return;
 	if (v.kind != NULL) {
-		http_problem(req, ERR_INVALID, NULL, "Course sessions take the "
+		http_problem(req, ERR_INVALID, NULL,
+		    "Course sessions take the "
 		    "filters course_id and status.");
 		return;
 	}
-	view_answer(req, &v, store_run(req->db, STORE_TX_READ, sessions_tx,
-	    &v), "course sessions");
+	view_answer(req, &v, store_run(req->db, STORE_TX_READ, sessions_tx, &v),
+	    "course sessions");
 }
 
 static int
 session_tx(struct tx *tx, void *arg)
 {
-	struct view	*v = arg;
-	struct stmt	*st;
-	int		 rc;
+	struct view *v = arg;
+	struct stmt *st;
+	int	     rc;
 
 	json_decref(v->out);
 	v->out = NULL;
-	st = store_prepare(tx, "SELECT " SESSION_COLUMNS " FROM "
+	st = store_prepare(tx,
+	    "SELECT " SESSION_COLUMNS " FROM "
 	    "course_sessions s JOIN courses c ON c.id = s.course_id WHERE "
 	    "(s.id = ? OR s.storyblok_uuid = ?) AND " LEARNING_SESSION_SEEN);
 	store_bind_text(st, 1, v->id);
@@ -357,7 +362,7 @@ session_tx(struct tx *tx, void *arg)
 void
 learning_session_get(struct request *req)
 {
-	struct view	 v;
+	struct view v;
 
 	if (view_begin(req, &v, 1) != OK)
 		return;

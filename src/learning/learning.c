@@ -29,67 +29,71 @@
 #include "store/store.h"
 
 enum who {
-	WHO_ALL,	/* every enrolment of the course; chat touched here */
-	WHO_USER,	/* one user's */
-	WHO_PARTNER	/* the holders of one partner's accesses */
+	WHO_ALL,    /* every enrolment of the course; chat touched here */
+	WHO_USER,   /* one user's */
+	WHO_PARTNER /* the holders of one partner's accesses */
 };
 
 /* Start-up folding of partner names stored before migration 0014. */
 struct refold {
-	int		 dry;		/* only count */
-	size_t		 found;		/* names not folded */
+	int    dry;   /* only count */
+	size_t found; /* names not folded */
 };
 
-static int	 learning_init(struct store *);
-static int	 user_cmp(const void *, const void *);
-static int	 learning_touch_users(struct tx *, json_t *);
-static int	 recompute(struct tx *, const char *, enum who, const char *);
-static int	 recompute_for(struct tx *, enum who, const char *);
-static int	 refold_tx(struct tx *, void *);
-static int	 refold_table(struct tx *, struct refold *, const char *,
-		    const char *, const char *, json_t *);
+static int learning_init(struct store *);
+static int user_cmp(const void *, const void *);
+static int learning_touch_users(struct tx *, json_t *);
+static int recompute(struct tx *, const char *, enum who, const char *);
+static int recompute_for(struct tx *, enum who, const char *);
+static int refold_tx(struct tx *, void *);
+static int refold_table(struct tx *, struct refold *, const char *,
+    const char *, const char *, json_t *);
 
 static const struct route learning_routes[] = {
-	{HTTP_POST, "/v1/webhooks/storyblok", learning_storyblok_webhook,
-	    ROUTE_RAW_BODY | ROUTE_PUBLIC, "CMS story published, unpublished, deleted or "
-	    "moved: header webhook-signature is the hex HMAC-SHA1 of the body"},
-	{HTTP_GET, "/v1/courses", learning_courses_list, 0,
-	    "courses you may see (filters kind, status; limit, cursor)"},
-	{HTTP_GET, "/v1/courses/{id}", learning_course_get, 0,
-	    "one course (by id or story uuid) with the sessions you may see"},
-	{HTTP_GET, "/v1/course-sessions", learning_sessions_list, 0,
+	{ HTTP_POST, "/v1/webhooks/storyblok", learning_storyblok_webhook,
+	    ROUTE_RAW_BODY | ROUTE_PUBLIC,
+	    "CMS story published, unpublished, deleted or "
+	    "moved: header webhook-signature is the hex HMAC-SHA1 of the "
+	    "body" },
+	{ HTTP_GET, "/v1/courses", learning_courses_list, 0,
+	    "courses you may see (filters kind, status; limit, cursor)" },
+	{ HTTP_GET, "/v1/courses/{id}", learning_course_get, 0,
+	    "one course (by id or story uuid) with the sessions you may see" },
+	{ HTTP_GET, "/v1/course-sessions", learning_sessions_list, 0,
 	    "course sessions you may see (filters course_id, status; limit, "
-	    "cursor)"},
-	{HTTP_GET, "/v1/course-sessions/{id}", learning_session_get, 0,
-	    "one course session, by id or story uuid"},
-	{HTTP_POST, "/v1/course-sessions/{id}/start", learning_session_start,
-	    0, "start a course session (enrols you in its course)"},
-	{HTTP_POST, "/v1/course-sessions/{id}/complete",
-	    learning_session_complete, 0, "mark a course session completed"},
-	{HTTP_POST, "/v1/course-sessions/{id}/incomplete",
+	    "cursor)" },
+	{ HTTP_GET, "/v1/course-sessions/{id}", learning_session_get, 0,
+	    "one course session, by id or story uuid" },
+	{ HTTP_POST, "/v1/course-sessions/{id}/start", learning_session_start,
+	    0, "start a course session (enrols you in its course)" },
+	{ HTTP_POST, "/v1/course-sessions/{id}/complete",
+	    learning_session_complete, 0, "mark a course session completed" },
+	{ HTTP_POST, "/v1/course-sessions/{id}/incomplete",
 	    learning_session_incomplete, 0,
-	    "mark a course session not completed"},
-	{HTTP_GET, "/v1/me/courses", learning_me_courses, 0,
+	    "mark a course session not completed" },
+	{ HTTP_GET, "/v1/me/courses", learning_me_courses, 0,
 	    "your courses: started or completed, with each session's state "
-	    "(limit, cursor)"},
+	    "(limit, cursor)" },
 };
 
 static const struct field enrolment_fields[] = {
-	{"user_id", FIELD_UUID, FIELD_READONLY | FIELD_FILTER, 0, 0, NULL,
-	    NULL, "users", 0, "the learner; owns the row"},
-	{"course_id", FIELD_UUID, FIELD_READONLY | FIELD_FILTER, 0, 0, NULL,
-	    NULL, "courses", 0, "the course"},
-	{"completed", FIELD_BOOL, FIELD_READONLY | FIELD_FILTER, 0, 0, NULL,
-	    NULL, NULL, 0, "every published session of the course included "
-	    "for the user completed (at least one)"},
-	{"started_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
-	    NULL, NULL, 0, "first progress in the course"},
-	{"completed_at", FIELD_TIME, FIELD_READONLY | FIELD_NULLABLE |
-	    FIELD_SORT, 0, 0, NULL, NULL, NULL, 0, "when it became completed"},
-	{"created_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
-	    NULL},
-	{"updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
-	    NULL},
+	{ "user_id", FIELD_UUID, FIELD_READONLY | FIELD_FILTER, 0, 0, NULL,
+	    NULL, "users", 0, "the learner; owns the row" },
+	{ "course_id", FIELD_UUID, FIELD_READONLY | FIELD_FILTER, 0, 0, NULL,
+	    NULL, "courses", 0, "the course" },
+	{ "completed", FIELD_BOOL, FIELD_READONLY | FIELD_FILTER, 0, 0, NULL,
+	    NULL, NULL, 0,
+	    "every published session of the course included "
+	    "for the user completed (at least one)" },
+	{ "started_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
+	    NULL, NULL, 0, "first progress in the course" },
+	{ "completed_at", FIELD_TIME,
+	    FIELD_READONLY | FIELD_NULLABLE | FIELD_SORT, 0, 0, NULL, NULL,
+	    NULL, 0, "when it became completed" },
+	{ "created_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL },
+	{ "updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL },
 };
 
 const struct resource course_enrolments_resource = {
@@ -101,7 +105,8 @@ const struct resource course_enrolments_resource = {
 	.owner_column = "user_id",
 	.related_kinds = "guardian_of",
 	.actions = (1 << ACTION_LIST) | (1 << ACTION_READ),
-	.doc = "A user's enrolment in a course (seed: CourseUser), made when "
+	.doc =
+	    "A user's enrolment in a course (seed: CourseUser), made when "
 	    "they first start, complete or mark incomplete one of its "
 	    "sessions; completed exactly when every published session of the "
 	    "course included for the user (at least one) is completed, in a "
@@ -111,20 +116,21 @@ const struct resource course_enrolments_resource = {
 };
 
 static const struct field progress_fields[] = {
-	{"user_id", FIELD_UUID, FIELD_READONLY | FIELD_FILTER, 0, 0, NULL,
-	    NULL, "users", 0, "the learner; owns the row"},
-	{"session_id", FIELD_UUID, FIELD_READONLY | FIELD_FILTER, 0, 0, NULL,
-	    NULL, "course_sessions", 0, "the course session"},
-	{"completed", FIELD_BOOL, FIELD_READONLY | FIELD_FILTER, 0, 0, NULL,
-	    NULL, NULL, 0, "marked completed"},
-	{"started_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
-	    NULL, NULL, 0, "first started"},
-	{"completed_at", FIELD_TIME, FIELD_READONLY | FIELD_NULLABLE |
-	    FIELD_SORT, 0, 0, NULL, NULL, NULL, 0, "when marked completed"},
-	{"created_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
-	    NULL},
-	{"updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
-	    NULL},
+	{ "user_id", FIELD_UUID, FIELD_READONLY | FIELD_FILTER, 0, 0, NULL,
+	    NULL, "users", 0, "the learner; owns the row" },
+	{ "session_id", FIELD_UUID, FIELD_READONLY | FIELD_FILTER, 0, 0, NULL,
+	    NULL, "course_sessions", 0, "the course session" },
+	{ "completed", FIELD_BOOL, FIELD_READONLY | FIELD_FILTER, 0, 0, NULL,
+	    NULL, NULL, 0, "marked completed" },
+	{ "started_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
+	    NULL, NULL, 0, "first started" },
+	{ "completed_at", FIELD_TIME,
+	    FIELD_READONLY | FIELD_NULLABLE | FIELD_SORT, 0, 0, NULL, NULL,
+	    NULL, 0, "when marked completed" },
+	{ "created_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL },
+	{ "updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL },
 };
 
 const struct resource course_session_progress_resource = {
@@ -137,8 +143,8 @@ const struct resource course_session_progress_resource = {
 	.related_kinds = "guardian_of",
 	.actions = (1 << ACTION_LIST) | (1 << ACTION_READ),
 	.doc = "A user's progress in one course session (seed: SessionUser). "
-	    "Changed only by POST /v1/course-sessions/{id}/start, /complete "
-	    "and /incomplete.",
+	       "Changed only by POST /v1/course-sessions/{id}/start, /complete "
+	       "and /incomplete.",
 };
 
 static const struct resource *const learning_resources[] = {
@@ -147,8 +153,17 @@ static const struct resource *const learning_resources[] = {
 };
 
 const struct module learning_module = {
-	"learning", learning_routes, NELEM(learning_routes), NULL, 0, NULL, 0,
-	learning_resources, NELEM(learning_resources), learning_init, NULL,
+	"learning",
+	learning_routes,
+	NELEM(learning_routes),
+	NULL,
+	0,
+	NULL,
+	0,
+	learning_resources,
+	NELEM(learning_resources),
+	learning_init,
+	NULL,
 };
 
 /*
@@ -159,8 +174,8 @@ const struct module learning_module = {
 static int
 learning_init(struct store *db)
 {
-	struct refold	 rf;
-	int		 rc;
+	struct refold rf;
+	int	      rc;
 
 	if ((rc = inbox_register(&storyblok_source)) != OK)
 		return (rc);
@@ -172,8 +187,8 @@ learning_init(struct store *db)
 		return (rc);
 	rf.dry = 0;
 	if ((rc = store_run(db, STORE_TX_WRITE, refold_tx, &rf)) != OK)
-		log_error("event=learning_refold_failed status=%s",
-		    err_code(rc));
+		log_error(
+		    "event=learning_refold_failed status=%s", err_code(rc));
 	return (rc);
 }
 
@@ -186,27 +201,28 @@ static int
 refold_table(struct tx *tx, struct refold *rf, const char *table,
     const char *col, const char *course_of, json_t *courses)
 {
-	struct stmt	*st;
-	json_t		*rows, *r;
-	const char	*name;
-	char		 sql[256], key[FOLD_OUT_MAX(4 * LEARNING_ITEM_MAX)];
-	size_t		 i;
-	int64_t		 gone;
-	int		 rc;
+	struct stmt *st;
+	json_t	    *rows, *r;
+	const char  *name;
+	char	     sql[256], key[FOLD_OUT_MAX(4 * LEARNING_ITEM_MAX)];
+	size_t	     i;
+	int64_t	     gone;
+	int	     rc;
 
 	if ((rows = json_array()) == NULL)
 		return (ERR_NOMEM);
-	snprintf(sql, sizeof(sql), "SELECT %s, partner_name, %s FROM %s",
-	    col, course_of, table);
+	snprintf(sql, sizeof(sql), "SELECT %s, partner_name, %s FROM %s", col,
+	    course_of, table);
 	st = store_prepare(tx, sql);
 	while ((rc = store_step(st)) == STORE_ROW) {
 		name = store_col_text(st, 1);
-		if (name == NULL || fold_utf8(name, strlen(name), key,
-		    sizeof(key)) != OK || strcmp(key, name) == 0)
+		if (name == NULL ||
+		    fold_utf8(name, strlen(name), key, sizeof(key)) != OK ||
+		    strcmp(key, name) == 0)
 			continue;
-		if (json_array_append_new(rows, json_pack("[s, s, s, s*]",
-		    store_col_text(st, 0), name, key,
-		    store_col_text(st, 2))) != 0) {
+		if (json_array_append_new(rows,
+			json_pack("[s, s, s, s*]", store_col_text(st, 0), name,
+			    key, store_col_text(st, 2))) != 0) {
 			rc = ERR_NOMEM;
 			break;
 		}
@@ -218,9 +234,12 @@ refold_table(struct tx *tx, struct refold *rf, const char *table,
 		return (rc == STORE_DONE ? OK : rc);
 	}
 	rc = OK;
-	json_array_foreach(rows, i, r) {
-		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE %s = ? AND "
-		    "partner_name = ?", table, col);
+	json_array_foreach(rows, i, r)
+	{
+		snprintf(sql, sizeof(sql),
+		    "DELETE FROM %s WHERE %s = ? AND "
+		    "partner_name = ?",
+		    table, col);
 		st = store_prepare(tx, sql);
 		store_bind_text(st, 1, json_string_value(json_array_get(r, 0)));
 		store_bind_text(st, 2, json_string_value(json_array_get(r, 1)));
@@ -233,8 +252,10 @@ refold_table(struct tx *tx, struct refold *rf, const char *table,
 		/* A webhook replaced the list since it was read: it stands. */
 		if (gone != 1)
 			continue;
-		snprintf(sql, sizeof(sql), "INSERT INTO %s (%s, partner_name) "
-		    "VALUES (?, ?) ON CONFLICT DO NOTHING", table, col);
+		snprintf(sql, sizeof(sql),
+		    "INSERT INTO %s (%s, partner_name) "
+		    "VALUES (?, ?) ON CONFLICT DO NOTHING",
+		    table, col);
 		st = store_prepare(tx, sql);
 		store_bind_text(st, 1, json_string_value(json_array_get(r, 0)));
 		store_bind_text(st, 2, json_string_value(json_array_get(r, 2)));
@@ -247,7 +268,8 @@ refold_table(struct tx *tx, struct refold *rf, const char *table,
 			json_array_append(courses, json_array_get(r, 3));
 	}
 	if (rc == OK && json_array_size(rows) > 0)
-		log_info("event=learning_partner_names_folded table=%s rows=%zu",
+		log_info(
+		    "event=learning_partner_names_folded table=%s rows=%zu",
 		    table, json_array_size(rows));
 	json_decref(rows);
 	return (rc);
@@ -256,29 +278,36 @@ refold_table(struct tx *tx, struct refold *rf, const char *table,
 static int
 refold_tx(struct tx *tx, void *arg)
 {
-	struct refold	*rf = arg;
-	struct stmt	*st;
-	json_t		*courses;
-	const char	**v;
-	size_t		 i, n;
-	int		 rc, tables = 0;
+	struct refold *rf = arg;
+	struct stmt   *st;
+	json_t	      *courses;
+	const char   **v;
+	size_t	       i, n;
+	int	       rc, tables = 0;
 
 	/*
 	 * Only once migration 0014 is in (partners.name_key, which matching
 	 * reads): every command starts the modules before `migrate` applies
 	 * anything, and a database at 0013 must still migrate.
 	 */
-	st = store_prepare(tx, store_tx_dialect(tx) == STORE_POSTGRES ?
-	    "SELECT (SELECT count(*) FROM information_schema.tables WHERE "
-	    "table_schema = current_schema() AND table_name IN "
-	    "('course_partners', 'course_session_partners')) + (SELECT "
-	    "count(*) FROM information_schema.columns WHERE table_schema = "
-	    "current_schema() AND table_name = 'partners' AND column_name = "
-	    "'name_key')" :
-	    "SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'table' "
-	    "AND name IN ('course_partners', 'course_session_partners')) + "
-	    "(SELECT count(*) FROM pragma_table_info('partners') WHERE name = "
-	    "'name_key')");
+	st = store_prepare(tx,
+	    store_tx_dialect(tx) == STORE_POSTGRES
+		? "SELECT (SELECT count(*) FROM information_schema.tables "
+		  "WHERE "
+		  "table_schema = current_schema() AND table_name IN "
+		  "('course_partners', 'course_session_partners')) + (SELECT "
+		  "count(*) FROM information_schema.columns WHERE table_schema "
+		  "= "
+		  "current_schema() AND table_name = 'partners' AND "
+		  "column_name = "
+		  "'name_key')"
+		: "SELECT (SELECT count(*) FROM sqlite_master WHERE type = "
+		  "'table' "
+		  "AND name IN ('course_partners', 'course_session_partners')) "
+		  "+ "
+		  "(SELECT count(*) FROM pragma_table_info('partners') WHERE "
+		  "name = "
+		  "'name_key')");
 	if ((rc = store_step(st)) == STORE_ROW)
 		tables = (int)store_col_int64(st, 0);
 	store_finalize(st);
@@ -293,9 +322,11 @@ refold_tx(struct tx *tx, void *arg)
 	if ((courses = json_array()) == NULL)
 		return (ERR_NOMEM);
 	if ((rc = refold_table(tx, rf, "course_partners", "course_id",
-	    "course_id", courses)) != OK || (rc = refold_table(tx, rf,
-	    "course_session_partners", "session_id", "(SELECT course_id FROM "
-	    "course_sessions cs WHERE cs.id = session_id)", courses)) != OK ||
+		 "course_id", courses)) != OK ||
+	    (rc = refold_table(tx, rf, "course_session_partners", "session_id",
+		 "(SELECT course_id FROM "
+		 "course_sessions cs WHERE cs.id = session_id)",
+		 courses)) != OK ||
 	    rf->dry || (n = json_array_size(courses)) == 0) {
 		json_decref(courses);
 		return (rc);
@@ -320,15 +351,15 @@ refold_tx(struct tx *tx, void *arg)
 int
 learning_caller(struct request *req, struct principal **who)
 {
-	int	 rc;
+	int rc;
 
 	if ((rc = resource_principal(req, who)) != OK) {
 		http_problem(req, rc, NULL, "The credentials are not valid.");
 		return (rc);
 	}
 	if (*who == NULL) {
-		http_problem(req, ERR_UNAUTHORIZED, NULL,
-		    "Authentication is required.");
+		http_problem(
+		    req, ERR_UNAUTHORIZED, NULL, "Authentication is required.");
 		return (ERR_UNAUTHORIZED);
 	}
 	return (OK);
@@ -343,14 +374,16 @@ learning_sees_all(struct request *req, const struct principal *who)
 int
 learning_page_args(struct request *req, const char **after, int64_t *limit)
 {
-	const char	*l = http_query(req, "limit");
+	const char *l = http_query(req, "limit");
 
 	*after = http_query(req, "cursor");
 	*limit = 50;
 	if ((*after != NULL && !uuid_valid(*after)) ||
 	    (l != NULL && parse_int64(l, 1, LEARNING_PAGE_MAX, limit) != 0)) {
-		http_problem(req, ERR_INVALID, NULL, "cursor takes a UUID, "
-		    "limit 1 to %d.", LEARNING_PAGE_MAX);
+		http_problem(req, ERR_INVALID, NULL,
+		    "cursor takes a UUID, "
+		    "limit 1 to %d.",
+		    LEARNING_PAGE_MAX);
 		return (ERR_INVALID);
 	}
 	return (OK);
@@ -359,11 +392,11 @@ learning_page_args(struct request *req, const char **after, int64_t *limit)
 int
 learning_lock(struct tx *tx, const char *key)
 {
-	struct stmt	*st;
-	int		 rc;
+	struct stmt *st;
+	int	     rc;
 
 	if (store_tx_dialect(tx) != STORE_POSTGRES)
-		return (OK);	/* BEGIN IMMEDIATE: one writer at a time */
+		return (OK); /* BEGIN IMMEDIATE: one writer at a time */
 	st = store_prepare(tx, "SELECT pg_advisory_xact_lock(hashtext(?))");
 	store_bind_text(st, 1, key);
 	rc = store_step(st);
@@ -374,7 +407,7 @@ learning_lock(struct tx *tx, const char *key)
 int
 learning_lock_course(struct tx *tx, const char *course_id)
 {
-	char	 key[64];
+	char key[64];
 
 	snprintf(key, sizeof(key), "learning:course:%s", course_id);
 	return (learning_lock(tx, key));
@@ -386,10 +419,13 @@ learning_lock_course(struct tx *tx, const char *course_id)
  * stops being completed. ALL_DONE is the rule of learning_int.h for the
  * enrolment's user and course.
  */
+/* clang-format off */
 #define COUNTED(s)							\
 	"(" s ".course_id = course_enrolments.course_id AND " s ".status = "	\
 	"'published' AND " LEARNING_PARTNERS_OK("course_session_partners",	\
 	"session_id", s ".id", "course_enrolments.user_id") ")"
+/* clang-format on */
+/* clang-format off */
 #define ALL_DONE							\
 	"(" LEARNING_PARTNERS_OK("course_partners", "course_id",		\
 	"course_enrolments.course_id", "course_enrolments.user_id")	\
@@ -398,15 +434,20 @@ learning_lock_course(struct tx *tx, const char *course_id)
 	COUNTED("s") " AND NOT EXISTS (SELECT 1 FROM "			\
 	"course_session_progress pr WHERE pr.session_id = s.id AND "	\
 	"pr.user_id = course_enrolments.user_id AND pr.completed = 1)))"
+/* clang-format on */
+/* clang-format off */
 #define RECOMPUTE							\
 	"UPDATE course_enrolments SET completed = 1 - completed, "		\
 	"completed_at = CASE WHEN completed = 0 THEN CAST(? AS BIGINT) "	\
 	"ELSE NULL END, updated_at = ? WHERE course_id = ? AND "		\
 	"completed <> CASE WHEN " ALL_DONE " THEN 1 ELSE 0 END"
+/* clang-format on */
 /* The users who hold a (not deleted) access of a partner. */
+/* clang-format off */
 #define HOLDERS								\
 	"(SELECT user_id FROM partner_access WHERE partner_id = ? AND "	\
 	"user_id IS NOT NULL AND deleted_at IS NULL)"
+/* clang-format on */
 
 static int
 recompute(struct tx *tx, const char *course_id, enum who who, const char *arg)
@@ -416,10 +457,10 @@ recompute(struct tx *tx, const char *course_id, enum who who, const char *arg)
 		[WHO_USER] = RECOMPUTE " AND user_id = ?",
 		[WHO_PARTNER] = RECOMPUTE " AND user_id IN " HOLDERS,
 	};
-	struct stmt	*st;
-	json_t		*changed;
-	int64_t		 now = time_now_ms();
-	int		 rc;
+	struct stmt *st;
+	json_t	    *changed;
+	int64_t	     now = time_now_ms();
+	int	     rc;
 
 	if ((changed = json_array()) == NULL)
 		return (ERR_NOMEM);
@@ -430,8 +471,8 @@ recompute(struct tx *tx, const char *course_id, enum who who, const char *arg)
 	if (who != WHO_ALL)
 		store_bind_text(st, 4, arg);
 	while ((rc = store_step(st)) == STORE_ROW)
-		json_array_append_new(changed, json_string(
-		    store_col_text(st, 0)));
+		json_array_append_new(
+		    changed, json_string(store_col_text(st, 0)));
 	store_finalize(st);
 	/* Their chat profiles show the course's state (the others' callers
 	 * touch the users they changed). */
@@ -444,8 +485,8 @@ recompute(struct tx *tx, const char *course_id, enum who who, const char *arg)
 int
 learning_recompute(struct tx *tx, const char *course_id, const char *user_id)
 {
-	return (recompute(tx, course_id, user_id != NULL ? WHO_USER : WHO_ALL,
-	    user_id));
+	return (recompute(
+	    tx, course_id, user_id != NULL ? WHO_USER : WHO_ALL, user_id));
 }
 
 /*
@@ -456,21 +497,24 @@ learning_recompute(struct tx *tx, const char *course_id, const char *user_id)
 static int
 recompute_for(struct tx *tx, enum who who, const char *arg)
 {
-	struct stmt	*st;
-	json_t		*courses, *v;
-	size_t		 i;
-	int		 rc;
+	struct stmt *st;
+	json_t	    *courses, *v;
+	size_t	     i;
+	int	     rc;
 
 	if ((courses = json_array()) == NULL)
 		return (ERR_NOMEM);
-	st = store_prepare(tx, who == WHO_USER ? "SELECT course_id FROM "
-	    "course_enrolments WHERE user_id = ? ORDER BY course_id" :
-	    "SELECT DISTINCT course_id FROM course_enrolments WHERE user_id "
-	    "IN " HOLDERS " ORDER BY course_id");
+	st = store_prepare(tx,
+	    who == WHO_USER
+		? "SELECT course_id FROM "
+		  "course_enrolments WHERE user_id = ? ORDER BY course_id"
+		: "SELECT DISTINCT course_id FROM course_enrolments WHERE "
+		  "user_id "
+		  "IN " HOLDERS " ORDER BY course_id");
 	store_bind_text(st, 1, arg);
 	while ((rc = store_step(st)) == STORE_ROW)
-		if (json_array_append_new(courses,
-		    json_string(store_col_text(st, 0))) != 0) {
+		if (json_array_append_new(
+			courses, json_string(store_col_text(st, 0))) != 0) {
 			rc = ERR_NOMEM;
 			break;
 		}
@@ -480,11 +524,10 @@ recompute_for(struct tx *tx, enum who who, const char *arg)
 		return (rc);
 	}
 	rc = OK;
-	json_array_foreach(courses, i, v)
-		if ((rc = learning_lock_course(tx, json_string_value(v))) !=
-		    OK || (rc = recompute(tx, json_string_value(v), who, arg)) !=
-		    OK)
-			break;
+	json_array_foreach(courses, i,
+	    v) if ((rc = learning_lock_course(tx, json_string_value(v))) !=
+		OK ||
+	    (rc = recompute(tx, json_string_value(v), who, arg)) != OK) break;
 	json_decref(courses);
 	return (rc);
 }
@@ -515,9 +558,9 @@ user_cmp(const void *a, const void *b)
 static int
 learning_touch_users(struct tx *tx, json_t *ids)
 {
-	const char	**v;
-	size_t		 i, n = json_array_size(ids);
-	int		 rc = OK;
+	const char **v;
+	size_t	     i, n = json_array_size(ids);
+	int	     rc = OK;
 
 	if (n == 0)
 		return (OK);
@@ -537,7 +580,7 @@ learning_touch_users(struct tx *tx, json_t *ids)
 json_t *
 learning_json_col(const char *text)
 {
-	json_t	*v = text != NULL ? json_loads(text, 0, NULL) : NULL;
+	json_t *v = text != NULL ? json_loads(text, 0, NULL) : NULL;
 
 	if (json_is_array(v))
 		return (v);
@@ -548,7 +591,7 @@ learning_json_col(const char *text)
 json_t *
 learning_time(struct stmt *st, int col)
 {
-	char	 iso[ISO_TIME_LEN];
+	char iso[ISO_TIME_LEN];
 
 	if (store_col_is_null(st, col))
 		return (json_null());

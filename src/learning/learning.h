@@ -10,7 +10,7 @@
 struct module;
 struct tx;
 
-extern const struct module	learning_module;
+extern const struct module learning_module;
 
 /*
  * Course completion counts the sessions included for the user, so it
@@ -24,7 +24,7 @@ extern const struct module	learning_module;
  * learning_partner_changed: partner_id was renamed, deactivated or
  * reactivated; every holder of one of its accesses is recomputed.
  */
-int	 learning_access_changed(struct tx *, const char *user_id);
-int	 learning_partner_changed(struct tx *, const char *partner_id);
+int learning_access_changed(struct tx *, const char *user_id);
+int learning_partner_changed(struct tx *, const char *partner_id);
 
 #endif

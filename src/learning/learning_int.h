@@ -44,19 +44,20 @@ struct resource;
 struct stmt;
 struct inbox_source;
 
-#define LEARNING_NAME_MAX	500	/* characters of a name or slug */
-#define LEARNING_TEXT_MAX	20000	/* characters of a description */
-#define LEARNING_LIST_MAX	50	/* partners or themes of one story */
-#define LEARNING_ITEM_MAX	100	/* characters of one partner or theme */
-#define LEARNING_PAGE_MAX	200	/* rows of one page */
-#define LEARNING_CMS_TEXT_MAX	10000	/* characters of a webhook's "text" */
-#define LEARNING_STORY_ID_MAX	9007199254740991LL	/* 2^53 - 1 */
+#define LEARNING_NAME_MAX     500   /* characters of a name or slug */
+#define LEARNING_TEXT_MAX     20000 /* characters of a description */
+#define LEARNING_LIST_MAX     50    /* partners or themes of one story */
+#define LEARNING_ITEM_MAX     100   /* characters of one partner or theme */
+#define LEARNING_PAGE_MAX     200   /* rows of one page */
+#define LEARNING_CMS_TEXT_MAX 10000 /* characters of a webhook's "text" */
+#define LEARNING_STORY_ID_MAX 9007199254740991LL /* 2^53 - 1 */
 
 /*
  * SQL: is the row id of a partner list table (tbl, keyed by col) included
  * for user (an SQL expression: "?" or a column)? The table holds partner
  * name keys (core/fold.h), compared with partners.name_key.
  */
+/* clang-format off */
 #define LEARNING_PARTNERS_OK(tbl, col, id, user)			\
 	"(NOT EXISTS (SELECT 1 FROM " tbl " lp WHERE lp." col " = " id	\
 	") OR EXISTS (SELECT 1 FROM " tbl " lp WHERE lp." col " = " id	\
@@ -64,63 +65,66 @@ struct inbox_source;
 	"pt.name_key FROM partner_access pa JOIN partners pt ON pt.id = "	\
 	"pa.partner_id WHERE pa.user_id = " user " AND pa.is_active = 1 "	\
 	"AND pa.deleted_at IS NULL AND pt.is_active = 1))))"
+/* clang-format on */
 
 /* Course c seen by the caller; binds: sees-all flag (0/1), user id. */
+/* clang-format off */
 #define LEARNING_COURSE_SEEN						\
 	"(? = 1 OR (c.status = 'published' AND "				\
 	LEARNING_PARTNERS_OK("course_partners", "course_id", "c.id", "?") "))"
+/* clang-format on */
 
 /* Session s of course c seen; binds: sees-all flag, user id, user id. */
+/* clang-format off */
 #define LEARNING_SESSION_SEEN						\
 	"(? = 1 OR (s.status = 'published' AND c.status = 'published' AND "	\
 	LEARNING_PARTNERS_OK("course_partners", "course_id", "c.id", "?")	\
 	" AND " LEARNING_PARTNERS_OK("course_session_partners",		\
 	"session_id", "s.id", "?") "))"
+/* clang-format on */
 
 /* learning.c */
-extern const struct resource	course_enrolments_resource;
-extern const struct resource	course_session_progress_resource;
+extern const struct resource course_enrolments_resource;
+extern const struct resource course_session_progress_resource;
 /* The caller, answering 401 without one. */
-int	 learning_caller(struct request *, struct principal **);
+int learning_caller(struct request *, struct principal **);
 /* 1 when the caller sees every course (courses:read:all). */
-int	 learning_sees_all(struct request *, const struct principal *);
+int learning_sees_all(struct request *, const struct principal *);
 /*
  * Paging: ?cursor= is the last id seen (a UUID), ?limit= 1 to
  * LEARNING_PAGE_MAX (default 50). Answers 422 and returns non-OK when bad.
  */
-int	 learning_page_args(struct request *, const char **after,
-	    int64_t *limit);
+int learning_page_args(struct request *, const char **after, int64_t *limit);
 /* Serialise writers per key inside tx (PostgreSQL advisory transaction
  * lock; SQLite's write transaction already does). */
-int	 learning_lock(struct tx *, const char *key);
+int learning_lock(struct tx *, const char *key);
 /* Lock a course's completion state ("learning:course:<id>"). */
-int	 learning_lock_course(struct tx *, const char *course_id);
+int learning_lock_course(struct tx *, const char *course_id);
 /*
  * Recompute completed/completed_at of the enrolments in course_id (of
  * user_id only, when not NULL); the caller holds the course's lock.
  */
-int	 learning_recompute(struct tx *, const char *course_id,
-	    const char *user_id);
+int learning_recompute(struct tx *, const char *course_id, const char *user_id);
 /* A JSON array from a text column holding one (never NULL unless OOM). */
-json_t	*learning_json_col(const char *text);
+json_t *learning_json_col(const char *text);
 /* ISO time or JSON null for a nullable ms column. */
-json_t	*learning_time(struct stmt *, int col);
+json_t *learning_time(struct stmt *, int col);
 
 /* courses.c */
-void	 learning_courses_list(struct request *);
-void	 learning_course_get(struct request *);
-void	 learning_sessions_list(struct request *);
-void	 learning_session_get(struct request *);
+void learning_courses_list(struct request *);
+void learning_course_get(struct request *);
+void learning_sessions_list(struct request *);
+void learning_session_get(struct request *);
 
 /* progress.c */
-void	 learning_session_start(struct request *);
-void	 learning_session_complete(struct request *);
-void	 learning_session_incomplete(struct request *);
-void	 learning_me_courses(struct request *);
+void learning_session_start(struct request *);
+void learning_session_complete(struct request *);
+void learning_session_incomplete(struct request *);
+void learning_me_courses(struct request *);
 
 /* storyblok.c */
-extern const struct inbox_source	storyblok_source;
-void	 learning_storyblok_webhook(struct request *);
+extern const struct inbox_source storyblok_source;
+void				 learning_storyblok_webhook(struct request *);
 
 /* storyblok_check.c: pure checks of what the CMS sends (no database, no
  * network), shared by the webhook and fuzz/fuzz_storyblok.c. */
@@ -132,8 +136,8 @@ struct inbox_result;
  * set: ERR_MALFORMED (not a JSON object), ERR_INVALID (r->errors, one
  * entry per bad member).
  */
-int	 learning_storyblok_payload(const char *body, size_t len,
-	    json_t **work, struct inbox_result *r);
+int learning_storyblok_payload(
+    const char *body, size_t len, json_t **work, struct inbox_result *r);
 /*
  * A fetched story against work (from learning_storyblok_payload): OK
  * with work given kind ("course", "session" or "other") and component,
@@ -141,7 +145,7 @@ int	 learning_storyblok_payload(const char *body, size_t len,
  * (deduplicated ignoring case), for a session course_uuid, for a course
  * description and themes; ERR_INVALID STORY_INVALID with r->errors.
  */
-int	 learning_storyblok_story(json_t *story, json_t *work,
-	    struct inbox_result *r);
+int learning_storyblok_story(
+    json_t *story, json_t *work, struct inbox_result *r);
 
 #endif

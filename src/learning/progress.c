@@ -27,39 +27,33 @@
 #include "resource/resource.h"
 #include "store/store.h"
 
-enum verb {
-	VERB_START,
-	VERB_COMPLETE,
-	VERB_INCOMPLETE
-};
+enum verb { VERB_START, VERB_COMPLETE, VERB_INCOMPLETE };
 
 struct paction {
-	struct request	*req;
-	const char	*id;		/* session id or story uuid */
-	const char	*user;
-	int		 all;
-	enum verb	 verb;
-	json_t		*out;
+	struct request *req;
+	const char     *id; /* session id or story uuid */
+	const char     *user;
+	int		all;
+	enum verb	verb;
+	json_t	       *out;
 };
 
 struct mine {
-	const char	*user;
-	int		 all;
-	const char	*after;
-	int64_t		 limit;
-	json_t		*out;
+	const char *user;
+	int	    all;
+	const char *after;
+	int64_t	    limit;
+	json_t	   *out;
 };
 
-static void	 progress_action(struct request *, enum verb);
-static int	 progress_tx(struct tx *, void *);
-static int	 enrol(struct tx *, const char *, const char *, int64_t);
-static int	 progress_write(struct tx *, struct paction *, const char *,
-		    int64_t);
-static int	 progress_answer(struct tx *, struct paction *, const char *,
-		    const char *);
-static int	 mine_tx(struct tx *, void *);
-static int	 mine_sessions(struct tx *, struct mine *, const char *,
-		    json_t *);
+static void progress_action(struct request *, enum verb);
+static int  progress_tx(struct tx *, void *);
+static int  enrol(struct tx *, const char *, const char *, int64_t);
+static int progress_write(struct tx *, struct paction *, const char *, int64_t);
+static int progress_answer(
+    struct tx *, struct paction *, const char *, const char *);
+static int mine_tx(struct tx *, void *);
+static int mine_sessions(struct tx *, struct mine *, const char *, json_t *);
 
 void
 learning_session_start(struct request *req)
@@ -82,9 +76,9 @@ learning_session_incomplete(struct request *req)
 static void
 progress_action(struct request *req, enum verb verb)
 {
-	struct principal	*who;
-	struct paction		 a;
-	int			 rc;
+	struct principal *who;
+	struct paction	  a;
+	int		  rc;
 
 	memset(&a, 0, sizeof(a));
 	a.req = req;
@@ -105,19 +99,22 @@ progress_action(struct request *req, enum verb verb)
 	}
 	json_decref(a.out);
 	if (!req->responded)
-		http_problem(req, rc, NULL, rc == ERR_NOT_FOUND ? "No such "
-		    "course session." : "The progress cannot be changed.");
+		http_problem(req, rc, NULL,
+		    rc == ERR_NOT_FOUND ? "No such "
+					  "course session."
+					: "The progress cannot be changed.");
 }
 
 /* The enrolment of user in course_id, made if missing. */
 static int
 enrol(struct tx *tx, const char *user, const char *course_id, int64_t now)
 {
-	struct stmt	*st;
-	char		 id[UUID_STR_LEN];
-	int		 rc;
+	struct stmt *st;
+	char	     id[UUID_STR_LEN];
+	int	     rc;
 
-	st = store_prepare(tx, "INSERT INTO course_enrolments (id, user_id, "
+	st = store_prepare(tx,
+	    "INSERT INTO course_enrolments (id, user_id, "
 	    "course_id, completed, started_at, completed_at, created_at, "
 	    "updated_at) VALUES (?, ?, ?, 0, ?, NULL, ?, ?) ON CONFLICT "
 	    "(user_id, course_id) DO NOTHING");
@@ -133,31 +130,36 @@ enrol(struct tx *tx, const char *user, const char *course_id, int64_t now)
 }
 
 static int
-progress_write(struct tx *tx, struct paction *a, const char *session_id,
-    int64_t now)
+progress_write(
+    struct tx *tx, struct paction *a, const char *session_id, int64_t now)
 {
 	static const char *const sql[] = {
-		[VERB_START] = "INSERT INTO course_session_progress (id, "
+		[VERB_START] =
+		    "INSERT INTO course_session_progress (id, "
 		    "user_id, session_id, completed, started_at, completed_at, "
-		    "created_at, updated_at) VALUES (?, ?, ?, 0, ?, NULL, ?, ?) "
+		    "created_at, updated_at) VALUES (?, ?, ?, 0, ?, NULL, ?, "
+		    "?) "
 		    "ON CONFLICT (user_id, session_id) DO NOTHING",
-		[VERB_COMPLETE] = "INSERT INTO course_session_progress (id, "
+		[VERB_COMPLETE] =
+		    "INSERT INTO course_session_progress (id, "
 		    "user_id, session_id, completed, started_at, completed_at, "
 		    "created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?, ?, ?) "
 		    "ON CONFLICT (user_id, session_id) DO UPDATE SET "
 		    "completed = 1, completed_at = COALESCE("
 		    "course_session_progress.completed_at, "
 		    "excluded.completed_at), updated_at = excluded.updated_at",
-		[VERB_INCOMPLETE] = "INSERT INTO course_session_progress (id, "
+		[VERB_INCOMPLETE] =
+		    "INSERT INTO course_session_progress (id, "
 		    "user_id, session_id, completed, started_at, completed_at, "
-		    "created_at, updated_at) VALUES (?, ?, ?, 0, ?, NULL, ?, ?) "
+		    "created_at, updated_at) VALUES (?, ?, ?, 0, ?, NULL, ?, "
+		    "?) "
 		    "ON CONFLICT (user_id, session_id) DO UPDATE SET "
 		    "completed = 0, completed_at = NULL, updated_at = "
 		    "excluded.updated_at",
 	};
-	struct stmt	*st;
-	char		 id[UUID_STR_LEN];
-	int		 i = 1, rc;
+	struct stmt *st;
+	char	     id[UUID_STR_LEN];
+	int	     i = 1, rc;
 
 	st = store_prepare(tx, sql[a->verb]);
 	store_bind_text(st, i++, uuid_v7(id));
@@ -178,36 +180,38 @@ static int
 progress_answer(struct tx *tx, struct paction *a, const char *session_id,
     const char *course_id)
 {
-	struct stmt	*st;
-	json_t		*enrolment = NULL;
-	int		 rc;
+	struct stmt *st;
+	json_t	    *enrolment = NULL;
+	int	     rc;
 
-	st = store_prepare(tx, "SELECT id, completed, started_at, completed_at "
+	st = store_prepare(tx,
+	    "SELECT id, completed, started_at, completed_at "
 	    "FROM course_enrolments WHERE user_id = ? AND course_id = ?");
 	store_bind_text(st, 1, a->user);
 	store_bind_text(st, 2, course_id);
 	if ((rc = store_step(st)) == STORE_ROW)
-		enrolment = json_pack("{s:s,s:s,s:s,s:o,s:o}",
-		    "id", store_col_text(st, 0), "course_id", course_id,
-		    "status", store_col_int64(st, 1) ? "completed" : "started",
-		    "started_at", learning_time(st, 2),
-		    "completed_at", learning_time(st, 3));
+		enrolment = json_pack("{s:s,s:s,s:s,s:o,s:o}", "id",
+		    store_col_text(st, 0), "course_id", course_id, "status",
+		    store_col_int64(st, 1) ? "completed" : "started",
+		    "started_at", learning_time(st, 2), "completed_at",
+		    learning_time(st, 3));
 	store_finalize(st);
 	if (rc != STORE_ROW)
 		return (rc == STORE_DONE ? ERR_INTERNAL : rc);
 	if (enrolment == NULL)
 		return (ERR_NOMEM);
-	st = store_prepare(tx, "SELECT completed, started_at, completed_at "
-	    "FROM course_session_progress WHERE user_id = ? AND session_id = ?");
+	st = store_prepare(tx,
+	    "SELECT completed, started_at, completed_at "
+	    "FROM course_session_progress WHERE user_id = ? AND session_id = "
+	    "?");
 	store_bind_text(st, 1, a->user);
 	store_bind_text(st, 2, session_id);
 	if ((rc = store_step(st)) == STORE_ROW)
-		a->out = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o}",
-		    "session_id", session_id, "course_id", course_id,
-		    "status", store_col_int64(st, 0) ? "completed" : "started",
-		    "started_at", learning_time(st, 1),
-		    "completed_at", learning_time(st, 2),
-		    "enrolment", enrolment);
+		a->out = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o}", "session_id",
+		    session_id, "course_id", course_id, "status",
+		    store_col_int64(st, 0) ? "completed" : "started",
+		    "started_at", learning_time(st, 1), "completed_at",
+		    learning_time(st, 2), "enrolment", enrolment);
 	else
 		json_decref(enrolment);
 	store_finalize(st);
@@ -219,15 +223,16 @@ progress_answer(struct tx *tx, struct paction *a, const char *session_id,
 static int
 progress_tx(struct tx *tx, void *arg)
 {
-	struct paction	*a = arg;
-	struct stmt	*st;
-	char		 session_id[UUID_STR_LEN], course_id[UUID_STR_LEN];
-	int64_t		 now = time_now_ms();
-	int		 rc;
+	struct paction *a = arg;
+	struct stmt    *st;
+	char		session_id[UUID_STR_LEN], course_id[UUID_STR_LEN];
+	int64_t		now = time_now_ms();
+	int		rc;
 
 	json_decref(a->out);
 	a->out = NULL;
-	st = store_prepare(tx, "SELECT s.id, s.course_id FROM course_sessions "
+	st = store_prepare(tx,
+	    "SELECT s.id, s.course_id FROM course_sessions "
 	    "s JOIN courses c ON c.id = s.course_id WHERE (s.id = ? OR "
 	    "s.storyblok_uuid = ?) AND " LEARNING_SESSION_SEEN);
 	store_bind_text(st, 1, a->id);
@@ -236,8 +241,8 @@ progress_tx(struct tx *tx, void *arg)
 	store_bind_text(st, 4, a->user);
 	store_bind_text(st, 5, a->user);
 	if ((rc = store_step(st)) == STORE_ROW) {
-		strlcpy_cb(session_id, store_col_text(st, 0),
-		    sizeof(session_id));
+		strlcpy_cb(
+		    session_id, store_col_text(st, 0), sizeof(session_id));
 		strlcpy_cb(course_id, store_col_text(st, 1), sizeof(course_id));
 		rc = OK;
 	} else if (rc == STORE_DONE)
@@ -251,12 +256,14 @@ progress_tx(struct tx *tx, void *arg)
 	 */
 	if ((rc = learning_lock_course(tx, course_id)) != OK)
 		return (rc);
-	st = store_prepare(tx, "SELECT course_id FROM course_sessions WHERE "
+	st = store_prepare(tx,
+	    "SELECT course_id FROM course_sessions WHERE "
 	    "id = ?");
 	store_bind_text(st, 1, session_id);
 	if ((rc = store_step(st)) == STORE_ROW)
-		rc = strcmp(store_col_text(st, 0), course_id) == 0 ? OK :
-		    ERR_BUSY;	/* moved meanwhile: run again */
+		rc = strcmp(store_col_text(st, 0), course_id) == 0
+		    ? OK
+		    : ERR_BUSY; /* moved meanwhile: run again */
 	else if (rc == STORE_DONE)
 		rc = ERR_NOT_FOUND;
 	store_finalize(st);
@@ -267,41 +274,41 @@ progress_tx(struct tx *tx, void *arg)
 	    (rc = learning_recompute(tx, course_id, a->user)) != OK ||
 	    (rc = progress_answer(tx, a, session_id, course_id)) != OK)
 		return (rc);
-	return (chat_profile_touch(tx, a->user));	/* its course states */
+	return (chat_profile_touch(tx, a->user)); /* its course states */
 }
 
 /* GET /v1/me/courses */
 
 static int
-mine_sessions(struct tx *tx, struct mine *m, const char *course_id,
-    json_t *arr)
+mine_sessions(struct tx *tx, struct mine *m, const char *course_id, json_t *arr)
 {
-	struct stmt	*st;
-	json_t		*o;
-	int		 step;
+	struct stmt *st;
+	json_t	    *o;
+	int	     step;
 
-	st = store_prepare(tx, "SELECT s.id, s.storyblok_uuid, s.name, s.slug, "
+	st = store_prepare(tx,
+	    "SELECT s.id, s.storyblok_uuid, s.name, s.slug, "
 	    "s.status, pr.completed, pr.started_at, pr.completed_at FROM "
 	    "course_sessions s JOIN courses c ON c.id = s.course_id LEFT JOIN "
 	    "course_session_progress pr ON pr.session_id = s.id AND "
-	    "pr.user_id = ? WHERE s.course_id = ? AND (pr.id IS NOT NULL OR "
-	    LEARNING_SESSION_SEEN ") ORDER BY s.id LIMIT 1000");
+	    "pr.user_id = ? WHERE s.course_id = ? AND (pr.id IS NOT NULL "
+	    "OR " LEARNING_SESSION_SEEN ") ORDER BY s.id LIMIT 1000");
 	store_bind_text(st, 1, m->user);
 	store_bind_text(st, 2, course_id);
 	store_bind_int64(st, 3, m->all);
 	store_bind_text(st, 4, m->user);
 	store_bind_text(st, 5, m->user);
 	while ((step = store_step(st)) == STORE_ROW) {
-		o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o}",
-		    "id", store_col_text(st, 0),
-		    "storyblok_uuid", store_col_text(st, 1),
-		    "name", store_col_text(st, 2),
-		    "slug", store_col_text(st, 3),
-		    "status", store_col_text(st, 4),
-		    "progress", store_col_is_null(st, 5) ? "not_started" :
-		    store_col_int64(st, 5) ? "completed" : "started",
-		    "started_at", learning_time(st, 6),
-		    "completed_at", learning_time(st, 7));
+		o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "id",
+		    store_col_text(st, 0), "storyblok_uuid",
+		    store_col_text(st, 1), "name", store_col_text(st, 2),
+		    "slug", store_col_text(st, 3), "status",
+		    store_col_text(st, 4), "progress",
+		    store_col_is_null(st, 5)	 ? "not_started"
+			: store_col_int64(st, 5) ? "completed"
+						 : "started",
+		    "started_at", learning_time(st, 6), "completed_at",
+		    learning_time(st, 7));
 		json_array_append_new(arr, o);
 	}
 	store_finalize(st);
@@ -311,17 +318,18 @@ mine_sessions(struct tx *tx, struct mine *m, const char *course_id,
 static int
 mine_tx(struct tx *tx, void *arg)
 {
-	struct mine	*m = arg;
-	struct stmt	*st;
-	json_t		*data, *o, *last = NULL, *sessions;
-	size_t		 i;
-	int		 step, n = 0, rc;
+	struct mine *m = arg;
+	struct stmt *st;
+	json_t	    *data, *o, *last = NULL, *sessions;
+	size_t	     i;
+	int	     step, n = 0, rc;
 
 	json_decref(m->out);
 	m->out = NULL;
 	if ((data = json_array()) == NULL)
 		return (ERR_NOMEM);
-	st = store_prepare(tx, "SELECT e.id, e.completed, e.started_at, "
+	st = store_prepare(tx,
+	    "SELECT e.id, e.completed, e.started_at, "
 	    "e.completed_at, c.id, c.storyblok_uuid, c.name, c.slug, c.status "
 	    "FROM course_enrolments e JOIN courses c ON c.id = e.course_id "
 	    "WHERE e.user_id = ? AND e.id > ? ORDER BY e.id LIMIT ?");
@@ -330,15 +338,14 @@ mine_tx(struct tx *tx, void *arg)
 	store_bind_int64(st, 3, m->limit + 1);
 	while ((step = store_step(st)) == STORE_ROW && n < m->limit) {
 		o = json_pack("{s:s,s:{s:s,s:s?,s:s,s:s,s:s},s:s,s:o,s:o}",
-		    "id", store_col_text(st, 0),
-		    "course", "id", store_col_text(st, 4),
-		    "storyblok_uuid", store_col_text(st, 5),
-		    "name", store_col_text(st, 6),
-		    "slug", store_col_text(st, 7),
-		    "status", store_col_text(st, 8),
-		    "status", store_col_int64(st, 1) ? "completed" : "started",
-		    "started_at", learning_time(st, 2),
-		    "completed_at", learning_time(st, 3));
+		    "id", store_col_text(st, 0), "course", "id",
+		    store_col_text(st, 4), "storyblok_uuid",
+		    store_col_text(st, 5), "name", store_col_text(st, 6),
+		    "slug", store_col_text(st, 7), "status",
+		    store_col_text(st, 8), "status",
+		    store_col_int64(st, 1) ? "completed" : "started",
+		    "started_at", learning_time(st, 2), "completed_at",
+		    learning_time(st, 3));
 		json_array_append_new(data, o);
 		n++;
 	}
@@ -348,8 +355,8 @@ mine_tx(struct tx *tx, void *arg)
 		return (step);
 	}
 	if (step == STORE_ROW && n > 0)
-		last = json_object_get(json_array_get(data, (size_t)n - 1),
-		    "id");
+		last =
+		    json_object_get(json_array_get(data, (size_t)n - 1), "id");
 	for (i = 0; i < json_array_size(data); i++) {
 		o = json_array_get(data, i);
 		if ((sessions = json_array()) == NULL) {
@@ -357,9 +364,10 @@ mine_tx(struct tx *tx, void *arg)
 			return (ERR_NOMEM);
 		}
 		json_object_set_new(o, "sessions", sessions);
-		if ((rc = mine_sessions(tx, m, json_string_value(
-		    json_object_get(json_object_get(o, "course"), "id")),
-		    sessions)) != OK) {
+		if ((rc = mine_sessions(tx, m,
+			 json_string_value(json_object_get(
+			     json_object_get(o, "course"), "id")),
+			 sessions)) != OK) {
 			json_decref(data);
 			return (rc);
 		}
@@ -372,9 +380,9 @@ mine_tx(struct tx *tx, void *arg)
 void
 learning_me_courses(struct request *req)
 {
-	struct principal	*who;
-	struct mine		 m;
-	int			 rc;
+	struct principal *who;
+	struct mine	  m;
+	int		  rc;
 
 	memset(&m, 0, sizeof(m));
 	if (learning_caller(req, &who) != OK ||

@@ -20,19 +20,19 @@
 #include "learning/learning_int.h"
 #include "ops/inbox.h"
 
-static void	 err_add(json_t *, const char *, const char *, const char *);
-static size_t	 utf8_chars(const char *);
-static int	 text_ok(json_t *, size_t, size_t);
-static int	 slug_ok(const char *);
-static int	 list_check(json_t *, const char *, json_t *, json_t **);
-static int	 payload_check(json_t *, json_t *, struct inbox_result *);
+static void   err_add(json_t *, const char *, const char *, const char *);
+static size_t utf8_chars(const char *);
+static int    text_ok(json_t *, size_t, size_t);
+static int    slug_ok(const char *);
+static int    list_check(json_t *, const char *, json_t *, json_t **);
+static int    payload_check(json_t *, json_t *, struct inbox_result *);
 
-static const char *const actions[] = { "published", "unpublished",
-    "deleted", "moved", NULL };
+static const char *const actions[] = { "published", "unpublished", "deleted",
+	"moved", NULL };
 
 int
-learning_storyblok_payload(const char *body, size_t len, json_t **work,
-    struct inbox_result *r)
+learning_storyblok_payload(
+    const char *body, size_t len, json_t **work, struct inbox_result *r)
 {
 	return (inbox_parse_object(body, len, payload_check, work, r));
 }
@@ -40,14 +40,15 @@ learning_storyblok_payload(const char *body, size_t len, json_t **work,
 static void
 err_add(json_t *errs, const char *field, const char *code, const char *detail)
 {
-	json_array_append_new(errs, json_pack("{s:s,s:s,s:s}", "field", field,
-	    "code", code, "detail", detail));
+	json_array_append_new(errs,
+	    json_pack("{s:s,s:s,s:s}", "field", field, "code", code, "detail",
+		detail));
 }
 
 static size_t
 utf8_chars(const char *s)
 {
-	size_t	 n = 0;
+	size_t n = 0;
 
 	for (; *s != '\0'; s++)
 		if (((unsigned char)*s & 0xc0) != 0x80)
@@ -59,7 +60,7 @@ utf8_chars(const char *s)
 static int
 text_ok(json_t *v, size_t min, size_t max)
 {
-	size_t	 n;
+	size_t n;
 
 	if (!json_is_string(v))
 		return (0);
@@ -85,9 +86,9 @@ slug_ok(const char *s)
 static int
 list_check(json_t *v, const char *field, json_t *errs, json_t **out)
 {
-	json_t	*item, *seen;
-	size_t	 i, j;
-	int	 dup;
+	json_t *item, *seen;
+	size_t	i, j;
+	int	dup;
 
 	*out = json_array();
 	if (v == NULL || json_is_null(v))
@@ -96,17 +97,18 @@ list_check(json_t *v, const char *field, json_t *errs, json_t **out)
 		err_add(errs, field, "type", "an array of at most 50 strings");
 		return (ERR_INVALID);
 	}
-	json_array_foreach(v, i, item) {
+	json_array_foreach(v, i, item)
+	{
 		if (!text_ok(item, 1, LEARNING_ITEM_MAX)) {
-			err_add(errs, field, "item", "each item is a string of "
+			err_add(errs, field, "item",
+			    "each item is a string of "
 			    "1 to 100 characters");
 			return (ERR_INVALID);
 		}
 		dup = 0;
-		json_array_foreach(*out, j, seen)
-			if (strcasecmp(json_string_value(seen),
-			    json_string_value(item)) == 0)
-				dup = 1;
+		json_array_foreach(*out, j,
+		    seen) if (strcasecmp(json_string_value(seen),
+				  json_string_value(item)) == 0) dup = 1;
 		if (!dup)
 			json_array_append(*out, item);
 	}
@@ -116,9 +118,9 @@ list_check(json_t *v, const char *field, json_t *errs, json_t **out)
 static int
 payload_check(json_t *p, json_t *work, struct inbox_result *r)
 {
-	json_t		*v, *errs = json_array();
-	const char	*action = NULL;
-	size_t		 i;
+	json_t	   *v, *errs = json_array();
+	const char *action = NULL;
+	size_t	    i;
 
 	v = json_object_get(p, "action");
 	if (json_is_string(v))
@@ -134,40 +136,46 @@ payload_check(json_t *p, json_t *work, struct inbox_result *r)
 		err_add(errs, "story_id", v == NULL ? "required" : "type",
 		    "the story's numeric id, a positive integer");
 	v = json_object_get(p, "space_id");
-	if (v != NULL && !json_is_null(v) && (!json_is_integer(v) ||
-	    json_integer_value(v) < 0 || json_integer_value(v) > LEARNING_STORY_ID_MAX))
+	if (v != NULL && !json_is_null(v) &&
+	    (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		json_integer_value(v) > LEARNING_STORY_ID_MAX))
 		err_add(errs, "space_id", "type", "a non-negative integer");
 	v = json_object_get(p, "text");
-	if (v != NULL && !json_is_null(v) && !text_ok(v, 0, LEARNING_CMS_TEXT_MAX))
-		err_add(errs, "text", "type", "a string of at most 10000 "
+	if (v != NULL && !json_is_null(v) &&
+	    !text_ok(v, 0, LEARNING_CMS_TEXT_MAX))
+		err_add(errs, "text", "type",
+		    "a string of at most 10000 "
 		    "characters");
 	v = json_object_get(p, "full_slug");
-	if (v != NULL && !json_is_null(v) && (!text_ok(v, 1,
-	    LEARNING_NAME_MAX) || !slug_ok(json_string_value(v))))
-		err_add(errs, "full_slug", "format", "1 to 500 of letters, "
+	if (v != NULL && !json_is_null(v) &&
+	    (!text_ok(v, 1, LEARNING_NAME_MAX) ||
+		!slug_ok(json_string_value(v))))
+		err_add(errs, "full_slug", "format",
+		    "1 to 500 of letters, "
 		    "digits, '-', '_' and '/'");
 	if (json_array_size(errs) > 0) {
 		r->errors = errs;
-		return (inbox_fail(r, ERR_INVALID, NULL, "The webhook payload "
-		    "is not valid: %zu field%s.", json_array_size(errs),
+		return (inbox_fail(r, ERR_INVALID, NULL,
+		    "The webhook payload "
+		    "is not valid: %zu field%s.",
+		    json_array_size(errs),
 		    json_array_size(errs) == 1 ? "" : "s"));
 	}
 	json_decref(errs);
 	json_object_set_new(work, "action", json_string(action));
 	json_object_set(work, "story_id", json_object_get(p, "story_id"));
-	json_object_set_new(work, "status", json_string(
-	    strcmp(action, "moved") == 0 ? "published" : action));
+	json_object_set_new(work, "status",
+	    json_string(strcmp(action, "moved") == 0 ? "published" : action));
 	return (OK);
 }
-
 
 int
 learning_storyblok_story(json_t *story, json_t *work, struct inbox_result *r)
 {
-	json_t		*errs = json_array(), *content, *v, *list = NULL;
-	const char	*comp = NULL, *kind = "other";
-	char		 uuid[UUID_STR_LEN];
-	size_t		 i;
+	json_t	   *errs = json_array(), *content, *v, *list = NULL;
+	const char *comp = NULL, *kind = "other";
+	char	    uuid[UUID_STR_LEN];
+	size_t	    i;
 
 	content = json_object_get(story, "content");
 	v = json_object_get(story, "uuid");
@@ -180,12 +188,15 @@ learning_storyblok_story(json_t *story, json_t *work, struct inbox_result *r)
 		json_object_set_new(work, "uuid", json_string(uuid));
 	}
 	v = json_object_get(story, "id");
-	if (!json_is_integer(v) || json_integer_value(v) !=
-	    json_integer_value(json_object_get(work, "story_id")))
-		err_add(errs, "story.id", "mismatch", "the story's id is the "
+	if (!json_is_integer(v) ||
+	    json_integer_value(v) !=
+		json_integer_value(json_object_get(work, "story_id")))
+		err_add(errs, "story.id", "mismatch",
+		    "the story's id is the "
 		    "payload's story_id");
-	if (!json_is_object(content) || !text_ok(json_object_get(content,
-	    "component"), 1, LEARNING_ITEM_MAX))
+	if (!json_is_object(content) ||
+	    !text_ok(
+		json_object_get(content, "component"), 1, LEARNING_ITEM_MAX))
 		err_add(errs, "story.content.component", "required",
 		    "the story's content type");
 	else {
@@ -204,31 +215,34 @@ learning_storyblok_story(json_t *story, json_t *work, struct inbox_result *r)
 	if (!text_ok(v, 1, LEARNING_NAME_MAX))
 		v = json_object_get(story, "name");
 	if (!text_ok(v, 1, LEARNING_NAME_MAX))
-		err_add(errs, "story.name", "length", "a name of 1 to 500 "
+		err_add(errs, "story.name", "length",
+		    "a name of 1 to 500 "
 		    "characters");
 	else
 		json_object_set(work, "name", v);
 	v = json_object_get(story, "full_slug");
 	if (!text_ok(v, 1, LEARNING_NAME_MAX))
-		err_add(errs, "story.full_slug", "length", "a slug of 1 to 500 "
+		err_add(errs, "story.full_slug", "length",
+		    "a slug of 1 to 500 "
 		    "characters");
 	else
 		json_object_set(work, "slug", v);
 	if (list_check(json_object_get(content, "included_for_partners"),
-	    "story.content.included_for_partners", errs, &list) == OK)
+		"story.content.included_for_partners", errs, &list) == OK)
 		json_object_set(work, "partners", list);
 	json_decref(list);
 	if (strcmp(kind, "session") == 0) {
 		v = json_object_get(content, "course");
 		if (!json_is_string(v) || !uuid_valid(json_string_value(v)))
-			err_add(errs, "story.content.course", "uuid", "the "
+			err_add(errs, "story.content.course", "uuid",
+			    "the "
 			    "uuid of the session's course story");
 		else {
 			strlcpy_cb(uuid, json_string_value(v), sizeof(uuid));
 			for (i = 0; uuid[i] != '\0'; i++)
 				uuid[i] = (char)tolower((unsigned char)uuid[i]);
-			json_object_set_new(work, "course_uuid",
-			    json_string(uuid));
+			json_object_set_new(
+			    work, "course_uuid", json_string(uuid));
 		}
 		goto done;
 	}
@@ -251,13 +265,14 @@ learning_storyblok_story(json_t *story, json_t *work, struct inbox_result *r)
 done:
 	if (json_array_size(errs) > 0) {
 		r->errors = errs;
-		return (inbox_fail(r, ERR_INVALID, "STORY_INVALID", "The CMS "
+		return (inbox_fail(r, ERR_INVALID, "STORY_INVALID",
+		    "The CMS "
 		    "story %lld is not a valid %s: %zu field%s.",
-		    (long long)json_integer_value(json_object_get(work,
-		    "story_id")), kind, json_array_size(errs),
+		    (long long)json_integer_value(
+			json_object_get(work, "story_id")),
+		    kind, json_array_size(errs),
 		    json_array_size(errs) == 1 ? "" : "s"));
 	}
 	json_decref(errs);
 	return (OK);
 }
-

@@ -132,140 +132,150 @@
 #include "store/jobs.h"
 #include "store/store.h"
 
-#define CHAT_SYNC_KIND		"chat.profile_sync"
-#define CHAT_FORGET_KIND	"chat.profile_delete"
-#define CHAT_FORGET_AD		"jobs.chat_profile_delete:"
-#define CHAT_PEOPLE_ID_MAX	320	/* bytes of an address, as people's */
-#define CHAT_SYNC_QUEUE		"chat"
-#define CHAT_SYNC_ATTEMPTS	10	/* ~17 min with the default backoff */
-#define CHAT_RESPONSE_MAX	(64 * 1024)	/* bytes of an answer read */
-#define CHAT_COURSE_PREFIX	"course_"
-#define CHAT_SLUG_MAX		57	/* CHAT_COURSE_PREFIX + 57 = 64 */
-#define CHAT_KEY_LEN		(sizeof(CHAT_COURSE_PREFIX) + CHAT_SLUG_MAX)
-#define CHAT_PARTNERS_MAX	(16 * 1024)	/* bytes of "partners" */
-#define CHAT_WEBSITE_ID_MAX	128
-#define CHAT_REASON_MAX		64
-#define DIGEST_LEN		65
-#define CHAT_LEGACY_BATCH	100	/* rows sealed per transaction */
+#define CHAT_SYNC_KIND	    "chat.profile_sync"
+#define CHAT_FORGET_KIND    "chat.profile_delete"
+#define CHAT_FORGET_AD	    "jobs.chat_profile_delete:"
+#define CHAT_PEOPLE_ID_MAX  320 /* bytes of an address, as people's */
+#define CHAT_SYNC_QUEUE	    "chat"
+#define CHAT_SYNC_ATTEMPTS  10		/* ~17 min with the default backoff */
+#define CHAT_RESPONSE_MAX   (64 * 1024) /* bytes of an answer read */
+#define CHAT_COURSE_PREFIX  "course_"
+#define CHAT_SLUG_MAX	    57 /* CHAT_COURSE_PREFIX + 57 = 64 */
+#define CHAT_KEY_LEN	    (sizeof(CHAT_COURSE_PREFIX) + CHAT_SLUG_MAX)
+#define CHAT_PARTNERS_MAX   (16 * 1024) /* bytes of "partners" */
+#define CHAT_WEBSITE_ID_MAX 128
+#define CHAT_REASON_MAX	    64
+#define DIGEST_LEN	    65
+#define CHAT_LEGACY_BATCH   100 /* rows sealed per transaction */
 
 /* What the job read; strings malloc'd (personal ones wiped on free). */
 struct profile {
-	const char	*user_id;
-	int64_t		 now;
-	int		 gone;		/* erased or unknown: not sent */
-	int		 deleted;	/* deleted, not erased: not sent */
-	int		 bookings;	/* therapy_bookings is there */
-	char		*email;		/* the people id */
-	char		*nickname;
-	char		*pushed;	/* pushed_identity opened; NULL: none */
-	char		*pending;	/* pending_identity opened, or NULL */
-	unsigned char	*sealed;	/* email sealed as the row's identity */
-	size_t		 sealed_len;
-	json_t		*data;
-	char		 last_digest[DIGEST_LEN];	/* "" = never pushed */
+	const char    *user_id;
+	int64_t	       now;
+	int	       gone;	 /* erased or unknown: not sent */
+	int	       deleted;	 /* deleted, not erased: not sent */
+	int	       bookings; /* therapy_bookings is there */
+	char	      *email;	 /* the people id */
+	char	      *nickname;
+	char	      *pushed;	/* pushed_identity opened; NULL: none */
+	char	      *pending; /* pending_identity opened, or NULL */
+	unsigned char *sealed;	/* email sealed as the row's identity */
+	size_t	       sealed_len;
+	json_t	      *data;
+	char	       last_digest[DIGEST_LEN]; /* "" = never pushed */
 };
 
 /* The end of an attempt (and its pending mark), run by store_run. */
 struct sync_end {
-	const char	*user_id;
-	const char	*job_id;
-	const char	*digest;	/* pushed: store it; NULL: not pushed */
-	const char	*people_id;	/* what was pushed, borrowed */
+	const char	    *user_id;
+	const char	    *job_id;
+	const char	    *digest;	/* pushed: store it; NULL: not pushed */
+	const char	    *people_id; /* what was pushed, borrowed */
 	const unsigned char *identity;	/* it sealed for the row, borrowed */
-	size_t		 identity_len;
-	int		 release;	/* done, or failed for good */
-	int		 gone;		/* the user is erased: forget the row */
-	int		 found;		/* pending_tx: the row is there */
-	int		 superseded;	/* pending_tx: it names another job */
-	int		 orphan;	/* orphan_tx: delete queued */
+	size_t		     identity_len;
+	int		     release; /* done, or failed for good */
+	int		     gone;    /* the user is erased: forget the row */
+	int		     found;   /* pending_tx: the row is there */
+	int		     superseded; /* pending_tx: it names another job */
+	int		     orphan;	 /* orphan_tx: delete queued */
 };
 
 /* Start-up: rows pushed before migration 0013, a batch at a time. */
 struct legacy_batch {
-	char		 after[UUID_STR_LEN];	/* the batch starts after it */
-	char		 last[UUID_STR_LEN];	/* the batch's last user id */
-	int64_t		 seen;			/* rows of the batch */
-	int64_t		 sealed;		/* sealed in the batch */
+	char	after[UUID_STR_LEN]; /* the batch starts after it */
+	char	last[UUID_STR_LEN];  /* the batch's last user id */
+	int64_t seen;		     /* rows of the batch */
+	int64_t sealed;		     /* sealed in the batch */
 };
 
 /* Is an address another live user's? (chat_address_held_tx) */
 struct held {
-	const char	*user_id;
-	char		 index[65];	/* keyring_email_index of it */
-	int		 held;
+	const char *user_id;
+	char	    index[65]; /* keyring_email_index of it */
+	int	    held;
 };
 
-static int	 chatsync_init(struct store *);
-static int	 chatsync_run(struct store *, const struct job *, char *err);
-static int	 chatforget_run(struct store *, const struct job *, char *err);
-static int	 profile_send(struct store *, struct profile *,
-		    struct sync_end *, const char *digest, char *err,
-		    int *give_up, const char **outcome);
-static int	 pending_tx(struct tx *, void *);
-static int	 orphan_tx(struct tx *, void *);
-static int	 chatsync_seal_legacy(struct store *);
-static int	 identity_column_tx(struct tx *, void *);
-static int	 legacy_batch_tx(struct tx *, void *);
-static int	 legacy_row(struct tx *, const char *user_id, int *sealed);
-static int	 chat_address_held_tx(struct tx *, void *);
-static int	 chat_forget_unless_held(struct store *, const char *kind,
-		    const char *user_id, const char *people_id, char *err,
-		    int *give_up, int *held);
-static int	 identity_open(const unsigned char *key, const char *user_id,
-		    struct stmt *, int col, char **out);
-static int	 profile_identities(struct tx *, struct profile *,
-		    const unsigned char *key);
-static int	 chat_forget(const char *kind, const char *people_id,
-		    char *err, int *give_up);
-static int	 chat_forget_enqueue(struct tx *, const char *user_id,
-		    const char *people_id);
-static void	 free_secret(char *);
-static int	 chatsync_enabled(void);
-static int	 chat_enqueue(struct tx *, const char *user_id, char *job_id);
-static int	 chat_profile_refresh(struct tx *, const char *user_id);
-static int	 sync_begin_tx(struct tx *, void *);
-static int	 sync_end_tx(struct tx *, void *);
-static int	 profile_load_tx(struct tx *, void *);
-static int	 profile_user(struct tx *, struct profile *);
-static int	 profile_accesses(struct tx *, struct profile *);
-static int	 profile_courses(struct tx *, struct profile *);
-static int	 profile_bookings(struct tx *, struct profile *);
-static void	 profile_clear(struct profile *);
-static void	 profile_digest(const struct profile *, char out[DIGEST_LEN]);
-static json_t	*iso_or_empty(struct stmt *, int);
-static void	 course_key(const char *slug, const char *id, char *out,
-		    size_t n);
-static int	 chat_push(const struct profile *, char *err, int *give_up);
-static int	 chat_request(const char *kind, const char *method,
-		    const char *path, const char *people_id, const char *body,
-		    char *err, int *give_up);
-static size_t	 chat_write(char *, size_t, size_t, void *);
-static void	 chat_reason(const struct buf *, char *out, size_t n);
-static int	 gdpr_export(struct tx *, const char *user_id, json_t *rows);
-static int	 gdpr_erase(struct tx *, const char *user_id);
+static int chatsync_init(struct store *);
+static int chatsync_run(struct store *, const struct job *, char *err);
+static int chatforget_run(struct store *, const struct job *, char *err);
+static int profile_send(struct store *, struct profile *, struct sync_end *,
+    const char *digest, char *err, int *give_up, const char **outcome);
+static int pending_tx(struct tx *, void *);
+static int orphan_tx(struct tx *, void *);
+static int chatsync_seal_legacy(struct store *);
+static int identity_column_tx(struct tx *, void *);
+static int legacy_batch_tx(struct tx *, void *);
+static int legacy_row(struct tx *, const char *user_id, int *sealed);
+static int chat_address_held_tx(struct tx *, void *);
+static int chat_forget_unless_held(struct store *, const char *kind,
+    const char *user_id, const char *people_id, char *err, int *give_up,
+    int *held);
+static int identity_open(const unsigned char *key, const char *user_id,
+    struct stmt *, int col, char **out);
+static int profile_identities(
+    struct tx *, struct profile *, const unsigned char *key);
+static int chat_forget(
+    const char *kind, const char *people_id, char *err, int *give_up);
+static int chat_forget_enqueue(
+    struct tx *, const char *user_id, const char *people_id);
+static void    free_secret(char *);
+static int     chatsync_enabled(void);
+static int     chat_enqueue(struct tx *, const char *user_id, char *job_id);
+static int     chat_profile_refresh(struct tx *, const char *user_id);
+static int     sync_begin_tx(struct tx *, void *);
+static int     sync_end_tx(struct tx *, void *);
+static int     profile_load_tx(struct tx *, void *);
+static int     profile_user(struct tx *, struct profile *);
+static int     profile_accesses(struct tx *, struct profile *);
+static int     profile_courses(struct tx *, struct profile *);
+static int     profile_bookings(struct tx *, struct profile *);
+static void    profile_clear(struct profile *);
+static void    profile_digest(const struct profile *, char out[DIGEST_LEN]);
+static json_t *iso_or_empty(struct stmt *, int);
+static void course_key(const char *slug, const char *id, char *out, size_t n);
+static int  chat_push(const struct profile *, char *err, int *give_up);
+static int  chat_request(const char *kind, const char *method, const char *path,
+     const char *people_id, const char *body, char *err, int *give_up);
+static size_t chat_write(char *, size_t, size_t, void *);
+static void   chat_reason(const struct buf *, char *out, size_t n);
+static int    gdpr_export(struct tx *, const char *user_id, json_t *rows);
+static int    gdpr_erase(struct tx *, const char *user_id);
 
 static const struct job_kind chatsync_jobs[] = {
-	{CHAT_SYNC_KIND, chatsync_run, CHAT_SYNC_ATTEMPTS},
-	{CHAT_FORGET_KIND, chatforget_run, CHAT_SYNC_ATTEMPTS},
+	{ CHAT_SYNC_KIND, chatsync_run, CHAT_SYNC_ATTEMPTS },
+	{ CHAT_FORGET_KIND, chatforget_run, CHAT_SYNC_ATTEMPTS },
 };
 
 static const struct people_gdpr_hook gdpr_hook = {
-	"chat_profile_sync", gdpr_export, gdpr_erase,
+	"chat_profile_sync",
+	gdpr_export,
+	gdpr_erase,
 };
 
 /* The user's own fields in the profile (the people id and nickname
  * too): a change of one pushes it again. */
 static const char *const profile_user_fields[] = { "email", "first_name",
-    "last_active_at", "email_reminders_frequency", "contact_permission",
-    "service_emails_permission", NULL };
+	"last_active_at", "email_reminders_frequency", "contact_permission",
+	"service_emails_permission", NULL };
 
 static const struct people_change_hook change_hook = {
-	"chat_profile", profile_user_fields, chat_profile_refresh,
+	"chat_profile",
+	profile_user_fields,
+	chat_profile_refresh,
 };
 
 const struct module chatsync_module = {
-	"chatsync", NULL, 0, chatsync_jobs, NELEM(chatsync_jobs), NULL, 0,
-	NULL, 0, chatsync_init, NULL,
+	"chatsync",
+	NULL,
+	0,
+	chatsync_jobs,
+	NELEM(chatsync_jobs),
+	NULL,
+	0,
+	NULL,
+	0,
+	chatsync_init,
+	NULL,
 };
 
 /*
@@ -275,10 +285,10 @@ const struct module chatsync_module = {
 static int
 chatsync_init(struct store *db)
 {
-	const char	*u = config.chat_sync_url;
-	const char	*w = config.chat_sync_website_id;
-	size_t		 i, n;
-	int		 rc;
+	const char *u = config.chat_sync_url;
+	const char *w = config.chat_sync_website_id;
+	size_t	    i, n;
+	int	    rc;
 
 	if ((rc = people_gdpr_register(&gdpr_hook)) != OK && rc != ERR_CONFLICT)
 		return (rc);
@@ -289,7 +299,7 @@ chatsync_init(struct store *db)
 		goto seal;
 	if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) {
 		log_error("event=config_invalid name=chat_sync_url "
-		    "detail=\"must start with http:// or https://\"");
+			  "detail=\"must start with http:// or https://\"");
 		return (ERR_CONFIG);
 	}
 	n = strlen(w);
@@ -297,9 +307,11 @@ chatsync_init(struct store *db)
 		if (!isalnum((unsigned char)w[i]) && w[i] != '-' && w[i] != '_')
 			break;
 	if (n == 0 || n > CHAT_WEBSITE_ID_MAX || i < n) {
-		log_error("event=config_invalid name=chat_sync_website_id "
+		log_error(
+		    "event=config_invalid name=chat_sync_website_id "
 		    "detail=\"needed with chat_sync_url: 1 to %d letters, "
-		    "digits, - or _\"", CHAT_WEBSITE_ID_MAX);
+		    "digits, - or _\"",
+		    CHAT_WEBSITE_ID_MAX);
 		return (ERR_CONFIG);
 	}
 seal:
@@ -317,17 +329,18 @@ seal:
 static int
 chatsync_seal_legacy(struct store *db)
 {
-	struct legacy_batch	 lb;
-	int64_t			 total = 0;
-	int			 rc, has = 0;
+	struct legacy_batch lb;
+	int64_t		    total = 0;
+	int		    rc, has = 0;
 
 	if ((rc = store_run(db, STORE_TX_READ, identity_column_tx, &has)) !=
-	    OK || !has)
+		OK ||
+	    !has)
 		return (rc);
 	memset(&lb, 0, sizeof(lb));
 	do {
-		if ((rc = store_run(db, STORE_TX_WRITE, legacy_batch_tx,
-		    &lb)) != OK) {
+		if ((rc = store_run(
+			 db, STORE_TX_WRITE, legacy_batch_tx, &lb)) != OK) {
 			log_error("event=chat_identity_seal_failed status=%s",
 			    err_code(rc));
 			return (rc);
@@ -336,8 +349,8 @@ chatsync_seal_legacy(struct store *db)
 		memcpy(lb.after, lb.last, sizeof(lb.after));
 	} while (lb.seen == CHAT_LEGACY_BATCH);
 	if (total > 0)
-		log_info("event=chat_identity_sealed rows=%lld",
-		    (long long)total);
+		log_info(
+		    "event=chat_identity_sealed rows=%lld", (long long)total);
 	return (OK);
 }
 
@@ -345,15 +358,16 @@ chatsync_seal_legacy(struct store *db)
 static int
 identity_column_tx(struct tx *tx, void *arg)
 {
-	struct stmt	*st;
-	int		*has = arg, rc;
+	struct stmt *st;
+	int	    *has = arg, rc;
 
-	st = store_prepare(tx, store_tx_dialect(tx) == STORE_POSTGRES ?
-	    "SELECT count(*) FROM information_schema.columns WHERE "
-	    "table_schema = current_schema() AND table_name = "
-	    "'chat_profile_sync' AND column_name = 'pushed_identity'" :
-	    "SELECT count(*) FROM pragma_table_info('chat_profile_sync') "
-	    "WHERE name = 'pushed_identity'");
+	st = store_prepare(tx,
+	    store_tx_dialect(tx) == STORE_POSTGRES
+		? "SELECT count(*) FROM information_schema.columns WHERE "
+		  "table_schema = current_schema() AND table_name = "
+		  "'chat_profile_sync' AND column_name = 'pushed_identity'"
+		: "SELECT count(*) FROM pragma_table_info('chat_profile_sync') "
+		  "WHERE name = 'pushed_identity'");
 	if ((rc = store_step(st)) == STORE_ROW)
 		*has = store_col_int64(st, 0) == 1;
 	store_finalize(st);
@@ -364,13 +378,14 @@ identity_column_tx(struct tx *tx, void *arg)
 static int
 legacy_batch_tx(struct tx *tx, void *arg)
 {
-	struct legacy_batch	*lb = arg;
-	struct stmt		*st;
-	char			 ids[CHAT_LEGACY_BATCH][UUID_STR_LEN];
-	int64_t			 n = 0, i, sealed = 0;
-	int			 rc, one;
+	struct legacy_batch *lb = arg;
+	struct stmt	    *st;
+	char		     ids[CHAT_LEGACY_BATCH][UUID_STR_LEN];
+	int64_t		     n = 0, i, sealed = 0;
+	int		     rc, one;
 
-	st = store_prepare(tx, "SELECT user_id FROM chat_profile_sync WHERE "
+	st = store_prepare(tx,
+	    "SELECT user_id FROM chat_profile_sync WHERE "
 	    "pushed_at IS NOT NULL AND pushed_identity IS NULL AND user_id > ? "
 	    "ORDER BY user_id LIMIT ?");
 	store_bind_text(st, 1, lb->after);
@@ -395,44 +410,49 @@ legacy_batch_tx(struct tx *tx, void *arg)
 static int
 legacy_row(struct tx *tx, const char *user_id, int *sealed)
 {
-	struct stmt	*st;
-	unsigned char	 key[SEAL_KEY_LEN], *identity = NULL;
-	const void	*b;
-	char		*email = NULL;
-	size_t		 n = 0;
-	int		 rc, have_key = 0;
+	struct stmt  *st;
+	unsigned char key[SEAL_KEY_LEN], *identity = NULL;
+	const void   *b;
+	char	     *email = NULL;
+	size_t	      n = 0;
+	int	      rc, have_key = 0;
 
 	*sealed = 0;
-	st = store_prepare(tx, "SELECT email FROM users WHERE id = ? AND "
+	st = store_prepare(tx,
+	    "SELECT email FROM users WHERE id = ? AND "
 	    "email IS NOT NULL");
 	store_bind_text(st, 1, user_id);
 	if ((rc = store_step(st)) == STORE_ROW) {
 		if ((rc = seal_key_load(tx, user_id, key)) == OK) {
 			have_key = 1;
 			b = store_col_blob(st, 0, &n);
-			rc = seal_open_field(key, "users", "email", user_id, b,
-			    n, &email);
+			rc = seal_open_field(
+			    key, "users", "email", user_id, b, n, &email);
 		}
 		if (rc == OK)
 			rc = seal_field(key, "chat_profile_sync", "identity",
 			    user_id, email, &identity, &n);
 	} else if (rc == STORE_DONE)
-		rc = ERR_NOT_FOUND;		/* erased or gone */
+		rc = ERR_NOT_FOUND; /* erased or gone */
 	store_finalize(st);
 	if (rc == ERR_NOT_FOUND || rc == ERR_INVALID) {
 		if (rc == ERR_INVALID)
 			log_warn("event=chat_identity_seal user=%s "
-			    "status=unreadable", user_id);
+				 "status=unreadable",
+			    user_id);
 		rc = OK;
 		goto out;
 	}
 	if (rc != OK) {
-		rc = rc == ERR_BUSY ? ERR_BUSY : rc == ERR_NOMEM ? ERR_NOMEM :
-		    ERR_DB;
+		rc = rc == ERR_BUSY   ? ERR_BUSY
+		    : rc == ERR_NOMEM ? ERR_NOMEM
+				      : ERR_DB;
 		goto out;
 	}
-	st = store_prepare(tx, "UPDATE chat_profile_sync SET "
-	    "pushed_identity = ? WHERE user_id = ? AND pushed_identity IS NULL");
+	st = store_prepare(tx,
+	    "UPDATE chat_profile_sync SET "
+	    "pushed_identity = ? WHERE user_id = ? AND pushed_identity IS "
+	    "NULL");
 	store_bind_blob(st, 1, identity, n);
 	store_bind_text(st, 2, user_id);
 	rc = store_step(st);
@@ -450,8 +470,8 @@ out:
 static int
 chatsync_enabled(void)
 {
-	return (config.chat_sync_url != NULL &&
-	    config.chat_sync_url[0] != '\0');
+	return (
+	    config.chat_sync_url != NULL && config.chat_sync_url[0] != '\0');
 }
 
 /* Touching */
@@ -459,7 +479,7 @@ chatsync_enabled(void)
 static int
 chat_enqueue(struct tx *tx, const char *user_id, char *job_id)
 {
-	char	 payload[64];
+	char payload[64];
 
 	snprintf(payload, sizeof(payload), "{\"user_id\":\"%s\"}", user_id);
 	return (jobs_enqueue(tx, CHAT_SYNC_KIND, payload, CHAT_SYNC_QUEUE,
@@ -469,16 +489,17 @@ chat_enqueue(struct tx *tx, const char *user_id, char *job_id)
 int
 chat_profile_touch(struct tx *tx, const char *user_id)
 {
-	struct stmt	*st;
-	char		 job_id[JOB_ID_LEN];
-	int64_t		 now = time_now_ms(), n;
-	int		 rc, has_job = 0;
+	struct stmt *st;
+	char	     job_id[JOB_ID_LEN];
+	int64_t	     now = time_now_ms(), n;
+	int	     rc, has_job = 0;
 
 	if (!chatsync_enabled() || user_id == NULL)
 		return (OK);
 	if (!uuid_valid(user_id))
 		return (ERR_INVALID);
-	st = store_prepare(tx, "INSERT INTO chat_profile_sync (user_id, dirty, "
+	st = store_prepare(tx,
+	    "INSERT INTO chat_profile_sync (user_id, dirty, "
 	    "created_at, updated_at) VALUES (?, 0, ?, ?) ON CONFLICT (user_id) "
 	    "DO UPDATE SET updated_at = excluded.updated_at RETURNING job_id");
 	store_bind_text(st, 1, user_id);
@@ -494,7 +515,8 @@ chat_profile_touch(struct tx *tx, const char *user_id)
 		return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
 	if (has_job) {
 		/* Its job is still queued or running: it covers this. */
-		st = store_prepare(tx, "UPDATE chat_profile_sync SET dirty = 1 "
+		st = store_prepare(tx,
+		    "UPDATE chat_profile_sync SET dirty = 1 "
 		    "WHERE user_id = ? AND EXISTS (SELECT 1 FROM jobs WHERE "
 		    "jobs.id = chat_profile_sync.job_id)");
 		store_bind_text(st, 1, user_id);
@@ -508,7 +530,8 @@ chat_profile_touch(struct tx *tx, const char *user_id)
 	}
 	if ((rc = chat_enqueue(tx, user_id, job_id)) != OK)
 		return (rc);
-	st = store_prepare(tx, "UPDATE chat_profile_sync SET job_id = ?, "
+	st = store_prepare(tx,
+	    "UPDATE chat_profile_sync SET job_id = ?, "
 	    "dirty = 0 WHERE user_id = ?");
 	store_bind_text(st, 1, job_id);
 	store_bind_text(st, 2, user_id);
@@ -526,12 +549,13 @@ chat_profile_touch(struct tx *tx, const char *user_id)
 static int
 chat_profile_refresh(struct tx *tx, const char *user_id)
 {
-	struct stmt	*st;
-	int		 rc;
+	struct stmt *st;
+	int	     rc;
 
 	if (!chatsync_enabled() || user_id == NULL)
 		return (OK);
-	st = store_prepare(tx, "SELECT 1 FROM chat_profile_sync WHERE "
+	st = store_prepare(tx,
+	    "SELECT 1 FROM chat_profile_sync WHERE "
 	    "user_id = ?");
 	store_bind_text(st, 1, user_id);
 	rc = store_step(st);
@@ -546,22 +570,23 @@ chat_profile_refresh(struct tx *tx, const char *user_id)
 int
 chat_profile_touch_partner(struct tx *tx, const char *partner_id)
 {
-	struct stmt	*st;
-	json_t		*users, *v;
-	size_t		 i;
-	int		 rc;
+	struct stmt *st;
+	json_t	    *users, *v;
+	size_t	     i;
+	int	     rc;
 
 	if (!chatsync_enabled() || partner_id == NULL)
 		return (OK);
 	if ((users = json_array()) == NULL)
 		return (ERR_NOMEM);
-	st = store_prepare(tx, "SELECT DISTINCT user_id FROM partner_access "
+	st = store_prepare(tx,
+	    "SELECT DISTINCT user_id FROM partner_access "
 	    "WHERE partner_id = ? AND user_id IS NOT NULL AND deleted_at IS "
 	    "NULL ORDER BY user_id");
 	store_bind_text(st, 1, partner_id);
 	while ((rc = store_step(st)) == STORE_ROW)
-		if (json_array_append_new(users,
-		    json_string(store_col_text(st, 0))) != 0) {
+		if (json_array_append_new(
+			users, json_string(store_col_text(st, 0))) != 0) {
 			rc = ERR_NOMEM;
 			break;
 		}
@@ -571,9 +596,9 @@ chat_profile_touch_partner(struct tx *tx, const char *partner_id)
 		return (rc == ERR_NOMEM || rc == ERR_BUSY ? rc : ERR_DB);
 	}
 	rc = OK;
-	json_array_foreach(users, i, v)
-		if ((rc = chat_profile_touch(tx, json_string_value(v))) != OK)
-			break;
+	json_array_foreach(users, i,
+	    v) if ((rc = chat_profile_touch(tx, json_string_value(v))) !=
+	    OK) break;
 	json_decref(users);
 	return (rc);
 }
@@ -583,20 +608,20 @@ chat_profile_touch_partner(struct tx *tx, const char *partner_id)
 static int
 chatsync_run(struct store *db, const struct job *job, char *err)
 {
-	struct profile	 p;
-	struct sync_end	 e;
-	json_t		*pl;
-	json_error_t	 jerr;
-	const char	*user_id = NULL, *outcome = "pushed";
-	char		 digest[DIGEST_LEN];
-	int		 rc, rc2, give_up = 0;
+	struct profile	p;
+	struct sync_end e;
+	json_t	       *pl;
+	json_error_t	jerr;
+	const char     *user_id = NULL, *outcome = "pushed";
+	char		digest[DIGEST_LEN];
+	int		rc, rc2, give_up = 0;
 
 	memset(&p, 0, sizeof(p));
 	if ((pl = json_loads(job->payload, 0, &jerr)) == NULL ||
 	    json_unpack(pl, "{s:s}", "user_id", &user_id) != 0 ||
 	    !uuid_valid(user_id)) {
-		snprintf(err, JOB_ERR_LEN, "%s: malformed payload",
-		    CHAT_SYNC_KIND);
+		snprintf(
+		    err, JOB_ERR_LEN, "%s: malformed payload", CHAT_SYNC_KIND);
 		if (job->give_up != NULL)
 			*job->give_up = 1;
 		json_decref(pl);
@@ -605,46 +630,51 @@ chatsync_run(struct store *db, const struct job *job, char *err)
 	if (!chatsync_enabled()) {
 		log_info("event=chat_sync user=%s status=off", user_id);
 		json_decref(pl);
-		return (OK);	/* turned off since it was queued */
+		return (OK); /* turned off since it was queued */
 	}
 	memset(&e, 0, sizeof(e));
 	e.user_id = user_id;
 	e.job_id = job->id;
 	if ((rc = store_run(db, STORE_TX_WRITE, sync_begin_tx, &e)) != OK) {
-		snprintf(err, JOB_ERR_LEN, "%s: the sync row could not be "
-		    "claimed: %s", CHAT_SYNC_KIND, err_code(rc));
+		snprintf(err, JOB_ERR_LEN,
+		    "%s: the sync row could not be "
+		    "claimed: %s",
+		    CHAT_SYNC_KIND, err_code(rc));
 		goto out;
 	}
 	p.user_id = user_id;
 	if ((rc = store_run(db, STORE_TX_READ, profile_load_tx, &p)) != OK) {
-		snprintf(err, JOB_ERR_LEN, "%s: the profile could not be "
-		    "read: %s", CHAT_SYNC_KIND, err_code(rc));
+		snprintf(err, JOB_ERR_LEN,
+		    "%s: the profile could not be "
+		    "read: %s",
+		    CHAT_SYNC_KIND, err_code(rc));
 		goto out;
 	}
 	if (p.gone) {
 		outcome = "skipped";
 		e.gone = 1;
 	} else if (p.deleted)
-		outcome = "skipped";	/* the row and its identities stay */
+		outcome = "skipped"; /* the row and its identities stay */
 	else {
 		profile_digest(&p, digest);
 		if (strcmp(digest, p.last_digest) == 0 && p.pending == NULL &&
 		    p.pushed != NULL && strcmp(p.pushed, p.email) == 0)
 			outcome = "unchanged";
 		else
-			rc = profile_send(db, &p, &e, digest, err, &give_up,
-			    &outcome);
+			rc = profile_send(
+			    db, &p, &e, digest, err, &give_up, &outcome);
 	}
 	/* Done, or finally failed: let go of the row (or follow up). */
 	e.release = rc == OK || give_up || job->attempt >= job->max_attempts;
-	if (e.release && (rc2 = store_run(db, STORE_TX_WRITE, sync_end_tx,
-	    &e)) != OK) {
+	if (e.release &&
+	    (rc2 = store_run(db, STORE_TX_WRITE, sync_end_tx, &e)) != OK) {
 		log_warn("event=chat_sync_end_failed user=%s status=%s",
 		    user_id, err_code(rc2));
 		if (rc == OK) {
 			/* Pushed, but not recorded: run again. */
 			rc = rc2;
-			snprintf(err, JOB_ERR_LEN, "%s: pushed, but the "
+			snprintf(err, JOB_ERR_LEN,
+			    "%s: pushed, but the "
 			    "sync row could not be updated: %s",
 			    CHAT_SYNC_KIND, err_code(rc2));
 		}
@@ -663,11 +693,12 @@ out:
 static int
 sync_begin_tx(struct tx *tx, void *arg)
 {
-	struct sync_end	*e = arg;
+	struct sync_end *e = arg;
 	struct stmt	*st;
 	int		 rc;
 
-	st = store_prepare(tx, "UPDATE chat_profile_sync SET job_id = ?, "
+	st = store_prepare(tx,
+	    "UPDATE chat_profile_sync SET job_id = ?, "
 	    "dirty = 0, updated_at = ? WHERE user_id = ?");
 	store_bind_text(st, 1, e->job_id);
 	store_bind_int64(st, 2, time_now_ms());
@@ -690,26 +721,30 @@ static int
 profile_send(struct store *db, struct profile *p, struct sync_end *e,
     const char *digest, char *err, int *give_up, const char **outcome)
 {
-	const char	*old[2];
-	size_t		 i;
-	int		 rc, rc2, moved = 0, held;
+	const char *old[2];
+	size_t	    i;
+	int	    rc, rc2, moved = 0, held;
 
 	old[0] = p->pushed;
-	old[1] = p->pending != NULL && (p->pushed == NULL ||
-	    strcmp(p->pending, p->pushed) != 0) ? p->pending : NULL;
+	old[1] = p->pending != NULL &&
+		(p->pushed == NULL || strcmp(p->pending, p->pushed) != 0)
+	    ? p->pending
+	    : NULL;
 	for (i = 0; i < NELEM(old); i++) {
 		if (old[i] == NULL || strcmp(old[i], p->email) == 0)
 			continue;
 		if ((rc = chat_forget_unless_held(db, CHAT_SYNC_KIND,
-		    p->user_id, old[i], err, give_up, &held)) != OK)
+			 p->user_id, old[i], err, give_up, &held)) != OK)
 			return (rc);
 		moved = 1;
 	}
 	e->identity = p->sealed;
 	e->identity_len = p->sealed_len;
 	if ((rc = store_run(db, STORE_TX_WRITE, pending_tx, e)) != OK) {
-		snprintf(err, JOB_ERR_LEN, "%s: the sync row could not be "
-		    "marked: %s", CHAT_SYNC_KIND, err_code(rc));
+		snprintf(err, JOB_ERR_LEN,
+		    "%s: the sync row could not be "
+		    "marked: %s",
+		    CHAT_SYNC_KIND, err_code(rc));
 		return (rc);
 	}
 	if (e->superseded) {
@@ -725,10 +760,12 @@ profile_send(struct store *db, struct profile *p, struct sync_end *e,
 		e->people_id = p->email;
 		if ((rc2 = store_run(db, STORE_TX_WRITE, orphan_tx, e)) != OK)
 			log_warn("event=chat_orphan_check_failed user=%s "
-			    "status=%s", p->user_id, err_code(rc2));
+				 "status=%s",
+			    p->user_id, err_code(rc2));
 		else if (e->orphan)
 			log_info("event=chat_forget user=%s status=queued "
-			    "reason=erased_during_push", p->user_id);
+				 "reason=erased_during_push",
+			    p->user_id);
 		e->people_id = NULL;
 		return (rc);
 	}
@@ -746,12 +783,13 @@ profile_send(struct store *db, struct profile *p, struct sync_end *e,
 static int
 pending_tx(struct tx *tx, void *arg)
 {
-	struct sync_end	*e = arg;
+	struct sync_end *e = arg;
 	struct stmt	*st;
 	int		 rc;
 
 	e->found = e->superseded = 0;
-	st = store_prepare(tx, "UPDATE chat_profile_sync SET "
+	st = store_prepare(tx,
+	    "UPDATE chat_profile_sync SET "
 	    "pending_identity = ?, updated_at = ? WHERE user_id = ? AND "
 	    "job_id = ?");
 	store_bind_blob(st, 1, e->identity, e->identity_len);
@@ -765,14 +803,16 @@ pending_tx(struct tx *tx, void *arg)
 		return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
 	if (e->found)
 		return (OK);
-	st = store_prepare(tx, "SELECT 1 FROM chat_profile_sync WHERE "
+	st = store_prepare(tx,
+	    "SELECT 1 FROM chat_profile_sync WHERE "
 	    "user_id = ?");
 	store_bind_text(st, 1, e->user_id);
 	rc = store_step(st);
 	e->superseded = rc == STORE_ROW;
 	store_finalize(st);
-	return (rc == STORE_ROW || rc == STORE_DONE ? OK : rc == ERR_BUSY ?
-	    ERR_BUSY : ERR_DB);
+	return (rc == STORE_ROW || rc == STORE_DONE ? OK
+		: rc == ERR_BUSY		    ? ERR_BUSY
+						    : ERR_DB);
 }
 
 /*
@@ -782,12 +822,13 @@ pending_tx(struct tx *tx, void *arg)
 static int
 orphan_tx(struct tx *tx, void *arg)
 {
-	struct sync_end	*e = arg;
+	struct sync_end *e = arg;
 	struct stmt	*st;
 	int		 rc;
 
 	e->orphan = 0;
-	st = store_prepare(tx, "SELECT 1 FROM chat_profile_sync WHERE "
+	st = store_prepare(tx,
+	    "SELECT 1 FROM chat_profile_sync WHERE "
 	    "user_id = ?");
 	store_bind_text(st, 1, e->user_id);
 	rc = store_step(st);
@@ -809,14 +850,15 @@ orphan_tx(struct tx *tx, void *arg)
 static int
 sync_end_tx(struct tx *tx, void *arg)
 {
-	struct sync_end	*e = arg;
+	struct sync_end *e = arg;
 	struct stmt	*st;
 	char		 job_id[JOB_ID_LEN];
 	int64_t		 now = time_now_ms(), n;
 	int		 rc, mine = 0, dirty = 0;
 
 	if (e->digest != NULL) {
-		st = store_prepare(tx, "UPDATE chat_profile_sync SET "
+		st = store_prepare(tx,
+		    "UPDATE chat_profile_sync SET "
 		    "digest = ?, pushed_identity = ?, pending_identity = NULL, "
 		    "pushed_at = ?, updated_at = ? WHERE user_id = ? AND "
 		    "job_id = ?");
@@ -834,7 +876,8 @@ sync_end_tx(struct tx *tx, void *arg)
 		if (n == 0) {
 			/* Another job took the row: what it pushed stays
 			 * pending there, for that job to settle. */
-			st = store_prepare(tx, "SELECT 1 FROM "
+			st = store_prepare(tx,
+			    "SELECT 1 FROM "
 			    "chat_profile_sync WHERE user_id = ?");
 			store_bind_text(st, 1, e->user_id);
 			rc = store_step(st);
@@ -845,23 +888,26 @@ sync_end_tx(struct tx *tx, void *arg)
 				return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
 			/* Erased since it read the profile: delete what it
 			 * pushed. */
-			return (chat_forget_enqueue(tx, e->user_id,
-			    e->people_id));
+			return (
+			    chat_forget_enqueue(tx, e->user_id, e->people_id));
 		}
 	}
 	if (!e->release)
 		return (OK);
 	if (e->gone) {
-		st = store_prepare(tx, "DELETE FROM chat_profile_sync WHERE "
+		st = store_prepare(tx,
+		    "DELETE FROM chat_profile_sync WHERE "
 		    "user_id = ?");
 		store_bind_text(st, 1, e->user_id);
 		rc = store_step(st);
 		store_finalize(st);
-		return (rc == STORE_DONE ? OK : rc == ERR_BUSY ? ERR_BUSY :
-		    ERR_DB);
+		return (rc == STORE_DONE ? OK
+			: rc == ERR_BUSY ? ERR_BUSY
+					 : ERR_DB);
 	}
 	/* The row's lock, and what it says now. */
-	st = store_prepare(tx, "UPDATE chat_profile_sync SET updated_at = ? "
+	st = store_prepare(tx,
+	    "UPDATE chat_profile_sync SET updated_at = ? "
 	    "WHERE user_id = ? RETURNING job_id, dirty");
 	store_bind_int64(st, 1, now);
 	store_bind_text(st, 2, e->user_id);
@@ -879,7 +925,8 @@ sync_end_tx(struct tx *tx, void *arg)
 		return (OK);
 	if (dirty && (rc = chat_enqueue(tx, e->user_id, job_id)) != OK)
 		return (rc);
-	st = store_prepare(tx, "UPDATE chat_profile_sync SET job_id = ?, "
+	st = store_prepare(tx,
+	    "UPDATE chat_profile_sync SET job_id = ?, "
 	    "dirty = 0 WHERE user_id = ?");
 	store_bind_text(st, 1, dirty ? job_id : NULL);
 	store_bind_text(st, 2, e->user_id);
@@ -920,10 +967,10 @@ profile_clear(struct profile *p)
 static int
 profile_load_tx(struct tx *tx, void *arg)
 {
-	struct profile	*p = arg;
-	int		 rc;
+	struct profile *p = arg;
+	int		rc;
 
-	profile_clear(p);	/* store_run may run this again */
+	profile_clear(p); /* store_run may run this again */
 	p->now = time_now_ms();
 	if ((p->data = json_object()) == NULL)
 		return (ERR_NOMEM);
@@ -941,18 +988,18 @@ profile_load_tx(struct tx *tx, void *arg)
  * another key: the row is the user's) is ERR_INVALID.
  */
 static int
-identity_open(const unsigned char *key, const char *user_id,
-    struct stmt *st, int col, char **out)
+identity_open(const unsigned char *key, const char *user_id, struct stmt *st,
+    int col, char **out)
 {
-	const void	*b;
-	size_t		 n = 0;
+	const void *b;
+	size_t	    n = 0;
 
 	*out = NULL;
 	if (store_col_is_null(st, col))
 		return (OK);
 	b = store_col_blob(st, col, &n);
-	return (seal_open_field(key, "chat_profile_sync", "identity", user_id,
-	    b, n, out));
+	return (seal_open_field(
+	    key, "chat_profile_sync", "identity", user_id, b, n, out));
 }
 
 /*
@@ -960,26 +1007,25 @@ identity_open(const unsigned char *key, const char *user_id,
  * the current one sealed for the row.
  */
 static int
-profile_identities(struct tx *tx, struct profile *p,
-    const unsigned char *key)
+profile_identities(struct tx *tx, struct profile *p, const unsigned char *key)
 {
-	struct stmt	*st;
-	int		 rc;
+	struct stmt *st;
+	int	     rc;
 
-	if ((rc = seal_field(key, "chat_profile_sync", "identity",
-	    p->user_id, p->email, &p->sealed, &p->sealed_len)) != OK)
+	if ((rc = seal_field(key, "chat_profile_sync", "identity", p->user_id,
+		 p->email, &p->sealed, &p->sealed_len)) != OK)
 		return (rc);
-	st = store_prepare(tx, "SELECT digest, pushed_identity, "
+	st = store_prepare(tx,
+	    "SELECT digest, pushed_identity, "
 	    "pending_identity FROM chat_profile_sync WHERE user_id = ?");
 	store_bind_text(st, 1, p->user_id);
 	if ((rc = store_step(st)) == STORE_ROW) {
 		if (!store_col_is_null(st, 0))
 			strlcpy_cb(p->last_digest, store_col_text(st, 0),
 			    sizeof(p->last_digest));
-		if ((rc = identity_open(key, p->user_id, st, 1,
-		    &p->pushed)) == OK)
-			rc = identity_open(key, p->user_id, st, 2,
-			    &p->pending);
+		if ((rc = identity_open(key, p->user_id, st, 1, &p->pushed)) ==
+		    OK)
+			rc = identity_open(key, p->user_id, st, 2, &p->pending);
 	} else if (rc == STORE_DONE)
 		rc = OK;
 	store_finalize(st);
@@ -989,7 +1035,7 @@ profile_identities(struct tx *tx, struct profile *p,
 static json_t *
 iso_or_empty(struct stmt *st, int i)
 {
-	char	 iso[ISO_TIME_LEN];
+	char iso[ISO_TIME_LEN];
 
 	if (store_col_is_null(st, i))
 		return (json_string(""));
@@ -1000,14 +1046,15 @@ iso_or_empty(struct stmt *st, int i)
 static int
 profile_user(struct tx *tx, struct profile *p)
 {
-	struct stmt	*st;
-	unsigned char	 key[SEAL_KEY_LEN];
-	const void	*b;
-	const char	*at;
-	size_t		 n = 0;
-	int		 rc;
+	struct stmt  *st;
+	unsigned char key[SEAL_KEY_LEN];
+	const void   *b;
+	const char   *at;
+	size_t	      n = 0;
+	int	      rc;
 
-	st = store_prepare(tx, "SELECT email, first_name, created_at, "
+	st = store_prepare(tx,
+	    "SELECT email, first_name, created_at, "
 	    "last_active_at, email_reminders_frequency, contact_permission, "
 	    "service_emails_permission, deleted_at FROM users WHERE id = ?");
 	store_bind_text(st, 1, p->user_id);
@@ -1020,37 +1067,37 @@ profile_user(struct tx *tx, struct profile *p)
 	}
 	if (store_col_is_null(st, 0)) {
 		store_finalize(st);
-		p->gone = 1;		/* erased */
+		p->gone = 1; /* erased */
 		return (OK);
 	}
 	if (!store_col_is_null(st, 7)) {
 		store_finalize(st);
-		p->deleted = 1;		/* deleted, not erased (yet) */
+		p->deleted = 1; /* deleted, not erased (yet) */
 		return (OK);
 	}
 	json_object_set_new(p->data, "signed_up_at", iso_or_empty(st, 2));
 	json_object_set_new(p->data, "last_active_at", iso_or_empty(st, 3));
 	json_object_set_new(p->data, "email_reminders_frequency",
-	    json_string(store_col_text(st, 4) != NULL ? store_col_text(st, 4) :
-	    ""));
+	    json_string(
+		store_col_text(st, 4) != NULL ? store_col_text(st, 4) : ""));
 	json_object_set_new(p->data, "marketing_permission",
 	    json_boolean(store_col_int64(st, 5) != 0));
 	json_object_set_new(p->data, "service_emails_permission",
 	    json_boolean(store_col_int64(st, 6) != 0));
 	if ((rc = seal_key_load(tx, p->user_id, key)) == ERR_NOT_FOUND) {
 		store_finalize(st);
-		p->gone = 1;		/* key destroyed */
+		p->gone = 1; /* key destroyed */
 		return (OK);
 	}
 	if (rc == OK) {
 		b = store_col_blob(st, 0, &n);
-		rc = seal_open_field(key, "users", "email", p->user_id, b, n,
-		    &p->email);
+		rc = seal_open_field(
+		    key, "users", "email", p->user_id, b, n, &p->email);
 	}
 	if (rc == OK && !store_col_is_null(st, 1)) {
 		b = store_col_blob(st, 1, &n);
 		if (seal_open_field(key, "users", "first_name", p->user_id, b,
-		    n, &p->nickname) != OK)
+			n, &p->nickname) != OK)
 			p->nickname = NULL;
 	}
 	store_finalize(st);
@@ -1062,8 +1109,8 @@ profile_user(struct tx *tx, struct profile *p)
 	if (p->nickname == NULL || p->nickname[0] == '\0') {
 		free(p->nickname);
 		at = strchr(p->email, '@');
-		p->nickname = strndup(p->email, at != NULL ?
-		    (size_t)(at - p->email) : strlen(p->email));
+		p->nickname = strndup(p->email,
+		    at != NULL ? (size_t)(at - p->email) : strlen(p->email));
 		if (p->nickname == NULL)
 			return (ERR_NOMEM);
 	}
@@ -1074,16 +1121,17 @@ profile_user(struct tx *tx, struct profile *p)
 static int
 profile_accesses(struct tx *tx, struct profile *p)
 {
-	struct stmt	*st;
-	struct buf	 names;
-	const char	*name, *last = NULL;
-	char		*lastcopy = NULL;
-	int64_t		 remaining = 0, redeemed = 0;
-	size_t		 before;
-	int		 rc, chat = 0, therapy = 0;
+	struct stmt *st;
+	struct buf   names;
+	const char  *name, *last = NULL;
+	char	    *lastcopy = NULL;
+	int64_t	     remaining = 0, redeemed = 0;
+	size_t	     before;
+	int	     rc, chat = 0, therapy = 0;
 
 	buf_init(&names, CHAT_PARTNERS_MAX);
-	st = store_prepare(tx, "SELECT p.name, a.feature_live_chat, "
+	st = store_prepare(tx,
+	    "SELECT p.name, a.feature_live_chat, "
 	    "a.feature_therapy, a.therapy_sessions_remaining, "
 	    "a.therapy_sessions_redeemed FROM partner_access a JOIN partners p "
 	    "ON p.id = a.partner_id WHERE a.user_id = ? AND a.is_active = 1 "
@@ -1112,12 +1160,12 @@ profile_accesses(struct tx *tx, struct profile *p)
 	store_finalize(st);
 	free(lastcopy);
 	if (rc == STORE_DONE) {
-		json_object_set_new(p->data, "partners", json_string(
-		    names.data != NULL ? names.data : ""));
-		json_object_set_new(p->data, "feature_live_chat",
-		    json_boolean(chat));
-		json_object_set_new(p->data, "feature_therapy",
-		    json_boolean(therapy));
+		json_object_set_new(p->data, "partners",
+		    json_string(names.data != NULL ? names.data : ""));
+		json_object_set_new(
+		    p->data, "feature_live_chat", json_boolean(chat));
+		json_object_set_new(
+		    p->data, "feature_therapy", json_boolean(therapy));
 		json_object_set_new(p->data, "therapy_sessions_remaining",
 		    json_integer(remaining));
 		json_object_set_new(p->data, "therapy_sessions_redeemed",
@@ -1136,10 +1184,10 @@ profile_accesses(struct tx *tx, struct profile *p)
 static void
 course_key(const char *slug, const char *id, char *out, size_t n)
 {
-	const size_t	 prefix = sizeof(CHAT_COURSE_PREFIX) - 1;
-	const char	*s, *end;
-	size_t		 len, max;
-	int		 under = 0;
+	const size_t prefix = sizeof(CHAT_COURSE_PREFIX) - 1;
+	const char  *s, *end;
+	size_t	     len, max;
+	int	     under = 0;
 
 	/* n is at least CHAT_KEY_LEN: room for the prefix and a slug. */
 	max = n - 1 < prefix + CHAT_SLUG_MAX ? n - 1 : prefix + CHAT_SLUG_MAX;
@@ -1169,22 +1217,24 @@ course_key(const char *slug, const char *id, char *out, size_t n)
 static int
 profile_courses(struct tx *tx, struct profile *p)
 {
-	struct stmt	*st;
-	char		 key[CHAT_KEY_LEN];
-	int		 rc;
+	struct stmt *st;
+	char	     key[CHAT_KEY_LEN];
+	int	     rc;
 
-	st = store_prepare(tx, "SELECT c.slug, c.id, e.completed FROM "
+	st = store_prepare(tx,
+	    "SELECT c.slug, c.id, e.completed FROM "
 	    "course_enrolments e JOIN courses c ON c.id = e.course_id WHERE "
 	    "e.user_id = ? AND c.status <> 'deleted' ORDER BY c.slug, c.id");
 	store_bind_text(st, 1, p->user_id);
 	while ((rc = store_step(st)) == STORE_ROW) {
-		course_key(store_col_text(st, 0) != NULL ?
-		    store_col_text(st, 0) : "", store_col_text(st, 1), key,
-		    sizeof(key));
+		course_key(
+		    store_col_text(st, 0) != NULL ? store_col_text(st, 0) : "",
+		    store_col_text(st, 1), key, sizeof(key));
 		if (json_object_get(p->data, key) == NULL)
-			json_object_set_new(p->data, key, json_string(
-			    store_col_int64(st, 2) != 0 ? "Completed" :
-			    "Started"));
+			json_object_set_new(p->data, key,
+			    json_string(store_col_int64(st, 2) != 0
+				    ? "Completed"
+				    : "Started"));
 	}
 	store_finalize(st);
 	return (rc == STORE_DONE ? OK : rc);
@@ -1197,17 +1247,19 @@ profile_courses(struct tx *tx, struct profile *p)
 static int
 profile_bookings(struct tx *tx, struct profile *p)
 {
-	struct stmt	*st;
-	int		 rc;
+	struct stmt *st;
+	int	     rc;
 
-	st = store_prepare(tx, store_tx_dialect(tx) == STORE_POSTGRES ?
-	    "SELECT count(*) FROM information_schema.columns WHERE "
-	    "table_schema = current_schema() AND table_name = "
-	    "'therapy_bookings' AND column_name IN ('user_id', "
-	    "'start_date_time', 'cancelled_at', 'completed_at')" :
-	    "SELECT count(*) FROM pragma_table_info('therapy_bookings') "
-	    "WHERE name IN ('user_id', 'start_date_time', 'cancelled_at', "
-	    "'completed_at')");
+	st = store_prepare(tx,
+	    store_tx_dialect(tx) == STORE_POSTGRES
+		? "SELECT count(*) FROM information_schema.columns WHERE "
+		  "table_schema = current_schema() AND table_name = "
+		  "'therapy_bookings' AND column_name IN ('user_id', "
+		  "'start_date_time', 'cancelled_at', 'completed_at')"
+		: "SELECT count(*) FROM pragma_table_info('therapy_bookings') "
+		  "WHERE name IN ('user_id', 'start_date_time', "
+		  "'cancelled_at', "
+		  "'completed_at')");
 	if ((rc = store_step(st)) == STORE_ROW)
 		p->bookings = store_col_int64(st, 0) == 4;
 	store_finalize(st);
@@ -1215,18 +1267,19 @@ profile_bookings(struct tx *tx, struct profile *p)
 		return (rc == STORE_DONE ? ERR_DB : rc);
 	if (!p->bookings)
 		return (OK);
-	st = store_prepare(tx, "SELECT min(start_date_time), "
+	st = store_prepare(tx,
+	    "SELECT min(start_date_time), "
 	    "min(CASE WHEN completed_at IS NULL THEN start_date_time END), "
 	    "max(CASE WHEN completed_at IS NOT NULL THEN start_date_time END) "
 	    "FROM therapy_bookings WHERE user_id = ? AND cancelled_at IS NULL");
 	store_bind_text(st, 1, p->user_id);
 	if ((rc = store_step(st)) == STORE_ROW) {
-		json_object_set_new(p->data, "therapy_session_first_at",
-		    iso_or_empty(st, 0));
-		json_object_set_new(p->data, "therapy_session_next_at",
-		    iso_or_empty(st, 1));
-		json_object_set_new(p->data, "therapy_session_last_at",
-		    iso_or_empty(st, 2));
+		json_object_set_new(
+		    p->data, "therapy_session_first_at", iso_or_empty(st, 0));
+		json_object_set_new(
+		    p->data, "therapy_session_next_at", iso_or_empty(st, 1));
+		json_object_set_new(
+		    p->data, "therapy_session_last_at", iso_or_empty(st, 2));
 		rc = OK;
 	} else if (rc == STORE_DONE)
 		rc = ERR_DB;
@@ -1238,23 +1291,23 @@ profile_bookings(struct tx *tx, struct profile *p)
 static void
 profile_digest(const struct profile *p, char out[DIGEST_LEN])
 {
-	unsigned char	 h[32];
+	unsigned char		 h[32];
 	crypto_generichash_state s;
-	char		*text;
+	char			*text;
 
 	text = json_dumps(p->data, JSON_COMPACT | JSON_SORT_KEYS);
-	crypto_generichash_init(&s, keyring_key(KEY_INDEX), SEAL_KEY_LEN,
-	    sizeof(h));
-	crypto_generichash_update(&s, (const unsigned char *)"chat_profile\n",
-	    13);
-	crypto_generichash_update(&s, (const unsigned char *)p->email,
-	    strlen(p->email) + 1);
+	crypto_generichash_init(
+	    &s, keyring_key(KEY_INDEX), SEAL_KEY_LEN, sizeof(h));
+	crypto_generichash_update(
+	    &s, (const unsigned char *)"chat_profile\n", 13);
+	crypto_generichash_update(
+	    &s, (const unsigned char *)p->email, strlen(p->email) + 1);
 	if (text != NULL)
-		crypto_generichash_update(&s, (const unsigned char *)text,
-		    strlen(text));
+		crypto_generichash_update(
+		    &s, (const unsigned char *)text, strlen(text));
 	crypto_generichash_final(&s, h, sizeof(h));
 	if (text == NULL)
-		randombytes_buf(h, sizeof(h));	/* out of memory: never equal */
+		randombytes_buf(h, sizeof(h)); /* out of memory: never equal */
 	hex_encode(h, sizeof(h), out);
 	free(text);
 }
@@ -1264,9 +1317,9 @@ profile_digest(const struct profile *p, char out[DIGEST_LEN])
 static int
 chat_push(const struct profile *p, char *err, int *give_up)
 {
-	json_t	*doc;
-	char	*data = NULL, *person = NULL;
-	int	 rc = ERR_NOMEM;
+	json_t *doc;
+	char   *data = NULL, *person = NULL;
+	int	rc = ERR_NOMEM;
 
 	doc = json_pack("{s:O}", "data", p->data);
 	if (doc == NULL ||
@@ -1274,8 +1327,8 @@ chat_push(const struct profile *p, char *err, int *give_up)
 		goto nomem;
 	json_decref(doc);
 	doc = NULL;
-	rc = chat_request(CHAT_SYNC_KIND, "PUT", "people/data/", p->email,
-	    data, err, give_up);
+	rc = chat_request(CHAT_SYNC_KIND, "PUT", "people/data/", p->email, data,
+	    err, give_up);
 	if (rc != ERR_NOT_FOUND)
 		goto out;
 	/* No such person yet: make the profile, then send the data again. */
@@ -1284,16 +1337,17 @@ chat_push(const struct profile *p, char *err, int *give_up)
 	if (doc == NULL ||
 	    (person = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
 		goto nomem;
-	json_decref(doc);	/* it holds the email too */
+	json_decref(doc); /* it holds the email too */
 	doc = NULL;
 	rc = chat_request(CHAT_SYNC_KIND, "POST", "people/profile", NULL,
 	    person, err, give_up);
-	if (rc != OK && rc != ERR_CONFLICT)	/* 409: made meanwhile */
+	if (rc != OK && rc != ERR_CONFLICT) /* 409: made meanwhile */
 		goto out;
-	if ((rc = chat_request(CHAT_SYNC_KIND, "PUT", "people/data/",
-	    p->email, data, err, give_up)) == ERR_NOT_FOUND) {
+	if ((rc = chat_request(CHAT_SYNC_KIND, "PUT", "people/data/", p->email,
+		 data, err, give_up)) == ERR_NOT_FOUND) {
 		*give_up = 1;
-		snprintf(err, JOB_ERR_LEN, "%s: the chat provider made the "
+		snprintf(err, JOB_ERR_LEN,
+		    "%s: the chat provider made the "
 		    "profile but still has no such person (HTTP 404)",
 		    CHAT_SYNC_KIND);
 	}
@@ -1316,7 +1370,7 @@ out:
 static size_t
 chat_write(char *data, size_t size, size_t n, void *arg)
 {
-	struct buf	*b = arg;
+	struct buf *b = arg;
 
 	if (buf_append(b, data, size * n) != OK)
 		return (0);
@@ -1327,8 +1381,8 @@ chat_write(char *data, size_t size, size_t n, void *arg)
 static void
 chat_reason(const struct buf *b, char *out, size_t n)
 {
-	json_t		*doc;
-	const char	*r, *s;
+	json_t	   *doc;
+	const char *r, *s;
 
 	out[0] = '\0';
 	if (b->len == 0 || (doc = json_loadb(b->data, b->len, 0, NULL)) == NULL)
@@ -1350,18 +1404,18 @@ chat_reason(const struct buf *b, char *out, size_t n)
  * was not there (404); else as chat_request (a 409 gives up).
  */
 static int
-chat_forget(const char *kind, const char *people_id, char *err,
-    int *give_up)
+chat_forget(const char *kind, const char *people_id, char *err, int *give_up)
 {
-	int	 rc;
+	int rc;
 
-	rc = chat_request(kind, "DELETE", "people/profile/", people_id, NULL,
-	    err, give_up);
+	rc = chat_request(
+	    kind, "DELETE", "people/profile/", people_id, NULL, err, give_up);
 	if (rc == ERR_NOT_FOUND)
 		return (OK);
 	if (rc == ERR_CONFLICT) {
 		*give_up = 1;
-		snprintf(err, JOB_ERR_LEN, "%s: DELETE people/profile/: the "
+		snprintf(err, JOB_ERR_LEN,
+		    "%s: DELETE people/profile/: the "
 		    "chat provider refused it with HTTP 409; not retried",
 		    kind);
 	}
@@ -1384,31 +1438,32 @@ chat_request(const char *kind, const char *method, const char *path,
 		"Accept: application/json",
 		"X-Crisp-Tier: plugin",
 	};
-	CURL			*c = NULL;
-	CURLcode		 cc;
-	struct curl_slist	*hdrs = NULL, *h;
-	struct buf		 b;
-	const char		*base = config.chat_sync_url;
-	char			*site = NULL, *pid = NULL, *url = NULL;
-	char			 reason[CHAT_REASON_MAX + 1];
-	size_t			 blen = strlen(base), ulen, i;
-	long			 code = 0;
-	int			 rc = ERR_NOMEM;
+	CURL		  *c = NULL;
+	CURLcode	   cc;
+	struct curl_slist *hdrs = NULL, *h;
+	struct buf	   b;
+	const char	  *base = config.chat_sync_url;
+	char		  *site = NULL, *pid = NULL, *url = NULL;
+	char		   reason[CHAT_REASON_MAX + 1];
+	size_t		   blen = strlen(base), ulen, i;
+	long		   code = 0;
+	int		   rc = ERR_NOMEM;
 
 	buf_init(&b, CHAT_RESPONSE_MAX);
 	while (blen > 0 && base[blen - 1] == '/')
 		blen--;
 	if ((c = curl_easy_init()) == NULL ||
 	    (site = curl_easy_escape(c, config.chat_sync_website_id, 0)) ==
-	    NULL || (people_id != NULL &&
-	    (pid = curl_easy_escape(c, people_id, 0)) == NULL))
+		NULL ||
+	    (people_id != NULL &&
+		(pid = curl_easy_escape(c, people_id, 0)) == NULL))
 		goto nomem;
-	ulen = blen + strlen(site) + strlen(path) + (pid != NULL ?
-	    strlen(pid) : 0) + 16;
+	ulen = blen + strlen(site) + strlen(path) +
+	    (pid != NULL ? strlen(pid) : 0) + 16;
 	if ((url = malloc(ulen)) == NULL)
 		goto nomem;
-	snprintf(url, ulen, "%.*s/website/%s/%s%s", (int)blen, base, site,
-	    path, pid != NULL ? pid : "");
+	snprintf(url, ulen, "%.*s/website/%s/%s%s", (int)blen, base, site, path,
+	    pid != NULL ? pid : "");
 	for (i = 0; i < NELEM(headers); i++) {
 		if ((h = curl_slist_append(hdrs, headers[i])) == NULL)
 			goto nomem;
@@ -1426,12 +1481,12 @@ chat_request(const char *kind, const char *method, const char *path,
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "carebase");
 	if (config.chat_sync_identifier[0] != '\0') {
 		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		curl_easy_setopt(c, CURLOPT_USERNAME,
-		    config.chat_sync_identifier);
+		curl_easy_setopt(
+		    c, CURLOPT_USERNAME, config.chat_sync_identifier);
 		curl_easy_setopt(c, CURLOPT_PASSWORD, config.chat_sync_key);
 	}
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT,
-	    (long)config.chat_sync_timeout_s);
+	curl_easy_setopt(
+	    c, CURLOPT_CONNECTTIMEOUT, (long)config.chat_sync_timeout_s);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)config.chat_sync_timeout_s);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, chat_write);
@@ -1441,17 +1496,20 @@ chat_request(const char *kind, const char *method, const char *path,
 	chat_reason(&b, reason, sizeof(reason));
 	rc = ERR_UNAVAILABLE;
 	if (cc == CURLE_WRITE_ERROR)
-		snprintf(err, JOB_ERR_LEN, "%s: %s %s: the chat provider's "
-		    "answer is over %d bytes", kind, method, path,
-		    CHAT_RESPONSE_MAX);
+		snprintf(err, JOB_ERR_LEN,
+		    "%s: %s %s: the chat provider's "
+		    "answer is over %d bytes",
+		    kind, method, path, CHAT_RESPONSE_MAX);
 	else if (cc == CURLE_OPERATION_TIMEDOUT)
-		snprintf(err, JOB_ERR_LEN, "%s: %s %s: the chat provider did "
-		    "not answer within %llds", kind, method, path,
-		    (long long)config.chat_sync_timeout_s);
+		snprintf(err, JOB_ERR_LEN,
+		    "%s: %s %s: the chat provider did "
+		    "not answer within %llds",
+		    kind, method, path, (long long)config.chat_sync_timeout_s);
 	else if (cc != CURLE_OK)
-		snprintf(err, JOB_ERR_LEN, "%s: %s %s: the chat provider could "
-		    "not be reached: %s", kind, method, path,
-		    curl_easy_strerror(cc));
+		snprintf(err, JOB_ERR_LEN,
+		    "%s: %s %s: the chat provider could "
+		    "not be reached: %s",
+		    kind, method, path, curl_easy_strerror(cc));
 	else if (code >= 200 && code <= 299)
 		rc = OK;
 	else if (code == 404)
@@ -1459,25 +1517,29 @@ chat_request(const char *kind, const char *method, const char *path,
 	else if (code == 409)
 		rc = ERR_CONFLICT;
 	else if (code == 408 || code == 429 || code >= 500)
-		snprintf(err, JOB_ERR_LEN, "%s: %s %s: the chat provider "
-		    "answered HTTP %ld%s%s", kind, method, path, code,
+		snprintf(err, JOB_ERR_LEN,
+		    "%s: %s %s: the chat provider "
+		    "answered HTTP %ld%s%s",
+		    kind, method, path, code,
 		    reason[0] != '\0' ? ", reason " : "", reason);
 	else {
 		rc = ERR_FORBIDDEN;
 		*give_up = 1;
-		snprintf(err, JOB_ERR_LEN, "%s: %s %s: the chat provider "
+		snprintf(err, JOB_ERR_LEN,
+		    "%s: %s %s: the chat provider "
 		    "refused it with HTTP %ld%s%s; not retried%s",
 		    kind, method, path, code,
 		    reason[0] != '\0' ? ", reason " : "", reason,
 		    code == 401 || code == 403 ? " (check chat_sync_identifier "
-		    "and chat_sync_key)" : "");
+						 "and chat_sync_key)"
+					       : "");
 	}
 	goto out;
 nomem:
 	snprintf(err, JOB_ERR_LEN, "%s: out of memory", kind);
 out:
 	if (url != NULL) {
-		sodium_memzero(url, strlen(url));	/* holds the email */
+		sodium_memzero(url, strlen(url)); /* holds the email */
 		free(url);
 	}
 	if (pid != NULL) {
@@ -1500,12 +1562,11 @@ out:
  * request (*held set, logged).
  */
 static int
-chat_forget_unless_held(struct store *db, const char *kind,
-    const char *user_id, const char *people_id, char *err, int *give_up,
-    int *held)
+chat_forget_unless_held(struct store *db, const char *kind, const char *user_id,
+    const char *people_id, char *err, int *give_up, int *held)
 {
-	struct held	 h;
-	int		 rc;
+	struct held h;
+	int	    rc;
 
 	*held = 0;
 	memset(&h, 0, sizeof(h));
@@ -1514,14 +1575,17 @@ chat_forget_unless_held(struct store *db, const char *kind,
 	rc = store_run(db, STORE_TX_READ, chat_address_held_tx, &h);
 	sodium_memzero(h.index, sizeof(h.index));
 	if (rc != OK) {
-		snprintf(err, JOB_ERR_LEN, "%s: the address's holder could "
-		    "not be read: %s", kind, err_code(rc));
+		snprintf(err, JOB_ERR_LEN,
+		    "%s: the address's holder could "
+		    "not be read: %s",
+		    kind, err_code(rc));
 		return (rc);
 	}
 	if (h.held) {
 		*held = 1;
 		log_info("event=chat_forget user=%s status=kept "
-		    "reason=address_taken", user_id);
+			 "reason=address_taken",
+		    user_id);
 		return (OK);
 	}
 	return (chat_forget(kind, people_id, err, give_up));
@@ -1531,19 +1595,21 @@ chat_forget_unless_held(struct store *db, const char *kind,
 static int
 chat_address_held_tx(struct tx *tx, void *arg)
 {
-	struct held	*h = arg;
-	struct stmt	*st;
-	int		 rc;
+	struct held *h = arg;
+	struct stmt *st;
+	int	     rc;
 
-	st = store_prepare(tx, "SELECT 1 FROM users WHERE email_index = ? "
+	st = store_prepare(tx,
+	    "SELECT 1 FROM users WHERE email_index = ? "
 	    "AND id <> ? AND email IS NOT NULL");
 	store_bind_text(st, 1, h->index);
 	store_bind_text(st, 2, h->user_id);
 	rc = store_step(st);
 	h->held = rc == STORE_ROW;
 	store_finalize(st);
-	return (rc == STORE_ROW || rc == STORE_DONE ? OK : rc == ERR_BUSY ?
-	    ERR_BUSY : ERR_DB);
+	return (rc == STORE_ROW || rc == STORE_DONE ? OK
+		: rc == ERR_BUSY		    ? ERR_BUSY
+						    : ERR_DB);
 }
 
 /*
@@ -1551,33 +1617,32 @@ chat_address_held_tx(struct tx *tx, void *arg)
  * the user id and the address sealed under the system key (base64url).
  */
 static int
-chat_forget_enqueue(struct tx *tx, const char *user_id,
-    const char *people_id)
+chat_forget_enqueue(struct tx *tx, const char *user_id, const char *people_id)
 {
-	json_t		*doc = NULL;
-	unsigned char	*sealed = NULL;
-	size_t		 n = 0, blen;
-	char		 ad[sizeof(CHAT_FORGET_AD) + UUID_STR_LEN];
-	char		*b64 = NULL, *payload = NULL;
-	int		 rc = ERR_NOMEM;
+	json_t	      *doc = NULL;
+	unsigned char *sealed = NULL;
+	size_t	       n = 0, blen;
+	char	       ad[sizeof(CHAT_FORGET_AD) + UUID_STR_LEN];
+	char	      *b64 = NULL, *payload = NULL;
+	int	       rc = ERR_NOMEM;
 
 	snprintf(ad, sizeof(ad), "%s%s", CHAT_FORGET_AD, user_id);
-	if ((rc = keyring_seal_text(KEY_SYSTEM, ad, people_id, &sealed,
-	    &n)) != OK)
+	if ((rc = keyring_seal_text(KEY_SYSTEM, ad, people_id, &sealed, &n)) !=
+	    OK)
 		goto out;
 	rc = ERR_NOMEM;
-	blen = sodium_base64_ENCODED_LEN(n,
-	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	blen = sodium_base64_ENCODED_LEN(
+	    n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	if ((b64 = malloc(blen)) == NULL)
 		goto out;
-	sodium_bin2base64(b64, blen, sealed, n,
-	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	if ((doc = json_pack("{s:s,s:s}", "user_id", user_id, "people_id",
-	    b64)) == NULL ||
+	sodium_bin2base64(
+	    b64, blen, sealed, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	if ((doc = json_pack(
+		 "{s:s,s:s}", "user_id", user_id, "people_id", b64)) == NULL ||
 	    (payload = json_dumps(doc, JSON_COMPACT)) == NULL)
 		goto out;
-	rc = jobs_enqueue(tx, CHAT_FORGET_KIND, payload, CHAT_SYNC_QUEUE, 0,
-	    NULL);
+	rc = jobs_enqueue(
+	    tx, CHAT_FORGET_KIND, payload, CHAT_SYNC_QUEUE, 0, NULL);
 out:
 	json_decref(doc);
 	free(payload);
@@ -1590,21 +1655,22 @@ out:
 static int
 chatforget_run(struct store *db, const struct job *job, char *err)
 {
-	unsigned char	 sealed[CHAT_PEOPLE_ID_MAX + SEAL_OVERHEAD];
-	json_t		*pl;
-	json_error_t	 jerr;
-	const char	*user_id = NULL, *b64 = NULL;
-	char		 ad[sizeof(CHAT_FORGET_AD) + UUID_STR_LEN];
-	char		*people_id = NULL;
-	size_t		 n = 0;
-	int		 rc, give_up = 0, held = 0;
+	unsigned char sealed[CHAT_PEOPLE_ID_MAX + SEAL_OVERHEAD];
+	json_t	     *pl;
+	json_error_t  jerr;
+	const char   *user_id = NULL, *b64 = NULL;
+	char	      ad[sizeof(CHAT_FORGET_AD) + UUID_STR_LEN];
+	char	     *people_id = NULL;
+	size_t	      n = 0;
+	int	      rc, give_up = 0, held = 0;
 
 	rc = ERR_INVALID;
 	if ((pl = json_loads(job->payload, 0, &jerr)) != NULL &&
-	    json_unpack(pl, "{s:s,s:s}", "user_id", &user_id, "people_id",
-	    &b64) == 0 && uuid_valid(user_id) &&
+	    json_unpack(
+		pl, "{s:s,s:s}", "user_id", &user_id, "people_id", &b64) == 0 &&
+	    uuid_valid(user_id) &&
 	    sodium_base642bin(sealed, sizeof(sealed), b64, strlen(b64), NULL,
-	    &n, NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0) {
+		&n, NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0) {
 		snprintf(ad, sizeof(ad), "%s%s", CHAT_FORGET_AD, user_id);
 		rc = keyring_open_text(KEY_SYSTEM, ad, sealed, n, &people_id);
 	}
@@ -1616,15 +1682,18 @@ chatforget_run(struct store *db, const struct job *job, char *err)
 		goto out;
 	}
 	if (!chatsync_enabled()) {
-		snprintf(err, JOB_ERR_LEN, "%s: chat_sync_url is empty, so "
+		snprintf(err, JOB_ERR_LEN,
+		    "%s: chat_sync_url is empty, so "
 		    "the profile could not be deleted; set it and run "
-		    "carebase jobs retry", CHAT_FORGET_KIND);
+		    "carebase jobs retry",
+		    CHAT_FORGET_KIND);
 		rc = ERR_UNAVAILABLE;
 		give_up = 1;
 		goto out;
 	}
 	if ((rc = chat_forget_unless_held(db, CHAT_FORGET_KIND, user_id,
-	    people_id, err, &give_up, &held)) == OK && !held)
+		 people_id, err, &give_up, &held)) == OK &&
+	    !held)
 		log_info("event=chat_forget user=%s status=deleted", user_id);
 out:
 	if (give_up && job->give_up != NULL)
@@ -1645,32 +1714,38 @@ out:
 static int
 gdpr_export(struct tx *tx, const char *user_id, json_t *rows)
 {
-	struct stmt	*st;
-	unsigned char	 key[SEAL_KEY_LEN];
-	char		 iso[ISO_TIME_LEN], *pushed = NULL, *pending = NULL;
-	int		 rc, have_key;
+	struct stmt  *st;
+	unsigned char key[SEAL_KEY_LEN];
+	char	      iso[ISO_TIME_LEN], *pushed = NULL, *pending = NULL;
+	int	      rc, have_key;
 
-	if ((rc = seal_key_load(tx, user_id, key)) != OK &&
-	    rc != ERR_NOT_FOUND)
+	if ((rc = seal_key_load(tx, user_id, key)) != OK && rc != ERR_NOT_FOUND)
 		return (rc);
 	have_key = rc == OK;
-	st = store_prepare(tx, "SELECT pushed_at, pushed_identity, "
+	st = store_prepare(tx,
+	    "SELECT pushed_at, pushed_identity, "
 	    "pending_identity FROM chat_profile_sync WHERE user_id = ?");
 	store_bind_text(st, 1, user_id);
 	if ((rc = store_step(st)) == STORE_ROW) {
-		if (have_key && (identity_open(key, user_id, st, 1,
-		    &pushed) != OK || identity_open(key, user_id, st, 2,
-		    &pending) != OK))
+		if (have_key &&
+		    (identity_open(key, user_id, st, 1, &pushed) != OK ||
+			identity_open(key, user_id, st, 2, &pending) != OK))
 			rc = ERR_INVALID;
 		else
-			json_array_append_new(rows, json_pack("{s:s,s:o,s:o,"
-			    "s:o}", "provider", "chat", "pushed_at",
-			    store_col_is_null(st, 0) ? json_null() :
-			    json_string(time_format_iso(store_col_int64(st, 0),
-			    iso)), "pushed_as", pushed != NULL ?
-			    json_string(pushed) : json_null(), "pending_as",
-			    pending != NULL ? json_string(pending) :
-			    json_null()));
+			json_array_append_new(rows,
+			    json_pack("{s:s,s:o,s:o,"
+				      "s:o}",
+				"provider", "chat", "pushed_at",
+				store_col_is_null(st, 0)
+				    ? json_null()
+				    : json_string(time_format_iso(
+					  store_col_int64(st, 0), iso)),
+				"pushed_as",
+				pushed != NULL ? json_string(pushed)
+					       : json_null(),
+				"pending_as",
+				pending != NULL ? json_string(pending)
+						: json_null()));
 	}
 	store_finalize(st);
 	sodium_memzero(key, sizeof(key));
@@ -1691,15 +1766,16 @@ gdpr_export(struct tx *tx, const char *user_id, json_t *rows)
 static int
 gdpr_erase(struct tx *tx, const char *user_id)
 {
-	struct stmt	*st;
-	unsigned char	 key[SEAL_KEY_LEN];
-	unsigned char	*blob[2] = { NULL, NULL };
-	const void	*b;
-	char		*id[2] = { NULL, NULL };
-	size_t		 len[2] = { 0, 0 }, n = 0, i;
-	int		 rc, have_key = 0, legacy = 0, found = 0;
+	struct stmt   *st;
+	unsigned char  key[SEAL_KEY_LEN];
+	unsigned char *blob[2] = { NULL, NULL };
+	const void    *b;
+	char	      *id[2] = { NULL, NULL };
+	size_t	       len[2] = { 0, 0 }, n = 0, i;
+	int	       rc, have_key = 0, legacy = 0, found = 0;
 
-	st = store_prepare(tx, "DELETE FROM chat_profile_sync WHERE "
+	st = store_prepare(tx,
+	    "DELETE FROM chat_profile_sync WHERE "
 	    "user_id = ? RETURNING pushed_identity, pending_identity, "
 	    "pushed_at");
 	store_bind_text(st, 1, user_id);
@@ -1732,7 +1808,8 @@ gdpr_erase(struct tx *tx, const char *user_id)
 	    rc == ERR_INVALID) {
 		if (rc == ERR_INVALID)
 			log_warn("event=chat_forget user=%s status=unreadable "
-			    "detail=\"the data key does not open\"", user_id);
+				 "detail=\"the data key does not open\"",
+			    user_id);
 		rc = OK;
 		goto out;
 	}
@@ -1740,8 +1817,9 @@ gdpr_erase(struct tx *tx, const char *user_id)
 		goto out;
 	have_key = 1;
 	for (i = 0; i < NELEM(blob); i++)
-		if (blob[i] != NULL && seal_open_field(key, "chat_profile_sync",
-		    "identity", user_id, blob[i], len[i], &id[i]) != OK) {
+		if (blob[i] != NULL &&
+		    seal_open_field(key, "chat_profile_sync", "identity",
+			user_id, blob[i], len[i], &id[i]) != OK) {
 			id[i] = NULL;
 			log_warn("event=chat_forget user=%s status=unreadable",
 			    user_id);
@@ -1749,13 +1827,14 @@ gdpr_erase(struct tx *tx, const char *user_id)
 	if (legacy && id[0] == NULL) {
 		/* Pushed before migration 0013 and not sealed since: under
 		 * the current address. */
-		st = store_prepare(tx, "SELECT email FROM users WHERE id = ? "
+		st = store_prepare(tx,
+		    "SELECT email FROM users WHERE id = ? "
 		    "AND email IS NOT NULL");
 		store_bind_text(st, 1, user_id);
 		if ((rc = store_step(st)) == STORE_ROW) {
 			b = store_col_blob(st, 0, &n);
 			if (seal_open_field(key, "users", "email", user_id, b,
-			    n, &id[0]) != OK)
+				n, &id[0]) != OK)
 				id[0] = NULL;
 		}
 		store_finalize(st);
@@ -1766,8 +1845,8 @@ gdpr_erase(struct tx *tx, const char *user_id)
 		rc = OK;
 	}
 	for (i = 0; i < NELEM(id) && rc == OK; i++)
-		if (id[i] != NULL && (i == 0 || id[0] == NULL ||
-		    strcmp(id[i], id[0]) != 0))
+		if (id[i] != NULL &&
+		    (i == 0 || id[0] == NULL || strcmp(id[i], id[0]) != 0))
 			rc = chat_forget_enqueue(tx, user_id, id[i]);
 out:
 	if (have_key)

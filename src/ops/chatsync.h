@@ -18,7 +18,7 @@
 struct module;
 struct tx;
 
-extern const struct module	chatsync_module;
+extern const struct module chatsync_module;
 
 /*
  * Something in user_id's profile changed inside tx: make sure one
@@ -27,10 +27,10 @@ extern const struct module	chatsync_module;
  * push). Call it last in the transaction: it takes the user's sync row
  * lock until the commit. user_id NULL is accepted (nothing to do).
  */
-int	 chat_profile_touch(struct tx *, const char *user_id);
+int chat_profile_touch(struct tx *, const char *user_id);
 
 /* The same for every user who holds an access of partner_id (a partner
  * deactivated or renamed), in user id order. */
-int	 chat_profile_touch_partner(struct tx *, const char *partner_id);
+int chat_profile_touch_partner(struct tx *, const char *partner_id);
 
 #endif

@@ -38,67 +38,68 @@
 #include "store/jobs.h"
 #include "store/store.h"
 
-#define HEADER_VALUE_MAX	256	/* bytes of a kept header value */
-#define OUTCOME_LEN		16
+#define HEADER_VALUE_MAX 256 /* bytes of a kept header value */
+#define OUTCOME_LEN	 16
 
 /* The inbox row being written: what inbox_store and inbox_record need. */
 struct inbox_row {
-	char			 id[UUID_STR_LEN];
-	const char		*source;
-	const char		*request_id;
-	const char		*body;
-	size_t			 kept;		/* bytes of body stored */
-	size_t			 received;	/* bytes received */
-	int			 signature_ok;
-	json_t			*headers;	/* borrowed */
-	const char		*outcome;
-	int			 http_status;
-	const char		*error;
-	int			 replay;	/* audit the attempt */
-	const char		*user_id;	/* NULL: none resolved */
-	const char		*email_index;	/* NULL: none named */
+	char	    id[UUID_STR_LEN];
+	const char *source;
+	const char *request_id;
+	const char *body;
+	size_t	    kept;     /* bytes of body stored */
+	size_t	    received; /* bytes received */
+	int	    signature_ok;
+	json_t	   *headers; /* borrowed */
+	const char *outcome;
+	int	    http_status;
+	const char *error;
+	int	    replay;	 /* audit the attempt */
+	const char *user_id;	 /* NULL: none resolved */
+	const char *email_index; /* NULL: none named */
 };
 
 /* One run of a handler's process step, for store_run. */
 struct inbox_run {
-	const struct inbox_source	*src;
-	const char			*id;
-	const char			*body;
-	size_t				 len;
-	json_t				*work;
-	int				 replay;
-	struct inbox_result		*r;
-	char				 email_index[65];	/* from prepare */
+	const struct inbox_source *src;
+	const char		  *id;
+	const char		  *body;
+	size_t			   len;
+	json_t			  *work;
+	int			   replay;
+	struct inbox_result	  *r;
+	char			   email_index[65]; /* from prepare */
 };
 
-static const struct inbox_source	*sources[INBOX_SOURCE_MAX];
-static size_t				 nsources;
+static const struct inbox_source *sources[INBOX_SOURCE_MAX];
+static size_t			  nsources;
 
-static void	 result_reset(struct inbox_result *);
+static void	   result_reset(struct inbox_result *);
 static const char *outcome_of(int);
-static json_t	*headers_kept(struct request *, const struct inbox_source *);
-static int	 store_tx(struct tx *, void *);
-static int	 record_tx(struct tx *, void *);
-static int	 process_tx(struct tx *, void *);
-static int	 inbox_run(struct store *, const struct inbox_source *,
-		    const char *, const char *, size_t, int,
-		    struct inbox_result *, char *);
-static void	 answer(struct request *, const char *, const char *,
-		    struct inbox_result *);
-static int	 load_tx(struct tx *, void *);
-static int	 prune_tx(struct tx *, void *);
-static int	 cli_list(struct store *, int, FILE *);
-static int	 gdpr_export(struct tx *, const char *, json_t *);
-static int	 gdpr_erase(struct tx *, const char *);
+static json_t	  *headers_kept(struct request *, const struct inbox_source *);
+static int	   store_tx(struct tx *, void *);
+static int	   record_tx(struct tx *, void *);
+static int	   process_tx(struct tx *, void *);
+static int  inbox_run(struct store *, const struct inbox_source *, const char *,
+     const char *, size_t, int, struct inbox_result *, char *);
+static void answer(
+    struct request *, const char *, const char *, struct inbox_result *);
+static int load_tx(struct tx *, void *);
+static int prune_tx(struct tx *, void *);
+static int cli_list(struct store *, int, FILE *);
+static int gdpr_export(struct tx *, const char *, json_t *);
+static int gdpr_erase(struct tx *, const char *);
 
 static const struct people_gdpr_hook gdpr_hook = {
-	"webhook_inbox", gdpr_export, gdpr_erase,
+	"webhook_inbox",
+	gdpr_export,
+	gdpr_erase,
 };
 
 int
 inbox_init(void)
 {
-	int	 rc;
+	int rc;
 
 	if ((rc = people_gdpr_register(&gdpr_hook)) != OK && rc != ERR_CONFLICT)
 		return (rc);
@@ -108,7 +109,7 @@ inbox_init(void)
 int
 inbox_register(const struct inbox_source *src)
 {
-	size_t	 i;
+	size_t i;
 
 	if (src == NULL || src->name == NULL || src->process == NULL)
 		return (ERR_CONFIG);
@@ -126,7 +127,7 @@ inbox_register(const struct inbox_source *src)
 const struct inbox_source *
 inbox_source_find(const char *name)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < nsources; i++)
 		if (strcmp(sources[i]->name, name) == 0)
@@ -155,7 +156,7 @@ static json_t *
 headers_kept(struct request *req, const struct inbox_source *src)
 {
 	static const char *const always[] = { "Content-Type", "User-Agent",
-	    NULL };
+		NULL };
 	const char *const	*lists[2] = { always, src->keep_headers };
 	const char		*v;
 	json_t			*h;
@@ -178,13 +179,13 @@ headers_kept(struct request *req, const struct inbox_source *src)
 static int
 store_tx(struct tx *tx, void *arg)
 {
-	struct inbox_row	*w = arg;
-	const unsigned char	*key = keyring_key(KEY_SYSTEM);
-	unsigned char		*sealed;
-	struct stmt		*st;
-	char			 ad[64], *hdrs;
-	int64_t			 now = time_now_ms();
-	int			 rc;
+	struct inbox_row    *w = arg;
+	const unsigned char *key = keyring_key(KEY_SYSTEM);
+	unsigned char	    *sealed;
+	struct stmt	    *st;
+	char		     ad[64], *hdrs;
+	int64_t		     now = time_now_ms();
+	int		     rc;
 
 	if (key == NULL)
 		return (ERR_INTERNAL);
@@ -196,7 +197,8 @@ store_tx(struct tx *tx, void *arg)
 		free(sealed);
 		return (ERR_NOMEM);
 	}
-	st = store_prepare(tx, "INSERT INTO webhook_inbox (id, source, "
+	st = store_prepare(tx,
+	    "INSERT INTO webhook_inbox (id, source, "
 	    "received_at, request_id, headers, body, body_bytes, signature_ok, "
 	    "outcome, http_status, error, processed_at, attempts, created_at, "
 	    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -236,13 +238,14 @@ store_tx(struct tx *tx, void *arg)
 static int
 record_tx(struct tx *tx, void *arg)
 {
-	struct inbox_row	*w = arg;
-	struct stmt		*st;
-	json_t			*changes;
-	int64_t			 now = time_now_ms();
-	int			 rc;
+	struct inbox_row *w = arg;
+	struct stmt	 *st;
+	json_t		 *changes;
+	int64_t		  now = time_now_ms();
+	int		  rc;
 
-	st = store_prepare(tx, "UPDATE webhook_inbox SET outcome = ?, "
+	st = store_prepare(tx,
+	    "UPDATE webhook_inbox SET outcome = ?, "
 	    "http_status = ?, error = ?, processed_at = ?, attempts = attempts "
 	    "+ 1, updated_at = ?, user_id = COALESCE(?, user_id), "
 	    "email_index = CASE WHEN body IS NULL THEN NULL ELSE "
@@ -256,14 +259,15 @@ record_tx(struct tx *tx, void *arg)
 	store_bind_text(st, 7, w->email_index);
 	store_bind_text(st, 8, w->id);
 	rc = store_step(st);
-	rc = rc == STORE_DONE ? (store_changes(st) == 1 ? OK : ERR_NOT_FOUND) :
-	    rc;
+	rc = rc == STORE_DONE ? (store_changes(st) == 1 ? OK : ERR_NOT_FOUND)
+			      : rc;
 	store_finalize(st);
 	if (rc != OK)
 		return (rc);
 	/* A body about a person erased already is not kept a moment more. */
 	if (w->user_id != NULL) {
-		st = store_prepare(tx, "UPDATE webhook_inbox SET body = NULL, "
+		st = store_prepare(tx,
+		    "UPDATE webhook_inbox SET body = NULL, "
 		    "body_erased_at = ?, email_index = NULL WHERE id = ? AND "
 		    "body IS NOT NULL AND user_id IN (SELECT id FROM users "
 		    "WHERE deleted_at IS NOT NULL AND audit_ref IS NULL)");
@@ -278,7 +282,7 @@ record_tx(struct tx *tx, void *arg)
 	if (!w->replay)
 		return (rc);
 	if ((changes = json_pack("{s:s,s:i}", "outcome", w->outcome,
-	    "http_status", w->http_status)) == NULL)
+		 "http_status", w->http_status)) == NULL)
 		return (ERR_NOMEM);
 	rc = audit_append(tx, NULL, NULL, "webhook_inbox.replay",
 	    "webhook_inbox", w->id, changes);
@@ -290,15 +294,15 @@ record_tx(struct tx *tx, void *arg)
 static int
 process_tx(struct tx *tx, void *arg)
 {
-	struct inbox_run	*run = arg;
-	struct inbox_row	 w;
-	int			 rc;
+	struct inbox_run *run = arg;
+	struct inbox_row  w;
+	int		  rc;
 
-	result_reset(run->r);	/* store_run may run this again */
-	strlcpy_cb(run->r->email_index, run->email_index,
-	    sizeof(run->r->email_index));
-	if ((rc = run->src->process(tx, run->body, run->len, run->work,
-	    run->r)) != OK) {
+	result_reset(run->r); /* store_run may run this again */
+	strlcpy_cb(
+	    run->r->email_index, run->email_index, sizeof(run->r->email_index));
+	if ((rc = run->src->process(
+		 tx, run->body, run->len, run->work, run->r)) != OK) {
 		if (run->r->rc == OK)
 			run->r->rc = rc;
 		return (rc);
@@ -309,8 +313,8 @@ process_tx(struct tx *tx, void *arg)
 	w.http_status = 200;
 	w.replay = run->replay;
 	w.user_id = run->r->user_id[0] != '\0' ? run->r->user_id : NULL;
-	w.email_index = run->r->email_index[0] != '\0' ?
-	    run->r->email_index : NULL;
+	w.email_index =
+	    run->r->email_index[0] != '\0' ? run->r->email_index : NULL;
 	return (record_tx(tx, &w));
 }
 
@@ -320,9 +324,9 @@ inbox_run(struct store *db, const struct inbox_source *src, const char *id,
     const char *body, size_t len, int replay, struct inbox_result *r,
     char *outcome)
 {
-	struct inbox_run	 run;
-	struct inbox_row	 w;
-	int			 rc = OK;
+	struct inbox_run run;
+	struct inbox_row w;
+	int		 rc = OK;
 
 	memset(&run, 0, sizeof(run));
 	run.src = src;
@@ -331,21 +335,21 @@ inbox_run(struct store *db, const struct inbox_source *src, const char *id,
 	run.len = len;
 	run.replay = replay;
 	run.r = r;
-	if (src->prepare != NULL && (rc = src->prepare(body, len, &run.work,
-	    r)) != OK && r->rc == OK)
+	if (src->prepare != NULL &&
+	    (rc = src->prepare(body, len, &run.work, r)) != OK && r->rc == OK)
 		r->rc = rc;
 	strlcpy_cb(run.email_index, r->email_index, sizeof(run.email_index));
 	if (rc == OK)
 		rc = store_run(db, STORE_TX_WRITE, process_tx, &run);
 	json_decref(run.work);
 	if (rc != OK) {
-		if (r->rc != rc) {	/* e.g. the commit failed */
+		if (r->rc != rc) { /* e.g. the commit failed */
 			r->rc = rc;
 			r->code[0] = r->error[0] = '\0';
 		}
 		if (r->error[0] == '\0')
-			snprintf(r->error, sizeof(r->error), "%s",
-			    err_title(rc));
+			snprintf(
+			    r->error, sizeof(r->error), "%s", err_title(rc));
 		memset(&w, 0, sizeof(w));
 		strlcpy_cb(w.id, id, sizeof(w.id));
 		w.outcome = outcome_of(rc);
@@ -353,15 +357,17 @@ inbox_run(struct store *db, const struct inbox_source *src, const char *id,
 		w.error = r->error;
 		w.replay = replay;
 		w.user_id = r->user_id[0] != '\0' ? r->user_id : NULL;
-		w.email_index = r->email_index[0] != '\0' ? r->email_index :
-		    NULL;
+		w.email_index =
+		    r->email_index[0] != '\0' ? r->email_index : NULL;
 		if (store_run(db, STORE_TX_WRITE, record_tx, &w) != OK)
 			log_warn("event=inbox_record_failed inbox_id=%s", id);
 	}
 	strlcpy_cb(outcome, outcome_of(rc), OUTCOME_LEN);
 	log_info("event=webhook source=%s inbox_id=%s outcome=%s code=%s",
-	    src->name, id, outcome, rc == OK ? "OK" : r->code[0] ? r->code :
-	    err_code(rc));
+	    src->name, id, outcome,
+	    rc == OK	     ? "OK"
+		: r->code[0] ? r->code
+			     : err_code(rc));
 	return (rc);
 }
 
@@ -369,13 +375,14 @@ static void
 answer(struct request *req, const char *id, const char *outcome,
     struct inbox_result *r)
 {
-	json_t	*extra;
+	json_t *extra;
 
 	/* Problems of class 5xx carry no extra members: the id goes here. */
 	http_header_add(req, "X-Webhook-Inbox-Id", id);
 	if (r->rc == OK) {
-		http_json(req, 200, json_pack("{s:s,s:s,s:O*}", "inbox_id", id,
-		    "outcome", outcome, "result", r->out));
+		http_json(req, 200,
+		    json_pack("{s:s,s:s,s:O*}", "inbox_id", id, "outcome",
+			outcome, "result", r->out));
 		return;
 	}
 	extra = json_pack("{s:s,s:s}", "inbox_id", id, "outcome", outcome);
@@ -388,10 +395,10 @@ answer(struct request *req, const char *id, const char *outcome,
 void
 inbox_receive(struct request *req, const struct inbox_source *src)
 {
-	struct inbox_result	 r;
-	struct inbox_row	 w;
-	char			 outcome[OUTCOME_LEN];
-	int			 rc;
+	struct inbox_result r;
+	struct inbox_row    w;
+	char		    outcome[OUTCOME_LEN];
+	int		    rc;
 
 	memset(&r, 0, sizeof(r));
 	memset(&w, 0, sizeof(w));
@@ -409,9 +416,10 @@ inbox_receive(struct request *req, const struct inbox_source *src)
 		r.rc = rc;
 	if (w.received > (size_t)config.webhook_body_limit) {
 		w.kept = (size_t)config.webhook_body_limit;
-		inbox_fail(&r, ERR_TOO_LARGE, NULL, "The body of %zu bytes is "
-		    "over the %lld-byte limit for webhooks.", w.received,
-		    (long long)config.webhook_body_limit);
+		inbox_fail(&r, ERR_TOO_LARGE, NULL,
+		    "The body of %zu bytes is "
+		    "over the %lld-byte limit for webhooks.",
+		    w.received, (long long)config.webhook_body_limit);
 	}
 	if ((w.headers = headers_kept(req, src)) == NULL) {
 		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
@@ -428,13 +436,15 @@ inbox_receive(struct request *req, const struct inbox_source *src)
 		    OK) {
 			json_decref(w.headers);
 			result_reset(&r);
-			http_problem(req, rc, NULL, "The webhook could not be "
+			http_problem(req, rc, NULL,
+			    "The webhook could not be "
 			    "stored.");
 			return;
 		}
 		log_info("event=webhook source=%s inbox_id=%s outcome=%s "
-		    "code=%s", src->name, w.id, w.outcome, r.code[0] ? r.code :
-		    err_code(r.rc));
+			 "code=%s",
+		    src->name, w.id, w.outcome,
+		    r.code[0] ? r.code : err_code(r.rc));
 		answer(req, w.id, w.outcome, &r);
 		json_decref(w.headers);
 		result_reset(&r);
@@ -455,27 +465,28 @@ inbox_receive(struct request *req, const struct inbox_source *src)
 /* Replay */
 
 struct inbox_load {
-	const char	*id;
-	char		 source[64];
-	char		 outcome[OUTCOME_LEN];
-	int		 signature_ok;
-	int		 erased;	/* the body went with its person */
-	int64_t		 received;
-	unsigned char	*sealed;
-	size_t		 len;
+	const char    *id;
+	char	       source[64];
+	char	       outcome[OUTCOME_LEN];
+	int	       signature_ok;
+	int	       erased; /* the body went with its person */
+	int64_t	       received;
+	unsigned char *sealed;
+	size_t	       len;
 };
 
 static int
 load_tx(struct tx *tx, void *arg)
 {
-	struct inbox_load	*l = arg;
-	struct stmt		*st;
-	const void		*b;
-	int			 rc;
+	struct inbox_load *l = arg;
+	struct stmt	  *st;
+	const void	  *b;
+	int		   rc;
 
 	free(l->sealed);
 	l->sealed = NULL;
-	st = store_prepare(tx, "SELECT source, signature_ok, body_bytes, body, "
+	st = store_prepare(tx,
+	    "SELECT source, signature_ok, body_bytes, body, "
 	    "outcome, body IS NULL FROM webhook_inbox WHERE id = ?");
 	store_bind_text(st, 1, l->id);
 	switch ((rc = store_step(st))) {
@@ -483,8 +494,8 @@ load_tx(struct tx *tx, void *arg)
 		strlcpy_cb(l->source, store_col_text(st, 0), sizeof(l->source));
 		l->signature_ok = store_col_int64(st, 1) != 0;
 		l->received = store_col_int64(st, 2);
-		strlcpy_cb(l->outcome, store_col_text(st, 4),
-		    sizeof(l->outcome));
+		strlcpy_cb(
+		    l->outcome, store_col_text(st, 4), sizeof(l->outcome));
 		l->erased = store_col_int64(st, 5) != 0;
 		l->len = 0;
 		b = l->erased ? NULL : store_col_blob(st, 3, &l->len);
@@ -508,12 +519,12 @@ int
 inbox_replay(struct store *db, const char *id, int force, char *outcome,
     struct inbox_result *r)
 {
-	const struct inbox_source	*src;
-	struct inbox_load		 l;
-	const unsigned char		*key = keyring_key(KEY_SYSTEM);
-	char				 ad[64], *body = NULL;
-	size_t				 len = 0;
-	int				 rc;
+	const struct inbox_source *src;
+	struct inbox_load	   l;
+	const unsigned char	  *key = keyring_key(KEY_SYSTEM);
+	char			   ad[64], *body = NULL;
+	size_t			   len = 0;
+	int			   rc;
 
 	memset(r, 0, sizeof(*r));
 	strlcpy_cb(outcome, "", OUTCOME_LEN);
@@ -523,31 +534,39 @@ inbox_replay(struct store *db, const char *id, int force, char *outcome,
 	l.id = id;
 	if ((rc = store_run(db, STORE_TX_READ, load_tx, &l)) != OK) {
 		free(l.sealed);
-		return (inbox_fail(r, rc, NULL, "%s", rc == ERR_NOT_FOUND ?
-		    "no such webhook" : "the webhook could not be read"));
+		return (inbox_fail(r, rc, NULL, "%s",
+		    rc == ERR_NOT_FOUND ? "no such webhook"
+					: "the webhook could not be read"));
 	}
 	if ((src = inbox_source_find(l.source)) == NULL)
-		rc = inbox_fail(r, ERR_CONFIG, NULL, "no handler for source "
-		    "%s", l.source);
+		rc = inbox_fail(r, ERR_CONFIG, NULL,
+		    "no handler for source "
+		    "%s",
+		    l.source);
 	else if (!l.signature_ok)
-		rc = inbox_fail(r, ERR_FORBIDDEN, NULL, "its signature did not "
+		rc = inbox_fail(r, ERR_FORBIDDEN, NULL,
+		    "its signature did not "
 		    "verify: it is never processed");
 	else if (l.erased)
-		rc = inbox_fail(r, ERR_CONFLICT, NULL, "its body was erased with "
+		rc = inbox_fail(r, ERR_CONFLICT, NULL,
+		    "its body was erased with "
 		    "the person it concerned and cannot be replayed");
 	else if (!force && strcmp(l.outcome, "processed") == 0)
-		rc = inbox_fail(r, ERR_CONFLICT, NULL, "it was processed "
+		rc = inbox_fail(r, ERR_CONFLICT, NULL,
+		    "it was processed "
 		    "already; replay it again with --force");
 	else if (key == NULL || l.len < SEAL_OVERHEAD ||
 	    (int64_t)(l.len - SEAL_OVERHEAD) != l.received)
-		rc = inbox_fail(r, ERR_CONFLICT, NULL, "its body was kept "
+		rc = inbox_fail(r, ERR_CONFLICT, NULL,
+		    "its body was kept "
 		    "truncated (over the size limit) and cannot be replayed");
 	else if ((body = malloc(l.len - SEAL_OVERHEAD + 1)) == NULL)
 		rc = inbox_fail(r, ERR_NOMEM, NULL, "out of memory");
 	else {
 		snprintf(ad, sizeof(ad), "webhook_inbox.body:%s", id);
 		if (crypto_open(key, ad, l.sealed, l.len, body, &len) != OK)
-			rc = inbox_fail(r, ERR_CONFIG, NULL, "the body does not "
+			rc = inbox_fail(r, ERR_CONFIG, NULL,
+			    "the body does not "
 			    "open: another master key?");
 		else {
 			body[len] = '\0';
@@ -565,21 +584,22 @@ inbox_replay(struct store *db, const char *id, int force, char *outcome,
 /* Retention */
 
 struct inbox_prune {
-	int64_t		 before;	/* received_at cut-off, ms */
-	int64_t		 deleted;	/* this batch */
-	int64_t		 failed;
+	int64_t before;	 /* received_at cut-off, ms */
+	int64_t deleted; /* this batch */
+	int64_t failed;
 };
 
 /* One batch: count the failed ones among the oldest, then delete them. */
 static int
 prune_tx(struct tx *tx, void *arg)
 {
-	struct inbox_prune	*p = arg;
-	struct stmt		*st;
-	int			 rc;
+	struct inbox_prune *p = arg;
+	struct stmt	   *st;
+	int		    rc;
 
 	p->deleted = p->failed = 0;
-	st = store_prepare(tx, "SELECT count(*), COALESCE(sum(CASE WHEN "
+	st = store_prepare(tx,
+	    "SELECT count(*), COALESCE(sum(CASE WHEN "
 	    "outcome = 'failed' THEN 1 ELSE 0 END), 0) FROM (SELECT outcome "
 	    "FROM webhook_inbox WHERE received_at < ? ORDER BY received_at "
 	    "LIMIT ?) old");
@@ -590,7 +610,8 @@ prune_tx(struct tx *tx, void *arg)
 	store_finalize(st);
 	if (rc != STORE_ROW)
 		return (rc == STORE_DONE ? ERR_DB : rc);
-	st = store_prepare(tx, "DELETE FROM webhook_inbox WHERE id IN (SELECT "
+	st = store_prepare(tx,
+	    "DELETE FROM webhook_inbox WHERE id IN (SELECT "
 	    "id FROM webhook_inbox WHERE received_at < ? ORDER BY received_at "
 	    "LIMIT ?)");
 	store_bind_int64(st, 1, p->before);
@@ -604,13 +625,13 @@ prune_tx(struct tx *tx, void *arg)
 int
 inbox_prune(struct store *db, int64_t *deleted, int64_t *failed)
 {
-	struct inbox_prune	 p;
-	int64_t			 n = 0, nf = 0;
-	int			 rc;
+	struct inbox_prune p;
+	int64_t		   n = 0, nf = 0;
+	int		   rc;
 
 	memset(&p, 0, sizeof(p));
-	p.before = time_now_ms() - config.webhook_inbox_retention_days *
-	    24LL * 3600 * 1000;
+	p.before = time_now_ms() -
+	    config.webhook_inbox_retention_days * 24LL * 3600 * 1000;
 	do {
 		if ((rc = store_run(db, STORE_TX_WRITE, prune_tx, &p)) != OK)
 			break;
@@ -619,8 +640,9 @@ inbox_prune(struct store *db, int64_t *deleted, int64_t *failed)
 	} while (p.deleted == INBOX_PRUNE_BATCH);
 	if (n > 0)
 		log_info("event=webhook_inbox_pruned deleted=%lld "
-		    "failed_unreplayed=%lld retention_days=%lld", (long long)n,
-		    (long long)nf, (long long)config.webhook_inbox_retention_days);
+			 "failed_unreplayed=%lld retention_days=%lld",
+		    (long long)n, (long long)nf,
+		    (long long)config.webhook_inbox_retention_days);
 	if (deleted != NULL)
 		*deleted = n;
 	if (failed != NULL)
@@ -631,7 +653,7 @@ inbox_prune(struct store *db, int64_t *deleted, int64_t *failed)
 int
 inbox_prune_job(struct store *db, const struct job *job, char *err)
 {
-	int	 rc;
+	int rc;
 
 	(void)job;
 	if ((rc = inbox_prune(db, NULL, NULL)) != OK)
@@ -646,23 +668,27 @@ inbox_prune_job(struct store *db, const struct job *job, char *err)
 static int
 gdpr_export(struct tx *tx, const char *user_id, json_t *rows)
 {
-	struct stmt	*st;
-	char		 ts[ISO_TIME_LEN];
-	int		 rc;
+	struct stmt *st;
+	char	     ts[ISO_TIME_LEN];
+	int	     rc;
 
-	st = store_prepare(tx, "SELECT id, source, received_at, outcome, "
+	st = store_prepare(tx,
+	    "SELECT id, source, received_at, outcome, "
 	    "http_status FROM webhook_inbox WHERE user_id = ? OR email_index = "
 	    "(SELECT email_index FROM users WHERE id = ?) ORDER BY "
 	    "received_at, id");
 	store_bind_text(st, 1, user_id);
 	store_bind_text(st, 2, user_id);
 	while ((rc = store_step(st)) == STORE_ROW)
-		json_array_append_new(rows, json_pack("{s:s,s:s,s:s,s:s,s:o}",
-		    "id", store_col_text(st, 0), "source", store_col_text(st, 1),
-		    "received_at", time_format_iso(store_col_int64(st, 2), ts),
-		    "outcome", store_col_text(st, 3), "http_status",
-		    store_col_is_null(st, 4) ? json_null() :
-		    json_integer(store_col_int64(st, 4))));
+		json_array_append_new(rows,
+		    json_pack("{s:s,s:s,s:s,s:s,s:o}", "id",
+			store_col_text(st, 0), "source", store_col_text(st, 1),
+			"received_at",
+			time_format_iso(store_col_int64(st, 2), ts), "outcome",
+			store_col_text(st, 3), "http_status",
+			store_col_is_null(st, 4)
+			    ? json_null()
+			    : json_integer(store_col_int64(st, 4))));
 	store_finalize(st);
 	return (rc == STORE_DONE ? OK : rc);
 }
@@ -675,11 +701,12 @@ gdpr_export(struct tx *tx, const char *user_id, json_t *rows)
 static int
 gdpr_erase(struct tx *tx, const char *user_id)
 {
-	struct stmt	*st;
-	int64_t		 now = time_now_ms();
-	int		 rc;
+	struct stmt *st;
+	int64_t	     now = time_now_ms();
+	int	     rc;
 
-	st = store_prepare(tx, "UPDATE webhook_inbox SET body = NULL, "
+	st = store_prepare(tx,
+	    "UPDATE webhook_inbox SET body = NULL, "
 	    "body_erased_at = COALESCE(body_erased_at, ?), email_index = NULL, "
 	    "updated_at = ? WHERE user_id = ? OR email_index = (SELECT "
 	    "email_index FROM users WHERE id = ?)");
@@ -697,22 +724,28 @@ gdpr_erase(struct tx *tx, const char *user_id)
 static int
 cli_list(struct store *db, int failed_only, FILE *out)
 {
-	struct tx	*tx;
-	struct stmt	*st;
-	char		 ts[ISO_TIME_LEN];
-	int		 rc, step;
+	struct tx   *tx;
+	struct stmt *st;
+	char	     ts[ISO_TIME_LEN];
+	int	     rc, step;
 
 	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
 		return (rc);
-	st = store_prepare(tx, failed_only ?
-	    "SELECT id, source, received_at, outcome, http_status, attempts, "
-	    "signature_ok, body_bytes, error, body_erased_at FROM webhook_inbox "
-	    "WHERE outcome = 'failed' ORDER BY received_at DESC, id DESC "
-	    "LIMIT 1000" :
-	    "SELECT id, source, received_at, outcome, http_status, attempts, "
-	    "signature_ok, body_bytes, error, body_erased_at FROM webhook_inbox "
-	    "ORDER BY received_at DESC, id DESC LIMIT 1000");
-	fprintf(out, "id\tsource\treceived_at\toutcome\thttp_status\tattempts"
+	st = store_prepare(tx,
+	    failed_only
+		? "SELECT id, source, received_at, outcome, http_status, "
+		  "attempts, "
+		  "signature_ok, body_bytes, error, body_erased_at FROM "
+		  "webhook_inbox "
+		  "WHERE outcome = 'failed' ORDER BY received_at DESC, id DESC "
+		  "LIMIT 1000"
+		: "SELECT id, source, received_at, outcome, http_status, "
+		  "attempts, "
+		  "signature_ok, body_bytes, error, body_erased_at FROM "
+		  "webhook_inbox "
+		  "ORDER BY received_at DESC, id DESC LIMIT 1000");
+	fprintf(out,
+	    "id\tsource\treceived_at\toutcome\thttp_status\tattempts"
 	    "\tsignature_ok\tbytes\tbody\terror\n");
 	while ((step = store_step(st)) == STORE_ROW)
 		fprintf(out, "%s\t%s\t%s\t%s\t%lld\t%lld\t%lld\t%lld\t%s\t%s\n",
@@ -733,13 +766,13 @@ cli_list(struct store *db, int failed_only, FILE *out)
 int
 inbox_cli(struct store *db, int argc, char **argv, FILE *out)
 {
-	struct inbox_result	 r;
-	char			 outcome[OUTCOME_LEN];
-	int64_t			 n, nf;
-	int			 rc, force = 0;
+	struct inbox_result r;
+	char		    outcome[OUTCOME_LEN];
+	int64_t		    n, nf;
+	int		    rc, force = 0;
 
-	if (argc >= 1 && strcmp(argv[0], "list") == 0 && (argc == 1 ||
-	    (argc == 2 && strcmp(argv[1], "--failed") == 0)))
+	if (argc >= 1 && strcmp(argv[0], "list") == 0 &&
+	    (argc == 1 || (argc == 2 && strcmp(argv[1], "--failed") == 0)))
 		return (cli_list(db, argc == 2, out));
 	if (argc == 1 && strcmp(argv[0], "prune") == 0) {
 		if ((rc = inbox_prune(db, &n, &nf)) != OK) {
@@ -747,14 +780,16 @@ inbox_cli(struct store *db, int argc, char **argv, FILE *out)
 			    err_code(rc));
 			return (rc);
 		}
-		fprintf(out, "webhooks: %lld deleted (%lld failed, never "
-		    "replayed), older than %lld days\n", (long long)n,
-		    (long long)nf, (long long)config.webhook_inbox_retention_days);
+		fprintf(out,
+		    "webhooks: %lld deleted (%lld failed, never "
+		    "replayed), older than %lld days\n",
+		    (long long)n, (long long)nf,
+		    (long long)config.webhook_inbox_retention_days);
 		return (OK);
 	}
 	if (argc == 3 && strcmp(argv[0], "replay") == 0 &&
-	    (strcmp(argv[1], "--force") == 0) != (strcmp(argv[2], "--force") ==
-	    0)) {
+	    (strcmp(argv[1], "--force") == 0) !=
+		(strcmp(argv[2], "--force") == 0)) {
 		force = 1;
 		if (strcmp(argv[1], "--force") == 0)
 			argv[1] = argv[2];
@@ -768,12 +803,13 @@ inbox_cli(struct store *db, int argc, char **argv, FILE *out)
 			fprintf(out, "webhooks: %s processed\n", argv[1]);
 		else
 			fprintf(out, "webhooks: %s %s (%d %s): %s\n", argv[1],
-			    outcome, err_http_status(rc), r.code[0] ? r.code :
-			    err_code(rc), r.error);
+			    outcome, err_http_status(rc),
+			    r.code[0] ? r.code : err_code(rc), r.error);
 		result_reset(&r);
 		return (rc);
 	}
-	fprintf(stderr, "usage: carebase webhooks list [--failed] | webhooks "
+	fprintf(stderr,
+	    "usage: carebase webhooks list [--failed] | webhooks "
 	    "replay ID [--force] | webhooks prune\n");
 	return (ERR_INVALID);
 }

@@ -51,8 +51,8 @@ struct request;
 struct store;
 struct tx;
 
-#define INBOX_SOURCE_MAX	8	/* sources registered at once */
-#define INBOX_ERROR_MAX		512	/* bytes of an error kept */
+#define INBOX_SOURCE_MAX 8   /* sources registered at once */
+#define INBOX_ERROR_MAX	 512 /* bytes of an error kept */
 
 /*
  * What a step reports. On OK, out (owned) is the answer's "result". On
@@ -66,17 +66,17 @@ struct tx;
  * none. email_index set by prepare is kept through process.
  */
 struct inbox_result {
-	int		 rc;
-	char		 code[48];
-	char		 error[INBOX_ERROR_MAX];
-	json_t		*errors;
-	json_t		*out;
-	char		 user_id[UUID_STR_LEN];
-	char		 email_index[65];
+	int	rc;
+	char	code[48];
+	char	error[INBOX_ERROR_MAX];
+	json_t *errors;
+	json_t *out;
+	char	user_id[UUID_STR_LEN];
+	char	email_index[65];
 };
 
 struct inbox_source {
-	const char	*name;		/* "storyblok": the inbox's source column */
+	const char *name; /* "storyblok": the inbox's source column */
 	/* Request headers kept with the body (NULL-terminated; may be NULL). */
 	const char *const *keep_headers;
 	/*
@@ -84,22 +84,22 @@ struct inbox_source {
 	 * status (ERR_UNAUTHORIZED; ERR_UNAVAILABLE when not configured)
 	 * with r->code and r->error set. The row is kept as refused.
 	 */
-	int	(*verify)(struct request *, const char *body, size_t len,
-		    struct inbox_result *r);
+	int (*verify)(struct request *, const char *body, size_t len,
+	    struct inbox_result *r);
 	/*
 	 * Outside any transaction: parse and validate body, fetch what it
 	 * refers to. *work (owned by the inbox afterwards) is handed to
 	 * process. May be NULL.
 	 */
-	int	(*prepare)(const char *body, size_t len, json_t **work,
-		    struct inbox_result *r);
+	int (*prepare)(const char *body, size_t len, json_t **work,
+	    struct inbox_result *r);
 	/* Inside the write transaction: apply it. Set r->out on OK. */
-	int	(*process)(struct tx *, const char *body, size_t len,
-		    json_t *work, struct inbox_result *r);
+	int (*process)(struct tx *, const char *body, size_t len, json_t *work,
+	    struct inbox_result *r);
 };
 
 /* Make a source known to replay (borrowed; once per name). */
-int	 inbox_register(const struct inbox_source *);
+int inbox_register(const struct inbox_source *);
 /* A registered source by name, or NULL (borrowed). */
 const struct inbox_source *inbox_source_find(const char *name);
 
@@ -108,12 +108,12 @@ const struct inbox_source *inbox_source_find(const char *name);
  * fills work with what is kept; *work is set only when check is OK. JSON
  * errors give a position only (jansson's text can quote the body).
  */
-int	 inbox_parse_object(const char *body, size_t len,
-	    int (*check)(json_t *, json_t *, struct inbox_result *),
-	    json_t **work, struct inbox_result *r);
+int inbox_parse_object(const char *body, size_t			      len,
+    int (*check)(json_t *, json_t *, struct inbox_result *), json_t **work,
+    struct inbox_result *r);
 /* Set r's failure fields; returns rc. */
-int	 inbox_fail(struct inbox_result *r, int rc, const char *code,
-	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int inbox_fail(struct inbox_result *r, int rc, const char *code,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /*
  * The whole life of one inbound webhook request: bound the body
@@ -123,7 +123,7 @@ int	 inbox_fail(struct inbox_result *r, int rc, const char *code,
  * only: 5xx problems carry no extras). Header X-Webhook-Inbox-Id names
  * the row in every case. The route must take ROUTE_RAW_BODY.
  */
-void	 inbox_receive(struct request *, const struct inbox_source *);
+void inbox_receive(struct request *, const struct inbox_source *);
 
 /*
  * Run the stored body of row id again through its source (never one whose
@@ -134,8 +134,8 @@ void	 inbox_receive(struct request *, const struct inbox_source *);
  * *outcome (16) and *r tell how it went; r->out and r->errors are the
  * caller's to free.
  */
-int	 inbox_replay(struct store *, const char *id, int force, char *outcome,
-	    struct inbox_result *r);
+int inbox_replay(struct store *, const char *id, int force, char *outcome,
+    struct inbox_result *r);
 
 /*
  * Delete the rows received more than webhook_inbox_retention_days ago,
@@ -143,20 +143,20 @@ int	 inbox_replay(struct store *, const char *id, int force, char *outcome,
  * *failed (of them, rows whose outcome was failed: never replayed to
  * success) may be NULL.
  */
-#define INBOX_PRUNE_BATCH	500
-int	 inbox_prune(struct store *, int64_t *deleted, int64_t *failed);
+#define INBOX_PRUNE_BATCH 500
+int inbox_prune(struct store *, int64_t *deleted, int64_t *failed);
 
 /* Register the GDPR hook (people.h); once, at start-up. */
-int	 inbox_init(void);
+int inbox_init(void);
 
 /* The webhooks.prune job (store/jobs.h). */
 struct job;
-int	 inbox_prune_job(struct store *, const struct job *, char *err);
+int inbox_prune_job(struct store *, const struct job *, char *err);
 
 /*
  * `carebase webhooks list [--failed] | webhooks replay ID [--force] |
  * webhooks prune`.
  */
-int	 inbox_cli(struct store *, int argc, char **argv, FILE *out);
+int inbox_cli(struct store *, int argc, char **argv, FILE *out);
 
 #endif

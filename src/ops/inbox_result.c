@@ -13,10 +13,10 @@
 #include "ops/inbox.h"
 
 int
-inbox_fail(struct inbox_result *r, int rc, const char *code,
-    const char *fmt, ...)
+inbox_fail(
+    struct inbox_result *r, int rc, const char *code, const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	r->rc = rc;
 	strlcpy_cb(r->code, code != NULL ? code : "", sizeof(r->code));
@@ -27,23 +27,26 @@ inbox_fail(struct inbox_result *r, int rc, const char *code,
 }
 
 int
-inbox_parse_object(const char *body, size_t len,
+inbox_parse_object(const char *body, size_t			      len,
     int (*check)(json_t *, json_t *, struct inbox_result *), json_t **work,
     struct inbox_result *r)
 {
-	json_error_t	 jerr;
-	json_t		*p, *w;
-	int		 rc;
+	json_error_t jerr;
+	json_t	    *p, *w;
+	int	     rc;
 
 	*work = NULL;
 	if ((p = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL)
 		/* Position only: jansson's text can quote the body (an
 		 * email address), and this line is stored in clear. */
-		return (inbox_fail(r, ERR_MALFORMED, NULL, "Invalid JSON at "
-		    "line %d, column %d.", jerr.line, jerr.column));
+		return (inbox_fail(r, ERR_MALFORMED, NULL,
+		    "Invalid JSON at "
+		    "line %d, column %d.",
+		    jerr.line, jerr.column));
 	if (!json_is_object(p)) {
 		json_decref(p);
-		return (inbox_fail(r, ERR_MALFORMED, NULL, "The body must be a "
+		return (inbox_fail(r, ERR_MALFORMED, NULL,
+		    "The body must be a "
 		    "JSON object."));
 	}
 	if ((w = json_object()) == NULL) {

@@ -25,29 +25,30 @@
 #include "store/jobs.h"
 #include "store/store.h"
 
-static int	email_log_update(struct store *, const char *, const char *,
-		    int, const char *);
+static int email_log_update(
+    struct store *, const char *, const char *, int, const char *);
 
 static const struct mail_template builtin_templates[] = {
 	{
-		"test",
-		"carebase test message",
-		"Hello,\n\nThis is a test message from carebase at {{public_url}}.\n"
-		"If you can read it, outgoing mail works.\n",
-		"<p>Hello,</p><p>This is a test message from carebase at "
-		"<a href=\"{{public_url}}\">{{public_url}}</a>.</p>"
-		"<p>If you can read it, outgoing mail works.</p>",
+	    "test",
+	    "carebase test message",
+	    "Hello,\n\nThis is a test message from carebase at "
+	    "{{public_url}}.\n"
+	    "If you can read it, outgoing mail works.\n",
+	    "<p>Hello,</p><p>This is a test message from carebase at "
+	    "<a href=\"{{public_url}}\">{{public_url}}</a>.</p>"
+	    "<p>If you can read it, outgoing mail works.</p>",
 	},
 };
 
 int
 mail_templates_init(void)
 {
-	size_t	 i;
-	int	 rc;
+	size_t i;
+	int    rc;
 
-	for (i = 0; i < sizeof(builtin_templates) / sizeof(builtin_templates[0]);
-	    i++)
+	for (i = 0;
+	     i < sizeof(builtin_templates) / sizeof(builtin_templates[0]); i++)
 		if ((rc = mail_template_register(&builtin_templates[i])) != OK)
 			return (rc);
 	return (OK);
@@ -64,14 +65,14 @@ int
 ops_mail_enqueue(struct tx *tx, const char *to, const char *user_id,
     const char *template, json_t *vars, char *log_id_out)
 {
-	char		 log_id[UUID_STR_LEN], job_id[JOB_ID_LEN], ad[96];
-	char		 index[65], payload[96];
-	char		*subject = NULL, *text = NULL, *html = NULL, *vjson = NULL;
-	unsigned char	*s_to = NULL, *s_subject = NULL, *s_vars = NULL;
-	size_t		 n_to, n_subject, n_vars;
-	struct stmt	*st;
-	int64_t		 now = time_now_ms();
-	int		 rc;
+	char  log_id[UUID_STR_LEN], job_id[JOB_ID_LEN], ad[96];
+	char  index[65], payload[96];
+	char *subject = NULL, *text = NULL, *html = NULL, *vjson = NULL;
+	unsigned char *s_to = NULL, *s_subject = NULL, *s_vars = NULL;
+	size_t	       n_to, n_subject, n_vars;
+	struct stmt   *st;
+	int64_t	       now = time_now_ms();
+	int	       rc;
 
 	if (!mail_address_valid(to))
 		return (ERR_INVALID);
@@ -79,27 +80,30 @@ ops_mail_enqueue(struct tx *tx, const char *to, const char *user_id,
 		goto out;
 	uuid_v7(log_id);
 	rc = ERR_NOMEM;
-	if ((vjson = json_dumps(vars != NULL ? vars : json_object(),
-	    JSON_COMPACT)) == NULL)
+	if ((vjson = json_dumps(
+		 vars != NULL ? vars : json_object(), JSON_COMPACT)) == NULL)
 		goto out;
 	mail_ad(ad, sizeof(ad), "recipient", log_id);
 	if ((rc = keyring_seal_text(KEY_SYSTEM, ad, to, &s_to, &n_to)) != OK)
 		goto out;
 	mail_ad(ad, sizeof(ad), "subject", log_id);
-	if ((rc = keyring_seal_text(KEY_SYSTEM, ad, subject, &s_subject,
-	    &n_subject)) != OK)
+	if ((rc = keyring_seal_text(
+		 KEY_SYSTEM, ad, subject, &s_subject, &n_subject)) != OK)
 		goto out;
 	mail_ad(ad, sizeof(ad), "vars", log_id);
-	if ((rc = keyring_seal_text(KEY_SYSTEM, ad, vjson, &s_vars,
-	    &n_vars)) != OK)
+	if ((rc = keyring_seal_text(KEY_SYSTEM, ad, vjson, &s_vars, &n_vars)) !=
+	    OK)
 		goto out;
 	keyring_email_index(to, index);
 	/* The payload names the log row only: no personal data in jobs. */
 	snprintf(payload, sizeof(payload), "{\"log_id\":\"%s\"}", log_id);
-	if ((rc = jobs_enqueue(tx, "mail.send", payload, "mail", 0, job_id)) != OK)
+	if ((rc = jobs_enqueue(tx, "mail.send", payload, "mail", 0, job_id)) !=
+	    OK)
 		goto out;
-	st = store_prepare(tx, "INSERT INTO email_log (id, recipient, "
-	    "recipient_index, subject, vars, user_id, template, status, attempts, "
+	st = store_prepare(tx,
+	    "INSERT INTO email_log (id, recipient, "
+	    "recipient_index, subject, vars, user_id, template, status, "
+	    "attempts, "
 	    "job_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, "
 	    "'queued', 0, ?, ?, ?)");
 	store_bind_text(st, 1, log_id);
@@ -107,7 +111,7 @@ ops_mail_enqueue(struct tx *tx, const char *to, const char *user_id,
 	store_bind_text(st, 3, index);
 	store_bind_blob(st, 4, s_subject, n_subject);
 	store_bind_blob(st, 5, s_vars, n_vars);
-	store_bind_text(st, 6, user_id);	/* NULL binds NULL */
+	store_bind_text(st, 6, user_id); /* NULL binds NULL */
 	store_bind_text(st, 7, template);
 	store_bind_text(st, 8, job_id);
 	store_bind_int64(st, 9, now);
@@ -129,25 +133,26 @@ out:
 
 /* What the job needs from email_log, opened. */
 struct mail_row {
-	const char	*log_id;
-	char		*to;
-	char		*template;
-	char		*vars;
-	int		 done;		/* sent already */
-	int		 cleared;	/* failed finally: variables gone */
+	const char *log_id;
+	char	   *to;
+	char *template;
+	char *vars;
+	int   done;    /* sent already */
+	int   cleared; /* failed finally: variables gone */
 };
 
 static int
 mail_row_load_tx(struct tx *tx, void *arg)
 {
-	struct mail_row	*m = arg;
+	struct mail_row *m = arg;
 	struct stmt	*st;
 	const void	*b;
 	size_t		 n;
 	char		 ad[96];
 	int		 rc;
 
-	st = store_prepare(tx, "SELECT recipient, vars, template, status FROM "
+	st = store_prepare(tx,
+	    "SELECT recipient, vars, template, status FROM "
 	    "email_log WHERE id = ?");
 	store_bind_text(st, 1, m->log_id);
 	if ((rc = store_step(st)) != STORE_ROW) {
@@ -172,8 +177,8 @@ mail_row_load_tx(struct tx *tx, void *arg)
 	mail_ad(ad, sizeof(ad), "vars", m->log_id);
 	if ((rc = keyring_open_text(KEY_SYSTEM, ad, b, n, &m->vars)) != OK)
 		goto out;
-	rc = (m->template = strdup(store_col_text(st, 2))) == NULL ?
-	    ERR_NOMEM : OK;
+	rc = (m->template = strdup(store_col_text(st, 2))) == NULL ? ERR_NOMEM
+								   : OK;
 out:
 	store_finalize(st);
 	return (rc);
@@ -192,22 +197,23 @@ mail_row_free(struct mail_row *m)
 }
 
 struct log_update {
-	const char	*log_id;
-	const char	*status;
-	int		 attempt;
-	const char	*error;
+	const char *log_id;
+	const char *status;
+	int	    attempt;
+	const char *error;
 };
 
 static int
 email_log_update_tx(struct tx *tx, void *arg)
 {
-	struct log_update	*u = arg;
-	struct stmt		*st;
-	int64_t			 now = time_now_ms();
-	int			 rc;
+	struct log_update *u = arg;
+	struct stmt	  *st;
+	int64_t		   now = time_now_ms();
+	int		   rc;
 
 	/* Sent: the variables (a reset link) go. */
-	st = store_prepare(tx, "UPDATE email_log SET status = ?, attempts = ?, "
+	st = store_prepare(tx,
+	    "UPDATE email_log SET status = ?, attempts = ?, "
 	    "error = ?, sent_at = ?, updated_at = ?, vars = CASE WHEN ? = 1 "
 	    "THEN NULL ELSE vars END WHERE id = ?");
 	store_bind_text(st, 1, u->status);
@@ -229,7 +235,7 @@ static int
 email_log_update(struct store *db, const char *log_id, const char *status,
     int attempt, const char *error)
 {
-	struct log_update u = {log_id, status, attempt, error};
+	struct log_update u = { log_id, status, attempt, error };
 
 	return (store_run(db, STORE_TX_WRITE, email_log_update_tx, &u));
 }
@@ -237,13 +243,13 @@ email_log_update(struct store *db, const char *log_id, const char *status,
 int
 mail_job_run(struct store *db, const struct job *job, char *err)
 {
-	struct mail_row	 row;
-	struct mail_msg	 msg;
-	json_t		*p = NULL, *vars = NULL;
-	json_error_t	 jerr;
-	const char	*log_id;
-	char		*subject = NULL, *text = NULL, *html = NULL;
-	int		 rc, last;
+	struct mail_row row;
+	struct mail_msg msg;
+	json_t	       *p = NULL, *vars = NULL;
+	json_error_t	jerr;
+	const char     *log_id;
+	char	       *subject = NULL, *text = NULL, *html = NULL;
+	int		rc, last;
 
 	memset(&row, 0, sizeof(row));
 	if ((p = json_loads(job->payload, 0, &jerr)) == NULL ||
@@ -260,18 +266,21 @@ mail_job_run(struct store *db, const struct job *job, char *err)
 		goto out;
 	}
 	if (row.done)
-		goto out;	/* a repeat run: nothing left to send */
+		goto out; /* a repeat run: nothing left to send */
 	if (row.cleared) {
-		rc = ERR_NOT_FOUND;	/* the row stays 'failed' */
-		snprintf(err, JOB_ERR_LEN, "mail.send: email_log row %s has no "
-		    "variables left to render; queue the mail anew", log_id);
+		rc = ERR_NOT_FOUND; /* the row stays 'failed' */
+		snprintf(err, JOB_ERR_LEN,
+		    "mail.send: email_log row %s has no "
+		    "variables left to render; queue the mail anew",
+		    log_id);
 		goto out;
 	}
 	if ((vars = json_loads(row.vars, 0, &jerr)) == NULL ||
-	    (rc = mail_render(row.template, vars, &subject, &text, &html)) != OK) {
+	    (rc = mail_render(row.template, vars, &subject, &text, &html)) !=
+		OK) {
 		rc = rc == OK ? ERR_INVALID : rc;
-		snprintf(err, JOB_ERR_LEN, "mail.send: template %s does not render",
-		    row.template);
+		snprintf(err, JOB_ERR_LEN,
+		    "mail.send: template %s does not render", row.template);
 		goto out;
 	}
 	msg.to = row.to;
@@ -280,14 +289,16 @@ mail_job_run(struct store *db, const struct job *job, char *err)
 	msg.html = html;
 	if ((rc = mail_send(&msg, err, JOB_ERR_LEN)) != OK) {
 		if (err[0] == '\0')
-			snprintf(err, JOB_ERR_LEN, "mail.send: %s", err_code(rc));
+			snprintf(
+			    err, JOB_ERR_LEN, "mail.send: %s", err_code(rc));
 		goto out;
 	}
 	if (email_log_update(db, log_id, "sent", job->attempt, NULL) != OK)
 		log_warn("event=email_log_update_failed job=%s", job->id);
 out:
-	if (rc != OK && rc != ERR_NOT_FOUND && email_log_update(db, log_id,
-	    last ? "failed" : "queued", job->attempt, err) != OK)
+	if (rc != OK && rc != ERR_NOT_FOUND &&
+	    email_log_update(db, log_id, last ? "failed" : "queued",
+		job->attempt, err) != OK)
 		log_warn("event=email_log_update_failed job=%s", job->id);
 	free(subject);
 	free(text);

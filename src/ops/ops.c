@@ -16,31 +16,30 @@
 #include "store/migrate.h"
 #include "store/store.h"
 
-#define METRICS_MAX	(4 * 1024 * 1024)
+#define METRICS_MAX (4 * 1024 * 1024)
 
-static void	healthz(struct request *);
-static void	readyz(struct request *);
-static void	metrics(struct request *);
-static int	metrics_store(struct buf *, struct store *);
+static void healthz(struct request *);
+static void readyz(struct request *);
+static void metrics(struct request *);
+static int  metrics_store(struct buf *, struct store *);
 
-
-static int64_t	started_ms;	/* for carebase_process_start_time_seconds */
+static int64_t started_ms; /* for carebase_process_start_time_seconds */
 
 static const struct route ops_routes[] = {
-	{HTTP_GET, "/healthz", healthz, ROUTE_PUBLIC, "the process is up"},
-	{HTTP_GET, "/readyz", readyz, ROUTE_PUBLIC,
-	    "the database answers and every migration is applied"},
-	{HTTP_GET, "/metrics", metrics, ROUTE_PUBLIC, "Prometheus metrics"},
+	{ HTTP_GET, "/healthz", healthz, ROUTE_PUBLIC, "the process is up" },
+	{ HTTP_GET, "/readyz", readyz, ROUTE_PUBLIC,
+	    "the database answers and every migration is applied" },
+	{ HTTP_GET, "/metrics", metrics, ROUTE_PUBLIC, "Prometheus metrics" },
 };
 
 static const struct job_kind ops_jobs[] = {
-	{"mail.send", mail_job_run, 0},
-	{"webhooks.prune", inbox_prune_job, 0},
+	{ "mail.send", mail_job_run, 0 },
+	{ "webhooks.prune", inbox_prune_job, 0 },
 };
 
 /* The webhook inbox's retention (webhook_inbox_retention_days). */
 static const struct job_schedule ops_schedules[] = {
-	{"webhooks.prune", "41 * * * *", "webhooks.prune", NULL},
+	{ "webhooks.prune", "41 * * * *", "webhooks.prune", NULL },
 };
 
 static int
@@ -51,8 +50,17 @@ ops_init(struct store *db)
 }
 
 const struct module ops_module = {
-	"ops", ops_routes, NELEM(ops_routes), ops_jobs, NELEM(ops_jobs),
-	ops_schedules, NELEM(ops_schedules), NULL, 0, ops_init, NULL,
+	"ops",
+	ops_routes,
+	NELEM(ops_routes),
+	ops_jobs,
+	NELEM(ops_jobs),
+	ops_schedules,
+	NELEM(ops_schedules),
+	NULL,
+	0,
+	ops_init,
+	NULL,
 };
 
 static void
@@ -82,17 +90,19 @@ readyz(struct request *req)
 static int
 metrics_store(struct buf *b, struct store *db)
 {
-	struct jobs_stats	 js;
-	uint64_t		 waits;
-	int			 open, in_use, rc;
+	struct jobs_stats js;
+	uint64_t	  waits;
+	int		  open, in_use, rc;
 
 	store_pool_stats(db, &open, &in_use, &waits);
 	rc = buf_printf(b,
-	    "# HELP carebase_db_pool_connections Database connections by state.\n"
+	    "# HELP carebase_db_pool_connections Database connections by "
+	    "state.\n"
 	    "# TYPE carebase_db_pool_connections gauge\n"
 	    "carebase_db_pool_connections{state=\"open\"} %d\n"
 	    "carebase_db_pool_connections{state=\"in_use\"} %d\n"
-	    "# HELP carebase_db_pool_waits_total Times a request waited for a connection.\n"
+	    "# HELP carebase_db_pool_waits_total Times a request waited for a "
+	    "connection.\n"
 	    "# TYPE carebase_db_pool_waits_total counter\n"
 	    "carebase_db_pool_waits_total %llu\n",
 	    open, in_use, (unsigned long long)waits);
@@ -106,13 +116,16 @@ metrics_store(struct buf *b, struct store *db)
 	    "# TYPE carebase_jobs_queue_depth gauge\n"
 	    "carebase_jobs_queue_depth{state=\"queued\"} %lld\n"
 	    "carebase_jobs_queue_depth{state=\"running\"} %lld\n"
-	    "# HELP carebase_jobs_failed Jobs that used all their attempts (failed_jobs rows).\n"
+	    "# HELP carebase_jobs_failed Jobs that used all their attempts "
+	    "(failed_jobs rows).\n"
 	    "# TYPE carebase_jobs_failed gauge\n"
 	    "carebase_jobs_failed %lld\n"
-	    "# HELP carebase_jobs_succeeded_total Jobs this process ran successfully.\n"
+	    "# HELP carebase_jobs_succeeded_total Jobs this process ran "
+	    "successfully.\n"
 	    "# TYPE carebase_jobs_succeeded_total counter\n"
 	    "carebase_jobs_succeeded_total %llu\n"
-	    "# HELP carebase_jobs_attempt_failures_total Job attempts that failed in this process.\n"
+	    "# HELP carebase_jobs_attempt_failures_total Job attempts that "
+	    "failed in this process.\n"
 	    "# TYPE carebase_jobs_attempt_failures_total counter\n"
 	    "carebase_jobs_attempt_failures_total %llu\n",
 	    (long long)js.queued, (long long)js.running, (long long)js.failed,
@@ -123,22 +136,25 @@ metrics_store(struct buf *b, struct store *db)
 static void
 metrics(struct request *req)
 {
-	struct buf	 b;
-	char		*out;
-	size_t		 len;
+	struct buf b;
+	char	  *out;
+	size_t	   len;
 
 	buf_init(&b, METRICS_MAX);
 	if (http_metrics_render(&b) != OK || metrics_store(&b, req->db) != OK ||
 	    buf_printf(&b,
-	    "# HELP carebase_process_start_time_seconds Start time of the process.\n"
-	    "# TYPE carebase_process_start_time_seconds gauge\n"
-	    "carebase_process_start_time_seconds %lld\n",
-	    (long long)(started_ms / 1000)) != OK) {
+		"# HELP carebase_process_start_time_seconds Start time of the "
+		"process.\n"
+		"# TYPE carebase_process_start_time_seconds gauge\n"
+		"carebase_process_start_time_seconds %lld\n",
+		(long long)(started_ms / 1000)) != OK) {
 		buf_free(&b);
-		http_problem(req, ERR_INTERNAL, NULL, "metrics could not be rendered");
+		http_problem(
+		    req, ERR_INTERNAL, NULL, "metrics could not be rendered");
 		return;
 	}
 	out = buf_take(&b, &len);
-	http_send(req, 200, "text/plain; version=0.0.4; charset=utf-8", out, len);
+	http_send(
+	    req, 200, "text/plain; version=0.0.4; charset=utf-8", out, len);
 	free(out);
 }

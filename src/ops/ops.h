@@ -13,7 +13,7 @@ struct store;
 struct tx;
 struct module;
 
-extern const struct module	ops_module;
+extern const struct module ops_module;
 
 /*
  * Queue a templated mail to one recipient inside tx: validates the
@@ -25,10 +25,10 @@ extern const struct module	ops_module;
  * the log once the mail is sent or has finally failed. log_id_out (37)
  * may be NULL.
  */
-int	 ops_mail_enqueue(struct tx *, const char *to, const char *user_id,
-	    const char *template, json_t *vars, char *log_id_out);
+int ops_mail_enqueue(struct tx *, const char *to, const char *user_id,
+    const char *template, json_t *vars, char *log_id_out);
 
 /* Print "table column typeclass" lines, sorted (`carebase schema`). */
-int	 ops_schema_print(struct store *, FILE *);
+int ops_schema_print(struct store *, FILE *);
 
 #endif

@@ -6,8 +6,8 @@ struct store;
 struct job;
 
 /* The mail.send job: render, send, record in email_log. */
-int	 mail_job_run(struct store *, const struct job *, char *err);
+int mail_job_run(struct store *, const struct job *, char *err);
 /* Register the built-in mail templates. */
-int	 mail_templates_init(void);
+int mail_templates_init(void);
 
 #endif

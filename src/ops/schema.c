@@ -13,7 +13,7 @@
 #include "ops/ops.h"
 #include "store/store.h"
 
-static const char	*type_class(const char *);
+static const char *type_class(const char *);
 
 static const char *
 type_class(const char *t)
@@ -35,21 +35,21 @@ type_class(const char *t)
 int
 ops_schema_print(struct store *db, FILE *out)
 {
-	struct tx	*tx = NULL;
-	struct stmt	*st;
-	const char	*sql;
-	int		 rc, step;
+	struct tx   *tx = NULL;
+	struct stmt *st;
+	const char  *sql;
+	int	     rc, step;
 
 	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
 		return (rc);
 	if (store_dialect(db) == STORE_SQLITE)
 		sql = "SELECT m.name, p.name, p.type FROM sqlite_master m, "
-		    "pragma_table_info(m.name) p WHERE m.type = 'table' AND "
-		    "m.name NOT LIKE 'sqlite_%' ORDER BY m.name, p.name";
+		      "pragma_table_info(m.name) p WHERE m.type = 'table' AND "
+		      "m.name NOT LIKE 'sqlite_%' ORDER BY m.name, p.name";
 	else
 		sql = "SELECT table_name, column_name, data_type FROM "
-		    "information_schema.columns WHERE table_schema = "
-		    "current_schema() ORDER BY table_name, column_name";
+		      "information_schema.columns WHERE table_schema = "
+		      "current_schema() ORDER BY table_name, column_name";
 	st = store_prepare(tx, sql);
 	while ((step = store_step(st)) == STORE_ROW)
 		fprintf(out, "%s %s %s\n", store_col_text(st, 0),

@@ -30,34 +30,34 @@
 
 /* One read or in-app cancel, run by store_run. */
 struct bcancel {
-	struct request		*req;
-	struct principal	*who;
-	enum scope		 scope;
-	const char		*id;
-	json_t			*row;
+	struct request	 *req;
+	struct principal *who;
+	enum scope	  scope;
+	const char	 *id;
+	json_t		 *row;
 };
 
-static json_t	*time_or_null(struct stmt *, int);
-static json_t	*text_or_null(struct stmt *, int);
-static json_t	*field_open(struct tx *, struct stmt *, int, const char *,
-		    struct bkey *);
-static int	 legacy_column_tx(struct tx *, void *);
-static int	 legacy_batch_tx(struct tx *, void *);
-static int	 scope_of(struct tx *, const struct principal *, enum scope,
-		    const char **, char *);
-static int	 sees_email(const struct principal *, enum scope,
-		    struct stmt *);
-static void	 list_scoped(struct request *, struct principal *,
-		    enum scope);
-static int	 list_args(struct request *, const char **, const char **,
-		    int *, const char **, int64_t *);
-static int	 get_tx(struct tx *, void *);
-static int	 cancel_tx(struct tx *, void *);
-static int	 gdpr_export(struct tx *, const char *, json_t *);
-static int	 gdpr_erase(struct tx *, const char *);
+static json_t *time_or_null(struct stmt *, int);
+static json_t *text_or_null(struct stmt *, int);
+static json_t *field_open(
+    struct tx *, struct stmt *, int, const char *, struct bkey *);
+static int legacy_column_tx(struct tx *, void *);
+static int legacy_batch_tx(struct tx *, void *);
+static int scope_of(
+    struct tx *, const struct principal *, enum scope, const char **, char *);
+static int  sees_email(const struct principal *, enum scope, struct stmt *);
+static void list_scoped(struct request *, struct principal *, enum scope);
+static int  list_args(struct request *, const char **, const char **, int *,
+     const char **, int64_t *);
+static int  get_tx(struct tx *, void *);
+static int  cancel_tx(struct tx *, void *);
+static int  gdpr_export(struct tx *, const char *, json_t *);
+static int  gdpr_erase(struct tx *, const char *);
 
 const struct people_gdpr_hook bookings_gdpr_hook = {
-	"therapy_bookings", gdpr_export, gdpr_erase,
+	"therapy_bookings",
+	gdpr_export,
+	gdpr_erase,
 };
 
 /* Rows */
@@ -73,7 +73,7 @@ bkey_wipe(struct bkey *k)
 static json_t *
 time_or_null(struct stmt *st, int i)
 {
-	char	 iso[ISO_TIME_LEN];
+	char iso[ISO_TIME_LEN];
 
 	if (store_col_is_null(st, i))
 		return (json_null());
@@ -83,7 +83,7 @@ time_or_null(struct stmt *st, int i)
 static json_t *
 text_or_null(struct stmt *st, int i)
 {
-	const char	*s = store_col_text(st, i);
+	const char *s = store_col_text(st, i);
 
 	return (s != NULL ? json_string(s) : json_null());
 }
@@ -93,14 +93,14 @@ text_or_null(struct stmt *st, int i)
  * row in clear (legacy_plain, column 19) shows the text as it is.
  */
 static json_t *
-field_open(struct tx *tx, struct stmt *st, int i, const char *column,
-    struct bkey *k)
+field_open(
+    struct tx *tx, struct stmt *st, int i, const char *column, struct bkey *k)
 {
-	const char	*owner = store_col_text(st, 2);
-	const void	*blob;
-	char		*plain;
-	json_t		*v;
-	size_t		 len;
+	const char *owner = store_col_text(st, 2);
+	const void *blob;
+	char	   *plain;
+	json_t	   *v;
+	size_t	    len;
 
 	if (store_col_is_null(st, i))
 		return (json_null());
@@ -118,7 +118,7 @@ field_open(struct tx *tx, struct stmt *st, int i, const char *column,
 		return (json_null());
 	blob = store_col_blob(st, i, &len);
 	if (seal_open_field(k->key, "therapy_bookings", column,
-	    store_col_text(st, 0), blob, len, &plain) != OK)
+		store_col_text(st, 0), blob, len, &plain) != OK)
 		return (json_null());
 	v = json_string(plain);
 	sodium_memzero(plain, strlen(plain));
@@ -130,34 +130,29 @@ field_open(struct tx *tx, struct stmt *st, int i, const char *column,
 json_t *
 booking_row(struct tx *tx, struct stmt *st, int email, struct bkey *k)
 {
-	json_t	*o;
+	json_t *o;
 
 	o = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:s,s:s,s:o,s:o,s:o,s:o,"
-	    "s:o,s:o,s:o,s:o,s:o,s:s}",
-	    "id", store_col_text(st, 0),
-	    "action", store_col_text(st, 1),
-	    "user_id", store_col_text(st, 2),
-	    "partner_access_id", text_or_null(st, 3),
-	    "partner_id", text_or_null(st, 4),
-	    "partner_name", text_or_null(st, 5),
-	    "client_timezone", field_open(tx, st, 7, "client_timezone", k),
-	    "booking_code", store_col_text(st, 8),
-	    "service_name", store_col_text(st, 9),
-	    "service_provider_name", field_open(tx, st, 10,
-	    "service_provider_name", k),
-	    "service_provider_email", field_open(tx, st, 11,
-	    "service_provider_email", k),
-	    "start_date_time", time_or_null(st, 12),
-	    "end_date_time", time_or_null(st, 13),
-	    "rescheduled_from", time_or_null(st, 14),
-	    "cancelled_at", time_or_null(st, 15),
-	    "completed_at", time_or_null(st, 16),
-	    "created_at", time_or_null(st, 17),
-	    "updated_at", time_or_null(st, 18),
-	    "status", store_col_is_null(st, 15) ? "booked" : "cancelled");
+		      "s:o,s:o,s:o,s:o,s:o,s:s}",
+	    "id", store_col_text(st, 0), "action", store_col_text(st, 1),
+	    "user_id", store_col_text(st, 2), "partner_access_id",
+	    text_or_null(st, 3), "partner_id", text_or_null(st, 4),
+	    "partner_name", text_or_null(st, 5), "client_timezone",
+	    field_open(tx, st, 7, "client_timezone", k), "booking_code",
+	    store_col_text(st, 8), "service_name", store_col_text(st, 9),
+	    "service_provider_name",
+	    field_open(tx, st, 10, "service_provider_name", k),
+	    "service_provider_email",
+	    field_open(tx, st, 11, "service_provider_email", k),
+	    "start_date_time", time_or_null(st, 12), "end_date_time",
+	    time_or_null(st, 13), "rescheduled_from", time_or_null(st, 14),
+	    "cancelled_at", time_or_null(st, 15), "completed_at",
+	    time_or_null(st, 16), "created_at", time_or_null(st, 17),
+	    "updated_at", time_or_null(st, 18), "status",
+	    store_col_is_null(st, 15) ? "booked" : "cancelled");
 	if (o != NULL && email)
-		json_object_set_new(o, "client_email", field_open(tx, st, 6,
-		    "client_email", k));
+		json_object_set_new(o, "client_email",
+		    field_open(tx, st, 6, "client_email", k));
 	return (o);
 }
 
@@ -193,8 +188,8 @@ scope_of(struct tx *tx, const struct principal *who, enum scope scope,
 static int
 sees_email(const struct principal *who, enum scope scope, struct stmt *st)
 {
-	return (scope == SCOPE_ALL || strcmp(who->user_id,
-	    store_col_text(st, 2)) == 0);
+	return (scope == SCOPE_ALL ||
+	    strcmp(who->user_id, store_col_text(st, 2)) == 0);
 }
 
 /* ?partner_id= ?user_id= ?status=booked|cancelled ?cursor= ?limit= */
@@ -202,8 +197,8 @@ static int
 list_args(struct request *req, const char **partner, const char **user,
     int *cancelled, const char **after, int64_t *limit)
 {
-	const char	*v;
-	json_t		*errs = json_array();
+	const char *v;
+	json_t	   *errs = json_array();
 
 	*partner = http_query(req, "partner_id");
 	*user = http_query(req, "user_id");
@@ -211,11 +206,11 @@ list_args(struct request *req, const char **partner, const char **user,
 	*limit = 50;
 	*cancelled = -1;
 	if (*partner != NULL && !uuid_valid(*partner))
-		partners_err(errs, "partner_id", "invalid_format",
-		    "must be a UUID");
+		partners_err(
+		    errs, "partner_id", "invalid_format", "must be a UUID");
 	if (*user != NULL && !uuid_valid(*user))
-		partners_err(errs, "user_id", "invalid_format",
-		    "must be a UUID");
+		partners_err(
+		    errs, "user_id", "invalid_format", "must be a UUID");
 	if (*after != NULL && !uuid_valid(*after))
 		partners_err(errs, "cursor", "invalid_format",
 		    "must be the next_cursor of a previous page");
@@ -228,8 +223,8 @@ list_args(struct request *req, const char **partner, const char **user,
 		else if (strcmp(v, "cancelled") == 0)
 			*cancelled = 1;
 		else
-			partners_err(errs, "status", "enum",
-			    "booked or cancelled");
+			partners_err(
+			    errs, "status", "enum", "booked or cancelled");
 	}
 	return (partners_errs_answer(req, errs, "The query"));
 }
@@ -237,14 +232,14 @@ list_args(struct request *req, const char **partner, const char **user,
 static void
 list_scoped(struct request *req, struct principal *who, enum scope scope)
 {
-	struct tx	*tx = NULL;
-	struct stmt	*st;
-	struct bkey	 k;
-	const char	*partner, *user, *after, *cond;
-	json_t		*data = NULL, *last = NULL;
-	char		 sql[2048], val[UUID_STR_LEN];
-	int64_t		 limit;
-	int		 cancelled, rc, step, n = 0, b = 1;
+	struct tx   *tx = NULL;
+	struct stmt *st;
+	struct bkey  k;
+	const char  *partner, *user, *after, *cond;
+	json_t	    *data = NULL, *last = NULL;
+	char	     sql[2048], val[UUID_STR_LEN];
+	int64_t	     limit;
+	int	     cancelled, rc, step, n = 0, b = 1;
 
 	memset(&k, 0, sizeof(k));
 	if (list_args(req, &partner, &user, &cancelled, &after, &limit) != OK)
@@ -253,18 +248,22 @@ list_scoped(struct request *req, struct principal *who, enum scope scope)
 		goto out;
 	if ((rc = scope_of(tx, who, scope, &cond, val)) == ERR_NOT_FOUND) {
 		rc = ERR_FORBIDDEN;
-		http_problem(req, rc, NULL, "You are not an active partner "
+		http_problem(req, rc, NULL,
+		    "You are not an active partner "
 		    "admin of an active partner.");
 		goto out;
 	}
 	if (rc != OK)
 		goto out;
-	snprintf(sql, sizeof(sql), "SELECT " BOOKING_COLUMNS FROM_BOOKINGS
+	snprintf(sql, sizeof(sql),
+	    "SELECT " BOOKING_COLUMNS FROM_BOOKINGS
 	    " AND b.id > ?%s%s%s%s ORDER BY b.id LIMIT ?",
 	    partner != NULL ? " AND b.partner_id = ?" : "",
 	    user != NULL ? " AND b.user_id = ?" : "",
-	    cancelled == 1 ? " AND b.cancelled_at IS NOT NULL" :
-	    cancelled == 0 ? " AND b.cancelled_at IS NULL" : "", cond);
+	    cancelled == 1	 ? " AND b.cancelled_at IS NOT NULL"
+		: cancelled == 0 ? " AND b.cancelled_at IS NULL"
+				 : "",
+	    cond);
 	st = store_prepare(tx, sql);
 	store_bind_text(st, b++, after != NULL ? after : "");
 	if (partner != NULL)
@@ -276,14 +275,14 @@ list_scoped(struct request *req, struct principal *who, enum scope scope)
 	store_bind_int64(st, b, limit + 1);
 	data = json_array();
 	while ((step = store_step(st)) == STORE_ROW && n < limit) {
-		json_array_append_new(data, booking_row(tx, st,
-		    sees_email(who, scope, st), &k));
+		json_array_append_new(
+		    data, booking_row(tx, st, sees_email(who, scope, st), &k));
 		n++;
 	}
 	rc = step == STORE_ROW || step == STORE_DONE ? OK : step;
 	if (step == STORE_ROW && n > 0)
-		last = json_object_get(json_array_get(data, (size_t)n - 1),
-		    "id");
+		last =
+		    json_object_get(json_array_get(data, (size_t)n - 1), "id");
 	store_finalize(st);
 out:
 	bkey_wipe(&k);
@@ -291,12 +290,14 @@ out:
 	if (rc != OK) {
 		json_decref(data);
 		if (!req->responded)
-			http_problem(req, rc, NULL, "The therapy bookings "
+			http_problem(req, rc, NULL,
+			    "The therapy bookings "
 			    "cannot be read.");
 		return;
 	}
-	http_json(req, 200, json_pack("{s:o,s:O}", "data", data, "next_cursor",
-	    last != NULL ? last : json_null()));
+	http_json(req, 200,
+	    json_pack("{s:o,s:O}", "data", data, "next_cursor",
+		last != NULL ? last : json_null()));
 }
 
 /* GET /v1/therapy-bookings: admins all, partner admins their partner's,
@@ -304,14 +305,15 @@ out:
 void
 bookings_list(struct request *req)
 {
-	struct principal	*who;
-	enum scope		 scope;
+	struct principal *who;
+	enum scope	  scope;
 
 	if (partners_caller(req, &who) != OK)
 		return;
 	scope = resource_scope(req->db, who, "therapy_bookings", "read");
 	if (scope == SCOPE_NONE) {
-		http_problem(req, ERR_FORBIDDEN, NULL, "You may not list "
+		http_problem(req, ERR_FORBIDDEN, NULL,
+		    "You may not list "
 		    "therapy bookings.");
 		return;
 	}
@@ -322,7 +324,7 @@ bookings_list(struct request *req)
 void
 bookings_mine(struct request *req)
 {
-	struct principal	*who;
+	struct principal *who;
 
 	if (partners_caller(req, &who) != OK)
 		return;
@@ -333,28 +335,30 @@ bookings_mine(struct request *req)
 static int
 get_tx(struct tx *tx, void *arg)
 {
-	struct bcancel	*c = arg;
-	struct stmt	*st;
-	struct bkey	 k;
-	const char	*cond;
-	char		 sql[1024], val[UUID_STR_LEN];
-	int		 rc;
+	struct bcancel *c = arg;
+	struct stmt    *st;
+	struct bkey	k;
+	const char     *cond;
+	char		sql[1024], val[UUID_STR_LEN];
+	int		rc;
 
 	json_decref(c->row);
 	c->row = NULL;
 	if ((rc = scope_of(tx, c->who, c->scope, &cond, val)) != OK)
 		return (rc);
 	memset(&k, 0, sizeof(k));
-	snprintf(sql, sizeof(sql), "SELECT " BOOKING_COLUMNS FROM_BOOKINGS
-	    " AND b.id = ?%s", cond);
+	snprintf(sql, sizeof(sql),
+	    "SELECT " BOOKING_COLUMNS FROM_BOOKINGS " AND b.id = ?%s", cond);
 	st = store_prepare(tx, sql);
 	store_bind_text(st, 1, c->id);
 	if (cond[0] != '\0')
 		store_bind_text(st, 2, val);
 	switch ((rc = store_step(st))) {
 	case STORE_ROW:
-		rc = (c->row = booking_row(tx, st, sees_email(c->who, c->scope,
-		    st), &k)) != NULL ? OK : ERR_NOMEM;
+		rc = (c->row = booking_row(
+			  tx, st, sees_email(c->who, c->scope, st), &k)) != NULL
+		    ? OK
+		    : ERR_NOMEM;
 		break;
 	case STORE_DONE:
 		rc = ERR_NOT_FOUND;
@@ -368,8 +372,8 @@ get_tx(struct tx *tx, void *arg)
 void
 bookings_get(struct request *req)
 {
-	struct bcancel	 c;
-	int		 rc;
+	struct bcancel c;
+	int	       rc;
 
 	memset(&c, 0, sizeof(c));
 	c.req = req;
@@ -383,8 +387,11 @@ bookings_get(struct request *req)
 	}
 	if ((rc = store_run(req->db, STORE_TX_READ, get_tx, &c)) != OK) {
 		json_decref(c.row);
-		http_problem(req, rc, NULL, rc == ERR_NOT_FOUND ? "No such "
-		    "booking." : "The therapy booking cannot be read.");
+		http_problem(req, rc, NULL,
+		    rc == ERR_NOT_FOUND
+			? "No such "
+			  "booking."
+			: "The therapy booking cannot be read.");
 		return;
 	}
 	http_json(req, 200, c.row);
@@ -400,10 +407,10 @@ bookings_get(struct request *req)
 static int
 cancel_tx(struct tx *tx, void *arg)
 {
-	struct bcancel	*c = arg;
-	struct booking	 b;
-	const char	*at, *notified;
-	int		 rc;
+	struct bcancel *c = arg;
+	struct booking	b;
+	const char     *at, *notified;
+	int		rc;
 
 	json_decref(c->row);
 	c->row = NULL;
@@ -414,24 +421,29 @@ cancel_tx(struct tx *tx, void *arg)
 	    (rc = booking_find(tx, NULL, c->id, &b)) != OK)
 		return (rc);
 	if (b.cancelled) {
-		http_problem(c->req, ERR_CONFLICT, "ALREADY_CANCELLED", "The "
+		http_problem(c->req, ERR_CONFLICT, "ALREADY_CANCELLED",
+		    "The "
 		    "booking is cancelled already.");
 		return (ERR_CONFLICT);
 	}
 	if (b.start <= time_now_ms()) {
-		http_problem(c->req, ERR_CONFLICT, "BOOKING_STARTED", "A "
+		http_problem(c->req, ERR_CONFLICT, "BOOKING_STARTED",
+		    "A "
 		    "booking is cancelled in the app only before it starts.");
 		return (ERR_CONFLICT);
 	}
 	if ((rc = booking_cancel(tx, &b)) == ERR_CONFLICT) {
-		http_problem(c->req, ERR_CONFLICT, "ALREADY_CANCELLED", "The "
+		http_problem(c->req, ERR_CONFLICT, "ALREADY_CANCELLED",
+		    "The "
 		    "booking is cancelled already.");
 		return (rc);
 	}
-	if (rc != OK || (rc = booking_audit(tx, c->who, c->req,
-	    "therapy_bookings.cancel", b.id, json_pack("{s:[s],s:s,s:s}",
-	    "fields", "cancelled_at", "source", "app", "partner_access_id",
-	    b.access_id))) != OK ||
+	if (rc != OK ||
+	    (rc = booking_audit(tx, c->who, c->req, "therapy_bookings.cancel",
+		 b.id,
+		 json_pack("{s:[s],s:s,s:s}", "fields", "cancelled_at",
+		     "source", "app", "partner_access_id", b.access_id))) !=
+		OK ||
 	    (rc = chat_profile_touch(tx, b.user_id)) != OK ||
 	    (rc = get_tx(tx, c)) != OK)
 		return (rc);
@@ -439,18 +451,21 @@ cancel_tx(struct tx *tx, void *arg)
 	at = json_string_value(json_object_get(c->row, "cancelled_at"));
 	if (at == NULL)
 		return (ERR_INTERNAL);
-	if ((rc = booking_out_enqueue(tx, b.code, at, strcmp(c->who->user_id,
-	    b.user_id) == 0 ? "client" : "staff", &notified)) != OK)
+	if ((rc = booking_out_enqueue(tx, b.code, at,
+		 strcmp(c->who->user_id, b.user_id) == 0 ? "client" : "staff",
+		 &notified)) != OK)
 		return (rc);
 	return (json_object_set_new(c->row, "booking_system_notified",
-	    json_string(notified)) == 0 ? OK : ERR_NOMEM);
+		    json_string(notified)) == 0
+		? OK
+		: ERR_NOMEM);
 }
 
 void
 bookings_cancel(struct request *req)
 {
-	struct bcancel	 c;
-	int		 rc;
+	struct bcancel c;
+	int	       rc;
 
 	memset(&c, 0, sizeof(c));
 	c.req = req;
@@ -466,9 +481,11 @@ bookings_cancel(struct request *req)
 	if (rc != OK) {
 		json_decref(c.row);
 		if (!req->responded)
-			http_problem(req, rc, NULL, rc == ERR_NOT_FOUND ? "No "
-			    "such booking." : "The booking could not be "
-			    "cancelled.");
+			http_problem(req, rc, NULL,
+			    rc == ERR_NOT_FOUND ? "No "
+						  "such booking."
+						: "The booking could not be "
+						  "cancelled.");
 		return;
 	}
 	http_json(req, 200, c.row);
@@ -480,12 +497,13 @@ bookings_cancel(struct request *req)
 static int
 gdpr_export(struct tx *tx, const char *user_id, json_t *rows)
 {
-	struct stmt	*st;
-	struct bkey	 k;
-	int		 rc;
+	struct stmt *st;
+	struct bkey  k;
+	int	     rc;
 
 	memset(&k, 0, sizeof(k));
-	st = store_prepare(tx, "SELECT " BOOKING_COLUMNS FROM_BOOKINGS
+	st = store_prepare(tx,
+	    "SELECT " BOOKING_COLUMNS FROM_BOOKINGS
 	    " AND b.user_id = ? ORDER BY b.id");
 	store_bind_text(st, 1, user_id);
 	while ((rc = store_step(st)) == STORE_ROW)
@@ -504,10 +522,11 @@ gdpr_export(struct tx *tx, const char *user_id, json_t *rows)
 static int
 gdpr_erase(struct tx *tx, const char *user_id)
 {
-	struct stmt	*st;
-	int		 rc;
+	struct stmt *st;
+	int	     rc;
 
-	st = store_prepare(tx, "UPDATE therapy_bookings SET client_email = "
+	st = store_prepare(tx,
+	    "UPDATE therapy_bookings SET client_email = "
 	    "NULL, client_email_index = NULL, client_timezone = NULL, "
 	    "service_provider_name = NULL, service_provider_email = NULL, "
 	    "legacy_plain = 0, updated_at = ? WHERE user_id = ?");
@@ -520,21 +539,22 @@ gdpr_erase(struct tx *tx, const char *user_id)
 
 /* Rows carried over in clear by migration 0011 */
 
-#define LEGACY_BATCH	100	/* rows sealed per transaction */
+#define LEGACY_BATCH 100 /* rows sealed per transaction */
 
 int
 booking_seal_legacy_row(struct tx *tx, const char *id)
 {
 	static const char *const cols[] = { "client_timezone",
-	    "service_provider_name", "service_provider_email" };
-	struct stmt	*st;
-	unsigned char	 key[SEAL_KEY_LEN], *sealed[3] = { NULL, NULL, NULL };
-	char		*plain[3] = { NULL, NULL, NULL }, user[UUID_STR_LEN];
-	const void	*b;
-	size_t		 n, len[3] = { 0, 0, 0 }, i;
-	int		 rc, have_key;
+		"service_provider_name", "service_provider_email" };
+	struct stmt		*st;
+	unsigned char key[SEAL_KEY_LEN], *sealed[3] = { NULL, NULL, NULL };
+	char	     *plain[3] = { NULL, NULL, NULL }, user[UUID_STR_LEN];
+	const void   *b;
+	size_t	      n, len[3] = { 0, 0, 0 }, i;
+	int	      rc, have_key;
 
-	st = store_prepare(tx, "SELECT user_id, client_timezone, "
+	st = store_prepare(tx,
+	    "SELECT user_id, client_timezone, "
 	    "service_provider_name, service_provider_email FROM "
 	    "therapy_bookings WHERE id = ? AND legacy_plain = 1");
 	store_bind_text(st, 1, id);
@@ -555,7 +575,7 @@ booking_seal_legacy_row(struct tx *tx, const char *id)
 	}
 	store_finalize(st);
 	if (rc == STORE_DONE) {
-		rc = OK;	/* sealed already, or no such row */
+		rc = OK; /* sealed already, or no such row */
 		goto out;
 	}
 	if (rc != STORE_ROW)
@@ -573,7 +593,8 @@ booking_seal_legacy_row(struct tx *tx, const char *id)
 	sodium_memzero(key, sizeof(key));
 	if (rc != OK)
 		goto out;
-	st = store_prepare(tx, "UPDATE therapy_bookings SET client_timezone = "
+	st = store_prepare(tx,
+	    "UPDATE therapy_bookings SET client_timezone = "
 	    "?, service_provider_name = ?, service_provider_email = ?, "
 	    "legacy_plain = 0 WHERE id = ? AND legacy_plain = 1");
 	for (i = 0; i < NELEM(cols); i++)
@@ -600,15 +621,16 @@ out:
 static int
 legacy_column_tx(struct tx *tx, void *arg)
 {
-	struct stmt	*st;
-	int		*has = arg, rc;
+	struct stmt *st;
+	int	    *has = arg, rc;
 
-	st = store_prepare(tx, store_tx_dialect(tx) == STORE_POSTGRES ?
-	    "SELECT count(*) FROM information_schema.columns WHERE "
-	    "table_schema = current_schema() AND table_name = "
-	    "'therapy_bookings' AND column_name = 'legacy_plain'" :
-	    "SELECT count(*) FROM pragma_table_info('therapy_bookings') "
-	    "WHERE name = 'legacy_plain'");
+	st = store_prepare(tx,
+	    store_tx_dialect(tx) == STORE_POSTGRES
+		? "SELECT count(*) FROM information_schema.columns WHERE "
+		  "table_schema = current_schema() AND table_name = "
+		  "'therapy_bookings' AND column_name = 'legacy_plain'"
+		: "SELECT count(*) FROM pragma_table_info('therapy_bookings') "
+		  "WHERE name = 'legacy_plain'");
 	if ((rc = store_step(st)) == STORE_ROW)
 		*has = store_col_int64(st, 0) == 1;
 	store_finalize(st);
@@ -616,19 +638,20 @@ legacy_column_tx(struct tx *tx, void *arg)
 }
 
 struct legacy_batch {
-	int64_t		 sealed;	/* this batch */
+	int64_t sealed; /* this batch */
 };
 
 static int
 legacy_batch_tx(struct tx *tx, void *arg)
 {
-	struct legacy_batch	*lb = arg;
-	struct stmt		*st;
-	char			 ids[LEGACY_BATCH][UUID_STR_LEN];
-	int			 rc, n = 0, i;
+	struct legacy_batch *lb = arg;
+	struct stmt	    *st;
+	char		     ids[LEGACY_BATCH][UUID_STR_LEN];
+	int		     rc, n = 0, i;
 
 	lb->sealed = 0;
-	st = store_prepare(tx, "SELECT id FROM therapy_bookings WHERE "
+	st = store_prepare(tx,
+	    "SELECT id FROM therapy_bookings WHERE "
 	    "legacy_plain = 1 ORDER BY id LIMIT ?");
 	store_bind_int64(st, 1, LEGACY_BATCH);
 	while ((rc = store_step(st)) == STORE_ROW && n < LEGACY_BATCH)
@@ -646,16 +669,16 @@ legacy_batch_tx(struct tx *tx, void *arg)
 int
 bookings_seal_legacy(struct store *db)
 {
-	struct legacy_batch	 lb;
-	int64_t			 total = 0;
-	int			 rc, has = 0;
+	struct legacy_batch lb;
+	int64_t		    total = 0;
+	int		    rc, has = 0;
 
 	if ((rc = store_run(db, STORE_TX_READ, legacy_column_tx, &has)) != OK ||
 	    !has)
 		return (rc);
 	do {
-		if ((rc = store_run(db, STORE_TX_WRITE, legacy_batch_tx, &lb)) !=
-		    OK) {
+		if ((rc = store_run(
+			 db, STORE_TX_WRITE, legacy_batch_tx, &lb)) != OK) {
 			log_error("event=bookings_seal_failed status=%s",
 			    err_code(rc));
 			return (rc);

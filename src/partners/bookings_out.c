@@ -43,14 +43,14 @@
 #include "store/jobs.h"
 #include "store/store.h"
 
-#define SIG_HEX_LEN	(crypto_auth_hmacsha256_BYTES * 2 + 1)
+#define SIG_HEX_LEN (crypto_auth_hmacsha256_BYTES * 2 + 1)
 
-static int	 out_payload(const char *, const char **, const char **,
-		    const char **, json_t **);
-static void	 out_sign(const char *, const char *, char *);
-static int	 out_post(const struct job *, const char *, const char *,
-		    char *, int *);
-static size_t	 out_discard(char *, size_t, size_t, void *);
+static int out_payload(
+    const char *, const char **, const char **, const char **, json_t **);
+static void out_sign(const char *, const char *, char *);
+static int  out_post(
+     const struct job *, const char *, const char *, char *, int *);
+static size_t out_discard(char *, size_t, size_t, void *);
 
 int
 booking_out_enabled(void)
@@ -67,22 +67,22 @@ int
 booking_out_enqueue(struct tx *tx, const char *code, const char *cancelled_at,
     const char *by, const char **state)
 {
-	json_t	*pl;
-	char	*text;
-	int	 rc;
+	json_t *pl;
+	char   *text;
+	int	rc;
 
 	*state = "not_configured";
 	if (!booking_out_enabled())
 		return (OK);
 	if ((pl = json_pack("{s:s,s:s,s:s}", "booking_code", code,
-	    "cancelled_at", cancelled_at, "cancelled_by", by)) == NULL)
+		 "cancelled_at", cancelled_at, "cancelled_by", by)) == NULL)
 		return (ERR_NOMEM);
 	text = json_dumps(pl, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(pl);
 	if (text == NULL)
 		return (ERR_NOMEM);
-	rc = jobs_enqueue(tx, BOOKING_OUT_KIND, text, BOOKING_OUT_QUEUE, 0,
-	    NULL);
+	rc = jobs_enqueue(
+	    tx, BOOKING_OUT_KIND, text, BOOKING_OUT_QUEUE, 0, NULL);
 	free(text);
 	if (rc == OK)
 		*state = "queued";
@@ -94,11 +94,11 @@ static int
 out_payload(const char *text, const char **code, const char **at,
     const char **by, json_t **doc)
 {
-	int64_t	 ms;
+	int64_t ms;
 
 	if ((*doc = json_loads(text, 0, NULL)) == NULL ||
 	    json_unpack(*doc, "{s:s,s:s,s:s}", "booking_code", code,
-	    "cancelled_at", at, "cancelled_by", by) != 0 ||
+		"cancelled_at", at, "cancelled_by", by) != 0 ||
 	    (*code)[0] == '\0' || strlen(*code) > BOOKING_CODE_MAX ||
 	    time_parse_iso(*at, &ms) != 0 ||
 	    (strcmp(*by, "client") != 0 && strcmp(*by, "staff") != 0))
@@ -110,17 +110,17 @@ out_payload(const char *text, const char **code, const char **at,
 static void
 out_sign(const char *stamp, const char *body, char *out)
 {
-	crypto_auth_hmacsha256_state	 s;
-	unsigned char			 mac[crypto_auth_hmacsha256_BYTES];
-	const char			*key = config.booking_cancel_secret;
+	crypto_auth_hmacsha256_state s;
+	unsigned char		     mac[crypto_auth_hmacsha256_BYTES];
+	const char		    *key = config.booking_cancel_secret;
 
-	crypto_auth_hmacsha256_init(&s, (const unsigned char *)key,
-	    strlen(key));
-	crypto_auth_hmacsha256_update(&s, (const unsigned char *)stamp,
-	    strlen(stamp));
+	crypto_auth_hmacsha256_init(
+	    &s, (const unsigned char *)key, strlen(key));
+	crypto_auth_hmacsha256_update(
+	    &s, (const unsigned char *)stamp, strlen(stamp));
 	crypto_auth_hmacsha256_update(&s, (const unsigned char *)".", 1);
-	crypto_auth_hmacsha256_update(&s, (const unsigned char *)body,
-	    strlen(body));
+	crypto_auth_hmacsha256_update(
+	    &s, (const unsigned char *)body, strlen(body));
 	crypto_auth_hmacsha256_final(&s, mac);
 	sodium_memzero(&s, sizeof(s));
 	hex_encode(mac, sizeof(mac), out);
@@ -130,10 +130,10 @@ out_sign(const char *stamp, const char *body, char *out)
 int
 booking_out_job(struct store *db, const struct job *job, char *err)
 {
-	json_t		*pl = NULL, *doc = NULL;
-	const char	*code, *at, *by;
-	char		*body = NULL, qcode[BOOKING_CODE_MAX + 8];
-	int		 rc, give_up = 0;
+	json_t	   *pl = NULL, *doc = NULL;
+	const char *code, *at, *by;
+	char	   *body = NULL, qcode[BOOKING_CODE_MAX + 8];
+	int	    rc, give_up = 0;
 
 	(void)db;
 	if (out_payload(job->payload, &code, &at, &by, &pl) != OK) {
@@ -146,17 +146,20 @@ booking_out_job(struct store *db, const struct job *job, char *err)
 	log_quote(qcode, sizeof(qcode), code);
 	if (!booking_out_enabled()) {
 		/* Turned off since it was queued: kept for a retry by hand. */
-		snprintf(err, JOB_ERR_LEN, "%s: booking_cancel_url is not set; "
-		    "booking %s not sent", BOOKING_OUT_KIND, qcode);
+		snprintf(err, JOB_ERR_LEN,
+		    "%s: booking_cancel_url is not set; "
+		    "booking %s not sent",
+		    BOOKING_OUT_KIND, qcode);
 		rc = ERR_CONFIG;
 		give_up = 1;
 		goto out;
 	}
 	if ((doc = json_pack("{s:s,s:s,s:s,s:s}", "event", "booking.cancelled",
-	    "booking_code", code, "cancelled_at", at, "cancelled_by", by)) ==
-	    NULL || (body = json_dumps(doc, JSON_COMPACT)) == NULL) {
-		snprintf(err, JOB_ERR_LEN, "%s: out of memory",
-		    BOOKING_OUT_KIND);
+		 "booking_code", code, "cancelled_at", at, "cancelled_by",
+		 by)) == NULL ||
+	    (body = json_dumps(doc, JSON_COMPACT)) == NULL) {
+		snprintf(
+		    err, JOB_ERR_LEN, "%s: out of memory", BOOKING_OUT_KIND);
 		rc = ERR_NOMEM;
 		goto out;
 	}
@@ -165,7 +168,8 @@ booking_out_job(struct store *db, const struct job *job, char *err)
 		log_info("event=booking_cancel_sent code=%s attempt=%d", qcode,
 		    job->attempt);
 	else if (rc == ERR_NOT_FOUND)
-		log_warn("event=booking_cancel_unknown code=%s detail=\"the "
+		log_warn(
+		    "event=booking_cancel_unknown code=%s detail=\"the "
 		    "booking system does not know the booking (HTTP 404)\"",
 		    qcode);
 out:
@@ -193,16 +197,16 @@ out_discard(char *data, size_t size, size_t n, void *arg)
  * may hold a relay's key).
  */
 static int
-out_post(const struct job *job, const char *body, const char *qcode,
-    char *err, int *give_up)
+out_post(const struct job *job, const char *body, const char *qcode, char *err,
+    int *give_up)
 {
-	CURL			*c = NULL;
-	CURLcode		 cc;
-	struct curl_slist	*hdrs = NULL, *h;
-	char			 stamp[24], sig[SIG_HEX_LEN], hv[4][128];
-	long			 code = 0;
-	int			 rc = ERR_NOMEM;
-	size_t			 i;
+	CURL		  *c = NULL;
+	CURLcode	   cc;
+	struct curl_slist *hdrs = NULL, *h;
+	char		   stamp[24], sig[SIG_HEX_LEN], hv[4][128];
+	long		   code = 0;
+	int		   rc = ERR_NOMEM;
+	size_t		   i;
 
 	snprintf(stamp, sizeof(stamp), "%lld", (long long)time(NULL));
 	out_sign(stamp, body, sig);
@@ -225,7 +229,8 @@ out_post(const struct job *job, const char *body, const char *qcode,
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "carebase");
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)BOOKING_OUT_TIMEOUT_S);
+	curl_easy_setopt(
+	    c, CURLOPT_CONNECTTIMEOUT, (long)BOOKING_OUT_TIMEOUT_S);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)BOOKING_OUT_TIMEOUT_S);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, out_discard);
@@ -233,26 +238,34 @@ out_post(const struct job *job, const char *body, const char *qcode,
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 	rc = ERR_UNAVAILABLE;
 	if (cc == CURLE_OPERATION_TIMEDOUT)
-		snprintf(err, JOB_ERR_LEN, "%s: booking %s: the booking system "
-		    "did not answer within %ds", BOOKING_OUT_KIND, qcode,
-		    BOOKING_OUT_TIMEOUT_S);
+		snprintf(err, JOB_ERR_LEN,
+		    "%s: booking %s: the booking system "
+		    "did not answer within %ds",
+		    BOOKING_OUT_KIND, qcode, BOOKING_OUT_TIMEOUT_S);
 	else if (cc != CURLE_OK)
-		snprintf(err, JOB_ERR_LEN, "%s: booking %s: the booking system "
-		    "could not be reached: %s", BOOKING_OUT_KIND, qcode,
-		    curl_easy_strerror(cc));
+		snprintf(err, JOB_ERR_LEN,
+		    "%s: booking %s: the booking system "
+		    "could not be reached: %s",
+		    BOOKING_OUT_KIND, qcode, curl_easy_strerror(cc));
 	else if (code >= 200 && code <= 299)
 		rc = OK;
 	else if (code == 408 || code == 429 || code >= 500)
-		snprintf(err, JOB_ERR_LEN, "%s: booking %s: the booking system "
-		    "answered HTTP %ld", BOOKING_OUT_KIND, qcode, code);
+		snprintf(err, JOB_ERR_LEN,
+		    "%s: booking %s: the booking system "
+		    "answered HTTP %ld",
+		    BOOKING_OUT_KIND, qcode, code);
 	else {
 		rc = code == 404 ? ERR_NOT_FOUND : ERR_FORBIDDEN;
 		*give_up = 1;
-		snprintf(err, JOB_ERR_LEN, "%s: booking %s: the booking system "
-		    "refused it with HTTP %ld%s; not retried", BOOKING_OUT_KIND,
-		    qcode, code, code == 404 ? " (it does not know the "
-		    "booking)" : code == 401 || code == 403 ? " (check "
-		    "booking_cancel_secret)" : "");
+		snprintf(err, JOB_ERR_LEN,
+		    "%s: booking %s: the booking system "
+		    "refused it with HTTP %ld%s; not retried",
+		    BOOKING_OUT_KIND, qcode, code,
+		    code == 404			     ? " (it does not know the "
+						       "booking)"
+			: code == 401 || code == 403 ? " (check "
+						       "booking_cancel_secret)"
+						     : "");
 	}
 	goto out;
 nomem:

@@ -56,7 +56,7 @@
 #include "store/jobs.h"
 #include "store/store.h"
 
-#define SUBJECT_MAX	96
+#define SUBJECT_MAX 96
 
 enum outcome {
 	CODE_VALID = 0,
@@ -70,91 +70,97 @@ enum outcome {
 };
 
 static const struct {
-	int		 rc;
-	const char	*code;
-	const char	*detail;
+	int	    rc;
+	const char *code;
+	const char *detail;
 } outcomes[] = {
-	[CODE_VALID] = {OK, NULL, NULL},
-	[CODE_INVALID] = {ERR_MALFORMED, "INVALID_CODE", "A partner access "
-	    "code is 6 letters and digits (without 0, O, 1, I or L)."},
-	[CODE_DOES_NOT_EXIST] = {ERR_MALFORMED, "DOES_NOT_EXIST", "There is "
-	    "no such partner access code."},
-	[CODE_ALREADY_APPLIED] = {ERR_CONFLICT, "ALREADY_APPLIED", "You have "
-	    "redeemed this partner access code already."},
-	[CODE_ALREADY_IN_USE] = {ERR_CONFLICT, "ALREADY_IN_USE", "This "
-	    "partner access code has been redeemed by someone else."},
-	[CODE_INACTIVE] = {ERR_MALFORMED, "INACTIVE", "This partner access "
-	    "code, or its partner, is no longer active."},
-	[CODE_EXPIRED] = {ERR_MALFORMED, "CODE_EXPIRED", "This partner access "
-	    "code has expired: codes last a year."},
-	[CODE_THROTTLED] = {ERR_RATE_LIMIT, NULL, "Too many partner access "
-	    "codes that do not exist were tried."},
+	[CODE_VALID] = { OK, NULL, NULL },
+	[CODE_INVALID] = { ERR_MALFORMED, "INVALID_CODE",
+	    "A partner access "
+	    "code is 6 letters and digits (without 0, O, 1, I or L)." },
+	[CODE_DOES_NOT_EXIST] = { ERR_MALFORMED, "DOES_NOT_EXIST",
+	    "There is "
+	    "no such partner access code." },
+	[CODE_ALREADY_APPLIED] = { ERR_CONFLICT, "ALREADY_APPLIED",
+	    "You have "
+	    "redeemed this partner access code already." },
+	[CODE_ALREADY_IN_USE] = { ERR_CONFLICT, "ALREADY_IN_USE",
+	    "This "
+	    "partner access code has been redeemed by someone else." },
+	[CODE_INACTIVE] = { ERR_MALFORMED, "INACTIVE",
+	    "This partner access "
+	    "code, or its partner, is no longer active." },
+	[CODE_EXPIRED] = { ERR_MALFORMED, "CODE_EXPIRED",
+	    "This partner access "
+	    "code has expired: codes last a year." },
+	[CODE_THROTTLED] = { ERR_RATE_LIMIT, NULL,
+	    "Too many partner access "
+	    "codes that do not exist were tried." },
 };
 
 /* A code found by its hash. */
 struct found {
-	char	 id[UUID_STR_LEN];
-	char	 user_id[UUID_STR_LEN];	/* "" while not redeemed */
-	char	 partner[PARTNER_NAME_MAX * 4 + 1];
-	int	 active;
-	int	 partner_active;
-	int64_t	 created_at;
-	int	 live_chat;
-	int	 therapy;
-	int64_t	 remaining;
+	char	id[UUID_STR_LEN];
+	char	user_id[UUID_STR_LEN]; /* "" while not redeemed */
+	char	partner[PARTNER_NAME_MAX * 4 + 1];
+	int	active;
+	int	partner_active;
+	int64_t created_at;
+	int	live_chat;
+	int	therapy;
+	int64_t remaining;
 };
 
 /* One check (and maybe redemption) of a code, run by store_run. */
 struct check {
-	struct request		*req;
-	const struct principal	*who;		/* NULL: anonymous */
-	const char		*partner;	/* id or name, or NULL */
-	char			 hash[PARTNER_CODE_HASH_LEN];
-	char			 subject[2][SUBJECT_MAX];
-	int64_t			 max[2];
-	int			 nsubjects;
-	int			 assign;	/* redeem for who */
+	struct request	       *req;
+	const struct principal *who;	 /* NULL: anonymous */
+	const char	       *partner; /* id or name, or NULL */
+	char			hash[PARTNER_CODE_HASH_LEN];
+	char			subject[2][SUBJECT_MAX];
+	int64_t			max[2];
+	int			nsubjects;
+	int			assign; /* redeem for who */
 	/* out */
-	int			 outcome;
-	int64_t			 retry_ms;
-	char			 access_id[UUID_STR_LEN];
-	json_t			*row;
+	int	outcome;
+	int64_t retry_ms;
+	char	access_id[UUID_STR_LEN];
+	json_t *row;
 };
 
 /* What registration found in partners_register_check. */
 struct reg_state {
-	int	 automatic;			/* no code: a grant to make */
-	char	 access_id[UUID_STR_LEN];	/* the code's access */
-	char	 partner_id[UUID_STR_LEN];
+	int  automatic;		      /* no code: a grant to make */
+	char access_id[UUID_STR_LEN]; /* the code's access */
+	char partner_id[UUID_STR_LEN];
 };
 
-static int	 reserve_one(struct tx *, const char *subject, int64_t max,
-		    int64_t now, int64_t *locked_until);
-static int	 guess_reserve(struct tx *, struct check *, int64_t now);
-static int	 guess_refund(struct tx *, struct check *);
-static int	 code_find(struct tx *, const char *hash, const char *partner,
-		    const char *id, struct found *);
-static int	 code_state(const struct found *, const char *user_id,
-		    int64_t now);
-static int	 redeem(struct tx *, struct request *, const char *access_id,
-		    const char *user_id, const struct principal *, int *outcome);
-static int	 check_tx(struct tx *, void *);
-static void	 check_init(struct check *, struct request *,
-		    const struct principal *);
-static int	 outcome_answer(struct request *, int outcome, int64_t retry_ms);
-static int	 code_args(struct request *, char code[PARTNER_CODE_LEN + 1],
-		    const char **partner);
-static int	 field_refuse(struct request *, const char *field,
-		    const char *code, const char *detail);
-static int	 automatic_grant(struct tx *, struct request *,
-		    const struct reg_state *, const char *user_id);
+static int  reserve_one(struct tx *, const char *subject, int64_t max,
+     int64_t now, int64_t *locked_until);
+static int  guess_reserve(struct tx *, struct check *, int64_t now);
+static int  guess_refund(struct tx *, struct check *);
+static int  code_find(struct tx *, const char *hash, const char *partner,
+     const char *id, struct found *);
+static int  code_state(const struct found *, const char *user_id, int64_t now);
+static int  redeem(struct tx *, struct request *, const char *access_id,
+     const char *user_id, const struct principal *, int *outcome);
+static int  check_tx(struct tx *, void *);
+static void check_init(
+    struct check *, struct request *, const struct principal *);
+static int outcome_answer(struct request *, int outcome, int64_t retry_ms);
+static int code_args(
+    struct request *, char code[PARTNER_CODE_LEN + 1], const char **partner);
+static int field_refuse(
+    struct request *, const char *field, const char *code, const char *detail);
+static int automatic_grant(struct tx *, struct request *,
+    const struct reg_state *, const char *user_id);
 
 /* Codes */
 
 void
 partner_code_new(char out[PARTNER_CODE_LEN + 1])
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < PARTNER_CODE_LEN; i++)
 		out[i] = PARTNER_CODE_ALPHABET[randombytes_uniform(
@@ -165,7 +171,7 @@ partner_code_new(char out[PARTNER_CODE_LEN + 1])
 void
 partner_code_hash(const char *code, char out[PARTNER_CODE_HASH_LEN])
 {
-	char	 in[32];
+	char in[32];
 
 	snprintf(in, sizeof(in), "partner_access:%s", code);
 	crypto_blind_index(keyring_key(KEY_INDEX), in, out);
@@ -183,11 +189,12 @@ static int
 reserve_one(struct tx *tx, const char *subject, int64_t max, int64_t now,
     int64_t *locked_until)
 {
-	struct stmt	*st;
-	int64_t		 expired = now - PARTNER_GUESS_WINDOW_MS, n = 0;
-	int		 step;
+	struct stmt *st;
+	int64_t	     expired = now - PARTNER_GUESS_WINDOW_MS, n = 0;
+	int	     step;
 
-	st = store_prepare(tx, "INSERT INTO partner_code_failures (subject, "
+	st = store_prepare(tx,
+	    "INSERT INTO partner_code_failures (subject, "
 	    "window_start, failures) VALUES (?, ?, 1) ON CONFLICT (subject) "
 	    "DO UPDATE SET failures = CASE WHEN "
 	    "partner_code_failures.window_start <= ? THEN 1 ELSE "
@@ -212,12 +219,13 @@ reserve_one(struct tx *tx, const char *subject, int64_t max, int64_t now,
 		return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);
 	if (n > 0)
 		return (OK);
-	st = store_prepare(tx, "SELECT window_start FROM partner_code_failures "
+	st = store_prepare(tx,
+	    "SELECT window_start FROM partner_code_failures "
 	    "WHERE subject = ?");
 	store_bind_text(st, 1, subject);
 	if ((step = store_step(st)) == STORE_ROW)
-		*locked_until = store_col_int64(st, 0) +
-		    PARTNER_GUESS_WINDOW_MS;
+		*locked_until =
+		    store_col_int64(st, 0) + PARTNER_GUESS_WINDOW_MS;
 	store_finalize(st);
 	if (step != STORE_ROW)
 		return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);
@@ -229,8 +237,8 @@ reserve_one(struct tx *tx, const char *subject, int64_t max, int64_t now,
 static int
 guess_reserve(struct tx *tx, struct check *c, int64_t now)
 {
-	int64_t	 until = now;
-	int	 i, rc;
+	int64_t until = now;
+	int	i, rc;
 
 	for (i = 0; i < c->nsubjects; i++) {
 		rc = reserve_one(tx, c->subject[i], c->max[i], now, &until);
@@ -252,12 +260,14 @@ guess_reserve(struct tx *tx, struct check *c, int64_t now)
 static int
 guess_refund(struct tx *tx, struct check *c)
 {
-	struct stmt	*st;
-	int		 i, step;
+	struct stmt *st;
+	int	     i, step;
 
 	for (i = 0; i < c->nsubjects; i++) {
-		st = store_prepare(tx, "UPDATE partner_code_failures SET "
-		    "failures = failures - 1 WHERE subject = ? AND failures > 0");
+		st = store_prepare(tx,
+		    "UPDATE partner_code_failures SET "
+		    "failures = failures - 1 WHERE subject = ? AND failures > "
+		    "0");
 		store_bind_text(st, 1, c->subject[i]);
 		step = store_step(st);
 		store_finalize(st);
@@ -271,14 +281,15 @@ guess_refund(struct tx *tx, struct check *c)
 int
 partners_prune_guesses(struct store *db, const struct job *job, char *err)
 {
-	struct tx	*tx;
-	struct stmt	*st;
-	int		 rc;
+	struct tx   *tx;
+	struct stmt *st;
+	int	     rc;
 
 	(void)job;
 	if ((rc = store_tx_begin(db, STORE_TX_WRITE, &tx)) != OK)
 		goto out;
-	st = store_prepare(tx, "DELETE FROM partner_code_failures WHERE "
+	st = store_prepare(tx,
+	    "DELETE FROM partner_code_failures WHERE "
 	    "window_start <= ?");
 	store_bind_int64(st, 1, time_now_ms() - PARTNER_GUESS_WINDOW_MS);
 	rc = store_step(st);
@@ -300,24 +311,27 @@ out:
 
 /* By hash (and partner, id or name, when not NULL) or by id. */
 static int
-code_find(struct tx *tx, const char *hash, const char *partner,
-    const char *id, struct found *f)
+code_find(struct tx *tx, const char *hash, const char *partner, const char *id,
+    struct found *f)
 {
-	struct stmt	*st;
-	char		 sql[768], key[PARTNER_NAME_KEY_SIZE];
-	int		 rc;
+	struct stmt *st;
+	char	     sql[768], key[PARTNER_NAME_KEY_SIZE];
+	int	     rc;
 
 	memset(f, 0, sizeof(*f));
 	/* A partner named by name is compared by its key. */
 	if (partner != NULL && partners_name_key(partner, key) != OK)
 		return (ERR_NOT_FOUND);
-	snprintf(sql, sizeof(sql), "SELECT a.id, a.user_id, a.is_active, "
+	snprintf(sql, sizeof(sql),
+	    "SELECT a.id, a.user_id, a.is_active, "
 	    "a.created_at, p.is_active, p.name, a.feature_live_chat, "
 	    "a.feature_therapy, a.therapy_sessions_remaining FROM "
 	    "partner_access a JOIN partners p ON p.id = a.partner_id WHERE "
-	    "a.deleted_at IS NULL AND %s%s", id != NULL ? "a.id = ?" :
-	    "a.code_hash = ?", partner != NULL ? " AND (p.id = ? OR "
-	    "p.name_key = ?)" : "");
+	    "a.deleted_at IS NULL AND %s%s",
+	    id != NULL ? "a.id = ?" : "a.code_hash = ?",
+	    partner != NULL ? " AND (p.id = ? OR "
+			      "p.name_key = ?)"
+			    : "");
 	st = store_prepare(tx, sql);
 	store_bind_text(st, 1, id != NULL ? id : hash);
 	if (partner != NULL) {
@@ -333,8 +347,8 @@ code_find(struct tx *tx, const char *hash, const char *partner,
 		f->active = store_col_int64(st, 2) != 0;
 		f->created_at = store_col_int64(st, 3);
 		f->partner_active = store_col_int64(st, 4) != 0;
-		strlcpy_cb(f->partner, store_col_text(st, 5),
-		    sizeof(f->partner));
+		strlcpy_cb(
+		    f->partner, store_col_text(st, 5), sizeof(f->partner));
 		f->live_chat = store_col_int64(st, 6) != 0;
 		f->therapy = store_col_int64(st, 7) != 0;
 		f->remaining = store_col_int64(st, 8);
@@ -353,8 +367,9 @@ static int
 code_state(const struct found *f, const char *user_id, int64_t now)
 {
 	if (f->user_id[0] != '\0')
-		return (user_id != NULL && strcmp(f->user_id, user_id) == 0 ?
-		    CODE_ALREADY_APPLIED : CODE_ALREADY_IN_USE);
+		return (user_id != NULL && strcmp(f->user_id, user_id) == 0
+			? CODE_ALREADY_APPLIED
+			: CODE_ALREADY_IN_USE);
 	if (!f->active || !f->partner_active)
 		return (CODE_INACTIVE);
 	if (now - f->created_at > PARTNER_CODE_TTL_MS)
@@ -371,13 +386,14 @@ static int
 redeem(struct tx *tx, struct request *req, const char *access_id,
     const char *user_id, const struct principal *who, int *outcome)
 {
-	struct stmt	*st;
-	struct found	 f;
-	json_t		*changes;
-	int64_t		 now = time_now_ms(), n;
-	int		 rc;
+	struct stmt *st;
+	struct found f;
+	json_t	    *changes;
+	int64_t	     now = time_now_ms(), n;
+	int	     rc;
 
-	st = store_prepare(tx, "UPDATE partner_access SET user_id = ?, "
+	st = store_prepare(tx,
+	    "UPDATE partner_access SET user_id = ?, "
 	    "activated_at = ?, updated_at = ?, updated_by = ? WHERE id = ? AND "
 	    "user_id IS NULL AND is_active = 1 AND deleted_at IS NULL AND "
 	    "created_at >= ? AND partner_id IN (SELECT id FROM partners WHERE "
@@ -409,9 +425,11 @@ redeem(struct tx *tx, struct request *req, const char *access_id,
 	}
 	*outcome = CODE_VALID;
 	changes = json_pack("{s:[s,s],s:s}", "fields", "user_id",
-	    "activated_at", "via", req != NULL && req->route != NULL &&
-	    strcmp(req->route, "/v1/auth/register") == 0 ? "registration" :
-	    "assign");
+	    "activated_at", "via",
+	    req != NULL && req->route != NULL &&
+		    strcmp(req->route, "/v1/auth/register") == 0
+		? "registration"
+		: "assign");
 	rc = audit_append(tx, who, req, "partner_access.assign",
 	    "partner_access", access_id, changes);
 	json_decref(changes);
@@ -425,16 +443,16 @@ redeem(struct tx *tx, struct request *req, const char *access_id,
 static int
 check_tx(struct tx *tx, void *arg)
 {
-	struct check	*c = arg;
-	struct found	 f;
-	int64_t		 now = time_now_ms();
-	int		 rc, nsubjects = c->nsubjects;
+	struct check *c = arg;
+	struct found  f;
+	int64_t	      now = time_now_ms();
+	int	      rc, nsubjects = c->nsubjects;
 
 	json_decref(c->row);
 	c->row = NULL;
 	c->outcome = CODE_VALID;
 	rc = guess_reserve(tx, c, now);
-	c->nsubjects = nsubjects;	/* the same on a busy retry */
+	c->nsubjects = nsubjects; /* the same on a busy retry */
 	if (rc != OK || c->outcome != CODE_VALID)
 		return (rc);
 	if ((rc = code_find(tx, c->hash, c->partner, NULL, &f)) ==
@@ -445,19 +463,20 @@ check_tx(struct tx *tx, void *arg)
 	if (rc != OK || (rc = guess_refund(tx, c)) != OK)
 		return (rc);
 	strlcpy_cb(c->access_id, f.id, sizeof(c->access_id));
-	c->outcome = code_state(&f, c->who != NULL ? c->who->user_id : NULL,
-	    now);
+	c->outcome =
+	    code_state(&f, c->who != NULL ? c->who->user_id : NULL, now);
 	if (c->outcome != CODE_VALID)
 		return (OK);
 	if (!c->assign) {
 		c->row = json_pack("{s:b,s:s,s:b,s:b,s:I}", "valid", 1,
-		    "partner_name", f.partner, "feature_live_chat",
-		    f.live_chat, "feature_therapy", f.therapy,
-		    "therapy_sessions_remaining", (json_int_t)f.remaining);
+		    "partner_name", f.partner, "feature_live_chat", f.live_chat,
+		    "feature_therapy", f.therapy, "therapy_sessions_remaining",
+		    (json_int_t)f.remaining);
 		return (c->row != NULL ? OK : ERR_NOMEM);
 	}
 	if ((rc = redeem(tx, c->req, f.id, c->who->user_id, c->who,
-	    &c->outcome)) != OK || c->outcome != CODE_VALID)
+		 &c->outcome)) != OK ||
+	    c->outcome != CODE_VALID)
 		return (rc);
 	return (access_load(tx, f.id, 0, &c->row));
 }
@@ -471,8 +490,8 @@ check_init(struct check *c, struct request *req, const struct principal *who)
 	c->who = who;
 	/* Per client (an IPv6 host's whole /64), not per address: a host
 	 * must not skip the limit by walking its /64. */
-	snprintf(c->subject[0], SUBJECT_MAX, "ip:%s", req->client_key[0] ?
-	    req->client_key : req->ip);
+	snprintf(c->subject[0], SUBJECT_MAX, "ip:%s",
+	    req->client_key[0] ? req->client_key : req->ip);
 	c->max[0] = PARTNER_GUESS_MAX_IP;
 	c->nsubjects = 1;
 	if (who != NULL) {
@@ -486,11 +505,11 @@ check_init(struct check *c, struct request *req, const struct principal *who)
 static int
 outcome_answer(struct request *req, int outcome, int64_t retry_ms)
 {
-	char	 ra[24];
+	char ra[24];
 
 	if (outcome == CODE_THROTTLED) {
-		snprintf(ra, sizeof(ra), "%lld", (long long)(retry_ms < 1000 ?
-		    1 : (retry_ms + 999) / 1000));
+		snprintf(ra, sizeof(ra), "%lld",
+		    (long long)(retry_ms < 1000 ? 1 : (retry_ms + 999) / 1000));
 		http_header_add(req, "Retry-After", ra);
 	}
 	http_problem(req, outcomes[outcome].rc, outcomes[outcome].code, "%s",
@@ -503,12 +522,12 @@ outcome_answer(struct request *req, int outcome, int64_t retry_ms)
  * missing or not of the alphabet 400 INVALID_CODE.
  */
 static int
-code_args(struct request *req, char code[PARTNER_CODE_LEN + 1],
-    const char **partner)
+code_args(
+    struct request *req, char code[PARTNER_CODE_LEN + 1], const char **partner)
 {
-	struct partner_code_input	 in;
-	json_t				*errs = json_array();
-	int				 rc;
+	struct partner_code_input in;
+	json_t			 *errs = json_array();
+	int			  rc;
 
 	*partner = NULL;
 	rc = partner_code_body(req->json, &in, errs);
@@ -518,7 +537,8 @@ code_args(struct request *req, char code[PARTNER_CODE_LEN + 1],
 	if (rc == ERR_MALFORMED && in.bad_code)
 		return (outcome_answer(req, CODE_INVALID, 0));
 	if (rc != OK) {
-		http_problem(req, rc, NULL, "The body must be an object with "
+		http_problem(req, rc, NULL,
+		    "The body must be an object with "
 		    "code (and partner).");
 		return (rc);
 	}
@@ -533,11 +553,11 @@ code_args(struct request *req, char code[PARTNER_CODE_LEN + 1],
 void
 partner_access_validate(struct request *req)
 {
-	struct principal	*who = NULL;
-	struct check		 c;
-	const char		*partner;
-	char			 code[PARTNER_CODE_LEN + 1];
-	int			 rc;
+	struct principal *who = NULL;
+	struct check	  c;
+	const char	 *partner;
+	char		  code[PARTNER_CODE_LEN + 1];
+	int		  rc;
 
 	if ((rc = resource_principal(req, &who)) != OK) {
 		http_problem(req, rc, NULL, "The credentials are not valid.");
@@ -566,17 +586,18 @@ partner_access_validate(struct request *req)
 void
 partner_access_assign(struct request *req)
 {
-	struct principal	*who;
-	struct check		 c;
-	const char		*partner;
-	char			 code[PARTNER_CODE_LEN + 1];
-	int			 rc;
+	struct principal *who;
+	struct check	  c;
+	const char	 *partner;
+	char		  code[PARTNER_CODE_LEN + 1];
+	int		  rc;
 
 	if (partners_caller(req, &who) != OK)
 		return;
 	if (resource_scope(req->db, who, "partner_access", "assign") ==
 	    SCOPE_NONE) {
-		http_problem(req, ERR_FORBIDDEN, NULL, "You may not redeem "
+		http_problem(req, ERR_FORBIDDEN, NULL,
+		    "You may not redeem "
 		    "partner access codes.");
 		return;
 	}
@@ -605,7 +626,7 @@ static int
 field_refuse(struct request *req, const char *field, const char *code,
     const char *detail)
 {
-	json_t	*errs = json_array();
+	json_t *errs = json_array();
 
 	partners_err(errs, field, code, detail);
 	return (partners_errs_answer(req, errs, "The registration"));
@@ -614,14 +635,14 @@ field_refuse(struct request *req, const char *field, const char *code,
 int
 partners_register_check(struct request *req, void **state)
 {
-	struct partner_code_input	 in;
-	struct reg_state		*s;
-	struct check			 c;
-	struct tx			*tx = NULL;
-	json_t				*errs;
-	const char			*iv, *nv;
-	char				 id[UUID_STR_LEN], other[UUID_STR_LEN];
-	int				 rc, active = 0, other_active, cv;
+	struct partner_code_input in;
+	struct reg_state	 *s;
+	struct check		  c;
+	struct tx		 *tx = NULL;
+	json_t			 *errs;
+	const char		 *iv, *nv;
+	char			  id[UUID_STR_LEN], other[UUID_STR_LEN];
+	int			  rc, active = 0, other_active, cv;
 
 	*state = NULL;
 	errs = json_array();
@@ -647,31 +668,34 @@ partners_register_check(struct request *req, void **state)
 	if (iv != NULL || nv != NULL) {
 		if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
 			goto fail;
-		rc = partners_find(tx, iv != NULL ? iv : nv,
-		    id, NULL, &active);
+		rc = partners_find(tx, iv != NULL ? iv : nv, id, NULL, &active);
 		if (rc == OK && iv != NULL && nv != NULL &&
-		    (rc = partners_find(tx, nv, other, NULL,
-		    &other_active)) == OK && strcmp(id, other) != 0) {
+		    (rc = partners_find(tx, nv, other, NULL, &other_active)) ==
+			OK &&
+		    strcmp(id, other) != 0) {
 			store_tx_rollback(tx);
 			return (field_refuse(req, "partner", "mismatch",
 			    "partner and partner_id name different partners"));
 		}
 		if (rc == ERR_NOT_FOUND) {
 			store_tx_rollback(tx);
-			return (field_refuse(req, iv != NULL ? "partner_id" :
-			    "partner", "not_found", "there is no such "
+			return (field_refuse(req,
+			    iv != NULL ? "partner_id" : "partner", "not_found",
+			    "there is no such "
 			    "partner"));
 		}
 		if (rc == OK && !active) {
 			store_tx_rollback(tx);
 			return (outcome_answer(req, CODE_INACTIVE, 0));
 		}
-		if (rc == OK && !cv && (rc = partners_feature_on(tx, id,
-		    "automatic_access_code")) == ERR_NOT_FOUND) {
+		if (rc == OK && !cv &&
+		    (rc = partners_feature_on(
+			 tx, id, "automatic_access_code")) == ERR_NOT_FOUND) {
 			store_tx_rollback(tx);
-			return (field_refuse(req, "partner_access_code",
-			    "required", "this partner grants access with a "
-			    "code"));
+			return (
+			    field_refuse(req, "partner_access_code", "required",
+				"this partner grants access with a "
+				"code"));
 		}
 		store_tx_rollback(tx);
 		if (rc != OK)
@@ -702,18 +726,17 @@ fail:
 }
 
 int
-partners_register_apply(struct tx *tx, struct request *req,
-    const char *user_id, void *state)
+partners_register_apply(
+    struct tx *tx, struct request *req, const char *user_id, void *state)
 {
-	const struct reg_state	*s = state;
-	int			 rc, outcome = CODE_VALID;
+	const struct reg_state *s = state;
+	int			rc, outcome = CODE_VALID;
 
 	if (s == NULL)
 		return (OK);
 	if (s->automatic)
 		return (automatic_grant(tx, req, s, user_id));
-	if ((rc = redeem(tx, req, s->access_id, user_id, NULL, &outcome)) !=
-	    OK)
+	if ((rc = redeem(tx, req, s->access_id, user_id, NULL, &outcome)) != OK)
 		return (rc);
 	if (outcome != CODE_VALID)
 		return (outcome_answer(req, outcome, 0));
@@ -725,22 +748,23 @@ static int
 automatic_grant(struct tx *tx, struct request *req, const struct reg_state *s,
     const char *user_id)
 {
-	struct stmt	*st;
-	json_t		*changes;
-	char		 id[UUID_STR_LEN], ignored[UUID_STR_LEN];
-	int64_t		 now = time_now_ms();
-	int		 rc, active = 0;
+	struct stmt *st;
+	json_t	    *changes;
+	char	     id[UUID_STR_LEN], ignored[UUID_STR_LEN];
+	int64_t	     now = time_now_ms();
+	int	     rc, active = 0;
 
 	/* Checked before the transaction: still so? */
 	rc = partners_find(tx, s->partner_id, ignored, NULL, &active);
 	if (rc == OK && active)
-		rc = partners_feature_on(tx, s->partner_id,
-		    "automatic_access_code");
+		rc = partners_feature_on(
+		    tx, s->partner_id, "automatic_access_code");
 	if (rc == ERR_NOT_FOUND || (rc == OK && !active))
 		return (outcome_answer(req, CODE_INACTIVE, 0));
 	if (rc != OK)
 		return (rc);
-	st = store_prepare(tx, "INSERT INTO partner_access (id, partner_id, "
+	st = store_prepare(tx,
+	    "INSERT INTO partner_access (id, partner_id, "
 	    "user_id, feature_live_chat, feature_therapy, "
 	    "therapy_sessions_remaining, is_active, activated_at, created_at, "
 	    "updated_at, updated_by) VALUES (?, ?, ?, 1, 0, 0, 1, ?, ?, ?, ?)");

@@ -25,18 +25,17 @@
 #include "ops/inbox.h"
 #include "partners/partners_int.h"
 
-static int	 text_ok(json_t *, size_t, size_t);
-static int	 code_ok(const char *);
-static int	 tz_ok(const char *);
-static void	 time_member(json_t *, json_t *, const char *, json_t *);
-static int	 payload_check(json_t *, json_t *, struct inbox_result *);
-static int	 partner_member(json_t *, const char *, const char **,
-		    json_t *);
-static int	 iso_member(const char *, const char *, const char *,
-		    int64_t *, json_t *);
+static int  text_ok(json_t *, size_t, size_t);
+static int  code_ok(const char *);
+static int  tz_ok(const char *);
+static void time_member(json_t *, json_t *, const char *, json_t *);
+static int  payload_check(json_t *, json_t *, struct inbox_result *);
+static int  partner_member(json_t *, const char *, const char **, json_t *);
+static int  iso_member(
+     const char *, const char *, const char *, int64_t *, json_t *);
 
 static const char *const actions[] = { "NEW_BOOKING", "UPDATED_BOOKING",
-    "CANCELLED_BOOKING", NULL };
+	"CANCELLED_BOOKING", NULL };
 
 const char *const report_periods[] = { "day", "week", "month", NULL };
 
@@ -45,8 +44,8 @@ const char *const report_periods[] = { "day", "week", "month", NULL };
 int
 booking_stamp_parse(const char *s, int64_t *ms)
 {
-	int64_t	 secs;
-	size_t	 i, n = strlen(s);
+	int64_t secs;
+	size_t	i, n = strlen(s);
 
 	for (i = 0; i < n && isdigit((unsigned char)s[i]); i++)
 		;
@@ -63,13 +62,12 @@ booking_stamp_parse(const char *s, int64_t *ms)
 static int
 text_ok(json_t *v, size_t min, size_t max)
 {
-	const unsigned char	*s;
-	size_t			 n = 0;
+	const unsigned char *s;
+	size_t		     n = 0;
 
 	if (!json_is_string(v))
 		return (0);
-	for (s = (const unsigned char *)json_string_value(v); *s != '\0';
-	    s++) {
+	for (s = (const unsigned char *)json_string_value(v); *s != '\0'; s++) {
 		if (*s < 0x20 || *s == 0x7f)
 			return (0);
 		if ((*s & 0xc0) != 0x80)
@@ -81,7 +79,7 @@ text_ok(json_t *v, size_t min, size_t max)
 static int
 code_ok(const char *s)
 {
-	size_t	 n = strlen(s), i;
+	size_t n = strlen(s), i;
 
 	if (n == 0 || n > BOOKING_CODE_MAX)
 		return (0);
@@ -95,13 +93,13 @@ code_ok(const char *s)
 static int
 tz_ok(const char *s)
 {
-	size_t	 n = strlen(s), i;
+	size_t n = strlen(s), i;
 
 	if (n == 0 || n > BOOKING_TZ_MAX)
 		return (0);
 	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && strchr("/_+-", s[i]) ==
-		    NULL)
+		if (!isalnum((unsigned char)s[i]) &&
+		    strchr("/_+-", s[i]) == NULL)
 			return (0);
 	return (1);
 }
@@ -110,16 +108,18 @@ tz_ok(const char *s)
 static void
 time_member(json_t *p, json_t *work, const char *name, json_t *errs)
 {
-	json_t	*v = json_object_get(p, name);
-	int64_t	 ms;
+	json_t *v = json_object_get(p, name);
+	int64_t ms;
 
 	if (v == NULL || json_is_null(v))
 		return;
-	if (!json_is_string(v) || time_parse_iso(json_string_value(v), &ms) !=
-	    0)
-		partners_err(errs, name, "invalid_format", "an ISO 8601 date-time");
+	if (!json_is_string(v) ||
+	    time_parse_iso(json_string_value(v), &ms) != 0)
+		partners_err(
+		    errs, name, "invalid_format", "an ISO 8601 date-time");
 	else if (ms < BOOKING_TIME_MIN_MS || ms >= BOOKING_TIME_MAX_MS)
-		partners_err(errs, name, "out_of_range", "between 2000 and 2100");
+		partners_err(
+		    errs, name, "out_of_range", "between 2000 and 2100");
 	else
 		json_object_set_new(work, name, json_integer(ms));
 }
@@ -133,23 +133,23 @@ static int
 payload_check(json_t *p, json_t *work, struct inbox_result *r)
 {
 	static const struct {
-		const char	*name;
-		size_t		 max;
-		int		 email;
+		const char *name;
+		size_t	    max;
+		int	    email;
 	} texts[] = {
-		{"service_name", BOOKING_TEXT_MAX, 0},
-		{"service_provider_name", BOOKING_TEXT_MAX, 0},
-		{"service_provider_email", BOOKING_EMAIL_MAX, 1},
-		{"client_email", BOOKING_EMAIL_MAX, 1},
+		{ "service_name", BOOKING_TEXT_MAX, 0 },
+		{ "service_provider_name", BOOKING_TEXT_MAX, 0 },
+		{ "service_provider_email", BOOKING_EMAIL_MAX, 1 },
+		{ "client_email", BOOKING_EMAIL_MAX, 1 },
 	};
 	static const char *const new_needs[] = { "client_email",
-	    "client_timezone", "service_name", "service_provider_name",
-	    "service_provider_email", "start_date_time", "end_date_time",
-	    NULL };
-	json_t		*v, *errs = json_array();
-	const char	*action = NULL, *s;
-	size_t		 i;
-	int64_t		 start, end;
+		"client_timezone", "service_name", "service_provider_name",
+		"service_provider_email", "start_date_time", "end_date_time",
+		NULL };
+	json_t			*v, *errs = json_array();
+	const char		*action = NULL, *s;
+	size_t			 i;
+	int64_t			 start, end;
 
 	v = json_object_get(p, "action");
 	if (json_is_string(v))
@@ -157,22 +157,26 @@ payload_check(json_t *p, json_t *work, struct inbox_result *r)
 			if (strcmp(json_string_value(v), actions[i]) == 0)
 				action = actions[i];
 	if (action == NULL)
-		partners_err(errs, "action", v == NULL ? "required" : "enum", "one of "
+		partners_err(errs, "action", v == NULL ? "required" : "enum",
+		    "one of "
 		    "NEW_BOOKING, UPDATED_BOOKING, CANCELLED_BOOKING");
 	else
 		json_object_set_new(work, "action", json_string(action));
 	v = json_object_get(p, "booking_code");
 	if (v == NULL || json_is_null(v))
-		partners_err(errs, "booking_code", "required", "the booking's code");
+		partners_err(
+		    errs, "booking_code", "required", "the booking's code");
 	else if (!json_is_string(v) || !code_ok(json_string_value(v)))
-		partners_err(errs, "booking_code", "invalid_format", "1 to 64 of "
+		partners_err(errs, "booking_code", "invalid_format",
+		    "1 to 64 of "
 		    "letters, digits, '-' and '_'");
 	else
 		json_object_set(work, "booking_code", v);
 	v = json_object_get(p, "user_id");
 	if (v != NULL && !json_is_null(v)) {
 		if (!json_is_string(v) || !uuid_valid(json_string_value(v)))
-			partners_err(errs, "user_id", "invalid_format", "a UUID");
+			partners_err(
+			    errs, "user_id", "invalid_format", "a UUID");
 		else
 			json_object_set(work, "user_id", v);
 	}
@@ -189,9 +193,10 @@ payload_check(json_t *p, json_t *work, struct inbox_result *r)
 		if (v == NULL || json_is_null(v))
 			continue;
 		if (!text_ok(v, 1, texts[i].max))
-			partners_err(errs, texts[i].name, "length", texts[i].email ?
-			    "an address of up to 254 characters" :
-			    "1 to 200 characters, no control characters");
+			partners_err(errs, texts[i].name, "length",
+			    texts[i].email
+				? "an address of up to 254 characters"
+				: "1 to 200 characters, no control characters");
 		else if (texts[i].email &&
 		    !mail_address_valid(json_string_value(v)))
 			partners_err(errs, texts[i].name, "invalid_format",
@@ -218,22 +223,26 @@ payload_check(json_t *p, json_t *work, struct inbox_result *r)
 	}
 	if (json_object_get(work, "start_date_time") != NULL &&
 	    json_object_get(work, "end_date_time") != NULL) {
-		start = json_integer_value(json_object_get(work,
-		    "start_date_time"));
-		end = json_integer_value(json_object_get(work,
-		    "end_date_time"));
+		start = json_integer_value(
+		    json_object_get(work, "start_date_time"));
+		end =
+		    json_integer_value(json_object_get(work, "end_date_time"));
 		if (end <= start || end - start > BOOKING_LENGTH_MAX_MS)
-			partners_err(errs, "end_date_time", "out_of_range", "after "
+			partners_err(errs, "end_date_time", "out_of_range",
+			    "after "
 			    "start_date_time, by at most 24 hours");
 	} else if (json_array_size(errs) == 0 &&
-	    (json_object_get(work, "start_date_time") !=
-	    NULL || json_object_get(work, "end_date_time") != NULL))
-		partners_err(errs, "end_date_time", "required", "send "
+	    (json_object_get(work, "start_date_time") != NULL ||
+		json_object_get(work, "end_date_time") != NULL))
+		partners_err(errs, "end_date_time", "required",
+		    "send "
 		    "start_date_time and end_date_time together");
 	if (json_array_size(errs) > 0) {
 		r->errors = errs;
-		return (inbox_fail(r, ERR_INVALID, NULL, "The booking payload "
-		    "is not valid: %zu field%s.", json_array_size(errs),
+		return (inbox_fail(r, ERR_INVALID, NULL,
+		    "The booking payload "
+		    "is not valid: %zu field%s.",
+		    json_array_size(errs),
 		    json_array_size(errs) == 1 ? "" : "s"));
 	}
 	json_decref(errs);
@@ -241,20 +250,19 @@ payload_check(json_t *p, json_t *work, struct inbox_result *r)
 }
 
 int
-bookings_payload_parse(const char *body, size_t len, json_t **work,
-    struct inbox_result *r)
+bookings_payload_parse(
+    const char *body, size_t len, json_t **work, struct inbox_result *r)
 {
 	return (inbox_parse_object(body, len, payload_check, work, r));
 }
-
 
 /* Access codes */
 
 int
 partner_code_normalise(const char *in, char out[PARTNER_CODE_LEN + 1])
 {
-	size_t	 start = 0, n, i;
-	int	 c;
+	size_t start = 0, n, i;
+	int    c;
 
 	if (in == NULL || (n = strlen(in)) > PARTNER_CODE_INPUT_MAX)
 		return (ERR_INVALID);
@@ -292,14 +300,15 @@ partner_member(json_t *v, const char *field, const char **out, json_t *errs)
 int
 partner_code_body(json_t *body, struct partner_code_input *in, json_t *errs)
 {
-	const char	*key;
-	json_t		*v;
-	int		 unknown = 0;
+	const char *key;
+	json_t	   *v;
+	int	    unknown = 0;
 
 	memset(in, 0, sizeof(*in));
 	if (!json_is_object(body))
 		return (ERR_MALFORMED);
-	json_object_foreach(body, key, v) {
+	json_object_foreach(body, key, v)
+	{
 		if (strcmp(key, "partner") == 0)
 			partner_member(v, "partner", &in->partner, errs);
 		else if (strcmp(key, "code") != 0)
@@ -308,12 +317,14 @@ partner_code_body(json_t *body, struct partner_code_input *in, json_t *errs)
 	/* One entry, whatever the members: the caller's keys are never
 	 * quoted back (the route is public). */
 	if (unknown)
-		partners_err(errs, "", "unknown_field", "the body holds code "
+		partners_err(errs, "", "unknown_field",
+		    "the body holds code "
 		    "and partner only");
 	if (json_array_size(errs) > 0)
 		return (ERR_INVALID);
-	if (partner_code_normalise(json_string_value(json_object_get(body,
-	    "code")), in->code) != OK) {
+	if (partner_code_normalise(
+		json_string_value(json_object_get(body, "code")), in->code) !=
+	    OK) {
 		in->bad_code = 1;
 		return (ERR_MALFORMED);
 	}
@@ -321,10 +332,9 @@ partner_code_body(json_t *body, struct partner_code_input *in, json_t *errs)
 }
 
 int
-partner_register_body(json_t *body, struct partner_code_input *in,
-    json_t *errs)
+partner_register_body(json_t *body, struct partner_code_input *in, json_t *errs)
 {
-	json_t	*cv, *iv;
+	json_t *cv, *iv;
 
 	memset(in, 0, sizeof(*in));
 	if (!json_is_object(body))
@@ -338,8 +348,8 @@ partner_register_body(json_t *body, struct partner_code_input *in,
 		else
 			in->partner_id = json_string_value(iv);
 	}
-	partner_member(json_object_get(body, "partner"), "partner",
-	    &in->partner, errs);
+	partner_member(
+	    json_object_get(body, "partner"), "partner", &in->partner, errs);
 	if (json_array_size(errs) > 0)
 		return (ERR_INVALID);
 	if (cv == NULL || json_is_null(cv))
@@ -355,14 +365,15 @@ partner_register_body(json_t *body, struct partner_code_input *in,
 
 /* An ISO 8601 date or date-time after 1970 into *ms. */
 static int
-iso_member(const char *field, const char *s, const char *required,
-    int64_t *ms, json_t *errs)
+iso_member(const char *field, const char *s, const char *required, int64_t *ms,
+    json_t *errs)
 {
 	if (s == NULL)
 		partners_err(errs, field, "required", required);
 	else if (strlen(s) > ISO_TIME_LEN || time_parse_iso(s, ms) != 0 ||
 	    *ms < 0)
-		partners_err(errs, field, "invalid_format", "an ISO 8601 date "
+		partners_err(errs, field, "invalid_format",
+		    "an ISO 8601 date "
 		    "or date-time after 1970");
 	else
 		return (OK);
@@ -373,26 +384,33 @@ int
 report_args_parse(const char *from, const char *to, const char *period,
     const char *format, struct report_args *out, json_t *errs)
 {
-	size_t	 i;
-	int	 ok;
+	size_t i;
+	int    ok;
 
 	memset(out, 0, sizeof(*out));
 	out->period = REPORT_PERIOD_MONTH;
-	ok = iso_member("from", from, "the start of the range, an ISO 8601 "
-	    "date or date-time", &out->from, errs) == OK;
-	ok = iso_member("to", to, "the end of the range (exclusive), an ISO "
-	    "8601 date or date-time", &out->to, errs) == OK && ok;
+	ok = iso_member("from", from,
+		 "the start of the range, an ISO 8601 "
+		 "date or date-time",
+		 &out->from, errs) == OK;
+	ok = iso_member("to", to,
+		 "the end of the range (exclusive), an ISO "
+		 "8601 date or date-time",
+		 &out->to, errs) == OK &&
+	    ok;
 	if (ok && out->to <= out->from)
 		partners_err(errs, "to", "out_of_range", "must be after from");
 	else if (ok && out->to - out->from > REPORT_RANGE_MAX_MS)
-		partners_err(errs, "to", "out_of_range", "the range is at most "
+		partners_err(errs, "to", "out_of_range",
+		    "the range is at most "
 		    "5 years");
 	if (period != NULL) {
 		for (i = 0; report_periods[i] != NULL; i++)
 			if (strcmp(period, report_periods[i]) == 0)
 				break;
 		if (report_periods[i] == NULL)
-			partners_err(errs, "period", "enum", "day, week or "
+			partners_err(errs, "period", "enum",
+			    "day, week or "
 			    "month");
 		else
 			out->period = (int)i;

@@ -34,23 +34,24 @@
 #include "store/jobs.h"
 #include "store/store.h"
 
-static int	 partners_init(struct store *);
-static int	 url_ok(const char *);
-static void	 partner_check(json_t *body, json_t *errs);
-static int	 name_taken(struct tx *, const char *key, const char *id);
-static int	 name_key_set(struct resource_ctx *, json_t *body);
-static int	 name_key_column_tx(struct tx *, void *);
-static int	 name_keys_batch_tx(struct tx *, void *);
-static int	 name_keys_fill(struct store *);
-static int	 partners_before_create(struct resource_ctx *, json_t *);
-static int	 partners_before_update(struct resource_ctx *, json_t *);
-static int	 partners_after_write(struct resource_ctx *, int, json_t *);
-static int	 partner_deactivate(struct resource_ctx *, const char *id);
-static int	 features_before_write(struct resource_ctx *, json_t *);
-static int	 admins_before_create(struct resource_ctx *, json_t *);
-static json_t	*text_or_null(struct stmt *, int);
+static int     partners_init(struct store *);
+static int     url_ok(const char *);
+static void    partner_check(json_t *body, json_t *errs);
+static int     name_taken(struct tx *, const char *key, const char *id);
+static int     name_key_set(struct resource_ctx *, json_t *body);
+static int     name_key_column_tx(struct tx *, void *);
+static int     name_keys_batch_tx(struct tx *, void *);
+static int     name_keys_fill(struct store *);
+static int     partners_before_create(struct resource_ctx *, json_t *);
+static int     partners_before_update(struct resource_ctx *, json_t *);
+static int     partners_after_write(struct resource_ctx *, int, json_t *);
+static int     partner_deactivate(struct resource_ctx *, const char *id);
+static int     features_before_write(struct resource_ctx *, json_t *);
+static int     admins_before_create(struct resource_ctx *, json_t *);
+static json_t *text_or_null(struct stmt *, int);
 
 /* What the OpenAPI document says of the code routes (struct route's api). */
+/* clang-format off */
 #define API_CODE_BODY	"{\"type\":\"object\",\"required\":[\"code\"]," \
 			"\"properties\":{\"code\":{\"type\":\"string\"," \
 			"\"description\":\"6 letters and digits (no 0, O, 1, I or " \
@@ -59,13 +60,17 @@ static json_t	*text_or_null(struct stmt *, int);
 			"\"maxLength\":256,\"description\":\"the partner's name or " \
 			"id: the code must be one of its\"}}," \
 			"\"additionalProperties\":false}"
+/* clang-format on */
+/* clang-format off */
 #define API_CODE_PROBLEMS \
 	"\"400\":\"INVALID_CODE (not a code), DOES_NOT_EXIST, INACTIVE or " \
 	"CODE_EXPIRED\",\"409\":\"ALREADY_APPLIED (by the caller) or " \
 	"ALREADY_IN_USE\",\"422\":\"an unknown or bad member\",\"429\":" \
 	"\"RATE_LIMITED: too many codes that do not exist (Retry-After)\""
+/* clang-format on */
 
-static const char api_validate[] = "{\"body\":" API_CODE_BODY ","
+static const char api_validate[] =
+    "{\"body\":" API_CODE_BODY ","
     "\"answers\":{\"200\":{\"description\":\"the code may be redeemed: "
     "what it grants\",\"schema\":{\"type\":\"object\",\"required\":["
     "\"valid\",\"partner_name\",\"feature_live_chat\",\"feature_therapy\","
@@ -74,7 +79,8 @@ static const char api_validate[] = "{\"body\":" API_CODE_BODY ","
     "\"type\":\"boolean\"},\"feature_therapy\":{\"type\":\"boolean\"},"
     "\"therapy_sessions_remaining\":{\"type\":\"integer\"}}}}},"
     "\"problems\":{" API_CODE_PROBLEMS "}}";
-static const char api_assign[] = "{\"body\":" API_CODE_BODY ","
+static const char api_assign[] =
+    "{\"body\":" API_CODE_BODY ","
     "\"answers\":{\"200\":{\"description\":\"redeemed: the caller's "
     "partner access\",\"schema\":{\"type\":\"object\",\"properties\":{"
     "\"id\":{\"type\":\"string\",\"format\":\"uuid\"},\"partner_id\":{"
@@ -89,6 +95,7 @@ static const char api_assign[] = "{\"body\":" API_CODE_BODY ","
     "\"the caller may not redeem codes\"," API_CODE_PROBLEMS "}}";
 
 /* The report runs (report_runs.c). */
+/* clang-format off */
 #define API_RUN	"{\"type\":\"object\",\"required\":[\"id\",\"report\"," \
 	"\"from\",\"to\",\"period\",\"format\",\"status\",\"attempts\"]," \
 	"\"properties\":{\"id\":{\"type\":\"string\",\"format\":\"uuid\"}," \
@@ -107,9 +114,11 @@ static const char api_assign[] = "{\"body\":" API_CODE_BODY ","
 	"\"started_at\":{\"type\":[\"string\",\"null\"],\"format\":" \
 	"\"date-time\"},\"finished_at\":{\"type\":[\"string\",\"null\"]," \
 	"\"format\":\"date-time\"}}}"
-#define API_RUN_ADMIN	"\"403\":\"not an admin\""
+/* clang-format on */
+#define API_RUN_ADMIN "\"403\":\"not an admin\""
 
-static const char api_run_create[] = "{\"body\":{\"type\":\"object\","
+static const char api_run_create[] =
+    "{\"body\":{\"type\":\"object\","
     "\"required\":[\"report\",\"from\",\"to\"],\"properties\":{"
     "\"report\":{\"type\":\"string\",\"description\":\"a name from GET "
     "/v1/reports\"},\"from\":{\"type\":\"string\",\"description\":\"ISO "
@@ -123,15 +132,18 @@ static const char api_run_create[] = "{\"body\":{\"type\":\"object\","
     "\"404\":\"REPORT_NOT_FOUND\",\"422\":\"a member missing, unknown or "
     "bad (VALIDATION_FAILED, one entry each)\",\"429\":\"RUNS_PENDING: "
     "too many runs wait already\"}}";
-static const char api_run_list[] = "{\"answers\":{\"200\":{\"description\":"
+static const char api_run_list[] =
+    "{\"answers\":{\"200\":{\"description\":"
     "\"a page of runs, newest first\",\"schema\":{\"type\":\"object\","
     "\"properties\":{\"data\":{\"type\":\"array\",\"items\":" API_RUN
     "},\"next_cursor\":{\"type\":[\"string\",\"null\"]}}}}},"
     "\"problems\":{" API_RUN_ADMIN ",\"422\":\"a bad limit or cursor\"}}";
-static const char api_run_get[] = "{\"answers\":{\"200\":{\"description\":"
+static const char api_run_get[] =
+    "{\"answers\":{\"200\":{\"description\":"
     "\"the run\",\"schema\":" API_RUN "}},\"problems\":{" API_RUN_ADMIN
     ",\"404\":\"no such run\"}}";
-static const char api_run_result[] = "{\"answers\":{\"200\":{"
+static const char api_run_result[] =
+    "{\"answers\":{\"200\":{"
     "\"description\":\"the answer GET /v1/reports/{name} gives for the "
     "run's parameters: application/json or text/csv (its format), with "
     "Content-Disposition\"}},\"problems\":{" API_RUN_ADMIN ",\"404\":"
@@ -139,118 +151,125 @@ static const char api_run_result[] = "{\"answers\":{\"200\":{"
     "RUN_FAILED\"}}";
 
 static const struct route partners_routes[] = {
-	{HTTP_GET, "/v1/partners/{name}", partners_public_get, ROUTE_PUBLIC,
-	    "an active partner's branding and features, by name (public)"},
-	{HTTP_GET, "/v1/partner-access", partner_access_list, 0,
+	{ HTTP_GET, "/v1/partners/{name}", partners_public_get, ROUTE_PUBLIC,
+	    "an active partner's branding and features, by name (public)" },
+	{ HTTP_GET, "/v1/partner-access", partner_access_list, 0,
 	    "partner accesses: admins all, partner admins their partner's, "
-	    "members their own"},
-	{HTTP_POST, "/v1/partner-access", partner_access_create,
-	    ROUTE_JSON_BODY, "create an access for a partner; the answer "
-	    "holds its code, shown this once"},
-	{HTTP_GET, "/v1/partner-access/{id}", partner_access_get, 0,
-	    "one partner access in the caller's scope"},
-	{HTTP_PATCH, "/v1/partner-access/{id}", partner_access_update,
-	    ROUTE_JSON_BODY, "change an access's features, therapy sessions "
-	    "or active flag"},
-	{HTTP_DELETE, "/v1/partner-access/{id}", partner_access_delete, 0,
-	    "delete an access (its code stops working)"},
-	{HTTP_POST, "/v1/partner-access/validate-code",
+	    "members their own" },
+	{ HTTP_POST, "/v1/partner-access", partner_access_create,
+	    ROUTE_JSON_BODY,
+	    "create an access for a partner; the answer "
+	    "holds its code, shown this once" },
+	{ HTTP_GET, "/v1/partner-access/{id}", partner_access_get, 0,
+	    "one partner access in the caller's scope" },
+	{ HTTP_PATCH, "/v1/partner-access/{id}", partner_access_update,
+	    ROUTE_JSON_BODY,
+	    "change an access's features, therapy sessions "
+	    "or active flag" },
+	{ HTTP_DELETE, "/v1/partner-access/{id}", partner_access_delete, 0,
+	    "delete an access (its code stops working)" },
+	{ HTTP_POST, "/v1/partner-access/validate-code",
 	    partner_access_validate, ROUTE_JSON_BODY | ROUTE_PUBLIC,
 	    "check a code (public): the features it grants, or why not", NULL,
-	    api_validate},
-	{HTTP_POST, "/v1/partner-access/assign", partner_access_assign,
-	    ROUTE_JSON_BODY, "redeem a code for the caller", NULL, api_assign},
-	{HTTP_GET, "/v1/me/partner-access", partner_access_mine, 0,
-	    "the caller's partner accesses"},
-	{HTTP_POST, "/v1/webhooks/simplybook", bookings_webhook,
-	    ROUTE_RAW_BODY | ROUTE_PUBLIC, "booking system: NEW_BOOKING, UPDATED_BOOKING or "
+	    api_validate },
+	{ HTTP_POST, "/v1/partner-access/assign", partner_access_assign,
+	    ROUTE_JSON_BODY, "redeem a code for the caller", NULL, api_assign },
+	{ HTTP_GET, "/v1/me/partner-access", partner_access_mine, 0,
+	    "the caller's partner accesses" },
+	{ HTTP_POST, "/v1/webhooks/simplybook", bookings_webhook,
+	    ROUTE_RAW_BODY | ROUTE_PUBLIC,
+	    "booking system: NEW_BOOKING, UPDATED_BOOKING or "
 	    "CANCELLED_BOOKING; token in X-Simplybook-Token or Authorization: "
-	    "Bearer"},
-	{HTTP_GET, "/v1/therapy-bookings", bookings_list, 0,
+	    "Bearer" },
+	{ HTTP_GET, "/v1/therapy-bookings", bookings_list, 0,
 	    "therapy bookings: admins all, partner admins their partner's, "
-	    "others their own (partner_id, user_id, status; limit, cursor)"},
-	{HTTP_GET, "/v1/therapy-bookings/{id}", bookings_get, 0,
-	    "one therapy booking in the caller's scope"},
-	{HTTP_POST, "/v1/therapy-bookings/{id}/cancel", bookings_cancel, 0,
+	    "others their own (partner_id, user_id, status; limit, cursor)" },
+	{ HTTP_GET, "/v1/therapy-bookings/{id}", bookings_get, 0,
+	    "one therapy booking in the caller's scope" },
+	{ HTTP_POST, "/v1/therapy-bookings/{id}/cancel", bookings_cancel, 0,
 	    "cancel your booking before it starts, once; the session is "
-	    "given back and the booking system told (booking_cancel_url)"},
-	{HTTP_GET, "/v1/me/therapy-bookings", bookings_mine, 0,
-	    "the caller's therapy bookings"},
-	{HTTP_GET, "/v1/reports", reports_list, 0,
-	    "the report catalogue (admins)"},
-	{HTTP_GET, "/v1/reports/{name}", reports_run, ROUTE_SLOW,
+	    "given back and the booking system told (booking_cancel_url)" },
+	{ HTTP_GET, "/v1/me/therapy-bookings", bookings_mine, 0,
+	    "the caller's therapy bookings" },
+	{ HTTP_GET, "/v1/reports", reports_list, 0,
+	    "the report catalogue (admins)" },
+	{ HTTP_GET, "/v1/reports/{name}", reports_run, ROUTE_SLOW,
 	    "run a report: from, to (exclusive), period day|week|month, "
-	    "format json|csv (admins)"},
-	{HTTP_POST, "/v1/report-runs", report_runs_create, ROUTE_JSON_BODY,
+	    "format json|csv (admins)" },
+	{ HTTP_POST, "/v1/report-runs", report_runs_create, ROUTE_JSON_BODY,
 	    "queue a report run: a job makes the report and keeps its answer "
-	    "(admins)", NULL, api_run_create},
-	{HTTP_GET, "/v1/report-runs", report_runs_list, 0,
+	    "(admins)",
+	    NULL, api_run_create },
+	{ HTTP_GET, "/v1/report-runs", report_runs_list, 0,
 	    "report runs, newest first (limit, cursor; admins)", NULL,
-	    api_run_list},
-	{HTTP_GET, "/v1/report-runs/{id}", report_runs_get, 0,
+	    api_run_list },
+	{ HTTP_GET, "/v1/report-runs/{id}", report_runs_get, 0,
 	    "one report run: status, attempts, error (admins)", NULL,
-	    api_run_get},
-	{HTTP_GET, "/v1/report-runs/{id}/result", report_runs_result,
-	    ROUTE_SLOW, "a report run's answer, CSV or JSON, once it "
-	    "succeeded (admins)", NULL, api_run_result},
+	    api_run_get },
+	{ HTTP_GET, "/v1/report-runs/{id}/result", report_runs_result,
+	    ROUTE_SLOW,
+	    "a report run's answer, CSV or JSON, once it "
+	    "succeeded (admins)",
+	    NULL, api_run_result },
 };
 
 static const struct job_kind partners_jobs[] = {
-	{"partners.prune_guesses", partners_prune_guesses, 0},
-	{"therapy_bookings.complete", bookings_complete_job, 0},
-	{"report_runs.make", report_runs_make_job, 0},
-	{"report_runs.prune", report_runs_prune_job, 0},
-	{BOOKING_OUT_KIND, booking_out_job, BOOKING_OUT_ATTEMPTS},
+	{ "partners.prune_guesses", partners_prune_guesses, 0 },
+	{ "therapy_bookings.complete", bookings_complete_job, 0 },
+	{ "report_runs.make", report_runs_make_job, 0 },
+	{ "report_runs.prune", report_runs_prune_job, 0 },
+	{ BOOKING_OUT_KIND, booking_out_job, BOOKING_OUT_ATTEMPTS },
 };
 
 static const struct job_schedule partners_schedules[] = {
-	{"partners.prune_guesses", "23 * * * *", "partners.prune_guesses",
-	    NULL},
-	{"therapy_bookings.complete", "* * * * *",
-	    "therapy_bookings.complete", NULL},
+	{ "partners.prune_guesses", "23 * * * *", "partners.prune_guesses",
+	    NULL },
+	{ "therapy_bookings.complete", "* * * * *", "therapy_bookings.complete",
+	    NULL },
 	/* report_run_retention_days */
-	{"report_runs.prune", "37 * * * *", "report_runs.prune", NULL},
+	{ "report_runs.prune", "37 * * * *", "report_runs.prune", NULL },
 };
 
-static const char *const register_members[] = {
-	"partner_access_code", "partner_id", "partner", NULL
-};
+static const char *const register_members[] = { "partner_access_code",
+	"partner_id", "partner", NULL };
 
 static const struct people_register_hook register_hook = {
-	register_members, partners_register_check, partners_register_apply,
+	register_members,
+	partners_register_check,
+	partners_register_apply,
 };
 
 static const struct field partner_fields[] = {
-	{"name", FIELD_TEXT, FIELD_REQUIRED | FIELD_FILTER | FIELD_SORT, 1,
+	{ "name", FIELD_TEXT, FIELD_REQUIRED | FIELD_FILTER | FIELD_SORT, 1,
 	    PARTNER_NAME_MAX, NULL, NULL, NULL, 0,
 	    "unique without regard to case (Unicode simple case folding); "
-	    "GET /v1/partners/{name} finds it"},
+	    "GET /v1/partners/{name} finds it" },
 	/* The name folded (partners_name_key), set by the hooks: unique. */
-	{"name_key", FIELD_TEXT, FIELD_READONLY | FIELD_HIDDEN, 0, 0, NULL,
-	    NULL, NULL, SEE_ALL, NULL},
-	{"is_active", FIELD_BOOL, FIELD_FILTER, 0, 0, NULL, "true", NULL, 0,
-	    "false deactivates the partner, its admins and its accesses"},
-	{"logo_url", FIELD_TEXT, FIELD_NULLABLE, 0, PARTNER_URL_MAX, NULL,
-	    NULL, NULL, 0, "http(s) URL of the logo"},
-	{"logo_alt", FIELD_TEXT, FIELD_NULLABLE, 0, 200, NULL, NULL, NULL, 0,
-	    "text alternative of the logo"},
-	{"website", FIELD_TEXT, FIELD_NULLABLE, 0, PARTNER_URL_MAX, NULL,
-	    NULL, NULL, 0, "http(s) URL of the partner's website"},
-	{"footer_line1", FIELD_TEXT, FIELD_NULLABLE, 0, 500, NULL, NULL, NULL,
-	    0, "first footer line"},
-	{"footer_line2", FIELD_TEXT, FIELD_NULLABLE, 0, 500, NULL, NULL, NULL,
-	    0, "second footer line"},
-	{"social_links", FIELD_JSON, 0, 0, 0, NULL, "{}", NULL, 0,
+	{ "name_key", FIELD_TEXT, FIELD_READONLY | FIELD_HIDDEN, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL },
+	{ "is_active", FIELD_BOOL, FIELD_FILTER, 0, 0, NULL, "true", NULL, 0,
+	    "false deactivates the partner, its admins and its accesses" },
+	{ "logo_url", FIELD_TEXT, FIELD_NULLABLE, 0, PARTNER_URL_MAX, NULL,
+	    NULL, NULL, 0, "http(s) URL of the logo" },
+	{ "logo_alt", FIELD_TEXT, FIELD_NULLABLE, 0, 200, NULL, NULL, NULL, 0,
+	    "text alternative of the logo" },
+	{ "website", FIELD_TEXT, FIELD_NULLABLE, 0, PARTNER_URL_MAX, NULL, NULL,
+	    NULL, 0, "http(s) URL of the partner's website" },
+	{ "footer_line1", FIELD_TEXT, FIELD_NULLABLE, 0, 500, NULL, NULL, NULL,
+	    0, "first footer line" },
+	{ "footer_line2", FIELD_TEXT, FIELD_NULLABLE, 0, 500, NULL, NULL, NULL,
+	    0, "second footer line" },
+	{ "social_links", FIELD_JSON, 0, 0, 0, NULL, "{}", NULL, 0,
 	    "object of network name ([a-z0-9_], up to 32) to http(s) URL, "
-	    "at most 16"},
-	{"created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
-	    NULL, NULL, 0, NULL},
-	{"updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
-	    NULL},
-	{"created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
-	    NULL, NULL, SEE_ALL, NULL},
-	{"updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
-	    NULL, NULL, SEE_ALL, NULL},
+	    "at most 16" },
+	{ "created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
+	    NULL, NULL, 0, NULL },
+	{ "updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL },
+	{ "created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL },
+	{ "updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL },
 };
 
 const struct resource partners_resource = {
@@ -259,9 +278,10 @@ const struct resource partners_resource = {
 	.table = "partners",
 	.fields = partner_fields,
 	.nfields = NELEM(partner_fields),
-	.actions = (1 << ACTION_LIST) | (1 << ACTION_CREATE) |
-	    (1 << ACTION_UPDATE),
-	.doc = "Partner organisations that grant their members extra "
+	.actions =
+	    (1 << ACTION_LIST) | (1 << ACTION_CREATE) | (1 << ACTION_UPDATE),
+	.doc =
+	    "Partner organisations that grant their members extra "
 	    "features, with their branding. Admins manage them; a partner is "
 	    "never deleted: is_active false deactivates it with its admins "
 	    "and accesses (made active again, it does not reactivate them). "
@@ -272,18 +292,18 @@ const struct resource partners_resource = {
 };
 
 static const struct field feature_fields[] = {
-	{"name", FIELD_TEXT, FIELD_REQUIRED | FIELD_FILTER | FIELD_SORT, 1, 64,
-	    NULL, NULL, NULL, 0, "unique; lower case letters, digits and _"},
-	{"description", FIELD_TEXT, 0, 0, 500, NULL, "\"\"", NULL, 0,
-	    "what the feature gives"},
-	{"created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
-	    NULL, NULL, 0, NULL},
-	{"updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
-	    NULL},
-	{"created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
-	    NULL, NULL, SEE_ALL, NULL},
-	{"updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
-	    NULL, NULL, SEE_ALL, NULL},
+	{ "name", FIELD_TEXT, FIELD_REQUIRED | FIELD_FILTER | FIELD_SORT, 1, 64,
+	    NULL, NULL, NULL, 0, "unique; lower case letters, digits and _" },
+	{ "description", FIELD_TEXT, 0, 0, 500, NULL, "\"\"", NULL, 0,
+	    "what the feature gives" },
+	{ "created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
+	    NULL, NULL, 0, NULL },
+	{ "updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL },
+	{ "created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL },
+	{ "updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL },
 };
 
 const struct resource features_resource = {
@@ -293,26 +313,28 @@ const struct resource features_resource = {
 	.fields = feature_fields,
 	.nfields = NELEM(feature_fields),
 	.doc = "Features a partner may switch on (automatic_access_code, "
-	    "therapy and live_chat are seeded).",
+	       "therapy and live_chat are seeded).",
 	.before_create = features_before_write,
 	.before_update = features_before_write,
 };
 
 static const struct field partner_feature_fields[] = {
-	{"partner_id", FIELD_UUID, FIELD_REQUIRED | FIELD_CREATE_ONLY |
-	    FIELD_FILTER, 0, 0, NULL, NULL, "partners", 0, "the partner"},
-	{"feature_id", FIELD_UUID, FIELD_REQUIRED | FIELD_CREATE_ONLY |
-	    FIELD_FILTER, 0, 0, NULL, NULL, "features", 0, "the feature"},
-	{"is_active", FIELD_BOOL, FIELD_FILTER, 0, 0, NULL, "true", NULL, 0,
-	    "switched on"},
-	{"created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
-	    NULL, NULL, 0, NULL},
-	{"updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
-	    NULL},
-	{"created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
-	    NULL, NULL, SEE_ALL, NULL},
-	{"updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
-	    NULL, NULL, SEE_ALL, NULL},
+	{ "partner_id", FIELD_UUID,
+	    FIELD_REQUIRED | FIELD_CREATE_ONLY | FIELD_FILTER, 0, 0, NULL, NULL,
+	    "partners", 0, "the partner" },
+	{ "feature_id", FIELD_UUID,
+	    FIELD_REQUIRED | FIELD_CREATE_ONLY | FIELD_FILTER, 0, 0, NULL, NULL,
+	    "features", 0, "the feature" },
+	{ "is_active", FIELD_BOOL, FIELD_FILTER, 0, 0, NULL, "true", NULL, 0,
+	    "switched on" },
+	{ "created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
+	    NULL, NULL, 0, NULL },
+	{ "updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL },
+	{ "created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL },
+	{ "updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL },
 };
 
 const struct resource partner_features_resource = {
@@ -322,25 +344,26 @@ const struct resource partner_features_resource = {
 	.fields = partner_feature_fields,
 	.nfields = NELEM(partner_feature_fields),
 	.doc = "A feature switched on for a partner; one row per partner and "
-	    "feature (409 for a second).",
+	       "feature (409 for a second).",
 };
 
 static const struct field partner_admin_fields[] = {
-	{"user_id", FIELD_UUID, FIELD_REQUIRED | FIELD_CREATE_ONLY |
-	    FIELD_FILTER, 0, 0, NULL, NULL, "users", 0,
-	    "a user with role partner_admin; one partner each"},
-	{"partner_id", FIELD_UUID, FIELD_REQUIRED | FIELD_CREATE_ONLY |
-	    FIELD_FILTER, 0, 0, NULL, NULL, "partners", 0, "the partner"},
-	{"is_active", FIELD_BOOL, FIELD_FILTER, 0, 0, NULL, "true", NULL, 0,
-	    "an inactive partner admin can do nothing for the partner"},
-	{"created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
-	    NULL, NULL, 0, NULL},
-	{"updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
-	    NULL},
-	{"created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
-	    NULL, NULL, SEE_ALL, NULL},
-	{"updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
-	    NULL, NULL, SEE_ALL, NULL},
+	{ "user_id", FIELD_UUID,
+	    FIELD_REQUIRED | FIELD_CREATE_ONLY | FIELD_FILTER, 0, 0, NULL, NULL,
+	    "users", 0, "a user with role partner_admin; one partner each" },
+	{ "partner_id", FIELD_UUID,
+	    FIELD_REQUIRED | FIELD_CREATE_ONLY | FIELD_FILTER, 0, 0, NULL, NULL,
+	    "partners", 0, "the partner" },
+	{ "is_active", FIELD_BOOL, FIELD_FILTER, 0, 0, NULL, "true", NULL, 0,
+	    "an inactive partner admin can do nothing for the partner" },
+	{ "created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
+	    NULL, NULL, 0, NULL },
+	{ "updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL },
+	{ "created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL },
+	{ "updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL },
 };
 
 const struct resource partner_admins_resource = {
@@ -351,7 +374,7 @@ const struct resource partner_admins_resource = {
 	.nfields = NELEM(partner_admin_fields),
 	.owner_column = "user_id",
 	.doc = "Users (role partner_admin) who administer a partner: they "
-	    "create and manage that partner's accesses, and no other's.",
+	       "create and manage that partner's accesses, and no other's.",
 	.before_create = admins_before_create,
 };
 
@@ -363,9 +386,17 @@ static const struct resource *const partners_resources[] = {
 };
 
 const struct module partners_module = {
-	"partners", partners_routes, NELEM(partners_routes), partners_jobs,
-	NELEM(partners_jobs), partners_schedules, NELEM(partners_schedules),
-	partners_resources, NELEM(partners_resources), partners_init, NULL,
+	"partners",
+	partners_routes,
+	NELEM(partners_routes),
+	partners_jobs,
+	NELEM(partners_jobs),
+	partners_schedules,
+	NELEM(partners_schedules),
+	partners_resources,
+	NELEM(partners_resources),
+	partners_init,
+	NULL,
 };
 
 /*
@@ -376,40 +407,47 @@ const struct module partners_module = {
 static int
 gdpr_export(struct tx *tx, const char *user_id, json_t *rows)
 {
-	struct stmt	*st;
-	int		 rc;
+	struct stmt *st;
+	int	     rc;
 
-	st = store_prepare(tx, "SELECT a.id, p.name, a.feature_live_chat, "
+	st = store_prepare(tx,
+	    "SELECT a.id, p.name, a.feature_live_chat, "
 	    "a.feature_therapy, a.therapy_sessions_remaining, "
 	    "a.therapy_sessions_redeemed, a.is_active, a.activated_at, "
 	    "a.created_at FROM partner_access a JOIN partners p ON p.id = "
 	    "a.partner_id WHERE a.user_id = ? ORDER BY a.created_at, a.id");
 	store_bind_text(st, 1, user_id);
 	while ((rc = store_step(st)) == STORE_ROW)
-		json_array_append_new(rows, json_pack("{s:s,s:s,s:b,s:b,s:I,"
-		    "s:I,s:b,s:o,s:o}", "id", store_col_text(st, 0), "partner",
-		    store_col_text(st, 1), "feature_live_chat",
-		    store_col_int64(st, 2) != 0, "feature_therapy",
-		    store_col_int64(st, 3) != 0, "therapy_sessions_remaining",
-		    (json_int_t)store_col_int64(st, 4),
-		    "therapy_sessions_redeemed",
-		    (json_int_t)store_col_int64(st, 5), "is_active",
-		    store_col_int64(st, 6) != 0, "activated_at",
-		    people_json_time(store_col_is_null(st, 7),
-		    store_col_int64(st, 7)), "created_at",
-		    people_json_time(0, store_col_int64(st, 8))));
+		json_array_append_new(rows,
+		    json_pack("{s:s,s:s,s:b,s:b,s:I,"
+			      "s:I,s:b,s:o,s:o}",
+			"id", store_col_text(st, 0), "partner",
+			store_col_text(st, 1), "feature_live_chat",
+			store_col_int64(st, 2) != 0, "feature_therapy",
+			store_col_int64(st, 3) != 0,
+			"therapy_sessions_remaining",
+			(json_int_t)store_col_int64(st, 4),
+			"therapy_sessions_redeemed",
+			(json_int_t)store_col_int64(st, 5), "is_active",
+			store_col_int64(st, 6) != 0, "activated_at",
+			people_json_time(
+			    store_col_is_null(st, 7), store_col_int64(st, 7)),
+			"created_at",
+			people_json_time(0, store_col_int64(st, 8))));
 	store_finalize(st);
 	return (rc == STORE_DONE ? OK : rc);
 }
 
 static const struct people_gdpr_hook gdpr_hook = {
-	"partner_access", gdpr_export, NULL,
+	"partner_access",
+	gdpr_export,
+	NULL,
 };
 
 static int
 partners_init(struct store *db)
 {
-	int	 rc;
+	int rc;
 
 	people_set_register_hook(&register_hook);
 	if ((rc = people_gdpr_register(&gdpr_hook)) != OK && rc != ERR_CONFLICT)
@@ -432,15 +470,15 @@ partners_init(struct store *db)
 int
 partners_caller(struct request *req, struct principal **who)
 {
-	int	 rc;
+	int rc;
 
 	if ((rc = resource_principal(req, who)) != OK) {
 		http_problem(req, rc, NULL, "The credentials are not valid.");
 		return (rc);
 	}
 	if (*who == NULL) {
-		http_problem(req, ERR_UNAUTHORIZED, NULL,
-		    "Authentication is required.");
+		http_problem(
+		    req, ERR_UNAUTHORIZED, NULL, "Authentication is required.");
 		return (ERR_UNAUTHORIZED);
 	}
 	return (OK);
@@ -449,10 +487,11 @@ partners_caller(struct request *req, struct principal **who)
 int
 partners_admin_of(struct tx *tx, const char *user_id, char *out)
 {
-	struct stmt	*st;
-	int		 rc;
+	struct stmt *st;
+	int	     rc;
 
-	st = store_prepare(tx, "SELECT a.partner_id FROM partner_admins a "
+	st = store_prepare(tx,
+	    "SELECT a.partner_id FROM partner_admins a "
 	    "JOIN partners p ON p.id = a.partner_id WHERE a.user_id = ? AND "
 	    "a.is_active = 1 AND p.is_active = 1");
 	store_bind_text(st, 1, user_id);
@@ -472,31 +511,34 @@ partners_admin_of(struct tx *tx, const char *user_id, char *out)
 int
 partners_name_key(const char *name, char *out)
 {
-	size_t	 len = strlen(name);
+	size_t len = strlen(name);
 
 	out[0] = '\0';
 	if (len > PARTNER_NAME_MAX * 4)
 		return (ERR_INVALID);
-	return (fold_utf8(name, len, out, PARTNER_NAME_KEY_SIZE) == OK ? OK :
-	    ERR_INVALID);
+	return (fold_utf8(name, len, out, PARTNER_NAME_KEY_SIZE) == OK
+		? OK
+		: ERR_INVALID);
 }
 
 int
 partners_find(struct tx *tx, const char *id_or_name, char *id_out,
     char *name_out, int *active)
 {
-	struct stmt	*st;
-	char		 key[PARTNER_NAME_KEY_SIZE];
-	int		 rc;
+	struct stmt *st;
+	char	     key[PARTNER_NAME_KEY_SIZE];
+	int	     rc;
 
 	if (uuid_valid(id_or_name)) {
-		st = store_prepare(tx, "SELECT id, name, is_active FROM "
+		st = store_prepare(tx,
+		    "SELECT id, name, is_active FROM "
 		    "partners WHERE id = ?");
 		store_bind_text(st, 1, id_or_name);
 	} else {
 		if (partners_name_key(id_or_name, key) != OK)
 			return (ERR_NOT_FOUND);
-		st = store_prepare(tx, "SELECT id, name, is_active FROM "
+		st = store_prepare(tx,
+		    "SELECT id, name, is_active FROM "
 		    "partners WHERE name_key = ?");
 		store_bind_text(st, 1, key);
 	}
@@ -518,13 +560,13 @@ partners_find(struct tx *tx, const char *id_or_name, char *id_out,
 }
 
 int
-partners_feature_on(struct tx *tx, const char *partner_id,
-    const char *feature)
+partners_feature_on(struct tx *tx, const char *partner_id, const char *feature)
 {
-	struct stmt	*st;
-	int		 rc;
+	struct stmt *st;
+	int	     rc;
 
-	st = store_prepare(tx, "SELECT 1 FROM partner_features pf JOIN "
+	st = store_prepare(tx,
+	    "SELECT 1 FROM partner_features pf JOIN "
 	    "features f ON f.id = pf.feature_id WHERE pf.partner_id = ? AND "
 	    "f.name = ? AND pf.is_active = 1");
 	store_bind_text(st, 1, partner_id);
@@ -540,7 +582,7 @@ partners_feature_on(struct tx *tx, const char *partner_id,
 static int
 url_ok(const char *s)
 {
-	size_t	 i;
+	size_t i;
 
 	if (strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0)
 		return (0);
@@ -557,9 +599,9 @@ static void
 partner_check(json_t *body, json_t *errs)
 {
 	static const char *const urls[] = { "logo_url", "website", NULL };
-	const char	*s, *key;
-	json_t		*v, *link;
-	size_t		 i, n;
+	const char		*s, *key;
+	json_t			*v, *link;
+	size_t			 i, n;
 
 	if ((s = json_string_value(json_object_get(body, "name"))) != NULL) {
 		n = strlen(s);
@@ -569,26 +611,31 @@ partner_check(json_t *body, json_t *errs)
 				break;
 		if (i < n || n == 0 || isspace((unsigned char)s[0]) ||
 		    isspace((unsigned char)s[n - 1]))
-			partners_err(errs, "name", "invalid_format", "no "
+			partners_err(errs, "name", "invalid_format",
+			    "no "
 			    "control characters, no '/', no blanks around it");
 	}
 	for (i = 0; urls[i] != NULL; i++)
 		if ((s = json_string_value(json_object_get(body, urls[i]))) !=
-		    NULL && !url_ok(s))
+			NULL &&
+		    !url_ok(s))
 			partners_err(errs, urls[i], "invalid_format",
 			    "must be an http(s) URL");
 	if ((v = json_object_get(body, "social_links")) == NULL)
 		return;
 	if (!json_is_object(v) || json_object_size(v) > PARTNER_SOCIAL_MAX) {
-		partners_err(errs, "social_links", "type", "must be an object "
+		partners_err(errs, "social_links", "type",
+		    "must be an object "
 		    "of at most 16 links");
 		return;
 	}
-	json_object_foreach(v, key, link) {
+	json_object_foreach(v, key, link)
+	{
 		n = strlen(key);
 		for (i = 0; i < n; i++)
 			if (!((key[i] >= 'a' && key[i] <= 'z') ||
-			    (key[i] >= '0' && key[i] <= '9') || key[i] == '_'))
+				(key[i] >= '0' && key[i] <= '9') ||
+				key[i] == '_'))
 				break;
 		if (n == 0 || n > 32 || i < n || !json_is_string(link) ||
 		    !url_ok(json_string_value(link))) {
@@ -604,10 +651,11 @@ partner_check(json_t *body, json_t *errs)
 static int
 name_taken(struct tx *tx, const char *key, const char *id)
 {
-	struct stmt	*st;
-	int		 rc;
+	struct stmt *st;
+	int	     rc;
 
-	st = store_prepare(tx, "SELECT 1 FROM partners WHERE name_key = ? AND "
+	st = store_prepare(tx,
+	    "SELECT 1 FROM partners WHERE name_key = ? AND "
 	    "id <> ?");
 	store_bind_text(st, 1, key);
 	store_bind_text(st, 2, id != NULL ? id : "");
@@ -626,33 +674,37 @@ name_taken(struct tx *tx, const char *key, const char *id)
 static int
 name_key_set(struct resource_ctx *ctx, json_t *body)
 {
-	const char	*name;
-	char		 key[PARTNER_NAME_KEY_SIZE];
-	int		 rc;
+	const char *name;
+	char	    key[PARTNER_NAME_KEY_SIZE];
+	int	    rc;
 
 	if ((name = json_string_value(json_object_get(body, "name"))) == NULL)
 		return (OK);
 	if (partners_name_key(name, key) != OK) {
-		http_problem_ext(ctx->req, ERR_INVALID, NULL, json_pack(
-		    "{s:[{s:s,s:s,s:s}]}", "errors", "field", "name", "code",
-		    "invalid_format", "detail", "must be UTF-8 text of at most "
-		    "64 characters"), "The partner is not valid.");
+		http_problem_ext(ctx->req, ERR_INVALID, NULL,
+		    json_pack("{s:[{s:s,s:s,s:s}]}", "errors", "field", "name",
+			"code", "invalid_format", "detail",
+			"must be UTF-8 text of at most "
+			"64 characters"),
+		    "The partner is not valid.");
 		return (ERR_INVALID);
 	}
 	if ((rc = name_taken(ctx->tx, key, ctx->id)) == ERR_CONFLICT)
-		http_problem(ctx->req, rc, "NAME_TAKEN", "Another partner has "
+		http_problem(ctx->req, rc, "NAME_TAKEN",
+		    "Another partner has "
 		    "that name.");
 	if (rc != OK)
 		return (rc);
-	return (json_object_set_new(body, "name_key", json_string(key)) == 0 ?
-	    OK : ERR_NOMEM);
+	return (json_object_set_new(body, "name_key", json_string(key)) == 0
+		? OK
+		: ERR_NOMEM);
 }
 
 static int
 partners_before_create(struct resource_ctx *ctx, json_t *body)
 {
-	json_t	*errs = json_array();
-	int	 rc;
+	json_t *errs = json_array();
+	int	rc;
 
 	partner_check(body, errs);
 	if ((rc = partners_errs_answer(ctx->req, errs, "The partner")) != OK)
@@ -663,8 +715,8 @@ partners_before_create(struct resource_ctx *ctx, json_t *body)
 static int
 partners_before_update(struct resource_ctx *ctx, json_t *body)
 {
-	json_t	*errs = json_array();
-	int	 rc;
+	json_t *errs = json_array();
+	int	rc;
 
 	partner_check(body, errs);
 	if ((rc = partners_errs_answer(ctx->req, errs, "The partner")) != OK)
@@ -678,24 +730,27 @@ partners_before_update(struct resource_ctx *ctx, json_t *body)
  * (names that SQLite's lower() told apart) keeps NULL, is found by id
  * only, and is logged so that an admin renames it.
  */
-#define NAME_KEY_BATCH	100
+#define NAME_KEY_BATCH 100
 
 struct name_key_batch {
-	char	 after[UUID_STR_LEN];	/* last id seen */
-	int	 seen, filled;
+	char after[UUID_STR_LEN]; /* last id seen */
+	int  seen, filled;
 };
 
 static int
 name_key_column_tx(struct tx *tx, void *arg)
 {
-	struct stmt	*st;
-	int		*has = arg, rc;
+	struct stmt *st;
+	int	    *has = arg, rc;
 
-	st = store_prepare(tx, store_tx_dialect(tx) == STORE_POSTGRES ?
-	    "SELECT count(*) FROM information_schema.columns WHERE "
-	    "table_schema = current_schema() AND table_name = 'partners' AND "
-	    "column_name = 'name_key'" : "SELECT count(*) FROM "
-	    "pragma_table_info('partners') WHERE name = 'name_key'");
+	st = store_prepare(tx,
+	    store_tx_dialect(tx) == STORE_POSTGRES
+		? "SELECT count(*) FROM information_schema.columns WHERE "
+		  "table_schema = current_schema() AND table_name = 'partners' "
+		  "AND "
+		  "column_name = 'name_key'"
+		: "SELECT count(*) FROM "
+		  "pragma_table_info('partners') WHERE name = 'name_key'");
 	if ((rc = store_step(st)) == STORE_ROW)
 		*has = store_col_int64(st, 0) == 1;
 	store_finalize(st);
@@ -705,15 +760,16 @@ name_key_column_tx(struct tx *tx, void *arg)
 static int
 name_keys_batch_tx(struct tx *tx, void *arg)
 {
-	struct name_key_batch	*b = arg;
-	struct stmt		*st;
-	char			 ids[NAME_KEY_BATCH][UUID_STR_LEN];
-	char			 keys[NAME_KEY_BATCH][PARTNER_NAME_KEY_SIZE];
-	int			 rc = OK, n = 0, i;
-	int64_t			 changed;
+	struct name_key_batch *b = arg;
+	struct stmt	      *st;
+	char		       ids[NAME_KEY_BATCH][UUID_STR_LEN];
+	char		       keys[NAME_KEY_BATCH][PARTNER_NAME_KEY_SIZE];
+	int		       rc = OK, n = 0, i;
+	int64_t		       changed;
 
 	b->seen = b->filled = 0;
-	st = store_prepare(tx, "SELECT id, name FROM partners WHERE name_key "
+	st = store_prepare(tx,
+	    "SELECT id, name FROM partners WHERE name_key "
 	    "IS NULL AND id > ? ORDER BY id LIMIT ?");
 	store_bind_text(st, 1, b->after);
 	store_bind_int64(st, 2, NAME_KEY_BATCH);
@@ -728,10 +784,12 @@ name_keys_batch_tx(struct tx *tx, void *arg)
 		return (rc);
 	for (i = 0; i < n; i++) {
 		if (keys[i][0] == '\0') {
-			log_warn("event=partner_name_key_invalid id=%s", ids[i]);
+			log_warn(
+			    "event=partner_name_key_invalid id=%s", ids[i]);
 			continue;
 		}
-		st = store_prepare(tx, "UPDATE partners SET name_key = ? WHERE "
+		st = store_prepare(tx,
+		    "UPDATE partners SET name_key = ? WHERE "
 		    "id = ? AND name_key IS NULL AND NOT EXISTS (SELECT 1 FROM "
 		    "partners o WHERE o.name_key = ?)");
 		store_bind_text(st, 1, keys[i]);
@@ -759,17 +817,18 @@ name_keys_batch_tx(struct tx *tx, void *arg)
 static int
 name_keys_fill(struct store *db)
 {
-	struct name_key_batch	 b;
-	int64_t			 total = 0;
-	int			 rc, has = 0;
+	struct name_key_batch b;
+	int64_t		      total = 0;
+	int		      rc, has = 0;
 
 	if ((rc = store_run(db, STORE_TX_READ, name_key_column_tx, &has)) !=
-	    OK || !has)
+		OK ||
+	    !has)
 		return (rc);
 	memset(&b, 0, sizeof(b));
 	do {
-		if ((rc = store_run(db, STORE_TX_WRITE, name_keys_batch_tx,
-		    &b)) != OK) {
+		if ((rc = store_run(
+			 db, STORE_TX_WRITE, name_keys_batch_tx, &b)) != OK) {
 			log_error("event=partner_name_keys_failed status=%s",
 			    err_code(rc));
 			return (rc);
@@ -788,8 +847,8 @@ name_keys_fill(struct store *db)
 static int
 partners_after_write(struct resource_ctx *ctx, int action, json_t *row)
 {
-	const char	*name, *was;
-	int		 renamed, rc;
+	const char *name, *was;
+	int	    renamed, rc;
 
 	if (action != ACTION_UPDATE || ctx->id == NULL)
 		return (OK);
@@ -800,13 +859,14 @@ partners_after_write(struct resource_ctx *ctx, int action, json_t *row)
 	    !json_is_true(json_object_get(ctx->old, "is_active"))) {
 		/* Renamed or reactivated: course inclusion goes by name and
 		 * by the partner being active. */
-		if (!renamed && json_equal(json_object_get(row, "is_active"),
-		    json_object_get(ctx->old, "is_active")))
+		if (!renamed &&
+		    json_equal(json_object_get(row, "is_active"),
+			json_object_get(ctx->old, "is_active")))
 			return (OK);
 		if ((rc = learning_partner_changed(ctx->tx, ctx->id)) != OK)
 			return (rc);
-		return (renamed ? chat_profile_touch_partner(ctx->tx, ctx->id) :
-		    OK);
+		return (renamed ? chat_profile_touch_partner(ctx->tx, ctx->id)
+				: OK);
 	}
 	return (partner_deactivate(ctx, ctx->id));
 }
@@ -816,20 +876,20 @@ partner_deactivate(struct resource_ctx *ctx, const char *id)
 {
 	static const char *const sql[] = {
 		"UPDATE partner_admins SET is_active = 0, updated_at = ?, "
-		    "updated_by = ? WHERE partner_id = ? AND is_active = 1",
+		"updated_by = ? WHERE partner_id = ? AND is_active = 1",
 		"UPDATE partner_access SET is_active = 0, updated_at = ?, "
-		    "updated_by = ? WHERE partner_id = ? AND is_active = 1",
+		"updated_by = ? WHERE partner_id = ? AND is_active = 1",
 	};
-	struct stmt	*st;
-	json_t		*changes;
-	int64_t		 n[2], now = time_now_ms();
-	int		 i, rc;
+	struct stmt *st;
+	json_t	    *changes;
+	int64_t	     n[2], now = time_now_ms();
+	int	     i, rc;
 
 	for (i = 0; i < 2; i++) {
 		st = store_prepare(ctx->tx, sql[i]);
 		store_bind_int64(st, 1, now);
-		store_bind_text(st, 2, ctx->who != NULL ? ctx->who->user_id :
-		    NULL);
+		store_bind_text(
+		    st, 2, ctx->who != NULL ? ctx->who->user_id : NULL);
 		store_bind_text(st, 3, id);
 		rc = store_step(st);
 		n[i] = store_changes(st);
@@ -854,7 +914,7 @@ partner_deactivate(struct resource_ctx *ctx, const char *id)
 static json_t *
 text_or_null(struct stmt *st, int i)
 {
-	const char	*s = store_col_text(st, i);
+	const char *s = store_col_text(st, i);
 
 	return (s != NULL ? json_string(s) : json_null());
 }
@@ -862,12 +922,12 @@ text_or_null(struct stmt *st, int i)
 void
 partners_public_get(struct request *req)
 {
-	struct tx	*tx = NULL;
-	struct stmt	*st;
-	const char	*name = http_param(req, "name");
-	json_t		*out = NULL, *links, *features;
-	char		 id[UUID_STR_LEN], key[PARTNER_NAME_KEY_SIZE];
-	int		 rc, step;
+	struct tx   *tx = NULL;
+	struct stmt *st;
+	const char  *name = http_param(req, "name");
+	json_t	    *out = NULL, *links, *features;
+	char	     id[UUID_STR_LEN], key[PARTNER_NAME_KEY_SIZE];
+	int	     rc, step;
 
 	if (name == NULL || partners_name_key(name, key) != OK) {
 		http_problem(req, ERR_NOT_FOUND, NULL, "No such partner.");
@@ -875,7 +935,8 @@ partners_public_get(struct request *req)
 	}
 	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
 		goto out;
-	st = store_prepare(tx, "SELECT id, name, logo_url, logo_alt, website, "
+	st = store_prepare(tx,
+	    "SELECT id, name, logo_url, logo_alt, website, "
 	    "footer_line1, footer_line2, social_links FROM partners WHERE "
 	    "name_key = ? AND is_active = 1");
 	store_bind_text(st, 1, key);
@@ -899,14 +960,15 @@ partners_public_get(struct request *req)
 		rc = ERR_NOMEM;
 		goto out;
 	}
-	st = store_prepare(tx, "SELECT f.name FROM partner_features pf JOIN "
+	st = store_prepare(tx,
+	    "SELECT f.name FROM partner_features pf JOIN "
 	    "features f ON f.id = pf.feature_id WHERE pf.partner_id = ? AND "
 	    "pf.is_active = 1 ORDER BY f.name");
 	store_bind_text(st, 1, id);
 	features = json_array();
 	while ((step = store_step(st)) == STORE_ROW)
-		json_array_append_new(features, json_string(store_col_text(st,
-		    0)));
+		json_array_append_new(
+		    features, json_string(store_col_text(st, 0)));
 	store_finalize(st);
 	json_object_set_new(out, "features", features);
 	rc = step == STORE_DONE ? OK : step;
@@ -914,8 +976,9 @@ out:
 	store_tx_rollback(tx);
 	if (rc != OK) {
 		json_decref(out);
-		http_problem(req, rc, NULL, rc == ERR_NOT_FOUND ?
-		    "No such partner." : "The partner cannot be read.");
+		http_problem(req, rc, NULL,
+		    rc == ERR_NOT_FOUND ? "No such partner."
+					: "The partner cannot be read.");
 		return;
 	}
 	http_json(req, 200, out);
@@ -926,20 +989,20 @@ out:
 static int
 features_before_write(struct resource_ctx *ctx, json_t *body)
 {
-	const char	*s;
-	size_t		 i;
+	const char *s;
+	size_t	    i;
 
 	if ((s = json_string_value(json_object_get(body, "name"))) == NULL)
 		return (OK);
 	for (i = 0; s[i] != '\0'; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			(s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
 			break;
 	if (s[i] == '\0')
 		return (OK);
-	http_problem_ext(ctx->req, ERR_INVALID, NULL, json_pack(
-	    "{s:[{s:s,s:s,s:s}]}", "errors", "field", "name", "code",
-	    "invalid_format", "detail", "lower case letters, digits and _"),
+	http_problem_ext(ctx->req, ERR_INVALID, NULL,
+	    json_pack("{s:[{s:s,s:s,s:s}]}", "errors", "field", "name", "code",
+		"invalid_format", "detail", "lower case letters, digits and _"),
 	    "The feature is not valid.");
 	return (ERR_INVALID);
 }
@@ -950,13 +1013,14 @@ features_before_write(struct resource_ctx *ctx, json_t *body)
 static int
 admins_before_create(struct resource_ctx *ctx, json_t *body)
 {
-	struct stmt	*st;
-	int		 rc, ok = 0;
+	struct stmt *st;
+	int	     rc, ok = 0;
 
-	st = store_prepare(ctx->tx, "SELECT role FROM users WHERE id = ? AND "
+	st = store_prepare(ctx->tx,
+	    "SELECT role FROM users WHERE id = ? AND "
 	    "deleted_at IS NULL");
-	store_bind_text(st, 1, json_string_value(json_object_get(body,
-	    "user_id")));
+	store_bind_text(
+	    st, 1, json_string_value(json_object_get(body, "user_id")));
 	if ((rc = store_step(st)) == STORE_ROW)
 		ok = strcmp(store_col_text(st, 0), "partner_admin") == 0;
 	store_finalize(st);
@@ -964,9 +1028,11 @@ admins_before_create(struct resource_ctx *ctx, json_t *body)
 		return (rc);
 	if (ok)
 		return (OK);
-	http_problem_ext(ctx->req, ERR_INVALID, NULL, json_pack(
-	    "{s:[{s:s,s:s,s:s}]}", "errors", "field", "user_id", "code",
-	    "not_partner_admin", "detail", "the user must have the role "
-	    "partner_admin"), "The partner admin is not valid.");
+	http_problem_ext(ctx->req, ERR_INVALID, NULL,
+	    json_pack("{s:[{s:s,s:s,s:s}]}", "errors", "field", "user_id",
+		"code", "not_partner_admin", "detail",
+		"the user must have the role "
+		"partner_admin"),
+	    "The partner admin is not valid.");
 	return (ERR_INVALID);
 }

@@ -10,6 +10,6 @@
 
 struct module;
 
-extern const struct module	partners_module;
+extern const struct module partners_module;
 
 #endif

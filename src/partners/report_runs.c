@@ -52,14 +52,15 @@
 #include "store/jobs.h"
 #include "store/store.h"
 
-#define RUN_KIND		"report_runs.make"
-#define RUNS_PENDING_MAX	16	/* runs queued or running at once */
-#define RUNS_LIST_MAX		200
-#define RUNS_PRUNE_BATCH	500
-#define RUN_NAME_MAX		64	/* bytes of a report's name */
-#define RUN_ERR_MAX		512	/* bytes of a run's error */
+#define RUN_KIND	 "report_runs.make"
+#define RUNS_PENDING_MAX 16 /* runs queued or running at once */
+#define RUNS_LIST_MAX	 200
+#define RUNS_PRUNE_BATCH 500
+#define RUN_NAME_MAX	 64  /* bytes of a report's name */
+#define RUN_ERR_MAX	 512 /* bytes of a run's error */
 
 /* Columns run_row decodes, for "FROM report_runs r". */
+/* clang-format off */
 #define RUN_COLUMNS	"r.id, r.report, r.range_from, r.range_to, " \
 			"r.period, r.format, r.status, r.attempts, " \
 			"r.error_code, r.error, r.result_bytes, " \
@@ -68,58 +69,58 @@
 			"('queued', 'running') THEN (SELECT f.error FROM " \
 			"failed_jobs f WHERE f.job_id = r.job_id ORDER BY " \
 			"f.failed_at DESC LIMIT 1) END"
-#define COL_BURIED	16	/* failed_jobs' error of a run not finished */
+/* clang-format on */
+#define COL_BURIED 16 /* failed_jobs' error of a run not finished */
 
 /* POST: what the request asks, and the row made. */
 struct run_create {
-	const struct report_query	*q;
-	const struct principal		*who;
-	struct request			*req;
-	json_t				*run;	/* the row, owned */
-	char				 id[UUID_STR_LEN];
+	const struct report_query *q;
+	const struct principal	  *who;
+	struct request		  *req;
+	json_t			  *run; /* the row, owned */
+	char			   id[UUID_STR_LEN];
 };
 
 /* The job: the run's parameters, and how it ended. */
 struct run_job {
-	const char	*id;
-	const char	*job_id;
-	char		 report[RUN_NAME_MAX + 1];
-	int64_t		 from, to;
-	int		 period, csv;
-	int		 found, done;
-	int		 taken;		/* another worker began it first */
-	int64_t		 attempt;	/* the run's attempts once begun */
-	int		 stale;		/* the end changed nothing */
+	const char *id;
+	const char *job_id;
+	char	    report[RUN_NAME_MAX + 1];
+	int64_t	    from, to;
+	int	    period, csv;
+	int	    found, done;
+	int	    taken;   /* another worker began it first */
+	int64_t	    attempt; /* the run's attempts once begun */
+	int	    stale;   /* the end changed nothing */
 	/* end */
-	const char	*status;	/* succeeded, failed or queued */
-	const char	*error_code;
-	char		 error[RUN_ERR_MAX];
+	const char		*status; /* succeeded, failed or queued */
+	const char		*error_code;
+	char			 error[RUN_ERR_MAX];
 	const struct report_out *out;
 };
 
 struct run_prune {
-	int64_t		 before;
-	int64_t		 deleted;	/* this batch */
+	int64_t before;
+	int64_t deleted; /* this batch */
 };
 
-static json_t	*time_or_null(struct stmt *, int);
-static json_t	*int_or_null(struct stmt *, int);
-static json_t	*run_row(struct stmt *);
-static int	 run_load(struct tx *, const char *, json_t **);
-static int	 body_parse(struct request *, struct report_query *);
-static int	 create_tx(struct tx *, void *);
-static int	 period_index(const char *);
-static int	 job_begin_tx(struct tx *, void *);
-static int	 job_end_tx(struct tx *, void *);
-static int	 prune_tx(struct tx *, void *);
+static json_t *time_or_null(struct stmt *, int);
+static json_t *int_or_null(struct stmt *, int);
+static json_t *run_row(struct stmt *);
+static int     run_load(struct tx *, const char *, json_t **);
+static int     body_parse(struct request *, struct report_query *);
+static int     create_tx(struct tx *, void *);
+static int     period_index(const char *);
+static int     job_begin_tx(struct tx *, void *);
+static int     job_end_tx(struct tx *, void *);
+static int     prune_tx(struct tx *, void *);
 
-static const char *const body_members[] = { "from", "to", "period",
-    "format" };
+static const char *const body_members[] = { "from", "to", "period", "format" };
 
 static json_t *
 time_or_null(struct stmt *st, int i)
 {
-	char	 ts[ISO_TIME_LEN];
+	char ts[ISO_TIME_LEN];
 
 	if (store_col_is_null(st, i))
 		return (json_null());
@@ -138,44 +139,49 @@ int_or_null(struct stmt *st, int i)
 static json_t *
 run_row(struct stmt *st)
 {
-	const char	*status = store_col_text(st, 6);
-	json_t		*code, *error;
-	char		 from[ISO_TIME_LEN], to[ISO_TIME_LEN];
-	char		 created[ISO_TIME_LEN];
+	const char *status = store_col_text(st, 6);
+	json_t	   *code, *error;
+	char	    from[ISO_TIME_LEN], to[ISO_TIME_LEN];
+	char	    created[ISO_TIME_LEN];
 
 	if (!store_col_is_null(st, COL_BURIED)) {
 		status = "failed";
 		code = json_string("JOB_FAILED");
 		error = json_string(store_col_text(st, COL_BURIED));
 	} else {
-		code = store_col_is_null(st, 8) ? json_null() :
-		    json_string(store_col_text(st, 8));
-		error = store_col_is_null(st, 9) ? json_null() :
-		    json_string(store_col_text(st, 9));
+		code = store_col_is_null(st, 8)
+		    ? json_null()
+		    : json_string(store_col_text(st, 8));
+		error = store_col_is_null(st, 9)
+		    ? json_null()
+		    : json_string(store_col_text(st, 9));
 	}
 	return (json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:o,s:o,s:o,"
-	    "s:o,s:s,s:o,s:o}", "id", store_col_text(st, 0), "report",
-	    store_col_text(st, 1), "from", time_format_iso(store_col_int64(st,
-	    2), from), "to", time_format_iso(store_col_int64(st, 3), to),
-	    "period", store_col_text(st, 4), "format", store_col_text(st, 5),
-	    "status", status, "attempts", (json_int_t)store_col_int64(st, 7),
+			  "s:o,s:s,s:o,s:o}",
+	    "id", store_col_text(st, 0), "report", store_col_text(st, 1),
+	    "from", time_format_iso(store_col_int64(st, 2), from), "to",
+	    time_format_iso(store_col_int64(st, 3), to), "period",
+	    store_col_text(st, 4), "format", store_col_text(st, 5), "status",
+	    status, "attempts", (json_int_t)store_col_int64(st, 7),
 	    "error_code", code, "error", error, "result_bytes",
 	    int_or_null(st, 10), "rows", int_or_null(st, 11), "requested_by",
-	    store_col_is_null(st, 12) ? json_null() :
-	    json_string(store_col_text(st, 12)), "created_at",
-	    time_format_iso(store_col_int64(st, 13), created), "started_at",
-	    time_or_null(st, 14), "finished_at", time_or_null(st, 15)));
+	    store_col_is_null(st, 12) ? json_null()
+				      : json_string(store_col_text(st, 12)),
+	    "created_at", time_format_iso(store_col_int64(st, 13), created),
+	    "started_at", time_or_null(st, 14), "finished_at",
+	    time_or_null(st, 15)));
 }
 
 /* Run id into *out; ERR_NOT_FOUND. */
 static int
 run_load(struct tx *tx, const char *id, json_t **out)
 {
-	struct stmt	*st;
-	int		 rc;
+	struct stmt *st;
+	int	     rc;
 
 	*out = NULL;
-	st = store_prepare(tx, "SELECT " RUN_COLUMNS " FROM report_runs r "
+	st = store_prepare(tx,
+	    "SELECT " RUN_COLUMNS " FROM report_runs r "
 	    "WHERE r.id = ?");
 	store_bind_text(st, 1, id);
 	if ((rc = store_step(st)) == STORE_ROW)
@@ -193,22 +199,24 @@ run_load(struct tx *tx, const char *id, json_t **out)
 static int
 body_parse(struct request *req, struct report_query *q)
 {
-	struct report_args	 a;
-	const char		*key, *v[NELEM(body_members)];
-	json_t			*val, *errs, *report;
-	size_t			 i;
+	struct report_args a;
+	const char	  *key, *v[NELEM(body_members)];
+	json_t		  *val, *errs, *report;
+	size_t		   i;
 
 	memset(v, 0, sizeof(v));
 	memset(&a, 0, sizeof(a));
 	if (!json_is_object(req->json)) {
-		http_problem(req, ERR_MALFORMED, NULL, "The body must be a "
+		http_problem(req, ERR_MALFORMED, NULL,
+		    "The body must be a "
 		    "JSON object.");
 		return (ERR_MALFORMED);
 	}
 	report = json_object_get(req->json, "report");
-	if (json_is_string(report) && !report_known(json_string_value(
-	    report))) {
-		http_problem(req, ERR_NOT_FOUND, "REPORT_NOT_FOUND", "No such "
+	if (json_is_string(report) &&
+	    !report_known(json_string_value(report))) {
+		http_problem(req, ERR_NOT_FOUND, "REPORT_NOT_FOUND",
+		    "No such "
 		    "report: GET /v1/reports lists them.");
 		return (ERR_NOT_FOUND);
 	}
@@ -217,12 +225,15 @@ body_parse(struct request *req, struct report_query *q)
 		return (ERR_NOMEM);
 	}
 	if (report == NULL)
-		partners_err(errs, "report", "required", "the name of a report: "
+		partners_err(errs, "report", "required",
+		    "the name of a report: "
 		    "GET /v1/reports lists them");
-	json_object_foreach(req->json, key, val) {
+	json_object_foreach(req->json, key, val)
+	{
 		if (strcmp(key, "report") == 0) {
 			if (!json_is_string(val))
-				partners_err(errs, key, "type", "a report "
+				partners_err(errs, key, "type",
+				    "a report "
 				    "name, a string");
 			continue;
 		}
@@ -230,7 +241,8 @@ body_parse(struct request *req, struct report_query *q)
 			if (strcmp(key, body_members[i]) == 0)
 				break;
 		if (i == NELEM(body_members))
-			partners_err(errs, key, "unknown_field", "the body "
+			partners_err(errs, key, "unknown_field",
+			    "the body "
 			    "holds report, from, to, period and format only");
 		else if (!json_is_string(val))
 			partners_err(errs, key, "type", "a string");
@@ -252,13 +264,13 @@ body_parse(struct request *req, struct report_query *q)
 static int
 create_tx(struct tx *tx, void *arg)
 {
-	struct run_create	*c = arg;
-	struct stmt		*st;
-	json_t			*changes;
-	char			 job_id[JOB_ID_LEN], payload[64];
-	char			 from[ISO_TIME_LEN], to[ISO_TIME_LEN];
-	int64_t			 now = time_now_ms(), pending = 0;
-	int			 rc;
+	struct run_create *c = arg;
+	struct stmt	  *st;
+	json_t		  *changes;
+	char		   job_id[JOB_ID_LEN], payload[64];
+	char		   from[ISO_TIME_LEN], to[ISO_TIME_LEN];
+	int64_t		   now = time_now_ms(), pending = 0;
+	int		   rc;
 
 	json_decref(c->run);
 	c->run = NULL;
@@ -266,7 +278,8 @@ create_tx(struct tx *tx, void *arg)
 	if ((rc = store_xact_lock(tx, "report_runs.create")) != OK)
 		return (rc);
 	/* A run counts while its job is in the queue to make it. */
-	st = store_prepare(tx, "SELECT count(*) FROM report_runs r WHERE "
+	st = store_prepare(tx,
+	    "SELECT count(*) FROM report_runs r WHERE "
 	    "r.status IN ('queued', 'running') AND EXISTS (SELECT 1 FROM "
 	    "jobs j WHERE j.id = r.job_id)");
 	if ((rc = store_step(st)) == STORE_ROW)
@@ -280,7 +293,8 @@ create_tx(struct tx *tx, void *arg)
 	snprintf(payload, sizeof(payload), "{\"run_id\":\"%s\"}", c->id);
 	if ((rc = jobs_enqueue(tx, RUN_KIND, payload, NULL, 0, job_id)) != OK)
 		return (rc);
-	st = store_prepare(tx, "INSERT INTO report_runs (id, report, "
+	st = store_prepare(tx,
+	    "INSERT INTO report_runs (id, report, "
 	    "range_from, range_to, period, format, status, attempts, job_id, "
 	    "requested_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, "
 	    "'queued', 0, ?, ?, ?, ?)");
@@ -316,11 +330,11 @@ create_tx(struct tx *tx, void *arg)
 void
 report_runs_create(struct request *req)
 {
-	struct report_query	 q;
-	struct run_create	 c;
-	struct principal	*who;
-	char			*loc;
-	int			 rc;
+	struct report_query q;
+	struct run_create   c;
+	struct principal   *who;
+	char		   *loc;
+	int		    rc;
 
 	memset(&q, 0, sizeof(q));
 	memset(&c, 0, sizeof(c));
@@ -331,7 +345,8 @@ report_runs_create(struct request *req)
 	c.req = req;
 	rc = store_run(req->db, STORE_TX_WRITE, create_tx, &c);
 	if (rc == ERR_RATE_LIMIT) {
-		http_problem(req, rc, "RUNS_PENDING", "%d report runs are "
+		http_problem(req, rc, "RUNS_PENDING",
+		    "%d report runs are "
 		    "waiting already: try again when one is done.",
 		    RUNS_PENDING_MAX);
 		json_decref(c.run);
@@ -339,7 +354,8 @@ report_runs_create(struct request *req)
 	}
 	if (rc != OK) {
 		json_decref(c.run);
-		http_problem(req, rc, NULL, "The report run could not be "
+		http_problem(req, rc, NULL,
+		    "The report run could not be "
 		    "queued.");
 		return;
 	}
@@ -353,12 +369,12 @@ report_runs_create(struct request *req)
 void
 report_runs_list(struct request *req)
 {
-	struct tx	*tx = NULL;
-	struct stmt	*st;
-	const char	*after, *v;
-	json_t		*data = NULL, *row, *last = NULL, *errs;
-	int64_t		 limit = 50, n = 0;
-	int		 rc, step;
+	struct tx   *tx = NULL;
+	struct stmt *st;
+	const char  *after, *v;
+	json_t	    *data = NULL, *row, *last = NULL, *errs;
+	int64_t	     limit = 50, n = 0;
+	int	     rc, step;
 
 	if (reports_caller_admin(req, NULL) != OK)
 		return;
@@ -367,7 +383,8 @@ report_runs_list(struct request *req)
 		return;
 	}
 	if ((after = http_query(req, "cursor")) != NULL && !uuid_valid(after))
-		partners_err(errs, "cursor", "invalid_format", "must be the "
+		partners_err(errs, "cursor", "invalid_format",
+		    "must be the "
 		    "next_cursor of a previous page");
 	if ((v = http_query(req, "limit")) != NULL &&
 	    parse_int64(v, 1, RUNS_LIST_MAX, &limit) != 0)
@@ -376,10 +393,13 @@ report_runs_list(struct request *req)
 		return;
 	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
 		goto out;
-	st = store_prepare(tx, after != NULL ? "SELECT " RUN_COLUMNS " FROM "
-	    "report_runs r WHERE r.id < ? ORDER BY r.id DESC LIMIT ?" :
-	    "SELECT " RUN_COLUMNS " FROM report_runs r ORDER BY r.id DESC "
-	    "LIMIT ?");
+	st = store_prepare(tx,
+	    after != NULL
+		? "SELECT " RUN_COLUMNS " FROM "
+		  "report_runs r WHERE r.id < ? ORDER BY r.id DESC LIMIT ?"
+		: "SELECT " RUN_COLUMNS
+		  " FROM report_runs r ORDER BY r.id DESC "
+		  "LIMIT ?");
 	if (after != NULL)
 		store_bind_text(st, 1, after);
 	store_bind_int64(st, after != NULL ? 2 : 1, limit + 1);
@@ -396,19 +416,21 @@ report_runs_list(struct request *req)
 	if (rc == OK && step != STORE_ROW && step != STORE_DONE)
 		rc = step;
 	if (rc == OK && step == STORE_ROW && n > 0)
-		last = json_object_get(json_array_get(data, (size_t)n - 1),
-		    "id");
+		last =
+		    json_object_get(json_array_get(data, (size_t)n - 1), "id");
 	store_finalize(st);
 out:
 	if (rc != OK || data == NULL) {
 		store_tx_rollback(tx);
 		json_decref(data);
-		http_problem(req, rc != OK ? rc : ERR_NOMEM, NULL, "The report "
+		http_problem(req, rc != OK ? rc : ERR_NOMEM, NULL,
+		    "The report "
 		    "runs cannot be read.");
 		return;
 	}
-	http_json(req, 200, json_pack("{s:o,s:O}", "data", data, "next_cursor",
-	    last != NULL ? last : json_null()));
+	http_json(req, 200,
+	    json_pack("{s:o,s:O}", "data", data, "next_cursor",
+		last != NULL ? last : json_null()));
 	store_tx_rollback(tx);
 }
 
@@ -416,10 +438,10 @@ out:
 void
 report_runs_get(struct request *req)
 {
-	struct tx	*tx;
-	const char	*id = http_param(req, "id");
-	json_t		*run = NULL;
-	int		 rc;
+	struct tx  *tx;
+	const char *id = http_param(req, "id");
+	json_t	   *run = NULL;
+	int	    rc;
 
 	if (reports_caller_admin(req, NULL) != OK)
 		return;
@@ -430,8 +452,10 @@ report_runs_get(struct request *req)
 		store_tx_rollback(tx);
 	}
 	if (rc != OK) {
-		http_problem(req, rc, NULL, rc == ERR_NOT_FOUND ? "No such "
-		    "report run." : "The report run cannot be read.");
+		http_problem(req, rc, NULL,
+		    rc == ERR_NOT_FOUND ? "No such "
+					  "report run."
+					: "The report run cannot be read.");
 		return;
 	}
 	http_json(req, 200, run);
@@ -441,15 +465,15 @@ report_runs_get(struct request *req)
 void
 report_runs_result(struct request *req)
 {
-	struct report_query	 q;
-	struct tx		*tx = NULL;
-	struct stmt		*st = NULL;
-	const char		*id = http_param(req, "id"), *status, *err;
-	const void		*blob;
-	char			 name[RUN_NAME_MAX + 1], cd[REPORT_CD_LEN];
-	char			*data = NULL, *v;
-	size_t			 len = 0;
-	int			 rc;
+	struct report_query q;
+	struct tx	   *tx = NULL;
+	struct stmt	   *st = NULL;
+	const char	   *id = http_param(req, "id"), *status, *err;
+	const void	   *blob;
+	char		    name[RUN_NAME_MAX + 1], cd[REPORT_CD_LEN];
+	char		   *data = NULL, *v;
+	size_t		    len = 0;
+	int		    rc;
 
 	memset(&q, 0, sizeof(q));
 	if (reports_caller_admin(req, NULL) != OK)
@@ -460,7 +484,8 @@ report_runs_result(struct request *req)
 	}
 	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
 		goto out;
-	st = store_prepare(tx, "SELECT " RUN_COLUMNS ", r.result FROM "
+	st = store_prepare(tx,
+	    "SELECT " RUN_COLUMNS ", r.result FROM "
 	    "report_runs r WHERE r.id = ?");
 	store_bind_text(st, 1, id);
 	if ((rc = store_step(st)) != STORE_ROW) {
@@ -475,20 +500,23 @@ report_runs_result(struct request *req)
 		err = store_col_text(st, COL_BURIED);
 	}
 	if (strcmp(status, "queued") == 0 || strcmp(status, "running") == 0) {
-		http_problem(req, ERR_CONFLICT, "RUN_NOT_READY", "The run is "
-		    "%s: GET /v1/report-runs/%s says when it is done.", status,
-		    id);
+		http_problem(req, ERR_CONFLICT, "RUN_NOT_READY",
+		    "The run is "
+		    "%s: GET /v1/report-runs/%s says when it is done.",
+		    status, id);
 		goto out;
 	}
 	if (strcmp(status, "succeeded") != 0) {
-		http_problem(req, ERR_CONFLICT, "RUN_FAILED", "The run failed: "
-		    "%s", err != NULL ? err : "no reason recorded");
+		http_problem(req, ERR_CONFLICT, "RUN_FAILED",
+		    "The run failed: "
+		    "%s",
+		    err != NULL ? err : "no reason recorded");
 		goto out;
 	}
 	blob = store_col_blob(st, COL_BURIED + 1, &len);
 	if (strlcpy_cb(name, store_col_text(st, 1), sizeof(name)) >=
-	    sizeof(name) || (q.period = period_index(store_col_text(st, 4))) <
-	    0) {
+		sizeof(name) ||
+	    (q.period = period_index(store_col_text(st, 4))) < 0) {
 		rc = ERR_INTERNAL;
 		goto out;
 	}
@@ -505,16 +533,18 @@ report_runs_result(struct request *req)
 	report_disposition(&q, cd, sizeof(cd));
 	if ((v = arena_strdup(req->arena, cd)) != NULL)
 		http_header_add(req, "Content-Disposition", v);
-	http_send_take(req, 200, q.csv ? "text/csv; charset=utf-8" :
-	    "application/json", data, len);
+	http_send_take(req, 200,
+	    q.csv ? "text/csv; charset=utf-8" : "application/json", data, len);
 	data = NULL;
 out:
 	store_finalize(st);
 	store_tx_rollback(tx);
 	free(data);
 	if (rc != OK && !req->responded)
-		http_problem(req, rc, NULL, rc == ERR_NOT_FOUND ? "No such "
-		    "report run." : "The report run cannot be read.");
+		http_problem(req, rc, NULL,
+		    rc == ERR_NOT_FOUND ? "No such "
+					  "report run."
+					: "The report run cannot be read.");
 }
 
 /* The job */
@@ -522,7 +552,7 @@ out:
 static int
 period_index(const char *s)
 {
-	int	 i;
+	int i;
 
 	for (i = 0; s != NULL && report_periods[i] != NULL; i++)
 		if (strcmp(s, report_periods[i]) == 0)
@@ -534,14 +564,15 @@ period_index(const char *s)
 static int
 job_begin_tx(struct tx *tx, void *arg)
 {
-	struct run_job	*r = arg;
-	struct stmt	*st;
-	const char	*status;
-	int64_t		 now = time_now_ms();
-	int		 rc;
+	struct run_job *r = arg;
+	struct stmt    *st;
+	const char     *status;
+	int64_t		now = time_now_ms();
+	int		rc;
 
 	r->found = r->done = r->taken = 0;
-	st = store_prepare(tx, "SELECT report, range_from, range_to, period, "
+	st = store_prepare(tx,
+	    "SELECT report, range_from, range_to, period, "
 	    "format, status, attempts FROM report_runs WHERE id = ?");
 	store_bind_text(st, 1, r->id);
 	if ((rc = store_step(st)) == STORE_ROW) {
@@ -561,7 +592,8 @@ job_begin_tx(struct tx *tx, void *arg)
 	if (r->done)
 		return (OK);
 	/* Fenced on the attempts read: of two workers, one begins. */
-	st = store_prepare(tx, "UPDATE report_runs SET status = 'running', "
+	st = store_prepare(tx,
+	    "UPDATE report_runs SET status = 'running', "
 	    "attempts = ?, job_id = ?, started_at = ?, updated_at = ? "
 	    "WHERE id = ? AND attempts = ? AND status <> 'succeeded'");
 	store_bind_int64(st, 1, r->attempt);
@@ -584,13 +616,14 @@ job_begin_tx(struct tx *tx, void *arg)
 static int
 job_end_tx(struct tx *tx, void *arg)
 {
-	struct run_job	*r = arg;
-	struct stmt	*st;
-	int64_t		 now = time_now_ms();
-	int		 rc, ok = strcmp(r->status, "succeeded") == 0;
+	struct run_job *r = arg;
+	struct stmt    *st;
+	int64_t		now = time_now_ms();
+	int		rc, ok = strcmp(r->status, "succeeded") == 0;
 
 	if (strcmp(r->status, "queued") == 0) {
-		st = store_prepare(tx, "UPDATE report_runs SET status = "
+		st = store_prepare(tx,
+		    "UPDATE report_runs SET status = "
 		    "'queued', error_code = ?, error = ?, updated_at = ? "
 		    "WHERE id = ? AND attempts = ? AND status = 'running'");
 		store_bind_text(st, 1, r->error_code);
@@ -599,7 +632,8 @@ job_end_tx(struct tx *tx, void *arg)
 		store_bind_text(st, 4, r->id);
 		store_bind_int64(st, 5, r->attempt);
 	} else {
-		st = store_prepare(tx, "UPDATE report_runs SET status = ?, "
+		st = store_prepare(tx,
+		    "UPDATE report_runs SET status = ?, "
 		    "error_code = ?, error = ?, result = ?, result_bytes = ?, "
 		    "result_rows = ?, finished_at = ?, updated_at = ? "
 		    "WHERE id = ? AND attempts = ? AND status = 'running'");
@@ -629,13 +663,13 @@ job_end_tx(struct tx *tx, void *arg)
 int
 report_runs_make_job(struct store *db, const struct job *job, char *err)
 {
-	struct report_query	 q;
-	struct report_out	 o;
-	struct run_job		 r;
-	json_t			*pl;
-	json_error_t		 jerr;
-	const char		*id = NULL;
-	int			 rc, rc2, retry = 0;
+	struct report_query q;
+	struct report_out   o;
+	struct run_job	    r;
+	json_t		   *pl;
+	json_error_t	    jerr;
+	const char	   *id = NULL;
+	int		    rc, rc2, retry = 0;
 
 	memset(&r, 0, sizeof(r));
 	memset(&o, 0, sizeof(o));
@@ -655,8 +689,10 @@ report_runs_make_job(struct store *db, const struct job *job, char *err)
 		goto out;
 	}
 	if (!r.found || r.done || r.taken) {
-		log_info("event=report_run id=%s status=%s", id, !r.found ?
-		    "gone" : r.done ? "made_already" : "taken");
+		log_info("event=report_run id=%s status=%s", id,
+		    !r.found	 ? "gone"
+			: r.done ? "made_already"
+				 : "taken");
 		goto out;
 	}
 	memset(&q, 0, sizeof(q));
@@ -667,52 +703,62 @@ report_runs_make_job(struct store *db, const struct job *job, char *err)
 	q.csv = r.csv;
 	r.out = &o;
 	if (r.period < 0)
-		rc = ERR_INTERNAL;	/* the CHECK constraint forbids it */
+		rc = ERR_INTERNAL; /* the CHECK constraint forbids it */
 	else
-		rc = report_make(db, &q, (size_t)config.report_run_max_bytes,
-		    &o);
+		rc = report_make(
+		    db, &q, (size_t)config.report_run_max_bytes, &o);
 	if (rc == OK)
 		r.status = "succeeded";
 	else if (o.too_many_rows) {
 		r.status = "failed";
 		r.error_code = "REPORT_TOO_LARGE";
-		snprintf(r.error, sizeof(r.error), "the report has more than "
+		snprintf(r.error, sizeof(r.error),
+		    "the report has more than "
 		    "%lld rows (report_max_rows): narrow the range or choose a "
-		    "longer period", (long long)config.report_max_rows);
+		    "longer period",
+		    (long long)config.report_max_rows);
 	} else if (rc == ERR_TOO_LARGE) {
 		r.status = "failed";
 		r.error_code = "RESULT_TOO_LARGE";
-		snprintf(r.error, sizeof(r.error), "the result is over %lld "
-		    "bytes (report_run_max_bytes): narrow the range or choose a "
-		    "longer period", (long long)config.report_run_max_bytes);
+		snprintf(r.error, sizeof(r.error),
+		    "the result is over %lld "
+		    "bytes (report_run_max_bytes): narrow the range or choose "
+		    "a "
+		    "longer period",
+		    (long long)config.report_run_max_bytes);
 	} else if (rc == ERR_NOT_FOUND || rc == ERR_INTERNAL) {
 		r.status = "failed";
 		r.error_code = "REPORT_FAILED";
-		snprintf(r.error, sizeof(r.error), "the report could not be "
-		    "made: %s", err_code(rc));
+		snprintf(r.error, sizeof(r.error),
+		    "the report could not be "
+		    "made: %s",
+		    err_code(rc));
 	} else {
 		/* The database: the queue retries with backoff. */
 		retry = 1;
-		r.status = job->attempt >= job->max_attempts ? "failed" :
-		    "queued";
+		r.status =
+		    job->attempt >= job->max_attempts ? "failed" : "queued";
 		r.error_code = "DATABASE_ERROR";
-		snprintf(r.error, sizeof(r.error), "attempt %d of %d: the "
-		    "report could not be read: %s", job->attempt,
-		    job->max_attempts, err_code(rc));
+		snprintf(r.error, sizeof(r.error),
+		    "attempt %d of %d: the "
+		    "report could not be read: %s",
+		    job->attempt, job->max_attempts, err_code(rc));
 	}
 	if ((rc2 = store_run(db, STORE_TX_WRITE, job_end_tx, &r)) != OK &&
 	    !retry) {
 		/* Made or failed, but not recorded: run again. */
 		rc = rc2;
-		snprintf(err, JOB_ERR_LEN, "%s: the run could not be updated: "
-		    "%s", RUN_KIND, err_code(rc2));
+		snprintf(err, JOB_ERR_LEN,
+		    "%s: the run could not be updated: "
+		    "%s",
+		    RUN_KIND, err_code(rc2));
 		goto out;
 	}
 	if (rc2 == OK && r.stale) {
 		/* Another worker has the run: its outcome stands. */
 		log_warn("event=report_run id=%s report=%s status=stale "
-		    "attempt=%lld outcome=%s", id, r.report,
-		    (long long)r.attempt, r.status);
+			 "attempt=%lld outcome=%s",
+		    id, r.report, (long long)r.attempt, r.status);
 		rc = OK;
 		goto out;
 	}
@@ -721,8 +767,9 @@ report_runs_make_job(struct store *db, const struct job *job, char *err)
 		goto out;
 	}
 	log_info("event=report_run id=%s report=%s status=%s code=%s bytes=%zu "
-	    "rows=%zu", id, r.report, r.status, r.error_code != NULL ?
-	    r.error_code : "-", o.len, o.rows);
+		 "rows=%zu",
+	    id, r.report, r.status, r.error_code != NULL ? r.error_code : "-",
+	    o.len, o.rows);
 	rc = OK;
 out:
 	free(o.data);
@@ -735,11 +782,12 @@ out:
 static int
 prune_tx(struct tx *tx, void *arg)
 {
-	struct run_prune	*p = arg;
-	struct stmt		*st;
-	int			 rc;
+	struct run_prune *p = arg;
+	struct stmt	 *st;
+	int		  rc;
 
-	st = store_prepare(tx, "DELETE FROM report_runs WHERE id IN (SELECT "
+	st = store_prepare(tx,
+	    "DELETE FROM report_runs WHERE id IN (SELECT "
 	    "id FROM report_runs WHERE created_at < ? ORDER BY created_at "
 	    "LIMIT ?)");
 	store_bind_int64(st, 1, p->before);
@@ -754,14 +802,14 @@ prune_tx(struct tx *tx, void *arg)
 int
 report_runs_prune_job(struct store *db, const struct job *job, char *err)
 {
-	struct run_prune	 p;
-	int64_t			 n = 0;
-	int			 rc;
+	struct run_prune p;
+	int64_t		 n = 0;
+	int		 rc;
 
 	(void)job;
 	memset(&p, 0, sizeof(p));
-	p.before = time_now_ms() - config.report_run_retention_days *
-	    24LL * 3600 * 1000;
+	p.before = time_now_ms() -
+	    config.report_run_retention_days * 24LL * 3600 * 1000;
 	do {
 		if ((rc = store_run(db, STORE_TX_WRITE, prune_tx, &p)) != OK)
 			break;
@@ -769,10 +817,10 @@ report_runs_prune_job(struct store *db, const struct job *job, char *err)
 	} while (p.deleted == RUNS_PRUNE_BATCH);
 	if (n > 0)
 		log_info("event=report_runs_pruned deleted=%lld "
-		    "retention_days=%lld", (long long)n,
-		    (long long)config.report_run_retention_days);
+			 "retention_days=%lld",
+		    (long long)n, (long long)config.report_run_retention_days);
 	if (rc != OK)
-		snprintf(err, JOB_ERR_LEN, "report_runs.prune: %s",
-		    err_code(rc));
+		snprintf(
+		    err, JOB_ERR_LEN, "report_runs.prune: %s", err_code(rc));
 	return (rc);
 }

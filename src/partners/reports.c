@@ -48,72 +48,78 @@
 #include "resource/resource.h"
 #include "store/store.h"
 
-#define MEASURES_MAX	4
-#define BINDS_MAX	8		/* placeholders in one measure */
-#define DAY_MS		86400000LL
-#define PERIOD_LEN	48	/* "YYYY-MM-DD" and room the compiler sees */
-#define SQL_MAX		4096
+#define MEASURES_MAX 4
+#define BINDS_MAX    8 /* placeholders in one measure */
+#define DAY_MS	     86400000LL
+#define PERIOD_LEN   48 /* "YYYY-MM-DD" and room the compiler sees */
+#define SQL_MAX	     4096
 
 struct measure {
-	const char	*name;		/* column of the answer */
-	const char	*doc;
+	const char *name; /* column of the answer */
+	const char *doc;
 	/* SELECT group id, group name, day, count ... :from ... :to */
-	const char	*sql;
+	const char *sql;
 	/*
 	 * SELECT count ... :from ... :to: the total over the range, when a
 	 * subject can be in more than one row (a member with accesses from
 	 * two partners); NULL: the rows part the subjects, so their sum.
 	 */
-	const char	*total;
+	const char *total;
 };
 
 struct report {
-	const char	*name;
-	const char	*title;
-	const char	*doc;
-	const char	*group;		/* "partner" or "course" */
-	struct measure	 measures[MEASURES_MAX];
+	const char    *name;
+	const char    *title;
+	const char    *doc;
+	const char    *group; /* "partner" or "course" */
+	struct measure measures[MEASURES_MAX];
 };
 
 static const struct report catalogue[] = {
-	{"signups_by_partner", "Sign-ups by partner",
+	{ "signups_by_partner", "Sign-ups by partner",
 	    "Members who signed up (users.created_at) in each period, by the "
 	    "partners they hold access from; partner null: none.",
-	    "partner", {
-		{"signups", "members who signed up, under each partner "
+	    "partner",
+	    {
+		{ "signups",
+		    "members who signed up, under each partner "
 		    "they hold access from (total: each member once)",
 		    "SELECT p.id, p.name, u.created_at / 86400000, "
-		    "COUNT(DISTINCT u.id) FROM users u LEFT JOIN partner_access "
+		    "COUNT(DISTINCT u.id) FROM users u LEFT JOIN "
+		    "partner_access "
 		    "a ON a.user_id = u.id AND a.deleted_at IS NULL LEFT JOIN "
 		    "partners p ON p.id = a.partner_id WHERE u.role = 'member' "
 		    "AND u.created_at >= :from AND u.created_at < :to "
 		    "GROUP BY p.id, p.name, u.created_at / 86400000",
 		    "SELECT COUNT(*) FROM users u WHERE u.role = 'member' AND "
-		    "u.created_at >= :from AND u.created_at < :to"},
-	    }},
-	{"access_codes_by_partner", "Access codes created and redeemed",
+		    "u.created_at >= :from AND u.created_at < :to" },
+	    } },
+	{ "access_codes_by_partner", "Access codes created and redeemed",
 	    "Partner access codes created (created_at) and redeemed "
 	    "(activated_at) in each period, by partner.",
-	    "partner", {
-		{"created", "codes created",
+	    "partner",
+	    {
+		{ "created", "codes created",
 		    "SELECT p.id, p.name, a.created_at / 86400000, COUNT(*) "
 		    "FROM partner_access a JOIN partners p ON p.id = "
 		    "a.partner_id WHERE a.code_hash IS NOT NULL AND "
 		    "a.created_at >= :from AND a.created_at < :to "
-		    "GROUP BY p.id, p.name, a.created_at / 86400000"},
-		{"redeemed", "codes redeemed",
+		    "GROUP BY p.id, p.name, a.created_at / 86400000" },
+		{ "redeemed", "codes redeemed",
 		    "SELECT p.id, p.name, a.activated_at / 86400000, COUNT(*) "
 		    "FROM partner_access a JOIN partners p ON p.id = "
 		    "a.partner_id WHERE a.code_hash IS NOT NULL AND "
 		    "a.user_id IS NOT NULL AND a.activated_at >= :from AND "
 		    "a.activated_at < :to "
-		    "GROUP BY p.id, p.name, a.activated_at / 86400000"},
-	    }},
-	{"course_progress", "Course starts and completions",
+		    "GROUP BY p.id, p.name, a.activated_at / 86400000" },
+	    } },
+	{ "course_progress", "Course starts and completions",
 	    "Courses started (first progress) and completed, and their "
 	    "sessions started and completed, in each period, by course.",
-	    "course", {
-		{"started", "users who started the course (total: users "
+	    "course",
+	    {
+		{ "started",
+		    "users who started the course (total: users "
 		    "who started any)",
 		    "SELECT c.id, c.name, e.started_at / 86400000, COUNT(*) "
 		    "FROM course_enrolments e JOIN courses c ON c.id = "
@@ -121,8 +127,9 @@ static const struct report catalogue[] = {
 		    "e.started_at < :to "
 		    "GROUP BY c.id, c.name, e.started_at / 86400000",
 		    "SELECT COUNT(DISTINCT e.user_id) FROM course_enrolments e "
-		    "WHERE e.started_at >= :from AND e.started_at < :to"},
-		{"completed", "users who completed the course (total: "
+		    "WHERE e.started_at >= :from AND e.started_at < :to" },
+		{ "completed",
+		    "users who completed the course (total: "
 		    "users who completed any)",
 		    "SELECT c.id, c.name, e.completed_at / 86400000, COUNT(*) "
 		    "FROM course_enrolments e JOIN courses c ON c.id = "
@@ -131,84 +138,84 @@ static const struct report catalogue[] = {
 		    "GROUP BY c.id, c.name, e.completed_at / 86400000",
 		    "SELECT COUNT(DISTINCT e.user_id) FROM course_enrolments e "
 		    "WHERE e.completed = 1 AND e.completed_at >= :from AND "
-		    "e.completed_at < :to"},
-		{"sessions_started", "course sessions started",
+		    "e.completed_at < :to" },
+		{ "sessions_started", "course sessions started",
 		    "SELECT c.id, c.name, sp.started_at / 86400000, COUNT(*) "
 		    "FROM course_session_progress sp JOIN course_sessions s ON "
 		    "s.id = sp.session_id JOIN courses c ON c.id = s.course_id "
 		    "WHERE sp.started_at >= :from AND sp.started_at < :to "
-		    "GROUP BY c.id, c.name, sp.started_at / 86400000"},
-		{"sessions_completed", "course sessions completed",
+		    "GROUP BY c.id, c.name, sp.started_at / 86400000" },
+		{ "sessions_completed", "course sessions completed",
 		    "SELECT c.id, c.name, sp.completed_at / 86400000, "
 		    "COUNT(*) FROM course_session_progress sp JOIN "
 		    "course_sessions s ON s.id = sp.session_id JOIN courses c "
 		    "ON c.id = s.course_id WHERE sp.completed = 1 AND "
 		    "sp.completed_at >= :from AND sp.completed_at < :to "
-		    "GROUP BY c.id, c.name, sp.completed_at / 86400000"},
-	    }},
-	{"therapy_bookings_by_partner", "Therapy bookings and cancellations",
+		    "GROUP BY c.id, c.name, sp.completed_at / 86400000" },
+	    } },
+	{ "therapy_bookings_by_partner", "Therapy bookings and cancellations",
 	    "Therapy sessions booked (created_at) and cancelled "
 	    "(cancelled_at) in each period, by the partner whose access paid "
 	    "for them.",
-	    "partner", {
-		{"booked", "sessions booked",
+	    "partner",
+	    {
+		{ "booked", "sessions booked",
 		    "SELECT p.id, p.name, b.created_at / 86400000, COUNT(*) "
 		    "FROM therapy_bookings b LEFT JOIN partners p ON p.id = "
 		    "b.partner_id WHERE b.created_at >= :from AND "
 		    "b.created_at < :to "
-		    "GROUP BY p.id, p.name, b.created_at / 86400000"},
-		{"cancelled", "sessions cancelled",
+		    "GROUP BY p.id, p.name, b.created_at / 86400000" },
+		{ "cancelled", "sessions cancelled",
 		    "SELECT p.id, p.name, b.cancelled_at / 86400000, COUNT(*) "
 		    "FROM therapy_bookings b LEFT JOIN partners p ON p.id = "
 		    "b.partner_id WHERE b.cancelled_at >= :from AND "
 		    "b.cancelled_at < :to "
-		    "GROUP BY p.id, p.name, b.cancelled_at / 86400000"},
-	    }},
+		    "GROUP BY p.id, p.name, b.cancelled_at / 86400000" },
+	    } },
 };
 
 /* One run of a report. */
 struct run {
-	const struct report	*rep;
-	int64_t			 from, to;
-	enum report_period		 period;
-	size_t			 nmeasures;
-	json_t			*rows;		/* array of row objects */
-	json_t			*index;		/* "period|group id" -> row */
-	char			 gid[40];	/* "partner_id" */
+	const struct report *rep;
+	int64_t		     from, to;
+	enum report_period   period;
+	size_t		     nmeasures;
+	json_t		    *rows;    /* array of row objects */
+	json_t		    *index;   /* "period|group id" -> row */
+	char		     gid[40]; /* "partner_id" */
 };
 
 static const struct report *report_find(const char *);
-static size_t	 measures_count(const struct report *);
-static json_t	*columns(const struct report *, const char *);
-static int	 sql_compile(const char *, struct buf *, int *, int *);
-static void	 period_key(int64_t, enum report_period, char *);
-static int	 args(struct request *, struct report_query *);
-static int	 row_add(struct run *, size_t, struct stmt *);
-static struct stmt *measure_prepare(struct tx *, const struct run *,
-		    const char *, int *);
-static int	 measure_run(struct tx *, struct run *, size_t);
-static int	 measure_total(struct tx *, const struct run *, size_t,
-		    json_t *);
-static int	 row_cmp(const void *, const void *);
-static int	 rows_sort(struct run *);
-static int	 csv_text(struct buf *, const char *);
-static int	 csv_write(struct buf *, const struct run *, json_t *);
-static int	 json_buf_cb(const char *, size_t, void *);
-static int	 json_write(struct buf *, const struct run *, json_t *,
-		    json_t *);
+static size_t		    measures_count(const struct report *);
+static json_t		   *columns(const struct report *, const char *);
+static int	    sql_compile(const char *, struct buf *, int *, int *);
+static void	    period_key(int64_t, enum report_period, char *);
+static int	    args(struct request *, struct report_query *);
+static int	    row_add(struct run *, size_t, struct stmt *);
+static struct stmt *measure_prepare(
+    struct tx *, const struct run *, const char *, int *);
+static int measure_run(struct tx *, struct run *, size_t);
+static int measure_total(struct tx *, const struct run *, size_t, json_t *);
+static int row_cmp(const void *, const void *);
+static int rows_sort(struct run *);
+static int csv_text(struct buf *, const char *);
+static int csv_write(struct buf *, const struct run *, json_t *);
+static int json_buf_cb(const char *, size_t, void *);
+static int json_write(struct buf *, const struct run *, json_t *, json_t *);
 
 /* 401 without a caller, 403 without reports:read:all; OK for admins. */
 int
 reports_caller_admin(struct request *req, struct principal **out)
 {
-	struct principal	*who;
+	struct principal *who;
 
 	if (partners_caller(req, &who) != OK)
 		return (ERR_UNAUTHORIZED);
 	if (out != NULL)
 		*out = who;
 	if (resource_scope(req->db, who, "reports", "read") != SCOPE_ALL) {
-		http_problem(req, ERR_FORBIDDEN, NULL, "Reports are for "
+		http_problem(req, ERR_FORBIDDEN, NULL,
+		    "Reports are for "
 		    "admins.");
 		return (ERR_FORBIDDEN);
 	}
@@ -218,7 +225,7 @@ reports_caller_admin(struct request *req, struct principal **out)
 static const struct report *
 report_find(const char *name)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; name != NULL && i < NELEM(catalogue); i++)
 		if (strcmp(catalogue[i].name, name) == 0)
@@ -235,7 +242,7 @@ report_known(const char *name)
 static size_t
 measures_count(const struct report *rep)
 {
-	size_t	 n = 0;
+	size_t n = 0;
 
 	while (n < MEASURES_MAX && rep->measures[n].name != NULL)
 		n++;
@@ -246,8 +253,8 @@ measures_count(const struct report *rep)
 static json_t *
 columns(const struct report *rep, const char *gid)
 {
-	json_t	*c;
-	size_t	 i, n = measures_count(rep);
+	json_t *c;
+	size_t	i, n = measures_count(rep);
 
 	if ((c = json_pack("[s,s,s]", "period", gid, rep->group)) == NULL)
 		return (NULL);
@@ -260,10 +267,10 @@ columns(const struct report *rep, const char *gid)
 void
 reports_list(struct request *req)
 {
-	const struct report	*rep;
-	json_t			*data, *ms, *o;
-	char			 gid[40];
-	size_t			 i, j, n;
+	const struct report *rep;
+	json_t		    *data, *ms, *o;
+	char		     gid[40];
+	size_t		     i, j, n;
 
 	if (reports_caller_admin(req, NULL) != OK)
 		return;
@@ -277,17 +284,19 @@ reports_list(struct request *req)
 		ms = json_array();
 		n = measures_count(rep);
 		for (j = 0; j < n; j++)
-			json_array_append_new(ms, json_pack("{s:s,s:s}", "name",
-			    rep->measures[j].name, "description",
-			    rep->measures[j].doc));
+			json_array_append_new(ms,
+			    json_pack("{s:s,s:s}", "name",
+				rep->measures[j].name, "description",
+				rep->measures[j].doc));
 		o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:{s:s,s:s,s:[s,s,s],"
-		    "s:[s,s]}}", "name", rep->name, "title", rep->title,
-		    "description", rep->doc, "group", rep->group, "measures",
-		    ms, "columns", columns(rep, gid), "parameters", "from",
+			      "s:[s,s]}}",
+		    "name", rep->name, "title", rep->title, "description",
+		    rep->doc, "group", rep->group, "measures", ms, "columns",
+		    columns(rep, gid), "parameters", "from",
 		    "ISO 8601 date or date-time, inclusive (required)", "to",
 		    "ISO 8601 date or date-time, exclusive (required); at most "
-		    "5 years after from", "period", "day", "week", "month",
-		    "format", "json", "csv");
+		    "5 years after from",
+		    "period", "day", "week", "month", "format", "json", "csv");
 		json_array_append_new(data, o);
 	}
 	http_json(req, 200, json_pack("{s:o}", "data", data));
@@ -301,12 +310,12 @@ reports_list(struct request *req)
 static int
 sql_compile(const char *sql, struct buf *out, int *binds, int *nbinds)
 {
-	const char	*s;
-	int		 quoted = 0, which;
-	size_t		 n;
+	const char *s;
+	int	    quoted = 0, which;
+	size_t	    n;
 
 	*nbinds = 0;
-	for (s = sql; *s != '\0'; ) {
+	for (s = sql; *s != '\0';) {
 		if (*s == '\'')
 			quoted = !quoted;
 		if (quoted || *s != ':' || s[1] == ':' ||
@@ -338,10 +347,10 @@ sql_compile(const char *sql, struct buf *out, int *binds, int *nbinds)
 static void
 period_key(int64_t day, enum report_period period, char *out)
 {
-	struct tm	 tm;
+	struct tm tm;
 
 	if (period == REPORT_PERIOD_WEEK)
-		day -= (day + 3) % 7;	/* 1970-01-01 was a Thursday */
+		day -= (day + 3) % 7; /* 1970-01-01 was a Thursday */
 	time_utc(day * 86400, &tm);
 	if (period == REPORT_PERIOD_MONTH)
 		snprintf(out, PERIOD_LEN, "%04d-%02d", tm.tm_year + 1900,
@@ -355,12 +364,12 @@ period_key(int64_t day, enum report_period period, char *out)
 static int
 args(struct request *req, struct report_query *q)
 {
-	struct report_args	 a;
-	json_t			*errs = json_array();
+	struct report_args a;
+	json_t		  *errs = json_array();
 
 	if (report_args_parse(http_query(req, "from"), http_query(req, "to"),
-	    http_query(req, "period"), http_query(req, "format"), &a, errs) !=
-	    OK)
+		http_query(req, "period"), http_query(req, "format"), &a,
+		errs) != OK)
 		return (partners_errs_answer(req, errs, "The report query"));
 	json_decref(errs);
 	q->from = a.from;
@@ -374,12 +383,12 @@ args(struct request *req, struct report_query *q)
 static int
 row_add(struct run *run, size_t m, struct stmt *st)
 {
-	const char	*gid = store_col_text(st, 0);
-	const char	*gname = store_col_text(st, 1);
-	json_t		*row, *v;
-	char		 key[PERIOD_LEN + UUID_STR_LEN + 2];
-	char		 period[PERIOD_LEN];
-	size_t		 i;
+	const char *gid = store_col_text(st, 0);
+	const char *gname = store_col_text(st, 1);
+	json_t	   *row, *v;
+	char	    key[PERIOD_LEN + UUID_STR_LEN + 2];
+	char	    period[PERIOD_LEN];
+	size_t	    i;
 
 	period_key(store_col_int64(st, 2), run->period, period);
 	snprintf(key, sizeof(key), "%s|%s", period, gid != NULL ? gid : "");
@@ -389,13 +398,13 @@ row_add(struct run *run, size_t m, struct stmt *st)
 			return (ERR_TOO_LARGE);
 		row = json_pack("{s:s,s:o,s:o}", "period", period, run->gid,
 		    gid != NULL ? json_string(gid) : json_null(),
-		    run->rep->group, gname != NULL ? json_string(gname) :
-		    json_null());
+		    run->rep->group,
+		    gname != NULL ? json_string(gname) : json_null());
 		if (row == NULL)
 			return (ERR_NOMEM);
 		for (i = 0; i < run->nmeasures; i++)
-			json_object_set_new(row, run->rep->measures[i].name,
-			    json_integer(0));
+			json_object_set_new(
+			    row, run->rep->measures[i].name, json_integer(0));
 		json_object_set(run->index, key, row);
 		json_array_append_new(run->rows, row);
 	}
@@ -406,12 +415,11 @@ row_add(struct run *run, size_t m, struct stmt *st)
 
 /* sql with :from and :to bound to the run's range; NULL (*rc) on error. */
 static struct stmt *
-measure_prepare(struct tx *tx, const struct run *run, const char *text,
-    int *rc)
+measure_prepare(struct tx *tx, const struct run *run, const char *text, int *rc)
 {
-	struct stmt	*st;
-	struct buf	 sql;
-	int		 binds[BINDS_MAX], nbinds, i;
+	struct stmt *st;
+	struct buf   sql;
+	int	     binds[BINDS_MAX], nbinds, i;
 
 	buf_init(&sql, SQL_MAX);
 	if ((*rc = sql_compile(text, &sql, binds, &nbinds)) != OK) {
@@ -424,16 +432,16 @@ measure_prepare(struct tx *tx, const struct run *run, const char *text,
 		*rc = ERR_DB;
 	buf_free(&sql);
 	for (i = 0; i < nbinds; i++)
-		store_bind_int64(st, i + 1, binds[i] == 0 ? run->from :
-		    run->to);
+		store_bind_int64(
+		    st, i + 1, binds[i] == 0 ? run->from : run->to);
 	return (st);
 }
 
 static int
 measure_run(struct tx *tx, struct run *run, size_t m)
 {
-	struct stmt	*st;
-	int		 rc;
+	struct stmt *st;
+	int	     rc;
 
 	if ((st = measure_prepare(tx, run, run->rep->measures[m].sql, &rc)) ==
 	    NULL)
@@ -449,18 +457,20 @@ measure_run(struct tx *tx, struct run *run, size_t m)
 static int
 measure_total(struct tx *tx, const struct run *run, size_t m, json_t *totals)
 {
-	const struct measure	*me = &run->rep->measures[m];
-	struct stmt		*st;
-	json_t			*row;
-	json_int_t		 n = 0;
-	size_t			 i;
-	int			 rc;
+	const struct measure *me = &run->rep->measures[m];
+	struct stmt	     *st;
+	json_t		     *row;
+	json_int_t	      n = 0;
+	size_t		      i;
+	int		      rc;
 
 	if (me->total == NULL) {
-		json_array_foreach(run->rows, i, row)
-			n += json_integer_value(json_object_get(row, me->name));
-		return (json_object_set_new(totals, me->name,
-		    json_integer(n)) == 0 ? OK : ERR_NOMEM);
+		json_array_foreach(run->rows, i, row) n +=
+		    json_integer_value(json_object_get(row, me->name));
+		return (
+		    json_object_set_new(totals, me->name, json_integer(n)) == 0
+			? OK
+			: ERR_NOMEM);
 	}
 	if ((st = measure_prepare(tx, run, me->total, &rc)) == NULL)
 		return (rc);
@@ -468,26 +478,27 @@ measure_total(struct tx *tx, const struct run *run, size_t m, json_t *totals)
 		n = (json_int_t)store_col_int64(st, 0);
 		rc = OK;
 	} else if (rc == STORE_DONE)
-		rc = ERR_INTERNAL;	/* an aggregate has a row */
+		rc = ERR_INTERNAL; /* an aggregate has a row */
 	store_finalize(st);
 	if (rc != OK)
 		return (rc);
-	return (json_object_set_new(totals, me->name, json_integer(n)) == 0 ?
-	    OK : ERR_NOMEM);
+	return (json_object_set_new(totals, me->name, json_integer(n)) == 0
+		? OK
+		: ERR_NOMEM);
 }
 
 /* A row and its sort keys. */
 struct sorted {
-	json_t		*row;
-	const char	*period, *name, *id;
+	json_t	   *row;
+	const char *period, *name, *id;
 };
 
 /* By period, then group name (none last), then group id. */
 static int
 row_cmp(const void *a, const void *b)
 {
-	const struct sorted	*x = a, *y = b;
-	int			 c;
+	const struct sorted *x = a, *y = b;
+	int		     c;
 
 	if ((c = strcmp(x->period, y->period)) != 0)
 		return (c);
@@ -496,27 +507,26 @@ row_cmp(const void *a, const void *b)
 			return (c);
 	} else if ((c = strcmp(x->name, y->name)) != 0)
 		return (c);
-	return (strcmp(x->id != NULL ? x->id : "", y->id != NULL ? y->id :
-	    ""));
+	return (strcmp(x->id != NULL ? x->id : "", y->id != NULL ? y->id : ""));
 }
 
 static int
 rows_sort(struct run *run)
 {
-	struct sorted	*v;
-	json_t		*row;
-	size_t		 i, n = json_array_size(run->rows);
+	struct sorted *v;
+	json_t	      *row;
+	size_t	       i, n = json_array_size(run->rows);
 
 	if (n < 2)
 		return (OK);
 	if ((v = calloc(n, sizeof(*v))) == NULL)
 		return (ERR_NOMEM);
-	json_array_foreach(run->rows, i, row) {
+	json_array_foreach(run->rows, i, row)
+	{
 		v[i].row = json_incref(row);
-		v[i].period = json_string_value(json_object_get(row,
-		    "period"));
-		v[i].name = json_string_value(json_object_get(row,
-		    run->rep->group));
+		v[i].period = json_string_value(json_object_get(row, "period"));
+		v[i].name =
+		    json_string_value(json_object_get(row, run->rep->group));
 		v[i].id = json_string_value(json_object_get(row, run->gid));
 	}
 	qsort(v, n, sizeof(*v), row_cmp);
@@ -531,8 +541,8 @@ rows_sort(struct run *run)
 static int
 csv_text(struct buf *b, const char *s)
 {
-	const char	*p;
-	int		 formula, rc;
+	const char *p;
+	int	    formula, rc;
 
 	formula = strchr("=+-@\t\r", s[0]) != NULL && s[0] != '\0';
 	if (!formula && strpbrk(s, ",\"\r\n") == NULL)
@@ -550,18 +560,19 @@ csv_text(struct buf *b, const char *s)
 static int
 csv_write(struct buf *b, const struct run *run, json_t *cols)
 {
-	json_t		*row, *c, *v;
-	size_t		 i, j;
-	int		 rc = OK;
+	json_t *row, *c, *v;
+	size_t	i, j;
+	int	rc = OK;
 
-	json_array_foreach(cols, j, c)
-		if ((rc = buf_puts(b, j > 0 ? "," : "")) != OK ||
-		    (rc = csv_text(b, json_string_value(c))) != OK)
-			return (rc);
+	json_array_foreach(
+	    cols, j, c) if ((rc = buf_puts(b, j > 0 ? "," : "")) != OK ||
+	    (rc = csv_text(b, json_string_value(c))) != OK) return (rc);
 	if ((rc = buf_puts(b, "\r\n")) != OK)
 		return (rc);
-	json_array_foreach(run->rows, i, row) {
-		json_array_foreach(cols, j, c) {
+	json_array_foreach(run->rows, i, row)
+	{
+		json_array_foreach(cols, j, c)
+		{
 			v = json_object_get(row, json_string_value(c));
 			if ((rc = buf_puts(b, j > 0 ? "," : "")) != OK)
 				return (rc);
@@ -581,14 +592,14 @@ csv_write(struct buf *b, const struct run *run, json_t *cols)
 
 /* json_dump_callback into a struct json_sink. */
 struct json_sink {
-	struct buf	*b;
-	int		 rc;
+	struct buf *b;
+	int	    rc;
 };
 
 static int
 json_buf_cb(const char *p, size_t len, void *arg)
 {
-	struct json_sink	*js = arg;
+	struct json_sink *js = arg;
 
 	if (js->rc == OK)
 		js->rc = buf_append(js->b, p, len);
@@ -599,9 +610,9 @@ json_buf_cb(const char *p, size_t len, void *arg)
 static int
 json_write(struct buf *b, const struct run *run, json_t *cols, json_t *totals)
 {
-	struct json_sink	 js;
-	json_t			*v;
-	char			 from[ISO_TIME_LEN], to[ISO_TIME_LEN];
+	struct json_sink js;
+	json_t		*v;
+	char		 from[ISO_TIME_LEN], to[ISO_TIME_LEN];
 
 	time_format_iso(run->from, from);
 	time_format_iso(run->to, to);
@@ -624,12 +635,12 @@ int
 report_make(struct store *db, const struct report_query *q, size_t max,
     struct report_out *out)
 {
-	struct run	 run;
-	struct tx	*tx = NULL;
-	struct buf	 b;
-	json_t		*cols = NULL, *totals = NULL;
-	size_t		 m;
-	int		 rc;
+	struct run run;
+	struct tx *tx = NULL;
+	struct buf b;
+	json_t	  *cols = NULL, *totals = NULL;
+	size_t	   m;
+	int	   rc;
 
 	memset(out, 0, sizeof(*out));
 	memset(&run, 0, sizeof(run));
@@ -651,8 +662,8 @@ report_make(struct store *db, const struct report_query *q, size_t max,
 		goto out;
 	}
 	/* The rows and the totals from one snapshot. */
-	if ((rc = store_tx_begin(db, STORE_TX_READ | STORE_TX_SNAPSHOT,
-	    &tx)) != OK)
+	if ((rc = store_tx_begin(db, STORE_TX_READ | STORE_TX_SNAPSHOT, &tx)) !=
+	    OK)
 		goto out;
 	for (m = 0; m < run.nmeasures && rc == OK; m++)
 		rc = measure_run(tx, &run, m);
@@ -682,49 +693,54 @@ out:
 void
 report_disposition(const struct report_query *q, char *out, size_t len)
 {
-	char	 from[ISO_TIME_LEN], to[ISO_TIME_LEN];
+	char from[ISO_TIME_LEN], to[ISO_TIME_LEN];
 
 	time_format_iso(q->from, from);
 	time_format_iso(q->to, to);
 	snprintf(out, len, "attachment; filename=\"%s_%.10s_%.10s_%s.%s\"",
-	    q->name, from, to, report_periods[q->period], q->csv ? "csv" :
-	    "json");
+	    q->name, from, to, report_periods[q->period],
+	    q->csv ? "csv" : "json");
 }
 
 /* GET /v1/reports/{name} */
 void
 reports_run(struct request *req)
 {
-	struct report_query	 q;
-	struct report_out	 o;
-	char			 cd[REPORT_CD_LEN], *v;
-	int			 rc;
+	struct report_query q;
+	struct report_out   o;
+	char		    cd[REPORT_CD_LEN], *v;
+	int		    rc;
 
 	memset(&q, 0, sizeof(q));
 	if (reports_caller_admin(req, NULL) != OK)
 		return;
 	q.name = http_param(req, "name");
 	if (!report_known(q.name)) {
-		http_problem(req, ERR_NOT_FOUND, "REPORT_NOT_FOUND", "No such "
+		http_problem(req, ERR_NOT_FOUND, "REPORT_NOT_FOUND",
+		    "No such "
 		    "report: GET /v1/reports lists them.");
 		return;
 	}
 	if (args(req, &q) != OK)
 		return;
-	if ((rc = report_make(req->db, &q,
-	    (size_t)config.report_run_max_bytes, &o)) != OK) {
+	if ((rc = report_make(
+		 req->db, &q, (size_t)config.report_run_max_bytes, &o)) != OK) {
 		if (o.too_many_rows)
-			http_problem(req, ERR_INVALID, "REPORT_TOO_LARGE", "The "
-			    "report has more than %lld rows: narrow the range or "
+			http_problem(req, ERR_INVALID, "REPORT_TOO_LARGE",
+			    "The "
+			    "report has more than %lld rows: narrow the range "
+			    "or "
 			    "choose a longer period.",
 			    (long long)config.report_max_rows);
 		else if (rc == ERR_TOO_LARGE)
-			http_problem(req, ERR_INVALID, "RESULT_TOO_LARGE", "The "
+			http_problem(req, ERR_INVALID, "RESULT_TOO_LARGE",
+			    "The "
 			    "answer is over %lld bytes (report_run_max_bytes): "
 			    "narrow the range or choose a longer period.",
 			    (long long)config.report_run_max_bytes);
 		else
-			http_problem(req, rc, NULL, "The report could not be "
+			http_problem(req, rc, NULL,
+			    "The report could not be "
 			    "made.");
 		return;
 	}
@@ -733,6 +749,7 @@ reports_run(struct request *req)
 		if ((v = arena_strdup(req->arena, cd)) != NULL)
 			http_header_add(req, "Content-Disposition", v);
 	}
-	http_send_take(req, 200, q.csv ? "text/csv; charset=utf-8" :
-	    "application/json", o.data, o.len);
+	http_send_take(req, 200,
+	    q.csv ? "text/csv; charset=utf-8" : "application/json", o.data,
+	    o.len);
 }

@@ -29,18 +29,18 @@
 #include "store/jobs.h"
 #include "store/store.h"
 
-#define AUDIT_LIST_MAX		200
-#define AUDIT_LIST_DEF		50
-#define AUDIT_FILTER_MAX	128	/* bytes of a text filter */
+#define AUDIT_LIST_MAX	 200
+#define AUDIT_LIST_DEF	 50
+#define AUDIT_FILTER_MAX 128 /* bytes of a text filter */
 
-static json_t	*audit_row(struct stmt *);
+static json_t *audit_row(struct stmt *);
 
 int
 people_cli_audit(struct store *db, int argc, char **argv)
 {
-	struct audit_anchor	 anchor, head;
-	int64_t			 bad = 0;
-	int			 i, have = 0;
+	struct audit_anchor anchor, head;
+	int64_t		    bad = 0;
+	int		    i, have = 0;
 
 	if (argc >= 1 && strcmp(argv[0], "head") == 0 && argc == 1) {
 		if (audit_head(db, &head) != OK) {
@@ -58,10 +58,11 @@ people_cli_audit(struct store *db, int argc, char **argv)
 			goto usage;
 		have = 1;
 	}
-	return (audit_verify_anchor(db, stdout, &bad, have ? &anchor : NULL,
-	    NULL));
+	return (
+	    audit_verify_anchor(db, stdout, &bad, have ? &anchor : NULL, NULL));
 usage:
-	fprintf(stderr, "usage: carebase audit verify [--anchor=SEQ:HASH]\n"
+	fprintf(stderr,
+	    "usage: carebase audit verify [--anchor=SEQ:HASH]\n"
 	    "       carebase audit head\n");
 	return (ERR_INVALID);
 }
@@ -70,8 +71,8 @@ usage:
 int
 people_audit_anchor_job(struct store *db, const struct job *job, char *err)
 {
-	struct audit_anchor	 head;
-	int			 rc;
+	struct audit_anchor head;
+	int		    rc;
 
 	(void)job;
 	if ((rc = audit_head(db, &head)) != OK) {
@@ -79,19 +80,20 @@ people_audit_anchor_job(struct store *db, const struct job *job, char *err)
 		return (rc);
 	}
 	log_info("event=audit_anchor seq=%" PRId64 " hash=%s anchor=%" PRId64
-	    ":%s", head.seq, head.hash, head.seq, head.hash);
+		 ":%s",
+	    head.seq, head.hash, head.seq, head.hash);
 	return (OK);
 }
 
 static json_t *
 audit_row(struct stmt *st)
 {
-	json_t		*o, *changes;
-	const char	*names[] = { "actor_ref", "actor_role", "action",
-			    "entity_type", "entity_id", "ip", "user_agent",
-			    "request_id", "prev_hash", "hash" };
-	int		 cols[] = { 3, 4, 5, 6, 7, 9, 10, 11, 12, 13 };
-	size_t		 i;
+	json_t	   *o, *changes;
+	const char *names[] = { "actor_ref", "actor_role", "action",
+		"entity_type", "entity_id", "ip", "user_agent", "request_id",
+		"prev_hash", "hash" };
+	int	    cols[] = { 3, 4, 5, 6, 7, 9, 10, 11, 12, 13 };
+	size_t	    i;
 
 	if ((changes = json_loads(store_col_text(st, 8), 0, NULL)) == NULL)
 		changes = json_string(store_col_text(st, 8));
@@ -102,25 +104,26 @@ audit_row(struct stmt *st)
 	if (o == NULL)
 		return (NULL);
 	for (i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
-		json_object_set_new(o, names[i], store_col_is_null(st, cols[i]) ?
-		    json_null() : json_string(store_col_text(st, cols[i])));
+		json_object_set_new(o, names[i],
+		    store_col_is_null(st, cols[i])
+			? json_null()
+			: json_string(store_col_text(st, cols[i])));
 	return (o);
 }
 
 void
 people_audit_log_list(struct request *req)
 {
-	struct principal	*who;
-	struct tx		*tx = NULL;
-	struct stmt		*st;
-	const char		*filters[3] = { "entity_type", "entity_id",
-				    "actor_ref" };
-	const char		*fv[3], *s;
-	char			*sql, next[24];
-	json_t			*data = NULL, *row;
-	int64_t			 limit = AUDIT_LIST_DEF, from = 0, to = 0;
-	int64_t			 cursor = 0, last = 0;
-	int			 i, nb = 0, rc, step = STORE_DONE, count = 0;
+	struct principal *who;
+	struct tx	 *tx = NULL;
+	struct stmt	 *st;
+	const char *filters[3] = { "entity_type", "entity_id", "actor_ref" };
+	const char *fv[3], *s;
+	char	   *sql, next[24];
+	json_t	   *data = NULL, *row;
+	int64_t	    limit = AUDIT_LIST_DEF, from = 0, to = 0;
+	int64_t	    cursor = 0, last = 0;
+	int	    i, nb = 0, rc, step = STORE_DONE, count = 0;
 
 	if (people_caller(req, &who) != OK)
 		return;
@@ -132,32 +135,39 @@ people_audit_log_list(struct request *req)
 	for (i = 0; i < 3; i++)
 		if ((fv[i] = http_query(req, filters[i])) != NULL &&
 		    (fv[i][0] == '\0' || strlen(fv[i]) > AUDIT_FILTER_MAX)) {
-			http_problem(req, ERR_INVALID, NULL, "%s must be 1 to "
-			    "%d bytes.", filters[i], AUDIT_FILTER_MAX);
+			http_problem(req, ERR_INVALID, NULL,
+			    "%s must be 1 to "
+			    "%d bytes.",
+			    filters[i], AUDIT_FILTER_MAX);
 			return;
 		}
 	if (((s = http_query(req, "from")) != NULL &&
-	    time_parse_iso(s, &from) != 0) ||
-	    ((s = http_query(req, "to")) != NULL && time_parse_iso(s, &to) != 0)) {
+		time_parse_iso(s, &from) != 0) ||
+	    ((s = http_query(req, "to")) != NULL &&
+		time_parse_iso(s, &to) != 0)) {
 		http_problem(req, ERR_INVALID, NULL,
 		    "from and to must be ISO 8601 times.");
 		return;
 	}
 	if (((s = http_query(req, "limit")) != NULL &&
-	    parse_int64(s, 1, AUDIT_LIST_MAX, &limit) != 0) ||
+		parse_int64(s, 1, AUDIT_LIST_MAX, &limit) != 0) ||
 	    ((s = http_query(req, "cursor")) != NULL &&
-	    parse_int64(s, 1, INT64_MAX, &cursor) != 0)) {
-		http_problem(req, ERR_INVALID, NULL, "limit must be 1 to %d and "
-		    "cursor a next_cursor from an earlier page.", AUDIT_LIST_MAX);
+		parse_int64(s, 1, INT64_MAX, &cursor) != 0)) {
+		http_problem(req, ERR_INVALID, NULL,
+		    "limit must be 1 to %d and "
+		    "cursor a next_cursor from an earlier page.",
+		    AUDIT_LIST_MAX);
 		return;
 	}
-	sql = arena_strdup(req->arena, "SELECT seq, id, at, actor_ref, "
+	sql = arena_strdup(req->arena,
+	    "SELECT seq, id, at, actor_ref, "
 	    "actor_role, action, entity_type, entity_id, changes, ip, "
-	    "user_agent, request_id, prev_hash, hash FROM audit_log WHERE 1 = 1");
+	    "user_agent, request_id, prev_hash, hash FROM audit_log WHERE 1 = "
+	    "1");
 	for (i = 0; i < 3; i++)
 		if (fv[i] != NULL)
-			sql = arena_printf(req->arena, "%s AND %s = ?", sql,
-			    filters[i]);
+			sql = arena_printf(
+			    req->arena, "%s AND %s = ?", sql, filters[i]);
 	if (http_query(req, "from") != NULL)
 		sql = arena_printf(req->arena, "%s AND at >= ?", sql);
 	if (http_query(req, "to") != NULL)
@@ -200,6 +210,8 @@ out:
 		return;
 	}
 	snprintf(next, sizeof(next), "%" PRId64, last);
-	http_json(req, 200, json_pack("{s:o,s:o}", "data", data, "next_cursor",
-	    step == STORE_ROW && count > 0 ? json_string(next) : json_null()));
+	http_json(req, 200,
+	    json_pack("{s:o,s:o}", "data", data, "next_cursor",
+		step == STORE_ROW && count > 0 ? json_string(next)
+					       : json_null()));
 }

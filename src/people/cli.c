@@ -20,19 +20,19 @@
 #include "people/people_int.h"
 #include "store/store.h"
 
-#define CLI_LINE_MAX	(PEOPLE_PASSWORD_BYTES + 2)
+#define CLI_LINE_MAX (PEOPLE_PASSWORD_BYTES + 2)
 
 struct add_op {
-	struct people_new_user	*nu;
-	char			 id[37];
+	struct people_new_user *nu;
+	char			id[37];
 };
 
 static const char *arg_value(int argc, char **argv, const char *name);
-static int	 role_exists(struct store *, const char *role);
-static int	 add_tx(struct tx *, void *);
-static int	 cli_add(struct store *, int, char **);
-static int	 cli_list(struct store *);
-static int	 password_read(char *buf, size_t size);
+static int	   role_exists(struct store *, const char *role);
+static int	   add_tx(struct tx *, void *);
+static int	   cli_add(struct store *, int, char **);
+static int	   cli_list(struct store *);
+static int	   password_read(char *buf, size_t size);
 
 int
 people_cli_user(struct store *db, int argc, char **argv)
@@ -41,7 +41,8 @@ people_cli_user(struct store *db, int argc, char **argv)
 		return (cli_add(db, argc - 1, argv + 1));
 	if (argc >= 1 && strcmp(argv[0], "list") == 0)
 		return (cli_list(db));
-	fprintf(stderr, "usage: carebase user add --role=ROLE --email=EMAIL "
+	fprintf(stderr,
+	    "usage: carebase user add --role=ROLE --email=EMAIL "
 	    "[--password=PASSWORD]\n       carebase user list\n");
 	return (ERR_INVALID);
 }
@@ -51,7 +52,7 @@ people_user_add(struct store *db, const char *email, const char *password,
     const char *role, const char *first_name, const char *last_name,
     char *id_out, const char **why)
 {
-	struct people_new_user	 nu;
+	struct people_new_user nu;
 
 	memset(&nu, 0, sizeof(nu));
 	nu.email = email;
@@ -65,9 +66,9 @@ int
 people_user_add_full(struct store *db, struct people_new_user *nu,
     const char *password, char *id_out, const char **why)
 {
-	struct add_op	 op;
-	char		 hash[PASSWORD_HASH_LEN];
-	int		 rc;
+	struct add_op op;
+	char	      hash[PASSWORD_HASH_LEN];
+	int	      rc;
 
 	*why = NULL;
 	if (nu->email == NULL || strlen(nu->email) > PEOPLE_EMAIL_MAX ||
@@ -79,8 +80,8 @@ people_user_add_full(struct store *db, struct people_new_user *nu,
 		*why = rc == ERR_NOT_FOUND ? "no such role" : NULL;
 		return (rc == ERR_NOT_FOUND ? ERR_INVALID : rc);
 	}
-	if (people_password_check(password, strlen(password), nu->email,
-	    why) != OK)
+	if (people_password_check(password, strlen(password), nu->email, why) !=
+	    OK)
 		return (ERR_INVALID);
 	if ((rc = crypto_password_hash(password, hash)) != OK)
 		return (rc);
@@ -100,10 +101,10 @@ people_user_add_full(struct store *db, struct people_new_user *nu,
 static int
 add_tx(struct tx *tx, void *arg)
 {
-	struct add_op	*op = arg;
-	struct stmt	*st;
-	char		 index[65];
-	int		 step;
+	struct add_op *op = arg;
+	struct stmt   *st;
+	char	       index[65];
+	int	       step;
 
 	keyring_email_index(op->nu->email, index);
 	st = store_prepare(tx, "SELECT 1 FROM users WHERE email_index = ?");
@@ -120,9 +121,9 @@ add_tx(struct tx *tx, void *arg)
 static int
 role_exists(struct store *db, const char *role)
 {
-	struct tx	*tx;
-	struct stmt	*st;
-	int		 rc, step;
+	struct tx   *tx;
+	struct stmt *st;
+	int	     rc, step;
 
 	if (role == NULL)
 		return (ERR_NOT_FOUND);
@@ -133,16 +134,17 @@ role_exists(struct store *db, const char *role)
 	step = store_step(st);
 	store_finalize(st);
 	store_tx_rollback(tx);
-	return (step == STORE_ROW ? OK : (step == STORE_DONE ? ERR_NOT_FOUND :
-	    ERR_DB));
+	return (step == STORE_ROW
+		? OK
+		: (step == STORE_DONE ? ERR_NOT_FOUND : ERR_DB));
 }
 
 /* --name=value or --name value */
 static const char *
 arg_value(int argc, char **argv, const char *name)
 {
-	size_t	 n = strlen(name);
-	int	 i;
+	size_t n = strlen(name);
+	int    i;
 
 	for (i = 0; i < argc; i++) {
 		if (argv[i] == NULL || strncmp(argv[i], "--", 2) != 0 ||
@@ -159,7 +161,7 @@ arg_value(int argc, char **argv, const char *name)
 static int
 password_read(char *buf, size_t size)
 {
-	size_t	 n;
+	size_t n;
 
 	if (isatty(STDIN_FILENO))
 		fprintf(stderr, "password: ");
@@ -176,21 +178,23 @@ password_read(char *buf, size_t size)
 static int
 cli_add(struct store *db, int argc, char **argv)
 {
-	const char	*role = arg_value(argc, argv, "role");
-	const char	*email = arg_value(argc, argv, "email");
-	const char	*given = arg_value(argc, argv, "password");
-	const char	*why = NULL;
-	char		 line[CLI_LINE_MAX], id[37];
-	int		 rc;
+	const char *role = arg_value(argc, argv, "role");
+	const char *email = arg_value(argc, argv, "email");
+	const char *given = arg_value(argc, argv, "password");
+	const char *why = NULL;
+	char	    line[CLI_LINE_MAX], id[37];
+	int	    rc;
 
 	if (role == NULL || email == NULL) {
-		fprintf(stderr, "usage: carebase user add --role=ROLE "
+		fprintf(stderr,
+		    "usage: carebase user add --role=ROLE "
 		    "--email=EMAIL [--password=PASSWORD]\n");
 		return (ERR_INVALID);
 	}
 	if (given == NULL) {
 		if ((rc = password_read(line, sizeof(line))) != OK) {
-			fprintf(stderr, "carebase: no password on standard input "
+			fprintf(stderr,
+			    "carebase: no password on standard input "
 			    "(one line, at most %d characters)\n",
 			    PEOPLE_PASSWORD_MAX);
 			return (rc);
@@ -202,8 +206,8 @@ cli_add(struct store *db, int argc, char **argv)
 	    arg_value(argc, argv, "last-name"), id, &why);
 	sodium_memzero(line, sizeof(line));
 	if (rc != OK) {
-		fprintf(stderr, "carebase: user add: %s\n", why != NULL ? why :
-		    err_code(rc));
+		fprintf(stderr, "carebase: user add: %s\n",
+		    why != NULL ? why : err_code(rc));
 		return (rc);
 	}
 	printf("%s\n", id);
@@ -213,20 +217,22 @@ cli_add(struct store *db, int argc, char **argv)
 static int
 cli_list(struct store *db)
 {
-	struct tx	*tx;
-	struct stmt	*st;
-	char		 ts[ISO_TIME_LEN];
-	int		 rc, step;
+	struct tx   *tx;
+	struct stmt *st;
+	char	     ts[ISO_TIME_LEN];
+	int	     rc, step;
 
 	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
 		return (rc);
-	st = store_prepare(tx, "SELECT id, role, is_active, created_at FROM "
+	st = store_prepare(tx,
+	    "SELECT id, role, is_active, created_at FROM "
 	    "users WHERE deleted_at IS NULL ORDER BY created_at, id");
 	printf("id\trole\tis_active\tcreated_at\n");
 	while ((step = store_step(st)) == STORE_ROW)
 		printf("%s\t%s\t%s\t%s\n", store_col_text(st, 0),
-		    store_col_text(st, 1), store_col_int64(st, 2) ? "true" :
-		    "false", time_format_iso(store_col_int64(st, 3), ts));
+		    store_col_text(st, 1),
+		    store_col_int64(st, 2) ? "true" : "false",
+		    time_format_iso(store_col_int64(st, 3), ts));
 	rc = step == STORE_DONE ? OK : ERR_DB;
 	store_finalize(st);
 	store_tx_rollback(tx);

@@ -27,18 +27,18 @@
 #include "resource/seal.h"
 #include "store/store.h"
 
-static int	 consent_age(const char *);
-static int	 age_years(const char *, int *);
-static int	 minor_status(struct tx *, const char *, int *, int *);
+static int consent_age(const char *);
+static int age_years(const char *, int *);
+static int minor_status(struct tx *, const char *, int *, int *);
 
 /* The digital-consent age for a country (config.consent_ages). */
 static int
 consent_age(const char *country)
 {
-	const char	*p = config.consent_ages;
-	size_t		 n;
-	int64_t		 age;
-	char		 num[8];
+	const char *p = config.consent_ages;
+	size_t	    n;
+	int64_t	    age;
+	char	    num[8];
 
 	while (country != NULL && p != NULL && *p != '\0') {
 		n = strcspn(p, ":,");
@@ -64,9 +64,9 @@ consent_age(const char *country)
 static int
 age_years(const char *dob, int *age)
 {
-	struct tm	 tm;
-	time_t		 now = time(NULL);
-	int		 y, m, d, n = 0;
+	struct tm tm;
+	time_t	  now = time(NULL);
+	int	  y, m, d, n = 0;
 
 	if (sscanf(dob, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 ||
 	    dob[10] != '\0' || m < 1 || m > 12 || d < 1 || d > 31)
@@ -92,7 +92,7 @@ age_years(const char *dob, int *age)
 int
 people_is_minor(struct tx *tx, const char *user_id, int *minor)
 {
-	int	 known;
+	int known;
 
 	return (minor_status(tx, user_id, minor, &known));
 }
@@ -101,17 +101,18 @@ people_is_minor(struct tx *tx, const char *user_id, int *minor)
 static int
 minor_status(struct tx *tx, const char *user_id, int *minor, int *known)
 {
-	struct stmt	*st;
-	unsigned char	 key[SEAL_KEY_LEN];
-	char		*dob = NULL, country[8] = "";
-	const char	*by;
-	const void	*b = NULL;
-	size_t		 n = 0;
-	int		 rc, self_accepted = 0, age;
+	struct stmt  *st;
+	unsigned char key[SEAL_KEY_LEN];
+	char	     *dob = NULL, country[8] = "";
+	const char   *by;
+	const void   *b = NULL;
+	size_t	      n = 0;
+	int	      rc, self_accepted = 0, age;
 
 	*minor = 1;
 	*known = 0;
-	st = store_prepare(tx, "SELECT country, date_of_birth, "
+	st = store_prepare(tx,
+	    "SELECT country, date_of_birth, "
 	    "terms_accepted_at, created_by FROM users WHERE id = ? AND "
 	    "deleted_at IS NULL");
 	store_bind_text(st, 1, user_id);
@@ -129,8 +130,8 @@ minor_status(struct tx *tx, const char *user_id, int *minor, int *known)
 	rc = OK;
 	if (b != NULL && n > 0) {
 		if ((rc = seal_key_load(tx, user_id, key)) == OK) {
-			rc = seal_open_field(key, "users", "date_of_birth",
-			    user_id, b, n, &dob);
+			rc = seal_open_field(
+			    key, "users", "date_of_birth", user_id, b, n, &dob);
 			sodium_memzero(key, sizeof(key));
 		}
 	}
@@ -151,8 +152,8 @@ minor_status(struct tx *tx, const char *user_id, int *minor, int *known)
 int
 people_consent_status(struct tx *tx, const char *user_id, const char **reason)
 {
-	struct stmt	*st;
-	int		 rc, minor, known;
+	struct stmt *st;
+	int	     rc, minor, known;
 
 	if ((rc = minor_status(tx, user_id, &minor, &known)) != OK)
 		return (rc);
@@ -160,7 +161,8 @@ people_consent_status(struct tx *tx, const char *user_id, const char **reason)
 		*reason = "adult";
 		return (OK);
 	}
-	st = store_prepare(tx, "SELECT 1 FROM relationships r JOIN users u ON "
+	st = store_prepare(tx,
+	    "SELECT 1 FROM relationships r JOIN users u ON "
 	    "u.id = r.lead_id WHERE r.follower_id = ? AND r.kind = "
 	    "'guardian_of' AND r.status = 'active' AND r.consent_at IS NOT "
 	    "NULL AND u.deleted_at IS NULL");
@@ -180,7 +182,7 @@ people_consent_status(struct tx *tx, const char *user_id, const char **reason)
 int
 people_health_consent(struct tx *tx, const char *user_id)
 {
-	const char	*reason;
+	const char *reason;
 
 	return (people_consent_status(tx, user_id, &reason));
 }
@@ -194,10 +196,10 @@ people_consent_hook(struct tx *tx, const char *user_id)
 void
 people_health_consent_get(struct request *req)
 {
-	struct principal	*who;
-	struct tx		*tx = NULL;
-	const char		*reason = NULL;
-	int			 rc;
+	struct principal *who;
+	struct tx	 *tx = NULL;
+	const char	 *reason = NULL;
+	int		  rc;
 
 	if (people_caller(req, &who) != OK)
 		return;
@@ -205,9 +207,11 @@ people_health_consent_get(struct request *req)
 		rc = people_consent_status(tx, who->user_id, &reason);
 	store_tx_rollback(tx);
 	if (rc == OK || rc == ERR_FORBIDDEN)
-		http_json(req, 200, json_pack("{s:b,s:s}", "allowed", rc == OK,
-		    "reason", reason));
+		http_json(req, 200,
+		    json_pack(
+			"{s:b,s:s}", "allowed", rc == OK, "reason", reason));
 	else
-		http_problem(req, rc, NULL, "The consent rule cannot be "
+		http_problem(req, rc, NULL,
+		    "The consent rule cannot be "
 		    "checked.");
 }

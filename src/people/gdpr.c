@@ -46,38 +46,41 @@
 #include "resource/seal.h"
 #include "store/store.h"
 
-#define EXPORT_ROWS_MAX	10000	/* per section; "truncated" says when hit */
+#define EXPORT_ROWS_MAX 10000 /* per section; "truncated" says when hit */
 /*
  * A users row not erased: live, or deleted but still holding its
  * pseudonym. Erasure clears audit_ref and sets deleted_at.
  */
-#define NOT_ERASED	"(deleted_at IS NULL OR audit_ref IS NOT NULL)"
+#define NOT_ERASED "(deleted_at IS NULL OR audit_ref IS NOT NULL)"
 
 static const char *const sealed_columns[] = { "email", "first_name",
-    "last_name", "phone", "date_of_birth", "gender", "location",
-    "demographics", NULL };
+	"last_name", "phone", "date_of_birth", "gender", "location",
+	"demographics", NULL };
 static const char *const hidden_columns[] = { "password_hash", "email_index",
-    NULL };
+	NULL };
 static const char *const bool_columns[] = { "contact_permission",
-    "service_emails_permission", "is_active", NULL };
+	"service_emails_permission", "is_active", NULL };
 
 static const struct route access_routes[] = {
 	{ HTTP_GET, "/v1/relationships", people_relationships_list, 0,
 	    "List the relationships you may see (filters kind, status, "
-	    "lead_id, follower_id; limit, cursor)", NULL },
+	    "lead_id, follower_id; limit, cursor)",
+	    NULL },
 	{ HTTP_GET, "/v1/relationships/{id}", people_relationship_get, 0,
 	    "Read one relationship", NULL },
 	{ HTTP_POST, "/v1/relationships/{id}/consent",
 	    people_relationship_consent, ROUTE_RAW_BODY,
 	    "Record consent (the adult follower, or an admin for consent "
-	    "given offline): pending -> active", NULL },
+	    "given offline): pending -> active",
+	    NULL },
 	{ HTTP_POST, "/v1/relationships/{id}/end", people_relationship_end,
 	    ROUTE_RAW_BODY, "End a relationship", NULL },
 	{ HTTP_GET, "/v1/me/health-consent", people_health_consent_get, 0,
 	    "May your health data be stored now (digital-consent age)?", NULL },
 	{ HTTP_GET, "/v1/audit-log", people_audit_log_list, 0,
 	    "Read the audit log (admins; filters entity_type, entity_id, "
-	    "actor_ref, from, to; limit, cursor)", NULL },
+	    "actor_ref, from, to; limit, cursor)",
+	    NULL },
 };
 
 const struct module people_access_module = {
@@ -87,40 +90,38 @@ const struct module people_access_module = {
 };
 
 struct erase {
-	struct request		*req;
-	struct principal	*who;
-	const char		*user_id;
+	struct request	 *req;
+	struct principal *who;
+	const char	 *user_id;
 };
 
-struct export {
-	struct request		*req;
-	struct principal	*who;
-	const char		*user_id;
-	int			 audited;	/* an admin's export: audit it */
-	json_t			*doc;
+struct export
+{
+	struct request	 *req;
+	struct principal *who;
+	const char	 *user_id;
+	int		  audited; /* an admin's export: audit it */
+	json_t		 *doc;
 };
 
-static int	 in_list(const char *const *, const char *);
-static int	 user_json(struct tx *, const char *, json_t **, char *,
-		    char *);
-static int	 rows_json(struct tx *, const char *, const char *,
-		    const char *, const char *, json_t *, int *);
-static int	 email_log_json(struct tx *, const char *, const char *,
-		    json_t *, int *);
-static int	 audit_json(struct tx *, const char *, const char *, json_t *,
-		    int *);
-static int	 export_tx(struct tx *, void *);
-static void	 export_send(struct request *, struct principal *,
-		    const char *, int);
-static int	 erase_tx(struct tx *, void *);
-static int	 exec_id(struct tx *, const char *, const char *, int);
-static void	 erase_send(struct request *, struct principal *,
-		    const char *);
+static int in_list(const char *const *, const char *);
+static int user_json(struct tx *, const char *, json_t **, char *, char *);
+static int rows_json(struct tx *, const char *, const char *, const char *,
+    const char *, json_t *, int *);
+static int email_log_json(
+    struct tx *, const char *, const char *, json_t *, int *);
+static int audit_json(struct tx *, const char *, const char *, json_t *, int *);
+static int export_tx(struct tx *, void *);
+static void export_send(
+    struct request *, struct principal *, const char *, int);
+static int  erase_tx(struct tx *, void *);
+static int  exec_id(struct tx *, const char *, const char *, int);
+static void erase_send(struct request *, struct principal *, const char *);
 
 int
 people_caller(struct request *req, struct principal **who)
 {
-	int	 rc;
+	int rc;
 
 	*who = NULL;
 	if ((rc = resource_principal(req, who)) != OK) {
@@ -129,8 +130,8 @@ people_caller(struct request *req, struct principal **who)
 		return (rc);
 	}
 	if (*who == NULL) {
-		http_problem(req, ERR_UNAUTHORIZED, NULL,
-		    "This needs a bearer token.");
+		http_problem(
+		    req, ERR_UNAUTHORIZED, NULL, "This needs a bearer token.");
 		return (ERR_UNAUTHORIZED);
 	}
 	return (OK);
@@ -139,7 +140,7 @@ people_caller(struct request *req, struct principal **who)
 json_t *
 people_json_time(int null, int64_t ms)
 {
-	char	 ts[ISO_TIME_LEN];
+	char ts[ISO_TIME_LEN];
 
 	if (null)
 		return (json_null());
@@ -149,13 +150,14 @@ people_json_time(int null, int64_t ms)
 int
 people_body_object(struct request *req, json_t **out)
 {
-	json_error_t	 e;
+	json_error_t e;
 
 	*out = NULL;
 	if (req->body == NULL || req->body_len == 0)
 		return (OK);
 	if ((*out = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES,
-	    &e)) == NULL || !json_is_object(*out)) {
+		 &e)) == NULL ||
+	    !json_is_object(*out)) {
 		json_decref(*out);
 		*out = NULL;
 		http_problem(req, ERR_MALFORMED, NULL,
@@ -183,20 +185,20 @@ static int
 user_json(struct tx *tx, const char *id, json_t **out, char *audit_ref,
     char *email_index)
 {
-	struct stmt	*st;
-	unsigned char	 key[SEAL_KEY_LEN];
-	const char	*name, *v;
-	const void	*b;
-	char		*plain;
-	json_t		*o, *val;
-	size_t		 n, len;
-	int		 i, rc, have_key;
+	struct stmt  *st;
+	unsigned char key[SEAL_KEY_LEN];
+	const char   *name, *v;
+	const void   *b;
+	char	     *plain;
+	json_t	     *o, *val;
+	size_t	      n, len;
+	int	      i, rc, have_key;
 
 	*out = NULL;
 	audit_ref[0] = email_index[0] = '\0';
 	have_key = seal_key_load(tx, id, key) == OK;
-	st = store_prepare(tx, "SELECT * FROM users WHERE id = ? AND "
-	    NOT_ERASED);
+	st = store_prepare(
+	    tx, "SELECT * FROM users WHERE id = ? AND " NOT_ERASED);
 	store_bind_text(st, 1, id);
 	if ((rc = store_step(st)) != STORE_ROW) {
 		rc = rc == STORE_DONE ? ERR_NOT_FOUND : rc;
@@ -209,8 +211,9 @@ user_json(struct tx *tx, const char *id, json_t **out, char *audit_ref,
 	for (i = 0; i < store_col_count(st); i++) {
 		name = store_col_name(st, i);
 		n = strlen(name);
-		v = store_col_is_null(st, i) || in_list(sealed_columns, name) ?
-		    NULL : store_col_text(st, i);
+		v = store_col_is_null(st, i) || in_list(sealed_columns, name)
+		    ? NULL
+		    : store_col_text(st, i);
 		if (strcmp(name, "audit_ref") == 0 && v != NULL)
 			strlcpy_cb(audit_ref, v, 65);
 		if (strcmp(name, "email_index") == 0 && v != NULL)
@@ -223,8 +226,9 @@ user_json(struct tx *tx, const char *id, json_t **out, char *audit_ref,
 			b = store_col_blob(st, i, &len);
 			plain = NULL;
 			val = NULL;
-			if (!have_key || seal_open_field(key, "users", name, id,
-			    b, len, &plain) != OK)
+			if (!have_key ||
+			    seal_open_field(
+				key, "users", name, id, b, len, &plain) != OK)
 				val = json_null();
 			else if (strcmp(name, "demographics") == 0)
 				val = json_loads(plain, 0, NULL);
@@ -259,9 +263,9 @@ static int
 rows_json(struct tx *tx, const char *sql, const char *types, const char *arg,
     const char *arg2, json_t *out, int *truncated)
 {
-	struct stmt	*st;
-	json_t		*o, *v;
-	int		 i, step, count = 0;
+	struct stmt *st;
+	json_t	    *o, *v;
+	int	     i, step, count = 0;
 
 	st = store_prepare(tx, sql);
 	store_bind_text(st, 1, arg);
@@ -284,10 +288,11 @@ rows_json(struct tx *tx, const char *sql, const char *types, const char *arg,
 			else if (types[i] == 'i')
 				v = json_integer(store_col_int64(st, i));
 			else if (types[i] == 'T')
-				v = people_json_time(null,
-				    store_col_int64(st, i));
-			else if (types[i] != 'j' || (v = json_loads(
-			    store_col_text(st, i), 0, NULL)) == NULL)
+				v = people_json_time(
+				    null, store_col_int64(st, i));
+			else if (types[i] != 'j' ||
+			    (v = json_loads(store_col_text(st, i), 0, NULL)) ==
+				NULL)
 				v = json_string(store_col_text(st, i));
 			json_object_set_new(o, store_col_name(st, i), v);
 		}
@@ -306,15 +311,16 @@ email_log_json(struct tx *tx, const char *user_id, const char *email_index,
     json_t *out, int *truncated)
 {
 	static const char *const sealed[] = { "recipient", "subject" };
-	json_t		*o;
-	const void	*b;
-	const char	*id;
-	char		 ad[96], *plain;
-	struct stmt	*st;
-	size_t		 n, i;
-	int		 step, count = 0;
+	json_t			*o;
+	const void		*b;
+	const char		*id;
+	char			 ad[96], *plain;
+	struct stmt		*st;
+	size_t			 n, i;
+	int			 step, count = 0;
 
-	st = store_prepare(tx, "SELECT recipient, subject, id, template, "
+	st = store_prepare(tx,
+	    "SELECT recipient, subject, id, template, "
 	    "status, attempts, sent_at, error, created_at, updated_at "
 	    "FROM email_log WHERE user_id = ? OR recipient_index = ? "
 	    "ORDER BY created_at, id");
@@ -330,20 +336,23 @@ email_log_json(struct tx *tx, const char *user_id, const char *email_index,
 		    "template", store_col_text(st, 3), "status",
 		    store_col_text(st, 4), "attempts",
 		    (json_int_t)store_col_int64(st, 5), "sent_at",
-		    people_json_time(store_col_is_null(st, 6),
-		    store_col_int64(st, 6)), "error", store_col_text(st, 7),
-		    "created_at", people_json_time(0, store_col_int64(st, 8)),
-		    "updated_at", people_json_time(0, store_col_int64(st, 9)));
+		    people_json_time(
+			store_col_is_null(st, 6), store_col_int64(st, 6)),
+		    "error", store_col_text(st, 7), "created_at",
+		    people_json_time(0, store_col_int64(st, 8)), "updated_at",
+		    people_json_time(0, store_col_int64(st, 9)));
 		if (o == NULL) {
 			step = ERR_NOMEM;
 			break;
 		}
 		for (i = 0; i < 2; i++) {
-			snprintf(ad, sizeof(ad), "email_log.%s:%s", sealed[i], id);
+			snprintf(
+			    ad, sizeof(ad), "email_log.%s:%s", sealed[i], id);
 			b = store_col_blob(st, (int)i, &n);
-			if (keyring_open_text(KEY_SYSTEM, ad, b, n, &plain) == OK) {
-				json_object_set_new(o, sealed[i],
-				    json_string(plain));
+			if (keyring_open_text(KEY_SYSTEM, ad, b, n, &plain) ==
+			    OK) {
+				json_object_set_new(
+				    o, sealed[i], json_string(plain));
 				free(plain);
 			} else
 				json_object_set_new(o, sealed[i], json_null());
@@ -363,19 +372,22 @@ static int
 audit_json(struct tx *tx, const char *audit_ref, const char *user_id,
     json_t *out, int *truncated)
 {
-	json_t		*row;
-	const char	*ref;
-	size_t		 i;
-	int		 rc;
+	json_t	   *row;
+	const char *ref;
+	size_t	    i;
+	int	    rc;
 
-	rc = rows_json(tx, "SELECT seq, id, at, actor_ref, actor_role, action, "
+	rc = rows_json(tx,
+	    "SELECT seq, id, at, actor_ref, actor_role, action, "
 	    "entity_type, entity_id, changes, ip, user_agent, request_id "
 	    "FROM audit_log WHERE actor_ref = ? OR (entity_type = 'users' AND "
-	    "entity_id = ?) ORDER BY seq", "itTtttttjttt",
-	    audit_ref[0] != '\0' ? audit_ref : "-", user_id, out, truncated);
+	    "entity_id = ?) ORDER BY seq",
+	    "itTtttttjttt", audit_ref[0] != '\0' ? audit_ref : "-", user_id,
+	    out, truncated);
 	if (rc != OK)
 		return (rc);
-	json_array_foreach(out, i, row) {
+	json_array_foreach(out, i, row)
+	{
 		ref = json_string_value(json_object_get(row, "actor_ref"));
 		if (ref != NULL && strcmp(ref, audit_ref) == 0)
 			continue;
@@ -386,13 +398,13 @@ audit_json(struct tx *tx, const char *audit_ref, const char *user_id,
 	return (OK);
 }
 
-static const struct people_gdpr_hook	*gdpr_hooks[PEOPLE_GDPR_HOOKS_MAX];
-static size_t				 ngdpr_hooks;
+static const struct people_gdpr_hook *gdpr_hooks[PEOPLE_GDPR_HOOKS_MAX];
+static size_t			      ngdpr_hooks;
 
 int
 people_gdpr_register(const struct people_gdpr_hook *h)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < ngdpr_hooks; i++)
 		if (strcmp(gdpr_hooks[i]->name, h->name) == 0)
@@ -407,9 +419,9 @@ people_gdpr_register(const struct people_gdpr_hook *h)
 static int
 hooks_export(struct tx *tx, const char *user_id, json_t *owned)
 {
-	json_t	*rows;
-	size_t	 i;
-	int	 rc;
+	json_t *rows;
+	size_t	i;
+	int	rc;
 
 	for (i = 0; i < ngdpr_hooks; i++) {
 		if (gdpr_hooks[i]->export == NULL)
@@ -427,8 +439,8 @@ hooks_export(struct tx *tx, const char *user_id, json_t *owned)
 static int
 hooks_erase(struct tx *tx, const char *user_id)
 {
-	size_t	 i;
-	int	 rc;
+	size_t i;
+	int    rc;
 
 	for (i = 0; i < ngdpr_hooks; i++)
 		if (gdpr_hooks[i]->erase != NULL &&
@@ -440,16 +452,15 @@ hooks_erase(struct tx *tx, const char *user_id)
 static int
 export_tx(struct tx *tx, void *arg)
 {
-	struct export	*e = arg;
-	json_t		*user = NULL, *rels, *sessions, *resets, *mail, *audit,
-			*owned;
-	char		 audit_ref[65], email_index[65], ts[ISO_TIME_LEN];
-	int		 rc, truncated = 0;
+	struct export *e = arg;
+	json_t *user = NULL, *rels, *sessions, *resets, *mail, *audit, *owned;
+	char	audit_ref[65], email_index[65], ts[ISO_TIME_LEN];
+	int	rc, truncated = 0;
 
 	json_decref(e->doc);
 	e->doc = NULL;
-	if ((rc = user_json(tx, e->user_id, &user, audit_ref,
-	    email_index)) != OK)
+	if ((rc = user_json(tx, e->user_id, &user, audit_ref, email_index)) !=
+	    OK)
 		return (rc);
 	rels = json_array();
 	sessions = json_array();
@@ -464,19 +475,23 @@ export_tx(struct tx *tx, void *arg)
 	if (e->doc == NULL)
 		return (ERR_NOMEM);
 	if ((rc = people_relationships_of(tx, e->user_id, rels)) != OK ||
-	    (rc = rows_json(tx, "SELECT id, ip, user_agent, device_fingerprint, "
-	    "created_at, last_activity_at, expires_at, ended_at, end_reason "
-	    "FROM auth_sessions WHERE user_id = ? ORDER BY created_at, id",
-	    "ttttTTTTt", e->user_id, NULL, sessions, &truncated)) != OK ||
-	    (rc = rows_json(tx, "SELECT id, created_at, expires_at, used_at "
-	    "FROM password_resets WHERE user_id = ? ORDER BY created_at, id",
-	    "tTTT", e->user_id, NULL, resets, &truncated)) != OK ||
-	    (rc = email_log_json(tx, e->user_id, email_index, mail,
-	    &truncated)) != OK ||
-	    (rc = audit_json(tx, audit_ref, e->user_id, audit,
-	    &truncated)) != OK ||
-	    (rc = resource_export_owned(tx, e->who, e->req, e->user_id, owned,
-	    &truncated)) != OK ||
+	    (rc = rows_json(tx,
+		 "SELECT id, ip, user_agent, device_fingerprint, "
+		 "created_at, last_activity_at, expires_at, ended_at, "
+		 "end_reason "
+		 "FROM auth_sessions WHERE user_id = ? ORDER BY created_at, id",
+		 "ttttTTTTt", e->user_id, NULL, sessions, &truncated)) != OK ||
+	    (rc = rows_json(tx,
+		 "SELECT id, created_at, expires_at, used_at "
+		 "FROM password_resets WHERE user_id = ? ORDER BY created_at, "
+		 "id",
+		 "tTTT", e->user_id, NULL, resets, &truncated)) != OK ||
+	    (rc = email_log_json(
+		 tx, e->user_id, email_index, mail, &truncated)) != OK ||
+	    (rc = audit_json(tx, audit_ref, e->user_id, audit, &truncated)) !=
+		OK ||
+	    (rc = resource_export_owned(
+		 tx, e->who, e->req, e->user_id, owned, &truncated)) != OK ||
 	    (rc = hooks_export(tx, e->user_id, owned)) != OK)
 		return (rc);
 	json_object_set_new(e->doc, "truncated", json_boolean(truncated));
@@ -487,11 +502,11 @@ export_tx(struct tx *tx, void *arg)
 }
 
 static void
-export_send(struct request *req, struct principal *who, const char *id,
-    int audited)
+export_send(
+    struct request *req, struct principal *who, const char *id, int audited)
 {
-	struct export	 e;
-	int		 rc;
+	struct export e;
+	int rc;
 
 	memset(&e, 0, sizeof(e));
 	e.req = req;
@@ -506,14 +521,15 @@ export_send(struct request *req, struct principal *who, const char *id,
 		return;
 	}
 	json_decref(e.doc);
-	http_problem(req, rc, NULL, rc == ERR_NOT_FOUND ? "No such user." :
-	    "The export cannot be made.");
+	http_problem(req, rc, NULL,
+	    rc == ERR_NOT_FOUND ? "No such user."
+				: "The export cannot be made.");
 }
 
 void
 people_me_export(struct request *req)
 {
-	struct principal	*who;
+	struct principal *who;
 
 	if (people_caller(req, &who) != OK)
 		return;
@@ -523,8 +539,8 @@ people_me_export(struct request *req)
 void
 people_user_export(struct request *req)
 {
-	struct principal	*who;
-	const char		*id = http_param(req, "id");
+	struct principal *who;
+	const char	 *id = http_param(req, "id");
 
 	if (people_caller(req, &who) != OK)
 		return;
@@ -544,8 +560,8 @@ people_user_export(struct request *req)
 static int
 exec_id(struct tx *tx, const char *sql, const char *id, int nparams)
 {
-	struct stmt	*st;
-	int		 rc, i;
+	struct stmt *st;
+	int	     rc, i;
 
 	st = store_prepare(tx, sql);
 	for (i = 1; i <= nparams; i++)
@@ -558,7 +574,7 @@ exec_id(struct tx *tx, const char *sql, const char *id, int nparams)
 int
 people_user_lock(struct tx *tx, const char *user_id)
 {
-	char	 key[80];
+	char key[80];
 
 	snprintf(key, sizeof(key), "people.user:%s", user_id);
 	return (store_xact_lock(tx, key));
@@ -567,21 +583,22 @@ people_user_lock(struct tx *tx, const char *user_id)
 static int
 erase_tx(struct tx *tx, void *arg)
 {
-	struct erase	*e = arg;
-	struct stmt	*st;
-	char		 email_index[65] = "", subject[80];
-	json_t		*changes;
-	int64_t		 now = time_now_ms();
-	int		 rc, was_admin = 0;
+	struct erase *e = arg;
+	struct stmt  *st;
+	char	      email_index[65] = "", subject[80];
+	json_t	     *changes;
+	int64_t	      now = time_now_ms();
+	int	      rc, was_admin = 0;
 
 	if ((rc = people_user_lock(tx, e->user_id)) != OK)
 		return (rc);
-	st = store_prepare(tx, "SELECT email_index, role FROM users WHERE id = ? "
+	st = store_prepare(tx,
+	    "SELECT email_index, role FROM users WHERE id = ? "
 	    "AND " NOT_ERASED);
 	store_bind_text(st, 1, e->user_id);
 	if ((rc = store_step(st)) == STORE_ROW && !store_col_is_null(st, 0))
-		strlcpy_cb(email_index, store_col_text(st, 0),
-		    sizeof(email_index));
+		strlcpy_cb(
+		    email_index, store_col_text(st, 0), sizeof(email_index));
 	if (rc == STORE_ROW)
 		was_admin = strcmp(store_col_text(st, 1), "admin") == 0;
 	store_finalize(st);
@@ -593,25 +610,34 @@ erase_tx(struct tx *tx, void *arg)
 	if ((rc = hooks_erase(tx, e->user_id)) != OK ||
 	    (rc = seal_key_destroy(tx, e->user_id)) != OK ||
 	    (rc = people_sessions_end(tx, e->user_id, NULL, "erased")) != OK ||
-	    (rc = exec_id(tx, "UPDATE auth_sessions SET ip = NULL, "
-	    "user_agent = NULL, device_fingerprint = NULL WHERE user_id = ?",
-	    e->user_id, 1)) != OK ||
+	    (rc = exec_id(tx,
+		 "UPDATE auth_sessions SET ip = NULL, "
+		 "user_agent = NULL, device_fingerprint = NULL WHERE user_id = "
+		 "?",
+		 e->user_id, 1)) != OK ||
 	    (rc = exec_id(tx, "DELETE FROM password_resets WHERE user_id = ?",
-	    e->user_id, 1)) != OK ||
-	    (rc = exec_id(tx, "DELETE FROM relationships WHERE lead_id = ? OR "
-	    "follower_id = ?", e->user_id, 2)) != OK ||
+		 e->user_id, 1)) != OK ||
+	    (rc = exec_id(tx,
+		 "DELETE FROM relationships WHERE lead_id = ? OR "
+		 "follower_id = ?",
+		 e->user_id, 2)) != OK ||
 	    (rc = exec_id(tx, "DELETE FROM email_log WHERE user_id = ?",
-	    e->user_id, 1)) != OK)
+		 e->user_id, 1)) != OK)
 		return (rc);
 	if (email_index[0] != '\0') {
 		snprintf(subject, sizeof(subject), "account:%s", email_index);
-		if ((rc = exec_id(tx, "DELETE FROM email_log WHERE "
-		    "recipient_index = ?", email_index, 1)) != OK ||
-		    (rc = exec_id(tx, "DELETE FROM login_failures WHERE "
-		    "subject = ?", subject, 1)) != OK)
+		if ((rc = exec_id(tx,
+			 "DELETE FROM email_log WHERE "
+			 "recipient_index = ?",
+			 email_index, 1)) != OK ||
+		    (rc = exec_id(tx,
+			 "DELETE FROM login_failures WHERE "
+			 "subject = ?",
+			 subject, 1)) != OK)
 			return (rc);
 	}
-	st = store_prepare(tx, "UPDATE users SET email = NULL, email_index = "
+	st = store_prepare(tx,
+	    "UPDATE users SET email = NULL, email_index = "
 	    "NULL, password_hash = NULL, first_name = NULL, last_name = NULL, "
 	    "phone = NULL, date_of_birth = NULL, gender = NULL, location = "
 	    "NULL, demographics = NULL, country = NULL, locale = NULL, "
@@ -630,10 +656,10 @@ erase_tx(struct tx *tx, void *arg)
 	changes = json_pack("{s:[s,s,s,s,s,s,s,s,s,s,s,s,s,s],s:b}", "fields",
 	    "email", "password_hash", "first_name", "last_name", "phone",
 	    "date_of_birth", "gender", "location", "demographics", "country",
-	    "locale", "signup_language", "is_active", "deleted_at", "key_destroyed",
-	    1);
-	rc = audit_append(tx, e->who, e->req, "users.erase", "users",
-	    e->user_id, changes);
+	    "locale", "signup_language", "is_active", "deleted_at",
+	    "key_destroyed", 1);
+	rc = audit_append(
+	    tx, e->who, e->req, "users.erase", "users", e->user_id, changes);
 	json_decref(changes);
 	return (rc);
 }
@@ -641,8 +667,8 @@ erase_tx(struct tx *tx, void *arg)
 static void
 erase_send(struct request *req, struct principal *who, const char *id)
 {
-	struct erase	 e;
-	int		 rc;
+	struct erase e;
+	int	     rc;
 
 	e.req = req;
 	e.who = who;
@@ -655,18 +681,20 @@ erase_send(struct request *req, struct principal *who, const char *id)
 		(void)store_checkpoint(req->db);
 		http_send(req, 204, NULL, NULL, 0);
 	} else
-		http_problem(req, rc, NULL, rc == ERR_NOT_FOUND ?
-		    "No such user." : "The erasure failed; nothing changed.");
+		http_problem(req, rc, NULL,
+		    rc == ERR_NOT_FOUND
+			? "No such user."
+			: "The erasure failed; nothing changed.");
 }
 
 void
 people_me_erase(struct request *req)
 {
-	struct principal	*who;
-	json_t			*body = NULL, *pw = NULL;
-	const char		*key;
-	json_t			*v;
-	int			 rc = ERR_INTERNAL;
+	struct principal *who;
+	json_t		 *body = NULL, *pw = NULL;
+	const char	 *key;
+	json_t		 *v;
+	int		  rc = ERR_INTERNAL;
 
 	if (people_caller(req, &who) != OK)
 		return;
@@ -675,19 +703,22 @@ people_me_erase(struct request *req)
 	else if (people_body_object(req, &body) != OK)
 		return;
 	if (body != NULL)
-		json_object_foreach(body, key, v)
-			if (strcmp(key, "password") != 0) {
-				json_decref(body);
-				http_problem(req, ERR_INVALID, "UNKNOWN_FIELD",
-				    "Only \"password\" is taken here.");
-				return;
-			}
-	if (body == NULL || !json_is_string(pw = json_object_get(body,
-	    "password"))) {
+		json_object_foreach(
+		    body, key, v) if (strcmp(key, "password") != 0)
+		{
+			json_decref(body);
+			http_problem(req, ERR_INVALID, "UNKNOWN_FIELD",
+			    "Only \"password\" is taken here.");
+			return;
+		}
+	if (body == NULL ||
+	    !json_is_string(pw = json_object_get(body, "password"))) {
 		json_decref(body);
-		http_problem_ext(req, ERR_INVALID, NULL, json_pack("{s:[{s:s,"
-		    "s:s,s:s}]}", "errors", "field", "password", "code",
-		    "required", "detail", "your current password"),
+		http_problem_ext(req, ERR_INVALID, NULL,
+		    json_pack("{s:[{s:s,"
+			      "s:s,s:s}]}",
+			"errors", "field", "password", "code", "required",
+			"detail", "your current password"),
 		    "Erasing your account needs your current password.");
 		return;
 	}
@@ -709,14 +740,14 @@ people_me_erase(struct request *req)
 void
 people_user_erase(struct request *req)
 {
-	struct principal	*who;
-	const char		*id = http_param(req, "id");
+	struct principal *who;
+	const char	 *id = http_param(req, "id");
 
 	if (people_caller(req, &who) != OK)
 		return;
 	if (resource_scope(req->db, who, "users", "erase") != SCOPE_ALL) {
-		http_problem(req, ERR_FORBIDDEN, NULL,
-		    "You may not erase users.");
+		http_problem(
+		    req, ERR_FORBIDDEN, NULL, "You may not erase users.");
 		return;
 	}
 	if (id == NULL || !uuid_valid(id)) {

@@ -29,40 +29,39 @@ struct principal;
 struct request;
 struct tx;
 
-extern const struct module	people_access_module;
+extern const struct module people_access_module;
 
 /* relationships.c */
-void	 people_relationships_list(struct request *);
-void	 people_relationship_get(struct request *);
-void	 people_relationship_consent(struct request *);
-void	 people_relationship_end(struct request *);
+void people_relationships_list(struct request *);
+void people_relationship_get(struct request *);
+void people_relationship_consent(struct request *);
+void people_relationship_end(struct request *);
 /* Relationships where user_id is lead or follower, for the export. */
-int	 people_relationships_of(struct tx *, const char *user_id,
-	    json_t *out);
+int people_relationships_of(struct tx *, const char *user_id, json_t *out);
 
 /* consent.c */
-void	 people_health_consent_get(struct request *);
+void people_health_consent_get(struct request *);
 /*
  * The consent rule with its reason: "adult", "guardian_consent" (OK),
  * "consent_required" (a minor), "date_of_birth_required" (age unknown,
  * no guardian consent) (ERR_FORBIDDEN), or ERR_NOT_FOUND.
  */
-int	 people_consent_status(struct tx *, const char *user_id,
-	    const char **reason);
+int people_consent_status(
+    struct tx *, const char *user_id, const char **reason);
 /* *minor = 1 if user_id is under the digital-consent age of their
  * country (or of unknown age and did not accept the terms themselves);
  * ERR_NOT_FOUND for no live user. */
-int	 people_is_minor(struct tx *, const char *user_id, int *minor);
+int people_is_minor(struct tx *, const char *user_id, int *minor);
 /* audit_log.c */
-void	 people_audit_log_list(struct request *);
+void people_audit_log_list(struct request *);
 
 /* Shared helpers (gdpr.c) */
 /* The authenticated caller; answers 401 and returns non-OK without one. */
-int	 people_caller(struct request *, struct principal **);
+int people_caller(struct request *, struct principal **);
 /* An ISO 8601 JSON string for a time in ms; null for the column's NULL. */
-json_t	*people_json_time(int null, int64_t ms);
+json_t *people_json_time(int null, int64_t ms);
 /* A JSON object body when one was sent (NULL when none); answers 400 and
  * returns non-OK when it does not parse or is not an object. */
-int	 people_body_object(struct request *, json_t **out);
+int people_body_object(struct request *, json_t **out);
 
 #endif

@@ -17,29 +17,29 @@
 #include "core/log.h"
 #include "people/people_int.h"
 
-#define COMMON_LIST_PATH	"/usr/share/john/password.lst"
-#define COMMON_COMMENT		"#!comment:"
-#define COMMON_SLOTS		16384	/* power of two, > 2x the list */
-#define COMMON_MAX_LEN		64	/* longer entries are not kept */
+#define COMMON_LIST_PATH "/usr/share/john/password.lst"
+#define COMMON_COMMENT	 "#!comment:"
+#define COMMON_SLOTS	 16384 /* power of two, > 2x the list */
+#define COMMON_MAX_LEN	 64    /* longer entries are not kept */
 
-static void	 common_build(void);
-static void	 common_add(const char *, size_t);
-static uint32_t	 common_hash(const char *, size_t);
-static void	 lower_ascii(char *, const char *, size_t);
-static int	 equal_nocase(const char *, size_t, const char *, size_t);
-static void	 dummy_build(void);
+static void	common_build(void);
+static void	common_add(const char *, size_t);
+static uint32_t common_hash(const char *, size_t);
+static void	lower_ascii(char *, const char *, size_t);
+static int	equal_nocase(const char *, size_t, const char *, size_t);
+static void	dummy_build(void);
 
-static char		*common_set[COMMON_SLOTS];
-static pthread_once_t	 common_once = PTHREAD_ONCE_INIT;
-static char		 dummy_hash[PASSWORD_HASH_LEN];
-static pthread_once_t	 dummy_once = PTHREAD_ONCE_INIT;
+static char	     *common_set[COMMON_SLOTS];
+static pthread_once_t common_once = PTHREAD_ONCE_INIT;
+static char	      dummy_hash[PASSWORD_HASH_LEN];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
 
 int
-people_password_check(const char *pw, size_t len, const char *email,
-    const char **why)
+people_password_check(
+    const char *pw, size_t len, const char *email, const char **why)
 {
-	const char	*at;
-	long		 n;
+	const char *at;
+	long	    n;
 
 	*why = NULL;
 	if (memchr(pw, '\0', len) != NULL) {
@@ -54,9 +54,10 @@ people_password_check(const char *pw, size_t len, const char *email,
 		*why = "too_long";
 	else if (people_password_common(pw))
 		*why = "common";
-	else if (email != NULL && (equal_nocase(pw, len, email, strlen(email)) ||
-	    ((at = strchr(email, '@')) != NULL &&
-	    equal_nocase(pw, len, email, (size_t)(at - email)))))
+	else if (email != NULL &&
+	    (equal_nocase(pw, len, email, strlen(email)) ||
+		((at = strchr(email, '@')) != NULL &&
+		    equal_nocase(pw, len, email, (size_t)(at - email)))))
 		*why = "same_as_email";
 	return (*why == NULL ? OK : ERR_INVALID);
 }
@@ -65,10 +66,10 @@ people_password_check(const char *pw, size_t len, const char *email,
 long
 people_utf8_count(const char *s, size_t len)
 {
-	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 i = 0, k, need;
-	uint32_t		 cp, min;
-	long			 n = 0;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t		     i = 0, k, need;
+	uint32_t	     cp, min;
+	long		     n = 0;
 
 	while (i < len) {
 		if (p[i] < 0x80) {
@@ -102,16 +103,16 @@ people_utf8_count(const char *s, size_t len)
 int
 people_password_common(const char *pw)
 {
-	char		 low[COMMON_MAX_LEN + 1];
-	size_t		 len = strlen(pw);
-	uint32_t	 h;
+	char	 low[COMMON_MAX_LEN + 1];
+	size_t	 len = strlen(pw);
+	uint32_t h;
 
 	pthread_once(&common_once, common_build);
 	if (len == 0 || len > COMMON_MAX_LEN)
 		return (0);
 	lower_ascii(low, pw, len);
-	for (h = common_hash(low, len) & (COMMON_SLOTS - 1); common_set[h] != NULL;
-	    h = (h + 1) & (COMMON_SLOTS - 1))
+	for (h = common_hash(low, len) & (COMMON_SLOTS - 1);
+	     common_set[h] != NULL; h = (h + 1) & (COMMON_SLOTS - 1))
 		if (strcmp(common_set[h], low) == 0)
 			return (1);
 	return (0);
@@ -127,8 +128,8 @@ people_password_dummy(void)
 static void
 dummy_build(void)
 {
-	char	 pw[33];
-	uint8_t	 raw[16];
+	char	pw[33];
+	uint8_t raw[16];
 
 	/* A random password nobody knows, hashed at today's parameters. */
 	randombytes_buf(raw, sizeof(raw));
@@ -141,37 +142,40 @@ dummy_build(void)
 static void
 common_build(void)
 {
-	const struct embedded_file	*f;
-	const char			*p, *end, *nl;
-	size_t				 clen = strlen(COMMON_COMMENT);
+	const struct embedded_file *f;
+	const char		   *p, *end, *nl;
+	size_t			    clen = strlen(COMMON_COMMENT);
 
 	if ((f = embedded_find(COMMON_LIST_PATH)) == NULL) {
-		log_warn("event=common_passwords_missing path=%s", COMMON_LIST_PATH);
+		log_warn(
+		    "event=common_passwords_missing path=%s", COMMON_LIST_PATH);
 		return;
 	}
 	for (p = f->data, end = f->data + f->len; p < end; p = nl + 1) {
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			nl = end;
-		if ((size_t)(nl - p) >= clen && memcmp(p, COMMON_COMMENT, clen) == 0)
+		if ((size_t)(nl - p) >= clen &&
+		    memcmp(p, COMMON_COMMENT, clen) == 0)
 			continue;
-		common_add(p, (size_t)(nl > p && nl[-1] == '\r' ? nl - p - 1 : nl - p));
+		common_add(p,
+		    (size_t)(nl > p && nl[-1] == '\r' ? nl - p - 1 : nl - p));
 	}
 }
 
 static void
 common_add(const char *s, size_t len)
 {
-	char		*low;
-	uint32_t	 h;
-	static size_t	 used;
+	char	     *low;
+	uint32_t      h;
+	static size_t used;
 
 	if (len == 0 || len > COMMON_MAX_LEN || used >= COMMON_SLOTS / 2)
 		return;
 	if ((low = malloc(len + 1)) == NULL)
 		return;
 	lower_ascii(low, s, len);
-	for (h = common_hash(low, len) & (COMMON_SLOTS - 1); common_set[h] != NULL;
-	    h = (h + 1) & (COMMON_SLOTS - 1))
+	for (h = common_hash(low, len) & (COMMON_SLOTS - 1);
+	     common_set[h] != NULL; h = (h + 1) & (COMMON_SLOTS - 1))
 		if (strcmp(common_set[h], low) == 0) {
 			free(low);
 			return;
@@ -184,8 +188,8 @@ common_add(const char *s, size_t len)
 static uint32_t
 common_hash(const char *s, size_t len)
 {
-	uint32_t	 h = 2166136261u;
-	size_t		 i;
+	uint32_t h = 2166136261u;
+	size_t	 i;
 
 	for (i = 0; i < len; i++) {
 		h ^= (unsigned char)s[i];
@@ -197,19 +201,19 @@ common_hash(const char *s, size_t len)
 static void
 lower_ascii(char *dst, const char *src, size_t len)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < len; i++)
-		dst[i] = (src[i] >= 'A' && src[i] <= 'Z') ? (char)(src[i] + 32) :
-		    src[i];
+		dst[i] = (src[i] >= 'A' && src[i] <= 'Z') ? (char)(src[i] + 32)
+							  : src[i];
 	dst[len] = '\0';
 }
 
 static int
 equal_nocase(const char *a, size_t alen, const char *b, size_t blen)
 {
-	size_t	 i;
-	char	 x, y;
+	size_t i;
+	char   x, y;
 
 	if (alen != blen || alen == 0)
 		return (0);

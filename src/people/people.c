@@ -18,48 +18,53 @@
 #include "resource/resource.h"
 #include "store/store.h"
 
-#define DEMO_PASSWORD	"carebase-demo-2026"
-#define DEMO_DOMAIN	"@demo.carebase.dev"
+#define DEMO_PASSWORD "carebase-demo-2026"
+#define DEMO_DOMAIN   "@demo.carebase.dev"
 
 struct demo {
-	const char	*who;		/* local part and label */
-	const char	*role;
-	const char	*first_name;
-	const char	*last_name;
-	int		 child;		/* born so as to be 12 today */
-	char		 id[37];
-	char		 email[64];
-	const char	*status;
+	const char *who; /* local part and label */
+	const char *role;
+	const char *first_name;
+	const char *last_name;
+	int	    child; /* born so as to be 12 today */
+	char	    id[37];
+	char	    email[64];
+	const char *status;
 };
 
 struct demo_link {
-	const char	*lead;
-	const char	*follower;
-	const char	*kind;
+	const char *lead;
+	const char *follower;
+	const char *kind;
 };
 
-static int	 people_init(struct store *);
-static int	 people_seed(struct store *);
-static int	 demo_add(struct store *, struct demo *);
-static int	 demo_find(struct store *, const char *email, char *id);
-static int	 demo_link_tx(struct tx *, void *);
+static int	    people_init(struct store *);
+static int	    people_seed(struct store *);
+static int	    demo_add(struct store *, struct demo *);
+static int	    demo_find(struct store *, const char *email, char *id);
+static int	    demo_link_tx(struct tx *, void *);
 static struct demo *demo_get(struct demo *, size_t, const char *);
 
 /*
  * What the OpenAPI document says of the account routes' bodies and
  * answers (struct route's api; checked at start-up).
  */
+/* clang-format off */
 #define API_PASSWORD	"{\"type\":\"string\",\"minLength\":12,\"maxLength\":256," \
 			"\"writeOnly\":true}"
+/* clang-format on */
+/* clang-format off */
 #define API_TOKEN	"{\"type\":\"object\",\"required\":[\"token\",\"token_type\"," \
 			"\"expires_at\",\"idle_timeout_s\",\"user\"],\"properties\":{" \
 			"\"token\":{\"type\":\"string\"},\"token_type\":{\"const\":" \
 			"\"Bearer\"},\"expires_at\":{\"type\":\"string\",\"format\":" \
 			"\"date-time\"},\"idle_timeout_s\":{\"type\":\"integer\"}," \
 			"\"user\":{\"$ref\":\"#/components/schemas/users\"}}}"
-#define API_ME		"{\"$ref\":\"#/components/schemas/users\"}"
+/* clang-format on */
+#define API_ME "{\"$ref\":\"#/components/schemas/users\"}"
 
-static const char api_register[] = "{\"body\":{\"type\":\"object\","
+static const char api_register[] =
+    "{\"body\":{\"type\":\"object\","
     "\"required\":[\"email\",\"password\",\"accept_terms\"],\"properties\":{"
     "\"email\":{\"type\":\"string\",\"format\":\"email\",\"maxLength\":320},"
     "\"password\":" API_PASSWORD ",\"first_name\":{\"type\":\"string\"},"
@@ -80,7 +85,8 @@ static const char api_register[] = "{\"body\":{\"type\":\"object\","
     "CODE_EXPIRED: the partner access code\",\"409\":\"EMAIL_TAKEN, or the "
     "code is in use\",\"422\":\"validation failed: one entry per field\","
     "\"429\":\"too many partner access codes tried (Retry-After)\"}}";
-static const char api_login[] = "{\"body\":{\"type\":\"object\","
+static const char api_login[] =
+    "{\"body\":{\"type\":\"object\","
     "\"required\":[\"email\",\"password\"],\"properties\":{\"email\":{"
     "\"type\":\"string\",\"maxLength\":320},\"password\":{\"type\":"
     "\"string\",\"writeOnly\":true}}},\"answers\":{\"200\":{\"description\":"
@@ -90,8 +96,9 @@ static const char api_login[] = "{\"body\":{\"type\":\"object\","
     "member missing or of the wrong type\",\"429\":\"too many attempts "
     "(Retry-After)\"}}";
 static const char api_logout[] = "{\"answers\":{\"204\":{\"description\":"
-    "\"the session is ended\"}}}";
-static const char api_reset[] = "{\"body\":{\"type\":\"object\","
+				 "\"the session is ended\"}}}";
+static const char api_reset[] =
+    "{\"body\":{\"type\":\"object\","
     "\"required\":[\"email\"],\"properties\":{\"email\":{\"type\":"
     "\"string\",\"maxLength\":320}}},\"answers\":{\"202\":{\"description\":"
     "\"the same whether or not the address has an account\",\"schema\":{"
@@ -99,15 +106,18 @@ static const char api_reset[] = "{\"body\":{\"type\":\"object\","
     "\"accepted\"},\"detail\":{\"type\":\"string\"}}}}},\"problems\":{"
     "\"422\":\"email missing or too long\",\"429\":\"too many requests "
     "(Retry-After)\"}}";
-static const char api_confirm[] = "{\"body\":{\"type\":\"object\","
+static const char api_confirm[] =
+    "{\"body\":{\"type\":\"object\","
     "\"required\":[\"token\",\"new_password\"],\"properties\":{\"token\":{"
     "\"type\":\"string\",\"maxLength\":128},\"new_password\":" API_PASSWORD
     "}},\"answers\":{\"204\":{\"description\":\"the password is set and "
     "every session ended\"}},\"problems\":{\"422\":\"INVALID_TOKEN (unknown, "
     "used or expired), or the new password is not accepted\"}}";
-static const char api_me_get[] = "{\"answers\":{\"200\":{\"description\":"
+static const char api_me_get[] =
+    "{\"answers\":{\"200\":{\"description\":"
     "\"the caller's account\",\"schema\":" API_ME "}}}";
-static const char api_me_patch[] = "{\"body\":{\"type\":\"object\","
+static const char api_me_patch[] =
+    "{\"body\":{\"type\":\"object\","
     "\"description\":\"the members of users_update the caller may change; "
     "current_password too when email changes\",\"properties\":{"
     "\"current_password\":{\"type\":\"string\",\"writeOnly\":true}}},"
@@ -116,63 +126,64 @@ static const char api_me_patch[] = "{\"body\":{\"type\":\"object\","
     "\"INVALID_CURRENT_PASSWORD, or a member the caller may not change\","
     "\"409\":\"the email is taken\",\"412\":\"If-Match does not match\","
     "\"422\":\"validation failed: one entry per field\"}}";
-static const char api_me_erase[] = "{\"body\":{\"type\":\"object\","
+static const char api_me_erase[] =
+    "{\"body\":{\"type\":\"object\","
     "\"required\":[\"password\"],\"properties\":{\"password\":{\"type\":"
     "\"string\",\"writeOnly\":true}},\"additionalProperties\":false},"
     "\"answers\":{\"204\":{\"description\":\"erased: the data key is "
     "destroyed, every session ended\"}},\"problems\":{\"403\":"
     "\"WRONG_PASSWORD\",\"422\":\"password missing, or another member\"}}";
-static const char api_me_password[] = "{\"body\":{\"type\":\"object\","
+static const char api_me_password[] =
+    "{\"body\":{\"type\":\"object\","
     "\"required\":[\"current_password\",\"new_password\"],\"properties\":{"
     "\"current_password\":{\"type\":\"string\",\"writeOnly\":true},"
     "\"new_password\":" API_PASSWORD "}},\"answers\":{\"204\":{"
     "\"description\":\"changed; every other session ended\"}},\"problems\":{"
     "\"403\":\"INVALID_CURRENT_PASSWORD\",\"422\":\"the new password is not "
     "accepted\"}}";
-static const char api_me_export[] = "{\"answers\":{\"200\":{\"description\":"
+static const char api_me_export[] =
+    "{\"answers\":{\"200\":{\"description\":"
     "\"everything carebase holds about the caller, by table\",\"schema\":{"
     "\"type\":\"object\"}}}}";
 
 static const struct route people_routes[] = {
-	{HTTP_POST, "/v1/auth/register", people_auth_register,
+	{ HTTP_POST, "/v1/auth/register", people_auth_register,
 	    ROUTE_JSON_BODY | ROUTE_SLOW | ROUTE_PUBLIC,
 	    "create a member account (terms acceptance required)", NULL,
-	    api_register},
-	{HTTP_POST, "/v1/auth/login", people_auth_login,
+	    api_register },
+	{ HTTP_POST, "/v1/auth/login", people_auth_login,
 	    ROUTE_JSON_BODY | ROUTE_SLOW | ROUTE_PUBLIC,
 	    "start an auth session: returns the bearer token and its expiry",
-	    NULL, api_login},
-	{HTTP_POST, "/v1/auth/logout", people_auth_logout, 0,
-	    "end the caller's auth session", NULL, api_logout},
-	{HTTP_POST, "/v1/auth/password-reset", people_auth_reset,
+	    NULL, api_login },
+	{ HTTP_POST, "/v1/auth/logout", people_auth_logout, 0,
+	    "end the caller's auth session", NULL, api_logout },
+	{ HTTP_POST, "/v1/auth/password-reset", people_auth_reset,
 	    ROUTE_JSON_BODY | ROUTE_PUBLIC,
-	    "mail a password reset link (always 202)", NULL, api_reset},
-	{HTTP_POST, "/v1/auth/password-reset/confirm",
+	    "mail a password reset link (always 202)", NULL, api_reset },
+	{ HTTP_POST, "/v1/auth/password-reset/confirm",
 	    people_auth_reset_confirm,
 	    ROUTE_JSON_BODY | ROUTE_SLOW | ROUTE_PUBLIC,
 	    "set a new password with a reset token; ends every session", NULL,
-	    api_confirm},
-	{HTTP_GET, "/v1/me", people_me_get, 0, "the caller's own account",
-	    NULL, api_me_get},
-	{HTTP_PATCH, "/v1/me", people_me_patch,
-	    ROUTE_JSON_BODY | ROUTE_SLOW,
+	    api_confirm },
+	{ HTTP_GET, "/v1/me", people_me_get, 0, "the caller's own account",
+	    NULL, api_me_get },
+	{ HTTP_PATCH, "/v1/me", people_me_patch, ROUTE_JSON_BODY | ROUTE_SLOW,
 	    "change the caller's account (email needs current_password)", NULL,
-	    api_me_patch},
-	{HTTP_DELETE, "/v1/me", people_me_erase,
-	    ROUTE_JSON_BODY | ROUTE_SLOW,
+	    api_me_patch },
+	{ HTTP_DELETE, "/v1/me", people_me_erase, ROUTE_JSON_BODY | ROUTE_SLOW,
 	    "erase the caller (GDPR): data key destroyed, sessions ended", NULL,
-	    api_me_erase},
-	{HTTP_POST, "/v1/me/password", people_me_password,
+	    api_me_erase },
+	{ HTTP_POST, "/v1/me/password", people_me_password,
 	    ROUTE_JSON_BODY | ROUTE_SLOW,
 	    "change password (current needed); ends every other session", NULL,
-	    api_me_password},
-	{HTTP_GET, "/v1/me/export", people_me_export, ROUTE_SLOW,
+	    api_me_password },
+	{ HTTP_GET, "/v1/me/export", people_me_export, ROUTE_SLOW,
 	    "everything carebase holds about the caller (GDPR)", NULL,
-	    api_me_export},
-	{HTTP_GET, "/v1/users/{id}/export", people_user_export, ROUTE_SLOW,
-	    "everything carebase holds about a user (admins)"},
-	{HTTP_POST, "/v1/users/{id}/erase", people_user_erase, 0,
-	    "erase a user (admins)"},
+	    api_me_export },
+	{ HTTP_GET, "/v1/users/{id}/export", people_user_export, ROUTE_SLOW,
+	    "everything carebase holds about a user (admins)" },
+	{ HTTP_POST, "/v1/users/{id}/erase", people_user_erase, 0,
+	    "erase a user (admins)" },
 };
 
 static const struct resource *const people_resources[] = {
@@ -186,7 +197,8 @@ static const struct mail_template password_reset_template = {
 	"Someone asked to reset the password of your carebase account.\n\n"
 	"To choose a new password, open this link within {{minutes}} minutes:\n"
 	"{{link}}\n\n"
-	"If it was not you, ignore this message: your password stays as it is.\n",
+	"If it was not you, ignore this message: your password stays as it "
+	"is.\n",
 	"<p>Someone asked to reset the password of your carebase account.</p>"
 	"<p>To choose a new password, open <a href=\"{{link}}\">this link</a> "
 	"within {{minutes}} minutes.</p>"
@@ -199,33 +211,42 @@ static const struct mail_template password_changed_template = {
 	"Your carebase password was changed",
 	"The password of your carebase account was changed at {{time}} (UTC),\n"
 	"and every other session was ended.\n\n"
-	"If you did not do this, reset your password at once at {{public_url}}\n"
+	"If you did not do this, reset your password at once at "
+	"{{public_url}}\n"
 	"and tell us.\n",
 	NULL,
 };
 
 static const struct job_kind people_jobs[] = {
-	{"people.password_reset", people_reset_job, 0},
-	{"audit.anchor", people_audit_anchor_job, 0},
+	{ "people.password_reset", people_reset_job, 0 },
+	{ "audit.anchor", people_audit_anchor_job, 0 },
 };
 
 /* The audit log's head, into the log every hour: ship the log elsewhere
  * and `carebase audit verify --anchor=SEQ:HASH` can prove no row was cut
  * off or rewritten since. */
 static const struct job_schedule people_schedules[] = {
-	{"audit.anchor", "7 * * * *", "audit.anchor", NULL},
+	{ "audit.anchor", "7 * * * *", "audit.anchor", NULL },
 };
 
 const struct module people_module = {
-	"people", people_routes, NELEM(people_routes), people_jobs,
-	NELEM(people_jobs), people_schedules, NELEM(people_schedules),
-	people_resources, NELEM(people_resources), people_init, people_seed,
+	"people",
+	people_routes,
+	NELEM(people_routes),
+	people_jobs,
+	NELEM(people_jobs),
+	people_schedules,
+	NELEM(people_schedules),
+	people_resources,
+	NELEM(people_resources),
+	people_init,
+	people_seed,
 };
 
 static int
 people_init(struct store *db)
 {
-	int	 rc;
+	int rc;
 
 	resource_set_auth(people_authenticate);
 	resource_set_consent(people_consent_hook);
@@ -246,48 +267,51 @@ people_init(struct store *db)
 static int
 people_seed(struct store *db)
 {
-	struct demo	 demos[] = {
-		{"admin", "admin", "Ada", "Admin", 0, "", "", ""},
-		{"therapist", "therapist", "Theo", "Therapist", 0, "", "", ""},
-		{"guardian", "member", "Grace", "Guardian", 0, "", "", ""},
-		{"child", "member", "Charlie", "Child", 1, "", "", ""},
-		{"member", "member", "Morgan", "Member", 0, "", "", ""},
+	struct demo demos[] = {
+		{ "admin", "admin", "Ada", "Admin", 0, "", "", "" },
+		{ "therapist", "therapist", "Theo", "Therapist", 0, "", "",
+		    "" },
+		{ "guardian", "member", "Grace", "Guardian", 0, "", "", "" },
+		{ "child", "member", "Charlie", "Child", 1, "", "", "" },
+		{ "member", "member", "Morgan", "Member", 0, "", "", "" },
 	};
 	struct demo_link links[] = {
-		{"guardian", "child", "guardian_of"},
-		{"therapist", "member", "practitioner_of"},
+		{ "guardian", "child", "guardian_of" },
+		{ "therapist", "member", "practitioner_of" },
 	};
-	size_t		 i;
-	int		 rc;
+	size_t i;
+	int    rc;
 
 	for (i = 0; i < NELEM(demos); i++)
 		if ((rc = demo_add(db, &demos[i])) != OK)
 			return (rc);
 	for (i = 0; i < NELEM(links); i++) {
-		const char *lead = demo_get(demos, NELEM(demos),
-		    links[i].lead)->id;
-		const char *follower = demo_get(demos, NELEM(demos),
-		    links[i].follower)->id;
+		const char *lead =
+		    demo_get(demos, NELEM(demos), links[i].lead)->id;
+		const char *follower =
+		    demo_get(demos, NELEM(demos), links[i].follower)->id;
 		/* A guardian consents for the child; a client for themselves. */
 		const char *ids[4] = { lead, follower, links[i].kind,
-		    strcmp(links[i].kind, "guardian_of") == 0 ? lead : follower };
-		if ((rc = store_run(db, STORE_TX_WRITE, demo_link_tx, ids)) != OK)
+			strcmp(links[i].kind, "guardian_of") == 0 ? lead
+								  : follower };
+		if ((rc = store_run(db, STORE_TX_WRITE, demo_link_tx, ids)) !=
+		    OK)
 			return (rc);
 	}
 	printf("demo accounts (password for each: %s)\n", DEMO_PASSWORD);
 	printf("  %-10s %-30s %-8s %s\n", "role", "email", "status", "id");
 	for (i = 0; i < NELEM(demos); i++)
-		printf("  %-10s %-30s %-8s %s\n", demos[i].role,
-		    demos[i].email, demos[i].status, demos[i].id);
+		printf("  %-10s %-30s %-8s %s\n", demos[i].role, demos[i].email,
+		    demos[i].status, demos[i].id);
 	printf("  the guardian is guardian_of the child (12, GB) with consent; "
-	    "the therapist is practitioner_of the member\n");
+	       "the therapist is practitioner_of the member\n");
 	return (OK);
 }
 
 static struct demo *
 demo_get(struct demo *d, size_t n, const char *who)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i + 1 < n; i++)
 		if (strcmp(d[i].who, who) == 0)
@@ -298,12 +322,12 @@ demo_get(struct demo *d, size_t n, const char *who)
 static int
 demo_add(struct store *db, struct demo *d)
 {
-	struct people_new_user	 nu;
-	struct tm		 tm;
-	time_t			 now = time(NULL);
-	const char		*why = NULL;
-	char			*email = d->email, dob[32];
-	int			 rc;
+	struct people_new_user nu;
+	struct tm	       tm;
+	time_t		       now = time(NULL);
+	const char	      *why = NULL;
+	char		      *email = d->email, dob[32];
+	int		       rc;
 
 	snprintf(email, sizeof(d->email), "%s%s", d->who, DEMO_DOMAIN);
 	memset(&nu, 0, sizeof(nu));
@@ -317,7 +341,8 @@ demo_add(struct store *db, struct demo *d)
 	nu.terms_accepted = nu.privacy_accepted = !d->child;
 	if (d->child) {
 		gmtime_r(&now, &tm);
-		snprintf(dob, sizeof(dob), "%04d-01-01", tm.tm_year + 1900 - 12);
+		snprintf(
+		    dob, sizeof(dob), "%04d-01-01", tm.tm_year + 1900 - 12);
 		nu.date_of_birth = dob;
 	}
 	rc = people_user_add_full(db, &nu, DEMO_PASSWORD, d->id, &why);
@@ -335,10 +360,10 @@ demo_add(struct store *db, struct demo *d)
 static int
 demo_find(struct store *db, const char *email, char *id)
 {
-	struct tx	*tx;
-	struct stmt	*st;
-	char		 index[65];
-	int		 rc, step;
+	struct tx   *tx;
+	struct stmt *st;
+	char	     index[65];
+	int	     rc, step;
 
 	keyring_email_index(email, index);
 	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
@@ -349,22 +374,25 @@ demo_find(struct store *db, const char *email, char *id)
 		strlcpy_cb(id, store_col_text(st, 0), 37);
 	store_finalize(st);
 	store_tx_rollback(tx);
-	return (step == STORE_ROW ? OK : (step == STORE_DONE ? ERR_NOT_FOUND :
-	    ERR_DB));
+	return (step == STORE_ROW
+		? OK
+		: (step == STORE_DONE ? ERR_NOT_FOUND : ERR_DB));
 }
 
 static int
 demo_link_tx(struct tx *tx, void *arg)
 {
-	const char	**ids = arg;
-	struct stmt	*st;
-	char		 id[UUID_STR_LEN];
-	json_t		*changes;
-	int64_t		 now = time_now_ms(), n;
-	int		 rc, step;
+	const char **ids = arg;
+	struct stmt *st;
+	char	     id[UUID_STR_LEN];
+	json_t	    *changes;
+	int64_t	     now = time_now_ms(), n;
+	int	     rc, step;
 
-	st = store_prepare(tx, "INSERT INTO relationships (id, lead_id, "
-	    "follower_id, kind, status, consent_at, consent_by, consent_method, "
+	st = store_prepare(tx,
+	    "INSERT INTO relationships (id, lead_id, "
+	    "follower_id, kind, status, consent_at, consent_by, "
+	    "consent_method, "
 	    "created_at, updated_at) VALUES (?, ?, ?, ?, 'active', ?, ?, "
 	    "'signed_form', ?, ?) ON CONFLICT (lead_id, follower_id, kind) "
 	    "DO NOTHING");
@@ -382,10 +410,10 @@ demo_link_tx(struct tx *tx, void *arg)
 	if (step != STORE_DONE)
 		return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);
 	if (n == 0)
-		return (OK);	/* linked already */
+		return (OK); /* linked already */
 	/* Made by the seed, not by a person: no actor. */
-	changes = json_pack("{s:[s,s,s,s,s,s,s],s:s,s:s,s:s,s:s,s:s}",
-	    "fields", "lead_id", "follower_id", "kind", "status", "consent_at",
+	changes = json_pack("{s:[s,s,s,s,s,s,s],s:s,s:s,s:s,s:s,s:s}", "fields",
+	    "lead_id", "follower_id", "kind", "status", "consent_at",
 	    "consent_by", "consent_method", "lead_id", ids[0], "follower_id",
 	    ids[1], "kind", ids[2], "status", "active", "consent_method",
 	    "signed_form");

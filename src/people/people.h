@@ -17,7 +17,7 @@ struct request;
 struct store;
 struct tx;
 
-extern const struct module	people_module;
+extern const struct module people_module;
 
 /*
  * Create a user from the command line or the demo seed (not through
@@ -25,9 +25,9 @@ extern const struct module	people_module;
  * registration. id_out (37) may be NULL. ERR_CONFLICT if the email is
  * taken, ERR_INVALID (with why set) if a rule refuses it.
  */
-int	 people_user_add(struct store *, const char *email, const char *password,
-	    const char *role, const char *first_name, const char *last_name,
-	    char *id_out, const char **why);
+int people_user_add(struct store *, const char *email, const char *password,
+    const char *role, const char *first_name, const char *last_name,
+    char *id_out, const char **why);
 
 /*
  * May health data of user_id be stored now? OK for adults (by their birth
@@ -36,9 +36,9 @@ int	 people_user_add(struct store *, const char *email, const char *password,
  * has consent recorded. ERR_FORBIDDEN otherwise (code CONSENT_REQUIRED
  * for callers to report).
  */
-int	 people_health_consent(struct tx *, const char *user_id);
+int people_health_consent(struct tx *, const char *user_id);
 /* The same, as the resource layer's consent hook (resource_set_consent). */
-int	 people_consent_hook(struct tx *, const char *user_id);
+int people_consent_hook(struct tx *, const char *user_id);
 
 /*
  * Registration extras owned by another module (the partners module's
@@ -52,12 +52,12 @@ int	 people_consent_hook(struct tx *, const char *user_id);
  * check left, in the request's arena.
  */
 struct people_register_hook {
-	const char *const	*members;
-	int			(*check)(struct request *, void **state);
-	int			(*apply)(struct tx *, struct request *,
-				    const char *user_id, void *state);
+	const char *const *members;
+	int (*check)(struct request *, void **state);
+	int (*apply)(
+	    struct tx *, struct request *, const char *user_id, void *state);
 };
-void	 people_set_register_hook(const struct people_register_hook *);
+void people_set_register_hook(const struct people_register_hook *);
 
 /*
  * GDPR: a module whose rows about a person are not a declared resource
@@ -68,12 +68,12 @@ void	 people_set_register_hook(const struct people_register_hook *);
  * after the person's data key is destroyed. Either may be NULL.
  */
 struct people_gdpr_hook {
-	const char	*name;		/* key in the export's "records" */
-	int		(*export)(struct tx *, const char *user_id, json_t *rows);
-	int		(*erase)(struct tx *, const char *user_id);
+	const char *name; /* key in the export's "records" */
+	int (*export)(struct tx *, const char *user_id, json_t *rows);
+	int (*erase)(struct tx *, const char *user_id);
 };
-#define PEOPLE_GDPR_HOOKS_MAX	16
-int	 people_gdpr_register(const struct people_gdpr_hook *);
+#define PEOPLE_GDPR_HOOKS_MAX 16
+int people_gdpr_register(const struct people_gdpr_hook *);
 /*
  * Serialise a write about one person with their erasure: erase_tx takes
  * it first, so a write that takes it too either finishes before the
@@ -81,7 +81,7 @@ int	 people_gdpr_register(const struct people_gdpr_hook *);
  * (check deleted_at again after taking it). PostgreSQL advisory lock for
  * the transaction; SQLite write transactions are serial already.
  */
-int	 people_user_lock(struct tx *, const char *user_id);
+int people_user_lock(struct tx *, const char *user_id);
 
 /*
  * A module that shows some of a user's own fields elsewhere (the chat
@@ -94,16 +94,16 @@ int	 people_user_lock(struct tx *, const char *user_id);
  * telling others that often would be noise). Non-OK fails the change.
  */
 struct people_change_hook {
-	const char		*name;
-	const char *const	*fields;
-	int			(*changed)(struct tx *, const char *user_id);
+	const char	  *name;
+	const char *const *fields;
+	int (*changed)(struct tx *, const char *user_id);
 };
-#define PEOPLE_CHANGE_HOOKS_MAX		8
-#define PEOPLE_ACTIVITY_NOTIFY_MS	3600000
-int	 people_change_register(const struct people_change_hook *);
+#define PEOPLE_CHANGE_HOOKS_MAX	  8
+#define PEOPLE_ACTIVITY_NOTIFY_MS 3600000
+int people_change_register(const struct people_change_hook *);
 
 /* `carebase user ...` and `carebase audit ...` command handlers. */
-int	 people_cli_user(struct store *, int argc, char **argv);
-int	 people_cli_audit(struct store *, int argc, char **argv);
+int people_cli_user(struct store *, int argc, char **argv);
+int people_cli_audit(struct store *, int argc, char **argv);
 
 #endif

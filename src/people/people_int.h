@@ -26,106 +26,106 @@ struct store;
 struct principal;
 struct resource;
 
-#define PEOPLE_EMAIL_MAX	320	/* bytes of an address */
-#define PEOPLE_PASSWORD_MIN	12	/* code points */
-#define PEOPLE_PASSWORD_MAX	128	/* code points */
-#define PEOPLE_PASSWORD_BYTES	(PEOPLE_PASSWORD_MAX * 4)
-#define PEOPLE_FINGERPRINT_MAX	256	/* X-Device-Fingerprint, bytes kept */
-#define PEOPLE_AGENT_MAX	512	/* User-Agent, bytes kept */
-#define PEOPLE_ACTIVITY_STEP_MS	60000	/* last activity written at most this often */
-#define PEOPLE_WINDOW_MS	3600000	/* failed-login counting window */
-#define PEOPLE_BACKOFF_CAP_S	900	/* longest wait between login tries */
+#define PEOPLE_EMAIL_MAX       320 /* bytes of an address */
+#define PEOPLE_PASSWORD_MIN    12  /* code points */
+#define PEOPLE_PASSWORD_MAX    128 /* code points */
+#define PEOPLE_PASSWORD_BYTES  (PEOPLE_PASSWORD_MAX * 4)
+#define PEOPLE_FINGERPRINT_MAX 256 /* X-Device-Fingerprint, bytes kept */
+#define PEOPLE_AGENT_MAX       512 /* User-Agent, bytes kept */
+#define PEOPLE_ACTIVITY_STEP_MS                                                \
+	60000 /* last activity written at most this often */
+#define PEOPLE_WINDOW_MS     3600000 /* failed-login counting window */
+#define PEOPLE_BACKOFF_CAP_S 900     /* longest wait between login tries */
 
 /* users.c: the users resource, GET and PATCH /v1/me */
-extern const struct resource	users_resource;
-void	 people_me_get(struct request *);
-void	 people_me_patch(struct request *);
+extern const struct resource users_resource;
+void			     people_me_get(struct request *);
+void			     people_me_patch(struct request *);
 
 /* A user made outside the resource layer (register, CLI, seed). */
 struct people_new_user {
-	const char	*email;		/* required */
-	const char	*password_hash;	/* may be NULL (set later by a reset) */
-	const char	*role;		/* an existing role */
-	const char	*first_name;	/* may be NULL */
-	const char	*last_name;
-	const char	*date_of_birth;	/* "YYYY-MM-DD" or NULL */
-	const char	*country;
-	const char	*locale;
-	const char	*signup_language;
-	int		 terms_accepted;	/* terms accepted now */
-	int		 privacy_accepted;	/* privacy notice accepted now */
+	const char *email;	   /* required */
+	const char *password_hash; /* may be NULL (set later by a reset) */
+	const char *role;	   /* an existing role */
+	const char *first_name;	   /* may be NULL */
+	const char *last_name;
+	const char *date_of_birth; /* "YYYY-MM-DD" or NULL */
+	const char *country;
+	const char *locale;
+	const char *signup_language;
+	int	    terms_accepted;   /* terms accepted now */
+	int	    privacy_accepted; /* privacy notice accepted now */
 };
 /* Insert with sealed fields, data key and audit record; ERR_CONFLICT if
  * the email is taken. req may be NULL (CLI, seed). */
-int	 people_user_insert(struct tx *, struct request *,
-	    const struct people_new_user *, char id_out[37]);
+int people_user_insert(struct tx *, struct request *,
+    const struct people_new_user *, char id_out[37]);
 /* cli.c: people_user_add with every field of nu (password checked and
  * hashed here); *why says what a rule refused. */
-int	 people_user_add_full(struct store *, struct people_new_user *nu,
-	    const char *password, char *id_out, const char **why);
+int people_user_add_full(struct store *, struct people_new_user *nu,
+    const char *password, char *id_out, const char **why);
 /* The user's email, opened (malloc'd, caller frees); ERR_NOT_FOUND. */
-int	 people_user_email(struct tx *, const char *user_id, char **out);
+int people_user_email(struct tx *, const char *user_id, char **out);
 /* Current password hash of a live user into out; ERR_NOT_FOUND. */
-int	 people_user_hash(struct tx *, const char *user_id,
-	    char out[PASSWORD_HASH_LEN]);
+int people_user_hash(
+    struct tx *, const char *user_id, char out[PASSWORD_HASH_LEN]);
 /* Verify password against user_id's hash; OK or ERR_UNAUTHORIZED. */
-int	 people_user_verify(struct store *, const char *user_id,
-	    const char *password);
+int people_user_verify(
+    struct store *, const char *user_id, const char *password);
 
 /* auth.c: route handlers */
-void	 people_auth_register(struct request *);
-void	 people_auth_login(struct request *);
-void	 people_auth_logout(struct request *);
-void	 people_me_password(struct request *);
-void	 people_auth_reset(struct request *);
+void people_auth_register(struct request *);
+void people_auth_login(struct request *);
+void people_auth_logout(struct request *);
+void people_me_password(struct request *);
+void people_auth_reset(struct request *);
 struct job;
-int	 people_reset_job(struct store *, const struct job *, char *err);
-int	 people_audit_anchor_job(struct store *, const struct job *, char *err);
-void	 people_auth_reset_confirm(struct request *);
+int  people_reset_job(struct store *, const struct job *, char *err);
+int  people_audit_anchor_job(struct store *, const struct job *, char *err);
+void people_auth_reset_confirm(struct request *);
 
 /* sessions.c */
 struct people_session {
-	char	 id[37];
-	char	 token[TOKEN_LEN];	/* given once to the client */
-	int64_t	 created_at;
-	int64_t	 expires_at;		/* absolute */
-	int64_t	 idle_timeout_ms;
+	char	id[37];
+	char	token[TOKEN_LEN]; /* given once to the client */
+	int64_t created_at;
+	int64_t expires_at; /* absolute */
+	int64_t idle_timeout_ms;
 };
 /* Start a session for user_id (ip, agent, fingerprint from req). */
-int	 people_session_start(struct tx *, struct request *, const char *user_id,
-	    int is_staff, struct people_session *out);
+int people_session_start(struct tx *, struct request *, const char *user_id,
+    int is_staff, struct people_session *out);
 /* The request authenticator given to resource_set_auth. */
-int	 people_authenticate(struct request *, struct principal **out);
+int people_authenticate(struct request *, struct principal **out);
 /* End one session. */
-int	 people_session_end(struct tx *, const char *session_id,
-	    const char *reason);
+int people_session_end(struct tx *, const char *session_id, const char *reason);
 /*
  * End every live session of user_id except except_session_id (NULL = all),
  * recording reason ("password_changed", "password_reset", "deactivated",
  * "erased", "deleted", "role_changed"). For gdpr.c and the users resource's after_write.
  */
-int	 people_sessions_end(struct tx *, const char *user_id,
-	    const char *except_session_id, const char *reason);
+int people_sessions_end(struct tx *, const char *user_id,
+    const char *except_session_id, const char *reason);
 /* 409 LAST_ADMIN (problem set) when no active admin remains; call inside
  * the write that may have removed one. */
-int	 people_last_admin_guard(struct request *, struct tx *);
+int people_last_admin_guard(struct request *, struct tx *);
 /*
  * Run the change hooks (people_change_register) of user_id: for an update,
  * those watching a field that differs between old and row; with old and
  * row NULL, those watching last_active_at (sign-in, activity).
  */
-int	 people_user_changed(struct tx *, const char *user_id, json_t *old,
-	    json_t *row);
+int people_user_changed(
+    struct tx *, const char *user_id, json_t *old, json_t *row);
 /* Pure pieces, exposed for tests. */
 /* OK when live at now, ERR_UNAUTHORIZED when idle, past expiry or ended. */
-int	 people_session_live(int64_t now, int64_t last_activity_at,
-	    int64_t idle_timeout_ms, int64_t expires_at, int64_t ended_at);
+int people_session_live(int64_t now, int64_t last_activity_at,
+    int64_t idle_timeout_ms, int64_t expires_at, int64_t ended_at);
 /* Token from "Bearer <token>" into *tok (borrowed); ERR_MALFORMED. */
-int	 people_bearer_parse(const char *header, const char **tok, size_t *len);
+int people_bearer_parse(const char *header, const char **tok, size_t *len);
 /* 1 if a raw query string carries a credential: a key such as
  * access_token, or a value equal to bearer (may be NULL) or "Bearer ...". */
-int	 people_query_has_token(const char *query, const char *bearer,
-	    size_t bearer_len);
+int people_query_has_token(
+    const char *query, const char *bearer, size_t bearer_len);
 
 /* throttle.c: failed logins per account and per client address */
 /*
@@ -133,42 +133,42 @@ int	 people_query_has_token(const char *query, const char *bearer,
  * attempts are counted exactly. ERR_RATE_LIMIT with *retry_after_s when
  * the account or address must wait (nothing counted then).
  */
-int	 people_throttle_reserve(struct store *, const char *email_index,
-	    const char *ip, int64_t now, int *retry_after_s);
+int people_throttle_reserve(struct store *, const char *email_index,
+    const char *ip, int64_t now, int *retry_after_s);
 /* The password was right: forget the account's failures (the address's
  * stay counted). */
-int	 people_throttle_success(struct tx *, const char *email_index);
+int people_throttle_success(struct tx *, const char *email_index);
 /*
  * Pure: after the n-th counted attempt in a window that started at
  * window_start, the time before which the next attempt is refused
  * (0 = none): 2^(n-after) s from now (cap PEOPLE_BACKOFF_CAP_S) once n
  * reaches after, the end of the window once n reaches max.
  */
-int64_t	 people_throttle_lock(int64_t n, int64_t after, int64_t max,
-	    int64_t window_start, int64_t now);
+int64_t people_throttle_lock(
+    int64_t n, int64_t after, int64_t max, int64_t window_start, int64_t now);
 /* Seconds to announce in Retry-After for a lock ending at until. */
-int	 people_retry_after(int64_t until, int64_t now);
+int people_retry_after(int64_t until, int64_t now);
 
 /* passwords.c */
 /* OK, or ERR_INVALID with *why ("too_short", "too_long", "common",
  * "same_as_email", "not_utf8", "contains_nul"). len: bytes of pw. */
-int	 people_password_check(const char *pw, size_t len, const char *email,
-	    const char **why);
+int people_password_check(
+    const char *pw, size_t len, const char *email, const char **why);
 /* Code points of valid UTF-8 text, or -1. */
-long	 people_utf8_count(const char *s, size_t len);
+long people_utf8_count(const char *s, size_t len);
 /* 1 if pw is in the common-password list (case-insensitive). */
-int	 people_password_common(const char *pw);
+int people_password_common(const char *pw);
 /* A hash of a password nobody has, for timing-equal refusals. */
 const char *people_password_dummy(void);
 
 /* relationships.c (colleague): the relationships resource */
-extern const struct resource	relationships_resource;
+extern const struct resource relationships_resource;
 
 /* gdpr.c (colleague): GET /v1/me/export, DELETE /v1/me,
  * GET /v1/users/{id}/export, POST /v1/users/{id}/erase */
-void	 people_me_export(struct request *);
-void	 people_me_erase(struct request *);
-void	 people_user_export(struct request *);
-void	 people_user_erase(struct request *);
+void people_me_export(struct request *);
+void people_me_erase(struct request *);
+void people_user_export(struct request *);
+void people_user_erase(struct request *);
 
 #endif

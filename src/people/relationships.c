@@ -34,28 +34,30 @@
 #include "resource/resource.h"
 #include "store/store.h"
 
+/* clang-format off */
 #define REL_COLUMNS	"id, lead_id, follower_id, kind, status, consent_at, " \
 			"consent_by, consent_method, created_at, updated_at, " \
 			"ended_at, created_by, updated_by"
-#define REL_LIST_MAX	200
-#define REL_LIST_DEF	50
+/* clang-format on */
+#define REL_LIST_MAX 200
+#define REL_LIST_DEF 50
 
 static const char *const kinds[] = { "guardian_of", "practitioner_of", NULL };
 static const char *const statuses[] = { "pending", "active", "ended", NULL };
 static const char *const methods[] = { "in_app", "signed_form", "email",
-    "verbal", NULL };
+	"verbal", NULL };
 
 static const struct field rel_fields[] = {
-	{ "lead_id", FIELD_UUID, FIELD_REQUIRED | FIELD_CREATE_ONLY |
-	    FIELD_FILTER, 0, 0, NULL, NULL, "users", 0,
-	    "the guardian or practitioner" },
-	{ "follower_id", FIELD_UUID, FIELD_REQUIRED | FIELD_CREATE_ONLY |
-	    FIELD_FILTER, 0, 0, NULL, NULL, "users", 0,
-	    "the child or client" },
+	{ "lead_id", FIELD_UUID,
+	    FIELD_REQUIRED | FIELD_CREATE_ONLY | FIELD_FILTER, 0, 0, NULL, NULL,
+	    "users", 0, "the guardian or practitioner" },
+	{ "follower_id", FIELD_UUID,
+	    FIELD_REQUIRED | FIELD_CREATE_ONLY | FIELD_FILTER, 0, 0, NULL, NULL,
+	    "users", 0, "the child or client" },
 	{ "kind", FIELD_ENUM, FIELD_REQUIRED | FIELD_CREATE_ONLY | FIELD_FILTER,
 	    0, 0, kinds, NULL, NULL, 0, "guardian_of or practitioner_of" },
-	{ "status", FIELD_ENUM, FIELD_READONLY | FIELD_FILTER | FIELD_SORT, 0, 0,
-	    statuses, NULL, NULL, 0,
+	{ "status", FIELD_ENUM, FIELD_READONLY | FIELD_FILTER | FIELD_SORT, 0,
+	    0, statuses, NULL, NULL, 0,
 	    "pending until consent is recorded, then active; ended" },
 	{ "consent_at", FIELD_TIME, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
 	    NULL, NULL, 0, "when consent was recorded" },
@@ -75,7 +77,7 @@ static const struct field rel_fields[] = {
 	    NULL, NULL, 0, NULL },
 };
 
-static int	rel_before_create(struct resource_ctx *, json_t *);
+static int rel_before_create(struct resource_ctx *, json_t *);
 
 const struct resource relationships_resource = {
 	.name = "relationships",
@@ -85,8 +87,10 @@ const struct resource relationships_resource = {
 	.nfields = NELEM(rel_fields),
 	.owner_column = NULL,
 	.actions = 1 << ACTION_CREATE,
-	.doc = "A link between two users: a guardian and their child, a "
-	    "practitioner and their client. Admins create them pending; consent "
+	.doc =
+	    "A link between two users: a guardian and their child, a "
+	    "practitioner and their client. Admins create them pending; "
+	    "consent "
 	    "makes them active, and only active relationships let the lead see "
 	    "the follower's data. Both parties can read them.",
 	.before_create = rel_before_create,
@@ -94,41 +98,41 @@ const struct resource relationships_resource = {
 
 /* One relationship, read for an action. */
 struct rel {
-	char	 id[UUID_STR_LEN];
-	char	 lead_id[UUID_STR_LEN];
-	char	 follower_id[UUID_STR_LEN];
-	char	 kind[16];
-	char	 status[16];
+	char id[UUID_STR_LEN];
+	char lead_id[UUID_STR_LEN];
+	char follower_id[UUID_STR_LEN];
+	char kind[16];
+	char status[16];
 };
 
 /* A consent or end action, run in one write transaction. */
 struct rel_action {
-	struct request		*req;
-	struct principal	*who;
-	const char		*id;
-	const char		*method;	/* consent: as asked, or NULL */
-	enum scope		 read, write;	/* found before the transaction */
-	int			 ending;
-	json_t			*row;		/* the row after, on OK */
+	struct request	 *req;
+	struct principal *who;
+	const char	 *id;
+	const char	 *method;      /* consent: as asked, or NULL */
+	enum scope	  read, write; /* found before the transaction */
+	int		  ending;
+	json_t		 *row; /* the row after, on OK */
 };
 
-static int	 rel_load(struct tx *, const char *, struct rel *);
-static json_t	*rel_row(struct stmt *);
-static int	 rel_visible(const struct principal *, const struct rel *,
-		    enum scope);
-static int	 rel_action_tx(struct tx *, void *);
-static void	 rel_action(struct request *, int);
-static int	 rel_read_tx(struct tx *, const char *, json_t **);
-static int	 user_live(struct tx *, const char *);
-static int	 choice_valid(const char *const *, const char *);
+static int     rel_load(struct tx *, const char *, struct rel *);
+static json_t *rel_row(struct stmt *);
+static int     rel_visible(
+	const struct principal *, const struct rel *, enum scope);
+static int  rel_action_tx(struct tx *, void *);
+static void rel_action(struct request *, int);
+static int  rel_read_tx(struct tx *, const char *, json_t **);
+static int  user_live(struct tx *, const char *);
+static int  choice_valid(const char *const *, const char *);
 
 /* Lead and follower must be live users and two different people. */
 static int
 rel_before_create(struct resource_ctx *ctx, json_t *body)
 {
-	const char	*lead, *follower;
-	json_t		*errs;
-	int		 rc;
+	const char *lead, *follower;
+	json_t	   *errs;
+	int	    rc;
 
 	lead = json_string_value(json_object_get(body, "lead_id"));
 	follower = json_string_value(json_object_get(body, "follower_id"));
@@ -137,27 +141,29 @@ rel_before_create(struct resource_ctx *ctx, json_t *body)
 	if (lead != NULL && (rc = user_live(ctx->tx, lead)) != OK) {
 		if (rc != ERR_NOT_FOUND)
 			goto fail;
-		json_array_append_new(errs, json_pack("{s:s,s:s,s:s}", "field",
-		    "lead_id", "code", "not_found", "detail",
-		    "no such user"));
+		json_array_append_new(errs,
+		    json_pack("{s:s,s:s,s:s}", "field", "lead_id", "code",
+			"not_found", "detail", "no such user"));
 	}
 	if (follower != NULL && (rc = user_live(ctx->tx, follower)) != OK) {
 		if (rc != ERR_NOT_FOUND)
 			goto fail;
-		json_array_append_new(errs, json_pack("{s:s,s:s,s:s}", "field",
-		    "follower_id", "code", "not_found", "detail",
-		    "no such user"));
+		json_array_append_new(errs,
+		    json_pack("{s:s,s:s,s:s}", "field", "follower_id", "code",
+			"not_found", "detail", "no such user"));
 	}
 	if (lead != NULL && follower != NULL && strcmp(lead, follower) == 0)
-		json_array_append_new(errs, json_pack("{s:s,s:s,s:s}", "field",
-		    "follower_id", "code", "same_as_lead", "detail",
-		    "a user cannot lead themselves"));
+		json_array_append_new(errs,
+		    json_pack("{s:s,s:s,s:s}", "field", "follower_id", "code",
+			"same_as_lead", "detail",
+			"a user cannot lead themselves"));
 	if (json_array_size(errs) == 0) {
 		json_decref(errs);
 		return (OK);
 	}
 	http_problem_ext(ctx->req, ERR_INVALID, NULL,
-	    json_pack("{s:o}", "errors", errs), "The relationship is not valid.");
+	    json_pack("{s:o}", "errors", errs),
+	    "The relationship is not valid.");
 	return (ERR_INVALID);
 fail:
 	json_decref(errs);
@@ -167,10 +173,11 @@ fail:
 static int
 user_live(struct tx *tx, const char *id)
 {
-	struct stmt	*st;
-	int		 rc;
+	struct stmt *st;
+	int	     rc;
 
-	st = store_prepare(tx, "SELECT 1 FROM users WHERE id = ? AND "
+	st = store_prepare(tx,
+	    "SELECT 1 FROM users WHERE id = ? AND "
 	    "deleted_at IS NULL");
 	store_bind_text(st, 1, id);
 	rc = store_step(st);
@@ -191,23 +198,24 @@ choice_valid(const char *const *list, const char *s)
 static json_t *
 rel_row(struct stmt *st)
 {
-	json_t	*o;
-	int	 i;
+	json_t *o;
+	int	i;
 
 	if ((o = json_object()) == NULL)
 		return (NULL);
 	for (i = 0; i < 13; i++) {
 		const char *name = store_col_name(st, i);
-		size_t n = strlen(name);
+		size_t	    n = strlen(name);
 
 		if (n > 3 && strcmp(name + n - 3, "_at") == 0)
-			json_object_set_new(o, name, people_json_time(
-			    store_col_is_null(st, i), store_col_int64(st, i)));
+			json_object_set_new(o, name,
+			    people_json_time(store_col_is_null(st, i),
+				store_col_int64(st, i)));
 		else if (store_col_is_null(st, i))
 			json_object_set_new(o, name, json_null());
 		else
-			json_object_set_new(o, name,
-			    json_string(store_col_text(st, i)));
+			json_object_set_new(
+			    o, name, json_string(store_col_text(st, i)));
 	}
 	return (o);
 }
@@ -215,17 +223,19 @@ rel_row(struct stmt *st)
 static int
 rel_load(struct tx *tx, const char *id, struct rel *r)
 {
-	struct stmt	*st;
-	int		 rc;
+	struct stmt *st;
+	int	     rc;
 
 	memset(r, 0, sizeof(*r));
-	st = store_prepare(tx, "SELECT id, lead_id, follower_id, kind, status "
+	st = store_prepare(tx,
+	    "SELECT id, lead_id, follower_id, kind, status "
 	    "FROM relationships WHERE id = ?");
 	store_bind_text(st, 1, id);
 	switch ((rc = store_step(st))) {
 	case STORE_ROW:
 		strlcpy_cb(r->id, store_col_text(st, 0), sizeof(r->id));
-		strlcpy_cb(r->lead_id, store_col_text(st, 1), sizeof(r->lead_id));
+		strlcpy_cb(
+		    r->lead_id, store_col_text(st, 1), sizeof(r->lead_id));
 		strlcpy_cb(r->follower_id, store_col_text(st, 2),
 		    sizeof(r->follower_id));
 		strlcpy_cb(r->kind, store_col_text(st, 3), sizeof(r->kind));
@@ -255,11 +265,12 @@ rel_visible(const struct principal *who, const struct rel *r, enum scope scope)
 static int
 rel_read_tx(struct tx *tx, const char *id, json_t **out)
 {
-	struct stmt	*st;
-	int		 rc;
+	struct stmt *st;
+	int	     rc;
 
 	*out = NULL;
-	st = store_prepare(tx, "SELECT " REL_COLUMNS " FROM relationships "
+	st = store_prepare(tx,
+	    "SELECT " REL_COLUMNS " FROM relationships "
 	    "WHERE id = ?");
 	store_bind_text(st, 1, id);
 	switch ((rc = store_step(st))) {
@@ -277,18 +288,18 @@ rel_read_tx(struct tx *tx, const char *id, json_t **out)
 void
 people_relationships_list(struct request *req)
 {
-	struct principal	*who;
-	struct tx		*tx = NULL;
-	struct stmt		*st;
-	enum scope		 scope;
-	const char		*q[5], *names[5] = { "kind", "status",
-				    "lead_id", "follower_id", "cursor" };
-	const char		*cols[4] = { "kind", "status", "lead_id",
-				    "follower_id" };
-	char			*sql;
-	json_t			*data = NULL, *row;
-	int64_t			 limit = REL_LIST_DEF;
-	int			 i, nb = 0, rc, step, count = 0;
+	struct principal *who;
+	struct tx	 *tx = NULL;
+	struct stmt	 *st;
+	enum scope	  scope;
+	const char	 *q[5],
+	    *names[5] = { "kind", "status", "lead_id", "follower_id",
+		    "cursor" };
+	const char *cols[4] = { "kind", "status", "lead_id", "follower_id" };
+	char	   *sql;
+	json_t	   *data = NULL, *row;
+	int64_t	    limit = REL_LIST_DEF;
+	int	    i, nb = 0, rc, step, count = 0;
 
 	if (people_caller(req, &who) != OK)
 		return;
@@ -305,22 +316,27 @@ people_relationships_list(struct request *req)
 	    (q[2] != NULL && !uuid_valid(q[2])) ||
 	    (q[3] != NULL && !uuid_valid(q[3])) ||
 	    (q[4] != NULL && !uuid_valid(q[4])) ||
-	    (http_query(req, "limit") != NULL && parse_int64(http_query(req,
-	    "limit"), 1, REL_LIST_MAX, &limit) != 0)) {
-		http_problem(req, ERR_INVALID, NULL, "A filter is not valid: "
+	    (http_query(req, "limit") != NULL &&
+		parse_int64(
+		    http_query(req, "limit"), 1, REL_LIST_MAX, &limit) != 0)) {
+		http_problem(req, ERR_INVALID, NULL,
+		    "A filter is not valid: "
 		    "kind and status take their values, lead_id, follower_id "
-		    "and cursor a UUID, limit 1 to %d.", REL_LIST_MAX);
+		    "and cursor a UUID, limit 1 to %d.",
+		    REL_LIST_MAX);
 		return;
 	}
-	sql = arena_strdup(req->arena, "SELECT " REL_COLUMNS
-	    " FROM relationships WHERE 1 = 1");
+	sql = arena_strdup(req->arena,
+	    "SELECT " REL_COLUMNS " FROM relationships WHERE 1 = 1");
 	if (scope != SCOPE_ALL)
-		sql = arena_printf(req->arena, "%s AND (lead_id = ? OR "
-		    "follower_id = ?)", sql);
+		sql = arena_printf(req->arena,
+		    "%s AND (lead_id = ? OR "
+		    "follower_id = ?)",
+		    sql);
 	for (i = 0; i < 4; i++)
 		if (q[i] != NULL)
-			sql = arena_printf(req->arena, "%s AND %s = ?", sql,
-			    cols[i]);
+			sql = arena_printf(
+			    req->arena, "%s AND %s = ?", sql, cols[i]);
 	if (q[4] != NULL)
 		sql = arena_printf(req->arena, "%s AND id > ?", sql);
 	sql = arena_printf(req->arena, "%s ORDER BY id LIMIT ?", sql);
@@ -352,25 +368,28 @@ out:
 	store_tx_rollback(tx);
 	if (rc != OK) {
 		json_decref(data);
-		http_problem(req, rc, NULL, "The relationships cannot be read.");
+		http_problem(
+		    req, rc, NULL, "The relationships cannot be read.");
 		return;
 	}
-	row = step == STORE_ROW && count > 0 ?
-	    json_object_get(json_array_get(data, (size_t)count - 1), "id") : NULL;
-	http_json(req, 200, json_pack("{s:o,s:O}", "data", data, "next_cursor",
-	    row != NULL ? row : json_null()));
+	row = step == STORE_ROW && count > 0
+	    ? json_object_get(json_array_get(data, (size_t)count - 1), "id")
+	    : NULL;
+	http_json(req, 200,
+	    json_pack("{s:o,s:O}", "data", data, "next_cursor",
+		row != NULL ? row : json_null()));
 }
 
 void
 people_relationship_get(struct request *req)
 {
-	struct principal	*who;
-	struct tx		*tx = NULL;
-	struct rel		 r;
-	enum scope		 scope;
-	const char		*id = http_param(req, "id");
-	json_t			*row = NULL;
-	int			 rc;
+	struct principal *who;
+	struct tx	 *tx = NULL;
+	struct rel	  r;
+	enum scope	  scope;
+	const char	 *id = http_param(req, "id");
+	json_t		 *row = NULL;
+	int		  rc;
 
 	if (people_caller(req, &who) != OK)
 		return;
@@ -391,8 +410,9 @@ people_relationship_get(struct request *req)
 out:
 	store_tx_rollback(tx);
 	if (rc != OK)
-		http_problem(req, rc, NULL, rc == ERR_NOT_FOUND ?
-		    "No such relationship." : "The relationship cannot be read.");
+		http_problem(req, rc, NULL,
+		    rc == ERR_NOT_FOUND ? "No such relationship."
+					: "The relationship cannot be read.");
 	else
 		http_json(req, 200, row);
 }
@@ -412,9 +432,9 @@ people_relationship_end(struct request *req)
 static void
 rel_action(struct request *req, int ending)
 {
-	struct rel_action	 a;
-	json_t			*body = NULL, *m;
-	int			 rc;
+	struct rel_action a;
+	json_t		 *body = NULL, *m;
+	int		  rc;
 
 	memset(&a, 0, sizeof(a));
 	a.req = req;
@@ -431,27 +451,30 @@ rel_action(struct request *req, int ending)
 	}
 	if (body != NULL) {
 		const char *key;
-		json_t *v;
+		json_t	   *v;
 
-		json_object_foreach(body, key, v) {
+		json_object_foreach(body, key, v)
+		{
 			if (!ending && strcmp(key, "method") == 0)
 				continue;
 			json_decref(body);
 			http_problem(req, ERR_INVALID, "UNKNOWN_FIELD",
-			    "This action takes %s.", ending ? "no fields" :
-			    "only \"method\"");
+			    "This action takes %s.",
+			    ending ? "no fields" : "only \"method\"");
 			return;
 		}
 		if ((m = json_object_get(body, "method")) != NULL &&
 		    (!json_is_string(m) ||
-		    !choice_valid(methods, json_string_value(m)))) {
+			!choice_valid(methods, json_string_value(m)))) {
 			json_decref(body);
-			http_problem(req, ERR_INVALID, NULL, "method must be one "
+			http_problem(req, ERR_INVALID, NULL,
+			    "method must be one "
 			    "of in_app, signed_form, email, verbal.");
 			return;
 		}
-		a.method = m != NULL ? arena_strdup(req->arena,
-		    json_string_value(m)) : NULL;
+		a.method = m != NULL
+		    ? arena_strdup(req->arena, json_string_value(m))
+		    : NULL;
 		json_decref(body);
 	}
 	a.read = resource_scope(req->db, a.who, "relationships", "read");
@@ -460,10 +483,11 @@ rel_action(struct request *req, int ending)
 	if (rc == OK)
 		http_json(req, 200, a.row);
 	else if (!req->responded)
-		http_problem(req, rc, NULL, rc == ERR_NOT_FOUND ?
-		    "No such relationship." : rc == ERR_CONFLICT ?
-		    "The relationship is not in a state that allows this." :
-		    "The relationship cannot be changed.");
+		http_problem(req, rc, NULL,
+		    rc == ERR_NOT_FOUND ? "No such relationship."
+			: rc == ERR_CONFLICT
+			? "The relationship is not in a state that allows this."
+			: "The relationship cannot be changed.");
 }
 
 /*
@@ -480,15 +504,15 @@ rel_action(struct request *req, int ending)
 static int
 rel_action_tx(struct tx *tx, void *arg)
 {
-	struct rel_action	*a = arg;
-	struct request		*req = a->req;
-	struct stmt		*st;
-	struct rel		 r;
-	enum scope		 read = a->read, write = a->write;
-	const char		*method, *by;
-	json_t			*changes;
-	int64_t			 now = time_now_ms();
-	int			 rc, minor = 0, is_follower, is_lead;
+	struct rel_action *a = arg;
+	struct request	  *req = a->req;
+	struct stmt	  *st;
+	struct rel	   r;
+	enum scope	   read = a->read, write = a->write;
+	const char	  *method, *by;
+	json_t		  *changes;
+	int64_t		   now = time_now_ms();
+	int		   rc, minor = 0, is_follower, is_lead;
 
 	if ((rc = rel_load(tx, a->id, &r)) != OK)
 		return (rc);
@@ -497,21 +521,24 @@ rel_action_tx(struct tx *tx, void *arg)
 	if (write != SCOPE_ALL && !rel_visible(a->who, &r, read) &&
 	    !is_follower && !is_lead)
 		return (ERR_NOT_FOUND);
-	if (a->ending ? strcmp(r.status, "ended") == 0 :
-	    strcmp(r.status, "pending") != 0)
+	if (a->ending ? strcmp(r.status, "ended") == 0
+		      : strcmp(r.status, "pending") != 0)
 		return (ERR_CONFLICT);
 	if ((rc = people_is_minor(tx, r.follower_id, &minor)) != OK &&
 	    rc != ERR_NOT_FOUND)
 		return (rc);
 
 	if (a->ending) {
-		if (write != SCOPE_ALL && !is_lead && !(is_follower &&
-		    !(minor && strcmp(r.kind, "guardian_of") == 0))) {
-			http_problem(req, ERR_FORBIDDEN, NULL, "Only an admin "
+		if (write != SCOPE_ALL && !is_lead &&
+		    !(is_follower &&
+			!(minor && strcmp(r.kind, "guardian_of") == 0))) {
+			http_problem(req, ERR_FORBIDDEN, NULL,
+			    "Only an admin "
 			    "or a party to the relationship can end it.");
 			return (ERR_FORBIDDEN);
 		}
-		st = store_prepare(tx, "UPDATE relationships SET status = "
+		st = store_prepare(tx,
+		    "UPDATE relationships SET status = "
 		    "'ended', ended_at = ?, updated_at = ?, updated_by = ? "
 		    "WHERE id = ? AND status <> 'ended'");
 		store_bind_int64(st, 1, now);
@@ -528,14 +555,19 @@ rel_action_tx(struct tx *tx, void *arg)
 		else {
 			http_problem(req, ERR_FORBIDDEN, "CONSENT_REQUIRED",
 			    is_follower ? "You are under the digital-consent "
-			    "age: an admin records your guardian's consent." :
-			    "Only the follower or an admin can record consent.");
+					  "age: an admin records your "
+					  "guardian's consent."
+					: "Only the follower or an admin can "
+					  "record consent.");
 			return (ERR_FORBIDDEN);
 		}
-		by = minor && strcmp(r.kind, "guardian_of") == 0 ? r.lead_id :
-		    r.follower_id;
-		st = store_prepare(tx, "UPDATE relationships SET status = "
-		    "'active', consent_at = ?, consent_by = ?, consent_method = "
+		by = minor && strcmp(r.kind, "guardian_of") == 0
+		    ? r.lead_id
+		    : r.follower_id;
+		st = store_prepare(tx,
+		    "UPDATE relationships SET status = "
+		    "'active', consent_at = ?, consent_by = ?, consent_method "
+		    "= "
 		    "?, updated_at = ?, updated_by = ? WHERE id = ? AND "
 		    "status = 'pending'");
 		store_bind_int64(st, 1, now);
@@ -556,8 +588,9 @@ rel_action_tx(struct tx *tx, void *arg)
 		json_decref(changes);
 		return (rc);
 	}
-	rc = audit_append(tx, a->who, req, a->ending ? "relationships.end" :
-	    "relationships.consent", "relationships", r.id, changes);
+	rc = audit_append(tx, a->who, req,
+	    a->ending ? "relationships.end" : "relationships.consent",
+	    "relationships", r.id, changes);
 	json_decref(changes);
 	if (rc != OK)
 		return (rc);
@@ -568,11 +601,12 @@ rel_action_tx(struct tx *tx, void *arg)
 int
 people_relationships_of(struct tx *tx, const char *user_id, json_t *out)
 {
-	struct stmt	*st;
-	json_t		*row;
-	int		 step;
+	struct stmt *st;
+	json_t	    *row;
+	int	     step;
 
-	st = store_prepare(tx, "SELECT " REL_COLUMNS " FROM relationships "
+	st = store_prepare(tx,
+	    "SELECT " REL_COLUMNS " FROM relationships "
 	    "WHERE lead_id = ? OR follower_id = ? ORDER BY id");
 	store_bind_text(st, 1, user_id);
 	store_bind_text(st, 2, user_id);

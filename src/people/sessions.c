@@ -21,91 +21,97 @@
 #include "core/err.h"
 #include "core/util.h"
 #include "http/http.h"
-#include "http/http_int.h"	/* the raw query string, to refuse tokens in it */
+#include "http/http_int.h" /* the raw query string, to refuse tokens in it */
 #include "people/people.h"
 #include "people/people_int.h"
 #include "resource/resource.h"
 #include "store/store.h"
 
 /* Query keys that name a credential, whatever their value. */
-static const char *const token_keys[] = {
-	"access_token", "token", "auth", "auth_token", "authorization",
-	"bearer", "session_token", "api_key", "apikey", "jwt", "id_token",
-	"refresh_token", NULL
-};
+static const char *const token_keys[] = { "access_token", "token", "auth",
+	"auth_token", "authorization", "bearer", "session_token", "api_key",
+	"apikey", "jwt", "id_token", "refresh_token", NULL };
 
 struct lookup {
-	char		 session_id[37];
-	char		 user_id[37];
-	char		 role[32];
-	char		 audit_ref[37];
-	int64_t		 last_activity_at;
-	int64_t		 idle_timeout_ms;
-	int64_t		 expires_at;
-	int64_t		 ended_at;
-	int		 is_active;
-	int		 deleted;
-	int		 is_staff;
+	char	session_id[37];
+	char	user_id[37];
+	char	role[32];
+	char	audit_ref[37];
+	int64_t last_activity_at;
+	int64_t idle_timeout_ms;
+	int64_t expires_at;
+	int64_t ended_at;
+	int	is_active;
+	int	deleted;
+	int	is_staff;
 };
 
-static int	 session_lookup(struct request *, const char *hash, struct lookup *);
-static void	 lookup_from_row(struct stmt *, struct lookup *);
-static int	 session_touch(struct store *, const struct lookup *, int64_t now);
-static int	 query_key_is_token(const char *key, size_t len);
+static int  session_lookup(struct request *, const char *hash, struct lookup *);
+static void lookup_from_row(struct stmt *, struct lookup *);
+static int  session_touch(struct store *, const struct lookup *, int64_t now);
+static int  query_key_is_token(const char *key, size_t len);
 static const char *header_bounded(struct request *, const char *, size_t max);
-static int	 refuse(struct request *, const char *code, const char *detail);
+static int refuse(struct request *, const char *code, const char *detail);
 
 int
 people_session_start(struct tx *tx, struct request *req, const char *user_id,
     int is_staff, struct people_session *out)
 {
-	struct stmt	*st;
-	char		 hash[TOKEN_HASH_LEN];
-	int64_t		 now = time_now_ms();
-	int		 step;
+	struct stmt *st;
+	char	     hash[TOKEN_HASH_LEN];
+	int64_t	     now = time_now_ms();
+	int	     step;
 
 	memset(out, 0, sizeof(*out));
 	uuid_v7(out->id);
 	crypto_token_new(out->token);
 	crypto_token_hash(out->token, hash);
 	out->created_at = now;
-	out->idle_timeout_ms = 1000 * (is_staff ? config.session_idle_staff_s :
-	    config.session_idle_member_s);
-	out->expires_at = now + 1000 * (is_staff ? config.session_absolute_staff_s :
-	    config.session_absolute_member_s);
-	if ((st = store_prepare(tx, "INSERT INTO auth_sessions (id, user_id, "
-	    "token_hash, ip, user_agent, device_fingerprint, created_at, "
-	    "last_activity_at, idle_timeout_ms, expires_at) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) == NULL)
+	out->idle_timeout_ms = 1000 *
+	    (is_staff ? config.session_idle_staff_s
+		      : config.session_idle_member_s);
+	out->expires_at = now +
+	    1000 *
+		(is_staff ? config.session_absolute_staff_s
+			  : config.session_absolute_member_s);
+	if ((st = store_prepare(tx,
+		 "INSERT INTO auth_sessions (id, user_id, "
+		 "token_hash, ip, user_agent, device_fingerprint, created_at, "
+		 "last_activity_at, idle_timeout_ms, expires_at) "
+		 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) == NULL)
 		return (ERR_DB);
 	store_bind_text(st, 1, out->id);
 	store_bind_text(st, 2, user_id);
 	store_bind_text(st, 3, hash);
 	store_bind_text(st, 4, req != NULL ? req->ip : NULL);
-	store_bind_text(st, 5, req != NULL ?
-	    header_bounded(req, "User-Agent", PEOPLE_AGENT_MAX) : NULL);
-	store_bind_text(st, 6, req != NULL ? header_bounded(req,
-	    "X-Device-Fingerprint", PEOPLE_FINGERPRINT_MAX) : NULL);
+	store_bind_text(st, 5,
+	    req != NULL ? header_bounded(req, "User-Agent", PEOPLE_AGENT_MAX)
+			: NULL);
+	store_bind_text(st, 6,
+	    req != NULL ? header_bounded(req, "X-Device-Fingerprint",
+			      PEOPLE_FINGERPRINT_MAX)
+			: NULL);
 	store_bind_int64(st, 7, now);
 	store_bind_int64(st, 8, now);
 	store_bind_int64(st, 9, out->idle_timeout_ms);
 	store_bind_int64(st, 10, out->expires_at);
 	step = store_step(st);
 	store_finalize(st);
-	return (step == STORE_DONE ? OK : (step == ERR_BUSY ? ERR_BUSY : ERR_DB));
+	return (
+	    step == STORE_DONE ? OK : (step == ERR_BUSY ? ERR_BUSY : ERR_DB));
 }
 
 int
 people_authenticate(struct request *req, struct principal **out)
 {
-	const struct hreq	*h = req->conn;
-	struct principal	*p;
-	struct lookup		 lk;
-	const char		*auth, *tok = NULL;
-	char			 token[TOKEN_LEN], hash[TOKEN_HASH_LEN];
-	size_t			 len = 0;
-	int64_t			 now;
-	int			 rc;
+	const struct hreq *h = req->conn;
+	struct principal  *p;
+	struct lookup	   lk;
+	const char	  *auth, *tok = NULL;
+	char		   token[TOKEN_LEN], hash[TOKEN_HASH_LEN];
+	size_t		   len = 0;
+	int64_t		   now;
+	int		   rc;
 
 	*out = NULL;
 	auth = http_header(req, "Authorization");
@@ -113,7 +119,8 @@ people_authenticate(struct request *req, struct principal **out)
 		return (refuse(req, "UNAUTHORIZED",
 		    "the Authorization header must be \"Bearer <token>\""));
 	if (h != NULL && people_query_has_token(h->query, tok, len))
-		return (refuse(req, "TOKEN_IN_QUERY", "credentials are accepted "
+		return (refuse(req, "TOKEN_IN_QUERY",
+		    "credentials are accepted "
 		    "in the Authorization header only, never in the URL"));
 	if (auth == NULL)
 		return (OK);
@@ -126,11 +133,12 @@ people_authenticate(struct request *req, struct principal **out)
 		return (rc);
 	now = time_now_ms();
 	if (people_session_live(now, lk.last_activity_at, lk.idle_timeout_ms,
-	    lk.expires_at, lk.ended_at) != OK)
+		lk.expires_at, lk.ended_at) != OK)
 		return (refuse(req, "SESSION_EXPIRED",
 		    "the session has ended; log in again"));
 	if (!lk.is_active || lk.deleted)
-		return (refuse(req, "UNAUTHORIZED", "the account is not active"));
+		return (
+		    refuse(req, "UNAUTHORIZED", "the account is not active"));
 	if (now - lk.last_activity_at >= PEOPLE_ACTIVITY_STEP_MS)
 		(void)session_touch(req->db, &lk, now);
 	if ((p = arena_alloc(req->arena, sizeof(*p))) == NULL)
@@ -156,13 +164,14 @@ refuse(struct request *req, const char *code, const char *detail)
 static int
 session_lookup(struct request *req, const char *hash, struct lookup *lk)
 {
-	struct tx	*tx;
-	struct stmt	*st;
-	int		 rc, step;
+	struct tx   *tx;
+	struct stmt *st;
+	int	     rc, step;
 
 	if ((rc = http_read_tx(req, &tx)) != OK)
 		return (rc);
-	st = store_prepare(tx, "SELECT s.id, s.user_id, u.role, u.audit_ref, "
+	st = store_prepare(tx,
+	    "SELECT s.id, s.user_id, u.role, u.audit_ref, "
 	    "s.last_activity_at, s.idle_timeout_ms, s.expires_at, s.ended_at, "
 	    "u.is_active, u.deleted_at, r.is_staff FROM auth_sessions s "
 	    "JOIN users u ON u.id = s.user_id JOIN roles r ON r.name = u.role "
@@ -187,10 +196,11 @@ session_lookup(struct request *req, const char *hash, struct lookup *lk)
 static void
 lookup_from_row(struct stmt *st, struct lookup *lk)
 {
-	const char	*s;
+	const char *s;
 
 	memset(lk, 0, sizeof(*lk));
-	strlcpy_cb(lk->session_id, store_col_text(st, 0), sizeof(lk->session_id));
+	strlcpy_cb(
+	    lk->session_id, store_col_text(st, 0), sizeof(lk->session_id));
 	strlcpy_cb(lk->user_id, store_col_text(st, 1), sizeof(lk->user_id));
 	strlcpy_cb(lk->role, store_col_text(st, 2), sizeof(lk->role));
 	if ((s = store_col_text(st, 3)) != NULL)
@@ -208,14 +218,15 @@ lookup_from_row(struct stmt *st, struct lookup *lk)
 static int
 session_touch(struct store *db, const struct lookup *lk, int64_t now)
 {
-	struct tx	*tx;
-	struct stmt	*st;
-	int64_t		 n = 0;
-	int		 rc, step;
+	struct tx   *tx;
+	struct stmt *st;
+	int64_t	     n = 0;
+	int	     rc, step;
 
 	if ((rc = store_tx_begin(db, STORE_TX_WRITE, &tx)) != OK)
 		return (rc);
-	st = store_prepare(tx, "UPDATE auth_sessions SET last_activity_at = ? "
+	st = store_prepare(tx,
+	    "UPDATE auth_sessions SET last_activity_at = ? "
 	    "WHERE id = ? AND last_activity_at < ?");
 	store_bind_int64(st, 1, now);
 	store_bind_text(st, 2, lk->session_id);
@@ -224,7 +235,8 @@ session_touch(struct store *db, const struct lookup *lk, int64_t now)
 	store_finalize(st);
 	if (step == STORE_DONE) {
 		/* Others hear of it when the last was long enough ago. */
-		st = store_prepare(tx, "UPDATE users SET last_active_at = ? "
+		st = store_prepare(tx,
+		    "UPDATE users SET last_active_at = ? "
 		    "WHERE id = ? AND (last_active_at IS NULL OR "
 		    "last_active_at < ?)");
 		store_bind_int64(st, 1, now);
@@ -233,12 +245,13 @@ session_touch(struct store *db, const struct lookup *lk, int64_t now)
 		step = store_step(st);
 		n = store_changes(st);
 		store_finalize(st);
-		if (step == STORE_DONE && n == 1 && people_user_changed(tx,
-		    lk->user_id, NULL, NULL) != OK)
+		if (step == STORE_DONE && n == 1 &&
+		    people_user_changed(tx, lk->user_id, NULL, NULL) != OK)
 			step = ERR_DB;
 	}
 	if (step == STORE_DONE && n == 0) {
-		st = store_prepare(tx, "UPDATE users SET last_active_at = ? "
+		st = store_prepare(tx,
+		    "UPDATE users SET last_active_at = ? "
 		    "WHERE id = ?");
 		store_bind_int64(st, 1, now);
 		store_bind_text(st, 2, lk->user_id);
@@ -255,38 +268,43 @@ session_touch(struct store *db, const struct lookup *lk, int64_t now)
 int
 people_session_end(struct tx *tx, const char *session_id, const char *reason)
 {
-	struct stmt	*st;
-	int		 step;
+	struct stmt *st;
+	int	     step;
 
-	if ((st = store_prepare(tx, "UPDATE auth_sessions SET ended_at = ?, "
-	    "end_reason = ? WHERE id = ? AND ended_at IS NULL")) == NULL)
+	if ((st = store_prepare(tx,
+		 "UPDATE auth_sessions SET ended_at = ?, "
+		 "end_reason = ? WHERE id = ? AND ended_at IS NULL")) == NULL)
 		return (ERR_DB);
 	store_bind_int64(st, 1, time_now_ms());
 	store_bind_text(st, 2, reason);
 	store_bind_text(st, 3, session_id);
 	step = store_step(st);
 	store_finalize(st);
-	return (step == STORE_DONE ? OK : (step == ERR_BUSY ? ERR_BUSY : ERR_DB));
+	return (
+	    step == STORE_DONE ? OK : (step == ERR_BUSY ? ERR_BUSY : ERR_DB));
 }
 
 int
 people_sessions_end(struct tx *tx, const char *user_id,
     const char *except_session_id, const char *reason)
 {
-	struct stmt	*st;
-	int		 step;
+	struct stmt *st;
+	int	     step;
 
-	if ((st = store_prepare(tx, "UPDATE auth_sessions SET ended_at = ?, "
-	    "end_reason = ? WHERE user_id = ? AND ended_at IS NULL "
-	    "AND id <> ?")) == NULL)
+	if ((st = store_prepare(tx,
+		 "UPDATE auth_sessions SET ended_at = ?, "
+		 "end_reason = ? WHERE user_id = ? AND ended_at IS NULL "
+		 "AND id <> ?")) == NULL)
 		return (ERR_DB);
 	store_bind_int64(st, 1, time_now_ms());
 	store_bind_text(st, 2, reason);
 	store_bind_text(st, 3, user_id);
-	store_bind_text(st, 4, except_session_id != NULL ? except_session_id : "");
+	store_bind_text(
+	    st, 4, except_session_id != NULL ? except_session_id : "");
 	step = store_step(st);
 	store_finalize(st);
-	return (step == STORE_DONE ? OK : (step == ERR_BUSY ? ERR_BUSY : ERR_DB));
+	return (
+	    step == STORE_DONE ? OK : (step == ERR_BUSY ? ERR_BUSY : ERR_DB));
 }
 
 int
@@ -302,14 +320,15 @@ people_session_live(int64_t now, int64_t last_activity_at,
 int
 people_bearer_parse(const char *header, const char **tok, size_t *len)
 {
-	const char	*p;
-	size_t		 n;
+	const char *p;
+	size_t	    n;
 
 	if (strncasecmp(header, "Bearer ", 7) != 0)
 		return (ERR_MALFORMED);
 	for (p = header + 7; *p == ' '; p++)
 		;
-	n = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	n = strspn(p,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	    "0123456789-_");
 	if (n != TOKEN_LEN - 1 || p[n] != '\0')
 		return (ERR_MALFORMED);
@@ -319,11 +338,10 @@ people_bearer_parse(const char *header, const char **tok, size_t *len)
 }
 
 int
-people_query_has_token(const char *query, const char *bearer,
-    size_t bearer_len)
+people_query_has_token(const char *query, const char *bearer, size_t bearer_len)
 {
-	const char	*p, *amp, *eq;
-	size_t		 klen, vlen;
+	const char *p, *amp, *eq;
+	size_t	    klen, vlen;
 
 	if (query == NULL)
 		return (0);
@@ -349,7 +367,7 @@ people_query_has_token(const char *query, const char *bearer,
 static int
 query_key_is_token(const char *key, size_t len)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; token_keys[i] != NULL; i++)
 		if (strlen(token_keys[i]) == len &&
@@ -361,14 +379,15 @@ query_key_is_token(const char *key, size_t len)
 static const char *
 header_bounded(struct request *req, const char *name, size_t max)
 {
-	const char	*v;
-	size_t		 n;
+	const char *v;
+	size_t	    n;
 
 	if ((v = http_header(req, name)) == NULL)
 		return (NULL);
 	/* Cut to the bound, back to a character boundary; not UTF-8: none. */
 	if ((n = strlen(v)) > max) {
-		for (n = max; n > 0 && ((unsigned char)v[n] & 0xc0) == 0x80; n--)
+		for (n = max; n > 0 && ((unsigned char)v[n] & 0xc0) == 0x80;
+		     n--)
 			;
 		v = arena_strndup(req->arena, v, n);
 	}

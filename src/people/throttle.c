@@ -27,22 +27,23 @@
 #include "people/people_int.h"
 #include "store/store.h"
 
-#define SUBJECT_MAX	128
+#define SUBJECT_MAX 128
 
 struct reserve {
-	const char	*account;	/* subject */
-	const char	*ip;		/* subject */
-	int64_t		 now;
-	int64_t		 locked_until;	/* of the refusing subject */
+	const char *account; /* subject */
+	const char *ip;	     /* subject */
+	int64_t	    now;
+	int64_t	    locked_until; /* of the refusing subject */
 };
 
-static int	 reserve_tx(struct tx *, void *);
-static int	 reserve_one(struct tx *, const char *subject, int64_t now,
-		    int64_t after, int64_t max, int64_t *locked_until);
-static int	 locked_until_get(struct tx *, const char *subject, int64_t *);
+static int reserve_tx(struct tx *, void *);
+static int reserve_one(struct tx *, const char *subject, int64_t now,
+    int64_t after, int64_t max, int64_t *locked_until);
+static int locked_until_get(struct tx *, const char *subject, int64_t *);
 
-static const char	*upsert_sql =
-    "INSERT INTO login_failures (subject, window_start, failures, locked_until) "
+static const char *upsert_sql =
+    "INSERT INTO login_failures (subject, window_start, failures, "
+    "locked_until) "
     "VALUES (?, ?, 1, NULL) "
     "ON CONFLICT (subject) DO UPDATE SET "
     "failures = CASE WHEN login_failures.window_start <= ? THEN 1 "
@@ -56,17 +57,17 @@ static const char	*upsert_sql =
     "RETURNING window_start, failures";
 
 int64_t
-people_throttle_lock(int64_t n, int64_t after, int64_t max,
-    int64_t window_start, int64_t now)
+people_throttle_lock(
+    int64_t n, int64_t after, int64_t max, int64_t window_start, int64_t now)
 {
-	int64_t	 wait_s;
+	int64_t wait_s;
 
 	if (n >= max)
 		return (window_start + PEOPLE_WINDOW_MS);
 	if (after <= 0 || n < after)
 		return (0);
-	wait_s = n - after >= 10 ? PEOPLE_BACKOFF_CAP_S :
-	    (int64_t)1 << (n - after);
+	wait_s =
+	    n - after >= 10 ? PEOPLE_BACKOFF_CAP_S : (int64_t)1 << (n - after);
 	if (wait_s > PEOPLE_BACKOFF_CAP_S)
 		wait_s = PEOPLE_BACKOFF_CAP_S;
 	return (now + wait_s * 1000);
@@ -75,7 +76,7 @@ people_throttle_lock(int64_t n, int64_t after, int64_t max,
 int
 people_retry_after(int64_t until, int64_t now)
 {
-	int64_t	 s;
+	int64_t s;
 
 	s = (until - now + 999) / 1000;
 	return (s < 1 ? 1 : (int)(s > 86400 ? 86400 : s));
@@ -85,9 +86,9 @@ int
 people_throttle_reserve(struct store *db, const char *email_index,
     const char *ip, int64_t now, int *retry_after_s)
 {
-	struct reserve	 r;
-	char		 account[SUBJECT_MAX], addr[SUBJECT_MAX];
-	int		 rc;
+	struct reserve r;
+	char	       account[SUBJECT_MAX], addr[SUBJECT_MAX];
+	int	       rc;
 
 	snprintf(account, sizeof(account), "account:%s", email_index);
 	snprintf(addr, sizeof(addr), "ip:%s", ip);
@@ -104,11 +105,12 @@ people_throttle_reserve(struct store *db, const char *email_index,
 static int
 reserve_tx(struct tx *tx, void *arg)
 {
-	struct reserve	*r = arg;
-	int		 rc;
+	struct reserve *r = arg;
+	int		rc;
 
-	if ((rc = reserve_one(tx, r->account, r->now, config.login_backoff_after,
-	    config.login_max_failures_hour, &r->locked_until)) != OK)
+	if ((rc = reserve_one(tx, r->account, r->now,
+		 config.login_backoff_after, config.login_max_failures_hour,
+		 &r->locked_until)) != OK)
 		return (rc);
 	return (reserve_one(tx, r->ip, r->now, 0,
 	    config.login_ip_max_failures_hour, &r->locked_until));
@@ -118,9 +120,9 @@ static int
 reserve_one(struct tx *tx, const char *subject, int64_t now, int64_t after,
     int64_t max, int64_t *locked_until)
 {
-	struct stmt	*st;
-	int64_t		 expired = now - PEOPLE_WINDOW_MS, start = 0, n = 0, lock;
-	int		 rc, step;
+	struct stmt *st;
+	int64_t	     expired = now - PEOPLE_WINDOW_MS, start = 0, n = 0, lock;
+	int	     rc, step;
 
 	if ((st = store_prepare(tx, upsert_sql)) == NULL)
 		return (ERR_DB);
@@ -148,45 +150,51 @@ reserve_one(struct tx *tx, const char *subject, int64_t now, int64_t after,
 	}
 	if ((lock = people_throttle_lock(n, after, max, start, now)) == 0)
 		return (OK);
-	if ((st = store_prepare(tx, "UPDATE login_failures SET locked_until = ? "
-	    "WHERE subject = ?")) == NULL)
+	if ((st = store_prepare(tx,
+		 "UPDATE login_failures SET locked_until = ? "
+		 "WHERE subject = ?")) == NULL)
 		return (ERR_DB);
 	store_bind_int64(st, 1, lock);
 	store_bind_text(st, 2, subject);
 	step = store_step(st);
 	store_finalize(st);
-	return (step == STORE_DONE ? OK : (step == ERR_BUSY ? ERR_BUSY : ERR_DB));
+	return (
+	    step == STORE_DONE ? OK : (step == ERR_BUSY ? ERR_BUSY : ERR_DB));
 }
 
 static int
 locked_until_get(struct tx *tx, const char *subject, int64_t *out)
 {
-	struct stmt	*st;
-	int		 step;
+	struct stmt *st;
+	int	     step;
 
-	if ((st = store_prepare(tx, "SELECT locked_until FROM login_failures "
-	    "WHERE subject = ?")) == NULL)
+	if ((st = store_prepare(tx,
+		 "SELECT locked_until FROM login_failures "
+		 "WHERE subject = ?")) == NULL)
 		return (ERR_DB);
 	store_bind_text(st, 1, subject);
 	if ((step = store_step(st)) == STORE_ROW)
 		*out = store_col_int64(st, 0);
 	store_finalize(st);
-	return (step == STORE_ROW ? OK : (step == ERR_BUSY ? ERR_BUSY : ERR_DB));
+	return (
+	    step == STORE_ROW ? OK : (step == ERR_BUSY ? ERR_BUSY : ERR_DB));
 }
 
 int
 people_throttle_success(struct tx *tx, const char *email_index)
 {
-	struct stmt	*st;
-	char		 subject[SUBJECT_MAX];
-	int		 step;
+	struct stmt *st;
+	char	     subject[SUBJECT_MAX];
+	int	     step;
 
 	snprintf(subject, sizeof(subject), "account:%s", email_index);
-	if ((st = store_prepare(tx, "DELETE FROM login_failures "
-	    "WHERE subject = ?")) == NULL)
+	if ((st = store_prepare(tx,
+		 "DELETE FROM login_failures "
+		 "WHERE subject = ?")) == NULL)
 		return (ERR_DB);
 	store_bind_text(st, 1, subject);
 	step = store_step(st);
 	store_finalize(st);
-	return (step == STORE_DONE ? OK : (step == ERR_BUSY ? ERR_BUSY : ERR_DB));
+	return (
+	    step == STORE_DONE ? OK : (step == ERR_BUSY ? ERR_BUSY : ERR_DB));
 }

@@ -32,88 +32,87 @@
 #include "resource/seal.h"
 #include "store/store.h"
 
-static int	 users_before_update(struct resource_ctx *, json_t *);
-static int	 users_after_write(struct resource_ctx *, int, json_t *);
-static int	 me_load(struct request *, struct principal *, json_t **);
-static void	 me_respond(struct request *, json_t *);
-static int	 me_email_check(struct request *, struct principal *, json_t *);
-static int	 me_precondition(struct request *, struct tx *, const char *);
-static int	 etag_listed(const char *, const char *);
-static int	 insert_row(struct tx *, const struct people_new_user *,
-		    const char *id);
-static int	 personal_set(struct tx *, const struct people_new_user *,
-		    const char *id, const unsigned char *key);
-static int	 bind_sealed(struct stmt *, int, const unsigned char *,
-		    const char *column, const char *id, const char *plain);
+static int  users_before_update(struct resource_ctx *, json_t *);
+static int  users_after_write(struct resource_ctx *, int, json_t *);
+static int  me_load(struct request *, struct principal *, json_t **);
+static void me_respond(struct request *, json_t *);
+static int  me_email_check(struct request *, struct principal *, json_t *);
+static int  me_precondition(struct request *, struct tx *, const char *);
+static int  etag_listed(const char *, const char *);
+static int  insert_row(
+     struct tx *, const struct people_new_user *, const char *id);
+static int personal_set(struct tx *, const struct people_new_user *,
+    const char *id, const unsigned char *key);
+static int bind_sealed(struct stmt *, int, const unsigned char *,
+    const char *column, const char *id, const char *plain);
 
-static const char *const roles[] = {
-	"admin", "partner_admin", "therapist", "instructor", "member", NULL
-};
-static const char *const frequencies[] = {
-	"never", "daily", "weekly", "monthly", NULL
-};
+static const char *const roles[] = { "admin", "partner_admin", "therapist",
+	"instructor", "member", NULL };
+static const char *const frequencies[] = { "never", "daily", "weekly",
+	"monthly", NULL };
 
-#define P	FIELD_PERSONAL
-#define N	FIELD_NULLABLE
-#define RO	FIELD_READONLY
-#define STAFF_OWN	(SEE_ALL | SEE_OWN)
+#define P	  FIELD_PERSONAL
+#define N	  FIELD_NULLABLE
+#define RO	  FIELD_READONLY
+#define STAFF_OWN (SEE_ALL | SEE_OWN)
 
 static const struct field user_fields[] = {
-	{"first_name", FIELD_TEXT, P | N, 1, 100, NULL, NULL, NULL, 0,
-	    "given name"},
-	{"last_name", FIELD_TEXT, P | N, 1, 100, NULL, NULL, NULL, 0,
-	    "family name"},
-	{"email", FIELD_EMAIL, FIELD_REQUIRED | P | FIELD_BLIND_INDEX |
-	    FIELD_FILTER, 3, PEOPLE_EMAIL_MAX, NULL, NULL, NULL, 0,
-	    "sign-in address; filter with ?email= (blind index)"},
-	{"phone", FIELD_TEXT, P | N, 3, 32, NULL, NULL, NULL, STAFF_OWN,
-	    "telephone number"},
-	{"date_of_birth", FIELD_DATE, P | N, 0, 0, NULL, NULL, NULL, 0,
-	    "YYYY-MM-DD; decides whether guardian consent is needed"},
-	{"gender", FIELD_TEXT, P | N, 1, 64, NULL, NULL, NULL, STAFF_OWN,
-	    "gender, in the person's own words"},
-	{"location", FIELD_TEXT, P | N, 1, 200, NULL, NULL, NULL, STAFF_OWN,
-	    "town or region"},
-	{"demographics", FIELD_JSON, P | N, 0, 0, NULL, NULL, NULL, STAFF_OWN,
-	    "other demographic answers, as one object"},
-	{"country", FIELD_TEXT, N | FIELD_FILTER, 2, 2, NULL, NULL, NULL, 0,
-	    "ISO 3166-1 alpha-2"},
-	{"locale", FIELD_TEXT, N, 2, 35, NULL, NULL, NULL, 0,
-	    "BCP 47 language tag for the interface"},
-	{"signup_language", FIELD_TEXT, N | FIELD_CREATE_ONLY, 2, 35, NULL,
-	    NULL, NULL, STAFF_OWN, "language the person signed up in"},
-	{"contact_permission", FIELD_BOOL, 0, 0, 0, NULL, "false", NULL,
-	    STAFF_OWN, "may be contacted about research and news"},
-	{"service_emails_permission", FIELD_BOOL, 0, 0, 0, NULL, "true", NULL,
-	    STAFF_OWN, "may receive service emails"},
-	{"email_reminders_frequency", FIELD_ENUM, 0, 0, 0, frequencies,
-	    "\"never\"", NULL, STAFF_OWN, "never, daily, weekly or monthly"},
-	{"terms_accepted_at", FIELD_TIME, RO | N, 0, 0, NULL, NULL, NULL,
-	    STAFF_OWN, "when the terms were accepted"},
-	{"terms_version", FIELD_TEXT, RO | N, 0, 0, NULL, NULL, NULL, STAFF_OWN,
-	    "which terms"},
-	{"privacy_accepted_at", FIELD_TIME, RO | N, 0, 0, NULL, NULL, NULL,
-	    STAFF_OWN, "when the privacy notice was accepted"},
-	{"privacy_version", FIELD_TEXT, RO | N, 0, 0, NULL, NULL, NULL,
-	    STAFF_OWN, "which privacy notice"},
-	{"role", FIELD_ENUM, FIELD_STAFF_WRITE | FIELD_FILTER | FIELD_SORT, 0, 0,
-	    roles, "\"member\"", NULL, 0, "one of the roles; staff only"},
-	{"is_active", FIELD_BOOL, FIELD_STAFF_WRITE | FIELD_FILTER, 0, 0, NULL,
-	    "true", NULL, 0, "false ends every session; staff only"},
-	{"last_login_at", FIELD_TIME, RO | N | FIELD_SORT, 0, 0, NULL, NULL,
-	    NULL, STAFF_OWN, NULL},
-	{"last_active_at", FIELD_TIME, RO | N | FIELD_SORT, 0, 0, NULL, NULL,
-	    NULL, STAFF_OWN, NULL},
-	{"created_at", FIELD_TIME, RO | FIELD_SORT, 0, 0, NULL, NULL, NULL, 0,
-	    NULL},
-	{"updated_at", FIELD_TIME, RO | FIELD_SORT, 0, 0, NULL, NULL, NULL, 0,
-	    NULL},
-	{"deleted_at", FIELD_TIME, RO | N, 0, 0, NULL, NULL, NULL, SEE_ALL,
-	    NULL},
-	{"created_by", FIELD_UUID, RO | N, 0, 0, NULL, NULL, "users", SEE_ALL,
-	    NULL},
-	{"updated_by", FIELD_UUID, RO | N, 0, 0, NULL, NULL, "users", SEE_ALL,
-	    NULL},
+	{ "first_name", FIELD_TEXT, P | N, 1, 100, NULL, NULL, NULL, 0,
+	    "given name" },
+	{ "last_name", FIELD_TEXT, P | N, 1, 100, NULL, NULL, NULL, 0,
+	    "family name" },
+	{ "email", FIELD_EMAIL,
+	    FIELD_REQUIRED | P | FIELD_BLIND_INDEX | FIELD_FILTER, 3,
+	    PEOPLE_EMAIL_MAX, NULL, NULL, NULL, 0,
+	    "sign-in address; filter with ?email= (blind index)" },
+	{ "phone", FIELD_TEXT, P | N, 3, 32, NULL, NULL, NULL, STAFF_OWN,
+	    "telephone number" },
+	{ "date_of_birth", FIELD_DATE, P | N, 0, 0, NULL, NULL, NULL, 0,
+	    "YYYY-MM-DD; decides whether guardian consent is needed" },
+	{ "gender", FIELD_TEXT, P | N, 1, 64, NULL, NULL, NULL, STAFF_OWN,
+	    "gender, in the person's own words" },
+	{ "location", FIELD_TEXT, P | N, 1, 200, NULL, NULL, NULL, STAFF_OWN,
+	    "town or region" },
+	{ "demographics", FIELD_JSON, P | N, 0, 0, NULL, NULL, NULL, STAFF_OWN,
+	    "other demographic answers, as one object" },
+	{ "country", FIELD_TEXT, N | FIELD_FILTER, 2, 2, NULL, NULL, NULL, 0,
+	    "ISO 3166-1 alpha-2" },
+	{ "locale", FIELD_TEXT, N, 2, 35, NULL, NULL, NULL, 0,
+	    "BCP 47 language tag for the interface" },
+	{ "signup_language", FIELD_TEXT, N | FIELD_CREATE_ONLY, 2, 35, NULL,
+	    NULL, NULL, STAFF_OWN, "language the person signed up in" },
+	{ "contact_permission", FIELD_BOOL, 0, 0, 0, NULL, "false", NULL,
+	    STAFF_OWN, "may be contacted about research and news" },
+	{ "service_emails_permission", FIELD_BOOL, 0, 0, 0, NULL, "true", NULL,
+	    STAFF_OWN, "may receive service emails" },
+	{ "email_reminders_frequency", FIELD_ENUM, 0, 0, 0, frequencies,
+	    "\"never\"", NULL, STAFF_OWN, "never, daily, weekly or monthly" },
+	{ "terms_accepted_at", FIELD_TIME, RO | N, 0, 0, NULL, NULL, NULL,
+	    STAFF_OWN, "when the terms were accepted" },
+	{ "terms_version", FIELD_TEXT, RO | N, 0, 0, NULL, NULL, NULL,
+	    STAFF_OWN, "which terms" },
+	{ "privacy_accepted_at", FIELD_TIME, RO | N, 0, 0, NULL, NULL, NULL,
+	    STAFF_OWN, "when the privacy notice was accepted" },
+	{ "privacy_version", FIELD_TEXT, RO | N, 0, 0, NULL, NULL, NULL,
+	    STAFF_OWN, "which privacy notice" },
+	{ "role", FIELD_ENUM, FIELD_STAFF_WRITE | FIELD_FILTER | FIELD_SORT, 0,
+	    0, roles, "\"member\"", NULL, 0, "one of the roles; staff only" },
+	{ "is_active", FIELD_BOOL, FIELD_STAFF_WRITE | FIELD_FILTER, 0, 0, NULL,
+	    "true", NULL, 0, "false ends every session; staff only" },
+	{ "last_login_at", FIELD_TIME, RO | N | FIELD_SORT, 0, 0, NULL, NULL,
+	    NULL, STAFF_OWN, NULL },
+	{ "last_active_at", FIELD_TIME, RO | N | FIELD_SORT, 0, 0, NULL, NULL,
+	    NULL, STAFF_OWN, NULL },
+	{ "created_at", FIELD_TIME, RO | FIELD_SORT, 0, 0, NULL, NULL, NULL, 0,
+	    NULL },
+	{ "updated_at", FIELD_TIME, RO | FIELD_SORT, 0, 0, NULL, NULL, NULL, 0,
+	    NULL },
+	{ "deleted_at", FIELD_TIME, RO | N, 0, 0, NULL, NULL, NULL, SEE_ALL,
+	    NULL },
+	{ "created_by", FIELD_UUID, RO | N, 0, 0, NULL, NULL, "users", SEE_ALL,
+	    NULL },
+	{ "updated_by", FIELD_UUID, RO | N, 0, 0, NULL, NULL, "users", SEE_ALL,
+	    NULL },
 };
 
 const struct resource users_resource = {
@@ -126,9 +125,9 @@ const struct resource users_resource = {
 	.related_kinds = "guardian_of,practitioner_of",
 	.soft_delete = 1,
 	.doc = "People with an account. Personal fields are sealed at rest "
-	    "under each person's own key; a guardian sees their child, a "
-	    "practitioner their clients. Deactivating (is_active false) or "
-	    "deleting a user ends their sessions.",
+	       "under each person's own key; a guardian sees their child, a "
+	       "practitioner their clients. Deactivating (is_active false) or "
+	       "deleting a user ends their sessions.",
 	.before_update = users_before_update,
 	.after_write = users_after_write,
 	.where = "deleted_at IS NULL",
@@ -143,18 +142,20 @@ const struct resource users_resource = {
 int
 people_last_admin_guard(struct request *req, struct tx *tx)
 {
-	struct stmt	*st;
-	int		 rc;
+	struct stmt *st;
+	int	     rc;
 
 	if ((rc = store_xact_lock(tx, "people.last_admin")) != OK)
 		return (rc);
-	st = store_prepare(tx, "SELECT COUNT(*) FROM users WHERE role = "
+	st = store_prepare(tx,
+	    "SELECT COUNT(*) FROM users WHERE role = "
 	    "'admin' AND is_active = 1 AND deleted_at IS NULL");
 	if ((rc = store_step(st)) == STORE_ROW)
 		rc = store_col_int64(st, 0) > 0 ? OK : ERR_CONFLICT;
 	store_finalize(st);
 	if (rc == ERR_CONFLICT)
-		http_problem(req, rc, "LAST_ADMIN", "This is the last active "
+		http_problem(req, rc, "LAST_ADMIN",
+		    "This is the last active "
 		    "admin: make another admin first.");
 	return (rc);
 }
@@ -172,13 +173,13 @@ users_before_update(struct resource_ctx *ctx, json_t *body)
 	return (ERR_FORBIDDEN);
 }
 
-static const struct people_change_hook	*change_hooks[PEOPLE_CHANGE_HOOKS_MAX];
-static size_t				 nchange_hooks;
+static const struct people_change_hook *change_hooks[PEOPLE_CHANGE_HOOKS_MAX];
+static size_t				nchange_hooks;
 
 int
 people_change_register(const struct people_change_hook *h)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < nchange_hooks; i++)
 		if (strcmp(change_hooks[i]->name, h->name) == 0)
@@ -193,7 +194,7 @@ people_change_register(const struct people_change_hook *h)
 static int
 field_changed(const char *f, json_t *old, json_t *row)
 {
-	json_t	*a, *b;
+	json_t *a, *b;
 
 	if (old == NULL && row == NULL)
 		return (strcmp(f, "last_active_at") == 0);
@@ -205,10 +206,10 @@ field_changed(const char *f, json_t *old, json_t *row)
 }
 
 int
-people_user_changed(struct tx *tx, const char *user_id, json_t *old,
-    json_t *row)
+people_user_changed(
+    struct tx *tx, const char *user_id, json_t *old, json_t *row)
 {
-	const struct people_change_hook	*h;
+	const struct people_change_hook *h;
 	size_t				 i, j;
 	int				 rc;
 
@@ -227,13 +228,13 @@ people_user_changed(struct tx *tx, const char *user_id, json_t *old,
 static int
 users_after_write(struct resource_ctx *ctx, int action, json_t *row)
 {
-	const char	*id = ctx->id;
-	struct stmt	*st;
-	char		 ref[UUID_STR_LEN];
-	int		 step;
+	const char  *id = ctx->id;
+	struct stmt *st;
+	char	     ref[UUID_STR_LEN];
+	int	     step;
 
-	const char	*was, *now;
-	int		 rc;
+	const char *was, *now;
+	int	    rc;
 
 	if (id == NULL)
 		return (OK);
@@ -247,8 +248,8 @@ users_after_write(struct resource_ctx *ctx, int action, json_t *row)
 	if (action == ACTION_UPDATE && ctx->old != NULL && row != NULL &&
 	    (rc = people_user_changed(ctx->tx, id, ctx->old, row)) != OK)
 		return (rc);
-	if (action == ACTION_UPDATE && json_is_false(json_object_get(row,
-	    "is_active")))
+	if (action == ACTION_UPDATE &&
+	    json_is_false(json_object_get(row, "is_active")))
 		return (people_sessions_end(ctx->tx, id, NULL, "deactivated"));
 	/* A new role brings new permissions and new session timeouts:
 	 * the person signs in again. */
@@ -259,7 +260,8 @@ users_after_write(struct resource_ctx *ctx, int action, json_t *row)
 	if (action != ACTION_CREATE)
 		return (OK);
 	/* Made by staff through POST /v1/users: give it its audit pseudonym. */
-	st = store_prepare(ctx->tx, "UPDATE users SET audit_ref = ? "
+	st = store_prepare(ctx->tx,
+	    "UPDATE users SET audit_ref = ? "
 	    "WHERE id = ? AND audit_ref IS NULL");
 	store_bind_text(st, 1, uuid_v7(ref));
 	store_bind_text(st, 2, id);
@@ -271,8 +273,8 @@ users_after_write(struct resource_ctx *ctx, int action, json_t *row)
 void
 people_me_get(struct request *req)
 {
-	struct principal	*who;
-	json_t			*me = NULL;
+	struct principal *who;
+	json_t		 *me = NULL;
 
 	if (people_caller(req, &who) != OK)
 		return;
@@ -284,8 +286,8 @@ people_me_get(struct request *req)
 static int
 me_load(struct request *req, struct principal *who, json_t **out)
 {
-	struct resource_ctx	 ctx;
-	int			 rc;
+	struct resource_ctx ctx;
+	int		    rc;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.req = req;
@@ -306,10 +308,10 @@ me_load(struct request *req, struct principal *who, json_t **out)
 static void
 me_respond(struct request *req, json_t *me)
 {
-	char		 etag[48];
-	int64_t		 ms = 0;
-	const char	*at = json_string_value(json_object_get(me, "updated_at"));
-	const char	*id = json_string_value(json_object_get(me, "id"));
+	char	    etag[48];
+	int64_t	    ms = 0;
+	const char *at = json_string_value(json_object_get(me, "updated_at"));
+	const char *id = json_string_value(json_object_get(me, "id"));
 
 	if (at != NULL && id != NULL && time_parse_iso(at, &ms) == 0) {
 		resource_etag(id, ms, etag);
@@ -322,16 +324,17 @@ me_respond(struct request *req, json_t *me)
 void
 people_me_patch(struct request *req)
 {
-	struct principal	*who;
-	struct resource_ctx	 ctx;
-	json_t			*body = req->json, *me = NULL;
-	json_t			*was = NULL, *now = NULL;
-	int			 rc;
+	struct principal   *who;
+	struct resource_ctx ctx;
+	json_t		   *body = req->json, *me = NULL;
+	json_t		   *was = NULL, *now = NULL;
+	int		    rc;
 
 	if (people_caller(req, &who) != OK)
 		return;
 	if (!json_is_object(body)) {
-		http_problem(req, ERR_MALFORMED, NULL, "the body must be an object");
+		http_problem(
+		    req, ERR_MALFORMED, NULL, "the body must be an object");
 		return;
 	}
 	if (me_email_check(req, who, body) != OK)
@@ -362,14 +365,16 @@ people_me_patch(struct request *req)
 	if (req->responded)
 		return;
 	if (rc == ERR_PRECONDITION)
-		http_problem(req, rc, NULL, "your account changed since you "
+		http_problem(req, rc, NULL,
+		    "your account changed since you "
 		    "read it (If-Match)");
 	else if (rc == ERR_CONFLICT)
-		http_problem(req, rc, "EMAIL_TAKEN", "that email cannot be used");
+		http_problem(
+		    req, rc, "EMAIL_TAKEN", "that email cannot be used");
 	else if (rc != OK)
 		http_problem(req, rc, NULL, "your account was not changed");
 	else {
-		http_read_tx_end(req);	/* read what was just written */
+		http_read_tx_end(req); /* read what was just written */
 		if (me_load(req, who, &me) == OK)
 			me_respond(req, me);
 	}
@@ -379,14 +384,15 @@ people_me_patch(struct request *req)
 static int
 me_precondition(struct request *req, struct tx *tx, const char *id)
 {
-	struct stmt	*st;
-	const char	*im;
-	char		 etag[48];
-	int		 rc, step;
+	struct stmt *st;
+	const char  *im;
+	char	     etag[48];
+	int	     rc, step;
 
 	if ((im = http_header(req, "If-Match")) == NULL)
 		return (OK);
-	st = store_prepare(tx, "SELECT updated_at FROM users WHERE id = ? AND "
+	st = store_prepare(tx,
+	    "SELECT updated_at FROM users WHERE id = ? AND "
 	    "deleted_at IS NULL");
 	store_bind_text(st, 1, id);
 	if ((step = store_step(st)) == STORE_ROW) {
@@ -402,8 +408,8 @@ me_precondition(struct request *req, struct tx *tx, const char *id)
 static int
 etag_listed(const char *hv, const char *etag)
 {
-	const char	*p = hv, *e, *tag = etag;
-	size_t		 n, tn;
+	const char *p = hv, *e, *tag = etag;
+	size_t	    n, tn;
 
 	if (strncmp(tag, "W/", 2) == 0)
 		tag += 2;
@@ -436,12 +442,13 @@ etag_listed(const char *hv, const char *etag)
 static int
 me_email_check(struct request *req, struct principal *who, json_t *body)
 {
-	json_t		*cur = json_object_get(body, "current_password");
-	char		*pw = NULL;
-	int		 rc = OK;
+	json_t *cur = json_object_get(body, "current_password");
+	char   *pw = NULL;
+	int	rc = OK;
 
-	if (cur != NULL && (!json_is_string(cur) ||
-	    json_string_length(cur) > PEOPLE_PASSWORD_BYTES)) {
+	if (cur != NULL &&
+	    (!json_is_string(cur) ||
+		json_string_length(cur) > PEOPLE_PASSWORD_BYTES)) {
 		http_problem(req, ERR_INVALID, NULL,
 		    "current_password must be a string");
 		return (ERR_INVALID);
@@ -473,9 +480,9 @@ out:
 int
 people_user_verify(struct store *db, const char *user_id, const char *password)
 {
-	struct tx	*tx;
-	char		 hash[PASSWORD_HASH_LEN];
-	int		 rc;
+	struct tx *tx;
+	char	   hash[PASSWORD_HASH_LEN];
+	int	   rc;
 
 	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
 		return (rc);
@@ -489,18 +496,20 @@ people_user_verify(struct store *db, const char *user_id, const char *password)
 }
 
 int
-people_user_hash(struct tx *tx, const char *user_id,
-    char out[PASSWORD_HASH_LEN])
+people_user_hash(
+    struct tx *tx, const char *user_id, char out[PASSWORD_HASH_LEN])
 {
-	struct stmt	*st;
-	const char	*h;
-	int		 rc = ERR_NOT_FOUND, step;
+	struct stmt *st;
+	const char  *h;
+	int	     rc = ERR_NOT_FOUND, step;
 
-	st = store_prepare(tx, "SELECT password_hash FROM users WHERE id = ? "
+	st = store_prepare(tx,
+	    "SELECT password_hash FROM users WHERE id = ? "
 	    "AND deleted_at IS NULL AND is_active = 1");
 	store_bind_text(st, 1, user_id);
 	if ((step = store_step(st)) == STORE_ROW &&
-	    (h = store_col_text(st, 0)) != NULL && strlen(h) < PASSWORD_HASH_LEN) {
+	    (h = store_col_text(st, 0)) != NULL &&
+	    strlen(h) < PASSWORD_HASH_LEN) {
 		memcpy(out, h, strlen(h) + 1);
 		rc = OK;
 	} else if (step != STORE_ROW && step != STORE_DONE)
@@ -512,19 +521,19 @@ people_user_hash(struct tx *tx, const char *user_id,
 int
 people_user_email(struct tx *tx, const char *user_id, char **out)
 {
-	struct stmt	*st;
-	unsigned char	 key[SEAL_KEY_LEN];
-	const void	*b;
-	size_t		 n = 0;
-	int		 rc, step;
+	struct stmt  *st;
+	unsigned char key[SEAL_KEY_LEN];
+	const void   *b;
+	size_t	      n = 0;
+	int	      rc, step;
 
 	*out = NULL;
 	st = store_prepare(tx, "SELECT email FROM users WHERE id = ?");
 	store_bind_text(st, 1, user_id);
 	if ((step = store_step(st)) != STORE_ROW || store_col_is_null(st, 0)) {
 		store_finalize(st);
-		return (step == STORE_ROW || step == STORE_DONE ? ERR_NOT_FOUND :
-		    ERR_DB);
+		return (step == STORE_ROW || step == STORE_DONE ? ERR_NOT_FOUND
+								: ERR_DB);
 	}
 	b = store_col_blob(st, 0, &n);
 	if ((rc = seal_key_load(tx, user_id, key)) == OK)
@@ -538,9 +547,9 @@ int
 people_user_insert(struct tx *tx, struct request *req,
     const struct people_new_user *u, char id_out[37])
 {
-	unsigned char	 key[SEAL_KEY_LEN];
-	json_t		*changes;
-	int		 rc;
+	unsigned char key[SEAL_KEY_LEN];
+	json_t	     *changes;
+	int	      rc;
 
 	uuid_v7(id_out);
 	/* The row first: the data key refers to it. */
@@ -562,13 +571,14 @@ people_user_insert(struct tx *tx, struct request *req,
 static int
 insert_row(struct tx *tx, const struct people_new_user *u, const char *id)
 {
-	struct stmt	*st;
-	char		 index[65], ref[UUID_STR_LEN];
-	int64_t		 now = time_now_ms();
-	int		 step;
+	struct stmt *st;
+	char	     index[65], ref[UUID_STR_LEN];
+	int64_t	     now = time_now_ms();
+	int	     step;
 
 	keyring_email_index(u->email, index);
-	st = store_prepare(tx, "INSERT INTO users (id, role, email_index, "
+	st = store_prepare(tx,
+	    "INSERT INTO users (id, role, email_index, "
 	    "password_hash, country, locale, signup_language, "
 	    "terms_accepted_at, terms_version, privacy_accepted_at, "
 	    "privacy_version, audit_ref, created_at, updated_at) "
@@ -609,22 +619,25 @@ static int
 personal_set(struct tx *tx, const struct people_new_user *u, const char *id,
     const unsigned char *key)
 {
-	struct stmt	*st;
-	int		 step;
+	struct stmt *st;
+	int	     step;
 
-	st = store_prepare(tx, "UPDATE users SET email = ?, first_name = ?, "
+	st = store_prepare(tx,
+	    "UPDATE users SET email = ?, first_name = ?, "
 	    "last_name = ?, date_of_birth = ? WHERE id = ?");
 	if (bind_sealed(st, 1, key, "email", id, u->email) != OK ||
 	    bind_sealed(st, 2, key, "first_name", id, u->first_name) != OK ||
 	    bind_sealed(st, 3, key, "last_name", id, u->last_name) != OK ||
-	    bind_sealed(st, 4, key, "date_of_birth", id, u->date_of_birth) != OK) {
+	    bind_sealed(st, 4, key, "date_of_birth", id, u->date_of_birth) !=
+		OK) {
 		store_finalize(st);
 		return (ERR_NOMEM);
 	}
 	store_bind_text(st, 5, id);
 	step = store_step(st);
 	store_finalize(st);
-	return (step == STORE_DONE ? OK : (step == ERR_BUSY ? ERR_BUSY : ERR_DB));
+	return (
+	    step == STORE_DONE ? OK : (step == ERR_BUSY ? ERR_BUSY : ERR_DB));
 }
 
 /* Seal plain (NULL binds NULL) under key for users.column of id. */
@@ -632,9 +645,9 @@ static int
 bind_sealed(struct stmt *st, int i, const unsigned char *key,
     const char *column, const char *id, const char *plain)
 {
-	unsigned char	*b = NULL;
-	size_t		 n = 0;
-	int		 rc;
+	unsigned char *b = NULL;
+	size_t	       n = 0;
+	int	       rc;
 
 	if (plain == NULL) {
 		store_bind_null(st, i);

@@ -33,44 +33,44 @@
 #include "resource/resource.h"
 #include "store/store.h"
 
-#define AUDIT_LOCK_KEY		INT64_C(0x63626175646974)	/* "cbaudit" */
-#define AUDIT_AGENT_MAX		256
-#define AUDIT_VERIFY_PAGE	500
+#define AUDIT_LOCK_KEY	  INT64_C(0x63626175646974) /* "cbaudit" */
+#define AUDIT_AGENT_MAX	  256
+#define AUDIT_VERIFY_PAGE 500
 
-static const char	 genesis[AUDIT_HASH_LEN] =
+static const char genesis[AUDIT_HASH_LEN] =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
 /* One row as hashed; every string borrowed. */
 struct audit_row {
-	int64_t		 seq;
-	int64_t		 at;
-	const char	*id;
-	const char	*actor_ref;
-	const char	*actor_role;
-	const char	*action;
-	const char	*entity_type;
-	const char	*entity_id;
-	const char	*changes;
-	const char	*ip;
-	const char	*user_agent;
-	const char	*request_id;
+	int64_t	    seq;
+	int64_t	    at;
+	const char *id;
+	const char *actor_ref;
+	const char *actor_role;
+	const char *action;
+	const char *entity_type;
+	const char *entity_id;
+	const char *changes;
+	const char *ip;
+	const char *user_agent;
+	const char *request_id;
 };
 
-static void	hash_field(crypto_hash_sha256_state *, const char *);
-static void	hash_int(crypto_hash_sha256_state *, int64_t);
-static void	audit_hash(const char *, const struct audit_row *,
-		    char[AUDIT_HASH_LEN]);
-static void	agent_clean(const char *, char *, size_t);
+static void hash_field(crypto_hash_sha256_state *, const char *);
+static void hash_int(crypto_hash_sha256_state *, int64_t);
+static void audit_hash(
+    const char *, const struct audit_row *, char[AUDIT_HASH_LEN]);
+static void	   agent_clean(const char *, char *, size_t);
 static const char *nonempty(const char *);
-static int	verify_page(struct store *, int64_t *, char *, int64_t *,
-		    int64_t *, const char **);
+static int	   verify_page(
+	    struct store *, int64_t *, char *, int64_t *, int64_t *, const char **);
 
 static void
 hash_field(crypto_hash_sha256_state *h, const char *s)
 {
-	unsigned char	 hdr[9];
-	uint64_t	 n;
-	int		 i;
+	unsigned char hdr[9];
+	uint64_t      n;
+	int	      i;
 
 	if (s == NULL) {
 		hdr[0] = 0;
@@ -88,18 +88,18 @@ hash_field(crypto_hash_sha256_state *h, const char *s)
 static void
 hash_int(crypto_hash_sha256_state *h, int64_t v)
 {
-	char	 s[24];
+	char s[24];
 
 	snprintf(s, sizeof(s), "%" PRId64, v);
 	hash_field(h, s);
 }
 
 static void
-audit_hash(const char *prev_hash, const struct audit_row *r,
-    char out[AUDIT_HASH_LEN])
+audit_hash(
+    const char *prev_hash, const struct audit_row *r, char out[AUDIT_HASH_LEN])
 {
-	crypto_hash_sha256_state	 h;
-	unsigned char			 d[crypto_hash_sha256_BYTES];
+	crypto_hash_sha256_state h;
+	unsigned char		 d[crypto_hash_sha256_BYTES];
 
 	crypto_hash_sha256_init(&h);
 	hash_field(&h, prev_hash);
@@ -123,7 +123,7 @@ audit_hash(const char *prev_hash, const struct audit_row *r,
 static void
 agent_clean(const char *in, char *out, size_t cap)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; in[i] != '\0' && i + 1 < cap; i++)
 		out[i] = in[i] >= 0x20 && in[i] < 0x7f ? in[i] : '?';
@@ -141,14 +141,14 @@ audit_append(struct tx *tx, const struct principal *who, struct request *req,
     const char *action, const char *entity_type, const char *entity_id,
     json_t *changes)
 {
-	struct audit_row	 r;
-	struct stmt		*st;
-	char			 id[UUID_STR_LEN], prev[AUDIT_HASH_LEN];
-	char			 hash[AUDIT_HASH_LEN], agent[AUDIT_AGENT_MAX + 1];
-	char			*cj = NULL;
-	const char		*ua, *ph;
-	int64_t			 last = 0;
-	int			 rc = ERR_DB;
+	struct audit_row r;
+	struct stmt	*st;
+	char		 id[UUID_STR_LEN], prev[AUDIT_HASH_LEN];
+	char		 hash[AUDIT_HASH_LEN], agent[AUDIT_AGENT_MAX + 1];
+	char		*cj = NULL;
+	const char	*ua, *ph;
+	int64_t		 last = 0;
+	int		 rc = ERR_DB;
 
 	if (action == NULL || entity_type == NULL)
 		return (ERR_INTERNAL);
@@ -161,7 +161,8 @@ audit_append(struct tx *tx, const struct principal *who, struct request *req,
 			return (rc == STORE_DONE ? ERR_DB : rc);
 	}
 	memcpy(prev, genesis, sizeof(prev));
-	st = store_prepare(tx, "SELECT seq, hash FROM audit_log "
+	st = store_prepare(tx,
+	    "SELECT seq, hash FROM audit_log "
 	    "ORDER BY seq DESC LIMIT 1");
 	switch ((rc = store_step(st))) {
 	case STORE_ROW:
@@ -219,7 +220,8 @@ audit_append(struct tx *tx, const struct principal *who, struct request *req,
 	}
 	audit_hash(prev, &r, hash);
 
-	st = store_prepare(tx, "INSERT INTO audit_log (seq, id, at, actor_ref, "
+	st = store_prepare(tx,
+	    "INSERT INTO audit_log (seq, id, at, actor_ref, "
 	    "actor_role, action, entity_type, entity_id, changes, ip, "
 	    "user_agent, request_id, prev_hash, hash) "
 	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -257,17 +259,18 @@ static int
 verify_page(struct store *db, int64_t *next_seq, char *prev, int64_t *rows,
     int64_t *bad, const char **why)
 {
-	struct tx		*tx = NULL;
-	struct stmt		*st;
-	struct audit_row	 r;
-	char			 hash[AUDIT_HASH_LEN];
-	const char		*ph, *h;
-	int64_t			 n = 0;
-	int			 rc, step;
+	struct tx	*tx = NULL;
+	struct stmt	*st;
+	struct audit_row r;
+	char		 hash[AUDIT_HASH_LEN];
+	const char	*ph, *h;
+	int64_t		 n = 0;
+	int		 rc, step;
 
 	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
 		return (rc);
-	st = store_prepare(tx, "SELECT seq, id, at, actor_ref, actor_role, "
+	st = store_prepare(tx,
+	    "SELECT seq, id, at, actor_ref, actor_role, "
 	    "action, entity_type, entity_id, changes, ip, user_agent, "
 	    "request_id, prev_hash, hash FROM audit_log WHERE seq >= ? "
 	    "ORDER BY seq LIMIT ?");
@@ -312,7 +315,7 @@ verify_page(struct store *db, int64_t *next_seq, char *prev, int64_t *rows,
 	if (step != STORE_ROW && step != STORE_DONE)
 		rc = step;
 	else if (*bad == 0 && n < AUDIT_VERIFY_PAGE)
-		rc = STORE_DONE;	/* the end of the table */
+		rc = STORE_DONE; /* the end of the table */
 	store_finalize(st);
 	store_tx_rollback(tx);
 	return (rc);
@@ -328,11 +331,11 @@ int
 audit_verify_anchor(struct store *db, FILE *out, int64_t *bad_seq,
     const struct audit_anchor *anchor, struct audit_anchor *head)
 {
-	char		 prev[AUDIT_HASH_LEN];
-	const char	*why = NULL;
-	int64_t		 next = 1, rows = 0, bad = 0;
-	int		 rc;
-	char		 h[AUDIT_HASH_LEN];
+	char	    prev[AUDIT_HASH_LEN];
+	const char *why = NULL;
+	int64_t	    next = 1, rows = 0, bad = 0;
+	int	    rc;
+	char	    h[AUDIT_HASH_LEN];
 
 	memcpy(prev, genesis, sizeof(prev));
 	if (bad_seq != NULL)
@@ -353,7 +356,8 @@ audit_verify_anchor(struct store *db, FILE *out, int64_t *bad_seq,
 			;
 		else if (strcmp(h, anchor->hash) != 0) {
 			bad = anchor->seq;
-			why = "row differs from the anchor: the log was rewritten";
+			why = "row differs from the anchor: the log was "
+			      "rewritten";
 		}
 		if (rc == OK)
 			rc = STORE_DONE;
@@ -362,8 +366,9 @@ audit_verify_anchor(struct store *db, FILE *out, int64_t *bad_seq,
 		if (bad_seq != NULL)
 			*bad_seq = bad;
 		if (out != NULL)
-			fprintf(out, "audit: chain broken at seq %" PRId64
-			    " (%s)\n", bad, why);
+			fprintf(out,
+			    "audit: chain broken at seq %" PRId64 " (%s)\n",
+			    bad, why);
 		return (ERR_CONFLICT);
 	}
 	if (rc != STORE_DONE) {
@@ -390,9 +395,9 @@ audit_verify_anchor(struct store *db, FILE *out, int64_t *bad_seq,
 int
 audit_hash_at(struct store *db, int64_t seq, char out[AUDIT_HASH_LEN])
 {
-	struct tx	*tx = NULL;
-	struct stmt	*st;
-	int		 rc;
+	struct tx   *tx = NULL;
+	struct stmt *st;
+	int	     rc;
 
 	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
 		return (rc);
@@ -411,20 +416,21 @@ audit_hash_at(struct store *db, int64_t seq, char out[AUDIT_HASH_LEN])
 int
 audit_head(struct store *db, struct audit_anchor *head)
 {
-	struct tx	*tx = NULL;
-	struct stmt	*st;
-	int		 rc;
+	struct tx   *tx = NULL;
+	struct stmt *st;
+	int	     rc;
 
 	memset(head, 0, sizeof(*head));
 	memcpy(head->hash, genesis, sizeof(head->hash));
 	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
 		return (rc);
-	st = store_prepare(tx, "SELECT seq, hash FROM audit_log ORDER BY seq "
+	st = store_prepare(tx,
+	    "SELECT seq, hash FROM audit_log ORDER BY seq "
 	    "DESC LIMIT 1");
 	if ((rc = store_step(st)) == STORE_ROW) {
 		head->seq = store_col_int64(st, 0);
-		strlcpy_cb(head->hash, store_col_text(st, 1),
-		    sizeof(head->hash));
+		strlcpy_cb(
+		    head->hash, store_col_text(st, 1), sizeof(head->hash));
 		rc = OK;
 	} else if (rc == STORE_DONE)
 		rc = OK;
@@ -436,9 +442,9 @@ audit_head(struct store *db, struct audit_anchor *head)
 int
 audit_anchor_parse(const char *s, struct audit_anchor *a)
 {
-	const char	*colon;
-	char		 num[24];
-	size_t		 n;
+	const char *colon;
+	char	    num[24];
+	size_t	    n;
 
 	memset(a, 0, sizeof(*a));
 	if (s == NULL || (colon = strchr(s, ':')) == NULL ||

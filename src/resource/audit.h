@@ -29,15 +29,15 @@ struct principal;
  * changes is borrowed; NULL = {}. Appends are serialised (SQLite: the
  * write transaction; PostgreSQL: an advisory transaction lock).
  */
-int	 audit_append(struct tx *, const struct principal *who,
-	    struct request *req, const char *action, const char *entity_type,
-	    const char *entity_id, json_t *changes);
+int audit_append(struct tx *, const struct principal *who, struct request *req,
+    const char *action, const char *entity_type, const char *entity_id,
+    json_t *changes);
 /*
  * Walk the chain from the first row. OK when whole; ERR_CONFLICT when a
  * row's hash or link is wrong, with *bad_seq set to the first broken row.
  * Prints progress and the verdict to out when not NULL.
  */
-int	 audit_verify(struct store *, FILE *out, int64_t *bad_seq);
+int audit_verify(struct store *, FILE *out, int64_t *bad_seq);
 
 /*
  * Anchors. A hash chain alone cannot show rows cut off its end, nor a log
@@ -46,19 +46,19 @@ int	 audit_verify(struct store *, FILE *out, int64_t *bad_seq);
  * somewhere else, and verify against it later: the row at that seq must
  * still be there with that hash.
  */
-#define AUDIT_HASH_LEN		65
+#define AUDIT_HASH_LEN 65
 struct audit_anchor {
-	int64_t		 seq;			/* 0: empty log */
-	char		 hash[AUDIT_HASH_LEN];
+	int64_t seq; /* 0: empty log */
+	char	hash[AUDIT_HASH_LEN];
 };
 /* audit_verify, then the anchor's row checked (may be NULL); *head (may be
  * NULL) gets the verified head. Prints "head: seq:hash" to out. */
-int	 audit_verify_anchor(struct store *, FILE *out, int64_t *bad_seq,
-	    const struct audit_anchor *anchor, struct audit_anchor *head);
+int audit_verify_anchor(struct store *, FILE *out, int64_t *bad_seq,
+    const struct audit_anchor *anchor, struct audit_anchor *head);
 /* The last row's seq and hash (the genesis hash and 0 when empty). */
-int	 audit_head(struct store *, struct audit_anchor *);
-int	 audit_hash_at(struct store *, int64_t seq, char out[AUDIT_HASH_LEN]);
+int audit_head(struct store *, struct audit_anchor *);
+int audit_hash_at(struct store *, int64_t seq, char out[AUDIT_HASH_LEN]);
 /* "seq:hash" -> anchor; ERR_INVALID when malformed. */
-int	 audit_anchor_parse(const char *, struct audit_anchor *);
+int audit_anchor_parse(const char *, struct audit_anchor *);
 
 #endif

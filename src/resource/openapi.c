@@ -22,43 +22,44 @@
 #include "resource/resource.h"
 #include "resource/resource_int.h"
 
-#define OPENAPI_VERSION		"0.1.0"
-#define DOCS_MAX		(8 * 1024 * 1024)
+#define OPENAPI_VERSION "0.1.0"
+#define DOCS_MAX	(8 * 1024 * 1024)
 
-static json_t	*field_schema(const struct field *, int);
-static json_t	*row_schema(const struct rdef *, int);
-static json_t	*problem_schema(void);
-static json_t	*problem_response(const char *);
-static json_t	*json_response(const char *, json_t *);
-static json_t	*list_params(const struct rdef *);
-static json_t	*path_params(const char *);
-static json_t	*op_new(const char *, const char *, const char *);
-static void	 resource_paths(json_t *, json_t *, const struct rdef *);
-static void	 route_answers(json_t *, const struct route *, json_t *);
-static void	 route_paths(json_t *, const struct route_table *, size_t);
-static int	 tag_known(json_t *, const char *);
-static int	 route_is_resource(const struct route_table *);
-static void	 openapi_get(struct request *);
-static void	 docs_get(struct request *);
-static int	 esc(struct buf *, const char *);
-static int	 docs_op(struct buf *, json_t *, const char *, const char *,
-		    json_t *);
-static int	 docs_fields(struct buf *, json_t *, json_t *);
-static json_t	*schema_resolve(json_t *, json_t *);
-static int	 docs_notes(struct buf *, json_t *);
+static json_t *field_schema(const struct field *, int);
+static json_t *row_schema(const struct rdef *, int);
+static json_t *problem_schema(void);
+static json_t *problem_response(const char *);
+static json_t *json_response(const char *, json_t *);
+static json_t *list_params(const struct rdef *);
+static json_t *path_params(const char *);
+static json_t *op_new(const char *, const char *, const char *);
+static void    resource_paths(json_t *, json_t *, const struct rdef *);
+static void    route_answers(json_t *, const struct route *, json_t *);
+static void    route_paths(json_t *, const struct route_table *, size_t);
+static int     tag_known(json_t *, const char *);
+static int     route_is_resource(const struct route_table *);
+static void    openapi_get(struct request *);
+static void    docs_get(struct request *);
+static int     esc(struct buf *, const char *);
+static int     docs_op(
+	struct buf *, json_t *, const char *, const char *, json_t *);
+static int     docs_fields(struct buf *, json_t *, json_t *);
+static json_t *schema_resolve(json_t *, json_t *);
+static int     docs_notes(struct buf *, json_t *);
 
 const struct route resource_routes[] = {
-	{HTTP_GET, "/v1/openapi.json", openapi_get, ROUTE_PUBLIC,
-	    "the OpenAPI 3.1 document of this API", NULL},
-	{HTTP_GET, "/docs", docs_get, ROUTE_PUBLIC,
-	    "the API documentation as a web page", NULL},
+	{ HTTP_GET, "/v1/openapi.json", openapi_get, ROUTE_PUBLIC,
+	    "the OpenAPI 3.1 document of this API", NULL },
+	{ HTTP_GET, "/docs", docs_get, ROUTE_PUBLIC,
+	    "the API documentation as a web page", NULL },
 };
-const size_t resource_nroutes = sizeof(resource_routes) /
-    sizeof(resource_routes[0]);
+const size_t resource_nroutes =
+    sizeof(resource_routes) / sizeof(resource_routes[0]);
 
 static const struct route_table resource_table = {
-	"resource", resource_routes, sizeof(resource_routes) /
-	    sizeof(resource_routes[0]),
+	"resource",
+	resource_routes,
+	sizeof(resource_routes) / sizeof(resource_routes[0]),
 };
 
 int
@@ -71,9 +72,9 @@ resource_routes_add(void)
 static json_t *
 field_schema(const struct field *f, int creating)
 {
-	const char *const	*c;
-	json_t			*s, *e, *d;
-	const char		*t = "string";
+	const char *const *c;
+	json_t		  *s, *e, *d;
+	const char	  *t = "string";
 
 	s = json_object();
 	switch (f->type) {
@@ -82,10 +83,10 @@ field_schema(const struct field *f, int creating)
 		break;
 	case FIELD_TEXT:
 		if (f->min > 0)
-			json_object_set_new(s, "minLength",
-			    json_integer(f->min));
-		json_object_set_new(s, "maxLength", json_integer(f->max > 0 ?
-		    f->max : RESOURCE_TEXT_MAX));
+			json_object_set_new(
+			    s, "minLength", json_integer(f->min));
+		json_object_set_new(s, "maxLength",
+		    json_integer(f->max > 0 ? f->max : RESOURCE_TEXT_MAX));
 		break;
 	case FIELD_INT:
 		t = "integer";
@@ -113,30 +114,34 @@ field_schema(const struct field *f, int creating)
 		break;
 	case FIELD_JSON:
 		t = NULL;
-		json_object_set_new(s, "type", f->flags & FIELD_NULLABLE ?
-		    json_pack("[sss]", "object", "array", "null") :
-		    json_pack("[ss]", "object", "array"));
+		json_object_set_new(s, "type",
+		    f->flags & FIELD_NULLABLE
+			? json_pack("[sss]", "object", "array", "null")
+			: json_pack("[ss]", "object", "array"));
 		break;
 	case FIELD_TEXT_LIST:
 		t = "array";
-		json_object_set_new(s, "items", json_pack("{s:s}", "type",
-		    "string"));
+		json_object_set_new(
+		    s, "items", json_pack("{s:s}", "type", "string"));
 		if (f->min > 0)
-			json_object_set_new(s, "minItems", json_integer(f->min));
+			json_object_set_new(
+			    s, "minItems", json_integer(f->min));
 		if (f->max > 0)
-			json_object_set_new(s, "maxItems", json_integer(f->max));
+			json_object_set_new(
+			    s, "maxItems", json_integer(f->max));
 		break;
 	case FIELD_EMAIL:
 		json_object_set_new(s, "format", json_string("email"));
 		break;
 	}
 	if (t != NULL)
-		json_object_set_new(s, "type", f->flags & FIELD_NULLABLE ?
-		    json_pack("[ss]", t, "null") : json_string(t));
+		json_object_set_new(s, "type",
+		    f->flags & FIELD_NULLABLE ? json_pack("[ss]", t, "null")
+					      : json_string(t));
 	if (f->doc != NULL)
 		json_object_set_new(s, "description", json_string(f->doc));
-	if (f->def != NULL && (d = json_loads(f->def, JSON_DECODE_ANY,
-	    NULL)) != NULL)
+	if (f->def != NULL &&
+	    (d = json_loads(f->def, JSON_DECODE_ANY, NULL)) != NULL)
 		json_object_set_new(s, "default", d);
 	if (f->flags & FIELD_READONLY)
 		json_object_set_new(s, "readOnly", json_true());
@@ -149,9 +154,9 @@ field_schema(const struct field *f, int creating)
 static json_t *
 row_schema(const struct rdef *rd, int mode)
 {
-	const struct field	*f;
-	json_t			*s, *props, *req;
-	size_t			 i;
+	const struct field *f;
+	json_t		   *s, *props, *req;
+	size_t		    i;
 
 	props = json_object();
 	req = json_array();
@@ -170,8 +175,8 @@ row_schema(const struct rdef *rd, int mode)
 	s = json_pack("{s:s,s:o,s:b}", "type", "object", "properties", props,
 	    "additionalProperties", mode == 0);
 	if (mode == 0 && rd->res->doc != NULL)
-		json_object_set_new(s, "description",
-		    json_string(rd->res->doc));
+		json_object_set_new(
+		    s, "description", json_string(rd->res->doc));
 	if (json_array_size(req) > 0)
 		json_object_set_new(s, "required", req);
 	else
@@ -182,22 +187,17 @@ row_schema(const struct rdef *rd, int mode)
 static json_t *
 problem_schema(void)
 {
-	return (json_pack("{s:s,s:s,s:[s,s,s,s],s:{s:{s:s},s:{s:s},"
+	return (json_pack(
+	    "{s:s,s:s,s:[s,s,s,s],s:{s:{s:s},s:{s:s},"
 	    "s:{s:s},s:{s:s},s:{s:s},s:{s:s,s:s},s:{s:s},s:{s:s,s:{s:s,"
 	    "s:{s:{s:s},s:{s:s},s:{s:s}}}}}}",
-	    "type", "object",
-	    "description", "An RFC 9457 problem document.",
-	    "required", "type", "title", "status", "code",
-	    "properties",
-	    "type", "type", "string",
-	    "title", "type", "string",
-	    "status", "type", "integer",
-	    "detail", "type", "string",
-	    "instance", "type", "string",
+	    "type", "object", "description", "An RFC 9457 problem document.",
+	    "required", "type", "title", "status", "code", "properties", "type",
+	    "type", "string", "title", "type", "string", "status", "type",
+	    "integer", "detail", "type", "string", "instance", "type", "string",
 	    "code", "type", "string", "description",
-	    "stable machine code, e.g. VALIDATION_FAILED",
-	    "request_id", "type", "string",
-	    "errors", "type", "array", "items", "type", "object",
+	    "stable machine code, e.g. VALIDATION_FAILED", "request_id", "type",
+	    "string", "errors", "type", "array", "items", "type", "object",
 	    "properties", "field", "type", "string", "code", "type", "string",
 	    "detail", "type", "string"));
 }
@@ -214,65 +214,71 @@ problem_response(const char *what)
 static json_t *
 json_response(const char *what, json_t *schema)
 {
-	return (json_pack("{s:s,s:{s:{s:o}}}", "description", what,
-	    "content", "application/json", "schema", schema));
+	return (json_pack("{s:s,s:{s:{s:o}}}", "description", what, "content",
+	    "application/json", "schema", schema));
 }
 
 static json_t *
 list_params(const struct rdef *rd)
 {
-	const struct field	*f;
-	json_t			*p, *sorts, *sch;
-	char			 name[160];
-	size_t			 i;
+	const struct field *f;
+	json_t		   *p, *sorts, *sch;
+	char		    name[160];
+	size_t		    i;
 
 	sorts = json_array();
 	p = json_pack("[{s:s,s:s,s:s,s:{s:s,s:i,s:i,s:i}},"
-	    "{s:s,s:s,s:s,s:{s:s}}]",
-	    "name", "limit", "in", "query", "description",
-	    "rows per page", "schema", "type", "integer", "minimum", 1,
-	    "maximum", RESOURCE_LIST_MAX, "default", RESOURCE_LIST_DEFAULT,
-	    "name", "cursor", "in", "query", "description",
+		      "{s:s,s:s,s:s,s:{s:s}}]",
+	    "name", "limit", "in", "query", "description", "rows per page",
+	    "schema", "type", "integer", "minimum", 1, "maximum",
+	    RESOURCE_LIST_MAX, "default", RESOURCE_LIST_DEFAULT, "name",
+	    "cursor", "in", "query", "description",
 	    "next_cursor of the previous page", "schema", "type", "string");
 	for (i = 0; i < rd->ncols; i++) {
 		f = &rd->cols[i];
-		if ((f->flags & FIELD_SORT) && !(f->flags &
-		    (FIELD_PERSONAL | FIELD_HIDDEN))) {
+		if ((f->flags & FIELD_SORT) &&
+		    !(f->flags & (FIELD_PERSONAL | FIELD_HIDDEN))) {
 			json_array_append_new(sorts, json_string(f->name));
 			snprintf(name, sizeof(name), "-%s", f->name);
 			json_array_append_new(sorts, json_string(name));
 		}
 		if ((f->flags & FIELD_FILTER) == 0 || f->type == FIELD_JSON ||
-		    f->type == FIELD_TEXT_LIST || ((f->flags & FIELD_PERSONAL) &&
-		    !(f->flags & FIELD_BLIND_INDEX)))
+		    f->type == FIELD_TEXT_LIST ||
+		    ((f->flags & FIELD_PERSONAL) &&
+			!(f->flags & FIELD_BLIND_INDEX)))
 			continue;
 		sch = field_schema(f, 0);
 		json_object_del(sch, "readOnly");
 		json_object_del(sch, "default");
-		json_object_set_new(sch, "type", json_string(f->type ==
-		    FIELD_INT ? "integer" : f->type == FIELD_BOOL ? "boolean" :
-		    "string"));
+		json_object_set_new(sch, "type",
+		    json_string(f->type == FIELD_INT ? "integer"
+			    : f->type == FIELD_BOOL  ? "boolean"
+						     : "string"));
 		if (f->type == FIELD_ENUM && (f->flags & FIELD_NULLABLE))
 			json_array_remove(json_object_get(sch, "enum"),
 			    json_array_size(json_object_get(sch, "enum")) - 1);
 		if (f->type == FIELD_TIME) {
 			snprintf(name, sizeof(name), "%s_from", f->name);
-			json_array_append_new(p, json_pack("{s:s,s:s,s:s,s:O}",
-			    "name", name, "in", "query", "description",
-			    "at or after this time", "schema", sch));
+			json_array_append_new(p,
+			    json_pack("{s:s,s:s,s:s,s:O}", "name", name, "in",
+				"query", "description", "at or after this time",
+				"schema", sch));
 			snprintf(name, sizeof(name), "%s_to", f->name);
-			json_array_append_new(p, json_pack("{s:s,s:s,s:s,s:o}",
-			    "name", name, "in", "query", "description",
-			    "before this time", "schema", sch));
+			json_array_append_new(p,
+			    json_pack("{s:s,s:s,s:s,s:o}", "name", name, "in",
+				"query", "description", "before this time",
+				"schema", sch));
 		} else
-			json_array_append_new(p, json_pack("{s:s,s:s,s:s,s:o}",
-			    "name", f->name, "in", "query", "description",
-			    "exact match", "schema", sch));
+			json_array_append_new(p,
+			    json_pack("{s:s,s:s,s:s,s:o}", "name", f->name,
+				"in", "query", "description", "exact match",
+				"schema", sch));
 	}
-	json_array_append_new(p, json_pack("{s:s,s:s,s:s,s:{s:s,s:o,s:s}}",
-	    "name", "sort", "in", "query", "description",
-	    "field to sort by, \"-\" for descending", "schema", "type", "string",
-	    "enum", sorts, "default", "-created_at"));
+	json_array_append_new(p,
+	    json_pack("{s:s,s:s,s:s,s:{s:s,s:o,s:s}}", "name", "sort", "in",
+		"query", "description",
+		"field to sort by, \"-\" for descending", "schema", "type",
+		"string", "enum", sorts, "default", "-created_at"));
 	return (p);
 }
 
@@ -280,17 +286,17 @@ list_params(const struct rdef *rd)
 static json_t *
 path_params(const char *pattern)
 {
-	const char	*p, *e;
-	char		 name[64];
-	json_t		*a = json_array();
+	const char *p, *e;
+	char	    name[64];
+	json_t	   *a = json_array();
 
 	for (p = pattern; (p = strchr(p, '{')) != NULL; p = e) {
 		if ((e = strchr(p, '}')) == NULL)
 			break;
 		snprintf(name, sizeof(name), "%.*s", (int)(e - p - 1), p + 1);
-		json_array_append_new(a, json_pack("{s:s,s:s,s:b,s:{s:s}}",
-		    "name", name, "in", "path", "required", 1, "schema", "type",
-		    "string"));
+		json_array_append_new(a,
+		    json_pack("{s:s,s:s,s:b,s:{s:s}}", "name", name, "in",
+			"path", "required", 1, "schema", "type", "string"));
 	}
 	return (a);
 }
@@ -298,31 +304,31 @@ path_params(const char *pattern)
 static json_t *
 op_new(const char *id, const char *summary, const char *tag)
 {
-	char	 oid[160];
-	size_t	 i;
+	char   oid[160];
+	size_t i;
 
 	snprintf(oid, sizeof(oid), "%s", id);
 	for (i = 0; oid[i] != '\0'; i++)
 		if (!isalnum((unsigned char)oid[i]))
 			oid[i] = '_';
-	return (json_pack("{s:s,s:s,s:[s],s:{}}", "operationId", oid,
-	    "summary", summary ? summary : "", "tags", tag, "responses"));
+	return (json_pack("{s:s,s:s,s:[s],s:{}}", "operationId", oid, "summary",
+	    summary ? summary : "", "tags", tag, "responses"));
 }
 
 static void
 resource_paths(json_t *paths, json_t *schemas, const struct rdef *rd)
 {
-	const struct resource	*res = rd->res;
-	const struct route	*rt;
-	json_t			*coll, *item, *op, *r, *sec;
-	char			 ref[160], refc[160], refu[160], id[160];
-	size_t			 i;
+	const struct resource *res = rd->res;
+	const struct route    *rt;
+	json_t		      *coll, *item, *op, *r, *sec;
+	char		       ref[160], refc[160], refu[160], id[160];
+	size_t		       i;
 
 	snprintf(ref, sizeof(ref), "#/components/schemas/%s", res->name);
-	snprintf(refc, sizeof(refc), "#/components/schemas/%s_create",
-	    res->name);
-	snprintf(refu, sizeof(refu), "#/components/schemas/%s_update",
-	    res->name);
+	snprintf(
+	    refc, sizeof(refc), "#/components/schemas/%s_create", res->name);
+	snprintf(
+	    refu, sizeof(refu), "#/components/schemas/%s_update", res->name);
 	json_object_set_new(schemas, res->name, row_schema(rd, 0));
 	snprintf(id, sizeof(id), "%s_create", res->name);
 	json_object_set_new(schemas, id, row_schema(rd, 1));
@@ -334,99 +340,116 @@ resource_paths(json_t *paths, json_t *schemas, const struct rdef *rd)
 	}
 	if ((item = json_object_get(paths, rd->item_path)) == NULL) {
 		item = json_object();
-		json_object_set_new(item, "parameters",
-		    path_params(rd->item_path));
+		json_object_set_new(
+		    item, "parameters", path_params(rd->item_path));
 		json_object_set_new(paths, rd->item_path, item);
 	}
 	sec = json_pack("[{s:[]}]", "bearerAuth");
 	for (i = 0; i < rd->table.nroutes; i++) {
 		rt = &rd->routes[i];
-		snprintf(id, sizeof(id), "%s_%s", res->name, rt->method ==
-		    HTTP_GET ? (rt->pattern == res->path ? "list" : "read") :
-		    rt->method == HTTP_POST ? "create" : rt->method ==
-		    HTTP_PATCH ? "update" : "delete");
+		snprintf(id, sizeof(id), "%s_%s", res->name,
+		    rt->method == HTTP_GET
+			? (rt->pattern == res->path ? "list" : "read")
+			: rt->method == HTTP_POST  ? "create"
+			: rt->method == HTTP_PATCH ? "update"
+						   : "delete");
 		op = op_new(id, rt->summary, res->name);
 		json_object_set_new(op, "security", json_deep_copy(sec));
 		if (res->doc != NULL)
-			json_object_set_new(op, "description",
-			    json_string(res->doc));
+			json_object_set_new(
+			    op, "description", json_string(res->doc));
 		r = json_object_get(op, "responses");
-		json_object_set_new(r, "401", problem_response(
-		    "no or bad credentials"));
+		json_object_set_new(
+		    r, "401", problem_response("no or bad credentials"));
 		switch (rt->method) {
 		case HTTP_GET:
 			if (rt->pattern == res->path) {
-				json_object_set_new(op, "parameters",
-				    list_params(rd));
-				json_object_set_new(r, "200", json_response(
-				    "one page of rows", json_pack("{s:s,s:[s,s],"
-				    "s:{s:{s:s,s:{s:s}},s:{s:[s,s]}}}", "type",
-				    "object", "required", "data", "next_cursor",
-				    "properties", "data", "type", "array",
-				    "items", "$ref", ref, "next_cursor", "type",
-				    "string", "null")));
-				json_object_set_new(r, "400", problem_response(
-				    "unknown or bad parameter, bad cursor"));
-				json_object_set_new(r, "403", problem_response(
-				    "no permission to list"));
+				json_object_set_new(
+				    op, "parameters", list_params(rd));
+				json_object_set_new(r, "200",
+				    json_response("one page of rows",
+					json_pack(
+					    "{s:s,s:[s,s],"
+					    "s:{s:{s:s,s:{s:s}},s:{s:[s,s]}}}",
+					    "type", "object", "required",
+					    "data", "next_cursor", "properties",
+					    "data", "type", "array", "items",
+					    "$ref", ref, "next_cursor", "type",
+					    "string", "null")));
+				json_object_set_new(r, "400",
+				    problem_response("unknown or bad "
+						     "parameter, bad cursor"));
+				json_object_set_new(r, "403",
+				    problem_response("no permission to list"));
 				json_object_set(coll, "get", op);
 			} else {
-				json_object_set_new(r, "200", json_response(
-				    "the row (ETag header)", json_pack("{s:s}",
-				    "$ref", ref)));
-				json_object_set_new(r, "304", json_pack("{s:s}",
-				    "description", "not modified "
-				    "(If-None-Match)"));
-				json_object_set_new(r, "404", problem_response(
-				    "no such row, or not yours to see"));
+				json_object_set_new(r, "200",
+				    json_response("the row (ETag header)",
+					json_pack("{s:s}", "$ref", ref)));
+				json_object_set_new(r, "304",
+				    json_pack("{s:s}", "description",
+					"not modified "
+					"(If-None-Match)"));
+				json_object_set_new(r, "404",
+				    problem_response(
+					"no such row, or not yours to see"));
 				json_object_set(item, "get", op);
 			}
 			break;
 		case HTTP_POST:
-			json_object_set_new(op, "requestBody", json_pack(
-			    "{s:b,s:{s:{s:{s:s}}}}", "required", 1, "content",
-			    "application/json", "schema", "$ref", refc));
-			json_object_set_new(r, "201", json_response(
-			    "created (Location and ETag headers)",
-			    json_pack("{s:s}", "$ref", ref)));
-			json_object_set_new(r, "403", problem_response(
-			    "no permission to create this row"));
-			json_object_set_new(r, "409", problem_response(
-			    "a unique value is taken"));
-			json_object_set_new(r, "422", problem_response(
-			    "validation failed: one entry per field"));
+			json_object_set_new(op, "requestBody",
+			    json_pack("{s:b,s:{s:{s:{s:s}}}}", "required", 1,
+				"content", "application/json", "schema", "$ref",
+				refc));
+			json_object_set_new(r, "201",
+			    json_response("created (Location and ETag headers)",
+				json_pack("{s:s}", "$ref", ref)));
+			json_object_set_new(r, "403",
+			    problem_response(
+				"no permission to create this row"));
+			json_object_set_new(r, "409",
+			    problem_response("a unique value is taken"));
+			json_object_set_new(r, "422",
+			    problem_response(
+				"validation failed: one entry per field"));
 			json_object_set(coll, "post", op);
 			break;
 		case HTTP_PATCH:
-			json_object_set_new(op, "parameters", json_pack(
-			    "[{s:s,s:s,s:s,s:{s:s}}]", "name", "If-Match",
-			    "in", "header", "description",
-			    "the ETag last read; 412 when it changed",
-			    "schema", "type", "string"));
-			json_object_set_new(op, "requestBody", json_pack(
-			    "{s:b,s:{s:{s:{s:s}}}}", "required", 1, "content",
-			    "application/json", "schema", "$ref", refu));
-			json_object_set_new(r, "200", json_response(
-			    "the changed row (ETag header)",
-			    json_pack("{s:s}", "$ref", ref)));
-			json_object_set_new(r, "403", problem_response(
-			    "not yours to change"));
-			json_object_set_new(r, "404", problem_response(
-			    "no such row, or not yours to see"));
-			json_object_set_new(r, "412", problem_response(
-			    "If-Match does not match"));
-			json_object_set_new(r, "422", problem_response(
-			    "validation failed: one entry per field"));
+			json_object_set_new(op, "parameters",
+			    json_pack("[{s:s,s:s,s:s,s:{s:s}}]", "name",
+				"If-Match", "in", "header", "description",
+				"the ETag last read; 412 when it changed",
+				"schema", "type", "string"));
+			json_object_set_new(op, "requestBody",
+			    json_pack("{s:b,s:{s:{s:{s:s}}}}", "required", 1,
+				"content", "application/json", "schema", "$ref",
+				refu));
+			json_object_set_new(r, "200",
+			    json_response("the changed row (ETag header)",
+				json_pack("{s:s}", "$ref", ref)));
+			json_object_set_new(
+			    r, "403", problem_response("not yours to change"));
+			json_object_set_new(r, "404",
+			    problem_response(
+				"no such row, or not yours to see"));
+			json_object_set_new(r, "412",
+			    problem_response("If-Match does not match"));
+			json_object_set_new(r, "422",
+			    problem_response(
+				"validation failed: one entry per field"));
 			json_object_set(item, "patch", op);
 			break;
 		default:
-			json_object_set_new(r, "204", json_pack("{s:s}",
-			    "description", res->soft_delete ?
-			    "deleted (kept, hidden from lists)" : "deleted"));
-			json_object_set_new(r, "403", problem_response(
-			    "not yours to delete"));
-			json_object_set_new(r, "404", problem_response(
-			    "no such row, or not yours to see"));
+			json_object_set_new(r, "204",
+			    json_pack("{s:s}", "description",
+				res->soft_delete
+				    ? "deleted (kept, hidden from lists)"
+				    : "deleted"));
+			json_object_set_new(
+			    r, "403", problem_response("not yours to delete"));
+			json_object_set_new(r, "404",
+			    problem_response(
+				"no such row, or not yours to see"));
 			json_object_set(item, "delete", op);
 			break;
 		}
@@ -443,54 +466,64 @@ resource_paths(json_t *paths, json_t *schemas, const struct rdef *rd)
 static void
 route_answers(json_t *r, const struct route *rt, json_t *api)
 {
-	const char	*k, *type;
-	json_t		*v, *a;
+	const char *k, *type;
+	json_t	   *v, *a;
 
-	json_object_foreach(json_object_get(api, "answers"), k, v) {
-		a = json_pack("{s:O}", "description", json_object_get(v,
-		    "description"));
+	json_object_foreach(json_object_get(api, "answers"), k, v)
+	{
+		a = json_pack(
+		    "{s:O}", "description", json_object_get(v, "description"));
 		type = json_string_value(json_object_get(v, "type"));
 		if (json_object_get(v, "schema") != NULL)
-			json_object_set_new(a, "content", json_pack("{s:{s:O}}",
-			    type != NULL ? type : "application/json", "schema",
-			    json_object_get(v, "schema")));
+			json_object_set_new(a, "content",
+			    json_pack("{s:{s:O}}",
+				type != NULL ? type : "application/json",
+				"schema", json_object_get(v, "schema")));
 		json_object_set_new(r, k, a);
 	}
 	if (!(rt->flags & ROUTE_PUBLIC))
-		json_object_set_new(r, "401", problem_response(
-		    "no or bad bearer token"));
+		json_object_set_new(
+		    r, "401", problem_response("no or bad bearer token"));
 	if (rt->flags & ROUTE_JSON_BODY) {
-		json_object_set_new(r, "400", problem_response(
-		    "the body is not JSON"));
-		json_object_set_new(r, "413", problem_response(
-		    "the body is over the limit"));
-		json_object_set_new(r, "415", problem_response(
-		    "the body is not application/json"));
+		json_object_set_new(
+		    r, "400", problem_response("the body is not JSON"));
+		json_object_set_new(
+		    r, "413", problem_response("the body is over the limit"));
+		json_object_set_new(r, "415",
+		    problem_response("the body is not application/json"));
 	}
 	if (rt->flags & ROUTE_SLOW)
-		json_object_set_new(r, "503", problem_response(
-		    "the slow pool is full: try again after Retry-After"));
-	json_object_set_new(r, "429", problem_response("too many requests from "
-	    "this client: try again after Retry-After"));
-	json_object_foreach(json_object_get(api, "problems"), k, v) {
-		json_object_set_new(r, k, problem_response(json_string_value(v)));
+		json_object_set_new(r, "503",
+		    problem_response(
+			"the slow pool is full: try again after Retry-After"));
+	json_object_set_new(r, "429",
+	    problem_response("too many requests from "
+			     "this client: try again after Retry-After"));
+	json_object_foreach(json_object_get(api, "problems"), k, v)
+	{
+		json_object_set_new(
+		    r, k, problem_response(json_string_value(v)));
 	}
 	if (json_object_get(api, "answers") != NULL)
-		json_object_set_new(r, "default", problem_response(
-		    "another problem"));
+		json_object_set_new(
+		    r, "default", problem_response("another problem"));
 	else
-		json_object_set_new(r, "default", json_pack("{s:s,s:{s:{s:{}},"
-		    "s:{s:{s:s}}}}", "description", "a JSON answer, or a "
-		    "problem document", "content", "application/json", "schema",
-		    "application/problem+json", "schema", "$ref",
-		    "#/components/schemas/Problem"));
+		json_object_set_new(r, "default",
+		    json_pack("{s:s,s:{s:{s:{}},"
+			      "s:{s:{s:s}}}}",
+			"description",
+			"a JSON answer, or a "
+			"problem document",
+			"content", "application/json", "schema",
+			"application/problem+json", "schema", "$ref",
+			"#/components/schemas/Problem"));
 }
 
 static void
 route_paths(json_t *paths, const struct route_table *t, size_t k)
 {
-	static const char *const methods[] = {"get", "post", "put", "patch",
-	    "delete", "head", "options"};
+	static const char *const methods[] = { "get", "post", "put", "patch",
+		"delete", "head", "options" };
 	const struct route	*rt = &t->routes[k];
 	const char		*m = NULL, *type;
 	json_t			*item, *op, *pp, *api, *content, *v;
@@ -520,19 +553,21 @@ route_paths(json_t *paths, const struct route_table *t, size_t k)
 		json_decref(pp);
 	content = json_object();
 	if ((v = json_object_get(api, "body")) != NULL)
-		json_object_set_new(content, "application/json", json_pack(
-		    "{s:O}", "schema", v));
+		json_object_set_new(content, "application/json",
+		    json_pack("{s:O}", "schema", v));
 	else if (rt->flags & ROUTE_JSON_BODY)
-		json_object_set_new(content, "application/json", json_pack(
-		    "{s:{s:s}}", "schema", "type", "object"));
-	json_object_foreach(json_object_get(api, "content"), type, v) {
-		json_object_set_new(content, type, json_pack("{s:O}", "schema",
-		    v));
+		json_object_set_new(content, "application/json",
+		    json_pack("{s:{s:s}}", "schema", "type", "object"));
+	json_object_foreach(json_object_get(api, "content"), type, v)
+	{
+		json_object_set_new(
+		    content, type, json_pack("{s:O}", "schema", v));
 	}
 	if (json_object_size(content) > 0)
-		json_object_set_new(op, "requestBody", json_pack("{s:b,s:o}",
-		    "required", (rt->flags & ROUTE_JSON_BODY) != 0, "content",
-		    content));
+		json_object_set_new(op, "requestBody",
+		    json_pack("{s:b,s:o}", "required",
+			(rt->flags & ROUTE_JSON_BODY) != 0, "content",
+			content));
 	else
 		json_decref(content);
 	route_answers(json_object_get(op, "responses"), rt, api);
@@ -543,12 +578,13 @@ route_paths(json_t *paths, const struct route_table *t, size_t k)
 static int
 tag_known(json_t *tags, const char *name)
 {
-	json_t	*t;
-	size_t	 i;
+	json_t *t;
+	size_t	i;
 
-	json_array_foreach(tags, i, t) {
+	json_array_foreach(tags, i, t)
+	{
 		if (strcmp(json_string_value(json_object_get(t, "name")),
-		    name) == 0)
+			name) == 0)
 			return (1);
 	}
 	return (0);
@@ -557,8 +593,8 @@ tag_known(json_t *tags, const char *name)
 static int
 route_is_resource(const struct route_table *t)
 {
-	const struct rdef *const	*all;
-	size_t				 i, n;
+	const struct rdef *const *all;
+	size_t			  i, n;
 
 	all = rdef_all(&n);
 	for (i = 0; i < n; i++)
@@ -571,13 +607,14 @@ json_t *
 resource_openapi(void)
 {
 	const struct rdef *const	*all;
-	const struct route_table *const	*tables;
+	const struct route_table *const *tables;
 	json_t				*doc, *paths, *schemas, *tags;
 	const char			*url;
 	size_t				 i, j, n, nt;
 
-	url = config.public_url != NULL && config.public_url[0] != '\0' ?
-	    config.public_url : "/";
+	url = config.public_url != NULL && config.public_url[0] != '\0'
+	    ? config.public_url
+	    : "/";
 	paths = json_object();
 	schemas = json_object();
 	tags = json_array();
@@ -585,41 +622,41 @@ resource_openapi(void)
 	all = rdef_all(&n);
 	for (i = 0; i < n; i++) {
 		resource_paths(paths, schemas, all[i]);
-		json_array_append_new(tags, json_pack("{s:s,s:s}", "name",
-		    all[i]->res->name, "description", all[i]->res->doc ?
-		    all[i]->res->doc : ""));
+		json_array_append_new(tags,
+		    json_pack("{s:s,s:s}", "name", all[i]->res->name,
+			"description",
+			all[i]->res->doc ? all[i]->res->doc : ""));
 	}
 	tables = http_routes(&nt);
 	for (i = 0; i < nt; i++) {
 		if (route_is_resource(tables[i]))
 			continue;
 		if (!tag_known(tags, tables[i]->module))
-			json_array_append_new(tags, json_pack("{s:s,s:s}", "name",
-			    tables[i]->module, "description", "the routes of "
-			    "this module besides its resources"));
+			json_array_append_new(tags,
+			    json_pack("{s:s,s:s}", "name", tables[i]->module,
+				"description",
+				"the routes of "
+				"this module besides its resources"));
 		for (j = 0; j < tables[i]->nroutes; j++)
 			route_paths(paths, tables[i], j);
 	}
 	doc = json_pack("{s:s,s:{s:s,s:s,s:s},s:[{s:s}],s:o,s:o,s:[{s:[]}],"
-	    "s:{s:o,s:{s:{s:s,s:s}}}}",
-	    "openapi", "3.1.0",
-	    "info", "title", "carebase", "version", OPENAPI_VERSION,
-	    "description", "The carebase API: accounts, relationships, "
+			"s:{s:o,s:{s:{s:s,s:s}}}}",
+	    "openapi", "3.1.0", "info", "title", "carebase", "version",
+	    OPENAPI_VERSION, "description",
+	    "The carebase API: accounts, relationships, "
 	    "courses, therapy, training and biometrics. Errors are RFC 9457 "
 	    "problem documents.",
-	    "servers", "url", url,
-	    "tags", tags,
-	    "paths", paths,
-	    "security", "bearerAuth",
-	    "components", "schemas", schemas, "securitySchemes", "bearerAuth",
-	    "type", "http", "scheme", "bearer");
+	    "servers", "url", url, "tags", tags, "paths", paths, "security",
+	    "bearerAuth", "components", "schemas", schemas, "securitySchemes",
+	    "bearerAuth", "type", "http", "scheme", "bearer");
 	return (doc);
 }
 
 static void
 openapi_get(struct request *req)
 {
-	json_t	*doc;
+	json_t *doc;
 
 	if ((doc = resource_openapi()) == NULL) {
 		http_problem(req, ERR_NOMEM, NULL, "no document");
@@ -633,7 +670,7 @@ openapi_get(struct request *req)
 static int
 esc(struct buf *b, const char *s)
 {
-	int	 rc = OK;
+	int rc = OK;
 
 	for (; s != NULL && *s != '\0' && rc == OK; s++) {
 		switch (*s) {
@@ -664,24 +701,24 @@ esc(struct buf *b, const char *s)
 static json_t *
 schema_resolve(json_t *doc, json_t *s)
 {
-	const char	*ref = json_string_value(json_object_get(s, "$ref"));
+	const char *ref = json_string_value(json_object_get(s, "$ref"));
 
 	if (ref == NULL || strncmp(ref, "#/components/schemas/", 21) != 0)
 		return (s);
-	return (json_object_get(json_object_get(json_object_get(doc,
-	    "components"), "schemas"), ref + 21));
+	return (json_object_get(
+	    json_object_get(json_object_get(doc, "components"), "schemas"),
+	    ref + 21));
 }
 
 /* The constraints of a property schema, as words. */
 static int
 docs_notes(struct buf *b, json_t *p)
 {
-	const char	*keys[] = {"format", "minLength", "maxLength",
-			    "minimum", "maximum", "minItems", "maxItems",
-			    "default", NULL};
-	json_t		*v;
-	char		*txt;
-	int		 i, rc = OK;
+	const char *keys[] = { "format", "minLength", "maxLength", "minimum",
+		"maximum", "minItems", "maxItems", "default", NULL };
+	json_t	   *v;
+	char	   *txt;
+	int	    i, rc = OK;
 
 	for (i = 0; keys[i] != NULL && rc == OK; i++) {
 		if ((v = json_object_get(p, keys[i])) == NULL)
@@ -706,32 +743,34 @@ docs_notes(struct buf *b, json_t *p)
 	if (rc == OK && json_is_true(json_object_get(p, "writeOnly")))
 		rc = buf_puts(b, "write-only; ");
 	if (rc == OK)
-		rc = esc(b, json_string_value(json_object_get(p,
-		    "description")));
+		rc = esc(
+		    b, json_string_value(json_object_get(p, "description")));
 	return (rc);
 }
 
 static int
 docs_fields(struct buf *b, json_t *doc, json_t *schema)
 {
-	const char	*name;
-	json_t		*s, *p, *req, *t;
-	char		*type;
-	size_t		 i;
-	int		 rc, required;
+	const char *name;
+	json_t	   *s, *p, *req, *t;
+	char	   *type;
+	size_t	    i;
+	int	    rc, required;
 
 	s = schema_resolve(doc, schema);
 	if (json_object_size(json_object_get(s, "properties")) == 0)
 		return (OK);
 	req = json_object_get(s, "required");
-	if ((rc = buf_puts(b, "<table><tr><th>field</th><th>type</th>"
-	    "<th>required</th><th>notes</th></tr>\n")) != OK)
+	if ((rc = buf_puts(b,
+		 "<table><tr><th>field</th><th>type</th>"
+		 "<th>required</th><th>notes</th></tr>\n")) != OK)
 		return (rc);
-	json_object_foreach(json_object_get(s, "properties"), name, p) {
+	json_object_foreach(json_object_get(s, "properties"), name, p)
+	{
 		required = 0;
 		for (i = 0; i < json_array_size(req); i++)
 			if (strcmp(json_string_value(json_array_get(req, i)),
-			    name) == 0)
+				name) == 0)
 				required = 1;
 		t = json_object_get(schema_resolve(doc, p), "type");
 		type = t != NULL ? json_dumps(t, JSON_ENCODE_ANY) : NULL;
@@ -739,8 +778,8 @@ docs_fields(struct buf *b, json_t *doc, json_t *schema)
 		    (rc = esc(b, name)) != OK ||
 		    (rc = buf_puts(b, "</code></td><td>")) != OK ||
 		    (rc = esc(b, type)) != OK ||
-		    (rc = buf_printf(b, "</td><td>%s</td><td>", required ?
-		    "yes" : "")) != OK ||
+		    (rc = buf_printf(b, "</td><td>%s</td><td>",
+			 required ? "yes" : "")) != OK ||
 		    (rc = docs_notes(b, p)) != OK ||
 		    (rc = buf_puts(b, "</td></tr>\n")) != OK) {
 			free(type);
@@ -755,11 +794,11 @@ static int
 docs_op(struct buf *b, json_t *doc, const char *path, const char *method,
     json_t *op)
 {
-	const char	*code;
-	json_t		*p, *r, *body;
-	char		 m[16];
-	size_t		 i;
-	int		 rc;
+	const char *code;
+	json_t	   *p, *r, *body;
+	char	    m[16];
+	size_t	    i;
+	int	    rc;
 
 	for (i = 0; method[i] != '\0' && i + 1 < sizeof(m); i++)
 		m[i] = (char)toupper((unsigned char)method[i]);
@@ -768,44 +807,57 @@ docs_op(struct buf *b, json_t *doc, const char *path, const char *method,
 	    (rc = esc(b, path)) != OK ||
 	    (rc = buf_puts(b, "</code></h3>\n<p>")) != OK ||
 	    (rc = esc(b, json_string_value(json_object_get(op, "summary")))) !=
-	    OK || (rc = buf_puts(b, "</p>\n")) != OK)
+		OK ||
+	    (rc = buf_puts(b, "</p>\n")) != OK)
 		return (rc);
 	if (json_array_size(json_object_get(op, "parameters")) > 0) {
-		if ((rc = buf_puts(b, "<h4>Parameters</h4><table><tr><th>name"
-		    "</th><th>in</th><th>notes</th></tr>\n")) != OK)
+		if ((rc = buf_puts(b,
+			 "<h4>Parameters</h4><table><tr><th>name"
+			 "</th><th>in</th><th>notes</th></tr>\n")) != OK)
 			return (rc);
-		json_array_foreach(json_object_get(op, "parameters"), i, p) {
+		json_array_foreach(json_object_get(op, "parameters"), i, p)
+		{
 			if ((rc = buf_puts(b, "<tr><td><code>")) != OK ||
-			    (rc = esc(b, json_string_value(json_object_get(p,
-			    "name")))) != OK ||
+			    (rc = esc(b,
+				 json_string_value(
+				     json_object_get(p, "name")))) != OK ||
 			    (rc = buf_puts(b, "</code></td><td>")) != OK ||
-			    (rc = esc(b, json_string_value(json_object_get(p,
-			    "in")))) != OK ||
+			    (rc = esc(b,
+				 json_string_value(
+				     json_object_get(p, "in")))) != OK ||
 			    (rc = buf_puts(b, "</td><td>")) != OK ||
-			    (rc = esc(b, json_string_value(json_object_get(p,
-			    "description")))) != OK ||
+			    (rc = esc(b,
+				 json_string_value(json_object_get(
+				     p, "description")))) != OK ||
 			    (rc = buf_puts(b, " ")) != OK ||
-			    (rc = docs_notes(b, json_object_get(p, "schema"))) !=
-			    OK || (rc = buf_puts(b, "</td></tr>\n")) != OK)
+			    (rc = docs_notes(
+				 b, json_object_get(p, "schema"))) != OK ||
+			    (rc = buf_puts(b, "</td></tr>\n")) != OK)
 				return (rc);
 		}
 		if ((rc = buf_puts(b, "</table>\n")) != OK)
 			return (rc);
 	}
-	body = json_object_get(json_object_get(json_object_get(json_object_get(
-	    op, "requestBody"), "content"), "application/json"), "schema");
-	if (body != NULL && ((rc = buf_puts(b, "<h4>Body</h4>\n")) != OK ||
-	    (rc = docs_fields(b, doc, body)) != OK))
+	body = json_object_get(
+	    json_object_get(
+		json_object_get(json_object_get(op, "requestBody"), "content"),
+		"application/json"),
+	    "schema");
+	if (body != NULL &&
+	    ((rc = buf_puts(b, "<h4>Body</h4>\n")) != OK ||
+		(rc = docs_fields(b, doc, body)) != OK))
 		return (rc);
 	if ((rc = buf_puts(b, "<h4>Answers</h4><ul>\n")) != OK)
 		return (rc);
-	json_object_foreach(json_object_get(op, "responses"), code, r) {
+	json_object_foreach(json_object_get(op, "responses"), code, r)
+	{
 		if ((rc = buf_puts(b, "<li><code>")) != OK ||
 		    (rc = esc(b, code)) != OK ||
 		    (rc = buf_puts(b, "</code> ")) != OK ||
-		    (rc = esc(b, json_string_value(json_object_get(r,
-		    "description")))) != OK || (rc = buf_puts(b, "</li>\n")) !=
-		    OK)
+		    (rc = esc(b,
+			 json_string_value(
+			     json_object_get(r, "description")))) != OK ||
+		    (rc = buf_puts(b, "</li>\n")) != OK)
 			return (rc);
 	}
 	return (buf_puts(b, "</ul></section>\n"));
@@ -814,19 +866,20 @@ docs_op(struct buf *b, json_t *doc, const char *path, const char *method,
 static void
 docs_get(struct request *req)
 {
-	const char	*path, *method, *name;
-	json_t		*doc, *item, *op, *schemas, *s;
-	struct buf	 b;
-	char		*out;
-	size_t		 len;
-	int		 rc;
+	const char *path, *method, *name;
+	json_t	   *doc, *item, *op, *schemas, *s;
+	struct buf  b;
+	char	   *out;
+	size_t	    len;
+	int	    rc;
 
 	if ((doc = resource_openapi()) == NULL) {
 		http_problem(req, ERR_NOMEM, NULL, "no document");
 		return;
 	}
 	buf_init(&b, DOCS_MAX);
-	rc = buf_puts(&b, "<!doctype html>\n<html lang=\"en\"><head>"
+	rc = buf_puts(&b,
+	    "<!doctype html>\n<html lang=\"en\"><head>"
 	    "<meta charset=\"utf-8\"><meta name=\"viewport\" content=\""
 	    "width=device-width\"><title>carebase API</title><style>"
 	    "body{font-family:sans-serif;max-width:60em;margin:auto;"
@@ -835,29 +888,35 @@ docs_get(struct request *req)
 	    "vertical-align:top}section{border-top:1px solid #ddd}"
 	    "</style></head><body>\n<h1>carebase API</h1>\n<p>");
 	if (rc == OK)
-		rc = esc(&b, json_string_value(json_object_get(json_object_get(
-		    doc, "info"), "description")));
+		rc = esc(&b,
+		    json_string_value(json_object_get(
+			json_object_get(doc, "info"), "description")));
 	if (rc == OK)
-		rc = buf_puts(&b, "</p>\n<p>Machine-readable: <a href=\""
+		rc = buf_puts(&b,
+		    "</p>\n<p>Machine-readable: <a href=\""
 		    "/v1/openapi.json\">/v1/openapi.json</a> (OpenAPI 3.1). "
 		    "Authenticate with <code>Authorization: Bearer "
 		    "&lt;token&gt;</code>.</p>\n<h2>Operations</h2>\n");
-	json_object_foreach(json_object_get(doc, "paths"), path, item) {
-		json_object_foreach(item, method, op) {
+	json_object_foreach(json_object_get(doc, "paths"), path, item)
+	{
+		json_object_foreach(item, method, op)
+		{
 			if (rc == OK && strcmp(method, "parameters") != 0)
 				rc = docs_op(&b, doc, path, method, op);
 		}
 	}
 	if (rc == OK)
 		rc = buf_puts(&b, "<h2>Schemas</h2>\n");
-	schemas = json_object_get(json_object_get(doc, "components"),
-	    "schemas");
-	json_object_foreach(schemas, name, s) {
+	schemas =
+	    json_object_get(json_object_get(doc, "components"), "schemas");
+	json_object_foreach(schemas, name, s)
+	{
 		if (rc == OK && (rc = buf_puts(&b, "<section><h3>")) == OK &&
 		    (rc = esc(&b, name)) == OK &&
 		    (rc = buf_puts(&b, "</h3>\n<p>")) == OK &&
-		    (rc = esc(&b, json_string_value(json_object_get(s,
-		    "description")))) == OK &&
+		    (rc = esc(&b,
+			 json_string_value(
+			     json_object_get(s, "description")))) == OK &&
 		    (rc = buf_puts(&b, "</p>\n")) == OK &&
 		    (rc = docs_fields(&b, doc, s)) == OK)
 			rc = buf_puts(&b, "</section>\n");

@@ -23,29 +23,28 @@
 #include "resource/resource_int.h"
 #include "store/store.h"
 
-#define PERM_KEY_MAX	256
-#define PERM_ROWS_MAX	100000
+#define PERM_KEY_MAX  256
+#define PERM_ROWS_MAX 100000
 
 /* What resource_principal cached on a request (req->auth). */
 struct auth_state {
-	int			 rc;
-	struct principal	*who;
+	int		  rc;
+	struct principal *who;
 };
 
-static resource_auth_fn		 auth_hook;
+static resource_auth_fn auth_hook;
 
-static pthread_rwlock_t		 perm_lock = PTHREAD_RWLOCK_INITIALIZER;
-static pthread_mutex_t		 perm_reload = PTHREAD_MUTEX_INITIALIZER;
-static char			**perm_keys;	/* sorted, under perm_lock */
-static size_t			 perm_n;
-static _Atomic int64_t		 perm_loaded_at = INT64_MIN;
-static _Atomic int		 perm_ready;
+static pthread_rwlock_t perm_lock = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_mutex_t	perm_reload = PTHREAD_MUTEX_INITIALIZER;
+static char	      **perm_keys; /* sorted, under perm_lock */
+static size_t		perm_n;
+static _Atomic int64_t	perm_loaded_at = INT64_MIN;
+static _Atomic int	perm_ready;
 
-static int	 perm_cmp(const void *, const void *);
-static int	 perm_load(struct store *);
-static void	 perm_fresh(struct store *);
-static int	 perm_has(const char *, const char *, const char *,
-		    const char *);
+static int  perm_cmp(const void *, const void *);
+static int  perm_load(struct store *);
+static void perm_fresh(struct store *);
+static int  perm_has(const char *, const char *, const char *, const char *);
 
 void
 resource_set_auth(resource_auth_fn fn)
@@ -56,8 +55,8 @@ resource_set_auth(resource_auth_fn fn)
 int
 resource_principal(struct request *req, struct principal **out)
 {
-	struct auth_state	*as = req->auth;
-	struct principal	*who = NULL;
+	struct auth_state *as = req->auth;
+	struct principal  *who = NULL;
 
 	if (as == NULL) {
 		if ((as = arena_alloc(req->arena, sizeof(*as))) == NULL) {
@@ -109,12 +108,12 @@ perm_cmp(const void *a, const void *b)
 static int
 perm_load(struct store *db)
 {
-	struct tx	*tx = NULL;
-	struct stmt	*st = NULL;
-	char		**keys = NULL, **old, **nk, *k;
-	size_t		 n = 0, cap = 0, oldn, i;
-	const char	*role, *perm;
-	int		 rc;
+	struct tx   *tx = NULL;
+	struct stmt *st = NULL;
+	char	   **keys = NULL, **old, **nk, *k;
+	size_t	     n = 0, cap = 0, oldn, i;
+	const char  *role, *perm;
+	int	     rc;
 
 	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
 		return (rc);
@@ -169,8 +168,8 @@ out:
 static void
 perm_fresh(struct store *db)
 {
-	int64_t	 now = time_now_ms(), at;
-	int	 rc;
+	int64_t now = time_now_ms(), at;
+	int	rc;
 
 	at = atomic_load(&perm_loaded_at);
 	if (at != INT64_MIN && now - at < RESOURCE_PERMS_TTL_MS)
@@ -185,8 +184,8 @@ perm_fresh(struct store *db)
 		if ((rc = perm_load(db)) == OK)
 			atomic_store(&perm_ready, 1);
 		else
-			log_error("event=perms_load_failed code=%s",
-			    err_code(rc));
+			log_error(
+			    "event=perms_load_failed code=%s", err_code(rc));
 		/* On failure keep serving the old array; try again later. */
 		if (rc == OK || atomic_load(&perm_ready))
 			atomic_store(&perm_loaded_at, now);
@@ -195,19 +194,20 @@ perm_fresh(struct store *db)
 }
 
 static int
-perm_has(const char *role, const char *res, const char *action,
-    const char *scope)
+perm_has(
+    const char *role, const char *res, const char *action, const char *scope)
 {
-	char	 key[PERM_KEY_MAX], *kp = key;
-	int	 n, found;
+	char key[PERM_KEY_MAX], *kp = key;
+	int  n, found;
 
-	n = snprintf(key, sizeof(key), "%s\x1f%s:%s:%s", role, res, action,
-	    scope);
+	n = snprintf(
+	    key, sizeof(key), "%s\x1f%s:%s:%s", role, res, action, scope);
 	if (n < 0 || (size_t)n >= sizeof(key))
 		return (0);
 	pthread_rwlock_rdlock(&perm_lock);
-	found = perm_n > 0 && bsearch(&kp, perm_keys, perm_n, sizeof(*perm_keys),
-	    perm_cmp) != NULL;
+	found = perm_n > 0 &&
+	    bsearch(&kp, perm_keys, perm_n, sizeof(*perm_keys), perm_cmp) !=
+		NULL;
 	pthread_rwlock_unlock(&perm_lock);
 	return (found);
 }

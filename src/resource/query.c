@@ -30,22 +30,22 @@
 #include "resource/resource_int.h"
 #include "store/store.h"
 
-#define QUERY_SQL_MAX		(64 * 1024)
-#define QUERY_BINDS_MAX		64
-#define QUERY_PARAMS_MAX	32
-#define CURSOR_MAC_LEN		16
+#define QUERY_SQL_MAX	 (64 * 1024)
+#define QUERY_BINDS_MAX	 64
+#define QUERY_PARAMS_MAX 32
+#define CURSOR_MAC_LEN	 16
 
 /* One bound value of a list query. */
 struct qbind {
-	int		 is_text;
-	const char	*text;		/* in the arena */
-	int64_t		 num;
+	int	    is_text;
+	const char *text; /* in the arena */
+	int64_t	    num;
 };
 
 struct qlist {
-	struct qbind	 b[QUERY_BINDS_MAX];
-	int		 n;
-	enum scope	 scope;		/* the caller's, for field visibility */
+	struct qbind b[QUERY_BINDS_MAX];
+	int	     n;
+	enum scope   scope; /* the caller's, for field visibility */
 };
 
 /*
@@ -56,59 +56,57 @@ struct qlist {
 static int
 field_listable(const struct field *f, enum scope scope)
 {
-	int	 see = f->see != 0 ? f->see : SEE_EVERYONE;
+	int see = f->see != 0 ? f->see : SEE_EVERYONE;
 
 	switch (scope) {
 	case SCOPE_ALL:
 		return ((see & SEE_ALL) != 0);
 	case SCOPE_RELATED:
-		return ((see & (SEE_RELATED | SEE_OWN)) ==
-		    (SEE_RELATED | SEE_OWN));
+		return (
+		    (see & (SEE_RELATED | SEE_OWN)) == (SEE_RELATED | SEE_OWN));
 	default:
 		return ((see & SEE_OWN) != 0);
 	}
 }
 
-static pthread_once_t	 cursor_once = PTHREAD_ONCE_INIT;
-static unsigned char	 cursor_fallback[32];
+static pthread_once_t cursor_once = PTHREAD_ONCE_INIT;
+static unsigned char  cursor_fallback[32];
 
-static void	 cursor_fallback_init(void);
-static void	 cursor_key(unsigned char[32]);
-static void	 cursor_mac(const unsigned char *, size_t,
-		    unsigned char[CURSOR_MAC_LEN]);
-static int	 qb_text(struct qlist *, const char *);
-static int	 qb_num(struct qlist *, int64_t);
-static int	 int_sorted(const struct field *);
+static void cursor_fallback_init(void);
+static void cursor_key(unsigned char[32]);
+static void cursor_mac(
+    const unsigned char *, size_t, unsigned char[CURSOR_MAC_LEN]);
+static int		   qb_text(struct qlist *, const char *);
+static int		   qb_num(struct qlist *, int64_t);
+static int		   int_sorted(const struct field *);
 static const struct field *col_find(const struct rdef *, const char *);
-static int	 param_check(struct request *, const struct rdef *,
-		    const char *, struct buf *, struct qlist *);
-static int	 params_walk(struct request *, const struct rdef *,
-		    struct buf *, struct qlist *);
-static int	 filter_add(struct request *, const struct field *,
-		    const char *, const char *, int, struct buf *,
-		    struct qlist *);
-static int	 bad_param(struct request *, const char *, const char *);
-static int	 sort_parse(struct request *, const struct rdef *, enum scope,
-		    const char **, const struct field **, int *);
-static int	 keyset_add(struct request *, const struct field *, int,
-		    json_t *, const char *, struct buf *, struct qlist *);
-static json_t	*sort_value(struct stmt *, const struct rdef *,
-		    const struct field *);
-static int	 list_run(struct request *, const struct rdef *,
-		    struct principal *, enum scope, const char *,
-		    struct qlist *, int64_t, const struct field *,
-		    const char *);
+static int param_check(struct request *, const struct rdef *, const char *,
+    struct buf *, struct qlist *);
+static int params_walk(
+    struct request *, const struct rdef *, struct buf *, struct qlist *);
+static int     filter_add(struct request *, const struct field *, const char *,
+	const char *, int, struct buf *, struct qlist *);
+static int     bad_param(struct request *, const char *, const char *);
+static int     sort_parse(struct request *, const struct rdef *, enum scope,
+	const char **, const struct field **, int *);
+static int     keyset_add(struct request *, const struct field *, int, json_t *,
+	const char *, struct buf *, struct qlist *);
+static json_t *sort_value(
+    struct stmt *, const struct rdef *, const struct field *);
+static int list_run(struct request *, const struct rdef *, struct principal *,
+    enum scope, const char *, struct qlist *, int64_t, const struct field *,
+    const char *);
 
 /*
  * Append "'a', 'b'" for the kinds of list that are (want 1) or are not
  * (want 0) in party; *any set when one was written.
  */
 static int
-kinds_append(struct buf *b, const char *list, const char *party, int want,
-    int *any)
+kinds_append(
+    struct buf *b, const char *list, const char *party, int want, int *any)
 {
-	const char	*p, *e;
-	size_t		 n;
+	const char *p, *e;
+	size_t	    n;
 
 	*any = 0;
 	for (p = list; p != NULL && *p != '\0'; p = *e ? e + 1 : e) {
@@ -133,8 +131,8 @@ kinds_append(struct buf *b, const char *list, const char *party, int want,
 int
 resource_kind_in(const char *list, const char *kind, size_t n)
 {
-	const char	*p, *e;
-	size_t		 m;
+	const char *p, *e;
+	size_t	    m;
 
 	for (p = list; p != NULL && *p != '\0'; p = *e ? e + 1 : e) {
 		e = strchr(p, ',');
@@ -161,10 +159,10 @@ resource_kind_in(const char *list, const char *kind, size_t n)
 char *
 resource_scope_sql(const struct resource *res, enum scope scope)
 {
-	struct buf	 b;
-	const char	*oc = res->owner_column;
-	size_t		 mark;
-	int		 any;
+	struct buf  b;
+	const char *oc = res->owner_column;
+	size_t	    mark;
+	int	    any;
 
 	if (scope == SCOPE_ALL)
 		return (strdup(""));
@@ -176,21 +174,28 @@ resource_scope_sql(const struct resource *res, enum scope scope)
 	if (scope == SCOPE_OWN)
 		return (buf_take(&b, NULL));
 	mark = b.len;
-	if (buf_printf(&b, " OR %s IN (SELECT follower_id FROM relationships "
-	    "WHERE lead_id = ? AND status = 'active' AND kind IN (", oc) !=
-	    OK || kinds_append(&b, res->related_kinds, res->party_kinds, 0,
-	    &any) != OK || buf_puts(&b, "))") != OK)
+	if (buf_printf(&b,
+		" OR %s IN (SELECT follower_id FROM relationships "
+		"WHERE lead_id = ? AND status = 'active' AND kind IN (",
+		oc) != OK ||
+	    kinds_append(&b, res->related_kinds, res->party_kinds, 0, &any) !=
+		OK ||
+	    buf_puts(&b, "))") != OK)
 		goto fail;
 	if (!any)
 		buf_truncate(&b, mark);
 	if (res->party_where == NULL)
 		return (buf_take(&b, NULL));
 	mark = b.len;
-	if (buf_printf(&b, " OR ((%s) AND %s IN (SELECT follower_id FROM "
-	    "relationships WHERE lead_id = ? AND status = 'active' AND kind "
-	    "IN (", res->party_where, oc) != OK ||
+	if (buf_printf(&b,
+		" OR ((%s) AND %s IN (SELECT follower_id FROM "
+		"relationships WHERE lead_id = ? AND status = 'active' AND "
+		"kind "
+		"IN (",
+		res->party_where, oc) != OK ||
 	    kinds_append(&b, res->related_kinds, res->party_kinds, 1, &any) !=
-	    OK || buf_puts(&b, ")))") != OK)
+		OK ||
+	    buf_puts(&b, ")))") != OK)
 		goto fail;
 	if (!any)
 		buf_truncate(&b, mark);
@@ -204,9 +209,9 @@ fail:
 int
 resource_scope_nbind(const struct resource *res, enum scope scope)
 {
-	const char	*p, *e;
-	int		 n = 1, other = 0, party = 0;
-	size_t		 len;
+	const char *p, *e;
+	int	    n = 1, other = 0, party = 0;
+	size_t	    len;
 
 	if (scope == SCOPE_NONE || scope == SCOPE_ALL ||
 	    res->owner_column == NULL)
@@ -214,7 +219,7 @@ resource_scope_nbind(const struct resource *res, enum scope scope)
 	if (scope == SCOPE_OWN)
 		return (1);
 	for (p = res->related_kinds; p != NULL && *p != '\0';
-	    p = *e ? e + 1 : e) {
+	     p = *e ? e + 1 : e) {
 		e = strchr(p, ',');
 		if (e == NULL)
 			e = p + strlen(p);
@@ -245,8 +250,8 @@ int
 scope_bind(struct stmt *st, int i, const struct resource *res,
     const struct principal *who, enum scope scope)
 {
-	const char	*uid = who != NULL ? who->user_id : "";
-	int		 n;
+	const char *uid = who != NULL ? who->user_id : "";
+	int	    n;
 
 	if (scope == SCOPE_NONE || scope == SCOPE_ALL ||
 	    res->owner_column == NULL)
@@ -269,21 +274,21 @@ cursor_fallback_init(void)
 static void
 cursor_key(unsigned char key[32])
 {
-	const unsigned char	*k = keyring_key(KEY_INDEX);
+	const unsigned char *k = keyring_key(KEY_INDEX);
 
 	if (k == NULL) {
 		pthread_once(&cursor_once, cursor_fallback_init);
 		memcpy(key, cursor_fallback, 32);
 		return;
 	}
-	crypto_generichash(key, 32, (const unsigned char *)"carebase.cursor",
-	    15, k, 32);
+	crypto_generichash(
+	    key, 32, (const unsigned char *)"carebase.cursor", 15, k, 32);
 }
 
 static void
 cursor_mac(const unsigned char *p, size_t n, unsigned char mac[CURSOR_MAC_LEN])
 {
-	unsigned char	 key[32];
+	unsigned char key[32];
 
 	cursor_key(key);
 	crypto_generichash(mac, CURSOR_MAC_LEN, p, n, key, sizeof(key));
@@ -291,18 +296,18 @@ cursor_mac(const unsigned char *p, size_t n, unsigned char mac[CURSOR_MAC_LEN])
 }
 
 int
-resource_cursor_encode(const char *spec, json_t *value, const char *id,
-    char **out)
+resource_cursor_encode(
+    const char *spec, json_t *value, const char *id, char **out)
 {
-	json_t		*o;
-	char		*js = NULL;
-	unsigned char	*raw = NULL;
-	size_t		 n, cap;
-	int		 rc = ERR_NOMEM;
+	json_t	      *o;
+	char	      *js = NULL;
+	unsigned char *raw = NULL;
+	size_t	       n, cap;
+	int	       rc = ERR_NOMEM;
 
 	*out = NULL;
-	o = json_pack("{s:s,s:O,s:s}", "s", spec, "v", value ? value :
-	    json_null(), "i", id);
+	o = json_pack("{s:s,s:O,s:s}", "s", spec, "v",
+	    value ? value : json_null(), "i", id);
 	if (o == NULL || (js = json_dumps(o, JSON_COMPACT)) == NULL)
 		goto out;
 	n = strlen(js);
@@ -310,8 +315,8 @@ resource_cursor_encode(const char *spec, json_t *value, const char *id,
 		goto out;
 	memcpy(raw, js, n);
 	cursor_mac(raw, n, raw + n);
-	cap = sodium_base64_ENCODED_LEN(n + CURSOR_MAC_LEN,
-	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	cap = sodium_base64_ENCODED_LEN(
+	    n + CURSOR_MAC_LEN, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	if ((*out = malloc(cap)) == NULL)
 		goto out;
 	sodium_bin2base64(*out, cap, raw, n + CURSOR_MAC_LEN,
@@ -325,19 +330,19 @@ out:
 }
 
 int
-resource_cursor_decode(const char *cursor, const char *spec, json_t **value,
-    char id[37])
+resource_cursor_decode(
+    const char *cursor, const char *spec, json_t **value, char id[37])
 {
-	unsigned char	 raw[RESOURCE_CURSOR_MAX], mac[CURSOR_MAC_LEN];
-	size_t		 n;
-	json_t		*o = NULL, *v;
-	const char	*s, *i;
-	int		 rc = ERR_INVALID;
+	unsigned char raw[RESOURCE_CURSOR_MAX], mac[CURSOR_MAC_LEN];
+	size_t	      n;
+	json_t	     *o = NULL, *v;
+	const char   *s, *i;
+	int	      rc = ERR_INVALID;
 
 	*value = NULL;
 	if (cursor == NULL || strlen(cursor) > RESOURCE_CURSOR_MAX ||
 	    sodium_base642bin(raw, sizeof(raw), cursor, strlen(cursor), NULL,
-	    &n, NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+		&n, NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
 	    n <= CURSOR_MAC_LEN)
 		return (ERR_INVALID);
 	n -= CURSOR_MAC_LEN;
@@ -364,11 +369,11 @@ int
 rows_read_audit(struct tx *tx, const struct rdef *rd,
     const struct principal *who, struct request *req, json_t *rows)
 {
-	json_t		*ids, *row, *ch;
-	const char	*one = NULL;
-	char		 action[96];
-	size_t		 i, k;
-	int		 rc;
+	json_t	   *ids, *row, *ch;
+	const char *one = NULL;
+	char	    action[96];
+	size_t	    i, k;
+	int	    rc;
 
 	if (!rd->has_health)
 		return (OK);
@@ -432,7 +437,7 @@ int_sorted(const struct field *f)
 static const struct field *
 col_find(const struct rdef *rd, const char *name)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < rd->ncols; i++)
 		if (strcmp(rd->cols[i].name, name) == 0)
@@ -453,10 +458,10 @@ static int
 filter_add(struct request *req, const struct field *f, const char *key,
     const char *val, int op, struct buf *sql, struct qlist *q)
 {
-	const char *const	*c;
-	char			*idx;
-	int64_t			 v;
-	int			 rc;
+	const char *const *c;
+	char		  *idx;
+	int64_t		   v;
+	int		   rc;
 
 	if (val == NULL)
 		return (bad_param(req, key, "not a valid value"));
@@ -483,7 +488,8 @@ filter_add(struct request *req, const struct field *f, const char *key,
 		break;
 	case FIELD_TIME:
 		if (time_parse_iso(val, &v) != 0)
-			return (bad_param(req, key, "must be an ISO 8601 time"));
+			return (
+			    bad_param(req, key, "must be an ISO 8601 time"));
 		break;
 	case FIELD_UUID:
 		if (!uuid_valid(val))
@@ -498,15 +504,18 @@ filter_add(struct request *req, const struct field *f, const char *key,
 			if (strcmp(*c, val) == 0)
 				break;
 		if (c == NULL || *c == NULL)
-			return (bad_param(req, key, "is not one of the values"));
+			return (
+			    bad_param(req, key, "is not one of the values"));
 		break;
 	default:
 		if (utf8_count(val) > RESOURCE_TEXT_MAX)
 			return (bad_param(req, key, "is too long"));
 		break;
 	}
-	if ((rc = buf_printf(sql, " AND %s %s ?", f->name, op == '=' ? "=" :
-	    op == '>' ? ">=" : "<")) != OK)
+	if ((rc = buf_printf(sql, " AND %s %s ?", f->name,
+		 op == '='	 ? "="
+		     : op == '>' ? ">="
+				 : "<")) != OK)
 		return (rc);
 	return (int_sorted(f) ? qb_num(q, v) : qb_text(q, val));
 }
@@ -516,9 +525,9 @@ static int
 param_check(struct request *req, const struct rdef *rd, const char *key,
     struct buf *sql, struct qlist *q)
 {
-	const struct field	*f;
-	const char		*val;
-	size_t			 i, n;
+	const struct field *f;
+	const char	   *val;
+	size_t		    i, n;
 
 	val = http_query(req, key);
 	if (strcmp(key, "sort") == 0 || strcmp(key, "limit") == 0 ||
@@ -535,8 +544,9 @@ param_check(struct request *req, const struct rdef *rd, const char *key,
 	for (i = 0; i < rd->ncols; i++) {
 		f = &rd->cols[i];
 		if ((f->flags & FIELD_FILTER) == 0 || f->type == FIELD_JSON ||
-		    f->type == FIELD_TEXT_LIST || ((f->flags & FIELD_PERSONAL) &&
-		    (f->flags & FIELD_BLIND_INDEX) == 0) ||
+		    f->type == FIELD_TEXT_LIST ||
+		    ((f->flags & FIELD_PERSONAL) &&
+			(f->flags & FIELD_BLIND_INDEX) == 0) ||
 		    !field_listable(f, q->scope))
 			continue;
 		n = strlen(f->name);
@@ -544,16 +554,16 @@ param_check(struct request *req, const struct rdef *rd, const char *key,
 			return (filter_add(req, f, key, val, '=', sql, q));
 		if (f->type == FIELD_TIME && strncmp(key, f->name, n) == 0) {
 			if (strcmp(key + n, "_from") == 0)
-				return (filter_add(req, f, key, val, '>', sql,
-				    q));
+				return (
+				    filter_add(req, f, key, val, '>', sql, q));
 			if (strcmp(key + n, "_to") == 0)
-				return (filter_add(req, f, key, val, '<', sql,
-				    q));
+				return (
+				    filter_add(req, f, key, val, '<', sql, q));
 		}
 	}
 	http_problem_ext(req, ERR_MALFORMED, "UNKNOWN_PARAMETER",
-	    json_pack("{s:s}", "parameter", key),
-	    "Unknown query parameter: %s", key);
+	    json_pack("{s:s}", "parameter", key), "Unknown query parameter: %s",
+	    key);
 	return (ERR_MALFORMED);
 }
 
@@ -562,11 +572,11 @@ static int
 params_walk(struct request *req, const struct rdef *rd, struct buf *sql,
     struct qlist *q)
 {
-	const struct hreq	*h = req->conn;
-	const char		*p, *amp, *eq, *seen[QUERY_PARAMS_MAX];
-	char			*key;
-	size_t			 klen;
-	int			 nseen = 0, i, rc;
+	const struct hreq *h = req->conn;
+	const char	  *p, *amp, *eq, *seen[QUERY_PARAMS_MAX];
+	char		  *key;
+	size_t		   klen;
+	int		   nseen = 0, i, rc;
 
 	if (h == NULL || h->query == NULL)
 		return (OK);
@@ -605,7 +615,7 @@ static int
 sort_parse(struct request *req, const struct rdef *rd, enum scope scope,
     const char **spec, const struct field **f, int *desc)
 {
-	const char	*s = http_query(req, "sort");
+	const char *s = http_query(req, "sort");
 
 	if (s == NULL)
 		s = "-created_at";
@@ -624,13 +634,13 @@ sort_parse(struct request *req, const struct rdef *rd, enum scope scope,
 
 /* The keyset condition after the cursor's row, nulls last. */
 static int
-keyset_add(struct request *req, const struct field *f, int desc,
-    json_t *cv, const char *cid, struct buf *sql, struct qlist *q)
+keyset_add(struct request *req, const struct field *f, int desc, json_t *cv,
+    const char *cid, struct buf *sql, struct qlist *q)
 {
-	const char	*op = desc ? "<" : ">";
-	char		*id;
-	int		 nullable = (f->flags & FIELD_NULLABLE) != 0;
-	int		 rc;
+	const char *op = desc ? "<" : ">";
+	char	   *id;
+	int	    nullable = (f->flags & FIELD_NULLABLE) != 0;
+	int	    rc;
 
 	if ((id = arena_strdup(req->arena, cid)) == NULL)
 		return (ERR_NOMEM);
@@ -638,23 +648,25 @@ keyset_add(struct request *req, const struct field *f, int desc,
 		if (!nullable)
 			return (ERR_INVALID);
 		if ((rc = buf_printf(sql, " AND (%s IS NULL AND id %s ?)",
-		    f->name, op)) != OK)
+			 f->name, op)) != OK)
 			return (rc);
 		return (qb_text(q, id));
 	}
 	if (int_sorted(f) != json_is_integer(cv))
 		return (ERR_INVALID);
-	if ((rc = buf_printf(sql, " AND (%s %s ? OR (%s = ? AND id %s ?)%s%s%s)",
-	    f->name, op, f->name, op, nullable ? " OR " : "",
-	    nullable ? f->name : "", nullable ? " IS NULL" : "")) != OK)
+	if ((rc = buf_printf(sql,
+		 " AND (%s %s ? OR (%s = ? AND id %s ?)%s%s%s)", f->name, op,
+		 f->name, op, nullable ? " OR " : "", nullable ? f->name : "",
+		 nullable ? " IS NULL" : "")) != OK)
 		return (rc);
 	if (int_sorted(f)) {
 		if ((rc = qb_num(q, json_integer_value(cv))) != OK ||
 		    (rc = qb_num(q, json_integer_value(cv))) != OK)
 			return (rc);
 	} else {
-		if ((rc = qb_text(q, arena_strdup(req->arena,
-		    json_string_value(cv)))) != OK ||
+		if ((rc = qb_text(
+			 q, arena_strdup(req->arena, json_string_value(cv)))) !=
+			OK ||
 		    (rc = qb_text(q, q->b[q->n - 1].text)) != OK)
 			return (rc);
 	}
@@ -665,7 +677,7 @@ keyset_add(struct request *req, const struct field *f, int desc,
 static json_t *
 sort_value(struct stmt *st, const struct rdef *rd, const struct field *f)
 {
-	int	 i = (int)(f - rd->cols);
+	int i = (int)(f - rd->cols);
 
 	if (store_col_is_null(st, i))
 		return (json_null());
@@ -679,17 +691,17 @@ list_run(struct request *req, const struct rdef *rd, struct principal *who,
     enum scope scope, const char *sqltext, struct qlist *q, int64_t limit,
     const struct field *sf, const char *spec)
 {
-	struct tx	*tx = NULL;
-	struct stmt	*st;
-	struct keycache	 kc;
-	json_t		*data = NULL, *row, *last = NULL, *next = NULL;
-	char		*cur = NULL, lastid[UUID_STR_LEN];
-	int64_t		 n = 0;
-	int		 i, rc;
+	struct tx      *tx = NULL;
+	struct stmt    *st;
+	struct keycache kc;
+	json_t	       *data = NULL, *row, *last = NULL, *next = NULL;
+	char	       *cur = NULL, lastid[UUID_STR_LEN];
+	int64_t		n = 0;
+	int		i, rc;
 
 	memset(&kc, 0, sizeof(kc));
-	if ((rc = store_tx_begin(req->db, rd->has_health ? STORE_TX_WRITE :
-	    STORE_TX_READ, &tx)) != OK)
+	if ((rc = store_tx_begin(req->db,
+		 rd->has_health ? STORE_TX_WRITE : STORE_TX_READ, &tx)) != OK)
 		goto out;
 	rc = ERR_NOMEM;
 	if ((data = json_array()) == NULL)
@@ -710,8 +722,8 @@ list_run(struct request *req, const struct rdef *rd, struct principal *who,
 			last = NULL;
 			break;
 		}
-		if ((rc = rows_decode(tx, rd, st, who, scope, 0, &kc, &row,
-		    NULL)) != OK)
+		if ((rc = rows_decode(
+			 tx, rd, st, who, scope, 0, &kc, &row, NULL)) != OK)
 			break;
 		json_array_append_new(data, row);
 		json_decref(last);
@@ -732,8 +744,8 @@ list_run(struct request *req, const struct rdef *rd, struct principal *who,
 		goto out;
 	}
 	tx = NULL;
-	http_json(req, 200, json_pack("{s:O,s:s?}", "data", data,
-	    "next_cursor", cur));
+	http_json(req, 200,
+	    json_pack("{s:O,s:s?}", "data", data, "next_cursor", cur));
 	rc = OK;
 out:
 	store_tx_rollback(tx);
@@ -749,14 +761,14 @@ void
 query_list(struct request *req, const struct rdef *rd, struct principal *who,
     enum scope scope)
 {
-	const struct field	*sf;
-	struct qlist		*q;
-	struct buf		 sql;
-	const char		*spec, *s, *dir;
-	json_t			*cv = NULL;
-	char			 cid[UUID_STR_LEN];
-	int64_t			 limit = RESOURCE_LIST_DEFAULT;
-	int			 desc, rc;
+	const struct field *sf;
+	struct qlist	   *q;
+	struct buf	    sql;
+	const char	   *spec, *s, *dir;
+	json_t		   *cv = NULL;
+	char		    cid[UUID_STR_LEN];
+	int64_t		    limit = RESOURCE_LIST_DEFAULT;
+	int		    desc, rc;
 
 	buf_init(&sql, QUERY_SQL_MAX);
 	if ((q = arena_alloc(req->arena, sizeof(*q))) == NULL) {
@@ -766,9 +778,9 @@ query_list(struct request *req, const struct rdef *rd, struct principal *who,
 	if ((rc = buf_puts(&sql, rd->select)) != OK ||
 	    (rc = buf_puts(&sql, " WHERE 1 = 1")) != OK ||
 	    (rd->res->where != NULL &&
-	    (rc = buf_printf(&sql, " AND (%s)", rd->res->where)) != OK) ||
+		(rc = buf_printf(&sql, " AND (%s)", rd->res->where)) != OK) ||
 	    (scope != SCOPE_ALL &&
-	    (rc = buf_printf(&sql, " AND (%s)", rd->scope[scope])) != OK))
+		(rc = buf_printf(&sql, " AND (%s)", rd->scope[scope])) != OK))
 		goto out;
 	q->scope = scope;
 	if ((rc = params_walk(req, rd, &sql, q)) != OK ||
@@ -776,7 +788,8 @@ query_list(struct request *req, const struct rdef *rd, struct principal *who,
 		goto out;
 	if ((s = http_query(req, "limit")) != NULL &&
 	    parse_int64(s, 1, RESOURCE_LIST_MAX, &limit) != 0) {
-		rc = bad_param(req, "limit", "must be an integer from 1 to 200");
+		rc =
+		    bad_param(req, "limit", "must be an integer from 1 to 200");
 		goto out;
 	}
 	if ((s = http_query(req, "cursor")) != NULL) {
@@ -791,11 +804,11 @@ query_list(struct request *req, const struct rdef *rd, struct principal *who,
 	dir = desc ? "DESC" : "ASC";
 	if ((sf->flags & FIELD_NULLABLE) &&
 	    (rc = buf_printf(&sql, " ORDER BY (%s IS NULL), %s %s, id %s",
-	    sf->name, sf->name, dir, dir)) != OK)
+		 sf->name, sf->name, dir, dir)) != OK)
 		goto out;
 	if ((sf->flags & FIELD_NULLABLE) == 0 &&
-	    (rc = buf_printf(&sql, " ORDER BY %s %s, id %s", sf->name, dir,
-	    dir)) != OK)
+	    (rc = buf_printf(
+		 &sql, " ORDER BY %s %s, id %s", sf->name, dir, dir)) != OK)
 		goto out;
 	if ((rc = buf_puts(&sql, " LIMIT ?")) != OK)
 		goto out;
@@ -818,15 +831,15 @@ int
 resource_export_owned(struct tx *tx, const struct principal *who,
     struct request *req, const char *user_id, json_t *into, int *truncated)
 {
-	const struct rdef *const	*all;
-	const struct rdef		*rd;
-	struct keycache			 kc;
-	struct principal		 owner;
-	struct stmt			*st;
-	struct buf			 b;
-	json_t				*rows, *row;
-	size_t				 i, n, got;
-	int				 rc = OK;
+	const struct rdef *const *all;
+	const struct rdef	 *rd;
+	struct keycache		  kc;
+	struct principal	  owner;
+	struct stmt		 *st;
+	struct buf		  b;
+	json_t			 *rows, *row;
+	size_t			  i, n, got;
+	int			  rc = OK;
 
 	memset(&owner, 0, sizeof(owner));
 	strlcpy_cb(owner.user_id, user_id, sizeof(owner.user_id));
@@ -840,9 +853,11 @@ resource_export_owned(struct tx *tx, const struct principal *who,
 			continue;
 		buf_reset(&b);
 		if (buf_printf(&b, "%s WHERE %s = ?%s%s%s ORDER BY id LIMIT %d",
-		    rd->select, rd->res->owner_column, rd->res->where ? " AND (" :
-		    "", rd->res->where ? rd->res->where : "", rd->res->where ?
-		    ")" : "", RESOURCE_EXPORT_MAX + 1) != OK) {
+			rd->select, rd->res->owner_column,
+			rd->res->where ? " AND (" : "",
+			rd->res->where ? rd->res->where : "",
+			rd->res->where ? ")" : "",
+			RESOURCE_EXPORT_MAX + 1) != OK) {
 			rc = ERR_NOMEM;
 			break;
 		}
@@ -863,7 +878,7 @@ resource_export_owned(struct tx *tx, const struct principal *who,
 				continue;
 			}
 			if ((rc = rows_decode(tx, rd, st, &owner, SCOPE_OWN, 0,
-			    &kc, &row, NULL)) != OK)
+				 &kc, &row, NULL)) != OK)
 				break;
 			json_array_append_new(rows, row);
 		}

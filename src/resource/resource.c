@@ -27,48 +27,49 @@
 
 /* One write request, run by store_run (retried whole when busy). */
 struct op {
-	struct request		*req;
-	const struct rdef	*rd;
-	struct principal	*who;
-	int			 action;
-	enum scope		 scope;		/* for the action */
-	enum scope		 vis;		/* through which the row is seen */
-	const char		*id;
-	json_t			*body;
-	json_t			*row;		/* answer, on OK */
-	int64_t			 updated;
-	char			 new_id[UUID_STR_LEN];
+	struct request	  *req;
+	const struct rdef *rd;
+	struct principal  *who;
+	int		   action;
+	enum scope	   scope; /* for the action */
+	enum scope	   vis;	  /* through which the row is seen */
+	const char	  *id;
+	json_t		  *body;
+	json_t		  *row; /* answer, on OK */
+	int64_t		   updated;
+	char		   new_id[UUID_STR_LEN];
 };
 
-static struct rdef	*rdefs[RESOURCE_MAX];
+static struct rdef	     *rdefs[RESOURCE_MAX];
 static const struct resource *resources[RESOURCE_MAX];
-static size_t		 nrdefs;
+static size_t		      nrdefs;
 
-static const struct field implicit_id = {"id", FIELD_UUID, FIELD_READONLY |
-    FIELD_FILTER, 0, 0, NULL, NULL, NULL, 0, "identifier (UUIDv7)"};
-static const struct field implicit_created = {"created_at", FIELD_TIME,
-    FIELD_READONLY | FIELD_SORT | FIELD_FILTER, 0, 0, NULL, NULL, NULL, 0,
-    "when the row was created"};
-static const struct field implicit_updated = {"updated_at", FIELD_TIME,
-    FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0, "when the row last changed"};
+static const struct field implicit_id = { "id", FIELD_UUID,
+	FIELD_READONLY | FIELD_FILTER, 0, 0, NULL, NULL, NULL, 0,
+	"identifier (UUIDv7)" };
+static const struct field implicit_created = { "created_at", FIELD_TIME,
+	FIELD_READONLY | FIELD_SORT | FIELD_FILTER, 0, 0, NULL, NULL, NULL, 0,
+	"when the row was created" };
+static const struct field implicit_updated = { "updated_at", FIELD_TIME,
+	FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	"when the row last changed" };
 
-static int	 ident_ok(const char *);
-static int	 kinds_ok(const char *);
-static int	 rdef_compile(const struct resource *, struct rdef *);
-static void	 rdef_free(struct rdef *);
-static int	 begin(struct request *, const struct rdef **,
-		    struct principal **);
+static int  ident_ok(const char *);
+static int  kinds_ok(const char *);
+static int  rdef_compile(const struct resource *, struct rdef *);
+static void rdef_free(struct rdef *);
+static int  begin(struct request *, const struct rdef **, struct principal **);
 static enum scope max_scope(enum scope, enum scope);
-static void	 answer_row(struct request *, const struct rdef *, int,
-		    json_t *, const char *, int64_t);
-static void	 h_list(struct request *);
-static void	 h_read(struct request *);
-static void	 h_create(struct request *);
-static void	 h_update(struct request *);
-static void	 h_delete(struct request *);
-static int	 create_tx(struct tx *, void *);
-static int	 update_tx(struct tx *, void *);
-static int	 read_tx(struct tx *, void *);
+static void answer_row(struct request *, const struct rdef *, int, json_t *,
+    const char *, int64_t);
+static void h_list(struct request *);
+static void h_read(struct request *);
+static void h_create(struct request *);
+static void h_update(struct request *);
+static void h_delete(struct request *);
+static int  create_tx(struct tx *, void *);
+static int  update_tx(struct tx *, void *);
+static int  read_tx(struct tx *, void *);
 
 /* Registration */
 
@@ -76,14 +77,14 @@ static int	 read_tx(struct tx *, void *);
 static int
 ident_ok(const char *s)
 {
-	size_t	 i;
+	size_t i;
 
 	if (s == NULL || s[0] == '\0' || strlen(s) > 63 ||
 	    (s[0] >= '0' && s[0] <= '9'))
 		return (0);
 	for (i = 0; s[i] != '\0'; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_' ||
-		    (s[i] >= '0' && s[i] <= '9')))
+			(s[i] >= '0' && s[i] <= '9')))
 			return (0);
 	return (1);
 }
@@ -93,7 +94,7 @@ kinds_ok(const char *s)
 {
 	for (; s != NULL && *s != '\0'; s++)
 		if (!((*s >= 'a' && *s <= 'z') || *s == '_' || *s == ',' ||
-		    *s == ' '))
+			*s == ' '))
 			return (0);
 	return (1);
 }
@@ -101,7 +102,7 @@ kinds_ok(const char *s)
 static void
 rdef_free(struct rdef *rd)
 {
-	int	 i;
+	int i;
 
 	if (rd == NULL)
 		return;
@@ -119,10 +120,10 @@ rdef_free(struct rdef *rd)
 static int
 rdef_compile(const struct resource *res, struct rdef *rd)
 {
-	const struct field	*f;
-	struct buf		 b;
-	size_t			 i, n = 0;
-	int			 s, rc = ERR_CONFIG, created = 0, updated = 0;
+	const struct field *f;
+	struct buf	    b;
+	size_t		    i, n = 0;
+	int		    s, rc = ERR_CONFIG, created = 0, updated = 0;
 
 	buf_init(&b, 64 * 1024);
 	if (!ident_ok(res->name) || !ident_ok(res->table) ||
@@ -138,7 +139,8 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 	rd->cols[n++] = implicit_id;
 	for (i = 0; i < res->nfields; i++) {
 		f = &res->fields[i];
-		if (!ident_ok(f->name) || (f->ref != NULL && !ident_ok(f->ref)) ||
+		if (!ident_ok(f->name) ||
+		    (f->ref != NULL && !ident_ok(f->ref)) ||
 		    (f->type == FIELD_ENUM && f->choices == NULL))
 			goto bad;
 		if (strcmp(f->name, "id") == 0)
@@ -177,7 +179,7 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 			goto bad;
 	}
 	if (rd->has_personal && rd->owner < 0)
-		goto bad;	/* personal data needs an owner's key */
+		goto bad; /* personal data needs an owner's key */
 
 	if (buf_puts(&b, "SELECT ") != OK)
 		goto nomem;
@@ -194,9 +196,9 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 		buf_reset(&b);
 		if (buf_printf(&b, "%s WHERE id = ?", rd->select) != OK ||
 		    (res->where != NULL &&
-		    buf_printf(&b, " AND (%s)", res->where) != OK) ||
+			buf_printf(&b, " AND (%s)", res->where) != OK) ||
 		    (rd->scope[s][0] != '\0' &&
-		    buf_printf(&b, " AND (%s)", rd->scope[s]) != OK) ||
+			buf_printf(&b, " AND (%s)", rd->scope[s]) != OK) ||
 		    (rd->one[s] = strdup(b.data)) == NULL)
 			goto nomem;
 	}
@@ -205,14 +207,15 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 		/* May the caller write rows this owner owns (create,
 		 * update)? Any related kind, party kinds included: the
 		 * module's hooks narrow it to the party. */
-		const char	*p, *e;
-		size_t		 len;
-		int		 first = 1;
+		const char *p, *e;
+		size_t	    len;
+		int	    first = 1;
 
 		buf_reset(&b);
-		if (buf_puts(&b, "SELECT 1 FROM relationships WHERE lead_id = "
-		    "? AND follower_id = ? AND status = 'active' AND kind IN ("
-		    ) != OK)
+		if (buf_puts(&b,
+			"SELECT 1 FROM relationships WHERE lead_id = "
+			"? AND follower_id = ? AND status = 'active' AND kind "
+			"IN (") != OK)
 			goto nomem;
 		for (p = res->related_kinds; *p != '\0'; p = *e ? e + 1 : e) {
 			e = strchr(p, ',');
@@ -226,7 +229,7 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 			if (len == 0)
 				continue;
 			if (buf_printf(&b, "%s'%.*s'", first ? "" : ", ",
-			    (int)len, p) != OK)
+				(int)len, p) != OK)
 				goto nomem;
 			first = 0;
 		}
@@ -241,8 +244,8 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 	buf_free(&b);
 	return (OK);
 bad:
-	log_error("event=resource_invalid name=%s", res->name ? res->name :
-	    "(null)");
+	log_error(
+	    "event=resource_invalid name=%s", res->name ? res->name : "(null)");
 	buf_free(&b);
 	return (rc);
 nomem:
@@ -254,24 +257,25 @@ int
 resource_register(const struct resource *res)
 {
 	static const struct {
-		int		 method;
-		int		 item;
-		http_handler	 fn;
-		int		 flags;
-		const char	*verb;
+		int	     method;
+		int	     item;
+		http_handler fn;
+		int	     flags;
+		const char  *verb;
 	} spec[ACTION_COUNT] = {
-		[ACTION_LIST] = {HTTP_GET, 0, h_list, 0, "List"},
-		[ACTION_READ] = {HTTP_GET, 1, h_read, 0, "Read one of"},
-		[ACTION_CREATE] = {HTTP_POST, 0, h_create, ROUTE_JSON_BODY,
-		    "Create one of"},
-		[ACTION_UPDATE] = {HTTP_PATCH, 1, h_update, ROUTE_JSON_BODY,
-		    "Change one of"},
-		[ACTION_DELETE] = {HTTP_DELETE, 1, h_delete, 0, "Delete one of"},
+		[ACTION_LIST] = { HTTP_GET, 0, h_list, 0, "List" },
+		[ACTION_READ] = { HTTP_GET, 1, h_read, 0, "Read one of" },
+		[ACTION_CREATE] = { HTTP_POST, 0, h_create, ROUTE_JSON_BODY,
+		    "Create one of" },
+		[ACTION_UPDATE] = { HTTP_PATCH, 1, h_update, ROUTE_JSON_BODY,
+		    "Change one of" },
+		[ACTION_DELETE] = { HTTP_DELETE, 1, h_delete, 0,
+		    "Delete one of" },
 	};
-	static char	 summaries[RESOURCE_MAX][ACTION_COUNT][96];
-	struct rdef	*rd;
-	struct route	*rt;
-	int		 a, nr = 0, rc;
+	static char   summaries[RESOURCE_MAX][ACTION_COUNT][96];
+	struct rdef  *rd;
+	struct route *rt;
+	int	      a, nr = 0, rc;
 
 	if (res == NULL || nrdefs == RESOURCE_MAX || rdef_find(res) != NULL)
 		return (ERR_CONFIG);
@@ -285,8 +289,8 @@ resource_register(const struct resource *res)
 		if (res->actions != 0 && (res->actions & (1 << a)) == 0)
 			continue;
 		rt = &rd->routes[nr++];
-		snprintf(summaries[nrdefs][a], sizeof(summaries[0][0]),
-		    "%s %s", spec[a].verb, res->name);
+		snprintf(summaries[nrdefs][a], sizeof(summaries[0][0]), "%s %s",
+		    spec[a].verb, res->name);
 		rt->method = spec[a].method;
 		rt->pattern = spec[a].item ? rd->item_path : res->path;
 		rt->handler = spec[a].fn;
@@ -324,7 +328,7 @@ rdef_all(size_t *n)
 const struct rdef *
 rdef_find(const struct resource *res)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < nrdefs; i++)
 		if (resources[i] == res)
@@ -338,8 +342,8 @@ void
 resource_refuse(struct request *req, const struct principal *who, int rc)
 {
 	if (who == NULL) {
-		http_problem(req, ERR_UNAUTHORIZED, NULL,
-		    "Authentication is required.");
+		http_problem(
+		    req, ERR_UNAUTHORIZED, NULL, "Authentication is required.");
 		return;
 	}
 	switch (rc) {
@@ -350,7 +354,8 @@ resource_refuse(struct request *req, const struct principal *who, int rc)
 		http_problem(req, rc, NULL, "You may not do this.");
 		break;
 	case ERR_PRECONDITION:
-		http_problem(req, rc, NULL, "The row has changed since it was "
+		http_problem(req, rc, NULL,
+		    "The row has changed since it was "
 		    "read (If-Match).");
 		break;
 	default:
@@ -363,7 +368,7 @@ resource_refuse(struct request *req, const struct principal *who, int rc)
 static int
 begin(struct request *req, const struct rdef **rd, struct principal **who)
 {
-	int	 rc;
+	int rc;
 
 	if ((*rd = rdef_find(req->route_arg)) == NULL) {
 		http_problem(req, ERR_INTERNAL, NULL, "unregistered resource");
@@ -385,8 +390,8 @@ max_scope(enum scope a, enum scope b)
 int
 resource_if_match(const char *hv, const char *etag)
 {
-	const char	*p = hv, *e, *tag = etag + 2;	/* without W/ */
-	size_t		 n, tn = strlen(tag);
+	const char *p = hv, *e, *tag = etag + 2; /* without W/ */
+	size_t	    n, tn = strlen(tag);
 
 	while (*p != '\0') {
 		while (*p == ' ' || *p == ',')
@@ -410,15 +415,16 @@ resource_if_match(const char *hv, const char *etag)
 }
 
 static void
-answer_row(struct request *req, const struct rdef *rd, int status,
-    json_t *row, const char *id, int64_t updated)
+answer_row(struct request *req, const struct rdef *rd, int status, json_t *row,
+    const char *id, int64_t updated)
 {
-	char	 etag[RESOURCE_ETAG_LEN], *loc;
+	char etag[RESOURCE_ETAG_LEN], *loc;
 
 	resource_etag(id, updated, etag);
 	http_header_add(req, "ETag", etag);
-	if (status == 201 && (loc = arena_printf(req->arena, "%s/%s",
-	    rd->res->path, id)) != NULL)
+	if (status == 201 &&
+	    (loc = arena_printf(req->arena, "%s/%s", rd->res->path, id)) !=
+		NULL)
 		http_header_add(req, "Location", loc);
 	http_json(req, status, json_incref(row));
 }
@@ -426,9 +432,9 @@ answer_row(struct request *req, const struct rdef *rd, int status,
 static void
 h_list(struct request *req)
 {
-	const struct rdef	*rd;
-	struct principal	*who;
-	enum scope		 scope;
+	const struct rdef *rd;
+	struct principal  *who;
+	enum scope	   scope;
 
 	if (begin(req, &rd, &who) != OK)
 		return;
@@ -443,14 +449,14 @@ h_list(struct request *req)
 static int
 read_tx(struct tx *tx, void *arg)
 {
-	struct op		*op = arg;
-	json_t			*rows;
-	int			 rc;
+	struct op *op = arg;
+	json_t	  *rows;
+	int	   rc;
 
 	json_decref(op->row);
 	op->row = NULL;
-	if ((rc = rows_select(tx, op->rd, op->id, op->who, op->scope,
-	    op->scope, 0, &op->row, &op->updated)) != OK)
+	if ((rc = rows_select(tx, op->rd, op->id, op->who, op->scope, op->scope,
+		 0, &op->row, &op->updated)) != OK)
 		return (rc);
 	if (op->rd->has_health) {
 		rows = json_pack("[O]", op->row);
@@ -463,11 +469,11 @@ read_tx(struct tx *tx, void *arg)
 static void
 h_read(struct request *req)
 {
-	const struct rdef	*rd;
-	struct op		 op;
-	const char		*inm;
-	char			 etag[RESOURCE_ETAG_LEN];
-	int			 rc;
+	const struct rdef *rd;
+	struct op	   op;
+	const char	  *inm;
+	char		   etag[RESOURCE_ETAG_LEN];
+	int		   rc;
 
 	memset(&op, 0, sizeof(op));
 	if (begin(req, &rd, &op.who) != OK)
@@ -480,8 +486,8 @@ h_read(struct request *req)
 		resource_refuse(req, op.who, ERR_NOT_FOUND);
 		return;
 	}
-	rc = store_run(req->db, rd->has_health ? STORE_TX_WRITE :
-	    STORE_TX_READ, read_tx, &op);
+	rc = store_run(req->db, rd->has_health ? STORE_TX_WRITE : STORE_TX_READ,
+	    read_tx, &op);
 	if (rc != OK) {
 		resource_refuse(req, op.who, rc);
 		goto out;
@@ -501,13 +507,12 @@ out:
 static int
 create_tx(struct tx *tx, void *arg)
 {
-	struct op		*op = arg;
-	struct resource_ctx	 ctx;
-	const struct rdef	*rd = op->rd;
-	const struct field	*of = rd->owner >= 0 ? &rd->cols[rd->owner] :
-				    NULL;
-	json_t			*body = op->body;
-	int			 rc;
+	struct op	   *op = arg;
+	struct resource_ctx ctx;
+	const struct rdef  *rd = op->rd;
+	const struct field *of = rd->owner >= 0 ? &rd->cols[rd->owner] : NULL;
+	json_t		   *body = op->body;
+	int		    rc;
 
 	json_decref(op->row);
 	op->row = NULL;
@@ -516,20 +521,21 @@ create_tx(struct tx *tx, void *arg)
 	    json_object_get(body, of->name) == NULL &&
 	    (op->scope != SCOPE_ALL || (of->flags & FIELD_READONLY)) &&
 	    (of->flags & FIELD_READONLY) == 0)
-		json_object_set_new(body, of->name,
-		    json_string(op->who->user_id));
-	if ((rc = validate_run(op->req, tx, rd->res, body, 1, op->scope)) !=
-	    OK)
+		json_object_set_new(
+		    body, of->name, json_string(op->who->user_id));
+	if ((rc = validate_run(op->req, tx, rd->res, body, 1, op->scope)) != OK)
 		return (rc);
 	if (of != NULL && !rd->owner_is_id && op->who != NULL &&
 	    (of->flags & FIELD_READONLY))
-		json_object_set_new(body, of->name,
-		    json_string(op->who->user_id));
-	if (rd->owner_is_id ? op->scope != SCOPE_ALL :
-	    rows_covers(tx, rd, op->who, op->scope, rows_owner(rd, body)) !=
-	    OK) {
-		http_problem(op->req, ERR_FORBIDDEN, NULL, "You may only "
-		    "create %s rows of your own.", rd->res->name);
+		json_object_set_new(
+		    body, of->name, json_string(op->who->user_id));
+	if (rd->owner_is_id ? op->scope != SCOPE_ALL
+			    : rows_covers(tx, rd, op->who, op->scope,
+				  rows_owner(rd, body)) != OK) {
+		http_problem(op->req, ERR_FORBIDDEN, NULL,
+		    "You may only "
+		    "create %s rows of your own.",
+		    rd->res->name);
 		return (ERR_FORBIDDEN);
 	}
 	memset(&ctx, 0, sizeof(ctx));
@@ -544,8 +550,8 @@ create_tx(struct tx *tx, void *arg)
 	if ((rc = resource_insert(&ctx, body, op->new_id)) != OK)
 		return (rc);
 	ctx.id = op->new_id;
-	if ((rc = rows_select(tx, rd, op->new_id, op->who, SCOPE_ALL,
-	    op->vis, 0, &op->row, &op->updated)) != OK)
+	if ((rc = rows_select(tx, rd, op->new_id, op->who, SCOPE_ALL, op->vis,
+		 0, &op->row, &op->updated)) != OK)
 		return (rc);
 	if (rd->res->after_write != NULL &&
 	    (rc = rd->res->after_write(&ctx, ACTION_CREATE, op->row)) != OK)
@@ -556,9 +562,9 @@ create_tx(struct tx *tx, void *arg)
 static void
 h_create(struct request *req)
 {
-	const struct rdef	*rd;
-	struct op		 op;
-	int			 rc;
+	const struct rdef *rd;
+	struct op	   op;
+	int		   rc;
 
 	memset(&op, 0, sizeof(op));
 	if (begin(req, &rd, &op.who) != OK)
@@ -570,8 +576,8 @@ h_create(struct request *req)
 		resource_refuse(req, op.who, ERR_FORBIDDEN);
 		return;
 	}
-	op.vis = max_scope(op.scope, resource_scope(req->db, op.who,
-	    rd->res->name, "read"));
+	op.vis = max_scope(
+	    op.scope, resource_scope(req->db, op.who, rd->res->name, "read"));
 	/* Defaults and the owner are filled in a copy: the same on a
 	 * busy retry. */
 	if ((op.body = json_deep_copy(req->json)) == NULL)
@@ -588,19 +594,19 @@ h_create(struct request *req)
 static int
 update_tx(struct tx *tx, void *arg)
 {
-	struct op		*op = arg;
-	struct resource_ctx	 ctx;
-	const struct rdef	*rd = op->rd;
-	const char		*im;
-	char			 etag[RESOURCE_ETAG_LEN];
-	json_t			*old = NULL;
-	int64_t			 upd;
-	int			 rc;
+	struct op	   *op = arg;
+	struct resource_ctx ctx;
+	const struct rdef  *rd = op->rd;
+	const char	   *im;
+	char		    etag[RESOURCE_ETAG_LEN];
+	json_t		   *old = NULL;
+	int64_t		    upd;
+	int		    rc;
 
 	json_decref(op->row);
 	op->row = NULL;
 	if ((rc = rows_select(tx, rd, op->id, op->who, op->vis, op->vis, 1,
-	    &old, &upd)) != OK) {
+		 &old, &upd)) != OK) {
 		resource_refuse(op->req, op->who, rc);
 		return (rc);
 	}
@@ -620,28 +626,28 @@ update_tx(struct tx *tx, void *arg)
 		goto out;
 	}
 	if ((rc = rows_covers(tx, rd, op->who, op->scope,
-	    rd->owner_is_id ? op->id : rows_owner(rd, old))) != OK) {
+		 rd->owner_is_id ? op->id : rows_owner(rd, old))) != OK) {
 		resource_refuse(op->req, op->who, rc);
 		goto out;
 	}
 	if (op->action == ACTION_DELETE) {
 		if ((rd->res->before_delete != NULL &&
-		    (rc = rd->res->before_delete(&ctx)) != OK) ||
+			(rc = rd->res->before_delete(&ctx)) != OK) ||
 		    (rc = rows_delete(&ctx, op->id)) != OK)
 			goto out;
 		if (rd->res->after_write != NULL)
 			rc = rd->res->after_write(&ctx, ACTION_DELETE, old);
 		goto out;
 	}
-	if ((rc = validate_run(op->req, tx, rd->res, op->body, 0,
-	    op->scope)) != OK)
+	if ((rc = validate_run(op->req, tx, rd->res, op->body, 0, op->scope)) !=
+	    OK)
 		goto out;
 	if ((rd->res->before_update != NULL &&
-	    (rc = rd->res->before_update(&ctx, op->body)) != OK) ||
+		(rc = rd->res->before_update(&ctx, op->body)) != OK) ||
 	    (rc = resource_update(&ctx, op->id, op->body)) != OK)
 		goto out;
 	if ((rc = rows_select(tx, rd, op->id, op->who, SCOPE_ALL, op->vis, 0,
-	    &op->row, &op->updated)) != OK)
+		 &op->row, &op->updated)) != OK)
 		goto out;
 	if (rd->res->after_write != NULL)
 		rc = rd->res->after_write(&ctx, ACTION_UPDATE, op->row);
@@ -653,10 +659,10 @@ out:
 static void
 h_update(struct request *req)
 {
-	const struct rdef	*rd;
-	struct op		 op;
-	enum scope		 rs;
-	int			 rc;
+	const struct rdef *rd;
+	struct op	   op;
+	enum scope	   rs;
+	int		   rc;
 
 	memset(&op, 0, sizeof(op));
 	if (begin(req, &rd, &op.who) != OK)
@@ -665,8 +671,8 @@ h_update(struct request *req)
 	op.rd = rd;
 	op.id = http_param(req, "id");
 	op.action = req->method == HTTP_DELETE ? ACTION_DELETE : ACTION_UPDATE;
-	op.scope = resource_scope(req->db, op.who, rd->res->name,
-	    action_name(op.action));
+	op.scope = resource_scope(
+	    req->db, op.who, rd->res->name, action_name(op.action));
 	rs = resource_scope(req->db, op.who, rd->res->name, "read");
 	op.vis = max_scope(op.scope, rs);
 	if (op.vis == SCOPE_NONE || op.id == NULL || !uuid_valid(op.id)) {
@@ -677,7 +683,8 @@ h_update(struct request *req)
 		if ((op.body = json_deep_copy(req->json)) == NULL)
 			op.body = json_object();
 		if (!json_is_object(req->json)) {
-			validate_run(req, NULL, rd->res, req->json, 0, op.scope);
+			validate_run(
+			    req, NULL, rd->res, req->json, 0, op.scope);
 			goto out;
 		}
 	}

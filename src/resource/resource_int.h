@@ -22,38 +22,38 @@
 struct tx;
 struct stmt;
 
-#define RESOURCE_MAX		64	/* registered resources */
-#define RESOURCE_COLS_MAX	96	/* columns of one resource */
+#define RESOURCE_MAX		64 /* registered resources */
+#define RESOURCE_COLS_MAX	96 /* columns of one resource */
 #define RESOURCE_LIST_DEFAULT	50
 #define RESOURCE_LIST_MAX	200
-#define RESOURCE_PERMS_TTL_MS	5000	/* role permissions re-read after */
-#define RESOURCE_CURSOR_MAX	1024	/* bytes of a cursor */
-#define RESOURCE_TEXT_MAX	4096	/* code points of a text without max */
-#define RESOURCE_LIST_ITEMS_MAX	1000	/* items of a text list without max */
+#define RESOURCE_PERMS_TTL_MS	5000 /* role permissions re-read after */
+#define RESOURCE_CURSOR_MAX	1024 /* bytes of a cursor */
+#define RESOURCE_TEXT_MAX	4096 /* code points of a text without max */
+#define RESOURCE_LIST_ITEMS_MAX 1000 /* items of a text list without max */
 #define RESOURCE_ETAG_LEN	48
 
 struct rdef {
-	const struct resource	*res;
-	struct field		*cols;		/* malloc'd, see above */
-	size_t			 ncols;
-	int			 owner;		/* index in cols, -1 = none */
-	int			 owner_is_id;	/* the row owns itself */
-	int			 updated;	/* index of updated_at */
-	int			 has_created_by;
-	int			 has_updated_by;
-	int			 has_is_active;
-	int			 has_health;	/* reads are audited */
-	int			 has_personal;
-	char			*select;	/* "SELECT id, ... FROM t" */
-	char			*one[SCOPE_ALL + 1];	/* by scope, id bound 1st */
-	char			*scope[SCOPE_ALL + 1];	/* condition, "" for all */
-	char			*related;	/* "SELECT 1 FROM relationships
+	const struct resource *res;
+	struct field	      *cols; /* malloc'd, see above */
+	size_t		       ncols;
+	int		       owner;	    /* index in cols, -1 = none */
+	int		       owner_is_id; /* the row owns itself */
+	int		       updated;	    /* index of updated_at */
+	int		       has_created_by;
+	int		       has_updated_by;
+	int		       has_is_active;
+	int		       has_health; /* reads are audited */
+	int		       has_personal;
+	char		      *select;		   /* "SELECT id, ... FROM t" */
+	char		      *one[SCOPE_ALL + 1]; /* by scope, id bound 1st */
+	char		      *scope[SCOPE_ALL + 1]; /* condition, "" for all */
+	char		      *related;	  /* "SELECT 1 FROM relationships
 						   WHERE lead_id = ? AND
 						   follower_id = ? AND ...",
 						   NULL without related kinds */
-	char			*item_path;	/* "/v1/things/{id}" */
-	struct route		 routes[ACTION_COUNT];
-	struct route_table	 table;
+	char		      *item_path; /* "/v1/things/{id}" */
+	struct route	       routes[ACTION_COUNT];
+	struct route_table     table;
 };
 
 /* resource.c */
@@ -61,42 +61,41 @@ const struct rdef *rdef_find(const struct resource *);
 /* The compiled definitions, in registration order (borrowed). */
 const struct rdef *const *rdef_all(size_t *n);
 /* Answer a refusal: 401 for anonymous callers, else rc's problem. */
-void		 resource_refuse(struct request *, const struct principal *,
-		    int rc);
+void resource_refuse(struct request *, const struct principal *, int rc);
 
 /* rows.c */
 /* The data key of the last owner seen, so a list opens each key once. */
 struct keycache {
-	char		 owner[37];
-	unsigned char	 key[32];
-	int		 state;		/* 0 none, 1 loaded, -1 gone */
+	char	      owner[37];
+	unsigned char key[32];
+	int	      state; /* 0 none, 1 loaded, -1 gone */
 };
-void		 keycache_wipe(struct keycache *);
+void keycache_wipe(struct keycache *);
 /*
  * Decode the current row of st (columns in rd->cols order) into a new
  * object. all: every column (hidden and personal included, for hooks and
  * audit); otherwise only what the caller may see through scope vis.
  * *updated_at (may be NULL) gets updated_at.
  */
-int		 rows_decode(struct tx *, const struct rdef *, struct stmt *,
-		    const struct principal *, enum scope vis, int all,
-		    struct keycache *, json_t **out, int64_t *updated_at);
+int rows_decode(struct tx *, const struct rdef *, struct stmt *,
+    const struct principal *, enum scope vis, int all, struct keycache *,
+    json_t **out, int64_t *updated_at);
 /* Load one row within scope cond (404 outside), seen through vis. */
-int		 rows_select(struct tx *, const struct rdef *, const char *id,
-		    const struct principal *, enum scope cond, enum scope vis,
-		    int all, json_t **out, int64_t *updated_at);
+int rows_select(struct tx *, const struct rdef *, const char *id,
+    const struct principal *, enum scope cond, enum scope vis, int all,
+    json_t **out, int64_t *updated_at);
 /* OK when scope covers a row owned by owner_id, else ERR_FORBIDDEN. */
-int		 rows_covers(struct tx *, const struct rdef *,
-		    const struct principal *, enum scope, const char *owner_id);
+int rows_covers(struct tx *, const struct rdef *, const struct principal *,
+    enum scope, const char *owner_id);
 /* The owner of a decoded row, or NULL (borrowed). */
-const char	*rows_owner(const struct rdef *, json_t *row);
+const char *rows_owner(const struct rdef *, json_t *row);
 /* Delete (soft or hard) with audit; the row was checked by the caller. */
-int		 rows_delete(struct resource_ctx *, const char *id);
+int rows_delete(struct resource_ctx *, const char *id);
 /* {"fields": [...], "old": {...}, "new": {...}} for audit. */
-json_t		*rows_changes(const struct rdef *, json_t *old, json_t *body);
+json_t *rows_changes(const struct rdef *, json_t *old, json_t *body);
 /* "<resource>.read" for rows with a visible health field: ids, or one. */
-int		 rows_read_audit(struct tx *, const struct rdef *,
-		    const struct principal *, struct request *, json_t *rows);
+int rows_read_audit(struct tx *, const struct rdef *, const struct principal *,
+    struct request *, json_t *rows);
 
 /* query.c */
 /*
@@ -104,39 +103,38 @@ int		 rows_read_audit(struct tx *, const struct rdef *,
  * for all). Every placeholder is the caller (scope_bind binds
  * resource_scope_nbind of them).
  */
-char		*resource_scope_sql(const struct resource *, enum scope);
-int		 resource_scope_nbind(const struct resource *, enum scope);
+char *resource_scope_sql(const struct resource *, enum scope);
+int   resource_scope_nbind(const struct resource *, enum scope);
 /* Is kind (n bytes) one of the comma-separated list? */
-int		 resource_kind_in(const char *list, const char *kind, size_t n);
+int resource_kind_in(const char *list, const char *kind, size_t n);
 /* Bind the caller for a scope condition from index i; next index. */
-int		 scope_bind(struct stmt *, int i, const struct resource *,
-		    const struct principal *, enum scope);
-void		 query_list(struct request *, const struct rdef *,
-		    struct principal *, enum scope);
+int  scope_bind(struct stmt *, int i, const struct resource *,
+     const struct principal *, enum scope);
+void query_list(
+    struct request *, const struct rdef *, struct principal *, enum scope);
 /*
  * Cursors: base64url of {"s": sort spec, "v": last sort value, "i": last
  * id} and a keyed MAC. Decode checks the MAC, the shape and that the sort
  * spec is the one asked for: ERR_INVALID otherwise.
  */
-int		 resource_cursor_encode(const char *spec, json_t *value,
-		    const char *id, char **out);
-int		 resource_cursor_decode(const char *cursor, const char *spec,
-		    json_t **value, char id[37]);
+int resource_cursor_encode(
+    const char *spec, json_t *value, const char *id, char **out);
+int resource_cursor_decode(
+    const char *cursor, const char *spec, json_t **value, char id[37]);
 
 /* validate.c */
 /* resource_validate with reference checks inside tx (NULL: none). */
-int		 validate_run(struct request *, struct tx *,
-		    const struct resource *, json_t *body, int creating,
-		    enum scope);
+int validate_run(struct request *, struct tx *, const struct resource *,
+    json_t *body, int creating, enum scope);
 /* Code points of UTF-8 s. */
-size_t		 utf8_count(const char *s);
+size_t utf8_count(const char *s);
 /* 1 if s is "YYYY-MM-DD" and a real date. */
-int		 date_valid(const char *s);
+int date_valid(const char *s);
 /* The field named name in res (declared fields only), or NULL. */
 const struct field *field_find(const struct resource *, const char *name);
 
 /* perms.c */
 /* "read" for ACTION_LIST and ACTION_READ, "create", "update", "delete". */
-const char	*action_name(enum action);
+const char *action_name(enum action);
 
 #endif

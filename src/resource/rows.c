@@ -27,45 +27,44 @@
 #include "resource/seal.h"
 #include "store/store.h"
 
-#define ROWS_SQL_MAX	(64 * 1024)
-#define ROWS_NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+#define ROWS_SQL_MAX  (64 * 1024)
+#define ROWS_NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* One column to write: a field's value, a blind index, or a number. */
 struct wcol {
-	const char		*name;
-	const struct field	*f;		/* NULL for a number */
-	json_t			*v;
-	int			 index;		/* write keyring_email_index(v) */
-	int64_t			 num;
-	const char		*text;		/* for f == NULL and !num */
+	const char	   *name;
+	const struct field *f; /* NULL for a number */
+	json_t		   *v;
+	int		    index; /* write keyring_email_index(v) */
+	int64_t		    num;
+	const char	   *text; /* for f == NULL and !num */
 };
 
 struct wset {
-	struct wcol	 c[RESOURCE_COLS_MAX * 2 + 8];
-	int		 n;
+	struct wcol c[RESOURCE_COLS_MAX * 2 + 8];
+	int	    n;
 };
 
-static int	 see_mask(const struct rdef *, const struct principal *,
-		    enum scope, const char *);
-static json_t	*col_value(struct stmt *, int, const struct field *);
-static json_t	*plain_value(const struct field *, const char *);
-static int	 plain_text(const struct field *, json_t *, char **);
-static int	 key_get(struct tx *, struct keycache *, const char *);
-static int	 wset_add(struct wset *, const char *, const struct field *,
-		    json_t *, int);
-static int	 wset_bind(struct stmt *, int, struct wset *,
-		    const struct rdef *, const unsigned char *, const char *);
-static int	 wset_fields(struct wset *, const struct rdef *, json_t *,
-		    int);
-static int	 row_write(struct tx *, const struct rdef *, int,
-		    const char *, struct wset *, const unsigned char *);
-static int	 wset_num(struct wset *, const char *, int64_t);
-static int	 wset_text(struct wset *, const char *, const char *);
-static int	 stamp(struct wset *, const struct rdef *,
-		    const struct principal *, int, int64_t);
-static void	 conflict(struct request *, const struct rdef *, json_t *);
-static int	 audit_write(struct resource_ctx *, const char *,
-		    const char *, json_t *);
+static int see_mask(
+    const struct rdef *, const struct principal *, enum scope, const char *);
+static json_t *col_value(struct stmt *, int, const struct field *);
+static json_t *plain_value(const struct field *, const char *);
+static int     plain_text(const struct field *, json_t *, char **);
+static int     key_get(struct tx *, struct keycache *, const char *);
+static int     wset_add(
+	struct wset *, const char *, const struct field *, json_t *, int);
+static int wset_bind(struct stmt *, int, struct wset *, const struct rdef *,
+    const unsigned char *, const char *);
+static int wset_fields(struct wset *, const struct rdef *, json_t *, int);
+static int row_write(struct tx *, const struct rdef *, int, const char *,
+    struct wset *, const unsigned char *);
+static int wset_num(struct wset *, const char *, int64_t);
+static int wset_text(struct wset *, const char *, const char *);
+static int stamp(
+    struct wset *, const struct rdef *, const struct principal *, int, int64_t);
+static void conflict(struct request *, const struct rdef *, json_t *);
+static int  audit_write(
+     struct resource_ctx *, const char *, const char *, json_t *);
 
 void
 keycache_wipe(struct keycache *kc)
@@ -77,9 +76,9 @@ keycache_wipe(struct keycache *kc)
 void
 resource_etag(const char *id, int64_t updated_at, char out[48])
 {
-	unsigned char	 h[16];
-	char		 hex[33], s[64];
-	int		 n;
+	unsigned char h[16];
+	char	      hex[33], s[64];
+	int	      n;
 
 	n = snprintf(s, sizeof(s), "%s:%lld", id, (long long)updated_at);
 	crypto_generichash(h, sizeof(h), (const unsigned char *)s,
@@ -93,8 +92,8 @@ rows_owner(const struct rdef *rd, json_t *row)
 {
 	if (rd->owner < 0)
 		return (NULL);
-	return (json_string_value(json_object_get(row,
-	    rd->cols[rd->owner].name)));
+	return (
+	    json_string_value(json_object_get(row, rd->cols[rd->owner].name)));
 }
 
 /* SEE_* bits for a row owned by owner seen through scope vis. */
@@ -102,7 +101,7 @@ static int
 see_mask(const struct rdef *rd, const struct principal *who, enum scope vis,
     const char *owner)
 {
-	int	 own;
+	int own;
 
 	own = who != NULL && owner != NULL && strcmp(owner, who->user_id) == 0;
 	switch (vis) {
@@ -120,7 +119,7 @@ see_mask(const struct rdef *rd, const struct principal *who, enum scope vis,
 static int
 key_get(struct tx *tx, struct keycache *kc, const char *owner)
 {
-	int	 rc;
+	int rc;
 
 	if (owner == NULL)
 		return (ERR_NOT_FOUND);
@@ -139,8 +138,8 @@ key_get(struct tx *tx, struct keycache *kc, const char *owner)
 static json_t *
 col_value(struct stmt *st, int i, const struct field *f)
 {
-	const char	*s;
-	char		 iso[ISO_TIME_LEN];
+	const char *s;
+	char	    iso[ISO_TIME_LEN];
 
 	if (store_col_is_null(st, i))
 		return (json_null());
@@ -150,8 +149,8 @@ col_value(struct stmt *st, int i, const struct field *f)
 	case FIELD_BOOL:
 		return (json_boolean(store_col_int64(st, i) != 0));
 	case FIELD_TIME:
-		return (json_string(time_format_iso(store_col_int64(st, i),
-		    iso)));
+		return (
+		    json_string(time_format_iso(store_col_int64(st, i), iso)));
 	case FIELD_JSON:
 	case FIELD_TEXT_LIST:
 		s = store_col_text(st, i);
@@ -166,7 +165,7 @@ col_value(struct stmt *st, int i, const struct field *f)
 static json_t *
 plain_value(const struct field *f, const char *s)
 {
-	json_t	*v;
+	json_t *v;
 
 	if (s == NULL)
 		return (json_null());
@@ -188,8 +187,8 @@ plain_value(const struct field *f, const char *s)
 static int
 plain_text(const struct field *f, json_t *v, char **out)
 {
-	char	 iso[ISO_TIME_LEN];
-	int64_t	 ms;
+	char	iso[ISO_TIME_LEN];
+	int64_t ms;
 
 	*out = NULL;
 	if (f->type == FIELD_TIME) {
@@ -205,17 +204,17 @@ plain_text(const struct field *f, json_t *v, char **out)
 
 int
 rows_decode(struct tx *tx, const struct rdef *rd, struct stmt *st,
-    const struct principal *who, enum scope vis, int all,
-    struct keycache *kc, json_t **out, int64_t *updated_at)
+    const struct principal *who, enum scope vis, int all, struct keycache *kc,
+    json_t **out, int64_t *updated_at)
 {
-	const struct field	*f;
-	struct keycache		 local;
-	const void		*blob;
-	const char		*id, *owner = NULL;
-	char			*plain;
-	json_t			*o, *v;
-	size_t			 i, len;
-	int			 mask, rc = OK;
+	const struct field *f;
+	struct keycache	    local;
+	const void	   *blob;
+	const char	   *id, *owner = NULL;
+	char		   *plain;
+	json_t		   *o, *v;
+	size_t		    i, len;
+	int		    mask, rc = OK;
 
 	*out = NULL;
 	if (kc == NULL) {
@@ -232,24 +231,26 @@ rows_decode(struct tx *tx, const struct rdef *rd, struct stmt *st,
 	mask = see_mask(rd, who, vis, owner);
 	for (i = 0; i < rd->ncols; i++) {
 		f = &rd->cols[i];
-		if (!all && ((f->flags & FIELD_HIDDEN) ||
-		    ((f->see ? f->see : SEE_EVERYONE) & mask) == 0))
+		if (!all &&
+		    ((f->flags & FIELD_HIDDEN) ||
+			((f->see ? f->see : SEE_EVERYONE) & mask) == 0))
 			continue;
 		if ((f->flags & FIELD_PERSONAL) == 0)
 			v = col_value(st, (int)i, f);
 		else if (store_col_is_null(st, (int)i))
 			v = json_null();
 		else if ((rc = key_get(tx, kc, owner)) == ERR_NOT_FOUND) {
-			v = json_null();	/* erased: the key is gone */
+			v = json_null(); /* erased: the key is gone */
 			rc = OK;
 		} else if (rc != OK)
 			goto out;
 		else {
 			blob = store_col_blob(st, (int)i, &len);
 			if (seal_open_field(kc->key, rd->res->table, f->name,
-			    id, blob, len, &plain) != OK) {
+				id, blob, len, &plain) != OK) {
 				log_warn("event=seal_open_failed table=%s "
-				    "column=%s", rd->res->table, f->name);
+					 "column=%s",
+				    rd->res->table, f->name);
 				v = json_null();
 			} else {
 				v = plain_value(f, plain);
@@ -278,8 +279,8 @@ rows_select(struct tx *tx, const struct rdef *rd, const char *id,
     const struct principal *who, enum scope cond, enum scope vis, int all,
     json_t **out, int64_t *updated_at)
 {
-	struct stmt	*st;
-	int		 rc;
+	struct stmt *st;
+	int	     rc;
 
 	*out = NULL;
 	if (cond == SCOPE_NONE || id == NULL || !uuid_valid(id))
@@ -290,8 +291,8 @@ rows_select(struct tx *tx, const struct rdef *rd, const char *id,
 	scope_bind(st, 2, rd->res, who, cond);
 	switch ((rc = store_step(st))) {
 	case STORE_ROW:
-		rc = rows_decode(tx, rd, st, who, vis, all, NULL, out,
-		    updated_at);
+		rc = rows_decode(
+		    tx, rd, st, who, vis, all, NULL, out, updated_at);
 		break;
 	case STORE_DONE:
 		rc = ERR_NOT_FOUND;
@@ -305,8 +306,8 @@ int
 rows_covers(struct tx *tx, const struct rdef *rd, const struct principal *who,
     enum scope scope, const char *owner)
 {
-	struct stmt	*st;
-	int		 rc;
+	struct stmt *st;
+	int	     rc;
 
 	if (scope == SCOPE_ALL)
 		return (OK);
@@ -329,17 +330,18 @@ rows_covers(struct tx *tx, const struct rdef *rd, const struct principal *who,
 json_t *
 rows_changes(const struct rdef *rd, json_t *old, json_t *body)
 {
-	const struct field	*f;
-	json_t			*o, *names, *ov, *nv, *ol = NULL, *nl;
-	const char		*name;
-	json_t			*v;
+	const struct field *f;
+	json_t		   *o, *names, *ov, *nv, *ol = NULL, *nl;
+	const char	   *name;
+	json_t		   *v;
 
 	o = json_object();
 	names = json_array();
 	nl = json_object();
 	if (old != NULL)
 		ol = json_object();
-	json_object_foreach(body, name, v) {
+	json_object_foreach(body, name, v)
+	{
 		if ((f = field_find(rd->res, name)) == NULL)
 			continue;
 		ov = old != NULL ? json_object_get(old, name) : NULL;
@@ -352,8 +354,8 @@ rows_changes(const struct rdef *rd, json_t *old, json_t *body)
 		nv = json_deep_copy(v);
 		json_object_set_new(nl, name, nv);
 		if (ol != NULL)
-			json_object_set_new(ol, name, ov != NULL ?
-			    json_deep_copy(ov) : json_null());
+			json_object_set_new(ol, name,
+			    ov != NULL ? json_deep_copy(ov) : json_null());
 	}
 	json_object_set_new(o, "fields", names);
 	if (ol != NULL)
@@ -365,15 +367,15 @@ rows_changes(const struct rdef *rd, json_t *old, json_t *body)
 int
 resource_load(struct resource_ctx *ctx, const char *id, json_t **out)
 {
-	const struct rdef	*rd;
-	json_t			*rows;
-	int			 rc;
+	const struct rdef *rd;
+	json_t		  *rows;
+	int		   rc;
 
 	*out = NULL;
 	if ((rd = rdef_find(ctx->res)) == NULL)
 		return (ERR_INTERNAL);
-	if ((rc = rows_select(ctx->tx, rd, id, ctx->who, ctx->scope,
-	    ctx->scope, 0, out, NULL)) != OK)
+	if ((rc = rows_select(ctx->tx, rd, id, ctx->who, ctx->scope, ctx->scope,
+		 0, out, NULL)) != OK)
 		return (rc);
 	if (rd->has_health) {
 		rows = json_pack("[O]", *out);
@@ -406,10 +408,10 @@ wset_add(struct wset *w, const char *name, const struct field *f, json_t *v,
 static int
 wset_fields(struct wset *w, const struct rdef *rd, json_t *body, int personal)
 {
-	const struct field	*f;
-	json_t			*v;
-	size_t			 i;
-	int			 rc;
+	const struct field *f;
+	json_t		   *v;
+	size_t		    i;
+	int		    rc;
 
 	for (i = 1; i < rd->ncols; i++) {
 		f = &rd->cols[i];
@@ -430,12 +432,12 @@ static int
 wset_bind(struct stmt *st, int i, struct wset *w, const struct rdef *rd,
     const unsigned char *key, const char *row_id)
 {
-	struct wcol	*c;
-	unsigned char	*blob;
-	char		*plain, idx[65];
-	size_t		 len;
-	int64_t		 ms;
-	int		 k;
+	struct wcol   *c;
+	unsigned char *blob;
+	char	      *plain, idx[65];
+	size_t	       len;
+	int64_t	       ms;
+	int	       k;
 
 	for (k = 0; k < w->n; k++, i++) {
 		c = &w->c[k];
@@ -453,7 +455,7 @@ wset_bind(struct stmt *st, int i, struct wset *w, const struct rdef *rd,
 			if (key == NULL || plain_text(c->f, c->v, &plain) != OK)
 				return (-1);
 			if (seal_field(key, rd->res->table, c->f->name, row_id,
-			    plain, &blob, &len) != OK) {
+				plain, &blob, &len) != OK) {
 				sodium_memzero(plain, strlen(plain));
 				free(plain);
 				return (-1);
@@ -462,29 +464,33 @@ wset_bind(struct stmt *st, int i, struct wset *w, const struct rdef *rd,
 			free(plain);
 			store_bind_blob(st, i, blob, len);
 			free(blob);
-		} else switch (c->f->type) {
-		case FIELD_INT:
-			store_bind_int64(st, i, json_integer_value(c->v));
-			break;
-		case FIELD_BOOL:
-			store_bind_bool(st, i, json_is_true(c->v));
-			break;
-		case FIELD_TIME:
-			if (time_parse_iso(json_string_value(c->v), &ms) != 0)
-				return (-1);
-			store_bind_int64(st, i, ms);
-			break;
-		case FIELD_JSON:
-		case FIELD_TEXT_LIST:
-			if ((plain = json_dumps(c->v, JSON_COMPACT)) == NULL)
-				return (-1);
-			store_bind_text(st, i, plain);
-			free(plain);
-			break;
-		default:
-			store_bind_text(st, i, json_string_value(c->v));
-			break;
-		}
+		} else
+			switch (c->f->type) {
+			case FIELD_INT:
+				store_bind_int64(
+				    st, i, json_integer_value(c->v));
+				break;
+			case FIELD_BOOL:
+				store_bind_bool(st, i, json_is_true(c->v));
+				break;
+			case FIELD_TIME:
+				if (time_parse_iso(
+					json_string_value(c->v), &ms) != 0)
+					return (-1);
+				store_bind_int64(st, i, ms);
+				break;
+			case FIELD_JSON:
+			case FIELD_TEXT_LIST:
+				if ((plain = json_dumps(c->v, JSON_COMPACT)) ==
+				    NULL)
+					return (-1);
+				store_bind_text(st, i, plain);
+				free(plain);
+				break;
+			default:
+				store_bind_text(st, i, json_string_value(c->v));
+				break;
+			}
 	}
 	return (i);
 }
@@ -494,9 +500,9 @@ static int
 row_write(struct tx *tx, const struct rdef *rd, int insert, const char *id,
     struct wset *w, const unsigned char *key)
 {
-	struct stmt	*st;
-	struct buf	 b;
-	int		 k, i, rc = ERR_NOMEM;
+	struct stmt *st;
+	struct buf   b;
+	int	     k, i, rc = ERR_NOMEM;
 
 	if (w->n == 0)
 		return (OK);
@@ -506,7 +512,7 @@ row_write(struct tx *tx, const struct rdef *rd, int insert, const char *id,
 			goto out;
 		for (k = 0; k < w->n; k++)
 			if (buf_printf(&b, ", %s%s", w->c[k].name,
-			    w->c[k].index ? "_index" : "") != OK)
+				w->c[k].index ? "_index" : "") != OK)
 				goto out;
 		if (buf_puts(&b, ") VALUES (?") != OK)
 			goto out;
@@ -520,7 +526,8 @@ row_write(struct tx *tx, const struct rdef *rd, int insert, const char *id,
 			goto out;
 		for (k = 0; k < w->n; k++)
 			if (buf_printf(&b, "%s%s%s = ?", k ? ", " : "",
-			    w->c[k].name, w->c[k].index ? "_index" : "") != OK)
+				w->c[k].name,
+				w->c[k].index ? "_index" : "") != OK)
 				goto out;
 		if (buf_puts(&b, " WHERE id = ?") != OK)
 			goto out;
@@ -538,7 +545,8 @@ row_write(struct tx *tx, const struct rdef *rd, int insert, const char *id,
 			store_bind_text(st, i, id);
 		rc = store_step(st);
 		if (rc == STORE_DONE)
-			rc = insert || store_changes(st) > 0 ? OK : ERR_NOT_FOUND;
+			rc = insert || store_changes(st) > 0 ? OK
+							     : ERR_NOT_FOUND;
 	}
 	store_finalize(st);
 out:
@@ -549,7 +557,7 @@ out:
 static int
 wset_num(struct wset *w, const char *name, int64_t v)
 {
-	int	 rc;
+	int rc;
 
 	if ((rc = wset_add(w, name, NULL, NULL, 0)) == OK)
 		w->c[w->n - 1].num = v;
@@ -559,7 +567,7 @@ wset_num(struct wset *w, const char *name, int64_t v)
 static int
 wset_text(struct wset *w, const char *name, const char *v)
 {
-	int	 rc;
+	int rc;
 
 	if ((rc = wset_add(w, name, NULL, NULL, 0)) == OK)
 		w->c[w->n - 1].text = v;
@@ -571,8 +579,8 @@ static int
 stamp(struct wset *w, const struct rdef *rd, const struct principal *who,
     int creating, int64_t now)
 {
-	const char	*uid = who != NULL ? who->user_id : NULL;
-	int		 rc = OK;
+	const char *uid = who != NULL ? who->user_id : NULL;
+	int	    rc = OK;
 
 	if (creating && (rc = wset_num(w, "created_at", now)) != OK)
 		return (rc);
@@ -593,8 +601,8 @@ stamp(struct wset *w, const struct rdef *rd, const struct principal *who,
 static void
 conflict(struct request *req, const struct rdef *rd, json_t *body)
 {
-	char	 code[64];
-	size_t	 i, j;
+	char   code[64];
+	size_t i, j;
 
 	if (req == NULL)
 		return;
@@ -602,32 +610,37 @@ conflict(struct request *req, const struct rdef *rd, json_t *body)
 		if ((rd->cols[i].flags & FIELD_BLIND_INDEX) &&
 		    json_is_string(json_object_get(body, rd->cols[i].name))) {
 			for (j = 0; rd->cols[i].name[j] != '\0' &&
-			    j + 7 < sizeof(code); j++)
+			     j + 7 < sizeof(code);
+			     j++)
 				code[j] = (char)toupper(
 				    (unsigned char)rd->cols[i].name[j]);
 			snprintf(code + j, sizeof(code) - j, "_TAKEN");
-			http_problem(req, ERR_CONFLICT, code, "%s is already "
-			    "taken.", rd->cols[i].name);
+			http_problem(req, ERR_CONFLICT, code,
+			    "%s is already "
+			    "taken.",
+			    rd->cols[i].name);
 			return;
 		}
-	http_problem(req, ERR_CONFLICT, NULL, "The %s row conflicts with an "
-	    "existing row or a row it refers to.", rd->res->name);
+	http_problem(req, ERR_CONFLICT, NULL,
+	    "The %s row conflicts with an "
+	    "existing row or a row it refers to.",
+	    rd->res->name);
 }
 
 static int
-audit_write(struct resource_ctx *ctx, const char *verb, const char *id,
-    json_t *changes)
+audit_write(
+    struct resource_ctx *ctx, const char *verb, const char *id, json_t *changes)
 {
-	char	 action[96];
-	int	 rc;
+	char action[96];
+	int  rc;
 
 	snprintf(action, sizeof(action), "%s.%s", ctx->res->name, verb);
-	rc = audit_append(ctx->tx, ctx->who, ctx->req, action, ctx->res->name,
-	    id, changes);
+	rc = audit_append(
+	    ctx->tx, ctx->who, ctx->req, action, ctx->res->name, id, changes);
 	return (rc);
 }
 
-static resource_consent_fn	consent_hook;
+static resource_consent_fn consent_hook;
 
 void
 resource_set_consent(resource_consent_fn fn)
@@ -640,21 +653,24 @@ static int
 consent_check(struct resource_ctx *ctx, const struct rdef *rd, json_t *body,
     const char *owner)
 {
-	const char	*name;
-	json_t		*v;
-	int		 rc;
+	const char *name;
+	json_t	   *v;
+	int	    rc;
 
 	if (consent_hook == NULL || owner == NULL || !rd->has_health)
 		return (OK);
-	json_object_foreach(body, name, v) {
+	json_object_foreach(body, name, v)
+	{
 		const struct field *f = field_find(rd->res, name);
 
-		if (f == NULL || (f->flags & FIELD_HEALTH) == 0 || json_is_null(v))
+		if (f == NULL || (f->flags & FIELD_HEALTH) == 0 ||
+		    json_is_null(v))
 			continue;
 		if ((rc = consent_hook(ctx->tx, owner)) == OK)
 			return (OK);
 		if (ctx->req != NULL && !ctx->req->responded)
-			http_problem(ctx->req, ERR_FORBIDDEN, "CONSENT_REQUIRED",
+			http_problem(ctx->req, ERR_FORBIDDEN,
+			    "CONSENT_REQUIRED",
 			    "Health data of this person cannot be stored until "
 			    "the consent it needs is recorded.");
 		return (rc == ERR_FORBIDDEN ? ERR_FORBIDDEN : rc);
@@ -665,13 +681,13 @@ consent_check(struct resource_ctx *ctx, const struct rdef *rd, json_t *body,
 int
 resource_insert(struct resource_ctx *ctx, json_t *body, char *id_out)
 {
-	const struct rdef	*rd;
-	struct wset		*w = NULL, *wp = NULL;
-	struct keycache		 kc;
-	const char		*owner = NULL;
-	json_t			*changes = NULL;
-	char			 id[UUID_STR_LEN];
-	int			 rc = ERR_NOMEM;
+	const struct rdef *rd;
+	struct wset	  *w = NULL, *wp = NULL;
+	struct keycache	   kc;
+	const char	  *owner = NULL;
+	json_t		  *changes = NULL;
+	char		   id[UUID_STR_LEN];
+	int		   rc = ERR_NOMEM;
 
 	memset(&kc, 0, sizeof(kc));
 	if ((rd = rdef_find(ctx->res)) == NULL)
@@ -685,7 +701,8 @@ resource_insert(struct resource_ctx *ctx, json_t *body, char *id_out)
 	    (rc = wset_fields(wp, rd, body, 1)) != OK)
 		goto out;
 	owner = rd->owner_is_id ? id : rows_owner(rd, body);
-	if (!rd->owner_is_id && (rc = consent_check(ctx, rd, body, owner)) != OK)
+	if (!rd->owner_is_id &&
+	    (rc = consent_check(ctx, rd, body, owner)) != OK)
 		goto out;
 	if (!rd->owner_is_id && wp->n > 0) {
 		/* The owner's key first: no key, no personal data. */
@@ -693,7 +710,8 @@ resource_insert(struct resource_ctx *ctx, json_t *body, char *id_out)
 			if (ctx->req != NULL)
 				http_problem(ctx->req, ERR_CONFLICT, NULL,
 				    "The owner of this %s row cannot hold "
-				    "personal data.", rd->res->name);
+				    "personal data.",
+				    rd->res->name);
 			rc = ERR_CONFLICT;
 		}
 		if (rc != OK)
@@ -702,8 +720,8 @@ resource_insert(struct resource_ctx *ctx, json_t *body, char *id_out)
 		w->n += wp->n;
 		wp->n = 0;
 	}
-	if ((rc = row_write(ctx->tx, rd, 1, id, w, kc.state == 1 ? kc.key :
-	    NULL)) != OK)
+	if ((rc = row_write(
+		 ctx->tx, rd, 1, id, w, kc.state == 1 ? kc.key : NULL)) != OK)
 		goto out;
 	if (rd->owner_is_id) {
 		/* The row owns itself: its key refers to it, so it comes
@@ -735,29 +753,30 @@ out:
 int
 resource_update(struct resource_ctx *ctx, const char *id, json_t *body)
 {
-	const struct rdef	*rd;
-	struct wset		*w = NULL;
-	struct keycache		 kc;
-	json_t			*old = ctx->old, *loaded = NULL, *changes = NULL;
-	int64_t			 now = time_now_ms(), before = 0;
-	int			 rc = ERR_NOMEM, personal;
+	const struct rdef *rd;
+	struct wset	  *w = NULL;
+	struct keycache	   kc;
+	json_t		  *old = ctx->old, *loaded = NULL, *changes = NULL;
+	int64_t		   now = time_now_ms(), before = 0;
+	int		   rc = ERR_NOMEM, personal;
 
 	memset(&kc, 0, sizeof(kc));
 	if ((rd = rdef_find(ctx->res)) == NULL)
 		return (ERR_INTERNAL);
 	if (old == NULL) {
 		if ((rc = rows_select(ctx->tx, rd, id, ctx->who, SCOPE_ALL,
-		    SCOPE_ALL, 1, &loaded, &before)) != OK)
+			 SCOPE_ALL, 1, &loaded, &before)) != OK)
 			return (rc);
 		old = loaded;
 	} else
-		time_parse_iso(json_string_value(json_object_get(old,
-		    "updated_at")), &before);
+		time_parse_iso(
+		    json_string_value(json_object_get(old, "updated_at")),
+		    &before);
 	/* A new ETag for every change, even within one millisecond. */
 	if (now <= before)
 		now = before + 1;
-	if ((rc = consent_check(ctx, rd, body, rd->owner_is_id ? id :
-	    rows_owner(rd, old))) != OK)
+	if ((rc = consent_check(ctx, rd, body,
+		 rd->owner_is_id ? id : rows_owner(rd, old))) != OK)
 		goto out;
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		goto out;
@@ -767,16 +786,16 @@ resource_update(struct resource_ctx *ctx, const char *id, json_t *body)
 	if ((rc = wset_fields(w, rd, body, 1)) != OK)
 		goto out;
 	if (w->n > personal) {
-		rc = key_get(ctx->tx, &kc, rd->owner_is_id ? id :
-		    rows_owner(rd, old));
+		rc = key_get(
+		    ctx->tx, &kc, rd->owner_is_id ? id : rows_owner(rd, old));
 		if (rc == ERR_NOT_FOUND)
 			rc = ERR_CONFLICT;
 		if (rc != OK)
 			goto out;
 	}
 	if ((rc = stamp(w, rd, ctx->who, 0, now)) != OK ||
-	    (rc = row_write(ctx->tx, rd, 0, id, w, kc.state == 1 ? kc.key :
-	    NULL)) != OK)
+	    (rc = row_write(
+		 ctx->tx, rd, 0, id, w, kc.state == 1 ? kc.key : NULL)) != OK)
 		goto out;
 	if ((changes = rows_changes(rd, old, body)) == NULL) {
 		rc = ERR_NOMEM;
@@ -796,12 +815,12 @@ out:
 int
 rows_delete(struct resource_ctx *ctx, const char *id)
 {
-	const struct rdef	*rd;
-	struct wset		*w = NULL;
-	struct stmt		*st;
-	json_t			*changes;
-	char			 sql[256];
-	int			 rc = ERR_NOMEM;
+	const struct rdef *rd;
+	struct wset	  *w = NULL;
+	struct stmt	  *st;
+	json_t		  *changes;
+	char		   sql[256];
+	int		   rc = ERR_NOMEM;
 
 	if ((rd = rdef_find(ctx->res)) == NULL)
 		return (ERR_INTERNAL);
@@ -810,7 +829,7 @@ rows_delete(struct resource_ctx *ctx, const char *id)
 			return (ERR_NOMEM);
 		if ((rc = wset_num(w, "deleted_at", time_now_ms())) != OK ||
 		    (rd->has_is_active &&
-		    (rc = wset_num(w, "is_active", 0)) != OK) ||
+			(rc = wset_num(w, "is_active", 0)) != OK) ||
 		    (rc = stamp(w, rd, ctx->who, 0, time_now_ms())) != OK ||
 		    (rc = row_write(ctx->tx, rd, 0, id, w, NULL)) != OK)
 			goto out;

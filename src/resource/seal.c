@@ -20,8 +20,8 @@
 #include "resource/seal.h"
 #include "store/store.h"
 
-#define WRAPPED_LEN	(SEAL_KEY_LEN + SEAL_OVERHEAD)
-#define AD_MAX		256
+#define WRAPPED_LEN (SEAL_KEY_LEN + SEAL_OVERHEAD)
+#define AD_MAX	    256
 
 /*
  * Unwrapped data keys, kept briefly so that reading a person's row costs
@@ -31,31 +31,39 @@
  */
 #define KEYCACHE_SLOTS	1024
 #define KEYCACHE_LOCKS	16
-#define KEYCACHE_TTL_MS	10000
+#define KEYCACHE_TTL_MS 10000
 
 struct keyslot {
-	const void	*store;		/* keys of one database only */
-	char		 user_id[UUID_STR_LEN];
-	unsigned char	 key[SEAL_KEY_LEN];
-	int64_t		 at;
+	const void   *store; /* keys of one database only */
+	char	      user_id[UUID_STR_LEN];
+	unsigned char key[SEAL_KEY_LEN];
+	int64_t	      at;
 };
 
-static struct keyslot	 keycache[KEYCACHE_SLOTS];
-static pthread_mutex_t	 keycache_mu[KEYCACHE_LOCKS] = {
-	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
-	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
-	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
-	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
-	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
-	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
-	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
-	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+static struct keyslot  keycache[KEYCACHE_SLOTS];
+static pthread_mutex_t keycache_mu[KEYCACHE_LOCKS] = {
+	PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER,
 };
 
 static size_t
 keycache_slot(const char *user_id)
 {
-	uint32_t	 h = 2166136261u;	/* FNV-1a */
+	uint32_t h = 2166136261u; /* FNV-1a */
 
 	for (; *user_id != '\0'; user_id++)
 		h = (h ^ (unsigned char)*user_id) * 16777619u;
@@ -63,11 +71,11 @@ keycache_slot(const char *user_id)
 }
 
 static int
-keycache_get(const void *store, const char *user_id,
-    unsigned char key[SEAL_KEY_LEN])
+keycache_get(
+    const void *store, const char *user_id, unsigned char key[SEAL_KEY_LEN])
 {
 	size_t		 i = keycache_slot(user_id);
-	pthread_mutex_t	*mu = &keycache_mu[i % KEYCACHE_LOCKS];
+	pthread_mutex_t *mu = &keycache_mu[i % KEYCACHE_LOCKS];
 	int		 hit = 0;
 
 	pthread_mutex_lock(mu);
@@ -86,7 +94,7 @@ keycache_put(const void *store, const char *user_id,
     const unsigned char key[SEAL_KEY_LEN])
 {
 	size_t		 i = keycache_slot(user_id);
-	pthread_mutex_t	*mu = &keycache_mu[i % KEYCACHE_LOCKS];
+	pthread_mutex_t *mu = &keycache_mu[i % KEYCACHE_LOCKS];
 
 	if (strlen(user_id) >= UUID_STR_LEN)
 		return;
@@ -102,7 +110,7 @@ static void
 keycache_evict(const char *user_id)
 {
 	size_t		 i = keycache_slot(user_id);
-	pthread_mutex_t	*mu = &keycache_mu[i % KEYCACHE_LOCKS];
+	pthread_mutex_t *mu = &keycache_mu[i % KEYCACHE_LOCKS];
 
 	pthread_mutex_lock(mu);
 	if (strcmp(keycache[i].user_id, user_id) == 0)
@@ -110,14 +118,13 @@ keycache_evict(const char *user_id)
 	pthread_mutex_unlock(mu);
 }
 
-static int	key_ad(char *, size_t, const char *);
-static int	field_ad(char *, size_t, const char *, const char *,
-		    const char *);
+static int key_ad(char *, size_t, const char *);
+static int field_ad(char *, size_t, const char *, const char *, const char *);
 
 static int
 key_ad(char *out, size_t n, const char *user_id)
 {
-	int	 len;
+	int len;
 
 	len = snprintf(out, n, "user_keys:%s", user_id);
 	return (len < 0 || (size_t)len >= n ? ERR_INVALID : OK);
@@ -127,7 +134,7 @@ static int
 field_ad(char *out, size_t n, const char *table, const char *column,
     const char *row_id)
 {
-	int	 len;
+	int len;
 
 	len = snprintf(out, n, "%s.%s:%s", table, column, row_id);
 	return (len < 0 || (size_t)len >= n ? ERR_INVALID : OK);
@@ -136,11 +143,11 @@ field_ad(char *out, size_t n, const char *table, const char *column,
 int
 seal_key_create(struct tx *tx, const char *user_id)
 {
-	unsigned char		 key[SEAL_KEY_LEN], wrapped[WRAPPED_LEN];
-	const unsigned char	*wrap;
-	char			 ad[AD_MAX];
-	struct stmt		*st;
-	int			 rc;
+	unsigned char	     key[SEAL_KEY_LEN], wrapped[WRAPPED_LEN];
+	const unsigned char *wrap;
+	char		     ad[AD_MAX];
+	struct stmt	    *st;
+	int		     rc;
 
 	if ((wrap = keyring_key(KEY_WRAP)) == NULL)
 		return (ERR_INTERNAL);
@@ -150,7 +157,8 @@ seal_key_create(struct tx *tx, const char *user_id)
 	randombytes_buf(key, sizeof(key));
 	crypto_seal(wrap, ad, key, sizeof(key), wrapped);
 	sodium_memzero(key, sizeof(key));
-	st = store_prepare(tx, "INSERT INTO user_keys (user_id, wrapped_key, "
+	st = store_prepare(tx,
+	    "INSERT INTO user_keys (user_id, wrapped_key, "
 	    "created_at) VALUES (?, ?, ?)");
 	store_bind_text(st, 1, user_id);
 	store_bind_blob(st, 2, wrapped, sizeof(wrapped));
@@ -162,14 +170,14 @@ seal_key_create(struct tx *tx, const char *user_id)
 }
 
 int
-seal_key_load(struct tx *tx, const char *user_id,
-    unsigned char key[SEAL_KEY_LEN])
+seal_key_load(
+    struct tx *tx, const char *user_id, unsigned char key[SEAL_KEY_LEN])
 {
-	const unsigned char	*wrap, *b;
-	char			 ad[AD_MAX];
-	struct stmt		*st;
-	size_t			 n, klen = 0;
-	int			 rc;
+	const unsigned char *wrap, *b;
+	char		     ad[AD_MAX];
+	struct stmt	    *st;
+	size_t		     n, klen = 0;
+	int		     rc;
 
 	if (keycache_get(store_tx_store(tx), user_id, key))
 		return (OK);
@@ -177,7 +185,8 @@ seal_key_load(struct tx *tx, const char *user_id,
 		return (ERR_INTERNAL);
 	if ((rc = key_ad(ad, sizeof(ad), user_id)) != OK)
 		return (rc);
-	st = store_prepare(tx, "SELECT wrapped_key FROM user_keys "
+	st = store_prepare(tx,
+	    "SELECT wrapped_key FROM user_keys "
 	    "WHERE user_id = ?");
 	store_bind_text(st, 1, user_id);
 	switch ((rc = store_step(st))) {
@@ -204,8 +213,8 @@ seal_key_load(struct tx *tx, const char *user_id,
 int
 seal_key_destroy(struct tx *tx, const char *user_id)
 {
-	struct stmt	*st;
-	int		 rc;
+	struct stmt *st;
+	int	     rc;
 
 	keycache_evict(user_id);
 	st = store_prepare(tx, "DELETE FROM user_keys WHERE user_id = ?");
@@ -221,9 +230,9 @@ seal_field(const unsigned char key[SEAL_KEY_LEN], const char *table,
     const char *column, const char *row_id, const char *plain,
     unsigned char **out, size_t *outlen)
 {
-	char	 ad[AD_MAX];
-	size_t	 n;
-	int	 rc;
+	char   ad[AD_MAX];
+	size_t n;
+	int    rc;
 
 	*out = NULL;
 	*outlen = 0;
@@ -242,9 +251,9 @@ seal_open_field(const unsigned char key[SEAL_KEY_LEN], const char *table,
     const char *column, const char *row_id, const void *sealed, size_t len,
     char **out)
 {
-	char	 ad[AD_MAX];
-	size_t	 n = 0;
-	int	 rc;
+	char   ad[AD_MAX];
+	size_t n = 0;
+	int    rc;
 
 	*out = NULL;
 	if ((rc = field_ad(ad, sizeof(ad), table, column, row_id)) != OK)

@@ -16,20 +16,20 @@
 struct tx;
 
 /* Make and store a data key for user_id inside tx. */
-int	 seal_key_create(struct tx *, const char *user_id);
+int seal_key_create(struct tx *, const char *user_id);
 /* Load and unwrap user_id's key; ERR_NOT_FOUND once destroyed. */
-int	 seal_key_load(struct tx *, const char *user_id,
-	    unsigned char key[SEAL_KEY_LEN]);
+int seal_key_load(
+    struct tx *, const char *user_id, unsigned char key[SEAL_KEY_LEN]);
 /* Destroy user_id's key (crypto-shred); OK if already gone. */
-int	 seal_key_destroy(struct tx *, const char *user_id);
+int seal_key_destroy(struct tx *, const char *user_id);
 
 /* Seal text for table.column of row_id: malloc'd blob in *out. */
-int	 seal_field(const unsigned char key[SEAL_KEY_LEN], const char *table,
-	    const char *column, const char *row_id, const char *plain,
-	    unsigned char **out, size_t *outlen);
+int seal_field(const unsigned char key[SEAL_KEY_LEN], const char *table,
+    const char *column, const char *row_id, const char *plain,
+    unsigned char **out, size_t *outlen);
 /* Open it into a malloc'd string; ERR_INVALID if it does not open. */
-int	 seal_open_field(const unsigned char key[SEAL_KEY_LEN], const char *table,
-	    const char *column, const char *row_id, const void *sealed,
-	    size_t len, char **out);
+int seal_open_field(const unsigned char key[SEAL_KEY_LEN], const char *table,
+    const char *column, const char *row_id, const void *sealed, size_t len,
+    char **out);
 
 #endif

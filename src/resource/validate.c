@@ -22,37 +22,36 @@
 #include "resource/resource_int.h"
 #include "store/store.h"
 
-#define REF_SQL_MAX	160
+#define REF_SQL_MAX 160
 
-static int	 err_add(json_t *, const char *, const char *, const char *, ...)
-		    __attribute__((format(printf, 4, 5)));
-static int	 implicit_name(const char *);
-static void	 check_value(json_t *, const struct field *, json_t *);
-static void	 check_text(json_t *, const struct field *, json_t *);
-static void	 check_list(json_t *, const struct field *, json_t *);
-static int	 check_refs(struct tx *, const struct resource *, json_t *,
-		    json_t *);
-static int	 refs_run(struct tx *, void *);
+static int err_add(json_t *, const char *, const char *, const char *, ...)
+    __attribute__((format(printf, 4, 5)));
+static int  implicit_name(const char *);
+static void check_value(json_t *, const struct field *, json_t *);
+static void check_text(json_t *, const struct field *, json_t *);
+static void check_list(json_t *, const struct field *, json_t *);
+static int check_refs(struct tx *, const struct resource *, json_t *, json_t *);
+static int refs_run(struct tx *, void *);
 
 /* Reference checks run in a transaction of their own. */
 struct refs_arg {
-	const struct resource	*res;
-	json_t			*body;
-	json_t			*errs;
+	const struct resource *res;
+	json_t		      *body;
+	json_t		      *errs;
 };
 
 static int
-err_add(json_t *errs, const char *field, const char *code, const char *fmt,
-    ...)
+err_add(json_t *errs, const char *field, const char *code, const char *fmt, ...)
 {
-	va_list	 ap;
-	char	 detail[256];
+	va_list ap;
+	char	detail[256];
 
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
-	return (json_array_append_new(errs, json_pack("{s:s,s:s,s:s}",
-	    "field", field, "code", code, "detail", detail)));
+	return (json_array_append_new(errs,
+	    json_pack("{s:s,s:s,s:s}", "field", field, "code", code, "detail",
+		detail)));
 }
 
 /* Columns every resource has, set by the server. */
@@ -66,7 +65,7 @@ implicit_name(const char *name)
 const struct field *
 field_find(const struct resource *res, const char *name)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < res->nfields; i++)
 		if (strcmp(res->fields[i].name, name) == 0)
@@ -77,7 +76,7 @@ field_find(const struct resource *res, const char *name)
 size_t
 utf8_count(const char *s)
 {
-	size_t	 n = 0;
+	size_t n = 0;
 
 	for (; *s != '\0'; s++)
 		if (((unsigned char)*s & 0xc0) != 0x80)
@@ -88,9 +87,9 @@ utf8_count(const char *s)
 int
 date_valid(const char *s)
 {
-	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
-	    30, 31};
-	int	 y, m, d, i;
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30,
+		31 };
+	int		 y, m, d, i;
 
 	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
 		return (0);
@@ -103,8 +102,8 @@ date_valid(const char *s)
 	d = (s[8] - '0') * 10 + (s[9] - '0');
 	if (y < 1 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
 		return (0);
-	if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) ||
-	    y % 400 == 0))
+	if (m == 2 && d == 29 &&
+	    !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
 		return (0);
 	return (1);
 }
@@ -112,9 +111,9 @@ date_valid(const char *s)
 static void
 check_text(json_t *errs, const struct field *f, json_t *v)
 {
-	const char	*s = json_string_value(v);
-	size_t		 n = utf8_count(s);
-	int64_t		 max = f->max > 0 ? f->max : RESOURCE_TEXT_MAX;
+	const char *s = json_string_value(v);
+	size_t	    n = utf8_count(s);
+	int64_t	    max = f->max > 0 ? f->max : RESOURCE_TEXT_MAX;
 
 	if (f->min > 0 && n < (size_t)f->min)
 		err_add(errs, f->name, "too_short",
@@ -127,11 +126,12 @@ check_text(json_t *errs, const struct field *f, json_t *v)
 static void
 check_list(json_t *errs, const struct field *f, json_t *v)
 {
-	json_t	*item;
-	size_t	 i, n = json_array_size(v);
-	int64_t	 max = f->max > 0 ? f->max : RESOURCE_LIST_ITEMS_MAX;
+	json_t *item;
+	size_t	i, n = json_array_size(v);
+	int64_t max = f->max > 0 ? f->max : RESOURCE_LIST_ITEMS_MAX;
 
-	json_array_foreach(v, i, item) {
+	json_array_foreach(v, i, item)
+	{
 		if (!json_is_string(item)) {
 			err_add(errs, f->name, "type",
 			    "must be an array of strings");
@@ -156,9 +156,9 @@ check_list(json_t *errs, const struct field *f, json_t *v)
 static void
 check_value(json_t *errs, const struct field *f, json_t *v)
 {
-	const char *const	*c;
-	const char		*s;
-	int64_t			 ms, i;
+	const char *const *c;
+	const char	  *s;
+	int64_t		   ms, i;
 
 	if (json_is_null(v)) {
 		if ((f->flags & FIELD_NULLABLE) == 0)
@@ -170,8 +170,8 @@ check_value(json_t *errs, const struct field *f, json_t *v)
 		if (!json_is_string(v))
 			err_add(errs, f->name, "type", "must be a string");
 		else if (!uuid_valid(json_string_value(v)))
-			err_add(errs, f->name, "invalid_format",
-			    "must be a UUID");
+			err_add(
+			    errs, f->name, "invalid_format", "must be a UUID");
 		break;
 	case FIELD_TEXT:
 		if (!json_is_string(v))
@@ -247,15 +247,15 @@ check_value(json_t *errs, const struct field *f, json_t *v)
 
 /* References named in body must exist; entries for those that do not. */
 static int
-check_refs(struct tx *tx, const struct resource *res, json_t *body,
-    json_t *errs)
+check_refs(
+    struct tx *tx, const struct resource *res, json_t *body, json_t *errs)
 {
-	const struct field	*f;
-	struct stmt		*st;
-	json_t			*v;
-	char			 sql[REF_SQL_MAX];
-	size_t			 i;
-	int			 rc, n;
+	const struct field *f;
+	struct stmt	   *st;
+	json_t		   *v;
+	char		    sql[REF_SQL_MAX];
+	size_t		    i;
+	int		    rc, n;
 
 	for (i = 0; i < res->nfields; i++) {
 		f = &res->fields[i];
@@ -263,8 +263,8 @@ check_refs(struct tx *tx, const struct resource *res, json_t *body,
 		    (v = json_object_get(body, f->name)) == NULL ||
 		    !json_is_string(v) || !uuid_valid(json_string_value(v)))
 			continue;
-		n = snprintf(sql, sizeof(sql), "SELECT 1 FROM %s WHERE id = ?",
-		    f->ref);
+		n = snprintf(
+		    sql, sizeof(sql), "SELECT 1 FROM %s WHERE id = ?", f->ref);
 		if (n < 0 || (size_t)n >= sizeof(sql))
 			return (ERR_INTERNAL);
 		st = store_prepare(tx, sql);
@@ -283,14 +283,14 @@ check_refs(struct tx *tx, const struct resource *res, json_t *body,
 static int
 refs_run(struct tx *tx, void *arg)
 {
-	struct refs_arg	*a = arg;
+	struct refs_arg *a = arg;
 
 	return (check_refs(tx, a->res, a->body, a->errs));
 }
 
 int
-resource_validate(struct request *req, const struct resource *res,
-    json_t *body, int creating, enum scope scope)
+resource_validate(struct request *req, const struct resource *res, json_t *body,
+    int creating, enum scope scope)
 {
 	return (validate_run(req, NULL, res, body, creating, scope));
 }
@@ -299,12 +299,12 @@ int
 validate_run(struct request *req, struct tx *tx, const struct resource *res,
     json_t *body, int creating, enum scope scope)
 {
-	const struct field	*f;
-	struct refs_arg		 ra;
-	const char		*name;
-	json_t			*errs, *v, *def;
-	size_t			 i;
-	int			 rc = OK;
+	const struct field *f;
+	struct refs_arg	    ra;
+	const char	   *name;
+	json_t		   *errs, *v, *def;
+	size_t		    i;
+	int		    rc = OK;
 
 	if ((errs = json_array()) == NULL)
 		return (ERR_NOMEM);
@@ -312,7 +312,8 @@ validate_run(struct request *req, struct tx *tx, const struct resource *res,
 		err_add(errs, "", "type", "the body must be a JSON object");
 		goto answer;
 	}
-	json_object_foreach(body, name, v) {
+	json_object_foreach(body, name, v)
+	{
 		if ((f = field_find(res, name)) == NULL) {
 			if (implicit_name(name))
 				err_add(errs, name, "read_only",
@@ -321,7 +322,8 @@ validate_run(struct request *req, struct tx *tx, const struct resource *res,
 				err_add(errs, name, "unknown_field",
 				    "is not a field of %s", res->name);
 		} else if (f->flags & FIELD_READONLY)
-			err_add(errs, name, "read_only", "is set by the server");
+			err_add(
+			    errs, name, "read_only", "is set by the server");
 		else if ((f->flags & FIELD_CREATE_ONLY) && !creating)
 			err_add(errs, name, "read_only",
 			    "cannot be changed once set");
@@ -364,10 +366,10 @@ answer:
 		goto out;
 	rc = ERR_INVALID;
 	if (req != NULL) {
-		http_problem_ext(req, ERR_INVALID, NULL, json_pack("{s:O}",
-		    "errors", errs), "%zu field%s not valid.",
-		    json_array_size(errs), json_array_size(errs) == 1 ?
-		    " is" : "s are");
+		http_problem_ext(req, ERR_INVALID, NULL,
+		    json_pack("{s:O}", "errors", errs),
+		    "%zu field%s not valid.", json_array_size(errs),
+		    json_array_size(errs) == 1 ? " is" : "s are");
 	}
 out:
 	json_decref(errs);
@@ -375,24 +377,25 @@ out:
 }
 
 void
-resource_field_err(json_t *errs, const char *field, const char *code,
-    const char *detail)
+resource_field_err(
+    json_t *errs, const char *field, const char *code, const char *detail)
 {
-	json_array_append_new(errs, json_pack("{s:s,s:s,s:s}", "field", field,
-	    "code", code, "detail", detail));
+	json_array_append_new(errs,
+	    json_pack("{s:s,s:s,s:s}", "field", field, "code", code, "detail",
+		detail));
 }
 
 int
 resource_errs_answer(struct request *req, json_t *errs, const char *what)
 {
-	size_t	 n = json_array_size(errs);
+	size_t n = json_array_size(errs);
 
 	if (n == 0) {
 		json_decref(errs);
 		return (OK);
 	}
-	http_problem_ext(req, ERR_INVALID, NULL, json_pack("{s:o}", "errors",
-	    errs), "%s: %zu field%s not valid.", what, n, n == 1 ? " is" :
-	    "s are");
+	http_problem_ext(req, ERR_INVALID, NULL,
+	    json_pack("{s:o}", "errors", errs), "%s: %zu field%s not valid.",
+	    what, n, n == 1 ? " is" : "s are");
 	return (ERR_INVALID);
 }

@@ -15,50 +15,49 @@
 #include "core/err.h"
 #include "store/jobs.h"
 
-#define CRON_MAX_LEN	256
-#define CRON_YEARS	5
-#define MS_PER_MIN	60000LL
-#define MS_PER_DAY	86400000LL
+#define CRON_MAX_LEN 256
+#define CRON_YEARS   5
+#define MS_PER_MIN   60000LL
+#define MS_PER_DAY   86400000LL
 /* cron_next works between 1970 and about the year 9000. */
-#define CRON_MAX_MS	(253402300799999LL - 1000LL * MS_PER_DAY * 366)
+#define CRON_MAX_MS (253402300799999LL - 1000LL * MS_PER_DAY * 366)
 
 struct cron_field {
-	int	 min, max;
+	int min, max;
 };
 
-static const struct cron_field cron_fields[5] = {
-	{0, 59}, {0, 23}, {1, 31}, {1, 12}, {0, 7}
-};
+static const struct cron_field cron_fields[5] = { { 0, 59 }, { 0, 23 },
+	{ 1, 31 }, { 1, 12 }, { 0, 7 } };
 
 static const struct {
-	const char	*name;
-	const char	*expr;
+	const char *name;
+	const char *expr;
 } cron_macros[] = {
-	{"@yearly", "0 0 1 1 *"},
-	{"@annually", "0 0 1 1 *"},
-	{"@monthly", "0 0 1 * *"},
-	{"@weekly", "0 0 * * 0"},
-	{"@daily", "0 0 * * *"},
-	{"@midnight", "0 0 * * *"},
-	{"@hourly", "0 * * * *"},
+	{ "@yearly", "0 0 1 1 *" },
+	{ "@annually", "0 0 1 1 *" },
+	{ "@monthly", "0 0 1 * *" },
+	{ "@weekly", "0 0 * * 0" },
+	{ "@daily", "0 0 * * *" },
+	{ "@midnight", "0 0 * * *" },
+	{ "@hourly", "0 * * * *" },
 };
 
-static int	cron_number(const char **, int *);
-static int	cron_item(const char **, const struct cron_field *, uint64_t *);
-static int	cron_list(const char *, size_t, const struct cron_field *,
-		    uint64_t *);
-static int	cron_leap(int64_t);
-static int	cron_mdays(int64_t, int);
-static int64_t	cron_days_from_civil(int64_t, int, int);
-static void	cron_civil_from_days(int64_t, int64_t *, int *, int *);
-static int	cron_day_ok(const struct cron *, int, int64_t);
+static int cron_number(const char **, int *);
+static int cron_item(const char **, const struct cron_field *, uint64_t *);
+static int cron_list(
+    const char *, size_t, const struct cron_field *, uint64_t *);
+static int     cron_leap(int64_t);
+static int     cron_mdays(int64_t, int);
+static int64_t cron_days_from_civil(int64_t, int, int);
+static void    cron_civil_from_days(int64_t, int64_t *, int *, int *);
+static int     cron_day_ok(const struct cron *, int, int64_t);
 
 /* At most three digits, so no overflow is possible. */
 static int
 cron_number(const char **sp, int *out)
 {
-	const char	*s = *sp;
-	int		 v = 0, n = 0;
+	const char *s = *sp;
+	int	    v = 0, n = 0;
 
 	while (*s >= '0' && *s <= '9') {
 		if (++n > 3)
@@ -76,8 +75,8 @@ cron_number(const char **sp, int *out)
 static int
 cron_item(const char **sp, const struct cron_field *f, uint64_t *bits)
 {
-	const char	*s = *sp;
-	int		 lo, hi, step = 1, v, ranged = 0;
+	const char *s = *sp;
+	int	    lo, hi, step = 1, v, ranged = 0;
 
 	if (*s == '*') {
 		lo = f->min;
@@ -99,7 +98,7 @@ cron_item(const char **sp, const struct cron_field *f, uint64_t *bits)
 		if (cron_number(&s, &step) != OK || step == 0)
 			return (ERR_INVALID);
 		if (*(*sp) != '*' && !ranged)
-			hi = f->max;		/* "N/step" */
+			hi = f->max; /* "N/step" */
 	}
 	if (lo < f->min || hi > f->max || lo > hi || step > f->max - f->min + 1)
 		return (ERR_INVALID);
@@ -112,7 +111,7 @@ cron_item(const char **sp, const struct cron_field *f, uint64_t *bits)
 static int
 cron_list(const char *s, size_t len, const struct cron_field *f, uint64_t *bits)
 {
-	const char	*end = s + len;
+	const char *end = s + len;
 
 	*bits = 0;
 	for (;;) {
@@ -129,9 +128,9 @@ cron_list(const char *s, size_t len, const struct cron_field *f, uint64_t *bits)
 int
 cron_parse(const char *expr, struct cron *out)
 {
-	const char	*s, *start[5];
-	size_t		 len[5], i, n = 0;
-	uint64_t	 bits[5];
+	const char *s, *start[5];
+	size_t	    len[5], i, n = 0;
+	uint64_t    bits[5];
 
 	if (expr == NULL || strnlen(expr, CRON_MAX_LEN + 1) > CRON_MAX_LEN)
 		return (ERR_INVALID);
@@ -139,14 +138,15 @@ cron_parse(const char *expr, struct cron *out)
 	while (*s == ' ' || *s == '\t')
 		s++;
 	if (*s == '@') {
-		size_t	 l = strcspn(s, " \t");
+		size_t	    l = strcspn(s, " \t");
 		const char *rest = s + l;
 
 		while (*rest == ' ' || *rest == '\t')
 			rest++;
 		if (*rest != '\0')
 			return (ERR_INVALID);
-		for (i = 0; i < sizeof(cron_macros) / sizeof(cron_macros[0]); i++)
+		for (i = 0; i < sizeof(cron_macros) / sizeof(cron_macros[0]);
+		     i++)
 			if (strlen(cron_macros[i].name) == l &&
 			    strncmp(s, cron_macros[i].name, l) == 0)
 				return (cron_parse(cron_macros[i].expr, out));
@@ -168,7 +168,8 @@ cron_parse(const char *expr, struct cron *out)
 	if (n != 5)
 		return (ERR_INVALID);
 	for (i = 0; i < 5; i++)
-		if (cron_list(start[i], len[i], &cron_fields[i], &bits[i]) != OK)
+		if (cron_list(start[i], len[i], &cron_fields[i], &bits[i]) !=
+		    OK)
 			return (ERR_INVALID);
 	memset(out, 0, sizeof(*out));
 	out->minute = bits[0];
@@ -176,7 +177,7 @@ cron_parse(const char *expr, struct cron *out)
 	out->dom = (uint32_t)bits[2];
 	out->month = (uint16_t)bits[3];
 	if (bits[4] & ((uint64_t)1 << 7))
-		bits[4] |= 1;			/* 7 is Sunday too */
+		bits[4] |= 1; /* 7 is Sunday too */
 	out->dow = (uint8_t)(bits[4] & 0x7f);
 	out->dom_any = start[2][0] == '*';
 	out->dow_any = start[4][0] == '*';
@@ -192,7 +193,8 @@ cron_leap(int64_t y)
 static int
 cron_mdays(int64_t y, int m)
 {
-	static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
+		30, 31 };
 
 	return (m == 2 && cron_leap(y) ? 29 : days[m - 1]);
 }
@@ -201,7 +203,7 @@ cron_mdays(int64_t y, int m)
 static int64_t
 cron_days_from_civil(int64_t y, int m, int d)
 {
-	int64_t	 era, yoe, doy, doe;
+	int64_t era, yoe, doy, doe;
 
 	y -= m <= 2;
 	era = y / 400;
@@ -214,7 +216,7 @@ cron_days_from_civil(int64_t y, int m, int d)
 static void
 cron_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
-	int64_t	 era, doe, yoe, doy, mp;
+	int64_t era, doe, yoe, doy, mp;
 
 	z += 719468;
 	era = z / 146097;
@@ -230,9 +232,9 @@ cron_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 static int
 cron_day_ok(const struct cron *c, int d, int64_t days)
 {
-	int	 wd, dom_ok, dow_ok;
+	int wd, dom_ok, dow_ok;
 
-	wd = (int)((days % 7 + 11) % 7);	/* 1970-01-01 was a Thursday */
+	wd = (int)((days % 7 + 11) % 7); /* 1970-01-01 was a Thursday */
 	dom_ok = (c->dom >> d) & 1;
 	dow_ok = (c->dow >> wd) & 1;
 	if (c->dom_any || c->dow_any)
@@ -243,12 +245,12 @@ cron_day_ok(const struct cron *c, int d, int64_t days)
 int64_t
 cron_next(const struct cron *c, int64_t after_ms)
 {
-	int64_t	 t, days, y, ylimit, rem;
-	int	 m, d, h, mi;
+	int64_t t, days, y, ylimit, rem;
+	int	m, d, h, mi;
 
 	if (after_ms < 0 || after_ms > CRON_MAX_MS)
 		return (-1);
-	t = after_ms / MS_PER_MIN + 1;		/* next whole minute */
+	t = after_ms / MS_PER_MIN + 1; /* next whole minute */
 	days = t / 1440;
 	rem = t % 1440;
 	h = (int)(rem / 60);

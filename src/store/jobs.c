@@ -24,86 +24,87 @@
 #include "store/jobs.h"
 #include "store/store.h"
 
-#define JOBS_MAX_KINDS		128
-#define JOBS_MAX_SCHEDULES	64
-#define JOBS_MAX_PAYLOAD	(1024 * 1024)
-#define JOBS_MAX_QUEUE		64
-#define JOBS_TICK_MS		1000	/* due schedules checked at most this often */
-#define JOBS_SYNC_MS		60000	/* schedules upserted at most this often */
-#define JOBS_NEVER		INT64_MAX
+#define JOBS_MAX_KINDS	   128
+#define JOBS_MAX_SCHEDULES 64
+#define JOBS_MAX_PAYLOAD   (1024 * 1024)
+#define JOBS_MAX_QUEUE	   64
+#define JOBS_TICK_MS	   1000	 /* due schedules checked at most this often */
+#define JOBS_SYNC_MS	   60000 /* schedules upserted at most this often */
+#define JOBS_NEVER	   INT64_MAX
 
 struct jobs_sched {
 	const struct job_schedule *def;
-	struct cron		 cron;
+	struct cron		   cron;
 };
 
 /* A claimed job; strings are malloc'd copies. */
 struct claim {
-	char		 id[JOB_ID_LEN];
-	char		*queue, *kind, *payload, *last_error;
-	int		 attempts, max_attempts;
-	int		 found, expired;
-	const char	*worker;
+	char	    id[JOB_ID_LEN];
+	char	   *queue, *kind, *payload, *last_error;
+	int	    attempts, max_attempts;
+	int	    found, expired;
+	const char *worker;
 };
 
 struct finish {
-	struct claim	*cj;
-	int		 ok;
-	const char	*err;
+	struct claim *cj;
+	int	      ok;
+	const char   *err;
 };
 
 struct retry {
-	const char	*failed_id;
-	char		*job_id;
+	const char *failed_id;
+	char	   *job_id;
 };
 
 struct runner_thread {
-	struct job_runner	*r;
-	pthread_t		 tid;
-	char			 name[128];
+	struct job_runner *r;
+	pthread_t	   tid;
+	char		   name[128];
 };
 
 struct job_runner {
-	struct store		*db;
-	pthread_mutex_t		 mu;
-	pthread_cond_t		 cv;
-	int			 stop;
-	int			 n;
-	struct runner_thread	*threads;
+	struct store	     *db;
+	pthread_mutex_t	      mu;
+	pthread_cond_t	      cv;
+	int		      stop;
+	int		      n;
+	struct runner_thread *threads;
 };
 
-static int	job_insert(struct tx *, const char *, const char *, const char *,
-		    int64_t, int, char *);
-static int	jobs_claim_fn(struct tx *, void *);
-static int	jobs_bury(struct tx *, const struct claim *, const char *,
-		    const char *);
-static int	jobs_finish_fn(struct tx *, void *);
-static void	claim_free(struct claim *);
-static char	*col_dup(struct stmt *, int);
-static int	jobs_tick(struct store *);
-static int	jobs_sync_fn(struct tx *, void *);
-static int	jobs_fire_fn(struct tx *, void *);
+static int job_insert(struct tx *, const char *, const char *, const char *,
+    int64_t, int, char *);
+static int jobs_claim_fn(struct tx *, void *);
+static int jobs_bury(
+    struct tx *, const struct claim *, const char *, const char *);
+static int			jobs_finish_fn(struct tx *, void *);
+static void			claim_free(struct claim *);
+static char		       *col_dup(struct stmt *, int);
+static int			jobs_tick(struct store *);
+static int			jobs_sync_fn(struct tx *, void *);
+static int			jobs_fire_fn(struct tx *, void *);
 static const struct jobs_sched *jobs_sched_find(const char *);
-static int64_t	jobs_sched_next(const struct jobs_sched *, int64_t);
-static int	jobs_retry_fn(struct tx *, void *);
-static void	*jobs_runner_main(void *);
+static int64_t jobs_sched_next(const struct jobs_sched *, int64_t);
+static int     jobs_retry_fn(struct tx *, void *);
+static void   *jobs_runner_main(void *);
 
-static pthread_mutex_t		 jobs_mu = PTHREAD_MUTEX_INITIALIZER;
-static const struct job_kind	*jobs_kinds[JOBS_MAX_KINDS];
-static size_t			 jobs_nkinds;
-static struct jobs_sched	 jobs_scheds[JOBS_MAX_SCHEDULES];
-static size_t			 jobs_nscheds;
-static _Atomic uint64_t		 jobs_succeeded;
-static _Atomic uint64_t		 jobs_failures;
-static _Atomic int64_t		 jobs_tick_at;
-static _Atomic int64_t		 jobs_sync_at = INT64_MIN / 2;
+static pthread_mutex_t	      jobs_mu = PTHREAD_MUTEX_INITIALIZER;
+static const struct job_kind *jobs_kinds[JOBS_MAX_KINDS];
+static size_t		      jobs_nkinds;
+static struct jobs_sched      jobs_scheds[JOBS_MAX_SCHEDULES];
+static size_t		      jobs_nscheds;
+static _Atomic uint64_t	      jobs_succeeded;
+static _Atomic uint64_t	      jobs_failures;
+static _Atomic int64_t	      jobs_tick_at;
+static _Atomic int64_t	      jobs_sync_at = INT64_MIN / 2;
 
 int
 jobs_register(const struct job_kind *k)
 {
-	int	 rc = OK;
+	int rc = OK;
 
-	if (k == NULL || k->name == NULL || k->name[0] == '\0' || k->run == NULL)
+	if (k == NULL || k->name == NULL || k->name[0] == '\0' ||
+	    k->run == NULL)
 		return (ERR_INVALID);
 	pthread_mutex_lock(&jobs_mu);
 	if (jobs_kind(k->name) != NULL)
@@ -119,7 +120,7 @@ jobs_register(const struct job_kind *k)
 const struct job_kind *
 jobs_kind(const char *name)
 {
-	size_t	 i;
+	size_t i;
 
 	if (name == NULL)
 		return (NULL);
@@ -132,13 +133,13 @@ jobs_kind(const char *name)
 int
 jobs_schedule_register(const struct job_schedule *s)
 {
-	struct cron	 c;
-	int		 rc = OK;
+	struct cron c;
+	int	    rc = OK;
 
-	if (s == NULL || s->name == NULL || s->name[0] == '\0' || s->kind == NULL)
+	if (s == NULL || s->name == NULL || s->name[0] == '\0' ||
+	    s->kind == NULL)
 		return (ERR_INVALID);
-	if (cron_parse(s->cron, &c) != OK ||
-	    cron_next(&c, time_now_ms()) < 0) {
+	if (cron_parse(s->cron, &c) != OK || cron_next(&c, time_now_ms()) < 0) {
 		log_error("event=job_schedule_invalid name=%s", s->name);
 		return (ERR_INVALID);
 	}
@@ -159,7 +160,7 @@ jobs_schedule_register(const struct job_schedule *s)
 static const struct jobs_sched *
 jobs_sched_find(const char *name)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < jobs_nscheds; i++)
 		if (strcmp(jobs_scheds[i].def->name, name) == 0)
@@ -171,10 +172,10 @@ int
 jobs_enqueue(struct tx *tx, const char *kind, const char *payload,
     const char *queue, int64_t run_at_ms, char *id_out)
 {
-	const struct job_kind	*k;
-	json_t			*j;
-	json_error_t		 jerr;
-	size_t			 len;
+	const struct job_kind *k;
+	json_t		      *j;
+	json_error_t	       jerr;
+	size_t		       len;
 
 	if ((k = jobs_kind(kind)) == NULL)
 		return (ERR_NOT_FOUND);
@@ -186,7 +187,8 @@ jobs_enqueue(struct tx *tx, const char *kind, const char *payload,
 		return (ERR_INVALID);
 	json_decref(j);
 	return (job_insert(tx, kind, payload, queue, run_at_ms,
-	    k->max_attempts > 0 ? k->max_attempts : (int)config.job_max_attempts,
+	    k->max_attempts > 0 ? k->max_attempts
+				: (int)config.job_max_attempts,
 	    id_out));
 }
 
@@ -194,19 +196,21 @@ static int
 job_insert(struct tx *tx, const char *kind, const char *payload,
     const char *queue, int64_t run_at_ms, int max_attempts, char *id_out)
 {
-	struct stmt	*st;
-	char		 id[JOB_ID_LEN];
-	int64_t		 now = time_now_ms();
-	int		 rc;
+	struct stmt *st;
+	char	     id[JOB_ID_LEN];
+	int64_t	     now = time_now_ms();
+	int	     rc;
 
 	if (queue == NULL)
 		queue = "default";
-	if (queue[0] == '\0' || strnlen(queue, JOBS_MAX_QUEUE + 1) > JOBS_MAX_QUEUE)
+	if (queue[0] == '\0' ||
+	    strnlen(queue, JOBS_MAX_QUEUE + 1) > JOBS_MAX_QUEUE)
 		return (ERR_INVALID);
 	if (max_attempts < 1)
 		max_attempts = 1;
 	uuid_v7(id);
-	st = store_prepare(tx, "INSERT INTO jobs (id, queue, kind, payload, "
+	st = store_prepare(tx,
+	    "INSERT INTO jobs (id, queue, kind, payload, "
 	    "status, attempts, max_attempts, run_at, created_at, updated_at) "
 	    "VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?)");
 	store_bind_text(st, 1, id);
@@ -229,7 +233,7 @@ job_insert(struct tx *tx, const char *kind, const char *payload,
 static char *
 col_dup(struct stmt *st, int i)
 {
-	const char	*s = store_col_text(st, i);
+	const char *s = store_col_text(st, i);
 
 	return (strdup(s != NULL ? s : ""));
 }
@@ -252,27 +256,33 @@ claim_free(struct claim *cj)
 static int
 jobs_claim_fn(struct tx *tx, void *arg)
 {
-	struct claim	*cj = arg;
-	struct stmt	*st;
-	int64_t		 now = time_now_ms();
-	int		 rc;
+	struct claim *cj = arg;
+	struct stmt  *st;
+	int64_t	      now = time_now_ms();
+	int	      rc;
 
 	claim_free(cj);
 	cj->found = cj->expired = 0;
-	st = store_prepare(tx, store_tx_dialect(tx) == STORE_POSTGRES ?
-	    "SELECT id, queue, kind, payload, attempts, max_attempts, last_error "
-	    "FROM jobs WHERE (status = 'queued' AND run_at <= ?) OR "
-	    "(status = 'running' AND locked_at <= ?) ORDER BY run_at LIMIT 1 "
-	    "FOR UPDATE SKIP LOCKED" :
-	    "SELECT id, queue, kind, payload, attempts, max_attempts, last_error "
-	    "FROM jobs WHERE (status = 'queued' AND run_at <= ?) OR "
-	    "(status = 'running' AND locked_at <= ?) ORDER BY run_at LIMIT 1");
+	st = store_prepare(tx,
+	    store_tx_dialect(tx) == STORE_POSTGRES
+		? "SELECT id, queue, kind, payload, attempts, max_attempts, "
+		  "last_error "
+		  "FROM jobs WHERE (status = 'queued' AND run_at <= ?) OR "
+		  "(status = 'running' AND locked_at <= ?) ORDER BY run_at "
+		  "LIMIT 1 "
+		  "FOR UPDATE SKIP LOCKED"
+		: "SELECT id, queue, kind, payload, attempts, max_attempts, "
+		  "last_error "
+		  "FROM jobs WHERE (status = 'queued' AND run_at <= ?) OR "
+		  "(status = 'running' AND locked_at <= ?) ORDER BY run_at "
+		  "LIMIT 1");
 	store_bind_int64(st, 1, now);
 	store_bind_int64(st, 2, now - config.job_timeout_s * 1000);
 	rc = store_step(st);
 	if (rc == STORE_ROW) {
-		strlcpy_cb(cj->id, store_col_text(st, 0) ? store_col_text(st, 0) :
-		    "", sizeof(cj->id));
+		strlcpy_cb(cj->id,
+		    store_col_text(st, 0) ? store_col_text(st, 0) : "",
+		    sizeof(cj->id));
 		cj->queue = col_dup(st, 1);
 		cj->kind = col_dup(st, 2);
 		cj->payload = col_dup(st, 3);
@@ -290,7 +300,7 @@ jobs_claim_fn(struct tx *tx, void *arg)
 		return (ERR_NOMEM);
 	cj->found = 1;
 	if (cj->attempts >= cj->max_attempts) {
-		char	 err[JOB_ERR_LEN];
+		char err[JOB_ERR_LEN];
 
 		snprintf(err, sizeof(err), "timed out after %d attempts%s%s",
 		    cj->attempts, cj->last_error[0] ? "; last error: " : "",
@@ -299,7 +309,8 @@ jobs_claim_fn(struct tx *tx, void *arg)
 		return (jobs_bury(tx, cj, NULL, err));
 	}
 	cj->attempts++;
-	st = store_prepare(tx, "UPDATE jobs SET status = 'running', "
+	st = store_prepare(tx,
+	    "UPDATE jobs SET status = 'running', "
 	    "attempts = ?, locked_by = ?, locked_at = ?, updated_at = ? "
 	    "WHERE id = ?");
 	store_bind_int64(st, 1, cj->attempts);
@@ -314,17 +325,18 @@ jobs_claim_fn(struct tx *tx, void *arg)
 
 /* Move the job to failed_jobs if it is still the one we claimed. */
 static int
-jobs_bury(struct tx *tx, const struct claim *cj, const char *worker,
-    const char *err)
+jobs_bury(
+    struct tx *tx, const struct claim *cj, const char *worker, const char *err)
 {
-	struct stmt	*st;
-	char		 id[UUID_STR_LEN];
-	int64_t		 changed;
-	int		 rc;
+	struct stmt *st;
+	char	     id[UUID_STR_LEN];
+	int64_t	     changed;
+	int	     rc;
 
-	st = store_prepare(tx, worker != NULL ?
-	    "DELETE FROM jobs WHERE id = ? AND attempts = ? AND locked_by = ?" :
-	    "DELETE FROM jobs WHERE id = ? AND attempts = ?");
+	st = store_prepare(tx,
+	    worker != NULL ? "DELETE FROM jobs WHERE id = ? AND attempts = ? "
+			     "AND locked_by = ?"
+			   : "DELETE FROM jobs WHERE id = ? AND attempts = ?");
 	store_bind_text(st, 1, cj->id);
 	store_bind_int64(st, 2, cj->attempts);
 	if (worker != NULL)
@@ -335,8 +347,9 @@ jobs_bury(struct tx *tx, const struct claim *cj, const char *worker,
 	if (rc != STORE_DONE)
 		return (rc == STORE_ROW ? ERR_DB : rc);
 	if (changed != 1)
-		return (OK);		/* someone else has it now */
-	st = store_prepare(tx, "INSERT INTO failed_jobs (id, job_id, queue, "
+		return (OK); /* someone else has it now */
+	st = store_prepare(tx,
+	    "INSERT INTO failed_jobs (id, job_id, queue, "
 	    "kind, payload, error, attempts, failed_at) "
 	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
 	store_bind_text(st, 1, uuid_v7(id));
@@ -355,27 +368,32 @@ jobs_bury(struct tx *tx, const struct claim *cj, const char *worker,
 static int
 jobs_finish_fn(struct tx *tx, void *arg)
 {
-	struct finish	*f = arg;
-	struct claim	*cj = f->cj;
-	struct stmt	*st;
-	int64_t		 now = time_now_ms();
-	int		 rc;
+	struct finish *f = arg;
+	struct claim  *cj = f->cj;
+	struct stmt   *st;
+	int64_t	       now = time_now_ms();
+	int	       rc;
 
 	if (!f->ok && cj->attempts >= cj->max_attempts)
 		return (jobs_bury(tx, cj, cj->worker, f->err));
 	if (f->ok) {
-		st = store_prepare(tx, "DELETE FROM jobs "
+		st = store_prepare(tx,
+		    "DELETE FROM jobs "
 		    "WHERE id = ? AND attempts = ? AND locked_by = ?");
 		store_bind_text(st, 1, cj->id);
 		store_bind_int64(st, 2, cj->attempts);
 		store_bind_text(st, 3, cj->worker);
 	} else {
-		st = store_prepare(tx, "UPDATE jobs SET status = 'queued', "
+		st = store_prepare(tx,
+		    "UPDATE jobs SET status = 'queued', "
 		    "run_at = ?, last_error = ?, locked_by = NULL, "
 		    "locked_at = NULL, updated_at = ? "
 		    "WHERE id = ? AND attempts = ? AND locked_by = ?");
-		store_bind_int64(st, 1, now + jobs_backoff_ms(cj->attempts,
-		    config.job_backoff_base_ms, config.job_backoff_max_ms));
+		store_bind_int64(st, 1,
+		    now +
+			jobs_backoff_ms(cj->attempts,
+			    config.job_backoff_base_ms,
+			    config.job_backoff_max_ms));
 		store_bind_text(st, 2, f->err);
 		store_bind_int64(st, 3, now);
 		store_bind_text(st, 4, cj->id);
@@ -390,13 +408,13 @@ jobs_finish_fn(struct tx *tx, void *arg)
 int
 jobs_run_once(struct store *db, const char *worker, int *ran)
 {
-	const struct job_kind	*k;
-	struct claim		 cj;
-	struct finish		 f;
-	struct job		 job;
-	char			 err[JOB_ERR_LEN], qkind[128], qerr[JOB_ERR_LEN + 8];
-	int64_t			 t0, dur_ms;
-	int			 rc, hrc, give_up = 0;
+	const struct job_kind *k;
+	struct claim	       cj;
+	struct finish	       f;
+	struct job	       job;
+	char	err[JOB_ERR_LEN], qkind[128], qerr[JOB_ERR_LEN + 8];
+	int64_t t0, dur_ms;
+	int	rc, hrc, give_up = 0;
 
 	*ran = 0;
 	if (jobs_nscheds > 0 && (rc = jobs_tick(db)) != OK)
@@ -428,14 +446,16 @@ jobs_run_once(struct store *db, const char *worker, int *ran)
 	t0 = time_mono_ns();
 	if ((k = jobs_kind(cj.kind)) == NULL) {
 		hrc = ERR_NOT_FOUND;
-		snprintf(err, sizeof(err), "job kind \"%.100s\" is not "
-		    "registered in this process", cj.kind);
+		snprintf(err, sizeof(err),
+		    "job kind \"%.100s\" is not "
+		    "registered in this process",
+		    cj.kind);
 	} else if ((hrc = k->run(db, &job, err)) != OK && err[0] == '\0')
 		snprintf(err, sizeof(err), "handler failed: %s", err_code(hrc));
 	err[sizeof(err) - 1] = '\0';
 	dur_ms = (time_mono_ns() - t0) / 1000000;
 	if (hrc != OK && give_up)
-		cj.max_attempts = cj.attempts;	/* no retry: buried below */
+		cj.max_attempts = cj.attempts; /* no retry: buried below */
 
 	f.cj = &cj;
 	f.ok = hrc == OK;
@@ -444,12 +464,14 @@ jobs_run_once(struct store *db, const char *worker, int *ran)
 	if (hrc == OK) {
 		atomic_fetch_add(&jobs_succeeded, 1);
 		log_info("event=job id=%s kind=%s attempt=%d status=ok "
-		    "dur_ms=%lld", cj.id, qkind, cj.attempts, (long long)dur_ms);
+			 "dur_ms=%lld",
+		    cj.id, qkind, cj.attempts, (long long)dur_ms);
 	} else {
 		atomic_fetch_add(&jobs_failures, 1);
 		log_quote(qerr, sizeof(qerr), err);
 		log_warn("event=job id=%s kind=%s attempt=%d status=%s "
-		    "dur_ms=%lld error=%s", cj.id, qkind, cj.attempts,
+			 "dur_ms=%lld error=%s",
+		    cj.id, qkind, cj.attempts,
 		    cj.attempts >= cj.max_attempts ? "failed" : "retry",
 		    (long long)dur_ms, qerr);
 	}
@@ -464,7 +486,7 @@ out:
 static int64_t
 jobs_sched_next(const struct jobs_sched *s, int64_t now)
 {
-	int64_t	 next = cron_next(&s->cron, now);
+	int64_t next = cron_next(&s->cron, now);
 
 	return (next < 0 ? JOBS_NEVER : next);
 }
@@ -473,16 +495,17 @@ jobs_sched_next(const struct jobs_sched *s, int64_t now)
 static int
 jobs_sync_fn(struct tx *tx, void *arg)
 {
-	struct stmt	*st;
-	int64_t		 now = time_now_ms();
-	size_t		 i;
-	int		 rc;
+	struct stmt *st;
+	int64_t	     now = time_now_ms();
+	size_t	     i;
+	int	     rc;
 
 	(void)arg;
 	for (i = 0; i < jobs_nscheds; i++) {
 		const struct job_schedule *d = jobs_scheds[i].def;
 
-		st = store_prepare(tx, "INSERT INTO job_schedules (name, cron, "
+		st = store_prepare(tx,
+		    "INSERT INTO job_schedules (name, cron, "
 		    "kind, payload, next_run_at) VALUES (?, ?, ?, ?, ?) "
 		    "ON CONFLICT (name) DO UPDATE SET cron = excluded.cron, "
 		    "kind = excluded.kind, payload = excluded.payload, "
@@ -508,21 +531,22 @@ static int
 jobs_fire_fn(struct tx *tx, void *arg)
 {
 	const struct jobs_sched *due[JOBS_MAX_SCHEDULES];
-	struct stmt	*st;
-	int64_t		 now = time_now_ms();
-	size_t		 n = 0, i;
-	int		 rc, *fired = arg;
+	struct stmt		*st;
+	int64_t			 now = time_now_ms();
+	size_t			 n = 0, i;
+	int			 rc, *fired = arg;
 
 	*fired = 0;
-	st = store_prepare(tx, store_tx_dialect(tx) == STORE_POSTGRES ?
-	    "SELECT name FROM job_schedules WHERE next_run_at <= ? "
-	    "ORDER BY next_run_at LIMIT 256 FOR UPDATE SKIP LOCKED" :
-	    "SELECT name FROM job_schedules WHERE next_run_at <= ? "
-	    "ORDER BY next_run_at LIMIT 256");
+	st = store_prepare(tx,
+	    store_tx_dialect(tx) == STORE_POSTGRES
+		? "SELECT name FROM job_schedules WHERE next_run_at <= ? "
+		  "ORDER BY next_run_at LIMIT 256 FOR UPDATE SKIP LOCKED"
+		: "SELECT name FROM job_schedules WHERE next_run_at <= ? "
+		  "ORDER BY next_run_at LIMIT 256");
 	store_bind_int64(st, 1, now);
 	while ((rc = store_step(st)) == STORE_ROW) {
 		const struct jobs_sched *s;
-		const char *name = store_col_text(st, 0);
+		const char		*name = store_col_text(st, 0);
 
 		if (name != NULL && (s = jobs_sched_find(name)) != NULL &&
 		    n < JOBS_MAX_SCHEDULES)
@@ -533,12 +557,14 @@ jobs_fire_fn(struct tx *tx, void *arg)
 		return (rc);
 	for (i = 0; i < n; i++) {
 		if ((rc = jobs_enqueue(tx, due[i]->def->kind,
-		    due[i]->def->payload, NULL, 0, NULL)) != OK) {
+			 due[i]->def->payload, NULL, 0, NULL)) != OK) {
 			log_error("event=job_schedule_enqueue_failed name=%s "
-			    "status=%s", due[i]->def->name, err_code(rc));
+				  "status=%s",
+			    due[i]->def->name, err_code(rc));
 			return (rc);
 		}
-		st = store_prepare(tx, "UPDATE job_schedules SET "
+		st = store_prepare(tx,
+		    "UPDATE job_schedules SET "
 		    "last_run_at = ?, next_run_at = ? WHERE name = ?");
 		store_bind_int64(st, 1, now);
 		store_bind_int64(st, 2, jobs_sched_next(due[i], now));
@@ -560,25 +586,26 @@ jobs_fire_fn(struct tx *tx, void *arg)
 static int
 jobs_tick(struct store *db)
 {
-	struct tx	*tx;
-	struct stmt	*st;
-	int64_t		 now = time_now_ms(), last;
-	int		 rc, fired;
+	struct tx   *tx;
+	struct stmt *st;
+	int64_t	     now = time_now_ms(), last;
+	int	     rc, fired;
 
 	last = atomic_load(&jobs_tick_at);
 	if (now - last < JOBS_TICK_MS && now >= last)
 		return (OK);
 	if (!atomic_compare_exchange_strong(&jobs_tick_at, &last, now))
-		return (OK);		/* another thread of ours has it */
+		return (OK); /* another thread of ours has it */
 	if (now - atomic_load(&jobs_sync_at) >= JOBS_SYNC_MS) {
-		if ((rc = store_run(db, STORE_TX_WRITE, jobs_sync_fn, NULL)) != OK)
+		if ((rc = store_run(db, STORE_TX_WRITE, jobs_sync_fn, NULL)) !=
+		    OK)
 			return (rc);
 		atomic_store(&jobs_sync_at, now);
 	}
 	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
 		return (rc);
-	st = store_prepare(tx,
-	    "SELECT 1 FROM job_schedules WHERE next_run_at <= ? LIMIT 1");
+	st = store_prepare(
+	    tx, "SELECT 1 FROM job_schedules WHERE next_run_at <= ? LIMIT 1");
 	store_bind_int64(st, 1, now);
 	rc = store_step(st);
 	store_finalize(st);
@@ -597,17 +624,18 @@ jobs_tick(struct store *db)
 int
 jobs_runner_start(struct store *db, int threads, struct job_runner **out)
 {
-	struct job_runner	*r;
-	pthread_condattr_t	 ca;
-	char			 host[64];
-	int			 i, rc = ERR_NOMEM;
+	struct job_runner *r;
+	pthread_condattr_t ca;
+	char		   host[64];
+	int		   i, rc = ERR_NOMEM;
 
 	*out = NULL;
 	if (threads < 1 || threads > 256)
 		return (ERR_INVALID);
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return (ERR_NOMEM);
-	if ((r->threads = calloc((size_t)threads, sizeof(*r->threads))) == NULL) {
+	if ((r->threads = calloc((size_t)threads, sizeof(*r->threads))) ==
+	    NULL) {
 		free(r);
 		return (ERR_NOMEM);
 	}
@@ -625,7 +653,7 @@ jobs_runner_start(struct store *db, int threads, struct job_runner **out)
 		snprintf(r->threads[i].name, sizeof(r->threads[i].name),
 		    "%s:%ld:%d", host, (long)getpid(), i);
 		if (pthread_create(&r->threads[i].tid, NULL, jobs_runner_main,
-		    &r->threads[i]) != 0) {
+			&r->threads[i]) != 0) {
 			rc = ERR_INTERNAL;
 			goto fail;
 		}
@@ -642,10 +670,10 @@ fail:
 static void *
 jobs_runner_main(void *arg)
 {
-	struct runner_thread	*t = arg;
-	struct job_runner	*r = t->r;
-	struct timespec		 ts;
-	int			 ran, stop;
+	struct runner_thread *t = arg;
+	struct job_runner    *r = t->r;
+	struct timespec	      ts;
+	int		      ran, stop;
 
 	for (;;) {
 		pthread_mutex_lock(&r->mu);
@@ -673,7 +701,7 @@ jobs_runner_main(void *arg)
 void
 jobs_runner_stop(struct job_runner *r)
 {
-	int	 i;
+	int i;
 
 	if (r == NULL)
 		return;
@@ -692,13 +720,14 @@ jobs_runner_stop(struct job_runner *r)
 static int
 jobs_retry_fn(struct tx *tx, void *arg)
 {
-	struct retry		*rt = arg;
-	const struct job_kind	*k;
-	struct stmt		*st;
-	char			*queue = NULL, *kind = NULL, *payload = NULL;
-	int			 rc;
+	struct retry	      *rt = arg;
+	const struct job_kind *k;
+	struct stmt	      *st;
+	char		      *queue = NULL, *kind = NULL, *payload = NULL;
+	int		       rc;
 
-	st = store_prepare(tx, "SELECT queue, kind, payload FROM failed_jobs "
+	st = store_prepare(tx,
+	    "SELECT queue, kind, payload FROM failed_jobs "
 	    "WHERE id = ?");
 	store_bind_text(st, 1, rt->failed_id);
 	rc = store_step(st);
@@ -717,8 +746,10 @@ jobs_retry_fn(struct tx *tx, void *arg)
 		goto out;
 	k = jobs_kind(kind);
 	if ((rc = job_insert(tx, kind, payload, queue, 0,
-	    k != NULL && k->max_attempts > 0 ? k->max_attempts :
-	    (int)config.job_max_attempts, rt->job_id)) != OK)
+		 k != NULL && k->max_attempts > 0
+		     ? k->max_attempts
+		     : (int)config.job_max_attempts,
+		 rt->job_id)) != OK)
 		goto out;
 	st = store_prepare(tx, "DELETE FROM failed_jobs WHERE id = ?");
 	store_bind_text(st, 1, rt->failed_id);
@@ -735,9 +766,9 @@ out:
 int
 jobs_retry_failed(struct store *db, const char *failed_id, char *job_id_out)
 {
-	struct retry	 rt;
-	char		 id[JOB_ID_LEN];
-	int		 rc;
+	struct retry rt;
+	char	     id[JOB_ID_LEN];
+	int	     rc;
 
 	if (failed_id == NULL || !uuid_valid(failed_id))
 		return (ERR_NOT_FOUND);
@@ -754,16 +785,17 @@ jobs_retry_failed(struct store *db, const char *failed_id, char *job_id_out)
 int
 jobs_stats(struct store *db, struct jobs_stats *out)
 {
-	struct tx	*tx;
-	struct stmt	*st;
-	int		 rc;
+	struct tx   *tx;
+	struct stmt *st;
+	int	     rc;
 
 	memset(out, 0, sizeof(*out));
 	out->succeeded_total = atomic_load(&jobs_succeeded);
 	out->failures_total = atomic_load(&jobs_failures);
 	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
 		return (rc);
-	st = store_prepare(tx, "SELECT "
+	st = store_prepare(tx,
+	    "SELECT "
 	    "(SELECT count(*) FROM jobs WHERE status = 'queued'), "
 	    "(SELECT count(*) FROM jobs WHERE status = 'running'), "
 	    "(SELECT count(*) FROM failed_jobs)");
@@ -782,9 +814,9 @@ jobs_stats(struct store *db, struct jobs_stats *out)
 int64_t
 jobs_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms)
 {
-	int64_t		 d, lo;
-	uint64_t	 span, r;
-	int		 i;
+	int64_t	 d, lo;
+	uint64_t span, r;
+	int	 i;
 
 	if (base_ms <= 0 || max_ms <= 0)
 		return (0);
@@ -794,7 +826,7 @@ jobs_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms)
 	for (i = 1; i < attempt && d < max_ms; i++)
 		d = d > max_ms / 2 ? max_ms : d * 2;
 	lo = d / 2;
-	span = (uint64_t)(d - lo);		/* pick in [lo, d] */
+	span = (uint64_t)(d - lo); /* pick in [lo, d] */
 	if (span < UINT32_MAX)
 		r = random_uniform((uint32_t)span + 1);
 	else {

@@ -22,22 +22,22 @@
 struct store;
 struct tx;
 
-#define JOB_ID_LEN	37
-#define JOB_ERR_LEN	512
+#define JOB_ID_LEN  37
+#define JOB_ERR_LEN 512
 
 struct job {
-	char		 id[JOB_ID_LEN];
-	const char	*queue;
-	const char	*kind;
-	const char	*payload;	/* JSON text, borrowed */
-	int		 attempt;	/* 1 on the first run */
-	int		 max_attempts;
+	char	    id[JOB_ID_LEN];
+	const char *queue;
+	const char *kind;
+	const char *payload; /* JSON text, borrowed */
+	int	    attempt; /* 1 on the first run */
+	int	    max_attempts;
 	/*
 	 * A handler that fails in a way no retry can mend (the other side
 	 * refused the request) sets *give_up = 1: the job goes to
 	 * failed_jobs now instead of being retried.
 	 */
-	int		*give_up;
+	int *give_up;
 };
 
 /*
@@ -45,74 +45,74 @@ struct job {
  * message the handler writes into err (JOB_ERR_LEN bytes, no personal
  * data: it is stored and logged).
  */
-typedef int	(*job_handler)(struct store *, const struct job *, char *err);
+typedef int (*job_handler)(struct store *, const struct job *, char *err);
 
 struct job_kind {
-	const char	*name;		/* "mail.send" */
-	job_handler	 run;
-	int		 max_attempts;	/* 0 = config job_max_attempts */
+	const char *name; /* "mail.send" */
+	job_handler run;
+	int	    max_attempts; /* 0 = config job_max_attempts */
 };
 
 /* A recurring job on a cron-like schedule. */
 struct job_schedule {
-	const char	*name;		/* unique, e.g. "bookings.expire_holds" */
-	const char	*cron;		/* "0 3 * * *": min hour dom month dow */
-	const char	*kind;
-	const char	*payload;	/* JSON text, NULL = "{}" */
+	const char *name; /* unique, e.g. "bookings.expire_holds" */
+	const char *cron; /* "0 3 * * *": min hour dom month dow */
+	const char *kind;
+	const char *payload; /* JSON text, NULL = "{}" */
 };
 
 /* Registration, before workers start; tables are borrowed. */
-int		 jobs_register(const struct job_kind *);
-int		 jobs_schedule_register(const struct job_schedule *);
+int		       jobs_register(const struct job_kind *);
+int		       jobs_schedule_register(const struct job_schedule *);
 const struct job_kind *jobs_kind(const char *name);
 
 /*
  * Enqueue a job inside tx. run_at_ms 0 = now. queue NULL = "default".
  * id_out (JOB_ID_LEN) may be NULL. ERR_NOT_FOUND for an unknown kind.
  */
-int		 jobs_enqueue(struct tx *, const char *kind, const char *payload,
-		    const char *queue, int64_t run_at_ms, char *id_out);
+int jobs_enqueue(struct tx *, const char *kind, const char *payload,
+    const char *queue, int64_t run_at_ms, char *id_out);
 
 /*
  * Claim and run at most one due job; *ran is 1 when one ran. Also
  * enqueues due recurring jobs. worker names the claimer in locked_by.
  */
-int		 jobs_run_once(struct store *, const char *worker, int *ran);
+int jobs_run_once(struct store *, const char *worker, int *ran);
 
 /* Worker threads that call jobs_run_once until stopped. */
 struct job_runner;
-int		 jobs_runner_start(struct store *, int threads, struct job_runner **);
+int jobs_runner_start(struct store *, int threads, struct job_runner **);
 /* Finish the jobs in hand, then stop. Accepts NULL. */
-void		 jobs_runner_stop(struct job_runner *);
+void jobs_runner_stop(struct job_runner *);
 
 /* Move failed_jobs row id back into the queue with fresh attempts. */
-int		 jobs_retry_failed(struct store *, const char *failed_id, char *job_id_out);
+int jobs_retry_failed(struct store *, const char *failed_id, char *job_id_out);
 
 struct jobs_stats {
-	int64_t	 queued;	/* waiting, due or not */
+	int64_t	 queued; /* waiting, due or not */
 	int64_t	 running;
-	int64_t	 failed;	/* rows in failed_jobs */
-	uint64_t succeeded_total;	/* this process */
-	uint64_t failures_total;	/* this process: failed attempts */
+	int64_t	 failed;	  /* rows in failed_jobs */
+	uint64_t succeeded_total; /* this process */
+	uint64_t failures_total;  /* this process: failed attempts */
 };
-int		 jobs_stats(struct store *, struct jobs_stats *);
+int jobs_stats(struct store *, struct jobs_stats *);
 
 /* Delay before attempt+1: base * 2^(attempt-1), capped, with full jitter
  * over its upper half. Exposed for tests. */
-int64_t		 jobs_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms);
+int64_t jobs_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms);
 
 /* Cron expressions: five fields (minute hour day-of-month month
  * day-of-week), each "*", "N", "N-M", "a,b,c", with optional "/step". */
 struct cron {
-	uint64_t	 minute;	/* bit i set = minute i allowed */
-	uint32_t	 hour;
-	uint32_t	 dom;		/* bits 1..31 */
-	uint16_t	 month;		/* bits 1..12 */
-	uint8_t		 dow;		/* bits 0..6, Sunday = 0 (7 also Sunday) */
-	int		 dom_any, dow_any;
+	uint64_t minute; /* bit i set = minute i allowed */
+	uint32_t hour;
+	uint32_t dom;	/* bits 1..31 */
+	uint16_t month; /* bits 1..12 */
+	uint8_t	 dow;	/* bits 0..6, Sunday = 0 (7 also Sunday) */
+	int	 dom_any, dow_any;
 };
-int		 cron_parse(const char *expr, struct cron *out);
+int cron_parse(const char *expr, struct cron *out);
 /* First minute strictly after after_ms (UTC) that matches; -1 if none within 5 years. */
-int64_t		 cron_next(const struct cron *, int64_t after_ms);
+int64_t cron_next(const struct cron *, int64_t after_ms);
 
 #endif

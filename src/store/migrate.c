@@ -18,46 +18,48 @@
 #include "store/migrate.h"
 #include "store/store.h"
 
-#define MIGRATE_LOCK_SQL	"SELECT pg_advisory_xact_lock(7262917388)"
+#define MIGRATE_LOCK_SQL "SELECT pg_advisory_xact_lock(7262917388)"
+/* clang-format off */
 #define MIGRATE_TABLE_SQL \
 	"CREATE TABLE IF NOT EXISTS schema_migrations (" \
 	"name TEXT PRIMARY KEY, batch INTEGER NOT NULL, " \
 	"applied_at BIGINT NOT NULL)"
+/* clang-format on */
 
 struct applied {
-	char		*name;
-	int64_t		 batch;
-	int64_t		 at;
+	char   *name;
+	int64_t batch;
+	int64_t at;
 };
 
 struct applied_set {
-	struct applied	*rows;
-	size_t		 n;
+	struct applied *rows;
+	size_t		n;
 };
 
 struct step_ctx {
-	const struct migration	*m;
-	int64_t			 batch;		/* 0 until chosen */
-	int			 done;		/* 1 if this run changed it */
+	const struct migration *m;
+	int64_t			batch; /* 0 until chosen */
+	int			done;  /* 1 if this run changed it */
 };
 
-static void	 migrations_build(int idx, const char *dir);
-static void	 build_sqlite(void);
-static void	 build_postgres(void);
-static int	 migration_cmp(const void *, const void *);
-static int	 migrate_lock(struct tx *);
-static int	 ensure_fn(struct tx *, void *);
-static int	 load_fn(struct tx *, void *);
-static void	 applied_free(struct applied_set *);
-static int	 applied_load(struct store *, struct applied_set *);
-static const struct applied *applied_find(const struct applied_set *,
-		    const char *);
-static int	 up_fn(struct tx *, void *);
-static int	 down_fn(struct tx *, void *);
+static void		     migrations_build(int idx, const char *dir);
+static void		     build_sqlite(void);
+static void		     build_postgres(void);
+static int		     migration_cmp(const void *, const void *);
+static int		     migrate_lock(struct tx *);
+static int		     ensure_fn(struct tx *, void *);
+static int		     load_fn(struct tx *, void *);
+static void		     applied_free(struct applied_set *);
+static int		     applied_load(struct store *, struct applied_set *);
+static const struct applied *applied_find(
+    const struct applied_set *, const char *);
+static int up_fn(struct tx *, void *);
+static int down_fn(struct tx *, void *);
 
 static pthread_once_t	 once_sqlite = PTHREAD_ONCE_INIT;
 static pthread_once_t	 once_postgres = PTHREAD_ONCE_INIT;
-static struct migration	*lists[2];
+static struct migration *lists[2];
 static size_t		 counts[2];
 
 static int
@@ -71,15 +73,14 @@ migration_cmp(const void *a, const void *b)
 static void
 migrations_build(int idx, const char *dir)
 {
-	const struct embedded_file	*f;
-	struct migration		*list = NULL, *nl, *m;
-	char				 prefix[64];
-	const char			*rest, *suffix;
-	size_t				 n = 0, plen, nlen, i;
-	int				 up;
+	const struct embedded_file *f;
+	struct migration	   *list = NULL, *nl, *m;
+	char			    prefix[64];
+	const char		   *rest, *suffix;
+	size_t			    n = 0, plen, nlen, i;
+	int			    up;
 
-	plen = (size_t)snprintf(prefix, sizeof(prefix), "migrations/%s/",
-	    dir);
+	plen = (size_t)snprintf(prefix, sizeof(prefix), "migrations/%s/", dir);
 	for (f = embedded_files; f->path != NULL; f++) {
 		if (strncmp(f->path, prefix, plen) != 0)
 			continue;
@@ -116,8 +117,8 @@ migrations_build(int idx, const char *dir)
 	}
 	for (i = 0; i < n; i++)
 		if (list[i].up == NULL) {
-			log_error("event=migration_without_up name=%s",
-			    list[i].name);
+			log_error(
+			    "event=migration_without_up name=%s", list[i].name);
 			goto fail;
 		}
 	if (n > 0)
@@ -173,7 +174,7 @@ migrate_lock(struct tx *tx)
 static int
 ensure_fn(struct tx *tx, void *arg)
 {
-	int	 rc;
+	int rc;
 
 	if ((rc = migrate_lock(tx)) != OK)
 		return (rc);
@@ -183,18 +184,19 @@ ensure_fn(struct tx *tx, void *arg)
 static int
 load_fn(struct tx *tx, void *arg)
 {
-	struct applied_set	*set = arg;
-	struct applied		*nr;
-	struct stmt		*st;
-	const char		*name;
-	int			 rc = ERR_DB;
+	struct applied_set *set = arg;
+	struct applied	   *nr;
+	struct stmt	   *st;
+	const char	   *name;
+	int		    rc = ERR_DB;
 
 	applied_free(set);
-	st = store_prepare(tx, "SELECT name, batch, applied_at "
+	st = store_prepare(tx,
+	    "SELECT name, batch, applied_at "
 	    "FROM schema_migrations ORDER BY name");
 	while ((rc = store_step(st)) == STORE_ROW) {
-		if ((nr = realloc(set->rows, (set->n + 1) *
-		    sizeof(*nr))) == NULL) {
+		if ((nr = realloc(set->rows, (set->n + 1) * sizeof(*nr))) ==
+		    NULL) {
 			rc = ERR_NOMEM;
 			goto out;
 		}
@@ -219,7 +221,7 @@ out:
 static void
 applied_free(struct applied_set *set)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < set->n; i++)
 		free(set->rows[i].name);
@@ -232,7 +234,7 @@ applied_free(struct applied_set *set)
 static int
 applied_load(struct store *s, struct applied_set *set)
 {
-	int	 rc;
+	int rc;
 
 	set->rows = NULL;
 	set->n = 0;
@@ -246,7 +248,7 @@ applied_load(struct store *s, struct applied_set *set)
 static const struct applied *
 applied_find(const struct applied_set *set, const char *name)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < set->n; i++)
 		if (strcmp(set->rows[i].name, name) == 0)
@@ -257,7 +259,7 @@ applied_find(const struct applied_set *set, const char *name)
 static int
 up_fn(struct tx *tx, void *arg)
 {
-	struct step_ctx	*ctx = arg;
+	struct step_ctx *ctx = arg;
 	struct stmt	*st = NULL;
 	int		 rc;
 
@@ -265,7 +267,8 @@ up_fn(struct tx *tx, void *arg)
 	if ((rc = migrate_lock(tx)) != OK)
 		goto out;
 	/* Another migrator may have applied it meanwhile. */
-	st = store_prepare(tx, "SELECT 1 FROM schema_migrations WHERE name = ?");
+	st =
+	    store_prepare(tx, "SELECT 1 FROM schema_migrations WHERE name = ?");
 	store_bind_text(st, 1, ctx->m->name);
 	if ((rc = store_step(st)) == STORE_ROW) {
 		rc = OK;
@@ -274,7 +277,8 @@ up_fn(struct tx *tx, void *arg)
 		goto out;
 	store_finalize(st);
 	if (ctx->batch == 0) {
-		st = store_prepare(tx, "SELECT COALESCE(MAX(batch), 0) + 1 "
+		st = store_prepare(tx,
+		    "SELECT COALESCE(MAX(batch), 0) + 1 "
 		    "FROM schema_migrations");
 		if ((rc = store_step(st)) != STORE_ROW)
 			goto out;
@@ -284,7 +288,8 @@ up_fn(struct tx *tx, void *arg)
 	st = NULL;
 	if ((rc = store_exec(tx, ctx->m->up)) != OK)
 		goto out;
-	st = store_prepare(tx, "INSERT INTO schema_migrations "
+	st = store_prepare(tx,
+	    "INSERT INTO schema_migrations "
 	    "(name, batch, applied_at) VALUES (?, ?, ?)");
 	store_bind_text(st, 1, ctx->m->name);
 	store_bind_int64(st, 2, ctx->batch);
@@ -303,19 +308,20 @@ out:
 static int
 down_fn(struct tx *tx, void *arg)
 {
-	struct step_ctx	*ctx = arg;
+	struct step_ctx *ctx = arg;
 	struct stmt	*st = NULL;
 	int		 rc;
 
 	ctx->done = 0;
 	if ((rc = migrate_lock(tx)) != OK)
 		goto out;
-	st = store_prepare(tx, "SELECT 1 FROM schema_migrations "
+	st = store_prepare(tx,
+	    "SELECT 1 FROM schema_migrations "
 	    "WHERE name = ? AND batch = ?");
 	store_bind_text(st, 1, ctx->m->name);
 	store_bind_int64(st, 2, ctx->batch);
 	if ((rc = store_step(st)) == STORE_DONE) {
-		rc = OK;		/* reverted by someone else */
+		rc = OK; /* reverted by someone else */
 		goto out;
 	} else if (rc != STORE_ROW)
 		goto out;
@@ -337,13 +343,13 @@ out:
 }
 
 int
-migrate_up_list(struct store *s, const struct migration *list, size_t n,
-    int *applied)
+migrate_up_list(
+    struct store *s, const struct migration *list, size_t n, int *applied)
 {
-	struct applied_set	 set;
-	struct step_ctx		 ctx;
-	size_t			 i;
-	int			 rc;
+	struct applied_set set;
+	struct step_ctx	   ctx;
+	size_t		   i;
+	int		   rc;
 
 	*applied = 0;
 	if ((rc = applied_load(s, &set)) != OK)
@@ -355,12 +361,14 @@ migrate_up_list(struct store *s, const struct migration *list, size_t n,
 		ctx.m = &list[i];
 		if ((rc = store_run(s, STORE_TX_WRITE, up_fn, &ctx)) != OK) {
 			log_error("event=migrate_failed direction=up name=%s "
-			    "rc=%d", list[i].name, rc);
+				  "rc=%d",
+			    list[i].name, rc);
 			break;
 		}
 		if (ctx.done) {
 			log_info("event=migrated direction=up name=%s "
-			    "batch=%" PRId64, list[i].name, ctx.batch);
+				 "batch=%" PRId64,
+			    list[i].name, ctx.batch);
 			(*applied)++;
 		}
 	}
@@ -369,15 +377,15 @@ migrate_up_list(struct store *s, const struct migration *list, size_t n,
 }
 
 int
-migrate_down_list(struct store *s, const struct migration *list, size_t n,
-    int *reverted)
+migrate_down_list(
+    struct store *s, const struct migration *list, size_t n, int *reverted)
 {
-	struct applied_set	 set;
-	struct step_ctx		 ctx;
-	const struct migration	*m;
-	size_t			 i, j;
-	int64_t			 batch = 0;
-	int			 rc;
+	struct applied_set	set;
+	struct step_ctx		ctx;
+	const struct migration *m;
+	size_t			i, j;
+	int64_t			batch = 0;
+	int			rc;
 
 	*reverted = 0;
 	if ((rc = applied_load(s, &set)) != OK)
@@ -394,7 +402,8 @@ migrate_down_list(struct store *s, const struct migration *list, size_t n,
 				m = &list[j];
 		if (m == NULL || m->down == NULL) {
 			log_error("event=migrate_failed direction=down name=%s "
-			    "msg=\"no down migration\"", set.rows[i].name);
+				  "msg=\"no down migration\"",
+			    set.rows[i].name);
 			rc = ERR_INVALID;
 			break;
 		}
@@ -403,12 +412,14 @@ migrate_down_list(struct store *s, const struct migration *list, size_t n,
 		ctx.batch = batch;
 		if ((rc = store_run(s, STORE_TX_WRITE, down_fn, &ctx)) != OK) {
 			log_error("event=migrate_failed direction=down name=%s "
-			    "rc=%d", m->name, rc);
+				  "rc=%d",
+			    m->name, rc);
 			break;
 		}
 		if (ctx.done) {
 			log_info("event=migrated direction=down name=%s "
-			    "batch=%" PRId64, m->name, batch);
+				 "batch=%" PRId64,
+			    m->name, batch);
 			(*reverted)++;
 		}
 	}
@@ -417,14 +428,14 @@ migrate_down_list(struct store *s, const struct migration *list, size_t n,
 }
 
 int
-migrate_status_list(struct store *s, const struct migration *list, size_t n,
-    FILE *fp)
+migrate_status_list(
+    struct store *s, const struct migration *list, size_t n, FILE *fp)
 {
-	struct applied_set	 set;
-	const struct applied	*a;
-	char			 iso[ISO_TIME_LEN];
-	size_t			 i, j;
-	int			 rc;
+	struct applied_set    set;
+	const struct applied *a;
+	char		      iso[ISO_TIME_LEN];
+	size_t		      i, j;
+	int		      rc;
 
 	if ((rc = applied_load(s, &set)) != OK)
 		return (rc);
@@ -451,14 +462,13 @@ migrate_status_list(struct store *s, const struct migration *list, size_t n,
 }
 
 int
-migrate_current_list(struct store *s, const struct migration *list,
-    size_t n)
+migrate_current_list(struct store *s, const struct migration *list, size_t n)
 {
-	struct tx	*tx;
-	struct stmt	*st;
-	const char	*name;
-	size_t		 i = 0;
-	int		 rc, step;
+	struct tx   *tx;
+	struct stmt *st;
+	const char  *name;
+	size_t	     i = 0;
+	int	     rc, step;
 
 	/*
 	 * Read-only, one transaction: /readyz calls this on every probe and
@@ -467,7 +477,8 @@ migrate_current_list(struct store *s, const struct migration *list,
 	 */
 	if ((rc = store_tx_begin(s, STORE_TX_READ, &tx)) != OK)
 		return (ERR_DB);
-	st = store_prepare(tx, "SELECT name FROM schema_migrations ORDER BY name");
+	st = store_prepare(
+	    tx, "SELECT name FROM schema_migrations ORDER BY name");
 	while ((step = store_step(st)) == STORE_ROW) {
 		name = store_col_text(st, 0);
 		if (name == NULL)
@@ -475,7 +486,7 @@ migrate_current_list(struct store *s, const struct migration *list,
 		if (i < n && strcmp(name, list[i].name) == 0)
 			i++;
 		else if (i < n && strcmp(name, list[i].name) > 0)
-			break;		/* list[i] was skipped: pending */
+			break; /* list[i] was skipped: pending */
 	}
 	store_finalize(st);
 	store_tx_rollback(tx);
@@ -488,8 +499,8 @@ migrate_current_list(struct store *s, const struct migration *list,
 int
 migrate_up(struct store *s, int *applied)
 {
-	const struct migration	*list;
-	size_t			 n;
+	const struct migration *list;
+	size_t			n;
 
 	list = migrations_for(store_dialect(s), &n);
 	return (migrate_up_list(s, list, n, applied));
@@ -498,8 +509,8 @@ migrate_up(struct store *s, int *applied)
 int
 migrate_down(struct store *s, int *reverted)
 {
-	const struct migration	*list;
-	size_t			 n;
+	const struct migration *list;
+	size_t			n;
 
 	list = migrations_for(store_dialect(s), &n);
 	return (migrate_down_list(s, list, n, reverted));
@@ -508,8 +519,8 @@ migrate_down(struct store *s, int *reverted)
 int
 migrate_status(struct store *s, FILE *fp)
 {
-	const struct migration	*list;
-	size_t			 n;
+	const struct migration *list;
+	size_t			n;
 
 	list = migrations_for(store_dialect(s), &n);
 	return (migrate_status_list(s, list, n, fp));
@@ -518,8 +529,8 @@ migrate_status(struct store *s, FILE *fp)
 int
 migrate_current(struct store *s)
 {
-	const struct migration	*list;
-	size_t			 n;
+	const struct migration *list;
+	size_t			n;
 
 	list = migrations_for(store_dialect(s), &n);
 	return (migrate_current_list(s, list, n));

@@ -19,65 +19,67 @@
 #include "store/store.h"
 #include "store/store_int.h"
 
+/* clang-format off */
 #define PG_SESSION_SETUP \
 	"SET TIME ZONE 'UTC'; SET statement_timeout = 30000; SET bytea_output = 'hex'"
+/* clang-format on */
 
 struct pg_conn {
-	struct conn	 c;		/* first */
-	PGconn		*pg;
+	struct conn c; /* first */
+	PGconn	   *pg;
 };
 
 struct pg_stmt {
-	struct stmt	 s;		/* first */
-	char		*text;		/* with $n placeholders */
-	char		 name[16];
-	int		 prepared;
-	int		 nparams;
-	char		**values;
-	int		*lengths;
-	int		*formats;
-	PGresult	*res;
-	int		 executed;
-	int		 row;		/* current row, -1 before the first */
-	int		 nrows;
-	int		 err;
-	int64_t		 changes;
-	unsigned char	*blob;		/* decoded bytea of the last col_blob */
-	size_t		 blobcap;
+	struct stmt    s;    /* first */
+	char	      *text; /* with $n placeholders */
+	char	       name[16];
+	int	       prepared;
+	int	       nparams;
+	char	     **values;
+	int	      *lengths;
+	int	      *formats;
+	PGresult      *res;
+	int	       executed;
+	int	       row; /* current row, -1 before the first */
+	int	       nrows;
+	int	       err;
+	int64_t	       changes;
+	unsigned char *blob; /* decoded bytea of the last col_blob */
+	size_t	       blobcap;
 };
 
-#define PCONN(c)	((struct pg_conn *)(c))
-#define PSTMT(s)	((struct pg_stmt *)(s))
+#define PCONN(c) ((struct pg_conn *)(c))
+#define PSTMT(s) ((struct pg_stmt *)(s))
 
-static void	 pg_notice(void *, const char *);
-static int	 pg_result_status(struct conn *, PGresult *, const char *);
-static int	 pg_simple(struct conn *, const char *, const char *);
-static int	 pg_conn_open(struct store *, struct conn **);
-static void	 pg_conn_close(struct conn *);
-static int	 pg_conn_check(struct conn *);
-static int	 pg_begin(struct conn *, int);
-static int	 pg_commit(struct conn *);
-static void	 pg_rollback(struct conn *);
-static int	 pg_exec(struct conn *, const char *);
+static void	    pg_notice(void *, const char *);
+static int	    pg_result_status(struct conn *, PGresult *, const char *);
+static int	    pg_simple(struct conn *, const char *, const char *);
+static int	    pg_conn_open(struct store *, struct conn **);
+static void	    pg_conn_close(struct conn *);
+static int	    pg_conn_check(struct conn *);
+static int	    pg_begin(struct conn *, int);
+static int	    pg_commit(struct conn *);
+static void	    pg_rollback(struct conn *);
+static int	    pg_exec(struct conn *, const char *);
 static struct stmt *pg_stmt_new(struct conn *, const char *);
-static void	 pg_stmt_free(struct stmt *);
-static void	 pg_stmt_reset(struct stmt *);
-static int	 pg_bind_set(struct stmt *, int, const void *, size_t, int);
-static void	 pg_bind_text(struct stmt *, int, const char *, size_t);
-static void	 pg_bind_int64(struct stmt *, int, int64_t);
-static void	 pg_bind_double(struct stmt *, int, double);
-static void	 pg_bind_blob(struct stmt *, int, const void *, size_t);
-static void	 pg_bind_null(struct stmt *, int);
-static int	 pg_step(struct stmt *);
-static int64_t	 pg_changes(struct stmt *);
-static int	 pg_col_count(struct stmt *);
-static const char *pg_col_name(struct stmt *, int);
-static int	 pg_col_is_null(struct stmt *, int);
-static const char *pg_col_text(struct stmt *, int);
-static int64_t	 pg_col_int64(struct stmt *, int);
-static double	 pg_col_double(struct stmt *, int);
-static const void *pg_col_blob(struct stmt *, int, size_t *);
-static void	 hex_tab_init(void);
+static void	    pg_stmt_free(struct stmt *);
+static void	    pg_stmt_reset(struct stmt *);
+static int	    pg_bind_set(struct stmt *, int, const void *, size_t, int);
+static void	    pg_bind_text(struct stmt *, int, const char *, size_t);
+static void	    pg_bind_int64(struct stmt *, int, int64_t);
+static void	    pg_bind_double(struct stmt *, int, double);
+static void	    pg_bind_blob(struct stmt *, int, const void *, size_t);
+static void	    pg_bind_null(struct stmt *, int);
+static int	    pg_step(struct stmt *);
+static int64_t	    pg_changes(struct stmt *);
+static int	    pg_col_count(struct stmt *);
+static const char  *pg_col_name(struct stmt *, int);
+static int	    pg_col_is_null(struct stmt *, int);
+static const char  *pg_col_text(struct stmt *, int);
+static int64_t	    pg_col_int64(struct stmt *, int);
+static double	    pg_col_double(struct stmt *, int);
+static const void  *pg_col_blob(struct stmt *, int, size_t *);
+static void	    hex_tab_init(void);
 
 const struct store_ops store_pg_ops = {
 	.conn_open = pg_conn_open,
@@ -111,10 +113,10 @@ const struct store_ops store_pg_ops = {
 static void
 pg_notice(void *arg, const char *msg)
 {
-	char	 q[256];
+	char q[256];
 
-	log_debug("event=db_notice db=postgres msg=%s",
-	    log_quote(q, sizeof(q), msg));
+	log_debug(
+	    "event=db_notice db=postgres msg=%s", log_quote(q, sizeof(q), msg));
 }
 
 /*
@@ -124,8 +126,8 @@ pg_notice(void *arg, const char *msg)
 static int
 pg_result_status(struct conn *c, PGresult *res, const char *what)
 {
-	const char	*state = NULL, *msg = NULL;
-	char		 q[256];
+	const char *state = NULL, *msg = NULL;
+	char	    q[256];
 
 	switch (res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR) {
 	case PGRES_COMMAND_OK:
@@ -145,15 +147,16 @@ pg_result_status(struct conn *c, PGresult *res, const char *what)
 		c->broken = 1;
 	if (msg == NULL)
 		msg = "unknown";
-	if (state != NULL && (strcmp(state, "40001") == 0 ||
-	    strcmp(state, "40P01") == 0)) {
-		log_debug("event=db_busy db=postgres op=%s sqlstate=%s", what,
-		    state);
+	if (state != NULL &&
+	    (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)) {
+		log_debug(
+		    "event=db_busy db=postgres op=%s sqlstate=%s", what, state);
 		return (ERR_BUSY);
 	}
 	if (state != NULL && strncmp(state, "23", 2) == 0) {
 		log_debug("event=db_conflict db=postgres op=%s sqlstate=%s "
-		    "msg=%s", what, state, log_quote(q, sizeof(q), msg));
+			  "msg=%s",
+		    what, state, log_quote(q, sizeof(q), msg));
 		return (ERR_CONFLICT);
 	}
 	log_error("event=db_error db=postgres op=%s sqlstate=%s msg=%s", what,
@@ -164,8 +167,8 @@ pg_result_status(struct conn *c, PGresult *res, const char *what)
 static int
 pg_simple(struct conn *c, const char *sql, const char *what)
 {
-	PGresult	*res;
-	int		 rc;
+	PGresult *res;
+	int	  rc;
 
 	res = PQexec(PCONN(c)->pg, sql);
 	rc = pg_result_status(c, res, what);
@@ -176,9 +179,9 @@ pg_simple(struct conn *c, const char *sql, const char *what)
 static int
 pg_conn_open(struct store *s, struct conn **out)
 {
-	struct pg_conn	*pc;
-	char		 q[256];
-	int		 rc;
+	struct pg_conn *pc;
+	char		q[256];
+	int		rc;
 
 	*out = NULL;
 	if ((pc = calloc(1, sizeof(*pc))) == NULL)
@@ -220,7 +223,7 @@ pg_conn_close(struct conn *c)
 static int
 pg_conn_check(struct conn *c)
 {
-	PGconn	*pg = PCONN(c)->pg;
+	PGconn *pg = PCONN(c)->pg;
 
 	if (PQstatus(pg) == CONNECTION_OK) {
 		if (PQtransactionStatus(pg) != PQTRANS_IDLE)
@@ -239,32 +242,34 @@ pg_conn_check(struct conn *c)
 static int
 pg_begin(struct conn *c, int kind)
 {
-	int	 ro;
+	int ro;
 
 	ro = (kind & STORE_TX_READ) && !(kind & STORE_TX_WRITE);
 	if (kind & STORE_TX_SERIALIZABLE)
-		return (pg_simple(c, ro ?
-		    "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY" :
-		    "BEGIN ISOLATION LEVEL SERIALIZABLE", "begin"));
+		return (pg_simple(c,
+		    ro ? "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY"
+		       : "BEGIN ISOLATION LEVEL SERIALIZABLE",
+		    "begin"));
 	if (kind & STORE_TX_SNAPSHOT)
-		return (pg_simple(c, ro ?
-		    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" :
-		    "BEGIN ISOLATION LEVEL REPEATABLE READ", "begin"));
+		return (pg_simple(c,
+		    ro ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+		       : "BEGIN ISOLATION LEVEL REPEATABLE READ",
+		    "begin"));
 	return (pg_simple(c, ro ? "BEGIN READ ONLY" : "BEGIN", "begin"));
 }
 
 static int
 pg_commit(struct conn *c)
 {
-	PGresult	*res;
-	int		 rc;
+	PGresult *res;
+	int	  rc;
 
 	res = PQexec(PCONN(c)->pg, "COMMIT");
 	rc = pg_result_status(c, res, "commit");
 	/* COMMIT of an aborted transaction "succeeds" as ROLLBACK. */
 	if (rc == OK && strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
 		log_error("event=db_error db=postgres op=commit "
-		    "msg=\"transaction was aborted\"");
+			  "msg=\"transaction was aborted\"");
 		rc = ERR_DB;
 	}
 	PQclear(res);
@@ -278,7 +283,7 @@ pg_commit(struct conn *c)
 static void
 pg_rollback(struct conn *c)
 {
-	PGconn	*pg = PCONN(c)->pg;
+	PGconn *pg = PCONN(c)->pg;
 
 	if (PQstatus(pg) != CONNECTION_OK) {
 		c->broken = 1;
@@ -297,7 +302,7 @@ pg_exec(struct conn *c, const char *sql)
 static struct stmt *
 pg_stmt_new(struct conn *c, const char *sql)
 {
-	struct pg_stmt	*ps;
+	struct pg_stmt *ps;
 
 	if ((ps = calloc(1, sizeof(*ps))) == NULL)
 		return (NULL);
@@ -327,8 +332,8 @@ fail:
 static void
 pg_stmt_reset(struct stmt *st)
 {
-	struct pg_stmt	*ps = PSTMT(st);
-	int		 i;
+	struct pg_stmt *ps = PSTMT(st);
+	int		i;
 
 	PQclear(ps->res);
 	ps->res = NULL;
@@ -348,7 +353,7 @@ pg_stmt_reset(struct stmt *st)
 static void
 pg_stmt_free(struct stmt *st)
 {
-	struct pg_stmt	*ps = PSTMT(st);
+	struct pg_stmt *ps = PSTMT(st);
 
 	if (st == NULL)
 		return;
@@ -366,8 +371,8 @@ pg_stmt_free(struct stmt *st)
 static int
 pg_bind_set(struct stmt *st, int i, const void *v, size_t n, int binary)
 {
-	struct pg_stmt	*ps = PSTMT(st);
-	char		*copy = NULL;
+	struct pg_stmt *ps = PSTMT(st);
+	char	       *copy = NULL;
 
 	if (i < 1 || i > ps->nparams || n > INT32_MAX) {
 		log_error("event=db_error db=postgres op=bind param=%d", i);
@@ -399,7 +404,7 @@ pg_bind_text(struct stmt *st, int i, const char *v, size_t n)
 static void
 pg_bind_int64(struct stmt *st, int i, int64_t v)
 {
-	char	 s[24];
+	char s[24];
 
 	snprintf(s, sizeof(s), "%" PRId64, v);
 	pg_bind_set(st, i, s, strlen(s), 0);
@@ -408,7 +413,7 @@ pg_bind_int64(struct stmt *st, int i, int64_t v)
 static void
 pg_bind_double(struct stmt *st, int i, double v)
 {
-	char	 s[40];
+	char s[40];
 
 	if (isnan(v))
 		snprintf(s, sizeof(s), "NaN");
@@ -434,11 +439,11 @@ pg_bind_null(struct stmt *st, int i)
 static int
 pg_step(struct stmt *st)
 {
-	struct pg_stmt	*ps = PSTMT(st);
-	PGconn		*pg = PCONN(st->conn)->pg;
-	PGresult	*res;
-	const char	*n;
-	int		 rc;
+	struct pg_stmt *ps = PSTMT(st);
+	PGconn	       *pg = PCONN(st->conn)->pg;
+	PGresult       *res;
+	const char     *n;
+	int		rc;
 
 	if (ps->err != OK)
 		return (ps->err);
@@ -462,8 +467,9 @@ pg_step(struct stmt *st)
 		if ((rc = pg_result_status(st->conn, ps->res, "step")) != OK)
 			return (ps->err = rc);
 		ps->executed = 1;
-		ps->nrows = PQresultStatus(ps->res) == PGRES_TUPLES_OK ?
-		    PQntuples(ps->res) : 0;
+		ps->nrows = PQresultStatus(ps->res) == PGRES_TUPLES_OK
+		    ? PQntuples(ps->res)
+		    : 0;
 		n = PQcmdTuples(ps->res);
 		ps->changes = *n != '\0' ? strtoll(n, NULL, 10) : 0;
 	}
@@ -491,10 +497,11 @@ pg_col_name(struct stmt *st, int i)
 }
 
 /* The value at column i of the current row, or NULL. */
-#define PG_VALUE(ps, i) \
-	((ps)->row < 0 || (ps)->row >= (ps)->nrows || \
-	PQgetisnull((ps)->res, (ps)->row, (i)) ? NULL : \
-	PQgetvalue((ps)->res, (ps)->row, (i)))
+#define PG_VALUE(ps, i)                                                        \
+	((ps)->row < 0 || (ps)->row >= (ps)->nrows ||                          \
+		    PQgetisnull((ps)->res, (ps)->row, (i))                     \
+		? NULL                                                         \
+		: PQgetvalue((ps)->res, (ps)->row, (i)))
 
 static int
 pg_col_is_null(struct stmt *st, int i)
@@ -511,11 +518,11 @@ pg_col_text(struct stmt *st, int i)
 static int64_t
 pg_col_int64(struct stmt *st, int i)
 {
-	const char	*v = PG_VALUE(PSTMT(st), i);
+	const char *v = PG_VALUE(PSTMT(st), i);
 
 	if (v == NULL)
 		return (0);
-	if (v[0] == 't' && v[1] == '\0')	/* a real boolean column */
+	if (v[0] == 't' && v[1] == '\0') /* a real boolean column */
 		return (1);
 	return (strtoll(v, NULL, 10));
 }
@@ -523,18 +530,18 @@ pg_col_int64(struct stmt *st, int i)
 static double
 pg_col_double(struct stmt *st, int i)
 {
-	const char	*v = PG_VALUE(PSTMT(st), i);
+	const char *v = PG_VALUE(PSTMT(st), i);
 
 	return (v == NULL ? 0 : strtod(v, NULL));
 }
 
 /* Hex digit values; 0xff marks a byte that is not one. */
-static unsigned char	hex_tab[256];
+static unsigned char hex_tab[256];
 
 static void
 hex_tab_init(void)
 {
-	int	 i;
+	int i;
 
 	memset(hex_tab, 0xff, sizeof(hex_tab));
 	for (i = 0; i < 10; i++)
@@ -553,11 +560,11 @@ hex_tab_init(void)
 static const void *
 pg_col_blob(struct stmt *st, int i, size_t *len)
 {
-	static pthread_once_t	 once = PTHREAD_ONCE_INIT;
-	struct pg_stmt		*ps = PSTMT(st);
-	const unsigned char	*v = (const unsigned char *)PG_VALUE(ps, i);
-	unsigned char		*nb, *out, bad;
-	size_t			 n, k, vlen;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	struct pg_stmt	     *ps = PSTMT(st);
+	const unsigned char  *v = (const unsigned char *)PG_VALUE(ps, i);
+	unsigned char	     *nb, *out, bad;
+	size_t		      n, k, vlen;
 
 	if (v == NULL)
 		return (NULL);
@@ -581,12 +588,13 @@ pg_col_blob(struct stmt *st, int i, size_t *len)
 	out = ps->blob;
 	bad = 0;
 	for (k = 0; k < n; k++) {
-		unsigned char hi = hex_tab[v[2 * k]], lo = hex_tab[v[2 * k + 1]];
+		unsigned char hi = hex_tab[v[2 * k]],
+			      lo = hex_tab[v[2 * k + 1]];
 
 		bad |= (unsigned char)(hi | lo);
 		out[k] = (unsigned char)(hi << 4 | lo);
 	}
-	if (bad & 0xf0)		/* a digit was 0xff: not hex */
+	if (bad & 0xf0) /* a digit was 0xff: not hex */
 		return (NULL);
 	out[n] = 0;
 	if (len != NULL)

@@ -24,50 +24,50 @@
 enum { SQ_BEGIN, SQ_BEGIN_IMMEDIATE, SQ_COMMIT, SQ_ROLLBACK, SQ_NCTL };
 
 struct sqlite_conn {
-	struct conn	 c;		/* first */
-	sqlite3		*db;
-	sqlite3_stmt	*ctl[SQ_NCTL];	/* prepared once: BEGIN, COMMIT, ... */
+	struct conn   c; /* first */
+	sqlite3	     *db;
+	sqlite3_stmt *ctl[SQ_NCTL]; /* prepared once: BEGIN, COMMIT, ... */
 };
 
 struct sqlite_stmt {
-	struct stmt	 s;		/* first */
-	sqlite3_stmt	*st;
-	int		 done;
-	int		 err;		/* a bind failed: step fails */
+	struct stmt   s; /* first */
+	sqlite3_stmt *st;
+	int	      done;
+	int	      err; /* a bind failed: step fails */
 };
 
-#define SCONN(c)	((struct sqlite_conn *)(c))
-#define SSTMT(s)	((struct sqlite_stmt *)(s))
+#define SCONN(c) ((struct sqlite_conn *)(c))
+#define SSTMT(s) ((struct sqlite_stmt *)(s))
 
-static int	 sq_status(sqlite3 *, int rc, const char *what);
-static int	 sq_mkdirs(const char *path);
-static int	 sq_conn_open(struct store *, struct conn **);
-static void	 sq_conn_close(struct conn *);
-static int	 sq_conn_check(struct conn *);
-static int	 sq_begin(struct conn *, int);
-static int	 sq_commit(struct conn *);
-static void	 sq_rollback(struct conn *);
-static int	 sq_exec(struct conn *, const char *);
+static int	    sq_status(sqlite3 *, int rc, const char *what);
+static int	    sq_mkdirs(const char *path);
+static int	    sq_conn_open(struct store *, struct conn **);
+static void	    sq_conn_close(struct conn *);
+static int	    sq_conn_check(struct conn *);
+static int	    sq_begin(struct conn *, int);
+static int	    sq_commit(struct conn *);
+static void	    sq_rollback(struct conn *);
+static int	    sq_exec(struct conn *, const char *);
 static struct stmt *sq_stmt_new(struct conn *, const char *);
-static void	 sq_stmt_free(struct stmt *);
-static void	 sq_stmt_reset(struct stmt *);
-static void	 sq_bind_check(struct stmt *, int, int);
-static void	 sq_bind_text(struct stmt *, int, const char *, size_t);
-static void	 sq_bind_int64(struct stmt *, int, int64_t);
-static void	 sq_bind_double(struct stmt *, int, double);
-static void	 sq_bind_blob(struct stmt *, int, const void *, size_t);
-static void	 sq_bind_null(struct stmt *, int);
-static int	 sq_step(struct stmt *);
-static int64_t	 sq_changes(struct stmt *);
-static int	 sq_col_count(struct stmt *);
-static const char *sq_col_name(struct stmt *, int);
-static int	 sq_col_is_null(struct stmt *, int);
-static const char *sq_col_text(struct stmt *, int);
-static int64_t	 sq_col_int64(struct stmt *, int);
-static double	 sq_col_double(struct stmt *, int);
-static const void *sq_col_blob(struct stmt *, int, size_t *);
-static int	 sq_backup(struct conn *, const char *);
-static int	 sq_checkpoint(struct conn *);
+static void	    sq_stmt_free(struct stmt *);
+static void	    sq_stmt_reset(struct stmt *);
+static void	    sq_bind_check(struct stmt *, int, int);
+static void	    sq_bind_text(struct stmt *, int, const char *, size_t);
+static void	    sq_bind_int64(struct stmt *, int, int64_t);
+static void	    sq_bind_double(struct stmt *, int, double);
+static void	    sq_bind_blob(struct stmt *, int, const void *, size_t);
+static void	    sq_bind_null(struct stmt *, int);
+static int	    sq_step(struct stmt *);
+static int64_t	    sq_changes(struct stmt *);
+static int	    sq_col_count(struct stmt *);
+static const char  *sq_col_name(struct stmt *, int);
+static int	    sq_col_is_null(struct stmt *, int);
+static const char  *sq_col_text(struct stmt *, int);
+static int64_t	    sq_col_int64(struct stmt *, int);
+static double	    sq_col_double(struct stmt *, int);
+static const void  *sq_col_blob(struct stmt *, int, size_t *);
+static int	    sq_backup(struct conn *, const char *);
+static int	    sq_checkpoint(struct conn *);
 
 const struct store_ops store_sqlite_ops = {
 	.conn_open = sq_conn_open,
@@ -102,7 +102,7 @@ const struct store_ops store_sqlite_ops = {
 static int
 sq_status(sqlite3 *db, int rc, const char *what)
 {
-	char	 q[256];
+	char q[256];
 
 	switch (rc & 0xff) {
 	case SQLITE_OK:
@@ -119,8 +119,9 @@ sq_status(sqlite3 *db, int rc, const char *what)
 		return (ERR_CONFLICT);
 	default:
 		log_error("event=db_error db=sqlite op=%s code=%d msg=%s", what,
-		    rc, log_quote(q, sizeof(q), db != NULL ?
-		    sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+		    rc,
+		    log_quote(q, sizeof(q),
+			db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
 		return (ERR_DB);
 	}
 }
@@ -129,8 +130,8 @@ sq_status(sqlite3 *db, int rc, const char *what)
 static int
 sq_mkdirs(const char *path)
 {
-	char	*d, *p;
-	int	 rc = OK;
+	char *d, *p;
+	int   rc = OK;
 
 	if ((d = strdup(path)) == NULL)
 		return (ERR_NOMEM);
@@ -160,9 +161,9 @@ sq_configure(void)
 static int
 sq_conn_open(struct store *s, struct conn **out)
 {
-	static pthread_once_t	 once = PTHREAD_ONCE_INIT;
-	struct sqlite_conn	*sc;
-	int			 flags, rc;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	struct sqlite_conn   *sc;
+	int		      flags, rc;
 
 	*out = NULL;
 	pthread_once(&once, sq_configure);
@@ -191,10 +192,11 @@ sq_conn_open(struct store *s, struct conn **out)
 	 * file, not left in free pages (Debian's SQLite defaults to it; a
 	 * build that does not would keep an erased person's old pages).
 	 */
-	if ((rc = sqlite3_exec(sc->db, "PRAGMA journal_mode=WAL;"
-	    "PRAGMA foreign_keys=ON;PRAGMA synchronous=FULL;"
-	    "PRAGMA secure_delete=ON",
-	    NULL, NULL, NULL)) != SQLITE_OK) {
+	if ((rc = sqlite3_exec(sc->db,
+		 "PRAGMA journal_mode=WAL;"
+		 "PRAGMA foreign_keys=ON;PRAGMA synchronous=FULL;"
+		 "PRAGMA secure_delete=ON",
+		 NULL, NULL, NULL)) != SQLITE_OK) {
 		rc = sq_status(sc->db, rc, "pragma");
 		goto fail;
 	}
@@ -209,7 +211,7 @@ fail:
 static void
 sq_conn_close(struct conn *c)
 {
-	int	 i;
+	int i;
 
 	if (c == NULL)
 		return;
@@ -233,14 +235,15 @@ sq_conn_check(struct conn *c)
 static int
 sq_ctl(struct conn *c, int which)
 {
-	static const char *const sql[SQ_NCTL] = {"BEGIN", "BEGIN IMMEDIATE",
-	    "COMMIT", "ROLLBACK"};
+	static const char *const sql[SQ_NCTL] = { "BEGIN", "BEGIN IMMEDIATE",
+		"COMMIT", "ROLLBACK" };
 	struct sqlite_conn	*sc = SCONN(c);
 	int			 rc;
 
-	if (sc->ctl[which] == NULL && (rc = sqlite3_prepare_v3(sc->db,
-	    sql[which], -1, SQLITE_PREPARE_PERSISTENT, &sc->ctl[which],
-	    NULL)) != SQLITE_OK)
+	if (sc->ctl[which] == NULL &&
+	    (rc = sqlite3_prepare_v3(sc->db, sql[which], -1,
+		 SQLITE_PREPARE_PERSISTENT, &sc->ctl[which], NULL)) !=
+		SQLITE_OK)
 		return (rc);
 	rc = sqlite3_step(sc->ctl[which]);
 	sqlite3_reset(sc->ctl[which]);
@@ -250,10 +253,10 @@ sq_ctl(struct conn *c, int which)
 static int
 sq_begin(struct conn *c, int kind)
 {
-	int	 which = SQ_BEGIN_IMMEDIATE;
+	int which = SQ_BEGIN_IMMEDIATE;
 
-	if ((kind & STORE_TX_READ) && !(kind & (STORE_TX_WRITE |
-	    STORE_TX_SERIALIZABLE)))
+	if ((kind & STORE_TX_READ) &&
+	    !(kind & (STORE_TX_WRITE | STORE_TX_SERIALIZABLE)))
 		which = SQ_BEGIN;
 	return (sq_status(SCONN(c)->db, sq_ctl(c, which), "begin"));
 }
@@ -261,7 +264,7 @@ sq_begin(struct conn *c, int kind)
 static int
 sq_commit(struct conn *c)
 {
-	sqlite3	*db = SCONN(c)->db;
+	sqlite3 *db = SCONN(c)->db;
 	int	 rc;
 
 	rc = sq_status(db, sq_ctl(c, SQ_COMMIT), "commit");
@@ -287,14 +290,14 @@ sq_exec(struct conn *c, const char *sql)
 static struct stmt *
 sq_stmt_new(struct conn *c, const char *sql)
 {
-	struct sqlite_stmt	*ss;
-	const char		*tail = NULL;
-	int			 rc;
+	struct sqlite_stmt *ss;
+	const char	   *tail = NULL;
+	int		    rc;
 
 	if ((ss = calloc(1, sizeof(*ss))) == NULL)
 		return (NULL);
-	rc = sqlite3_prepare_v3(SCONN(c)->db, sql, -1,
-	    SQLITE_PREPARE_PERSISTENT, &ss->st, &tail);
+	rc = sqlite3_prepare_v3(
+	    SCONN(c)->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &ss->st, &tail);
 	if (rc != SQLITE_OK) {
 		sq_status(SCONN(c)->db, rc, "prepare");
 		goto fail;
@@ -306,7 +309,7 @@ sq_stmt_new(struct conn *c, const char *sql)
 	tail += strspn(tail, " \t\r\n;");
 	if (*tail != '\0') {
 		log_error("event=db_error db=sqlite op=prepare "
-		    "msg=\"several statements; use store_exec\"");
+			  "msg=\"several statements; use store_exec\"");
 		goto fail;
 	}
 	return (&ss->s);
@@ -329,7 +332,7 @@ sq_stmt_free(struct stmt *st)
 static void
 sq_stmt_reset(struct stmt *st)
 {
-	struct sqlite_stmt	*ss = SSTMT(st);
+	struct sqlite_stmt *ss = SSTMT(st);
 
 	sqlite3_reset(ss->st);
 	sqlite3_clear_bindings(ss->st);
@@ -349,8 +352,9 @@ sq_bind_check(struct stmt *st, int i, int rc)
 static void
 sq_bind_text(struct stmt *st, int i, const char *v, size_t n)
 {
-	sq_bind_check(st, i, sqlite3_bind_text64(SSTMT(st)->st, i, v, n,
-	    SQLITE_TRANSIENT, SQLITE_UTF8));
+	sq_bind_check(st, i,
+	    sqlite3_bind_text64(
+		SSTMT(st)->st, i, v, n, SQLITE_TRANSIENT, SQLITE_UTF8));
 }
 
 static void
@@ -368,8 +372,8 @@ sq_bind_double(struct stmt *st, int i, double v)
 static void
 sq_bind_blob(struct stmt *st, int i, const void *v, size_t n)
 {
-	sq_bind_check(st, i, sqlite3_bind_blob64(SSTMT(st)->st, i, v, n,
-	    SQLITE_TRANSIENT));
+	sq_bind_check(st, i,
+	    sqlite3_bind_blob64(SSTMT(st)->st, i, v, n, SQLITE_TRANSIENT));
 }
 
 static void
@@ -381,8 +385,8 @@ sq_bind_null(struct stmt *st, int i)
 static int
 sq_step(struct stmt *st)
 {
-	struct sqlite_stmt	*ss = SSTMT(st);
-	int			 rc;
+	struct sqlite_stmt *ss = SSTMT(st);
+	int		    rc;
 
 	if (ss->err != OK)
 		return (ss->err);
@@ -445,8 +449,8 @@ sq_col_double(struct stmt *st, int i)
 static const void *
 sq_col_blob(struct stmt *st, int i, size_t *len)
 {
-	sqlite3_stmt	*s = SSTMT(st)->st;
-	const void	*p;
+	sqlite3_stmt *s = SSTMT(st)->st;
+	const void   *p;
 
 	if (sqlite3_column_type(s, i) == SQLITE_NULL)
 		return (NULL);
@@ -464,19 +468,20 @@ sq_col_blob(struct stmt *st, int i, size_t *len)
 static int
 sq_backup(struct conn *c, const char *path)
 {
-	sqlite3		*dst = NULL;
-	sqlite3_backup	*b;
-	struct timespec	 ts = { 0, 5 * 1000000L };
-	char		*tmp = NULL;
-	int		 rc = ERR_NOMEM, src, waited = 0;
+	sqlite3	       *dst = NULL;
+	sqlite3_backup *b;
+	struct timespec ts = { 0, 5 * 1000000L };
+	char	       *tmp = NULL;
+	int		rc = ERR_NOMEM, src, waited = 0;
 
 	if (asprintf(&tmp, "%s.tmp", path) == -1) {
 		tmp = NULL;
 		goto out;
 	}
 	unlink(tmp);
-	if ((src = sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE, NULL)) != SQLITE_OK) {
+	if ((src = sqlite3_open_v2(tmp, &dst,
+		 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL)) !=
+	    SQLITE_OK) {
 		rc = sq_status(dst, src, "backup_open");
 		goto out;
 	}
@@ -518,7 +523,7 @@ out:
 	return (rc);
 }
 
-#define CHECKPOINT_WAIT_MS	1000	/* most a checkpoint waits for others */
+#define CHECKPOINT_WAIT_MS 1000 /* most a checkpoint waits for others */
 
 /*
  * Checkpoint the WAL and truncate it to nothing. TRUNCATE waits (through
@@ -528,18 +533,18 @@ out:
 static int
 sq_checkpoint(struct conn *c)
 {
-	sqlite3	*db = SCONN(c)->db;
+	sqlite3 *db = SCONN(c)->db;
 	int	 rc, frames = 0, done = 0, wait;
 
 	wait = c->store->opts.busy_timeout_ms;
-	sqlite3_busy_timeout(db, wait < CHECKPOINT_WAIT_MS ? wait :
-	    CHECKPOINT_WAIT_MS);
-	rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
-	    &frames, &done);
+	sqlite3_busy_timeout(
+	    db, wait < CHECKPOINT_WAIT_MS ? wait : CHECKPOINT_WAIT_MS);
+	rc = sqlite3_wal_checkpoint_v2(
+	    db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &frames, &done);
 	sqlite3_busy_timeout(db, wait);
 	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
-		log_warn("event=db_checkpoint_busy frames=%d done=%d", frames,
-		    done);
+		log_warn(
+		    "event=db_checkpoint_busy frames=%d done=%d", frames, done);
 		return (ERR_BUSY);
 	}
 	return (rc == SQLITE_OK ? OK : sq_status(db, rc, "checkpoint"));

@@ -18,25 +18,25 @@
 #include "store/store.h"
 #include "store/store_int.h"
 
-#define DEFAULT_POOL_MAX	8
-#define DEFAULT_BUSY_MS		5000
+#define DEFAULT_POOL_MAX 8
+#define DEFAULT_BUSY_MS	 5000
 
-static int	 pool_get(struct store *, struct conn **);
-static void	 pool_put(struct store *, struct conn *);
-static void	 conn_reset_stmts(struct conn *);
-static uint32_t	 sql_hash(const char *);
-static int	 cache_grow(struct conn *);
-static void	 backoff_sleep(int attempt);
+static int	   pool_get(struct store *, struct conn **);
+static void	   pool_put(struct store *, struct conn *);
+static void	   conn_reset_stmts(struct conn *);
+static uint32_t	   sql_hash(const char *);
+static int	   cache_grow(struct conn *);
+static void	   backoff_sleep(int attempt);
 static const char *skip_dollar_quote(const char *);
 
 int
-store_open(const char *url, const struct store_opts *opts,
-    struct store **out, const char **errmsg)
+store_open(const char *url, const struct store_opts *opts, struct store **out,
+    const char **errmsg)
 {
-	struct store	*s = NULL;
-	struct conn	*c;
-	const char	*p;
-	int		 rc = ERR_NOMEM, i, inited = 0;
+	struct store *s = NULL;
+	struct conn  *c;
+	const char   *p;
+	int	      rc = ERR_NOMEM, i, inited = 0;
 
 	*out = NULL;
 	*errmsg = NULL;
@@ -44,7 +44,7 @@ store_open(const char *url, const struct store_opts *opts,
 		goto out;
 	pthread_mutex_init(&s->mu, NULL);
 	{
-		pthread_condattr_t	 ca;
+		pthread_condattr_t ca;
 
 		pthread_condattr_init(&ca);
 		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -77,19 +77,20 @@ store_open(const char *url, const struct store_opts *opts,
 			s->target = strdup(p + 1);
 		} else {
 			*errmsg = "sqlite URL must be sqlite:///path or "
-			    "sqlite:////abs/path";
+				  "sqlite:////abs/path";
 			rc = ERR_CONFIG;
 			goto out;
 		}
-		s->opts.pool_min = 0;		/* opened lazily */
-	} else if (url != NULL && (strncmp(url, "postgres://", 11) == 0 ||
-	    strncmp(url, "postgresql://", 13) == 0)) {
+		s->opts.pool_min = 0; /* opened lazily */
+	} else if (url != NULL &&
+	    (strncmp(url, "postgres://", 11) == 0 ||
+		strncmp(url, "postgresql://", 13) == 0)) {
 		s->dialect = STORE_POSTGRES;
 		s->ops = &store_pg_ops;
 		s->target = strdup(url);
 	} else {
 		*errmsg = "database URL must start with sqlite:// or "
-		    "postgres://";
+			  "postgres://";
 		rc = ERR_CONFIG;
 		goto out;
 	}
@@ -99,9 +100,9 @@ store_open(const char *url, const struct store_opts *opts,
 	/* Open one connection now, to fail early; PG opens pool_min. */
 	for (i = 0; i < (s->opts.pool_min > 1 ? s->opts.pool_min : 1); i++) {
 		if ((rc = s->ops->conn_open(s, &c)) != OK) {
-			*errmsg = s->dialect == STORE_SQLITE ?
-			    "cannot open the SQLite database" :
-			    "cannot connect to PostgreSQL";
+			*errmsg = s->dialect == STORE_SQLITE
+			    ? "cannot open the SQLite database"
+			    : "cannot connect to PostgreSQL";
 			goto out;
 		}
 		c->next = s->idle;
@@ -124,7 +125,7 @@ out:
 void
 store_close(struct store *s)
 {
-	struct conn	*c;
+	struct conn *c;
 
 	if (s == NULL)
 		return;
@@ -165,9 +166,9 @@ store_pool_stats(struct store *s, int *open, int *in_use, uint64_t *waits)
 int
 store_ping(struct store *s)
 {
-	struct tx	*tx;
-	struct stmt	*st;
-	int		 rc;
+	struct tx   *tx;
+	struct stmt *st;
+	int	     rc;
 
 	if ((rc = store_tx_begin(s, STORE_TX_READ, &tx)) != OK)
 		return (rc);
@@ -185,9 +186,9 @@ store_ping(struct store *s)
 static int
 pool_get(struct store *s, struct conn **out)
 {
-	struct conn	*c = NULL;
-	struct timespec	 deadline;
-	int		 rc = OK, waited = 0;
+	struct conn    *c = NULL;
+	struct timespec deadline;
+	int		rc = OK, waited = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += s->opts.busy_timeout_ms / 1000;
@@ -206,7 +207,7 @@ pool_get(struct store *s, struct conn **out)
 			break;
 		}
 		if (s->nopen < s->opts.pool_max) {
-			s->nopen++;		/* reserve the slot */
+			s->nopen++; /* reserve the slot */
 			s->in_use++;
 			pthread_mutex_unlock(&s->mu);
 			rc = s->ops->conn_open(s, &c);
@@ -224,7 +225,8 @@ pool_get(struct store *s, struct conn **out)
 			s->waits++;
 		}
 		if (pthread_cond_timedwait(&s->cv, &s->mu, &deadline) ==
-		    ETIMEDOUT && s->idle == NULL) {
+			ETIMEDOUT &&
+		    s->idle == NULL) {
 			rc = ERR_BUSY;
 			break;
 		}
@@ -260,8 +262,8 @@ pool_put(struct store *s, struct conn *c)
 int
 store_tx_begin(struct store *s, int kind, struct tx **out)
 {
-	struct conn	*c;
-	int		 rc;
+	struct conn *c;
+	int	     rc;
 
 	*out = NULL;
 	if ((rc = pool_get(s, &c)) != OK)
@@ -284,8 +286,8 @@ store_tx_begin(struct store *s, int kind, struct tx **out)
 static void
 conn_reset_stmts(struct conn *c)
 {
-	struct stmt	*st, *nx;
-	size_t		 i;
+	struct stmt *st, *nx;
+	size_t	     i;
 
 	for (i = 0; i < c->nbuckets; i++)
 		for (st = c->buckets[i]; st != NULL; st = nx) {
@@ -301,9 +303,9 @@ conn_reset_stmts(struct conn *c)
 int
 store_tx_commit(struct tx *tx)
 {
-	struct conn	*c = tx->conn;
-	struct store	*s = c->store;
-	int		 rc;
+	struct conn  *c = tx->conn;
+	struct store *s = c->store;
+	int	      rc;
 
 	conn_reset_stmts(c);
 	if (tx->failed != OK) {
@@ -319,7 +321,7 @@ store_tx_commit(struct tx *tx)
 void
 store_tx_rollback(struct tx *tx)
 {
-	struct conn	*c;
+	struct conn *c;
 
 	if (tx == NULL)
 		return;
@@ -332,13 +334,14 @@ store_tx_rollback(struct tx *tx)
 int
 store_xact_lock(struct tx *tx, const char *key)
 {
-	struct stmt	*st;
-	int		 rc;
+	struct stmt *st;
+	int	     rc;
 
 	if (store_tx_dialect(tx) != STORE_POSTGRES)
 		return (OK);
-	if ((st = store_prepare(tx, "SELECT pg_advisory_xact_lock("
-	    "hashtext(?))")) == NULL)
+	if ((st = store_prepare(tx,
+		 "SELECT pg_advisory_xact_lock("
+		 "hashtext(?))")) == NULL)
 		return (ERR_DB);
 	store_bind_text(st, 1, key);
 	rc = store_step(st);
@@ -362,9 +365,9 @@ store_tx_store(const struct tx *tx)
 static void
 backoff_sleep(int attempt)
 {
-	static _Thread_local uint64_t	 seed;
-	struct timespec			 ts;
-	int				 cap, ms;
+	static _Thread_local uint64_t seed;
+	struct timespec		      ts;
+	int			      cap, ms;
 
 	if (seed == 0)
 		seed = (uint64_t)time_mono_ns() ^ (uint64_t)(uintptr_t)&ts;
@@ -381,19 +384,21 @@ backoff_sleep(int attempt)
 }
 
 int
-store_run(struct store *s, int kind, int (*fn)(struct tx *, void *),
-    void *arg)
+store_run(struct store *s, int kind, int (*fn)(struct tx *, void *), void *arg)
 {
-	struct tx	*tx;
-	int		 rc = ERR_BUSY, attempt;
-	int64_t		 deadline;
+	struct tx *tx;
+	int	   rc = ERR_BUSY, attempt;
+	int64_t	   deadline;
 
 	/* Retry busy transactions for as long as a busy connection would
 	 * wait (busy_timeout_ms), at least STORE_RUN_TRIES times. */
-	deadline = time_mono_ns() + (int64_t)(s->opts.busy_timeout_ms > 0 ?
-	    s->opts.busy_timeout_ms : 0) * 1000000;
-	for (attempt = 0; attempt < STORE_RUN_TRIES ||
-	    time_mono_ns() < deadline; attempt++) {
+	deadline = time_mono_ns() +
+	    (int64_t)(s->opts.busy_timeout_ms > 0 ? s->opts.busy_timeout_ms
+						  : 0) *
+		1000000;
+	for (attempt = 0;
+	     attempt < STORE_RUN_TRIES || time_mono_ns() < deadline;
+	     attempt++) {
 		if (attempt > 0)
 			backoff_sleep(attempt);
 		if ((rc = store_tx_begin(s, kind, &tx)) != OK)
@@ -414,7 +419,7 @@ store_run(struct store *s, int kind, int (*fn)(struct tx *, void *),
 int
 store_exec(struct tx *tx, const char *sql)
 {
-	int	 rc;
+	int rc;
 
 	if (tx->failed != OK)
 		return (tx->failed);
@@ -427,7 +432,7 @@ store_exec(struct tx *tx, const char *sql)
 static uint32_t
 sql_hash(const char *s)
 {
-	uint32_t	 h = 2166136261u;
+	uint32_t h = 2166136261u;
 
 	for (; *s != '\0'; s++) {
 		h ^= (unsigned char)*s;
@@ -439,8 +444,8 @@ sql_hash(const char *s)
 static int
 cache_grow(struct conn *c)
 {
-	struct stmt	**nb, *st, *nx;
-	size_t		 n, i;
+	struct stmt **nb, *st, *nx;
+	size_t	      n, i;
 
 	n = c->nbuckets == 0 ? 32 : c->nbuckets * 2;
 	if ((nb = calloc(n, sizeof(*nb))) == NULL)
@@ -460,8 +465,8 @@ cache_grow(struct conn *c)
 void
 store_conn_clear_cache(struct conn *c)
 {
-	struct stmt	*st, *nx;
-	size_t		 i;
+	struct stmt *st, *nx;
+	size_t	     i;
 
 	for (i = 0; i < c->nbuckets; i++) {
 		for (st = c->buckets[i]; st != NULL; st = nx) {
@@ -480,10 +485,10 @@ store_conn_clear_cache(struct conn *c)
 struct stmt *
 store_prepare(struct tx *tx, const char *sql)
 {
-	struct conn	*c = tx->conn;
-	struct stmt	*st;
-	size_t		 slot = ((uintptr_t)sql >> 3) & (STORE_ADDR_SLOTS - 1);
-	uint32_t	 h;
+	struct conn *c = tx->conn;
+	struct stmt *st;
+	size_t	     slot = ((uintptr_t)sql >> 3) & (STORE_ADDR_SLOTS - 1);
+	uint32_t     h;
 
 	if ((st = c->byaddr[slot]) != NULL && st->addr == sql && !st->busy &&
 	    strcmp(st->sql, sql) == 0) {
@@ -493,7 +498,7 @@ store_prepare(struct tx *tx, const char *sql)
 	h = sql_hash(sql);
 	if (c->nbuckets > 0)
 		for (st = c->buckets[h & (c->nbuckets - 1)]; st != NULL;
-		    st = st->hnext)
+		     st = st->hnext)
 			if (!st->busy && st->hash == h &&
 			    strcmp(st->sql, sql) == 0) {
 				st->busy = 1;
@@ -538,7 +543,7 @@ store_finalize(struct stmt *st)
 	st->busy = 0;
 }
 
-#define OPS(st)	((st)->conn->store->ops)
+#define OPS(st) ((st)->conn->store->ops)
 
 void
 store_bind_text(struct stmt *st, int i, const char *v)
@@ -604,8 +609,8 @@ store_bind_bool(struct stmt *st, int i, int v)
 int
 store_step(struct stmt *st)
 {
-	struct tx	*tx;
-	int		 rc;
+	struct tx *tx;
+	int	   rc;
 
 	if (st == NULL)
 		return (ERR_DB);
@@ -683,8 +688,8 @@ store_col_blob(struct stmt *st, int i, size_t *len)
 int
 store_backup(struct store *s, const char *path)
 {
-	struct conn	*c;
-	int		 rc;
+	struct conn *c;
+	int	     rc;
 
 	if (s->ops->backup == NULL)
 		return (ERR_INVALID);
@@ -698,8 +703,8 @@ store_backup(struct store *s, const char *path)
 int
 store_checkpoint(struct store *s)
 {
-	struct conn	*c;
-	int		 rc;
+	struct conn *c;
+	int	     rc;
 
 	if (s->ops->checkpoint == NULL || s->memory)
 		return (OK);
@@ -718,8 +723,8 @@ store_checkpoint(struct store *s)
 static const char *
 skip_dollar_quote(const char *p)
 {
-	const char	*q = p + 1, *end;
-	size_t		 taglen;
+	const char *q = p + 1, *end;
+	size_t	    taglen;
 
 	if (*q == '_' || (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
 	    (unsigned char)*q >= 0x80)
@@ -729,21 +734,22 @@ skip_dollar_quote(const char *p)
 			q++;
 	if (*q != '$')
 		return (NULL);
-	taglen = (size_t)(q - p) + 1;		/* "$tag$" */
+	taglen = (size_t)(q - p) + 1; /* "$tag$" */
 	for (end = q + 1; *end != '\0'; end++)
 		if (*end == '$' && strncmp(end, p, taglen) == 0)
 			return (end + taglen);
 	return (end);
 }
 
-#define IDENT_CHAR(ch)	((ch) == '_' || (ch) == '$' || \
-	((ch) >= 'a' && (ch) <= 'z') || ((ch) >= 'A' && (ch) <= 'Z') || \
-	((ch) >= '0' && (ch) <= '9') || (unsigned char)(ch) >= 0x80)
+#define IDENT_CHAR(ch)                                                         \
+	((ch) == '_' || (ch) == '$' || ((ch) >= 'a' && (ch) <= 'z') ||         \
+	    ((ch) >= 'A' && (ch) <= 'Z') || ((ch) >= '0' && (ch) <= '9') ||    \
+	    (unsigned char)(ch) >= 0x80)
 
 char *
 store_pg_placeholders(const char *sql)
 {
-	int	 n;
+	int n;
 
 	return (store_pg_translate(sql, &n));
 }
@@ -751,10 +757,10 @@ store_pg_placeholders(const char *sql)
 char *
 store_pg_translate(const char *sql, int *nparams)
 {
-	const char	*p, *q;
-	char		*out, *o;
-	size_t		 len, nq = 0;
-	int		 n = 0, depth, backslash;
+	const char *p, *q;
+	char	   *out, *o;
+	size_t	    len, nq = 0;
+	int	    n = 0, depth, backslash;
 
 	len = strlen(sql);
 	for (p = sql; *p != '\0'; p++)
@@ -824,7 +830,7 @@ store_pg_translate(const char *sql, int *nparams)
 			p++;
 			continue;
 		default:
-		plain:
+plain:
 			*o++ = *p++;
 			continue;
 		}

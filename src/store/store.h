@@ -41,19 +41,16 @@ struct store;
 struct tx;
 struct stmt;
 
-enum store_dialect {
-	STORE_SQLITE = 1,
-	STORE_POSTGRES
-};
+enum store_dialect { STORE_SQLITE = 1, STORE_POSTGRES };
 
 /* store_step results besides an error code from core/err.h. */
-#define STORE_ROW	100
-#define STORE_DONE	101
+#define STORE_ROW  100
+#define STORE_DONE 101
 
 /* Transaction kinds. */
-#define STORE_TX_READ		0x01	/* SQLite: BEGIN; PG: READ ONLY */
-#define STORE_TX_WRITE		0x02	/* SQLite: BEGIN IMMEDIATE; PG: READ WRITE */
-#define STORE_TX_SERIALIZABLE	0x04	/* PG: ISOLATION LEVEL SERIALIZABLE */
+#define STORE_TX_READ	      0x01 /* SQLite: BEGIN; PG: READ ONLY */
+#define STORE_TX_WRITE	      0x02 /* SQLite: BEGIN IMMEDIATE; PG: READ WRITE */
+#define STORE_TX_SERIALIZABLE 0x04 /* PG: ISOLATION LEVEL SERIALIZABLE */
 /*
  * One snapshot for every statement of the transaction (reports whose
  * totals and rows must agree). PG: ISOLATION LEVEL REPEATABLE READ (READ
@@ -61,13 +58,13 @@ enum store_dialect {
  * snapshot per statement. SQLite: nothing more, as a read transaction in
  * WAL mode already reads one snapshot from its first statement to its end.
  */
-#define STORE_TX_SNAPSHOT	0x08
+#define STORE_TX_SNAPSHOT 0x08
 
 struct store_opts {
-	int	 pool_min;		/* PostgreSQL: connections opened at start */
-	int	 pool_max;		/* most connections (SQLite and PG) */
-	int	 busy_timeout_ms;	/* SQLite busy timeout; PG pool wait */
-	int	 create;		/* SQLite: create the file and folder if missing */
+	int pool_min;	     /* PostgreSQL: connections opened at start */
+	int pool_max;	     /* most connections (SQLite and PG) */
+	int busy_timeout_ms; /* SQLite busy timeout; PG pool wait */
+	int create;	     /* SQLite: create the file and folder if missing */
 };
 
 /*
@@ -77,34 +74,33 @@ struct store_opts {
  * synchronous=FULL (durable once committed). On failure *errmsg (static or NULL) says why without
  * the URL's password.
  */
-int		 store_open(const char *url, const struct store_opts *,
-		    struct store **out, const char **errmsg);
-void		 store_close(struct store *);	/* accepts NULL */
+int  store_open(const char *url, const struct store_opts *, struct store **out,
+     const char **errmsg);
+void store_close(struct store *); /* accepts NULL */
 enum store_dialect store_dialect(const struct store *);
 /* For metrics: connections open, in use, and waits for one so far. */
-void		 store_pool_stats(struct store *, int *open, int *in_use,
-		    uint64_t *waits);
+void store_pool_stats(struct store *, int *open, int *in_use, uint64_t *waits);
 /* 0 if a trivial query succeeds. */
-int		 store_ping(struct store *);
+int store_ping(struct store *);
 
 /*
  * Begin a transaction on a pooled connection. Waits up to the busy
  * timeout for a free connection (ERR_BUSY past it).
  */
-int		 store_tx_begin(struct store *, int kind, struct tx **out);
+int store_tx_begin(struct store *, int kind, struct tx **out);
 /* Commit and give the connection back; ERR_BUSY on a serialization
  * failure or SQLite busy (the tx is over either way). */
-int		 store_tx_commit(struct tx *);
+int store_tx_commit(struct tx *);
 /* Roll back and give the connection back. Accepts NULL. */
-void		 store_tx_rollback(struct tx *);
+void		   store_tx_rollback(struct tx *);
 enum store_dialect store_tx_dialect(const struct tx *);
 /*
  * Serialise writers on key until this transaction ends: a PostgreSQL
  * advisory transaction lock on hashtext(key). On SQLite a write
  * transaction (BEGIN IMMEDIATE) already has the database to itself.
  */
-int		 store_xact_lock(struct tx *, const char *key);
-struct store	*store_tx_store(const struct tx *);
+int	      store_xact_lock(struct tx *, const char *key);
+struct store *store_tx_store(const struct tx *);
 
 /*
  * Run fn inside a transaction, retrying the whole transaction (up to
@@ -112,51 +108,51 @@ struct store	*store_tx_store(const struct tx *);
  * ERR_BUSY: SQLite busy/locked, PostgreSQL 40001 serialization failure
  * and 40P01 deadlock. fn returns OK to commit, anything else to roll back.
  */
-int		 store_run(struct store *, int kind,
-		    int (*fn)(struct tx *, void *), void *arg);
+int store_run(
+    struct store *, int kind, int (*fn)(struct tx *, void *), void *arg);
 
 /* Run SQL with no parameters and no rows; may hold several statements. */
-int		 store_exec(struct tx *, const char *sql);
+int store_exec(struct tx *, const char *sql);
 
 /* Prepare (or take from the connection's cache) one statement. */
-struct stmt	*store_prepare(struct tx *, const char *sql);
+struct stmt *store_prepare(struct tx *, const char *sql);
 /* Parameters are 1-based. Text and blobs are copied. */
-void		 store_bind_text(struct stmt *, int i, const char *);	/* NULL binds NULL */
-void		 store_bind_textn(struct stmt *, int i, const char *, size_t);
-void		 store_bind_int64(struct stmt *, int i, int64_t);
-void		 store_bind_double(struct stmt *, int i, double);
-void		 store_bind_blob(struct stmt *, int i, const void *, size_t);
-void		 store_bind_null(struct stmt *, int i);
+void store_bind_text(struct stmt *, int i, const char *); /* NULL binds NULL */
+void store_bind_textn(struct stmt *, int i, const char *, size_t);
+void store_bind_int64(struct stmt *, int i, int64_t);
+void store_bind_double(struct stmt *, int i, double);
+void store_bind_blob(struct stmt *, int i, const void *, size_t);
+void store_bind_null(struct stmt *, int i);
 /* Booleans are stored as integers 0/1 on both dialects. */
-void		 store_bind_bool(struct stmt *, int i, int);
+void store_bind_bool(struct stmt *, int i, int);
 /*
  * Execute on the first call, then advance: STORE_ROW, STORE_DONE, or an
  * error: ERR_CONFLICT (unique/foreign key/check violation), ERR_BUSY
  * (retryable), ERR_DB (anything else; details are logged, not returned).
  */
-int		 store_step(struct stmt *);
+int store_step(struct stmt *);
 /* Rows changed by the last INSERT/UPDATE/DELETE step. */
-int64_t		 store_changes(struct stmt *);
+int64_t store_changes(struct stmt *);
 /* Columns are 0-based; values are borrowed until the next step/finalize. */
-int		 store_col_count(struct stmt *);
-const char	*store_col_name(struct stmt *, int i);
-int		 store_col_is_null(struct stmt *, int i);
-const char	*store_col_text(struct stmt *, int i);	/* NULL for NULL */
-int64_t		 store_col_int64(struct stmt *, int i);
-double		 store_col_double(struct stmt *, int i);
-const void	*store_col_blob(struct stmt *, int i, size_t *len);
+int	    store_col_count(struct stmt *);
+const char *store_col_name(struct stmt *, int i);
+int	    store_col_is_null(struct stmt *, int i);
+const char *store_col_text(struct stmt *, int i); /* NULL for NULL */
+int64_t	    store_col_int64(struct stmt *, int i);
+double	    store_col_double(struct stmt *, int i);
+const void *store_col_blob(struct stmt *, int i, size_t *len);
 /* Reset for reuse with new binds; the statement stays cached. Accepts NULL. */
-void		 store_finalize(struct stmt *);
+void store_finalize(struct stmt *);
 
 /* Translate `?` placeholders to $n, skipping quoted strings and comments.
  * Exposed for tests. Returns a malloc'd string or NULL. */
-char		*store_pg_placeholders(const char *sql);
+char *store_pg_placeholders(const char *sql);
 
 /*
  * SQLite only: write a consistent copy of the database to path with the
  * online backup API while others keep writing. ERR_INVALID on PostgreSQL.
  */
-int		 store_backup(struct store *, const char *path);
+int store_backup(struct store *, const char *path);
 
 /*
  * SQLite: copy the write-ahead log into the database file and truncate it
@@ -165,6 +161,6 @@ int		 store_backup(struct store *, const char *path);
  * writers, then gives up (ERR_BUSY; it is best effort). Run it outside
  * any transaction. PostgreSQL: nothing to do, OK.
  */
-int		 store_checkpoint(struct store *);
+int store_checkpoint(struct store *);
 
 #endif

@@ -15,101 +15,101 @@
 
 #include "store/store.h"
 
-#define STORE_STMT_CACHE_MAX	256	/* cached statements per connection */
-#define STORE_ADDR_SLOTS	128	/* power of two */
-#define STORE_RUN_TRIES		10
-#define STORE_PG_MAX_PARAMS	65535
+#define STORE_STMT_CACHE_MAX 256 /* cached statements per connection */
+#define STORE_ADDR_SLOTS     128 /* power of two */
+#define STORE_RUN_TRIES	     10
+#define STORE_PG_MAX_PARAMS  65535
 
 struct conn;
 
 struct tx {
-	struct conn	*conn;
-	int		 kind;
-	int		 failed;	/* first failed statement's status */
+	struct conn *conn;
+	int	     kind;
+	int	     failed; /* first failed statement's status */
 };
 
 struct conn {
-	struct store	*store;
-	struct conn	*next;		/* idle list */
-	struct stmt	**buckets;	/* statement cache, chained */
-	size_t		 nbuckets;
-	size_t		 nstmts;
+	struct store *store;
+	struct conn  *next;    /* idle list */
+	struct stmt **buckets; /* statement cache, chained */
+	size_t	      nbuckets;
+	size_t	      nstmts;
 	/*
 	 * Most SQL is a string literal, passed again and again at the same
 	 * address: a direct-mapped table from that address to the cached
 	 * statement skips hashing the text (still compared in full).
 	 */
-	struct stmt	*byaddr[STORE_ADDR_SLOTS];
-	unsigned	 nextid;	/* PG statement names s<N> */
-	struct tx	 tx;
-	int		 broken;	/* close instead of pooling */
+	struct stmt *byaddr[STORE_ADDR_SLOTS];
+	unsigned     nextid; /* PG statement names s<N> */
+	struct tx    tx;
+	int	     broken; /* close instead of pooling */
 };
 
 struct stmt {
-	struct conn	*conn;
-	struct stmt	*hnext;		/* bucket chain */
-	char		*sql;		/* cache key (as the caller wrote it) */
-	const char	*addr;		/* where the caller's text was, last time */
-	uint32_t	 hash;
-	int		 busy;		/* handed out, not yet finalized */
-	int		 cached;	/* 0: freed at finalize */
+	struct conn *conn;
+	struct stmt *hnext; /* bucket chain */
+	char	    *sql;   /* cache key (as the caller wrote it) */
+	const char  *addr;  /* where the caller's text was, last time */
+	uint32_t     hash;
+	int	     busy;   /* handed out, not yet finalized */
+	int	     cached; /* 0: freed at finalize */
 };
 
 struct store_ops {
-	int		 (*conn_open)(struct store *, struct conn **);
-	void		 (*conn_close)(struct conn *);
+	int (*conn_open)(struct store *, struct conn **);
+	void (*conn_close)(struct conn *);
 	/* 0 if usable; may reconnect (and then empties the cache). */
-	int		 (*conn_check)(struct conn *);
-	int		 (*begin)(struct conn *, int kind);
-	int		 (*commit)(struct conn *);
-	void		 (*rollback)(struct conn *);
-	int		 (*exec)(struct conn *, const char *sql);
+	int (*conn_check)(struct conn *);
+	int (*begin)(struct conn *, int kind);
+	int (*commit)(struct conn *);
+	void (*rollback)(struct conn *);
+	int (*exec)(struct conn *, const char *sql);
 
-	struct stmt	*(*stmt_new)(struct conn *, const char *sql);
-	void		 (*stmt_free)(struct stmt *);
-	void		 (*stmt_reset)(struct stmt *);
-	void		 (*bind_text)(struct stmt *, int, const char *, size_t);
-	void		 (*bind_int64)(struct stmt *, int, int64_t);
-	void		 (*bind_double)(struct stmt *, int, double);
-	void		 (*bind_blob)(struct stmt *, int, const void *, size_t);
-	void		 (*bind_null)(struct stmt *, int);
-	int		 (*step)(struct stmt *);
-	int64_t		 (*changes)(struct stmt *);
-	int		 (*col_count)(struct stmt *);
-	const char	*(*col_name)(struct stmt *, int);
-	int		 (*col_is_null)(struct stmt *, int);
-	const char	*(*col_text)(struct stmt *, int);
-	int64_t		 (*col_int64)(struct stmt *, int);
-	double		 (*col_double)(struct stmt *, int);
-	const void	*(*col_blob)(struct stmt *, int, size_t *);
+	struct stmt *(*stmt_new)(struct conn *, const char *sql);
+	void (*stmt_free)(struct stmt *);
+	void (*stmt_reset)(struct stmt *);
+	void (*bind_text)(struct stmt *, int, const char *, size_t);
+	void (*bind_int64)(struct stmt *, int, int64_t);
+	void (*bind_double)(struct stmt *, int, double);
+	void (*bind_blob)(struct stmt *, int, const void *, size_t);
+	void (*bind_null)(struct stmt *, int);
+	int (*step)(struct stmt *);
+	int64_t (*changes)(struct stmt *);
+	int (*col_count)(struct stmt *);
+	const char *(*col_name)(struct stmt *, int);
+	int (*col_is_null)(struct stmt *, int);
+	const char *(*col_text)(struct stmt *, int);
+	int64_t (*col_int64)(struct stmt *, int);
+	double (*col_double)(struct stmt *, int);
+	const void *(*col_blob)(struct stmt *, int, size_t *);
 	/* SQLite only; NULL for PostgreSQL. */
-	int		 (*backup)(struct conn *, const char *path);
+	int (*backup)(struct conn *, const char *path);
 	/* SQLite only (WAL checkpoint, truncating); NULL for PostgreSQL. */
-	int		 (*checkpoint)(struct conn *);
+	int (*checkpoint)(struct conn *);
 };
 
 struct store {
-	enum store_dialect	 dialect;
-	const struct store_ops	*ops;
-	char			*target;	/* SQLite file or URI; PG conninfo */
-	int			 memory;	/* SQLite :memory: */
-	struct store_opts	 opts;
+	enum store_dialect	dialect;
+	const struct store_ops *ops;
+	char		       *target; /* SQLite file or URI; PG conninfo */
+	int			memory; /* SQLite :memory: */
+	struct store_opts	opts;
 
-	pthread_mutex_t		 mu;
-	pthread_cond_t		 cv;
-	struct conn		*idle;
-	int			 nopen;		/* open or being opened */
-	int			 in_use;
-	uint64_t		 waits;
+	pthread_mutex_t mu;
+	pthread_cond_t	cv;
+	struct conn    *idle;
+	int		nopen; /* open or being opened */
+	int		in_use;
+	uint64_t	waits;
 };
 
-extern const struct store_ops	store_sqlite_ops;
-extern const struct store_ops	store_pg_ops;
+extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;
 
 /* store_pg_placeholders, also counting the parameters into *nparams. */
-char		*store_pg_translate(const char *sql, int *nparams);
+char *store_pg_translate(const char *sql, int *nparams);
 
 /* Free every cached statement of a connection (none may be busy). */
-void		 store_conn_clear_cache(struct conn *);
+void store_conn_clear_cache(struct conn *);
 
 #endif

@@ -44,91 +44,92 @@
 
 /* One session, as an action sees it. */
 struct tsession {
-	char	 id[UUID_STR_LEN];
-	char	 therapist_id[UUID_STR_LEN];
-	char	 therapist_user[UUID_STR_LEN];
-	char	 client_id[UUID_STR_LEN];
-	char	 status[16];
-	char	 type[16];
-	char	 format[16];
-	char	*meta;			/* malloc'd JSON text */
+	char  id[UUID_STR_LEN];
+	char  therapist_id[UUID_STR_LEN];
+	char  therapist_user[UUID_STR_LEN];
+	char  client_id[UUID_STR_LEN];
+	char  status[16];
+	char  type[16];
+	char  format[16];
+	char *meta; /* malloc'd JSON text */
 };
 
 /* One action, run in one write transaction (retried whole when busy). */
 struct saction {
-	struct request		*req;
-	struct principal	*who;
-	const char		*id;
-	const char		*to;		/* target status */
-	enum scope		 update;	/* therapy_sessions:update */
-	enum scope		 notes;		/* therapy_sessions:private_notes */
-	enum scope		 read;		/* therapy_sessions:read, for the answer */
-	int64_t			 start, end;	/* reschedule */
-	const char		*text;		/* private notes to write */
-	int			 text_null;
-	json_t			*row;		/* answer */
-	char			 new_id[UUID_STR_LEN];
+	struct request	 *req;
+	struct principal *who;
+	const char	 *id;
+	const char	 *to;	  /* target status */
+	enum scope	  update; /* therapy_sessions:update */
+	enum scope	  notes;  /* therapy_sessions:private_notes */
+	enum scope	  read;	  /* therapy_sessions:read, for the answer */
+	int64_t		  start, end; /* reschedule */
+	const char	 *text;	      /* private notes to write */
+	int		  text_null;
+	json_t		 *row; /* answer */
+	char		  new_id[UUID_STR_LEN];
 };
 
-static int	 sessions_before_create(struct resource_ctx *, json_t *);
-static int	 sessions_before_update(struct resource_ctx *, json_t *);
-static int	 session_load(struct tx *, const char *, struct tsession *);
-static int	 session_sees(struct tx *, const struct principal *,
-		    const struct tsession *);
-static int	 session_therapist(struct tx *, const struct principal *,
-		    const struct tsession *);
-static int	 session_overlap(struct request *, struct tx *, const char *,
-		    int64_t, int64_t, const char *);
-static int	 times_check(struct request *, int64_t, int64_t);
-static void	 session_action(struct request *, const char *);
-static int	 action_tx(struct tx *, void *);
-static int	 reschedule(struct saction *, struct tx *, struct tsession *);
-static int	 notes_access(struct saction *, struct tx *, struct tsession *);
-static int	 notes_get_tx(struct tx *, void *);
-static int	 notes_put_tx(struct tx *, void *);
+static int sessions_before_create(struct resource_ctx *, json_t *);
+static int sessions_before_update(struct resource_ctx *, json_t *);
+static int session_load(struct tx *, const char *, struct tsession *);
+static int session_sees(
+    struct tx *, const struct principal *, const struct tsession *);
+static int session_therapist(
+    struct tx *, const struct principal *, const struct tsession *);
+static int session_overlap(struct request *, struct tx *, const char *, int64_t,
+    int64_t, const char *);
+static int times_check(struct request *, int64_t, int64_t);
+static void session_action(struct request *, const char *);
+static int  action_tx(struct tx *, void *);
+static int  reschedule(struct saction *, struct tx *, struct tsession *);
+static int  notes_access(struct saction *, struct tx *, struct tsession *);
+static int  notes_get_tx(struct tx *, void *);
+static int  notes_put_tx(struct tx *, void *);
 
 static const char *const statuses[] = { "scheduled", "completed", "canceled",
-    "rescheduled", "no_show", NULL };
+	"rescheduled", "no_show", NULL };
 static const char *const types[] = { "initial", "regular", "follow_up",
-    "emergency", NULL };
+	"emergency", NULL };
 static const char *const formats[] = { "video", "audio", "chat", "in_person",
-    "hybrid", NULL };
+	"hybrid", NULL };
 
 static const struct field session_fields[] = {
-	{"therapist_id", FIELD_UUID, FIELD_REQUIRED | FIELD_CREATE_ONLY |
-	    FIELD_FILTER, 0, 0, NULL, NULL, "therapists", 0,
-	    "the therapist (a therapists row)"},
-	{"client_id", FIELD_UUID, FIELD_REQUIRED | FIELD_CREATE_ONLY |
-	    FIELD_FILTER, 0, 0, NULL, NULL, "users", 0,
-	    "the client; owns the row"},
-	{"start_time", FIELD_TIME, FIELD_REQUIRED | FIELD_CREATE_ONLY |
-	    FIELD_SORT, 0, 0, NULL, NULL, NULL, 0,
-	    "start (UTC); change it with the reschedule action"},
-	{"end_time", FIELD_TIME, FIELD_REQUIRED | FIELD_CREATE_ONLY, 0, 0,
-	    NULL, NULL, NULL, 0, "end, after start"},
-	{"status", FIELD_ENUM, FIELD_READONLY | FIELD_FILTER | FIELD_SORT, 0, 0,
-	    statuses, NULL, NULL, 0,
+	{ "therapist_id", FIELD_UUID,
+	    FIELD_REQUIRED | FIELD_CREATE_ONLY | FIELD_FILTER, 0, 0, NULL, NULL,
+	    "therapists", 0, "the therapist (a therapists row)" },
+	{ "client_id", FIELD_UUID,
+	    FIELD_REQUIRED | FIELD_CREATE_ONLY | FIELD_FILTER, 0, 0, NULL, NULL,
+	    "users", 0, "the client; owns the row" },
+	{ "start_time", FIELD_TIME,
+	    FIELD_REQUIRED | FIELD_CREATE_ONLY | FIELD_SORT, 0, 0, NULL, NULL,
+	    NULL, 0, "start (UTC); change it with the reschedule action" },
+	{ "end_time", FIELD_TIME, FIELD_REQUIRED | FIELD_CREATE_ONLY, 0, 0,
+	    NULL, NULL, NULL, 0, "end, after start" },
+	{ "status", FIELD_ENUM, FIELD_READONLY | FIELD_FILTER | FIELD_SORT, 0,
+	    0, statuses, NULL, NULL, 0,
 	    "scheduled, then completed, canceled, rescheduled or no_show "
-	    "through the actions"},
-	{"type", FIELD_ENUM, FIELD_REQUIRED | FIELD_FILTER, 0, 0, types, NULL,
-	    NULL, 0, "initial, regular, follow_up or emergency"},
-	{"format", FIELD_ENUM, FIELD_REQUIRED, 0, 0, formats, NULL, NULL, 0,
-	    "video, audio, chat, in_person or hybrid"},
-	{"shared_notes", FIELD_TEXT, FIELD_PERSONAL | FIELD_HEALTH |
-	    FIELD_NULLABLE, 0, THERAPY_NOTES_MAX, NULL, NULL, NULL, 0,
-	    "notes shared with the client (and their guardians)"},
-	{"meta", FIELD_JSON, 0, 0, 0, NULL, "{}", NULL, 0,
-	    "additional metadata"},
-	{"rescheduled_from_id", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0,
-	    0, NULL, NULL, NULL, 0, "the session this one replaces"},
-	{"created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
-	    NULL, NULL, 0, NULL},
-	{"updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
-	    NULL},
-	{"created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
-	    NULL, NULL, SEE_ALL, NULL},
-	{"updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
-	    NULL, NULL, SEE_ALL, NULL},
+	    "through the actions" },
+	{ "type", FIELD_ENUM, FIELD_REQUIRED | FIELD_FILTER, 0, 0, types, NULL,
+	    NULL, 0, "initial, regular, follow_up or emergency" },
+	{ "format", FIELD_ENUM, FIELD_REQUIRED, 0, 0, formats, NULL, NULL, 0,
+	    "video, audio, chat, in_person or hybrid" },
+	{ "shared_notes", FIELD_TEXT,
+	    FIELD_PERSONAL | FIELD_HEALTH | FIELD_NULLABLE, 0,
+	    THERAPY_NOTES_MAX, NULL, NULL, NULL, 0,
+	    "notes shared with the client (and their guardians)" },
+	{ "meta", FIELD_JSON, 0, 0, 0, NULL, "{}", NULL, 0,
+	    "additional metadata" },
+	{ "rescheduled_from_id", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0,
+	    0, NULL, NULL, NULL, 0, "the session this one replaces" },
+	{ "created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
+	    NULL, NULL, 0, NULL },
+	{ "updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL },
+	{ "created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL },
+	{ "updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL },
 };
 
 const struct resource therapy_sessions_resource = {
@@ -142,8 +143,9 @@ const struct resource therapy_sessions_resource = {
 	/* A practitioner sees the sessions they give, not a colleague's. */
 	.party_kinds = "practitioner_of",
 	.party_where = "therapist_id IN (SELECT id FROM therapists WHERE "
-	    "user_id = ?)",
-	.doc = "Appointments between a therapist and a client. Booked by "
+		       "user_id = ?)",
+	.doc =
+	    "Appointments between a therapist and a client. Booked by "
 	    "admins or by the client's practitioner; a therapist's sessions "
 	    "never overlap (409 SESSION_OVERLAP) unless canceled or "
 	    "rescheduled. Status changes through the complete, cancel, no-show "
@@ -160,9 +162,9 @@ times_check(struct request *req, int64_t start, int64_t end)
 {
 	if (end > start)
 		return (OK);
-	http_problem_ext(req, ERR_INVALID, NULL, json_pack(
-	    "{s:[{s:s,s:s,s:s}]}", "errors", "field", "end_time", "code",
-	    "before_start", "detail", "must be after start_time"),
+	http_problem_ext(req, ERR_INVALID, NULL,
+	    json_pack("{s:[{s:s,s:s,s:s}]}", "errors", "field", "end_time",
+		"code", "before_start", "detail", "must be after start_time"),
 	    "The session ends before it starts.");
 	return (ERR_INVALID);
 }
@@ -175,12 +177,13 @@ static int
 session_overlap(struct request *req, struct tx *tx, const char *therapist_id,
     int64_t start, int64_t end, const char *except_id)
 {
-	struct stmt	*st;
-	int		 rc;
+	struct stmt *st;
+	int	     rc;
 
 	if ((rc = therapy_lock(tx, therapist_id)) != OK)
 		return (rc);
-	st = store_prepare(tx, "SELECT id FROM therapy_sessions WHERE "
+	st = store_prepare(tx,
+	    "SELECT id FROM therapy_sessions WHERE "
 	    "therapist_id = ? AND status NOT IN ('canceled', 'rescheduled') "
 	    "AND start_time < ? AND end_time > ? AND id <> ? LIMIT 1");
 	store_bind_text(st, 1, therapist_id);
@@ -193,7 +196,8 @@ session_overlap(struct request *req, struct tx *tx, const char *therapist_id,
 		return (OK);
 	if (rc != STORE_ROW)
 		return (rc);
-	http_problem(req, ERR_CONFLICT, "SESSION_OVERLAP", "The therapist has "
+	http_problem(req, ERR_CONFLICT, "SESSION_OVERLAP",
+	    "The therapist has "
 	    "another session at that time.");
 	return (ERR_CONFLICT);
 }
@@ -201,36 +205,41 @@ session_overlap(struct request *req, struct tx *tx, const char *therapist_id,
 static int
 sessions_before_create(struct resource_ctx *ctx, json_t *body)
 {
-	const char	*tid, *cid;
-	char		 tuser[UUID_STR_LEN];
-	int64_t		 start = 0, end = 0;
-	int		 active = 0, rc;
+	const char *tid, *cid;
+	char	    tuser[UUID_STR_LEN];
+	int64_t	    start = 0, end = 0;
+	int	    active = 0, rc;
 
 	tid = json_string_value(json_object_get(body, "therapist_id"));
 	cid = json_string_value(json_object_get(body, "client_id"));
-	time_parse_iso(json_string_value(json_object_get(body, "start_time")),
-	    &start);
-	time_parse_iso(json_string_value(json_object_get(body, "end_time")),
-	    &end);
+	time_parse_iso(
+	    json_string_value(json_object_get(body, "start_time")), &start);
+	time_parse_iso(
+	    json_string_value(json_object_get(body, "end_time")), &end);
 	if ((rc = times_check(ctx->req, start, end)) != OK)
 		return (rc);
 	if ((rc = therapy_therapist_user(ctx->tx, tid, tuser, &active)) != OK)
 		return (rc);
 	if (ctx->scope != SCOPE_ALL && strcmp(tuser, ctx->who->user_id) != 0) {
-		http_problem(ctx->req, ERR_FORBIDDEN, NULL, "A therapist books "
+		http_problem(ctx->req, ERR_FORBIDDEN, NULL,
+		    "A therapist books "
 		    "their own sessions only.");
 		return (ERR_FORBIDDEN);
 	}
-	if (!active || (rc = therapy_related(ctx->tx, tuser, cid,
-	    "practitioner_of")) != OK) {
+	if (!active ||
+	    (rc = therapy_related(ctx->tx, tuser, cid, "practitioner_of")) !=
+		OK) {
 		if (active && rc != ERR_NOT_FOUND)
 			return (rc);
-		http_problem_ext(ctx->req, ERR_INVALID, NULL, json_pack(
-		    "{s:[{s:s,s:s,s:s}]}", "errors", "field", "therapist_id",
-		    "code", active ? "not_practitioner" : "inactive", "detail",
-		    active ? "the therapist is not the client's practitioner "
-		    "(no active practitioner_of relationship)" :
-		    "the therapist is not active"), "The session is not valid.");
+		http_problem_ext(ctx->req, ERR_INVALID, NULL,
+		    json_pack("{s:[{s:s,s:s,s:s}]}", "errors", "field",
+			"therapist_id", "code",
+			active ? "not_practitioner" : "inactive", "detail",
+			active
+			    ? "the therapist is not the client's practitioner "
+			      "(no active practitioner_of relationship)"
+			    : "the therapist is not active"),
+		    "The session is not valid.");
 		return (ERR_INVALID);
 	}
 	if ((rc = therapy_consent(ctx->req, ctx->tx, cid)) != OK)
@@ -242,9 +251,9 @@ sessions_before_create(struct resource_ctx *ctx, json_t *body)
 static int
 sessions_before_update(struct resource_ctx *ctx, json_t *body)
 {
-	const char	*tid, *cid;
-	char		 tuser[UUID_STR_LEN];
-	int		 rc;
+	const char *tid, *cid;
+	char	    tuser[UUID_STR_LEN];
+	int	    rc;
 
 	tid = json_string_value(json_object_get(ctx->old, "therapist_id"));
 	cid = json_string_value(json_object_get(ctx->old, "client_id"));
@@ -253,7 +262,8 @@ sessions_before_update(struct resource_ctx *ctx, json_t *body)
 		    OK)
 			return (rc);
 		if (strcmp(tuser, ctx->who->user_id) != 0) {
-			http_problem(ctx->req, ERR_FORBIDDEN, NULL, "Only the "
+			http_problem(ctx->req, ERR_FORBIDDEN, NULL,
+			    "Only the "
 			    "session's therapist or an admin changes it.");
 			return (ERR_FORBIDDEN);
 		}
@@ -270,10 +280,10 @@ sessions_before_update(struct resource_ctx *ctx, json_t *body)
  * scope and must look as if it did not exist.
  */
 static int
-session_sees(struct tx *tx, const struct principal *who,
-    const struct tsession *s)
+session_sees(
+    struct tx *tx, const struct principal *who, const struct tsession *s)
 {
-	int	 rc;
+	int rc;
 
 	if (strcmp(s->client_id, who->user_id) == 0)
 		return (ERR_FORBIDDEN);
@@ -287,23 +297,24 @@ session_sees(struct tx *tx, const struct principal *who,
  * therapist whose link to the client ended no longer sees the session.
  */
 static int
-session_therapist(struct tx *tx, const struct principal *who,
-    const struct tsession *s)
+session_therapist(
+    struct tx *tx, const struct principal *who, const struct tsession *s)
 {
 	if (strcmp(s->therapist_user, who->user_id) != 0)
 		return (ERR_NOT_FOUND);
-	return (therapy_related(tx, who->user_id, s->client_id,
-	    "practitioner_of"));
+	return (
+	    therapy_related(tx, who->user_id, s->client_id, "practitioner_of"));
 }
 
 static int
 session_load(struct tx *tx, const char *id, struct tsession *s)
 {
-	struct stmt	*st;
-	int		 rc;
+	struct stmt *st;
+	int	     rc;
 
 	memset(s, 0, sizeof(*s));
-	st = store_prepare(tx, "SELECT s.id, s.therapist_id, t.user_id, "
+	st = store_prepare(tx,
+	    "SELECT s.id, s.therapist_id, t.user_id, "
 	    "s.client_id, s.status, s.type, s.format, s.meta FROM "
 	    "therapy_sessions s JOIN therapists t ON t.id = s.therapist_id "
 	    "WHERE s.id = ?");
@@ -315,8 +326,8 @@ session_load(struct tx *tx, const char *id, struct tsession *s)
 		    sizeof(s->therapist_id));
 		strlcpy_cb(s->therapist_user, store_col_text(st, 2),
 		    sizeof(s->therapist_user));
-		strlcpy_cb(s->client_id, store_col_text(st, 3),
-		    sizeof(s->client_id));
+		strlcpy_cb(
+		    s->client_id, store_col_text(st, 3), sizeof(s->client_id));
 		strlcpy_cb(s->status, store_col_text(st, 4), sizeof(s->status));
 		strlcpy_cb(s->type, store_col_text(st, 5), sizeof(s->type));
 		strlcpy_cb(s->format, store_col_text(st, 6), sizeof(s->format));
@@ -358,11 +369,11 @@ therapy_session_reschedule(struct request *req)
 static void
 session_action(struct request *req, const char *to)
 {
-	struct saction	 a;
-	json_t		*body = req->json;
-	const char	*k;
-	json_t		*v;
-	int		 rc, resched = strcmp(to, "rescheduled") == 0;
+	struct saction a;
+	json_t	      *body = req->json;
+	const char    *k;
+	json_t	      *v;
+	int	       rc, resched = strcmp(to, "rescheduled") == 0;
 
 	memset(&a, 0, sizeof(a));
 	a.req = req;
@@ -378,21 +389,24 @@ session_action(struct request *req, const char *to)
 		json_t *errs = json_array();
 
 		if (!json_is_object(body))
-			therapy_err(errs, "", "type", "the body must be an "
+			therapy_err(errs, "", "type",
+			    "the body must be an "
 			    "object with start_time and end_time");
 		else {
-			json_object_foreach(body, k, v)
-				if (strcmp(k, "start_time") != 0 &&
-				    strcmp(k, "end_time") != 0)
-					therapy_err(errs, k, "unknown_field",
-					    "this action takes start_time and "
-					    "end_time");
+			json_object_foreach(
+			    body, k, v) if (strcmp(k, "start_time") != 0 &&
+			    strcmp(k, "end_time") != 0)
+			    therapy_err(errs, k, "unknown_field",
+				"this action takes start_time and "
+				"end_time");
 			if (time_parse_iso(json_string_value(json_object_get(
-			    body, "start_time")), &a.start) != 0)
+					       body, "start_time")),
+				&a.start) != 0)
 				therapy_err(errs, "start_time", "required",
 				    "an ISO 8601 time is required");
 			if (time_parse_iso(json_string_value(json_object_get(
-			    body, "end_time")), &a.end) != 0)
+					       body, "end_time")),
+				&a.end) != 0)
 				therapy_err(errs, "end_time", "required",
 				    "an ISO 8601 time is required");
 		}
@@ -408,8 +422,10 @@ session_action(struct request *req, const char *to)
 	else {
 		json_decref(a.row);
 		if (!req->responded)
-			http_problem(req, rc, NULL, rc == ERR_NOT_FOUND ?
-			    "No such row." : "The session cannot be changed.");
+			http_problem(req, rc, NULL,
+			    rc == ERR_NOT_FOUND
+				? "No such row."
+				: "The session cannot be changed.");
 	}
 }
 
@@ -421,13 +437,13 @@ session_action(struct request *req, const char *to)
 static int
 action_tx(struct tx *tx, void *arg)
 {
-	struct saction		*a = arg;
-	struct resource_ctx	 ctx;
-	struct tsession		 s;
-	struct stmt		*st;
-	json_t			*changes;
-	char			 verb[64];
-	int			 rc, is_client;
+	struct saction	   *a = arg;
+	struct resource_ctx ctx;
+	struct tsession	    s;
+	struct stmt	   *st;
+	json_t		   *changes;
+	char		    verb[64];
+	int		    rc, is_client;
 
 	json_decref(a->row);
 	a->row = NULL;
@@ -443,14 +459,17 @@ action_tx(struct tx *tx, void *arg)
 		goto out;
 	}
 	if (strcmp(s.status, "scheduled") != 0) {
-		http_problem(a->req, ERR_CONFLICT, "INVALID_TRANSITION", "A %s "
-		    "session cannot become %s.", s.status, a->to);
+		http_problem(a->req, ERR_CONFLICT, "INVALID_TRANSITION",
+		    "A %s "
+		    "session cannot become %s.",
+		    s.status, a->to);
 		rc = ERR_CONFLICT;
 		goto out;
 	}
 	/* The old session leaves the calendar before its replacement
 	 * enters it (the database refuses overlapping live sessions). */
-	st = store_prepare(tx, "UPDATE therapy_sessions SET status = ?, "
+	st = store_prepare(tx,
+	    "UPDATE therapy_sessions SET status = ?, "
 	    "updated_at = ?, updated_by = ? WHERE id = ? AND status = "
 	    "'scheduled'");
 	store_bind_text(st, 1, a->to);
@@ -458,8 +477,8 @@ action_tx(struct tx *tx, void *arg)
 	store_bind_text(st, 3, a->who->user_id);
 	store_bind_text(st, 4, s.id);
 	rc = store_step(st);
-	rc = rc == STORE_DONE ? (store_changes(st) == 1 ? OK : ERR_CONFLICT) :
-	    rc;
+	rc = rc == STORE_DONE ? (store_changes(st) == 1 ? OK : ERR_CONFLICT)
+			      : rc;
 	store_finalize(st);
 	if (rc != OK)
 		goto out;
@@ -469,8 +488,8 @@ action_tx(struct tx *tx, void *arg)
 	snprintf(verb, sizeof(verb), "therapy_sessions.%s", a->to);
 	changes = json_pack("{s:[s],s:s,s:s*}", "fields", "status", "status",
 	    a->to, "new_session_id", a->new_id[0] ? a->new_id : NULL);
-	rc = audit_append(tx, a->who, a->req, verb, "therapy_sessions", s.id,
-	    changes);
+	rc = audit_append(
+	    tx, a->who, a->req, verb, "therapy_sessions", s.id, changes);
 	json_decref(changes);
 	if (rc != OK)
 		goto out;
@@ -491,17 +510,16 @@ out:
 static int
 reschedule(struct saction *a, struct tx *tx, struct tsession *s)
 {
-	struct resource_ctx	 ctx;
-	char			 iso[2][ISO_TIME_LEN];
-	json_t			*body;
-	int			 rc;
+	struct resource_ctx ctx;
+	char		    iso[2][ISO_TIME_LEN];
+	json_t		   *body;
+	int		    rc;
 
-	body = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:s}",
-	    "therapist_id", s->therapist_id, "client_id", s->client_id,
-	    "start_time", time_format_iso(a->start, iso[0]),
-	    "end_time", time_format_iso(a->end, iso[1]),
-	    "type", s->type, "format", s->format,
-	    "meta", json_loads(s->meta, 0, NULL),
+	body = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:s}", "therapist_id",
+	    s->therapist_id, "client_id", s->client_id, "start_time",
+	    time_format_iso(a->start, iso[0]), "end_time",
+	    time_format_iso(a->end, iso[1]), "type", s->type, "format",
+	    s->format, "meta", json_loads(s->meta, 0, NULL),
 	    "rescheduled_from_id", s->id);
 	if (body == NULL)
 		return (ERR_NOMEM);
@@ -527,7 +545,7 @@ reschedule(struct saction *a, struct tx *tx, struct tsession *s)
 static int
 notes_access(struct saction *a, struct tx *tx, struct tsession *s)
 {
-	int	 rc;
+	int rc;
 
 	if ((rc = session_load(tx, a->id, s)) != OK)
 		return (rc);
@@ -541,20 +559,21 @@ notes_access(struct saction *a, struct tx *tx, struct tsession *s)
 static int
 notes_get_tx(struct tx *tx, void *arg)
 {
-	struct saction	*a = arg;
-	struct tsession	 s;
-	struct stmt	*st = NULL;
-	unsigned char	 key[SEAL_KEY_LEN];
-	const void	*blob;
-	char		*plain = NULL;
-	size_t		 len;
-	int		 rc;
+	struct saction *a = arg;
+	struct tsession s;
+	struct stmt    *st = NULL;
+	unsigned char	key[SEAL_KEY_LEN];
+	const void     *blob;
+	char	       *plain = NULL;
+	size_t		len;
+	int		rc;
 
 	json_decref(a->row);
 	a->row = NULL;
 	if ((rc = notes_access(a, tx, &s)) != OK)
 		goto out;
-	st = store_prepare(tx, "SELECT private_notes FROM therapy_sessions "
+	st = store_prepare(tx,
+	    "SELECT private_notes FROM therapy_sessions "
 	    "WHERE id = ?");
 	store_bind_text(st, 1, s.id);
 	if ((rc = store_step(st)) != STORE_ROW) {
@@ -569,13 +588,13 @@ notes_get_tx(struct tx *tx, void *arg)
 			    "private_notes", s.id, blob, len, &plain);
 		sodium_memzero(key, sizeof(key));
 		if (rc == ERR_NOT_FOUND)
-			rc = OK;	/* the client was erased */
+			rc = OK; /* the client was erased */
 		if (rc != OK)
 			goto out;
 	}
 	if ((rc = audit_append(tx, a->who, a->req,
-	    "therapy_sessions.private_notes.read", "therapy_sessions", s.id,
-	    NULL)) != OK)
+		 "therapy_sessions.private_notes.read", "therapy_sessions",
+		 s.id, NULL)) != OK)
 		goto out;
 	a->row = json_pack("{s:s,s:s*}", "id", s.id, "private_notes", plain);
 	rc = a->row != NULL ? OK : ERR_NOMEM;
@@ -592,13 +611,13 @@ out:
 static int
 notes_put_tx(struct tx *tx, void *arg)
 {
-	struct saction	*a = arg;
-	struct tsession	 s;
-	struct stmt	*st;
-	unsigned char	 key[SEAL_KEY_LEN], *blob = NULL;
-	size_t		 len = 0;
-	json_t		*changes;
-	int		 rc;
+	struct saction *a = arg;
+	struct tsession s;
+	struct stmt    *st;
+	unsigned char	key[SEAL_KEY_LEN], *blob = NULL;
+	size_t		len = 0;
+	json_t	       *changes;
+	int		rc;
 
 	json_decref(a->row);
 	a->row = NULL;
@@ -613,14 +632,16 @@ notes_put_tx(struct tx *tx, void *arg)
 			    "private_notes", s.id, a->text, &blob, &len);
 		sodium_memzero(key, sizeof(key));
 		if (rc == ERR_NOT_FOUND) {
-			http_problem(a->req, ERR_CONFLICT, NULL, "The client "
+			http_problem(a->req, ERR_CONFLICT, NULL,
+			    "The client "
 			    "cannot hold personal data.");
 			rc = ERR_CONFLICT;
 		}
 		if (rc != OK)
 			goto out;
 	}
-	st = store_prepare(tx, "UPDATE therapy_sessions SET private_notes = ?, "
+	st = store_prepare(tx,
+	    "UPDATE therapy_sessions SET private_notes = ?, "
 	    "updated_at = ?, updated_by = ? WHERE id = ?");
 	if (blob != NULL)
 		store_bind_blob(st, 1, blob, len);
@@ -638,8 +659,9 @@ notes_put_tx(struct tx *tx, void *arg)
 	    "therapy_sessions.private_notes.write", "therapy_sessions", s.id,
 	    changes);
 	json_decref(changes);
-	if (rc == OK && (a->row = json_pack("{s:s,s:s*}", "id", s.id,
-	    "private_notes", a->text_null ? NULL : a->text)) == NULL)
+	if (rc == OK &&
+	    (a->row = json_pack("{s:s,s:s*}", "id", s.id, "private_notes",
+		 a->text_null ? NULL : a->text)) == NULL)
 		rc = ERR_NOMEM;
 out:
 	free(blob);
@@ -650,8 +672,8 @@ out:
 void
 therapy_session_notes_get(struct request *req)
 {
-	struct saction	 a;
-	int		 rc;
+	struct saction a;
+	int	       rc;
 
 	memset(&a, 0, sizeof(a));
 	a.req = req;
@@ -662,26 +684,26 @@ therapy_session_notes_get(struct request *req)
 		http_problem(req, ERR_NOT_FOUND, NULL, "No such row.");
 		return;
 	}
-	a.notes = resource_scope(req->db, a.who, "therapy_sessions",
-	    "private_notes");
+	a.notes =
+	    resource_scope(req->db, a.who, "therapy_sessions", "private_notes");
 	rc = store_run(req->db, STORE_TX_WRITE, notes_get_tx, &a);
 	if (rc != OK) {
 		json_decref(a.row);
 		if (!req->responded)
-			http_problem(req, rc, NULL, rc == ERR_NOT_FOUND ?
-			    "No such row." : "The notes cannot be read.");
+			http_problem(req, rc, NULL,
+			    rc == ERR_NOT_FOUND ? "No such row."
+						: "The notes cannot be read.");
 		return;
 	}
 	http_header_add(req, "Cache-Control", "no-store");
 	http_json(req, 200, a.row);
 }
 
-
 /* Characters (code points) of a UTF-8 string, as the field bounds count. */
 static size_t
 notes_chars(const char *s)
 {
-	size_t	 n = 0;
+	size_t n = 0;
 
 	for (; *s != '\0'; s++)
 		if (((unsigned char)*s & 0xc0) != 0x80)
@@ -692,9 +714,9 @@ notes_chars(const char *s)
 void
 therapy_session_notes_put(struct request *req)
 {
-	struct saction	 a;
-	json_t		*body = req->json, *t;
-	int		 rc;
+	struct saction a;
+	json_t	      *body = req->json, *t;
+	int	       rc;
 
 	memset(&a, 0, sizeof(a));
 	a.req = req;
@@ -706,33 +728,39 @@ therapy_session_notes_put(struct request *req)
 		return;
 	}
 	t = json_object_get(body, "private_notes");
-	if (!json_is_object(body) || json_object_size(body) != 1 ||
-	    t == NULL || !(json_is_null(t) || (json_is_string(t) &&
-	    json_string_length(t) == strlen(json_string_value(t))))) {
-		http_problem_ext(req, ERR_INVALID, NULL, json_pack(
-		    "{s:[{s:s,s:s,s:s}]}", "errors", "field", "private_notes",
-		    "code", "type", "detail", "the body is {\"private_notes\": "
-		    "text or null}"), "The notes are not valid.");
+	if (!json_is_object(body) || json_object_size(body) != 1 || t == NULL ||
+	    !(json_is_null(t) ||
+		(json_is_string(t) &&
+		    json_string_length(t) == strlen(json_string_value(t))))) {
+		http_problem_ext(req, ERR_INVALID, NULL,
+		    json_pack("{s:[{s:s,s:s,s:s}]}", "errors", "field",
+			"private_notes", "code", "type", "detail",
+			"the body is {\"private_notes\": "
+			"text or null}"),
+		    "The notes are not valid.");
 		return;
 	}
-	if (json_is_string(t) && notes_chars(json_string_value(t)) >
-	    THERAPY_NOTES_MAX) {
-		http_problem_ext(req, ERR_INVALID, NULL, json_pack(
-		    "{s:[{s:s,s:s,s:s}]}", "errors", "field", "private_notes",
-		    "code", "too_long", "detail", "at most 20000 characters"),
+	if (json_is_string(t) &&
+	    notes_chars(json_string_value(t)) > THERAPY_NOTES_MAX) {
+		http_problem_ext(req, ERR_INVALID, NULL,
+		    json_pack("{s:[{s:s,s:s,s:s}]}", "errors", "field",
+			"private_notes", "code", "too_long", "detail",
+			"at most 20000 characters"),
 		    "The notes are not valid.");
 		return;
 	}
 	a.text_null = json_is_null(t);
 	a.text = json_string_value(t);
-	a.notes = resource_scope(req->db, a.who, "therapy_sessions",
-	    "private_notes");
+	a.notes =
+	    resource_scope(req->db, a.who, "therapy_sessions", "private_notes");
 	rc = store_run(req->db, STORE_TX_WRITE, notes_put_tx, &a);
 	if (rc != OK) {
 		json_decref(a.row);
 		if (!req->responded)
-			http_problem(req, rc, NULL, rc == ERR_NOT_FOUND ?
-			    "No such row." : "The notes cannot be written.");
+			http_problem(req, rc, NULL,
+			    rc == ERR_NOT_FOUND
+				? "No such row."
+				: "The notes cannot be written.");
 		return;
 	}
 	http_header_add(req, "Cache-Control", "no-store");

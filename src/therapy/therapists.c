@@ -9,8 +9,10 @@
 
 /* The directory lists only therapists whose account is live: not
  * deactivated, not erased. */
+/* clang-format off */
 #define LIVE_ACCOUNT	"user_id IN (SELECT id FROM users WHERE is_active = 1 " \
 			"AND deleted_at IS NULL)"
+/* clang-format on */
 
 #include <jansson.h>
 
@@ -23,40 +25,40 @@
 #include "store/store.h"
 #include "therapy/therapy_int.h"
 
-#define DIRECTORY_MAX	200
-#define PUBLIC_COLUMNS	"id, bio, specialties, credentials"
-#define STAFF_OWN	(SEE_ALL | SEE_OWN)
+#define DIRECTORY_MAX  200
+#define PUBLIC_COLUMNS "id, bio, specialties, credentials"
+#define STAFF_OWN      (SEE_ALL | SEE_OWN)
 
-static int	 therapists_before_create(struct resource_ctx *, json_t *);
-static int	 therapists_before_update(struct resource_ctx *, json_t *);
-static int	 calendar_check(struct request *, json_t *);
-static json_t	*public_row(struct stmt *);
+static int     therapists_before_create(struct resource_ctx *, json_t *);
+static int     therapists_before_update(struct resource_ctx *, json_t *);
+static int     calendar_check(struct request *, json_t *);
+static json_t *public_row(struct stmt *);
 
 static const struct field therapist_fields[] = {
-	{"user_id", FIELD_UUID, FIELD_REQUIRED | FIELD_CREATE_ONLY |
-	    FIELD_FILTER, 0, 0, NULL, NULL, "users", 0,
-	    "the therapist's account (role therapist)"},
-	{"bio", FIELD_TEXT, FIELD_REQUIRED, 1, THERAPY_TEXT_MAX, NULL, NULL,
-	    NULL, 0, "professional biography"},
-	{"specialties", FIELD_TEXT_LIST, 0, 0, 50, NULL, "[]", NULL, 0,
-	    "areas of specialisation"},
-	{"credentials", FIELD_TEXT_LIST, 0, 0, 50, NULL, "[]", NULL, 0,
-	    "professional credentials and certifications"},
-	{"is_active", FIELD_BOOL, FIELD_STAFF_WRITE | FIELD_FILTER, 0, 0, NULL,
-	    "true", NULL, 0, "takes sessions; staff only"},
-	{"calendar_integration", FIELD_JSON, FIELD_NULLABLE, 0, 0, NULL, NULL,
+	{ "user_id", FIELD_UUID,
+	    FIELD_REQUIRED | FIELD_CREATE_ONLY | FIELD_FILTER, 0, 0, NULL, NULL,
+	    "users", 0, "the therapist's account (role therapist)" },
+	{ "bio", FIELD_TEXT, FIELD_REQUIRED, 1, THERAPY_TEXT_MAX, NULL, NULL,
+	    NULL, 0, "professional biography" },
+	{ "specialties", FIELD_TEXT_LIST, 0, 0, 50, NULL, "[]", NULL, 0,
+	    "areas of specialisation" },
+	{ "credentials", FIELD_TEXT_LIST, 0, 0, 50, NULL, "[]", NULL, 0,
+	    "professional credentials and certifications" },
+	{ "is_active", FIELD_BOOL, FIELD_STAFF_WRITE | FIELD_FILTER, 0, 0, NULL,
+	    "true", NULL, 0, "takes sessions; staff only" },
+	{ "calendar_integration", FIELD_JSON, FIELD_NULLABLE, 0, 0, NULL, NULL,
 	    NULL, STAFF_OWN,
-	    "{\"provider\": \"google\", \"calendar_id\": \"...\"} or null"},
-	{"meta", FIELD_JSON, 0, 0, 0, NULL, "{}", NULL, STAFF_OWN,
-	    "additional metadata"},
-	{"created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
-	    NULL, NULL, 0, NULL},
-	{"updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
-	    NULL},
-	{"created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
-	    NULL, NULL, SEE_ALL, NULL},
-	{"updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
-	    NULL, NULL, SEE_ALL, NULL},
+	    "{\"provider\": \"google\", \"calendar_id\": \"...\"} or null" },
+	{ "meta", FIELD_JSON, 0, 0, 0, NULL, "{}", NULL, STAFF_OWN,
+	    "additional metadata" },
+	{ "created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
+	    NULL, NULL, 0, NULL },
+	{ "updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL },
+	{ "created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL },
+	{ "updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL },
 };
 
 const struct resource therapists_resource = {
@@ -67,9 +69,9 @@ const struct resource therapists_resource = {
 	.nfields = NELEM(therapist_fields),
 	.owner_column = "user_id",
 	.doc = "Therapist profiles. Admins create them for users with the "
-	    "therapist role; a therapist edits their own (not is_active). "
-	    "Clients use /v1/therapist-directory, which shows active "
-	    "therapists' public fields only.",
+	       "therapist role; a therapist edits their own (not is_active). "
+	       "Clients use /v1/therapist-directory, which shows active "
+	       "therapists' public fields only.",
 	.before_create = therapists_before_create,
 	.before_update = therapists_before_update,
 };
@@ -77,9 +79,9 @@ const struct resource therapists_resource = {
 static int
 calendar_check(struct request *req, json_t *body)
 {
-	json_t		*c = json_object_get(body, "calendar_integration"), *errs;
-	const char	*k;
-	json_t		*v;
+	json_t	   *c = json_object_get(body, "calendar_integration"), *errs;
+	const char *k;
+	json_t	   *v;
 
 	if (c == NULL || json_is_null(c))
 		return (OK);
@@ -90,14 +92,15 @@ calendar_check(struct request *req, json_t *body)
 		therapy_err(errs, "calendar_integration", "invalid",
 		    "must be {\"provider\": string, \"calendar_id\": string}");
 	else
-		json_object_foreach(c, k, v)
-			if (strcmp(k, "provider") != 0 &&
-			    strcmp(k, "calendar_id") != 0) {
-				therapy_err(errs, "calendar_integration",
-				    "unknown_field", "takes only provider and "
-				    "calendar_id");
-				break;
-			}
+		json_object_foreach(c, k, v) if (strcmp(k, "provider") != 0 &&
+		    strcmp(k, "calendar_id") != 0)
+		{
+			therapy_err(errs, "calendar_integration",
+			    "unknown_field",
+			    "takes only provider and "
+			    "calendar_id");
+			break;
+		}
 	return (therapy_errs_answer(req, errs, "The therapist is not valid"));
 }
 
@@ -105,13 +108,14 @@ calendar_check(struct request *req, json_t *body)
 static int
 therapists_before_create(struct resource_ctx *ctx, json_t *body)
 {
-	struct stmt	*st;
-	const char	*uid = json_string_value(json_object_get(body, "user_id"));
-	int		 rc;
+	struct stmt *st;
+	const char  *uid = json_string_value(json_object_get(body, "user_id"));
+	int	     rc;
 
 	if ((rc = calendar_check(ctx->req, body)) != OK)
 		return (rc);
-	st = store_prepare(ctx->tx, "SELECT 1 FROM users WHERE id = ? AND "
+	st = store_prepare(ctx->tx,
+	    "SELECT 1 FROM users WHERE id = ? AND "
 	    "role = 'therapist' AND deleted_at IS NULL");
 	store_bind_text(st, 1, uid);
 	rc = store_step(st);
@@ -120,10 +124,12 @@ therapists_before_create(struct resource_ctx *ctx, json_t *body)
 		return (OK);
 	if (rc != STORE_DONE)
 		return (rc);
-	http_problem_ext(ctx->req, ERR_INVALID, NULL, json_pack(
-	    "{s:[{s:s,s:s,s:s}]}", "errors", "field", "user_id", "code",
-	    "not_therapist", "detail", "names no live user with the therapist "
-	    "role"), "The therapist is not valid.");
+	http_problem_ext(ctx->req, ERR_INVALID, NULL,
+	    json_pack("{s:[{s:s,s:s,s:s}]}", "errors", "field", "user_id",
+		"code", "not_therapist", "detail",
+		"names no live user with the therapist "
+		"role"),
+	    "The therapist is not valid.");
 	return (ERR_INVALID);
 }
 
@@ -136,8 +142,8 @@ therapists_before_update(struct resource_ctx *ctx, json_t *body)
 static json_t *
 public_row(struct stmt *st)
 {
-	json_t	*s = json_loads(store_col_text(st, 2), 0, NULL);
-	json_t	*c = json_loads(store_col_text(st, 3), 0, NULL);
+	json_t *s = json_loads(store_col_text(st, 2), 0, NULL);
+	json_t *c = json_loads(store_col_text(st, 3), 0, NULL);
 
 	return (json_pack("{s:s,s:s,s:o,s:o}", "id", store_col_text(st, 0),
 	    "bio", store_col_text(st, 1), "specialties", s ? s : json_array(),
@@ -148,20 +154,21 @@ public_row(struct stmt *st)
 void
 therapy_directory_list(struct request *req)
 {
-	struct principal	*who;
-	struct tx		*tx = NULL;
-	struct stmt		*st;
-	const char		*after;
-	json_t			*data = NULL, *last = NULL;
-	int64_t			 limit;
-	int			 rc, step, n = 0;
+	struct principal *who;
+	struct tx	 *tx = NULL;
+	struct stmt	 *st;
+	const char	 *after;
+	json_t		 *data = NULL, *last = NULL;
+	int64_t		  limit;
+	int		  rc, step, n = 0;
 
 	if (therapy_caller(req, &who) != OK ||
 	    therapy_page_args(req, DIRECTORY_MAX, &after, &limit) != OK)
 		return;
 	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
 		goto out;
-	st = store_prepare(tx, "SELECT " PUBLIC_COLUMNS " FROM therapists "
+	st = store_prepare(tx,
+	    "SELECT " PUBLIC_COLUMNS " FROM therapists "
 	    "WHERE is_active = 1 AND " LIVE_ACCOUNT " AND id > ? ORDER BY id "
 	    "LIMIT ?");
 	store_bind_text(st, 1, after != NULL ? after : "");
@@ -173,7 +180,8 @@ therapy_directory_list(struct request *req)
 	}
 	rc = step == STORE_ROW || step == STORE_DONE ? OK : step;
 	if (step == STORE_ROW && n > 0)
-		last = json_object_get(json_array_get(data, (size_t)n - 1), "id");
+		last =
+		    json_object_get(json_array_get(data, (size_t)n - 1), "id");
 	store_finalize(st);
 out:
 	store_tx_rollback(tx);
@@ -182,19 +190,20 @@ out:
 		http_problem(req, rc, NULL, "The directory cannot be read.");
 		return;
 	}
-	http_json(req, 200, json_pack("{s:o,s:O}", "data", data, "next_cursor",
-	    last != NULL ? last : json_null()));
+	http_json(req, 200,
+	    json_pack("{s:o,s:O}", "data", data, "next_cursor",
+		last != NULL ? last : json_null()));
 }
 
 void
 therapy_directory_get(struct request *req)
 {
-	struct principal	*who;
-	struct tx		*tx = NULL;
-	struct stmt		*st;
-	const char		*id = http_param(req, "id");
-	json_t			*row = NULL;
-	int			 rc;
+	struct principal *who;
+	struct tx	 *tx = NULL;
+	struct stmt	 *st;
+	const char	 *id = http_param(req, "id");
+	json_t		 *row = NULL;
+	int		  rc;
 
 	if (therapy_caller(req, &who) != OK)
 		return;
@@ -204,7 +213,8 @@ therapy_directory_get(struct request *req)
 	}
 	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
 		goto out;
-	st = store_prepare(tx, "SELECT " PUBLIC_COLUMNS " FROM therapists "
+	st = store_prepare(tx,
+	    "SELECT " PUBLIC_COLUMNS " FROM therapists "
 	    "WHERE id = ? AND is_active = 1 AND " LIVE_ACCOUNT);
 	store_bind_text(st, 1, id);
 	rc = store_step(st);
@@ -217,8 +227,9 @@ therapy_directory_get(struct request *req)
 out:
 	store_tx_rollback(tx);
 	if (rc != OK)
-		http_problem(req, rc, NULL, rc == ERR_NOT_FOUND ?
-		    "No such therapist." : "The directory cannot be read.");
+		http_problem(req, rc, NULL,
+		    rc == ERR_NOT_FOUND ? "No such therapist."
+					: "The directory cannot be read.");
 	else
 		http_json(req, 200, row);
 }

@@ -18,32 +18,34 @@
 #include "therapy/therapy_int.h"
 
 static const struct route therapy_routes[] = {
-	{HTTP_GET, "/v1/therapist-directory", therapy_directory_list, 0,
-	    "active therapists' public profiles"},
-	{HTTP_GET, "/v1/therapist-directory/{id}", therapy_directory_get, 0,
-	    "one active therapist's public profile"},
-	{HTTP_POST, "/v1/therapy-sessions/{id}/complete",
-	    therapy_session_complete, 0, "scheduled -> completed"},
-	{HTTP_POST, "/v1/therapy-sessions/{id}/cancel", therapy_session_cancel,
-	    0, "scheduled -> canceled (the client may cancel too)"},
-	{HTTP_POST, "/v1/therapy-sessions/{id}/no-show",
-	    therapy_session_no_show, 0, "scheduled -> no_show"},
-	{HTTP_POST, "/v1/therapy-sessions/{id}/reschedule",
+	{ HTTP_GET, "/v1/therapist-directory", therapy_directory_list, 0,
+	    "active therapists' public profiles" },
+	{ HTTP_GET, "/v1/therapist-directory/{id}", therapy_directory_get, 0,
+	    "one active therapist's public profile" },
+	{ HTTP_POST, "/v1/therapy-sessions/{id}/complete",
+	    therapy_session_complete, 0, "scheduled -> completed" },
+	{ HTTP_POST, "/v1/therapy-sessions/{id}/cancel", therapy_session_cancel,
+	    0, "scheduled -> canceled (the client may cancel too)" },
+	{ HTTP_POST, "/v1/therapy-sessions/{id}/no-show",
+	    therapy_session_no_show, 0, "scheduled -> no_show" },
+	{ HTTP_POST, "/v1/therapy-sessions/{id}/reschedule",
 	    therapy_session_reschedule, ROUTE_JSON_BODY,
-	    "scheduled -> rescheduled, booking a new session at the new times"},
-	{HTTP_GET, "/v1/therapy-sessions/{id}/private-notes",
+	    "scheduled -> rescheduled, booking a new session at the new "
+	    "times" },
+	{ HTTP_GET, "/v1/therapy-sessions/{id}/private-notes",
 	    therapy_session_notes_get, 0,
-	    "the session's private notes: its therapist and admins only"},
-	{HTTP_PUT, "/v1/therapy-sessions/{id}/private-notes",
+	    "the session's private notes: its therapist and admins only" },
+	{ HTTP_PUT, "/v1/therapy-sessions/{id}/private-notes",
 	    therapy_session_notes_put, ROUTE_JSON_BODY,
-	    "write the session's private notes: its therapist and admins only"},
-	{HTTP_GET, "/v1/resource-library", therapy_library_list, 0,
-	    "public resources and those assigned to the caller"},
-	{HTTP_POST, "/v1/resource-assignments/{id}/open",
+	    "write the session's private notes: its therapist and admins "
+	    "only" },
+	{ HTTP_GET, "/v1/resource-library", therapy_library_list, 0,
+	    "public resources and those assigned to the caller" },
+	{ HTTP_POST, "/v1/resource-assignments/{id}/open",
 	    therapy_assignment_open, 0,
-	    "the assigned resource; the client opening it marks it viewed"},
-	{HTTP_POST, "/v1/resource-assignments/{id}/complete",
-	    therapy_assignment_complete, 0, "assigned|viewed -> completed"},
+	    "the assigned resource; the client opening it marks it viewed" },
+	{ HTTP_POST, "/v1/resource-assignments/{id}/complete",
+	    therapy_assignment_complete, 0, "assigned|viewed -> completed" },
 };
 
 static const struct resource *const therapy_resources[] = {
@@ -56,15 +58,24 @@ static const struct resource *const therapy_resources[] = {
 };
 
 const struct module therapy_module = {
-	"therapy", therapy_routes, NELEM(therapy_routes), NULL, 0, NULL, 0,
-	therapy_resources, NELEM(therapy_resources), NULL, NULL,
+	"therapy",
+	therapy_routes,
+	NELEM(therapy_routes),
+	NULL,
+	0,
+	NULL,
+	0,
+	therapy_resources,
+	NELEM(therapy_resources),
+	NULL,
+	NULL,
 };
 
 int
 therapy_therapist_of(struct tx *tx, const char *user_id, char *out)
 {
-	struct stmt	*st;
-	int		 rc;
+	struct stmt *st;
+	int	     rc;
 
 	st = store_prepare(tx, "SELECT id FROM therapists WHERE user_id = ?");
 	store_bind_text(st, 1, user_id);
@@ -82,13 +93,14 @@ therapy_therapist_of(struct tx *tx, const char *user_id, char *out)
 }
 
 int
-therapy_therapist_user(struct tx *tx, const char *therapist_id,
-    char *user_out, int *active)
+therapy_therapist_user(
+    struct tx *tx, const char *therapist_id, char *user_out, int *active)
 {
-	struct stmt	*st;
-	int		 rc;
+	struct stmt *st;
+	int	     rc;
 
-	st = store_prepare(tx, "SELECT user_id, is_active FROM therapists "
+	st = store_prepare(tx,
+	    "SELECT user_id, is_active FROM therapists "
 	    "WHERE id = ?");
 	store_bind_text(st, 1, therapist_id);
 	switch ((rc = store_step(st))) {
@@ -107,13 +119,14 @@ therapy_therapist_user(struct tx *tx, const char *therapist_id,
 }
 
 int
-therapy_related(struct tx *tx, const char *lead, const char *follower,
-    const char *kind)
+therapy_related(
+    struct tx *tx, const char *lead, const char *follower, const char *kind)
 {
-	struct stmt	*st;
-	int		 rc;
+	struct stmt *st;
+	int	     rc;
 
-	st = store_prepare(tx, "SELECT 1 FROM relationships WHERE lead_id = ? "
+	st = store_prepare(tx,
+	    "SELECT 1 FROM relationships WHERE lead_id = ? "
 	    "AND follower_id = ? AND kind = ? AND status = 'active'");
 	store_bind_text(st, 1, lead);
 	store_bind_text(st, 2, follower);
@@ -126,10 +139,11 @@ therapy_related(struct tx *tx, const char *lead, const char *follower,
 int
 therapy_consent(struct request *req, struct tx *tx, const char *user_id)
 {
-	int	 rc;
+	int rc;
 
 	if ((rc = people_health_consent(tx, user_id)) == ERR_FORBIDDEN)
-		http_problem(req, rc, "CONSENT_REQUIRED", "The client is under "
+		http_problem(req, rc, "CONSENT_REQUIRED",
+		    "The client is under "
 		    "the digital-consent age and has no guardian consent on "
 		    "record: no health data may be stored for them.");
 	return (rc);
@@ -144,32 +158,34 @@ therapy_lock(struct tx *tx, const char *key)
 int
 therapy_caller(struct request *req, struct principal **who)
 {
-	int	 rc;
+	int rc;
 
 	if ((rc = resource_principal(req, who)) != OK) {
 		http_problem(req, rc, NULL, "The credentials are not valid.");
 		return (rc);
 	}
 	if (*who == NULL) {
-		http_problem(req, ERR_UNAUTHORIZED, NULL,
-		    "Authentication is required.");
+		http_problem(
+		    req, ERR_UNAUTHORIZED, NULL, "Authentication is required.");
 		return (ERR_UNAUTHORIZED);
 	}
 	return (OK);
 }
 
 int
-therapy_page_args(struct request *req, int64_t max, const char **after,
-    int64_t *limit)
+therapy_page_args(
+    struct request *req, int64_t max, const char **after, int64_t *limit)
 {
-	const char	*l = http_query(req, "limit");
+	const char *l = http_query(req, "limit");
 
 	*after = http_query(req, "cursor");
 	*limit = 50;
 	if ((*after != NULL && !uuid_valid(*after)) ||
 	    (l != NULL && parse_int64(l, 1, max, limit) != 0)) {
-		http_problem(req, ERR_INVALID, NULL, "cursor takes a UUID, "
-		    "limit 1 to %lld.", (long long)max);
+		http_problem(req, ERR_INVALID, NULL,
+		    "cursor takes a UUID, "
+		    "limit 1 to %lld.",
+		    (long long)max);
 		return (ERR_INVALID);
 	}
 	return (OK);

@@ -9,6 +9,6 @@
 
 struct module;
 
-extern const struct module	therapy_module;
+extern const struct module therapy_module;
 
 #endif

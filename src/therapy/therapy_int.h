@@ -19,74 +19,74 @@ struct tx;
 struct principal;
 struct resource;
 
-#define THERAPY_NOTES_MAX	20000	/* code points of a note */
-#define THERAPY_TEXT_MAX	10000	/* bio, descriptions */
+#define THERAPY_NOTES_MAX 20000 /* code points of a note */
+#define THERAPY_TEXT_MAX  10000 /* bio, descriptions */
 
 /* therapists.c */
-extern const struct resource	therapists_resource;
-void	 therapy_directory_list(struct request *);
-void	 therapy_directory_get(struct request *);
+extern const struct resource therapists_resource;
+void			     therapy_directory_list(struct request *);
+void			     therapy_directory_get(struct request *);
 
 /* sessions.c */
-extern const struct resource	therapy_sessions_resource;
-void	 therapy_session_complete(struct request *);
-void	 therapy_session_cancel(struct request *);
-void	 therapy_session_no_show(struct request *);
-void	 therapy_session_reschedule(struct request *);
-void	 therapy_session_notes_get(struct request *);
-void	 therapy_session_notes_put(struct request *);
+extern const struct resource therapy_sessions_resource;
+void			     therapy_session_complete(struct request *);
+void			     therapy_session_cancel(struct request *);
+void			     therapy_session_no_show(struct request *);
+void			     therapy_session_reschedule(struct request *);
+void			     therapy_session_notes_get(struct request *);
+void			     therapy_session_notes_put(struct request *);
 
 /* forms.c */
-extern const struct resource	forms_resource;
-extern const struct resource	form_responses_resource;
+extern const struct resource forms_resource;
+extern const struct resource form_responses_resource;
 /*
  * Check a form's field list and scoring (NULL = none); append one entry
  * per problem to errs. Pure, for unit tests too.
  */
-void	 therapy_form_check(json_t *fields, json_t *scoring, json_t *errs);
+void therapy_form_check(json_t *fields, json_t *scoring, json_t *errs);
 /*
  * Check answers against a form's fields (one entry per bad field, named
  * "responses.<id>") and, when OK and scoring is not NULL, set *score to
  * {"items": {...}, "total": n, "max": m, "severity": label}.
  */
-void	 therapy_answers_check(json_t *fields, json_t *scoring,
-	    json_t *answers, json_t *errs, json_t **score);
+void therapy_answers_check(json_t *fields, json_t *scoring, json_t *answers,
+    json_t *errs, json_t **score);
 
 /* library.c */
-extern const struct resource	resources_resource;
-extern const struct resource	resource_assignments_resource;
-void	 therapy_library_list(struct request *);
-void	 therapy_assignment_open(struct request *);
-void	 therapy_assignment_complete(struct request *);
+extern const struct resource resources_resource;
+extern const struct resource resource_assignments_resource;
+void			     therapy_library_list(struct request *);
+void			     therapy_assignment_open(struct request *);
+void			     therapy_assignment_complete(struct request *);
 
 /* therapy.c: shared helpers */
 /* Append {"field", "code", "detail"} to errs. */
-#define therapy_err	resource_field_err
+#define therapy_err resource_field_err
 /* Answer 422 with errs (taken) when it has entries: returns ERR_INVALID;
  * OK (errs freed) when empty. */
-#define therapy_errs_answer	resource_errs_answer
+#define therapy_errs_answer resource_errs_answer
 /* The therapist profile of user_id: id into out (37); ERR_NOT_FOUND. */
-int	 therapy_therapist_of(struct tx *, const char *user_id, char *out);
+int therapy_therapist_of(struct tx *, const char *user_id, char *out);
 /* The user and active flag of therapist_id; ERR_NOT_FOUND. */
-int	 therapy_therapist_user(struct tx *, const char *therapist_id,
-	    char *user_out, int *active);
+int therapy_therapist_user(
+    struct tx *, const char *therapist_id, char *user_out, int *active);
 /* OK if lead has an active relationship of kind with follower, else
  * ERR_NOT_FOUND. */
-int	 therapy_related(struct tx *, const char *lead, const char *follower,
-	    const char *kind);
+int therapy_related(
+    struct tx *, const char *lead, const char *follower, const char *kind);
 /* people_health_consent, answered as 403 CONSENT_REQUIRED. */
-int	 therapy_consent(struct request *, struct tx *, const char *user_id);
+int therapy_consent(struct request *, struct tx *, const char *user_id);
 /* Serialise writers per key inside tx (PostgreSQL: an advisory
  * transaction lock; SQLite: the write transaction already does). */
-int	 therapy_lock(struct tx *, const char *key);
+int therapy_lock(struct tx *, const char *key);
 /* The caller, answering 401 without one. */
-int	 therapy_caller(struct request *, struct principal **);
+int therapy_caller(struct request *, struct principal **);
 /*
  * Paging of the module's own lists: ?cursor= is the last id seen (a UUID)
  * and ?limit= 1 to max (default 50). Answers 422 and returns non-OK on a
  * bad value.
  */
-int	 therapy_page_args(struct request *, int64_t max, const char **after,
-	    int64_t *limit);
+int therapy_page_args(
+    struct request *, int64_t max, const char **after, int64_t *limit);
 
 #endif

@@ -24,8 +24,8 @@
 #include "store/store.h"
 #include "testdb.h"
 
-#define T0	1772359200000LL		/* 2026-03-01T10:00:00Z */
-#define RID	"01a229c5-0000-7000-8000-000000000001"
+#define T0  1772359200000LL /* 2026-03-01T10:00:00Z */
+#define RID "01a229c5-0000-7000-8000-000000000001"
 
 static const char schema[] =
     "CREATE TABLE recording_blocks (recording_id TEXT NOT NULL, channel "
@@ -40,17 +40,17 @@ static const char schema[] =
     "BIGINT NOT NULL, PRIMARY KEY (recording_id, seq));";
 
 struct fx {
-	char		 dir[64];
-	struct store	*db;
+	char	      dir[64];
+	struct store *db;
 };
 
 static int
 setup(void **state)
 {
-	struct store_opts	 o = { 1, 2, 5000, 1 };
-	struct fx		*fx = calloc(1, sizeof(*fx));
-	const char		*err;
-	char			 url[128];
+	struct store_opts o = { 1, 2, 5000, 1 };
+	struct fx	 *fx = calloc(1, sizeof(*fx));
+	const char	 *err;
+	char		  url[128];
 
 	if (fx == NULL)
 		return (-1);
@@ -68,8 +68,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	struct fx	*fx = *state;
-	char		 path[128];
+	struct fx *fx = *state;
+	char	   path[128];
 
 	store_close(fx->db);
 	snprintf(path, sizeof(path), "%s/t.db", fx->dir);
@@ -85,12 +85,12 @@ teardown(void **state)
 
 /* Append n samples (value = base + k) of a regular channel. */
 static void
-append_regular(struct store *db, const char *name, int64_t t0,
-    uint32_t rate, int32_t base, size_t n)
+append_regular(struct store *db, const char *name, int64_t t0, uint32_t rate,
+    int32_t base, size_t n)
 {
-	struct points_channel	 ch;
-	struct tx		*tx;
-	size_t			 k;
+	struct points_channel ch;
+	struct tx	     *tx;
+	size_t		      k;
 
 	memset(&ch, 0, sizeof(ch));
 	snprintf(ch.name, sizeof(ch.name), "%s", name);
@@ -111,8 +111,8 @@ static void
 append_irregular_to(struct store *db, const char *name, const int64_t *ts,
     const int32_t *v, size_t n)
 {
-	struct points_channel	 ch;
-	struct tx		*tx;
+	struct points_channel ch;
+	struct tx	     *tx;
 
 	memset(&ch, 0, sizeof(ch));
 	snprintf(ch.name, sizeof(ch.name), "%s", name);
@@ -125,8 +125,8 @@ append_irregular_to(struct store *db, const char *name, const int64_t *ts,
 }
 
 static void
-append_irregular(struct store *db, const int64_t *ts, const int32_t *v,
-    size_t n)
+append_irregular(
+    struct store *db, const int64_t *ts, const int32_t *v, size_t n)
 {
 	append_irregular_to(db, "rr", ts, v, n);
 }
@@ -135,7 +135,7 @@ static void
 read_all(struct store *db, const char *name, int64_t from, int64_t to,
     struct series *s)
 {
-	struct tx	*tx;
+	struct tx *tx;
 
 	memset(s, 0, sizeof(*s));
 	assert_int_equal(store_tx_begin(db, STORE_TX_READ, &tx), OK);
@@ -157,10 +157,10 @@ floor_div_rounds_down(void **state)
 static void
 small_batches_fill_the_last_block(void **state)
 {
-	struct fx	*fx = *state;
-	struct series	 s;
-	int64_t		 t1, t2;
-	size_t		 k;
+	struct fx    *fx = *state;
+	struct series s;
+	int64_t	      t1, t2;
+	size_t	      k;
 
 	append_regular(fx->db, "ecg", T0, 360000, 0, 1000);
 	/* The next batches start where the segment goes on, rounded to ms. */
@@ -168,20 +168,34 @@ small_batches_fill_the_last_block(void **state)
 	append_regular(fx->db, "ecg", t1, 360000, 1000, 100);
 	t2 = (points_time_us(T0, 360000, 1100) + 500) / 1000;
 	append_regular(fx->db, "ecg", t2, 360000, 1100, 2000);
-	assert_int_equal(db_count(fx->db, "SELECT count(*) FROM "
-	    "recording_blocks"), 4);
-	assert_int_equal(db_count(fx->db, "SELECT sum(count = 1024) FROM "
-	    "recording_blocks"), 3);
-	assert_int_equal(db_count(fx->db, "SELECT count FROM recording_blocks "
-	    "WHERE seq = 3"), 3100 - 3 * 1024);
-	assert_int_equal(db_count(fx->db, "SELECT count(*) FROM "
-	    "recording_blocks WHERE t0_ms <> 1772359200000"), 0);
-	assert_int_equal(db_count(fx->db, "SELECT first_index FROM "
-	    "recording_blocks WHERE seq = 2"), 2048);
-	assert_int_equal(db_count(fx->db, "SELECT v_max FROM recording_blocks "
-	    "WHERE seq = 1"), 2047);
-	assert_int_equal(db_count(fx->db, "SELECT v_sum FROM recording_blocks "
-	    "WHERE seq = 0"), 1023 * 1024 / 2);
+	assert_int_equal(db_count(fx->db,
+			     "SELECT count(*) FROM "
+			     "recording_blocks"),
+	    4);
+	assert_int_equal(db_count(fx->db,
+			     "SELECT sum(count = 1024) FROM "
+			     "recording_blocks"),
+	    3);
+	assert_int_equal(db_count(fx->db,
+			     "SELECT count FROM recording_blocks "
+			     "WHERE seq = 3"),
+	    3100 - 3 * 1024);
+	assert_int_equal(db_count(fx->db,
+			     "SELECT count(*) FROM "
+			     "recording_blocks WHERE t0_ms <> 1772359200000"),
+	    0);
+	assert_int_equal(db_count(fx->db,
+			     "SELECT first_index FROM "
+			     "recording_blocks WHERE seq = 2"),
+	    2048);
+	assert_int_equal(db_count(fx->db,
+			     "SELECT v_max FROM recording_blocks "
+			     "WHERE seq = 1"),
+	    2047);
+	assert_int_equal(db_count(fx->db,
+			     "SELECT v_sum FROM recording_blocks "
+			     "WHERE seq = 0"),
+	    1023 * 1024 / 2);
 	read_all(fx->db, "ecg", 0, INT64_MAX / 1000, &s);
 	assert_int_equal(s.n, 3100);
 	for (k = 0; k < s.n; k++) {
@@ -202,35 +216,43 @@ small_batches_fill_the_last_block(void **state)
 static void
 a_gap_starts_a_new_segment(void **state)
 {
-	struct fx	*fx = *state;
-	struct series	 s;
+	struct fx    *fx = *state;
+	struct series s;
 
 	append_regular(fx->db, "eeg", T0, 256000, 0, 500);
 	/* 3 ms late at 256 Hz (half a period is 1.95 ms): a new segment. */
-	append_regular(fx->db, "eeg", (points_time_us(T0, 256000, 500) /
-	    1000) + 3, 256000, 500, 10);
+	append_regular(fx->db, "eeg",
+	    (points_time_us(T0, 256000, 500) / 1000) + 3, 256000, 500, 10);
 	/* Another rate: a new segment too. */
 	append_regular(fx->db, "eeg", T0 + 100000, 128000, 510, 10);
-	assert_int_equal(db_count(fx->db, "SELECT count(*) FROM "
-	    "recording_blocks WHERE channel = 'eeg'"), 3);
-	assert_int_equal(db_count(fx->db, "SELECT first_index FROM "
-	    "recording_blocks WHERE channel = 'eeg' AND seq = 1"), 0);
-	assert_int_equal(db_count(fx->db, "SELECT rate_mhz FROM "
-	    "recording_blocks WHERE channel = 'eeg' AND seq = 2"), 128000);
+	assert_int_equal(db_count(fx->db,
+			     "SELECT count(*) FROM "
+			     "recording_blocks WHERE channel = 'eeg'"),
+	    3);
+	assert_int_equal(
+	    db_count(fx->db,
+		"SELECT first_index FROM "
+		"recording_blocks WHERE channel = 'eeg' AND seq = 1"),
+	    0);
+	assert_int_equal(
+	    db_count(fx->db,
+		"SELECT rate_mhz FROM "
+		"recording_blocks WHERE channel = 'eeg' AND seq = 2"),
+	    128000);
 	read_all(fx->db, "eeg", 0, INT64_MAX / 1000, &s);
 	assert_int_equal(s.n, 520);
 	assert_int_equal(s.v[519], 519);
-	assert_int_equal(s.t_us[500], (points_time_us(T0, 256000, 500) /
-	    1000 + 3) * 1000);
+	assert_int_equal(
+	    s.t_us[500], (points_time_us(T0, 256000, 500) / 1000 + 3) * 1000);
 	series_free(&s);
 }
 
 static void
 odd_rates_and_late_indexes_give_exact_times(void **state)
 {
-	struct fx	*fx = *state;
-	struct series	 s;
-	size_t		 k;
+	struct fx    *fx = *state;
+	struct series s;
+	size_t	      k;
 
 	/* 333.333 Hz: a period of 3000.003 us, never a whole number. */
 	append_regular(fx->db, "odd", T0, 333333, -50, 5000);
@@ -244,11 +266,11 @@ odd_rates_and_late_indexes_give_exact_times(void **state)
 static void
 irregular_channels_join_while_times_go_on(void **state)
 {
-	struct fx	*fx = *state;
-	struct series	 s;
-	int64_t		 ts[1500];
-	int32_t		 v[1500];
-	size_t		 k;
+	struct fx    *fx = *state;
+	struct series s;
+	int64_t	      ts[1500];
+	int32_t	      v[1500];
+	size_t	      k;
 
 	for (k = 0; k < 1500; k++) {
 		ts[k] = T0 + 800 * (int64_t)k;
@@ -257,14 +279,20 @@ irregular_channels_join_while_times_go_on(void **state)
 	for (k = 0; k < 10; k++)
 		append_irregular(fx->db, ts + k, v + k, 1);
 	append_irregular(fx->db, ts + 10, v + 10, 1490);
-	assert_int_equal(db_count(fx->db, "SELECT count(*) FROM "
-	    "recording_blocks WHERE channel = 'rr'"), 2);
-	assert_int_equal(db_count(fx->db, "SELECT count FROM recording_blocks "
-	    "WHERE channel = 'rr' AND seq = 0"), 1024);
+	assert_int_equal(db_count(fx->db,
+			     "SELECT count(*) FROM "
+			     "recording_blocks WHERE channel = 'rr'"),
+	    2);
+	assert_int_equal(db_count(fx->db,
+			     "SELECT count FROM recording_blocks "
+			     "WHERE channel = 'rr' AND seq = 0"),
+	    1024);
 	/* Times before the last block's: a block of its own. */
 	append_irregular(fx->db, ts, v, 5);
-	assert_int_equal(db_count(fx->db, "SELECT count(*) FROM "
-	    "recording_blocks WHERE channel = 'rr'"), 3);
+	assert_int_equal(db_count(fx->db,
+			     "SELECT count(*) FROM "
+			     "recording_blocks WHERE channel = 'rr'"),
+	    3);
 	read_all(fx->db, "rr", T0, T0 + 800 * 1500, &s);
 	assert_int_equal(s.n, 1505);
 	series_free(&s);
@@ -280,23 +308,25 @@ irregular_channels_join_while_times_go_on(void **state)
 static void
 overlapping_blocks_read_back_in_time_order(void **state)
 {
-	struct fx	*fx = *state;
-	struct series	 s;
-	int64_t		 ts1[3] = {T0 + 10, T0 + 20, T0 + 30};
-	int64_t		 ts2[3] = {T0 + 15, T0 + 20, T0 + 30};
-	int64_t		 ts3[2] = {T0 + 20, T0 + 30};
-	int64_t		 ts4[2] = {T0 + 10, T0 + 20};
-	int32_t		 v1[3] = {1, 2, 3}, v2[3] = {4, 5, 6};
-	int32_t		 v3[2] = {7, 8}, v4[2] = {9, 10};
-	int32_t		 want[6] = {1, 4, 2, 5, 3, 6};
-	size_t		 k;
+	struct fx    *fx = *state;
+	struct series s;
+	int64_t	      ts1[3] = { T0 + 10, T0 + 20, T0 + 30 };
+	int64_t	      ts2[3] = { T0 + 15, T0 + 20, T0 + 30 };
+	int64_t	      ts3[2] = { T0 + 20, T0 + 30 };
+	int64_t	      ts4[2] = { T0 + 10, T0 + 20 };
+	int32_t	      v1[3] = { 1, 2, 3 }, v2[3] = { 4, 5, 6 };
+	int32_t	      v3[2] = { 7, 8 }, v4[2] = { 9, 10 };
+	int32_t	      want[6] = { 1, 4, 2, 5, 3, 6 };
+	size_t	      k;
 
 	/* Two 1 kHz segments over the same half second: the samples come
 	 * back by time, and at each equal time the earlier block's first. */
 	append_regular(fx->db, "ecg", T0, 1000000, 0, 1000);
 	append_regular(fx->db, "ecg", T0 + 500, 1000000, 5000, 1000);
-	assert_int_equal(db_count(fx->db, "SELECT count(*) FROM "
-	    "recording_blocks WHERE channel = 'ecg'"), 2);
+	assert_int_equal(db_count(fx->db,
+			     "SELECT count(*) FROM "
+			     "recording_blocks WHERE channel = 'ecg'"),
+	    2);
 	read_all(fx->db, "ecg", 0, INT64_MAX / 1000, &s);
 	assert_int_equal(s.n, 2000);
 	for (k = 0; k < 500; k++) {
@@ -345,10 +375,10 @@ overlapping_blocks_read_back_in_time_order(void **state)
 static void
 new_channels_of_a_batch_are_counted(void **state)
 {
-	struct fx		*fx = *state;
-	struct points_batch	 b;
-	struct tx		*tx;
-	size_t			 fresh, held;
+	struct fx	   *fx = *state;
+	struct points_batch b;
+	struct tx	   *tx;
+	size_t		    fresh, held;
 
 	append_regular(fx->db, "a", T0, 1000000, 0, 10);
 	append_regular(fx->db, "b", T0, 1000000, 0, 10);
@@ -372,10 +402,10 @@ new_channels_of_a_batch_are_counted(void **state)
 static void
 batches_are_new_duplicate_or_conflicting(void **state)
 {
-	struct fx		*fx = *state;
-	struct tx		*tx;
-	enum batch_state	 st;
-	uint8_t			 d1[BLOCKS_DIGEST_LEN], d2[BLOCKS_DIGEST_LEN];
+	struct fx	*fx = *state;
+	struct tx	*tx;
+	enum batch_state st;
+	uint8_t		 d1[BLOCKS_DIGEST_LEN], d2[BLOCKS_DIGEST_LEN];
 
 	memset(d1, 1, sizeof(d1));
 	memset(d2, 2, sizeof(d2));
@@ -394,10 +424,14 @@ batches_are_new_duplicate_or_conflicting(void **state)
 	assert_int_equal(store_tx_begin(fx->db, STORE_TX_WRITE, &tx), OK);
 	assert_int_equal(blocks_discard(tx, RID), OK);
 	assert_int_equal(store_tx_commit(tx), OK);
-	assert_int_equal(db_count(fx->db, "SELECT count(*) FROM "
-	    "recording_blocks"), 0);
-	assert_int_equal(db_count(fx->db, "SELECT count(*) FROM "
-	    "recording_batches"), 0);
+	assert_int_equal(db_count(fx->db,
+			     "SELECT count(*) FROM "
+			     "recording_blocks"),
+	    0);
+	assert_int_equal(db_count(fx->db,
+			     "SELECT count(*) FROM "
+			     "recording_batches"),
+	    0);
 }
 
 int
@@ -407,8 +441,8 @@ main(void)
 		cmocka_unit_test(floor_div_rounds_down),
 		cmocka_unit_test_setup_teardown(
 		    small_batches_fill_the_last_block, setup, teardown),
-		cmocka_unit_test_setup_teardown(a_gap_starts_a_new_segment,
-		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_gap_starts_a_new_segment, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    odd_rates_and_late_indexes_give_exact_times, setup,
 		    teardown),

@@ -23,9 +23,9 @@
 static void
 arena_allocates_aligned_zeroed_and_respects_cap(void **state)
 {
-	struct arena	*a = arena_new(100000);
-	char		*p;
-	int		 i;
+	struct arena *a = arena_new(100000);
+	char	     *p;
+	int	      i;
 
 	assert_non_null(a);
 	for (i = 0; i < 1000; i++) {
@@ -35,13 +35,13 @@ arena_allocates_aligned_zeroed_and_respects_cap(void **state)
 		assert_int_equal(p[0], 0);
 		memset(p, 0xaa, (size_t)(i % 37) + 1);
 	}
-	assert_null(arena_alloc(a, 200000));		/* over the cap */
+	assert_null(arena_alloc(a, 200000)); /* over the cap */
 	p = arena_printf(a, "%s-%d", "x", 42);
 	assert_string_equal(p, "x-42");
 	assert_string_equal(arena_strndup(a, "abcdef", 3), "abc");
 	arena_reset(a);
 	assert_int_equal(arena_used(a), 0);
-	assert_non_null(arena_alloc(a, 50000));		/* a big chunk */
+	assert_non_null(arena_alloc(a, 50000)); /* a big chunk */
 	arena_free(a);
 	arena_free(NULL);
 }
@@ -49,16 +49,16 @@ arena_allocates_aligned_zeroed_and_respects_cap(void **state)
 static void
 buf_refuses_growth_past_its_ceiling(void **state)
 {
-	struct buf	 b;
-	char		*p;
-	size_t		 len;
+	struct buf b;
+	char	  *p;
+	size_t	   len;
 
 	buf_init(&b, 10);
 	assert_int_equal(buf_puts(&b, "hello"), OK);
 	assert_int_equal(buf_printf(&b, "%d", 12345), OK);
 	assert_int_equal(b.len, 10);
 	assert_int_equal(buf_puts(&b, "x"), ERR_TOO_LARGE);
-	assert_string_equal(b.data, "hello12345");	/* unchanged */
+	assert_string_equal(b.data, "hello12345"); /* unchanged */
 	p = buf_take(&b, &len);
 	assert_int_equal(len, 10);
 	assert_null(b.data);
@@ -70,32 +70,32 @@ static void
 iso_times_round_trip_and_bad_ones_are_refused(void **state)
 {
 	static const struct {
-		const char	*in;
-		int		 ok;
-		int64_t		 ms;
+		const char *in;
+		int	    ok;
+		int64_t	    ms;
 	} cases[] = {
-		{"1970-01-01T00:00:00Z", 1, 0},
-		{"2026-11-22T03:05:36.123Z", 1, 1795316736123LL},
-		{"2026-11-22T04:05:36.123+01:00", 1, 1795316736123LL},
-		{"2026-11-22", 1, 1795305600000LL},
-		{"2024-02-29T00:00:00Z", 1, 1709164800000LL},
-		{"2023-02-29T00:00:00Z", 0, 0},
-		{"2026-13-01T00:00:00Z", 0, 0},
-		{"2026-11-22T25:00:00Z", 0, 0},
-		{"2026-11-22T03:05:36", 0, 0},		/* no zone */
-		{"2026-11-22T03:05:36Zjunk", 0, 0},
-		{"", 0, 0},
-		{"26-11-22", 0, 0},
+		{ "1970-01-01T00:00:00Z", 1, 0 },
+		{ "2026-11-22T03:05:36.123Z", 1, 1795316736123LL },
+		{ "2026-11-22T04:05:36.123+01:00", 1, 1795316736123LL },
+		{ "2026-11-22", 1, 1795305600000LL },
+		{ "2024-02-29T00:00:00Z", 1, 1709164800000LL },
+		{ "2023-02-29T00:00:00Z", 0, 0 },
+		{ "2026-13-01T00:00:00Z", 0, 0 },
+		{ "2026-11-22T25:00:00Z", 0, 0 },
+		{ "2026-11-22T03:05:36", 0, 0 }, /* no zone */
+		{ "2026-11-22T03:05:36Zjunk", 0, 0 },
+		{ "", 0, 0 },
+		{ "26-11-22", 0, 0 },
 		/* years 0001 to 9999 in UTC, whatever the offset says */
-		{"9999-12-31T23:59:59.999Z", 1, 253402300799999LL},
-		{"9999-12-31T20:00:00-04:00", 0, 0},
-		{"9999-12-31T20:00:00-03:59", 1, 253402300740000LL},
-		{"0001-01-01T00:00:00Z", 1, -62135596800000LL},
-		{"0001-01-01T00:30:00+01:00", 0, 0},
+		{ "9999-12-31T23:59:59.999Z", 1, 253402300799999LL },
+		{ "9999-12-31T20:00:00-04:00", 0, 0 },
+		{ "9999-12-31T20:00:00-03:59", 1, 253402300740000LL },
+		{ "0001-01-01T00:00:00Z", 1, -62135596800000LL },
+		{ "0001-01-01T00:30:00+01:00", 0, 0 },
 	};
-	char	 out[ISO_TIME_LEN];
-	int64_t	 ms;
-	size_t	 i;
+	char	out[ISO_TIME_LEN];
+	int64_t ms;
+	size_t	i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int rc = time_parse_iso(cases[i].in, &ms);
@@ -106,20 +106,21 @@ iso_times_round_trip_and_bad_ones_are_refused(void **state)
 		} else
 			assert_int_not_equal(rc, 0);
 	}
-	assert_string_equal(time_format_iso(1795316736123LL, out),
-	    "2026-11-22T03:05:36.123Z");
-	assert_string_equal(time_format_iso(-1, out), "1969-12-31T23:59:59.999Z");
+	assert_string_equal(
+	    time_format_iso(1795316736123LL, out), "2026-11-22T03:05:36.123Z");
+	assert_string_equal(
+	    time_format_iso(-1, out), "1969-12-31T23:59:59.999Z");
 }
 
 static void
 time_utc_agrees_with_gmtime(void **state)
 {
-	static const int64_t fixed[] = {0, -1, 86399, 86400, 951782400,
-	    951868800, 4107542400LL, -2208988800LL, 253402300799LL,
-	    1795316736LL, -62135596800LL};
-	struct tm	 a, b;
-	int64_t		 t;
-	int		 k;
+	static const int64_t fixed[] = { 0, -1, 86399, 86400, 951782400,
+		951868800, 4107542400LL, -2208988800LL, 253402300799LL,
+		1795316736LL, -62135596800LL };
+	struct tm	     a, b;
+	int64_t		     t;
+	int		     k;
 
 	for (k = 0; k < 200000 + (int)(sizeof(fixed) / sizeof(fixed[0])); k++) {
 		time_t tt;
@@ -128,7 +129,7 @@ time_utc_agrees_with_gmtime(void **state)
 			t = fixed[k];
 		else {
 			random_bytes(&t, sizeof(t));
-			t %= 400LL * 366 * 86400;	/* +-400 years */
+			t %= 400LL * 366 * 86400; /* +-400 years */
 		}
 		tt = (time_t)t;
 		gmtime_r(&tt, &b);
@@ -147,7 +148,7 @@ time_utc_agrees_with_gmtime(void **state)
 static void
 uuid_v7_is_valid_and_time_ordered(void **state)
 {
-	char	 a[UUID_STR_LEN], b[UUID_STR_LEN];
+	char a[UUID_STR_LEN], b[UUID_STR_LEN];
 
 	uuid_v7(a);
 	usleep(2000);
@@ -164,7 +165,7 @@ uuid_v7_is_valid_and_time_ordered(void **state)
 static void
 parse_int64_is_strict(void **state)
 {
-	int64_t	 v;
+	int64_t v;
 
 	assert_int_equal(parse_int64("42", 0, 100, &v), 0);
 	assert_int_equal(v, 42);
@@ -172,16 +173,16 @@ parse_int64_is_strict(void **state)
 	assert_int_not_equal(parse_int64(" 42", 0, 100, &v), 0);
 	assert_int_not_equal(parse_int64("101", 0, 100, &v), 0);
 	assert_int_not_equal(parse_int64("", 0, 100, &v), 0);
-	assert_int_not_equal(parse_int64("99999999999999999999", INT64_MIN,
-	    INT64_MAX, &v), 0);
+	assert_int_not_equal(
+	    parse_int64("99999999999999999999", INT64_MIN, INT64_MAX, &v), 0);
 }
 
 static void
 hex_round_trips(void **state)
 {
-	unsigned char	 in[4] = {0x00, 0xff, 0x10, 0xab}, out[4];
-	char		 hex[9];
-	size_t		 n;
+	unsigned char in[4] = { 0x00, 0xff, 0x10, 0xab }, out[4];
+	char	      hex[9];
+	size_t	      n;
 
 	assert_string_equal(hex_encode(in, 4, hex), "00ff10ab");
 	assert_int_equal(hex_decode(hex, out, sizeof(out), &n), 0);
@@ -194,17 +195,17 @@ hex_round_trips(void **state)
 static void
 config_reads_env_then_flags_and_refuses_bad_values(void **state)
 {
-	char	 err[256];
-	char	*argv[] = {"--port=9000", "serve", "--log-level=debug"};
-	char	*bad[] = {"--port=70000"};
+	char  err[256];
+	char *argv[] = { "--port=9000", "serve", "--log-level=debug" };
+	char *bad[] = { "--port=70000" };
 
 	setenv("CAREBASE_PORT", "8081", 1);
 	setenv("CAREBASE_THREADS", "3", 1);
 	assert_int_equal(config_load(3, argv, err, sizeof(err)), OK);
-	assert_int_equal(config.port, 9000);		/* flag wins */
-	assert_int_equal(config.threads, 3);		/* env */
+	assert_int_equal(config.port, 9000); /* flag wins */
+	assert_int_equal(config.threads, 3); /* env */
 	assert_string_equal(config.log_level, "debug");
-	assert_int_equal(config.pool_min, 2);		/* default */
+	assert_int_equal(config.pool_min, 2); /* default */
 	assert_int_equal(config.pool_max, 10);
 	assert_int_equal(config_load(1, bad, err, sizeof(err)), ERR_CONFIG);
 	assert_non_null(strstr(err, "port"));
@@ -245,43 +246,48 @@ err_table_maps_statuses(void **state)
 	assert_int_equal(err_http_status(ERR_DB), 500);
 	assert_int_equal(err_http_status(9999), 500);
 	assert_string_equal(err_code(ERR_RATE_LIMIT), "RATE_LIMITED");
-	assert_string_equal(err_code(ERR_DB), "INTERNAL");	/* no leak */
+	assert_string_equal(err_code(ERR_DB), "INTERNAL"); /* no leak */
 }
 
 static void
 sealed_values_open_only_with_their_key_and_place(void **state)
 {
-	unsigned char	 key[SEAL_KEY_LEN], other[SEAL_KEY_LEN];
-	unsigned char	 sealed[64 + SEAL_OVERHEAD];
-	char		 plain[64];
-	size_t		 n;
-	const char	*msg = "ada@example.org";
+	unsigned char key[SEAL_KEY_LEN], other[SEAL_KEY_LEN];
+	unsigned char sealed[64 + SEAL_OVERHEAD];
+	char	      plain[64];
+	size_t	      n;
+	const char   *msg = "ada@example.org";
 
 	random_bytes(key, sizeof(key));
 	random_bytes(other, sizeof(other));
 	crypto_seal(key, "users.email:1", msg, strlen(msg), sealed);
 	assert_null(memmem(sealed, strlen(msg) + SEAL_OVERHEAD, "ada", 3));
 	assert_int_equal(crypto_open(key, "users.email:1", sealed,
-	    strlen(msg) + SEAL_OVERHEAD, plain, &n), OK);
+			     strlen(msg) + SEAL_OVERHEAD, plain, &n),
+	    OK);
 	assert_int_equal(n, strlen(msg));
 	assert_memory_equal(plain, msg, n);
 	assert_int_equal(crypto_open(other, "users.email:1", sealed,
-	    strlen(msg) + SEAL_OVERHEAD, plain, &n), ERR_INVALID);
+			     strlen(msg) + SEAL_OVERHEAD, plain, &n),
+	    ERR_INVALID);
 	assert_int_equal(crypto_open(key, "users.email:2", sealed,
-	    strlen(msg) + SEAL_OVERHEAD, plain, &n), ERR_INVALID);
+			     strlen(msg) + SEAL_OVERHEAD, plain, &n),
+	    ERR_INVALID);
 	sealed[30] ^= 1;
 	assert_int_equal(crypto_open(key, "users.email:1", sealed,
-	    strlen(msg) + SEAL_OVERHEAD, plain, &n), ERR_INVALID);
-	assert_int_equal(crypto_open(key, "x", sealed, 10, plain, &n),
+			     strlen(msg) + SEAL_OVERHEAD, plain, &n),
 	    ERR_INVALID);
+	assert_int_equal(
+	    crypto_open(key, "x", sealed, 10, plain, &n), ERR_INVALID);
 }
 
 static void
 tokens_are_random_and_only_hashes_compare(void **state)
 {
-	char	 t1[TOKEN_LEN], t2[TOKEN_LEN], h1[TOKEN_HASH_LEN], h2[TOKEN_HASH_LEN];
-	unsigned char key[SEAL_KEY_LEN] = {1};
-	char	 b1[65], b2[65];
+	char t1[TOKEN_LEN], t2[TOKEN_LEN], h1[TOKEN_HASH_LEN],
+	    h2[TOKEN_HASH_LEN];
+	unsigned char key[SEAL_KEY_LEN] = { 1 };
+	char	      b1[65], b2[65];
 
 	crypto_token_new(t1);
 	crypto_token_new(t2);
@@ -300,25 +306,25 @@ tokens_are_random_and_only_hashes_compare(void **state)
 static void
 master_key_is_generated_private_and_reloaded(void **state)
 {
-	char		 dir[] = "/tmp/carebase-key.XXXXXX", path[128], err[256];
-	unsigned char	 k1[MASTER_KEY_LEN], k2[MASTER_KEY_LEN];
-	struct stat	 sb;
+	char	      dir[] = "/tmp/carebase-key.XXXXXX", path[128], err[256];
+	unsigned char k1[MASTER_KEY_LEN], k2[MASTER_KEY_LEN];
+	struct stat   sb;
 
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/sub/master.key", dir);
 	assert_int_equal(crypto_master_key_load(path, 0, k1, err, sizeof(err)),
-	    ERR_CONFIG);				/* production: required */
-	assert_int_equal(crypto_master_key_load(path, 1, k1, err, sizeof(err)),
-	    OK);
+	    ERR_CONFIG); /* production: required */
+	assert_int_equal(
+	    crypto_master_key_load(path, 1, k1, err, sizeof(err)), OK);
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 	assert_int_equal(sb.st_size, 65);
-	assert_int_equal(crypto_master_key_load(path, 0, k2, err, sizeof(err)),
-	    OK);
+	assert_int_equal(
+	    crypto_master_key_load(path, 0, k2, err, sizeof(err)), OK);
 	assert_memory_equal(k1, k2, MASTER_KEY_LEN);
 	chmod(path, 0644);
 	assert_int_equal(crypto_master_key_load(path, 0, k2, err, sizeof(err)),
-	    ERR_CONFIG);				/* too open */
+	    ERR_CONFIG); /* too open */
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/sub", dir);
 	rmdir(path);
@@ -328,11 +334,12 @@ master_key_is_generated_private_and_reloaded(void **state)
 static void
 passwords_hash_with_argon2id_and_verify(void **state)
 {
-	char	 h[PASSWORD_HASH_LEN];
+	char h[PASSWORD_HASH_LEN];
 
 	assert_int_equal(crypto_password_hash("correct horse battery", h), OK);
 	assert_non_null(strstr(h, "$argon2id$"));
-	assert_int_equal(crypto_password_verify(h, "correct horse battery"), OK);
+	assert_int_equal(
+	    crypto_password_verify(h, "correct horse battery"), OK);
 	assert_int_equal(crypto_password_verify(h, "correct horse batterY"),
 	    ERR_UNAUTHORIZED);
 	assert_false(crypto_password_needs_rehash(h));
@@ -342,8 +349,8 @@ passwords_hash_with_argon2id_and_verify(void **state)
 static void
 jsonw_same(json_t *v)
 {
-	struct buf	 b;
-	char		*want;
+	struct buf b;
+	char	  *want;
 
 	buf_init(&b, 1 << 20);
 	want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -359,16 +366,39 @@ static json_t *
 jsonw_random(unsigned *seed, int depth)
 {
 	static const char *const pieces[] = {
-		"a", "\"", "\\", "\n", "\t", "\x01", "\x1f", "\x7f", "/", "\xc3\xa9",
-		"\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xe2\x80\xa8", " ", "\b\f\r",
+		"a",
+		"\"",
+		"\\",
+		"\n",
+		"\t",
+		"\x01",
+		"\x1f",
+		"\x7f",
+		"/",
+		"\xc3\xa9",
+		"\xe2\x82\xac",
+		"\xf0\x9f\x98\x80",
+		"\xe2\x80\xa8",
+		" ",
+		"\b\f\r",
 	};
 	static const double reals[] = {
-		0.0, -0.0, 1.0, 0.1, 1e20, 1e-5, 123456789012345678.0, 1.5e300,
-		-2.5e-300, 3.14159, 1e22, 100.0,
+		0.0,
+		-0.0,
+		1.0,
+		0.1,
+		1e20,
+		1e-5,
+		123456789012345678.0,
+		1.5e300,
+		-2.5e-300,
+		3.14159,
+		1e22,
+		100.0,
 	};
-	json_t	*v;
-	char	 s[64];
-	int	 i, n, kind;
+	json_t *v;
+	char	s[64];
+	int	i, n, kind;
 
 	kind = rand_r(seed) % (depth > 4 ? 6 : 8);
 	switch (kind) {
@@ -380,8 +410,8 @@ jsonw_random(unsigned *seed, int depth)
 		return (json_integer((json_int_t)rand_r(seed) *
 		    (rand_r(seed) & 1 ? -1 : 1) * (json_int_t)rand_r(seed)));
 	case 3:
-		return (json_real(reals[rand_r(seed) % 12] *
-		    (1 + rand_r(seed) % 7)));
+		return (json_real(
+		    reals[rand_r(seed) % 12] * (1 + rand_r(seed) % 7)));
 	case 4:
 	case 5:
 		s[0] = '\0';
@@ -402,7 +432,8 @@ jsonw_random(unsigned *seed, int depth)
 		for (i = 0; i < n; i++) {
 			snprintf(s, sizeof(s), "k%d\xc3\xa9\"%d", i,
 			    rand_r(seed) % 100);
-			json_object_set_new(v, s, jsonw_random(seed, depth + 1));
+			json_object_set_new(
+			    v, s, jsonw_random(seed, depth + 1));
 		}
 		return (v);
 	}
@@ -411,10 +442,10 @@ jsonw_random(unsigned *seed, int depth)
 static void
 jsonw_matches_jansson_compact_dump(void **state)
 {
-	struct buf	 b;
-	json_t		*deep, *v;
-	unsigned	 seed = 12345;
-	int		 i;
+	struct buf b;
+	json_t	  *deep, *v;
+	unsigned   seed = 12345;
+	int	   i;
 
 	jsonw_same(json_object());
 	jsonw_same(json_array());
@@ -424,8 +455,8 @@ jsonw_matches_jansson_compact_dump(void **state)
 	jsonw_same(json_real(1.7976931348623157e308));
 	jsonw_same(json_real(2.0));
 	jsonw_same(json_real(-1.25e-7));
-	jsonw_same(json_pack("{s:s, s:[i, b, n], s:{}}", "z", "caf\xc3\xa9\n",
-	    "a", 1, 1, "b"));
+	jsonw_same(json_pack(
+	    "{s:s, s:[i, b, n], s:{}}", "z", "caf\xc3\xa9\n", "a", 1, 1, "b"));
 	for (i = 0; i < 2000; i++)
 		jsonw_same(jsonw_random(&seed, 0));
 
@@ -437,10 +468,10 @@ jsonw_matches_jansson_compact_dump(void **state)
 	assert_int_equal(jsonw_compact(&b, v), ERR_MALFORMED);
 	assert_int_equal(b.len, 1);
 	json_decref(v);
-	v = json_stringn_nocheck("\xed\xa0\x80", 3);	/* a surrogate */
+	v = json_stringn_nocheck("\xed\xa0\x80", 3); /* a surrogate */
 	assert_int_equal(jsonw_compact(&b, v), ERR_MALFORMED);
 	json_decref(v);
-	v = json_stringn_nocheck("\xe0\x80\xaf", 3);	/* overlong */
+	v = json_stringn_nocheck("\xe0\x80\xaf", 3); /* overlong */
 	assert_int_equal(jsonw_compact(&b, v), ERR_MALFORMED);
 	json_decref(v);
 	/* Nesting is bounded. */
@@ -464,7 +495,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(arena_allocates_aligned_zeroed_and_respects_cap),
+		cmocka_unit_test(
+		    arena_allocates_aligned_zeroed_and_respects_cap),
 		cmocka_unit_test(buf_refuses_growth_past_its_ceiling),
 		cmocka_unit_test(jsonw_matches_jansson_compact_dump),
 		cmocka_unit_test(iso_times_round_trip_and_bad_ones_are_refused),
@@ -472,9 +504,11 @@ main(void)
 		cmocka_unit_test(uuid_v7_is_valid_and_time_ordered),
 		cmocka_unit_test(parse_int64_is_strict),
 		cmocka_unit_test(hex_round_trips),
-		cmocka_unit_test(config_reads_env_then_flags_and_refuses_bad_values),
+		cmocka_unit_test(
+		    config_reads_env_then_flags_and_refuses_bad_values),
 		cmocka_unit_test(err_table_maps_statuses),
-		cmocka_unit_test(sealed_values_open_only_with_their_key_and_place),
+		cmocka_unit_test(
+		    sealed_values_open_only_with_their_key_and_place),
 		cmocka_unit_test(tokens_are_random_and_only_hashes_compare),
 		cmocka_unit_test(master_key_is_generated_private_and_reloaded),
 		cmocka_unit_test(passwords_hash_with_argon2id_and_verify),

@@ -32,13 +32,13 @@
 static void
 test_query_parse(void **state)
 {
-	struct arena	*a = arena_new(0);
+	struct arena *a = arena_new(0);
 
 	(void)state;
 	assert_string_equal(http_query_parse(a, "a=1&b=2", "b"), "2");
 	assert_string_equal(http_query_parse(a, "a=1&a=2", "a"), "1");
-	assert_string_equal(http_query_parse(a, "q=hello+world%21", "q"),
-	    "hello world!");
+	assert_string_equal(
+	    http_query_parse(a, "q=hello+world%21", "q"), "hello world!");
 	assert_string_equal(http_query_parse(a, "x%20y=z", "x y"), "z");
 	assert_string_equal(http_query_parse(a, "flag&b=1", "flag"), "");
 	assert_string_equal(http_query_parse(a, "a=&b=1", "a"), "");
@@ -59,7 +59,7 @@ test_query_parse(void **state)
 static void
 test_pct_decode(void **state)
 {
-	char	 out[32];
+	char out[32];
 
 	(void)state;
 	assert_int_equal(http_pct_decode(out, "a%2Fb", 5, 0), 3);
@@ -81,10 +81,10 @@ test_utf8(void **state)
 	assert_true(http_utf8_valid("plain", 5));
 	assert_true(http_utf8_valid("\xe2\x82\xac", 3));
 	assert_true(http_utf8_valid("\xf0\x9f\x98\x80", 4));
-	assert_false(http_utf8_valid("\xc0\xaf", 2));		/* overlong */
-	assert_false(http_utf8_valid("\xed\xa0\x80", 3));	/* surrogate */
-	assert_false(http_utf8_valid("\xe2\x82", 2));		/* cut */
-	assert_false(http_utf8_valid("\xf4\x90\x80\x80", 4));	/* > 10FFFF */
+	assert_false(http_utf8_valid("\xc0\xaf", 2));	      /* overlong */
+	assert_false(http_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+	assert_false(http_utf8_valid("\xe2\x82", 2));	      /* cut */
+	assert_false(http_utf8_valid("\xf4\x90\x80\x80", 4)); /* > 10FFFF */
 }
 
 static void
@@ -106,7 +106,7 @@ test_content_type(void **state)
 static void
 test_request_id(void **state)
 {
-	char	 long_id[80];
+	char long_id[80];
 
 	(void)state;
 	assert_true(http_request_id_valid("a"));
@@ -127,7 +127,7 @@ test_request_id(void **state)
 static void
 test_origin_list(void **state)
 {
-	const char	*list = "https://a.example, https://b.example:8443";
+	const char *list = "https://a.example, https://b.example:8443";
 
 	(void)state;
 	assert_true(http_origin_allowed(list, "https://a.example"));
@@ -162,8 +162,8 @@ req_init(struct request *r)
 static void
 test_problem_document(void **state)
 {
-	struct request	 r;
-	json_t		*o, *errs;
+	struct request r;
+	json_t	      *o, *errs;
 
 	(void)state;
 	req_init(&r);
@@ -174,17 +174,17 @@ test_problem_document(void **state)
 	assert_non_null(o);
 	assert_string_equal(json_string_value(json_object_get(o, "type")),
 	    "https://carebase.dev/problems/not_found");
-	assert_string_equal(json_string_value(json_object_get(o, "title")),
-	    "Not Found");
+	assert_string_equal(
+	    json_string_value(json_object_get(o, "title")), "Not Found");
 	assert_int_equal(json_integer_value(json_object_get(o, "status")), 404);
-	assert_string_equal(json_string_value(json_object_get(o, "detail")),
-	    "no thing 1");
-	assert_string_equal(json_string_value(json_object_get(o, "instance")),
-	    "/v1/things/1");
-	assert_string_equal(json_string_value(json_object_get(o, "code")),
-	    "NOT_FOUND");
-	assert_string_equal(json_string_value(json_object_get(o,
-	    "request_id")), "rid-1");
+	assert_string_equal(
+	    json_string_value(json_object_get(o, "detail")), "no thing 1");
+	assert_string_equal(
+	    json_string_value(json_object_get(o, "instance")), "/v1/things/1");
+	assert_string_equal(
+	    json_string_value(json_object_get(o, "code")), "NOT_FOUND");
+	assert_string_equal(
+	    json_string_value(json_object_get(o, "request_id")), "rid-1");
 	json_decref(o);
 	arena_free(r.arena);
 
@@ -194,8 +194,10 @@ test_problem_document(void **state)
 	http_problem_ext(&r, ERR_INVALID, "VALIDATION_FAILED", errs, "bad");
 	assert_int_equal(r.status, 422);
 	o = json_loadb(r.resp_body, r.resp_len, 0, NULL);
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(json_object_get(o, "errors"), 0), "field")), "email");
+	assert_string_equal(
+	    json_string_value(json_object_get(
+		json_array_get(json_object_get(o, "errors"), 0), "field")),
+	    "email");
 	json_decref(o);
 	arena_free(r.arena);
 
@@ -207,10 +209,10 @@ test_problem_document(void **state)
 	assert_null(strstr(r.resp_body, "secret"));
 	assert_null(strstr(r.resp_body, "SELECT"));
 	o = json_loadb(r.resp_body, r.resp_len, 0, NULL);
-	assert_string_equal(json_string_value(json_object_get(o, "type")),
-	    "about:blank");
-	assert_string_equal(json_string_value(json_object_get(o, "code")),
-	    "INTERNAL");
+	assert_string_equal(
+	    json_string_value(json_object_get(o, "type")), "about:blank");
+	assert_string_equal(
+	    json_string_value(json_object_get(o, "code")), "INTERNAL");
 	json_decref(o);
 	arena_free(r.arena);
 }
@@ -218,7 +220,7 @@ test_problem_document(void **state)
 static void
 test_json_compact(void **state)
 {
-	struct request	 r;
+	struct request r;
 
 	(void)state;
 	req_init(&r);
@@ -241,49 +243,60 @@ static void
 test_metrics_render(void **state)
 {
 	static const struct route rs[] = {
-		{HTTP_GET, "/v1/a/{id}", (http_handler)(uintptr_t)1, 0, NULL},
-		{HTTP_GET, "/esc/\"q\"\\x", (http_handler)(uintptr_t)1, 0, NULL},
+		{ HTTP_GET, "/v1/a/{id}", (http_handler)(uintptr_t)1, 0, NULL },
+		{ HTTP_GET, "/esc/\"q\"\\x", (http_handler)(uintptr_t)1, 0,
+		    NULL },
 	};
-	static const struct route_table t = {"m", rs, 2};
-	const struct route_table *tp = &t;
-	struct router	*r;
-	struct buf	 b;
+	static const struct route_table t = { "m", rs, 2 };
+	const struct route_table       *tp = &t;
+	struct router		       *r;
+	struct buf			b;
 
 	(void)state;
 	assert_int_equal(router_new(&tp, 1, &r), OK);
 	assert_int_equal(metrics_init(r), OK);
-	metrics_observe(1, HTTP_GET, 200, 300000);	/* 0.3 ms */
-	metrics_observe(1, HTTP_GET, 200, 2000000000);	/* 2 s */
+	metrics_observe(1, HTTP_GET, 200, 300000);     /* 0.3 ms */
+	metrics_observe(1, HTTP_GET, 200, 2000000000); /* 2 s */
 	metrics_observe(1, HTTP_POST, 418, 1000);
 	metrics_observe(2, HTTP_GET, 404, 1000);
 	metrics_observe(0, 0, 404, 1000);
 	metrics_inflight(1);
 	buf_init(&b, 1 << 20);
 	assert_int_equal(http_metrics_render(&b), OK);
+	assert_non_null(
+	    strstr(b.data, "# TYPE carebase_http_requests_total counter\n"));
 	assert_non_null(strstr(b.data,
-	    "# TYPE carebase_http_requests_total counter\n"));
-	assert_non_null(strstr(b.data, "carebase_http_requests_total{route=\""
+	    "carebase_http_requests_total{route=\""
 	    "/v1/a/{id}\",method=\"GET\",status=\"200\"} 2\n"));
-	assert_non_null(strstr(b.data, "carebase_http_requests_total{route=\""
+	assert_non_null(strstr(b.data,
+	    "carebase_http_requests_total{route=\""
 	    "/v1/a/{id}\",method=\"POST\",status=\"4xx\"} 1\n"));
 	assert_non_null(strstr(b.data, "route=\"/esc/\\\"q\\\"\\\\x\""));
-	assert_non_null(strstr(b.data, "carebase_http_requests_total{route=\""
+	assert_non_null(strstr(b.data,
+	    "carebase_http_requests_total{route=\""
 	    "unmatched\",method=\"other\",status=\"404\"} 1\n"));
 	assert_non_null(strstr(b.data,
 	    "# TYPE carebase_http_request_duration_seconds histogram\n"));
-	assert_non_null(strstr(b.data, "carebase_http_request_duration_seconds"
+	assert_non_null(strstr(b.data,
+	    "carebase_http_request_duration_seconds"
 	    "_bucket{route=\"/v1/a/{id}\",le=\"0.0005\"} 2\n"));
-	assert_non_null(strstr(b.data, "carebase_http_request_duration_seconds"
+	assert_non_null(strstr(b.data,
+	    "carebase_http_request_duration_seconds"
 	    "_bucket{route=\"/v1/a/{id}\",le=\"1\"} 2\n"));
-	assert_non_null(strstr(b.data, "carebase_http_request_duration_seconds"
+	assert_non_null(strstr(b.data,
+	    "carebase_http_request_duration_seconds"
 	    "_bucket{route=\"/v1/a/{id}\",le=\"5\"} 3\n"));
-	assert_non_null(strstr(b.data, "carebase_http_request_duration_seconds"
+	assert_non_null(strstr(b.data,
+	    "carebase_http_request_duration_seconds"
 	    "_bucket{route=\"/v1/a/{id}\",le=\"+Inf\"} 3\n"));
-	assert_non_null(strstr(b.data, "carebase_http_request_duration_seconds"
+	assert_non_null(strstr(b.data,
+	    "carebase_http_request_duration_seconds"
 	    "_count{route=\"/v1/a/{id}\"} 3\n"));
-	assert_non_null(strstr(b.data, "carebase_http_request_duration_seconds"
+	assert_non_null(strstr(b.data,
+	    "carebase_http_request_duration_seconds"
 	    "_sum{route=\"/v1/a/{id}\"} 2.000301000\n"));
-	assert_non_null(strstr(b.data, "# TYPE carebase_http_requests_in_flight"
+	assert_non_null(strstr(b.data,
+	    "# TYPE carebase_http_requests_in_flight"
 	    " gauge\ncarebase_http_requests_in_flight 1\n"));
 	assert_int_equal(b.data[b.len - 1], '\n');
 	metrics_inflight(-1);
@@ -295,24 +308,24 @@ test_metrics_render(void **state)
 /* End to end: the real server on 127.0.0.1, spoken to over sockets */
 
 struct resp {
-	int	 status;
-	char	 head[4096];
-	char	 body[8192];
-	size_t	 blen;
+	int    status;
+	char   head[4096];
+	char   body[8192];
+	size_t blen;
 };
 
-static void	h_hello(struct request *);
-static void	h_echo(struct request *);
-static void	h_item(struct request *);
-static void	h_none(struct request *);
-static void	h_boom(struct request *);
-static void	h_slow(struct request *);
-static void	h_metrics(struct request *);
+static void h_hello(struct request *);
+static void h_echo(struct request *);
+static void h_item(struct request *);
+static void h_none(struct request *);
+static void h_boom(struct request *);
+static void h_slow(struct request *);
+static void h_metrics(struct request *);
 
 static void
 h_hello(struct request *r)
 {
-	const char	*q = http_query(r, "name");
+	const char *q = http_query(r, "name");
 
 	http_json(r, 200, json_pack("{s:s}", "hello", q ? q : "world"));
 }
@@ -344,7 +357,7 @@ h_boom(struct request *r)
 static void
 h_slow(struct request *r)
 {
-	struct timespec	 ts = {0, 400 * 1000 * 1000};
+	struct timespec ts = { 0, 400 * 1000 * 1000 };
 
 	nanosleep(&ts, NULL);
 	http_json(r, 200, json_pack("{s:b}", "slow", 1));
@@ -353,7 +366,7 @@ h_slow(struct request *r)
 static void
 h_metrics(struct request *r)
 {
-	struct buf	 b;
+	struct buf b;
 
 	buf_init(&b, 1 << 20);
 	http_metrics_render(&b);
@@ -362,23 +375,23 @@ h_metrics(struct request *r)
 }
 
 static const struct route e2e_routes[] = {
-	{HTTP_GET, "/v1/t/hello", h_hello, 0, NULL},
-	{HTTP_POST, "/v1/t/echo", h_echo, ROUTE_JSON_BODY, NULL},
-	{HTTP_GET, "/v1/t/items/{id}", h_item, 0, NULL},
-	{HTTP_GET, "/v1/t/none", h_none, 0, NULL},
-	{HTTP_GET, "/v1/t/boom", h_boom, 0, NULL},
-	{HTTP_GET, "/v1/t/slow", h_slow, 0, NULL},
-	{HTTP_GET, "/metrics", h_metrics, 0, NULL},
-	{HTTP_GET, "/healthz", h_hello, 0, NULL},
+	{ HTTP_GET, "/v1/t/hello", h_hello, 0, NULL },
+	{ HTTP_POST, "/v1/t/echo", h_echo, ROUTE_JSON_BODY, NULL },
+	{ HTTP_GET, "/v1/t/items/{id}", h_item, 0, NULL },
+	{ HTTP_GET, "/v1/t/none", h_none, 0, NULL },
+	{ HTTP_GET, "/v1/t/boom", h_boom, 0, NULL },
+	{ HTTP_GET, "/v1/t/slow", h_slow, 0, NULL },
+	{ HTTP_GET, "/metrics", h_metrics, 0, NULL },
+	{ HTTP_GET, "/healthz", h_hello, 0, NULL },
 };
-static const struct route_table e2e_table = {"e2e", e2e_routes, 8};
+static const struct route_table e2e_table = { "e2e", e2e_routes, 8 };
 
 static struct http_server *
 e2e_start(int rate, int burst)
 {
-	static int		 added;
-	struct http_server	*srv;
-	struct http_server_opts	 o;
+	static int		added;
+	struct http_server     *srv;
+	struct http_server_opts o;
 
 	if (!added) {
 		assert_int_equal(http_routes_add(&e2e_table), OK);
@@ -400,9 +413,9 @@ e2e_start(int rate, int burst)
 static int
 e2e_connect(struct http_server *srv)
 {
-	struct sockaddr_in	 sin;
-	struct timeval		 tv = {5, 0};
-	int			 fd;
+	struct sockaddr_in sin;
+	struct timeval	   tv = { 5, 0 };
+	int		   fd;
 
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(fd >= 0);
@@ -419,8 +432,8 @@ e2e_connect(struct http_server *srv)
 static const char *
 hdr(struct resp *r, const char *name, char *out, size_t n)
 {
-	char		 pat[128];
-	const char	*p, *e;
+	char	    pat[128];
+	const char *p, *e;
 
 	snprintf(pat, sizeof(pat), "\r\n%s: ", name);
 	if ((p = strcasestr(r->head, pat)) == NULL)
@@ -435,15 +448,16 @@ hdr(struct resp *r, const char *name, char *out, size_t n)
 static int
 roundtrip(int fd, const char *req, size_t reqlen, int head, struct resp *r)
 {
-	char	 buf[16384], v[32];
-	size_t	 have = 0, hl, clen;
-	ssize_t	 n;
-	char	*end;
+	char	buf[16384], v[32];
+	size_t	have = 0, hl, clen;
+	ssize_t n;
+	char   *end;
 
 	memset(r, 0, sizeof(*r));
 	if (reqlen == SIZE_MAX)
 		reqlen = strlen(req);
-	if (reqlen > 0 && send(fd, req, reqlen, MSG_NOSIGNAL) != (ssize_t)reqlen)
+	if (reqlen > 0 &&
+	    send(fd, req, reqlen, MSG_NOSIGNAL) != (ssize_t)reqlen)
 		return (-1);
 	for (;;) {
 		buf[have] = '\0';
@@ -456,7 +470,8 @@ roundtrip(int fd, const char *req, size_t reqlen, int head, struct resp *r)
 	hl = (size_t)(end - buf) + 2;
 	snprintf(r->head, sizeof(r->head), "%.*s", (int)hl, buf);
 	r->status = atoi(buf + 9);
-	clen = hdr(r, "Content-Length", v, sizeof(v)) ? strtoul(v, NULL, 10) : 0;
+	clen =
+	    hdr(r, "Content-Length", v, sizeof(v)) ? strtoul(v, NULL, 10) : 0;
 	if (head)
 		clen = 0;
 	have -= hl + 2;
@@ -466,7 +481,8 @@ roundtrip(int fd, const char *req, size_t reqlen, int head, struct resp *r)
 			return (-1);
 		have += (size_t)n;
 	}
-	memcpy(r->body, buf, clen < sizeof(r->body) ? clen : sizeof(r->body) - 1);
+	memcpy(
+	    r->body, buf, clen < sizeof(r->body) ? clen : sizeof(r->body) - 1);
 	r->blen = clen;
 	return (0);
 }
@@ -474,8 +490,8 @@ roundtrip(int fd, const char *req, size_t reqlen, int head, struct resp *r)
 static void
 get(int fd, const char *target, const char *extra, struct resp *r)
 {
-	char	 req[2048];
-	int	 n;
+	char req[2048];
+	int  n;
 
 	n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\n%s\r\n",
 	    target, extra ? extra : "");
@@ -486,30 +502,32 @@ static void
 post(int fd, const char *target, const char *ctype, const char *body,
     struct resp *r)
 {
-	char	 req[8192];
-	int	 n;
+	char req[8192];
+	int  n;
 
-	n = snprintf(req, sizeof(req), "POST %s HTTP/1.1\r\nHost: t\r\n"
-	    "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n%s", target, ctype,
-	    strlen(body), body);
+	n = snprintf(req, sizeof(req),
+	    "POST %s HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n%s",
+	    target, ctype, strlen(body), body);
 	assert_int_equal(roundtrip(fd, req, (size_t)n, 0, r), 0);
 }
 
 static void
 assert_problem(struct resp *r, int status, const char *code)
 {
-	char	 v[128];
-	json_t	*o;
+	char	v[128];
+	json_t *o;
 
 	assert_int_equal(r->status, status);
-	assert_string_equal(hdr(r, "Content-Type", v, sizeof(v)),
-	    "application/problem+json");
+	assert_string_equal(
+	    hdr(r, "Content-Type", v, sizeof(v)), "application/problem+json");
 	assert_string_equal(hdr(r, "Cache-Control", v, sizeof(v)), "no-store");
 	o = json_loadb(r->body, r->blen, 0, NULL);
 	assert_non_null(o);
-	assert_string_equal(json_string_value(json_object_get(o, "code")), code);
-	assert_int_equal(json_integer_value(json_object_get(o, "status")),
-	    status);
+	assert_string_equal(
+	    json_string_value(json_object_get(o, "code")), code);
+	assert_int_equal(
+	    json_integer_value(json_object_get(o, "status")), status);
 	assert_non_null(json_object_get(o, "request_id"));
 	json_decref(o);
 }
@@ -517,10 +535,10 @@ assert_problem(struct resp *r, int status, const char *code)
 static void
 test_server_end_to_end(void **state)
 {
-	struct http_server	*srv = e2e_start(0, 0);
-	struct resp		 r;
-	char			 v[256], big[3000];
-	int			 fd, fd2;
+	struct http_server *srv = e2e_start(0, 0);
+	struct resp	    r;
+	char		    v[256], big[3000];
+	int		    fd, fd2;
 
 	(void)state;
 	fd = e2e_connect(srv);
@@ -529,13 +547,13 @@ test_server_end_to_end(void **state)
 	get(fd, "/v1/t/hello?name=a+b", NULL, &r);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(r.body, "{\"hello\":\"a b\"}");
-	assert_string_equal(hdr(&r, "Content-Type", v, sizeof(v)),
-	    "application/json");
-	assert_string_equal(hdr(&r, "X-Content-Type-Options", v, sizeof(v)),
-	    "nosniff");
+	assert_string_equal(
+	    hdr(&r, "Content-Type", v, sizeof(v)), "application/json");
+	assert_string_equal(
+	    hdr(&r, "X-Content-Type-Options", v, sizeof(v)), "nosniff");
 	assert_string_equal(hdr(&r, "X-Frame-Options", v, sizeof(v)), "DENY");
-	assert_string_equal(hdr(&r, "Referrer-Policy", v, sizeof(v)),
-	    "no-referrer");
+	assert_string_equal(
+	    hdr(&r, "Referrer-Policy", v, sizeof(v)), "no-referrer");
 	assert_string_equal(hdr(&r, "Cache-Control", v, sizeof(v)), "no-store");
 	assert_int_equal(strlen(hdr(&r, "X-Request-Id", v, sizeof(v))), 36);
 	assert_null(hdr(&r, "Access-Control-Allow-Origin", v, sizeof(v)));
@@ -547,18 +565,21 @@ test_server_end_to_end(void **state)
 	assert_string_equal(r.body, "{\"id\":\"a b\"}");
 	assert_string_equal(hdr(&r, "X-Request-Id", v, sizeof(v)), "my-req.1");
 	get(fd, "/v1/t/hello", "X-Request-Id: bad!id\r\n", &r);
-	assert_string_not_equal(hdr(&r, "X-Request-Id", v, sizeof(v)),
-	    "bad!id");
+	assert_string_not_equal(
+	    hdr(&r, "X-Request-Id", v, sizeof(v)), "bad!id");
 
 	/* 404, 405 with Allow, malformed path. */
 	get(fd, "/v1/nope", NULL, &r);
 	assert_problem(&r, 404, "NOT_FOUND");
 	assert_non_null(strstr(r.body, "\"instance\":\"/v1/nope\""));
-	assert_int_equal(roundtrip(fd, "DELETE /v1/t/hello HTTP/1.1\r\n"
-	    "Host: t\r\n\r\n", SIZE_MAX, 0, &r), 0);
+	assert_int_equal(roundtrip(fd,
+			     "DELETE /v1/t/hello HTTP/1.1\r\n"
+			     "Host: t\r\n\r\n",
+			     SIZE_MAX, 0, &r),
+	    0);
 	assert_problem(&r, 405, "METHOD_NOT_ALLOWED");
-	assert_string_equal(hdr(&r, "Allow", v, sizeof(v)),
-	    "GET, HEAD, OPTIONS");
+	assert_string_equal(
+	    hdr(&r, "Allow", v, sizeof(v)), "GET, HEAD, OPTIONS");
 	get(fd, "/v1/t/items/..", NULL, &r);
 	assert_int_equal(r.status, 400);
 
@@ -580,13 +601,19 @@ test_server_end_to_end(void **state)
 	post(fd, "/v1/t/echo", "Application/JSON", "{\"a\":[1,2]}", &r);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(r.body, "{\"a\":[1,2]}");
-	assert_int_equal(roundtrip(fd, "GET /v1/t/hello HTTP/1.1\r\nHost: t\r\n"
-	    "Content-Length: 2\r\n\r\n{}", SIZE_MAX, 0, &r), 0);
+	assert_int_equal(roundtrip(fd,
+			     "GET /v1/t/hello HTTP/1.1\r\nHost: t\r\n"
+			     "Content-Length: 2\r\n\r\n{}",
+			     SIZE_MAX, 0, &r),
+	    0);
 	assert_problem(&r, 400, "BODY_NOT_ALLOWED");
 
 	/* HEAD through GET, no body. */
-	assert_int_equal(roundtrip(fd, "HEAD /v1/t/hello HTTP/1.1\r\n"
-	    "Host: t\r\n\r\n", SIZE_MAX, 1, &r), 0);
+	assert_int_equal(roundtrip(fd,
+			     "HEAD /v1/t/hello HTTP/1.1\r\n"
+			     "Host: t\r\n\r\n",
+			     SIZE_MAX, 1, &r),
+	    0);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(hdr(&r, "Content-Length", v, sizeof(v)), "17");
 
@@ -599,25 +626,37 @@ test_server_end_to_end(void **state)
 
 	/* CORS: exact origins only; preflight; plain OPTIONS. */
 	get(fd, "/v1/t/hello", "Origin: https://app.example\r\n", &r);
-	assert_string_equal(hdr(&r, "Access-Control-Allow-Origin", v,
-	    sizeof(v)), "https://app.example");
+	assert_string_equal(
+	    hdr(&r, "Access-Control-Allow-Origin", v, sizeof(v)),
+	    "https://app.example");
 	assert_string_equal(hdr(&r, "Vary", v, sizeof(v)), "Origin");
 	get(fd, "/v1/t/hello", "Origin: https://evil.example\r\n", &r);
 	assert_null(hdr(&r, "Access-Control-Allow-Origin", v, sizeof(v)));
 	assert_null(hdr(&r, "Vary", v, sizeof(v)));
-	assert_int_equal(roundtrip(fd, "OPTIONS /v1/t/echo HTTP/1.1\r\nHost: t"
-	    "\r\nOrigin: https://admin.example\r\nAccess-Control-Request-Method:"
-	    " POST\r\n\r\n", SIZE_MAX, 0, &r), 0);
+	assert_int_equal(
+	    roundtrip(fd,
+		"OPTIONS /v1/t/echo HTTP/1.1\r\nHost: t"
+		"\r\nOrigin: "
+		"https://admin.example\r\nAccess-Control-Request-Method:"
+		" POST\r\n\r\n",
+		SIZE_MAX, 0, &r),
+	    0);
 	assert_int_equal(r.status, 204);
-	assert_string_equal(hdr(&r, "Access-Control-Allow-Origin", v,
-	    sizeof(v)), "https://admin.example");
-	assert_string_equal(hdr(&r, "Access-Control-Allow-Methods", v,
-	    sizeof(v)), "POST, OPTIONS");
-	assert_non_null(strstr(hdr(&r, "Access-Control-Allow-Headers", v,
-	    sizeof(v)), "Authorization"));
+	assert_string_equal(
+	    hdr(&r, "Access-Control-Allow-Origin", v, sizeof(v)),
+	    "https://admin.example");
+	assert_string_equal(
+	    hdr(&r, "Access-Control-Allow-Methods", v, sizeof(v)),
+	    "POST, OPTIONS");
+	assert_non_null(
+	    strstr(hdr(&r, "Access-Control-Allow-Headers", v, sizeof(v)),
+		"Authorization"));
 	assert_non_null(hdr(&r, "Access-Control-Max-Age", v, sizeof(v)));
-	assert_int_equal(roundtrip(fd, "OPTIONS /v1/t/echo HTTP/1.1\r\n"
-	    "Host: t\r\n\r\n", SIZE_MAX, 0, &r), 0);
+	assert_int_equal(roundtrip(fd,
+			     "OPTIONS /v1/t/echo HTTP/1.1\r\n"
+			     "Host: t\r\n\r\n",
+			     SIZE_MAX, 0, &r),
+	    0);
 	assert_int_equal(r.status, 204);
 	assert_string_equal(hdr(&r, "Allow", v, sizeof(v)), "POST, OPTIONS");
 	assert_null(hdr(&r, "Access-Control-Allow-Origin", v, sizeof(v)));
@@ -625,7 +664,8 @@ test_server_end_to_end(void **state)
 	/* Metrics saw the traffic. */
 	get(fd, "/metrics", NULL, &r);
 	assert_int_equal(r.status, 200);
-	assert_non_null(strstr(r.body, "carebase_http_requests_total{route="
+	assert_non_null(strstr(r.body,
+	    "carebase_http_requests_total{route="
 	    "\"/v1/t/hello\",method=\"GET\",status=\"200\"}"));
 	assert_non_null(strstr(r.body, "route=\"unmatched\""));
 	assert_null(hdr(&r, "Cache-Control", v, sizeof(v)));
@@ -642,10 +682,10 @@ test_server_end_to_end(void **state)
 static void
 test_server_rate_limit(void **state)
 {
-	struct http_server	*srv = e2e_start(1, 2);
-	struct resp		 r;
-	char			 v[32];
-	int			 fd, i;
+	struct http_server *srv = e2e_start(1, 2);
+	struct resp	    r;
+	char		    v[32];
+	int		    fd, i;
 
 	(void)state;
 	fd = e2e_connect(srv);
@@ -667,8 +707,8 @@ test_server_rate_limit(void **state)
 static void
 test_server_tls_bad_files(void **state)
 {
-	struct http_server	*srv = NULL;
-	struct http_server_opts	 o;
+	struct http_server     *srv = NULL;
+	struct http_server_opts o;
 
 	(void)state;
 	memset(&o, 0, sizeof(o));
@@ -677,7 +717,7 @@ test_server_tls_bad_files(void **state)
 	o.tls_key_file = "/nonexistent/key.pem";
 	assert_int_equal(http_server_start(&o, &srv), ERR_CONFIG);
 	assert_null(srv);
-	o.tls_cert_file = "/etc/hostname";	/* not PEM */
+	o.tls_cert_file = "/etc/hostname"; /* not PEM */
 	assert_int_equal(http_server_start(&o, &srv), ERR_CONFIG);
 	o.tls_key_file = NULL;
 	assert_int_equal(http_server_start(&o, &srv), ERR_CONFIG);
@@ -685,17 +725,17 @@ test_server_tls_bad_files(void **state)
 }
 
 struct slow_client {
-	struct http_server	*srv;
-	int			 fd;
-	struct resp		 r;
-	int			 rc;
+	struct http_server *srv;
+	int		    fd;
+	struct resp	    r;
+	int		    rc;
 };
 
 static void *
 slow_client_run(void *arg)
 {
-	struct slow_client	*c = arg;
-	const char		*req = "GET /v1/t/slow HTTP/1.1\r\nHost: t\r\n\r\n";
+	struct slow_client *c = arg;
+	const char	   *req = "GET /v1/t/slow HTTP/1.1\r\nHost: t\r\n\r\n";
 
 	c->rc = roundtrip(c->fd, req, strlen(req), 0, &c->r);
 	return (NULL);
@@ -704,10 +744,10 @@ slow_client_run(void *arg)
 static void
 test_server_graceful_stop(void **state)
 {
-	struct slow_client	 c;
-	struct timespec		 ts = {0, 100 * 1000 * 1000};
-	pthread_t		 t;
-	int			 port;
+	struct slow_client c;
+	struct timespec	   ts = { 0, 100 * 1000 * 1000 };
+	pthread_t	   t;
+	int		   port;
 
 	(void)state;
 	memset(&c, 0, sizeof(c));
@@ -715,7 +755,7 @@ test_server_graceful_stop(void **state)
 	port = http_server_port(c.srv);
 	c.fd = e2e_connect(c.srv);
 	pthread_create(&t, NULL, slow_client_run, &c);
-	nanosleep(&ts, NULL);		/* the handler is now sleeping */
+	nanosleep(&ts, NULL); /* the handler is now sleeping */
 	http_server_stop(c.srv, 5);
 	pthread_join(t, NULL);
 	assert_int_equal(c.rc, 0);

@@ -28,7 +28,7 @@
 #include "core/log.h"
 #include "core/mail.h"
 
-#define PYTHON	"/usr/bin/python3"
+#define PYTHON "/usr/bin/python3"
 
 static const struct mail_template welcome = {
 	"welcome",
@@ -37,27 +37,33 @@ static const struct mail_template welcome = {
 	"<p>Hello {{ name }}, {{ user.city }}</p>",
 };
 static const struct mail_template typo = {
-	"typo", "Hi", "Hello {{ frist_name }}", NULL,
+	"typo",
+	"Hi",
+	"Hello {{ frist_name }}",
+	NULL,
 };
 static const struct mail_template subj = {
-	"subj", "Hi {{ name }}", "body", NULL,
+	"subj",
+	"Hi {{ name }}",
+	"body",
+	NULL,
 };
 
-static int	free_port(void);
-static char	*slurp(const char *);
-static int	setup(void **);
-static int	teardown(void **);
-static void	test_render(void **);
-static void	test_render_dir(void **);
-static void	test_build(void **);
-static void	test_address(void **);
-static void	test_send_real(void **);
-static void	test_send_failures(void **);
+static int   free_port(void);
+static char *slurp(const char *);
+static int   setup(void **);
+static int   teardown(void **);
+static void  test_render(void **);
+static void  test_render_dir(void **);
+static void  test_build(void **);
+static void  test_address(void **);
+static void  test_send_real(void **);
+static void  test_send_failures(void **);
 
 static int
 setup(void **state)
 {
-	char	 err[256];
+	char err[256];
 
 	(void)state;
 	assert_int_equal(config_load(0, NULL, err, sizeof(err)), OK);
@@ -78,8 +84,8 @@ teardown(void **state)
 static void
 test_render(void **state)
 {
-	json_t	*vars;
-	char	*s, *t, *h;
+	json_t *vars;
+	char   *s, *t, *h;
 
 	(void)state;
 	assert_int_equal(mail_template_register(&welcome), OK);
@@ -91,9 +97,10 @@ test_render(void **state)
 	    "count", 3, "flag", 1, "user", "city", "Köln");
 	assert_int_equal(mail_render("welcome", vars, &s, &t, &h), OK);
 	assert_string_equal(s, "Welcome, Ann <&> 'O\"");
-	assert_string_equal(t, "Hello Ann <&> 'O\",\nyou have 3 new items (true).\n");
-	assert_string_equal(h,
-	    "<p>Hello Ann &lt;&amp;&gt; &#39;O&quot;, Köln</p>");
+	assert_string_equal(
+	    t, "Hello Ann <&> 'O\",\nyou have 3 new items (true).\n");
+	assert_string_equal(
+	    h, "<p>Hello Ann &lt;&amp;&gt; &#39;O&quot;, Köln</p>");
 	free(s);
 	free(t);
 	free(h);
@@ -118,10 +125,10 @@ test_render(void **state)
 static void
 test_render_dir(void **state)
 {
-	char	 dir[] = "/tmp/cb_tpl_XXXXXX", path[256];
-	char	*s, *t, *h;
-	json_t	*vars;
-	FILE	*f;
+	char	dir[] = "/tmp/cb_tpl_XXXXXX", path[256];
+	char   *s, *t, *h;
+	json_t *vars;
+	FILE   *f;
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
@@ -148,16 +155,17 @@ test_render_dir(void **state)
 static void
 test_build(void **state)
 {
-	struct mail_msg	 m = {"ann@example.com", "Plain subject",
-	    "line one\nline two with = sign\n.leading dot\n", NULL};
-	char		*msg, *b;
-	size_t		 len;
+	struct mail_msg m = { "ann@example.com", "Plain subject",
+		"line one\nline two with = sign\n.leading dot\n", NULL };
+	char	       *msg, *b;
+	size_t		len;
 
 	(void)state;
 	msg = mail_build(&m, "carebase <no-reply@example.com>", &len);
 	assert_non_null(msg);
 	assert_int_equal(strlen(msg), len);
-	assert_non_null(strstr(msg, "From: carebase <no-reply@example.com>\r\n"));
+	assert_non_null(
+	    strstr(msg, "From: carebase <no-reply@example.com>\r\n"));
 	assert_non_null(strstr(msg, "\r\nTo: ann@example.com\r\n"));
 	assert_non_null(strstr(msg, "\r\nSubject: Plain subject\r\n"));
 	assert_non_null(strstr(msg, "\r\nDate: "));
@@ -165,9 +173,10 @@ test_build(void **state)
 	assert_non_null(strstr(msg, "\r\nMessage-ID: <"));
 	assert_non_null(strstr(msg, "@carebase>\r\n"));
 	assert_non_null(strstr(msg, "\r\nMIME-Version: 1.0\r\n"));
-	assert_non_null(strstr(msg, "Content-Type: text/plain; charset=UTF-8\r\n"));
+	assert_non_null(
+	    strstr(msg, "Content-Type: text/plain; charset=UTF-8\r\n"));
 	assert_non_null(strstr(msg, "line two with =3D sign\r\n"));
-	assert_non_null(strstr(msg, "\r\n.leading dot\r\n"));	/* not stuffed */
+	assert_non_null(strstr(msg, "\r\n.leading dot\r\n")); /* not stuffed */
 	assert_null(strstr(msg, "multipart"));
 	for (b = msg; (b = strchr(b, '\n')) != NULL; b++)
 		assert_true(b > msg && b[-1] == '\r');
@@ -177,11 +186,12 @@ test_build(void **state)
 	m.html = "<p>Hi</p>";
 	msg = mail_build(&m, "carebase <no-reply@example.com>", &len);
 	assert_non_null(msg);
-	assert_non_null(strstr(msg, "Subject: =?UTF-8?B?R3LDvMOfZSDigJMgb2s=?=\r\n"));
+	assert_non_null(
+	    strstr(msg, "Subject: =?UTF-8?B?R3LDvMOfZSDigJMgb2s=?=\r\n"));
 	assert_non_null(b = strstr(msg, "multipart/alternative; boundary=\""));
 	{
-		char	 bd[80], sep[160], *q;
-		size_t	 n;
+		char   bd[80], sep[160], *q;
+		size_t n;
 
 		b += strlen("multipart/alternative; boundary=\"");
 		q = strchr(b, '"');
@@ -189,9 +199,11 @@ test_build(void **state)
 		assert_true(n > 8 && n < sizeof(bd));
 		memcpy(bd, b, n);
 		bd[n] = '\0';
-		snprintf(sep, sizeof(sep), "\r\n--%s\r\nContent-Type: text/plain", bd);
+		snprintf(sep, sizeof(sep),
+		    "\r\n--%s\r\nContent-Type: text/plain", bd);
 		assert_non_null(q = strstr(msg, sep));
-		snprintf(sep, sizeof(sep), "\r\n--%s\r\nContent-Type: text/html", bd);
+		snprintf(sep, sizeof(sep),
+		    "\r\n--%s\r\nContent-Type: text/html", bd);
 		assert_non_null(b = strstr(msg, sep));
 		assert_true(b > q);
 		snprintf(sep, sizeof(sep), "\r\n--%s--\r\n", bd);
@@ -213,20 +225,31 @@ static void
 test_address(void **state)
 {
 	static const struct {
-		const char	*s;
-		int		 ok;
+		const char *s;
+		int	    ok;
 	} t[] = {
-		{"ann@example.com", 1}, {"a.b+tag@sub.example.org", 1},
-		{"root@localhost", 1}, {"", 0}, {"ann", 0}, {"@example.com", 0},
-		{"ann@", 0}, {"ann@@example.com", 0}, {"a@b@example.com", 0},
-		{"ann@example", 0}, {"ann @example.com", 0},
-		{"ann@example.com\r\n", 0}, {"ann@exa\nmple.com", 0},
-		{"<ann@example.com>", 0}, {"ann@example.com,bo@example.com", 0},
-		{"ann@.example.com", 0}, {"ann@example.com.", 0},
-		{"ann@example..com", 0}, {"ann\t@example.com", 0},
+		{ "ann@example.com", 1 },
+		{ "a.b+tag@sub.example.org", 1 },
+		{ "root@localhost", 1 },
+		{ "", 0 },
+		{ "ann", 0 },
+		{ "@example.com", 0 },
+		{ "ann@", 0 },
+		{ "ann@@example.com", 0 },
+		{ "a@b@example.com", 0 },
+		{ "ann@example", 0 },
+		{ "ann @example.com", 0 },
+		{ "ann@example.com\r\n", 0 },
+		{ "ann@exa\nmple.com", 0 },
+		{ "<ann@example.com>", 0 },
+		{ "ann@example.com,bo@example.com", 0 },
+		{ "ann@.example.com", 0 },
+		{ "ann@example.com.", 0 },
+		{ "ann@example..com", 0 },
+		{ "ann\t@example.com", 0 },
 	};
-	char	 longaddr[300];
-	size_t	 i;
+	char   longaddr[300];
+	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
@@ -235,19 +258,19 @@ test_address(void **state)
 			    t[i].ok ? "valid" : "invalid");
 	assert_false(mail_address_valid(NULL));
 	memset(longaddr, 'a', sizeof(longaddr));
-	memcpy(longaddr + 240, "@example.com", 13);	/* 252 long */
+	memcpy(longaddr + 240, "@example.com", 13); /* 252 long */
 	longaddr[0] = 'b';
-	assert_false(mail_address_valid(longaddr));	/* local part > 64 */
-	memcpy(longaddr + 260, "@example.com", 13);	/* 272 long */
+	assert_false(mail_address_valid(longaddr)); /* local part > 64 */
+	memcpy(longaddr + 260, "@example.com", 13); /* 272 long */
 	assert_false(mail_address_valid(longaddr));
 }
 
 static int
 free_port(void)
 {
-	struct sockaddr_in	 sa;
-	socklen_t		 sl = sizeof(sa);
-	int			 fd, port;
+	struct sockaddr_in sa;
+	socklen_t	   sl = sizeof(sa);
+	int		   fd, port;
 
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(fd >= 0);
@@ -264,9 +287,9 @@ free_port(void)
 static char *
 slurp(const char *path)
 {
-	FILE	*f;
-	char	*p;
-	long	 n;
+	FILE *f;
+	char *p;
+	long  n;
 
 	if ((f = fopen(path, "rb")) == NULL)
 		return (NULL);
@@ -283,15 +306,15 @@ slurp(const char *path)
 static void
 test_send_real(void **state)
 {
-	struct mail_msg	 m = {"ann@example.com", "Your booking – confirmed",
-	    "Hello Ann,\n.see you soon\n", "<p>Hello <b>Ann</b></p>"};
-	char		 dir[] = "/tmp/cb_smtp_XXXXXX", portstr[16], url[64];
-	char		 path[128], err[256], line[64];
-	char		*msg, *env;
-	struct pollfd	 pfd;
-	pid_t		 pid;
-	int		 pfds[2], port, status, rc;
-	ssize_t		 n;
+	struct mail_msg m = { "ann@example.com", "Your booking – confirmed",
+		"Hello Ann,\n.see you soon\n", "<p>Hello <b>Ann</b></p>" };
+	char		dir[] = "/tmp/cb_smtp_XXXXXX", portstr[16], url[64];
+	char		path[128], err[256], line[64];
+	char	       *msg, *env;
+	struct pollfd	pfd;
+	pid_t		pid;
+	int		pfds[2], port, status, rc;
+	ssize_t		n;
 
 	(void)state;
 	if (access(PYTHON, X_OK) != 0 ||
@@ -359,8 +382,8 @@ test_send_real(void **state)
 static void
 test_send_failures(void **state)
 {
-	struct mail_msg	 m = {"ann@example.com", "Hi", "Hello", NULL};
-	char		 url[64], err[256];
+	struct mail_msg m = { "ann@example.com", "Hi", "Hello", NULL };
+	char		url[64], err[256];
 
 	(void)state;
 	free(config.smtp_url);

@@ -20,17 +20,18 @@
 #include "store/store.h"
 #include "testdb.h"
 
-#define PG_SCHEMA	"carebase_test_migrate"
+#define PG_SCHEMA "carebase_test_migrate"
 
 struct backend {
-	int	 dialect;
-	char	 dir[64];
-	char	 url[512];
-	int	 seq;
+	int  dialect;
+	char dir[64];
+	char url[512];
+	int  seq;
 };
 
 static const struct migration good[] = {
-	{ "0001_a", "CREATE TABLE t_a (id BIGINT PRIMARY KEY);"
+	{ "0001_a",
+	    "CREATE TABLE t_a (id BIGINT PRIMARY KEY);"
 	    "INSERT INTO t_a VALUES (1)",
 	    "INSERT INTO t_log (seq, name) SELECT count(*), 'a' FROM t_log;"
 	    "DROP TABLE t_a" },
@@ -43,26 +44,28 @@ static const struct migration good[] = {
 };
 
 static const struct migration bad[] = {
-	{ "0001_a", NULL, NULL },	/* filled from good[] */
+	{ "0001_a", NULL, NULL }, /* filled from good[] */
 	{ "0002_b", NULL, NULL },
-	{ "0003_c", "CREATE TABLE t_c (id BIGINT PRIMARY KEY);"
+	{ "0003_c",
+	    "CREATE TABLE t_c (id BIGINT PRIMARY KEY);"
 	    "INSERT INTO t_c VALUES (1);"
-	    "INSERT INTO no_such_table VALUES (1)", "DROP TABLE t_c" },
+	    "INSERT INTO no_such_table VALUES (1)",
+	    "DROP TABLE t_c" },
 };
 
-static struct store	*db_open(void **);
-static int		 db_exec(struct store *, const char *);
-static int64_t		 db_count(struct store *, const char *);
-static int		 table_exists(struct store *, const char *);
+static struct store *db_open(void **);
+static int	     db_exec(struct store *, const char *);
+static int64_t	     db_count(struct store *, const char *);
+static int	     table_exists(struct store *, const char *);
 
 static struct store *
 db_open(void **state)
 {
-	struct backend		*be = *state;
-	struct store_opts	 o = { 1, 4, 5000, 1 };
-	struct store		*s = NULL;
-	const char		*err;
-	char			 url[600];
+	struct backend	 *be = *state;
+	struct store_opts o = { 1, 4, 5000, 1 };
+	struct store	 *s = NULL;
+	const char	 *err;
+	char		  url[600];
 
 	if (be->dialect == STORE_SQLITE)
 		snprintf(url, sizeof(url), "sqlite:///%s/m%d.db", be->dir,
@@ -77,10 +80,10 @@ db_open(void **state)
 static int
 table_exists(struct store *s, const char *table)
 {
-	struct tx	*tx;
-	struct stmt	*st;
-	char		 sql[128];
-	int		 rc;
+	struct tx   *tx;
+	struct stmt *st;
+	char	     sql[128];
+	int	     rc;
 
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
 	assert_int_equal(store_tx_begin(s, STORE_TX_READ, &tx), OK);
@@ -94,9 +97,9 @@ table_exists(struct store *s, const char *table)
 static char *
 status_text(struct store *s, const struct migration *list, size_t n)
 {
-	char	*text = NULL;
-	size_t	 len = 0;
-	FILE	*fp;
+	char  *text = NULL;
+	size_t len = 0;
+	FILE  *fp;
 
 	assert_non_null(fp = open_memstream(&text, &len));
 	if (list == NULL)
@@ -110,8 +113,8 @@ status_text(struct store *s, const struct migration *list, size_t n)
 static void
 embedded_migrations_are_found_and_sorted(void **state)
 {
-	const struct migration	*m;
-	size_t			 n, i;
+	const struct migration *m;
+	size_t			n, i;
 
 	m = migrations_for(STORE_SQLITE, &n);
 	assert_true(n >= 1);
@@ -133,10 +136,10 @@ embedded_migrations_are_found_and_sorted(void **state)
 static void
 foundation_goes_up_and_down(void **state)
 {
-	struct store	*s = db_open(state);
-	size_t		 n;
-	char		*text;
-	int		 applied, reverted;
+	struct store *s = db_open(state);
+	size_t	      n;
+	char	     *text;
+	int	      applied, reverted;
 
 	migrations_for(store_dialect(s), &n);
 	/* Start clean in case a previous run left things (PostgreSQL). */
@@ -153,15 +156,15 @@ foundation_goes_up_and_down(void **state)
 	assert_int_equal(migrate_current(s), OK);
 	assert_true(table_exists(s, "jobs"));
 	assert_true(table_exists(s, "email_log"));
-	assert_int_equal(db_count(s, "SELECT max(batch) FROM schema_migrations"),
-	    1);
+	assert_int_equal(
+	    db_count(s, "SELECT max(batch) FROM schema_migrations"), 1);
 	text = status_text(s, NULL, 0);
 	assert_non_null(strstr(text, "0001_foundation"));
 	assert_null(strstr(text, "pending"));
-	assert_non_null(strstr(text, "Z\n"));		/* ISO time */
+	assert_non_null(strstr(text, "Z\n")); /* ISO time */
 	free(text);
 
-	assert_int_equal(migrate_up(s, &applied), OK);	/* nothing to do */
+	assert_int_equal(migrate_up(s, &applied), OK); /* nothing to do */
 	assert_int_equal(applied, 0);
 
 	assert_int_equal(migrate_down(s, &reverted), OK);
@@ -176,15 +179,18 @@ foundation_goes_up_and_down(void **state)
 static void
 failing_migration_leaves_no_trace(void **state)
 {
-	struct store		*s = db_open(state);
-	struct migration	 list[3];
-	char			*text;
-	int			 applied, reverted;
+	struct store	*s = db_open(state);
+	struct migration list[3];
+	char		*text;
+	int		 applied, reverted;
 
-	assert_int_equal(db_exec(s, "DROP TABLE IF EXISTS schema_migrations;"
-	    "DROP TABLE IF EXISTS t_a; DROP TABLE IF EXISTS t_b;"
-	    "DROP TABLE IF EXISTS t_c; DROP TABLE IF EXISTS t_log;"
-	    "CREATE TABLE t_log (seq BIGINT, name TEXT)"), OK);
+	assert_int_equal(
+	    db_exec(s,
+		"DROP TABLE IF EXISTS schema_migrations;"
+		"DROP TABLE IF EXISTS t_a; DROP TABLE IF EXISTS t_b;"
+		"DROP TABLE IF EXISTS t_c; DROP TABLE IF EXISTS t_log;"
+		"CREATE TABLE t_log (seq BIGINT, name TEXT)"),
+	    OK);
 	memcpy(list, bad, sizeof(list));
 	list[0] = good[0];
 	list[1] = good[1];
@@ -193,8 +199,8 @@ failing_migration_leaves_no_trace(void **state)
 	assert_true(table_exists(s, "t_a"));
 	assert_true(table_exists(s, "t_b"));
 	assert_false(table_exists(s, "t_c"));
-	assert_int_equal(db_count(s, "SELECT count(*) FROM schema_migrations"),
-	    2);
+	assert_int_equal(
+	    db_count(s, "SELECT count(*) FROM schema_migrations"), 2);
 	assert_int_equal(migrate_current_list(s, list, 3), ERR_UNAVAILABLE);
 	text = status_text(s, list, 3);
 	assert_non_null(strstr(text, "0003_c"));
@@ -205,8 +211,10 @@ failing_migration_leaves_no_trace(void **state)
 	assert_int_equal(migrate_up_list(s, good, 3, &applied), OK);
 	assert_int_equal(applied, 1);
 	assert_int_equal(migrate_current_list(s, good, 3), OK);
-	assert_int_equal(db_count(s, "SELECT batch FROM schema_migrations "
-	    "WHERE name = '0003_c'"), 2);
+	assert_int_equal(db_count(s,
+			     "SELECT batch FROM schema_migrations "
+			     "WHERE name = '0003_c'"),
+	    2);
 	assert_int_equal(migrate_down_list(s, good, 3, &reverted), OK);
 	assert_int_equal(reverted, 1);
 	assert_false(table_exists(s, "t_c"));
@@ -216,12 +224,12 @@ failing_migration_leaves_no_trace(void **state)
 	assert_int_equal(migrate_down_list(s, good, 3, &reverted), OK);
 	assert_int_equal(reverted, 2);
 	assert_false(table_exists(s, "t_a"));
-	assert_int_equal(db_count(s, "SELECT seq FROM t_log WHERE name = 'c'"),
-	    0);
-	assert_int_equal(db_count(s, "SELECT seq FROM t_log WHERE name = 'b'"),
-	    1);
-	assert_int_equal(db_count(s, "SELECT seq FROM t_log WHERE name = 'a'"),
-	    2);
+	assert_int_equal(
+	    db_count(s, "SELECT seq FROM t_log WHERE name = 'c'"), 0);
+	assert_int_equal(
+	    db_count(s, "SELECT seq FROM t_log WHERE name = 'b'"), 1);
+	assert_int_equal(
+	    db_count(s, "SELECT seq FROM t_log WHERE name = 'a'"), 2);
 
 	/* A down migration that fails stops and keeps its row. */
 	assert_int_equal(migrate_up_list(s, good, 1, &applied), OK);
@@ -234,15 +242,15 @@ failing_migration_leaves_no_trace(void **state)
 }
 
 struct racer {
-	struct store	*s;
-	int		 rc;
-	int		 applied;
+	struct store *s;
+	int	      rc;
+	int	      applied;
 };
 
 static void *
 race(void *arg)
 {
-	struct racer	*r = arg;
+	struct racer *r = arg;
 
 	r->rc = migrate_up_list(r->s, good, 3, &r->applied);
 	return (NULL);
@@ -251,15 +259,18 @@ race(void *arg)
 static void
 racing_migrators_apply_each_once(void **state)
 {
-	struct backend	*be = *state;
-	struct racer	 r[2];
-	pthread_t	 t[2];
-	int		 i;
+	struct backend *be = *state;
+	struct racer	r[2];
+	pthread_t	t[2];
+	int		i;
 
 	r[0].s = db_open(state);
-	assert_int_equal(db_exec(r[0].s, "DROP TABLE IF EXISTS "
-	    "schema_migrations; DROP TABLE IF EXISTS t_a;"
-	    "DROP TABLE IF EXISTS t_b; DROP TABLE IF EXISTS t_c"), OK);
+	assert_int_equal(
+	    db_exec(r[0].s,
+		"DROP TABLE IF EXISTS "
+		"schema_migrations; DROP TABLE IF EXISTS t_a;"
+		"DROP TABLE IF EXISTS t_b; DROP TABLE IF EXISTS t_c"),
+	    OK);
 	/* Both on the same database, as two processes would be. */
 	if (be->dialect == STORE_SQLITE)
 		be->seq--;
@@ -271,8 +282,8 @@ racing_migrators_apply_each_once(void **state)
 	assert_int_equal(r[0].rc, OK);
 	assert_int_equal(r[1].rc, OK);
 	assert_int_equal(r[0].applied + r[1].applied, 3);
-	assert_int_equal(db_count(r[0].s,
-	    "SELECT count(*) FROM schema_migrations"), 3);
+	assert_int_equal(
+	    db_count(r[0].s, "SELECT count(*) FROM schema_migrations"), 3);
 	store_close(r[0].s);
 	store_close(r[1].s);
 }
@@ -280,7 +291,7 @@ racing_migrators_apply_each_once(void **state)
 static int
 sqlite_setup(void **state)
 {
-	struct backend	*be = calloc(1, sizeof(*be));
+	struct backend *be = calloc(1, sizeof(*be));
 
 	be->dialect = STORE_SQLITE;
 	snprintf(be->dir, sizeof(be->dir), "/tmp/carebase-migrate-XXXXXX");
@@ -293,19 +304,21 @@ sqlite_setup(void **state)
 static int
 pg_setup(void **state)
 {
-	struct backend		*be = calloc(1, sizeof(*be));
-	struct store_opts	 o = { 1, 1, 2000, 0 };
-	struct store		*s;
-	const char		*base = getenv("CAREBASE_TEST_PG_URL"), *err;
+	struct backend	 *be = calloc(1, sizeof(*be));
+	struct store_opts o = { 1, 1, 2000, 0 };
+	struct store	 *s;
+	const char	 *base = getenv("CAREBASE_TEST_PG_URL"), *err;
 
 	be->dialect = STORE_POSTGRES;
 	if (store_open(base, &o, &s, &err) != OK)
 		return (-1);
-	db_exec(s, "DROP SCHEMA IF EXISTS " PG_SCHEMA " CASCADE;"
+	db_exec(s,
+	    "DROP SCHEMA IF EXISTS " PG_SCHEMA " CASCADE;"
 	    "CREATE SCHEMA " PG_SCHEMA);
 	store_close(s);
-	snprintf(be->url, sizeof(be->url), "%s%soptions=-csearch_path%%3D"
-	    PG_SCHEMA, base, strchr(base, '?') != NULL ? "&" : "?");
+	snprintf(be->url, sizeof(be->url),
+	    "%s%soptions=-csearch_path%%3D" PG_SCHEMA, base,
+	    strchr(base, '?') != NULL ? "&" : "?");
 	*state = be;
 	return (0);
 }
@@ -313,8 +326,8 @@ pg_setup(void **state)
 static int
 group_teardown(void **state)
 {
-	struct backend	*be = *state;
-	char		 cmd[128];
+	struct backend *be = *state;
+	char		cmd[128];
 
 	if (be->dialect == STORE_SQLITE) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", be->dir);
@@ -336,15 +349,16 @@ main(void)
 		cmocka_unit_test(failing_migration_leaves_no_trace),
 		cmocka_unit_test(racing_migrators_apply_each_once),
 	};
-	int	 rc;
+	int rc;
 
 	rc = cmocka_run_group_tests_name("migrate", pure, NULL, NULL);
-	rc += cmocka_run_group_tests_name("migrate_sqlite", db, sqlite_setup,
-	    group_teardown);
+	rc += cmocka_run_group_tests_name(
+	    "migrate_sqlite", db, sqlite_setup, group_teardown);
 	if (getenv("CAREBASE_TEST_PG_URL") != NULL)
-		rc += cmocka_run_group_tests_name("migrate_postgres", db,
-		    pg_setup, group_teardown);
+		rc += cmocka_run_group_tests_name(
+		    "migrate_postgres", db, pg_setup, group_teardown);
 	else
-		printf("migrate_postgres: skipped (set CAREBASE_TEST_PG_URL)\n");
+		printf(
+		    "migrate_postgres: skipped (set CAREBASE_TEST_PG_URL)\n");
 	return (rc != 0);
 }

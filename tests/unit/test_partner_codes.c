@@ -24,19 +24,34 @@ static void
 test_normalise(void **state)
 {
 	static const struct {
-		const char	*in;
-		const char	*out;	/* NULL: refused */
+		const char *in;
+		const char *out; /* NULL: refused */
 	} cases[] = {
-		{"ABC234", "ABC234"}, {"abc234", "ABC234"}, {"  aBc234\t\n", "ABC234"},
-		{"XYZ987", "XYZ987"}, {"", NULL}, {"ABC23", NULL}, {"ABC2345", NULL},
-		{"ABC0EF", NULL}, {"ABCOEF", NULL}, {"ABC1EF", NULL},
-		{"ABCIEF", NULL}, {"ABCLEF", NULL}, {"abclef", NULL},
-		{"AB C23", NULL}, {"AB-234", NULL}, {"\xc3\x84" "BC23", NULL},
-		{"ABC234                                                          "
-		    "          ", NULL},
+		{ "ABC234", "ABC234" },
+		{ "abc234", "ABC234" },
+		{ "  aBc234\t\n", "ABC234" },
+		{ "XYZ987", "XYZ987" },
+		{ "", NULL },
+		{ "ABC23", NULL },
+		{ "ABC2345", NULL },
+		{ "ABC0EF", NULL },
+		{ "ABCOEF", NULL },
+		{ "ABC1EF", NULL },
+		{ "ABCIEF", NULL },
+		{ "ABCLEF", NULL },
+		{ "abclef", NULL },
+		{ "AB C23", NULL },
+		{ "AB-234", NULL },
+		{ "\xc3\x84"
+		  "BC23",
+		    NULL },
+		{ "ABC234                                                      "
+		  "    "
+		  "          ",
+		    NULL },
 	};
-	char	 out[PARTNER_CODE_LEN + 1];
-	size_t	 i;
+	char   out[PARTNER_CODE_LEN + 1];
+	size_t i;
 
 	(void)state;
 	assert_int_equal(partner_code_normalise(NULL, out), ERR_INVALID);
@@ -45,7 +60,8 @@ test_normalise(void **state)
 
 		if (cases[i].out == NULL) {
 			if (rc != ERR_INVALID)
-				fail_msg("case %zu (%s) accepted", i, cases[i].in);
+				fail_msg(
+				    "case %zu (%s) accepted", i, cases[i].in);
 		} else if (rc != OK || strcmp(out, cases[i].out) != 0)
 			fail_msg("case %zu (%s) gave %d %s", i, cases[i].in, rc,
 			    rc == OK ? out : "-");
@@ -55,8 +71,8 @@ test_normalise(void **state)
 static void
 test_alphabet(void **state)
 {
-	const char	*a = PARTNER_CODE_ALPHABET;
-	const char	*p;
+	const char *a = PARTNER_CODE_ALPHABET;
+	const char *p;
 
 	(void)state;
 	assert_int_equal(strlen(a), 31);
@@ -67,10 +83,10 @@ test_alphabet(void **state)
 static void
 test_new(void **state)
 {
-	char	 code[PARTNER_CODE_LEN + 1], norm[PARTNER_CODE_LEN + 1];
-	char	 seen[2000][PARTNER_CODE_LEN + 1];
-	int	 counts[256] = {0};
-	size_t	 i, j, n = sizeof(seen) / sizeof(seen[0]);
+	char   code[PARTNER_CODE_LEN + 1], norm[PARTNER_CODE_LEN + 1];
+	char   seen[2000][PARTNER_CODE_LEN + 1];
+	int    counts[256] = { 0 };
+	size_t i, j, n = sizeof(seen) / sizeof(seen[0]);
 
 	(void)state;
 	for (i = 0; i < n; i++) {
@@ -87,7 +103,8 @@ test_new(void **state)
 		int c = counts[(unsigned char)PARTNER_CODE_ALPHABET[j]];
 
 		if (c < 250 || c > 550)
-			fail_msg("symbol %c drawn %d times", PARTNER_CODE_ALPHABET[j], c);
+			fail_msg("symbol %c drawn %d times",
+			    PARTNER_CODE_ALPHABET[j], c);
 	}
 	/* 2,000 codes from 887 million: a repeat is ~0.2% likely; allow one. */
 	for (i = 0, j = 0; i < n; i++) {
@@ -103,10 +120,10 @@ test_new(void **state)
 static void
 test_hash(void **state)
 {
-	unsigned char	 master[MASTER_KEY_LEN];
-	char		 h1[PARTNER_CODE_HASH_LEN], h2[PARTNER_CODE_HASH_LEN];
-	char		 h3[PARTNER_CODE_HASH_LEN], plain[65];
-	unsigned char	 d[crypto_hash_sha256_BYTES];
+	unsigned char master[MASTER_KEY_LEN];
+	char	      h1[PARTNER_CODE_HASH_LEN], h2[PARTNER_CODE_HASH_LEN];
+	char	      h3[PARTNER_CODE_HASH_LEN], plain[65];
+	unsigned char d[crypto_hash_sha256_BYTES];
 
 	(void)state;
 	memset(master, 7, sizeof(master));

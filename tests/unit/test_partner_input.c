@@ -25,69 +25,74 @@ only_field(json_t *errs)
 {
 	if (json_array_size(errs) != 1)
 		return (NULL);
-	return (json_string_value(json_object_get(json_array_get(errs, 0),
-	    "field")));
+	return (json_string_value(
+	    json_object_get(json_array_get(errs, 0), "field")));
 }
 
 static void
 test_booking_payload(void **state)
 {
-	static const char *const ok_new = "{\"action\":\"NEW_BOOKING\","
+	static const char *const ok_new =
+	    "{\"action\":\"NEW_BOOKING\","
 	    "\"booking_code\":\"AB-12_x\",\"client_email\":\"a@b.org\","
 	    "\"client_timezone\":\"Europe/London\",\"service_name\":\"Talk\","
-	    "\"service_provider_name\":\"Dr \xc3\xa9\",\"service_provider_email\":"
+	    "\"service_provider_name\":\"Dr "
+	    "\xc3\xa9\",\"service_provider_email\":"
 	    "\"t@b.org\",\"start_date_time\":\"2026-01-02T10:00:00Z\","
 	    "\"end_date_time\":\"2026-01-02T11:00:00+00:00\",\"extra\":[1]}";
 	static const struct {
-		const char	*body;
-		int		 rc;
-		const char	*field;	/* the one bad field, when invalid */
+		const char *body;
+		int	    rc;
+		const char *field; /* the one bad field, when invalid */
 	} cases[] = {
-		{"{\"action\":\"CANCELLED_BOOKING\",\"booking_code\":\"x\"}", OK,
-		    NULL},
-		{"[1]", ERR_MALFORMED, NULL},
-		{"{\"action\":", ERR_MALFORMED, NULL},
-		{"{\"a\":1,\"a\":2}", ERR_MALFORMED, NULL},
-		{"{\"action\":\"NOPE\",\"booking_code\":\"x\"}", ERR_INVALID,
-		    "action"},
-		{"{\"action\":\"CANCELLED_BOOKING\",\"booking_code\":\"a b\"}",
-		    ERR_INVALID, "booking_code"},
-		{"{\"action\":\"CANCELLED_BOOKING\",\"booking_code\":\"x\","
-		    "\"user_id\":\"nope\"}", ERR_INVALID, "user_id"},
-		{"{\"action\":\"CANCELLED_BOOKING\",\"booking_code\":\"x\","
-		    "\"service_name\":\"a\\nb\"}", ERR_INVALID, "service_name"},
-		{"{\"action\":\"CANCELLED_BOOKING\",\"booking_code\":\"x\","
-		    "\"client_email\":\"not-an-address\"}", ERR_INVALID,
-		    "client_email"},
-		{"{\"action\":\"CANCELLED_BOOKING\",\"booking_code\":\"x\","
-		    "\"client_timezone\":\"Europe/London;\"}", ERR_INVALID,
-		    "client_timezone"},
-		{"{\"action\":\"UPDATED_BOOKING\",\"booking_code\":\"x\","
-		    "\"start_date_time\":\"2026-01-02T10:00:00Z\"}", ERR_INVALID,
-		    "end_date_time"},
-		{"{\"action\":\"UPDATED_BOOKING\",\"booking_code\":\"x\","
-		    "\"start_date_time\":\"2026-01-02T10:00:00Z\","
-		    "\"end_date_time\":\"2026-01-03T10:00:00.001Z\"}",
-		    ERR_INVALID, "end_date_time"},
-		{"{\"action\":\"UPDATED_BOOKING\",\"booking_code\":\"x\","
-		    "\"start_date_time\":\"2026-01-02T10:00:00Z\","
-		    "\"end_date_time\":\"2026-01-03T10:00:00Z\"}", OK, NULL},
-		{"{\"action\":\"UPDATED_BOOKING\",\"booking_code\":\"x\","
-		    "\"start_date_time\":\"1999-12-31T23:00:00Z\","
-		    "\"end_date_time\":\"2000-01-01T00:00:00Z\"}", ERR_INVALID,
-		    "start_date_time"},
+		{ "{\"action\":\"CANCELLED_BOOKING\",\"booking_code\":\"x\"}",
+		    OK, NULL },
+		{ "[1]", ERR_MALFORMED, NULL },
+		{ "{\"action\":", ERR_MALFORMED, NULL },
+		{ "{\"a\":1,\"a\":2}", ERR_MALFORMED, NULL },
+		{ "{\"action\":\"NOPE\",\"booking_code\":\"x\"}", ERR_INVALID,
+		    "action" },
+		{ "{\"action\":\"CANCELLED_BOOKING\",\"booking_code\":\"a b\"}",
+		    ERR_INVALID, "booking_code" },
+		{ "{\"action\":\"CANCELLED_BOOKING\",\"booking_code\":\"x\","
+		  "\"user_id\":\"nope\"}",
+		    ERR_INVALID, "user_id" },
+		{ "{\"action\":\"CANCELLED_BOOKING\",\"booking_code\":\"x\","
+		  "\"service_name\":\"a\\nb\"}",
+		    ERR_INVALID, "service_name" },
+		{ "{\"action\":\"CANCELLED_BOOKING\",\"booking_code\":\"x\","
+		  "\"client_email\":\"not-an-address\"}",
+		    ERR_INVALID, "client_email" },
+		{ "{\"action\":\"CANCELLED_BOOKING\",\"booking_code\":\"x\","
+		  "\"client_timezone\":\"Europe/London;\"}",
+		    ERR_INVALID, "client_timezone" },
+		{ "{\"action\":\"UPDATED_BOOKING\",\"booking_code\":\"x\","
+		  "\"start_date_time\":\"2026-01-02T10:00:00Z\"}",
+		    ERR_INVALID, "end_date_time" },
+		{ "{\"action\":\"UPDATED_BOOKING\",\"booking_code\":\"x\","
+		  "\"start_date_time\":\"2026-01-02T10:00:00Z\","
+		  "\"end_date_time\":\"2026-01-03T10:00:00.001Z\"}",
+		    ERR_INVALID, "end_date_time" },
+		{ "{\"action\":\"UPDATED_BOOKING\",\"booking_code\":\"x\","
+		  "\"start_date_time\":\"2026-01-02T10:00:00Z\","
+		  "\"end_date_time\":\"2026-01-03T10:00:00Z\"}",
+		    OK, NULL },
+		{ "{\"action\":\"UPDATED_BOOKING\",\"booking_code\":\"x\","
+		  "\"start_date_time\":\"1999-12-31T23:00:00Z\","
+		  "\"end_date_time\":\"2000-01-01T00:00:00Z\"}",
+		    ERR_INVALID, "start_date_time" },
 	};
-	struct inbox_result	 r;
-	json_t			*w;
-	char			 code[BOOKING_CODE_MAX + 2], body[160];
-	size_t			 i;
-	int			 rc;
+	struct inbox_result r;
+	json_t		   *w;
+	char		    code[BOOKING_CODE_MAX + 2], body[160];
+	size_t		    i;
+	int		    rc;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		memset(&r, 0, sizeof(r));
-		rc = bookings_payload_parse(cases[i].body,
-		    strlen(cases[i].body), &w, &r);
+		rc = bookings_payload_parse(
+		    cases[i].body, strlen(cases[i].body), &w, &r);
 		if (rc != cases[i].rc)
 			fail_msg("case %zu gave %d", i, rc);
 		if (rc == OK)
@@ -98,7 +103,7 @@ test_booking_payload(void **state)
 		}
 		if (cases[i].field != NULL &&
 		    (only_field(r.errors) == NULL ||
-		    strcmp(only_field(r.errors), cases[i].field) != 0))
+			strcmp(only_field(r.errors), cases[i].field) != 0))
 			fail_msg("case %zu: errors %s", i,
 			    json_dumps(r.errors, JSON_COMPACT));
 		json_decref(r.errors);
@@ -106,28 +111,33 @@ test_booking_payload(void **state)
 	}
 	/* A whole new booking, times kept as ms, unknown members dropped. */
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(bookings_payload_parse(ok_new, strlen(ok_new), &w, &r),
-	    OK);
-	assert_int_equal(json_integer_value(json_object_get(w,
-	    "start_date_time")), 1767348000000LL);
-	assert_int_equal(json_integer_value(json_object_get(w,
-	    "end_date_time")), 1767351600000LL);
+	assert_int_equal(
+	    bookings_payload_parse(ok_new, strlen(ok_new), &w, &r), OK);
+	assert_int_equal(
+	    json_integer_value(json_object_get(w, "start_date_time")),
+	    1767348000000LL);
+	assert_int_equal(
+	    json_integer_value(json_object_get(w, "end_date_time")),
+	    1767351600000LL);
 	assert_null(json_object_get(w, "extra"));
 	json_decref(w);
 	/* A new booking needs every member but user_id: each one named. */
 	memset(&r, 0, sizeof(r));
-	snprintf(body, sizeof(body), "{\"action\":\"NEW_BOOKING\","
+	snprintf(body, sizeof(body),
+	    "{\"action\":\"NEW_BOOKING\","
 	    "\"booking_code\":\"x\"}");
-	assert_int_equal(bookings_payload_parse(body, strlen(body), &w, &r),
-	    ERR_INVALID);
+	assert_int_equal(
+	    bookings_payload_parse(body, strlen(body), &w, &r), ERR_INVALID);
 	assert_int_equal(json_array_size(r.errors), 7);
 	json_decref(r.errors);
 	/* A booking code of 64 characters, then 65. */
 	for (i = 64; i <= 65; i++) {
 		memset(code, 'c', i);
 		code[i] = '\0';
-		snprintf(body, sizeof(body), "{\"action\":\"CANCELLED_BOOKING\","
-		    "\"booking_code\":\"%s\"}", code);
+		snprintf(body, sizeof(body),
+		    "{\"action\":\"CANCELLED_BOOKING\","
+		    "\"booking_code\":\"%s\"}",
+		    code);
 		memset(&r, 0, sizeof(r));
 		rc = bookings_payload_parse(body, strlen(body), &w, &r);
 		assert_int_equal(rc, i == 64 ? OK : ERR_INVALID);
@@ -139,7 +149,7 @@ test_booking_payload(void **state)
 static void
 test_booking_stamp(void **state)
 {
-	int64_t	 ms = -1;
+	int64_t ms = -1;
 
 	(void)state;
 	assert_int_equal(booking_stamp_parse("1767348000", &ms), 0);
@@ -148,8 +158,8 @@ test_booking_stamp(void **state)
 	assert_int_equal(ms, 0);
 	assert_int_equal(booking_stamp_parse("4102444800", &ms), 0);
 	assert_int_not_equal(booking_stamp_parse("4102444801", &ms), 0);
-	assert_int_not_equal(booking_stamp_parse("99999999999999999999999",
-	    &ms), 0);
+	assert_int_not_equal(
+	    booking_stamp_parse("99999999999999999999999", &ms), 0);
 	assert_int_equal(booking_stamp_parse("2026-01-02T10:00:00Z", &ms), 0);
 	assert_int_equal(ms, 1767348000000LL);
 	assert_int_not_equal(booking_stamp_parse("", &ms), 0);
@@ -161,27 +171,27 @@ static void
 test_code_body(void **state)
 {
 	static const struct {
-		const char	*body;
-		int		 rc;
-		int		 bad_code;
+		const char *body;
+		int	    rc;
+		int	    bad_code;
 	} cases[] = {
-		{"{\"code\":\" abc234 \"}", OK, 0},
-		{"{\"code\":\"abc234\",\"partner\":\"Bloom\"}", OK, 0},
-		{"{\"code\":\"abc23\"}", ERR_MALFORMED, 1},
-		{"{}", ERR_MALFORMED, 1},
-		{"{\"code\":6}", ERR_MALFORMED, 1},
-		{"[\"abc234\"]", ERR_MALFORMED, 0},
-		{"\"abc234\"", ERR_MALFORMED, 0},
-		{"{\"code\":\"abc234\",\"partner\":\"\"}", ERR_INVALID, 0},
-		{"{\"code\":\"abc234\",\"partner\":7}", ERR_INVALID, 0},
-		{"{\"code\":\"abc234\",\"other\":1}", ERR_INVALID, 0},
+		{ "{\"code\":\" abc234 \"}", OK, 0 },
+		{ "{\"code\":\"abc234\",\"partner\":\"Bloom\"}", OK, 0 },
+		{ "{\"code\":\"abc23\"}", ERR_MALFORMED, 1 },
+		{ "{}", ERR_MALFORMED, 1 },
+		{ "{\"code\":6}", ERR_MALFORMED, 1 },
+		{ "[\"abc234\"]", ERR_MALFORMED, 0 },
+		{ "\"abc234\"", ERR_MALFORMED, 0 },
+		{ "{\"code\":\"abc234\",\"partner\":\"\"}", ERR_INVALID, 0 },
+		{ "{\"code\":\"abc234\",\"partner\":7}", ERR_INVALID, 0 },
+		{ "{\"code\":\"abc234\",\"other\":1}", ERR_INVALID, 0 },
 		/* members are judged before the code */
-		{"{\"code\":\"0\",\"other\":1}", ERR_INVALID, 0},
+		{ "{\"code\":\"0\",\"other\":1}", ERR_INVALID, 0 },
 	};
-	struct partner_code_input	 in;
-	json_t				*b, *errs;
-	char				 long_name[PARTNER_NAME_MAX * 4 + 2], *dump;
-	size_t				 i;
+	struct partner_code_input in;
+	json_t			 *b, *errs;
+	char			  long_name[PARTNER_NAME_MAX * 4 + 2], *dump;
+	size_t			  i;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -198,8 +208,8 @@ test_code_body(void **state)
 		json_decref(b);
 	}
 	/* Unknown members: one entry, naming none of them. */
-	b = json_pack("{s:s,s:i,s:i}", "code", "ABC234", "<b>evil</b>", 1,
-	    "other", 2);
+	b = json_pack(
+	    "{s:s,s:i,s:i}", "code", "ABC234", "<b>evil</b>", 1, "other", 2);
 	errs = json_array();
 	assert_int_equal(partner_code_body(b, &in, errs), ERR_INVALID);
 	assert_int_equal(json_array_size(errs), 1);
@@ -215,8 +225,8 @@ test_code_body(void **state)
 	for (i = PARTNER_NAME_MAX * 4; i <= PARTNER_NAME_MAX * 4 + 1; i++) {
 		memset(long_name, 'p', i);
 		long_name[i] = '\0';
-		b = json_pack("{s:s,s:s}", "code", "ABC234", "partner",
-		    long_name);
+		b = json_pack(
+		    "{s:s,s:s}", "code", "ABC234", "partner", long_name);
 		errs = json_array();
 		assert_int_equal(partner_code_body(b, &in, errs),
 		    i == PARTNER_NAME_MAX * 4 ? OK : ERR_INVALID);
@@ -229,26 +239,27 @@ static void
 test_register_body(void **state)
 {
 	static const struct {
-		const char	*body;
-		int		 rc;
-		int		 nerrs;
+		const char *body;
+		int	    rc;
+		int	    nerrs;
 	} cases[] = {
-		{"{\"email\":\"a@b.org\"}", OK, 0},
-		{"{\"partner_access_code\":null}", OK, 0},
-		{"{\"partner_access_code\":\"xyz987\",\"partner\":\"Bloom\"}", OK,
-		    0},
-		{"{\"partner_id\":\"0190f2a4-1111-7000-8000-000000000001\"}", OK,
-		    0},
-		{"{\"partner_access_code\":\"xyz98\"}", ERR_MALFORMED, 0},
-		{"{\"partner_access_code\":false}", ERR_MALFORMED, 0},
-		{"{\"partner_id\":\"nope\"}", ERR_INVALID, 1},
+		{ "{\"email\":\"a@b.org\"}", OK, 0 },
+		{ "{\"partner_access_code\":null}", OK, 0 },
+		{ "{\"partner_access_code\":\"xyz987\",\"partner\":\"Bloom\"}",
+		    OK, 0 },
+		{ "{\"partner_id\":\"0190f2a4-1111-7000-8000-000000000001\"}",
+		    OK, 0 },
+		{ "{\"partner_access_code\":\"xyz98\"}", ERR_MALFORMED, 0 },
+		{ "{\"partner_access_code\":false}", ERR_MALFORMED, 0 },
+		{ "{\"partner_id\":\"nope\"}", ERR_INVALID, 1 },
 		/* every bad member is named, and before the code */
-		{"{\"partner_id\":1,\"partner\":\"\",\"partner_access_code\":"
-		    "\"0\"}", ERR_INVALID, 2},
+		{ "{\"partner_id\":1,\"partner\":\"\",\"partner_access_code\":"
+		  "\"0\"}",
+		    ERR_INVALID, 2 },
 	};
-	struct partner_code_input	 in;
-	json_t				*b, *errs;
-	size_t				 i;
+	struct partner_code_input in;
+	json_t			 *b, *errs;
+	size_t			  i;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -275,26 +286,26 @@ static void
 test_report_args(void **state)
 {
 	static const struct {
-		const char	*from, *to, *period, *format;
-		int		 nerrs;
-		const char	*field;		/* of the first error */
+		const char *from, *to, *period, *format;
+		int	    nerrs;
+		const char *field; /* of the first error */
 	} cases[] = {
-		{"2026-01-01", "2026-02-01", NULL, NULL, 0, NULL},
-		{"2026-01-01", "2031-01-01", "day", "csv", 0, NULL},
-		{"2026-01-01", "2032-01-06", NULL, NULL, 1, "to"},
-		{NULL, NULL, NULL, NULL, 2, "from"},
-		{"2026-02-01", "2026-02-01", NULL, NULL, 1, "to"},
-		{"1969-12-31", "2026-02-01", NULL, NULL, 1, "from"},
-		{"2026-01-01", "2026-02-01", "year", "xml", 2, "period"},
-		{"2026-01-01T00:00:00.000000000000000000000000Z", "2026-02-01",
-		    NULL, NULL, 1, "from"},
-		{"9999-12-31T20:00:00-23:00", "2026-02-01", NULL, NULL, 1,
-		    "from"},
+		{ "2026-01-01", "2026-02-01", NULL, NULL, 0, NULL },
+		{ "2026-01-01", "2031-01-01", "day", "csv", 0, NULL },
+		{ "2026-01-01", "2032-01-06", NULL, NULL, 1, "to" },
+		{ NULL, NULL, NULL, NULL, 2, "from" },
+		{ "2026-02-01", "2026-02-01", NULL, NULL, 1, "to" },
+		{ "1969-12-31", "2026-02-01", NULL, NULL, 1, "from" },
+		{ "2026-01-01", "2026-02-01", "year", "xml", 2, "period" },
+		{ "2026-01-01T00:00:00.000000000000000000000000Z", "2026-02-01",
+		    NULL, NULL, 1, "from" },
+		{ "9999-12-31T20:00:00-23:00", "2026-02-01", NULL, NULL, 1,
+		    "from" },
 	};
-	struct report_args	 a;
-	json_t			*errs;
-	size_t			 i;
-	int			 rc;
+	struct report_args a;
+	json_t		  *errs;
+	size_t		   i;
+	int		   rc;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -303,22 +314,26 @@ test_report_args(void **state)
 		    cases[i].period, cases[i].format, &a, errs);
 		if (json_array_size(errs) != (size_t)cases[i].nerrs ||
 		    (rc == OK) != (cases[i].nerrs == 0))
-			fail_msg("case %zu: %s", i, json_dumps(errs,
-			    JSON_COMPACT));
+			fail_msg(
+			    "case %zu: %s", i, json_dumps(errs, JSON_COMPACT));
 		if (cases[i].field != NULL)
-			assert_string_equal(json_string_value(json_object_get(
-			    json_array_get(errs, 0), "field")), cases[i].field);
+			assert_string_equal(
+			    json_string_value(json_object_get(
+				json_array_get(errs, 0), "field")),
+			    cases[i].field);
 		json_decref(errs);
 	}
 	errs = json_array();
 	assert_int_equal(report_args_parse("2026-01-01", "2026-01-08T00:00:00Z",
-	    "week", "csv", &a, errs), OK);
+			     "week", "csv", &a, errs),
+	    OK);
 	assert_int_equal(a.from, 1767225600000LL);
 	assert_int_equal(a.to, 1767225600000LL + 7 * 86400000LL);
 	assert_int_equal(a.period, REPORT_PERIOD_WEEK);
 	assert_int_equal(a.csv, 1);
 	assert_int_equal(report_args_parse("2026-01-01", "2026-01-08", NULL,
-	    "json", &a, errs), OK);
+			     "json", &a, errs),
+	    OK);
 	assert_int_equal(a.period, REPORT_PERIOD_MONTH);
 	assert_int_equal(a.csv, 0);
 	json_decref(errs);

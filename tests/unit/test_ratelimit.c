@@ -13,19 +13,19 @@
 
 #include "http/http_int.h"
 
-#define SEC	1000000000LL
+#define SEC 1000000000LL
 
 static void
 test_burst_then_refuse(void **state)
 {
-	struct ratelimit	*rl = ratelimit_new(2, 5, 1024);
-	int			 i, retry = 0;
+	struct ratelimit *rl = ratelimit_new(2, 5, 1024);
+	int		  i, retry = 0;
 
 	(void)state;
 	assert_non_null(rl);
 	for (i = 0; i < 5; i++)
-		assert_int_equal(ratelimit_take(rl, "10.0.0.1", 100 * SEC,
-		    &retry), 1);
+		assert_int_equal(
+		    ratelimit_take(rl, "10.0.0.1", 100 * SEC, &retry), 1);
 	assert_int_equal(ratelimit_take(rl, "10.0.0.1", 100 * SEC, &retry), 0);
 	assert_int_equal(retry, 1);
 	/* Another client has its own bucket. */
@@ -36,9 +36,9 @@ test_burst_then_refuse(void **state)
 static void
 test_refill_over_time(void **state)
 {
-	struct ratelimit	*rl = ratelimit_new(1, 2, 1024);
-	int			 retry = 0;
-	int64_t			 t = 50 * SEC;
+	struct ratelimit *rl = ratelimit_new(1, 2, 1024);
+	int		  retry = 0;
+	int64_t		  t = 50 * SEC;
 
 	(void)state;
 	assert_int_equal(ratelimit_take(rl, "a", t, &retry), 1);
@@ -59,8 +59,8 @@ test_refill_over_time(void **state)
 static void
 test_retry_after_whole_seconds(void **state)
 {
-	struct ratelimit	*rl = ratelimit_new(0.1, 1, 64);
-	int			 retry = 0;
+	struct ratelimit *rl = ratelimit_new(0.1, 1, 64);
+	int		  retry = 0;
 
 	(void)state;
 	assert_int_equal(ratelimit_take(rl, "slow", SEC, &retry), 1);
@@ -72,9 +72,9 @@ test_retry_after_whole_seconds(void **state)
 static void
 test_eviction_bound(void **state)
 {
-	struct ratelimit	*rl = ratelimit_new(10, 10, 256);
-	char			 ip[32];
-	int			 i, retry;
+	struct ratelimit *rl = ratelimit_new(10, 10, 256);
+	char		  ip[32];
+	int		  i, retry;
 
 	(void)state;
 	assert_int_equal(ratelimit_capacity(rl), 256);

@@ -38,51 +38,52 @@
 #include "store/migrate.h"
 #include "store/store.h"
 
-#define ALICE	"0190a5c4-0000-7000-8000-0000000000a1"
-#define BOB	"0190a5c4-0000-7000-8000-0000000000b0"
-#define CAROL	"0190a5c4-0000-7000-8000-0000000000c0"
-#define ADMIN	"0190a5c4-0000-7000-8000-0000000000ad"
-#define SECRET	"TopSecretBodyText"
-#define RESP_MAX	(1024 * 1024)
+#define ALICE	 "0190a5c4-0000-7000-8000-0000000000a1"
+#define BOB	 "0190a5c4-0000-7000-8000-0000000000b0"
+#define CAROL	 "0190a5c4-0000-7000-8000-0000000000c0"
+#define ADMIN	 "0190a5c4-0000-7000-8000-0000000000ad"
+#define SECRET	 "TopSecretBodyText"
+#define RESP_MAX (1024 * 1024)
 
-static const char *const kinds[] = {"plain", "bulk", "urgent", NULL};
+static const char *const kinds[] = { "plain", "bulk", "urgent", NULL };
 
 static const struct field note_fields[] = {
-	{"owner_id", FIELD_UUID, FIELD_CREATE_ONLY | FIELD_FILTER, 0, 0, NULL,
-	    NULL, "users", 0, "who the note belongs to"},
-	{"title", FIELD_TEXT, FIELD_REQUIRED | FIELD_FILTER | FIELD_SORT, 1,
-	    20, NULL, NULL, NULL, 0, "a title"},
-	{"body", FIELD_TEXT, FIELD_PERSONAL | FIELD_NULLABLE | FIELD_HEALTH, 0,
-	    0, NULL, NULL, NULL, 0, "sealed <text> & more"},
-	{"mood", FIELD_INT, FIELD_NULLABLE | FIELD_FILTER | FIELD_SORT, 1, 10,
-	    NULL, NULL, NULL, 0, "1 to 10"},
-	{"is_done", FIELD_BOOL, FIELD_FILTER, 0, 0, NULL, "false", NULL, 0,
-	    NULL},
-	{"due_at", FIELD_TIME, FIELD_NULLABLE | FIELD_FILTER | FIELD_SORT, 0,
-	    0, NULL, NULL, NULL, 0, NULL},
-	{"born_on", FIELD_DATE, FIELD_NULLABLE, 0, 0, NULL, NULL, NULL, 0,
-	    NULL},
-	{"kind", FIELD_ENUM, FIELD_FILTER, 0, 0, kinds, "\"plain\"", NULL, 0,
-	    NULL},
-	{"tags", FIELD_TEXT_LIST, FIELD_NULLABLE, 0, 3, NULL, NULL, NULL, 0,
-	    NULL},
-	{"extra", FIELD_JSON, FIELD_NULLABLE, 0, 0, NULL, NULL, NULL, 0, NULL},
-	{"contact", FIELD_EMAIL, FIELD_NULLABLE, 0, 0, NULL, NULL, NULL, 0,
-	    NULL},
-	{"private_note", FIELD_TEXT, FIELD_NULLABLE, 0, 0, NULL, NULL, NULL,
-	    SEE_OWN | SEE_ALL, "owner and staff only"},
-	{"pinned", FIELD_BOOL, FIELD_STAFF_WRITE, 0, 0, NULL, "false", NULL, 0,
-	    NULL},
-	{"secret", FIELD_TEXT, FIELD_HIDDEN | FIELD_NULLABLE, 0, 0, NULL, NULL,
-	    NULL, 0, "never shown"},
-	{"created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
-	    NULL, NULL, 0, NULL},
-	{"updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
-	    NULL},
-	{"created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0,
-	    NULL, NULL, NULL, 0, NULL},
-	{"updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0,
-	    NULL, NULL, NULL, 0, NULL},
+	{ "owner_id", FIELD_UUID, FIELD_CREATE_ONLY | FIELD_FILTER, 0, 0, NULL,
+	    NULL, "users", 0, "who the note belongs to" },
+	{ "title", FIELD_TEXT, FIELD_REQUIRED | FIELD_FILTER | FIELD_SORT, 1,
+	    20, NULL, NULL, NULL, 0, "a title" },
+	{ "body", FIELD_TEXT, FIELD_PERSONAL | FIELD_NULLABLE | FIELD_HEALTH, 0,
+	    0, NULL, NULL, NULL, 0, "sealed <text> & more" },
+	{ "mood", FIELD_INT, FIELD_NULLABLE | FIELD_FILTER | FIELD_SORT, 1, 10,
+	    NULL, NULL, NULL, 0, "1 to 10" },
+	{ "is_done", FIELD_BOOL, FIELD_FILTER, 0, 0, NULL, "false", NULL, 0,
+	    NULL },
+	{ "due_at", FIELD_TIME, FIELD_NULLABLE | FIELD_FILTER | FIELD_SORT, 0,
+	    0, NULL, NULL, NULL, 0, NULL },
+	{ "born_on", FIELD_DATE, FIELD_NULLABLE, 0, 0, NULL, NULL, NULL, 0,
+	    NULL },
+	{ "kind", FIELD_ENUM, FIELD_FILTER, 0, 0, kinds, "\"plain\"", NULL, 0,
+	    NULL },
+	{ "tags", FIELD_TEXT_LIST, FIELD_NULLABLE, 0, 3, NULL, NULL, NULL, 0,
+	    NULL },
+	{ "extra", FIELD_JSON, FIELD_NULLABLE, 0, 0, NULL, NULL, NULL, 0,
+	    NULL },
+	{ "contact", FIELD_EMAIL, FIELD_NULLABLE, 0, 0, NULL, NULL, NULL, 0,
+	    NULL },
+	{ "private_note", FIELD_TEXT, FIELD_NULLABLE, 0, 0, NULL, NULL, NULL,
+	    SEE_OWN | SEE_ALL, "owner and staff only" },
+	{ "pinned", FIELD_BOOL, FIELD_STAFF_WRITE, 0, 0, NULL, "false", NULL, 0,
+	    NULL },
+	{ "secret", FIELD_TEXT, FIELD_HIDDEN | FIELD_NULLABLE, 0, 0, NULL, NULL,
+	    NULL, 0, "never shown" },
+	{ "created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
+	    NULL, NULL, 0, NULL },
+	{ "updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL },
+	{ "created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, 0, NULL },
+	{ "updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, 0, NULL },
 };
 
 static const struct resource notes = {
@@ -108,24 +109,24 @@ static const char notes_sql[] =
     "deleted_at BIGINT, created_by TEXT, updated_by TEXT)";
 
 struct resp {
-	int	 status;
-	char	 head[4096];
-	char	*body;
-	size_t	 blen;
-	json_t	*json;
+	int	status;
+	char	head[4096];
+	char   *body;
+	size_t	blen;
+	json_t *json;
 };
 
-static struct store		*db;
-static struct http_server	*srv;
-static char			 dir[64] = "/tmp/carebase-resource-XXXXXX";
-static int			 fd = -1;
+static struct store	  *db;
+static struct http_server *srv;
+static char		   dir[64] = "/tmp/carebase-resource-XXXXXX";
+static int		   fd = -1;
 
 /* Helpers */
 
 static struct request *
 fake_request(void)
 {
-	struct request	*r = calloc(1, sizeof(*r));
+	struct request *r = calloc(1, sizeof(*r));
 
 	r->arena = arena_new(0);
 	r->path = "/v1/notes";
@@ -144,21 +145,21 @@ fake_free(struct request *r)
 static const char *
 entry_code(json_t *problem, const char *field)
 {
-	json_t	*e;
-	size_t	 i;
+	json_t *e;
+	size_t	i;
 
-	json_array_foreach(json_object_get(problem, "errors"), i, e)
-		if (strcmp(json_string_value(json_object_get(e, "field")),
-		    field) == 0)
-			return (json_string_value(json_object_get(e, "code")));
+	json_array_foreach(json_object_get(problem, "errors"), i,
+	    e) if (strcmp(json_string_value(json_object_get(e, "field")),
+		       field) ==
+	    0) return (json_string_value(json_object_get(e, "code")));
 	return (NULL);
 }
 
 static json_t *
 validate(const char *body, int creating, enum scope scope, int *rc)
 {
-	struct request	*r = fake_request();
-	json_t		*b = json_loads(body, JSON_DECODE_ANY, NULL), *p = NULL;
+	struct request *r = fake_request();
+	json_t	       *b = json_loads(body, JSON_DECODE_ANY, NULL), *p = NULL;
 
 	assert_non_null(b);
 	*rc = resource_validate(r, &notes, b, creating, scope);
@@ -166,8 +167,9 @@ validate(const char *body, int creating, enum scope scope, int *rc)
 		assert_int_equal(r->status, 422);
 		p = json_loadb(r->resp_body, r->resp_len, 0, NULL);
 		assert_non_null(p);
-		assert_string_equal(json_string_value(json_object_get(p,
-		    "code")), "VALIDATION_FAILED");
+		assert_string_equal(
+		    json_string_value(json_object_get(p, "code")),
+		    "VALIDATION_FAILED");
 	} else
 		p = json_incref(b);
 	json_decref(b);
@@ -180,24 +182,26 @@ validate(const char *body, int creating, enum scope scope, int *rc)
 static void
 validation_codes(void **state)
 {
-	json_t	*p;
-	int	 rc;
+	json_t *p;
+	int	rc;
 
 	(void)state;
 	p = validate("{\"title\": \"ok\"}", 1, SCOPE_OWN, &rc);
 	assert_int_equal(rc, OK);
 	/* Defaults filled on create. */
 	assert_true(json_is_false(json_object_get(p, "is_done")));
-	assert_string_equal(json_string_value(json_object_get(p, "kind")),
-	    "plain");
+	assert_string_equal(
+	    json_string_value(json_object_get(p, "kind")), "plain");
 	json_decref(p);
 
-	p = validate("{\"bogus\": 1, \"id\": \"x\", \"created_at\": \"x\", "
+	p = validate(
+	    "{\"bogus\": 1, \"id\": \"x\", \"created_at\": \"x\", "
 	    "\"title\": \"\", \"mood\": 11, \"kind\": \"nope\", "
 	    "\"due_at\": \"tomorrow\", \"born_on\": \"2023-02-29\", "
 	    "\"tags\": [\"a\", \"b\", \"c\", \"d\"], \"contact\": \"no-at\", "
 	    "\"owner_id\": \"not-a-uuid\", \"pinned\": true, "
-	    "\"is_done\": \"yes\", \"extra\": 3}", 1, SCOPE_OWN, &rc);
+	    "\"is_done\": \"yes\", \"extra\": 3}",
+	    1, SCOPE_OWN, &rc);
 	assert_int_equal(rc, ERR_INVALID);
 	assert_string_equal(entry_code(p, "bogus"), "unknown_field");
 	assert_string_equal(entry_code(p, "id"), "read_only");
@@ -217,29 +221,31 @@ validation_codes(void **state)
 	json_decref(p);
 
 	/* Required, too small, too long in code points, null, list items. */
-	p = validate("{\"mood\": 0, \"tags\": [1], \"kind\": null}", 1,
-	    SCOPE_ALL, &rc);
+	p = validate(
+	    "{\"mood\": 0, \"tags\": [1], \"kind\": null}", 1, SCOPE_ALL, &rc);
 	assert_string_equal(entry_code(p, "title"), "required");
 	assert_string_equal(entry_code(p, "mood"), "too_small");
 	assert_string_equal(entry_code(p, "tags"), "type");
 	assert_string_equal(entry_code(p, "kind"), "type");
 	json_decref(p);
 	/* 20 code points of 2 bytes each fit; 21 do not. */
-	p = validate("{\"title\": \"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	p = validate(
+	    "{\"title\": \"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
 	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"}", 1,
-	    SCOPE_ALL, &rc);
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"}",
+	    1, SCOPE_ALL, &rc);
 	assert_int_equal(rc, OK);
 	json_decref(p);
-	p = validate("{\"title\": \"123456789012345678901\"}", 1, SCOPE_ALL,
-	    &rc);
+	p = validate(
+	    "{\"title\": \"123456789012345678901\"}", 1, SCOPE_ALL, &rc);
 	assert_string_equal(entry_code(p, "title"), "too_long");
 	json_decref(p);
 
 	/* Update: only given members; create-only refused; staff may. */
 	p = validate("{\"owner_id\": \"" ALICE "\", \"pinned\": true, "
-	    "\"body\": null, \"born_on\": \"2024-02-29\", \"due_at\": "
-	    "\"2026-01-02T03:04:05Z\"}", 0, SCOPE_ALL, &rc);
+		     "\"body\": null, \"born_on\": \"2024-02-29\", \"due_at\": "
+		     "\"2026-01-02T03:04:05Z\"}",
+	    0, SCOPE_ALL, &rc);
 	assert_int_equal(rc, ERR_INVALID);
 	assert_string_equal(entry_code(p, "owner_id"), "read_only");
 	assert_null(entry_code(p, "pinned"));
@@ -259,32 +265,33 @@ validation_codes(void **state)
 static void
 cursor_round_trip(void **state)
 {
-	json_t	*v = json_integer(1234), *out;
-	char	*c, id[37], bad[2048];
+	json_t *v = json_integer(1234), *out;
+	char   *c, id[37], bad[2048];
 
 	(void)state;
-	assert_int_equal(resource_cursor_encode("-created_at", v, ALICE, &c),
-	    OK);
+	assert_int_equal(
+	    resource_cursor_encode("-created_at", v, ALICE, &c), OK);
 	assert_null(strpbrk(c, "+/="));
-	assert_int_equal(resource_cursor_decode(c, "-created_at", &out, id),
-	    OK);
+	assert_int_equal(
+	    resource_cursor_decode(c, "-created_at", &out, id), OK);
 	assert_true(json_equal(out, v));
 	assert_string_equal(id, ALICE);
 	json_decref(out);
 	/* Another sort spec, a changed byte, garbage, too long. */
-	assert_int_equal(resource_cursor_decode(c, "created_at", &out, id),
-	    ERR_INVALID);
+	assert_int_equal(
+	    resource_cursor_decode(c, "created_at", &out, id), ERR_INVALID);
 	c[5] = c[5] == 'A' ? 'B' : 'A';
-	assert_int_equal(resource_cursor_decode(c, "-created_at", &out, id),
+	assert_int_equal(
+	    resource_cursor_decode(c, "-created_at", &out, id), ERR_INVALID);
+	assert_int_equal(
+	    resource_cursor_decode("garbage!", "-created_at", &out, id),
 	    ERR_INVALID);
-	assert_int_equal(resource_cursor_decode("garbage!", "-created_at",
-	    &out, id), ERR_INVALID);
-	assert_int_equal(resource_cursor_decode("", "-created_at", &out, id),
-	    ERR_INVALID);
+	assert_int_equal(
+	    resource_cursor_decode("", "-created_at", &out, id), ERR_INVALID);
 	memset(bad, 'A', sizeof(bad) - 1);
 	bad[sizeof(bad) - 1] = '\0';
-	assert_int_equal(resource_cursor_decode(bad, "-created_at", &out, id),
-	    ERR_INVALID);
+	assert_int_equal(
+	    resource_cursor_decode(bad, "-created_at", &out, id), ERR_INVALID);
 	free(c);
 	json_decref(v);
 	/* Strings and null round trip too. */
@@ -300,8 +307,8 @@ cursor_round_trip(void **state)
 static void
 scope_sql(void **state)
 {
-	struct resource	 r = notes;
-	char		*s;
+	struct resource r = notes;
+	char	       *s;
 
 	(void)state;
 	s = resource_scope_sql(&notes, SCOPE_ALL);
@@ -311,7 +318,8 @@ scope_sql(void **state)
 	assert_string_equal(s, "owner_id = ?");
 	free(s);
 	s = resource_scope_sql(&notes, SCOPE_RELATED);
-	assert_string_equal(s, "owner_id = ? OR owner_id IN (SELECT "
+	assert_string_equal(s,
+	    "owner_id = ? OR owner_id IN (SELECT "
 	    "follower_id FROM relationships WHERE lead_id = ? AND status = "
 	    "'active' AND kind IN ('guardian_of'))");
 	free(s);
@@ -320,7 +328,8 @@ scope_sql(void **state)
 	free(s);
 	r.related_kinds = "guardian_of, practitioner_of";
 	s = resource_scope_sql(&r, SCOPE_RELATED);
-	assert_non_null(strstr(s, "kind IN ('guardian_of', 'practitioner_of')"));
+	assert_non_null(
+	    strstr(s, "kind IN ('guardian_of', 'practitioner_of')"));
 	free(s);
 	r.owner_column = NULL;
 	s = resource_scope_sql(&r, SCOPE_OWN);
@@ -331,51 +340,62 @@ scope_sql(void **state)
 static void
 openapi_shape(void **state)
 {
-	json_t	*doc, *p, *s, *props;
+	json_t *doc, *p, *s, *props;
 
 	(void)state;
 	doc = resource_openapi();
 	assert_non_null(doc);
-	assert_string_equal(json_string_value(json_object_get(doc, "openapi")),
-	    "3.1.0");
+	assert_string_equal(
+	    json_string_value(json_object_get(doc, "openapi")), "3.1.0");
 	assert_non_null(json_object_get(json_object_get(doc, "info"), "title"));
-	assert_non_null(json_string_value(json_object_get(json_array_get(
-	    json_object_get(doc, "servers"), 0), "url")));
+	assert_non_null(json_string_value(json_object_get(
+	    json_array_get(json_object_get(doc, "servers"), 0), "url")));
 	p = json_object_get(doc, "paths");
-	assert_non_null(json_object_get(json_object_get(p, "/v1/notes"),
-	    "get"));
-	assert_non_null(json_object_get(json_object_get(p, "/v1/notes"),
-	    "post"));
-	assert_non_null(json_object_get(json_object_get(p,
-	    "/v1/notes/{id}"), "patch"));
-	assert_non_null(json_object_get(json_object_get(p,
-	    "/v1/notes/{id}"), "delete"));
+	assert_non_null(
+	    json_object_get(json_object_get(p, "/v1/notes"), "get"));
+	assert_non_null(
+	    json_object_get(json_object_get(p, "/v1/notes"), "post"));
+	assert_non_null(
+	    json_object_get(json_object_get(p, "/v1/notes/{id}"), "patch"));
+	assert_non_null(
+	    json_object_get(json_object_get(p, "/v1/notes/{id}"), "delete"));
 	assert_non_null(json_object_get(json_object_get(p, "/docs"), "get"));
-	s = json_object_get(json_object_get(json_object_get(doc, "components"),
-	    "schemas"), "notes");
+	s = json_object_get(
+	    json_object_get(json_object_get(doc, "components"), "schemas"),
+	    "notes");
 	props = json_object_get(s, "properties");
 	assert_null(json_object_get(props, "secret"));
-	assert_string_equal(json_string_value(json_object_get(json_object_get(
-	    props, "id"), "format")), "uuid");
-	assert_true(json_is_true(json_object_get(json_object_get(props,
-	    "created_at"), "readOnly")));
-	assert_string_equal(json_string_value(json_object_get(json_object_get(
-	    props, "due_at"), "format")), "date-time");
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(
-	    props, "title"), "maxLength")), 20);
-	assert_int_equal(json_array_size(json_object_get(json_object_get(
-	    props, "kind"), "enum")), 3);
-	s = json_object_get(json_object_get(json_object_get(doc, "components"),
-	    "schemas"), "notes_create");
-	assert_string_equal(json_string_value(json_array_get(json_object_get(s,
-	    "required"), 0)), "title");
-	assert_true(json_is_true(json_object_get(json_object_get(
-	    json_object_get(s, "properties"), "secret"), "writeOnly")));
-	assert_non_null(json_object_get(json_object_get(json_object_get(
-	    json_object_get(doc, "components"), "securitySchemes"),
-	    "bearerAuth"), "scheme"));
-	assert_non_null(json_object_get(json_object_get(json_object_get(doc,
-	    "components"), "schemas"), "Problem"));
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(props, "id"), "format")),
+	    "uuid");
+	assert_true(json_is_true(
+	    json_object_get(json_object_get(props, "created_at"), "readOnly")));
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(props, "due_at"), "format")),
+	    "date-time");
+	assert_int_equal(json_integer_value(json_object_get(
+			     json_object_get(props, "title"), "maxLength")),
+	    20);
+	assert_int_equal(json_array_size(json_object_get(
+			     json_object_get(props, "kind"), "enum")),
+	    3);
+	s = json_object_get(
+	    json_object_get(json_object_get(doc, "components"), "schemas"),
+	    "notes_create");
+	assert_string_equal(json_string_value(json_array_get(
+				json_object_get(s, "required"), 0)),
+	    "title");
+	assert_true(json_is_true(json_object_get(
+	    json_object_get(json_object_get(s, "properties"), "secret"),
+	    "writeOnly")));
+	assert_non_null(json_object_get(
+	    json_object_get(json_object_get(json_object_get(doc, "components"),
+				"securitySchemes"),
+		"bearerAuth"),
+	    "scheme"));
+	assert_non_null(json_object_get(
+	    json_object_get(json_object_get(doc, "components"), "schemas"),
+	    "Problem"));
 	json_decref(doc);
 }
 
@@ -385,16 +405,16 @@ static int
 fake_auth(struct request *req, struct principal **out)
 {
 	static const struct {
-		const char	*token, *id, *role;
+		const char *token, *id, *role;
 	} users[] = {
-		{"Bearer alice", ALICE, "member"},
-		{"Bearer bob", BOB, "member"},
-		{"Bearer carol", CAROL, "instructor"},
-		{"Bearer admin", ADMIN, "admin"},
+		{ "Bearer alice", ALICE, "member" },
+		{ "Bearer bob", BOB, "member" },
+		{ "Bearer carol", CAROL, "instructor" },
+		{ "Bearer admin", ADMIN, "admin" },
 	};
-	const char		*h = http_header(req, "Authorization");
-	struct principal	*p;
-	size_t			 i;
+	const char	 *h = http_header(req, "Authorization");
+	struct principal *p;
+	size_t		  i;
 
 	*out = NULL;
 	if (h == NULL)
@@ -417,8 +437,8 @@ fake_auth(struct request *req, struct principal **out)
 static int
 db_exec(const char *sql)
 {
-	struct tx	*tx;
-	int		 rc;
+	struct tx *tx;
+	int	   rc;
 
 	if ((rc = store_tx_begin(db, STORE_TX_WRITE, &tx)) != OK)
 		return (rc);
@@ -432,17 +452,20 @@ db_exec(const char *sql)
 static int
 users_make(struct tx *tx, void *arg)
 {
-	const char	*ids[] = {ALICE, BOB, CAROL, ADMIN};
-	struct stmt	*st;
-	size_t		 i;
-	int		 rc;
+	const char  *ids[] = { ALICE, BOB, CAROL, ADMIN };
+	struct stmt *st;
+	size_t	     i;
+	int	     rc;
 
 	for (i = 0; i < 4; i++) {
-		st = store_prepare(tx, "INSERT INTO users (id, role, created_at, "
+		st = store_prepare(tx,
+		    "INSERT INTO users (id, role, created_at, "
 		    "updated_at) VALUES (?, ?, 0, 0)");
 		store_bind_text(st, 1, ids[i]);
-		store_bind_text(st, 2, i == 3 ? "admin" : i == 2 ? "instructor" :
-		    "member");
+		store_bind_text(st, 2,
+		    i == 3	 ? "admin"
+			: i == 2 ? "instructor"
+				 : "member");
 		rc = store_step(st);
 		store_finalize(st);
 		if (rc != STORE_DONE)
@@ -456,9 +479,9 @@ users_make(struct tx *tx, void *arg)
 static int
 count_rows(const char *sql)
 {
-	struct tx	*tx;
-	struct stmt	*st;
-	int		 n = -1;
+	struct tx   *tx;
+	struct stmt *st;
+	int	     n = -1;
 
 	assert_int_equal(store_tx_begin(db, STORE_TX_READ, &tx), OK);
 	st = store_prepare(tx, sql);
@@ -472,11 +495,11 @@ count_rows(const char *sql)
 static int
 e2e_setup(void **state)
 {
-	struct store_opts	 o = {1, 4, 10000, 1};
-	struct http_server_opts	 ho;
-	const char		*err;
-	char			 url[128];
-	int			 applied;
+	struct store_opts	o = { 1, 4, 10000, 1 };
+	struct http_server_opts ho;
+	const char	       *err;
+	char			url[128];
+	int			applied;
 
 	(void)state;
 	if (mkdtemp(dir) == NULL)
@@ -486,19 +509,26 @@ e2e_setup(void **state)
 	    migrate_up(db, &applied) != OK || db_exec(notes_sql) != OK ||
 	    store_run(db, STORE_TX_WRITE, users_make, NULL) != OK)
 		return (-1);
-	if (db_exec("INSERT INTO permissions (name) VALUES "
-	    "('notes:read:related'), ('notes:create:own'), "
-	    "('notes:update:own'), ('notes:delete:own'), ('notes:read:all'), "
-	    "('notes:create:all'), ('notes:update:all'), ('notes:delete:all');"
-	    "INSERT INTO role_permissions (role, permission) VALUES "
-	    "('member', 'notes:read:related'), ('member', 'notes:create:own'), "
-	    "('member', 'notes:update:own'), ('member', 'notes:delete:own'), "
-	    "('admin', 'notes:read:all'), ('admin', 'notes:create:all'), "
-	    "('admin', 'notes:update:all'), ('admin', 'notes:delete:all');"
-	    "INSERT INTO relationships (id, lead_id, follower_id, kind, status, "
-	    "created_at, updated_at) VALUES ('0190a5c4-0000-7000-8000-"
-	    "000000000001', '" ALICE "', '" BOB "', 'guardian_of', 'active', "
-	    "0, 0)") != OK)
+	if (db_exec(
+		"INSERT INTO permissions (name) VALUES "
+		"('notes:read:related'), ('notes:create:own'), "
+		"('notes:update:own'), ('notes:delete:own'), "
+		"('notes:read:all'), "
+		"('notes:create:all'), ('notes:update:all'), "
+		"('notes:delete:all');"
+		"INSERT INTO role_permissions (role, permission) VALUES "
+		"('member', 'notes:read:related'), ('member', "
+		"'notes:create:own'), "
+		"('member', 'notes:update:own'), ('member', "
+		"'notes:delete:own'), "
+		"('admin', 'notes:read:all'), ('admin', 'notes:create:all'), "
+		"('admin', 'notes:update:all'), ('admin', 'notes:delete:all');"
+		"INSERT INTO relationships (id, lead_id, follower_id, kind, "
+		"status, "
+		"created_at, updated_at) VALUES ('0190a5c4-0000-7000-8000-"
+		"000000000001', '" ALICE "', '" BOB
+		"', 'guardian_of', 'active', "
+		"0, 0)") != OK)
 		return (-1);
 	resource_perms_reset();
 	resource_set_auth(fake_auth);
@@ -516,7 +546,7 @@ e2e_setup(void **state)
 static int
 e2e_teardown(void **state)
 {
-	char	 cmd[128];
+	char cmd[128];
 
 	(void)state;
 	if (fd >= 0)
@@ -530,9 +560,9 @@ e2e_teardown(void **state)
 static int
 conn(void)
 {
-	struct sockaddr_in	 sin;
-	struct timeval		 tv = {5, 0};
-	int			 s;
+	struct sockaddr_in sin;
+	struct timeval	   tv = { 5, 0 };
+	int		   s;
 
 	s = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(s >= 0);
@@ -548,8 +578,8 @@ conn(void)
 static const char *
 hdr(struct resp *r, const char *name, char *out, size_t n)
 {
-	char		 pat[128];
-	const char	*p, *e;
+	char	    pat[128];
+	const char *p, *e;
 
 	snprintf(pat, sizeof(pat), "\r\n%s: ", name);
 	if ((p = strcasestr(r->head, pat)) == NULL)
@@ -570,25 +600,28 @@ resp_clear(struct resp *r)
 
 /* One request on the shared connection; the answer parsed into r. */
 static void
-call(const char *method, const char *target, const char *who,
-    const char *extra, const char *body, struct resp *r)
+call(const char *method, const char *target, const char *who, const char *extra,
+    const char *body, struct resp *r)
 {
-	static char	 buf[RESP_MAX];
-	char		 req[16384], auth[64] = "", v[32], *end;
-	size_t		 have = 0, hl, clen;
-	ssize_t		 n;
-	int		 len;
+	static char buf[RESP_MAX];
+	char	    req[16384], auth[64] = "", v[32], *end;
+	size_t	    have = 0, hl, clen;
+	ssize_t	    n;
+	int	    len;
 
 	resp_clear(r);
 	if (fd < 0)
 		fd = conn();
 	if (who != NULL)
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n",
-		    who);
-	len = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: t\r\n%s%s"
-	    "%s%zu\r\n\r\n%s", method, target, auth, extra ? extra : "",
-	    body ? "Content-Type: application/json\r\nContent-Length: " :
-	    "Content-Length: ", body ? strlen(body) : 0, body ? body : "");
+		snprintf(
+		    auth, sizeof(auth), "Authorization: Bearer %s\r\n", who);
+	len = snprintf(req, sizeof(req),
+	    "%s %s HTTP/1.1\r\nHost: t\r\n%s%s"
+	    "%s%zu\r\n\r\n%s",
+	    method, target, auth, extra ? extra : "",
+	    body ? "Content-Type: application/json\r\nContent-Length: "
+		 : "Content-Length: ",
+	    body ? strlen(body) : 0, body ? body : "");
 	assert_true(len > 0 && (size_t)len < sizeof(req));
 	assert_int_equal(send(fd, req, (size_t)len, MSG_NOSIGNAL), len);
 	for (;;) {
@@ -602,8 +635,8 @@ call(const char *method, const char *target, const char *who,
 	hl = (size_t)(end - buf) + 2;
 	snprintf(r->head, sizeof(r->head), "%.*s", (int)hl, buf);
 	r->status = (int)strtol(buf + 9, NULL, 10);
-	clen = hdr(r, "Content-Length", v, sizeof(v)) ?
-	    strtoul(v, NULL, 10) : 0;
+	clen =
+	    hdr(r, "Content-Length", v, sizeof(v)) ? strtoul(v, NULL, 10) : 0;
 	have -= hl + 2;
 	memmove(buf, end + 4, have);
 	while (have < clen) {
@@ -638,7 +671,7 @@ expect_problem(struct resp *r, int status, const char *code)
 static void
 note_make(const char *who, const char *body, char *id)
 {
-	struct resp	 r = {0};
+	struct resp r = { 0 };
 
 	call("POST", "/v1/notes", who, NULL, body, &r);
 	if (r.status != 201)
@@ -651,9 +684,9 @@ note_make(const char *who, const char *body, char *id)
 static void
 crud_and_scope(void **state)
 {
-	struct resp	 r = {0};
-	char		 a1[37], b1[37], path[128], etag[64], etag2[64], v[64];
-	char		 extra[128];
+	struct resp r = { 0 };
+	char	    a1[37], b1[37], path[128], etag[64], etag2[64], v[64];
+	char	    extra[128];
 
 	(void)state;
 	/* Anonymous 401, no permission 403, bad token 401. */
@@ -669,10 +702,12 @@ crud_and_scope(void **state)
 	expect_problem(&r, 401, "UNAUTHORIZED");
 
 	/* Create: owner defaults to the caller; server fields set. */
-	call("POST", "/v1/notes", "alice", NULL, "{\"title\": \"first\", "
+	call("POST", "/v1/notes", "alice", NULL,
+	    "{\"title\": \"first\", "
 	    "\"body\": \"" SECRET "\", \"mood\": 3, \"tags\": [\"a\"], "
 	    "\"extra\": {\"k\": [1, 2]}, \"private_note\": \"mine\", "
-	    "\"secret\": \"hidden\", \"due_at\": \"2026-05-01T10:00:00+02:00\"}",
+	    "\"secret\": \"hidden\", \"due_at\": "
+	    "\"2026-05-01T10:00:00+02:00\"}",
 	    &r);
 	assert_int_equal(r.status, 201);
 	snprintf(a1, sizeof(a1), "%s", jstr(&r, "id"));
@@ -683,27 +718,39 @@ crud_and_scope(void **state)
 	assert_string_equal(jstr(&r, "kind"), "plain");
 	assert_string_equal(jstr(&r, "due_at"), "2026-05-01T08:00:00.000Z");
 	assert_true(json_is_false(json_object_get(r.json, "is_done")));
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(
-	    r.json, "extra"), "k") ? json_array_get(json_object_get(
-	    json_object_get(r.json, "extra"), "k"), 1) : NULL), 2);
+	assert_int_equal(
+	    json_integer_value(
+		json_object_get(json_object_get(r.json, "extra"), "k")
+		    ? json_array_get(json_object_get(
+					 json_object_get(r.json, "extra"), "k"),
+			  1)
+		    : NULL),
+	    2);
 	assert_null(json_object_get(r.json, "secret"));
 	assert_non_null(hdr(&r, "ETag", etag, sizeof(etag)));
 	assert_non_null(hdr(&r, "Location", v, sizeof(v)));
 
 	/* Own scope: another owner refused; mass assignment refused. */
-	call("POST", "/v1/notes", "alice", NULL, "{\"title\": \"x\", "
-	    "\"owner_id\": \"" BOB "\"}", &r);
+	call("POST", "/v1/notes", "alice", NULL,
+	    "{\"title\": \"x\", "
+	    "\"owner_id\": \"" BOB "\"}",
+	    &r);
 	expect_problem(&r, 403, "FORBIDDEN");
-	call("POST", "/v1/notes", "alice", NULL, "{\"title\": \"x\", "
-	    "\"pinned\": true, \"bogus\": 1}", &r);
+	call("POST", "/v1/notes", "alice", NULL,
+	    "{\"title\": \"x\", "
+	    "\"pinned\": true, \"bogus\": 1}",
+	    &r);
 	expect_problem(&r, 422, "VALIDATION_FAILED");
-	assert_int_equal(json_array_size(json_object_get(r.json, "errors")),
-	    2);
-	call("POST", "/v1/notes", "admin", NULL, "{\"title\": \"x\", "
-	    "\"owner_id\": \"0190a5c4-0000-7000-8000-0000000000ff\"}", &r);
+	assert_int_equal(json_array_size(json_object_get(r.json, "errors")), 2);
+	call("POST", "/v1/notes", "admin", NULL,
+	    "{\"title\": \"x\", "
+	    "\"owner_id\": \"0190a5c4-0000-7000-8000-0000000000ff\"}",
+	    &r);
 	expect_problem(&r, 422, "VALIDATION_FAILED");
-	assert_string_equal(json_string_value(json_object_get(json_array_get(
-	    json_object_get(r.json, "errors"), 0), "code")), "not_found");
+	assert_string_equal(
+	    json_string_value(json_object_get(
+		json_array_get(json_object_get(r.json, "errors"), 0), "code")),
+	    "not_found");
 
 	/* Read: ETag, If-None-Match. */
 	snprintf(path, sizeof(path), "/v1/notes/%s", a1);
@@ -750,8 +797,10 @@ crud_and_scope(void **state)
 	    "{\"title\": \"second\"}", &r);
 	expect_problem(&r, 412, "PRECONDITION_FAILED");
 	snprintf(extra, sizeof(extra), "If-Match: %s\r\n", etag);
-	call("PATCH", path, "alice", extra, "{\"title\": \"second\", "
-	    "\"body\": \"" SECRET "2\", \"mood\": null}", &r);
+	call("PATCH", path, "alice", extra,
+	    "{\"title\": \"second\", "
+	    "\"body\": \"" SECRET "2\", \"mood\": null}",
+	    &r);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(jstr(&r, "title"), "second");
 	assert_string_equal(jstr(&r, "body"), SECRET "2");
@@ -764,21 +813,24 @@ crud_and_scope(void **state)
 	call("PATCH", path, "alice", "If-Match: *\r\n",
 	    "{\"owner_id\": \"" BOB "\", \"title\": 7}", &r);
 	expect_problem(&r, 422, "VALIDATION_FAILED");
-	assert_int_equal(json_array_size(json_object_get(r.json, "errors")),
-	    2);
+	assert_int_equal(json_array_size(json_object_get(r.json, "errors")), 2);
 
 	/* Audit: writes and health reads recorded, no personal values. */
 	assert_true(count_rows("SELECT count(*) FROM audit_log WHERE "
-	    "action = 'notes.create'") >= 2);
+			       "action = 'notes.create'") >= 2);
 	assert_true(count_rows("SELECT count(*) FROM audit_log WHERE "
-	    "action = 'notes.update'") >= 1);
+			       "action = 'notes.update'") >= 1);
 	assert_true(count_rows("SELECT count(*) FROM audit_log WHERE "
-	    "action = 'notes.read'") >= 1);
+			       "action = 'notes.read'") >= 1);
 	assert_int_equal(count_rows("SELECT count(*) FROM audit_log WHERE "
-	    "changes LIKE '%" SECRET "%'"), 0);
-	assert_int_equal(count_rows("SELECT count(*) FROM audit_log WHERE "
-	    "action = 'notes.update' AND changes LIKE '%\"body\"%' AND "
-	    "changes LIKE '%\"second\"%'"), 1);
+				    "changes LIKE '%" SECRET "%'"),
+	    0);
+	assert_int_equal(
+	    count_rows(
+		"SELECT count(*) FROM audit_log WHERE "
+		"action = 'notes.update' AND changes LIKE '%\"body\"%' AND "
+		"changes LIKE '%\"second\"%'"),
+	    1);
 
 	/* Soft delete: 204, then gone from reads and lists. */
 	call("DELETE", path, "alice", NULL, NULL, &r);
@@ -789,24 +841,27 @@ crud_and_scope(void **state)
 	assert_int_equal(r.status, 200);
 	assert_int_equal(json_array_size(json_object_get(r.json, "data")), 0);
 	assert_int_equal(count_rows("SELECT count(*) FROM notes WHERE "
-	    "deleted_at IS NOT NULL"), 1);
+				    "deleted_at IS NOT NULL"),
+	    1);
 	resp_clear(&r);
 }
 
 static void
 lists_page_filter_sort(void **state)
 {
-	struct resp	 r = {0};
-	char		 body[256], id[37], target[2048], other[2048];
-	char		*seen[200], last[40] = "9";
-	const char	*cur, *t;
-	json_t		*row;
-	size_t		 i, k, n = 0, pages = 0;
+	struct resp r = { 0 };
+	char	    body[256], id[37], target[2048], other[2048];
+	char	   *seen[200], last[40] = "9";
+	const char *cur, *t;
+	json_t	   *row;
+	size_t	    i, k, n = 0, pages = 0;
 
 	(void)state;
 	for (i = 0; i < 120; i++) {
-		snprintf(body, sizeof(body), "{\"title\": \"bulk %03zu\", "
-		    "\"kind\": \"bulk\", \"mood\": %zu}", i, i % 10 + 1);
+		snprintf(body, sizeof(body),
+		    "{\"title\": \"bulk %03zu\", "
+		    "\"kind\": \"bulk\", \"mood\": %zu}",
+		    i, i % 10 + 1);
 		note_make("alice", body, id);
 	}
 	snprintf(target, sizeof(target), "/v1/notes?kind=bulk&limit=50");
@@ -814,20 +869,22 @@ lists_page_filter_sort(void **state)
 		call("GET", target, "alice", NULL, NULL, &r);
 		assert_int_equal(r.status, 200);
 		pages++;
-		json_array_foreach(json_object_get(r.json, "data"), i, row) {
+		json_array_foreach(json_object_get(r.json, "data"), i, row)
+		{
 			for (k = 0; k < n; k++)
-				assert_string_not_equal(seen[k], json_string_value(
-				    json_object_get(row, "id")));
-			seen[n++] = strdup(json_string_value(json_object_get(row,
-			    "id")));
+				assert_string_not_equal(seen[k],
+				    json_string_value(
+					json_object_get(row, "id")));
+			seen[n++] = strdup(
+			    json_string_value(json_object_get(row, "id")));
 			/* Newest first. */
-			t = json_string_value(json_object_get(row,
-			    "created_at"));
+			t = json_string_value(
+			    json_object_get(row, "created_at"));
 			assert_true(strcmp(last, t) >= 0);
 			snprintf(last, sizeof(last), "%s", t);
 		}
-		if ((cur = json_string_value(json_object_get(r.json,
-		    "next_cursor"))) == NULL)
+		if ((cur = json_string_value(
+			 json_object_get(r.json, "next_cursor"))) == NULL)
 			break;
 		assert_true(pages < 5);
 		snprintf(target, sizeof(target),
@@ -839,8 +896,8 @@ lists_page_filter_sort(void **state)
 		free(seen[k]);
 
 	/* Filters: exact typed matches. */
-	call("GET", "/v1/notes?kind=bulk&mood=3&limit=200", "alice", NULL,
-	    NULL, &r);
+	call("GET", "/v1/notes?kind=bulk&mood=3&limit=200", "alice", NULL, NULL,
+	    &r);
 	assert_int_equal(r.status, 200);
 	assert_int_equal(json_array_size(json_object_get(r.json, "data")), 12);
 	call("GET", "/v1/notes?title=bulk%20007", "alice", NULL, NULL, &r);
@@ -848,34 +905,46 @@ lists_page_filter_sort(void **state)
 	call("GET", "/v1/notes?kind=bulk&is_done=false&limit=1", "alice", NULL,
 	    NULL, &r);
 	assert_int_equal(json_array_size(json_object_get(r.json, "data")), 1);
-	call("GET", "/v1/notes?kind=bulk&created_at_from=2000-01-01T00:00:00Z"
-	    "&created_at_to=2000-01-02T00:00:00Z", "alice", NULL, NULL, &r);
+	call("GET",
+	    "/v1/notes?kind=bulk&created_at_from=2000-01-01T00:00:00Z"
+	    "&created_at_to=2000-01-02T00:00:00Z",
+	    "alice", NULL, NULL, &r);
 	assert_int_equal(json_array_size(json_object_get(r.json, "data")), 0);
 
 	/* Sort ascending by title, paged with a text cursor. */
 	call("GET", "/v1/notes?kind=bulk&sort=title&limit=2", "alice", NULL,
 	    NULL, &r);
 	assert_int_equal(r.status, 200);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(
-	    json_object_get(r.json, "data"), 0), "title")), "bulk 000");
+	assert_string_equal(
+	    json_string_value(json_object_get(
+		json_array_get(json_object_get(r.json, "data"), 0), "title")),
+	    "bulk 000");
 	cur = json_string_value(json_object_get(r.json, "next_cursor"));
 	assert_non_null(cur);
-	snprintf(target, sizeof(target), "/v1/notes?kind=bulk&sort=title&"
-	    "limit=2&cursor=%s", cur);
-	snprintf(other, sizeof(other), "/v1/notes?kind=bulk&sort=-title&"
-	    "limit=2&cursor=%s", cur);
+	snprintf(target, sizeof(target),
+	    "/v1/notes?kind=bulk&sort=title&"
+	    "limit=2&cursor=%s",
+	    cur);
+	snprintf(other, sizeof(other),
+	    "/v1/notes?kind=bulk&sort=-title&"
+	    "limit=2&cursor=%s",
+	    cur);
 	call("GET", target, "alice", NULL, NULL, &r);
 	assert_int_equal(r.status, 200);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(
-	    json_object_get(r.json, "data"), 0), "title")), "bulk 002");
+	assert_string_equal(
+	    json_string_value(json_object_get(
+		json_array_get(json_object_get(r.json, "data"), 0), "title")),
+	    "bulk 002");
 	/* The same cursor with another sort: refused. */
 	call("GET", other, "alice", NULL, NULL, &r);
 	expect_problem(&r, 400, "INVALID_CURSOR");
 	/* Sort by a nullable number, descending: nulls last. */
 	call("GET", "/v1/notes?sort=-mood&limit=200", "alice", NULL, NULL, &r);
 	assert_int_equal(r.status, 200);
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(
-	    json_object_get(r.json, "data"), 0), "mood")), 10);
+	assert_int_equal(
+	    json_integer_value(json_object_get(
+		json_array_get(json_object_get(r.json, "data"), 0), "mood")),
+	    10);
 
 	/* Bad input. */
 	call("GET", "/v1/notes?bogus=1", "alice", NULL, NULL, &r);
@@ -899,18 +968,18 @@ lists_page_filter_sort(void **state)
 	call("GET", "/v1/notes?limit=200", "bob", NULL, NULL, &r);
 	assert_int_equal(r.status, 200);
 	json_array_foreach(json_object_get(r.json, "data"), i, row)
-		assert_string_equal(json_string_value(json_object_get(row,
-		    "owner_id")), BOB);
+	    assert_string_equal(
+		json_string_value(json_object_get(row, "owner_id")), BOB);
 	resp_clear(&r);
 }
 
 static void
 sealed_at_rest(void **state)
 {
-	char	 path[128], *buf;
-	FILE	*f;
-	size_t	 n;
-	int	 i;
+	char   path[128], *buf;
+	FILE  *f;
+	size_t n;
+	int    i;
 
 	(void)state;
 	for (i = 0; i < 2; i++) {
@@ -928,7 +997,7 @@ sealed_at_rest(void **state)
 static void
 docs_page(void **state)
 {
-	struct resp	 r = {0};
+	struct resp r = { 0 };
 
 	(void)state;
 	call("GET", "/docs", NULL, NULL, NULL, &r);
@@ -958,8 +1027,8 @@ main(void)
 		cmocka_unit_test(sealed_at_rest),
 		cmocka_unit_test(docs_page),
 	};
-	unsigned char	 master[MASTER_KEY_LEN];
-	int		 rc;
+	unsigned char master[MASTER_KEY_LEN];
+	int	      rc;
 
 	if (crypto_init() != OK)
 		return (1);
@@ -970,8 +1039,8 @@ main(void)
 	if (resource_register(&notes) != OK || resource_routes_add() != OK)
 		return (1);
 	rc = cmocka_run_group_tests_name("resource", pure, NULL, NULL);
-	rc += cmocka_run_group_tests_name("resource_sqlite", e2e, e2e_setup,
-	    e2e_teardown);
+	rc += cmocka_run_group_tests_name(
+	    "resource_sqlite", e2e, e2e_setup, e2e_teardown);
 	keyring_wipe();
 	return (rc != 0);
 }

@@ -18,35 +18,44 @@
 #include "http/http.h"
 #include "http/http_int.h"
 
-static void	h_a(struct request *);
-static void	h_b(struct request *);
+static void h_a(struct request *);
+static void h_b(struct request *);
 
-static void h_a(struct request *r) { (void)r; }
-static void h_b(struct request *r) { (void)r; }
+static void
+h_a(struct request *r)
+{
+	(void)r;
+}
+static void
+h_b(struct request *r)
+{
+	(void)r;
+}
 
 static const struct route routes[] = {
-	{HTTP_GET, "/", h_a, 0, "root"},
-	{HTTP_GET, "/v1/jobs", h_a, 0, "list"},
-	{HTTP_POST, "/v1/jobs", h_b, ROUTE_JSON_BODY, "create"},
-	{HTTP_GET, "/v1/jobs/stats", h_b, 0, "stats"},
-	{HTTP_GET, "/v1/jobs/{id}", h_a, 0, "get"},
-	{HTTP_DELETE, "/v1/jobs/{id}", h_b, 0, "delete"},
-	{HTTP_POST, "/v1/jobs/{id}/retry", h_a, 0, "retry"},
-	{HTTP_GET, "/v1/users/{user}/notes/{note}", h_a, 0, "note"},
-	{HTTP_PUT, "/v1/users/{uid}/notes/{nid}", h_b, ROUTE_JSON_BODY, "put"},
+	{ HTTP_GET, "/", h_a, 0, "root" },
+	{ HTTP_GET, "/v1/jobs", h_a, 0, "list" },
+	{ HTTP_POST, "/v1/jobs", h_b, ROUTE_JSON_BODY, "create" },
+	{ HTTP_GET, "/v1/jobs/stats", h_b, 0, "stats" },
+	{ HTTP_GET, "/v1/jobs/{id}", h_a, 0, "get" },
+	{ HTTP_DELETE, "/v1/jobs/{id}", h_b, 0, "delete" },
+	{ HTTP_POST, "/v1/jobs/{id}/retry", h_a, 0, "retry" },
+	{ HTTP_GET, "/v1/users/{user}/notes/{note}", h_a, 0, "note" },
+	{ HTTP_PUT, "/v1/users/{uid}/notes/{nid}", h_b, ROUTE_JSON_BODY,
+	    "put" },
 };
-static const struct route_table table = {"test", routes, 9};
+static const struct route_table table = { "test", routes, 9 };
 
 struct fixture {
-	struct router	*r;
-	struct arena	*a;
+	struct router *r;
+	struct arena  *a;
 };
 
 static int
 setup(void **state)
 {
-	static struct fixture	 f;
-	const struct route_table *t[] = {&table};
+	static struct fixture	  f;
+	const struct route_table *t[] = { &table };
 
 	log_set_level(LOG_OFF);
 	assert_int_equal(router_new(t, 1, &f.r), OK);
@@ -58,7 +67,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	struct fixture	*f = *state;
+	struct fixture *f = *state;
 
 	router_free(f->r);
 	arena_free(f->a);
@@ -68,7 +77,7 @@ teardown(void **state)
 static int
 match(void **state, const char *path, int method, struct router_match *m)
 {
-	struct fixture	*f = *state;
+	struct fixture *f = *state;
 
 	return (router_match(f->r, f->a, path, method, m));
 }
@@ -76,7 +85,7 @@ match(void **state, const char *path, int method, struct router_match *m)
 static void
 test_static_beats_param(void **state)
 {
-	struct router_match	 m;
+	struct router_match m;
 
 	assert_int_equal(match(state, "/v1/jobs/stats", HTTP_GET, &m), OK);
 	assert_string_equal(m.pattern, "/v1/jobs/stats");
@@ -86,8 +95,8 @@ test_static_beats_param(void **state)
 	assert_string_equal(m.params[0].name, "id");
 	assert_string_equal(m.params[0].value, "42");
 	/* Backtracking: "stats" has no child "retry", the param does. */
-	assert_int_equal(match(state, "/v1/jobs/stats/retry", HTTP_POST, &m),
-	    OK);
+	assert_int_equal(
+	    match(state, "/v1/jobs/stats/retry", HTTP_POST, &m), OK);
 	assert_string_equal(m.pattern, "/v1/jobs/{id}/retry");
 	assert_string_equal(m.params[0].value, "stats");
 	/* DELETE on the static path falls through to the param route. */
@@ -98,10 +107,11 @@ test_static_beats_param(void **state)
 static void
 test_params_decoded(void **state)
 {
-	struct router_match	 m;
+	struct router_match m;
 
-	assert_int_equal(match(state, "/v1/users/a%20b/notes/%C3%A9t%C3%A9",
-	    HTTP_GET, &m), OK);
+	assert_int_equal(
+	    match(state, "/v1/users/a%20b/notes/%C3%A9t%C3%A9", HTTP_GET, &m),
+	    OK);
 	assert_int_equal(m.nparams, 2);
 	assert_string_equal(m.params[0].name, "user");
 	assert_string_equal(m.params[0].value, "a b");
@@ -119,36 +129,36 @@ test_params_decoded(void **state)
 static void
 test_bad_params(void **state)
 {
-	struct router_match	 m;
+	struct router_match m;
 
-	assert_int_equal(match(state, "/v1/jobs/a%2Fb", HTTP_GET, &m),
-	    ERR_NOT_FOUND);
-	assert_int_equal(match(state, "/v1/jobs/a%00b", HTTP_GET, &m),
-	    ERR_MALFORMED);
-	assert_int_equal(match(state, "/v1/jobs/%zz", HTTP_GET, &m),
-	    ERR_MALFORMED);
-	assert_int_equal(match(state, "/v1/jobs/%4", HTTP_GET, &m),
-	    ERR_MALFORMED);
-	assert_int_equal(match(state, "/v1/jobs/%C3%28", HTTP_GET, &m),
-	    ERR_MALFORMED);
-	assert_int_equal(match(state, "/v1/jobs/\xff", HTTP_GET, &m),
-	    ERR_MALFORMED);
+	assert_int_equal(
+	    match(state, "/v1/jobs/a%2Fb", HTTP_GET, &m), ERR_NOT_FOUND);
+	assert_int_equal(
+	    match(state, "/v1/jobs/a%00b", HTTP_GET, &m), ERR_MALFORMED);
+	assert_int_equal(
+	    match(state, "/v1/jobs/%zz", HTTP_GET, &m), ERR_MALFORMED);
+	assert_int_equal(
+	    match(state, "/v1/jobs/%4", HTTP_GET, &m), ERR_MALFORMED);
+	assert_int_equal(
+	    match(state, "/v1/jobs/%C3%28", HTTP_GET, &m), ERR_MALFORMED);
+	assert_int_equal(
+	    match(state, "/v1/jobs/\xff", HTTP_GET, &m), ERR_MALFORMED);
 }
 
 static void
 test_path_normalisation(void **state)
 {
-	struct router_match	 m;
+	struct router_match m;
 
-	assert_int_equal(match(state, "/v1//jobs", HTTP_GET, &m),
-	    ERR_MALFORMED);
+	assert_int_equal(
+	    match(state, "/v1//jobs", HTTP_GET, &m), ERR_MALFORMED);
 	assert_int_equal(match(state, "//", HTTP_GET, &m), ERR_MALFORMED);
-	assert_int_equal(match(state, "/v1/jobs/../jobs", HTTP_GET, &m),
-	    ERR_MALFORMED);
-	assert_int_equal(match(state, "/v1/./jobs", HTTP_GET, &m),
-	    ERR_MALFORMED);
-	assert_int_equal(match(state, "/v1/%2e%2e/x", HTTP_GET, &m),
-	    ERR_MALFORMED);
+	assert_int_equal(
+	    match(state, "/v1/jobs/../jobs", HTTP_GET, &m), ERR_MALFORMED);
+	assert_int_equal(
+	    match(state, "/v1/./jobs", HTTP_GET, &m), ERR_MALFORMED);
+	assert_int_equal(
+	    match(state, "/v1/%2e%2e/x", HTTP_GET, &m), ERR_MALFORMED);
 	assert_int_equal(match(state, "v1/jobs", HTTP_GET, &m), ERR_MALFORMED);
 	assert_int_equal(match(state, "", HTTP_GET, &m), ERR_MALFORMED);
 	assert_int_equal(match(state, "/", HTTP_GET, &m), OK);
@@ -158,45 +168,45 @@ test_path_normalisation(void **state)
 static void
 test_trailing_slash_is_404(void **state)
 {
-	struct router_match	 m;
+	struct router_match m;
 
-	assert_int_equal(match(state, "/v1/jobs/", HTTP_GET, &m),
-	    ERR_NOT_FOUND);
-	assert_int_equal(match(state, "/v1/jobs/42/", HTTP_GET, &m),
-	    ERR_NOT_FOUND);
+	assert_int_equal(
+	    match(state, "/v1/jobs/", HTTP_GET, &m), ERR_NOT_FOUND);
+	assert_int_equal(
+	    match(state, "/v1/jobs/42/", HTTP_GET, &m), ERR_NOT_FOUND);
 }
 
 static void
 test_404_vs_405(void **state)
 {
-	struct router_match	 m;
-	char			 allow[96];
+	struct router_match m;
+	char		    allow[96];
 
-	assert_int_equal(match(state, "/v1/nothing", HTTP_GET, &m),
-	    ERR_NOT_FOUND);
+	assert_int_equal(
+	    match(state, "/v1/nothing", HTTP_GET, &m), ERR_NOT_FOUND);
 	assert_int_equal(m.allow, 0);
 	assert_int_equal(match(state, "/v1/jobs", HTTP_DELETE, &m), ERR_METHOD);
 	assert_int_equal(m.allow, HTTP_GET | HTTP_POST);
 	assert_string_equal(http_allow_format(m.allow, allow, sizeof(allow)),
 	    "GET, POST, HEAD, OPTIONS");
-	assert_int_equal(match(state, "/v1/jobs/7", HTTP_PATCH, &m),
-	    ERR_METHOD);
+	assert_int_equal(
+	    match(state, "/v1/jobs/7", HTTP_PATCH, &m), ERR_METHOD);
 	assert_string_equal(http_allow_format(m.allow, allow, sizeof(allow)),
 	    "GET, DELETE, HEAD, OPTIONS");
-	assert_int_equal(match(state, "/v1/jobs/7/retry", HTTP_GET, &m),
-	    ERR_METHOD);
-	assert_string_equal(http_allow_format(m.allow, allow, sizeof(allow)),
-	    "POST, OPTIONS");
+	assert_int_equal(
+	    match(state, "/v1/jobs/7/retry", HTTP_GET, &m), ERR_METHOD);
+	assert_string_equal(
+	    http_allow_format(m.allow, allow, sizeof(allow)), "POST, OPTIONS");
 	/* Unknown method: 405 on a known path. */
 	assert_int_equal(match(state, "/v1/jobs", 0, &m), ERR_METHOD);
-	assert_int_equal(match(state, "/v1/jobs", HTTP_OPTIONS, &m),
-	    ERR_METHOD);
+	assert_int_equal(
+	    match(state, "/v1/jobs", HTTP_OPTIONS, &m), ERR_METHOD);
 }
 
 static void
 test_head_served_by_get(void **state)
 {
-	struct router_match	 m;
+	struct router_match m;
 
 	assert_int_equal(match(state, "/v1/jobs/stats", HTTP_HEAD, &m), OK);
 	assert_ptr_equal(m.route->handler, h_b);
@@ -217,19 +227,25 @@ static void
 test_bad_tables_refused(void **state)
 {
 	static const struct route dup[] = {
-		{HTTP_GET, "/a/{x}", h_a, 0, NULL},
-		{HTTP_GET, "/a/{y}", h_b, 0, NULL},
+		{ HTTP_GET, "/a/{x}", h_a, 0, NULL },
+		{ HTTP_GET, "/a/{y}", h_b, 0, NULL },
 	};
-	static const struct route bad1[] = {{HTTP_GET, "/a//b", h_a, 0, NULL}};
-	static const struct route bad2[] = {{HTTP_GET, "/a/", h_a, 0, NULL}};
-	static const struct route bad3[] = {{HTTP_GET, "/a/x{y}", h_a, 0, NULL}};
-	static const struct route bad4[] = {
-		{HTTP_GET | HTTP_POST, "/a", h_a, 0, NULL}};
-	static const struct route_table t1 = {"t", dup, 2}, t2 = {"t", bad1, 1},
-	    t3 = {"t", bad2, 1}, t4 = {"t", bad3, 1}, t5 = {"t", bad4, 1};
-	const struct route_table *tabs[] = {&t1, &t2, &t3, &t4, &t5};
-	struct router		*r;
-	size_t			 i;
+	static const struct route bad1[] = { { HTTP_GET, "/a//b", h_a, 0,
+	    NULL } };
+	static const struct route bad2[] = { { HTTP_GET, "/a/", h_a, 0,
+	    NULL } };
+	static const struct route bad3[] = { { HTTP_GET, "/a/x{y}", h_a, 0,
+	    NULL } };
+	static const struct route bad4[] = { { HTTP_GET | HTTP_POST, "/a", h_a,
+	    0, NULL } };
+	static const struct route_table t1 = { "t", dup, 2 },
+					t2 = { "t", bad1, 1 },
+					t3 = { "t", bad2, 1 },
+					t4 = { "t", bad3, 1 },
+					t5 = { "t", bad4, 1 };
+	const struct route_table *tabs[] = { &t1, &t2, &t3, &t4, &t5 };
+	struct router		 *r;
+	size_t			  i;
 
 	(void)state;
 	for (i = 0; i < 5; i++) {
@@ -244,25 +260,26 @@ static void
 test_route_api_checked(void **state)
 {
 	static const char *const bad[] = {
-		"{\"body\":",				/* not JSON */
-		"[]",					/* not an object */
-		"{\"body\":[]}",			/* not a schema */
-		"{\"content\":{\"csv\":{}}}",		/* not a media type */
+		"{\"body\":",		      /* not JSON */
+		"[]",			      /* not an object */
+		"{\"body\":[]}",	      /* not a schema */
+		"{\"content\":{\"csv\":{}}}", /* not a media type */
 		"{\"answers\":{\"404\":{\"description\":\"x\"}}}",
-		"{\"answers\":{\"200\":{}}}",		/* no description */
-		"{\"problems\":{\"200\":\"x\"}}",	/* not a problem status */
+		"{\"answers\":{\"200\":{}}}",	  /* no description */
+		"{\"problems\":{\"200\":\"x\"}}", /* not a problem status */
 		"{\"problems\":{\"409\":1}}",
-		"{\"answer\":{}}",			/* unknown member */
-		"{\"body\":{},\"body\":{}}",		/* duplicate member */
+		"{\"answer\":{}}",	     /* unknown member */
+		"{\"body\":{},\"body\":{}}", /* duplicate member */
 		/* a bad member after good ones */
-		"{\"body\":{},\"content\":{\"a/b\":{}},\"problems\":{\"409\":1}}",
+		"{\"body\":{},\"content\":{\"a/"
+		"b\":{}},\"problems\":{\"409\":1}}",
 		"{\"answers\":{\"200\":{\"description\":\"x\"}},\"what\":1}",
 	};
-	static struct route	 rt[1];
-	static struct route	 ok[2];
-	struct route_table	 t = {"t", rt, 1}, good = {"good", ok, 2};
-	json_t			*a;
-	size_t			 i;
+	static struct route rt[1];
+	static struct route ok[2];
+	struct route_table  t = { "t", rt, 1 }, good = { "good", ok, 2 };
+	json_t		   *a;
+	size_t		    i;
 
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -277,7 +294,8 @@ test_route_api_checked(void **state)
 	ok[0].method = HTTP_POST;
 	ok[0].pattern = "/ok";
 	ok[0].handler = h_a;
-	ok[0].api = "{\"body\":{\"type\":\"object\"},\"content\":{"
+	ok[0].api =
+	    "{\"body\":{\"type\":\"object\"},\"content\":{"
 	    "\"text/csv\":{\"type\":\"string\"}},\"answers\":{\"201\":{"
 	    "\"description\":\"made\"}},\"problems\":{\"409\":\"taken\"}}";
 	ok[1].method = HTTP_GET;
@@ -286,8 +304,9 @@ test_route_api_checked(void **state)
 	assert_int_equal(http_routes_add(&good), OK);
 	a = http_route_api(&good, 0);
 	assert_non_null(a);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(
-	    a, "problems"), "409")), "taken");
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(a, "problems"), "409")),
+	    "taken");
 	assert_null(http_route_api(&good, 1));
 	assert_null(http_route_api(&t, 0));
 }
@@ -295,34 +314,35 @@ test_route_api_checked(void **state)
 static void
 test_many_routes(void **state)
 {
-	static struct route	 many[600];
-	static char		 pats[600][48];
-	struct route_table	 t = {"many", many, 600};
+	static struct route	  many[600];
+	static char		  pats[600][48];
+	struct route_table	  t = { "many", many, 600 };
 	const struct route_table *tp = &t;
-	struct router		*r;
-	struct router_match	 m;
-	struct arena		*a = arena_new(0);
-	char			 path[64];
-	int			 i;
+	struct router		 *r;
+	struct router_match	  m;
+	struct arena		 *a = arena_new(0);
+	char			  path[64];
+	int			  i;
 
 	(void)state;
 	for (i = 0; i < 600; i++) {
-		snprintf(pats[i], sizeof(pats[i]), "/v1/r%d/{id}/s%d", i / 3,
-		    i % 3);
-		many[i] = (struct route){HTTP_GET, pats[i], h_a, 0, NULL};
+		snprintf(
+		    pats[i], sizeof(pats[i]), "/v1/r%d/{id}/s%d", i / 3, i % 3);
+		many[i] = (struct route){ HTTP_GET, pats[i], h_a, 0, NULL };
 	}
 	assert_int_equal(router_new(&tp, 1, &r), OK);
 	assert_int_equal(router_npatterns(r), 600);
 	for (i = 0; i < 600; i++) {
-		snprintf(path, sizeof(path), "/v1/r%d/x%d/s%d", i / 3, i, i % 3);
+		snprintf(
+		    path, sizeof(path), "/v1/r%d/x%d/s%d", i / 3, i, i % 3);
 		assert_int_equal(router_match(r, a, path, HTTP_GET, &m), OK);
 		assert_ptr_equal(m.route, &many[i]);
 		assert_string_equal(m.pattern, pats[i]);
 		assert_string_equal(router_pattern(r, m.route_id), pats[i]);
 		arena_reset(a);
 	}
-	assert_int_equal(router_match(r, a, "/v1/r200/x/s0", HTTP_GET, &m),
-	    ERR_NOT_FOUND);
+	assert_int_equal(
+	    router_match(r, a, "/v1/r200/x/s0", HTTP_GET, &m), ERR_NOT_FOUND);
 	router_free(r);
 	arena_free(a);
 }

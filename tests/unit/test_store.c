@@ -24,27 +24,27 @@
 #include "store/store.h"
 #include "testdb.h"
 
-#define PG_SCHEMA	"carebase_test_store"
+#define PG_SCHEMA "carebase_test_store"
 
 struct backend {
-	int	 dialect;
-	char	 dir[64];	/* SQLite: temp folder */
-	char	 url[512];	/* PG: URL with search_path */
-	int	 seq;
+	int  dialect;
+	char dir[64];  /* SQLite: temp folder */
+	char url[512]; /* PG: URL with search_path */
+	int  seq;
 };
 
-static struct store	*db_open(void **, int pool_max, int busy_ms);
-static int		 db_exec(struct store *, const char *);
-static int64_t		 db_count(struct store *, const char *);
+static struct store *db_open(void **, int pool_max, int busy_ms);
+static int	     db_exec(struct store *, const char *);
+static int64_t	     db_count(struct store *, const char *);
 
 static struct store *
 db_open(void **state, int pool_max, int busy_ms)
 {
-	struct backend		*be = *state;
-	struct store_opts	 o = { 1, pool_max, busy_ms, 1 };
-	struct store		*s = NULL;
-	const char		*err;
-	char			 url[600];
+	struct backend	 *be = *state;
+	struct store_opts o = { 1, pool_max, busy_ms, 1 };
+	struct store	 *s = NULL;
+	const char	 *err;
+	char		  url[600];
 
 	if (be->dialect == STORE_SQLITE)
 		snprintf(url, sizeof(url), "sqlite:///%s/t%d.db", be->dir,
@@ -84,9 +84,9 @@ placeholders_skip_strings_comments_and_dollar_quotes(void **state)
 		{ "SELECT 1", "SELECT 1" },
 		{ "", "" },
 	};
-	char	*out, sql[1024], want[2048];
-	size_t	 i;
-	int	 n, len = 0, wlen = 0;
+	char  *out, sql[1024], want[2048];
+	size_t i;
+	int    n, len = 0, wlen = 0;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		out = store_pg_placeholders(cases[i][0]);
@@ -110,12 +110,12 @@ placeholders_skip_strings_comments_and_dollar_quotes(void **state)
 static void
 open_rejects_bad_urls_and_creates_folders(void **state)
 {
-	struct store_opts	 o = { 0, 2, 1000, 0 };
-	struct store		*s = NULL;
-	const char		*err = NULL;
-	char			 dir[] = "/tmp/carebase-url-XXXXXX", cwd[512];
-	char			 path[600];
-	struct stat		 sb;
+	struct store_opts o = { 0, 2, 1000, 0 };
+	struct store	 *s = NULL;
+	const char	 *err = NULL;
+	char		  dir[] = "/tmp/carebase-url-XXXXXX", cwd[512];
+	char		  path[600];
+	struct stat	  sb;
 
 	assert_int_equal(store_open("mysql://x", &o, &s, &err), ERR_CONFIG);
 	assert_null(s);
@@ -133,8 +133,8 @@ open_rejects_bad_urls_and_creates_folders(void **state)
 	assert_non_null(getcwd(cwd, sizeof(cwd)));
 	assert_int_equal(chdir(dir), 0);
 	o.create = 1;
-	assert_int_equal(store_open("sqlite:///var/sub/x.db", &o, &s, &err),
-	    OK);
+	assert_int_equal(
+	    store_open("sqlite:///var/sub/x.db", &o, &s, &err), OK);
 	assert_int_equal(store_ping(s), OK);
 	store_close(s);
 	assert_int_equal(chdir(cwd), 0);
@@ -143,8 +143,10 @@ open_rejects_bad_urls_and_creates_folders(void **state)
 
 	/* In-memory: every transaction sees the same database. */
 	assert_int_equal(store_open("sqlite://:memory:", &o, &s, &err), OK);
-	assert_int_equal(db_exec(s, "CREATE TABLE m (x INTEGER);"
-	    "INSERT INTO m VALUES (7)"), OK);
+	assert_int_equal(db_exec(s,
+			     "CREATE TABLE m (x INTEGER);"
+			     "INSERT INTO m VALUES (7)"),
+	    OK);
 	assert_int_equal(db_count(s, "SELECT x FROM m"), 7);
 	store_close(s);
 	store_close(NULL);
@@ -157,10 +159,10 @@ open_rejects_bad_urls_and_creates_folders(void **state)
 static void
 sqlite_connections_use_wal_and_foreign_keys(void **state)
 {
-	struct backend	*be = *state;
-	struct store	*s;
-	struct tx	*tx;
-	struct stmt	*st;
+	struct backend *be = *state;
+	struct store   *s;
+	struct tx      *tx;
+	struct stmt    *st;
 
 	if (be->dialect != STORE_SQLITE)
 		skip();
@@ -186,20 +188,24 @@ sqlite_connections_use_wal_and_foreign_keys(void **state)
 static void
 constraint_violations_are_conflicts(void **state)
 {
-	struct store	*s = db_open(state, 4, 2000);
-	struct tx	*tx;
-	struct stmt	*st;
+	struct store *s = db_open(state, 4, 2000);
+	struct tx    *tx;
+	struct stmt  *st;
 
-	assert_int_equal(db_exec(s, "DROP TABLE IF EXISTS child;"
-	    "DROP TABLE IF EXISTS parent;"
-	    "CREATE TABLE parent (id BIGINT PRIMARY KEY);"
-	    "CREATE TABLE child (id BIGINT PRIMARY KEY, "
-	    "parent_id BIGINT NOT NULL REFERENCES parent (id));"
-	    "INSERT INTO parent VALUES (1)"), OK);
+	assert_int_equal(
+	    db_exec(s,
+		"DROP TABLE IF EXISTS child;"
+		"DROP TABLE IF EXISTS parent;"
+		"CREATE TABLE parent (id BIGINT PRIMARY KEY);"
+		"CREATE TABLE child (id BIGINT PRIMARY KEY, "
+		"parent_id BIGINT NOT NULL REFERENCES parent (id));"
+		"INSERT INTO parent VALUES (1)"),
+	    OK);
 
 	/* Foreign key. */
 	assert_int_equal(store_tx_begin(s, STORE_TX_WRITE, &tx), OK);
-	st = store_prepare(tx, "INSERT INTO child (id, parent_id) VALUES (?, ?)");
+	st = store_prepare(
+	    tx, "INSERT INTO child (id, parent_id) VALUES (?, ?)");
 	store_bind_int64(st, 1, 1);
 	store_bind_int64(st, 2, 99);
 	assert_int_equal(store_step(st), ERR_CONFLICT);
@@ -246,20 +252,24 @@ constraint_violations_are_conflicts(void **state)
 static void
 values_round_trip_with_their_types(void **state)
 {
-	struct backend	*be = *state;
-	struct store	*s = db_open(state, 4, 2000);
-	struct tx	*tx;
-	struct stmt	*st;
+	struct backend	   *be = *state;
+	struct store	   *s = db_open(state, 4, 2000);
+	struct tx	   *tx;
+	struct stmt	   *st;
 	const unsigned char blob[] = { 0, 1, 0, 255, 'x', 0 };
-	const void	*bp;
-	size_t		 blen;
+	const void	   *bp;
+	size_t		    blen;
 
 	assert_int_equal(db_exec(s, "DROP TABLE IF EXISTS v"), OK);
-	assert_int_equal(db_exec(s, be->dialect == STORE_SQLITE ?
-	    "CREATE TABLE v (k BIGINT, t TEXT, i BIGINT, d DOUBLE PRECISION, "
-	    "b BLOB, n TEXT, f INTEGER)" :
-	    "CREATE TABLE v (k BIGINT, t TEXT, i BIGINT, d DOUBLE PRECISION, "
-	    "b BYTEA, n TEXT, f INTEGER)"), OK);
+	assert_int_equal(db_exec(s,
+			     be->dialect == STORE_SQLITE
+				 ? "CREATE TABLE v (k BIGINT, t TEXT, i "
+				   "BIGINT, d DOUBLE PRECISION, "
+				   "b BLOB, n TEXT, f INTEGER)"
+				 : "CREATE TABLE v (k BIGINT, t TEXT, i "
+				   "BIGINT, d DOUBLE PRECISION, "
+				   "b BYTEA, n TEXT, f INTEGER)"),
+	    OK);
 	assert_int_equal(store_tx_begin(s, STORE_TX_WRITE, &tx), OK);
 	st = store_prepare(tx, "INSERT INTO v VALUES (?, ?, ?, ?, ?, ?, ?)");
 	store_bind_int64(st, 1, 1);
@@ -291,8 +301,7 @@ values_round_trip_with_their_types(void **state)
 	assert_int_equal(store_col_count(st), 6);
 	assert_string_equal(store_col_name(st, 3), "b");
 	assert_null(store_col_name(st, 6));
-	assert_string_equal(store_col_text(st, 0),
-	    "h\xc3\xa9llo 'q' \"d\" ?");
+	assert_string_equal(store_col_text(st, 0), "h\xc3\xa9llo 'q' \"d\" ?");
 	assert_true(store_col_int64(st, 1) == INT64_MAX);
 	assert_true(store_col_double(st, 2) == 3.141592653589793);
 	bp = store_col_blob(st, 3, &blen);
@@ -313,7 +322,7 @@ values_round_trip_with_their_types(void **state)
 	assert_true(store_col_is_null(st, 4));
 	assert_int_equal(store_col_int64(st, 5), 0);
 	assert_int_equal(store_step(st), STORE_DONE);
-	assert_int_equal(store_step(st), STORE_DONE);	/* stays done */
+	assert_int_equal(store_step(st), STORE_DONE); /* stays done */
 	store_finalize(st);
 	store_tx_rollback(tx);
 	store_close(s);
@@ -322,18 +331,21 @@ values_round_trip_with_their_types(void **state)
 static void
 statements_are_cached_and_can_be_open_together(void **state)
 {
-	struct store	*s = db_open(state, 4, 2000);
-	struct tx	*tx;
-	struct stmt	*sel, *upd, *a, *b = NULL;
-	int		 i, rows = 0;
+	struct store *s = db_open(state, 4, 2000);
+	struct tx    *tx;
+	struct stmt  *sel, *upd, *a, *b = NULL;
+	int	      i, rows = 0;
 
-	assert_int_equal(db_exec(s, "DROP TABLE IF EXISTS c;"
-	    "CREATE TABLE c (id BIGINT PRIMARY KEY, n BIGINT NOT NULL)"), OK);
+	assert_int_equal(
+	    db_exec(s,
+		"DROP TABLE IF EXISTS c;"
+		"CREATE TABLE c (id BIGINT PRIMARY KEY, n BIGINT NOT NULL)"),
+	    OK);
 	assert_int_equal(store_tx_begin(s, STORE_TX_WRITE, &tx), OK);
 	for (i = 1; i <= 20; i++) {
 		a = store_prepare(tx, "INSERT INTO c (id, n) VALUES (?, 0)");
 		if (i > 1)
-			assert_ptr_equal(a, b);	/* reused from the cache */
+			assert_ptr_equal(a, b); /* reused from the cache */
 		b = a;
 		store_bind_int64(a, 1, i);
 		assert_int_equal(store_step(a), STORE_DONE);
@@ -367,8 +379,10 @@ statements_are_cached_and_can_be_open_together(void **state)
 	assert_int_equal(store_col_int64(b, 0), 5);
 	store_finalize(a);
 	store_finalize(b);
-	assert_int_equal(store_exec(tx, "UPDATE c SET n = 0 WHERE id = 1;"
-	    "UPDATE c SET n = 0 WHERE id = 2"), OK);
+	assert_int_equal(store_exec(tx,
+			     "UPDATE c SET n = 0 WHERE id = 1;"
+			     "UPDATE c SET n = 0 WHERE id = 2"),
+	    OK);
 	assert_int_equal(store_tx_commit(tx), OK);
 	assert_int_equal(db_count(s, "SELECT sum(n) FROM c"), 210 - 3);
 	/* Prepared in a rolled-back transaction, still usable after. */
@@ -380,7 +394,7 @@ statements_are_cached_and_can_be_open_together(void **state)
 static int
 busy_then_ok(struct tx *tx, void *arg)
 {
-	int	*calls = arg;
+	int *calls = arg;
 
 	return (++*calls <= 3 ? ERR_BUSY : OK);
 }
@@ -388,26 +402,26 @@ busy_then_ok(struct tx *tx, void *arg)
 static int
 conflict_fn(struct tx *tx, void *arg)
 {
-	int	*calls = arg;
+	int *calls = arg;
 
 	++*calls;
 	return (ERR_CONFLICT);
 }
 
 struct contender {
-	struct store	*s;
-	int		 kind;
-	int		 calls;
-	int		 failures;
+	struct store *s;
+	int	      kind;
+	int	      calls;
+	int	      failures;
 };
 
 static int
 increment_fn(struct tx *tx, void *arg)
 {
-	struct contender	*c = arg;
-	struct stmt		*st;
-	int64_t			 n;
-	int			 rc;
+	struct contender *c = arg;
+	struct stmt	 *st;
+	int64_t		  n;
+	int		  rc;
 
 	c->calls++;
 	st = store_prepare(tx, "SELECT n FROM counter WHERE id = 1");
@@ -427,8 +441,8 @@ increment_fn(struct tx *tx, void *arg)
 static void *
 contend(void *arg)
 {
-	struct contender	*c = arg;
-	int			 i;
+	struct contender *c = arg;
+	int		  i;
 
 	for (i = 0; i < 50; i++)
 		if (store_run(c->s, c->kind, increment_fn, c) != OK)
@@ -439,23 +453,26 @@ contend(void *arg)
 static void
 store_run_retries_busy_transactions(void **state)
 {
-	struct backend		*be = *state;
-	struct store		*s = db_open(state, 4, 5000);
-	struct contender	 c[2];
-	pthread_t		 t[2];
-	int			 calls = 0, i;
+	struct backend	*be = *state;
+	struct store	*s = db_open(state, 4, 5000);
+	struct contender c[2];
+	pthread_t	 t[2];
+	int		 calls = 0, i;
 
-	assert_int_equal(store_run(s, STORE_TX_WRITE, busy_then_ok, &calls),
-	    OK);
+	assert_int_equal(
+	    store_run(s, STORE_TX_WRITE, busy_then_ok, &calls), OK);
 	assert_int_equal(calls, 4);
 	calls = 0;
-	assert_int_equal(store_run(s, STORE_TX_WRITE, conflict_fn, &calls),
-	    ERR_CONFLICT);
+	assert_int_equal(
+	    store_run(s, STORE_TX_WRITE, conflict_fn, &calls), ERR_CONFLICT);
 	assert_int_equal(calls, 1);
 
-	assert_int_equal(db_exec(s, "DROP TABLE IF EXISTS counter;"
-	    "CREATE TABLE counter (id BIGINT PRIMARY KEY, n BIGINT);"
-	    "INSERT INTO counter VALUES (1, 0)"), OK);
+	assert_int_equal(
+	    db_exec(s,
+		"DROP TABLE IF EXISTS counter;"
+		"CREATE TABLE counter (id BIGINT PRIMARY KEY, n BIGINT);"
+		"INSERT INTO counter VALUES (1, 0)"),
+	    OK);
 	/*
 	 * SQLite: a deferred transaction that turns writer fails at once
 	 * with SQLITE_BUSY; PostgreSQL: serialization failures. Both are
@@ -464,10 +481,11 @@ store_run_retries_busy_transactions(void **state)
 	for (i = 0; i < 2; i++) {
 		memset(&c[i], 0, sizeof(c[i]));
 		c[i].s = s;
-		c[i].kind = be->dialect == STORE_SQLITE ? STORE_TX_READ :
-		    STORE_TX_WRITE | STORE_TX_SERIALIZABLE;
-		assert_int_equal(pthread_create(&t[i], NULL, contend, &c[i]),
-		    0);
+		c[i].kind = be->dialect == STORE_SQLITE
+		    ? STORE_TX_READ
+		    : STORE_TX_WRITE | STORE_TX_SERIALIZABLE;
+		assert_int_equal(
+		    pthread_create(&t[i], NULL, contend, &c[i]), 0);
 	}
 	for (i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
@@ -486,24 +504,28 @@ store_run_retries_busy_transactions(void **state)
 static void
 snapshot_reads_see_one_state(void **state)
 {
-	struct backend	*be = *state;
-	struct store	*s = db_open(state, 3, 2000);
-	struct tx	*tx;
-	struct stmt	*st;
-	int64_t		 n[2];
-	int		 i, kinds[2] = { STORE_TX_READ | STORE_TX_SNAPSHOT,
-			    STORE_TX_READ };
+	struct backend *be = *state;
+	struct store   *s = db_open(state, 3, 2000);
+	struct tx      *tx;
+	struct stmt    *st;
+	int64_t		n[2];
+	int i, kinds[2] = { STORE_TX_READ | STORE_TX_SNAPSHOT, STORE_TX_READ };
 
-	assert_int_equal(db_exec(s, "DROP TABLE IF EXISTS snap;"
-	    "CREATE TABLE snap (id BIGINT PRIMARY KEY)"), OK);
+	assert_int_equal(db_exec(s,
+			     "DROP TABLE IF EXISTS snap;"
+			     "CREATE TABLE snap (id BIGINT PRIMARY KEY)"),
+	    OK);
 	for (i = 0; i < 2; i++) {
 		assert_int_equal(store_tx_begin(s, kinds[i], &tx), OK);
 		st = store_prepare(tx, "SELECT count(*) FROM snap");
 		assert_int_equal(store_step(st), STORE_ROW);
 		n[0] = store_col_int64(st, 0);
 		store_finalize(st);
-		assert_int_equal(db_exec(s, i == 0 ? "INSERT INTO snap VALUES "
-		    "(1)" : "INSERT INTO snap VALUES (2)"), OK);
+		assert_int_equal(db_exec(s,
+				     i == 0 ? "INSERT INTO snap VALUES "
+					      "(1)"
+					    : "INSERT INTO snap VALUES (2)"),
+		    OK);
 		st = store_prepare(tx, "SELECT count(*) FROM snap");
 		assert_int_equal(store_step(st), STORE_ROW);
 		n[1] = store_col_int64(st, 0);
@@ -521,11 +543,11 @@ snapshot_reads_see_one_state(void **state)
 static void
 pool_exhaustion_is_busy_after_the_timeout(void **state)
 {
-	struct store	*s = db_open(state, 2, 200);
-	struct tx	*a, *b, *c = NULL;
-	int64_t		 t0, ms;
-	uint64_t	 waits;
-	int		 open, in_use;
+	struct store *s = db_open(state, 2, 200);
+	struct tx    *a, *b, *c = NULL;
+	int64_t	      t0, ms;
+	uint64_t      waits;
+	int	      open, in_use;
 
 	assert_int_equal(store_tx_begin(s, STORE_TX_READ, &a), OK);
 	assert_int_equal(store_tx_begin(s, STORE_TX_READ, &b), OK);
@@ -552,17 +574,17 @@ pool_exhaustion_is_busy_after_the_timeout(void **state)
 }
 
 struct writer {
-	struct store	*s;
-	atomic_int	 stop;
-	atomic_int	 written;
+	struct store *s;
+	atomic_int    stop;
+	atomic_int    written;
 };
 
 static int
 write_one(struct tx *tx, void *arg)
 {
-	struct writer	*w = arg;
-	struct stmt	*st;
-	int		 rc;
+	struct writer *w = arg;
+	struct stmt   *st;
+	int	       rc;
 
 	st = store_prepare(tx, "INSERT INTO b (id, v) VALUES (?, 'later')");
 	store_bind_int64(st, 1, 100000 + w->written);
@@ -574,7 +596,7 @@ write_one(struct tx *tx, void *arg)
 static void *
 writer_main(void *arg)
 {
-	struct writer	*w = arg;
+	struct writer *w = arg;
 
 	while (!w->stop)
 		if (store_run(w->s, STORE_TX_WRITE, write_one, w) == OK)
@@ -585,26 +607,30 @@ writer_main(void *arg)
 static void
 backup_copies_while_others_write(void **state)
 {
-	struct backend		*be = *state;
-	struct store		*s = db_open(state, 4, 5000), *copy;
-	struct store_opts	 o = { 0, 1, 1000, 0 };
-	struct writer		 w;
-	pthread_t		 t;
-	const char		*err;
-	char			 path[600], url[700];
-	int			 i;
+	struct backend	 *be = *state;
+	struct store	 *s = db_open(state, 4, 5000), *copy;
+	struct store_opts o = { 0, 1, 1000, 0 };
+	struct writer	  w;
+	pthread_t	  t;
+	const char	 *err;
+	char		  path[600], url[700];
+	int		  i;
 
 	if (be->dialect != STORE_SQLITE) {
 		assert_int_equal(store_backup(s, "/tmp/nope.db"), ERR_INVALID);
 		store_close(s);
 		return;
 	}
-	assert_int_equal(db_exec(s, "CREATE TABLE b (id BIGINT PRIMARY KEY, "
-	    "v TEXT NOT NULL)"), OK);
+	assert_int_equal(db_exec(s,
+			     "CREATE TABLE b (id BIGINT PRIMARY KEY, "
+			     "v TEXT NOT NULL)"),
+	    OK);
 	for (i = 0; i < 20; i++) {
-		snprintf(url, sizeof(url), "WITH RECURSIVE r(x) AS (SELECT 1 "
+		snprintf(url, sizeof(url),
+		    "WITH RECURSIVE r(x) AS (SELECT 1 "
 		    "UNION ALL SELECT x + 1 FROM r WHERE x < 100) "
-		    "INSERT INTO b SELECT x + %d, 'row' FROM r", i * 100);
+		    "INSERT INTO b SELECT x + %d, 'row' FROM r",
+		    i * 100);
 		assert_int_equal(db_exec(s, url), OK);
 	}
 	w.s = s;
@@ -622,11 +648,14 @@ backup_copies_while_others_write(void **state)
 
 	snprintf(url, sizeof(url), "sqlite:///%s", path);
 	assert_int_equal(store_open(url, &o, &copy, &err), OK);
-	assert_int_equal(db_count(copy,
-	    "SELECT count(*) FROM b WHERE v = 'row'"), 2000);
+	assert_int_equal(
+	    db_count(copy, "SELECT count(*) FROM b WHERE v = 'row'"), 2000);
 	assert_true(db_count(copy, "SELECT count(*) FROM b") >= 2005);
-	assert_int_equal(db_count(copy, "SELECT count(*) FROM "
-	    "pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
+	assert_int_equal(
+	    db_count(copy,
+		"SELECT count(*) FROM "
+		"pragma_integrity_check WHERE integrity_check = 'ok'"),
+	    1);
 	store_close(copy);
 	snprintf(path, sizeof(path), "%s/backup.db.tmp", be->dir);
 	assert_int_not_equal(access(path, F_OK), 0);
@@ -636,10 +665,10 @@ backup_copies_while_others_write(void **state)
 static void
 broken_connections_are_replaced(void **state)
 {
-	struct backend	*be = *state;
-	struct store	*s, *killer;
-	int64_t		 pid;
-	char		 sql[128];
+	struct backend *be = *state;
+	struct store   *s, *killer;
+	int64_t		pid;
+	char		sql[128];
 
 	if (be->dialect != STORE_POSTGRES)
 		skip();
@@ -663,7 +692,7 @@ broken_connections_are_replaced(void **state)
 static int
 sqlite_setup(void **state)
 {
-	struct backend	*be = calloc(1, sizeof(*be));
+	struct backend *be = calloc(1, sizeof(*be));
 
 	be->dialect = STORE_SQLITE;
 	snprintf(be->dir, sizeof(be->dir), "/tmp/carebase-store-XXXXXX");
@@ -676,21 +705,23 @@ sqlite_setup(void **state)
 static int
 pg_setup(void **state)
 {
-	struct backend		*be = calloc(1, sizeof(*be));
-	struct store_opts	 o = { 1, 1, 2000, 0 };
-	struct store		*s;
-	const char		*base = getenv("CAREBASE_TEST_PG_URL"), *err;
+	struct backend	 *be = calloc(1, sizeof(*be));
+	struct store_opts o = { 1, 1, 2000, 0 };
+	struct store	 *s;
+	const char	 *base = getenv("CAREBASE_TEST_PG_URL"), *err;
 
 	be->dialect = STORE_POSTGRES;
 	if (store_open(base, &o, &s, &err) != OK) {
 		fprintf(stderr, "cannot open %s: %s\n", base, err);
 		return (-1);
 	}
-	db_exec(s, "DROP SCHEMA IF EXISTS " PG_SCHEMA " CASCADE;"
+	db_exec(s,
+	    "DROP SCHEMA IF EXISTS " PG_SCHEMA " CASCADE;"
 	    "CREATE SCHEMA " PG_SCHEMA);
 	store_close(s);
-	snprintf(be->url, sizeof(be->url), "%s%soptions=-csearch_path%%3D"
-	    PG_SCHEMA, base, strchr(base, '?') != NULL ? "&" : "?");
+	snprintf(be->url, sizeof(be->url),
+	    "%s%soptions=-csearch_path%%3D" PG_SCHEMA, base,
+	    strchr(base, '?') != NULL ? "&" : "?");
 	*state = be;
 	return (0);
 }
@@ -698,8 +729,8 @@ pg_setup(void **state)
 static int
 group_teardown(void **state)
 {
-	struct backend	*be = *state;
-	char		 cmd[128];
+	struct backend *be = *state;
+	char		cmd[128];
 
 	if (be->dialect == STORE_SQLITE) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", be->dir);
@@ -714,28 +745,30 @@ int
 main(void)
 {
 	const struct CMUnitTest pure[] = {
-		cmocka_unit_test(placeholders_skip_strings_comments_and_dollar_quotes),
+		cmocka_unit_test(
+		    placeholders_skip_strings_comments_and_dollar_quotes),
 		cmocka_unit_test(open_rejects_bad_urls_and_creates_folders),
 	};
 	const struct CMUnitTest db[] = {
 		cmocka_unit_test(sqlite_connections_use_wal_and_foreign_keys),
 		cmocka_unit_test(constraint_violations_are_conflicts),
 		cmocka_unit_test(values_round_trip_with_their_types),
-		cmocka_unit_test(statements_are_cached_and_can_be_open_together),
+		cmocka_unit_test(
+		    statements_are_cached_and_can_be_open_together),
 		cmocka_unit_test(store_run_retries_busy_transactions),
 		cmocka_unit_test(snapshot_reads_see_one_state),
 		cmocka_unit_test(pool_exhaustion_is_busy_after_the_timeout),
 		cmocka_unit_test(backup_copies_while_others_write),
 		cmocka_unit_test(broken_connections_are_replaced),
 	};
-	int	 rc;
+	int rc;
 
 	rc = cmocka_run_group_tests_name("store", pure, NULL, NULL);
-	rc += cmocka_run_group_tests_name("store_sqlite", db, sqlite_setup,
-	    group_teardown);
+	rc += cmocka_run_group_tests_name(
+	    "store_sqlite", db, sqlite_setup, group_teardown);
 	if (getenv("CAREBASE_TEST_PG_URL") != NULL)
-		rc += cmocka_run_group_tests_name("store_postgres", db,
-		    pg_setup, group_teardown);
+		rc += cmocka_run_group_tests_name(
+		    "store_postgres", db, pg_setup, group_teardown);
 	else
 		printf("store_postgres: skipped (set CAREBASE_TEST_PG_URL)\n");
 	return (rc != 0);

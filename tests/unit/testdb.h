@@ -9,8 +9,8 @@
 static inline int
 db_exec(struct store *s, const char *sql)
 {
-	struct tx	*tx;
-	int		 rc;
+	struct tx *tx;
+	int	   rc;
 
 	if ((rc = store_tx_begin(s, STORE_TX_WRITE, &tx)) != OK)
 		return (rc);
@@ -25,9 +25,9 @@ db_exec(struct store *s, const char *sql)
 static inline int64_t
 db_count(struct store *s, const char *sql)
 {
-	struct tx	*tx;
-	struct stmt	*st;
-	int64_t		 n = -1;
+	struct tx   *tx;
+	struct stmt *st;
+	int64_t	     n = -1;
 
 	assert_int_equal(store_tx_begin(s, STORE_TX_READ, &tx), OK);
 	st = store_prepare(tx, sql);
