@@ -38,7 +38,7 @@ EMBED_IN  = $(sort $(wildcard migrations/*/*.sql) $(wildcard templates/*/*)) $(C
 UNIT_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all run test test-unit test-api bench lint format fuzz clean deps units
+.PHONY: all run test test-unit test-api bench lint format fuzz clean deps units headers
 
 all: $(BIN)
 
@@ -88,11 +88,21 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@bench/run
 
-lint:
+lint: headers
 	@scripts/lint
 
+# Every header compiles on its own (STYLE.md): each is included alone
+# into an empty translation unit.
+HDRS      = $(sort $(wildcard src/*.h src/*/*.h))
+headers:
+	@for h in $(HDRS); do \
+		printf '#include "%s"\n' "$${h#src/}" | \
+		$(CC) $(WARN) $(DEFS) $(INCS) $(PKG_CFLAGS) -fsyntax-only -x c - || \
+		{ echo "headers: $$h does not compile on its own"; exit 1; }; \
+	done; echo "headers: $(words $(HDRS)) compile on their own"
+
 format:
-	clang-format -i src/*.c src/*/*.c src/*/*.h tests/unit/*.c fuzz/*.c tools/*.c
+	clang-format -i src/*.c src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h fuzz/*.c tools/*.c bench/*.c
 
 fuzz:
 	@scripts/fuzz
