@@ -71,6 +71,7 @@ static int	   cmd_config(int, char **);
 static int	   cmd_user(int, char **);
 static int	   cmd_audit(int, char **);
 static int	   cmd_webhooks(int, char **);
+static int	   cmd_routes(int, char **);
 static int	   cmd_version(int, char **);
 static int	   cmd_help(int, char **);
 static int	   modules_register(void);
@@ -111,6 +112,8 @@ static const struct cmd cmds[] = {
 	    "with "
 	    "--force) / delete rows past webhook_inbox_retention_days" },
 	{ "config", cmd_config, 0, "config", "list every configuration key" },
+	{ "routes", cmd_routes, 0, "routes",
+	    "list every HTTP route: method, path, public or token, module" },
 	{ "version", cmd_version, 0, "version", "print the version" },
 	{ "help", cmd_help, 0, "help", "this text" },
 };
@@ -521,6 +524,47 @@ static int
 cmd_config(int argc, char **argv)
 {
 	config_usage();
+	return (OK);
+}
+
+/* One line a route: METHOD TAB PATTERN TAB public|token TAB MODULE TAB
+ * summary; HEAD and OPTIONS, which follow GET and every path, left out. */
+static int
+cmd_routes(int argc, char **argv)
+{
+	const struct route_table *const *t;
+	const struct route		*r;
+	const char			*m;
+	size_t				 n, i, j;
+
+	t = http_routes(&n);
+	for (i = 0; i < n; i++)
+		for (j = 0; j < t[i]->nroutes; j++) {
+			r = &t[i]->routes[j];
+			switch (r->method) {
+			case HTTP_GET:
+				m = "GET";
+				break;
+			case HTTP_POST:
+				m = "POST";
+				break;
+			case HTTP_PUT:
+				m = "PUT";
+				break;
+			case HTTP_PATCH:
+				m = "PATCH";
+				break;
+			case HTTP_DELETE:
+				m = "DELETE";
+				break;
+			default:
+				m = "OTHER";
+				break;
+			}
+			printf("%s\t%s\t%s\t%s\t%s\n", m, r->pattern,
+			    (r->flags & ROUTE_PUBLIC) ? "public" : "token",
+			    t[i]->module, r->summary != NULL ? r->summary : "");
+		}
 	return (OK);
 }
 

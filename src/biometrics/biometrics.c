@@ -29,7 +29,6 @@
 #include "module.h"
 #include "people/people.h"
 #include "resource/resource.h"
-#include "resource/resource_int.h"
 #include "store/store.h"
 
 #define BIO_TEXT_MAX	 10000 /* descriptions */
@@ -471,19 +470,8 @@ recordings_before_update(struct resource_ctx *ctx, json_t *body)
 /* Helpers shared with ingest.c and query.c */
 
 int
-bio_caller(struct request *req, struct principal **who, const char **id)
+bio_recording_id(struct request *req, const char **id)
 {
-	int rc;
-
-	if ((rc = resource_principal(req, who)) != OK) {
-		http_problem(req, rc, NULL, "The credentials are not valid.");
-		return (rc);
-	}
-	if (*who == NULL) {
-		http_problem(
-		    req, ERR_UNAUTHORIZED, NULL, "Authentication is required.");
-		return (ERR_UNAUTHORIZED);
-	}
 	*id = http_param(req, "id");
 	if (*id == NULL || !uuid_valid(*id)) {
 		http_problem(req, ERR_NOT_FOUND, NULL, "No such recording.");
@@ -567,12 +555,9 @@ int
 bio_rec_covers(struct tx *tx, const struct bio_rec *r,
     const struct principal *who, enum scope scope)
 {
-	const struct rdef *rd;
-	int		   rc;
+	int rc;
 
-	if ((rd = rdef_find(&recordings_resource)) == NULL)
-		return (ERR_INTERNAL);
-	rc = rows_covers(tx, rd, who, scope, r->user_id);
+	rc = resource_covers(tx, &recordings_resource, who, scope, r->user_id);
 	return (rc == ERR_FORBIDDEN ? ERR_NOT_FOUND : rc);
 }
 

@@ -160,9 +160,8 @@ int bio_rec_covers(
     struct tx *, const struct bio_rec *, const struct principal *, enum scope);
 /* Serialise writers of one recording (PostgreSQL: advisory lock). */
 int bio_lock(struct tx *, const char *recording_id);
-/* The caller and the {id} parameter; answers 401/404 and returns
- * non-OK without them. */
-int bio_caller(struct request *, struct principal **, const char **id);
+/* The {id} parameter, a UUID; answers 404 and returns non-OK without. */
+int bio_recording_id(struct request *, const char **id);
 /* A decimal in the JSON number grammar (finite); out may be NULL. */
 int bio_decimal(const char *, double *out);
 /* 1 if s is a channel name: 1 to 32 of [a-z0-9_]. */

@@ -184,7 +184,8 @@ bio_finish(struct request *req)
 
 	memset(&f, 0, sizeof(f));
 	f.req = req;
-	if (bio_caller(req, &f.who, &f.id) != OK)
+	f.who = req->caller;
+	if (bio_recording_id(req, &f.id) != OK)
 		return;
 	s = json_object_get(req->json, "status");
 	if (!json_is_object(req->json) || json_object_size(req->json) != 1 ||
@@ -475,7 +476,8 @@ bio_points_post(struct request *req)
 
 	memset(&in, 0, sizeof(in));
 	in.req = req;
-	if (bio_caller(req, &in.who, &in.id) != OK)
+	in.who = req->caller;
+	if (bio_recording_id(req, &in.id) != OK)
 		return;
 	if (media_format(http_header(req, "Content-Type"), &fmt) != OK) {
 		http_problem(req, ERR_MEDIA_TYPE, NULL,

@@ -151,7 +151,8 @@ read_route(struct request *req, enum rq_kind kind)
 	q->req = req;
 	q->kind = kind;
 	buf_init(&q->out, RQ_OUT_MAX);
-	if (bio_caller(req, &q->who, &q->id) != OK || args_parse(q) != OK)
+	q->who = req->caller;
+	if (bio_recording_id(req, &q->id) != OK || args_parse(q) != OK)
 		goto out;
 	q->scope = resource_scope(req->db, q->who, "recordings", "read");
 	if (q->scope == SCOPE_NONE) {

@@ -9,6 +9,13 @@
  * req->arena (freed when the request completes), and sets exactly one
  * response with http_json(), http_problem() or http_send(). A handler
  * that sets none answers 500.
+ *
+ * Authentication is the dispatcher's, once, for every route: a route not
+ * marked ROUTE_PUBLIC runs only for a caller the authenticator (set by
+ * http_set_authenticator) accepts, and its handler finds that caller in
+ * req->caller, never NULL. Anything else is answered 401 before the
+ * handler runs, and, when the request announces a body, before any byte
+ * of it is read (with the route's admit check, see struct route).
  */
 #ifndef HTTP_HTTP_H
 #define HTTP_HTTP_H
@@ -19,6 +26,7 @@
 #include <jansson.h>
 
 struct arena;
+struct principal; /* the authenticated caller: resource/resource.h */
 struct store;
 struct tx;
 
@@ -53,9 +61,10 @@ typedef void (*http_handler)(struct request *);
 /*
  * Answers without a bearer token (sign-in, password reset, webhooks with
  * their own credentials, health, the API's documents): the OpenAPI
- * document gives it "security": [], every other route needs bearerAuth.
- * tests/api/test_openapi.py calls each route without a token to hold the
- * flag to what the handler does.
+ * document gives it "security": [], every other route needs bearerAuth
+ * and the dispatcher answers 401 for it without a valid token. README.md
+ * lists every public route; tests/api/test_routes.py walks the route
+ * table (`carebase routes`) to hold both to what the server does.
  */
 #define ROUTE_PUBLIC 0x10
 
@@ -77,6 +86,16 @@ struct route {
 	 * so a mistake stops start-up.
 	 */
 	const char *api;
+	/*
+	 * May be NULL. For a route that takes a body: run from the headers,
+	 * after authentication and before any byte of the body is read,
+	 * to refuse at once what the handler would refuse anyway (the
+	 * target does not exist or is not the caller's to write). Returns
+	 * OK, or a status with a problem set on the request (http_problem).
+	 * It runs in the request's read transaction, which ends before the
+	 * body is read.
+	 */
+	int (*admit)(struct request *);
 };
 
 struct http_param {
@@ -109,8 +128,15 @@ struct request {
 	 * pooled connection, one BEGIN per request.
 	 */
 	struct tx *tx;
-	void	  *auth; /* set by an auth layer, opaque here */
-	void	  *conn; /* transport's connection, opaque */
+	/*
+	 * The caller, set by the dispatcher before the handler runs: never
+	 * NULL for a route not marked ROUTE_PUBLIC. On a public route it
+	 * is NULL until http_authenticate() is called (optional sign-in).
+	 */
+	struct principal *caller;
+	int		  auth_rc;  /* what the authenticator answered */
+	int		  auth_ran; /* 1 once it has run */
+	void		 *conn;	    /* transport's connection, opaque */
 
 	/* response, set by the handler */
 	int	    status;
@@ -130,6 +156,35 @@ const char *http_param(const struct request *, const char *name);
 const char *http_query(const struct request *, const char *name);
 /* A request header (case-insensitive), or NULL (borrowed). */
 const char *http_header(const struct request *, const char *name);
+/* The raw query string, after '?' and still percent-encoded, or NULL
+ * (borrowed): for checks over every argument, e.g. credentials in URLs. */
+const char *http_query_raw(const struct request *);
+/*
+ * The names of the query string's arguments, percent-decoded ('+' as a
+ * space), each once, in order of first appearance, into names[0..*n)
+ * (arena strings). ERR_MALFORMED for a name with a bad escape, a NUL or
+ * not UTF-8; ERR_TOO_LARGE for more than max names.
+ */
+int http_query_names(
+    struct request *, const char **names, int max, int *n);
+
+/*
+ * The authenticator: from the request's headers, set *out to the caller
+ * (arena-allocated) for valid credentials, NULL for none. Returns OK, or
+ * a status to answer as is (e.g. ERR_UNAUTHORIZED for an expired token),
+ * with a problem already set on the request or not. It may read in the
+ * request's read transaction (http_read_tx). Set once, at start-up.
+ */
+typedef int (*http_auth_fn)(struct request *, struct principal **out);
+void http_set_authenticator(http_auth_fn);
+/*
+ * Run the authenticator once for this request (later calls answer what
+ * the first did) and set req->caller. The dispatcher calls it for every
+ * route not marked ROUTE_PUBLIC; a public route that serves signed-in
+ * callers differently calls it itself. Returns the authenticator's
+ * status; OK with req->caller NULL is an anonymous request.
+ */
+int http_authenticate(struct request *);
 
 /* The request's shared read transaction, begun on first call. */
 int http_read_tx(struct request *, struct tx **out);

@@ -64,6 +64,7 @@ struct hreq {
 	int		       retry_after;
 	size_t		       head_bytes;    /* request line + headers */
 	int		       queued;	      /* response handed to MHD */
+	int		       body_coming;   /* 1 small, 2 large/chunked/Expect */
 	_Atomic int	       slow;	      /* 1 on the slow pool, 2 done */
 	struct hreq	      *slow_next;     /* slow pool queue */
 	int64_t		       slow_since_ns; /* queued at */

@@ -350,6 +350,73 @@ http_query(const struct request *req, const char *name)
 }
 
 const char *
+http_query_raw(const struct request *req)
+{
+	const struct hreq *h = req->conn;
+
+	return (h != NULL ? h->query : NULL);
+}
+
+int
+http_query_names(
+    struct request *req, const char **names, int max, int *n)
+{
+	const char *q = http_query_raw(req), *p, *amp, *eq;
+	char	   *key;
+	size_t	    klen;
+	int	    i;
+
+	*n = 0;
+	for (p = q; p != NULL && *p != '\0'; p = *amp ? amp + 1 : amp) {
+		if ((amp = strchr(p, '&')) == NULL)
+			amp = p + strlen(p);
+		eq = memchr(p, '=', (size_t)(amp - p));
+		klen = (size_t)((eq ? eq : amp) - p);
+		if (klen == 0)
+			continue;
+		if ((key = arena_alloc(req->arena, klen + 1)) == NULL)
+			return (ERR_NOMEM);
+		if (http_pct_decode(key, p, klen, 1) < 0 ||
+		    !http_utf8_valid(key, strlen(key)))
+			return (ERR_MALFORMED);
+		for (i = 0; i < *n; i++)
+			if (strcmp(names[i], key) == 0)
+				break;
+		if (i < *n)
+			continue;
+		if (*n == max)
+			return (ERR_TOO_LARGE);
+		names[(*n)++] = key;
+	}
+	return (OK);
+}
+
+/* Authentication: one authenticator, run at most once per request. */
+
+static http_auth_fn authenticator;
+
+void
+http_set_authenticator(http_auth_fn fn)
+{
+	authenticator = fn;
+}
+
+int
+http_authenticate(struct request *req)
+{
+	struct principal *who = NULL;
+
+	if (req->auth_ran)
+		return (req->auth_rc);
+	/* Marked before the call: an authenticator that asks again sees
+	 * an anonymous caller rather than recursing. */
+	req->auth_ran = 1;
+	req->auth_rc = authenticator != NULL ? authenticator(req, &who) : OK;
+	req->caller = req->auth_rc == OK ? who : NULL;
+	return (req->auth_rc);
+}
+
+const char *
 http_header(const struct request *req, const char *name)
 {
 	const struct hreq *h = req->conn;

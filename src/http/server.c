@@ -57,6 +57,9 @@
  */
 #define SERVER_MEMORY_LIMIT (CONFIG_MAX_HEAD_BYTES + 8192)
 #define SERVER_PEM_MAX	    (1024 * 1024)
+/* A refused request's body up to this is read and dropped (keep-alive
+ * kept); a larger one, chunked, or awaited (Expect) closes at once. */
+#define SERVER_DRAIN_MAX (64 * 1024)
 #define SERVER_RL_SLOTS	    16384
 #define CORS_ALLOW_HEADERS  "Authorization, Content-Type, If-Match, X-Request-Id"
 #define CORS_MAX_AGE	    "600"
@@ -111,6 +114,8 @@ static enum MHD_Result head_add(
     void *, enum MHD_ValueKind, const char *, const char *);
 static void	       hreq_client(struct hreq *, char *, size_t);
 static void	       hreq_body(struct hreq *, const char *, size_t);
+static int	       hreq_caller(struct request *);
+static void	       hreq_admit(struct hreq *);
 static void	       hreq_dispatch(struct hreq *);
 static void	       hreq_options(struct hreq *);
 static enum MHD_Result hreq_queue(struct hreq *);
@@ -295,6 +300,18 @@ server_access(void *cls, struct MHD_Connection *c, const char *url,
 	if (!h->started) {
 		h->started = 1;
 		hreq_begin(h, method);
+		/*
+		 * A request refused from its headers whose large body (or
+		 * any body the client waits to send: Expect: 100-continue)
+		 * is still to come is answered now: no "100 Continue", no
+		 * byte of the body read, and the connection closed after
+		 * the answer. A small body is read and dropped instead, so
+		 * the connection stays open and no client sees a reset.
+		 */
+		if (h->err != 0 && h->body_coming == 2) {
+			hreq_dispatch(h);
+			return (hreq_queue(h));
+		}
 		return (MHD_YES);
 	}
 	if (*upload_data_size != 0) {
@@ -650,6 +667,19 @@ hreq_begin(struct hreq *h, const char *method)
 	    h->mhd, MHD_HEADER_KIND, "Content-Length");
 	if (v != NULL)
 		clen = strtoull(v, NULL, 10);
+	v = MHD_lookup_connection_value(
+	    h->mhd, MHD_HEADER_KIND, "Transfer-Encoding");
+	h->body_coming = clen > 0 || (v != NULL && strcasecmp(v, "identity"));
+	if (h->body_coming && (clen > SERVER_DRAIN_MAX || clen == 0 ||
+	    MHD_lookup_connection_value(h->mhd, MHD_HEADER_KIND, "Expect")))
+		h->body_coming = 2;
+	/* Who is calling, before anything else about the request (and
+	 * before any byte of a body is held). */
+	if (!(h->flags & ROUTE_PUBLIC)) {
+		hreq_admit(h);
+		if (h->err != 0)
+			return;
+	}
 	if (h->flags & ROUTE_LARGE_BODY)
 		h->body.max = srv->large_body_limit;
 	if (clen > h->body.max)
@@ -688,6 +718,51 @@ hreq_body(struct hreq *h, const char *data, size_t len)
 	}
 }
 
+/*
+ * The caller of a route not marked public: OK with req->caller set, or
+ * the refusal answered (401 for none, or what the authenticator said).
+ */
+static int
+hreq_caller(struct request *req)
+{
+	int rc;
+
+	if ((rc = http_authenticate(req)) == OK && req->caller != NULL)
+		return (OK);
+	if (rc == OK) {
+		rc = ERR_UNAUTHORIZED;
+		http_header_add(req, "WWW-Authenticate", "Bearer");
+		http_problem(req, rc, NULL,
+		    "Authentication is required: send "
+		    "Authorization: Bearer <token>.");
+	} else
+		http_problem(req, rc, NULL, "The credentials were not accepted.");
+	return (rc);
+}
+
+/*
+ * From the headers of a request to a route not marked public: the
+ * caller, then (when a body is coming) the route's own admit check. A
+ * refusal is answered on req (h->err says so). The read transaction
+ * they used is kept for the handler only when it runs at once: it ends
+ * before a body is read and before a wait on the slow pool.
+ */
+static void
+hreq_admit(struct hreq *h)
+{
+	struct request *req = &h->req;
+	int		rc;
+
+	if ((rc = hreq_caller(req)) == OK && h->body_coming &&
+	    h->rt->admit != NULL && (rc = h->rt->admit(req)) != OK &&
+	    !req->responded)
+		http_problem(req, rc, NULL, "The request was refused.");
+	if (rc != OK || h->body_coming || (h->flags & ROUTE_SLOW))
+		http_read_tx_end(req);
+	if (rc != OK)
+		hreq_fail(h, rc, NULL, "");
+}
+
 /* The whole request is in: parse the body and run the handler. */
 static void
 hreq_dispatch(struct hreq *h)
@@ -696,6 +771,7 @@ hreq_dispatch(struct hreq *h)
 	json_error_t	jerr;
 
 	if (h->err != 0) {
+		/* A refusal answered already (hreq_admit) stands. */
 		http_problem(req, h->err, h->err_code, "%s", h->err_detail);
 		return;
 	}

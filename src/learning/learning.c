@@ -23,8 +23,8 @@
 #include "learning/learning.h"
 #include "learning/learning_int.h"
 #include "module.h"
-#include "ops/chatsync.h"
 #include "ops/inbox.h"
+#include "resource/hooks.h"
 #include "resource/resource.h"
 #include "store/store.h"
 
@@ -349,23 +349,6 @@ refold_tx(struct tx *tx, void *arg)
 }
 
 int
-learning_caller(struct request *req, struct principal **who)
-{
-	int rc;
-
-	if ((rc = resource_principal(req, who)) != OK) {
-		http_problem(req, rc, NULL, "The credentials are not valid.");
-		return (rc);
-	}
-	if (*who == NULL) {
-		http_problem(
-		    req, ERR_UNAUTHORIZED, NULL, "Authentication is required.");
-		return (ERR_UNAUTHORIZED);
-	}
-	return (OK);
-}
-
-int
 learning_sees_all(struct request *req, const struct principal *who)
 {
 	return (resource_scope(req->db, who, "courses", "read") == SCOPE_ALL);
@@ -554,7 +537,8 @@ user_cmp(const void *a, const void *b)
 	return (strcmp(*(const char *const *)a, *(const char *const *)b));
 }
 
-/* chat_profile_touch each user of ids, in id order (lock order). */
+/* Tell the change listeners of each user of ids, in id order (lock
+ * order). */
 static int
 learning_touch_users(struct tx *tx, json_t *ids)
 {
@@ -572,7 +556,7 @@ learning_touch_users(struct tx *tx, json_t *ids)
 	qsort(v, n, sizeof(*v), user_cmp);
 	for (i = 0; i < n && rc == OK; i++)
 		if (v[i][0] != '\0' && (i == 0 || strcmp(v[i], v[i - 1]) != 0))
-			rc = chat_profile_touch(tx, v[i]);
+			rc = hooks_changed(tx, CHANGE_PERSON, v[i]);
 	free(v);
 	return (rc);
 }

@@ -86,8 +86,6 @@ struct inbox_source;
 /* learning.c */
 extern const struct resource course_enrolments_resource;
 extern const struct resource course_session_progress_resource;
-/* The caller, answering 401 without one. */
-int learning_caller(struct request *, struct principal **);
 /* 1 when the caller sees every course (courses:read:all). */
 int learning_sees_all(struct request *, const struct principal *);
 /*

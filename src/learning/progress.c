@@ -23,7 +23,7 @@
 #include "core/util.h"
 #include "http/http.h"
 #include "learning/learning_int.h"
-#include "ops/chatsync.h"
+#include "resource/hooks.h"
 #include "resource/resource.h"
 #include "store/store.h"
 
@@ -83,8 +83,7 @@ progress_action(struct request *req, enum verb verb)
 	memset(&a, 0, sizeof(a));
 	a.req = req;
 	a.verb = verb;
-	if (learning_caller(req, &who) != OK)
-		return;
+	who = req->caller;
 	a.user = who->user_id;
 	a.id = http_param(req, "id");
 	if (a.id == NULL || !uuid_valid(a.id)) {
@@ -274,7 +273,7 @@ progress_tx(struct tx *tx, void *arg)
 	    (rc = learning_recompute(tx, course_id, a->user)) != OK ||
 	    (rc = progress_answer(tx, a, session_id, course_id)) != OK)
 		return (rc);
-	return (chat_profile_touch(tx, a->user)); /* its course states */
+	return (hooks_changed(tx, CHANGE_PERSON, a->user)); /* its course states */
 }
 
 /* GET /v1/me/courses */
@@ -385,8 +384,8 @@ learning_me_courses(struct request *req)
 	int		  rc;
 
 	memset(&m, 0, sizeof(m));
-	if (learning_caller(req, &who) != OK ||
-	    learning_page_args(req, &m.after, &m.limit) != OK)
+	who = req->caller;
+	if (learning_page_args(req, &m.after, &m.limit) != OK)
 		return;
 	m.user = who->user_id;
 	m.all = learning_sees_all(req, who);

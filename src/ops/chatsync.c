@@ -127,6 +127,7 @@
 #include "core/util.h"
 #include "module.h"
 #include "ops/chatsync.h"
+#include "resource/hooks.h"
 #include "people/people.h"
 #include "resource/seal.h"
 #include "store/jobs.h"
@@ -240,13 +241,14 @@ static size_t chat_write(char *, size_t, size_t, void *);
 static void   chat_reason(const struct buf *, char *out, size_t n);
 static int    gdpr_export(struct tx *, const char *user_id, json_t *rows);
 static int    gdpr_erase(struct tx *, const char *user_id);
+static int    chat_changed(struct tx *, enum change, const char *);
 
 static const struct job_kind chatsync_jobs[] = {
 	{ CHAT_SYNC_KIND, chatsync_run, CHAT_SYNC_ATTEMPTS },
 	{ CHAT_FORGET_KIND, chatforget_run, CHAT_SYNC_ATTEMPTS },
 };
 
-static const struct people_gdpr_hook gdpr_hook = {
+static const struct gdpr_hook gdpr_hook = {
 	"chat_profile_sync",
 	gdpr_export,
 	gdpr_erase,
@@ -290,7 +292,10 @@ chatsync_init(struct store *db)
 	size_t	    i, n;
 	int	    rc;
 
-	if ((rc = people_gdpr_register(&gdpr_hook)) != OK && rc != ERR_CONFLICT)
+	if ((rc = hooks_gdpr_register(&gdpr_hook)) != OK && rc != ERR_CONFLICT)
+		return (rc);
+	if ((rc = hooks_change_listen(chat_changed)) != OK &&
+	    rc != ERR_CONFLICT)
 		return (rc);
 	if ((rc = people_change_register(&change_hook)) != OK &&
 	    rc != ERR_CONFLICT)
@@ -484,6 +489,14 @@ chat_enqueue(struct tx *tx, const char *user_id, char *job_id)
 	snprintf(payload, sizeof(payload), "{\"user_id\":\"%s\"}", user_id);
 	return (jobs_enqueue(tx, CHAT_SYNC_KIND, payload, CHAT_SYNC_QUEUE,
 	    time_now_ms() + config.chat_sync_delay_ms, job_id));
+}
+
+/* The change listener: a person, or every member of a partner. */
+static int
+chat_changed(struct tx *tx, enum change kind, const char *id)
+{
+	return (kind == CHANGE_PARTNER ? chat_profile_touch_partner(tx, id)
+				       : chat_profile_touch(tx, id));
 }
 
 int

@@ -34,6 +34,7 @@
 #include "http/http.h"
 #include "ops/inbox.h"
 #include "people/people.h"
+#include "resource/hooks.h"
 #include "resource/audit.h"
 #include "store/jobs.h"
 #include "store/store.h"
@@ -90,7 +91,7 @@ static int cli_list(struct store *, int, FILE *);
 static int gdpr_export(struct tx *, const char *, json_t *);
 static int gdpr_erase(struct tx *, const char *);
 
-static const struct people_gdpr_hook gdpr_hook = {
+static const struct gdpr_hook gdpr_hook = {
 	"webhook_inbox",
 	gdpr_export,
 	gdpr_erase,
@@ -101,7 +102,7 @@ inbox_init(void)
 {
 	int rc;
 
-	if ((rc = people_gdpr_register(&gdpr_hook)) != OK && rc != ERR_CONFLICT)
+	if ((rc = hooks_gdpr_register(&gdpr_hook)) != OK && rc != ERR_CONFLICT)
 		return (rc);
 	return (OK);
 }

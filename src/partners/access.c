@@ -35,8 +35,8 @@
 #include "http/http.h"
 #include "learning/learning.h"
 #include "module.h"
-#include "ops/chatsync.h"
 #include "partners/partners_int.h"
+#include "resource/hooks.h"
 #include "resource/audit.h"
 #include "resource/resource.h"
 #include "store/store.h"
@@ -299,8 +299,7 @@ partner_access_create(struct request *req)
 
 	memset(&a, 0, sizeof(a));
 	a.req = req;
-	if (partners_caller(req, &a.who) != OK)
-		return;
+	a.who = req->caller;
 	a.scope = resource_scope(req->db, a.who, "partner_access", "create");
 	if (a.scope == SCOPE_NONE || a.scope == SCOPE_OWN) {
 		http_problem(req, ERR_FORBIDDEN, NULL,
@@ -460,8 +459,7 @@ partner_access_get(struct request *req)
 	memset(&a, 0, sizeof(a));
 	a.req = req;
 	a.id = http_param(req, "id");
-	if (partners_caller(req, &a.who) != OK)
-		return;
+	a.who = req->caller;
 	a.scope = resource_scope(req->db, a.who, "partner_access", "read");
 	if (a.scope == SCOPE_NONE || a.id == NULL || !uuid_valid(a.id)) {
 		http_problem(req, ERR_NOT_FOUND, NULL, "No such row.");
@@ -490,8 +488,7 @@ partner_access_update(struct request *req)
 	memset(&a, 0, sizeof(a));
 	a.req = req;
 	a.id = http_param(req, "id");
-	if (partners_caller(req, &a.who) != OK)
-		return;
+	a.who = req->caller;
 	a.scope = resource_scope(req->db, a.who, "partner_access", "update");
 	if (a.scope == SCOPE_NONE || a.scope == SCOPE_OWN) {
 		http_problem(req, ERR_FORBIDDEN, NULL,
@@ -629,8 +626,7 @@ update_tx(struct tx *tx, void *arg)
 	if ((rc = learning_access_changed(
 		 tx, json_string_value(json_object_get(old, "user_id")))) != OK)
 		goto out;
-	rc = chat_profile_touch(
-	    tx, json_string_value(json_object_get(old, "user_id")));
+	rc = hooks_changed(tx, CHANGE_PERSON, json_string_value(json_object_get(old, "user_id")));
 out:
 	json_decref(changes);
 	json_decref(old);
@@ -648,8 +644,7 @@ partner_access_delete(struct request *req)
 	memset(&a, 0, sizeof(a));
 	a.req = req;
 	a.id = http_param(req, "id");
-	if (partners_caller(req, &a.who) != OK)
-		return;
+	a.who = req->caller;
 	a.scope = resource_scope(req->db, a.who, "partner_access", "delete");
 	if (a.scope == SCOPE_NONE || a.scope == SCOPE_OWN) {
 		http_problem(req, ERR_FORBIDDEN, NULL,
@@ -705,8 +700,7 @@ delete_tx(struct tx *tx, void *arg)
 		rc = learning_access_changed(
 		    tx, json_string_value(json_object_get(a->row, "user_id")));
 	if (rc == OK)
-		rc = chat_profile_touch(
-		    tx, json_string_value(json_object_get(a->row, "user_id")));
+		rc = hooks_changed(tx, CHANGE_PERSON, json_string_value(json_object_get(a->row, "user_id")));
 	return (rc);
 }
 
@@ -768,8 +762,7 @@ partner_access_list(struct request *req)
 	int64_t		  limit;
 	int		  active, redeemed, rc, step, n = 0, b = 1;
 
-	if (partners_caller(req, &who) != OK)
-		return;
+	who = req->caller;
 	scope = resource_scope(req->db, who, "partner_access", "read");
 	if (scope == SCOPE_NONE) {
 		http_problem(req, ERR_FORBIDDEN, NULL,
@@ -848,8 +841,7 @@ partner_access_mine(struct request *req)
 	json_t		 *data = NULL;
 	int		  rc, step;
 
-	if (partners_caller(req, &who) != OK)
-		return;
+	who = req->caller;
 	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
 		goto out;
 	st = store_prepare(tx,

@@ -57,10 +57,10 @@
 #include "core/util.h"
 #include "http/http.h"
 #include "module.h"
-#include "ops/chatsync.h"
 #include "ops/inbox.h"
 #include "partners/partners_int.h"
 #include "people/people.h"
+#include "resource/hooks.h"
 #include "resource/audit.h"
 #include "resource/seal.h"
 #include "store/jobs.h"
@@ -570,7 +570,7 @@ booking_new(struct tx *tx, json_t *w, struct inbox_result *r)
 		 json_pack("{s:o,s:s,s:s,s:I}", "fields", fields, "source",
 		     "simplybook", "partner_access_id", access,
 		     "therapy_sessions_remaining", (json_int_t)left))) != OK ||
-	    (rc = chat_profile_touch(tx, user)) != OK ||
+	    (rc = hooks_changed(tx, CHANGE_PERSON, user)) != OK ||
 	    (rc = booking_public(tx, id, &row)) != OK)
 		return (rc);
 	r->out = json_pack("{s:b,s:o,s:I}", "duplicate", 0, "booking", row,
@@ -665,7 +665,7 @@ out:
 	if ((rc = booking_audit(tx, NULL, NULL, "therapy_bookings.update", b.id,
 		 json_pack("{s:o,s:s}", "fields", fields, "source",
 		     "simplybook"))) != OK ||
-	    (rc = chat_profile_touch(tx, b.user_id)) != OK ||
+	    (rc = hooks_changed(tx, CHANGE_PERSON, b.user_id)) != OK ||
 	    (rc = booking_public(tx, b.id, &row)) != OK)
 		return (rc);
 	r->out = json_pack("{s:o}", "booking", row);
@@ -738,7 +738,7 @@ booking_cancelled(struct tx *tx, json_t *w, struct inbox_result *r)
 		 json_pack("{s:[s],s:s,s:s}", "fields", "cancelled_at",
 		     "source", "simplybook", "partner_access_id",
 		     b.access_id))) != OK ||
-	    (rc = chat_profile_touch(tx, b.user_id)) != OK)
+	    (rc = hooks_changed(tx, CHANGE_PERSON, b.user_id)) != OK)
 		return (rc);
 	if ((rc = booking_public(tx, b.id, &row)) != OK)
 		return (rc);
@@ -808,7 +808,7 @@ complete_batch(struct store *db, int64_t now, int64_t *n)
 		json_decref(users);
 		return (rc);
 	}
-	/* The users in id order: chat_profile_touch takes row locks. */
+	/* The users in id order: change listeners take row locks. */
 	/*
 	 * The guards again outside the subquery: on PostgreSQL a row changed
 	 * by a concurrent reschedule or cancel is re-checked against the
@@ -843,7 +843,7 @@ complete_batch(struct store *db, int64_t now, int64_t *n)
 			if (v[i] != NULL &&
 			    (i == 0 || v[i - 1] == NULL ||
 				strcmp(v[i], v[i - 1]) != 0))
-				rc = chat_profile_touch(tx, v[i]);
+				rc = hooks_changed(tx, CHANGE_PERSON, v[i]);
 		free(v);
 	}
 	json_decref(users);

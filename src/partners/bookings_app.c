@@ -21,9 +21,9 @@
 #include "core/util.h"
 #include "http/http.h"
 #include "module.h"
-#include "ops/chatsync.h"
 #include "partners/partners_int.h"
 #include "people/people.h"
+#include "resource/hooks.h"
 #include "resource/resource.h"
 #include "resource/seal.h"
 #include "store/store.h"
@@ -54,7 +54,7 @@ static int  cancel_tx(struct tx *, void *);
 static int  gdpr_export(struct tx *, const char *, json_t *);
 static int  gdpr_erase(struct tx *, const char *);
 
-const struct people_gdpr_hook bookings_gdpr_hook = {
+const struct gdpr_hook bookings_gdpr_hook = {
 	"therapy_bookings",
 	gdpr_export,
 	gdpr_erase,
@@ -308,8 +308,7 @@ bookings_list(struct request *req)
 	struct principal *who;
 	enum scope	  scope;
 
-	if (partners_caller(req, &who) != OK)
-		return;
+	who = req->caller;
 	scope = resource_scope(req->db, who, "therapy_bookings", "read");
 	if (scope == SCOPE_NONE) {
 		http_problem(req, ERR_FORBIDDEN, NULL,
@@ -326,8 +325,7 @@ bookings_mine(struct request *req)
 {
 	struct principal *who;
 
-	if (partners_caller(req, &who) != OK)
-		return;
+	who = req->caller;
 	list_scoped(req, who, SCOPE_OWN);
 }
 
@@ -378,8 +376,7 @@ bookings_get(struct request *req)
 	memset(&c, 0, sizeof(c));
 	c.req = req;
 	c.id = http_param(req, "id");
-	if (partners_caller(req, &c.who) != OK)
-		return;
+	c.who = req->caller;
 	c.scope = resource_scope(req->db, c.who, "therapy_bookings", "read");
 	if (c.scope == SCOPE_NONE || c.id == NULL || !uuid_valid(c.id)) {
 		http_problem(req, ERR_NOT_FOUND, NULL, "No such booking.");
@@ -444,7 +441,7 @@ cancel_tx(struct tx *tx, void *arg)
 		 json_pack("{s:[s],s:s,s:s}", "fields", "cancelled_at",
 		     "source", "app", "partner_access_id", b.access_id))) !=
 		OK ||
-	    (rc = chat_profile_touch(tx, b.user_id)) != OK ||
+	    (rc = hooks_changed(tx, CHANGE_PERSON, b.user_id)) != OK ||
 	    (rc = get_tx(tx, c)) != OK)
 		return (rc);
 	/* One notice per cancel: a second cancel stopped above. */
@@ -470,8 +467,7 @@ bookings_cancel(struct request *req)
 	memset(&c, 0, sizeof(c));
 	c.req = req;
 	c.id = http_param(req, "id");
-	if (partners_caller(req, &c.who) != OK)
-		return;
+	c.who = req->caller;
 	c.scope = resource_scope(req->db, c.who, "therapy_bookings", "cancel");
 	if (c.scope == SCOPE_NONE || c.id == NULL || !uuid_valid(c.id)) {
 		http_problem(req, ERR_NOT_FOUND, NULL, "No such booking.");

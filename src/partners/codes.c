@@ -49,8 +49,8 @@
 #include "core/util.h"
 #include "http/http.h"
 #include "learning/learning.h"
-#include "ops/chatsync.h"
 #include "partners/partners_int.h"
+#include "resource/hooks.h"
 #include "resource/audit.h"
 #include "resource/resource.h"
 #include "store/jobs.h"
@@ -436,7 +436,7 @@ redeem(struct tx *tx, struct request *req, const char *access_id,
 	if (rc == OK)
 		rc = learning_access_changed(tx, user_id);
 	if (rc == OK)
-		rc = chat_profile_touch(tx, user_id);
+		rc = hooks_changed(tx, CHANGE_PERSON, user_id);
 	return (rc);
 }
 
@@ -559,10 +559,12 @@ partner_access_validate(struct request *req)
 	char		  code[PARTNER_CODE_LEN + 1];
 	int		  rc;
 
-	if ((rc = resource_principal(req, &who)) != OK) {
+	/* Public: a signed-in caller is counted as themselves. */
+	if ((rc = http_authenticate(req)) != OK) {
 		http_problem(req, rc, NULL, "The credentials are not valid.");
 		return;
 	}
+	who = req->caller;
 	if (code_args(req, code, &partner) != OK)
 		return;
 	check_init(&c, req, who);
@@ -592,8 +594,7 @@ partner_access_assign(struct request *req)
 	char		  code[PARTNER_CODE_LEN + 1];
 	int		  rc;
 
-	if (partners_caller(req, &who) != OK)
-		return;
+	who = req->caller;
 	if (resource_scope(req->db, who, "partner_access", "assign") ==
 	    SCOPE_NONE) {
 		http_problem(req, ERR_FORBIDDEN, NULL,
@@ -787,6 +788,6 @@ automatic_grant(struct tx *tx, struct request *req, const struct reg_state *s,
 	if (rc == OK)
 		rc = learning_access_changed(tx, user_id);
 	if (rc == OK)
-		rc = chat_profile_touch(tx, user_id);
+		rc = hooks_changed(tx, CHANGE_PERSON, user_id);
 	return (rc);
 }

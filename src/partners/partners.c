@@ -23,12 +23,12 @@
 #include "http/http.h"
 #include "learning/learning.h"
 #include "module.h"
-#include "ops/chatsync.h"
 #include "ops/inbox.h"
 #include "partners/partners.h"
 #include "partners/partners_int.h"
 #include "people/gdpr.h"
 #include "people/people.h"
+#include "resource/hooks.h"
 #include "resource/audit.h"
 #include "resource/resource.h"
 #include "store/jobs.h"
@@ -438,7 +438,7 @@ gdpr_export(struct tx *tx, const char *user_id, json_t *rows)
 	return (rc == STORE_DONE ? OK : rc);
 }
 
-static const struct people_gdpr_hook gdpr_hook = {
+static const struct gdpr_hook gdpr_hook = {
 	"partner_access",
 	gdpr_export,
 	NULL,
@@ -450,9 +450,9 @@ partners_init(struct store *db)
 	int rc;
 
 	people_set_register_hook(&register_hook);
-	if ((rc = people_gdpr_register(&gdpr_hook)) != OK && rc != ERR_CONFLICT)
+	if ((rc = hooks_gdpr_register(&gdpr_hook)) != OK && rc != ERR_CONFLICT)
 		return (rc);
-	if ((rc = people_gdpr_register(&bookings_gdpr_hook)) != OK &&
+	if ((rc = hooks_gdpr_register(&bookings_gdpr_hook)) != OK &&
 	    rc != ERR_CONFLICT)
 		return (rc);
 	/* Rows migration 0011 carried over in clear are sealed now. */
@@ -466,23 +466,6 @@ partners_init(struct store *db)
 }
 
 /* Shared helpers */
-
-int
-partners_caller(struct request *req, struct principal **who)
-{
-	int rc;
-
-	if ((rc = resource_principal(req, who)) != OK) {
-		http_problem(req, rc, NULL, "The credentials are not valid.");
-		return (rc);
-	}
-	if (*who == NULL) {
-		http_problem(
-		    req, ERR_UNAUTHORIZED, NULL, "Authentication is required.");
-		return (ERR_UNAUTHORIZED);
-	}
-	return (OK);
-}
 
 int
 partners_admin_of(struct tx *tx, const char *user_id, char *out)
@@ -865,7 +848,7 @@ partners_after_write(struct resource_ctx *ctx, int action, json_t *row)
 			return (OK);
 		if ((rc = learning_partner_changed(ctx->tx, ctx->id)) != OK)
 			return (rc);
-		return (renamed ? chat_profile_touch_partner(ctx->tx, ctx->id)
+		return (renamed ? hooks_changed(ctx->tx, CHANGE_PARTNER, ctx->id)
 				: OK);
 	}
 	return (partner_deactivate(ctx, ctx->id));
@@ -905,7 +888,7 @@ partner_deactivate(struct resource_ctx *ctx, const char *id)
 	if (rc == OK)
 		rc = learning_partner_changed(ctx->tx, id);
 	if (rc == OK)
-		rc = chat_profile_touch_partner(ctx->tx, id);
+		rc = hooks_changed(ctx->tx, CHANGE_PARTNER, id);
 	return (rc);
 }
 

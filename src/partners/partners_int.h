@@ -67,8 +67,6 @@ extern const struct resource features_resource;
 extern const struct resource partner_features_resource;
 extern const struct resource partner_admins_resource;
 void			     partners_public_get(struct request *);
-/* The caller, answering 401 without one. */
-int partners_caller(struct request *, struct principal **);
 /*
  * The partner user_id administers (an active partner_admins row of an
  * active partner): its id into out (37); ERR_NOT_FOUND without one.
@@ -182,9 +180,9 @@ struct booking {
 };
 
 struct inbox_source;
-struct people_gdpr_hook;
+struct gdpr_hook;
 extern const struct inbox_source     simplybook_source;
-extern const struct people_gdpr_hook bookings_gdpr_hook;
+extern const struct gdpr_hook bookings_gdpr_hook;
 void				     bookings_webhook(struct request *);
 /* The booking with code (or, when code is NULL, with id); ERR_NOT_FOUND. */
 int booking_find(

@@ -125,8 +125,7 @@ people_audit_log_list(struct request *req)
 	int64_t	    cursor = 0, last = 0;
 	int	    i, nb = 0, rc, step = STORE_DONE, count = 0;
 
-	if (people_caller(req, &who) != OK)
-		return;
+	who = req->caller;
 	if (resource_scope(req->db, who, "audit_log", "read") != SCOPE_ALL) {
 		http_problem(req, ERR_FORBIDDEN, NULL,
 		    "You may not read the audit log.");

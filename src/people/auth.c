@@ -448,8 +448,7 @@ people_auth_logout(struct request *req)
 	struct tx	 *tx;
 	int		  rc;
 
-	if (people_caller(req, &who) != OK)
-		return;
+	who = req->caller;
 	if ((rc = store_tx_begin(req->db, STORE_TX_WRITE, &tx)) == OK) {
 		if ((rc = people_session_end(tx, who->session_id, "logout")) ==
 		    OK)
@@ -524,8 +523,7 @@ people_me_password(struct request *req)
 	struct tx	 *tx;
 	int		  rc;
 
-	if (people_caller(req, &who) != OK)
-		return;
+	who = req->caller;
 	if ((cur = body_string(
 		 req, "current_password", PEOPLE_PASSWORD_BYTES, 1)) == NULL ||
 	    (pw = body_string(req, "new_password", PEOPLE_PASSWORD_BYTES, 1)) ==

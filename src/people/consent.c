@@ -201,8 +201,7 @@ people_health_consent_get(struct request *req)
 	const char	 *reason = NULL;
 	int		  rc;
 
-	if (people_caller(req, &who) != OK)
-		return;
+	who = req->caller;
 	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) == OK)
 		rc = people_consent_status(tx, who->user_id, &reason);
 	store_tx_rollback(tx);

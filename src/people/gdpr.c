@@ -41,6 +41,7 @@
 #include "people/gdpr.h"
 #include "people/people.h"
 #include "people/people_int.h"
+#include "resource/hooks.h"
 #include "resource/audit.h"
 #include "resource/resource.h"
 #include "resource/seal.h"
@@ -117,25 +118,6 @@ static void export_send(
 static int  erase_tx(struct tx *, void *);
 static int  exec_id(struct tx *, const char *, const char *, int);
 static void erase_send(struct request *, struct principal *, const char *);
-
-int
-people_caller(struct request *req, struct principal **who)
-{
-	int rc;
-
-	*who = NULL;
-	if ((rc = resource_principal(req, who)) != OK) {
-		if (!req->responded)
-			http_problem(req, rc, NULL, "Authentication failed.");
-		return (rc);
-	}
-	if (*who == NULL) {
-		http_problem(
-		    req, ERR_UNAUTHORIZED, NULL, "This needs a bearer token.");
-		return (ERR_UNAUTHORIZED);
-	}
-	return (OK);
-}
 
 json_t *
 people_json_time(int null, int64_t ms)
@@ -398,57 +380,6 @@ audit_json(struct tx *tx, const char *audit_ref, const char *user_id,
 	return (OK);
 }
 
-static const struct people_gdpr_hook *gdpr_hooks[PEOPLE_GDPR_HOOKS_MAX];
-static size_t			      ngdpr_hooks;
-
-int
-people_gdpr_register(const struct people_gdpr_hook *h)
-{
-	size_t i;
-
-	for (i = 0; i < ngdpr_hooks; i++)
-		if (strcmp(gdpr_hooks[i]->name, h->name) == 0)
-			return (ERR_CONFLICT);
-	if (ngdpr_hooks == PEOPLE_GDPR_HOOKS_MAX)
-		return (ERR_TOO_LARGE);
-	gdpr_hooks[ngdpr_hooks++] = h;
-	return (OK);
-}
-
-/* The modules' own records of the person, under records.<name>. */
-static int
-hooks_export(struct tx *tx, const char *user_id, json_t *owned)
-{
-	json_t *rows;
-	size_t	i;
-	int	rc;
-
-	for (i = 0; i < ngdpr_hooks; i++) {
-		if (gdpr_hooks[i]->export == NULL)
-			continue;
-		if ((rows = json_array()) == NULL)
-			return (ERR_NOMEM);
-		json_object_set_new(owned, gdpr_hooks[i]->name, rows);
-		if ((rc = gdpr_hooks[i]->export(tx, user_id, rows)) != OK)
-			return (rc);
-	}
-	return (OK);
-}
-
-/* Run before the data key is destroyed, in the erasure's transaction. */
-static int
-hooks_erase(struct tx *tx, const char *user_id)
-{
-	size_t i;
-	int    rc;
-
-	for (i = 0; i < ngdpr_hooks; i++)
-		if (gdpr_hooks[i]->erase != NULL &&
-		    (rc = gdpr_hooks[i]->erase(tx, user_id)) != OK)
-			return (rc);
-	return (OK);
-}
-
 static int
 export_tx(struct tx *tx, void *arg)
 {
@@ -492,7 +423,7 @@ export_tx(struct tx *tx, void *arg)
 		OK ||
 	    (rc = resource_export_owned(
 		 tx, e->who, e->req, e->user_id, owned, &truncated)) != OK ||
-	    (rc = hooks_export(tx, e->user_id, owned)) != OK)
+	    (rc = hooks_gdpr_export(tx, e->user_id, owned)) != OK)
 		return (rc);
 	json_object_set_new(e->doc, "truncated", json_boolean(truncated));
 	if (e->audited)
@@ -531,8 +462,7 @@ people_me_export(struct request *req)
 {
 	struct principal *who;
 
-	if (people_caller(req, &who) != OK)
-		return;
+	who = req->caller;
 	export_send(req, who, who->user_id, 0);
 }
 
@@ -542,8 +472,7 @@ people_user_export(struct request *req)
 	struct principal *who;
 	const char	 *id = http_param(req, "id");
 
-	if (people_caller(req, &who) != OK)
-		return;
+	who = req->caller;
 	if (resource_scope(req->db, who, "users", "export") != SCOPE_ALL) {
 		http_problem(req, ERR_FORBIDDEN, NULL,
 		    "You may not export other users' data.");
@@ -607,7 +536,7 @@ erase_tx(struct tx *tx, void *arg)
 
 	/* The hooks first: one may need the key (the chat profile's
 	 * addresses, to delete it at the provider). */
-	if ((rc = hooks_erase(tx, e->user_id)) != OK ||
+	if ((rc = hooks_gdpr_erase(tx, e->user_id)) != OK ||
 	    (rc = seal_key_destroy(tx, e->user_id)) != OK ||
 	    (rc = people_sessions_end(tx, e->user_id, NULL, "erased")) != OK ||
 	    (rc = exec_id(tx,
@@ -696,8 +625,7 @@ people_me_erase(struct request *req)
 	json_t		 *v;
 	int		  rc = ERR_INTERNAL;
 
-	if (people_caller(req, &who) != OK)
-		return;
+	who = req->caller;
 	if (req->json != NULL)
 		body = json_incref(req->json);
 	else if (people_body_object(req, &body) != OK)
@@ -743,8 +671,7 @@ people_user_erase(struct request *req)
 	struct principal *who;
 	const char	 *id = http_param(req, "id");
 
-	if (people_caller(req, &who) != OK)
-		return;
+	who = req->caller;
 	if (resource_scope(req->db, who, "users", "erase") != SCOPE_ALL) {
 		http_problem(
 		    req, ERR_FORBIDDEN, NULL, "You may not erase users.");

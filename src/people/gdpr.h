@@ -56,8 +56,6 @@ int people_is_minor(struct tx *, const char *user_id, int *minor);
 void people_audit_log_list(struct request *);
 
 /* Shared helpers (gdpr.c) */
-/* The authenticated caller; answers 401 and returns non-OK without one. */
-int people_caller(struct request *, struct principal **);
 /* An ISO 8601 JSON string for a time in ms; null for the column's NULL. */
 json_t *people_json_time(int null, int64_t ms);
 /* A JSON object body when one was sent (NULL when none); answers 400 and

@@ -248,7 +248,7 @@ people_init(struct store *db)
 {
 	int rc;
 
-	resource_set_auth(people_authenticate);
+	http_set_authenticator(people_authenticate);
 	resource_set_consent(people_consent_hook);
 	if ((rc = mail_template_register(&password_reset_template)) != OK &&
 	    rc != ERR_CONFLICT)

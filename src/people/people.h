@@ -60,21 +60,6 @@ struct people_register_hook {
 void people_set_register_hook(const struct people_register_hook *);
 
 /*
- * GDPR: a module whose rows about a person are not a declared resource
- * with an owner column (those are exported by the resource layer) adds
- * them to the export and erases them here. export appends the person's
- * rows to rows (as they would see them: no hashes, no staff notes);
- * erase removes or anonymises them, inside the erasure's transaction,
- * after the person's data key is destroyed. Either may be NULL.
- */
-struct people_gdpr_hook {
-	const char *name; /* key in the export's "records" */
-	int (*export)(struct tx *, const char *user_id, json_t *rows);
-	int (*erase)(struct tx *, const char *user_id);
-};
-#define PEOPLE_GDPR_HOOKS_MAX 16
-int people_gdpr_register(const struct people_gdpr_hook *);
-/*
  * Serialise a write about one person with their erasure: erase_tx takes
  * it first, so a write that takes it too either finishes before the
  * erasure (whose hooks then see it) or waits and finds the person gone

@@ -301,8 +301,7 @@ people_relationships_list(struct request *req)
 	int64_t	    limit = REL_LIST_DEF;
 	int	    i, nb = 0, rc, step, count = 0;
 
-	if (people_caller(req, &who) != OK)
-		return;
+	who = req->caller;
 	if ((scope = resource_scope(req->db, who, "relationships", "read")) ==
 	    SCOPE_NONE) {
 		http_problem(req, ERR_FORBIDDEN, NULL,
@@ -391,8 +390,7 @@ people_relationship_get(struct request *req)
 	json_t		 *row = NULL;
 	int		  rc;
 
-	if (people_caller(req, &who) != OK)
-		return;
+	who = req->caller;
 	scope = resource_scope(req->db, who, "relationships", "read");
 	if (id == NULL || !uuid_valid(id)) {
 		http_problem(req, ERR_NOT_FOUND, NULL, "No such relationship.");
@@ -439,8 +437,7 @@ rel_action(struct request *req, int ending)
 	memset(&a, 0, sizeof(a));
 	a.req = req;
 	a.ending = ending;
-	if (people_caller(req, &a.who) != OK)
-		return;
+	a.who = req->caller;
 	if (people_body_object(req, &body) != OK)
 		return;
 	a.id = http_param(req, "id");

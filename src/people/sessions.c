@@ -21,7 +21,6 @@
 #include "core/err.h"
 #include "core/util.h"
 #include "http/http.h"
-#include "http/http_int.h" /* the raw query string, to refuse tokens in it */
 #include "people/people.h"
 #include "people/people_int.h"
 #include "resource/resource.h"
@@ -104,7 +103,6 @@ people_session_start(struct tx *tx, struct request *req, const char *user_id,
 int
 people_authenticate(struct request *req, struct principal **out)
 {
-	const struct hreq *h = req->conn;
 	struct principal  *p;
 	struct lookup	   lk;
 	const char	  *auth, *tok = NULL;
@@ -118,7 +116,7 @@ people_authenticate(struct request *req, struct principal **out)
 	if (auth != NULL && people_bearer_parse(auth, &tok, &len) != OK)
 		return (refuse(req, "UNAUTHORIZED",
 		    "the Authorization header must be \"Bearer <token>\""));
-	if (h != NULL && people_query_has_token(h->query, tok, len))
+	if (people_query_has_token(http_query_raw(req), tok, len))
 		return (refuse(req, "TOKEN_IN_QUERY",
 		    "credentials are accepted "
 		    "in the Authorization header only, never in the URL"));

@@ -276,8 +276,7 @@ people_me_get(struct request *req)
 	struct principal *who;
 	json_t		 *me = NULL;
 
-	if (people_caller(req, &who) != OK)
-		return;
+	who = req->caller;
 	if (me_load(req, who, &me) != OK)
 		return;
 	me_respond(req, me);
@@ -330,8 +329,7 @@ people_me_patch(struct request *req)
 	json_t		   *was = NULL, *now = NULL;
 	int		    rc;
 
-	if (people_caller(req, &who) != OK)
-		return;
+	who = req->caller;
 	if (!json_is_object(body)) {
 		http_problem(
 		    req, ERR_MALFORMED, NULL, "the body must be an object");

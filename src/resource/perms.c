@@ -26,14 +26,6 @@
 #define PERM_KEY_MAX  256
 #define PERM_ROWS_MAX 100000
 
-/* What resource_principal cached on a request (req->auth). */
-struct auth_state {
-	int		  rc;
-	struct principal *who;
-};
-
-static resource_auth_fn auth_hook;
-
 static pthread_rwlock_t perm_lock = PTHREAD_RWLOCK_INITIALIZER;
 static pthread_mutex_t	perm_reload = PTHREAD_MUTEX_INITIALIZER;
 static char	      **perm_keys; /* sorted, under perm_lock */
@@ -45,34 +37,6 @@ static int  perm_cmp(const void *, const void *);
 static int  perm_load(struct store *);
 static void perm_fresh(struct store *);
 static int  perm_has(const char *, const char *, const char *, const char *);
-
-void
-resource_set_auth(resource_auth_fn fn)
-{
-	auth_hook = fn;
-}
-
-int
-resource_principal(struct request *req, struct principal **out)
-{
-	struct auth_state *as = req->auth;
-	struct principal  *who = NULL;
-
-	if (as == NULL) {
-		if ((as = arena_alloc(req->arena, sizeof(*as))) == NULL) {
-			*out = NULL;
-			return (ERR_NOMEM);
-		}
-		/* Cached before the hook runs: a hook asking again sees
-		 * an anonymous caller rather than recursing. */
-		req->auth = as;
-		if (auth_hook != NULL)
-			as->rc = auth_hook(req, &who);
-		as->who = as->rc == OK ? who : NULL;
-	}
-	*out = as->who;
-	return (as->rc);
-}
 
 const char *
 action_name(enum action a)

@@ -24,7 +24,6 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "http/http.h"
-#include "http/http_int.h"
 #include "resource/audit.h"
 #include "resource/resource.h"
 #include "resource/resource_int.h"
@@ -572,40 +571,28 @@ static int
 params_walk(struct request *req, const struct rdef *rd, struct buf *sql,
     struct qlist *q)
 {
-	const struct hreq *h = req->conn;
-	const char	  *p, *amp, *eq, *seen[QUERY_PARAMS_MAX];
-	char		  *key;
-	size_t		   klen;
-	int		   nseen = 0, i, rc;
+	const char *names[QUERY_PARAMS_MAX + 1];
+	int	    n, i, rc;
 
-	if (h == NULL || h->query == NULL)
-		return (OK);
-	for (p = h->query; *p != '\0'; p = *amp ? amp + 1 : amp) {
-		if ((amp = strchr(p, '&')) == NULL)
-			amp = p + strlen(p);
-		eq = memchr(p, '=', (size_t)(amp - p));
-		klen = (size_t)((eq ? eq : amp) - p);
-		if (klen == 0)
-			continue;
-		if ((key = arena_alloc(req->arena, klen + 1)) == NULL)
-			return (ERR_NOMEM);
-		if (http_pct_decode(key, p, klen, 1) < 0 ||
-		    !http_utf8_valid(key, strlen(key))) {
-			http_problem(req, ERR_MALFORMED, "INVALID_PARAMETER",
-			    "A query parameter name is not valid.");
-			return (ERR_MALFORMED);
-		}
-		for (i = 0; i < nseen; i++)
-			if (strcmp(seen[i], key) == 0)
-				break;
-		if (i < nseen)
-			continue;
-		if (nseen == QUERY_PARAMS_MAX)
-			return (bad_param(req, key, "too many parameters"));
-		seen[nseen++] = key;
-		if ((rc = param_check(req, rd, key, sql, q)) != OK)
-			return (rc);
+	/* One name more than allowed, to name the first one too many. */
+	switch (http_query_names(req, names, QUERY_PARAMS_MAX + 1, &n)) {
+	case OK:
+	case ERR_TOO_LARGE:
+		if (n > QUERY_PARAMS_MAX)
+			return (bad_param(
+			    req, names[QUERY_PARAMS_MAX], "too many parameters"));
+		break;
+	case ERR_MALFORMED:
+		http_problem(req, ERR_MALFORMED, "INVALID_PARAMETER",
+		    "A query parameter name is not valid.");
+		return (ERR_MALFORMED);
+	default:
+		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
+		return (ERR_NOMEM);
 	}
+	for (i = 0; i < n; i++)
+		if ((rc = param_check(req, rd, names[i], sql, q)) != OK)
+			return (rc);
 	return (OK);
 }
 

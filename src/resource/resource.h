@@ -106,14 +106,6 @@ struct principal {
 };
 
 /*
- * Authenticate a request: set *out (arena-allocated) for a valid bearer
- * token, NULL for an anonymous request. Returns OK, or a status that is
- * answered as is (e.g. ERR_UNAUTHORIZED for a token that is expired or
- * sent in the query string). Set by the people module at start-up.
- */
-typedef int (*resource_auth_fn)(struct request *, struct principal **out);
-void resource_set_auth(resource_auth_fn);
-/*
  * May health data of owner_id be stored now? (The digital-consent rule:
  * people_health_consent.) Called inside the write transaction before a
  * create or update that sets a FIELD_HEALTH field; a non-OK status refuses
@@ -121,9 +113,6 @@ void resource_set_auth(resource_auth_fn);
  */
 typedef int (*resource_consent_fn)(struct tx *, const char *owner_id);
 void resource_set_consent(resource_consent_fn);
-/* The caller of this request, or NULL. The hook runs once per request;
- * its answer is cached in req->auth, which belongs to this layer. */
-int resource_principal(struct request *, struct principal **out);
 
 /*
  * Best scope the caller has for action on resource ("read", "create",
@@ -221,6 +210,16 @@ int resource_load(struct resource_ctx *, const char *id, json_t **out);
  */
 int resource_insert(struct resource_ctx *, json_t *body, char *id_out);
 int resource_update(struct resource_ctx *, const char *id, json_t *body);
+/*
+ * For hand-written routes: OK when scope (the caller's for some action
+ * on res) covers a row of res owned by owner_id: all; the caller's own;
+ * with related scope, a person the caller leads in a relationship of a
+ * kind res accepts. ERR_FORBIDDEN otherwise (answer it as 404 where a
+ * row must not be told from a missing one), ERR_INTERNAL for a resource
+ * not registered, or the database's status.
+ */
+int resource_covers(struct tx *, const struct resource *,
+    const struct principal *, enum scope, const char *owner_id);
 /* ETag of a row: weak hash of its updated_at and id. */
 void resource_etag(const char *id, int64_t updated_at, char out[48]);
 /* 1 if an If-Match (or If-None-Match) header value hv names etag, weak

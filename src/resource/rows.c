@@ -327,6 +327,17 @@ rows_covers(struct tx *tx, const struct rdef *rd, const struct principal *who,
 	return (rc == STORE_DONE ? ERR_FORBIDDEN : rc);
 }
 
+int
+resource_covers(struct tx *tx, const struct resource *res,
+    const struct principal *who, enum scope scope, const char *owner)
+{
+	const struct rdef *rd;
+
+	if ((rd = rdef_find(res)) == NULL)
+		return (ERR_INTERNAL);
+	return (rows_covers(tx, rd, who, scope, owner));
+}
+
 json_t *
 rows_changes(const struct rdef *rd, json_t *old, json_t *body)
 {

@@ -156,23 +156,6 @@ therapy_lock(struct tx *tx, const char *key)
 }
 
 int
-therapy_caller(struct request *req, struct principal **who)
-{
-	int rc;
-
-	if ((rc = resource_principal(req, who)) != OK) {
-		http_problem(req, rc, NULL, "The credentials are not valid.");
-		return (rc);
-	}
-	if (*who == NULL) {
-		http_problem(
-		    req, ERR_UNAUTHORIZED, NULL, "Authentication is required.");
-		return (ERR_UNAUTHORIZED);
-	}
-	return (OK);
-}
-
-int
 therapy_page_args(
     struct request *req, int64_t max, const char **after, int64_t *limit)
 {

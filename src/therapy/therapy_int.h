@@ -79,8 +79,6 @@ int therapy_consent(struct request *, struct tx *, const char *user_id);
 /* Serialise writers per key inside tx (PostgreSQL: an advisory
  * transaction lock; SQLite: the write transaction already does). */
 int therapy_lock(struct tx *, const char *key);
-/* The caller, answering 401 without one. */
-int therapy_caller(struct request *, struct principal **);
 /*
  * Paging of the module's own lists: ?cursor= is the last id seen (a UUID)
  * and ?limit= 1 to max (default 50). Answers 422 and returns non-OK on a

@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "http/http.h"
 #include "http/http_int.h"
+#include "resource/resource.h"
 
 /* Pure parsers */
 
@@ -321,6 +322,8 @@ static void h_none(struct request *);
 static void h_boom(struct request *);
 static void h_slow(struct request *);
 static void h_metrics(struct request *);
+static void h_mine(struct request *);
+static int  admit_mine(struct request *);
 
 static void
 h_hello(struct request *r)
@@ -374,17 +377,40 @@ h_metrics(struct request *r)
 	buf_free(&b);
 }
 
+/* The caller's user id, for a route the dispatcher guards. */
+static void
+h_mine(struct request *r)
+{
+	http_json(r, 200, json_pack("{s:s}", "caller", r->caller->user_id));
+}
+
+/* Refuses from the headers what "X-Deny: 1" marks. */
+static int
+admit_mine(struct request *r)
+{
+	if (http_header(r, "X-Deny") == NULL)
+		return (OK);
+	http_problem(r, ERR_NOT_FOUND, NULL, "No such thing.");
+	return (ERR_NOT_FOUND);
+}
+
+#define P ROUTE_PUBLIC
 static const struct route e2e_routes[] = {
-	{ HTTP_GET, "/v1/t/hello", h_hello, 0, NULL },
-	{ HTTP_POST, "/v1/t/echo", h_echo, ROUTE_JSON_BODY, NULL },
-	{ HTTP_GET, "/v1/t/items/{id}", h_item, 0, NULL },
-	{ HTTP_GET, "/v1/t/none", h_none, 0, NULL },
-	{ HTTP_GET, "/v1/t/boom", h_boom, 0, NULL },
-	{ HTTP_GET, "/v1/t/slow", h_slow, 0, NULL },
-	{ HTTP_GET, "/metrics", h_metrics, 0, NULL },
-	{ HTTP_GET, "/healthz", h_hello, 0, NULL },
+	{ HTTP_GET, "/v1/t/hello", h_hello, P, NULL },
+	{ HTTP_POST, "/v1/t/echo", h_echo, ROUTE_JSON_BODY | P, NULL },
+	{ HTTP_GET, "/v1/t/items/{id}", h_item, P, NULL },
+	{ HTTP_GET, "/v1/t/none", h_none, P, NULL },
+	{ HTTP_GET, "/v1/t/boom", h_boom, P, NULL },
+	{ HTTP_GET, "/v1/t/slow", h_slow, P, NULL },
+	{ HTTP_GET, "/metrics", h_metrics, P, NULL },
+	{ HTTP_GET, "/healthz", h_hello, P, NULL },
+	{ HTTP_GET, "/v1/t/mine", h_mine, 0, NULL },
+	{ HTTP_POST, "/v1/t/mine", h_mine, ROUTE_JSON_BODY, NULL, NULL, NULL,
+	    admit_mine },
 };
-static const struct route_table e2e_table = { "e2e", e2e_routes, 8 };
+#undef P
+static const struct route_table e2e_table = { "e2e", e2e_routes,
+	sizeof(e2e_routes) / sizeof(e2e_routes[0]) };
 
 static struct http_server *
 e2e_start(int rate, int burst)
@@ -765,6 +791,94 @@ test_server_graceful_stop(void **state)
 	(void)port;
 }
 
+/* "Bearer good" is user u1; "Bearer bad" is refused; none is anonymous. */
+static int
+fake_auth(struct request *r, struct principal **out)
+{
+	static struct principal u1 = { .user_id = "u1", .role = "member" };
+	const char		*a = http_header(r, "Authorization");
+
+	*out = NULL;
+	if (a == NULL)
+		return (OK);
+	if (strcmp(a, "Bearer good") == 0) {
+		*out = &u1;
+		return (OK);
+	}
+	http_problem(r, ERR_UNAUTHORIZED, "BAD_TOKEN", "not a good token");
+	return (ERR_UNAUTHORIZED);
+}
+
+/*
+ * The dispatcher authenticates every route not marked public before its
+ * handler runs, and, for a request with a body, from the headers alone:
+ * a refused upload is answered without "100 Continue" and without
+ * reading the body.
+ */
+static void
+test_server_dispatcher_auth(void **state)
+{
+	struct http_server *srv;
+	struct resp	    r;
+	char		    v[256], req[512];
+	int		    fd, n;
+
+	(void)state;
+	srv = e2e_start(0, 0);
+	fd = e2e_connect(srv);
+	/* No authenticator at all: the guarded route still refuses. */
+	get(fd, "/v1/t/mine", NULL, &r);
+	assert_problem(&r, 401, "UNAUTHORIZED");
+	http_set_authenticator(fake_auth);
+	get(fd, "/v1/t/mine", NULL, &r);
+	assert_problem(&r, 401, "UNAUTHORIZED");
+	assert_string_equal(hdr(&r, "WWW-Authenticate", v, sizeof(v)), "Bearer");
+	get(fd, "/v1/t/mine", "Authorization: Bearer bad\r\n", &r);
+	assert_problem(&r, 401, "BAD_TOKEN");
+	get(fd, "/v1/t/mine", "Authorization: Bearer good\r\n", &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "{\"caller\":\"u1\"}");
+	/* Public routes answer anyone, whatever the token. */
+	get(fd, "/v1/t/hello", NULL, &r);
+	assert_int_equal(r.status, 200);
+	get(fd, "/v1/t/hello", "Authorization: Bearer bad\r\n", &r);
+	assert_int_equal(r.status, 200);
+	/* A small body without a caller: read, dropped, keep-alive kept. */
+	post(fd, "/v1/t/mine", "application/json", "{\"a\":1}", &r);
+	assert_problem(&r, 401, "UNAUTHORIZED");
+	assert_null(hdr(&r, "Connection", v, sizeof(v)));
+	get(fd, "/v1/t/mine", "Authorization: Bearer good\r\n", &r);
+	assert_int_equal(r.status, 200);
+	close(fd);
+	/* A large body awaited with Expect: the answer comes first, no
+	 * 100 Continue, and the connection closes. */
+	fd = e2e_connect(srv);
+	n = snprintf(req, sizeof(req),
+	    "POST /v1/t/mine HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 900\r\n"
+	    "Expect: 100-continue\r\n\r\n");
+	assert_int_equal(roundtrip(fd, req, (size_t)n, 0, &r), 0);
+	assert_problem(&r, 401, "UNAUTHORIZED");
+	assert_string_equal(hdr(&r, "Connection", v, sizeof(v)), "close");
+	close(fd);
+	/* The admit check runs from the headers too, after the caller. */
+	fd = e2e_connect(srv);
+	n = snprintf(req, sizeof(req),
+	    "POST /v1/t/mine HTTP/1.1\r\nHost: t\r\n"
+	    "Authorization: Bearer good\r\nX-Deny: 1\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 900\r\n"
+	    "Expect: 100-continue\r\n\r\n");
+	assert_int_equal(roundtrip(fd, req, (size_t)n, 0, &r), 0);
+	assert_problem(&r, 404, "NOT_FOUND");
+	close(fd);
+	fd = e2e_connect(srv);
+	post(fd, "/v1/t/mine", "application/json", "{\"a\":1}", &r);
+	assert_problem(&r, 401, "UNAUTHORIZED");
+	close(fd);
+	http_set_authenticator(NULL);
+	http_server_stop(srv, 5);
+}
+
 int
 main(void)
 {
@@ -782,6 +896,7 @@ main(void)
 		cmocka_unit_test(test_server_end_to_end),
 		cmocka_unit_test(test_server_rate_limit),
 		cmocka_unit_test(test_server_graceful_stop),
+		cmocka_unit_test(test_server_dispatcher_auth),
 		cmocka_unit_test(test_server_tls_bad_files),
 	};
 

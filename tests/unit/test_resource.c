@@ -531,7 +531,7 @@ e2e_setup(void **state)
 		"0, 0)") != OK)
 		return (-1);
 	resource_perms_reset();
-	resource_set_auth(fake_auth);
+	http_set_authenticator(fake_auth);
 	memset(&ho, 0, sizeof(ho));
 	ho.listen = "127.0.0.1";
 	ho.threads = 2;

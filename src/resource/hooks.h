@@ -1,0 +1,61 @@
+/*
+ * Hooks that modules register at start-up and other modules call, kept
+ * below the modules so that none of them includes another to reach it:
+ *
+ *   GDPR	a module whose rows about a person are not a declared
+ *		resource with an owner column (those the resource layer
+ *		exports itself) adds them to the person's export and erases
+ *		them when the person is erased;
+ *   changes	a module that changes what is known of a person (their
+ *		partners, features, bookings, course progress) says so;
+ *		listeners (chat profile sync) act on it inside the same
+ *		transaction, so only a committed change is acted on.
+ *
+ * Registration happens once, in the modules' init, before any request
+ * or job runs; the tables are not locked after that.
+ */
+#ifndef RESOURCE_HOOKS_H
+#define RESOURCE_HOOKS_H
+
+#include <jansson.h>
+
+struct tx;
+
+/*
+ * export appends the person's rows to rows (as they would see them: no
+ * hashes, no staff notes); erase removes or anonymises them, inside the
+ * erasure's transaction, before the person's data key is destroyed.
+ * Either may be NULL.
+ */
+struct gdpr_hook {
+	const char *name; /* key in the export's "records" */
+	int (*export)(struct tx *, const char *user_id, json_t *rows);
+	int (*erase)(struct tx *, const char *user_id);
+};
+#define HOOKS_GDPR_MAX 16
+
+/* ERR_CONFLICT for a name registered already, ERR_TOO_LARGE past max. */
+int hooks_gdpr_register(const struct gdpr_hook *);
+/* Every hook's export, each under into.<name> (an array). */
+int hooks_gdpr_export(struct tx *, const char *user_id, json_t *into);
+/* Every hook's erase, in registration order; the first failure stops. */
+int hooks_gdpr_erase(struct tx *, const char *user_id);
+
+enum change {
+	CHANGE_PERSON = 1, /* id is a user: something about them changed */
+	CHANGE_PARTNER	   /* id is a partner: about each of its members */
+};
+
+/*
+ * A listener runs inside the writer's transaction, last in it (it may
+ * take row locks until the commit). user ids arrive in any order; a
+ * listener that locks per person sorts what it locks.
+ */
+typedef int (*change_fn)(struct tx *, enum change, const char *id);
+#define HOOKS_CHANGE_MAX 8
+
+int hooks_change_listen(change_fn);
+/* Tell every listener; id NULL is accepted (nothing to tell). */
+int hooks_changed(struct tx *, enum change, const char *id);
+
+#endif
