@@ -27,6 +27,10 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS    += $(WARN) $(OPT) $(DEFS) $(INCS) $(PKG_CFLAGS) -MMD -MP
 LDLIBS    += $(PKG_LIBS) -lpthread -lm
 
+# libmicrohttpd's own error answers are made problem documents by the
+# MHD_queue_response the executable defines (src/http/mhd_answers.c).
+LDOPT    += -Wl,--export-dynamic-symbol=MHD_queue_response
+
 B         = build/$(BUILD)
 SRCS      = $(sort $(wildcard src/*/*.c))
 OBJS      = $(SRCS:%.c=$(B)/%.o) $(B)/gen/embedded.o

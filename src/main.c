@@ -242,6 +242,12 @@ cmd_serve(int argc, char **argv)
 	o.rate_burst = (int)config.rate_burst;
 	o.slow_threads = (int)config.slow_threads;
 	o.slow_queue = (int)config.slow_queue;
+	o.max_connections = (int)config.max_connections;
+	o.max_connections_per_client = (int)config.max_connections_per_client;
+	o.header_timeout_s = (int)config.header_timeout_s;
+	o.min_body_rate = (int)config.min_body_rate;
+	o.body_inflight_max = (size_t)config.body_inflight_max;
+	o.body_inflight_per_client = (size_t)config.body_inflight_per_client;
 	o.db = db;
 	if ((rc = http_server_start(&o, &srv)) != OK) {
 		log_buffer_stop(); /* what was logged comes first */

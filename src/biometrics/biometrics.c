@@ -229,7 +229,7 @@ static const struct route biometrics_routes[] = {
 	    ROUTE_RAW_BODY | ROUTE_LARGE_BODY | ROUTE_SLOW,
 	    "append a batch of points "
 	    "(binary, JSON or CSV); idempotent per batch seq",
-	    NULL, api_points_post },
+	    NULL, api_points_post, bio_points_admit },
 	{ HTTP_GET, "/v1/recordings/{id}/points", bio_points_get, 0,
 	    "one channel's points in [from, to): raw, or min/max/mean in "
 	    "buckets=N",

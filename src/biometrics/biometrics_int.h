@@ -180,6 +180,7 @@ int bio_seed(struct store *);
 
 /* ingest.c: POST .../points and POST .../finish */
 void bio_points_post(struct request *);
+int  bio_points_admit(struct request *);
 void bio_finish(struct request *);
 
 /* query.c: the read routes; every read of points is audited */

@@ -462,6 +462,43 @@ out:
 	return (rc);
 }
 
+/*
+ * From the headers, before a byte of the batch is held (the route's
+ * admit check): the recording exists, the caller may write it, and the
+ * batch comes in a format carebase reads. Refused as the handler would.
+ */
+int
+bio_points_admit(struct request *req)
+{
+	struct bio_rec	    r;
+	struct tx	   *tx;
+	enum points_format  fmt;
+	const char	   *id;
+	enum scope	    update, read;
+	int		    rc;
+
+	if ((rc = bio_recording_id(req, &id)) != OK)
+		return (rc);
+	if (media_format(http_header(req, "Content-Type"), &fmt) != OK) {
+		http_problem(req, ERR_MEDIA_TYPE, NULL,
+		    "Points are sent as "
+		    "application/vnd.carebase.points, application/json or "
+		    "text/csv.");
+		return (ERR_MEDIA_TYPE);
+	}
+	update = resource_scope(req->db, req->caller, "recordings", "update");
+	read = resource_scope(req->db, req->caller, "recordings", "read");
+	if ((rc = http_read_tx(req, &tx)) != OK)
+		return (rc);
+	memset(&r, 0, sizeof(r));
+	if ((rc = bio_rec_load(tx, id, &r)) == OK)
+		rc = write_access(req, tx, &r, req->caller, update, read);
+	bio_rec_free(&r);
+	if (rc == ERR_NOT_FOUND)
+		http_problem(req, rc, NULL, "No such recording.");
+	return (rc);
+}
+
 void
 bio_points_post(struct request *req)
 {

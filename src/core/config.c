@@ -57,6 +57,29 @@ static const struct config_entry config_table[] = {
 	{ "points_body_limit", CT_INT, S(points_body_limit), "67108864", 1024,
 	    1024LL * 1024 * 1024, NULL, 0,
 	    "largest biometric points batch body in bytes (413 past it)" },
+	{ "max_connections", CT_INT, S(max_connections), "1000", 16, 1000000,
+	    NULL, 0,
+	    "connections open at once; past it a new one is closed at "
+	    "accept" },
+	{ "max_connections_per_client", CT_INT, S(max_connections_per_client),
+	    "128", 0, 1000000, NULL, 0,
+	    "connections open at once from one client address (an IPv6 "
+	    "/64); 0 = no bound" },
+	{ "header_timeout_s", CT_INT, S(header_timeout_s), "30", 1, 3600, NULL,
+	    0,
+	    "a request's line and headers must arrive within this of the "
+	    "connection's start or its previous request's end" },
+	{ "min_body_rate", CT_INT, S(min_body_rate), "4096", 0, 1000000000,
+	    NULL, 0,
+	    "bytes a second a body must arrive at on average, after "
+	    "header_timeout_s of grace; 0 = no bound" },
+	{ "body_inflight_max", CT_INT, S(body_inflight_max), "536870912",
+	    1048576, 64LL * 1024 * 1024 * 1024, NULL, 0,
+	    "bytes of request bodies held at once; past it 503 SERVER_BUSY" },
+	{ "body_inflight_per_client", CT_INT, S(body_inflight_per_client),
+	    "100663296", 65536, 64LL * 1024 * 1024 * 1024, NULL, 0,
+	    "bytes of request bodies held at once for one client address; "
+	    "past it 503 SERVER_BUSY" },
 	{ "request_timeout_s", CT_INT, S(request_timeout_s), "30", 1, 3600,
 	    NULL, 0, "idle connection timeout in seconds" },
 	{ "log_level", CT_ENUM, S(log_level), "info", 0, 0,
@@ -431,6 +454,19 @@ config_load(int argc, char **argv, char *err, size_t errlen)
 		snprintf(err, errlen,
 		    "config: database_url must start with sqlite:// or "
 		    "postgres://");
+		return (ERR_CONFIG);
+	}
+	if (config.body_inflight_per_client < config.body_limit ||
+	    config.body_inflight_per_client < config.points_body_limit ||
+	    config.body_inflight_max < config.body_inflight_per_client) {
+		snprintf(err, errlen,
+		    "config: body_inflight_per_client (%lld) must hold the "
+		    "largest body (body_limit %lld, points_body_limit %lld) "
+		    "and be at most body_inflight_max (%lld)",
+		    (long long)config.body_inflight_per_client,
+		    (long long)config.body_limit,
+		    (long long)config.points_body_limit,
+		    (long long)config.body_inflight_max);
 		return (ERR_CONFIG);
 	}
 	if (consent_ages_check(config.consent_ages, err, errlen) != OK)

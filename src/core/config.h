@@ -32,6 +32,12 @@ struct config {
 	int64_t body_limit;	   /* bytes */
 	int64_t points_body_limit; /* bytes, POST .../points batches */
 	int64_t request_timeout_s; /* idle connection timeout */
+	int64_t max_connections;   /* http/conn.c */
+	int64_t max_connections_per_client;
+	int64_t header_timeout_s;
+	int64_t min_body_rate;
+	int64_t body_inflight_max;
+	int64_t body_inflight_per_client;
 	char   *log_level;
 	int64_t log_flush_ms; /* info lines batched, 0 = each */
 	char   *master_key_file;

@@ -234,6 +234,13 @@ struct http_server_opts {
 	int	      rate_burst;
 	int	      slow_threads; /* ROUTE_SLOW handlers; 0 = threads */
 	int	      slow_queue;   /* waiting slow requests; past it 503 */
+	/* What one client may hold (http/conn.c); 0 = the default. */
+	int    max_connections;		   /* in all */
+	int    max_connections_per_client; /* 0 = no bound */
+	int    header_timeout_s;	   /* line and headers */
+	int    min_body_rate;		   /* bytes/s, 0 = no bound */
+	size_t body_inflight_max;	   /* bytes of bodies held */
+	size_t body_inflight_per_client;
 	struct store *db;
 };
 

@@ -23,9 +23,13 @@
 #ifndef HTTP_HTTP_INT_H
 #define HTTP_HTTP_INT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
 
 #include "http/http.h"
 
@@ -33,12 +37,16 @@
 
 struct arena;
 struct MHD_Connection;
+struct MHD_Daemon;
+struct ratelimit;
+struct router;
 
 #define HTTP_MAX_SEGMENTS   32 /* path segments */
 #define HTTP_MAX_JSON_DEPTH 64 /* nesting of a JSON body */
 #define HTTP_MAX_REQUEST_ID 64
 #define HTTP_MAX_TABLES	    64 /* http_routes_add calls */
 #define HTTP_METHOD_SLOTS   8  /* GET..OPTIONS and "other" */
+#define HTTP_CLIENT_KEY_LEN 64 /* "1.2.3.4", "v6:" + a /64 in hex */
 
 /*
  * Transport state of one request; req->conn points here (NULL in a request
@@ -65,10 +73,85 @@ struct hreq {
 	size_t		       head_bytes;    /* request line + headers */
 	int		       queued;	      /* response handed to MHD */
 	int		       body_coming;   /* 1 small, 2 large/chunked/Expect */
+	int		       bad_header;    /* a NUL or control byte in the head */
+	const char	      *value_end;     /* head_add's, see there */
+	void		      *conn_state;    /* conn.c's, for the connection */
+	size_t		       body_reserved; /* bytes counted by conn.c */
 	_Atomic int	       slow;	      /* 1 on the slow pool, 2 done */
 	struct hreq	      *slow_next;     /* slow pool queue */
 	int64_t		       slow_since_ns; /* queued at */
 };
+
+/* server.c, slow.c, conn.c: one server */
+struct http_server {
+	struct MHD_Daemon      *daemon;
+	struct router	       *router;
+	struct ratelimit       *rl;
+	struct http_server_opts opts; /* strings borrowed */
+	char		       *cert; /* PEM, TLS only */
+	char		       *key;  /* PEM, wiped on free */
+	size_t			keylen;
+	size_t			body_limit;
+	size_t			large_body_limit; /* ROUTE_LARGE_BODY */
+	int			port;
+	_Atomic long		active; /* created, not completed */
+	/* The slow pool: ROUTE_SLOW handlers, off the event threads. */
+	pthread_mutex_t slow_mu;
+	pthread_cond_t	slow_cv;
+	struct hreq    *slow_head, *slow_tail;
+	int		slow_waiting; /* queued, not yet started */
+	int		slow_max;     /* queue bound */
+	size_t		slow_bytes;   /* bodies of the queued ones */
+	int		slow_stop;    /* refuse new, answer queued 503 */
+	int		slow_joined;
+	int		slow_init; /* mutex and cv made */
+	int		nslow;	   /* threads started */
+	pthread_t      *slow_thr;
+	_Atomic long	slow_refused; /* since the last warn line */
+	_Atomic int64_t slow_warned_ns;
+	struct conns   *conns; /* conn.c */
+};
+
+/* Bodies waiting in the slow queue at most, beyond the first request. */
+#define SLOW_QUEUE_BYTES ((size_t)256 * 1024 * 1024)
+
+/* A pending problem for the request (the first one wins). */
+void hreq_fail(struct hreq *, int rc, const char *code, const char *detail);
+/* The whole request is in: parse the body, run the handler (or answer
+ * the pending problem). */
+void hreq_dispatch(struct hreq *);
+
+/* conn.c: what one client may hold (connections, time, body bytes) */
+/* The client address as text, and the key limits count by: the IPv4
+ * address, or an IPv6 address's /64 (one host holds a whole /64). */
+int  http_client_key(const struct sockaddr *, char *ip, size_t iplen,
+     char *key, size_t keylen);
+int  conn_init(struct http_server *);
+void conn_fini(struct http_server *);
+/* libmicrohttpd's accept policy and connection notifications. */
+enum MHD_Result conn_accept(void *, const struct sockaddr *, socklen_t);
+void		conn_notify(void *, struct MHD_Connection *, void **,
+		   enum MHD_ConnectionNotificationCode);
+/* Where the connection's current request is, for its deadlines. */
+enum { CONN_LINE = 1, CONN_HEAD_DONE, CONN_BODY_DONE, CONN_REQUEST_DONE };
+void conn_phase(struct hreq *, int);
+void conn_body_got(struct hreq *, size_t);
+/* Count n more bytes of the request's body as held: ERR_BUSY (counted
+ * in metrics) past the total or the client's bound. */
+int  conn_body_reserve(struct hreq *, size_t n);
+void conn_body_release(struct hreq *);
+
+/* mhd_answers.c: queue an answer (libmicrohttpd's own function). */
+enum MHD_Result http_mhd_queue(
+    struct MHD_Connection *, unsigned int status, struct MHD_Response *);
+/* Where problem types live: PROBLEM_BASE "headers_too_large". */
+#define PROBLEM_BASE "https://carebase.dev/problems/"
+
+/* slow.c */
+int  slow_start(struct http_server *, int nthreads);
+void slow_stop(struct http_server *);
+/* Queue a suspended request for the pool: ERR_BUSY when full/stopping. */
+int slow_push(struct http_server *, struct hreq *);
 
 /* router.c */
 struct router;
@@ -150,5 +233,21 @@ void metrics_fini(void);
 void metrics_inflight(int delta);
 /* One finished request: route id, enum http_method, status, duration. */
 void metrics_observe(int route_id, int method, int status, int64_t dur_ns);
+/* Refusals by the server's limits (carebase_http_refused_total). */
+enum {
+	METRIC_REFUSED_CONNECTIONS = 1,
+	METRIC_REFUSED_CONNECTIONS_CLIENT,
+	METRIC_REFUSED_BODY_BYTES,
+	METRIC_REFUSED_BODY_BYTES_CLIENT,
+	METRIC_REFUSED_IDLE,
+	METRIC_REFUSED_HEAD_TIMEOUT,
+	METRIC_REFUSED_BODY_SLOW,
+	METRIC_REFUSED_BAD_HEADER,
+	METRIC_REFUSED_TRANSPORT, /* answered by libmicrohttpd itself */
+	METRIC_REFUSED_MAX
+};
+void metrics_refused(int reason);
+void metrics_connections(int delta);
+void metrics_body_bytes(long delta);
 
 #endif

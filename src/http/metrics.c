@@ -41,6 +41,22 @@ static struct route_metrics *metrics; /* [0] = unmatched */
 static char		   **metrics_names;
 static int		     metrics_nroutes;
 static _Atomic long	     metrics_in_flight;
+static _Atomic uint64_t	     metrics_refusals[METRIC_REFUSED_MAX];
+static _Atomic long	     metrics_open_connections;
+static _Atomic long	     metrics_body_held;
+
+/* carebase_http_refused_total's reason label, by METRIC_REFUSED_*. */
+static const char *const refused_label[METRIC_REFUSED_MAX] = {
+	[METRIC_REFUSED_CONNECTIONS] = "connections",
+	[METRIC_REFUSED_CONNECTIONS_CLIENT] = "connections_per_client",
+	[METRIC_REFUSED_BODY_BYTES] = "body_bytes",
+	[METRIC_REFUSED_BODY_BYTES_CLIENT] = "body_bytes_per_client",
+	[METRIC_REFUSED_IDLE] = "idle_timeout",
+	[METRIC_REFUSED_HEAD_TIMEOUT] = "header_timeout",
+	[METRIC_REFUSED_BODY_SLOW] = "body_too_slow",
+	[METRIC_REFUSED_BAD_HEADER] = "bad_header",
+	[METRIC_REFUSED_TRANSPORT] = "unparsable_request",
+};
 
 static int status_slot(int);
 static int method_index(int);
@@ -170,6 +186,28 @@ label_put(struct buf *b, const char *s)
 	return (rc);
 }
 
+void
+metrics_refused(int reason)
+{
+	if (reason > 0 && reason < METRIC_REFUSED_MAX)
+		atomic_fetch_add_explicit(
+		    &metrics_refusals[reason], 1, memory_order_relaxed);
+}
+
+void
+metrics_connections(int delta)
+{
+	atomic_fetch_add_explicit(
+	    &metrics_open_connections, delta, memory_order_relaxed);
+}
+
+void
+metrics_body_bytes(long delta)
+{
+	atomic_fetch_add_explicit(
+	    &metrics_body_held, delta, memory_order_relaxed);
+}
+
 int
 http_metrics_render(struct buf *b)
 {
@@ -246,6 +284,26 @@ http_metrics_render(struct buf *b)
 	    "# TYPE carebase_http_requests_in_flight gauge\n"
 	    "carebase_http_requests_in_flight %ld\n",
 	    atomic_load_explicit(&metrics_in_flight, memory_order_relaxed));
+	rc |= buf_puts(b,
+	    "# HELP carebase_http_refused_total Connections and requests "
+	    "refused or cut by the server's limits, by reason.\n"
+	    "# TYPE carebase_http_refused_total counter\n");
+	for (i = 1; i < METRIC_REFUSED_MAX; i++)
+		rc |= buf_printf(b,
+		    "carebase_http_refused_total{reason=\"%s\"} %llu\n",
+		    refused_label[i],
+		    (unsigned long long)atomic_load_explicit(
+			&metrics_refusals[i], memory_order_relaxed));
+	rc |= buf_printf(b,
+	    "# HELP carebase_http_connections_open Connections open now.\n"
+	    "# TYPE carebase_http_connections_open gauge\n"
+	    "carebase_http_connections_open %ld\n"
+	    "# HELP carebase_http_body_bytes_held Bytes of request bodies "
+	    "held (announced or received) now.\n"
+	    "# TYPE carebase_http_body_bytes_held gauge\n"
+	    "carebase_http_body_bytes_held %ld\n",
+	    atomic_load_explicit(&metrics_open_connections, memory_order_relaxed),
+	    atomic_load_explicit(&metrics_body_held, memory_order_relaxed));
 	pthread_mutex_unlock(&metrics_lock);
 	return (rc == OK ? OK : ERR_TOO_LARGE);
 }

@@ -24,7 +24,6 @@
 
 #define HTTP_ARENA_CAP	 (32u * 1024 * 1024)
 #define HTTP_SCRATCH_MAX (64u * 1024 * 1024)
-#define PROBLEM_BASE	 "https://carebase.dev/problems/"
 
 /* Per-thread spare arena and serialising buffer, freed at thread exit. */
 struct tcache {

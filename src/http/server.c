@@ -17,6 +17,7 @@
  * ROUTE_JSON_BODY nor ROUTE_RAW_BODY) is a 400 with code BODY_NOT_ALLOWED.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
@@ -65,42 +66,6 @@
 #define CORS_MAX_AGE	    "600"
 #define HSTS_VALUE	    "max-age=31536000; includeSubDomains"
 
-struct http_server {
-	struct MHD_Daemon      *daemon;
-	struct router	       *router;
-	struct ratelimit       *rl;
-	struct http_server_opts opts; /* strings borrowed */
-	char		       *cert; /* PEM, TLS only */
-	char		       *key;  /* PEM, wiped on free */
-	size_t			keylen;
-	size_t			body_limit;
-	size_t			large_body_limit; /* ROUTE_LARGE_BODY */
-	int			port;
-	_Atomic long		active; /* created, not completed */
-	/* The slow pool: ROUTE_SLOW handlers, off the event threads. */
-	pthread_mutex_t slow_mu;
-	pthread_cond_t	slow_cv;
-	struct hreq    *slow_head, *slow_tail;
-	int		slow_waiting; /* queued, not yet started */
-	int		slow_max;     /* queue bound */
-	size_t		slow_bytes;   /* bodies of the queued ones */
-	int		slow_stop;    /* refuse new, answer queued 503 */
-	int		slow_joined;
-	int		slow_init; /* mutex and cv made */
-	int		nslow;	   /* threads started */
-	pthread_t      *slow_thr;
-	_Atomic long	slow_refused; /* since the last warn line */
-	_Atomic int64_t slow_warned_ns;
-};
-
-/* Bodies waiting in the slow queue at most, beyond the first request. */
-#define SLOW_QUEUE_BYTES ((size_t)256 * 1024 * 1024)
-
-static const struct route_table *route_tables[HTTP_MAX_TABLES];
-static size_t			 nroute_tables;
-/* Per table, the routes' parsed api members (null when none). */
-static json_t *route_apis[HTTP_MAX_TABLES];
-
 static void *server_uri_log(void *, const char *, struct MHD_Connection *);
 static enum MHD_Result server_access(void *, struct MHD_Connection *,
     const char *, const char *, const char *, const char *, size_t *, void **);
@@ -108,149 +73,19 @@ static void	       server_completed(
 	       void *, struct MHD_Connection *, void **, enum MHD_RequestTerminationCode);
 static void server_mhd_log(void *, const char *, va_list)
     __attribute__((format(printf, 2, 0)));
-static void hreq_fail(struct hreq *, int, const char *, const char *);
 static void hreq_begin(struct hreq *, const char *);
-static enum MHD_Result head_add(
-    void *, enum MHD_ValueKind, const char *, const char *);
+static enum MHD_Result head_add(void *, enum MHD_ValueKind, const char *,
+    size_t, const char *, size_t);
 static void	       hreq_client(struct hreq *, char *, size_t);
 static void	       hreq_body(struct hreq *, const char *, size_t);
 static int	       hreq_caller(struct request *);
 static void	       hreq_admit(struct hreq *);
-static void	       hreq_dispatch(struct hreq *);
 static void	       hreq_options(struct hreq *);
 static enum MHD_Result hreq_queue(struct hreq *);
 static int	       rate_exempt(const char *);
-static int	       slow_start(struct http_server *, int);
-static void	       slow_stop(struct http_server *);
-static int	       slow_push(struct http_server *, struct hreq *);
-static void	      *slow_main(void *);
 static int	       pem_read(const char *, char **, size_t *);
 static void	       server_free(struct http_server *);
-
-/* Is v an object whose keys are HTTP statuses from lo to hi? */
-static int
-api_statuses(json_t *v, int lo, int hi)
-{
-	const char *k;
-	json_t	   *x;
-	int64_t	    n;
-
-	if (!json_is_object(v))
-		return (0);
-	json_object_foreach(v, k, x)
-	{
-		if (strlen(k) != 3 || parse_int64(k, lo, hi, &n) != 0)
-			return (0);
-	}
-	return (1);
-}
-
-/* The route's api text, parsed and checked; NULL (and a log line) when
- * it will not do. */
-static json_t *
-api_parse(const char *module, const struct route *rt)
-{
-	json_error_t jerr;
-	json_t	    *a, *v, *x;
-	const char  *k, *ik, *why = NULL;
-
-	if ((a = json_loads(rt->api, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
-		log_error("event=route_api_invalid module=%s route=\"%s\" "
-			  "error=\"%s at %d:%d\"",
-		    module, rt->pattern, jerr.text, jerr.line, jerr.column);
-		return (NULL);
-	}
-	if (!json_is_object(a))
-		why = "not an object";
-	json_object_foreach(a, k, v)
-	{
-		if (why != NULL)
-			break;
-		if (strcmp(k, "body") == 0) {
-			if (!json_is_object(v))
-				why = "body is not a schema";
-		} else if (strcmp(k, "content") == 0) {
-			json_object_foreach(v, ik, x)
-			{
-				if (strchr(ik, '/') == NULL ||
-				    !json_is_object(x))
-					why = "content is not {type: schema}";
-			}
-			if (!json_is_object(v))
-				why = "content is not {type: schema}";
-		} else if (strcmp(k, "answers") == 0) {
-			if (!api_statuses(v, 100, 399))
-				why = "answers are not {1xx-3xx: answer}";
-			json_object_foreach(v, ik, x)
-			{
-				if (!json_is_string(
-					json_object_get(x, "description")))
-					why = "an answer has no description";
-			}
-		} else if (strcmp(k, "problems") == 0) {
-			if (!api_statuses(v, 400, 599))
-				why = "problems are not {4xx-5xx: why}";
-			json_object_foreach(v, ik, x)
-			{
-				if (!json_is_string(x))
-					why = "problems are not {4xx-5xx: why}";
-			}
-		} else
-			why = "an unknown member";
-	}
-	if (why != NULL) {
-		log_error("event=route_api_invalid module=%s route=\"%s\" "
-			  "error=\"%s\"",
-		    module, rt->pattern, why);
-		json_decref(a);
-		return (NULL);
-	}
-	return (a);
-}
-
-int
-http_routes_add(const struct route_table *t)
-{
-	json_t *apis, *a;
-	size_t	i;
-
-	if (t == NULL || nroute_tables == HTTP_MAX_TABLES)
-		return (ERR_CONFIG);
-	if ((apis = json_array()) == NULL)
-		return (ERR_NOMEM);
-	for (i = 0; i < t->nroutes; i++) {
-		a = json_null();
-		if (t->routes[i].api != NULL &&
-		    (a = api_parse(t->module, &t->routes[i])) == NULL) {
-			json_decref(apis);
-			return (ERR_CONFIG);
-		}
-		json_array_append_new(apis, a);
-	}
-	route_apis[nroute_tables] = apis;
-	route_tables[nroute_tables++] = t;
-	return (OK);
-}
-
-json_t *
-http_route_api(const struct route_table *t, size_t i)
-{
-	size_t j;
-
-	for (j = 0; j < nroute_tables; j++)
-		if (route_tables[j] == t)
-			return (json_is_object(json_array_get(route_apis[j], i))
-				? json_array_get(route_apis[j], i)
-				: NULL);
-	return (NULL);
-}
-
-const struct route_table *const *
-http_routes(size_t *n)
-{
-	*n = nroute_tables;
-	return (route_tables);
-}
+static void	       limits_default(struct http_server_opts *);
 
 /* Request lifecycle */
 
@@ -259,8 +94,9 @@ server_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 {
 	struct http_server *srv = cls;
 	struct arena	   *a;
-	struct hreq	   *h;
-	const char	   *q;
+	const union MHD_ConnectionInfo *ci;
+	struct hreq		       *h;
+	const char		       *q;
 
 	if ((a = http_arena_get()) == NULL)
 		return (NULL);
@@ -283,6 +119,9 @@ server_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 		h->req.path = arena_strdup(a, uri);
 	if (h->req.path == NULL)
 		h->req.path = "";
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	h->conn_state = ci != NULL ? ci->socket_context : NULL;
+	conn_phase(h, CONN_LINE);
 	atomic_fetch_add(&srv->active, 1);
 	metrics_inflight(1);
 	return (h);
@@ -300,6 +139,7 @@ server_access(void *cls, struct MHD_Connection *c, const char *url,
 	if (!h->started) {
 		h->started = 1;
 		hreq_begin(h, method);
+		conn_phase(h, CONN_HEAD_DONE);
 		/*
 		 * A request refused from its headers whose large body (or
 		 * any body the client waits to send: Expect: 100-continue)
@@ -315,12 +155,14 @@ server_access(void *cls, struct MHD_Connection *c, const char *url,
 		return (MHD_YES);
 	}
 	if (*upload_data_size != 0) {
+		conn_body_got(h, *upload_data_size);
 		hreq_body(h, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return (MHD_YES);
 	}
 	if (h->queued)
 		return (MHD_YES);
+	conn_phase(h, CONN_BODY_DONE);
 	if (h->slow == 2) /* back from the slow pool */
 		return (hreq_queue(h));
 	if (h->slow == 1) /* still there (not expected) */
@@ -346,138 +188,6 @@ server_access(void *cls, struct MHD_Connection *c, const char *url,
 }
 
 /* The slow pool */
-
-static int
-slow_start(struct http_server *srv, int n)
-{
-	int i;
-
-	pthread_mutex_init(&srv->slow_mu, NULL);
-	pthread_cond_init(&srv->slow_cv, NULL);
-	srv->slow_init = 1;
-	if ((srv->slow_thr = calloc((size_t)n, sizeof(pthread_t))) == NULL)
-		return (ERR_NOMEM);
-	for (i = 0; i < n; i++) {
-		if (pthread_create(&srv->slow_thr[i], NULL, slow_main, srv) !=
-		    0) {
-			log_error("event=slow_pool_failed threads=%d", i);
-			return (ERR_INTERNAL);
-		}
-		srv->nslow++;
-	}
-	return (OK);
-}
-
-/*
- * From now on new slow requests are refused and queued ones answered 503
- * without running; wait for the handlers already running (a suspended
- * connection must be resumed before the daemon stops). The mutex stays
- * until server_free: event threads may still call slow_push.
- */
-static void
-slow_stop(struct http_server *srv)
-{
-	int i;
-
-	if (!srv->slow_init || srv->slow_joined)
-		return;
-	pthread_mutex_lock(&srv->slow_mu);
-	srv->slow_stop = 1;
-	pthread_cond_broadcast(&srv->slow_cv);
-	pthread_mutex_unlock(&srv->slow_mu);
-	for (i = 0; i < srv->nslow; i++)
-		pthread_join(srv->slow_thr[i], NULL);
-	srv->slow_joined = 1;
-}
-
-/* A warn line at most once a second however many are refused. */
-static void
-slow_refused(struct http_server *srv, int stopping, int waiting)
-{
-	int64_t now = time_mono_ns(), last;
-	long	n;
-
-	atomic_fetch_add(&srv->slow_refused, 1);
-	last = atomic_load(&srv->slow_warned_ns);
-	if (now - last < 1000000000LL ||
-	    !atomic_compare_exchange_strong(&srv->slow_warned_ns, &last, now))
-		return;
-	n = atomic_exchange(&srv->slow_refused, 0);
-	log_warn("event=slow_pool_refused reason=%s refused=%ld waiting=%d",
-	    stopping ? "stopping" : "full", n, waiting);
-}
-
-static int
-slow_push(struct http_server *srv, struct hreq *h)
-{
-	int stopping, waiting;
-
-	pthread_mutex_lock(&srv->slow_mu);
-	stopping = srv->slow_stop;
-	waiting = srv->slow_waiting;
-	if (srv->nslow == 0 || stopping || waiting >= srv->slow_max ||
-	    (waiting > 0 && srv->slow_bytes + h->body.cap > SLOW_QUEUE_BYTES)) {
-		pthread_mutex_unlock(&srv->slow_mu);
-		slow_refused(srv, stopping, waiting);
-		return (ERR_BUSY);
-	}
-	h->slow_next = NULL;
-	h->slow_since_ns = time_mono_ns();
-	if (srv->slow_tail != NULL)
-		srv->slow_tail->slow_next = h;
-	else
-		srv->slow_head = h;
-	srv->slow_tail = h;
-	srv->slow_waiting++;
-	srv->slow_bytes += h->body.cap;
-	pthread_cond_signal(&srv->slow_cv);
-	pthread_mutex_unlock(&srv->slow_mu);
-	return (OK);
-}
-
-static void *
-slow_main(void *arg)
-{
-	struct http_server *srv = arg;
-	struct hreq	   *h;
-	int64_t		    waited;
-	int		    stopping;
-
-	for (;;) {
-		pthread_mutex_lock(&srv->slow_mu);
-		while (srv->slow_head == NULL && !srv->slow_stop)
-			pthread_cond_wait(&srv->slow_cv, &srv->slow_mu);
-		if ((h = srv->slow_head) == NULL) { /* stopping, drained */
-			pthread_mutex_unlock(&srv->slow_mu);
-			return (NULL);
-		}
-		if ((srv->slow_head = h->slow_next) == NULL)
-			srv->slow_tail = NULL;
-		srv->slow_waiting--;
-		srv->slow_bytes -= h->body.cap;
-		stopping = srv->slow_stop;
-		pthread_mutex_unlock(&srv->slow_mu);
-		/*
-		 * Not run when the server is stopping, or when it waited
-		 * longer than a client waits (libmicrohttpd does not time
-		 * out a suspended connection, nor see its client leave).
-		 */
-		waited = time_mono_ns() - h->slow_since_ns;
-		if (stopping ||
-		    waited > (int64_t)srv->opts.timeout_s * 1000000000LL) {
-			h->retry_after = 1;
-			hreq_fail(h, ERR_BUSY, "SERVER_BUSY",
-			    stopping ? "The server is shutting down."
-				     : "The request "
-				       "waited too long behind other slow "
-				       "requests.");
-		}
-		hreq_dispatch(h);
-		h->slow = 2;
-		/* libmicrohttpd's lock orders this after the writes above. */
-		MHD_resume_connection(h->mhd);
-	}
-}
 
 static void
 server_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -516,12 +226,14 @@ server_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	json_decref(req->json);
 	free(req->resp_owned);
 	buf_free(&h->body);
+	conn_body_release(h);
+	conn_phase(h, CONN_REQUEST_DONE);
 	metrics_inflight(-1);
 	http_arena_put(req->arena);
 	atomic_fetch_sub(&srv->active, 1);
 }
 
-static void
+void
 hreq_fail(struct hreq *h, int rc, const char *code, const char *detail)
 {
 	if (h->err != 0)
@@ -538,46 +250,57 @@ rate_exempt(const char *path)
 	    strcmp(path, "/metrics") == 0);
 }
 
-/* Client address into req->ip, and the rate-limit key (IPv6: its /64). */
+/* Client address into req->ip, and the limits' key (IPv6: its /64). */
 static void
 hreq_client(struct hreq *h, char *key, size_t keylen)
 {
 	const union MHD_ConnectionInfo *ci;
-	const struct sockaddr_in6      *s6;
-	const struct sockaddr_in       *s4;
-	struct in_addr			v4;
 
-	key[0] = '\0';
 	ci =
 	    MHD_get_connection_info(h->mhd, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci == NULL || ci->client_addr == NULL)
-		return;
-	if (ci->client_addr->sa_family == AF_INET) {
-		s4 = (const struct sockaddr_in *)(const void *)ci->client_addr;
-		inet_ntop(AF_INET, &s4->sin_addr, h->req.ip, sizeof(h->req.ip));
-	} else if (ci->client_addr->sa_family == AF_INET6) {
-		s6 = (const struct sockaddr_in6 *)(const void *)ci->client_addr;
-		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-			memcpy(&v4, &s6->sin6_addr.s6_addr[12], sizeof(v4));
-			inet_ntop(AF_INET, &v4, h->req.ip, sizeof(h->req.ip));
-		} else {
-			inet_ntop(AF_INET6, &s6->sin6_addr, h->req.ip,
-			    sizeof(h->req.ip));
-			snprintf(key, keylen, "v6:");
-			hex_encode(s6->sin6_addr.s6_addr, 8, key + 3);
-			return;
-		}
-	}
-	snprintf(key, keylen, "%s", h->req.ip);
+	http_client_key(ci != NULL ? ci->client_addr : NULL, h->req.ip,
+	    sizeof(h->req.ip), key, keylen);
 }
 
-/* Headers are in: decide everything that does not need the body. */
-static enum MHD_Result
-head_add(void *arg, enum MHD_ValueKind kind, const char *key, const char *value)
+/* 1 if s[0..n) holds a NUL or another control byte (tab is allowed). */
+static int
+has_ctl(const char *s, size_t n)
 {
-	size_t *n = arg;
+	size_t i;
 
-	*n += strlen(key) + (value != NULL ? strlen(value) : 0) + 4;
+	for (i = 0; i < n; i++)
+		if (((unsigned char)s[i] < 0x20 && s[i] != '\t') ||
+		    s[i] == 0x7f)
+			return (1);
+	return (0);
+}
+
+/*
+ * Each header: its size into the head's, and a name or value holding a
+ * control byte marks the head bad. A NUL cuts a value short in
+ * libmicrohttpd 0.9.75, which measures values with strlen ("secret\0junk"
+ * would read as "secret"); it keeps each value where it was read, with
+ * the line's CR and LF overwritten by NULs, so after a value's end only
+ * one or two NULs may come before the next header's name (the end of
+ * the head has two). Anything else there was after a NUL in the value.
+ */
+static enum MHD_Result
+head_add(void *arg, enum MHD_ValueKind kind, const char *key, size_t key_size,
+    const char *value, size_t value_size)
+{
+	struct hreq *h = arg;
+	ptrdiff_t    gap;
+
+	h->head_bytes += key_size + value_size + 4;
+	if (has_ctl(key, key_size) ||
+	    (value != NULL && has_ctl(value, value_size)))
+		h->bad_header = 1;
+	if (h->value_end != NULL) {
+		gap = key - h->value_end;
+		if (gap < 1 || gap > 2 || h->value_end[gap - 1] != '\0')
+			h->bad_header = 1;
+	}
+	h->value_end = value != NULL ? value + value_size : NULL;
 	return (MHD_YES);
 }
 
@@ -599,8 +322,9 @@ hreq_begin(struct hreq *h, const char *method)
 	 */
 	h->head_bytes = strlen(method) + strlen(req->path) +
 	    (h->query != NULL ? strlen(h->query) + 1 : 0) + 16;
-	MHD_get_connection_values(
-	    h->mhd, MHD_HEADER_KIND, head_add, &h->head_bytes);
+	MHD_get_connection_values_n(h->mhd, MHD_HEADER_KIND, head_add, h);
+	if (h->value_end != NULL && h->value_end[1] != '\0')
+		h->bad_header = 1; /* the last value went on past a NUL */
 	req->method = http_method_parse(method);
 	req->method_name =
 	    req->method ? method : arena_strndup(req->arena, method, 16);
@@ -622,6 +346,12 @@ hreq_begin(struct hreq *h, const char *method)
 		hreq_fail(h, ERR_HEAD_TOO_LARGE, NULL,
 		    "The request line and "
 		    "headers are over 24 KiB.");
+		return;
+	}
+	if (h->bad_header) {
+		metrics_refused(METRIC_REFUSED_BAD_HEADER);
+		hreq_fail(h, ERR_MALFORMED, "BAD_HEADER",
+		    "A header holds a NUL or another control character.");
 		return;
 	}
 	if (srv->rl != NULL && key[0] != '\0' && !rate_exempt(req->path) &&
@@ -693,7 +423,13 @@ hreq_begin(struct hreq *h, const char *method)
 		h->mhd, MHD_HEADER_KIND, "Content-Type")))
 		hreq_fail(h, ERR_MEDIA_TYPE, NULL,
 		    "Content-Type must be application/json.");
-	else if (clen > 0 && buf_reserve(&h->body, (size_t)clen) != OK)
+	else if (clen > 0 && conn_body_reserve(h, (size_t)clen) != OK) {
+		h->retry_after = 1;
+		h->body_coming = 2; /* answered now, no byte read */
+		hreq_fail(h, ERR_BUSY, "SERVER_BUSY",
+		    "The server holds as many request bodies as it may; "
+		    "try again in a moment.");
+	} else if (clen > 0 && buf_reserve(&h->body, (size_t)clen) != OK)
 		/* The announced size at once (within the limit): a large
 		 * batch is not copied again and again as it grows. Pages
 		 * are only touched as the body arrives. */
@@ -710,6 +446,17 @@ hreq_body(struct hreq *h, const char *data, size_t len)
 	if (!(h->flags & (ROUTE_JSON_BODY | ROUTE_RAW_BODY))) {
 		hreq_fail(h, ERR_MALFORMED, "BODY_NOT_ALLOWED",
 		    "This route takes no request body.");
+		return;
+	}
+	/* A chunked body is counted as it grows (an announced one was
+	 * counted whole from its Content-Length). */
+	if (h->body.len + len > h->body_reserved && h->body.len + len <= h->body.max &&
+	    conn_body_reserve(h, h->body.len + len - h->body_reserved) != OK) {
+		h->retry_after = 1;
+		hreq_fail(h, ERR_BUSY, "SERVER_BUSY",
+		    "The server holds as many request bodies as it may; "
+		    "try again in a moment.");
+		buf_free(&h->body);
 		return;
 	}
 	if ((rc = buf_append(&h->body, data, len)) != OK) {
@@ -764,7 +511,7 @@ hreq_admit(struct hreq *h)
 }
 
 /* The whole request is in: parse the body and run the handler. */
-static void
+void
 hreq_dispatch(struct hreq *h)
 {
 	struct request *req = &h->req;
@@ -903,7 +650,7 @@ hreq_queue(struct hreq *h)
 	}
 	if (!cache && (problem || strncmp(req->path, "/v1/", 4) == 0))
 		MHD_add_response_header(r, "Cache-Control", "no-store");
-	ret = MHD_queue_response(h->mhd, (unsigned int)req->status, r);
+	ret = http_mhd_queue(h->mhd, (unsigned int)req->status, r);
 	MHD_destroy_response(r);
 	if (ret == MHD_YES)
 		h->queued = 1;
@@ -963,6 +710,44 @@ out:
 	return (rc);
 }
 
+/*
+ * The limits' defaults, and room for the connections allowed among the
+ * process's file descriptors (raised to the hard limit when needed; the
+ * connections allowed are cut to fit when it cannot be).
+ */
+static void
+limits_default(struct http_server_opts *o)
+{
+	struct rlimit rl;
+	rlim_t	      want;
+
+	if (o->max_connections <= 0)
+		o->max_connections = 1000;
+	if (o->max_connections_per_client < 0)
+		o->max_connections_per_client = 0;
+	if (o->header_timeout_s <= 0)
+		o->header_timeout_s = 30;
+	if (o->body_inflight_max == 0)
+		o->body_inflight_max = (size_t)512 * 1024 * 1024;
+	if (o->body_inflight_per_client == 0)
+		o->body_inflight_per_client = (size_t)96 * 1024 * 1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	/* The database, log and other files besides the connections. */
+	want = (rlim_t)o->max_connections + 256;
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < want && rl.rlim_cur > 512) {
+		log_warn("event=max_connections_cut from=%d to=%d "
+			 "reason=open_files_limit",
+		    o->max_connections, (int)(rl.rlim_cur - 256));
+		o->max_connections = (int)(rl.rlim_cur - 256);
+	}
+}
+
 static void
 server_free(struct http_server *srv)
 {
@@ -974,6 +759,7 @@ server_free(struct http_server *srv)
 		pthread_mutex_destroy(&srv->slow_mu);
 	}
 	free(srv->slow_thr);
+	conn_fini(srv);
 	router_free(srv->router);
 	ratelimit_free(srv->rl);
 	free(srv->cert);
@@ -992,7 +778,8 @@ http_server_start(const struct http_server_opts *o, struct http_server **out)
 	struct addrinfo		    hints, *ai = NULL;
 	struct sockaddr_storage	    ss;
 	const union MHD_DaemonInfo *di;
-	size_t			    certlen, n = 0;
+	const struct route_table *const *tables;
+	size_t			    certlen, n = 0, ntables;
 	unsigned int		    flags, threads;
 	char			    portstr[8];
 	int			    rc = ERR_NOMEM;
@@ -1001,6 +788,7 @@ http_server_start(const struct http_server_opts *o, struct http_server **out)
 	if ((srv = calloc(1, sizeof(*srv))) == NULL)
 		return (ERR_NOMEM);
 	srv->opts = *o;
+	limits_default(&srv->opts);
 	srv->body_limit =
 	    o->body_limit ? o->body_limit : CONFIG_MAX_BODY_DEFAULT;
 	srv->large_body_limit =
@@ -1013,10 +801,13 @@ http_server_start(const struct http_server_opts *o, struct http_server **out)
 	    MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 
 	srv->slow_max = o->slow_queue > 0 ? o->slow_queue : 256;
+	if ((rc = conn_init(srv)) != OK)
+		goto out;
 	if ((rc = slow_start(srv,
 		 o->slow_threads > 0 ? o->slow_threads : (int)threads)) != OK)
 		goto out;
-	if ((rc = router_new(route_tables, nroute_tables, &srv->router)) !=
+	tables = http_routes(&ntables);
+	if ((rc = router_new(tables, ntables, &srv->router)) !=
 		OK ||
 	    (rc = metrics_init(srv->router)) != OK)
 		goto out;
@@ -1079,11 +870,16 @@ http_server_start(const struct http_server_opts *o, struct http_server **out)
 		1024, NULL };
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED,
 		(intptr_t)server_completed, srv };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION,
+		(intptr_t)conn_notify, srv };
+	/* A backstop: conn_accept refuses first, and counts. */
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
+		(intptr_t)srv->opts.max_connections + 16, NULL };
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_URI_LOG_CALLBACK,
 		(intptr_t)server_uri_log, srv };
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 
-	srv->daemon = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL,
+	srv->daemon = MHD_start_daemon(flags, (uint16_t)o->port, conn_accept, srv,
 	    server_access, srv, MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
 	if (srv->daemon == NULL) {
 		log_error("event=listen_failed address=%s port=%d%s",

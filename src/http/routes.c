@@ -1,0 +1,148 @@
+/*
+ * The route tables the modules register, and each route's "api" text
+ * (struct route) parsed and checked once, at start-up: a mistake in it
+ * stops the server before it serves.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "http/http_int.h"
+
+static const struct route_table *route_tables[HTTP_MAX_TABLES];
+static size_t			 nroute_tables;
+/* Per table, the routes' parsed api members (null when none). */
+static json_t *route_apis[HTTP_MAX_TABLES];
+
+static int     api_statuses(json_t *, int, int);
+static json_t *api_parse(const char *, const struct route *);
+
+/* Is v an object whose keys are HTTP statuses from lo to hi? */
+static int
+api_statuses(json_t *v, int lo, int hi)
+{
+	const char *k;
+	json_t	   *x;
+	int64_t	    n;
+
+	if (!json_is_object(v))
+		return (0);
+	json_object_foreach(v, k, x)
+	{
+		if (strlen(k) != 3 || parse_int64(k, lo, hi, &n) != 0)
+			return (0);
+	}
+	return (1);
+}
+
+/* The route's api text, parsed and checked; NULL (and a log line) when
+ * it will not do. */
+static json_t *
+api_parse(const char *module, const struct route *rt)
+{
+	json_error_t jerr;
+	json_t	    *a, *v, *x;
+	const char  *k, *ik, *why = NULL;
+
+	if ((a = json_loads(rt->api, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+		log_error("event=route_api_invalid module=%s route=\"%s\" "
+			  "error=\"%s at %d:%d\"",
+		    module, rt->pattern, jerr.text, jerr.line, jerr.column);
+		return (NULL);
+	}
+	if (!json_is_object(a))
+		why = "not an object";
+	json_object_foreach(a, k, v)
+	{
+		if (why != NULL)
+			break;
+		if (strcmp(k, "body") == 0) {
+			if (!json_is_object(v))
+				why = "body is not a schema";
+		} else if (strcmp(k, "content") == 0) {
+			json_object_foreach(v, ik, x)
+			{
+				if (strchr(ik, '/') == NULL ||
+				    !json_is_object(x))
+					why = "content is not {type: schema}";
+			}
+			if (!json_is_object(v))
+				why = "content is not {type: schema}";
+		} else if (strcmp(k, "answers") == 0) {
+			if (!api_statuses(v, 100, 399))
+				why = "answers are not {1xx-3xx: answer}";
+			json_object_foreach(v, ik, x)
+			{
+				if (!json_is_string(
+					json_object_get(x, "description")))
+					why = "an answer has no description";
+			}
+		} else if (strcmp(k, "problems") == 0) {
+			if (!api_statuses(v, 400, 599))
+				why = "problems are not {4xx-5xx: why}";
+			json_object_foreach(v, ik, x)
+			{
+				if (!json_is_string(x))
+					why = "problems are not {4xx-5xx: why}";
+			}
+		} else
+			why = "an unknown member";
+	}
+	if (why != NULL) {
+		log_error("event=route_api_invalid module=%s route=\"%s\" "
+			  "error=\"%s\"",
+		    module, rt->pattern, why);
+		json_decref(a);
+		return (NULL);
+	}
+	return (a);
+}
+
+int
+http_routes_add(const struct route_table *t)
+{
+	json_t *apis, *a;
+	size_t	i;
+
+	if (t == NULL || nroute_tables == HTTP_MAX_TABLES)
+		return (ERR_CONFIG);
+	if ((apis = json_array()) == NULL)
+		return (ERR_NOMEM);
+	for (i = 0; i < t->nroutes; i++) {
+		a = json_null();
+		if (t->routes[i].api != NULL &&
+		    (a = api_parse(t->module, &t->routes[i])) == NULL) {
+			json_decref(apis);
+			return (ERR_CONFIG);
+		}
+		json_array_append_new(apis, a);
+	}
+	route_apis[nroute_tables] = apis;
+	route_tables[nroute_tables++] = t;
+	return (OK);
+}
+
+json_t *
+http_route_api(const struct route_table *t, size_t i)
+{
+	size_t j;
+
+	for (j = 0; j < nroute_tables; j++)
+		if (route_tables[j] == t)
+			return (json_is_object(json_array_get(route_apis[j], i))
+				? json_array_get(route_apis[j], i)
+				: NULL);
+	return (NULL);
+}
+
+const struct route_table *const *
+http_routes(size_t *n)
+{
+	*n = nroute_tables;
+	return (route_tables);
+}

@@ -1,0 +1,314 @@
+"""What a client without credentials, or with too many connections, can make
+the server hold: bodies are refused from their headers, bytes of bodies in
+flight are bounded in all and per client, connections are bounded in all and
+per client address, a request that trickles in is cut, and requests the HTTP
+layer cannot parse still get problem documents (issue 14, items 1, 2, 8, 9,
+10). Every wait is bounded; everything runs on loopback."""
+import socket
+import time
+import uuid
+
+import pytest
+import requests
+
+from conftest import metric_sum, wait_until
+
+PASSWORD = "a-long-test-password-2026"
+
+
+def raw(server, data, src=None, timeout=5.0):
+    """Send bytes on a new connection; the whole answer head (and what
+    came with it), or b"" when the server closed without answering."""
+    s = socket.socket()
+    s.settimeout(timeout)
+    if src:
+        s.bind((src, 0))
+    s.connect(("127.0.0.1", server.port))
+    try:
+        s.sendall(data)
+        got = b""
+        while b"\r\n\r\n" not in got:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:   # closed at accept, unanswered
+                break
+            if not chunk:
+                break
+            got += chunk
+        return got
+    finally:
+        s.close()
+
+
+def status_of(head):
+    line = head.split(b"\r\n", 1)[0]
+    return int(line.split()[1]) if line.startswith(b"HTTP/1.1 ") else None
+
+
+def rss_kib(server):
+    for line in open(f"/proc/{server.proc.pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def member_token(server):
+    email = f"m.{uuid.uuid4().hex[:8]}@example.org"
+    server.cli_ok("user", "add", "--role=member", f"--email={email}",
+                  f"--password={PASSWORD}")
+    r = server.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return r.json()["token"]
+
+
+def upload_head(rec, length, token=None, expect=True):
+    return (f"POST /v1/recordings/{rec}/points HTTP/1.1\r\nHost: t\r\n"
+            "Content-Type: application/vnd.carebase.points\r\n"
+            f"Content-Length: {length}\r\n"
+            + (f"Authorization: Bearer {token}\r\n" if token else "")
+            + ("Expect: 100-continue\r\n" if expect else "") + "\r\n").encode()
+
+
+# -- 1. bodies refused from their headers, bytes in flight bounded ------------
+
+def test_stalled_uploads_without_credentials_hold_no_memory(server):
+    """Eight uploads announcing 64 MiB each to made-up recordings, their bodies
+    never sent: each is answered 401 at once and the server grows by little
+    (it grew by ~470 MB before the fix)."""
+    before = rss_kib(server)
+    socks = []
+    try:
+        for _ in range(8):
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            s.sendall(upload_head(uuid.uuid4(), 64 * 1024 * 1024, expect=False)
+                      + b"\x00" * 4096)
+            socks.append(s)
+        for s in socks:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                head += chunk
+            assert status_of(head) == 401, head[:200]
+    finally:
+        for s in socks:
+            s.close()
+    grown = rss_kib(server) - before
+    assert grown < 32 * 1024, f"grew by {grown} KiB"
+
+
+def test_upload_to_a_recording_the_caller_cannot_write_is_refused_from_headers(server):
+    token = member_token(server)
+    head = raw(server, upload_head(uuid.uuid4(), 60_000_000, token=token))
+    assert status_of(head) == 404, head[:300]
+    assert b"100 Continue" not in head
+    # The same check from the headers names a format it cannot read.
+    bad = upload_head(uuid.uuid4(), 1000, token=token).replace(
+        b"application/vnd.carebase.points", b"image/png")
+    assert status_of(raw(server, bad)) in (404, 415)
+
+
+def test_body_bytes_in_flight_are_bounded_per_client(start_server):
+    s = start_server(env={
+        "CAREBASE_BODY_LIMIT": 65536,
+        "CAREBASE_POINTS_BODY_LIMIT": 1048576,
+        "CAREBASE_BODY_INFLIGHT_PER_CLIENT": 2 * 1048576,
+        "CAREBASE_BODY_INFLIGHT_MAX": 8 * 1048576,
+    })
+    # Bodies to a public route that takes one: 1 MiB announced each would
+    # be over body_limit, so announce 60 KiB on many connections instead.
+    held = []
+    try:
+        answers = []
+        for _ in range(40):
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+            c.sendall(b"POST /v1/auth/login HTTP/1.1\r\nHost: t\r\n"
+                      b"Content-Type: application/json\r\n"
+                      b"Content-Length: 60000\r\n\r\n{")
+            held.append(c)
+        # 2 MiB / 60,000 B: the 35th body onwards is over the bound.
+        wait_until(lambda: metric_sum(s.metrics(), "carebase_http_body_bytes_held")
+                   >= 34 * 60000, what="34 bodies held")
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+        c.sendall(b"POST /v1/auth/login HTTP/1.1\r\nHost: t\r\n"
+                  b"Content-Type: application/json\r\n"
+                  b"Content-Length: 60000\r\nExpect: 100-continue\r\n\r\n")
+        c.settimeout(5)
+        head = c.recv(65536)
+        c.close()
+        assert status_of(head) == 503, head[:300]
+        assert b"Retry-After: 1" in head and b"SERVER_BUSY" in head
+        # Another client address is still served.
+        r = raw(s, b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", src="127.0.0.2")
+        assert status_of(r) == 200
+        assert metric_sum(s.metrics(), "carebase_http_refused_total",
+                          reason="body_bytes_per_client") >= 1
+        answers.append(head)
+    finally:
+        for c in held:
+            c.close()
+    # Once those connections are gone, the bytes are free again.
+    wait_until(lambda: metric_sum(s.metrics(), "carebase_http_body_bytes_held") == 0,
+               what="body bytes released")
+    r = requests.post(s.url("/v1/auth/login"), json={"email": "x@example.org",
+                                                     "password": "y" * 12}, timeout=5)
+    assert r.status_code in (401, 422), r.text
+
+
+# -- 2. connections bounded in all and per client; trickles cut ---------------
+
+def test_connections_past_the_per_client_bound_are_closed_and_others_served(start_server):
+    s = start_server(env={"CAREBASE_MAX_CONNECTIONS_PER_CLIENT": 8})
+    silent = []
+    try:
+        for _ in range(8):
+            silent.append(socket.create_connection(("127.0.0.1", s.port), timeout=5))
+        # The ninth from the same address is closed at once, unanswered
+        # (once the server has counted the eight, on its own threads).
+        wait_until(lambda: raw(s, b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n") == b"",
+                   timeout=5, what="refused")
+        # Another address is served.
+        r = raw(s, b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", src="127.0.0.2")
+        assert status_of(r) == 200
+        r = raw(s, b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n", src="127.0.0.3")
+        assert status_of(r) == 200
+    finally:
+        for c in silent:
+            c.close()
+    # With those closed, the address is served again.
+    wait_until(lambda: status_of(raw(s, b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")) == 200,
+               what="the address served again")
+    assert metric_sum(s.metrics(), "carebase_http_refused_total",
+                      reason="connections_per_client") >= 1
+
+
+def test_connections_past_the_total_bound_are_closed(start_server):
+    s = start_server(env={"CAREBASE_MAX_CONNECTIONS": 16,
+                          "CAREBASE_MAX_CONNECTIONS_PER_CLIENT": 0})
+    silent = []
+    try:
+        for i in range(16):
+            silent.append(socket.create_connection(("127.0.0.1", s.port), timeout=5))
+        # Refused once the server has counted the sixteen (at once, but
+        # on its own threads).
+        wait_until(lambda: raw(s, b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n",
+                               src="127.0.0.9") == b"", timeout=5, what="refused")
+    finally:
+        for c in silent:
+            c.close()
+    wait_until(lambda: status_of(raw(s, b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")) == 200,
+               what="served again")
+    assert metric_sum(s.metrics(), "carebase_http_refused_total", reason="connections") >= 1
+
+
+def test_a_head_trickled_in_is_cut_at_the_header_timeout(start_server):
+    s = start_server(env={"CAREBASE_HEADER_TIMEOUT_S": 2})
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    c.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n")
+    start = time.monotonic()
+    closed_after = None
+    try:
+        for _ in range(12):
+            time.sleep(0.5)
+            try:
+                c.sendall(b"X")          # one byte now and then: never idle
+                c.setblocking(False)
+                try:
+                    if c.recv(1) == b"":
+                        closed_after = time.monotonic() - start
+                        break
+                except BlockingIOError:
+                    pass
+                finally:
+                    c.setblocking(True)
+            except (BrokenPipeError, ConnectionResetError):
+                closed_after = time.monotonic() - start
+                break
+    finally:
+        c.close()
+    assert closed_after is not None and closed_after < 4.5, closed_after
+    assert metric_sum(s.metrics(), "carebase_http_refused_total",
+                      reason="header_timeout") >= 1
+
+
+def test_a_body_trickled_in_is_cut_below_the_minimum_rate(start_server):
+    s = start_server(env={"CAREBASE_HEADER_TIMEOUT_S": 1,
+                          "CAREBASE_MIN_BODY_RATE": 2000})
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    c.sendall(b"POST /v1/auth/login HTTP/1.1\r\nHost: t\r\n"
+              b"Content-Type: application/json\r\nContent-Length: 50000\r\n\r\n{")
+    start = time.monotonic()
+    closed_after = None
+    try:
+        for _ in range(20):
+            time.sleep(0.25)
+            try:
+                c.sendall(b" " * 10)
+            except (BrokenPipeError, ConnectionResetError):
+                closed_after = time.monotonic() - start
+                break
+            c.setblocking(False)
+            try:
+                if c.recv(1) == b"":
+                    closed_after = time.monotonic() - start
+                    break
+            except BlockingIOError:
+                pass
+            finally:
+                c.setblocking(True)
+    finally:
+        c.close()
+    assert closed_after is not None and closed_after < 4.0, closed_after
+    assert metric_sum(s.metrics(), "carebase_http_refused_total",
+                      reason="body_too_slow") >= 1
+
+
+# -- 8, 9, 10: Expect, control bytes, heads the HTTP layer refuses -------------
+
+def test_expect_continue_with_an_oversized_body_gets_413_not_100(server):
+    head = raw(server, b"POST /v1/auth/login HTTP/1.1\r\nHost: t\r\n"
+                       b"Content-Type: application/json\r\n"
+                       b"Content-Length: 900000000\r\nExpect: 100-continue\r\n\r\n")
+    assert status_of(head) == 413, head[:300]
+    assert b"100 Continue" not in head
+
+
+@pytest.mark.parametrize("value", [b"secret\x00junk", b"a\x01b", b"a\x7fb", b"a\rb"])
+def test_a_header_with_a_control_byte_is_400(server, value):
+    head = raw(server, b"POST /v1/webhooks/simplybook HTTP/1.1\r\nHost: t\r\n"
+                       b"X-Simplybook-Token: " + value + b"\r\n"
+                       b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+    assert status_of(head) == 400, head[:300]
+
+
+def test_a_header_with_a_nul_is_refused_with_a_problem(server):
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-A: b\x00c\r\n\r\n")
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+        if b"\r\n\r\n" in data and b'"request_id"' in data:
+            break
+    s.close()
+    assert status_of(data) == 400 and b"BAD_HEADER" in data, data[:400]
+
+
+def test_a_head_past_the_connection_memory_gets_a_431_problem(server):
+    r = requests.get(server.url("/healthz"), headers={"X-Big": "d" * 80000},
+                     timeout=5)
+    problem_doc = r.json()
+    assert r.status_code == 431
+    assert r.headers["Content-Type"].startswith("application/problem+json")
+    assert problem_doc["code"] == "HEADERS_TOO_LARGE", problem_doc
+    assert server.get("/healthz").status_code == 200
+
+
+def test_a_request_line_past_the_connection_memory_gets_a_problem(server):
+    r = requests.get(server.url("/healthz?q=" + "z" * 80000), timeout=5)
+    assert r.status_code in (414, 431)
+    assert r.headers["Content-Type"].startswith("application/problem+json")
+    assert r.json()["code"] in ("URI_TOO_LONG", "HEADERS_TOO_LARGE")
