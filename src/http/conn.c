@@ -59,10 +59,12 @@ struct conn {
 	struct conn *prev, *next; /* the sweeper's list */
 	char	     key[HTTP_CLIENT_KEY_LEN];
 	int	     fd;
-	int	     phase;	/* enum conn_phase */
-	int64_t	     since_ns;	/* of the phase */
-	size_t	     body_got;	/* bytes of the body so far */
-	int	     cut;	/* shut down by the sweeper */
+	int	     cut; /* shut down by the sweeper */
+	/* Written by the connection's thread without the mutex (the hot
+	 * path), read by the sweeper under it (the list keeps c alive). */
+	_Atomic int	phase;	  /* enum conn_phase */
+	_Atomic int64_t since_ns; /* of the phase */
+	_Atomic size_t	body_got; /* bytes of the body so far */
 };
 
 /* idle (or a request line trickling in), headers coming, body coming,
@@ -314,43 +316,37 @@ conn_notify(void *cls, struct MHD_Connection *mc, void **ctx,
 void
 conn_phase(struct hreq *h, int phase)
 {
-	struct conns *cs = h->srv->conns;
-	struct conn  *c = h->conn_state;
+	struct conn *c = h->conn_state;
 
 	if (c == NULL)
 		return;
-	pthread_mutex_lock(&cs->mu);
 	switch (phase) {
 	case CONN_LINE:
 		c->phase = PHASE_HEAD;
 		break;
 	case CONN_HEAD_DONE:
-		c->phase = h->body_coming ? PHASE_BODY : PHASE_BUSY;
 		c->body_got = 0;
 		c->since_ns = time_mono_ns();
+		c->phase = h->body_coming ? PHASE_BODY : PHASE_BUSY;
 		break;
 	case CONN_BODY_DONE:
 		c->phase = PHASE_BUSY;
 		break;
 	case CONN_REQUEST_DONE:
-		c->phase = PHASE_IDLE;
+		/* The time first: the sweeper reads the phase, then it. */
 		c->since_ns = time_mono_ns();
+		c->phase = PHASE_IDLE;
 		break;
 	}
-	pthread_mutex_unlock(&cs->mu);
 }
 
 void
 conn_body_got(struct hreq *h, size_t n)
 {
-	struct conns *cs = h->srv->conns;
-	struct conn  *c = h->conn_state;
+	struct conn *c = h->conn_state;
 
-	if (c == NULL)
-		return;
-	pthread_mutex_lock(&cs->mu);
-	c->body_got += n;
-	pthread_mutex_unlock(&cs->mu);
+	if (c != NULL)
+		atomic_fetch_add(&c->body_got, n);
 }
 
 int
