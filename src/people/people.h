@@ -90,8 +90,8 @@ int people_user_lock(struct tx *, const char *user_id);
  * update of the user (PATCH /v1/me, PATCH /v1/users/{id}) changes one of
  * fields (API names, NULL-terminated), and, when "last_active_at" is
  * among them, on sign-in and on activity at most once per
- * PEOPLE_ACTIVITY_NOTIFY_MS per user (activity is written every minute;
- * telling others that often would be noise). Non-OK fails the change.
+ * PEOPLE_ACTIVITY_NOTIFY_MS per user (activity is written up to every
+ * second; telling others that often would be noise). Non-OK fails the change.
  */
 struct people_change_hook {
 	const char	  *name;

@@ -32,8 +32,13 @@ struct resource;
 #define PEOPLE_PASSWORD_BYTES  (PEOPLE_PASSWORD_MAX * 4)
 #define PEOPLE_FINGERPRINT_MAX 256 /* X-Device-Fingerprint, bytes kept */
 #define PEOPLE_AGENT_MAX       512 /* User-Agent, bytes kept */
-#define PEOPLE_ACTIVITY_STEP_MS                                                \
-	60000 /* last activity written at most this often */
+/*
+ * Last activity is written at most once a step: the idle timeout / 60,
+ * from 1 s to a minute, so a session ends at most 1/60 of its timeout
+ * early (1 s at the 60 s least timeout), never late.
+ */
+#define PEOPLE_ACTIVITY_STEP_MIN_MS 1000
+#define PEOPLE_ACTIVITY_STEP_MAX_MS 60000
 #define PEOPLE_WINDOW_MS     3600000 /* failed-login counting window */
 #define PEOPLE_BACKOFF_CAP_S 900     /* longest wait between login tries */
 
@@ -120,6 +125,8 @@ int people_user_changed(
 /* OK when live at now, ERR_UNAUTHORIZED when idle, past expiry or ended. */
 int people_session_live(int64_t now, int64_t last_activity_at,
     int64_t idle_timeout_ms, int64_t expires_at, int64_t ended_at);
+/* How often last activity is written for a session of this timeout. */
+int64_t people_activity_step(int64_t idle_timeout_ms);
 /* Token from "Bearer <token>" into *tok (borrowed); ERR_MALFORMED. */
 int people_bearer_parse(const char *header, const char **tok, size_t *len);
 /* 1 if a raw query string carries a credential: a key such as
