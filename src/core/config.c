@@ -3,9 +3,10 @@
 #include <string.h>
 
 #include "core/config.h"
-#include "core/log.h"
-#include "core/util.h"
 #include "core/err.h"
+#include "core/log.h"
+#include "core/netaddr.h"
+#include "core/util.h"
 
 struct config config;
 
@@ -73,6 +74,10 @@ static const struct config_entry config_table[] = {
 	    "requests per second per client IP (0 = off)" },
 	{ "rate_burst", CT_INT, S(rate_burst), "200", 1, 10000000, NULL, 0,
 	    "requests a client may make at once before the rate applies" },
+	{ "trusted_proxies", CT_STRING, S(trusted_proxies), "", 0, 0, NULL, 0,
+	    "comma-separated addresses and CIDR blocks of reverse proxies "
+	    "whose X-Forwarded-For names the client (empty = none; at most "
+	    "64)" },
 	{ "tls_cert", CT_STRING, S(tls_cert), "", 0, 0, NULL, 0,
 	    "PEM certificate file; with tls_key serves HTTPS" },
 	{ "tls_key", CT_STRING, S(tls_key), "", 0, 0, NULL, 1,
@@ -125,13 +130,19 @@ static const struct config_entry config_table[] = {
 	    "member auth sessions end this long after login" },
 	{ "login_backoff_after", CT_INT, S(login_backoff_after), "5", 1, 1000,
 	    NULL, 0,
-	    "failed logins for an account before each next try must wait" },
+	    "failed logins for an account from one client address before "
+	    "each next try from there must wait" },
 	{ "login_max_failures_hour", CT_INT, S(login_max_failures_hour), "100",
 	    1, 100, NULL, 0,
-	    "failed logins per account per hour before it locks" },
+	    "failed logins for an account from one client address per hour "
+	    "before that address is locked out of it" },
+	{ "login_account_max_failures_hour", CT_INT,
+	    S(login_account_max_failures_hour), "1000", 1, 1000000, NULL, 0,
+	    "failed logins for an account from all addresses per hour before "
+	    "it locks for everyone" },
 	{ "login_ip_max_failures_hour", CT_INT, S(login_ip_max_failures_hour),
 	    "1000", 1, 1000000, NULL, 0,
-	    "failed logins per client address per hour" },
+	    "failed logins per client address per hour (any account)" },
 	{ "consent_ages", CT_STRING, S(consent_ages),
 	    "AT:14,BE:13,BG:14,CY:14,CZ:15,DE:16,DK:13,EE:13,ES:14,FI:13,FR:15,"
 	    "GB:13,GR:15,HR:16,HU:16,IE:16,IT:14,LT:14,LU:16,LV:13,MT:13,NL:16,"
@@ -436,6 +447,8 @@ config_load(int argc, char **argv, char *err, size_t errlen)
 	if (consent_ages_check(config.consent_ages, err, errlen) != OK)
 		return (ERR_CONFIG);
 	if (booking_cancel_check(err, errlen) != OK)
+		return (ERR_CONFIG);
+	if (netaddr_proxies_set(config.trusted_proxies, err, errlen) != OK)
 		return (ERR_CONFIG);
 	/* A chat job makes up to CHAT_SYNC_REQUESTS requests of up to
 	 * chat_sync_timeout_s each: it must end before it can be reclaimed. */

@@ -38,7 +38,8 @@ struct config {
 	char   *cors_origins; /* comma-separated, exact match */
 	int64_t rate_limit;   /* requests per second per IP, 0 = off */
 	int64_t rate_burst;
-	char   *tls_cert; /* PEM file, enables TLS with tls_key */
+	char   *trusted_proxies; /* CIDRs whose X-Forwarded-For is believed */
+	char   *tls_cert;	 /* PEM file, enables TLS with tls_key */
 	char   *tls_key;
 	int64_t shutdown_timeout_s; /* wait for in-flight requests */
 	int64_t job_workers;	    /* job threads in `serve`, 0 = none */
@@ -61,8 +62,9 @@ struct config {
 	int64_t session_idle_member_s; /* auth sessions of members */
 	int64_t session_absolute_member_s;
 	int64_t login_backoff_after;	    /* failures before backoff starts */
-	int64_t login_max_failures_hour;    /* per account; then locked */
+	int64_t login_max_failures_hour;    /* per account and address */
 	int64_t login_ip_max_failures_hour; /* per client address */
+	int64_t login_account_max_failures_hour; /* per account */
 	char   *consent_ages; /* "GB:13,US:13,DE:16": digital consent */
 	int64_t consent_age_default;
 	char *password_reset_path; /* appended to public_url, then the token */

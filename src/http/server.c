@@ -42,6 +42,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/netaddr.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "http/http_int.h"
@@ -110,6 +111,8 @@ static void hreq_begin(struct hreq *, const char *);
 static enum MHD_Result head_add(
     void *, enum MHD_ValueKind, const char *, const char *);
 static void	       hreq_client(struct hreq *, char *, size_t);
+static enum MHD_Result forwarded_add(
+    void *, enum MHD_ValueKind, const char *, const char *);
 static void	       hreq_body(struct hreq *, const char *, size_t);
 static void	       hreq_dispatch(struct hreq *);
 static void	       hreq_options(struct hreq *);
@@ -521,37 +524,49 @@ rate_exempt(const char *path)
 	    strcmp(path, "/metrics") == 0);
 }
 
-/* Client address into req->ip, and the rate-limit key (IPv6: its /64). */
+/*
+ * Client address into req->ip, and the rate-limit key (IPv6: its /64):
+ * the peer's, or, when the peer is a trusted proxy, the one its
+ * X-Forwarded-For names (core/netaddr.h). Every X-Forwarded-For header
+ * counts, joined in order.
+ */
 static void
 hreq_client(struct hreq *h, char *key, size_t keylen)
 {
 	const union MHD_ConnectionInfo *ci;
-	const struct sockaddr_in6      *s6;
-	const struct sockaddr_in       *s4;
-	struct in_addr			v4;
+	struct netaddr			peer, client;
+	struct buf			xff;
 
 	key[0] = '\0';
 	ci =
 	    MHD_get_connection_info(h->mhd, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci == NULL || ci->client_addr == NULL)
+	if (ci == NULL || netaddr_from_sockaddr(ci->client_addr, &peer) != OK)
 		return;
-	if (ci->client_addr->sa_family == AF_INET) {
-		s4 = (const struct sockaddr_in *)(const void *)ci->client_addr;
-		inet_ntop(AF_INET, &s4->sin_addr, h->req.ip, sizeof(h->req.ip));
-	} else if (ci->client_addr->sa_family == AF_INET6) {
-		s6 = (const struct sockaddr_in6 *)(const void *)ci->client_addr;
-		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-			memcpy(&v4, &s6->sin6_addr.s6_addr[12], sizeof(v4));
-			inet_ntop(AF_INET, &v4, h->req.ip, sizeof(h->req.ip));
-		} else {
-			inet_ntop(AF_INET6, &s6->sin6_addr, h->req.ip,
-			    sizeof(h->req.ip));
-			snprintf(key, keylen, "v6:");
-			hex_encode(s6->sin6_addr.s6_addr, 8, key + 3);
-			return;
-		}
+	client = peer;
+	if (netaddr_is_proxy(&peer)) {
+		buf_init(&xff, CONFIG_MAX_HEAD_BYTES);
+		MHD_get_connection_values(
+		    h->mhd, MHD_HEADER_KIND, forwarded_add, &xff);
+		netaddr_client(&peer, xff.data, &client);
+		buf_free(&xff);
 	}
-	snprintf(key, keylen, "%s", h->req.ip);
+	netaddr_text(&client, h->req.ip, sizeof(h->req.ip));
+	netaddr_key(&client, key, keylen);
+}
+
+/* Append an X-Forwarded-For value to the buf at arg, comma first. */
+static enum MHD_Result
+forwarded_add(
+    void *arg, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct buf *b = arg;
+
+	if (value == NULL || strcasecmp(key, "X-Forwarded-For") != 0)
+		return (MHD_YES);
+	if ((b->len > 0 && buf_append(b, ",", 1) != OK) ||
+	    buf_append(b, value, strlen(value)) != OK)
+		return (MHD_NO);
+	return (MHD_YES);
 }
 
 /* Headers are in: decide everything that does not need the body. */

@@ -585,7 +585,7 @@ erase_tx(struct tx *tx, void *arg)
 {
 	struct erase *e = arg;
 	struct stmt  *st;
-	char	      email_index[65] = "", subject[80];
+	char	      email_index[65] = "";
 	json_t	     *changes;
 	int64_t	      now = time_now_ms();
 	int	      rc, was_admin = 0;
@@ -624,18 +624,13 @@ erase_tx(struct tx *tx, void *arg)
 	    (rc = exec_id(tx, "DELETE FROM email_log WHERE user_id = ?",
 		 e->user_id, 1)) != OK)
 		return (rc);
-	if (email_index[0] != '\0') {
-		snprintf(subject, sizeof(subject), "account:%s", email_index);
-		if ((rc = exec_id(tx,
-			 "DELETE FROM email_log WHERE "
-			 "recipient_index = ?",
-			 email_index, 1)) != OK ||
-		    (rc = exec_id(tx,
-			 "DELETE FROM login_failures WHERE "
-			 "subject = ?",
-			 subject, 1)) != OK)
-			return (rc);
-	}
+	if (email_index[0] != '\0' &&
+	    ((rc = exec_id(tx,
+		  "DELETE FROM email_log WHERE "
+		  "recipient_index = ?",
+		  email_index, 1)) != OK ||
+		(rc = people_throttle_forget(tx, email_index)) != OK))
+		return (rc);
 	st = store_prepare(tx,
 	    "UPDATE users SET email = NULL, email_index = "
 	    "NULL, password_hash = NULL, first_name = NULL, last_name = NULL, "

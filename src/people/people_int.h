@@ -39,8 +39,8 @@ struct resource;
  */
 #define PEOPLE_ACTIVITY_STEP_MIN_MS 1000
 #define PEOPLE_ACTIVITY_STEP_MAX_MS 60000
-#define PEOPLE_WINDOW_MS     3600000 /* failed-login counting window */
-#define PEOPLE_BACKOFF_CAP_S 900     /* longest wait between login tries */
+#define PEOPLE_WINDOW_MS	    3600000 /* failed-login counting window */
+#define PEOPLE_BACKOFF_CAP_S	    900 /* longest wait between login tries */
 
 /* users.c: the users resource, GET and PATCH /v1/me */
 extern const struct resource users_resource;
@@ -134,17 +134,24 @@ int people_bearer_parse(const char *header, const char **tok, size_t *len);
 int people_query_has_token(
     const char *query, const char *bearer, size_t bearer_len);
 
-/* throttle.c: failed logins per account and per client address */
+/* throttle.c: failed logins per account and client address, per account,
+ * per client address */
 /*
  * Count this login attempt before the password is checked, so parallel
- * attempts are counted exactly. ERR_RATE_LIMIT with *retry_after_s when
- * the account or address must wait (nothing counted then).
+ * attempts are counted exactly. client is the address's limit key
+ * (req->client_key). ERR_RATE_LIMIT with *retry_after_s when the account
+ * from this address, the account or the address must wait (nothing
+ * counted then).
  */
 int people_throttle_reserve(struct store *, const char *email_index,
-    const char *ip, int64_t now, int *retry_after_s);
-/* The password was right: forget the account's failures (the address's
- * stay counted). */
-int people_throttle_success(struct tx *, const char *email_index);
+    const char *client, int64_t now, int *retry_after_s);
+/* The password was right: the attempt was no failure. Forget the account's
+ * failures from this address; the account's and the address's other
+ * failures stay counted. */
+int people_throttle_success(
+    struct tx *, const char *email_index, const char *client);
+/* The password was changed or reset: forget every failure of the account. */
+int people_throttle_forget(struct tx *, const char *email_index);
 /*
  * Pure: after the n-th counted attempt in a window that started at
  * window_start, the time before which the next attempt is refused
