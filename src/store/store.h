@@ -101,6 +101,12 @@ enum store_dialect store_tx_dialect(const struct tx *);
  */
 int	      store_xact_lock(struct tx *, const char *key);
 struct store *store_tx_store(const struct tx *);
+/*
+ * A number no other transaction of this process had (from 1 up): what a
+ * caller keys something it learnt once per transaction by, as the tx
+ * pointer itself is reused with its connection.
+ */
+uint64_t store_tx_serial(const struct tx *);
 
 /*
  * Run fn inside a transaction, retrying the whole transaction (up to

@@ -26,6 +26,7 @@ struct tx {
 	struct conn *conn;
 	int	     kind;
 	int	     failed; /* first failed statement's status */
+	uint64_t     serial; /* store_tx_serial */
 };
 
 struct conn {
