@@ -18,6 +18,7 @@
 #include "core/keyring.h"
 #include "core/log.h"
 #include "core/mail.h"
+#include "core/netaddr.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "learning/learning.h"
@@ -602,7 +603,9 @@ main(int argc, char **argv)
 		}
 		args[nargs++] = argv[k];
 	}
-	if (config_load(argc - 2, argv + 2, err, sizeof(err)) != OK) {
+	if (config_load(argc - 2, argv + 2, err, sizeof(err)) != OK ||
+	    netaddr_proxies_set(config.trusted_proxies, err, sizeof(err)) !=
+		OK) {
 		fprintf(stderr, "carebase: %s\n", err);
 		free(args);
 		return (2);

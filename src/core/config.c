@@ -5,7 +5,6 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
-#include "core/netaddr.h"
 #include "core/util.h"
 
 struct config config;
@@ -447,8 +446,6 @@ config_load(int argc, char **argv, char *err, size_t errlen)
 	if (consent_ages_check(config.consent_ages, err, errlen) != OK)
 		return (ERR_CONFIG);
 	if (booking_cancel_check(err, errlen) != OK)
-		return (ERR_CONFIG);
-	if (netaddr_proxies_set(config.trusted_proxies, err, errlen) != OK)
 		return (ERR_CONFIG);
 	/* A chat job makes up to CHAT_SYNC_REQUESTS requests of up to
 	 * chat_sync_timeout_s each: it must end before it can be reclaimed. */
