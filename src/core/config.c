@@ -176,6 +176,11 @@ static const struct config_entry config_table[] = {
 	    S(webhook_inbox_retention_days), "30", 1, 365, NULL, 0,
 	    "webhook inbox rows (bodies and outcomes) older than this are "
 	    "deleted by the hourly webhooks.prune job, failed ones too" },
+	{ "webhook_refused_max_per_address", CT_INT,
+	    S(webhook_refused_max_per_address), "100", 0, 1000000, NULL, 0,
+	    "webhook calls refused for their credentials are kept as metadata "
+	    "only, at most this many rows per client address (past it they "
+	    "are counted, not stored)" },
 	{ "storyblok_webhook_secret", CT_STRING, S(storyblok_webhook_secret),
 	    "", 0, 0, NULL, 1,
 	    "CMS webhook secret: webhook-signature is the hex "

@@ -75,6 +75,7 @@ struct config {
 	char   *privacy_version;
 	int64_t webhook_body_limit; /* bytes of an inbound webhook body */
 	int64_t webhook_inbox_retention_days; /* inbox rows older are deleted */
+	int64_t webhook_refused_max_per_address; /* credential refusals kept */
 	char   *storyblok_webhook_secret; /* HMAC-SHA1 key of the CMS webhook */
 	char   *storyblok_api_url;	  /* CMS content API base */
 	char   *storyblok_token;	  /* CMS content API token */
