@@ -30,7 +30,9 @@ struct config_entry {
 
 static const struct config_entry config_table[] = {
 	{ "env", CT_ENUM, S(env), "development", 0, 0, "development|production",
-	    0, "deployment kind; production requires a master key file" },
+	    0,
+	    "deployment kind; production requires a master key file and an "
+	    "erasure journal" },
 	{ "listen", CT_STRING, S(listen), "127.0.0.1", 0, 0, NULL, 0,
 	    "address to listen on" },
 	{ "port", CT_INT, S(port), "8080", 0, 65535, NULL, 0,
@@ -67,6 +69,12 @@ static const struct config_entry config_table[] = {
 	{ "master_key_file", CT_STRING, S(master_key_file), "var/master.key", 0,
 	    0, NULL, 0,
 	    "32-byte master key (hex); generated in development if missing" },
+	{ "erasure_journal_file", CT_STRING, S(erasure_journal_file), "", 0, 0,
+	    NULL, 0,
+	    "append-only record of erasures (user ids and times), kept and "
+	    "backed up with the master key, replayed after a restore (empty = "
+	    "erasure.journal in the master key's folder); required in "
+	    "production" },
 	{ "cors_origins", CT_STRING, S(cors_origins), "", 0, 0, NULL, 0,
 	    "comma-separated origins allowed by CORS (empty = none)" },
 	{ "rate_limit", CT_INT, S(rate_limit), "100", 0, 1000000, NULL, 0,

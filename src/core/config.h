@@ -35,8 +35,9 @@ struct config {
 	char   *log_level;
 	int64_t log_flush_ms; /* info lines batched, 0 = each */
 	char   *master_key_file;
-	char   *cors_origins; /* comma-separated, exact match */
-	int64_t rate_limit;   /* requests per second per IP, 0 = off */
+	char   *erasure_journal_file; /* "" = erasure.journal by the key */
+	char   *cors_origins;	      /* comma-separated, exact match */
+	int64_t rate_limit;	      /* requests per second per IP, 0 = off */
 	int64_t rate_burst;
 	char   *trusted_proxies; /* CIDRs whose X-Forwarded-For is believed */
 	char   *tls_cert;	 /* PEM file, enables TLS with tls_key */

@@ -184,5 +184,16 @@ void people_me_export(struct request *);
 void people_me_erase(struct request *);
 void people_user_export(struct request *);
 void people_user_erase(struct request *);
+/*
+ * Erase user_id again, from the erasure journal: as DELETE /v1/me does,
+ * without a caller or the last-admin rule, audited as replayed; a data
+ * key left beside a row erased already is destroyed. *erased: the row
+ * was erased now; *was_admin: it was an admin's.
+ */
+int people_erase_replayed(
+    struct store *, const char *user_id, int *erased, int *was_admin);
+
+/* erasures.c: append one erasure to the journal, fsynced; ERR_IO. */
+int people_erasures_append(const char *user_id, int64_t at);
 
 #endif

@@ -712,6 +712,21 @@ store_backup(struct store *s, const char *path)
 }
 
 int
+store_restore(struct store *s, const char *path, int force)
+{
+	struct conn *c;
+	int	     rc;
+
+	if (s->ops->restore == NULL || s->memory)
+		return (ERR_INVALID);
+	if ((rc = pool_get(s, &c)) != OK)
+		return (rc);
+	rc = s->ops->restore(c, path, force);
+	pool_put(s, c);
+	return (rc);
+}
+
+int
 store_checkpoint(struct store *s)
 {
 	struct conn *c;

@@ -85,6 +85,8 @@ struct store_ops {
 	const void *(*col_blob)(struct stmt *, int, size_t *);
 	/* SQLite only; NULL for PostgreSQL. */
 	int (*backup)(struct conn *, const char *path);
+	/* SQLite only: path's content into this database; NULL for PG. */
+	int (*restore)(struct conn *, const char *path, int force);
 	/* SQLite only (WAL checkpoint, truncating); NULL for PostgreSQL. */
 	int (*checkpoint)(struct conn *);
 };
