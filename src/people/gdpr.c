@@ -660,11 +660,13 @@ erase_tx(struct tx *tx, void *arg)
 	if (was_admin && !e->replay &&
 	    (rc = people_last_admin_guard(e->req, tx)) != OK)
 		return (rc);
-	changes = json_pack("{s:[s,s,s,s,s,s,s,s,s,s,s,s,s,s],s:b,s:b}",
-	    "fields", "email", "password_hash", "first_name", "last_name",
-	    "phone", "date_of_birth", "gender", "location", "demographics",
-	    "country", "locale", "signup_language", "is_active", "deleted_at",
-	    "key_destroyed", 1, "replayed", e->replay);
+	changes = json_pack("{s:[s,s,s,s,s,s,s,s,s,s,s,s,s,s],s:b}", "fields",
+	    "email", "password_hash", "first_name", "last_name", "phone",
+	    "date_of_birth", "gender", "location", "demographics", "country",
+	    "locale", "signup_language", "is_active", "deleted_at",
+	    "key_destroyed", 1);
+	if (changes != NULL && e->replay)
+		json_object_set_new(changes, "replayed", json_true());
 	rc = audit_append(
 	    tx, e->who, e->req, "users.erase", "users", e->user_id, changes);
 	json_decref(changes);
