@@ -390,8 +390,9 @@ reconcile_tx(struct tx *tx, void *arg)
 	while ((rc = store_step(st)) == STORE_ROW) {
 		id = store_col_text(st, 0);
 		if (id == NULL || strlen(id) != UUID_STR_LEN - 1 ||
-		    bsearch(id, e->j->ids, e->j->n, sizeof(*e->j->ids),
-			id_cmp) != NULL)
+		    (e->j->n > 0 &&
+			bsearch(id, e->j->ids, e->j->n, sizeof(*e->j->ids),
+			    id_cmp) != NULL))
 			continue;
 		if (people_erasures_append(id, store_col_int64(st, 1)) != OK) {
 			e->failed = 1;
