@@ -51,7 +51,7 @@ static int  session_lookup(struct request *, const char *hash, struct lookup *);
 static void lookup_from_row(struct stmt *, struct lookup *);
 static int  session_touch(
      struct store *, const struct lookup *, int64_t now, int64_t every);
-static int  query_key_is_token(const char *key, size_t len);
+static int	   query_key_is_token(const char *key, size_t len);
 static const char *header_bounded(struct request *, const char *, size_t max);
 static int refuse(struct request *, const char *code, const char *detail);
 
