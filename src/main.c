@@ -18,6 +18,7 @@
 #include "core/keyring.h"
 #include "core/log.h"
 #include "core/mail.h"
+#include "core/netaddr.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "learning/learning.h"
@@ -64,6 +65,8 @@ static int	   cmd_worker(int, char **);
 static int	   cmd_migrate(int, char **);
 static int	   cmd_seed(int, char **);
 static int	   cmd_backup(int, char **);
+static int	   cmd_restore(int, char **);
+static int	   cmd_erasures(int, char **);
 static int	   cmd_jobs(int, char **);
 static int	   cmd_mail(int, char **);
 static int	   cmd_schema(int, char **);
@@ -76,6 +79,7 @@ static int	   cmd_version(int, char **);
 static int	   cmd_help(int, char **);
 static int	   modules_register(void);
 static int	   open_db(void);
+static int	   erasures_start(int);
 static void	   signals_block(sigset_t *);
 static const char *flag_value(int, char **, const char *);
 
@@ -89,6 +93,12 @@ static const struct cmd cmds[] = {
 	    "add demo data and print the demo accounts" },
 	{ "backup", cmd_backup, 1, "backup FILE",
 	    "write a consistent copy of the SQLite database while it serves" },
+	{ "restore", cmd_restore, 1, "restore FILE [--force]",
+	    "replace the SQLite database with a copy `backup` wrote (--force "
+	    "when it holds tables), then replay the erasure journal" },
+	{ "erasures", cmd_erasures, 1, "erasures replay",
+	    "erase again everyone in the erasure journal the database holds "
+	    "(serve and worker do at start; after pg_restore)" },
 	{ "jobs", cmd_jobs, 1, "jobs failed | jobs retry ID | jobs stats",
 	    "list failed jobs, put one back in the queue, show queue figures" },
 	{ "mail", cmd_mail, 1, "mail test --to=ADDRESS",
@@ -200,6 +210,38 @@ open_db(void)
 	return (OK);
 }
 
+/*
+ * Open the erasure journal and replay it into the database (see
+ * people/erasures.c): a restored backup never serves an erased person.
+ * Anything wrong stops the command before it serves or runs a job.
+ */
+static int
+erasures_start(int quiet)
+{
+	struct people_replay r;
+	char		     err[1024];
+	int		     rc;
+
+	if ((rc = people_erasures_open(err, sizeof(err))) != OK) {
+		fprintf(stderr, "carebase: %s\n", err);
+		return (rc);
+	}
+	if ((rc = people_erasures_replay(db, &r)) != OK) {
+		fprintf(stderr,
+		    "carebase: the erasure journal %s was not replayed (%s); "
+		    "nothing runs until it is. If migrations are pending, run "
+		    "`carebase migrate` first\n",
+		    people_erasures_path(), err_code(rc));
+		return (rc);
+	}
+	if (!quiet)
+		printf("erasures: %zu journalled, %zu held by the database and "
+		       "erased again (%zu not erased at all), %zu erasures "
+		       "added to the journal from the database\n",
+		    r.journalled, r.present, r.erased, r.recorded);
+	return (OK);
+}
+
 static void
 signals_block(sigset_t *set)
 {
@@ -226,6 +268,10 @@ cmd_serve(int argc, char **argv)
 	if (migrate_current(db) == ERR_UNAVAILABLE)
 		log_warn("event=migrations_pending msg=\"run carebase migrate; "
 			 "/readyz answers 503 until then\"");
+	if ((rc = erasures_start(1)) != OK) {
+		log_buffer_stop();
+		return (rc);
+	}
 	cores = sysconf(_SC_NPROCESSORS_ONLN);
 	memset(&o, 0, sizeof(o));
 	o.listen = config.listen;
@@ -302,6 +348,10 @@ cmd_worker(int argc, char **argv)
 	if (log_buffer_start((int)config.log_flush_ms) != 0)
 		log_warn("event=log_buffer_failed msg=\"lines are written one "
 			 "by one\"");
+	if ((rc = erasures_start(1)) != OK) {
+		log_buffer_stop();
+		return (rc);
+	}
 	if ((rc = jobs_runner_start(db, n, &runner)) != OK) {
 		log_buffer_stop();
 		fprintf(stderr, "carebase: cannot start job workers: %s\n",
@@ -399,6 +449,74 @@ cmd_backup(int argc, char **argv)
 	}
 	printf("backup: wrote %s\n", argv[0]);
 	return (OK);
+}
+
+/*
+ * restore FILE [--force]: SQLite only. The copy goes in whole, then the
+ * erasure journal is replayed, so whoever was erased after the copy was
+ * made stays erased.
+ */
+static int
+cmd_restore(int argc, char **argv)
+{
+	const char *file = NULL;
+	char	    err[1024];
+	int	    i, force = 0, rc;
+
+	for (i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--force") == 0)
+			force = 1;
+		else if (file == NULL)
+			file = argv[i];
+		else
+			file = "";
+	if (file == NULL || file[0] == '\0') {
+		fprintf(stderr, "usage: carebase restore FILE [--force]\n");
+		return (ERR_INVALID);
+	}
+	if (store_dialect(db) != STORE_SQLITE) {
+		fprintf(stderr,
+		    "carebase: restore loads SQLite backups; for PostgreSQL "
+		    "use pg_restore, then `carebase erasures replay` (see "
+		    "README)\n");
+		return (ERR_INVALID);
+	}
+	/* The journal first: without it the copy must not go in. */
+	if ((rc = people_erasures_open(err, sizeof(err))) != OK) {
+		fprintf(stderr, "carebase: %s\n", err);
+		return (rc);
+	}
+	switch ((rc = store_restore(db, file, force))) {
+	case OK:
+		break;
+	case ERR_CONFLICT:
+		fprintf(stderr,
+		    "carebase: the database holds tables already: restore "
+		    "over it only with --force (stop every carebase process "
+		    "first)\n");
+		return (rc);
+	case ERR_INVALID:
+		fprintf(stderr,
+		    "carebase: %s is not an SQLite database with tables\n",
+		    file);
+		return (rc);
+	default:
+		fprintf(stderr, "carebase: restore from %s failed: %s\n", file,
+		    err_code(rc));
+		return (rc);
+	}
+	printf("restore: wrote the database from %s\n", file);
+	return (erasures_start(0));
+}
+
+static int
+cmd_erasures(int argc, char **argv)
+{
+	if (argc != 1 || strcmp(argv[0], "replay") != 0) {
+		fprintf(stderr, "usage: carebase erasures replay\n");
+		return (ERR_INVALID);
+	}
+	return (erasures_start(0));
 }
 
 static int
@@ -642,6 +760,8 @@ main(int argc, char **argv)
 		    !(strcmp(c->name, "webhooks") == 0 &&
 			(strcmp(argv[k], "--failed") == 0 ||
 			    strcmp(argv[k], "--force") == 0)) &&
+		    !(strcmp(c->name, "restore") == 0 &&
+			strcmp(argv[k], "--force") == 0) &&
 		    strcmp(c->name, "user") != 0) {
 			fprintf(stderr,
 			    "carebase: unknown flag %s (see carebase "
@@ -652,7 +772,9 @@ main(int argc, char **argv)
 		}
 		args[nargs++] = argv[k];
 	}
-	if (config_load(argc - 2, argv + 2, err, sizeof(err)) != OK) {
+	if (config_load(argc - 2, argv + 2, err, sizeof(err)) != OK ||
+	    netaddr_proxies_set(config.trusted_proxies, err, sizeof(err)) !=
+		OK) {
 		fprintf(stderr, "carebase: %s\n", err);
 		free(args);
 		return (2);
@@ -686,6 +808,7 @@ main(int argc, char **argv)
 	}
 	rc = c->run(nargs, args);
 out:
+	people_erasures_close();
 	store_close(db);
 	keyring_wipe();
 	sodium_memzero(master_key, sizeof(master_key));

@@ -3,9 +3,9 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "core/err.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "core/err.h"
 
 struct config config;
 
@@ -30,7 +30,9 @@ struct config_entry {
 
 static const struct config_entry config_table[] = {
 	{ "env", CT_ENUM, S(env), "development", 0, 0, "development|production",
-	    0, "deployment kind; production requires a master key file" },
+	    0,
+	    "deployment kind; production requires a master key file and an "
+	    "erasure journal" },
 	{ "listen", CT_STRING, S(listen), "127.0.0.1", 0, 0, NULL, 0,
 	    "address to listen on" },
 	{ "port", CT_INT, S(port), "8080", 0, 65535, NULL, 0,
@@ -90,12 +92,22 @@ static const struct config_entry config_table[] = {
 	{ "master_key_file", CT_STRING, S(master_key_file), "var/master.key", 0,
 	    0, NULL, 0,
 	    "32-byte master key (hex); generated in development if missing" },
+	{ "erasure_journal_file", CT_STRING, S(erasure_journal_file), "", 0, 0,
+	    NULL, 0,
+	    "append-only record of erasures (user ids and times), kept and "
+	    "backed up with the master key, replayed after a restore (empty = "
+	    "erasure.journal in the master key's folder); required in "
+	    "production" },
 	{ "cors_origins", CT_STRING, S(cors_origins), "", 0, 0, NULL, 0,
 	    "comma-separated origins allowed by CORS (empty = none)" },
 	{ "rate_limit", CT_INT, S(rate_limit), "100", 0, 1000000, NULL, 0,
 	    "requests per second per client IP (0 = off)" },
 	{ "rate_burst", CT_INT, S(rate_burst), "200", 1, 10000000, NULL, 0,
 	    "requests a client may make at once before the rate applies" },
+	{ "trusted_proxies", CT_STRING, S(trusted_proxies), "", 0, 0, NULL, 0,
+	    "comma-separated addresses and CIDR blocks of reverse proxies "
+	    "whose X-Forwarded-For names the client (empty = none; at most "
+	    "64)" },
 	{ "tls_cert", CT_STRING, S(tls_cert), "", 0, 0, NULL, 0,
 	    "PEM certificate file; with tls_key serves HTTPS" },
 	{ "tls_key", CT_STRING, S(tls_key), "", 0, 0, NULL, 1,
@@ -148,13 +160,19 @@ static const struct config_entry config_table[] = {
 	    "member auth sessions end this long after login" },
 	{ "login_backoff_after", CT_INT, S(login_backoff_after), "5", 1, 1000,
 	    NULL, 0,
-	    "failed logins for an account before each next try must wait" },
+	    "failed logins for an account from one client address before "
+	    "each next try from there must wait" },
 	{ "login_max_failures_hour", CT_INT, S(login_max_failures_hour), "100",
 	    1, 100, NULL, 0,
-	    "failed logins per account per hour before it locks" },
+	    "failed logins for an account from one client address per hour "
+	    "before that address is locked out of it" },
+	{ "login_account_max_failures_hour", CT_INT,
+	    S(login_account_max_failures_hour), "1000", 1, 1000000, NULL, 0,
+	    "failed logins for an account from all addresses per hour before "
+	    "it locks for everyone" },
 	{ "login_ip_max_failures_hour", CT_INT, S(login_ip_max_failures_hour),
 	    "1000", 1, 1000000, NULL, 0,
-	    "failed logins per client address per hour" },
+	    "failed logins per client address per hour (any account)" },
 	{ "consent_ages", CT_STRING, S(consent_ages),
 	    "AT:14,BE:13,BG:14,CY:14,CZ:15,DE:16,DK:13,EE:13,ES:14,FI:13,FR:15,"
 	    "GB:13,GR:15,HR:16,HU:16,IE:16,IT:14,LT:14,LU:16,LV:13,MT:13,NL:16,"
@@ -189,6 +207,11 @@ static const struct config_entry config_table[] = {
 	    S(webhook_inbox_retention_days), "30", 1, 365, NULL, 0,
 	    "webhook inbox rows (bodies and outcomes) older than this are "
 	    "deleted by the hourly webhooks.prune job, failed ones too" },
+	{ "webhook_refused_max_per_address", CT_INT,
+	    S(webhook_refused_max_per_address), "100", 0, 1000000, NULL, 0,
+	    "webhook calls refused for their credentials are kept as metadata "
+	    "only, at most this many rows per client address (past it they "
+	    "are counted, not stored)" },
 	{ "storyblok_webhook_secret", CT_STRING, S(storyblok_webhook_secret),
 	    "", 0, 0, NULL, 1,
 	    "CMS webhook secret: webhook-signature is the hex "

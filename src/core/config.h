@@ -41,10 +41,12 @@ struct config {
 	char   *log_level;
 	int64_t log_flush_ms; /* info lines batched, 0 = each */
 	char   *master_key_file;
-	char   *cors_origins; /* comma-separated, exact match */
-	int64_t rate_limit;   /* requests per second per IP, 0 = off */
+	char   *erasure_journal_file; /* "" = erasure.journal by the key */
+	char   *cors_origins;	      /* comma-separated, exact match */
+	int64_t rate_limit;	      /* requests per second per IP, 0 = off */
 	int64_t rate_burst;
-	char   *tls_cert; /* PEM file, enables TLS with tls_key */
+	char   *trusted_proxies; /* CIDRs whose X-Forwarded-For is believed */
+	char   *tls_cert;	 /* PEM file, enables TLS with tls_key */
 	char   *tls_key;
 	int64_t shutdown_timeout_s; /* wait for in-flight requests */
 	int64_t job_workers;	    /* job threads in `serve`, 0 = none */
@@ -67,8 +69,9 @@ struct config {
 	int64_t session_idle_member_s; /* auth sessions of members */
 	int64_t session_absolute_member_s;
 	int64_t login_backoff_after;	    /* failures before backoff starts */
-	int64_t login_max_failures_hour;    /* per account; then locked */
+	int64_t login_max_failures_hour;    /* per account and address */
 	int64_t login_ip_max_failures_hour; /* per client address */
+	int64_t login_account_max_failures_hour; /* per account */
 	char   *consent_ages; /* "GB:13,US:13,DE:16": digital consent */
 	int64_t consent_age_default;
 	char *password_reset_path; /* appended to public_url, then the token */
@@ -79,6 +82,7 @@ struct config {
 	char   *privacy_version;
 	int64_t webhook_body_limit; /* bytes of an inbound webhook body */
 	int64_t webhook_inbox_retention_days; /* inbox rows older are deleted */
+	int64_t webhook_refused_max_per_address; /* credential refusals kept */
 	char   *storyblok_webhook_secret; /* HMAC-SHA1 key of the CMS webhook */
 	char   *storyblok_api_url;	  /* CMS content API base */
 	char   *storyblok_token;	  /* CMS content API token */

@@ -28,8 +28,6 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -41,6 +39,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/netaddr.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "http/http_int.h"
@@ -93,32 +92,13 @@ int
 http_client_key(const struct sockaddr *sa, char *ip, size_t iplen, char *key,
     size_t keylen)
 {
-	const struct sockaddr_in6 *s6;
-	const struct sockaddr_in  *s4;
-	struct in_addr		   v4;
+	struct netaddr a;
 
 	ip[0] = key[0] = '\0';
-	if (sa == NULL)
+	if (sa == NULL || netaddr_from_sockaddr(sa, &a) != OK)
 		return (ERR_INVALID);
-	if (sa->sa_family == AF_INET) {
-		s4 = (const struct sockaddr_in *)(const void *)sa;
-		inet_ntop(AF_INET, &s4->sin_addr, ip, (socklen_t)iplen);
-	} else if (sa->sa_family == AF_INET6) {
-		s6 = (const struct sockaddr_in6 *)(const void *)sa;
-		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-			memcpy(&v4, &s6->sin6_addr.s6_addr[12], sizeof(v4));
-			inet_ntop(AF_INET, &v4, ip, (socklen_t)iplen);
-		} else {
-			inet_ntop(AF_INET6, &s6->sin6_addr, ip,
-			    (socklen_t)iplen);
-			/* One host holds a whole /64. */
-			snprintf(key, keylen, "v6:");
-			hex_encode(s6->sin6_addr.s6_addr, 8, key + 3);
-			return (OK);
-		}
-	} else
-		return (ERR_INVALID);
-	snprintf(key, keylen, "%s", ip);
+	netaddr_text(&a, ip, iplen);
+	netaddr_key(&a, key, keylen);
 	return (OK);
 }
 

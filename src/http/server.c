@@ -43,6 +43,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/netaddr.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "http/http_int.h"
@@ -77,6 +78,8 @@ static void hreq_begin(struct hreq *, const char *);
 static enum MHD_Result head_add(void *, enum MHD_ValueKind, const char *,
     size_t, const char *, size_t);
 static void	       hreq_client(struct hreq *, char *, size_t);
+static enum MHD_Result forwarded_add(
+    void *, enum MHD_ValueKind, const char *, const char *);
 static void	       hreq_body(struct hreq *, const char *, size_t);
 static int	       hreq_caller(struct request *);
 static void	       hreq_admit(struct hreq *);
@@ -250,16 +253,48 @@ rate_exempt(const char *path)
 	    strcmp(path, "/metrics") == 0);
 }
 
-/* Client address into req->ip, and the limits' key (IPv6: its /64). */
+/*
+ * Client address into req->ip, and the rate-limit key (IPv6: its /64):
+ * the peer's, or, when the peer is a trusted proxy, the one its
+ * X-Forwarded-For names (core/netaddr.h). Every X-Forwarded-For header
+ * counts, joined in order.
+ */
 static void
 hreq_client(struct hreq *h, char *key, size_t keylen)
 {
 	const union MHD_ConnectionInfo *ci;
+	struct netaddr			peer, client;
+	struct buf			xff;
 
 	ci =
 	    MHD_get_connection_info(h->mhd, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	http_client_key(ci != NULL ? ci->client_addr : NULL, h->req.ip,
-	    sizeof(h->req.ip), key, keylen);
+	if (ci == NULL || netaddr_from_sockaddr(ci->client_addr, &peer) != OK)
+		return;
+	client = peer;
+	if (netaddr_is_proxy(&peer)) {
+		buf_init(&xff, CONFIG_MAX_HEAD_BYTES);
+		MHD_get_connection_values(
+		    h->mhd, MHD_HEADER_KIND, forwarded_add, &xff);
+		netaddr_client(&peer, xff.data, &client);
+		buf_free(&xff);
+	}
+	netaddr_text(&client, h->req.ip, sizeof(h->req.ip));
+	netaddr_key(&client, key, keylen);
+}
+
+/* Append an X-Forwarded-For value to the buf at arg, comma first. */
+static enum MHD_Result
+forwarded_add(
+    void *arg, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct buf *b = arg;
+
+	if (value == NULL || strcasecmp(key, "X-Forwarded-For") != 0)
+		return (MHD_YES);
+	if ((b->len > 0 && buf_append(b, ",", 1) != OK) ||
+	    buf_append(b, value, strlen(value)) != OK)
+		return (MHD_NO);
+	return (MHD_YES);
 }
 
 /* 1 if s[0..n) holds a NUL or another control byte (tab is allowed). */

@@ -4,8 +4,10 @@
  *
  * One request:
  *
+ *	verify fails			refused (401/503), signature_ok 0,
+ *					metadata only, bounded per address
+ *					(inbox_refused.c)
  *	body over webhook_body_limit	refused (413), kept truncated
- *	verify fails			refused (401/503), signature_ok 0
  *	otherwise			stored pending and committed, then
  *					prepare (no transaction), then process
  *					and "processed" in one transaction; on
@@ -33,6 +35,7 @@
 #include "core/util.h"
 #include "http/http.h"
 #include "ops/inbox.h"
+#include "ops/ops_int.h"
 #include "people/people.h"
 #include "resource/hooks.h"
 #include "resource/audit.h"
@@ -58,6 +61,8 @@ struct inbox_row {
 	int	    replay;	 /* audit the attempt */
 	const char *user_id;	 /* NULL: none resolved */
 	const char *email_index; /* NULL: none named */
+	const char *client_addr; /* the sender, as seen */
+	const char *client_key;	 /* its limit key */
 };
 
 /* One run of a handler's process step, for store_run. */
@@ -85,11 +90,13 @@ static int  inbox_run(struct store *, const struct inbox_source *, const char *,
      const char *, size_t, int, struct inbox_result *, char *);
 static void answer(
     struct request *, const char *, const char *, struct inbox_result *);
-static int load_tx(struct tx *, void *);
-static int prune_tx(struct tx *, void *);
-static int cli_list(struct store *, int, FILE *);
-static int gdpr_export(struct tx *, const char *, json_t *);
-static int gdpr_erase(struct tx *, const char *);
+static void refused(struct request *, const struct inbox_source *,
+    const struct inbox_row *, struct inbox_result *);
+static int  load_tx(struct tx *, void *);
+static int  prune_tx(struct tx *, void *);
+static int  cli_list(struct store *, int, FILE *);
+static int  gdpr_export(struct tx *, const char *, json_t *);
+static int  gdpr_erase(struct tx *, const char *);
 
 static const struct gdpr_hook gdpr_hook = {
 	"webhook_inbox",
@@ -202,7 +209,8 @@ store_tx(struct tx *tx, void *arg)
 	    "INSERT INTO webhook_inbox (id, source, "
 	    "received_at, request_id, headers, body, body_bytes, signature_ok, "
 	    "outcome, http_status, error, processed_at, attempts, created_at, "
-	    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	    "updated_at, client_addr, client_key) VALUES (?, ?, ?, ?, ?, ?, ?, "
+	    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	store_bind_text(st, 1, w->id);
 	store_bind_text(st, 2, w->source);
 	store_bind_int64(st, 3, now);
@@ -224,6 +232,8 @@ store_tx(struct tx *tx, void *arg)
 	store_bind_text(st, 11, w->error);
 	store_bind_int64(st, 14, now);
 	store_bind_int64(st, 15, now);
+	store_bind_text(st, 16, w->client_addr);
+	store_bind_text(st, 17, w->client_key);
 	rc = store_step(st);
 	store_finalize(st);
 	sodium_memzero(sealed, w->kept + SEAL_OVERHEAD);
@@ -378,15 +388,17 @@ answer(struct request *req, const char *id, const char *outcome,
 {
 	json_t *extra;
 
-	/* Problems of class 5xx carry no extra members: the id goes here. */
-	http_header_add(req, "X-Webhook-Inbox-Id", id);
+	/* Problems of class 5xx carry no extra members: the id goes here.
+	 * No id: nothing was stored. */
+	if (id != NULL)
+		http_header_add(req, "X-Webhook-Inbox-Id", id);
 	if (r->rc == OK) {
 		http_json(req, 200,
 		    json_pack("{s:s,s:s,s:O*}", "inbox_id", id, "outcome",
 			outcome, "result", r->out));
 		return;
 	}
-	extra = json_pack("{s:s,s:s}", "inbox_id", id, "outcome", outcome);
+	extra = json_pack("{s:s?,s:s}", "inbox_id", id, "outcome", outcome);
 	if (extra != NULL && r->errors != NULL)
 		json_object_set(extra, "errors", r->errors);
 	http_problem_ext(req, r->rc, r->code[0] ? r->code : NULL, extra, "%s",
@@ -409,6 +421,8 @@ inbox_receive(struct request *req, const struct inbox_source *src)
 	w.body = req->body != NULL ? req->body : "";
 	w.received = req->body != NULL ? req->body_len : 0;
 	w.kept = w.received;
+	w.client_addr = req->ip;
+	w.client_key = req->client_key;
 	if (src->verify == NULL)
 		w.signature_ok = 1;
 	else if ((rc = src->verify(req, w.body, w.received, &r)) == OK)
@@ -422,14 +436,17 @@ inbox_receive(struct request *req, const struct inbox_source *src)
 		    "over the %lld-byte limit for webhooks.",
 		    w.received, (long long)config.webhook_body_limit);
 	}
+	if (r.rc != OK && !w.signature_ok) {
+		refused(req, src, &w, &r);
+		return;
+	}
 	if ((w.headers = headers_kept(req, src)) == NULL) {
 		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
 		return;
 	}
 	if (r.rc != OK) {
-		/* Refused before anything ran, whatever the status (503
-		 * when no secret is set): one row, final at once, never
-		 * replayed. */
+		/* Refused before anything ran (too large): one row, final
+		 * at once, never replayed. */
 		w.outcome = "refused";
 		w.http_status = err_http_status(r.rc);
 		w.error = r.error[0] ? r.error : err_title(r.rc);
@@ -461,6 +478,37 @@ inbox_receive(struct request *req, const struct inbox_source *src)
 	inbox_run(req->db, src, w.id, w.body, w.kept, 0, &r, outcome);
 	answer(req, w.id, outcome, &r);
 	result_reset(&r);
+}
+
+/*
+ * Credentials failed (a 401, or 503 with no secret set): anyone can send
+ * this, so nothing it carries is kept (inbox_refused.c). The answer is
+ * the refusal whether or not a row was written.
+ */
+static void
+refused(struct request *req, const struct inbox_source *src,
+    const struct inbox_row *w, struct inbox_result *r)
+{
+	struct inbox_refusal f;
+	int		     rc;
+
+	memset(&f, 0, sizeof(f));
+	strlcpy_cb(f.id, w->id, sizeof(f.id));
+	f.source = src->name;
+	f.request_id = req->id;
+	f.client_addr = req->ip[0] != '\0' ? req->ip : NULL;
+	f.client_key = req->client_key;
+	f.received = w->received;
+	f.http_status = err_http_status(r->rc);
+	f.error = r->error[0] ? r->error : err_title(r->rc);
+	if ((rc = inbox_refusal_record(req->db, &f)) != OK)
+		log_warn("event=inbox_record_failed source=%s rc=%s", src->name,
+		    err_code(rc));
+	log_info("event=webhook source=%s inbox_id=%s outcome=refused code=%s",
+	    src->name, f.stored ? f.id : "-",
+	    r->code[0] ? r->code : err_code(r->rc));
+	answer(req, f.stored ? f.id : NULL, "refused", r);
+	result_reset(r);
 }
 
 /* Replay */
@@ -736,14 +784,16 @@ cli_list(struct store *db, int failed_only, FILE *out)
 	    failed_only
 		? "SELECT id, source, received_at, outcome, http_status, "
 		  "attempts, "
-		  "signature_ok, body_bytes, error, body_erased_at FROM "
-		  "webhook_inbox "
+		  "signature_ok, body_bytes, error, body_erased_at, body IS "
+		  "NULL "
+		  "FROM webhook_inbox "
 		  "WHERE outcome = 'failed' ORDER BY received_at DESC, id DESC "
 		  "LIMIT 1000"
 		: "SELECT id, source, received_at, outcome, http_status, "
 		  "attempts, "
-		  "signature_ok, body_bytes, error, body_erased_at FROM "
-		  "webhook_inbox "
+		  "signature_ok, body_bytes, error, body_erased_at, body IS "
+		  "NULL "
+		  "FROM webhook_inbox "
 		  "ORDER BY received_at DESC, id DESC LIMIT 1000");
 	fprintf(out,
 	    "id\tsource\treceived_at\toutcome\thttp_status\tattempts"
@@ -756,7 +806,9 @@ cli_list(struct store *db, int failed_only, FILE *out)
 		    (long long)store_col_int64(st, 5),
 		    (long long)store_col_int64(st, 6),
 		    (long long)store_col_int64(st, 7),
-		    store_col_is_null(st, 9) ? "kept" : "erased",
+		    !store_col_is_null(st, 9)	       ? "erased"
+			: store_col_int64(st, 10) != 0 ? "none"
+						       : "kept",
 		    store_col_is_null(st, 8) ? "-" : store_col_text(st, 8));
 	rc = step == STORE_DONE ? OK : step;
 	store_finalize(st);

@@ -1,7 +1,10 @@
 /*
- * The webhook inbox: every inbound webhook body is kept (table
- * webhook_inbox) with its outcome, refused ones too, so a failed one can
- * be replayed after a fix (`carebase webhooks replay ID`).
+ * The webhook inbox: every inbound webhook body that passes its source's
+ * credentials check is kept (table webhook_inbox) with its outcome,
+ * refused ones too, so a failed one can be replayed after a fix
+ * (`carebase webhooks replay ID`). A call whose credentials fail keeps
+ * only a row of metadata, at most webhook_refused_max_per_address per
+ * client address (inbox_refused.c): anyone can send one.
  *
  *	pending    stored, not yet handled (or the process died meanwhile)
  *	processed  the handler ran and its transaction committed
@@ -28,9 +31,8 @@
  * the body of every row tied to them (user_id, or email_index equal to
  * their current address's) and clears email_index; the outcome stays. A
  * row tied to a user already erased loses its body as soon as its outcome
- * is recorded. Rows that name nobody (bodies that did not parse, or whose
- * signature failed) cannot be tied: webhook_inbox_retention_days bounds
- * them, as every row. The webhooks.prune job (hourly; also `carebase
+ * is recorded. Rows that name nobody (bodies that did not parse) cannot
+ * be tied: webhook_inbox_retention_days bounds them, as every row. The webhooks.prune job (hourly; also `carebase
  * webhooks prune`) deletes rows received longer ago than that, whatever
  * their outcome: a failed row not replayed by then is deleted too (the
  * sender retries 5xx answers on its own; the log line counts them).

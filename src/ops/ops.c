@@ -146,8 +146,14 @@ metrics(struct request *req)
 		"# HELP carebase_process_start_time_seconds Start time of the "
 		"process.\n"
 		"# TYPE carebase_process_start_time_seconds gauge\n"
-		"carebase_process_start_time_seconds %lld\n",
-		(long long)(started_ms / 1000)) != OK) {
+		"carebase_process_start_time_seconds %lld\n"
+		"# HELP carebase_webhook_refusals_dropped_total Webhook calls "
+		"refused for their credentials and not recorded (their address "
+		"held webhook_refused_max_per_address rows).\n"
+		"# TYPE carebase_webhook_refusals_dropped_total counter\n"
+		"carebase_webhook_refusals_dropped_total %llu\n",
+		(long long)(started_ms / 1000),
+		(unsigned long long)inbox_refusals_dropped()) != OK) {
 		buf_free(&b);
 		http_problem(
 		    req, ERR_INTERNAL, NULL, "metrics could not be rendered");

@@ -2,6 +2,11 @@
 #ifndef OPS_OPS_INT_H
 #define OPS_OPS_INT_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/util.h"
+
 struct store;
 struct job;
 
@@ -9,5 +14,25 @@ struct job;
 int mail_job_run(struct store *, const struct job *, char *err);
 /* Register the built-in mail templates. */
 int mail_templates_init(void);
+
+/*
+ * inbox_refused.c: a webhook call refused for its credentials, recorded
+ * as metadata only and at most webhook_refused_max_per_address rows per
+ * client address. *stored tells whether a row was written (id names it).
+ */
+struct inbox_refusal {
+	char	    id[UUID_STR_LEN];
+	const char *source;
+	const char *request_id;
+	const char *client_addr; /* as seen (req->ip) */
+	const char *client_key;	 /* what the bound counts by */
+	const char *error;	 /* the reason, one line */
+	size_t	    received;	 /* bytes of body */
+	int	    http_status;
+	int	    stored; /* out */
+};
+int inbox_refusal_record(struct store *, struct inbox_refusal *);
+/* Refused calls counted, not stored, by this process so far. */
+uint64_t inbox_refusals_dropped(void);
 
 #endif

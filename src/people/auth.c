@@ -4,7 +4,8 @@
  * Login refuses unknown accounts, wrong passwords and inactive accounts
  * alike (401 INVALID_CREDENTIALS) after the same argon2id work (a dummy
  * hash stands in for a missing one), and counts every attempt per account
- * and per address first (throttle.c). Password reset answers 202 with the
+ * and address, per account and per address first, giving it back when
+ * the password was right (throttle.c). Password reset answers 202 with the
  * same body whether or not the address has an account; the link is
  * config public_url + password_reset_path + token, never built from the
  * request, and the token is stored hashed, single use, for
@@ -87,7 +88,7 @@ struct auth_op {
 	char		       token_hash[TOKEN_HASH_LEN];
 	const char	      *link;
 	char		      *link_buf; /* owned, when link is ours */
-	const char	      *ip;	 /* the requester, for jobs */
+	const char	      *ip;	 /* the requester (login: limit key) */
 	struct account	      *acct;
 	struct people_session  session;
 	struct people_new_user nu;
@@ -285,7 +286,7 @@ people_auth_login(struct request *req)
 {
 	struct auth_op op;
 	struct account a;
-	const char    *email, *pw;
+	const char    *email, *pw, *client;
 	char	       index[65], ra[16];
 	int	       retry = 1, rc, ok;
 
@@ -294,9 +295,9 @@ people_auth_login(struct request *req)
 		NULL)
 		return;
 	keyring_email_index(email, index);
-	rc = people_throttle_reserve(req->db, index,
-	    req->client_key[0] ? req->client_key : req->ip, time_now_ms(),
-	    &retry);
+	client = req->client_key[0] ? req->client_key : req->ip;
+	rc = people_throttle_reserve(
+	    req->db, index, client, time_now_ms(), &retry);
 	if (rc == ERR_RATE_LIMIT) {
 		snprintf(ra, sizeof(ra), "%d", retry);
 		http_header_add(req, "Retry-After", ra);
@@ -321,6 +322,7 @@ people_auth_login(struct request *req)
 	memset(&op, 0, sizeof(op));
 	op.req = req;
 	op.index = index;
+	op.ip = client;
 	op.acct = &a;
 	if (crypto_password_needs_rehash(a.hash) &&
 	    crypto_password_hash(pw, op.hash) == OK)
@@ -378,7 +380,7 @@ login_tx(struct tx *tx, void *arg)
 	int64_t		now = time_now_ms();
 	int		rc, step;
 
-	if ((rc = people_throttle_success(tx, op->index)) != OK)
+	if ((rc = people_throttle_success(tx, op->index, op->ip)) != OK)
 		return (rc);
 	st = store_prepare(tx,
 	    "UPDATE users SET last_login_at = ?, "
@@ -491,7 +493,7 @@ password_set(struct tx *tx, struct request *req, const struct principal *who,
 	    (rc = people_user_email(tx, user_id, &email)) != OK)
 		return (rc);
 	keyring_email_index(email, index);
-	if ((rc = people_throttle_success(tx, index)) != OK)
+	if ((rc = people_throttle_forget(tx, index)) != OK)
 		goto out;
 	changes =
 	    json_pack("{s:[s],s:s}", "fields", "password", "reason", reason);

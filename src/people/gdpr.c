@@ -23,7 +23,9 @@
  * erasing themselves as "self", without pseudonym). The person's
  * audit_ref is cleared, so the records they made stay in the chain under
  * a pseudonym nothing links to them any more. A soft-deleted user can
- * still be erased; an erased one (deleted, no audit_ref) cannot.
+ * still be erased; an erased one (deleted, no audit_ref) cannot. The
+ * erasure's last step appends the person's id to the erasure journal
+ * (erasures.c), so a backup restored later cannot bring them back.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,9 +93,12 @@ const struct module people_access_module = {
 };
 
 struct erase {
-	struct request	 *req;
-	struct principal *who;
+	struct request	 *req; /* NULL when replayed */
+	struct principal *who; /* NULL when replayed */
 	const char	 *user_id;
+	int		  replay;    /* from the erasure journal (erasures.c) */
+	int		  was_admin; /* out */
+	int		  erased;    /* out: the users row was erased now */
 };
 
 struct export
@@ -514,7 +519,7 @@ erase_tx(struct tx *tx, void *arg)
 {
 	struct erase *e = arg;
 	struct stmt  *st;
-	char	      email_index[65] = "", subject[80];
+	char	      email_index[65] = "";
 	json_t	     *changes;
 	int64_t	      now = time_now_ms();
 	int	      rc, was_admin = 0;
@@ -531,8 +536,13 @@ erase_tx(struct tx *tx, void *arg)
 	if (rc == STORE_ROW)
 		was_admin = strcmp(store_col_text(st, 1), "admin") == 0;
 	store_finalize(st);
+	/* Replayed: a key left beside an erased row goes too. */
+	if (rc == STORE_DONE && e->replay)
+		return (seal_key_destroy(tx, e->user_id));
 	if (rc != STORE_ROW)
 		return (rc == STORE_DONE ? ERR_NOT_FOUND : rc);
+	e->was_admin = was_admin;
+	e->erased = 1;
 
 	/* The hooks first: one may need the key (the chat profile's
 	 * addresses, to delete it at the provider). */
@@ -553,18 +563,13 @@ erase_tx(struct tx *tx, void *arg)
 	    (rc = exec_id(tx, "DELETE FROM email_log WHERE user_id = ?",
 		 e->user_id, 1)) != OK)
 		return (rc);
-	if (email_index[0] != '\0') {
-		snprintf(subject, sizeof(subject), "account:%s", email_index);
-		if ((rc = exec_id(tx,
-			 "DELETE FROM email_log WHERE "
-			 "recipient_index = ?",
-			 email_index, 1)) != OK ||
-		    (rc = exec_id(tx,
-			 "DELETE FROM login_failures WHERE "
-			 "subject = ?",
-			 subject, 1)) != OK)
-			return (rc);
-	}
+	if (email_index[0] != '\0' &&
+	    ((rc = exec_id(tx,
+		  "DELETE FROM email_log WHERE "
+		  "recipient_index = ?",
+		  email_index, 1)) != OK ||
+		(rc = people_throttle_forget(tx, email_index)) != OK))
+		return (rc);
 	st = store_prepare(tx,
 	    "UPDATE users SET email = NULL, email_index = "
 	    "NULL, password_hash = NULL, first_name = NULL, last_name = NULL, "
@@ -574,22 +579,47 @@ erase_tx(struct tx *tx, void *arg)
 	    "deleted_at = ?, updated_at = ?, updated_by = ? WHERE id = ?");
 	store_bind_int64(st, 1, now);
 	store_bind_int64(st, 2, now);
-	store_bind_text(st, 3, e->who->user_id);
+	store_bind_text(st, 3, e->who != NULL ? e->who->user_id : NULL);
 	store_bind_text(st, 4, e->user_id);
 	rc = store_step(st);
 	store_finalize(st);
 	if (rc != STORE_DONE)
 		return (rc);
-	if (was_admin && (rc = people_last_admin_guard(e->req, tx)) != OK)
+	/* A replay completes an erasure made already, admin or not. */
+	if (was_admin && !e->replay &&
+	    (rc = people_last_admin_guard(e->req, tx)) != OK)
 		return (rc);
 	changes = json_pack("{s:[s,s,s,s,s,s,s,s,s,s,s,s,s,s],s:b}", "fields",
 	    "email", "password_hash", "first_name", "last_name", "phone",
 	    "date_of_birth", "gender", "location", "demographics", "country",
 	    "locale", "signup_language", "is_active", "deleted_at",
 	    "key_destroyed", 1);
+	if (changes != NULL && e->replay)
+		json_object_set_new(changes, "replayed", json_true());
 	rc = audit_append(
 	    tx, e->who, e->req, "users.erase", "users", e->user_id, changes);
 	json_decref(changes);
+	/* Last, so that a failure rolls everything back: no erasure commits
+	 * unjournalled. One that fails after this is journalled and done at
+	 * the next start-up: it was asked for. */
+	if (rc == OK && !e->replay)
+		rc = people_erasures_append(e->user_id, now);
+	return (rc);
+}
+
+int
+people_erase_replayed(
+    struct store *db, const char *user_id, int *erased, int *was_admin)
+{
+	struct erase e;
+	int	     rc;
+
+	memset(&e, 0, sizeof(e));
+	e.user_id = user_id;
+	e.replay = 1;
+	rc = store_run(db, STORE_TX_WRITE, erase_tx, &e);
+	*erased = rc == OK && e.erased;
+	*was_admin = e.was_admin;
 	return (rc);
 }
 
@@ -599,6 +629,7 @@ erase_send(struct request *req, struct principal *who, const char *id)
 	struct erase e;
 	int	     rc;
 
+	memset(&e, 0, sizeof(e));
 	e.req = req;
 	e.who = who;
 	e.user_id = id;

@@ -75,8 +75,8 @@ int people_user_lock(struct tx *, const char *user_id);
  * update of the user (PATCH /v1/me, PATCH /v1/users/{id}) changes one of
  * fields (API names, NULL-terminated), and, when "last_active_at" is
  * among them, on sign-in and on activity at most once per
- * PEOPLE_ACTIVITY_NOTIFY_MS per user (activity is written every minute;
- * telling others that often would be noise). Non-OK fails the change.
+ * PEOPLE_ACTIVITY_NOTIFY_MS per user (activity is written up to every
+ * second; telling others that often would be noise). Non-OK fails the change.
  */
 struct people_change_hook {
 	const char	  *name;
@@ -86,6 +86,28 @@ struct people_change_hook {
 #define PEOPLE_CHANGE_HOOKS_MAX	  8
 #define PEOPLE_ACTIVITY_NOTIFY_MS 3600000
 int people_change_register(const struct people_change_hook *);
+
+/*
+ * The erasure journal (erasures.c): every erasure appends the person's id
+ * and time to a file outside the database (erasure_journal_file, by
+ * default erasure.journal beside the master key), and a replay erases
+ * again whoever in it the database still holds, so restoring a backup
+ * taken before an erasure does not bring the person back. Open it before
+ * serving, running jobs or replaying: OK, or ERR_CONFIG with one line in
+ * err (missing in production, unreadable, open to others).
+ */
+int	    people_erasures_open(char *err, size_t errlen);
+void	    people_erasures_close(void);
+const char *people_erasures_path(void); /* borrowed; after open */
+struct people_replay {
+	size_t journalled; /* ids in the journal */
+	size_t present;	   /* of them, held by the database: erased again */
+	size_t erased;	   /* of them, whose users row was not erased */
+	size_t recorded;   /* erased in the database, added to the journal */
+};
+/* Replay the journal into db (see erasures.c); ERR_* when it fails, and
+ * then nothing may be served. */
+int people_erasures_replay(struct store *, struct people_replay *);
 
 /* `carebase user ...` and `carebase audit ...` command handlers. */
 int people_cli_user(struct store *, int argc, char **argv);

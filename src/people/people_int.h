@@ -32,10 +32,15 @@ struct resource;
 #define PEOPLE_PASSWORD_BYTES  (PEOPLE_PASSWORD_MAX * 4)
 #define PEOPLE_FINGERPRINT_MAX 256 /* X-Device-Fingerprint, bytes kept */
 #define PEOPLE_AGENT_MAX       512 /* User-Agent, bytes kept */
-#define PEOPLE_ACTIVITY_STEP_MS                                                \
-	60000 /* last activity written at most this often */
-#define PEOPLE_WINDOW_MS     3600000 /* failed-login counting window */
-#define PEOPLE_BACKOFF_CAP_S 900     /* longest wait between login tries */
+/*
+ * Last activity is written at most once a step: the idle timeout / 60,
+ * from 1 s to a minute, so a session ends at most 1/60 of its timeout
+ * early (1 s at the 60 s least timeout), never late.
+ */
+#define PEOPLE_ACTIVITY_STEP_MIN_MS 1000
+#define PEOPLE_ACTIVITY_STEP_MAX_MS 60000
+#define PEOPLE_WINDOW_MS	    3600000 /* failed-login counting window */
+#define PEOPLE_BACKOFF_CAP_S	    900 /* longest wait between login tries */
 
 /* users.c: the users resource, GET and PATCH /v1/me */
 extern const struct resource users_resource;
@@ -120,6 +125,8 @@ int people_user_changed(
 /* OK when live at now, ERR_UNAUTHORIZED when idle, past expiry or ended. */
 int people_session_live(int64_t now, int64_t last_activity_at,
     int64_t idle_timeout_ms, int64_t expires_at, int64_t ended_at);
+/* How often last activity is written for a session of this timeout. */
+int64_t people_activity_step(int64_t idle_timeout_ms);
 /* Token from "Bearer <token>" into *tok (borrowed); ERR_MALFORMED. */
 int people_bearer_parse(const char *header, const char **tok, size_t *len);
 /* 1 if a raw query string carries a credential: a key such as
@@ -127,17 +134,24 @@ int people_bearer_parse(const char *header, const char **tok, size_t *len);
 int people_query_has_token(
     const char *query, const char *bearer, size_t bearer_len);
 
-/* throttle.c: failed logins per account and per client address */
+/* throttle.c: failed logins per account and client address, per account,
+ * per client address */
 /*
  * Count this login attempt before the password is checked, so parallel
- * attempts are counted exactly. ERR_RATE_LIMIT with *retry_after_s when
- * the account or address must wait (nothing counted then).
+ * attempts are counted exactly. client is the address's limit key
+ * (req->client_key). ERR_RATE_LIMIT with *retry_after_s when the account
+ * from this address, the account or the address must wait (nothing
+ * counted then).
  */
 int people_throttle_reserve(struct store *, const char *email_index,
-    const char *ip, int64_t now, int *retry_after_s);
-/* The password was right: forget the account's failures (the address's
- * stay counted). */
-int people_throttle_success(struct tx *, const char *email_index);
+    const char *client, int64_t now, int *retry_after_s);
+/* The password was right: the attempt was no failure. Forget the account's
+ * failures from this address; the account's and the address's other
+ * failures stay counted. */
+int people_throttle_success(
+    struct tx *, const char *email_index, const char *client);
+/* The password was changed or reset: forget every failure of the account. */
+int people_throttle_forget(struct tx *, const char *email_index);
 /*
  * Pure: after the n-th counted attempt in a window that started at
  * window_start, the time before which the next attempt is refused
@@ -170,5 +184,16 @@ void people_me_export(struct request *);
 void people_me_erase(struct request *);
 void people_user_export(struct request *);
 void people_user_erase(struct request *);
+/*
+ * Erase user_id again, from the erasure journal: as DELETE /v1/me does,
+ * without a caller or the last-admin rule, audited as replayed; a data
+ * key left beside a row erased already is destroyed. *erased: the row
+ * was erased now; *was_admin: it was an admin's.
+ */
+int people_erase_replayed(
+    struct store *, const char *user_id, int *erased, int *was_admin);
+
+/* erasures.c: append one erasure to the journal, fsynced; ERR_IO. */
+int people_erasures_append(const char *user_id, int64_t at);
 
 #endif

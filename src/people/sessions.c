@@ -8,8 +8,9 @@
  * The authenticator accepts "Authorization: Bearer <token>" only. A token
  * in the query string leaks into logs and histories, so a request that
  * carries one is refused outright (TOKEN_IN_QUERY) even with a good header.
- * Last activity is written at most once a minute per session, so reads stay
- * reads.
+ * Last activity is written at most once a step per session, so most reads
+ * stay reads; the step scales with the idle timeout (people_activity_step),
+ * so a session in use every few seconds never reads as idle.
  */
 #include <stdio.h>
 #include <string.h>
@@ -47,8 +48,9 @@ struct lookup {
 
 static int  session_lookup(struct request *, const char *hash, struct lookup *);
 static void lookup_from_row(struct stmt *, struct lookup *);
-static int  session_touch(struct store *, const struct lookup *, int64_t now);
-static int  query_key_is_token(const char *key, size_t len);
+static int  session_touch(
+     struct store *, const struct lookup *, int64_t now, int64_t every);
+static int	   query_key_is_token(const char *key, size_t len);
 static const char *header_bounded(struct request *, const char *, size_t max);
 static int refuse(struct request *, const char *code, const char *detail);
 
@@ -108,7 +110,7 @@ people_authenticate(struct request *req, struct principal **out)
 	const char	  *auth, *tok = NULL;
 	char		   token[TOKEN_LEN], hash[TOKEN_HASH_LEN];
 	size_t		   len = 0;
-	int64_t		   now;
+	int64_t		   now, step;
 	int		   rc;
 
 	*out = NULL;
@@ -137,8 +139,9 @@ people_authenticate(struct request *req, struct principal **out)
 	if (!lk.is_active || lk.deleted)
 		return (
 		    refuse(req, "UNAUTHORIZED", "the account is not active"));
-	if (now - lk.last_activity_at >= PEOPLE_ACTIVITY_STEP_MS)
-		(void)session_touch(req->db, &lk, now);
+	step = people_activity_step(lk.idle_timeout_ms);
+	if (now - lk.last_activity_at >= step)
+		(void)session_touch(req->db, &lk, now, step);
 	if ((p = arena_alloc(req->arena, sizeof(*p))) == NULL)
 		return (ERR_NOMEM);
 	memcpy(p->user_id, lk.user_id, sizeof(p->user_id));
@@ -212,9 +215,11 @@ lookup_from_row(struct stmt *st, struct lookup *lk)
 	lk->is_staff = store_col_int64(st, 10) != 0;
 }
 
-/* Best effort: a failure here must not fail the request. */
+/* Best effort: a failure here must not fail the request. Written when the
+ * last write is at least every ms old. */
 static int
-session_touch(struct store *db, const struct lookup *lk, int64_t now)
+session_touch(
+    struct store *db, const struct lookup *lk, int64_t now, int64_t every)
 {
 	struct tx   *tx;
 	struct stmt *st;
@@ -228,7 +233,7 @@ session_touch(struct store *db, const struct lookup *lk, int64_t now)
 	    "WHERE id = ? AND last_activity_at < ?");
 	store_bind_int64(st, 1, now);
 	store_bind_text(st, 2, lk->session_id);
-	store_bind_int64(st, 3, now - PEOPLE_ACTIVITY_STEP_MS);
+	store_bind_int64(st, 3, now - every);
 	step = store_step(st);
 	store_finalize(st);
 	if (step == STORE_DONE) {
@@ -313,6 +318,17 @@ people_session_live(int64_t now, int64_t last_activity_at,
 	    now - last_activity_at >= idle_timeout_ms)
 		return (ERR_UNAUTHORIZED);
 	return (OK);
+}
+
+int64_t
+people_activity_step(int64_t idle_timeout_ms)
+{
+	int64_t step = idle_timeout_ms / 60;
+
+	if (step < PEOPLE_ACTIVITY_STEP_MIN_MS)
+		return (PEOPLE_ACTIVITY_STEP_MIN_MS);
+	return (step > PEOPLE_ACTIVITY_STEP_MAX_MS ? PEOPLE_ACTIVITY_STEP_MAX_MS
+						   : step);
 }
 
 int

@@ -1,45 +1,62 @@
 /*
- * Failed logins, counted per account ("account:<email index>", known or
- * not, so the answer never tells which) and per client address
- * ("ip:<addr>") in login_failures, in windows of an hour.
+ * Failed logins, counted in login_failures in windows of an hour under
+ * three subjects:
+ *
+ *	account:<email index>:ip:<client>	one account from one address
+ *	account:<email index>			one account from anywhere
+ *	ip:<client>				one address, any account
+ *
+ * (an account known or not, so the answer never tells which; <client> is
+ * the address's limit key: IPv4, or an IPv6 /64, after trusted_proxies).
  *
  * Each attempt is counted before its password is checked, in one
- * conditional upsert: a row that is locked is not touched (the attempt is
- * refused), any other row counts the attempt and returns its number. The
- * number sets the lock for the next attempt in the same transaction, so
- * parallel attempts are counted exactly and each sees the lock of those
- * before it. A right password then forgets the account's count, never
- * the address's: a right password for one's own account must not buy
- * more guesses at others from the same address.
+ * conditional upsert per subject, all in one transaction: a row that is
+ * locked is not touched (the attempt is refused and nothing is counted),
+ * any other row counts the attempt and returns its number, which sets the
+ * lock for the next attempt. So parallel attempts are counted exactly and
+ * each sees the lock of those before it.
  *
- * Accounts: after login_backoff_after attempts each next one waits
- * 2^(n-after) seconds (at most 15 minutes); at login_max_failures_hour the
- * account is locked for the rest of the window. Addresses: every attempt,
- * right or wrong, counts; locked for the rest of the window at
- * login_ip_max_failures_hour (no backoff, so a shared address is not
- * slowed by one person's typos).
+ * Only failures count: a right password gives its attempt back to the
+ * account's and the address's counts (so successes never use up a shared
+ * address's budget) and forgets the (account, address) count, the one
+ * whose backoff its owner may have run into with typos.
+ *
+ * (account, address): after login_backoff_after failures each next try
+ * waits 2^(n-after) seconds (at most 15 minutes), locked for the rest of
+ * the window at login_max_failures_hour. Someone guessing from one address
+ * slows down only that address: the owner signs in from theirs. Account:
+ * locked for the rest of the window at login_account_max_failures_hour,
+ * much higher, against guessing from many addresses. Address: locked for
+ * the rest of the window at login_ip_max_failures_hour. Neither has a
+ * backoff, so a shared address is not slowed by one person's typos.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "core/config.h"
 #include "core/err.h"
+#include "core/util.h"
 #include "people/people_int.h"
 #include "store/store.h"
 
-#define SUBJECT_MAX 128
+#define SUBJECT_MAX 192
 
 struct reserve {
+	const char *pair;    /* subject: the account from the address */
 	const char *account; /* subject */
 	const char *ip;	     /* subject */
 	int64_t	    now;
 	int64_t	    locked_until; /* of the refusing subject */
 };
 
-static int reserve_tx(struct tx *, void *);
-static int reserve_one(struct tx *, const char *subject, int64_t now,
-    int64_t after, int64_t max, int64_t *locked_until);
-static int locked_until_get(struct tx *, const char *subject, int64_t *);
+static void subjects(const char *email_index, const char *client, char *pair,
+    char *account, char *ip);
+static int  reserve_tx(struct tx *, void *);
+static int  reserve_one(struct tx *, const char *subject, int64_t now,
+     int64_t after, int64_t max, int64_t *locked_until);
+static int  locked_until_get(struct tx *, const char *subject, int64_t *);
+static int  give_back(struct tx *, const char *subject, int64_t max);
+static int  exec_subject(struct tx *, const char *sql, const char *subject);
 
 static const char *upsert_sql =
     "INSERT INTO login_failures (subject, window_start, failures, "
@@ -82,17 +99,26 @@ people_retry_after(int64_t until, int64_t now)
 	return (s < 1 ? 1 : (int)(s > 86400 ? 86400 : s));
 }
 
+static void
+subjects(const char *email_index, const char *client, char *pair, char *account,
+    char *ip)
+{
+	snprintf(pair, SUBJECT_MAX, "account:%s:ip:%s", email_index, client);
+	snprintf(account, SUBJECT_MAX, "account:%s", email_index);
+	snprintf(ip, SUBJECT_MAX, "ip:%s", client);
+}
+
 int
 people_throttle_reserve(struct store *db, const char *email_index,
-    const char *ip, int64_t now, int *retry_after_s)
+    const char *client, int64_t now, int *retry_after_s)
 {
 	struct reserve r;
-	char	       account[SUBJECT_MAX], addr[SUBJECT_MAX];
-	int	       rc;
+	char pair[SUBJECT_MAX], account[SUBJECT_MAX], addr[SUBJECT_MAX];
+	int  rc;
 
-	snprintf(account, sizeof(account), "account:%s", email_index);
-	snprintf(addr, sizeof(addr), "ip:%s", ip);
+	subjects(email_index, client, pair, account, addr);
 	memset(&r, 0, sizeof(r));
+	r.pair = pair;
 	r.account = account;
 	r.ip = addr;
 	r.now = now;
@@ -108,9 +134,11 @@ reserve_tx(struct tx *tx, void *arg)
 	struct reserve *r = arg;
 	int		rc;
 
-	if ((rc = reserve_one(tx, r->account, r->now,
-		 config.login_backoff_after, config.login_max_failures_hour,
-		 &r->locked_until)) != OK)
+	if ((rc = reserve_one(tx, r->pair, r->now, config.login_backoff_after,
+		 config.login_max_failures_hour, &r->locked_until)) != OK ||
+	    (rc = reserve_one(tx, r->account, r->now, 0,
+		 config.login_account_max_failures_hour, &r->locked_until)) !=
+		OK)
 		return (rc);
 	return (reserve_one(tx, r->ip, r->now, 0,
 	    config.login_ip_max_failures_hour, &r->locked_until));
@@ -181,16 +209,70 @@ locked_until_get(struct tx *tx, const char *subject, int64_t *out)
 }
 
 int
-people_throttle_success(struct tx *tx, const char *email_index)
+people_throttle_success(
+    struct tx *tx, const char *email_index, const char *client)
 {
-	struct stmt *st;
-	char	     subject[SUBJECT_MAX];
-	int	     step;
+	char pair[SUBJECT_MAX], account[SUBJECT_MAX], addr[SUBJECT_MAX];
+	int  rc;
+
+	subjects(email_index, client, pair, account, addr);
+	if ((rc = exec_subject(tx,
+		 "DELETE FROM login_failures WHERE subject = ?", pair)) != OK ||
+	    (rc = give_back(
+		 tx, account, config.login_account_max_failures_hour)) != OK)
+		return (rc);
+	return (give_back(tx, addr, config.login_ip_max_failures_hour));
+}
+
+int
+people_throttle_forget(struct tx *tx, const char *email_index)
+{
+	char subject[SUBJECT_MAX], like[SUBJECT_MAX];
+	int  rc;
 
 	snprintf(subject, sizeof(subject), "account:%s", email_index);
+	snprintf(like, sizeof(like), "account:%s:%%", email_index);
+	if ((rc = exec_subject(tx,
+		 "DELETE FROM login_failures WHERE subject = ?", subject)) !=
+	    OK)
+		return (rc);
+	return (exec_subject(
+	    tx, "DELETE FROM login_failures WHERE subject LIKE ?", like));
+}
+
+/*
+ * The attempt counted by the reservation was not a failure: take it off a
+ * count of the current window, and lift a lock that it alone reached
+ * (these subjects lock only at max).
+ */
+static int
+give_back(struct tx *tx, const char *subject, int64_t max)
+{
+	struct stmt *st;
+	int	     step;
+
 	if ((st = store_prepare(tx,
-		 "DELETE FROM login_failures "
-		 "WHERE subject = ?")) == NULL)
+		 "UPDATE login_failures SET failures = failures - 1, "
+		 "locked_until = CASE WHEN failures - 1 >= ? THEN locked_until "
+		 "ELSE NULL END WHERE subject = ? AND failures > 0 AND "
+		 "window_start > ?")) == NULL)
+		return (ERR_DB);
+	store_bind_int64(st, 1, max);
+	store_bind_text(st, 2, subject);
+	store_bind_int64(st, 3, time_now_ms() - PEOPLE_WINDOW_MS);
+	step = store_step(st);
+	store_finalize(st);
+	return (
+	    step == STORE_DONE ? OK : (step == ERR_BUSY ? ERR_BUSY : ERR_DB));
+}
+
+static int
+exec_subject(struct tx *tx, const char *sql, const char *subject)
+{
+	struct stmt *st;
+	int	     step;
+
+	if ((st = store_prepare(tx, sql)) == NULL)
 		return (ERR_DB);
 	store_bind_text(st, 1, subject);
 	step = store_step(st);

@@ -25,9 +25,17 @@
 
 /*
  * Unwrapped data keys, kept briefly so that reading a person's row costs
- * no extra query and unwrap. seal_key_destroy evicts at once, so in the
- * process that erases a person their data is unreadable immediately; in
- * another process a cached key lives at most KEYCACHE_TTL_MS more.
+ * no extra unwrap, and no query after the first of a transaction. Each
+ * key is kept with the epoch of user_key_epoch it was loaded under; a
+ * destruction adds one to the epoch in its transaction, and a cached key
+ * is used only while the epoch read in the caller's transaction is still
+ * its own. So an erasure made by any process is seen by every process at
+ * its next transaction (on PostgreSQL, at its next statement that reads
+ * the epoch); the erasing process also evicts at once. The epoch is read
+ * once per transaction (store_tx_serial) and before the key, so a key
+ * read just before a destruction is kept under the epoch before it.
+ * Without the epoch (its table not made yet: migrations pending) no key
+ * is loaded.
  */
 #define KEYCACHE_SLOTS	1024
 #define KEYCACHE_LOCKS	16
@@ -38,6 +46,13 @@ struct keyslot {
 	char	      user_id[UUID_STR_LEN];
 	unsigned char key[SEAL_KEY_LEN];
 	int64_t	      at;
+	int64_t	      epoch;
+};
+
+/* The epoch as read in one transaction of this thread. */
+struct epoch_memo {
+	uint64_t serial; /* 0: none */
+	int64_t	 epoch;
 };
 
 static struct keyslot  keycache[KEYCACHE_SLOTS];
@@ -59,6 +74,16 @@ static pthread_mutex_t keycache_mu[KEYCACHE_LOCKS] = {
 	PTHREAD_MUTEX_INITIALIZER,
 	PTHREAD_MUTEX_INITIALIZER,
 };
+static _Thread_local struct epoch_memo epoch_memo;
+
+static size_t keycache_slot(const char *);
+static int    keycache_get(
+       const void *, const char *, int64_t, unsigned char[SEAL_KEY_LEN]);
+static void keycache_put(
+    const void *, const char *, int64_t, const unsigned char[SEAL_KEY_LEN]);
+static void keycache_evict(const char *);
+static int  key_epoch(struct tx *, int64_t *);
+static int  key_epoch_bump(struct tx *);
 
 static size_t
 keycache_slot(const char *user_id)
@@ -71,8 +96,8 @@ keycache_slot(const char *user_id)
 }
 
 static int
-keycache_get(
-    const void *store, const char *user_id, unsigned char key[SEAL_KEY_LEN])
+keycache_get(const void *store, const char *user_id, int64_t epoch,
+    unsigned char key[SEAL_KEY_LEN])
 {
 	size_t		 i = keycache_slot(user_id);
 	pthread_mutex_t *mu = &keycache_mu[i % KEYCACHE_LOCKS];
@@ -81,6 +106,7 @@ keycache_get(
 	pthread_mutex_lock(mu);
 	if (keycache[i].user_id[0] != '\0' && keycache[i].store == store &&
 	    strcmp(keycache[i].user_id, user_id) == 0 &&
+	    keycache[i].epoch == epoch &&
 	    time_now_ms() - keycache[i].at < KEYCACHE_TTL_MS) {
 		memcpy(key, keycache[i].key, SEAL_KEY_LEN);
 		hit = 1;
@@ -90,7 +116,7 @@ keycache_get(
 }
 
 static void
-keycache_put(const void *store, const char *user_id,
+keycache_put(const void *store, const char *user_id, int64_t epoch,
     const unsigned char key[SEAL_KEY_LEN])
 {
 	size_t		 i = keycache_slot(user_id);
@@ -103,6 +129,7 @@ keycache_put(const void *store, const char *user_id,
 	strlcpy_cb(keycache[i].user_id, user_id, UUID_STR_LEN);
 	memcpy(keycache[i].key, key, SEAL_KEY_LEN);
 	keycache[i].at = time_now_ms();
+	keycache[i].epoch = epoch;
 	pthread_mutex_unlock(mu);
 }
 
@@ -116,6 +143,44 @@ keycache_evict(const char *user_id)
 	if (strcmp(keycache[i].user_id, user_id) == 0)
 		sodium_memzero(&keycache[i], sizeof(keycache[i]));
 	pthread_mutex_unlock(mu);
+}
+
+/* The epoch in tx, read once per transaction. */
+static int
+key_epoch(struct tx *tx, int64_t *out)
+{
+	struct stmt *st;
+	uint64_t     serial = store_tx_serial(tx);
+	int	     rc;
+
+	if (epoch_memo.serial == serial) {
+		*out = epoch_memo.epoch;
+		return (OK);
+	}
+	st = store_prepare(tx, "SELECT epoch FROM user_key_epoch WHERE id = 1");
+	if ((rc = store_step(st)) == STORE_ROW) {
+		*out = store_col_int64(st, 0);
+		epoch_memo.serial = serial;
+		epoch_memo.epoch = *out;
+		rc = OK;
+	} else if (rc == STORE_DONE)
+		rc = ERR_NOT_FOUND;
+	store_finalize(st);
+	return (rc);
+}
+
+static int
+key_epoch_bump(struct tx *tx)
+{
+	struct stmt *st;
+	int	     rc;
+
+	epoch_memo.serial = 0;
+	st = store_prepare(
+	    tx, "UPDATE user_key_epoch SET epoch = epoch + 1 WHERE id = 1");
+	rc = store_step(st);
+	store_finalize(st);
+	return (rc == STORE_DONE ? OK : rc);
 }
 
 static int key_ad(char *, size_t, const char *);
@@ -177,9 +242,13 @@ seal_key_load(
 	char		     ad[AD_MAX];
 	struct stmt	    *st;
 	size_t		     n, klen = 0;
+	int64_t		     epoch = 0;
 	int		     rc;
 
-	if (keycache_get(store_tx_store(tx), user_id, key))
+	/* The epoch first: a key read after it is kept under it. */
+	if ((rc = key_epoch(tx, &epoch)) != OK)
+		return (rc);
+	if (keycache_get(store_tx_store(tx), user_id, epoch, key))
 		return (OK);
 	if ((wrap = keyring_key(KEY_WRAP)) == NULL)
 		return (ERR_INTERNAL);
@@ -198,7 +267,7 @@ seal_key_load(
 			sodium_memzero(key, SEAL_KEY_LEN);
 			rc = ERR_INVALID;
 		} else {
-			keycache_put(store_tx_store(tx), user_id, key);
+			keycache_put(store_tx_store(tx), user_id, epoch, key);
 			rc = OK;
 		}
 		break;
@@ -222,7 +291,8 @@ seal_key_destroy(struct tx *tx, const char *user_id)
 	rc = store_step(st);
 	rc = rc == STORE_DONE ? OK : rc;
 	store_finalize(st);
-	return (rc);
+	/* Every process's cached keys are stale once this commits. */
+	return (rc == OK ? key_epoch_bump(tx) : rc);
 }
 
 int

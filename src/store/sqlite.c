@@ -67,6 +67,8 @@ static int64_t	    sq_col_int64(struct stmt *, int);
 static double	    sq_col_double(struct stmt *, int);
 static const void  *sq_col_blob(struct stmt *, int, size_t *);
 static int	    sq_backup(struct conn *, const char *);
+static int	    sq_restore(struct conn *, const char *, int);
+static int	    sq_tables(sqlite3 *, int64_t *);
 static int	    sq_checkpoint(struct conn *);
 
 const struct store_ops store_sqlite_ops = {
@@ -95,6 +97,7 @@ const struct store_ops store_sqlite_ops = {
 	.col_double = sq_col_double,
 	.col_blob = sq_col_blob,
 	.backup = sq_backup,
+	.restore = sq_restore,
 	.checkpoint = sq_checkpoint,
 };
 
@@ -520,6 +523,77 @@ out:
 	if (rc != OK && tmp != NULL)
 		unlink(tmp);
 	free(tmp);
+	return (rc);
+}
+
+/* Tables in db's main schema into *n. */
+static int
+sq_tables(sqlite3 *db, int64_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	int	      rc;
+
+	*n = 0;
+	if ((rc = sqlite3_prepare_v2(db,
+		 "SELECT count(*) FROM sqlite_master WHERE type = 'table'", -1,
+		 &st, NULL)) != SQLITE_OK)
+		return (rc);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*n = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return (rc);
+}
+
+/*
+ * Copy the database at path into this one with the online backup API in
+ * one step: the connection's database (and its -wal) ends up holding
+ * exactly path's pages. path is opened read-only and must hold tables.
+ */
+static int
+sq_restore(struct conn *c, const char *path, int force)
+{
+	sqlite3	       *src = NULL, *dst = SCONN(c)->db;
+	sqlite3_backup *b;
+	struct timespec ts = { 0, 5 * 1000000L };
+	int64_t		n = 0;
+	int		rc, src_rc, waited = 0;
+
+	if ((src_rc = sqlite3_open_v2(
+		 path, &src, SQLITE_OPEN_READONLY, NULL)) != SQLITE_OK ||
+	    (src_rc = sq_tables(src, &n)) != SQLITE_OK || n == 0) {
+		log_error("event=db_restore_source_unusable code=%d", src_rc);
+		rc = ERR_INVALID;
+		goto out;
+	}
+	if ((src_rc = sq_tables(dst, &n)) != SQLITE_OK) {
+		rc = sq_status(dst, src_rc, "restore_tables");
+		goto out;
+	}
+	if (n > 0 && !force) {
+		rc = ERR_CONFLICT;
+		goto out;
+	}
+	if ((b = sqlite3_backup_init(dst, "main", src, "main")) == NULL) {
+		rc = sq_status(dst, sqlite3_errcode(dst), "restore_init");
+		rc = rc == OK ? ERR_DB : rc;
+		goto out;
+	}
+	for (;;) {
+		src_rc = sqlite3_backup_step(b, -1);
+		if ((src_rc != SQLITE_BUSY && src_rc != SQLITE_LOCKED) ||
+		    waited >= c->store->opts.busy_timeout_ms)
+			break;
+		nanosleep(&ts, NULL);
+		waited += 5;
+	}
+	sqlite3_backup_finish(b);
+	rc =
+	    src_rc == SQLITE_DONE ? OK : sq_status(dst, src_rc, "restore_step");
+	rc = rc == OK && src_rc != SQLITE_DONE ? ERR_DB : rc;
+out:
+	sqlite3_close_v2(src);
 	return (rc);
 }
 

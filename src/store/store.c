@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,9 @@
 
 #define DEFAULT_POOL_MAX 8
 #define DEFAULT_BUSY_MS	 5000
+
+/* Transactions begun by this process so far (store_tx_serial). */
+static _Atomic uint64_t tx_serials;
 
 static int	   pool_get(struct store *, struct conn **);
 static void	   pool_put(struct store *, struct conn *);
@@ -275,6 +279,7 @@ store_tx_begin(struct store *s, int kind, struct tx **out)
 	c->tx.conn = c;
 	c->tx.kind = kind;
 	c->tx.failed = OK;
+	c->tx.serial = atomic_fetch_add(&tx_serials, 1) + 1;
 	*out = &c->tx;
 	return (OK);
 }
@@ -359,6 +364,12 @@ struct store *
 store_tx_store(const struct tx *tx)
 {
 	return (tx->conn->store);
+}
+
+uint64_t
+store_tx_serial(const struct tx *tx)
+{
+	return (tx->serial);
 }
 
 /* 1-20 ms growing with the attempt, jittered. */
@@ -696,6 +707,21 @@ store_backup(struct store *s, const char *path)
 	if ((rc = pool_get(s, &c)) != OK)
 		return (rc);
 	rc = s->ops->backup(c, path);
+	pool_put(s, c);
+	return (rc);
+}
+
+int
+store_restore(struct store *s, const char *path, int force)
+{
+	struct conn *c;
+	int	     rc;
+
+	if (s->ops->restore == NULL || s->memory)
+		return (ERR_INVALID);
+	if ((rc = pool_get(s, &c)) != OK)
+		return (rc);
+	rc = s->ops->restore(c, path, force);
 	pool_put(s, c);
 	return (rc);
 }

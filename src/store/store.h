@@ -101,6 +101,12 @@ enum store_dialect store_tx_dialect(const struct tx *);
  */
 int	      store_xact_lock(struct tx *, const char *key);
 struct store *store_tx_store(const struct tx *);
+/*
+ * A number no other transaction of this process had (from 1 up): what a
+ * caller keys something it learnt once per transaction by, as the tx
+ * pointer itself is reused with its connection.
+ */
+uint64_t store_tx_serial(const struct tx *);
 
 /*
  * Run fn inside a transaction, retrying the whole transaction (up to
@@ -153,6 +159,14 @@ char *store_pg_placeholders(const char *sql);
  * online backup API while others keep writing. ERR_INVALID on PostgreSQL.
  */
 int store_backup(struct store *, const char *path);
+/*
+ * SQLite only: replace the database's content with the copy at path (a
+ * file `store_backup` wrote) with the online backup API. ERR_CONFLICT
+ * when the database holds any table and force is 0; ERR_INVALID when
+ * path is not an SQLite database, and on PostgreSQL. Nothing else may
+ * use the database meanwhile (stop every carebase process first).
+ */
+int store_restore(struct store *, const char *path, int force);
 
 /*
  * SQLite: copy the write-ahead log into the database file and truncate it

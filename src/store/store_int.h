@@ -26,6 +26,7 @@ struct tx {
 	struct conn *conn;
 	int	     kind;
 	int	     failed; /* first failed statement's status */
+	uint64_t     serial; /* store_tx_serial */
 };
 
 struct conn {
@@ -84,6 +85,8 @@ struct store_ops {
 	const void *(*col_blob)(struct stmt *, int, size_t *);
 	/* SQLite only; NULL for PostgreSQL. */
 	int (*backup)(struct conn *, const char *path);
+	/* SQLite only: path's content into this database; NULL for PG. */
+	int (*restore)(struct conn *, const char *path, int force);
 	/* SQLite only (WAL checkpoint, truncating); NULL for PostgreSQL. */
 	int (*checkpoint)(struct conn *);
 };

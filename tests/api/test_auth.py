@@ -234,8 +234,8 @@ def test_backoff_after_failures(start_server):
     assert int(r.headers["Retry-After"]) >= 1
     time.sleep(int(r.headers["Retry-After"]) + 0.2)
     assert login(srv, "ann@example.org").status_code == 200
-    # Success forgets the account's failures.
-    assert srv.db.count("login_failures", "subject LIKE 'account:%'") == 0
+    # Success forgets the account's failures from this address.
+    assert srv.db.count("login_failures", "subject LIKE 'account:%:ip:%'") == 0
 
 
 def test_unknown_account_is_throttled_alike(start_server):
@@ -358,17 +358,19 @@ def test_password_reset_token_expires(server):
                         json={"token": tok, "new_password": NEW_PW}), 422, "INVALID_TOKEN")
 
 
-def test_throttle_counts_every_attempt_per_address(start_server):
-    """A right password forgets the account's failures, not the address's:
-    one's own account must not buy more guesses at others."""
+def test_throttle_counts_every_failure_per_address(start_server):
+    """A right password is not counted against the address, and does not
+    forget the address's failures: one's own account must not buy more
+    guesses at others."""
     srv = start_server(env={"CAREBASE_LOGIN_IP_MAX_FAILURES_HOUR": "3"})
     assert register(srv, "ann@example.org").status_code == 201
     for i in range(2):
         problem(login(srv, f"p{i}@example.org"), 401, "INVALID_CREDENTIALS")
     assert login(srv, "ann@example.org").status_code == 200
     assert int(srv.db.scalar("SELECT failures FROM login_failures "
-                             "WHERE subject LIKE 'ip:%'")) == 3
-    problem(login(srv, "p9@example.org"), 429, "RATE_LIMITED")
+                             "WHERE subject LIKE 'ip:%'")) == 2
+    problem(login(srv, "p9@example.org"), 401, "INVALID_CREDENTIALS")
+    problem(login(srv, "p10@example.org"), 429, "RATE_LIMITED")
     problem(login(srv, "ann@example.org"), 429, "RATE_LIMITED")
 
 

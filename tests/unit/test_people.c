@@ -253,11 +253,23 @@ test_session_live(void **state)
 			fail_msg("session case %zu", i);
 }
 
+static void
+test_activity_step(void **state)
+{
+	(void)state;
+	/* idle / 60, from 1 s to a minute. */
+	assert_int_equal(people_activity_step(60 * 1000), 1000);
+	assert_int_equal(people_activity_step(1000), 1000);
+	assert_int_equal(people_activity_step(30 * MIN), 30000);
+	assert_int_equal(people_activity_step(7 * 24 * HOUR), 60000);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_password_rules),
+		cmocka_unit_test(test_activity_step),
 		cmocka_unit_test(test_password_length_bounds),
 		cmocka_unit_test(test_common_list),
 		cmocka_unit_test(test_utf8_count),

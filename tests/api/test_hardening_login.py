@@ -1,0 +1,147 @@
+"""Issue 14, item 7: login throttling that does not lock out the right
+password, and the client address behind a reverse proxy.
+
+Failures are counted per (account, client address) with the backoff and
+lock, per account with a much higher ceiling, and per address; successes
+are not counted. The client address is the peer's, or, when the peer is
+listed in trusted_proxies, the right-most X-Forwarded-For address that is
+not a listed proxy.
+
+Other client addresses are real: the requests leave from 127.0.0.2,
+127.0.0.3, ... (all of 127/8 is loopback on Linux)."""
+
+import http.client
+import json
+
+PW = "correct horse battery staple"
+WRONG = "wrong password here!"
+
+
+def login_from(srv, source, email, password=PW, headers=None):
+    """POST /v1/auth/login from source (an address of 127/8): (status, body, headers)."""
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30,
+                                      source_address=(source, 0))
+    try:
+        h = {"Content-Type": "application/json"}
+        h.update(headers or {})
+        conn.request("POST", "/v1/auth/login",
+                     body=json.dumps({"email": email, "password": password}), headers=h)
+        r = conn.getresponse()
+        data = r.read()
+        return r.status, (json.loads(data) if data else None), dict(r.getheaders())
+    finally:
+        conn.close()
+
+
+def register(srv, email):
+    r = srv.post("/v1/auth/register",
+                 json={"email": email, "password": PW, "accept_terms": True})
+    assert r.status_code == 201, r.text
+
+
+def subjects(db, prefix):
+    return {r[0]: int(r[1]) for r in
+            db.query(f"SELECT subject, failures FROM login_failures "
+                     f"WHERE subject LIKE '{prefix}%' ORDER BY subject")}
+
+
+def test_right_password_from_another_address_works_while_one_is_throttled(start_server):
+    srv = start_server(env={"CAREBASE_LOGIN_BACKOFF_AFTER": "1000",
+                            "CAREBASE_LOGIN_MAX_FAILURES_HOUR": "2"})
+    register(srv, "ann@example.org")
+    # Someone at 127.0.0.2 guesses: after two failures that address is
+    # locked out of the account for the hour, even with the right password.
+    for _ in range(2):
+        assert login_from(srv, "127.0.0.2", "ann@example.org", WRONG)[0] == 401
+    status, body, headers = login_from(srv, "127.0.0.2", "ann@example.org")
+    assert status == 429 and body["code"] == "RATE_LIMITED", body
+    assert int(headers["Retry-After"]) >= 60
+    # Ann, at her own address, is not locked out.
+    status, body, _ = login_from(srv, "127.0.0.1", "ann@example.org")
+    assert status == 200, body
+    # ... and the guesser still is.
+    assert login_from(srv, "127.0.0.2", "ann@example.org")[0] == 429
+    # Her success forgot nothing of theirs; the account's count stays too.
+    assert [k for k in subjects(srv.db, "account:") if k.endswith(":ip:127.0.0.2")]
+    assert not [k for k in subjects(srv.db, "account:") if k.endswith(":ip:127.0.0.1")]
+    assert [v for k, v in subjects(srv.db, "account:").items() if ":ip:" not in k] == [2]
+
+
+def test_the_account_wide_ceiling_locks_for_every_address(start_server):
+    srv = start_server(env={"CAREBASE_LOGIN_BACKOFF_AFTER": "1000",
+                            "CAREBASE_LOGIN_ACCOUNT_MAX_FAILURES_HOUR": "3"})
+    register(srv, "ann@example.org")
+    for source in ("127.0.0.2", "127.0.0.3", "127.0.0.4"):
+        assert login_from(srv, source, "ann@example.org", WRONG)[0] == 401
+    status, body, headers = login_from(srv, "127.0.0.1", "ann@example.org")
+    assert status == 429 and body["code"] == "RATE_LIMITED", body
+    assert 60 <= int(headers["Retry-After"]) <= 3600
+
+
+def test_successes_do_not_use_up_the_address_budget(start_server):
+    srv = start_server(env={"CAREBASE_LOGIN_IP_MAX_FAILURES_HOUR": "3"})
+    register(srv, "ann@example.org")
+    # Many people signing in right from one address (an office, a proxy).
+    for _ in range(5):
+        assert login_from(srv, "127.0.0.2", "ann@example.org")[0] == 200
+    assert subjects(srv.db, "ip:").get("ip:127.0.0.2", 0) == 0
+    # Failures still count, and lock the address at the budget.
+    for i in range(3):
+        assert login_from(srv, "127.0.0.2", f"p{i}@example.org")[0] == 401
+    assert login_from(srv, "127.0.0.2", "p9@example.org")[0] == 429
+    assert subjects(srv.db, "ip:")["ip:127.0.0.2"] == 3
+    # Another address is not affected.
+    assert login_from(srv, "127.0.0.3", "ann@example.org")[0] == 200
+
+
+def test_x_forwarded_for_is_ignored_from_an_untrusted_peer(start_server):
+    srv = start_server()
+    status, _, _ = login_from(srv, "127.0.0.1", "ghost@example.org",
+                              headers={"X-Forwarded-For": "203.0.113.9"})
+    assert status == 401
+    assert set(subjects(srv.db, "ip:")) == {"ip:127.0.0.1"}
+    # Trusting another address does not make this peer trusted either.
+    srv2 = start_server(env={"CAREBASE_TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.2"})
+    login_from(srv2, "127.0.0.1", "ghost@example.org",
+               headers={"X-Forwarded-For": "203.0.113.9"})
+    assert set(subjects(srv2.db, "ip:")) == {"ip:127.0.0.1"}
+
+
+def test_x_forwarded_for_is_honoured_from_a_trusted_proxy(start_server):
+    srv = start_server(env={"CAREBASE_TRUSTED_PROXIES": "127.0.0.2, 203.0.113.0/24",
+                            "CAREBASE_LOGIN_IP_MAX_FAILURES_HOUR": "1"})
+    proxy = "127.0.0.2"
+    # The right-most address that is not a listed proxy; a client's own
+    # X-Forwarded-For entries left of it are not believed.
+    cases = [
+        ("198.51.100.7", "ip:198.51.100.7"),
+        ("192.0.2.1, 198.51.100.8, 203.0.113.5", "ip:198.51.100.8"),
+        ("2001:db8::1", "ip:v6:20010db800000000"),
+    ]
+    for xff, subject in cases:
+        status, body, _ = login_from(srv, proxy, "ghost@example.org",
+                                     headers={"X-Forwarded-For": xff})
+        assert status == 401, (xff, body)
+        assert subject in subjects(srv.db, "ip:"), (xff, subjects(srv.db, "ip:"))
+    # Each client behind the proxy has its own budget (1 here).
+    assert login_from(srv, proxy, "ghost@example.org",
+                      headers={"X-Forwarded-For": "198.51.100.7"})[0] == 429
+    assert login_from(srv, proxy, "ghost@example.org",
+                      headers={"X-Forwarded-For": "198.51.100.99"})[0] == 401
+    # Not an address: the proxy itself is the client.
+    assert login_from(srv, proxy, "ghost@example.org",
+                      headers={"X-Forwarded-For": "unknown"})[0] == 401
+    assert "ip:127.0.0.2" in subjects(srv.db, "ip:")
+    # The session records the forwarded address.
+    register(srv, "ann@example.org")
+    status, body, _ = login_from(srv, proxy, "ann@example.org",
+                                 headers={"X-Forwarded-For": "198.51.100.50"})
+    assert status == 200, body
+    assert srv.db.scalar("SELECT ip FROM auth_sessions") == "198.51.100.50"
+
+
+def test_a_bad_trusted_proxies_value_stops_start_up(start_server):
+    srv = start_server(start=False)
+    r = srv.cli("migrate", env={"CAREBASE_TRUSTED_PROXIES": "10.0.0.1, proxy.local"})
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "trusted_proxies" in r.stderr and "proxy.local" in r.stderr
