@@ -61,14 +61,22 @@ struct conn {
 	int	     cut; /* shut down by the sweeper */
 	/* Written by the connection's thread without the mutex (the hot
 	 * path), read by the sweeper under it (the list keeps c alive). */
-	_Atomic int	phase;	  /* enum conn_phase */
-	_Atomic int64_t since_ns; /* of the phase */
-	_Atomic size_t	body_got; /* bytes of the body so far */
+	_Atomic int	phase;	    /* enum conn_phase */
+	_Atomic int64_t since_ns;   /* of the phase */
+	_Atomic size_t	body_got;   /* bytes of the body so far */
+	_Atomic size_t	answer_len; /* bytes of the answer queued */
 };
 
 /* idle (or a request line trickling in), headers coming, body coming,
- * the handler or the answer */
-enum conn_phase { PHASE_IDLE = 0, PHASE_HEAD, PHASE_BODY, PHASE_BUSY };
+ * the handler (no deadline: the slow pool bounds its own wait), the
+ * answer going out */
+enum conn_phase {
+	PHASE_IDLE = 0,
+	PHASE_HEAD,
+	PHASE_BODY,
+	PHASE_BUSY,
+	PHASE_ANSWER
+};
 
 struct conns {
 	pthread_mutex_t mu;
@@ -89,8 +97,8 @@ static void	     *sweep_main(void *);
 static void	      sweep(struct http_server *, int64_t);
 
 int
-http_client_key(const struct sockaddr *sa, char *ip, size_t iplen, char *key,
-    size_t keylen)
+http_client_key(
+    const struct sockaddr *sa, char *ip, size_t iplen, char *key, size_t keylen)
 {
 	struct netaddr a;
 
@@ -173,6 +181,8 @@ client_find(struct conns *cs, const char *key, int add)
 {
 	size_t i, n;
 
+	if (key[0] == '\0')
+		return (NULL); /* no address: not counted per client */
 	i = (size_t)key_hash(key) & (cs->cap - 1);
 	for (n = 0; n < cs->cap; n++, i = (i + 1) & (cs->cap - 1)) {
 		if (cs->table[i].key[0] == '\0') {
@@ -321,6 +331,18 @@ conn_phase(struct hreq *h, int phase)
 }
 
 void
+conn_answer(struct hreq *h, size_t len)
+{
+	struct conn *c = h->conn_state;
+
+	if (c == NULL)
+		return;
+	c->answer_len = len;
+	c->since_ns = time_mono_ns();
+	c->phase = PHASE_ANSWER;
+}
+
+void
 conn_body_got(struct hreq *h, size_t n)
 {
 	struct conn *c = h->conn_state;
@@ -343,12 +365,13 @@ conn_body_reserve(struct hreq *h, size_t n)
 	cl = client_find(cs, h->req.client_key, 1);
 	if (cs->body + n > srv->opts.body_inflight_max)
 		reason = METRIC_REFUSED_BODY_BYTES;
-	else if (cl == NULL ||
-	    cl->body + n > srv->opts.body_inflight_per_client)
+	else if ((cl == NULL && h->req.client_key[0] != '\0') ||
+	    (cl != NULL && cl->body + n > srv->opts.body_inflight_per_client))
 		reason = METRIC_REFUSED_BODY_BYTES_CLIENT;
 	else {
 		cs->body += n;
-		cl->body += n;
+		if (cl != NULL)
+			cl->body += n;
 		h->body_reserved += n;
 	}
 	if (cl != NULL)
@@ -413,11 +436,12 @@ sweep_main(void *arg)
 static void
 sweep(struct http_server *srv, int64_t now)
 {
-	struct conns *cs = srv->conns;
-	struct conn  *c;
-	int64_t	      head_ns, elapsed, grace_ns;
-	double	      due;
-	int	      reason;
+	static const struct linger abort_now = { 1, 0 };
+	struct conns		  *cs = srv->conns;
+	struct conn		  *c;
+	int64_t			   head_ns, elapsed, grace_ns;
+	double			   due;
+	int			   reason;
 
 	head_ns = (int64_t)srv->opts.header_timeout_s * 1000000000LL;
 	grace_ns = head_ns;
@@ -436,10 +460,20 @@ sweep(struct http_server *srv, int64_t now)
 			    (double)srv->opts.min_body_rate;
 			if ((double)c->body_got < due)
 				reason = METRIC_REFUSED_BODY_SLOW;
-		}
+		} else if (c->phase == PHASE_ANSWER &&
+		    srv->opts.min_body_rate > 0 &&
+		    (double)(elapsed - grace_ns) / 1e9 *
+			    (double)srv->opts.min_body_rate >
+			(double)c->answer_len)
+			reason = METRIC_REFUSED_ANSWER_SLOW;
 		if (reason == 0)
 			continue;
 		c->cut = 1;
+		/* An abort, not a close: what is still queued for a client
+		 * that does not read is dropped (RST when libmicrohttpd
+		 * closes the socket it then finds shut). */
+		(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &abort_now,
+		    sizeof(abort_now));
 		shutdown(c->fd, SHUT_RDWR);
 		metrics_refused(reason);
 		/* Idle keep-alive connections end here as a matter of
@@ -447,7 +481,9 @@ sweep(struct http_server *srv, int64_t now)
 		if (reason != METRIC_REFUSED_IDLE)
 			log_warn("event=request_cut reason=%s client=%s",
 			    reason == METRIC_REFUSED_BODY_SLOW ? "body_too_slow"
-							       : "head_timeout",
+				: reason == METRIC_REFUSED_ANSWER_SLOW
+				? "answer_too_slow"
+				: "head_timeout",
 			    c->key);
 	}
 }

@@ -67,6 +67,9 @@ typedef void (*http_handler)(struct request *);
  * table (`carebase routes`) to hold both to what the server does.
  */
 #define ROUTE_PUBLIC 0x10
+/* A small body: at most HTTP_SMALL_BODY_LIMIT (sign-in and the like). */
+#define ROUTE_SMALL_BODY      0x20
+#define HTTP_SMALL_BODY_LIMIT (16 * 1024)
 
 struct route {
 	int	     method;  /* one enum http_method */
@@ -165,8 +168,7 @@ const char *http_query_raw(const struct request *);
  * (arena strings). ERR_MALFORMED for a name with a bad escape, a NUL or
  * not UTF-8; ERR_TOO_LARGE for more than max names.
  */
-int http_query_names(
-    struct request *, const char **names, int max, int *n);
+int http_query_names(struct request *, const char **names, int max, int *n);
 
 /*
  * The authenticator: from the request's headers, set *out to the caller
@@ -221,26 +223,26 @@ struct route_table {
 };
 
 struct http_server_opts {
-	const char   *listen;
-	int	      port; /* 0 = pick a free port */
-	int	      threads;
-	size_t	      body_limit;
-	size_t	      large_body_limit; /* ROUTE_LARGE_BODY; 0 = body_limit */
-	int	      timeout_s;
-	const char   *tls_cert_file; /* NULL or "" = plain HTTP */
-	const char   *tls_key_file;
-	const char   *cors_origins; /* comma-separated */
-	int	      rate_limit;   /* per second per IP, 0 = off */
-	int	      rate_burst;
-	int	      slow_threads; /* ROUTE_SLOW handlers; 0 = threads */
-	int	      slow_queue;   /* waiting slow requests; past it 503 */
+	const char *listen;
+	int	    port; /* 0 = pick a free port */
+	int	    threads;
+	size_t	    body_limit;
+	size_t	    large_body_limit; /* ROUTE_LARGE_BODY; 0 = body_limit */
+	int	    timeout_s;
+	const char *tls_cert_file; /* NULL or "" = plain HTTP */
+	const char *tls_key_file;
+	const char *cors_origins; /* comma-separated */
+	int	    rate_limit;	  /* per second per IP, 0 = off */
+	int	    rate_burst;
+	int	    slow_threads; /* ROUTE_SLOW handlers; 0 = threads */
+	int	    slow_queue;	  /* waiting slow requests; past it 503 */
 	/* What one client may hold (http/conn.c); 0 = the default. */
-	int    max_connections;		   /* in all */
-	int    max_connections_per_client; /* 0 = no bound */
-	int    header_timeout_s;	   /* line and headers */
-	int    min_body_rate;		   /* bytes/s, 0 = no bound */
-	size_t body_inflight_max;	   /* bytes of bodies held */
-	size_t body_inflight_per_client;
+	int	      max_connections;		  /* in all */
+	int	      max_connections_per_client; /* 0 = no bound */
+	int	      header_timeout_s;		  /* line and headers */
+	int	      min_body_rate;		  /* bytes/s, 0 = no bound */
+	size_t	      body_inflight_max;	  /* bytes of bodies held */
+	size_t	      body_inflight_per_client;
 	struct store *db;
 };
 

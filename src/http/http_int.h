@@ -70,16 +70,18 @@ struct hreq {
 	int		       flags;	/* the route's ROUTE_* */
 	int		       options; /* OPTIONS answered here */
 	int		       retry_after;
-	size_t		       head_bytes;    /* request line + headers */
-	int		       queued;	      /* response handed to MHD */
-	int		       body_coming;   /* 1 small, 2 large/chunked/Expect */
-	int		       bad_header;    /* a NUL or control byte in the head */
-	const char	      *value_end;     /* head_add's, see there */
-	void		      *conn_state;    /* conn.c's, for the connection */
-	size_t		       body_reserved; /* bytes counted by conn.c */
-	_Atomic int	       slow;	      /* 1 on the slow pool, 2 done */
-	struct hreq	      *slow_next;     /* slow pool queue */
-	int64_t		       slow_since_ns; /* queued at */
+	size_t		       head_bytes; /* request line + headers */
+	int		       queued;	   /* response handed to MHD */
+	int	     body_coming;	   /* 1 small, 2 large/chunked/Expect */
+	int	     bad_header;    /* a NUL or control byte in the head */
+	size_t	     drained;	    /* bytes of a refused body dropped */
+	int	     close;	    /* drained too much: close */
+	const char  *value_end;	    /* head_add's, see there */
+	void	    *conn_state;    /* conn.c's, for the connection */
+	size_t	     body_reserved; /* bytes counted by conn.c */
+	_Atomic int  slow;	    /* 1 on the slow pool, 2 done */
+	struct hreq *slow_next;	    /* slow pool queue */
+	int64_t	     slow_since_ns; /* queued at */
 };
 
 /* server.c, slow.c, conn.c: one server */
@@ -124,18 +126,21 @@ void hreq_dispatch(struct hreq *);
 /* conn.c: what one client may hold (connections, time, body bytes) */
 /* The client address as text, and the key limits count by: the IPv4
  * address, or an IPv6 address's /64 (one host holds a whole /64). */
-int  http_client_key(const struct sockaddr *, char *ip, size_t iplen,
-     char *key, size_t keylen);
+int http_client_key(
+    const struct sockaddr *, char *ip, size_t iplen, char *key, size_t keylen);
 int  conn_init(struct http_server *);
 void conn_fini(struct http_server *);
 /* libmicrohttpd's accept policy and connection notifications. */
 enum MHD_Result conn_accept(void *, const struct sockaddr *, socklen_t);
 void		conn_notify(void *, struct MHD_Connection *, void **,
-		   enum MHD_ConnectionNotificationCode);
+	       enum MHD_ConnectionNotificationCode);
 /* Where the connection's current request is, for its deadlines. */
 enum { CONN_LINE = 1, CONN_HEAD_DONE, CONN_BODY_DONE, CONN_REQUEST_DONE };
 void conn_phase(struct hreq *, int);
 void conn_body_got(struct hreq *, size_t);
+/* The answer is queued: it must leave within header_timeout_s plus its
+ * length at min_body_rate (a client reading slowly is cut). */
+void conn_answer(struct hreq *, size_t len);
 /* Count n more bytes of the request's body as held: ERR_BUSY (counted
  * in metrics) past the total or the client's bound. */
 int  conn_body_reserve(struct hreq *, size_t n);
@@ -242,6 +247,7 @@ enum {
 	METRIC_REFUSED_IDLE,
 	METRIC_REFUSED_HEAD_TIMEOUT,
 	METRIC_REFUSED_BODY_SLOW,
+	METRIC_REFUSED_ANSWER_SLOW,
 	METRIC_REFUSED_BAD_HEADER,
 	METRIC_REFUSED_TRANSPORT, /* answered by libmicrohttpd itself */
 	METRIC_REFUSED_MAX

@@ -54,6 +54,7 @@ static const char *const refused_label[METRIC_REFUSED_MAX] = {
 	[METRIC_REFUSED_IDLE] = "idle_timeout",
 	[METRIC_REFUSED_HEAD_TIMEOUT] = "header_timeout",
 	[METRIC_REFUSED_BODY_SLOW] = "body_too_slow",
+	[METRIC_REFUSED_ANSWER_SLOW] = "answer_too_slow",
 	[METRIC_REFUSED_BAD_HEADER] = "bad_header",
 	[METRIC_REFUSED_TRANSPORT] = "unparsable_request",
 };
@@ -302,7 +303,8 @@ http_metrics_render(struct buf *b)
 	    "held (announced or received) now.\n"
 	    "# TYPE carebase_http_body_bytes_held gauge\n"
 	    "carebase_http_body_bytes_held %ld\n",
-	    atomic_load_explicit(&metrics_open_connections, memory_order_relaxed),
+	    atomic_load_explicit(
+		&metrics_open_connections, memory_order_relaxed),
 	    atomic_load_explicit(&metrics_body_held, memory_order_relaxed));
 	pthread_mutex_unlock(&metrics_lock);
 	return (rc == OK ? OK : ERR_TOO_LARGE);

@@ -45,8 +45,8 @@ queue_resolve(void)
 }
 
 enum MHD_Result
-http_mhd_queue(struct MHD_Connection *c, unsigned int status,
-    struct MHD_Response *r)
+http_mhd_queue(
+    struct MHD_Connection *c, unsigned int status, struct MHD_Response *r)
 {
 	pthread_once(&queue_once, queue_resolve);
 	if (queue_real == NULL)
@@ -105,8 +105,7 @@ mhd_problem(unsigned int status, char *out, size_t n, char *rid)
 	len = snprintf(out, n,
 	    "{\"type\":\"%s\",\"title\":\"%s\",\"status\":%u,"
 	    "\"detail\":\"%s\",\"code\":\"%s\",\"request_id\":\"%s\"}",
-	    type, title, status,
-	    detail, code, id);
+	    type, title, status, detail, code, id);
 	return (len > 0 && (size_t)len < n ? (size_t)len : 0);
 }
 
@@ -132,6 +131,8 @@ MHD_queue_response(
 	MHD_add_response_header(p, "Content-Type", "application/problem+json");
 	MHD_add_response_header(p, "Cache-Control", "no-store");
 	MHD_add_response_header(p, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(p, "X-Frame-Options", "DENY");
+	MHD_add_response_header(p, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(p, "X-Request-Id", rid);
 	metrics_refused(METRIC_REFUSED_TRANSPORT);
 	ret = http_mhd_queue(c, status, p);

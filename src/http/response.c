@@ -357,8 +357,7 @@ http_query_raw(const struct request *req)
 }
 
 int
-http_query_names(
-    struct request *req, const char **names, int max, int *n)
+http_query_names(struct request *req, const char **names, int max, int *n)
 {
 	const char *q = http_query_raw(req), *p, *amp, *eq;
 	char	   *key;

@@ -61,11 +61,11 @@
 #define SERVER_PEM_MAX	    (1024 * 1024)
 /* A refused request's body up to this is read and dropped (keep-alive
  * kept); a larger one, chunked, or awaited (Expect) closes at once. */
-#define SERVER_DRAIN_MAX (64 * 1024)
-#define SERVER_RL_SLOTS	    16384
-#define CORS_ALLOW_HEADERS  "Authorization, Content-Type, If-Match, X-Request-Id"
-#define CORS_MAX_AGE	    "600"
-#define HSTS_VALUE	    "max-age=31536000; includeSubDomains"
+#define SERVER_DRAIN_MAX   (64 * 1024)
+#define SERVER_RL_SLOTS	   16384
+#define CORS_ALLOW_HEADERS "Authorization, Content-Type, If-Match, X-Request-Id"
+#define CORS_MAX_AGE	   "600"
+#define HSTS_VALUE	   "max-age=31536000; includeSubDomains"
 
 static void *server_uri_log(void *, const char *, struct MHD_Connection *);
 static enum MHD_Result server_access(void *, struct MHD_Connection *,
@@ -74,9 +74,9 @@ static void	       server_completed(
 	       void *, struct MHD_Connection *, void **, enum MHD_RequestTerminationCode);
 static void server_mhd_log(void *, const char *, va_list)
     __attribute__((format(printf, 2, 0)));
-static void hreq_begin(struct hreq *, const char *);
-static enum MHD_Result head_add(void *, enum MHD_ValueKind, const char *,
-    size_t, const char *, size_t);
+static void	       hreq_begin(struct hreq *, const char *);
+static enum MHD_Result head_add(
+    void *, enum MHD_ValueKind, const char *, size_t, const char *, size_t);
 static void	       hreq_client(struct hreq *, char *, size_t);
 static enum MHD_Result forwarded_add(
     void *, enum MHD_ValueKind, const char *, const char *);
@@ -95,8 +95,8 @@ static void	       limits_default(struct http_server_opts *);
 static void *
 server_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 {
-	struct http_server *srv = cls;
-	struct arena	   *a;
+	struct http_server	       *srv = cls;
+	struct arena		       *a;
 	const union MHD_ConnectionInfo *ci;
 	struct hreq		       *h;
 	const char		       *q;
@@ -161,7 +161,7 @@ server_access(void *cls, struct MHD_Connection *c, const char *url,
 		conn_body_got(h, *upload_data_size);
 		hreq_body(h, upload_data, *upload_data_size);
 		*upload_data_size = 0;
-		return (MHD_YES);
+		return (h->close ? MHD_NO : MHD_YES);
 	}
 	if (h->queued)
 		return (MHD_YES);
@@ -317,7 +317,9 @@ has_ctl(const char *s, size_t n)
  * would read as "secret"); it keeps each value where it was read, with
  * the line's CR and LF overwritten by NULs, so after a value's end only
  * one or two NULs may come before the next header's name (the end of
- * the head has two). Anything else there was after a NUL in the value.
+ * the head has two). Anything else there was after a NUL in the value
+ * (or the value was folded over lines, which RFC 9112 lets a server
+ * refuse). Only for the layout of 0.9.75, the version Debian 12 has.
  */
 static enum MHD_Result
 head_add(void *arg, enum MHD_ValueKind kind, const char *key, size_t key_size,
@@ -330,12 +332,16 @@ head_add(void *arg, enum MHD_ValueKind kind, const char *key, size_t key_size,
 	if (has_ctl(key, key_size) ||
 	    (value != NULL && has_ctl(value, value_size)))
 		h->bad_header = 1;
+#if MHD_VERSION == 0x00097500
 	if (h->value_end != NULL) {
 		gap = key - h->value_end;
 		if (gap < 1 || gap > 2 || h->value_end[gap - 1] != '\0')
 			h->bad_header = 1;
 	}
 	h->value_end = value != NULL ? value + value_size : NULL;
+#else
+	(void)gap; /* another layout: control bytes are still refused */
+#endif
 	return (MHD_YES);
 }
 
@@ -346,9 +352,9 @@ hreq_begin(struct hreq *h, const char *method)
 	struct request	   *req = &h->req;
 	struct router_match m;
 	const char	   *v;
-	char		    key[64];
+	char		    key[64] = "";
 	unsigned long long  clen = 0;
-	int		    rc, retry;
+	int		    rc, retry, chunked;
 
 	/*
 	 * The head must fit libmicrohttpd's connection pool with room for
@@ -376,6 +382,25 @@ hreq_begin(struct hreq *h, const char *method)
 	v = MHD_lookup_connection_value(h->mhd, MHD_HEADER_KIND, "Origin");
 	if (v != NULL && http_origin_allowed(srv->opts.cors_origins, v))
 		h->origin = v;
+	/*
+	 * The body to come, known before anything may refuse the request:
+	 * every refusal made from the headers then answers at once when the
+	 * body is large, chunked or awaited (Expect), and a small one is
+	 * read and dropped under the body's deadline.
+	 */
+	v = MHD_lookup_connection_value(
+	    h->mhd, MHD_HEADER_KIND, "Content-Length");
+	if (v != NULL)
+		clen = strtoull(v, NULL, 10);
+	v = MHD_lookup_connection_value(
+	    h->mhd, MHD_HEADER_KIND, "Transfer-Encoding");
+	chunked = v != NULL && strcasecmp(v, "identity") != 0;
+	h->body_coming = clen > 0 || chunked;
+	if (h->body_coming &&
+	    (clen > SERVER_DRAIN_MAX || chunked ||
+		MHD_lookup_connection_value(
+		    h->mhd, MHD_HEADER_KIND, "Expect") != NULL))
+		h->body_coming = 2;
 
 	if (h->head_bytes > CONFIG_MAX_HEAD_BYTES) {
 		hreq_fail(h, ERR_HEAD_TOO_LARGE, NULL,
@@ -386,7 +411,8 @@ hreq_begin(struct hreq *h, const char *method)
 	if (h->bad_header) {
 		metrics_refused(METRIC_REFUSED_BAD_HEADER);
 		hreq_fail(h, ERR_MALFORMED, "BAD_HEADER",
-		    "A header holds a NUL or another control character.");
+		    "A header holds a NUL or another control character, or "
+		    "is folded over lines.");
 		return;
 	}
 	if (srv->rl != NULL && key[0] != '\0' && !rate_exempt(req->path) &&
@@ -428,16 +454,6 @@ hreq_begin(struct hreq *h, const char *method)
 	if (h->err != 0 || h->options)
 		return;
 
-	v = MHD_lookup_connection_value(
-	    h->mhd, MHD_HEADER_KIND, "Content-Length");
-	if (v != NULL)
-		clen = strtoull(v, NULL, 10);
-	v = MHD_lookup_connection_value(
-	    h->mhd, MHD_HEADER_KIND, "Transfer-Encoding");
-	h->body_coming = clen > 0 || (v != NULL && strcasecmp(v, "identity"));
-	if (h->body_coming && (clen > SERVER_DRAIN_MAX || clen == 0 ||
-	    MHD_lookup_connection_value(h->mhd, MHD_HEADER_KIND, "Expect")))
-		h->body_coming = 2;
 	/* Who is calling, before anything else about the request (and
 	 * before any byte of a body is held). */
 	if (!(h->flags & ROUTE_PUBLIC)) {
@@ -447,10 +463,13 @@ hreq_begin(struct hreq *h, const char *method)
 	}
 	if (h->flags & ROUTE_LARGE_BODY)
 		h->body.max = srv->large_body_limit;
+	else if (h->flags & ROUTE_SMALL_BODY)
+		h->body.max = HTTP_SMALL_BODY_LIMIT;
 	if (clen > h->body.max)
 		hreq_fail(h, ERR_TOO_LARGE, NULL,
 		    "The request body is over the limit.");
-	else if (clen > 0 && !(h->flags & (ROUTE_JSON_BODY | ROUTE_RAW_BODY)))
+	else if (h->body_coming &&
+	    !(h->flags & (ROUTE_JSON_BODY | ROUTE_RAW_BODY)))
 		hreq_fail(h, ERR_MALFORMED, "BODY_NOT_ALLOWED",
 		    "This route takes no request body.");
 	else if ((h->flags & ROUTE_JSON_BODY) &&
@@ -458,7 +477,10 @@ hreq_begin(struct hreq *h, const char *method)
 		h->mhd, MHD_HEADER_KIND, "Content-Type")))
 		hreq_fail(h, ERR_MEDIA_TYPE, NULL,
 		    "Content-Type must be application/json.");
-	else if (clen > 0 && conn_body_reserve(h, (size_t)clen) != OK) {
+	/* Counted from what is announced, but for a public route (where
+	 * anyone may announce) from what arrives: headers cost nothing. */
+	else if (clen > 0 && !(h->flags & ROUTE_PUBLIC) &&
+	    conn_body_reserve(h, (size_t)clen) != OK) {
 		h->retry_after = 1;
 		h->body_coming = 2; /* answered now, no byte read */
 		hreq_fail(h, ERR_BUSY, "SERVER_BUSY",
@@ -476,8 +498,14 @@ hreq_body(struct hreq *h, const char *data, size_t len)
 {
 	int rc;
 
-	if (h->err != 0 || h->options)
-		return; /* drain and ignore */
+	if (h->err != 0 || h->options) {
+		/* Drained and dropped, up to a bound; past it the connection
+		 * closes (no answer can be queued while a body arrives). */
+		h->drained += len;
+		if (h->drained > SERVER_DRAIN_MAX)
+			h->close = 1;
+		return;
+	}
 	if (!(h->flags & (ROUTE_JSON_BODY | ROUTE_RAW_BODY))) {
 		hreq_fail(h, ERR_MALFORMED, "BODY_NOT_ALLOWED",
 		    "This route takes no request body.");
@@ -485,7 +513,8 @@ hreq_body(struct hreq *h, const char *data, size_t len)
 	}
 	/* A chunked body is counted as it grows (an announced one was
 	 * counted whole from its Content-Length). */
-	if (h->body.len + len > h->body_reserved && h->body.len + len <= h->body.max &&
+	if (h->body.len + len > h->body_reserved &&
+	    h->body.len + len <= h->body.max &&
 	    conn_body_reserve(h, h->body.len + len - h->body_reserved) != OK) {
 		h->retry_after = 1;
 		hreq_fail(h, ERR_BUSY, "SERVER_BUSY",
@@ -518,7 +547,8 @@ hreq_caller(struct request *req)
 		    "Authentication is required: send "
 		    "Authorization: Bearer <token>.");
 	} else
-		http_problem(req, rc, NULL, "The credentials were not accepted.");
+		http_problem(
+		    req, rc, NULL, "The credentials were not accepted.");
 	return (rc);
 }
 
@@ -559,6 +589,10 @@ hreq_dispatch(struct hreq *h)
 	}
 	if (h->options) {
 		hreq_options(h);
+		return;
+	}
+	if (h->rt == NULL) { /* not reached: no route is an error above */
+		http_problem(req, ERR_NOT_FOUND, NULL, "No such resource.");
 		return;
 	}
 	if (h->body.len > 0) {
@@ -687,8 +721,10 @@ hreq_queue(struct hreq *h)
 		MHD_add_response_header(r, "Cache-Control", "no-store");
 	ret = http_mhd_queue(h->mhd, (unsigned int)req->status, r);
 	MHD_destroy_response(r);
-	if (ret == MHD_YES)
+	if (ret == MHD_YES) {
 		h->queued = 1;
+		conn_answer(h, req->status == 204 ? 0 : req->resp_len);
+	}
 	return (ret);
 }
 
@@ -808,16 +844,16 @@ server_free(struct http_server *srv)
 int
 http_server_start(const struct http_server_opts *o, struct http_server **out)
 {
-	struct http_server	   *srv;
-	struct MHD_OptionItem	    ops[16];
-	struct addrinfo		    hints, *ai = NULL;
-	struct sockaddr_storage	    ss;
-	const union MHD_DaemonInfo *di;
+	struct http_server		*srv;
+	struct MHD_OptionItem		 ops[16];
+	struct addrinfo			 hints, *ai = NULL;
+	struct sockaddr_storage		 ss;
+	const union MHD_DaemonInfo	*di;
 	const struct route_table *const *tables;
-	size_t			    certlen, n = 0, ntables;
-	unsigned int		    flags, threads;
-	char			    portstr[8];
-	int			    rc = ERR_NOMEM;
+	size_t				 certlen, n = 0, ntables;
+	unsigned int			 flags, threads;
+	char				 portstr[8];
+	int				 rc = ERR_NOMEM;
 
 	*out = NULL;
 	if ((srv = calloc(1, sizeof(*srv))) == NULL)
@@ -842,8 +878,7 @@ http_server_start(const struct http_server_opts *o, struct http_server **out)
 		 o->slow_threads > 0 ? o->slow_threads : (int)threads)) != OK)
 		goto out;
 	tables = http_routes(&ntables);
-	if ((rc = router_new(tables, ntables, &srv->router)) !=
-		OK ||
+	if ((rc = router_new(tables, ntables, &srv->router)) != OK ||
 	    (rc = metrics_init(srv->router)) != OK)
 		goto out;
 	if (o->rate_limit > 0 &&
@@ -914,8 +949,8 @@ http_server_start(const struct http_server_opts *o, struct http_server **out)
 		(intptr_t)server_uri_log, srv };
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 
-	srv->daemon = MHD_start_daemon(flags, (uint16_t)o->port, conn_accept, srv,
-	    server_access, srv, MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
+	srv->daemon = MHD_start_daemon(flags, (uint16_t)o->port, conn_accept,
+	    srv, server_access, srv, MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
 	if (srv->daemon == NULL) {
 		log_error("event=listen_failed address=%s port=%d%s",
 		    o->listen ? o->listen : "*", o->port,

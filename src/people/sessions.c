@@ -105,13 +105,13 @@ people_session_start(struct tx *tx, struct request *req, const char *user_id,
 int
 people_authenticate(struct request *req, struct principal **out)
 {
-	struct principal  *p;
-	struct lookup	   lk;
-	const char	  *auth, *tok = NULL;
-	char		   token[TOKEN_LEN], hash[TOKEN_HASH_LEN];
-	size_t		   len = 0;
-	int64_t		   now, step;
-	int		   rc;
+	struct principal *p;
+	struct lookup	  lk;
+	const char	 *auth, *tok = NULL;
+	char		  token[TOKEN_LEN], hash[TOKEN_HASH_LEN];
+	size_t		  len = 0;
+	int64_t		  now, step;
+	int		  rc;
 
 	*out = NULL;
 	auth = http_header(req, "Authorization");

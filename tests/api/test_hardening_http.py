@@ -116,44 +116,62 @@ def test_body_bytes_in_flight_are_bounded_per_client(start_server):
         "CAREBASE_BODY_INFLIGHT_PER_CLIENT": 2 * 1048576,
         "CAREBASE_BODY_INFLIGHT_MAX": 8 * 1048576,
     })
-    # Bodies to a public route that takes one: 1 MiB announced each would
-    # be over body_limit, so announce 60 KiB on many connections instead.
+    token = member_token(s)
+    head = (b"PATCH /v1/me HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + token.encode() + b"\r\n"
+            b"Content-Length: 60000\r\n")
     held = []
     try:
-        answers = []
-        for _ in range(40):
+        # Bodies announced by a signed-in client are counted whole from
+        # their Content-Length: 2 MiB / 60,000 B holds 34 of them.
+        for _ in range(34):
             c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
-            c.sendall(b"POST /v1/auth/login HTTP/1.1\r\nHost: t\r\n"
-                      b"Content-Type: application/json\r\n"
-                      b"Content-Length: 60000\r\n\r\n{")
+            c.sendall(head + b"\r\n{")
             held.append(c)
-        # 2 MiB / 60,000 B: the 35th body onwards is over the bound.
         wait_until(lambda: metric_sum(s.metrics(), "carebase_http_body_bytes_held")
                    >= 34 * 60000, what="34 bodies held")
         c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
-        c.sendall(b"POST /v1/auth/login HTTP/1.1\r\nHost: t\r\n"
-                  b"Content-Type: application/json\r\n"
-                  b"Content-Length: 60000\r\nExpect: 100-continue\r\n\r\n")
+        c.sendall(head + b"Expect: 100-continue\r\n\r\n")
         c.settimeout(5)
-        head = c.recv(65536)
+        answer = c.recv(65536)
         c.close()
-        assert status_of(head) == 503, head[:300]
-        assert b"Retry-After: 1" in head and b"SERVER_BUSY" in head
+        assert status_of(answer) == 503, answer[:300]
+        assert b"Retry-After: 1" in answer and b"SERVER_BUSY" in answer
         # Another client address is still served.
         r = raw(s, b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", src="127.0.0.2")
         assert status_of(r) == 200
         assert metric_sum(s.metrics(), "carebase_http_refused_total",
                           reason="body_bytes_per_client") >= 1
-        answers.append(head)
     finally:
         for c in held:
             c.close()
     # Once those connections are gone, the bytes are free again.
     wait_until(lambda: metric_sum(s.metrics(), "carebase_http_body_bytes_held") == 0,
                what="body bytes released")
-    r = requests.post(s.url("/v1/auth/login"), json={"email": "x@example.org",
-                                                     "password": "y" * 12}, timeout=5)
-    assert r.status_code in (401, 422), r.text
+
+
+def test_bodies_announced_to_public_routes_hold_nothing_until_they_arrive(start_server):
+    """Anyone may announce a body to a public route: it is counted as it
+    arrives, so headers alone cannot use up the bytes others need."""
+    s = start_server(env={"CAREBASE_BODY_INFLIGHT_PER_CLIENT": 96 * 1048576})
+    held = []
+    try:
+        for _ in range(50):
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+            c.sendall(b"POST /v1/webhooks/storyblok HTTP/1.1\r\nHost: t\r\n"
+                      b"Content-Type: application/json\r\nContent-Length: 1048576\r\n\r\n")
+            held.append(c)
+        held[0].sendall(b"x" * 70000)
+        wait_until(lambda: metric_sum(s.metrics(), "carebase_http_body_bytes_held")
+                   >= 70000, what="the bytes sent counted")
+        assert metric_sum(s.metrics(), "carebase_http_body_bytes_held") < 200000
+    finally:
+        for c in held:
+            c.close()
+    # Sign-in and the like take small bodies only.
+    r = requests.post(s.url("/v1/auth/login"), data=b'{"email":"' + b"a" * 20000 + b'"}',
+                      headers={"Content-Type": "application/json"}, timeout=5)
+    assert r.status_code == 413, r.text
 
 
 # -- 2. connections bounded in all and per client; trickles cut ---------------
@@ -236,7 +254,7 @@ def test_a_body_trickled_in_is_cut_below_the_minimum_rate(start_server):
     s = start_server(env={"CAREBASE_HEADER_TIMEOUT_S": 1,
                           "CAREBASE_MIN_BODY_RATE": 2000})
     c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
-    c.sendall(b"POST /v1/auth/login HTTP/1.1\r\nHost: t\r\n"
+    c.sendall(b"POST /v1/webhooks/storyblok HTTP/1.1\r\nHost: t\r\n"
               b"Content-Type: application/json\r\nContent-Length: 50000\r\n\r\n{")
     start = time.monotonic()
     closed_after = None
@@ -312,3 +330,85 @@ def test_a_request_line_past_the_connection_memory_gets_a_problem(server):
     assert r.status_code in (414, 431)
     assert r.headers["Content-Type"].startswith("application/problem+json")
     assert r.json()["code"] in ("URI_TOO_LONG", "HEADERS_TOO_LARGE")
+
+
+# -- refusals from the headers answer at once, whatever the reason ---------------
+
+@pytest.mark.parametrize("line", [b"POST /v1/no-such-route HTTP/1.1",
+                                  b"DELETE /healthz HTTP/1.1",
+                                  b"POST /v1/%2e%2e/x HTTP/1.1"])
+def test_a_refusal_from_the_headers_gets_no_100_continue(server, line):
+    head = raw(server, line + b"\r\nHost: t\r\nContent-Type: application/json\r\n"
+                              b"Content-Length: 900000000\r\nExpect: 100-continue\r\n\r\n")
+    assert status_of(head) in (400, 404, 405), head[:300]
+    assert b"100 Continue" not in head
+
+
+def test_a_body_trickled_to_a_route_that_does_not_exist_is_cut(start_server):
+    s = start_server(env={"CAREBASE_HEADER_TIMEOUT_S": 1, "CAREBASE_MIN_BODY_RATE": 2000})
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    c.sendall(b"POST /v1/no-such-route HTTP/1.1\r\nHost: t\r\n"
+              b"Content-Length: 50000\r\n\r\n")
+    start, closed_after = time.monotonic(), None
+    try:
+        for _ in range(24):
+            time.sleep(0.25)
+            try:
+                c.sendall(b"x")
+            except (BrokenPipeError, ConnectionResetError):
+                closed_after = time.monotonic() - start
+                break
+    finally:
+        c.close()
+    assert closed_after is not None and closed_after < 5.5, closed_after
+
+
+def test_a_chunked_body_past_the_limit_is_not_read_for_ever(start_server):
+    s = start_server(env={"CAREBASE_BODY_LIMIT": 65536})
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    c.sendall(b"POST /v1/webhooks/storyblok HTTP/1.1\r\nHost: t\r\n"
+              b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+    sent, closed = 0, False
+    chunk = b"10000\r\n" + b"x" * 0x10000 + b"\r\n"
+    try:
+        while sent < 64 * 1048576:
+            c.sendall(chunk)
+            sent += 0x10000
+    except (BrokenPipeError, ConnectionResetError):
+        closed = True
+    finally:
+        c.close()
+    assert closed and sent < 8 * 1048576, sent
+
+
+def test_a_client_reading_its_answer_slowly_is_cut(start_server):
+    s = start_server(env={"CAREBASE_HEADER_TIMEOUT_S": 1,
+                          "CAREBASE_MIN_BODY_RATE": 65536})
+    c = socket.socket()
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    c.settimeout(10)
+    c.connect(("127.0.0.1", s.port))
+    c.sendall(b"GET /v1/openapi.json HTTP/1.1\r\nHost: t\r\n\r\n")
+    got, start, ended = 0, time.monotonic(), None
+    try:
+        while time.monotonic() - start < 15:
+            time.sleep(0.5)
+            try:
+                data = c.recv(1000)
+            except ConnectionResetError:
+                ended = time.monotonic() - start
+                break
+            if not data:
+                ended = time.monotonic() - start
+                break
+            got += len(data)
+    finally:
+        c.close()
+    # 226 KB at 64 KiB/s after 1 s of grace: cut within a few seconds,
+    # long before the 1 KB/0.5 s reader would have read it all (~2 min).
+    assert ended is not None and ended < 10, (ended, got)
+    # Cut while the answer was still going out, or (when the kernel's
+    # buffers took the rest of it) once the connection sat idle.
+    m = s.metrics()
+    assert (metric_sum(m, "carebase_http_refused_total", reason="answer_too_slow")
+            + metric_sum(m, "carebase_http_refused_total", reason="idle_timeout")) >= 1
