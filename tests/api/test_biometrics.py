@@ -20,9 +20,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import problem
+from conftest import hdr, person, problem, relate, years_ago
 
-PASSWORD = "pale orange kettle 1987 drums"
 DATA = Path(__file__).resolve().parents[1] / "data" / "biosignals"
 HRV = "00000000-0000-7000-8000-0000000000d1"
 EEG = "00000000-0000-7000-8000-0000000000d2"
@@ -96,65 +95,14 @@ def t_us(t0, rate_mhz, k):
 # people
 
 
-def hdr(who):
-    return {"Authorization": f"Bearer {who['token']}"}
-
-
-def login(server, email):
-    r = server.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-    return r.json()["token"]
-
-
-def years_ago(n):
-    t = datetime.date.today()
-    try:
-        return t.replace(year=t.year - n).isoformat()
-    except ValueError:
-        return t.replace(year=t.year - n, day=28).isoformat()
-
-
-def person(server, name, role=None, age=30):
-    email = f"{name}.{secrets.token_hex(3)}@example.org"
-    if role is None:
-        r = server.post("/v1/auth/register", json={
-            "email": email, "password": PASSWORD, "accept_terms": True,
-            "first_name": name.capitalize(), "date_of_birth": years_ago(age), "country": "GB"})
-        assert r.status_code == 201, r.text
-    else:
-        r = server.cli("user", "add", f"--role={role}", f"--email={email}",
-                       f"--password={PASSWORD}")
-        assert r.returncode == 0, r.stdout + r.stderr
-    token = login(server, email)
-    me = server.get("/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
-    return {"email": email, "token": token, "id": me["id"]}
-
-
-def relate(server, admin, lead, follower, kind, consent=True):
-    r = server.post("/v1/relationships", headers=hdr(admin),
-                    json={"lead_id": lead["id"], "follower_id": follower["id"], "kind": kind})
-    assert r.status_code == 201, r.text
-    rel = r.json()
-    if consent:
-        r = server.post(f"/v1/relationships/{rel['id']}/consent", headers=hdr(admin),
-                        json={"method": "signed_form"})
-        assert r.status_code == 200, r.text
-    return rel
-
-
-@pytest.fixture
-def server(start_server, db):
-    return start_server(db=db)
-
-
 @pytest.fixture
 def cast(server):
     c = {"admin": person(server, "admin", "admin"),
          "therapist": person(server, "therapist", "therapist"),
          "therapist2": person(server, "therapist2", "therapist"),
          "owner": person(server, "owner"),
-         "guardian": person(server, "guardian", age=40),
-         "child": person(server, "child", age=12),
+         "guardian": person(server, "guardian", date_of_birth=years_ago(40)),
+         "child": person(server, "child", date_of_birth=years_ago(12)),
          "other": person(server, "other")}
     relate(server, c["admin"], c["therapist"], c["owner"], "practitioner_of")
     relate(server, c["admin"], c["guardian"], c["child"], "guardian_of")
@@ -963,7 +911,7 @@ def test_other_roles_find_nothing_and_readers_change_nothing(server, cast, db):
 
 def test_admins_store_no_points_for_a_minor_without_consent(server, cast, db):
     c = cast
-    kid = person(server, "kid", age=11)
+    kid = person(server, "kid", date_of_birth=years_ago(11))
     # No guardian consent: an admin cannot even open a recording.
     problem(server.post("/v1/recordings", headers=hdr(c["admin"]),
                         json={"data_type_id": HRV, "user_id": kid["id"]}), 403, "CONSENT_REQUIRED")
@@ -984,7 +932,7 @@ def test_admins_store_no_points_for_a_minor_without_consent(server, cast, db):
 
 def test_points_of_a_minor_need_guardian_consent(server, cast, db):
     c = cast
-    kid = person(server, "kid", age=11)
+    kid = person(server, "kid", date_of_birth=years_ago(11))
     problem(server.post("/v1/recordings", headers=hdr(kid), json={"data_type_id": HRV}), 403,
             "CONSENT_REQUIRED")
     rel = relate(server, c["admin"], c["guardian"], kid, "guardian_of")

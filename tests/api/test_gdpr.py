@@ -7,69 +7,24 @@ data key is gone, they vanish from lists and exports, and the audit chain is
 still whole.
 """
 
-import datetime
 import json
 import secrets
 
 import pytest
 
-from conftest import problem, wait_until
-
-PASSWORD = "pale orange kettle 1987 drums"
-
+from conftest import PASSWORD, hdr, me, person, problem, wait_until
 
 # --------------------------------------------------------------------------
 # helpers (people accounts come from the people module)
 
 
-def hdr(token):
-    return {"Authorization": f"Bearer {token}"}
-
-
-def add_user(server, role, email, password=PASSWORD):
-    r = server.cli("user", "add", f"--role={role}", f"--email={email}",
-                   f"--password={password}")
-    assert r.returncode == 0, r.stdout + r.stderr
-
-
-def register(server, email, password=PASSWORD, **fields):
-    body = {"email": email, "password": password, "accept_terms": True}
-    body.update(fields)
-    r = server.post("/v1/auth/register", json=body)
-    assert r.status_code in (200, 201), r.text
-    return r
-
-
-def login(server, email, password=PASSWORD):
-    r = server.post("/v1/auth/login", json={"email": email, "password": password})
-    assert r.status_code == 200, r.text
-    return r.json()["token"]
-
-
-def me(server, token):
-    r = server.get("/v1/me", headers=hdr(token))
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def member(server, first_name, **fields):
-    email = f"{first_name.lower()}.{secrets.token_hex(3)}@example.org"
-    register(server, email, first_name=first_name, **fields)
-    token = login(server, email)
-    return {"email": email, "token": token, "id": me(server, token)["id"],
-            "first_name": first_name}
-
-
 @pytest.fixture
 def people(server):
-    admin_email = f"admin.{secrets.token_hex(3)}@example.org"
-    add_user(server, "admin", admin_email)
-    admin_token = login(server, admin_email)
-    alice = member(server, "Alicemarker" + secrets.token_hex(2))
-    bob = member(server, "Bobmarker" + secrets.token_hex(2))
-    return {"admin": {"email": admin_email, "token": admin_token,
-                      "id": me(server, admin_token)["id"]},
-            "alice": alice, "bob": bob}
+    """An admin and two members whose first names are markers to look for."""
+    alice, bob = ("Alicemarker" + secrets.token_hex(2), "Bobmarker" + secrets.token_hex(2))
+    return {"admin": person(server, "admin", "admin"),
+            "alice": person(server, alice, first_name=alice),
+            "bob": person(server, bob, first_name=bob)}
 
 
 def audit_verify(server):

@@ -20,12 +20,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from conftest import problem
+from conftest import FAST_HASH, hdr, person, problem
 
-PASSWORD = "pale orange kettle 1987 drums"
 SECRET = "cms-webhook-secret-for-tests"
 TOKEN = "cms token/with+odd&chars"
-FAST_HASH = {"CAREBASE_PASSWORD_OPSLIMIT": "2", "CAREBASE_PASSWORD_MEMLIMIT_KIB": "19456"}
 
 
 # -- the fake CMS ----------------------------------------------------------------
@@ -113,28 +111,6 @@ def session_story(cms, course, name, partners=None, component="session"):
 
 
 # -- helpers -----------------------------------------------------------------------
-
-def hdr(who):
-    return {"Authorization": f"Bearer {who['token']}"}
-
-
-def person(server, name, role=None):
-    email = f"{name}.{secrets.token_hex(3)}@example.org"
-    if role is None:
-        r = server.post("/v1/auth/register", json={
-            "email": email, "password": PASSWORD, "accept_terms": True,
-            "first_name": name.capitalize(), "date_of_birth": "1990-01-01", "country": "GB"})
-        assert r.status_code == 201, r.text
-    else:
-        r = server.cli("user", "add", f"--role={role}", f"--email={email}",
-                       f"--password={PASSWORD}")
-        assert r.returncode == 0, r.stdout + r.stderr
-    r = server.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-    token = r.json()["token"]
-    me = server.get("/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
-    return {"email": email, "token": token, "id": me["id"]}
-
 
 def sign(body, secret=SECRET):
     return hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()

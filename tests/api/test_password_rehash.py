@@ -1,5 +1,5 @@
 """Passwords are rehashed on login when the argon2id parameters rise."""
-from test_auth import PW, login, register
+from conftest import PASSWORD, register, sign_in
 
 
 def stored_hash(db):
@@ -14,14 +14,14 @@ def test_login_rehashes_when_the_cost_rises(start_server, db):
     assert before.startswith("$argon2id$") and ",t=3," in before, before
 
     s = start_server(db=db, env={"CAREBASE_PASSWORD_OPSLIMIT": "4"})
-    assert login(s, "rehash@example.org").status_code == 200
+    assert sign_in(s, "rehash@example.org").status_code == 200
     after = stored_hash(db)
     assert ",t=4," in after, after
     # the new hash verifies; the stored cost follows the configured one
     s.stop()
     s = start_server(db=db)
-    assert login(s, "rehash@example.org", password=PW + "x").status_code == 401
-    assert login(s, "rehash@example.org").status_code == 200
+    assert sign_in(s, "rehash@example.org", password=PASSWORD + "x").status_code == 401
+    assert sign_in(s, "rehash@example.org").status_code == 200
     assert ",t=3," in stored_hash(db)
 
 
