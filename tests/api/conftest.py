@@ -46,6 +46,10 @@ LISTEN_TIMEOUT = 15.0
 CLI_TIMEOUT = 30.0
 HTTP_TIMEOUT = 5.0
 PSQL_NULL = "\x02NULL\x02"
+# The cheapest argon2id cost carebase accepts (outside production only):
+# the production default takes ~0.2 s a hash here, and the suite signs in
+# thousands of times. Tests about hashing are marked production_password_cost.
+CHEAPEST_PASSWORDS = {"CAREBASE_PASSWORD_OPSLIMIT": "1", "CAREBASE_PASSWORD_MEMLIMIT_KIB": "8"}
 # Reports from AddressSanitizer/UndefinedBehaviorSanitizer builds.
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                      "runtime error:", "WARNING: ThreadSanitizer")
@@ -64,6 +68,8 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only: runs only when CAREBASE_TEST_DB=sqlite")
     config.addinivalue_line("markers", "postgres_only: runs only when CAREBASE_TEST_DB=postgres")
     config.addinivalue_line("markers", "needs_pg: runs only when CAREBASE_TEST_PG_URL is set")
+    config.addinivalue_line("markers", "production_password_cost: carebase hashes passwords "
+                            "at its production cost, not the suite's cheapest")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -259,7 +265,7 @@ def db(make_db):
 class Server:
     """A running `carebase serve` (or a handle to run carebase commands)."""
 
-    def __init__(self, tmp_path, db, env=None, tag="srv"):
+    def __init__(self, tmp_path, db, env=None, tag="srv", production_passwords=False):
         self.tmp_path = tmp_path
         self.db = db
         self.tag = tag
@@ -273,6 +279,8 @@ class Server:
             "CAREBASE_RATE_LIMIT": "0",
             "CAREBASE_SHUTDOWN_TIMEOUT_S": "5",
         })
+        if not production_passwords:
+            self.env.update(CHEAPEST_PASSWORDS)
         for k, v in (env or {}).items():
             if v is None:
                 self.env.pop(k, None)
@@ -452,16 +460,20 @@ class Server:
 
 
 @pytest.fixture
-def start_server(tmp_path, make_db):
+def start_server(request, tmp_path, make_db):
     """Factory: start_server(env=None, db=None, migrate=True, start=True) -> Server.
 
     Without db a fresh database of the kind under test is made. With
     start=False the handle only runs commands (h.cli) against that database.
+    Passwords are hashed at the cheapest cost carebase accepts unless the
+    test is marked production_password_cost.
     """
     servers = []
+    production = request.node.get_closest_marker("production_password_cost") is not None
 
     def start(env=None, db=None, migrate=True, start=True, args=()):
-        s = Server(tmp_path, db or make_db(), env=env, tag=f"srv{len(servers)}")
+        s = Server(tmp_path, db or make_db(), env=env, tag=f"srv{len(servers)}",
+                   production_passwords=production)
         servers.append(s)
         if start:
             s.start(migrate=migrate, args=args)
@@ -487,7 +499,6 @@ def server(start_server, db):
 # people: accounts, signing in, and the header that carries a token
 
 PASSWORD = "pale orange kettle 1987 drums"
-FAST_HASH = {"CAREBASE_PASSWORD_OPSLIMIT": "2", "CAREBASE_PASSWORD_MEMLIMIT_KIB": "19456"}
 
 
 def hdr(who, **extra):

@@ -98,6 +98,7 @@ def test_login_returns_token_and_expiry(server):
     assert body["token"] not in hashes and len(hashes) == 1
 
 
+@pytest.mark.production_password_cost       # the dummy hash matches the real cost
 def test_unknown_and_wrong_get_the_same_refusal(server):
     register(server, "ann@example.org")
     a = sign_in(server, "ann@example.org", "not the right password")
@@ -180,9 +181,11 @@ def test_deactivation_ends_sessions(server):
 
 
 # --------------------------------------------------------------------------
-# throttling
+# throttling (at the production password cost: how attempts overlap and
+# count depends on how long each one hashes)
 
 
+@pytest.mark.production_password_cost
 def test_backoff_after_failures(start_server):
     srv = start_server(env={"CAREBASE_LOGIN_BACKOFF_AFTER": "2"})
     register(srv, "ann@example.org")
@@ -199,6 +202,7 @@ def test_backoff_after_failures(start_server):
     assert srv.db.count("login_failures", "subject LIKE 'account:%'") == 0
 
 
+@pytest.mark.production_password_cost
 def test_unknown_account_is_throttled_alike(start_server):
     srv = start_server(env={"CAREBASE_LOGIN_BACKOFF_AFTER": "2"})
     for _ in range(2):
@@ -206,6 +210,7 @@ def test_unknown_account_is_throttled_alike(start_server):
     problem(sign_in(srv, "ghost@example.org"), 429, "RATE_LIMITED")
 
 
+@pytest.mark.production_password_cost
 def test_lockout_for_the_rest_of_the_hour(start_server):
     srv = start_server(env={"CAREBASE_LOGIN_BACKOFF_AFTER": "1000",
                             "CAREBASE_LOGIN_MAX_FAILURES_HOUR": "3"})
@@ -221,6 +226,7 @@ def test_lockout_for_the_rest_of_the_hour(start_server):
     assert sign_in(srv, "bob@example.org").status_code == 200
 
 
+@pytest.mark.production_password_cost
 def test_per_address_limit(start_server):
     srv = start_server(env={"CAREBASE_LOGIN_IP_MAX_FAILURES_HOUR": "3"})
     for i in range(3):
@@ -230,6 +236,7 @@ def test_per_address_limit(start_server):
     assert "Retry-After" in r.headers
 
 
+@pytest.mark.production_password_cost
 def test_parallel_attempts_counted_exactly(start_server):
     srv = start_server(env={"CAREBASE_LOGIN_BACKOFF_AFTER": "1000",
                             "CAREBASE_LOGIN_MAX_FAILURES_HOUR": "5",
@@ -319,6 +326,7 @@ def test_password_reset_token_expires(server):
                         json={"token": tok, "new_password": NEW_PW}), 422, "INVALID_TOKEN")
 
 
+@pytest.mark.production_password_cost
 def test_throttle_counts_every_attempt_per_address(start_server):
     """A right password forgets the account's failures, not the address's:
     one's own account must not buy more guesses at others."""
@@ -373,6 +381,7 @@ def test_registration_stamps_only_the_acceptances_given(server):
     assert me["privacy_accepted_at"] and me["privacy_version"]
 
 
+@pytest.mark.production_password_cost       # a timing comparison
 def test_password_reset_answers_alike_for_known_and_unknown_addresses(server):
     """Same status, same body, and no timing signal: the request only queues
     a job (the account is looked up later), so both paths do the same work."""
@@ -394,9 +403,11 @@ def test_password_reset_answers_alike_for_known_and_unknown_addresses(server):
 
 
 # --------------------------------------------------------------------------
-# password hashing runs off the HTTP threads
+# password hashing runs off the HTTP threads (at the production cost: these
+# need a hash slow enough to queue behind)
 
 
+@pytest.mark.production_password_cost
 def test_sign_ins_do_not_stall_other_requests(start_server):
     """argon2id takes about 0.3 s a hash. On one HTTP thread, four clients
     signing in over and over would hold every other request behind them;
@@ -430,6 +441,7 @@ def test_sign_ins_do_not_stall_other_requests(start_server):
     assert p90 < 0.25, f"GET /v1/me waited {p90:.3f} s (p90) behind sign-ins: {waits}"
 
 
+@pytest.mark.production_password_cost
 def test_slow_requests_past_the_queue_get_503_with_retry_after(start_server):
     s = start_server(env={"CAREBASE_SLOW_THREADS": "1", "CAREBASE_SLOW_QUEUE": "1"})
     assert register(s, "many@example.org").status_code == 201
@@ -446,6 +458,7 @@ def test_slow_requests_past_the_queue_get_503_with_retry_after(start_server):
     assert sign_in(s, "many@example.org").status_code == 200
 
 
+@pytest.mark.production_password_cost
 def test_sigterm_with_a_queue_of_sign_ins_stops_within_the_timeout(start_server):
     """Queued slow requests are answered 503 at shutdown, not all run: the
     server keeps to shutdown_timeout_s (plus the one running hash)."""

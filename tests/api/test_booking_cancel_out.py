@@ -20,8 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import (FAST_HASH, SIMPLYBOOK_SECRET, access_counts, booking_hook, booking_payload,
-                      grant, hdr, make_partner, person, problem, wait_until)
+from conftest import (SIMPLYBOOK_SECRET, access_counts, booking_hook, booking_payload, grant, hdr,
+                      make_partner, person, problem, wait_until)
 
 OUT_SECRET = "out-" + secrets.token_hex(16)
 KIND = "therapy_bookings.notify_cancel"
@@ -87,9 +87,8 @@ def relay():
 
 
 def env_for(relay=None, **extra):
-    env = dict(FAST_HASH)
-    env.update({"CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET": SIMPLYBOOK_SECRET,
-                "CAREBASE_JOB_BACKOFF_BASE_MS": "200"})
+    env = {"CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET": SIMPLYBOOK_SECRET,
+           "CAREBASE_JOB_BACKOFF_BASE_MS": "200"}
     if relay is not None:
         env.update({"CAREBASE_BOOKING_CANCEL_URL": relay.url,
                     "CAREBASE_BOOKING_CANCEL_SECRET": OUT_SECRET})

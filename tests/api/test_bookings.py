@@ -18,8 +18,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from conftest import (FAST_HASH, PASSWORD, SIMPLYBOOK_SECRET, access_counts, booking_hook,
-                      booking_payload, grant, hdr, inbox_row, iso, make_partner, person, problem)
+from conftest import (PASSWORD, SIMPLYBOOK_SECRET, access_counts, booking_hook, booking_payload,
+                      grant, hdr, inbox_row, iso, make_partner, person, problem)
 
 
 def ms(dt):
@@ -37,9 +37,8 @@ def snapshot(db):
 
 @pytest.fixture
 def server(start_server, db):
-    env = dict(FAST_HASH)
-    env.update({"CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET": SIMPLYBOOK_SECRET, "CAREBASE_THREADS": "8",
-                "CAREBASE_POOL_MAX": "12"})
+    env = {"CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET": SIMPLYBOOK_SECRET, "CAREBASE_THREADS": "8",
+           "CAREBASE_POOL_MAX": "12"}
     return start_server(db=db, env=env)
 
 

@@ -24,8 +24,7 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import (CHAT_WEBSITE, FAST_HASH, FakeHttp, PASSWORD, hdr, login, make_partner,
-                      person, wait_until)
+from conftest import CHAT_WEBSITE, FakeHttp, PASSWORD, hdr, login, make_partner, person, wait_until
 
 IDENT = "plugin-ident"
 KEY = "k3y:with/odd+chars"
@@ -62,14 +61,13 @@ def cms():
 
 
 def chat_env(chat, **extra):
-    env = dict(FAST_HASH)
-    env.update({"CAREBASE_CHAT_SYNC_URL": chat.url,
-                "CAREBASE_CHAT_SYNC_WEBSITE_ID": CHAT_WEBSITE,
-                "CAREBASE_CHAT_SYNC_IDENTIFIER": IDENT,
-                "CAREBASE_CHAT_SYNC_KEY": KEY,
-                "CAREBASE_CHAT_SYNC_TIMEOUT_S": "1",
-                "CAREBASE_CHAT_SYNC_DELAY_MS": "300",
-                "CAREBASE_JOB_BACKOFF_BASE_MS": "200"})
+    env = {"CAREBASE_CHAT_SYNC_URL": chat.url,
+           "CAREBASE_CHAT_SYNC_WEBSITE_ID": CHAT_WEBSITE,
+           "CAREBASE_CHAT_SYNC_IDENTIFIER": IDENT,
+           "CAREBASE_CHAT_SYNC_KEY": KEY,
+           "CAREBASE_CHAT_SYNC_TIMEOUT_S": "1",
+           "CAREBASE_CHAT_SYNC_DELAY_MS": "300",
+           "CAREBASE_JOB_BACKOFF_BASE_MS": "200"}
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
@@ -981,7 +979,7 @@ def test_a_malformed_delete_job_gives_up_at_once(server, chat):
 # -- off, and configuration ----------------------------------------------------------
 
 def test_sync_is_off_without_a_url(start_server, chat):
-    server = start_server(env=FAST_HASH)
+    server = start_server()
     db = server.db
     admin = person(server, "admin", "admin")
     partner = make_partner(server, admin, "Bumble")

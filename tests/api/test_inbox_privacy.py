@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
-from conftest import (FAST_HASH, SIMPLYBOOK_SECRET, booking_hook, booking_payload, grant, hdr,
-                      inbox_row, make_partner, person, problem, wait_until)
+from conftest import (SIMPLYBOOK_SECRET, booking_hook, booking_payload, grant, hdr, inbox_row,
+                      make_partner, person, problem, wait_until)
 
 DAY_MS = 24 * 3600 * 1000
 
@@ -26,9 +26,7 @@ def body_state(db, inbox_id):
 
 @pytest.fixture
 def server(start_server, db):
-    env = dict(FAST_HASH)
-    env.update({"CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET": SIMPLYBOOK_SECRET})
-    return start_server(db=db, env=env)
+    return start_server(db=db, env={"CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET": SIMPLYBOOK_SECRET})
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from conftest import FAST_HASH, hdr, person, problem
+from conftest import hdr, person, problem
 
 SECRET = "cms-webhook-secret-for-tests"
 TOKEN = "cms token/with+odd&chars"
@@ -178,11 +178,10 @@ def my_course(server, who, cid):
 
 
 def cms_env(cms, **extra):
-    env = dict(FAST_HASH)
-    env.update({"CAREBASE_STORYBLOK_WEBHOOK_SECRET": SECRET,
-                "CAREBASE_STORYBLOK_API_URL": cms.url,
-                "CAREBASE_STORYBLOK_TOKEN": TOKEN,
-                "CAREBASE_STORYBLOK_TIMEOUT_S": "3"})
+    env = {"CAREBASE_STORYBLOK_WEBHOOK_SECRET": SECRET,
+           "CAREBASE_STORYBLOK_API_URL": cms.url,
+           "CAREBASE_STORYBLOK_TOKEN": TOKEN,
+           "CAREBASE_STORYBLOK_TIMEOUT_S": "3"}
     env.update(extra)
     return env
 

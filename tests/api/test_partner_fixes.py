@@ -12,10 +12,10 @@ import urllib.parse
 
 import pytest
 
-from conftest import (FAST_HASH, PASSWORD, SIMPLYBOOK_SECRET, access_counts, booking_hook,
-                      booking_payload, hdr, make_partner, person, problem, register)
+from conftest import (PASSWORD, SIMPLYBOOK_SECRET, access_counts, booking_hook, booking_payload,
+                      hdr, make_partner, person, problem, register)
 
-ENV = dict(FAST_HASH, CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET=SIMPLYBOOK_SECRET)
+ENV = dict(CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET=SIMPLYBOOK_SECRET)
 
 
 def new_access(server, admin, partner, sessions=6):

@@ -15,7 +15,7 @@ import threading
 import pytest
 import requests
 
-from conftest import FAST_HASH, PASSWORD, hdr, login, make_partner, person, problem
+from conftest import PASSWORD, hdr, login, make_partner, person, problem
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 YEAR_MS = 366 * 24 * 3600 * 1000
@@ -86,11 +86,6 @@ def absent_code(db):
     """A well-formed code that no access has (the table holds only hashes,
     so pick one and make sure nothing redeems it: the space is 887M)."""
     return "".join(secrets.choice(ALPHABET) for _ in range(6))
-
-
-@pytest.fixture
-def server(start_server, db):
-    return start_server(db=db, env=FAST_HASH)
 
 
 @pytest.fixture

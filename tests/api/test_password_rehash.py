@@ -14,6 +14,7 @@ def stored_hash(db):
     return db.scalar("SELECT password_hash FROM users WHERE deleted_at IS NULL")
 
 
+@pytest.mark.production_password_cost
 def test_login_rehashes_when_the_cost_rises(start_server, db):
     s = start_server(db=db)
     assert register(s, "rehash@example.org").status_code == 201

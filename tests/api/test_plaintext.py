@@ -49,9 +49,7 @@ def test_booking_details_are_not_in_the_database_in_clear(start_server, db):
         "service_provider_name": f"Dr Zyxprovider{tag}",
         "service_provider_email": f"provider{tag}@therapists.example.org",
     }
-    s = start_server(db=db, env={"CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET": secret,
-                                 "CAREBASE_PASSWORD_OPSLIMIT": "2",
-                                 "CAREBASE_PASSWORD_MEMLIMIT_KIB": "19456"})
+    s = start_server(db=db, env={"CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET": secret})
     admin_email = f"admin{tag}@example.org"
     add_user(s, "admin", admin_email)
     admin = hdr(login(s, admin_email))
@@ -100,8 +98,7 @@ def test_chat_profile_addresses_are_not_in_the_database_in_clear(start_server, d
         s = start_server(db=db, env={
             "CAREBASE_CHAT_SYNC_URL": chat.url, "CAREBASE_CHAT_SYNC_WEBSITE_ID": CHAT_WEBSITE,
             "CAREBASE_CHAT_SYNC_DELAY_MS": "100", "CAREBASE_CHAT_SYNC_TIMEOUT_S": "1",
-            "CAREBASE_JOB_BACKOFF_BASE_MS": "200", "CAREBASE_PASSWORD_OPSLIMIT": "2",
-            "CAREBASE_PASSWORD_MEMLIMIT_KIB": "19456"})
+            "CAREBASE_JOB_BACKOFF_BASE_MS": "200"})
         admin_email = f"admin{tag}@example.org"
         add_user(s, "admin", admin_email)
         admin = hdr(login(s, admin_email))

@@ -15,9 +15,9 @@ import uuid
 
 import pytest
 
-from conftest import BAD_QUERIES, FAST_HASH, RANGE, hdr, person, problem, wait_until
+from conftest import BAD_QUERIES, RANGE, hdr, person, problem, wait_until
 
-ENV = dict(FAST_HASH, CAREBASE_REPORT_MAX_ROWS="5", CAREBASE_JOB_BACKOFF_BASE_MS="50",
+ENV = dict(CAREBASE_REPORT_MAX_ROWS="5", CAREBASE_JOB_BACKOFF_BASE_MS="50",
            CAREBASE_JOB_BACKOFF_MAX_MS="100", CAREBASE_JOB_MAX_ATTEMPTS="2")
 
 

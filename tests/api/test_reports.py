@@ -13,14 +13,12 @@ import uuid
 
 import pytest
 
-from conftest import BAD_QUERIES, BETA, FAST_HASH, RANGE, hdr, insert, person, problem, t
+from conftest import BAD_QUERIES, BETA, RANGE, hdr, insert, person, problem, t
 
 
 @pytest.fixture
 def server(start_server, db):
-    env = dict(FAST_HASH)
-    env["CAREBASE_REPORT_MAX_ROWS"] = "5"
-    return start_server(db=db, env=env)
+    return start_server(db=db, env={"CAREBASE_REPORT_MAX_ROWS": "5"})
 
 
 def run(server, who, name, query=RANGE, **kw):
