@@ -13,6 +13,7 @@ import calendar
 import datetime
 import email
 import email.policy
+import functools
 import json
 import os
 import re
@@ -70,6 +71,8 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "needs_pg: runs only when CAREBASE_TEST_PG_URL is set")
     config.addinivalue_line("markers", "production_password_cost: carebase hashes passwords "
                             "at its production cost, not the suite's cheapest")
+    config.addinivalue_line("markers", "migrations: every database starts empty, not as a "
+                            "copy of the migrated template")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -146,14 +149,17 @@ def _with_dbname(url, name):
 
 
 class Database:
-    """One fresh database; query() returns rows of str (or None for NULL)."""
+    """One fresh database; query() returns rows of str (or None for NULL).
+    from_template: a copy of the session's migrated template (see below),
+    which `carebase serve` may use without running `carebase migrate`."""
 
-    def __init__(self, kind, url, path=None, admin_url=None, name=None):
+    def __init__(self, kind, url, path=None, admin_url=None, name=None, from_template=False):
         self.kind = kind
         self.url = url
         self.path = path
         self.admin_url = admin_url
         self.name = name
+        self.from_template = from_template
 
     def query(self, sql, params=()):
         if self.kind == "sqlite":
@@ -226,24 +232,100 @@ class Database:
             _psql(self.admin_url, f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def make_db(tmp_path):
-    """Factory: make_db(kind=None) -> a fresh, empty Database."""
-    made = []
+@functools.lru_cache(maxsize=None)
+def _pg_version():
+    r = _psql(PG_URL, "SHOW server_version_num")
+    return int(r.stdout.strip()) if r.returncode == 0 and r.stdout.strip().isdigit() else 0
 
-    def make(kind=None):
+
+def _new_db(kind, folder, name, template=None):
+    """A new database of kind: the file name.db in folder, or the PostgreSQL
+    database name; empty, or a copy of template."""
+    if kind == "sqlite":
+        path = folder / f"{name}.db"
+        if template is not None:
+            shutil.copyfile(template.path, path)
+        return Database("sqlite", f"sqlite:///{path}", path=path,
+                        from_template=template is not None)
+    if not PG_URL:
+        pytest.skip("CAREBASE_TEST_PG_URL not set")
+    sql = f'CREATE DATABASE "{name}"'
+    if template is not None:
+        sql += f' TEMPLATE "{template.name}"'
+        # PostgreSQL 15's file copy (a checkpoint, cheap with fsync off, then
+        # whole files) is faster here than its default, WAL-logging each block.
+        if _pg_version() >= 150000:
+            sql += " STRATEGY FILE_COPY"
+    r = _psql(PG_URL, sql)
+    if r.returncode != 0:
+        pytest.fail(f"{sql} failed: {r.stderr.strip()}")
+    return Database("postgres", _with_dbname(PG_URL, name), admin_url=PG_URL, name=name,
+                    from_template=template is not None)
+
+
+def _migrated_template(kind, folder):
+    """An empty database of kind migrated by `carebase migrate`, ready to
+    copy. Migrating writes nothing sealed or keyed by the master key (the
+    migrations only create tables and insert fixed rows; the modules' start-up
+    work finds no rows to seal or fold), so copies serve under any test's own
+    master key; test_migrate checks that this stays so."""
+    db = _new_db(kind, folder, f"cb_template_{secrets.token_hex(4)}")
+    env = base_env()
+    env.update({"DATABASE_URL": db.url, "CAREBASE_MASTER_KEY_FILE": str(folder / "master.key")})
+    try:
+        r = subprocess.run([BIN, "migrate"], env=env, capture_output=True, text=True,
+                           timeout=CLI_TIMEOUT, cwd=folder)
+    except subprocess.TimeoutExpired as exc:
+        db.drop()
+        pytest.fail(f"migrating the template did not finish in {CLI_TIMEOUT}s: {exc.stderr!r}")
+    rep = sanitizer_report(r.stderr)
+    if r.returncode != 0 or rep:
+        db.drop()
+        pytest.fail(f"migrating the template failed ({r.returncode}):\n{rep or r.stderr}")
+    if kind == "sqlite":
+        # One self-contained file to copy: the log checkpointed into it and
+        # no -wal or -shm left once the last connection closes.
+        import sqlite3
+        con = sqlite3.connect(str(db.path), timeout=10)
+        try:
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            con.close()
+        for suffix in ("-wal", "-shm"):
+            assert not Path(str(db.path) + suffix).exists(), f"template left {suffix}"
+    return db
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory):
+    """migrated_template(kind) -> the session's migrated database of kind,
+    made on first use, once per session (so once per xdist worker)."""
+    made = {}
+
+    def get(kind):
+        if kind not in made:
+            made[kind] = _migrated_template(kind, tmp_path_factory.mktemp(f"template-{kind}"))
+        return made[kind]
+
+    yield get
+    for db in made.values():
+        db.drop()
+
+
+@pytest.fixture
+def make_db(request, tmp_path, migrated_template):
+    """Factory: make_db(kind=None, migrated=False) -> a fresh Database, empty
+    or, with migrated=True, a copy of the migrated template (a file copy on
+    SQLite, CREATE DATABASE ... TEMPLATE on PostgreSQL). In a test marked
+    migrations every database starts empty and is migrated by the test."""
+    made = []
+    from_empty = request.node.get_closest_marker("migrations") is not None
+
+    def make(kind=None, migrated=False):
         kind = kind or DB_KIND
-        if kind == "sqlite":
-            path = tmp_path / f"cb_{secrets.token_hex(4)}.db"
-            db = Database("sqlite", f"sqlite:///{path}", path=path)
-        else:
-            if not PG_URL:
-                pytest.skip("CAREBASE_TEST_PG_URL not set")
-            name = f"cb_{secrets.token_hex(6)}"
-            r = _psql(PG_URL, f'CREATE DATABASE "{name}"')
-            if r.returncode != 0:
-                pytest.fail(f"CREATE DATABASE {name} failed: {r.stderr.strip()}")
-            db = Database("postgres", _with_dbname(PG_URL, name), admin_url=PG_URL, name=name)
+        name = f"cb_{secrets.token_hex(6)}"
+        template = migrated_template(kind) if migrated and not from_empty else None
+        db = _new_db(kind, tmp_path, name, template)
         made.append(db)
         return db
 
@@ -254,8 +336,9 @@ def make_db(tmp_path):
 
 @pytest.fixture
 def db(make_db):
-    """A fresh database of the kind under test."""
-    return make_db()
+    """A fresh, migrated database of the kind under test (empty in a test
+    marked migrations)."""
+    return make_db(migrated=True)
 
 
 # --------------------------------------------------------------------------
@@ -330,9 +413,15 @@ class Server:
         return p
 
     # -- serve --------------------------------------------------------------
+    def migrate(self):
+        """`carebase migrate`, unless the database is a copy of the migrated
+        template already."""
+        if not self.db.from_template:
+            self.cli_ok("migrate")
+
     def start(self, migrate=True, args=()):
         if migrate:
-            self.cli_ok("migrate")
+            self.migrate()
         for attempt in range(3):
             log_before = len(self.log())
             if self._start_once(args):
@@ -463,8 +552,9 @@ class Server:
 def start_server(request, tmp_path, make_db):
     """Factory: start_server(env=None, db=None, migrate=True, start=True) -> Server.
 
-    Without db a fresh database of the kind under test is made. With
-    start=False the handle only runs commands (h.cli) against that database.
+    Without db a fresh database of the kind under test is made: a copy of the
+    migrated template, or empty with migrate=False. With start=False the
+    handle only runs commands (h.cli) against that database.
     Passwords are hashed at the cheapest cost carebase accepts unless the
     test is marked production_password_cost.
     """
@@ -472,13 +562,13 @@ def start_server(request, tmp_path, make_db):
     production = request.node.get_closest_marker("production_password_cost") is not None
 
     def start(env=None, db=None, migrate=True, start=True, args=()):
-        s = Server(tmp_path, db or make_db(), env=env, tag=f"srv{len(servers)}",
-                   production_passwords=production)
+        s = Server(tmp_path, db or make_db(migrated=migrate), env=env,
+                   tag=f"srv{len(servers)}", production_passwords=production)
         servers.append(s)
         if start:
             s.start(migrate=migrate, args=args)
         elif migrate:
-            s.cli_ok("migrate")
+            s.migrate()
         return s
 
     yield start

@@ -224,6 +224,9 @@ def test_mail_to_an_earlier_address_is_exported_and_erased(server, people):
     alice = people["alice"]
     old, new = alice["email"], f"new.{secrets.token_hex(3)}@example.org"
     assert server.post("/v1/auth/password-reset", json={"email": old}).status_code == 202
+    # The reset is a job that looks the address up: let it run first.
+    wait_until(lambda: server.db.count("email_log", f"user_id = '{alice['id']}'") == 1,
+               what="the reset mail to be queued")
     r = server.request("PATCH", "/v1/me", headers=hdr(alice["token"]),
                        json={"email": new, "current_password": PASSWORD})
     assert r.status_code == 200, r.text
