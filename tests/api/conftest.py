@@ -73,6 +73,10 @@ def pytest_configure(config):
                             "at its production cost, not the suite's cheapest")
     config.addinivalue_line("markers", "migrations: every database starts empty, not as a "
                             "copy of the migrated template")
+    config.addinivalue_line("markers", "dialect: exercises code that differs by database "
+                            "(locks, triggers, the exclusion constraint, SKIP LOCKED, bytea, "
+                            "snapshots, migrations, start-up probes, concurrent writers); the "
+                            "PostgreSQL ASan+UBSan tier runs these (scripts/test)")
 
 
 def pytest_collection_modifyitems(config, items):

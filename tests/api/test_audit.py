@@ -30,6 +30,7 @@ def tamper(db, sql):
     db.execute(sql)
 
 
+@pytest.mark.dialect
 def test_the_database_refuses_changes_to_the_audit_log(server, admin):
     member(server, "trigger")
     for sql in ("UPDATE audit_log SET action = 'x'", "DELETE FROM audit_log"):
@@ -50,6 +51,7 @@ def test_verify_on_an_empty_log(start_server):
     assert out.splitlines()[1] == "head: 0:" + "0" * 64, out
 
 
+@pytest.mark.dialect
 def test_chain_verifies_and_names_a_changed_row(server, admin):
     people = [member(server, f"Auditmarker{i}") for i in range(4)]
     n = server.db.count("audit_log")
@@ -68,6 +70,7 @@ def test_chain_verifies_and_names_a_changed_row(server, admin):
     assert f"audit: chain broken at seq {seq}" in out, out
 
 
+@pytest.mark.dialect
 def test_verify_names_a_deleted_row(server, admin):
     for i in range(3):
         member(server, f"m{i}")
@@ -77,6 +80,7 @@ def test_verify_names_a_deleted_row(server, admin):
     assert rc != 0 and f"chain broken at seq {seq}" in out, out
 
 
+@pytest.mark.dialect
 def test_an_anchor_recorded_elsewhere_exposes_a_truncated_or_rewritten_log(server, admin):
     for i in range(3):
         member(server, f"a{i}")
@@ -141,6 +145,7 @@ def test_audit_log_has_no_write_routes(server, admin):
         assert r.status_code in (404, 405), (method, r.status_code)
 
 
+@pytest.mark.dialect
 def test_audit_log_filters_and_pages(server, admin):
     people = [member(server, f"p{i}") for i in range(5)]
     h = hdr(admin["token"])

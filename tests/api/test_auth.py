@@ -44,6 +44,7 @@ def test_register_refusals(server, body, status, code, field):
     assert server.db.count("users") == 0
 
 
+@pytest.mark.dialect
 def test_register_then_duplicate(server):
     r = register(server, "Ann@Example.org", first_name="Ann", last_name="Lee",
                  accept_privacy=True)
@@ -236,6 +237,7 @@ def test_per_address_limit(start_server):
     assert "Retry-After" in r.headers
 
 
+@pytest.mark.dialect
 @pytest.mark.production_password_cost
 def test_parallel_attempts_counted_exactly(start_server):
     srv = start_server(env={"CAREBASE_LOGIN_BACKOFF_AFTER": "1000",

@@ -239,6 +239,7 @@ def test_exercises_admins_write_everyone_reads(server, cast):
 # ingest and queries
 
 
+@pytest.mark.dialect
 def test_binary_ecg_in_small_batches_is_stored_in_full_blocks(server, cast, db):
     samples = ecg()
     o = cast["owner"]
@@ -324,6 +325,7 @@ def test_retried_batch_is_stored_once_and_other_content_conflicts(server, cast, 
     assert points(server, o, rid)["v"] == samples
 
 
+@pytest.mark.dialect
 def test_concurrent_batches_and_retries_store_each_batch_once(server, cast, db):
     samples = ecg()[:8 * 1500]
     o = cast["owner"]
@@ -397,6 +399,7 @@ def test_csv_and_json_retries_are_duplicates_and_other_content_conflicts(server,
     assert server.get(f"/v1/recordings/{rid}", headers=hdr(o)).json()["points"] == 3
 
 
+@pytest.mark.dialect
 def test_overlapping_batches_read_back_in_time_order(server, cast):
     o = cast["owner"]
     rid = recording(server, o, ECG)["id"]
@@ -521,6 +524,7 @@ def test_bad_batches_are_refused_and_store_nothing(start_server, make_db):
     assert r.status_code == 201 and r.json()["seq"] == 2 ** 63 - 1, r.text
 
 
+@pytest.mark.dialect
 def test_eeg_four_channels_in_json_and_csv(server, cast, db):
     chans = eeg()
     names = ["c3", "cz", "c4", "pz"]
@@ -582,6 +586,7 @@ def test_eeg_four_channels_in_json_and_csv(server, cast, db):
         assert abs(g - 0.0030517578125) < 1e-6
 
 
+@pytest.mark.dialect
 def test_edf_counts_from_the_whole_second_and_keeps_minus_32768_for_gaps(server, cast):
     o = cast["owner"]
     rid = recording(server, o, EEG)["id"]
@@ -663,6 +668,7 @@ def parse_edf(b):
             "start": h[168:176] + " " + h[176:184], "patient": h[8:88].strip()}
 
 
+@pytest.mark.dialect
 def test_rr_intervals_as_an_irregular_channel(server, cast, db):
     intervals = rr()[:3000]
     ts, t = [], T0
@@ -702,6 +708,7 @@ def test_rr_intervals_as_an_irregular_channel(server, cast, db):
             "NO_REGULAR_CHANNELS")
 
 
+@pytest.mark.dialect
 def test_failed_recording_discards_its_points_and_closed_ones_take_none(server, cast, db):
     samples = ecg()[:5000]
     o = cast["owner"]
@@ -735,6 +742,7 @@ def test_failed_recording_discards_its_points_and_closed_ones_take_none(server, 
                            json={"status": "recording"}), 422, "VALIDATION_FAILED")
 
 
+@pytest.mark.dialect
 def test_buckets_wider_than_blocks_use_stats_that_match_the_samples(server, cast, db):
     samples = ecg()
     o = cast["owner"]
@@ -945,6 +953,7 @@ def test_points_of_a_minor_need_guardian_consent(server, cast, db):
     assert db.count("recording_batches", f"recording_id = '{rid}'") == 1
 
 
+@pytest.mark.dialect
 def test_erasing_a_person_deletes_their_points(server, cast, db):
     o = cast["owner"]
     rid = recording(server, o, ECG)["id"]

@@ -54,6 +54,7 @@ def world(server):
 
 # -- NEW_BOOKING ---------------------------------------------------------------
 
+@pytest.mark.dialect
 def test_new_booking_spends_one_session_and_seals_the_email(server, db, world):
     w = world
     body = booking_payload(w["m"]["email"].upper())          # the blind index ignores case
@@ -98,6 +99,7 @@ def test_user_found_by_user_id(server, db, world):
     assert access_counts(db, w["acc"]["id"]) == (5, 1)
 
 
+@pytest.mark.dialect
 def test_duplicate_new_booking_never_spends_twice(server, db, world):
     w = world
     body = booking_payload(w["m"]["email"])
@@ -175,6 +177,7 @@ def test_oldest_access_is_spent_first_across_partners(server, db, world):
     assert len(r.json()["data"]) == 2
 
 
+@pytest.mark.dialect
 def test_fifty_parallel_new_bookings_against_six_sessions(server, db, world):
     w = world
     n = 50
@@ -278,6 +281,7 @@ def test_cancelled_booking_gives_the_session_back_once(server, db, world):
                     f"entity_id = '{bid}'") == 1
 
 
+@pytest.mark.dialect
 def test_parallel_cancels_give_back_once(server, db, world):
     w = world
     body = booking_payload(w["m"]["email"])

@@ -281,6 +281,7 @@ def test_access_changes_push_the_new_profile(server, world, chat):
     assert len(chat.pushes(m["email"])) == 6
 
 
+@pytest.mark.dialect
 def test_a_burst_of_changes_makes_one_push(start_server, chat):
     server = start_server(env=chat_env(chat, CAREBASE_CHAT_SYNC_DELAY_MS=1500))
     db = server.db
@@ -302,6 +303,7 @@ def test_a_burst_of_changes_makes_one_push(start_server, chat):
     assert pushes[-1]["therapy_sessions_remaining"] == 5
 
 
+@pytest.mark.dialect
 def test_a_change_made_during_a_push_is_pushed_after_it(server, world, chat):
     db = server.db
     m = person(server, "member")
@@ -444,6 +446,7 @@ def iso_ms(ms):
         f".{ms % 1000:03d}Z"
 
 
+@pytest.mark.dialect
 def test_therapy_session_times_come_from_the_bookings(server, world, chat):
     db = server.db
     if not has_bookings(db):
@@ -487,6 +490,7 @@ def run_job(db, kind):
                what=f"the {kind} job to run")
 
 
+@pytest.mark.dialect
 def test_a_booking_whose_end_passed_is_completed_and_pushed(server, world, chat):
     """therapy_bookings.complete sets completed_at to the end of every booking
     not cancelled whose end has passed, and the profile's last and next
@@ -645,6 +649,7 @@ def chat_export(server, who):
     return r.json()["records"]["chat_profile_sync"]
 
 
+@pytest.mark.dialect
 def test_an_email_change_moves_the_profile(server, world, chat):
     """The profile under the old address is deleted at the provider before
     the profile is pushed under the new one, and nothing goes to the old
@@ -735,6 +740,7 @@ def test_a_failed_delete_of_the_old_profile_is_retried(server, world, chat):
     no_email_anywhere(server, db, new)
 
 
+@pytest.mark.dialect
 def test_erasure_deletes_the_profile_at_the_provider(start_server, chat):
     """DELETE /v1/me and an admin's erase queue a chat.profile_delete job
     for the address the profile is under; an address changed but not yet
@@ -825,6 +831,7 @@ def test_erasure_with_the_provider_down_is_retried_then_delivered(server, world,
     assert chat.deletes(o["email"]) == [403, 200]
 
 
+@pytest.mark.dialect
 def test_a_profile_pushed_before_identities_is_moved_after_a_restart(server, world, chat):
     """A row pushed before migration 0013 (pushed_at, no pushed_identity)
     gets the current address sealed at start-up, so an email change then

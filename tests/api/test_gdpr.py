@@ -40,6 +40,7 @@ def test_export_needs_a_token(server):
     problem(server.get("/v1/me/export"), 401, "UNAUTHORIZED")
 
 
+@pytest.mark.dialect
 def test_export_holds_the_callers_data_and_nothing_of_anyone_else(server, people):
     alice, bob = people["alice"], people["bob"]
     r = server.get("/v1/me/export", headers=hdr(alice["token"]))
@@ -150,6 +151,7 @@ def erased_everywhere(server, people, victim):
     assert rc == 0 and "chain intact" in out, out
 
 
+@pytest.mark.dialect
 def test_self_erasure_shreds_the_person(server, people):
     alice, bob = people["alice"], people["bob"]
     # Some mail to erase too.
@@ -174,6 +176,7 @@ def test_self_erasure_shreds_the_person(server, people):
     assert doc["user"]["email"] == bob["email"]
 
 
+@pytest.mark.dialect
 def test_admin_erasure(server, people):
     admin, alice, bob = people["admin"], people["alice"], people["bob"]
     problem(server.post(f"/v1/users/{alice['id']}/erase", headers=hdr(bob["token"])),
@@ -248,6 +251,7 @@ def test_mail_for_no_user_belongs_to_nobody(server, people):
     assert doc["email_log"] == []
 
 
+@pytest.mark.dialect
 def test_a_soft_deleted_user_can_be_exported_and_erased(server, people):
     admin, alice = people["admin"], people["alice"]
     r = server.request("DELETE", f"/v1/users/{alice['id']}", headers=hdr(admin["token"]))

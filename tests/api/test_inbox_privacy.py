@@ -42,6 +42,7 @@ def world(server):
 
 # -- erasure ---------------------------------------------------------------------
 
+@pytest.mark.dialect
 def test_erasure_removes_the_inbox_bodies_about_the_person(server, db, world):
     w = world
     m = w["m"]
@@ -150,6 +151,7 @@ def test_prune_deletes_rows_past_retention_failed_ones_too(server, db, world):
     assert db.count("therapy_bookings") == 3         # only the inbox is pruned
 
 
+@pytest.mark.dialect
 def test_prune_runs_as_a_scheduled_job(server, db, world):
     r = booking_hook(server, booking_payload(world["m"]["email"]))
     assert r.status_code == 200, r.text
@@ -215,6 +217,7 @@ def booking_columns(db, booking_id):
     return dict(zip(SEALED + ("legacy_plain",), r))
 
 
+@pytest.mark.dialect
 def test_booking_details_are_sealed_and_erased_with_the_person(server, db, world):
     w = world
     body = booking_payload(w["m"]["email"], service_provider_name="Dr Grace Hopper",
@@ -255,6 +258,7 @@ def test_booking_details_are_sealed_and_erased_with_the_person(server, db, world
     assert got["booking_code"] == body["booking_code"] and got["service_name"]
 
 
+@pytest.mark.dialect
 def test_rows_from_before_sealing_are_sealed_at_start_up(server, db, world):
     """Rows the migration carried over hold the text in clear (legacy_plain
     = 1) until the next start seals them under the user's key."""

@@ -56,6 +56,7 @@ def test_mail_test_refuses_bad_addresses_and_queues_nothing(start_server, to):
     assert h.db.count("email_log") == 0
 
 
+@pytest.mark.dialect
 def test_failing_mail_job_ends_in_failed_jobs_and_retry_delivers_it(start_server, smtp_sink, db):
     closed = free_port()
     env = smtp_env(closed)
@@ -119,6 +120,7 @@ def test_jobs_stats_and_usage(start_server):
     assert h.cli("jobs", "frobnicate").returncode != 0
 
 
+@pytest.mark.dialect
 def test_separate_worker_delivers_when_serve_runs_no_jobs(start_server, smtp_sink):
     env = smtp_env(smtp_sink.port)
     env["CAREBASE_JOB_WORKERS"] = "0"
@@ -136,6 +138,7 @@ def test_separate_worker_delivers_when_serve_runs_no_jobs(start_server, smtp_sin
     assert w.wait(10) == 0
 
 
+@pytest.mark.dialect
 def test_two_worker_processes_deliver_each_message_exactly_once(start_server, smtp_sink):
     n = 30
     env = smtp_env(smtp_sink.port)

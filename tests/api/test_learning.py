@@ -324,6 +324,7 @@ def test_refused_webhooks_are_kept_and_change_nothing(server, db, cms, name, pay
                      f"'{course['uuid']}'") == "published"
 
 
+@pytest.mark.dialect
 def test_inbox_keeps_bodies_sealed_and_no_credentials(server, db, cms):
     course = course_story(cms)
     marker = "client-" + secrets.token_hex(8)
@@ -547,6 +548,7 @@ def test_progress_and_course_completion(server, db, cms, people):
             "VALIDATION_FAILED")
 
 
+@pytest.mark.dialect
 def test_parallel_progress_keeps_completion_exact(start_server, cms):
     server = start_server(env=cms_env(cms, CAREBASE_THREADS="8"))
     db = server.db
@@ -813,6 +815,7 @@ def test_partner_courses_match_partner_names_in_any_unicode_case(server, db, cms
     assert seen(bob) == []
 
 
+@pytest.mark.dialect
 def test_partner_names_stored_unfolded_are_folded_at_start_up(server, db, cms, people):
     """Course lists stored before partner names were kept folded (migration
     0014: "Ärzte" as the CMS had it) would match nobody now; the server
@@ -847,6 +850,7 @@ def test_partner_names_stored_unfolded_are_folded_at_start_up(server, db, cms, p
     assert db.count("course_partners", "partner_name = 'ärzte ohne grenzen'") == 1
 
 
+@pytest.mark.dialect
 def test_a_database_before_0014_with_unfolded_names_still_migrates(server, db, cms, people):
     """Every command starts the modules before `migrate` applies anything:
     the start-up folding must wait for partners.name_key (0014), or a

@@ -7,8 +7,9 @@ import threading
 import pytest
 import requests
 
-# Every test here migrates an empty database itself.
-pytestmark = pytest.mark.migrations
+# Every test here migrates an empty database itself, and each is about
+# the dialects' DDL and migration lock.
+pytestmark = [pytest.mark.migrations, pytest.mark.dialect]
 
 FOUNDATION = "0001_foundation"
 FOUNDATION_TABLES = {"jobs", "failed_jobs", "job_schedules", "email_log", "schema_migrations"}

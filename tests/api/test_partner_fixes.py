@@ -140,6 +140,7 @@ def public(server, name):
     return server.get("/v1/partners/" + urllib.parse.quote(name, safe=""))
 
 
+@pytest.mark.dialect
 def test_partner_names_are_unique_in_any_unicode_case(server, db, admin):
     first = make_partner(server, admin, "Ärzte ohne Grenzen")
     for dup in ("ärzte ohne grenzen", "ÄRZTE OHNE GRENZEN", "äRZTE oHNE gRENZEN"):
@@ -207,6 +208,7 @@ def test_codes_and_registration_find_the_partner_in_any_case(server, db, admin):
     # the public routes and registration.
 
 
+@pytest.mark.dialect
 def test_name_keys_are_filled_at_start_up(start_server, db):
     s = start_server(db=db, env=ENV)
     admin = person(s, "admin", "admin")

@@ -194,6 +194,7 @@ def test_public_branding_by_name_is_anonymous_and_branding_only(server, world):
     problem(server.get("/v1/partners/Badoo"), 404, "NOT_FOUND")
 
 
+@pytest.mark.dialect
 def test_partner_features_are_unique_per_partner_and_feature(server, world):
     w = world
     switch_on(server, w["admin"], w["a"], "therapy")
@@ -451,6 +452,7 @@ def test_members_see_their_own_accesses_from_several_partners(server, world):
 
 # -- concurrency -----------------------------------------------------------------
 
+@pytest.mark.dialect
 def test_fifty_parallel_redemptions_of_one_code_have_exactly_one_winner(server, world, db):
     w = world
     acc = new_code(server, w["pa_a"])
@@ -482,6 +484,7 @@ def test_fifty_parallel_redemptions_of_one_code_have_exactly_one_winner(server, 
 
 # -- throttling ------------------------------------------------------------------
 
+@pytest.mark.dialect
 def test_guessing_is_throttled_per_account_and_per_address(server, world, db):
     w = world
     good = new_code(server, w["pa_a"])
@@ -538,6 +541,7 @@ def users_count(db):
     return db.count("users")
 
 
+@pytest.mark.dialect
 def test_registering_with_a_code_redeems_it_in_the_same_transaction(server, world, db):
     w = world
     acc = new_code(server, w["pa_a"], therapy_sessions_remaining=4)
@@ -636,6 +640,7 @@ def test_registering_to_a_partner_with_automatic_access(server, world, db):
 
 # -- deactivation ---------------------------------------------------------------
 
+@pytest.mark.dialect
 def test_deactivating_a_partner_deactivates_its_admins_and_codes(server, world, db):
     w = world
     unused = new_code(server, w["pa_a"])

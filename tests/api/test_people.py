@@ -95,6 +95,7 @@ def test_admin_deactivation_ends_sessions(server):
     assert server.db.count("auth_sessions", f"user_id = '{uid}' AND ended_at IS NULL") == 0
 
 
+@pytest.mark.dialect
 def test_the_last_active_admin_cannot_be_removed(server):
     boss = admin(server)
     me = server.get("/v1/me", headers=hdr(boss)).json()["id"]

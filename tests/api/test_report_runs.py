@@ -63,6 +63,7 @@ CASES = [
 ]
 
 
+@pytest.mark.dialect
 @pytest.mark.parametrize("report,query,fmt", CASES,
                          ids=[f"{c[0]}-{c[2]}-{i}" for i, c in enumerate(CASES)])
 def test_queued_result_equals_the_synchronous_answer(server, db, seeded, report, query, fmt):
@@ -229,6 +230,7 @@ def test_a_report_past_report_max_rows_fails_with_a_reason(server, db, seeded):
     assert db.count("jobs", "kind = 'report_runs.make'") == 0
 
 
+@pytest.mark.dialect
 def test_a_result_past_report_run_max_bytes_fails(start_server, db):
     s = start_server(db=db, env=dict(ENV, CAREBASE_REPORT_RUN_MAX_BYTES="256"))
     admin = person(s, "admin", "admin")
@@ -251,6 +253,7 @@ def test_a_result_past_report_run_max_bytes_fails(start_server, db):
         assert r.returncode != 0 and "report_run_max_bytes" in r.stderr
 
 
+@pytest.mark.dialect
 def test_database_errors_are_retried_then_buried(server, db, seeded):
     """The report's table is gone: both attempts fail, with backoff between them;
     the run is failed (DATABASE_ERROR) and the job is in failed_jobs. Put back,
@@ -300,6 +303,7 @@ CREATE TRIGGER run_taken AFTER UPDATE OF status ON report_runs FOR EACH ROW
 WHEN (NEW.status = 'running' AND NEW.attempts = 1) EXECUTE FUNCTION run_taken();"""
 
 
+@pytest.mark.dialect
 def test_a_stale_worker_does_not_undo_the_run(server, db, seeded):
     """The first worker's attempt fails on the database after another worker
     took the run and made it: the stale end changes nothing, the run stays
@@ -336,6 +340,7 @@ def test_a_run_whose_job_is_gone_does_not_count_as_waiting(start_server, db,
     problem(queue(server, admin, "signups_by_partner"), 429, "RUNS_PENDING")
 
 
+@pytest.mark.dialect
 def test_a_run_whose_job_was_buried_shows_failed(server, db, seeded):
     """A run left 'running' (its worker died, say) whose job is in failed_jobs is
     failed to the API, with failed_jobs' reason, and no longer counts as waiting."""
@@ -356,6 +361,7 @@ def test_a_run_whose_job_was_buried_shows_failed(server, db, seeded):
     assert "timed out" in p["detail"]
 
 
+@pytest.mark.dialect
 def test_old_runs_are_pruned_by_the_scheduled_job(server, db, seeded):
     admin = seeded["admin"]
     old = queue(server, admin, "signups_by_partner").json()["id"]

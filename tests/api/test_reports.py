@@ -46,6 +46,7 @@ def test_catalogue_lists_the_reports(server, seeded):
     assert "sql" not in r.text.lower()
 
 
+@pytest.mark.dialect
 def test_signups_by_partner_per_month_week_and_day(server, seeded):
     ids, admin = seeded, seeded["admin"]
     r = run(server, admin, "signups_by_partner")
@@ -90,6 +91,7 @@ def test_signups_by_partner_per_month_week_and_day(server, seeded):
     assert body["totals"] == {"signups": 1}
 
 
+@pytest.mark.dialect
 def test_access_codes_created_and_redeemed(server, seeded):
     body = run(server, seeded["admin"], "access_codes_by_partner").json()
     assert table(body) == {("2025-01", "Alpha"): {"created": 1, "redeemed": 2},
@@ -99,6 +101,7 @@ def test_access_codes_created_and_redeemed(server, seeded):
     assert body["totals"] == {"created": 4, "redeemed": 4}
 
 
+@pytest.mark.dialect
 def test_course_starts_and_completions(server, seeded):
     body = run(server, seeded["admin"], "course_progress").json()
     assert body["columns"] == ["period", "course_id", "course", "started", "completed",
@@ -112,6 +115,7 @@ def test_course_starts_and_completions(server, seeded):
                                  "sessions_completed": 1}}
 
 
+@pytest.mark.dialect
 def test_members_in_several_groups_count_once_in_totals(server, db, seeded):
     """A member with several accesses counts once per partner in its rows and
     once in the total; a learner in two courses once in the course totals."""
@@ -148,6 +152,7 @@ def test_members_in_several_groups_count_once_in_totals(server, db, seeded):
     assert body["totals"] == {"signups": 0} and body["rows"] == []
 
 
+@pytest.mark.dialect
 def test_therapy_bookings_and_cancellations(server, seeded):
     body = run(server, seeded["admin"], "therapy_bookings_by_partner").json()
     assert table(body) == {("2025-01", "Alpha"): {"booked": 2, "cancelled": 1},
@@ -157,6 +162,7 @@ def test_therapy_bookings_and_cancellations(server, seeded):
     assert body["totals"] == {"booked": 4, "cancelled": 2}
 
 
+@pytest.mark.dialect
 def test_csv_is_quoted_and_formula_safe(server, seeded):
     r = run(server, seeded["admin"], "therapy_bookings_by_partner", RANGE + "&format=csv")
     assert r.status_code == 200, r.text
@@ -197,6 +203,7 @@ def test_bad_parameters_are_422(server, seeded, name, query, field):
     assert field in [e["field"] for e in p["errors"]], p
 
 
+@pytest.mark.dialect
 def test_five_years_exactly_is_allowed(server, seeded):
     r = run(server, seeded["admin"], "therapy_bookings_by_partner",
             "from=2020-03-01&to=2025-03-01&period=month")

@@ -62,6 +62,7 @@ def test_therapists_admin_creates_owner_edits_clients_see_public_fields(server, 
             404, "NOT_FOUND")
 
 
+@pytest.mark.dialect
 def test_sessions_times_overlap_and_practitioner_rule(server, practice):
     p = practice
     t, c = p["therapist"], p["client"]
@@ -116,6 +117,7 @@ def test_sessions_times_overlap_and_practitioner_rule(server, practice):
         assert {s["id"], theirs["id"]} <= seen
 
 
+@pytest.mark.dialect
 def test_concurrent_overlapping_bookings_exactly_one_succeeds(server, practice):
     p = practice
     t, c = p["therapist"], p["client"]
@@ -134,6 +136,7 @@ def test_concurrent_overlapping_bookings_exactly_one_succeeds(server, practice):
     assert codes.count(409) == 19, codes
 
 
+@pytest.mark.dialect
 def test_status_actions_follow_the_allowed_transitions(server, practice, db):
     p = practice
     t, c = p["therapist"], p["client"]
@@ -169,6 +172,7 @@ def test_status_actions_follow_the_allowed_transitions(server, practice, db):
     assert db.count("audit_log", "action = 'therapy_sessions.rescheduled'") == 1
 
 
+@pytest.mark.dialect
 def test_reschedule_into_an_occupied_slot_is_refused(server, practice):
     p = practice
     t, c = p["therapist"], p["client"]

@@ -2,6 +2,8 @@
 a scale with one bound is bounded on the other side too, scoring names each
 item once and its bands start at 0, and an assignment is opened before it is
 completed."""
+import pytest
+
 from conftest import PHQ9, PHQ_OPTS, at, book, hdr, problem, relate
 
 
@@ -70,11 +72,11 @@ def test_reading_assignment_notes_is_audited(server, practice, db):
     assert db.count("audit_log", "action = 'resource_assignments.read'") > before
 
 
+@pytest.mark.dialect
 def test_the_database_itself_refuses_overlapping_live_sessions(server, practice, db):
     """The module checks first (409 SESSION_OVERLAP); the schema is the backstop
     for any other writer: a trigger on SQLite, an exclusion constraint on
     PostgreSQL."""
-    import pytest
     p = practice
     t, c = p["therapist"], p["client"]
     s = book(server, t, t, c, at(60), at(61)).json()
@@ -117,6 +119,7 @@ def test_directory_leaves_out_deactivated_and_erased_accounts(server, practice):
     problem(server.get(f"/v1/therapist-directory/{col}", headers=c), 404, "NOT_FOUND")
 
 
+@pytest.mark.dialect
 def test_delete_rules_cascade_and_set_null(server, practice, db):
     """The seed's delete rules: a response outlives its session (SET NULL);
     a therapist's profile takes its sessions, resources and their
@@ -175,6 +178,7 @@ def test_a_colleagues_public_resource_assigned_is_the_assigners(server, practice
     assert r.status_code == 403, r.text
 
 
+@pytest.mark.dialect
 def test_concurrent_completes_move_an_assignment_once(server, practice, db):
     import concurrent.futures
     p = practice
