@@ -146,12 +146,16 @@ def no_email_anywhere(server, db, email):
                 assert f not in (v or ""), f"{f!r} in {row}"
 
 
-@pytest.fixture
-def world(server):
+def world_of(server):
     w = {"admin": person(server, "admin", "admin")}
     w["bumble"] = make_partner(server, w["admin"], "Bumble")
     w["badoo"] = make_partner(server, w["admin"], "badoo")
     return w
+
+
+@pytest.fixture
+def world(server):
+    return world_of(server)
 
 
 # -- pushes -------------------------------------------------------------------------
@@ -304,7 +308,12 @@ def test_a_burst_of_changes_makes_one_push(start_server, chat):
 
 
 @pytest.mark.dialect
-def test_a_change_made_during_a_push_is_pushed_after_it(server, world, chat):
+def test_a_change_made_during_a_push_is_pushed_after_it(start_server, chat):
+    # The push waits at the gate while the change is made: the provider's
+    # timeout must outlast that however slow the machine (a timed-out
+    # attempt's retry would clear dirty before the test reads it).
+    server = start_server(env=chat_env(chat, CAREBASE_CHAT_SYNC_TIMEOUT_S=10))
+    world = world_of(server)
     db = server.db
     m = person(server, "member")
     chat.people[m["email"]] = {}
@@ -864,7 +873,9 @@ def test_a_push_failing_after_an_erasure_deletes_what_it_made(start_server, chat
     """The push marks the address pending, the user is erased (its delete
     finds nothing yet), then the push makes the profile (POST) and fails:
     the failed attempt finds the row gone and queues another delete."""
-    server = start_server(env=chat_env(chat, CAREBASE_JOB_WORKERS=2))
+    # The provider's timeout outlasts the gate's wait, however slow the machine.
+    server = start_server(env=chat_env(chat, CAREBASE_JOB_WORKERS=2,
+                                       CAREBASE_CHAT_SYNC_TIMEOUT_S=10))
     db = server.db
     admin = person(server, "admin", "admin")
     partner = make_partner(server, admin, "Bumble")
