@@ -71,6 +71,9 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "needs_pg: runs only when CAREBASE_TEST_PG_URL is set")
     config.addinivalue_line("markers", "production_password_cost: carebase hashes passwords "
                             "at its production cost, not the suite's cheapest")
+    config.addinivalue_line("markers", "serial: asserts on timing (hashing, backoff windows, "
+                            "queueing); with parallel workers scripts/api runs these alone, "
+                            "after the rest")
     config.addinivalue_line("markers", "migrations: every database starts empty, not as a "
                             "copy of the migrated template")
     config.addinivalue_line("markers", "dialect: exercises code that differs by database "

@@ -186,6 +186,7 @@ def test_deactivation_ends_sessions(server):
 # count depends on how long each one hashes)
 
 
+@pytest.mark.serial
 @pytest.mark.production_password_cost
 def test_backoff_after_failures(start_server):
     srv = start_server(env={"CAREBASE_LOGIN_BACKOFF_AFTER": "2"})
@@ -203,6 +204,7 @@ def test_backoff_after_failures(start_server):
     assert srv.db.count("login_failures", "subject LIKE 'account:%'") == 0
 
 
+@pytest.mark.serial
 @pytest.mark.production_password_cost
 def test_unknown_account_is_throttled_alike(start_server):
     srv = start_server(env={"CAREBASE_LOGIN_BACKOFF_AFTER": "2"})
@@ -211,6 +213,7 @@ def test_unknown_account_is_throttled_alike(start_server):
     problem(sign_in(srv, "ghost@example.org"), 429, "RATE_LIMITED")
 
 
+@pytest.mark.serial
 @pytest.mark.production_password_cost
 def test_lockout_for_the_rest_of_the_hour(start_server):
     srv = start_server(env={"CAREBASE_LOGIN_BACKOFF_AFTER": "1000",
@@ -227,6 +230,7 @@ def test_lockout_for_the_rest_of_the_hour(start_server):
     assert sign_in(srv, "bob@example.org").status_code == 200
 
 
+@pytest.mark.serial
 @pytest.mark.production_password_cost
 def test_per_address_limit(start_server):
     srv = start_server(env={"CAREBASE_LOGIN_IP_MAX_FAILURES_HOUR": "3"})
@@ -238,6 +242,7 @@ def test_per_address_limit(start_server):
 
 
 @pytest.mark.dialect
+@pytest.mark.serial
 @pytest.mark.production_password_cost
 def test_parallel_attempts_counted_exactly(start_server):
     srv = start_server(env={"CAREBASE_LOGIN_BACKOFF_AFTER": "1000",
@@ -328,6 +333,7 @@ def test_password_reset_token_expires(server):
                         json={"token": tok, "new_password": NEW_PW}), 422, "INVALID_TOKEN")
 
 
+@pytest.mark.serial
 @pytest.mark.production_password_cost
 def test_throttle_counts_every_attempt_per_address(start_server):
     """A right password forgets the account's failures, not the address's:
@@ -383,6 +389,7 @@ def test_registration_stamps_only_the_acceptances_given(server):
     assert me["privacy_accepted_at"] and me["privacy_version"]
 
 
+@pytest.mark.serial
 @pytest.mark.production_password_cost       # a timing comparison
 def test_password_reset_answers_alike_for_known_and_unknown_addresses(server):
     """Same status, same body, and no timing signal: the request only queues
@@ -409,6 +416,7 @@ def test_password_reset_answers_alike_for_known_and_unknown_addresses(server):
 # need a hash slow enough to queue behind)
 
 
+@pytest.mark.serial
 @pytest.mark.production_password_cost
 def test_sign_ins_do_not_stall_other_requests(start_server):
     """argon2id takes about 0.3 s a hash. On one HTTP thread, four clients
@@ -443,6 +451,7 @@ def test_sign_ins_do_not_stall_other_requests(start_server):
     assert p90 < 0.25, f"GET /v1/me waited {p90:.3f} s (p90) behind sign-ins: {waits}"
 
 
+@pytest.mark.serial
 @pytest.mark.production_password_cost
 def test_slow_requests_past_the_queue_get_503_with_retry_after(start_server):
     s = start_server(env={"CAREBASE_SLOW_THREADS": "1", "CAREBASE_SLOW_QUEUE": "1"})
@@ -460,6 +469,7 @@ def test_slow_requests_past_the_queue_get_503_with_retry_after(start_server):
     assert sign_in(s, "many@example.org").status_code == 200
 
 
+@pytest.mark.serial
 @pytest.mark.production_password_cost
 def test_sigterm_with_a_queue_of_sign_ins_stops_within_the_timeout(start_server):
     """Queued slow requests are answered 503 at shutdown, not all run: the
