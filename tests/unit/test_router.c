@@ -271,8 +271,8 @@ test_route_api_checked(void **state)
 		"{\"answer\":{}}",	     /* unknown member */
 		"{\"body\":{},\"body\":{}}", /* duplicate member */
 		/* a bad member after good ones */
-		"{\"body\":{},\"content\":{\"a/"
-		"b\":{}},\"problems\":{\"409\":1}}",
+		("{\"body\":{},\"content\":{\"a/"
+		 "b\":{}},\"problems\":{\"409\":1}}"),
 		"{\"answers\":{\"200\":{\"description\":\"x\"}},\"what\":1}",
 	};
 	static struct route rt[1];
