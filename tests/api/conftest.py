@@ -33,6 +33,12 @@ from urllib.parse import unquote
 import pytest
 import requests
 
+try:
+    import psycopg2
+    import psycopg2.extensions
+except ImportError:                  # scripts/install-deps installs python3-psycopg2
+    psycopg2 = None
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("CAREBASE_BIN") or str(ROOT / "build" / "release" / "carebase")
 DB_KIND = os.environ.get("CAREBASE_TEST_DB", "sqlite") or "sqlite"
@@ -146,6 +152,79 @@ def _psql(url, sql, timeout=20):
         capture_output=True, text=True, timeout=timeout)
 
 
+class _Pg:
+    """Statements on one PostgreSQL database over one autocommit connection,
+    opened on first use (with psycopg2; without it a psql process each).
+    run(sql) -> rows of str, each value the text PostgreSQL writes for it
+    (what psql shows), None for NULL; an error raises AssertionError."""
+
+    def __init__(self, url):
+        self.url = url
+        self.con = None
+
+    def run(self, sql):
+        if psycopg2 is None:
+            return self._run_psql(sql)
+        for attempt in (1, 2):
+            if self.con is None:
+                self.con = self._connect()
+            try:
+                with self.con.cursor() as cur:
+                    cur.execute(sql)
+                    return [tuple(r) for r in cur.fetchall()] if cur.description else []
+            except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
+                self.close()                    # the connection went: once more
+                if attempt == 2 or self._is_statement_error(e):
+                    raise AssertionError(f"PostgreSQL: {str(e).strip()}\nSQL: {sql}") from None
+            except psycopg2.Error as e:
+                raise AssertionError(f"PostgreSQL: {str(e).strip()}\nSQL: {sql}") from None
+
+    def _connect(self):
+        con = psycopg2.connect(self.url, connect_timeout=10,
+                               options="-c statement_timeout=20000")
+        con.autocommit = True
+        with con.cursor() as cur:
+            cur.execute("SELECT oid FROM pg_type")
+            oids = tuple(r[0] for r in cur.fetchall())
+        as_text = psycopg2.extensions.new_type(oids, "CAREBASE_TEXT", lambda v, cur: v)
+        psycopg2.extensions.register_type(as_text, con)
+        return con
+
+    @staticmethod
+    def _is_statement_error(e):
+        return getattr(e, "pgcode", None) is not None
+
+    def _run_psql(self, sql):
+        r = _psql(self.url, sql)
+        if r.returncode != 0:
+            raise AssertionError(f"psql failed: {r.stderr.strip()}\nSQL: {sql}")
+        out = r.stdout
+        if out.endswith("\n"):
+            out = out[:-1]
+        if out == "":
+            return []
+        return [tuple(None if f == PSQL_NULL else f for f in rec.split("\x1f"))
+                for rec in out.split("\x1e")]
+
+    def close(self):
+        if self.con is not None:
+            try:
+                self.con.close()
+            except psycopg2.Error:
+                pass
+            self.con = None
+
+
+_pg_admin = {}
+
+
+def _admin(url):
+    """The session's connection to the cluster's admin database."""
+    if url not in _pg_admin:
+        _pg_admin[url] = _Pg(url)
+    return _pg_admin[url]
+
+
 def _with_dbname(url, name):
     u = urllib.parse.urlsplit(url)
     return urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + name, u.query, u.fragment))
@@ -167,6 +246,7 @@ class Database:
         self.admin_url = admin_url
         self.name = name
         self.from_template = from_template
+        self._pg = _Pg(url) if kind == "postgres" else None
 
     def query(self, sql, params=()):
         if self.kind == "sqlite":
@@ -178,16 +258,7 @@ class Database:
                 con.close()
             return [tuple(None if v is None else str(v) for v in r) for r in rows]
         assert not params, "postgres queries take no parameters here"
-        r = _psql(self.url, sql)
-        if r.returncode != 0:
-            raise AssertionError(f"psql failed: {r.stderr.strip()}\nSQL: {sql}")
-        out = r.stdout
-        if out.endswith("\n"):
-            out = out[:-1]
-        if out == "":
-            return []
-        return [tuple(None if f == PSQL_NULL else f for f in rec.split("\x1f"))
-                for rec in out.split("\x1e")]
+        return self._pg.run(sql)
 
     def scalar(self, sql, params=()):
         rows = self.query(sql, params)
@@ -236,13 +307,16 @@ class Database:
 
     def drop(self):
         if self.kind == "postgres":
-            _psql(self.admin_url, f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+            self._pg.close()
+            try:
+                _admin(self.admin_url).run(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+            except AssertionError:
+                pass                    # the cluster is thrown away at the end anyway
 
 
 @functools.lru_cache(maxsize=None)
 def _pg_version():
-    r = _psql(PG_URL, "SHOW server_version_num")
-    return int(r.stdout.strip()) if r.returncode == 0 and r.stdout.strip().isdigit() else 0
+    return int(_admin(PG_URL).run("SHOW server_version_num")[0][0])
 
 
 def _new_db(kind, folder, name, template=None):
@@ -263,9 +337,10 @@ def _new_db(kind, folder, name, template=None):
         # whole files) is faster here than its default, WAL-logging each block.
         if _pg_version() >= 150000:
             sql += " STRATEGY FILE_COPY"
-    r = _psql(PG_URL, sql)
-    if r.returncode != 0:
-        pytest.fail(f"{sql} failed: {r.stderr.strip()}")
+    try:
+        _admin(PG_URL).run(sql)
+    except AssertionError as e:
+        pytest.fail(f"{sql} failed: {e}")
     return Database("postgres", _with_dbname(PG_URL, name), admin_url=PG_URL, name=name,
                     from_template=template is not None)
 
