@@ -6,7 +6,11 @@ Environment (set by scripts/api):
   CAREBASE_TEST_PG_URL  admin URL of a PostgreSQL cluster (scripts/pg start);
                         each server gets its own database created through it.
 
-Every wait is bounded; every process started here is killed at teardown.
+Every test has its own database (a copy of the session's migrated
+template unless it asks for an empty one), port and folder, so tests run
+side by side on xdist workers; servers hash passwords at the cheapest cost
+carebase accepts unless a test is marked production_password_cost. Every
+wait is bounded; every process started here is killed at teardown.
 """
 
 import calendar
