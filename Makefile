@@ -42,7 +42,7 @@ EMBED_IN  = $(sort $(wildcard migrations/*/*.sql) $(wildcard templates/*/*)) $(C
 UNIT_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all run test test-unit test-api bench lint format fuzz clean deps units headers
+.PHONY: all run test test-quick test-unit test-api bench lint format fuzz clean deps units headers
 
 all: $(BIN)
 
@@ -81,6 +81,10 @@ run: deps
 
 test: deps
 	@scripts/test
+
+# The inner loop: release build, unit tests, the SQLite API tier.
+test-quick: deps
+	@QUICK=1 scripts/test
 
 test-unit: $(UNIT_BINS)
 	@scripts/unit $(UNIT_BINS)

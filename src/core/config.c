@@ -28,6 +28,16 @@ struct config_entry {
 
 #define S(f) offsetof(struct config, f)
 
+/*
+ * argon2id's cost: production keeps to the OWASP (2023) minimums. Below
+ * them, down to libsodium's floor (1 pass, 8 KiB: the table's bounds), is
+ * for anything else, with a warning at start-up: the test suite signs in
+ * thousands of times and gains nothing from the production cost, except
+ * in the tests about hashing, which ask for it.
+ */
+#define PASSWORD_OPSLIMIT_OWASP	    2
+#define PASSWORD_MEMLIMIT_KIB_OWASP 19456
+
 static const struct config_entry config_table[] = {
 	{ "env", CT_ENUM, S(env), "development", 0, 0, "development|production",
 	    0,
@@ -187,14 +197,14 @@ static const struct config_entry config_table[] = {
 	    "appended to public_url, then the token, in reset mail" },
 	{ "password_reset_ttl_s", CT_INT, S(password_reset_ttl_s), "1800", 60,
 	    86400, NULL, 0, "how long a password reset link works" },
-	{ "password_opslimit", CT_INT, S(password_opslimit), "3", 2, 20, NULL,
+	{ "password_opslimit", CT_INT, S(password_opslimit), "3", 1, 20, NULL,
 	    0,
-	    "argon2id passes (OWASP minimum 2); raising it rehashes on next "
-	    "login" },
-	{ "password_memlimit_kib", CT_INT, S(password_memlimit_kib), "65536",
-	    19456, 4194304, NULL, 0,
-	    "argon2id memory in KiB (OWASP minimum 19456); raising it rehashes "
-	    "on next login" },
+	    "argon2id passes (OWASP minimum 2, enforced in production); "
+	    "raising it rehashes on next login" },
+	{ "password_memlimit_kib", CT_INT, S(password_memlimit_kib), "65536", 8,
+	    4194304, NULL, 0,
+	    "argon2id memory in KiB (OWASP minimum 19456, enforced in "
+	    "production); raising it rehashes on next login" },
 	{ "terms_version", CT_STRING, S(terms_version), "2026-01", 0, 0, NULL,
 	    0, "the terms of use users accept now" },
 	{ "privacy_version", CT_STRING, S(privacy_version), "2026-01", 0, 0,
@@ -278,6 +288,7 @@ static int config_set(
 static const struct config_entry *config_find(const char *, size_t);
 static int consent_ages_check(const char *, char *, size_t);
 static int booking_cancel_check(char *, size_t);
+static int password_cost_check(char *, size_t);
 
 /*
  * consent_ages: "CC:NN,CC:NN": ISO 3166-1 alpha-2 codes in capitals and
@@ -337,6 +348,28 @@ booking_cancel_check(char *err, size_t errlen)
 		return (ERR_CONFIG);
 	}
 	return (OK);
+}
+
+/*
+ * The password cost below the OWASP minimums: refused in production,
+ * otherwise allowed (config_load warns once the log level is set).
+ */
+static int
+password_cost_check(char *err, size_t errlen)
+{
+	if (config.password_opslimit >= PASSWORD_OPSLIMIT_OWASP &&
+	    config.password_memlimit_kib >= PASSWORD_MEMLIMIT_KIB_OWASP)
+		return (OK);
+	if (!config_is_production())
+		return (OK);
+	snprintf(err, errlen,
+	    "config: password_opslimit (%lld) and password_memlimit_kib "
+	    "(%lld) must be at least the OWASP minimums %d and %d in "
+	    "production",
+	    (long long)config.password_opslimit,
+	    (long long)config.password_memlimit_kib, PASSWORD_OPSLIMIT_OWASP,
+	    PASSWORD_MEMLIMIT_KIB_OWASP);
+	return (ERR_CONFIG);
 }
 
 static int
@@ -496,6 +529,8 @@ config_load(int argc, char **argv, char *err, size_t errlen)
 		return (ERR_CONFIG);
 	if (booking_cancel_check(err, errlen) != OK)
 		return (ERR_CONFIG);
+	if (password_cost_check(err, errlen) != OK)
+		return (ERR_CONFIG);
 	/* A chat job makes up to CHAT_SYNC_REQUESTS requests of up to
 	 * chat_sync_timeout_s each: it must end before it can be reclaimed. */
 	if (config.chat_sync_url[0] != '\0' &&
@@ -510,6 +545,14 @@ config_load(int argc, char **argv, char *err, size_t errlen)
 		return (ERR_CONFIG);
 	}
 	log_set_level(log_level_parse(config.log_level));
+	if (config.password_opslimit < PASSWORD_OPSLIMIT_OWASP ||
+	    config.password_memlimit_kib < PASSWORD_MEMLIMIT_KIB_OWASP)
+		log_warn("event=password_cost_below_owasp opslimit=%lld "
+			 "memlimit_kib=%lld msg=\"not for production: argon2id "
+			 "below the OWASP minimums (%d passes, %d KiB)\"",
+		    (long long)config.password_opslimit,
+		    (long long)config.password_memlimit_kib,
+		    PASSWORD_OPSLIMIT_OWASP, PASSWORD_MEMLIMIT_KIB_OWASP);
 	return (OK);
 }
 

@@ -6,25 +6,42 @@ Environment (set by scripts/api):
   CAREBASE_TEST_PG_URL  admin URL of a PostgreSQL cluster (scripts/pg start);
                         each server gets its own database created through it.
 
-Every wait is bounded; every process started here is killed at teardown.
+Every test has its own database (a copy of the session's migrated
+template unless it asks for an empty one), port and folder, so tests run
+side by side on xdist workers; servers hash passwords at the cheapest cost
+carebase accepts unless a test is marked production_password_cost. Every
+wait is bounded; every process started here is killed at teardown.
 """
 
+import calendar
+import datetime
 import email
 import email.policy
+import functools
+import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.parse
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 import requests
+
+try:
+    import psycopg2
+    import psycopg2.extensions
+except ImportError:                  # scripts/install-deps installs python3-psycopg2
+    psycopg2 = None
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("CAREBASE_BIN") or str(ROOT / "build" / "release" / "carebase")
@@ -40,6 +57,10 @@ LISTEN_TIMEOUT = 15.0
 CLI_TIMEOUT = 30.0
 HTTP_TIMEOUT = 5.0
 PSQL_NULL = "\x02NULL\x02"
+# The cheapest argon2id cost carebase accepts (outside production only):
+# the production default takes ~0.2 s a hash here, and the suite signs in
+# thousands of times. Tests about hashing are marked production_password_cost.
+CHEAPEST_PASSWORDS = {"CAREBASE_PASSWORD_OPSLIMIT": "1", "CAREBASE_PASSWORD_MEMLIMIT_KIB": "8"}
 # Reports from AddressSanitizer/UndefinedBehaviorSanitizer builds.
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                      "runtime error:", "WARNING: ThreadSanitizer")
@@ -58,6 +79,17 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only: runs only when CAREBASE_TEST_DB=sqlite")
     config.addinivalue_line("markers", "postgres_only: runs only when CAREBASE_TEST_DB=postgres")
     config.addinivalue_line("markers", "needs_pg: runs only when CAREBASE_TEST_PG_URL is set")
+    config.addinivalue_line("markers", "production_password_cost: carebase hashes passwords "
+                            "at its production cost, not the suite's cheapest")
+    config.addinivalue_line("markers", "serial: asserts on timing (hashing, backoff windows, "
+                            "queueing); with parallel workers scripts/api runs these alone, "
+                            "after the rest")
+    config.addinivalue_line("markers", "migrations: every database starts empty, not as a "
+                            "copy of the migrated template")
+    config.addinivalue_line("markers", "dialect: exercises code that differs by database "
+                            "(locks, triggers, the exclusion constraint, SKIP LOCKED, bytea, "
+                            "snapshots, migrations, start-up probes, concurrent writers); the "
+                            "PostgreSQL ASan+UBSan tier runs these (scripts/test)")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -124,35 +156,49 @@ def _psql(url, sql, timeout=20):
         capture_output=True, text=True, timeout=timeout)
 
 
-def _with_dbname(url, name):
-    u = urllib.parse.urlsplit(url)
-    return urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + name, u.query, u.fragment))
+class _Pg:
+    """Statements on one PostgreSQL database over one autocommit connection,
+    opened on first use (with psycopg2; without it a psql process each).
+    run(sql) -> rows of str, each value the text PostgreSQL writes for it
+    (what psql shows), None for NULL; an error raises AssertionError."""
 
-
-# --------------------------------------------------------------------------
-# databases
-
-
-class Database:
-    """One fresh database; query() returns rows of str (or None for NULL)."""
-
-    def __init__(self, kind, url, path=None, admin_url=None, name=None):
-        self.kind = kind
+    def __init__(self, url):
         self.url = url
-        self.path = path
-        self.admin_url = admin_url
-        self.name = name
+        self.con = None
 
-    def query(self, sql, params=()):
-        if self.kind == "sqlite":
-            import sqlite3
-            con = sqlite3.connect(str(self.path), timeout=10)
+    def run(self, sql):
+        if psycopg2 is None:
+            return self._run_psql(sql)
+        for attempt in (1, 2):
+            if self.con is None:
+                self.con = self._connect()
             try:
-                rows = con.execute(sql, params).fetchall()
-            finally:
-                con.close()
-            return [tuple(None if v is None else str(v) for v in r) for r in rows]
-        assert not params, "postgres queries take no parameters here"
+                with self.con.cursor() as cur:
+                    cur.execute(sql)
+                    return [tuple(r) for r in cur.fetchall()] if cur.description else []
+            except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
+                self.close()                    # the connection went: once more
+                if attempt == 2 or self._is_statement_error(e):
+                    raise AssertionError(f"PostgreSQL: {str(e).strip()}\nSQL: {sql}") from None
+            except psycopg2.Error as e:
+                raise AssertionError(f"PostgreSQL: {str(e).strip()}\nSQL: {sql}") from None
+
+    def _connect(self):
+        con = psycopg2.connect(self.url, connect_timeout=10,
+                               options="-c statement_timeout=20000")
+        con.autocommit = True
+        with con.cursor() as cur:
+            cur.execute("SELECT oid FROM pg_type")
+            oids = tuple(r[0] for r in cur.fetchall())
+        as_text = psycopg2.extensions.new_type(oids, "CAREBASE_TEXT", lambda v, cur: v)
+        psycopg2.extensions.register_type(as_text, con)
+        return con
+
+    @staticmethod
+    def _is_statement_error(e):
+        return getattr(e, "pgcode", None) is not None
+
+    def _run_psql(self, sql):
         r = _psql(self.url, sql)
         if r.returncode != 0:
             raise AssertionError(f"psql failed: {r.stderr.strip()}\nSQL: {sql}")
@@ -164,22 +210,93 @@ class Database:
         return [tuple(None if f == PSQL_NULL else f for f in rec.split("\x1f"))
                 for rec in out.split("\x1e")]
 
+    def close(self):
+        if self.con is not None:
+            try:
+                self.con.close()
+            except psycopg2.Error:
+                pass
+            self.con = None
+
+
+_pg_admin = {}
+
+
+def _admin(url):
+    """The session's connection to the cluster's admin database."""
+    if url not in _pg_admin:
+        _pg_admin[url] = _Pg(url)
+    return _pg_admin[url]
+
+
+def _with_dbname(url, name):
+    u = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + name, u.query, u.fragment))
+
+
+# --------------------------------------------------------------------------
+# databases
+
+
+class Database:
+    """One fresh database; query() returns rows of str (or None for NULL).
+    from_template: a copy of the session's migrated template (see below),
+    which `carebase serve` may use without running `carebase migrate`."""
+
+    def __init__(self, kind, url, path=None, admin_url=None, name=None, from_template=False):
+        self.kind = kind
+        self.url = url
+        self.path = path
+        self.admin_url = admin_url
+        self.name = name
+        self.from_template = from_template
+        self._pg = _Pg(url) if kind == "postgres" else None
+
+    def query(self, sql, params=()):
+        if self.kind == "sqlite":
+            import sqlite3
+            con = sqlite3.connect(str(self.path), timeout=10)
+            try:
+                rows = con.execute(sql, params).fetchall()
+            finally:
+                con.close()
+            return [tuple(None if v is None else str(v) for v in r) for r in rows]
+        assert not params, "postgres queries take no parameters here"
+        return self._pg.run(sql)
+
     def scalar(self, sql, params=()):
         rows = self.query(sql, params)
         assert rows, f"no row for {sql}"
         return rows[0][0]
 
     def execute(self, sql):
-        """Run one statement that changes rows, committed, on either database."""
+        """Run statements that change rows (one, or several separated by
+        semicolons), committed, on either database, behind the server's back."""
         if self.kind == "sqlite":
             import sqlite3
             con = sqlite3.connect(str(self.path), timeout=10, isolation_level=None)
             try:
-                con.execute(sql)
+                con.executescript(sql)
             finally:
                 con.close()
         else:
             self.query(sql)
+
+    def raw(self):
+        """Every byte the database holds as stored: the SQLite file with its
+        -wal and -shm, or a data-only dump of the PostgreSQL database."""
+        if self.kind == "sqlite":
+            data = b""
+            for suffix in ("", "-wal", "-shm"):
+                p = Path(str(self.path) + suffix)
+                if p.exists():
+                    data += p.read_bytes()
+            return data
+        exe = shutil.which("pg_dump") or "/usr/lib/postgresql/15/bin/pg_dump"
+        r = subprocess.run([exe, "--no-owner", "--data-only", self.url], capture_output=True,
+                           timeout=60)
+        assert r.returncode == 0, r.stderr.decode()[:2000]
+        return r.stdout
 
     def count(self, table, where="1=1"):
         return int(self.scalar(f"SELECT COUNT(*) FROM {table} WHERE {where}"))
@@ -194,27 +311,107 @@ class Database:
 
     def drop(self):
         if self.kind == "postgres":
-            _psql(self.admin_url, f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+            self._pg.close()
+            try:
+                _admin(self.admin_url).run(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+            except AssertionError:
+                pass                    # the cluster is thrown away at the end anyway
+
+
+@functools.lru_cache(maxsize=None)
+def _pg_version():
+    return int(_admin(PG_URL).run("SHOW server_version_num")[0][0])
+
+
+def _new_db(kind, folder, name, template=None):
+    """A new database of kind: the file name.db in folder, or the PostgreSQL
+    database name; empty, or a copy of template."""
+    if kind == "sqlite":
+        path = folder / f"{name}.db"
+        if template is not None:
+            shutil.copyfile(template.path, path)
+        return Database("sqlite", f"sqlite:///{path}", path=path,
+                        from_template=template is not None)
+    if not PG_URL:
+        pytest.skip("CAREBASE_TEST_PG_URL not set")
+    sql = f'CREATE DATABASE "{name}"'
+    if template is not None:
+        sql += f' TEMPLATE "{template.name}"'
+        # PostgreSQL 15's file copy (a checkpoint, cheap with fsync off, then
+        # whole files) is faster here than its default, WAL-logging each block.
+        if _pg_version() >= 150000:
+            sql += " STRATEGY FILE_COPY"
+    try:
+        _admin(PG_URL).run(sql)
+    except AssertionError as e:
+        pytest.fail(f"{sql} failed: {e}")
+    return Database("postgres", _with_dbname(PG_URL, name), admin_url=PG_URL, name=name,
+                    from_template=template is not None)
+
+
+def _migrated_template(kind, folder):
+    """An empty database of kind migrated by `carebase migrate`, ready to
+    copy. Migrating writes nothing sealed or keyed by the master key (the
+    migrations only create tables and insert fixed rows; the modules' start-up
+    work finds no rows to seal or fold), so copies serve under any test's own
+    master key; test_migrate checks that this stays so."""
+    db = _new_db(kind, folder, f"cb_template_{secrets.token_hex(4)}")
+    env = base_env()
+    env.update({"DATABASE_URL": db.url, "CAREBASE_MASTER_KEY_FILE": str(folder / "master.key")})
+    try:
+        r = subprocess.run([BIN, "migrate"], env=env, capture_output=True, text=True,
+                           timeout=CLI_TIMEOUT, cwd=folder)
+    except subprocess.TimeoutExpired as exc:
+        db.drop()
+        pytest.fail(f"migrating the template did not finish in {CLI_TIMEOUT}s: {exc.stderr!r}")
+    rep = sanitizer_report(r.stderr)
+    if r.returncode != 0 or rep:
+        db.drop()
+        pytest.fail(f"migrating the template failed ({r.returncode}):\n{rep or r.stderr}")
+    if kind == "sqlite":
+        # One self-contained file to copy: the log checkpointed into it and
+        # no -wal or -shm left once the last connection closes.
+        import sqlite3
+        con = sqlite3.connect(str(db.path), timeout=10)
+        try:
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            con.close()
+        for suffix in ("-wal", "-shm"):
+            assert not Path(str(db.path) + suffix).exists(), f"template left {suffix}"
+    return db
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory):
+    """migrated_template(kind) -> the session's migrated database of kind,
+    made on first use, once per session (so once per xdist worker)."""
+    made = {}
+
+    def get(kind):
+        if kind not in made:
+            made[kind] = _migrated_template(kind, tmp_path_factory.mktemp(f"template-{kind}"))
+        return made[kind]
+
+    yield get
+    for db in made.values():
+        db.drop()
 
 
 @pytest.fixture
-def make_db(tmp_path):
-    """Factory: make_db(kind=None) -> a fresh, empty Database."""
+def make_db(request, tmp_path, migrated_template):
+    """Factory: make_db(kind=None, migrated=False) -> a fresh Database, empty
+    or, with migrated=True, a copy of the migrated template (a file copy on
+    SQLite, CREATE DATABASE ... TEMPLATE on PostgreSQL). In a test marked
+    migrations every database starts empty and is migrated by the test."""
     made = []
+    from_empty = request.node.get_closest_marker("migrations") is not None
 
-    def make(kind=None):
+    def make(kind=None, migrated=False):
         kind = kind or DB_KIND
-        if kind == "sqlite":
-            path = tmp_path / f"cb_{secrets.token_hex(4)}.db"
-            db = Database("sqlite", f"sqlite:///{path}", path=path)
-        else:
-            if not PG_URL:
-                pytest.skip("CAREBASE_TEST_PG_URL not set")
-            name = f"cb_{secrets.token_hex(6)}"
-            r = _psql(PG_URL, f'CREATE DATABASE "{name}"')
-            if r.returncode != 0:
-                pytest.fail(f"CREATE DATABASE {name} failed: {r.stderr.strip()}")
-            db = Database("postgres", _with_dbname(PG_URL, name), admin_url=PG_URL, name=name)
+        name = f"cb_{secrets.token_hex(6)}"
+        template = migrated_template(kind) if migrated and not from_empty else None
+        db = _new_db(kind, tmp_path, name, template)
         made.append(db)
         return db
 
@@ -225,8 +422,9 @@ def make_db(tmp_path):
 
 @pytest.fixture
 def db(make_db):
-    """A fresh database of the kind under test."""
-    return make_db()
+    """A fresh, migrated database of the kind under test (empty in a test
+    marked migrations)."""
+    return make_db(migrated=True)
 
 
 # --------------------------------------------------------------------------
@@ -236,7 +434,7 @@ def db(make_db):
 class Server:
     """A running `carebase serve` (or a handle to run carebase commands)."""
 
-    def __init__(self, tmp_path, db, env=None, tag="srv"):
+    def __init__(self, tmp_path, db, env=None, tag="srv", production_passwords=False):
         self.tmp_path = tmp_path
         self.db = db
         self.tag = tag
@@ -250,6 +448,8 @@ class Server:
             "CAREBASE_RATE_LIMIT": "0",
             "CAREBASE_SHUTDOWN_TIMEOUT_S": "5",
         })
+        if not production_passwords:
+            self.env.update(CHEAPEST_PASSWORDS)
         for k, v in (env or {}).items():
             if v is None:
                 self.env.pop(k, None)
@@ -299,9 +499,15 @@ class Server:
         return p
 
     # -- serve --------------------------------------------------------------
+    def migrate(self):
+        """`carebase migrate`, unless the database is a copy of the migrated
+        template already."""
+        if not self.db.from_template:
+            self.cli_ok("migrate")
+
     def start(self, migrate=True, args=()):
         if migrate:
-            self.cli_ok("migrate")
+            self.migrate()
         for attempt in range(3):
             log_before = len(self.log())
             if self._start_once(args):
@@ -429,21 +635,26 @@ class Server:
 
 
 @pytest.fixture
-def start_server(tmp_path, make_db):
+def start_server(request, tmp_path, make_db):
     """Factory: start_server(env=None, db=None, migrate=True, start=True) -> Server.
 
-    Without db a fresh database of the kind under test is made. With
-    start=False the handle only runs commands (h.cli) against that database.
+    Without db a fresh database of the kind under test is made: a copy of the
+    migrated template, or empty with migrate=False. With start=False the
+    handle only runs commands (h.cli) against that database.
+    Passwords are hashed at the cheapest cost carebase accepts unless the
+    test is marked production_password_cost.
     """
     servers = []
+    production = request.node.get_closest_marker("production_password_cost") is not None
 
     def start(env=None, db=None, migrate=True, start=True, args=()):
-        s = Server(tmp_path, db or make_db(), env=env, tag=f"srv{len(servers)}")
+        s = Server(tmp_path, db or make_db(migrated=migrate), env=env,
+                   tag=f"srv{len(servers)}", production_passwords=production)
         servers.append(s)
         if start:
             s.start(migrate=migrate, args=args)
         elif migrate:
-            s.cli_ok("migrate")
+            s.migrate()
         return s
 
     yield start
@@ -455,9 +666,347 @@ def start_server(tmp_path, make_db):
 
 
 @pytest.fixture
-def server(start_server):
-    """A migrated server with the default test configuration."""
-    return start_server()
+def server(start_server, db):
+    """A migrated server with the default test configuration, on db."""
+    return start_server(db=db)
+
+
+# --------------------------------------------------------------------------
+# people: accounts, signing in, and the header that carries a token
+
+PASSWORD = "pale orange kettle 1987 drums"
+
+
+def hdr(who, **extra):
+    """The Authorization header of who (a person() or a bare token), and extra."""
+    token = who["token"] if isinstance(who, dict) else who
+    return {"Authorization": f"Bearer {token}", **extra}
+
+
+def years_ago(n):
+    """Today's date n years ago (28 February for 29 February), ISO 8601."""
+    t = datetime.date.today()
+    try:
+        return t.replace(year=t.year - n).isoformat()
+    except ValueError:                      # 29 February
+        return t.replace(year=t.year - n, day=28).isoformat()
+
+
+def register(server, email, password=PASSWORD, **fields):
+    """POST /v1/auth/register with the terms accepted; the response, unchecked."""
+    body = {"email": email, "password": password, "accept_terms": True}
+    body.update(fields)
+    return server.post("/v1/auth/register", json=body)
+
+
+def sign_in(server, email, password=PASSWORD, **kw):
+    """POST /v1/auth/login; the response, unchecked."""
+    return server.post("/v1/auth/login", json={"email": email, "password": password}, **kw)
+
+
+def login(server, email, password=PASSWORD, headers=None):
+    """The token of a sign-in that must succeed."""
+    r = sign_in(server, email, password, headers=headers or {})
+    assert r.status_code == 200, r.text
+    return r.json()["token"]
+
+
+def me(server, who):
+    """GET /v1/me as who (a person() or a token), which must succeed."""
+    r = server.get("/v1/me", headers=hdr(who))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def add_user(server, role, email, password=PASSWORD):
+    """An account made on the command line, as staff are."""
+    server.cli_ok("user", "add", f"--role={role}", f"--email={email}",
+                  f"--password={password}")
+
+
+def person(server, name, role=None, email=None, password=PASSWORD, headers=None, **fields):
+    """A signed-in account: {"email", "token", "id"}, and "first_name" for a
+    member. With a role it is made by `carebase user add`; without, it
+    registers through the API as an adult in GB called name.capitalize(),
+    and fields change that (a field given as None is left out). headers go
+    with the sign-in."""
+    email = email or f"{name.lower()}.{secrets.token_hex(3)}@example.org"
+    out = {"email": email}
+    if role is None:
+        body = {"first_name": name.capitalize(), "date_of_birth": "1990-01-01",
+                "country": "GB"}
+        body.update(fields)
+        body = {k: v for k, v in body.items() if v is not None}
+        r = register(server, email, password, **body)
+        assert r.status_code == 201, r.text
+        out["first_name"] = body.get("first_name")
+    else:
+        add_user(server, role, email, password)
+    out["token"] = login(server, email, password, headers=headers)
+    out["id"] = me(server, out["token"])["id"]
+    return out
+
+
+def relate(server, admin, lead, follower, kind, consent=True):
+    """A relationship made by admin, with consent recorded unless consent=False."""
+    r = server.post("/v1/relationships", headers=hdr(admin),
+                    json={"lead_id": lead["id"], "follower_id": follower["id"], "kind": kind})
+    assert r.status_code == 201, r.text
+    rel = r.json()
+    if consent:
+        r = server.post(f"/v1/relationships/{rel['id']}/consent", headers=hdr(admin),
+                        json={"method": "signed_form"})
+        assert r.status_code == 200, r.text
+    return rel
+
+
+# --------------------------------------------------------------------------
+# partners and the booking webhook (SimplyBook)
+
+SIMPLYBOOK_SECRET = "sb-" + secrets.token_hex(16)
+SIMPLYBOOK_HOOK = "/v1/webhooks/simplybook"
+
+
+def iso(dt):
+    """A datetime as the API writes times: UTC, milliseconds, Z."""
+    return dt.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def make_partner(server, admin, name, **fields):
+    r = server.post("/v1/partners", headers=hdr(admin), json={"name": name, **fields})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def grant(server, admin, partner, member, sessions=6, therapy=True):
+    """An access of partner with sessions, redeemed by member."""
+    r = server.post("/v1/partner-access", headers=hdr(admin), json={
+        "partner_id": partner["id"], "feature_therapy": therapy,
+        "feature_live_chat": True, "therapy_sessions_remaining": sessions})
+    assert r.status_code == 201, r.text
+    acc = r.json()
+    r = server.post("/v1/partner-access/assign", headers=hdr(member),
+                    json={"code": acc["code"]})
+    assert r.status_code == 200, r.text
+    return acc
+
+
+def access_counts(db, access_id):
+    """(therapy_sessions_remaining, therapy_sessions_redeemed) of an access."""
+    row = db.query(f"SELECT therapy_sessions_remaining, therapy_sessions_redeemed "
+                   f"FROM partner_access WHERE id = '{access_id}'")[0]
+    return int(row[0]), int(row[1])
+
+
+def booking_payload(email, code=None, action="NEW_BOOKING", start=None, hours=1, **extra):
+    """A booking webhook body for email, two days ahead unless start is given."""
+    start = start or (datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+                      + datetime.timedelta(days=2))
+    body = {"action": action, "client_email": email, "client_timezone": "Europe/London",
+            "booking_code": code or secrets.token_hex(5), "service_name": "Therapy session",
+            "service_provider_name": "Dr Ada Lovelace",
+            "service_provider_email": "ada@therapists.example.org",
+            "start_date_time": iso(start),
+            "end_date_time": iso(start + datetime.timedelta(hours=hours))}
+    body.update(extra)
+    return body
+
+
+def booking_hook(server, body, token=SIMPLYBOOK_SECRET, headers=None, raw=None, session=None):
+    """POST body (or raw bytes) to the booking webhook with token."""
+    h = {"Content-Type": "application/json"}
+    if token is not None:
+        h["X-Simplybook-Token"] = token
+    h.update(headers or {})
+    data = raw if raw is not None else json.dumps(body)
+    s = session or server.session
+    return s.post(server.url(SIMPLYBOOK_HOOK), data=data, headers=h, timeout=60)
+
+
+def inbox_row(db, inbox_id):
+    """The webhook_inbox row of a booking webhook call, by name."""
+    rows = db.query(f"SELECT source, outcome, http_status, signature_ok, attempts, error, "
+                    f"headers FROM webhook_inbox WHERE id = '{inbox_id}'")
+    assert rows, f"no inbox row {inbox_id}"
+    r = rows[0]
+    return {"source": r[0], "outcome": r[1], "http_status": int(r[2] or 0),
+            "signature_ok": int(r[3]), "attempts": int(r[4]), "error": r[5],
+            "headers": json.loads(r[6])}
+
+
+# --------------------------------------------------------------------------
+# the therapy practice
+
+PHQ9 = "00000000-0000-7000-8000-000000000009"
+GAD7 = "00000000-0000-7000-8000-000000000007"
+PHQ_OPTS = ["Not at all", "Several days", "More than half the days", "Nearly every day"]
+
+
+def profile(server, admin, who, **extra):
+    """who's therapist profile, made by admin."""
+    body = {"user_id": who["id"], "bio": "CBT and ACT.", "specialties": ["anxiety"],
+            "credentials": ["BACP"], "calendar_integration":
+            {"provider": "google", "calendar_id": "cal-1"}, "meta": {"room": 3}}
+    body.update(extra)
+    r = server.post("/v1/therapists", headers=hdr(admin), json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def at(hours, minutes=0):
+    """A time that many hours after 2031-03-03 09:00 UTC, as the API writes it."""
+    when = datetime.datetime(2031, 3, 3, 9, 0, tzinfo=datetime.timezone.utc)
+    when += datetime.timedelta(hours=hours, minutes=minutes)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def book(server, who, therapist, client, start, end, **extra):
+    """POST /v1/therapy-sessions as who; the response, unchecked."""
+    body = {"therapist_id": therapist["profile"]["id"], "client_id": client["id"],
+            "start_time": start, "end_time": end, "type": "regular", "format": "video"}
+    body.update(extra)
+    return server.post("/v1/therapy-sessions", headers=hdr(who), json=body)
+
+
+@pytest.fixture
+def practice(server):
+    """An admin, three therapists with profiles, a client with two
+    practitioners and a guardian, and another client."""
+    p = {"admin": person(server, "admin", "admin"),
+         "therapist": person(server, "therapist", "therapist"),
+         "therapist2": person(server, "therapist2", "therapist"),
+         "colleague": person(server, "colleague", "therapist"),
+         "client": person(server, "client"),
+         "guardian": person(server, "guardian"),
+         "other": person(server, "other")}
+    p["therapist"]["profile"] = profile(server, p["admin"], p["therapist"])
+    p["therapist2"]["profile"] = profile(server, p["admin"], p["therapist2"])
+    p["colleague"]["profile"] = profile(server, p["admin"], p["colleague"])
+    relate(server, p["admin"], p["therapist"], p["client"], "practitioner_of")
+    # A second practitioner of the same client: sees their own sessions
+    # with the client, never a colleague's.
+    relate(server, p["admin"], p["colleague"], p["client"], "practitioner_of")
+    relate(server, p["admin"], p["guardian"], p["client"], "guardian_of")
+    relate(server, p["admin"], p["therapist2"], p["other"], "practitioner_of")
+    return p
+
+
+# --------------------------------------------------------------------------
+# reports: rows with known times
+
+BETA = "=Beta, \"Quoted\", Inc"
+RANGE = "from=2025-01-01&to=2025-03-01"
+BAD_QUERIES = [
+    ("no from", "to=2025-03-01", "from"),
+    ("no to", "from=2025-01-01", "to"),
+    ("bad from", "from=last-week&to=2025-03-01", "from"),
+    ("bad to", "from=2025-01-01&to=2025-02-30", "to"),
+    ("to before from", "from=2025-03-01&to=2025-01-01", "to"),
+    ("empty range", "from=2025-03-01&to=2025-03-01", "to"),
+    ("over five years", "from=2019-01-01&to=2025-01-02", "to"),
+    ("bad period", RANGE + "&period=year", "period"),
+    ("bad format", RANGE + "&format=xlsx", "format"),
+    ("before 1970", "from=1969-12-01&to=1970-01-02", "from"),
+]
+
+
+def t(s):
+    """'2025-01-06' or '2025-01-06T10:00' (UTC) -> ms."""
+    fmt = "%Y-%m-%dT%H:%M" if "T" in s else "%Y-%m-%d"
+    return calendar.timegm(time.strptime(s, fmt)) * 1000
+
+
+def q(v):
+    """v as an SQL literal."""
+    if v is None:
+        return "NULL"
+    if isinstance(v, int):
+        return str(v)
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def insert(table, **cols):
+    return (f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
+            f"({', '.join(q(v) for v in cols.values())});\n")
+
+
+@pytest.fixture
+def seeded(server, db):
+    """Rows with known times; the ids are returned by name."""
+    ids = {k: str(uuid.uuid4()) for k in (
+        "alpha", "beta", "gamma", "u1", "u2", "u3", "u4", "u5", "u6", "u7", "staff",
+        "a1", "a2", "a3", "a4", "a5", "a6", "a7", "b1", "b2", "b3", "b4", "b5",
+        "c1", "c2", "s1a", "s1b", "s2a", "e1", "e2", "e3", "p1", "p2", "p3", "p4")}
+    sql = ""
+    for key, name in (("alpha", "Alpha"), ("beta", BETA), ("gamma", "Gamma")):
+        sql += insert("partners", id=ids[key], name=name, created_at=t("2024-06-01"),
+                      updated_at=t("2024-06-01"))
+    users = {"u1": "2025-01-06T09:00", "u2": "2025-01-07T23:59", "u3": "2025-01-12T12:00",
+             "u4": "2025-02-01T00:00", "u5": "2025-02-03T08:00", "u6": "2024-12-31T23:59",
+             "u7": "2025-03-01T00:00"}
+    for key, when in users.items():
+        sql += insert("users", id=ids[key], role="member", created_at=t(when),
+                      updated_at=t(when))
+    sql += insert("users", id=ids["staff"], role="admin", created_at=t("2025-01-08"),
+                  updated_at=t("2025-01-08"))
+    # partner, user, code hash, created, activated
+    accesses = {"a1": ("alpha", "u1", "h1", "2024-12-20", "2025-01-06T09:05"),
+                "a2": ("alpha", "u2", "h2", "2025-01-02", "2025-01-07T23:59"),
+                "a3": ("beta", "u3", "h3", "2025-01-02", "2025-01-12T12:00"),
+                "a4": ("alpha", "u5", None, "2025-02-03T08:00", "2025-02-03T08:00"),
+                "a5": ("beta", "u5", "h5", "2025-01-15", "2025-02-03T09:00"),
+                "a6": ("alpha", None, "h6", "2025-02-10", None),
+                "a7": ("gamma", None, "h7", "2025-03-05", None)}
+    for key, (p, u, h, created, activated) in accesses.items():
+        sql += insert("partner_access", id=ids[key], partner_id=ids[p],
+                      user_id=ids[u] if u else None,
+                      code_hash=(h + secrets.token_hex(8)) if h else None,
+                      feature_therapy=1, therapy_sessions_remaining=6,
+                      created_at=t(created), updated_at=t(created),
+                      activated_at=t(activated) if activated else None)
+    # user, partner, access, created, cancelled
+    bookings = {"b1": ("u1", "alpha", "a1", "2025-01-10", "2025-01-11"),
+                "b2": ("u2", "alpha", "a2", "2025-01-20", None),
+                "b3": ("u3", "beta", "a3", "2025-02-05", "2025-03-02"),
+                "b4": ("u5", "beta", "a5", "2024-12-30", "2025-01-03"),
+                "b5": ("u4", None, None, "2025-02-07", None)}
+    for key, (u, p, a, created, cancelled) in bookings.items():
+        sql += insert("therapy_bookings", id=ids[key], action="NEW_BOOKING", user_id=ids[u],
+                      partner_id=ids[p] if p else None, partner_access_id=ids[a] if a else None,
+                      booking_code=f"code-{key}-{secrets.token_hex(3)}",
+                      service_name="Therapy", service_provider_name="Dr A",
+                      service_provider_email="a@example.org",
+                      start_date_time=t("2025-04-01"), end_date_time=t("2025-04-01T01:00"),
+                      cancelled_at=t(cancelled) if cancelled else None,
+                      created_at=t(created), updated_at=t(created))
+    for key, name in (("c1", "Healing"), ("c2", "Boundaries")):
+        sql += insert("courses", id=ids[key], name=name, slug=name.lower(), status="published",
+                      created_at=t("2024-01-01"), updated_at=t("2024-01-01"))
+    for n, (key, course) in enumerate((("s1a", "c1"), ("s1b", "c1"), ("s2a", "c2"))):
+        sql += insert("course_sessions", id=ids[key], storyblok_id=100 + n,
+                      storyblok_uuid=str(uuid.uuid4()), course_id=ids[course], name=key,
+                      slug=key, status="published", created_at=t("2024-01-01"),
+                      updated_at=t("2024-01-01"))
+    enrolments = {"e1": ("u1", "c1", "2025-01-05", "2025-02-10"),
+                  "e2": ("u2", "c1", "2025-01-20", None),
+                  "e3": ("u3", "c2", "2025-02-01", "2025-02-02")}
+    for key, (u, c, started, done) in enrolments.items():
+        sql += insert("course_enrolments", id=ids[key], user_id=ids[u], course_id=ids[c],
+                      completed=1 if done else 0, started_at=t(started),
+                      completed_at=t(done) if done else None, created_at=t(started),
+                      updated_at=t(started))
+    progress = {"p1": ("u1", "s1a", "2025-01-05", "2025-01-06"),
+                "p2": ("u1", "s1b", "2025-01-07", "2025-02-10"),
+                "p3": ("u2", "s1a", "2025-01-20", None),
+                "p4": ("u3", "s2a", "2025-02-01", "2025-02-02")}
+    for key, (u, s, started, done) in progress.items():
+        sql += insert("course_session_progress", id=ids[key], user_id=ids[u],
+                      session_id=ids[s], completed=1 if done else 0, started_at=t(started),
+                      completed_at=t(done) if done else None, created_at=t(started),
+                      updated_at=t(started))
+    db.execute(sql)
+    ids["admin"] = person(server, "admin", "admin")
+    return ids
 
 
 # --------------------------------------------------------------------------
@@ -590,6 +1139,193 @@ def smtp_sink(tmp_path):
     s = SmtpSink(tmp_path / "mail").start()
     yield s
     s.stop()
+
+
+# --------------------------------------------------------------------------
+# mail: `carebase mail test` and the email_log row it makes
+
+SUBJECT = "carebase test message"
+
+
+def smtp_env(port):
+    """Settings that send mail to an SMTP sink on port, in clear."""
+    return {
+        "CAREBASE_SMTP_URL": f"smtp://127.0.0.1:{port}",
+        "CAREBASE_SMTP_TLS": "none",
+        "CAREBASE_SMTP_TIMEOUT_S": "5",
+    }
+
+
+def queue_test_mail(h, to):
+    """Queue `carebase mail test` to to; the id of its email_log row."""
+    r = h.cli_ok("mail", "test", f"--to={to}")
+    m = re.search(r"email_log ([0-9a-fA-F-]{36})", r.stdout)
+    assert m, f"mail test did not name its email_log row: {r.stdout!r}"
+    return m.group(1)
+
+
+def email_log(h, log_id):
+    """The email_log row log_id of h's database, by column name."""
+    rows = h.db.query(f"SELECT status, sent_at, error, attempts, recipient FROM email_log "
+                      f"WHERE id = '{log_id}'")
+    assert len(rows) == 1, rows
+    return dict(zip(("status", "sent_at", "error", "attempts", "recipient"), rows[0]))
+
+
+def wait_log_status(h, log_id, status, timeout=10):
+    """Wait until email_log row log_id has status; the row."""
+    return wait_until(lambda: (row := email_log(h, log_id))["status"] == status and row,
+                      timeout=timeout, what=f"email_log {log_id} to be {status!r}")
+
+
+# --------------------------------------------------------------------------
+# fake outside services: the chat provider
+
+CHAT_WEBSITE = "8c842203-7ed8-4e29-a608-7cf78a7d2fcc"
+
+
+class FakeHttp:
+    """A local HTTP server; handle(method, path, body, headers) -> (status, obj)."""
+
+    def __init__(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def _any(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(n) if n else b""
+                status, body = fake.handle(self.command, self.path, raw, self.headers)
+                if status is None:
+                    return          # hung up on purpose
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = _any
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class FakeChat(FakeHttp):
+    """Crisp's people API, enough of it: data PUTs of people it knows are
+    stored, unknown people answer 404 people_not_found, POST people/profile
+    makes one. script holds the answers of the next data PUTs: an HTTP
+    status, "hang" (answer nothing for 2.5 s), "big" (200 with 200 kB) or
+    "gate" (wait for self.release, then as usual). DELETE people/profile/
+    {email} removes a person (404 people_not_found for one it does not
+    know); delete_script holds the statuses of the next DELETEs."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.log = []          # every request: dict(method, path, people, body, headers, status)
+        self.people = {}       # email -> data
+        self.script = []
+        self.delete_script = []
+        self.entered = threading.Event()    # a "gate" request arrived
+        self.release = threading.Event()    # let it go on
+        super().__init__()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def handle(self, method, path, raw, headers):
+        body = json.loads(raw) if raw else None
+        rec = {"method": method, "path": path, "body": body,
+               "headers": {k.lower(): v for k, v in headers.items()}, "status": None}
+        data_prefix = f"/v1/website/{CHAT_WEBSITE}/people/data/"
+        profile_prefix = f"/v1/website/{CHAT_WEBSITE}/people/profile/"
+        with self.lock:
+            self.log.append(rec)
+            if method == "DELETE" and path.startswith(profile_prefix):
+                rec["people"] = unquote(path[len(profile_prefix):])
+                if self.delete_script:
+                    rec["status"] = self.delete_script.pop(0)
+                    return rec["status"], {"error": True, "reason": "scripted_failure",
+                                           "data": {}}
+                if self.people.pop(rec["people"], None) is None:
+                    rec["status"] = 404
+                    return 404, {"error": True, "reason": "people_not_found", "data": {}}
+                rec["status"] = 200
+                return 200, {"error": False, "reason": "deleted", "data": {}}
+            if method == "PUT" and path.startswith(data_prefix):
+                rec["people"] = unquote(path[len(data_prefix):])
+                if self.script:
+                    what = self.script.pop(0)
+                    if what == "hang":
+                        self.lock.release()
+                        try:
+                            time.sleep(2.5)
+                        finally:
+                            self.lock.acquire()
+                        return None, None
+                    if what == "gate":
+                        self.entered.set()
+                        self.lock.release()
+                        try:
+                            self.release.wait(10)
+                        finally:
+                            self.lock.acquire()
+                        what = None
+                    elif what == "big":
+                        rec["status"] = 200
+                        return 200, b"{" + b" " * 200000 + b"}"
+                    if what is not None:
+                        rec["status"] = what
+                        return what, {"error": True, "reason": "scripted_failure",
+                                      "data": {}}
+                if rec["people"] not in self.people:
+                    rec["status"] = 404
+                    return 404, {"error": True, "reason": "people_not_found", "data": {}}
+                self.people[rec["people"]] = body["data"]
+                rec["status"] = 200
+                return 200, {"error": False, "reason": "updated", "data": {}}
+            if method == "POST" and path == f"/v1/website/{CHAT_WEBSITE}/people/profile":
+                if body["email"] in self.people:
+                    rec["status"] = 409
+                    return 409, {"error": True, "reason": "people_exists", "data": {}}
+                self.people[body["email"]] = {}
+                rec["status"] = 201
+                return 201, {"error": False, "reason": "added",
+                             "data": {"people_id": str(uuid.uuid4())}}
+            rec["status"] = 404
+            return 404, {"error": True, "reason": "not_found", "data": {}}
+
+    def requests(self, email=None):
+        with self.lock:
+            return [r for r in self.log if email is None or r.get("people") == email
+                    or (r["body"] or {}).get("email") == email]
+
+    def deletes(self, email):
+        """The statuses of every profile DELETE for email, in order."""
+        return [r["status"] for r in self.requests(email) if r["method"] == "DELETE"]
+
+    def pushes(self, email):
+        """The data of every data PUT for email that was stored, in order."""
+        return [r["body"]["data"] for r in self.requests(email)
+                if r["method"] == "PUT" and r["status"] == 200]
+
+
+@pytest.fixture
+def chat():
+    f = FakeChat()
+    yield f
+    f.stop()
 
 
 def problem(r, status, code):

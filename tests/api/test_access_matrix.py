@@ -5,7 +5,7 @@ scope answers 404 exactly as a row that does not exist."""
 
 import pytest
 
-from test_relationships import hdr, member, staff, years_ago
+from conftest import hdr, person, years_ago
 
 ACTORS = ("anon", "owner", "other", "guardian", "child", "practitioner", "partner_admin",
           "admin")
@@ -76,13 +76,13 @@ MATRIX = [
 @pytest.fixture
 def world(server):
     cast = {
-        "admin": staff(server, "admin", "admin"),
-        "practitioner": staff(server, "therapist", "therapist"),
-        "partner_admin": staff(server, "partner_admin", "padmin"),
-        "guardian": member(server, "guardian", date_of_birth=years_ago(40), country="GB"),
-        "child": member(server, "child", date_of_birth=years_ago(12), country="GB"),
-        "owner": member(server, "owner", date_of_birth=years_ago(30), country="GB"),
-        "other": member(server, "other", date_of_birth=years_ago(35), country="DE"),
+        "admin": person(server, "admin", "admin"),
+        "practitioner": person(server, "therapist", "therapist"),
+        "partner_admin": person(server, "padmin", "partner_admin"),
+        "guardian": person(server, "guardian", date_of_birth=years_ago(40), country="GB"),
+        "child": person(server, "child", date_of_birth=years_ago(12), country="GB"),
+        "owner": person(server, "owner", date_of_birth=years_ago(30), country="GB"),
+        "other": person(server, "other", date_of_birth=years_ago(35), country="DE"),
     }
     admin = hdr(cast["admin"]["token"])
     rels = {}

@@ -3,74 +3,39 @@ first broken row; GET /v1/audit-log for admins with filters and paging; no
 personal data in it."""
 
 import datetime
-import secrets
 
 import pytest
 
-from conftest import problem, wait_until
-
-PASSWORD = "pale orange kettle 1987 drums"
-
-
-def hdr(token):
-    return {"Authorization": f"Bearer {token}"}
-
-
-def login(server, email, password=PASSWORD):
-    r = server.post("/v1/auth/login", json={"email": email, "password": password})
-    assert r.status_code == 200, r.text
-    return r.json()["token"]
-
-
-def member(server, name):
-    email = f"{name}.{secrets.token_hex(3)}@example.org"
-    r = server.post("/v1/auth/register", json={"email": email, "password": PASSWORD,
-                                               "accept_terms": True, "first_name": name})
-    assert r.status_code == 201, r.text
-    token = login(server, email)
-    return {"email": email, "token": token, "id": r.json()["id"], "name": name}
+from conftest import PASSWORD, hdr, person, problem, wait_until
 
 
 @pytest.fixture
 def admin(server):
-    email = f"admin.{secrets.token_hex(3)}@example.org"
-    r = server.cli("user", "add", "--role=admin", f"--email={email}", f"--password={PASSWORD}")
-    assert r.returncode == 0, r.stdout + r.stderr
-    return {"email": email, "token": login(server, email)}
+    return person(server, "admin", "admin")
 
 
-def execute(db, sql):
-    """Tamper as the database owner would: drop the append-only triggers,
-    then run a raw write and commit it, on either database."""
+def member(server, name):
+    """A member whose first name is name: the marker the log must not hold."""
+    return person(server, name, first_name=name)
+
+
+def tamper(db, sql):
+    """Write as the database owner could: drop the append-only triggers,
+    then run sql, committed, on either database."""
     if db.kind == "sqlite":
-        import sqlite3
-        con = sqlite3.connect(str(db.path), timeout=10)
-        try:
-            con.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
-            con.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
-            con.execute(sql)
-            con.commit()
-        finally:
-            con.close()
+        db.execute("DROP TRIGGER IF EXISTS audit_log_no_update; "
+                   "DROP TRIGGER IF EXISTS audit_log_no_delete")
     else:
-        db.query("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
-        db.query(sql)
+        db.execute("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
+    db.execute(sql)
 
 
+@pytest.mark.dialect
 def test_the_database_refuses_changes_to_the_audit_log(server, admin):
     member(server, "trigger")
     for sql in ("UPDATE audit_log SET action = 'x'", "DELETE FROM audit_log"):
         with pytest.raises(Exception):
-            if server.db.kind == "sqlite":
-                import sqlite3
-                con = sqlite3.connect(str(server.db.path), timeout=10)
-                try:
-                    con.execute(sql)
-                    con.commit()
-                finally:
-                    con.close()
-            else:
-                server.db.query(sql)
+            server.db.execute(sql)
     assert server.db.count("audit_log") > 0
 
 
@@ -86,6 +51,7 @@ def test_verify_on_an_empty_log(start_server):
     assert out.splitlines()[1] == "head: 0:" + "0" * 64, out
 
 
+@pytest.mark.dialect
 def test_chain_verifies_and_names_a_changed_row(server, admin):
     people = [member(server, f"Auditmarker{i}") for i in range(4)]
     n = server.db.count("audit_log")
@@ -96,23 +62,25 @@ def test_chain_verifies_and_names_a_changed_row(server, admin):
     text = " ".join(" ".join(str(v) for v in row)
                     for row in server.db.query("SELECT * FROM audit_log"))
     for p in people:
-        assert p["email"] not in text and p["name"] not in text
+        assert p["email"] not in text and p["first_name"] not in text
     seq = server.db.count("audit_log") // 2 + 1
-    execute(server.db, f"UPDATE audit_log SET changes = '{{\"fields\":[]}}' WHERE seq = {seq}")
+    tamper(server.db, f"UPDATE audit_log SET changes = '{{\"fields\":[]}}' WHERE seq = {seq}")
     rc, out = verify(server)
     assert rc != 0
     assert f"audit: chain broken at seq {seq}" in out, out
 
 
+@pytest.mark.dialect
 def test_verify_names_a_deleted_row(server, admin):
     for i in range(3):
         member(server, f"m{i}")
     seq = 2
-    execute(server.db, f"DELETE FROM audit_log WHERE seq = {seq}")
+    tamper(server.db, f"DELETE FROM audit_log WHERE seq = {seq}")
     rc, out = verify(server)
     assert rc != 0 and f"chain broken at seq {seq}" in out, out
 
 
+@pytest.mark.dialect
 def test_an_anchor_recorded_elsewhere_exposes_a_truncated_or_rewritten_log(server, admin):
     for i in range(3):
         member(server, f"a{i}")
@@ -133,7 +101,7 @@ def test_an_anchor_recorded_elsewhere_exposes_a_truncated_or_rewritten_log(serve
     assert r.returncode != 0 and "rewritten" in r.stdout, r.stdout
     # Cut the end off, anchor row included: the chain still holds together,
     # only the anchor shows it.
-    execute(server.db, f"DELETE FROM audit_log WHERE seq >= {int(seq)}")
+    tamper(server.db, f"DELETE FROM audit_log WHERE seq >= {int(seq)}")
     assert verify(server)[0] == 0
     r = server.cli("audit", "verify", f"--anchor={anchor}")
     assert r.returncode != 0 and "truncated" in r.stdout, r.stdout
@@ -147,16 +115,7 @@ def test_the_anchor_job_logs_the_head(server, admin):
     sql = ("INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, run_at, "
            "created_at, updated_at) VALUES ('00000000-0000-7000-8000-0000000a0c01', "
            "'audit.anchor', '{}', 'queued', 0, 3, 0, 0, 0)")
-    if server.db.kind == "sqlite":
-        import sqlite3
-        con = sqlite3.connect(str(server.db.path), timeout=10)
-        try:
-            con.execute(sql)
-            con.commit()
-        finally:
-            con.close()
-    else:
-        server.db.query(sql)
+    server.db.execute(sql)
     wait_until(lambda: f"anchor={head}" in server.log(), timeout=15)
     assert server.db.count("job_schedules", "name = 'audit.anchor'") == 1
 
@@ -186,6 +145,7 @@ def test_audit_log_has_no_write_routes(server, admin):
         assert r.status_code in (404, 405), (method, r.status_code)
 
 
+@pytest.mark.dialect
 def test_audit_log_filters_and_pages(server, admin):
     people = [member(server, f"p{i}") for i in range(5)]
     h = hdr(admin["token"])
@@ -265,7 +225,7 @@ def test_password_reset_is_recorded_without_actor(server, admin):
                timeout=10, what="the reset job")
     tok = "R" * 43
     h = hashlib.sha256(tok.encode()).hexdigest()
-    db_exec(server.db, f"UPDATE password_resets SET token_hash = '{h}'")
+    server.db.execute(f"UPDATE password_resets SET token_hash = '{h}'")
     r = server.post("/v1/auth/password-reset/confirm",
                     json={"token": tok, "new_password": NEW_PASSWORD})
     assert r.status_code == 204, r.text
@@ -273,19 +233,6 @@ def test_password_reset_is_recorded_without_actor(server, admin):
                            f"action = 'password_change' AND entity_id = '{m['id']}'")
     assert len(rows) == 1 and rows[0][:2] == (None, None), rows
     assert "password_reset" in rows[0][2]
-
-
-def db_exec(db, sql):
-    """Run one statement that changes rows, committed, on either database."""
-    if db.kind == "sqlite":
-        import sqlite3
-        con = sqlite3.connect(str(db.path), timeout=10, isolation_level=None)
-        try:
-            con.execute(sql)
-        finally:
-            con.close()
-    else:
-        db.query(sql)
 
 
 def test_seeded_relationships_are_audited(start_server):

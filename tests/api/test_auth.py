@@ -9,48 +9,9 @@ import time
 
 import pytest
 
-from conftest import problem, wait_until
+from conftest import PASSWORD, hdr, login, person, problem, register, sign_in, wait_until
 
-PW = "correct horse battery staple"
 NEW_PW = "a brand new passphrase 2026"
-
-
-def register(srv, email, password=PW, **extra):
-    body = {"email": email, "password": password, "accept_terms": True}
-    body.update(extra)
-    return srv.post("/v1/auth/register", json=body)
-
-
-def login(srv, email, password=PW, **kw):
-    return srv.post("/v1/auth/login", json={"email": email, "password": password}, **kw)
-
-
-def token_for(srv, email, password=PW):
-    r = login(srv, email, password)
-    assert r.status_code == 200, r.text
-    return r.json()["token"]
-
-
-def bearer(tok):
-    return {"Authorization": f"Bearer {tok}"}
-
-
-def db_exec(db, sql):
-    """Run one statement that changes rows, committed, on either database."""
-    if db.kind == "sqlite":
-        import sqlite3
-        con = sqlite3.connect(str(db.path), timeout=10, isolation_level=None)
-        try:
-            con.execute(sql)
-        finally:
-            con.close()
-    else:
-        db.query(sql)
-
-
-def member(srv, email="ann@example.org"):
-    assert register(srv, email).status_code == 201
-    return token_for(srv, email)
 
 
 # --------------------------------------------------------------------------
@@ -58,8 +19,8 @@ def member(srv, email="ann@example.org"):
 
 
 @pytest.mark.parametrize("body,status,code,field", [
-    ({"email": "a@example.org", "password": PW}, 422, "VALIDATION_FAILED", "accept_terms"),
-    ({"email": "a@example.org", "password": PW, "accept_terms": False}, 422,
+    ({"email": "a@example.org", "password": PASSWORD}, 422, "VALIDATION_FAILED", "accept_terms"),
+    ({"email": "a@example.org", "password": PASSWORD, "accept_terms": False}, 422,
      "VALIDATION_FAILED", "accept_terms"),
     ({"email": "a@example.org", "password": "short", "accept_terms": True}, 422,
      "VALIDATION_FAILED", "password"),
@@ -69,11 +30,11 @@ def member(srv, email="ann@example.org"):
       "accept_terms": True}, 422, "VALIDATION_FAILED", "password"),
     ({"email": "a@example.org", "password": "x" * 129, "accept_terms": True}, 422,
      "VALIDATION_FAILED", "password"),
-    ({"email": "a@example.org", "password": PW, "accept_terms": True, "role": "admin"},
+    ({"email": "a@example.org", "password": PASSWORD, "accept_terms": True, "role": "admin"},
      422, "VALIDATION_FAILED", "role"),
-    ({"email": "a@example.org", "password": PW, "accept_terms": True, "is_active": True},
+    ({"email": "a@example.org", "password": PASSWORD, "accept_terms": True, "is_active": True},
      422, "VALIDATION_FAILED", "is_active"),
-    ({"password": PW, "accept_terms": True}, 422, "VALIDATION_FAILED", "email"),
+    ({"password": PASSWORD, "accept_terms": True}, 422, "VALIDATION_FAILED", "email"),
     ({"email": "a@example.org", "accept_terms": True}, 422, "VALIDATION_FAILED", "password"),
 ])
 def test_register_refusals(server, body, status, code, field):
@@ -83,6 +44,7 @@ def test_register_refusals(server, body, status, code, field):
     assert server.db.count("users") == 0
 
 
+@pytest.mark.dialect
 def test_register_then_duplicate(server):
     r = register(server, "Ann@Example.org", first_name="Ann", last_name="Lee",
                  accept_privacy=True)
@@ -101,8 +63,8 @@ def test_unicode_password_counts_code_points(server):
     # 12 code points of four bytes each: accepted, and used whole.
     pw = "\U0001F511" * 12
     assert register(server, "u@example.org", password=pw).status_code == 201
-    assert login(server, "u@example.org", pw).status_code == 200
-    assert login(server, "u@example.org", "\U0001F511" * 11).status_code == 401
+    assert sign_in(server, "u@example.org", pw).status_code == 200
+    assert sign_in(server, "u@example.org", "\U0001F511" * 11).status_code == 401
 
 
 @pytest.mark.sqlite_only
@@ -113,7 +75,7 @@ def test_database_holds_no_plaintext(server):
     wal = server.db.path.with_name(server.db.path.name + "-wal")
     if wal.exists():
         raw += wal.read_bytes()
-    for s in (b"plain.text.canary", b"Zebediah", b"Quuxington", PW.encode()):
+    for s in (b"plain.text.canary", b"Zebediah", b"Quuxington", PASSWORD.encode()):
         assert s not in raw
 
 
@@ -123,13 +85,13 @@ def test_database_holds_no_plaintext(server):
 
 def test_login_returns_token_and_expiry(server):
     register(server, "ann@example.org")
-    r = login(server, "ann@example.org")
+    r = sign_in(server, "ann@example.org")
     assert r.status_code == 200, r.text
     body = r.json()
     assert re.fullmatch(r"[A-Za-z0-9_-]{43}", body["token"])
     assert body["expires_at"].endswith("Z")
     assert body["user"]["email"] == "ann@example.org"
-    me = server.get("/v1/me", headers=bearer(body["token"]))
+    me = server.get("/v1/me", headers=hdr(body["token"]))
     assert me.status_code == 200, me.text
     assert me.json()["email"] == "ann@example.org"
     # Only the token's hash is stored.
@@ -137,10 +99,11 @@ def test_login_returns_token_and_expiry(server):
     assert body["token"] not in hashes and len(hashes) == 1
 
 
+@pytest.mark.production_password_cost       # the dummy hash matches the real cost
 def test_unknown_and_wrong_get_the_same_refusal(server):
     register(server, "ann@example.org")
-    a = login(server, "ann@example.org", "not the right password")
-    b = login(server, "nobody@example.org", "not the right password")
+    a = sign_in(server, "ann@example.org", "not the right password")
+    b = sign_in(server, "nobody@example.org", "not the right password")
     pa, pb = problem(a, 401, "INVALID_CREDENTIALS"), problem(b, 401, "INVALID_CREDENTIALS")
     for k in ("request_id", "instance"):
         pa.pop(k), pb.pop(k)
@@ -149,8 +112,8 @@ def test_unknown_and_wrong_get_the_same_refusal(server):
 
 def test_inactive_account_cannot_log_in(server):
     register(server, "ann@example.org")
-    db_exec(server.db, "UPDATE users SET is_active = 0")
-    problem(login(server, "ann@example.org"), 401, "INVALID_CREDENTIALS")
+    server.db.execute("UPDATE users SET is_active = 0")
+    problem(sign_in(server, "ann@example.org"), 401, "INVALID_CREDENTIALS")
 
 
 @pytest.mark.parametrize("path,header", [
@@ -161,8 +124,8 @@ def test_inactive_account_cannot_log_in(server):
     ("/v1/me?limit=1&Authorization=Bearer%20{t}", None),
 ])
 def test_token_in_query_refused(server, path, header):
-    tok = member(server)
-    r = server.get(path.format(t=tok), headers=bearer(tok) if header else {})
+    tok = person(server, "ann", email="ann@example.org")["token"]
+    r = server.get(path.format(t=tok), headers=hdr(tok) if header else {})
     problem(r, 401, "TOKEN_IN_QUERY")
 
 
@@ -170,33 +133,33 @@ def test_token_in_query_refused(server, path, header):
     "Basic YW5uOnB3", "Bearer", "Bearer short", "Token {t}", "Bearer {t} extra",
 ])
 def test_malformed_authorization_refused(server, value):
-    tok = member(server)
+    tok = person(server, "ann", email="ann@example.org")["token"]
     problem(server.get("/v1/me", headers={"Authorization": value.format(t=tok)}),
             401, "UNAUTHORIZED")
 
 
 def test_unknown_token_and_anonymous(server):
-    problem(server.get("/v1/me", headers=bearer("A" * 43)), 401, "UNAUTHORIZED")
+    problem(server.get("/v1/me", headers=hdr("A" * 43)), 401, "UNAUTHORIZED")
     assert server.get("/v1/me").status_code == 401
 
 
 def test_logout_ends_the_session(server):
-    tok = member(server)
-    assert server.post("/v1/auth/logout", headers=bearer(tok)).status_code == 204
-    problem(server.get("/v1/me", headers=bearer(tok)), 401, "SESSION_EXPIRED")
+    tok = person(server, "ann", email="ann@example.org")["token"]
+    assert server.post("/v1/auth/logout", headers=hdr(tok)).status_code == 204
+    problem(server.get("/v1/me", headers=hdr(tok)), 401, "SESSION_EXPIRED")
 
 
 @pytest.mark.parametrize("column", ["last_activity_at", "expires_at"])
 def test_idle_and_absolute_expiry(server, column):
-    tok = member(server)
-    db_exec(server.db, f"UPDATE auth_sessions SET {column} = {column} - 100000000000")
-    problem(server.get("/v1/me", headers=bearer(tok)), 401, "SESSION_EXPIRED")
+    tok = person(server, "ann", email="ann@example.org")["token"]
+    server.db.execute(f"UPDATE auth_sessions SET {column} = {column} - 100000000000")
+    problem(server.get("/v1/me", headers=hdr(tok)), 401, "SESSION_EXPIRED")
 
 
 def test_session_records_client_details(server):
     register(server, "ann@example.org")
-    login(server, "ann@example.org", headers={"User-Agent": "pytest-agent/1",
-                                              "X-Device-Fingerprint": "f" * 1000})
+    sign_in(server, "ann@example.org", headers={"User-Agent": "pytest-agent/1",
+                                                "X-Device-Fingerprint": "f" * 1000})
     ua, fp, idle = server.db.query("SELECT user_agent, device_fingerprint, "
                                    "idle_timeout_ms FROM auth_sessions")[0]
     assert ua == "pytest-agent/1"
@@ -206,69 +169,81 @@ def test_session_records_client_details(server):
 
 def test_staff_sessions_are_shorter(start_server):
     srv = start_server()
-    srv.cli_ok("user", "add", "--role=admin", "--email=boss@example.org", f"--password={PW}")
-    body = login(srv, "boss@example.org").json()
+    srv.cli_ok("user", "add", "--role=admin", "--email=boss@example.org", f"--password={PASSWORD}")
+    body = sign_in(srv, "boss@example.org").json()
     assert int(srv.db.scalar("SELECT idle_timeout_ms FROM auth_sessions")) == 1800 * 1000
     assert body["idle_timeout_s"] == 1800
 
 
 def test_deactivation_ends_sessions(server):
-    tok = member(server)
-    db_exec(server.db, "UPDATE users SET is_active = 0")
-    problem(server.get("/v1/me", headers=bearer(tok)), 401, "UNAUTHORIZED")
+    tok = person(server, "ann", email="ann@example.org")["token"]
+    server.db.execute("UPDATE users SET is_active = 0")
+    problem(server.get("/v1/me", headers=hdr(tok)), 401, "UNAUTHORIZED")
 
 
 # --------------------------------------------------------------------------
-# throttling
+# throttling (at the production password cost: how attempts overlap and
+# count depends on how long each one hashes)
 
 
+@pytest.mark.serial
+@pytest.mark.production_password_cost
 def test_backoff_after_failures(start_server):
     srv = start_server(env={"CAREBASE_LOGIN_BACKOFF_AFTER": "2"})
     register(srv, "ann@example.org")
     for _ in range(2):
-        problem(login(srv, "ann@example.org", "wrong password here"), 401,
+        problem(sign_in(srv, "ann@example.org", "wrong password here"), 401,
                 "INVALID_CREDENTIALS")
     # The next try, even with the right password, must wait.
-    r = login(srv, "ann@example.org")
+    r = sign_in(srv, "ann@example.org")
     problem(r, 429, "RATE_LIMITED")
     assert int(r.headers["Retry-After"]) >= 1
     time.sleep(int(r.headers["Retry-After"]) + 0.2)
-    assert login(srv, "ann@example.org").status_code == 200
+    assert sign_in(srv, "ann@example.org").status_code == 200
     # Success forgets the account's failures from this address.
     assert srv.db.count("login_failures", "subject LIKE 'account:%:ip:%'") == 0
 
 
+@pytest.mark.serial
+@pytest.mark.production_password_cost
 def test_unknown_account_is_throttled_alike(start_server):
     srv = start_server(env={"CAREBASE_LOGIN_BACKOFF_AFTER": "2"})
     for _ in range(2):
-        problem(login(srv, "ghost@example.org"), 401, "INVALID_CREDENTIALS")
-    problem(login(srv, "ghost@example.org"), 429, "RATE_LIMITED")
+        problem(sign_in(srv, "ghost@example.org"), 401, "INVALID_CREDENTIALS")
+    problem(sign_in(srv, "ghost@example.org"), 429, "RATE_LIMITED")
 
 
+@pytest.mark.serial
+@pytest.mark.production_password_cost
 def test_lockout_for_the_rest_of_the_hour(start_server):
     srv = start_server(env={"CAREBASE_LOGIN_BACKOFF_AFTER": "1000",
                             "CAREBASE_LOGIN_MAX_FAILURES_HOUR": "3"})
     register(srv, "ann@example.org")
     for _ in range(3):
-        problem(login(srv, "ann@example.org", "wrong password here"), 401,
+        problem(sign_in(srv, "ann@example.org", "wrong password here"), 401,
                 "INVALID_CREDENTIALS")
-    r = login(srv, "ann@example.org")
+    r = sign_in(srv, "ann@example.org")
     problem(r, 429, "RATE_LIMITED")
     assert 60 <= int(r.headers["Retry-After"]) <= 3600
     # Another account from the same address is not locked.
     register(srv, "bob@example.org")
-    assert login(srv, "bob@example.org").status_code == 200
+    assert sign_in(srv, "bob@example.org").status_code == 200
 
 
+@pytest.mark.serial
+@pytest.mark.production_password_cost
 def test_per_address_limit(start_server):
     srv = start_server(env={"CAREBASE_LOGIN_IP_MAX_FAILURES_HOUR": "3"})
     for i in range(3):
-        problem(login(srv, f"p{i}@example.org"), 401, "INVALID_CREDENTIALS")
-    r = login(srv, "p9@example.org")
+        problem(sign_in(srv, f"p{i}@example.org"), 401, "INVALID_CREDENTIALS")
+    r = sign_in(srv, "p9@example.org")
     problem(r, 429, "RATE_LIMITED")
     assert "Retry-After" in r.headers
 
 
+@pytest.mark.dialect
+@pytest.mark.serial
+@pytest.mark.production_password_cost
 def test_parallel_attempts_counted_exactly(start_server):
     srv = start_server(env={"CAREBASE_LOGIN_BACKOFF_AFTER": "1000",
                             "CAREBASE_LOGIN_MAX_FAILURES_HOUR": "5",
@@ -276,7 +251,7 @@ def test_parallel_attempts_counted_exactly(start_server):
     register(srv, "ann@example.org")
 
     def attempt(_):
-        return login(srv, "ann@example.org", "wrong password here").status_code
+        return sign_in(srv, "ann@example.org", "wrong password here").status_code
 
     with concurrent.futures.ThreadPoolExecutor(16) as ex:
         codes = list(ex.map(attempt, range(24)))
@@ -292,20 +267,20 @@ def test_parallel_attempts_counted_exactly(start_server):
 
 def test_password_change(server):
     register(server, "ann@example.org")
-    keep, other = token_for(server, "ann@example.org"), token_for(server, "ann@example.org")
-    problem(server.post("/v1/me/password", headers=bearer(keep),
+    keep, other = login(server, "ann@example.org"), login(server, "ann@example.org")
+    problem(server.post("/v1/me/password", headers=hdr(keep),
                         json={"current_password": "wrong password here",
                               "new_password": NEW_PW}), 403, "INVALID_CURRENT_PASSWORD")
-    problem(server.post("/v1/me/password", headers=bearer(keep),
-                        json={"current_password": PW, "new_password": "short"}),
+    problem(server.post("/v1/me/password", headers=hdr(keep),
+                        json={"current_password": PASSWORD, "new_password": "short"}),
             422, "VALIDATION_FAILED")
-    r = server.post("/v1/me/password", headers=bearer(keep),
-                    json={"current_password": PW, "new_password": NEW_PW})
+    r = server.post("/v1/me/password", headers=hdr(keep),
+                    json={"current_password": PASSWORD, "new_password": NEW_PW})
     assert r.status_code == 204, r.text
-    assert server.get("/v1/me", headers=bearer(keep)).status_code == 200
-    problem(server.get("/v1/me", headers=bearer(other)), 401, "SESSION_EXPIRED")
-    assert login(server, "ann@example.org").status_code == 401
-    assert login(server, "ann@example.org", NEW_PW).status_code == 200
+    assert server.get("/v1/me", headers=hdr(keep)).status_code == 200
+    problem(server.get("/v1/me", headers=hdr(other)), 401, "SESSION_EXPIRED")
+    assert sign_in(server, "ann@example.org").status_code == 401
+    assert sign_in(server, "ann@example.org", NEW_PW).status_code == 200
 
 
 def test_password_reset_flow(start_server, smtp_sink):
@@ -313,7 +288,7 @@ def test_password_reset_flow(start_server, smtp_sink):
                             "CAREBASE_SMTP_TLS": "none",
                             "CAREBASE_PUBLIC_URL": "https://app.example.test"})
     register(srv, "ann@example.org")
-    old = token_for(srv, "ann@example.org")
+    old = login(srv, "ann@example.org")
     a = srv.post("/v1/auth/password-reset", json={"email": "ann@example.org"},
                  headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example"})
     b = srv.post("/v1/auth/password-reset", json={"email": "nobody@example.org"})
@@ -338,8 +313,8 @@ def test_password_reset_flow(start_server, smtp_sink):
     r = srv.post("/v1/auth/password-reset/confirm",
                  json={"token": token, "new_password": NEW_PW})
     assert r.status_code == 204, r.text
-    problem(srv.get("/v1/me", headers=bearer(old)), 401, "SESSION_EXPIRED")
-    assert login(srv, "ann@example.org", NEW_PW).status_code == 200
+    problem(srv.get("/v1/me", headers=hdr(old)), 401, "SESSION_EXPIRED")
+    assert sign_in(srv, "ann@example.org", NEW_PW).status_code == 200
     # Single use.
     problem(srv.post("/v1/auth/password-reset/confirm",
                      json={"token": token, "new_password": "yet another passphrase"}),
@@ -353,11 +328,13 @@ def test_password_reset_token_expires(server):
     import hashlib
     tok = "B" * 43
     h = hashlib.sha256(tok.encode()).hexdigest()
-    db_exec(server.db, f"UPDATE password_resets SET token_hash = '{h}', expires_at = 1")
+    server.db.execute(f"UPDATE password_resets SET token_hash = '{h}', expires_at = 1")
     problem(server.post("/v1/auth/password-reset/confirm",
                         json={"token": tok, "new_password": NEW_PW}), 422, "INVALID_TOKEN")
 
 
+@pytest.mark.serial
+@pytest.mark.production_password_cost
 def test_throttle_counts_every_failure_per_address(start_server):
     """A right password is not counted against the address, and does not
     forget the address's failures: one's own account must not buy more
@@ -365,37 +342,37 @@ def test_throttle_counts_every_failure_per_address(start_server):
     srv = start_server(env={"CAREBASE_LOGIN_IP_MAX_FAILURES_HOUR": "3"})
     assert register(srv, "ann@example.org").status_code == 201
     for i in range(2):
-        problem(login(srv, f"p{i}@example.org"), 401, "INVALID_CREDENTIALS")
-    assert login(srv, "ann@example.org").status_code == 200
+        problem(sign_in(srv, f"p{i}@example.org"), 401, "INVALID_CREDENTIALS")
+    assert sign_in(srv, "ann@example.org").status_code == 200
     assert int(srv.db.scalar("SELECT failures FROM login_failures "
                              "WHERE subject LIKE 'ip:%'")) == 2
-    problem(login(srv, "p9@example.org"), 401, "INVALID_CREDENTIALS")
-    problem(login(srv, "p10@example.org"), 429, "RATE_LIMITED")
-    problem(login(srv, "ann@example.org"), 429, "RATE_LIMITED")
+    problem(sign_in(srv, "p9@example.org"), 401, "INVALID_CREDENTIALS")
+    problem(sign_in(srv, "p10@example.org"), 429, "RATE_LIMITED")
+    problem(sign_in(srv, "ann@example.org"), 429, "RATE_LIMITED")
 
 
 def test_staff_made_account_sets_its_first_password_by_reset(server):
     import hashlib
     srv = server
-    srv.cli_ok("user", "add", "--role=admin", "--email=boss@example.org", f"--password={PW}")
-    boss = token_for(srv, "boss@example.org")
-    r = srv.post("/v1/users", headers=bearer(boss), json={"email": "new@example.org"})
+    srv.cli_ok("user", "add", "--role=admin", "--email=boss@example.org", f"--password={PASSWORD}")
+    boss = login(srv, "boss@example.org")
+    r = srv.post("/v1/users", headers=hdr(boss), json={"email": "new@example.org"})
     assert r.status_code == 201, r.text
     uid = r.json()["id"]
     assert srv.db.scalar(f"SELECT password_hash FROM users WHERE id = '{uid}'") is None
-    problem(login(srv, "new@example.org"), 401, "INVALID_CREDENTIALS")
+    problem(sign_in(srv, "new@example.org"), 401, "INVALID_CREDENTIALS")
     assert srv.post("/v1/auth/password-reset",
                     json={"email": "new@example.org"}).status_code == 202
     wait_until(lambda: srv.db.count("password_resets", f"user_id = '{uid}'") == 1,
                timeout=10, what="the reset job")
     tok = "N" * 43
-    db_exec(srv.db, "UPDATE password_resets SET token_hash = "
-            f"'{hashlib.sha256(tok.encode()).hexdigest()}' WHERE user_id = '{uid}'")
+    srv.db.execute("UPDATE password_resets SET token_hash = "
+                   f"'{hashlib.sha256(tok.encode()).hexdigest()}' WHERE user_id = '{uid}'")
     r = srv.post("/v1/auth/password-reset/confirm", json={"token": tok, "new_password": NEW_PW})
     assert r.status_code == 204, r.text
-    assert login(srv, "new@example.org", NEW_PW).status_code == 200
+    assert sign_in(srv, "new@example.org", NEW_PW).status_code == 200
     # An inactive account still gets no reset.
-    r = srv.request("PATCH", f"/v1/users/{uid}", headers=bearer(boss), json={"is_active": False})
+    r = srv.request("PATCH", f"/v1/users/{uid}", headers=hdr(boss), json={"is_active": False})
     assert r.status_code == 200, r.text
     assert srv.post("/v1/auth/password-reset",
                     json={"email": "new@example.org"}).status_code == 202
@@ -405,15 +382,17 @@ def test_staff_made_account_sets_its_first_password_by_reset(server):
 
 def test_registration_stamps_only_the_acceptances_given(server):
     assert register(server, "ann@example.org").status_code == 201
-    me = server.get("/v1/me", headers=bearer(token_for(server, "ann@example.org"))).json()
+    me = server.get("/v1/me", headers=hdr(login(server, "ann@example.org"))).json()
     assert me["terms_accepted_at"] and me["terms_version"]
     assert me["privacy_accepted_at"] is None and me["privacy_version"] is None
     assert register(server, "bob@example.org", accept_privacy=True).status_code == 201
-    me = server.get("/v1/me", headers=bearer(token_for(server, "bob@example.org"))).json()
+    me = server.get("/v1/me", headers=hdr(login(server, "bob@example.org"))).json()
     assert me["terms_accepted_at"] and me["terms_version"]
     assert me["privacy_accepted_at"] and me["privacy_version"]
 
 
+@pytest.mark.serial
+@pytest.mark.production_password_cost       # a timing comparison
 def test_password_reset_answers_alike_for_known_and_unknown_addresses(server):
     """Same status, same body, and no timing signal: the request only queues
     a job (the account is looked up later), so both paths do the same work."""
@@ -435,30 +414,33 @@ def test_password_reset_answers_alike_for_known_and_unknown_addresses(server):
 
 
 # --------------------------------------------------------------------------
-# password hashing runs off the HTTP threads
+# password hashing runs off the HTTP threads (at the production cost: these
+# need a hash slow enough to queue behind)
 
 
+@pytest.mark.serial
+@pytest.mark.production_password_cost
 def test_sign_ins_do_not_stall_other_requests(start_server):
     """argon2id takes about 0.3 s a hash. On one HTTP thread, four clients
     signing in over and over would hold every other request behind them;
     the slow pool keeps the HTTP thread free for the rest."""
     s = start_server(env={"CAREBASE_THREADS": "1"})
-    tok = member(s)
+    tok = person(s, "ann", email="ann@example.org")["token"]
     assert register(s, "signer@example.org").status_code == 201
     stop = time.monotonic() + 4.0
     logins = []
 
-    def sign_in():
+    def keep_signing_in():
         while time.monotonic() < stop:
-            logins.append(login(s, "signer@example.org").status_code)
+            logins.append(sign_in(s, "signer@example.org").status_code)
 
     with concurrent.futures.ThreadPoolExecutor(4) as ex:
-        futs = [ex.submit(sign_in) for _ in range(4)]
+        futs = [ex.submit(keep_signing_in) for _ in range(4)]
         time.sleep(0.5)
         waits = []
         while time.monotonic() < stop - 0.3:
             t0 = time.monotonic()
-            r = s.get("/v1/me", headers=bearer(tok))
+            r = s.get("/v1/me", headers=hdr(tok))
             waits.append(time.monotonic() - t0)
             assert r.status_code == 200, r.text
             time.sleep(0.02)
@@ -471,11 +453,13 @@ def test_sign_ins_do_not_stall_other_requests(start_server):
     assert p90 < 0.25, f"GET /v1/me waited {p90:.3f} s (p90) behind sign-ins: {waits}"
 
 
+@pytest.mark.serial
+@pytest.mark.production_password_cost
 def test_slow_requests_past_the_queue_get_503_with_retry_after(start_server):
     s = start_server(env={"CAREBASE_SLOW_THREADS": "1", "CAREBASE_SLOW_QUEUE": "1"})
     assert register(s, "many@example.org").status_code == 201
     with concurrent.futures.ThreadPoolExecutor(10) as ex:
-        rs = list(ex.map(lambda _: login(s, "many@example.org"), range(10)))
+        rs = list(ex.map(lambda _: sign_in(s, "many@example.org"), range(10)))
     codes = sorted(r.status_code for r in rs)
     assert set(codes) <= {200, 503}, codes
     assert 200 in codes and 503 in codes, codes
@@ -484,9 +468,11 @@ def test_slow_requests_past_the_queue_get_503_with_retry_after(start_server):
             problem(r, 503, "SERVER_BUSY")
             assert r.headers.get("Retry-After") == "1"
     # the server is fine afterwards
-    assert login(s, "many@example.org").status_code == 200
+    assert sign_in(s, "many@example.org").status_code == 200
 
 
+@pytest.mark.serial
+@pytest.mark.production_password_cost
 def test_sigterm_with_a_queue_of_sign_ins_stops_within_the_timeout(start_server):
     """Queued slow requests are answered 503 at shutdown, not all run: the
     server keeps to shutdown_timeout_s (plus the one running hash)."""
@@ -498,7 +484,7 @@ def test_sigterm_with_a_queue_of_sign_ins_stops_within_the_timeout(start_server)
 
     def one(_):
         try:
-            r = login(s, "queue@example.org", timeout=30)
+            r = sign_in(s, "queue@example.org", timeout=30)
             return r.status_code, (r.json().get("code") if r.status_code != 200 else None)
         except Exception as e:  # the connection may be closed at the very end
             return "conn", repr(e)[:100]

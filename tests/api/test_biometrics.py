@@ -20,10 +20,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import problem
+from conftest import hdr, person, problem, relate, years_ago
 
-PASSWORD = "pale orange kettle 1987 drums"
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "biosignals"
+DATA = Path(__file__).resolve().parents[1] / "data" / "biosignals"
 HRV = "00000000-0000-7000-8000-0000000000d1"
 EEG = "00000000-0000-7000-8000-0000000000d2"
 ECG = "00000000-0000-7000-8000-0000000000d3"
@@ -36,10 +35,7 @@ N = 20000
 
 
 def _data(name):
-    p = DATA / name
-    if not p.exists():
-        pytest.skip(f"{p} not found")
-    return p.read_bytes()
+    return (DATA / name).read_bytes()
 
 
 def ecg():
@@ -99,65 +95,14 @@ def t_us(t0, rate_mhz, k):
 # people
 
 
-def hdr(who):
-    return {"Authorization": f"Bearer {who['token']}"}
-
-
-def login(server, email):
-    r = server.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-    return r.json()["token"]
-
-
-def years_ago(n):
-    t = datetime.date.today()
-    try:
-        return t.replace(year=t.year - n).isoformat()
-    except ValueError:
-        return t.replace(year=t.year - n, day=28).isoformat()
-
-
-def person(server, name, role=None, age=30):
-    email = f"{name}.{secrets.token_hex(3)}@example.org"
-    if role is None:
-        r = server.post("/v1/auth/register", json={
-            "email": email, "password": PASSWORD, "accept_terms": True,
-            "first_name": name.capitalize(), "date_of_birth": years_ago(age), "country": "GB"})
-        assert r.status_code == 201, r.text
-    else:
-        r = server.cli("user", "add", f"--role={role}", f"--email={email}",
-                       f"--password={PASSWORD}")
-        assert r.returncode == 0, r.stdout + r.stderr
-    token = login(server, email)
-    me = server.get("/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
-    return {"email": email, "token": token, "id": me["id"]}
-
-
-def relate(server, admin, lead, follower, kind, consent=True):
-    r = server.post("/v1/relationships", headers=hdr(admin),
-                    json={"lead_id": lead["id"], "follower_id": follower["id"], "kind": kind})
-    assert r.status_code == 201, r.text
-    rel = r.json()
-    if consent:
-        r = server.post(f"/v1/relationships/{rel['id']}/consent", headers=hdr(admin),
-                        json={"method": "signed_form"})
-        assert r.status_code == 200, r.text
-    return rel
-
-
-@pytest.fixture
-def server(start_server, db):
-    return start_server(db=db)
-
-
 @pytest.fixture
 def cast(server):
     c = {"admin": person(server, "admin", "admin"),
          "therapist": person(server, "therapist", "therapist"),
          "therapist2": person(server, "therapist2", "therapist"),
          "owner": person(server, "owner"),
-         "guardian": person(server, "guardian", age=40),
-         "child": person(server, "child", age=12),
+         "guardian": person(server, "guardian", date_of_birth=years_ago(40)),
+         "child": person(server, "child", date_of_birth=years_ago(12)),
          "other": person(server, "other")}
     relate(server, c["admin"], c["therapist"], c["owner"], "practitioner_of")
     relate(server, c["admin"], c["guardian"], c["child"], "guardian_of")
@@ -294,6 +239,7 @@ def test_exercises_admins_write_everyone_reads(server, cast):
 # ingest and queries
 
 
+@pytest.mark.dialect
 def test_binary_ecg_in_small_batches_is_stored_in_full_blocks(server, cast, db):
     samples = ecg()
     o = cast["owner"]
@@ -379,6 +325,7 @@ def test_retried_batch_is_stored_once_and_other_content_conflicts(server, cast, 
     assert points(server, o, rid)["v"] == samples
 
 
+@pytest.mark.dialect
 def test_concurrent_batches_and_retries_store_each_batch_once(server, cast, db):
     samples = ecg()[:8 * 1500]
     o = cast["owner"]
@@ -452,6 +399,7 @@ def test_csv_and_json_retries_are_duplicates_and_other_content_conflicts(server,
     assert server.get(f"/v1/recordings/{rid}", headers=hdr(o)).json()["points"] == 3
 
 
+@pytest.mark.dialect
 def test_overlapping_batches_read_back_in_time_order(server, cast):
     o = cast["owner"]
     rid = recording(server, o, ECG)["id"]
@@ -576,6 +524,7 @@ def test_bad_batches_are_refused_and_store_nothing(start_server, make_db):
     assert r.status_code == 201 and r.json()["seq"] == 2 ** 63 - 1, r.text
 
 
+@pytest.mark.dialect
 def test_eeg_four_channels_in_json_and_csv(server, cast, db):
     chans = eeg()
     names = ["c3", "cz", "c4", "pz"]
@@ -637,6 +586,7 @@ def test_eeg_four_channels_in_json_and_csv(server, cast, db):
         assert abs(g - 0.0030517578125) < 1e-6
 
 
+@pytest.mark.dialect
 def test_edf_counts_from_the_whole_second_and_keeps_minus_32768_for_gaps(server, cast):
     o = cast["owner"]
     rid = recording(server, o, EEG)["id"]
@@ -718,6 +668,7 @@ def parse_edf(b):
             "start": h[168:176] + " " + h[176:184], "patient": h[8:88].strip()}
 
 
+@pytest.mark.dialect
 def test_rr_intervals_as_an_irregular_channel(server, cast, db):
     intervals = rr()[:3000]
     ts, t = [], T0
@@ -757,6 +708,7 @@ def test_rr_intervals_as_an_irregular_channel(server, cast, db):
             "NO_REGULAR_CHANNELS")
 
 
+@pytest.mark.dialect
 def test_failed_recording_discards_its_points_and_closed_ones_take_none(server, cast, db):
     samples = ecg()[:5000]
     o = cast["owner"]
@@ -790,6 +742,7 @@ def test_failed_recording_discards_its_points_and_closed_ones_take_none(server, 
                            json={"status": "recording"}), 422, "VALIDATION_FAILED")
 
 
+@pytest.mark.dialect
 def test_buckets_wider_than_blocks_use_stats_that_match_the_samples(server, cast, db):
     samples = ecg()
     o = cast["owner"]
@@ -966,7 +919,7 @@ def test_other_roles_find_nothing_and_readers_change_nothing(server, cast, db):
 
 def test_admins_store_no_points_for_a_minor_without_consent(server, cast, db):
     c = cast
-    kid = person(server, "kid", age=11)
+    kid = person(server, "kid", date_of_birth=years_ago(11))
     # No guardian consent: an admin cannot even open a recording.
     problem(server.post("/v1/recordings", headers=hdr(c["admin"]),
                         json={"data_type_id": HRV, "user_id": kid["id"]}), 403, "CONSENT_REQUIRED")
@@ -987,7 +940,7 @@ def test_admins_store_no_points_for_a_minor_without_consent(server, cast, db):
 
 def test_points_of_a_minor_need_guardian_consent(server, cast, db):
     c = cast
-    kid = person(server, "kid", age=11)
+    kid = person(server, "kid", date_of_birth=years_ago(11))
     problem(server.post("/v1/recordings", headers=hdr(kid), json={"data_type_id": HRV}), 403,
             "CONSENT_REQUIRED")
     rel = relate(server, c["admin"], c["guardian"], kid, "guardian_of")
@@ -1000,6 +953,7 @@ def test_points_of_a_minor_need_guardian_consent(server, cast, db):
     assert db.count("recording_batches", f"recording_id = '{rid}'") == 1
 
 
+@pytest.mark.dialect
 def test_erasing_a_person_deletes_their_points(server, cast, db):
     o = cast["owner"]
     rid = recording(server, o, ECG)["id"]

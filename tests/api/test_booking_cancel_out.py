@@ -16,16 +16,13 @@ import json
 import secrets
 import threading
 import time
-from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import problem, wait_until
+from conftest import (SIMPLYBOOK_SECRET, access_counts, booking_hook, booking_payload, grant, hdr,
+                      make_partner, person, problem, wait_until)
 
-PASSWORD = "pale orange kettle 1987 drums"
-FAST_HASH = {"CAREBASE_PASSWORD_OPSLIMIT": "2", "CAREBASE_PASSWORD_MEMLIMIT_KIB": "19456"}
-HOOK_SECRET = "sb-" + secrets.token_hex(16)
 OUT_SECRET = "out-" + secrets.token_hex(16)
 KIND = "therapy_bookings.notify_cancel"
 
@@ -90,9 +87,8 @@ def relay():
 
 
 def env_for(relay=None, **extra):
-    env = dict(FAST_HASH)
-    env.update({"CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET": HOOK_SECRET,
-                "CAREBASE_JOB_BACKOFF_BASE_MS": "200"})
+    env = {"CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET": SIMPLYBOOK_SECRET,
+           "CAREBASE_JOB_BACKOFF_BASE_MS": "200"}
     if relay is not None:
         env.update({"CAREBASE_BOOKING_CANCEL_URL": relay.url,
                     "CAREBASE_BOOKING_CANCEL_SECRET": OUT_SECRET})
@@ -107,48 +103,9 @@ def server(start_server, db, relay):
 
 # -- helpers -------------------------------------------------------------------------
 
-def hdr(who):
-    return {"Authorization": f"Bearer {who['token']}"}
-
-
-def iso(dt):
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def login(server, email):
-    r = server.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-    return r.json()["token"]
-
-
-def person(server, name, role=None):
-    email = f"{name}.{secrets.token_hex(3)}@example.org"
-    if role is None:
-        r = server.post("/v1/auth/register", json={
-            "email": email, "password": PASSWORD, "accept_terms": True,
-            "first_name": "Pat", "date_of_birth": "1990-01-01", "country": "GB"})
-        assert r.status_code == 201, r.text
-    else:
-        r = server.cli("user", "add", f"--role={role}", f"--email={email}",
-                       f"--password={PASSWORD}")
-        assert r.returncode == 0, r.stdout + r.stderr
-    token = login(server, email)
-    me = server.get("/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
-    return {"email": email, "token": token, "id": me["id"]}
-
-
 def world_of(server):
     w = {"admin": person(server, "admin", "admin"), "m": person(server, "member")}
-    r = server.post("/v1/partners", headers=hdr(w["admin"]), json={"name": "Bumble"})
-    assert r.status_code == 201, r.text
-    r = server.post("/v1/partner-access", headers=hdr(w["admin"]), json={
-        "partner_id": r.json()["id"], "feature_therapy": True, "feature_live_chat": True,
-        "therapy_sessions_remaining": 6})
-    assert r.status_code == 201, r.text
-    w["acc"] = r.json()
-    r = server.post("/v1/partner-access/assign", headers=hdr(w["m"]),
-                    json={"code": w["acc"]["code"]})
-    assert r.status_code == 200, r.text
+    w["acc"] = grant(server, w["admin"], make_partner(server, w["admin"], "Bumble"), w["m"])
     return w
 
 
@@ -157,35 +114,15 @@ def world(server):
     return world_of(server)
 
 
-def hook(server, body):
-    return server.session.post(server.url("/v1/webhooks/simplybook"), data=json.dumps(body),
-                               headers={"Content-Type": "application/json",
-                                        "X-Simplybook-Token": HOOK_SECRET}, timeout=30)
-
-
 def book(server, who):
     """A booking two days ahead for who, made by the booking system's webhook."""
-    start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=2)
-    code = "SB-" + secrets.token_hex(5)
-    r = hook(server, {"action": "NEW_BOOKING", "client_email": who["email"],
-                      "client_timezone": "Europe/London", "booking_code": code,
-                      "service_name": "Therapy session",
-                      "service_provider_name": "Dr Ada Lovelace",
-                      "service_provider_email": "ada@therapists.example.org",
-                      "start_date_time": iso(start),
-                      "end_date_time": iso(start + timedelta(hours=1))})
+    r = booking_hook(server, booking_payload(who["email"], code="SB-" + secrets.token_hex(5)))
     assert r.status_code == 200, r.text
     return r.json()["result"]["booking"]
 
 
 def cancel(server, who, booking):
     return server.post(f"/v1/therapy-bookings/{booking['id']}/cancel", headers=hdr(who))
-
-
-def counts(db, access_id):
-    row = db.query(f"SELECT therapy_sessions_remaining, therapy_sessions_redeemed "
-                   f"FROM partner_access WHERE id = '{access_id}'")[0]
-    return int(row[0]), int(row[1])
 
 
 def queued(db):
@@ -225,12 +162,12 @@ def check_signature(req, secret=OUT_SECRET):
 def test_cancel_sends_one_signed_post(server, db, relay, world):
     w = world
     bk = book(server, w["m"])
-    assert counts(db, w["acc"]["id"]) == (5, 1)
+    assert access_counts(db, w["acc"]["id"]) == (5, 1)
     r = cancel(server, w["m"], bk)
     assert r.status_code == 200, r.text
     out = r.json()
     assert out["status"] == "cancelled" and out["booking_system_notified"] == "queued"
-    assert counts(db, w["acc"]["id"]) == (6, 0)
+    assert access_counts(db, w["acc"]["id"]) == (6, 0)
     got = wait_until(lambda: relay.requests(), what="the notice")
     wait_until(lambda: settled(db), what="the job to finish")
     time.sleep(0.5)
@@ -322,22 +259,22 @@ def test_cancel_twice_is_409_and_one_delivery(server, db, relay, world):
     wait_until(lambda: settled(db), what="the job to finish")
     time.sleep(0.5)
     assert len(relay.requests()) == 1
-    assert counts(db, w["acc"]["id"]) == (6, 0)
+    assert access_counts(db, w["acc"]["id"]) == (6, 0)
 
 
 def test_relay_echo_gives_nothing_back_twice(server, db, relay, world):
     w = world
     bk = book(server, w["m"])
     other = book(server, w["m"])
-    assert counts(db, w["acc"]["id"]) == (4, 2)
+    assert access_counts(db, w["acc"]["id"]) == (4, 2)
     assert cancel(server, w["m"], bk).status_code == 200
-    assert counts(db, w["acc"]["id"]) == (5, 1)
+    assert access_counts(db, w["acc"]["id"]) == (5, 1)
     wait_until(lambda: relay.requests(), what="the notice")
     # The booking system cancels and its webhook tells carebase back.
-    r = hook(server, {"action": "CANCELLED_BOOKING", "booking_code": bk["booking_code"]})
+    r = booking_hook(server, {"action": "CANCELLED_BOOKING", "booking_code": bk["booking_code"]})
     assert r.status_code == 200, r.text
     assert r.json()["result"]["already_cancelled"] is True
-    assert counts(db, w["acc"]["id"]) == (5, 1)
+    assert access_counts(db, w["acc"]["id"]) == (5, 1)
     assert other["status"] == "booked"
     # The echo is not sent back out again.
     time.sleep(0.5)
@@ -351,7 +288,7 @@ def test_not_configured_queues_nothing(start_server, db):
     r = cancel(server, w["m"], bk)
     assert r.status_code == 200, r.text
     assert r.json()["booking_system_notified"] == "not_configured"
-    assert counts(db, w["acc"]["id"]) == (6, 0)
+    assert access_counts(db, w["acc"]["id"]) == (6, 0)
     assert queued(db) == 0 and failed(db) == []
 
 

@@ -18,102 +18,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from conftest import problem
-
-PASSWORD = "pale orange kettle 1987 drums"
-SECRET = "sb-" + secrets.token_hex(16)
-FAST_HASH = {"CAREBASE_PASSWORD_OPSLIMIT": "2", "CAREBASE_PASSWORD_MEMLIMIT_KIB": "19456"}
-HOOK = "/v1/webhooks/simplybook"
-
-
-def hdr(who):
-    return {"Authorization": f"Bearer {who['token']}"}
-
-
-def iso(dt):
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+from conftest import (PASSWORD, SIMPLYBOOK_SECRET, access_counts, booking_hook, booking_payload,
+                      grant, hdr, inbox_row, iso, make_partner, person, problem)
 
 
 def ms(dt):
     return int(dt.timestamp() * 1000)
-
-
-def login(server, email):
-    r = server.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-    return r.json()["token"]
-
-
-def person(server, name, role=None, email=None):
-    email = email or f"{name}.{secrets.token_hex(3)}@example.org"
-    if role is None:
-        r = server.post("/v1/auth/register", json={
-            "email": email, "password": PASSWORD, "accept_terms": True,
-            "first_name": "Pat", "date_of_birth": "1990-01-01", "country": "GB"})
-        assert r.status_code == 201, r.text
-    else:
-        r = server.cli("user", "add", f"--role={role}", f"--email={email}",
-                       f"--password={PASSWORD}")
-        assert r.returncode == 0, r.stdout + r.stderr
-    token = login(server, email)
-    me = server.get("/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
-    return {"email": email, "token": token, "id": me["id"]}
-
-
-def make_partner(server, admin, name):
-    r = server.post("/v1/partners", headers=hdr(admin), json={"name": name})
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
-def grant(server, admin, partner, member, sessions=6, therapy=True):
-    """An access of partner with sessions, redeemed by member."""
-    r = server.post("/v1/partner-access", headers=hdr(admin), json={
-        "partner_id": partner["id"], "feature_therapy": therapy,
-        "feature_live_chat": True, "therapy_sessions_remaining": sessions})
-    assert r.status_code == 201, r.text
-    acc = r.json()
-    r = server.post("/v1/partner-access/assign", headers=hdr(member),
-                    json={"code": acc["code"]})
-    assert r.status_code == 200, r.text
-    return acc
-
-
-def counts(db, access_id):
-    row = db.query(f"SELECT therapy_sessions_remaining, therapy_sessions_redeemed "
-                   f"FROM partner_access WHERE id = '{access_id}'")[0]
-    return int(row[0]), int(row[1])
-
-
-def payload(email, code=None, action="NEW_BOOKING", start=None, hours=1, **extra):
-    start = start or (datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=2))
-    body = {"action": action, "client_email": email, "client_timezone": "Europe/London",
-            "booking_code": code or secrets.token_hex(5), "service_name": "Therapy session",
-            "service_provider_name": "Dr Ada Lovelace",
-            "service_provider_email": "ada@therapists.example.org",
-            "start_date_time": iso(start), "end_date_time": iso(start + timedelta(hours=hours))}
-    body.update(extra)
-    return body
-
-
-def hook(server, body, token=SECRET, headers=None, raw=None, session=None):
-    h = {"Content-Type": "application/json"}
-    if token is not None:
-        h["X-Simplybook-Token"] = token
-    h.update(headers or {})
-    data = raw if raw is not None else json.dumps(body)
-    s = session or server.session
-    return s.post(server.url(HOOK), data=data, headers=h, timeout=60)
-
-
-def inbox(db, inbox_id):
-    rows = db.query(f"SELECT source, outcome, http_status, signature_ok, attempts, error, "
-                    f"headers FROM webhook_inbox WHERE id = '{inbox_id}'")
-    assert rows, f"no inbox row {inbox_id}"
-    r = rows[0]
-    return {"source": r[0], "outcome": r[1], "http_status": int(r[2] or 0),
-            "signature_ok": int(r[3]), "attempts": int(r[4]), "error": r[5],
-            "headers": json.loads(r[6])}
 
 
 def snapshot(db):
@@ -127,9 +37,8 @@ def snapshot(db):
 
 @pytest.fixture
 def server(start_server, db):
-    env = dict(FAST_HASH)
-    env.update({"CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET": SECRET, "CAREBASE_THREADS": "8",
-                "CAREBASE_POOL_MAX": "12"})
+    env = {"CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET": SIMPLYBOOK_SECRET, "CAREBASE_THREADS": "8",
+           "CAREBASE_POOL_MAX": "12"}
     return start_server(db=db, env=env)
 
 
@@ -145,10 +54,11 @@ def world(server):
 
 # -- NEW_BOOKING ---------------------------------------------------------------
 
+@pytest.mark.dialect
 def test_new_booking_spends_one_session_and_seals_the_email(server, db, world):
     w = world
-    body = payload(w["m"]["email"].upper())          # the blind index ignores case
-    r = hook(server, body)
+    body = booking_payload(w["m"]["email"].upper())          # the blind index ignores case
+    r = booking_hook(server, body)
     assert r.status_code == 200, r.text
     out = r.json()
     assert out["outcome"] == "processed" and out["result"]["duplicate"] is False
@@ -159,9 +69,9 @@ def test_new_booking_spends_one_session_and_seals_the_email(server, db, world):
     assert bk["status"] == "booked" and bk["action"] == "NEW_BOOKING"
     assert bk["start_date_time"] == body["start_date_time"]
     assert "client_email" not in bk                 # never to the booking system
-    assert counts(db, w["acc"]["id"]) == (5, 1)
+    assert access_counts(db, w["acc"]["id"]) == (5, 1)
     assert r.headers["X-Webhook-Inbox-Id"] == out["inbox_id"]
-    row = inbox(db, out["inbox_id"])
+    row = inbox_row(db, out["inbox_id"])
     assert (row["source"], row["outcome"], row["http_status"]) == ("simplybook", "processed", 200)
     assert "X-Simplybook-Token" not in row["headers"]
     # Sealed at rest: neither the booking nor the inbox holds the address in clear.
@@ -183,28 +93,29 @@ def test_new_booking_spends_one_session_and_seals_the_email(server, db, world):
 
 def test_user_found_by_user_id(server, db, world):
     w = world
-    r = hook(server, payload("someone.else@example.org", user_id=w["m"]["id"]))
+    r = booking_hook(server, booking_payload("someone.else@example.org", user_id=w["m"]["id"]))
     assert r.status_code == 200, r.text
     assert r.json()["result"]["booking"]["user_id"] == w["m"]["id"]
-    assert counts(db, w["acc"]["id"]) == (5, 1)
+    assert access_counts(db, w["acc"]["id"]) == (5, 1)
 
 
+@pytest.mark.dialect
 def test_duplicate_new_booking_never_spends_twice(server, db, world):
     w = world
-    body = payload(w["m"]["email"])
-    first = hook(server, body)
+    body = booking_payload(w["m"]["email"])
+    first = booking_hook(server, body)
     assert first.status_code == 200, first.text
     for _ in range(2):
-        r = hook(server, body)
+        r = booking_hook(server, body)
         assert r.status_code == 200, r.text
         assert r.json()["result"]["duplicate"] is True
         assert r.json()["result"]["booking"]["id"] == first.json()["result"]["booking"]["id"]
-    assert counts(db, w["acc"]["id"]) == (5, 1)
+    assert access_counts(db, w["acc"]["id"]) == (5, 1)
     assert db.count("therapy_bookings") == 1
     # The same code for another person is a conflict, not a duplicate.
     other = person(server, "other")
     grant(server, w["admin"], w["p"], other, sessions=2)
-    r = hook(server, dict(body, client_email=other["email"]))
+    r = booking_hook(server, dict(body, client_email=other["email"]))
     body_ = problem(r, 409, "BOOKING_CODE_TAKEN")
     assert body_["outcome"] == "refused"
     assert db.count("therapy_bookings") == 1
@@ -216,27 +127,30 @@ def test_no_sessions_left_is_403_and_stores_nothing(server, db, world):
     grant(server, w["admin"], w["p"], poor, sessions=0)
     grant(server, w["admin"], w["q"], poor, sessions=3, therapy=False)
     before = snapshot(db)
-    r = hook(server, payload(poor["email"]))
+    r = booking_hook(server, booking_payload(poor["email"]))
     body = problem(r, 403, "NO_THERAPY_SESSIONS_LEFT")
     assert body["outcome"] == "refused"
-    assert inbox(db, body["inbox_id"])["outcome"] == "refused"
+    assert inbox_row(db, body["inbox_id"])["outcome"] == "refused"
     assert snapshot(db) == before
     # A user with no access at all, and an inactive access, likewise.
     nobody = person(server, "nobody")
-    problem(hook(server, payload(nobody["email"])), 403, "NO_THERAPY_SESSIONS_LEFT")
+    problem(booking_hook(server, booking_payload(nobody["email"])), 403,
+            "NO_THERAPY_SESSIONS_LEFT")
     r = server.request("PATCH", f"/v1/partner-access/{w['acc']['id']}", headers=hdr(w["admin"]),
                        json={"is_active": False})
     assert r.status_code == 200, r.text
-    problem(hook(server, payload(w["m"]["email"])), 403, "NO_THERAPY_SESSIONS_LEFT")
+    problem(booking_hook(server, booking_payload(w["m"]["email"])), 403,
+            "NO_THERAPY_SESSIONS_LEFT")
     assert db.count("therapy_bookings") == 0
 
 
 def test_unknown_user_is_refused(server, db, world):
     before = snapshot(db)
-    body = problem(hook(server, payload("stranger@example.org")), 404, "USER_NOT_FOUND")
+    body = problem(booking_hook(server, booking_payload("stranger@example.org")), 404,
+                   "USER_NOT_FOUND")
     assert body["outcome"] == "refused"
-    problem(hook(server, payload("x@example.org", user_id="0190e2a0-0000-7000-8000-000000000001")),
-            404, "USER_NOT_FOUND")
+    problem(booking_hook(server, booking_payload(
+        "x@example.org", user_id="0190e2a0-0000-7000-8000-000000000001")), 404, "USER_NOT_FOUND")
     assert snapshot(db) == before
 
 
@@ -253,16 +167,17 @@ def test_oldest_access_is_spent_first_across_partners(server, db, world):
                        json={"code": older["code"]}).status_code == 200
     spent = []
     for _ in range(5):
-        r = hook(server, payload(ann["email"]))
+        r = booking_hook(server, booking_payload(ann["email"]))
         assert r.status_code == 200, r.text
         spent.append(r.json()["result"]["booking"]["partner_access_id"])
     assert spent == [older["id"]] * 2 + [newer["id"]] * 3
-    assert counts(db, older["id"]) == (0, 2) and counts(db, newer["id"]) == (0, 3)
-    problem(hook(server, payload(ann["email"])), 403, "NO_THERAPY_SESSIONS_LEFT")
+    assert access_counts(db, older["id"]) == (0, 2) and access_counts(db, newer["id"]) == (0, 3)
+    problem(booking_hook(server, booking_payload(ann["email"])), 403, "NO_THERAPY_SESSIONS_LEFT")
     r = server.get(f"/v1/therapy-bookings?partner_id={w['q']['id']}", headers=hdr(w["admin"]))
     assert len(r.json()["data"]) == 2
 
 
+@pytest.mark.dialect
 def test_fifty_parallel_new_bookings_against_six_sessions(server, db, world):
     w = world
     n = 50
@@ -271,9 +186,9 @@ def test_fifty_parallel_new_bookings_against_six_sessions(server, db, world):
 
     def go(i):
         with requests.Session() as s:
-            body = payload(w["m"]["email"], code=f"race-{i}")
+            body = booking_payload(w["m"]["email"], code=f"race-{i}")
             barrier.wait()
-            r = hook(server, body, session=s)
+            r = booking_hook(server, body, session=s)
             results[i] = (r.status_code, r.json().get("code"))
 
     threads = [threading.Thread(target=go, args=(i,)) for i in range(n)]
@@ -286,7 +201,7 @@ def test_fifty_parallel_new_bookings_against_six_sessions(server, db, world):
     assert len(ok) == 6, results
     assert sorted(r for r in results if r[0] != 200) == \
         [(403, "NO_THERAPY_SESSIONS_LEFT")] * (n - 6)
-    assert counts(db, w["acc"]["id"]) == (0, 6)
+    assert access_counts(db, w["acc"]["id"]) == (0, 6)
     assert db.count("therapy_bookings") == 6
     assert db.count("webhook_inbox", "source = 'simplybook' AND outcome = 'processed'") == 6
     assert db.count("webhook_inbox", "source = 'simplybook' AND outcome = 'refused'") == n - 6
@@ -297,12 +212,12 @@ def test_fifty_parallel_new_bookings_against_six_sessions(server, db, world):
 def test_updated_booking_keeps_the_old_start(server, db, world):
     w = world
     t0 = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=3)
-    body = payload(w["m"]["email"], start=t0)
-    bid = hook(server, body).json()["result"]["booking"]["id"]
+    body = booking_payload(w["m"]["email"], start=t0)
+    bid = booking_hook(server, body).json()["result"]["booking"]["id"]
     t1 = t0 + timedelta(days=1)
     upd = dict(body, action="UPDATED_BOOKING", start_date_time=iso(t1),
                end_date_time=iso(t1 + timedelta(minutes=50)), service_provider_name="Dr Grace")
-    r = hook(server, upd)
+    r = booking_hook(server, upd)
     assert r.status_code == 200, r.text
     bk = r.json()["result"]["booking"]
     assert bk["id"] == bid and bk["action"] == "UPDATED_BOOKING"
@@ -310,30 +225,32 @@ def test_updated_booking_keeps_the_old_start(server, db, world):
     assert bk["end_date_time"] == iso(t1 + timedelta(minutes=50))
     assert bk["service_provider_name"] == "Dr Grace"
     # The same update again (a retry) keeps rescheduled_from; a new start moves it on.
-    assert hook(server, upd).json()["result"]["booking"]["rescheduled_from"] == iso(t0)
+    assert booking_hook(server, upd).json()["result"]["booking"]["rescheduled_from"] == iso(t0)
     t2 = t1 + timedelta(hours=3)
-    r = hook(server, dict(upd, start_date_time=iso(t2), end_date_time=iso(t2 + timedelta(hours=1))))
+    r = booking_hook(server, dict(upd, start_date_time=iso(t2),
+                                  end_date_time=iso(t2 + timedelta(hours=1))))
     assert r.json()["result"]["booking"]["rescheduled_from"] == iso(t1)
     row = db.query(f"SELECT start_date_time, rescheduled_from FROM therapy_bookings "
                    f"WHERE id = '{bid}'")[0]
     assert (int(row[0]), int(row[1])) == (ms(t2), ms(t1))
-    assert counts(db, w["acc"]["id"]) == (5, 1)          # updates spend nothing
-    problem(hook(server, dict(upd, booking_code="no-such-code")), 404, "BOOKING_NOT_FOUND")
+    assert access_counts(db, w["acc"]["id"]) == (5, 1)          # updates spend nothing
+    problem(booking_hook(server, dict(upd, booking_code="no-such-code")), 404, "BOOKING_NOT_FOUND")
     # completed_at follows the end: moved into the past it is completed at its
     # end, moved back into the future it is not.
     assert db.scalar(f"SELECT completed_at FROM therapy_bookings WHERE id = '{bid}'") is None
     past = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=2)
-    r = hook(server, dict(upd, start_date_time=iso(past),
-                          end_date_time=iso(past + timedelta(hours=1))))
+    r = booking_hook(server, dict(upd, start_date_time=iso(past),
+                                  end_date_time=iso(past + timedelta(hours=1))))
     assert r.status_code == 200, r.text
     assert r.json()["result"]["booking"]["completed_at"] == iso(past + timedelta(hours=1))
-    r = hook(server, dict(upd, start_date_time=iso(t2), end_date_time=iso(t2 + timedelta(hours=1))))
+    r = booking_hook(server, dict(upd, start_date_time=iso(t2),
+                                  end_date_time=iso(t2 + timedelta(hours=1))))
     assert r.json()["result"]["booking"]["completed_at"] is None
     # A booking that ended (completed) and is then cancelled is not completed.
-    r = hook(server, dict(upd, start_date_time=iso(past),
-                          end_date_time=iso(past + timedelta(hours=1))))
+    r = booking_hook(server, dict(upd, start_date_time=iso(past),
+                                  end_date_time=iso(past + timedelta(hours=1))))
     assert r.json()["result"]["booking"]["completed_at"] is not None
-    r = hook(server, {"action": "CANCELLED_BOOKING", "booking_code": body["booking_code"]})
+    r = booking_hook(server, {"action": "CANCELLED_BOOKING", "booking_code": body["booking_code"]})
     assert r.status_code == 200, r.text
     assert r.json()["result"]["booking"]["completed_at"] is None
     assert db.scalar(f"SELECT completed_at FROM therapy_bookings WHERE id = '{bid}'") is None
@@ -341,33 +258,34 @@ def test_updated_booking_keeps_the_old_start(server, db, world):
 
 def test_cancelled_booking_gives_the_session_back_once(server, db, world):
     w = world
-    body = payload(w["m"]["email"])
-    bid = hook(server, body).json()["result"]["booking"]["id"]
-    assert counts(db, w["acc"]["id"]) == (5, 1)
+    body = booking_payload(w["m"]["email"])
+    bid = booking_hook(server, body).json()["result"]["booking"]["id"]
+    assert access_counts(db, w["acc"]["id"]) == (5, 1)
     cancel = {"action": "CANCELLED_BOOKING", "booking_code": body["booking_code"]}
-    r = hook(server, cancel)
+    r = booking_hook(server, cancel)
     assert r.status_code == 200, r.text
     res = r.json()["result"]
     assert res["already_cancelled"] is False and res["booking"]["status"] == "cancelled"
     assert res["booking"]["cancelled_at"] is not None
-    assert counts(db, w["acc"]["id"]) == (6, 0)
-    r = hook(server, cancel)
+    assert access_counts(db, w["acc"]["id"]) == (6, 0)
+    r = booking_hook(server, cancel)
     assert r.status_code == 200 and r.json()["result"]["already_cancelled"] is True
-    assert counts(db, w["acc"]["id"]) == (6, 0)
-    problem(hook(server, dict(body, action="UPDATED_BOOKING")), 409, "BOOKING_CANCELLED")
-    problem(hook(server, dict(cancel, booking_code="nope")), 404, "BOOKING_NOT_FOUND")
+    assert access_counts(db, w["acc"]["id"]) == (6, 0)
+    problem(booking_hook(server, dict(body, action="UPDATED_BOOKING")), 409, "BOOKING_CANCELLED")
+    problem(booking_hook(server, dict(cancel, booking_code="nope")), 404, "BOOKING_NOT_FOUND")
     # Booking the same code again is a duplicate of the cancelled one: nothing spent.
-    r = hook(server, body)
+    r = booking_hook(server, body)
     assert r.json()["result"]["duplicate"] is True
-    assert counts(db, w["acc"]["id"]) == (6, 0)
+    assert access_counts(db, w["acc"]["id"]) == (6, 0)
     assert db.count("audit_log", f"action = 'therapy_bookings.cancel' AND "
                     f"entity_id = '{bid}'") == 1
 
 
+@pytest.mark.dialect
 def test_parallel_cancels_give_back_once(server, db, world):
     w = world
-    body = payload(w["m"]["email"])
-    bid = hook(server, body).json()["result"]["booking"]["id"]
+    body = booking_payload(w["m"]["email"])
+    bid = booking_hook(server, body).json()["result"]["booking"]["id"]
     cancel = {"action": "CANCELLED_BOOKING", "booking_code": body["booking_code"]}
     barrier = threading.Barrier(11)
     results = []
@@ -375,7 +293,7 @@ def test_parallel_cancels_give_back_once(server, db, world):
     def webhook():
         with requests.Session() as s:
             barrier.wait()
-            results.append(hook(server, cancel, session=s).status_code)
+            results.append(booking_hook(server, cancel, session=s).status_code)
 
     def app():
         with requests.Session() as s:
@@ -389,13 +307,13 @@ def test_parallel_cancels_give_back_once(server, db, world):
     for t in threads:
         t.join(60)
     assert len(results) == 11 and set(results) <= {200, 409}, results
-    assert counts(db, w["acc"]["id"]) == (6, 0)
+    assert access_counts(db, w["acc"]["id"]) == (6, 0)
 
 
 def test_in_app_cancel_once(server, db, world):
     w = world
-    body = payload(w["m"]["email"])
-    bid = hook(server, body).json()["result"]["booking"]["id"]
+    body = booking_payload(w["m"]["email"])
+    bid = booking_hook(server, body).json()["result"]["booking"]["id"]
     stranger = person(server, "stranger")
     problem(server.post(f"/v1/therapy-bookings/{bid}/cancel", headers=hdr(stranger)),
             404, "NOT_FOUND")
@@ -403,21 +321,23 @@ def test_in_app_cancel_once(server, db, world):
     r = server.post(f"/v1/therapy-bookings/{bid}/cancel", headers=hdr(w["m"]))
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "cancelled" and r.json()["client_email"] == body["client_email"]
-    assert counts(db, w["acc"]["id"]) == (6, 0)
+    assert access_counts(db, w["acc"]["id"]) == (6, 0)
     problem(server.post(f"/v1/therapy-bookings/{bid}/cancel", headers=hdr(w["m"])),
             409, "ALREADY_CANCELLED")
-    r = hook(server, {"action": "CANCELLED_BOOKING", "booking_code": body["booking_code"]})
+    r = booking_hook(server, {"action": "CANCELLED_BOOKING", "booking_code": body["booking_code"]})
     assert r.json()["result"]["already_cancelled"] is True
-    assert counts(db, w["acc"]["id"]) == (6, 0)
+    assert access_counts(db, w["acc"]["id"]) == (6, 0)
     assert db.count("audit_log", f"action = 'therapy_bookings.cancel' AND "
                     f"entity_id = '{bid}'") == 1
     # A booking that has started is no longer cancelled in the app.
     past = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=2)
-    old = hook(server, payload(w["m"]["email"], start=past)).json()["result"]["booking"]["id"]
+    old = booking_hook(server, booking_payload(w["m"]["email"], start=past))
+    old = old.json()["result"]["booking"]["id"]
     problem(server.post(f"/v1/therapy-bookings/{old}/cancel", headers=hdr(w["m"])),
             409, "BOOKING_STARTED")
     # Admins cancel anyone's.
-    fresh = hook(server, payload(w["m"]["email"])).json()["result"]["booking"]["id"]
+    fresh = booking_hook(server, booking_payload(w["m"]["email"]))
+    fresh = fresh.json()["result"]["booking"]["id"]
     assert server.post(f"/v1/therapy-bookings/{fresh}/cancel",
                        headers=hdr(w["admin"])).status_code == 200
 
@@ -428,8 +348,9 @@ def test_visibility_by_role(server, db, world):
     w = world
     other = person(server, "other")
     grant(server, w["admin"], w["q"], other, sessions=2)
-    mine = hook(server, payload(w["m"]["email"])).json()["result"]["booking"]["id"]
-    theirs = hook(server, payload(other["email"])).json()["result"]["booking"]["id"]
+    mine = booking_hook(server, booking_payload(w["m"]["email"])).json()["result"]["booking"]
+    theirs = booking_hook(server, booking_payload(other["email"])).json()["result"]["booking"]
+    mine, theirs = mine["id"], theirs["id"]
     pa = person(server, "padmin", "partner_admin")
     r = server.post("/v1/partner-admins", headers=hdr(w["admin"]),
                     json={"user_id": pa["id"], "partner_id": w["p"]["id"]})
@@ -465,8 +386,8 @@ def test_visibility_by_role(server, db, world):
 
 def test_gdpr_export_and_erasure(server, db, world):
     w = world
-    body = payload(w["m"]["email"])
-    bid = hook(server, body).json()["result"]["booking"]["id"]
+    body = booking_payload(w["m"]["email"])
+    bid = booking_hook(server, body).json()["result"]["booking"]["id"]
     r = server.get("/v1/me/export", headers=hdr(w["m"]))
     assert r.status_code == 200, r.text
     rows = r.json()["records"]["therapy_bookings"]
@@ -485,11 +406,11 @@ def test_gdpr_export_and_erasure(server, db, world):
 def test_token_and_timestamp_are_checked(server, db, world):
     w = world
     before = snapshot(db)
-    body = payload(w["m"]["email"])
+    body = booking_payload(w["m"]["email"])
     now = int(time.time())
     cases = [
         ("no token", dict(token=None), 401, "TOKEN_MISSING"),
-        ("wrong token", dict(token=SECRET + "x"), 401, "TOKEN_INVALID"),
+        ("wrong token", dict(token=SIMPLYBOOK_SECRET + "x"), 401, "TOKEN_INVALID"),
         ("short token", dict(token="s"), 401, "TOKEN_INVALID"),
         ("wrong bearer", dict(token=None, headers={"Authorization": "Bearer nope"}),
          401, "TOKEN_INVALID"),
@@ -507,8 +428,8 @@ def test_token_and_timestamp_are_checked(server, db, world):
          401, "TIMESTAMP_INVALID"),
     ]
     for name, kw, status, code in cases:
-        p = problem(hook(server, body, **kw), status, code)
-        row = inbox(db, p["inbox_id"])
+        p = problem(booking_hook(server, body, **kw), status, code)
+        row = inbox_row(db, p["inbox_id"])
         assert (row["outcome"], row["signature_ok"], row["http_status"]) == \
             ("refused", 0, status), name
         # Never replayed.
@@ -516,17 +437,19 @@ def test_token_and_timestamp_are_checked(server, db, world):
         assert r.returncode != 0 and "never processed" in (r.stdout + r.stderr), name
     assert snapshot(db) == before
     # Fresh timestamps and the bearer form pass.
-    r = hook(server, body, headers={"X-Simplybook-Timestamp": str(now)})
+    r = booking_hook(server, body, headers={"X-Simplybook-Timestamp": str(now)})
     assert r.status_code == 200, r.text
-    r = hook(server, payload(w["m"]["email"], timestamp=iso(datetime.now(timezone.utc))),
-             token=None, headers={"Authorization": f"Bearer {SECRET}"})
+    stamped = booking_payload(w["m"]["email"], timestamp=iso(datetime.now(timezone.utc)))
+    r = booking_hook(server, stamped, token=None,
+                     headers={"Authorization": f"Bearer {SIMPLYBOOK_SECRET}"})
     assert r.status_code == 200, r.text
-    assert inbox(db, r.json()["inbox_id"])["headers"].get("Authorization") is None
+    assert inbox_row(db, r.json()["inbox_id"])["headers"].get("Authorization") is None
 
 
 def test_unconfigured_secret_refuses_everything(start_server, db):
     srv = start_server(db=db, env={"CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET": ""})
-    p = problem(hook(srv, payload("a@example.org"), token=""), 503, "WEBHOOK_NOT_CONFIGURED")
+    p = problem(booking_hook(srv, booking_payload("a@example.org"), token=""), 503,
+                "WEBHOOK_NOT_CONFIGURED")
     assert srv.get("/healthz").status_code == 200
     assert db.count("webhook_inbox", "outcome = 'refused'") == 1
     assert "inbox_id" not in p      # 5xx problems carry no extras; the header names the row
@@ -572,28 +495,28 @@ def test_malformed_payloads_are_refused_and_kept(server, db, world, name, spec, 
     if isinstance(spec, dict):
         raw = json.dumps(spec)
     elif spec.startswith("drop:"):
-        body = payload(w["m"]["email"])
+        body = booking_payload(w["m"]["email"])
         del body[spec[5:]]
         raw = json.dumps(body)
     elif spec.startswith("set:"):
         k, v = spec[4:].split("=", 1)
-        raw = json.dumps(payload(w["m"]["email"], **{k: v}))
+        raw = json.dumps(booking_payload(w["m"]["email"], **{k: v}))
     elif spec.startswith("hours:"):
-        raw = json.dumps(payload(w["m"]["email"], hours=int(spec[6:])))
+        raw = json.dumps(booking_payload(w["m"]["email"], hours=int(spec[6:])))
     else:
         raw = spec
-    p = problem(hook(server, None, raw=raw), status, code)
+    p = problem(booking_hook(server, None, raw=raw), status, code)
     assert p["outcome"] == "refused"
     if field:
         assert field in [e["field"] for e in p["errors"]], p
-    row = inbox(db, p["inbox_id"])
+    row = inbox_row(db, p["inbox_id"])
     assert (row["outcome"], row["signature_ok"], row["http_status"]) == ("refused", 1, status)
     assert snapshot(db) == before
 
 
 def test_oversized_body_is_refused_and_kept_truncated(server, db, world):
-    raw = json.dumps(payload(world["m"]["email"], padding="x" * 70000))
-    p = problem(hook(server, None, raw=raw), 413, "PAYLOAD_TOO_LARGE")
+    raw = json.dumps(booking_payload(world["m"]["email"], padding="x" * 70000))
+    p = problem(booking_hook(server, None, raw=raw), 413, "PAYLOAD_TOO_LARGE")
     assert db.scalar(f"SELECT body_bytes FROM webhook_inbox WHERE id = '{p['inbox_id']}'") \
         == str(len(raw))
     assert db.count("therapy_bookings") == 0
@@ -604,23 +527,23 @@ def test_oversized_body_is_refused_and_kept_truncated(server, db, world):
 def test_replay_after_a_refusal_processes_once(server, db, world):
     w = world
     email = f"late.{secrets.token_hex(3)}@example.org"
-    body = payload(email)
-    p = problem(hook(server, body), 404, "USER_NOT_FOUND")
+    body = booking_payload(email)
+    p = problem(booking_hook(server, body), 404, "USER_NOT_FOUND")
     assert p["inbox_id"] in server.cli_ok("webhooks", "list").stdout
     # The person registers and redeems a code afterwards; the stored body is run again.
     late = person(server, "late", email=email)
     acc = grant(server, w["admin"], w["p"], late, sessions=1)
     r = server.cli_ok("webhooks", "replay", p["inbox_id"])
     assert "processed" in r.stdout
-    row = inbox(db, p["inbox_id"])
+    row = inbox_row(db, p["inbox_id"])
     assert (row["outcome"], row["http_status"], row["attempts"]) == ("processed", 200, 2)
-    assert counts(db, acc["id"]) == (0, 1)
+    assert access_counts(db, acc["id"]) == (0, 1)
     assert db.count("therapy_bookings", f"user_id = '{late['id']}'") == 1
     # A processed row is replayed only with --force; a NEW_BOOKING again is a
     # duplicate: nothing spent twice.
     assert server.cli("webhooks", "replay", p["inbox_id"]).returncode != 0
     server.cli_ok("webhooks", "replay", p["inbox_id"], "--force")
-    assert counts(db, acc["id"]) == (0, 1)
+    assert access_counts(db, acc["id"]) == (0, 1)
     assert db.count("therapy_bookings", f"user_id = '{late['id']}'") == 1
     assert db.count("audit_log", f"action = 'webhook_inbox.replay' AND "
                     f"entity_id = '{p['inbox_id']}'") == 2

@@ -45,6 +45,7 @@ def test_unknown_flag_stops_serve(cmd, args):
     assert r.stderr.strip(), "an unknown flag must be explained on stderr"
 
 
+@pytest.mark.production_password_cost       # production refuses the suite's cost first
 def test_production_without_master_key_file_refuses_to_start(cmd, tmp_path):
     missing = tmp_path / "keys" / "missing.key"
     r = cmd.cli("serve", env={"CAREBASE_ENV": "production",

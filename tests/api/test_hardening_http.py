@@ -13,6 +13,10 @@ import requests
 
 from conftest import metric_sum, wait_until
 
+# Header timeouts, body rates and connection bounds are measured in
+# seconds and connections: run alone, not beside other workers.
+pytestmark = pytest.mark.serial
+
 PASSWORD = "a-long-test-password-2026"
 
 

@@ -13,6 +13,11 @@ Other client addresses are real: the requests leave from 127.0.0.2,
 import http.client
 import json
 
+import pytest
+
+# Throttling is about hashing and timing: the production cost, run alone.
+pytestmark = [pytest.mark.production_password_cost, pytest.mark.serial]
+
 PW = "correct horse battery staple"
 WRONG = "wrong password here!"
 

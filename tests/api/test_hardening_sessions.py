@@ -9,7 +9,12 @@ the stored time back by N seconds is the same as N seconds passing."""
 
 import time
 
+import pytest
+
 from conftest import problem
+
+# Idle timeouts measured in seconds: run alone.
+pytestmark = pytest.mark.serial
 
 PW = "quiet amber lantern 4412"
 

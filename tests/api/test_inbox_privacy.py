@@ -6,31 +6,14 @@ webhooks.prune job (and `carebase webhooks prune`), failed ones too; `webhooks
 replay` refuses a row processed already unless --force is given.
 Runs on SQLite and PostgreSQL."""
 
-import json
-import secrets
 import uuid
-
-from conftest import problem, wait_until
-from test_bookings import (FAST_HASH, SECRET, grant, hdr, hook, inbox, make_partner,
-                           payload, person)
 
 import pytest
 
+from conftest import (SIMPLYBOOK_SECRET, booking_hook, booking_payload, grant, hdr, inbox_row,
+                      make_partner, person, problem, wait_until)
+
 DAY_MS = 24 * 3600 * 1000
-
-
-def execute(db, sql):
-    """A write the test makes behind the server's back, committed."""
-    if db.kind == "sqlite":
-        import sqlite3
-        con = sqlite3.connect(str(db.path), timeout=10)
-        try:
-            con.execute(sql)
-            con.commit()
-        finally:
-            con.close()
-    else:
-        db.query(sql)
 
 
 def body_state(db, inbox_id):
@@ -43,9 +26,7 @@ def body_state(db, inbox_id):
 
 @pytest.fixture
 def server(start_server, db):
-    env = dict(FAST_HASH)
-    env.update({"CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET": SECRET})
-    return start_server(db=db, env=env)
+    return start_server(db=db, env={"CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET": SIMPLYBOOK_SECRET})
 
 
 @pytest.fixture
@@ -61,24 +42,25 @@ def world(server):
 
 # -- erasure ---------------------------------------------------------------------
 
+@pytest.mark.dialect
 def test_erasure_removes_the_inbox_bodies_about_the_person(server, db, world):
     w = world
     m = w["m"]
     # Resolved to the user: a new booking, then its reschedule.
-    body = payload(m["email"])
-    r = hook(server, body)
+    body = booking_payload(m["email"])
+    r = booking_hook(server, body)
     assert r.status_code == 200, r.text
     booked = r.json()["inbox_id"]
-    moved = payload(m["email"], code=body["booking_code"], action="UPDATED_BOOKING",
-                    hours=2)
-    r = hook(server, moved)
+    moved = booking_payload(m["email"], code=body["booking_code"], action="UPDATED_BOOKING",
+                            hours=2)
+    r = booking_hook(server, moved)
     assert r.status_code == 200, r.text
     updated = r.json()["inbox_id"]
     # Refused before any user was resolved, but naming the address.
-    bad = problem(hook(server, payload(m["email"].upper(), client_timezone="Not a zone!")),
-                  422, "VALIDATION_FAILED")["inbox_id"]
+    refused = booking_payload(m["email"].upper(), client_timezone="Not a zone!")
+    bad = problem(booking_hook(server, refused), 422, "VALIDATION_FAILED")["inbox_id"]
     # Someone else's booking stays as it is.
-    r = hook(server, payload(w["other"]["email"]))
+    r = booking_hook(server, booking_payload(w["other"]["email"]))
     assert r.status_code == 200, r.text
     theirs = r.json()["inbox_id"]
 
@@ -101,7 +83,7 @@ def test_erasure_removes_the_inbox_bodies_about_the_person(server, db, world):
         gone, stamped, index, _, out = body_state(db, inbox_id)
         assert gone and stamped and index is None, inbox_id
         assert out == outcome                      # the outcome stays for operations
-        row = inbox(db, inbox_id)
+        row = inbox_row(db, inbox_id)
         assert row["attempts"] == 1 and row["http_status"] in (200, 422)
     s = body_state(db, theirs)
     assert s[0] is False and s[1] is False and s[2] is not None
@@ -115,15 +97,15 @@ def test_erasure_removes_the_inbox_bodies_about_the_person(server, db, world):
 
     # A body about the erased person that arrives afterwards is refused
     # (nothing is written about an erased person) and not kept either.
-    r = hook(server, payload(m["email"], code=body["booking_code"],
-                             action="CANCELLED_BOOKING"))
+    r = booking_hook(server, booking_payload(m["email"], code=body["booking_code"],
+                                             action="CANCELLED_BOOKING"))
     late = problem(r, 404, "USER_NOT_FOUND")["inbox_id"]
     gone, stamped, index, user, out = body_state(db, late)
     assert (gone, stamped, index, user, out) == (True, True, None, m["id"], "refused")
 
     # A new booking naming the erased person by user_id (and an address
     # that is no longer anyone's): refused, tied to them, body dropped.
-    r = hook(server, payload("someone.else@example.org", user_id=m["id"]))
+    r = booking_hook(server, booking_payload("someone.else@example.org", user_id=m["id"]))
     late = problem(r, 404, "USER_NOT_FOUND")["inbox_id"]
     gone, stamped, index, user, out = body_state(db, late)
     assert (gone, stamped, user, out) == (True, True, m["id"], "refused")
@@ -132,7 +114,7 @@ def test_erasure_removes_the_inbox_bodies_about_the_person(server, db, world):
 def test_erasure_leaves_rows_that_name_nobody(server, db, world):
     """A body that does not parse names no one: retention bounds it instead."""
     w = world
-    r = hook(server, None, raw='{"client_email": "' + w["m"]["email"])
+    r = booking_hook(server, None, raw='{"client_email": "' + w["m"]["email"])
     bad = problem(r, 400, "MALFORMED_REQUEST")["inbox_id"]
     assert body_state(db, bad)[2] is None
     r = server.post(f"/v1/users/{w['m']['id']}/erase", headers=hdr(w["admin"]))
@@ -143,21 +125,21 @@ def test_erasure_leaves_rows_that_name_nobody(server, db, world):
 # -- retention -------------------------------------------------------------------
 
 def backdate(db, inbox_id, days):
-    execute(db, f"UPDATE webhook_inbox SET received_at = received_at - {days * DAY_MS} "
-                f"WHERE id = '{inbox_id}'")
+    db.execute(f"UPDATE webhook_inbox SET received_at = received_at - {days * DAY_MS} "
+               f"WHERE id = '{inbox_id}'")
 
 
 def test_prune_deletes_rows_past_retention_failed_ones_too(server, db, world):
     w = world
     ids = []
     for who in ("m", "other", "m"):
-        r = hook(server, payload(w[who]["email"]))
+        r = booking_hook(server, booking_payload(w[who]["email"]))
         assert r.status_code == 200, r.text
         ids.append(r.json()["inbox_id"])
     old, old_failed, recent = ids
     backdate(db, old, 31)
     backdate(db, old_failed, 31)
-    execute(db, f"UPDATE webhook_inbox SET outcome = 'failed' WHERE id = '{old_failed}'")
+    db.execute(f"UPDATE webhook_inbox SET outcome = 'failed' WHERE id = '{old_failed}'")
     # A longer retention keeps them.
     r = server.cli_ok("webhooks", "prune", env={"CAREBASE_WEBHOOK_INBOX_RETENTION_DAYS": "60"})
     assert "0 deleted" in r.stdout
@@ -169,11 +151,12 @@ def test_prune_deletes_rows_past_retention_failed_ones_too(server, db, world):
     assert db.count("therapy_bookings") == 3         # only the inbox is pruned
 
 
+@pytest.mark.dialect
 def test_prune_runs_as_a_scheduled_job(server, db, world):
-    r = hook(server, payload(world["m"]["email"]))
+    r = booking_hook(server, booking_payload(world["m"]["email"]))
     assert r.status_code == 200, r.text
     old = r.json()["inbox_id"]
-    r = hook(server, payload(world["other"]["email"]))
+    r = booking_hook(server, booking_payload(world["other"]["email"]))
     assert r.status_code == 200, r.text
     recent = r.json()["inbox_id"]
     backdate(db, old, 45)
@@ -182,9 +165,9 @@ def test_prune_runs_as_a_scheduled_job(server, db, world):
     assert db.scalar("SELECT cron FROM job_schedules WHERE name = 'webhooks.prune'") \
         == "41 * * * *"
     # Due now: queued by hand as the schedule would.
-    execute(db, "INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, "
-                f"run_at, created_at, updated_at) VALUES ('{uuid.uuid4()}', "
-                "'webhooks.prune', '{}', 'queued', 0, 3, 0, 0, 0)")
+    db.execute("INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, "
+               f"run_at, created_at, updated_at) VALUES ('{uuid.uuid4()}', "
+               "'webhooks.prune', '{}', 'queued', 0, 3, 0, 0, 0)")
     wait_until(lambda: db.count("webhook_inbox", f"id = '{old}'") == 0, timeout=15,
                what="the old row pruned")
     assert db.count("webhook_inbox", f"id = '{recent}'") == 1
@@ -202,19 +185,19 @@ def test_retention_setting_is_bounded(server):
 
 def test_replay_refuses_a_processed_row_without_force(server, db, world):
     w = world
-    r = hook(server, payload(w["m"]["email"]))
+    r = booking_hook(server, booking_payload(w["m"]["email"]))
     assert r.status_code == 200, r.text
     done = r.json()["inbox_id"]
     r = server.cli("webhooks", "replay", done)
     assert r.returncode != 0
     assert "processed already" in r.stderr and "--force" in r.stderr, r.stderr
-    assert inbox(db, done)["attempts"] == 1
+    assert inbox_row(db, done)["attempts"] == 1
     assert db.count("audit_log", f"action = 'webhook_inbox.replay' AND "
                     f"entity_id = '{done}'") == 0
     for args in (("replay", done, "--force"), ("replay", "--force", done)):
         r = server.cli_ok("webhooks", *args)
         assert "processed" in r.stdout
-    assert inbox(db, done)["attempts"] == 3
+    assert inbox_row(db, done)["attempts"] == 3
     remaining = int(db.scalar("SELECT therapy_sessions_remaining FROM partner_access "
                               f"WHERE id = '{w['acc']['id']}'"))
     assert remaining == 5                              # a duplicate spends nothing
@@ -234,12 +217,13 @@ def booking_columns(db, booking_id):
     return dict(zip(SEALED + ("legacy_plain",), r))
 
 
+@pytest.mark.dialect
 def test_booking_details_are_sealed_and_erased_with_the_person(server, db, world):
     w = world
-    body = payload(w["m"]["email"], service_provider_name="Dr Grace Hopper",
-                   service_provider_email="grace@therapists.example.org",
-                   client_timezone="America/New_York")
-    r = hook(server, body)
+    body = booking_payload(w["m"]["email"], service_provider_name="Dr Grace Hopper",
+                           service_provider_email="grace@therapists.example.org",
+                           client_timezone="America/New_York")
+    r = booking_hook(server, body)
     assert r.status_code == 200, r.text
     bk = r.json()["result"]["booking"]
     for k in SEALED:
@@ -250,10 +234,10 @@ def test_booking_details_are_sealed_and_erased_with_the_person(server, db, world
         assert cols[k] is not None
         assert body[k] not in cols[k] and body[k].encode().hex() not in cols[k], k
     # An update seals the new values too; every reader sees them opened.
-    moved = payload(w["m"]["email"], code=body["booking_code"], action="UPDATED_BOOKING",
-                    service_provider_name="Dr Katherine Johnson",
-                    client_timezone="Europe/Paris")
-    r = hook(server, moved)
+    moved = booking_payload(w["m"]["email"], code=body["booking_code"], action="UPDATED_BOOKING",
+                            service_provider_name="Dr Katherine Johnson",
+                            client_timezone="Europe/Paris")
+    r = booking_hook(server, moved)
     assert r.status_code == 200, r.text
     assert r.json()["result"]["booking"]["service_provider_name"] == "Dr Katherine Johnson"
     cols = booking_columns(db, bk["id"])
@@ -274,11 +258,12 @@ def test_booking_details_are_sealed_and_erased_with_the_person(server, db, world
     assert got["booking_code"] == body["booking_code"] and got["service_name"]
 
 
+@pytest.mark.dialect
 def test_rows_from_before_sealing_are_sealed_at_start_up(server, db, world):
     """Rows the migration carried over hold the text in clear (legacy_plain
     = 1) until the next start seals them under the user's key."""
     w = world
-    r = hook(server, payload(w["m"]["email"]))
+    r = booking_hook(server, booking_payload(w["m"]["email"]))
     assert r.status_code == 200, r.text
     bk = r.json()["result"]["booking"]
     old = {"client_timezone": "Asia/Tokyo", "service_provider_name": "Dr Old Style",
@@ -286,8 +271,8 @@ def test_rows_from_before_sealing_are_sealed_at_start_up(server, db, world):
     server.stop()
     conv = ("CAST('{}' AS BLOB)" if db.kind == "sqlite" else "convert_to('{}', 'UTF8')")
     sets = ", ".join(f"{k} = {conv.format(v)}" for k, v in old.items())
-    execute(db, f"UPDATE therapy_bookings SET {sets}, legacy_plain = 1 "
-                f"WHERE id = '{bk['id']}'")
+    db.execute(f"UPDATE therapy_bookings SET {sets}, legacy_plain = 1 "
+               f"WHERE id = '{bk['id']}'")
     server.start(migrate=False)
     cols = booking_columns(db, bk["id"])
     assert cols["legacy_plain"] == "0"

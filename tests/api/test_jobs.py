@@ -8,33 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import free_port, metric_sum, wait_until
+from conftest import (SUBJECT, email_log, free_port, metric_sum, queue_test_mail, smtp_env,
+                      wait_log_status, wait_until)
 
-SUBJECT = "carebase test message"
 # Recurring schedules may put other jobs in the queue; these tests count mail.
 MAIL_JOBS = "kind = 'mail.send'"
-
-
-def smtp_env(port):
-    return {
-        "CAREBASE_SMTP_URL": f"smtp://127.0.0.1:{port}",
-        "CAREBASE_SMTP_TLS": "none",
-        "CAREBASE_SMTP_TIMEOUT_S": "5",
-    }
-
-
-def queue_test_mail(h, to):
-    r = h.cli_ok("mail", "test", f"--to={to}")
-    m = re.search(r"email_log ([0-9a-fA-F-]{36})", r.stdout)
-    assert m, f"mail test did not name its email_log row: {r.stdout!r}"
-    return m.group(1)
-
-
-def email_log(h, log_id):
-    rows = h.db.query(f"SELECT status, sent_at, error, attempts, recipient FROM email_log "
-                      f"WHERE id = '{log_id}'")
-    assert len(rows) == 1, rows
-    return dict(zip(("status", "sent_at", "error", "attempts", "recipient"), rows[0]))
 
 
 def assert_no_plaintext(address, *texts):
@@ -45,11 +23,6 @@ def assert_no_plaintext(address, *texts):
             continue
         for f in forms:
             assert f not in str(t), f"{address} readable in {str(t)[:300]!r}"
-
-
-def wait_log_status(h, log_id, status, timeout=10):
-    return wait_until(lambda: (row := email_log(h, log_id))["status"] == status and row,
-                      timeout=timeout, what=f"email_log {log_id} to be {status!r}")
 
 
 def recipients(msgs):
@@ -83,6 +56,7 @@ def test_mail_test_refuses_bad_addresses_and_queues_nothing(start_server, to):
     assert h.db.count("email_log") == 0
 
 
+@pytest.mark.dialect
 def test_failing_mail_job_ends_in_failed_jobs_and_retry_delivers_it(start_server, smtp_sink, db):
     closed = free_port()
     env = smtp_env(closed)
@@ -146,6 +120,7 @@ def test_jobs_stats_and_usage(start_server):
     assert h.cli("jobs", "frobnicate").returncode != 0
 
 
+@pytest.mark.dialect
 def test_separate_worker_delivers_when_serve_runs_no_jobs(start_server, smtp_sink):
     env = smtp_env(smtp_sink.port)
     env["CAREBASE_JOB_WORKERS"] = "0"
@@ -163,6 +138,7 @@ def test_separate_worker_delivers_when_serve_runs_no_jobs(start_server, smtp_sin
     assert w.wait(10) == 0
 
 
+@pytest.mark.dialect
 def test_two_worker_processes_deliver_each_message_exactly_once(start_server, smtp_sink):
     n = 30
     env = smtp_env(smtp_sink.port)

@@ -20,12 +20,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from conftest import problem
+from conftest import hdr, person, problem
 
-PASSWORD = "pale orange kettle 1987 drums"
 SECRET = "cms-webhook-secret-for-tests"
 TOKEN = "cms token/with+odd&chars"
-FAST_HASH = {"CAREBASE_PASSWORD_OPSLIMIT": "2", "CAREBASE_PASSWORD_MEMLIMIT_KIB": "19456"}
 
 
 # -- the fake CMS ----------------------------------------------------------------
@@ -114,28 +112,6 @@ def session_story(cms, course, name, partners=None, component="session"):
 
 # -- helpers -----------------------------------------------------------------------
 
-def hdr(who):
-    return {"Authorization": f"Bearer {who['token']}"}
-
-
-def person(server, name, role=None):
-    email = f"{name}.{secrets.token_hex(3)}@example.org"
-    if role is None:
-        r = server.post("/v1/auth/register", json={
-            "email": email, "password": PASSWORD, "accept_terms": True,
-            "first_name": name.capitalize(), "date_of_birth": "1990-01-01", "country": "GB"})
-        assert r.status_code == 201, r.text
-    else:
-        r = server.cli("user", "add", f"--role={role}", f"--email={email}",
-                       f"--password={PASSWORD}")
-        assert r.returncode == 0, r.stdout + r.stderr
-    r = server.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-    token = r.json()["token"]
-    me = server.get("/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
-    return {"email": email, "token": token, "id": me["id"]}
-
-
 def sign(body, secret=SECRET):
     return hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
 
@@ -202,11 +178,10 @@ def my_course(server, who, cid):
 
 
 def cms_env(cms, **extra):
-    env = dict(FAST_HASH)
-    env.update({"CAREBASE_STORYBLOK_WEBHOOK_SECRET": SECRET,
-                "CAREBASE_STORYBLOK_API_URL": cms.url,
-                "CAREBASE_STORYBLOK_TOKEN": TOKEN,
-                "CAREBASE_STORYBLOK_TIMEOUT_S": "3"})
+    env = {"CAREBASE_STORYBLOK_WEBHOOK_SECRET": SECRET,
+           "CAREBASE_STORYBLOK_API_URL": cms.url,
+           "CAREBASE_STORYBLOK_TOKEN": TOKEN,
+           "CAREBASE_STORYBLOK_TIMEOUT_S": "3"}
     env.update(extra)
     return env
 
@@ -349,6 +324,7 @@ def test_refused_webhooks_are_kept_and_change_nothing(server, db, cms, name, pay
                      f"'{course['uuid']}'") == "published"
 
 
+@pytest.mark.dialect
 def test_inbox_keeps_bodies_sealed_and_no_credentials(server, db, cms):
     course = course_story(cms)
     marker = "client-" + secrets.token_hex(8)
@@ -572,6 +548,7 @@ def test_progress_and_course_completion(server, db, cms, people):
             "VALIDATION_FAILED")
 
 
+@pytest.mark.dialect
 def test_parallel_progress_keeps_completion_exact(start_server, cms):
     server = start_server(env=cms_env(cms, CAREBASE_THREADS="8"))
     db = server.db
@@ -838,6 +815,7 @@ def test_partner_courses_match_partner_names_in_any_unicode_case(server, db, cms
     assert seen(bob) == []
 
 
+@pytest.mark.dialect
 def test_partner_names_stored_unfolded_are_folded_at_start_up(server, db, cms, people):
     """Course lists stored before partner names were kept folded (migration
     0014: "Ärzte" as the CMS had it) would match nobody now; the server
@@ -872,6 +850,7 @@ def test_partner_names_stored_unfolded_are_folded_at_start_up(server, db, cms, p
     assert db.count("course_partners", "partner_name = 'ärzte ohne grenzen'") == 1
 
 
+@pytest.mark.dialect
 def test_a_database_before_0014_with_unfolded_names_still_migrates(server, db, cms, people):
     """Every command starts the modules before `migrate` applies anything:
     the start-up folding must wait for partners.name_key (0014), or a

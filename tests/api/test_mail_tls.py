@@ -1,8 +1,8 @@
 """Outgoing mail over STARTTLS: verified against a CA file, refused without it."""
 import subprocess
 
-from conftest import SmtpSink, wait_until
-from test_jobs import SUBJECT, email_log, queue_test_mail, smtp_env, wait_log_status
+from conftest import (SUBJECT, SmtpSink, email_log, queue_test_mail, smtp_env, wait_log_status,
+                      wait_until)
 
 
 def make_cert(tmp_path):

@@ -7,6 +7,10 @@ import threading
 import pytest
 import requests
 
+# Every test here migrates an empty database itself, and each is about
+# the dialects' DDL and migration lock.
+pytestmark = [pytest.mark.migrations, pytest.mark.dialect]
+
 FOUNDATION = "0001_foundation"
 FOUNDATION_TABLES = {"jobs", "failed_jobs", "job_schedules", "email_log", "schema_migrations"}
 
@@ -67,6 +71,27 @@ def test_migrate_unknown_subcommand_fails(start_server):
     r = h.cli("migrate", "sideways")
     assert r.returncode != 0
     assert r.stderr.strip()
+
+
+def test_migrating_writes_nothing_keyed_by_the_master_key(start_server, tmp_path):
+    """The suite copies one migrated database into every other test, each
+    with its own master key (conftest's migrated_template): right only while
+    migrating seals and keys nothing. Two databases migrated under two
+    master keys hold the same rows but for when each migration ran."""
+    held = []
+    for n in (1, 2):
+        h = start_server(start=False, migrate=False,
+                         env={"CAREBASE_MASTER_KEY_FILE": str(tmp_path / f"master{n}.key")})
+        h.cli_ok("migrate")
+        rows = {t: sorted(h.db.query(f"SELECT * FROM {t}"), key=repr)
+                for t in h.db.tables() if t != "schema_migrations"}
+        rows["schema_migrations"] = h.db.query("SELECT name, batch FROM schema_migrations "
+                                               "ORDER BY name")
+        held.append(rows)
+    assert (tmp_path / "master1.key").read_text() != (tmp_path / "master2.key").read_text()
+    assert sum(len(v) for v in held[0].values()) > 100, "the migrations insert their fixed rows"
+    for t in held[0]:
+        assert held[0][t] == held[1][t], t
 
 
 @pytest.mark.needs_pg

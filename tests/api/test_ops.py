@@ -18,6 +18,7 @@ def test_readyz_is_200_when_migrated(server):
     assert r.json().get("status") == "ready"
 
 
+@pytest.mark.dialect
 def test_readyz_is_503_migrations_pending_on_unmigrated_database(start_server):
     s = start_server(migrate=False)
     r = s.get("/readyz")
@@ -27,6 +28,7 @@ def test_readyz_is_503_migrations_pending_on_unmigrated_database(start_server):
     assert "migrations_pending" in s.log()
 
 
+@pytest.mark.dialect
 def test_readyz_follows_migrations_made_by_another_process(server):
     """No process may assume it owns the database: readyz reflects the schema now."""
     assert server.get("/readyz").status_code == 200

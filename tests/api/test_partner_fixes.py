@@ -7,49 +7,15 @@ older rows; validate-code's 422 does not quote the caller's keys; after an
 erasure the SQLite -wal file holds none of the erased row's old values.
 Runs on SQLite and PostgreSQL."""
 
-import json
 import secrets
 import urllib.parse
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
-from conftest import DB_KIND, problem
+from conftest import (PASSWORD, SIMPLYBOOK_SECRET, access_counts, booking_hook, booking_payload,
+                      hdr, make_partner, person, problem, register)
 
-PASSWORD = "pale orange kettle 1987 drums"
-SECRET = "sb-" + secrets.token_hex(16)
-FAST_HASH = {"CAREBASE_PASSWORD_OPSLIMIT": "2", "CAREBASE_PASSWORD_MEMLIMIT_KIB": "19456"}
-ENV = dict(FAST_HASH, CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET=SECRET)
-
-
-def hdr(who, **extra):
-    return {"Authorization": f"Bearer {who['token']}", **extra}
-
-
-def person(server, name, role=None, headers=None):
-    email = f"{name}.{secrets.token_hex(3)}@example.org"
-    if role is None:
-        r = server.post("/v1/auth/register", json={
-            "email": email, "password": PASSWORD, "accept_terms": True,
-            "first_name": "Pat", "date_of_birth": "1990-01-01", "country": "GB"})
-        assert r.status_code == 201, r.text
-    else:
-        r = server.cli("user", "add", f"--role={role}", f"--email={email}",
-                       f"--password={PASSWORD}")
-        assert r.returncode == 0, r.stdout + r.stderr
-    r = server.post("/v1/auth/login", json={"email": email, "password": PASSWORD},
-                    headers=headers or {})
-    assert r.status_code == 200, r.text
-    token = r.json()["token"]
-    me = server.get("/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
-    return {"email": email, "token": token, "id": me["id"]}
-
-
-def make_partner(server, admin, name):
-    r = server.post("/v1/partners", headers=hdr(admin), json={"name": name})
-    assert r.status_code == 201, r.text
-    return r.json()
+ENV = dict(CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET=SIMPLYBOOK_SECRET)
 
 
 def new_access(server, admin, partner, sessions=6):
@@ -60,25 +26,9 @@ def new_access(server, admin, partner, sessions=6):
     return r
 
 
-def counts(db, access_id):
-    row = db.query("SELECT therapy_sessions_remaining, therapy_sessions_redeemed "
-                   f"FROM partner_access WHERE id = '{access_id}'")[0]
-    return int(row[0]), int(row[1])
-
-
 def book(server, email):
     """A signed NEW_BOOKING from the booking system for email."""
-    start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=2)
-    fmt = "%Y-%m-%dT%H:%M:%S.000Z"
-    body = {"action": "NEW_BOOKING", "client_email": email,
-            "client_timezone": "Europe/London", "booking_code": secrets.token_hex(5),
-            "service_name": "Therapy session", "service_provider_name": "Dr Ada Lovelace",
-            "service_provider_email": "ada@therapists.example.org",
-            "start_date_time": start.strftime(fmt),
-            "end_date_time": (start + timedelta(hours=1)).strftime(fmt)}
-    return server.session.post(server.url("/v1/webhooks/simplybook"), data=json.dumps(body),
-                               headers={"Content-Type": "application/json",
-                                        "X-Simplybook-Token": SECRET}, timeout=60)
+    return booking_hook(server, booking_payload(email))
 
 
 @pytest.fixture
@@ -112,7 +62,7 @@ def test_changing_sessions_needs_the_etag_read_after_the_last_spend(server, db, 
     # ... the booking system spends a session meanwhile ...
     r = book(server, member["email"])
     assert r.status_code == 200, r.text
-    assert counts(db, acc["id"]) == (5, 1)
+    assert access_counts(db, acc["id"]) == (5, 1)
     # ... and the admin's write of an absolute value is refused, whether it
     # names no ETag or the stale one: nothing is lost.
     before = db.count("audit_log", f"entity_id = '{acc['id']}'")
@@ -126,7 +76,7 @@ def test_changing_sessions_needs_the_etag_read_after_the_last_spend(server, db, 
     problem(server.request("PATCH", path, headers=hdr(admin, **{"If-Match": read_etag}),
                            json={"is_active": False}),
             412, "PRECONDITION_FAILED")
-    assert counts(db, acc["id"]) == (5, 1)
+    assert access_counts(db, acc["id"]) == (5, 1)
     assert db.count("audit_log", f"entity_id = '{acc['id']}'") == before
 
     # Read again: a fresh ETag, and the change goes through.
@@ -139,7 +89,7 @@ def test_changing_sessions_needs_the_etag_read_after_the_last_spend(server, db, 
     assert r.json()["therapy_sessions_remaining"] == 10
     assert r.headers["ETag"] not in (fresh, read_etag)
     assert r.headers["ETag"] == server.get(path, headers=hdr(admin)).headers["ETag"]
-    assert counts(db, acc["id"]) == (10, 1)
+    assert access_counts(db, acc["id"]) == (10, 1)
     # "*" matches any state, so it would overwrite a spend just the same:
     # refused for the sessions; a list naming the current ETag is honoured.
     for star in ("*", "*  "):
@@ -147,7 +97,7 @@ def test_changing_sessions_needs_the_etag_read_after_the_last_spend(server, db, 
                                       json={"therapy_sessions_remaining": 9}),
                        428, "PRECONDITION_REQUIRED")
         assert "not *" in body["detail"]
-    assert counts(db, acc["id"]) == (10, 1)
+    assert access_counts(db, acc["id"]) == (10, 1)
     r = server.request("PATCH", path, headers=hdr(admin, **{"If-Match": "*"}),
                        json={"feature_live_chat": True})
     assert r.status_code == 200, r.text
@@ -156,7 +106,7 @@ def test_changing_sessions_needs_the_etag_read_after_the_last_spend(server, db, 
                        headers=hdr(admin, **{"If-Match": f'W/"nope", {cur}'}),
                        json={"therapy_sessions_remaining": 8})
     assert r.status_code == 200, r.text
-    assert counts(db, acc["id"]) == (8, 1)
+    assert access_counts(db, acc["id"]) == (8, 1)
     # Flags alone need no If-Match: a spend does not touch them.
     r = server.request("PATCH", path, headers=hdr(admin), json={"feature_live_chat": False})
     assert r.status_code == 200 and r.json()["feature_live_chat"] is False
@@ -181,7 +131,7 @@ def test_a_spend_after_the_read_is_kept_for_partner_admin_rows_too(server, db, a
     problem(server.request("PATCH", f"/v1/partner-access/{acc['id']}",
                            headers=hdr(admin, **{"If-Match": etag}),
                            json={"therapy_sessions_remaining": 2}), 412, "PRECONDITION_FAILED")
-    assert counts(db, acc["id"]) == (0, 2)
+    assert access_counts(db, acc["id"]) == (0, 2)
 
 
 # -- 2. partner names: one Unicode folding on both databases --------------------------
@@ -190,6 +140,7 @@ def public(server, name):
     return server.get("/v1/partners/" + urllib.parse.quote(name, safe=""))
 
 
+@pytest.mark.dialect
 def test_partner_names_are_unique_in_any_unicode_case(server, db, admin):
     first = make_partner(server, admin, "Ärzte ohne Grenzen")
     for dup in ("ärzte ohne grenzen", "ÄRZTE OHNE GRENZEN", "äRZTE oHNE gRENZEN"):
@@ -249,16 +200,15 @@ def test_codes_and_registration_find_the_partner_in_any_case(server, db, admin):
     problem(server.post("/v1/partner-access/validate-code",
                         json={"code": acc["code"], "partner": "Ärzte"}), 400, "DOES_NOT_EXIST")
     email = f"reg.{secrets.token_hex(3)}@example.org"
-    r = server.post("/v1/auth/register", json={
-        "email": email, "password": PASSWORD, "accept_terms": True, "first_name": "Pat",
-        "date_of_birth": "1990-01-01", "country": "GB",
-        "partner_access_code": acc["code"], "partner": "ärzte ohne grenzen"})
+    r = register(server, email, first_name="Pat", date_of_birth="1990-01-01", country="GB",
+                 partner_access_code=acc["code"], partner="ärzte ohne grenzen")
     assert r.status_code == 201, r.text
     assert db.scalar(f"SELECT user_id FROM partner_access WHERE id = '{acc['id']}'") is not None
     # An admin names the partner of a new access by id only; by name it is
     # the public routes and registration.
 
 
+@pytest.mark.dialect
 def test_name_keys_are_filled_at_start_up(start_server, db):
     s = start_server(db=db, env=ENV)
     admin = person(s, "admin", "admin")
@@ -271,13 +221,7 @@ def test_name_keys_are_filled_at_start_up(start_server, db):
     for sql in ("UPDATE partners SET name_key = NULL",
                 "INSERT INTO partners (id, name, is_active, social_links, created_at, "
                 f"updated_at) VALUES ('{dup}', 'ÄRZTE OHNE GRENZEN', 1, '{{}}', 1, 1)"):
-        if db.kind == "sqlite":
-            import sqlite3
-            con = sqlite3.connect(str(db.path), isolation_level=None)
-            con.execute(sql)
-            con.close()
-        else:
-            db.query(sql)
+        db.execute(sql)
     assert db.count("partners", "name_key IS NULL") == 3
     s = start_server(db=db, env=ENV)
     keys = dict(db.query("SELECT id, name_key FROM partners"))
@@ -310,11 +254,6 @@ def test_unknown_members_are_refused_without_quoting_them(server, admin, path):
 
 # -- 4. erasure leaves nothing of the erased row in the -wal file ---------------------
 
-def raw_files(db):
-    return b"".join(Path(str(db.path) + suffix).read_bytes()
-                    for suffix in ("", "-wal") if Path(str(db.path) + suffix).exists())
-
-
 def test_erasure_leaves_no_old_page_in_the_wal(server, db, admin):
     """The device fingerprint of a login is kept in clear in auth_sessions
     until the person is erased. Scanned while the server runs (closing the
@@ -323,12 +262,12 @@ def test_erasure_leaves_no_old_page_in_the_wal(server, db, admin):
     victim = person(server, "victim", headers={"X-Device-Fingerprint": tag})
     assert db.count("auth_sessions", f"device_fingerprint = '{tag}'") == 1
     if db.kind == "sqlite":
-        assert tag.encode() in raw_files(db)      # the scan can see it
+        assert tag.encode() in db.raw()      # the scan can see it
     r = server.request("DELETE", "/v1/me", headers=hdr(victim), json={"password": PASSWORD})
     assert r.status_code == 204, r.text
     assert db.count("auth_sessions", f"device_fingerprint = '{tag}'") == 0
     if db.kind == "sqlite":
-        assert tag.encode() not in raw_files(db)
+        assert tag.encode() not in db.raw()
         assert "db_checkpoint_busy" not in server.log()
     # The server goes on working after the checkpoint.
     assert server.get("/v1/me", headers=hdr(admin)).status_code == 200

@@ -15,35 +15,10 @@ import threading
 import pytest
 import requests
 
-from conftest import problem
+from conftest import PASSWORD, hdr, login, make_partner, person, problem
 
-PASSWORD = "pale orange kettle 1987 drums"
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 YEAR_MS = 366 * 24 * 3600 * 1000
-FAST_HASH = {"CAREBASE_PASSWORD_OPSLIMIT": "2", "CAREBASE_PASSWORD_MEMLIMIT_KIB": "19456"}
-
-
-def db_exec(db, sql):
-    """Run one statement that changes rows, committed, on either database."""
-    if db.kind == "sqlite":
-        import sqlite3
-        con = sqlite3.connect(str(db.path), timeout=10, isolation_level=None)
-        try:
-            con.execute(sql)
-        finally:
-            con.close()
-    else:
-        db.query(sql)
-
-
-def hdr(who):
-    return {"Authorization": f"Bearer {who['token']}"}
-
-
-def login(server, email):
-    r = server.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-    return r.json()["token"]
 
 
 def register_body(email, **extra):
@@ -53,29 +28,14 @@ def register_body(email, **extra):
     return body
 
 
-def person(server, name, role=None):
-    email = f"{name}.{secrets.token_hex(3)}@example.org"
-    if role is None:
-        r = server.post("/v1/auth/register", json=register_body(email))
-        assert r.status_code == 201, r.text
-    else:
-        r = server.cli("user", "add", f"--role={role}", f"--email={email}",
-                       f"--password={PASSWORD}")
-        assert r.returncode == 0, r.stdout + r.stderr
-    token = login(server, email)
-    me = server.get("/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
-    return {"email": email, "token": token, "id": me["id"]}
-
-
-def make_partner(server, admin, name, **extra):
-    body = {"name": name, "logo_url": "https://cdn.example.org/logo.png",
-            "logo_alt": f"{name} logo", "website": "https://example.org",
-            "footer_line1": "Line one", "footer_line2": "Line two",
-            "social_links": {"instagram": "https://instagram.com/x"}}
-    body.update(extra)
-    r = server.post("/v1/partners", headers=hdr(admin), json=body)
-    assert r.status_code == 201, r.text
-    return r.json()
+def branded_partner(server, admin, name, **extra):
+    """A partner with every branding field set (extra changes them)."""
+    branding = {"logo_url": "https://cdn.example.org/logo.png", "logo_alt": f"{name} logo",
+                "website": "https://example.org", "footer_line1": "Line one",
+                "footer_line2": "Line two",
+                "social_links": {"instagram": "https://instagram.com/x"}}
+    branding.update(extra)
+    return make_partner(server, admin, name, **branding)
 
 
 def feature_id(server, admin, name):
@@ -129,15 +89,10 @@ def absent_code(db):
 
 
 @pytest.fixture
-def server(start_server, db):
-    return start_server(db=db, env=FAST_HASH)
-
-
-@pytest.fixture
 def world(server):
     w = {"admin": person(server, "admin", "admin")}
-    w["a"] = make_partner(server, w["admin"], "Bumble")
-    w["b"] = make_partner(server, w["admin"], "Badoo")
+    w["a"] = branded_partner(server, w["admin"], "Bumble")
+    w["b"] = branded_partner(server, w["admin"], "Badoo")
     w["pa_a"] = make_partner_admin(server, w["admin"], w["a"], "pa-a")
     w["pa_b"] = make_partner_admin(server, w["admin"], w["b"], "pa-b")
     w["m1"] = person(server, "member1")
@@ -229,7 +184,7 @@ def test_public_branding_by_name_is_anonymous_and_branding_only(server, world):
     assert r.status_code == 200
     problem(server.get("/v1/partners/Nobody"), 404, "NOT_FOUND")
     # Names with blanks and symbols travel percent-encoded.
-    make_partner(server, w["admin"], "Mind & Co. Café")
+    branded_partner(server, w["admin"], "Mind & Co. Café")
     r = server.get("/v1/partners/mind%20%26%20co.%20Caf%C3%A9")
     assert r.status_code == 200 and r.json()["name"] == "Mind & Co. Café", r.text
     problem(server.get("/v1/partners/" + "x" * 300), 404, "NOT_FOUND")
@@ -239,6 +194,7 @@ def test_public_branding_by_name_is_anonymous_and_branding_only(server, world):
     problem(server.get("/v1/partners/Badoo"), 404, "NOT_FOUND")
 
 
+@pytest.mark.dialect
 def test_partner_features_are_unique_per_partner_and_feature(server, world):
     w = world
     switch_on(server, w["admin"], w["a"], "therapy")
@@ -436,8 +392,8 @@ def test_validate_and_assign_answer_every_error_code(server, world, db):
     problem(validate(server, b_code["code"]), 400, "INACTIVE")
     # Expired: made more than a year ago.
     old = new_code(server, w["pa_a"])
-    db_exec(db, f"UPDATE partner_access SET created_at = created_at - {YEAR_MS} "
-             f"WHERE id = '{old['id']}'")
+    db.execute(f"UPDATE partner_access SET created_at = created_at - {YEAR_MS} "
+               f"WHERE id = '{old['id']}'")
     problem(validate(server, old["code"]), 400, "CODE_EXPIRED")
     problem(assign(server, m2, old["code"]), 400, "CODE_EXPIRED")
     # Deleted: gone.
@@ -496,6 +452,7 @@ def test_members_see_their_own_accesses_from_several_partners(server, world):
 
 # -- concurrency -----------------------------------------------------------------
 
+@pytest.mark.dialect
 def test_fifty_parallel_redemptions_of_one_code_have_exactly_one_winner(server, world, db):
     w = world
     acc = new_code(server, w["pa_a"])
@@ -527,6 +484,7 @@ def test_fifty_parallel_redemptions_of_one_code_have_exactly_one_winner(server, 
 
 # -- throttling ------------------------------------------------------------------
 
+@pytest.mark.dialect
 def test_guessing_is_throttled_per_account_and_per_address(server, world, db):
     w = world
     good = new_code(server, w["pa_a"])
@@ -572,7 +530,7 @@ def test_guessing_is_throttled_per_account_and_per_address(server, world, db):
         "late@example.org", partner_access_code=good["code"]))
     problem(r, 429, "RATE_LIMITED")
     # The window ends.
-    db_exec(db, "UPDATE partner_code_failures SET window_start = window_start - 900001")
+    db.execute("UPDATE partner_code_failures SET window_start = window_start - 900001")
     assert validate(server, good["code"]).status_code == 200
     assert assign(server, w["m1"], good["code"]).status_code == 200
 
@@ -583,6 +541,7 @@ def users_count(db):
     return db.count("users")
 
 
+@pytest.mark.dialect
 def test_registering_with_a_code_redeems_it_in_the_same_transaction(server, world, db):
     w = world
     acc = new_code(server, w["pa_a"], therapy_sessions_remaining=4)
@@ -617,8 +576,8 @@ def test_registering_with_a_code_redeems_it_in_the_same_transaction(server, worl
         partner="Badoo"))
     problem(r, 400, "DOES_NOT_EXIST")
     expired = new_code(server, w["pa_a"])
-    db_exec(db, f"UPDATE partner_access SET created_at = created_at - {YEAR_MS} "
-             f"WHERE id = '{expired['id']}'")
+    db.execute(f"UPDATE partner_access SET created_at = created_at - {YEAR_MS} "
+               f"WHERE id = '{expired['id']}'")
     r = server.post("/v1/auth/register", json=register_body(
         f"x.{secrets.token_hex(3)}@example.org", partner_access_code=expired["code"]))
     problem(r, 400, "CODE_EXPIRED")
@@ -681,6 +640,7 @@ def test_registering_to_a_partner_with_automatic_access(server, world, db):
 
 # -- deactivation ---------------------------------------------------------------
 
+@pytest.mark.dialect
 def test_deactivating_a_partner_deactivates_its_admins_and_codes(server, world, db):
     w = world
     unused = new_code(server, w["pa_a"])

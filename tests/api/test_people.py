@@ -7,24 +7,24 @@ import subprocess
 
 import pytest
 
-from conftest import BIN, problem
-from test_auth import PW, bearer, db_exec, login, register, token_for
+from conftest import BIN, PASSWORD, hdr, login, person, problem, register, sign_in
 
 
-def member(srv, email="ann@example.org", **extra):
-    r = register(srv, email, **extra)
-    assert r.status_code == 201, r.text
-    return r.json()["id"], token_for(srv, email)
+def member(srv, email="ann@example.org", **fields):
+    """A member registered with only the fields given, signed in: (id, token)."""
+    fields = {"first_name": None, "date_of_birth": None, "country": None, **fields}
+    who = person(srv, email.split("@")[0], email=email, **fields)
+    return who["id"], who["token"]
 
 
 def admin(srv, email="boss@example.org"):
-    srv.cli_ok("user", "add", "--role=admin", f"--email={email}", f"--password={PW}")
-    return token_for(srv, email)
+    """An admin's token."""
+    return person(srv, "boss", "admin", email=email)["token"]
 
 
 def test_me_reads_own_account(server):
     uid, tok = member(server, first_name="Ann", last_name="Lee", country="GB")
-    r = server.get("/v1/me", headers=bearer(tok))
+    r = server.get("/v1/me", headers=hdr(tok))
     assert r.status_code == 200, r.text
     me = r.json()
     assert me["id"] == uid
@@ -53,7 +53,7 @@ def test_me_reads_own_account(server):
 ])
 def test_me_patch(server, patch, status, code):
     uid, tok = member(server)
-    r = server.request("PATCH", "/v1/me", headers=bearer(tok), json=patch)
+    r = server.request("PATCH", "/v1/me", headers=hdr(tok), json=patch)
     if code is None:
         assert r.status_code == status, r.text
         for k, v in patch.items():
@@ -66,68 +66,69 @@ def test_me_patch(server, patch, status, code):
 def test_email_change_with_current_password(server):
     uid, tok = member(server)
     member(server, "taken@example.org")
-    problem(server.request("PATCH", "/v1/me", headers=bearer(tok),
-                           json={"email": "taken@example.org", "current_password": PW}),
+    problem(server.request("PATCH", "/v1/me", headers=hdr(tok),
+                           json={"email": "taken@example.org", "current_password": PASSWORD}),
             409, "EMAIL_TAKEN")
-    r = server.request("PATCH", "/v1/me", headers=bearer(tok),
-                       json={"email": "moved@example.org", "current_password": PW})
+    r = server.request("PATCH", "/v1/me", headers=hdr(tok),
+                       json={"email": "moved@example.org", "current_password": PASSWORD})
     assert r.status_code == 200, r.text
     assert r.json()["email"] == "moved@example.org"
-    assert login(server, "moved@example.org").status_code == 200
-    assert login(server, "ann@example.org").status_code == 401
+    assert sign_in(server, "moved@example.org").status_code == 200
+    assert sign_in(server, "ann@example.org").status_code == 401
 
 
 def test_email_change_through_users_route_refused(server):
     uid, tok = member(server)
-    r = server.request("PATCH", f"/v1/users/{uid}", headers=bearer(tok),
+    r = server.request("PATCH", f"/v1/users/{uid}", headers=hdr(tok),
                        json={"email": "sneaky@example.org"})
     assert r.status_code in (403, 422), r.text
-    assert login(server, "ann@example.org").status_code == 200
+    assert sign_in(server, "ann@example.org").status_code == 200
 
 
 def test_admin_deactivation_ends_sessions(server):
     uid, tok = member(server)
     boss = admin(server)
-    r = server.request("PATCH", f"/v1/users/{uid}", headers=bearer(boss),
+    r = server.request("PATCH", f"/v1/users/{uid}", headers=hdr(boss),
                        json={"is_active": False})
     assert r.status_code == 200, r.text
-    assert server.get("/v1/me", headers=bearer(tok)).status_code == 401
+    assert server.get("/v1/me", headers=hdr(tok)).status_code == 401
     assert server.db.count("auth_sessions", f"user_id = '{uid}' AND ended_at IS NULL") == 0
 
 
+@pytest.mark.dialect
 def test_the_last_active_admin_cannot_be_removed(server):
     boss = admin(server)
-    me = server.get("/v1/me", headers=bearer(boss)).json()["id"]
+    me = server.get("/v1/me", headers=hdr(boss)).json()["id"]
     for change in ({"role": "member"}, {"is_active": False}):
-        r = server.request("PATCH", f"/v1/users/{me}", headers=bearer(boss), json=change)
+        r = server.request("PATCH", f"/v1/users/{me}", headers=hdr(boss), json=change)
         assert r.status_code == 409 and r.json()["code"] == "LAST_ADMIN", r.text
-    r = server.request("DELETE", f"/v1/users/{me}", headers=bearer(boss))
+    r = server.request("DELETE", f"/v1/users/{me}", headers=hdr(boss))
     assert r.status_code == 409 and r.json()["code"] == "LAST_ADMIN", r.text
-    r = server.post(f"/v1/users/{me}/erase", headers=bearer(boss))
+    r = server.post(f"/v1/users/{me}/erase", headers=hdr(boss))
     assert r.status_code == 409 and r.json()["code"] == "LAST_ADMIN", r.text
-    r = server.request("DELETE", "/v1/me", headers=bearer(boss), json={"password": PW})
+    r = server.request("DELETE", "/v1/me", headers=hdr(boss), json={"password": PASSWORD})
     assert r.status_code == 409 and r.json()["code"] == "LAST_ADMIN", r.text
-    assert server.get("/v1/me", headers=bearer(boss)).json()["role"] == "admin"
+    assert server.get("/v1/me", headers=hdr(boss)).json()["role"] == "admin"
     # With a second admin, the first may go.
     other = admin(server, "boss2@example.org")
-    r = server.request("PATCH", f"/v1/users/{me}", headers=bearer(other),
+    r = server.request("PATCH", f"/v1/users/{me}", headers=hdr(other),
                        json={"role": "member"})
     assert r.status_code == 200, r.text
     # A member being erased needs no admin at all.
     uid, tok = member(server)
-    r = server.request("DELETE", "/v1/me", headers=bearer(tok), json={"password": PW})
+    r = server.request("DELETE", "/v1/me", headers=hdr(tok), json={"password": PASSWORD})
     assert r.status_code in (200, 202, 204), r.text
 
 
 def test_a_deleted_accounts_email_stays_reserved_until_erased(server):
     uid, tok = member(server)
     boss = admin(server)
-    r = server.request("DELETE", f"/v1/users/{uid}", headers=bearer(boss))
+    r = server.request("DELETE", f"/v1/users/{uid}", headers=hdr(boss))
     assert r.status_code == 204, r.text
-    assert server.get("/v1/me", headers=bearer(tok)).status_code == 401
+    assert server.get("/v1/me", headers=hdr(tok)).status_code == 401
     r = register(server, "ann@example.org")
     assert r.status_code == 409 and r.json()["code"] == "EMAIL_TAKEN", r.text
-    r = server.post(f"/v1/users/{uid}/erase", headers=bearer(boss))
+    r = server.post(f"/v1/users/{uid}/erase", headers=hdr(boss))
     assert r.status_code in (200, 204), r.text
     r = register(server, "ann@example.org")
     assert r.status_code == 201 and r.json()["id"] != uid, r.text
@@ -136,19 +137,19 @@ def test_a_deleted_accounts_email_stays_reserved_until_erased(server):
 def test_a_role_change_ends_the_persons_sessions(server):
     uid, tok = member(server)
     boss = admin(server)
-    r = server.request("PATCH", f"/v1/users/{uid}", headers=bearer(boss),
+    r = server.request("PATCH", f"/v1/users/{uid}", headers=hdr(boss),
                        json={"role": "therapist"})
     assert r.status_code == 200, r.text
     # The old token carried the old role and timeouts: it is gone.
-    assert server.get("/v1/me", headers=bearer(tok)).status_code == 401
+    assert server.get("/v1/me", headers=hdr(tok)).status_code == 401
     assert server.db.count("auth_sessions", f"user_id = '{uid}' AND "
                            "end_reason = 'role_changed'") >= 1
-    tok = token_for(server, "ann@example.org")
-    assert server.get("/v1/me", headers=bearer(tok)).json()["role"] == "therapist"
+    tok = login(server, "ann@example.org")
+    assert server.get("/v1/me", headers=hdr(tok)).json()["role"] == "therapist"
     # Other edits keep the session.
-    r = server.request("PATCH", f"/v1/users/{uid}", headers=bearer(boss),
+    r = server.request("PATCH", f"/v1/users/{uid}", headers=hdr(boss),
                        json={"first_name": "Annie"})
-    assert r.status_code == 200 and server.get("/v1/me", headers=bearer(tok)).status_code == 200
+    assert r.status_code == 200 and server.get("/v1/me", headers=hdr(tok)).status_code == 200
 
 
 # --------------------------------------------------------------------------
@@ -158,12 +159,12 @@ def test_a_role_change_ends_the_persons_sessions(server):
 def test_cli_user_add_and_list(start_server):
     srv = start_server(start=False)
     r = srv.cli_ok("user", "add", "--role=admin", "--email=first@example.org",
-                   f"--password={PW}")
+                   f"--password={PASSWORD}")
     uid = r.stdout.strip()
     assert len(uid) == 36
     # Password from standard input, and the --flag value form.
     p = subprocess.run([BIN, "user", "add", "--role", "therapist", "--email",
-                        "t@example.org"], input=PW + "\n", env=dict(srv.env),
+                        "t@example.org"], input=PASSWORD + "\n", env=dict(srv.env),
                        capture_output=True, text=True, timeout=30, cwd=srv.tmp_path)
     assert p.returncode == 0, p.stderr
     out = srv.cli_ok("user", "list").stdout
@@ -176,9 +177,9 @@ def test_cli_user_add_and_list(start_server):
 @pytest.mark.parametrize("args,why", [
     (["--role=admin", "--email=a@example.org", "--password=short"], "too_short"),
     (["--role=admin", "--email=a@example.org", "--password=winniethepooh"], "common"),
-    (["--role=wizard", "--email=a@example.org", f"--password={PW}"], "role"),
-    (["--role=admin", "--email=not-an-address", f"--password={PW}"], "email"),
-    (["--email=a@example.org", f"--password={PW}"], "usage"),
+    (["--role=wizard", "--email=a@example.org", f"--password={PASSWORD}"], "role"),
+    (["--role=admin", "--email=not-an-address", f"--password={PASSWORD}"], "email"),
+    (["--email=a@example.org", f"--password={PASSWORD}"], "usage"),
 ])
 def test_cli_user_add_refusals(start_server, args, why):
     srv = start_server(start=False)
@@ -190,8 +191,8 @@ def test_cli_user_add_refusals(start_server, args, why):
 
 def test_cli_duplicate_email(start_server):
     srv = start_server(start=False)
-    srv.cli_ok("user", "add", "--role=admin", "--email=a@example.org", f"--password={PW}")
-    r = srv.cli("user", "add", "--role=member", "--email=A@example.org", f"--password={PW}")
+    srv.cli_ok("user", "add", "--role=admin", "--email=a@example.org", f"--password={PASSWORD}")
+    r = srv.cli("user", "add", "--role=member", "--email=A@example.org", f"--password={PASSWORD}")
     assert r.returncode != 0 and "taken" in r.stderr
 
 
@@ -211,9 +212,9 @@ def test_seed_makes_demo_accounts_once(start_server):
     assert srv.db.count("relationships", "kind = 'guardian_of' AND status = 'active' "
                         "AND consent_at IS NOT NULL") == 1
     srv.start(migrate=False)
-    r = login(srv, "admin@demo.carebase.dev", "carebase-demo-2026")
+    r = sign_in(srv, "admin@demo.carebase.dev", "carebase-demo-2026")
     assert r.status_code == 200 and r.json()["user"]["role"] == "admin"
-    child = login(srv, "child@demo.carebase.dev", "carebase-demo-2026").json()["user"]
+    child = sign_in(srv, "child@demo.carebase.dev", "carebase-demo-2026").json()["user"]
     assert child["country"] == "GB"
     born = datetime.date.fromisoformat(child["date_of_birth"])
     today = datetime.date.today()
@@ -223,26 +224,26 @@ def test_seed_makes_demo_accounts_once(start_server):
 
 def test_me_patch_honours_if_match(server):
     uid, tok = member(server)
-    r = server.get("/v1/me", headers=bearer(tok))
+    r = server.get("/v1/me", headers=hdr(tok))
     etag = r.headers["ETag"]
     stale = '"0000000000000000"'
     problem(server.request("PATCH", "/v1/me", json={"first_name": "Nope"},
-                           headers={**bearer(tok), "If-Match": stale}),
+                           headers={**hdr(tok), "If-Match": stale}),
             412, "PRECONDITION_FAILED")
-    assert server.get("/v1/me", headers=bearer(tok)).json()["first_name"] is None
+    assert server.get("/v1/me", headers=hdr(tok)).json()["first_name"] is None
     r = server.request("PATCH", "/v1/me", json={"first_name": "Annie"},
-                       headers={**bearer(tok), "If-Match": etag})
+                       headers={**hdr(tok), "If-Match": etag})
     assert r.status_code == 200, r.text
     assert r.headers["ETag"] != etag
     # The row changed since etag was read.
     problem(server.request("PATCH", "/v1/me", json={"first_name": "Late"},
-                           headers={**bearer(tok), "If-Match": etag}),
+                           headers={**hdr(tok), "If-Match": etag}),
             412, "PRECONDITION_FAILED")
     r = server.request("PATCH", "/v1/me", json={"first_name": "Any"},
-                       headers={**bearer(tok), "If-Match": "*"})
+                       headers={**hdr(tok), "If-Match": "*"})
     assert r.status_code == 200, r.text
     r = server.request("PATCH", "/v1/me", json={"first_name": "Listed"},
-                       headers={**bearer(tok), "If-Match": f'{stale}, {r.headers["ETag"]}'})
+                       headers={**hdr(tok), "If-Match": f'{stale}, {r.headers["ETag"]}'})
     assert r.status_code == 200, r.text
     assert r.json()["first_name"] == "Listed"
 
@@ -251,18 +252,18 @@ def test_users_filter_by_email(server):
     boss = admin(server)
     ann_id, ann = member(server, "ann@example.org")
     bob_id, bob = member(server, "bob@example.org")
-    r = server.get("/v1/users?email=bob@example.org", headers=bearer(boss))
+    r = server.get("/v1/users?email=bob@example.org", headers=hdr(boss))
     assert r.status_code == 200, r.text
     assert [u["id"] for u in r.json()["data"]] == [bob_id]
     # Addresses are matched as the blind index normalises them.
-    r = server.get("/v1/users?email=BOB@example.org", headers=bearer(boss))
+    r = server.get("/v1/users?email=BOB@example.org", headers=hdr(boss))
     assert [u["id"] for u in r.json()["data"]] == [bob_id]
-    r = server.get("/v1/users?email=nobody@example.org", headers=bearer(boss))
+    r = server.get("/v1/users?email=nobody@example.org", headers=hdr(boss))
     assert r.status_code == 200 and r.json()["data"] == []
     # A member sees only rows in their scope.
-    r = server.get("/v1/users?email=bob@example.org", headers=bearer(ann))
+    r = server.get("/v1/users?email=bob@example.org", headers=hdr(ann))
     assert r.status_code in (200, 403), r.text
     if r.status_code == 200:
         assert r.json()["data"] == []
-        r = server.get("/v1/users?email=ann@example.org", headers=bearer(ann))
+        r = server.get("/v1/users?email=ann@example.org", headers=hdr(ann))
         assert [u["id"] for u in r.json()["data"]] == [ann_id]

@@ -2,73 +2,20 @@
 active; only an active relationship lets the lead see the follower; the
 digital-consent rule (GET /v1/me/health-consent) for a 12-year-old in GB."""
 
-import datetime
-import secrets
-
 import pytest
 
-from conftest import problem
-
-PASSWORD = "pale orange kettle 1987 drums"
-
-
-def hdr(token):
-    return {"Authorization": f"Bearer {token}"}
-
-
-def add_user(server, role, email, password=PASSWORD):
-    r = server.cli("user", "add", f"--role={role}", f"--email={email}",
-                   f"--password={password}")
-    assert r.returncode == 0, r.stdout + r.stderr
-
-
-def login(server, email, password=PASSWORD):
-    r = server.post("/v1/auth/login", json={"email": email, "password": password})
-    assert r.status_code == 200, r.text
-    return r.json()["token"]
-
-
-def my_id(server, token):
-    r = server.get("/v1/me", headers=hdr(token))
-    assert r.status_code == 200, r.text
-    return r.json()["id"]
-
-
-def years_ago(n):
-    t = datetime.date.today()
-    try:
-        return t.replace(year=t.year - n).isoformat()
-    except ValueError:                      # 29 February
-        return t.replace(year=t.year - n, day=28).isoformat()
-
-
-def member(server, name, **fields):
-    email = f"{name}.{secrets.token_hex(3)}@example.org"
-    body = {"email": email, "password": PASSWORD, "accept_terms": True,
-            "first_name": name.capitalize()}
-    body.update(fields)
-    r = server.post("/v1/auth/register", json=body)
-    assert r.status_code == 201, r.text
-    token = login(server, email)
-    return {"email": email, "token": token, "id": my_id(server, token)}
-
-
-def staff(server, role, name):
-    email = f"{name}.{secrets.token_hex(3)}@example.org"
-    add_user(server, role, email)
-    token = login(server, email)
-    return {"email": email, "token": token, "id": my_id(server, token)}
+from conftest import hdr, person, problem, years_ago
 
 
 @pytest.fixture
 def cast(server):
     return {
-        "admin": staff(server, "admin", "admin"),
-        "therapist": staff(server, "therapist", "therapist"),
-        "guardian": member(server, "guardian", date_of_birth=years_ago(40), country="GB"),
-        "child": member(server, "child", date_of_birth=years_ago(12), country="GB"),
-        "client": member(server, "client", date_of_birth=years_ago(30), country="GB"),
-        "other": member(server, "other", date_of_birth=years_ago(35), country="DE"),
+        "admin": person(server, "admin", "admin"),
+        "therapist": person(server, "therapist", "therapist"),
+        "guardian": person(server, "guardian", date_of_birth=years_ago(40), country="GB"),
+        "child": person(server, "child", date_of_birth=years_ago(12), country="GB"),
+        "client": person(server, "client", date_of_birth=years_ago(30), country="GB"),
+        "other": person(server, "other", date_of_birth=years_ago(35), country="DE"),
     }
 
 
@@ -109,14 +56,14 @@ def test_health_consent_rule_for_a_12_year_old_in_gb(server, cast):
 
 def test_health_consent_ages_come_from_config(start_server):
     srv = start_server(env={"CAREBASE_CONSENT_AGES": "GB:13,DE:16"})
-    child = member(srv, "child", date_of_birth=years_ago(14), country="GB")
+    child = person(srv, "child", date_of_birth=years_ago(14), country="GB")
     assert health(srv, child) == {"allowed": True, "reason": "adult"}
-    younger = member(srv, "younger", date_of_birth=years_ago(12), country="GB")
+    younger = person(srv, "younger", date_of_birth=years_ago(12), country="GB")
     assert health(srv, younger)["allowed"] is False
-    teen = member(srv, "teen", date_of_birth=years_ago(15), country="DE")
+    teen = person(srv, "teen", date_of_birth=years_ago(15), country="DE")
     assert health(srv, teen)["allowed"] is False
     # No birth date: never counted as an adult, however they registered.
-    grown = member(srv, "grown")
+    grown = person(srv, "grown", date_of_birth=None, country=None)
     assert health(srv, grown) == {"allowed": False, "reason": "date_of_birth_required"}
     problem(srv.get("/v1/me/health-consent"), 401, "UNAUTHORIZED")
 
@@ -241,7 +188,7 @@ def test_relationship_validation_and_filters(server, cast):
 
 
 def test_no_birth_date_means_no_health_data_until_it_is_known(server, cast):
-    unknown = member(server, "unknown", country="GB")
+    unknown = person(server, "unknown", date_of_birth=None)
     assert health(server, unknown) == {"allowed": False, "reason": "date_of_birth_required"}
     # Giving the birth date settles it.
     r = server.request("PATCH", "/v1/me", headers=hdr(unknown["token"]),
@@ -249,7 +196,7 @@ def test_no_birth_date_means_no_health_data_until_it_is_known(server, cast):
     assert r.status_code == 200, r.text
     assert health(server, unknown) == {"allowed": True, "reason": "adult"}
     # Without one, a guardian's recorded consent is what allows it.
-    nodob = member(server, "nodob", country="GB")
+    nodob = person(server, "nodob", date_of_birth=None)
     cast["nodob"] = nodob
     rel = create(server, cast, "guardian", "nodob", "guardian_of")
     r = server.post(f"/v1/relationships/{rel['id']}/consent",

@@ -15,11 +15,9 @@ import uuid
 
 import pytest
 
-from conftest import problem, wait_until
-from test_reports import (BAD_QUERIES, FAST_HASH, RANGE, db_exec, hdr, person,
-                          seeded, t)  # noqa: F401 (seeded is a fixture)
+from conftest import BAD_QUERIES, RANGE, hdr, person, problem, wait_until
 
-ENV = dict(FAST_HASH, CAREBASE_REPORT_MAX_ROWS="5", CAREBASE_JOB_BACKOFF_BASE_MS="50",
+ENV = dict(CAREBASE_REPORT_MAX_ROWS="5", CAREBASE_JOB_BACKOFF_BASE_MS="50",
            CAREBASE_JOB_BACKOFF_MAX_MS="100", CAREBASE_JOB_MAX_ATTEMPTS="2")
 
 
@@ -65,6 +63,7 @@ CASES = [
 ]
 
 
+@pytest.mark.dialect
 @pytest.mark.parametrize("report,query,fmt", CASES,
                          ids=[f"{c[0]}-{c[2]}-{i}" for i, c in enumerate(CASES)])
 def test_queued_result_equals_the_synchronous_answer(server, db, seeded, report, query, fmt):
@@ -231,6 +230,7 @@ def test_a_report_past_report_max_rows_fails_with_a_reason(server, db, seeded):
     assert db.count("jobs", "kind = 'report_runs.make'") == 0
 
 
+@pytest.mark.dialect
 def test_a_result_past_report_run_max_bytes_fails(start_server, db):
     s = start_server(db=db, env=dict(ENV, CAREBASE_REPORT_RUN_MAX_BYTES="256"))
     admin = person(s, "admin", "admin")
@@ -253,12 +253,13 @@ def test_a_result_past_report_run_max_bytes_fails(start_server, db):
         assert r.returncode != 0 and "report_run_max_bytes" in r.stderr
 
 
+@pytest.mark.dialect
 def test_database_errors_are_retried_then_buried(server, db, seeded):
     """The report's table is gone: both attempts fail, with backoff between them;
     the run is failed (DATABASE_ERROR) and the job is in failed_jobs. Put back,
     `carebase jobs retry` makes it."""
     admin = seeded["admin"]
-    db_exec(db, "ALTER TABLE therapy_bookings RENAME TO therapy_bookings_away")
+    db.execute("ALTER TABLE therapy_bookings RENAME TO therapy_bookings_away")
     try:
         r = queue(server, admin, "therapy_bookings_by_partner")
         assert r.status_code == 202, r.text
@@ -275,7 +276,7 @@ def test_database_errors_are_retried_then_buried(server, db, seeded):
                                headers=hdr(admin)), 500, "INTERNAL")
         assert "therapy_bookings" not in p["detail"]
     finally:
-        db_exec(db, "ALTER TABLE therapy_bookings_away RENAME TO therapy_bookings")
+        db.execute("ALTER TABLE therapy_bookings_away RENAME TO therapy_bookings")
     failed_id = db.scalar("SELECT id FROM failed_jobs WHERE kind = 'report_runs.make'")
     server.cli_ok("jobs", "retry", failed_id)
     wait_until(lambda: run_of(server, admin, r.json()["id"])["status"] == "succeeded",
@@ -302,13 +303,14 @@ CREATE TRIGGER run_taken AFTER UPDATE OF status ON report_runs FOR EACH ROW
 WHEN (NEW.status = 'running' AND NEW.attempts = 1) EXECUTE FUNCTION run_taken();"""
 
 
+@pytest.mark.dialect
 def test_a_stale_worker_does_not_undo_the_run(server, db, seeded):
     """The first worker's attempt fails on the database after another worker
     took the run and made it: the stale end changes nothing, the run stays
     succeeded with the other worker's result, and is not made again."""
     admin = seeded["admin"]
-    db_exec(db, TAKEN_SQLITE if db.kind == "sqlite" else TAKEN_POSTGRES)
-    db_exec(db, "ALTER TABLE therapy_bookings RENAME TO therapy_bookings_away")
+    db.execute(TAKEN_SQLITE if db.kind == "sqlite" else TAKEN_POSTGRES)
+    db.execute("ALTER TABLE therapy_bookings RENAME TO therapy_bookings_away")
     try:
         r = queue(server, admin, "therapy_bookings_by_partner")
         assert r.status_code == 202, r.text
@@ -316,7 +318,7 @@ def test_a_stale_worker_does_not_undo_the_run(server, db, seeded):
         wait_until(lambda: db.count("jobs", "kind = 'report_runs.make'") == 0,
                    timeout=20, what="the job done")
     finally:
-        db_exec(db, "ALTER TABLE therapy_bookings_away RENAME TO therapy_bookings")
+        db.execute("ALTER TABLE therapy_bookings_away RENAME TO therapy_bookings")
     run = run_of(server, admin, run_id)
     assert run["status"] == "succeeded" and run["attempts"] == 2, run
     assert run["error_code"] is None and run["result_bytes"] == 2
@@ -332,12 +334,13 @@ def test_a_run_whose_job_is_gone_does_not_count_as_waiting(start_server, db,
     server, admin = seeded_no_workers
     ids = [queue(server, admin, "signups_by_partner").json()["id"] for _ in range(16)]
     problem(queue(server, admin, "signups_by_partner"), 429, "RUNS_PENDING")
-    db_exec(db, "DELETE FROM jobs WHERE id = (SELECT job_id FROM report_runs "
-                f"WHERE id = '{ids[0]}')")
+    db.execute("DELETE FROM jobs WHERE id = (SELECT job_id FROM report_runs "
+               f"WHERE id = '{ids[0]}')")
     assert queue(server, admin, "signups_by_partner").status_code == 202
     problem(queue(server, admin, "signups_by_partner"), 429, "RUNS_PENDING")
 
 
+@pytest.mark.dialect
 def test_a_run_whose_job_was_buried_shows_failed(server, db, seeded):
     """A run left 'running' (its worker died, say) whose job is in failed_jobs is
     failed to the API, with failed_jobs' reason, and no longer counts as waiting."""
@@ -345,11 +348,11 @@ def test_a_run_whose_job_was_buried_shows_failed(server, db, seeded):
     r = queue(server, admin, "signups_by_partner")
     run = finished(server, admin, r.json()["id"])
     job_id = str(uuid.uuid4())
-    db_exec(db, f"UPDATE report_runs SET status = 'running', job_id = '{job_id}' "
-                f"WHERE id = '{run['id']}';"
-                "INSERT INTO failed_jobs (id, job_id, queue, kind, payload, error, attempts, "
-                f"failed_at) VALUES ('{uuid.uuid4()}', '{job_id}', 'default', "
-                "'report_runs.make', '{}', 'timed out after 2 attempts', 2, 0);")
+    db.execute(f"UPDATE report_runs SET status = 'running', job_id = '{job_id}' "
+               f"WHERE id = '{run['id']}';"
+               "INSERT INTO failed_jobs (id, job_id, queue, kind, payload, error, attempts, "
+               f"failed_at) VALUES ('{uuid.uuid4()}', '{job_id}', 'default', "
+               "'report_runs.make', '{}', 'timed out after 2 attempts', 2, 0);")
     run = run_of(server, admin, run["id"])
     assert run["status"] == "failed" and run["error_code"] == "JOB_FAILED"
     assert run["error"] == "timed out after 2 attempts"
@@ -358,6 +361,7 @@ def test_a_run_whose_job_was_buried_shows_failed(server, db, seeded):
     assert "timed out" in p["detail"]
 
 
+@pytest.mark.dialect
 def test_old_runs_are_pruned_by_the_scheduled_job(server, db, seeded):
     admin = seeded["admin"]
     old = queue(server, admin, "signups_by_partner").json()["id"]
@@ -366,16 +370,16 @@ def test_old_runs_are_pruned_by_the_scheduled_job(server, db, seeded):
     finished(server, admin, recent)
     eight_days = int(time.time() * 1000) - 8 * 86400 * 1000
     six_days = int(time.time() * 1000) - 6 * 86400 * 1000
-    db_exec(db, f"UPDATE report_runs SET created_at = {eight_days} WHERE id = '{old}';"
-                f"UPDATE report_runs SET created_at = {six_days} WHERE id = '{recent}';")
+    db.execute(f"UPDATE report_runs SET created_at = {eight_days} WHERE id = '{old}';"
+               f"UPDATE report_runs SET created_at = {six_days} WHERE id = '{recent}';")
     wait_until(lambda: db.count("job_schedules", "name = 'report_runs.prune'") == 1,
                timeout=15, what="the report_runs.prune schedule")
     assert db.scalar("SELECT cron FROM job_schedules WHERE name = 'report_runs.prune'") \
         == "37 * * * *"
     # Due now: queued by hand as the schedule would.
-    db_exec(db, "INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, "
-                f"run_at, created_at, updated_at) VALUES ('{uuid.uuid4()}', "
-                "'report_runs.prune', '{}', 'queued', 0, 3, 0, 0, 0)")
+    db.execute("INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, "
+               f"run_at, created_at, updated_at) VALUES ('{uuid.uuid4()}', "
+               "'report_runs.prune', '{}', 'queued', 0, 3, 0, 0, 0)")
     wait_until(lambda: db.count("report_runs", f"id = '{old}'") == 0, timeout=15,
                what="the old run pruned")
     problem(server.get(f"/v1/report-runs/{old}", headers=hdr(admin)), 404, "NOT_FOUND")

@@ -4,7 +4,6 @@ notes), forms with field checks and PHQ-9/GAD-7 scoring, form responses,
 resources and assignments. Runs on SQLite and PostgreSQL."""
 
 import concurrent.futures
-import datetime
 import secrets
 
 from pathlib import Path
@@ -12,97 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import problem
-
-PASSWORD = "pale orange kettle 1987 drums"
-PHQ9 = "00000000-0000-7000-8000-000000000009"
-GAD7 = "00000000-0000-7000-8000-000000000007"
-PHQ_OPTS = ["Not at all", "Several days", "More than half the days", "Nearly every day"]
-
-
-def hdr(who):
-    return {"Authorization": f"Bearer {who['token']}"}
-
-
-def login(server, email):
-    r = server.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-    return r.json()["token"]
-
-
-def person(server, name, role=None):
-    email = f"{name}.{secrets.token_hex(3)}@example.org"
-    if role is None:
-        r = server.post("/v1/auth/register", json={
-            "email": email, "password": PASSWORD, "accept_terms": True,
-            "first_name": name.capitalize(), "date_of_birth": "1990-01-01", "country": "GB"})
-        assert r.status_code == 201, r.text
-    else:
-        r = server.cli("user", "add", f"--role={role}", f"--email={email}",
-                       f"--password={PASSWORD}")
-        assert r.returncode == 0, r.stdout + r.stderr
-    token = login(server, email)
-    me = server.get("/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
-    return {"email": email, "token": token, "id": me["id"]}
-
-
-def relate(server, admin, lead, follower, kind):
-    r = server.post("/v1/relationships", headers=hdr(admin),
-                    json={"lead_id": lead["id"], "follower_id": follower["id"], "kind": kind})
-    assert r.status_code == 201, r.text
-    r = server.post(f"/v1/relationships/{r.json()['id']}/consent", headers=hdr(admin),
-                    json={"method": "signed_form"})
-    assert r.status_code == 200, r.text
-
-
-def profile(server, admin, who, **extra):
-    body = {"user_id": who["id"], "bio": "CBT and ACT.", "specialties": ["anxiety"],
-            "credentials": ["BACP"], "calendar_integration":
-            {"provider": "google", "calendar_id": "cal-1"}, "meta": {"room": 3}}
-    body.update(extra)
-    r = server.post("/v1/therapists", headers=hdr(admin), json=body)
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
-def at(hours, minutes=0):
-    t = datetime.datetime(2031, 3, 3, 9, 0, tzinfo=datetime.timezone.utc)
-    t += datetime.timedelta(hours=hours, minutes=minutes)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def book(server, who, therapist, client, start, end, **extra):
-    body = {"therapist_id": therapist["profile"]["id"], "client_id": client["id"],
-            "start_time": start, "end_time": end, "type": "regular", "format": "video"}
-    body.update(extra)
-    return server.post("/v1/therapy-sessions", headers=hdr(who), json=body)
-
-
-@pytest.fixture
-def server(start_server, db):
-    """The server on the database the test inspects."""
-    return start_server(db=db)
-
-
-@pytest.fixture
-def practice(server):
-    p = {"admin": person(server, "admin", "admin"),
-         "therapist": person(server, "therapist", "therapist"),
-         "therapist2": person(server, "therapist2", "therapist"),
-         "colleague": person(server, "colleague", "therapist"),
-         "client": person(server, "client"),
-         "guardian": person(server, "guardian"),
-         "other": person(server, "other")}
-    p["therapist"]["profile"] = profile(server, p["admin"], p["therapist"])
-    p["therapist2"]["profile"] = profile(server, p["admin"], p["therapist2"])
-    p["colleague"]["profile"] = profile(server, p["admin"], p["colleague"])
-    relate(server, p["admin"], p["therapist"], p["client"], "practitioner_of")
-    # A second practitioner of the same client: sees their own sessions
-    # with the client, never a colleague's.
-    relate(server, p["admin"], p["colleague"], p["client"], "practitioner_of")
-    relate(server, p["admin"], p["guardian"], p["client"], "guardian_of")
-    relate(server, p["admin"], p["therapist2"], p["other"], "practitioner_of")
-    return p
+from conftest import GAD7, PHQ9, PHQ_OPTS, at, book, hdr, problem
 
 
 def test_schema_has_every_table_and_the_seed_forms(server, db):
@@ -153,6 +62,7 @@ def test_therapists_admin_creates_owner_edits_clients_see_public_fields(server, 
             404, "NOT_FOUND")
 
 
+@pytest.mark.dialect
 def test_sessions_times_overlap_and_practitioner_rule(server, practice):
     p = practice
     t, c = p["therapist"], p["client"]
@@ -207,6 +117,7 @@ def test_sessions_times_overlap_and_practitioner_rule(server, practice):
         assert {s["id"], theirs["id"]} <= seen
 
 
+@pytest.mark.dialect
 def test_concurrent_overlapping_bookings_exactly_one_succeeds(server, practice):
     p = practice
     t, c = p["therapist"], p["client"]
@@ -225,6 +136,7 @@ def test_concurrent_overlapping_bookings_exactly_one_succeeds(server, practice):
     assert codes.count(409) == 19, codes
 
 
+@pytest.mark.dialect
 def test_status_actions_follow_the_allowed_transitions(server, practice, db):
     p = practice
     t, c = p["therapist"], p["client"]
@@ -260,6 +172,7 @@ def test_status_actions_follow_the_allowed_transitions(server, practice, db):
     assert db.count("audit_log", "action = 'therapy_sessions.rescheduled'") == 1
 
 
+@pytest.mark.dialect
 def test_reschedule_into_an_occupied_slot_is_refused(server, practice):
     p = practice
     t, c = p["therapist"], p["client"]

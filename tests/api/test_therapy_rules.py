@@ -2,8 +2,9 @@
 a scale with one bound is bounded on the other side too, scoring names each
 item once and its bands start at 0, and an assignment is opened before it is
 completed."""
-from conftest import problem
-from test_therapy_practice import hdr, practice, server  # noqa: F401 (fixtures)
+import pytest
+
+from conftest import PHQ9, PHQ_OPTS, at, book, hdr, problem, relate
 
 
 def make_form(srv, admin, fields, scoring=None):
@@ -71,12 +72,11 @@ def test_reading_assignment_notes_is_audited(server, practice, db):
     assert db.count("audit_log", "action = 'resource_assignments.read'") > before
 
 
+@pytest.mark.dialect
 def test_the_database_itself_refuses_overlapping_live_sessions(server, practice, db):
     """The module checks first (409 SESSION_OVERLAP); the schema is the backstop
     for any other writer: a trigger on SQLite, an exclusion constraint on
     PostgreSQL."""
-    import pytest
-    from test_therapy_practice import at, book
     p = practice
     t, c = p["therapist"], p["client"]
     s = book(server, t, t, c, at(60), at(61)).json()
@@ -119,11 +119,11 @@ def test_directory_leaves_out_deactivated_and_erased_accounts(server, practice):
     problem(server.get(f"/v1/therapist-directory/{col}", headers=c), 404, "NOT_FOUND")
 
 
+@pytest.mark.dialect
 def test_delete_rules_cascade_and_set_null(server, practice, db):
     """The seed's delete rules: a response outlives its session (SET NULL);
     a therapist's profile takes its sessions, resources and their
     assignments with it (CASCADE)."""
-    from test_therapy_practice import PHQ9, PHQ_OPTS, at, book
     p = practice
     t, c, a = p["therapist"], p["client"], hdr(p["admin"])
     s = book(server, t, t, c, at(70), at(71)).json()
@@ -172,13 +172,13 @@ def test_a_colleagues_public_resource_assigned_is_the_assigners(server, practice
     # Only clients get assignments: a therapist who is someone's guardian
     # assigns them nothing.
     kid = p["other"]
-    from test_therapy_practice import relate
     relate(server, p["admin"], t, kid, "guardian_of")
     r = server.post("/v1/resource-assignments", headers=hdr(t),
                     json={"resource_id": pub["id"], "client_id": kid["id"]})
     assert r.status_code == 403, r.text
 
 
+@pytest.mark.dialect
 def test_concurrent_completes_move_an_assignment_once(server, practice, db):
     import concurrent.futures
     p = practice
@@ -203,7 +203,6 @@ def test_concurrent_completes_move_an_assignment_once(server, practice, db):
 
 
 def test_a_therapist_whose_link_ended_no_longer_acts_on_the_session(server, practice, db):
-    from test_therapy_practice import at, book
     p = practice
     t, c, a = p["therapist"], p["client"], hdr(p["admin"])
     s = book(server, t, t, c, at(80), at(81)).json()
@@ -231,7 +230,6 @@ def test_a_therapist_whose_link_ended_no_longer_acts_on_the_session(server, prac
 
 
 def test_action_answers_show_only_what_the_caller_may_see(server, practice):
-    from test_therapy_practice import at, book
     p = practice
     t, c = p["therapist"], p["client"]
     s = book(server, p["admin"], t, c, at(90), at(91)).json()

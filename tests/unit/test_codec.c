@@ -4,9 +4,9 @@
  * forced, a random property test, malformed payloads, and the bits per
  * sample the codec must reach on the real ECG and EEG.
  *
- * The recordings are read from $CAREBASE_BIOSIGNALS or
- * ../shared/data/biosignals (relative to the repository root); the tests
- * that need them skip when they are missing.
+ * The recordings are read from $CAREBASE_BIOSIGNALS or the repository's
+ * tests/data/biosignals (found from this binary's place,
+ * build/<kind>/tests/); a missing recording fails the test that needs it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -39,25 +40,46 @@ rnd(void)
 	return (rng);
 }
 
-/* The file's bytes, or NULL (and a skip message) when it is not there. */
+/* The repository's root: three folders above this binary's own. */
+static void
+repo_root(char *out, size_t n)
+{
+	ssize_t len;
+	int	up;
+
+	len = readlink("/proc/self/exe", out, n - 1);
+	assert_true(len > 0 && (size_t)len < n - 1);
+	out[len] = '\0';
+	for (up = 0; up < 4; up++) {
+		char *slash = strrchr(out, '/');
+
+		assert_non_null(slash);
+		*slash = '\0';
+	}
+}
+
+/* The file's bytes; a missing file fails the test. */
 static uint8_t *
 data_file(const char *name, size_t *len)
 {
 	const char *dir = getenv("CAREBASE_BIOSIGNALS");
-	char	    path[4096];
+	char	    root[4096], path[4200];
 	uint8_t	   *buf;
 	FILE	   *f;
 	long	    sz;
 
-	if (dir == NULL || *dir == '\0')
-		dir = "../shared/data/biosignals";
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if ((f = fopen(path, "rb")) == NULL) {
-		print_message("skipped: %s not found (set CAREBASE_BIOSIGNALS "
-			      "to the biosignals folder)\n",
-		    path);
-		return (NULL);
+	if (dir != NULL && *dir != '\0')
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+	else {
+		repo_root(root, sizeof(root));
+		snprintf(path, sizeof(path), "%s/tests/data/biosignals/%s",
+		    root, name);
 	}
+	if ((f = fopen(path, "rb")) == NULL)
+		fail_msg("%s not found (the recordings are in "
+			 "tests/data/biosignals; CAREBASE_BIOSIGNALS names "
+			 "another folder)",
+		    path);
 	assert_int_equal(fseek(f, 0, SEEK_END), 0);
 	sz = ftell(f);
 	rewind(f);
@@ -135,8 +157,7 @@ ecg_round_trips_and_stays_under_5_5_bits(void **state)
 	size_t	 len, n, i;
 	double	 bits;
 
-	if ((buf = data_file(ECG_FILE, &len)) == NULL)
-		skip();
+	buf = data_file(ECG_FILE, &len);
 	n = len / 2;
 	assert_int_equal(n, 108000);
 	x = malloc(n * sizeof(*x));
@@ -163,8 +184,7 @@ eeg_channels_round_trip_and_stay_under_11_8_bits(void **state)
 	size_t	 len, per, ch, i, o;
 	double	 bits, total = 0;
 
-	if ((buf = data_file(EEG_FILE, &len)) == NULL)
-		skip();
+	buf = data_file(EEG_FILE, &len);
 	per = len / 2 / 4;
 	assert_int_equal(per, 97419);
 	x = malloc(per * sizeof(*x));
@@ -196,8 +216,7 @@ hrv_intervals_and_timestamps_round_trip(void **state)
 	int64_t *ts, back[CODEC_BLOCK_MAX];
 	size_t	 len, n = 0, i, cnt, m, bytes = 0, olen;
 
-	if ((buf = data_file(HRV_FILE, &len)) == NULL)
-		skip();
+	buf = data_file(HRV_FILE, &len);
 	rr = malloc(len * sizeof(*rr));
 	ts = malloc(len * sizeof(*ts));
 	for (line = strtok_r((char *)buf, "\n", &save); line != NULL;
