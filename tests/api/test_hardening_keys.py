@@ -114,6 +114,7 @@ def journal(srv):
 # item 5: every process at once
 
 
+@pytest.mark.dialect
 def test_an_erasure_through_one_process_is_seen_by_another_at_once(start_server):
     a = start_server()
     b = start_server(db=a.db, migrate=False)      # same database and master key
@@ -208,6 +209,7 @@ def pg_bin(name):
     pytest.skip(f"{name} not found")
 
 
+@pytest.mark.dialect
 @pytest.mark.postgres_only
 def test_a_pg_dump_restored_after_an_erasure_does_not_bring_the_person_back(start_server,
                                                                            make_db):
