@@ -14,8 +14,22 @@
  * The line is written with one write(2) on a descriptor opened O_APPEND
  * (so processes appending at once never interleave) and fsynced, as the
  * last step of the erasure's transaction: an erasure that cannot be
- * journalled is not made. An erasure journalled whose commit then fails
- * is made by the next replay (it was asked for).
+ * journalled is not made.
+ *
+ * An erasure journalled whose transaction then fails (its COMMIT) is
+ * settled (people_erasures_settle, from gdpr.c): unless a fresh look finds
+ * the person erased after all, it is withdrawn with a revocation naming
+ * the same id and time:
+ *
+ *	01a23dc4-4b27-7a5a-85e9-7aa53b39bd9c 2026-12-03T21:16:44.507Z revoked
+ *
+ * A person counts as erased when some erasure line of theirs is not
+ * followed by a revocation of the same id and time; lines without the
+ * suffix are erasures, so older journals read as before. Every attempt of
+ * one erasure (store_run retries busy transactions) writes the same line,
+ * and its revocation withdraws them all; an erasure of the same person
+ * made later, here or in a journal concatenated to this one, has its own
+ * time and is not withdrawn by it.
  *
  * Replay (people_erasures_replay; `serve` and `worker` before anything
  * else, `carebase restore` and `carebase erasures replay`): every
@@ -49,20 +63,33 @@
 #include "store/migrate.h"
 #include "store/store.h"
 
-#define JOURNAL_NAME	 "erasure.journal"
-#define JOURNAL_MAX	 ((size_t)1024 * 1024 * 1024)
-#define JOURNAL_BATCH	 100 /* ids per presence query */
-#define JOURNAL_ISO_LEN	 24  /* "2026-11-22T03:05:36.123Z" */
-#define JOURNAL_LINE_LEN (UUID_STR_LEN - 1 + 1 + JOURNAL_ISO_LEN)
+#define JOURNAL_NAME	    "erasure.journal"
+#define JOURNAL_MAX	    ((size_t)1024 * 1024 * 1024)
+#define JOURNAL_BATCH	    100 /* ids per presence query */
+#define JOURNAL_ISO_LEN	    24	/* "2026-11-22T03:05:36.123Z" */
+#define JOURNAL_LINE_LEN    (UUID_STR_LEN - 1 + 1 + JOURNAL_ISO_LEN)
+#define JOURNAL_REVOKED	    " revoked"
+#define JOURNAL_REVOKED_LEN (sizeof(JOURNAL_REVOKED) - 1)
 #define JOURNAL_HEADER                                                         \
-	"# carebase erasure journal: one erased user id and time a line. "     \
+	"# carebase erasure journal: one erased user id and time a line "      \
+	"(\"revoked\" after them withdraws that erasure). "                    \
 	"Keep it and back it up with the master key, apart from database "     \
 	"backups; carebase replays it at start-up.\n"
 
+/* One line of the journal. */
+struct event {
+	char	id[UUID_STR_LEN];
+	int64_t at;
+	size_t	lineno;
+	int	revoked;
+};
+
 struct journal {
-	char (*ids)[UUID_STR_LEN]; /* sorted, unique */
+	struct event *ev; /* every record, while reading */
+	size_t	      nev;
+	size_t	      evcap;
+	char (*ids)[UUID_STR_LEN]; /* erased: sorted, unique */
 	size_t n;
-	size_t cap;
 };
 
 struct presence {
@@ -70,6 +97,12 @@ struct presence {
 	size_t n;
 	char (*found)[UUID_STR_LEN]; /* out, n at most */
 	size_t nfound;
+};
+
+struct settle {
+	const char *user_id;
+	int64_t	    at;
+	int	    outcome;
 };
 
 struct erased_rows {
@@ -81,11 +114,15 @@ struct erased_rows {
 static char journal_path[4096];
 static int  journal_fd = -1;
 
+static int  journal_write(const char *, int64_t, int);
 static int  path_resolve(char *, size_t);
 static int  journal_create(const char *, char *, size_t);
 static int  journal_read(struct journal *);
 static int  journal_line(const char *, size_t, size_t, struct journal *);
+static int  journal_erased(struct journal *);
+static int  event_cmp(const void *, const void *);
 static int  id_cmp(const void *, const void *);
+static int  settle_tx(struct tx *, void *);
 static int  presence_tx(struct tx *, void *);
 static int  reconcile_tx(struct tx *, void *);
 static void journal_free(struct journal *);
@@ -207,31 +244,97 @@ fail:
 int
 people_erasures_append(const char *user_id, int64_t at)
 {
+	return (journal_write(user_id, at, 0));
+}
+
+int
+people_erasures_settle(
+    struct store *db, const char *user_id, int64_t at, int rc)
+{
+	static const char *const names[] = { "unknown", "made", "withdrawn",
+		"kept" };
+	struct settle		 s;
+
+	memset(&s, 0, sizeof(s));
+	s.user_id = user_id;
+	s.at = at;
+	if (store_run(db, STORE_TX_WRITE, settle_tx, &s) != OK)
+		s.outcome = PEOPLE_ERASE_UNKNOWN;
+	if (s.outcome == PEOPLE_ERASE_UNKNOWN || s.outcome == PEOPLE_ERASE_KEPT)
+		log_error("event=erasure_pending user_id=%s rc=%s outcome=%s "
+			  "msg=\"journalled: made at the next start-up, or "
+			  "by carebase erasures replay\"",
+		    user_id, err_code(rc), names[s.outcome]);
+	else
+		log_warn("event=erasure_commit_failed user_id=%s rc=%s "
+			 "outcome=%s",
+		    user_id, err_code(rc), names[s.outcome]);
+	return (s.outcome);
+}
+
+/*
+ * Under the person's lock (the write transaction on SQLite), so that an
+ * erasure of them made meanwhile has committed, or failed and withdrawn
+ * its own line (of another time), before this looks.
+ */
+static int
+settle_tx(struct tx *tx, void *arg)
+{
+	struct settle *s = arg;
+	struct stmt   *st;
+	int	       rc;
+
+	s->outcome = PEOPLE_ERASE_UNKNOWN;
+	if ((rc = people_user_lock(tx, s->user_id)) != OK)
+		return (rc);
+	st = store_prepare(tx,
+	    "SELECT 1 FROM users WHERE id = ? AND deleted_at IS NOT NULL "
+	    "AND audit_ref IS NULL");
+	store_bind_text(st, 1, s->user_id);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc == STORE_ROW)
+		s->outcome = PEOPLE_ERASE_MADE;
+	else if (rc == STORE_DONE)
+		s->outcome = journal_write(s->user_id, s->at, 1) == OK
+		    ? PEOPLE_ERASE_WITHDRAWN
+		    : PEOPLE_ERASE_KEPT;
+	else
+		return (rc);
+	return (OK);
+}
+
+/* One line, "<id> <time>[ revoked]", in one write(2), fsynced. */
+static int
+journal_write(const char *user_id, int64_t at, int revoked)
+{
 	char	ts[ISO_TIME_LEN], line[128];
 	ssize_t w;
+	size_t	want;
 	int	n;
 
+	n = snprintf(line, sizeof(line), "%s %s%s\n", user_id,
+	    time_format_iso(at, ts), revoked ? JOURNAL_REVOKED : "");
+	want = JOURNAL_LINE_LEN + 1 + (revoked ? JOURNAL_REVOKED_LEN : 0);
+	if (n < 0 || (size_t)n != want)
+		return (ERR_INVALID);
 	if (journal_fd == -1) {
 		log_error("event=erasure_journal_closed user_id=%s", user_id);
 		return (ERR_CONFIG);
 	}
-	n = snprintf(
-	    line, sizeof(line), "%s %s\n", user_id, time_format_iso(at, ts));
-	if (n != JOURNAL_LINE_LEN + 1)
-		return (ERR_INVALID);
 	do
 		w = write(journal_fd, line, (size_t)n);
 	while (w == -1 && errno == EINTR);
 	if (w != n || fdatasync(journal_fd) == -1) {
 		log_error("event=erasure_journal_write_failed path=%s "
-			  "user_id=%s errno=%d",
-		    journal_path, user_id, errno);
+			  "user_id=%s revoked=%d errno=%d",
+		    journal_path, user_id, revoked, errno);
 		return (ERR_IO);
 	}
 	return (OK);
 }
 
-/* Every id in the journal, sorted and unique. */
+/* Every id the journal holds erased, sorted and unique. */
 static int
 journal_read(struct journal *j)
 {
@@ -239,7 +342,7 @@ journal_read(struct journal *j)
 	char	    chunk[65536];
 	const char *p, *nl;
 	ssize_t	    r;
-	size_t	    lineno = 0, i, k;
+	size_t	    lineno = 0;
 	int	    rc = OK;
 
 	memset(j, 0, sizeof(*j));
@@ -264,34 +367,40 @@ journal_read(struct journal *j)
 		rc = journal_line(p, (size_t)(nl - p), ++lineno, j);
 	}
 	buf_free(&b);
+	if (rc == OK)
+		rc = journal_erased(j);
 	if (rc != OK) {
 		log_error("event=erasure_journal_unreadable path=%s rc=%s",
 		    journal_path, err_code(rc));
 		journal_free(j);
 		return (rc);
 	}
-	if (j->n > 1)
-		qsort(j->ids, j->n, sizeof(*j->ids), id_cmp);
-	for (i = k = 0; i < j->n; i++)
-		if (k == 0 || strcmp(j->ids[k - 1], j->ids[i]) != 0)
-			memmove(j->ids[k++], j->ids[i], UUID_STR_LEN);
-	j->n = k;
 	return (OK);
 }
 
-/* One line: "<id> <time>" at its end; anything else is skipped. */
+/*
+ * One line: "<id> <time>" at its end, or "<id> <time> revoked"; anything
+ * else is skipped.
+ */
 static int
 journal_line(const char *p, size_t n, size_t lineno, struct journal *j)
 {
-	char(*grown)[UUID_STR_LEN], id[UUID_STR_LEN];
-	char	    ts[JOURNAL_ISO_LEN + 1];
-	const char *rec;
-	int64_t	    at;
+	struct event *grown;
+	char	      id[UUID_STR_LEN], ts[JOURNAL_ISO_LEN + 1];
+	const char   *rec;
+	int64_t	      at;
+	int	      revoked = 0;
 
 	while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == ' '))
 		n--;
 	if (n == 0 || p[0] == '#')
 		return (OK);
+	if (n >= JOURNAL_REVOKED_LEN &&
+	    memcmp(p + n - JOURNAL_REVOKED_LEN, JOURNAL_REVOKED,
+		JOURNAL_REVOKED_LEN) == 0) {
+		n -= JOURNAL_REVOKED_LEN;
+		revoked = 1;
+	}
 	rec = p + n - (n >= JOURNAL_LINE_LEN ? JOURNAL_LINE_LEN : n);
 	if (n >= JOURNAL_LINE_LEN) {
 		memcpy(id, rec, UUID_STR_LEN - 1);
@@ -309,15 +418,66 @@ journal_line(const char *p, size_t n, size_t lineno, struct journal *j)
 		log_warn("event=erasure_journal_torn_line path=%s line=%zu "
 			 "msg=\"text before the record ignored\"",
 		    journal_path, lineno);
-	if (j->n == j->cap) {
+	if (j->nev == j->evcap) {
 		if ((grown = reallocarray(
-			 j->ids, 2 * j->cap + 64, sizeof(*j->ids))) == NULL)
+			 j->ev, 2 * j->evcap + 64, sizeof(*j->ev))) == NULL)
 			return (ERR_NOMEM);
-		j->ids = grown;
-		j->cap = 2 * j->cap + 64;
+		j->ev = grown;
+		j->evcap = 2 * j->evcap + 64;
 	}
-	memcpy(j->ids[j->n++], id, UUID_STR_LEN);
+	memcpy(j->ev[j->nev].id, id, UUID_STR_LEN);
+	j->ev[j->nev].at = at;
+	j->ev[j->nev].lineno = lineno;
+	j->ev[j->nev++].revoked = revoked;
 	return (OK);
+}
+
+/*
+ * The ids erased: those with an erasure line (id, time) that no later
+ * revocation of the same id and time withdraws. The events go, sorted by
+ * id, time and line.
+ */
+static int
+journal_erased(struct journal *j)
+{
+	size_t i, k;
+	int    erased = 0;
+
+	if (j->nev > 1)
+		qsort(j->ev, j->nev, sizeof(*j->ev), event_cmp);
+	if (j->nev > 0 &&
+	    (j->ids = reallocarray(NULL, j->nev, sizeof(*j->ids))) == NULL)
+		return (ERR_NOMEM);
+	for (i = 0; i < j->nev; i++) {
+		k = i + 1;
+		/* The last line of an (id, time) says what it is. */
+		if (k < j->nev && j->ev[k].at == j->ev[i].at &&
+		    strcmp(j->ev[k].id, j->ev[i].id) == 0)
+			continue;
+		erased |= !j->ev[i].revoked;
+		if (k < j->nev && strcmp(j->ev[k].id, j->ev[i].id) == 0)
+			continue;
+		if (erased)
+			memcpy(j->ids[j->n++], j->ev[i].id, UUID_STR_LEN);
+		erased = 0;
+	}
+	free(j->ev);
+	j->ev = NULL;
+	j->nev = j->evcap = 0;
+	return (OK);
+}
+
+static int
+event_cmp(const void *a, const void *b)
+{
+	const struct event *x = a, *y = b;
+	int		    c;
+
+	if ((c = strcmp(x->id, y->id)) != 0)
+		return (c);
+	if (x->at != y->at)
+		return (x->at < y->at ? -1 : 1);
+	return (x->lineno < y->lineno ? -1 : x->lineno > y->lineno);
 }
 
 static int
@@ -329,6 +489,7 @@ id_cmp(const void *a, const void *b)
 static void
 journal_free(struct journal *j)
 {
+	free(j->ev);
 	free(j->ids);
 	memset(j, 0, sizeof(*j));
 }
