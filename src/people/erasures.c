@@ -14,7 +14,9 @@
  * The line is written with one write(2) on a descriptor opened O_APPEND
  * (so processes appending at once never interleave) and fsynced, as the
  * last step of the erasure's transaction: an erasure that cannot be
- * journalled is not made.
+ * journalled is not made. Before each line the descriptor is checked to
+ * still name the file at the path (a journal renamed or replaced while
+ * carebase runs is opened again, with the checks of start-up).
  *
  * An erasure journalled whose transaction then fails (its COMMIT) is
  * settled (people_erasures_settle, from gdpr.c): unless a fresh look finds
@@ -48,6 +50,7 @@
 #include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,7 +116,12 @@ struct erased_rows {
 
 static char journal_path[4096];
 static int  journal_fd = -1;
+/* Serve's threads: the descriptor, its reopening, and each line. */
+static pthread_mutex_t journal_mu = PTHREAD_MUTEX_INITIALIZER;
 
+static int  journal_open(char *, size_t);
+static void journal_close(void);
+static int  journal_current(void);
 static int  journal_write(const char *, int64_t, int);
 static int  path_resolve(char *, size_t);
 static int  journal_create(const char *, char *, size_t);
@@ -130,10 +138,36 @@ static void journal_free(struct journal *);
 int
 people_erasures_open(char *err, size_t errlen)
 {
+	int rc;
+
+	pthread_mutex_lock(&journal_mu);
+	rc = journal_open(err, errlen);
+	pthread_mutex_unlock(&journal_mu);
+	return (rc);
+}
+
+void
+people_erasures_close(void)
+{
+	pthread_mutex_lock(&journal_mu);
+	journal_close();
+	pthread_mutex_unlock(&journal_mu);
+}
+
+const char *
+people_erasures_path(void)
+{
+	return (journal_path);
+}
+
+/* Open the journal at its path, or refuse it; journal_mu held. */
+static int
+journal_open(char *err, size_t errlen)
+{
 	struct stat sb;
 	int	    rc;
 
-	people_erasures_close();
+	journal_close();
 	if ((rc = path_resolve(journal_path, sizeof(journal_path))) != OK) {
 		snprintf(err, errlen, "erasure journal: the path is too long");
 		return (rc);
@@ -166,24 +200,44 @@ people_erasures_open(char *err, size_t errlen)
 		    "erasure journal: %s must be a file that only its owner "
 		    "may read and write (chmod 600)",
 		    journal_path);
-		people_erasures_close();
+		journal_close();
 		return (ERR_CONFIG);
 	}
 	return (OK);
 }
 
-void
-people_erasures_close(void)
+static void
+journal_close(void)
 {
 	if (journal_fd != -1)
 		close(journal_fd);
 	journal_fd = -1;
 }
 
-const char *
-people_erasures_path(void)
+/*
+ * The descriptor still names the file at the path, or is opened again
+ * (renamed, replaced, or unlinked while carebase runs); journal_mu held.
+ */
+static int
+journal_current(void)
 {
-	return (journal_path);
+	struct stat fsb, psb;
+	char	    err[1024], q[1100];
+	int	    rc;
+
+	if (journal_path[0] == '\0')
+		return (ERR_CONFIG); /* never opened */
+	if (journal_fd != -1 && fstat(journal_fd, &fsb) == 0 &&
+	    fsb.st_nlink > 0 && stat(journal_path, &psb) == 0 &&
+	    fsb.st_dev == psb.st_dev && fsb.st_ino == psb.st_ino)
+		return (OK);
+	if ((rc = journal_open(err, sizeof(err))) != OK) {
+		log_error("event=erasure_journal_reopen_failed msg=%s",
+		    log_quote(q, sizeof(q), err));
+		return (rc);
+	}
+	log_warn("event=erasure_journal_reopened path=%s", journal_path);
+	return (OK);
 }
 
 /* erasure_journal_file, or erasure.journal beside the master key. */
@@ -237,7 +291,7 @@ journal_create(const char *path, char *err, size_t errlen)
 fail:
 	snprintf(err, errlen, "erasure journal: cannot create %s: %s", path,
 	    strerror(errno));
-	people_erasures_close();
+	journal_close();
 	return (ERR_CONFIG);
 }
 
@@ -311,16 +365,17 @@ journal_write(const char *user_id, int64_t at, int revoked)
 	char	ts[ISO_TIME_LEN], line[128];
 	ssize_t w;
 	size_t	want;
-	int	n;
+	int	n, rc = OK;
 
 	n = snprintf(line, sizeof(line), "%s %s%s\n", user_id,
 	    time_format_iso(at, ts), revoked ? JOURNAL_REVOKED : "");
 	want = JOURNAL_LINE_LEN + 1 + (revoked ? JOURNAL_REVOKED_LEN : 0);
 	if (n < 0 || (size_t)n != want)
 		return (ERR_INVALID);
-	if (journal_fd == -1) {
+	pthread_mutex_lock(&journal_mu);
+	if ((rc = journal_current()) != OK) {
 		log_error("event=erasure_journal_closed user_id=%s", user_id);
-		return (ERR_CONFIG);
+		goto out;
 	}
 	do
 		w = write(journal_fd, line, (size_t)n);
@@ -329,9 +384,11 @@ journal_write(const char *user_id, int64_t at, int revoked)
 		log_error("event=erasure_journal_write_failed path=%s "
 			  "user_id=%s revoked=%d errno=%d",
 		    journal_path, user_id, revoked, errno);
-		return (ERR_IO);
+		rc = ERR_IO;
 	}
-	return (OK);
+out:
+	pthread_mutex_unlock(&journal_mu);
+	return (rc);
 }
 
 /* Every id the journal holds erased, sorted and unique. */

@@ -210,3 +210,85 @@ def test_a_failed_erasure_found_made_meanwhile_answers_as_made(start_server):
     recs = records(journal_path(srv))
     assert all(x[0] == who["id"] and len(x) == 2 for x in recs), recs
     assert held(srv.db, who["id"]) == (0, (None, None, None))
+
+
+@pytest.mark.postgres_only
+def test_a_failed_erasure_that_cannot_be_withdrawn_is_answered_pending(start_server):
+    """The COMMIT fails (slowly), and meanwhile the journal is replaced by a
+    copy that others may read, so the revocation cannot be written: the
+    line stays, the answer says the erasure will be completed at the next
+    start, and it is."""
+    srv = start_server()
+    who = member(srv)
+    srv.db.query("""
+        CREATE FUNCTION erase_fail() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_sleep(2);
+            RAISE EXCEPTION 'refused at commit';
+        END $$;
+        CREATE CONSTRAINT TRIGGER erase_fail AFTER UPDATE ON users
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+            WHEN (OLD.audit_ref IS NOT NULL AND NEW.audit_ref IS NULL)
+            EXECUTE FUNCTION erase_fail();""")
+    path = journal_path(srv)
+    out = {}
+    t = threading.Thread(target=lambda: out.update(r=erase_self(srv, who)))
+    t.start()
+    try:
+        wait_until(lambda: any(x[0] == who["id"] for x in records(path)),
+                   timeout=10, what="the erasure's line")
+        kept = path.read_text()
+        path.rename(srv.tmp_path / "erasure.journal.old")
+        path.write_text(kept)
+        path.chmod(0o644)
+    finally:
+        t.join(30)
+    r = out["r"]
+    assert r.status_code == 202, r.text
+    assert r.json()["status"] == "pending" and "next starts" in r.json()["detail"], r.text
+    assert "event=erasure_pending" in srv.log()
+    assert login(srv, who["email"]).status_code == 200     # not yet
+    srv.stop()
+    path.chmod(0o600)
+    srv.db.query("DROP TRIGGER erase_fail ON users")
+    again = start_server(db=srv.db, migrate=False)
+    assert login(again, who["email"]).status_code == 401
+    assert held(again.db, who["id"]) == (0, (None, None, None))
+
+
+# --------------------------------------------------------------------------
+# a journal renamed or replaced while serving
+
+
+def test_a_journal_moved_away_while_serving_is_followed_to_its_path(start_server):
+    srv = start_server()
+    path = journal_path(srv)
+    one, two, three = member(srv), member(srv), member(srv)
+
+    # Renamed away (development: a new one is made at the path).
+    path.rename(srv.tmp_path / "erasure.journal.1")
+    assert erase_self(srv, one).status_code == 204
+    assert [x[0] for x in records(path)] == [one["id"]]
+    assert records(srv.tmp_path / "erasure.journal.1") == []
+
+    # Replaced by the operator's own copy.
+    kept = path.read_text()
+    path.rename(srv.tmp_path / "erasure.journal.2")
+    path.write_text(kept)
+    path.chmod(0o600)
+    assert erase_self(srv, two).status_code == 204
+    assert [x[0] for x in records(path)] == [one["id"], two["id"]]
+    assert [x[0] for x in records(srv.tmp_path / "erasure.journal.2")] == [one["id"]]
+
+    # Replaced by one that others may read: refused as at start-up, and
+    # the erasure with it.
+    path.rename(srv.tmp_path / "erasure.journal.3")
+    path.write_text(kept)
+    path.chmod(0o644)
+    r = erase_self(srv, three)
+    problem(r, 500, "INTERNAL")
+    assert login(srv, three["email"]).status_code == 200
+    assert "chmod 600" in srv.log()
+    path.chmod(0o600)
+    assert erase_self(srv, three).status_code == 204
+    assert [x[0] for x in records(path)] == [one["id"], three["id"]]
