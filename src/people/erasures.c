@@ -40,7 +40,9 @@
  * holds that the journal lacks (erasures from before the journal) is
  * appended. A journal that is missing stops start-up in production (in
  * development an empty one is made); one that cannot be read, or that
- * group or others may read or write, stops it always.
+ * group or others may read or write, stops it always. A journal naming
+ * anyone is not replayed into a database with migrations pending (the
+ * erasure runs with this binary's schema): migrate first.
  *
  * A line that does not end with an id and a time is skipped with a
  * warning; text before them on a line (a write cut short by a crash,
@@ -632,7 +634,7 @@ people_erasures_replay(struct store *db, struct people_replay *out)
 	struct erased_rows e;
 	char		   found[JOURNAL_BATCH][UUID_STR_LEN];
 	size_t		   i, k;
-	int		   rc = OK, erased, was_admin;
+	int		   rc = OK, erased, was_admin, current;
 
 	memset(out, 0, sizeof(*out));
 	if (journal_fd == -1)
@@ -640,6 +642,13 @@ people_erasures_replay(struct store *db, struct people_replay *out)
 	if ((rc = journal_read(&j)) != OK)
 		return (rc);
 	out->journalled = j.n;
+	/* An older schema may hold personal data where this binary's erasure
+	 * does not look: the journal waits for the migrations. */
+	current = migrate_current(db);
+	if (j.n > 0 && current != OK) {
+		out->migrations_pending = current == ERR_UNAVAILABLE;
+		rc = current;
+	}
 	for (i = 0; rc == OK && i < j.n; i += JOURNAL_BATCH) {
 		memset(&p, 0, sizeof(p));
 		p.ids = j.ids + i;
@@ -663,7 +672,7 @@ people_erasures_replay(struct store *db, struct people_replay *out)
 				    "--role=admin\"");
 		}
 	}
-	if (rc == OK && migrate_current(db) == OK) {
+	if (rc == OK && current == OK) {
 		memset(&e, 0, sizeof(e));
 		e.j = &j;
 		rc = store_run(db, STORE_TX_READ, reconcile_tx, &e);

@@ -104,6 +104,7 @@ struct people_replay {
 	size_t present;	   /* of them, held by the database: erased again */
 	size_t erased;	   /* of them, whose users row was not erased */
 	size_t recorded;   /* erased in the database, added to the journal */
+	int    migrations_pending; /* not replayed: migrate first */
 };
 /* Replay the journal into db (see erasures.c); ERR_* when it fails, and
  * then nothing may be served. */

@@ -292,3 +292,47 @@ def test_a_journal_moved_away_while_serving_is_followed_to_its_path(start_server
     path.chmod(0o600)
     assert erase_self(srv, three).status_code == 204
     assert [x[0] for x in records(path)] == [one["id"], three["id"]]
+
+
+# --------------------------------------------------------------------------
+# replay with migrations pending
+
+
+def unmigrate_last(db):
+    """Take the database back one migration, as a backup taken before it."""
+    d = ROOT / "migrations" / db.kind
+    last = sorted(p.name[:-len(".up.sql")] for p in d.glob("*.up.sql"))[-1]
+    down = (d / f"{last}.down.sql").read_text()
+    if db.kind == "sqlite":
+        con = sqlite3.connect(str(db.path), isolation_level=None)
+        try:
+            con.executescript(down)
+            con.execute("DELETE FROM schema_migrations WHERE name = ?", (last,))
+        finally:
+            con.close()
+    else:
+        db.query(down + f"; DELETE FROM schema_migrations WHERE name = '{last}'")
+    return last
+
+
+def test_a_journal_naming_anyone_is_not_replayed_with_migrations_pending(start_server):
+    srv = start_server()
+    who = member(srv)
+    srv.stop()
+    # An empty journal replays with migrations pending: nothing to do.
+    unmigrate_last(srv.db)
+    r = srv.cli_ok("erasures", "replay")
+    assert "0 journalled" in r.stdout, r.stdout
+    srv.cli_ok("migrate")
+
+    srv.start(migrate=False)
+    assert erase_self(srv, who).status_code == 204
+    srv.stop()
+    unmigrate_last(srv.db)
+    for cmd in (("erasures", "replay"), ("serve",), ("worker",)):
+        r = srv.cli(*cmd, timeout=20)
+        assert r.returncode != 0, (cmd, r.stdout, r.stderr)
+        assert "migrations pending" in r.stderr and "carebase migrate" in r.stderr, r.stderr
+    srv.cli_ok("migrate")
+    r = srv.cli_ok("erasures", "replay")
+    assert "1 journalled, 0 held" in r.stdout, r.stdout
