@@ -22,6 +22,7 @@ trigger raises a serialization failure at COMMIT for the busy cases.
 
 import secrets
 import sqlite3
+import subprocess
 import threading
 import uuid
 from pathlib import Path
@@ -142,6 +143,22 @@ def test_an_erasure_counts_unless_a_later_revocation_of_its_time_withdraws_it(st
         r = srv.cli_ok("erasures", "replay")
         assert "4 journalled, 0 held" in r.stdout, r.stdout   # b, c, d, e
         assert "erasure_journal_bad_line" not in r.stderr, r.stderr
+
+
+def test_journals_merged_as_the_readme_says_are_read_as_one(start_server):
+    """README: `cat other.journal >> erasure.journal` (the mode stays 0600;
+    `cat a b > erasure.journal` would empty it first and make it 0644)."""
+    srv = start_server(start=False)
+    srv.cli_ok("erasures", "replay")                # development: made
+    path, other = journal_path(srv), srv.tmp_path / "other.journal"
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    with open(path, "a") as f:
+        f.write(f"{a} 2026-01-01T00:00:00.000Z\n")
+    other.write_text(f"{b} 2026-01-02T00:00:00.000Z\n{a} 2026-01-03T00:00:00.000Z\n")
+    subprocess.run(f"cat '{other}' >> '{path}'", shell=True, check=True)
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    r = srv.cli_ok("erasures", "replay")
+    assert "2 journalled" in r.stdout, r.stdout
 
 
 @pytest.mark.postgres_only
