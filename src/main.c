@@ -226,7 +226,18 @@ erasures_start(int quiet)
 		fprintf(stderr, "carebase: %s\n", err);
 		return (rc);
 	}
-	if ((rc = people_erasures_replay(db, &r)) != OK) {
+	if ((rc = people_erasures_replay(db, &r)) != OK &&
+	    r.migrations_pending) {
+		fprintf(stderr,
+		    "carebase: the erasure journal %s names %zu erased "
+		    "people, and the database has migrations pending: it is "
+		    "replayed with this version's schema, so nothing runs "
+		    "until `carebase migrate` has run (then `carebase "
+		    "erasures replay`, or start again)\n",
+		    people_erasures_path(), r.journalled);
+		return (rc);
+	}
+	if (rc != OK) {
 		fprintf(stderr,
 		    "carebase: the erasure journal %s was not replayed (%s); "
 		    "nothing runs until it is. If migrations are pending, run "

@@ -26,6 +26,15 @@
  * still be erased; an erased one (deleted, no audit_ref) cannot. The
  * erasure's last step appends the person's id to the erasure journal
  * (erasures.c), so a backup restored later cannot bring them back.
+ *
+ * A COMMIT can fail after that line is written (or a retry fail after an
+ * attempt wrote it): people_erasures_settle then looks whether the person
+ * is erased after all (a COMMIT whose answer was lost may have taken
+ * effect). Erased: the line stays and the answer is 204. Not: the line is
+ * withdrawn, so no replay makes an erasure that was refused, and the
+ * answer is the failure. Not known, or not withdrawn (the journal cannot
+ * be written): the line stays, the next start-up completes the erasure,
+ * and the answer is 202 saying so.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,9 +105,11 @@ struct erase {
 	struct request	 *req; /* NULL when replayed */
 	struct principal *who; /* NULL when replayed */
 	const char	 *user_id;
+	int64_t		  at;	     /* every attempt's time, journalled */
 	int		  replay;    /* from the erasure journal (erasures.c) */
 	int		  was_admin; /* out */
 	int		  erased;    /* out: the users row was erased now */
+	int		  journalled; /* out: an attempt wrote the line */
 };
 
 struct export
@@ -521,7 +532,7 @@ erase_tx(struct tx *tx, void *arg)
 	struct stmt  *st;
 	char	      email_index[65] = "";
 	json_t	     *changes;
-	int64_t	      now = time_now_ms();
+	int64_t	      now = e->at;
 	int	      rc, was_admin = 0;
 
 	if ((rc = people_user_lock(tx, e->user_id)) != OK)
@@ -600,10 +611,11 @@ erase_tx(struct tx *tx, void *arg)
 	    tx, e->who, e->req, "users.erase", "users", e->user_id, changes);
 	json_decref(changes);
 	/* Last, so that a failure rolls everything back: no erasure commits
-	 * unjournalled. One that fails after this is journalled and done at
-	 * the next start-up: it was asked for. */
-	if (rc == OK && !e->replay)
-		rc = people_erasures_append(e->user_id, now);
+	 * unjournalled. One whose COMMIT fails after this is settled by
+	 * people_erasures_settle. Each attempt writes the same line. */
+	if (rc == OK && !e->replay &&
+	    (rc = people_erasures_append(e->user_id, now)) == OK)
+		e->journalled = 1;
 	return (rc);
 }
 
@@ -617,6 +629,7 @@ people_erase_replayed(
 	memset(&e, 0, sizeof(e));
 	e.user_id = user_id;
 	e.replay = 1;
+	e.at = time_now_ms();
 	rc = store_run(db, STORE_TX_WRITE, erase_tx, &e);
 	*erased = rc == OK && e.erased;
 	*was_admin = e.was_admin;
@@ -627,20 +640,31 @@ static void
 erase_send(struct request *req, struct principal *who, const char *id)
 {
 	struct erase e;
-	int	     rc;
+	int	     rc, outcome = PEOPLE_ERASE_UNKNOWN;
 
 	memset(&e, 0, sizeof(e));
 	e.req = req;
 	e.who = who;
 	e.user_id = id;
-	if ((rc = store_run(req->db, STORE_TX_WRITE, erase_tx, &e)) == OK) {
+	e.at = time_now_ms(); /* one line, whichever attempt commits */
+	rc = store_run(req->db, STORE_TX_WRITE, erase_tx, &e);
+	if (rc != OK && e.journalled)
+		outcome = people_erasures_settle(req->db, id, e.at, rc);
+	if (rc == OK || (e.journalled && outcome == PEOPLE_ERASE_MADE)) {
 		/* SQLite: the erased rows' old pages leave the -wal file
 		 * (best effort; PostgreSQL has nothing to do). The
 		 * request's read snapshot would hold the checkpoint back. */
 		http_read_tx_end(req);
 		(void)store_checkpoint(req->db);
 		http_send(req, 204, NULL, NULL, 0);
-	} else
+	} else if (e.journalled && outcome != PEOPLE_ERASE_WITHDRAWN)
+		/* Accepted: the journal holds it, a replay completes it. */
+		http_json(req, 202,
+		    json_pack("{s:s,s:s}", "status", "pending", "detail",
+			"The erasure did not complete now. It is recorded "
+			"in the erasure journal and will be completed when "
+			"carebase next starts."));
+	else
 		http_problem(req, rc, NULL,
 		    rc == ERR_NOT_FOUND
 			? "No such user."

@@ -131,8 +131,14 @@ static const char api_me_erase[] =
     "\"required\":[\"password\"],\"properties\":{\"password\":{\"type\":"
     "\"string\",\"writeOnly\":true}},\"additionalProperties\":false},"
     "\"answers\":{\"204\":{\"description\":\"erased: the data key is "
-    "destroyed, every session ended\"}},\"problems\":{\"403\":"
-    "\"WRONG_PASSWORD\",\"422\":\"password missing, or another member\"}}";
+    "destroyed, every session ended\"},\"202\":{\"description\":\"the "
+    "erasure did not complete now (its commit failed after it was "
+    "journalled, and could not be withdrawn): the erasure journal holds "
+    "it, and carebase completes it when it next starts\",\"schema\":{"
+    "\"type\":\"object\",\"properties\":{\"status\":{\"const\":"
+    "\"pending\"},\"detail\":{\"type\":\"string\"}}}}},"
+    "\"problems\":{\"403\":\"WRONG_PASSWORD\",\"422\":\"password "
+    "missing, or another member\"}}";
 static const char api_me_password[] =
     "{\"body\":{\"type\":\"object\","
     "\"required\":[\"current_password\",\"new_password\"],\"properties\":{"

@@ -100,10 +100,11 @@ int	    people_erasures_open(char *err, size_t errlen);
 void	    people_erasures_close(void);
 const char *people_erasures_path(void); /* borrowed; after open */
 struct people_replay {
-	size_t journalled; /* ids in the journal */
+	size_t journalled; /* ids the journal holds erased (not revoked) */
 	size_t present;	   /* of them, held by the database: erased again */
 	size_t erased;	   /* of them, whose users row was not erased */
 	size_t recorded;   /* erased in the database, added to the journal */
+	int    migrations_pending; /* not replayed: migrate first */
 };
 /* Replay the journal into db (see erasures.c); ERR_* when it fails, and
  * then nothing may be served. */

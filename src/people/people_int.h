@@ -195,5 +195,21 @@ int people_erase_replayed(
 
 /* erasures.c: append one erasure to the journal, fsynced; ERR_IO. */
 int people_erasures_append(const char *user_id, int64_t at);
+/*
+ * erasures.c: an erasure of user_id journalled at `at` whose transaction
+ * then failed with rc. Is the person erased after all (a COMMIT whose
+ * answer was lost may have taken effect)? Looked at in a fresh
+ * transaction under the person's lock. Erased: PEOPLE_ERASE_MADE, the line
+ * stays. Not: the line is withdrawn (PEOPLE_ERASE_WITHDRAWN), or could not
+ * be (PEOPLE_ERASE_KEPT). Not found out: PEOPLE_ERASE_UNKNOWN. Logged.
+ */
+enum {
+	PEOPLE_ERASE_UNKNOWN,
+	PEOPLE_ERASE_MADE,
+	PEOPLE_ERASE_WITHDRAWN,
+	PEOPLE_ERASE_KEPT,
+};
+int people_erasures_settle(
+    struct store *, const char *user_id, int64_t at, int rc);
 
 #endif
