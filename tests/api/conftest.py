@@ -747,6 +747,14 @@ def person(server, name, role=None, email=None, password=PASSWORD, headers=None,
     return out
 
 
+def held_data_key(db, user_id):
+    """(rows of user_keys, (email, first_name, audit_ref) of users or None):
+    a person's data key and sealed columns as the database holds them."""
+    keys = db.count("user_keys", f"user_id = '{user_id}'")
+    sealed = db.query(f"SELECT email, first_name, audit_ref FROM users WHERE id = '{user_id}'")
+    return keys, sealed[0] if sealed else None
+
+
 def relate(server, admin, lead, follower, kind, consent=True):
     """A relationship made by admin, with consent recorded unless consent=False."""
     r = server.post("/v1/relationships", headers=hdr(admin),

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, problem, wait_until
-from test_hardening_keys import PW, hdr, held, login, staff, token
+from conftest import (PASSWORD as PW, ROOT, hdr, held_data_key, login, person, problem,
+                      sign_in, wait_until)
 
 ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 
@@ -41,7 +41,7 @@ def member(srv):
         "email": email, "password": PW, "accept_terms": True, "first_name": "Ottilie",
         "date_of_birth": "1990-01-01", "country": "GB"})
     assert r.status_code == 201, r.text
-    return {"email": email, "id": r.json()["id"], "token": token(srv, email)}
+    return {"email": email, "id": r.json()["id"], "token": login(srv, email)}
 
 
 def erase_self(srv, who):
@@ -87,18 +87,18 @@ def test_an_erasure_whose_commit_fails_is_withdrawn_from_the_journal(start_serve
     recs = records(journal_path(srv))
     assert [x[0] for x in recs] == [who["id"], who["id"]], recs
     assert recs[1] == recs[0] + ["revoked"], recs
-    assert login(srv, who["email"]).status_code == 200
+    assert sign_in(srv, who["email"]).status_code == 200
     srv.stop()
 
     # The next start-up does not make it.
     again = start_server(db=srv.db, migrate=False)
-    assert login(again, who["email"]).status_code == 200
-    assert held(again.db, who["id"])[0] == 1
+    assert sign_in(again, who["email"]).status_code == 200
+    assert held_data_key(again.db, who["id"])[0] == 1
     assert "event=erasure_replayed" not in again.log()
 
     # An erasure after the revocation counts again.
     untrap(again.db)
-    assert erase_self(again, {**who, "token": token(again, who["email"])}).status_code == 204
+    assert erase_self(again, {**who, "token": login(again, who["email"])}).status_code == 204
     again.stop()
     r = again.cli_ok("erasures", "replay")
     assert "1 journalled, 0 held" in r.stdout and "0 erasures added" in r.stdout, r.stdout
@@ -109,7 +109,7 @@ def test_a_failed_erasure_of_an_admin_is_not_made_at_the_next_start(start_server
     an admin, left in the journal, would erase them once the other admin was
     gone, leaving no admin."""
     srv = start_server()
-    a, b = staff(srv, "admin"), staff(srv, "admin")
+    a, b = person(srv, "admin", role="admin"), person(srv, "admin", role="admin")
     trap(srv.db, b["id"])
     r = srv.post(f"/v1/users/{b['id']}/erase", headers=hdr(a["token"]), timeout=30)
     assert problem(r, 409, "CONFLICT")["detail"] == "The erasure failed; nothing changed."
@@ -119,7 +119,7 @@ def test_a_failed_erasure_of_an_admin_is_not_made_at_the_next_start(start_server
     assert r.status_code == 204, r.text
     srv.stop()
     again = start_server(db=srv.db, migrate=False)
-    assert login(again, b["email"]).status_code == 200
+    assert sign_in(again, b["email"]).status_code == 200
     assert again.db.count("users", "role = 'admin' AND deleted_at IS NULL") == 1
 
 
@@ -161,6 +161,7 @@ def test_journals_merged_as_the_readme_says_are_read_as_one(start_server):
     assert "2 journalled" in r.stdout, r.stdout
 
 
+@pytest.mark.dialect
 @pytest.mark.postgres_only
 def test_busy_retries_write_one_line_that_stays(start_server):
     """A serialization failure at the first COMMIT: store_run runs the
@@ -184,12 +185,13 @@ def test_busy_retries_write_one_line_that_stays(start_server):
     assert int(srv.db.scalar("SELECT last_value FROM erase_busy_seq")) == 2
     recs = records(journal_path(srv))
     assert recs == [recs[0], recs[0]] and recs[0][0] == who["id"], recs
-    assert held(srv.db, who["id"]) == (0, (None, None, None))
+    assert held_data_key(srv.db, who["id"]) == (0, (None, None, None))
     srv.stop()
     r = srv.cli_ok("erasures", "replay")
     assert "1 journalled, 0 held" in r.stdout, r.stdout
 
 
+@pytest.mark.dialect
 @pytest.mark.postgres_only
 def test_a_failed_erasure_found_made_meanwhile_answers_as_made(start_server):
     """Two servers on one database and one journal. Through the first,
@@ -197,7 +199,7 @@ def test_a_failed_erasure_found_made_meanwhile_answers_as_made(start_server):
     second erases the same person meanwhile. The first then finds them
     erased: it answers 204 and withdraws nothing."""
     srv = start_server()
-    admin, who = staff(srv, "admin"), member(srv)
+    admin, who = person(srv, "admin", role="admin"), member(srv)
     srv.db.query("""
         CREATE FUNCTION erase_busy() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -226,9 +228,10 @@ def test_a_failed_erasure_found_made_meanwhile_answers_as_made(start_server):
     assert out["r"].status_code == 204, out["r"].text
     recs = records(journal_path(srv))
     assert all(x[0] == who["id"] and len(x) == 2 for x in recs), recs
-    assert held(srv.db, who["id"]) == (0, (None, None, None))
+    assert held_data_key(srv.db, who["id"]) == (0, (None, None, None))
 
 
+@pytest.mark.dialect
 @pytest.mark.postgres_only
 def test_a_failed_erasure_that_cannot_be_withdrawn_is_answered_pending(start_server):
     """The COMMIT fails (slowly), and meanwhile the journal is replaced by a
@@ -264,13 +267,13 @@ def test_a_failed_erasure_that_cannot_be_withdrawn_is_answered_pending(start_ser
     assert r.status_code == 202, r.text
     assert r.json()["status"] == "pending" and "next starts" in r.json()["detail"], r.text
     assert "event=erasure_pending" in srv.log()
-    assert login(srv, who["email"]).status_code == 200     # not yet
+    assert sign_in(srv, who["email"]).status_code == 200     # not yet
     srv.stop()
     path.chmod(0o600)
     srv.db.query("DROP TRIGGER erase_fail ON users")
     again = start_server(db=srv.db, migrate=False)
-    assert login(again, who["email"]).status_code == 401
-    assert held(again.db, who["id"]) == (0, (None, None, None))
+    assert sign_in(again, who["email"]).status_code == 401
+    assert held_data_key(again.db, who["id"]) == (0, (None, None, None))
 
 
 # --------------------------------------------------------------------------
@@ -304,7 +307,7 @@ def test_a_journal_moved_away_while_serving_is_followed_to_its_path(start_server
     path.chmod(0o644)
     r = erase_self(srv, three)
     problem(r, 500, "INTERNAL")
-    assert login(srv, three["email"]).status_code == 200
+    assert sign_in(srv, three["email"]).status_code == 200
     assert "chmod 600" in srv.log()
     path.chmod(0o600)
     assert erase_self(srv, three).status_code == 204
@@ -332,6 +335,7 @@ def unmigrate_last(db):
     return last
 
 
+@pytest.mark.dialect
 def test_a_journal_naming_anyone_is_not_replayed_with_migrations_pending(start_server):
     srv = start_server()
     who = member(srv)

@@ -21,6 +21,8 @@ import subprocess
 
 import pytest
 
+from conftest import held_data_key
+
 PW = "violet harbour engine 2044"
 
 
@@ -99,12 +101,6 @@ def erase(srv, w):
     assert r.status_code == 204, r.text
 
 
-def held(db, user_id):
-    """The client's data key and sealed users columns, as the database holds them."""
-    keys = db.count("user_keys", f"user_id = '{user_id}'")
-    sealed = db.query(f"SELECT email, first_name, audit_ref FROM users WHERE id = '{user_id}'")
-    return keys, sealed[0] if sealed else None
-
 
 def journal(srv):
     return (srv.tmp_path / "erasure.journal").read_text()
@@ -165,11 +161,11 @@ def test_a_backup_restored_after_an_erasure_does_not_bring_the_person_back(start
     # restore refuses to overwrite a database without --force ...
     r = srv.cli("restore", str(backup))
     assert r.returncode != 0 and "--force" in r.stderr, r.stdout + r.stderr
-    assert held(srv.db, w["client"]["id"])[0] == 0
+    assert held_data_key(srv.db, w["client"]["id"])[0] == 0
     # ... and with it puts the copy in, then replays the journal.
     r = srv.cli_ok("restore", str(backup), "--force")
     assert "restore: wrote" in r.stdout and "1 held by the database" in r.stdout, r.stdout
-    keys, row = held(srv.db, w["client"]["id"])
+    keys, row = held_data_key(srv.db, w["client"]["id"])
     assert keys == 0 and row == (None, None, None), (keys, row)
 
     again = start_server(db=srv.db, migrate=False)
@@ -195,9 +191,9 @@ def test_serve_replays_the_journal_over_a_database_copied_back(start_server):
         if os.path.exists(p):
             os.unlink(p)
     shutil.copyfile(backup, srv.db.path)
-    assert held(srv.db, w["client"]["id"])[0] == 1      # back in the file
+    assert held_data_key(srv.db, w["client"]["id"])[0] == 1      # back in the file
     again = start_server(db=srv.db, migrate=False)
-    assert held(again.db, w["client"]["id"]) == (0, (None, None, None))
+    assert held_data_key(again.db, w["client"]["id"]) == (0, (None, None, None))
     assert readable(again, w) == GONE
     assert "event=erasure_replayed" in again.log()
 
@@ -228,11 +224,11 @@ def test_a_pg_dump_restored_after_an_erasure_does_not_bring_the_person_back(star
     r = subprocess.run([pg_bin("pg_restore"), "--no-owner", f"--dbname={copy.url}", str(dump)],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    assert held(copy, w["client"]["id"])[0] == 1
+    assert held_data_key(copy, w["client"]["id"])[0] == 1
     again = start_server(db=copy, start=False, migrate=False)
     r = again.cli_ok("erasures", "replay")
     assert "1 held by the database and erased again" in r.stdout, r.stdout
-    assert held(copy, w["client"]["id"]) == (0, (None, None, None))
+    assert held_data_key(copy, w["client"]["id"]) == (0, (None, None, None))
     again.start(migrate=False)
     assert readable(again, w) == GONE
 
@@ -242,7 +238,7 @@ def test_a_pg_dump_restored_after_an_erasure_does_not_bring_the_person_back(star
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     third = start_server(db=copy2, migrate=False)
-    assert held(copy2, w["client"]["id"]) == (0, (None, None, None))
+    assert held_data_key(copy2, w["client"]["id"]) == (0, (None, None, None))
     assert readable(third, w) == GONE
 
 
@@ -250,8 +246,11 @@ def test_a_pg_dump_restored_after_an_erasure_does_not_bring_the_person_back(star
 # item 3: the journal itself
 
 
+@pytest.mark.production_password_cost
 def test_production_refuses_to_start_without_a_usable_journal(start_server):
-    srv = start_server(start=False)        # migrated; the master key exists now
+    srv = start_server(start=False)
+    srv.cli_ok("migrate")                  # makes the master key (the database is a copy)
+    assert (srv.tmp_path / "master.key").exists()
     prod = {"CAREBASE_ENV": "production"}
     path = srv.tmp_path / "erasure.journal"
     assert not path.exists()
@@ -301,5 +300,5 @@ def test_a_torn_or_foreign_line_is_skipped(start_server):
         f.write("not a record\n")
     r = srv.cli_ok("erasures", "replay")
     assert "1 journalled, 1 held by the database" in r.stdout, r.stdout
-    assert held(srv.db, w["client"]["id"])[0] == 0
+    assert held_data_key(srv.db, w["client"]["id"])[0] == 0
     assert "erasure_journal_torn_line" in r.stderr and "erasure_journal_bad_line" in r.stderr
