@@ -29,6 +29,7 @@ static json_t *problem_response(const char *);
 static json_t *json_response(const char *, json_t *);
 static json_t *list_params(const struct rdef *);
 static json_t *path_params(const char *);
+static int     if_match_needed(const struct rdef *);
 static json_t *op_new(const char *, const char *, const char *);
 static void    resource_paths(json_t *, json_t *, const struct rdef *);
 static void    route_answers(json_t *, const struct route *, json_t *);
@@ -223,7 +224,11 @@ list_params(const struct rdef *rd)
 	    "schema", "type", "integer", "minimum", 1, "maximum",
 	    RESOURCE_LIST_MAX, "default", RESOURCE_LIST_DEFAULT, "name",
 	    "cursor", "in", "query", "description",
-	    "next_cursor of the previous page", "schema", "type", "string");
+	    rd->res->flags & RESOURCE_ID_PAGED
+		? "next_cursor of the previous page: the id it ended with "
+		  "(rows come in id order)"
+		: "next_cursor of the previous page",
+	    "schema", "type", "string");
 	for (i = 0; i < rd->ncols; i++) {
 		f = &rd->cols[i];
 		if ((f->flags & FIELD_SORT) &&
@@ -264,12 +269,28 @@ list_params(const struct rdef *rd)
 				"in", "query", "description", "exact match",
 				"schema", sch));
 	}
+	if (rd->res->flags & RESOURCE_ID_PAGED) {
+		json_decref(sorts);
+		return (p);
+	}
 	json_array_append_new(p,
 	    json_pack("{s:s,s:s,s:s,s:{s:s,s:o,s:s}}", "name", "sort", "in",
 		"query", "description",
 		"field to sort by, \"-\" for descending", "schema", "type",
 		"string", "enum", sorts, "default", "-created_at"));
 	return (p);
+}
+
+/* Does a change of some field of rd need If-Match (FIELD_IF_MATCH)? */
+static int
+if_match_needed(const struct rdef *rd)
+{
+	size_t i;
+
+	for (i = 0; i < rd->ncols; i++)
+		if (rd->cols[i].flags & FIELD_IF_MATCH)
+			return (1);
+	return (0);
 }
 
 /* Parameters for the {name} segments of a pattern. */
@@ -366,7 +387,9 @@ resource_paths(json_t *paths, json_t *schemas, const struct rdef *rd)
 					    "data", "type", "array", "items",
 					    "$ref", ref, "next_cursor", "type",
 					    "string", "null")));
-				json_object_set_new(r, "400",
+				json_object_set_new(r,
+				    res->flags & RESOURCE_ID_PAGED ? "422"
+								   : "400",
 				    problem_response("unknown or bad "
 						     "parameter, bad cursor"));
 				json_object_set_new(r, "403",
@@ -424,6 +447,11 @@ resource_paths(json_t *paths, json_t *schemas, const struct rdef *rd)
 				"no such row, or not yours to see"));
 			json_object_set_new(r, "412",
 			    problem_response("If-Match does not match"));
+			if (if_match_needed(rd))
+				json_object_set_new(r, "428",
+				    problem_response("a field others change "
+						     "too needs If-Match (not "
+						     "*)"));
 			json_object_set_new(r, "422",
 			    problem_response(
 				"validation failed: one entry per field"));

@@ -1,10 +1,12 @@
 /*
- * Cursors of the generic lists: base64url of {"s": sort spec, "v": last
- * sort value, "i": last id} and a keyed MAC (derived from the index key,
- * so every process of a deployment agrees), so a client can neither
- * forge one nor reuse one with another sort.
+ * Paging. The generic lists' cursors: base64url of {"s": sort spec, "v":
+ * last sort value, "i": last id} and a keyed MAC (derived from the index
+ * key, so every process of a deployment agrees), so a client can neither
+ * forge one nor reuse one with another sort. Lists in id order (hand
+ * written, or RESOURCE_ID_PAGED) take the last id as it is.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +16,7 @@
 #include "core/err.h"
 #include "core/keyring.h"
 #include "core/util.h"
+#include "http/http.h"
 #include "resource/resource.h"
 #include "resource/resource_int.h"
 
@@ -127,4 +130,57 @@ resource_cursor_decode(
 out:
 	json_decref(o);
 	return (rc);
+}
+
+/* Lists in id order */
+
+void
+page_parse(
+    struct request *req, int64_t max, struct resource_page *pg, json_t *errs)
+{
+	const char *l = http_query(req, "limit");
+	char	    detail[64];
+
+	pg->after = http_query(req, "cursor");
+	pg->limit = RESOURCE_PAGE_DEFAULT < max ? RESOURCE_PAGE_DEFAULT : max;
+	if (pg->after != NULL && !uuid_valid(pg->after))
+		resource_field_err(errs, "cursor", "invalid_format",
+		    "must be the next_cursor of a previous page");
+	if (pg->after == NULL)
+		pg->after = "";
+	if (l != NULL && parse_int64(l, 1, max, &pg->limit) != 0) {
+		snprintf(detail, sizeof(detail), "1 to %lld", (long long)max);
+		resource_field_err(errs, "limit", "out_of_range", detail);
+	}
+}
+
+int
+resource_page_args(struct request *req, int64_t max, struct resource_page *pg)
+{
+	json_t *errs;
+
+	if ((errs = json_array()) == NULL) {
+		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
+		return (ERR_NOMEM);
+	}
+	page_parse(req, max, pg, errs);
+	return (resource_errs_answer(req, errs, "The query"));
+}
+
+json_t *
+resource_page_json(const struct resource_page *pg, json_t *data)
+{
+	json_t *last = NULL;
+
+	if (data == NULL)
+		return (NULL);
+	if (json_array_size(data) > (size_t)pg->limit) {
+		/* Rows past the page: there is a next one. */
+		while (json_array_size(data) > (size_t)pg->limit)
+			json_array_remove(data, json_array_size(data) - 1);
+		last = json_object_get(
+		    json_array_get(data, json_array_size(data) - 1), "id");
+	}
+	return (json_pack("{s:o,s:O}", "data", data, "next_cursor",
+	    last != NULL ? last : json_null()));
 }

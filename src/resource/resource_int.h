@@ -1,6 +1,7 @@
 /*
  * Private to src/resource: the compiled form of a declared resource and
- * what its files share: resource.c (registration, the five handlers),
+ * what its files share: resource.c (registration), handlers.c (the five
+ * routes every resource gets),
  * scope.c (which rows a scope covers), rows.c (a row read and decoded),
  * write.c (a row written, with its audit record), query.c (lists, the
  * GDPR export), page.c (cursors), validate.c, perms.c, openapi.c and
@@ -50,6 +51,9 @@ struct rdef {
 	char		      *select;		   /* "SELECT id, ... FROM t" */
 	char		      *one[SCOPE_ALL + 1]; /* by scope, id bound 1st */
 	char		      *scope[SCOPE_ALL + 1]; /* condition, "" for all */
+	char		      *in_scope[SCOPE_ALL + 1]; /* "SELECT 1 ... WHERE
+							  id = ? AND <scope>" */
+	int		       custom;	  /* the resource has scope_where */
 	char		      *related;	  /* "SELECT 1 FROM relationships
 						   WHERE lead_id = ? AND
 						   follower_id = ? AND ...",
@@ -63,6 +67,13 @@ struct rdef {
 const struct rdef *rdef_find(const struct resource *);
 /* The compiled definitions, in registration order (borrowed). */
 const struct rdef *const *rdef_all(size_t *n);
+
+/* handlers.c: GET <path>, GET <path>/{id}, POST <path>, PATCH and DELETE
+ * <path>/{id} (one handler: the method tells). */
+void handle_list(struct request *);
+void handle_read(struct request *);
+void handle_create(struct request *);
+void handle_update(struct request *);
 /* Answer a refusal: 401 for anonymous callers, else rc's problem. */
 void resource_refuse(struct request *, const struct principal *, int rc);
 
@@ -91,6 +102,8 @@ int rows_select(struct tx *, const struct rdef *, const char *id,
     json_t **out, int64_t *updated_at);
 /* The owner of a decoded row, or NULL (borrowed). */
 const char *rows_owner(const struct rdef *, json_t *row);
+/* Lock row id for the rest of the transaction (PostgreSQL). */
+int rows_lock(struct tx *, const struct rdef *, const char *id);
 /* {"fields": [...], "old": {...}, "new": {...}} for audit. */
 json_t *rows_changes(const struct rdef *, json_t *old, json_t *body);
 
@@ -114,6 +127,11 @@ int scope_bind(struct stmt *, int i, const struct resource *,
 /* OK when scope covers a row owned by owner_id, else ERR_FORBIDDEN. */
 int rows_covers(struct tx *, const struct rdef *, const struct principal *,
     enum scope, const char *owner_id);
+/* May a caller with this scope list and read any row? */
+int scope_reads(const struct rdef *, enum scope);
+/* May a caller with scope write row id, owned by owner? ERR_FORBIDDEN. */
+int rows_writable(struct tx *, const struct rdef *, const struct principal *,
+    enum scope, const char *id, const char *owner);
 
 /* query.c */
 void query_list(
@@ -132,6 +150,9 @@ int resource_cursor_encode(
     const char *spec, json_t *value, const char *id, char **out);
 int resource_cursor_decode(
     const char *cursor, const char *spec, json_t **value, char id[37]);
+/* resource_page_args with the bad ones appended to errs, unanswered. */
+void page_parse(
+    struct request *, int64_t max, struct resource_page *, json_t *errs);
 
 /* validate.c */
 /* resource_validate with reference checks inside tx (NULL: none). */

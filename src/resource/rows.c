@@ -27,8 +27,9 @@
 #include "resource/seal.h"
 #include "store/store.h"
 
-static int see_mask(
-    const struct rdef *, const struct principal *, enum scope, const char *);
+static void etag_of(const unsigned char *, size_t, char[48]);
+static int  see_mask(
+     const struct rdef *, const struct principal *, enum scope, const char *);
 static json_t *col_value(struct stmt *, int, const struct field *);
 static json_t *plain_value(const struct field *, const char *);
 
@@ -39,18 +40,37 @@ keycache_wipe(struct keycache *kc)
 		sodium_memzero(kc, sizeof(*kc));
 }
 
+/* W/"<hex of a 16-byte BLAKE2b of p>" into out (48 bytes). */
+static void
+etag_of(const unsigned char *p, size_t n, char out[48])
+{
+	unsigned char h[16];
+	char	      hex[33];
+
+	crypto_generichash(h, sizeof(h), p, n, NULL, 0);
+	hex_encode(h, sizeof(h), hex);
+	snprintf(out, 48, "W/\"%s\"", hex);
+}
+
 void
 resource_etag(const char *id, int64_t updated_at, char out[48])
 {
-	unsigned char h[16];
-	char	      hex[33], s[64];
-	int	      n;
+	char s[64];
+	int  n;
 
 	n = snprintf(s, sizeof(s), "%s:%lld", id, (long long)updated_at);
-	crypto_generichash(h, sizeof(h), (const unsigned char *)s,
-	    (unsigned long long)(n > 0 ? n : 0), NULL, 0);
-	hex_encode(h, sizeof(h), hex);
-	snprintf(out, 48, "W/\"%s\"", hex);
+	etag_of((const unsigned char *)s, n > 0 ? (size_t)n : 0, out);
+}
+
+void
+resource_etag_row(const json_t *row, char out[48])
+{
+	char *s;
+
+	s = json_dumps(row, JSON_COMPACT | JSON_SORT_KEYS);
+	etag_of((const unsigned char *)(s != NULL ? s : ""),
+	    s != NULL ? strlen(s) : 0, out);
+	free(s);
 }
 
 const char *
@@ -62,7 +82,12 @@ rows_owner(const struct rdef *rd, json_t *row)
 	    json_string_value(json_object_get(row, rd->cols[rd->owner].name)));
 }
 
-/* SEE_* bits for a row owned by owner seen through scope vis. */
+/*
+ * SEE_* bits for a row owned by owner seen through scope vis. A row seen
+ * through scope_where[SCOPE_OWN] is the caller's by that declaration; one
+ * seen through scope_where[SCOPE_NONE] (everyone's rows) is seen as
+ * through related scope.
+ */
 static int
 see_mask(const struct rdef *rd, const struct principal *who, enum scope vis,
     const char *owner)
@@ -76,9 +101,12 @@ see_mask(const struct rdef *rd, const struct principal *who, enum scope vis,
 	case SCOPE_RELATED:
 		return (own ? SEE_OWN : SEE_RELATED);
 	case SCOPE_OWN:
-		return (own ? SEE_OWN : 0);
+		return (own || rd->res->scope_where[SCOPE_OWN] != NULL ? SEE_OWN
+								       : 0);
 	default:
-		return (0);
+		if (rd->res->scope_where[SCOPE_NONE] == NULL)
+			return (0);
+		return (own ? SEE_OWN : SEE_RELATED);
 	}
 }
 
@@ -229,12 +257,14 @@ rows_select(struct tx *tx, const struct rdef *rd, const char *id,
 	int	     rc;
 
 	*out = NULL;
-	if (cond == SCOPE_NONE || id == NULL || !uuid_valid(id))
+	if (!scope_reads(rd, cond) || id == NULL || !uuid_valid(id))
 		return (ERR_NOT_FOUND);
 	if ((st = store_prepare(tx, rd->one[cond])) == NULL)
 		return (ERR_DB);
 	store_bind_text(st, 1, id);
-	scope_bind(st, 2, rd->res, who, cond);
+	if (rd->res->alt_id != NULL)
+		store_bind_text(st, 2, id);
+	scope_bind(st, rd->res->alt_id != NULL ? 3 : 2, rd->res, who, cond);
 	switch ((rc = store_step(st))) {
 	case STORE_ROW:
 		rc = rows_decode(
@@ -308,4 +338,47 @@ resource_load(struct resource_ctx *ctx, const char *id, json_t **out)
 		}
 	}
 	return (rc);
+}
+
+int
+resource_read(struct tx *tx, const struct resource *res, const char *id,
+    enum scope vis, json_t **out)
+{
+	const struct rdef *rd;
+
+	*out = NULL;
+	if ((rd = rdef_find(res)) == NULL)
+		return (ERR_INTERNAL);
+	return (rows_select(tx, rd, id, NULL, SCOPE_ALL, vis, 0, out, NULL));
+}
+
+/*
+ * Lock row id until the transaction ends, so that what is read of it and
+ * then written is not changed by another writer meanwhile. PostgreSQL
+ * only: a write transaction on SQLite holds the database's write lock.
+ */
+int
+rows_lock(struct tx *tx, const struct rdef *rd, const char *id)
+{
+	struct stmt *st;
+	char	     sql[256];
+	int	     rc;
+
+	if (store_tx_dialect(tx) != STORE_POSTGRES)
+		return (OK);
+	if (rd->res->alt_id == NULL)
+		snprintf(sql, sizeof(sql),
+		    "SELECT 1 FROM %s WHERE id = ? FOR UPDATE", rd->res->table);
+	else
+		snprintf(sql, sizeof(sql),
+		    "SELECT 1 FROM %s WHERE id = ? OR %s = ? FOR UPDATE",
+		    rd->res->table, rd->res->alt_id);
+	if ((st = store_prepare(tx, sql)) == NULL)
+		return (ERR_DB);
+	store_bind_text(st, 1, id);
+	if (rd->res->alt_id != NULL)
+		store_bind_text(st, 2, id);
+	rc = store_step(st);
+	store_finalize(st);
+	return (rc == STORE_ROW || rc == STORE_DONE ? OK : rc);
 }

@@ -69,7 +69,8 @@ resource_kind_in(const char *list, const char *kind, size_t n)
 }
 
 /*
- * The row condition of a scope. related: the caller's own rows, rows of
+ * The row condition of a scope: the resource's scope_where for it, or
+ * the one its owner column gives. related: the caller's own rows, rows of
  * people the caller leads in an active relationship of a kind in
  * related_kinds, except that kinds in party_kinds grant only the rows
  * party_where names the caller a party to (a practitioner sees the
@@ -83,6 +84,8 @@ resource_scope_sql(const struct resource *res, enum scope scope)
 	size_t	    mark;
 	int	    any;
 
+	if (res->scope_where[scope] != NULL)
+		return (strdup(res->scope_where[scope]));
 	if (scope == SCOPE_ALL)
 		return (strdup(""));
 	if (scope == SCOPE_NONE || oc == NULL)
@@ -132,6 +135,11 @@ resource_scope_nbind(const struct resource *res, enum scope scope)
 	int	    n = 1, other = 0, party = 0;
 	size_t	    len;
 
+	if (res->scope_where[scope] != NULL) {
+		for (n = 0, p = res->scope_where[scope]; *p != '\0'; p++)
+			n += *p == '?';
+		return (n);
+	}
 	if (scope == SCOPE_NONE || scope == SCOPE_ALL ||
 	    res->owner_column == NULL)
 		return (0);
@@ -172,9 +180,6 @@ scope_bind(struct stmt *st, int i, const struct resource *res,
 	const char *uid = who != NULL ? who->user_id : "";
 	int	    n;
 
-	if (scope == SCOPE_NONE || scope == SCOPE_ALL ||
-	    res->owner_column == NULL)
-		return (i);
 	for (n = resource_scope_nbind(res, scope); n > 0; n--)
 		store_bind_text(st, i++, uid);
 	return (i);
@@ -214,4 +219,40 @@ resource_covers(struct tx *tx, const struct resource *res,
 	if ((rd = rdef_find(res)) == NULL)
 		return (ERR_INTERNAL);
 	return (rows_covers(tx, rd, who, scope, owner));
+}
+
+/* A caller with scope may list and read some rows. */
+int
+scope_reads(const struct rdef *rd, enum scope scope)
+{
+	return (
+	    scope != SCOPE_NONE || rd->res->scope_where[SCOPE_NONE] != NULL);
+}
+
+/*
+ * May a caller with scope write the row id (update, delete; a row just
+ * created)? With the resource's own scope conditions, when the row meets
+ * the condition of that scope; otherwise when the scope covers its owner
+ * (rows_covers). OK, ERR_FORBIDDEN, or the database's status.
+ */
+int
+rows_writable(struct tx *tx, const struct rdef *rd, const struct principal *who,
+    enum scope scope, const char *id, const char *owner)
+{
+	struct stmt *st;
+	int	     rc;
+
+	if (!rd->custom)
+		return (rows_covers(tx, rd, who, scope, owner));
+	if (scope == SCOPE_NONE)
+		return (ERR_FORBIDDEN);
+	if ((st = store_prepare(tx, rd->in_scope[scope])) == NULL)
+		return (ERR_DB);
+	store_bind_text(st, 1, id);
+	scope_bind(st, 2, rd->res, who, scope);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc == STORE_ROW)
+		return (OK);
+	return (rc == STORE_DONE ? ERR_FORBIDDEN : rc);
 }

@@ -110,6 +110,7 @@ wset_fields(struct wset *w, const struct rdef *rd, json_t *body, int personal)
 	for (i = 1; i < rd->ncols; i++) {
 		f = &rd->cols[i];
 		if ((v = json_object_get(body, f->name)) == NULL ||
+		    f->sql != NULL ||
 		    ((f->flags & FIELD_PERSONAL) != 0) != personal)
 			continue;
 		if ((rc = wset_add(w, f->name, f, v, 0)) != OK)
