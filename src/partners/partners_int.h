@@ -2,12 +2,13 @@
  * Private to src/partners. partners.c holds the module (routes,
  * resources, init), the partners, features, partner_features and
  * partner_admins resources, the public branding route and the helpers
- * below; access.c the partner_access rows staff create, list and change
- * (and GET /v1/me/partner-access); codes.c the codes themselves: how they
- * are made, normalised and hashed, guess throttling, validate-code,
- * assign and redemption at registration; input.c the pure parsers of
- * what comes from outside (the booking webhook payload, codes and the
- * bodies carrying them, report parameters), which the fuzz targets run.
+ * below; access.c the partner_access resource (the rows staff create,
+ * list and change, and their holders read) with its own rules; codes.c
+ * the codes themselves: how they are made, normalised and hashed, guess
+ * throttling, validate-code, assign and redemption at registration;
+ * input.c the pure parsers of what comes from outside (the booking
+ * webhook payload, codes and the bodies carrying them, report
+ * parameters), which the fuzz targets run.
  */
 #ifndef PARTNERS_PARTNERS_INT_H
 #define PARTNERS_PARTNERS_INT_H
@@ -72,13 +73,7 @@ void			     partners_public_get(struct request *);
  * active partner): its id into out (37); ERR_NOT_FOUND without one.
  */
 int partners_admin_of(struct tx *, const char *user_id, char *out);
-/*
- * The key a partner's name is unique by and found by (partners.name_key):
- * the name under Unicode simple case folding (core/fold.h) into out
- * (PARTNER_NAME_KEY_SIZE). ERR_INVALID for a name that is not UTF-8 or
- * longer than PARTNER_NAME_MAX * 4 bytes (out is then "").
- */
-int partners_name_key(const char *name, char *out);
+
 /*
  * A partner by id or by name (without regard to case): id into id_out
  * (37), name into name_out (may be NULL; PARTNER_NAME_MAX * 4 + 1 bytes),
@@ -95,26 +90,27 @@ int partners_feature_on(
  * OK (errs freed) when empty. */
 #define partners_errs_answer resource_errs_answer
 
+/* names.c */
+/*
+ * The key a partner's name is unique by and found by (partners.name_key):
+ * the name under Unicode simple case folding (core/fold.h) into out
+ * (PARTNER_NAME_KEY_SIZE). ERR_INVALID for a name that is not UTF-8 or
+ * longer than PARTNER_NAME_MAX * 4 bytes (out is then "").
+ */
+int partners_name_key(const char *name, char *out);
+/* A body naming the partner's name gets its key (name_key), and 409
+ * NAME_TAKEN when another partner has that key (ctx->id: not this one). */
+int partners_name_key_set(struct resource_ctx *, json_t *body);
+/* Start-up: partners from before migration 0014 get their name key. */
+struct store;
+int partners_name_keys_fill(struct store *);
+
 /* access.c */
-/* Columns access_row decodes, for "FROM partner_access a JOIN partners p
- * ON p.id = a.partner_id". */
-/* clang-format off */
-#define ACCESS_COLUMNS	"a.id, a.partner_id, p.name, a.created_by, " \
-			"a.user_id, a.feature_live_chat, a.feature_therapy, " \
-			"a.therapy_sessions_remaining, " \
-			"a.therapy_sessions_redeemed, a.is_active, " \
-			"a.activated_at, a.created_at, a.updated_at"
-/* clang-format on */
-/* One row of ACCESS_COLUMNS; staff also see who made it and for whom. */
-json_t *access_row(struct stmt *, int staff);
-/* Read one access (not deleted) into *out; ERR_NOT_FOUND. */
-int  access_load(struct tx *, const char *id, int staff, json_t **out);
-void partner_access_list(struct request *);
-void partner_access_get(struct request *);
-void partner_access_create(struct request *);
-void partner_access_update(struct request *);
-void partner_access_delete(struct request *);
-void partner_access_mine(struct request *);
+extern const struct resource partner_access_resource;
+/* The GDPR export of a person's accesses (erasure keeps them). */
+struct gdpr_hook;
+extern const struct gdpr_hook partner_access_gdpr_hook;
+void			      partner_access_mine(struct request *);
 
 /* codes.c */
 /* A new random code (normalised). */
