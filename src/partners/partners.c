@@ -156,21 +156,6 @@ static const struct route partners_routes[] = {
 	    ROUTE_JSON_BODY, "redeem a code for the caller", NULL, api_assign },
 	{ HTTP_GET, "/v1/me/partner-access", partner_access_mine, 0,
 	    "the caller's partner accesses" },
-	{ HTTP_POST, "/v1/webhooks/simplybook", bookings_webhook,
-	    ROUTE_RAW_BODY | ROUTE_PUBLIC,
-	    "booking system: NEW_BOOKING, UPDATED_BOOKING or "
-	    "CANCELLED_BOOKING; token in X-Simplybook-Token or Authorization: "
-	    "Bearer" },
-	{ HTTP_GET, "/v1/therapy-bookings", bookings_list, 0,
-	    "therapy bookings: admins all, partner admins their partner's, "
-	    "others their own (partner_id, user_id, status; limit, cursor)" },
-	{ HTTP_GET, "/v1/therapy-bookings/{id}", bookings_get, 0,
-	    "one therapy booking in the caller's scope" },
-	{ HTTP_POST, "/v1/therapy-bookings/{id}/cancel", bookings_cancel, 0,
-	    "cancel your booking before it starts, once; the session is "
-	    "given back and the booking system told (booking_cancel_url)" },
-	{ HTTP_GET, "/v1/me/therapy-bookings", bookings_mine, 0,
-	    "the caller's therapy bookings" },
 	{ HTTP_GET, "/v1/reports", reports_list, 0,
 	    "the report catalogue (admins)" },
 	{ HTTP_GET, "/v1/reports/{name}", reports_run, ROUTE_SLOW,
@@ -195,16 +180,12 @@ static const struct route partners_routes[] = {
 
 static const struct job_kind partners_jobs[] = {
 	{ "partners.prune_guesses", partners_prune_guesses, 0 },
-	{ "therapy_bookings.complete", bookings_complete_job, 0 },
 	{ "report_runs.make", report_runs_make_job, 0 },
 	{ "report_runs.prune", report_runs_prune_job, 0 },
-	{ BOOKING_OUT_KIND, booking_out_job, BOOKING_OUT_ATTEMPTS },
 };
 
 static const struct job_schedule partners_schedules[] = {
 	{ "partners.prune_guesses", "23 * * * *", "partners.prune_guesses",
-	    NULL },
-	{ "therapy_bookings.complete", "* * * * *", "therapy_bookings.complete",
 	    NULL },
 	/* report_run_retention_days */
 	{ "report_runs.prune", "37 * * * *", "report_runs.prune", NULL },
@@ -389,17 +370,8 @@ partners_init(struct store *db)
 	if ((rc = hooks_gdpr_register(&partner_access_gdpr_hook)) != OK &&
 	    rc != ERR_CONFLICT)
 		return (rc);
-	if ((rc = hooks_gdpr_register(&bookings_gdpr_hook)) != OK &&
-	    rc != ERR_CONFLICT)
-		return (rc);
-	/* Rows migration 0011 carried over in clear are sealed now. */
-	if ((rc = bookings_seal_legacy(db)) != OK)
-		return (rc);
 	/* Partners from before migration 0014 get their name key now. */
-	if ((rc = partners_name_keys_fill(db)) != OK)
-		return (rc);
-	/* The booking webhook's handler is known to `webhooks replay`. */
-	return (inbox_register(&simplybook_source));
+	return (partners_name_keys_fill(db));
 }
 
 /* Shared helpers */
