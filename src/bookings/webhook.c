@@ -634,5 +634,3 @@ sb_process(struct tx *tx, const char *body, size_t len, json_t *w,
 		return (hook_updated_booking(tx, w, r));
 	return (hook_cancelled_booking(tx, w, r));
 }
-
-/* The therapy_bookings.complete job. */

@@ -20,6 +20,8 @@
 #include "store/store.h"
 
 static int name_taken(struct tx *, const char *, const char *);
+static int name_key_column_tx(struct tx *, void *);
+static int name_keys_batch_tx(struct tx *, void *);
 
 int
 partners_name_key(const char *name, char *out)
@@ -99,9 +101,6 @@ struct name_key_batch {
 	char after[UUID_STR_LEN]; /* last id seen */
 	int  seen, filled;
 };
-
-static int name_key_column_tx(struct tx *, void *);
-static int name_keys_batch_tx(struct tx *, void *);
 
 static int
 name_key_column_tx(struct tx *tx, void *arg)

@@ -40,8 +40,9 @@ struct op {
 };
 
 static int begin(struct request *, const struct rdef **, struct principal **);
-static enum scope max_scope(enum scope, enum scope);
-static void	  op_answered(struct op *);
+static const char *perm_of(const struct rdef *);
+static enum scope  max_scope(enum scope, enum scope);
+static void	   op_answered(struct op *);
 static void answer_row(struct request *, const struct rdef *, int, struct op *);
 static void ctx_init(struct resource_ctx *, struct op *, struct tx *);
 static const char *if_match_field(const struct rdef *, json_t *);
