@@ -1,5 +1,5 @@
 /*
- * The five handlers every resource gets (resource.c registers them). Each
+ * The five handlers of every resource, registered by resource.c. Each
  * finds the caller, their scope for the action, then does its work in
  * one transaction, run by store_run (retried whole when busy).
  *

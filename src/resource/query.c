@@ -210,7 +210,7 @@ filter_add(struct request *req, const struct field *f, const char *key,
 {
 	const char *const *c;
 	char		  *idx;
-	int64_t		   v;
+	int64_t		   v = 0;
 	int		   rc;
 
 	if (val == NULL)
