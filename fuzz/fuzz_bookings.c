@@ -1,4 +1,3 @@
-// sources: src/partners/input.c src/ops/inbox_result.c src/resource/validate.c src/resource/query.c src/resource/rows.c src/resource/resource.c src/resource/perms.c src/resource/openapi.c src/resource/seal.c src/resource/audit.c src/core/mail.c src/core/keyring.c src/core/crypto.c src/http/response.c src/http/router.c src/http/server.c src/core/netaddr.c src/http/metrics.c src/http/ratelimit.c src/store/store.c src/store/sqlite.c src/store/pg.c
 /*
  * libFuzzer target for the booking system's webhook (Simplybook): the
  * first byte picks the payload parser (even) or the timestamp parser
@@ -19,11 +18,11 @@
 
 #include <jansson.h>
 
+#include "bookings/bookings_int.h"
 #include "core/err.h"
 #include "core/mail.h"
 #include "core/util.h"
 #include "ops/inbox.h"
-#include "partners/partners_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -1,4 +1,3 @@
-// sources: src/biometrics/codec.c src/biometrics/codec_ts.c
 /*
  * libFuzzer target for the points codec: the decoders parse block payloads
  * uploaded from outside. Arbitrary bytes are decoded as samples and as

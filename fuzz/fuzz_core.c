@@ -5,7 +5,6 @@
  * environment, and case folding (partner names from paths and bodies):
  * what folds, folds again to itself.
  */
-// sources: src/core/crypto.c src/core/fold.c
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

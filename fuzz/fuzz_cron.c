@@ -1,4 +1,3 @@
-// sources: src/store/cron.c
 /*
  * libFuzzer target for cron_parse and cron_next:
  *	clang -std=c11 -g -O1 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address \

@@ -1,4 +1,3 @@
-// sources: src/biometrics/points.c src/biometrics/points_out.c
 /*
  * libFuzzer target for the points parsers (binary, JSON, CSV batches come
  * from outside). The first byte chooses the format, the CSV rate and

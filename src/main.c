@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "biometrics/biometrics.h"
+#include "bookings/bookings.h"
 #include "core/config.h"
 #include "core/crypto.h"
 #include "core/err.h"
@@ -44,6 +45,7 @@ static const struct module *const modules[] = {
 	&people_access_module,
 	&therapy_module,
 	&partners_module,
+	&bookings_module,
 	&biometrics_module,
 	&learning_module,
 	&chatsync_module,

@@ -55,15 +55,6 @@ static const struct route learning_routes[] = {
 	    "CMS story published, unpublished, deleted or "
 	    "moved: header webhook-signature is the hex HMAC-SHA1 of the "
 	    "body" },
-	{ HTTP_GET, "/v1/courses", learning_courses_list, 0,
-	    "courses you may see (filters kind, status; limit, cursor)" },
-	{ HTTP_GET, "/v1/courses/{id}", learning_course_get, 0,
-	    "one course (by id or story uuid) with the sessions you may see" },
-	{ HTTP_GET, "/v1/course-sessions", learning_sessions_list, 0,
-	    "course sessions you may see (filters course_id, status; limit, "
-	    "cursor)" },
-	{ HTTP_GET, "/v1/course-sessions/{id}", learning_session_get, 0,
-	    "one course session, by id or story uuid" },
 	{ HTTP_POST, "/v1/course-sessions/{id}/start", learning_session_start,
 	    0, "start a course session (enrols you in its course)" },
 	{ HTTP_POST, "/v1/course-sessions/{id}/complete",
@@ -148,6 +139,8 @@ const struct resource course_session_progress_resource = {
 };
 
 static const struct resource *const learning_resources[] = {
+	&courses_resource,
+	&course_sessions_resource,
 	&course_enrolments_resource,
 	&course_session_progress_resource,
 };
@@ -352,24 +345,6 @@ int
 learning_sees_all(struct request *req, const struct principal *who)
 {
 	return (resource_scope(req->db, who, "courses", "read") == SCOPE_ALL);
-}
-
-int
-learning_page_args(struct request *req, const char **after, int64_t *limit)
-{
-	const char *l = http_query(req, "limit");
-
-	*after = http_query(req, "cursor");
-	*limit = 50;
-	if ((*after != NULL && !uuid_valid(*after)) ||
-	    (l != NULL && parse_int64(l, 1, LEARNING_PAGE_MAX, limit) != 0)) {
-		http_problem(req, ERR_INVALID, NULL,
-		    "cursor takes a UUID, "
-		    "limit 1 to %d.",
-		    LEARNING_PAGE_MAX);
-		return (ERR_INVALID);
-	}
-	return (OK);
 }
 
 int

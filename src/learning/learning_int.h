@@ -1,7 +1,7 @@
 /*
  * Private to src/learning. learning.c holds the module (routes, the
  * read-only enrolment and progress resources) and the helpers below;
- * courses.c the course and course session lists; progress.c start,
+ * courses.c the course and course session resources; progress.c start,
  * complete, incomplete, completion and /v1/me/courses; storyblok.c the
  * CMS webhook (signature, payload, story fetch, upsert).
  *
@@ -88,11 +88,6 @@ extern const struct resource course_enrolments_resource;
 extern const struct resource course_session_progress_resource;
 /* 1 when the caller sees every course (courses:read:all). */
 int learning_sees_all(struct request *, const struct principal *);
-/*
- * Paging: ?cursor= is the last id seen (a UUID), ?limit= 1 to
- * LEARNING_PAGE_MAX (default 50). Answers 422 and returns non-OK when bad.
- */
-int learning_page_args(struct request *, const char **after, int64_t *limit);
 /* Serialise writers per key inside tx (PostgreSQL advisory transaction
  * lock; SQLite's write transaction already does). */
 int learning_lock(struct tx *, const char *key);
@@ -109,10 +104,8 @@ json_t *learning_json_col(const char *text);
 json_t *learning_time(struct stmt *, int col);
 
 /* courses.c */
-void learning_courses_list(struct request *);
-void learning_course_get(struct request *);
-void learning_sessions_list(struct request *);
-void learning_session_get(struct request *);
+extern const struct resource courses_resource;
+extern const struct resource course_sessions_resource;
 
 /* progress.c */
 void learning_session_start(struct request *);

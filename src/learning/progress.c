@@ -39,11 +39,10 @@ struct paction {
 };
 
 struct mine {
-	const char *user;
-	int	    all;
-	const char *after;
-	int64_t	    limit;
-	json_t	   *out;
+	const char	    *user;
+	int		     all;
+	struct resource_page pg;
+	json_t		    *out;
 };
 
 static void progress_action(struct request *, enum verb);
@@ -273,7 +272,8 @@ progress_tx(struct tx *tx, void *arg)
 	    (rc = learning_recompute(tx, course_id, a->user)) != OK ||
 	    (rc = progress_answer(tx, a, session_id, course_id)) != OK)
 		return (rc);
-	return (hooks_changed(tx, CHANGE_PERSON, a->user)); /* its course states */
+	return (
+	    hooks_changed(tx, CHANGE_PERSON, a->user)); /* its course states */
 }
 
 /* GET /v1/me/courses */
@@ -319,9 +319,9 @@ mine_tx(struct tx *tx, void *arg)
 {
 	struct mine *m = arg;
 	struct stmt *st;
-	json_t	    *data, *o, *last = NULL, *sessions;
+	json_t	    *data, *o, *sessions;
 	size_t	     i;
-	int	     step, n = 0, rc;
+	int	     step, rc;
 
 	json_decref(m->out);
 	m->out = NULL;
@@ -333,9 +333,10 @@ mine_tx(struct tx *tx, void *arg)
 	    "FROM course_enrolments e JOIN courses c ON c.id = e.course_id "
 	    "WHERE e.user_id = ? AND e.id > ? ORDER BY e.id LIMIT ?");
 	store_bind_text(st, 1, m->user);
-	store_bind_text(st, 2, m->after != NULL ? m->after : "");
-	store_bind_int64(st, 3, m->limit + 1);
-	while ((step = store_step(st)) == STORE_ROW && n < m->limit) {
+	store_bind_text(st, 2, m->pg.after);
+	store_bind_int64(st, 3, m->pg.limit + 1);
+	while ((step = store_step(st)) == STORE_ROW &&
+	    json_array_size(data) <= (size_t)m->pg.limit) {
 		o = json_pack("{s:s,s:{s:s,s:s?,s:s,s:s,s:s},s:s,s:o,s:o}",
 		    "id", store_col_text(st, 0), "course", "id",
 		    store_col_text(st, 4), "storyblok_uuid",
@@ -346,34 +347,27 @@ mine_tx(struct tx *tx, void *arg)
 		    "started_at", learning_time(st, 2), "completed_at",
 		    learning_time(st, 3));
 		json_array_append_new(data, o);
-		n++;
 	}
 	store_finalize(st);
 	if (step != STORE_ROW && step != STORE_DONE) {
 		json_decref(data);
 		return (step);
 	}
-	if (step == STORE_ROW && n > 0)
-		last =
-		    json_object_get(json_array_get(data, (size_t)n - 1), "id");
+	if ((m->out = resource_page_json(&m->pg, data)) == NULL)
+		return (ERR_NOMEM);
+	data = json_object_get(m->out, "data");
 	for (i = 0; i < json_array_size(data); i++) {
 		o = json_array_get(data, i);
-		if ((sessions = json_array()) == NULL) {
-			json_decref(data);
+		if ((sessions = json_array()) == NULL)
 			return (ERR_NOMEM);
-		}
 		json_object_set_new(o, "sessions", sessions);
 		if ((rc = mine_sessions(tx, m,
 			 json_string_value(json_object_get(
 			     json_object_get(o, "course"), "id")),
-			 sessions)) != OK) {
-			json_decref(data);
+			 sessions)) != OK)
 			return (rc);
-		}
 	}
-	m->out = json_pack("{s:o,s:O}", "data", data, "next_cursor",
-	    last != NULL ? last : json_null());
-	return (m->out != NULL ? OK : ERR_NOMEM);
+	return (OK);
 }
 
 void
@@ -385,7 +379,7 @@ learning_me_courses(struct request *req)
 
 	memset(&m, 0, sizeof(m));
 	who = req->caller;
-	if (learning_page_args(req, &m.after, &m.limit) != OK)
+	if (resource_page_args(req, LEARNING_PAGE_MAX, &m.pg) != OK)
 		return;
 	m.user = who->user_id;
 	m.all = learning_sees_all(req, who);

@@ -478,7 +478,8 @@ check_tx(struct tx *tx, void *arg)
 		 &c->outcome)) != OK ||
 	    c->outcome != CODE_VALID)
 		return (rc);
-	return (access_load(tx, f.id, 0, &c->row));
+	return (resource_read(
+	    tx, &partner_access_resource, f.id, SCOPE_OWN, &c->row));
 }
 
 /* The subjects guessing is counted against: the address, the account. */

@@ -37,11 +37,6 @@
 static int     partners_init(struct store *);
 static int     url_ok(const char *);
 static void    partner_check(json_t *body, json_t *errs);
-static int     name_taken(struct tx *, const char *key, const char *id);
-static int     name_key_set(struct resource_ctx *, json_t *body);
-static int     name_key_column_tx(struct tx *, void *);
-static int     name_keys_batch_tx(struct tx *, void *);
-static int     name_keys_fill(struct store *);
 static int     partners_before_create(struct resource_ctx *, json_t *);
 static int     partners_before_update(struct resource_ctx *, json_t *);
 static int     partners_after_write(struct resource_ctx *, int, json_t *);
@@ -153,21 +148,6 @@ static const char api_run_result[] =
 static const struct route partners_routes[] = {
 	{ HTTP_GET, "/v1/partners/{name}", partners_public_get, ROUTE_PUBLIC,
 	    "an active partner's branding and features, by name (public)" },
-	{ HTTP_GET, "/v1/partner-access", partner_access_list, 0,
-	    "partner accesses: admins all, partner admins their partner's, "
-	    "members their own" },
-	{ HTTP_POST, "/v1/partner-access", partner_access_create,
-	    ROUTE_JSON_BODY,
-	    "create an access for a partner; the answer "
-	    "holds its code, shown this once" },
-	{ HTTP_GET, "/v1/partner-access/{id}", partner_access_get, 0,
-	    "one partner access in the caller's scope" },
-	{ HTTP_PATCH, "/v1/partner-access/{id}", partner_access_update,
-	    ROUTE_JSON_BODY,
-	    "change an access's features, therapy sessions "
-	    "or active flag" },
-	{ HTTP_DELETE, "/v1/partner-access/{id}", partner_access_delete, 0,
-	    "delete an access (its code stops working)" },
 	{ HTTP_POST, "/v1/partner-access/validate-code",
 	    partner_access_validate,
 	    ROUTE_JSON_BODY | ROUTE_SMALL_BODY | ROUTE_PUBLIC,
@@ -177,21 +157,6 @@ static const struct route partners_routes[] = {
 	    ROUTE_JSON_BODY, "redeem a code for the caller", NULL, api_assign },
 	{ HTTP_GET, "/v1/me/partner-access", partner_access_mine, 0,
 	    "the caller's partner accesses" },
-	{ HTTP_POST, "/v1/webhooks/simplybook", bookings_webhook,
-	    ROUTE_RAW_BODY | ROUTE_PUBLIC,
-	    "booking system: NEW_BOOKING, UPDATED_BOOKING or "
-	    "CANCELLED_BOOKING; token in X-Simplybook-Token or Authorization: "
-	    "Bearer" },
-	{ HTTP_GET, "/v1/therapy-bookings", bookings_list, 0,
-	    "therapy bookings: admins all, partner admins their partner's, "
-	    "others their own (partner_id, user_id, status; limit, cursor)" },
-	{ HTTP_GET, "/v1/therapy-bookings/{id}", bookings_get, 0,
-	    "one therapy booking in the caller's scope" },
-	{ HTTP_POST, "/v1/therapy-bookings/{id}/cancel", bookings_cancel, 0,
-	    "cancel your booking before it starts, once; the session is "
-	    "given back and the booking system told (booking_cancel_url)" },
-	{ HTTP_GET, "/v1/me/therapy-bookings", bookings_mine, 0,
-	    "the caller's therapy bookings" },
 	{ HTTP_GET, "/v1/reports", reports_list, 0,
 	    "the report catalogue (admins)" },
 	{ HTTP_GET, "/v1/reports/{name}", reports_run, ROUTE_SLOW,
@@ -216,16 +181,12 @@ static const struct route partners_routes[] = {
 
 static const struct job_kind partners_jobs[] = {
 	{ "partners.prune_guesses", partners_prune_guesses, 0 },
-	{ "therapy_bookings.complete", bookings_complete_job, 0 },
 	{ "report_runs.make", report_runs_make_job, 0 },
 	{ "report_runs.prune", report_runs_prune_job, 0 },
-	{ BOOKING_OUT_KIND, booking_out_job, BOOKING_OUT_ATTEMPTS },
 };
 
 static const struct job_schedule partners_schedules[] = {
 	{ "partners.prune_guesses", "23 * * * *", "partners.prune_guesses",
-	    NULL },
-	{ "therapy_bookings.complete", "* * * * *", "therapy_bookings.complete",
 	    NULL },
 	/* report_run_retention_days */
 	{ "report_runs.prune", "37 * * * *", "report_runs.prune", NULL },
@@ -384,6 +345,7 @@ static const struct resource *const partners_resources[] = {
 	&features_resource,
 	&partner_features_resource,
 	&partner_admins_resource,
+	&partner_access_resource,
 };
 
 const struct module partners_module = {
@@ -400,70 +362,17 @@ const struct module partners_module = {
 	NULL,
 };
 
-/*
- * GDPR export: the person's partner accesses (never the code's hash). On
- * erasure they stay with the anonymised account: a redeemed code must
- * stay spent, and the partner's allowance counts stay right.
- */
-static int
-gdpr_export(struct tx *tx, const char *user_id, json_t *rows)
-{
-	struct stmt *st;
-	int	     rc;
-
-	st = store_prepare(tx,
-	    "SELECT a.id, p.name, a.feature_live_chat, "
-	    "a.feature_therapy, a.therapy_sessions_remaining, "
-	    "a.therapy_sessions_redeemed, a.is_active, a.activated_at, "
-	    "a.created_at FROM partner_access a JOIN partners p ON p.id = "
-	    "a.partner_id WHERE a.user_id = ? ORDER BY a.created_at, a.id");
-	store_bind_text(st, 1, user_id);
-	while ((rc = store_step(st)) == STORE_ROW)
-		json_array_append_new(rows,
-		    json_pack("{s:s,s:s,s:b,s:b,s:I,"
-			      "s:I,s:b,s:o,s:o}",
-			"id", store_col_text(st, 0), "partner",
-			store_col_text(st, 1), "feature_live_chat",
-			store_col_int64(st, 2) != 0, "feature_therapy",
-			store_col_int64(st, 3) != 0,
-			"therapy_sessions_remaining",
-			(json_int_t)store_col_int64(st, 4),
-			"therapy_sessions_redeemed",
-			(json_int_t)store_col_int64(st, 5), "is_active",
-			store_col_int64(st, 6) != 0, "activated_at",
-			people_json_time(
-			    store_col_is_null(st, 7), store_col_int64(st, 7)),
-			"created_at",
-			people_json_time(0, store_col_int64(st, 8))));
-	store_finalize(st);
-	return (rc == STORE_DONE ? OK : rc);
-}
-
-static const struct gdpr_hook gdpr_hook = {
-	"partner_access",
-	gdpr_export,
-	NULL,
-};
-
 static int
 partners_init(struct store *db)
 {
 	int rc;
 
 	people_set_register_hook(&register_hook);
-	if ((rc = hooks_gdpr_register(&gdpr_hook)) != OK && rc != ERR_CONFLICT)
-		return (rc);
-	if ((rc = hooks_gdpr_register(&bookings_gdpr_hook)) != OK &&
+	if ((rc = hooks_gdpr_register(&partner_access_gdpr_hook)) != OK &&
 	    rc != ERR_CONFLICT)
 		return (rc);
-	/* Rows migration 0011 carried over in clear are sealed now. */
-	if ((rc = bookings_seal_legacy(db)) != OK)
-		return (rc);
 	/* Partners from before migration 0014 get their name key now. */
-	if ((rc = name_keys_fill(db)) != OK)
-		return (rc);
-	/* The booking webhook's handler is known to `webhooks replay`. */
-	return (inbox_register(&simplybook_source));
+	return (partners_name_keys_fill(db));
 }
 
 /* Shared helpers */
@@ -490,19 +399,6 @@ partners_admin_of(struct tx *tx, const char *user_id, char *out)
 	}
 	store_finalize(st);
 	return (rc);
-}
-
-int
-partners_name_key(const char *name, char *out)
-{
-	size_t len = strlen(name);
-
-	out[0] = '\0';
-	if (len > PARTNER_NAME_MAX * 4)
-		return (ERR_INVALID);
-	return (fold_utf8(name, len, out, PARTNER_NAME_KEY_SIZE) == OK
-		? OK
-		: ERR_INVALID);
 }
 
 int
@@ -631,59 +527,6 @@ partner_check(json_t *body, json_t *errs)
 	}
 }
 
-/* ERR_CONFLICT when another partner has the name key. */
-static int
-name_taken(struct tx *tx, const char *key, const char *id)
-{
-	struct stmt *st;
-	int	     rc;
-
-	st = store_prepare(tx,
-	    "SELECT 1 FROM partners WHERE name_key = ? AND "
-	    "id <> ?");
-	store_bind_text(st, 1, key);
-	store_bind_text(st, 2, id != NULL ? id : "");
-	rc = store_step(st);
-	store_finalize(st);
-	if (rc == STORE_DONE)
-		return (OK);
-	return (rc == STORE_ROW ? ERR_CONFLICT : rc);
-}
-
-/*
- * A body naming the partner's name gets its key (name_key), and 409
- * NAME_TAKEN when another partner has that key. The unique index on
- * name_key refuses a second one made at the same time.
- */
-static int
-name_key_set(struct resource_ctx *ctx, json_t *body)
-{
-	const char *name;
-	char	    key[PARTNER_NAME_KEY_SIZE];
-	int	    rc;
-
-	if ((name = json_string_value(json_object_get(body, "name"))) == NULL)
-		return (OK);
-	if (partners_name_key(name, key) != OK) {
-		http_problem_ext(ctx->req, ERR_INVALID, NULL,
-		    json_pack("{s:[{s:s,s:s,s:s}]}", "errors", "field", "name",
-			"code", "invalid_format", "detail",
-			"must be UTF-8 text of at most "
-			"64 characters"),
-		    "The partner is not valid.");
-		return (ERR_INVALID);
-	}
-	if ((rc = name_taken(ctx->tx, key, ctx->id)) == ERR_CONFLICT)
-		http_problem(ctx->req, rc, "NAME_TAKEN",
-		    "Another partner has "
-		    "that name.");
-	if (rc != OK)
-		return (rc);
-	return (json_object_set_new(body, "name_key", json_string(key)) == 0
-		? OK
-		: ERR_NOMEM);
-}
-
 static int
 partners_before_create(struct resource_ctx *ctx, json_t *body)
 {
@@ -693,7 +536,7 @@ partners_before_create(struct resource_ctx *ctx, json_t *body)
 	partner_check(body, errs);
 	if ((rc = partners_errs_answer(ctx->req, errs, "The partner")) != OK)
 		return (rc);
-	return (name_key_set(ctx, body));
+	return (partners_name_key_set(ctx, body));
 }
 
 static int
@@ -705,123 +548,7 @@ partners_before_update(struct resource_ctx *ctx, json_t *body)
 	partner_check(body, errs);
 	if ((rc = partners_errs_answer(ctx->req, errs, "The partner")) != OK)
 		return (rc);
-	return (name_key_set(ctx, body));
-}
-
-/*
- * Start-up: partners from before migration 0014 (name_key NULL) get their
- * key, a batch per transaction. A partner whose key another already holds
- * (names that SQLite's lower() told apart) keeps NULL, is found by id
- * only, and is logged so that an admin renames it.
- */
-#define NAME_KEY_BATCH 100
-
-struct name_key_batch {
-	char after[UUID_STR_LEN]; /* last id seen */
-	int  seen, filled;
-};
-
-static int
-name_key_column_tx(struct tx *tx, void *arg)
-{
-	struct stmt *st;
-	int	    *has = arg, rc;
-
-	st = store_prepare(tx,
-	    store_tx_dialect(tx) == STORE_POSTGRES
-		? "SELECT count(*) FROM information_schema.columns WHERE "
-		  "table_schema = current_schema() AND table_name = 'partners' "
-		  "AND "
-		  "column_name = 'name_key'"
-		: "SELECT count(*) FROM "
-		  "pragma_table_info('partners') WHERE name = 'name_key'");
-	if ((rc = store_step(st)) == STORE_ROW)
-		*has = store_col_int64(st, 0) == 1;
-	store_finalize(st);
-	return (rc == STORE_ROW ? OK : rc == STORE_DONE ? ERR_DB : rc);
-}
-
-static int
-name_keys_batch_tx(struct tx *tx, void *arg)
-{
-	struct name_key_batch *b = arg;
-	struct stmt	      *st;
-	char		       ids[NAME_KEY_BATCH][UUID_STR_LEN];
-	char		       keys[NAME_KEY_BATCH][PARTNER_NAME_KEY_SIZE];
-	int		       rc = OK, n = 0, i;
-	int64_t		       changed;
-
-	b->seen = b->filled = 0;
-	st = store_prepare(tx,
-	    "SELECT id, name FROM partners WHERE name_key "
-	    "IS NULL AND id > ? ORDER BY id LIMIT ?");
-	store_bind_text(st, 1, b->after);
-	store_bind_int64(st, 2, NAME_KEY_BATCH);
-	while (n < NAME_KEY_BATCH && (rc = store_step(st)) == STORE_ROW) {
-		strlcpy_cb(ids[n], store_col_text(st, 0), UUID_STR_LEN);
-		if (partners_name_key(store_col_text(st, 1), keys[n]) != OK)
-			keys[n][0] = '\0';
-		n++;
-	}
-	store_finalize(st);
-	if (n < NAME_KEY_BATCH && rc != STORE_DONE)
-		return (rc);
-	for (i = 0; i < n; i++) {
-		if (keys[i][0] == '\0') {
-			log_warn(
-			    "event=partner_name_key_invalid id=%s", ids[i]);
-			continue;
-		}
-		st = store_prepare(tx,
-		    "UPDATE partners SET name_key = ? WHERE "
-		    "id = ? AND name_key IS NULL AND NOT EXISTS (SELECT 1 FROM "
-		    "partners o WHERE o.name_key = ?)");
-		store_bind_text(st, 1, keys[i]);
-		store_bind_text(st, 2, ids[i]);
-		store_bind_text(st, 3, keys[i]);
-		rc = store_step(st);
-		changed = store_changes(st);
-		store_finalize(st);
-		/* Another server filled the same key first: try again. */
-		if (rc == ERR_CONFLICT)
-			return (ERR_BUSY);
-		if (rc != STORE_DONE)
-			return (rc);
-		if (changed == 1)
-			b->filled++;
-		else
-			log_warn("event=partner_name_key_taken id=%s", ids[i]);
-	}
-	b->seen = n;
-	if (n > 0)
-		strlcpy_cb(b->after, ids[n - 1], UUID_STR_LEN);
-	return (OK);
-}
-
-static int
-name_keys_fill(struct store *db)
-{
-	struct name_key_batch b;
-	int64_t		      total = 0;
-	int		      rc, has = 0;
-
-	if ((rc = store_run(db, STORE_TX_READ, name_key_column_tx, &has)) !=
-		OK ||
-	    !has)
-		return (rc);
-	memset(&b, 0, sizeof(b));
-	do {
-		if ((rc = store_run(
-			 db, STORE_TX_WRITE, name_keys_batch_tx, &b)) != OK) {
-			log_error("event=partner_name_keys_failed status=%s",
-			    err_code(rc));
-			return (rc);
-		}
-		total += b.filled;
-	} while (b.seen == NAME_KEY_BATCH);
-	if (total > 0)
-		log_info("event=partner_name_keys rows=%lld", (long long)total);
-	return (OK);
+	return (partners_name_key_set(ctx, body));
 }
 
 /*
@@ -849,8 +576,9 @@ partners_after_write(struct resource_ctx *ctx, int action, json_t *row)
 			return (OK);
 		if ((rc = learning_partner_changed(ctx->tx, ctx->id)) != OK)
 			return (rc);
-		return (renamed ? hooks_changed(ctx->tx, CHANGE_PARTNER, ctx->id)
-				: OK);
+		return (renamed
+			? hooks_changed(ctx->tx, CHANGE_PARTNER, ctx->id)
+			: OK);
 	}
 	return (partner_deactivate(ctx, ctx->id));
 }

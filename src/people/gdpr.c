@@ -74,12 +74,6 @@ static const char *const bool_columns[] = { "contact_permission",
 	"service_emails_permission", "is_active", NULL };
 
 static const struct route access_routes[] = {
-	{ HTTP_GET, "/v1/relationships", people_relationships_list, 0,
-	    "List the relationships you may see (filters kind, status, "
-	    "lead_id, follower_id; limit, cursor)",
-	    NULL },
-	{ HTTP_GET, "/v1/relationships/{id}", people_relationship_get, 0,
-	    "Read one relationship", NULL },
 	{ HTTP_POST, "/v1/relationships/{id}/consent",
 	    people_relationship_consent, ROUTE_RAW_BODY,
 	    "Record consent (the adult follower, or an admin for consent "

@@ -8,14 +8,13 @@
  * are declared in people_int.h. The routes below are their own module,
  * people_access_module, which main.c lists after people_module:
  *
- *	GET  /v1/relationships			relationships the caller may see
- *	GET  /v1/relationships/{id}
  *	POST /v1/relationships/{id}/consent	record consent: pending -> active
  *	POST /v1/relationships/{id}/end		pending|active -> ended
  *	GET  /v1/me/health-consent		may health data be stored now?
  *	GET  /v1/audit-log			staff read of the audit log
  *
- * POST /v1/relationships (admins) comes from the resource layer.
+ * POST /v1/relationships (admins) and the reads (GET /v1/relationships,
+ * /{id}: the rows the caller is a party to) come from the resource layer.
  */
 #ifndef PEOPLE_GDPR_H
 #define PEOPLE_GDPR_H
@@ -32,8 +31,6 @@ struct tx;
 extern const struct module people_access_module;
 
 /* relationships.c */
-void people_relationships_list(struct request *);
-void people_relationship_get(struct request *);
 void people_relationship_consent(struct request *);
 void people_relationship_end(struct request *);
 /* Relationships where user_id is lead or follower, for the export. */

@@ -11,14 +11,14 @@
  * offline, e.g. a form signed by the guardian. Only active relationships
  * grant related scope (the resource layer checks status = 'active').
  *
- * Both parties see a relationship, so reads are served here rather than
- * by the generic layer, whose own scope names one owner column.
+ * Both parties see a relationship: the resource's own and related scopes
+ * are the rows where the caller is lead or follower (scope_where), so
+ * lists and reads are the generic layer's; the consent and end actions
+ * are this file's.
  *
  * Whether a follower is old enough to consent themselves is the
  * digital-consent rule's answer (consent.c).
  */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -34,13 +34,8 @@
 #include "resource/resource.h"
 #include "store/store.h"
 
-/* clang-format off */
-#define REL_COLUMNS	"id, lead_id, follower_id, kind, status, consent_at, " \
-			"consent_by, consent_method, created_at, updated_at, " \
-			"ended_at, created_by, updated_by"
-/* clang-format on */
-#define REL_LIST_MAX 200
-#define REL_LIST_DEF 50
+/* The rows a party sees: those where they lead or follow. */
+#define REL_PARTY "lead_id = ? OR follower_id = ?"
 
 static const char *const kinds[] = { "guardian_of", "practitioner_of", NULL };
 static const char *const statuses[] = { "pending", "active", "ended", NULL };
@@ -86,7 +81,10 @@ const struct resource relationships_resource = {
 	.fields = rel_fields,
 	.nfields = NELEM(rel_fields),
 	.owner_column = NULL,
-	.actions = 1 << ACTION_CREATE,
+	.scope_where = { [SCOPE_OWN] = REL_PARTY, [SCOPE_RELATED] = REL_PARTY },
+	.flags = RESOURCE_ID_PAGED,
+	.actions =
+	    (1 << ACTION_LIST) | (1 << ACTION_READ) | (1 << ACTION_CREATE),
 	.doc =
 	    "A link between two users: a guardian and their child, a "
 	    "practitioner and their client. Admins create them pending; "
@@ -116,13 +114,11 @@ struct rel_action {
 	json_t		 *row; /* the row after, on OK */
 };
 
-static int     rel_load(struct tx *, const char *, struct rel *);
-static json_t *rel_row(struct stmt *);
-static int     rel_visible(
-	const struct principal *, const struct rel *, enum scope);
+static int rel_load(struct tx *, const char *, struct rel *);
+static int rel_visible(
+    const struct principal *, const struct rel *, enum scope);
 static int  rel_action_tx(struct tx *, void *);
 static void rel_action(struct request *, int);
-static int  rel_read_tx(struct tx *, const char *, json_t **);
 static int  user_live(struct tx *, const char *);
 static int  choice_valid(const char *const *, const char *);
 
@@ -195,31 +191,6 @@ choice_valid(const char *const *list, const char *s)
 	return (0);
 }
 
-static json_t *
-rel_row(struct stmt *st)
-{
-	json_t *o;
-	int	i;
-
-	if ((o = json_object()) == NULL)
-		return (NULL);
-	for (i = 0; i < 13; i++) {
-		const char *name = store_col_name(st, i);
-		size_t	    n = strlen(name);
-
-		if (n > 3 && strcmp(name + n - 3, "_at") == 0)
-			json_object_set_new(o, name,
-			    people_json_time(store_col_is_null(st, i),
-				store_col_int64(st, i)));
-		else if (store_col_is_null(st, i))
-			json_object_set_new(o, name, json_null());
-		else
-			json_object_set_new(
-			    o, name, json_string(store_col_text(st, i)));
-	}
-	return (o);
-}
-
 static int
 rel_load(struct tx *tx, const char *id, struct rel *r)
 {
@@ -260,159 +231,6 @@ rel_visible(const struct principal *who, const struct rel *r, enum scope scope)
 		return (0);
 	return (strcmp(r->lead_id, who->user_id) == 0 ||
 	    strcmp(r->follower_id, who->user_id) == 0);
-}
-
-static int
-rel_read_tx(struct tx *tx, const char *id, json_t **out)
-{
-	struct stmt *st;
-	int	     rc;
-
-	*out = NULL;
-	st = store_prepare(tx,
-	    "SELECT " REL_COLUMNS " FROM relationships "
-	    "WHERE id = ?");
-	store_bind_text(st, 1, id);
-	switch ((rc = store_step(st))) {
-	case STORE_ROW:
-		rc = (*out = rel_row(st)) != NULL ? OK : ERR_NOMEM;
-		break;
-	case STORE_DONE:
-		rc = ERR_NOT_FOUND;
-		break;
-	}
-	store_finalize(st);
-	return (rc);
-}
-
-void
-people_relationships_list(struct request *req)
-{
-	struct principal *who;
-	struct tx	 *tx = NULL;
-	struct stmt	 *st;
-	enum scope	  scope;
-	const char	 *q[5],
-	    *names[5] = { "kind", "status", "lead_id", "follower_id",
-		    "cursor" };
-	const char *cols[4] = { "kind", "status", "lead_id", "follower_id" };
-	char	   *sql;
-	json_t	   *data = NULL, *row;
-	int64_t	    limit = REL_LIST_DEF;
-	int	    i, nb = 0, rc, step, count = 0;
-
-	who = req->caller;
-	if ((scope = resource_scope(req->db, who, "relationships", "read")) ==
-	    SCOPE_NONE) {
-		http_problem(req, ERR_FORBIDDEN, NULL,
-		    "You may not read relationships.");
-		return;
-	}
-	for (i = 0; i < 5; i++)
-		q[i] = http_query(req, names[i]);
-	if ((q[0] != NULL && !choice_valid(kinds, q[0])) ||
-	    (q[1] != NULL && !choice_valid(statuses, q[1])) ||
-	    (q[2] != NULL && !uuid_valid(q[2])) ||
-	    (q[3] != NULL && !uuid_valid(q[3])) ||
-	    (q[4] != NULL && !uuid_valid(q[4])) ||
-	    (http_query(req, "limit") != NULL &&
-		parse_int64(
-		    http_query(req, "limit"), 1, REL_LIST_MAX, &limit) != 0)) {
-		http_problem(req, ERR_INVALID, NULL,
-		    "A filter is not valid: "
-		    "kind and status take their values, lead_id, follower_id "
-		    "and cursor a UUID, limit 1 to %d.",
-		    REL_LIST_MAX);
-		return;
-	}
-	sql = arena_strdup(req->arena,
-	    "SELECT " REL_COLUMNS " FROM relationships WHERE 1 = 1");
-	if (scope != SCOPE_ALL)
-		sql = arena_printf(req->arena,
-		    "%s AND (lead_id = ? OR "
-		    "follower_id = ?)",
-		    sql);
-	for (i = 0; i < 4; i++)
-		if (q[i] != NULL)
-			sql = arena_printf(
-			    req->arena, "%s AND %s = ?", sql, cols[i]);
-	if (q[4] != NULL)
-		sql = arena_printf(req->arena, "%s AND id > ?", sql);
-	sql = arena_printf(req->arena, "%s ORDER BY id LIMIT ?", sql);
-	if (sql == NULL) {
-		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
-		return;
-	}
-	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
-		goto out;
-	st = store_prepare(tx, sql);
-	if (scope != SCOPE_ALL) {
-		store_bind_text(st, ++nb, who->user_id);
-		store_bind_text(st, ++nb, who->user_id);
-	}
-	for (i = 0; i < 5; i++)
-		if (q[i] != NULL)
-			store_bind_text(st, ++nb, q[i]);
-	store_bind_int64(st, ++nb, limit + 1);
-	data = json_array();
-	while ((step = store_step(st)) == STORE_ROW && count < limit) {
-		if ((row = rel_row(st)) == NULL)
-			break;
-		json_array_append_new(data, row);
-		count++;
-	}
-	rc = step == STORE_ROW || step == STORE_DONE ? OK : step;
-	store_finalize(st);
-out:
-	store_tx_rollback(tx);
-	if (rc != OK) {
-		json_decref(data);
-		http_problem(
-		    req, rc, NULL, "The relationships cannot be read.");
-		return;
-	}
-	row = step == STORE_ROW && count > 0
-	    ? json_object_get(json_array_get(data, (size_t)count - 1), "id")
-	    : NULL;
-	http_json(req, 200,
-	    json_pack("{s:o,s:O}", "data", data, "next_cursor",
-		row != NULL ? row : json_null()));
-}
-
-void
-people_relationship_get(struct request *req)
-{
-	struct principal *who;
-	struct tx	 *tx = NULL;
-	struct rel	  r;
-	enum scope	  scope;
-	const char	 *id = http_param(req, "id");
-	json_t		 *row = NULL;
-	int		  rc;
-
-	who = req->caller;
-	scope = resource_scope(req->db, who, "relationships", "read");
-	if (id == NULL || !uuid_valid(id)) {
-		http_problem(req, ERR_NOT_FOUND, NULL, "No such relationship.");
-		return;
-	}
-	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
-		goto out;
-	if ((rc = rel_load(tx, id, &r)) != OK)
-		goto out;
-	if (!rel_visible(who, &r, scope)) {
-		rc = ERR_NOT_FOUND;
-		goto out;
-	}
-	rc = rel_read_tx(tx, id, &row);
-out:
-	store_tx_rollback(tx);
-	if (rc != OK)
-		http_problem(req, rc, NULL,
-		    rc == ERR_NOT_FOUND ? "No such relationship."
-					: "The relationship cannot be read.");
-	else
-		http_json(req, 200, row);
 }
 
 void
@@ -592,27 +410,17 @@ rel_action_tx(struct tx *tx, void *arg)
 	if (rc != OK)
 		return (rc);
 	json_decref(a->row);
-	return (rel_read_tx(tx, r.id, &a->row));
+	return (resource_read(
+	    tx, &relationships_resource, r.id, SCOPE_ALL, &a->row));
 }
 
 int
 people_relationships_of(struct tx *tx, const char *user_id, json_t *out)
 {
-	struct stmt *st;
-	json_t	    *row;
-	int	     step;
+	struct principal who;
 
-	st = store_prepare(tx,
-	    "SELECT " REL_COLUMNS " FROM relationships "
-	    "WHERE lead_id = ? OR follower_id = ? ORDER BY id");
-	store_bind_text(st, 1, user_id);
-	store_bind_text(st, 2, user_id);
-	while ((step = store_step(st)) == STORE_ROW)
-		if ((row = rel_row(st)) == NULL ||
-		    json_array_append_new(out, row) != 0) {
-			step = ERR_NOMEM;
-			break;
-		}
-	store_finalize(st);
-	return (step == STORE_DONE ? OK : step);
+	memset(&who, 0, sizeof(who));
+	strlcpy_cb(who.user_id, user_id, sizeof(who.user_id));
+	return (resource_rows(
+	    tx, &relationships_resource, &who, SCOPE_OWN, NULL, NULL, out));
 }

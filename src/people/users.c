@@ -38,7 +38,6 @@ static int  me_load(struct request *, struct principal *, json_t **);
 static void me_respond(struct request *, json_t *);
 static int  me_email_check(struct request *, struct principal *, json_t *);
 static int  me_precondition(struct request *, struct tx *, const char *);
-static int  etag_listed(const char *, const char *);
 static int  insert_row(
      struct tx *, const struct people_new_user *, const char *id);
 static int personal_set(struct tx *, const struct people_new_user *,
@@ -395,42 +394,11 @@ me_precondition(struct request *req, struct tx *tx, const char *id)
 	store_bind_text(st, 1, id);
 	if ((step = store_step(st)) == STORE_ROW) {
 		resource_etag(id, store_col_int64(st, 0), etag);
-		rc = etag_listed(im, etag) ? OK : ERR_PRECONDITION;
+		rc = resource_if_match(im, etag) ? OK : ERR_PRECONDITION;
 	} else
 		rc = step == STORE_DONE ? ERR_NOT_FOUND : ERR_DB;
 	store_finalize(st);
 	return (rc);
-}
-
-/* 1 if the If-Match value hv is "*" or lists etag (weak or strong form). */
-static int
-etag_listed(const char *hv, const char *etag)
-{
-	const char *p = hv, *e, *tag = etag;
-	size_t	    n, tn;
-
-	if (strncmp(tag, "W/", 2) == 0)
-		tag += 2;
-	tn = strlen(tag);
-	while (*p != '\0') {
-		while (*p == ' ' || *p == ',')
-			p++;
-		if ((e = strchr(p, ',')) == NULL)
-			e = p + strlen(p);
-		n = (size_t)(e - p);
-		while (n > 0 && p[n - 1] == ' ')
-			n--;
-		if (n == 1 && p[0] == '*')
-			return (1);
-		if (n > 2 && strncmp(p, "W/", 2) == 0) {
-			p += 2;
-			n -= 2;
-		}
-		if (n == tn && memcmp(p, tag, n) == 0)
-			return (1);
-		p = e;
-	}
-	return (0);
 }
 
 /*

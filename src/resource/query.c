@@ -32,7 +32,6 @@
 #define QUERY_SQL_MAX	 (64 * 1024)
 #define QUERY_BINDS_MAX	 64
 #define QUERY_PARAMS_MAX 32
-#define CURSOR_MAC_LEN	 16
 
 /* One bound value of a list query. */
 struct qbind {
@@ -45,36 +44,35 @@ struct qlist {
 	struct qbind b[QUERY_BINDS_MAX];
 	int	     n;
 	enum scope   scope; /* the caller's, for field visibility */
+	json_t	    *errs;  /* RESOURCE_ID_PAGED: bad parameters, for a 422 */
 };
 
 /*
  * May a caller listing at scope filter or sort on f? Only when every row
  * the list can hold shows f to them: otherwise the order of the rows, or
- * the cursor, would tell a value they may not see.
+ * the cursor, would tell a value they may not see. The owner column is
+ * the exception below scope all when others' rows show it: on the
+ * caller's own rows its value is the caller.
  */
 static int
-field_listable(const struct field *f, enum scope scope)
+field_listable(const struct rdef *rd, const struct field *f, enum scope scope)
 {
 	int see = f->see != 0 ? f->see : SEE_EVERYONE;
 
 	switch (scope) {
 	case SCOPE_ALL:
 		return ((see & SEE_ALL) != 0);
-	case SCOPE_RELATED:
+	case SCOPE_OWN:
+		return ((see & SEE_OWN) != 0);
+	default:
+		if (rd->owner >= 0 && f == &rd->cols[rd->owner])
+			return ((see & SEE_RELATED) != 0);
 		return (
 		    (see & (SEE_RELATED | SEE_OWN)) == (SEE_RELATED | SEE_OWN));
-	default:
-		return ((see & SEE_OWN) != 0);
 	}
 }
 
-static pthread_once_t cursor_once = PTHREAD_ONCE_INIT;
-static unsigned char  cursor_fallback[32];
-
-static void cursor_fallback_init(void);
-static void cursor_key(unsigned char[32]);
-static void cursor_mac(
-    const unsigned char *, size_t, unsigned char[CURSOR_MAC_LEN]);
+static const char	  *col_sql(struct request *, const struct field *);
 static int		   qb_text(struct qlist *, const char *);
 static int		   qb_num(struct qlist *, int64_t);
 static int		   int_sorted(const struct field *);
@@ -83,9 +81,10 @@ static int param_check(struct request *, const struct rdef *, const char *,
     struct buf *, struct qlist *);
 static int params_walk(
     struct request *, const struct rdef *, struct buf *, struct qlist *);
-static int     filter_add(struct request *, const struct field *, const char *,
-	const char *, int, struct buf *, struct qlist *);
-static int     bad_param(struct request *, const char *, const char *);
+static int filter_add(struct request *, const struct field *, const char *,
+    const char *, int, struct buf *, struct qlist *);
+static int bad_param(
+    struct request *, struct qlist *, const char *, const char *);
 static int     sort_parse(struct request *, const struct rdef *, enum scope,
 	const char **, const struct field **, int *);
 static int     keyset_add(struct request *, const struct field *, int, json_t *,
@@ -95,274 +94,8 @@ static json_t *sort_value(
 static int list_run(struct request *, const struct rdef *, struct principal *,
     enum scope, const char *, struct qlist *, int64_t, const struct field *,
     const char *);
-
-/*
- * Append "'a', 'b'" for the kinds of list that are (want 1) or are not
- * (want 0) in party; *any set when one was written.
- */
-static int
-kinds_append(
-    struct buf *b, const char *list, const char *party, int want, int *any)
-{
-	const char *p, *e;
-	size_t	    n;
-
-	*any = 0;
-	for (p = list; p != NULL && *p != '\0'; p = *e ? e + 1 : e) {
-		e = strchr(p, ',');
-		if (e == NULL)
-			e = p + strlen(p);
-		while (p < e && *p == ' ')
-			p++;
-		n = (size_t)(e - p);
-		while (n > 0 && p[n - 1] == ' ')
-			n--;
-		if (n == 0 || resource_kind_in(party, p, n) != want)
-			continue;
-		if (buf_printf(b, "%s'%.*s'", *any ? ", " : "", (int)n, p) !=
-		    OK)
-			return (ERR_NOMEM);
-		*any = 1;
-	}
-	return (OK);
-}
-
-int
-resource_kind_in(const char *list, const char *kind, size_t n)
-{
-	const char *p, *e;
-	size_t	    m;
-
-	for (p = list; p != NULL && *p != '\0'; p = *e ? e + 1 : e) {
-		e = strchr(p, ',');
-		if (e == NULL)
-			e = p + strlen(p);
-		while (p < e && *p == ' ')
-			p++;
-		m = (size_t)(e - p);
-		while (m > 0 && p[m - 1] == ' ')
-			m--;
-		if (m == n && strncmp(p, kind, n) == 0)
-			return (1);
-	}
-	return (0);
-}
-
-/*
- * The row condition of a scope. related: the caller's own rows, rows of
- * people the caller leads in an active relationship of a kind in
- * related_kinds, except that kinds in party_kinds grant only the rows
- * party_where names the caller a party to (a practitioner sees the
- * sessions they give, not a colleague's).
- */
-char *
-resource_scope_sql(const struct resource *res, enum scope scope)
-{
-	struct buf  b;
-	const char *oc = res->owner_column;
-	size_t	    mark;
-	int	    any;
-
-	if (scope == SCOPE_ALL)
-		return (strdup(""));
-	if (scope == SCOPE_NONE || oc == NULL)
-		return (strdup("1 = 0"));
-	buf_init(&b, 4096);
-	if (buf_printf(&b, "%s = ?", oc) != OK)
-		goto fail;
-	if (scope == SCOPE_OWN)
-		return (buf_take(&b, NULL));
-	mark = b.len;
-	if (buf_printf(&b,
-		" OR %s IN (SELECT follower_id FROM relationships "
-		"WHERE lead_id = ? AND status = 'active' AND kind IN (",
-		oc) != OK ||
-	    kinds_append(&b, res->related_kinds, res->party_kinds, 0, &any) !=
-		OK ||
-	    buf_puts(&b, "))") != OK)
-		goto fail;
-	if (!any)
-		buf_truncate(&b, mark);
-	if (res->party_where == NULL)
-		return (buf_take(&b, NULL));
-	mark = b.len;
-	if (buf_printf(&b,
-		" OR ((%s) AND %s IN (SELECT follower_id FROM "
-		"relationships WHERE lead_id = ? AND status = 'active' AND "
-		"kind "
-		"IN (",
-		res->party_where, oc) != OK ||
-	    kinds_append(&b, res->related_kinds, res->party_kinds, 1, &any) !=
-		OK ||
-	    buf_puts(&b, ")))") != OK)
-		goto fail;
-	if (!any)
-		buf_truncate(&b, mark);
-	return (buf_take(&b, NULL));
-fail:
-	buf_free(&b);
-	return (NULL);
-}
-
-/* How many placeholders resource_scope_sql(res, scope) holds. */
-int
-resource_scope_nbind(const struct resource *res, enum scope scope)
-{
-	const char *p, *e;
-	int	    n = 1, other = 0, party = 0;
-	size_t	    len;
-
-	if (scope == SCOPE_NONE || scope == SCOPE_ALL ||
-	    res->owner_column == NULL)
-		return (0);
-	if (scope == SCOPE_OWN)
-		return (1);
-	for (p = res->related_kinds; p != NULL && *p != '\0';
-	     p = *e ? e + 1 : e) {
-		e = strchr(p, ',');
-		if (e == NULL)
-			e = p + strlen(p);
-		while (p < e && *p == ' ')
-			p++;
-		len = (size_t)(e - p);
-		while (len > 0 && p[len - 1] == ' ')
-			len--;
-		if (len == 0)
-			continue;
-		if (resource_kind_in(res->party_kinds, p, len))
-			party = 1;
-		else
-			other = 1;
-	}
-	n += other;
-	if (party && res->party_where != NULL) {
-		n++;
-		for (p = res->party_where; *p != '\0'; p++)
-			if (*p == '?')
-				n++;
-	}
-	return (n);
-}
-
-/* Placeholders of resource_scope_sql: each is bound to the caller. */
-int
-scope_bind(struct stmt *st, int i, const struct resource *res,
-    const struct principal *who, enum scope scope)
-{
-	const char *uid = who != NULL ? who->user_id : "";
-	int	    n;
-
-	if (scope == SCOPE_NONE || scope == SCOPE_ALL ||
-	    res->owner_column == NULL)
-		return (i);
-	for (n = resource_scope_nbind(res, scope); n > 0; n--)
-		store_bind_text(st, i++, uid);
-	return (i);
-}
-
-/* Cursors */
-
-static void
-cursor_fallback_init(void)
-{
-	randombytes_buf(cursor_fallback, sizeof(cursor_fallback));
-}
-
-/* Derived from the index key, so every process of a deployment agrees;
- * a random per-process key before keyring_init (tests, tools). */
-static void
-cursor_key(unsigned char key[32])
-{
-	const unsigned char *k = keyring_key(KEY_INDEX);
-
-	if (k == NULL) {
-		pthread_once(&cursor_once, cursor_fallback_init);
-		memcpy(key, cursor_fallback, 32);
-		return;
-	}
-	crypto_generichash(
-	    key, 32, (const unsigned char *)"carebase.cursor", 15, k, 32);
-}
-
-static void
-cursor_mac(const unsigned char *p, size_t n, unsigned char mac[CURSOR_MAC_LEN])
-{
-	unsigned char key[32];
-
-	cursor_key(key);
-	crypto_generichash(mac, CURSOR_MAC_LEN, p, n, key, sizeof(key));
-	sodium_memzero(key, sizeof(key));
-}
-
-int
-resource_cursor_encode(
-    const char *spec, json_t *value, const char *id, char **out)
-{
-	json_t	      *o;
-	char	      *js = NULL;
-	unsigned char *raw = NULL;
-	size_t	       n, cap;
-	int	       rc = ERR_NOMEM;
-
-	*out = NULL;
-	o = json_pack("{s:s,s:O,s:s}", "s", spec, "v",
-	    value ? value : json_null(), "i", id);
-	if (o == NULL || (js = json_dumps(o, JSON_COMPACT)) == NULL)
-		goto out;
-	n = strlen(js);
-	if ((raw = malloc(n + CURSOR_MAC_LEN)) == NULL)
-		goto out;
-	memcpy(raw, js, n);
-	cursor_mac(raw, n, raw + n);
-	cap = sodium_base64_ENCODED_LEN(
-	    n + CURSOR_MAC_LEN, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	if ((*out = malloc(cap)) == NULL)
-		goto out;
-	sodium_bin2base64(*out, cap, raw, n + CURSOR_MAC_LEN,
-	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	rc = OK;
-out:
-	json_decref(o);
-	free(js);
-	free(raw);
-	return (rc);
-}
-
-int
-resource_cursor_decode(
-    const char *cursor, const char *spec, json_t **value, char id[37])
-{
-	unsigned char raw[RESOURCE_CURSOR_MAX], mac[CURSOR_MAC_LEN];
-	size_t	      n;
-	json_t	     *o = NULL, *v;
-	const char   *s, *i;
-	int	      rc = ERR_INVALID;
-
-	*value = NULL;
-	if (cursor == NULL || strlen(cursor) > RESOURCE_CURSOR_MAX ||
-	    sodium_base642bin(raw, sizeof(raw), cursor, strlen(cursor), NULL,
-		&n, NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-	    n <= CURSOR_MAC_LEN)
-		return (ERR_INVALID);
-	n -= CURSOR_MAC_LEN;
-	cursor_mac(raw, n, mac);
-	if (sodium_memcmp(mac, raw + n, CURSOR_MAC_LEN) != 0)
-		return (ERR_INVALID);
-	if ((o = json_loadb((const char *)raw, n, 0, NULL)) == NULL ||
-	    (s = json_string_value(json_object_get(o, "s"))) == NULL ||
-	    (i = json_string_value(json_object_get(o, "i"))) == NULL ||
-	    (v = json_object_get(o, "v")) == NULL)
-		goto out;
-	if (strcmp(s, spec) != 0 || !uuid_valid(i) ||
-	    !(json_is_null(v) || json_is_integer(v) || json_is_string(v)))
-		goto out;
-	strlcpy_cb(id, i, 37);
-	*value = json_incref(v);
-	rc = OK;
-out:
-	json_decref(o);
-	return (rc);
-}
+static int list_by_id(struct request *, const struct rdef *, struct principal *,
+    enum scope, struct buf *, struct qlist *);
 
 int
 rows_read_audit(struct tx *tx, const struct rdef *rd,
@@ -444,12 +177,30 @@ col_find(const struct rdef *rd, const char *name)
 	return (NULL);
 }
 
+/*
+ * A parameter refused: 400 INVALID_PARAMETER, or, for an id-paged list
+ * (q->errs), an entry of its 422 and on to the next parameter.
+ */
 static int
-bad_param(struct request *req, const char *name, const char *why)
+bad_param(
+    struct request *req, struct qlist *q, const char *name, const char *why)
 {
+	if (q != NULL && q->errs != NULL) {
+		resource_field_err(q->errs, name, "invalid", why);
+		return (OK);
+	}
 	http_problem_ext(req, ERR_MALFORMED, "INVALID_PARAMETER",
 	    json_pack("{s:s}", "parameter", name), "%s: %s", name, why);
 	return (ERR_MALFORMED);
+}
+
+/* The column of f in SQL: its name, or its expression (arena). */
+static const char *
+col_sql(struct request *req, const struct field *f)
+{
+	if (f->sql == NULL)
+		return (f->name);
+	return (arena_printf(req->arena, "(%s)", f->sql));
 }
 
 /* One typed filter condition: op is '=', '>' (from, >=) or '<' (to). */
@@ -459,11 +210,11 @@ filter_add(struct request *req, const struct field *f, const char *key,
 {
 	const char *const *c;
 	char		  *idx;
-	int64_t		   v;
+	int64_t		   v = 0;
 	int		   rc;
 
 	if (val == NULL)
-		return (bad_param(req, key, "not a valid value"));
+		return (bad_param(req, q, key, "not a valid value"));
 	if (f->flags & FIELD_BLIND_INDEX) {
 		if ((idx = arena_alloc(req->arena, 65)) == NULL)
 			return (ERR_NOMEM);
@@ -475,28 +226,32 @@ filter_add(struct request *req, const struct field *f, const char *key,
 	switch (f->type) {
 	case FIELD_INT:
 		if (parse_int64(val, INT64_MIN, INT64_MAX, &v) != 0)
-			return (bad_param(req, key, "must be an integer"));
+			return (bad_param(req, q, key, "must be an integer"));
 		break;
 	case FIELD_BOOL:
-		if (strcmp(val, "true") == 0 || strcmp(val, "1") == 0)
+		/* Id-paged lists take JSON's words only, as they always did. */
+		if (strcmp(val, "true") == 0 ||
+		    (q->errs == NULL && strcmp(val, "1") == 0))
 			v = 1;
-		else if (strcmp(val, "false") == 0 || strcmp(val, "0") == 0)
+		else if (strcmp(val, "false") == 0 ||
+		    (q->errs == NULL && strcmp(val, "0") == 0))
 			v = 0;
 		else
-			return (bad_param(req, key, "must be true or false"));
+			return (
+			    bad_param(req, q, key, "must be true or false"));
 		break;
 	case FIELD_TIME:
 		if (time_parse_iso(val, &v) != 0)
 			return (
-			    bad_param(req, key, "must be an ISO 8601 time"));
+			    bad_param(req, q, key, "must be an ISO 8601 time"));
 		break;
 	case FIELD_UUID:
 		if (!uuid_valid(val))
-			return (bad_param(req, key, "must be a UUID"));
+			return (bad_param(req, q, key, "must be a UUID"));
 		break;
 	case FIELD_DATE:
 		if (!date_valid(val))
-			return (bad_param(req, key, "must be YYYY-MM-DD"));
+			return (bad_param(req, q, key, "must be YYYY-MM-DD"));
 		break;
 	case FIELD_ENUM:
 		for (c = f->choices; c != NULL && *c != NULL; c++)
@@ -504,14 +259,14 @@ filter_add(struct request *req, const struct field *f, const char *key,
 				break;
 		if (c == NULL || *c == NULL)
 			return (
-			    bad_param(req, key, "is not one of the values"));
+			    bad_param(req, q, key, "is not one of the values"));
 		break;
 	default:
 		if (utf8_count(val) > RESOURCE_TEXT_MAX)
-			return (bad_param(req, key, "is too long"));
+			return (bad_param(req, q, key, "is too long"));
 		break;
 	}
-	if ((rc = buf_printf(sql, " AND %s %s ?", f->name,
+	if ((rc = buf_printf(sql, " AND %s %s ?", col_sql(req, f),
 		 op == '='	 ? "="
 		     : op == '>' ? ">="
 				 : "<")) != OK)
@@ -529,8 +284,12 @@ param_check(struct request *req, const struct rdef *rd, const char *key,
 	size_t		    i, n;
 
 	val = http_query(req, key);
-	if (strcmp(key, "sort") == 0 || strcmp(key, "limit") == 0 ||
-	    strcmp(key, "cursor") == 0) {
+	if (q->errs != NULL &&
+	    (strcmp(key, "limit") == 0 || strcmp(key, "cursor") == 0))
+		return (OK); /* page_parse's */
+	if (q->errs == NULL &&
+	    (strcmp(key, "sort") == 0 || strcmp(key, "limit") == 0 ||
+		strcmp(key, "cursor") == 0)) {
 		if (val != NULL)
 			return (OK);
 		if (strcmp(key, "cursor") == 0) {
@@ -538,7 +297,7 @@ param_check(struct request *req, const struct rdef *rd, const char *key,
 			    "The cursor is not valid for this list and sort.");
 			return (ERR_MALFORMED);
 		}
-		return (bad_param(req, key, "not a valid value"));
+		return (bad_param(req, q, key, "not a valid value"));
 	}
 	for (i = 0; i < rd->ncols; i++) {
 		f = &rd->cols[i];
@@ -546,7 +305,7 @@ param_check(struct request *req, const struct rdef *rd, const char *key,
 		    f->type == FIELD_TEXT_LIST ||
 		    ((f->flags & FIELD_PERSONAL) &&
 			(f->flags & FIELD_BLIND_INDEX) == 0) ||
-		    !field_listable(f, q->scope))
+		    !field_listable(rd, f, q->scope))
 			continue;
 		n = strlen(f->name);
 		if (f->type != FIELD_TIME && strcmp(key, f->name) == 0)
@@ -559,6 +318,11 @@ param_check(struct request *req, const struct rdef *rd, const char *key,
 				return (
 				    filter_add(req, f, key, val, '<', sql, q));
 		}
+	}
+	if (q->errs != NULL) {
+		resource_field_err(
+		    q->errs, key, "unknown", "not a parameter of this list");
+		return (OK);
 	}
 	http_problem_ext(req, ERR_MALFORMED, "UNKNOWN_PARAMETER",
 	    json_pack("{s:s}", "parameter", key), "Unknown query parameter: %s",
@@ -579,8 +343,8 @@ params_walk(struct request *req, const struct rdef *rd, struct buf *sql,
 	case OK:
 	case ERR_TOO_LARGE:
 		if (n > QUERY_PARAMS_MAX)
-			return (bad_param(
-			    req, names[QUERY_PARAMS_MAX], "too many parameters"));
+			return (bad_param(req, NULL, names[QUERY_PARAMS_MAX],
+			    "too many parameters"));
 		break;
 	case ERR_MALFORMED:
 		http_problem(req, ERR_MALFORMED, "INVALID_PARAMETER",
@@ -607,14 +371,16 @@ sort_parse(struct request *req, const struct rdef *rd, enum scope scope,
 	if (s == NULL)
 		s = "-created_at";
 	if (s[0] == '\0')
-		return (bad_param(req, "sort", "names no sortable field"));
+		return (
+		    bad_param(req, NULL, "sort", "names no sortable field"));
 	*desc = s[0] == '-';
 	*f = col_find(rd, s + (*desc ? 1 : 0));
 	if (*f == NULL || ((*f)->flags & FIELD_SORT) == 0 ||
 	    ((*f)->flags & (FIELD_PERSONAL | FIELD_HIDDEN)) ||
 	    (*f)->type == FIELD_JSON || (*f)->type == FIELD_TEXT_LIST ||
-	    !field_listable(*f, scope))
-		return (bad_param(req, "sort", "names no sortable field"));
+	    !field_listable(rd, *f, scope))
+		return (
+		    bad_param(req, NULL, "sort", "names no sortable field"));
 	*spec = s;
 	return (OK);
 }
@@ -624,26 +390,26 @@ static int
 keyset_add(struct request *req, const struct field *f, int desc, json_t *cv,
     const char *cid, struct buf *sql, struct qlist *q)
 {
-	const char *op = desc ? "<" : ">";
+	const char *op = desc ? "<" : ">", *col = col_sql(req, f);
 	char	   *id;
 	int	    nullable = (f->flags & FIELD_NULLABLE) != 0;
 	int	    rc;
 
-	if ((id = arena_strdup(req->arena, cid)) == NULL)
+	if ((id = arena_strdup(req->arena, cid)) == NULL || col == NULL)
 		return (ERR_NOMEM);
 	if (json_is_null(cv)) {
 		if (!nullable)
 			return (ERR_INVALID);
-		if ((rc = buf_printf(sql, " AND (%s IS NULL AND id %s ?)",
-			 f->name, op)) != OK)
+		if ((rc = buf_printf(
+			 sql, " AND (%s IS NULL AND id %s ?)", col, op)) != OK)
 			return (rc);
 		return (qb_text(q, id));
 	}
 	if (int_sorted(f) != json_is_integer(cv))
 		return (ERR_INVALID);
 	if ((rc = buf_printf(sql,
-		 " AND (%s %s ? OR (%s = ? AND id %s ?)%s%s%s)", f->name, op,
-		 f->name, op, nullable ? " OR " : "", nullable ? f->name : "",
+		 " AND (%s %s ? OR (%s = ? AND id %s ?)%s%s%s)", col, op, col,
+		 op, nullable ? " OR " : "", nullable ? col : "",
 		 nullable ? " IS NULL" : "")) != OK)
 		return (rc);
 	if (int_sorted(f)) {
@@ -678,18 +444,29 @@ list_run(struct request *req, const struct rdef *rd, struct principal *who,
     enum scope scope, const char *sqltext, struct qlist *q, int64_t limit,
     const struct field *sf, const char *spec)
 {
-	struct tx      *tx = NULL;
-	struct stmt    *st;
-	struct keycache kc;
-	json_t	       *data = NULL, *row, *last = NULL, *next = NULL;
-	char	       *cur = NULL, lastid[UUID_STR_LEN];
-	int64_t		n = 0;
-	int		i, rc;
+	struct tx	   *tx = NULL;
+	struct stmt	   *st;
+	struct keycache	    kc;
+	struct resource_ctx ctx;
+	json_t		   *data = NULL, *row, *last = NULL;
+	char		   *cur = NULL, lastid[UUID_STR_LEN];
+	int64_t		    n = 0;
+	int		    i, rc, more = 0;
 
 	memset(&kc, 0, sizeof(kc));
 	if ((rc = store_tx_begin(req->db,
 		 rd->has_health ? STORE_TX_WRITE : STORE_TX_READ, &tx)) != OK)
 		goto out;
+	if (rd->res->before_list != NULL) {
+		memset(&ctx, 0, sizeof(ctx));
+		ctx.req = req;
+		ctx.tx = tx;
+		ctx.res = rd->res;
+		ctx.who = who;
+		ctx.scope = scope;
+		if ((rc = rd->res->before_list(&ctx)) != OK)
+			goto out;
+	}
 	rc = ERR_NOMEM;
 	if ((data = json_array()) == NULL)
 		goto out;
@@ -705,16 +482,17 @@ list_run(struct request *req, const struct rdef *rd, struct principal *who,
 	n = 0;
 	while ((rc = store_step(st)) == STORE_ROW) {
 		if (n == limit) {
-			next = last;
-			last = NULL;
+			more = 1;
 			break;
 		}
 		if ((rc = rows_decode(
 			 tx, rd, st, who, scope, 0, &kc, &row, NULL)) != OK)
 			break;
 		json_array_append_new(data, row);
-		json_decref(last);
-		last = sort_value(st, rd, sf);
+		if (sf != NULL) {
+			json_decref(last);
+			last = sort_value(st, rd, sf);
+		}
 		strlcpy_cb(lastid, store_col_text(st, 0), sizeof(lastid));
 		n++;
 	}
@@ -723,8 +501,13 @@ list_run(struct request *req, const struct rdef *rd, struct principal *who,
 		goto out;
 	if ((rc = rows_read_audit(tx, rd, who, req, data)) != OK)
 		goto out;
-	if (next != NULL &&
-	    (rc = resource_cursor_encode(spec, next, lastid, &cur)) != OK)
+	/* Id-paged (no spec): the cursor is the last id as it is. */
+	if (more && spec == NULL && (cur = strdup(lastid)) == NULL) {
+		rc = ERR_NOMEM;
+		goto out;
+	}
+	if (more && spec != NULL &&
+	    (rc = resource_cursor_encode(spec, last, lastid, &cur)) != OK)
 		goto out;
 	if ((rc = store_tx_commit(tx)) != OK) {
 		tx = NULL;
@@ -739,9 +522,56 @@ out:
 	keycache_wipe(&kc);
 	json_decref(data);
 	json_decref(last);
-	json_decref(next);
 	free(cur);
 	return (rc);
+}
+
+/*
+ * A RESOURCE_ID_PAGED list: the filters and the page asked for, every bad
+ * or unknown parameter an entry of one 422, then the rows in id order
+ * after the cursor.
+ */
+static int
+list_by_id(struct request *req, const struct rdef *rd, struct principal *who,
+    enum scope scope, struct buf *sql, struct qlist *q)
+{
+	struct resource_page pg;
+	json_t		    *errs;
+	int		     rc;
+
+	if ((q->errs = json_array()) == NULL)
+		return (ERR_NOMEM);
+	rc = params_walk(req, rd, sql, q);
+	errs = q->errs;
+	q->errs = NULL;
+	if (rc != OK) {
+		json_decref(errs);
+		return (rc);
+	}
+	page_parse(req, RESOURCE_LIST_MAX, &pg, errs);
+	if ((rc = resource_errs_answer(req, errs, "The query")) != OK)
+		return (rc);
+	if ((rc = buf_puts(sql, " AND id > ? ORDER BY id LIMIT ?")) != OK ||
+	    (rc = qb_text(q, pg.after)) != OK)
+		return (rc);
+	return (
+	    list_run(req, rd, who, scope, sql->data, q, pg.limit, NULL, NULL));
+}
+
+void
+resource_list(struct request *req, const struct resource *res, enum scope scope)
+{
+	const struct rdef *rd;
+
+	if ((rd = rdef_find(res)) == NULL) {
+		http_problem(req, ERR_INTERNAL, NULL, "unregistered resource");
+		return;
+	}
+	if (!scope_reads(rd, scope)) {
+		resource_refuse(req, req->caller, ERR_FORBIDDEN);
+		return;
+	}
+	query_list(req, rd, req->caller, scope);
 }
 
 void
@@ -751,7 +581,7 @@ query_list(struct request *req, const struct rdef *rd, struct principal *who,
 	const struct field *sf;
 	struct qlist	   *q;
 	struct buf	    sql;
-	const char	   *spec, *s, *dir;
+	const char	   *spec, *s, *dir, *col;
 	json_t		   *cv = NULL;
 	char		    cid[UUID_STR_LEN];
 	int64_t		    limit = RESOURCE_LIST_DEFAULT;
@@ -762,21 +592,26 @@ query_list(struct request *req, const struct rdef *rd, struct principal *who,
 		rc = ERR_NOMEM;
 		goto out;
 	}
+	memset(q, 0, sizeof(*q));
 	if ((rc = buf_puts(&sql, rd->select)) != OK ||
 	    (rc = buf_puts(&sql, " WHERE 1 = 1")) != OK ||
 	    (rd->res->where != NULL &&
 		(rc = buf_printf(&sql, " AND (%s)", rd->res->where)) != OK) ||
-	    (scope != SCOPE_ALL &&
+	    (rd->scope[scope][0] != '\0' &&
 		(rc = buf_printf(&sql, " AND (%s)", rd->scope[scope])) != OK))
 		goto out;
 	q->scope = scope;
+	if (rd->res->flags & RESOURCE_ID_PAGED) {
+		rc = list_by_id(req, rd, who, scope, &sql, q);
+		goto out;
+	}
 	if ((rc = params_walk(req, rd, &sql, q)) != OK ||
 	    (rc = sort_parse(req, rd, scope, &spec, &sf, &desc)) != OK)
 		goto out;
 	if ((s = http_query(req, "limit")) != NULL &&
 	    parse_int64(s, 1, RESOURCE_LIST_MAX, &limit) != 0) {
-		rc =
-		    bad_param(req, "limit", "must be an integer from 1 to 200");
+		rc = bad_param(
+		    req, NULL, "limit", "must be an integer from 1 to 200");
 		goto out;
 	}
 	if ((s = http_query(req, "cursor")) != NULL) {
@@ -789,13 +624,17 @@ query_list(struct request *req, const struct rdef *rd, struct principal *who,
 		}
 	}
 	dir = desc ? "DESC" : "ASC";
+	if ((col = col_sql(req, sf)) == NULL) {
+		rc = ERR_NOMEM;
+		goto out;
+	}
 	if ((sf->flags & FIELD_NULLABLE) &&
-	    (rc = buf_printf(&sql, " ORDER BY (%s IS NULL), %s %s, id %s",
-		 sf->name, sf->name, dir, dir)) != OK)
+	    (rc = buf_printf(&sql, " ORDER BY (%s IS NULL), %s %s, id %s", col,
+		 col, dir, dir)) != OK)
 		goto out;
 	if ((sf->flags & FIELD_NULLABLE) == 0 &&
-	    (rc = buf_printf(
-		 &sql, " ORDER BY %s %s, id %s", sf->name, dir, dir)) != OK)
+	    (rc = buf_printf(&sql, " ORDER BY %s %s, id %s", col, dir, dir)) !=
+		OK)
 		goto out;
 	if ((rc = buf_puts(&sql, " LIMIT ?")) != OK)
 		goto out;
@@ -878,4 +717,55 @@ resource_export_owned(struct tx *tx, const struct principal *who,
 	keycache_wipe(&kc);
 	buf_free(&b);
 	return (rc);
+}
+
+int
+resource_rows(struct tx *tx, const struct resource *res,
+    const struct principal *who, enum scope scope, const char *column,
+    const char *value, json_t *out)
+{
+	const struct rdef  *rd;
+	const struct field *f = NULL;
+	struct keycache	    kc;
+	struct stmt	   *st;
+	struct buf	    b;
+	json_t		   *row;
+	int		    rc, i;
+
+	if ((rd = rdef_find(res)) == NULL || rd->has_health ||
+	    (column != NULL && (f = col_find(rd, column)) == NULL) ||
+	    !scope_reads(rd, scope))
+		return (ERR_INTERNAL);
+	memset(&kc, 0, sizeof(kc));
+	buf_init(&b, QUERY_SQL_MAX);
+	if (buf_printf(&b, "%s WHERE 1 = 1", rd->select) != OK ||
+	    (res->where != NULL &&
+		buf_printf(&b, " AND (%s)", res->where) != OK) ||
+	    (rd->scope[scope][0] != '\0' &&
+		buf_printf(&b, " AND (%s)", rd->scope[scope]) != OK) ||
+	    (f != NULL &&
+		buf_printf(&b, f->sql != NULL ? " AND (%s) = ?" : " AND %s = ?",
+		    f->sql != NULL ? f->sql : f->name) != OK) ||
+	    buf_printf(&b, " ORDER BY id LIMIT %d", RESOURCE_EXPORT_MAX) !=
+		OK) {
+		buf_free(&b);
+		return (ERR_NOMEM);
+	}
+	if ((st = store_prepare(tx, b.data)) == NULL) {
+		buf_free(&b);
+		return (ERR_DB);
+	}
+	i = scope_bind(st, 1, res, who, scope);
+	if (f != NULL)
+		store_bind_text(st, i, value);
+	while ((rc = store_step(st)) == STORE_ROW) {
+		if ((rc = rows_decode(
+			 tx, rd, st, who, scope, 0, &kc, &row, NULL)) != OK)
+			break;
+		json_array_append_new(out, row);
+	}
+	store_finalize(st);
+	keycache_wipe(&kc);
+	buf_free(&b);
+	return (rc == STORE_DONE ? OK : rc);
 }

@@ -20,8 +20,14 @@
  *     column names the caller or someone the caller leads in an active
  *     relationship of a kind the resource accepts (narrowed, for party
  *     kinds, to the rows the caller is a party to); own sees rows whose
- *     owner column names the caller. A row outside the caller's scope
- *     answers 404, exactly as a row that does not exist.
+ *     owner column names the caller. A resource may instead name the rows
+ *     of a scope with its own condition (scope_where: "rows of a partner
+ *     I administer", "rows where I am either party"). A row outside the
+ *     caller's scope answers 404, exactly as a row that does not exist.
+ *
+ * Lists page by an opaque cursor over any sortable field, or, for
+ * RESOURCE_ID_PAGED resources and hand-written lists, in id order with
+ * the last id as the cursor (resource_page_args below).
  */
 #ifndef RESOURCE_RESOURCE_H
 #define RESOURCE_RESOURCE_H
@@ -66,6 +72,13 @@ enum field_type {
 	0x0400 /* PERSONAL email: column <name>_index holds
 					   keyring_email_index(value), unique (409) and
 					   the only way to filter on it */
+/*
+ * Also changed outside this layer (a count a webhook spends): a change of
+ * it needs If-Match naming the row's current ETag, not "*" (428
+ * PRECONDITION_REQUIRED otherwise), and is made under a lock on the row,
+ * so nothing written since the caller's read is overwritten.
+ */
+#define FIELD_IF_MATCH 0x0800
 
 /* Who may see a field, by the scope through which the caller sees the row. */
 #define SEE_ALL	     0x01 /* callers with scope all (staff) */
@@ -83,6 +96,13 @@ struct field {
 	const char	  *ref;	     /* referenced table for FIELD_UUID */
 	int		   see;	     /* SEE_* mask; 0 = SEE_EVERYONE */
 	const char	  *doc;	     /* one line for the OpenAPI document */
+	/*
+	 * A computed column (FIELD_READONLY only): an SQL expression over
+	 * the row, without placeholders, read, filtered and sorted on as
+	 * this field, e.g. "(SELECT p.name FROM partners p WHERE p.id =
+	 * partner_access.partner_id)". Never written.
+	 */
+	const char *sql;
 };
 
 enum scope { SCOPE_NONE = 0, SCOPE_OWN, SCOPE_RELATED, SCOPE_ALL };
@@ -136,7 +156,24 @@ struct resource_ctx {
 	enum scope	       scope;
 	const char	      *id;  /* row id (update/delete, after create) */
 	json_t		      *old; /* current row, decoded (update/delete) */
+	json_t *body; /* the validated input (after_write of a create) */
 };
+
+/* Resource flags */
+/*
+ * Lists in id order: ?cursor= is the last id of the page before and
+ * next_cursor the last id of this one; no sort; a bad or unknown
+ * parameter answers 422 with an entry per parameter (as
+ * resource_page_args). For the lists written before the layer had
+ * cursors, whose clients keep ids as cursors.
+ */
+#define RESOURCE_ID_PAGED 0x01
+/*
+ * The ETag is a hash of the row as answered, not of its updated_at: it
+ * changes with any change, even two within a millisecond or one made
+ * outside this layer without touching updated_at.
+ */
+#define RESOURCE_ETAG_ROW 0x02
 
 struct resource {
 	const char	   *name; /* "users": permissions, audit entity */
@@ -177,6 +214,32 @@ struct resource {
 	int (*after_write)(struct resource_ctx *, int action, json_t *row);
 	/* Extra SQL condition on every read, e.g. "deleted_at IS NULL". */
 	const char *where;
+	/*
+	 * The rows of a scope, instead of those owner_column and
+	 * related_kinds name: an SQL condition on the row whose every ? is
+	 * the caller's user id, e.g. relationships, own: "lead_id = ? OR
+	 * follower_id = ?". Lists, reads, updates and deletes of a caller
+	 * with that scope see and change only these rows. A resource with
+	 * any of them never makes its creator the owner of a new row; the
+	 * row made must be one the creator's scope names (403 otherwise).
+	 * scope_where[SCOPE_NONE] is what callers without the read
+	 * permission may list and read (published courses, for everyone).
+	 */
+	const char *scope_where[SCOPE_ALL + 1];
+	int	    flags; /* RESOURCE_* */
+	/* A second unique column the item routes also find a row by
+	 * (GET /v1/courses/{id} takes the course's id or its story uuid). */
+	const char *alt_id;
+	/* The resource whose permissions it goes by (NULL: its own name):
+	 * course sessions are read with courses:read. */
+	const char *permission;
+	/*
+	 * More hooks: before_list runs in the list's transaction (ctx->id
+	 * and ctx->old NULL) and may refuse it; after_read adds to a row
+	 * read by GET /{id} before it is answered (not part of its ETag).
+	 */
+	int (*before_list)(struct resource_ctx *);
+	int (*after_read)(struct resource_ctx *, json_t *row);
 };
 
 /* Register a resource's routes (and its OpenAPI paths); borrowed. */
@@ -202,6 +265,20 @@ int resource_errs_answer(struct request *, json_t *errs, const char *what);
 /* Read one row within scope into *out (decoded, visible fields only). */
 int resource_load(struct resource_ctx *, const char *id, json_t **out);
 /*
+ * Read row id of res whatever anyone's scope, as a caller who is not its
+ * owner sees it through vis (SEE_OWN fields left out below SCOPE_ALL):
+ * for answers to systems, e.g. a webhook answered without the client's
+ * address. ERR_NOT_FOUND.
+ */
+int resource_read(struct tx *, const struct resource *, const char *id,
+    enum scope vis, json_t **out);
+/*
+ * Answer res's list as a caller with scope sees it, filters and paging
+ * as GET <path>: /v1/me/<things> lists SCOPE_OWN whatever the caller's
+ * permission.
+ */
+void resource_list(struct request *, const struct resource *, enum scope);
+/*
  * Write: insert or update columns from body (sealing personal fields under
  * the owner's data key; when owner_column is "id" the row owns itself and
  * resource_insert creates its data key first). Sets created_at/updated_at,
@@ -222,9 +299,38 @@ int resource_covers(struct tx *, const struct resource *,
     const struct principal *, enum scope, const char *owner_id);
 /* ETag of a row: weak hash of its updated_at and id. */
 void resource_etag(const char *id, int64_t updated_at, char out[48]);
+/* ETag of a row as answered (RESOURCE_ETAG_ROW): weak hash of its
+ * members, sorted. */
+void resource_etag_row(const json_t *row, char out[48]);
 /* 1 if an If-Match (or If-None-Match) header value hv names etag, weak
  * or strong, or is "*". */
 int resource_if_match(const char *hv, const char *etag);
+
+/*
+ * Paging in id order, for lists written by hand (and RESOURCE_ID_PAGED
+ * resources): ?cursor= is the last id of the page before, ?limit= 1 to
+ * max (default RESOURCE_PAGE_DEFAULT). The list binds "id > ?" to after
+ * ("" on the first page) and "LIMIT ?" to limit + 1, appends what it
+ * reads to a data array while it holds at most limit rows... and one
+ * more, which resource_page_json drops: it tells of a next page.
+ *
+ *	while ((step = store_step(st)) == STORE_ROW &&
+ *	    json_array_size(data) <= pg.limit)
+ *		json_array_append_new(data, thing_row(st));
+ *	...
+ *	http_json(req, 200, resource_page_json(&pg, data));
+ */
+#define RESOURCE_PAGE_DEFAULT 50
+struct resource_page {
+	const char *after; /* borrowed from the query; "" for none */
+	int64_t	    limit;
+};
+/* Parse the two; answers 422 VALIDATION_FAILED (an entry per bad one)
+ * and returns ERR_INVALID when one is bad. */
+int resource_page_args(struct request *, int64_t max, struct resource_page *);
+/* {"data": data (taken), "next_cursor": the id of the page's last row
+ * when data held a row more than limit, else null}; NULL without memory. */
+json_t *resource_page_json(const struct resource_page *, json_t *data);
 
 /*
  * GDPR export: into gets one array per resource whose owner column names
@@ -236,6 +342,18 @@ int resource_if_match(const char *hv, const char *etag);
 #define RESOURCE_EXPORT_MAX 10000
 int resource_export_owned(struct tx *, const struct principal *who,
     struct request *, const char *user_id, json_t *into, int *truncated);
+
+/*
+ * The rows of res a caller with scope sees whose column (a declared
+ * field; NULL: every row) equals value, as they see them, in id order,
+ * at most RESOURCE_EXPORT_MAX, appended to out: the children of a row (a
+ * course's sessions), the GDPR export of a resource whose scope_where
+ * says whose a row is. Not for resources with health fields (their reads
+ * are audited): ERR_INTERNAL.
+ */
+int resource_rows(struct tx *, const struct resource *,
+    const struct principal *, enum scope, const char *column, const char *value,
+    json_t *out);
 
 /* The OpenAPI 3.1 document for every registered resource and route. */
 json_t *resource_openapi(void);

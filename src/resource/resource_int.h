@@ -1,7 +1,11 @@
 /*
  * Private to src/resource: the compiled form of a declared resource and
- * what resource.c, rows.c, query.c, validate.c, perms.c and openapi.c
- * share. Unit tests and fuzz targets include it; modules use resource.h.
+ * what its files share: resource.c (registration), handlers.c (the five
+ * routes every resource gets),
+ * scope.c (which rows a scope covers), rows.c (a row read and decoded),
+ * write.c (a row written, with its audit record), query.c (lists, the
+ * GDPR export), page.c (cursors), validate.c, perms.c, openapi.c and
+ * docs.c. Unit tests and fuzz targets include it; modules use resource.h.
  *
  * A struct rdef is built once by resource_register and never changes:
  * its column list (id, the declared fields, created_at and updated_at
@@ -47,6 +51,9 @@ struct rdef {
 	char		      *select;		   /* "SELECT id, ... FROM t" */
 	char		      *one[SCOPE_ALL + 1]; /* by scope, id bound 1st */
 	char		      *scope[SCOPE_ALL + 1]; /* condition, "" for all */
+	char		      *in_scope[SCOPE_ALL + 1]; /* "SELECT 1 ... WHERE
+							  id = ? AND <scope>" */
+	int		       custom;	  /* the resource has scope_where */
 	char		      *related;	  /* "SELECT 1 FROM relationships
 						   WHERE lead_id = ? AND
 						   follower_id = ? AND ...",
@@ -60,6 +67,13 @@ struct rdef {
 const struct rdef *rdef_find(const struct resource *);
 /* The compiled definitions, in registration order (borrowed). */
 const struct rdef *const *rdef_all(size_t *n);
+
+/* handlers.c: GET <path>, GET <path>/{id}, POST <path>, PATCH and DELETE
+ * <path>/{id} (one handler: the method tells). */
+void handle_list(struct request *);
+void handle_read(struct request *);
+void handle_create(struct request *);
+void handle_update(struct request *);
 /* Answer a refusal: 401 for anonymous callers, else rc's problem. */
 void resource_refuse(struct request *, const struct principal *, int rc);
 
@@ -71,6 +85,8 @@ struct keycache {
 	int	      state; /* 0 none, 1 loaded, -1 gone */
 };
 void keycache_wipe(struct keycache *);
+/* The data key of owner into kc (cached): ERR_NOT_FOUND once erased. */
+int rows_key_get(struct tx *, struct keycache *, const char *owner);
 /*
  * Decode the current row of st (columns in rd->cols order) into a new
  * object. all: every column (hidden and personal included, for hooks and
@@ -84,20 +100,18 @@ int rows_decode(struct tx *, const struct rdef *, struct stmt *,
 int rows_select(struct tx *, const struct rdef *, const char *id,
     const struct principal *, enum scope cond, enum scope vis, int all,
     json_t **out, int64_t *updated_at);
-/* OK when scope covers a row owned by owner_id, else ERR_FORBIDDEN. */
-int rows_covers(struct tx *, const struct rdef *, const struct principal *,
-    enum scope, const char *owner_id);
 /* The owner of a decoded row, or NULL (borrowed). */
 const char *rows_owner(const struct rdef *, json_t *row);
-/* Delete (soft or hard) with audit; the row was checked by the caller. */
-int rows_delete(struct resource_ctx *, const char *id);
+/* Lock row id for the rest of the transaction (PostgreSQL). */
+int rows_lock(struct tx *, const struct rdef *, const char *id);
 /* {"fields": [...], "old": {...}, "new": {...}} for audit. */
 json_t *rows_changes(const struct rdef *, json_t *old, json_t *body);
-/* "<resource>.read" for rows with a visible health field: ids, or one. */
-int rows_read_audit(struct tx *, const struct rdef *, const struct principal *,
-    struct request *, json_t *rows);
 
-/* query.c */
+/* write.c */
+/* Delete (soft or hard) with audit; the row was checked by the caller. */
+int rows_delete(struct resource_ctx *, const char *id);
+
+/* scope.c */
 /*
  * The row condition for a scope over res's owner column (malloc'd; ""
  * for all). Every placeholder is the caller (scope_bind binds
@@ -108,10 +122,25 @@ int   resource_scope_nbind(const struct resource *, enum scope);
 /* Is kind (n bytes) one of the comma-separated list? */
 int resource_kind_in(const char *list, const char *kind, size_t n);
 /* Bind the caller for a scope condition from index i; next index. */
-int  scope_bind(struct stmt *, int i, const struct resource *,
-     const struct principal *, enum scope);
+int scope_bind(struct stmt *, int i, const struct resource *,
+    const struct principal *, enum scope);
+/* OK when scope covers a row owned by owner_id, else ERR_FORBIDDEN. */
+int rows_covers(struct tx *, const struct rdef *, const struct principal *,
+    enum scope, const char *owner_id);
+/* May a caller with this scope list and read any row? */
+int scope_reads(const struct rdef *, enum scope);
+/* May a caller with scope write row id, owned by owner? ERR_FORBIDDEN. */
+int rows_writable(struct tx *, const struct rdef *, const struct principal *,
+    enum scope, const char *id, const char *owner);
+
+/* query.c */
 void query_list(
     struct request *, const struct rdef *, struct principal *, enum scope);
+/* "<resource>.read" for rows with a visible health field: ids, or one. */
+int rows_read_audit(struct tx *, const struct rdef *, const struct principal *,
+    struct request *, json_t *rows);
+
+/* page.c */
 /*
  * Cursors: base64url of {"s": sort spec, "v": last sort value, "i": last
  * id} and a keyed MAC. Decode checks the MAC, the shape and that the sort
@@ -121,6 +150,9 @@ int resource_cursor_encode(
     const char *spec, json_t *value, const char *id, char **out);
 int resource_cursor_decode(
     const char *cursor, const char *spec, json_t **value, char id[37]);
+/* resource_page_args with the bad ones appended to errs, unanswered. */
+void page_parse(
+    struct request *, int64_t max, struct resource_page *, json_t *errs);
 
 /* validate.c */
 /* resource_validate with reference checks inside tx (NULL: none). */
@@ -132,6 +164,9 @@ size_t utf8_count(const char *s);
 int date_valid(const char *s);
 /* The field named name in res (declared fields only), or NULL. */
 const struct field *field_find(const struct resource *, const char *name);
+
+/* docs.c: GET /docs, the document as a web page. */
+void openapi_docs_get(struct request *);
 
 /* perms.c */
 /* "read" for ACTION_LIST and ACTION_READ, "create", "update", "delete". */

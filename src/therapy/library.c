@@ -260,16 +260,15 @@ resource_row(struct stmt *st, int i)
 void
 therapy_library_list(struct request *req)
 {
-	struct principal *who;
-	struct tx	 *tx = NULL;
-	struct stmt	 *st;
-	const char	 *after;
-	json_t		 *data = NULL, *last = NULL;
-	int64_t		  limit;
-	int		  rc, step, n = 0;
+	struct principal    *who;
+	struct tx	    *tx = NULL;
+	struct stmt	    *st;
+	struct resource_page pg;
+	json_t		    *data = NULL;
+	int		     rc, step;
 
 	who = req->caller;
-	if (therapy_page_args(req, LIBRARY_MAX, &after, &limit) != OK)
+	if (resource_page_args(req, LIBRARY_MAX, &pg) != OK)
 		return;
 	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
 		goto out;
@@ -279,17 +278,13 @@ therapy_library_list(struct request *req)
 	    "resource_assignments WHERE client_id = ?)) AND r.id > ? "
 	    "ORDER BY r.id LIMIT ?");
 	store_bind_text(st, 1, who->user_id);
-	store_bind_text(st, 2, after != NULL ? after : "");
-	store_bind_int64(st, 3, limit + 1);
+	store_bind_text(st, 2, pg.after);
+	store_bind_int64(st, 3, pg.limit + 1);
 	data = json_array();
-	while ((step = store_step(st)) == STORE_ROW && n < limit) {
+	while ((step = store_step(st)) == STORE_ROW &&
+	    json_array_size(data) <= (size_t)pg.limit)
 		json_array_append_new(data, resource_row(st, 0));
-		n++;
-	}
 	rc = step == STORE_ROW || step == STORE_DONE ? OK : step;
-	if (step == STORE_ROW && n > 0)
-		last =
-		    json_object_get(json_array_get(data, (size_t)n - 1), "id");
 	store_finalize(st);
 out:
 	store_tx_rollback(tx);
@@ -298,9 +293,7 @@ out:
 		http_problem(req, rc, NULL, "The library cannot be read.");
 		return;
 	}
-	http_json(req, 200,
-	    json_pack("{s:o,s:O}", "data", data, "next_cursor",
-		last != NULL ? last : json_null()));
+	http_json(req, 200, resource_page_json(&pg, data));
 }
 
 void

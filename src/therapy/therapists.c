@@ -154,14 +154,13 @@ public_row(struct stmt *st)
 void
 therapy_directory_list(struct request *req)
 {
-	struct tx	 *tx = NULL;
-	struct stmt	 *st;
-	const char	 *after;
-	json_t		 *data = NULL, *last = NULL;
-	int64_t		  limit;
-	int		  rc, step, n = 0;
+	struct tx	    *tx = NULL;
+	struct stmt	    *st;
+	struct resource_page pg;
+	json_t		    *data = NULL;
+	int		     rc, step;
 
-	if (therapy_page_args(req, DIRECTORY_MAX, &after, &limit) != OK)
+	if (resource_page_args(req, DIRECTORY_MAX, &pg) != OK)
 		return;
 	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
 		goto out;
@@ -169,17 +168,13 @@ therapy_directory_list(struct request *req)
 	    "SELECT " PUBLIC_COLUMNS " FROM therapists "
 	    "WHERE is_active = 1 AND " LIVE_ACCOUNT " AND id > ? ORDER BY id "
 	    "LIMIT ?");
-	store_bind_text(st, 1, after != NULL ? after : "");
-	store_bind_int64(st, 2, limit + 1);
+	store_bind_text(st, 1, pg.after);
+	store_bind_int64(st, 2, pg.limit + 1);
 	data = json_array();
-	while ((step = store_step(st)) == STORE_ROW && n < limit) {
+	while ((step = store_step(st)) == STORE_ROW &&
+	    json_array_size(data) <= (size_t)pg.limit)
 		json_array_append_new(data, public_row(st));
-		n++;
-	}
 	rc = step == STORE_ROW || step == STORE_DONE ? OK : step;
-	if (step == STORE_ROW && n > 0)
-		last =
-		    json_object_get(json_array_get(data, (size_t)n - 1), "id");
 	store_finalize(st);
 out:
 	store_tx_rollback(tx);
@@ -188,19 +183,17 @@ out:
 		http_problem(req, rc, NULL, "The directory cannot be read.");
 		return;
 	}
-	http_json(req, 200,
-	    json_pack("{s:o,s:O}", "data", data, "next_cursor",
-		last != NULL ? last : json_null()));
+	http_json(req, 200, resource_page_json(&pg, data));
 }
 
 void
 therapy_directory_get(struct request *req)
 {
-	struct tx	 *tx = NULL;
-	struct stmt	 *st;
-	const char	 *id = http_param(req, "id");
-	json_t		 *row = NULL;
-	int		  rc;
+	struct tx   *tx = NULL;
+	struct stmt *st;
+	const char  *id = http_param(req, "id");
+	json_t	    *row = NULL;
+	int	     rc;
 
 	if (id == NULL || !uuid_valid(id)) {
 		http_problem(req, ERR_NOT_FOUND, NULL, "No such therapist.");

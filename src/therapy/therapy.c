@@ -154,22 +154,3 @@ therapy_lock(struct tx *tx, const char *key)
 {
 	return (store_xact_lock(tx, key));
 }
-
-int
-therapy_page_args(
-    struct request *req, int64_t max, const char **after, int64_t *limit)
-{
-	const char *l = http_query(req, "limit");
-
-	*after = http_query(req, "cursor");
-	*limit = 50;
-	if ((*after != NULL && !uuid_valid(*after)) ||
-	    (l != NULL && parse_int64(l, 1, max, limit) != 0)) {
-		http_problem(req, ERR_INVALID, NULL,
-		    "cursor takes a UUID, "
-		    "limit 1 to %lld.",
-		    (long long)max);
-		return (ERR_INVALID);
-	}
-	return (OK);
-}

@@ -79,12 +79,5 @@ int therapy_consent(struct request *, struct tx *, const char *user_id);
 /* Serialise writers per key inside tx (PostgreSQL: an advisory
  * transaction lock; SQLite: the write transaction already does). */
 int therapy_lock(struct tx *, const char *key);
-/*
- * Paging of the module's own lists: ?cursor= is the last id seen (a UUID)
- * and ?limit= 1 to max (default 50). Answers 422 and returns non-OK on a
- * bad value.
- */
-int therapy_page_args(
-    struct request *, int64_t max, const char **after, int64_t *limit);
 
 #endif

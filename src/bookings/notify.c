@@ -1,7 +1,7 @@
 /*
  * Telling the booking system of an in-app cancel (issue 6). The booking
  * system (Simplybook) only sends to carebase; when a client cancels in
- * the app (bookings_app.c) the therapist would still expect them. With
+ * the app (app.c) the therapist would still expect them. With
  * booking_cancel_url set, the cancel's transaction also queues one
  * therapy_bookings.notify_cancel job (payload {"booking_code",
  * "cancelled_at", "cancelled_by"}: no personal data), which sends
@@ -18,13 +18,13 @@
  *
  * to a relay (Zapier, a small service) that cancels the booking in the
  * booking system. A 2xx is success. No connection, a timeout
- * (BOOKING_OUT_TIMEOUT_S, connect and transfer), 408, 429 and 5xx fail
- * the attempt and the queue retries with backoff (BOOKING_OUT_ATTEMPTS
+ * (BOOKINGS_NOTIFY_TIMEOUT_S, connect and transfer), 408, 429 and 5xx fail
+ * the attempt and the queue retries with backoff (BOOKINGS_NOTIFY_ATTEMPTS
  * attempts). 404 means the booking system does not know the booking: a
  * warning with the code is logged and the job goes to failed_jobs at
  * once, as it does for any other answer (the status in its error). The
  * relay's echo (CANCELLED_BOOKING for the same code) finds the booking
- * cancelled and gives nothing back twice (bookings.c).
+ * cancelled and gives nothing back twice (webhook.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,11 +35,11 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "bookings/bookings_int.h"
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "partners/partners_int.h"
 #include "store/jobs.h"
 #include "store/store.h"
 
@@ -53,7 +53,7 @@ static int  out_post(
 static size_t out_discard(char *, size_t, size_t, void *);
 
 int
-booking_out_enabled(void)
+bookings_notify_enabled(void)
 {
 	return (config.booking_cancel_url != NULL &&
 	    config.booking_cancel_url[0] != '\0');
@@ -64,15 +64,15 @@ booking_out_enabled(void)
  * answer tells the caller: "queued" or "not_configured" (borrowed).
  */
 int
-booking_out_enqueue(struct tx *tx, const char *code, const char *cancelled_at,
-    const char *by, const char **state)
+bookings_notify_cancel(struct tx *tx, const char *code,
+    const char *cancelled_at, const char *by, const char **state)
 {
 	json_t *pl;
 	char   *text;
 	int	rc;
 
 	*state = "not_configured";
-	if (!booking_out_enabled())
+	if (!bookings_notify_enabled())
 		return (OK);
 	if ((pl = json_pack("{s:s,s:s,s:s}", "booking_code", code,
 		 "cancelled_at", cancelled_at, "cancelled_by", by)) == NULL)
@@ -82,7 +82,7 @@ booking_out_enqueue(struct tx *tx, const char *code, const char *cancelled_at,
 	if (text == NULL)
 		return (ERR_NOMEM);
 	rc = jobs_enqueue(
-	    tx, BOOKING_OUT_KIND, text, BOOKING_OUT_QUEUE, 0, NULL);
+	    tx, BOOKINGS_NOTIFY_KIND, text, BOOKINGS_NOTIFY_QUEUE, 0, NULL);
 	free(text);
 	if (rc == OK)
 		*state = "queued";
@@ -128,7 +128,7 @@ out_sign(const char *stamp, const char *body, char *out)
 
 /* The therapy_bookings.notify_cancel job. */
 int
-booking_out_job(struct store *db, const struct job *job, char *err)
+bookings_notify_job(struct store *db, const struct job *job, char *err)
 {
 	json_t	   *pl = NULL, *doc = NULL;
 	const char *code, *at, *by;
@@ -138,18 +138,18 @@ booking_out_job(struct store *db, const struct job *job, char *err)
 	(void)db;
 	if (out_payload(job->payload, &code, &at, &by, &pl) != OK) {
 		snprintf(err, JOB_ERR_LEN, "%s: malformed payload",
-		    BOOKING_OUT_KIND);
+		    BOOKINGS_NOTIFY_KIND);
 		rc = ERR_INVALID;
 		give_up = 1;
 		goto out;
 	}
 	log_quote(qcode, sizeof(qcode), code);
-	if (!booking_out_enabled()) {
+	if (!bookings_notify_enabled()) {
 		/* Turned off since it was queued: kept for a retry by hand. */
 		snprintf(err, JOB_ERR_LEN,
 		    "%s: booking_cancel_url is not set; "
 		    "booking %s not sent",
-		    BOOKING_OUT_KIND, qcode);
+		    BOOKINGS_NOTIFY_KIND, qcode);
 		rc = ERR_CONFIG;
 		give_up = 1;
 		goto out;
@@ -158,8 +158,8 @@ booking_out_job(struct store *db, const struct job *job, char *err)
 		 "booking_code", code, "cancelled_at", at, "cancelled_by",
 		 by)) == NULL ||
 	    (body = json_dumps(doc, JSON_COMPACT)) == NULL) {
-		snprintf(
-		    err, JOB_ERR_LEN, "%s: out of memory", BOOKING_OUT_KIND);
+		snprintf(err, JOB_ERR_LEN, "%s: out of memory",
+		    BOOKINGS_NOTIFY_KIND);
 		rc = ERR_NOMEM;
 		goto out;
 	}
@@ -230,8 +230,8 @@ out_post(const struct job *job, const char *body, const char *qcode, char *err,
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "carebase");
 	curl_easy_setopt(
-	    c, CURLOPT_CONNECTTIMEOUT, (long)BOOKING_OUT_TIMEOUT_S);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)BOOKING_OUT_TIMEOUT_S);
+	    c, CURLOPT_CONNECTTIMEOUT, (long)BOOKINGS_NOTIFY_TIMEOUT_S);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)BOOKINGS_NOTIFY_TIMEOUT_S);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, out_discard);
 	cc = curl_easy_perform(c);
@@ -241,26 +241,26 @@ out_post(const struct job *job, const char *body, const char *qcode, char *err,
 		snprintf(err, JOB_ERR_LEN,
 		    "%s: booking %s: the booking system "
 		    "did not answer within %ds",
-		    BOOKING_OUT_KIND, qcode, BOOKING_OUT_TIMEOUT_S);
+		    BOOKINGS_NOTIFY_KIND, qcode, BOOKINGS_NOTIFY_TIMEOUT_S);
 	else if (cc != CURLE_OK)
 		snprintf(err, JOB_ERR_LEN,
 		    "%s: booking %s: the booking system "
 		    "could not be reached: %s",
-		    BOOKING_OUT_KIND, qcode, curl_easy_strerror(cc));
+		    BOOKINGS_NOTIFY_KIND, qcode, curl_easy_strerror(cc));
 	else if (code >= 200 && code <= 299)
 		rc = OK;
 	else if (code == 408 || code == 429 || code >= 500)
 		snprintf(err, JOB_ERR_LEN,
 		    "%s: booking %s: the booking system "
 		    "answered HTTP %ld",
-		    BOOKING_OUT_KIND, qcode, code);
+		    BOOKINGS_NOTIFY_KIND, qcode, code);
 	else {
 		rc = code == 404 ? ERR_NOT_FOUND : ERR_FORBIDDEN;
 		*give_up = 1;
 		snprintf(err, JOB_ERR_LEN,
 		    "%s: booking %s: the booking system "
 		    "refused it with HTTP %ld%s; not retried",
-		    BOOKING_OUT_KIND, qcode, code,
+		    BOOKINGS_NOTIFY_KIND, qcode, code,
 		    code == 404			     ? " (it does not know the "
 						       "booking)"
 			: code == 401 || code == 403 ? " (check "
@@ -269,7 +269,7 @@ out_post(const struct job *job, const char *body, const char *qcode, char *err,
 	}
 	goto out;
 nomem:
-	snprintf(err, JOB_ERR_LEN, "%s: out of memory", BOOKING_OUT_KIND);
+	snprintf(err, JOB_ERR_LEN, "%s: out of memory", BOOKINGS_NOTIFY_KIND);
 out:
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(c);

@@ -29,17 +29,12 @@
  *	  CANCELLED_BOOKING cancelled_at set and the session given back,
  *			   once (a second cancel answers 200 and gives nothing)
  *
- * completed_at: the job therapy_bookings.complete (every minute) sets it
- * to end_date_time once that has passed, for bookings not cancelled; a
- * cancelled booking is never completed.
- *
- * bookings_app.c serves the rows to people (who sees which, the in-app
- * cancel, GDPR). client_email, client_timezone, service_provider_name
- * and service_provider_email are sealed under the user's data key (an
- * update for a person erased meanwhile stores none of them). Every
- * write is audited ("therapy_bookings.create", ".update", ".cancel") and
- * touches the user's chat profile (ops/chatsync.h: therapy counts and
- * times).
+ * The rows are served to people by the therapy_bookings resource
+ * (bookings.c) and the in-app cancel (app.c). client_email,
+ * client_timezone, service_provider_name and service_provider_email are
+ * sealed under the user's data key (an update for a person erased
+ * meanwhile stores none of them). Every write is audited and touches the
+ * user's chat profile (ops/chatsync.h: therapy counts and times).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,21 +44,17 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "bookings/bookings_int.h"
 #include "core/config.h"
 #include "core/err.h"
 #include "core/keyring.h"
-#include "core/log.h"
-#include "core/mail.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "module.h"
 #include "ops/inbox.h"
-#include "partners/partners_int.h"
 #include "people/people.h"
 #include "resource/hooks.h"
-#include "resource/audit.h"
 #include "resource/seal.h"
-#include "store/jobs.h"
 #include "store/store.h"
 
 #define SPEND_TRIES 4 /* accesses tried when another writer wins */
@@ -77,7 +68,6 @@ static int sb_process(
     struct tx *, const char *, size_t, json_t *, struct inbox_result *);
 static int  user_find(struct tx *, json_t *, char *, struct inbox_result *);
 static int  user_alive(struct tx *, const char *, int, struct inbox_result *);
-static int  booking_public(struct tx *, const char *, json_t **);
 static int  spend(struct tx *, const char *, char *, char *, int64_t *,
      struct inbox_result *);
 static int  seal_members(struct tx *, json_t *, const char *, const char *,
@@ -85,11 +75,9 @@ static int  seal_members(struct tx *, json_t *, const char *, const char *,
 static void bind_sealed(struct stmt *, int, const unsigned char *, size_t);
 static int  booking_insert(
      struct tx *, json_t *, const char *, const char *, const char *, char *);
-static int booking_new(struct tx *, json_t *, struct inbox_result *);
-static int booking_update(struct tx *, json_t *, struct inbox_result *);
-static int booking_cancelled(struct tx *, json_t *, struct inbox_result *);
-static int id_cmp(const void *, const void *);
-static int complete_batch(struct store *, int64_t, int64_t *);
+static int hook_new_booking(struct tx *, json_t *, struct inbox_result *);
+static int hook_updated_booking(struct tx *, json_t *, struct inbox_result *);
+static int hook_cancelled_booking(struct tx *, json_t *, struct inbox_result *);
 
 static const char *const keep_headers[] = { "X-Simplybook-Timestamp", NULL };
 
@@ -210,15 +198,6 @@ sb_prepare(const char *body, size_t len, json_t **work, struct inbox_result *r)
 
 /* Writes */
 
-int
-booking_lock(struct tx *tx, const char *kind, const char *value)
-{
-	char key[128];
-
-	snprintf(key, sizeof(key), "therapy_bookings:%s:%s", kind, value);
-	return (store_xact_lock(tx, key));
-}
-
 /* The live user the payload names: by user_id, else by client_email. */
 static int
 user_find(struct tx *tx, json_t *w, char *out, struct inbox_result *r)
@@ -296,77 +275,6 @@ user_alive(struct tx *tx, const char *user, int live, struct inbox_result *r)
 		return (inbox_fail(r, ERR_NOT_FOUND, "USER_NOT_FOUND",
 		    "The "
 		    "booking's user no longer exists."));
-	return (rc);
-}
-
-/* The booking with code (or, when code is NULL, with id); ERR_NOT_FOUND. */
-int
-booking_find(struct tx *tx, const char *code, const char *id, struct booking *b)
-{
-	struct stmt *st;
-	int	     rc;
-
-	memset(b, 0, sizeof(*b));
-	st = store_prepare(tx,
-	    code != NULL
-		? "SELECT id, user_id, "
-		  "partner_access_id, booking_code, start_date_time, "
-		  "end_date_time, "
-		  "rescheduled_from, cancelled_at FROM therapy_bookings WHERE "
-		  "booking_code = ?"
-		: "SELECT id, user_id, partner_access_id, "
-		  "booking_code, start_date_time, end_date_time, "
-		  "rescheduled_from, "
-		  "cancelled_at FROM therapy_bookings WHERE id = ?");
-	store_bind_text(st, 1, code != NULL ? code : id);
-	switch ((rc = store_step(st))) {
-	case STORE_ROW:
-		strlcpy_cb(b->id, store_col_text(st, 0), sizeof(b->id));
-		strlcpy_cb(
-		    b->user_id, store_col_text(st, 1), sizeof(b->user_id));
-		if (!store_col_is_null(st, 2))
-			strlcpy_cb(b->access_id, store_col_text(st, 2),
-			    sizeof(b->access_id));
-		strlcpy_cb(b->code, store_col_text(st, 3), sizeof(b->code));
-		b->start = store_col_int64(st, 4);
-		b->end = store_col_int64(st, 5);
-		b->rescheduled_from =
-		    store_col_is_null(st, 6) ? -1 : store_col_int64(st, 6);
-		b->cancelled = !store_col_is_null(st, 7);
-		rc = OK;
-		break;
-	case STORE_DONE:
-		rc = ERR_NOT_FOUND;
-		break;
-	}
-	store_finalize(st);
-	return (rc);
-}
-
-/* A booking as the booking system is answered: no client email. */
-static int
-booking_public(struct tx *tx, const char *id, json_t **out)
-{
-	struct stmt *st;
-	struct bkey  k;
-	int	     rc;
-
-	*out = NULL;
-	memset(&k, 0, sizeof(k));
-	st = store_prepare(
-	    tx, "SELECT " BOOKING_COLUMNS FROM_BOOKINGS " AND b.id = ?");
-	store_bind_text(st, 1, id);
-	switch ((rc = store_step(st))) {
-	case STORE_ROW:
-		rc = (*out = booking_row(tx, st, 0, &k)) != NULL ? OK
-								 : ERR_NOMEM;
-		break;
-	case STORE_DONE:
-		rc = ERR_NOT_FOUND;
-		break;
-	}
-	store_finalize(st);
-	bkey_wipe(&k);
 	return (rc);
 }
 
@@ -523,8 +431,9 @@ out:
 	return (rc);
 }
 
+/* NEW_BOOKING */
 static int
-booking_new(struct tx *tx, json_t *w, struct inbox_result *r)
+hook_new_booking(struct tx *tx, json_t *w, struct inbox_result *r)
 {
 	struct booking b;
 	json_t	      *row = NULL, *fields;
@@ -550,7 +459,7 @@ booking_new(struct tx *tx, json_t *w, struct inbox_result *r)
 			    "BOOKING_CODE_TAKEN",
 			    "Another user's booking has that booking_code."));
 		/* The same booking again: answered, nothing spent. */
-		if ((rc = booking_public(tx, b.id, &row)) != OK)
+		if ((rc = booking_answer(tx, b.id, &row)) != OK)
 			return (rc);
 		r->out = json_pack("{s:b,s:o}", "duplicate", 1, "booking", row);
 		return (r->out != NULL ? OK : ERR_NOMEM);
@@ -571,15 +480,16 @@ booking_new(struct tx *tx, json_t *w, struct inbox_result *r)
 		     "simplybook", "partner_access_id", access,
 		     "therapy_sessions_remaining", (json_int_t)left))) != OK ||
 	    (rc = hooks_changed(tx, CHANGE_PERSON, user)) != OK ||
-	    (rc = booking_public(tx, id, &row)) != OK)
+	    (rc = booking_answer(tx, id, &row)) != OK)
 		return (rc);
 	r->out = json_pack("{s:b,s:o,s:I}", "duplicate", 0, "booking", row,
 	    "therapy_sessions_remaining", (json_int_t)left);
 	return (r->out != NULL ? OK : ERR_NOMEM);
 }
 
+/* UPDATED_BOOKING */
 static int
-booking_update(struct tx *tx, json_t *w, struct inbox_result *r)
+hook_updated_booking(struct tx *tx, json_t *w, struct inbox_result *r)
 {
 	static const char *const texts[] = { "client_timezone", "service_name",
 		"service_provider_name", "service_provider_email", NULL };
@@ -666,54 +576,15 @@ out:
 		 json_pack("{s:o,s:s}", "fields", fields, "source",
 		     "simplybook"))) != OK ||
 	    (rc = hooks_changed(tx, CHANGE_PERSON, b.user_id)) != OK ||
-	    (rc = booking_public(tx, b.id, &row)) != OK)
+	    (rc = booking_answer(tx, b.id, &row)) != OK)
 		return (rc);
 	r->out = json_pack("{s:o}", "booking", row);
 	return (r->out != NULL ? OK : ERR_NOMEM);
 }
 
-/*
- * Cancel b and give its session back, exactly once: ERR_CONFLICT when it
- * was cancelled already (the guard holds against concurrent cancels).
- */
-int
-booking_cancel(struct tx *tx, const struct booking *b)
-{
-	struct stmt *st;
-	int64_t	     now = time_now_ms(), n;
-	int	     rc;
-
-	/* A cancelled booking is never completed (see the top). */
-	st = store_prepare(tx,
-	    "UPDATE therapy_bookings SET action = "
-	    "'CANCELLED_BOOKING', cancelled_at = ?, updated_at = ?, "
-	    "completed_at = NULL WHERE id = ? AND cancelled_at IS NULL");
-	store_bind_int64(st, 1, now);
-	store_bind_int64(st, 2, now);
-	store_bind_text(st, 3, b->id);
-	rc = store_step(st);
-	n = store_changes(st);
-	store_finalize(st);
-	if (rc != STORE_DONE)
-		return (rc);
-	if (n == 0)
-		return (ERR_CONFLICT);
-	if (b->access_id[0] == '\0')
-		return (OK);
-	st = store_prepare(tx,
-	    "UPDATE partner_access SET "
-	    "therapy_sessions_remaining = therapy_sessions_remaining + 1, "
-	    "therapy_sessions_redeemed = therapy_sessions_redeemed - 1, "
-	    "updated_at = ? WHERE id = ? AND therapy_sessions_redeemed > 0");
-	store_bind_int64(st, 1, now);
-	store_bind_text(st, 2, b->access_id);
-	rc = store_step(st);
-	store_finalize(st);
-	return (rc == STORE_DONE ? OK : rc);
-}
-
+/* CANCELLED_BOOKING */
 static int
-booking_cancelled(struct tx *tx, json_t *w, struct inbox_result *r)
+hook_cancelled_booking(struct tx *tx, json_t *w, struct inbox_result *r)
 {
 	struct booking b;
 	json_t	      *row = NULL;
@@ -731,7 +602,7 @@ booking_cancelled(struct tx *tx, json_t *w, struct inbox_result *r)
 	if ((rc = people_user_lock(tx, b.user_id)) != OK ||
 	    (rc = user_alive(tx, b.user_id, 0, r)) != OK)
 		return (rc);
-	if ((rc = booking_cancel(tx, &b)) == ERR_CONFLICT)
+	if ((rc = booking_cancel_give_back(tx, &b)) == ERR_CONFLICT)
 		again = 1;
 	else if (rc != OK ||
 	    (rc = booking_audit(tx, NULL, NULL, "therapy_bookings.cancel", b.id,
@@ -740,7 +611,7 @@ booking_cancelled(struct tx *tx, json_t *w, struct inbox_result *r)
 		     b.access_id))) != OK ||
 	    (rc = hooks_changed(tx, CHANGE_PERSON, b.user_id)) != OK)
 		return (rc);
-	if ((rc = booking_public(tx, b.id, &row)) != OK)
+	if ((rc = booking_answer(tx, b.id, &row)) != OK)
 		return (rc);
 	r->out =
 	    json_pack("{s:b,s:o}", "already_cancelled", again, "booking", row);
@@ -758,118 +629,8 @@ sb_process(struct tx *tx, const char *body, size_t len, json_t *w,
 		 json_string_value(json_object_get(w, "booking_code")))) != OK)
 		return (rc);
 	if (strcmp(action, "NEW_BOOKING") == 0)
-		return (booking_new(tx, w, r));
+		return (hook_new_booking(tx, w, r));
 	if (strcmp(action, "UPDATED_BOOKING") == 0)
-		return (booking_update(tx, w, r));
-	return (booking_cancelled(tx, w, r));
-}
-
-/* Appends the record; takes changes. */
-int
-booking_audit(struct tx *tx, const struct principal *who, struct request *req,
-    const char *action, const char *id, json_t *changes)
-{
-	int rc;
-
-	if (changes == NULL)
-		return (ERR_NOMEM);
-	rc =
-	    audit_append(tx, who, req, action, "therapy_bookings", id, changes);
-	json_decref(changes);
-	return (rc);
-}
-
-/* The therapy_bookings.complete job. */
-
-static int
-id_cmp(const void *a, const void *b)
-{
-	const char *x = *(const char *const *)a;
-	const char *y = *(const char *const *)b;
-
-	return (strcmp(x != NULL ? x : "", y != NULL ? y : ""));
-}
-
-/* One batch: complete, touch the users; *n how many were completed. */
-static int
-complete_batch(struct store *db, int64_t now, int64_t *n)
-{
-	struct tx   *tx;
-	struct stmt *st;
-	json_t	    *users;
-	const char **v;
-	size_t	     i;
-	int	     rc;
-
-	*n = 0;
-	if ((users = json_array()) == NULL)
-		return (ERR_NOMEM);
-	if ((rc = store_tx_begin(db, STORE_TX_WRITE, &tx)) != OK) {
-		json_decref(users);
-		return (rc);
-	}
-	/* The users in id order: change listeners take row locks. */
-	/*
-	 * The guards again outside the subquery: on PostgreSQL a row changed
-	 * by a concurrent reschedule or cancel is re-checked against the
-	 * outer WHERE only (READ COMMITTED does not re-run the LIMIT query).
-	 */
-	st = store_prepare(tx,
-	    "UPDATE therapy_bookings SET completed_at = "
-	    "end_date_time, updated_at = ? WHERE id IN (SELECT id FROM "
-	    "therapy_bookings WHERE completed_at IS NULL AND cancelled_at IS "
-	    "NULL AND end_date_time <= ? ORDER BY end_date_time, id LIMIT ?) "
-	    "AND completed_at IS NULL AND cancelled_at IS NULL AND "
-	    "end_date_time <= ? RETURNING user_id");
-	store_bind_int64(st, 1, now);
-	store_bind_int64(st, 2, now);
-	store_bind_int64(st, 3, BOOKING_COMPLETE_BATCH);
-	store_bind_int64(st, 4, now);
-	while ((rc = store_step(st)) == STORE_ROW) {
-		(*n)++;
-		json_array_append_new(
-		    users, json_string(store_col_text(st, 0)));
-	}
-	store_finalize(st);
-	if (rc == STORE_DONE &&
-	    (v = calloc(json_array_size(users) + 1, sizeof(*v))) == NULL)
-		rc = ERR_NOMEM;
-	else if (rc == STORE_DONE) {
-		rc = OK;
-		for (i = 0; i < json_array_size(users); i++)
-			v[i] = json_string_value(json_array_get(users, i));
-		qsort(v, json_array_size(users), sizeof(*v), id_cmp);
-		for (i = 0; i < json_array_size(users) && rc == OK; i++)
-			if (v[i] != NULL &&
-			    (i == 0 || v[i - 1] == NULL ||
-				strcmp(v[i], v[i - 1]) != 0))
-				rc = hooks_changed(tx, CHANGE_PERSON, v[i]);
-		free(v);
-	}
-	json_decref(users);
-	if (rc != OK) {
-		store_tx_rollback(tx);
-		return (rc == ERR_BUSY || rc == ERR_NOMEM ? rc : ERR_DB);
-	}
-	return (store_tx_commit(tx));
-}
-
-int
-bookings_complete_job(struct store *db, const struct job *job, char *err)
-{
-	int64_t now = time_now_ms(), n, total = 0;
-	int	rc;
-
-	(void)job;
-	do {
-		rc = complete_batch(db, now, &n);
-		total += n;
-	} while (rc == OK && n == BOOKING_COMPLETE_BATCH);
-	if (rc != OK)
-		snprintf(err, JOB_ERR_LEN, "therapy_bookings.complete: %s",
-		    err_code(rc));
-	else if (total > 0)
-		log_info(
-		    "event=bookings_completed count=%lld", (long long)total);
-	return (rc);
+		return (hook_updated_booking(tx, w, r));
+	return (hook_cancelled_booking(tx, w, r));
 }

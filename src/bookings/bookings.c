@@ -1,0 +1,163 @@
+/*
+ * The bookings module (seeds 000 and 002: Therapy Session): therapy
+ * sessions booked in the booking system (Simplybook, through Zapier) with
+ * an external provider, copied here by its webhook, each spending one
+ * therapy session of the client's partner access. Tables and the built-in
+ * roles' permissions come from migrations 0008 and 0011.
+ *
+ * People read the rows through the therapy_bookings resource declared
+ * here: admins every row (therapy_bookings:read:all), partner admins the
+ * rows of the partner they administer, without the client's address
+ * (related), clients their own (own); lists in id order, filters
+ * partner_id, user_id and status (booked or cancelled). See
+ * bookings_int.h for how the files divide the rest.
+ */
+#include <jansson.h>
+
+#include "bookings/bookings.h"
+#include "bookings/bookings_int.h"
+#include "core/err.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "module.h"
+#include "ops/inbox.h"
+#include "partners/partners.h"
+#include "resource/hooks.h"
+#include "resource/resource.h"
+#include "store/jobs.h"
+#include "store/store.h"
+
+#define SEALED (FIELD_READONLY | FIELD_PERSONAL | FIELD_NULLABLE)
+
+static int bookings_init(struct store *);
+
+static const struct route bookings_routes[] = {
+	{ HTTP_POST, "/v1/webhooks/simplybook", bookings_webhook,
+	    ROUTE_RAW_BODY | ROUTE_PUBLIC,
+	    "booking system: NEW_BOOKING, UPDATED_BOOKING or "
+	    "CANCELLED_BOOKING; token in X-Simplybook-Token or Authorization: "
+	    "Bearer" },
+	{ HTTP_POST, "/v1/therapy-bookings/{id}/cancel", bookings_app_cancel, 0,
+	    "cancel your booking before it starts, once; the session is "
+	    "given back and the booking system told (booking_cancel_url)" },
+	{ HTTP_GET, "/v1/me/therapy-bookings", bookings_app_mine, 0,
+	    "the caller's therapy bookings" },
+};
+
+static const struct job_kind bookings_jobs[] = {
+	{ "therapy_bookings.complete", bookings_complete_job, 0 },
+	{ BOOKINGS_NOTIFY_KIND, bookings_notify_job, BOOKINGS_NOTIFY_ATTEMPTS },
+};
+
+static const struct job_schedule bookings_schedules[] = {
+	{ "therapy_bookings.complete", "* * * * *", "therapy_bookings.complete",
+	    NULL },
+};
+
+static const char *const actions[] = { "NEW_BOOKING", "UPDATED_BOOKING",
+	"CANCELLED_BOOKING", NULL };
+static const char *const statuses[] = { "booked", "cancelled", NULL };
+
+static const struct field booking_fields[] = {
+	{ "action", FIELD_ENUM, FIELD_READONLY, 0, 0, actions, NULL, NULL, 0,
+	    "the booking system's last word on it" },
+	{ "user_id", FIELD_UUID, FIELD_READONLY | FIELD_FILTER, 0, 0, NULL,
+	    NULL, NULL, 0, "the client; owns the row" },
+	{ "partner_access_id", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0,
+	    0, NULL, NULL, NULL, 0, "the access whose session it spent" },
+	{ "partner_id", FIELD_UUID,
+	    FIELD_READONLY | FIELD_NULLABLE | FIELD_FILTER, 0, 0, NULL, NULL,
+	    NULL, 0, "the partner of that access" },
+	{ "partner_name", FIELD_TEXT, FIELD_READONLY | FIELD_NULLABLE, 0, 0,
+	    NULL, NULL, NULL, 0, "the partner's name",
+	    "SELECT p.name FROM partners p WHERE "
+	    "p.id = therapy_bookings.partner_id" },
+	{ "client_email", FIELD_EMAIL, SEALED | FIELD_BLIND_INDEX, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL | SEE_OWN,
+	    "the address the booking was made with (admins and the client)" },
+	{ "client_timezone", FIELD_TEXT, SEALED, 0, BOOKING_TZ_MAX, NULL, NULL,
+	    NULL, 0, NULL },
+	{ "booking_code", FIELD_TEXT, FIELD_READONLY, 0, BOOKING_CODE_MAX, NULL,
+	    NULL, NULL, 0, "the booking system's code" },
+	{ "service_name", FIELD_TEXT, FIELD_READONLY, 0, BOOKING_TEXT_MAX, NULL,
+	    NULL, NULL, 0, NULL },
+	{ "service_provider_name", FIELD_TEXT, SEALED, 0, BOOKING_TEXT_MAX,
+	    NULL, NULL, NULL, 0, "the therapist" },
+	{ "service_provider_email", FIELD_EMAIL, SEALED, 0, 0, NULL, NULL, NULL,
+	    0, NULL },
+	{ "start_date_time", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL,
+	    0, NULL },
+	{ "end_date_time", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL,
+	    0, NULL },
+	{ "rescheduled_from", FIELD_TIME, FIELD_READONLY | FIELD_NULLABLE, 0, 0,
+	    NULL, NULL, NULL, 0, "the start before the last reschedule" },
+	{ "cancelled_at", FIELD_TIME, FIELD_READONLY | FIELD_NULLABLE, 0, 0,
+	    NULL, NULL, NULL, 0, NULL },
+	{ "completed_at", FIELD_TIME, FIELD_READONLY | FIELD_NULLABLE, 0, 0,
+	    NULL, NULL, NULL, 0,
+	    "set once its end has passed, unless cancelled" },
+	{ "created_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL },
+	{ "updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL },
+	{ "status", FIELD_ENUM, FIELD_READONLY | FIELD_FILTER, 0, 0, statuses,
+	    NULL, NULL, 0, "booked, or cancelled",
+	    "CASE WHEN cancelled_at IS NULL THEN 'booked' ELSE 'cancelled' "
+	    "END" },
+};
+
+const struct resource therapy_bookings_resource = {
+	.name = "therapy_bookings",
+	.path = "/v1/therapy-bookings",
+	.table = "therapy_bookings",
+	.fields = booking_fields,
+	.nfields = NELEM(booking_fields),
+	.owner_column = "user_id",
+	.scope_where = { [SCOPE_RELATED] =
+			     "partner_id IN (" PARTNERS_ADMINISTERED ")" },
+	.flags = RESOURCE_ID_PAGED,
+	.actions = (1 << ACTION_LIST) | (1 << ACTION_READ),
+	.doc = "Therapy sessions booked in the booking system with an external "
+	       "provider, each spending a session of the client's partner "
+	       "access. Admins see every booking, partner admins their "
+	       "partner's (without the client's address), clients their own. "
+	       "The client cancels in the app: POST "
+	       "/v1/therapy-bookings/{id}/cancel.",
+	.before_list = partners_admin_check,
+};
+
+static const struct resource *const bookings_resources[] = {
+	&therapy_bookings_resource,
+};
+
+const struct module bookings_module = {
+	"bookings",
+	bookings_routes,
+	NELEM(bookings_routes),
+	bookings_jobs,
+	NELEM(bookings_jobs),
+	bookings_schedules,
+	NELEM(bookings_schedules),
+	bookings_resources,
+	NELEM(bookings_resources),
+	bookings_init,
+	NULL,
+};
+
+/*
+ * Erasure clears what leads to the person; rows migration 0011 carried
+ * over in clear are sealed now; the webhook's handler is known to
+ * `carebase webhooks replay`.
+ */
+static int
+bookings_init(struct store *db)
+{
+	int rc;
+
+	if ((rc = hooks_gdpr_register(&bookings_gdpr_hook)) != OK &&
+	    rc != ERR_CONFLICT)
+		return (rc);
+	if ((rc = bookings_seal_legacy(db)) != OK)
+		return (rc);
+	return (inbox_register(&simplybook_source));
+}
