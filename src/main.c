@@ -33,6 +33,7 @@
 #include "store/migrate.h"
 #include "store/store.h"
 #include "partners/partners.h"
+#include "reports/reports.h"
 #include "therapy/therapy.h"
 
 #define CAREBASE_VERSION "0.1.0"
@@ -43,6 +44,7 @@ static const struct module *const modules[] = {
 	&people_access_module,
 	&therapy_module,
 	&partners_module,
+	&reports_module,
 	&biometrics_module,
 	&learning_module,
 	&chatsync_module,

@@ -46,7 +46,7 @@
 #include "core/util.h"
 #include "http/http.h"
 #include "module.h"
-#include "partners/partners_int.h"
+#include "reports/reports_int.h"
 #include "resource/audit.h"
 #include "resource/resource.h"
 #include "store/jobs.h"
@@ -225,14 +225,14 @@ body_parse(struct request *req, struct report_query *q)
 		return (ERR_NOMEM);
 	}
 	if (report == NULL)
-		partners_err(errs, "report", "required",
+		resource_field_err(errs, "report", "required",
 		    "the name of a report: "
 		    "GET /v1/reports lists them");
 	json_object_foreach(req->json, key, val)
 	{
 		if (strcmp(key, "report") == 0) {
 			if (!json_is_string(val))
-				partners_err(errs, key, "type",
+				resource_field_err(errs, key, "type",
 				    "a report "
 				    "name, a string");
 			continue;
@@ -241,17 +241,17 @@ body_parse(struct request *req, struct report_query *q)
 			if (strcmp(key, body_members[i]) == 0)
 				break;
 		if (i == NELEM(body_members))
-			partners_err(errs, key, "unknown_field",
+			resource_field_err(errs, key, "unknown_field",
 			    "the body "
 			    "holds report, from, to, period and format only");
 		else if (!json_is_string(val))
-			partners_err(errs, key, "type", "a string");
+			resource_field_err(errs, key, "type", "a string");
 		else
 			v[i] = json_string_value(val);
 	}
 	if (json_array_size(errs) == 0)
 		report_args_parse(v[0], v[1], v[2], v[3], &a, errs);
-	if (partners_errs_answer(req, errs, "The report run") != OK)
+	if (resource_errs_answer(req, errs, "The report run") != OK)
 		return (ERR_INVALID);
 	q->name = json_string_value(report);
 	q->from = a.from;
@@ -383,13 +383,13 @@ report_runs_list(struct request *req)
 		return;
 	}
 	if ((after = http_query(req, "cursor")) != NULL && !uuid_valid(after))
-		partners_err(errs, "cursor", "invalid_format",
+		resource_field_err(errs, "cursor", "invalid_format",
 		    "must be the "
 		    "next_cursor of a previous page");
 	if ((v = http_query(req, "limit")) != NULL &&
 	    parse_int64(v, 1, RUNS_LIST_MAX, &limit) != 0)
-		partners_err(errs, "limit", "out_of_range", "1 to 200");
-	if (partners_errs_answer(req, errs, "The query") != OK)
+		resource_field_err(errs, "limit", "out_of_range", "1 to 200");
+	if (resource_errs_answer(req, errs, "The query") != OK)
 		return;
 	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
 		goto out;
