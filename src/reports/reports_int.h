@@ -1,8 +1,8 @@
 /*
  * Private to src/reports. reports.c holds the module (routes, jobs),
- * the catalogue, GET /v1/reports[/{name}] and the making of a report;
- * args.c parses its parameters (pure, for the fuzz target);
- * report_runs.c the report runs.
+ * the catalogue and GET /v1/reports[/{name}]; make.c makes a report's
+ * answer; args.c parses its parameters (pure, for the fuzz target);
+ * report_runs.c the routes of the report runs, run_jobs.c their jobs.
  */
 #ifndef REPORTS_REPORTS_INT_H
 #define REPORTS_REPORTS_INT_H
@@ -26,16 +26,45 @@ struct store;
 #define REPORT_NAME_MAX	    64 /* bytes of a report's name */
 #define REPORT_RUN_KIND	    "report_runs.make"
 
-/* reports.c */
+/* reports.c: the catalogue */
+#define MEASURES_MAX 4
+
+struct measure {
+	const char *name; /* column of the answer */
+	const char *doc;
+	/* SELECT group id, group name, day, count ... :from ... :to */
+	const char *sql;
+	/*
+	 * SELECT count ... :from ... :to: the total over the range, when a
+	 * subject can be in more than one row (a member with accesses from
+	 * two partners); NULL: the rows part the subjects, so their sum.
+	 */
+	const char *total;
+};
+
+struct report {
+	const char    *name;
+	const char    *title;
+	const char    *doc;
+	const char    *group; /* "partner" or "course" */
+	struct measure measures[MEASURES_MAX];
+};
+
 void reports_list(struct request *);
 void reports_run(struct request *);
 /* 401 without a caller, 403 without reports:read:all (answered); OK
  * with the caller in *who (may be NULL). */
 int reports_caller_admin(struct request *, struct principal **who);
+/* The report of the catalogue named name, or NULL (borrowed). */
+const struct report *report_find(const char *name);
 /* 1 if name is a report of the catalogue. */
 int report_known(const char *name);
+/* Measures of rep. */
+size_t report_measures(const struct report *);
+/* Its columns: ["period", gid, "<group>", measures...]. */
+json_t *report_columns(const struct report *, const char *gid);
 
-/* reports.c: making one */
+/* make.c */
 /* One report to make: a GET's query, or a queued run's row. */
 struct report_query {
 	const char *name;     /* borrowed */
@@ -86,7 +115,7 @@ void report_runs_create(struct request *);
 void report_runs_list(struct request *);
 void report_runs_get(struct request *);
 void report_runs_result(struct request *);
-/* The report_runs.make and report_runs.prune jobs. */
+/* run_jobs.c: the report_runs.make and report_runs.prune jobs. */
 int report_runs_make_job(struct store *, const struct job *, char *err);
 int report_runs_prune_job(struct store *, const struct job *, char *err);
 
