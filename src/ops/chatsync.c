@@ -82,7 +82,7 @@
  *
  * Besides the partners module's and learning's touches, people tells of
  * changes to the user's own fields below, and of their email and first
- * name (people_change_register; last_active_at on sign-in and at most
+ * name (hooks_fields_watch; last_active_at on sign-in and at most
  * hourly on activity): those push the profile of a user who has one
  * already (a chat_profile_sync row), and make none.
  *
@@ -128,7 +128,6 @@
 #include "module.h"
 #include "ops/chatsync.h"
 #include "resource/hooks.h"
-#include "people/people.h"
 #include "resource/seal.h"
 #include "store/jobs.h"
 #include "store/store.h"
@@ -260,7 +259,7 @@ static const char *const profile_user_fields[] = { "email", "first_name",
 	"last_active_at", "email_reminders_frequency", "contact_permission",
 	"service_emails_permission", NULL };
 
-static const struct people_change_hook change_hook = {
+static const struct fields_watch change_hook = {
 	"chat_profile",
 	profile_user_fields,
 	chat_profile_refresh,
@@ -297,8 +296,7 @@ chatsync_init(struct store *db)
 	if ((rc = hooks_change_listen(chat_changed)) != OK &&
 	    rc != ERR_CONFLICT)
 		return (rc);
-	if ((rc = people_change_register(&change_hook)) != OK &&
-	    rc != ERR_CONFLICT)
+	if ((rc = hooks_fields_watch(&change_hook)) != OK && rc != ERR_CONFLICT)
 		return (rc);
 	if (u[0] == '\0')
 		goto seal;

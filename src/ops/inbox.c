@@ -33,7 +33,6 @@
 #include "core/util.h"
 #include "http/http.h"
 #include "ops/inbox.h"
-#include "people/people.h"
 #include "resource/hooks.h"
 #include "resource/audit.h"
 #include "store/jobs.h"

@@ -26,11 +26,11 @@
 #include "core/mail.h"
 #include "core/util.h"
 #include "http/http.h"
-#include "ops/ops.h"
 #include "people/gdpr.h"
 #include "people/people.h"
 #include "people/people_int.h"
 #include "resource/audit.h"
+#include "resource/hooks.h"
 #include "resource/resource.h"
 #include "store/jobs.h"
 #include "store/store.h"
@@ -503,8 +503,7 @@ password_set(struct tx *tx, struct request *req, const struct principal *who,
 	vars =
 	    json_pack("{s:s,s:s}", "time", time_format_iso(time_now_ms(), at),
 		"public_url", config.public_url);
-	rc = ops_mail_enqueue(
-	    tx, email, user_id, "password_changed", vars, NULL);
+	rc = hooks_mail(tx, email, user_id, "password_changed", vars, NULL);
 	json_decref(vars);
 out:
 	wipe_free(email);
@@ -728,8 +727,7 @@ reset_tx(struct tx *tx, void *arg)
 		return (rc);
 	vars = json_pack("{s:s,s:I}", "link", op->link, "minutes",
 	    (json_int_t)(config.password_reset_ttl_s / 60));
-	rc = ops_mail_enqueue(
-	    tx, email, op->acct->id, "password_reset", vars, NULL);
+	rc = hooks_mail(tx, email, op->acct->id, "password_reset", vars, NULL);
 	json_decref(vars);
 	wipe_free(email);
 	return (rc);

@@ -110,7 +110,8 @@ int people_sessions_end(struct tx *, const char *user_id,
  * the write that may have removed one. */
 int people_last_admin_guard(struct request *, struct tx *);
 /*
- * Run the change hooks (people_change_register) of user_id: for an update,
+ * Tell the modules watching user_id's own fields (hooks_fields_watch,
+ * resource/hooks.h) of a change: for an update,
  * those watching a field that differs between old and row; with old and
  * row NULL, those watching last_active_at (sign-in, activity).
  */

@@ -28,6 +28,7 @@
 #include "people/people.h"
 #include "people/people_int.h"
 #include "resource/audit.h"
+#include "resource/hooks.h"
 #include "resource/resource.h"
 #include "resource/seal.h"
 #include "store/store.h"
@@ -173,56 +174,12 @@ users_before_update(struct resource_ctx *ctx, json_t *body)
 	return (ERR_FORBIDDEN);
 }
 
-static const struct people_change_hook *change_hooks[PEOPLE_CHANGE_HOOKS_MAX];
-static size_t				nchange_hooks;
-
-int
-people_change_register(const struct people_change_hook *h)
-{
-	size_t i;
-
-	for (i = 0; i < nchange_hooks; i++)
-		if (strcmp(change_hooks[i]->name, h->name) == 0)
-			return (ERR_CONFLICT);
-	if (nchange_hooks == PEOPLE_CHANGE_HOOKS_MAX)
-		return (ERR_TOO_LARGE);
-	change_hooks[nchange_hooks++] = h;
-	return (OK);
-}
-
-/* Does field f differ between old and row (NULL both: last activity)? */
-static int
-field_changed(const char *f, json_t *old, json_t *row)
-{
-	json_t *a, *b;
-
-	if (old == NULL && row == NULL)
-		return (strcmp(f, "last_active_at") == 0);
-	a = json_object_get(old, f);
-	b = json_object_get(row, f);
-	if (a == NULL || b == NULL)
-		return (a != b);
-	return (!json_equal(a, b));
-}
-
+/* The modules watching the person's own fields (resource/hooks.h). */
 int
 people_user_changed(
     struct tx *tx, const char *user_id, json_t *old, json_t *row)
 {
-	const struct people_change_hook *h;
-	size_t				 i, j;
-	int				 rc;
-
-	for (i = 0; i < nchange_hooks; i++) {
-		h = change_hooks[i];
-		for (j = 0; h->fields[j] != NULL; j++)
-			if (field_changed(h->fields[j], old, row))
-				break;
-		if (h->fields[j] != NULL &&
-		    (rc = h->changed(tx, user_id)) != OK)
-			return (rc);
-	}
-	return (OK);
+	return (hooks_fields_changed(tx, user_id, old, row));
 }
 
 static int
