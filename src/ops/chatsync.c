@@ -86,28 +86,16 @@
  * hourly on activity): those push the profile of a user who has one
  * already (a chat_profile_sync row), and make none.
  *
- * The profile: flat keys and values, times ISO 8601 UTC ("" when none):
- *	signed_up_at, last_active_at, email_reminders_frequency,
- *	marketing_permission, service_emails_permission
- *	partners		names of the partners of the user's active
- *				accesses (both active), ", "-separated, sorted
- *	feature_live_chat	any such access grants live chat
- *	feature_therapy		any such access grants therapy
- *	therapy_sessions_remaining, therapy_sessions_redeemed
- *				sums over those accesses
- *	therapy_session_first_at, _next_at, _last_at
- *				of the user's bookings not cancelled: the
- *				first start, the first start of one not
- *				completed (to come or under way) and the
- *				last start of one completed (completed_at,
- *				set by therapy_bookings.complete once its end
- *				has passed, which touches the profile), when
- *				the database has therapy_bookings (user_id,
- *				start_date_time, cancelled_at, completed_at)
- *	course_<slug>		"Started" or "Completed", one per enrolment
- *				in a course that is not deleted; <slug> is
- *				the last part of the course's slug in
- *				[a-z0-9_] (the first of two alike wins)
+ * The profile: flat keys and values, times ISO 8601 UTC ("" when none).
+ * From the user row: signed_up_at, last_active_at,
+ * email_reminders_frequency, marketing_permission and
+ * service_emails_permission; the rest is the modules' parts
+ * (hooks_profile_register, resource/hooks.h), each documented where it
+ * is made: partners, features and session counts
+ * (partners/chat_profile.c), therapy session times
+ * (partners/bookings_profile.c), course states (learning/chat_profile.c).
+ * A change of a partner touches the profiles of its members
+ * (hooks_members).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -139,10 +127,6 @@
 #define CHAT_SYNC_QUEUE	    "chat"
 #define CHAT_SYNC_ATTEMPTS  10		/* ~17 min with the default backoff */
 #define CHAT_RESPONSE_MAX   (64 * 1024) /* bytes of an answer read */
-#define CHAT_COURSE_PREFIX  "course_"
-#define CHAT_SLUG_MAX	    57 /* CHAT_COURSE_PREFIX + 57 = 64 */
-#define CHAT_KEY_LEN	    (sizeof(CHAT_COURSE_PREFIX) + CHAT_SLUG_MAX)
-#define CHAT_PARTNERS_MAX   (16 * 1024) /* bytes of "partners" */
 #define CHAT_WEBSITE_ID_MAX 128
 #define CHAT_REASON_MAX	    64
 #define DIGEST_LEN	    65
@@ -152,10 +136,9 @@
 struct profile {
 	const char    *user_id;
 	int64_t	       now;
-	int	       gone;	 /* erased or unknown: not sent */
-	int	       deleted;	 /* deleted, not erased: not sent */
-	int	       bookings; /* therapy_bookings is there */
-	char	      *email;	 /* the people id */
+	int	       gone;	/* erased or unknown: not sent */
+	int	       deleted; /* deleted, not erased: not sent */
+	char	      *email;	/* the people id */
 	char	      *nickname;
 	char	      *pushed;	/* pushed_identity opened; NULL: none */
 	char	      *pending; /* pending_identity opened, or NULL */
@@ -226,16 +209,12 @@ static int     sync_begin_tx(struct tx *, void *);
 static int     sync_end_tx(struct tx *, void *);
 static int     profile_load_tx(struct tx *, void *);
 static int     profile_user(struct tx *, struct profile *);
-static int     profile_accesses(struct tx *, struct profile *);
-static int     profile_courses(struct tx *, struct profile *);
-static int     profile_bookings(struct tx *, struct profile *);
 static void    profile_clear(struct profile *);
 static void    profile_digest(const struct profile *, char out[DIGEST_LEN]);
 static json_t *iso_or_empty(struct stmt *, int);
-static void course_key(const char *slug, const char *id, char *out, size_t n);
-static int  chat_push(const struct profile *, char *err, int *give_up);
-static int  chat_request(const char *kind, const char *method, const char *path,
-     const char *people_id, const char *body, char *err, int *give_up);
+static int     chat_push(const struct profile *, char *err, int *give_up);
+static int chat_request(const char *kind, const char *method, const char *path,
+    const char *people_id, const char *body, char *err, int *give_up);
 static size_t chat_write(char *, size_t, size_t, void *);
 static void   chat_reason(const struct buf *, char *out, size_t n);
 static int    gdpr_export(struct tx *, const char *user_id, json_t *rows);
@@ -581,35 +560,18 @@ chat_profile_refresh(struct tx *tx, const char *user_id)
 int
 chat_profile_touch_partner(struct tx *tx, const char *partner_id)
 {
-	struct stmt *st;
-	json_t	    *users, *v;
-	size_t	     i;
-	int	     rc;
+	json_t *users, *v;
+	size_t	i;
+	int	rc;
 
 	if (!chatsync_enabled() || partner_id == NULL)
 		return (OK);
 	if ((users = json_array()) == NULL)
 		return (ERR_NOMEM);
-	st = store_prepare(tx,
-	    "SELECT DISTINCT user_id FROM partner_access "
-	    "WHERE partner_id = ? AND user_id IS NOT NULL AND deleted_at IS "
-	    "NULL ORDER BY user_id");
-	store_bind_text(st, 1, partner_id);
-	while ((rc = store_step(st)) == STORE_ROW)
-		if (json_array_append_new(
-			users, json_string(store_col_text(st, 0))) != 0) {
-			rc = ERR_NOMEM;
-			break;
-		}
-	store_finalize(st);
-	if (rc != STORE_DONE) {
-		json_decref(users);
-		return (rc == ERR_NOMEM || rc == ERR_BUSY ? rc : ERR_DB);
-	}
-	rc = OK;
-	json_array_foreach(users, i,
-	    v) if ((rc = chat_profile_touch(tx, json_string_value(v))) !=
-	    OK) break;
+	if ((rc = hooks_members(tx, CHANGE_PARTNER, partner_id, users)) == OK)
+		json_array_foreach(
+		    users, i, v) if ((rc = chat_profile_touch(tx,
+					  json_string_value(v))) != OK) break;
 	json_decref(users);
 	return (rc);
 }
@@ -987,10 +949,7 @@ profile_load_tx(struct tx *tx, void *arg)
 		return (ERR_NOMEM);
 	if ((rc = profile_user(tx, p)) != OK || p->gone || p->deleted)
 		return (rc);
-	if ((rc = profile_accesses(tx, p)) != OK ||
-	    (rc = profile_courses(tx, p)) != OK)
-		return (rc);
-	return (profile_bookings(tx, p));
+	return (hooks_profile_build(tx, p->user_id, p->data));
 }
 
 /*
@@ -1126,176 +1085,6 @@ profile_user(struct tx *tx, struct profile *p)
 			return (ERR_NOMEM);
 	}
 	return (OK);
-}
-
-/* Partners, features and therapy counts of the active accesses. */
-static int
-profile_accesses(struct tx *tx, struct profile *p)
-{
-	struct stmt *st;
-	struct buf   names;
-	const char  *name, *last = NULL;
-	char	    *lastcopy = NULL;
-	int64_t	     remaining = 0, redeemed = 0;
-	size_t	     before;
-	int	     rc, chat = 0, therapy = 0;
-
-	buf_init(&names, CHAT_PARTNERS_MAX);
-	st = store_prepare(tx,
-	    "SELECT p.name, a.feature_live_chat, "
-	    "a.feature_therapy, a.therapy_sessions_remaining, "
-	    "a.therapy_sessions_redeemed FROM partner_access a JOIN partners p "
-	    "ON p.id = a.partner_id WHERE a.user_id = ? AND a.is_active = 1 "
-	    "AND a.deleted_at IS NULL AND p.is_active = 1 "
-	    "ORDER BY lower(p.name), p.name, a.id");
-	store_bind_text(st, 1, p->user_id);
-	while ((rc = store_step(st)) == STORE_ROW) {
-		name = store_col_text(st, 0);
-		if (name != NULL && (last == NULL || strcmp(last, name) != 0)) {
-			/* Names past CHAT_PARTNERS_MAX are left out. */
-			before = names.len;
-			if ((before > 0 && buf_puts(&names, ", ") != OK) ||
-			    buf_puts(&names, name) != OK)
-				buf_truncate(&names, before);
-			free(lastcopy);
-			if ((last = lastcopy = strdup(name)) == NULL) {
-				rc = ERR_NOMEM;
-				break;
-			}
-		}
-		chat |= store_col_int64(st, 1) != 0;
-		therapy |= store_col_int64(st, 2) != 0;
-		remaining += store_col_int64(st, 3);
-		redeemed += store_col_int64(st, 4);
-	}
-	store_finalize(st);
-	free(lastcopy);
-	if (rc == STORE_DONE) {
-		json_object_set_new(p->data, "partners",
-		    json_string(names.data != NULL ? names.data : ""));
-		json_object_set_new(
-		    p->data, "feature_live_chat", json_boolean(chat));
-		json_object_set_new(
-		    p->data, "feature_therapy", json_boolean(therapy));
-		json_object_set_new(p->data, "therapy_sessions_remaining",
-		    json_integer(remaining));
-		json_object_set_new(p->data, "therapy_sessions_redeemed",
-		    json_integer(redeemed));
-		rc = OK;
-	}
-	buf_free(&names);
-	return (rc);
-}
-
-/*
- * "course_" and the last part of the slug in lower-case letters, digits
- * and single underscores (CHAT_SLUG_MAX at most); the id's hex digits
- * when nothing is left.
- */
-static void
-course_key(const char *slug, const char *id, char *out, size_t n)
-{
-	const size_t prefix = sizeof(CHAT_COURSE_PREFIX) - 1;
-	const char  *s, *end;
-	size_t	     len, max;
-	int	     under = 0;
-
-	/* n is at least CHAT_KEY_LEN: room for the prefix and a slug. */
-	max = n - 1 < prefix + CHAT_SLUG_MAX ? n - 1 : prefix + CHAT_SLUG_MAX;
-	memcpy(out, CHAT_COURSE_PREFIX, prefix);
-	len = prefix;
-	end = slug + strlen(slug);
-	while (end > slug && end[-1] == '/')
-		end--;
-	for (s = end; s > slug && s[-1] != '/'; s--)
-		;
-	for (; s < end && len < max; s++) {
-		if (isalnum((unsigned char)*s)) {
-			if (under && len > prefix && len + 1 < max)
-				out[len++] = '_';
-			under = 0;
-			out[len++] = (char)tolower((unsigned char)*s);
-		} else
-			under = 1;
-	}
-	if (len == prefix)
-		for (s = id; *s != '\0' && len < max; s++)
-			if (isxdigit((unsigned char)*s))
-				out[len++] = (char)tolower((unsigned char)*s);
-	out[len] = '\0';
-}
-
-static int
-profile_courses(struct tx *tx, struct profile *p)
-{
-	struct stmt *st;
-	char	     key[CHAT_KEY_LEN];
-	int	     rc;
-
-	st = store_prepare(tx,
-	    "SELECT c.slug, c.id, e.completed FROM "
-	    "course_enrolments e JOIN courses c ON c.id = e.course_id WHERE "
-	    "e.user_id = ? AND c.status <> 'deleted' ORDER BY c.slug, c.id");
-	store_bind_text(st, 1, p->user_id);
-	while ((rc = store_step(st)) == STORE_ROW) {
-		course_key(
-		    store_col_text(st, 0) != NULL ? store_col_text(st, 0) : "",
-		    store_col_text(st, 1), key, sizeof(key));
-		if (json_object_get(p->data, key) == NULL)
-			json_object_set_new(p->data, key,
-			    json_string(store_col_int64(st, 2) != 0
-				    ? "Completed"
-				    : "Started"));
-	}
-	store_finalize(st);
-	return (rc == STORE_DONE ? OK : rc);
-}
-
-/*
- * First, next and last therapy session starts, from the bookings table
- * when this database has it (the booking webhook's migration).
- */
-static int
-profile_bookings(struct tx *tx, struct profile *p)
-{
-	struct stmt *st;
-	int	     rc;
-
-	st = store_prepare(tx,
-	    store_tx_dialect(tx) == STORE_POSTGRES
-		? "SELECT count(*) FROM information_schema.columns WHERE "
-		  "table_schema = current_schema() AND table_name = "
-		  "'therapy_bookings' AND column_name IN ('user_id', "
-		  "'start_date_time', 'cancelled_at', 'completed_at')"
-		: "SELECT count(*) FROM pragma_table_info('therapy_bookings') "
-		  "WHERE name IN ('user_id', 'start_date_time', "
-		  "'cancelled_at', "
-		  "'completed_at')");
-	if ((rc = store_step(st)) == STORE_ROW)
-		p->bookings = store_col_int64(st, 0) == 4;
-	store_finalize(st);
-	if (rc != STORE_ROW)
-		return (rc == STORE_DONE ? ERR_DB : rc);
-	if (!p->bookings)
-		return (OK);
-	st = store_prepare(tx,
-	    "SELECT min(start_date_time), "
-	    "min(CASE WHEN completed_at IS NULL THEN start_date_time END), "
-	    "max(CASE WHEN completed_at IS NOT NULL THEN start_date_time END) "
-	    "FROM therapy_bookings WHERE user_id = ? AND cancelled_at IS NULL");
-	store_bind_text(st, 1, p->user_id);
-	if ((rc = store_step(st)) == STORE_ROW) {
-		json_object_set_new(
-		    p->data, "therapy_session_first_at", iso_or_empty(st, 0));
-		json_object_set_new(
-		    p->data, "therapy_session_next_at", iso_or_empty(st, 1));
-		json_object_set_new(
-		    p->data, "therapy_session_last_at", iso_or_empty(st, 2));
-		rc = OK;
-	} else if (rc == STORE_DONE)
-		rc = ERR_DB;
-	store_finalize(st);
-	return (rc);
 }
 
 /* Keyed BLAKE2b-256 of the people id and the profile, hex. */

@@ -375,6 +375,9 @@ partners_init(struct store *db)
 	if ((rc = hooks_gdpr_register(&bookings_gdpr_hook)) != OK &&
 	    rc != ERR_CONFLICT)
 		return (rc);
+	if ((rc = partners_profile_init()) != OK ||
+	    (rc = bookings_profile_init()) != OK)
+		return (rc);
 	/* Rows migration 0011 carried over in clear are sealed now. */
 	if ((rc = bookings_seal_legacy(db)) != OK)
 		return (rc);

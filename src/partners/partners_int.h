@@ -301,4 +301,12 @@ int partner_code_body(json_t *body, struct partner_code_input *, json_t *errs);
 int partner_register_body(
     json_t *body, struct partner_code_input *, json_t *errs);
 
+/*
+ * The parts of a person's chat profile (resource/hooks.h), registered by
+ * partners_init: chat_profile.c partners, features and session counts,
+ * and a partner's members; bookings_profile.c the therapy session times.
+ */
+int partners_profile_init(void);
+int bookings_profile_init(void);
+
 #endif

@@ -17,6 +17,9 @@ static size_t			  nlisteners;
 static const struct fields_watch *watches[HOOKS_WATCH_MAX];
 static size_t			  nwatches;
 static mail_queue_fn		  mail_queue;
+static const struct profile_part *parts[HOOKS_PROFILE_MAX];
+static size_t			  nparts;
+static members_fn		  partner_members; /* CHANGE_PARTNER */
 
 static int field_differs(const char *, json_t *, json_t *);
 
@@ -156,4 +159,55 @@ hooks_mail(struct tx *tx, const char *to, const char *user_id,
 	if (mail_queue == NULL)
 		return (ERR_UNAVAILABLE);
 	return (mail_queue(tx, to, user_id, template, vars, log_id_out));
+}
+
+int
+hooks_profile_register(const struct profile_part *p)
+{
+	size_t i;
+
+	for (i = 0; i < nparts; i++)
+		if (strcmp(parts[i]->name, p->name) == 0)
+			return (ERR_CONFLICT);
+	if (nparts == HOOKS_PROFILE_MAX)
+		return (ERR_TOO_LARGE);
+	parts[nparts++] = p;
+	return (OK);
+}
+
+int
+hooks_profile_build(struct tx *tx, const char *user_id, json_t *profile)
+{
+	size_t i;
+	int    rc;
+
+	for (i = 0; i < nparts; i++)
+		if ((rc = parts[i]->add(tx, user_id, profile)) != OK)
+			return (rc);
+	return (OK);
+}
+
+int
+hooks_members_register(enum change kind, members_fn fn)
+{
+	if (kind != CHANGE_PARTNER)
+		return (ERR_INVALID);
+	if (partner_members != NULL)
+		return (partner_members == fn ? OK : ERR_CONFLICT);
+	partner_members = fn;
+	return (OK);
+}
+
+int
+hooks_members(struct tx *tx, enum change kind, const char *id, json_t *user_ids)
+{
+	if (id == NULL)
+		return (OK);
+	if (kind == CHANGE_PERSON)
+		return (json_array_append_new(user_ids, json_string(id)) == 0
+			? OK
+			: ERR_NOMEM);
+	if (kind == CHANGE_PARTNER && partner_members != NULL)
+		return (partner_members(tx, id, user_ids));
+	return (OK);
 }

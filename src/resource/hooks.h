@@ -10,6 +10,11 @@
  *		partners, features, bookings, course progress) says so;
  *		listeners (chat profile sync) act on it inside the same
  *		transaction, so only a committed change is acted on;
+ *   profile	each module adds its part of a person's chat profile
+ *		(partners and features, therapy bookings, course states),
+ *		so that the chat sync reads no other module's tables; and
+ *		says who the people of a change of many are (a partner's
+ *		members);
  *   fields	the people module tells of changes to a person's own
  *		fields to the modules that show some of them elsewhere
  *		(the chat profile);
@@ -62,6 +67,36 @@ typedef int (*change_fn)(struct tx *, enum change, const char *id);
 int hooks_change_listen(change_fn);
 /* Tell every listener; id NULL is accepted (nothing to tell). */
 int hooks_changed(struct tx *, enum change, const char *id);
+
+/*
+ * A module's part of a person's chat profile: add sets its members of
+ * profile for user_id (flat keys, each module's own and documented by
+ * it; values strings, booleans or integers; times ISO 8601 UTC, "" for
+ * none) inside the reader's transaction. Non-OK fails the build.
+ */
+struct profile_part {
+	const char *name;
+	int (*add)(struct tx *, const char *user_id, json_t *profile);
+};
+#define HOOKS_PROFILE_MAX 8
+
+/* ERR_CONFLICT for a name registered already, ERR_TOO_LARGE past max. */
+int hooks_profile_register(const struct profile_part *);
+/* Every part's members for user_id into profile, in registration order. */
+int hooks_profile_build(struct tx *, const char *user_id, json_t *profile);
+
+/*
+ * The people a change of many is about: members appends the user ids
+ * of id (for CHANGE_PARTNER, the partner's members) to user_ids, sorted,
+ * each once. Registered by the module whose change it is.
+ */
+typedef int (*members_fn)(struct tx *, const char *id, json_t *user_ids);
+
+/* ERR_CONFLICT when kind has one already; ERR_INVALID for CHANGE_PERSON. */
+int hooks_members_register(enum change, members_fn);
+/* The people of a change: [id] for CHANGE_PERSON; for another kind, its
+ * module's members (none when no module registered them). */
+int hooks_members(struct tx *, enum change, const char *id, json_t *user_ids);
 
 /*
  * A module that shows some of a user's own fields elsewhere (the chat
