@@ -8,6 +8,9 @@
  * command line, the demo seed).
  *
  * password_hash, email_index and audit_ref are columns, never fields.
+ * Erasure clears what the flags say (resource_erase_owned): the personal
+ * fields, the email's blind index, and country, locale and
+ * signup_language (FIELD_ERASE).
  * Role and is_active are staff-only (a member's PATCH naming them is
  * refused by the resource layer). A changed email needs the current
  * password, so self-service email changes go through PATCH /v1/me only.
@@ -76,12 +79,13 @@ static const struct field user_fields[] = {
 	    "town or region" },
 	{ "demographics", FIELD_JSON, P | N, 0, 0, NULL, NULL, NULL, STAFF_OWN,
 	    "other demographic answers, as one object" },
-	{ "country", FIELD_TEXT, N | FIELD_FILTER, 2, 2, NULL, NULL, NULL, 0,
-	    "ISO 3166-1 alpha-2" },
-	{ "locale", FIELD_TEXT, N, 2, 35, NULL, NULL, NULL, 0,
+	{ "country", FIELD_TEXT, N | FIELD_FILTER | FIELD_ERASE, 2, 2, NULL,
+	    NULL, NULL, 0, "ISO 3166-1 alpha-2" },
+	{ "locale", FIELD_TEXT, N | FIELD_ERASE, 2, 35, NULL, NULL, NULL, 0,
 	    "BCP 47 language tag for the interface" },
-	{ "signup_language", FIELD_TEXT, N | FIELD_CREATE_ONLY, 2, 35, NULL,
-	    NULL, NULL, STAFF_OWN, "language the person signed up in" },
+	{ "signup_language", FIELD_TEXT, N | FIELD_CREATE_ONLY | FIELD_ERASE, 2,
+	    35, NULL, NULL, NULL, STAFF_OWN,
+	    "language the person signed up in" },
 	{ "contact_permission", FIELD_BOOL, 0, 0, 0, NULL, "false", NULL,
 	    STAFF_OWN, "may be contacted about research and news" },
 	{ "service_emails_permission", FIELD_BOOL, 0, 0, 0, NULL, "true", NULL,
