@@ -1,4 +1,4 @@
-// sources: src/biometrics/points.c src/biometrics/points_out.c
+// sources: src/biometrics/points.c src/biometrics/points_text.c src/biometrics/points_out.c src/biometrics/points_edf.c
 /*
  * libFuzzer target for the points parsers (binary, JSON, CSV batches come
  * from outside). The first byte chooses the format, the CSV rate and
