@@ -1,4 +1,4 @@
-// sources: src/partners/input.c src/ops/inbox_result.c src/resource/validate.c src/resource/query.c src/resource/rows.c src/resource/resource.c src/resource/perms.c src/resource/openapi.c src/resource/seal.c src/resource/audit.c src/core/mail.c src/core/keyring.c src/core/crypto.c src/http/response.c src/http/router.c src/http/server.c src/http/metrics.c src/http/ratelimit.c src/store/store.c src/store/sqlite.c src/store/pg.c
+// sources: src/partners/input.c src/ops/inbox_result.c src/resource/validate.c src/resource/query.c src/resource/rows.c src/resource/resource.c src/resource/perms.c src/resource/openapi.c src/resource/seal.c src/resource/audit.c src/core/mail.c src/core/keyring.c src/core/crypto.c src/http/response.c src/http/router.c src/http/server.c src/http/metrics.c src/http/ratelimit.c src/store/store.c src/store/stmt.c src/store/sqlite.c src/store/pg.c
 /*
  * libFuzzer target for partner access codes: the first byte picks the
  * input: a code as typed (0), the body of validate-code and assign (1),

@@ -1,4 +1,4 @@
-// sources: src/http/response.c src/http/router.c src/http/server.c src/http/metrics.c src/http/ratelimit.c src/store/store.c src/store/sqlite.c src/store/pg.c
+// sources: src/http/response.c src/http/router.c src/http/server.c src/http/metrics.c src/http/ratelimit.c src/store/store.c src/store/stmt.c src/store/sqlite.c src/store/pg.c
 /*
  * Fuzz the query-string parser and percent decoding: the first bytes up
  * to a NUL are the name, the rest the raw query string.

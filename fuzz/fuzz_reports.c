@@ -1,4 +1,4 @@
-// sources: src/reports/args.c src/resource/validate.c src/resource/query.c src/resource/rows.c src/resource/resource.c src/resource/perms.c src/resource/openapi.c src/resource/seal.c src/resource/audit.c src/core/mail.c src/core/keyring.c src/core/crypto.c src/http/response.c src/http/router.c src/http/server.c src/http/metrics.c src/http/ratelimit.c src/store/store.c src/store/sqlite.c src/store/pg.c
+// sources: src/reports/args.c src/resource/validate.c src/resource/query.c src/resource/rows.c src/resource/resource.c src/resource/perms.c src/resource/openapi.c src/resource/seal.c src/resource/audit.c src/core/mail.c src/core/keyring.c src/core/crypto.c src/http/response.c src/http/router.c src/http/server.c src/http/metrics.c src/http/ratelimit.c src/store/store.c src/store/stmt.c src/store/sqlite.c src/store/pg.c
 /*
  * libFuzzer target for report parameters: the input is up to four
  * newline-separated values, from, to, period and format, as a query

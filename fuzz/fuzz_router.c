@@ -1,4 +1,4 @@
-// sources: src/http/response.c src/http/router.c src/http/server.c src/http/metrics.c src/http/ratelimit.c src/store/store.c src/store/sqlite.c src/store/pg.c
+// sources: src/http/response.c src/http/router.c src/http/server.c src/http/metrics.c src/http/ratelimit.c src/store/store.c src/store/stmt.c src/store/sqlite.c src/store/pg.c
 /*
  * Fuzz the router and path decoder with a fixed table: any path must give
  * a clean answer, and a match must satisfy the path policy.

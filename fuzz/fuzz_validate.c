@@ -1,4 +1,4 @@
-// sources: src/resource/validate.c src/resource/query.c src/resource/rows.c src/resource/resource.c src/resource/perms.c src/resource/openapi.c src/resource/seal.c src/resource/audit.c src/core/mail.c src/core/keyring.c src/core/crypto.c src/http/response.c src/http/router.c src/http/server.c src/http/metrics.c src/http/ratelimit.c src/store/store.c src/store/sqlite.c src/store/pg.c
+// sources: src/resource/validate.c src/resource/query.c src/resource/rows.c src/resource/resource.c src/resource/perms.c src/resource/openapi.c src/resource/seal.c src/resource/audit.c src/core/mail.c src/core/keyring.c src/core/crypto.c src/http/response.c src/http/router.c src/http/server.c src/http/metrics.c src/http/ratelimit.c src/store/store.c src/store/stmt.c src/store/sqlite.c src/store/pg.c
 /*
  * Fuzz resource_validate over a resource with one field of every type and
  * flag, for create and update at every scope, and the list cursor
