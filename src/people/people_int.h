@@ -77,11 +77,12 @@ int people_user_verify(
 void people_auth_register(struct request *);
 void people_auth_login(struct request *);
 void people_auth_logout(struct request *);
+struct job;
+int people_audit_anchor_job(struct store *, const struct job *, char *err);
+/* password_reset.c: route handlers and the reset job */
 void people_me_password(struct request *);
 void people_auth_reset(struct request *);
-struct job;
 int  people_reset_job(struct store *, const struct job *, char *err);
-int  people_audit_anchor_job(struct store *, const struct job *, char *err);
 void people_auth_reset_confirm(struct request *);
 
 /* sessions.c */
@@ -171,5 +172,50 @@ void people_me_export(struct request *);
 void people_me_erase(struct request *);
 void people_user_export(struct request *);
 void people_user_erase(struct request *);
+
+/* What auth.c and password_reset.c share. */
+#define PEOPLE_TOKEN_INPUT_MAX 128 /* bytes of a token as sent */
+/* A live account found by its email's blind index. */
+struct people_account {
+	char id[37];
+	char hash[PASSWORD_HASH_LEN];
+	char role[32];
+	char audit_ref[37];
+	int  is_staff;
+	int  usable;	 /* active, with a password: may log in */
+	int  resettable; /* active (a password or not): may reset it */
+};
+
+/* What the transactions of this file are handed. */
+struct people_auth_op {
+	struct request	      *req;
+	struct principal      *who;
+	const char	      *email;
+	const char	      *index;
+	char		       user_id[37];
+	char		       hash[PASSWORD_HASH_LEN];
+	char		       token_hash[TOKEN_HASH_LEN];
+	const char	      *link;
+	char		      *link_buf; /* owned, when link is ours */
+	const char	      *ip;	 /* the requester, for jobs */
+	struct people_account *acct;
+	struct people_session  session;
+	struct people_new_user nu;
+	int		       rehash;
+	void		      *ext; /* register_hook's state */
+};
+
+/* A 422 with one entry for field; returns ERR_INVALID. */
+int people_field_error(
+    struct request *, const char *field, const char *code, const char *detail);
+/* A string member of the JSON body, bounded; NULL (problem set) when
+ * missing (and required), not a non-empty string, or too long. */
+const char *people_body_string(
+    struct request *, const char *name, size_t max, int required);
+/* The live account of a blind index into *a (a->id "" when none). */
+int people_account_find(
+    struct store *, const char *index, struct people_account *a);
+/* Wipe and free a malloc'd secret; NULL is fine. */
+void people_wipe_free(char *);
 
 #endif
