@@ -188,7 +188,7 @@ rq_edf_answer(struct rq *q, struct tx *tx)
 				sig[i].count_max = s.v[j];
 			/* In time order: of two in one slot, the later. */
 			idx = edf_slot(s.t_us[j], start, reg[i]->rate_mhz);
-			if (idx >= 0 && idx < nd) {
+			if (idx >= 0 && idx < nd && dense[i] != NULL) {
 				dense[i][idx] = s.v[j];
 				missing[i][idx] = 0;
 			}

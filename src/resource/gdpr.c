@@ -24,7 +24,7 @@
 #include "resource/resource_int.h"
 #include "store/store.h"
 
-#define ERASE_SQL_MAX (16 * 1024)
+#define GDPR_SQL_MAX (16 * 1024) /* bytes of a statement made here */
 
 static int erase_sql(const struct rdef *, struct buf *, json_t *);
 
@@ -41,7 +41,7 @@ resource_export_row(
 	*out = NULL;
 	if ((rd = rdef_find(res)) == NULL)
 		return (ERR_INTERNAL);
-	buf_init(&sql, ERASE_SQL_MAX);
+	buf_init(&sql, GDPR_SQL_MAX);
 	if ((rc = buf_printf(&sql, "%s WHERE id = ?", rd->select)) != OK)
 		goto out;
 	if ((st = store_prepare(tx, sql.data)) == NULL) {
@@ -116,7 +116,7 @@ resource_erase_owned(struct tx *tx, const char *user_id, json_t *cleared)
 	size_t			  i, n;
 	int			  rc = OK;
 
-	buf_init(&sql, ERASE_SQL_MAX);
+	buf_init(&sql, GDPR_SQL_MAX);
 	all = rdef_all(&n);
 	for (i = 0; i < n && rc == OK; i++) {
 		if (all[i]->res->owner_column == NULL)
