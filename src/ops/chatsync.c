@@ -122,6 +122,7 @@
 #include "resource/hooks.h"
 #include "resource/seal.h"
 #include "store/jobs.h"
+#include "store/migrate.h"
 #include "store/store.h"
 
 #define CHAT_WEBSITE_ID_MAX 128
@@ -137,7 +138,6 @@ struct legacy_batch {
 
 static int chatsync_init(struct store *);
 static int chatsync_seal_legacy(struct store *);
-static int identity_column_tx(struct tx *, void *);
 static int legacy_batch_tx(struct tx *, void *);
 static int legacy_row(struct tx *, const char *user_id, int *sealed);
 static int chat_changed(struct tx *, enum change, const char *);
@@ -232,12 +232,11 @@ chatsync_seal_legacy(struct store *db)
 {
 	struct legacy_batch lb;
 	int64_t		    total = 0;
-	int		    rc, has = 0;
+	int		    rc;
 
-	if ((rc = store_run(db, STORE_TX_READ, identity_column_tx, &has)) !=
-		OK ||
-	    !has)
-		return (rc);
+	/* pushed_identity comes with migration 0013: none to seal before. */
+	if ((rc = migrate_applied(db, "0013_chat_identity")) != OK)
+		return (rc == ERR_NOT_FOUND ? OK : rc);
 	memset(&lb, 0, sizeof(lb));
 	do {
 		if ((rc = store_run(
@@ -253,26 +252,6 @@ chatsync_seal_legacy(struct store *db)
 		log_info(
 		    "event=chat_identity_sealed rows=%lld", (long long)total);
 	return (OK);
-}
-
-/* Does chat_profile_sync have pushed_identity (migration 0013)? */
-static int
-identity_column_tx(struct tx *tx, void *arg)
-{
-	struct stmt *st;
-	int	    *has = arg, rc;
-
-	st = store_prepare(tx,
-	    store_tx_dialect(tx) == STORE_POSTGRES
-		? "SELECT count(*) FROM information_schema.columns WHERE "
-		  "table_schema = current_schema() AND table_name = "
-		  "'chat_profile_sync' AND column_name = 'pushed_identity'"
-		: "SELECT count(*) FROM pragma_table_info('chat_profile_sync') "
-		  "WHERE name = 'pushed_identity'");
-	if ((rc = store_step(st)) == STORE_ROW)
-		*has = store_col_int64(st, 0) == 1;
-	store_finalize(st);
-	return (rc == STORE_ROW ? OK : rc == STORE_DONE ? ERR_DB : rc);
 }
 
 /* The next CHAT_LEGACY_BATCH rows after lb->after, sealed. */
