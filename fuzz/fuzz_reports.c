@@ -16,7 +16,7 @@
 
 #include "core/err.h"
 #include "core/util.h"
-#include "partners/partners_int.h"
+#include "reports/reports_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

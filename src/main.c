@@ -35,6 +35,7 @@
 #include "store/migrate.h"
 #include "store/store.h"
 #include "partners/partners.h"
+#include "reports/reports.h"
 #include "therapy/therapy.h"
 
 #define CAREBASE_VERSION "0.1.0"
@@ -46,6 +47,7 @@ static const struct module *const modules[] = {
 	&therapy_module,
 	&partners_module,
 	&bookings_module,
+	&reports_module,
 	&biometrics_module,
 	&learning_module,
 	&chatsync_module,

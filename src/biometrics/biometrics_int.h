@@ -2,10 +2,12 @@
  * Private to src/biometrics. biometrics.c holds the module: the data
  * types, exercises and recordings resources, shared helpers and the seed;
  * ingest.c the points ingest and the finish action; query.c the read
- * routes (points, channels, exports, chart); blocks.c stores and
- * reads a recording's points as blocks (recording_blocks) and its batch
- * sequence numbers (recording_batches). codec.h compresses one block;
- * points.h parses batches and makes buckets, EDF and SVG.
+ * routes (points, channels, chart) and query_export.c the exports (CSV,
+ * EDF); blocks.c stores a recording's points as blocks (recording_blocks)
+ * and its batch sequence numbers (recording_batches), blocks_read.c reads
+ * them back. codec.h compresses one block; points.h parses batches
+ * (points.c, points_text.c) and makes buckets and SVG (points_out.c) and
+ * EDF (points_edf.c).
  *
  * A channel is stored as blocks of at most CODEC_BLOCK_DEFAULT samples,
  * numbered by seq from 0. A regular block holds samples first_index ..

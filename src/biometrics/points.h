@@ -2,7 +2,8 @@
  * Points in and out: the wire formats of a batch of samples sent to
  * POST /v1/recordings/{id}/points, and the pure functions the query side
  * is made of (bucketing for plots, CSV, EDF and SVG). Nothing here touches
- * the database; src/biometrics/blocks.c stores and reads blocks.
+ * the database; src/biometrics/blocks.c stores blocks, blocks_read.c
+ * reads them.
  *
  * Samples are int32 in the data type's storage units ("counts"); the
  * physical value is offset + scale * count (data_types.scale, .offset).

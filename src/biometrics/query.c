@@ -14,7 +14,8 @@
  * leaves. Bucketing uses a block's stored min, max and sum without
  * decoding it when the block lies inside one bucket.
  *
- * Answers are built in a malloc'd buffer and handed to the transport
+ * The CSV and EDF exports are in query_export.c. Answers are built in a
+ * malloc'd buffer and handed to the transport
  * (http_send_take); raw answers hold at most BIO_RAW_MAX samples and
  * exports BIO_EXPORT_MAX (422 TOO_MANY_POINTS past them: ask for buckets
  * or a narrower window).
@@ -29,6 +30,7 @@
 #include "biometrics/biometrics_int.h"
 #include "biometrics/codec.h"
 #include "biometrics/points.h"
+#include "biometrics/query_int.h"
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -38,73 +40,21 @@
 #include "resource/resource.h"
 #include "store/store.h"
 
-__extension__ typedef __int128 i128;
-
-#define RQ_OUT_MAX (512u * 1024 * 1024) /* ceiling of one answer */
-#define RQ_CHUNK   (64 * 1024)
-
-enum rq_kind {
-	RQ_POINTS, /* raw, or buckets when nbuckets > 0 */
-	RQ_CHANNELS,
-	RQ_CSV,
-	RQ_EDF,
-	RQ_SVG
-};
-
-/* One read request (malloc'd: it carries the channel table). */
-struct rq {
-	struct request	   *req;
-	struct principal   *who;
-	const char	   *id;
-	enum rq_kind	    kind;
-	enum scope	    scope;
-	const char	   *channel;  /* ?channel=, or NULL */
-	int64_t		    from, to; /* the window, ms */
-	int		    has_from, has_to;
-	long		    nbuckets;
-	struct bio_rec	    rec;
-	struct channel_info ch[BLOCKS_CHANNELS_MAX];
-	size_t		    nch;
-	const char	   *format;	  /* for the audit record */
-	const char	   *read_channel; /* the one read, or NULL */
-	int64_t		    points;	  /* samples read */
-	const char	   *ctype;
-	struct buf	    out;
-	/* A small write buffer in front of out. */
-	char   w[RQ_CHUNK];
-	size_t wn;
-	int    wrc;
-};
-
 static void read_route(struct request *, enum rq_kind);
 static int  args_parse(struct rq *);
 static int  read_tx(struct tx *, void *);
 static int  audit_tx(struct tx *, void *);
-static int  pick_channel(struct rq *, struct channel_info **);
-static int  window(struct rq *, const struct channel_info *, size_t);
 static int  raw_answer(struct rq *, struct tx *, struct channel_info *);
 static int  buckets_fill(
      struct rq *, struct tx *, struct channel_info *, struct points_buckets *);
-static int     bucket_block(const struct block *, void *);
-static int     buckets_answer(struct rq *, struct tx *, struct channel_info *);
-static int     channels_answer(struct rq *);
-static int     csv_answer(struct rq *, struct tx *);
-static int64_t edf_slot(int64_t, int64_t, uint32_t);
-static int     edf_answer(struct rq *, struct tx *);
-static int     svg_answer(struct rq *, struct tx *, struct channel_info *);
-static int     export_channels(struct rq *, struct channel_info **, size_t *);
-static int     out_reserve(struct rq *, size_t);
-static void    w_flush(struct rq *);
-static void    w_mem(struct rq *, const char *, size_t);
-static void    w_str(struct rq *, const char *);
-static void    w_i64(struct rq *, int64_t);
-static void    w_milli(struct rq *, int64_t);
-static void    w_tus(struct rq *, int64_t);
-static void    w_dbl(struct rq *, double);
-static void    w_rate(struct rq *, uint32_t);
-static void    w_jstr(struct rq *, const char *);
-static void    w_head(struct rq *, const char *);
-static int     too_many(struct rq *, size_t);
+static int  bucket_block(const struct block *, void *);
+static int  buckets_answer(struct rq *, struct tx *, struct channel_info *);
+static int  channels_answer(struct rq *);
+static int  svg_answer(struct rq *, struct tx *, struct channel_info *);
+static void rq_milli(struct rq *, int64_t);
+static void rq_rate(struct rq *, uint32_t);
+static void rq_jstr(struct rq *, const char *);
+static void rq_head(struct rq *, const char *);
 
 void
 bio_points_get(struct request *req)
@@ -248,16 +198,16 @@ read_tx(struct tx *tx, void *arg)
 		return (rc);
 	switch (q->kind) {
 	case RQ_POINTS:
-		if ((rc = pick_channel(q, &c)) != OK ||
-		    (rc = window(q, c, 1)) != OK)
+		if ((rc = rq_channel_pick(q, &c)) != OK ||
+		    (rc = rq_window(q, c, 1)) != OK)
 			return (rc);
 		q->format = q->nbuckets > 0 ? "buckets" : "raw";
 		rc = q->nbuckets > 0 ? buckets_answer(q, tx, c)
 				     : raw_answer(q, tx, c);
 		break;
 	case RQ_SVG:
-		if ((rc = pick_channel(q, &c)) != OK ||
-		    (rc = window(q, c, 1)) != OK)
+		if ((rc = rq_channel_pick(q, &c)) != OK ||
+		    (rc = rq_window(q, c, 1)) != OK)
 			return (rc);
 		q->format = "svg";
 		rc = svg_answer(q, tx, c);
@@ -268,17 +218,17 @@ read_tx(struct tx *tx, void *arg)
 		break;
 	case RQ_CSV:
 		q->format = "csv";
-		rc = csv_answer(q, tx);
+		rc = rq_csv_answer(q, tx);
 		break;
 	case RQ_EDF:
 		q->format = "edf";
-		rc = edf_answer(q, tx);
+		rc = rq_edf_answer(q, tx);
 		break;
 	}
 	if (rc != OK)
 		return (rc);
-	w_flush(q);
-	return (q->wrc == ERR_TOO_LARGE ? too_many(q, 0) : q->wrc);
+	rq_flush(q);
+	return (q->wrc == ERR_TOO_LARGE ? rq_too_many(q, 0) : q->wrc);
 }
 
 static int
@@ -300,8 +250,8 @@ audit_tx(struct tx *tx, void *arg)
 }
 
 /* The channel asked for, or the recording's only one. */
-static int
-pick_channel(struct rq *q, struct channel_info **out)
+int
+rq_channel_pick(struct rq *q, struct channel_info **out)
 {
 	struct buf names;
 	size_t	   i;
@@ -334,8 +284,8 @@ pick_channel(struct rq *q, struct channel_info **out)
 }
 
 /* Default the window to the channels' whole time range. */
-static int
-window(struct rq *q, const struct channel_info *c, size_t n)
+int
+rq_window(struct rq *q, const struct channel_info *c, size_t n)
 {
 	int64_t lo = INT64_MAX, hi = INT64_MIN;
 	size_t	i;
@@ -362,8 +312,8 @@ window(struct rq *q, const struct channel_info *c, size_t n)
 	return (ERR_INVALID);
 }
 
-static int
-too_many(struct rq *q, size_t max)
+int
+rq_too_many(struct rq *q, size_t max)
 {
 	if (max > 0)
 		http_problem(q->req, ERR_INVALID, "TOO_MANY_POINTS",
@@ -380,7 +330,7 @@ too_many(struct rq *q, size_t max)
 
 /* A JSON string, escaped (names and units come from admins). */
 static void
-w_jstr(struct rq *q, const char *v)
+rq_jstr(struct rq *q, const char *v)
 {
 	json_t *j = json_string(v != NULL ? v : "");
 	char   *t = j != NULL ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
@@ -388,32 +338,32 @@ w_jstr(struct rq *q, const char *v)
 	if (t == NULL && q->wrc == OK)
 		q->wrc = ERR_NOMEM;
 	else if (t != NULL)
-		w_str(q, t);
+		rq_str(q, t);
 	free(t);
 	json_decref(j);
 }
 
 /* The members every points answer starts with. */
 static void
-w_head(struct rq *q, const char *channel)
+rq_head(struct rq *q, const char *channel)
 {
-	w_str(q, "{\"recording_id\":\"");
-	w_str(q, q->id);
-	w_str(q, "\",\"channel\":\"");
-	w_str(q, channel); /* [a-z0-9_] */
-	w_str(q, "\",\"data_type\":");
-	w_jstr(q, q->rec.data_type);
-	w_str(q, ",\"unit\":");
-	w_jstr(q, q->rec.unit);
+	rq_str(q, "{\"recording_id\":\"");
+	rq_str(q, q->id);
+	rq_str(q, "\",\"channel\":\"");
+	rq_str(q, channel); /* [a-z0-9_] */
+	rq_str(q, "\",\"data_type\":");
+	rq_jstr(q, q->rec.data_type);
+	rq_str(q, ",\"unit\":");
+	rq_jstr(q, q->rec.unit);
 	/* Decimal text in the JSON number grammar (bio_decimal). */
-	w_str(q, ",\"scale\":");
-	w_str(q, q->rec.scale_text);
-	w_str(q, ",\"offset\":");
-	w_str(q, q->rec.offset_text);
-	w_str(q, ",\"from\":");
-	w_i64(q, q->from);
-	w_str(q, ",\"to\":");
-	w_i64(q, q->to);
+	rq_str(q, ",\"scale\":");
+	rq_str(q, q->rec.scale_text);
+	rq_str(q, ",\"offset\":");
+	rq_str(q, q->rec.offset_text);
+	rq_str(q, ",\"from\":");
+	rq_i64(q, q->from);
+	rq_str(q, ",\"to\":");
+	rq_i64(q, q->to);
 }
 
 static int
@@ -431,38 +381,38 @@ raw_answer(struct rq *q, struct tx *tx, struct channel_info *c)
 		goto out;
 	rc = blocks_read(tx, q->id, c->name, q->from, q->to, BIO_RAW_MAX, &s);
 	if (rc == ERR_TOO_LARGE)
-		rc = too_many(q, BIO_RAW_MAX);
+		rc = rq_too_many(q, BIO_RAW_MAX);
 	if (rc != OK)
 		goto out;
 	q->points = (int64_t)s.n;
-	if ((rc = out_reserve(q, 512 + s.n * 34)) != OK)
+	if ((rc = rq_reserve(q, 512 + s.n * 34)) != OK)
 		goto out;
-	w_head(q, c->name);
-	w_str(q, ",\"count\":");
-	w_i64(q, (int64_t)s.n);
-	w_str(q, ",\"rate\":");
+	rq_head(q, c->name);
+	rq_str(q, ",\"count\":");
+	rq_i64(q, (int64_t)s.n);
+	rq_str(q, ",\"rate\":");
 	if (c->rate_mhz != 0)
-		w_rate(q, c->rate_mhz);
+		rq_rate(q, c->rate_mhz);
 	else
-		w_str(q, "null");
-	w_str(q, ",\"t0\":");
+		rq_str(q, "null");
+	rq_str(q, ",\"t0\":");
 	if (s.n > 0)
-		w_tus(q, s.t_us[0]);
+		rq_tus(q, s.t_us[0]);
 	else
-		w_str(q, "null");
-	w_str(q, ",\"t\":[");
+		rq_str(q, "null");
+	rq_str(q, ",\"t\":[");
 	for (i = 0; i < s.n; i++) {
 		if (i > 0)
-			w_mem(q, ",", 1);
-		w_tus(q, s.t_us[i]);
+			rq_mem(q, ",", 1);
+		rq_tus(q, s.t_us[i]);
 	}
-	w_str(q, "],\"v\":[");
+	rq_str(q, "],\"v\":[");
 	for (i = 0; i < s.n; i++) {
 		if (i > 0)
-			w_mem(q, ",", 1);
-		w_i64(q, s.v[i]);
+			rq_mem(q, ",", 1);
+		rq_i64(q, s.v[i]);
 	}
-	w_str(q, "]}");
+	rq_str(q, "]}");
 	q->ctype = "application/json";
 out:
 	series_free(&s);
@@ -547,53 +497,53 @@ buckets_answer(struct rq *q, struct tx *tx, struct channel_info *c)
 	if ((rc = buckets_fill(q, tx, c, &b)) != OK)
 		goto out;
 	n = b.n;
-	w_head(q, c->name);
-	w_str(q, ",\"buckets\":");
-	w_i64(q, (int64_t)n);
-	w_str(q, ",\"bucket_ms\":");
-	w_dbl(q, (double)(q->to - q->from) / (double)n);
-	w_str(q, ",\"t\":[");
+	rq_head(q, c->name);
+	rq_str(q, ",\"buckets\":");
+	rq_i64(q, (int64_t)n);
+	rq_str(q, ",\"bucket_ms\":");
+	rq_dbl(q, (double)(q->to - q->from) / (double)n);
+	rq_str(q, ",\"t\":[");
 	for (i = 0; i < n; i++) {
 		if (i > 0)
-			w_mem(q, ",", 1);
-		w_tus(q,
+			rq_mem(q, ",", 1);
+		rq_tus(q,
 		    q->from * 1000 + span / (int64_t)n * (int64_t)i +
 			span % (int64_t)n * (int64_t)i / (int64_t)n);
 	}
-	w_str(q, "],\"count\":[");
+	rq_str(q, "],\"count\":[");
 	for (i = 0; i < n; i++) {
 		if (i > 0)
-			w_mem(q, ",", 1);
-		w_i64(q, b.b[i].count);
+			rq_mem(q, ",", 1);
+		rq_i64(q, b.b[i].count);
 	}
-	w_str(q, "],\"min\":[");
+	rq_str(q, "],\"min\":[");
 	for (i = 0; i < n; i++) {
 		if (i > 0)
-			w_mem(q, ",", 1);
+			rq_mem(q, ",", 1);
 		if (b.b[i].count > 0)
-			w_i64(q, b.b[i].min);
+			rq_i64(q, b.b[i].min);
 		else
-			w_str(q, "null");
+			rq_str(q, "null");
 	}
-	w_str(q, "],\"max\":[");
+	rq_str(q, "],\"max\":[");
 	for (i = 0; i < n; i++) {
 		if (i > 0)
-			w_mem(q, ",", 1);
+			rq_mem(q, ",", 1);
 		if (b.b[i].count > 0)
-			w_i64(q, b.b[i].max);
+			rq_i64(q, b.b[i].max);
 		else
-			w_str(q, "null");
+			rq_str(q, "null");
 	}
-	w_str(q, "],\"mean\":[");
+	rq_str(q, "],\"mean\":[");
 	for (i = 0; i < n; i++) {
 		if (i > 0)
-			w_mem(q, ",", 1);
+			rq_mem(q, ",", 1);
 		if (b.b[i].count > 0)
-			w_dbl(q, (double)b.b[i].sum / (double)b.b[i].count);
+			rq_dbl(q, (double)b.b[i].sum / (double)b.b[i].count);
 		else
-			w_str(q, "null");
+			rq_str(q, "null");
 	}
-	w_str(q, "]}");
+	rq_str(q, "]}");
 	q->ctype = "application/json";
 out:
 	points_buckets_free(&b);
@@ -611,17 +561,17 @@ svg_answer(struct rq *q, struct tx *tx, struct channel_info *c)
 	if ((rc = buckets_fill(q, tx, c, &b)) != OK)
 		goto out;
 	snprintf(title, sizeof(title), "%s %s", q->rec.data_type, c->name);
-	w_flush(q);
+	rq_flush(q);
 	if ((rc = points_svg(&b, q->rec.scale, q->rec.offset, title,
 		 q->rec.unit, &q->out)) == ERR_TOO_LARGE)
-		rc = too_many(q, 0);
+		rc = rq_too_many(q, 0);
 	q->ctype = "image/svg+xml";
 out:
 	points_buckets_free(&b);
 	return (rc);
 }
 
-/* Channels, CSV, EDF */
+/* Channels */
 
 static int
 channels_answer(struct rq *q)
@@ -629,259 +579,45 @@ channels_answer(struct rq *q)
 	struct channel_info *c;
 	size_t		     i;
 
-	w_str(q, "{\"recording_id\":\"");
-	w_str(q, q->id);
-	w_str(q, "\",\"data_type\":");
-	w_jstr(q, q->rec.data_type);
-	w_str(q, ",\"unit\":");
-	w_jstr(q, q->rec.unit);
-	w_str(q, ",\"scale\":");
-	w_str(q, q->rec.scale_text);
-	w_str(q, ",\"offset\":");
-	w_str(q, q->rec.offset_text);
-	w_str(q, ",\"channels\":[");
+	rq_str(q, "{\"recording_id\":\"");
+	rq_str(q, q->id);
+	rq_str(q, "\",\"data_type\":");
+	rq_jstr(q, q->rec.data_type);
+	rq_str(q, ",\"unit\":");
+	rq_jstr(q, q->rec.unit);
+	rq_str(q, ",\"scale\":");
+	rq_str(q, q->rec.scale_text);
+	rq_str(q, ",\"offset\":");
+	rq_str(q, q->rec.offset_text);
+	rq_str(q, ",\"channels\":[");
 	for (i = 0; i < q->nch; i++) {
 		c = &q->ch[i];
-		w_str(q, i > 0 ? ",{\"name\":\"" : "{\"name\":\"");
-		w_str(q, c->name);
-		w_str(q, "\",\"count\":");
-		w_i64(q, c->count);
-		w_str(q, ",\"blocks\":");
-		w_i64(q, c->blocks);
-		w_str(q, ",\"from\":");
-		w_i64(q, c->t_first_ms);
-		w_str(q, ",\"to\":");
-		w_i64(q, c->t_last_ms + 1);
-		w_str(q, ",\"rate\":");
+		rq_str(q, i > 0 ? ",{\"name\":\"" : "{\"name\":\"");
+		rq_str(q, c->name);
+		rq_str(q, "\",\"count\":");
+		rq_i64(q, c->count);
+		rq_str(q, ",\"blocks\":");
+		rq_i64(q, c->blocks);
+		rq_str(q, ",\"from\":");
+		rq_i64(q, c->t_first_ms);
+		rq_str(q, ",\"to\":");
+		rq_i64(q, c->t_last_ms + 1);
+		rq_str(q, ",\"rate\":");
 		if (c->rate_mhz != 0)
-			w_rate(q, c->rate_mhz);
+			rq_rate(q, c->rate_mhz);
 		else
-			w_str(q, "null");
-		w_str(q, ",\"regular\":");
-		w_str(q, c->rate_mhz != 0 ? "true" : "false");
-		w_str(q, ",\"min\":");
-		w_i64(q, c->min);
-		w_str(q, ",\"max\":");
-		w_i64(q, c->max);
-		w_str(q, "}");
+			rq_str(q, "null");
+		rq_str(q, ",\"regular\":");
+		rq_str(q, c->rate_mhz != 0 ? "true" : "false");
+		rq_str(q, ",\"min\":");
+		rq_i64(q, c->min);
+		rq_str(q, ",\"max\":");
+		rq_i64(q, c->max);
+		rq_str(q, "}");
 	}
-	w_str(q, "]}");
+	rq_str(q, "]}");
 	q->ctype = "application/json";
 	return (OK);
-}
-
-/* The channels an export reads: ?channel= or every one. */
-static int
-export_channels(struct rq *q, struct channel_info **first, size_t *n)
-{
-	int rc;
-
-	if (q->channel == NULL) {
-		*first = q->ch;
-		*n = q->nch;
-		return (window(q, q->ch, q->nch));
-	}
-	if ((rc = pick_channel(q, first)) != OK)
-		return (rc);
-	*n = 1;
-	return (window(q, *first, 1));
-}
-
-static int
-csv_answer(struct rq *q, struct tx *tx)
-{
-	struct channel_info *c;
-	struct series	     s;
-	size_t		     i, j, n;
-	int		     rc = OK;
-
-	memset(&s, 0, sizeof(s));
-	if ((rc = export_channels(q, &c, &n)) != OK)
-		return (rc);
-	w_str(q, "channel,t_ms,count,value\n");
-	for (i = 0; i < n && rc == OK; i++) {
-		rc = blocks_read(tx, q->id, c[i].name, q->from, q->to,
-		    BIO_EXPORT_MAX - (size_t)q->points, &s);
-		if (rc == ERR_TOO_LARGE)
-			rc = too_many(q, BIO_EXPORT_MAX);
-		if (rc == OK)
-			rc = out_reserve(q,
-			    q->out.len + q->wn +
-				s.n * (34 + strlen(c[i].name) + 24));
-		for (j = 0; rc == OK && j < s.n; j++) {
-			w_str(q, c[i].name);
-			w_mem(q, ",", 1);
-			w_tus(q, s.t_us[j]);
-			w_mem(q, ",", 1);
-			w_i64(q, s.v[j]);
-			w_mem(q, ",", 1);
-			w_dbl(q, q->rec.offset + q->rec.scale * s.v[j]);
-			w_mem(q, "\n", 1);
-		}
-		q->points += (int64_t)s.n;
-		series_free(&s);
-	}
-	q->ctype = "text/csv; charset=utf-8";
-	return (rc);
-}
-
-/*
- * The EDF slot of a sample at t_us, counting from start_ms at rate_mhz:
- * the nearest, (t - start) * rate rounded half up, exactly.
- */
-static int64_t
-edf_slot(int64_t t_us, int64_t start_ms, uint32_t rate_mhz)
-{
-	i128 a = ((i128)t_us - (i128)start_ms * 1000) * rate_mhz + 500000000;
-	i128 q = a / 1000000000;
-
-	if (a % 1000000000 != 0 && a < 0)
-		q--;
-	return ((int64_t)q);
-}
-
-/*
- * EDF numbers samples from a whole second (its header holds seconds):
- * the second the window starts in. Each sample goes to its nearest slot
- * from there; the slots no sample lands in (before the first, after a
- * gap) are marked missing and written as EDF's reserved gap value.
- */
-static int
-edf_answer(struct rq *q, struct tx *tx)
-{
-	struct points_edf_signal *sig = NULL;
-	struct points_edf	  edf;
-	struct channel_info	 *c, *reg[BLOCKS_CHANNELS_MAX];
-	struct channel_info	  win[BLOCKS_CHANNELS_MAX];
-	struct series		  s;
-	int32_t			**dense = NULL;
-	uint8_t			**missing = NULL;
-	char			  name[64], why[256];
-	size_t			  i, j, n, nreg = 0, total = 0;
-	int64_t			  idx, nd, start;
-	int			  rc;
-
-	memset(&s, 0, sizeof(s));
-	if ((rc = export_channels(q, &c, &n)) != OK)
-		return (rc);
-	for (i = 0; i < n; i++) {
-		if (c[i].mixed) {
-			http_problem(q->req, ERR_INVALID, "MIXED_RATES",
-			    "Channel "
-			    "%s changes its sample rate: EDF holds one rate a "
-			    "signal (export it as CSV).",
-			    c[i].name);
-			return (ERR_INVALID);
-		}
-		if (c[i].rate_mhz != 0)
-			reg[nreg++] = &c[i];
-	}
-	if (nreg == 0) {
-		http_problem(q->req, ERR_INVALID, "NO_REGULAR_CHANNELS",
-		    "EDF "
-		    "holds regularly sampled channels only: %s.",
-		    n == 0 ? "the recording holds no points"
-			   : "export irregular "
-			     "channels as CSV");
-		return (ERR_INVALID);
-	}
-	if (nreg < n) {
-		/* The default window spans the regular channels only. */
-		for (i = 0; i < nreg; i++)
-			win[i] = *reg[i];
-		if ((rc = window(q, win, nreg)) != OK)
-			return (rc);
-	}
-	start = blocks_floor_div(q->from, 1000) * 1000;
-	sig = calloc(nreg, sizeof(*sig));
-	dense = calloc(nreg, sizeof(*dense));
-	missing = calloc(nreg, sizeof(*missing));
-	if (sig == NULL || dense == NULL || missing == NULL) {
-		rc = ERR_NOMEM;
-		goto out;
-	}
-	for (i = 0; i < nreg; i++) {
-		rc = blocks_read(tx, q->id, reg[i]->name, q->from, q->to,
-		    BIO_EXPORT_MAX - total, &s);
-		if (rc == ERR_TOO_LARGE)
-			rc = too_many(q, BIO_EXPORT_MAX);
-		if (rc != OK)
-			goto out;
-		nd = 0;
-		for (j = 0; j < s.n; j++) {
-			idx = edf_slot(s.t_us[j], start, reg[i]->rate_mhz);
-			if (idx + 1 > nd)
-				nd = idx + 1;
-		}
-		if ((size_t)nd > BIO_EXPORT_MAX - total) {
-			rc = too_many(q, BIO_EXPORT_MAX);
-			goto out;
-		}
-		total += (size_t)nd;
-		if (nd > 0 &&
-		    ((dense[i] = calloc((size_t)nd, sizeof(**dense))) == NULL ||
-			(missing[i] = malloc((size_t)nd)) == NULL)) {
-			rc = ERR_NOMEM;
-			goto out;
-		}
-		if (nd > 0)
-			memset(missing[i], 1, (size_t)nd);
-		sig[i].count_min = INT32_MAX;
-		sig[i].count_max = INT32_MIN;
-		for (j = 0; j < s.n; j++) {
-			if (s.v[j] < sig[i].count_min)
-				sig[i].count_min = s.v[j];
-			if (s.v[j] > sig[i].count_max)
-				sig[i].count_max = s.v[j];
-			/* In time order: of two in one slot, the later. */
-			idx = edf_slot(s.t_us[j], start, reg[i]->rate_mhz);
-			if (idx >= 0 && idx < nd) {
-				dense[i][idx] = s.v[j];
-				missing[i][idx] = 0;
-			}
-		}
-		q->points += (int64_t)s.n;
-		series_free(&s);
-		sig[i].label = reg[i]->name;
-		sig[i].unit = q->rec.unit;
-		sig[i].scale = q->rec.scale;
-		sig[i].offset = q->rec.offset;
-		sig[i].rate_mhz = reg[i]->rate_mhz;
-		sig[i].samples = dense[i];
-		sig[i].missing = missing[i];
-		sig[i].nsamples = (size_t)nd;
-	}
-	snprintf(name, sizeof(name), "carebase recording %s", q->id);
-	memset(&edf, 0, sizeof(edf));
-	edf.patient = q->rec.user_id; /* pseudonymous: an id, never a name */
-	edf.recording = name;
-	edf.start_ms = start;
-	edf.duration_ms = q->to - start;
-	edf.nsignals = nreg;
-	edf.signals = sig;
-	w_flush(q);
-	why[0] = '\0';
-	rc = points_edf_write_err(&edf, &q->out, why, sizeof(why));
-	if (rc == ERR_TOO_LARGE)
-		rc = too_many(q, 0);
-	else if (rc == ERR_INVALID) {
-		http_problem(q->req, ERR_INVALID, "EDF_UNSUPPORTED",
-		    "The "
-		    "window cannot be written as EDF: %s.",
-		    why);
-		rc = ERR_INVALID;
-	}
-	q->ctype = "application/octet-stream";
-out:
-	series_free(&s);
-	for (i = 0; dense != NULL && i < nreg; i++)
-		free(dense[i]);
-	for (i = 0; missing != NULL && i < nreg; i++)
-		free(missing[i]);
-	free(dense);
-	free(missing);
-	free(sig);
-	return (rc);
 }
 
 /* The answer's write buffer */
@@ -890,8 +626,8 @@ out:
  * Room for at least n bytes in the answer at once: growing by doubling
  * would copy and touch about twice the final size of a large answer.
  */
-static int
-out_reserve(struct rq *q, size_t n)
+int
+rq_reserve(struct rq *q, size_t n)
 {
 	char *p;
 
@@ -908,19 +644,19 @@ out_reserve(struct rq *q, size_t n)
 	return (OK);
 }
 
-static void
-w_flush(struct rq *q)
+void
+rq_flush(struct rq *q)
 {
 	if (q->wn > 0 && q->wrc == OK)
 		q->wrc = buf_append(&q->out, q->w, q->wn);
 	q->wn = 0;
 }
 
-static void
-w_mem(struct rq *q, const char *p, size_t n)
+void
+rq_mem(struct rq *q, const char *p, size_t n)
 {
 	if (q->wn + n > sizeof(q->w)) {
-		w_flush(q);
+		rq_flush(q);
 		if (n > sizeof(q->w)) {
 			if (q->wrc == OK)
 				q->wrc = buf_append(&q->out, p, n);
@@ -931,14 +667,14 @@ w_mem(struct rq *q, const char *p, size_t n)
 	q->wn += n;
 }
 
-static void
-w_str(struct rq *q, const char *s)
+void
+rq_str(struct rq *q, const char *s)
 {
-	w_mem(q, s, strlen(s));
+	rq_mem(q, s, strlen(s));
 }
 
-static void
-w_i64(struct rq *q, int64_t v)
+void
+rq_i64(struct rq *q, int64_t v)
 {
 	char	 t[24];
 	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
@@ -950,12 +686,12 @@ w_i64(struct rq *q, int64_t v)
 	} while (u != 0);
 	if (v < 0)
 		t[--i] = '-';
-	w_mem(q, t + i, sizeof(t) - i);
+	rq_mem(q, t + i, sizeof(t) - i);
 }
 
 /* A value in thousandths (us as ms, mHz as Hz): 1234567 -> 1234.567. */
 static void
-w_milli(struct rq *q, int64_t v)
+rq_milli(struct rq *q, int64_t v)
 {
 	char	 f[4];
 	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
@@ -963,8 +699,8 @@ w_milli(struct rq *q, int64_t v)
 	size_t	 n = 3;
 
 	if (v < 0)
-		w_mem(q, "-", 1);
-	w_i64(q, (int64_t)(u / 1000));
+		rq_mem(q, "-", 1);
+	rq_i64(q, (int64_t)(u / 1000));
 	if (frac == 0)
 		return;
 	f[0] = '.';
@@ -973,32 +709,32 @@ w_milli(struct rq *q, int64_t v)
 	f[3] = (char)('0' + frac % 10);
 	while (f[n] == '0')
 		n--;
-	w_mem(q, f, n + 1);
+	rq_mem(q, f, n + 1);
 }
 
-static void
-w_tus(struct rq *q, int64_t t_us)
+void
+rq_tus(struct rq *q, int64_t t_us)
 {
-	w_milli(q, t_us);
+	rq_milli(q, t_us);
 }
 
 static void
-w_rate(struct rq *q, uint32_t rate_mhz)
+rq_rate(struct rq *q, uint32_t rate_mhz)
 {
-	w_milli(q, rate_mhz);
+	rq_milli(q, rate_mhz);
 }
 
-static void
-w_dbl(struct rq *q, double d)
+void
+rq_dbl(struct rq *q, double d)
 {
 	char t[40];
 	int  n;
 
 	if (!isfinite(d)) {
-		w_str(q, "null");
+		rq_str(q, "null");
 		return;
 	}
 	n = snprintf(t, sizeof(t), "%.12g", d);
 	if (n > 0 && (size_t)n < sizeof(t))
-		w_mem(q, t, (size_t)n);
+		rq_mem(q, t, (size_t)n);
 }

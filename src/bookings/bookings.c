@@ -157,6 +157,8 @@ bookings_init(struct store *db)
 	if ((rc = hooks_gdpr_register(&bookings_gdpr_hook)) != OK &&
 	    rc != ERR_CONFLICT)
 		return (rc);
+	if ((rc = bookings_profile_init()) != OK)
+		return (rc);
 	if ((rc = bookings_seal_legacy(db)) != OK)
 		return (rc);
 	return (inbox_register(&simplybook_source));

@@ -129,6 +129,12 @@ void bookings_app_cancel(struct request *);
 /* GET /v1/me/therapy-bookings */
 void bookings_app_mine(struct request *);
 
+/*
+ * profile.c: the therapy session times of a person's chat profile
+ * (resource/hooks.h), registered by bookings_init.
+ */
+int bookings_profile_init(void);
+
 /* notify.c */
 /*
  * The booking system told of an in-app cancel: with booking_cancel_url

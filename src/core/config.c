@@ -593,8 +593,9 @@ config_usage(void)
 	}
 }
 
+/* Not before config_load (tests use config without loading it). */
 int
 config_is_production(void)
 {
-	return (strcmp(config.env, "production") == 0);
+	return (config.env != NULL && strcmp(config.env, "production") == 0);
 }

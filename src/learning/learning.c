@@ -160,7 +160,8 @@ const struct module learning_module = {
 };
 
 /*
- * The CMS webhook's handler is known to `carebase webhooks replay`; partner
+ * The CMS webhook's handler is known to `carebase webhooks replay`; the
+ * course states are a part of the chat profile (chat_profile.c); partner
  * names of course and session lists stored before they were kept folded
  * (migration 0014) are folded now.
  */
@@ -170,7 +171,8 @@ learning_init(struct store *db)
 	struct refold rf;
 	int	      rc;
 
-	if ((rc = inbox_register(&storyblok_source)) != OK)
+	if ((rc = inbox_register(&storyblok_source)) != OK ||
+	    (rc = learning_profile_init()) != OK)
 		return (rc);
 	/* A read first: nothing to fold is the rule, and no write lock. */
 	memset(&rf, 0, sizeof(rf));

@@ -139,4 +139,8 @@ int learning_storyblok_payload(
 int learning_storyblok_story(
     json_t *story, json_t *work, struct inbox_result *r);
 
+/* chat_profile.c: the course states of a person's chat profile
+ * (resource/hooks.h), registered by learning_init. */
+int learning_profile_init(void);
+
 #endif

@@ -36,7 +36,6 @@
 #include "http/http.h"
 #include "ops/inbox.h"
 #include "ops/ops_int.h"
-#include "people/people.h"
 #include "resource/hooks.h"
 #include "resource/audit.h"
 #include "store/jobs.h"

@@ -12,6 +12,7 @@
 #include "ops/inbox.h"
 #include "ops/ops.h"
 #include "ops/ops_int.h"
+#include "resource/hooks.h"
 #include "store/jobs.h"
 #include "store/migrate.h"
 #include "store/store.h"
@@ -46,6 +47,7 @@ static int
 ops_init(struct store *db)
 {
 	started_ms = time_now_ms();
+	hooks_mail_set(ops_mail_enqueue); /* the others' mail, through hooks */
 	return (inbox_init());
 }
 

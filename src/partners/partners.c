@@ -89,62 +89,6 @@ static const char api_assign[] =
     "\"string\",\"format\":\"date-time\"}}}}},\"problems\":{\"403\":"
     "\"the caller may not redeem codes\"," API_CODE_PROBLEMS "}}";
 
-/* The report runs (report_runs.c). */
-/* clang-format off */
-#define API_RUN	"{\"type\":\"object\",\"required\":[\"id\",\"report\"," \
-	"\"from\",\"to\",\"period\",\"format\",\"status\",\"attempts\"]," \
-	"\"properties\":{\"id\":{\"type\":\"string\",\"format\":\"uuid\"}," \
-	"\"report\":{\"type\":\"string\"},\"from\":{\"type\":\"string\"," \
-	"\"format\":\"date-time\"},\"to\":{\"type\":\"string\",\"format\":" \
-	"\"date-time\"},\"period\":{\"enum\":[\"day\",\"week\",\"month\"]}," \
-	"\"format\":{\"enum\":[\"json\",\"csv\"]},\"status\":{\"enum\":[" \
-	"\"queued\",\"running\",\"succeeded\",\"failed\"]},\"attempts\":{" \
-	"\"type\":\"integer\"},\"error_code\":{\"type\":[\"string\"," \
-	"\"null\"],\"description\":\"REPORT_TOO_LARGE, RESULT_TOO_LARGE, " \
-	"REPORT_FAILED, DATABASE_ERROR (retried while queued) or JOB_FAILED\"}," \
-	"\"error\":{\"type\":[\"string\",\"null\"]},\"result_bytes\":{" \
-	"\"type\":[\"integer\",\"null\"]},\"rows\":{\"type\":[\"integer\"," \
-	"\"null\"]},\"requested_by\":{\"type\":[\"string\",\"null\"]}," \
-	"\"created_at\":{\"type\":\"string\",\"format\":\"date-time\"}," \
-	"\"started_at\":{\"type\":[\"string\",\"null\"],\"format\":" \
-	"\"date-time\"},\"finished_at\":{\"type\":[\"string\",\"null\"]," \
-	"\"format\":\"date-time\"}}}"
-/* clang-format on */
-#define API_RUN_ADMIN "\"403\":\"not an admin\""
-
-static const char api_run_create[] =
-    "{\"body\":{\"type\":\"object\","
-    "\"required\":[\"report\",\"from\",\"to\"],\"properties\":{"
-    "\"report\":{\"type\":\"string\",\"description\":\"a name from GET "
-    "/v1/reports\"},\"from\":{\"type\":\"string\",\"description\":\"ISO "
-    "8601 date or date-time, inclusive\"},\"to\":{\"type\":\"string\","
-    "\"description\":\"ISO 8601 date or date-time, exclusive; at most 5 "
-    "years after from\"},\"period\":{\"enum\":[\"day\",\"week\","
-    "\"month\"],\"default\":\"month\"},\"format\":{\"enum\":[\"json\","
-    "\"csv\"],\"default\":\"json\"}},\"additionalProperties\":false},"
-    "\"answers\":{\"202\":{\"description\":\"queued (Location names the "
-    "run)\",\"schema\":" API_RUN "}},\"problems\":{" API_RUN_ADMIN ","
-    "\"404\":\"REPORT_NOT_FOUND\",\"422\":\"a member missing, unknown or "
-    "bad (VALIDATION_FAILED, one entry each)\",\"429\":\"RUNS_PENDING: "
-    "too many runs wait already\"}}";
-static const char api_run_list[] =
-    "{\"answers\":{\"200\":{\"description\":"
-    "\"a page of runs, newest first\",\"schema\":{\"type\":\"object\","
-    "\"properties\":{\"data\":{\"type\":\"array\",\"items\":" API_RUN
-    "},\"next_cursor\":{\"type\":[\"string\",\"null\"]}}}}},"
-    "\"problems\":{" API_RUN_ADMIN ",\"422\":\"a bad limit or cursor\"}}";
-static const char api_run_get[] =
-    "{\"answers\":{\"200\":{\"description\":"
-    "\"the run\",\"schema\":" API_RUN "}},\"problems\":{" API_RUN_ADMIN
-    ",\"404\":\"no such run\"}}";
-static const char api_run_result[] =
-    "{\"answers\":{\"200\":{"
-    "\"description\":\"the answer GET /v1/reports/{name} gives for the "
-    "run's parameters: application/json or text/csv (its format), with "
-    "Content-Disposition\"}},\"problems\":{" API_RUN_ADMIN ",\"404\":"
-    "\"no such run\",\"409\":\"RUN_NOT_READY (queued or running) or "
-    "RUN_FAILED\"}}";
-
 static const struct route partners_routes[] = {
 	{ HTTP_GET, "/v1/partners/{name}", partners_public_get, ROUTE_PUBLIC,
 	    "an active partner's branding and features, by name (public)" },
@@ -157,39 +101,15 @@ static const struct route partners_routes[] = {
 	    ROUTE_JSON_BODY, "redeem a code for the caller", NULL, api_assign },
 	{ HTTP_GET, "/v1/me/partner-access", partner_access_mine, 0,
 	    "the caller's partner accesses" },
-	{ HTTP_GET, "/v1/reports", reports_list, 0,
-	    "the report catalogue (admins)" },
-	{ HTTP_GET, "/v1/reports/{name}", reports_run, ROUTE_SLOW,
-	    "run a report: from, to (exclusive), period day|week|month, "
-	    "format json|csv (admins)" },
-	{ HTTP_POST, "/v1/report-runs", report_runs_create, ROUTE_JSON_BODY,
-	    "queue a report run: a job makes the report and keeps its answer "
-	    "(admins)",
-	    NULL, api_run_create },
-	{ HTTP_GET, "/v1/report-runs", report_runs_list, 0,
-	    "report runs, newest first (limit, cursor; admins)", NULL,
-	    api_run_list },
-	{ HTTP_GET, "/v1/report-runs/{id}", report_runs_get, 0,
-	    "one report run: status, attempts, error (admins)", NULL,
-	    api_run_get },
-	{ HTTP_GET, "/v1/report-runs/{id}/result", report_runs_result,
-	    ROUTE_SLOW,
-	    "a report run's answer, CSV or JSON, once it "
-	    "succeeded (admins)",
-	    NULL, api_run_result },
 };
 
 static const struct job_kind partners_jobs[] = {
 	{ "partners.prune_guesses", partners_prune_guesses, 0 },
-	{ "report_runs.make", report_runs_make_job, 0 },
-	{ "report_runs.prune", report_runs_prune_job, 0 },
 };
 
 static const struct job_schedule partners_schedules[] = {
 	{ "partners.prune_guesses", "23 * * * *", "partners.prune_guesses",
 	    NULL },
-	/* report_run_retention_days */
-	{ "report_runs.prune", "37 * * * *", "report_runs.prune", NULL },
 };
 
 static const char *const register_members[] = { "partner_access_code",
@@ -370,6 +290,8 @@ partners_init(struct store *db)
 	people_set_register_hook(&register_hook);
 	if ((rc = hooks_gdpr_register(&partner_access_gdpr_hook)) != OK &&
 	    rc != ERR_CONFLICT)
+		return (rc);
+	if ((rc = partners_profile_init()) != OK)
 		return (rc);
 	/* Partners from before migration 0014 get their name key now. */
 	return (partners_name_keys_fill(db));

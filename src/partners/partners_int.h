@@ -129,54 +129,6 @@ int partners_register_check(struct request *, void **state);
 int partners_register_apply(
     struct tx *, struct request *, const char *user_id, void *state);
 
-/* reports.c */
-/*
- * Reports: aggregates over a date range [from, to) of at most
- * REPORT_RANGE_MAX_MS, grouped by day, week (starting Monday) or month
- * in UTC; at most config report_max_rows rows.
- */
-#define REPORT_RANGE_MAX_MS (5LL * 366 * 24 * 3600 * 1000)
-void reports_list(struct request *);
-void reports_run(struct request *);
-/* 401 without a caller, 403 without reports:read:all (answered); OK
- * with the caller in *who (may be NULL). */
-int reports_caller_admin(struct request *, struct principal **who);
-/* 1 if name is a report of the catalogue. */
-int report_known(const char *name);
-/* One report to make: a GET's query, or a queued run's row. */
-struct report_query {
-	const char *name;     /* borrowed */
-	int64_t	    from, to; /* ms, as report_args_parse checks */
-	int	    period;   /* enum report_period */
-	int	    csv;      /* else JSON */
-};
-struct report_out {
-	char  *data; /* malloc'd; the caller frees it */
-	size_t len;
-	size_t rows;
-	int    too_many_rows; /* ERR_TOO_LARGE: past report_max_rows */
-};
-/*
- * Make report q: the bytes of the answer GET /v1/reports/{name} gives
- * (compact JSON or the CSV), at most max of them, its rows and totals
- * read in one snapshot. ERR_NOT_FOUND: no such report; ERR_TOO_LARGE:
- * past report_max_rows rows (out->too_many_rows) or past max bytes;
- * ERR_BUSY, ERR_DB, ERR_UNAVAILABLE: the database.
- */
-int report_make(struct store *, const struct report_query *q, size_t max,
-    struct report_out *out);
-/* 'attachment; filename="<report>_<from>_<to>_<period>.<csv|json>"'. */
-#define REPORT_CD_LEN 256
-void report_disposition(const struct report_query *, char *out, size_t len);
-
-/* report_runs.c: reports made by the job queue, kept for a while. */
-void report_runs_create(struct request *);
-void report_runs_list(struct request *);
-void report_runs_get(struct request *);
-void report_runs_result(struct request *);
-/* The report_runs.make and report_runs.prune jobs. */
-int report_runs_make_job(struct store *, const struct job *, char *err);
-int report_runs_prune_job(struct store *, const struct job *, char *err);
 
 /* input.c: the pure parsers of outside input (no database, no HTTP), shared
  * by the handlers and the fuzz targets. */
@@ -207,21 +159,12 @@ int partner_code_body(json_t *body, struct partner_code_input *, json_t *errs);
  */
 int partner_register_body(
     json_t *body, struct partner_code_input *, json_t *errs);
-/* Report parameters: ?from= ?to= (required) ?period= ?format=. */
-enum report_period {
-	REPORT_PERIOD_DAY = 0,
-	REPORT_PERIOD_WEEK,
-	REPORT_PERIOD_MONTH
-};
-extern const char *const report_periods[]; /* by enum report_period */
-struct report_args {
-	int64_t from, to; /* ms, 0 <= from < to <= from + RANGE_MAX */
-	int	period;	  /* enum report_period; month by default */
-	int	csv;	  /* format=csv (json by default) */
-};
-/* OK, or ERR_INVALID with an entry in errs per bad parameter. Any of
- * the strings may be NULL (not sent). */
-int report_args_parse(const char *from, const char *to, const char *period,
-    const char *format, struct report_args *, json_t *errs);
+
+/*
+ * The parts of a person's chat profile (resource/hooks.h), registered by
+ * partners_init (chat_profile.c): partners, features and session counts,
+ * and a partner's members.
+ */
+int partners_profile_init(void);
 
 #endif

@@ -1,15 +1,13 @@
 /*
- * Accounts: register, login, logout, password change and password reset.
+ * Accounts: register, login and logout (password change and reset are
+ * password_reset.c).
  *
  * Login refuses unknown accounts, wrong passwords and inactive accounts
  * alike (401 INVALID_CREDENTIALS) after the same argon2id work (a dummy
  * hash stands in for a missing one), and counts every attempt per account
  * and address, per account and per address first, giving it back when
- * the password was right (throttle.c). Password reset answers 202 with the
- * same body whether or not the address has an account; the link is
- * config public_url + password_reset_path + token, never built from the
- * request, and the token is stored hashed, single use, for
- * password_reset_ttl_s. Password hashing runs outside transactions.
+ * the password was right (throttle.c). Password hashing runs outside
+ * transactions.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,36 +16,19 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "core/arena.h"
 #include "core/config.h"
 #include "core/crypto.h"
 #include "core/err.h"
 #include "core/keyring.h"
-#include "core/log.h"
 #include "core/mail.h"
 #include "core/util.h"
 #include "http/http.h"
-#include "ops/ops.h"
 #include "people/gdpr.h"
 #include "people/people.h"
 #include "people/people_int.h"
 #include "resource/audit.h"
 #include "resource/resource.h"
-#include "store/jobs.h"
 #include "store/store.h"
-
-#define TOKEN_INPUT_MAX 128
-
-/* A live account found by its email's blind index. */
-struct account {
-	char id[37];
-	char hash[PASSWORD_HASH_LEN];
-	char role[32];
-	char audit_ref[37];
-	int  is_staff;
-	int  usable;	 /* active, with a password: may log in */
-	int  resettable; /* active (a password or not): may reset it */
-};
 
 static const char *const register_members[] = { "email", "password",
 	"first_name", "last_name", "date_of_birth", "country", "locale",
@@ -56,48 +37,15 @@ static const char *const register_members[] = { "email", "password",
 /* Set by another module at start-up (people_set_register_hook). */
 static const struct people_register_hook *register_hook;
 
-static int field_error(
-    struct request *, const char *field, const char *code, const char *detail);
-static const char *body_string(
-    struct request *, const char *name, size_t max, int required);
 static int  hook_member(const char *);
 static int  register_check(struct request *, json_t **fields);
 static int  register_tx(struct tx *, void *);
-static int  account_find(struct store *, const char *index, struct account *);
 static int  login_tx(struct tx *, void *);
 static void login_respond(
-    struct request *, struct account *, struct people_session *);
-static int password_set(struct tx *, struct request *, const struct principal *,
-    const char *user_id, const char *hash, const char *except,
-    const char *reason);
-static int reset_tx(struct tx *, void *);
-static int confirm_read(
-    struct store *, const char *hash, char *user_id, char **email);
-static int  confirm_tx(struct tx *, void *);
-static int  change_tx(struct tx *, void *);
-static void wipe_free(char *);
+    struct request *, struct people_account *, struct people_session *);
 
-/* What the transactions of this file are handed. */
-struct auth_op {
-	struct request	      *req;
-	struct principal      *who;
-	const char	      *email;
-	const char	      *index;
-	char		       user_id[37];
-	char		       hash[PASSWORD_HASH_LEN];
-	char		       token_hash[TOKEN_HASH_LEN];
-	const char	      *link;
-	char		      *link_buf; /* owned, when link is ours */
-	const char	      *ip;	 /* the requester (login: limit key) */
-	struct account	      *acct;
-	struct people_session  session;
-	struct people_new_user nu;
-	int		       rehash;
-	void		      *ext; /* register_hook's state */
-};
-
-static int
-field_error(struct request *req, const char *field, const char *code,
+int
+people_field_error(struct request *req, const char *field, const char *code,
     const char *detail)
 {
 	http_problem_ext(req, ERR_INVALID, NULL,
@@ -108,28 +56,30 @@ field_error(struct request *req, const char *field, const char *code,
 }
 
 /* A string member of the body, bounded; NULL (problem set) when bad. */
-static const char *
-body_string(struct request *req, const char *name, size_t max, int required)
+const char *
+people_body_string(
+    struct request *req, const char *name, size_t max, int required)
 {
 	json_t *v = json_object_get(req->json, name);
 
 	if (v == NULL && !required)
 		return (NULL);
 	if (!json_is_string(v) || json_string_length(v) == 0) {
-		field_error(req, name, v == NULL ? "required" : "type",
+		people_field_error(req, name, v == NULL ? "required" : "type",
 		    "must be a non-empty string");
 		return (NULL);
 	}
 	if (json_string_length(v) > max ||
 	    strlen(json_string_value(v)) != json_string_length(v)) {
-		field_error(req, name, "too_long", "is too long or holds NUL");
+		people_field_error(
+		    req, name, "too_long", "is too long or holds NUL");
 		return (NULL);
 	}
 	return (json_string_value(v));
 }
 
-static void
-wipe_free(char *s)
+void
+people_wipe_free(char *s)
 {
 	if (s != NULL) {
 		sodium_memzero(s, strlen(s));
@@ -162,10 +112,10 @@ hook_member(const char *key)
 void
 people_auth_register(struct request *req)
 {
-	struct auth_op op;
-	json_t	      *fields = NULL;
-	const char    *pw, *why;
-	int	       rc;
+	struct people_auth_op op;
+	json_t		     *fields = NULL;
+	const char	     *pw, *why;
+	int		      rc;
 
 	memset(&op, 0, sizeof(op));
 	if (register_check(req, &fields) != OK)
@@ -174,7 +124,7 @@ people_auth_register(struct request *req)
 	op.req = req;
 	op.nu.email = json_string_value(json_object_get(fields, "email"));
 	if (people_password_check(pw, strlen(pw), op.nu.email, &why) != OK) {
-		field_error(
+		people_field_error(
 		    req, "password", why, "the password is not accepted");
 		goto out;
 	}
@@ -229,18 +179,18 @@ register_check(struct request *req, json_t **fields)
 			if (strcmp(key, register_members[i]) == 0)
 				break;
 		if (register_members[i] == NULL && !hook_member(key))
-			return (field_error(req, key, "unknown_field",
+			return (people_field_error(req, key, "unknown_field",
 			    "is not accepted at registration"));
 	}
-	if ((pw = body_string(req, "password", PEOPLE_PASSWORD_BYTES, 1)) ==
-	    NULL)
+	if ((pw = people_body_string(
+		 req, "password", PEOPLE_PASSWORD_BYTES, 1)) == NULL)
 		return (ERR_INVALID);
 	if (!json_is_true(json_object_get(req->json, "accept_terms")))
-		return (field_error(req, "accept_terms", "required",
+		return (people_field_error(req, "accept_terms", "required",
 		    "the terms of use must be accepted (true)"));
 	t = json_object_get(req->json, "accept_privacy");
 	if (t != NULL && !json_is_true(t))
-		return (field_error(req, "accept_privacy", "required",
+		return (people_field_error(req, "accept_privacy", "required",
 		    "the privacy notice must be accepted (true)"));
 	if ((*fields = json_deep_copy(req->json)) == NULL) {
 		http_problem(req, ERR_NOMEM, NULL, "out of memory");
@@ -258,10 +208,10 @@ register_check(struct request *req, json_t **fields)
 static int
 register_tx(struct tx *tx, void *arg)
 {
-	struct auth_op *op = arg;
-	struct stmt    *st;
-	char		index[65];
-	int		step;
+	struct people_auth_op *op = arg;
+	struct stmt	      *st;
+	char		       index[65];
+	int		       step;
 
 	keyring_email_index(op->nu.email, index);
 	st = store_prepare(tx, "SELECT 1 FROM users WHERE email_index = ?");
@@ -284,15 +234,16 @@ register_tx(struct tx *tx, void *arg)
 void
 people_auth_login(struct request *req)
 {
-	struct auth_op op;
-	struct account a;
-	const char    *email, *pw, *client;
-	char	       index[65], ra[16];
-	int	       retry = 1, rc, ok;
+	struct people_auth_op op;
+	struct people_account a;
+	const char	     *email, *pw, *client;
+	char		      index[65], ra[16];
+	int		      retry = 1, rc, ok;
 
-	if ((email = body_string(req, "email", PEOPLE_EMAIL_MAX, 1)) == NULL ||
-	    (pw = body_string(req, "password", PEOPLE_PASSWORD_BYTES, 1)) ==
-		NULL)
+	if ((email = people_body_string(req, "email", PEOPLE_EMAIL_MAX, 1)) ==
+		NULL ||
+	    (pw = people_body_string(
+		 req, "password", PEOPLE_PASSWORD_BYTES, 1)) == NULL)
 		return;
 	keyring_email_index(email, index);
 	client = req->client_key[0] ? req->client_key : req->ip;
@@ -307,7 +258,7 @@ people_auth_login(struct request *req)
 		    retry);
 		return;
 	}
-	if (rc != OK || (rc = account_find(req->db, index, &a)) != OK) {
+	if (rc != OK || (rc = people_account_find(req->db, index, &a)) != OK) {
 		http_problem(req, rc, NULL, "login is not available");
 		return;
 	}
@@ -336,8 +287,9 @@ people_auth_login(struct request *req)
 }
 
 /* An account that is not there reads as one that is not usable. */
-static int
-account_find(struct store *db, const char *index, struct account *a)
+int
+people_account_find(
+    struct store *db, const char *index, struct people_account *a)
 {
 	struct tx   *tx;
 	struct stmt *st;
@@ -375,10 +327,10 @@ account_find(struct store *db, const char *index, struct account *a)
 static int
 login_tx(struct tx *tx, void *arg)
 {
-	struct auth_op *op = arg;
-	struct stmt    *st;
-	int64_t		now = time_now_ms();
-	int		rc, step;
+	struct people_auth_op *op = arg;
+	struct stmt	      *st;
+	int64_t		       now = time_now_ms();
+	int		       rc, step;
 
 	if ((rc = people_throttle_success(tx, op->index, op->ip)) != OK)
 		return (rc);
@@ -410,7 +362,8 @@ login_tx(struct tx *tx, void *arg)
 }
 
 static void
-login_respond(struct request *req, struct account *a, struct people_session *s)
+login_respond(
+    struct request *req, struct people_account *a, struct people_session *s)
 {
 	struct principal    who;
 	struct resource_ctx ctx;
@@ -464,113 +417,7 @@ people_auth_logout(struct request *req)
 		http_send(req, 204, "application/json", NULL, 0);
 }
 
-/*
- * Set a new hash, end sessions, forget failures, audit, tell the owner.
- * who is the person changing their own password (audit_append records
- * them as "self"), NULL for a reset by link.
- */
-static int
-password_set(struct tx *tx, struct request *req, const struct principal *who,
-    const char *user_id, const char *hash, const char *except,
-    const char *reason)
-{
-	struct stmt *st;
-	json_t	    *vars, *changes;
-	char	    *email = NULL, index[65], at[ISO_TIME_LEN];
-	int	     rc, step;
-
-	st = store_prepare(tx,
-	    "UPDATE users SET password_hash = ?, "
-	    "updated_at = ? WHERE id = ?");
-	store_bind_text(st, 1, hash);
-	store_bind_int64(st, 2, time_now_ms());
-	store_bind_text(st, 3, user_id);
-	step = store_step(st);
-	store_finalize(st);
-	if (step != STORE_DONE)
-		return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);
-	if ((rc = people_sessions_end(tx, user_id, except, reason)) != OK ||
-	    (rc = people_user_email(tx, user_id, &email)) != OK)
-		return (rc);
-	keyring_email_index(email, index);
-	if ((rc = people_throttle_forget(tx, index)) != OK)
-		goto out;
-	changes =
-	    json_pack("{s:[s],s:s}", "fields", "password", "reason", reason);
-	rc = audit_append(
-	    tx, who, req, "password_change", "users", user_id, changes);
-	json_decref(changes);
-	if (rc != OK)
-		goto out;
-	vars =
-	    json_pack("{s:s,s:s}", "time", time_format_iso(time_now_ms(), at),
-		"public_url", config.public_url);
-	rc = ops_mail_enqueue(
-	    tx, email, user_id, "password_changed", vars, NULL);
-	json_decref(vars);
-out:
-	wipe_free(email);
-	return (rc);
-}
-
 /* POST /v1/me/password */
-
-void
-people_me_password(struct request *req)
-{
-	struct principal *who;
-	struct auth_op	  op;
-	const char	 *cur, *pw, *why;
-	char		 *email = NULL;
-	struct tx	 *tx;
-	int		  rc;
-
-	who = req->caller;
-	if ((cur = body_string(
-		 req, "current_password", PEOPLE_PASSWORD_BYTES, 1)) == NULL ||
-	    (pw = body_string(req, "new_password", PEOPLE_PASSWORD_BYTES, 1)) ==
-		NULL)
-		return;
-	if (people_user_verify(req->db, who->user_id, cur) != OK) {
-		http_problem(req, ERR_FORBIDDEN, "INVALID_CURRENT_PASSWORD",
-		    "the current password is not right");
-		return;
-	}
-	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) == OK) {
-		rc = people_user_email(tx, who->user_id, &email);
-		store_tx_rollback(tx);
-	}
-	if (rc != OK) {
-		http_problem(req, rc, NULL, "the password was not changed");
-		return;
-	}
-	rc = people_password_check(pw, strlen(pw), email, &why);
-	wipe_free(email);
-	if (rc != OK) {
-		field_error(
-		    req, "new_password", why, "the password is not accepted");
-		return;
-	}
-	memset(&op, 0, sizeof(op));
-	op.req = req;
-	op.who = who;
-	if ((rc = crypto_password_hash(pw, op.hash)) == OK)
-		rc = store_run(req->db, STORE_TX_WRITE, change_tx, &op);
-	sodium_memzero(op.hash, sizeof(op.hash));
-	if (rc != OK)
-		http_problem(req, rc, NULL, "the password was not changed");
-	else
-		http_send(req, 204, "application/json", NULL, 0);
-}
-
-static int
-change_tx(struct tx *tx, void *arg)
-{
-	struct auth_op *op = arg;
-
-	return (password_set(tx, op->req, op->who, op->who->user_id, op->hash,
-	    op->who->session_id, "password_changed"));
-}
 
 /* POST /v1/auth/password-reset */
 
@@ -581,269 +428,5 @@ change_tx(struct tx *tx, void *arg)
  * The job looks the account up and, when there is one that may reset,
  * records the (hashed) token and sends the link.
  */
-struct reset_enqueue {
-	const char *payload;
-};
-
-static int
-reset_enqueue_tx(struct tx *tx, void *arg)
-{
-	struct reset_enqueue *e = arg;
-
-	return (jobs_enqueue(
-	    tx, "people.password_reset", e->payload, "mail", 0, NULL));
-}
-
-void
-people_auth_reset(struct request *req)
-{
-	struct reset_enqueue e;
-	const char	    *email;
-	unsigned char	    *sealed = NULL;
-	size_t		     n;
-	char		    *b64 = NULL, *payload = NULL;
-	json_t		    *p = NULL;
-	int		     rc;
-
-	if ((email = body_string(req, "email", PEOPLE_EMAIL_MAX, 1)) == NULL)
-		return;
-	rc = ERR_NOMEM;
-	if (keyring_seal_text(
-		KEY_SYSTEM, "jobs.password_reset", email, &sealed, &n) != OK ||
-	    (b64 = malloc(sodium_base64_ENCODED_LEN(
-		 n, sodium_base64_VARIANT_URLSAFE_NO_PADDING))) == NULL)
-		goto out;
-	sodium_bin2base64(b64,
-	    sodium_base64_ENCODED_LEN(
-		n, sodium_base64_VARIANT_URLSAFE_NO_PADDING),
-	    sealed, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	if ((p = json_pack("{s:s,s:s}", "email", b64, "ip", req->ip)) == NULL ||
-	    (payload = json_dumps(p, JSON_COMPACT)) == NULL)
-		goto out;
-	e.payload = payload;
-	rc = store_run(req->db, STORE_TX_WRITE, reset_enqueue_tx, &e);
-out:
-	if (rc != OK)
-		log_warn("event=password_reset_failed id=%s rc=%s", req->id,
-		    err_code(rc));
-	free(sealed);
-	free(b64);
-	free(payload);
-	json_decref(p);
-	http_json(req, 202,
-	    json_pack("{s:s,s:s}", "status", "accepted", "detail",
-		"If an account uses this address, a link to reset its "
-		"password is on its way."));
-}
-
-/* The people.password_reset job: see people_auth_reset. */
-int
-people_reset_job(struct store *db, const struct job *job, char *err)
-{
-	struct auth_op op;
-	struct account a;
-	json_t	      *p;
-	json_error_t   jerr;
-	const char    *b64, *ip;
-	unsigned char  sealed[PEOPLE_EMAIL_MAX + SEAL_OVERHEAD + 8];
-	size_t	       n;
-	char	      *email = NULL, token[TOKEN_LEN], index[65];
-	int	       rc = ERR_INVALID;
-
-	memset(&op, 0, sizeof(op));
-	memset(&a, 0, sizeof(a));
-	if ((p = json_loads(job->payload, 0, &jerr)) == NULL ||
-	    json_unpack(p, "{s:s,s:s}", "email", &b64, "ip", &ip) != 0 ||
-	    sodium_base642bin(sealed, sizeof(sealed), b64, strlen(b64), NULL,
-		&n, NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-	    keyring_open_text(
-		KEY_SYSTEM, "jobs.password_reset", sealed, n, &email) != OK) {
-		snprintf(err, JOB_ERR_LEN,
-		    "people.password_reset: malformed "
-		    "payload");
-		goto out;
-	}
-	keyring_email_index(email, index);
-	if ((rc = account_find(db, index, &a)) != OK) {
-		snprintf(err, JOB_ERR_LEN, "people.password_reset: %s",
-		    err_code(rc));
-		goto out;
-	}
-	/* Staff-made accounts have no password yet: a reset sets the first. */
-	if (!a.resettable)
-		goto out; /* nobody to send to: done */
-	crypto_token_new(token);
-	crypto_token_hash(token, op.token_hash);
-	op.link_buf = NULL;
-	if (asprintf(&op.link_buf, "%s%s%s", config.public_url,
-		config.password_reset_path, token) < 0) {
-		op.link_buf = NULL;
-		rc = ERR_NOMEM;
-		goto out;
-	}
-	op.link = op.link_buf;
-	op.ip = ip;
-	op.acct = &a;
-	if ((rc = store_run(db, STORE_TX_WRITE, reset_tx, &op)) != OK)
-		snprintf(err, JOB_ERR_LEN, "people.password_reset: %s",
-		    err_code(rc));
-out:
-	sodium_memzero(token, sizeof(token));
-	sodium_memzero(&a, sizeof(a));
-	if (op.link_buf != NULL) {
-		sodium_memzero(op.link_buf, strlen(op.link_buf));
-		free(op.link_buf);
-	}
-	if (email != NULL) {
-		sodium_memzero(email, strlen(email));
-		free(email);
-	}
-	json_decref(p);
-	return (rc);
-}
-
-static int
-reset_tx(struct tx *tx, void *arg)
-{
-	struct auth_op *op = arg;
-	struct stmt    *st;
-	json_t	       *vars;
-	char		id[UUID_STR_LEN], *email = NULL;
-	int64_t		now = time_now_ms();
-	int		rc, step;
-
-	st = store_prepare(tx,
-	    "INSERT INTO password_resets (id, user_id, "
-	    "token_hash, ip, created_at, expires_at) VALUES (?, ?, ?, ?, ?, "
-	    "?)");
-	store_bind_text(st, 1, uuid_v7(id));
-	store_bind_text(st, 2, op->acct->id);
-	store_bind_text(st, 3, op->token_hash);
-	store_bind_text(st, 4, op->req != NULL ? op->req->ip : op->ip);
-	store_bind_int64(st, 5, now);
-	store_bind_int64(st, 6, now + 1000 * config.password_reset_ttl_s);
-	step = store_step(st);
-	store_finalize(st);
-	if (step != STORE_DONE)
-		return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);
-	if ((rc = people_user_email(tx, op->acct->id, &email)) != OK)
-		return (rc);
-	vars = json_pack("{s:s,s:I}", "link", op->link, "minutes",
-	    (json_int_t)(config.password_reset_ttl_s / 60));
-	rc = ops_mail_enqueue(
-	    tx, email, op->acct->id, "password_reset", vars, NULL);
-	json_decref(vars);
-	wipe_free(email);
-	return (rc);
-}
 
 /* POST /v1/auth/password-reset/confirm */
-
-void
-people_auth_reset_confirm(struct request *req)
-{
-	struct auth_op op;
-	const char    *token, *pw, *why;
-	char	      *email = NULL;
-	int	       rc;
-
-	if ((token = body_string(req, "token", TOKEN_INPUT_MAX, 1)) == NULL ||
-	    (pw = body_string(req, "new_password", PEOPLE_PASSWORD_BYTES, 1)) ==
-		NULL)
-		return;
-	memset(&op, 0, sizeof(op));
-	op.req = req;
-	crypto_token_hash(token, op.token_hash);
-	if ((rc = confirm_read(req->db, op.token_hash, op.user_id, &email)) !=
-	    OK) {
-		if (rc == ERR_NOT_FOUND)
-			http_problem(req, ERR_INVALID, "INVALID_TOKEN",
-			    "the link "
-			    "is not valid, was used already or has expired");
-		else
-			http_problem(
-			    req, rc, NULL, "the password was not reset");
-		return;
-	}
-	rc = people_password_check(pw, strlen(pw), email, &why);
-	wipe_free(email);
-	if (rc != OK) {
-		field_error(
-		    req, "new_password", why, "the password is not accepted");
-		return;
-	}
-	if ((rc = crypto_password_hash(pw, op.hash)) == OK)
-		rc = store_run(req->db, STORE_TX_WRITE, confirm_tx, &op);
-	sodium_memzero(op.hash, sizeof(op.hash));
-	if (rc == ERR_NOT_FOUND)
-		http_problem(req, ERR_INVALID, "INVALID_TOKEN",
-		    "the link is not "
-		    "valid, was used already or has expired");
-	else if (rc != OK)
-		http_problem(req, rc, NULL, "the password was not reset");
-	else
-		http_send(req, 204, "application/json", NULL, 0);
-}
-
-/* The user a live reset token is for, and their email. */
-static int
-confirm_read(struct store *db, const char *hash, char *user_id, char **email)
-{
-	struct tx   *tx;
-	struct stmt *st;
-	int	     rc, step;
-
-	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
-		return (rc);
-	st = store_prepare(tx,
-	    "SELECT p.user_id FROM password_resets p JOIN "
-	    "users u ON u.id = p.user_id WHERE p.token_hash = ? AND "
-	    "p.used_at IS NULL AND p.expires_at > ? AND u.deleted_at IS NULL "
-	    "AND u.is_active = 1");
-	store_bind_text(st, 1, hash);
-	store_bind_int64(st, 2, time_now_ms());
-	if ((step = store_step(st)) == STORE_ROW)
-		strlcpy_cb(user_id, store_col_text(st, 0), 37);
-	store_finalize(st);
-	rc = step == STORE_ROW ? OK
-			       : (step == STORE_DONE ? ERR_NOT_FOUND : ERR_DB);
-	if (rc == OK)
-		rc = people_user_email(tx, user_id, email);
-	store_tx_rollback(tx);
-	return (rc);
-}
-
-/* Use the token exactly once, then every other link of the user too. */
-static int
-confirm_tx(struct tx *tx, void *arg)
-{
-	struct auth_op *op = arg;
-	struct stmt    *st;
-	int64_t		now = time_now_ms(), n;
-	int		step;
-
-	st = store_prepare(tx,
-	    "UPDATE password_resets SET used_at = ? WHERE "
-	    "token_hash = ? AND used_at IS NULL AND expires_at > ?");
-	store_bind_int64(st, 1, now);
-	store_bind_text(st, 2, op->token_hash);
-	store_bind_int64(st, 3, now);
-	step = store_step(st);
-	n = store_changes(st);
-	store_finalize(st);
-	if (step != STORE_DONE)
-		return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);
-	if (n != 1)
-		return (ERR_NOT_FOUND);
-	st = store_prepare(tx,
-	    "UPDATE password_resets SET used_at = ? WHERE "
-	    "user_id = ? AND used_at IS NULL");
-	store_bind_int64(st, 1, now);
-	store_bind_text(st, 2, op->user_id);
-	step = store_step(st);
-	store_finalize(st);
-	if (step != STORE_DONE)
-		return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);
-	return (password_set(
-	    tx, op->req, NULL, op->user_id, op->hash, NULL, "password_reset"));
-}

@@ -3,7 +3,10 @@
  *
  * Export (GET /v1/me/export; admins: GET /v1/users/{id}/export) is one
  * JSON document with what carebase holds about the person: their users
- * row with personal fields opened, their relationships, auth sessions
+ * row as the users resource declares it (every field but hidden ones,
+ * personal fields opened: resource_export_row) with its audit_ref, the
+ * rows they own of every other declared resource (resource_export_owned)
+ * and the modules' GDPR hooks' rows, their relationships, auth sessions
  * (without token hashes), password resets (times only), the mail sent to
  * them (found by their id, or through the blind index of their current
  * address; recipient and subject opened with the system key) and the audit
@@ -18,7 +21,9 @@
  * is destroyed (every sealed field becomes unreadable), sessions end and
  * lose their address and agent, password resets, mail log rows, login
  * failure counts and relationships are deleted, the users row is
- * anonymised and marked deleted, and an audit record users.erase is
+ * anonymised (what the declarations say: resource_erase_owned clears its
+ * personal and FIELD_ERASE fields and blind index; here the password hash
+ * and the pseudonym) and marked deleted, and an audit record users.erase is
  * appended with the eraser as actor (audit_append records a person
  * erasing themselves as "self", without pseudonym). The person's
  * audit_ref is cleared, so the records they made stay in the chain under
@@ -65,14 +70,6 @@
  */
 #define NOT_ERASED "(deleted_at IS NULL OR audit_ref IS NOT NULL)"
 
-static const char *const sealed_columns[] = { "email", "first_name",
-	"last_name", "phone", "date_of_birth", "gender", "location",
-	"demographics", NULL };
-static const char *const hidden_columns[] = { "password_hash", "email_index",
-	NULL };
-static const char *const bool_columns[] = { "contact_permission",
-	"service_emails_permission", "is_active", NULL };
-
 static const struct route access_routes[] = {
 	{ HTTP_POST, "/v1/relationships/{id}/consent",
 	    people_relationship_consent, ROUTE_RAW_BODY,
@@ -97,7 +94,7 @@ const struct module people_access_module = {
 
 struct erase {
 	struct request	 *req; /* NULL when replayed */
-	struct principal *who; /* NULL when replayed */
+	const struct principal *who; /* NULL when replayed */
 	const char	 *user_id;
 	int64_t		  at;	     /* every attempt's time, journalled */
 	int		  replay;    /* from the erasure journal (erasures.c) */
@@ -115,7 +112,6 @@ struct export
 	json_t		 *doc;
 };
 
-static int in_list(const char *const *, const char *);
 static int user_json(struct tx *, const char *, json_t **, char *, char *);
 static int rows_json(struct tx *, const char *, const char *, const char *,
     const char *, json_t *, int *);
@@ -126,6 +122,7 @@ static int export_tx(struct tx *, void *);
 static void export_send(
     struct request *, struct principal *, const char *, int);
 static int  erase_tx(struct tx *, void *);
+static int  erase_in(struct tx *, struct erase *);
 static int  exec_id(struct tx *, const char *, const char *, int);
 static void erase_send(struct request *, struct principal *, const char *);
 
@@ -159,91 +156,40 @@ people_body_object(struct request *req, json_t **out)
 	return (OK);
 }
 
-static int
-in_list(const char *const *list, const char *s)
-{
-	for (; *list != NULL; list++)
-		if (strcmp(*list, s) == 0)
-			return (1);
-	return (0);
-}
-
 /*
- * The users row, every column but the password hash and email index,
- * personal fields opened. audit_ref and email_index go to the caller
- * (each 65 bytes; "" when NULL).
+ * The users row as the users resource declares it (every field but the
+ * hidden ones, personal fields opened) and its audit_ref. audit_ref and
+ * email_index go to the caller too (each 65 bytes; "" when NULL).
  */
 static int
 user_json(struct tx *tx, const char *id, json_t **out, char *audit_ref,
     char *email_index)
 {
-	struct stmt  *st;
-	unsigned char key[SEAL_KEY_LEN];
-	const char   *name, *v;
-	const void   *b;
-	char	     *plain;
-	json_t	     *o, *val;
-	size_t	      n, len;
-	int	      i, rc, have_key;
+	struct stmt *st;
+	int	     rc;
 
 	*out = NULL;
 	audit_ref[0] = email_index[0] = '\0';
-	have_key = seal_key_load(tx, id, key) == OK;
-	st = store_prepare(
-	    tx, "SELECT * FROM users WHERE id = ? AND " NOT_ERASED);
+	st = store_prepare(tx,
+	    "SELECT audit_ref, email_index FROM users WHERE id = ? "
+	    "AND " NOT_ERASED);
 	store_bind_text(st, 1, id);
-	if ((rc = store_step(st)) != STORE_ROW) {
-		rc = rc == STORE_DONE ? ERR_NOT_FOUND : rc;
-		goto out;
+	if ((rc = store_step(st)) == STORE_ROW) {
+		if (!store_col_is_null(st, 0))
+			strlcpy_cb(audit_ref, store_col_text(st, 0), 65);
+		if (!store_col_is_null(st, 1))
+			strlcpy_cb(email_index, store_col_text(st, 1), 65);
 	}
-	if ((o = json_object()) == NULL) {
-		rc = ERR_NOMEM;
-		goto out;
-	}
-	for (i = 0; i < store_col_count(st); i++) {
-		name = store_col_name(st, i);
-		n = strlen(name);
-		v = store_col_is_null(st, i) || in_list(sealed_columns, name)
-		    ? NULL
-		    : store_col_text(st, i);
-		if (strcmp(name, "audit_ref") == 0 && v != NULL)
-			strlcpy_cb(audit_ref, v, 65);
-		if (strcmp(name, "email_index") == 0 && v != NULL)
-			strlcpy_cb(email_index, v, 65);
-		if (in_list(hidden_columns, name))
-			continue;
-		if (store_col_is_null(st, i))
-			val = json_null();
-		else if (in_list(sealed_columns, name)) {
-			b = store_col_blob(st, i, &len);
-			plain = NULL;
-			val = NULL;
-			if (!have_key ||
-			    seal_open_field(
-				key, "users", name, id, b, len, &plain) != OK)
-				val = json_null();
-			else if (strcmp(name, "demographics") == 0)
-				val = json_loads(plain, 0, NULL);
-			if (val == NULL)
-				val = json_string(plain);
-			if (plain != NULL) {
-				sodium_memzero(plain, strlen(plain));
-				free(plain);
-			}
-		} else if (in_list(bool_columns, name))
-			val = json_boolean(store_col_int64(st, i) != 0);
-		else if (n > 3 && strcmp(name + n - 3, "_at") == 0)
-			val = people_json_time(0, store_col_int64(st, i));
-		else
-			val = json_string(v);
-		json_object_set_new(o, name, val);
-	}
-	*out = o;
-	rc = OK;
-out:
 	store_finalize(st);
-	sodium_memzero(key, sizeof(key));
-	return (rc);
+	if (rc != STORE_ROW)
+		return (rc == STORE_DONE ? ERR_NOT_FOUND : rc);
+	if ((rc = resource_export_row(tx, &users_resource, id, out)) != OK)
+		return (rc);
+	if (json_object_set_new(*out, "audit_ref",
+		audit_ref[0] != '\0' ? json_string(audit_ref) : json_null()) !=
+	    0)
+		return (ERR_NOMEM);
+	return (OK);
 }
 
 /*
@@ -390,18 +336,16 @@ audit_json(struct tx *tx, const char *audit_ref, const char *user_id,
 	return (OK);
 }
 
-static int
-export_tx(struct tx *tx, void *arg)
+int
+people_export(struct tx *tx, const struct principal *who, struct request *req,
+    const char *user_id, int audited, json_t **doc)
 {
-	struct export *e = arg;
 	json_t *user = NULL, *rels, *sessions, *resets, *mail, *audit, *owned;
 	char	audit_ref[65], email_index[65], ts[ISO_TIME_LEN];
 	int	rc, truncated = 0;
 
-	json_decref(e->doc);
-	e->doc = NULL;
-	if ((rc = user_json(tx, e->user_id, &user, audit_ref, email_index)) !=
-	    OK)
+	*doc = NULL;
+	if ((rc = user_json(tx, user_id, &user, audit_ref, email_index)) != OK)
 		return (rc);
 	rels = json_array();
 	sessions = json_array();
@@ -409,37 +353,48 @@ export_tx(struct tx *tx, void *arg)
 	mail = json_array();
 	audit = json_array();
 	owned = json_object();
-	e->doc = json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "exported_at",
+	*doc = json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "exported_at",
 	    time_format_iso(time_now_ms(), ts), "user", user, "relationships",
 	    rels, "auth_sessions", sessions, "password_resets", resets,
 	    "email_log", mail, "audit_log", audit, "records", owned);
-	if (e->doc == NULL)
+	if (*doc == NULL)
 		return (ERR_NOMEM);
-	if ((rc = people_relationships_of(tx, e->user_id, rels)) != OK ||
+	if ((rc = people_relationships_of(tx, user_id, rels)) != OK ||
 	    (rc = rows_json(tx,
 		 "SELECT id, ip, user_agent, device_fingerprint, "
 		 "created_at, last_activity_at, expires_at, ended_at, "
 		 "end_reason "
 		 "FROM auth_sessions WHERE user_id = ? ORDER BY created_at, id",
-		 "ttttTTTTt", e->user_id, NULL, sessions, &truncated)) != OK ||
+		 "ttttTTTTt", user_id, NULL, sessions, &truncated)) != OK ||
 	    (rc = rows_json(tx,
 		 "SELECT id, created_at, expires_at, used_at "
 		 "FROM password_resets WHERE user_id = ? ORDER BY created_at, "
 		 "id",
-		 "tTTT", e->user_id, NULL, resets, &truncated)) != OK ||
-	    (rc = email_log_json(
-		 tx, e->user_id, email_index, mail, &truncated)) != OK ||
-	    (rc = audit_json(tx, audit_ref, e->user_id, audit, &truncated)) !=
+		 "tTTT", user_id, NULL, resets, &truncated)) != OK ||
+	    (rc = email_log_json(tx, user_id, email_index, mail, &truncated)) !=
+		OK ||
+	    (rc = audit_json(tx, audit_ref, user_id, audit, &truncated)) !=
 		OK ||
 	    (rc = resource_export_owned(
-		 tx, e->who, e->req, e->user_id, owned, &truncated)) != OK ||
-	    (rc = hooks_gdpr_export(tx, e->user_id, owned)) != OK)
+		 tx, who, req, user_id, owned, &truncated)) != OK ||
+	    (rc = hooks_gdpr_export(tx, user_id, owned)) != OK)
 		return (rc);
-	json_object_set_new(e->doc, "truncated", json_boolean(truncated));
-	if (e->audited)
-		return (audit_append(tx, e->who, e->req, "users.export",
-		    "users", e->user_id, NULL));
+	json_object_set_new(*doc, "truncated", json_boolean(truncated));
+	if (audited)
+		return (audit_append(
+		    tx, who, req, "users.export", "users", user_id, NULL));
 	return (OK);
+}
+
+static int
+export_tx(struct tx *tx, void *arg)
+{
+	struct export *e = arg;
+
+	json_decref(e->doc);
+	e->doc = NULL;
+	return (
+	    people_export(tx, e->who, e->req, e->user_id, e->audited, &e->doc));
 }
 
 static void
@@ -519,15 +474,34 @@ people_user_lock(struct tx *tx, const char *user_id)
 	return (store_xact_lock(tx, key));
 }
 
-static int
-erase_tx(struct tx *tx, void *arg)
+int
+people_erase(struct tx *tx, const struct principal *who, struct request *req,
+    const char *user_id)
 {
-	struct erase *e = arg;
-	struct stmt  *st;
-	char	      email_index[65] = "";
-	json_t	     *changes;
-	int64_t	      now = e->at;
-	int	      rc, was_admin = 0;
+	struct erase e;
+
+	memset(&e, 0, sizeof(e));
+	e.req = req;
+	e.who = who;
+	e.user_id = user_id;
+	e.at = time_now_ms();
+	return (erase_in(tx, &e));
+}
+
+/*
+ * Erase e->user_id inside tx: the modules' hooks, the data key, sessions,
+ * resets, relationships and mail; what the declarations say (personal and
+ * FIELD_ERASE fields, the blind index); then the account itself, audited.
+ * Journalled last, unless replayed from the journal.
+ */
+static int
+erase_in(struct tx *tx, struct erase *e)
+{
+	struct stmt *st;
+	char	     email_index[65] = "";
+	json_t	    *changes = NULL, *fields = NULL;
+	int64_t	     now = e->at;
+	int	     rc, was_admin = 0;
 
 	if ((rc = people_user_lock(tx, e->user_id)) != OK)
 		return (rc);
@@ -575,13 +549,16 @@ erase_tx(struct tx *tx, void *arg)
 		  email_index, 1)) != OK ||
 		(rc = people_throttle_forget(tx, email_index)) != OK))
 		return (rc);
+	/* What the declarations say (personal and FIELD_ERASE fields, the
+	 * blind index), then the account itself. */
+	if ((fields = json_array()) == NULL)
+		return (ERR_NOMEM);
+	if ((rc = resource_erase_owned(tx, e->user_id, fields)) != OK)
+		goto out;
 	st = store_prepare(tx,
-	    "UPDATE users SET email = NULL, email_index = "
-	    "NULL, password_hash = NULL, first_name = NULL, last_name = NULL, "
-	    "phone = NULL, date_of_birth = NULL, gender = NULL, location = "
-	    "NULL, demographics = NULL, country = NULL, locale = NULL, "
-	    "signup_language = NULL, audit_ref = NULL, is_active = 0, "
-	    "deleted_at = ?, updated_at = ?, updated_by = ? WHERE id = ?");
+	    "UPDATE users SET password_hash = NULL, "
+	    "audit_ref = NULL, is_active = 0, deleted_at = ?, updated_at = ?, "
+	    "updated_by = ? WHERE id = ?");
 	store_bind_int64(st, 1, now);
 	store_bind_int64(st, 2, now);
 	store_bind_text(st, 3, e->who != NULL ? e->who->user_id : NULL);
@@ -589,27 +566,32 @@ erase_tx(struct tx *tx, void *arg)
 	rc = store_step(st);
 	store_finalize(st);
 	if (rc != STORE_DONE)
-		return (rc);
+		goto out;
 	/* A replay completes an erasure made already, admin or not. */
 	if (was_admin && !e->replay &&
 	    (rc = people_last_admin_guard(e->req, tx)) != OK)
-		return (rc);
-	changes = json_pack("{s:[s,s,s,s,s,s,s,s,s,s,s,s,s,s],s:b}", "fields",
-	    "email", "password_hash", "first_name", "last_name", "phone",
-	    "date_of_birth", "gender", "location", "demographics", "country",
-	    "locale", "signup_language", "is_active", "deleted_at",
-	    "key_destroyed", 1);
-	if (changes != NULL && e->replay)
-		json_object_set_new(changes, "replayed", json_true());
+		goto out;
+	if (json_array_append_new(fields, json_string("password_hash")) != 0 ||
+	    json_array_append_new(fields, json_string("is_active")) != 0 ||
+	    json_array_append_new(fields, json_string("deleted_at")) != 0 ||
+	    (changes = json_pack(
+		 "{s:O,s:b}", "fields", fields, "key_destroyed", 1)) == NULL ||
+	    (e->replay &&
+		json_object_set_new(changes, "replayed", json_true()) != 0)) {
+		rc = ERR_NOMEM;
+		goto out;
+	}
 	rc = audit_append(
 	    tx, e->who, e->req, "users.erase", "users", e->user_id, changes);
-	json_decref(changes);
 	/* Last, so that a failure rolls everything back: no erasure commits
 	 * unjournalled. One whose COMMIT fails after this is settled by
 	 * people_erasures_settle. Each attempt writes the same line. */
 	if (rc == OK && !e->replay &&
 	    (rc = people_erasures_append(e->user_id, now)) == OK)
 		e->journalled = 1;
+out:
+	json_decref(fields);
+	json_decref(changes);
 	return (rc);
 }
 
@@ -628,6 +610,12 @@ people_erase_replayed(
 	*erased = rc == OK && e.erased;
 	*was_admin = e.was_admin;
 	return (rc);
+}
+
+static int
+erase_tx(struct tx *tx, void *arg)
+{
+	return (erase_in(tx, arg));
 }
 
 static void

@@ -52,6 +52,19 @@ int people_is_minor(struct tx *, const char *user_id, int *minor);
 /* audit_log.c */
 void people_audit_log_list(struct request *);
 
+/* gdpr.c */
+/*
+ * The export of user_id (what GET /v1/me/export answers) into *doc,
+ * inside tx, a write transaction: health reads are audited as who's, and
+ * with audited the export itself (users.export). ERR_NOT_FOUND for no
+ * such user or an erased one.
+ */
+int people_export(struct tx *, const struct principal *who, struct request *,
+    const char *user_id, int audited, json_t **doc);
+/* Erase user_id inside tx as who (see gdpr.c); req may be NULL. */
+int people_erase(struct tx *, const struct principal *who, struct request *,
+    const char *user_id);
+
 /* Shared helpers (gdpr.c) */
 /* An ISO 8601 JSON string for a time in ms; null for the column's NULL. */
 json_t *people_json_time(int null, int64_t ms);

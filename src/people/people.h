@@ -69,23 +69,12 @@ void people_set_register_hook(const struct people_register_hook *);
 int people_user_lock(struct tx *, const char *user_id);
 
 /*
- * A module that shows some of a user's own fields elsewhere (the chat
- * profile) is told when they change, so people does not depend on it.
- * changed runs inside the write transaction, after the change: when an
- * update of the user (PATCH /v1/me, PATCH /v1/users/{id}) changes one of
- * fields (API names, NULL-terminated), and, when "last_active_at" is
- * among them, on sign-in and on activity at most once per
+ * Sign-in and activity tell the modules watching "last_active_at"
+ * (hooks_fields_watch, resource/hooks.h) at most once per
  * PEOPLE_ACTIVITY_NOTIFY_MS per user (activity is written up to every
- * second; telling others that often would be noise). Non-OK fails the change.
+ * second; telling others that often would be noise).
  */
-struct people_change_hook {
-	const char	  *name;
-	const char *const *fields;
-	int (*changed)(struct tx *, const char *user_id);
-};
-#define PEOPLE_CHANGE_HOOKS_MAX	  8
 #define PEOPLE_ACTIVITY_NOTIFY_MS 3600000
-int people_change_register(const struct people_change_hook *);
 
 /*
  * The erasure journal (erasures.c): every erasure appends the person's id

@@ -82,11 +82,12 @@ int people_user_verify(
 void people_auth_register(struct request *);
 void people_auth_login(struct request *);
 void people_auth_logout(struct request *);
+struct job;
+int people_audit_anchor_job(struct store *, const struct job *, char *err);
+/* password_reset.c: route handlers and the reset job */
 void people_me_password(struct request *);
 void people_auth_reset(struct request *);
-struct job;
 int  people_reset_job(struct store *, const struct job *, char *err);
-int  people_audit_anchor_job(struct store *, const struct job *, char *err);
 void people_auth_reset_confirm(struct request *);
 
 /* sessions.c */
@@ -115,7 +116,8 @@ int people_sessions_end(struct tx *, const char *user_id,
  * the write that may have removed one. */
 int people_last_admin_guard(struct request *, struct tx *);
 /*
- * Run the change hooks (people_change_register) of user_id: for an update,
+ * Tell the modules watching user_id's own fields (hooks_fields_watch,
+ * resource/hooks.h) of a change: for an update,
  * those watching a field that differs between old and row; with old and
  * row NULL, those watching last_active_at (sign-in, activity).
  */
@@ -211,5 +213,50 @@ enum {
 };
 int people_erasures_settle(
     struct store *, const char *user_id, int64_t at, int rc);
+
+/* What auth.c and password_reset.c share. */
+#define PEOPLE_TOKEN_INPUT_MAX 128 /* bytes of a token as sent */
+/* A live account found by its email's blind index. */
+struct people_account {
+	char id[37];
+	char hash[PASSWORD_HASH_LEN];
+	char role[32];
+	char audit_ref[37];
+	int  is_staff;
+	int  usable;	 /* active, with a password: may log in */
+	int  resettable; /* active (a password or not): may reset it */
+};
+
+/* What the transactions of this file are handed. */
+struct people_auth_op {
+	struct request	      *req;
+	struct principal      *who;
+	const char	      *email;
+	const char	      *index;
+	char		       user_id[37];
+	char		       hash[PASSWORD_HASH_LEN];
+	char		       token_hash[TOKEN_HASH_LEN];
+	const char	      *link;
+	char		      *link_buf; /* owned, when link is ours */
+	const char	      *ip;	 /* the requester (login: limit key) */
+	struct people_account *acct;
+	struct people_session  session;
+	struct people_new_user nu;
+	int		       rehash;
+	void		      *ext; /* register_hook's state */
+};
+
+/* A 422 with one entry for field; returns ERR_INVALID. */
+int people_field_error(
+    struct request *, const char *field, const char *code, const char *detail);
+/* A string member of the JSON body, bounded; NULL (problem set) when
+ * missing (and required), not a non-empty string, or too long. */
+const char *people_body_string(
+    struct request *, const char *name, size_t max, int required);
+/* The live account of a blind index into *a (a->id "" when none). */
+int people_account_find(
+    struct store *, const char *index, struct people_account *a);
+/* Wipe and free a malloc'd secret; NULL is fine. */
+void people_wipe_free(char *);
 
 #endif

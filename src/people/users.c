@@ -8,6 +8,9 @@
  * command line, the demo seed).
  *
  * password_hash, email_index and audit_ref are columns, never fields.
+ * Erasure clears what the flags say (resource_erase_owned): the personal
+ * fields, the email's blind index, and country, locale and
+ * signup_language (FIELD_ERASE).
  * Role and is_active are staff-only (a member's PATCH naming them is
  * refused by the resource layer). A changed email needs the current
  * password, so self-service email changes go through PATCH /v1/me only.
@@ -28,6 +31,7 @@
 #include "people/people.h"
 #include "people/people_int.h"
 #include "resource/audit.h"
+#include "resource/hooks.h"
 #include "resource/resource.h"
 #include "resource/seal.h"
 #include "store/store.h"
@@ -74,12 +78,13 @@ static const struct field user_fields[] = {
 	    "town or region" },
 	{ "demographics", FIELD_JSON, P | N, 0, 0, NULL, NULL, NULL, STAFF_OWN,
 	    "other demographic answers, as one object" },
-	{ "country", FIELD_TEXT, N | FIELD_FILTER, 2, 2, NULL, NULL, NULL, 0,
-	    "ISO 3166-1 alpha-2" },
-	{ "locale", FIELD_TEXT, N, 2, 35, NULL, NULL, NULL, 0,
+	{ "country", FIELD_TEXT, N | FIELD_FILTER | FIELD_ERASE, 2, 2, NULL,
+	    NULL, NULL, 0, "ISO 3166-1 alpha-2" },
+	{ "locale", FIELD_TEXT, N | FIELD_ERASE, 2, 35, NULL, NULL, NULL, 0,
 	    "BCP 47 language tag for the interface" },
-	{ "signup_language", FIELD_TEXT, N | FIELD_CREATE_ONLY, 2, 35, NULL,
-	    NULL, NULL, STAFF_OWN, "language the person signed up in" },
+	{ "signup_language", FIELD_TEXT, N | FIELD_CREATE_ONLY | FIELD_ERASE, 2,
+	    35, NULL, NULL, NULL, STAFF_OWN,
+	    "language the person signed up in" },
 	{ "contact_permission", FIELD_BOOL, 0, 0, 0, NULL, "false", NULL,
 	    STAFF_OWN, "may be contacted about research and news" },
 	{ "service_emails_permission", FIELD_BOOL, 0, 0, 0, NULL, "true", NULL,
@@ -172,56 +177,12 @@ users_before_update(struct resource_ctx *ctx, json_t *body)
 	return (ERR_FORBIDDEN);
 }
 
-static const struct people_change_hook *change_hooks[PEOPLE_CHANGE_HOOKS_MAX];
-static size_t				nchange_hooks;
-
-int
-people_change_register(const struct people_change_hook *h)
-{
-	size_t i;
-
-	for (i = 0; i < nchange_hooks; i++)
-		if (strcmp(change_hooks[i]->name, h->name) == 0)
-			return (ERR_CONFLICT);
-	if (nchange_hooks == PEOPLE_CHANGE_HOOKS_MAX)
-		return (ERR_TOO_LARGE);
-	change_hooks[nchange_hooks++] = h;
-	return (OK);
-}
-
-/* Does field f differ between old and row (NULL both: last activity)? */
-static int
-field_changed(const char *f, json_t *old, json_t *row)
-{
-	json_t *a, *b;
-
-	if (old == NULL && row == NULL)
-		return (strcmp(f, "last_active_at") == 0);
-	a = json_object_get(old, f);
-	b = json_object_get(row, f);
-	if (a == NULL || b == NULL)
-		return (a != b);
-	return (!json_equal(a, b));
-}
-
+/* The modules watching the person's own fields (resource/hooks.h). */
 int
 people_user_changed(
     struct tx *tx, const char *user_id, json_t *old, json_t *row)
 {
-	const struct people_change_hook *h;
-	size_t				 i, j;
-	int				 rc;
-
-	for (i = 0; i < nchange_hooks; i++) {
-		h = change_hooks[i];
-		for (j = 0; h->fields[j] != NULL; j++)
-			if (field_changed(h->fields[j], old, row))
-				break;
-		if (h->fields[j] != NULL &&
-		    (rc = h->changed(tx, user_id)) != OK)
-			return (rc);
-	}
-	return (OK);
+	return (hooks_fields_changed(tx, user_id, old, row));
 }
 
 static int

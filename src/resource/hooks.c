@@ -1,5 +1,5 @@
 /*
- * The GDPR and change hooks of resource/hooks.h: two small tables,
+ * The hooks of resource/hooks.h: small tables and one function pointer,
  * filled at start-up.
  */
 #include <stddef.h>
@@ -10,10 +10,18 @@
 #include "core/err.h"
 #include "resource/hooks.h"
 
-static const struct gdpr_hook *gdpr_hooks[HOOKS_GDPR_MAX];
-static size_t		       ngdpr_hooks;
-static change_fn	       listeners[HOOKS_CHANGE_MAX];
-static size_t		       nlisteners;
+static const struct gdpr_hook	 *gdpr_hooks[HOOKS_GDPR_MAX];
+static size_t			  ngdpr_hooks;
+static change_fn		  listeners[HOOKS_CHANGE_MAX];
+static size_t			  nlisteners;
+static const struct fields_watch *watches[HOOKS_WATCH_MAX];
+static size_t			  nwatches;
+static mail_queue_fn		  mail_queue;
+static const struct profile_part *parts[HOOKS_PROFILE_MAX];
+static size_t			  nparts;
+static members_fn		  partner_members; /* CHANGE_PARTNER */
+
+static int field_differs(const char *, json_t *, json_t *);
 
 int
 hooks_gdpr_register(const struct gdpr_hook *h)
@@ -86,5 +94,120 @@ hooks_changed(struct tx *tx, enum change kind, const char *id)
 	for (i = 0; i < nlisteners; i++)
 		if ((rc = listeners[i](tx, kind, id)) != OK)
 			return (rc);
+	return (OK);
+}
+
+int
+hooks_fields_watch(const struct fields_watch *w)
+{
+	size_t i;
+
+	for (i = 0; i < nwatches; i++)
+		if (strcmp(watches[i]->name, w->name) == 0)
+			return (ERR_CONFLICT);
+	if (nwatches == HOOKS_WATCH_MAX)
+		return (ERR_TOO_LARGE);
+	watches[nwatches++] = w;
+	return (OK);
+}
+
+/* Does field f differ between old and row (NULL both: last activity)? */
+static int
+field_differs(const char *f, json_t *old, json_t *row)
+{
+	json_t *a, *b;
+
+	if (old == NULL && row == NULL)
+		return (strcmp(f, "last_active_at") == 0);
+	a = json_object_get(old, f);
+	b = json_object_get(row, f);
+	if (a == NULL || b == NULL)
+		return (a != b);
+	return (!json_equal(a, b));
+}
+
+int
+hooks_fields_changed(
+    struct tx *tx, const char *user_id, json_t *old, json_t *row)
+{
+	const struct fields_watch *w;
+	size_t			   i, j;
+	int			   rc;
+
+	for (i = 0; i < nwatches; i++) {
+		w = watches[i];
+		for (j = 0; w->fields[j] != NULL; j++)
+			if (field_differs(w->fields[j], old, row))
+				break;
+		if (w->fields[j] != NULL &&
+		    (rc = w->changed(tx, user_id)) != OK)
+			return (rc);
+	}
+	return (OK);
+}
+
+void
+hooks_mail_set(mail_queue_fn fn)
+{
+	mail_queue = fn;
+}
+
+int
+hooks_mail(struct tx *tx, const char *to, const char *user_id,
+    const char *template, json_t *vars, char *log_id_out)
+{
+	if (mail_queue == NULL)
+		return (ERR_UNAVAILABLE);
+	return (mail_queue(tx, to, user_id, template, vars, log_id_out));
+}
+
+int
+hooks_profile_register(const struct profile_part *p)
+{
+	size_t i;
+
+	for (i = 0; i < nparts; i++)
+		if (strcmp(parts[i]->name, p->name) == 0)
+			return (ERR_CONFLICT);
+	if (nparts == HOOKS_PROFILE_MAX)
+		return (ERR_TOO_LARGE);
+	parts[nparts++] = p;
+	return (OK);
+}
+
+int
+hooks_profile_build(struct tx *tx, const char *user_id, json_t *profile)
+{
+	size_t i;
+	int    rc;
+
+	for (i = 0; i < nparts; i++)
+		if ((rc = parts[i]->add(tx, user_id, profile)) != OK)
+			return (rc);
+	return (OK);
+}
+
+int
+hooks_members_register(enum change kind, members_fn fn)
+{
+	if (kind != CHANGE_PARTNER)
+		return (ERR_INVALID);
+	if (partner_members != NULL)
+		return (partner_members == fn ? OK : ERR_CONFLICT);
+	partner_members = fn;
+	return (OK);
+}
+
+int
+hooks_members(struct tx *tx, enum change kind, const char *id, json_t *user_ids)
+{
+	if (id == NULL)
+		return (OK);
+	if (kind == CHANGE_PERSON)
+		return (json_array_append_new(user_ids, json_string(id)) == 0
+			? OK
+			: ERR_NOMEM);
+	if (kind == CHANGE_PARTNER && partner_members != NULL)
+		return (partner_members(tx, id, user_ids));
 	return (OK);
 }

@@ -79,6 +79,9 @@ enum field_type {
  * so nothing written since the caller's read is overwritten.
  */
 #define FIELD_IF_MATCH 0x0800
+/* Not sealed, yet cleared (NULL) when the row's owner is erased (country,
+ * locale); the column accepts NULL. */
+#define FIELD_ERASE 0x1000
 
 /* Who may see a field, by the scope through which the caller sees the row. */
 #define SEE_ALL	     0x01 /* callers with scope all (staff) */
@@ -354,6 +357,28 @@ int resource_export_owned(struct tx *, const struct principal *who,
 int resource_rows(struct tx *, const struct resource *,
     const struct principal *, enum scope, const char *column, const char *value,
     json_t *out);
+
+/*
+ * GDPR from the declarations (gdpr.c), so that a field declared personal
+ * is exported and erased with nothing else to change.
+ *
+ * resource_export_row: row id of res as its owner may have it exported:
+ * every declared field but FIELD_HIDDEN ones (staff-only ones too),
+ * personal fields opened (null once the key is gone), whatever res->where
+ * says (a soft-deleted row too). ERR_NOT_FOUND.
+ *
+ * resource_erase_owned: in the rows of every registered resource whose
+ * owner column names user_id, set to NULL the FIELD_ERASE fields and the
+ * blind index (<name>_index) of each FIELD_BLIND_INDEX field; in a row
+ * that owns itself (owner column "id": the person's users row) its
+ * FIELD_PERSONAL fields too. Personal fields of the rows the person owns
+ * elsewhere are sealed under their data key: the caller destroys it
+ * (seal_key_destroy) and they become unreadable. cleared (may be NULL)
+ * gets the names of the fields cleared in the row that owns itself.
+ */
+int resource_export_row(
+    struct tx *, const struct resource *, const char *id, json_t **out);
+int resource_erase_owned(struct tx *, const char *user_id, json_t *cleared);
 
 /* The OpenAPI 3.1 document for every registered resource and route. */
 json_t *resource_openapi(void);

@@ -5,6 +5,7 @@
  * puts it back with a backoff, or moves it to failed_jobs. Every change
  * after the claim is fenced on (id, locked_by, attempts), so a worker that
  * overran job_timeout_s and lost its job to another cannot touch it.
+ * Recurring jobs (schedules) are schedules.c.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -23,19 +24,11 @@
 #include "core/util.h"
 #include "store/jobs.h"
 #include "store/store.h"
+#include "store/store_int.h"
 
-#define JOBS_MAX_KINDS	   128
-#define JOBS_MAX_SCHEDULES 64
-#define JOBS_MAX_PAYLOAD   (1024 * 1024)
-#define JOBS_MAX_QUEUE	   64
-#define JOBS_TICK_MS	   1000	 /* due schedules checked at most this often */
-#define JOBS_SYNC_MS	   60000 /* schedules upserted at most this often */
-#define JOBS_NEVER	   INT64_MAX
-
-struct jobs_sched {
-	const struct job_schedule *def;
-	struct cron		   cron;
-};
+#define JOBS_MAX_KINDS	 128
+#define JOBS_MAX_PAYLOAD (1024 * 1024)
+#define JOBS_MAX_QUEUE	 64
 
 /* A claimed job; strings are malloc'd copies. */
 struct claim {
@@ -77,26 +70,17 @@ static int job_insert(struct tx *, const char *, const char *, const char *,
 static int jobs_claim_fn(struct tx *, void *);
 static int jobs_bury(
     struct tx *, const struct claim *, const char *, const char *);
-static int			jobs_finish_fn(struct tx *, void *);
-static void			claim_free(struct claim *);
-static char		       *col_dup(struct stmt *, int);
-static int			jobs_tick(struct store *);
-static int			jobs_sync_fn(struct tx *, void *);
-static int			jobs_fire_fn(struct tx *, void *);
-static const struct jobs_sched *jobs_sched_find(const char *);
-static int64_t jobs_sched_next(const struct jobs_sched *, int64_t);
-static int     jobs_retry_fn(struct tx *, void *);
-static void   *jobs_runner_main(void *);
+static int   jobs_finish_fn(struct tx *, void *);
+static void  claim_free(struct claim *);
+static char *col_dup(struct stmt *, int);
+static int   jobs_retry_fn(struct tx *, void *);
+static void *jobs_runner_main(void *);
 
 static pthread_mutex_t	      jobs_mu = PTHREAD_MUTEX_INITIALIZER;
 static const struct job_kind *jobs_kinds[JOBS_MAX_KINDS];
 static size_t		      jobs_nkinds;
-static struct jobs_sched      jobs_scheds[JOBS_MAX_SCHEDULES];
-static size_t		      jobs_nscheds;
 static _Atomic uint64_t	      jobs_succeeded;
 static _Atomic uint64_t	      jobs_failures;
-static _Atomic int64_t	      jobs_tick_at;
-static _Atomic int64_t	      jobs_sync_at = INT64_MIN / 2;
 
 int
 jobs_register(const struct job_kind *k)
@@ -127,44 +111,6 @@ jobs_kind(const char *name)
 	for (i = 0; i < jobs_nkinds; i++)
 		if (strcmp(jobs_kinds[i]->name, name) == 0)
 			return (jobs_kinds[i]);
-	return (NULL);
-}
-
-int
-jobs_schedule_register(const struct job_schedule *s)
-{
-	struct cron c;
-	int	    rc = OK;
-
-	if (s == NULL || s->name == NULL || s->name[0] == '\0' ||
-	    s->kind == NULL)
-		return (ERR_INVALID);
-	if (cron_parse(s->cron, &c) != OK || cron_next(&c, time_now_ms()) < 0) {
-		log_error("event=job_schedule_invalid name=%s", s->name);
-		return (ERR_INVALID);
-	}
-	pthread_mutex_lock(&jobs_mu);
-	if (jobs_sched_find(s->name) != NULL)
-		rc = ERR_CONFLICT;
-	else if (jobs_nscheds == JOBS_MAX_SCHEDULES)
-		rc = ERR_TOO_LARGE;
-	else {
-		jobs_scheds[jobs_nscheds].def = s;
-		jobs_scheds[jobs_nscheds].cron = c;
-		jobs_nscheds++;
-	}
-	pthread_mutex_unlock(&jobs_mu);
-	return (rc);
-}
-
-static const struct jobs_sched *
-jobs_sched_find(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < jobs_nscheds; i++)
-		if (strcmp(jobs_scheds[i].def->name, name) == 0)
-			return (&jobs_scheds[i]);
 	return (NULL);
 }
 
@@ -417,7 +363,7 @@ jobs_run_once(struct store *db, const char *worker, int *ran)
 	int	rc, hrc, give_up = 0;
 
 	*ran = 0;
-	if (jobs_nscheds > 0 && (rc = jobs_tick(db)) != OK)
+	if ((rc = jobs_tick(db)) != OK)
 		log_warn("event=job_schedules_failed status=%s", err_code(rc));
 	memset(&cj, 0, sizeof(cj));
 	cj.worker = worker != NULL ? worker : "worker";
@@ -481,144 +427,6 @@ jobs_run_once(struct store *db, const char *worker, int *ran)
 out:
 	claim_free(&cj);
 	return (rc);
-}
-
-static int64_t
-jobs_sched_next(const struct jobs_sched *s, int64_t now)
-{
-	int64_t next = cron_next(&s->cron, now);
-
-	return (next < 0 ? JOBS_NEVER : next);
-}
-
-/* Upsert the registered schedules; a changed definition starts afresh. */
-static int
-jobs_sync_fn(struct tx *tx, void *arg)
-{
-	struct stmt *st;
-	int64_t	     now = time_now_ms();
-	size_t	     i;
-	int	     rc;
-
-	(void)arg;
-	for (i = 0; i < jobs_nscheds; i++) {
-		const struct job_schedule *d = jobs_scheds[i].def;
-
-		st = store_prepare(tx,
-		    "INSERT INTO job_schedules (name, cron, "
-		    "kind, payload, next_run_at) VALUES (?, ?, ?, ?, ?) "
-		    "ON CONFLICT (name) DO UPDATE SET cron = excluded.cron, "
-		    "kind = excluded.kind, payload = excluded.payload, "
-		    "next_run_at = excluded.next_run_at "
-		    "WHERE job_schedules.cron <> excluded.cron OR "
-		    "job_schedules.kind <> excluded.kind OR "
-		    "job_schedules.payload <> excluded.payload");
-		store_bind_text(st, 1, d->name);
-		store_bind_text(st, 2, d->cron);
-		store_bind_text(st, 3, d->kind);
-		store_bind_text(st, 4, d->payload != NULL ? d->payload : "{}");
-		store_bind_int64(st, 5, jobs_sched_next(&jobs_scheds[i], now));
-		rc = store_step(st);
-		store_finalize(st);
-		if (rc != STORE_DONE)
-			return (rc == STORE_ROW ? ERR_DB : rc);
-	}
-	return (OK);
-}
-
-/* Enqueue every due schedule this process knows, and move it on. */
-static int
-jobs_fire_fn(struct tx *tx, void *arg)
-{
-	const struct jobs_sched *due[JOBS_MAX_SCHEDULES];
-	struct stmt		*st;
-	int64_t			 now = time_now_ms();
-	size_t			 n = 0, i;
-	int			 rc, *fired = arg;
-
-	*fired = 0;
-	st = store_prepare(tx,
-	    store_tx_dialect(tx) == STORE_POSTGRES
-		? "SELECT name FROM job_schedules WHERE next_run_at <= ? "
-		  "ORDER BY next_run_at LIMIT 256 FOR UPDATE SKIP LOCKED"
-		: "SELECT name FROM job_schedules WHERE next_run_at <= ? "
-		  "ORDER BY next_run_at LIMIT 256");
-	store_bind_int64(st, 1, now);
-	while ((rc = store_step(st)) == STORE_ROW) {
-		const struct jobs_sched *s;
-		const char		*name = store_col_text(st, 0);
-
-		if (name != NULL && (s = jobs_sched_find(name)) != NULL &&
-		    n < JOBS_MAX_SCHEDULES)
-			due[n++] = s;
-	}
-	store_finalize(st);
-	if (rc != STORE_DONE)
-		return (rc);
-	for (i = 0; i < n; i++) {
-		if ((rc = jobs_enqueue(tx, due[i]->def->kind,
-			 due[i]->def->payload, NULL, 0, NULL)) != OK) {
-			log_error("event=job_schedule_enqueue_failed name=%s "
-				  "status=%s",
-			    due[i]->def->name, err_code(rc));
-			return (rc);
-		}
-		st = store_prepare(tx,
-		    "UPDATE job_schedules SET "
-		    "last_run_at = ?, next_run_at = ? WHERE name = ?");
-		store_bind_int64(st, 1, now);
-		store_bind_int64(st, 2, jobs_sched_next(due[i], now));
-		store_bind_text(st, 3, due[i]->def->name);
-		rc = store_step(st);
-		store_finalize(st);
-		if (rc != STORE_DONE)
-			return (rc == STORE_ROW ? ERR_DB : rc);
-	}
-	*fired = (int)n;
-	return (OK);
-}
-
-/*
- * At most once a second per process: upsert the schedules (once a minute)
- * and fire the due ones. A cheap read comes first so that an idle process
- * takes no write lock.
- */
-static int
-jobs_tick(struct store *db)
-{
-	struct tx   *tx;
-	struct stmt *st;
-	int64_t	     now = time_now_ms(), last;
-	int	     rc, fired;
-
-	last = atomic_load(&jobs_tick_at);
-	if (now - last < JOBS_TICK_MS && now >= last)
-		return (OK);
-	if (!atomic_compare_exchange_strong(&jobs_tick_at, &last, now))
-		return (OK); /* another thread of ours has it */
-	if (now - atomic_load(&jobs_sync_at) >= JOBS_SYNC_MS) {
-		if ((rc = store_run(db, STORE_TX_WRITE, jobs_sync_fn, NULL)) !=
-		    OK)
-			return (rc);
-		atomic_store(&jobs_sync_at, now);
-	}
-	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
-		return (rc);
-	st = store_prepare(
-	    tx, "SELECT 1 FROM job_schedules WHERE next_run_at <= ? LIMIT 1");
-	store_bind_int64(st, 1, now);
-	rc = store_step(st);
-	store_finalize(st);
-	store_tx_rollback(tx);
-	if (rc == STORE_DONE)
-		return (OK);
-	if (rc != STORE_ROW)
-		return (rc);
-	if ((rc = store_run(db, STORE_TX_WRITE, jobs_fire_fn, &fired)) != OK)
-		return (rc);
-	if (fired > 0)
-		log_debug("event=job_schedules_fired count=%d", fired);
-	return (OK);
 }
 
 int

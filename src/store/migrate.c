@@ -535,3 +535,39 @@ migrate_current(struct store *s)
 	list = migrations_for(store_dialect(s), &n);
 	return (migrate_current_list(s, list, n));
 }
+
+int
+migrate_applied(struct store *s, const char *name)
+{
+	struct tx   *tx;
+	struct stmt *st;
+	int	     rc, step, ledger = 0;
+
+	if ((rc = store_tx_begin(s, STORE_TX_READ, &tx)) != OK)
+		return (ERR_DB);
+	/* Before the first migrate there is no schema_migrations: nothing
+	 * is applied (asked of the catalog, so no statement fails). */
+	st = store_prepare(tx,
+	    store_tx_dialect(tx) == STORE_POSTGRES
+		? "SELECT count(*) FROM information_schema.tables WHERE "
+		  "table_schema = current_schema() AND table_name = "
+		  "'schema_migrations'"
+		: "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+		  "AND name = 'schema_migrations'");
+	if ((step = store_step(st)) == STORE_ROW)
+		ledger = store_col_int64(st, 0) > 0;
+	store_finalize(st);
+	if (step == STORE_ROW && ledger) {
+		st = store_prepare(
+		    tx, "SELECT 1 FROM schema_migrations WHERE name = ?");
+		store_bind_text(st, 1, name);
+		step = store_step(st);
+		store_finalize(st);
+		rc = step == STORE_ROW	 ? OK
+		    : step == STORE_DONE ? ERR_NOT_FOUND
+					 : ERR_DB;
+	} else
+		rc = step == STORE_ROW ? ERR_NOT_FOUND : ERR_DB;
+	store_tx_rollback(tx);
+	return (rc);
+}

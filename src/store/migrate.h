@@ -30,6 +30,10 @@ int migrate_status(struct store *, FILE *);
 /* OK when every embedded migration is applied; ERR_UNAVAILABLE if some are
  * pending; ERR_DB when the database cannot be read. */
 int migrate_current(struct store *);
+/* OK when migration name ("0013_chat_identity") is applied; ERR_NOT_FOUND
+ * when it is not (or none is); ERR_DB when the database cannot be read.
+ * For a module's start-up work that needs a migration's schema. */
+int migrate_applied(struct store *, const char *name);
 
 /* For tests: the same over a caller's list (sorted by name). */
 int migrate_up_list(

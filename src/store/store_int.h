@@ -115,4 +115,8 @@ char *store_pg_translate(const char *sql, int *nparams);
 /* Free every cached statement of a connection (none may be busy). */
 void store_conn_clear_cache(struct conn *);
 
+/* schedules.c: enqueue the due schedules' jobs (at most every tick;
+ * OK at once with none registered). jobs_run_once calls it. */
+int jobs_tick(struct store *);
+
 #endif

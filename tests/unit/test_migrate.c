@@ -142,10 +142,13 @@ foundation_goes_up_and_down(void **state)
 	int	      applied, reverted;
 
 	migrations_for(store_dialect(s), &n);
+	/* Fresh (SQLite): no schema_migrations yet, nothing applied. */
+	assert_int_equal(migrate_applied(s, "9999_none"), ERR_NOT_FOUND);
 	/* Start clean in case a previous run left things (PostgreSQL). */
 	while (migrate_down(s, &reverted) == OK && reverted > 0)
 		;
 	assert_int_equal(migrate_current(s), ERR_UNAVAILABLE);
+	assert_int_equal(migrate_applied(s, "0001_foundation"), ERR_NOT_FOUND);
 	text = status_text(s, NULL, 0);
 	assert_non_null(strstr(text, "0001_foundation"));
 	assert_non_null(strstr(text, "pending"));
@@ -154,6 +157,9 @@ foundation_goes_up_and_down(void **state)
 	assert_int_equal(migrate_up(s, &applied), OK);
 	assert_int_equal(applied, (int)n);
 	assert_int_equal(migrate_current(s), OK);
+	assert_int_equal(migrate_applied(s, "0001_foundation"), OK);
+	assert_int_equal(migrate_applied(s, "0013_chat_identity"), OK);
+	assert_int_equal(migrate_applied(s, "9999_none"), ERR_NOT_FOUND);
 	assert_true(table_exists(s, "jobs"));
 	assert_true(table_exists(s, "email_log"));
 	assert_int_equal(
@@ -171,6 +177,8 @@ foundation_goes_up_and_down(void **state)
 	assert_int_equal(reverted, (int)n);
 	assert_false(table_exists(s, "jobs"));
 	assert_int_equal(migrate_current(s), ERR_UNAVAILABLE);
+	assert_int_equal(
+	    migrate_applied(s, "0013_chat_identity"), ERR_NOT_FOUND);
 	assert_int_equal(migrate_down(s, &reverted), OK);
 	assert_int_equal(reverted, 0);
 	store_close(s);

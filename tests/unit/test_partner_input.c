@@ -1,7 +1,8 @@
 /*
  * The partners module's parsers of outside input (src/partners/input.c)
- * at their edges: the bodies of validate-code, assign and registration,
- * and report parameters. The booking webhook's are test_booking_input.c.
+ * at their edges: the bodies of validate-code, assign and registration.
+ * The booking webhook's are test_booking_input.c, report parameters
+ * test_reports.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -134,70 +135,12 @@ test_register_body(void **state)
 	json_decref(b);
 }
 
-static void
-test_report_args(void **state)
-{
-	static const struct {
-		const char *from, *to, *period, *format;
-		int	    nerrs;
-		const char *field; /* of the first error */
-	} cases[] = {
-		{ "2026-01-01", "2026-02-01", NULL, NULL, 0, NULL },
-		{ "2026-01-01", "2031-01-01", "day", "csv", 0, NULL },
-		{ "2026-01-01", "2032-01-06", NULL, NULL, 1, "to" },
-		{ NULL, NULL, NULL, NULL, 2, "from" },
-		{ "2026-02-01", "2026-02-01", NULL, NULL, 1, "to" },
-		{ "1969-12-31", "2026-02-01", NULL, NULL, 1, "from" },
-		{ "2026-01-01", "2026-02-01", "year", "xml", 2, "period" },
-		{ "2026-01-01T00:00:00.000000000000000000000000Z", "2026-02-01",
-		    NULL, NULL, 1, "from" },
-		{ "9999-12-31T20:00:00-23:00", "2026-02-01", NULL, NULL, 1,
-		    "from" },
-	};
-	struct report_args a;
-	json_t		  *errs;
-	size_t		   i;
-	int		   rc;
-
-	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		errs = json_array();
-		rc = report_args_parse(cases[i].from, cases[i].to,
-		    cases[i].period, cases[i].format, &a, errs);
-		if (json_array_size(errs) != (size_t)cases[i].nerrs ||
-		    (rc == OK) != (cases[i].nerrs == 0))
-			fail_msg(
-			    "case %zu: %s", i, json_dumps(errs, JSON_COMPACT));
-		if (cases[i].field != NULL)
-			assert_string_equal(
-			    json_string_value(json_object_get(
-				json_array_get(errs, 0), "field")),
-			    cases[i].field);
-		json_decref(errs);
-	}
-	errs = json_array();
-	assert_int_equal(report_args_parse("2026-01-01", "2026-01-08T00:00:00Z",
-			     "week", "csv", &a, errs),
-	    OK);
-	assert_int_equal(a.from, 1767225600000LL);
-	assert_int_equal(a.to, 1767225600000LL + 7 * 86400000LL);
-	assert_int_equal(a.period, REPORT_PERIOD_WEEK);
-	assert_int_equal(a.csv, 1);
-	assert_int_equal(report_args_parse("2026-01-01", "2026-01-08", NULL,
-			     "json", &a, errs),
-	    OK);
-	assert_int_equal(a.period, REPORT_PERIOD_MONTH);
-	assert_int_equal(a.csv, 0);
-	json_decref(errs);
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_code_body),
 		cmocka_unit_test(test_register_body),
-		cmocka_unit_test(test_report_args),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -1,0 +1,127 @@
+/*
+ * The partners module's part of a person's chat profile (resource/hooks.h,
+ * read by the chat profile sync), from the person's active accesses of
+ * active partners (neither deleted):
+ *
+ *	partners		the partners' names, ", "-separated, sorted
+ *				without regard to case, each once
+ *	feature_live_chat	any of them grants live chat
+ *	feature_therapy		any of them grants therapy
+ *	therapy_sessions_remaining, therapy_sessions_redeemed
+ *				sums over them
+ *
+ * and the members of a partner, for a change of it (renamed, deactivated:
+ * CHANGE_PARTNER): the users who hold an access of it that is not
+ * deleted.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "partners/partners_int.h"
+#include "resource/hooks.h"
+#include "store/store.h"
+
+#define PROFILE_PARTNERS_MAX (16 * 1024) /* bytes of "partners" */
+
+static int profile_add(struct tx *, const char *, json_t *);
+static int members(struct tx *, const char *, json_t *);
+
+static const struct profile_part part = {
+	"partners",
+	profile_add,
+};
+
+int
+partners_profile_init(void)
+{
+	int rc;
+
+	if ((rc = hooks_profile_register(&part)) != OK && rc != ERR_CONFLICT)
+		return (rc);
+	return (hooks_members_register(CHANGE_PARTNER, members));
+}
+
+static int
+profile_add(struct tx *tx, const char *user_id, json_t *profile)
+{
+	struct stmt *st;
+	struct buf   names;
+	const char  *name, *last = NULL;
+	char	    *lastcopy = NULL;
+	int64_t	     remaining = 0, redeemed = 0;
+	size_t	     before;
+	int	     rc, chat = 0, therapy = 0;
+
+	buf_init(&names, PROFILE_PARTNERS_MAX);
+	st = store_prepare(tx,
+	    "SELECT p.name, a.feature_live_chat, "
+	    "a.feature_therapy, a.therapy_sessions_remaining, "
+	    "a.therapy_sessions_redeemed FROM partner_access a JOIN partners p "
+	    "ON p.id = a.partner_id WHERE a.user_id = ? AND a.is_active = 1 "
+	    "AND a.deleted_at IS NULL AND p.is_active = 1 "
+	    "ORDER BY lower(p.name), p.name, a.id");
+	store_bind_text(st, 1, user_id);
+	while ((rc = store_step(st)) == STORE_ROW) {
+		name = store_col_text(st, 0);
+		if (name != NULL && (last == NULL || strcmp(last, name) != 0)) {
+			/* Names past PROFILE_PARTNERS_MAX are left out. */
+			before = names.len;
+			if ((before > 0 && buf_puts(&names, ", ") != OK) ||
+			    buf_puts(&names, name) != OK)
+				buf_truncate(&names, before);
+			free(lastcopy);
+			if ((last = lastcopy = strdup(name)) == NULL) {
+				rc = ERR_NOMEM;
+				break;
+			}
+		}
+		chat |= store_col_int64(st, 1) != 0;
+		therapy |= store_col_int64(st, 2) != 0;
+		remaining += store_col_int64(st, 3);
+		redeemed += store_col_int64(st, 4);
+	}
+	store_finalize(st);
+	free(lastcopy);
+	if (rc == STORE_DONE) {
+		json_object_set_new(profile, "partners",
+		    json_string(names.data != NULL ? names.data : ""));
+		json_object_set_new(
+		    profile, "feature_live_chat", json_boolean(chat));
+		json_object_set_new(
+		    profile, "feature_therapy", json_boolean(therapy));
+		json_object_set_new(profile, "therapy_sessions_remaining",
+		    json_integer(remaining));
+		json_object_set_new(profile, "therapy_sessions_redeemed",
+		    json_integer(redeemed));
+		rc = OK;
+	}
+	buf_free(&names);
+	return (rc);
+}
+
+static int
+members(struct tx *tx, const char *partner_id, json_t *user_ids)
+{
+	struct stmt *st;
+	int	     rc;
+
+	st = store_prepare(tx,
+	    "SELECT DISTINCT user_id FROM partner_access "
+	    "WHERE partner_id = ? AND user_id IS NOT NULL AND deleted_at IS "
+	    "NULL ORDER BY user_id");
+	store_bind_text(st, 1, partner_id);
+	while ((rc = store_step(st)) == STORE_ROW)
+		if (json_array_append_new(
+			user_ids, json_string(store_col_text(st, 0))) != 0) {
+			rc = ERR_NOMEM;
+			break;
+		}
+	store_finalize(st);
+	if (rc == STORE_DONE)
+		return (OK);
+	return (rc == ERR_NOMEM || rc == ERR_BUSY ? rc : ERR_DB);
+}

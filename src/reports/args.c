@@ -1,0 +1,95 @@
+/*
+ * Report parameters as a request gives them (?from= ?to= ?period=
+ * ?format=, or the members of a report run's body), kept pure (no
+ * database, no HTTP, no clock) so that the handlers and the fuzz target
+ * (fuzz/fuzz_reports.c) run the same code. A refusal names each bad
+ * parameter and never quotes the input.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/err.h"
+#include "core/util.h"
+#include "reports/reports_int.h"
+#include "resource/resource.h"
+
+static int iso_member(
+    const char *, const char *, const char *, int64_t *, json_t *);
+
+const char *const report_periods[] = { "day", "week", "month", NULL };
+
+int
+report_period_index(const char *s)
+{
+	int i;
+
+	for (i = 0; s != NULL && report_periods[i] != NULL; i++)
+		if (strcmp(s, report_periods[i]) == 0)
+			return (i);
+	return (-1);
+}
+
+/* An ISO 8601 date or date-time after 1970 into *ms. */
+static int
+iso_member(const char *field, const char *s, const char *required, int64_t *ms,
+    json_t *errs)
+{
+	if (s == NULL)
+		resource_field_err(errs, field, "required", required);
+	else if (strlen(s) > ISO_TIME_LEN || time_parse_iso(s, ms) != 0 ||
+	    *ms < 0)
+		resource_field_err(errs, field, "invalid_format",
+		    "an ISO 8601 date "
+		    "or date-time after 1970");
+	else
+		return (OK);
+	return (ERR_INVALID);
+}
+
+int
+report_args_parse(const char *from, const char *to, const char *period,
+    const char *format, struct report_args *out, json_t *errs)
+{
+	size_t i;
+	int    ok;
+
+	memset(out, 0, sizeof(*out));
+	out->period = REPORT_PERIOD_MONTH;
+	ok = iso_member("from", from,
+		 "the start of the range, an ISO 8601 "
+		 "date or date-time",
+		 &out->from, errs) == OK;
+	ok = iso_member("to", to,
+		 "the end of the range (exclusive), an ISO "
+		 "8601 date or date-time",
+		 &out->to, errs) == OK &&
+	    ok;
+	if (ok && out->to <= out->from)
+		resource_field_err(
+		    errs, "to", "out_of_range", "must be after from");
+	else if (ok && out->to - out->from > REPORT_RANGE_MAX_MS)
+		resource_field_err(errs, "to", "out_of_range",
+		    "the range is at most "
+		    "5 years");
+	if (period != NULL) {
+		for (i = 0; report_periods[i] != NULL; i++)
+			if (strcmp(period, report_periods[i]) == 0)
+				break;
+		if (report_periods[i] == NULL)
+			resource_field_err(errs, "period", "enum",
+			    "day, week or "
+			    "month");
+		else
+			out->period = (int)i;
+	}
+	if (format != NULL) {
+		if (strcmp(format, "csv") == 0)
+			out->csv = 1;
+		else if (strcmp(format, "json") != 0)
+			resource_field_err(
+			    errs, "format", "enum", "json or csv");
+	}
+	return (json_array_size(errs) > 0 ? ERR_INVALID : OK);
+}

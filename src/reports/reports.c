@@ -1,0 +1,408 @@
+/*
+ * The reports module (seed 002, "Reporting"): a catalogue of report
+ * definitions, each a few measures written as SQL with the named
+ * date-range parameters :from and :to (inclusive, exclusive; ms). SQL
+ * text lives here and only here: a request names a report, never SQL.
+ *
+ *	GET /v1/reports			the catalogue
+ *	GET /v1/reports/{name}?from=&to=&period=day|week|month&format=json|csv
+ *
+ * and the report runs of report_runs.c (routes) and run_jobs.c (jobs).
+ * make.c makes a report's answer; args.c parses its parameters.
+ *
+ * Admins only (permission reports:read:all). Every measure answers
+ * aggregates, never a row about a person: (group id, group name, day,
+ * count) with day = ms / 86400000, and the totals of the range with each
+ * subject counted once (a member with accesses from two partners is in
+ * both partners' rows and once in the total), the same integer arithmetic
+ * on SQLite and PostgreSQL. A range is at most REPORT_RANGE_MAX_MS long
+ * and an answer at most report_max_rows rows (422 REPORT_TOO_LARGE past
+ * it: narrow the range or widen the period) and report_run_max_bytes
+ * bytes, JSON or CSV (422 RESULT_TOO_LARGE), the bound a queued run keeps
+ * its answer in, so the two routes answer or refuse the same reports.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/arena.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "module.h"
+#include "reports/reports.h"
+#include "reports/reports_int.h"
+#include "resource/resource.h"
+#include "store/jobs.h"
+#include "store/store.h"
+
+static int args(struct request *, struct report_query *);
+
+/* What the OpenAPI document says of the report runs (report_runs.c). */
+/* clang-format off */
+#define API_RUN	"{\"type\":\"object\",\"required\":[\"id\",\"report\"," \
+	"\"from\",\"to\",\"period\",\"format\",\"status\",\"attempts\"]," \
+	"\"properties\":{\"id\":{\"type\":\"string\",\"format\":\"uuid\"}," \
+	"\"report\":{\"type\":\"string\"},\"from\":{\"type\":\"string\"," \
+	"\"format\":\"date-time\"},\"to\":{\"type\":\"string\",\"format\":" \
+	"\"date-time\"},\"period\":{\"enum\":[\"day\",\"week\",\"month\"]}," \
+	"\"format\":{\"enum\":[\"json\",\"csv\"]},\"status\":{\"enum\":[" \
+	"\"queued\",\"running\",\"succeeded\",\"failed\"]},\"attempts\":{" \
+	"\"type\":\"integer\"},\"error_code\":{\"type\":[\"string\"," \
+	"\"null\"],\"description\":\"REPORT_TOO_LARGE, RESULT_TOO_LARGE, " \
+	"REPORT_FAILED, DATABASE_ERROR (retried while queued) or JOB_FAILED\"}," \
+	"\"error\":{\"type\":[\"string\",\"null\"]},\"result_bytes\":{" \
+	"\"type\":[\"integer\",\"null\"]},\"rows\":{\"type\":[\"integer\"," \
+	"\"null\"]},\"requested_by\":{\"type\":[\"string\",\"null\"]}," \
+	"\"created_at\":{\"type\":\"string\",\"format\":\"date-time\"}," \
+	"\"started_at\":{\"type\":[\"string\",\"null\"],\"format\":" \
+	"\"date-time\"},\"finished_at\":{\"type\":[\"string\",\"null\"]," \
+	"\"format\":\"date-time\"}}}"
+/* clang-format on */
+#define API_RUN_ADMIN "\"403\":\"not an admin\""
+
+static const char api_run_create[] =
+    "{\"body\":{\"type\":\"object\","
+    "\"required\":[\"report\",\"from\",\"to\"],\"properties\":{"
+    "\"report\":{\"type\":\"string\",\"description\":\"a name from GET "
+    "/v1/reports\"},\"from\":{\"type\":\"string\",\"description\":\"ISO "
+    "8601 date or date-time, inclusive\"},\"to\":{\"type\":\"string\","
+    "\"description\":\"ISO 8601 date or date-time, exclusive; at most 5 "
+    "years after from\"},\"period\":{\"enum\":[\"day\",\"week\","
+    "\"month\"],\"default\":\"month\"},\"format\":{\"enum\":[\"json\","
+    "\"csv\"],\"default\":\"json\"}},\"additionalProperties\":false},"
+    "\"answers\":{\"202\":{\"description\":\"queued (Location names the "
+    "run)\",\"schema\":" API_RUN "}},\"problems\":{" API_RUN_ADMIN ","
+    "\"404\":\"REPORT_NOT_FOUND\",\"422\":\"a member missing, unknown or "
+    "bad (VALIDATION_FAILED, one entry each)\",\"429\":\"RUNS_PENDING: "
+    "too many runs wait already\"}}";
+static const char api_run_list[] =
+    "{\"answers\":{\"200\":{\"description\":"
+    "\"a page of runs, newest first\",\"schema\":{\"type\":\"object\","
+    "\"properties\":{\"data\":{\"type\":\"array\",\"items\":" API_RUN
+    "},\"next_cursor\":{\"type\":[\"string\",\"null\"]}}}}},"
+    "\"problems\":{" API_RUN_ADMIN ",\"422\":\"a bad limit or cursor\"}}";
+static const char api_run_get[] =
+    "{\"answers\":{\"200\":{\"description\":"
+    "\"the run\",\"schema\":" API_RUN "}},\"problems\":{" API_RUN_ADMIN
+    ",\"404\":\"no such run\"}}";
+static const char api_run_result[] =
+    "{\"answers\":{\"200\":{"
+    "\"description\":\"the answer GET /v1/reports/{name} gives for the "
+    "run's parameters: application/json or text/csv (its format), with "
+    "Content-Disposition\"}},\"problems\":{" API_RUN_ADMIN ",\"404\":"
+    "\"no such run\",\"409\":\"RUN_NOT_READY (queued or running) or "
+    "RUN_FAILED\"}}";
+
+static const struct route reports_routes[] = {
+	{ HTTP_GET, "/v1/reports", reports_list, 0,
+	    "the report catalogue (admins)" },
+	{ HTTP_GET, "/v1/reports/{name}", reports_run, ROUTE_SLOW,
+	    "run a report: from, to (exclusive), period day|week|month, "
+	    "format json|csv (admins)" },
+	{ HTTP_POST, "/v1/report-runs", report_runs_create, ROUTE_JSON_BODY,
+	    "queue a report run: a job makes the report and keeps its answer "
+	    "(admins)",
+	    NULL, api_run_create },
+	{ HTTP_GET, "/v1/report-runs", report_runs_list, 0,
+	    "report runs, newest first (limit, cursor; admins)", NULL,
+	    api_run_list },
+	{ HTTP_GET, "/v1/report-runs/{id}", report_runs_get, 0,
+	    "one report run: status, attempts, error (admins)", NULL,
+	    api_run_get },
+	{ HTTP_GET, "/v1/report-runs/{id}/result", report_runs_result,
+	    ROUTE_SLOW,
+	    "a report run's answer, CSV or JSON, once it "
+	    "succeeded (admins)",
+	    NULL, api_run_result },
+};
+
+static const struct job_kind reports_jobs[] = {
+	{ REPORT_RUN_KIND, report_runs_make_job, 0 },
+	{ "report_runs.prune", report_runs_prune_job, 0 },
+};
+
+/* report_run_retention_days */
+static const struct job_schedule reports_schedules[] = {
+	{ "report_runs.prune", "37 * * * *", "report_runs.prune", NULL },
+};
+
+const struct module reports_module = {
+	.name = "reports",
+	.routes = reports_routes,
+	.nroutes = NELEM(reports_routes),
+	.jobs = reports_jobs,
+	.njobs = NELEM(reports_jobs),
+	.schedules = reports_schedules,
+	.nschedules = NELEM(reports_schedules),
+};
+
+static const struct report catalogue[] = {
+	{ "signups_by_partner", "Sign-ups by partner",
+	    "Members who signed up (users.created_at) in each period, by the "
+	    "partners they hold access from; partner null: none.",
+	    "partner",
+	    {
+		{ "signups",
+		    "members who signed up, under each partner "
+		    "they hold access from (total: each member once)",
+		    "SELECT p.id, p.name, u.created_at / 86400000, "
+		    "COUNT(DISTINCT u.id) FROM users u LEFT JOIN "
+		    "partner_access "
+		    "a ON a.user_id = u.id AND a.deleted_at IS NULL LEFT JOIN "
+		    "partners p ON p.id = a.partner_id WHERE u.role = 'member' "
+		    "AND u.created_at >= :from AND u.created_at < :to "
+		    "GROUP BY p.id, p.name, u.created_at / 86400000",
+		    "SELECT COUNT(*) FROM users u WHERE u.role = 'member' AND "
+		    "u.created_at >= :from AND u.created_at < :to" },
+	    } },
+	{ "access_codes_by_partner", "Access codes created and redeemed",
+	    "Partner access codes created (created_at) and redeemed "
+	    "(activated_at) in each period, by partner.",
+	    "partner",
+	    {
+		{ "created", "codes created",
+		    "SELECT p.id, p.name, a.created_at / 86400000, COUNT(*) "
+		    "FROM partner_access a JOIN partners p ON p.id = "
+		    "a.partner_id WHERE a.code_hash IS NOT NULL AND "
+		    "a.created_at >= :from AND a.created_at < :to "
+		    "GROUP BY p.id, p.name, a.created_at / 86400000" },
+		{ "redeemed", "codes redeemed",
+		    "SELECT p.id, p.name, a.activated_at / 86400000, COUNT(*) "
+		    "FROM partner_access a JOIN partners p ON p.id = "
+		    "a.partner_id WHERE a.code_hash IS NOT NULL AND "
+		    "a.user_id IS NOT NULL AND a.activated_at >= :from AND "
+		    "a.activated_at < :to "
+		    "GROUP BY p.id, p.name, a.activated_at / 86400000" },
+	    } },
+	{ "course_progress", "Course starts and completions",
+	    "Courses started (first progress) and completed, and their "
+	    "sessions started and completed, in each period, by course.",
+	    "course",
+	    {
+		{ "started",
+		    "users who started the course (total: users "
+		    "who started any)",
+		    "SELECT c.id, c.name, e.started_at / 86400000, COUNT(*) "
+		    "FROM course_enrolments e JOIN courses c ON c.id = "
+		    "e.course_id WHERE e.started_at >= :from AND "
+		    "e.started_at < :to "
+		    "GROUP BY c.id, c.name, e.started_at / 86400000",
+		    "SELECT COUNT(DISTINCT e.user_id) FROM course_enrolments e "
+		    "WHERE e.started_at >= :from AND e.started_at < :to" },
+		{ "completed",
+		    "users who completed the course (total: "
+		    "users who completed any)",
+		    "SELECT c.id, c.name, e.completed_at / 86400000, COUNT(*) "
+		    "FROM course_enrolments e JOIN courses c ON c.id = "
+		    "e.course_id WHERE e.completed = 1 AND e.completed_at >= "
+		    ":from AND e.completed_at < :to "
+		    "GROUP BY c.id, c.name, e.completed_at / 86400000",
+		    "SELECT COUNT(DISTINCT e.user_id) FROM course_enrolments e "
+		    "WHERE e.completed = 1 AND e.completed_at >= :from AND "
+		    "e.completed_at < :to" },
+		{ "sessions_started", "course sessions started",
+		    "SELECT c.id, c.name, sp.started_at / 86400000, COUNT(*) "
+		    "FROM course_session_progress sp JOIN course_sessions s ON "
+		    "s.id = sp.session_id JOIN courses c ON c.id = s.course_id "
+		    "WHERE sp.started_at >= :from AND sp.started_at < :to "
+		    "GROUP BY c.id, c.name, sp.started_at / 86400000" },
+		{ "sessions_completed", "course sessions completed",
+		    "SELECT c.id, c.name, sp.completed_at / 86400000, "
+		    "COUNT(*) FROM course_session_progress sp JOIN "
+		    "course_sessions s ON s.id = sp.session_id JOIN courses c "
+		    "ON c.id = s.course_id WHERE sp.completed = 1 AND "
+		    "sp.completed_at >= :from AND sp.completed_at < :to "
+		    "GROUP BY c.id, c.name, sp.completed_at / 86400000" },
+	    } },
+	{ "therapy_bookings_by_partner", "Therapy bookings and cancellations",
+	    "Therapy sessions booked (created_at) and cancelled "
+	    "(cancelled_at) in each period, by the partner whose access paid "
+	    "for them.",
+	    "partner",
+	    {
+		{ "booked", "sessions booked",
+		    "SELECT p.id, p.name, b.created_at / 86400000, COUNT(*) "
+		    "FROM therapy_bookings b LEFT JOIN partners p ON p.id = "
+		    "b.partner_id WHERE b.created_at >= :from AND "
+		    "b.created_at < :to "
+		    "GROUP BY p.id, p.name, b.created_at / 86400000" },
+		{ "cancelled", "sessions cancelled",
+		    "SELECT p.id, p.name, b.cancelled_at / 86400000, COUNT(*) "
+		    "FROM therapy_bookings b LEFT JOIN partners p ON p.id = "
+		    "b.partner_id WHERE b.cancelled_at >= :from AND "
+		    "b.cancelled_at < :to "
+		    "GROUP BY p.id, p.name, b.cancelled_at / 86400000" },
+	    } },
+};
+
+/* 401 without a caller, 403 without reports:read:all; OK for admins. */
+int
+reports_caller_admin(struct request *req, struct principal **out)
+{
+	struct principal *who;
+
+	who = req->caller;
+	if (out != NULL)
+		*out = who;
+	if (resource_scope(req->db, who, "reports", "read") != SCOPE_ALL) {
+		http_problem(req, ERR_FORBIDDEN, NULL,
+		    "Reports are for "
+		    "admins.");
+		return (ERR_FORBIDDEN);
+	}
+	return (OK);
+}
+
+const struct report *
+report_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name != NULL && i < NELEM(catalogue); i++)
+		if (strcmp(catalogue[i].name, name) == 0)
+			return (&catalogue[i]);
+	return (NULL);
+}
+
+int
+report_known(const char *name)
+{
+	return (report_find(name) != NULL);
+}
+
+size_t
+report_measures(const struct report *rep)
+{
+	size_t n = 0;
+
+	while (n < MEASURES_MAX && rep->measures[n].name != NULL)
+		n++;
+	return (n);
+}
+
+/* ["period", "<group>_id", "<group>", measures...] */
+json_t *
+report_columns(const struct report *rep, const char *gid)
+{
+	json_t *c;
+	size_t	i, n = report_measures(rep);
+
+	if ((c = json_pack("[s,s,s]", "period", gid, rep->group)) == NULL)
+		return (NULL);
+	for (i = 0; i < n; i++)
+		json_array_append_new(c, json_string(rep->measures[i].name));
+	return (c);
+}
+
+/* GET /v1/reports */
+void
+reports_list(struct request *req)
+{
+	const struct report *rep;
+	json_t		    *data, *ms, *o;
+	char		     gid[40];
+	size_t		     i, j, n;
+
+	if (reports_caller_admin(req, NULL) != OK)
+		return;
+	if ((data = json_array()) == NULL) {
+		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
+		return;
+	}
+	for (i = 0; i < NELEM(catalogue); i++) {
+		rep = &catalogue[i];
+		snprintf(gid, sizeof(gid), "%s_id", rep->group);
+		ms = json_array();
+		n = report_measures(rep);
+		for (j = 0; j < n; j++)
+			json_array_append_new(ms,
+			    json_pack("{s:s,s:s}", "name",
+				rep->measures[j].name, "description",
+				rep->measures[j].doc));
+		o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:{s:s,s:s,s:[s,s,s],"
+			      "s:[s,s]}}",
+		    "name", rep->name, "title", rep->title, "description",
+		    rep->doc, "group", rep->group, "measures", ms, "columns",
+		    report_columns(rep, gid), "parameters", "from",
+		    "ISO 8601 date or date-time, inclusive (required)", "to",
+		    "ISO 8601 date or date-time, exclusive (required); at most "
+		    "5 years after from",
+		    "period", "day", "week", "month", "format", "json", "csv");
+		json_array_append_new(data, o);
+	}
+	http_json(req, 200, json_pack("{s:o}", "data", data));
+}
+
+/* ?from= ?to= ?period= ?format= (args.c): 422 with an entry per bad one. */
+static int
+args(struct request *req, struct report_query *q)
+{
+	struct report_args a;
+	json_t		  *errs = json_array();
+
+	if (report_args_parse(http_query(req, "from"), http_query(req, "to"),
+		http_query(req, "period"), http_query(req, "format"), &a,
+		errs) != OK)
+		return (resource_errs_answer(req, errs, "The report query"));
+	json_decref(errs);
+	q->from = a.from;
+	q->to = a.to;
+	q->period = a.period;
+	q->csv = a.csv;
+	return (OK);
+}
+
+/* GET /v1/reports/{name} */
+void
+reports_run(struct request *req)
+{
+	struct report_query q;
+	struct report_out   o;
+	char		    cd[REPORT_CD_LEN], *v;
+	int		    rc;
+
+	memset(&q, 0, sizeof(q));
+	if (reports_caller_admin(req, NULL) != OK)
+		return;
+	q.name = http_param(req, "name");
+	if (!report_known(q.name)) {
+		http_problem(req, ERR_NOT_FOUND, "REPORT_NOT_FOUND",
+		    "No such "
+		    "report: GET /v1/reports lists them.");
+		return;
+	}
+	if (args(req, &q) != OK)
+		return;
+	if ((rc = report_make(
+		 req->db, &q, (size_t)config.report_run_max_bytes, &o)) != OK) {
+		if (o.too_many_rows)
+			http_problem(req, ERR_INVALID, "REPORT_TOO_LARGE",
+			    "The "
+			    "report has more than %lld rows: narrow the range "
+			    "or "
+			    "choose a longer period.",
+			    (long long)config.report_max_rows);
+		else if (rc == ERR_TOO_LARGE)
+			http_problem(req, ERR_INVALID, "RESULT_TOO_LARGE",
+			    "The "
+			    "answer is over %lld bytes (report_run_max_bytes): "
+			    "narrow the range or choose a longer period.",
+			    (long long)config.report_run_max_bytes);
+		else
+			http_problem(req, rc, NULL,
+			    "The report could not be "
+			    "made.");
+		return;
+	}
+	if (q.csv) {
+		report_disposition(&q, cd, sizeof(cd));
+		if ((v = arena_strdup(req->arena, cd)) != NULL)
+			http_header_add(req, "Content-Disposition", v);
+	}
+	http_send_take(req, 200,
+	    q.csv ? "text/csv; charset=utf-8" : "application/json", o.data,
+	    o.len);
+}

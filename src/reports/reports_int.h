@@ -1,0 +1,122 @@
+/*
+ * Private to src/reports. reports.c holds the module (routes, jobs),
+ * the catalogue and GET /v1/reports[/{name}]; make.c makes a report's
+ * answer; args.c parses its parameters (pure, for the fuzz target);
+ * report_runs.c the routes of the report runs, run_jobs.c their jobs.
+ */
+#ifndef REPORTS_REPORTS_INT_H
+#define REPORTS_REPORTS_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct job;
+struct principal;
+struct request;
+struct store;
+
+/*
+ * Reports: aggregates over a date range [from, to) of at most
+ * REPORT_RANGE_MAX_MS, grouped by day, week (starting Monday) or month
+ * in UTC; at most config report_max_rows rows.
+ */
+#define REPORT_RANGE_MAX_MS (5LL * 366 * 24 * 3600 * 1000)
+#define REPORT_NAME_MAX	    64 /* bytes of a report's name */
+#define REPORT_RUN_KIND	    "report_runs.make"
+
+/* reports.c: the catalogue */
+#define MEASURES_MAX 4
+
+struct measure {
+	const char *name; /* column of the answer */
+	const char *doc;
+	/* SELECT group id, group name, day, count ... :from ... :to */
+	const char *sql;
+	/*
+	 * SELECT count ... :from ... :to: the total over the range, when a
+	 * subject can be in more than one row (a member with accesses from
+	 * two partners); NULL: the rows part the subjects, so their sum.
+	 */
+	const char *total;
+};
+
+struct report {
+	const char    *name;
+	const char    *title;
+	const char    *doc;
+	const char    *group; /* "partner" or "course" */
+	struct measure measures[MEASURES_MAX];
+};
+
+void reports_list(struct request *);
+void reports_run(struct request *);
+/* 401 without a caller, 403 without reports:read:all (answered); OK
+ * with the caller in *who (may be NULL). */
+int reports_caller_admin(struct request *, struct principal **who);
+/* The report of the catalogue named name, or NULL (borrowed). */
+const struct report *report_find(const char *name);
+/* 1 if name is a report of the catalogue. */
+int report_known(const char *name);
+/* Measures of rep. */
+size_t report_measures(const struct report *);
+/* Its columns: ["period", gid, "<group>", measures...]. */
+json_t *report_columns(const struct report *, const char *gid);
+
+/* make.c */
+/* One report to make: a GET's query, or a queued run's row. */
+struct report_query {
+	const char *name;     /* borrowed */
+	int64_t	    from, to; /* ms, as report_args_parse checks */
+	int	    period;   /* enum report_period */
+	int	    csv;      /* else JSON */
+};
+struct report_out {
+	char  *data; /* malloc'd; the caller frees it */
+	size_t len;
+	size_t rows;
+	int    too_many_rows; /* ERR_TOO_LARGE: past report_max_rows */
+};
+/*
+ * Make report q: the bytes of the answer GET /v1/reports/{name} gives
+ * (compact JSON or the CSV), at most max of them, its rows and totals
+ * read in one snapshot. ERR_NOT_FOUND: no such report; ERR_TOO_LARGE:
+ * past report_max_rows rows (out->too_many_rows) or past max bytes;
+ * ERR_BUSY, ERR_DB, ERR_UNAVAILABLE: the database.
+ */
+int report_make(struct store *, const struct report_query *q, size_t max,
+    struct report_out *out);
+/* 'attachment; filename="<report>_<from>_<to>_<period>.<csv|json>"'. */
+#define REPORT_CD_LEN 256
+void report_disposition(const struct report_query *, char *out, size_t len);
+
+/* args.c: report parameters ?from= ?to= (required) ?period= ?format=. */
+enum report_period {
+	REPORT_PERIOD_DAY = 0,
+	REPORT_PERIOD_WEEK,
+	REPORT_PERIOD_MONTH
+};
+extern const char *const report_periods[]; /* by enum report_period */
+/* The enum report_period named s, or -1. */
+int report_period_index(const char *s);
+struct report_args {
+	int64_t from, to; /* ms, 0 <= from < to <= from + RANGE_MAX */
+	int	period;	  /* enum report_period; month by default */
+	int	csv;	  /* format=csv (json by default) */
+};
+/* OK, or ERR_INVALID with an entry in errs per bad parameter. Any of
+ * the strings may be NULL (not sent). */
+int report_args_parse(const char *from, const char *to, const char *period,
+    const char *format, struct report_args *, json_t *errs);
+
+/* report_runs.c: reports made by the job queue, kept for a while. */
+void report_runs_create(struct request *);
+void report_runs_list(struct request *);
+void report_runs_get(struct request *);
+void report_runs_result(struct request *);
+/* run_jobs.c: the report_runs.make and report_runs.prune jobs. */
+int report_runs_make_job(struct store *, const struct job *, char *err);
+int report_runs_prune_job(struct store *, const struct job *, char *err);
+
+#endif

@@ -1,0 +1,138 @@
+/*
+ * GDPR from the declarations (resource.h): a person's own row for their
+ * export, and what their erasure clears, derived from the field flags
+ * alone. The rows they own elsewhere are exported by
+ * resource_export_owned (query.c); their personal fields are sealed under
+ * the person's data key, which erasure destroys.
+ *
+ *	FIELD_PERSONAL		exported opened; in the row that owns itself
+ *				cleared on erasure, elsewhere unreadable once
+ *				the key is gone
+ *	FIELD_BLIND_INDEX	<name>_index cleared on erasure (the index key
+ *				is not the person's: it would still find them)
+ *	FIELD_ERASE		not sealed, but cleared on erasure
+ *	FIELD_HIDDEN		never exported
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "resource/resource.h"
+#include "resource/resource_int.h"
+#include "store/store.h"
+
+#define GDPR_SQL_MAX (16 * 1024) /* bytes of a statement made here */
+
+static int erase_sql(const struct rdef *, struct buf *, json_t *);
+
+int
+resource_export_row(
+    struct tx *tx, const struct resource *res, const char *id, json_t **out)
+{
+	const struct rdef *rd;
+	struct stmt	  *st = NULL;
+	struct buf	   sql;
+	size_t		   i;
+	int		   rc;
+
+	*out = NULL;
+	if ((rd = rdef_find(res)) == NULL)
+		return (ERR_INTERNAL);
+	buf_init(&sql, GDPR_SQL_MAX);
+	if ((rc = buf_printf(&sql, "%s WHERE id = ?", rd->select)) != OK)
+		goto out;
+	if ((st = store_prepare(tx, sql.data)) == NULL) {
+		rc = ERR_DB;
+		goto out;
+	}
+	store_bind_text(st, 1, id);
+	switch ((rc = store_step(st))) {
+	case STORE_ROW:
+		/* Every column, personal ones opened under the owner's key;
+		 * then the hidden ones go. */
+		if ((rc = rows_decode(tx, rd, st, NULL, SCOPE_ALL, 1, NULL, out,
+			 NULL)) != OK)
+			goto out;
+		for (i = 0; i < rd->ncols; i++)
+			if (rd->cols[i].flags & FIELD_HIDDEN)
+				json_object_del(*out, rd->cols[i].name);
+		break;
+	case STORE_DONE:
+		rc = ERR_NOT_FOUND;
+		break;
+	}
+out:
+	store_finalize(st);
+	buf_free(&sql);
+	return (rc);
+}
+
+/*
+ * "UPDATE t SET a = NULL, ... WHERE <owner> = ?" for what erasure clears
+ * in rd's rows into sql; empty when nothing. The names cleared in a row
+ * that owns itself are appended to cleared (may be NULL).
+ */
+static int
+erase_sql(const struct rdef *rd, struct buf *sql, json_t *cleared)
+{
+	const struct field *f;
+	size_t		    i;
+	int		    rc, n = 0;
+
+	buf_reset(sql);
+	if ((rc = buf_printf(sql, "UPDATE %s SET", rd->res->table)) != OK)
+		return (rc);
+	for (i = 1; i < rd->ncols && rc == OK; i++) {
+		f = &rd->cols[i];
+		if ((f->flags & FIELD_ERASE) ||
+		    (rd->owner_is_id && (f->flags & FIELD_PERSONAL))) {
+			rc = buf_printf(
+			    sql, "%s %s = NULL", n++ > 0 ? "," : "", f->name);
+			if (rc == OK && rd->owner_is_id && cleared != NULL &&
+			    json_array_append_new(
+				cleared, json_string(f->name)) != 0)
+				rc = ERR_NOMEM;
+		}
+		if (rc == OK && (f->flags & FIELD_BLIND_INDEX))
+			rc = buf_printf(sql, "%s %s_index = NULL",
+			    n++ > 0 ? "," : "", f->name);
+	}
+	if (rc == OK && n > 0)
+		rc = buf_printf(sql, " WHERE %s = ?", rd->res->owner_column);
+	if (rc != OK || n == 0)
+		buf_reset(sql);
+	return (rc);
+}
+
+int
+resource_erase_owned(struct tx *tx, const char *user_id, json_t *cleared)
+{
+	const struct rdef *const *all;
+	struct stmt		 *st;
+	struct buf		  sql;
+	size_t			  i, n;
+	int			  rc = OK;
+
+	buf_init(&sql, GDPR_SQL_MAX);
+	all = rdef_all(&n);
+	for (i = 0; i < n && rc == OK; i++) {
+		if (all[i]->res->owner_column == NULL)
+			continue;
+		if ((rc = erase_sql(all[i], &sql, cleared)) != OK ||
+		    sql.len == 0)
+			continue;
+		if ((st = store_prepare(tx, sql.data)) == NULL) {
+			rc = ERR_DB;
+			break;
+		}
+		store_bind_text(st, 1, user_id);
+		rc = store_step(st);
+		store_finalize(st);
+		rc = rc == STORE_DONE ? OK : rc;
+	}
+	buf_free(&sql);
+	return (rc);
+}

@@ -1,0 +1,517 @@
+/*
+ * GDPR from the declarations: every resource the modules declare is
+ * walked (resource_all), a person gets a row of each resource whose rows
+ * they own and that has a personal field, every field filled from its
+ * declaration; then
+ *
+ *   - the person's export (people_export) holds every personal field of
+ *     each of those rows, as set (staff-only ones excepted: the export is
+ *     the row as its owner sees it), and every FIELD_ERASE field of their
+ *     users row;
+ *   - after their erasure (people_erase) their users row holds none of
+ *     its personal or FIELD_ERASE fields nor its blind index, the rows
+ *     they own elsewhere open none of their personal fields (the data key
+ *     is gone) and hold no blind index nor FIELD_ERASE field.
+ *
+ * Nothing here names a field: a personal field added to a declaration is
+ * covered as it is. A resource declared only here (probe, on a table the
+ * test makes) shows it for a module the people module knows nothing of.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "biometrics/biometrics.h"
+#include "bookings/bookings.h"
+#include "core/config.h"
+#include "core/crypto.h"
+#include "core/err.h"
+#include "core/keyring.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "learning/learning.h"
+#include "module.h"
+#include "partners/partners.h"
+#include "people/gdpr.h"
+#include "people/people.h"
+#include "resource/resource.h"
+#include "resource/resource_int.h"
+#include "store/migrate.h"
+#include "store/store.h"
+#include "therapy/therapy.h"
+
+#include "testdb.h"
+
+#define ROWS_MAX 32 /* rows the test makes */
+
+/* A resource of the test's own, on a table it makes. */
+static const struct field probe_fields[] = {
+	{ "user_id", FIELD_UUID, FIELD_REQUIRED, 0, 0, NULL, NULL, "users", 0,
+	    "owner" },
+	{ "secret", FIELD_TEXT, FIELD_PERSONAL | FIELD_NULLABLE, 0, 100, NULL,
+	    NULL, NULL, 0, "sealed" },
+	{ "contact", FIELD_EMAIL,
+	    FIELD_PERSONAL | FIELD_NULLABLE | FIELD_BLIND_INDEX, 3, 200, NULL,
+	    NULL, NULL, 0, "sealed, found by its blind index" },
+	{ "region", FIELD_TEXT, FIELD_NULLABLE | FIELD_ERASE, 0, 50, NULL, NULL,
+	    NULL, 0, "cleared on erasure" },
+	{ "remark", FIELD_TEXT, FIELD_PERSONAL | FIELD_NULLABLE, 0, 50, NULL,
+	    NULL, NULL, SEE_ALL, "staff only: not exported" },
+};
+
+static const struct resource probe = {
+	.name = "gdpr_probe",
+	.path = "/v1/gdpr-probe",
+	.table = "gdpr_probe",
+	.fields = probe_fields,
+	.nfields = sizeof(probe_fields) / sizeof(probe_fields[0]),
+	.owner_column = "user_id",
+};
+
+static const char probe_sql[] =
+    "CREATE TABLE gdpr_probe (id TEXT PRIMARY KEY, user_id TEXT NOT NULL "
+    "REFERENCES users (id), secret BLOB, contact BLOB, contact_index TEXT, "
+    "region TEXT, remark BLOB, created_at BIGINT NOT NULL, updated_at "
+    "BIGINT NOT NULL)";
+
+/* A row the test made: its resource, id and body. */
+struct made {
+	const struct resource *res;
+	char		       id[UUID_STR_LEN];
+	json_t		      *body;
+};
+
+static struct store *db;
+static char	     dir[] = "/tmp/carebase-gdpr-XXXXXX";
+static struct made   made[ROWS_MAX];
+static size_t	     nmade;
+static char	     person[UUID_STR_LEN];
+static int	     serial;
+
+static int		      has_personal(const struct resource *);
+static const char	     *made_id(const char *table);
+static const struct resource *resource_of(const char *table);
+static int     make_row(struct tx *, const struct resource *, char *id);
+static json_t *field_value(struct tx *, const struct field *, int64_t);
+
+static int
+has_personal(const struct resource *res)
+{
+	size_t i;
+
+	for (i = 0; i < res->nfields; i++)
+		if (res->fields[i].flags & (FIELD_PERSONAL | FIELD_ERASE))
+			return (1);
+	return (0);
+}
+
+static const char *
+made_id(const char *table)
+{
+	size_t i;
+
+	for (i = 0; i < nmade; i++)
+		if (strcmp(made[i].res->table, table) == 0)
+			return (made[i].id);
+	return (NULL);
+}
+
+/* The declared resource on table, or NULL. */
+static const struct resource *
+resource_of(const char *table)
+{
+	const struct resource *const *all;
+	size_t			      i, n;
+
+	all = resource_all(&n);
+	for (i = 0; i < n; i++)
+		if (strcmp(all[i]->table, table) == 0)
+			return (all[i]);
+	return (NULL);
+}
+
+/*
+ * A value for f that its declaration accepts, unique where it can be:
+ * references name the person or a row made for them (made first).
+ */
+static json_t *
+field_value(struct tx *tx, const struct field *f, int64_t at)
+{
+	const struct resource *ref;
+	char		       s[128], iso[ISO_TIME_LEN], id[UUID_STR_LEN];
+	size_t		       len;
+
+	serial++;
+	if (f->def != NULL && !(f->flags & (FIELD_PERSONAL | FIELD_ERASE)))
+		return (json_loads(f->def, JSON_DECODE_ANY, NULL));
+	switch (f->type) {
+	case FIELD_UUID:
+		if (f->ref == NULL)
+			return (json_string(uuid_v7(id)));
+		if (strcmp(f->ref, "users") == 0)
+			return (json_string(person));
+		if (made_id(f->ref) == NULL) {
+			if ((ref = resource_of(f->ref)) == NULL ||
+			    make_row(tx, ref, NULL) != OK)
+				return (NULL);
+		}
+		return (json_string(made_id(f->ref)));
+	case FIELD_TEXT:
+		snprintf(s, sizeof(s), "v%d-%s", serial, f->name);
+		if (f->max > 0 && strlen(s) > (size_t)f->max)
+			s[f->max] = '\0';
+		for (len = strlen(s);
+		     len < (size_t)f->min && len + 1 < sizeof(s); len++)
+			s[len] = 'x';
+		s[len] = '\0';
+		return (json_string(s));
+	case FIELD_EMAIL:
+		snprintf(
+		    s, sizeof(s), "gdpr%d.%s@example.org", serial, f->name);
+		return (json_string(s));
+	case FIELD_INT:
+		return (json_integer(f->min > 0 ? f->min : 1));
+	case FIELD_BOOL:
+		return (json_false());
+	case FIELD_TIME:
+		return (json_string(time_format_iso(at, iso)));
+	case FIELD_DATE:
+		return (json_string("1980-05-06"));
+	case FIELD_ENUM:
+		return (json_string(f->choices[0]));
+	case FIELD_JSON:
+		snprintf(s, sizeof(s), "v%d-%s", serial, f->name);
+		return (json_pack("{s:s}", "marker", s));
+	case FIELD_TEXT_LIST:
+		snprintf(s, sizeof(s), "v%d-%s", serial, f->name);
+		return (json_pack("[s]", s));
+	}
+	return (NULL);
+}
+
+/*
+ * A row of res owned by the person, every field filled but the optional
+ * ones that are neither personal nor FIELD_ERASE (and the stamps the
+ * writer sets), through the resource layer's own writer.
+ */
+static int
+make_row(struct tx *tx, const struct resource *res, char *id_out)
+{
+	struct resource_ctx ctx;
+	struct principal    who;
+	struct made	   *m;
+	const struct field *f;
+	json_t		   *body, *v;
+	int64_t		    at = time_now_ms();
+	size_t		    i;
+	int		    rc;
+
+	if (nmade == ROWS_MAX || (body = json_object()) == NULL)
+		return (ERR_TOO_LARGE);
+	for (i = 0; i < res->nfields; i++) {
+		f = &res->fields[i];
+		if (strcmp(f->name, "created_at") == 0 ||
+		    strcmp(f->name, "updated_at") == 0 ||
+		    ((f->flags & FIELD_NULLABLE) &&
+			!(f->flags & (FIELD_PERSONAL | FIELD_ERASE))))
+			continue;
+		/* Times in declaration order: a start before its end. */
+		at += 3600000;
+		if (res->owner_column != NULL &&
+		    strcmp(f->name, res->owner_column) == 0 &&
+		    person[0] != '\0')
+			v = json_string(person); /* owned by the person */
+		else
+			v = field_value(tx, f, at);
+		if (v == NULL) {
+			json_decref(body);
+			return (ERR_INTERNAL);
+		}
+		json_object_set_new(body, f->name, v);
+	}
+	memset(&ctx, 0, sizeof(ctx));
+	memset(&who, 0, sizeof(who));
+	strlcpy_cb(
+	    who.user_id, person[0] != '\0' ? person : "-", sizeof(who.user_id));
+	strlcpy_cb(who.role, "admin", sizeof(who.role));
+	ctx.tx = tx;
+	ctx.res = res;
+	ctx.who = &who;
+	ctx.scope = SCOPE_ALL;
+	m = &made[nmade];
+	if ((rc = resource_insert(&ctx, body, m->id)) != OK) {
+		print_error("%s: the row could not be made: %s\n", res->name,
+		    err_code(rc));
+		json_decref(body);
+		return (rc);
+	}
+	m->res = res;
+	m->body = body;
+	nmade++;
+	if (id_out != NULL)
+		memcpy(id_out, m->id, UUID_STR_LEN);
+	return (OK);
+}
+
+/* The person, then a row of every other resource they own with a
+ * personal field. */
+static int
+people_make(struct tx *tx, void *arg)
+{
+	const struct resource *const *all;
+	size_t			      i, n;
+	int			      rc;
+
+	(void)arg;
+	if ((rc = make_row(tx, resource_of("users"), person)) != OK)
+		return (rc);
+	all = resource_all(&n);
+	for (i = 0; i < n; i++) {
+		if (all[i]->owner_column == NULL ||
+		    strcmp(all[i]->owner_column, "id") == 0 ||
+		    !has_personal(all[i]) || made_id(all[i]->table) != NULL)
+			continue;
+		if ((rc = make_row(tx, all[i], NULL)) != OK)
+			return (rc);
+	}
+	return (OK);
+}
+
+static int
+setup(void **state)
+{
+	static const struct module *const modules[] = { &people_module,
+		&therapy_module, &partners_module, &bookings_module,
+		&biometrics_module, &learning_module };
+	struct store_opts		  o = { 1, 2, 10000, 1 };
+	const char			 *err;
+	char				  url[128], errbuf[256];
+	static char			  journal[128];
+	size_t				  i, j;
+	int				  applied;
+
+	(void)state;
+	if (mkdtemp(dir) == NULL)
+		return (-1);
+	/* Erasures are journalled (people/erasures.c). */
+	snprintf(journal, sizeof(journal), "%s/erasure.journal", dir);
+	config.erasure_journal_file = journal;
+	if (people_erasures_open(errbuf, sizeof(errbuf)) != OK) {
+		fprintf(stderr, "%s\n", errbuf);
+		return (-1);
+	}
+	snprintf(url, sizeof(url), "sqlite:///%s/t.db", dir);
+	if (store_open(url, &o, &db, &err) != OK ||
+	    migrate_up(db, &applied) != OK || db_exec(db, probe_sql) != OK)
+		return (-1);
+	for (i = 0; i < NELEM(modules); i++)
+		for (j = 0; j < modules[i]->nresources; j++)
+			if (resource_register(modules[i]->resources[j]) != OK)
+				return (-1);
+	if (resource_register(&probe) != OK)
+		return (-1);
+	return (
+	    store_run(db, STORE_TX_WRITE, people_make, NULL) == OK ? 0 : -1);
+}
+
+static int
+teardown(void **state)
+{
+	char   cmd[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < nmade; i++)
+		json_decref(made[i].body);
+	store_close(db);
+	people_erasures_close();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return (system(cmd) != 0);
+}
+
+static const struct principal *
+self(void)
+{
+	static struct principal who;
+
+	memset(&who, 0, sizeof(who));
+	strlcpy_cb(who.user_id, person, sizeof(who.user_id));
+	strlcpy_cb(who.role, "member", sizeof(who.role));
+	return (&who);
+}
+
+static int
+export_tx(struct tx *tx, void *arg)
+{
+	return (people_export(tx, self(), NULL, person, 0, arg));
+}
+
+static int
+erase_tx(struct tx *tx, void *arg)
+{
+	(void)arg;
+	return (people_erase(tx, self(), NULL, person));
+}
+
+/* The exported row of m: the users row, or its id in its records. */
+static json_t *
+exported(json_t *doc, const struct made *m)
+{
+	json_t *rows, *row;
+	size_t	i;
+
+	if (strcmp(m->res->table, "users") == 0)
+		return (json_object_get(doc, "user"));
+	rows = json_object_get(json_object_get(doc, "records"), m->res->name);
+	json_array_foreach(rows, i,
+	    row) if (strcmp(json_string_value(json_object_get(row, "id")),
+			 m->id) == 0) return (row);
+	return (NULL);
+}
+
+static void
+every_personal_field_is_exported(void **state)
+{
+	const struct field *f;
+	json_t		   *doc = NULL, *row, *want, *got;
+	size_t		    i, k, checked = 0, staff_only = 0;
+
+	(void)state;
+	assert_int_equal(store_run(db, STORE_TX_WRITE, export_tx, &doc), OK);
+	for (i = 0; i < nmade; i++) {
+		if (!has_personal(made[i].res) &&
+		    strcmp(made[i].res->table, "users") != 0)
+			continue;
+		if ((row = exported(doc, &made[i])) == NULL)
+			fail_msg("%s %s: not in the export", made[i].res->name,
+			    made[i].id);
+		for (k = 0; k < made[i].res->nfields; k++) {
+			f = &made[i].res->fields[k];
+			if (!(f->flags & (FIELD_PERSONAL | FIELD_ERASE)))
+				continue;
+			want = json_object_get(made[i].body, f->name);
+			got = json_object_get(row, f->name);
+			/* The export is the row as its owner sees it; their
+			 * own users row, every field. */
+			if (f->see != 0 && !(f->see & SEE_OWN) &&
+			    strcmp(made[i].res->table, "users") != 0) {
+				if (got != NULL)
+					fail_msg("%s.%s: staff only, exported",
+					    made[i].res->name, f->name);
+				staff_only++;
+				continue;
+			}
+			if (got == NULL || !json_equal(want, got))
+				fail_msg("%s.%s: %s exported as %s",
+				    made[i].res->name, f->name,
+				    json_dumps(want, JSON_ENCODE_ANY),
+				    got != NULL
+					? json_dumps(got, JSON_ENCODE_ANY)
+					: "nothing");
+			checked++;
+		}
+	}
+	/* users: 8 personal, 3 FIELD_ERASE; the probe: 3 and 1. */
+	assert_true(checked >= 15);
+	assert_true(staff_only >= 1);
+	json_decref(doc);
+}
+
+/* Column col of table's row id is NULL (or the row is gone). */
+static void
+assert_null_column(const char *table, const char *col, const char *id)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql),
+	    "SELECT count(*) FROM %s WHERE id = '%s' AND %s IS NOT NULL", table,
+	    id, col);
+	if (db_count(db, sql) != 0)
+		fail_msg(
+		    "%s.%s of %s: still there after erasure", table, col, id);
+}
+
+static void
+nothing_personal_opens_after_erasure(void **state)
+{
+	const struct field *f;
+	const struct rdef  *rd;
+	struct tx	   *tx;
+	json_t		   *row;
+	char		    col[96], sql[128];
+	size_t		    i, k, owned = 0;
+	int		    rc;
+
+	(void)state;
+	assert_int_equal(store_run(db, STORE_TX_WRITE, erase_tx, NULL), OK);
+	snprintf(sql, sizeof(sql),
+	    "SELECT count(*) FROM user_keys WHERE user_id = '%s'", person);
+	assert_int_equal(db_count(db, sql), 0);
+	assert_int_equal(store_tx_begin(db, STORE_TX_READ, &tx), OK);
+	for (i = 0; i < nmade; i++) {
+		const int self_row = strcmp(made[i].res->table, "users") == 0;
+
+		for (k = 0; k < made[i].res->nfields; k++) {
+			f = &made[i].res->fields[k];
+			if ((f->flags & FIELD_ERASE) ||
+			    (self_row && (f->flags & FIELD_PERSONAL)))
+				assert_null_column(
+				    made[i].res->table, f->name, made[i].id);
+			if (f->flags & FIELD_BLIND_INDEX) {
+				snprintf(col, sizeof(col), "%s_index", f->name);
+				assert_null_column(
+				    made[i].res->table, col, made[i].id);
+			}
+		}
+		if (self_row || !has_personal(made[i].res))
+			continue;
+		/* Elsewhere: the sealed fields no longer open. */
+		rd = rdef_find(made[i].res);
+		rc = rows_select(tx, rd, made[i].id, NULL, SCOPE_ALL, SCOPE_ALL,
+		    1, &row, NULL);
+		if (rc == ERR_NOT_FOUND)
+			continue; /* removed with the person (recordings) */
+		assert_int_equal(rc, OK);
+		for (k = 0; k < made[i].res->nfields; k++) {
+			f = &made[i].res->fields[k];
+			if ((f->flags & FIELD_PERSONAL) &&
+			    !json_is_null(json_object_get(row, f->name)))
+				fail_msg("%s.%s: opens after erasure",
+				    made[i].res->name, f->name);
+		}
+		json_decref(row);
+		owned++;
+	}
+	store_tx_rollback(tx);
+	assert_true(owned >= 1); /* the probe at least */
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(every_personal_field_is_exported),
+		cmocka_unit_test(nothing_personal_opens_after_erasure),
+	};
+	unsigned char master[MASTER_KEY_LEN];
+	int	      rc;
+
+	if (crypto_init() != OK)
+		return (1);
+	log_set_level(LOG_WARN);
+	randombytes_buf(master, sizeof(master));
+	keyring_init(master);
+	sodium_memzero(master, sizeof(master));
+	rc = cmocka_run_group_tests_name("gdpr", tests, setup, teardown);
+	keyring_wipe();
+	return (rc != 0);
+}
