@@ -6,7 +6,9 @@
  * Status for a caller without the permission: anonymous callers get 401;
  * an authenticated caller gets 403 for lists and creates, and 404 for a
  * row they cannot see (exactly as a row that does not exist). A row they
- * can see but not change answers 403.
+ * can see but not change answers 403. The list and read of a
+ * RESOURCE_PUBLIC_READ resource serve anonymous callers too: a row they
+ * cannot see answers them 404.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +57,9 @@ static int	   read_tx(struct tx *, void *);
 void
 resource_refuse(struct request *req, const struct principal *who, int rc)
 {
-	if (who == NULL) {
+	/* Only a public read has no caller: a row it cannot see is one
+	 * that does not exist, for anyone. */
+	if (who == NULL && rc != ERR_NOT_FOUND) {
 		http_problem(
 		    req, ERR_UNAUTHORIZED, NULL, "Authentication is required.");
 		return;
@@ -86,7 +90,14 @@ begin(struct request *req, const struct rdef **rd, struct principal **who)
 		http_problem(req, ERR_INTERNAL, NULL, "unregistered resource");
 		return (ERR_INTERNAL);
 	}
-	*who = req->caller; /* the dispatcher's: never NULL here */
+	/* The dispatcher's, never NULL, except on a public read, where a
+	 * token is optional: its caller, or NULL without one. */
+	if (req->caller == NULL && http_authenticate(req) != OK) {
+		http_problem(req, ERR_UNAUTHORIZED, NULL,
+		    "The credentials were not accepted.");
+		return (ERR_UNAUTHORIZED);
+	}
+	*who = req->caller;
 	return (OK);
 }
 

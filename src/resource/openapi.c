@@ -365,13 +365,18 @@ resource_paths(json_t *paths, json_t *schemas, const struct rdef *rd)
 			: rt->method == HTTP_PATCH ? "update"
 						   : "delete");
 		op = op_new(id, rt->summary, res->name);
-		json_object_set_new(op, "security", json_deep_copy(sec));
+		json_object_set_new(op, "security",
+		    rt->flags & ROUTE_PUBLIC ? json_array()
+					     : json_deep_copy(sec));
 		if (res->doc != NULL)
 			json_object_set_new(
 			    op, "description", json_string(res->doc));
 		r = json_object_get(op, "responses");
-		json_object_set_new(
-		    r, "401", problem_response("no or bad credentials"));
+		json_object_set_new(r, "401",
+		    problem_response(rt->flags & ROUTE_PUBLIC
+			    ? "a bearer token that is not valid (none is "
+			      "needed)"
+			    : "no or bad credentials"));
 		switch (rt->method) {
 		case HTTP_GET:
 			if (rt->pattern == res->path) {

@@ -162,6 +162,12 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 	}
 	if (rd->has_personal && rd->owner < 0)
 		goto bad; /* personal data needs an owner's key */
+	/* Read without a token: only rows everyone may see, and nothing
+	 * personal in them. */
+	if ((res->flags & RESOURCE_PUBLIC_READ) &&
+	    (res->scope_where[SCOPE_NONE] == NULL || rd->has_personal ||
+		rd->has_health))
+		goto bad;
 
 	if (buf_puts(&b, "SELECT ") != OK)
 		goto nomem;
@@ -286,6 +292,9 @@ resource_register(const struct resource *res)
 		rt->pattern = spec[a].item ? rd->item_path : res->path;
 		rt->handler = spec[a].fn;
 		rt->flags = spec[a].flags;
+		if ((res->flags & RESOURCE_PUBLIC_READ) &&
+		    spec[a].method == HTTP_GET)
+			rt->flags |= ROUTE_PUBLIC;
 		rt->summary = summaries[nrdefs][a];
 		rt->arg = res;
 	}

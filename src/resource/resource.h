@@ -177,6 +177,17 @@ struct resource_ctx {
  * outside this layer without touching updated_at.
  */
 #define RESOURCE_ETAG_ROW 0x02
+/*
+ * Its list and read need no token (ROUTE_PUBLIC): a caller without one
+ * sees the rows of scope_where[SCOPE_NONE], which the resource must
+ * declare, as a signed-in caller without the read permission does (a row
+ * outside them answers 404); a caller who sends a token is served as
+ * themselves, and a token that is not valid answers 401. Its writes need
+ * a token as any other route. Not for resources with personal or health
+ * fields (registration refuses them): the public catalogue of a business
+ * (courses, venues, dated runs with free seats).
+ */
+#define RESOURCE_PUBLIC_READ 0x04
 
 struct resource {
 	const char	   *name; /* "users": permissions, audit entity */
@@ -226,7 +237,8 @@ struct resource {
 	 * any of them never makes its creator the owner of a new row; the
 	 * row made must be one the creator's scope names (403 otherwise).
 	 * scope_where[SCOPE_NONE] is what callers without the read
-	 * permission may list and read (published courses, for everyone).
+	 * permission may list and read (published courses, for everyone;
+	 * with RESOURCE_PUBLIC_READ, for callers without a token too).
 	 */
 	const char *scope_where[SCOPE_ALL + 1];
 	int	    flags; /* RESOURCE_* */
