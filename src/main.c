@@ -37,6 +37,7 @@
 #include "partners/partners.h"
 #include "reports/reports.h"
 #include "therapy/therapy.h"
+#include "training/training.h"
 
 #define CAREBASE_VERSION "0.1.0"
 
@@ -51,6 +52,7 @@ static const struct module *const modules[] = {
 	&biometrics_module,
 	&learning_module,
 	&chatsync_module,
+	&training_module,
 };
 
 struct cmd {
