@@ -48,6 +48,7 @@
 #include "store/migrate.h"
 #include "store/store.h"
 #include "therapy/therapy.h"
+#include "training/training.h"
 
 #include "testdb.h"
 
@@ -291,7 +292,7 @@ setup(void **state)
 {
 	static const struct module *const modules[] = { &people_module,
 		&therapy_module, &partners_module, &bookings_module,
-		&biometrics_module, &learning_module };
+		&biometrics_module, &learning_module, &training_module };
 	struct store_opts		  o = { 1, 2, 10000, 1 };
 	const char			 *err;
 	char				  url[128], errbuf[256];
