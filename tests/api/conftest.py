@@ -900,6 +900,73 @@ def practice(server):
 
 
 # --------------------------------------------------------------------------
+# the training catalogue (issue 16): courses, venues, trainers, schedules
+
+EFAW = {"course_type": "EFAW", "duration_hours": 6, "duration_days": 1}
+FAW = {"course_type": "FAW", "duration_hours": 18, "duration_days": 3}
+PAEDIATRIC = {"course_type": "Paediatric", "duration_hours": 12, "duration_days": 2}
+
+
+def training_course(server, admin, **fields):
+    """A training course made by admin (EFAW, 12 learners, GBP 75.00 unless told)."""
+    body = {"name": "Emergency First Aid at Work", **EFAW, "price_minor": 7500,
+            "max_capacity": 12}
+    body.update(fields)
+    r = server.post("/v1/training-courses", headers=hdr(admin), json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def venue(server, admin, **fields):
+    """A venue made by admin (room for 10 unless told)."""
+    body = {"name": "Leeds City Centre Training Venue", "address_line1": "1 Park Row",
+            "city": "Leeds", "postcode": "LS1 5AB", "capacity": 10,
+            "facilities": ["projector"]}
+    body.update(fields)
+    r = server.post("/v1/venues", headers=hdr(admin), json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def trainer(server, admin, who, **fields):
+    """who's trainer profile (who has the instructor role), made by admin,
+    qualified until the end of 2035 unless told."""
+    body = {"user_id": who["id"], "trainer_code": "T-" + secrets.token_hex(3),
+            "qualification_number": "FAQ-" + secrets.token_hex(2),
+            "qualification_expiry": "2035-12-31", "specializations": ["EFAW"],
+            "hourly_rate_minor": 3500}
+    body.update(fields)
+    r = server.post("/v1/trainers", headers=hdr(admin), json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def schedule(server, who, course, at_venue, by, start, end, **extra):
+    """POST /v1/course-schedules as who (who may be None: no token); the
+    response, unchecked. by is a trainers row."""
+    body = {"course_id": course["id"], "venue_id": at_venue["id"], "trainer_id": by["id"],
+            "start_time": start, "end_time": end}
+    body.update(extra)
+    headers = hdr(who) if who is not None else {}
+    return server.post("/v1/course-schedules", headers=headers, json=body)
+
+
+@pytest.fixture
+def catalogue(server):
+    """An admin, two instructors with trainer profiles, a member, an EFAW
+    course (12 learners) and a venue for 10."""
+    c = {"admin": person(server, "admin", "admin"),
+         "instructor": person(server, "instructor", "instructor"),
+         "instructor2": person(server, "instructor2", "instructor"),
+         "member": person(server, "member")}
+    c["trainer"] = trainer(server, c["admin"], c["instructor"])
+    c["trainer2"] = trainer(server, c["admin"], c["instructor2"])
+    c["course"] = training_course(server, c["admin"])
+    c["venue"] = venue(server, c["admin"])
+    return c
+
+
+# --------------------------------------------------------------------------
 # reports: rows with known times
 
 BETA = "=Beta, \"Quoted\", Inc"
