@@ -482,15 +482,23 @@ def test_concurrent_overlapping_schedules_exactly_one_succeeds(server, catalogue
                 "trainer_id": c["trainer"]["id"], "start_time": at(start + i),
                 "end_time": at(start + i + 6)}
         with requests.Session() as s:
+            # Connected and signed in before the start: both writes then
+            # reach the server at once.
+            assert s.get(server.url("/v1/me"), headers=hdr(c["admin"]),
+                         timeout=30).status_code == 200
             barrier.wait(timeout=10)
-            return s.post(url, json=body, headers=hdr(c["admin"]), timeout=30).status_code
+            r = s.post(url, json=body, headers=hdr(c["admin"]), timeout=30)
+            return r.status_code, r.json().get("code")
 
-    for round_ in range(5):
+    for round_ in range(10):
         barrier = threading.Barrier(2)
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             codes = list(pool.map(attempt, range(2), [round_ * 24] * 2, [barrier] * 2))
-        assert sorted(codes) == [201, 409], codes
-    assert db.count("course_schedules") == 5
+        # The module's own refusal, not the database's backstop: the
+        # second writer waited for the trainer's lock and saw the first.
+        assert sorted(codes, key=lambda x: x[0]) == [(201, None), (409, "TRAINER_OVERLAP")], \
+            codes
+    assert db.count("course_schedules") == 10
 
 
 def test_status_moves_only_through_the_actions(server, catalogue, db):
@@ -553,3 +561,24 @@ def test_the_catalogue_is_in_the_openapi_document(server):
     assert {"free_seats", "capacity", "status", "trainer_id"} <= set(props)
     assert "status" not in doc["components"]["schemas"]["course_schedules_update"].get(
         "properties", {})
+
+
+def test_rows_a_schedule_names_are_not_deleted(server, catalogue, db):
+    c = catalogue
+    admin = c["admin"]
+    made(server, c)
+    for path in (f"/v1/training-courses/{c['course']['id']}", f"/v1/venues/{c['venue']['id']}",
+                 f"/v1/trainers/{c['trainer']['id']}"):
+        problem(server.request("DELETE", path, headers=hdr(admin)), 409, "CONFLICT")
+    assert (db.count("training_courses"), db.count("venues"), db.count("trainers")) == (1, 1, 2)
+    # Unused ones go, with their materials, audited.
+    spare = training_course(server, admin, name="Spare")
+    r = server.post("/v1/course-materials", headers=hdr(admin), json={
+        "course_id": spare["id"], "title": "x", "material_type": "link",
+        "file_url": "https://example.org/"})
+    assert r.status_code == 201, r.text
+    r = server.request("DELETE", f"/v1/training-courses/{spare['id']}", headers=hdr(admin))
+    assert r.status_code == 204, r.text
+    assert db.count("course_materials") == 0
+    assert db.count("audit_log", f"entity_id = '{spare['id']}' AND "
+                    "action = 'training_courses.delete'") == 1
