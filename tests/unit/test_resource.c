@@ -994,6 +994,63 @@ sealed_at_rest(void **state)
 	}
 }
 
+/*
+ * RESOURCE_PUBLIC_READ: refused without rows for everyone or with personal
+ * data; otherwise its GET routes are public and its writes are not.
+ */
+static void
+public_read_registration(void **state)
+{
+	static const struct field open_fields[] = {
+		{ "name", FIELD_TEXT, FIELD_REQUIRED, 1, 20, NULL, NULL, NULL,
+		    0, NULL },
+	};
+	static const struct field owned_fields[] = {
+		{ "owner_id", FIELD_UUID, FIELD_REQUIRED, 0, 0, NULL, NULL,
+		    "users", 0, NULL },
+		{ "name", FIELD_TEXT, FIELD_PERSONAL, 1, 20, NULL, NULL, NULL,
+		    0, NULL },
+	};
+	static const struct resource no_rows = { .name = "pub_a",
+		.path = "/v1/pub-a",
+		.table = "pub_a",
+		.fields = open_fields,
+		.nfields = 1,
+		.flags = RESOURCE_PUBLIC_READ };
+	static const struct resource personal = { .name = "pub_b",
+		.path = "/v1/pub-b",
+		.table = "pub_b",
+		.fields = owned_fields,
+		.nfields = 2,
+		.owner_column = "owner_id",
+		.scope_where = { [SCOPE_NONE] = "1 = 1" },
+		.flags = RESOURCE_PUBLIC_READ };
+	static const struct resource open = { .name = "pub_c",
+		.path = "/v1/pub-c",
+		.table = "pub_c",
+		.fields = open_fields,
+		.nfields = 1,
+		.scope_where = { [SCOPE_NONE] = "name <> ''" },
+		.flags = RESOURCE_PUBLIC_READ };
+	const struct rdef	    *rd;
+	size_t			     i, pub = 0;
+
+	(void)state;
+	assert_int_equal(resource_register(&no_rows), ERR_CONFIG);
+	assert_int_equal(resource_register(&personal), ERR_CONFIG);
+	assert_int_equal(resource_register(&open), OK);
+	assert_non_null(rd = rdef_find(&open));
+	for (i = 0; i < rd->table.nroutes; i++) {
+		if (rd->routes[i].method == HTTP_GET)
+			assert_true(rd->routes[i].flags & ROUTE_PUBLIC);
+		else
+			assert_false(rd->routes[i].flags & ROUTE_PUBLIC);
+		pub += (rd->routes[i].flags & ROUTE_PUBLIC) != 0;
+	}
+	assert_int_equal(pub, 2);
+	assert_false(rdef_find(&notes)->routes[0].flags & ROUTE_PUBLIC);
+}
+
 static void
 docs_page(void **state)
 {
@@ -1020,6 +1077,7 @@ main(void)
 		cmocka_unit_test(cursor_round_trip),
 		cmocka_unit_test(scope_sql),
 		cmocka_unit_test(openapi_shape),
+		cmocka_unit_test(public_read_registration),
 	};
 	const struct CMUnitTest e2e[] = {
 		cmocka_unit_test(crud_and_scope),
