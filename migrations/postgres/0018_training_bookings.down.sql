@@ -1,0 +1,9 @@
+DELETE FROM role_permissions WHERE permission IN (SELECT name FROM permissions
+	WHERE name LIKE 'discount_codes:%' OR name LIKE 'training_bookings:%'
+	OR name LIKE 'training_booking_attendees:%' OR name LIKE 'booking_inquiries:%');
+DELETE FROM permissions WHERE name LIKE 'discount_codes:%' OR name LIKE 'training_bookings:%'
+	OR name LIKE 'training_booking_attendees:%' OR name LIKE 'booking_inquiries:%';
+DROP TABLE training_booking_attendees;
+DROP TABLE training_bookings;
+DROP TABLE booking_inquiries;
+DROP TABLE discount_codes;
