@@ -279,6 +279,13 @@ static const struct config_entry config_table[] = {
 	    "7", 1, 365, NULL, 0,
 	    "report runs (and their results) older than "
 	    "this are deleted by the hourly report_runs.prune job" },
+	{ "training_hold_minutes", CT_INT, S(training_hold_minutes), "30", 1,
+	    1440, NULL, 0,
+	    "minutes a new training booking holds its seats unless paid "
+	    "(confirmed); then the training.expire_holds job frees them" },
+	{ "training_inquiry_hold_minutes", CT_INT,
+	    S(training_inquiry_hold_minutes), "1440", 1, 10080, NULL, 0,
+	    "minutes a booking inquiry holds the seats it asks about" },
 };
 
 #define CONFIG_COUNT (sizeof(config_table) / sizeof(config_table[0]))

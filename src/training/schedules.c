@@ -86,6 +86,7 @@ static int trainer_check(struct resource_ctx *, const struct plan *);
 static int capacity_check(
     struct resource_ctx *, const struct plan *, int64_t, int64_t, json_t *);
 static int overlap_check(struct resource_ctx *, const struct plan *);
+static int seats_check(struct resource_ctx *, int64_t);
 static int action_tx(struct tx *, void *);
 
 static const char *const statuses[] = { "scheduled", "confirmed", "in_progress",
@@ -352,12 +353,38 @@ schedules_before_create(struct resource_ctx *ctx, json_t *body)
 	return (plan_check(ctx, &p, body));
 }
 
+/*
+ * A capacity never falls below the seats booked or held (409
+ * SCHEDULE_CAPACITY_EXCEEDED), read under the schedule's lock as
+ * bookings take them. Taken after the course's, venue's and trainer's
+ * locks would be (plan_check): it takes none of them.
+ */
+static int
+seats_check(struct resource_ctx *ctx, int64_t cap)
+{
+	int64_t free_seats = 0, old_cap;
+	char	detail[128];
+	int	rc;
+
+	if ((rc = training_lock(ctx->tx, "schedule", ctx->id)) != OK ||
+	    (rc = training_free_seats(ctx->tx, ctx->id, &free_seats)) != OK)
+		return (rc);
+	old_cap = json_integer_value(json_object_get(ctx->old, "capacity"));
+	if (cap >= old_cap - free_seats)
+		return (OK);
+	snprintf(detail, sizeof(detail),
+	    "%lld seats are booked or held", (long long)(old_cap - free_seats));
+	return (training_refuse(ctx->req, ERR_CONFLICT,
+	    "SCHEDULE_CAPACITY_EXCEEDED", "capacity", "below_booked", detail));
+}
+
 /* A scheduled or confirmed schedule, as it would be, by the same rules. */
 static int
 schedules_before_update(struct resource_ctx *ctx, json_t *body)
 {
 	struct plan p;
 	const char *status, *venue, *trainer;
+	int	    rc;
 
 	if (json_object_size(body) == 0)
 		return (OK);
@@ -392,7 +419,10 @@ schedules_before_update(struct resource_ctx *ctx, json_t *body)
 	    strcmp(trainer, p.trainer_id) != 0 ||
 	    json_object_get(body, "start_time") != NULL ||
 	    json_object_get(body, "end_time") != NULL;
-	return (plan_check(ctx, &p, body));
+	if ((rc = plan_check(ctx, &p, body)) != OK ||
+	    json_object_get(body, "capacity") == NULL)
+		return (rc);
+	return (seats_check(ctx, json_integer_value(p.capacity)));
 }
 
 /* Status actions */
@@ -444,6 +474,9 @@ action_tx(struct tx *tx, void *arg)
 
 	json_decref(a->row);
 	a->row = NULL;
+	/* Its seats: no booking slips in while it is cancelled. */
+	if ((rc = training_lock(tx, "schedule", a->id)) != OK)
+		return (rc);
 	st = store_prepare(tx,
 	    "SELECT status, updated_at FROM course_schedules "
 	    "WHERE id = ?");
@@ -488,6 +521,10 @@ action_tx(struct tx *tx, void *arg)
 	    tx, a->who, a->req, verb, "course_schedules", a->id, changes);
 	json_decref(changes);
 	if (rc != OK)
+		return (rc);
+	if (strcmp(a->t->to, "cancelled") == 0 &&
+	    (rc = training_schedule_cancelled(
+		 tx, a->who, a->req, a->id, now)) != OK)
 		return (rc);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.req = a->req;

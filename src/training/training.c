@@ -1,7 +1,7 @@
 /*
- * The training module: its routes and resources, and the helpers its
- * files share. Tables and the built-in roles' permissions come from
- * migration 0017.
+ * The training module: its routes, resources and jobs, and the helpers
+ * its files share. Tables and the built-in roles' permissions come from
+ * migrations 0017 (the catalogue) and 0018 (bookings).
  */
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +12,7 @@
 #include "core/util.h"
 #include "http/http.h"
 #include "module.h"
+#include "resource/audit.h"
 #include "resource/resource.h"
 #include "store/store.h"
 #include "training/training.h"
@@ -24,6 +25,33 @@
 	"\"problems\":{\"403\":\"only staff move a schedule's status\","	\
 	"\"404\":\"no such schedule\",\"409\":\"INVALID_TRANSITION: the "	\
 	"schedule's status does not allow it\"}}"
+/* clang-format on */
+
+/* clang-format off */
+#define API_BOOKING(what, problems)					\
+	"{\"answers\":{\"200\":{\"description\":\"" what "\",\"schema\":"	\
+	"{\"$ref\":\"#/components/schemas/training_bookings\"}}},"		\
+	"\"problems\":{\"404\":\"no such booking (or not yours)\","		\
+	problems "}}"
+#define API_BOOK							\
+	"{\"body\":{\"type\":\"object\",\"required\":[\"schedule_id\","	\
+	"\"attendees\"],\"additionalProperties\":false,\"properties\":{"	\
+	"\"schedule_id\":{\"type\":\"string\",\"format\":\"uuid\"},"		\
+	"\"attendees\":{\"type\":\"array\",\"minItems\":1,\"maxItems\":12,"	\
+	"\"items\":{\"type\":\"object\",\"required\":[\"name\",\"email\"],"	\
+	"\"additionalProperties\":false,\"properties\":{\"name\":{\"type\":"	\
+	"\"string\"},\"email\":{\"type\":\"string\",\"format\":\"email\"}}}},"\
+	"\"discount_code\":{\"type\":[\"string\",\"null\"]},"		\
+	"\"inquiry_id\":{\"type\":[\"string\",\"null\"],\"format\":\"uuid\"},"\
+	"\"notes\":{\"type\":[\"string\",\"null\"]}}},"			\
+	"\"answers\":{\"201\":{\"description\":\"the booking, pending: a "	\
+	"hold until hold_expires_at, with its attendees\",\"schema\":"	\
+	"{\"$ref\":\"#/components/schemas/training_bookings\"}}},"		\
+	"\"problems\":{\"403\":\"you may not book\",\"409\":\"SCHEDULE_FULL, "	\
+	"ALREADY_BOOKED, SCHEDULE_NOT_BOOKABLE, DISCOUNT_CODE_USED_UP, "	\
+	"DISCOUNT_CODE_ALREADY_USED, HOLD_EXPIRED (the inquiry's)\","		\
+	"\"422\":\"VALIDATION_FAILED (a price sent, a bad attendee), "	\
+	"DISCOUNT_CODE_INVALID\"}}"
 /* clang-format on */
 
 static const struct route training_routes[] = {
@@ -40,6 +68,64 @@ static const struct route training_routes[] = {
 	    training_schedule_action, 0,
 	    "scheduled|confirmed -> cancelled (frees the trainer's time)",
 	    &training_transitions[3], API_ACTION("the schedule, cancelled") },
+	{ HTTP_POST, "/v1/training-bookings", training_booking_create, 0,
+	    "book a schedule for 1-12 named attendees: a hold of their seats "
+	    "until paid (confirmed), priced by the server",
+	    NULL, API_BOOK },
+	{ HTTP_POST, "/v1/training-bookings/{id}/confirm",
+	    training_booking_action, 0,
+	    "pending -> confirmed, payment_status paid (staff; stands in for "
+	    "payment until part 1c)",
+	    &training_moves[0],
+	    API_BOOKING("the booking, confirmed",
+		"\"403\":\"staff only\",\"409\":\"INVALID_TRANSITION, "
+		"HOLD_EXPIRED\"") },
+	{ HTTP_POST, "/v1/training-bookings/{id}/cancel",
+	    training_booking_action, 0,
+	    "pending|confirmed -> cancelled (the booker: a pending one); an "
+	    "unpaid booking's discount code use is given back",
+	    &training_moves[1],
+	    API_BOOKING("the booking, cancelled",
+		"\"409\":\"INVALID_TRANSITION\"") },
+	{ HTTP_POST, "/v1/training-bookings/{id}/complete",
+	    training_booking_action, 0,
+	    "confirmed -> completed (staff, once the schedule has started)",
+	    &training_moves[2],
+	    API_BOOKING("the booking, completed",
+		"\"403\":\"staff only\",\"409\":\"INVALID_TRANSITION, "
+		"SCHEDULE_NOT_STARTED\"") },
+	{ HTTP_POST, "/v1/training-bookings/{id}/no_show",
+	    training_booking_action, 0,
+	    "confirmed -> no_show (staff, once the schedule has started)",
+	    &training_moves[3],
+	    API_BOOKING("the booking, marked no-show",
+		"\"403\":\"staff only\",\"409\":\"INVALID_TRANSITION, "
+		"SCHEDULE_NOT_STARTED\"") },
+	{ HTTP_GET, "/v1/me/training-bookings", training_bookings_mine, 0,
+	    "the caller's training bookings", NULL, NULL },
+	{ HTTP_GET, "/v1/course-schedules/{id}/bookings",
+	    training_schedule_bookings, 0,
+	    "the bookings of a schedule with their attendees, as the caller "
+	    "sees them (staff: all; an instructor: of schedules they teach)",
+	    NULL, NULL },
+	{ HTTP_POST, "/v1/booking-inquiries/{id}/respond",
+	    training_inquiry_respond, 0,
+	    "pending -> responded (staff); the seats stay held until "
+	    "hold_expires_at",
+	    NULL,
+	    "{\"answers\":{\"200\":{\"description\":\"the inquiry, "
+	    "responded\",\"schema\":{\"$ref\":\"#/components/schemas/"
+	    "booking_inquiries\"}}},\"problems\":{\"403\":\"staff only\","
+	    "\"404\":\"no such inquiry\",\"409\":\"INVALID_TRANSITION\"}}" },
+};
+
+static const struct job_kind training_jobs[] = {
+	{ "training.expire_holds", training_expire_job, 0 },
+};
+
+static const struct job_schedule training_schedules[] = {
+	{ "training.expire_holds", "* * * * *", "training.expire_holds",
+	    NULL },
 };
 
 static const struct resource *const training_resources[] = {
@@ -48,16 +134,20 @@ static const struct resource *const training_resources[] = {
 	&trainers_resource,
 	&course_materials_resource,
 	&course_schedules_resource,
+	&discount_codes_resource,
+	&booking_inquiries_resource,
+	&training_bookings_resource,
+	&training_booking_attendees_resource,
 };
 
 const struct module training_module = {
 	"training",
 	training_routes,
 	NELEM(training_routes),
-	NULL,
-	0,
-	NULL,
-	0,
+	training_jobs,
+	NELEM(training_jobs),
+	training_schedules,
+	NELEM(training_schedules),
 	training_resources,
 	NELEM(training_resources),
 	NULL,
@@ -144,5 +234,32 @@ training_free_seats(struct tx *tx, const char *schedule_id, int64_t *out)
 		break;
 	}
 	store_finalize(st);
+	return (rc);
+}
+
+int
+training_refuse_n(struct request *req, int rc, const char *code,
+    const char *name, int64_t n, const char *detail)
+{
+	http_problem_ext(req, rc, code, json_pack("{s:I}", name, (json_int_t)n),
+	    "%s", detail);
+	return (rc);
+}
+
+int
+training_audit_move(struct tx *tx, struct request *req,
+    const struct principal *who, const char *entity, const char *verb,
+    const char *id, const char *from, const char *to)
+{
+	json_t *changes;
+	char	action[96];
+	int	rc;
+
+	snprintf(action, sizeof(action), "%s.%s", entity, verb);
+	if ((changes = json_pack("{s:[s],s:{s:s},s:{s:s}}", "fields", "status",
+		 "old", "status", from, "new", "status", to)) == NULL)
+		return (ERR_NOMEM);
+	rc = audit_append(tx, who, req, action, entity, id, changes);
+	json_decref(changes);
 	return (rc);
 }

@@ -1,24 +1,36 @@
 /*
  * Private to src/training. training.c holds the module (routes,
- * resources), the helpers below and the free seats of a schedule;
+ * resources, jobs), the helpers below and the free seats of a schedule;
  * courses.c training courses and the rule of their type and duration;
  * venues.c venues; trainers.c trainers; materials.c course materials;
  * schedules.c course schedules, their rules and status actions.
+ * Part 1b: bookings.c training bookings and their attendees (a hold of
+ * seats, then confirmed; the booker's actions and staff's); discounts.c
+ * discount codes and the price of a booking; inquiries.c booking
+ * inquiries (questions that hold seats for a while); holds.c what expires
+ * holds and what a cancelled schedule does to its bookings, and the
+ * references bookings and inquiries are known by.
  *
- * Writes are staff's (admins); the public reads without a token active
- * courses, active venues and upcoming schedules (RESOURCE_PUBLIC_READ).
+ * Catalogue writes are staff's (admins); the public reads without a token
+ * active courses, active venues and upcoming schedules
+ * (RESOURCE_PUBLIC_READ). Members book and ask for themselves.
  */
 #ifndef TRAINING_TRAINING_INT_H
 #define TRAINING_TRAINING_INT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
 
+#include "core/util.h"
 #include "resource/resource.h"
 
 struct request;
 struct tx;
+struct store;
+struct job;
+struct principal;
 
 #define TRAINING_NAME_MAX 200	/* names, titles, codes */
 #define TRAINING_TEXT_MAX 10000 /* descriptions, bio */
@@ -31,12 +43,41 @@ struct tx;
 #define TRAINING_LIVE "('scheduled', 'confirmed', 'in_progress')"
 
 /*
- * The free seats of a schedule, as an SQL expression over a
- * course_schedules row: the schedules' free_seats field and
- * training_free_seats both read it. For now the capacity itself; bookings
- * (part 1b) take their held seats off here.
+ * The seats of a schedule taken or held, as SQL expressions over a
+ * course_schedules row: a booking's seats while it is confirmed (and
+ * after: completed, no_show) or pending with its hold not expired; an
+ * inquiry's number_of_people while it is pending or responded with its
+ * hold not expired. "Now" is unixepoch() (migration 0017 gives PostgreSQL
+ * one), so that one text serves both dialects and the computed field.
  */
-#define TRAINING_FREE_SEATS_SQL "course_schedules.capacity"
+/* clang-format off */
+#define TRAINING_BOOKED_SQL						\
+	"(SELECT COALESCE(SUM(b.seats), 0) FROM training_bookings b "		\
+	"WHERE b.schedule_id = course_schedules.id AND (b.status IN "		\
+	"('confirmed', 'completed', 'no_show') OR (b.status = 'pending' "	\
+	"AND b.hold_expires_at > unixepoch() * 1000)))"
+#define TRAINING_INQUIRED_SQL						\
+	"(SELECT COALESCE(SUM(i.number_of_people), 0) FROM "			\
+	"booking_inquiries i WHERE i.schedule_id = course_schedules.id AND "	\
+	"i.status IN ('pending', 'responded') AND "				\
+	"i.hold_expires_at > unixepoch() * 1000)"
+/*
+ * The free seats of a schedule: capacity - confirmed seats - live holds
+ * (bookings' and inquiries'). The schedules' free_seats field and
+ * training_free_seats both read it; a write that takes seats reads it
+ * under the schedule's lock (training_lock "schedule") in its own
+ * transaction.
+ */
+#define TRAINING_FREE_SEATS_SQL						\
+	"(course_schedules.capacity - " TRAINING_BOOKED_SQL " - "		\
+	TRAINING_INQUIRED_SQL ")"
+/* clang-format on */
+
+/* A booking names 1 to this many attendees, one seat each. */
+#define TRAINING_ATTENDEES_MAX TRAINING_LEARNERS_PER_TRAINER
+/* Characters of a booking or inquiry reference. */
+#define TRAINING_REF_LEN 10
+#define TRAINING_CODE_MAX 32 /* characters of a discount code */
 
 /* courses.c */
 extern const struct resource training_courses_resource;
@@ -77,9 +118,10 @@ extern const struct training_transition training_transitions[];
 int training_currency_ok(const char *s);
 /*
  * Serialise writers of one row's rules until the transaction ends: kind
- * "course", "venue" or "trainer" and its id (PostgreSQL: an advisory
- * transaction lock; SQLite: the write transaction already does). Taken in
- * that order by whoever takes more than one.
+ * "course", "venue", "trainer", "schedule" (its seats) or "discount" (a
+ * code's uses) and its id (PostgreSQL: an advisory transaction lock;
+ * SQLite: the write transaction already does). Taken in that order by
+ * whoever takes more than one.
  */
 int training_lock(struct tx *, const char *kind, const char *id);
 /*
@@ -101,5 +143,103 @@ int training_schedule_exists(
 /* The free seats of schedule id into *out (TRAINING_FREE_SEATS_SQL);
  * ERR_NOT_FOUND. */
 int training_free_seats(struct tx *, const char *schedule_id, int64_t *out);
+/* A problem naming the field with its own code and a number (free_seats
+ * and the like) in extra member name. Returns rc. */
+int training_refuse_n(struct request *, int rc, const char *code,
+    const char *name, int64_t n, const char *detail);
+/* A row's status action's common end: the audit record "<entity>.<verb>"
+ * with changes {fields: [status], old: {status: from}, new: {status: to}}. */
+int training_audit_move(struct tx *, struct request *,
+    const struct principal *, const char *entity, const char *verb,
+    const char *id, const char *from, const char *to);
+
+/* bookings.c */
+extern const struct resource training_bookings_resource;
+extern const struct resource training_booking_attendees_resource;
+/* POST /v1/training-bookings: a hold of one seat an attendee. */
+void training_booking_create(struct request *);
+/* POST /v1/training-bookings/{id}/<verb>: the route's arg is a
+ * struct training_move. */
+void training_booking_action(struct request *);
+/* GET /v1/me/training-bookings */
+void training_bookings_mine(struct request *);
+/* GET /v1/course-schedules/{id}/bookings: with their attendees. */
+void training_schedule_bookings(struct request *);
+struct training_move {
+	const char *verb;    /* "confirm" */
+	const char *perm;    /* the permission's action: "confirm" */
+	const char *to;	     /* "confirmed" */
+	const char *from[3]; /* NULL-terminated */
+};
+extern const struct training_move training_moves[];
+/* Attendees of a booking body: an array of 1 to TRAINING_ATTENDEES_MAX
+ * objects of a name and an email, no address twice. Appends an entry to
+ * errs per fault ("attendees[2].email"). Pure, for unit tests too. */
+void training_attendees_check(json_t *attendees, json_t *errs);
+
+/* discounts.c */
+extern const struct resource discount_codes_resource;
+/* What a booking costs, in minor units of currency. */
+struct training_price {
+	int64_t unit, seats, subtotal, discount, total;
+	char	currency[4];
+	char	code_id[UUID_STR_LEN]; /* "" without a code */
+};
+/* The discount of a code on subtotal: a percentage (rounded half up) or
+ * a fixed amount, never more than subtotal. Pure. */
+int64_t training_discount_of(const char *type, int64_t value, int64_t subtotal);
+/* A code written as people write it ("spring-10 ") as it is kept
+ * ("SPRING-10") into out; 0 when it cannot be a code. Pure. */
+int training_code_norm(const char *in, char *out, size_t outlen);
+/*
+ * Spend one use of code on p for user_id's booking of a course of
+ * course_type, under the code's lock: p->discount, p->total and
+ * p->code_id set. Refused with a problem and nothing changed: 422
+ * DISCOUNT_CODE_INVALID (unknown, inactive, outside its window, another
+ * course type or currency, below its minimum price), 409
+ * DISCOUNT_CODE_USED_UP, 409 DISCOUNT_CODE_ALREADY_USED (by this person).
+ */
+int training_discount_spend(struct tx *, struct request *, const char *code,
+    const char *user_id, const char *course_type, struct training_price *p);
+/* Give back the use booking_id spent, once (an unpaid hold expired or
+ * was cancelled). */
+int training_discount_release(struct tx *, const char *booking_id, int64_t now);
+
+/* inquiries.c */
+extern const struct resource booking_inquiries_resource;
+/* POST /v1/booking-inquiries/{id}/respond (staff). */
+void training_inquiry_respond(struct request *);
+/* Turn the caller's live inquiry id on schedule into a booking's: its
+ * seats are no longer held by it. Refused with a problem: 422 (not the
+ * caller's, another schedule), 409 HOLD_EXPIRED. */
+int training_inquiry_convert(struct tx *, struct request *, const char *id,
+    const char *user_id, const char *schedule_id, int64_t now);
+
+/* holds.c */
+/* A new reference of TRAINING_REF_LEN characters from an alphabet
+ * without look-alikes (no 0/O, 1/I/L), from libsodium's generator, that
+ * exists_sql ("SELECT 1 FROM t WHERE ref = ?") finds in no row. */
+int training_reference_new(
+    struct tx *, const char *exists_sql, char out[TRAINING_REF_LEN + 1]);
+/* 1 if s has the form of a reference. Pure. */
+int training_reference_ok(const char *s);
+/* Expire, on schedule_id, the pending bookings and live inquiries whose
+ * hold has passed by now (codes given back); *n counts them. The caller
+ * holds the schedule's lock. */
+int training_holds_expire(
+    struct tx *, const char *schedule_id, int64_t now, int *n);
+/* The job training.expire_holds: every schedule with a hold passed. */
+int training_expire_job(struct store *, const struct job *, char *err);
+/* A schedule cancelled by staff (schedules.c, in its transaction, under
+ * the schedule's lock): its live bookings cancelled (unpaid ones' codes
+ * given back) and its inquiries expired. */
+int training_schedule_cancelled(struct tx *, const struct principal *,
+    struct request *, const char *schedule_id, int64_t now);
+/* A booking cancelled: status, reason, its code's use given back while
+ * unpaid; audited as "training_bookings.<verb>". ERR_BUSY when it moved
+ * since read. */
+int training_booking_cancel_row(struct tx *, const struct principal *,
+    struct request *, const char *id, const char *from, const char *verb,
+    const char *reason, int64_t now);
 
 #endif
