@@ -285,6 +285,27 @@ training_attendees_check(json_t *attendees, json_t *errs)
 	}
 }
 
+/* In the order the booker named them (ids made within a millisecond
+ * need not be). At most TRAINING_ATTENDEES_MAX: an insertion sort. */
+static void
+position_sort(json_t *list)
+{
+	json_t *a;
+	size_t	i, j, n = json_array_size(list);
+
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0; j--) {
+			if (json_integer_value(json_object_get(
+				json_array_get(list, j - 1), "position")) <=
+			    json_integer_value(json_object_get(
+				json_array_get(list, j), "position")))
+				break;
+			a = json_incref(json_array_get(list, j));
+			json_array_remove(list, j);
+			json_array_insert_new(list, j - 1, a);
+		}
+}
+
 /* Attendees of the row as the caller sees them, as "attendees". */
 static int
 attendees_add(struct tx *tx, const struct principal *who, enum scope scope,
@@ -302,6 +323,7 @@ attendees_add(struct tx *tx, const struct principal *who, enum scope scope,
 		json_decref(list);
 		return (rc);
 	}
+	position_sort(list);
 	return (json_object_set_new(row, "attendees", list) == 0 ? OK
 								 : ERR_NOMEM);
 }

@@ -68,7 +68,8 @@ static const struct route training_routes[] = {
 	    training_schedule_action, 0,
 	    "scheduled|confirmed -> cancelled (frees the trainer's time)",
 	    &training_transitions[3], API_ACTION("the schedule, cancelled") },
-	{ HTTP_POST, "/v1/training-bookings", training_booking_create, 0,
+	{ HTTP_POST, "/v1/training-bookings", training_booking_create,
+	    ROUTE_JSON_BODY,
 	    "book a schedule for 1-12 named attendees: a hold of their seats "
 	    "until paid (confirmed), priced by the server",
 	    NULL, API_BOOK },

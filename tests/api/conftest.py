@@ -967,6 +967,136 @@ def catalogue(server):
 
 
 # --------------------------------------------------------------------------
+# training bookings (issue 16 part 1b): bookings, inquiries, discount codes
+
+# A booking reference: 10 characters without look-alikes (no 0, 1, I, L, O).
+TRAINING_REF = re.compile(r"^[2-9A-HJKMNP-Z]{10}$")
+
+
+def course_schedule(server, c, start=0, hours=7, by="trainer", **extra):
+    """A schedule of catalogue c's course and venue by its admin, which must
+    be made: start hours after 2031-03-03 09:00 UTC, hours long."""
+    r = schedule(server, c["admin"], c["course"], c["venue"], c[by], at(start),
+                 at(start + hours), **extra)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def attendees_of(who, n=1):
+    """n attendees, the first the person who books."""
+    first = who.get("first_name") or "Booker"
+    return [{"name": first if i == 0 else f"Guest {i}",
+             "email": who["email"] if i == 0 else f"guest{i}.{secrets.token_hex(3)}@example.org"}
+            for i in range(n)]
+
+
+def book_training(server, who, sched, n=1, session=None, **extra):
+    """POST /v1/training-bookings as who for n attendees of sched (unless
+    extra gives attendees); the response, unchecked."""
+    body = {"schedule_id": sched["id"], "attendees": attendees_of(who, n)}
+    body.update(extra)
+    s = session or server.session
+    return s.post(server.url("/v1/training-bookings"), json=body, headers=hdr(who),
+                  timeout=60)
+
+
+def booked(server, who, sched, n=1, **extra):
+    """A booking that must be made (201)."""
+    r = book_training(server, who, sched, n, **extra)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def discount_code(server, admin, **fields):
+    """A discount code made by admin: 10 percent, no limits unless told."""
+    body = {"code": "SAVE-" + secrets.token_hex(3).upper(), "discount_type": "percentage",
+            "discount_value": 10}
+    body.update(fields)
+    r = server.post("/v1/discount-codes", headers=hdr(admin), json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def queue_job(db, kind):
+    """A job of kind, due now, put in the queue as its schedule would."""
+    db.execute("INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, "
+               f"run_at, created_at, updated_at) VALUES ('{uuid.uuid4()}', '{kind}', "
+               "'{}', 'queued', 0, 3, 0, 0, 0)")
+
+
+def free_seats(server, sched, who):
+    r = server.get(f"/v1/course-schedules/{sched['id']}", headers=hdr(who))
+    assert r.status_code == 200, r.text
+    return r.json()["free_seats"]
+
+
+def direct_race(db, n, read_sql, write_sql):
+    """The control of a race test: the same check-then-write done without
+    the guard, straight on the database. n threads, each on its own
+    autocommit connection, read read_sql's one value, all wait until every
+    one has read, then each whose value write_sql(i, value) turns into SQL
+    (not None) runs it. Returns how many wrote."""
+    barrier = threading.Barrier(n)
+    wrote = [0] * n
+    errors = []
+
+    def connect():
+        if db.kind == "sqlite":
+            import sqlite3
+            return sqlite3.connect(str(db.path), timeout=60, isolation_level=None,
+                                   check_same_thread=False)
+        con = psycopg2.connect(db.url, connect_timeout=10)
+        con.autocommit = True
+        return con
+
+    def go(i):
+        con = connect()
+        try:
+            cur = con.cursor()
+            cur.execute(read_sql)
+            value = cur.fetchone()[0]
+            barrier.wait(timeout=60)
+            sql = write_sql(i, int(value))
+            if sql is not None:
+                cur.execute(sql)
+                wrote[i] = 1
+        except Exception as e:              # noqa: BLE001 - reported below
+            errors.append(repr(e))
+        finally:
+            con.close()
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors[:3]
+    return sum(wrote)
+
+
+def race(urls, n, call):
+    """n threads, each with its own session signed in already, released at
+    once; thread i calls call(i, session, base_url) with base_url taken in
+    turn from urls (one server each: two processes share the database).
+    Returns the results in order."""
+    barrier = threading.Barrier(n)
+    results = [None] * n
+
+    def go(i):
+        with requests.Session() as s:
+            barrier.wait(timeout=60)
+            results[i] = call(i, s, urls[i % len(urls)])
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert all(r is not None for r in results), results
+    return results
+
+
+# --------------------------------------------------------------------------
 # reports: rows with known times
 
 BETA = "=Beta, \"Quoted\", Inc"
