@@ -578,7 +578,7 @@ book_tx(struct tx *tx, void *arg)
 			break;
 		if ((row = json_pack("{s:s,s:s,s:I,s:O,s:O}", "booking_id",
 			 b->id, "user_id", b->who->user_id, "position",
-			 (json_int_t)(i + 1), "name",
+			 (json_int_t)i + 1, "name",
 			 json_object_get(a, "name"), "email",
 			 json_object_get(a, "email"))) == NULL)
 			return (ERR_NOMEM);

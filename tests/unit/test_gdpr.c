@@ -97,6 +97,9 @@ static struct made   made[ROWS_MAX];
 static size_t	     nmade;
 static char	     person[UUID_STR_LEN];
 static int	     serial;
+/* Which choice of each enum rows are made with (see setup). */
+static size_t enum_pick;
+#define ENUM_PICKS 6
 
 static int		      has_personal(const struct resource *);
 static const char	     *made_id(const char *table);
@@ -188,7 +191,10 @@ field_value(struct tx *tx, const struct field *f, int64_t at)
 	case FIELD_DATE:
 		return (json_string("1980-05-06"));
 	case FIELD_ENUM:
-		return (json_string(f->choices[0]));
+		for (len = 0; f->choices[len + 1] != NULL && len < enum_pick;
+		     len++)
+			;
+		return (json_string(f->choices[len]));
 	case FIELD_JSON:
 		snprintf(s, sizeof(s), "v%d-%s", serial, f->name);
 		return (json_pack("{s:s}", "marker", s));
@@ -320,8 +326,20 @@ setup(void **state)
 				return (-1);
 	if (resource_register(&probe) != OK)
 		return (-1);
-	return (
-	    store_run(db, STORE_TX_WRITE, people_make, NULL) == OK ? 0 : -1);
+	/*
+	 * The database may tie fields together where a declaration cannot
+	 * say so (a CHECK: a course's type sets its length): when it refuses
+	 * a row, every row is made again with the next choice of each enum.
+	 */
+	for (enum_pick = 0; enum_pick < ENUM_PICKS; enum_pick++) {
+		if (store_run(db, STORE_TX_WRITE, people_make, NULL) == OK)
+			return (0);
+		for (i = 0; i < nmade; i++)
+			json_decref(made[i].body);
+		nmade = 0;
+		person[0] = '\0';
+	}
+	return (-1);
 }
 
 static int
