@@ -112,6 +112,31 @@ CREATE TABLE training_booking_attendees (
 );
 CREATE INDEX training_booking_attendees_user ON training_booking_attendees (user_id);
 
+-- A booking's special requirements (seed 004: special_requirements):
+-- dietary, accessibility, medical, language, learning or other needs, the
+-- details sealed under the booker's key; shared with the trainer unless
+-- confidential or not to be shared.
+CREATE TABLE special_requirements (
+	id			TEXT PRIMARY KEY,
+	booking_id		TEXT NOT NULL REFERENCES training_bookings (id) ON DELETE CASCADE,
+	user_id			TEXT NOT NULL REFERENCES users (id),	-- the booker
+	requirement_type	TEXT NOT NULL CHECK (requirement_type IN
+				('dietary', 'accessibility', 'medical', 'language', 'learning', 'other')),
+	details			BLOB,		-- sealed
+	severity		TEXT NOT NULL DEFAULT 'low' CHECK (severity IN ('low', 'medium', 'high')),
+	requires_action		INTEGER NOT NULL DEFAULT 0 CHECK (requires_action IN (0, 1)),
+	action_completed	INTEGER NOT NULL DEFAULT 0 CHECK (action_completed IN (0, 1)),
+	handled_by		TEXT,
+	is_confidential		INTEGER NOT NULL DEFAULT 0 CHECK (is_confidential IN (0, 1)),
+	share_with_trainer	INTEGER NOT NULL DEFAULT 1 CHECK (share_with_trainer IN (0, 1)),
+	created_at		BIGINT NOT NULL,
+	updated_at		BIGINT NOT NULL,
+	created_by		TEXT,
+	updated_by		TEXT
+);
+CREATE INDEX special_requirements_booking ON special_requirements (booking_id);
+CREATE INDEX special_requirements_user ON special_requirements (user_id);
+
 -- Admins run bookings and codes; members book and ask for themselves;
 -- instructors read the bookings of the schedules they teach.
 INSERT INTO permissions (name, description) VALUES
@@ -136,17 +161,30 @@ INSERT INTO permissions (name, description) VALUES
 	('booking_inquiries:read:own', 'read your booking inquiries'),
 	('booking_inquiries:create:all', 'make booking inquiries'),
 	('booking_inquiries:create:own', 'make booking inquiries for yourself'),
-	('booking_inquiries:respond:all', 'mark booking inquiries responded');
+	('booking_inquiries:respond:all', 'mark booking inquiries responded'),
+	('special_requirements:read:all', 'read every special requirement'),
+	('special_requirements:read:related', 'read the shared requirements of the schedules you teach'),
+	('special_requirements:read:own', 'read the requirements of your bookings'),
+	('special_requirements:create:all', 'add special requirements to any booking'),
+	('special_requirements:create:own', 'add special requirements to your bookings'),
+	('special_requirements:update:all', 'change special requirements and mark them handled'),
+	('special_requirements:update:own', 'change the requirements of your bookings'),
+	('special_requirements:delete:all', 'delete special requirements'),
+	('special_requirements:delete:own', 'delete the requirements of your bookings');
 
 INSERT INTO role_permissions (role, permission)
 	SELECT 'admin', name FROM permissions WHERE (name LIKE 'discount_codes:%'
 	OR name LIKE 'training_bookings:%' OR name LIKE 'training_booking_attendees:%'
-	OR name LIKE 'booking_inquiries:%') AND name NOT LIKE '%:own'
+	OR name LIKE 'booking_inquiries:%' OR name LIKE 'special_requirements:%')
+	AND name NOT LIKE '%:own'
 	AND name NOT LIKE '%:related';
 INSERT INTO role_permissions (role, permission) VALUES
 	('member', 'training_bookings:read:own'), ('member', 'training_bookings:create:own'),
 	('member', 'training_bookings:update:own'), ('member', 'training_bookings:cancel:own'),
 	('member', 'training_booking_attendees:read:own'),
 	('member', 'booking_inquiries:read:own'), ('member', 'booking_inquiries:create:own'),
+	('member', 'special_requirements:read:own'), ('member', 'special_requirements:create:own'),
+	('member', 'special_requirements:update:own'), ('member', 'special_requirements:delete:own'),
+	('instructor', 'special_requirements:read:related'),
 	('instructor', 'training_bookings:read:related'),
 	('instructor', 'training_booking_attendees:read:related');

@@ -139,6 +139,7 @@ static const struct resource *const training_resources[] = {
 	&booking_inquiries_resource,
 	&training_bookings_resource,
 	&training_booking_attendees_resource,
+	&special_requirements_resource,
 };
 
 const struct module training_module = {

@@ -7,7 +7,8 @@
  * Part 1b: bookings.c training bookings and their attendees (a hold of
  * seats, then confirmed; the booker's actions and staff's); discounts.c
  * discount codes and the price of a booking; inquiries.c booking
- * inquiries (questions that hold seats for a while); holds.c what expires
+ * inquiries (questions that hold seats for a while); requirements.c a
+ * booking's special requirements; holds.c what expires
  * holds and what a cancelled schedule does to its bookings, and the
  * references bookings and inquiries are known by.
  *
@@ -214,6 +215,9 @@ void training_inquiry_respond(struct request *);
  * caller's, another schedule), 409 HOLD_EXPIRED. */
 int training_inquiry_convert(struct tx *, struct request *, const char *id,
     const char *user_id, const char *schedule_id, int64_t now);
+
+/* requirements.c */
+extern const struct resource special_requirements_resource;
 
 /* holds.c */
 /* A new reference of TRAINING_REF_LEN characters from an alphabet

@@ -571,6 +571,58 @@ def test_bookings_are_exported_and_erased_with_the_person(server, catalogue, db)
     assert b"allergic to latex" not in db.raw()
 
 
+def test_special_requirements_of_a_booking(server, catalogue, db):
+    c = catalogue
+    admin, m = c["admin"], c["member"]
+    s = course_schedule(server, c)
+    b = booked(server, m, s, 2)
+
+    def add(who, **body):
+        full = {"booking_id": b["id"], "requirement_type": "dietary",
+                "details": "no nuts for Guest 1"}
+        full.update(body)
+        return server.post("/v1/special-requirements", headers=hdr(who), json=full)
+
+    r = add(m)
+    assert r.status_code == 201, r.text
+    shared = r.json()
+    assert shared["user_id"] == m["id"] and shared["severity"] == "low"
+    assert shared["share_with_trainer"] is True and shared["action_completed"] is False
+    secret = add(m, requirement_type="medical", details="epilepsy: no strobe video",
+                 is_confidential=True, severity="high", requires_action=True).json()
+    private = add(m, requirement_type="language", details="British Sign Language",
+                  share_with_trainer=False).json()
+    assert b"no strobe" not in db.raw() and b"no nuts" not in db.raw()
+    # Not another's booking; only staff mark one arranged.
+    other = person(server, "other")
+    problem(add(other), 422, "VALIDATION_FAILED")
+    problem(server.request("PATCH", f"/v1/special-requirements/{secret['id']}",
+                           headers=hdr(m), json={"action_completed": True}),
+            422, "VALIDATION_FAILED")
+    r = server.request("PATCH", f"/v1/special-requirements/{secret['id']}",
+                       headers=hdr(admin), json={"action_completed": True})
+    assert r.status_code == 200, r.text
+    assert r.json()["action_completed"] is True and r.json()["handled_by"] == admin["id"]
+    # The trainer sees what is shared with them and not confidential.
+    r = server.get(f"/v1/special-requirements?booking_id={b['id']}",
+                   headers=hdr(c["instructor"]))
+    assert r.status_code == 200, r.text
+    assert [x["id"] for x in r.json()["data"]] == [shared["id"]]
+    assert server.get(f"/v1/special-requirements/{secret['id']}",
+                      headers=hdr(c["instructor"])).status_code == 404
+    r = server.get("/v1/special-requirements", headers=hdr(c["instructor2"]))
+    assert r.json()["data"] == []
+    r = server.get(f"/v1/special-requirements?booking_id={b['id']}", headers=hdr(admin))
+    assert {x["id"] for x in r.json()["data"]} == {shared["id"], secret["id"], private["id"]}
+    assert server.get("/v1/special-requirements", headers=hdr(other)).json()["data"] == []
+    # In the booker's export; none on a closed booking.
+    doc = server.get("/v1/me/export", headers=hdr(m)).json()
+    assert {x["details"] for x in doc["records"]["special_requirements"]} == {
+        "no nuts for Guest 1", "epilepsy: no strobe video", "British Sign Language"}
+    assert act(server, m, b, "cancel").status_code == 200
+    problem(add(m), 409, "BOOKING_CLOSED")
+
+
 # -- races ----------------------------------------------------------------------
 
 
