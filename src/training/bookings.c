@@ -95,8 +95,6 @@ static int book_rules(struct tx *, struct book *, struct training_price *,
 static int move_tx(struct tx *, void *);
 static int answer_load(struct tx *, struct request *, struct principal *,
     enum scope, const char *, json_t **);
-static int attendees_add(
-    struct tx *, const struct principal *, enum scope, json_t *row);
 static int bookings_before_update(struct resource_ctx *, json_t *);
 static int bookings_after_read(struct resource_ctx *, json_t *);
 
@@ -306,9 +304,8 @@ position_sort(json_t *list)
 		}
 }
 
-/* Attendees of the row as the caller sees them, as "attendees". */
-static int
-attendees_add(struct tx *tx, const struct principal *who, enum scope scope,
+int
+training_attendees_add(struct tx *tx, const struct principal *who, enum scope scope,
     json_t *row)
 {
 	json_t *list;
@@ -331,7 +328,7 @@ attendees_add(struct tx *tx, const struct principal *who, enum scope scope,
 static int
 bookings_after_read(struct resource_ctx *ctx, json_t *row)
 {
-	return (attendees_add(ctx->tx, ctx->who, ctx->scope, row));
+	return (training_attendees_add(ctx->tx, ctx->who, ctx->scope, row));
 }
 
 static int
@@ -351,7 +348,7 @@ answer_load(struct tx *tx, struct request *req, struct principal *who,
 	ctx.scope = scope;
 	if ((rc = resource_load(&ctx, id, out)) != OK)
 		return (rc);
-	return (attendees_add(tx, who, scope, *out));
+	return (training_attendees_add(tx, who, scope, *out));
 }
 
 /* Notes only, while the booking is live. */
@@ -730,71 +727,4 @@ move_tx(struct tx *tx, void *arg)
 	if (rc != OK)
 		return (rc);
 	return (answer_load(tx, a->req, a->who, a->read, a->id, &a->row));
-}
-
-/* Lists */
-
-void
-training_bookings_mine(struct request *req)
-{
-	resource_list(req, &training_bookings_resource, SCOPE_OWN);
-}
-
-struct of_schedule {
-	struct principal *who;
-	enum scope	  scope;
-	const char	 *id;
-	json_t		 *data;
-};
-
-static int
-of_schedule_tx(struct tx *tx, void *arg)
-{
-	struct of_schedule *o = arg;
-	json_t		   *row;
-	size_t		    i;
-	int		    rc;
-
-	json_array_clear(o->data);
-	if ((rc = training_schedule_exists(tx,
-		 "SELECT 1 FROM course_schedules WHERE id = ? AND "
-		 "capacity > ?",
-		 o->id, 0)) != OK)
-		return (rc);
-	if ((rc = resource_rows(tx, &training_bookings_resource, o->who,
-		 o->scope, "schedule_id", o->id, o->data)) != OK)
-		return (rc);
-	json_array_foreach(o->data, i, row) if ((rc = attendees_add(tx, o->who,
-						     o->scope, row)) != OK)
-	    return (rc);
-	return (OK);
-}
-
-void
-training_schedule_bookings(struct request *req)
-{
-	struct of_schedule o;
-	int		   rc;
-
-	memset(&o, 0, sizeof(o));
-	o.who = req->caller;
-	o.id = http_param(req, "id");
-	o.scope = resource_scope(req->db, o.who, "training_bookings", "read");
-	if (o.id == NULL || !uuid_valid(o.id) || o.scope == SCOPE_NONE) {
-		http_problem(req, ERR_NOT_FOUND, NULL, "No such schedule.");
-		return;
-	}
-	if ((o.data = json_array()) == NULL) {
-		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
-		return;
-	}
-	rc = store_run(req->db, STORE_TX_READ, of_schedule_tx, &o);
-	if (rc != OK) {
-		json_decref(o.data);
-		http_problem(req, rc, NULL,
-		    rc == ERR_NOT_FOUND ? "No such schedule."
-					: "The bookings could not be read.");
-		return;
-	}
-	http_json(req, 200, json_pack("{s:o}", "data", o.data));
 }

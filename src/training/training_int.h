@@ -5,7 +5,8 @@
  * venues.c venues; trainers.c trainers; materials.c course materials;
  * schedules.c course schedules, their rules and status actions.
  * Part 1b: bookings.c training bookings and their attendees (a hold of
- * seats, then confirmed; the booker's actions and staff's); discounts.c
+ * seats, then confirmed; the booker's actions and staff's), booking_lists.c
+ * their lists; discounts.c
  * discount codes and the price of a booking; inquiries.c booking
  * inquiries (questions that hold seats for a while); requirements.c a
  * booking's special requirements; holds.c what expires
@@ -162,7 +163,7 @@ void training_booking_create(struct request *);
 /* POST /v1/training-bookings/{id}/<verb>: the route's arg is a
  * struct training_move. */
 void training_booking_action(struct request *);
-/* GET /v1/me/training-bookings */
+/* booking_lists.c: GET /v1/me/training-bookings */
 void training_bookings_mine(struct request *);
 /* GET /v1/course-schedules/{id}/bookings: with their attendees. */
 void training_schedule_bookings(struct request *);
@@ -173,6 +174,10 @@ struct training_move {
 	const char *from[3]; /* NULL-terminated */
 };
 extern const struct training_move training_moves[];
+/* Add to a booking row its attendees as a caller with scope sees them
+ * ("attendees", in the order named). */
+int training_attendees_add(
+    struct tx *, const struct principal *, enum scope, json_t *row);
 /* Attendees of a booking body: an array of 1 to TRAINING_ATTENDEES_MAX
  * objects of a name and an email, no address twice. Appends an entry to
  * errs per fault ("attendees[2].email"). Pure, for unit tests too. */
