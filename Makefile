@@ -99,7 +99,7 @@ bench: deps
 lint: headers
 	@scripts/lint
 
-# Every header compiles on its own (STYLE.md): each is included alone
+# Every header compiles on its own (docs/STYLE.md): each is included alone
 # into an empty translation unit.
 HDRS      = $(sort $(wildcard src/*.h src/*/*.h))
 headers:
