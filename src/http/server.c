@@ -81,7 +81,7 @@ static void	       hreq_client(struct hreq *, char *, size_t);
 static enum MHD_Result forwarded_add(
     void *, enum MHD_ValueKind, const char *, const char *);
 static void	       hreq_body(struct hreq *, const char *, size_t);
-static int	       hreq_caller(struct request *);
+static int	       hreq_authenticate(struct request *);
 static void	       hreq_admit(struct hreq *);
 static void	       hreq_options(struct hreq *);
 static enum MHD_Result hreq_queue(struct hreq *);
@@ -534,7 +534,7 @@ hreq_body(struct hreq *h, const char *data, size_t len)
  * the refusal answered (401 for none, or what the authenticator said).
  */
 static int
-hreq_caller(struct request *req)
+hreq_authenticate(struct request *req)
 {
 	int rc;
 
@@ -565,7 +565,7 @@ hreq_admit(struct hreq *h)
 	struct request *req = &h->req;
 	int		rc;
 
-	if ((rc = hreq_caller(req)) == OK && h->body_coming &&
+	if ((rc = hreq_authenticate(req)) == OK && h->body_coming &&
 	    h->rt->admit != NULL && (rc = h->rt->admit(req)) != OK &&
 	    !req->responded)
 		http_problem(req, rc, NULL, "The request was refused.");
