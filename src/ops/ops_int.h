@@ -35,4 +35,8 @@ int inbox_refusal_record(struct store *, struct inbox_refusal *);
 /* Refused calls counted, not stored, by this process so far. */
 uint64_t inbox_refusals_dropped(void);
 
+/* inbox_result.c: free what r holds (out, errors) and zero it. */
+struct inbox_result;
+void inbox_result_reset(struct inbox_result *);
+
 #endif
