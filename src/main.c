@@ -27,7 +27,6 @@
 #include "ops/chatsync.h"
 #include "ops/inbox.h"
 #include "ops/ops.h"
-#include "ops/ops_int.h"
 #include "people/gdpr.h"
 #include "people/people.h"
 #include "resource/resource.h"
@@ -182,7 +181,7 @@ modules_register(void)
 		if ((rc = http_routes_add(&rt)) != OK)
 			return (rc);
 	}
-	return (mail_templates_init());
+	return (OK);
 }
 
 static int

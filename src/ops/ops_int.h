@@ -12,7 +12,7 @@ struct job;
 
 /* The mail.send job: render, send, record in email_log. */
 int mail_job_run(struct store *, const struct job *, char *err);
-/* Register the built-in mail templates. */
+/* Register the built-in mail templates (ops_init). */
 int mail_templates_init(void);
 
 /*
