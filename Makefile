@@ -34,7 +34,9 @@ LDOPT    += -Wl,--export-dynamic-symbol=MHD_queue_response
 B         = build/$(BUILD)
 SRCS      = $(sort $(wildcard src/*/*.c))
 OBJS      = $(SRCS:%.c=$(B)/%.o) $(B)/gen/embedded.o
-MAIN_OBJ  = $(B)/src/main.o
+# src/*.c is the program itself (main.c and the commands, cli.c): in the
+# executable, not in the unit tests or the fuzz targets.
+MAIN_OBJ  = $(patsubst %.c,$(B)/%.o,$(sort $(wildcard src/*.c)))
 BIN       = $(B)/carebase
 # The common-password list comes from Debian's john-data (scripts/install-deps).
 COMMON_PASSWORDS = /usr/share/john/password.lst
