@@ -714,6 +714,7 @@ def test_an_email_change_moves_the_profile(server, world, chat):
     assert_not_in_database(db, old, new)
 
 
+@pytest.mark.dialect
 def test_a_failed_delete_of_the_old_profile_is_retried(server, world, chat):
     """The provider fails the DELETE of the old profile: the attempt fails
     and is retried, nothing is pushed under the new address meanwhile, and
@@ -869,6 +870,7 @@ def test_a_profile_pushed_before_identities_is_moved_after_a_restart(server, wor
     assert_not_in_database(db, old)
 
 
+@pytest.mark.dialect
 def test_a_push_failing_after_an_erasure_deletes_what_it_made(start_server, chat):
     """The push marks the address pending, the user is erased (its delete
     finds nothing yet), then the push makes the profile (POST) and fails:
@@ -941,6 +943,7 @@ def test_a_delete_spares_the_next_holder_of_the_address(start_server, chat):
     assert db.count("failed_jobs") == 0
 
 
+@pytest.mark.dialect
 def test_erasure_goes_on_when_the_data_key_does_not_open(start_server, chat):
     """With sync on, erasure of a user whose data key does not open
     succeeds, with or without a chat profile; nothing is queued for the

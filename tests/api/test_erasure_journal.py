@@ -76,6 +76,7 @@ def journal_path(srv):
 # an erasure whose COMMIT fails
 
 
+@pytest.mark.dialect
 def test_an_erasure_whose_commit_fails_is_withdrawn_from_the_journal(start_server):
     srv = start_server()
     who = member(srv)
@@ -104,6 +105,7 @@ def test_an_erasure_whose_commit_fails_is_withdrawn_from_the_journal(start_serve
     assert "1 journalled, 0 held" in r.stdout and "0 erasures added" in r.stdout, r.stdout
 
 
+@pytest.mark.dialect
 def test_a_failed_erasure_of_an_admin_is_not_made_at_the_next_start(start_server):
     """The last-admin rule does not hold a replay back: a failed erasure of
     an admin, left in the journal, would erase them once the other admin was

@@ -43,6 +43,7 @@ def admin(server):
 
 # -- 1. sessions: a spent session is never overwritten -------------------------------
 
+@pytest.mark.dialect
 def test_changing_sessions_needs_the_etag_read_after_the_last_spend(server, db, admin):
     partner = make_partner(server, admin, "Bumble")
     member = person(server, "member")
@@ -115,6 +116,7 @@ def test_changing_sessions_needs_the_etag_read_after_the_last_spend(server, db, 
                            json={"therapy_sessions_remaining": 51}), 422, "VALIDATION_FAILED")
 
 
+@pytest.mark.dialect
 def test_a_spend_after_the_read_is_kept_for_partner_admin_rows_too(server, db, admin):
     """The members' own view and the partner admin's carry an ETag as well."""
     partner = make_partner(server, admin, "Badoo")
