@@ -285,6 +285,7 @@ def test_access_changes_push_the_new_profile(server, world, chat):
     assert len(chat.pushes(m["email"])) == 6
 
 
+@pytest.mark.serial
 @pytest.mark.dialect
 def test_a_burst_of_changes_makes_one_push(start_server, chat):
     server = start_server(env=chat_env(chat, CAREBASE_CHAT_SYNC_DELAY_MS=1500))
