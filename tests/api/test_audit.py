@@ -9,11 +9,6 @@ import pytest
 from conftest import PASSWORD, hdr, person, problem, wait_until
 
 
-@pytest.fixture
-def admin(server):
-    return person(server, "admin", "admin")
-
-
 def member(server, name):
     """A member whose first name is name: the marker the log must not hold."""
     return person(server, name, first_name=name)

@@ -11,13 +11,11 @@ import uuid
 import pytest
 import requests
 
-from conftest import metric_sum, wait_until
+from conftest import metric_sum, person, wait_until
 
 # Header timeouts, body rates and connection bounds are measured in
 # seconds and connections: run alone, not beside other workers.
 pytestmark = pytest.mark.serial
-
-PASSWORD = "a-long-test-password-2026"
 
 
 def raw(server, data, src=None, timeout=5.0):
@@ -54,15 +52,6 @@ def rss_kib(server):
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise AssertionError("no VmRSS")
-
-
-def member_token(server):
-    email = f"m.{uuid.uuid4().hex[:8]}@example.org"
-    server.cli_ok("user", "add", "--role=member", f"--email={email}",
-                  f"--password={PASSWORD}")
-    r = server.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-    return r.json()["token"]
 
 
 def upload_head(rec, length, token=None, expect=True):
@@ -103,7 +92,7 @@ def test_stalled_uploads_without_credentials_hold_no_memory(server):
 
 
 def test_upload_to_a_recording_the_caller_cannot_write_is_refused_from_headers(server):
-    token = member_token(server)
+    token = person(server, "member", "member")["token"]
     head = raw(server, upload_head(uuid.uuid4(), 60_000_000, token=token))
     assert status_of(head) == 404, head[:300]
     assert b"100 Continue" not in head
@@ -120,7 +109,7 @@ def test_body_bytes_in_flight_are_bounded_per_client(start_server):
         "CAREBASE_BODY_INFLIGHT_PER_CLIENT": 2 * 1048576,
         "CAREBASE_BODY_INFLIGHT_MAX": 8 * 1048576,
     })
-    token = member_token(s)
+    token = person(s, "member", "member")["token"]
     head = (b"PATCH /v1/me HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
             b"Authorization: Bearer " + token.encode() + b"\r\n"
             b"Content-Length: 60000\r\n")

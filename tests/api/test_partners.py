@@ -15,7 +15,7 @@ import threading
 import pytest
 import requests
 
-from conftest import PASSWORD, hdr, login, make_partner, person, problem
+from conftest import PASSWORD, assign, hdr, login, make_partner, new_code, person, problem
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 YEAR_MS = 366 * 24 * 3600 * 1000
@@ -60,26 +60,11 @@ def make_partner_admin(server, admin, partner, name):
     return who
 
 
-def new_code(server, who, **body):
-    body.setdefault("feature_live_chat", True)
-    body.setdefault("feature_therapy", True)
-    body.setdefault("therapy_sessions_remaining", 6)
-    r = server.post("/v1/partner-access", headers=hdr(who), json=body)
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
 def validate(server, code, who=None, **extra):
     body = {"code": code}
     body.update(extra)
     return server.post("/v1/partner-access/validate-code", json=body,
                        headers=hdr(who) if who else {})
-
-
-def assign(server, who, code, **extra):
-    body = {"code": code}
-    body.update(extra)
-    return server.post("/v1/partner-access/assign", headers=hdr(who), json=body)
 
 
 def absent_code(db):
