@@ -13,8 +13,10 @@
  *     they own elsewhere open none of their personal fields (the data key
  *     is gone) and hold no blind index nor FIELD_ERASE field.
  *
- * Nothing here names a field: a personal field added to a declaration is
- * covered as it is. A resource declared only here (probe, on a table the
+ * The modules are the program's own (modules_all), registered and
+ * started (their init, which registers the GDPR hooks) as the program
+ * does. Nothing here names a field: a personal field added to a
+ * declaration is covered as it is. A resource declared only here (probe, on a table the
  * test makes) shows it for a module the people module knows nothing of.
  */
 #include <setjmp.h>
@@ -30,24 +32,20 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "biometrics/biometrics.h"
-#include "bookings/bookings.h"
 #include "core/config.h"
 #include "core/crypto.h"
 #include "core/err.h"
 #include "core/keyring.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "learning/learning.h"
 #include "module.h"
-#include "partners/partners.h"
+#include "modules.h"
 #include "people/gdpr.h"
 #include "people/people.h"
 #include "resource/resource.h"
 #include "resource/resource_int.h"
 #include "store/migrate.h"
 #include "store/store.h"
-#include "therapy/therapy.h"
 
 #include "testdb.h"
 
@@ -289,19 +287,23 @@ people_make(struct tx *tx, void *arg)
 static int
 setup(void **state)
 {
-	static const struct module *const modules[] = { &people_module,
-		&therapy_module, &partners_module, &bookings_module,
-		&biometrics_module, &learning_module };
-	struct store_opts		  o = { 1, 2, 10000, 1 };
-	const char			 *err;
-	char				  url[128], errbuf[256];
-	static char			  journal[128];
-	size_t				  i, j;
-	int				  applied;
+	const struct module *const *modules;
+	struct store_opts	    o = { 1, 2, 10000, 1 };
+	const char		   *err;
+	char			    url[128], errbuf[256];
+	static char		    journal[128];
+	size_t			    i, j, n;
+	int			    applied, rc;
 
 	(void)state;
 	if (mkdtemp(dir) == NULL)
 		return (-1);
+	/* The defaults: the modules' init reads the configuration. */
+	if (config_load(0, NULL, errbuf, sizeof(errbuf)) != OK) {
+		fprintf(stderr, "%s\n", errbuf);
+		return (-1);
+	}
+	log_set_level(LOG_WARN);
 	/* Erasures are journalled (people/erasures.c). */
 	snprintf(journal, sizeof(journal), "%s/erasure.journal", dir);
 	config.erasure_journal_file = journal;
@@ -313,12 +315,23 @@ setup(void **state)
 	if (store_open(url, &o, &db, &err) != OK ||
 	    migrate_up(db, &applied) != OK || db_exec(db, probe_sql) != OK)
 		return (-1);
-	for (i = 0; i < NELEM(modules); i++)
+	/* Every module the program has (modules.c), registered and started
+	 * as the program does: resources first, then each init, which
+	 * registers the GDPR hooks. */
+	modules = modules_all(&n);
+	for (i = 0; i < n; i++)
 		for (j = 0; j < modules[i]->nresources; j++)
 			if (resource_register(modules[i]->resources[j]) != OK)
 				return (-1);
 	if (resource_register(&probe) != OK)
 		return (-1);
+	for (i = 0; i < n; i++)
+		if (modules[i]->init != NULL &&
+		    (rc = modules[i]->init(db)) != OK) {
+			fprintf(stderr, "module %s failed to start: %s\n",
+			    modules[i]->name, err_code(rc));
+			return (-1);
+		}
 	return (
 	    store_run(db, STORE_TX_WRITE, people_make, NULL) == OK ? 0 : -1);
 }
