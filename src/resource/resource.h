@@ -337,10 +337,12 @@ json_t *resource_page_json(const struct resource_page *, json_t *data);
 
 /*
  * GDPR export: into gets one array per resource whose owner column names
- * user_id (the users resource excepted), each row as its owner sees it
- * (staff-only fields left out), at most RESOURCE_EXPORT_MAX rows each
- * (*truncated set when more). Health reads are audited as reads by who:
- * tx must be a write transaction.
+ * user_id (the users resource excepted), each row with every declared
+ * field but the FIELD_HIDDEN ones (staff-only ones too: they are the
+ * person's data all the same), personal fields opened, as
+ * resource_export_row; rows res->where leaves out are left out. At most
+ * RESOURCE_EXPORT_MAX rows each (*truncated set when more). Health reads
+ * are audited as reads by who: tx must be a write transaction.
  */
 #define RESOURCE_EXPORT_MAX 10000
 int resource_export_owned(struct tx *, const struct principal *who,

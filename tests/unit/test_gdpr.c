@@ -5,9 +5,10 @@
  * declaration; then
  *
  *   - the person's export (people_export) holds every personal field of
- *     each of those rows, as set (staff-only ones excepted: the export is
- *     the row as its owner sees it), and every FIELD_ERASE field of their
- *     users row;
+ *     each of those rows, as set (staff-only ones too: it is their data),
+ *     and every FIELD_ERASE field of their users row; each row of every
+ *     resource they own is exported with exactly its declared fields but
+ *     the FIELD_HIDDEN ones (no module's hook stands in for it);
  *   - after their erasure (people_erase) their users row holds none of
  *     its personal or FIELD_ERASE fields nor its blind index, the rows
  *     they own elsewhere open none of their personal fields (the data key
@@ -63,7 +64,7 @@ static const struct field probe_fields[] = {
 	{ "region", FIELD_TEXT, FIELD_NULLABLE | FIELD_ERASE, 0, 50, NULL, NULL,
 	    NULL, 0, "cleared on erasure" },
 	{ "remark", FIELD_TEXT, FIELD_PERSONAL | FIELD_NULLABLE, 0, 50, NULL,
-	    NULL, NULL, SEE_ALL, "staff only: not exported" },
+	    NULL, NULL, SEE_ALL, "staff only, yet exported: the person's data" },
 };
 
 static const struct resource probe = {
@@ -413,16 +414,9 @@ every_personal_field_is_exported(void **state)
 				continue;
 			want = json_object_get(made[i].body, f->name);
 			got = json_object_get(row, f->name);
-			/* The export is the row as its owner sees it; their
-			 * own users row, every field. */
-			if (f->see != 0 && !(f->see & SEE_OWN) &&
-			    strcmp(made[i].res->table, "users") != 0) {
-				if (got != NULL)
-					fail_msg("%s.%s: staff only, exported",
-					    made[i].res->name, f->name);
+			/* Every field, those only staff see included. */
+			if (f->see != 0 && !(f->see & SEE_OWN))
 				staff_only++;
-				continue;
-			}
 			if (got == NULL || !json_equal(want, got))
 				fail_msg("%s.%s: %s exported as %s",
 				    made[i].res->name, f->name,
@@ -433,9 +427,69 @@ every_personal_field_is_exported(void **state)
 			checked++;
 		}
 	}
-	/* users: 8 personal, 3 FIELD_ERASE; the probe: 3 and 1. */
-	assert_true(checked >= 15);
+	/* users: 8 personal, 3 FIELD_ERASE; the probe: 4 and 1. */
+	assert_true(checked >= 16);
 	assert_true(staff_only >= 1);
+	json_decref(doc);
+}
+
+/*
+ * The export's records: an array for every resource with an owner column
+ * (but users, the export's "user"), each row holding exactly the declared
+ * columns but the FIELD_HIDDEN ones, as the declaration gives them.
+ */
+static void
+exported_rows_are_the_declared_ones(void **state)
+{
+	const struct rdef *const *all;
+	const struct rdef	 *rd;
+	json_t			 *doc = NULL, *rows, *row;
+	const char		 *key;
+	json_t			 *v;
+	size_t			  i, j, k, n, shown, rows_seen = 0;
+
+	(void)state;
+	assert_int_equal(store_run(db, STORE_TX_WRITE, export_tx, &doc), OK);
+	all = rdef_all(&n);
+	for (i = 0; i < n; i++) {
+		rd = all[i];
+		if (rd->res->owner_column == NULL || rd->owner_is_id)
+			continue;
+		rows = json_object_get(
+		    json_object_get(doc, "records"), rd->res->name);
+		if (!json_is_array(rows))
+			fail_msg("%s: no array in the export's records",
+			    rd->res->name);
+		for (shown = 0, k = 0; k < rd->ncols; k++)
+			shown += !(rd->cols[k].flags & FIELD_HIDDEN);
+		json_array_foreach(rows, j, row)
+		{
+			for (k = 0; k < rd->ncols; k++)
+				if (!(rd->cols[k].flags & FIELD_HIDDEN) &&
+				    json_object_get(row, rd->cols[k].name) ==
+					NULL)
+					fail_msg("%s.%s: declared, not exported",
+					    rd->res->name, rd->cols[k].name);
+			if (json_object_size(row) != shown) {
+				json_object_foreach(row, key, v)
+				{
+					(void)v;
+					for (k = 0; k < rd->ncols; k++)
+						if (strcmp(rd->cols[k].name,
+							key) == 0 &&
+						    !(rd->cols[k].flags &
+							FIELD_HIDDEN))
+							break;
+					if (k == rd->ncols)
+						fail_msg("%s.%s: exported, not "
+							 "a declared field",
+						    rd->res->name, key);
+				}
+			}
+			rows_seen++;
+		}
+	}
+	assert_true(rows_seen >= 2); /* the probe's at least, and others */
 	json_decref(doc);
 }
 
@@ -513,6 +567,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_personal_field_is_exported),
+		cmocka_unit_test(exported_rows_are_the_declared_ones),
 		cmocka_unit_test(nothing_personal_opens_after_erasure),
 	};
 	unsigned char master[MASTER_KEY_LEN];
