@@ -108,9 +108,7 @@ int partners_name_keys_fill(struct store *);
 
 /* access.c */
 extern const struct resource partner_access_resource;
-/* The GDPR export of a person's accesses (erasure keeps them). */
-struct gdpr_hook;
-extern const struct gdpr_hook partner_access_gdpr_hook;
+/* GET /v1/me/partner-access: the caller's own. */
 void			      partner_access_mine(struct request *);
 
 /* codes.c */

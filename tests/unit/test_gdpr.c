@@ -43,6 +43,7 @@
 #include "modules.h"
 #include "people/gdpr.h"
 #include "people/people.h"
+#include "resource/hooks.h"
 #include "resource/resource.h"
 #include "resource/resource_int.h"
 #include "store/migrate.h"
@@ -562,6 +563,64 @@ nothing_personal_opens_after_erasure(void **state)
 	assert_true(owned >= 1); /* the probe at least */
 }
 
+static int
+hook_rows(struct tx *tx, const char *user_id, json_t *rows)
+{
+	(void)tx;
+	(void)user_id;
+	return (json_array_append_new(rows, json_string("hook")) == 0
+		? OK
+		: ERR_NOMEM);
+}
+
+static int
+hook_erase(struct tx *tx, const char *user_id)
+{
+	(void)tx;
+	(void)user_id;
+	return (OK);
+}
+
+static int
+hook_export_tx(struct tx *tx, void *arg)
+{
+	return (hooks_gdpr_export(tx, person, arg));
+}
+
+/*
+ * A hook never stands in for a resource's export: one named as a
+ * registered resource is refused, and an export never overwrites what
+ * the declarations put there.
+ */
+static void
+no_hook_replaces_a_declared_export(void **state)
+{
+	static const struct gdpr_hook named = { "gdpr_probe", hook_rows,
+		NULL };
+	static const struct gdpr_hook erase_only = { "gdpr_probe", NULL,
+		hook_erase };
+	static const struct gdpr_hook other = { "gdpr_probe_hook", hook_rows,
+		NULL };
+	json_t *into;
+
+	(void)state;
+	assert_int_equal(hooks_gdpr_register(&named), ERR_CONFIG);
+	assert_int_equal(hooks_gdpr_register(&erase_only), OK);
+	assert_int_equal(hooks_gdpr_register(&other), OK);
+	into = json_pack("{s:[s]}", "gdpr_probe_hook", "declared");
+	assert_int_equal(
+	    store_run(db, STORE_TX_READ, hook_export_tx, into), ERR_INTERNAL);
+	assert_string_equal(json_string_value(json_array_get(
+				json_object_get(into, "gdpr_probe_hook"), 0)),
+	    "declared");
+	json_object_clear(into);
+	assert_int_equal(store_run(db, STORE_TX_READ, hook_export_tx, into), OK);
+	assert_string_equal(json_string_value(json_array_get(
+				json_object_get(into, "gdpr_probe_hook"), 0)),
+	    "hook");
+	json_decref(into);
+}
+
 int
 main(void)
 {
@@ -569,6 +628,7 @@ main(void)
 		cmocka_unit_test(every_personal_field_is_exported),
 		cmocka_unit_test(exported_rows_are_the_declared_ones),
 		cmocka_unit_test(nothing_personal_opens_after_erasure),
+		cmocka_unit_test(no_hook_replaces_a_declared_export),
 	};
 	unsigned char master[MASTER_KEY_LEN];
 	int	      rc;
