@@ -19,7 +19,8 @@
  * A row is answered with an ETag that is a hash of the row as answered
  * (RESOURCE_ETAG_ROW), so it changes with every spent or given-back
  * therapy session. PATCH honours If-Match (412 when the row changed) and
- * requires it (428 PRECONDITION_REQUIRED) for therapy_sessions_remaining
+ * requires it, naming the current ETag and with no "*" in it (428
+ * PRECONDITION_REQUIRED), for therapy_sessions_remaining
  * (FIELD_IF_MATCH): that is an absolute value, and without it a session
  * the booking webhook spends between the admin's read and write would be
  * lost. The change is made under a lock on the row.

@@ -74,9 +74,11 @@ enum field_type {
 					   the only way to filter on it */
 /*
  * Also changed outside this layer (a count a webhook spends): a change of
- * it needs If-Match naming the row's current ETag, not "*" (428
- * PRECONDITION_REQUIRED otherwise), and is made under a lock on the row,
- * so nothing written since the caller's read is overwritten.
+ * it needs If-Match naming the row's current ETag (412 when no element of
+ * the list does) and no "*" anywhere in the list (428
+ * PRECONDITION_REQUIRED without If-Match or with a "*" element, even
+ * beside the current ETag), and is made under a lock on the row, so
+ * nothing written since the caller's read is overwritten.
  */
 #define FIELD_IF_MATCH 0x0800
 /* Not sealed, yet cleared (NULL) when the row's owner is erased (country,
