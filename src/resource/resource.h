@@ -297,8 +297,11 @@ int resource_update(struct resource_ctx *, const char *id, json_t *body);
  * on res) covers a row of res owned by owner_id: all; the caller's own;
  * with related scope, a person the caller leads in a relationship of a
  * kind res accepts. ERR_FORBIDDEN otherwise (answer it as 404 where a
- * row must not be told from a missing one), ERR_INTERNAL for a resource
- * not registered, or the database's status.
+ * row must not be told from a missing one), or the database's status.
+ * ERR_INTERNAL for a resource not registered, and where the owner alone
+ * cannot tell: res has a scope_where for that scope, or the scope is
+ * related and res has party kinds (party_where is a condition on the
+ * row). Those read the row within the scope instead (resource_load).
  */
 int resource_covers(struct tx *, const struct resource *,
     const struct principal *, enum scope, const char *owner_id);

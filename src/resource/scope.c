@@ -218,6 +218,12 @@ resource_covers(struct tx *tx, const struct resource *res,
 
 	if ((rd = rdef_find(res)) == NULL)
 		return (ERR_INTERNAL);
+	/* Rows named by a condition on the row, not by their owner: the
+	 * owner alone cannot tell. */
+	if (res->scope_where[scope] != NULL ||
+	    (scope == SCOPE_RELATED && res->party_kinds != NULL &&
+		res->party_kinds[0] != '\0'))
+		return (ERR_INTERNAL);
 	return (rows_covers(tx, rd, who, scope, owner));
 }
 

@@ -99,6 +99,39 @@ static const struct resource notes = {
 	.where = "deleted_at IS NULL",
 };
 
+/* The same table seen through row conditions of its own: "own" is the
+ * caller's open notes; "related" by a party kind, the plain ones. */
+static const struct resource open_notes = {
+	.name = "open_notes",
+	.path = "/v1/open-notes",
+	.table = "notes",
+	.fields = note_fields,
+	.nfields = sizeof(note_fields) / sizeof(note_fields[0]),
+	.owner_column = "owner_id",
+	.scope_where = { [SCOPE_OWN] = "owner_id = ? AND is_done = 0" },
+	.where = "deleted_at IS NULL",
+};
+static const struct resource party_notes = {
+	.name = "party_notes",
+	.path = "/v1/party-notes",
+	.table = "notes",
+	.fields = note_fields,
+	.nfields = sizeof(note_fields) / sizeof(note_fields[0]),
+	.owner_column = "owner_id",
+	.related_kinds = "guardian_of",
+	.party_kinds = "guardian_of",
+	.party_where = "kind = 'plain' AND owner_id <> ?",
+	.where = "deleted_at IS NULL",
+};
+static const struct resource unregistered = {
+	.name = "unregistered",
+	.path = "/v1/unregistered",
+	.table = "notes",
+	.fields = note_fields,
+	.nfields = sizeof(note_fields) / sizeof(note_fields[0]),
+	.owner_column = "owner_id",
+};
+
 static const char notes_sql[] =
     "CREATE TABLE notes (id TEXT PRIMARY KEY, owner_id TEXT NOT NULL "
     "REFERENCES users (id), title TEXT NOT NULL, body BLOB, mood INTEGER, "
@@ -994,6 +1027,52 @@ sealed_at_rest(void **state)
 	}
 }
 
+/*
+ * resource_covers answers from an owner alone: OK or ERR_FORBIDDEN where
+ * the owner decides, ERR_INTERNAL where a row condition of the resource
+ * does (scope_where, party kinds), which it cannot evaluate.
+ */
+static void
+covers_by_owner_only(void **state)
+{
+	struct principal alice, bob;
+	struct tx	*tx;
+
+	(void)state;
+	memset(&alice, 0, sizeof(alice));
+	memset(&bob, 0, sizeof(bob));
+	snprintf(alice.user_id, sizeof(alice.user_id), "%s", ALICE);
+	snprintf(bob.user_id, sizeof(bob.user_id), "%s", BOB);
+	assert_int_equal(store_tx_begin(db, STORE_TX_READ, &tx), OK);
+	/* Alice is Bob's guardian. */
+	assert_int_equal(
+	    resource_covers(tx, &notes, &alice, SCOPE_RELATED, BOB), OK);
+	assert_int_equal(
+	    resource_covers(tx, &notes, &bob, SCOPE_RELATED, ALICE),
+	    ERR_FORBIDDEN);
+	assert_int_equal(
+	    resource_covers(tx, &notes, &alice, SCOPE_OWN, BOB), ERR_FORBIDDEN);
+	assert_int_equal(
+	    resource_covers(tx, &notes, &alice, SCOPE_OWN, ALICE), OK);
+	assert_int_equal(resource_covers(tx, &notes, &bob, SCOPE_ALL, ALICE), OK);
+	/* Own scope is a row condition: not told from the owner. */
+	assert_int_equal(resource_covers(tx, &open_notes, &alice, SCOPE_OWN,
+			     ALICE),
+	    ERR_INTERNAL);
+	assert_int_equal(
+	    resource_covers(tx, &open_notes, &alice, SCOPE_ALL, BOB), OK);
+	/* Related through a party kind: which rows is party_where's. */
+	assert_int_equal(resource_covers(tx, &party_notes, &alice,
+			     SCOPE_RELATED, BOB),
+	    ERR_INTERNAL);
+	assert_int_equal(
+	    resource_covers(tx, &party_notes, &alice, SCOPE_OWN, ALICE), OK);
+	assert_int_equal(
+	    resource_covers(tx, &unregistered, &alice, SCOPE_ALL, ALICE),
+	    ERR_INTERNAL);
+	store_tx_rollback(tx);
+}
+
 static void
 docs_page(void **state)
 {
@@ -1025,6 +1104,7 @@ main(void)
 		cmocka_unit_test(crud_and_scope),
 		cmocka_unit_test(lists_page_filter_sort),
 		cmocka_unit_test(sealed_at_rest),
+		cmocka_unit_test(covers_by_owner_only),
 		cmocka_unit_test(docs_page),
 	};
 	unsigned char master[MASTER_KEY_LEN];
@@ -1036,7 +1116,9 @@ main(void)
 	randombytes_buf(master, sizeof(master));
 	keyring_init(master);
 	sodium_memzero(master, sizeof(master));
-	if (resource_register(&notes) != OK || resource_routes_add() != OK)
+	if (resource_register(&notes) != OK ||
+	    resource_register(&open_notes) != OK ||
+	    resource_register(&party_notes) != OK || resource_routes_add() != OK)
 		return (1);
 	rc = cmocka_run_group_tests_name("resource", pure, NULL, NULL);
 	rc += cmocka_run_group_tests_name(
