@@ -375,13 +375,16 @@ int resource_rows(struct tx *, const struct resource *,
  * says (a soft-deleted row too). ERR_NOT_FOUND.
  *
  * resource_erase_owned: in the rows of every registered resource whose
- * owner column names user_id, set to NULL the FIELD_ERASE fields and the
- * blind index (<name>_index) of each FIELD_BLIND_INDEX field; in a row
- * that owns itself (owner column "id": the person's users row) its
- * FIELD_PERSONAL fields too. Personal fields of the rows the person owns
- * elsewhere are sealed under their data key: the caller destroys it
- * (seal_key_destroy) and they become unreadable. cleared (may be NULL)
- * gets the names of the fields cleared in the row that owns itself.
+ * owner column names user_id (soft-deleted ones too), set to NULL the
+ * FIELD_ERASE fields, the blind index (<name>_index) of each
+ * FIELD_BLIND_INDEX field and the FIELD_PERSONAL fields: all of them in
+ * a row that owns itself (owner column "id": the person's users row),
+ * the FIELD_NULLABLE ones elsewhere (a nullable field's column takes
+ * NULL); updated_at of those rows is stamped. A personal field declared
+ * not nullable (form_responses.responses) stays as it is, sealed under
+ * the person's data key: the caller destroys the key (seal_key_destroy)
+ * and it becomes unreadable. cleared (may be NULL) gets the names of the
+ * fields cleared in the row that owns itself.
  */
 int resource_export_row(
     struct tx *, const struct resource *, const char *id, json_t **out);

@@ -11,8 +11,9 @@
  *     the FIELD_HIDDEN ones (no module's hook stands in for it);
  *   - after their erasure (people_erase) their users row holds none of
  *     its personal or FIELD_ERASE fields nor its blind index, the rows
- *     they own elsewhere open none of their personal fields (the data key
- *     is gone) and hold no blind index nor FIELD_ERASE field.
+ *     they own elsewhere hold none of their nullable personal fields,
+ *     open none of the others (the data key is gone) and hold no blind
+ *     index nor FIELD_ERASE field.
  *
  * The modules are the program's own (modules_all), registered and
  * started (their init, which registers the GDPR hooks) as the program
@@ -516,7 +517,7 @@ nothing_personal_opens_after_erasure(void **state)
 	struct tx	   *tx;
 	json_t		   *row;
 	char		    col[96], sql[128];
-	size_t		    i, k, owned = 0;
+	size_t		    i, k, owned = 0, cleared = 0;
 	int		    rc;
 
 	(void)state;
@@ -530,10 +531,15 @@ nothing_personal_opens_after_erasure(void **state)
 
 		for (k = 0; k < made[i].res->nfields; k++) {
 			f = &made[i].res->fields[k];
+			/* Personal fields are cleared where the column takes
+			 * NULL (declared nullable; in the users row, all). */
 			if ((f->flags & FIELD_ERASE) ||
-			    (self_row && (f->flags & FIELD_PERSONAL)))
+			    ((self_row || (f->flags & FIELD_NULLABLE)) &&
+				(f->flags & FIELD_PERSONAL))) {
 				assert_null_column(
 				    made[i].res->table, f->name, made[i].id);
+				cleared += !self_row;
+			}
 			if (f->flags & FIELD_BLIND_INDEX) {
 				snprintf(col, sizeof(col), "%s_index", f->name);
 				assert_null_column(
@@ -561,6 +567,9 @@ nothing_personal_opens_after_erasure(void **state)
 	}
 	store_tx_rollback(tx);
 	assert_true(owned >= 1); /* the probe at least */
+	/* Outside the users row: the probe's secret, contact and remark,
+	 * shared notes, bookings' addresses, ... */
+	assert_true(cleared >= 4);
 }
 
 static int
