@@ -729,7 +729,7 @@ resource_export_owned(struct tx *tx, const struct principal *who,
 int
 resource_rows(struct tx *tx, const struct resource *res,
     const struct principal *who, enum scope scope, const char *column,
-    const char *value, json_t *out)
+    const char *value, json_t *out, int *truncated)
 {
 	const struct rdef  *rd;
 	const struct field *f = NULL;
@@ -737,6 +737,7 @@ resource_rows(struct tx *tx, const struct resource *res,
 	struct stmt	   *st;
 	struct buf	    b;
 	json_t		   *row;
+	size_t		    got = 0;
 	int		    rc, i;
 
 	if ((rd = rdef_find(res)) == NULL || rd->has_health ||
@@ -753,7 +754,7 @@ resource_rows(struct tx *tx, const struct resource *res,
 	    (f != NULL &&
 		buf_printf(&b, f->sql != NULL ? " AND (%s) = ?" : " AND %s = ?",
 		    f->sql != NULL ? f->sql : f->name) != OK) ||
-	    buf_printf(&b, " ORDER BY id LIMIT %d", RESOURCE_EXPORT_MAX) !=
+	    buf_printf(&b, " ORDER BY id LIMIT %d", RESOURCE_EXPORT_MAX + 1) !=
 		OK) {
 		buf_free(&b);
 		return (ERR_NOMEM);
@@ -766,6 +767,12 @@ resource_rows(struct tx *tx, const struct resource *res,
 	if (f != NULL)
 		store_bind_text(st, i, value);
 	while ((rc = store_step(st)) == STORE_ROW) {
+		/* One row more than the cap: there were more. */
+		if (++got > RESOURCE_EXPORT_MAX) {
+			if (truncated != NULL)
+				*truncated = 1;
+			continue;
+		}
 		if ((rc = rows_decode(
 			 tx, rd, st, who, scope, 0, &kc, &row, NULL)) != OK)
 			break;

@@ -105,7 +105,9 @@ struct field {
 	 * A computed column (FIELD_READONLY only): an SQL expression over
 	 * the row, without placeholders, read, filtered and sorted on as
 	 * this field, e.g. "(SELECT p.name FROM partners p WHERE p.id =
-	 * partner_access.partner_id)". Never written.
+	 * partner_access.partner_id)". Never written; never FIELD_PERSONAL,
+	 * FIELD_ERASE or FIELD_BLIND_INDEX (no column to seal, clear or
+	 * index): registration refuses them.
 	 */
 	const char *sql;
 };
@@ -197,7 +199,8 @@ struct resource {
 	 * Narrowing for kinds in party_kinds (a subset of related_kinds):
 	 * a lead of such a kind sees only the rows party_where names them
 	 * a party to. party_where is an SQL condition on the row whose
-	 * every ? is the caller, e.g. therapy sessions: "therapist_id IN
+	 * every ? is the caller (a ? only as a placeholder, as in
+	 * scope_where), e.g. therapy sessions: "therapist_id IN
 	 * (SELECT id FROM therapists WHERE user_id = ?)" with party_kinds
 	 * "practitioner_of" - a practitioner sees the sessions they give,
 	 * not a colleague's with the same client.
@@ -217,7 +220,8 @@ struct resource {
 	int (*before_update)(struct resource_ctx *, json_t *body);
 	int (*before_delete)(struct resource_ctx *);
 	int (*after_write)(struct resource_ctx *, int action, json_t *row);
-	/* Extra SQL condition on every read, e.g. "deleted_at IS NULL". */
+	/* Extra SQL condition on every read, e.g. "deleted_at IS NULL";
+	 * no placeholders. */
 	const char *where;
 	/*
 	 * The rows of a scope, instead of those owner_column and
@@ -229,6 +233,10 @@ struct resource {
 	 * row made must be one the creator's scope names (403 otherwise).
 	 * scope_where[SCOPE_NONE] is what callers without the read
 	 * permission may list and read (published courses, for everyone).
+	 * The binds are counted by the condition's "?"s: a "?" may stand
+	 * only as a placeholder, never in a quoted string or a comment
+	 * (registration refuses that, as a placeholder in where or in a
+	 * computed field's sql).
 	 */
 	const char *scope_where[SCOPE_ALL + 1];
 	int	    flags; /* RESOURCE_* */
@@ -358,12 +366,13 @@ int resource_export_owned(struct tx *, const struct principal *who,
  * field; NULL: every row) equals value, as they see them, in id order,
  * at most RESOURCE_EXPORT_MAX, appended to out: the children of a row (a
  * course's sessions), the GDPR export of a resource whose scope_where
- * says whose a row is. Not for resources with health fields (their reads
- * are audited): ERR_INTERNAL.
+ * says whose a row is. *truncated is set to 1 when there were more (left
+ * as it is otherwise; NULL: the caller takes a cut list). Not for
+ * resources with health fields (their reads are audited): ERR_INTERNAL.
  */
 int resource_rows(struct tx *, const struct resource *,
     const struct principal *, enum scope, const char *column, const char *value,
-    json_t *out);
+    json_t *out, int *truncated);
 
 /*
  * GDPR from the declarations (gdpr.c), so that a field declared personal

@@ -127,7 +127,8 @@ fail:
 	return (NULL);
 }
 
-/* How many placeholders resource_scope_sql(res, scope) holds. */
+/* How many placeholders resource_scope_sql(res, scope) holds: its "?"s,
+ * each a placeholder (registration refuses any other, binds_ok). */
 int
 resource_scope_nbind(const struct resource *res, enum scope scope)
 {
