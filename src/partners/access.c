@@ -53,13 +53,13 @@
 #define CODE_TRIES 8 /* fresh codes tried when one is taken */
 #define STAFF	   (SEE_ALL | SEE_RELATED)
 
-static int     access_before_create(struct resource_ctx *, json_t *);
-static int     access_before_update(struct resource_ctx *, json_t *);
-static int     access_after_write(struct resource_ctx *, int, json_t *);
-static int     code_draw(struct resource_ctx *, json_t *);
-static int     forbid(struct resource_ctx *, const char *);
-static int     invalid(
-	struct resource_ctx *, const char *, const char *, const char *);
+static int access_before_create(struct resource_ctx *, json_t *);
+static int access_before_update(struct resource_ctx *, json_t *);
+static int access_after_write(struct resource_ctx *, int, json_t *);
+static int code_draw(struct resource_ctx *, json_t *);
+static int forbid(struct resource_ctx *, const char *);
+static int invalid(
+    struct resource_ctx *, const char *, const char *, const char *);
 
 static const struct field access_fields[] = {
 	{ "partner_id", FIELD_UUID, FIELD_CREATE_ONLY | FIELD_FILTER, 0, 0,

@@ -109,7 +109,7 @@ int partners_name_keys_fill(struct store *);
 /* access.c */
 extern const struct resource partner_access_resource;
 /* GET /v1/me/partner-access: the caller's own. */
-void			      partner_access_mine(struct request *);
+void partner_access_mine(struct request *);
 
 /* codes.c */
 /* A new random code (normalised). */

@@ -36,9 +36,10 @@ hooks_gdpr_register(const struct gdpr_hook *h)
 	all = resource_all(&n);
 	for (i = 0; h->export != NULL && i < n; i++)
 		if (strcmp(all[i]->name, h->name) == 0) {
-			log_error("event=gdpr_hook_invalid name=%s "
-				  "detail=\"a resource of that name is exported "
-				  "from its declaration\"",
+			log_error(
+			    "event=gdpr_hook_invalid name=%s "
+			    "detail=\"a resource of that name is exported "
+			    "from its declaration\"",
 			    h->name);
 			return (ERR_CONFIG);
 		}

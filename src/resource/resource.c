@@ -69,12 +69,12 @@ kinds_ok(const char *s)
 }
 
 /*
- * Does condition sql (NULL: none) hold its "?"s as placeholders only (none
- * in a quoted string or a comment: the binds are counted by its "?"s), and
- * some of them when want, none otherwise?
+ * Does condition sql (NULL: none) hold "?" only as placeholders (none in
+ * a quoted string or a comment: the binds are counted by its "?"s), and
+ * none at all unless binds (placeholders allowed)?
  */
 static int
-binds_ok(const char *sql, int want)
+binds_ok(const char *sql, int binds)
 {
 	char *t;
 	int   ok;
@@ -85,8 +85,7 @@ binds_ok(const char *sql, int want)
 	 * is not one. */
 	if ((t = store_pg_placeholders(sql)) == NULL)
 		return (0);
-	ok = strchr(t, '?') == NULL &&
-	    (want || strchr(sql, '?') == NULL);
+	ok = strchr(t, '?') == NULL && (binds || strchr(sql, '?') == NULL);
 	free(t);
 	return (ok);
 }
@@ -155,8 +154,9 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 		    /* A computed field has no column to seal, clear or
 		     * index, nor binds. */
 		    (f->sql != NULL &&
-			((f->flags & (FIELD_PERSONAL | FIELD_ERASE |
-					 FIELD_BLIND_INDEX)) ||
+			((f->flags &
+			     (FIELD_PERSONAL | FIELD_ERASE |
+				 FIELD_BLIND_INDEX)) ||
 			    !binds_ok(f->sql, 0))))
 			goto bad;
 		if (strcmp(f->name, "id") == 0)

@@ -66,7 +66,8 @@ static const struct field probe_fields[] = {
 	{ "region", FIELD_TEXT, FIELD_NULLABLE | FIELD_ERASE, 0, 50, NULL, NULL,
 	    NULL, 0, "cleared on erasure" },
 	{ "remark", FIELD_TEXT, FIELD_PERSONAL | FIELD_NULLABLE, 0, 50, NULL,
-	    NULL, NULL, SEE_ALL, "staff only, yet exported: the person's data" },
+	    NULL, NULL, SEE_ALL,
+	    "staff only, yet exported: the person's data" },
 };
 
 static const struct resource probe = {
@@ -470,7 +471,8 @@ exported_rows_are_the_declared_ones(void **state)
 				if (!(rd->cols[k].flags & FIELD_HIDDEN) &&
 				    json_object_get(row, rd->cols[k].name) ==
 					NULL)
-					fail_msg("%s.%s: declared, not exported",
+					fail_msg(
+					    "%s.%s: declared, not exported",
 					    rd->res->name, rd->cols[k].name);
 			if (json_object_size(row) != shown) {
 				json_object_foreach(row, key, v)
@@ -604,13 +606,12 @@ hook_export_tx(struct tx *tx, void *arg)
 static void
 no_hook_replaces_a_declared_export(void **state)
 {
-	static const struct gdpr_hook named = { "gdpr_probe", hook_rows,
-		NULL };
+	static const struct gdpr_hook named = { "gdpr_probe", hook_rows, NULL };
 	static const struct gdpr_hook erase_only = { "gdpr_probe", NULL,
 		hook_erase };
 	static const struct gdpr_hook other = { "gdpr_probe_hook", hook_rows,
 		NULL };
-	json_t *into;
+	json_t			     *into;
 
 	(void)state;
 	assert_int_equal(hooks_gdpr_register(&named), ERR_CONFIG);
@@ -623,7 +624,8 @@ no_hook_replaces_a_declared_export(void **state)
 				json_object_get(into, "gdpr_probe_hook"), 0)),
 	    "declared");
 	json_object_clear(into);
-	assert_int_equal(store_run(db, STORE_TX_READ, hook_export_tx, into), OK);
+	assert_int_equal(
+	    store_run(db, STORE_TX_READ, hook_export_tx, into), OK);
 	assert_string_equal(json_string_value(json_array_get(
 				json_object_get(into, "gdpr_probe_hook"), 0)),
 	    "hook");

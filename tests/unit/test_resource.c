@@ -134,8 +134,8 @@ static const struct resource unregistered = {
 
 /* A table without owner or health fields, for resource_rows' cap. */
 static const struct field bulk_fields[] = {
-	{ "title", FIELD_TEXT, FIELD_REQUIRED | FIELD_FILTER, 1, 20, NULL,
-	    NULL, NULL, 0, "a title" },
+	{ "title", FIELD_TEXT, FIELD_REQUIRED | FIELD_FILTER, 1, 20, NULL, NULL,
+	    NULL, 0, "a title" },
 };
 static const struct resource bulk = {
 	.name = "bulk",
@@ -392,13 +392,13 @@ scope_sql(void **state)
 static void
 bad_declarations(void **state)
 {
-	static const int flags[] = { FIELD_PERSONAL, FIELD_ERASE,
-		FIELD_BLIND_INDEX | FIELD_PERSONAL };
+	static const int	 flags[] = { FIELD_PERSONAL, FIELD_ERASE,
+			FIELD_BLIND_INDEX | FIELD_PERSONAL };
 	static const char *const wheres[] = { "owner_id = ? AND title <> '?'",
 		"owner_id = ? AND title = \"a?\"" };
-	struct field	f[2];
-	struct resource r;
-	size_t		i;
+	struct field		 f[2];
+	struct resource		 r;
+	size_t			 i;
 
 	(void)state;
 	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
@@ -1117,16 +1117,17 @@ covers_by_owner_only(void **state)
 	    resource_covers(tx, &notes, &alice, SCOPE_OWN, BOB), ERR_FORBIDDEN);
 	assert_int_equal(
 	    resource_covers(tx, &notes, &alice, SCOPE_OWN, ALICE), OK);
-	assert_int_equal(resource_covers(tx, &notes, &bob, SCOPE_ALL, ALICE), OK);
+	assert_int_equal(
+	    resource_covers(tx, &notes, &bob, SCOPE_ALL, ALICE), OK);
 	/* Own scope is a row condition: not told from the owner. */
-	assert_int_equal(resource_covers(tx, &open_notes, &alice, SCOPE_OWN,
-			     ALICE),
+	assert_int_equal(
+	    resource_covers(tx, &open_notes, &alice, SCOPE_OWN, ALICE),
 	    ERR_INTERNAL);
 	assert_int_equal(
 	    resource_covers(tx, &open_notes, &alice, SCOPE_ALL, BOB), OK);
 	/* Related through a party kind: which rows is party_where's. */
-	assert_int_equal(resource_covers(tx, &party_notes, &alice,
-			     SCOPE_RELATED, BOB),
+	assert_int_equal(
+	    resource_covers(tx, &party_notes, &alice, SCOPE_RELATED, BOB),
 	    ERR_INTERNAL);
 	assert_int_equal(
 	    resource_covers(tx, &party_notes, &alice, SCOPE_OWN, ALICE), OK);
@@ -1170,8 +1171,8 @@ rows_are_capped_and_say_so(void **state)
 	assert_int_equal(truncated, 0);
 	json_array_clear(out);
 	/* NULL: the caller takes a cut list. */
-	assert_int_equal(resource_rows(tx, &bulk, NULL, SCOPE_ALL, NULL, NULL,
-			     out, NULL),
+	assert_int_equal(
+	    resource_rows(tx, &bulk, NULL, SCOPE_ALL, NULL, NULL, out, NULL),
 	    OK);
 	assert_int_equal(json_array_size(out), RESOURCE_EXPORT_MAX);
 	json_decref(out);
