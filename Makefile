@@ -32,11 +32,14 @@ LDLIBS    += $(PKG_LIBS) -lpthread -lm
 LDOPT    += -Wl,--export-dynamic-symbol=MHD_queue_response
 
 B         = build/$(BUILD)
-SRCS      = $(sort $(wildcard src/*/*.c))
+# src/modules.c, the list of modules, goes with the layers: the unit tests
+# that walk every module link it.
+LIB_TOP   = src/modules.c
+SRCS      = $(sort $(wildcard src/*/*.c)) $(LIB_TOP)
 OBJS      = $(SRCS:%.c=$(B)/%.o) $(B)/gen/embedded.o
-# src/*.c is the program itself (main.c and the commands, cli.c): in the
-# executable, not in the unit tests or the fuzz targets.
-MAIN_OBJ  = $(patsubst %.c,$(B)/%.o,$(sort $(wildcard src/*.c)))
+# The rest of src/*.c is the program itself (main.c and the commands,
+# cli.c): in the executable, not in the unit tests or the fuzz targets.
+MAIN_OBJ  = $(patsubst %.c,$(B)/%.o,$(filter-out $(LIB_TOP),$(sort $(wildcard src/*.c))))
 BIN       = $(B)/carebase
 # The common-password list comes from Debian's john-data (scripts/install-deps).
 COMMON_PASSWORDS = /usr/share/john/password.lst

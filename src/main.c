@@ -1,11 +1,10 @@
 /*
  * carebase: the command line. See `carebase help` and README.md.
  *
- * The modules the program is made of, the table of commands, and main:
- * the command and its flags, the configuration, the modules registered,
- * the master key and the database, then the command. The commands are
- * cli.c's, but for seed, version and help, which read the module list
- * and the table.
+ * The table of commands, and main: the command and its flags, the
+ * configuration, the modules (modules.c's list) registered, the master
+ * key and the database, then the command. The commands are cli.c's, but
+ * for seed, version and help, which read the module list and the table.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -14,8 +13,6 @@
 
 #include <sodium.h>
 
-#include "biometrics/biometrics.h"
-#include "bookings/bookings.h"
 #include "cli.h"
 #include "core/config.h"
 #include "core/crypto.h"
@@ -24,32 +21,13 @@
 #include "core/mail.h"
 #include "core/netaddr.h"
 #include "http/http.h"
-#include "learning/learning.h"
 #include "module.h"
-#include "ops/chatsync.h"
-#include "ops/ops.h"
-#include "people/gdpr.h"
+#include "modules.h"
 #include "people/people.h"
 #include "resource/resource.h"
 #include "store/jobs.h"
 #include "store/migrate.h"
 #include "store/store.h"
-#include "partners/partners.h"
-#include "reports/reports.h"
-#include "therapy/therapy.h"
-
-static const struct module *const modules[] = {
-	&ops_module,
-	&people_module,
-	&people_access_module,
-	&therapy_module,
-	&partners_module,
-	&bookings_module,
-	&reports_module,
-	&biometrics_module,
-	&learning_module,
-	&chatsync_module,
-};
 
 struct cmd {
 	const char *name;
@@ -115,11 +93,15 @@ static const struct cmd cmds[] = {
 static int
 modules_register(void)
 {
-	static struct route_table tables[NELEM(modules)];
-	size_t			  i, j;
-	int			  rc;
+	static struct route_table   tables[MODULES_MAX];
+	const struct module *const *modules;
+	size_t			    i, j, n;
+	int			    rc;
 
-	for (i = 0; i < NELEM(modules); i++) {
+	modules = modules_all(&n);
+	if (n > MODULES_MAX)
+		return (ERR_TOO_LARGE);
+	for (i = 0; i < n; i++) {
 		const struct module *m = modules[i];
 		struct route_table  *t = &tables[i];
 
@@ -155,10 +137,11 @@ modules_register(void)
 static int
 open_db(struct store **dbp)
 {
-	struct store_opts o;
-	const char	 *why = NULL;
-	size_t		  i;
-	int		  rc;
+	const struct module *const *modules;
+	struct store_opts	    o;
+	const char		   *why = NULL;
+	size_t			    i, n;
+	int			    rc;
 
 	memset(&o, 0, sizeof(o));
 	o.pool_min = (int)config.pool_min;
@@ -170,7 +153,8 @@ open_db(struct store **dbp)
 		    why != NULL ? why : err_code(rc));
 		return (rc);
 	}
-	for (i = 0; i < NELEM(modules); i++)
+	modules = modules_all(&n);
+	for (i = 0; i < n; i++)
 		if (modules[i]->init != NULL &&
 		    (rc = modules[i]->init(*dbp)) != OK) {
 			fprintf(stderr,
@@ -184,15 +168,17 @@ open_db(struct store **dbp)
 static int
 cmd_seed(struct store *db, int argc, char **argv)
 {
-	size_t i;
-	int    rc, seeded = 0;
+	const struct module *const *modules;
+	size_t			    i, n;
+	int			    rc, seeded = 0;
 
 	if ((rc = migrate_current(db)) != OK) {
 		fprintf(stderr,
 		    "carebase: run `carebase migrate` before seeding\n");
 		return (rc);
 	}
-	for (i = 0; i < NELEM(modules); i++) {
+	modules = modules_all(&n);
+	for (i = 0; i < n; i++) {
 		if (modules[i]->seed == NULL)
 			continue;
 		if ((rc = modules[i]->seed(db)) != OK) {

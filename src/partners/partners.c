@@ -286,9 +286,6 @@ partners_init(struct store *db)
 	int rc;
 
 	people_set_register_hook(&register_hook);
-	if ((rc = hooks_gdpr_register(&partner_access_gdpr_hook)) != OK &&
-	    rc != ERR_CONFLICT)
-		return (rc);
 	if ((rc = partners_profile_init()) != OK)
 		return (rc);
 	/* Partners from before migration 0014 get their name key now. */

@@ -359,7 +359,8 @@ people_export(struct tx *tx, const struct principal *who, struct request *req,
 	    "email_log", mail, "audit_log", audit, "records", owned);
 	if (*doc == NULL)
 		return (ERR_NOMEM);
-	if ((rc = people_relationships_of(tx, user_id, rels)) != OK ||
+	if ((rc = people_relationships_of(tx, user_id, rels, &truncated)) !=
+		OK ||
 	    (rc = rows_json(tx,
 		 "SELECT id, ip, user_agent, device_fingerprint, "
 		 "created_at, last_activity_at, expires_at, ended_at, "

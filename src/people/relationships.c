@@ -415,12 +415,13 @@ rel_action_tx(struct tx *tx, void *arg)
 }
 
 int
-people_relationships_of(struct tx *tx, const char *user_id, json_t *out)
+people_relationships_of(
+    struct tx *tx, const char *user_id, json_t *out, int *truncated)
 {
 	struct principal who;
 
 	memset(&who, 0, sizeof(who));
 	strlcpy_cb(who.user_id, user_id, sizeof(who.user_id));
-	return (resource_rows(
-	    tx, &relationships_resource, &who, SCOPE_OWN, NULL, NULL, out));
+	return (resource_rows(tx, &relationships_resource, &who, SCOPE_OWN,
+	    NULL, NULL, out, truncated));
 }

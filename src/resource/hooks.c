@@ -8,7 +8,9 @@
 #include <jansson.h>
 
 #include "core/err.h"
+#include "core/log.h"
 #include "resource/hooks.h"
+#include "resource/resource.h"
 
 static const struct gdpr_hook	 *gdpr_hooks[HOOKS_GDPR_MAX];
 static size_t			  ngdpr_hooks;
@@ -26,8 +28,21 @@ static int field_differs(const char *, json_t *, json_t *);
 int
 hooks_gdpr_register(const struct gdpr_hook *h)
 {
-	size_t i;
+	const struct resource *const *all;
+	size_t			      i, n;
 
+	/* A resource's rows are exported from its declaration: a hook
+	 * of its name would stand in for them. */
+	all = resource_all(&n);
+	for (i = 0; h->export != NULL && i < n; i++)
+		if (strcmp(all[i]->name, h->name) == 0) {
+			log_error(
+			    "event=gdpr_hook_invalid name=%s "
+			    "detail=\"a resource of that name is exported "
+			    "from its declaration\"",
+			    h->name);
+			return (ERR_CONFIG);
+		}
 	for (i = 0; i < ngdpr_hooks; i++)
 		if (strcmp(gdpr_hooks[i]->name, h->name) == 0)
 			return (ERR_CONFLICT);
@@ -47,6 +62,13 @@ hooks_gdpr_export(struct tx *tx, const char *user_id, json_t *into)
 	for (i = 0; i < ngdpr_hooks; i++) {
 		if (gdpr_hooks[i]->export == NULL)
 			continue;
+		/* Never in place of what is there (a resource registered
+		 * after the hook, exported from its declaration). */
+		if (json_object_get(into, gdpr_hooks[i]->name) != NULL) {
+			log_error("event=gdpr_hook_overwrite name=%s",
+			    gdpr_hooks[i]->name);
+			return (ERR_INTERNAL);
+		}
 		if ((rows = json_array()) == NULL)
 			return (ERR_NOMEM);
 		json_object_set_new(into, gdpr_hooks[i]->name, rows);

@@ -35,7 +35,11 @@ struct tx;
  * export appends the person's rows to rows (as they would see them: no
  * hashes, no staff notes); erase removes or anonymises them, inside the
  * erasure's transaction, before the person's data key is destroyed.
- * Either may be NULL.
+ * Either may be NULL. A declared resource's rows are exported and erased
+ * from its declaration (resource_export_owned, resource_erase_owned): a
+ * hook is for rows that are not, or for what a declaration cannot say
+ * (an erase-only hook may carry a resource's name); it never stands in
+ * for a resource's export.
  */
 struct gdpr_hook {
 	const char *name; /* key in the export's "records" */
@@ -44,9 +48,18 @@ struct gdpr_hook {
 };
 #define HOOKS_GDPR_MAX 16
 
-/* ERR_CONFLICT for a name registered already, ERR_TOO_LARGE past max. */
+/*
+ * ERR_CONFLICT for a name registered already (a module's init run again),
+ * ERR_TOO_LARGE past max, ERR_CONFIG (logged) for a hook with an export
+ * named as a registered resource: the resource's rows are exported from
+ * its declaration. Register resources first (the program does).
+ */
 int hooks_gdpr_register(const struct gdpr_hook *);
-/* Every hook's export, each under into.<name> (an array). */
+/*
+ * Every hook's export, each under into.<name> (an array). A name into
+ * holds already (the export of a resource registered after the hook) is
+ * never overwritten: ERR_INTERNAL, logged.
+ */
 int hooks_gdpr_export(struct tx *, const char *user_id, json_t *into);
 /* Every hook's erase, in registration order; the first failure stops. */
 int hooks_gdpr_erase(struct tx *, const char *user_id);

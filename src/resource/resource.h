@@ -74,9 +74,11 @@ enum field_type {
 					   the only way to filter on it */
 /*
  * Also changed outside this layer (a count a webhook spends): a change of
- * it needs If-Match naming the row's current ETag, not "*" (428
- * PRECONDITION_REQUIRED otherwise), and is made under a lock on the row,
- * so nothing written since the caller's read is overwritten.
+ * it needs If-Match naming the row's current ETag (412 when no element of
+ * the list does) and no "*" anywhere in the list (428
+ * PRECONDITION_REQUIRED without If-Match or with a "*" element, even
+ * beside the current ETag), and is made under a lock on the row, so
+ * nothing written since the caller's read is overwritten.
  */
 #define FIELD_IF_MATCH 0x0800
 /* Not sealed, yet cleared (NULL) when the row's owner is erased (country,
@@ -103,7 +105,9 @@ struct field {
 	 * A computed column (FIELD_READONLY only): an SQL expression over
 	 * the row, without placeholders, read, filtered and sorted on as
 	 * this field, e.g. "(SELECT p.name FROM partners p WHERE p.id =
-	 * partner_access.partner_id)". Never written.
+	 * partner_access.partner_id)". Never written; never FIELD_PERSONAL,
+	 * FIELD_ERASE or FIELD_BLIND_INDEX (no column to seal, clear or
+	 * index): registration refuses them.
 	 */
 	const char *sql;
 };
@@ -195,7 +199,8 @@ struct resource {
 	 * Narrowing for kinds in party_kinds (a subset of related_kinds):
 	 * a lead of such a kind sees only the rows party_where names them
 	 * a party to. party_where is an SQL condition on the row whose
-	 * every ? is the caller, e.g. therapy sessions: "therapist_id IN
+	 * every ? is the caller (a ? only as a placeholder, as in
+	 * scope_where), e.g. therapy sessions: "therapist_id IN
 	 * (SELECT id FROM therapists WHERE user_id = ?)" with party_kinds
 	 * "practitioner_of" - a practitioner sees the sessions they give,
 	 * not a colleague's with the same client.
@@ -215,7 +220,8 @@ struct resource {
 	int (*before_update)(struct resource_ctx *, json_t *body);
 	int (*before_delete)(struct resource_ctx *);
 	int (*after_write)(struct resource_ctx *, int action, json_t *row);
-	/* Extra SQL condition on every read, e.g. "deleted_at IS NULL". */
+	/* Extra SQL condition on every read, e.g. "deleted_at IS NULL";
+	 * no placeholders. */
 	const char *where;
 	/*
 	 * The rows of a scope, instead of those owner_column and
@@ -227,6 +233,10 @@ struct resource {
 	 * row made must be one the creator's scope names (403 otherwise).
 	 * scope_where[SCOPE_NONE] is what callers without the read
 	 * permission may list and read (published courses, for everyone).
+	 * The binds are counted by the condition's "?"s: a "?" may stand
+	 * only as a placeholder, never in a quoted string or a comment
+	 * (registration refuses that, as a placeholder in where or in a
+	 * computed field's sql).
 	 */
 	const char *scope_where[SCOPE_ALL + 1];
 	int	    flags; /* RESOURCE_* */
@@ -295,8 +305,11 @@ int resource_update(struct resource_ctx *, const char *id, json_t *body);
  * on res) covers a row of res owned by owner_id: all; the caller's own;
  * with related scope, a person the caller leads in a relationship of a
  * kind res accepts. ERR_FORBIDDEN otherwise (answer it as 404 where a
- * row must not be told from a missing one), ERR_INTERNAL for a resource
- * not registered, or the database's status.
+ * row must not be told from a missing one), or the database's status.
+ * ERR_INTERNAL for a resource not registered, and where the owner alone
+ * cannot tell: res has a scope_where for that scope, or the scope is
+ * related and res has party kinds (party_where is a condition on the
+ * row). Those read the row within the scope instead (resource_load).
  */
 int resource_covers(struct tx *, const struct resource *,
     const struct principal *, enum scope, const char *owner_id);
@@ -337,10 +350,12 @@ json_t *resource_page_json(const struct resource_page *, json_t *data);
 
 /*
  * GDPR export: into gets one array per resource whose owner column names
- * user_id (the users resource excepted), each row as its owner sees it
- * (staff-only fields left out), at most RESOURCE_EXPORT_MAX rows each
- * (*truncated set when more). Health reads are audited as reads by who:
- * tx must be a write transaction.
+ * user_id (the users resource excepted), each row with every declared
+ * field but the FIELD_HIDDEN ones (staff-only ones too: they are the
+ * person's data all the same), personal fields opened, as
+ * resource_export_row; rows res->where leaves out are left out. At most
+ * RESOURCE_EXPORT_MAX rows each (*truncated set when more). Health reads
+ * are audited as reads by who: tx must be a write transaction.
  */
 #define RESOURCE_EXPORT_MAX 10000
 int resource_export_owned(struct tx *, const struct principal *who,
@@ -351,12 +366,13 @@ int resource_export_owned(struct tx *, const struct principal *who,
  * field; NULL: every row) equals value, as they see them, in id order,
  * at most RESOURCE_EXPORT_MAX, appended to out: the children of a row (a
  * course's sessions), the GDPR export of a resource whose scope_where
- * says whose a row is. Not for resources with health fields (their reads
- * are audited): ERR_INTERNAL.
+ * says whose a row is. *truncated is set to 1 when there were more (left
+ * as it is otherwise; NULL: the caller takes a cut list). Not for
+ * resources with health fields (their reads are audited): ERR_INTERNAL.
  */
 int resource_rows(struct tx *, const struct resource *,
     const struct principal *, enum scope, const char *column, const char *value,
-    json_t *out);
+    json_t *out, int *truncated);
 
 /*
  * GDPR from the declarations (gdpr.c), so that a field declared personal
@@ -368,13 +384,16 @@ int resource_rows(struct tx *, const struct resource *,
  * says (a soft-deleted row too). ERR_NOT_FOUND.
  *
  * resource_erase_owned: in the rows of every registered resource whose
- * owner column names user_id, set to NULL the FIELD_ERASE fields and the
- * blind index (<name>_index) of each FIELD_BLIND_INDEX field; in a row
- * that owns itself (owner column "id": the person's users row) its
- * FIELD_PERSONAL fields too. Personal fields of the rows the person owns
- * elsewhere are sealed under their data key: the caller destroys it
- * (seal_key_destroy) and they become unreadable. cleared (may be NULL)
- * gets the names of the fields cleared in the row that owns itself.
+ * owner column names user_id (soft-deleted ones too), set to NULL the
+ * FIELD_ERASE fields, the blind index (<name>_index) of each
+ * FIELD_BLIND_INDEX field and the FIELD_PERSONAL fields: all of them in
+ * a row that owns itself (owner column "id": the person's users row),
+ * the FIELD_NULLABLE ones elsewhere (a nullable field's column takes
+ * NULL); updated_at of those rows is stamped. A personal field declared
+ * not nullable (form_responses.responses) stays as it is, sealed under
+ * the person's data key: the caller destroys the key (seal_key_destroy)
+ * and it becomes unreadable. cleared (may be NULL) gets the names of the
+ * fields cleared in the row that owns itself.
  */
 int resource_export_row(
     struct tx *, const struct resource *, const char *id, json_t **out);

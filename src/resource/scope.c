@@ -134,7 +134,8 @@ fail:
 	return (NULL);
 }
 
-/* How many placeholders resource_scope_sql(res, scope) holds. */
+/* How many placeholders resource_scope_sql(res, scope) holds: its "?"s,
+ * each a placeholder (registration refuses any other, binds_ok). */
 int
 resource_scope_nbind(const struct resource *res, enum scope scope)
 {
@@ -224,6 +225,12 @@ resource_covers(struct tx *tx, const struct resource *res,
 	const struct rdef *rd;
 
 	if ((rd = rdef_find(res)) == NULL)
+		return (ERR_INTERNAL);
+	/* Rows named by a condition on the row, not by their owner: the
+	 * owner alone cannot tell. */
+	if (res->scope_where[scope] != NULL ||
+	    (scope == SCOPE_RELATED && res->party_kinds != NULL &&
+		res->party_kinds[0] != '\0'))
 		return (ERR_INTERNAL);
 	return (rows_covers(tx, rd, who, scope, owner));
 }

@@ -106,6 +106,35 @@ def test_changing_sessions_needs_the_etag_read_after_the_last_spend(server, db, 
                            json={"therapy_sessions_remaining": 51}), 422, "VALIDATION_FAILED")
 
 
+def test_a_star_anywhere_in_if_match_is_refused_for_the_sessions(server, db, admin):
+    """"*" in a list matches any state as a lone "*" does: for a FIELD_IF_MATCH
+    field it is refused (428) wherever it stands, even beside the current ETag;
+    without it, only the current ETag passes (412 otherwise)."""
+    partner = make_partner(server, admin, "Hinge")
+    acc = new_access(server, admin, partner, sessions=6).json()
+    path = f"/v1/partner-access/{acc['id']}"
+    cur = server.get(path, headers=hdr(admin)).headers["ETag"]
+    before = db.count("audit_log", f"entity_id = '{acc['id']}'")
+    for im in ('"stale", *', 'W/"x",*', f'{cur}, *', '*, W/"x"'):
+        body = problem(server.request("PATCH", path, headers=hdr(admin, **{"If-Match": im}),
+                                      json={"therapy_sessions_remaining": 9}),
+                       428, "PRECONDITION_REQUIRED")
+        assert "not *" in body["detail"], im
+    problem(server.request("PATCH", path, headers=hdr(admin, **{"If-Match": '"stale", W/"x"'}),
+                           json={"therapy_sessions_remaining": 9}),
+            412, "PRECONDITION_FAILED")
+    assert access_counts(db, acc["id"]) == (6, 0)
+    assert db.count("audit_log", f"entity_id = '{acc['id']}'") == before
+    # Other fields keep the ordinary rule: a "*" in a list matches.
+    r = server.request("PATCH", path, headers=hdr(admin, **{"If-Match": '"stale", *'}),
+                       json={"feature_live_chat": False})
+    assert r.status_code == 200, r.text
+    r = server.request("PATCH", path, headers=hdr(admin, **{"If-Match": f'"stale", {r.headers["ETag"]}'}),
+                       json={"therapy_sessions_remaining": 9})
+    assert r.status_code == 200, r.text
+    assert access_counts(db, acc["id"]) == (9, 0)
+
+
 @pytest.mark.dialect
 def test_a_spend_after_the_read_is_kept_for_partner_admin_rows_too(server, db, admin):
     """The members' own view and the partner admin's carry an ETag as well."""

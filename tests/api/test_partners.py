@@ -526,6 +526,30 @@ def users_count(db):
     return db.count("users")
 
 
+def test_the_export_holds_partner_accesses_as_declared(server, world):
+    """records.partner_access is the resource's declaration, not a list of
+    columns of its own: exactly its fields (the schema's, staff-only ones
+    too, never the code's hash), and what /v1/me/partner-access shows."""
+    w = world
+    acc = new_code(server, w["pa_a"], therapy_sessions_remaining=3)
+    r = assign(server, w["m1"], acc["code"])
+    assert r.status_code == 200, r.text
+    schemas = server.get("/v1/openapi.json").json()["components"]["schemas"]
+    declared = set(schemas["partner_access"]["properties"])
+    assert "code_hash" not in declared and "partner_name" in declared
+    exp = server.get("/v1/me/export", headers=hdr(w["m1"]))
+    assert exp.status_code == 200, exp.text
+    held = exp.json()["records"]["partner_access"]
+    assert [x["id"] for x in held] == [acc["id"]]
+    assert set(held[0]) == declared
+    mine = server.get("/v1/me/partner-access", headers=hdr(w["m1"]))
+    assert mine.status_code == 200, mine.text
+    [row] = mine.json()["data"]
+    assert {k: held[0][k] for k in row} == row
+    assert held[0]["user_id"] == w["m1"]["id"]
+    assert acc["code"] not in exp.text and "code_hash" not in exp.text
+
+
 @pytest.mark.dialect
 def test_registering_with_a_code_redeems_it_in_the_same_transaction(server, world, db):
     w = world
