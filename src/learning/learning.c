@@ -26,6 +26,7 @@
 #include "ops/inbox.h"
 #include "resource/hooks.h"
 #include "resource/resource.h"
+#include "store/migrate.h"
 #include "store/store.h"
 
 enum who {
@@ -174,6 +175,15 @@ learning_init(struct store *db)
 	if ((rc = inbox_register(&storyblok_source)) != OK ||
 	    (rc = learning_profile_init()) != OK)
 		return (rc);
+	/*
+	 * Only once migrations 0007 (the lists) and 0014 (partners.name_key,
+	 * which matching reads) are in: every command starts the modules
+	 * before `migrate` applies anything, and a database at 0013 must
+	 * still migrate.
+	 */
+	if ((rc = migrate_applied(db, "0007_learning")) != OK ||
+	    (rc = migrate_applied(db, "0014_partner_name_key")) != OK)
+		return (rc == ERR_NOT_FOUND ? OK : rc);
 	/* A read first: nothing to fold is the rule, and no write lock. */
 	memset(&rf, 0, sizeof(rf));
 	rf.dry = 1;
@@ -274,43 +284,12 @@ static int
 refold_tx(struct tx *tx, void *arg)
 {
 	struct refold *rf = arg;
-	struct stmt   *st;
 	json_t	      *courses;
 	const char   **v;
 	size_t	       i, n;
-	int	       rc, tables = 0;
+	int	       rc;
 
-	/*
-	 * Only once migration 0014 is in (partners.name_key, which matching
-	 * reads): every command starts the modules before `migrate` applies
-	 * anything, and a database at 0013 must still migrate.
-	 */
-	st = store_prepare(tx,
-	    store_tx_dialect(tx) == STORE_POSTGRES
-		? "SELECT (SELECT count(*) FROM information_schema.tables "
-		  "WHERE "
-		  "table_schema = current_schema() AND table_name IN "
-		  "('course_partners', 'course_session_partners')) + (SELECT "
-		  "count(*) FROM information_schema.columns WHERE table_schema "
-		  "= "
-		  "current_schema() AND table_name = 'partners' AND "
-		  "column_name = "
-		  "'name_key')"
-		: "SELECT (SELECT count(*) FROM sqlite_master WHERE type = "
-		  "'table' "
-		  "AND name IN ('course_partners', 'course_session_partners')) "
-		  "+ "
-		  "(SELECT count(*) FROM pragma_table_info('partners') WHERE "
-		  "name = "
-		  "'name_key')");
-	if ((rc = store_step(st)) == STORE_ROW)
-		tables = (int)store_col_int64(st, 0);
-	store_finalize(st);
-	if (rc != STORE_ROW)
-		return (rc == STORE_DONE ? ERR_DB : rc);
 	rf->found = 0;
-	if (tables != 3)
-		return (OK);
 	/* Webhooks replace these lists under this lock (storyblok.c). */
 	if (!rf->dry && (rc = learning_lock(tx, "learning:cms")) != OK)
 		return (rc);
