@@ -303,10 +303,10 @@ partners_admin_of(struct tx *tx, const char *user_id, char *out)
 	struct stmt *st;
 	int	     rc;
 
-	st = store_prepare(tx,
-	    "SELECT a.partner_id FROM partner_admins a "
-	    "JOIN partners p ON p.id = a.partner_id WHERE a.user_id = ? AND "
-	    "a.is_active = 1 AND p.is_active = 1");
+	/* One at most (partner_admins.user_id is unique); ordered all the
+	 * same, so that the answer never depends on the plan. */
+	st = store_prepare(
+	    tx, PARTNERS_ADMINISTERED " ORDER BY pa.partner_id LIMIT 1");
 	store_bind_text(st, 1, user_id);
 	switch ((rc = store_step(st))) {
 	case STORE_ROW:
