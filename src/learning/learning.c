@@ -46,6 +46,7 @@ static int user_cmp(const void *, const void *);
 static int learning_touch_users(struct tx *, json_t *);
 static int recompute(struct tx *, const char *, enum who, const char *);
 static int recompute_for(struct tx *, enum who, const char *);
+static int learning_changed(struct tx *, enum change, const char *);
 static int refold_tx(struct tx *, void *);
 static int refold_table(struct tx *, struct refold *, const char *,
     const char *, const char *, json_t *);
@@ -162,7 +163,8 @@ const struct module learning_module = {
 
 /*
  * The CMS webhook's handler is known to `carebase webhooks replay`; the
- * course states are a part of the chat profile (chat_profile.c); partner
+ * course states are a part of the chat profile (chat_profile.c);
+ * completions follow partner accesses (learning_changed); partner
  * names of course and session lists stored before they were kept folded
  * (migration 0014) are folded now.
  */
@@ -174,6 +176,9 @@ learning_init(struct store *db)
 
 	if ((rc = inbox_register(&storyblok_source)) != OK ||
 	    (rc = learning_profile_init()) != OK)
+		return (rc);
+	if ((rc = hooks_change_listen(learning_changed, CHANGE_DERIVE)) != OK &&
+	    rc != ERR_CONFLICT)
 		return (rc);
 	/*
 	 * Only once migrations 0007 (the lists) and 0014 (partners.name_key,
@@ -471,20 +476,26 @@ recompute_for(struct tx *tx, enum who who, const char *arg)
 	return (rc);
 }
 
-int
-learning_access_changed(struct tx *tx, const char *user_id)
+/*
+ * The change listener (a deriving one: before the chat profile's): a
+ * user gained or lost a partner access (made, redeemed, changed,
+ * deleted), or a partner was renamed, deactivated or reactivated (what
+ * its accesses include goes by its name and its being active). Other
+ * changes, this module's own CHANGE_PERSON among them, change no input
+ * of completion.
+ */
+static int
+learning_changed(struct tx *tx, enum change kind, const char *id)
 {
-	if (user_id == NULL)
+	switch (kind) {
+	case CHANGE_ACCESS:
+		return (recompute_for(tx, WHO_USER, id));
+	case CHANGE_PARTNER:
+	case CHANGE_PARTNER_GRANTS:
+		return (recompute_for(tx, WHO_PARTNER, id));
+	default:
 		return (OK);
-	return (recompute_for(tx, WHO_USER, user_id));
-}
-
-int
-learning_partner_changed(struct tx *tx, const char *partner_id)
-{
-	if (partner_id == NULL)
-		return (OK);
-	return (recompute_for(tx, WHO_PARTNER, partner_id));
+	}
 }
 
 static int

@@ -191,7 +191,7 @@ chatsync_init(struct store *db)
 	if ((rc = hooks_gdpr_register(&chat_gdpr_hook)) != OK &&
 	    rc != ERR_CONFLICT)
 		return (rc);
-	if ((rc = hooks_change_listen(chat_changed)) != OK &&
+	if ((rc = hooks_change_listen(chat_changed, CHANGE_NOTIFY)) != OK &&
 	    rc != ERR_CONFLICT)
 		return (rc);
 	if ((rc = hooks_fields_watch(&change_hook)) != OK && rc != ERR_CONFLICT)
@@ -366,12 +366,23 @@ chat_enqueue(struct tx *tx, const char *user_id, char *job_id)
 	    time_now_ms() + config.chat_sync_delay_ms, job_id));
 }
 
-/* The change listener: a person, or every member of a partner. */
+/*
+ * The change listener (a notifying one: after learning's completions): a
+ * person, or every member of a partner. A reactivated partner
+ * (CHANGE_PARTNER_GRANTS) shows nothing new in its members' profiles.
+ */
 static int
 chat_changed(struct tx *tx, enum change kind, const char *id)
 {
-	return (kind == CHANGE_PARTNER ? chat_profile_touch_partner(tx, id)
-				       : chat_profile_touch(tx, id));
+	switch (kind) {
+	case CHANGE_PERSON:
+	case CHANGE_ACCESS:
+		return (chat_profile_touch(tx, id));
+	case CHANGE_PARTNER:
+		return (chat_profile_touch_partner(tx, id));
+	default:
+		return (OK);
+	}
 }
 
 static int
