@@ -5,7 +5,7 @@
  * sessions.c auth sessions and the request authenticator; throttle.c
  * failed-login counting; passwords.c the password rules; cli.c `carebase
  * user`; relationships.c and gdpr.c relationships, consent, export and
- * erasure.
+ * erasure; chat_profile.c what the module tells others of a person.
  *
  * Contract with relationships.c and gdpr.c: people.c lists their routes
  * and resource by these names, so each must be defined there.
@@ -194,6 +194,10 @@ void people_user_erase(struct request *);
  */
 int people_erase_replayed(
     struct store *, const char *user_id, int *erased, int *was_admin);
+
+/* chat_profile.c: what people tells of a person (resource/hooks.h: the
+ * contact, held addresses, its part of the chat profile); at start-up. */
+int people_profile_init(void);
 
 /* erasures.c: append one erasure to the journal, fsynced; ERR_IO. */
 int people_erasures_append(const char *user_id, int64_t at);

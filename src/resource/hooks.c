@@ -3,9 +3,11 @@
  * filled at start-up.
  */
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "core/err.h"
 #include "resource/hooks.h"
@@ -26,8 +28,10 @@ static const struct profile_part      *parts[HOOKS_PROFILE_MAX];
 static size_t			       nparts;
 static members_fn		       partner_members; /* CHANGE_PARTNER */
 static const struct registration_hook *registration;
+static const struct person_hooks      *person;
 
-static int field_differs(const char *, json_t *, json_t *);
+static int  field_differs(const char *, json_t *, json_t *);
+static void secret_free(char *);
 
 int
 hooks_gdpr_register(const struct gdpr_hook *h)
@@ -237,4 +241,47 @@ const struct registration_hook *
 hooks_registration(void)
 {
 	return (registration);
+}
+
+void
+hooks_person_set(const struct person_hooks *h)
+{
+	person = h;
+}
+
+int
+hooks_contact(struct tx *tx, const char *user_id, int deleted_too,
+    struct person_contact *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (person == NULL || person->contact == NULL)
+		return (ERR_UNAVAILABLE);
+	return (person->contact(tx, user_id, deleted_too, out));
+}
+
+int
+hooks_address_held(
+    struct tx *tx, const char *email, const char *user_id, int *held)
+{
+	*held = 0;
+	if (person == NULL || person->address_held == NULL)
+		return (ERR_UNAVAILABLE);
+	return (person->address_held(tx, email, user_id, held));
+}
+
+static void
+secret_free(char *s)
+{
+	if (s != NULL) {
+		sodium_memzero(s, strlen(s));
+		free(s);
+	}
+}
+
+void
+hooks_contact_clear(struct person_contact *c)
+{
+	secret_free(c->email);
+	secret_free(c->first_name);
+	memset(c, 0, sizeof(*c));
 }

@@ -13,10 +13,13 @@
  *		completions when partner accesses change, the chat profile
  *		sync pushes the profiles;
  *   profile	each module adds its part of a person's chat profile
- *		(partners and features, therapy bookings, course states),
- *		so that the chat sync reads no other module's tables; and
- *		says who the people of a change of many are (a partner's
- *		members);
+ *		(the person's own settings, partners and features, therapy
+ *		bookings, course states), so that the chat sync reads no
+ *		other module's tables; and says who the people of a change
+ *		of many are (a partner's members);
+ *   person	the people module tells a person's address and first
+ *		name (opened), and whether an address is another live
+ *		user's, to the chat sync (its people id, its deletes);
  *   fields	the people module tells of changes to a person's own
  *		fields to the modules that show some of them elsewhere
  *		(the chat profile);
@@ -114,6 +117,44 @@ struct profile_part {
 int hooks_profile_register(const struct profile_part *);
 /* Every part's members for user_id into profile, in registration order. */
 int hooks_profile_build(struct tx *, const char *user_id, json_t *profile);
+
+/*
+ * A person as the module that keeps accounts (people) tells of them, for
+ * a module that shows or forgets them elsewhere (the chat profile sync,
+ * which reads no users row itself):
+ *
+ * contact sets out to user_id's address and first name, opened with
+ * their data key (malloc'd; hooks_contact_clear wipes and frees them).
+ * ERR_NOT_FOUND when there is no such user or they are erased (no
+ * address, or the data key destroyed); ERR_INVALID when the address does
+ * not open (the first name not opening is NULL). An account deleted and
+ * not erased yet is OK with out->deleted set, its address and name
+ * opened only when deleted_too.
+ *
+ * address_held sets *held when a user other than user_id who is not
+ * erased holds the address email now (by its blind index).
+ */
+struct person_contact {
+	int   deleted;	  /* deleted_at set; not erased (yet) */
+	char *email;	  /* NULL unless opened */
+	char *first_name; /* NULL when none */
+};
+struct person_hooks {
+	int (*contact)(struct tx *, const char *user_id, int deleted_too,
+	    struct person_contact *out);
+	int (*address_held)(
+	    struct tx *, const char *email, const char *user_id, int *held);
+};
+
+/* The accounts module's answers (people, at start-up). */
+void hooks_person_set(const struct person_hooks *);
+/* The two above; ERR_UNAVAILABLE when no module answers. */
+int hooks_contact(struct tx *, const char *user_id, int deleted_too,
+    struct person_contact *out);
+int hooks_address_held(
+    struct tx *, const char *email, const char *user_id, int *held);
+/* Wipe and free what a contact holds; the struct is reusable. */
+void hooks_contact_clear(struct person_contact *);
 
 /*
  * The people a change of many is about: members appends the user ids
