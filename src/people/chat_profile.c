@@ -3,6 +3,7 @@
  * (resource/hooks.h), so that none of them reads the users table: the
  * contact (the address and first name, opened with the data key) and
  * whether an address is another live user's, for the chat profile sync;
+ * the lock against a person's erasure (people_user_lock, for bookings);
  * and the people module's part of a person's chat profile:
  *
  *	signed_up_at		when the account was made
@@ -38,6 +39,7 @@ static json_t *iso_or_empty(struct stmt *, int);
 static const struct person_hooks person = {
 	contact,
 	address_held,
+	people_user_lock,
 };
 
 static const struct profile_part part = {

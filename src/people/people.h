@@ -41,15 +41,6 @@ int people_health_consent(struct tx *, const char *user_id);
 int people_consent_hook(struct tx *, const char *user_id);
 
 /*
- * Serialise a write about one person with their erasure: erase_tx takes
- * it first, so a write that takes it too either finishes before the
- * erasure (whose hooks then see it) or waits and finds the person gone
- * (check deleted_at again after taking it). PostgreSQL advisory lock for
- * the transaction; SQLite write transactions are serial already.
- */
-int people_user_lock(struct tx *, const char *user_id);
-
-/*
  * Sign-in and activity tell the modules watching "last_active_at"
  * (hooks_fields_watch, resource/hooks.h) at most once per
  * PEOPLE_ACTIVITY_NOTIFY_MS per user (activity is written up to every

@@ -195,6 +195,15 @@ void people_user_erase(struct request *);
 int people_erase_replayed(
     struct store *, const char *user_id, int *erased, int *was_admin);
 
+/*
+ * Serialise a write about one person with their erasure: the erasure takes
+ * it first, so a write that takes it too either finishes before the
+ * erasure (whose hooks then see it) or waits and finds the person gone
+ * (check deleted_at again after taking it). PostgreSQL advisory lock for
+ * the transaction; SQLite write transactions are serial already.
+ */
+int people_user_lock(struct tx *, const char *user_id);
+
 /* chat_profile.c: what people tells of a person (resource/hooks.h: the
  * contact, held addresses, its part of the chat profile); at start-up. */
 int people_profile_init(void);

@@ -269,6 +269,14 @@ hooks_address_held(
 	return (person->address_held(tx, email, user_id, held));
 }
 
+int
+hooks_person_lock(struct tx *tx, const char *user_id)
+{
+	if (person == NULL || person->lock == NULL)
+		return (ERR_UNAVAILABLE);
+	return (person->lock(tx, user_id));
+}
+
 static void
 secret_free(char *s)
 {

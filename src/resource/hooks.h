@@ -19,7 +19,8 @@
  *		of many are (a partner's members);
  *   person	the people module tells a person's address and first
  *		name (opened), and whether an address is another live
- *		user's, to the chat sync (its people id, its deletes);
+ *		user's, to the chat sync (its people id, its deletes); and
+ *		locks a person against their erasure (bookings);
  *   fields	the people module tells of changes to a person's own
  *		fields to the modules that show some of them elsewhere
  *		(the chat profile);
@@ -133,6 +134,12 @@ int hooks_profile_build(struct tx *, const char *user_id, json_t *profile);
  *
  * address_held sets *held when a user other than user_id who is not
  * erased holds the address email now (by its blind index).
+ *
+ * lock serialises a write about user_id with their erasure, which takes
+ * it first: a write that takes it either finishes before the erasure
+ * (whose GDPR hooks then see it) or waits and finds the person gone
+ * (it checks again after taking it). PostgreSQL advisory lock for the
+ * transaction; SQLite write transactions are serial already.
  */
 struct person_contact {
 	int   deleted;	  /* deleted_at set; not erased (yet) */
@@ -144,6 +151,7 @@ struct person_hooks {
 	    struct person_contact *out);
 	int (*address_held)(
 	    struct tx *, const char *email, const char *user_id, int *held);
+	int (*lock)(struct tx *, const char *user_id);
 };
 
 /* The accounts module's answers (people, at start-up). */
@@ -153,6 +161,7 @@ int hooks_contact(struct tx *, const char *user_id, int deleted_too,
     struct person_contact *out);
 int hooks_address_held(
     struct tx *, const char *email, const char *user_id, int *held);
+int hooks_person_lock(struct tx *, const char *user_id);
 /* Wipe and free what a contact holds; the struct is reusable. */
 void hooks_contact_clear(struct person_contact *);
 

@@ -4,7 +4,8 @@
  * people of each kind of change; the registration extras; and, on
  * SQLite, what the people module tells of a person (people/chat_profile.c):
  * the contact of a live, deleted, unknown and erased user, whether an
- * address is another live user's, and its part of the chat profile.
+ * address is another live user's, the erasure lock, and its part of the
+ * chat profile.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -178,6 +179,7 @@ no_person_hooks_is_unavailable(void **state)
 	assert_int_equal(
 	    hooks_address_held(NULL, "a@x.test", ada, &held), ERR_UNAVAILABLE);
 	assert_int_equal(held, 0);
+	assert_int_equal(hooks_person_lock(NULL, ada), ERR_UNAVAILABLE);
 }
 
 /* People's answers, on SQLite */
@@ -293,7 +295,13 @@ profile_part_of_people(void **state)
 static void
 addresses_held_by_live_users(void **state)
 {
+	struct tx *tx;
+
 	(void)state;
+	/* The erasure lock is people's (SQLite: nothing to take). */
+	assert_int_equal(store_tx_begin(db, STORE_TX_WRITE, &tx), OK);
+	assert_int_equal(hooks_person_lock(tx, ada), OK);
+	store_tx_rollback(tx);
 	/* Ada's own address is not "another user's"; for Bob it is. */
 	assert_false(ask_held("ada@example.test", ada));
 	assert_true(ask_held("ada@example.test", bob));
