@@ -42,7 +42,6 @@
 #include "core/err.h"
 #include "core/util.h"
 #include "http/http.h"
-#include "learning/learning.h"
 #include "module.h"
 #include "partners/partners.h"
 #include "partners/partners_int.h"
@@ -252,7 +251,6 @@ static int
 access_after_write(struct resource_ctx *ctx, int action, json_t *row)
 {
 	const char *user;
-	int	    rc;
 
 	if (action == ACTION_CREATE)
 		return (json_object_set(row, "code",
@@ -260,9 +258,7 @@ access_after_write(struct resource_ctx *ctx, int action, json_t *row)
 			? OK
 			: ERR_NOMEM);
 	user = json_string_value(json_object_get(ctx->old, "user_id"));
-	if ((rc = learning_access_changed(ctx->tx, user)) != OK)
-		return (rc);
-	return (hooks_changed(ctx->tx, CHANGE_PERSON, user));
+	return (hooks_changed(ctx->tx, CHANGE_ACCESS, user));
 }
 
 int

@@ -323,28 +323,50 @@ void resource_etag_row(const json_t *row, char out[48]);
 int resource_if_match(const char *hv, const char *etag);
 
 /*
- * Paging in id order, for lists written by hand (and RESOURCE_ID_PAGED
- * resources): ?cursor= is the last id of the page before, ?limit= 1 to
- * max (default RESOURCE_PAGE_DEFAULT). The list binds "id > ?" to after
- * ("" on the first page) and "LIMIT ?" to limit + 1, appends what it
- * reads to a data array while it holds at most limit rows... and one
- * more, which resource_page_json drops: it tells of a next page.
+ * Paging for lists written by hand (and RESOURCE_ID_PAGED resources), by
+ * a key of their rows: ?cursor= is the key of the last row of the page
+ * before, ?limit= 1 to max (default RESOURCE_PAGE_DEFAULT). In id order
+ * (PAGE_ID) the list binds "id > ?" to after ("" on the first page) and
+ * "LIMIT ?" to limit + 1, appends what it reads to a data array while it
+ * holds at most limit rows... and one more, which resource_page_json
+ * drops: it tells of a next page.
  *
  *	while ((step = store_step(st)) == STORE_ROW &&
  *	    json_array_size(data) <= pg.limit)
  *		json_array_append_new(data, thing_row(st));
  *	...
  *	http_json(req, 200, resource_page_json(&pg, data));
+ *
+ * Newest first by id (PAGE_ID_DESC), "id < ?" bound to after, and left
+ * out on the first page (after ""). Newest first by an integer sequence
+ * (PAGE_SEQ_DESC: each row has an integer "seq"), "seq < ?" bound to
+ * after_seq, left out on the first page (0); the cursor is the decimal
+ * sequence number, and next_cursor that of the page's last row as a
+ * string.
  */
 #define RESOURCE_PAGE_DEFAULT 50
-struct resource_page {
-	const char *after; /* borrowed from the query; "" for none */
-	int64_t	    limit;
+enum page_key {
+	PAGE_ID = 0,   /* id, oldest first */
+	PAGE_ID_DESC,  /* id, newest first */
+	PAGE_SEQ_DESC, /* "seq", newest first */
 };
-/* Parse the two; answers 422 VALIDATION_FAILED (an entry per bad one)
- * and returns ERR_INVALID when one is bad. */
+struct resource_page {
+	const char   *after;	 /* borrowed from the query; "" for none */
+	int64_t	      after_seq; /* PAGE_SEQ_DESC: 0 for none */
+	int64_t	      limit;
+	enum page_key key;
+};
+/* Parse the two in id order; answers 422 VALIDATION_FAILED (an entry per
+ * bad one) and returns ERR_INVALID when one is bad. */
 int resource_page_args(struct request *, int64_t max, struct resource_page *);
-/* {"data": data (taken), "next_cursor": the id of the page's last row
+/* The same for a list keyed by key. */
+int resource_page_args_by(
+    struct request *, int64_t max, enum page_key key, struct resource_page *);
+/* The same for a list that checks parameters of its own: the bad ones'
+ * entries appended to errs, unanswered (resource_errs_answer answers). */
+void resource_page_parse(struct request *, int64_t max, enum page_key key,
+    struct resource_page *, json_t *errs);
+/* {"data": data (taken), "next_cursor": the key of the page's last row
  * when data held a row more than limit, else null}; NULL without memory. */
 json_t *resource_page_json(const struct resource_page *, json_t *data);
 
