@@ -127,7 +127,6 @@ int partners_register_check(struct request *, void **state);
 int partners_register_apply(
     struct tx *, struct request *, const char *user_id, void *state);
 
-
 /* input.c: the pure parsers of outside input (no database, no HTTP), shared
  * by the handlers and the fuzz targets. */
 /*
