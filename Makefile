@@ -32,9 +32,14 @@ LDLIBS    += $(PKG_LIBS) -lpthread -lm
 LDOPT    += -Wl,--export-dynamic-symbol=MHD_queue_response
 
 B         = build/$(BUILD)
-SRCS      = $(sort $(wildcard src/*/*.c))
+# src/modules.c, the list of modules, goes with the layers: the unit tests
+# that walk every module link it.
+LIB_TOP   = src/modules.c
+SRCS      = $(sort $(wildcard src/*/*.c)) $(LIB_TOP)
 OBJS      = $(SRCS:%.c=$(B)/%.o) $(B)/gen/embedded.o
-MAIN_OBJ  = $(B)/src/main.o
+# The rest of src/*.c is the program itself (main.c and the commands,
+# cli.c): in the executable, not in the unit tests or the fuzz targets.
+MAIN_OBJ  = $(patsubst %.c,$(B)/%.o,$(filter-out $(LIB_TOP),$(sort $(wildcard src/*.c))))
 BIN       = $(B)/carebase
 # The common-password list comes from Debian's john-data (scripts/install-deps).
 COMMON_PASSWORDS = /usr/share/john/password.lst
@@ -42,7 +47,7 @@ EMBED_IN  = $(sort $(wildcard migrations/*/*.sql) $(wildcard templates/*/*)) $(C
 UNIT_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all run test test-quick test-unit test-api bench lint format fuzz clean deps units headers
+.PHONY: all run test test-quick test-unit test-api bench lint format format-check fuzz clean deps units headers
 
 all: $(BIN)
 
@@ -96,10 +101,10 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@bench/run
 
-lint: headers
+lint: headers format-check
 	@scripts/lint
 
-# Every header compiles on its own (STYLE.md): each is included alone
+# Every header compiles on its own (docs/STYLE.md): each is included alone
 # into an empty translation unit.
 HDRS      = $(sort $(wildcard src/*.h src/*/*.h))
 headers:
@@ -109,8 +114,19 @@ headers:
 		{ echo "headers: $$h does not compile on its own"; exit 1; }; \
 	done; echo "headers: $(words $(HDRS)) compile on their own"
 
+# Every C file is written as clang-format (.clang-format) would write it:
+# `make format` rewrites them, `make format-check` (part of make lint and
+# make test) names the ones that differ.
+FMT_FILES = $(sort $(wildcard src/*.c src/*.h src/*/*.c src/*/*.h tests/unit/*.c \
+	tests/unit/*.h fuzz/*.c tools/*.c bench/*.c))
 format:
-	clang-format -i src/*.c src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h fuzz/*.c tools/*.c bench/*.c
+	clang-format -i $(FMT_FILES)
+
+format-check:
+	@bad=0; for f in $(FMT_FILES); do \
+		clang-format --dry-run --Werror "$$f" >/dev/null 2>&1 || \
+		{ echo "format: $$f differs from clang-format (make format)"; bad=1; }; \
+	done; [ $$bad -eq 0 ] && echo "format: $(words $(FMT_FILES)) files as clang-format writes them"
 
 fuzz:
 	@scripts/fuzz

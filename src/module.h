@@ -16,21 +16,21 @@ struct resource;
 struct store;
 
 struct module {
-	const char			*name;
-	const struct route		*routes;
-	size_t				 nroutes;
-	const struct job_kind		*jobs;
-	size_t				 njobs;
-	const struct job_schedule	*schedules;
-	size_t				 nschedules;
+	const char		  *name;
+	const struct route	  *routes;
+	size_t			   nroutes;
+	const struct job_kind	  *jobs;
+	size_t			   njobs;
+	const struct job_schedule *schedules;
+	size_t			   nschedules;
 	/* Declared resources: routes, validation, access (src/resource). */
-	const struct resource *const	*resources;
-	size_t				 nresources;
-	int				(*init)(struct store *);	/* may be NULL */
+	const struct resource *const *resources;
+	size_t			      nresources;
+	int (*init)(struct store *); /* may be NULL */
 	/* Demo data for `carebase seed`; prints what it made. May be NULL. */
-	int				(*seed)(struct store *);
+	int (*seed)(struct store *);
 };
 
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

@@ -30,7 +30,7 @@ CREATE TABLE webhook_inbox (
 CREATE INDEX webhook_inbox_outcome ON webhook_inbox (outcome, received_at);
 CREATE INDEX webhook_inbox_source ON webhook_inbox (source, received_at);
 
--- One table for every course (DESIGN.md): kind self_guided ones come from
+-- One table for every course, self-guided or in-person: kind self_guided ones come from
 -- the CMS and carry the story's id and uuid; in_person ones (the training
 -- module) have none. status is the story's: published, unpublished or
 -- deleted (a moved story is fetched again and stays published).

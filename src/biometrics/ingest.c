@@ -470,12 +470,12 @@ out:
 int
 bio_points_admit(struct request *req)
 {
-	struct bio_rec	    r;
-	struct tx	   *tx;
-	enum points_format  fmt;
-	const char	   *id;
-	enum scope	    update, read;
-	int		    rc;
+	struct bio_rec	   r;
+	struct tx	  *tx;
+	enum points_format fmt;
+	const char	  *id;
+	enum scope	   update, read;
+	int		   rc;
 
 	if ((rc = bio_recording_id(req, &id)) != OK)
 		return (rc);

@@ -148,9 +148,10 @@ cancel_tx(struct tx *tx, void *arg)
 
 /*
  * Erasure keeps the bookings (the sessions they spent stay spent, the
- * partner's counts right) without anything that leads to the person:
- * the sealed fields (unreadable already: the key is gone) and the
- * address's blind index go.
+ * partner's counts right) without anything that leads to the person: the
+ * declaration clears the sealed fields and the address's blind index
+ * (resource_erase_owned); what is this module's own is the mark of a row
+ * stored in clear before migration 0011, which nothing is left to seal.
  */
 static int
 gdpr_erase(struct tx *tx, const char *user_id)
@@ -159,12 +160,8 @@ gdpr_erase(struct tx *tx, const char *user_id)
 	int	     rc;
 
 	st = store_prepare(tx,
-	    "UPDATE therapy_bookings SET client_email = "
-	    "NULL, client_email_index = NULL, client_timezone = NULL, "
-	    "service_provider_name = NULL, service_provider_email = NULL, "
-	    "legacy_plain = 0, updated_at = ? WHERE user_id = ?");
-	store_bind_int64(st, 1, time_now_ms());
-	store_bind_text(st, 2, user_id);
+	    "UPDATE therapy_bookings SET legacy_plain = 0 WHERE user_id = ?");
+	store_bind_text(st, 1, user_id);
 	rc = store_step(st);
 	store_finalize(st);
 	return (rc == STORE_DONE ? OK : rc);

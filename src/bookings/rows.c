@@ -29,6 +29,7 @@
 #include "resource/resource.h"
 #include "resource/seal.h"
 #include "store/jobs.h"
+#include "store/migrate.h"
 #include "store/store.h"
 
 #define LEGACY_BATCH 100 /* rows sealed per transaction */
@@ -37,7 +38,6 @@ struct legacy_batch {
 	int64_t sealed; /* this batch */
 };
 
-static int legacy_column_tx(struct tx *, void *);
 static int legacy_batch_tx(struct tx *, void *);
 static int id_cmp(const void *, const void *);
 static int complete_batch(struct store *, int64_t, int64_t *);
@@ -236,26 +236,6 @@ out:
 	return (rc);
 }
 
-/* Does therapy_bookings have legacy_plain (migration 0011 applied)? */
-static int
-legacy_column_tx(struct tx *tx, void *arg)
-{
-	struct stmt *st;
-	int	    *has = arg, rc;
-
-	st = store_prepare(tx,
-	    store_tx_dialect(tx) == STORE_POSTGRES
-		? "SELECT count(*) FROM information_schema.columns WHERE "
-		  "table_schema = current_schema() AND table_name = "
-		  "'therapy_bookings' AND column_name = 'legacy_plain'"
-		: "SELECT count(*) FROM pragma_table_info('therapy_bookings') "
-		  "WHERE name = 'legacy_plain'");
-	if ((rc = store_step(st)) == STORE_ROW)
-		*has = store_col_int64(st, 0) == 1;
-	store_finalize(st);
-	return (rc == STORE_ROW ? OK : rc == STORE_DONE ? ERR_DB : rc);
-}
-
 static int
 legacy_batch_tx(struct tx *tx, void *arg)
 {
@@ -286,11 +266,11 @@ bookings_seal_legacy(struct store *db)
 {
 	struct legacy_batch lb;
 	int64_t		    total = 0;
-	int		    rc, has = 0;
+	int		    rc;
 
-	if ((rc = store_run(db, STORE_TX_READ, legacy_column_tx, &has)) != OK ||
-	    !has)
-		return (rc);
+	/* legacy_plain comes with migration 0011: nothing to seal before. */
+	if ((rc = migrate_applied(db, "0011_bookings_sealed")) != OK)
+		return (rc == ERR_NOT_FOUND ? OK : rc);
 	do {
 		if ((rc = store_run(
 			 db, STORE_TX_WRITE, legacy_batch_tx, &lb)) != OK) {

@@ -52,7 +52,6 @@
 #include "http/http.h"
 #include "module.h"
 #include "ops/inbox.h"
-#include "people/people.h"
 #include "resource/hooks.h"
 #include "resource/seal.h"
 #include "store/store.h"
@@ -252,7 +251,7 @@ user_find(struct tx *tx, json_t *w, char *out, struct inbox_result *r)
 }
 
 /*
- * After people_user_lock: the user was not deleted (live) or not erased
+ * After hooks_person_lock: the user was not deleted (live) or not erased
  * (!live) meanwhile. Nothing about an erased person is written.
  */
 static int
@@ -449,7 +448,7 @@ hook_new_booking(struct tx *tx, json_t *w, struct inbox_result *r)
 	strlcpy_cb(r->user_id, user, sizeof(r->user_id));
 	/* One booking at a time per user (the allowance), and none racing
 	 * their erasure: still there once the lock is ours? */
-	if ((rc = people_user_lock(tx, user)) != OK ||
+	if ((rc = hooks_person_lock(tx, user)) != OK ||
 	    (rc = user_alive(tx, user, 1, r)) != OK)
 		return (rc);
 	switch ((rc = booking_find(tx, code, NULL, &b))) {
@@ -513,7 +512,7 @@ hook_updated_booking(struct tx *tx, json_t *w, struct inbox_result *r)
 	if (rc != OK)
 		return (rc);
 	strlcpy_cb(r->user_id, b.user_id, sizeof(r->user_id));
-	if ((rc = people_user_lock(tx, b.user_id)) != OK ||
+	if ((rc = hooks_person_lock(tx, b.user_id)) != OK ||
 	    (rc = user_alive(tx, b.user_id, 0, r)) != OK)
 		return (rc);
 	if (b.cancelled)
@@ -599,7 +598,7 @@ hook_cancelled_booking(struct tx *tx, json_t *w, struct inbox_result *r)
 	if (rc != OK)
 		return (rc);
 	strlcpy_cb(r->user_id, b.user_id, sizeof(r->user_id));
-	if ((rc = people_user_lock(tx, b.user_id)) != OK ||
+	if ((rc = hooks_person_lock(tx, b.user_id)) != OK ||
 	    (rc = user_alive(tx, b.user_id, 0, r)) != OK)
 		return (rc);
 	if ((rc = booking_cancel_give_back(tx, &b)) == ERR_CONFLICT)

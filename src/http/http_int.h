@@ -84,7 +84,7 @@ struct hreq {
 	int64_t	     slow_since_ns; /* queued at */
 };
 
-/* server.c, slow.c, conn.c: one server */
+/* server.c, request.c, slow.c, conn.c: one server */
 struct http_server {
 	struct MHD_Daemon      *daemon;
 	struct router	       *router;
@@ -117,8 +117,16 @@ struct http_server {
 /* Bodies waiting in the slow queue at most, beyond the first request. */
 #define SLOW_QUEUE_BYTES ((size_t)256 * 1024 * 1024)
 
+/* request.c: one request from its head to its handler */
 /* A pending problem for the request (the first one wins). */
 void hreq_fail(struct hreq *, int rc, const char *code, const char *detail);
+/* The head is in (libmicrohttpd's first access call): every check made
+ * from the headers, the route, and for a route not marked public the
+ * caller. A refusal is left pending (h->err). */
+void hreq_begin(struct hreq *, const char *method);
+/* A piece of the body: appended, or drained and dropped after a
+ * refusal (h->close set past the bound). */
+void hreq_body(struct hreq *, const char *data, size_t len);
 /* The whole request is in: parse the body, run the handler (or answer
  * the pending problem). */
 void hreq_dispatch(struct hreq *);

@@ -5,6 +5,7 @@
  *			raw target split into path and query
  *   1st access call	headers: id, client address, CORS, rate limit,
  *			route, Content-Length and Content-Type checks
+ *			(hreq_begin, request.c)
  *   data calls		body appended to a capped buffer (or drained)
  *   last access call	JSON parsed, handler run, response queued; for a
  *			ROUTE_SLOW route the connection is suspended and
@@ -15,6 +16,9 @@
  * A response is never queued on the first call: libmicrohttpd 0.9.75 then
  * drops keep-alive. A body sent to a route that takes none (neither
  * ROUTE_JSON_BODY nor ROUTE_RAW_BODY) is a 400 with code BODY_NOT_ALLOWED.
+ * What is done with the request itself, from its head to its handler,
+ * is request.c's; this file holds the callbacks, the answer's headers,
+ * and starting and stopping the daemon.
  */
 #include <sys/types.h>
 #include <sys/resource.h>
@@ -43,11 +47,9 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
-#include "core/netaddr.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "http/http_int.h"
-#include "store/store.h"
 
 /*
  * libmicrohttpd's per-connection pool holds the request line and headers
@@ -59,13 +61,8 @@
  */
 #define SERVER_MEMORY_LIMIT (CONFIG_MAX_HEAD_BYTES + 8192)
 #define SERVER_PEM_MAX	    (1024 * 1024)
-/* A refused request's body up to this is read and dropped (keep-alive
- * kept); a larger one, chunked, or awaited (Expect) closes at once. */
-#define SERVER_DRAIN_MAX   (64 * 1024)
-#define SERVER_RL_SLOTS	   16384
-#define CORS_ALLOW_HEADERS "Authorization, Content-Type, If-Match, X-Request-Id"
-#define CORS_MAX_AGE	   "600"
-#define HSTS_VALUE	   "max-age=31536000; includeSubDomains"
+#define SERVER_RL_SLOTS	    16384
+#define HSTS_VALUE	    "max-age=31536000; includeSubDomains"
 
 static void *server_uri_log(void *, const char *, struct MHD_Connection *);
 static enum MHD_Result server_access(void *, struct MHD_Connection *,
@@ -74,18 +71,7 @@ static void	       server_completed(
 	       void *, struct MHD_Connection *, void **, enum MHD_RequestTerminationCode);
 static void server_mhd_log(void *, const char *, va_list)
     __attribute__((format(printf, 2, 0)));
-static void	       hreq_begin(struct hreq *, const char *);
-static enum MHD_Result head_add(
-    void *, enum MHD_ValueKind, const char *, size_t, const char *, size_t);
-static void	       hreq_client(struct hreq *, char *, size_t);
-static enum MHD_Result forwarded_add(
-    void *, enum MHD_ValueKind, const char *, const char *);
-static void	       hreq_body(struct hreq *, const char *, size_t);
-static int	       hreq_caller(struct request *);
-static void	       hreq_admit(struct hreq *);
-static void	       hreq_options(struct hreq *);
 static enum MHD_Result hreq_queue(struct hreq *);
-static int	       rate_exempt(const char *);
 static int	       pem_read(const char *, char **, size_t *);
 static void	       server_free(struct http_server *);
 static void	       limits_default(struct http_server_opts *);
@@ -190,8 +176,6 @@ server_access(void *cls, struct MHD_Connection *c, const char *url,
 	return (hreq_queue(h));
 }
 
-/* The slow pool */
-
 static void
 server_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
@@ -234,439 +218,6 @@ server_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	metrics_inflight(-1);
 	http_arena_put(req->arena);
 	atomic_fetch_sub(&srv->active, 1);
-}
-
-void
-hreq_fail(struct hreq *h, int rc, const char *code, const char *detail)
-{
-	if (h->err != 0)
-		return; /* the first problem wins */
-	h->err = rc;
-	h->err_code = code;
-	h->err_detail = detail;
-}
-
-static int
-rate_exempt(const char *path)
-{
-	return (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0 ||
-	    strcmp(path, "/metrics") == 0);
-}
-
-/*
- * Client address into req->ip, and the rate-limit key (IPv6: its /64):
- * the peer's, or, when the peer is a trusted proxy, the one its
- * X-Forwarded-For names (core/netaddr.h). Every X-Forwarded-For header
- * counts, joined in order.
- */
-static void
-hreq_client(struct hreq *h, char *key, size_t keylen)
-{
-	const union MHD_ConnectionInfo *ci;
-	struct netaddr			peer, client;
-	struct buf			xff;
-
-	ci =
-	    MHD_get_connection_info(h->mhd, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci == NULL || netaddr_from_sockaddr(ci->client_addr, &peer) != OK)
-		return;
-	client = peer;
-	if (netaddr_is_proxy(&peer)) {
-		buf_init(&xff, CONFIG_MAX_HEAD_BYTES);
-		MHD_get_connection_values(
-		    h->mhd, MHD_HEADER_KIND, forwarded_add, &xff);
-		netaddr_client(&peer, xff.data, &client);
-		buf_free(&xff);
-	}
-	netaddr_text(&client, h->req.ip, sizeof(h->req.ip));
-	netaddr_key(&client, key, keylen);
-}
-
-/* Append an X-Forwarded-For value to the buf at arg, comma first. */
-static enum MHD_Result
-forwarded_add(
-    void *arg, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-	struct buf *b = arg;
-
-	if (value == NULL || strcasecmp(key, "X-Forwarded-For") != 0)
-		return (MHD_YES);
-	if ((b->len > 0 && buf_append(b, ",", 1) != OK) ||
-	    buf_append(b, value, strlen(value)) != OK)
-		return (MHD_NO);
-	return (MHD_YES);
-}
-
-/* 1 if s[0..n) holds a NUL or another control byte (tab is allowed). */
-static int
-has_ctl(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (((unsigned char)s[i] < 0x20 && s[i] != '\t') ||
-		    s[i] == 0x7f)
-			return (1);
-	return (0);
-}
-
-/*
- * Each header: its size into the head's, and a name or value holding a
- * control byte marks the head bad. A NUL cuts a value short in
- * libmicrohttpd 0.9.75, which measures values with strlen ("secret\0junk"
- * would read as "secret"); it keeps each value where it was read, with
- * the line's CR and LF overwritten by NULs, so after a value's end only
- * one or two NULs may come before the next header's name (the end of
- * the head has two). Anything else there was after a NUL in the value
- * (or the value was folded over lines, which RFC 9112 lets a server
- * refuse). Only for the layout of 0.9.75, the version Debian 12 has.
- */
-static enum MHD_Result
-head_add(void *arg, enum MHD_ValueKind kind, const char *key, size_t key_size,
-    const char *value, size_t value_size)
-{
-	struct hreq *h = arg;
-	ptrdiff_t    gap;
-
-	h->head_bytes += key_size + value_size + 4;
-	if (has_ctl(key, key_size) ||
-	    (value != NULL && has_ctl(value, value_size)))
-		h->bad_header = 1;
-#if MHD_VERSION == 0x00097500
-	if (h->value_end != NULL) {
-		gap = key - h->value_end;
-		if (gap < 1 || gap > 2 || h->value_end[gap - 1] != '\0')
-			h->bad_header = 1;
-	}
-	h->value_end = value != NULL ? value + value_size : NULL;
-#else
-	(void)gap; /* another layout: control bytes are still refused */
-#endif
-	return (MHD_YES);
-}
-
-static void
-hreq_begin(struct hreq *h, const char *method)
-{
-	struct http_server *srv = h->srv;
-	struct request	   *req = &h->req;
-	struct router_match m;
-	const char	   *v;
-	char		    key[64] = "";
-	unsigned long long  clen = 0;
-	int		    rc, retry, chunked;
-
-	/*
-	 * The head must fit libmicrohttpd's connection pool with room for
-	 * the answer's own head: past the bound it is refused here, in
-	 * words, rather than left to fail for want of room.
-	 */
-	h->head_bytes = strlen(method) + strlen(req->path) +
-	    (h->query != NULL ? strlen(h->query) + 1 : 0) + 16;
-	MHD_get_connection_values_n(h->mhd, MHD_HEADER_KIND, head_add, h);
-	if (h->value_end != NULL && h->value_end[1] != '\0')
-		h->bad_header = 1; /* the last value went on past a NUL */
-	req->method = http_method_parse(method);
-	req->method_name =
-	    req->method ? method : arena_strndup(req->arena, method, 16);
-	if (req->method_name == NULL)
-		req->method_name = "?";
-	v = MHD_lookup_connection_value(
-	    h->mhd, MHD_HEADER_KIND, "X-Request-Id");
-	if (http_request_id_valid(v))
-		strlcpy_cb(req->id, v, sizeof(req->id));
-	else
-		uuid_v7(req->id);
-	hreq_client(h, key, sizeof(key));
-	strlcpy_cb(req->client_key, key, sizeof(req->client_key));
-	v = MHD_lookup_connection_value(h->mhd, MHD_HEADER_KIND, "Origin");
-	if (v != NULL && http_origin_allowed(srv->opts.cors_origins, v))
-		h->origin = v;
-	/*
-	 * The body to come, known before anything may refuse the request:
-	 * every refusal made from the headers then answers at once when the
-	 * body is large, chunked or awaited (Expect), and a small one is
-	 * read and dropped under the body's deadline.
-	 */
-	v = MHD_lookup_connection_value(
-	    h->mhd, MHD_HEADER_KIND, "Content-Length");
-	if (v != NULL)
-		clen = strtoull(v, NULL, 10);
-	v = MHD_lookup_connection_value(
-	    h->mhd, MHD_HEADER_KIND, "Transfer-Encoding");
-	chunked = v != NULL && strcasecmp(v, "identity") != 0;
-	h->body_coming = clen > 0 || chunked;
-	if (h->body_coming &&
-	    (clen > SERVER_DRAIN_MAX || chunked ||
-		MHD_lookup_connection_value(
-		    h->mhd, MHD_HEADER_KIND, "Expect") != NULL))
-		h->body_coming = 2;
-
-	if (h->head_bytes > CONFIG_MAX_HEAD_BYTES) {
-		hreq_fail(h, ERR_HEAD_TOO_LARGE, NULL,
-		    "The request line and "
-		    "headers are over 24 KiB.");
-		return;
-	}
-	if (h->bad_header) {
-		metrics_refused(METRIC_REFUSED_BAD_HEADER);
-		hreq_fail(h, ERR_MALFORMED, "BAD_HEADER",
-		    "A header holds a NUL or another control character, or "
-		    "is folded over lines.");
-		return;
-	}
-	if (srv->rl != NULL && key[0] != '\0' && !rate_exempt(req->path) &&
-	    !ratelimit_take(srv->rl, key, time_mono_ns(), &retry)) {
-		h->retry_after = retry;
-		hreq_fail(h, ERR_RATE_LIMIT, NULL, "Too many requests.");
-	}
-
-	rc = router_match(srv->router, req->arena, req->path, req->method, &m);
-	h->route_id = m.route_id;
-	h->allow = m.allow;
-	switch (rc) {
-	case OK:
-		h->rt = m.route;
-		h->flags = m.route->flags;
-		req->route = m.pattern;
-		req->route_arg = m.route->arg;
-		memcpy(req->params, m.params, sizeof(req->params));
-		req->nparams = m.nparams;
-		break;
-	case ERR_METHOD:
-		if (req->method == HTTP_OPTIONS)
-			h->options = 1;
-		else
-			hreq_fail(h, ERR_METHOD, NULL,
-			    "Method not allowed on this path.");
-		break;
-	case ERR_MALFORMED:
-		hreq_fail(h, ERR_MALFORMED, "MALFORMED_PATH",
-		    "The request path is not acceptable.");
-		break;
-	case ERR_NOMEM:
-		hreq_fail(h, ERR_NOMEM, NULL, "");
-		break;
-	default:
-		hreq_fail(h, ERR_NOT_FOUND, NULL, "No such resource.");
-		break;
-	}
-	if (h->err != 0 || h->options)
-		return;
-
-	/* Who is calling, before anything else about the request (and
-	 * before any byte of a body is held). */
-	if (!(h->flags & ROUTE_PUBLIC)) {
-		hreq_admit(h);
-		if (h->err != 0)
-			return;
-	}
-	if (h->flags & ROUTE_LARGE_BODY)
-		h->body.max = srv->large_body_limit;
-	else if (h->flags & ROUTE_SMALL_BODY)
-		h->body.max = HTTP_SMALL_BODY_LIMIT;
-	if (clen > h->body.max)
-		hreq_fail(h, ERR_TOO_LARGE, NULL,
-		    "The request body is over the limit.");
-	else if (h->body_coming &&
-	    !(h->flags & (ROUTE_JSON_BODY | ROUTE_RAW_BODY)))
-		hreq_fail(h, ERR_MALFORMED, "BODY_NOT_ALLOWED",
-		    "This route takes no request body.");
-	else if ((h->flags & ROUTE_JSON_BODY) &&
-	    !http_content_type_json(MHD_lookup_connection_value(
-		h->mhd, MHD_HEADER_KIND, "Content-Type")))
-		hreq_fail(h, ERR_MEDIA_TYPE, NULL,
-		    "Content-Type must be application/json.");
-	/* Counted from what is announced, but for a public route (where
-	 * anyone may announce) from what arrives: headers cost nothing. */
-	else if (clen > 0 && !(h->flags & ROUTE_PUBLIC) &&
-	    conn_body_reserve(h, (size_t)clen) != OK) {
-		h->retry_after = 1;
-		h->body_coming = 2; /* answered now, no byte read */
-		hreq_fail(h, ERR_BUSY, "SERVER_BUSY",
-		    "The server holds as many request bodies as it may; "
-		    "try again in a moment.");
-	} else if (clen > 0 && buf_reserve(&h->body, (size_t)clen) != OK)
-		/* The announced size at once (within the limit): a large
-		 * batch is not copied again and again as it grows. Pages
-		 * are only touched as the body arrives. */
-		hreq_fail(h, ERR_NOMEM, NULL, "");
-}
-
-static void
-hreq_body(struct hreq *h, const char *data, size_t len)
-{
-	int rc;
-
-	if (h->err != 0 || h->options) {
-		/* Drained and dropped, up to a bound; past it the connection
-		 * closes (no answer can be queued while a body arrives). */
-		h->drained += len;
-		if (h->drained > SERVER_DRAIN_MAX)
-			h->close = 1;
-		return;
-	}
-	if (!(h->flags & (ROUTE_JSON_BODY | ROUTE_RAW_BODY))) {
-		hreq_fail(h, ERR_MALFORMED, "BODY_NOT_ALLOWED",
-		    "This route takes no request body.");
-		return;
-	}
-	/* A chunked body is counted as it grows (an announced one was
-	 * counted whole from its Content-Length). */
-	if (h->body.len + len > h->body_reserved &&
-	    h->body.len + len <= h->body.max &&
-	    conn_body_reserve(h, h->body.len + len - h->body_reserved) != OK) {
-		h->retry_after = 1;
-		hreq_fail(h, ERR_BUSY, "SERVER_BUSY",
-		    "The server holds as many request bodies as it may; "
-		    "try again in a moment.");
-		buf_free(&h->body);
-		return;
-	}
-	if ((rc = buf_append(&h->body, data, len)) != OK) {
-		hreq_fail(h, rc, NULL, "The request body is over the limit.");
-		buf_free(&h->body);
-	}
-}
-
-/*
- * The caller of a route not marked public: OK with req->caller set, or
- * the refusal answered (401 for none, or what the authenticator said).
- */
-static int
-hreq_caller(struct request *req)
-{
-	int rc;
-
-	if ((rc = http_authenticate(req)) == OK && req->caller != NULL)
-		return (OK);
-	if (rc == OK) {
-		rc = ERR_UNAUTHORIZED;
-		http_header_add(req, "WWW-Authenticate", "Bearer");
-		http_problem(req, rc, NULL,
-		    "Authentication is required: send "
-		    "Authorization: Bearer <token>.");
-	} else
-		http_problem(
-		    req, rc, NULL, "The credentials were not accepted.");
-	return (rc);
-}
-
-/*
- * From the headers of a request to a route not marked public: the
- * caller, then (when a body is coming) the route's own admit check. A
- * refusal is answered on req (h->err says so). The read transaction
- * they used is kept for the handler only when it runs at once: it ends
- * before a body is read and before a wait on the slow pool.
- */
-static void
-hreq_admit(struct hreq *h)
-{
-	struct request *req = &h->req;
-	int		rc;
-
-	if ((rc = hreq_caller(req)) == OK && h->body_coming &&
-	    h->rt->admit != NULL && (rc = h->rt->admit(req)) != OK &&
-	    !req->responded)
-		http_problem(req, rc, NULL, "The request was refused.");
-	if (rc != OK || h->body_coming || (h->flags & ROUTE_SLOW))
-		http_read_tx_end(req);
-	if (rc != OK)
-		hreq_fail(h, rc, NULL, "");
-}
-
-/* The whole request is in: parse the body and run the handler. */
-void
-hreq_dispatch(struct hreq *h)
-{
-	struct request *req = &h->req;
-	json_error_t	jerr;
-
-	if (h->err != 0) {
-		/* A refusal answered already (hreq_admit) stands. */
-		http_problem(req, h->err, h->err_code, "%s", h->err_detail);
-		return;
-	}
-	if (h->options) {
-		hreq_options(h);
-		return;
-	}
-	if (h->rt == NULL) { /* not reached: no route is an error above */
-		http_problem(req, ERR_NOT_FOUND, NULL, "No such resource.");
-		return;
-	}
-	if (h->body.len > 0) {
-		req->body = h->body.data;
-		req->body_len = h->body.len;
-	}
-	if (h->flags & ROUTE_JSON_BODY) {
-		if (req->body_len == 0) {
-			http_problem(req, ERR_MALFORMED, NULL,
-			    "A JSON request body is required.");
-			return;
-		}
-		if (http_json_depth(req->body, req->body_len) >
-		    HTTP_MAX_JSON_DEPTH) {
-			http_problem(req, ERR_MALFORMED, NULL,
-			    "JSON nested deeper than %d levels.",
-			    HTTP_MAX_JSON_DEPTH);
-			return;
-		}
-		req->json = json_loadb(
-		    req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-		if (req->json == NULL) {
-			http_problem(req, ERR_MALFORMED, NULL,
-			    "Invalid JSON at line %d, column %d: %s", jerr.line,
-			    jerr.column, jerr.text);
-			return;
-		}
-	}
-	h->rt->handler(req);
-	http_read_tx_end(req);
-	if (!req->responded)
-		http_problem(
-		    req, ERR_INTERNAL, NULL, "handler set no response");
-}
-
-void
-http_read_tx_end(struct request *req)
-{
-	if (req->tx != NULL) {
-		store_tx_rollback(req->tx);
-		req->tx = NULL;
-	}
-}
-
-int
-http_read_tx(struct request *req, struct tx **out)
-{
-	int rc;
-
-	if (req->tx == NULL &&
-	    (rc = store_tx_begin(req->db, STORE_TX_READ, &req->tx)) != OK) {
-		req->tx = NULL;
-		return (rc);
-	}
-	*out = req->tx;
-	return (OK);
-}
-
-/* OPTIONS on a known path: CORS preflight or a plain Allow. */
-static void
-hreq_options(struct hreq *h)
-{
-	struct request *req = &h->req;
-	char		allow[96];
-
-	http_allow_format(h->allow, allow, sizeof(allow));
-	http_send(req, 204, NULL, NULL, 0);
-	if (h->origin != NULL &&
-	    http_header(req, "Access-Control-Request-Method") != NULL) {
-		http_header_add(req, "Access-Control-Allow-Methods", allow);
-		http_header_add(
-		    req, "Access-Control-Allow-Headers", CORS_ALLOW_HEADERS);
-		http_header_add(req, "Access-Control-Max-Age", CORS_MAX_AGE);
-	}
 }
 
 static enum MHD_Result

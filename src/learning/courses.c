@@ -140,6 +140,7 @@ course_sessions_add(struct resource_ctx *ctx, json_t *row)
 	if ((sessions = json_array()) == NULL ||
 	    json_object_set_new(row, "sessions", sessions) != 0)
 		return (ERR_NOMEM);
+	/* A course's sessions are a few dozen: never near the cap. */
 	return (resource_rows(ctx->tx, &course_sessions_resource, ctx->who,
-	    ctx->scope, "course_id", ctx->id, sessions));
+	    ctx->scope, "course_id", ctx->id, sessions, NULL));
 }

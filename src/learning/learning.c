@@ -26,6 +26,7 @@
 #include "ops/inbox.h"
 #include "resource/hooks.h"
 #include "resource/resource.h"
+#include "store/migrate.h"
 #include "store/store.h"
 
 enum who {
@@ -45,6 +46,7 @@ static int user_cmp(const void *, const void *);
 static int learning_touch_users(struct tx *, json_t *);
 static int recompute(struct tx *, const char *, enum who, const char *);
 static int recompute_for(struct tx *, enum who, const char *);
+static int learning_changed(struct tx *, enum change, const char *);
 static int refold_tx(struct tx *, void *);
 static int refold_table(struct tx *, struct refold *, const char *,
     const char *, const char *, json_t *);
@@ -161,7 +163,8 @@ const struct module learning_module = {
 
 /*
  * The CMS webhook's handler is known to `carebase webhooks replay`; the
- * course states are a part of the chat profile (chat_profile.c); partner
+ * course states are a part of the chat profile (chat_profile.c);
+ * completions follow partner accesses (learning_changed); partner
  * names of course and session lists stored before they were kept folded
  * (migration 0014) are folded now.
  */
@@ -174,6 +177,18 @@ learning_init(struct store *db)
 	if ((rc = inbox_register(&storyblok_source)) != OK ||
 	    (rc = learning_profile_init()) != OK)
 		return (rc);
+	if ((rc = hooks_change_listen(learning_changed, CHANGE_DERIVE)) != OK &&
+	    rc != ERR_CONFLICT)
+		return (rc);
+	/*
+	 * Only once migrations 0007 (the lists) and 0014 (partners.name_key,
+	 * which matching reads) are in: every command starts the modules
+	 * before `migrate` applies anything, and a database at 0013 must
+	 * still migrate.
+	 */
+	if ((rc = migrate_applied(db, "0007_learning")) != OK ||
+	    (rc = migrate_applied(db, "0014_partner_name_key")) != OK)
+		return (rc == ERR_NOT_FOUND ? OK : rc);
 	/* A read first: nothing to fold is the rule, and no write lock. */
 	memset(&rf, 0, sizeof(rf));
 	rf.dry = 1;
@@ -274,43 +289,12 @@ static int
 refold_tx(struct tx *tx, void *arg)
 {
 	struct refold *rf = arg;
-	struct stmt   *st;
 	json_t	      *courses;
 	const char   **v;
 	size_t	       i, n;
-	int	       rc, tables = 0;
+	int	       rc;
 
-	/*
-	 * Only once migration 0014 is in (partners.name_key, which matching
-	 * reads): every command starts the modules before `migrate` applies
-	 * anything, and a database at 0013 must still migrate.
-	 */
-	st = store_prepare(tx,
-	    store_tx_dialect(tx) == STORE_POSTGRES
-		? "SELECT (SELECT count(*) FROM information_schema.tables "
-		  "WHERE "
-		  "table_schema = current_schema() AND table_name IN "
-		  "('course_partners', 'course_session_partners')) + (SELECT "
-		  "count(*) FROM information_schema.columns WHERE table_schema "
-		  "= "
-		  "current_schema() AND table_name = 'partners' AND "
-		  "column_name = "
-		  "'name_key')"
-		: "SELECT (SELECT count(*) FROM sqlite_master WHERE type = "
-		  "'table' "
-		  "AND name IN ('course_partners', 'course_session_partners')) "
-		  "+ "
-		  "(SELECT count(*) FROM pragma_table_info('partners') WHERE "
-		  "name = "
-		  "'name_key')");
-	if ((rc = store_step(st)) == STORE_ROW)
-		tables = (int)store_col_int64(st, 0);
-	store_finalize(st);
-	if (rc != STORE_ROW)
-		return (rc == STORE_DONE ? ERR_DB : rc);
 	rf->found = 0;
-	if (tables != 3)
-		return (OK);
 	/* Webhooks replace these lists under this lock (storyblok.c). */
 	if (!rf->dry && (rc = learning_lock(tx, "learning:cms")) != OK)
 		return (rc);
@@ -492,20 +476,26 @@ recompute_for(struct tx *tx, enum who who, const char *arg)
 	return (rc);
 }
 
-int
-learning_access_changed(struct tx *tx, const char *user_id)
+/*
+ * The change listener (a deriving one: before the chat profile's): a
+ * user gained or lost a partner access (made, redeemed, changed,
+ * deleted), or a partner was renamed, deactivated or reactivated (what
+ * its accesses include goes by its name and its being active). Other
+ * changes, this module's own CHANGE_PERSON among them, change no input
+ * of completion.
+ */
+static int
+learning_changed(struct tx *tx, enum change kind, const char *id)
 {
-	if (user_id == NULL)
+	switch (kind) {
+	case CHANGE_ACCESS:
+		return (recompute_for(tx, WHO_USER, id));
+	case CHANGE_PARTNER:
+	case CHANGE_PARTNER_GRANTS:
+		return (recompute_for(tx, WHO_PARTNER, id));
+	default:
 		return (OK);
-	return (recompute_for(tx, WHO_USER, user_id));
-}
-
-int
-learning_partner_changed(struct tx *tx, const char *partner_id)
-{
-	if (partner_id == NULL)
-		return (OK);
-	return (recompute_for(tx, WHO_PARTNER, partner_id));
+	}
 }
 
 static int

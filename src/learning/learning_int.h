@@ -27,8 +27,9 @@
  * (progress.c); a session published, unpublished, deleted or moved, or its
  * partners changed, and a course's partners changed (storyblok.c); the
  * user gaining or losing a partner access, and a partner renamed,
- * deactivated or reactivated (learning_access_changed and
- * learning_partner_changed, called by the partners module).
+ * deactivated or reactivated (the partners module's CHANGE_ACCESS,
+ * CHANGE_PARTNER and CHANGE_PARTNER_GRANTS, resource/hooks.h, which
+ * learning.c listens to).
  */
 #ifndef LEARNING_LEARNING_INT_H
 #define LEARNING_LEARNING_INT_H

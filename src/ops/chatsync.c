@@ -16,8 +16,10 @@
  * job is gone from the queue (buried, retried by hand), is harmless: at
  * worst a profile is pushed twice.
  *
- * The job (payload {"user_id"} only). It reads the user and skips one
- * that is erased or deleted; else it builds the profile below, and when
+ * The job (payload {"user_id"} only). It asks the people module for the
+ * person (hooks_contact: their address and first name; the chat sync
+ * reads no users row) and skips one that is erased or deleted; else it
+ * builds the profile below, and when
  * its digest (keyed BLAKE2b-256 of people id and profile) equals the one
  * last pushed, it stops there. Otherwise it sends, with HTTP basic auth
  * (chat_sync_identifier : chat_sync_key) and X-Crisp-Tier: plugin,
@@ -72,8 +74,9 @@
  * that does not open (logged; nothing queued).
  *
  * No DELETE (the job's, or a push's of an old address) is sent for an
- * address that another user who is not erased holds now (by its blind
- * index): the profile under it is theirs, and the delete counts as done.
+ * address that another user who is not erased holds now (the people
+ * module tells, hooks_address_held): the profile under it is theirs, and
+ * the delete counts as done.
  * At start-up, rows pushed before migration 0013 get the user's current
  * address sealed into pushed_identity. The attempt's writes to the row
  * (pending, pushed) are made only while the row names its job; a chat job
@@ -93,14 +96,14 @@
  * chatsync_forget.c forgetting a person at the provider (the
  * chat.profile_delete job, and the GDPR hook).
  *
- * The profile: flat keys and values, times ISO 8601 UTC ("" when none).
- * From the user row: signed_up_at, last_active_at,
- * email_reminders_frequency, marketing_permission and
- * service_emails_permission; the rest is the modules' parts
- * (hooks_profile_register, resource/hooks.h), each documented where it
- * is made: partners, features and session counts
- * (partners/chat_profile.c), therapy session times
- * (partners/bookings_profile.c), course states (learning/chat_profile.c).
+ * The profile: flat keys and values, times ISO 8601 UTC ("" when none),
+ * all of it the modules' parts (hooks_profile_register,
+ * resource/hooks.h), each documented where it is made: the person's own
+ * settings (people/chat_profile.c: signed_up_at, last_active_at,
+ * email_reminders_frequency, marketing_permission,
+ * service_emails_permission), partners, features and session counts
+ * (partners/chat_profile.c), therapy session times (bookings/profile.c),
+ * course states (learning/chat_profile.c).
  * A change of a partner touches the profiles of its members
  * (hooks_members).
  */
@@ -191,7 +194,7 @@ chatsync_init(struct store *db)
 	if ((rc = hooks_gdpr_register(&chat_gdpr_hook)) != OK &&
 	    rc != ERR_CONFLICT)
 		return (rc);
-	if ((rc = hooks_change_listen(chat_changed)) != OK &&
+	if ((rc = hooks_change_listen(chat_changed, CHANGE_NOTIFY)) != OK &&
 	    rc != ERR_CONFLICT)
 		return (rc);
 	if ((rc = hooks_fields_watch(&change_hook)) != OK && rc != ERR_CONFLICT)
@@ -223,7 +226,8 @@ seal:
 /*
  * A row pushed before migration 0013 has pushed_at but no
  * pushed_identity: the profile is under the address the user had then,
- * which is taken to be the current one (as erasure does), sealed into
+ * which is taken to be the current one (as erasure does; the people
+ * module opens it, hooks_contact), sealed into
  * pushed_identity so that the next email change deletes it. Rows of
  * erased users, or whose key does not open, are left as they are.
  */
@@ -290,37 +294,27 @@ legacy_batch_tx(struct tx *tx, void *arg)
 static int
 legacy_row(struct tx *tx, const char *user_id, int *sealed)
 {
-	struct stmt  *st;
-	unsigned char key[SEAL_KEY_LEN], *identity = NULL;
-	const void   *b;
-	char	     *email = NULL;
-	size_t	      n = 0;
-	int	      rc, have_key = 0;
+	struct stmt	     *st;
+	struct person_contact c;
+	unsigned char	      key[SEAL_KEY_LEN], *identity = NULL;
+	size_t		      n = 0;
+	int		      rc, have_key = 0;
 
 	*sealed = 0;
-	st = store_prepare(tx,
-	    "SELECT email FROM users WHERE id = ? AND "
-	    "email IS NOT NULL");
-	store_bind_text(st, 1, user_id);
-	if ((rc = store_step(st)) == STORE_ROW) {
-		if ((rc = seal_key_load(tx, user_id, key)) == OK) {
-			have_key = 1;
-			b = store_col_blob(st, 0, &n);
-			rc = seal_open_field(
-			    key, "users", "email", user_id, b, n, &email);
-		}
-		if (rc == OK)
-			rc = seal_field(key, "chat_profile_sync", "identity",
-			    user_id, email, &identity, &n);
-	} else if (rc == STORE_DONE)
-		rc = ERR_NOT_FOUND; /* erased or gone */
-	store_finalize(st);
+	/* The address of a user deleted and not erased yet too. */
+	if ((rc = hooks_contact(tx, user_id, 1, &c)) == OK &&
+	    (rc = seal_key_load(tx, user_id, key)) == OK) {
+		have_key = 1;
+		rc = seal_field(key, "chat_profile_sync", "identity", user_id,
+		    c.email, &identity, &n);
+	}
+	hooks_contact_clear(&c);
 	if (rc == ERR_NOT_FOUND || rc == ERR_INVALID) {
 		if (rc == ERR_INVALID)
 			log_warn("event=chat_identity_seal user=%s "
 				 "status=unreadable",
 			    user_id);
-		rc = OK;
+		rc = OK; /* erased or gone; or unreadable, left as it is */
 		goto out;
 	}
 	if (rc != OK) {
@@ -342,7 +336,6 @@ legacy_row(struct tx *tx, const char *user_id, int *sealed)
 out:
 	if (have_key)
 		sodium_memzero(key, sizeof(key));
-	chat_secret_free(email);
 	free(identity);
 	return (rc);
 }
@@ -366,12 +359,23 @@ chat_enqueue(struct tx *tx, const char *user_id, char *job_id)
 	    time_now_ms() + config.chat_sync_delay_ms, job_id));
 }
 
-/* The change listener: a person, or every member of a partner. */
+/*
+ * The change listener (a notifying one: after learning's completions): a
+ * person, or every member of a partner. A reactivated partner
+ * (CHANGE_PARTNER_GRANTS) shows nothing new in its members' profiles.
+ */
 static int
 chat_changed(struct tx *tx, enum change kind, const char *id)
 {
-	return (kind == CHANGE_PARTNER ? chat_profile_touch_partner(tx, id)
-				       : chat_profile_touch(tx, id));
+	switch (kind) {
+	case CHANGE_PERSON:
+	case CHANGE_ACCESS:
+		return (chat_profile_touch(tx, id));
+	case CHANGE_PARTNER:
+		return (chat_profile_touch_partner(tx, id));
+	default:
+		return (OK);
+	}
 }
 
 static int

@@ -27,7 +27,7 @@
 /* Is an address another live user's? (chat_address_held_tx) */
 struct held {
 	const char *user_id;
-	char	    index[65]; /* keyring_email_index of it */
+	const char *people_id;
 	int	    held;
 };
 
@@ -57,9 +57,8 @@ chat_forget_unless_held(struct store *db, const char *kind, const char *user_id,
 	*held = 0;
 	memset(&h, 0, sizeof(h));
 	h.user_id = user_id;
-	keyring_email_index(people_id, h.index);
+	h.people_id = people_id;
 	rc = store_run(db, STORE_TX_READ, chat_address_held_tx, &h);
-	sodium_memzero(h.index, sizeof(h.index));
 	if (rc != OK) {
 		snprintf(err, JOB_ERR_LEN,
 		    "%s: the address's holder could "
@@ -77,25 +76,13 @@ chat_forget_unless_held(struct store *db, const char *kind, const char *user_id,
 	return (chat_forget(kind, people_id, err, give_up));
 }
 
-/* Erasure clears email_index: a user holding it is not erased. */
+/* The people module knows (hooks_address_held). */
 static int
 chat_address_held_tx(struct tx *tx, void *arg)
 {
 	struct held *h = arg;
-	struct stmt *st;
-	int	     rc;
 
-	st = store_prepare(tx,
-	    "SELECT 1 FROM users WHERE email_index = ? "
-	    "AND id <> ? AND email IS NOT NULL");
-	store_bind_text(st, 1, h->index);
-	store_bind_text(st, 2, h->user_id);
-	rc = store_step(st);
-	h->held = rc == STORE_ROW;
-	store_finalize(st);
-	return (rc == STORE_ROW || rc == STORE_DONE ? OK
-		: rc == ERR_BUSY		    ? ERR_BUSY
-						    : ERR_DB);
+	return (hooks_address_held(tx, h->people_id, h->user_id, &h->held));
 }
 
 /*
@@ -253,13 +240,14 @@ gdpr_export(struct tx *tx, const char *user_id, json_t *rows)
 static int
 gdpr_erase(struct tx *tx, const char *user_id)
 {
-	struct stmt   *st;
-	unsigned char  key[SEAL_KEY_LEN];
-	unsigned char *blob[2] = { NULL, NULL };
-	const void    *b;
-	char	      *id[2] = { NULL, NULL };
-	size_t	       len[2] = { 0, 0 }, n = 0, i;
-	int	       rc, have_key = 0, legacy = 0, found = 0;
+	struct stmt	     *st;
+	struct person_contact c;
+	unsigned char	      key[SEAL_KEY_LEN];
+	unsigned char	     *blob[2] = { NULL, NULL };
+	const void	     *b;
+	char		     *id[2] = { NULL, NULL };
+	size_t		      len[2] = { 0, 0 }, i;
+	int		      rc, have_key = 0, legacy = 0, found = 0;
 
 	st = store_prepare(tx,
 	    "DELETE FROM chat_profile_sync WHERE "
@@ -313,22 +301,15 @@ gdpr_erase(struct tx *tx, const char *user_id)
 		}
 	if (legacy && id[0] == NULL) {
 		/* Pushed before migration 0013 and not sealed since: under
-		 * the current address. */
-		st = store_prepare(tx,
-		    "SELECT email FROM users WHERE id = ? "
-		    "AND email IS NOT NULL");
-		store_bind_text(st, 1, user_id);
-		if ((rc = store_step(st)) == STORE_ROW) {
-			b = store_col_blob(st, 0, &n);
-			if (seal_open_field(key, "users", "email", user_id, b,
-				n, &id[0]) != OK)
-				id[0] = NULL;
+		 * the current address, which the people module opens while
+		 * the key is still there (its erasure runs this first). */
+		if ((rc = hooks_contact(tx, user_id, 1, &c)) == OK) {
+			id[0] = c.email;
+			c.email = NULL;
 		}
-		store_finalize(st);
-		if (rc != STORE_ROW && rc != STORE_DONE) {
-			rc = rc == ERR_BUSY ? ERR_BUSY : ERR_DB;
+		hooks_contact_clear(&c);
+		if (rc != OK && rc != ERR_NOT_FOUND && rc != ERR_INVALID)
 			goto out;
-		}
 		rc = OK;
 	}
 	for (i = 0; i < NELEM(id) && rc == OK; i++)

@@ -1,10 +1,11 @@
 /*
- * The chat profile of one person (see chatsync.c): their own fields from
- * the user row, their email (the provider's people id) and first name
- * (the nickname, else the part of the address before the @) opened with
- * their data key, the parts the modules add (hooks_profile_build), and
- * what the sync row remembers (the last digest; the addresses the
- * provider may hold a profile under, opened).
+ * The chat profile of one person (see chatsync.c): their email (the
+ * provider's people id) and first name (the nickname, else the part of
+ * the address before the @) as the people module tells them
+ * (hooks_contact), the parts the modules add (hooks_profile_build: the
+ * person's own settings are people's part), and what the sync row
+ * remembers (the last digest; the addresses the provider may hold a
+ * profile under, opened).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +24,7 @@
 
 static int profile_identities(
     struct tx *, struct profile *, const unsigned char *key);
-static int     profile_user(struct tx *, struct profile *);
-static json_t *iso_or_empty(struct stmt *, int);
+static int profile_user(struct tx *, struct profile *);
 
 /* Wipe and free a malloc'd string of personal data; NULL is fine. */
 void
@@ -119,82 +119,44 @@ profile_identities(struct tx *tx, struct profile *p, const unsigned char *key)
 	return (rc);
 }
 
-static json_t *
-iso_or_empty(struct stmt *st, int i)
-{
-	char iso[ISO_TIME_LEN];
-
-	if (store_col_is_null(st, i))
-		return (json_string(""));
-	return (json_string(time_format_iso(store_col_int64(st, i), iso)));
-}
-
-/* The user's own fields, and their email and name opened. */
+/*
+ * The person (people's contact hook): their address and first name, and
+ * whether they are to be sent at all; then the sync row's identities,
+ * opened with their data key.
+ */
 static int
 profile_user(struct tx *tx, struct profile *p)
 {
-	struct stmt  *st;
-	unsigned char key[SEAL_KEY_LEN];
-	const void   *b;
-	const char   *at;
-	size_t	      n = 0;
-	int	      rc;
+	struct person_contact c;
+	unsigned char	      key[SEAL_KEY_LEN];
+	const char	     *at;
+	int		      rc;
 
-	st = store_prepare(tx,
-	    "SELECT email, first_name, created_at, "
-	    "last_active_at, email_reminders_frequency, contact_permission, "
-	    "service_emails_permission, deleted_at FROM users WHERE id = ?");
-	store_bind_text(st, 1, p->user_id);
-	if ((rc = store_step(st)) != STORE_ROW) {
-		store_finalize(st);
-		if (rc != STORE_DONE)
-			return (rc);
-		p->gone = 1;
+	if ((rc = hooks_contact(tx, p->user_id, 0, &c)) == ERR_NOT_FOUND) {
+		p->gone = 1; /* unknown, erased, or the key destroyed */
 		return (OK);
 	}
-	if (store_col_is_null(st, 0)) {
-		store_finalize(st);
-		p->gone = 1; /* erased */
-		return (OK);
-	}
-	if (!store_col_is_null(st, 7)) {
-		store_finalize(st);
+	if (rc != OK)
+		return (rc);
+	if (c.deleted) {
+		hooks_contact_clear(&c);
 		p->deleted = 1; /* deleted, not erased (yet) */
 		return (OK);
 	}
-	json_object_set_new(p->data, "signed_up_at", iso_or_empty(st, 2));
-	json_object_set_new(p->data, "last_active_at", iso_or_empty(st, 3));
-	json_object_set_new(p->data, "email_reminders_frequency",
-	    json_string(
-		store_col_text(st, 4) != NULL ? store_col_text(st, 4) : ""));
-	json_object_set_new(p->data, "marketing_permission",
-	    json_boolean(store_col_int64(st, 5) != 0));
-	json_object_set_new(p->data, "service_emails_permission",
-	    json_boolean(store_col_int64(st, 6) != 0));
+	p->email = c.email;
+	p->nickname = c.first_name;
+	c.email = c.first_name = NULL;
 	if ((rc = seal_key_load(tx, p->user_id, key)) == ERR_NOT_FOUND) {
-		store_finalize(st);
 		p->gone = 1; /* key destroyed */
 		return (OK);
 	}
-	if (rc == OK) {
-		b = store_col_blob(st, 0, &n);
-		rc = seal_open_field(
-		    key, "users", "email", p->user_id, b, n, &p->email);
-	}
-	if (rc == OK && !store_col_is_null(st, 1)) {
-		b = store_col_blob(st, 1, &n);
-		if (seal_open_field(key, "users", "first_name", p->user_id, b,
-			n, &p->nickname) != OK)
-			p->nickname = NULL;
-	}
-	store_finalize(st);
 	if (rc == OK)
 		rc = profile_identities(tx, p, key);
 	sodium_memzero(key, sizeof(key));
 	if (rc != OK)
 		return (rc);
 	if (p->nickname == NULL || p->nickname[0] == '\0') {
-		free(p->nickname);
+		chat_secret_free(p->nickname);
 		at = strchr(p->email, '@');
 		p->nickname = strndup(p->email,
 		    at != NULL ? (size_t)(at - p->email) : strlen(p->email));

@@ -16,7 +16,8 @@
  *
  * Privacy (see inbox.h): the outcome records the user and address index
  * the source tied the body to; the GDPR hook removes the bodies of a
- * person's rows on erasure; inbox_prune deletes rows past retention.
+ * person's rows on erasure; inbox_prune deletes rows past retention
+ * (both in inbox_rows.c, with `carebase webhooks`).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,13 +37,10 @@
 #include "http/http.h"
 #include "ops/inbox.h"
 #include "ops/ops_int.h"
-#include "resource/hooks.h"
 #include "resource/audit.h"
-#include "store/jobs.h"
 #include "store/store.h"
 
 #define HEADER_VALUE_MAX 256 /* bytes of a kept header value */
-#define OUTCOME_LEN	 16
 
 /* The inbox row being written: what inbox_store and inbox_record need. */
 struct inbox_row {
@@ -79,7 +77,6 @@ struct inbox_run {
 static const struct inbox_source *sources[INBOX_SOURCE_MAX];
 static size_t			  nsources;
 
-static void	   result_reset(struct inbox_result *);
 static const char *outcome_of(int);
 static json_t	  *headers_kept(struct request *, const struct inbox_source *);
 static int	   store_tx(struct tx *, void *);
@@ -92,26 +89,6 @@ static void answer(
 static void refused(struct request *, const struct inbox_source *,
     const struct inbox_row *, struct inbox_result *);
 static int  load_tx(struct tx *, void *);
-static int  prune_tx(struct tx *, void *);
-static int  cli_list(struct store *, int, FILE *);
-static int  gdpr_export(struct tx *, const char *, json_t *);
-static int  gdpr_erase(struct tx *, const char *);
-
-static const struct gdpr_hook gdpr_hook = {
-	"webhook_inbox",
-	gdpr_export,
-	gdpr_erase,
-};
-
-int
-inbox_init(void)
-{
-	int rc;
-
-	if ((rc = hooks_gdpr_register(&gdpr_hook)) != OK && rc != ERR_CONFLICT)
-		return (rc);
-	return (OK);
-}
 
 int
 inbox_register(const struct inbox_source *src)
@@ -140,14 +117,6 @@ inbox_source_find(const char *name)
 		if (strcmp(sources[i]->name, name) == 0)
 			return (sources[i]);
 	return (NULL);
-}
-
-static void
-result_reset(struct inbox_result *r)
-{
-	json_decref(r->errors);
-	json_decref(r->out);
-	memset(r, 0, sizeof(*r));
 }
 
 /* A 5xx is ours or a dependency's: retry. A 4xx will not get better. */
@@ -308,7 +277,7 @@ process_tx(struct tx *tx, void *arg)
 	struct inbox_row  w;
 	int		  rc;
 
-	result_reset(run->r); /* store_run may run this again */
+	inbox_result_reset(run->r); /* store_run may run this again */
 	strlcpy_cb(
 	    run->r->email_index, run->email_index, sizeof(run->r->email_index));
 	if ((rc = run->src->process(
@@ -372,7 +341,7 @@ inbox_run(struct store *db, const struct inbox_source *src, const char *id,
 		if (store_run(db, STORE_TX_WRITE, record_tx, &w) != OK)
 			log_warn("event=inbox_record_failed inbox_id=%s", id);
 	}
-	strlcpy_cb(outcome, outcome_of(rc), OUTCOME_LEN);
+	strlcpy_cb(outcome, outcome_of(rc), INBOX_OUTCOME_LEN);
 	log_info("event=webhook source=%s inbox_id=%s outcome=%s code=%s",
 	    src->name, id, outcome,
 	    rc == OK	     ? "OK"
@@ -409,7 +378,7 @@ inbox_receive(struct request *req, const struct inbox_source *src)
 {
 	struct inbox_result r;
 	struct inbox_row    w;
-	char		    outcome[OUTCOME_LEN];
+	char		    outcome[INBOX_OUTCOME_LEN];
 	int		    rc;
 
 	memset(&r, 0, sizeof(r));
@@ -452,7 +421,7 @@ inbox_receive(struct request *req, const struct inbox_source *src)
 		if ((rc = store_run(req->db, STORE_TX_WRITE, store_tx, &w)) !=
 		    OK) {
 			json_decref(w.headers);
-			result_reset(&r);
+			inbox_result_reset(&r);
 			http_problem(req, rc, NULL,
 			    "The webhook could not be "
 			    "stored.");
@@ -464,7 +433,7 @@ inbox_receive(struct request *req, const struct inbox_source *src)
 		    r.code[0] ? r.code : err_code(r.rc));
 		answer(req, w.id, w.outcome, &r);
 		json_decref(w.headers);
-		result_reset(&r);
+		inbox_result_reset(&r);
 		return;
 	}
 	w.outcome = "pending";
@@ -476,7 +445,7 @@ inbox_receive(struct request *req, const struct inbox_source *src)
 	}
 	inbox_run(req->db, src, w.id, w.body, w.kept, 0, &r, outcome);
 	answer(req, w.id, outcome, &r);
-	result_reset(&r);
+	inbox_result_reset(&r);
 }
 
 /*
@@ -507,7 +476,7 @@ refused(struct request *req, const struct inbox_source *src,
 	    src->name, f.stored ? f.id : "-",
 	    r->code[0] ? r->code : err_code(r->rc));
 	answer(req, f.stored ? f.id : NULL, "refused", r);
-	result_reset(r);
+	inbox_result_reset(r);
 }
 
 /* Replay */
@@ -515,7 +484,7 @@ refused(struct request *req, const struct inbox_source *src,
 struct inbox_load {
 	const char    *id;
 	char	       source[64];
-	char	       outcome[OUTCOME_LEN];
+	char	       outcome[INBOX_OUTCOME_LEN];
 	int	       signature_ok;
 	int	       erased; /* the body went with its person */
 	int64_t	       received;
@@ -575,7 +544,7 @@ inbox_replay(struct store *db, const char *id, int force, char *outcome,
 	int			   rc;
 
 	memset(r, 0, sizeof(*r));
-	strlcpy_cb(outcome, "", OUTCOME_LEN);
+	strlcpy_cb(outcome, "", INBOX_OUTCOME_LEN);
 	if (id == NULL || !uuid_valid(id))
 		return (inbox_fail(r, ERR_NOT_FOUND, NULL, "no such webhook"));
 	memset(&l, 0, sizeof(l));
@@ -627,241 +596,4 @@ inbox_replay(struct store *db, const char *id, int force, char *outcome,
 	}
 	free(l.sealed);
 	return (rc);
-}
-
-/* Retention */
-
-struct inbox_prune {
-	int64_t before;	 /* received_at cut-off, ms */
-	int64_t deleted; /* this batch */
-	int64_t failed;
-};
-
-/* One batch: count the failed ones among the oldest, then delete them. */
-static int
-prune_tx(struct tx *tx, void *arg)
-{
-	struct inbox_prune *p = arg;
-	struct stmt	   *st;
-	int		    rc;
-
-	p->deleted = p->failed = 0;
-	st = store_prepare(tx,
-	    "SELECT count(*), COALESCE(sum(CASE WHEN "
-	    "outcome = 'failed' THEN 1 ELSE 0 END), 0) FROM (SELECT outcome "
-	    "FROM webhook_inbox WHERE received_at < ? ORDER BY received_at "
-	    "LIMIT ?) old");
-	store_bind_int64(st, 1, p->before);
-	store_bind_int64(st, 2, INBOX_PRUNE_BATCH);
-	if ((rc = store_step(st)) == STORE_ROW)
-		p->failed = store_col_int64(st, 1);
-	store_finalize(st);
-	if (rc != STORE_ROW)
-		return (rc == STORE_DONE ? ERR_DB : rc);
-	st = store_prepare(tx,
-	    "DELETE FROM webhook_inbox WHERE id IN (SELECT "
-	    "id FROM webhook_inbox WHERE received_at < ? ORDER BY received_at "
-	    "LIMIT ?)");
-	store_bind_int64(st, 1, p->before);
-	store_bind_int64(st, 2, INBOX_PRUNE_BATCH);
-	rc = store_step(st);
-	p->deleted = store_changes(st);
-	store_finalize(st);
-	return (rc == STORE_DONE ? OK : rc);
-}
-
-int
-inbox_prune(struct store *db, int64_t *deleted, int64_t *failed)
-{
-	struct inbox_prune p;
-	int64_t		   n = 0, nf = 0;
-	int		   rc;
-
-	memset(&p, 0, sizeof(p));
-	p.before = time_now_ms() -
-	    config.webhook_inbox_retention_days * 24LL * 3600 * 1000;
-	do {
-		if ((rc = store_run(db, STORE_TX_WRITE, prune_tx, &p)) != OK)
-			break;
-		n += p.deleted;
-		nf += p.failed;
-	} while (p.deleted == INBOX_PRUNE_BATCH);
-	if (n > 0)
-		log_info("event=webhook_inbox_pruned deleted=%lld "
-			 "failed_unreplayed=%lld retention_days=%lld",
-		    (long long)n, (long long)nf,
-		    (long long)config.webhook_inbox_retention_days);
-	if (deleted != NULL)
-		*deleted = n;
-	if (failed != NULL)
-		*failed = nf;
-	return (rc);
-}
-
-int
-inbox_prune_job(struct store *db, const struct job *job, char *err)
-{
-	int rc;
-
-	(void)job;
-	if ((rc = inbox_prune(db, NULL, NULL)) != OK)
-		snprintf(err, JOB_ERR_LEN, "webhooks.prune: %s", err_code(rc));
-	return (rc);
-}
-
-/* GDPR */
-
-/* The rows tied to the person, without their bodies (their content is
- * in the module's own export, e.g. therapy_bookings). */
-static int
-gdpr_export(struct tx *tx, const char *user_id, json_t *rows)
-{
-	struct stmt *st;
-	char	     ts[ISO_TIME_LEN];
-	int	     rc;
-
-	st = store_prepare(tx,
-	    "SELECT id, source, received_at, outcome, "
-	    "http_status FROM webhook_inbox WHERE user_id = ? OR email_index = "
-	    "(SELECT email_index FROM users WHERE id = ?) ORDER BY "
-	    "received_at, id");
-	store_bind_text(st, 1, user_id);
-	store_bind_text(st, 2, user_id);
-	while ((rc = store_step(st)) == STORE_ROW)
-		json_array_append_new(rows,
-		    json_pack("{s:s,s:s,s:s,s:s,s:o}", "id",
-			store_col_text(st, 0), "source", store_col_text(st, 1),
-			"received_at",
-			time_format_iso(store_col_int64(st, 2), ts), "outcome",
-			store_col_text(st, 3), "http_status",
-			store_col_is_null(st, 4)
-			    ? json_null()
-			    : json_integer(store_col_int64(st, 4))));
-	store_finalize(st);
-	return (rc == STORE_DONE ? OK : rc);
-}
-
-/*
- * Runs before the users row is anonymised, so its email_index is still
- * there: rows tied by user id or by the address lose their body and the
- * index; the outcome, times and user id (of an anonymised row) stay.
- */
-static int
-gdpr_erase(struct tx *tx, const char *user_id)
-{
-	struct stmt *st;
-	int64_t	     now = time_now_ms();
-	int	     rc;
-
-	st = store_prepare(tx,
-	    "UPDATE webhook_inbox SET body = NULL, "
-	    "body_erased_at = COALESCE(body_erased_at, ?), email_index = NULL, "
-	    "updated_at = ? WHERE user_id = ? OR email_index = (SELECT "
-	    "email_index FROM users WHERE id = ?)");
-	store_bind_int64(st, 1, now);
-	store_bind_int64(st, 2, now);
-	store_bind_text(st, 3, user_id);
-	store_bind_text(st, 4, user_id);
-	rc = store_step(st);
-	store_finalize(st);
-	return (rc == STORE_DONE ? OK : rc);
-}
-
-/* Command line */
-
-static int
-cli_list(struct store *db, int failed_only, FILE *out)
-{
-	struct tx   *tx;
-	struct stmt *st;
-	char	     ts[ISO_TIME_LEN];
-	int	     rc, step;
-
-	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
-		return (rc);
-	st = store_prepare(tx,
-	    failed_only
-		? "SELECT id, source, received_at, outcome, http_status, "
-		  "attempts, "
-		  "signature_ok, body_bytes, error, body_erased_at, body IS "
-		  "NULL "
-		  "FROM webhook_inbox "
-		  "WHERE outcome = 'failed' ORDER BY received_at DESC, id DESC "
-		  "LIMIT 1000"
-		: "SELECT id, source, received_at, outcome, http_status, "
-		  "attempts, "
-		  "signature_ok, body_bytes, error, body_erased_at, body IS "
-		  "NULL "
-		  "FROM webhook_inbox "
-		  "ORDER BY received_at DESC, id DESC LIMIT 1000");
-	fprintf(out,
-	    "id\tsource\treceived_at\toutcome\thttp_status\tattempts"
-	    "\tsignature_ok\tbytes\tbody\terror\n");
-	while ((step = store_step(st)) == STORE_ROW)
-		fprintf(out, "%s\t%s\t%s\t%s\t%lld\t%lld\t%lld\t%lld\t%s\t%s\n",
-		    store_col_text(st, 0), store_col_text(st, 1),
-		    time_format_iso(store_col_int64(st, 2), ts),
-		    store_col_text(st, 3), (long long)store_col_int64(st, 4),
-		    (long long)store_col_int64(st, 5),
-		    (long long)store_col_int64(st, 6),
-		    (long long)store_col_int64(st, 7),
-		    !store_col_is_null(st, 9)	       ? "erased"
-			: store_col_int64(st, 10) != 0 ? "none"
-						       : "kept",
-		    store_col_is_null(st, 8) ? "-" : store_col_text(st, 8));
-	rc = step == STORE_DONE ? OK : step;
-	store_finalize(st);
-	store_tx_rollback(tx);
-	return (rc);
-}
-
-int
-inbox_cli(struct store *db, int argc, char **argv, FILE *out)
-{
-	struct inbox_result r;
-	char		    outcome[OUTCOME_LEN];
-	int64_t		    n, nf;
-	int		    rc, force = 0;
-
-	if (argc >= 1 && strcmp(argv[0], "list") == 0 &&
-	    (argc == 1 || (argc == 2 && strcmp(argv[1], "--failed") == 0)))
-		return (cli_list(db, argc == 2, out));
-	if (argc == 1 && strcmp(argv[0], "prune") == 0) {
-		if ((rc = inbox_prune(db, &n, &nf)) != OK) {
-			fprintf(stderr, "carebase: webhooks prune: %s\n",
-			    err_code(rc));
-			return (rc);
-		}
-		fprintf(out,
-		    "webhooks: %lld deleted (%lld failed, never "
-		    "replayed), older than %lld days\n",
-		    (long long)n, (long long)nf,
-		    (long long)config.webhook_inbox_retention_days);
-		return (OK);
-	}
-	if (argc == 3 && strcmp(argv[0], "replay") == 0 &&
-	    (strcmp(argv[1], "--force") == 0) !=
-		(strcmp(argv[2], "--force") == 0)) {
-		force = 1;
-		if (strcmp(argv[1], "--force") == 0)
-			argv[1] = argv[2];
-	}
-	if ((argc == 2 || force) && strcmp(argv[0], "replay") == 0) {
-		rc = inbox_replay(db, argv[1], force, outcome, &r);
-		if (outcome[0] == '\0')
-			fprintf(stderr, "carebase: webhooks replay %s: %s\n",
-			    argv[1], r.error);
-		else if (rc == OK)
-			fprintf(out, "webhooks: %s processed\n", argv[1]);
-		else
-			fprintf(out, "webhooks: %s %s (%d %s): %s\n", argv[1],
-			    outcome, err_http_status(rc),
-			    r.code[0] ? r.code : err_code(rc), r.error);
-		result_reset(&r);
-		return (rc);
-	}
-	fprintf(stderr,
-	    "usage: carebase webhooks list [--failed] | webhooks "
-	    "replay ID [--force] | webhooks prune\n");
-	return (ERR_INVALID);
 }

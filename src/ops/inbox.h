@@ -53,8 +53,9 @@ struct request;
 struct store;
 struct tx;
 
-#define INBOX_SOURCE_MAX 8   /* sources registered at once */
-#define INBOX_ERROR_MAX	 512 /* bytes of an error kept */
+#define INBOX_SOURCE_MAX  8   /* sources registered at once */
+#define INBOX_ERROR_MAX	  512 /* bytes of an error kept */
+#define INBOX_OUTCOME_LEN 16  /* "processed", "refused", "failed" */
 
 /*
  * What a step reports. On OK, out (owned) is the answer's "result". On
@@ -133,8 +134,8 @@ void inbox_receive(struct request *, const struct inbox_source *);
  * kept truncated: ERR_CONFLICT), recording the new outcome and one more
  * attempt.
  * A row processed already is refused (ERR_CONFLICT) unless force is set.
- * *outcome (16) and *r tell how it went; r->out and r->errors are the
- * caller's to free.
+ * *outcome (INBOX_OUTCOME_LEN) and *r tell how it went; r->out and
+ * r->errors are the caller's to free.
  */
 int inbox_replay(struct store *, const char *id, int force, char *outcome,
     struct inbox_result *r);

@@ -1,16 +1,19 @@
 /*
  * inbox_fail and inbox_parse_object on their own: the webhook payload checks (partners/input.c,
  * learning/storyblok_check.c) report through it, and their fuzz targets
- * link this file without the inbox and everything it needs.
+ * link this file without the inbox and everything it needs. Also
+ * inbox_result_reset, which inbox.c and inbox_rows.c share.
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <jansson.h>
 
 #include "core/err.h"
 #include "core/util.h"
 #include "ops/inbox.h"
+#include "ops/ops_int.h"
 
 int
 inbox_fail(
@@ -61,4 +64,12 @@ inbox_parse_object(const char *body, size_t			      len,
 	}
 	*work = w;
 	return (OK);
+}
+
+void
+inbox_result_reset(struct inbox_result *r)
+{
+	json_decref(r->errors);
+	json_decref(r->out);
+	memset(r, 0, sizeof(*r));
 }

@@ -46,8 +46,12 @@ static const struct job_schedule ops_schedules[] = {
 static int
 ops_init(struct store *db)
 {
+	int rc;
+
 	started_ms = time_now_ms();
 	hooks_mail_set(ops_mail_enqueue); /* the others' mail, through hooks */
+	if ((rc = mail_templates_init()) != OK && rc != ERR_CONFLICT)
+		return (rc);
 	return (inbox_init());
 }
 

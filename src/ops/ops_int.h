@@ -12,7 +12,7 @@ struct job;
 
 /* The mail.send job: render, send, record in email_log. */
 int mail_job_run(struct store *, const struct job *, char *err);
-/* Register the built-in mail templates. */
+/* Register the built-in mail templates (ops_init). */
 int mail_templates_init(void);
 
 /*
@@ -34,5 +34,9 @@ struct inbox_refusal {
 int inbox_refusal_record(struct store *, struct inbox_refusal *);
 /* Refused calls counted, not stored, by this process so far. */
 uint64_t inbox_refusals_dropped(void);
+
+/* inbox_result.c: free what r holds (out, errors) and zero it. */
+struct inbox_result;
+void inbox_result_reset(struct inbox_result *);
 
 #endif

@@ -42,14 +42,7 @@ ops_schema_print(struct store *db, FILE *out)
 
 	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
 		return (rc);
-	if (store_dialect(db) == STORE_SQLITE)
-		sql = "SELECT m.name, p.name, p.type FROM sqlite_master m, "
-		      "pragma_table_info(m.name) p WHERE m.type = 'table' AND "
-		      "m.name NOT LIKE 'sqlite_%' ORDER BY m.name, p.name";
-	else
-		sql = "SELECT table_name, column_name, data_type FROM "
-		      "information_schema.columns WHERE table_schema = "
-		      "current_schema() ORDER BY table_name, column_name";
+	sql = store_columns_sql(store_dialect(db));
 	st = store_prepare(tx, sql);
 	while ((step = store_step(st)) == STORE_ROW)
 		fprintf(out, "%s %s %s\n", store_col_text(st, 0),

@@ -19,7 +19,8 @@
  * A row is answered with an ETag that is a hash of the row as answered
  * (RESOURCE_ETAG_ROW), so it changes with every spent or given-back
  * therapy session. PATCH honours If-Match (412 when the row changed) and
- * requires it (428 PRECONDITION_REQUIRED) for therapy_sessions_remaining
+ * requires it, naming the current ETag and with no "*" in it (428
+ * PRECONDITION_REQUIRED), for therapy_sessions_remaining
  * (FIELD_IF_MATCH): that is an absolute value, and without it a session
  * the booking webhook spends between the admin's read and write would be
  * lost. The change is made under a lock on the row.
@@ -27,6 +28,11 @@
  * On create a fresh code is drawn (one not in use, CODE_TRIES times at
  * most); only its keyed hash is kept, and the answer shows the code this
  * once (its ETag is of the row without it, as GET answers it).
+ *
+ * GDPR: the rows a person redeemed (owner column user_id) are in their
+ * export as the declaration says (src/resource/gdpr.c), never the code's
+ * hash. On erasure they stay with the anonymised account: a redeemed code
+ * must stay spent, and the partner's allowance counts stay right.
  */
 #include <string.h>
 
@@ -36,7 +42,6 @@
 #include "core/err.h"
 #include "core/util.h"
 #include "http/http.h"
-#include "learning/learning.h"
 #include "module.h"
 #include "partners/partners.h"
 #include "partners/partners_int.h"
@@ -47,15 +52,13 @@
 #define CODE_TRIES 8 /* fresh codes tried when one is taken */
 #define STAFF	   (SEE_ALL | SEE_RELATED)
 
-static int     access_before_create(struct resource_ctx *, json_t *);
-static int     access_before_update(struct resource_ctx *, json_t *);
-static int     access_after_write(struct resource_ctx *, int, json_t *);
-static int     code_draw(struct resource_ctx *, json_t *);
-static json_t *time_or_null(struct stmt *, int);
-static int     gdpr_export(struct tx *, const char *, json_t *);
-static int     forbid(struct resource_ctx *, const char *);
-static int     invalid(
-	struct resource_ctx *, const char *, const char *, const char *);
+static int access_before_create(struct resource_ctx *, json_t *);
+static int access_before_update(struct resource_ctx *, json_t *);
+static int access_after_write(struct resource_ctx *, int, json_t *);
+static int code_draw(struct resource_ctx *, json_t *);
+static int forbid(struct resource_ctx *, const char *);
+static int invalid(
+    struct resource_ctx *, const char *, const char *, const char *);
 
 static const struct field access_fields[] = {
 	{ "partner_id", FIELD_UUID, FIELD_CREATE_ONLY | FIELD_FILTER, 0, 0,
@@ -248,7 +251,6 @@ static int
 access_after_write(struct resource_ctx *ctx, int action, json_t *row)
 {
 	const char *user;
-	int	    rc;
 
 	if (action == ACTION_CREATE)
 		return (json_object_set(row, "code",
@@ -256,9 +258,7 @@ access_after_write(struct resource_ctx *ctx, int action, json_t *row)
 			? OK
 			: ERR_NOMEM);
 	user = json_string_value(json_object_get(ctx->old, "user_id"));
-	if ((rc = learning_access_changed(ctx->tx, user)) != OK)
-		return (rc);
-	return (hooks_changed(ctx->tx, CHANGE_PERSON, user));
+	return (hooks_changed(ctx->tx, CHANGE_ACCESS, user));
 }
 
 int
@@ -278,59 +278,6 @@ partners_admin_check(struct resource_ctx *ctx)
 	}
 	return (rc);
 }
-
-static json_t *
-time_or_null(struct stmt *st, int i)
-{
-	char iso[ISO_TIME_LEN];
-
-	if (store_col_is_null(st, i))
-		return (json_null());
-	return (json_string(time_format_iso(store_col_int64(st, i), iso)));
-}
-
-/*
- * GDPR export: the person's partner accesses (never the code's hash). On
- * erasure they stay with the anonymised account: a redeemed code must
- * stay spent, and the partner's allowance counts stay right.
- */
-static int
-gdpr_export(struct tx *tx, const char *user_id, json_t *rows)
-{
-	struct stmt *st;
-	int	     rc;
-
-	st = store_prepare(tx,
-	    "SELECT a.id, p.name, a.feature_live_chat, "
-	    "a.feature_therapy, a.therapy_sessions_remaining, "
-	    "a.therapy_sessions_redeemed, a.is_active, a.activated_at, "
-	    "a.created_at FROM partner_access a JOIN partners p ON p.id = "
-	    "a.partner_id WHERE a.user_id = ? ORDER BY a.created_at, a.id");
-	store_bind_text(st, 1, user_id);
-	while ((rc = store_step(st)) == STORE_ROW)
-		json_array_append_new(rows,
-		    json_pack("{s:s,s:s,s:b,s:b,s:I,"
-			      "s:I,s:b,s:o,s:o}",
-			"id", store_col_text(st, 0), "partner",
-			store_col_text(st, 1), "feature_live_chat",
-			store_col_int64(st, 2) != 0, "feature_therapy",
-			store_col_int64(st, 3) != 0,
-			"therapy_sessions_remaining",
-			(json_int_t)store_col_int64(st, 4),
-			"therapy_sessions_redeemed",
-			(json_int_t)store_col_int64(st, 5), "is_active",
-			store_col_int64(st, 6) != 0, "activated_at",
-			time_or_null(st, 7), "created_at",
-			time_or_null(st, 8)));
-	store_finalize(st);
-	return (rc == STORE_DONE ? OK : rc);
-}
-
-const struct gdpr_hook partner_access_gdpr_hook = {
-	"partner_access",
-	gdpr_export,
-	NULL,
-};
 
 /* GET /v1/me/partner-access: the caller's own, whatever their role. */
 void

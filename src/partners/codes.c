@@ -48,7 +48,6 @@
 #include "core/keyring.h"
 #include "core/util.h"
 #include "http/http.h"
-#include "learning/learning.h"
 #include "partners/partners_int.h"
 #include "resource/hooks.h"
 #include "resource/audit.h"
@@ -434,9 +433,7 @@ redeem(struct tx *tx, struct request *req, const char *access_id,
 	    "partner_access", access_id, changes);
 	json_decref(changes);
 	if (rc == OK)
-		rc = learning_access_changed(tx, user_id);
-	if (rc == OK)
-		rc = hooks_changed(tx, CHANGE_PERSON, user_id);
+		rc = hooks_changed(tx, CHANGE_ACCESS, user_id);
 	return (rc);
 }
 
@@ -787,8 +784,6 @@ automatic_grant(struct tx *tx, struct request *req, const struct reg_state *s,
 	    "partner_access", id, changes);
 	json_decref(changes);
 	if (rc == OK)
-		rc = learning_access_changed(tx, user_id);
-	if (rc == OK)
-		rc = hooks_changed(tx, CHANGE_PERSON, user_id);
+		rc = hooks_changed(tx, CHANGE_ACCESS, user_id);
 	return (rc);
 }

@@ -20,7 +20,6 @@
 #include "core/mail.h"
 #include "core/util.h"
 #include "module.h"
-#include "ops/inbox.h"
 #include "partners/partners_int.h"
 
 static int partner_member(json_t *, const char *, const char **, json_t *);

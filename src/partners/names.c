@@ -17,10 +17,10 @@
 #include "http/http.h"
 #include "partners/partners_int.h"
 #include "resource/resource.h"
+#include "store/migrate.h"
 #include "store/store.h"
 
 static int name_taken(struct tx *, const char *, const char *);
-static int name_key_column_tx(struct tx *, void *);
 static int name_keys_batch_tx(struct tx *, void *);
 
 int
@@ -103,26 +103,6 @@ struct name_key_batch {
 };
 
 static int
-name_key_column_tx(struct tx *tx, void *arg)
-{
-	struct stmt *st;
-	int	    *has = arg, rc;
-
-	st = store_prepare(tx,
-	    store_tx_dialect(tx) == STORE_POSTGRES
-		? "SELECT count(*) FROM information_schema.columns WHERE "
-		  "table_schema = current_schema() AND table_name = 'partners' "
-		  "AND "
-		  "column_name = 'name_key'"
-		: "SELECT count(*) FROM "
-		  "pragma_table_info('partners') WHERE name = 'name_key'");
-	if ((rc = store_step(st)) == STORE_ROW)
-		*has = store_col_int64(st, 0) == 1;
-	store_finalize(st);
-	return (rc == STORE_ROW ? OK : rc == STORE_DONE ? ERR_DB : rc);
-}
-
-static int
 name_keys_batch_tx(struct tx *tx, void *arg)
 {
 	struct name_key_batch *b = arg;
@@ -184,12 +164,11 @@ partners_name_keys_fill(struct store *db)
 {
 	struct name_key_batch b;
 	int64_t		      total = 0;
-	int		      rc, has = 0;
+	int		      rc;
 
-	if ((rc = store_run(db, STORE_TX_READ, name_key_column_tx, &has)) !=
-		OK ||
-	    !has)
-		return (rc);
+	/* name_key comes with migration 0014: nothing to fill before. */
+	if ((rc = migrate_applied(db, "0014_partner_name_key")) != OK)
+		return (rc == ERR_NOT_FOUND ? OK : rc);
 	memset(&b, 0, sizeof(b));
 	do {
 		if ((rc = store_run(

@@ -21,13 +21,9 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "http/http.h"
-#include "learning/learning.h"
 #include "module.h"
-#include "ops/inbox.h"
 #include "partners/partners.h"
 #include "partners/partners_int.h"
-#include "people/gdpr.h"
-#include "people/people.h"
 #include "resource/hooks.h"
 #include "resource/audit.h"
 #include "resource/resource.h"
@@ -115,7 +111,7 @@ static const struct job_schedule partners_schedules[] = {
 static const char *const register_members[] = { "partner_access_code",
 	"partner_id", "partner", NULL };
 
-static const struct people_register_hook register_hook = {
+static const struct registration_hook register_hook = {
 	register_members,
 	partners_register_check,
 	partners_register_apply,
@@ -287,10 +283,7 @@ partners_init(struct store *db)
 {
 	int rc;
 
-	people_set_register_hook(&register_hook);
-	if ((rc = hooks_gdpr_register(&partner_access_gdpr_hook)) != OK &&
-	    rc != ERR_CONFLICT)
-		return (rc);
+	hooks_registration_set(&register_hook);
 	if ((rc = partners_profile_init()) != OK)
 		return (rc);
 	/* Partners from before migration 0014 get their name key now. */
@@ -305,10 +298,10 @@ partners_admin_of(struct tx *tx, const char *user_id, char *out)
 	struct stmt *st;
 	int	     rc;
 
-	st = store_prepare(tx,
-	    "SELECT a.partner_id FROM partner_admins a "
-	    "JOIN partners p ON p.id = a.partner_id WHERE a.user_id = ? AND "
-	    "a.is_active = 1 AND p.is_active = 1");
+	/* One at most (partner_admins.user_id is unique); ordered all the
+	 * same, so that the answer never depends on the plan. */
+	st = store_prepare(
+	    tx, PARTNERS_ADMINISTERED " ORDER BY pa.partner_id LIMIT 1");
 	store_bind_text(st, 1, user_id);
 	switch ((rc = store_step(st))) {
 	case STORE_ROW:
@@ -481,7 +474,7 @@ static int
 partners_after_write(struct resource_ctx *ctx, int action, json_t *row)
 {
 	const char *name, *was;
-	int	    renamed, rc;
+	int	    renamed;
 
 	if (action != ACTION_UPDATE || ctx->id == NULL)
 		return (OK);
@@ -496,11 +489,8 @@ partners_after_write(struct resource_ctx *ctx, int action, json_t *row)
 		    json_equal(json_object_get(row, "is_active"),
 			json_object_get(ctx->old, "is_active")))
 			return (OK);
-		if ((rc = learning_partner_changed(ctx->tx, ctx->id)) != OK)
-			return (rc);
-		return (renamed
-			? hooks_changed(ctx->tx, CHANGE_PARTNER, ctx->id)
-			: OK);
+		return (hooks_changed(ctx->tx,
+		    renamed ? CHANGE_PARTNER : CHANGE_PARTNER_GRANTS, ctx->id));
 	}
 	return (partner_deactivate(ctx, ctx->id));
 }
@@ -536,8 +526,6 @@ partner_deactivate(struct resource_ctx *ctx, const char *id)
 	rc = audit_append(ctx->tx, ctx->who, ctx->req, "partners.deactivate",
 	    "partners", id, changes);
 	json_decref(changes);
-	if (rc == OK)
-		rc = learning_partner_changed(ctx->tx, id);
 	if (rc == OK)
 		rc = hooks_changed(ctx->tx, CHANGE_PARTNER, id);
 	return (rc);

@@ -108,10 +108,8 @@ int partners_name_keys_fill(struct store *);
 
 /* access.c */
 extern const struct resource partner_access_resource;
-/* The GDPR export of a person's accesses (erasure keeps them). */
-struct gdpr_hook;
-extern const struct gdpr_hook partner_access_gdpr_hook;
-void			      partner_access_mine(struct request *);
+/* GET /v1/me/partner-access: the caller's own. */
+void partner_access_mine(struct request *);
 
 /* codes.c */
 /* A new random code (normalised). */
@@ -128,7 +126,6 @@ int partners_prune_guesses(struct store *, const struct job *, char *err);
 int partners_register_check(struct request *, void **state);
 int partners_register_apply(
     struct tx *, struct request *, const char *user_id, void *state);
-
 
 /* input.c: the pure parsers of outside input (no database, no HTTP), shared
  * by the handlers and the fuzz targets. */

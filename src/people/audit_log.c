@@ -7,7 +7,8 @@
  * GET /v1/audit-log answers newest first, {"data": [...], "next_cursor":
  * ...}; filters entity_type, entity_id, actor_ref, from and to (ISO 8601,
  * from inclusive, to exclusive), limit (1 to 200, default 50) and cursor
- * (the next_cursor of the page before).
+ * (the next_cursor of the page before: resource_page_parse, PAGE_SEQ_DESC).
+ * Bad parameters answer 422 VALIDATION_FAILED with an entry each.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -30,7 +31,6 @@
 #include "store/store.h"
 
 #define AUDIT_LIST_MAX	 200
-#define AUDIT_LIST_DEF	 50
 #define AUDIT_FILTER_MAX 128 /* bytes of a text filter */
 
 static json_t *audit_row(struct stmt *);
@@ -114,16 +114,16 @@ audit_row(struct stmt *st)
 void
 people_audit_log_list(struct request *req)
 {
-	struct principal *who;
-	struct tx	 *tx = NULL;
-	struct stmt	 *st;
+	struct principal    *who;
+	struct resource_page pg;
+	struct tx	    *tx = NULL;
+	struct stmt	    *st;
 	const char *filters[3] = { "entity_type", "entity_id", "actor_ref" };
 	const char *fv[3], *s;
-	char	   *sql, next[24];
-	json_t	   *data = NULL, *row;
-	int64_t	    limit = AUDIT_LIST_DEF, from = 0, to = 0;
-	int64_t	    cursor = 0, last = 0;
-	int	    i, nb = 0, rc, step = STORE_DONE, count = 0;
+	char	   *sql, detail[48];
+	json_t	   *data = NULL, *row, *errs;
+	int64_t	    from = 0, to = 0;
+	int	    i, nb = 0, rc, step = STORE_DONE;
 
 	who = req->caller;
 	if (resource_scope(req->db, who, "audit_log", "read") != SCOPE_ALL) {
@@ -131,33 +131,27 @@ people_audit_log_list(struct request *req)
 		    "You may not read the audit log.");
 		return;
 	}
+	if ((errs = json_array()) == NULL) {
+		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
+		return;
+	}
+	snprintf(detail, sizeof(detail), "1 to %d bytes", AUDIT_FILTER_MAX);
 	for (i = 0; i < 3; i++)
 		if ((fv[i] = http_query(req, filters[i])) != NULL &&
-		    (fv[i][0] == '\0' || strlen(fv[i]) > AUDIT_FILTER_MAX)) {
-			http_problem(req, ERR_INVALID, NULL,
-			    "%s must be 1 to "
-			    "%d bytes.",
-			    filters[i], AUDIT_FILTER_MAX);
-			return;
-		}
-	if (((s = http_query(req, "from")) != NULL &&
-		time_parse_iso(s, &from) != 0) ||
-	    ((s = http_query(req, "to")) != NULL &&
-		time_parse_iso(s, &to) != 0)) {
-		http_problem(req, ERR_INVALID, NULL,
-		    "from and to must be ISO 8601 times.");
+		    (fv[i][0] == '\0' || strlen(fv[i]) > AUDIT_FILTER_MAX))
+			resource_field_err(
+			    errs, filters[i], "out_of_range", detail);
+	if ((s = http_query(req, "from")) != NULL &&
+	    time_parse_iso(s, &from) != 0)
+		resource_field_err(
+		    errs, "from", "invalid_format", "an ISO 8601 time");
+	if ((s = http_query(req, "to")) != NULL && time_parse_iso(s, &to) != 0)
+		resource_field_err(
+		    errs, "to", "invalid_format", "an ISO 8601 time");
+	/* Newest first: the cursor is the last seq of the page before. */
+	resource_page_parse(req, AUDIT_LIST_MAX, PAGE_SEQ_DESC, &pg, errs);
+	if (resource_errs_answer(req, errs, "The query") != OK)
 		return;
-	}
-	if (((s = http_query(req, "limit")) != NULL &&
-		parse_int64(s, 1, AUDIT_LIST_MAX, &limit) != 0) ||
-	    ((s = http_query(req, "cursor")) != NULL &&
-		parse_int64(s, 1, INT64_MAX, &cursor) != 0)) {
-		http_problem(req, ERR_INVALID, NULL,
-		    "limit must be 1 to %d and "
-		    "cursor a next_cursor from an earlier page.",
-		    AUDIT_LIST_MAX);
-		return;
-	}
 	sql = arena_strdup(req->arena,
 	    "SELECT seq, id, at, actor_ref, "
 	    "actor_role, action, entity_type, entity_id, changes, ip, "
@@ -171,7 +165,7 @@ people_audit_log_list(struct request *req)
 		sql = arena_printf(req->arena, "%s AND at >= ?", sql);
 	if (http_query(req, "to") != NULL)
 		sql = arena_printf(req->arena, "%s AND at < ?", sql);
-	if (cursor > 0)
+	if (pg.after_seq > 0)
 		sql = arena_printf(req->arena, "%s AND seq < ?", sql);
 	sql = arena_printf(req->arena, "%s ORDER BY seq DESC LIMIT ?", sql);
 	if (sql == NULL) {
@@ -188,18 +182,21 @@ people_audit_log_list(struct request *req)
 		store_bind_int64(st, ++nb, from);
 	if (http_query(req, "to") != NULL)
 		store_bind_int64(st, ++nb, to);
-	if (cursor > 0)
-		store_bind_int64(st, ++nb, cursor);
-	store_bind_int64(st, ++nb, limit + 1);
-	data = json_array();
-	while ((step = store_step(st)) == STORE_ROW && count < limit) {
-		if ((row = audit_row(st)) == NULL)
+	if (pg.after_seq > 0)
+		store_bind_int64(st, ++nb, pg.after_seq);
+	store_bind_int64(st, ++nb, pg.limit + 1);
+	if ((data = json_array()) == NULL)
+		rc = ERR_NOMEM;
+	while (rc == OK && (step = store_step(st)) == STORE_ROW &&
+	    json_array_size(data) <= (size_t)pg.limit) {
+		if ((row = audit_row(st)) == NULL ||
+		    json_array_append_new(data, row) != 0) {
+			rc = ERR_NOMEM;
 			break;
-		last = store_col_int64(st, 0);
-		json_array_append_new(data, row);
-		count++;
+		}
 	}
-	rc = step == STORE_ROW || step == STORE_DONE ? OK : step;
+	if (rc == OK && step != STORE_ROW && step != STORE_DONE)
+		rc = step;
 	store_finalize(st);
 out:
 	store_tx_rollback(tx);
@@ -208,9 +205,5 @@ out:
 		http_problem(req, rc, NULL, "The audit log cannot be read.");
 		return;
 	}
-	snprintf(next, sizeof(next), "%" PRId64, last);
-	http_json(req, 200,
-	    json_pack("{s:o,s:o}", "data", data, "next_cursor",
-		step == STORE_ROW && count > 0 ? json_string(next)
-					       : json_null()));
+	http_json(req, 200, resource_page_json(&pg, data));
 }

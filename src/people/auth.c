@@ -27,15 +27,13 @@
 #include "people/people.h"
 #include "people/people_int.h"
 #include "resource/audit.h"
+#include "resource/hooks.h"
 #include "resource/resource.h"
 #include "store/store.h"
 
 static const char *const register_members[] = { "email", "password",
 	"first_name", "last_name", "date_of_birth", "country", "locale",
 	"signup_language", "accept_terms", "accept_privacy", NULL };
-
-/* Set by another module at start-up (people_set_register_hook). */
-static const struct people_register_hook *register_hook;
 
 static int  hook_member(const char *);
 static int  register_check(struct request *, json_t **fields);
@@ -89,21 +87,17 @@ people_wipe_free(char *s)
 
 /* POST /v1/auth/register */
 
-void
-people_set_register_hook(const struct people_register_hook *hook)
-{
-	register_hook = hook;
-}
-
-/* Is key one of the register hook's members? */
+/* Is key one of the registration extras' members (another module's,
+ * resource/hooks.h)? */
 static int
 hook_member(const char *key)
 {
-	const char *const *m;
+	const struct registration_hook *rh = hooks_registration();
+	const char *const	       *m;
 
-	if (register_hook == NULL || register_hook->members == NULL)
+	if (rh == NULL || rh->members == NULL)
 		return (0);
-	for (m = register_hook->members; *m != NULL; m++)
+	for (m = rh->members; *m != NULL; m++)
 		if (strcmp(*m, key) == 0)
 			return (1);
 	return (0);
@@ -112,10 +106,11 @@ hook_member(const char *key)
 void
 people_auth_register(struct request *req)
 {
-	struct people_auth_op op;
-	json_t		     *fields = NULL;
-	const char	     *pw, *why;
-	int		      rc;
+	const struct registration_hook *rh;
+	struct people_auth_op		op;
+	json_t			       *fields = NULL;
+	const char		       *pw, *why;
+	int				rc;
 
 	memset(&op, 0, sizeof(op));
 	if (register_check(req, &fields) != OK)
@@ -128,7 +123,8 @@ people_auth_register(struct request *req)
 		    req, "password", why, "the password is not accepted");
 		goto out;
 	}
-	if (register_hook != NULL && register_hook->check(req, &op.ext) != OK)
+	if ((rh = hooks_registration()) != NULL &&
+	    rh->check(req, &op.ext) != OK)
 		goto out;
 	op.nu.role = "member";
 	op.nu.first_name =
@@ -169,9 +165,10 @@ out:
 static int
 register_check(struct request *req, json_t **fields)
 {
-	const char *key, *pw;
-	json_t	   *v, *t;
-	size_t	    i;
+	const struct registration_hook *rh;
+	const char		       *key, *pw;
+	json_t			       *v, *t;
+	size_t				i;
 
 	json_object_foreach(req->json, key, v)
 	{
@@ -199,19 +196,20 @@ register_check(struct request *req, json_t **fields)
 	json_object_del(*fields, "password");
 	json_object_del(*fields, "accept_terms");
 	json_object_del(*fields, "accept_privacy");
-	if (register_hook != NULL && register_hook->members != NULL)
-		for (i = 0; register_hook->members[i] != NULL; i++)
-			json_object_del(*fields, register_hook->members[i]);
+	if ((rh = hooks_registration()) != NULL && rh->members != NULL)
+		for (i = 0; rh->members[i] != NULL; i++)
+			json_object_del(*fields, rh->members[i]);
 	return (resource_validate(req, &users_resource, *fields, 1, SCOPE_OWN));
 }
 
 static int
 register_tx(struct tx *tx, void *arg)
 {
-	struct people_auth_op *op = arg;
-	struct stmt	      *st;
-	char		       index[65];
-	int		       step;
+	struct people_auth_op	       *op = arg;
+	const struct registration_hook *rh = hooks_registration();
+	struct stmt		       *st;
+	char				index[65];
+	int				step;
 
 	keyring_email_index(op->nu.email, index);
 	st = store_prepare(tx, "SELECT 1 FROM users WHERE email_index = ?");
@@ -224,9 +222,9 @@ register_tx(struct tx *tx, void *arg)
 		return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);
 	if ((step = people_user_insert(tx, op->req, &op->nu, op->user_id)) !=
 		OK ||
-	    register_hook == NULL)
+	    rh == NULL)
 		return (step);
-	return (register_hook->apply(tx, op->req, op->user_id, op->ext));
+	return (rh->apply(tx, op->req, op->user_id, op->ext));
 }
 
 /* POST /v1/auth/login */

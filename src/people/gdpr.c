@@ -92,15 +92,21 @@ const struct module people_access_module = {
 	.nroutes = NELEM(access_routes),
 };
 
+/*
+ * One erasure. req and who are NULL when it is replayed from the erasure
+ * journal (erasures.c); at is every attempt's time, journalled. The last
+ * three are out: the person was an admin, the users row was erased now,
+ * an attempt wrote the journal line.
+ */
 struct erase {
-	struct request	 *req; /* NULL when replayed */
-	const struct principal *who; /* NULL when replayed */
-	const char	 *user_id;
-	int64_t		  at;	     /* every attempt's time, journalled */
-	int		  replay;    /* from the erasure journal (erasures.c) */
-	int		  was_admin; /* out */
-	int		  erased;    /* out: the users row was erased now */
-	int		  journalled; /* out: an attempt wrote the line */
+	struct request	       *req;
+	const struct principal *who;
+	const char	       *user_id;
+	int64_t			at;
+	int			replay;
+	int			was_admin;
+	int			erased;
+	int			journalled;
 };
 
 struct export
@@ -359,7 +365,8 @@ people_export(struct tx *tx, const struct principal *who, struct request *req,
 	    "email_log", mail, "audit_log", audit, "records", owned);
 	if (*doc == NULL)
 		return (ERR_NOMEM);
-	if ((rc = people_relationships_of(tx, user_id, rels)) != OK ||
+	if ((rc = people_relationships_of(tx, user_id, rels, &truncated)) !=
+		OK ||
 	    (rc = rows_json(tx,
 		 "SELECT id, ip, user_agent, device_fingerprint, "
 		 "created_at, last_activity_at, expires_at, ended_at, "

@@ -33,8 +33,10 @@ extern const struct module people_access_module;
 /* relationships.c */
 void people_relationship_consent(struct request *);
 void people_relationship_end(struct request *);
-/* Relationships where user_id is lead or follower, for the export. */
-int people_relationships_of(struct tx *, const char *user_id, json_t *out);
+/* Relationships where user_id is lead or follower, for the export;
+ * *truncated set to 1 past RESOURCE_EXPORT_MAX. */
+int people_relationships_of(
+    struct tx *, const char *user_id, json_t *out, int *truncated);
 
 /* consent.c */
 void people_health_consent_get(struct request *);

@@ -262,7 +262,7 @@ people_init(struct store *db)
 	if ((rc = mail_template_register(&password_changed_template)) != OK &&
 	    rc != ERR_CONFLICT)
 		return (rc);
-	return (OK);
+	return (people_profile_init());
 }
 
 /*

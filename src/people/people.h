@@ -41,34 +41,6 @@ int people_health_consent(struct tx *, const char *user_id);
 int people_consent_hook(struct tx *, const char *user_id);
 
 /*
- * Registration extras owned by another module (the partners module's
- * access codes), set once at start-up so that people does not depend on
- * it. members (NULL-terminated) are accepted in the body of POST
- * /v1/auth/register besides people's own. check runs before the account
- * is made, outside any transaction: non-OK refuses the registration with
- * the problem check set on the request. apply runs inside the
- * registration transaction once the user row exists: non-OK rolls the
- * registration back (with a problem set, unless ERR_BUSY). state is what
- * check left, in the request's arena.
- */
-struct people_register_hook {
-	const char *const *members;
-	int (*check)(struct request *, void **state);
-	int (*apply)(
-	    struct tx *, struct request *, const char *user_id, void *state);
-};
-void people_set_register_hook(const struct people_register_hook *);
-
-/*
- * Serialise a write about one person with their erasure: erase_tx takes
- * it first, so a write that takes it too either finishes before the
- * erasure (whose hooks then see it) or waits and finds the person gone
- * (check deleted_at again after taking it). PostgreSQL advisory lock for
- * the transaction; SQLite write transactions are serial already.
- */
-int people_user_lock(struct tx *, const char *user_id);
-
-/*
  * Sign-in and activity tell the modules watching "last_active_at"
  * (hooks_fields_watch, resource/hooks.h) at most once per
  * PEOPLE_ACTIVITY_NOTIFY_MS per user (activity is written up to every

@@ -5,7 +5,7 @@
  * sessions.c auth sessions and the request authenticator; throttle.c
  * failed-login counting; passwords.c the password rules; cli.c `carebase
  * user`; relationships.c and gdpr.c relationships, consent, export and
- * erasure.
+ * erasure; chat_profile.c what the module tells others of a person.
  *
  * Contract with relationships.c and gdpr.c: people.c lists their routes
  * and resource by these names, so each must be defined there.
@@ -194,6 +194,19 @@ void people_user_erase(struct request *);
  */
 int people_erase_replayed(
     struct store *, const char *user_id, int *erased, int *was_admin);
+
+/*
+ * Serialise a write about one person with their erasure: the erasure takes
+ * it first, so a write that takes it too either finishes before the
+ * erasure (whose hooks then see it) or waits and finds the person gone
+ * (check deleted_at again after taking it). PostgreSQL advisory lock for
+ * the transaction; SQLite write transactions are serial already.
+ */
+int people_user_lock(struct tx *, const char *user_id);
+
+/* chat_profile.c: what people tells of a person (resource/hooks.h: the
+ * contact, held addresses, its part of the chat profile); at start-up. */
+int people_profile_init(void);
 
 /* erasures.c: append one erasure to the journal, fsynced; ERR_IO. */
 int people_erasures_append(const char *user_id, int64_t at);

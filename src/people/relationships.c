@@ -114,9 +114,7 @@ struct rel_action {
 	json_t		 *row; /* the row after, on OK */
 };
 
-static int rel_load(struct tx *, const char *, struct rel *);
-static int rel_visible(
-    const struct principal *, const struct rel *, enum scope);
+static int  rel_load(struct tx *, const char *, struct rel *);
 static int  rel_action_tx(struct tx *, void *);
 static void rel_action(struct request *, int);
 static int  user_live(struct tx *, const char *);
@@ -221,18 +219,6 @@ rel_load(struct tx *tx, const char *id, struct rel *r)
 	return (rc);
 }
 
-/* Scope all sees every relationship; own, those the caller is part of. */
-static int
-rel_visible(const struct principal *who, const struct rel *r, enum scope scope)
-{
-	if (scope == SCOPE_ALL)
-		return (1);
-	if (scope == SCOPE_NONE)
-		return (0);
-	return (strcmp(r->lead_id, who->user_id) == 0 ||
-	    strcmp(r->follower_id, who->user_id) == 0);
-}
-
 void
 people_relationship_consent(struct request *req)
 {
@@ -319,23 +305,34 @@ rel_action(struct request *req, int ending)
 static int
 rel_action_tx(struct tx *tx, void *arg)
 {
-	struct rel_action *a = arg;
-	struct request	  *req = a->req;
-	struct stmt	  *st;
-	struct rel	   r;
-	enum scope	   read = a->read, write = a->write;
-	const char	  *method, *by;
-	json_t		  *changes;
-	int64_t		   now = time_now_ms();
-	int		   rc, minor = 0, is_follower, is_lead;
+	struct rel_action  *a = arg;
+	struct request	   *req = a->req;
+	struct resource_ctx ctx;
+	struct stmt	   *st;
+	struct rel	    r;
+	json_t		   *seen;
+	enum scope	    read = a->read, write = a->write;
+	const char	   *method, *by;
+	json_t		   *changes;
+	int64_t		    now = time_now_ms();
+	int		    rc, minor = 0, is_follower, is_lead;
 
+	/* Seen as the declaration says: every relationship for a caller
+	 * who reads or changes them all, else those they are a party to. */
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.req = req;
+	ctx.tx = tx;
+	ctx.res = &relationships_resource;
+	ctx.who = a->who;
+	ctx.scope =
+	    read == SCOPE_ALL || write == SCOPE_ALL ? SCOPE_ALL : SCOPE_OWN;
+	if ((rc = resource_load(&ctx, a->id, &seen)) != OK)
+		return (rc);
+	json_decref(seen);
 	if ((rc = rel_load(tx, a->id, &r)) != OK)
 		return (rc);
 	is_follower = strcmp(r.follower_id, a->who->user_id) == 0;
 	is_lead = strcmp(r.lead_id, a->who->user_id) == 0;
-	if (write != SCOPE_ALL && !rel_visible(a->who, &r, read) &&
-	    !is_follower && !is_lead)
-		return (ERR_NOT_FOUND);
 	if (a->ending ? strcmp(r.status, "ended") == 0
 		      : strcmp(r.status, "pending") != 0)
 		return (ERR_CONFLICT);
@@ -415,12 +412,13 @@ rel_action_tx(struct tx *tx, void *arg)
 }
 
 int
-people_relationships_of(struct tx *tx, const char *user_id, json_t *out)
+people_relationships_of(
+    struct tx *tx, const char *user_id, json_t *out, int *truncated)
 {
 	struct principal who;
 
 	memset(&who, 0, sizeof(who));
 	strlcpy_cb(who.user_id, user_id, sizeof(who.user_id));
-	return (resource_rows(
-	    tx, &relationships_resource, &who, SCOPE_OWN, NULL, NULL, out));
+	return (resource_rows(tx, &relationships_resource, &who, SCOPE_OWN,
+	    NULL, NULL, out, truncated));
 }

@@ -338,55 +338,37 @@ report_runs_create(struct request *req)
 void
 report_runs_list(struct request *req)
 {
-	struct tx   *tx = NULL;
-	struct stmt *st;
-	const char  *after, *v;
-	json_t	    *data = NULL, *row, *last = NULL, *errs;
-	int64_t	     limit = 50, n = 0;
-	int	     rc, step;
+	struct resource_page pg;
+	struct tx	    *tx = NULL;
+	struct stmt	    *st;
+	json_t		    *data = NULL, *row;
+	int		     rc, step = STORE_DONE;
 
-	if (reports_caller_admin(req, NULL) != OK)
-		return;
-	if ((errs = json_array()) == NULL) {
-		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
-		return;
-	}
-	if ((after = http_query(req, "cursor")) != NULL && !uuid_valid(after))
-		resource_field_err(errs, "cursor", "invalid_format",
-		    "must be the "
-		    "next_cursor of a previous page");
-	if ((v = http_query(req, "limit")) != NULL &&
-	    parse_int64(v, 1, RUNS_LIST_MAX, &limit) != 0)
-		resource_field_err(errs, "limit", "out_of_range", "1 to 200");
-	if (resource_errs_answer(req, errs, "The query") != OK)
+	if (reports_caller_admin(req, NULL) != OK ||
+	    resource_page_args_by(req, RUNS_LIST_MAX, PAGE_ID_DESC, &pg) != OK)
 		return;
 	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
 		goto out;
 	st = store_prepare(tx,
-	    after != NULL
+	    pg.after[0] != '\0'
 		? "SELECT " RUN_COLUMNS " FROM "
 		  "report_runs r WHERE r.id < ? ORDER BY r.id DESC LIMIT ?"
 		: "SELECT " RUN_COLUMNS
 		  " FROM report_runs r ORDER BY r.id DESC "
 		  "LIMIT ?");
-	if (after != NULL)
-		store_bind_text(st, 1, after);
-	store_bind_int64(st, after != NULL ? 2 : 1, limit + 1);
+	if (pg.after[0] != '\0')
+		store_bind_text(st, 1, pg.after);
+	store_bind_int64(st, pg.after[0] != '\0' ? 2 : 1, pg.limit + 1);
 	data = json_array();
-	rc = OK;
-	while ((step = store_step(st)) == STORE_ROW && n < limit) {
+	while (data != NULL && (step = store_step(st)) == STORE_ROW &&
+	    json_array_size(data) <= (size_t)pg.limit)
 		if ((row = run_row(st)) == NULL ||
 		    json_array_append_new(data, row) != 0) {
 			rc = ERR_NOMEM;
 			break;
 		}
-		n++;
-	}
-	if (rc == OK && step != STORE_ROW && step != STORE_DONE)
+	if (rc == OK && data != NULL && step != STORE_ROW && step != STORE_DONE)
 		rc = step;
-	if (rc == OK && step == STORE_ROW && n > 0)
-		last =
-		    json_object_get(json_array_get(data, (size_t)n - 1), "id");
 	store_finalize(st);
 out:
 	if (rc != OK || data == NULL) {
@@ -397,9 +379,7 @@ out:
 		    "runs cannot be read.");
 		return;
 	}
-	http_json(req, 200,
-	    json_pack("{s:o,s:O}", "data", data, "next_cursor",
-		last != NULL ? last : json_null()));
+	http_json(req, 200, resource_page_json(&pg, data));
 	store_tx_rollback(tx);
 }
 

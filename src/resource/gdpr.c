@@ -3,11 +3,14 @@
  * export, and what their erasure clears, derived from the field flags
  * alone. The rows they own elsewhere are exported by
  * resource_export_owned (query.c); their personal fields are sealed under
- * the person's data key, which erasure destroys.
+ * the person's data key, which erasure destroys, and cleared where the
+ * column takes NULL. Erasure stamps updated_at of the rows it changes.
  *
- *	FIELD_PERSONAL		exported opened; in the row that owns itself
- *				cleared on erasure, elsewhere unreadable once
- *				the key is gone
+ *	FIELD_PERSONAL		exported opened; cleared (NULL) on erasure
+ *				in the row that owns itself and, where it is
+ *				FIELD_NULLABLE, in every row the person owns;
+ *				a non-nullable one (form_responses.responses)
+ *				stays sealed, unreadable once the key is gone
  *	FIELD_BLIND_INDEX	<name>_index cleared on erasure (the index key
  *				is not the person's: it would still find them)
  *	FIELD_ERASE		not sealed, but cleared on erasure
@@ -20,6 +23,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/util.h"
 #include "resource/resource.h"
 #include "resource/resource_int.h"
 #include "store/store.h"
@@ -71,9 +75,10 @@ out:
 }
 
 /*
- * "UPDATE t SET a = NULL, ... WHERE <owner> = ?" for what erasure clears
- * in rd's rows into sql; empty when nothing. The names cleared in a row
- * that owns itself are appended to cleared (may be NULL).
+ * "UPDATE t SET a = NULL, ..., updated_at = ? WHERE <owner> = ?" for what
+ * erasure clears in rd's rows into sql; empty when nothing. The names
+ * cleared in a row that owns itself are appended to cleared (may be
+ * NULL).
  */
 static int
 erase_sql(const struct rdef *rd, struct buf *sql, json_t *cleared)
@@ -87,8 +92,13 @@ erase_sql(const struct rdef *rd, struct buf *sql, json_t *cleared)
 		return (rc);
 	for (i = 1; i < rd->ncols && rc == OK; i++) {
 		f = &rd->cols[i];
+		if (f->sql != NULL)
+			continue; /* computed: no column */
+		/* Personal fields where the column takes NULL: all of the
+		 * row that owns itself, the nullable ones elsewhere. */
 		if ((f->flags & FIELD_ERASE) ||
-		    (rd->owner_is_id && (f->flags & FIELD_PERSONAL))) {
+		    ((f->flags & FIELD_PERSONAL) &&
+			(rd->owner_is_id || (f->flags & FIELD_NULLABLE)))) {
 			rc = buf_printf(
 			    sql, "%s %s = NULL", n++ > 0 ? "," : "", f->name);
 			if (rc == OK && rd->owner_is_id && cleared != NULL &&
@@ -100,6 +110,9 @@ erase_sql(const struct rdef *rd, struct buf *sql, json_t *cleared)
 			rc = buf_printf(sql, "%s %s_index = NULL",
 			    n++ > 0 ? "," : "", f->name);
 	}
+	/* updated_at = ? (1st placeholder), unless it is computed. */
+	if (rc == OK && n > 0 && rd->cols[rd->updated].sql == NULL)
+		rc = buf_printf(sql, ", %s = ?", rd->cols[rd->updated].name);
 	if (rc == OK && n > 0)
 		rc = buf_printf(sql, " WHERE %s = ?", rd->res->owner_column);
 	if (rc != OK || n == 0)
@@ -114,9 +127,11 @@ resource_erase_owned(struct tx *tx, const char *user_id, json_t *cleared)
 	struct stmt		 *st;
 	struct buf		  sql;
 	size_t			  i, n;
+	int64_t			  now;
 	int			  rc = OK;
 
 	buf_init(&sql, GDPR_SQL_MAX);
+	now = time_now_ms();
 	all = rdef_all(&n);
 	for (i = 0; i < n && rc == OK; i++) {
 		if (all[i]->res->owner_column == NULL)
@@ -128,7 +143,11 @@ resource_erase_owned(struct tx *tx, const char *user_id, json_t *cleared)
 			rc = ERR_DB;
 			break;
 		}
-		store_bind_text(st, 1, user_id);
+		if (all[i]->cols[all[i]->updated].sql == NULL) {
+			store_bind_int64(st, 1, now);
+			store_bind_text(st, 2, user_id);
+		} else
+			store_bind_text(st, 1, user_id);
 		rc = store_step(st);
 		store_finalize(st);
 		rc = rc == STORE_DONE ? OK : rc;

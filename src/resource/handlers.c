@@ -142,6 +142,28 @@ resource_if_match(const char *hv, const char *etag)
 	return (0);
 }
 
+/* 1 if an element of the If-Match list hv is "*" (it matches any state). */
+static int
+if_match_star(const char *hv)
+{
+	const char *p = hv, *e;
+	size_t	    n;
+
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if ((e = strchr(p, ',')) == NULL)
+			e = p + strlen(p);
+		n = (size_t)(e - p);
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n == 1 && p[0] == '*')
+			return (1);
+		p = e;
+	}
+	return (0);
+}
+
 /* The id of op->row (its own, whichever id found it) and its ETag. */
 static void
 op_answered(struct op *op)
@@ -463,9 +485,10 @@ update_tx(struct tx *tx, void *arg)
 	    (rd->res->before_update != NULL &&
 		(rc = rd->res->before_update(&ctx, body)) != OK))
 		goto out;
-	/* "*" matches any state: it would overwrite a change all the same. */
-	if (locked != NULL &&
-	    (im == NULL || (im += strspn(im, " \t"))[0] == '*')) {
+	/* "*" matches any state, wherever it stands in the list: it would
+	 * overwrite a change all the same. Without it the list matched the
+	 * current ETag above (412 otherwise). */
+	if (locked != NULL && (im == NULL || if_match_star(im))) {
 		rc = ERR_PRECONDITION_REQUIRED;
 		http_problem(op->req, rc, NULL,
 		    "Changing %s needs If-Match with the ETag of the row as "

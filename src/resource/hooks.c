@@ -3,31 +3,56 @@
  * filled at start-up.
  */
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "core/err.h"
+#include "core/log.h"
 #include "resource/hooks.h"
+#include "resource/resource.h"
 
-static const struct gdpr_hook	 *gdpr_hooks[HOOKS_GDPR_MAX];
-static size_t			  ngdpr_hooks;
-static change_fn		  listeners[HOOKS_CHANGE_MAX];
-static size_t			  nlisteners;
-static const struct fields_watch *watches[HOOKS_WATCH_MAX];
-static size_t			  nwatches;
-static mail_queue_fn		  mail_queue;
-static const struct profile_part *parts[HOOKS_PROFILE_MAX];
-static size_t			  nparts;
-static members_fn		  partner_members; /* CHANGE_PARTNER */
+struct listener {
+	change_fn	  fn;
+	enum change_stage stage;
+};
 
-static int field_differs(const char *, json_t *, json_t *);
+static const struct gdpr_hook	      *gdpr_hooks[HOOKS_GDPR_MAX];
+static size_t			       ngdpr_hooks;
+static struct listener		       listeners[HOOKS_CHANGE_MAX];
+static size_t			       nlisteners;
+static const struct fields_watch      *watches[HOOKS_WATCH_MAX];
+static size_t			       nwatches;
+static mail_queue_fn		       mail_queue;
+static const struct profile_part      *parts[HOOKS_PROFILE_MAX];
+static size_t			       nparts;
+static members_fn		       partner_members; /* CHANGE_PARTNER */
+static const struct registration_hook *registration;
+static const struct person_hooks      *person;
+
+static int  field_differs(const char *, json_t *, json_t *);
+static void secret_free(char *);
 
 int
 hooks_gdpr_register(const struct gdpr_hook *h)
 {
-	size_t i;
+	const struct resource *const *all;
+	size_t			      i, n;
 
+	/* A resource's rows are exported from its declaration: a hook
+	 * of its name would stand in for them. */
+	all = resource_all(&n);
+	for (i = 0; h->export != NULL && i < n; i++)
+		if (strcmp(all[i]->name, h->name) == 0) {
+			log_error(
+			    "event=gdpr_hook_invalid name=%s "
+			    "detail=\"a resource of that name is exported "
+			    "from its declaration\"",
+			    h->name);
+			return (ERR_CONFIG);
+		}
 	for (i = 0; i < ngdpr_hooks; i++)
 		if (strcmp(gdpr_hooks[i]->name, h->name) == 0)
 			return (ERR_CONFLICT);
@@ -47,6 +72,13 @@ hooks_gdpr_export(struct tx *tx, const char *user_id, json_t *into)
 	for (i = 0; i < ngdpr_hooks; i++) {
 		if (gdpr_hooks[i]->export == NULL)
 			continue;
+		/* Never in place of what is there (a resource registered
+		 * after the hook, exported from its declaration). */
+		if (json_object_get(into, gdpr_hooks[i]->name) != NULL) {
+			log_error("event=gdpr_hook_overwrite name=%s",
+			    gdpr_hooks[i]->name);
+			return (ERR_INTERNAL);
+		}
 		if ((rows = json_array()) == NULL)
 			return (ERR_NOMEM);
 		json_object_set_new(into, gdpr_hooks[i]->name, rows);
@@ -70,30 +102,38 @@ hooks_gdpr_erase(struct tx *tx, const char *user_id)
 }
 
 int
-hooks_change_listen(change_fn fn)
+hooks_change_listen(change_fn fn, enum change_stage stage)
 {
 	size_t i;
 
+	if (stage != CHANGE_DERIVE && stage != CHANGE_NOTIFY)
+		return (ERR_INVALID);
 	for (i = 0; i < nlisteners; i++)
-		if (listeners[i] == fn)
+		if (listeners[i].fn == fn)
 			return (ERR_CONFLICT);
 	if (nlisteners == HOOKS_CHANGE_MAX)
 		return (ERR_TOO_LARGE);
-	listeners[nlisteners++] = fn;
+	listeners[nlisteners].fn = fn;
+	listeners[nlisteners].stage = stage;
+	nlisteners++;
 	return (OK);
 }
 
 int
 hooks_changed(struct tx *tx, enum change kind, const char *id)
 {
-	size_t i;
-	int    rc;
+	static const enum change_stage stages[] = { CHANGE_DERIVE,
+		CHANGE_NOTIFY };
+	size_t			       i, s;
+	int			       rc;
 
 	if (id == NULL)
 		return (OK);
-	for (i = 0; i < nlisteners; i++)
-		if ((rc = listeners[i](tx, kind, id)) != OK)
-			return (rc);
+	for (s = 0; s < sizeof(stages) / sizeof(stages[0]); s++)
+		for (i = 0; i < nlisteners; i++)
+			if (listeners[i].stage == stages[s] &&
+			    (rc = listeners[i].fn(tx, kind, id)) != OK)
+				return (rc);
 	return (OK);
 }
 
@@ -203,11 +243,75 @@ hooks_members(struct tx *tx, enum change kind, const char *id, json_t *user_ids)
 {
 	if (id == NULL)
 		return (OK);
-	if (kind == CHANGE_PERSON)
+	if (kind == CHANGE_PERSON || kind == CHANGE_ACCESS)
 		return (json_array_append_new(user_ids, json_string(id)) == 0
 			? OK
 			: ERR_NOMEM);
-	if (kind == CHANGE_PARTNER && partner_members != NULL)
+	if ((kind == CHANGE_PARTNER || kind == CHANGE_PARTNER_GRANTS) &&
+	    partner_members != NULL)
 		return (partner_members(tx, id, user_ids));
 	return (OK);
+}
+
+void
+hooks_registration_set(const struct registration_hook *h)
+{
+	registration = h;
+}
+
+const struct registration_hook *
+hooks_registration(void)
+{
+	return (registration);
+}
+
+void
+hooks_person_set(const struct person_hooks *h)
+{
+	person = h;
+}
+
+int
+hooks_contact(struct tx *tx, const char *user_id, int deleted_too,
+    struct person_contact *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (person == NULL || person->contact == NULL)
+		return (ERR_UNAVAILABLE);
+	return (person->contact(tx, user_id, deleted_too, out));
+}
+
+int
+hooks_address_held(
+    struct tx *tx, const char *email, const char *user_id, int *held)
+{
+	*held = 0;
+	if (person == NULL || person->address_held == NULL)
+		return (ERR_UNAVAILABLE);
+	return (person->address_held(tx, email, user_id, held));
+}
+
+int
+hooks_person_lock(struct tx *tx, const char *user_id)
+{
+	if (person == NULL || person->lock == NULL)
+		return (ERR_UNAVAILABLE);
+	return (person->lock(tx, user_id));
+}
+
+static void
+secret_free(char *s)
+{
+	if (s != NULL) {
+		sodium_memzero(s, strlen(s));
+		free(s);
+	}
+}
+
+void
+hooks_contact_clear(struct person_contact *c)
+{
+	secret_free(c->email);
+	secret_free(c->first_name);
+	memset(c, 0, sizeof(*c));
 }

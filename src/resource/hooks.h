@@ -8,18 +8,27 @@
  *		them when the person is erased;
  *   changes	a module that changes what is known of a person (their
  *		partners, features, bookings, course progress) says so;
- *		listeners (chat profile sync) act on it inside the same
- *		transaction, so only a committed change is acted on;
+ *		listeners act on it inside the same transaction, so only a
+ *		committed change is acted on: learning recomputes course
+ *		completions when partner accesses change, the chat profile
+ *		sync pushes the profiles;
  *   profile	each module adds its part of a person's chat profile
- *		(partners and features, therapy bookings, course states),
- *		so that the chat sync reads no other module's tables; and
- *		says who the people of a change of many are (a partner's
- *		members);
+ *		(the person's own settings, partners and features, therapy
+ *		bookings, course states), so that the chat sync reads no
+ *		other module's tables; and says who the people of a change
+ *		of many are (a partner's members);
+ *   person	the people module tells a person's address and first
+ *		name (opened), and whether an address is another live
+ *		user's, to the chat sync (its people id, its deletes); and
+ *		locks a person against their erasure (bookings);
  *   fields	the people module tells of changes to a person's own
  *		fields to the modules that show some of them elsewhere
  *		(the chat profile);
  *   mail	the module that keeps the mail queue (ops) queues mail
- *		for the others (people's password mail).
+ *		for the others (people's password mail);
+ *   registration
+ *		the partners module adds its access codes to people's
+ *		registration.
  *
  * Registration happens once, in the modules' init, before any request
  * or job runs; the tables are not locked after that.
@@ -29,13 +38,18 @@
 
 #include <jansson.h>
 
+struct request;
 struct tx;
 
 /*
  * export appends the person's rows to rows (as they would see them: no
  * hashes, no staff notes); erase removes or anonymises them, inside the
  * erasure's transaction, before the person's data key is destroyed.
- * Either may be NULL.
+ * Either may be NULL. A declared resource's rows are exported and erased
+ * from its declaration (resource_export_owned, resource_erase_owned): a
+ * hook is for rows that are not, or for what a declaration cannot say
+ * (an erase-only hook may carry a resource's name); it never stands in
+ * for a resource's export.
  */
 struct gdpr_hook {
 	const char *name; /* key in the export's "records" */
@@ -44,28 +58,61 @@ struct gdpr_hook {
 };
 #define HOOKS_GDPR_MAX 16
 
-/* ERR_CONFLICT for a name registered already, ERR_TOO_LARGE past max. */
+/*
+ * ERR_CONFLICT for a name registered already (a module's init run again),
+ * ERR_TOO_LARGE past max, ERR_CONFIG (logged) for a hook with an export
+ * named as a registered resource: the resource's rows are exported from
+ * its declaration. Register resources first (the program does).
+ */
 int hooks_gdpr_register(const struct gdpr_hook *);
-/* Every hook's export, each under into.<name> (an array). */
+/*
+ * Every hook's export, each under into.<name> (an array). A name into
+ * holds already (the export of a resource registered after the hook) is
+ * never overwritten: ERR_INTERNAL, logged.
+ */
 int hooks_gdpr_export(struct tx *, const char *user_id, json_t *into);
 /* Every hook's erase, in registration order; the first failure stops. */
 int hooks_gdpr_erase(struct tx *, const char *user_id);
 
+/*
+ * What changed: CHANGE_PERSON, id is a user and something about them
+ * changed; CHANGE_PARTNER, id is a partner and something about each of
+ * its members changed (its name; its accesses deactivated with it);
+ * CHANGE_ACCESS, id is a user whose partner accesses changed (one made,
+ * redeemed, changed or deleted): what they may see, and a change about
+ * them too; CHANGE_PARTNER_GRANTS, id is a partner reactivated: what its
+ * accesses grant changed, and nothing that its members' profiles show.
+ */
 enum change {
-	CHANGE_PERSON = 1, /* id is a user: something about them changed */
-	CHANGE_PARTNER	   /* id is a partner: about each of its members */
+	CHANGE_PERSON = 1,
+	CHANGE_PARTNER,
+	CHANGE_ACCESS,
+	CHANGE_PARTNER_GRANTS
 };
 
 /*
+ * When a listener runs: every CHANGE_DERIVE listener before any
+ * CHANGE_NOTIFY one. A deriving listener recomputes what it keeps from
+ * the change (learning: course completions, under course locks) and may
+ * tell of changes of its own (hooks_changed again); a notifying one acts
+ * on what is known then (the chat profile sync takes a row lock), so
+ * course locks are always taken before a chat profile's.
+ */
+enum change_stage { CHANGE_DERIVE = 1, CHANGE_NOTIFY };
+
+/*
  * A listener runs inside the writer's transaction, last in it (it may
- * take row locks until the commit). user ids arrive in any order; a
- * listener that locks per person sorts what it locks.
+ * take row locks until the commit); it ignores the kinds it has no use
+ * for. user ids arrive in any order; a listener that locks per person
+ * sorts what it locks.
  */
 typedef int (*change_fn)(struct tx *, enum change, const char *id);
 #define HOOKS_CHANGE_MAX 8
 
-int hooks_change_listen(change_fn);
-/* Tell every listener; id NULL is accepted (nothing to tell). */
+/* ERR_CONFLICT for fn registered already, ERR_TOO_LARGE past max. */
+int hooks_change_listen(change_fn, enum change_stage);
+/* Tell every listener, deriving ones first, each in registration order;
+ * id NULL is accepted (nothing to tell). */
 int hooks_changed(struct tx *, enum change, const char *id);
 
 /*
@@ -86,16 +133,64 @@ int hooks_profile_register(const struct profile_part *);
 int hooks_profile_build(struct tx *, const char *user_id, json_t *profile);
 
 /*
+ * A person as the module that keeps accounts (people) tells of them, for
+ * a module that shows or forgets them elsewhere (the chat profile sync,
+ * which reads no users row itself):
+ *
+ * contact sets out to user_id's address and first name, opened with
+ * their data key (malloc'd; hooks_contact_clear wipes and frees them).
+ * ERR_NOT_FOUND when there is no such user or they are erased (no
+ * address, or the data key destroyed); ERR_INVALID when the address does
+ * not open (the first name not opening is NULL). An account deleted and
+ * not erased yet is OK with out->deleted set, its address and name
+ * opened only when deleted_too.
+ *
+ * address_held sets *held when a user other than user_id who is not
+ * erased holds the address email now (by its blind index).
+ *
+ * lock serialises a write about user_id with their erasure, which takes
+ * it first: a write that takes it either finishes before the erasure
+ * (whose GDPR hooks then see it) or waits and finds the person gone
+ * (it checks again after taking it). PostgreSQL advisory lock for the
+ * transaction; SQLite write transactions are serial already.
+ */
+struct person_contact {
+	int   deleted;	  /* deleted_at set; not erased (yet) */
+	char *email;	  /* NULL unless opened */
+	char *first_name; /* NULL when none */
+};
+struct person_hooks {
+	int (*contact)(struct tx *, const char *user_id, int deleted_too,
+	    struct person_contact *out);
+	int (*address_held)(
+	    struct tx *, const char *email, const char *user_id, int *held);
+	int (*lock)(struct tx *, const char *user_id);
+};
+
+/* The accounts module's answers (people, at start-up). */
+void hooks_person_set(const struct person_hooks *);
+/* The two above; ERR_UNAVAILABLE when no module answers. */
+int hooks_contact(struct tx *, const char *user_id, int deleted_too,
+    struct person_contact *out);
+int hooks_address_held(
+    struct tx *, const char *email, const char *user_id, int *held);
+int hooks_person_lock(struct tx *, const char *user_id);
+/* Wipe and free what a contact holds; the struct is reusable. */
+void hooks_contact_clear(struct person_contact *);
+
+/*
  * The people a change of many is about: members appends the user ids
- * of id (for CHANGE_PARTNER, the partner's members) to user_ids, sorted,
- * each once. Registered by the module whose change it is.
+ * of id (for CHANGE_PARTNER and CHANGE_PARTNER_GRANTS, the partner's
+ * members) to user_ids, sorted, each once. Registered by the module
+ * whose change it is, for CHANGE_PARTNER.
  */
 typedef int (*members_fn)(struct tx *, const char *id, json_t *user_ids);
 
-/* ERR_CONFLICT when kind has one already; ERR_INVALID for CHANGE_PERSON. */
+/* ERR_CONFLICT when kind has one already; ERR_INVALID for a kind whose id
+ * is a user. */
 int hooks_members_register(enum change, members_fn);
-/* The people of a change: [id] for CHANGE_PERSON; for another kind, its
- * module's members (none when no module registered them). */
+/* The people of a change: [id] for CHANGE_PERSON and CHANGE_ACCESS; for a
+ * partner's, its module's members (none when no module registered them). */
 int hooks_members(struct tx *, enum change, const char *id, json_t *user_ids);
 
 /*
@@ -123,6 +218,29 @@ int hooks_fields_watch(const struct fields_watch *);
  */
 int hooks_fields_changed(
     struct tx *, const char *user_id, json_t *old, json_t *row);
+
+/*
+ * Registration extras owned by another module than the one that makes
+ * accounts (people): the partners module's access codes. members
+ * (NULL-terminated) are accepted in the body of POST /v1/auth/register
+ * besides people's own. check runs before the account is made, outside
+ * any transaction: non-OK refuses the registration with the problem
+ * check set on the request. apply runs inside the registration
+ * transaction once the user row exists: non-OK rolls the registration
+ * back (with a problem set, unless ERR_BUSY). state is what check left,
+ * in the request's arena.
+ */
+struct registration_hook {
+	const char *const *members;
+	int (*check)(struct request *, void **state);
+	int (*apply)(
+	    struct tx *, struct request *, const char *user_id, void *state);
+};
+
+/* The extras (the partners module, at start-up); one at most. */
+void hooks_registration_set(const struct registration_hook *);
+/* For the people module: the extras set, or NULL. */
+const struct registration_hook *hooks_registration(void);
 
 /*
  * Queue a templated mail to one recipient inside tx, as the ops module

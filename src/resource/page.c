@@ -2,9 +2,12 @@
  * Paging. The generic lists' cursors: base64url of {"s": sort spec, "v":
  * last sort value, "i": last id} and a keyed MAC (derived from the index
  * key, so every process of a deployment agrees), so a client can neither
- * forge one nor reuse one with another sort. Lists in id order (hand
- * written, or RESOURCE_ID_PAGED) take the last id as it is.
+ * forge one nor reuse one with another sort. Hand-written lists (and
+ * RESOURCE_ID_PAGED ones) page by a key of their rows as it is: the last
+ * id (oldest or newest first), or the last of an integer sequence
+ * (newest first).
  */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,30 +135,46 @@ out:
 	return (rc);
 }
 
-/* Lists in id order */
+/* Hand-written lists: by id either way, or by an integer sequence */
 
+/* ?cursor= and ?limit= for a list keyed by key; bad ones into errs. */
 void
-page_parse(
-    struct request *req, int64_t max, struct resource_page *pg, json_t *errs)
+resource_page_parse(struct request *req, int64_t max, enum page_key key,
+    struct resource_page *pg, json_t *errs)
 {
+	const char *c = http_query(req, "cursor");
 	const char *l = http_query(req, "limit");
 	char	    detail[64];
 
-	pg->after = http_query(req, "cursor");
+	pg->key = key;
+	pg->after = "";
+	pg->after_seq = 0;
 	pg->limit = RESOURCE_PAGE_DEFAULT < max ? RESOURCE_PAGE_DEFAULT : max;
-	if (pg->after != NULL && !uuid_valid(pg->after))
+	if (c != NULL &&
+	    (key == PAGE_SEQ_DESC
+		    ? parse_int64(c, 1, INT64_MAX, &pg->after_seq) != 0
+		    : !uuid_valid(c))) {
+		pg->after_seq = 0;
 		resource_field_err(errs, "cursor", "invalid_format",
 		    "must be the next_cursor of a previous page");
-	if (pg->after == NULL)
-		pg->after = "";
+	} else if (c != NULL && key != PAGE_SEQ_DESC)
+		pg->after = c;
 	if (l != NULL && parse_int64(l, 1, max, &pg->limit) != 0) {
 		snprintf(detail, sizeof(detail), "1 to %lld", (long long)max);
 		resource_field_err(errs, "limit", "out_of_range", detail);
 	}
 }
 
+void
+page_parse(
+    struct request *req, int64_t max, struct resource_page *pg, json_t *errs)
+{
+	resource_page_parse(req, max, PAGE_ID, pg, errs);
+}
+
 int
-resource_page_args(struct request *req, int64_t max, struct resource_page *pg)
+resource_page_args_by(struct request *req, int64_t max, enum page_key key,
+    struct resource_page *pg)
 {
 	json_t *errs;
 
@@ -163,14 +182,21 @@ resource_page_args(struct request *req, int64_t max, struct resource_page *pg)
 		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
 		return (ERR_NOMEM);
 	}
-	page_parse(req, max, pg, errs);
+	resource_page_parse(req, max, key, pg, errs);
 	return (resource_errs_answer(req, errs, "The query"));
+}
+
+int
+resource_page_args(struct request *req, int64_t max, struct resource_page *pg)
+{
+	return (resource_page_args_by(req, max, PAGE_ID, pg));
 }
 
 json_t *
 resource_page_json(const struct resource_page *pg, json_t *data)
 {
-	json_t *last = NULL;
+	json_t *last = NULL, *next = NULL;
+	char	seq[24];
 
 	if (data == NULL)
 		return (NULL);
@@ -178,9 +204,15 @@ resource_page_json(const struct resource_page *pg, json_t *data)
 		/* Rows past the page: there is a next one. */
 		while (json_array_size(data) > (size_t)pg->limit)
 			json_array_remove(data, json_array_size(data) - 1);
-		last = json_object_get(
-		    json_array_get(data, json_array_size(data) - 1), "id");
+		last = json_array_get(data, json_array_size(data) - 1);
 	}
-	return (json_pack("{s:o,s:O}", "data", data, "next_cursor",
-	    last != NULL ? last : json_null()));
+	if (last != NULL && pg->key == PAGE_SEQ_DESC &&
+	    json_is_integer(json_object_get(last, "seq"))) {
+		snprintf(seq, sizeof(seq), "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(json_object_get(last, "seq")));
+		next = json_string(seq);
+	} else if (last != NULL && pg->key != PAGE_SEQ_DESC)
+		next = json_incref(json_object_get(last, "id"));
+	return (json_pack("{s:o,s:o}", "data", data, "next_cursor",
+	    next != NULL ? next : json_null()));
 }

@@ -649,7 +649,8 @@ out:
 /*
  * GDPR export: every row of every resource whose owner column names
  * user_id (the users row itself excepted: the people module writes it),
- * as the owner sees it, under "<resource name>" in into. At most
+ * every declared field but the FIELD_HIDDEN ones (staff-only ones too),
+ * personal ones opened, under "<resource name>" in into. At most
  * RESOURCE_EXPORT_MAX rows a resource; *truncated set when cut. Reads of
  * health fields are audited as reads by who.
  */
@@ -664,7 +665,7 @@ resource_export_owned(struct tx *tx, const struct principal *who,
 	struct stmt		 *st;
 	struct buf		  b;
 	json_t			 *rows, *row;
-	size_t			  i, n, got;
+	size_t			  i, k, n, got;
 	int			  rc = OK;
 
 	memset(&owner, 0, sizeof(owner));
@@ -703,9 +704,15 @@ resource_export_owned(struct tx *tx, const struct principal *who,
 				*truncated = 1;
 				continue;
 			}
-			if ((rc = rows_decode(tx, rd, st, &owner, SCOPE_OWN, 0,
+			/* Every column, personal ones opened (staff-only ones
+			 * too: the person's data all the same); then the
+			 * hidden ones go, as resource_export_row. */
+			if ((rc = rows_decode(tx, rd, st, &owner, SCOPE_ALL, 1,
 				 &kc, &row, NULL)) != OK)
 				break;
+			for (k = 0; k < rd->ncols; k++)
+				if (rd->cols[k].flags & FIELD_HIDDEN)
+					json_object_del(row, rd->cols[k].name);
 			json_array_append_new(rows, row);
 		}
 		store_finalize(st);
@@ -722,7 +729,7 @@ resource_export_owned(struct tx *tx, const struct principal *who,
 int
 resource_rows(struct tx *tx, const struct resource *res,
     const struct principal *who, enum scope scope, const char *column,
-    const char *value, json_t *out)
+    const char *value, json_t *out, int *truncated)
 {
 	const struct rdef  *rd;
 	const struct field *f = NULL;
@@ -730,6 +737,7 @@ resource_rows(struct tx *tx, const struct resource *res,
 	struct stmt	   *st;
 	struct buf	    b;
 	json_t		   *row;
+	size_t		    got = 0;
 	int		    rc, i;
 
 	if ((rd = rdef_find(res)) == NULL || rd->has_health ||
@@ -746,7 +754,7 @@ resource_rows(struct tx *tx, const struct resource *res,
 	    (f != NULL &&
 		buf_printf(&b, f->sql != NULL ? " AND (%s) = ?" : " AND %s = ?",
 		    f->sql != NULL ? f->sql : f->name) != OK) ||
-	    buf_printf(&b, " ORDER BY id LIMIT %d", RESOURCE_EXPORT_MAX) !=
+	    buf_printf(&b, " ORDER BY id LIMIT %d", RESOURCE_EXPORT_MAX + 1) !=
 		OK) {
 		buf_free(&b);
 		return (ERR_NOMEM);
@@ -759,6 +767,12 @@ resource_rows(struct tx *tx, const struct resource *res,
 	if (f != NULL)
 		store_bind_text(st, i, value);
 	while ((rc = store_step(st)) == STORE_ROW) {
+		/* One row more than the cap: there were more. */
+		if (++got > RESOURCE_EXPORT_MAX) {
+			if (truncated != NULL)
+				*truncated = 1;
+			continue;
+		}
 		if ((rc = rows_decode(
 			 tx, rd, st, who, scope, 0, &kc, &row, NULL)) != OK)
 			break;

@@ -35,6 +35,7 @@ static const struct field implicit_updated = { "updated_at", FIELD_TIME,
 
 static int  ident_ok(const char *);
 static int  kinds_ok(const char *);
+static int  binds_ok(const char *, int);
 static int  where_append(struct buf *, const struct resource *, const char *);
 static int  rdef_compile(const struct resource *, struct rdef *);
 static void rdef_free(struct rdef *);
@@ -65,6 +66,28 @@ kinds_ok(const char *s)
 			*s == ' '))
 			return (0);
 	return (1);
+}
+
+/*
+ * Does condition sql (NULL: none) hold "?" only as placeholders (none in
+ * a quoted string or a comment: the binds are counted by its "?"s), and
+ * none at all unless binds (placeholders allowed)?
+ */
+static int
+binds_ok(const char *sql, int binds)
+{
+	char *t;
+	int   ok;
+
+	if (sql == NULL)
+		return (1);
+	/* The store's own reading of placeholders: what it leaves as "?"
+	 * is not one. */
+	if ((t = store_pg_placeholders(sql)) == NULL)
+		return (0);
+	ok = strchr(t, '?') == NULL && (binds || strchr(sql, '?') == NULL);
+	free(t);
+	return (ok);
 }
 
 static void
@@ -112,8 +135,12 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 	    (res->owner_column != NULL && !ident_ok(res->owner_column)) ||
 	    !kinds_ok(res->related_kinds) || !kinds_ok(res->party_kinds) ||
 	    (res->party_kinds != NULL && res->party_where == NULL) ||
-	    (res->alt_id != NULL && !ident_ok(res->alt_id)))
+	    (res->alt_id != NULL && !ident_ok(res->alt_id)) ||
+	    !binds_ok(res->party_where, 1) || !binds_ok(res->where, 0))
 		goto bad;
+	for (s = SCOPE_NONE; s <= SCOPE_ALL; s++)
+		if (!binds_ok(res->scope_where[s], 1))
+			goto bad;
 	rd->res = res;
 	if ((rd->cols = calloc(res->nfields + 3, sizeof(*rd->cols))) == NULL)
 		goto nomem;
@@ -123,7 +150,14 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 		if (!ident_ok(f->name) ||
 		    (f->ref != NULL && !ident_ok(f->ref)) ||
 		    (f->type == FIELD_ENUM && f->choices == NULL) ||
-		    (f->sql != NULL && (f->flags & FIELD_READONLY) == 0))
+		    (f->sql != NULL && (f->flags & FIELD_READONLY) == 0) ||
+		    /* A computed field has no column to seal, clear or
+		     * index, nor binds. */
+		    (f->sql != NULL &&
+			((f->flags &
+			     (FIELD_PERSONAL | FIELD_ERASE |
+				 FIELD_BLIND_INDEX)) ||
+			    !binds_ok(f->sql, 0))))
 			goto bad;
 		if (strcmp(f->name, "id") == 0)
 			continue;

@@ -74,9 +74,11 @@ enum field_type {
 					   the only way to filter on it */
 /*
  * Also changed outside this layer (a count a webhook spends): a change of
- * it needs If-Match naming the row's current ETag, not "*" (428
- * PRECONDITION_REQUIRED otherwise), and is made under a lock on the row,
- * so nothing written since the caller's read is overwritten.
+ * it needs If-Match naming the row's current ETag (412 when no element of
+ * the list does) and no "*" anywhere in the list (428
+ * PRECONDITION_REQUIRED without If-Match or with a "*" element, even
+ * beside the current ETag), and is made under a lock on the row, so
+ * nothing written since the caller's read is overwritten.
  */
 #define FIELD_IF_MATCH 0x0800
 /* Not sealed, yet cleared (NULL) when the row's owner is erased (country,
@@ -103,7 +105,9 @@ struct field {
 	 * A computed column (FIELD_READONLY only): an SQL expression over
 	 * the row, without placeholders, read, filtered and sorted on as
 	 * this field, e.g. "(SELECT p.name FROM partners p WHERE p.id =
-	 * partner_access.partner_id)". Never written.
+	 * partner_access.partner_id)". Never written; never FIELD_PERSONAL,
+	 * FIELD_ERASE or FIELD_BLIND_INDEX (no column to seal, clear or
+	 * index): registration refuses them.
 	 */
 	const char *sql;
 };
@@ -206,7 +210,8 @@ struct resource {
 	 * Narrowing for kinds in party_kinds (a subset of related_kinds):
 	 * a lead of such a kind sees only the rows party_where names them
 	 * a party to. party_where is an SQL condition on the row whose
-	 * every ? is the caller, e.g. therapy sessions: "therapist_id IN
+	 * every ? is the caller (a ? only as a placeholder, as in
+	 * scope_where), e.g. therapy sessions: "therapist_id IN
 	 * (SELECT id FROM therapists WHERE user_id = ?)" with party_kinds
 	 * "practitioner_of" - a practitioner sees the sessions they give,
 	 * not a colleague's with the same client.
@@ -226,7 +231,8 @@ struct resource {
 	int (*before_update)(struct resource_ctx *, json_t *body);
 	int (*before_delete)(struct resource_ctx *);
 	int (*after_write)(struct resource_ctx *, int action, json_t *row);
-	/* Extra SQL condition on every read, e.g. "deleted_at IS NULL". */
+	/* Extra SQL condition on every read, e.g. "deleted_at IS NULL";
+	 * no placeholders. */
 	const char *where;
 	/*
 	 * The rows of a scope, instead of those owner_column and
@@ -239,6 +245,10 @@ struct resource {
 	 * scope_where[SCOPE_NONE] is what callers without the read
 	 * permission may list and read (published courses, for everyone;
 	 * with RESOURCE_PUBLIC_READ, for callers without a token too).
+	 * The binds are counted by the condition's "?"s: a "?" may stand
+	 * only as a placeholder, never in a quoted string or a comment
+	 * (registration refuses that, as a placeholder in where or in a
+	 * computed field's sql).
 	 */
 	const char *scope_where[SCOPE_ALL + 1];
 	int	    flags; /* RESOURCE_* */
@@ -307,8 +317,11 @@ int resource_update(struct resource_ctx *, const char *id, json_t *body);
  * on res) covers a row of res owned by owner_id: all; the caller's own;
  * with related scope, a person the caller leads in a relationship of a
  * kind res accepts. ERR_FORBIDDEN otherwise (answer it as 404 where a
- * row must not be told from a missing one), ERR_INTERNAL for a resource
- * not registered, or the database's status.
+ * row must not be told from a missing one), or the database's status.
+ * ERR_INTERNAL for a resource not registered, and where the owner alone
+ * cannot tell: res has a scope_where for that scope, or the scope is
+ * related and res has party kinds (party_where is a condition on the
+ * row). Those read the row within the scope instead (resource_load).
  */
 int resource_covers(struct tx *, const struct resource *,
     const struct principal *, enum scope, const char *owner_id);
@@ -322,37 +335,61 @@ void resource_etag_row(const json_t *row, char out[48]);
 int resource_if_match(const char *hv, const char *etag);
 
 /*
- * Paging in id order, for lists written by hand (and RESOURCE_ID_PAGED
- * resources): ?cursor= is the last id of the page before, ?limit= 1 to
- * max (default RESOURCE_PAGE_DEFAULT). The list binds "id > ?" to after
- * ("" on the first page) and "LIMIT ?" to limit + 1, appends what it
- * reads to a data array while it holds at most limit rows... and one
- * more, which resource_page_json drops: it tells of a next page.
+ * Paging for lists written by hand (and RESOURCE_ID_PAGED resources), by
+ * a key of their rows: ?cursor= is the key of the last row of the page
+ * before, ?limit= 1 to max (default RESOURCE_PAGE_DEFAULT). In id order
+ * (PAGE_ID) the list binds "id > ?" to after ("" on the first page) and
+ * "LIMIT ?" to limit + 1, appends what it reads to a data array while it
+ * holds at most limit rows... and one more, which resource_page_json
+ * drops: it tells of a next page.
  *
  *	while ((step = store_step(st)) == STORE_ROW &&
  *	    json_array_size(data) <= pg.limit)
  *		json_array_append_new(data, thing_row(st));
  *	...
  *	http_json(req, 200, resource_page_json(&pg, data));
+ *
+ * Newest first by id (PAGE_ID_DESC), "id < ?" bound to after, and left
+ * out on the first page (after ""). Newest first by an integer sequence
+ * (PAGE_SEQ_DESC: each row has an integer "seq"), "seq < ?" bound to
+ * after_seq, left out on the first page (0); the cursor is the decimal
+ * sequence number, and next_cursor that of the page's last row as a
+ * string.
  */
 #define RESOURCE_PAGE_DEFAULT 50
-struct resource_page {
-	const char *after; /* borrowed from the query; "" for none */
-	int64_t	    limit;
+enum page_key {
+	PAGE_ID = 0,   /* id, oldest first */
+	PAGE_ID_DESC,  /* id, newest first */
+	PAGE_SEQ_DESC, /* "seq", newest first */
 };
-/* Parse the two; answers 422 VALIDATION_FAILED (an entry per bad one)
- * and returns ERR_INVALID when one is bad. */
+struct resource_page {
+	const char   *after;	 /* borrowed from the query; "" for none */
+	int64_t	      after_seq; /* PAGE_SEQ_DESC: 0 for none */
+	int64_t	      limit;
+	enum page_key key;
+};
+/* Parse the two in id order; answers 422 VALIDATION_FAILED (an entry per
+ * bad one) and returns ERR_INVALID when one is bad. */
 int resource_page_args(struct request *, int64_t max, struct resource_page *);
-/* {"data": data (taken), "next_cursor": the id of the page's last row
+/* The same for a list keyed by key. */
+int resource_page_args_by(
+    struct request *, int64_t max, enum page_key key, struct resource_page *);
+/* The same for a list that checks parameters of its own: the bad ones'
+ * entries appended to errs, unanswered (resource_errs_answer answers). */
+void resource_page_parse(struct request *, int64_t max, enum page_key key,
+    struct resource_page *, json_t *errs);
+/* {"data": data (taken), "next_cursor": the key of the page's last row
  * when data held a row more than limit, else null}; NULL without memory. */
 json_t *resource_page_json(const struct resource_page *, json_t *data);
 
 /*
  * GDPR export: into gets one array per resource whose owner column names
- * user_id (the users resource excepted), each row as its owner sees it
- * (staff-only fields left out), at most RESOURCE_EXPORT_MAX rows each
- * (*truncated set when more). Health reads are audited as reads by who:
- * tx must be a write transaction.
+ * user_id (the users resource excepted), each row with every declared
+ * field but the FIELD_HIDDEN ones (staff-only ones too: they are the
+ * person's data all the same), personal fields opened, as
+ * resource_export_row; rows res->where leaves out are left out. At most
+ * RESOURCE_EXPORT_MAX rows each (*truncated set when more). Health reads
+ * are audited as reads by who: tx must be a write transaction.
  */
 #define RESOURCE_EXPORT_MAX 10000
 int resource_export_owned(struct tx *, const struct principal *who,
@@ -363,12 +400,13 @@ int resource_export_owned(struct tx *, const struct principal *who,
  * field; NULL: every row) equals value, as they see them, in id order,
  * at most RESOURCE_EXPORT_MAX, appended to out: the children of a row (a
  * course's sessions), the GDPR export of a resource whose scope_where
- * says whose a row is. Not for resources with health fields (their reads
- * are audited): ERR_INTERNAL.
+ * says whose a row is. *truncated is set to 1 when there were more (left
+ * as it is otherwise; NULL: the caller takes a cut list). Not for
+ * resources with health fields (their reads are audited): ERR_INTERNAL.
  */
 int resource_rows(struct tx *, const struct resource *,
     const struct principal *, enum scope, const char *column, const char *value,
-    json_t *out);
+    json_t *out, int *truncated);
 
 /*
  * GDPR from the declarations (gdpr.c), so that a field declared personal
@@ -380,13 +418,16 @@ int resource_rows(struct tx *, const struct resource *,
  * says (a soft-deleted row too). ERR_NOT_FOUND.
  *
  * resource_erase_owned: in the rows of every registered resource whose
- * owner column names user_id, set to NULL the FIELD_ERASE fields and the
- * blind index (<name>_index) of each FIELD_BLIND_INDEX field; in a row
- * that owns itself (owner column "id": the person's users row) its
- * FIELD_PERSONAL fields too. Personal fields of the rows the person owns
- * elsewhere are sealed under their data key: the caller destroys it
- * (seal_key_destroy) and they become unreadable. cleared (may be NULL)
- * gets the names of the fields cleared in the row that owns itself.
+ * owner column names user_id (soft-deleted ones too), set to NULL the
+ * FIELD_ERASE fields, the blind index (<name>_index) of each
+ * FIELD_BLIND_INDEX field and the FIELD_PERSONAL fields: all of them in
+ * a row that owns itself (owner column "id": the person's users row),
+ * the FIELD_NULLABLE ones elsewhere (a nullable field's column takes
+ * NULL); updated_at of those rows is stamped. A personal field declared
+ * not nullable (form_responses.responses) stays as it is, sealed under
+ * the person's data key: the caller destroys the key (seal_key_destroy)
+ * and it becomes unreadable. cleared (may be NULL) gets the names of the
+ * fields cleared in the row that owns itself.
  */
 int resource_export_row(
     struct tx *, const struct resource *, const char *id, json_t **out);

@@ -14,6 +14,7 @@
 #include "resource/resource_int.h"
 #include "store/store.h"
 
+static const char *kind_next(const char **, size_t *);
 static int kinds_append(struct buf *, const char *, const char *, int, int *);
 
 /*
@@ -24,22 +25,14 @@ static int
 kinds_append(
     struct buf *b, const char *list, const char *party, int want, int *any)
 {
-	const char *p, *e;
+	const char *p = list, *k;
 	size_t	    n;
 
 	*any = 0;
-	for (p = list; p != NULL && *p != '\0'; p = *e ? e + 1 : e) {
-		e = strchr(p, ',');
-		if (e == NULL)
-			e = p + strlen(p);
-		while (p < e && *p == ' ')
-			p++;
-		n = (size_t)(e - p);
-		while (n > 0 && p[n - 1] == ' ')
-			n--;
-		if (n == 0 || resource_kind_in(party, p, n) != want)
+	while ((k = kind_next(&p, &n)) != NULL) {
+		if (n == 0 || resource_kind_in(party, k, n) != want)
 			continue;
-		if (buf_printf(b, "%s'%.*s'", *any ? ", " : "", (int)n, p) !=
+		if (buf_printf(b, "%s'%.*s'", *any ? ", " : "", (int)n, k) !=
 		    OK)
 			return (ERR_NOMEM);
 		*any = 1;
@@ -47,24 +40,38 @@ kinds_append(
 	return (OK);
 }
 
+/*
+ * The next kind of a comma-separated list at *p, spaces around it
+ * trimmed, its length in *n (0 for an empty item); *p moves past it.
+ * NULL at the end of the list.
+ */
+static const char *
+kind_next(const char **p, size_t *n)
+{
+	const char *s = *p, *e;
+
+	if (s == NULL || *s == '\0')
+		return (NULL);
+	if ((e = strchr(s, ',')) == NULL)
+		e = s + strlen(s);
+	*p = *e ? e + 1 : e;
+	while (s < e && *s == ' ')
+		s++;
+	*n = (size_t)(e - s);
+	while (*n > 0 && s[*n - 1] == ' ')
+		(*n)--;
+	return (s);
+}
+
 int
 resource_kind_in(const char *list, const char *kind, size_t n)
 {
-	const char *p, *e;
+	const char *p = list, *k;
 	size_t	    m;
 
-	for (p = list; p != NULL && *p != '\0'; p = *e ? e + 1 : e) {
-		e = strchr(p, ',');
-		if (e == NULL)
-			e = p + strlen(p);
-		while (p < e && *p == ' ')
-			p++;
-		m = (size_t)(e - p);
-		while (m > 0 && p[m - 1] == ' ')
-			m--;
-		if (m == n && strncmp(p, kind, n) == 0)
+	while ((k = kind_next(&p, &m)) != NULL)
+		if (m == n && strncmp(k, kind, n) == 0)
 			return (1);
-	}
 	return (0);
 }
 
@@ -127,7 +134,8 @@ fail:
 	return (NULL);
 }
 
-/* How many placeholders resource_scope_sql(res, scope) holds. */
+/* How many placeholders resource_scope_sql(res, scope) holds: its "?"s,
+ * each a placeholder (registration refuses any other, binds_ok). */
 int
 resource_scope_nbind(const struct resource *res, enum scope scope)
 {
@@ -217,6 +225,12 @@ resource_covers(struct tx *tx, const struct resource *res,
 	const struct rdef *rd;
 
 	if ((rd = rdef_find(res)) == NULL)
+		return (ERR_INTERNAL);
+	/* Rows named by a condition on the row, not by their owner: the
+	 * owner alone cannot tell. */
+	if (res->scope_where[scope] != NULL ||
+	    (scope == SCOPE_RELATED && res->party_kinds != NULL &&
+		res->party_kinds[0] != '\0'))
 		return (ERR_INTERNAL);
 	return (rows_covers(tx, rd, who, scope, owner));
 }

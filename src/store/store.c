@@ -150,6 +150,19 @@ store_dialect(const struct store *s)
 	return (s->dialect);
 }
 
+const char *
+store_columns_sql(int dialect)
+{
+	if (dialect == STORE_SQLITE)
+		return ("SELECT m.name, p.name, p.type FROM sqlite_master m, "
+			"pragma_table_info(m.name) p WHERE m.type = 'table' "
+			"AND m.name NOT LIKE 'sqlite_%' ORDER BY m.name, "
+			"p.name");
+	return ("SELECT table_name, column_name, data_type FROM "
+		"information_schema.columns WHERE table_schema = "
+		"current_schema() ORDER BY table_name, column_name");
+}
+
 void
 store_pool_stats(struct store *s, int *open, int *in_use, uint64_t *waits)
 {

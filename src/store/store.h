@@ -155,6 +155,14 @@ void store_finalize(struct stmt *);
 char *store_pg_placeholders(const char *sql);
 
 /*
+ * The catalog query of every table column of the database (the dialect's
+ * schema, SQLite's own tables left out): rows (table, column, declared
+ * type) ordered by table and column. For `carebase schema`; modules ask
+ * migrate_applied (store/migrate.h) what the schema holds, never this.
+ */
+const char *store_columns_sql(int dialect);
+
+/*
  * SQLite only: write a consistent copy of the database to path with the
  * online backup API while others keep writing. ERR_INVALID on PostgreSQL.
  */

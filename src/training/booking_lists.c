@@ -26,6 +26,7 @@ struct of_schedule {
 	enum scope	  scope;
 	const char	 *id;
 	json_t		 *data;
+	int		  truncated;
 };
 
 static int
@@ -43,11 +44,14 @@ of_schedule_tx(struct tx *tx, void *arg)
 		 o->id, 0)) != OK)
 		return (rc);
 	if ((rc = resource_rows(tx, &training_bookings_resource, o->who,
-		 o->scope, "schedule_id", o->id, o->data)) != OK)
+		 o->scope, "schedule_id", o->id, o->data, &o->truncated)) != OK)
 		return (rc);
-	json_array_foreach(o->data, i, row) if ((rc = training_attendees_add(tx, o->who,
-						     o->scope, row)) != OK)
-	    return (rc);
+	json_array_foreach(o->data, i, row)
+	{
+		if ((rc = training_attendees_add(tx, o->who, o->scope, row)) !=
+		    OK)
+			return (rc);
+	}
 	return (OK);
 }
 
@@ -77,5 +81,8 @@ training_schedule_bookings(struct request *req)
 					: "The bookings could not be read.");
 		return;
 	}
-	http_json(req, 200, json_pack("{s:o}", "data", o.data));
+	/* A schedule's bookings are bounded by its seats, but expired holds
+	 * add up: past RESOURCE_EXPORT_MAX rows the list says it is cut. */
+	http_json(req, 200,
+	    json_pack("{s:o,s:b}", "data", o.data, "truncated", o.truncated));
 }

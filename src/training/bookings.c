@@ -100,8 +100,8 @@ static int bookings_after_read(struct resource_ctx *, json_t *);
 
 static const char *const statuses[] = { "pending", "confirmed", "completed",
 	"cancelled", "no_show", NULL };
-static const char *const payments[] = { "pending", "paid",
-	"partially_refunded", "refunded", "failed", NULL };
+static const char *const payments[] = { "pending", "paid", "partially_refunded",
+	"refunded", "failed", NULL };
 static const char *const reasons[] = { "booker", "staff", "hold_expired",
 	"schedule_cancelled", NULL };
 
@@ -182,8 +182,8 @@ const struct resource training_bookings_resource = {
 	.scope_where = { [SCOPE_RELATED] = TAUGHT },
 	/* Made by POST /v1/training-bookings (bookings.c); cancelled, never
 	 * deleted. */
-	.actions = (1 << ACTION_LIST) | (1 << ACTION_READ) |
-	    (1 << ACTION_UPDATE),
+	.actions =
+	    (1 << ACTION_LIST) | (1 << ACTION_READ) | (1 << ACTION_UPDATE),
 	.doc = "Bookings of course schedules (seed 004): a hold of one seat "
 	       "for each named attendee until hold_expires_at unless paid "
 	       "(confirmed), priced by the server. Members book and list their "
@@ -246,13 +246,13 @@ training_attendees_check(json_t *attendees, json_t *errs)
 			    "must be an object of a name and an email");
 			continue;
 		}
-		json_object_foreach(a, k, v) if (strcmp(k, "name") != 0 &&
-						 strcmp(k, "email") != 0)
+		json_object_foreach(a, k,
+		    v) if (strcmp(k, "name") != 0 && strcmp(k, "email") != 0)
 		{
-			snprintf(field, sizeof(field), "attendees[%zu].%.16s",
-			    i, k);
-			resource_field_err(
-			    errs, field, "unknown", "not a member of attendees");
+			snprintf(
+			    field, sizeof(field), "attendees[%zu].%.16s", i, k);
+			resource_field_err(errs, field, "unknown",
+			    "not a member of attendees");
 		}
 		name = json_string_value(json_object_get(a, "name"));
 		for (p = name; p != NULL && *p != '\0'; p++)
@@ -305,24 +305,24 @@ position_sort(json_t *list)
 }
 
 int
-training_attendees_add(struct tx *tx, const struct principal *who, enum scope scope,
-    json_t *row)
+training_attendees_add(
+    struct tx *tx, const struct principal *who, enum scope scope, json_t *row)
 {
 	json_t *list;
 	int	rc;
 
 	if ((list = json_array()) == NULL)
 		return (ERR_NOMEM);
-	rc = resource_rows(tx, &training_booking_attendees_resource, who,
-	    scope, "booking_id",
-	    json_string_value(json_object_get(row, "id")), list);
+	rc = resource_rows(tx, &training_booking_attendees_resource, who, scope,
+	    "booking_id", json_string_value(json_object_get(row, "id")), list,
+	    NULL);
 	if (rc != OK) {
 		json_decref(list);
 		return (rc);
 	}
 	position_sort(list);
-	return (json_object_set_new(row, "attendees", list) == 0 ? OK
-								 : ERR_NOMEM);
+	return (
+	    json_object_set_new(row, "attendees", list) == 0 ? OK : ERR_NOMEM);
 }
 
 static int
@@ -392,7 +392,8 @@ training_booking_create(struct request *req)
 	if (b.read < SCOPE_OWN)
 		b.read = SCOPE_OWN;
 	if (!json_is_object(req->json)) {
-		http_problem(req, ERR_INVALID, NULL, "A JSON object is needed.");
+		http_problem(
+		    req, ERR_INVALID, NULL, "A JSON object is needed.");
 		return;
 	}
 	if ((b.body = json_deep_copy(req->json)) == NULL ||
@@ -407,8 +408,8 @@ training_booking_create(struct request *req)
 	if ((v = json_object_get(b.body, "discount_code")) != NULL &&
 	    !json_is_null(v) &&
 	    (!json_is_string(v) || json_string_length(v) > 64))
-		resource_field_err(errs, "discount_code", "type",
-		    "a discount code, or null");
+		resource_field_err(
+		    errs, "discount_code", "type", "a discount code, or null");
 	b.code = json_string_value(v);
 	if ((v = json_object_get(b.body, "inquiry_id")) != NULL &&
 	    !json_is_null(v) && !uuid_valid(json_string_value(v)))
@@ -435,8 +436,8 @@ training_booking_create(struct request *req)
 			    req, rc, NULL, "The booking could not be made.");
 		goto out;
 	}
-	if ((loc = arena_printf(req->arena, "/v1/training-bookings/%s",
-		 b.id)) != NULL)
+	if ((loc = arena_printf(
+		 req->arena, "/v1/training-bookings/%s", b.id)) != NULL)
 		http_header_add(req, "Location", loc);
 	http_json(req, 201, json_incref(b.row));
 out:
@@ -451,11 +452,11 @@ book_rules(struct tx *tx, struct book *b, struct training_price *p,
     char *course_type, size_t typelen)
 {
 	struct stmt *st;
-	const char  *sid = json_string_value(json_object_get(b->body,
-			       "schedule_id"));
-	char	     status[16] = "";
-	int64_t	     start = 0, now = time_now_ms(), free_seats = 0;
-	int	     rc, n = 0;
+	const char  *sid =
+	    json_string_value(json_object_get(b->body, "schedule_id"));
+	char	status[16] = "";
+	int64_t start = 0, now = time_now_ms(), free_seats = 0;
+	int	rc, n = 0;
 
 	st = store_prepare(tx,
 	    "SELECT s.status, s.start_time, c.price_minor, c.currency, "
@@ -466,8 +467,8 @@ book_rules(struct tx *tx, struct book *b, struct training_price *p,
 		strlcpy_cb(status, store_col_text(st, 0), sizeof(status));
 		start = store_col_int64(st, 1);
 		p->unit = store_col_int64(st, 2);
-		strlcpy_cb(p->currency, store_col_text(st, 3),
-		    sizeof(p->currency));
+		strlcpy_cb(
+		    p->currency, store_col_text(st, 3), sizeof(p->currency));
 		strlcpy_cb(course_type, store_col_text(st, 4), typelen);
 	}
 	store_finalize(st);
@@ -499,8 +500,8 @@ book_rules(struct tx *tx, struct book *b, struct training_price *p,
 	if (rc != STORE_DONE)
 		return (rc);
 	if (b->inquiry != NULL &&
-	    (rc = training_inquiry_convert(tx, b->req, b->inquiry,
-		 b->who->user_id, sid, now)) != OK)
+	    (rc = training_inquiry_convert(
+		 tx, b->req, b->inquiry, b->who->user_id, sid, now)) != OK)
 		return (rc);
 	if ((rc = training_free_seats(tx, sid, &free_seats)) != OK)
 		return (rc);
@@ -512,8 +513,8 @@ book_rules(struct tx *tx, struct book *b, struct training_price *p,
 	p->subtotal = p->seats * p->unit;
 	p->total = p->subtotal;
 	if (b->code != NULL)
-		return (training_discount_spend(tx, b->req, b->code,
-		    b->who->user_id, course_type, p));
+		return (training_discount_spend(
+		    tx, b->req, b->code, b->who->user_id, course_type, p));
 	return (OK);
 }
 
@@ -559,7 +560,8 @@ book_tx(struct tx *tx, void *arg)
 		json_object_set_new(
 		    body, "discount_code_id", json_string(p.code_id));
 	if (b->inquiry != NULL)
-		json_object_set_new(body, "inquiry_id", json_string(b->inquiry));
+		json_object_set_new(
+		    body, "inquiry_id", json_string(b->inquiry));
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.req = b->req;
 	ctx.tx = tx;
@@ -575,9 +577,8 @@ book_tx(struct tx *tx, void *arg)
 			break;
 		if ((row = json_pack("{s:s,s:s,s:I,s:O,s:O}", "booking_id",
 			 b->id, "user_id", b->who->user_id, "position",
-			 (json_int_t)i + 1, "name",
-			 json_object_get(a, "name"), "email",
-			 json_object_get(a, "email"))) == NULL)
+			 (json_int_t)i + 1, "name", json_object_get(a, "name"),
+			 "email", json_object_get(a, "email"))) == NULL)
 			return (ERR_NOMEM);
 		rc = resource_insert(&ctx, row, aid);
 		json_decref(row);
@@ -604,11 +605,13 @@ training_booking_action(struct request *req)
 		http_problem(req, ERR_NOT_FOUND, NULL, "No such booking.");
 		return;
 	}
-	a.scope = resource_scope(req->db, a.who, "training_bookings", a.m->perm);
+	a.scope =
+	    resource_scope(req->db, a.who, "training_bookings", a.m->perm);
 	a.read = resource_scope(req->db, a.who, "training_bookings", "read");
 	if (a.scope == SCOPE_NONE || a.scope == SCOPE_RELATED) {
 		if (a.read == SCOPE_NONE)
-			http_problem(req, ERR_NOT_FOUND, NULL, "No such booking.");
+			http_problem(
+			    req, ERR_NOT_FOUND, NULL, "No such booking.");
 		else
 			http_problem(req, ERR_FORBIDDEN, NULL,
 			    "Only staff may %s a booking.", a.m->verb);

@@ -145,8 +145,8 @@ code_check(struct resource_ctx *ctx, json_t *row, json_t *body)
 	if ((errs = json_array()) == NULL)
 		return (ERR_NOMEM);
 	if ((v = json_object_get(body, "code")) != NULL) {
-		if (!training_code_norm(json_string_value(v), norm,
-			sizeof(norm)))
+		if (!training_code_norm(
+			json_string_value(v), norm, sizeof(norm)))
 			resource_field_err(errs, "code", "invalid_format",
 			    "3 to 32 letters, digits, - or _");
 		else
@@ -163,8 +163,9 @@ code_check(struct resource_ctx *ctx, json_t *row, json_t *body)
 		    "a percentage is at most 100");
 	if (json_is_string(json_object_get(row, "valid_from")) &&
 	    json_is_string(json_object_get(row, "valid_until")) &&
-	    time_parse_iso(json_string_value(json_object_get(row, "valid_from")),
-		&from) == 0 &&
+	    time_parse_iso(
+		json_string_value(json_object_get(row, "valid_from")), &from) ==
+		0 &&
 	    time_parse_iso(
 		json_string_value(json_object_get(row, "valid_until")),
 		&until) == 0 &&
@@ -189,8 +190,8 @@ code_free(struct resource_ctx *ctx, json_t *body)
 
 	if ((code = json_string_value(json_object_get(body, "code"))) == NULL)
 		return (OK);
-	st = store_prepare(ctx->tx,
-	    "SELECT 1 FROM discount_codes WHERE code = ? AND id <> ?");
+	st = store_prepare(
+	    ctx->tx, "SELECT 1 FROM discount_codes WHERE code = ? AND id <> ?");
 	store_bind_text(st, 1, code);
 	store_bind_text(st, 2, ctx->id != NULL ? ctx->id : "");
 	rc = store_step(st);
@@ -225,12 +226,12 @@ codes_before_update(struct resource_ctx *ctx, json_t *body)
 		return (rc);
 	if ((row = json_deep_copy(ctx->old)) == NULL)
 		return (ERR_NOMEM);
-	st = store_prepare(ctx->tx,
-	    "SELECT usage_count FROM discount_codes WHERE id = ?");
+	st = store_prepare(
+	    ctx->tx, "SELECT usage_count FROM discount_codes WHERE id = ?");
 	store_bind_text(st, 1, ctx->id);
 	if ((rc = store_step(st)) == STORE_ROW) {
-		json_object_set_new(row, "usage_count",
-		    json_integer(store_col_int64(st, 0)));
+		json_object_set_new(
+		    row, "usage_count", json_integer(store_col_int64(st, 0)));
 		rc = OK;
 	} else if (rc == STORE_DONE)
 		rc = ERR_NOT_FOUND;
@@ -304,7 +305,8 @@ training_discount_spend(struct tx *tx, struct request *req, const char *code,
 	if (!active)
 		return (invalid(req, "inactive", "the code is not active"));
 	if (from >= 0 && now < from)
-		return (invalid(req, "not_yet_valid", "the code is not valid yet"));
+		return (
+		    invalid(req, "not_yet_valid", "the code is not valid yet"));
 	if (until >= 0 && now >= until)
 		return (invalid(req, "expired", "the code is no longer valid"));
 	if (only[0] != '\0' &&

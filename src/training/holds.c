@@ -37,8 +37,8 @@
 #define REF_ALPHABET "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 #define REF_TRIES    8
 
-static int ids_of(struct tx *, const char *sql, const char *a, int64_t b,
-    json_t *into);
+static int ids_of(
+    struct tx *, const char *sql, const char *a, int64_t b, json_t *into);
 
 int
 training_reference_ok(const char *s)
@@ -109,8 +109,8 @@ training_booking_cancel_row(struct tx *tx, const struct principal *who,
 	int	     rc;
 
 	/* The code's use first: only while the booking is unpaid. */
-	st = store_prepare(tx,
-	    "SELECT payment_status FROM training_bookings WHERE id = ?");
+	st = store_prepare(
+	    tx, "SELECT payment_status FROM training_bookings WHERE id = ?");
 	store_bind_text(st, 1, id);
 	rc = store_step(st);
 	if (rc == STORE_ROW)
@@ -312,8 +312,8 @@ training_schedule_cancelled(struct tx *tx, const struct principal *who,
 		 */
 		rc = training_booking_cancel_row(tx, who, req,
 		    json_string_value(json_array_get(r, 0)),
-		    json_string_value(json_array_get(r, 1)),
-		    "schedule_cancel", "schedule_cancelled", now);
+		    json_string_value(json_array_get(r, 1)), "schedule_cancel",
+		    "schedule_cancelled", now);
 	}
 	json_decref(rows);
 	if (rc != OK)

@@ -89,8 +89,8 @@ const struct resource booking_inquiries_resource = {
 	.fields = inquiry_fields,
 	.nfields = NELEM(inquiry_fields),
 	.owner_column = "user_id",
-	.actions = (1 << ACTION_LIST) | (1 << ACTION_READ) |
-	    (1 << ACTION_CREATE),
+	.actions =
+	    (1 << ACTION_LIST) | (1 << ACTION_READ) | (1 << ACTION_CREATE),
 	.doc = "Questions about a course schedule before booking (seed 004), "
 	       "for a number of people whose seats are held until "
 	       "hold_expires_at while staff respond; booking with inquiry_id "
@@ -140,8 +140,8 @@ inquiries_before_create(struct resource_ctx *ctx, json_t *body)
 	rc = store_step(st);
 	store_finalize(st);
 	if (rc == STORE_ROW)
-		return (training_refuse(ctx->req, ERR_CONFLICT, "INQUIRY_EXISTS",
-		    "schedule_id", "inquired",
+		return (training_refuse(ctx->req, ERR_CONFLICT,
+		    "INQUIRY_EXISTS", "schedule_id", "inquired",
 		    "you have a live inquiry about this schedule already"));
 	if (rc != STORE_DONE)
 		return (rc);
@@ -149,7 +149,8 @@ inquiries_before_create(struct resource_ctx *ctx, json_t *body)
 		return (rc);
 	if (want > free_seats)
 		return (training_refuse_n(ctx->req, ERR_CONFLICT,
-		    "SCHEDULE_FULL", "free_seats", free_seats < 0 ? 0 : free_seats,
+		    "SCHEDULE_FULL", "free_seats",
+		    free_seats < 0 ? 0 : free_seats,
 		    "the schedule has fewer free seats than people asked for"));
 	if ((rc = training_reference_new(ctx->tx,
 		 "SELECT 1 FROM booking_inquiries WHERE inquiry_reference = ?",

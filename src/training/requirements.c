@@ -89,9 +89,10 @@ static int
 requirements_before_create(struct resource_ctx *ctx, json_t *body)
 {
 	struct stmt *st;
-	const char  *bid = json_string_value(json_object_get(body, "booking_id"));
-	char	     owner[UUID_STR_LEN] = "", status[16] = "";
-	int	     rc;
+	const char  *bid =
+	    json_string_value(json_object_get(body, "booking_id"));
+	char owner[UUID_STR_LEN] = "", status[16] = "";
+	int  rc;
 
 	st = store_prepare(ctx->tx,
 	    "SELECT user_id, status FROM training_bookings WHERE id = ?");
@@ -109,8 +110,8 @@ requirements_before_create(struct resource_ctx *ctx, json_t *body)
 		return (training_refuse(ctx->req, ERR_INVALID, NULL,
 		    "booking_id", "not_found", "names no booking of yours"));
 	if (strcmp(status, "pending") != 0 && strcmp(status, "confirmed") != 0)
-		return (training_refuse(ctx->req, ERR_CONFLICT, "BOOKING_CLOSED",
-		    "booking_id", "closed",
+		return (training_refuse(ctx->req, ERR_CONFLICT,
+		    "BOOKING_CLOSED", "booking_id", "closed",
 		    "the booking is no longer live"));
 	return (json_object_set_new(body, "user_id", json_string(owner)) == 0
 		? OK

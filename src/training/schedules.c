@@ -372,8 +372,8 @@ seats_check(struct resource_ctx *ctx, int64_t cap)
 	old_cap = json_integer_value(json_object_get(ctx->old, "capacity"));
 	if (cap >= old_cap - free_seats)
 		return (OK);
-	snprintf(detail, sizeof(detail),
-	    "%lld seats are booked or held", (long long)(old_cap - free_seats));
+	snprintf(detail, sizeof(detail), "%lld seats are booked or held",
+	    (long long)(old_cap - free_seats));
 	return (training_refuse(ctx->req, ERR_CONFLICT,
 	    "SCHEDULE_CAPACITY_EXCEEDED", "capacity", "below_booked", detail));
 }

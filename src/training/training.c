@@ -86,8 +86,8 @@ static const struct route training_routes[] = {
 	    "pending|confirmed -> cancelled (the booker: a pending one); an "
 	    "unpaid booking's discount code use is given back",
 	    &training_moves[1],
-	    API_BOOKING("the booking, cancelled",
-		"\"409\":\"INVALID_TRANSITION\"") },
+	    API_BOOKING(
+		"the booking, cancelled", "\"409\":\"INVALID_TRANSITION\"") },
 	{ HTTP_POST, "/v1/training-bookings/{id}/complete",
 	    training_booking_action, 0,
 	    "confirmed -> completed (staff, once the schedule has started)",
@@ -125,8 +125,7 @@ static const struct job_kind training_jobs[] = {
 };
 
 static const struct job_schedule training_schedules[] = {
-	{ "training.expire_holds", "* * * * *", "training.expire_holds",
-	    NULL },
+	{ "training.expire_holds", "* * * * *", "training.expire_holds", NULL },
 };
 
 static const struct resource *const training_resources[] = {

@@ -78,7 +78,7 @@ struct principal;
 /* A booking names 1 to this many attendees, one seat each. */
 #define TRAINING_ATTENDEES_MAX TRAINING_LEARNERS_PER_TRAINER
 /* Characters of a booking or inquiry reference. */
-#define TRAINING_REF_LEN 10
+#define TRAINING_REF_LEN  10
 #define TRAINING_CODE_MAX 32 /* characters of a discount code */
 
 /* courses.c */
@@ -151,9 +151,9 @@ int training_refuse_n(struct request *, int rc, const char *code,
     const char *name, int64_t n, const char *detail);
 /* A row's status action's common end: the audit record "<entity>.<verb>"
  * with changes {fields: [status], old: {status: from}, new: {status: to}}. */
-int training_audit_move(struct tx *, struct request *,
-    const struct principal *, const char *entity, const char *verb,
-    const char *id, const char *from, const char *to);
+int training_audit_move(struct tx *, struct request *, const struct principal *,
+    const char *entity, const char *verb, const char *id, const char *from,
+    const char *to);
 
 /* bookings.c */
 extern const struct resource training_bookings_resource;

@@ -747,6 +747,12 @@ def person(server, name, role=None, email=None, password=PASSWORD, headers=None,
     return out
 
 
+@pytest.fixture
+def admin(server):
+    """An admin of server, signed in: a person()."""
+    return person(server, "admin", "admin")
+
+
 def held_data_key(db, user_id):
     """(rows of user_keys, (email, first_name, audit_ref) of users or None):
     a person's data key and sealed columns as the database holds them."""
@@ -786,16 +792,38 @@ def make_partner(server, admin, name, **fields):
     return r.json()
 
 
+def new_code(server, who, partner=None, **body):
+    """An access code made by who (an admin or a partner admin): the access.
+    Live chat and therapy with 6 sessions unless body says otherwise; with
+    partner, for that partner (or give partner_id in body)."""
+    body.setdefault("feature_live_chat", True)
+    body.setdefault("feature_therapy", True)
+    body.setdefault("therapy_sessions_remaining", 6)
+    if partner is not None:
+        body["partner_id"] = partner["id"]
+    r = server.post("/v1/partner-access", headers=hdr(who), json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def assign(server, who, code, **extra):
+    """POST /v1/partner-access/assign of code as who; the response, unchecked."""
+    return server.post("/v1/partner-access/assign", headers=hdr(who),
+                       json={"code": code, **extra})
+
+
+def redeem(server, who, code, **extra):
+    """code assigned to who, which must succeed; the answer's body."""
+    r = assign(server, who, code, **extra)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
 def grant(server, admin, partner, member, sessions=6, therapy=True):
     """An access of partner with sessions, redeemed by member."""
-    r = server.post("/v1/partner-access", headers=hdr(admin), json={
-        "partner_id": partner["id"], "feature_therapy": therapy,
-        "feature_live_chat": True, "therapy_sessions_remaining": sessions})
-    assert r.status_code == 201, r.text
-    acc = r.json()
-    r = server.post("/v1/partner-access/assign", headers=hdr(member),
-                    json={"code": acc["code"]})
-    assert r.status_code == 200, r.text
+    acc = new_code(server, admin, partner, feature_therapy=therapy,
+                   therapy_sessions_remaining=sessions)
+    redeem(server, member, acc["code"])
     return acc
 
 
@@ -829,6 +857,22 @@ def booking_hook(server, body, token=SIMPLYBOOK_SECRET, headers=None, raw=None, 
     data = raw if raw is not None else json.dumps(body)
     s = session or server.session
     return s.post(server.url(SIMPLYBOOK_HOOK), data=data, headers=h, timeout=60)
+
+
+def post_booking(server, email, **fields):
+    """A NEW_BOOKING for email (two days ahead unless fields say otherwise)
+    posted to the booking webhook with the right token; the response,
+    unchecked."""
+    return booking_hook(server, booking_payload(email, **fields))
+
+
+def webhook_booking(server, who, **fields):
+    """A booking for who made by the booking webhook, which must succeed:
+    the booking as the webhook answers it."""
+    fields.setdefault("code", "SB-" + secrets.token_hex(5))
+    r = post_booking(server, who["email"], **fields)
+    assert r.status_code == 200, r.text
+    return r.json()["result"]["booking"]
 
 
 def inbox_row(db, inbox_id):
@@ -1531,6 +1575,56 @@ def chat():
     f = FakeChat()
     yield f
     f.stop()
+
+
+# --------------------------------------------------------------------------
+# fake outside services: the CMS (Storyblok's content delivery API)
+
+CMS_TOKEN = "cms token/with+odd&chars"
+
+
+class FakeCms(FakeHttp):
+    """GET /v2/cdn/stories/<id>?token=CMS_TOKEN answers {"story": ...} from
+    self.stories (by id as a string), 404 for an id it does not hold, 401
+    for another token, 503 while self.down is set; self.fetches lists the
+    path of every GET."""
+
+    def __init__(self):
+        self.stories = {}
+        self.fetches = []
+        self.down = False
+        super().__init__()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/v2"
+
+    def handle(self, method, path, raw, headers):
+        if method != "GET":
+            return 405, {"error": "method not allowed"}
+        path, _, query = path.partition("?")
+        self.fetches.append(path)
+        params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+        if self.down:
+            return 503, {"error": "maintenance"}
+        if unquote(params.get("token", "")) != CMS_TOKEN:
+            return 401, {"error": "bad token"}
+        prefix = "/v2/cdn/stories/"
+        story = self.stories.get(path[len(prefix):] if path.startswith(prefix) else "")
+        if story is None:
+            return 404, {"error": "not found"}
+        return 200, {"story": story}
+
+
+@pytest.fixture
+def cms():
+    c = FakeCms()
+    yield c
+    c.stop()
+
+
+# --------------------------------------------------------------------------
+# answers
 
 
 def problem(r, status, code):

@@ -20,8 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import (SIMPLYBOOK_SECRET, access_counts, booking_hook, booking_payload, grant, hdr,
-                      make_partner, person, problem, wait_until)
+from conftest import (SIMPLYBOOK_SECRET, access_counts, booking_hook, grant, hdr,
+                      make_partner, person, problem, wait_until, webhook_booking)
 
 OUT_SECRET = "out-" + secrets.token_hex(16)
 KIND = "therapy_bookings.notify_cancel"
@@ -103,7 +103,8 @@ def server(start_server, db, relay):
 
 # -- helpers -------------------------------------------------------------------------
 
-def world_of(server):
+def granted_world(server):
+    """An admin, and a member who redeemed an access of theirs (acc)."""
     w = {"admin": person(server, "admin", "admin"), "m": person(server, "member")}
     w["acc"] = grant(server, w["admin"], make_partner(server, w["admin"], "Bumble"), w["m"])
     return w
@@ -111,14 +112,7 @@ def world_of(server):
 
 @pytest.fixture
 def world(server):
-    return world_of(server)
-
-
-def book(server, who):
-    """A booking two days ahead for who, made by the booking system's webhook."""
-    r = booking_hook(server, booking_payload(who["email"], code="SB-" + secrets.token_hex(5)))
-    assert r.status_code == 200, r.text
-    return r.json()["result"]["booking"]
+    return granted_world(server)
 
 
 def cancel(server, who, booking):
@@ -161,7 +155,7 @@ def check_signature(req, secret=OUT_SECRET):
 
 def test_cancel_sends_one_signed_post(server, db, relay, world):
     w = world
-    bk = book(server, w["m"])
+    bk = webhook_booking(server, w["m"])
     assert access_counts(db, w["acc"]["id"]) == (5, 1)
     r = cancel(server, w["m"], bk)
     assert r.status_code == 200, r.text
@@ -188,7 +182,7 @@ def test_cancel_sends_one_signed_post(server, db, relay, world):
 
 def test_staff_cancel_says_staff(server, db, relay, world):
     w = world
-    bk = book(server, w["m"])
+    bk = webhook_booking(server, w["m"])
     r = cancel(server, w["admin"], bk)
     assert r.status_code == 200, r.text
     assert r.json()["booking_system_notified"] == "queued"
@@ -200,7 +194,7 @@ def test_errors_and_dropped_connections_are_retried_then_delivered_once(server, 
                                                                          relay, world):
     w = world
     relay.script = [500, "drop", 429, 503]
-    bk = book(server, w["m"])
+    bk = webhook_booking(server, w["m"])
     r = cancel(server, w["m"], bk)
     assert r.status_code == 200, r.text
     wait_until(lambda: [q for q in relay.requests() if q["status"] == 200], timeout=30,
@@ -220,7 +214,7 @@ def test_errors_and_dropped_connections_are_retried_then_delivered_once(server, 
 def test_client_error_goes_to_failed_jobs_without_retry(server, db, relay, world):
     w = world
     relay.script = [400]
-    bk = book(server, w["m"])
+    bk = webhook_booking(server, w["m"])
     assert cancel(server, w["m"], bk).status_code == 200
     rows = wait_until(lambda: failed(db), what="the failed job")
     time.sleep(1.0)                  # a retry would come within the backoff
@@ -238,7 +232,7 @@ def test_client_error_goes_to_failed_jobs_without_retry(server, db, relay, world
 def test_unknown_booking_404_fails_with_a_warning(server, db, relay, world):
     w = world
     relay.script = [404]
-    bk = book(server, w["m"])
+    bk = webhook_booking(server, w["m"])
     assert cancel(server, w["m"], bk).status_code == 200
     rows = wait_until(lambda: failed(db), what="the failed job")
     time.sleep(1.0)
@@ -251,7 +245,7 @@ def test_unknown_booking_404_fails_with_a_warning(server, db, relay, world):
 
 def test_cancel_twice_is_409_and_one_delivery(server, db, relay, world):
     w = world
-    bk = book(server, w["m"])
+    bk = webhook_booking(server, w["m"])
     assert cancel(server, w["m"], bk).status_code == 200
     r = cancel(server, w["m"], bk)
     problem(r, 409, "ALREADY_CANCELLED")
@@ -264,8 +258,8 @@ def test_cancel_twice_is_409_and_one_delivery(server, db, relay, world):
 
 def test_relay_echo_gives_nothing_back_twice(server, db, relay, world):
     w = world
-    bk = book(server, w["m"])
-    other = book(server, w["m"])
+    bk = webhook_booking(server, w["m"])
+    other = webhook_booking(server, w["m"])
     assert access_counts(db, w["acc"]["id"]) == (4, 2)
     assert cancel(server, w["m"], bk).status_code == 200
     assert access_counts(db, w["acc"]["id"]) == (5, 1)
@@ -283,8 +277,8 @@ def test_relay_echo_gives_nothing_back_twice(server, db, relay, world):
 
 def test_not_configured_queues_nothing(start_server, db):
     server = start_server(db=db, env=env_for(None))
-    w = world_of(server)
-    bk = book(server, w["m"])
+    w = granted_world(server)
+    bk = webhook_booking(server, w["m"])
     r = cancel(server, w["m"], bk)
     assert r.status_code == 200, r.text
     assert r.json()["booking_system_notified"] == "not_configured"

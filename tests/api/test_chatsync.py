@@ -24,40 +24,13 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import CHAT_WEBSITE, FakeHttp, PASSWORD, hdr, login, make_partner, person, wait_until
+from conftest import (CHAT_WEBSITE, CMS_TOKEN, PASSWORD, hdr, login, make_partner, new_code,
+                      person, redeem, wait_until)
 
 IDENT = "plugin-ident"
 KEY = "k3y:with/odd+chars"
 CMS_SECRET = "cms-secret-for-chat-tests"
-CMS_TOKEN = "cms-token"
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-
-
-# -- the fake CMS (the fake chat provider is in conftest) ------------------------
-
-class FakeCms(FakeHttp):
-    """GET /v2/cdn/stories/<id> from self.stories."""
-
-    def __init__(self):
-        self.stories = {}
-        super().__init__()
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}/v2"
-
-    def handle(self, method, path, raw, headers):
-        sid = path.partition("?")[0].rsplit("/", 1)[-1]
-        if sid not in self.stories:
-            return 404, {"error": "not found"}
-        return 200, {"story": self.stories[sid]}
-
-
-@pytest.fixture
-def cms():
-    c = FakeCms()
-    yield c
-    c.stop()
 
 
 def chat_env(chat, **extra):
@@ -78,23 +51,6 @@ def server(start_server, chat):
 
 
 # -- helpers -------------------------------------------------------------------------
-
-def new_code(server, who, partner=None, **body):
-    body.setdefault("feature_live_chat", True)
-    body.setdefault("feature_therapy", True)
-    body.setdefault("therapy_sessions_remaining", 6)
-    if partner is not None:
-        body["partner_id"] = partner["id"]
-    r = server.post("/v1/partner-access", headers=hdr(who), json=body)
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
-def assign(server, who, code):
-    r = server.post("/v1/partner-access/assign", headers=hdr(who), json={"code": code})
-    assert r.status_code == 200, r.text
-    return r.json()
-
 
 def patch_access(server, who, access, **body):
     # therapy_sessions_remaining is changed with If-Match (the ETag just read).
@@ -146,7 +102,8 @@ def no_email_anywhere(server, db, email):
                 assert f not in (v or ""), f"{f!r} in {row}"
 
 
-def world_of(server):
+def partners_world(server):
+    """An admin and two partners, Bumble and badoo."""
     w = {"admin": person(server, "admin", "admin")}
     w["bumble"] = make_partner(server, w["admin"], "Bumble")
     w["badoo"] = make_partner(server, w["admin"], "badoo")
@@ -155,7 +112,7 @@ def world_of(server):
 
 @pytest.fixture
 def world(server):
-    return world_of(server)
+    return partners_world(server)
 
 
 # -- pushes -------------------------------------------------------------------------
@@ -164,7 +121,7 @@ def test_redeeming_a_code_pushes_the_profile(server, world, chat):
     db = server.db
     m = person(server, "member")
     acc = new_code(server, world["admin"], world["bumble"])
-    assign(server, m, acc["code"])
+    redeem(server, m, acc["code"])
     data = wait_pushes(chat, m["email"], 1)[0]
     settle(db)
     # A person the provider did not know: data 404, profile made, data again.
@@ -237,7 +194,7 @@ def test_access_changes_push_the_new_profile(server, world, chat):
     assert r.status_code == 201, r.text
     m = person(server, "member")
     a1 = new_code(server, pa)
-    assign(server, m, a1["code"])
+    redeem(server, m, a1["code"])
     wait_pushes(chat, m["email"], 1)
     settle(db)
     # An admin changes the access (a partner admin may not refill it):
@@ -248,7 +205,7 @@ def test_access_changes_push_the_new_profile(server, world, chat):
     # A second partner: names sorted, counts summed.
     a2 = new_code(server, w["admin"], w["badoo"], feature_therapy=False,
                   therapy_sessions_remaining=2)
-    assign(server, m, a2["code"])
+    redeem(server, m, a2["code"])
     data = wait_pushes(chat, m["email"], 3)[-1]
     assert data["partners"] == "badoo, Bumble", data
     assert data["therapy_sessions_remaining"] == 5 and data["feature_therapy"] is True
@@ -275,7 +232,7 @@ def test_access_changes_push_the_new_profile(server, world, chat):
     # Deleting an access of another user pushes theirs, not this one.
     o = person(server, "other")
     a3 = new_code(server, pa)
-    assign(server, o, a3["code"])
+    redeem(server, o, a3["code"])
     wait_pushes(chat, o["email"], 1)
     settle(db)
     r = server.request("DELETE", f"/v1/partner-access/{a3['id']}", headers=hdr(pa))
@@ -285,6 +242,7 @@ def test_access_changes_push_the_new_profile(server, world, chat):
     assert len(chat.pushes(m["email"])) == 6
 
 
+@pytest.mark.serial
 @pytest.mark.dialect
 def test_a_burst_of_changes_makes_one_push(start_server, chat):
     server = start_server(env=chat_env(chat, CAREBASE_CHAT_SYNC_DELAY_MS=1500))
@@ -293,7 +251,7 @@ def test_a_burst_of_changes_makes_one_push(start_server, chat):
     partner = make_partner(server, admin, "Bumble")
     m = person(server, "member")
     acc = new_code(server, admin, partner)
-    assign(server, m, acc["code"])
+    redeem(server, m, acc["code"])
     wait_pushes(chat, m["email"], 1)
     settle(db)
     for n in (1, 2, 3, 4, 5):
@@ -313,20 +271,20 @@ def test_a_change_made_during_a_push_is_pushed_after_it(start_server, chat):
     # timeout must outlast that however slow the machine (a timed-out
     # attempt's retry would clear dirty before the test reads it).
     server = start_server(env=chat_env(chat, CAREBASE_CHAT_SYNC_TIMEOUT_S=10))
-    world = world_of(server)
+    world = partners_world(server)
     db = server.db
     m = person(server, "member")
     chat.people[m["email"]] = {}
     chat.script = ["gate"]
     acc = new_code(server, world["admin"], world["bumble"])
-    assign(server, m, acc["code"])
+    redeem(server, m, acc["code"])
     assert chat.entered.wait(10), "the push did not start"
     # The job has read the profile and is sending it: this change is not in it.
     patch_access(server, world["admin"], acc, therapy_sessions_remaining=2)
     assert chat_jobs(db) == 1
     assert db.scalar(f"SELECT dirty FROM chat_profile_sync WHERE user_id = '{m['id']}'") == "1"
     chat.release.set()
-    pushes = wait_pushes(chat, m["email"], 2)
+    wait_pushes(chat, m["email"], 2)
     settle(db)
     assert [p["therapy_sessions_remaining"] for p in chat.pushes(m["email"])] == [6, 2]
     assert db.scalar(f"SELECT job_id FROM chat_profile_sync WHERE user_id = '{m['id']}'") \
@@ -337,7 +295,7 @@ def test_an_unchanged_profile_is_not_pushed_again(server, world, chat):
     db = server.db
     m = person(server, "member")
     acc = new_code(server, world["admin"], world["bumble"])
-    assign(server, m, acc["code"])
+    redeem(server, m, acc["code"])
     wait_pushes(chat, m["email"], 1)
     settle(db)
     pushed_at = db.scalar(f"SELECT pushed_at FROM chat_profile_sync "
@@ -363,7 +321,7 @@ def test_own_field_changes_push_a_profile_that_exists(server, world, chat):
     login(server, other["email"])
     assert chat_jobs(db) == 0 and chat.requests(other["email"]) == []
     acc = new_code(server, world["admin"], world["bumble"])
-    assign(server, m, acc["code"])
+    redeem(server, m, acc["code"])
     first = wait_pushes(chat, m["email"], 1)[0]
     settle(db)
     assert first["email_reminders_frequency"] == "never"
@@ -462,7 +420,7 @@ def test_therapy_session_times_come_from_the_bookings(server, world, chat):
         pytest.skip("no therapy_bookings table in this build")
     m = person(server, "client")
     acc = new_code(server, world["admin"], world["bumble"])
-    assign(server, m, acc["code"])
+    redeem(server, m, acc["code"])
     wait_pushes(chat, m["email"], 1)
     settle(db)
     day = 24 * 3600 * 1000
@@ -507,7 +465,7 @@ def test_a_booking_whose_end_passed_is_completed_and_pushed(server, world, chat)
     db = server.db
     m = person(server, "client")
     acc = new_code(server, world["admin"], world["bumble"])
-    assign(server, m, acc["code"])
+    redeem(server, m, acc["code"])
     wait_pushes(chat, m["email"], 1)
     settle(db)
     now = int(time.time() * 1000)
@@ -549,7 +507,7 @@ def test_failures_are_retried_until_the_push_lands(server, world, chat):
     chat.people[m["email"]] = {}        # known to the provider already
     chat.script = [503, 429, "hang", "big"]
     acc = new_code(server, world["admin"], world["bumble"])
-    assign(server, m, acc["code"])
+    redeem(server, m, acc["code"])
     data = wait_pushes(chat, m["email"], 1, timeout=30)[0]
     settle(db)
     puts = [r for r in chat.requests(m["email"]) if r["method"] == "PUT"]
@@ -569,7 +527,7 @@ def test_a_refusal_gives_up_at_once_and_can_be_retried(server, world, chat):
     m = person(server, "member")
     chat.script = [401]
     acc = new_code(server, world["admin"], world["bumble"])
-    assign(server, m, acc["code"])
+    redeem(server, m, acc["code"])
     wait_until(lambda: db.count("failed_jobs", "kind = 'chat.profile_sync'") == 1,
                what="the job to give up")
     fid, payload, error, attempts = db.query(
@@ -602,7 +560,7 @@ def test_an_erased_user_is_never_pushed(start_server, chat):
     partner = make_partner(server, admin, "Bumble")
     m = person(server, "member")
     acc = new_code(server, admin, partner)
-    assign(server, m, acc["code"])
+    redeem(server, m, acc["code"])
     assert chat_jobs(db) == 1
     r = server.request("DELETE", "/v1/me", headers=hdr(m), json={"password": PASSWORD})
     assert r.status_code == 204, r.text
@@ -667,7 +625,7 @@ def test_an_email_change_moves_the_profile(server, world, chat):
     m = person(server, "member")
     old = m["email"]
     acc = new_code(server, world["admin"], world["bumble"])
-    assign(server, m, acc["code"])
+    redeem(server, m, acc["code"])
     first = wait_pushes(chat, old, 1)[0]
     settle(db)
     pushed, pending = identities(db, m["id"])
@@ -714,6 +672,7 @@ def test_an_email_change_moves_the_profile(server, world, chat):
     assert_not_in_database(db, old, new)
 
 
+@pytest.mark.dialect
 def test_a_failed_delete_of_the_old_profile_is_retried(server, world, chat):
     """The provider fails the DELETE of the old profile: the attempt fails
     and is retried, nothing is pushed under the new address meanwhile, and
@@ -722,7 +681,7 @@ def test_a_failed_delete_of_the_old_profile_is_retried(server, world, chat):
     m = person(server, "member")
     old = m["email"]
     acc = new_code(server, world["admin"], world["bumble"])
-    assign(server, m, acc["code"])
+    redeem(server, m, acc["code"])
     wait_pushes(chat, old, 1)
     settle(db)
     before = identities(db, m["id"])
@@ -761,7 +720,7 @@ def test_erasure_deletes_the_profile_at_the_provider(start_server, chat):
     m = person(server, "member")
     o = person(server, "other")
     for who in (m, o):
-        assign(server, who, new_code(server, admin, partner)["code"])
+        redeem(server, who, new_code(server, admin, partner)["code"])
     wait_pushes(chat, m["email"], 1)
     wait_pushes(chat, o["email"], 1)
     settle(db)
@@ -796,7 +755,7 @@ def test_erasure_with_the_provider_down_is_retried_then_delivered(server, world,
     db = server.db
     m = person(server, "member")
     email = m["email"]
-    assign(server, m, new_code(server, world["admin"], world["bumble"])["code"])
+    redeem(server, m, new_code(server, world["admin"], world["bumble"])["code"])
     wait_pushes(chat, email, 1)
     settle(db)
     chat.delete_script = [503] * 50
@@ -823,7 +782,7 @@ def test_erasure_with_the_provider_down_is_retried_then_delivered(server, world,
 
     # A refusal goes to failed_jobs at once, still sealed, and can be retried.
     o = person(server, "other")
-    assign(server, o, new_code(server, world["admin"], world["bumble"])["code"])
+    redeem(server, o, new_code(server, world["admin"], world["bumble"])["code"])
     wait_pushes(chat, o["email"], 1)
     settle(db)
     chat.delete_script = [403]
@@ -848,7 +807,7 @@ def test_a_profile_pushed_before_identities_is_moved_after_a_restart(server, wor
     db = server.db
     m = person(server, "member")
     old = m["email"]
-    assign(server, m, new_code(server, world["admin"], world["bumble"])["code"])
+    redeem(server, m, new_code(server, world["admin"], world["bumble"])["code"])
     wait_pushes(chat, old, 1)
     settle(db)
     server.stop()
@@ -869,6 +828,7 @@ def test_a_profile_pushed_before_identities_is_moved_after_a_restart(server, wor
     assert_not_in_database(db, old)
 
 
+@pytest.mark.dialect
 def test_a_push_failing_after_an_erasure_deletes_what_it_made(start_server, chat):
     """The push marks the address pending, the user is erased (its delete
     finds nothing yet), then the push makes the profile (POST) and fails:
@@ -882,7 +842,7 @@ def test_a_push_failing_after_an_erasure_deletes_what_it_made(start_server, chat
     m = person(server, "member")
     email = m["email"]
     chat.script = ["gate", 503]
-    assign(server, m, new_code(server, admin, partner)["code"])
+    redeem(server, m, new_code(server, admin, partner)["code"])
     assert chat.entered.wait(10), "the push did not start"
     r = server.request("DELETE", "/v1/me", headers=hdr(m), json={"password": PASSWORD})
     assert r.status_code == 204, r.text
@@ -909,7 +869,7 @@ def test_a_delete_spares_the_next_holder_of_the_address(start_server, chat):
     partner = make_partner(server, admin, "Bumble")
     x = person(server, "xena")
     a = x["email"]
-    assign(server, x, new_code(server, admin, partner)["code"])
+    redeem(server, x, new_code(server, admin, partner)["code"])
     wait_pushes(chat, a, 1)
     settle(db)
     # X is erased; the delete of A fails and waits for a retry.
@@ -919,7 +879,7 @@ def test_a_delete_spares_the_next_holder_of_the_address(start_server, chat):
     wait_until(lambda: len(chat.deletes(a)) >= 1, what="the failed delete")
     # Y registers with A and is pushed; then the delete is retried.
     y = person(server, "Yara", email=a, first_name="Yara")
-    assign(server, y, new_code(server, admin, partner)["code"])
+    redeem(server, y, new_code(server, admin, partner)["code"])
     mine = wait_pushes(chat, a, 2)[-1]
     settle(db)
     chat.delete_script = []
@@ -941,6 +901,7 @@ def test_a_delete_spares_the_next_holder_of_the_address(start_server, chat):
     assert db.count("failed_jobs") == 0
 
 
+@pytest.mark.dialect
 def test_erasure_goes_on_when_the_data_key_does_not_open(start_server, chat):
     """With sync on, erasure of a user whose data key does not open
     succeeds, with or without a chat profile; nothing is queued for the
@@ -951,7 +912,7 @@ def test_erasure_goes_on_when_the_data_key_does_not_open(start_server, chat):
     partner = make_partner(server, admin, "Bumble")
     n = person(server, "never")
     m = person(server, "member")
-    assign(server, m, new_code(server, admin, partner)["code"])
+    redeem(server, m, new_code(server, admin, partner)["code"])
     wait_pushes(chat, m["email"], 1)
     settle(db)
     server.stop()       # the running server has the keys cached
@@ -1003,7 +964,7 @@ def test_sync_is_off_without_a_url(start_server, chat):
     partner = make_partner(server, admin, "Bumble")
     m = person(server, "member")
     acc = new_code(server, admin, partner)
-    assign(server, m, acc["code"])
+    redeem(server, m, acc["code"])
     patch_access(server, admin, acc, therapy_sessions_remaining=2)
     time.sleep(1.0)
     assert db.count("chat_profile_sync") == 0
@@ -1028,7 +989,7 @@ def test_erasure_with_sync_off_keeps_the_delete_for_later(start_server, chat):
     partner = make_partner(server, admin, "Bumble")
     m = person(server, "member")
     email = m["email"]
-    assign(server, m, new_code(server, admin, partner)["code"])
+    redeem(server, m, new_code(server, admin, partner)["code"])
     wait_pushes(chat, email, 1)
     settle(db)
     server.stop()

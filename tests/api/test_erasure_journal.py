@@ -20,7 +20,6 @@ COMMIT on SQLite and PostgreSQL alike; on PostgreSQL a deferred constraint
 trigger raises a serialization failure at COMMIT for the busy cases.
 """
 
-import secrets
 import sqlite3
 import subprocess
 import threading
@@ -29,24 +28,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (PASSWORD as PW, ROOT, hdr, held_data_key, login, person, problem,
+from conftest import (PASSWORD, ROOT, hdr, held_data_key, login, person, problem,
                       sign_in, wait_until)
 
 ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 
 
-def member(srv):
-    email = f"member.{secrets.token_hex(4)}@example.org"
-    r = srv.post("/v1/auth/register", json={
-        "email": email, "password": PW, "accept_terms": True, "first_name": "Ottilie",
-        "date_of_birth": "1990-01-01", "country": "GB"})
-    assert r.status_code == 201, r.text
-    return {"email": email, "id": r.json()["id"], "token": login(srv, email)}
-
-
 def erase_self(srv, who):
     return srv.request("DELETE", "/v1/me", headers=hdr(who["token"]),
-                       json={"password": PW}, timeout=30)
+                       json={"password": PASSWORD}, timeout=30)
 
 
 def records(path):
@@ -76,9 +66,10 @@ def journal_path(srv):
 # an erasure whose COMMIT fails
 
 
+@pytest.mark.dialect
 def test_an_erasure_whose_commit_fails_is_withdrawn_from_the_journal(start_server):
     srv = start_server()
-    who = member(srv)
+    who = person(srv, "member")
     trap(srv.db, who["id"])
     r = erase_self(srv, who)
     body = problem(r, 409, "CONFLICT")
@@ -104,6 +95,7 @@ def test_an_erasure_whose_commit_fails_is_withdrawn_from_the_journal(start_serve
     assert "1 journalled, 0 held" in r.stdout and "0 erasures added" in r.stdout, r.stdout
 
 
+@pytest.mark.dialect
 def test_a_failed_erasure_of_an_admin_is_not_made_at_the_next_start(start_server):
     """The last-admin rule does not hold a replay back: a failed erasure of
     an admin, left in the journal, would erase them once the other admin was
@@ -167,7 +159,7 @@ def test_busy_retries_write_one_line_that_stays(start_server):
     """A serialization failure at the first COMMIT: store_run runs the
     erasure again, which writes the same line again; it stands."""
     srv = start_server()
-    who = member(srv)
+    who = person(srv, "member")
     srv.db.query("""
         CREATE SEQUENCE erase_busy_seq;
         CREATE FUNCTION erase_busy() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -199,7 +191,7 @@ def test_a_failed_erasure_found_made_meanwhile_answers_as_made(start_server):
     second erases the same person meanwhile. The first then finds them
     erased: it answers 204 and withdraws nothing."""
     srv = start_server()
-    admin, who = person(srv, "admin", role="admin"), member(srv)
+    admin, who = person(srv, "admin", role="admin"), person(srv, "member")
     srv.db.query("""
         CREATE FUNCTION erase_busy() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -239,7 +231,7 @@ def test_a_failed_erasure_that_cannot_be_withdrawn_is_answered_pending(start_ser
     line stays, the answer says the erasure will be completed at the next
     start, and it is."""
     srv = start_server()
-    who = member(srv)
+    who = person(srv, "member")
     srv.db.query("""
         CREATE FUNCTION erase_fail() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -283,7 +275,7 @@ def test_a_failed_erasure_that_cannot_be_withdrawn_is_answered_pending(start_ser
 def test_a_journal_moved_away_while_serving_is_followed_to_its_path(start_server):
     srv = start_server()
     path = journal_path(srv)
-    one, two, three = member(srv), member(srv), member(srv)
+    one, two, three = person(srv, "member"), person(srv, "member"), person(srv, "member")
 
     # Renamed away (development: a new one is made at the path).
     path.rename(srv.tmp_path / "erasure.journal.1")
@@ -338,7 +330,7 @@ def unmigrate_last(db):
 @pytest.mark.dialect
 def test_a_journal_naming_anyone_is_not_replayed_with_migrations_pending(start_server):
     srv = start_server()
-    who = member(srv)
+    who = person(srv, "member")
     srv.stop()
     # An empty journal replays with migrations pending: nothing to do.
     unmigrate_last(srv.db)

@@ -21,60 +21,19 @@ import subprocess
 
 import pytest
 
-from conftest import held_data_key
-
-PW = "violet harbour engine 2044"
-
-
-def hdr(token):
-    return {"Authorization": f"Bearer {token}"}
+from conftest import (PASSWORD, at, book, hdr, held_data_key, person, profile, relate,
+                      sign_in)
 
 
-def login(srv, email, password=PW):
-    return srv.post("/v1/auth/login", json={"email": email, "password": password})
-
-
-def token(srv, email):
-    r = login(srv, email)
-    assert r.status_code == 200, r.text
-    return r.json()["token"]
-
-
-def staff(srv, role):
-    email = f"{role}.{secrets.token_hex(3)}@example.org"
-    r = srv.cli("user", "add", f"--role={role}", f"--email={email}", f"--password={PW}")
-    assert r.returncode == 0, r.stdout + r.stderr
-    tok = token(srv, email)
-    return {"email": email, "token": tok,
-            "id": srv.get("/v1/me", headers=hdr(tok)).json()["id"]}
-
-
-def practice(srv):
+def sealed_practice(srv):
     """An admin, a therapist, and a client with a session whose shared notes
     are sealed under the client's data key."""
-    admin, therapist = staff(srv, "admin"), staff(srv, "therapist")
-    email = f"client.{secrets.token_hex(3)}@example.org"
-    first_name = "Clementine" + secrets.token_hex(3)
-    r = srv.post("/v1/auth/register", json={
-        "email": email, "password": PW, "accept_terms": True, "first_name": first_name,
-        "date_of_birth": "1990-01-01", "country": "GB"})
-    assert r.status_code == 201, r.text
-    client = {"email": email, "token": token(srv, email), "id": r.json()["id"],
-              "first_name": first_name}
-    a = hdr(admin["token"])
-    r = srv.post("/v1/relationships", headers=a, json={
-        "lead_id": therapist["id"], "follower_id": client["id"], "kind": "practitioner_of"})
-    assert r.status_code == 201, r.text
-    r = srv.post(f"/v1/relationships/{r.json()['id']}/consent", headers=a,
-                 json={"method": "signed_form"})
-    assert r.status_code == 200, r.text
-    r = srv.post("/v1/therapists", headers=a, json={"user_id": therapist["id"], "bio": "CBT."})
-    assert r.status_code == 201, r.text
+    admin, therapist = person(srv, "admin", "admin"), person(srv, "therapist", "therapist")
+    client = person(srv, "client", first_name="Clementine" + secrets.token_hex(3))
+    relate(srv, admin, therapist, client, "practitioner_of")
+    therapist["profile"] = profile(srv, admin, therapist, bio="CBT.")
     note = "note-" + secrets.token_hex(6)
-    r = srv.post("/v1/therapy-sessions", headers=a, json={
-        "therapist_id": r.json()["id"], "client_id": client["id"],
-        "start_time": "2031-03-03T09:00:00.000Z", "end_time": "2031-03-03T10:00:00.000Z",
-        "type": "regular", "format": "video", "shared_notes": note})
+    r = book(srv, admin, therapist, client, at(0), at(1), shared_notes=note)
     assert r.status_code == 201, r.text
     return {"admin": admin, "client": client, "session": r.json()["id"], "note": note}
 
@@ -89,7 +48,7 @@ def readable(srv, w):
             "export": srv.get(f"/v1/users/{w['client']['id']}/export", headers=a).status_code,
             "in_list": w["client"]["first_name"] in srv.get("/v1/users?limit=200",
                                                            headers=a).text,
-            "login": login(srv, w["client"]["email"]).status_code}
+            "login": sign_in(srv, w["client"]["email"]).status_code}
 
 
 GONE = {"note": None, "user": 404, "export": 404, "in_list": False, "login": 401}
@@ -97,7 +56,7 @@ GONE = {"note": None, "user": 404, "export": 404, "in_list": False, "login": 401
 
 def erase(srv, w):
     r = srv.request("DELETE", "/v1/me", headers=hdr(w["client"]["token"]),
-                    json={"password": PW})
+                    json={"password": PASSWORD})
     assert r.status_code == 204, r.text
 
 
@@ -114,7 +73,7 @@ def journal(srv):
 def test_an_erasure_through_one_process_is_seen_by_another_at_once(start_server):
     a = start_server()
     b = start_server(db=a.db, migrate=False)      # same database and master key
-    w = practice(a)
+    w = sealed_practice(a)
     # Process b reads the client's sealed fields: their key is in its cache.
     assert readable(b, w) == {"note": w["note"], "user": 200, "export": 200,
                               "in_list": True, "login": 200}
@@ -131,7 +90,7 @@ def test_an_erasure_through_one_process_is_seen_by_another_at_once(start_server)
 
 def test_erasures_are_journalled_with_ids_and_times_only(start_server):
     srv = start_server()
-    w = practice(srv)
+    w = sealed_practice(srv)
     erase(srv, w)
     path = srv.tmp_path / "erasure.journal"
     assert oct(path.stat().st_mode & 0o777) == "0o600"
@@ -145,7 +104,7 @@ def test_erasures_are_journalled_with_ids_and_times_only(start_server):
 @pytest.mark.sqlite_only
 def test_a_backup_restored_after_an_erasure_does_not_bring_the_person_back(start_server):
     srv = start_server()
-    w = practice(srv)
+    w = sealed_practice(srv)
     backup = srv.tmp_path / "before-erasure.db"
     srv.cli_ok("backup", str(backup))
     erase(srv, w)
@@ -181,7 +140,7 @@ def test_a_backup_restored_after_an_erasure_does_not_bring_the_person_back(start
 def test_serve_replays_the_journal_over_a_database_copied_back(start_server):
     """Any restore, not only `carebase restore`: the file copied back by hand."""
     srv = start_server()
-    w = practice(srv)
+    w = sealed_practice(srv)
     backup = srv.tmp_path / "copy.db"
     srv.cli_ok("backup", str(backup))
     erase(srv, w)
@@ -210,7 +169,7 @@ def pg_bin(name):
 def test_a_pg_dump_restored_after_an_erasure_does_not_bring_the_person_back(start_server,
                                                                            make_db):
     srv = start_server()
-    w = practice(srv)
+    w = sealed_practice(srv)
     dump = srv.tmp_path / "before-erasure.dump"
     r = subprocess.run([pg_bin("pg_dump"), "--format=custom", f"--file={dump}", srv.db.url],
                        capture_output=True, text=True, timeout=120)
@@ -275,7 +234,7 @@ def test_production_refuses_to_start_without_a_usable_journal(start_server):
 
 def test_erasures_made_before_the_journal_are_added_to_it(start_server):
     srv = start_server()
-    w = practice(srv)
+    w = sealed_practice(srv)
     erase(srv, w)
     srv.stop()
     path = srv.tmp_path / "erasure.journal"
@@ -289,7 +248,7 @@ def test_erasures_made_before_the_journal_are_added_to_it(start_server):
 
 def test_a_torn_or_foreign_line_is_skipped(start_server):
     srv = start_server()
-    w = practice(srv)
+    w = sealed_practice(srv)
     srv.stop()
     path = srv.tmp_path / "erasure.journal"
     # A crash cut one write short (never committed); then a real erasure

@@ -15,14 +15,15 @@ import json
 
 import pytest
 
+from conftest import PASSWORD, register
+
 # Throttling is about hashing and timing: the production cost, run alone.
 pytestmark = [pytest.mark.production_password_cost, pytest.mark.serial]
 
-PW = "correct horse battery staple"
 WRONG = "wrong password here!"
 
 
-def login_from(srv, source, email, password=PW, headers=None):
+def login_from(srv, source, email, password=PASSWORD, headers=None):
     """POST /v1/auth/login from source (an address of 127/8): (status, body, headers)."""
     conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30,
                                       source_address=(source, 0))
@@ -38,12 +39,6 @@ def login_from(srv, source, email, password=PW, headers=None):
         conn.close()
 
 
-def register(srv, email):
-    r = srv.post("/v1/auth/register",
-                 json={"email": email, "password": PW, "accept_terms": True})
-    assert r.status_code == 201, r.text
-
-
 def subjects(db, prefix):
     return {r[0]: int(r[1]) for r in
             db.query(f"SELECT subject, failures FROM login_failures "
@@ -53,7 +48,7 @@ def subjects(db, prefix):
 def test_right_password_from_another_address_works_while_one_is_throttled(start_server):
     srv = start_server(env={"CAREBASE_LOGIN_BACKOFF_AFTER": "1000",
                             "CAREBASE_LOGIN_MAX_FAILURES_HOUR": "2"})
-    register(srv, "ann@example.org")
+    assert register(srv, "ann@example.org").status_code == 201
     # Someone at 127.0.0.2 guesses: after two failures that address is
     # locked out of the account for the hour, even with the right password.
     for _ in range(2):
@@ -75,7 +70,7 @@ def test_right_password_from_another_address_works_while_one_is_throttled(start_
 def test_the_account_wide_ceiling_locks_for_every_address(start_server):
     srv = start_server(env={"CAREBASE_LOGIN_BACKOFF_AFTER": "1000",
                             "CAREBASE_LOGIN_ACCOUNT_MAX_FAILURES_HOUR": "3"})
-    register(srv, "ann@example.org")
+    assert register(srv, "ann@example.org").status_code == 201
     for source in ("127.0.0.2", "127.0.0.3", "127.0.0.4"):
         assert login_from(srv, source, "ann@example.org", WRONG)[0] == 401
     status, body, headers = login_from(srv, "127.0.0.1", "ann@example.org")
@@ -85,7 +80,7 @@ def test_the_account_wide_ceiling_locks_for_every_address(start_server):
 
 def test_successes_do_not_use_up_the_address_budget(start_server):
     srv = start_server(env={"CAREBASE_LOGIN_IP_MAX_FAILURES_HOUR": "3"})
-    register(srv, "ann@example.org")
+    assert register(srv, "ann@example.org").status_code == 201
     # Many people signing in right from one address (an office, a proxy).
     for _ in range(5):
         assert login_from(srv, "127.0.0.2", "ann@example.org")[0] == 200
@@ -138,7 +133,7 @@ def test_x_forwarded_for_is_honoured_from_a_trusted_proxy(start_server):
                       headers={"X-Forwarded-For": "unknown"})[0] == 401
     assert "ip:127.0.0.2" in subjects(srv.db, "ip:")
     # The session records the forwarded address.
-    register(srv, "ann@example.org")
+    assert register(srv, "ann@example.org").status_code == 201
     status, body, _ = login_from(srv, proxy, "ann@example.org",
                                  headers={"X-Forwarded-For": "198.51.100.50"})
     assert status == 200, body

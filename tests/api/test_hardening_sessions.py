@@ -11,23 +11,18 @@ import time
 
 import pytest
 
-from conftest import problem
+from conftest import hdr, problem, register, sign_in
 
 # Idle timeouts measured in seconds: run alone.
 pytestmark = pytest.mark.serial
 
-PW = "quiet amber lantern 4412"
 
-
-def bearer(tok):
-    return {"Authorization": f"Bearer {tok}"}
-
-
-def sign_in(srv, email, idle_s):
-    r = srv.post("/v1/auth/register",
-                 json={"email": email, "password": PW, "accept_terms": True})
+def member_with_idle(srv, email, idle_s):
+    """The token of a member registered as email, whose sign-in reports
+    idle_s as its idle timeout."""
+    r = register(srv, email)
     assert r.status_code == 201, r.text
-    r = srv.post("/v1/auth/login", json={"email": email, "password": PW})
+    r = sign_in(srv, email)
     assert r.status_code == 200, r.text
     assert r.json()["idle_timeout_s"] == idle_s
     return r.json()["token"]
@@ -43,39 +38,39 @@ def shift(db, ms):
 
 def test_a_session_in_use_does_not_idle_out_with_a_short_timeout(start_server):
     srv = start_server(env={"CAREBASE_SESSION_IDLE_MEMBER_S": "60"})
-    tok = sign_in(srv, "idle.user@example.org", 60)
+    tok = member_with_idle(srv, "idle.user@example.org", 60)
 
     # Used 30 s after the last write: still live, and the use is written
     # (the step for a 60 s timeout is 1 s), not left for a minute.
     shift(srv.db, 30000)
-    assert srv.get("/v1/me", headers=bearer(tok)).status_code == 200
+    assert srv.get("/v1/me", headers=hdr(tok)).status_code == 200
     assert last_activity_age_ms(srv.db) < 5000
 
     # 35 s more: 65 s after sign-in, 35 s after the last use. Live.
     shift(srv.db, 35000)
-    assert srv.get("/v1/me", headers=bearer(tok)).status_code == 200
+    assert srv.get("/v1/me", headers=hdr(tok)).status_code == 200
     assert last_activity_age_ms(srv.db) < 5000
 
     # Used every few seconds (real time): written each time a step passed.
     for _ in range(3):
         time.sleep(1.2)
-        assert srv.get("/v1/me", headers=bearer(tok)).status_code == 200
+        assert srv.get("/v1/me", headers=hdr(tok)).status_code == 200
         assert last_activity_age_ms(srv.db) < 1200
 
     # Really idle for the timeout: ended.
     shift(srv.db, 60500)
-    problem(srv.get("/v1/me", headers=bearer(tok)), 401, "SESSION_EXPIRED")
+    problem(srv.get("/v1/me", headers=hdr(tok)), 401, "SESSION_EXPIRED")
 
 
 def test_long_timeouts_still_write_at_most_once_a_minute(start_server):
     srv = start_server()
-    tok = sign_in(srv, "week.user@example.org", 604800)
+    tok = member_with_idle(srv, "week.user@example.org", 604800)
     shift(srv.db, 30000)
-    assert srv.get("/v1/me", headers=bearer(tok)).status_code == 200
+    assert srv.get("/v1/me", headers=hdr(tok)).status_code == 200
     # A week's timeout: the step is capped at a minute, so a read 30 s
     # after the last write stays a read.
     assert last_activity_age_ms(srv.db) >= 30000
     shift(srv.db, 31000)
-    assert srv.get("/v1/me", headers=bearer(tok)).status_code == 200
+    assert srv.get("/v1/me", headers=hdr(tok)).status_code == 200
     assert last_activity_age_ms(srv.db) < 5000
 

@@ -88,6 +88,7 @@ def test_a_call_refused_for_its_credentials_keeps_no_body(start_server, name, en
     assert r2.returncode != 0 and "never processed" in r2.stdout + r2.stderr
 
 
+@pytest.mark.dialect
 def test_one_address_keeps_at_most_the_bound(start_server):
     srv = start_server(env={"CAREBASE_WEBHOOK_REFUSED_MAX_PER_ADDRESS": "3",
                             "CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET": SECRET})

@@ -170,6 +170,7 @@ def test_cors_off_by_default(server):
 
 # -- rate limits --------------------------------------------------------------
 
+@pytest.mark.serial
 def test_rate_limit_answers_429_with_retry_after_and_spares_healthz(start_server):
     s = start_server(env={"CAREBASE_RATE_LIMIT": "2", "CAREBASE_RATE_BURST": "3"})
     statuses = []
@@ -234,6 +235,7 @@ def test_tls_needs_both_cert_and_key(start_server, cert):
 
 # -- graceful shutdown --------------------------------------------------------
 
+@pytest.mark.serial
 def test_sigterm_lets_requests_finish_and_exits_zero(start_server):
     s = start_server(env={"CAREBASE_SHUTDOWN_TIMEOUT_S": "5"})
     stop = threading.Event()

@@ -1,5 +1,5 @@
 """Learning (issue 6, parts 3 and 4) and the webhook inbox: the CMS webhook
-(signature, payload checks, story fetched from a fake CMS served here, upsert
+(signature, payload checks, story fetched from a fake CMS (conftest's), upsert
 by story uuid, unpublish/delete change status only), every inbound body kept
 in the inbox with its outcome (refused ones too, nothing else changed),
 failures replayed with `carebase webhooks replay`, progress (start, complete,
@@ -13,79 +13,17 @@ import hashlib
 import hmac
 import json
 import secrets
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 
-from conftest import hdr, person, problem
+from conftest import CMS_TOKEN, hdr, person, problem
 
 SECRET = "cms-webhook-secret-for-tests"
-TOKEN = "cms token/with+odd&chars"
 
 
-# -- the fake CMS ----------------------------------------------------------------
-
-class FakeCms:
-    """Serves GET /v2/cdn/stories/<id>?token=TOKEN from self.stories; counts
-    fetches; answers 503 while self.down is set."""
-
-    def __init__(self):
-        self.stories = {}
-        self.fetches = []
-        self.down = False
-        cms = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                path, _, query = self.path.partition("?")
-                cms.fetches.append(path)
-                params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
-                from urllib.parse import unquote
-                if cms.down:
-                    return self.answer(503, {"error": "maintenance"})
-                if unquote(params.get("token", "")) != TOKEN:
-                    return self.answer(401, {"error": "bad token"})
-                prefix = "/v2/cdn/stories/"
-                sid = path[len(prefix):] if path.startswith(prefix) else ""
-                story = cms.stories.get(sid)
-                if story is None:
-                    return self.answer(404, {"error": "not found"})
-                return self.answer(200, {"story": story})
-
-            def answer(self, status, body):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}/v2"
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def cms():
-    c = FakeCms()
-    yield c
-    c.stop()
-
+# -- stories in the fake CMS (conftest's cms) ----------------------------------------
 
 def course_story(cms, name="Healing from trauma", partners=None, **content):
     sid = 100000 + len(cms.stories) + secrets.randbelow(1000) * 1000
@@ -180,7 +118,7 @@ def my_course(server, who, cid):
 def cms_env(cms, **extra):
     env = {"CAREBASE_STORYBLOK_WEBHOOK_SECRET": SECRET,
            "CAREBASE_STORYBLOK_API_URL": cms.url,
-           "CAREBASE_STORYBLOK_TOKEN": TOKEN,
+           "CAREBASE_STORYBLOK_TOKEN": CMS_TOKEN,
            "CAREBASE_STORYBLOK_TIMEOUT_S": "3"}
     env.update(extra)
     return env

@@ -12,8 +12,8 @@ import urllib.parse
 
 import pytest
 
-from conftest import (PASSWORD, SIMPLYBOOK_SECRET, access_counts, booking_hook, booking_payload,
-                      hdr, make_partner, person, problem, register)
+from conftest import (PASSWORD, SIMPLYBOOK_SECRET, access_counts, hdr, make_partner, person,
+                      post_booking, problem, register)
 
 ENV = dict(CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET=SIMPLYBOOK_SECRET)
 
@@ -26,23 +26,14 @@ def new_access(server, admin, partner, sessions=6):
     return r
 
 
-def book(server, email):
-    """A signed NEW_BOOKING from the booking system for email."""
-    return booking_hook(server, booking_payload(email))
-
-
 @pytest.fixture
 def server(start_server, db):
     return start_server(db=db, env=ENV)
 
 
-@pytest.fixture
-def admin(server):
-    return person(server, "admin", "admin")
-
-
 # -- 1. sessions: a spent session is never overwritten -------------------------------
 
+@pytest.mark.dialect
 def test_changing_sessions_needs_the_etag_read_after_the_last_spend(server, db, admin):
     partner = make_partner(server, admin, "Bumble")
     member = person(server, "member")
@@ -60,7 +51,7 @@ def test_changing_sessions_needs_the_etag_read_after_the_last_spend(server, db, 
     read_etag = r.headers["ETag"]
     assert read_etag.startswith('W/"') and read_etag != created_etag   # redeemed since
     # ... the booking system spends a session meanwhile ...
-    r = book(server, member["email"])
+    r = post_booking(server, member["email"])
     assert r.status_code == 200, r.text
     assert access_counts(db, acc["id"]) == (5, 1)
     # ... and the admin's write of an absolute value is refused, whether it
@@ -115,6 +106,36 @@ def test_changing_sessions_needs_the_etag_read_after_the_last_spend(server, db, 
                            json={"therapy_sessions_remaining": 51}), 422, "VALIDATION_FAILED")
 
 
+def test_a_star_anywhere_in_if_match_is_refused_for_the_sessions(server, db, admin):
+    """"*" in a list matches any state as a lone "*" does: for a FIELD_IF_MATCH
+    field it is refused (428) wherever it stands, even beside the current ETag;
+    without it, only the current ETag passes (412 otherwise)."""
+    partner = make_partner(server, admin, "Hinge")
+    acc = new_access(server, admin, partner, sessions=6).json()
+    path = f"/v1/partner-access/{acc['id']}"
+    cur = server.get(path, headers=hdr(admin)).headers["ETag"]
+    before = db.count("audit_log", f"entity_id = '{acc['id']}'")
+    for im in ('"stale", *', 'W/"x",*', f'{cur}, *', '*, W/"x"'):
+        body = problem(server.request("PATCH", path, headers=hdr(admin, **{"If-Match": im}),
+                                      json={"therapy_sessions_remaining": 9}),
+                       428, "PRECONDITION_REQUIRED")
+        assert "not *" in body["detail"], im
+    problem(server.request("PATCH", path, headers=hdr(admin, **{"If-Match": '"stale", W/"x"'}),
+                           json={"therapy_sessions_remaining": 9}),
+            412, "PRECONDITION_FAILED")
+    assert access_counts(db, acc["id"]) == (6, 0)
+    assert db.count("audit_log", f"entity_id = '{acc['id']}'") == before
+    # Other fields keep the ordinary rule: a "*" in a list matches.
+    r = server.request("PATCH", path, headers=hdr(admin, **{"If-Match": '"stale", *'}),
+                       json={"feature_live_chat": False})
+    assert r.status_code == 200, r.text
+    r = server.request("PATCH", path, headers=hdr(admin, **{"If-Match": f'"stale", {r.headers["ETag"]}'}),
+                       json={"therapy_sessions_remaining": 9})
+    assert r.status_code == 200, r.text
+    assert access_counts(db, acc["id"]) == (9, 0)
+
+
+@pytest.mark.dialect
 def test_a_spend_after_the_read_is_kept_for_partner_admin_rows_too(server, db, admin):
     """The members' own view and the partner admin's carry an ETag as well."""
     partner = make_partner(server, admin, "Badoo")
@@ -125,9 +146,9 @@ def test_a_spend_after_the_read_is_kept_for_partner_admin_rows_too(server, db, a
     r = server.get(f"/v1/partner-access/{acc['id']}", headers=hdr(member))
     assert r.status_code == 200 and r.headers.get("ETag")
     etag = server.get(f"/v1/partner-access/{acc['id']}", headers=hdr(admin)).headers["ETag"]
-    assert book(server, member["email"]).status_code == 200
-    assert book(server, member["email"]).status_code == 200
-    problem(book(server, member["email"]), 403, "NO_THERAPY_SESSIONS_LEFT")
+    assert post_booking(server, member["email"]).status_code == 200
+    assert post_booking(server, member["email"]).status_code == 200
+    problem(post_booking(server, member["email"]), 403, "NO_THERAPY_SESSIONS_LEFT")
     problem(server.request("PATCH", f"/v1/partner-access/{acc['id']}",
                            headers=hdr(admin, **{"If-Match": etag}),
                            json={"therapy_sessions_remaining": 2}), 412, "PRECONDITION_FAILED")

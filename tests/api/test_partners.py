@@ -15,7 +15,7 @@ import threading
 import pytest
 import requests
 
-from conftest import PASSWORD, hdr, login, make_partner, person, problem
+from conftest import PASSWORD, assign, hdr, login, make_partner, new_code, person, problem
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 YEAR_MS = 366 * 24 * 3600 * 1000
@@ -60,26 +60,11 @@ def make_partner_admin(server, admin, partner, name):
     return who
 
 
-def new_code(server, who, **body):
-    body.setdefault("feature_live_chat", True)
-    body.setdefault("feature_therapy", True)
-    body.setdefault("therapy_sessions_remaining", 6)
-    r = server.post("/v1/partner-access", headers=hdr(who), json=body)
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
 def validate(server, code, who=None, **extra):
     body = {"code": code}
     body.update(extra)
     return server.post("/v1/partner-access/validate-code", json=body,
                        headers=hdr(who) if who else {})
-
-
-def assign(server, who, code, **extra):
-    body = {"code": code}
-    body.update(extra)
-    return server.post("/v1/partner-access/assign", headers=hdr(who), json=body)
 
 
 def absent_code(db):
@@ -539,6 +524,30 @@ def test_guessing_is_throttled_per_account_and_per_address(server, world, db):
 
 def users_count(db):
     return db.count("users")
+
+
+def test_the_export_holds_partner_accesses_as_declared(server, world):
+    """records.partner_access is the resource's declaration, not a list of
+    columns of its own: exactly its fields (the schema's, staff-only ones
+    too, never the code's hash), and what /v1/me/partner-access shows."""
+    w = world
+    acc = new_code(server, w["pa_a"], therapy_sessions_remaining=3)
+    r = assign(server, w["m1"], acc["code"])
+    assert r.status_code == 200, r.text
+    schemas = server.get("/v1/openapi.json").json()["components"]["schemas"]
+    declared = set(schemas["partner_access"]["properties"])
+    assert "code_hash" not in declared and "partner_name" in declared
+    exp = server.get("/v1/me/export", headers=hdr(w["m1"]))
+    assert exp.status_code == 200, exp.text
+    held = exp.json()["records"]["partner_access"]
+    assert [x["id"] for x in held] == [acc["id"]]
+    assert set(held[0]) == declared
+    mine = server.get("/v1/me/partner-access", headers=hdr(w["m1"]))
+    assert mine.status_code == 200, mine.text
+    [row] = mine.json()["data"]
+    assert {k: held[0][k] for k in row} == row
+    assert held[0]["user_id"] == w["m1"]["id"]
+    assert acc["code"] not in exp.text and "code_hash" not in exp.text
 
 
 @pytest.mark.dialect

@@ -4,10 +4,9 @@ passes, 19456 KiB), anything else accepts one down to libsodium's floor (1
 pass, 8 KiB) with a warning at start-up."""
 import pytest
 
-from conftest import PASSWORD, register, sign_in
+from conftest import CHEAPEST_PASSWORDS, PASSWORD, register, sign_in
 
 OWASP = {"CAREBASE_PASSWORD_OPSLIMIT": "2", "CAREBASE_PASSWORD_MEMLIMIT_KIB": "19456"}
-CHEAPEST = {"CAREBASE_PASSWORD_OPSLIMIT": "1", "CAREBASE_PASSWORD_MEMLIMIT_KIB": "8"}
 
 
 def stored_hash(db):
@@ -37,7 +36,7 @@ def test_login_rehashes_when_the_cost_rises(start_server, db):
 @pytest.mark.parametrize("env", [
     {"CAREBASE_PASSWORD_MEMLIMIT_KIB": "19455"},
     {"CAREBASE_PASSWORD_OPSLIMIT": "1"},
-    CHEAPEST,
+    CHEAPEST_PASSWORDS,
 ])
 def test_cost_below_owasp_minimum_is_refused_in_production(start_server, env):
     s = start_server(start=False, migrate=False)
@@ -54,7 +53,7 @@ def test_cost_below_owasp_minimum_is_refused_in_production(start_server, env):
 
 
 def test_cost_below_owasp_outside_production_starts_with_a_warning(start_server, db):
-    s = start_server(db=db, env=CHEAPEST)
+    s = start_server(db=db, env=CHEAPEST_PASSWORDS)
     assert "event=password_cost_below_owasp" in s.log()
     assert register(s, "cheap@example.org").status_code == 201
     assert ",t=1," in stored_hash(db) and "$m=8," in stored_hash(db), stored_hash(db)

@@ -17,7 +17,7 @@ def member(srv, email="ann@example.org", **fields):
     return who["id"], who["token"]
 
 
-def admin(srv, email="boss@example.org"):
+def admin_token(srv, email="boss@example.org"):
     """An admin's token."""
     return person(srv, "boss", "admin", email=email)["token"]
 
@@ -87,7 +87,7 @@ def test_email_change_through_users_route_refused(server):
 
 def test_admin_deactivation_ends_sessions(server):
     uid, tok = member(server)
-    boss = admin(server)
+    boss = admin_token(server)
     r = server.request("PATCH", f"/v1/users/{uid}", headers=hdr(boss),
                        json={"is_active": False})
     assert r.status_code == 200, r.text
@@ -97,7 +97,7 @@ def test_admin_deactivation_ends_sessions(server):
 
 @pytest.mark.dialect
 def test_the_last_active_admin_cannot_be_removed(server):
-    boss = admin(server)
+    boss = admin_token(server)
     me = server.get("/v1/me", headers=hdr(boss)).json()["id"]
     for change in ({"role": "member"}, {"is_active": False}):
         r = server.request("PATCH", f"/v1/users/{me}", headers=hdr(boss), json=change)
@@ -110,7 +110,7 @@ def test_the_last_active_admin_cannot_be_removed(server):
     assert r.status_code == 409 and r.json()["code"] == "LAST_ADMIN", r.text
     assert server.get("/v1/me", headers=hdr(boss)).json()["role"] == "admin"
     # With a second admin, the first may go.
-    other = admin(server, "boss2@example.org")
+    other = admin_token(server, "boss2@example.org")
     r = server.request("PATCH", f"/v1/users/{me}", headers=hdr(other),
                        json={"role": "member"})
     assert r.status_code == 200, r.text
@@ -122,7 +122,7 @@ def test_the_last_active_admin_cannot_be_removed(server):
 
 def test_a_deleted_accounts_email_stays_reserved_until_erased(server):
     uid, tok = member(server)
-    boss = admin(server)
+    boss = admin_token(server)
     r = server.request("DELETE", f"/v1/users/{uid}", headers=hdr(boss))
     assert r.status_code == 204, r.text
     assert server.get("/v1/me", headers=hdr(tok)).status_code == 401
@@ -136,7 +136,7 @@ def test_a_deleted_accounts_email_stays_reserved_until_erased(server):
 
 def test_a_role_change_ends_the_persons_sessions(server):
     uid, tok = member(server)
-    boss = admin(server)
+    boss = admin_token(server)
     r = server.request("PATCH", f"/v1/users/{uid}", headers=hdr(boss),
                        json={"role": "therapist"})
     assert r.status_code == 200, r.text
@@ -249,7 +249,7 @@ def test_me_patch_honours_if_match(server):
 
 
 def test_users_filter_by_email(server):
-    boss = admin(server)
+    boss = admin_token(server)
     ann_id, ann = member(server, "ann@example.org")
     bob_id, bob = member(server, "bob@example.org")
     r = server.get("/v1/users?email=bob@example.org", headers=hdr(boss))

@@ -183,6 +183,7 @@ def test_unknown_report_and_bad_json_are_refused(server, db, seeded):
     assert db.count("report_runs") == 0
 
 
+@pytest.mark.dialect
 def test_result_is_not_ready_until_a_worker_makes_it(start_server, db, seeded_no_workers):
     server, admin = seeded_no_workers
     r = queue(server, admin, "therapy_bookings_by_partner", format="csv")
@@ -327,6 +328,7 @@ def test_a_stale_worker_does_not_undo_the_run(server, db, seeded):
     assert db.count("failed_jobs", "kind = 'report_runs.make'") == 0
 
 
+@pytest.mark.dialect
 def test_a_run_whose_job_is_gone_does_not_count_as_waiting(start_server, db,
                                                            seeded_no_workers):
     """RUNS_PENDING counts the runs whose job is still queued: one whose job

@@ -63,12 +63,35 @@ def test_public_routes_never_answer_401_without_a_token(server):
         assert resp.status_code != 401, (r, resp.status_code, resp.text[:300])
 
 
-def test_every_public_route_is_listed_in_the_readme(server):
-    readme = (ROOT / "README.md").read_text()
-    listed = set(re.findall(r"`(GET|POST|PUT|PATCH|DELETE) (/[^`\s]*)`", readme))
-    public = {(r["method"], r["pattern"]) for r in route_table(server) if r["public"]}
+def readme_public_table():
+    """The (method, pattern) pairs of the README's table of public routes:
+    the rows after its "| public route |" header, up to the first line
+    that is not a table row."""
+    lines = (ROOT / "README.md").read_text().splitlines()
+    start = next(i for i, l in enumerate(lines) if l.startswith("| public route |"))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append(line.split("|")[1])
+    return set(re.findall(r"`(GET|POST|PUT|PATCH|DELETE) (/[^`\s]*)`", "\n".join(rows)))
+
+
+def test_the_readme_table_of_public_routes_is_the_route_table(server):
+    """Both ways: every public route is in the README's table, and every
+    route the table names is public (a route that needs a token listed
+    there would tell an operator it is open)."""
+    listed = readme_public_table()
+    assert listed, "no rows in the README's public route table"
+    table = route_table(server)
+    public = {(r["method"], r["pattern"]) for r in table if r["public"]}
+    known = {(r["method"], r["pattern"]) for r in table}
     missing = public - listed
-    assert not missing, f"public routes not listed in README.md: {sorted(missing)}"
+    assert not missing, f"public routes not in the README's table: {sorted(missing)}"
+    not_public = (listed & known) - public
+    assert not not_public, f"routes in the README's public table that need a token: {sorted(not_public)}"
+    unknown = listed - known
+    assert not unknown, f"routes in the README's public table that do not exist: {sorted(unknown)}"
 
 
 def test_a_large_upload_without_a_token_is_refused_before_its_body(server):

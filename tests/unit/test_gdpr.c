@@ -5,16 +5,20 @@
  * declaration; then
  *
  *   - the person's export (people_export) holds every personal field of
- *     each of those rows, as set (staff-only ones excepted: the export is
- *     the row as its owner sees it), and every FIELD_ERASE field of their
- *     users row;
+ *     each of those rows, as set (staff-only ones too: it is their data),
+ *     and every FIELD_ERASE field of their users row; each row of every
+ *     resource they own is exported with exactly its declared fields but
+ *     the FIELD_HIDDEN ones (no module's hook stands in for it);
  *   - after their erasure (people_erase) their users row holds none of
  *     its personal or FIELD_ERASE fields nor its blind index, the rows
- *     they own elsewhere open none of their personal fields (the data key
- *     is gone) and hold no blind index nor FIELD_ERASE field.
+ *     they own elsewhere hold none of their nullable personal fields,
+ *     open none of the others (the data key is gone) and hold no blind
+ *     index nor FIELD_ERASE field.
  *
- * Nothing here names a field: a personal field added to a declaration is
- * covered as it is. A resource declared only here (probe, on a table the
+ * The modules are the program's own (modules_all), registered and
+ * started (their init, which registers the GDPR hooks) as the program
+ * does. Nothing here names a field: a personal field added to a
+ * declaration is covered as it is. A resource declared only here (probe, on a table the
  * test makes) shows it for a module the people module knows nothing of.
  */
 #include <setjmp.h>
@@ -30,25 +34,21 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "biometrics/biometrics.h"
-#include "bookings/bookings.h"
 #include "core/config.h"
 #include "core/crypto.h"
 #include "core/err.h"
 #include "core/keyring.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "learning/learning.h"
 #include "module.h"
-#include "partners/partners.h"
+#include "modules.h"
 #include "people/gdpr.h"
 #include "people/people.h"
+#include "resource/hooks.h"
 #include "resource/resource.h"
 #include "resource/resource_int.h"
 #include "store/migrate.h"
 #include "store/store.h"
-#include "therapy/therapy.h"
-#include "training/training.h"
 
 #include "testdb.h"
 
@@ -66,7 +66,8 @@ static const struct field probe_fields[] = {
 	{ "region", FIELD_TEXT, FIELD_NULLABLE | FIELD_ERASE, 0, 50, NULL, NULL,
 	    NULL, 0, "cleared on erasure" },
 	{ "remark", FIELD_TEXT, FIELD_PERSONAL | FIELD_NULLABLE, 0, 50, NULL,
-	    NULL, NULL, SEE_ALL, "staff only: not exported" },
+	    NULL, NULL, SEE_ALL,
+	    "staff only, yet exported: the person's data" },
 };
 
 static const struct resource probe = {
@@ -296,19 +297,23 @@ people_make(struct tx *tx, void *arg)
 static int
 setup(void **state)
 {
-	static const struct module *const modules[] = { &people_module,
-		&therapy_module, &partners_module, &bookings_module,
-		&biometrics_module, &learning_module, &training_module };
-	struct store_opts		  o = { 1, 2, 10000, 1 };
-	const char			 *err;
-	char				  url[128], errbuf[256];
-	static char			  journal[128];
-	size_t				  i, j;
-	int				  applied;
+	const struct module *const *modules;
+	struct store_opts	    o = { 1, 2, 10000, 1 };
+	const char		   *err;
+	char			    url[128], errbuf[256];
+	static char		    journal[128];
+	size_t			    i, j, n;
+	int			    applied, rc;
 
 	(void)state;
 	if (mkdtemp(dir) == NULL)
 		return (-1);
+	/* The defaults: the modules' init reads the configuration. */
+	if (config_load(0, NULL, errbuf, sizeof(errbuf)) != OK) {
+		fprintf(stderr, "%s\n", errbuf);
+		return (-1);
+	}
+	log_set_level(LOG_WARN);
 	/* Erasures are journalled (people/erasures.c). */
 	snprintf(journal, sizeof(journal), "%s/erasure.journal", dir);
 	config.erasure_journal_file = journal;
@@ -320,12 +325,23 @@ setup(void **state)
 	if (store_open(url, &o, &db, &err) != OK ||
 	    migrate_up(db, &applied) != OK || db_exec(db, probe_sql) != OK)
 		return (-1);
-	for (i = 0; i < NELEM(modules); i++)
+	/* Every module the program has (modules.c), registered and started
+	 * as the program does: resources first, then each init, which
+	 * registers the GDPR hooks. */
+	modules = modules_all(&n);
+	for (i = 0; i < n; i++)
 		for (j = 0; j < modules[i]->nresources; j++)
 			if (resource_register(modules[i]->resources[j]) != OK)
 				return (-1);
 	if (resource_register(&probe) != OK)
 		return (-1);
+	for (i = 0; i < n; i++)
+		if (modules[i]->init != NULL &&
+		    (rc = modules[i]->init(db)) != OK) {
+			fprintf(stderr, "module %s failed to start: %s\n",
+			    modules[i]->name, err_code(rc));
+			return (-1);
+		}
 	/*
 	 * The database may tie fields together where a declaration cannot
 	 * say so (a CHECK: a course's type sets its length): when it refuses
@@ -419,16 +435,9 @@ every_personal_field_is_exported(void **state)
 				continue;
 			want = json_object_get(made[i].body, f->name);
 			got = json_object_get(row, f->name);
-			/* The export is the row as its owner sees it; their
-			 * own users row, every field. */
-			if (f->see != 0 && !(f->see & SEE_OWN) &&
-			    strcmp(made[i].res->table, "users") != 0) {
-				if (got != NULL)
-					fail_msg("%s.%s: staff only, exported",
-					    made[i].res->name, f->name);
+			/* Every field, those only staff see included. */
+			if (f->see != 0 && !(f->see & SEE_OWN))
 				staff_only++;
-				continue;
-			}
 			if (got == NULL || !json_equal(want, got))
 				fail_msg("%s.%s: %s exported as %s",
 				    made[i].res->name, f->name,
@@ -439,9 +448,70 @@ every_personal_field_is_exported(void **state)
 			checked++;
 		}
 	}
-	/* users: 8 personal, 3 FIELD_ERASE; the probe: 3 and 1. */
-	assert_true(checked >= 15);
+	/* users: 8 personal, 3 FIELD_ERASE; the probe: 4 and 1. */
+	assert_true(checked >= 16);
 	assert_true(staff_only >= 1);
+	json_decref(doc);
+}
+
+/*
+ * The export's records: an array for every resource with an owner column
+ * (but users, the export's "user"), each row holding exactly the declared
+ * columns but the FIELD_HIDDEN ones, as the declaration gives them.
+ */
+static void
+exported_rows_are_the_declared_ones(void **state)
+{
+	const struct rdef *const *all;
+	const struct rdef	 *rd;
+	json_t			 *doc = NULL, *rows, *row;
+	const char		 *key;
+	json_t			 *v;
+	size_t			  i, j, k, n, shown, rows_seen = 0;
+
+	(void)state;
+	assert_int_equal(store_run(db, STORE_TX_WRITE, export_tx, &doc), OK);
+	all = rdef_all(&n);
+	for (i = 0; i < n; i++) {
+		rd = all[i];
+		if (rd->res->owner_column == NULL || rd->owner_is_id)
+			continue;
+		rows = json_object_get(
+		    json_object_get(doc, "records"), rd->res->name);
+		if (!json_is_array(rows))
+			fail_msg("%s: no array in the export's records",
+			    rd->res->name);
+		for (shown = 0, k = 0; k < rd->ncols; k++)
+			shown += !(rd->cols[k].flags & FIELD_HIDDEN);
+		json_array_foreach(rows, j, row)
+		{
+			for (k = 0; k < rd->ncols; k++)
+				if (!(rd->cols[k].flags & FIELD_HIDDEN) &&
+				    json_object_get(row, rd->cols[k].name) ==
+					NULL)
+					fail_msg(
+					    "%s.%s: declared, not exported",
+					    rd->res->name, rd->cols[k].name);
+			if (json_object_size(row) != shown) {
+				json_object_foreach(row, key, v)
+				{
+					(void)v;
+					for (k = 0; k < rd->ncols; k++)
+						if (strcmp(rd->cols[k].name,
+							key) == 0 &&
+						    !(rd->cols[k].flags &
+							FIELD_HIDDEN))
+							break;
+					if (k == rd->ncols)
+						fail_msg("%s.%s: exported, not "
+							 "a declared field",
+						    rd->res->name, key);
+				}
+			}
+			rows_seen++;
+		}
+	}
+	assert_true(rows_seen >= 2); /* the probe's at least, and others */
 	json_decref(doc);
 }
 
@@ -467,7 +537,7 @@ nothing_personal_opens_after_erasure(void **state)
 	struct tx	   *tx;
 	json_t		   *row;
 	char		    col[96], sql[128];
-	size_t		    i, k, owned = 0;
+	size_t		    i, k, owned = 0, cleared = 0;
 	int		    rc;
 
 	(void)state;
@@ -481,10 +551,15 @@ nothing_personal_opens_after_erasure(void **state)
 
 		for (k = 0; k < made[i].res->nfields; k++) {
 			f = &made[i].res->fields[k];
+			/* Personal fields are cleared where the column takes
+			 * NULL (declared nullable; in the users row, all). */
 			if ((f->flags & FIELD_ERASE) ||
-			    (self_row && (f->flags & FIELD_PERSONAL)))
+			    ((self_row || (f->flags & FIELD_NULLABLE)) &&
+				(f->flags & FIELD_PERSONAL))) {
 				assert_null_column(
 				    made[i].res->table, f->name, made[i].id);
+				cleared += !self_row;
+			}
 			if (f->flags & FIELD_BLIND_INDEX) {
 				snprintf(col, sizeof(col), "%s_index", f->name);
 				assert_null_column(
@@ -512,6 +587,67 @@ nothing_personal_opens_after_erasure(void **state)
 	}
 	store_tx_rollback(tx);
 	assert_true(owned >= 1); /* the probe at least */
+	/* Outside the users row: the probe's secret, contact and remark,
+	 * shared notes, bookings' addresses, ... */
+	assert_true(cleared >= 4);
+}
+
+static int
+hook_rows(struct tx *tx, const char *user_id, json_t *rows)
+{
+	(void)tx;
+	(void)user_id;
+	return (json_array_append_new(rows, json_string("hook")) == 0
+		? OK
+		: ERR_NOMEM);
+}
+
+static int
+hook_erase(struct tx *tx, const char *user_id)
+{
+	(void)tx;
+	(void)user_id;
+	return (OK);
+}
+
+static int
+hook_export_tx(struct tx *tx, void *arg)
+{
+	return (hooks_gdpr_export(tx, person, arg));
+}
+
+/*
+ * A hook never stands in for a resource's export: one named as a
+ * registered resource is refused, and an export never overwrites what
+ * the declarations put there.
+ */
+static void
+no_hook_replaces_a_declared_export(void **state)
+{
+	static const struct gdpr_hook named = { "gdpr_probe", hook_rows, NULL };
+	static const struct gdpr_hook erase_only = { "gdpr_probe", NULL,
+		hook_erase };
+	static const struct gdpr_hook other = { "gdpr_probe_hook", hook_rows,
+		NULL };
+	json_t			     *into;
+
+	(void)state;
+	assert_int_equal(hooks_gdpr_register(&named), ERR_CONFIG);
+	assert_int_equal(hooks_gdpr_register(&erase_only), OK);
+	assert_int_equal(hooks_gdpr_register(&other), OK);
+	into = json_pack("{s:[s]}", "gdpr_probe_hook", "declared");
+	assert_int_equal(
+	    store_run(db, STORE_TX_READ, hook_export_tx, into), ERR_INTERNAL);
+	assert_string_equal(json_string_value(json_array_get(
+				json_object_get(into, "gdpr_probe_hook"), 0)),
+	    "declared");
+	json_object_clear(into);
+	assert_int_equal(
+	    store_run(db, STORE_TX_READ, hook_export_tx, into), OK);
+	assert_string_equal(json_string_value(json_array_get(
+				json_object_get(into, "gdpr_probe_hook"), 0)),
+	    "hook");
+	json_decref(into);
 }
 
 int
@@ -519,7 +655,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_personal_field_is_exported),
+		cmocka_unit_test(exported_rows_are_the_declared_ones),
 		cmocka_unit_test(nothing_personal_opens_after_erasure),
+		cmocka_unit_test(no_hook_replaces_a_declared_export),
 	};
 	unsigned char master[MASTER_KEY_LEN];
 	int	      rc;

@@ -796,7 +796,7 @@ static int
 fake_auth(struct request *r, struct principal **out)
 {
 	static struct principal u1 = { .user_id = "u1", .role = "member" };
-	const char		*a = http_header(r, "Authorization");
+	const char	       *a = http_header(r, "Authorization");
 
 	*out = NULL;
 	if (a == NULL)
@@ -832,7 +832,8 @@ test_server_dispatcher_auth(void **state)
 	http_set_authenticator(fake_auth);
 	get(fd, "/v1/t/mine", NULL, &r);
 	assert_problem(&r, 401, "UNAUTHORIZED");
-	assert_string_equal(hdr(&r, "WWW-Authenticate", v, sizeof(v)), "Bearer");
+	assert_string_equal(
+	    hdr(&r, "WWW-Authenticate", v, sizeof(v)), "Bearer");
 	get(fd, "/v1/t/mine", "Authorization: Bearer bad\r\n", &r);
 	assert_problem(&r, 401, "BAD_TOKEN");
 	get(fd, "/v1/t/mine", "Authorization: Bearer good\r\n", &r);

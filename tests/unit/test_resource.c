@@ -99,6 +99,52 @@ static const struct resource notes = {
 	.where = "deleted_at IS NULL",
 };
 
+/* The same table seen through row conditions of its own: "own" is the
+ * caller's open notes; "related" by a party kind, the plain ones. */
+static const struct resource open_notes = {
+	.name = "open_notes",
+	.path = "/v1/open-notes",
+	.table = "notes",
+	.fields = note_fields,
+	.nfields = sizeof(note_fields) / sizeof(note_fields[0]),
+	.owner_column = "owner_id",
+	.scope_where = { [SCOPE_OWN] = "owner_id = ? AND is_done = 0" },
+	.where = "deleted_at IS NULL",
+};
+static const struct resource party_notes = {
+	.name = "party_notes",
+	.path = "/v1/party-notes",
+	.table = "notes",
+	.fields = note_fields,
+	.nfields = sizeof(note_fields) / sizeof(note_fields[0]),
+	.owner_column = "owner_id",
+	.related_kinds = "guardian_of",
+	.party_kinds = "guardian_of",
+	.party_where = "kind = 'plain' AND owner_id <> ?",
+	.where = "deleted_at IS NULL",
+};
+static const struct resource unregistered = {
+	.name = "unregistered",
+	.path = "/v1/unregistered",
+	.table = "notes",
+	.fields = note_fields,
+	.nfields = sizeof(note_fields) / sizeof(note_fields[0]),
+	.owner_column = "owner_id",
+};
+
+/* A table without owner or health fields, for resource_rows' cap. */
+static const struct field bulk_fields[] = {
+	{ "title", FIELD_TEXT, FIELD_REQUIRED | FIELD_FILTER, 1, 20, NULL, NULL,
+	    NULL, 0, "a title" },
+};
+static const struct resource bulk = {
+	.name = "bulk",
+	.path = "/v1/bulk",
+	.table = "bulk",
+	.fields = bulk_fields,
+	.nfields = sizeof(bulk_fields) / sizeof(bulk_fields[0]),
+};
+
 static const char notes_sql[] =
     "CREATE TABLE notes (id TEXT PRIMARY KEY, owner_id TEXT NOT NULL "
     "REFERENCES users (id), title TEXT NOT NULL, body BLOB, mood INTEGER, "
@@ -335,6 +381,56 @@ scope_sql(void **state)
 	s = resource_scope_sql(&r, SCOPE_OWN);
 	assert_string_equal(s, "1 = 0");
 	free(s);
+}
+
+/*
+ * Declarations registration refuses: a computed field (sql) declared
+ * personal, erased or blind-indexed (there is no column to seal, clear
+ * or index); a scope_where or party_where with a "?" that is not a
+ * placeholder (each ? is bound to the caller).
+ */
+static void
+bad_declarations(void **state)
+{
+	static const int	 flags[] = { FIELD_PERSONAL, FIELD_ERASE,
+			FIELD_BLIND_INDEX | FIELD_PERSONAL };
+	static const char *const wheres[] = { "owner_id = ? AND title <> '?'",
+		"owner_id = ? AND title = \"a?\"" };
+	struct field		 f[2];
+	struct resource		 r;
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		memset(f, 0, sizeof(f));
+		f[0] = note_fields[0];
+		f[1].name = "computed";
+		f[1].type = FIELD_TEXT;
+		f[1].flags = FIELD_READONLY | FIELD_NULLABLE | flags[i];
+		f[1].sql = "SELECT 'x'";
+		memset(&r, 0, sizeof(r));
+		r.name = "bad_computed";
+		r.path = "/v1/bad-computed";
+		r.table = "notes";
+		r.fields = f;
+		r.nfields = 2;
+		r.owner_column = "owner_id";
+		assert_int_equal(resource_register(&r), ERR_CONFIG);
+	}
+	for (i = 0; i < sizeof(wheres) / sizeof(wheres[0]); i++) {
+		r = notes;
+		r.name = "bad_where";
+		r.path = "/v1/bad-where";
+		memset(r.scope_where, 0, sizeof(r.scope_where));
+		r.scope_where[SCOPE_OWN] = wheres[i];
+		assert_int_equal(resource_register(&r), ERR_CONFIG);
+		r = notes;
+		r.name = "bad_party";
+		r.path = "/v1/bad-party";
+		r.party_kinds = "guardian_of";
+		r.party_where = wheres[i];
+		assert_int_equal(resource_register(&r), ERR_CONFIG);
+	}
 }
 
 static void
@@ -1051,6 +1147,95 @@ public_read_registration(void **state)
 	assert_false(rdef_find(&notes)->routes[0].flags & ROUTE_PUBLIC);
 }
 
+/*
+ * resource_covers answers from an owner alone: OK or ERR_FORBIDDEN where
+ * the owner decides, ERR_INTERNAL where a row condition of the resource
+ * does (scope_where, party kinds), which it cannot evaluate.
+ */
+static void
+covers_by_owner_only(void **state)
+{
+	struct principal alice, bob;
+	struct tx	*tx;
+
+	(void)state;
+	memset(&alice, 0, sizeof(alice));
+	memset(&bob, 0, sizeof(bob));
+	snprintf(alice.user_id, sizeof(alice.user_id), "%s", ALICE);
+	snprintf(bob.user_id, sizeof(bob.user_id), "%s", BOB);
+	assert_int_equal(store_tx_begin(db, STORE_TX_READ, &tx), OK);
+	/* Alice is Bob's guardian. */
+	assert_int_equal(
+	    resource_covers(tx, &notes, &alice, SCOPE_RELATED, BOB), OK);
+	assert_int_equal(
+	    resource_covers(tx, &notes, &bob, SCOPE_RELATED, ALICE),
+	    ERR_FORBIDDEN);
+	assert_int_equal(
+	    resource_covers(tx, &notes, &alice, SCOPE_OWN, BOB), ERR_FORBIDDEN);
+	assert_int_equal(
+	    resource_covers(tx, &notes, &alice, SCOPE_OWN, ALICE), OK);
+	assert_int_equal(
+	    resource_covers(tx, &notes, &bob, SCOPE_ALL, ALICE), OK);
+	/* Own scope is a row condition: not told from the owner. */
+	assert_int_equal(
+	    resource_covers(tx, &open_notes, &alice, SCOPE_OWN, ALICE),
+	    ERR_INTERNAL);
+	assert_int_equal(
+	    resource_covers(tx, &open_notes, &alice, SCOPE_ALL, BOB), OK);
+	/* Related through a party kind: which rows is party_where's. */
+	assert_int_equal(
+	    resource_covers(tx, &party_notes, &alice, SCOPE_RELATED, BOB),
+	    ERR_INTERNAL);
+	assert_int_equal(
+	    resource_covers(tx, &party_notes, &alice, SCOPE_OWN, ALICE), OK);
+	assert_int_equal(
+	    resource_covers(tx, &unregistered, &alice, SCOPE_ALL, ALICE),
+	    ERR_INTERNAL);
+	store_tx_rollback(tx);
+}
+
+/* resource_rows stops at RESOURCE_EXPORT_MAX rows and says so. */
+static void
+rows_are_capped_and_say_so(void **state)
+{
+	struct tx *tx;
+	json_t	  *out;
+	int	   truncated = 0;
+
+	(void)state;
+	assert_int_equal(db_exec("CREATE TABLE bulk (id TEXT PRIMARY KEY, "
+				 "title TEXT NOT NULL, created_at BIGINT NOT "
+				 "NULL, updated_at BIGINT NOT NULL);"
+				 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL "
+				 "SELECT i + 1 FROM n WHERE i < 10003) "
+				 "INSERT INTO bulk SELECT printf('%036d', i), "
+				 "CASE WHEN i <= 10001 THEN 'many' ELSE "
+				 "'few' END, 0, 0 FROM n"),
+	    OK);
+	assert_int_equal(store_tx_begin(db, STORE_TX_READ, &tx), OK);
+	out = json_array();
+	assert_int_equal(resource_rows(tx, &bulk, NULL, SCOPE_ALL, "title",
+			     "many", out, &truncated),
+	    OK);
+	assert_int_equal(json_array_size(out), RESOURCE_EXPORT_MAX);
+	assert_int_equal(truncated, 1);
+	json_array_clear(out);
+	truncated = 0;
+	assert_int_equal(resource_rows(tx, &bulk, NULL, SCOPE_ALL, "title",
+			     "few", out, &truncated),
+	    OK);
+	assert_int_equal(json_array_size(out), 2);
+	assert_int_equal(truncated, 0);
+	json_array_clear(out);
+	/* NULL: the caller takes a cut list. */
+	assert_int_equal(
+	    resource_rows(tx, &bulk, NULL, SCOPE_ALL, NULL, NULL, out, NULL),
+	    OK);
+	assert_int_equal(json_array_size(out), RESOURCE_EXPORT_MAX);
+	json_decref(out);
+	store_tx_rollback(tx);
+}
+
 static void
 docs_page(void **state)
 {
@@ -1076,6 +1261,7 @@ main(void)
 		cmocka_unit_test(validation_codes),
 		cmocka_unit_test(cursor_round_trip),
 		cmocka_unit_test(scope_sql),
+		cmocka_unit_test(bad_declarations),
 		cmocka_unit_test(openapi_shape),
 		cmocka_unit_test(public_read_registration),
 	};
@@ -1083,6 +1269,8 @@ main(void)
 		cmocka_unit_test(crud_and_scope),
 		cmocka_unit_test(lists_page_filter_sort),
 		cmocka_unit_test(sealed_at_rest),
+		cmocka_unit_test(covers_by_owner_only),
+		cmocka_unit_test(rows_are_capped_and_say_so),
 		cmocka_unit_test(docs_page),
 	};
 	unsigned char master[MASTER_KEY_LEN];
@@ -1094,7 +1282,10 @@ main(void)
 	randombytes_buf(master, sizeof(master));
 	keyring_init(master);
 	sodium_memzero(master, sizeof(master));
-	if (resource_register(&notes) != OK || resource_routes_add() != OK)
+	if (resource_register(&notes) != OK ||
+	    resource_register(&open_notes) != OK ||
+	    resource_register(&party_notes) != OK ||
+	    resource_register(&bulk) != OK || resource_routes_add() != OK)
 		return (1);
 	rc = cmocka_run_group_tests_name("resource", pure, NULL, NULL);
 	rc += cmocka_run_group_tests_name(
