@@ -316,6 +316,7 @@ setup(void **state)
 	log_set_level(LOG_WARN);
 	/* Erasures are journalled (people/erasures.c). */
 	snprintf(journal, sizeof(journal), "%s/erasure.journal", dir);
+	free(config.erasure_journal_file);
 	config.erasure_journal_file = journal;
 	if (people_erasures_open(errbuf, sizeof(errbuf)) != OK) {
 		fprintf(stderr, "%s\n", errbuf);
@@ -369,6 +370,8 @@ teardown(void **state)
 		json_decref(made[i].body);
 	store_close(db);
 	people_erasures_close();
+	config.erasure_journal_file = NULL; /* setup's, not the heap's */
+	config_free();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	return (system(cmd) != 0);
 }

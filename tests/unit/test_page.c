@@ -99,7 +99,7 @@ sequence_newest_first(void **state)
 	struct fake	     f = { 0 };
 	struct resource_page pg;
 	const char	    *bad[] = { "cursor=0", "cursor=-3", "cursor=abc",
-			 "cursor=" ID1, "cursor=12x", "cursor=99999999999999999999" };
+			 ("cursor=" ID1), "cursor=12x", "cursor=99999999999999999999" };
 	size_t		     i;
 
 	(void)state;
