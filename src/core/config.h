@@ -103,7 +103,7 @@ struct config {
 	int64_t report_run_retention_days; /* report runs older are deleted */
 	char   *booking_cancel_url;    /* told of in-app cancels; empty = off */
 	char   *booking_cancel_secret; /* HMAC-SHA256 key of those POSTs */
-	int64_t training_hold_minutes;	       /* an unpaid booking's hold */
+	int64_t training_hold_minutes; /* an unpaid booking's hold */
 	int64_t training_inquiry_hold_minutes; /* an inquiry's hold */
 };
 
