@@ -112,10 +112,11 @@ payload(const uint8_t *data, size_t size)
 			abort();
 		if (rc != ERR_MALFORMED && rc != ERR_INVALID)
 			abort();
-		json_array_foreach(r.errors, i,
-		    e) if (!json_is_string(json_object_get(e, "field")) ||
-		    !json_is_string(json_object_get(e, "code")) ||
-		    !json_is_string(json_object_get(e, "detail"))) abort();
+		json_array_foreach(r.errors, i, e)
+			if (!json_is_string(json_object_get(e, "field")) ||
+			    !json_is_string(json_object_get(e, "code")) ||
+			    !json_is_string(json_object_get(e, "detail")))
+				abort();
 		json_decref(r.errors);
 		return;
 	}

@@ -127,8 +127,10 @@ body(const uint8_t *data, size_t size, int reg)
 	if (in.partner_id != NULL && (!reg || !uuid_valid(in.partner_id)))
 		abort();
 	if (!reg)
-		json_object_foreach(b, key, v) if (strcmp(key, "code") != 0 &&
-		    strcmp(key, "partner") != 0) abort();
+		json_object_foreach(b, key, v)
+			if (strcmp(key, "code") != 0 &&
+			    strcmp(key, "partner") != 0)
+				abort();
 out:
 	json_decref(errs);
 	json_decref(b);

@@ -57,8 +57,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((rc == OK) != (json_array_size(errs) == 0) ||
 	    (rc != OK && rc != ERR_INVALID))
 		abort();
-	json_array_foreach(errs, i, e)
-	{
+	json_array_foreach(errs, i, e) {
 		field = json_string_value(json_object_get(e, "field"));
 		if (field == NULL ||
 		    (strcmp(field, "from") != 0 && strcmp(field, "to") != 0 &&

@@ -66,12 +66,13 @@ check_list(json_t *v)
 
 	if (!json_is_array(v) || json_array_size(v) > LEARNING_LIST_MAX)
 		abort();
-	json_array_foreach(v, i, a)
-	{
+	json_array_foreach(v, i, a) {
 		check_text(a, 1, LEARNING_ITEM_MAX);
-		json_array_foreach(v, j, b) if (j < i &&
-		    strcasecmp(json_string_value(a), json_string_value(b)) == 0)
-		    abort();
+		json_array_foreach(v, j, b)
+			if (j < i &&
+			    strcasecmp(json_string_value(a),
+				json_string_value(b)) == 0)
+				abort();
 	}
 }
 
@@ -94,10 +95,11 @@ check_refusal(const struct inbox_result *r, int rc, const char *const *lines)
 	if (rc == ERR_INVALID &&
 	    (!json_is_array(r->errors) || json_array_size(r->errors) == 0))
 		abort();
-	json_array_foreach(
-	    r->errors, i, e) if (!json_is_string(json_object_get(e, "field")) ||
-	    !json_is_string(json_object_get(e, "code")) ||
-	    !json_is_string(json_object_get(e, "detail"))) abort();
+	json_array_foreach(r->errors, i, e)
+		if (!json_is_string(json_object_get(e, "field")) ||
+		    !json_is_string(json_object_get(e, "code")) ||
+		    !json_is_string(json_object_get(e, "detail")))
+			abort();
 }
 
 static void

@@ -348,8 +348,7 @@ types_check(struct resource_ctx *ctx, json_t *body)
 		    "number, e.g. \"-5.12\"");
 	if ((v = json_object_get(body, "channels")) != NULL) {
 		n = json_array_size(v);
-		json_array_foreach(v, i, item)
-		{
+		json_array_foreach(v, i, item) {
 			if (!bio_channel_name_ok(json_string_value(item))) {
 				bio_err(errs, "channels", "invalid_format",
 				    "channel names are 1 to 32 of a-z, 0-9 "

@@ -320,9 +320,9 @@ channels_check(
 	if (json_array_size(r->channels) == 0)
 		return (OK);
 	for (i = 0; i < b->nchannels; i++) {
-		json_array_foreach(r->channels, j,
-		    v) if (strcmp(json_string_value(v), b->ch[i].name) ==
-		    0) break;
+		json_array_foreach(r->channels, j, v)
+			if (strcmp(json_string_value(v), b->ch[i].name) == 0)
+				break;
 		if (j == json_array_size(r->channels)) {
 			http_problem(req, ERR_INVALID, "UNKNOWN_CHANNEL",
 			    "Channel %s is not one of the %s data type's.",

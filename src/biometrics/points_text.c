@@ -56,8 +56,7 @@ points_parse_json(const uint8_t *body, size_t len, struct points_batch *b,
 		points_fail(err, errlen, rc, "the body must be a JSON object");
 		goto out;
 	}
-	json_object_foreach(root, key, v)
-	{
+	json_object_foreach(root, key, v) {
 		if (strcmp(key, "seq") == 0) {
 			if (!json_is_integer(v) || json_integer_value(v) < 0) {
 				points_fail(err, errlen, rc,
@@ -99,8 +98,7 @@ points_parse_json(const uint8_t *body, size_t len, struct points_batch *b,
 		    json_array_size(chans), POINTS_CHANNELS_MAX);
 		goto out;
 	}
-	json_array_foreach(chans, i, v)
-	{
+	json_array_foreach(chans, i, v) {
 		if ((rc = json_channel(v, i, b, err, errlen)) != OK)
 			goto out;
 	}
@@ -124,8 +122,7 @@ json_channel(
 	if (!json_is_object(o))
 		return (points_fail(err, errlen, ERR_MALFORMED,
 		    "channel %zu must be an object", i + 1));
-	json_object_foreach(o, key, v)
-	{
+	json_object_foreach(o, key, v) {
 		if (strcmp(key, "name") == 0)
 			name = v;
 		else if (strcmp(key, "t0") == 0)

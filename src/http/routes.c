@@ -32,8 +32,7 @@ api_statuses(json_t *v, int lo, int hi)
 
 	if (!json_is_object(v))
 		return (0);
-	json_object_foreach(v, k, x)
-	{
+	json_object_foreach(v, k, x) {
 		if (strlen(k) != 3 || parse_int64(k, lo, hi, &n) != 0)
 			return (0);
 	}
@@ -57,16 +56,14 @@ api_parse(const char *module, const struct route *rt)
 	}
 	if (!json_is_object(a))
 		why = "not an object";
-	json_object_foreach(a, k, v)
-	{
+	json_object_foreach(a, k, v) {
 		if (why != NULL)
 			break;
 		if (strcmp(k, "body") == 0) {
 			if (!json_is_object(v))
 				why = "body is not a schema";
 		} else if (strcmp(k, "content") == 0) {
-			json_object_foreach(v, ik, x)
-			{
+			json_object_foreach(v, ik, x) {
 				if (strchr(ik, '/') == NULL ||
 				    !json_is_object(x))
 					why = "content is not {type: schema}";
@@ -76,8 +73,7 @@ api_parse(const char *module, const struct route *rt)
 		} else if (strcmp(k, "answers") == 0) {
 			if (!api_statuses(v, 100, 399))
 				why = "answers are not {1xx-3xx: answer}";
-			json_object_foreach(v, ik, x)
-			{
+			json_object_foreach(v, ik, x) {
 				if (!json_is_string(
 					json_object_get(x, "description")))
 					why = "an answer has no description";
@@ -85,8 +81,7 @@ api_parse(const char *module, const struct route *rt)
 		} else if (strcmp(k, "problems") == 0) {
 			if (!api_statuses(v, 400, 599))
 				why = "problems are not {4xx-5xx: why}";
-			json_object_foreach(v, ik, x)
-			{
+			json_object_foreach(v, ik, x) {
 				if (!json_is_string(x))
 					why = "problems are not {4xx-5xx: why}";
 			}

@@ -244,8 +244,7 @@ refold_table(struct tx *tx, struct refold *rf, const char *table,
 		return (rc == STORE_DONE ? OK : rc);
 	}
 	rc = OK;
-	json_array_foreach(rows, i, r)
-	{
+	json_array_foreach(rows, i, r) {
 		snprintf(sql, sizeof(sql),
 		    "DELETE FROM %s WHERE %s = ? AND "
 		    "partner_name = ?",
@@ -468,10 +467,11 @@ recompute_for(struct tx *tx, enum who who, const char *arg)
 		return (rc);
 	}
 	rc = OK;
-	json_array_foreach(courses, i,
-	    v) if ((rc = learning_lock_course(tx, json_string_value(v))) !=
-		OK ||
-	    (rc = recompute(tx, json_string_value(v), who, arg)) != OK) break;
+	json_array_foreach(courses, i, v)
+		if ((rc = learning_lock_course(tx, json_string_value(v))) !=
+			OK ||
+		    (rc = recompute(tx, json_string_value(v), who, arg)) != OK)
+			break;
 	json_decref(courses);
 	return (rc);
 }

@@ -290,8 +290,7 @@ partners_replace(struct tx *tx, const char *table, const char *col,
 	    "INSERT INTO %s (%s, partner_name) VALUES "
 	    "(?, ?) ON CONFLICT DO NOTHING",
 	    table, col);
-	json_array_foreach(list, i, v)
-	{
+	json_array_foreach(list, i, v) {
 		/* list_check bounded each to LEARNING_ITEM_MAX characters. */
 		s = json_string_value(v);
 		if (fold_utf8(s, strlen(s), name, sizeof(name)) != OK)
@@ -346,9 +345,9 @@ partners_changed(json_t *fields)
 	json_t *v;
 	size_t	i;
 
-	json_array_foreach(fields, i,
-	    v) if (strcmp(json_string_value(v), "included_for_partners") ==
-	    0) return (1);
+	json_array_foreach(fields, i, v)
+		if (strcmp(json_string_value(v), "included_for_partners") == 0)
+			return (1);
 	return (0);
 }
 
@@ -481,8 +480,7 @@ enrol_movers(struct tx *tx, const char *session_id, const char *course_id)
 		return (rc);
 	}
 	rc = OK;
-	json_array_foreach(users, i, u)
-	{
+	json_array_foreach(users, i, u) {
 		st = store_prepare(tx,
 		    "INSERT INTO course_enrolments (id, "
 		    "user_id, course_id, completed, started_at, completed_at, "
@@ -659,8 +657,7 @@ status_change(struct tx *tx, json_t *w, struct inbox_result *r)
 	if (rc != STORE_DONE)
 		goto out;
 	rc = OK;
-	json_array_foreach(courses, i, v)
-	{
+	json_array_foreach(courses, i, v) {
 		st = store_prepare(tx,
 		    "UPDATE courses SET status = ?, "
 		    "updated_at = ? WHERE id = ?");
@@ -676,8 +673,7 @@ status_change(struct tx *tx, json_t *w, struct inbox_result *r)
 			goto out;
 	}
 	/* Sorted by course: the locks are taken in order. */
-	json_array_foreach(sessions, i, v)
-	{
+	json_array_foreach(sessions, i, v) {
 		const char *sid = json_string_value(json_array_get(v, 0));
 		const char *cid = json_string_value(json_array_get(v, 1));
 

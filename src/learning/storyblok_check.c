@@ -97,8 +97,7 @@ list_check(json_t *v, const char *field, json_t *errs, json_t **out)
 		err_add(errs, field, "type", "an array of at most 50 strings");
 		return (ERR_INVALID);
 	}
-	json_array_foreach(v, i, item)
-	{
+	json_array_foreach(v, i, item) {
 		if (!text_ok(item, 1, LEARNING_ITEM_MAX)) {
 			err_add(errs, field, "item",
 			    "each item is a string of "
@@ -106,9 +105,10 @@ list_check(json_t *v, const char *field, json_t *errs, json_t **out)
 			return (ERR_INVALID);
 		}
 		dup = 0;
-		json_array_foreach(*out, j,
-		    seen) if (strcasecmp(json_string_value(seen),
-				  json_string_value(item)) == 0) dup = 1;
+		json_array_foreach(*out, j, seen)
+			if (strcasecmp(json_string_value(seen),
+				json_string_value(item)) == 0)
+				dup = 1;
 		if (!dup)
 			json_array_append(*out, item);
 	}

@@ -471,9 +471,10 @@ chat_profile_touch_partner(struct tx *tx, const char *partner_id)
 	if ((users = json_array()) == NULL)
 		return (ERR_NOMEM);
 	if ((rc = hooks_members(tx, CHANGE_PARTNER, partner_id, users)) == OK)
-		json_array_foreach(
-		    users, i, v) if ((rc = chat_profile_touch(tx,
-					  json_string_value(v))) != OK) break;
+		json_array_foreach(users, i, v)
+			if ((rc = chat_profile_touch(
+				 tx, json_string_value(v))) != OK)
+				break;
 	json_decref(users);
 	return (rc);
 }

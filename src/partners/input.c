@@ -75,8 +75,7 @@ partner_code_body(json_t *body, struct partner_code_input *in, json_t *errs)
 	memset(in, 0, sizeof(*in));
 	if (!json_is_object(body))
 		return (ERR_MALFORMED);
-	json_object_foreach(body, key, v)
-	{
+	json_object_foreach(body, key, v) {
 		if (strcmp(key, "partner") == 0)
 			partner_member(v, "partner", &in->partner, errs);
 		else if (strcmp(key, "code") != 0)

@@ -424,8 +424,7 @@ partner_check(json_t *body, json_t *errs)
 		    "of at most 16 links");
 		return;
 	}
-	json_object_foreach(v, key, link)
-	{
+	json_object_foreach(v, key, link) {
 		n = strlen(key);
 		for (i = 0; i < n; i++)
 			if (!((key[i] >= 'a' && key[i] <= 'z') ||

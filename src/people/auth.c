@@ -170,8 +170,7 @@ register_check(struct request *req, json_t **fields)
 	json_t			       *v, *t;
 	size_t				i;
 
-	json_object_foreach(req->json, key, v)
-	{
+	json_object_foreach(req->json, key, v) {
 		for (i = 0; register_members[i] != NULL; i++)
 			if (strcmp(key, register_members[i]) == 0)
 				break;

@@ -330,8 +330,7 @@ audit_json(struct tx *tx, const char *audit_ref, const char *user_id,
 	    out, truncated);
 	if (rc != OK)
 		return (rc);
-	json_array_foreach(out, i, row)
-	{
+	json_array_foreach(out, i, row) {
 		ref = json_string_value(json_object_get(row, "actor_ref"));
 		if (ref != NULL && strcmp(ref, audit_ref) == 0)
 			continue;
@@ -675,14 +674,13 @@ people_me_erase(struct request *req)
 	else if (people_body_object(req, &body) != OK)
 		return;
 	if (body != NULL)
-		json_object_foreach(
-		    body, key, v) if (strcmp(key, "password") != 0)
-		{
-			json_decref(body);
-			http_problem(req, ERR_INVALID, "UNKNOWN_FIELD",
-			    "Only \"password\" is taken here.");
-			return;
-		}
+		json_object_foreach(body, key, v)
+			if (strcmp(key, "password") != 0) {
+				json_decref(body);
+				http_problem(req, ERR_INVALID, "UNKNOWN_FIELD",
+				    "Only \"password\" is taken here.");
+				return;
+			}
 	if (body == NULL ||
 	    !json_is_string(pw = json_object_get(body, "password"))) {
 		json_decref(body);

@@ -254,8 +254,7 @@ rel_action(struct request *req, int ending)
 		const char *key;
 		json_t	   *v;
 
-		json_object_foreach(body, key, v)
-		{
+		json_object_foreach(body, key, v) {
 			if (!ending && strcmp(key, "method") == 0)
 				continue;
 			json_decref(body);

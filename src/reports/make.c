@@ -202,8 +202,8 @@ measure_total(struct tx *tx, const struct run *run, size_t m, json_t *totals)
 	int		      rc;
 
 	if (me->total == NULL) {
-		json_array_foreach(run->rows, i, row) n +=
-		    json_integer_value(json_object_get(row, me->name));
+		json_array_foreach(run->rows, i, row)
+			n += json_integer_value(json_object_get(row, me->name));
 		return (
 		    json_object_set_new(totals, me->name, json_integer(n)) == 0
 			? OK
@@ -258,8 +258,7 @@ rows_sort(struct run *run)
 		return (OK);
 	if ((v = calloc(n, sizeof(*v))) == NULL)
 		return (ERR_NOMEM);
-	json_array_foreach(run->rows, i, row)
-	{
+	json_array_foreach(run->rows, i, row) {
 		v[i].row = json_incref(row);
 		v[i].period = json_string_value(json_object_get(row, "period"));
 		v[i].name =
@@ -301,15 +300,14 @@ csv_write(struct buf *b, const struct run *run, json_t *cols)
 	size_t	i, j;
 	int	rc = OK;
 
-	json_array_foreach(
-	    cols, j, c) if ((rc = buf_puts(b, j > 0 ? "," : "")) != OK ||
-	    (rc = csv_text(b, json_string_value(c))) != OK) return (rc);
+	json_array_foreach(cols, j, c)
+		if ((rc = buf_puts(b, j > 0 ? "," : "")) != OK ||
+		    (rc = csv_text(b, json_string_value(c))) != OK)
+			return (rc);
 	if ((rc = buf_puts(b, "\r\n")) != OK)
 		return (rc);
-	json_array_foreach(run->rows, i, row)
-	{
-		json_array_foreach(cols, j, c)
-		{
+	json_array_foreach(run->rows, i, row) {
+		json_array_foreach(cols, j, c) {
 			v = json_object_get(row, json_string_value(c));
 			if ((rc = buf_puts(b, j > 0 ? "," : "")) != OK)
 				return (rc);

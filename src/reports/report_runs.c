@@ -196,8 +196,7 @@ body_parse(struct request *req, struct report_query *q)
 		resource_field_err(errs, "report", "required",
 		    "the name of a report: "
 		    "GET /v1/reports lists them");
-	json_object_foreach(req->json, key, val)
-	{
+	json_object_foreach(req->json, key, val) {
 		if (strcmp(key, "report") == 0) {
 			if (!json_is_string(val))
 				resource_field_err(errs, key, "type",

@@ -123,8 +123,7 @@ docs_fields(struct buf *b, json_t *doc, json_t *schema)
 		 "<table><tr><th>field</th><th>type</th>"
 		 "<th>required</th><th>notes</th></tr>\n")) != OK)
 		return (rc);
-	json_object_foreach(json_object_get(s, "properties"), name, p)
-	{
+	json_object_foreach(json_object_get(s, "properties"), name, p) {
 		required = 0;
 		for (i = 0; i < json_array_size(req); i++)
 			if (strcmp(json_string_value(json_array_get(req, i)),
@@ -173,8 +172,7 @@ docs_op(struct buf *b, json_t *doc, const char *path, const char *method,
 			 "<h4>Parameters</h4><table><tr><th>name"
 			 "</th><th>in</th><th>notes</th></tr>\n")) != OK)
 			return (rc);
-		json_array_foreach(json_object_get(op, "parameters"), i, p)
-		{
+		json_array_foreach(json_object_get(op, "parameters"), i, p) {
 			if ((rc = buf_puts(b, "<tr><td><code>")) != OK ||
 			    (rc = esc(b,
 				 json_string_value(
@@ -207,8 +205,7 @@ docs_op(struct buf *b, json_t *doc, const char *path, const char *method,
 		return (rc);
 	if ((rc = buf_puts(b, "<h4>Answers</h4><ul>\n")) != OK)
 		return (rc);
-	json_object_foreach(json_object_get(op, "responses"), code, r)
-	{
+	json_object_foreach(json_object_get(op, "responses"), code, r) {
 		if ((rc = buf_puts(b, "<li><code>")) != OK ||
 		    (rc = esc(b, code)) != OK ||
 		    (rc = buf_puts(b, "</code> ")) != OK ||
@@ -255,10 +252,8 @@ openapi_docs_get(struct request *req)
 		    "/v1/openapi.json\">/v1/openapi.json</a> (OpenAPI 3.1). "
 		    "Authenticate with <code>Authorization: Bearer "
 		    "&lt;token&gt;</code>.</p>\n<h2>Operations</h2>\n");
-	json_object_foreach(json_object_get(doc, "paths"), path, item)
-	{
-		json_object_foreach(item, method, op)
-		{
+	json_object_foreach(json_object_get(doc, "paths"), path, item) {
+		json_object_foreach(item, method, op) {
 			if (rc == OK && strcmp(method, "parameters") != 0)
 				rc = docs_op(&b, doc, path, method, op);
 		}
@@ -267,8 +262,7 @@ openapi_docs_get(struct request *req)
 		rc = buf_puts(&b, "<h2>Schemas</h2>\n");
 	schemas =
 	    json_object_get(json_object_get(doc, "components"), "schemas");
-	json_object_foreach(schemas, name, s)
-	{
+	json_object_foreach(schemas, name, s) {
 		if (rc == OK && (rc = buf_puts(&b, "<section><h3>")) == OK &&
 		    (rc = esc(&b, name)) == OK &&
 		    (rc = buf_puts(&b, "</h3>\n<p>")) == OK &&

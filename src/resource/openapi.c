@@ -492,8 +492,7 @@ route_answers(json_t *r, const struct route *rt, json_t *api)
 	const char *k, *type;
 	json_t	   *v, *a;
 
-	json_object_foreach(json_object_get(api, "answers"), k, v)
-	{
+	json_object_foreach(json_object_get(api, "answers"), k, v) {
 		a = json_pack(
 		    "{s:O}", "description", json_object_get(v, "description"));
 		type = json_string_value(json_object_get(v, "type"));
@@ -522,8 +521,7 @@ route_answers(json_t *r, const struct route *rt, json_t *api)
 	json_object_set_new(r, "429",
 	    problem_response("too many requests from "
 			     "this client: try again after Retry-After"));
-	json_object_foreach(json_object_get(api, "problems"), k, v)
-	{
+	json_object_foreach(json_object_get(api, "problems"), k, v) {
 		json_object_set_new(
 		    r, k, problem_response(json_string_value(v)));
 	}
@@ -581,8 +579,7 @@ route_paths(json_t *paths, const struct route_table *t, size_t k)
 	else if (rt->flags & ROUTE_JSON_BODY)
 		json_object_set_new(content, "application/json",
 		    json_pack("{s:{s:s}}", "schema", "type", "object"));
-	json_object_foreach(json_object_get(api, "content"), type, v)
-	{
+	json_object_foreach(json_object_get(api, "content"), type, v) {
 		json_object_set_new(
 		    content, type, json_pack("{s:O}", "schema", v));
 	}
@@ -604,8 +601,7 @@ tag_known(json_t *tags, const char *name)
 	json_t *t;
 	size_t	i;
 
-	json_array_foreach(tags, i, t)
-	{
+	json_array_foreach(tags, i, t) {
 		if (strcmp(json_string_value(json_object_get(t, "name")),
 			name) == 0)
 			return (1);

@@ -291,8 +291,7 @@ rows_changes(const struct rdef *rd, json_t *old, json_t *body)
 	nl = json_object();
 	if (old != NULL)
 		ol = json_object();
-	json_object_foreach(body, name, v)
-	{
+	json_object_foreach(body, name, v) {
 		if ((f = field_find(rd->res, name)) == NULL)
 			continue;
 		ov = old != NULL ? json_object_get(old, name) : NULL;

@@ -130,8 +130,7 @@ check_list(json_t *errs, const struct field *f, json_t *v)
 	size_t	i, n = json_array_size(v);
 	int64_t max = f->max > 0 ? f->max : RESOURCE_LIST_ITEMS_MAX;
 
-	json_array_foreach(v, i, item)
-	{
+	json_array_foreach(v, i, item) {
 		if (!json_is_string(item)) {
 			err_add(errs, f->name, "type",
 			    "must be an array of strings");
@@ -312,8 +311,7 @@ validate_run(struct request *req, struct tx *tx, const struct resource *res,
 		err_add(errs, "", "type", "the body must be a JSON object");
 		goto answer;
 	}
-	json_object_foreach(body, name, v)
-	{
+	json_object_foreach(body, name, v) {
 		if ((f = field_find(res, name)) == NULL) {
 			if (implicit_name(name))
 				err_add(errs, name, "read_only",

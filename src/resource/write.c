@@ -354,8 +354,7 @@ consent_check(struct resource_ctx *ctx, const struct rdef *rd, json_t *body,
 
 	if (consent_hook == NULL || owner == NULL || !rd->has_health)
 		return (OK);
-	json_object_foreach(body, name, v)
-	{
+	json_object_foreach(body, name, v) {
 		const struct field *f = field_find(rd->res, name);
 
 		if (f == NULL || (f->flags & FIELD_HEALTH) == 0 ||

@@ -250,8 +250,10 @@ option_index(json_t *options, const char *v)
 	size_t	i;
 	json_t *o;
 
-	json_array_foreach(options, i, o) if (v != NULL && json_is_string(o) &&
-	    strcmp(json_string_value(o), v) == 0) return ((long)i);
+	json_array_foreach(options, i, o)
+		if (v != NULL && json_is_string(o) &&
+		    strcmp(json_string_value(o), v) == 0)
+			return ((long)i);
 	return (-1);
 }
 
@@ -261,11 +263,12 @@ field_get(json_t *fields, const char *id)
 	size_t	i;
 	json_t *f;
 
-	json_array_foreach(fields, i,
-	    f) if (strcmp(json_string_value(json_object_get(f, "id"))
-			   ? json_string_value(json_object_get(f, "id"))
-			   : "",
-		       id) == 0) return (f);
+	json_array_foreach(fields, i, f)
+		if (strcmp(json_string_value(json_object_get(f, "id"))
+			    ? json_string_value(json_object_get(f, "id"))
+			    : "",
+			id) == 0)
+			return (f);
 	return (NULL);
 }
 
@@ -291,15 +294,13 @@ therapy_form_check(json_t *fields, json_t *scoring, json_t *errs)
 		    "200 field objects");
 		return;
 	}
-	json_array_foreach(fields, i, f)
-	{
+	json_array_foreach(fields, i, f) {
 		snprintf(name, sizeof(name), "fields[%zu]", i);
 		if (!json_is_object(f)) {
 			therapy_err(errs, name, "type", "must be an object");
 			continue;
 		}
-		json_object_foreach(f, k, v)
-		{
+		json_object_foreach(f, k, v) {
 			for (kp = keys; *kp != NULL && strcmp(*kp, k) != 0;
 			     kp++)
 				;
@@ -357,17 +358,18 @@ therapy_form_check(json_t *fields, json_t *scoring, json_t *errs)
 				    "a choice "
 				    "field needs 1 to 100 options");
 			else
-				json_array_foreach(
-				    o, j, v) if (!json_is_string(v) ||
-				    json_string_length(v) == 0 ||
-				    option_index(o, json_string_value(v)) !=
-					(long)j)
-				{
-					therapy_err(errs, name, "invalid",
-					    "options are "
-					    "unique non-empty texts");
-					break;
-				}
+				json_array_foreach(o, j, v)
+					if (!json_is_string(v) ||
+					    json_string_length(v) == 0 ||
+					    option_index(
+						o, json_string_value(v)) !=
+						(long)j) {
+						therapy_err(errs, name,
+						    "invalid",
+						    "options are "
+						    "unique non-empty texts");
+						break;
+					}
 		} else if (o != NULL && !json_is_null(o))
 			therapy_err(errs, name, "not_allowed",
 			    "only select, "
@@ -406,8 +408,7 @@ therapy_form_check(json_t *fields, json_t *scoring, json_t *errs)
 		    "items: [ids], bands: [{min, label}]}");
 		return;
 	}
-	json_array_foreach(items, i, v)
-	{
+	json_array_foreach(items, i, v) {
 		size_t prev;
 
 		for (prev = 0; prev < i; prev++)
@@ -436,8 +437,7 @@ therapy_form_check(json_t *fields, json_t *scoring, json_t *errs)
 		therapy_err(errs, "scoring.bands", "invalid",
 		    "the first band "
 		    "must start at 0, so every total has a band");
-	json_array_foreach(bands, m, b)
-	{
+	json_array_foreach(bands, m, b) {
 		snprintf(name, sizeof(name), "scoring.bands[%zu]", m);
 		if (!json_is_object(b) ||
 		    !json_is_integer(json_object_get(b, "min")) ||
@@ -574,15 +574,15 @@ answer_check(json_t *f, json_t *v, json_t *errs)
 			    errs, name, "type", "must be an array of options");
 			return;
 		}
-		json_array_foreach(v, i, o) if (!json_is_string(o) ||
-		    option_index(opts, json_string_value(o)) < 0 ||
-		    option_index(v, json_string_value(o)) != (long)i)
-		{
-			therapy_err(errs, name, "invalid_option",
-			    "each choice must be one of the options, "
-			    "once");
-			return;
-		}
+		json_array_foreach(v, i, o)
+			if (!json_is_string(o) ||
+			    option_index(opts, json_string_value(o)) < 0 ||
+			    option_index(v, json_string_value(o)) != (long)i) {
+				therapy_err(errs, name, "invalid_option",
+				    "each choice must be one of the options, "
+				    "once");
+				return;
+			}
 		n = (long)json_array_size(v);
 		if ((r.has_min && n < r.min) || (r.has_max && n > r.max))
 			therapy_err(errs, name, "out_of_range",
@@ -642,14 +642,13 @@ therapy_answers_check(json_t *fields, json_t *scoring, json_t *answers,
 		    "answers by field id");
 		return;
 	}
-	json_object_foreach(answers, k, v) if (field_get(fields, k) == NULL)
-	{
-		snprintf(name, sizeof(name), "responses.%.64s", k);
-		therapy_err(
-		    errs, name, "unknown_field", "is not a field of the form");
-	}
-	json_array_foreach(fields, i, f)
-	{
+	json_object_foreach(answers, k, v)
+		if (field_get(fields, k) == NULL) {
+			snprintf(name, sizeof(name), "responses.%.64s", k);
+			therapy_err(errs, name, "unknown_field",
+			    "is not a field of the form");
+		}
+	json_array_foreach(fields, i, f) {
 		v = json_object_get(
 		    answers, json_string_value(json_object_get(f, "id")));
 		if (v == NULL || json_is_null(v) ||
@@ -671,8 +670,7 @@ therapy_answers_check(json_t *fields, json_t *scoring, json_t *answers,
 		return;
 	*score = json_object();
 	items = json_object();
-	json_array_foreach(json_object_get(scoring, "items"), i, v)
-	{
+	json_array_foreach(json_object_get(scoring, "items"), i, v) {
 		f = field_get(fields, json_string_value(v));
 		idx = option_index(json_object_get(f, "options"),
 		    json_string_value(
@@ -687,9 +685,9 @@ therapy_answers_check(json_t *fields, json_t *scoring, json_t *answers,
 		    items, json_string_value(v), json_integer(idx));
 		total += idx;
 	}
-	json_array_foreach(json_object_get(scoring, "bands"), i,
-	    b) if (total >= json_integer_value(json_object_get(b, "min")))
-	    label = json_string_value(json_object_get(b, "label"));
+	json_array_foreach(json_object_get(scoring, "bands"), i, b)
+		if (total >= json_integer_value(json_object_get(b, "min")))
+			label = json_string_value(json_object_get(b, "label"));
 	json_object_set_new(*score, "items", items);
 	json_object_set_new(*score, "total", json_integer(total));
 	json_object_set_new(*score, "max", json_integer(max));

@@ -392,12 +392,12 @@ session_action(struct request *req, const char *to)
 			    "the body must be an "
 			    "object with start_time and end_time");
 		else {
-			json_object_foreach(
-			    body, k, v) if (strcmp(k, "start_time") != 0 &&
-			    strcmp(k, "end_time") != 0)
-			    therapy_err(errs, k, "unknown_field",
-				"this action takes start_time and "
-				"end_time");
+			json_object_foreach(body, k, v)
+				if (strcmp(k, "start_time") != 0 &&
+				    strcmp(k, "end_time") != 0)
+					therapy_err(errs, k, "unknown_field",
+					    "this action takes start_time and "
+					    "end_time");
 			if (time_parse_iso(json_string_value(json_object_get(
 					       body, "start_time")),
 				&a.start) != 0)

@@ -92,15 +92,15 @@ calendar_check(struct request *req, json_t *body)
 		therapy_err(errs, "calendar_integration", "invalid",
 		    "must be {\"provider\": string, \"calendar_id\": string}");
 	else
-		json_object_foreach(c, k, v) if (strcmp(k, "provider") != 0 &&
-		    strcmp(k, "calendar_id") != 0)
-		{
-			therapy_err(errs, "calendar_integration",
-			    "unknown_field",
-			    "takes only provider and "
-			    "calendar_id");
-			break;
-		}
+		json_object_foreach(c, k, v)
+			if (strcmp(k, "provider") != 0 &&
+			    strcmp(k, "calendar_id") != 0) {
+				therapy_err(errs, "calendar_integration",
+				    "unknown_field",
+				    "takes only provider and "
+				    "calendar_id");
+				break;
+			}
 	return (therapy_errs_answer(req, errs, "The therapist is not valid"));
 }
 

@@ -46,8 +46,7 @@ of_schedule_tx(struct tx *tx, void *arg)
 	if ((rc = resource_rows(tx, &training_bookings_resource, o->who,
 		 o->scope, "schedule_id", o->id, o->data, &o->truncated)) != OK)
 		return (rc);
-	json_array_foreach(o->data, i, row)
-	{
+	json_array_foreach(o->data, i, row) {
 		if ((rc = training_attendees_add(tx, o->who, o->scope, row)) !=
 		    OK)
 			return (rc);

@@ -238,22 +238,20 @@ training_attendees_check(json_t *attendees, json_t *errs)
 		    "one seat each");
 		return;
 	}
-	json_array_foreach(attendees, i, a)
-	{
+	json_array_foreach(attendees, i, a) {
 		snprintf(field, sizeof(field), "attendees[%zu]", i);
 		if (!json_is_object(a)) {
 			resource_field_err(errs, field, "type",
 			    "must be an object of a name and an email");
 			continue;
 		}
-		json_object_foreach(a, k,
-		    v) if (strcmp(k, "name") != 0 && strcmp(k, "email") != 0)
-		{
-			snprintf(
-			    field, sizeof(field), "attendees[%zu].%.16s", i, k);
-			resource_field_err(errs, field, "unknown",
-			    "not a member of attendees");
-		}
+		json_object_foreach(a, k, v)
+			if (strcmp(k, "name") != 0 && strcmp(k, "email") != 0) {
+				snprintf(field, sizeof(field),
+				    "attendees[%zu].%.16s", i, k);
+				resource_field_err(errs, field, "unknown",
+				    "not a member of attendees");
+			}
 		name = json_string_value(json_object_get(a, "name"));
 		for (p = name; p != NULL && *p != '\0'; p++)
 			if ((unsigned char)*p < 0x20)
@@ -571,8 +569,7 @@ book_tx(struct tx *tx, void *arg)
 	rc = resource_insert(&ctx, body, b->id);
 	json_decref(body);
 	ctx.res = &training_booking_attendees_resource;
-	json_array_foreach(b->attendees, i, a)
-	{
+	json_array_foreach(b->attendees, i, a) {
 		if (rc != OK)
 			break;
 		if ((row = json_pack("{s:s,s:s,s:I,s:O,s:O}", "booking_id",

@@ -159,8 +159,7 @@ training_holds_expire(
 	    "SELECT id FROM training_bookings WHERE schedule_id = ? AND "
 	    "status = 'pending' AND hold_expires_at <= ? ORDER BY id",
 	    schedule_id, now, ids);
-	json_array_foreach(ids, i, v)
-	{
+	json_array_foreach(ids, i, v) {
 		if (rc != OK)
 			break;
 		rc = training_booking_cancel_row(tx, NULL, NULL,
@@ -256,8 +255,7 @@ training_expire_job(struct store *db, const struct job *job, char *err)
 	if ((d.ids = json_array()) == NULL)
 		return (ERR_NOMEM);
 	rc = store_run(db, STORE_TX_READ, due_tx, &d);
-	json_array_foreach(d.ids, i, v)
-	{
+	json_array_foreach(d.ids, i, v) {
 		if (rc != OK)
 			break;
 		memset(&o, 0, sizeof(o));
@@ -300,8 +298,7 @@ training_schedule_cancelled(struct tx *tx, const struct principal *who,
 		}
 	store_finalize(st);
 	rc = rc == STORE_DONE ? OK : rc;
-	json_array_foreach(rows, i, r)
-	{
+	json_array_foreach(rows, i, r) {
 		if (rc != OK)
 			break;
 		/*

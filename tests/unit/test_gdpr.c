@@ -410,9 +410,10 @@ exported(json_t *doc, const struct made *m)
 	if (strcmp(m->res->table, "users") == 0)
 		return (json_object_get(doc, "user"));
 	rows = json_object_get(json_object_get(doc, "records"), m->res->name);
-	json_array_foreach(rows, i,
-	    row) if (strcmp(json_string_value(json_object_get(row, "id")),
-			 m->id) == 0) return (row);
+	json_array_foreach(rows, i, row)
+		if (strcmp(json_string_value(json_object_get(row, "id")),
+			m->id) == 0)
+			return (row);
 	return (NULL);
 }
 
@@ -486,8 +487,7 @@ exported_rows_are_the_declared_ones(void **state)
 			    rd->res->name);
 		for (shown = 0, k = 0; k < rd->ncols; k++)
 			shown += !(rd->cols[k].flags & FIELD_HIDDEN);
-		json_array_foreach(rows, j, row)
-		{
+		json_array_foreach(rows, j, row) {
 			for (k = 0; k < rd->ncols; k++)
 				if (!(rd->cols[k].flags & FIELD_HIDDEN) &&
 				    json_object_get(row, rd->cols[k].name) ==
@@ -496,8 +496,7 @@ exported_rows_are_the_declared_ones(void **state)
 					    "%s.%s: declared, not exported",
 					    rd->res->name, rd->cols[k].name);
 			if (json_object_size(row) != shown) {
-				json_object_foreach(row, key, v)
-				{
+				json_object_foreach(row, key, v) {
 					(void)v;
 					for (k = 0; k < rd->ncols; k++)
 						if (strcmp(rd->cols[k].name,

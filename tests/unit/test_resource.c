@@ -194,10 +194,10 @@ entry_code(json_t *problem, const char *field)
 	json_t *e;
 	size_t	i;
 
-	json_array_foreach(json_object_get(problem, "errors"), i,
-	    e) if (strcmp(json_string_value(json_object_get(e, "field")),
-		       field) ==
-	    0) return (json_string_value(json_object_get(e, "code")));
+	json_array_foreach(json_object_get(problem, "errors"), i, e)
+		if (strcmp(json_string_value(json_object_get(e, "field")),
+			field) == 0)
+			return (json_string_value(json_object_get(e, "code")));
 	return (NULL);
 }
 
@@ -965,8 +965,7 @@ lists_page_filter_sort(void **state)
 		call("GET", target, "alice", NULL, NULL, &r);
 		assert_int_equal(r.status, 200);
 		pages++;
-		json_array_foreach(json_object_get(r.json, "data"), i, row)
-		{
+		json_array_foreach(json_object_get(r.json, "data"), i, row) {
 			for (k = 0; k < n; k++)
 				assert_string_not_equal(seen[k],
 				    json_string_value(
@@ -1064,8 +1063,8 @@ lists_page_filter_sort(void **state)
 	call("GET", "/v1/notes?limit=200", "bob", NULL, NULL, &r);
 	assert_int_equal(r.status, 200);
 	json_array_foreach(json_object_get(r.json, "data"), i, row)
-	    assert_string_equal(
-		json_string_value(json_object_get(row, "owner_id")), BOB);
+		assert_string_equal(
+		    json_string_value(json_object_get(row, "owner_id")), BOB);
 	resp_clear(&r);
 }
 
