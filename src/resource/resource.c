@@ -238,7 +238,7 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 		/* May the caller write rows this owner owns (create,
 		 * update)? Any related kind, party kinds included: the
 		 * module's hooks narrow it to the party. */
-		const char *p, *e;
+		const char *p = res->related_kinds, *k;
 		size_t	    len;
 		int	    first = 1;
 
@@ -248,19 +248,11 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 			"? AND follower_id = ? AND status = 'active' AND kind "
 			"IN (") != OK)
 			goto nomem;
-		for (p = res->related_kinds; *p != '\0'; p = *e ? e + 1 : e) {
-			e = strchr(p, ',');
-			if (e == NULL)
-				e = p + strlen(p);
-			while (p < e && *p == ' ')
-				p++;
-			len = (size_t)(e - p);
-			while (len > 0 && p[len - 1] == ' ')
-				len--;
+		while ((k = resource_kind_next(&p, &len)) != NULL) {
 			if (len == 0)
 				continue;
 			if (buf_printf(&b, "%s'%.*s'", first ? "" : ", ",
-				(int)len, p) != OK)
+				(int)len, k) != OK)
 				goto nomem;
 			first = 0;
 		}

@@ -119,6 +119,13 @@ int rows_delete(struct resource_ctx *, const char *id);
  */
 char *resource_scope_sql(const struct resource *, enum scope);
 int   resource_scope_nbind(const struct resource *, enum scope);
+/*
+ * The one walk over a comma-separated list of relationship kinds
+ * (related_kinds, party_kinds): the next kind at *p, spaces around it
+ * trimmed, its length in *n (0 for an empty item); *p moves past it.
+ * NULL at the end of the list (or for a NULL list).
+ */
+const char *resource_kind_next(const char **p, size_t *n);
 /* Is kind (n bytes) one of the comma-separated list? */
 int resource_kind_in(const char *list, const char *kind, size_t n);
 /* Bind the caller for a scope condition from index i; next index. */

@@ -383,6 +383,29 @@ scope_sql(void **state)
 	free(s);
 }
 
+/* The one walk over a kind list: items trimmed, empty ones kept empty. */
+static void
+kind_list_walk(void **state)
+{
+	const char *p = " guardian_of ,, practitioner_of", *k;
+	size_t	    n;
+
+	(void)state;
+	k = resource_kind_next(&p, &n);
+	assert_int_equal(n, strlen("guardian_of"));
+	assert_memory_equal(k, "guardian_of", n);
+	assert_non_null(resource_kind_next(&p, &n));
+	assert_int_equal(n, 0);
+	k = resource_kind_next(&p, &n);
+	assert_int_equal(n, strlen("practitioner_of"));
+	assert_memory_equal(k, "practitioner_of", n);
+	assert_null(resource_kind_next(&p, &n));
+	p = NULL;
+	assert_null(resource_kind_next(&p, &n));
+	assert_true(resource_kind_in("a_of, b_of", "b_of", 4));
+	assert_false(resource_kind_in("a_of, b_of", "b_o", 3));
+}
+
 /*
  * Declarations registration refuses: a computed field (sql) declared
  * personal, erased or blind-indexed (there is no column to seal, clear
@@ -1260,6 +1283,7 @@ main(void)
 		cmocka_unit_test(validation_codes),
 		cmocka_unit_test(cursor_round_trip),
 		cmocka_unit_test(scope_sql),
+		cmocka_unit_test(kind_list_walk),
 		cmocka_unit_test(bad_declarations),
 		cmocka_unit_test(openapi_shape),
 		cmocka_unit_test(public_read_registration),
