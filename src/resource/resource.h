@@ -325,6 +325,17 @@ int resource_update(struct resource_ctx *, const char *id, json_t *body);
  */
 int resource_covers(struct tx *, const struct resource *,
     const struct principal *, enum scope, const char *owner_id);
+/*
+ * For hand-written routes that must tell a row the caller sees (403 for
+ * what they may not do to it) from one they do not (404): OK when a
+ * caller with scope sees row id of res, as resource_load finds it (the
+ * declaration's owner column, related kinds and party_where, or its
+ * scope_where, and where), ERR_NOT_FOUND otherwise, or the database's
+ * status. Nothing of the row is read or opened, so nothing is audited.
+ * ERR_INTERNAL for a resource not registered.
+ */
+int resource_sees(struct tx *, const struct resource *,
+    const struct principal *, enum scope, const char *id);
 /* ETag of a row: weak hash of its updated_at and id. */
 void resource_etag(const char *id, int64_t updated_at, char out[48]);
 /* ETag of a row as answered (RESOURCE_ETAG_ROW): weak hash of its

@@ -221,6 +221,29 @@ resource_covers(struct tx *tx, const struct resource *res,
 	return (rows_covers(tx, rd, who, scope, owner));
 }
 
+int
+resource_sees(struct tx *tx, const struct resource *res,
+    const struct principal *who, enum scope scope, const char *id)
+{
+	const struct rdef *rd;
+	struct stmt	  *st;
+	int		   rc;
+
+	if ((rd = rdef_find(res)) == NULL)
+		return (ERR_INTERNAL);
+	if (!scope_reads(rd, scope) || id == NULL)
+		return (ERR_NOT_FOUND);
+	if ((st = store_prepare(tx, rd->in_scope[scope])) == NULL)
+		return (ERR_DB);
+	store_bind_text(st, 1, id);
+	scope_bind(st, 2, res, who, scope);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc == STORE_ROW)
+		return (OK);
+	return (rc == STORE_DONE ? ERR_NOT_FOUND : rc);
+}
+
 /* A caller with scope may list and read some rows. */
 int
 scope_reads(const struct rdef *rd, enum scope scope)

@@ -1216,6 +1216,66 @@ covers_by_owner_only(void **state)
 	store_tx_rollback(tx);
 }
 
+/*
+ * resource_sees tells a row the caller sees from one they do not as a
+ * read would: the owner column and related kinds, party_where for party
+ * kinds, a scope's own condition, the resource's where.
+ */
+static void
+sees_as_a_read_would(void **state)
+{
+	static const char plain[] = "0190a5c4-0000-7000-8000-00000000e001";
+	static const char urgent[] = "0190a5c4-0000-7000-8000-00000000e002";
+	static const char gone[] = "0190a5c4-0000-7000-8000-00000000e003";
+	struct principal  alice, bob;
+	struct tx	 *tx;
+
+	(void)state;
+	memset(&alice, 0, sizeof(alice));
+	memset(&bob, 0, sizeof(bob));
+	snprintf(alice.user_id, sizeof(alice.user_id), "%s", ALICE);
+	snprintf(bob.user_id, sizeof(bob.user_id), "%s", BOB);
+	assert_int_equal(
+	    db_exec("INSERT INTO notes (id, owner_id, title, kind, "
+		    "created_at, updated_at, deleted_at) VALUES "
+		    "('0190a5c4-0000-7000-8000-00000000e001', '" BOB
+		    "', 'p', 'plain', 0, 0, NULL), "
+		    "('0190a5c4-0000-7000-8000-00000000e002', '" BOB
+		    "', 'u', 'urgent', 0, 0, NULL), "
+		    "('0190a5c4-0000-7000-8000-00000000e003', '" BOB
+		    "', 'g', 'plain', 0, 0, 1)"),
+	    OK);
+	assert_int_equal(store_tx_begin(db, STORE_TX_READ, &tx), OK);
+	/* Alice is Bob's guardian: related scope sees his notes... */
+	assert_int_equal(
+	    resource_sees(tx, &notes, &alice, SCOPE_RELATED, urgent), OK);
+	assert_int_equal(resource_sees(tx, &notes, &alice, SCOPE_OWN, urgent),
+	    ERR_NOT_FOUND);
+	assert_int_equal(
+	    resource_sees(tx, &notes, &bob, SCOPE_OWN, urgent), OK);
+	assert_int_equal(
+	    resource_sees(tx, &notes, &bob, SCOPE_NONE, urgent), ERR_NOT_FOUND);
+	/* ...but not one the resource's where leaves out. */
+	assert_int_equal(
+	    resource_sees(tx, &notes, &alice, SCOPE_ALL, gone), ERR_NOT_FOUND);
+	/* Through a party kind, only the rows party_where names. */
+	assert_int_equal(
+	    resource_sees(tx, &party_notes, &alice, SCOPE_RELATED, plain), OK);
+	assert_int_equal(
+	    resource_sees(tx, &party_notes, &alice, SCOPE_RELATED, urgent),
+	    ERR_NOT_FOUND);
+	/* A scope's own condition: own is the caller's open notes. */
+	assert_int_equal(
+	    resource_sees(tx, &open_notes, &bob, SCOPE_OWN, plain), OK);
+	assert_int_equal(
+	    resource_sees(tx, &open_notes, &alice, SCOPE_OWN, plain),
+	    ERR_NOT_FOUND);
+	assert_int_equal(
+	    resource_sees(tx, &unregistered, &alice, SCOPE_ALL, plain),
+	    ERR_INTERNAL);
+	store_tx_rollback(tx);
+}
+
 /* resource_rows stops at RESOURCE_EXPORT_MAX rows and says so. */
 static void
 rows_are_capped_and_say_so(void **state)
@@ -1293,6 +1353,7 @@ main(void)
 		cmocka_unit_test(lists_page_filter_sort),
 		cmocka_unit_test(sealed_at_rest),
 		cmocka_unit_test(covers_by_owner_only),
+		cmocka_unit_test(sees_as_a_read_would),
 		cmocka_unit_test(rows_are_capped_and_say_so),
 		cmocka_unit_test(docs_page),
 	};
