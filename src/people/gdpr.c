@@ -6,10 +6,10 @@
  * row as the users resource declares it (every field but hidden ones,
  * personal fields opened: resource_export_row) with its audit_ref, the
  * rows they own of every other declared resource (resource_export_owned:
- * under "records", or beside "user" for the account's own tables, its
- * auth sessions and the mail sent for them or to their current address)
- * and the modules' GDPR hooks' rows, their relationships, password resets
- * (times only) and the audit records where they are the actor or the
+ * under "records", or beside "user" for the account's own tables: its
+ * auth sessions, password resets (times only) and the mail sent for them
+ * or to their current address) and the modules' GDPR hooks' rows, their
+ * relationships and the audit records where they are the actor or the
  * entity. Other people's details in those records (an admin's pseudonym,
  * address, agent) are left out. A user deleted (soft) but not erased is
  * still exported to admins.
@@ -19,20 +19,20 @@
  * hooks run (while the data key is still there: the chat profile sync
  * opens the addresses it must have deleted at the provider), the data key
  * is destroyed (every sealed field becomes unreadable), sessions end,
- * password resets, login failure counts and relationships are deleted,
- * what the declarations say is done (resource_erase_owned: personal and
+ * login failure counts and relationships are deleted, what the
+ * declarations say is done (resource_erase_owned: personal and
  * FIELD_ERASE fields and blind indexes cleared, among them the users
- * row's and the sessions' address and agent; the mail log's rows for the
- * person or to their address deleted), the users row loses here its
- * password hash and pseudonym and is marked deleted, and an audit record
- * users.erase is
- * appended with the eraser as actor (audit_append records a person
- * erasing themselves as "self", without pseudonym). The person's
- * audit_ref is cleared, so the records they made stay in the chain under
- * a pseudonym nothing links to them any more. A soft-deleted user can
- * still be erased; an erased one (deleted, no audit_ref) cannot. The
- * erasure's last step appends the person's id to the erasure journal
- * (erasures.c), so a backup restored later cannot bring them back.
+ * row's and the sessions' address and agent; password resets and the mail
+ * log's rows for the person or to their address deleted), the users row
+ * loses its password hash and pseudonym and is marked deleted, and an
+ * audit record users.erase is appended with the eraser as actor
+ * (audit_append records a person erasing themselves as "self", without
+ * pseudonym). The person's audit_ref is cleared, so the records they made
+ * stay in the chain under a pseudonym nothing links to them any more. A
+ * soft-deleted user can still be erased; an erased one (deleted, no
+ * audit_ref) cannot. The erasure's last step appends the person's id to
+ * the erasure journal (erasures.c), so a backup restored later cannot
+ * bring them back.
  *
  * A COMMIT can fail after that line is written (or a retry fail after an
  * attempt wrote it): people_erasures_settle then looks whether the person
@@ -283,7 +283,7 @@ int
 people_export(struct tx *tx, const struct principal *who, struct request *req,
     const char *user_id, int audited, json_t **doc)
 {
-	json_t *user = NULL, *rels, *resets, *audit, *owned;
+	json_t *user = NULL, *rels, *audit, *owned;
 	char	audit_ref[65], email_index[65], ts[ISO_TIME_LEN];
 	int	rc, truncated = 0;
 
@@ -291,22 +291,15 @@ people_export(struct tx *tx, const struct principal *who, struct request *req,
 	if ((rc = user_json(tx, user_id, &user, audit_ref, email_index)) != OK)
 		return (rc);
 	rels = json_array();
-	resets = json_array();
 	audit = json_array();
 	owned = json_object();
-	*doc = json_pack("{s:s,s:o,s:o,s:o,s:o,s:o}", "exported_at",
+	*doc = json_pack("{s:s,s:o,s:o,s:o,s:o}", "exported_at",
 	    time_format_iso(time_now_ms(), ts), "user", user, "relationships",
-	    rels, "password_resets", resets, "audit_log", audit, "records",
-	    owned);
+	    rels, "audit_log", audit, "records", owned);
 	if (*doc == NULL)
 		return (ERR_NOMEM);
 	if ((rc = people_relationships_of(tx, user_id, rels, &truncated)) !=
 		OK ||
-	    (rc = rows_json(tx,
-		 "SELECT id, created_at, expires_at, used_at "
-		 "FROM password_resets WHERE user_id = ? ORDER BY created_at, "
-		 "id",
-		 "tTTT", user_id, NULL, resets, &truncated)) != OK ||
 	    (rc = audit_json(tx, audit_ref, user_id, audit, &truncated)) !=
 		OK ||
 	    (rc = resource_export_owned(tx, who, req, user_id, email_index,
@@ -424,10 +417,10 @@ people_erase(struct tx *tx, const struct principal *who, struct request *req,
 
 /*
  * Erase e->user_id inside tx: the modules' hooks, the data key, sessions
- * ended, resets and relationships; what the declarations say (personal and
- * FIELD_ERASE fields, blind indexes, the mail log's rows); then the
- * account itself, audited. Journalled last, unless replayed from the
- * journal.
+ * ended, relationships; what the declarations say (personal and
+ * FIELD_ERASE fields, blind indexes, the rows of password resets and
+ * mail); then the account itself, audited. Journalled last, unless
+ * replayed from the journal.
  */
 static int
 erase_in(struct tx *tx, struct erase *e)
@@ -463,8 +456,6 @@ erase_in(struct tx *tx, struct erase *e)
 	if ((rc = hooks_gdpr_erase(tx, e->user_id)) != OK ||
 	    (rc = seal_key_destroy(tx, e->user_id)) != OK ||
 	    (rc = people_sessions_end(tx, e->user_id, NULL, "erased")) != OK ||
-	    (rc = exec_id(tx, "DELETE FROM password_resets WHERE user_id = ?",
-		 e->user_id, 1)) != OK ||
 	    (rc = exec_id(tx,
 		 "DELETE FROM relationships WHERE lead_id = ? OR "
 		 "follower_id = ?",
