@@ -1170,6 +1170,68 @@ public_read_registration(void **state)
 }
 
 /*
+ * A table declared for its data only: no route, nothing in the OpenAPI
+ * document, path NULL allowed; the system key only with the rows deleted
+ * on erasure; rows by address need one blind index and an owner.
+ */
+static void
+data_only_registration(void **state)
+{
+	static const struct field mail_fields[] = {
+		{ "owner_id", FIELD_UUID, FIELD_NULLABLE | FIELD_HIDDEN, 0, 0,
+		    NULL, NULL, "users", 0, NULL },
+		{ "contact", FIELD_EMAIL,
+		    FIELD_PERSONAL | FIELD_BLIND_INDEX | FIELD_REQUIRED, 0, 0,
+		    NULL, NULL, NULL, 0, NULL },
+	};
+	static const struct resource kept = { .name = "data_a",
+		.table = "data_a",
+		.fields = mail_fields,
+		.nfields = 2,
+		.owner_column = "owner_id",
+		.flags = RESOURCE_NO_ROUTES | RESOURCE_SYSTEM_KEY };
+	static const struct resource no_index = { .name = "data_b",
+		.table = "data_b",
+		.fields = mail_fields,
+		.nfields = 1,
+		.owner_column = "owner_id",
+		.flags = RESOURCE_NO_ROUTES | RESOURCE_OWNED_BY_ADDRESS };
+	static const struct resource routed = { .name = "data_c",
+		.table = "data_c",
+		.fields = mail_fields,
+		.nfields = 2,
+		.owner_column = "owner_id" };
+	static const struct resource mail = { .name = "data_d",
+		.table = "data_d",
+		.fields = mail_fields,
+		.nfields = 2,
+		.owner_column = "owner_id",
+		.flags = RESOURCE_NO_ROUTES | RESOURCE_SYSTEM_KEY |
+		    RESOURCE_ERASE_ROWS | RESOURCE_OWNED_BY_ADDRESS };
+	const struct rdef	    *rd;
+	json_t			    *doc;
+	size_t			     nt_before, nt_after;
+
+	(void)state;
+	assert_int_equal(resource_register(&kept), ERR_CONFIG);
+	assert_int_equal(resource_register(&no_index), ERR_CONFIG);
+	assert_int_equal(resource_register(&routed), ERR_CONFIG); /* path */
+	(void)http_routes(&nt_before);
+	assert_int_equal(resource_register(&mail), OK);
+	(void)http_routes(&nt_after);
+	assert_int_equal(nt_after, nt_before);
+	assert_non_null(rd = rdef_find(&mail));
+	assert_int_equal(rd->table.nroutes, 0);
+	assert_null(rd->item_path);
+	assert_int_equal(rd->address, 2); /* id, owner_id, contact */
+	doc = resource_openapi();
+	assert_null(json_object_get(
+	    json_object_get(json_object_get(doc, "components"), "schemas"),
+	    "data_d"));
+	json_decref(doc);
+}
+
+/*
  * resource_covers answers from an owner alone: OK or ERR_FORBIDDEN where
  * the owner decides, ERR_INTERNAL where a row condition of the resource
  * does (scope_where, party kinds), which it cannot evaluate.
@@ -1347,6 +1409,7 @@ main(void)
 		cmocka_unit_test(bad_declarations),
 		cmocka_unit_test(openapi_shape),
 		cmocka_unit_test(public_read_registration),
+		cmocka_unit_test(data_only_registration),
 	};
 	const struct CMUnitTest e2e[] = {
 		cmocka_unit_test(crud_and_scope),
