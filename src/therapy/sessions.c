@@ -62,7 +62,7 @@ struct saction {
 	const char	 *to;	  /* target status */
 	enum scope	  update; /* therapy_sessions:update */
 	enum scope	  notes;  /* therapy_sessions:private_notes */
-	enum scope	  read;	  /* therapy_sessions:read, for the answer */
+	enum scope	  read; /* therapy_sessions:read: sees it; the answer */
 	int64_t		  start, end; /* reschedule */
 	const char	 *text;	      /* private notes to write */
 	int		  text_null;
@@ -73,10 +73,7 @@ struct saction {
 static int sessions_before_create(struct resource_ctx *, json_t *);
 static int sessions_before_update(struct resource_ctx *, json_t *);
 static int session_load(struct tx *, const char *, struct tsession *);
-static int session_sees(
-    struct tx *, const struct principal *, const struct tsession *);
-static int session_therapist(
-    struct tx *, const struct principal *, const struct tsession *);
+static int session_seen(struct saction *, struct tx *, const struct tsession *);
 static int session_overlap(struct request *, struct tx *, const char *, int64_t,
     int64_t, const char *);
 static int times_check(struct request *, int64_t, int64_t);
@@ -275,35 +272,17 @@ sessions_before_update(struct resource_ctx *ctx, json_t *body)
 }
 
 /*
- * The refusal for a caller who may not act on session s: 403 when they can
- * see it (its client, the client's guardian), 404 when it is outside their
- * scope and must look as if it did not exist.
+ * Does the caller see session s? Their read scope on the declaration
+ * decides (the client, the client's guardians, the practitioner who gives
+ * it: owner_column, related_kinds, party_where): OK, or ERR_NOT_FOUND, so
+ * that a session outside it looks as if it did not exist. Who of those
+ * who see it may act is the action's own rule (403).
  */
 static int
-session_sees(
-    struct tx *tx, const struct principal *who, const struct tsession *s)
+session_seen(struct saction *a, struct tx *tx, const struct tsession *s)
 {
-	int rc;
-
-	if (strcmp(s->client_id, who->user_id) == 0)
-		return (ERR_FORBIDDEN);
-	rc = therapy_related(tx, who->user_id, s->client_id, "guardian_of");
-	return (rc == OK ? ERR_FORBIDDEN : rc);
-}
-
-/*
- * Is the caller the session's therapist, still the client's practitioner
- * (an active practitioner_of relationship)? OK, or ERR_NOT_FOUND: a
- * therapist whose link to the client ended no longer sees the session.
- */
-static int
-session_therapist(
-    struct tx *tx, const struct principal *who, const struct tsession *s)
-{
-	if (strcmp(s->therapist_user, who->user_id) != 0)
-		return (ERR_NOT_FOUND);
-	return (
-	    therapy_related(tx, who->user_id, s->client_id, "practitioner_of"));
+	return (resource_sees(
+	    tx, &therapy_sessions_resource, a->who, a->read, s->id));
 }
 
 static int
@@ -430,8 +409,9 @@ session_action(struct request *req, const char *to)
 
 /*
  * Who may: an admin (update scope all) or the session's therapist; the
- * client may cancel. The client asking for anything else is refused
- * (403); anyone else finds no such session (404).
+ * client may cancel. Others who see the session (the client asking for
+ * anything else, a guardian) are refused (403); to anyone else it does
+ * not exist (404).
  */
 static int
 action_tx(struct tx *tx, void *arg)
@@ -449,12 +429,13 @@ action_tx(struct tx *tx, void *arg)
 	a->new_id[0] = '\0';
 	if ((rc = session_load(tx, a->id, &s)) != OK)
 		return (rc);
+	if ((rc = session_seen(a, tx, &s)) != OK)
+		goto out;
 	is_client = strcmp(s.client_id, a->who->user_id) == 0;
 	if (a->update != SCOPE_ALL &&
 	    !(is_client && strcmp(a->to, "canceled") == 0) &&
-	    (rc = session_therapist(tx, a->who, &s)) != OK) {
-		if (rc == ERR_NOT_FOUND)
-			rc = session_sees(tx, a->who, &s);
+	    strcmp(s.therapist_user, a->who->user_id) != 0) {
+		rc = ERR_FORBIDDEN;
 		goto out;
 	}
 	if (strcmp(s.status, "scheduled") != 0) {
@@ -539,20 +520,20 @@ reschedule(struct saction *a, struct tx *tx, struct tsession *s)
 
 /* Private notes */
 
-/* The session's therapist, or an admin; 403 for the client and their
- * guardians, who see the session; anyone else: no such session. */
+/* The session's therapist, or an admin; 403 for the others who see the
+ * session (the client, their guardians); anyone else: no such session. */
 static int
 notes_access(struct saction *a, struct tx *tx, struct tsession *s)
 {
 	int rc;
 
-	if ((rc = session_load(tx, a->id, s)) != OK)
+	if ((rc = session_load(tx, a->id, s)) != OK ||
+	    (rc = session_seen(a, tx, s)) != OK)
 		return (rc);
-	if (a->notes == SCOPE_ALL)
+	if (a->notes == SCOPE_ALL ||
+	    strcmp(s->therapist_user, a->who->user_id) == 0)
 		return (OK);
-	if ((rc = session_therapist(tx, a->who, s)) != ERR_NOT_FOUND)
-		return (rc);
-	return (session_sees(tx, a->who, s));
+	return (ERR_FORBIDDEN);
 }
 
 static int
@@ -684,6 +665,7 @@ therapy_session_notes_get(struct request *req)
 	}
 	a.notes =
 	    resource_scope(req->db, a.who, "therapy_sessions", "private_notes");
+	a.read = resource_scope(req->db, a.who, "therapy_sessions", "read");
 	rc = store_run(req->db, STORE_TX_WRITE, notes_get_tx, &a);
 	if (rc != OK) {
 		json_decref(a.row);
@@ -750,6 +732,7 @@ therapy_session_notes_put(struct request *req)
 	a.text = json_string_value(t);
 	a.notes =
 	    resource_scope(req->db, a.who, "therapy_sessions", "private_notes");
+	a.read = resource_scope(req->db, a.who, "therapy_sessions", "read");
 	rc = store_run(req->db, STORE_TX_WRITE, notes_put_tx, &a);
 	if (rc != OK) {
 		json_decref(a.row);

@@ -660,9 +660,11 @@ move_tx(struct tx *tx, void *arg)
 		store_finalize(st);
 		if (rc != OK)
 			return (rc);
-		if (a->scope == SCOPE_OWN &&
-		    strcmp(owner, a->who->user_id) != 0)
-			return (ERR_NOT_FOUND);
+		/* The action's scope (own: the booker; all: staff) covers
+		 * the booking, or it does not exist. */
+		if ((rc = resource_covers(tx, &training_bookings_resource,
+			 a->who, a->scope, owner)) != OK)
+			return (rc == ERR_FORBIDDEN ? ERR_NOT_FOUND : rc);
 		if (pass == 0 &&
 		    (rc = training_lock(tx, "schedule", sid)) != OK)
 			return (rc);
