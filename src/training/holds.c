@@ -113,8 +113,11 @@ training_booking_cancel_row(struct tx *tx, const struct principal *who,
 	    tx, "SELECT payment_status FROM training_bookings WHERE id = ?");
 	store_bind_text(st, 1, id);
 	rc = store_step(st);
-	if (rc == STORE_ROW)
-		rc = strcmp(store_col_text(st, 0), "pending") == 0 ? 1 : 0;
+	if (rc == STORE_ROW) /* unpaid: pending, or its last attempt failed */
+		rc = strcmp(store_col_text(st, 0), "pending") == 0 ||
+			strcmp(store_col_text(st, 0), "failed") == 0
+		    ? 1
+		    : 0;
 	store_finalize(st);
 	if (rc == 1)
 		rc = training_discount_release(tx, id, now);

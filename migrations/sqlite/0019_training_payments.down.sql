@@ -1,0 +1,8 @@
+DELETE FROM role_permissions WHERE permission IN (SELECT name FROM permissions
+	WHERE name LIKE 'payment_transactions:%' OR name LIKE 'refunds:%'
+	OR name = 'training_bookings:pay:own');
+DELETE FROM permissions WHERE name LIKE 'payment_transactions:%' OR name LIKE 'refunds:%'
+	OR name = 'training_bookings:pay:own';
+DROP TABLE refunds;
+DROP TABLE stripe_events;
+DROP TABLE payment_transactions;
