@@ -26,7 +26,7 @@ CREATE TABLE payment_transactions (
 	succeeded_at		BIGINT,
 	-- Refunds not rejected or failed: never more than was paid.
 	refund_committed_minor	BIGINT NOT NULL DEFAULT 0,
-	-- Refunds completed at the provider.
+	-- What went back: refunds completed at the provider, less fees.
 	refunded_minor		BIGINT NOT NULL DEFAULT 0,
 	created_at		BIGINT NOT NULL,
 	updated_at		BIGINT NOT NULL,
@@ -112,3 +112,6 @@ INSERT INTO role_permissions (role, permission)
 INSERT INTO role_permissions (role, permission) VALUES
 	('member', 'training_bookings:pay:own'), ('member', 'payment_transactions:read:own'),
 	('member', 'refunds:read:own'), ('member', 'refunds:create:own');
+-- Staff's confirm no longer stands in for payment: it is the offline path.
+UPDATE permissions SET description = 'confirm training bookings paid offline (invoice, cash)'
+	WHERE name = 'training_bookings:confirm:all';

@@ -98,7 +98,7 @@ static const struct field transaction_fields[] = {
 	    "refunds asked for or made and not rejected or failed: never more "
 	    "than amount_minor" },
 	{ "refunded_minor", FIELD_INT, FIELD_READONLY, 0, 0, NULL, NULL, NULL,
-	    0, "refunds Stripe completed" },
+	    0, "what went back: the refunds Stripe completed, less fees" },
 };
 
 const struct resource payment_transactions_resource = {

@@ -29,9 +29,10 @@
  * set). Completion is the webhook's: the job never marks a refund
  * completed, only failed when Stripe refused it.
  *
- * Completion adds the refund's amount to its payment's refunded_minor
- * and moves the booking's payment_status: refunded when the whole
- * payment is, else partially_refunded.
+ * Completion adds what went back (net_refund_minor) to its payment's
+ * refunded_minor and moves the booking's payment_status: refunded when
+ * the whole payment went back, else partially_refunded (a fee kept is a
+ * part not refunded).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -654,16 +655,16 @@ refund_move(
 	store_finalize(st);
 	if (rc != OK)
 		return (rc);
-	/* committed: back when failing (unless failed before); refunded:
-	 * up when completing, down when a completed one fails. */
+	/* committed (amounts): back when failing, again when a failed one
+	 * completes after all; refunded (what went back): up when completing,
+	 * down when a completed one fails. */
 	st = store_prepare(tx,
 	    "UPDATE payment_transactions SET refund_committed_minor = "
 	    "refund_committed_minor + ?, refunded_minor = refunded_minor + ?, "
 	    "updated_at = ? WHERE id = ?");
 	store_bind_int64(
 	    st, 1, done ? (was_failed ? row->amount : 0) : -row->amount);
-	store_bind_int64(
-	    st, 2, done ? row->amount : (was_done ? -row->amount : 0));
+	store_bind_int64(st, 2, done ? row->net : (was_done ? -row->net : 0));
 	store_bind_int64(st, 3, now);
 	store_bind_text(st, 4, row->txn_id);
 	rc = store_step(st);

@@ -73,6 +73,25 @@
 	"\"502\":\"PAYMENT_PROVIDER_UNAVAILABLE (Stripe did not answer), "	\
 	"PAYMENT_PROVIDER_ERROR (Stripe refused)\",\"503\":"		\
 	"\"PAYMENTS_NOT_CONFIGURED\"}}"
+#define API_ASK							\
+	"{\"body\":{\"type\":\"object\",\"required\":[\"booking_id\"],"	\
+	"\"additionalProperties\":false,\"properties\":{\"booking_id\":"	\
+	"{\"type\":\"string\",\"format\":\"uuid\"},\"amount_minor\":"	\
+	"{\"type\":[\"integer\",\"null\"],\"minimum\":1},\"reason\":"	\
+	"{\"type\":[\"string\",\"null\"]},\"policy_override\":{\"type\":"	\
+	"[\"boolean\",\"null\"]},\"override_reason\":{\"type\":"		\
+	"[\"string\",\"null\"]}}},\"answers\":{\"201\":{\"description\":"	\
+	"\"the refund, pending until staff decide\",\"schema\":{\"$ref\":"	\
+	"\"#/components/schemas/refunds\"}}},\"problems\":{\"403\":"	\
+	"\"you may not ask for refunds\",\"404\":\"no such booking (or "	\
+	"not yours)\",\"409\":\"REFUND_EXCEEDS_PAYMENT, "			\
+	"REFUND_NOT_ALLOWED (the cancellation policy), BOOKING_NOT_PAID, "	\
+	"NOT_REFUNDABLE\",\"422\":\"VALIDATION_FAILED\"}}"
+#define API_DECIDE(what)						\
+	"{\"answers\":{\"200\":{\"description\":\"" what "\",\"schema\":"	\
+	"{\"$ref\":\"#/components/schemas/refunds\"}}},\"problems\":"	\
+	"{\"403\":\"staff only\",\"404\":\"no such refund\",\"409\":"	\
+	"\"INVALID_TRANSITION: not pending\"}}"
 #define API_STRIPE							\
 	"{\"content\":{\"application/json\":{\"type\":\"object\","		\
 	"\"required\":[\"id\",\"type\",\"data\"]}},\"answers\":{\"200\":"	\
@@ -104,8 +123,8 @@ static const struct route training_routes[] = {
 	    NULL, API_BOOK },
 	{ HTTP_POST, "/v1/training-bookings/{id}/confirm",
 	    training_booking_action, 0,
-	    "pending -> confirmed, payment_status paid (staff; stands in for "
-	    "payment until part 1c)",
+	    "pending -> confirmed, payment_status paid (staff: the offline "
+	    "path, a booking paid by invoice or in cash)",
 	    &training_moves[0],
 	    API_BOOKING("the booking, confirmed",
 		"\"403\":\"staff only\",\"409\":\"INVALID_TRANSITION, "
@@ -141,6 +160,19 @@ static const struct route training_routes[] = {
 	    "Stripe: payment_intent.*, refund.*, charge.refunded; signed in "
 	    "Stripe-Signature",
 	    NULL, API_STRIPE },
+	{ HTTP_POST, "/v1/refunds", training_refund_ask, ROUTE_JSON_BODY,
+	    "ask for a refund of a booking paid through Stripe (the booker: "
+	    "their confirmed one; staff: any, and may set the policy aside)",
+	    NULL, API_ASK },
+	{ HTTP_POST, "/v1/refunds/{id}/approve", training_refund_decide, 0,
+	    "pending -> approved (staff): sent to Stripe by the "
+	    "training.refund job; all that was left cancels the booking",
+	    "approve", API_DECIDE("the refund, approved") },
+	{ HTTP_POST, "/v1/refunds/{id}/reject", training_refund_decide,
+	    ROUTE_JSON_BODY,
+	    "pending -> rejected (staff), with an optional {\"reason\"}: the "
+	    "booking stays as it was",
+	    "reject", API_DECIDE("the refund, rejected") },
 	{ HTTP_GET, "/v1/me/training-bookings", training_bookings_mine, 0,
 	    "the caller's training bookings", NULL, NULL },
 	{ HTTP_GET, "/v1/course-schedules/{id}/bookings",

@@ -355,6 +355,28 @@ int training_intent_event(struct tx *, const char *type, json_t *obj,
 /* refunds.c */
 #define TRAINING_REASON_MAX 2000 /* characters of a refund's reasons */
 extern const struct resource refunds_resource;
+/* POST /v1/refunds: a refund asked for (pending). */
+void training_refund_ask(struct request *);
+/* POST /v1/refunds/{id}/approve|reject: the route's arg is the verb. */
+void training_refund_decide(struct request *);
+/*
+ * The cancellation policy for amount asked for at now, of a schedule
+ * starting at start: OK with *fee and *policy ("full", "fee" or
+ * "override" when override), or ERR_CONFLICT inside none_hours. A fee is
+ * fee_percent of amount, rounded half up. Pure.
+ */
+int training_refund_policy(int64_t now, int64_t start, int64_t amount,
+    int override, int64_t full_days, int64_t fee_percent, int64_t none_hours,
+    int64_t *fee, const char **policy);
+/*
+ * Refund in full what is left of booking_id's payment through Stripe
+ * (nothing when it has none: unpaid, or paid offline), its pending
+ * requests rejected: a schedule or a paid booking cancelled by staff.
+ * Takes the booking's lock (after the schedule's).
+ */
+int training_refund_in_full(struct tx *, const struct principal *,
+    struct request *, const char *booking_id, const char *cause,
+    const char *why);
 
 /* refund_jobs.c */
 /* The cause of a refund carebase makes itself (approved at once). */

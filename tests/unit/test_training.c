@@ -3,7 +3,8 @@
  * course's type against its length (UK practice) and currency, the
  * currency code's form and the http(s) URLs of course materials; the
  * check of Stripe-Signature headers (against a header made by Stripe's
- * own library) and the form encoding of requests to Stripe.
+ * own library) and the form encoding of requests to Stripe; the refund
+ * policy by the time left before a course starts.
  * Table-driven: each course case is JSON in and the "field:code" list of
  * problems out.
  */
@@ -221,6 +222,56 @@ test_stripe_form(void **state)
 	assert_false(stripe_id_ok(NULL));
 }
 
+static void
+test_refund_policy(void **state)
+{
+	static const int64_t day = 86400000, hour = 3600000;
+	static const struct {
+		int64_t	    left, amount;
+		int	    override;
+		int	    rc;
+		int64_t	    fee;
+		const char *policy;
+	} cases[] = {
+		{ 30 * day, 7500, 0, OK, 0, "full" },
+		{ 14 * day, 7500, 0, OK, 0, "full" },
+		{ 14 * day - 1, 7500, 0, OK, 1875, "fee" },
+		{ 5 * day, 7500, 0, OK, 1875, "fee" },
+		{ 5 * day, 7502, 0, OK, 1876, "fee" }, /* 1875.5: half up */
+		{ 5 * day, 7501, 0, OK, 1875, "fee" }, /* 1875.25 */
+		{ 48 * hour, 1, 0, OK, 0, "fee" },     /* 0.25: down */
+		{ 48 * hour, 2, 0, OK, 1, "fee" },     /* 0.5: up */
+		{ 48 * hour - 1, 7500, 0, ERR_CONFLICT, 0, NULL },
+		{ 1 * hour, 7500, 0, ERR_CONFLICT, 0, NULL },
+		{ -5 * day, 7500, 0, ERR_CONFLICT, 0, NULL }, /* started */
+		{ 1 * hour, 7500, 1, OK, 0, "override" },
+		{ -5 * day, 7500, 1, OK, 0, "override" },
+	};
+	const char *policy;
+	int64_t	    fee, now = 1700000000000LL;
+	size_t	    i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fee = -1;
+		policy = "unset";
+		if (training_refund_policy(now, now + cases[i].left,
+			cases[i].amount, cases[i].override, 14, 25, 48, &fee,
+			&policy) != cases[i].rc ||
+		    fee != cases[i].fee ||
+		    (cases[i].policy == NULL ? policy != NULL
+					     : policy == NULL ||
+				strcmp(policy, cases[i].policy) != 0))
+			fail_msg("case %zu: fee %lld, policy %s", i,
+			    (long long)fee, policy != NULL ? policy : "none");
+	}
+	/* No fee window: the full one ends where none begins. */
+	assert_int_equal(training_refund_policy(now, now + 2 * day, 100, 0, 2,
+			     25, 48, &fee, &policy),
+	    OK);
+	assert_string_equal(policy, "full");
+}
+
 int
 main(void)
 {
@@ -230,6 +281,7 @@ main(void)
 		cmocka_unit_test(test_urls),
 		cmocka_unit_test(test_stripe_signature),
 		cmocka_unit_test(test_stripe_form),
+		cmocka_unit_test(test_refund_policy),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
