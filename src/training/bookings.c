@@ -12,8 +12,9 @@
  * A new booking is pending with payment_status pending and holds its
  * seats until hold_expires_at (now + training_hold_minutes). It is paid
  * through Stripe (payments.c, payment_events.c), or by staff's confirm
- * action, the offline path (invoice, cash: payment_status paid). Status
- * and payment_status move only through the actions
+ * action, the offline path (invoice, cash: payment_status paid). Staff's
+ * cancel of a booking paid through Stripe refunds it in full
+ * (refunds.c). Status and payment_status move only through the actions
  * (POST /v1/training-bookings/{id}/<verb>), payments and refunds, never
  * by PATCH (422: they are read-only), which changes only notes.
  *
@@ -694,12 +695,16 @@ move_tx(struct tx *tx, void *arg)
 		    "Attendance is marked once the schedule is in progress.");
 		return (ERR_CONFLICT);
 	}
-	if (strcmp(a->m->verb, "cancel") == 0)
+	if (strcmp(a->m->verb, "cancel") == 0) {
 		rc = training_booking_cancel_row(tx, a->who, a->req, a->id,
 		    from, "cancel",
 		    strcmp(owner, a->who->user_id) == 0 ? "booker" : "staff",
 		    now);
-	else {
+		/* Staff cancel a paid booking: all of it back (refunds.c). */
+		if (rc == OK && strcmp(from, "confirmed") == 0)
+			rc = training_refund_in_full(tx, a->who, a->req, a->id,
+			    "staff_cancelled", "your booking was cancelled");
+	} else {
 		i = 1;
 		if (strcmp(a->m->verb, "confirm") == 0) {
 			st = store_prepare(tx,

@@ -132,7 +132,8 @@ static const struct route training_routes[] = {
 	{ HTTP_POST, "/v1/training-bookings/{id}/cancel",
 	    training_booking_action, 0,
 	    "pending|confirmed -> cancelled (the booker: a pending one); an "
-	    "unpaid booking's discount code use is given back",
+	    "unpaid booking's discount code use is given back, a booking paid "
+	    "through Stripe refunded in full",
 	    &training_moves[1],
 	    API_BOOKING(
 		"the booking, cancelled", "\"409\":\"INVALID_TRANSITION\"") },

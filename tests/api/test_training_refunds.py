@@ -394,6 +394,53 @@ def test_a_crash_between_stripe_and_the_commit_refunds_once(start_server, db, st
     assert db.count("failed_jobs") == 0
 
 
+# -- a schedule or a paid booking cancelled by staff -----------------------------
+
+
+def test_a_schedule_cancelled_by_staff_refunds_its_paid_bookings_in_full(shop, db):
+    s, st, admin = shop["server"], shop["stripe"], shop["admin"]
+    sched = course_schedule(s, shop)
+    alice = person(s, "alice")
+    a, pi = paid(shop, alice, sched, 2)
+    partial = asked(shop, alice, a, amount_minor=1000)          # still pending
+    cash = booked(s, person(s, "cash"), sched)
+    assert s.post(f"/v1/training-bookings/{cash['id']}/confirm",
+                  headers=hdr(admin)).status_code == 200
+    code = discount_code(s, admin, usage_limit=3)
+    hold = booked(s, person(s, "hold"), sched, discount_code=code["code"])
+    r = s.post(f"/v1/course-schedules/{sched['id']}/cancel", headers=hdr(admin))
+    assert r.status_code == 200, r.text
+    for x in (a, cash, hold):
+        row = read(shop, admin, x)
+        assert row["status"] == "cancelled" and row["cancel_reason"] == "schedule_cancelled"
+    # Paid through Stripe: its pending request rejected, all of it refunded.
+    assert refund_row(shop, partial)["status"] == "rejected"
+    (full,) = s.get(f"/v1/refunds?booking_id={a['id']}&cause=schedule_cancelled",
+                    headers=hdr(admin)).json()["data"]
+    assert full["amount_minor"] == 15000 and full["status"] in ("approved", "processing")
+    assert full["processing_fee_minor"] == 0 and full["processed_by"] == admin["id"]
+    assert complete(shop, full)["effect"] == "refund_completed"
+    assert read(shop, admin, a)["payment_status"] == "refunded"
+    assert db.count("email_log", f"template = 'training_payment_refunded' AND "
+                    f"user_id = '{alice['id']}'") == 1
+    # Paid offline: refunded offline, nothing sent; unpaid: its code given back.
+    assert read(shop, admin, cash)["payment_status"] == "paid"
+    assert db.count("refunds", f"booking_id = '{cash['id']}'") == 0
+    assert read(shop, admin, hold)["discount_released_at"]
+    assert len(st.refunds) == 1
+
+
+def test_staff_cancelling_a_paid_booking_refund_it_in_full(shop, db):
+    s, m, admin = shop["server"], shop["member"], shop["admin"]
+    b, pi = paid(shop, m, soon(shop, 1))          # inside the policy's last hours
+    r = s.post(f"/v1/training-bookings/{b['id']}/cancel", headers=hdr(admin))
+    assert r.status_code == 200 and r.json()["cancel_reason"] == "staff", r.text
+    (ref,) = s.get(f"/v1/refunds?booking_id={b['id']}", headers=hdr(admin)).json()["data"]
+    assert ref["cause"] == "staff_cancelled" and ref["amount_minor"] == 7500
+    complete(shop, ref)
+    assert read(shop, m, b)["payment_status"] == "refunded"
+
+
 # -- races ------------------------------------------------------------------------
 
 
