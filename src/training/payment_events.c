@@ -31,7 +31,9 @@
  *	payment_intent.canceled		recorded
  *	other payment_intent.*		acknowledged
  * A succeeded transaction never moves back (Stripe's events may come out
- * of order).
+ * of order). Each status an event sets is audited
+ * (payment_transactions.<status>, a failure with its code): the row
+ * keeps the last attempt and counts the failed ones, the log keeps each.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -43,6 +45,7 @@
 #include "core/err.h"
 #include "core/util.h"
 #include "ops/inbox.h"
+#include "resource/audit.h"
 #include "resource/resource.h"
 #include "store/store.h"
 #include "training/training_int.h"
@@ -72,8 +75,7 @@ static int txn_write(struct tx *, const struct intent_ev *,
     const struct training_booking *, struct txn *, const char *status);
 static int mismatch(struct inbox_result *, const char *why);
 static int succeeded(struct tx *, const struct intent_ev *,
-    struct training_booking *, struct txn *, struct inbox_result *,
-    const char **effect);
+    struct training_booking *, struct txn *, const char **effect);
 static int confirm(
     struct tx *, const struct training_booking *, const char *from);
 static int revivable(struct tx *, const struct training_booking *, int64_t now);
@@ -149,6 +151,8 @@ txn_write(struct tx *tx, const struct intent_ev *e,
     const struct training_booking *b, struct txn *t, const char *status)
 {
 	struct stmt *st;
+	json_t	    *changes;
+	char	     action[64];
 	int64_t	     now = time_now_ms();
 	int	     failed = strcmp(status, "failed") == 0;
 	int	     rc;
@@ -193,7 +197,18 @@ txn_write(struct tx *tx, const struct intent_ev *e,
 	rc = store_step(st);
 	store_finalize(st);
 	strlcpy_cb(t->status, status, sizeof(t->status));
-	return (rc == STORE_DONE ? OK : rc);
+	if (rc != STORE_DONE)
+		return (rc);
+	/* Every attempt in the audit log, the failed ones with their code. */
+	snprintf(action, sizeof(action), "payment_transactions.%s", status);
+	if ((changes = json_pack("{s:[s],s:{s:s},s:s?}", "fields", "status",
+		 "new", "status", status, "failure_code",
+		 failed ? e->failure : NULL)) == NULL)
+		return (ERR_NOMEM);
+	rc = audit_append(
+	    tx, NULL, NULL, action, "payment_transactions", t->id, changes);
+	json_decref(changes);
+	return (rc);
 }
 
 int
@@ -248,7 +263,7 @@ training_intent_event(struct tx *tx, const char *type, json_t *obj,
 		return (OK);
 	}
 	if (strcmp(status, "succeeded") == 0)
-		return (succeeded(tx, &e, &b, &t, r, effect));
+		return (succeeded(tx, &e, &b, &t, effect));
 	if ((rc = txn_write(tx, &e, &b, &t, status)) != OK)
 		return (rc);
 	*effect = "recorded";
@@ -269,7 +284,7 @@ training_intent_event(struct tx *tx, const char *type, json_t *obj,
 /* The money came: confirm the booking, or give it back. */
 static int
 succeeded(struct tx *tx, const struct intent_ev *e, struct training_booking *b,
-    struct txn *t, struct inbox_result *r, const char **effect)
+    struct txn *t, const char **effect)
 {
 	struct training_payment p;
 	const char	       *why;
@@ -287,7 +302,6 @@ succeeded(struct tx *tx, const struct intent_ev *e, struct training_booking *b,
 	strlcpy_cb(p.currency, b->currency, sizeof(p.currency));
 	p.amount = e->amount;
 	p.committed = t->committed;
-	(void)r;
 	if (strcmp(b->payment_status, "pending") != 0 &&
 	    strcmp(b->payment_status, "failed") != 0) {
 		*effect = "refunded_duplicate";

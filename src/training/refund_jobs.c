@@ -175,7 +175,10 @@ training_refund_auto(struct tx *tx, const struct principal *who,
 
 	if (id_out != NULL)
 		id_out[0] = '\0';
-	/* What is left of the payment, as it is now. */
+	/* What is left of the payment, as it is now under the booking's
+	 * lock (taken after the schedule's, as a request's). */
+	if ((rc = training_lock(tx, "booking", b->id)) != OK)
+		return (rc);
 	st = store_prepare(tx,
 	    "SELECT amount_minor - refund_committed_minor FROM "
 	    "payment_transactions WHERE id = ?");

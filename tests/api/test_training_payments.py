@@ -239,6 +239,9 @@ def test_a_failed_payment_is_recorded_and_the_booking_waits(shop, db):
     t = txn(db, pi)
     assert t["status"] == "succeeded" and t["failures"] == 1
     assert read(s, m, b)["payment_status"] == "paid"
+    # The row keeps the last attempt; the audit log keeps each.
+    for status in ("failed", "processing", "succeeded"):
+        assert db.count("audit_log", f"action = 'payment_transactions.{status}'") == 1
 
 
 def test_unknown_events_are_acknowledged_and_stored(shop, db):
