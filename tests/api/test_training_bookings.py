@@ -1,7 +1,7 @@
 """Training bookings (issue 16 part 1b): a booking is a hold of one seat per
-named attendee until it is paid (staff's confirm action stands in for
-payment until part 1c) or its hold expires; free seats are capacity less
-confirmed seats and live holds (bookings' and inquiries'), counted under
+named attendee until it is paid (through Stripe: test_training_payments.py;
+or offline: staff's confirm action) or its hold expires; free seats are
+capacity less confirmed seats and live holds (bookings' and inquiries'), counted under
 the schedule's lock; the price is the server's, less a discount code whose
 uses are counted in the booking's transaction; status and payment_status
 move only through actions. Learners list and cancel their own, staff see
@@ -261,7 +261,7 @@ def test_status_and_payment_move_only_through_actions(server, catalogue, db):
                     422, "VALIDATION_FAILED")
     r = server.request("PATCH", path, headers=hdr(m), json={"notes": "vegetarian lunch"})
     assert r.status_code == 200 and r.json()["notes"] == "vegetarian lunch"
-    # Confirm stands in for payment: staff only.
+    # Confirm is the offline payment path: staff only.
     problem(act(server, m, b, "confirm"), 403, "FORBIDDEN")
     problem(act(server, c["instructor"], b, "confirm"), 403, "FORBIDDEN")
     r = act(server, admin, b, "confirm")
@@ -275,7 +275,7 @@ def test_status_and_payment_move_only_through_actions(server, catalogue, db):
     # Attendance once the schedule has started.
     problem(act(server, admin, b, "complete"), 409, "SCHEDULE_NOT_STARTED")
     problem(act(server, m, b, "complete"), 403, "FORBIDDEN")
-    # The booker cancels only a pending booking (refunds are part 1c's).
+    # The booker cancels only a pending booking (a paid one: a refund request).
     problem(act(server, m, b, "cancel"), 409, "INVALID_TRANSITION")
     db.execute(f"UPDATE course_schedules SET status = 'in_progress' WHERE id = '{s['id']}'")
     r = act(server, admin, b, "complete")
@@ -311,7 +311,7 @@ def test_learners_list_and_cancel_their_own_pending_bookings(server, catalogue, 
     assert r.json()["status"] == "cancelled" and r.json()["cancel_reason"] == "booker"
     assert free_seats(server, s, c["admin"]) == 9
     problem(act(server, m, mine, "cancel"), 409, "INVALID_TRANSITION")
-    # Staff cancel a confirmed one; it stays paid until part 1c refunds it.
+    # Staff cancel a confirmed one paid offline: it stays paid (refunded offline).
     assert act(server, c["admin"], theirs, "confirm").status_code == 200
     r = act(server, c["admin"], theirs, "cancel")
     assert r.json()["status"] == "cancelled" and r.json()["cancel_reason"] == "staff"
