@@ -420,8 +420,7 @@ refund_found(const struct refund_row *row, json_t *list, const char **id,
 	json_t *r;
 	size_t	i;
 
-	json_array_foreach(list, i, r)
-	{
+	json_array_foreach(list, i, r) {
 		if (strcmp(json_string_value(json_object_get(
 			       json_object_get(r, "metadata"), "refund_id")) !=
 				NULL
@@ -521,8 +520,7 @@ training_refund_event(struct tx *tx, const char *type, json_t *obj,
 		return (refund_one(tx, obj, r, effect));
 	/* A Charge: each of its refunds, as their own events would. */
 	list = json_object_get(json_object_get(obj, "refunds"), "data");
-	json_array_foreach(list, i, one)
-	{
+	json_array_foreach(list, i, one) {
 		e = "ignored";
 		if ((rc = refund_one(tx, one, r, &e)) != OK)
 			return (rc);

@@ -287,8 +287,7 @@ ask_check(struct ask *a, json_t *body)
 		http_problem(a->req, ERR_NOMEM, NULL, "Out of memory.");
 		return (ERR_NOMEM);
 	}
-	json_object_foreach(body, k, v)
-	{
+	json_object_foreach(body, k, v) {
 		for (i = 0; members[i] != NULL; i++)
 			if (strcmp(k, members[i]) == 0)
 				break;
@@ -667,8 +666,7 @@ pending_reject(struct tx *tx, const struct principal *who, struct request *req,
 		json_array_append_new(ids, json_string(store_col_text(st, 0)));
 	store_finalize(st);
 	rc = rc == STORE_DONE ? OK : rc;
-	json_array_foreach(ids, i, v)
-	{
+	json_array_foreach(ids, i, v) {
 		if (rc != OK)
 			break;
 		st = store_prepare(tx,
