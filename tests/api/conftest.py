@@ -1910,3 +1910,25 @@ def wait_refund(db, refund_id, status, timeout=15):
     return wait_until(lambda: db.scalar(f"SELECT status FROM refunds WHERE id = "
                                         f"'{refund_id}'") == status,
                       timeout=timeout, what=f"refund {refund_id} {status}")
+
+
+# --------------------------------------------------------------------------
+# training bookings: time, a booking as someone reads it, a hold run out
+
+def now_ms():
+    """The time now in Unix milliseconds, as carebase stores times."""
+    return int(time.time() * 1000)
+
+
+def read_booking(server, who, booking):
+    """GET the training booking as who (must answer 200): its JSON."""
+    r = server.get(f"/v1/training-bookings/{booking['id']}", headers=hdr(who))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def expire_hold(db, table, row_id):
+    """Move the hold of a row of table (training_bookings or
+    booking_inquiries) a second into the past, as time would."""
+    db.execute(f"UPDATE {table} SET hold_expires_at = {now_ms() - 1000} "
+               f"WHERE id = '{row_id}'")

@@ -25,24 +25,9 @@ import uuid
 
 import pytest
 
-from conftest import (STRIPE_KEY, STRIPE_WHSEC, book_training, booked, course_schedule,
+from conftest import (STRIPE_KEY, STRIPE_WHSEC, expire_hold, read_booking, booked, course_schedule,
                       direct_race, discount_code, free_seats, hdr, pay, person, problem,
-                      race, stripe_hook, wait_refund, wait_until)
-
-
-def now_ms():
-    return int(time.time() * 1000)
-
-
-def read(server, who, booking):
-    r = server.get(f"/v1/training-bookings/{booking['id']}", headers=hdr(who))
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def expire(db, booking):
-    db.execute(f"UPDATE training_bookings SET hold_expires_at = {now_ms() - 1000} "
-               f"WHERE id = '{booking['id']}'")
+                      race, stripe_hook, wait_until)
 
 
 def paid_intent(shop, who, booking):
@@ -122,7 +107,7 @@ def test_paying_makes_one_intent_for_the_servers_amount(shop, db):
     # The booker sees their payments; the booking is still a hold.
     rows = s.get("/v1/payment-transactions", headers=hdr(m)).json()["data"]
     assert [x["stripe_payment_intent_id"] for x in rows] == [first["payment_intent_id"]]
-    assert read(s, m, b)["status"] == "pending"
+    assert read_booking(s, m, b)["status"] == "pending"
     assert db.count("audit_log", "action = 'payment_transactions.create'") == 1
     # Only the booker pays: not another member, not staff.
     other = person(s, "other")
@@ -136,7 +121,7 @@ def test_what_cannot_be_paid_is_refused_before_stripe_is_asked(shop, db):
     s, st, m, admin = shop["server"], shop["stripe"], shop["member"], shop["admin"]
     sched = course_schedule(s, shop)
     late = booked(s, m, sched)
-    expire(db, late)
+    expire_hold(db, "training_bookings", late["id"])
     problem(pay(s, m, late), 409, "HOLD_EXPIRED")
     free = discount_code(s, admin, discount_value=100)
     zero = booked(s, m, course_schedule(s, shop, 24), discount_code=free["code"])
@@ -171,7 +156,7 @@ def test_stripe_down_or_refusing_is_a_502_and_records_nothing(shop, db):
     assert time.monotonic() - t0 < 4.5          # stripe_timeout_s is 2 here
     problem(pay(s, m, b), 502, "PAYMENT_PROVIDER_ERROR")
     assert db.count("payment_transactions") == 0 and st.intents == {}
-    assert read(s, m, b)["status"] == "pending"
+    assert read_booking(s, m, b)["status"] == "pending"
     # Up again: the same key, one intent.
     r = pay(s, m, b)
     assert r.status_code == 201, r.text
@@ -196,7 +181,7 @@ def test_a_succeeded_payment_confirms_its_booking(shop, db):
     ev = st.intent_event(pi)
     out = applied(shop, ev, "confirmed")
     assert out["outcome"] == "processed" and out["result"]["duplicate"] is False
-    row = read(s, m, b)
+    row = read_booking(s, m, b)
     assert row["status"] == "confirmed" and row["payment_status"] == "paid"
     assert row["hold_expires_at"] is None and row["confirmed_at"]
     t = txn(db, pi)
@@ -228,7 +213,7 @@ def test_a_failed_payment_is_recorded_and_the_booking_waits(shop, db):
     t = txn(db, pi)
     assert t["status"] == "failed" and t["failures"] == 1
     assert t["failure_code"] == "card_declined"
-    row = read(s, m, b)
+    row = read_booking(s, m, b)
     assert row["status"] == "pending" and row["payment_status"] == "failed"
     # The booker tries again: the same intent, another card.
     r = pay(s, m, b)
@@ -238,7 +223,7 @@ def test_a_failed_payment_is_recorded_and_the_booking_waits(shop, db):
     applied(shop, st.intent_event(pi), "confirmed")
     t = txn(db, pi)
     assert t["status"] == "succeeded" and t["failures"] == 1
-    assert read(s, m, b)["payment_status"] == "paid"
+    assert read_booking(s, m, b)["payment_status"] == "paid"
     # The row keeps the last attempt; the audit log keeps each.
     for status in ("failed", "processing", "succeeded"):
         assert db.count("audit_log", f"action = 'payment_transactions.{status}'") == 1
@@ -283,7 +268,7 @@ def test_the_signature_is_checked_as_stripe_signs_it(shop, db):
         err = problem(r, 401, code)
         assert err["outcome"] == "refused", what
     # Nothing changed, nothing kept but metadata.
-    assert read(s, m, b)["status"] == "pending"
+    assert read_booking(s, m, b)["status"] == "pending"
     assert db.count("stripe_events") == 0
     assert db.count("webhook_inbox", "source = 'stripe' AND (signature_ok = 1 OR "
                     "body IS NOT NULL)") == 0
@@ -328,7 +313,7 @@ def test_a_payment_that_does_not_match_its_booking_changes_nothing(shop, db):
     assert db.count("stripe_events") == 0
     assert db.count("payment_transactions") == 1 and txn(db, pi)["status"] == "created"
     for x in (b, other):
-        assert read(s, shop["admin"], x)["status"] == "pending"
+        assert read_booking(s, shop["admin"], x)["status"] == "pending"
     assert db.count("refunds") == 0
 
 
@@ -344,7 +329,7 @@ def test_one_payment_never_pays_a_second_booking(shop, db):
     other = booked(s, person(s, "other"), sched)
     problem(hook(shop, st.intent_event(pi, metadata={"booking_id": other["id"]})), 422,
             "PAYMENT_MISMATCH")
-    assert read(s, shop["admin"], other)["status"] == "pending"
+    assert read_booking(s, shop["admin"], other)["status"] == "pending"
     assert db.count("payment_transactions") == 1
 
 
@@ -356,13 +341,13 @@ def test_a_late_payment_on_a_full_schedule_is_refunded_and_the_booker_told(shop,
     sched = course_schedule(s, shop, capacity=2)
     b = booked(s, m, sched, 2)
     pi = paid_intent(shop, m, b)
-    expire(db, b)
+    expire_hold(db, "training_bookings", b["id"])
     # Someone else takes the seats the hold released.
     taker = person(s, "taker")
     booked(s, taker, sched, 2)
-    assert read(s, admin, b)["cancel_reason"] == "hold_expired"
+    assert read_booking(s, admin, b)["cancel_reason"] == "hold_expired"
     out = applied(shop, st.intent_event(pi), "refunded_late")
-    row = read(s, admin, b)
+    row = read_booking(s, admin, b)
     assert row["status"] == "cancelled" and row["payment_status"] == "paid"
     assert txn(db, pi)["status"] == "succeeded"
     refund = db.query("SELECT id, status, cause, amount_minor, amount_minor - "
@@ -387,7 +372,7 @@ def test_a_late_payment_on_a_full_schedule_is_refunded_and_the_booker_told(shop,
     (re_id,) = st.refunds
     applied(shop, st.refund_event(re_id), "refund_completed")
     assert db.scalar(f"SELECT status FROM refunds WHERE id = '{rid}'") == "completed"
-    assert read(s, admin, b)["payment_status"] == "refunded"
+    assert read_booking(s, admin, b)["payment_status"] == "refunded"
     assert db.scalar("SELECT refunded_minor FROM payment_transactions") == "15000"
     # The refunds are the booker's to see.
     mine = s.get("/v1/refunds", headers=hdr(m)).json()["data"]
@@ -402,16 +387,16 @@ def test_a_late_payment_with_the_seats_still_free_confirms_the_booking(shop, db)
     sched = course_schedule(s, shop)
     b = booked(s, m, sched, 2, discount_code=code["code"])
     pi = paid_intent(shop, m, b)
-    expire(db, b)
+    expire_hold(db, "training_bookings", b["id"])
     # The recurring job ends the hold and gives the code's use back.
     db.execute("INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, "
                f"run_at, created_at, updated_at) VALUES ('{uuid.uuid4()}', "
                "'training.expire_holds', '{}', 'queued', 0, 3, 0, 0, 0)")
-    wait_until(lambda: read(s, admin, b)["status"] == "cancelled", what="expiry")
+    wait_until(lambda: read_booking(s, admin, b)["status"] == "cancelled", what="expiry")
     assert db.scalar(f"SELECT usage_count FROM discount_codes WHERE id = "
                      f"'{code['id']}'") == "0"
     applied(shop, st.intent_event(pi), "confirmed_late")
-    row = read(s, admin, b)
+    row = read_booking(s, admin, b)
     assert row["status"] == "confirmed" and row["payment_status"] == "paid"
     assert row["cancel_reason"] is None and row["discount_released_at"] is None
     assert db.scalar(f"SELECT usage_count FROM discount_codes WHERE id = "
@@ -426,11 +411,11 @@ def test_a_late_payment_whose_code_was_used_meanwhile_is_refunded(shop, db):
     sched = course_schedule(s, shop)
     b = booked(s, m, sched, discount_code=code["code"])
     pi = paid_intent(shop, m, b)
-    expire(db, b)
+    expire_hold(db, "training_bookings", b["id"])
     # The next booking of the schedule ends the hold; the code goes to it.
     booked(s, person(s, "next"), sched, discount_code=code["code"])
     applied(shop, st.intent_event(pi), "refunded_late")
-    assert read(s, admin, b)["status"] == "cancelled"
+    assert read_booking(s, admin, b)["status"] == "cancelled"
     assert db.count("refunds", "cause = 'late_payment'") == 1
 
 
@@ -449,7 +434,7 @@ def test_a_second_payment_of_a_paid_booking_is_refunded(shop, db):
     (re_id,) = st.refunds
     applied(shop, st.refund_event(re_id), "refund_completed")
     # The booking stays paid: it was paid by the other payment.
-    assert read(s, admin, b)["payment_status"] == "paid"
+    assert read_booking(s, admin, b)["payment_status"] == "paid"
 
 
 # -- races ------------------------------------------------------------------------
@@ -469,7 +454,7 @@ def test_one_event_delivered_many_times_at_once_refunds_once(shop, start_server,
     sched = course_schedule(s, shop, capacity=1)
     b = booked(s, m, sched)
     pi = paid_intent(shop, m, b)
-    expire(db, b)
+    expire_hold(db, "training_bookings", b["id"])
     booked(s, person(s, "taker"), sched)
     ev = st.intent_event(pi)
     body = json.dumps(ev).encode()
@@ -532,7 +517,7 @@ def test_one_payment_replayed_into_two_bookings_at_once_pays_one(shop, start_ser
     results = race([s.base_url, other.base_url], 2, deliver)
     assert sorted(results, key=str) == sorted([(200, None), (422, "PAYMENT_MISMATCH")],
                                               key=str), results
-    statuses = sorted(read(s, shop["admin"], x)["status"] for x in (a, b))
+    statuses = sorted(read_booking(s, shop["admin"], x)["status"] for x in (a, b))
     assert statuses == ["confirmed", "pending"]
     assert db.count("payment_transactions") == 1
 
@@ -559,7 +544,7 @@ def test_payments_are_exported_and_anonymised_with_the_booker(shop, db):
     sched = course_schedule(s, shop, capacity=1)
     b = booked(s, m, sched)
     pi = paid_intent(shop, m, b)
-    expire(db, b)
+    expire_hold(db, "training_bookings", b["id"])
     booked(s, person(s, "taker"), sched)
     applied(shop, st.intent_event(pi), "refunded_late")
     doc = s.get("/v1/me/export", headers=hdr(m)).json()["records"]

@@ -20,13 +20,11 @@ the race exists without the guard: the same check-then-write straight on
 the database from many connections (conftest.direct_race)."""
 
 import datetime
-import json
-import time
 import uuid
 
 import pytest
 
-from conftest import (booked, course_schedule, direct_race, discount_code, free_seats,
+from conftest import (booked, read_booking, course_schedule, direct_race, discount_code, free_seats,
                       hdr, make_catalogue, pay, person, problem, race, schedule,
                       stripe_hook, wait_refund, wait_until)
 
@@ -76,12 +74,6 @@ def decide(shop, who, refund, verb, **body):
     return s.post(f"/v1/refunds/{refund['id']}/approve", headers=hdr(who))
 
 
-def read(shop, who, booking):
-    r = shop["server"].get(f"/v1/training-bookings/{booking['id']}", headers=hdr(who))
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
 def refund_row(shop, refund):
     r = shop["server"].get(f"/v1/refunds/{refund['id']}", headers=hdr(shop["admin"]))
     assert r.status_code == 200, r.text
@@ -124,7 +116,7 @@ def test_a_booker_asks_and_staff_approve_a_refund_in_full(shop, db):
     assert ref["requested_at"] and ref["approved_at"] is None
     assert b"broke my wrist" not in db.raw()
     # Asked for, nothing has moved yet.
-    assert read(shop, m, b)["status"] == "confirmed"
+    assert read_booking(shop["server"], m, b)["status"] == "confirmed"
     assert free_seats(s, sched, admin) == 8
     assert st.requests("/v1/refunds") == []
     assert money(db, pi) == (15000, 15000, 0)
@@ -132,7 +124,7 @@ def test_a_booker_asks_and_staff_approve_a_refund_in_full(shop, db):
     r = decide(shop, admin, ref, "approve")
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "approved" and r.json()["processed_by"] == admin["id"]
-    row = read(shop, admin, b)
+    row = read_booking(shop["server"], admin, b)
     assert row["status"] == "cancelled" and row["cancel_reason"] == "booker"
     assert row["payment_status"] == "paid"
     assert free_seats(s, sched, admin) == 10
@@ -148,7 +140,7 @@ def test_a_booker_asks_and_staff_approve_a_refund_in_full(shop, db):
     assert complete(shop, ref)["effect"] == "refund_completed"
     done = refund_row(shop, ref)
     assert done["status"] == "completed" and done["completed_at"]
-    assert read(shop, m, b)["payment_status"] == "refunded"
+    assert read_booking(shop["server"], m, b)["payment_status"] == "refunded"
     assert money(db, pi) == (15000, 15000, 15000)
     for action in ("create", "approve", "process", "complete"):
         assert db.count("audit_log", f"action = 'refunds.{action}' AND "
@@ -170,7 +162,7 @@ def test_the_cancellation_policy(shop, db):
     assert sent(shop, ref) and shop["stripe"].requests("/v1/refunds")[0]["form"][
         "amount"] == "5625"
     complete(shop, ref)
-    assert read(shop, m, b5)["payment_status"] == "partially_refunded"
+    assert read_booking(shop["server"], m, b5)["payment_status"] == "partially_refunded"
     assert money(db, pi5) == (7500, 7500, 5625)
     # A day ahead: none, for the booker and for staff keeping to it.
     b1, pi1 = paid(shop, m, soon(shop, 1, by="trainer2"))
@@ -192,7 +184,7 @@ def test_the_cancellation_policy(shop, db):
     assert ref["override_reason"] == "trainer's illness moved the learner"
     assert ref["requested_by"] == admin["id"]
     assert decide(shop, admin, ref, "approve").status_code == 200
-    assert read(shop, admin, b1)["cancel_reason"] == "staff"
+    assert read_booking(shop["server"], admin, b1)["cancel_reason"] == "staff"
 
 
 def test_what_cannot_be_refunded(shop, db):
@@ -242,16 +234,16 @@ def test_partial_refunds_never_come_to_more_than_was_paid(shop, db):
     assert money(db, pi) == (7500, 2000, 0)
     # Partial ones leave the booking confirmed.
     assert decide(shop, admin, first, "approve").status_code == 200
-    assert read(shop, m, b)["status"] == "confirmed"
+    assert read_booking(shop["server"], m, b)["status"] == "confirmed"
     complete(shop, first)
-    assert read(shop, m, b)["payment_status"] == "partially_refunded"
+    assert read_booking(shop["server"], m, b)["payment_status"] == "partially_refunded"
     # The rest cancels it.
     rest = asked(shop, m, b)
     assert rest["amount_minor"] == 5500 and rest["cancels_booking"] is True
     problem(ask(shop, m, b, amount_minor=1), 409, "REFUND_EXCEEDS_PAYMENT")
     assert decide(shop, admin, rest, "approve").status_code == 200
     complete(shop, rest)
-    assert read(shop, m, b)["payment_status"] == "refunded"
+    assert read_booking(shop["server"], m, b)["payment_status"] == "refunded"
     assert money(db, pi) == (7500, 7500, 7500)
     assert len(shop["stripe"].refunds) == 2
 
@@ -260,14 +252,14 @@ def test_a_rejected_request_leaves_the_booking_and_its_seats(shop, db):
     s, m, admin = shop["server"], shop["member"], shop["admin"]
     sched = course_schedule(s, shop)
     b, pi = paid(shop, m, sched, 3)
-    before = read(shop, admin, b)
+    before = read_booking(shop["server"], admin, b)
     ref = asked(shop, m, b)
     # Only staff decide.
     problem(decide(shop, m, ref, "approve"), 403, "FORBIDDEN")
     problem(decide(shop, shop["instructor"], ref, "approve"), 404, "NOT_FOUND")
     r = decide(shop, admin, ref, "reject")
     assert r.status_code == 200 and r.json()["rejection_reason"] is None
-    after = read(shop, admin, b)
+    after = read_booking(shop["server"], admin, b)
     for k in ("status", "payment_status", "seats", "total_minor", "cancel_reason"):
         assert after[k] == before[k], k
     assert free_seats(s, sched, admin) == 7
@@ -295,13 +287,13 @@ def test_stripe_refusing_a_refund_fails_it_and_frees_its_amount(shop, db):
     again = asked(shop, m, b, amount_minor=1000)
     assert decide(shop, admin, again, "approve").status_code == 200
     complete(shop, again)
-    assert read(shop, m, b)["payment_status"] == "partially_refunded"
+    assert read_booking(shop["server"], m, b)["payment_status"] == "partially_refunded"
     assert complete(shop, again, "refund.failed", status="failed",
                     failure_reason="expired_or_canceled_card")["effect"] == "refund_failed"
     row = refund_row(shop, again)
     assert row["status"] == "failed" and row["failure_reason"] == "expired_or_canceled_card"
     assert money(db, pi) == (7500, 0, 0)
-    assert read(shop, m, b)["payment_status"] == "paid"
+    assert read_booking(shop["server"], m, b)["payment_status"] == "paid"
 
 
 def test_stripe_down_the_job_retries_with_the_same_key(shop, db):
@@ -390,7 +382,7 @@ def test_a_crash_between_stripe_and_the_commit_refunds_once(start_server, db, st
     assert db.count("audit_log", f"action = 'refunds.complete' AND "
                     f"entity_id = '{ref['id']}'") == 1
     assert money(db, pi) == (7500, 7500, 7500)
-    assert read(shop, m, b)["payment_status"] == "refunded"
+    assert read_booking(shop["server"], m, b)["payment_status"] == "refunded"
     assert db.count("failed_jobs") == 0
 
 
@@ -411,7 +403,7 @@ def test_a_schedule_cancelled_by_staff_refunds_its_paid_bookings_in_full(shop, d
     r = s.post(f"/v1/course-schedules/{sched['id']}/cancel", headers=hdr(admin))
     assert r.status_code == 200, r.text
     for x in (a, cash, hold):
-        row = read(shop, admin, x)
+        row = read_booking(shop["server"], admin, x)
         assert row["status"] == "cancelled" and row["cancel_reason"] == "schedule_cancelled"
     # Paid through Stripe: its pending request rejected, all of it refunded.
     assert refund_row(shop, partial)["status"] == "rejected"
@@ -420,13 +412,13 @@ def test_a_schedule_cancelled_by_staff_refunds_its_paid_bookings_in_full(shop, d
     assert full["amount_minor"] == 15000 and full["status"] in ("approved", "processing")
     assert full["processing_fee_minor"] == 0 and full["processed_by"] == admin["id"]
     assert complete(shop, full)["effect"] == "refund_completed"
-    assert read(shop, admin, a)["payment_status"] == "refunded"
+    assert read_booking(shop["server"], admin, a)["payment_status"] == "refunded"
     assert db.count("email_log", f"template = 'training_payment_refunded' AND "
                     f"user_id = '{alice['id']}'") == 1
     # Paid offline: refunded offline, nothing sent; unpaid: its code given back.
-    assert read(shop, admin, cash)["payment_status"] == "paid"
+    assert read_booking(shop["server"], admin, cash)["payment_status"] == "paid"
     assert db.count("refunds", f"booking_id = '{cash['id']}'") == 0
-    assert read(shop, admin, hold)["discount_released_at"]
+    assert read_booking(shop["server"], admin, hold)["discount_released_at"]
     assert len(st.refunds) == 1
 
 
@@ -438,7 +430,7 @@ def test_staff_cancelling_a_paid_booking_refund_it_in_full(shop, db):
     (ref,) = s.get(f"/v1/refunds?booking_id={b['id']}", headers=hdr(admin)).json()["data"]
     assert ref["cause"] == "staff_cancelled" and ref["amount_minor"] == 7500
     complete(shop, ref)
-    assert read(shop, m, b)["payment_status"] == "refunded"
+    assert read_booking(shop["server"], m, b)["payment_status"] == "refunded"
 
 
 # -- races ------------------------------------------------------------------------
