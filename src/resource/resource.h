@@ -54,7 +54,9 @@ enum field_type {
 	FIELD_ENUM,	 /* one of choices */
 	FIELD_JSON,	 /* object or array, stored as JSON text */
 	FIELD_TEXT_LIST, /* array of strings; min/max: item count */
-	FIELD_EMAIL	 /* text that must be an address */
+	FIELD_EMAIL,	 /* text that must be an address */
+	FIELD_URL,	 /* a link: resource_url_ok; max: bytes */
+	FIELD_URL_MAP	 /* object of names to links; max: members */
 };
 
 /* Field flags */
@@ -84,6 +86,38 @@ enum field_type {
 /* Not sealed, yet cleared (NULL) when the row's owner is erased (country,
  * locale); the column accepts NULL. */
 #define FIELD_ERASE 0x1000
+/* FIELD_URL: a path on this site ("/files/a.pdf") is accepted too, where
+ * that is the field's meaning. */
+#define FIELD_URL_RELATIVE 0x2000
+
+/*
+ * Links. Every field that holds a link a client may render or follow is
+ * a FIELD_URL (or a FIELD_URL_MAP of them), so one rule decides what is
+ * stored and served: an absolute http or https URL (the scheme in any
+ * case) with a host, or, for a FIELD_URL_RELATIVE field, a path starting
+ * with one "/"; no blank, control character, backslash or other character
+ * RFC 3986 never allows (" < > ^ ` { | }); at most RESOURCE_URL_MAX bytes
+ * (or the field's max). So "javascript:", "data:", "vbscript:", "file:",
+ * a scheme hidden behind blanks or control characters, and
+ * "//elsewhere.example" are refused: 422 VALIDATION_FAILED with an entry
+ * whose code is "invalid_url". A FIELD_URL_MAP is an object of names
+ * (RESOURCE_URL_NAME_MAX of [a-z0-9_]) to such URLs, at most max members.
+ *
+ * What was stored before the rule (or outside this layer) is checked
+ * again when read: a stored value the rule refuses is answered as null
+ * (a map member, left out), and logged (event=url_withheld, the table,
+ * column and row id; never the value).
+ */
+#define RESOURCE_URL_MAX      2048
+#define RESOURCE_URL_NAME_MAX 32
+/* 1 when s is a link a FIELD_URL field accepts (relative: also a path). */
+int resource_url_ok(const char *s, int relative);
+/*
+ * For readers outside the declared routes: s when resource_url_ok, else
+ * NULL (logged as event=url_withheld with table, column and id).
+ */
+const char *resource_url_safe(const char *s, int relative, const char *table,
+    const char *column, const char *id);
 
 /* Who may see a field, by the scope through which the caller sees the row. */
 #define SEE_ALL	     0x01 /* callers with scope all (staff) */

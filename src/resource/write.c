@@ -176,6 +176,7 @@ wset_bind(struct stmt *st, int i, struct wset *w, const struct rdef *rd,
 				break;
 			case FIELD_JSON:
 			case FIELD_TEXT_LIST:
+			case FIELD_URL_MAP:
 				if ((plain = json_dumps(c->v, JSON_COMPACT)) ==
 				    NULL)
 					return (-1);

@@ -36,7 +36,6 @@ struct principal;
 
 #define TRAINING_NAME_MAX 200	/* names, titles, codes */
 #define TRAINING_TEXT_MAX 10000 /* descriptions, bio */
-#define TRAINING_URL_MAX  2048
 /* First-aid courses are taught at most 12 learners to one trainer. */
 #define TRAINING_LEARNERS_PER_TRAINER 12
 
@@ -99,9 +98,6 @@ extern const struct resource trainers_resource;
 
 /* materials.c */
 extern const struct resource course_materials_resource;
-/* 1 if s is an absolute http or https URL with a host, no space or
- * control byte in it. Pure. */
-int training_url_ok(const char *s);
 
 /* schedules.c */
 extern const struct resource course_schedules_resource;
