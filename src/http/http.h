@@ -70,6 +70,12 @@ typedef void (*http_handler)(struct request *);
 /* A small body: at most HTTP_SMALL_BODY_LIMIT (sign-in and the like). */
 #define ROUTE_SMALL_BODY      0x20
 #define HTTP_SMALL_BODY_LIMIT (16 * 1024)
+/*
+ * With ROUTE_JSON_BODY: the body may be left out (req->json is then NULL);
+ * one that comes is checked as any JSON body (Content-Type, depth,
+ * parse). For actions whose body is optional ({"reason"} of a cancel).
+ */
+#define ROUTE_JSON_OPTIONAL 0x40
 
 struct route {
 	int	     method;  /* one enum http_method */

@@ -610,8 +610,9 @@ route_paths(json_t *paths, const struct route_table *t, size_t k)
 	if (json_object_size(content) > 0)
 		json_object_set_new(op, "requestBody",
 		    json_pack("{s:b,s:o}", "required",
-			(rt->flags & ROUTE_JSON_BODY) != 0, "content",
-			content));
+			(rt->flags & ROUTE_JSON_BODY) != 0 &&
+			    !(rt->flags & ROUTE_JSON_OPTIONAL),
+			"content", content));
 	else
 		json_decref(content);
 	route_answers(json_object_get(op, "responses"), rt, api);

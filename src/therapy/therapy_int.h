@@ -1,13 +1,15 @@
 /*
  * Private to src/therapy. therapy.c holds the module (routes, resources)
  * and the helpers below; therapists.c the therapists resource and the
- * public directory; sessions.c therapy sessions, their status actions and
- * private notes; forms.c forms, field and rule validation, scoring and
- * the form_responses resource; library.c resources and assignments.
+ * public directory; sessions.c therapy sessions and their status actions,
+ * session_notes.c their private notes; forms.c forms, field and rule
+ * validation, scoring and the form_responses resource; library.c
+ * resources and assignments.
  */
 #ifndef THERAPY_THERAPY_INT_H
 #define THERAPY_THERAPY_INT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -19,8 +21,9 @@ struct tx;
 struct principal;
 struct resource;
 
-#define THERAPY_NOTES_MAX 20000 /* code points of a note */
-#define THERAPY_TEXT_MAX  10000 /* bio, descriptions */
+#define THERAPY_NOTES_MAX  20000 /* code points of a note */
+#define THERAPY_TEXT_MAX   10000 /* bio, descriptions */
+#define THERAPY_REASON_MAX 500	 /* code points of a cancel's reason */
 
 /* therapists.c */
 extern const struct resource therapists_resource;
@@ -29,12 +32,39 @@ void			     therapy_directory_get(struct request *);
 
 /* sessions.c */
 extern const struct resource therapy_sessions_resource;
-void			     therapy_session_complete(struct request *);
-void			     therapy_session_cancel(struct request *);
-void			     therapy_session_no_show(struct request *);
-void			     therapy_session_reschedule(struct request *);
-void			     therapy_session_notes_get(struct request *);
-void			     therapy_session_notes_put(struct request *);
+/* One session, as its actions and private notes see it. */
+struct tsession {
+	char	id[37];
+	char	therapist_id[37];
+	char	therapist_user[37];
+	char	client_id[37];
+	char	status[16];
+	char	type[16];
+	char	format[16];
+	int64_t start; /* start_time, ms */
+	char   *meta;  /* malloc'd JSON text: free it */
+};
+/* Session id into s; ERR_NOT_FOUND. */
+int therapy_session_load(struct tx *, const char *id, struct tsession *);
+/*
+ * The refusal for a caller who may not act on session s: ERR_FORBIDDEN
+ * when they can see it (its client, the client's guardian), else
+ * ERR_NOT_FOUND (it must look as if it did not exist).
+ */
+int therapy_session_sees(
+    struct tx *, const struct principal *, const struct tsession *);
+/* OK if the caller is the session's therapist and still the client's
+ * practitioner; ERR_NOT_FOUND otherwise. */
+int therapy_session_therapist(
+    struct tx *, const struct principal *, const struct tsession *);
+void therapy_session_complete(struct request *);
+void therapy_session_cancel(struct request *);
+void therapy_session_no_show(struct request *);
+void therapy_session_reschedule(struct request *);
+
+/* session_notes.c */
+void therapy_session_notes_get(struct request *);
+void therapy_session_notes_put(struct request *);
 
 /* forms.c */
 extern const struct resource forms_resource;
@@ -76,6 +106,8 @@ int therapy_related(
     struct tx *, const char *lead, const char *follower, const char *kind);
 /* people_health_consent, answered as 403 CONSENT_REQUIRED. */
 int therapy_consent(struct request *, struct tx *, const char *user_id);
+/* Characters (code points) of UTF-8 s, as the field bounds count. */
+size_t therapy_chars(const char *s);
 /* Serialise writers per key inside tx (PostgreSQL: an advisory
  * transaction lock; SQLite: the write transaction already does). */
 int therapy_lock(struct tx *, const char *key);
