@@ -8,9 +8,11 @@
  * that admins manage (scope all); a partner admin reads their own
  * partner_admins row. A partner is never deleted: PATCH is_active false
  * deactivates it, and in the same transaction every admin of it and
- * every access it granted (after_write). GET /v1/partners/{name} is
- * public and answers an active partner's branding and the names of the
- * features it has switched on, nothing else.
+ * every access it granted (after_write). GET /v1/partners/{id} is public:
+ * given a name it answers an active partner's branding and the names of
+ * the features it has switched on, nothing else; given a UUID, the
+ * partner with that id, as admins see it to admins (the branding to
+ * anyone else).
  */
 #include <ctype.h>
 #include <string.h>
@@ -38,7 +40,8 @@ static int  partners_after_write(struct resource_ctx *, int, json_t *);
 static int  partner_deactivate(struct resource_ctx *, const char *id);
 static int  features_before_write(struct resource_ctx *, json_t *);
 static int  admins_before_create(struct resource_ctx *, json_t *);
-static int  branding_tx(struct tx *, const char *key, json_t **out);
+static int  branding_tx(
+     struct tx *, const char *key, const char *id, json_t **out);
 
 /* What the OpenAPI document says of the code routes (struct route's api). */
 /* clang-format off */
@@ -84,9 +87,23 @@ static const char api_assign[] =
     "\"string\",\"format\":\"date-time\"}}}}},\"problems\":{\"403\":"
     "\"the caller may not redeem codes\"," API_CODE_PROBLEMS "}}";
 
+/* clang-format off */
+#define API_PARTNER_GET							\
+	"{\"answers\":{\"200\":{\"description\":\"by id, to admins: the "	\
+	"partner (see partners); otherwise its public branding: name, "	\
+	"logo_url, logo_alt, website, footer_line1, footer_line2, "		\
+	"social_links, features\",\"schema\":{\"type\":\"object\"}},"	\
+	"\"304\":{\"description\":\"by id, to admins: If-None-Match named "	\
+	"the current ETag\"}},\"problems\":{\"404\":\"no such partner (by "	\
+	"name or to anyone but admins: no such active partner)\"}}"
+/* clang-format on */
+
 static const struct route partners_routes[] = {
-	{ HTTP_GET, "/v1/partners/{name}", partners_public_get, ROUTE_PUBLIC,
-	    "an active partner's branding and features, by name (public)" },
+	{ HTTP_GET, "/v1/partners/{id}", partners_public_get, ROUTE_PUBLIC,
+	    "a partner: {id} a UUID reads it by id (admins: the partner as "
+	    "declared; anyone else: its public branding), anything else is a "
+	    "name (anyone: the active partner's public branding and features)",
+	    NULL, API_PARTNER_GET },
 	{ HTTP_POST, "/v1/partner-access/validate-code",
 	    partner_access_validate,
 	    ROUTE_JSON_BODY | ROUTE_SMALL_BODY | ROUTE_PUBLIC,
@@ -119,8 +136,8 @@ static const struct registration_hook register_hook = {
 static const struct field partner_fields[] = {
 	{ "name", FIELD_TEXT, FIELD_REQUIRED | FIELD_FILTER | FIELD_SORT, 1,
 	    PARTNER_NAME_MAX, NULL, NULL, NULL, 0,
-	    "unique without regard to case (Unicode simple case folding); "
-	    "GET /v1/partners/{name} finds it" },
+	    "unique without regard to case (Unicode simple case folding), "
+	    "never a UUID; GET /v1/partners/{id} by name finds it" },
 	/* The name folded (partners_name_key), set by the hooks: unique. */
 	{ "name_key", FIELD_TEXT, FIELD_READONLY | FIELD_HIDDEN, 0, 0, NULL,
 	    NULL, NULL, SEE_ALL, NULL },
@@ -163,7 +180,8 @@ const struct resource partners_resource = {
 	    "features, with their branding. Admins manage them; a partner is "
 	    "never deleted: is_active false deactivates it with its admins "
 	    "and accesses (made active again, it does not reactivate them). "
-	    "GET /v1/partners/{name} is the public branding.",
+	    "GET /v1/partners/{id} reads one by id (admins) or, given a name, "
+	    "is the public branding.",
 	.before_create = partners_before_create,
 	.before_update = partners_before_update,
 	.after_write = partners_after_write,
@@ -392,6 +410,11 @@ partner_check(json_t *body, json_t *errs)
 			partners_err(errs, "name", "invalid_format",
 			    "no "
 			    "control characters, no '/', no blanks around it");
+		/* GET /v1/partners/{id} takes a UUID for an id. */
+		else if (uuid_valid(s))
+			partners_err(errs, "name", "invalid_format",
+			    "a name that reads as a UUID would be taken for "
+			    "the id of a partner");
 	}
 }
 
@@ -484,14 +507,22 @@ partner_deactivate(struct resource_ctx *ctx, const char *id)
 	return (rc);
 }
 
-/* GET /v1/partners/{name}: public, branding only. */
+/*
+ * GET /v1/partners/{id}: public. {id} a UUID is the partner's id: callers
+ * with partners:read:all (admins) read the partner as declared, with its
+ * ETag, active or not; anyone else its public branding while it is
+ * active. Anything else is a name (found without regard to case): the
+ * active partner's public branding, whoever asks. Names never read as a
+ * UUID (partner_check), so the two never meet.
+ */
 
 /*
- * The branding of the active partner named name (as the declaration
- * reads it: links the rule of resource_url_ok refuses are left out).
+ * The branding of the active partner whose name key is key, or whose id
+ * is id (one of them NULL), as the declaration reads it: links the rule
+ * of resource_url_ok refuses are left out.
  */
 static int
-branding_tx(struct tx *tx, const char *key, json_t **out)
+branding_tx(struct tx *tx, const char *key, const char *by_id, json_t **out)
 {
 	static const char *const shown[] = { "name", "logo_url", "logo_alt",
 		"website", "footer_line1", "footer_line2", "social_links",
@@ -503,9 +534,12 @@ branding_tx(struct tx *tx, const char *key, json_t **out)
 	int			 rc;
 
 	*out = NULL;
-	st = store_prepare(
-	    tx, "SELECT id FROM partners WHERE name_key = ? AND is_active = 1");
-	store_bind_text(st, 1, key);
+	st = store_prepare(tx,
+	    key != NULL ? "SELECT id FROM partners WHERE name_key = ? AND "
+			  "is_active = 1"
+			: "SELECT id FROM partners WHERE id = ? AND "
+			  "is_active = 1");
+	store_bind_text(st, 1, key != NULL ? key : by_id);
 	if ((rc = store_step(st)) == STORE_ROW)
 		strlcpy_cb(id, store_col_text(st, 0), sizeof(id));
 	store_finalize(st);
@@ -539,17 +573,33 @@ void
 partners_public_get(struct request *req)
 {
 	struct tx  *tx = NULL;
-	const char *name = http_param(req, "name");
+	const char *ref = http_param(req, "id");
 	json_t	   *out = NULL;
 	char	    key[PARTNER_NAME_KEY_SIZE];
-	int	    rc;
+	int	    rc, by_id = ref != NULL && uuid_valid(ref);
 
-	if (name == NULL || partners_name_key(name, key) != OK) {
+	if (ref == NULL || (!by_id && partners_name_key(ref, key) != OK)) {
 		http_problem(req, ERR_NOT_FOUND, NULL, "No such partner.");
 		return;
 	}
+	/* By id, a token is used when sent (one not valid answers 401, as
+	 * on any public read of a row; by name it is never looked at):
+	 * admins read the partner itself. */
+	if (by_id && http_authenticate(req) != OK) {
+		if (!req->responded)
+			http_problem(req, ERR_UNAUTHORIZED, NULL,
+			    "The credentials were not accepted.");
+		return;
+	}
+	if (by_id && req->caller != NULL &&
+	    resource_scope(req->db, req->caller, "partners", "read") ==
+		SCOPE_ALL) {
+		resource_read_answer(req, &partners_resource, ref);
+		return;
+	}
 	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) == OK)
-		rc = branding_tx(tx, key, &out);
+		rc = branding_tx(
+		    tx, by_id ? NULL : key, by_id ? ref : NULL, &out);
 	store_tx_rollback(tx);
 	if (rc != OK) {
 		json_decref(out);

@@ -338,6 +338,13 @@ int resource_read(struct tx *, const struct resource *, const char *id,
  */
 void resource_list(struct request *, const struct resource *, enum scope);
 /*
+ * Answer row id of res as GET <path>/{id} does (the caller's read scope,
+ * 404 outside it, ETag and 304, health reads audited), for a module's
+ * own route that serves a declared row: GET /v1/partners/{id} by id.
+ */
+void resource_read_answer(
+    struct request *, const struct resource *, const char *id);
+/*
  * Write: insert or update columns from body (sealing personal fields under
  * the owner's data key; when owner_column is "id" the row owns itself and
  * resource_insert creates its data key first). Sets created_at/updated_at,
