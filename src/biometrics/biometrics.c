@@ -10,7 +10,7 @@
  * the owner (update own) or an admin sends its points and finishes it.
  * Points are health data: storing them for a person under the
  * digital-consent age needs their guardian's recorded consent
- * (people_health_consent), and every read of them is audited.
+ * (people_health_consent_answer), and every read of them is audited.
  */
 #include <math.h>
 #include <stdio.h>
@@ -387,14 +387,7 @@ types_before_update(struct resource_ctx *ctx, json_t *body)
 int
 bio_consent(struct request *req, struct tx *tx, const char *user_id)
 {
-	int rc;
-
-	if ((rc = people_health_consent(tx, user_id)) == ERR_FORBIDDEN)
-		http_problem(req, rc, "CONSENT_REQUIRED",
-		    "The person is under "
-		    "the digital-consent age and has no guardian consent on "
-		    "record: no health data may be stored for them.");
-	return (rc);
+	return (people_health_consent_answer(req, tx, user_id));
 }
 
 /* started_at and ended_at (either may be NULL: not given). */

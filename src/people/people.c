@@ -255,7 +255,7 @@ people_init(struct store *db)
 	int rc;
 
 	http_set_authenticator(people_authenticate);
-	resource_set_consent(people_consent_hook);
+	resource_set_consent(people_health_consent_answer);
 	if ((rc = mail_template_register(&password_reset_template)) != OK &&
 	    rc != ERR_CONFLICT)
 		return (rc);

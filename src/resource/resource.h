@@ -168,11 +168,14 @@ struct principal {
 
 /*
  * May health data of owner_id be stored now? (The digital-consent rule:
- * people_health_consent.) Called inside the write transaction before a
- * create or update that sets a FIELD_HEALTH field; a non-OK status refuses
- * the write with 403 CONSENT_REQUIRED. Set by the people module.
+ * people_health_consent_answer.) Called inside the write transaction
+ * before a create or update that sets a FIELD_HEALTH field; a non-OK
+ * status refuses the write, answered on the request (when not NULL) by
+ * the hook with the code that says what is missing, or else as 403
+ * CONSENT_REQUIRED. Set by the people module.
  */
-typedef int (*resource_consent_fn)(struct tx *, const char *owner_id);
+typedef int (*resource_consent_fn)(
+    struct request *, struct tx *, const char *owner_id);
 void resource_set_consent(resource_consent_fn);
 
 /*

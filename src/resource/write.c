@@ -361,7 +361,7 @@ consent_check(struct resource_ctx *ctx, const struct rdef *rd, json_t *body,
 		if (f == NULL || (f->flags & FIELD_HEALTH) == 0 ||
 		    json_is_null(v))
 			continue;
-		if ((rc = consent_hook(ctx->tx, owner)) == OK)
+		if ((rc = consent_hook(ctx->req, ctx->tx, owner)) == OK)
 			return (OK);
 		if (ctx->req != NULL && !ctx->req->responded)
 			http_problem(ctx->req, ERR_FORBIDDEN,

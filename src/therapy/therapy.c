@@ -172,14 +172,7 @@ therapy_related(
 int
 therapy_consent(struct request *req, struct tx *tx, const char *user_id)
 {
-	int rc;
-
-	if ((rc = people_health_consent(tx, user_id)) == ERR_FORBIDDEN)
-		http_problem(req, rc, "CONSENT_REQUIRED",
-		    "The client is under "
-		    "the digital-consent age and has no guardian consent on "
-		    "record: no health data may be stored for them.");
-	return (rc);
+	return (people_health_consent_answer(req, tx, user_id));
 }
 
 size_t

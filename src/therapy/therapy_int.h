@@ -104,7 +104,8 @@ int therapy_therapist_user(
  * ERR_NOT_FOUND. */
 int therapy_related(
     struct tx *, const char *lead, const char *follower, const char *kind);
-/* people_health_consent, answered as 403 CONSENT_REQUIRED. */
+/* people_health_consent_answer: 403 CONSENT_REQUIRED or
+ * DATE_OF_BIRTH_REQUIRED. */
 int therapy_consent(struct request *, struct tx *, const char *user_id);
 /* Characters (code points) of UTF-8 s, as the field bounds count. */
 size_t therapy_chars(const char *s);
