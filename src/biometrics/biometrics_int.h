@@ -179,7 +179,8 @@ int bio_time_arg(const char *, int64_t *ms);
  * DATE_OF_BIRTH_REQUIRED. */
 int bio_consent(struct request *, struct tx *, const char *user_id);
 /* Demo data for `carebase seed`. */
-int bio_seed(struct store *);
+struct seed_accounts;
+int bio_seed(struct store *, struct seed_accounts *);
 
 /* ingest.c: POST .../points and POST .../finish */
 void bio_points_post(struct request *);

@@ -212,6 +212,7 @@ void http_send_take(struct request *, int status, const char *content_type,
  * Respond with an RFC 9457 problem document: type, title, status, detail,
  * instance (the path), code (stable machine code) and request_id.
  * rc is a core/err.h status; code overrides err_code(rc) when not NULL.
+ * A NULL request (a rule run outside one: resource_create) is let be.
  */
 void http_problem(struct request *, int rc, const char *code, const char *fmt,
     ...) __attribute__((format(printf, 4, 5)));

@@ -293,7 +293,7 @@ const struct module partners_module = {
 	partners_resources,
 	NELEM(partners_resources),
 	partners_init,
-	NULL,
+	partners_seed,
 };
 
 static int

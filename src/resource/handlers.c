@@ -380,6 +380,33 @@ create_row(struct tx *tx, struct op *op, json_t *body)
 	return (OK);
 }
 
+int
+resource_create(struct tx *tx, const struct resource *res, json_t *body,
+    char *id_out, json_t **row_out)
+{
+	struct op op;
+	json_t	 *copy;
+	int	  rc;
+
+	if (row_out != NULL)
+		*row_out = NULL;
+	memset(&op, 0, sizeof(op));
+	if ((op.rd = rdef_find(res)) == NULL)
+		return (ERR_INTERNAL);
+	op.scope = op.vis = SCOPE_ALL;
+	if ((copy = json_deep_copy(body)) == NULL)
+		return (ERR_NOMEM);
+	rc = create_row(tx, &op, copy);
+	json_decref(copy);
+	if (rc == OK && id_out != NULL)
+		memcpy(id_out, op.new_id, UUID_STR_LEN);
+	if (rc == OK && row_out != NULL)
+		*row_out = op.row;
+	else
+		json_decref(op.row);
+	return (rc);
+}
+
 void
 handle_create(struct request *req)
 {

@@ -355,6 +355,17 @@ void resource_read_answer(
  * record (field names changed, never personal values).
  */
 int resource_insert(struct resource_ctx *, json_t *body, char *id_out);
+/*
+ * Make a row of res inside tx as POST <path> makes it for a caller with
+ * scope all, but for no one: validation (references included),
+ * before_create, the insert, after_write; no actor in the audit record,
+ * no created_by. For rows made outside a request (the demo seed), which so
+ * obey the rules the API's do. A refusal is only its status (there is no
+ * request to answer on). id_out (37) and row_out (the row as answered,
+ * owned) may be NULL.
+ */
+int resource_create(struct tx *, const struct resource *, json_t *body,
+    char *id_out, json_t **row_out);
 int resource_update(struct resource_ctx *, const char *id, json_t *body);
 /*
  * For hand-written routes: OK when scope (the caller's for some action

@@ -104,31 +104,25 @@ out:
 	return (rc);
 }
 
-static int
-notes_put_tx(struct tx *tx, void *arg)
+int
+therapy_session_notes_store(struct tx *tx, struct request *req,
+    const struct principal *who, const struct tsession *s, const char *text)
 {
-	struct naction *a = arg;
-	struct tsession s;
-	struct stmt    *st;
-	unsigned char	key[SEAL_KEY_LEN], *blob = NULL;
-	size_t		len = 0;
-	json_t	       *changes;
-	int		rc;
+	struct stmt  *st;
+	unsigned char key[SEAL_KEY_LEN], *blob = NULL;
+	size_t	      len = 0;
+	json_t	     *changes;
+	int	      rc;
 
-	json_decref(a->row);
-	a->row = NULL;
-	memset(&s, 0, sizeof(s));
-	if ((rc = notes_access(a, tx, &s)) != OK)
-		goto out;
-	if (!a->text_null) {
-		if ((rc = therapy_consent(a->req, tx, s.client_id)) != OK)
+	if (text != NULL) {
+		if ((rc = therapy_consent(req, tx, s->client_id)) != OK)
 			goto out;
-		if ((rc = seal_key_load(tx, s.client_id, key)) == OK)
+		if ((rc = seal_key_load(tx, s->client_id, key)) == OK)
 			rc = seal_field(key, "therapy_sessions",
-			    "private_notes", s.id, a->text, &blob, &len);
+			    "private_notes", s->id, text, &blob, &len);
 		sodium_memzero(key, sizeof(key));
 		if (rc == ERR_NOT_FOUND) {
-			http_problem(a->req, ERR_CONFLICT, NULL,
+			http_problem(req, ERR_CONFLICT, NULL,
 			    "The client "
 			    "cannot hold personal data.");
 			rc = ERR_CONFLICT;
@@ -144,23 +138,40 @@ notes_put_tx(struct tx *tx, void *arg)
 	else
 		store_bind_null(st, 1);
 	store_bind_int64(st, 2, time_now_ms());
-	store_bind_text(st, 3, a->who->user_id);
-	store_bind_text(st, 4, s.id);
+	if (who != NULL)
+		store_bind_text(st, 3, who->user_id);
+	else
+		store_bind_null(st, 3);
+	store_bind_text(st, 4, s->id);
 	rc = store_step(st);
 	store_finalize(st);
 	if (rc != STORE_DONE)
 		goto out;
 	changes = json_pack("{s:[s]}", "fields", "private_notes");
-	rc = audit_append(tx, a->who, a->req,
-	    "therapy_sessions.private_notes.write", "therapy_sessions", s.id,
-	    changes);
+	rc = audit_append(tx, who, req, "therapy_sessions.private_notes.write",
+	    "therapy_sessions", s->id, changes);
 	json_decref(changes);
-	if (rc == OK &&
+out:
+	free(blob);
+	return (rc);
+}
+
+static int
+notes_put_tx(struct tx *tx, void *arg)
+{
+	struct naction *a = arg;
+	struct tsession s;
+	int		rc;
+
+	json_decref(a->row);
+	a->row = NULL;
+	memset(&s, 0, sizeof(s));
+	if ((rc = notes_access(a, tx, &s)) == OK &&
+	    (rc = therapy_session_notes_store(tx, a->req, a->who, &s,
+		 a->text_null ? NULL : a->text)) == OK &&
 	    (a->row = json_pack("{s:s,s:s*}", "id", s.id, "private_notes",
 		 a->text_null ? NULL : a->text)) == NULL)
 		rc = ERR_NOMEM;
-out:
-	free(blob);
 	free(s.meta);
 	return (rc);
 }

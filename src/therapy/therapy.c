@@ -101,7 +101,7 @@ const struct module therapy_module = {
 	therapy_resources,
 	NELEM(therapy_resources),
 	NULL,
-	NULL,
+	therapy_seed,
 };
 
 int

@@ -17,6 +17,7 @@
 #include "resource/resource.h"
 
 struct request;
+struct store;
 struct tx;
 struct principal;
 struct resource;
@@ -65,6 +66,14 @@ void therapy_session_reschedule(struct request *);
 /* session_notes.c */
 void therapy_session_notes_get(struct request *);
 void therapy_session_notes_put(struct request *);
+/* Write s's private notes (NULL: clear them), sealed under the client's
+ * key, audited as by who (NULL: no actor); req may be NULL. */
+int therapy_session_notes_store(struct tx *, struct request *,
+    const struct principal *who, const struct tsession *s, const char *text);
+
+/* seed.c: the practice's demo data for `carebase seed` */
+struct seed_accounts;
+int therapy_seed(struct store *, struct seed_accounts *);
 
 /* forms.c */
 extern const struct resource forms_resource;

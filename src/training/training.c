@@ -152,7 +152,7 @@ const struct module training_module = {
 	training_resources,
 	NELEM(training_resources),
 	NULL,
-	NULL,
+	training_seed,
 };
 
 int

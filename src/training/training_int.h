@@ -247,4 +247,8 @@ int training_booking_cancel_row(struct tx *, const struct principal *,
     struct request *, const char *id, const char *from, const char *verb,
     const char *reason, int64_t now);
 
+/* seed.c: the catalogue's demo data for `carebase seed` */
+struct seed_accounts;
+int training_seed(struct store *, struct seed_accounts *);
+
 #endif
