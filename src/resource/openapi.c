@@ -132,7 +132,7 @@ field_schema(const struct field *f, int creating)
 							      : "uri"));
 		json_object_set_new(s, "pattern",
 		    json_string(f->flags & FIELD_URL_RELATIVE
-			    ? "^([Hh][Tt][Tt][Pp][Ss]?://[^/?#@:]|/[^/])"
+			    ? "^([Hh][Tt][Tt][Pp][Ss]?://[^/?#@:]|/([^/]|$))"
 			    : "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@:]"));
 		json_object_set_new(s, "maxLength",
 		    json_integer(f->max > 0 ? f->max : RESOURCE_URL_MAX));
