@@ -200,7 +200,7 @@ people_health_consent_answer(
 		ERR_FORBIDDEN ||
 	    req == NULL)
 		return (rc);
-	if (strcmp(reason, "date_of_birth_required") == 0)
+	if (reason != NULL && strcmp(reason, "date_of_birth_required") == 0)
 		http_problem(req, rc, "DATE_OF_BIRTH_REQUIRED",
 		    "The person's date of birth is not on record: health data "
 		    "is stored only for a person whose age is known, or with "
