@@ -286,6 +286,31 @@ static const struct config_entry config_table[] = {
 	{ "training_inquiry_hold_minutes", CT_INT,
 	    S(training_inquiry_hold_minutes), "1440", 1, 10080, NULL, 0,
 	    "minutes a booking inquiry holds the seats it asks about" },
+	{ "stripe_api_url", CT_STRING, S(stripe_api_url),
+	    "https://api.stripe.com", 0, 0, NULL, 0,
+	    "Stripe's REST API base (PaymentIntents and refunds are POSTed to "
+	    "<base>/v1/...)" },
+	{ "stripe_secret_key", CT_STRING, S(stripe_secret_key), "", 0, 0, NULL,
+	    1,
+	    "Stripe secret key (sk_...), sent as Authorization: Bearer (empty "
+	    "= payments off)" },
+	{ "stripe_webhook_secret", CT_STRING, S(stripe_webhook_secret), "", 0,
+	    0, NULL, 1,
+	    "Stripe webhook signing secret (whsec_...): Stripe-Signature's "
+	    "HMAC-SHA256 key (empty = every webhook refused)" },
+	{ "stripe_timeout_s", CT_INT, S(stripe_timeout_s), "10", 1, 60, NULL, 0,
+	    "a Stripe request's timeout (connect and transfer)" },
+	{ "training_refund_full_days", CT_INT, S(training_refund_full_days),
+	    "14", 0, 365, NULL, 0,
+	    "a refund asked for at least this many days before the course "
+	    "starts is in full" },
+	{ "training_refund_fee_percent", CT_INT, S(training_refund_fee_percent),
+	    "25", 0, 99, NULL, 0,
+	    "after that, this percentage of the amount is kept as a fee" },
+	{ "training_refund_none_hours", CT_INT, S(training_refund_none_hours),
+	    "48", 0, 8760, NULL, 0,
+	    "no refund inside this many hours of the start (staff may "
+	    "override with a reason)" },
 };
 
 #define CONFIG_COUNT (sizeof(config_table) / sizeof(config_table[0]))
@@ -295,6 +320,8 @@ static int config_set(
 static const struct config_entry *config_find(const char *, size_t);
 static int consent_ages_check(const char *, char *, size_t);
 static int booking_cancel_check(char *, size_t);
+static int url_check(const char *, const char *, char *, size_t);
+static int training_payments_check(char *, size_t);
 static int password_cost_check(char *, size_t);
 
 /*
@@ -331,10 +358,27 @@ consent_ages_check(const char *s, char *err, size_t errlen)
 static int
 booking_cancel_check(char *err, size_t errlen)
 {
-	const char *u = config.booking_cancel_url, *rest, *p;
-
-	if (u[0] == '\0')
+	if (config.booking_cancel_url[0] == '\0')
 		return (OK);
+	if (url_check("booking_cancel_url", config.booking_cancel_url, err,
+		errlen) != OK)
+		return (ERR_CONFIG);
+	if (strlen(config.booking_cancel_secret) < BOOKING_CANCEL_SECRET_MIN) {
+		snprintf(err, errlen,
+		    "config: booking_cancel_secret must be "
+		    "set, at least %d bytes, when booking_cancel_url is",
+		    BOOKING_CANCEL_SECRET_MIN);
+		return (ERR_CONFIG);
+	}
+	return (OK);
+}
+
+/* An http:// or https:// URL with a host, no blanks or control bytes. */
+static int
+url_check(const char *name, const char *u, char *err, size_t errlen)
+{
+	const char *rest, *p;
+
 	rest = strncmp(u, "http://", 7) == 0 ? u + 7
 	    : strncmp(u, "https://", 8) == 0 ? u + 8
 					     : NULL;
@@ -343,15 +387,41 @@ booking_cancel_check(char *err, size_t errlen)
 			break;
 	if (rest == NULL || rest[0] == '\0' || rest[0] == '/' || *p != '\0') {
 		snprintf(err, errlen,
-		    "config: booking_cancel_url must be an "
-		    "http:// or https:// URL with a host and no blanks");
+		    "config: %s must be an http:// or https:// URL with a host "
+		    "and no blanks",
+		    name);
 		return (ERR_CONFIG);
 	}
-	if (strlen(config.booking_cancel_secret) < BOOKING_CANCEL_SECRET_MIN) {
+	return (OK);
+}
+
+/*
+ * stripe_api_url is a URL; a Stripe request ends well before a job can be
+ * reclaimed (a refund job makes one); the refund policy's "none" window
+ * lies inside its "full" one.
+ */
+static int
+training_payments_check(char *err, size_t errlen)
+{
+	if (url_check("stripe_api_url", config.stripe_api_url, err, errlen) !=
+	    OK)
+		return (ERR_CONFIG);
+	if (STRIPE_REQUESTS * config.stripe_timeout_s >= config.job_timeout_s) {
 		snprintf(err, errlen,
-		    "config: booking_cancel_secret must be "
-		    "set, at least %d bytes, when booking_cancel_url is",
-		    BOOKING_CANCEL_SECRET_MIN);
+		    "config: stripe_timeout_s (%lld) times %d, the requests "
+		    "one refund job may make, must be less than job_timeout_s "
+		    "(%lld)",
+		    (long long)config.stripe_timeout_s, STRIPE_REQUESTS,
+		    (long long)config.job_timeout_s);
+		return (ERR_CONFIG);
+	}
+	if (config.training_refund_none_hours >
+	    config.training_refund_full_days * 24) {
+		snprintf(err, errlen,
+		    "config: training_refund_none_hours (%lld) must be at most "
+		    "training_refund_full_days (%lld) x 24",
+		    (long long)config.training_refund_none_hours,
+		    (long long)config.training_refund_full_days);
 		return (ERR_CONFIG);
 	}
 	return (OK);
@@ -535,6 +605,8 @@ config_load(int argc, char **argv, char *err, size_t errlen)
 	if (consent_ages_check(config.consent_ages, err, errlen) != OK)
 		return (ERR_CONFIG);
 	if (booking_cancel_check(err, errlen) != OK)
+		return (ERR_CONFIG);
+	if (training_payments_check(err, errlen) != OK)
 		return (ERR_CONFIG);
 	if (password_cost_check(err, errlen) != OK)
 		return (ERR_CONFIG);

@@ -17,6 +17,7 @@
 #define CONFIG_MAX_STRING	  4096
 #define BOOKING_CANCEL_SECRET_MIN 16 /* bytes of booking_cancel_secret */
 #define CHAT_SYNC_REQUESTS	  5  /* of one chat job at most */
+#define STRIPE_REQUESTS		  2  /* of one refund job at most */
 
 struct config {
 	char   *env;	/* development | production */
@@ -105,6 +106,13 @@ struct config {
 	char   *booking_cancel_secret; /* HMAC-SHA256 key of those POSTs */
 	int64_t training_hold_minutes; /* an unpaid booking's hold */
 	int64_t training_inquiry_hold_minutes; /* an inquiry's hold */
+	char   *stripe_api_url;		       /* Stripe's REST API base */
+	char   *stripe_secret_key;     /* sk_...: Authorization: Bearer */
+	char   *stripe_webhook_secret; /* whsec_...: Stripe-Signature's key */
+	int64_t stripe_timeout_s; /* a Stripe request, connect + transfer */
+	int64_t training_refund_full_days; /* full refund until N days before */
+	int64_t training_refund_fee_percent; /* the fee after that */
+	int64_t training_refund_none_hours;  /* no refund inside N hours */
 };
 
 extern struct config config;

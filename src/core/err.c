@@ -30,6 +30,7 @@ static const struct {
 	[ERR_INTERNAL] = { 500, "INTERNAL", "Internal Server Error" },
 	[ERR_PRECONDITION_REQUIRED] = { 428, "PRECONDITION_REQUIRED",
 	    "Precondition Required" },
+	[ERR_BAD_GATEWAY] = { 502, "BAD_GATEWAY", "Bad Gateway" },
 };
 
 int

@@ -28,6 +28,7 @@ enum status {
 	ERR_UNAVAILABLE,    /* dependency down: 503 */
 	ERR_INTERNAL,	    /* invariant broken: 500 */
 	ERR_PRECONDITION_REQUIRED, /* a change that needs If-Match lacks it: 428 */
+	ERR_BAD_GATEWAY, /* an outside service refused or failed: 502 */
 	STATUS_COUNT
 };
 

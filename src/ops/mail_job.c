@@ -7,6 +7,12 @@
  * records the error, 'failed' after the last attempt. Once sent, the
  * variables are cleared: a reset link must not outlive the send. A mail
  * that failed keeps them, so `carebase jobs retry` can still send it.
+ *
+ * email_log is declared (email_log_resource) for a person's GDPR export
+ * and erasure, served by no route: the mail for them (their user id) or
+ * to their address (the blind index), recipient and subject opened with
+ * the system key under the same binding the layer uses
+ * ("email_log.<column>:<id>"); erasure deletes those rows.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,13 +26,59 @@
 #include "core/log.h"
 #include "core/mail.h"
 #include "core/util.h"
+#include "module.h"
 #include "ops/ops.h"
 #include "ops/ops_int.h"
+#include "resource/resource.h"
 #include "store/jobs.h"
 #include "store/store.h"
 
 static int email_log_update(
     struct store *, const char *, const char *, int, const char *);
+
+static const char *const mail_statuses[] = { "queued", "sent", "failed", NULL };
+
+static const struct field email_log_fields[] = {
+	{ "recipient", FIELD_EMAIL,
+	    FIELD_REQUIRED | FIELD_PERSONAL | FIELD_BLIND_INDEX, 0, 0, NULL,
+	    NULL, NULL, 0, "the address (recipient_index finds it)" },
+	{ "subject", FIELD_TEXT, FIELD_REQUIRED | FIELD_PERSONAL, 0, 0, NULL,
+	    NULL, NULL, 0, "the subject as sent" },
+	{ "vars", FIELD_JSON, FIELD_NULLABLE | FIELD_PERSONAL | FIELD_HIDDEN, 0,
+	    0, NULL, NULL, NULL, 0,
+	    "the template's variables (a reset link): cleared once sent" },
+	{ "user_id", FIELD_UUID, FIELD_NULLABLE | FIELD_HIDDEN, 0, 0, NULL,
+	    NULL, "users", 0, "the user it was sent for, when named" },
+	{ "template", FIELD_TEXT, FIELD_REQUIRED, 0, 0, NULL, NULL, NULL, 0,
+	    "the template's name" },
+	{ "status", FIELD_ENUM, FIELD_REQUIRED, 0, 0, mail_statuses, NULL, NULL,
+	    0, "queued, sent or failed" },
+	{ "attempts", FIELD_INT, 0, 0, 0, NULL, "0", NULL, 0,
+	    "sending attempts" },
+	{ "sent_at", FIELD_TIME, FIELD_NULLABLE, 0, 0, NULL, NULL, NULL, 0,
+	    "when the server took it" },
+	{ "error", FIELD_TEXT, FIELD_NULLABLE, 0, 0, NULL, NULL, NULL, 0,
+	    "the last failure" },
+	{ "job_id", FIELD_TEXT, FIELD_NULLABLE | FIELD_HIDDEN, 0, 0, NULL, NULL,
+	    NULL, 0, "the mail.send job" },
+	{ "created_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL },
+	{ "updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    NULL },
+};
+
+const struct resource email_log_resource = {
+	.name = "email_log",
+	.table = "email_log",
+	.fields = email_log_fields,
+	.nfields = NELEM(email_log_fields),
+	.owner_column = "user_id",
+	.flags = RESOURCE_NO_ROUTES | RESOURCE_EXPORT_TOP |
+	    RESOURCE_SYSTEM_KEY | RESOURCE_ERASE_ROWS |
+	    RESOURCE_OWNED_BY_ADDRESS,
+	.doc = "Mail sent: to the person's address or for them, in their "
+	       "export beside their account, deleted with them.",
+};
 
 static const struct mail_template builtin_templates[] = {
 	{

@@ -55,6 +55,10 @@ ops_init(struct store *db)
 	return (inbox_init());
 }
 
+static const struct resource *const ops_resources[] = {
+	&email_log_resource,
+};
+
 const struct module ops_module = {
 	"ops",
 	ops_routes,
@@ -63,8 +67,8 @@ const struct module ops_module = {
 	NELEM(ops_jobs),
 	ops_schedules,
 	NELEM(ops_schedules),
-	NULL,
-	0,
+	ops_resources,
+	NELEM(ops_resources),
 	ops_init,
 	NULL,
 };

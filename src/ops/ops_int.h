@@ -9,7 +9,10 @@
 
 struct store;
 struct job;
+struct resource;
 
+/* mail_job.c: the email_log table, for the GDPR export and erasure. */
+extern const struct resource email_log_resource;
 /* The mail.send job: render, send, record in email_log. */
 int mail_job_run(struct store *, const struct job *, char *err);
 /* Register the built-in mail templates (ops_init). */

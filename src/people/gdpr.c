@@ -5,32 +5,34 @@
  * JSON document with what carebase holds about the person: their users
  * row as the users resource declares it (every field but hidden ones,
  * personal fields opened: resource_export_row) with its audit_ref, the
- * rows they own of every other declared resource (resource_export_owned)
- * and the modules' GDPR hooks' rows, their relationships, auth sessions
- * (without token hashes), password resets (times only), the mail sent to
- * them (found by their id, or through the blind index of their current
- * address; recipient and subject opened with the system key) and the audit
- * records where they are the actor or the entity. Other people's details
- * in those records (an admin's pseudonym, address, agent) are left out.
- * A user deleted (soft) but not erased is still exported to admins.
+ * rows they own of every other declared resource (resource_export_owned:
+ * under "records", or beside "user" for the account's own tables: its
+ * auth sessions, password resets (times only) and the mail sent for them
+ * or to their current address) and the modules' GDPR hooks' rows, their
+ * relationships and the audit records where they are the actor or the
+ * entity. Other people's details in those records (an admin's pseudonym,
+ * address, agent) are left out. A user deleted (soft) but not erased is
+ * still exported to admins.
  *
  * Erasure (DELETE /v1/me with the current password; admins: POST
  * /v1/users/{id}/erase) runs in one transaction: the modules' erasure
  * hooks run (while the data key is still there: the chat profile sync
  * opens the addresses it must have deleted at the provider), the data key
- * is destroyed (every sealed field becomes unreadable), sessions end and
- * lose their address and agent, password resets, mail log rows, login
- * failure counts and relationships are deleted, the users row is
- * anonymised (what the declarations say: resource_erase_owned clears its
- * personal and FIELD_ERASE fields and blind index; here the password hash
- * and the pseudonym) and marked deleted, and an audit record users.erase is
- * appended with the eraser as actor (audit_append records a person
- * erasing themselves as "self", without pseudonym). The person's
- * audit_ref is cleared, so the records they made stay in the chain under
- * a pseudonym nothing links to them any more. A soft-deleted user can
- * still be erased; an erased one (deleted, no audit_ref) cannot. The
- * erasure's last step appends the person's id to the erasure journal
- * (erasures.c), so a backup restored later cannot bring them back.
+ * is destroyed (every sealed field becomes unreadable), sessions end,
+ * login failure counts and relationships are deleted, what the
+ * declarations say is done (resource_erase_owned: personal and
+ * FIELD_ERASE fields and blind indexes cleared, among them the users
+ * row's and the sessions' address and agent; password resets and the mail
+ * log's rows for the person or to their address deleted), the users row
+ * loses its password hash and pseudonym and is marked deleted, and an
+ * audit record users.erase is appended with the eraser as actor
+ * (audit_append records a person erasing themselves as "self", without
+ * pseudonym). The person's audit_ref is cleared, so the records they made
+ * stay in the chain under a pseudonym nothing links to them any more. A
+ * soft-deleted user can still be erased; an erased one (deleted, no
+ * audit_ref) cannot. The erasure's last step appends the person's id to
+ * the erasure journal (erasures.c), so a backup restored later cannot
+ * bring them back.
  *
  * A COMMIT can fail after that line is written (or a retry fail after an
  * attempt wrote it): people_erasures_settle then looks whether the person
@@ -50,7 +52,6 @@
 
 #include "core/arena.h"
 #include "core/err.h"
-#include "core/keyring.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "module.h"
@@ -121,8 +122,6 @@ struct export
 static int user_json(struct tx *, const char *, json_t **, char *, char *);
 static int rows_json(struct tx *, const char *, const char *, const char *,
     const char *, json_t *, int *);
-static int email_log_json(
-    struct tx *, const char *, const char *, json_t *, int *);
 static int audit_json(struct tx *, const char *, const char *, json_t *, int *);
 static int export_tx(struct tx *, void *);
 static void export_send(
@@ -247,67 +246,6 @@ rows_json(struct tx *tx, const char *sql, const char *types, const char *arg,
 }
 
 /*
- * Mail for the person (by user id, so mail to an address they no longer
- * use counts) or to their current address; recipient and subject opened.
- */
-static int
-email_log_json(struct tx *tx, const char *user_id, const char *email_index,
-    json_t *out, int *truncated)
-{
-	static const char *const sealed[] = { "recipient", "subject" };
-	json_t			*o;
-	const void		*b;
-	const char		*id;
-	char			 ad[96], *plain;
-	struct stmt		*st;
-	size_t			 n, i;
-	int			 step, count = 0;
-
-	st = store_prepare(tx,
-	    "SELECT recipient, subject, id, template, "
-	    "status, attempts, sent_at, error, created_at, updated_at "
-	    "FROM email_log WHERE user_id = ? OR recipient_index = ? "
-	    "ORDER BY created_at, id");
-	store_bind_text(st, 1, user_id);
-	store_bind_text(st, 2, email_index[0] != '\0' ? email_index : "-");
-	while ((step = store_step(st)) == STORE_ROW) {
-		if (++count > EXPORT_ROWS_MAX) {
-			*truncated = 1;
-			break;
-		}
-		id = store_col_text(st, 2);
-		o = json_pack("{s:s,s:s,s:s,s:I,s:o,s:s?,s:o,s:o}", "id", id,
-		    "template", store_col_text(st, 3), "status",
-		    store_col_text(st, 4), "attempts",
-		    (json_int_t)store_col_int64(st, 5), "sent_at",
-		    people_json_time(
-			store_col_is_null(st, 6), store_col_int64(st, 6)),
-		    "error", store_col_text(st, 7), "created_at",
-		    people_json_time(0, store_col_int64(st, 8)), "updated_at",
-		    people_json_time(0, store_col_int64(st, 9)));
-		if (o == NULL) {
-			step = ERR_NOMEM;
-			break;
-		}
-		for (i = 0; i < 2; i++) {
-			snprintf(
-			    ad, sizeof(ad), "email_log.%s:%s", sealed[i], id);
-			b = store_col_blob(st, (int)i, &n);
-			if (keyring_open_text(KEY_SYSTEM, ad, b, n, &plain) ==
-			    OK) {
-				json_object_set_new(
-				    o, sealed[i], json_string(plain));
-				free(plain);
-			} else
-				json_object_set_new(o, sealed[i], json_null());
-		}
-		json_array_append_new(out, o);
-	}
-	store_finalize(st);
-	return (step == STORE_ROW || step == STORE_DONE ? OK : step);
-}
-
-/*
  * Audit records where the person acted (their pseudonym) or was acted on
  * (entity users/<id>). Where someone else acted, who, from where and with
  * what agent are theirs, not the person's: left out.
@@ -345,7 +283,7 @@ int
 people_export(struct tx *tx, const struct principal *who, struct request *req,
     const char *user_id, int audited, json_t **doc)
 {
-	json_t *user = NULL, *rels, *sessions, *resets, *mail, *audit, *owned;
+	json_t *user = NULL, *rels, *audit, *owned;
 	char	audit_ref[65], email_index[65], ts[ISO_TIME_LEN];
 	int	rc, truncated = 0;
 
@@ -353,36 +291,19 @@ people_export(struct tx *tx, const struct principal *who, struct request *req,
 	if ((rc = user_json(tx, user_id, &user, audit_ref, email_index)) != OK)
 		return (rc);
 	rels = json_array();
-	sessions = json_array();
-	resets = json_array();
-	mail = json_array();
 	audit = json_array();
 	owned = json_object();
-	*doc = json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "exported_at",
+	*doc = json_pack("{s:s,s:o,s:o,s:o,s:o}", "exported_at",
 	    time_format_iso(time_now_ms(), ts), "user", user, "relationships",
-	    rels, "auth_sessions", sessions, "password_resets", resets,
-	    "email_log", mail, "audit_log", audit, "records", owned);
+	    rels, "audit_log", audit, "records", owned);
 	if (*doc == NULL)
 		return (ERR_NOMEM);
 	if ((rc = people_relationships_of(tx, user_id, rels, &truncated)) !=
 		OK ||
-	    (rc = rows_json(tx,
-		 "SELECT id, ip, user_agent, device_fingerprint, "
-		 "created_at, last_activity_at, expires_at, ended_at, "
-		 "end_reason "
-		 "FROM auth_sessions WHERE user_id = ? ORDER BY created_at, id",
-		 "ttttTTTTt", user_id, NULL, sessions, &truncated)) != OK ||
-	    (rc = rows_json(tx,
-		 "SELECT id, created_at, expires_at, used_at "
-		 "FROM password_resets WHERE user_id = ? ORDER BY created_at, "
-		 "id",
-		 "tTTT", user_id, NULL, resets, &truncated)) != OK ||
-	    (rc = email_log_json(tx, user_id, email_index, mail, &truncated)) !=
-		OK ||
 	    (rc = audit_json(tx, audit_ref, user_id, audit, &truncated)) !=
 		OK ||
-	    (rc = resource_export_owned(
-		 tx, who, req, user_id, owned, &truncated)) != OK ||
+	    (rc = resource_export_owned(tx, who, req, user_id, email_index,
+		 *doc, owned, &truncated)) != OK ||
 	    (rc = hooks_gdpr_export(tx, user_id, owned)) != OK)
 		return (rc);
 	json_object_set_new(*doc, "truncated", json_boolean(truncated));
@@ -495,10 +416,11 @@ people_erase(struct tx *tx, const struct principal *who, struct request *req,
 }
 
 /*
- * Erase e->user_id inside tx: the modules' hooks, the data key, sessions,
- * resets, relationships and mail; what the declarations say (personal and
- * FIELD_ERASE fields, the blind index); then the account itself, audited.
- * Journalled last, unless replayed from the journal.
+ * Erase e->user_id inside tx: the modules' hooks, the data key, sessions
+ * ended, relationships; what the declarations say (personal and
+ * FIELD_ERASE fields, blind indexes, the rows of password resets and
+ * mail); then the account itself, audited. Journalled last, unless
+ * replayed from the journal.
  */
 static int
 erase_in(struct tx *tx, struct erase *e)
@@ -535,31 +457,20 @@ erase_in(struct tx *tx, struct erase *e)
 	    (rc = seal_key_destroy(tx, e->user_id)) != OK ||
 	    (rc = people_sessions_end(tx, e->user_id, NULL, "erased")) != OK ||
 	    (rc = exec_id(tx,
-		 "UPDATE auth_sessions SET ip = NULL, "
-		 "user_agent = NULL, device_fingerprint = NULL WHERE user_id = "
-		 "?",
-		 e->user_id, 1)) != OK ||
-	    (rc = exec_id(tx, "DELETE FROM password_resets WHERE user_id = ?",
-		 e->user_id, 1)) != OK ||
-	    (rc = exec_id(tx,
 		 "DELETE FROM relationships WHERE lead_id = ? OR "
 		 "follower_id = ?",
-		 e->user_id, 2)) != OK ||
-	    (rc = exec_id(tx, "DELETE FROM email_log WHERE user_id = ?",
-		 e->user_id, 1)) != OK)
+		 e->user_id, 2)) != OK)
 		return (rc);
 	if (email_index[0] != '\0' &&
-	    ((rc = exec_id(tx,
-		  "DELETE FROM email_log WHERE "
-		  "recipient_index = ?",
-		  email_index, 1)) != OK ||
-		(rc = people_throttle_forget(tx, email_index)) != OK))
+	    (rc = people_throttle_forget(tx, email_index)) != OK)
 		return (rc);
-	/* What the declarations say (personal and FIELD_ERASE fields, the
-	 * blind index), then the account itself. */
+	/* What the declarations say (personal and FIELD_ERASE fields, blind
+	 * indexes, the rows erasure deletes: found by the person's id or
+	 * their address), then the account itself. */
 	if ((fields = json_array()) == NULL)
 		return (ERR_NOMEM);
-	if ((rc = resource_erase_owned(tx, e->user_id, fields)) != OK)
+	if ((rc = resource_erase_owned(tx, e->user_id, email_index, fields)) !=
+	    OK)
 		goto out;
 	st = store_prepare(tx,
 	    "UPDATE users SET password_hash = NULL, "

@@ -28,6 +28,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "http/http.h"
+#include "module.h"
 #include "people/people.h"
 #include "people/people_int.h"
 #include "resource/audit.h"
@@ -35,6 +36,40 @@
 #include "resource/resource.h"
 #include "store/jobs.h"
 #include "store/store.h"
+
+/*
+ * The table as a person's GDPR export and erasure follow it; no route
+ * serves it. Exported with its times only (never the token's hash nor
+ * the requesting address), deleted with the person.
+ */
+static const struct field reset_fields[] = {
+	{ "user_id", FIELD_UUID, FIELD_REQUIRED | FIELD_HIDDEN, 0, 0, NULL,
+	    NULL, "users", 0, "whose password; owns the row" },
+	{ "token_hash", FIELD_TEXT, FIELD_REQUIRED | FIELD_HIDDEN, 0, 0, NULL,
+	    NULL, NULL, 0, "SHA-256 of the link's token" },
+	{ "ip", FIELD_TEXT, FIELD_NULLABLE | FIELD_ERASE | FIELD_HIDDEN, 0, 0,
+	    NULL, NULL, NULL, 0, "the address that asked" },
+	{ "created_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    "asked" },
+	{ "expires_at", FIELD_TIME, FIELD_REQUIRED, 0, 0, NULL, NULL, NULL, 0,
+	    "the link works until then" },
+	{ "used_at", FIELD_TIME, FIELD_NULLABLE, 0, 0, NULL, NULL, NULL, 0,
+	    "the link was used" },
+	/* The table has no updated_at: its last change stands in. */
+	{ "updated_at", FIELD_TIME, FIELD_READONLY | FIELD_HIDDEN, 0, 0, NULL,
+	    NULL, NULL, 0, NULL, "COALESCE(used_at, created_at)" },
+};
+
+const struct resource password_resets_resource = {
+	.name = "password_resets",
+	.table = "password_resets",
+	.fields = reset_fields,
+	.nfields = NELEM(reset_fields),
+	.owner_column = "user_id",
+	.flags = RESOURCE_NO_ROUTES | RESOURCE_EXPORT_TOP | RESOURCE_ERASE_ROWS,
+	.doc = "A user's password reset links, in their export beside their "
+	       "account (times only).",
+};
 
 /* The reset job queued by the request: its payload. */
 struct reset_enqueue {

@@ -196,6 +196,8 @@ static const struct route people_routes[] = {
 static const struct resource *const people_resources[] = {
 	&users_resource,
 	&relationships_resource,
+	&auth_sessions_resource,
+	&password_resets_resource,
 };
 
 static const struct mail_template password_reset_template = {

@@ -179,6 +179,10 @@ const char *people_password_dummy(void);
 
 /* relationships.c (colleague): the relationships resource */
 extern const struct resource relationships_resource;
+/* sessions.c: the auth_sessions table, for the GDPR export and erasure. */
+extern const struct resource auth_sessions_resource;
+/* password_reset.c: the password_resets table, likewise. */
+extern const struct resource password_resets_resource;
 
 /* gdpr.c (colleague): GET /v1/me/export, DELETE /v1/me,
  * GET /v1/users/{id}/export, POST /v1/users/{id}/erase */

@@ -22,10 +22,56 @@
 #include "core/err.h"
 #include "core/util.h"
 #include "http/http.h"
+#include "module.h"
 #include "people/people.h"
 #include "people/people_int.h"
 #include "resource/resource.h"
 #include "store/store.h"
+
+/*
+ * The table as a person's GDPR export and erasure follow it; no route
+ * serves it (sign-in writes it, the authenticator reads it). Exported
+ * without the token's hash or the idle timeout; erasure clears the
+ * address, agent and device (FIELD_ERASE), after ending the sessions.
+ */
+static const struct field auth_session_fields[] = {
+	{ "user_id", FIELD_UUID, FIELD_REQUIRED | FIELD_HIDDEN, 0, 0, NULL,
+	    NULL, "users", 0, "the user signed in; owns the row" },
+	{ "token_hash", FIELD_TEXT, FIELD_REQUIRED | FIELD_HIDDEN, 0, 0, NULL,
+	    NULL, NULL, 0, "SHA-256 of the bearer token" },
+	{ "ip", FIELD_TEXT, FIELD_NULLABLE | FIELD_ERASE, 0, 0, NULL, NULL,
+	    NULL, 0, "the client's address" },
+	{ "user_agent", FIELD_TEXT, FIELD_NULLABLE | FIELD_ERASE, 0, 0, NULL,
+	    NULL, NULL, 0, "the client's User-Agent" },
+	{ "device_fingerprint", FIELD_TEXT, FIELD_NULLABLE | FIELD_ERASE, 0, 0,
+	    NULL, NULL, NULL, 0, "the device fingerprint the client sent" },
+	{ "created_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    "signed in" },
+	{ "last_activity_at", FIELD_TIME, FIELD_REQUIRED, 0, 0, NULL, NULL,
+	    NULL, 0, "last used (written at most once a step)" },
+	{ "idle_timeout_ms", FIELD_INT, FIELD_REQUIRED | FIELD_HIDDEN, 1, 0,
+	    NULL, NULL, NULL, 0, "idle this long, it ends" },
+	{ "expires_at", FIELD_TIME, FIELD_REQUIRED, 0, 0, NULL, NULL, NULL, 0,
+	    "ends then whatever its use" },
+	{ "ended_at", FIELD_TIME, FIELD_NULLABLE, 0, 0, NULL, NULL, NULL, 0,
+	    "signed out, ended or expired" },
+	{ "end_reason", FIELD_TEXT, FIELD_NULLABLE, 0, 0, NULL, NULL, NULL, 0,
+	    "why it ended" },
+	/* The table has no updated_at: its last activity stands in. */
+	{ "updated_at", FIELD_TIME, FIELD_READONLY | FIELD_HIDDEN, 0, 0, NULL,
+	    NULL, NULL, 0, NULL, "last_activity_at" },
+};
+
+const struct resource auth_sessions_resource = {
+	.name = "auth_sessions",
+	.table = "auth_sessions",
+	.fields = auth_session_fields,
+	.nfields = NELEM(auth_session_fields),
+	.owner_column = "user_id",
+	.flags = RESOURCE_NO_ROUTES | RESOURCE_EXPORT_TOP,
+	.doc = "A user's signed-in sessions, in their export beside their "
+	       "account.",
+};
 
 /* Query keys that name a credential, whatever their value. */
 static const char *const token_keys[] = { "access_token", "token", "auth",

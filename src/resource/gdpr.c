@@ -15,6 +15,12 @@
  *				is not the person's: it would still find them)
  *	FIELD_ERASE		not sealed, but cleared on erasure
  *	FIELD_HIDDEN		never exported
+ *
+ * Whose a row is: its owner column's, and for RESOURCE_OWNED_BY_ADDRESS
+ * resources also the person's whose address its blind index is (mail to
+ * an address no user was named for). RESOURCE_ERASE_ROWS resources lose
+ * the person's rows instead (personal fields sealed under the system key,
+ * RESOURCE_SYSTEM_KEY, which erasure does not destroy).
  */
 #include <stdio.h>
 #include <string.h>
@@ -30,7 +36,35 @@
 
 #define GDPR_SQL_MAX (16 * 1024) /* bytes of a statement made here */
 
-static int erase_sql(const struct rdef *, struct buf *, json_t *);
+static int erase_sql(const struct rdef *, const char *, struct buf *, json_t *);
+
+/* Rows by address only when the resource says so and there is one. */
+static int
+by_address(const struct rdef *rd, const char *address_index)
+{
+	return (rd->address >= 0 && address_index != NULL &&
+	    address_index[0] != '\0');
+}
+
+int
+gdpr_owned_where(
+    const struct rdef *rd, const char *address_index, struct buf *b)
+{
+	if (!by_address(rd, address_index))
+		return (buf_printf(b, " WHERE %s = ?", rd->res->owner_column));
+	return (buf_printf(b, " WHERE (%s = ? OR %s_index = ?)",
+	    rd->res->owner_column, rd->cols[rd->address].name));
+}
+
+int
+gdpr_owned_bind(struct stmt *st, int i, const struct rdef *rd,
+    const char *user_id, const char *address_index)
+{
+	store_bind_text(st, i++, user_id);
+	if (by_address(rd, address_index))
+		store_bind_text(st, i++, address_index);
+	return (i);
+}
 
 int
 resource_export_row(
@@ -75,19 +109,27 @@ out:
 }
 
 /*
- * "UPDATE t SET a = NULL, ..., updated_at = ? WHERE <owner> = ?" for what
- * erasure clears in rd's rows into sql; empty when nothing. The names
- * cleared in a row that owns itself are appended to cleared (may be
- * NULL).
+ * What erasure does to the person's rows of rd, into sql: "DELETE FROM t
+ * WHERE <theirs>" for RESOURCE_ERASE_ROWS, else "UPDATE t SET a = NULL,
+ * ..., updated_at = ? WHERE <theirs>", empty when nothing is cleared.
+ * The names cleared in a row that owns itself are appended to cleared
+ * (may be NULL).
  */
 static int
-erase_sql(const struct rdef *rd, struct buf *sql, json_t *cleared)
+erase_sql(const struct rdef *rd, const char *address_index, struct buf *sql,
+    json_t *cleared)
 {
 	const struct field *f;
 	size_t		    i;
 	int		    rc, n = 0;
 
 	buf_reset(sql);
+	if (rd->res->flags & RESOURCE_ERASE_ROWS) {
+		if ((rc = buf_printf(sql, "DELETE FROM %s", rd->res->table)) ==
+		    OK)
+			rc = gdpr_owned_where(rd, address_index, sql);
+		return (rc);
+	}
 	if ((rc = buf_printf(sql, "UPDATE %s SET", rd->res->table)) != OK)
 		return (rc);
 	for (i = 1; i < rd->ncols && rc == OK; i++) {
@@ -114,21 +156,22 @@ erase_sql(const struct rdef *rd, struct buf *sql, json_t *cleared)
 	if (rc == OK && n > 0 && rd->cols[rd->updated].sql == NULL)
 		rc = buf_printf(sql, ", %s = ?", rd->cols[rd->updated].name);
 	if (rc == OK && n > 0)
-		rc = buf_printf(sql, " WHERE %s = ?", rd->res->owner_column);
+		rc = gdpr_owned_where(rd, address_index, sql);
 	if (rc != OK || n == 0)
 		buf_reset(sql);
 	return (rc);
 }
 
 int
-resource_erase_owned(struct tx *tx, const char *user_id, json_t *cleared)
+resource_erase_owned(struct tx *tx, const char *user_id,
+    const char *address_index, json_t *cleared)
 {
 	const struct rdef *const *all;
 	struct stmt		 *st;
 	struct buf		  sql;
 	size_t			  i, n;
 	int64_t			  now;
-	int			  rc = OK;
+	int			  rc = OK, k;
 
 	buf_init(&sql, GDPR_SQL_MAX);
 	now = time_now_ms();
@@ -136,18 +179,19 @@ resource_erase_owned(struct tx *tx, const char *user_id, json_t *cleared)
 	for (i = 0; i < n && rc == OK; i++) {
 		if (all[i]->res->owner_column == NULL)
 			continue;
-		if ((rc = erase_sql(all[i], &sql, cleared)) != OK ||
+		if ((rc = erase_sql(all[i], address_index, &sql, cleared)) !=
+			OK ||
 		    sql.len == 0)
 			continue;
 		if ((st = store_prepare(tx, sql.data)) == NULL) {
 			rc = ERR_DB;
 			break;
 		}
-		if (all[i]->cols[all[i]->updated].sql == NULL) {
-			store_bind_int64(st, 1, now);
-			store_bind_text(st, 2, user_id);
-		} else
-			store_bind_text(st, 1, user_id);
+		k = 1;
+		if (!(all[i]->res->flags & RESOURCE_ERASE_ROWS) &&
+		    all[i]->cols[all[i]->updated].sql == NULL)
+			store_bind_int64(st, k++, now);
+		gdpr_owned_bind(st, k, all[i], user_id, address_index);
 		rc = store_step(st);
 		store_finalize(st);
 		rc = rc == STORE_DONE ? OK : rc;

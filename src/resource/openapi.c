@@ -665,6 +665,8 @@ resource_openapi(void)
 	json_object_set_new(schemas, "Problem", problem_schema());
 	all = rdef_all(&n);
 	for (i = 0; i < n; i++) {
+		if (all[i]->res->flags & RESOURCE_NO_ROUTES)
+			continue; /* data only: nothing served */
 		resource_paths(paths, schemas, all[i]);
 		json_array_append_new(tags,
 		    json_pack("{s:s,s:s}", "name", all[i]->res->name,

@@ -647,16 +647,19 @@ out:
 }
 
 /*
- * GDPR export: every row of every resource whose owner column names
- * user_id (the users row itself excepted: the people module writes it),
- * every declared field but the FIELD_HIDDEN ones (staff-only ones too),
- * personal ones opened, under "<resource name>" in into. At most
- * RESOURCE_EXPORT_MAX rows a resource; *truncated set when cut. Reads of
- * health fields are audited as reads by who.
+ * GDPR export: every row of every resource that is the person's (its
+ * owner column names user_id, or its blind index is address_index:
+ * gdpr_owned_where; the users row itself excepted: the people module
+ * writes it), every declared field but the FIELD_HIDDEN ones (staff-only
+ * ones too), personal ones opened, under "<resource name>" in into (in
+ * top for RESOURCE_EXPORT_TOP). At most RESOURCE_EXPORT_MAX rows a
+ * resource; *truncated set when cut. Reads of health fields are audited
+ * as reads by who.
  */
 int
 resource_export_owned(struct tx *tx, const struct principal *who,
-    struct request *req, const char *user_id, json_t *into, int *truncated)
+    struct request *req, const char *user_id, const char *address_index,
+    json_t *top, json_t *into, int *truncated)
 {
 	const struct rdef *const *all;
 	const struct rdef	 *rd;
@@ -679,8 +682,9 @@ resource_export_owned(struct tx *tx, const struct principal *who,
 		if (rd->res->owner_column == NULL || rd->owner_is_id)
 			continue;
 		buf_reset(&b);
-		if (buf_printf(&b, "%s WHERE %s = ?%s%s%s ORDER BY id LIMIT %d",
-			rd->select, rd->res->owner_column,
+		if (buf_puts(&b, rd->select) != OK ||
+		    gdpr_owned_where(rd, address_index, &b) != OK ||
+		    buf_printf(&b, "%s%s%s ORDER BY id LIMIT %d",
 			rd->res->where ? " AND (" : "",
 			rd->res->where ? rd->res->where : "",
 			rd->res->where ? ")" : "",
@@ -692,12 +696,14 @@ resource_export_owned(struct tx *tx, const struct principal *who,
 			rc = ERR_NOMEM;
 			break;
 		}
-		json_object_set_new(into, rd->res->name, rows);
+		json_object_set_new(
+		    (rd->res->flags & RESOURCE_EXPORT_TOP) ? top : into,
+		    rd->res->name, rows);
 		if ((st = store_prepare(tx, b.data)) == NULL) {
 			rc = ERR_DB;
 			break;
 		}
-		store_bind_text(st, 1, user_id);
+		gdpr_owned_bind(st, 1, rd, user_id, address_index);
 		got = 0;
 		while ((rc = store_step(st)) == STORE_ROW) {
 			if (++got > RESOURCE_EXPORT_MAX) {

@@ -130,7 +130,8 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 
 	buf_init(&b, 64 * 1024);
 	if (!ident_ok(res->name) || !ident_ok(res->table) ||
-	    res->path == NULL || res->path[0] != '/' ||
+	    (!(res->flags & RESOURCE_NO_ROUTES) &&
+		(res->path == NULL || res->path[0] != '/')) ||
 	    res->nfields + 3 > RESOURCE_COLS_MAX ||
 	    (res->owner_column != NULL && !ident_ok(res->owner_column)) ||
 	    !kinds_ok(res->related_kinds) || !kinds_ok(res->party_kinds) ||
@@ -186,6 +187,7 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 	}
 	rd->ncols = n;
 	rd->owner = -1;
+	rd->address = -1;
 	if (res->owner_column != NULL) {
 		rd->owner_is_id = strcmp(res->owner_column, "id") == 0;
 		for (i = 0; i < n; i++)
@@ -197,6 +199,21 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 	}
 	if (rd->has_personal && rd->owner < 0)
 		goto bad; /* personal data needs an owner's key */
+	/* Sealed under a key erasure does not destroy: the rows go. */
+	if ((res->flags & RESOURCE_SYSTEM_KEY) &&
+	    !(res->flags & RESOURCE_ERASE_ROWS))
+		goto bad;
+	if (res->flags & RESOURCE_OWNED_BY_ADDRESS) {
+		/* Whose by one blind index, beside an owner column. */
+		for (i = 0; i < n; i++)
+			if (rd->cols[i].flags & FIELD_BLIND_INDEX) {
+				if (rd->address >= 0)
+					goto bad;
+				rd->address = (int)i;
+			}
+		if (rd->address < 0 || rd->owner < 0)
+			goto bad;
+	}
 	/* Read without a token: only rows everyone may see, and nothing
 	 * personal in them. */
 	if ((res->flags & RESOURCE_PUBLIC_READ) &&
@@ -239,7 +256,7 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 		/* May the caller write rows this owner owns (create,
 		 * update)? Any related kind, party kinds included: the
 		 * module's hooks narrow it to the party. */
-		const char *p, *e;
+		const char *p = res->related_kinds, *k;
 		size_t	    len;
 		int	    first = 1;
 
@@ -249,19 +266,11 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 			"? AND follower_id = ? AND status = 'active' AND kind "
 			"IN (") != OK)
 			goto nomem;
-		for (p = res->related_kinds; *p != '\0'; p = *e ? e + 1 : e) {
-			e = strchr(p, ',');
-			if (e == NULL)
-				e = p + strlen(p);
-			while (p < e && *p == ' ')
-				p++;
-			len = (size_t)(e - p);
-			while (len > 0 && p[len - 1] == ' ')
-				len--;
+		while ((k = resource_kind_next(&p, &len)) != NULL) {
 			if (len == 0)
 				continue;
 			if (buf_printf(&b, "%s'%.*s'", first ? "" : ", ",
-				(int)len, p) != OK)
+				(int)len, k) != OK)
 				goto nomem;
 			first = 0;
 		}
@@ -269,7 +278,8 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 		    (rd->related = strdup(b.data)) == NULL)
 			goto nomem;
 	}
-	if (asprintf(&rd->item_path, "%s/{id}", res->path) < 0) {
+	if (!(res->flags & RESOURCE_NO_ROUTES) &&
+	    asprintf(&rd->item_path, "%s/{id}", res->path) < 0) {
 		rd->item_path = NULL;
 		goto nomem;
 	}
@@ -317,7 +327,8 @@ resource_register(const struct resource *res)
 		rdef_free(rd);
 		return (rc);
 	}
-	for (a = 0; a < ACTION_COUNT; a++) {
+	for (a = 0; a < ACTION_COUNT && !(res->flags & RESOURCE_NO_ROUTES);
+	     a++) {
 		if (res->actions != 0 && (res->actions & (1 << a)) == 0)
 			continue;
 		rt = &rd->routes[nr++];

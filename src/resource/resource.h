@@ -229,6 +229,36 @@ struct resource_ctx {
  * (courses, venues, dated runs with free seats).
  */
 #define RESOURCE_PUBLIC_READ 0x04
+/*
+ * Declared for its data, served by no route (and absent from the OpenAPI
+ * document; path may be NULL): a table a person's GDPR export and
+ * erasure follow from its fields, written by its module's own code (auth
+ * sessions, the mail log).
+ */
+#define RESOURCE_NO_ROUTES 0x08
+/*
+ * In a person's export its rows stand at the top of the document under
+ * the resource's name, beside "user", not among "records": the account's
+ * own data (its auth sessions, the mail sent to the person).
+ */
+#define RESOURCE_EXPORT_TOP 0x10
+/*
+ * Its personal fields are sealed under the system key, not the owner's
+ * data key: rows that may be no user's (mail to an address). Destroying
+ * a person's key leaves them readable, so registration requires
+ * RESOURCE_ERASE_ROWS with it.
+ */
+#define RESOURCE_SYSTEM_KEY 0x20
+/* A person's erasure deletes the rows they own, instead of clearing
+ * their fields. */
+#define RESOURCE_ERASE_ROWS 0x40
+/*
+ * A row is also the person's when the blind index of its (one)
+ * FIELD_BLIND_INDEX field is that of the person's own address, whatever
+ * its owner column says (NULL: mail sent to the address before anyone
+ * knew whose it was): exported and erased with theirs.
+ */
+#define RESOURCE_OWNED_BY_ADDRESS 0x80
 
 struct resource {
 	const char	   *name; /* "users": permissions, audit entity */
@@ -380,6 +410,17 @@ int resource_update(struct resource_ctx *, const char *id, json_t *body);
  */
 int resource_covers(struct tx *, const struct resource *,
     const struct principal *, enum scope, const char *owner_id);
+/*
+ * For hand-written routes that must tell a row the caller sees (403 for
+ * what they may not do to it) from one they do not (404): OK when a
+ * caller with scope sees row id of res, as resource_load finds it (the
+ * declaration's owner column, related kinds and party_where, or its
+ * scope_where, and where), ERR_NOT_FOUND otherwise, or the database's
+ * status. Nothing of the row is read or opened, so nothing is audited.
+ * ERR_INTERNAL for a resource not registered.
+ */
+int resource_sees(struct tx *, const struct resource *,
+    const struct principal *, enum scope, const char *id);
 /* ETag of a row: weak hash of its updated_at and id. */
 void resource_etag(const char *id, int64_t updated_at, char out[48]);
 /* ETag of a row as answered (RESOURCE_ETAG_ROW): weak hash of its
@@ -439,16 +480,20 @@ json_t *resource_page_json(const struct resource_page *, json_t *data);
 
 /*
  * GDPR export: into gets one array per resource whose owner column names
- * user_id (the users resource excepted), each row with every declared
- * field but the FIELD_HIDDEN ones (staff-only ones too: they are the
- * person's data all the same), personal fields opened, as
- * resource_export_row; rows res->where leaves out are left out. At most
+ * user_id (the users resource excepted) or, for RESOURCE_OWNED_BY_ADDRESS
+ * resources, whose blind index is address_index (the person's own
+ * address's; "" or NULL: none), each row with every declared field but
+ * the FIELD_HIDDEN ones (staff-only ones too: they are the person's data
+ * all the same), personal fields opened, as resource_export_row; rows
+ * res->where leaves out are left out. RESOURCE_EXPORT_TOP resources'
+ * arrays go into top instead (the export document itself). At most
  * RESOURCE_EXPORT_MAX rows each (*truncated set when more). Health reads
  * are audited as reads by who: tx must be a write transaction.
  */
 #define RESOURCE_EXPORT_MAX 10000
 int resource_export_owned(struct tx *, const struct principal *who,
-    struct request *, const char *user_id, json_t *into, int *truncated);
+    struct request *, const char *user_id, const char *address_index,
+    json_t *top, json_t *into, int *truncated);
 
 /*
  * The rows of res a caller with scope sees whose column (a declared
@@ -472,8 +517,10 @@ int resource_rows(struct tx *, const struct resource *,
  * personal fields opened (null once the key is gone), whatever res->where
  * says (a soft-deleted row too). ERR_NOT_FOUND.
  *
- * resource_erase_owned: in the rows of every registered resource whose
- * owner column names user_id (soft-deleted ones too), set to NULL the
+ * resource_erase_owned: the rows of every RESOURCE_ERASE_ROWS resource
+ * the person owns (as resource_export_owned: by user_id, or by
+ * address_index) are deleted; in the rows of every other registered
+ * resource they own (soft-deleted ones too), set to NULL the
  * FIELD_ERASE fields, the blind index (<name>_index) of each
  * FIELD_BLIND_INDEX field and the FIELD_PERSONAL fields: all of them in
  * a row that owns itself (owner column "id": the person's users row),
@@ -486,7 +533,8 @@ int resource_rows(struct tx *, const struct resource *,
  */
 int resource_export_row(
     struct tx *, const struct resource *, const char *id, json_t **out);
-int resource_erase_owned(struct tx *, const char *user_id, json_t *cleared);
+int resource_erase_owned(struct tx *, const char *user_id,
+    const char *address_index, json_t *cleared);
 
 /* The OpenAPI 3.1 document for every registered resource and route. */
 json_t *resource_openapi(void);

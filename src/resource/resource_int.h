@@ -24,6 +24,7 @@
 #include "http/http.h"
 #include "resource/resource.h"
 
+struct buf;
 struct tx;
 struct stmt;
 
@@ -59,7 +60,11 @@ struct rdef {
 						   WHERE lead_id = ? AND
 						   follower_id = ? AND ...",
 						   NULL without related kinds */
-	char		      *item_path; /* "/v1/things/{id}" */
+	char		      *item_path; /* "/v1/things/{id}"; NULL
+						     without routes */
+	int		       address;	  /* RESOURCE_OWNED_BY_ADDRESS: index
+					   of the blind-indexed column, else
+					   -1 */
 	struct route	       routes[ACTION_COUNT];
 	struct route_table     table;
 };
@@ -86,8 +91,11 @@ struct keycache {
 	int	      state; /* 0 none, 1 loaded, -1 gone */
 };
 void keycache_wipe(struct keycache *);
-/* The data key of owner into kc (cached): ERR_NOT_FOUND once erased. */
-int rows_key_get(struct tx *, struct keycache *, const char *owner);
+/* The key rd's personal fields of a row of owner are sealed under, into
+ * kc: the owner's data key (cached), ERR_NOT_FOUND once erased; the
+ * system key for a RESOURCE_SYSTEM_KEY resource. */
+int rows_key_get(
+    struct tx *, const struct rdef *, struct keycache *, const char *owner);
 /*
  * Decode the current row of st (columns in rd->cols order) into a new
  * object. all: every column (hidden and personal included, for hooks and
@@ -120,6 +128,13 @@ int rows_delete(struct resource_ctx *, const char *id);
  */
 char *resource_scope_sql(const struct resource *, enum scope);
 int   resource_scope_nbind(const struct resource *, enum scope);
+/*
+ * The one walk over a comma-separated list of relationship kinds
+ * (related_kinds, party_kinds): the next kind at *p, spaces around it
+ * trimmed, its length in *n (0 for an empty item); *p moves past it.
+ * NULL at the end of the list (or for a NULL list).
+ */
+const char *resource_kind_next(const char **p, size_t *n);
 /* Is kind (n bytes) one of the comma-separated list? */
 int resource_kind_in(const char *list, const char *kind, size_t n);
 /* Bind the caller for a scope condition from index i; next index. */
@@ -178,6 +193,18 @@ void url_check(json_t *errs, const struct field *f, json_t *v);
  * table and id). Other fields' values are returned as they are. */
 json_t *url_withhold(
     json_t *v, const struct field *f, const char *table, const char *id);
+
+/* gdpr.c */
+/*
+ * " WHERE (<owner> = ? OR <field>_index = ?)" for the rows of rd that are
+ * a person's (the second only for RESOURCE_OWNED_BY_ADDRESS and an
+ * address index) into b; gdpr_owned_bind binds them from index i and
+ * returns the next index.
+ */
+int gdpr_owned_where(
+    const struct rdef *, const char *address_index, struct buf *b);
+int gdpr_owned_bind(struct stmt *, int i, const struct rdef *,
+    const char *user_id, const char *address_index);
 
 /* docs.c: GET /docs, the document as a web page. */
 void openapi_docs_get(struct request *);

@@ -111,10 +111,22 @@ see_mask(const struct rdef *rd, const struct principal *who, enum scope vis,
 }
 
 int
-rows_key_get(struct tx *tx, struct keycache *kc, const char *owner)
+rows_key_get(struct tx *tx, const struct rdef *rd, struct keycache *kc,
+    const char *owner)
 {
-	int rc;
+	const unsigned char *k;
+	int		     rc;
 
+	if (rd->res->flags & RESOURCE_SYSTEM_KEY) {
+		/* Not cached under an owner: a user's key never stands in
+		 * for it, nor it for a user's. */
+		if ((k = keyring_key(KEY_SYSTEM)) == NULL)
+			return (ERR_INTERNAL);
+		kc->owner[0] = '\0';
+		memcpy(kc->key, k, sizeof(kc->key));
+		kc->state = 1;
+		return (OK);
+	}
 	if (owner == NULL)
 		return (ERR_NOT_FOUND);
 	if (kc->state != 0 && strcmp(kc->owner, owner) == 0)
@@ -215,7 +227,8 @@ rows_decode(struct tx *tx, const struct rdef *rd, struct stmt *st,
 			v = col_value(st, (int)i, f);
 		else if (store_col_is_null(st, (int)i))
 			v = json_null();
-		else if ((rc = rows_key_get(tx, kc, owner)) == ERR_NOT_FOUND) {
+		else if ((rc = rows_key_get(tx, rd, kc, owner)) ==
+		    ERR_NOT_FOUND) {
 			v = json_null(); /* erased: the key is gone */
 			rc = OK;
 		} else if (rc != OK)

@@ -14,7 +14,6 @@
 #include "resource/resource_int.h"
 #include "store/store.h"
 
-static const char *kind_next(const char **, size_t *);
 static int kinds_append(struct buf *, const char *, const char *, int, int *);
 
 /*
@@ -29,7 +28,7 @@ kinds_append(
 	size_t	    n;
 
 	*any = 0;
-	while ((k = kind_next(&p, &n)) != NULL) {
+	while ((k = resource_kind_next(&p, &n)) != NULL) {
 		if (n == 0 || resource_kind_in(party, k, n) != want)
 			continue;
 		if (buf_printf(b, "%s'%.*s'", *any ? ", " : "", (int)n, k) !=
@@ -40,13 +39,8 @@ kinds_append(
 	return (OK);
 }
 
-/*
- * The next kind of a comma-separated list at *p, spaces around it
- * trimmed, its length in *n (0 for an empty item); *p moves past it.
- * NULL at the end of the list.
- */
-static const char *
-kind_next(const char **p, size_t *n)
+const char *
+resource_kind_next(const char **p, size_t *n)
 {
 	const char *s = *p, *e;
 
@@ -69,7 +63,7 @@ resource_kind_in(const char *list, const char *kind, size_t n)
 	const char *p = list, *k;
 	size_t	    m;
 
-	while ((k = kind_next(&p, &m)) != NULL)
+	while ((k = resource_kind_next(&p, &m)) != NULL)
 		if (m == n && strncmp(k, kind, n) == 0)
 			return (1);
 	return (0);
@@ -139,7 +133,7 @@ fail:
 int
 resource_scope_nbind(const struct resource *res, enum scope scope)
 {
-	const char *p, *e;
+	const char *p, *k;
 	int	    n = 1, other = 0, party = 0;
 	size_t	    len;
 
@@ -153,19 +147,11 @@ resource_scope_nbind(const struct resource *res, enum scope scope)
 		return (0);
 	if (scope == SCOPE_OWN)
 		return (1);
-	for (p = res->related_kinds; p != NULL && *p != '\0';
-	     p = *e ? e + 1 : e) {
-		e = strchr(p, ',');
-		if (e == NULL)
-			e = p + strlen(p);
-		while (p < e && *p == ' ')
-			p++;
-		len = (size_t)(e - p);
-		while (len > 0 && p[len - 1] == ' ')
-			len--;
+	p = res->related_kinds;
+	while ((k = resource_kind_next(&p, &len)) != NULL) {
 		if (len == 0)
 			continue;
-		if (resource_kind_in(res->party_kinds, p, len))
+		if (resource_kind_in(res->party_kinds, k, len))
 			party = 1;
 		else
 			other = 1;
@@ -233,6 +219,29 @@ resource_covers(struct tx *tx, const struct resource *res,
 		res->party_kinds[0] != '\0'))
 		return (ERR_INTERNAL);
 	return (rows_covers(tx, rd, who, scope, owner));
+}
+
+int
+resource_sees(struct tx *tx, const struct resource *res,
+    const struct principal *who, enum scope scope, const char *id)
+{
+	const struct rdef *rd;
+	struct stmt	  *st;
+	int		   rc;
+
+	if ((rd = rdef_find(res)) == NULL)
+		return (ERR_INTERNAL);
+	if (!scope_reads(rd, scope) || id == NULL)
+		return (ERR_NOT_FOUND);
+	if ((st = store_prepare(tx, rd->in_scope[scope])) == NULL)
+		return (ERR_DB);
+	store_bind_text(st, 1, id);
+	scope_bind(st, 2, res, who, scope);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc == STORE_ROW)
+		return (OK);
+	return (rc == STORE_DONE ? ERR_NOT_FOUND : rc);
 }
 
 /* A caller with scope may list and read some rows. */

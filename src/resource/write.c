@@ -280,7 +280,10 @@ stamp(struct wset *w, const struct rdef *rd, const struct principal *who,
 
 	if (creating && (rc = wset_num(w, "created_at", now)) != OK)
 		return (rc);
-	if ((rc = wset_num(w, "updated_at", now)) != OK)
+	/* A computed updated_at (auth sessions: their last activity) is
+	 * not a column to write. */
+	if (rd->cols[rd->updated].sql == NULL &&
+	    (rc = wset_num(w, "updated_at", now)) != OK)
 		return (rc);
 	if (uid != NULL && creating && rd->has_created_by &&
 	    (rc = wset_text(w, "created_by", uid)) != OK)
@@ -401,7 +404,8 @@ resource_insert(struct resource_ctx *ctx, json_t *body, char *id_out)
 		goto out;
 	if (!rd->owner_is_id && wp->n > 0) {
 		/* The owner's key first: no key, no personal data. */
-		if ((rc = rows_key_get(ctx->tx, &kc, owner)) == ERR_NOT_FOUND) {
+		if ((rc = rows_key_get(ctx->tx, rd, &kc, owner)) ==
+		    ERR_NOT_FOUND) {
 			if (ctx->req != NULL)
 				http_problem(ctx->req, ERR_CONFLICT, NULL,
 				    "The owner of this %s row cannot hold "
@@ -422,7 +426,7 @@ resource_insert(struct resource_ctx *ctx, json_t *body, char *id_out)
 		/* The row owns itself: its key refers to it, so it comes
 		 * after the row, and the personal fields after the key. */
 		if ((rc = seal_key_create(ctx->tx, id)) != OK ||
-		    (rc = rows_key_get(ctx->tx, &kc, id)) != OK ||
+		    (rc = rows_key_get(ctx->tx, rd, &kc, id)) != OK ||
 		    (rc = row_write(ctx->tx, rd, 0, id, wp, kc.key)) != OK)
 			goto out;
 	}
@@ -481,8 +485,8 @@ resource_update(struct resource_ctx *ctx, const char *id, json_t *body)
 	if ((rc = wset_fields(w, rd, body, 1)) != OK)
 		goto out;
 	if (w->n > personal) {
-		rc = rows_key_get(
-		    ctx->tx, &kc, rd->owner_is_id ? id : rows_owner(rd, old));
+		rc = rows_key_get(ctx->tx, rd, &kc,
+		    rd->owner_is_id ? id : rows_owner(rd, old));
 		if (rc == ERR_NOT_FOUND)
 			rc = ERR_CONFLICT;
 		if (rc != OK)

@@ -27,6 +27,7 @@ struct naction {
 	struct principal *who;
 	const char	 *id;
 	enum scope	  notes; /* therapy_sessions:private_notes */
+	enum scope	  read;	 /* therapy_sessions:read: sees the session */
 	const char	 *text;	 /* to write */
 	int		  text_null;
 	json_t		 *row; /* answer */
@@ -36,20 +37,25 @@ static int notes_access(struct naction *, struct tx *, struct tsession *);
 static int notes_get_tx(struct tx *, void *);
 static int notes_put_tx(struct tx *, void *);
 
-/* The session's therapist, or an admin; 403 for the client and their
- * guardians, who see the session; anyone else: no such session. */
+/*
+ * The session's therapist, or an admin; 403 for the others who see the
+ * session (the client, their guardians: the read scope on the declaration
+ * decides, as for every other session action); anyone else: no such
+ * session.
+ */
 static int
 notes_access(struct naction *a, struct tx *tx, struct tsession *s)
 {
 	int rc;
 
-	if ((rc = therapy_session_load(tx, a->id, s)) != OK)
+	if ((rc = therapy_session_load(tx, a->id, s)) != OK ||
+	    (rc = resource_sees(
+		 tx, &therapy_sessions_resource, a->who, a->read, s->id)) != OK)
 		return (rc);
-	if (a->notes == SCOPE_ALL)
+	if (a->notes == SCOPE_ALL ||
+	    strcmp(s->therapist_user, a->who->user_id) == 0)
 		return (OK);
-	if ((rc = therapy_session_therapist(tx, a->who, s)) != ERR_NOT_FOUND)
-		return (rc);
-	return (therapy_session_sees(tx, a->who, s));
+	return (ERR_FORBIDDEN);
 }
 
 static int
@@ -192,6 +198,7 @@ therapy_session_notes_get(struct request *req)
 	}
 	a.notes =
 	    resource_scope(req->db, a.who, "therapy_sessions", "private_notes");
+	a.read = resource_scope(req->db, a.who, "therapy_sessions", "read");
 	rc = store_run(req->db, STORE_TX_WRITE, notes_get_tx, &a);
 	if (rc != OK) {
 		json_decref(a.row);
@@ -246,6 +253,7 @@ therapy_session_notes_put(struct request *req)
 	a.text = json_string_value(t);
 	a.notes =
 	    resource_scope(req->db, a.who, "therapy_sessions", "private_notes");
+	a.read = resource_scope(req->db, a.who, "therapy_sessions", "read");
 	rc = store_run(req->db, STORE_TX_WRITE, notes_put_tx, &a);
 	if (rc != OK) {
 		json_decref(a.row);

@@ -54,7 +54,7 @@ struct saction {
 	const char	 *id;
 	const char	 *to;	  /* target status */
 	enum scope	  update; /* therapy_sessions:update */
-	enum scope	  read;	  /* therapy_sessions:read, for the answer */
+	enum scope	  read; /* therapy_sessions:read: sees it; the answer */
 	int64_t		  start, end; /* reschedule */
 	const char	 *reason;     /* cancel: why, or NULL */
 	json_t		 *row;	      /* answer */
@@ -63,6 +63,7 @@ struct saction {
 
 static int sessions_before_create(struct resource_ctx *, json_t *);
 static int sessions_before_update(struct resource_ctx *, json_t *);
+static int session_seen(struct saction *, struct tx *, const struct tsession *);
 static int session_overlap(struct request *, struct tx *, const char *, int64_t,
     int64_t, const char *);
 static int times_check(struct request *, int64_t, int64_t);
@@ -269,35 +270,17 @@ sessions_before_update(struct resource_ctx *ctx, json_t *body)
 }
 
 /*
- * The refusal for a caller who may not act on session s: 403 when they can
- * see it (its client, the client's guardian), 404 when it is outside their
- * scope and must look as if it did not exist.
+ * Does the caller see session s? Their read scope on the declaration
+ * decides (the client, the client's guardians, the practitioner who gives
+ * it: owner_column, related_kinds, party_where): OK, or ERR_NOT_FOUND, so
+ * that a session outside it looks as if it did not exist. Who of those
+ * who see it may act is the action's own rule (403).
  */
-int
-therapy_session_sees(
-    struct tx *tx, const struct principal *who, const struct tsession *s)
+static int
+session_seen(struct saction *a, struct tx *tx, const struct tsession *s)
 {
-	int rc;
-
-	if (strcmp(s->client_id, who->user_id) == 0)
-		return (ERR_FORBIDDEN);
-	rc = therapy_related(tx, who->user_id, s->client_id, "guardian_of");
-	return (rc == OK ? ERR_FORBIDDEN : rc);
-}
-
-/*
- * Is the caller the session's therapist, still the client's practitioner
- * (an active practitioner_of relationship)? OK, or ERR_NOT_FOUND: a
- * therapist whose link to the client ended no longer sees the session.
- */
-int
-therapy_session_therapist(
-    struct tx *tx, const struct principal *who, const struct tsession *s)
-{
-	if (strcmp(s->therapist_user, who->user_id) != 0)
-		return (ERR_NOT_FOUND);
-	return (
-	    therapy_related(tx, who->user_id, s->client_id, "practitioner_of"));
+	return (resource_sees(
+	    tx, &therapy_sessions_resource, a->who, a->read, s->id));
 }
 
 int
@@ -548,9 +531,9 @@ reason_write(struct saction *a, struct tx *tx, const struct tsession *s)
 
 /*
  * Who may: an admin (update scope all) or the session's therapist; the
- * client may cancel. The client asking for anything else is refused
- * (403); anyone else finds no such session (404). Then the status, then
- * the time (action_timely).
+ * client may cancel. Others who see the session (the client asking for
+ * anything else, a guardian) are refused (403); to anyone else it does
+ * not exist (404). Then the status, then the time (action_timely).
  */
 static int
 action_tx(struct tx *tx, void *arg)
@@ -568,12 +551,13 @@ action_tx(struct tx *tx, void *arg)
 	a->new_id[0] = '\0';
 	if ((rc = therapy_session_load(tx, a->id, &s)) != OK)
 		return (rc);
+	if ((rc = session_seen(a, tx, &s)) != OK)
+		goto out;
 	is_client = strcmp(s.client_id, a->who->user_id) == 0;
 	if (a->update != SCOPE_ALL &&
 	    !(is_client && strcmp(a->to, "canceled") == 0) &&
-	    (rc = therapy_session_therapist(tx, a->who, &s)) != OK) {
-		if (rc == ERR_NOT_FOUND)
-			rc = therapy_session_sees(tx, a->who, &s);
+	    strcmp(s.therapist_user, a->who->user_id) != 0) {
+		rc = ERR_FORBIDDEN;
 		goto out;
 	}
 	if (strcmp(s.status, "scheduled") != 0) {

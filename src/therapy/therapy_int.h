@@ -46,18 +46,7 @@ struct tsession {
 	char   *meta;  /* malloc'd JSON text: free it */
 };
 /* Session id into s; ERR_NOT_FOUND. */
-int therapy_session_load(struct tx *, const char *id, struct tsession *);
-/*
- * The refusal for a caller who may not act on session s: ERR_FORBIDDEN
- * when they can see it (its client, the client's guardian), else
- * ERR_NOT_FOUND (it must look as if it did not exist).
- */
-int therapy_session_sees(
-    struct tx *, const struct principal *, const struct tsession *);
-/* OK if the caller is the session's therapist and still the client's
- * practitioner; ERR_NOT_FOUND otherwise. */
-int therapy_session_therapist(
-    struct tx *, const struct principal *, const struct tsession *);
+int  therapy_session_load(struct tx *, const char *id, struct tsession *);
 void therapy_session_complete(struct request *);
 void therapy_session_cancel(struct request *);
 void therapy_session_no_show(struct request *);

@@ -10,11 +10,13 @@
  *	pending --(hold expired: holds.c)--> cancelled
  *
  * A new booking is pending with payment_status pending and holds its
- * seats until hold_expires_at (now + training_hold_minutes). Payment
- * comes in part 1c; until then staff's confirm action stands in for it
- * (payment_status paid). Status and payment_status move only through the
- * actions (POST /v1/training-bookings/{id}/<verb>), never by PATCH (422:
- * they are read-only), which changes only notes.
+ * seats until hold_expires_at (now + training_hold_minutes). It is paid
+ * through Stripe (payments.c, payment_events.c), or by staff's confirm
+ * action, the offline path (invoice, cash: payment_status paid). Staff's
+ * cancel of a booking paid through Stripe refunds it in full
+ * (refunds.c). Status and payment_status move only through the actions
+ * (POST /v1/training-bookings/{id}/<verb>), payments and refunds, never
+ * by PATCH (422: they are read-only), which changes only notes.
  *
  * The rules, in the booking's one write transaction under the
  * schedule's lock, each refused with a problem of its own code and
@@ -127,8 +129,9 @@ static const struct field booking_fields[] = {
 	    "moved by the actions" },
 	{ "payment_status", FIELD_ENUM, FIELD_READONLY | FIELD_FILTER, 0, 0,
 	    payments, NULL, NULL, STAFF_OWN,
-	    "pending, paid, partially_refunded, refunded or failed; moved by "
-	    "the actions (confirm: paid, until payment comes in part 1c)" },
+	    "pending, failed (the last attempt to pay), paid, "
+	    "partially_refunded or refunded; moved by payments, refunds and "
+	    "staff's confirm (paid offline)" },
 	{ "seats", FIELD_INT, FIELD_READONLY, 1, TRAINING_ATTENDEES_MAX, NULL,
 	    NULL, NULL, 0, "one an attendee" },
 	{ "unit_price_minor", FIELD_INT, FIELD_READONLY, 0, 0, NULL, NULL, NULL,
@@ -660,9 +663,11 @@ move_tx(struct tx *tx, void *arg)
 		store_finalize(st);
 		if (rc != OK)
 			return (rc);
-		if (a->scope == SCOPE_OWN &&
-		    strcmp(owner, a->who->user_id) != 0)
-			return (ERR_NOT_FOUND);
+		/* The action's scope (own: the booker; all: staff) covers
+		 * the booking, or it does not exist. */
+		if ((rc = resource_covers(tx, &training_bookings_resource,
+			 a->who, a->scope, owner)) != OK)
+			return (rc == ERR_FORBIDDEN ? ERR_NOT_FOUND : rc);
 		if (pass == 0 &&
 		    (rc = training_lock(tx, "schedule", sid)) != OK)
 			return (rc);
@@ -689,12 +694,16 @@ move_tx(struct tx *tx, void *arg)
 		    "Attendance is marked once the schedule is in progress.");
 		return (ERR_CONFLICT);
 	}
-	if (strcmp(a->m->verb, "cancel") == 0)
+	if (strcmp(a->m->verb, "cancel") == 0) {
 		rc = training_booking_cancel_row(tx, a->who, a->req, a->id,
 		    from, "cancel",
 		    strcmp(owner, a->who->user_id) == 0 ? "booker" : "staff",
 		    now);
-	else {
+		/* Staff cancel a paid booking: all of it back (refunds.c). */
+		if (rc == OK && strcmp(from, "confirmed") == 0)
+			rc = training_refund_in_full(tx, a->who, a->req, a->id,
+			    "staff_cancelled", "your booking was cancelled");
+	} else {
 		i = 1;
 		if (strcmp(a->m->verb, "confirm") == 0) {
 			st = store_prepare(tx,

@@ -380,3 +380,48 @@ training_discount_release(struct tx *tx, const char *booking_id, int64_t now)
 	store_finalize(st);
 	return (rc == STORE_DONE ? OK : rc);
 }
+
+int
+training_discount_retake(
+    struct tx *tx, const struct training_booking *b, int64_t now)
+{
+	struct stmt *st;
+	int	     rc;
+
+	if (b->discount_code_id[0] == '\0' || !b->discount_released)
+		return (OK);
+	if ((rc = training_lock(tx, "discount", b->discount_code_id)) != OK)
+		return (rc);
+	/* The person's use stands elsewhere: not twice. */
+	st = store_prepare(tx,
+	    "SELECT 1 FROM training_bookings WHERE discount_code_id = ? AND "
+	    "user_id = ? AND discount_released_at IS NULL AND id <> ?");
+	store_bind_text(st, 1, b->discount_code_id);
+	store_bind_text(st, 2, b->user_id);
+	store_bind_text(st, 3, b->id);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc == STORE_ROW)
+		return (ERR_CONFLICT);
+	if (rc != STORE_DONE)
+		return (rc);
+	st = store_prepare(tx,
+	    "UPDATE discount_codes SET usage_count = usage_count + 1, "
+	    "updated_at = ? WHERE id = ? AND (usage_limit IS NULL OR "
+	    "usage_count < usage_limit)");
+	store_bind_int64(st, 1, now);
+	store_bind_text(st, 2, b->discount_code_id);
+	rc = store_step(st);
+	rc = rc == STORE_DONE ? (store_changes(st) == 1 ? OK : ERR_CONFLICT)
+			      : rc;
+	store_finalize(st);
+	if (rc != OK)
+		return (rc);
+	st = store_prepare(tx,
+	    "UPDATE training_bookings SET discount_released_at = NULL WHERE "
+	    "id = ?");
+	store_bind_text(st, 1, b->id);
+	rc = store_step(st);
+	store_finalize(st);
+	return (rc == STORE_DONE ? OK : rc);
+}

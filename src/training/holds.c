@@ -14,7 +14,11 @@
  * expired.
  *
  * A schedule cancelled by staff cancels its live bookings
- * (schedule_cancelled) and expires its inquiries in the same transaction.
+ * (schedule_cancelled), refunds in full those paid through Stripe (the
+ * refunds approved at once, sent by the training.refund job, the bookers
+ * told by mail) and expires its inquiries in the same transaction. A
+ * booking paid offline (staff's confirm) keeps payment_status paid: it is
+ * refunded offline.
  *
  * References: TRAINING_REF_LEN characters of an alphabet without
  * look-alikes (31 symbols, ~49.5 bits), drawn by libsodium, unique by
@@ -113,8 +117,11 @@ training_booking_cancel_row(struct tx *tx, const struct principal *who,
 	    tx, "SELECT payment_status FROM training_bookings WHERE id = ?");
 	store_bind_text(st, 1, id);
 	rc = store_step(st);
-	if (rc == STORE_ROW)
-		rc = strcmp(store_col_text(st, 0), "pending") == 0 ? 1 : 0;
+	if (rc == STORE_ROW) /* unpaid: pending, or its last attempt failed */
+		rc = strcmp(store_col_text(st, 0), "pending") == 0 ||
+			strcmp(store_col_text(st, 0), "failed") == 0
+		    ? 1
+		    : 0;
 	store_finalize(st);
 	if (rc == 1)
 		rc = training_discount_release(tx, id, now);
@@ -135,11 +142,7 @@ training_booking_cancel_row(struct tx *tx, const struct principal *who,
 	store_finalize(st);
 	if (rc != OK)
 		return (rc);
-	/*
-	 * TODO(part 1c, refunds): a paid booking cancelled here is owed its
-	 * money back; payment_status stays "paid" until the refund of part
-	 * 1c moves it (refunded, partially_refunded).
-	 */
+	/* A paid booking's money: its callers refund it (refunds.c). */
 	return (training_audit_move(
 	    tx, req, who, "training_bookings", verb, id, from, "cancelled"));
 }
@@ -301,16 +304,15 @@ training_schedule_cancelled(struct tx *tx, const struct principal *who,
 	json_array_foreach(rows, i, r) {
 		if (rc != OK)
 			break;
-		/*
-		 * TODO(part 1c, refunds): a confirmed (paid) booking of a
-		 * cancelled schedule is owed a full refund; part 1c queues
-		 * it here. Until then staff refund it by hand and its
-		 * payment_status stays "paid".
-		 */
 		rc = training_booking_cancel_row(tx, who, req,
 		    json_string_value(json_array_get(r, 0)),
 		    json_string_value(json_array_get(r, 1)), "schedule_cancel",
 		    "schedule_cancelled", now);
+		/* Paid through Stripe: all of it back, at once. */
+		if (rc == OK)
+			rc = training_refund_in_full(tx, who, req,
+			    json_string_value(json_array_get(r, 0)),
+			    "schedule_cancelled", "the course was cancelled");
 	}
 	json_decref(rows);
 	if (rc != OK)

@@ -104,9 +104,14 @@ requirements_before_create(struct resource_ctx *ctx, json_t *body)
 	store_finalize(st);
 	if (rc != STORE_ROW && rc != STORE_DONE)
 		return (rc);
-	if (rc == STORE_DONE ||
-	    (ctx->scope != SCOPE_ALL &&
-		(ctx->who == NULL || strcmp(owner, ctx->who->user_id) != 0)))
+	/* The requirement is the booker's: the caller's scope (own: their
+	 * bookings; all: staff) must cover a row of theirs. */
+	if (rc == STORE_ROW &&
+	    (rc = resource_covers(ctx->tx, &special_requirements_resource,
+		 ctx->who, ctx->scope, owner)) != OK &&
+	    rc != ERR_FORBIDDEN)
+		return (rc);
+	if (rc != OK)
 		return (training_refuse(ctx->req, ERR_INVALID, NULL,
 		    "booking_id", "not_found", "names no booking of yours"));
 	if (strcmp(status, "pending") != 0 && strcmp(status, "confirmed") != 0)

@@ -1,7 +1,8 @@
 /*
  * The training module: its routes, resources and jobs, and the helpers
  * its files share. Tables and the built-in roles' permissions come from
- * migrations 0017 (the catalogue) and 0018 (bookings).
+ * migrations 0017 (the catalogue), 0018 (bookings) and 0019 (payments and
+ * refunds).
  */
 #include <stdio.h>
 #include <string.h>
@@ -52,6 +53,53 @@
 	"DISCOUNT_CODE_ALREADY_USED, HOLD_EXPIRED (the inquiry's)\","		\
 	"\"422\":\"VALIDATION_FAILED (a price sent, a bad attendee), "	\
 	"DISCOUNT_CODE_INVALID\"}}"
+#define PAY_SCHEMA							\
+	"{\"type\":\"object\",\"required\":[\"booking_id\","		\
+	"\"payment_intent_id\",\"client_secret\",\"amount_minor\","	\
+	"\"currency\",\"status\"],\"properties\":{\"booking_id\":"	\
+	"{\"type\":\"string\",\"format\":\"uuid\"},\"payment_intent_id\":"\
+	"{\"type\":\"string\"},\"client_secret\":{\"type\":\"string\"},"	\
+	"\"amount_minor\":{\"type\":\"integer\"},\"currency\":{\"type\":"	\
+	"\"string\"},\"status\":{\"type\":\"string\"}}}"
+#define API_PAY							\
+	"{\"answers\":{\"200\":{\"description\":\"the booking's "		\
+	"PaymentIntent again (a retry): the same intent\",\"schema\":"	\
+	PAY_SCHEMA "},\"201\":{\"description\":\"a PaymentIntent made "	\
+	"for the booking's total_minor: confirm it with Stripe.js and its "	\
+	"client_secret\",\"schema\":" PAY_SCHEMA "}},"			\
+	"\"problems\":{\"403\":\"only the booker pays\",\"404\":\"no "	\
+	"such booking (or not yours)\",\"409\":\"ALREADY_PAID, "		\
+	"INVALID_TRANSITION (not pending), HOLD_EXPIRED, NOTHING_TO_PAY\","	\
+	"\"502\":\"PAYMENT_PROVIDER_UNAVAILABLE (Stripe did not answer), "	\
+	"PAYMENT_PROVIDER_ERROR (Stripe refused)\",\"503\":"		\
+	"\"PAYMENTS_NOT_CONFIGURED\"}}"
+#define API_ASK							\
+	"{\"body\":{\"type\":\"object\",\"required\":[\"booking_id\"],"	\
+	"\"additionalProperties\":false,\"properties\":{\"booking_id\":"	\
+	"{\"type\":\"string\",\"format\":\"uuid\"},\"amount_minor\":"	\
+	"{\"type\":[\"integer\",\"null\"],\"minimum\":1},\"reason\":"	\
+	"{\"type\":[\"string\",\"null\"]},\"policy_override\":{\"type\":"	\
+	"[\"boolean\",\"null\"]},\"override_reason\":{\"type\":"		\
+	"[\"string\",\"null\"]}}},\"answers\":{\"201\":{\"description\":"	\
+	"\"the refund, pending until staff decide\",\"schema\":{\"$ref\":"	\
+	"\"#/components/schemas/refunds\"}}},\"problems\":{\"403\":"	\
+	"\"you may not ask for refunds\",\"404\":\"no such booking (or "	\
+	"not yours)\",\"409\":\"REFUND_EXCEEDS_PAYMENT, "			\
+	"REFUND_NOT_ALLOWED (the cancellation policy), BOOKING_NOT_PAID, "	\
+	"NOT_REFUNDABLE\",\"422\":\"VALIDATION_FAILED\"}}"
+#define API_DECIDE(what)						\
+	"{\"answers\":{\"200\":{\"description\":\"" what "\",\"schema\":"	\
+	"{\"$ref\":\"#/components/schemas/refunds\"}}},\"problems\":"	\
+	"{\"403\":\"staff only\",\"404\":\"no such refund\",\"409\":"	\
+	"\"INVALID_TRANSITION: not pending\"}}"
+#define API_STRIPE							\
+	"{\"content\":{\"application/json\":{\"type\":\"object\","		\
+	"\"required\":[\"id\",\"type\",\"data\"]}},\"answers\":{\"200\":"	\
+	"{\"description\":\"applied, or a duplicate of an event applied "	\
+	"already (nothing done twice)\",\"schema\":{\"type\":\"object\"}}},"\
+	"\"problems\":{\"401\":\"SIGNATURE_MISSING, SIGNATURE_INVALID, "	\
+	"STALE_TIMESTAMP\",\"422\":\"EVENT_INVALID, PAYMENT_MISMATCH, "	\
+	"REFUND_MISMATCH\",\"503\":\"WEBHOOK_NOT_CONFIGURED\"}}"
 /* clang-format on */
 
 static const struct route training_routes[] = {
@@ -75,8 +123,8 @@ static const struct route training_routes[] = {
 	    NULL, API_BOOK },
 	{ HTTP_POST, "/v1/training-bookings/{id}/confirm",
 	    training_booking_action, 0,
-	    "pending -> confirmed, payment_status paid (staff; stands in for "
-	    "payment until part 1c)",
+	    "pending -> confirmed, payment_status paid (staff: the offline "
+	    "path, a booking paid by invoice or in cash)",
 	    &training_moves[0],
 	    API_BOOKING("the booking, confirmed",
 		"\"403\":\"staff only\",\"409\":\"INVALID_TRANSITION, "
@@ -84,7 +132,8 @@ static const struct route training_routes[] = {
 	{ HTTP_POST, "/v1/training-bookings/{id}/cancel",
 	    training_booking_action, 0,
 	    "pending|confirmed -> cancelled (the booker: a pending one); an "
-	    "unpaid booking's discount code use is given back",
+	    "unpaid booking's discount code use is given back, a booking paid "
+	    "through Stripe refunded in full",
 	    &training_moves[1],
 	    API_BOOKING(
 		"the booking, cancelled", "\"409\":\"INVALID_TRANSITION\"") },
@@ -102,6 +151,29 @@ static const struct route training_routes[] = {
 	    API_BOOKING("the booking, marked no-show",
 		"\"403\":\"staff only\",\"409\":\"INVALID_TRANSITION, "
 		"SCHEDULE_NOT_STARTED\"") },
+	{ HTTP_POST, "/v1/training-bookings/{id}/payment", training_booking_pay,
+	    0,
+	    "start paying your pending booking through Stripe: a PaymentIntent "
+	    "for its total (the same one again on a retry)",
+	    NULL, API_PAY },
+	{ HTTP_POST, "/v1/webhooks/stripe", training_stripe_webhook,
+	    ROUTE_RAW_BODY | ROUTE_PUBLIC,
+	    "Stripe: payment_intent.*, refund.*, charge.refunded; signed in "
+	    "Stripe-Signature",
+	    NULL, API_STRIPE },
+	{ HTTP_POST, "/v1/refunds", training_refund_ask, ROUTE_JSON_BODY,
+	    "ask for a refund of a booking paid through Stripe (the booker: "
+	    "their confirmed one; staff: any, and may set the policy aside)",
+	    NULL, API_ASK },
+	{ HTTP_POST, "/v1/refunds/{id}/approve", training_refund_decide, 0,
+	    "pending -> approved (staff): sent to Stripe by the "
+	    "training.refund job; all that was left cancels the booking",
+	    "approve", API_DECIDE("the refund, approved") },
+	{ HTTP_POST, "/v1/refunds/{id}/reject", training_refund_decide,
+	    ROUTE_JSON_BODY,
+	    "pending -> rejected (staff), with an optional {\"reason\"}: the "
+	    "booking stays as it was",
+	    "reject", API_DECIDE("the refund, rejected") },
 	{ HTTP_GET, "/v1/me/training-bookings", training_bookings_mine, 0,
 	    "the caller's training bookings", NULL, NULL },
 	{ HTTP_GET, "/v1/course-schedules/{id}/bookings",
@@ -122,6 +194,7 @@ static const struct route training_routes[] = {
 
 static const struct job_kind training_jobs[] = {
 	{ "training.expire_holds", training_expire_job, 0 },
+	{ TRAINING_REFUND_JOB, training_refund_job, 0 },
 };
 
 static const struct job_schedule training_schedules[] = {
@@ -139,7 +212,21 @@ static const struct resource *const training_resources[] = {
 	&training_bookings_resource,
 	&training_booking_attendees_resource,
 	&special_requirements_resource,
+	&payment_transactions_resource,
+	&refunds_resource,
 };
+
+/* The Stripe webhook's inbox source and the refund mail. */
+static int
+training_init(struct store *db)
+{
+	int rc;
+
+	(void)db;
+	if ((rc = training_stripe_init()) != OK)
+		return (rc);
+	return (training_refund_mail_init());
+}
 
 const struct module training_module = {
 	"training",
@@ -151,7 +238,7 @@ const struct module training_module = {
 	NELEM(training_schedules),
 	training_resources,
 	NELEM(training_resources),
-	NULL,
+	training_init,
 	training_seed,
 };
 

@@ -12,6 +12,13 @@
  * booking's special requirements; holds.c what expires
  * holds and what a cancelled schedule does to its bookings, and the
  * references bookings and inquiries are known by.
+ * Part 1c: stripe.c the exchange with Stripe (requests, signatures);
+ * payments.c payment transactions and the route that starts a payment;
+ * stripe_webhook.c POST /v1/webhooks/stripe (an inbox source, events
+ * deduplicated by id); payment_events.c what a PaymentIntent's events do
+ * to its booking; refunds.c refunds asked for and decided, and the
+ * cancellation policy; refund_jobs.c refunds made by carebase, the
+ * training.refund job that sends them to Stripe, and their events.
  *
  * Catalogue writes are staff's (admins); the public reads without a token
  * active courses, active venues and upcoming schedules
@@ -206,6 +213,12 @@ int training_discount_spend(struct tx *, struct request *, const char *code,
 /* Give back the use booking_id spent, once (an unpaid hold expired or
  * was cancelled). */
 int training_discount_release(struct tx *, const char *booking_id, int64_t now);
+/* Spend again the use a booking gave back (a late payment revives it),
+ * under the code's lock: ERR_CONFLICT when the code is used up or the
+ * person's use stands on another booking. OK when there is none. */
+struct training_booking;
+int training_discount_retake(
+    struct tx *, const struct training_booking *, int64_t now);
 
 /* inquiries.c */
 extern const struct resource booking_inquiries_resource;
@@ -246,6 +259,143 @@ int training_schedule_cancelled(struct tx *, const struct principal *,
 int training_booking_cancel_row(struct tx *, const struct principal *,
     struct request *, const char *id, const char *from, const char *verb,
     const char *reason, int64_t now);
+
+/* stripe.c */
+#define STRIPE_RESPONSE_MAX (64 * 1024) /* bytes of an answer read */
+#define STRIPE_TOLERANCE_S  300		/* a signature's age, either way */
+#define STRIPE_ID_MAX	    100		/* bytes of a Stripe object's id */
+/* What a request to Stripe came to. */
+struct stripe_reply {
+	long	http;	    /* the answer's status; 0 without one */
+	json_t *doc;	    /* a 2xx answer's object (owned), else NULL */
+	char	code[72];   /* Stripe's error code, "" without one */
+	char	error[256]; /* why it failed: no key, no personal data */
+};
+enum stripe_sig {
+	STRIPE_SIG_OK = 0,
+	STRIPE_SIG_MISSING,   /* no header */
+	STRIPE_SIG_MALFORMED, /* no t=, no v1=, t not digits */
+	STRIPE_SIG_MISMATCH,  /* no v1 is the body's under the secret */
+	STRIPE_SIG_STALE      /* t is more than the tolerance from now */
+};
+/* 1 when stripe_secret_key is set. */
+int stripe_configured(void);
+/*
+ * Check a Stripe-Signature header against the raw body under secret:
+ * STRIPE_SIG_OK when one v1 entry is the hex HMAC-SHA256 of
+ * "<t>.<body>" (constant time) and t is within tolerance_s of now_s.
+ * Pure, for unit tests and the fuzz target too.
+ */
+int stripe_signature_check(const char *header, const char *body, size_t len,
+    const char *secret, int64_t now_s, int64_t tolerance_s);
+/* Append key=value, form-encoded, to b ("&" between pairs). Pure. */
+struct buf;
+int stripe_form_add(struct buf *b, const char *key, const char *value);
+/*
+ * POST form to <stripe_api_url><path> with Idempotency-Key idem, or GET
+ * path: OK for a 2xx JSON object (r->doc); ERR_UNAVAILABLE for what a
+ * retry may mend (no answer, timeout, 409, 429, 5xx); ERR_BAD_GATEWAY
+ * when Stripe refused it; ERR_CONFIG without a secret key. Never inside
+ * a transaction. stripe_reply_free releases r->doc.
+ */
+int  stripe_post(const char *path, const char *form, const char *idem,
+     struct stripe_reply *r);
+int  stripe_get(const char *path, struct stripe_reply *r);
+void stripe_reply_free(struct stripe_reply *r);
+/* 1 if s is a Stripe id: 1 to STRIPE_ID_MAX of [A-Za-z0-9_]. Pure. */
+int stripe_id_ok(const char *s);
+
+/* payments.c */
+extern const struct resource payment_transactions_resource;
+/* POST /v1/training-bookings/{id}/payment: the booker's PaymentIntent. */
+void training_booking_pay(struct request *);
+/* A booking as payments and refunds need it (training_booking_load). */
+struct training_booking {
+	char	id[UUID_STR_LEN];
+	char	user_id[UUID_STR_LEN];
+	char	schedule_id[UUID_STR_LEN];
+	char	status[16];
+	char	payment_status[24];
+	char	cancel_reason[24];
+	char	reference[TRAINING_REF_LEN + 1];
+	char	currency[4];
+	char	discount_code_id[UUID_STR_LEN]; /* "" without */
+	int	discount_released;
+	int64_t seats, total, hold;
+};
+/* Read booking id (ERR_NOT_FOUND). */
+int training_booking_load(
+    struct tx *, const char *id, struct training_booking *out);
+/* A payment transaction: the booking's succeeded one (first by
+ * succeeded_at) into out; ERR_NOT_FOUND when it has none. */
+struct training_payment {
+	char	id[UUID_STR_LEN];
+	char	intent[STRIPE_ID_MAX + 1];
+	char	currency[4];
+	int64_t amount, committed, refunded;
+};
+int training_payment_of(
+    struct tx *, const char *booking_id, struct training_payment *out);
+
+/* stripe_webhook.c: POST /v1/webhooks/stripe and its inbox source. */
+void training_stripe_webhook(struct request *);
+int  training_stripe_init(void);
+
+/* payment_events.c: a PaymentIntent's events, in the webhook's
+ * transaction (the event's row is the caller's). *effect (borrowed) says
+ * what was done. */
+struct inbox_result;
+int training_intent_event(struct tx *, const char *type, json_t *obj,
+    struct inbox_result *, const char **effect);
+
+/* refunds.c */
+#define TRAINING_REASON_MAX 2000 /* characters of a refund's reasons */
+extern const struct resource refunds_resource;
+/* POST /v1/refunds: a refund asked for (pending). */
+void training_refund_ask(struct request *);
+/* POST /v1/refunds/{id}/approve|reject: the route's arg is the verb. */
+void training_refund_decide(struct request *);
+/*
+ * The cancellation policy for amount asked for at now, of a schedule
+ * starting at start: OK with *fee and *policy ("full", "fee" or
+ * "override" when override), or ERR_CONFLICT inside none_hours. A fee is
+ * fee_percent of amount, rounded half up. Pure.
+ */
+int training_refund_policy(int64_t now, int64_t start, int64_t amount,
+    int override, int64_t full_days, int64_t fee_percent, int64_t none_hours,
+    int64_t *fee, const char **policy);
+/*
+ * Refund in full what is left of booking_id's payment through Stripe
+ * (nothing when it has none: unpaid, or paid offline), its pending
+ * requests rejected: a schedule or a paid booking cancelled by staff.
+ * Takes the booking's lock (after the schedule's).
+ */
+int training_refund_in_full(struct tx *, const struct principal *,
+    struct request *, const char *booking_id, const char *cause,
+    const char *why);
+
+/* refund_jobs.c */
+/* The cause of a refund carebase makes itself (approved at once). */
+#define TRAINING_REFUND_JOB "training.refund"
+/*
+ * Refund what is left of payment p of booking b (fee 0), approved now,
+ * and queue its training.refund job; cause is schedule_cancelled,
+ * staff_cancelled, late_payment or duplicate_payment. With tell, the
+ * booker is told by mail (why: a sentence). Nothing when nothing is
+ * left; *id ("" then) may be NULL.
+ */
+int training_refund_auto(struct tx *, const struct principal *,
+    struct request *, const struct training_booking *b,
+    const struct training_payment *p, const char *cause, const char *why,
+    char *id);
+/* The training.refund job: send an approved refund to Stripe. */
+int training_refund_job(struct store *, const struct job *, char *err);
+/* A Refund object's event (refund.*, charge.refund.updated) or a
+ * charge.refunded's refunds: complete or fail ours. */
+int training_refund_event(struct tx *, const char *type, json_t *obj,
+    struct inbox_result *, const char **effect);
+/* The mail template the booker is told with. */
+int training_refund_mail_init(void);
 
 /* seed.c: the catalogue's demo data for `carebase seed` */
 struct seed_accounts;

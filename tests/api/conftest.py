@@ -1008,6 +1008,11 @@ def schedule(server, who, course, at_venue, by, start, end, **extra):
 def catalogue(server):
     """An admin, two instructors with trainer profiles, a member, an EFAW
     course (12 learners) and a venue for 10."""
+    return make_catalogue(server)
+
+
+def make_catalogue(server):
+    """The catalogue fixture's people, course and venue on server."""
     c = {"admin": person(server, "admin", "admin"),
          "instructor": person(server, "instructor", "instructor"),
          "instructor2": person(server, "instructor2", "instructor"),
@@ -1648,3 +1653,291 @@ def problem(r, status, code):
     assert body["code"] == code, body
     assert body["request_id"] == r.headers.get("X-Request-Id"), (body, dict(r.headers))
     return body
+
+
+# --------------------------------------------------------------------------
+# fake outside services: Stripe (issue 16 part 1c: payments and refunds)
+
+STRIPE_KEY = "sk_test_carebase_" + "4eC39HqLyjWDarjtT1zdp7dc"
+STRIPE_WHSEC = "whsec_carebase_test_secret_0123456789abcdef"
+STRIPE_SIGNER = ROOT / "tests" / "stripe"
+
+
+class FakeStripe(FakeHttp):
+    """Enough of Stripe's REST API: POST /v1/payment_intents and
+    /v1/refunds (form-encoded, Authorization: Bearer STRIPE_KEY, an
+    Idempotency-Key answered as Stripe does: the same key and parameters
+    get the first answer back and make nothing, other parameters 400
+    idempotency_error), and GET /v1/refunds?payment_intent=. Every request
+    is in self.log. script[kind] ("intent", "refund", "list") holds what
+    the next requests of that kind do: an HTTP status (answered with a
+    Stripe error, nothing made), "hang" (answer nothing for
+    hang_seconds), or "gate" (make the object, then wait for self.release
+    before answering: a request the provider has done and the caller has
+    not heard back from)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.log = []               # dict(method, path, form, headers, status)
+        self.intents = {}           # id -> object
+        self.refunds = {}           # id -> object
+        self.keys = {}              # idempotency key -> (kind, params, status, body)
+        self.script = {"intent": [], "refund": [], "list": []}
+        self.hang_seconds = 4.0
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        super().__init__()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self, **extra):
+        e = {"CAREBASE_STRIPE_API_URL": self.url, "CAREBASE_STRIPE_SECRET_KEY": STRIPE_KEY,
+             "CAREBASE_STRIPE_WEBHOOK_SECRET": STRIPE_WHSEC,
+             "CAREBASE_STRIPE_TIMEOUT_S": "2"}
+        e.update(extra)
+        return e
+
+    @staticmethod
+    def _error(status, code, kind="invalid_request_error"):
+        return status, {"error": {"type": kind, "code": code, "message": code}}
+
+    def handle(self, method, path, raw, headers):
+        path, _, query = path.partition("?")
+        form = dict(urllib.parse.parse_qsl(raw.decode())) if raw else {}
+        rec = {"method": method, "path": path, "query": query, "form": form,
+               "headers": {k.lower(): v for k, v in headers.items()}, "status": None}
+        with self.lock:
+            self.log.append(rec)
+            status, body = self._answer(method, path, query, form, rec)
+            rec["status"] = status
+        if status == "gate":
+            self.entered.set()
+            self.release.wait(30)
+            rec["status"] = 200
+            return 200, body
+        if status == "hang":
+            time.sleep(self.hang_seconds)
+            return None, None
+        return status, body
+
+    def _answer(self, method, path, query, form, rec):
+        if rec["headers"].get("authorization") != f"Bearer {STRIPE_KEY}":
+            return self._error(401, "invalid_api_key")
+        kind = {"/v1/payment_intents": "intent", "/v1/refunds": "refund"}.get(path)
+        if method == "GET" and path == "/v1/refunds":
+            if self.script["list"]:
+                what = self.script["list"].pop(0)
+                return ("hang", None) if what == "hang" else \
+                    self._error(what, "scripted_failure", "api_error")
+            pi = dict(urllib.parse.parse_qsl(query)).get("payment_intent")
+            return 200, {"object": "list", "has_more": False, "data": [
+                r for r in self.refunds.values() if r["payment_intent"] == pi]}
+        if method != "POST" or kind is None:
+            return self._error(404, "resource_missing")
+        key = rec["headers"].get("idempotency-key")
+        if key in self.keys:
+            k, params, status, body = self.keys[key]
+            if (k, params) != (kind, form):
+                return self._error(400, "idempotency_key_in_use", "idempotency_error")
+            rec["replayed"] = True
+            return status, body
+        what = self.script[kind].pop(0) if self.script[kind] else None
+        if isinstance(what, int):
+            return self._error(what, "scripted_failure", "api_error")
+        if what == "hang":
+            return "hang", None
+        status, body = (self._intent if kind == "intent" else self._refund)(form)
+        if key is not None and status < 500:
+            self.keys[key] = (kind, form, status, body)
+        return ("gate" if what == "gate" else status), body
+
+    def _intent(self, form):
+        if not form.get("amount", "").isdigit() or len(form.get("currency", "")) != 3:
+            return self._error(400, "parameter_invalid_integer")
+        pi = "pi_" + secrets.token_hex(12)
+        meta = {k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")}
+        obj = {"id": pi, "object": "payment_intent", "amount": int(form["amount"]),
+               "currency": form["currency"], "status": "requires_payment_method",
+               "client_secret": f"{pi}_secret_{secrets.token_hex(8)}", "metadata": meta,
+               "description": form.get("description"), "payment_method": None,
+               "last_payment_error": None, "livemode": False}
+        self.intents[pi] = obj
+        return 200, obj
+
+    def _refund(self, form):
+        pi = self.intents.get(form.get("payment_intent"))
+        if pi is None:
+            return self._error(400, "resource_missing")
+        amount = int(form.get("amount", pi["amount"]))
+        done = sum(r["amount"] for r in self.refunds.values()
+                   if r["payment_intent"] == pi["id"] and r["status"] != "failed")
+        if amount <= 0 or done + amount > pi["amount"]:
+            return self._error(400, "amount_too_large")
+        re_ = "re_" + secrets.token_hex(12)
+        meta = {k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")}
+        obj = {"id": re_, "object": "refund", "amount": amount, "currency": pi["currency"],
+               "payment_intent": pi["id"], "status": "succeeded", "metadata": meta,
+               "reason": form.get("reason"), "failure_reason": None}
+        self.refunds[re_] = obj
+        return 200, obj
+
+    # -- what the tests read and make ---------------------------------------
+    def requests(self, path=None, method="POST"):
+        with self.lock:
+            return [r for r in self.log if (path is None or r["path"] == path)
+                    and r["method"] == method]
+
+    def make_intent(self, booking, amount=None, currency=None, **meta):
+        """An intent made outside carebase (the dashboard, a lost row)."""
+        with self.lock:
+            status, obj = self._intent({
+                "amount": str(amount if amount is not None else booking["total_minor"]),
+                "currency": (currency or booking["currency"]).lower(),
+                **{f"metadata[{k}]": v for k, v in
+                   ({"booking_id": booking["id"]} | meta).items() if v is not None}})
+            assert status == 200
+            return dict(obj)
+
+    def intent_event(self, intent, type="payment_intent.succeeded", event_id=None, **changes):
+        """The event Stripe sends for intent (an id or an object)."""
+        with self.lock:
+            obj = dict(self.intents[intent] if isinstance(intent, str) else intent)
+        obj["status"] = {"payment_intent.succeeded": "succeeded",
+                         "payment_intent.payment_failed": "requires_payment_method",
+                         "payment_intent.processing": "processing",
+                         "payment_intent.canceled": "canceled"}.get(type, obj["status"])
+        if type == "payment_intent.succeeded":
+            obj["payment_method"] = "pm_" + secrets.token_hex(8)
+            obj["amount_received"] = obj["amount"]
+        if type == "payment_intent.payment_failed":
+            obj["last_payment_error"] = {"code": "card_declined", "message": "declined"}
+        obj.update(changes)
+        return stripe_event(type, obj, event_id)
+
+    def refund_event(self, refund_id, type="refund.updated", event_id=None, **changes):
+        with self.lock:
+            obj = dict(self.refunds[refund_id])
+        obj.update(changes)
+        return stripe_event(type, obj, event_id)
+
+
+def stripe_event(type, obj, event_id=None):
+    """A Stripe event object."""
+    return {"id": event_id or "evt_" + secrets.token_hex(12), "object": "event",
+            "api_version": "2024-06-20", "created": int(time.time()), "livemode": False,
+            "type": type, "data": {"object": obj}}
+
+
+@pytest.fixture
+def stripe():
+    f = FakeStripe()
+    yield f
+    f.release.set()
+    f.stop()
+
+
+class StripeSigner:
+    """Stripe-Signature headers made by Stripe's own npm library
+    (stripe.webhooks.generateTestHeaderString), through one long-running
+    `node tests/stripe/sign.mjs --lines`: our code never signs a body."""
+
+    def __init__(self, node):
+        self.lock = threading.Lock()
+        self.proc = subprocess.Popen([node, str(STRIPE_SIGNER / "sign.mjs"), "--lines"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, cwd=STRIPE_SIGNER)
+
+    def header(self, payload, secret=STRIPE_WHSEC, timestamp=None):
+        if isinstance(payload, bytes):
+            payload = payload.decode()
+        req = {"payload": payload, "secret": secret,
+               "timestamp": int(time.time()) if timestamp is None else timestamp}
+        with self.lock:
+            self.proc.stdin.write(json.dumps(req) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        assert line.startswith("t="), f"the signer said {line!r}"
+        return line.strip()
+
+    def close(self):
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture(scope="session")
+def stripe_signer():
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the Stripe webhook tests sign their bodies "
+                    "with Stripe's own npm library (tests/stripe)")
+    if not (STRIPE_SIGNER / "node_modules" / "stripe").is_dir():
+        pytest.fail("tests/stripe/node_modules is missing: run `npm ci` in tests/stripe "
+                    "(scripts/test does)")
+    s = StripeSigner(node)
+    yield s
+    s.close()
+
+
+def stripe_hook(server, event, signer=None, secret=STRIPE_WHSEC, timestamp=None,
+                header=None, session=None, base=None):
+    """POST an event (an object, or the raw bytes) to /v1/webhooks/stripe,
+    signed by Stripe's library unless header is given ("" sends none)."""
+    body = event if isinstance(event, bytes) else json.dumps(event).encode()
+    if header is None:
+        header = signer.header(body, secret, timestamp)
+    headers = {"Content-Type": "application/json"}
+    if header != "":
+        headers["Stripe-Signature"] = header
+    s = session or server.session
+    return s.post((base or server.base_url) + "/v1/webhooks/stripe", data=body,
+                  headers=headers, timeout=60)
+
+
+@pytest.fixture
+def shop(start_server, db, stripe, stripe_signer):
+    """A server that takes payments through the fake Stripe, with the
+    catalogue fixture's people, course and venue, the fake ("stripe") and
+    the signer ("sign")."""
+    s = start_server(db=db, env=stripe.env())
+    c = make_catalogue(s)
+    c.update(server=s, stripe=stripe, sign=stripe_signer, db=db)
+    return c
+
+
+def pay(server, who, booking):
+    """POST /v1/training-bookings/{id}/payment as who; the response."""
+    return server.post(f"/v1/training-bookings/{booking['id']}/payment", headers=hdr(who))
+
+
+def wait_refund(db, refund_id, status, timeout=15):
+    """Wait until refund refund_id's status is status."""
+    return wait_until(lambda: db.scalar(f"SELECT status FROM refunds WHERE id = "
+                                        f"'{refund_id}'") == status,
+                      timeout=timeout, what=f"refund {refund_id} {status}")
+
+
+# --------------------------------------------------------------------------
+# training bookings: time, a booking as someone reads it, a hold run out
+
+def now_ms():
+    """The time now in Unix milliseconds, as carebase stores times."""
+    return int(time.time() * 1000)
+
+
+def read_booking(server, who, booking):
+    """GET the training booking as who (must answer 200): its JSON."""
+    r = server.get(f"/v1/training-bookings/{booking['id']}", headers=hdr(who))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def expire_hold(db, table, row_id):
+    """Move the hold of a row of table (training_bookings or
+    booking_inquiries) a second into the past, as time would."""
+    db.execute(f"UPDATE {table} SET hold_expires_at = {now_ms() - 1000} "
+               f"WHERE id = '{row_id}'")

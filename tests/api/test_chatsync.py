@@ -76,16 +76,6 @@ def wait_pushes(chat, email, n, timeout=15.0):
     return chat.pushes(email)
 
 
-def has_bookings(db):
-    cols = ("user_id", "start_date_time", "cancelled_at")
-    if db.kind == "sqlite":
-        rows = db.query("SELECT name FROM pragma_table_info('therapy_bookings')")
-    else:
-        rows = db.query("SELECT column_name FROM information_schema.columns WHERE "
-                        "table_schema = current_schema() AND table_name = 'therapy_bookings'")
-    return all(c in {r[0] for r in rows} for c in cols)
-
-
 def no_email_anywhere(server, db, email):
     """The address is not in the log or in any job row, quoted or not."""
     forms = {email, quote(email, safe=""), email.split("@")[0] + "%40"}
@@ -148,10 +138,7 @@ def test_redeeming_a_code_pushes_the_profile(server, world, chat):
     assert data["service_emails_permission"] is True
     assert not [k for k in data if k.startswith("course_")]
     keys = {"therapy_session_first_at", "therapy_session_next_at", "therapy_session_last_at"}
-    if has_bookings(db):
-        assert keys <= set(data) and all(data[k] == "" for k in keys), data
-    else:
-        assert not keys & set(data), data
+    assert keys <= set(data) and all(data[k] == "" for k in keys), data
     # Every value is flat: a string, number or boolean.
     assert all(isinstance(v, (str, int, bool)) for v in data.values()), data
     row = db.query(f"SELECT job_id, dirty, digest, pushed_at FROM chat_profile_sync "
@@ -416,8 +403,6 @@ def iso_ms(ms):
 @pytest.mark.dialect
 def test_therapy_session_times_come_from_the_bookings(server, world, chat):
     db = server.db
-    if not has_bookings(db):
-        pytest.skip("no therapy_bookings table in this build")
     m = person(server, "client")
     acc = new_code(server, world["admin"], world["bumble"])
     redeem(server, m, acc["code"])

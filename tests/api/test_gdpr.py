@@ -251,6 +251,36 @@ def test_mail_for_no_user_belongs_to_nobody(server, people):
     assert doc["email_log"] == []
 
 
+SESSION_KEYS = {"id", "ip", "user_agent", "device_fingerprint", "created_at",
+                "last_activity_at", "expires_at", "ended_at", "end_reason"}
+MAIL_KEYS = {"id", "template", "status", "attempts", "sent_at", "error", "created_at",
+             "updated_at", "recipient", "subject"}
+
+
+@pytest.mark.dialect
+def test_mail_to_the_persons_address_with_no_user_named_is_theirs(server, people):
+    """Mail whose row names no user but went to the person's address is in
+    their export beside their account, as their sessions are, each with
+    exactly its exported members, and goes with their erasure."""
+    alice, bob = people["alice"], people["bob"]
+    r = server.cli("mail", "test", f"--to={alice['email']}")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert server.db.count("email_log", "user_id IS NULL") == 1
+    doc = server.get("/v1/me/export", headers=hdr(alice["token"])).json()
+    assert [m["recipient"] for m in doc["email_log"]] == [alice["email"]], doc["email_log"]
+    assert set(doc["email_log"][0]) == MAIL_KEYS, doc["email_log"][0]
+    assert doc["email_log"][0]["subject"] == "carebase test message"
+    assert doc["auth_sessions"] and all(set(s) == SESSION_KEYS for s in doc["auth_sessions"])
+    assert "email_log" not in doc["records"] and "auth_sessions" not in doc["records"]
+    assert server.get("/v1/me/export", headers=hdr(bob["token"])).json()["email_log"] == []
+    r = server.request("DELETE", "/v1/me", headers=hdr(alice["token"]),
+                       json={"password": PASSWORD})
+    assert r.status_code == 204, r.text
+    assert server.db.count("email_log") == 0
+    assert server.db.count("auth_sessions", f"user_id = '{alice['id']}' AND (ip IS NOT NULL "
+                           "OR user_agent IS NOT NULL OR device_fingerprint IS NOT NULL)") == 0
+
+
 @pytest.mark.dialect
 def test_a_soft_deleted_user_can_be_exported_and_erased(server, people):
     admin, alice = people["admin"], people["alice"]

@@ -53,6 +53,32 @@ def metrics_or_none(server):
     return r.text if r.status_code == 200 else None
 
 
+def open_connections(server, src):
+    """carebase_http_connections_open, read on a connection from src (it
+    counts itself), or None when that connection was not answered."""
+    s = socket.socket()
+    s.settimeout(5.0)
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", server.port))
+    got = b""
+    try:
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            got += chunk
+    finally:
+        s.close()
+    if status_of(got) != 200:
+        return None
+    return metric_sum(got.split(b"\r\n\r\n", 1)[1].decode(),
+                      "carebase_http_connections_open")
+
+
 def status_of(head):
     line = head.split(b"\r\n", 1)[0]
     return int(line.split()[1]) if line.startswith(b"HTTP/1.1 ") else None
@@ -186,10 +212,17 @@ def test_connections_past_the_per_client_bound_are_closed_and_others_served(star
     try:
         for _ in range(8):
             silent.append(socket.create_connection(("127.0.0.1", s.port), timeout=5))
-        # The ninth from the same address is closed at once, unanswered
-        # (once the server has counted the eight, on its own threads).
-        wait_until(lambda: raw(s, b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n") == b"",
-                   timeout=5, what="refused")
+        # The server counts each connection on its own threads: wait until
+        # it has the eight (and the one asking) before the ninth.
+        wait_until(lambda: (open_connections(s, "127.0.0.4") or 0) >= 9,
+                   timeout=15, what="the eight connections counted")
+        # The ninth from the same address is closed at once, unanswered.
+        deadline = time.monotonic() + 5
+        while (head := raw(s, b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")) != b"":
+            assert time.monotonic() < deadline, \
+                f"the ninth was answered: {head[:200]!r}; open now: " \
+                f"{open_connections(s, '127.0.0.4')}"
+            time.sleep(0.05)
         # Another address is served.
         r = raw(s, b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", src="127.0.0.2")
         assert status_of(r) == 200

@@ -4,7 +4,7 @@ item once and its bands start at 0, and an assignment is opened before it is
 completed."""
 import pytest
 
-from conftest import PHQ9, PHQ_OPTS, at, book, hdr, problem, relate
+from conftest import PHQ9, PHQ_OPTS, at, book, hdr, person, problem, relate
 
 
 def make_form(srv, admin, fields, scoring=None):
@@ -239,3 +239,27 @@ def test_action_answers_show_only_what_the_caller_may_see(server, practice):
     assert "created_by" not in r.json() and "updated_by" not in r.json()
     assert r.json() == {k: v for k, v in server.get(
         f"/v1/therapy-sessions/{s['id']}", headers=hdr(c)).json().items()}
+
+
+def test_actions_and_private_notes_see_a_session_through_the_read_scope(server, practice):
+    """Whether a session exists for its actions and private notes is the
+    declaration's read scope, as for its read: a guardian whose role may not
+    read therapy sessions (an instructor) finds none (404); the guardian who
+    may read it sees it and is refused (403)."""
+    p = practice
+    t, c = p["therapist"], p["client"]
+    s = book(server, t, t, c, at(60), at(61)).json()
+    teacher = person(server, "teacher", "instructor")
+    relate(server, p["admin"], teacher, c, "guardian_of")
+    path = f"/v1/therapy-sessions/{s['id']}"
+    moved = {"start_time": at(62), "end_time": at(63)}
+    for who, status, code in ((teacher, 404, "NOT_FOUND"), (p["guardian"], 403, "FORBIDDEN")):
+        w = hdr(who)
+        assert server.get(path, headers=w).status_code == (404 if status == 404 else 200)
+        for action in ("complete", "cancel", "no-show"):
+            problem(server.post(f"{path}/{action}", headers=w), status, code)
+        problem(server.post(f"{path}/reschedule", headers=w, json=moved), status, code)
+        problem(server.get(f"{path}/private-notes", headers=w), status, code)
+        problem(server.request("PUT", f"{path}/private-notes", headers=w,
+                               json={"private_notes": "x"}), status, code)
+    assert server.get(path, headers=hdr(t)).json()["status"] == "scheduled"

@@ -1,7 +1,7 @@
 """Training bookings (issue 16 part 1b): a booking is a hold of one seat per
-named attendee until it is paid (staff's confirm action stands in for
-payment until part 1c) or its hold expires; free seats are capacity less
-confirmed seats and live holds (bookings' and inquiries'), counted under
+named attendee until it is paid (through Stripe: test_training_payments.py;
+or offline: staff's confirm action) or its hold expires; free seats are
+capacity less confirmed seats and live holds (bookings' and inquiries'), counted under
 the schedule's lock; the price is the server's, less a discount code whose
 uses are counted in the booking's transaction; status and payment_status
 move only through actions. Learners list and cancel their own, staff see
@@ -22,15 +22,11 @@ import uuid
 
 import pytest
 
-from conftest import (TRAINING_REF, at, attendees_of, book_training, booked, course_schedule,
+from conftest import (TRAINING_REF, at, expire_hold, now_ms, read_booking, attendees_of, book_training, booked, course_schedule,
                       direct_race, discount_code, free_seats, hdr, person, problem, queue_job,
                       race)
 
 MISSING = "01a20000-0000-7000-8000-000000000000"
-
-
-def now_ms():
-    return int(time.time() * 1000)
 
 
 def ms(iso):
@@ -39,18 +35,6 @@ def ms(iso):
 
 def act(server, who, booking, verb):
     return server.post(f"/v1/training-bookings/{booking['id']}/{verb}", headers=hdr(who))
-
-
-def read(server, who, booking):
-    r = server.get(f"/v1/training-bookings/{booking['id']}", headers=hdr(who))
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def expire(db, table, row_id):
-    """Move a hold into the past, as time would."""
-    db.execute(f"UPDATE {table} SET hold_expires_at = {now_ms() - 1000} "
-               f"WHERE id = '{row_id}'")
 
 
 def usage(db, code):
@@ -204,15 +188,15 @@ def test_an_expired_hold_frees_its_seats(server, catalogue, db):
     a = booked(server, c["member"], s, 2)
     other = person(server, "other")
     problem(book_training(server, other, s), 409, "SCHEDULE_FULL")
-    expire(db, "training_bookings", a["id"])
+    expire_hold(db, "training_bookings", a["id"])
     # Past its time the hold no longer counts...
     assert free_seats(server, s, c["admin"]) == 2
     problem(act(server, c["admin"], a, "confirm"), 409, "HOLD_EXPIRED")
-    assert read(server, c["admin"], a)["status"] == "pending"
+    assert read_booking(server, c["admin"], a)["status"] == "pending"
     # ...and the next booking of the schedule ends it first.
     b = booked(server, other, s, 2)
     assert b["status"] == "pending"
-    gone = read(server, c["admin"], a)
+    gone = read_booking(server, c["admin"], a)
     assert gone["status"] == "cancelled" and gone["cancel_reason"] == "hold_expired"
 
 
@@ -232,14 +216,14 @@ def test_the_recurring_job_expires_holds_and_gives_codes_back(server, catalogue,
         wait += 1
     assert db.scalar("SELECT cron FROM job_schedules WHERE name = "
                      "'training.expire_holds'") == "* * * * *"
-    expire(db, "training_bookings", b["id"])
-    expire(db, "booking_inquiries", inq.json()["id"])
+    expire_hold(db, "training_bookings", b["id"])
+    expire_hold(db, "booking_inquiries", inq.json()["id"])
     queue_job(db, "training.expire_holds")
     deadline = time.monotonic() + 15
-    while read(server, c["admin"], b)["status"] == "pending":
+    while read_booking(server, c["admin"], b)["status"] == "pending":
         assert time.monotonic() < deadline, "the hold was not expired"
         time.sleep(0.1)
-    gone = read(server, c["admin"], b)
+    gone = read_booking(server, c["admin"], b)
     assert gone["cancel_reason"] == "hold_expired" and gone["discount_released_at"]
     assert usage(db, code) == 0
     assert db.scalar(f"SELECT status FROM booking_inquiries WHERE id = "
@@ -261,7 +245,7 @@ def test_status_and_payment_move_only_through_actions(server, catalogue, db):
                     422, "VALIDATION_FAILED")
     r = server.request("PATCH", path, headers=hdr(m), json={"notes": "vegetarian lunch"})
     assert r.status_code == 200 and r.json()["notes"] == "vegetarian lunch"
-    # Confirm stands in for payment: staff only.
+    # Confirm is the offline payment path: staff only.
     problem(act(server, m, b, "confirm"), 403, "FORBIDDEN")
     problem(act(server, c["instructor"], b, "confirm"), 403, "FORBIDDEN")
     r = act(server, admin, b, "confirm")
@@ -275,7 +259,7 @@ def test_status_and_payment_move_only_through_actions(server, catalogue, db):
     # Attendance once the schedule has started.
     problem(act(server, admin, b, "complete"), 409, "SCHEDULE_NOT_STARTED")
     problem(act(server, m, b, "complete"), 403, "FORBIDDEN")
-    # The booker cancels only a pending booking (refunds are part 1c's).
+    # The booker cancels only a pending booking (a paid one: a refund request).
     problem(act(server, m, b, "cancel"), 409, "INVALID_TRANSITION")
     db.execute(f"UPDATE course_schedules SET status = 'in_progress' WHERE id = '{s['id']}'")
     r = act(server, admin, b, "complete")
@@ -305,13 +289,13 @@ def test_learners_list_and_cancel_their_own_pending_bookings(server, catalogue, 
     assert server.get(f"/v1/training-bookings/{theirs['id']}",
                       headers=hdr(m)).status_code == 404
     problem(act(server, m, theirs, "cancel"), 404, "NOT_FOUND")
-    assert read(server, c["admin"], theirs)["status"] == "pending"
+    assert read_booking(server, c["admin"], theirs)["status"] == "pending"
     r = act(server, m, mine, "cancel")
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "cancelled" and r.json()["cancel_reason"] == "booker"
     assert free_seats(server, s, c["admin"]) == 9
     problem(act(server, m, mine, "cancel"), 409, "INVALID_TRANSITION")
-    # Staff cancel a confirmed one; it stays paid until part 1c refunds it.
+    # Staff cancel a confirmed one paid offline: it stays paid (refunded offline).
     assert act(server, c["admin"], theirs, "confirm").status_code == 200
     r = act(server, c["admin"], theirs, "cancel")
     assert r.json()["status"] == "cancelled" and r.json()["cancel_reason"] == "staff"
@@ -337,7 +321,7 @@ def test_staff_and_trainers_see_a_schedules_bookings_with_attendees(server, cata
     assert set(rows) == {b1["id"], b2["id"]}
     assert len(rows[b1["id"]]["attendees"]) == 2
     assert "total_minor" not in rows[b1["id"]] and "notes" not in rows[b1["id"]]
-    assert read(server, c["instructor"], b2)["seats"] == 1
+    assert read_booking(server, c["instructor"], b2)["seats"] == 1
     # Another trainer sees none of them.
     r = server.get(f"/v1/course-schedules/{s['id']}/bookings", headers=hdr(c["instructor2"]))
     assert r.status_code == 200 and r.json()["data"] == []
@@ -364,12 +348,12 @@ def test_a_cancelled_schedule_cancels_its_bookings(server, catalogue, db):
     r = server.post(f"/v1/course-schedules/{s['id']}/cancel", headers=hdr(c["admin"]))
     assert r.status_code == 200, r.text
     for b in (unpaid, paid):
-        row = read(server, c["admin"], b)
+        row = read_booking(server, c["admin"], b)
         assert row["status"] == "cancelled"
         assert row["cancel_reason"] == "schedule_cancelled"
     # The unpaid one's code is given back; the paid one awaits its refund.
     assert usage(db, code) == 0
-    assert read(server, c["admin"], paid)["payment_status"] == "paid"
+    assert read_booking(server, c["admin"], paid)["payment_status"] == "paid"
     if inq.status_code == 201:
         assert db.scalar(f"SELECT status FROM booking_inquiries WHERE id = "
                          f"'{inq.json()['id']}'") == "expired"
@@ -532,7 +516,7 @@ def test_inquiries_hold_seats_until_answered_or_expired(server, catalogue, db):
     r = server.post("/v1/booking-inquiries", headers=hdr(other),
                     json={**body, "schedule_id": s2["id"]})
     assert r.status_code == 201, r.text
-    expire(db, "booking_inquiries", r.json()["id"])
+    expire_hold(db, "booking_inquiries", r.json()["id"])
     assert free_seats(server, s2, admin) == 4
     problem(book_training(server, other, s2, 1, inquiry_id=r.json()["id"]), 409,
             "HOLD_EXPIRED")
@@ -560,7 +544,7 @@ def test_bookings_are_exported_and_erased_with_the_person(server, catalogue, db)
     r = server.post(f"/v1/users/{m['id']}/erase", headers=hdr(c["admin"]))
     assert r.status_code in (200, 204), r.text
     # The booking stays, anonymous: its seats and money still count.
-    row = read(server, c["admin"], b)
+    row = read_booking(server, c["admin"], b)
     assert row["status"] == "pending" and row["total_minor"] == 15000
     assert row["notes"] is None
     assert [a["name"] for a in row["attendees"]] == [None, None]
@@ -736,5 +720,5 @@ def test_a_course_price_change_leaves_bookings_as_priced(server, catalogue):
     r = server.request("PATCH", f"/v1/training-courses/{c['course']['id']}",
                        headers=hdr(c["admin"]), json={"price_minor": 9900})
     assert r.status_code == 200, r.text
-    assert read(server, c["admin"], b)["total_minor"] == 15000
+    assert read_booking(server, c["admin"], b)["total_minor"] == 15000
     assert booked(server, person(server, "later"), s)["unit_price_minor"] == 9900

@@ -15,6 +15,13 @@
  *     open none of the others (the data key is gone) and hold no blind
  *     index nor FIELD_ERASE field.
  *
+ * Rows of a resource whose rows are also the person's by their address
+ * (RESOURCE_OWNED_BY_ADDRESS: the mail log) are made a second time with
+ * no owner and the person's address: exported with theirs, and gone
+ * after erasure as every row of a RESOURCE_ERASE_ROWS resource. Resources
+ * exported beside "user" (RESOURCE_EXPORT_TOP: auth sessions, mail) are
+ * looked for there.
+ *
  * The modules are the program's own (modules_all), registered and
  * started (their init, which registers the GDPR hooks) as the program
  * does. Nothing here names a field: a personal field added to a
@@ -90,6 +97,7 @@ struct made {
 	const struct resource *res;
 	char		       id[UUID_STR_LEN];
 	json_t		      *body;
+	int		       by_address; /* no owner: the person's address */
 };
 
 static struct store *db;
@@ -105,7 +113,8 @@ static size_t enum_pick;
 static int		      has_personal(const struct resource *);
 static const char	     *made_id(const char *table);
 static const struct resource *resource_of(const char *table);
-static int     make_row(struct tx *, const struct resource *, char *id);
+static int make_row(struct tx *, const struct resource *, json_t *, char *id);
+static json_t *export_rows(json_t *doc, const struct resource *);
 static json_t *field_value(struct tx *, const struct field *, int64_t);
 
 static int
@@ -166,7 +175,7 @@ field_value(struct tx *tx, const struct field *f, int64_t at)
 			return (json_string(person));
 		if (made_id(f->ref) == NULL) {
 			if ((ref = resource_of(f->ref)) == NULL ||
-			    make_row(tx, ref, NULL) != OK)
+			    make_row(tx, ref, NULL, NULL) != OK)
 				return (NULL);
 		}
 		return (json_string(made_id(f->ref)));
@@ -216,11 +225,13 @@ field_value(struct tx *tx, const struct field *f, int64_t at)
 
 /*
  * A row of res owned by the person, every field filled but the optional
- * ones that are neither personal nor FIELD_ERASE (and the stamps the
- * writer sets), through the resource layer's own writer.
+ * ones that are neither personal nor FIELD_ERASE nor the owner column
+ * (and the stamps the writer sets), through the resource layer's own
+ * writer; the members of given (may be NULL) instead of what would be
+ * made for them.
  */
 static int
-make_row(struct tx *tx, const struct resource *res, char *id_out)
+make_row(struct tx *tx, const struct resource *res, json_t *given, char *id_out)
 {
 	struct resource_ctx ctx;
 	struct principal    who;
@@ -235,16 +246,19 @@ make_row(struct tx *tx, const struct resource *res, char *id_out)
 		return (ERR_TOO_LARGE);
 	for (i = 0; i < res->nfields; i++) {
 		f = &res->fields[i];
+		const int owner = res->owner_column != NULL &&
+		    strcmp(f->name, res->owner_column) == 0;
+
 		if (strcmp(f->name, "created_at") == 0 ||
-		    strcmp(f->name, "updated_at") == 0 ||
-		    ((f->flags & FIELD_NULLABLE) &&
+		    strcmp(f->name, "updated_at") == 0 || f->sql != NULL ||
+		    ((f->flags & FIELD_NULLABLE) && !owner &&
 			!(f->flags & (FIELD_PERSONAL | FIELD_ERASE))))
 			continue;
 		/* Times in declaration order: a start before its end. */
 		at += 3600000;
-		if (res->owner_column != NULL &&
-		    strcmp(f->name, res->owner_column) == 0 &&
-		    person[0] != '\0')
+		if (given != NULL && json_object_get(given, f->name) != NULL)
+			v = json_deep_copy(json_object_get(given, f->name));
+		else if (owner && person[0] != '\0')
 			v = json_string(person); /* owned by the person */
 		else
 			v = field_value(tx, f, at);
@@ -272,23 +286,44 @@ make_row(struct tx *tx, const struct resource *res, char *id_out)
 	}
 	m->res = res;
 	m->body = body;
+	m->by_address = given != NULL;
 	nmade++;
 	if (id_out != NULL)
 		memcpy(id_out, m->id, UUID_STR_LEN);
 	return (OK);
 }
 
+/*
+ * The person's address: the blind-indexed field of their users row, as
+ * made. Borrowed from its body.
+ */
+static json_t *
+person_address(void)
+{
+	const struct resource *users = made[0].res;
+	size_t		       i;
+
+	for (i = 0; i < users->nfields; i++)
+		if (users->fields[i].flags & FIELD_BLIND_INDEX)
+			return (json_object_get(
+			    made[0].body, users->fields[i].name));
+	return (NULL);
+}
+
 /* The person, then a row of every other resource they own with a
- * personal field. */
+ * personal field; and one by their address alone where rows are theirs
+ * by it too. */
 static int
 people_make(struct tx *tx, void *arg)
 {
 	const struct resource *const *all;
-	size_t			      i, n;
+	const struct field	     *f;
+	json_t			     *given;
+	size_t			      i, k, n;
 	int			      rc;
 
 	(void)arg;
-	if ((rc = make_row(tx, resource_of("users"), person)) != OK)
+	if ((rc = make_row(tx, resource_of("users"), NULL, person)) != OK)
 		return (rc);
 	all = resource_all(&n);
 	for (i = 0; i < n; i++) {
@@ -296,7 +331,20 @@ people_make(struct tx *tx, void *arg)
 		    strcmp(all[i]->owner_column, "id") == 0 ||
 		    !has_personal(all[i]) || made_id(all[i]->table) != NULL)
 			continue;
-		if ((rc = make_row(tx, all[i], NULL)) != OK)
+		if ((rc = make_row(tx, all[i], NULL, NULL)) != OK)
+			return (rc);
+		if (!(all[i]->flags & RESOURCE_OWNED_BY_ADDRESS))
+			continue;
+		given = json_pack("{s:n}", all[i]->owner_column);
+		for (k = 0; k < all[i]->nfields; k++) {
+			f = &all[i]->fields[k];
+			if (f->flags & FIELD_BLIND_INDEX)
+				json_object_set(
+				    given, f->name, person_address());
+		}
+		rc = make_row(tx, all[i], given, NULL);
+		json_decref(given);
+		if (rc != OK)
 			return (rc);
 	}
 	return (OK);
@@ -408,6 +456,15 @@ erase_tx(struct tx *tx, void *arg)
 	return (people_erase(tx, self(), NULL, person));
 }
 
+/* The export's rows of res: among its records, or beside "user". */
+static json_t *
+export_rows(json_t *doc, const struct resource *res)
+{
+	if (res->flags & RESOURCE_EXPORT_TOP)
+		return (json_object_get(doc, res->name));
+	return (json_object_get(json_object_get(doc, "records"), res->name));
+}
+
 /* The exported row of m: the users row, or its id in its records. */
 static json_t *
 exported(json_t *doc, const struct made *m)
@@ -417,7 +474,7 @@ exported(json_t *doc, const struct made *m)
 
 	if (strcmp(m->res->table, "users") == 0)
 		return (json_object_get(doc, "user"));
-	rows = json_object_get(json_object_get(doc, "records"), m->res->name);
+	rows = export_rows(doc, m->res);
 	json_array_foreach(rows, i, row)
 		if (strcmp(json_string_value(json_object_get(row, "id")),
 			m->id) == 0)
@@ -428,11 +485,21 @@ exported(json_t *doc, const struct made *m)
 static void
 every_personal_field_is_exported(void **state)
 {
-	const struct field *f;
-	json_t		   *doc = NULL, *row, *want, *got;
-	size_t		    i, k, checked = 0, staff_only = 0;
+	const struct resource *const *all;
+	const struct field	     *f;
+	json_t			     *doc = NULL, *row, *want, *got;
+	size_t			      i, k, n, checked = 0, staff_only = 0;
+	size_t			      by_address = 0;
 
 	(void)state;
+	/* A row of every resource whose rows a person owns with a personal
+	 * or FIELD_ERASE field was made (the tables written by their
+	 * module's own code, auth sessions and mail, too). */
+	all = resource_all(&n);
+	for (i = 0; i < n; i++)
+		if (all[i]->owner_column != NULL && has_personal(all[i]) &&
+		    made_id(all[i]->table) == NULL)
+			fail_msg("%s: no row made", all[i]->name);
 	assert_int_equal(store_run(db, STORE_TX_WRITE, export_tx, &doc), OK);
 	for (i = 0; i < nmade; i++) {
 		if (!has_personal(made[i].res) &&
@@ -443,7 +510,10 @@ every_personal_field_is_exported(void **state)
 			    made[i].id);
 		for (k = 0; k < made[i].res->nfields; k++) {
 			f = &made[i].res->fields[k];
-			if (!(f->flags & (FIELD_PERSONAL | FIELD_ERASE)))
+			/* Hidden ones are never exported (the mail's
+			 * variables). */
+			if (!(f->flags & (FIELD_PERSONAL | FIELD_ERASE)) ||
+			    (f->flags & FIELD_HIDDEN))
 				continue;
 			want = json_object_get(made[i].body, f->name);
 			got = json_object_get(row, f->name);
@@ -459,9 +529,12 @@ every_personal_field_is_exported(void **state)
 					: "nothing");
 			checked++;
 		}
+		by_address += made[i].by_address;
 	}
-	/* users: 8 personal, 3 FIELD_ERASE; the probe: 4 and 1. */
-	assert_true(checked >= 16);
+	/* users: 8 personal, 3 FIELD_ERASE; the probe: 4 and 1; auth
+	 * sessions: 3 FIELD_ERASE; mail: 2 personal, twice. */
+	assert_true(checked >= 23);
+	assert_true(by_address >= 1); /* mail to the address, no owner */
 	assert_true(staff_only >= 1);
 	json_decref(doc);
 }
@@ -488,11 +561,9 @@ exported_rows_are_the_declared_ones(void **state)
 		rd = all[i];
 		if (rd->res->owner_column == NULL || rd->owner_is_id)
 			continue;
-		rows = json_object_get(
-		    json_object_get(doc, "records"), rd->res->name);
+		rows = export_rows(doc, rd->res);
 		if (!json_is_array(rows))
-			fail_msg("%s: no array in the export's records",
-			    rd->res->name);
+			fail_msg("%s: no array in the export", rd->res->name);
 		for (shown = 0, k = 0; k < rd->ncols; k++)
 			shown += !(rd->cols[k].flags & FIELD_HIDDEN);
 		json_array_foreach(rows, j, row) {
@@ -546,8 +617,8 @@ nothing_personal_opens_after_erasure(void **state)
 	const struct rdef  *rd;
 	struct tx	   *tx;
 	json_t		   *row;
-	char		    col[96], sql[128];
-	size_t		    i, k, owned = 0, cleared = 0;
+	char		    col[96], sql[160];
+	size_t		    i, k, owned = 0, cleared = 0, deleted = 0;
 	int		    rc;
 
 	(void)state;
@@ -576,6 +647,18 @@ nothing_personal_opens_after_erasure(void **state)
 				    made[i].res->table, col, made[i].id);
 			}
 		}
+		/* Rows erasure deletes are gone, those that were the
+		 * person's by their address alone too. */
+		if (made[i].res->flags & RESOURCE_ERASE_ROWS) {
+			snprintf(sql, sizeof(sql),
+			    "SELECT count(*) FROM %s WHERE id = '%s'",
+			    made[i].res->table, made[i].id);
+			if (db_count(db, sql) != 0)
+				fail_msg("%s %s: still there after erasure",
+				    made[i].res->name, made[i].id);
+			deleted++;
+			continue;
+		}
 		if (self_row || !has_personal(made[i].res))
 			continue;
 		/* Elsewhere: the sealed fields no longer open. */
@@ -600,6 +683,8 @@ nothing_personal_opens_after_erasure(void **state)
 	/* Outside the users row: the probe's secret, contact and remark,
 	 * shared notes, bookings' addresses, ... */
 	assert_true(cleared >= 4);
+	/* The mail for the person and the mail to their address. */
+	assert_true(deleted >= 2);
 }
 
 static int

@@ -383,6 +383,29 @@ scope_sql(void **state)
 	free(s);
 }
 
+/* The one walk over a kind list: items trimmed, empty ones kept empty. */
+static void
+kind_list_walk(void **state)
+{
+	const char *p = " guardian_of ,, practitioner_of", *k;
+	size_t	    n;
+
+	(void)state;
+	k = resource_kind_next(&p, &n);
+	assert_int_equal(n, strlen("guardian_of"));
+	assert_memory_equal(k, "guardian_of", n);
+	assert_non_null(resource_kind_next(&p, &n));
+	assert_int_equal(n, 0);
+	k = resource_kind_next(&p, &n);
+	assert_int_equal(n, strlen("practitioner_of"));
+	assert_memory_equal(k, "practitioner_of", n);
+	assert_null(resource_kind_next(&p, &n));
+	p = NULL;
+	assert_null(resource_kind_next(&p, &n));
+	assert_true(resource_kind_in("a_of, b_of", "b_of", 4));
+	assert_false(resource_kind_in("a_of, b_of", "b_o", 3));
+}
+
 /*
  * Declarations registration refuses: a computed field (sql) declared
  * personal, erased or blind-indexed (there is no column to seal, clear
@@ -1147,6 +1170,68 @@ public_read_registration(void **state)
 }
 
 /*
+ * A table declared for its data only: no route, nothing in the OpenAPI
+ * document, path NULL allowed; the system key only with the rows deleted
+ * on erasure; rows by address need one blind index and an owner.
+ */
+static void
+data_only_registration(void **state)
+{
+	static const struct field mail_fields[] = {
+		{ "owner_id", FIELD_UUID, FIELD_NULLABLE | FIELD_HIDDEN, 0, 0,
+		    NULL, NULL, "users", 0, NULL },
+		{ "contact", FIELD_EMAIL,
+		    FIELD_PERSONAL | FIELD_BLIND_INDEX | FIELD_REQUIRED, 0, 0,
+		    NULL, NULL, NULL, 0, NULL },
+	};
+	static const struct resource kept = { .name = "data_a",
+		.table = "data_a",
+		.fields = mail_fields,
+		.nfields = 2,
+		.owner_column = "owner_id",
+		.flags = RESOURCE_NO_ROUTES | RESOURCE_SYSTEM_KEY };
+	static const struct resource no_index = { .name = "data_b",
+		.table = "data_b",
+		.fields = mail_fields,
+		.nfields = 1,
+		.owner_column = "owner_id",
+		.flags = RESOURCE_NO_ROUTES | RESOURCE_OWNED_BY_ADDRESS };
+	static const struct resource routed = { .name = "data_c",
+		.table = "data_c",
+		.fields = mail_fields,
+		.nfields = 2,
+		.owner_column = "owner_id" };
+	static const struct resource mail = { .name = "data_d",
+		.table = "data_d",
+		.fields = mail_fields,
+		.nfields = 2,
+		.owner_column = "owner_id",
+		.flags = RESOURCE_NO_ROUTES | RESOURCE_SYSTEM_KEY |
+		    RESOURCE_ERASE_ROWS | RESOURCE_OWNED_BY_ADDRESS };
+	const struct rdef	    *rd;
+	json_t			    *doc;
+	size_t			     nt_before, nt_after;
+
+	(void)state;
+	assert_int_equal(resource_register(&kept), ERR_CONFIG);
+	assert_int_equal(resource_register(&no_index), ERR_CONFIG);
+	assert_int_equal(resource_register(&routed), ERR_CONFIG); /* path */
+	(void)http_routes(&nt_before);
+	assert_int_equal(resource_register(&mail), OK);
+	(void)http_routes(&nt_after);
+	assert_int_equal(nt_after, nt_before);
+	assert_non_null(rd = rdef_find(&mail));
+	assert_int_equal(rd->table.nroutes, 0);
+	assert_null(rd->item_path);
+	assert_int_equal(rd->address, 2); /* id, owner_id, contact */
+	doc = resource_openapi();
+	assert_null(json_object_get(
+	    json_object_get(json_object_get(doc, "components"), "schemas"),
+	    "data_d"));
+	json_decref(doc);
+}
+
+/*
  * resource_covers answers from an owner alone: OK or ERR_FORBIDDEN where
  * the owner decides, ERR_INTERNAL where a row condition of the resource
  * does (scope_where, party kinds), which it cannot evaluate.
@@ -1189,6 +1274,66 @@ covers_by_owner_only(void **state)
 	    resource_covers(tx, &party_notes, &alice, SCOPE_OWN, ALICE), OK);
 	assert_int_equal(
 	    resource_covers(tx, &unregistered, &alice, SCOPE_ALL, ALICE),
+	    ERR_INTERNAL);
+	store_tx_rollback(tx);
+}
+
+/*
+ * resource_sees tells a row the caller sees from one they do not as a
+ * read would: the owner column and related kinds, party_where for party
+ * kinds, a scope's own condition, the resource's where.
+ */
+static void
+sees_as_a_read_would(void **state)
+{
+	static const char plain[] = "0190a5c4-0000-7000-8000-00000000e001";
+	static const char urgent[] = "0190a5c4-0000-7000-8000-00000000e002";
+	static const char gone[] = "0190a5c4-0000-7000-8000-00000000e003";
+	struct principal  alice, bob;
+	struct tx	 *tx;
+
+	(void)state;
+	memset(&alice, 0, sizeof(alice));
+	memset(&bob, 0, sizeof(bob));
+	snprintf(alice.user_id, sizeof(alice.user_id), "%s", ALICE);
+	snprintf(bob.user_id, sizeof(bob.user_id), "%s", BOB);
+	assert_int_equal(
+	    db_exec("INSERT INTO notes (id, owner_id, title, kind, "
+		    "created_at, updated_at, deleted_at) VALUES "
+		    "('0190a5c4-0000-7000-8000-00000000e001', '" BOB
+		    "', 'p', 'plain', 0, 0, NULL), "
+		    "('0190a5c4-0000-7000-8000-00000000e002', '" BOB
+		    "', 'u', 'urgent', 0, 0, NULL), "
+		    "('0190a5c4-0000-7000-8000-00000000e003', '" BOB
+		    "', 'g', 'plain', 0, 0, 1)"),
+	    OK);
+	assert_int_equal(store_tx_begin(db, STORE_TX_READ, &tx), OK);
+	/* Alice is Bob's guardian: related scope sees his notes... */
+	assert_int_equal(
+	    resource_sees(tx, &notes, &alice, SCOPE_RELATED, urgent), OK);
+	assert_int_equal(resource_sees(tx, &notes, &alice, SCOPE_OWN, urgent),
+	    ERR_NOT_FOUND);
+	assert_int_equal(
+	    resource_sees(tx, &notes, &bob, SCOPE_OWN, urgent), OK);
+	assert_int_equal(
+	    resource_sees(tx, &notes, &bob, SCOPE_NONE, urgent), ERR_NOT_FOUND);
+	/* ...but not one the resource's where leaves out. */
+	assert_int_equal(
+	    resource_sees(tx, &notes, &alice, SCOPE_ALL, gone), ERR_NOT_FOUND);
+	/* Through a party kind, only the rows party_where names. */
+	assert_int_equal(
+	    resource_sees(tx, &party_notes, &alice, SCOPE_RELATED, plain), OK);
+	assert_int_equal(
+	    resource_sees(tx, &party_notes, &alice, SCOPE_RELATED, urgent),
+	    ERR_NOT_FOUND);
+	/* A scope's own condition: own is the caller's open notes. */
+	assert_int_equal(
+	    resource_sees(tx, &open_notes, &bob, SCOPE_OWN, plain), OK);
+	assert_int_equal(
+	    resource_sees(tx, &open_notes, &alice, SCOPE_OWN, plain),
+	    ERR_NOT_FOUND);
+	assert_int_equal(
+	    resource_sees(tx, &unregistered, &alice, SCOPE_ALL, plain),
 	    ERR_INTERNAL);
 	store_tx_rollback(tx);
 }
@@ -1260,15 +1405,18 @@ main(void)
 		cmocka_unit_test(validation_codes),
 		cmocka_unit_test(cursor_round_trip),
 		cmocka_unit_test(scope_sql),
+		cmocka_unit_test(kind_list_walk),
 		cmocka_unit_test(bad_declarations),
 		cmocka_unit_test(openapi_shape),
 		cmocka_unit_test(public_read_registration),
+		cmocka_unit_test(data_only_registration),
 	};
 	const struct CMUnitTest e2e[] = {
 		cmocka_unit_test(crud_and_scope),
 		cmocka_unit_test(lists_page_filter_sort),
 		cmocka_unit_test(sealed_at_rest),
 		cmocka_unit_test(covers_by_owner_only),
+		cmocka_unit_test(sees_as_a_read_would),
 		cmocka_unit_test(rows_are_capped_and_say_so),
 		cmocka_unit_test(docs_page),
 	};

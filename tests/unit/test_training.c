@@ -1,7 +1,10 @@
 /*
  * Unit tests for the training module's pure checks (src/training): a
  * course's type against its length (UK practice) and currency, the
- * currency code's form and the http(s) URLs of course materials.
+ * currency code's form and the http(s) URLs of course materials; the
+ * check of Stripe-Signature headers (against a header made by Stripe's
+ * own library) and the form encoding of requests to Stripe; the refund
+ * policy by the time left before a course starts.
  * Table-driven: each course case is JSON in and the "field:code" list of
  * problems out.
  */
@@ -15,6 +18,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "core/buf.h"
+#include "core/err.h"
 #include "training/training_int.h"
 
 /* "field:code,field:code" of errs, in order. */
@@ -109,12 +114,149 @@ test_currency(void **state)
 	assert_false(training_currency_ok(NULL));
 }
 
+/*
+ * Made by Stripe's library (tests/stripe/sign.mjs):
+ * generateTestHeaderString({payload: BODY, secret: SECRET, timestamp:
+ * 1700000000}).
+ */
+#define SIG_BODY   "{\"id\":\"evt_1\"}"
+#define SIG_SECRET "whsec_test"
+#define SIG_T	   1700000000
+#define SIG_V1                                                                 \
+	"c89214b5b5da833daed6f0b8c5bb6bd58cea9022bd80ccc78230f3942d632925"
+#define SIG_BAD                                                                \
+	"c89214b5b5da833daed6f0b8c5bb6bd58cea9022bd80ccc78230f3942d632924"
+
+static void
+test_stripe_signature(void **state)
+{
+	static const struct {
+		const char *header;
+		int64_t	    now;
+		int	    want;
+	} cases[] = {
+		{ "t=1700000000,v1=" SIG_V1, SIG_T, STRIPE_SIG_OK },
+		{ "t=1700000000,v1=" SIG_V1, SIG_T + 300, STRIPE_SIG_OK },
+		{ "t=1700000000,v1=" SIG_V1, SIG_T - 300, STRIPE_SIG_OK },
+		{ "t=1700000000,v1=" SIG_V1, SIG_T + 301, STRIPE_SIG_STALE },
+		{ "t=1700000000,v1=" SIG_V1, SIG_T - 301, STRIPE_SIG_STALE },
+		/* Every v1 is tried; order and blanks do not matter. */
+		{ "t=1700000000,v1=" SIG_BAD ",v1=" SIG_V1, SIG_T,
+		    STRIPE_SIG_OK },
+		{ "v1=" SIG_V1 ", t=1700000000, v0=abc", SIG_T, STRIPE_SIG_OK },
+		{ "t=1700000000,v1=" SIG_BAD, SIG_T, STRIPE_SIG_MISMATCH },
+		{ "t=1700000001,v1=" SIG_V1, SIG_T, STRIPE_SIG_MISMATCH },
+		{ "t=1700000000,v1=" SIG_V1 "00", SIG_T, STRIPE_SIG_MISMATCH },
+		{ "t=1700000000,v1=", SIG_T, STRIPE_SIG_MISMATCH },
+		{ "t=1700000000,v0=" SIG_V1, SIG_T, STRIPE_SIG_MALFORMED },
+		{ "v1=" SIG_V1, SIG_T, STRIPE_SIG_MALFORMED },
+		{ "t=17x0000000,v1=" SIG_V1, SIG_T, STRIPE_SIG_MALFORMED },
+		{ "t=,v1=" SIG_V1, SIG_T, STRIPE_SIG_MALFORMED },
+		{ "t=1,t=1700000000,v1=" SIG_V1, SIG_T, STRIPE_SIG_MALFORMED },
+		{ "garbage", SIG_T, STRIPE_SIG_MALFORMED },
+		{ "", SIG_T, STRIPE_SIG_MISSING },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (stripe_signature_check(cases[i].header, SIG_BODY,
+			strlen(SIG_BODY), SIG_SECRET, cases[i].now,
+			STRIPE_TOLERANCE_S) != cases[i].want)
+			fail_msg("%s at %lld: not %d", cases[i].header,
+			    (long long)cases[i].now, cases[i].want);
+	assert_int_equal(stripe_signature_check(NULL, SIG_BODY,
+			     strlen(SIG_BODY), SIG_SECRET, SIG_T, 300),
+	    STRIPE_SIG_MISSING);
+	/* Another secret, another body. */
+	assert_int_equal(
+	    stripe_signature_check("t=1700000000,v1=" SIG_V1, SIG_BODY,
+		strlen(SIG_BODY), "whsec_other", SIG_T, 300),
+	    STRIPE_SIG_MISMATCH);
+	assert_int_equal(
+	    stripe_signature_check("t=1700000000,v1=" SIG_V1,
+		"{\"id\":\"evt_2\"}", strlen(SIG_BODY), SIG_SECRET, SIG_T, 300),
+	    STRIPE_SIG_MISMATCH);
+}
+
+static void
+test_stripe_form(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 1024);
+	assert_int_equal(stripe_form_add(&b, "amount", "7500"), OK);
+	assert_int_equal(
+	    stripe_form_add(&b, "metadata[booking_id]", "a b&c=d/é"), OK);
+	assert_string_equal(b.data,
+	    "amount=7500&metadata%5Bbooking_id%5D=a%20b%26c%3Dd%2F%C3%A9");
+	buf_free(&b);
+	assert_true(stripe_id_ok("pi_3MtwBwLkdIwHu7ix28a3tqPa"));
+	assert_false(stripe_id_ok("pi_3Mtw/../x"));
+	assert_false(stripe_id_ok(""));
+	assert_false(stripe_id_ok(NULL));
+}
+
+static void
+test_refund_policy(void **state)
+{
+	static const int64_t day = 86400000, hour = 3600000;
+	static const struct {
+		int64_t	    left, amount;
+		int	    override;
+		int	    rc;
+		int64_t	    fee;
+		const char *policy;
+	} cases[] = {
+		{ 30 * day, 7500, 0, OK, 0, "full" },
+		{ 14 * day, 7500, 0, OK, 0, "full" },
+		{ 14 * day - 1, 7500, 0, OK, 1875, "fee" },
+		{ 5 * day, 7500, 0, OK, 1875, "fee" },
+		{ 5 * day, 7502, 0, OK, 1876, "fee" }, /* 1875.5: half up */
+		{ 5 * day, 7501, 0, OK, 1875, "fee" }, /* 1875.25 */
+		{ 48 * hour, 1, 0, OK, 0, "fee" },     /* 0.25: down */
+		{ 48 * hour, 2, 0, OK, 1, "fee" },     /* 0.5: up */
+		{ 48 * hour - 1, 7500, 0, ERR_CONFLICT, 0, NULL },
+		{ 1 * hour, 7500, 0, ERR_CONFLICT, 0, NULL },
+		{ -5 * day, 7500, 0, ERR_CONFLICT, 0, NULL }, /* started */
+		{ 1 * hour, 7500, 1, OK, 0, "override" },
+		{ -5 * day, 7500, 1, OK, 0, "override" },
+	};
+	const char *policy;
+	int64_t	    fee, now = 1700000000000LL;
+	size_t	    i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fee = -1;
+		policy = "unset";
+		if (training_refund_policy(now, now + cases[i].left,
+			cases[i].amount, cases[i].override, 14, 25, 48, &fee,
+			&policy) != cases[i].rc ||
+		    fee != cases[i].fee ||
+		    (cases[i].policy == NULL ? policy != NULL
+					     : policy == NULL ||
+				strcmp(policy, cases[i].policy) != 0))
+			fail_msg("case %zu: fee %lld, policy %s", i,
+			    (long long)fee, policy != NULL ? policy : "none");
+	}
+	/* No fee window: the full one ends where none begins. */
+	assert_int_equal(training_refund_policy(now, now + 2 * day, 100, 0, 2,
+			     25, 48, &fee, &policy),
+	    OK);
+	assert_string_equal(policy, "full");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_course_lengths),
 		cmocka_unit_test(test_currency),
+		cmocka_unit_test(test_stripe_signature),
+		cmocka_unit_test(test_stripe_form),
+		cmocka_unit_test(test_refund_policy),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

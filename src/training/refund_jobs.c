@@ -1,0 +1,709 @@
+/*
+ * Refunds on their way to Stripe and back (issue 16 part 1c, item 5):
+ * the refunds carebase makes itself, the training.refund job that sends
+ * an approved refund to Stripe, and the webhook events that complete or
+ * fail it.
+ *
+ *	approved  --job: marked processing (its own transaction), then
+ *		    POST /v1/refunds outside any transaction with the
+ *		    Idempotency-Key "training-refund-<id>", then Stripe's
+ *		    refund id recorded (another transaction)-->  processing
+ *	processing --refund event: succeeded-->  completed
+ *	processing --refund event: failed, canceled; or Stripe refused the
+ *		    request (4xx)-->  failed (its amount refundable again)
+ *	completed --refund event: failed (a refund can fail later)-->  failed
+ *
+ * A crash at any step leaves the job in the queue (jobs run at least
+ * once): run again, it finds the refund processing and sends the same
+ * request with the same key, and Stripe answers with the refund it made
+ * the first time instead of making another (within the 24 hours Stripe
+ * keeps keys; the job's retries end well before). Before that POST a
+ * retry first asks Stripe for the intent's refunds
+ * (GET /v1/refunds?payment_intent=) and takes one carrying this
+ * refund's id in its metadata: past the key's life a retry still makes
+ * nothing twice (a list that fails leaves it to the key). An event may
+ * come before the job has recorded Stripe's id: it finds the refund by
+ * metadata[refund_id]. No answer, 409, 429 or 5xx are retried with
+ * backoff; without stripe_secret_key the job gives up into failed_jobs
+ * (the refund stays processing; `carebase jobs retry ID` once it is
+ * set). Completion is the webhook's: the job never marks a refund
+ * completed, only failed when Stripe refused it.
+ *
+ * Completion adds what went back (net_refund_minor) to its payment's
+ * refunded_minor and moves the booking's payment_status: refunded when
+ * the whole payment went back, else partially_refunded (a fee kept is a
+ * part not refunded).
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/mail.h"
+#include "core/util.h"
+#include "ops/inbox.h"
+#include "resource/audit.h"
+#include "resource/hooks.h"
+#include "store/jobs.h"
+#include "store/store.h"
+#include "training/training_int.h"
+
+#define REFUND_MAIL "training_payment_refunded"
+
+/* A refund as the job and the events need it. */
+struct refund_row {
+	char	id[UUID_STR_LEN];
+	char	booking_id[UUID_STR_LEN];
+	char	user_id[UUID_STR_LEN];
+	char	txn_id[UUID_STR_LEN];
+	char	status[16];
+	char	cause[24];
+	char	currency[4];
+	char	intent[STRIPE_ID_MAX + 1];
+	char	stripe_id[STRIPE_ID_MAX + 1]; /* "" until known */
+	int64_t amount, net;
+};
+
+/* One run of the job. */
+struct send {
+	const char	 *id;
+	struct refund_row row;
+	const char	 *stripe_id; /* what Stripe answered */
+	const char	 *stripe_status;
+	const char	 *failure; /* Stripe refused: why */
+	int		  skip;	   /* nothing to send */
+};
+
+static int refund_read(struct tx *, const char *id, struct refund_row *);
+static int refund_tell(struct tx *, const struct training_booking *,
+    int64_t amount, const char *why);
+static int send_start_tx(struct tx *, void *);
+static int send_done_tx(struct tx *, void *);
+static int refund_found(const struct refund_row *, json_t *list,
+    const char **id, const char **status);
+static int refund_one(
+    struct tx *, json_t *obj, struct inbox_result *, const char **effect);
+static int refund_move(
+    struct tx *, struct refund_row *, const char *to, const char *why);
+static int  payment_status_sync(struct tx *, const struct refund_row *);
+static void token_of(const char *in, char *out, size_t n);
+
+static const struct mail_template refund_template = {
+	REFUND_MAIL,
+	"Your payment for booking {{booking_reference}} is being refunded",
+	"Hello {{first_name}},\n\n"
+	"Your payment of {{amount}} for training booking "
+	"{{booking_reference}}\n"
+	"is being refunded in full: {{why}}.\n\n"
+	"The money goes back to the card you paid with; banks take 5 to 10 "
+	"days\nto show it.\n",
+	NULL,
+};
+
+int
+training_refund_mail_init(void)
+{
+	int rc = mail_template_register(&refund_template);
+
+	return (rc == ERR_CONFLICT ? OK : rc);
+}
+
+static int
+refund_read(struct tx *tx, const char *id, struct refund_row *out)
+{
+	struct stmt *st;
+	char	     key[UUID_STR_LEN];
+	int	     rc;
+
+	strlcpy_cb(key, id, sizeof(key)); /* id may be out->id */
+	memset(out, 0, sizeof(*out));
+	st = store_prepare(tx,
+	    "SELECT r.id, r.booking_id, r.user_id, r.payment_transaction_id, "
+	    "r.status, r.cause, r.currency, p.stripe_payment_intent_id, "
+	    "COALESCE(r.stripe_refund_id, ''), r.amount_minor, "
+	    "r.amount_minor - r.processing_fee_minor FROM refunds r JOIN payment_transactions p "
+	    "ON p.id = r.payment_transaction_id WHERE r.id = ?");
+	store_bind_text(st, 1, key);
+	switch ((rc = store_step(st))) {
+	case STORE_ROW:
+		strlcpy_cb(out->id, store_col_text(st, 0), sizeof(out->id));
+		strlcpy_cb(out->booking_id, store_col_text(st, 1),
+		    sizeof(out->booking_id));
+		strlcpy_cb(
+		    out->user_id, store_col_text(st, 2), sizeof(out->user_id));
+		strlcpy_cb(
+		    out->txn_id, store_col_text(st, 3), sizeof(out->txn_id));
+		strlcpy_cb(
+		    out->status, store_col_text(st, 4), sizeof(out->status));
+		strlcpy_cb(
+		    out->cause, store_col_text(st, 5), sizeof(out->cause));
+		strlcpy_cb(out->currency, store_col_text(st, 6),
+		    sizeof(out->currency));
+		strlcpy_cb(
+		    out->intent, store_col_text(st, 7), sizeof(out->intent));
+		strlcpy_cb(out->stripe_id, store_col_text(st, 8),
+		    sizeof(out->stripe_id));
+		out->amount = store_col_int64(st, 9);
+		out->net = store_col_int64(st, 10);
+		rc = OK;
+		break;
+	case STORE_DONE:
+		rc = ERR_NOT_FOUND;
+		break;
+	}
+	store_finalize(st);
+	return (rc);
+}
+
+int
+training_refund_auto(struct tx *tx, const struct principal *who,
+    struct request *req, const struct training_booking *b,
+    const struct training_payment *p, const char *cause, const char *why,
+    char *id_out)
+{
+	struct stmt *st;
+	json_t	    *changes;
+	char	     id[UUID_STR_LEN], ref[TRAINING_REF_LEN + 1], pl[96];
+	int64_t	     now = time_now_ms(), amount = 0;
+	int	     rc;
+
+	if (id_out != NULL)
+		id_out[0] = '\0';
+	/* What is left of the payment, as it is now under the booking's
+	 * lock (taken after the schedule's, as a request's). */
+	if ((rc = training_lock(tx, "booking", b->id)) != OK)
+		return (rc);
+	st = store_prepare(tx,
+	    "SELECT amount_minor - refund_committed_minor FROM "
+	    "payment_transactions WHERE id = ?");
+	store_bind_text(st, 1, p->id);
+	rc = store_step(st);
+	if (rc == STORE_ROW)
+		amount = store_col_int64(st, 0);
+	store_finalize(st);
+	if (rc != STORE_ROW)
+		return (rc == STORE_DONE ? ERR_NOT_FOUND : rc);
+	if (amount <= 0)
+		return (OK);
+	st = store_prepare(tx,
+	    "UPDATE payment_transactions SET refund_committed_minor = "
+	    "refund_committed_minor + ?, updated_at = ? WHERE id = ? AND "
+	    "refund_committed_minor + ? <= amount_minor");
+	store_bind_int64(st, 1, amount);
+	store_bind_int64(st, 2, now);
+	store_bind_text(st, 3, p->id);
+	store_bind_int64(st, 4, amount);
+	rc = store_step(st);
+	rc = rc == STORE_DONE ? (store_changes(st) == 1 ? OK : ERR_BUSY) : rc;
+	store_finalize(st);
+	if (rc != OK ||
+	    (rc = training_reference_new(tx,
+		 "SELECT 1 FROM refunds WHERE refund_reference = ?", ref)) !=
+		OK)
+		return (rc);
+	uuid_v7(id);
+	st = store_prepare(tx,
+	    "INSERT INTO refunds (id, booking_id, user_id, "
+	    "payment_transaction_id, refund_reference, amount_minor, "
+	    "processing_fee_minor, currency, cause, policy, status, "
+	    "requested_by, requested_at, approved_at, processed_by, "
+	    "created_at, updated_at, created_by, updated_by) VALUES (?, ?, ?, "
+	    "?, ?, ?, 0, ?, ?, 'full', 'approved', ?, ?, ?, ?, ?, ?, ?, ?)");
+	store_bind_text(st, 1, id);
+	store_bind_text(st, 2, b->id);
+	store_bind_text(st, 3, b->user_id);
+	store_bind_text(st, 4, p->id);
+	store_bind_text(st, 5, ref);
+	store_bind_int64(st, 6, amount);
+	store_bind_text(st, 7, b->currency);
+	store_bind_text(st, 8, cause);
+	store_bind_text(st, 9, who != NULL ? who->user_id : NULL);
+	store_bind_int64(st, 10, now);
+	store_bind_int64(st, 11, now);
+	store_bind_text(st, 12, who != NULL ? who->user_id : NULL);
+	store_bind_int64(st, 13, now);
+	store_bind_int64(st, 14, now);
+	store_bind_text(st, 15, who != NULL ? who->user_id : NULL);
+	store_bind_text(st, 16, who != NULL ? who->user_id : NULL);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc != STORE_DONE)
+		return (rc);
+	if ((changes = json_pack("{s:[s,s,s],s:s,s:s,s:I}", "fields",
+		 "booking_id", "amount_minor", "status", "cause", cause,
+		 "status", "approved", "amount_minor", (json_int_t)amount)) ==
+	    NULL)
+		return (ERR_NOMEM);
+	rc = audit_append(
+	    tx, who, req, "refunds.create", "refunds", id, changes);
+	json_decref(changes);
+	snprintf(pl, sizeof(pl), "{\"refund_id\":\"%s\"}", id);
+	if (rc != OK ||
+	    (rc = jobs_enqueue(tx, TRAINING_REFUND_JOB, pl, NULL, 0, NULL)) !=
+		OK)
+		return (rc);
+	log_info("event=training_refund_made refund_id=%s booking_id=%s "
+		 "cause=%s amount_minor=%lld",
+	    id, b->id, cause, (long long)amount);
+	if (id_out != NULL)
+		strlcpy_cb(id_out, id, UUID_STR_LEN);
+	return (why != NULL ? refund_tell(tx, b, amount, why) : OK);
+}
+
+/* Mail the booker why their payment goes back. Nobody to tell (erased,
+ * or an address that will not do) is not a failure. */
+static int
+refund_tell(struct tx *tx, const struct training_booking *b, int64_t amount,
+    const char *why)
+{
+	struct person_contact pc;
+	json_t		     *vars;
+	char		      money[48];
+	int		      rc;
+
+	memset(&pc, 0, sizeof(pc));
+	if ((rc = hooks_contact(tx, b->user_id, 0, &pc)) != OK ||
+	    pc.email == NULL) {
+		hooks_contact_clear(&pc);
+		return (rc == ERR_NOT_FOUND || rc == ERR_INVALID ||
+			    rc == ERR_UNAVAILABLE || rc == OK
+			? OK
+			: rc);
+	}
+	/* Two decimals: the currencies sold in (GBP, EUR, USD) have them. */
+	snprintf(money, sizeof(money), "%lld.%02lld %s",
+	    (long long)(amount / 100), (long long)(amount % 100), b->currency);
+	vars = json_pack("{s:s,s:s,s:s,s:s}", "first_name",
+	    pc.first_name != NULL ? pc.first_name : "there",
+	    "booking_reference", b->reference, "amount", money, "why", why);
+	rc = vars != NULL
+	    ? hooks_mail(tx, pc.email, b->user_id, REFUND_MAIL, vars, NULL)
+	    : ERR_NOMEM;
+	json_decref(vars);
+	hooks_contact_clear(&pc);
+	if (rc == ERR_INVALID || rc == ERR_UNAVAILABLE) {
+		log_warn("event=training_refund_mail_skipped booking_id=%s "
+			 "code=%s",
+		    b->id, err_code(rc));
+		rc = OK;
+	}
+	return (rc);
+}
+
+/* The job */
+
+int
+training_refund_job(struct store *db, const struct job *job, char *err)
+{
+	struct stripe_reply sr, lr;
+	struct send	    s;
+	struct buf	    form;
+	json_t		   *pl = NULL;
+	char		    idem[64], amount[24], path[160];
+	int		    rc;
+
+	memset(&s, 0, sizeof(s));
+	memset(&sr, 0, sizeof(sr));
+	memset(&lr, 0, sizeof(lr));
+	buf_init(&form, 2048);
+	if ((pl = json_loads(job->payload, 0, NULL)) == NULL ||
+	    (s.id = json_string_value(json_object_get(pl, "refund_id"))) ==
+		NULL ||
+	    !uuid_valid(s.id)) {
+		snprintf(err, JOB_ERR_LEN, "%s: malformed payload",
+		    TRAINING_REFUND_JOB);
+		if (job->give_up != NULL)
+			*job->give_up = 1;
+		rc = ERR_INVALID;
+		goto out;
+	}
+	if ((rc = store_run(db, STORE_TX_WRITE, send_start_tx, &s)) != OK) {
+		snprintf(err, JOB_ERR_LEN, "%s: refund %s: %s",
+		    TRAINING_REFUND_JOB, s.id, err_code(rc));
+		goto out;
+	}
+	if (s.skip) {
+		rc = OK;
+		goto out;
+	}
+	/* A retry first looks for the refund a lost answer made. */
+	if (job->attempt > 1) {
+		snprintf(path, sizeof(path), "/v1/refunds?payment_intent=%s",
+		    s.row.intent);
+		if ((rc = stripe_get(path, &lr)) == OK &&
+		    refund_found(&s.row, json_object_get(lr.doc, "data"),
+			&s.stripe_id, &s.stripe_status) == OK)
+			goto record;
+		if (rc == ERR_CONFIG) {
+			snprintf(err, JOB_ERR_LEN, "%s: refund %s: %s",
+			    TRAINING_REFUND_JOB, s.id, lr.error);
+			if (job->give_up != NULL)
+				*job->give_up = 1;
+			goto out;
+		}
+		/* Not found, or the list failed: the key still holds. */
+	}
+	snprintf(idem, sizeof(idem), "training-refund-%s", s.id);
+	snprintf(amount, sizeof(amount), "%lld", (long long)s.row.net);
+	if (stripe_form_add(&form, "payment_intent", s.row.intent) != OK ||
+	    stripe_form_add(&form, "amount", amount) != OK ||
+	    stripe_form_add(&form, "reason",
+		strcmp(s.row.cause, "duplicate_payment") == 0
+		    ? "duplicate"
+		    : "requested_by_customer") != OK ||
+	    stripe_form_add(&form, "metadata[refund_id]", s.id) != OK ||
+	    stripe_form_add(&form, "metadata[booking_id]", s.row.booking_id) !=
+		OK) {
+		rc = ERR_NOMEM;
+		snprintf(
+		    err, JOB_ERR_LEN, "%s: out of memory", TRAINING_REFUND_JOB);
+		goto out;
+	}
+	rc = stripe_post("/v1/refunds", form.data, idem, &sr);
+	if (rc == ERR_UNAVAILABLE || rc == ERR_CONFIG || rc == ERR_NOMEM) {
+		snprintf(err, JOB_ERR_LEN, "%s: refund %s: %s",
+		    TRAINING_REFUND_JOB, s.id, sr.error);
+		if (rc == ERR_CONFIG && job->give_up != NULL)
+			*job->give_up = 1;
+		goto out;
+	}
+	if (rc == ERR_BAD_GATEWAY)
+		s.failure = sr.code[0] != '\0' ? sr.code : "refused";
+	else {
+		s.stripe_id = json_string_value(json_object_get(sr.doc, "id"));
+		s.stripe_status =
+		    json_string_value(json_object_get(sr.doc, "status"));
+		if (!stripe_id_ok(s.stripe_id) ||
+		    json_integer_value(json_object_get(sr.doc, "amount")) !=
+			s.row.net) {
+			rc = ERR_BAD_GATEWAY;
+			snprintf(err, JOB_ERR_LEN,
+			    "%s: refund %s: Stripe's refund is not the one "
+			    "asked for",
+			    TRAINING_REFUND_JOB, s.id);
+			goto out;
+		}
+	}
+record:
+	if ((rc = store_run(db, STORE_TX_WRITE, send_done_tx, &s)) != OK) {
+		snprintf(err, JOB_ERR_LEN, "%s: refund %s: recording: %s",
+		    TRAINING_REFUND_JOB, s.id, err_code(rc));
+		goto out;
+	}
+	if (s.failure != NULL)
+		log_warn("event=training_refund_refused refund_id=%s "
+			 "error=\"%s\"",
+		    s.id, sr.error);
+	else
+		log_info("event=training_refund_sent refund_id=%s "
+			 "stripe_refund_id=%s attempt=%d",
+		    s.id, s.stripe_id, job->attempt);
+out:
+	stripe_reply_free(&sr);
+	stripe_reply_free(&lr);
+	buf_free(&form);
+	json_decref(pl);
+	return (rc);
+}
+
+/* A refund of ours among Stripe's list of an intent's refunds. */
+static int
+refund_found(const struct refund_row *row, json_t *list, const char **id,
+    const char **status)
+{
+	json_t *r;
+	size_t	i;
+
+	json_array_foreach(list, i, r) {
+		if (strcmp(json_string_value(json_object_get(
+			       json_object_get(r, "metadata"), "refund_id")) !=
+				NULL
+			    ? json_string_value(json_object_get(
+				  json_object_get(r, "metadata"), "refund_id"))
+			    : "",
+			row->id) != 0 ||
+		    !stripe_id_ok(json_string_value(json_object_get(r, "id"))))
+			continue;
+		*id = json_string_value(json_object_get(r, "id"));
+		*status = json_string_value(json_object_get(r, "status"));
+		return (OK);
+	}
+	return (ERR_NOT_FOUND);
+}
+
+/* Approved becomes processing; anything but processing is not sent. */
+static int
+send_start_tx(struct tx *tx, void *arg)
+{
+	struct send *s = arg;
+	struct stmt *st;
+	int64_t	     now = time_now_ms();
+	int	     rc;
+
+	s->skip = 0;
+	if ((rc = refund_read(tx, s->id, &s->row)) != OK)
+		return (rc);
+	if (strcmp(s->row.status, "approved") == 0) {
+		st = store_prepare(tx,
+		    "UPDATE refunds SET status = 'processing', processed_at = "
+		    "?, updated_at = ? WHERE id = ? AND status = 'approved'");
+		store_bind_int64(st, 1, now);
+		store_bind_int64(st, 2, now);
+		store_bind_text(st, 3, s->id);
+		rc = store_step(st);
+		store_finalize(st);
+		if (rc != STORE_DONE)
+			return (rc);
+		return (training_audit_move(tx, NULL, NULL, "refunds",
+		    "process", s->id, "approved", "processing"));
+	}
+	/* Sent and known already, or not to be sent (any more). */
+	s->skip = strcmp(s->row.status, "processing") != 0 ||
+	    s->row.stripe_id[0] != '\0';
+	return (OK);
+}
+
+/* Stripe's answer recorded: its id, or the refund failed. */
+static int
+send_done_tx(struct tx *tx, void *arg)
+{
+	struct send	 *s = arg;
+	struct refund_row row;
+	struct stmt	 *st;
+	int		  rc;
+
+	if ((rc = training_lock(tx, "booking", s->row.booking_id)) != OK ||
+	    (rc = refund_read(tx, s->id, &row)) != OK)
+		return (rc);
+	if (s->failure != NULL)
+		return (strcmp(row.status, "processing") == 0
+			? refund_move(tx, &row, "failed", s->failure)
+			: OK);
+	st = store_prepare(tx,
+	    "UPDATE refunds SET stripe_refund_id = ?, updated_at = ? WHERE id "
+	    "= ? AND stripe_refund_id IS NULL");
+	store_bind_text(st, 1, s->stripe_id);
+	store_bind_int64(st, 2, time_now_ms());
+	store_bind_text(st, 3, s->id);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc != STORE_DONE)
+		return (rc);
+	/* Completion is the webhook's; a refusal told at once ends it. */
+	if (s->stripe_status != NULL &&
+	    (strcmp(s->stripe_status, "failed") == 0 ||
+		strcmp(s->stripe_status, "canceled") == 0) &&
+	    strcmp(row.status, "processing") == 0)
+		return (refund_move(tx, &row, "failed", s->stripe_status));
+	return (OK);
+}
+
+/* Events */
+
+int
+training_refund_event(struct tx *tx, const char *type, json_t *obj,
+    struct inbox_result *r, const char **effect)
+{
+	json_t	   *list, *one;
+	const char *e;
+	size_t	    i;
+	int	    rc;
+
+	*effect = "ignored";
+	if (strcmp(type, "charge.refunded") != 0)
+		return (refund_one(tx, obj, r, effect));
+	/* A Charge: each of its refunds, as their own events would. */
+	list = json_object_get(json_object_get(obj, "refunds"), "data");
+	json_array_foreach(list, i, one) {
+		e = "ignored";
+		if ((rc = refund_one(tx, one, r, &e)) != OK)
+			return (rc);
+		if (strcmp(e, "ignored") != 0)
+			*effect = e;
+	}
+	return (OK);
+}
+
+static void
+token_of(const char *in, char *out, size_t n)
+{
+	strlcpy_cb(out, in != NULL && stripe_id_ok(in) ? in : "unknown", n);
+}
+
+static int
+refund_one(
+    struct tx *tx, json_t *obj, struct inbox_result *r, const char **effect)
+{
+	struct refund_row row;
+	struct stmt	 *st;
+	json_t		 *v;
+	const char	 *id, *status, *mine, *cur, *intent;
+	char		  why[STRIPE_ID_MAX + 1];
+	int		  rc;
+
+	id = json_string_value(json_object_get(obj, "id"));
+	status = json_string_value(json_object_get(obj, "status"));
+	cur = json_string_value(json_object_get(obj, "currency"));
+	v = json_object_get(obj, "payment_intent");
+	intent =
+	    json_string_value(json_is_object(v) ? json_object_get(v, "id") : v);
+	mine = json_string_value(
+	    json_object_get(json_object_get(obj, "metadata"), "refund_id"));
+	if (!stripe_id_ok(id) || status == NULL ||
+	    !json_is_integer(json_object_get(obj, "amount")))
+		return (inbox_fail(r, ERR_INVALID, "EVENT_INVALID",
+		    "The refund lacks an id, status or amount."));
+	/* Ours by Stripe's id, else by the id we sent in its metadata. */
+	st = store_prepare(tx,
+	    "SELECT id FROM refunds WHERE "
+	    "stripe_refund_id = ? UNION SELECT id FROM "
+	    "refunds WHERE id = ?");
+	store_bind_text(st, 1, id);
+	store_bind_text(st, 2, mine != NULL && uuid_valid(mine) ? mine : "");
+	rc = store_step(st);
+	if (rc == STORE_ROW)
+		strlcpy_cb(row.id, store_col_text(st, 0), sizeof(row.id));
+	store_finalize(st);
+	if (rc == STORE_DONE)
+		return (OK); /* made elsewhere (the dashboard): not ours */
+	if (rc != STORE_ROW)
+		return (rc);
+	if ((rc = refund_read(tx, row.id, &row)) != OK ||
+	    (rc = training_lock(tx, "booking", row.booking_id)) != OK ||
+	    (rc = refund_read(tx, row.id, &row)) != OK)
+		return (rc);
+	strlcpy_cb(r->user_id, row.user_id, sizeof(r->user_id));
+	if (json_integer_value(json_object_get(obj, "amount")) != row.net ||
+	    (cur != NULL && strcasecmp(cur, row.currency) != 0) ||
+	    (intent != NULL && strcmp(intent, row.intent) != 0) ||
+	    (row.stripe_id[0] != '\0' && strcmp(row.stripe_id, id) != 0) ||
+	    strcmp(row.status, "pending") == 0 ||
+	    strcmp(row.status, "rejected") == 0)
+		return (inbox_fail(r, ERR_INVALID, "REFUND_MISMATCH",
+		    "The refund is not the one carebase asked for."));
+	if (row.stripe_id[0] == '\0') {
+		st = store_prepare(tx,
+		    "UPDATE refunds SET stripe_refund_id = ?, updated_at = ? "
+		    "WHERE id = ?");
+		store_bind_text(st, 1, id);
+		store_bind_int64(st, 2, time_now_ms());
+		store_bind_text(st, 3, row.id);
+		rc = store_step(st);
+		store_finalize(st);
+		if (rc != STORE_DONE)
+			return (rc);
+	}
+	*effect = "recorded";
+	if (strcmp(status, "succeeded") == 0) {
+		if (strcmp(row.status, "completed") == 0)
+			return (OK);
+		*effect = "refund_completed";
+		return (refund_move(tx, &row, "completed", NULL));
+	}
+	if (strcmp(status, "failed") == 0 || strcmp(status, "canceled") == 0) {
+		if (strcmp(row.status, "failed") == 0)
+			return (OK);
+		token_of(
+		    json_string_value(json_object_get(obj, "failure_reason")),
+		    why, sizeof(why));
+		*effect = "refund_failed";
+		return (refund_move(tx, &row, "failed",
+		    strcmp(why, "unknown") != 0 ? why : status));
+	}
+	return (OK);
+}
+
+/*
+ * Move a refund to completed or failed (why: Stripe's reason), with its
+ * payment's sums: a failed refund's amount is refundable again; one that
+ * fails after it completed is no longer refunded either.
+ */
+static int
+refund_move(
+    struct tx *tx, struct refund_row *row, const char *to, const char *why)
+{
+	struct stmt *st;
+	int64_t	     now = time_now_ms();
+	int	     done = strcmp(to, "completed") == 0;
+	int	     was_done = strcmp(row->status, "completed") == 0;
+	int	     was_failed = strcmp(row->status, "failed") == 0;
+	int	     rc;
+
+	st = store_prepare(tx,
+	    done ? "UPDATE refunds SET status = 'completed', completed_at = ?, "
+		   "updated_at = ? WHERE id = ? AND status = ?"
+		 : "UPDATE refunds SET status = 'failed', failed_at = ?, "
+		   "updated_at = ?, failure_reason = ? WHERE id = ? AND "
+		   "status = ?");
+	store_bind_int64(st, 1, now);
+	store_bind_int64(st, 2, now);
+	if (done) {
+		store_bind_text(st, 3, row->id);
+		store_bind_text(st, 4, row->status);
+	} else {
+		store_bind_text(st, 3, why);
+		store_bind_text(st, 4, row->id);
+		store_bind_text(st, 5, row->status);
+	}
+	rc = store_step(st);
+	rc = rc == STORE_DONE ? (store_changes(st) == 1 ? OK : ERR_BUSY) : rc;
+	store_finalize(st);
+	if (rc != OK)
+		return (rc);
+	/* committed (amounts): back when failing, again when a failed one
+	 * completes after all; refunded (what went back): up when completing,
+	 * down when a completed one fails. */
+	st = store_prepare(tx,
+	    "UPDATE payment_transactions SET refund_committed_minor = "
+	    "refund_committed_minor + ?, refunded_minor = refunded_minor + ?, "
+	    "updated_at = ? WHERE id = ?");
+	store_bind_int64(
+	    st, 1, done ? (was_failed ? row->amount : 0) : -row->amount);
+	store_bind_int64(st, 2, done ? row->net : (was_done ? -row->net : 0));
+	store_bind_int64(st, 3, now);
+	store_bind_text(st, 4, row->txn_id);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc != STORE_DONE)
+		return (rc);
+	if ((rc = training_audit_move(tx, NULL, NULL, "refunds",
+		 done ? "complete" : "fail", row->id, row->status, to)) != OK)
+		return (rc);
+	log_info("event=training_refund_%s refund_id=%s", to, row->id);
+	strlcpy_cb(row->status, to, sizeof(row->status));
+	return (payment_status_sync(tx, row));
+}
+
+/*
+ * A paid booking's payment_status from the refunded sum of the payment
+ * txn_id that paid it. A refund of a second payment (duplicate_payment)
+ * leaves it: the booking was paid by another.
+ */
+static int
+payment_status_sync(struct tx *tx, const struct refund_row *row)
+{
+	struct stmt *st;
+	int	     rc;
+
+	if (strcmp(row->cause, "duplicate_payment") == 0)
+		return (OK);
+	st = store_prepare(tx,
+	    "UPDATE training_bookings SET payment_status = (SELECT CASE WHEN "
+	    "p.refunded_minor = 0 THEN 'paid' WHEN p.refunded_minor >= "
+	    "p.amount_minor THEN 'refunded' ELSE 'partially_refunded' END FROM "
+	    "payment_transactions p WHERE p.id = ?), updated_at = ? WHERE id = "
+	    "? AND payment_status IN ('paid', 'partially_refunded', "
+	    "'refunded')");
+	store_bind_text(st, 1, row->txn_id);
+	store_bind_int64(st, 2, time_now_ms());
+	store_bind_text(st, 3, row->booking_id);
+	rc = store_step(st);
+	store_finalize(st);
+	return (rc == STORE_DONE ? OK : rc);
+}

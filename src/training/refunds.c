@@ -1,0 +1,720 @@
+/*
+ * Refunds of training payments (issue 16 part 1c, item 5): asked for,
+ * decided by staff, and the cancellation policy. How a refund is sent to
+ * Stripe and completed is refund_jobs.c's.
+ *
+ *	pending  --approve (staff)-->  approved --job--> processing -->
+ *		   completed | failed			(refund_jobs.c)
+ *	pending  --reject (staff)-->  rejected
+ *
+ * POST /v1/refunds {"booking_id", "amount_minor"?, "reason"?,
+ * "policy_override"?, "override_reason"?}: the booker for their own
+ * confirmed booking, staff for any booking paid through Stripe that is
+ * not pending. In one write transaction under the booking's lock:
+ *   - the booking was paid through Stripe (409 BOOKING_NOT_PAID: an
+ *     offline payment is refunded offline);
+ *   - amount_minor (default: all that is left) is at most what is left of
+ *     the payment: paid less the refunds asked for or made and not
+ *     rejected or failed (409 REFUND_EXCEEDS_PAYMENT with
+ *     refundable_minor), counted by a conditional update of the
+ *     payment's refund_committed_minor (a CHECK backs it);
+ *   - the cancellation policy, by the time left before the schedule
+ *     starts: in full until training_refund_full_days before, less
+ *     training_refund_fee_percent after (rounded half up), none inside
+ *     training_refund_none_hours (409 REFUND_NOT_ALLOWED); staff may set
+ *     it aside with policy_override and an override_reason (in full, at
+ *     any time). The fee is kept: net_refund_minor goes back.
+ * A request for all that is left of a confirmed booking cancels it when
+ * approved (cancels_booking): its seats are free from then on. Until then
+ * the booking and its seats are as they were, and a rejected request
+ * leaves them so (its amount is refundable again). Approval queues the
+ * training.refund job in its transaction.
+ *
+ * Staff's cancel of a booking paid through Stripe, and a schedule
+ * cancelled by staff, refund what is left in full at once
+ * (training_refund_in_full), rejecting the requests still pending.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "core/arena.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "module.h"
+#include "resource/audit.h"
+#include "resource/resource.h"
+#include "resource/seal.h"
+#include "store/jobs.h"
+#include "store/store.h"
+#include "training/training_int.h"
+
+#define STAFF_OWN (SEE_ALL | SEE_OWN)
+
+static const char *const statuses[] = { "pending", "approved", "rejected",
+	"processing", "completed", "failed", NULL };
+static const char *const causes[] = { "request", "schedule_cancelled",
+	"staff_cancelled", "late_payment", "duplicate_payment", NULL };
+static const char *const policies[] = { "full", "fee", "override", NULL };
+
+static const struct field refund_fields[] = {
+	{ "booking_id", FIELD_UUID, FIELD_READONLY | FIELD_FILTER, 0, 0, NULL,
+	    NULL, "training_bookings", 0, "the booking refunded" },
+	{ "user_id", FIELD_UUID, FIELD_READONLY | FIELD_FILTER, 0, 0, NULL,
+	    NULL, NULL, 0, "the booker; owns the row" },
+	{ "payment_transaction_id", FIELD_UUID, FIELD_READONLY, 0, 0, NULL,
+	    NULL, "payment_transactions", 0, "the payment refunded" },
+	{ "refund_reference", FIELD_TEXT, FIELD_READONLY | FIELD_FILTER, 0,
+	    TRAINING_REF_LEN, NULL, NULL, NULL, 0,
+	    "10 characters without look-alikes, random, unique" },
+	{ "amount_minor", FIELD_INT, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
+	    "the part of the payment refunded (with the fee kept)" },
+	{ "processing_fee_minor", FIELD_INT, FIELD_READONLY, 0, 0, NULL, NULL,
+	    NULL, 0, "kept by the cancellation policy" },
+	{ "net_refund_minor", FIELD_INT, FIELD_READONLY, 0, 0, NULL, NULL, NULL,
+	    0, "amount_minor - processing_fee_minor: what goes back",
+	    "(refunds.amount_minor - refunds.processing_fee_minor)" },
+	{ "currency", FIELD_TEXT, FIELD_READONLY, 0, 3, NULL, NULL, NULL, 0,
+	    "the payment's" },
+	{ "cause", FIELD_ENUM, FIELD_READONLY | FIELD_FILTER, 0, 0, causes,
+	    NULL, NULL, 0,
+	    "request (asked for), or made by carebase: schedule_cancelled, "
+	    "staff_cancelled, late_payment, duplicate_payment" },
+	{ "policy", FIELD_ENUM, FIELD_READONLY, 0, 0, policies, NULL, NULL, 0,
+	    "full, fee (the policy kept a fee) or override (staff's)" },
+	{ "reason", FIELD_TEXT,
+	    FIELD_READONLY | FIELD_PERSONAL | FIELD_NULLABLE, 0,
+	    TRAINING_REASON_MAX, NULL, NULL, NULL, STAFF_OWN,
+	    "why it was asked for" },
+	{ "override_reason", FIELD_TEXT,
+	    FIELD_READONLY | FIELD_PERSONAL | FIELD_NULLABLE, 0,
+	    TRAINING_REASON_MAX, NULL, NULL, NULL, STAFF_OWN,
+	    "staff's reason for setting the policy aside" },
+	{ "rejection_reason", FIELD_TEXT,
+	    FIELD_READONLY | FIELD_PERSONAL | FIELD_NULLABLE, 0,
+	    TRAINING_REASON_MAX, NULL, NULL, NULL, STAFF_OWN,
+	    "staff's reason for rejecting it" },
+	{ "cancels_booking", FIELD_BOOL, FIELD_READONLY, 0, 0, NULL, NULL, NULL,
+	    0, "all that was left: approving it cancels the booking" },
+	{ "status", FIELD_ENUM, FIELD_READONLY | FIELD_FILTER, 0, 0, statuses,
+	    NULL, NULL, 0,
+	    "pending (asked for), approved, rejected, processing (sent to "
+	    "Stripe), completed or failed" },
+	{ "stripe_refund_id", FIELD_TEXT, FIELD_READONLY | FIELD_NULLABLE, 0,
+	    STRIPE_ID_MAX, NULL, NULL, NULL, SEE_ALL, NULL },
+	{ "failure_reason", FIELD_TEXT, FIELD_READONLY | FIELD_NULLABLE, 0,
+	    STRIPE_ID_MAX, NULL, NULL, NULL, 0, "Stripe's" },
+	{ "requested_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0,
+	    NULL, NULL, NULL, SEE_ALL, "who asked (NULL: carebase)" },
+	{ "requested_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
+	    NULL, NULL, 0, NULL },
+	{ "approved_at", FIELD_TIME, FIELD_READONLY | FIELD_NULLABLE, 0, 0,
+	    NULL, NULL, NULL, 0, NULL },
+	{ "rejected_at", FIELD_TIME, FIELD_READONLY | FIELD_NULLABLE, 0, 0,
+	    NULL, NULL, NULL, 0, NULL },
+	{ "processed_at", FIELD_TIME, FIELD_READONLY | FIELD_NULLABLE, 0, 0,
+	    NULL, NULL, NULL, 0, "sent to Stripe" },
+	{ "completed_at", FIELD_TIME, FIELD_READONLY | FIELD_NULLABLE, 0, 0,
+	    NULL, NULL, NULL, 0, NULL },
+	{ "failed_at", FIELD_TIME, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, 0, NULL },
+	{ "processed_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0,
+	    NULL, NULL, NULL, SEE_ALL,
+	    "the staff member who approved or rejected it" },
+};
+
+const struct resource refunds_resource = {
+	.name = "refunds",
+	.path = "/v1/refunds",
+	.table = "refunds",
+	.fields = refund_fields,
+	.nfields = NELEM(refund_fields),
+	.owner_column = "user_id",
+	.actions = (1 << ACTION_LIST) | (1 << ACTION_READ),
+	.doc = "Refunds of training payments made through Stripe: made by "
+	       "carebase when a paid booking's schedule or the booking is "
+	       "cancelled by staff, or a payment comes too late or twice, and "
+	       "sent to Stripe by the training.refund job; completed by "
+	       "Stripe's webhook.",
+};
+
+/* One request, through its transaction. */
+struct ask {
+	struct request	 *req;
+	struct principal *who;
+	enum scope	  scope, read;
+	const char	 *booking_id;
+	int64_t		  amount; /* 0: all that is left */
+	const char	 *reason, *override_reason;
+	int		  override;
+	json_t		 *row;
+	char		  id[UUID_STR_LEN];
+};
+
+/* One decision. */
+struct decide {
+	struct request	 *req;
+	struct principal *who;
+	enum scope	  read;
+	const char	 *id;
+	const char	 *verb; /* "approve", "reject" */
+	const char	 *reason;
+	json_t		 *row;
+};
+
+static int    ask_check(struct ask *, json_t *body);
+static int    ask_tx(struct tx *, void *);
+static int    decide_tx(struct tx *, void *);
+static int    refund_answer(struct tx *, struct request *, struct principal *,
+       enum scope, const char *id, json_t **out);
+static int    pending_reject(struct tx *, const struct principal *,
+       struct request *, const char *booking_id);
+static size_t chars_of(const char *);
+static int    schedule_start(struct tx *, const char *schedule_id, int64_t *);
+
+/* Characters (code points) of UTF-8 text. */
+static size_t
+chars_of(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return (n);
+}
+
+int
+training_refund_policy(int64_t now, int64_t start, int64_t amount, int override,
+    int64_t full_days, int64_t fee_percent, int64_t none_hours, int64_t *fee,
+    const char **policy)
+{
+	int64_t left = start - now;
+
+	*fee = 0;
+	if (override) {
+		*policy = "override";
+		return (OK);
+	}
+	if (left >= full_days * 86400000) {
+		*policy = "full";
+		return (OK);
+	}
+	if (left < none_hours * 3600000) {
+		*policy = NULL;
+		return (ERR_CONFLICT);
+	}
+	*policy = "fee";
+	*fee = (amount * fee_percent + 50) / 100;
+	return (OK);
+}
+
+static int
+refund_answer(struct tx *tx, struct request *req, struct principal *who,
+    enum scope scope, const char *id, json_t **out)
+{
+	struct resource_ctx ctx;
+
+	json_decref(*out);
+	*out = NULL;
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.req = req;
+	ctx.tx = tx;
+	ctx.res = &refunds_resource;
+	ctx.who = who;
+	ctx.scope = scope;
+	return (resource_load(&ctx, id, out));
+}
+
+/* Ask */
+
+void
+training_refund_ask(struct request *req)
+{
+	struct ask a;
+	char	  *loc;
+	int	   rc;
+
+	memset(&a, 0, sizeof(a));
+	a.req = req;
+	a.who = req->caller;
+	a.scope = resource_scope(req->db, a.who, "refunds", "create");
+	if (a.scope != SCOPE_OWN && a.scope != SCOPE_ALL) {
+		http_problem(
+		    req, ERR_FORBIDDEN, NULL, "You may not ask for refunds.");
+		return;
+	}
+	a.read = resource_scope(req->db, a.who, "refunds", "read");
+	if (a.read < a.scope)
+		a.read = a.scope;
+	if (ask_check(&a, req->json) != OK)
+		return;
+	rc = store_run(req->db, STORE_TX_WRITE, ask_tx, &a);
+	if (rc != OK) {
+		json_decref(a.row);
+		if (!req->responded)
+			http_problem(req, rc, NULL,
+			    rc == ERR_NOT_FOUND ? "No such booking."
+						: "The refund could not be "
+						  "asked for.");
+		return;
+	}
+	if ((loc = arena_printf(req->arena, "/v1/refunds/%s", a.id)) != NULL)
+		http_header_add(req, "Location", loc);
+	http_json(req, 201, a.row);
+}
+
+/* The body: its members, their types and bounds (422, an entry each). */
+static int
+ask_check(struct ask *a, json_t *body)
+{
+	static const char *const members[] = { "booking_id", "amount_minor",
+		"reason", "policy_override", "override_reason", NULL };
+	const char		*k;
+	json_t			*v, *errs;
+	size_t			 i;
+
+	if (!json_is_object(body)) {
+		http_problem(
+		    a->req, ERR_INVALID, NULL, "A JSON object is needed.");
+		return (ERR_INVALID);
+	}
+	if ((errs = json_array()) == NULL) {
+		http_problem(a->req, ERR_NOMEM, NULL, "Out of memory.");
+		return (ERR_NOMEM);
+	}
+	json_object_foreach(body, k, v) {
+		for (i = 0; members[i] != NULL; i++)
+			if (strcmp(k, members[i]) == 0)
+				break;
+		if (members[i] == NULL)
+			resource_field_err(errs, "", "unknown_field",
+			    "a member the refund does not take");
+	}
+	a->booking_id = json_string_value(json_object_get(body, "booking_id"));
+	if (a->booking_id == NULL || !uuid_valid(a->booking_id))
+		resource_field_err(errs, "booking_id",
+		    a->booking_id == NULL ? "required" : "invalid_format",
+		    "the booking's id");
+	v = json_object_get(body, "amount_minor");
+	if (v != NULL && !json_is_null(v) &&
+	    (!json_is_integer(v) || json_integer_value(v) < 1))
+		resource_field_err(errs, "amount_minor", "min",
+		    "a positive integer of minor units, or null for all that is "
+		    "left");
+	a->amount = json_is_integer(v) ? json_integer_value(v) : 0;
+	for (i = 0; i < 2; i++) {
+		k = i == 0 ? "reason" : "override_reason";
+		v = json_object_get(body, k);
+		if (v != NULL && !json_is_null(v) &&
+		    (!json_is_string(v) || json_string_length(v) == 0 ||
+			json_string_length(v) > TRAINING_REASON_MAX * 4 ||
+			chars_of(json_string_value(v)) > TRAINING_REASON_MAX))
+			resource_field_err(errs, k, "invalid",
+			    "text of 1 to 2000 characters, or null");
+	}
+	a->reason = json_string_value(json_object_get(body, "reason"));
+	a->override_reason =
+	    json_string_value(json_object_get(body, "override_reason"));
+	v = json_object_get(body, "policy_override");
+	if (v != NULL && !json_is_null(v) && !json_is_boolean(v))
+		resource_field_err(
+		    errs, "policy_override", "type", "true or false");
+	a->override = json_is_true(v);
+	if (a->override && a->scope != SCOPE_ALL)
+		resource_field_err(errs, "policy_override", "staff_only",
+		    "only staff set the cancellation policy aside");
+	else if (a->override && a->override_reason == NULL)
+		resource_field_err(errs, "override_reason", "required",
+		    "setting the policy aside needs a reason");
+	else if (!a->override && a->override_reason != NULL)
+		resource_field_err(errs, "override_reason", "not_allowed",
+		    "only with policy_override");
+	return (resource_errs_answer(a->req, errs, "The refund"));
+}
+
+static int
+schedule_start(struct tx *tx, const char *schedule_id, int64_t *out)
+{
+	struct stmt *st;
+	int	     rc;
+
+	st = store_prepare(
+	    tx, "SELECT start_time FROM course_schedules WHERE id = ?");
+	store_bind_text(st, 1, schedule_id);
+	if ((rc = store_step(st)) == STORE_ROW)
+		*out = store_col_int64(st, 0);
+	store_finalize(st);
+	return (rc == STORE_ROW ? OK : rc == STORE_DONE ? ERR_NOT_FOUND : rc);
+}
+
+static int
+ask_tx(struct tx *tx, void *arg)
+{
+	struct ask	       *a = arg;
+	struct training_booking b;
+	struct training_payment p;
+	struct resource_ctx	ctx;
+	struct stmt	       *st;
+	const char	       *policy = NULL;
+	json_t		       *body;
+	char			ref[TRAINING_REF_LEN + 1], iso[ISO_TIME_LEN];
+	int64_t			now = time_now_ms(), start = 0, fee = 0, amount;
+	int			rc, cancels;
+
+	json_decref(a->row);
+	a->row = NULL;
+	if ((rc = training_booking_load(tx, a->booking_id, &b)) != OK)
+		return (rc);
+	if (a->scope == SCOPE_OWN && strcmp(b.user_id, a->who->user_id) != 0)
+		return (ERR_NOT_FOUND);
+	/* Under the booking's lock, as it is now. */
+	if ((rc = training_lock(tx, "booking", b.id)) != OK ||
+	    (rc = training_booking_load(tx, a->booking_id, &b)) != OK)
+		return (rc);
+	if (strcmp(b.status, "pending") == 0 ||
+	    (a->scope == SCOPE_OWN && strcmp(b.status, "confirmed") != 0))
+		return (training_refuse(a->req, ERR_CONFLICT, "NOT_REFUNDABLE",
+		    "booking_id", "not_refundable",
+		    a->scope == SCOPE_OWN
+			? "only a confirmed booking's refund is asked for"
+			: "a pending booking has nothing to refund"));
+	if ((rc = training_payment_of(tx, b.id, &p)) == ERR_NOT_FOUND)
+		return (training_refuse(a->req, ERR_CONFLICT,
+		    "BOOKING_NOT_PAID", "booking_id", "not_paid",
+		    "the booking was not paid through Stripe (an offline "
+		    "payment is refunded offline)"));
+	if (rc != OK)
+		return (rc);
+	amount = a->amount > 0 ? a->amount : p.amount - p.committed;
+	if (p.amount - p.committed <= 0 || amount > p.amount - p.committed)
+		return (training_refuse_n(a->req, ERR_CONFLICT,
+		    "REFUND_EXCEEDS_PAYMENT", "refundable_minor",
+		    p.amount - p.committed,
+		    "the refunds would come to more than was paid"));
+	if ((rc = schedule_start(tx, b.schedule_id, &start)) != OK)
+		return (rc);
+	if (training_refund_policy(now, start, amount, a->override,
+		config.training_refund_full_days,
+		config.training_refund_fee_percent,
+		config.training_refund_none_hours, &fee, &policy) != OK)
+		return (training_refuse(a->req, ERR_CONFLICT,
+		    "REFUND_NOT_ALLOWED", "booking_id", "policy",
+		    "no refund inside the cancellation policy's last hours "
+		    "before the course starts"));
+	if (fee >= amount)
+		return (training_refuse(a->req, ERR_CONFLICT,
+		    "REFUND_NOT_ALLOWED", "amount_minor", "policy",
+		    "the policy's fee would keep all of it"));
+	cancels = strcmp(b.status, "confirmed") == 0 &&
+	    amount == p.amount - p.committed;
+	/* Counted; the guard holds whoever else writes. */
+	st = store_prepare(tx,
+	    "UPDATE payment_transactions SET refund_committed_minor = "
+	    "refund_committed_minor + ?, updated_at = ? WHERE id = ? AND "
+	    "refund_committed_minor + ? <= amount_minor");
+	store_bind_int64(st, 1, amount);
+	store_bind_int64(st, 2, now);
+	store_bind_text(st, 3, p.id);
+	store_bind_int64(st, 4, amount);
+	rc = store_step(st);
+	rc = rc == STORE_DONE ? (store_changes(st) == 1 ? OK : ERR_BUSY) : rc;
+	store_finalize(st);
+	if (rc != OK ||
+	    (rc = training_reference_new(tx,
+		 "SELECT 1 FROM refunds WHERE refund_reference = ?", ref)) !=
+		OK)
+		return (rc);
+	body = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:s,s:b,s:s,s:s,"
+			 "s:s}",
+	    "booking_id", b.id, "user_id", b.user_id, "payment_transaction_id",
+	    p.id, "refund_reference", ref, "amount_minor", (json_int_t)amount,
+	    "processing_fee_minor", (json_int_t)fee, "currency", b.currency,
+	    "cause", "request", "policy", policy, "cancels_booking", cancels,
+	    "status", "pending", "requested_by", a->who->user_id,
+	    "requested_at", time_format_iso(now, iso));
+	if (body == NULL)
+		return (ERR_NOMEM);
+	if (a->reason != NULL)
+		json_object_set_new(body, "reason", json_string(a->reason));
+	if (a->override_reason != NULL)
+		json_object_set_new(
+		    body, "override_reason", json_string(a->override_reason));
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.req = a->req;
+	ctx.tx = tx;
+	ctx.res = &refunds_resource;
+	ctx.who = a->who;
+	ctx.scope = SCOPE_ALL;
+	rc = resource_insert(&ctx, body, a->id);
+	json_decref(body);
+	if (rc != OK)
+		return (rc);
+	return (refund_answer(tx, a->req, a->who, a->read, a->id, &a->row));
+}
+
+/* Decide */
+
+void
+training_refund_decide(struct request *req)
+{
+	struct decide d;
+	enum scope    scope;
+	json_t	     *v;
+	int	      rc;
+
+	memset(&d, 0, sizeof(d));
+	d.req = req;
+	d.who = req->caller;
+	d.verb = req->route_arg;
+	d.id = http_param(req, "id");
+	if (d.id == NULL || !uuid_valid(d.id)) {
+		http_problem(req, ERR_NOT_FOUND, NULL, "No such refund.");
+		return;
+	}
+	scope = resource_scope(req->db, d.who, "refunds", "approve");
+	d.read = resource_scope(req->db, d.who, "refunds", "read");
+	if (scope != SCOPE_ALL) {
+		if (d.read == SCOPE_NONE)
+			http_problem(
+			    req, ERR_NOT_FOUND, NULL, "No such refund.");
+		else
+			http_problem(req, ERR_FORBIDDEN, NULL,
+			    "Only staff %s a refund.", d.verb);
+		return;
+	}
+	d.read = SCOPE_ALL;
+	if (req->json != NULL) {
+		v = json_object_get(req->json, "reason");
+		if (!json_is_object(req->json) ||
+		    json_object_size(req->json) > (v != NULL ? 1u : 0u) ||
+		    (v != NULL && !json_is_null(v) &&
+			(!json_is_string(v) || json_string_length(v) == 0 ||
+			    chars_of(json_string_value(v)) >
+				TRAINING_REASON_MAX))) {
+			training_refuse(req, ERR_INVALID, NULL, "reason",
+			    "invalid",
+			    "{\"reason\": text of 1 to 2000 "
+			    "characters, or null}");
+			return;
+		}
+		d.reason = json_string_value(v);
+	}
+	rc = store_run(req->db, STORE_TX_WRITE, decide_tx, &d);
+	if (rc == OK) {
+		http_json(req, 200, d.row);
+		return;
+	}
+	json_decref(d.row);
+	if (!req->responded)
+		http_problem(req, rc, NULL,
+		    rc == ERR_NOT_FOUND ? "No such refund."
+					: "The refund cannot be decided.");
+}
+
+static int
+decide_tx(struct tx *tx, void *arg)
+{
+	struct decide	       *d = arg;
+	struct training_booking b;
+	struct stmt	       *st;
+	unsigned char		key[SEAL_KEY_LEN], *sealed = NULL;
+	char			status[16] = "", booking[UUID_STR_LEN] = "";
+	char			by[UUID_STR_LEN] = "", txn[UUID_STR_LEN] = "";
+	char			pl[96];
+	size_t			slen = 0;
+	int64_t			now = time_now_ms(), amount = 0;
+	int			rc, cancels = 0, pass;
+
+	json_decref(d->row);
+	d->row = NULL;
+	/* Read, lock the schedule then the booking, read again. */
+	for (pass = 0; pass < 2; pass++) {
+		st = store_prepare(tx,
+		    "SELECT status, booking_id, COALESCE(requested_by, ''), "
+		    "cancels_booking, amount_minor, payment_transaction_id "
+		    "FROM refunds WHERE id = ?");
+		store_bind_text(st, 1, d->id);
+		if ((rc = store_step(st)) == STORE_ROW) {
+			strlcpy_cb(
+			    status, store_col_text(st, 0), sizeof(status));
+			strlcpy_cb(
+			    booking, store_col_text(st, 1), sizeof(booking));
+			strlcpy_cb(by, store_col_text(st, 2), sizeof(by));
+			cancels = store_col_int64(st, 3) != 0;
+			amount = store_col_int64(st, 4);
+			strlcpy_cb(txn, store_col_text(st, 5), sizeof(txn));
+		}
+		store_finalize(st);
+		if (rc != STORE_ROW)
+			return (rc == STORE_DONE ? ERR_NOT_FOUND : rc);
+		if ((rc = training_booking_load(tx, booking, &b)) != OK)
+			return (rc);
+		if (pass == 0 &&
+		    ((rc = training_lock(tx, "schedule", b.schedule_id)) !=
+			    OK ||
+			(rc = training_lock(tx, "booking", b.id)) != OK))
+			return (rc);
+	}
+	if (strcmp(status, "pending") != 0) {
+		http_problem(d->req, ERR_CONFLICT, "INVALID_TRANSITION",
+		    "A %s refund cannot be %s.", status,
+		    strcmp(d->verb, "approve") == 0 ? "approved" : "rejected");
+		return (ERR_CONFLICT);
+	}
+	if (strcmp(d->verb, "reject") == 0) {
+		/* Its reason sealed under the booker's key (none once
+		 * erased); its amount refundable again. */
+		if (d->reason != NULL) {
+			if ((rc = seal_key_load(tx, b.user_id, key)) == OK)
+				rc = seal_field(key, "refunds",
+				    "rejection_reason", d->id, d->reason,
+				    &sealed, &slen);
+			sodium_memzero(key, sizeof(key));
+			if (rc != OK && rc != ERR_NOT_FOUND)
+				return (rc);
+		}
+		st = store_prepare(tx,
+		    "UPDATE refunds SET status = 'rejected', rejected_at = ?, "
+		    "processed_by = ?, rejection_reason = ?, updated_at = ?, "
+		    "updated_by = ? WHERE id = ? AND status = 'pending'");
+		store_bind_int64(st, 1, now);
+		store_bind_text(st, 2, d->who->user_id);
+		if (sealed != NULL)
+			store_bind_blob(st, 3, sealed, slen);
+		else
+			store_bind_null(st, 3);
+		store_bind_int64(st, 4, now);
+		store_bind_text(st, 5, d->who->user_id);
+		store_bind_text(st, 6, d->id);
+		rc = store_step(st);
+		rc = rc == STORE_DONE ? (store_changes(st) == 1 ? OK : ERR_BUSY)
+				      : rc;
+		store_finalize(st);
+		free(sealed);
+		if (rc != OK)
+			return (rc);
+		st = store_prepare(tx,
+		    "UPDATE payment_transactions SET refund_committed_minor = "
+		    "refund_committed_minor - ?, updated_at = ? WHERE id = ?");
+		store_bind_int64(st, 1, amount);
+		store_bind_int64(st, 2, now);
+		store_bind_text(st, 3, txn);
+		rc = store_step(st);
+		store_finalize(st);
+		if (rc != STORE_DONE ||
+		    (rc = training_audit_move(tx, d->req, d->who, "refunds",
+			 "reject", d->id, "pending", "rejected")) != OK)
+			return (rc == STORE_DONE ? ERR_DB : rc);
+		return (
+		    refund_answer(tx, d->req, d->who, d->read, d->id, &d->row));
+	}
+	st = store_prepare(tx,
+	    "UPDATE refunds SET status = 'approved', approved_at = ?, "
+	    "processed_by = ?, updated_at = ?, updated_by = ? WHERE id = ? "
+	    "AND status = 'pending'");
+	store_bind_int64(st, 1, now);
+	store_bind_text(st, 2, d->who->user_id);
+	store_bind_int64(st, 3, now);
+	store_bind_text(st, 4, d->who->user_id);
+	store_bind_text(st, 5, d->id);
+	rc = store_step(st);
+	rc = rc == STORE_DONE ? (store_changes(st) == 1 ? OK : ERR_BUSY) : rc;
+	store_finalize(st);
+	if (rc != OK ||
+	    (rc = training_audit_move(tx, d->req, d->who, "refunds", "approve",
+		 d->id, "pending", "approved")) != OK)
+		return (rc);
+	/* All that was left of a confirmed booking: it ends, seats free. */
+	if (cancels && strcmp(b.status, "confirmed") == 0 &&
+	    (rc = training_booking_cancel_row(tx, d->who, d->req, b.id,
+		 "confirmed", "cancel",
+		 strcmp(by, b.user_id) == 0 ? "booker" : "staff", now)) != OK)
+		return (rc);
+	snprintf(pl, sizeof(pl), "{\"refund_id\":\"%s\"}", d->id);
+	if ((rc = jobs_enqueue(tx, TRAINING_REFUND_JOB, pl, NULL, 0, NULL)) !=
+	    OK)
+		return (rc);
+	return (refund_answer(tx, d->req, d->who, d->read, d->id, &d->row));
+}
+
+/* In full, at once */
+
+/* Reject booking_id's pending requests, their amounts refundable again:
+ * carebase decides instead. */
+static int
+pending_reject(struct tx *tx, const struct principal *who, struct request *req,
+    const char *booking_id)
+{
+	struct stmt *st;
+	json_t	    *ids, *v;
+	size_t	     i;
+	int64_t	     now = time_now_ms();
+	int	     rc;
+
+	if ((ids = json_array()) == NULL)
+		return (ERR_NOMEM);
+	st = store_prepare(tx,
+	    "SELECT id FROM refunds WHERE booking_id = ? AND status = "
+	    "'pending' ORDER BY id");
+	store_bind_text(st, 1, booking_id);
+	while ((rc = store_step(st)) == STORE_ROW)
+		json_array_append_new(ids, json_string(store_col_text(st, 0)));
+	store_finalize(st);
+	rc = rc == STORE_DONE ? OK : rc;
+	json_array_foreach(ids, i, v) {
+		if (rc != OK)
+			break;
+		st = store_prepare(tx,
+		    "UPDATE payment_transactions SET refund_committed_minor = "
+		    "refund_committed_minor - (SELECT amount_minor FROM "
+		    "refunds WHERE id = ?), updated_at = ? WHERE id = (SELECT "
+		    "payment_transaction_id FROM refunds WHERE id = ?)");
+		store_bind_text(st, 1, json_string_value(v));
+		store_bind_int64(st, 2, now);
+		store_bind_text(st, 3, json_string_value(v));
+		rc = store_step(st);
+		store_finalize(st);
+		if (rc != STORE_DONE)
+			break;
+		st = store_prepare(tx,
+		    "UPDATE refunds SET status = 'rejected', rejected_at = ?, "
+		    "processed_by = ?, updated_at = ? WHERE id = ? AND status = "
+		    "'pending'");
+		store_bind_int64(st, 1, now);
+		store_bind_text(st, 2, who != NULL ? who->user_id : NULL);
+		store_bind_int64(st, 3, now);
+		store_bind_text(st, 4, json_string_value(v));
+		rc = store_step(st);
+		store_finalize(st);
+		if (rc != STORE_DONE)
+			break;
+		rc = training_audit_move(tx, req, who, "refunds", "reject",
+		    json_string_value(v), "pending", "rejected");
+	}
+	json_decref(ids);
+	return (rc);
+}
+
+int
+training_refund_in_full(struct tx *tx, const struct principal *who,
+    struct request *req, const char *booking_id, const char *cause,
+    const char *why)
+{
+	struct training_booking b;
+	struct training_payment p;
+	int			rc;
+
+	if ((rc = training_lock(tx, "booking", booking_id)) != OK ||
+	    (rc = training_booking_load(tx, booking_id, &b)) != OK)
+		return (rc);
+	if ((rc = training_payment_of(tx, b.id, &p)) == ERR_NOT_FOUND)
+		return (OK); /* unpaid, or paid offline: refunded offline */
+	if (rc != OK || (rc = pending_reject(tx, who, req, b.id)) != OK)
+		return (rc);
+	return (training_refund_auto(tx, who, req, &b, &p, cause, why, NULL));
+}

@@ -1,0 +1,181 @@
+/*
+ * POST /v1/webhooks/stripe: Stripe's events, a source of the webhook
+ * inbox (ops/inbox.h) like the CMS's and the booking system's.
+ *
+ *	verify	 Stripe-Signature (stripe.c): 401 SIGNATURE_MISSING,
+ *		 SIGNATURE_INVALID (no v1 matches, or the header does not
+ *		 parse), STALE_TIMESTAMP (t more than 300 s from now); 503
+ *		 WEBHOOK_NOT_CONFIGURED without stripe_webhook_secret. Such a
+ *		 call leaves only a row of metadata and is never replayed.
+ *	prepare	 the event: {"id": "evt_...", "type": "...", "data":
+ *		 {"object": {...}}}, checked and bounded (422 otherwise)
+ *	process	 in one write transaction with its effect and the inbox's
+ *		 outcome, under a lock on the event's id: an event whose id
+ *		 is in stripe_events already is answered {"duplicate": true}
+ *		 and does nothing; otherwise its effect, then its row.
+ *
+ * Effects: payment_intent.* (payment_events.c) record the attempt and
+ * confirm or refund the booking; refund.* and charge.refund.updated (a
+ * Refund), and charge.refunded (a Charge with its refunds), complete or
+ * fail refunds (refund_jobs.c). Any other type is acknowledged and kept
+ * (effect "ignored"). A refusal (422 PAYMENT_MISMATCH, REFUND_MISMATCH)
+ * changes nothing and records no event: Stripe sends it again, and it is
+ * in the inbox for `carebase webhooks replay` once mended.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/config.h"
+#include "core/err.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "ops/inbox.h"
+#include "store/store.h"
+#include "training/training_int.h"
+
+#define EVENT_TYPE_MAX 128
+
+static int st_verify(
+    struct request *, const char *, size_t, struct inbox_result *);
+static int st_prepare(const char *, size_t, json_t **, struct inbox_result *);
+static int st_check(json_t *, json_t *, struct inbox_result *);
+static int st_process(
+    struct tx *, const char *, size_t, json_t *, struct inbox_result *);
+
+static const struct inbox_source stripe_source = {
+	"stripe",
+	NULL, /* no header kept: never the signature */
+	st_verify,
+	st_prepare,
+	st_process,
+};
+
+int
+training_stripe_init(void)
+{
+	return (inbox_register(&stripe_source));
+}
+
+void
+training_stripe_webhook(struct request *req)
+{
+	inbox_receive(req, &stripe_source);
+}
+
+static int
+st_verify(
+    struct request *req, const char *body, size_t len, struct inbox_result *r)
+{
+	const char *secret = config.stripe_webhook_secret;
+
+	if (secret == NULL || secret[0] == '\0')
+		return (inbox_fail(r, ERR_UNAVAILABLE, "WEBHOOK_NOT_CONFIGURED",
+		    "The Stripe webhook secret is not configured."));
+	switch (stripe_signature_check(http_header(req, "Stripe-Signature"),
+	    body, len, secret, time_now_ms() / 1000, STRIPE_TOLERANCE_S)) {
+	case STRIPE_SIG_OK:
+		return (OK);
+	case STRIPE_SIG_MISSING:
+		return (inbox_fail(r, ERR_UNAUTHORIZED, "SIGNATURE_MISSING",
+		    "Stripe-Signature is missing."));
+	case STRIPE_SIG_STALE:
+		return (inbox_fail(r, ERR_UNAUTHORIZED, "STALE_TIMESTAMP",
+		    "The signature's timestamp is more than %d s from now.",
+		    STRIPE_TOLERANCE_S));
+	default:
+		return (inbox_fail(r, ERR_UNAUTHORIZED, "SIGNATURE_INVALID",
+		    "Stripe-Signature does not verify."));
+	}
+}
+
+static int
+st_prepare(const char *body, size_t len, json_t **work, struct inbox_result *r)
+{
+	return (inbox_parse_object(body, len, st_check, work, r));
+}
+
+/* The event's id, type and object, kept in work. */
+static int
+st_check(json_t *doc, json_t *work, struct inbox_result *r)
+{
+	const char *id = json_string_value(json_object_get(doc, "id"));
+	const char *type = json_string_value(json_object_get(doc, "type"));
+	json_t *obj = json_object_get(json_object_get(doc, "data"), "object");
+	size_t	n;
+
+	if (!stripe_id_ok(id))
+		return (inbox_fail(r, ERR_INVALID, "EVENT_INVALID",
+		    "The event's id is missing or not a Stripe id."));
+	if (type == NULL || (n = strlen(type)) == 0 || n > EVENT_TYPE_MAX ||
+	    strspn(type, "abcdefghijklmnopqrstuvwxyz0123456789_.") != n)
+		return (inbox_fail(r, ERR_INVALID, "EVENT_INVALID",
+		    "The event's type is missing or not a Stripe type."));
+	if (!json_is_object(obj))
+		return (inbox_fail(r, ERR_INVALID, "EVENT_INVALID",
+		    "The event has no data.object."));
+	if (json_object_set(work, "id", json_object_get(doc, "id")) != 0 ||
+	    json_object_set(work, "type", json_object_get(doc, "type")) != 0 ||
+	    json_object_set(work, "object", obj) != 0)
+		return (inbox_fail(r, ERR_NOMEM, NULL, "Out of memory."));
+	return (OK);
+}
+
+static int
+st_process(struct tx *tx, const char *body, size_t len, json_t *w,
+    struct inbox_result *r)
+{
+	struct stmt *st;
+	const char  *id = json_string_value(json_object_get(w, "id"));
+	const char  *type = json_string_value(json_object_get(w, "type"));
+	json_t	    *obj = json_object_get(w, "object");
+	const char  *effect = "ignored";
+	int	     rc;
+
+	(void)body;
+	(void)len;
+	/* One delivery of an event at a time; a second finds the first's
+	 * row once the first has committed. */
+	if ((rc = training_lock(tx, "stripe_event", id)) != OK)
+		return (rc);
+	st = store_prepare(
+	    tx, "SELECT effect FROM stripe_events WHERE event_id = ?");
+	store_bind_text(st, 1, id);
+	rc = store_step(st);
+	if (rc == STORE_ROW)
+		r->out = json_pack("{s:s,s:s,s:b,s:s}", "event_id", id, "type",
+		    type, "duplicate", 1, "effect", store_col_text(st, 0));
+	store_finalize(st);
+	if (rc == STORE_ROW)
+		return (r->out != NULL ? OK : ERR_NOMEM);
+	if (rc != STORE_DONE)
+		return (rc);
+	rc = OK;
+	if (strncmp(type, "payment_intent.", 15) == 0)
+		rc = training_intent_event(tx, type, obj, r, &effect);
+	else if (strncmp(type, "refund.", 7) == 0 ||
+	    strcmp(type, "charge.refund.updated") == 0 ||
+	    strcmp(type, "charge.refunded") == 0)
+		rc = training_refund_event(tx, type, obj, r, &effect);
+	if (rc != OK)
+		return (rc);
+	st = store_prepare(tx,
+	    "INSERT INTO stripe_events (event_id, event_type, object_id, "
+	    "effect, processed_at) VALUES (?, ?, ?, ?, ?)");
+	store_bind_text(st, 1, id);
+	store_bind_text(st, 2, type);
+	store_bind_text(st, 3,
+	    stripe_id_ok(json_string_value(json_object_get(obj, "id")))
+		? json_string_value(json_object_get(obj, "id"))
+		: NULL);
+	store_bind_text(st, 4, effect);
+	store_bind_int64(st, 5, time_now_ms());
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc != STORE_DONE)
+		return (rc);
+	r->out = json_pack("{s:s,s:s,s:b,s:s}", "event_id", id, "type", type,
+	    "duplicate", 0, "effect", effect);
+	return (r->out != NULL ? OK : ERR_NOMEM);
+}

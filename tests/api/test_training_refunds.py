@@ -1,0 +1,513 @@
+"""Refunds of training payments (issue 16 part 1c, item 5), and a schedule
+cancelled by staff refunding its paid bookings in full, against a fake
+Stripe (conftest.FakeStripe) with webhook bodies signed by Stripe's own
+npm library.
+
+A refund is asked for (POST /v1/refunds) by the booker or staff, in part
+or in whole, never past what was paid (counted under the booking's lock),
+under the cancellation policy (in full until training_refund_full_days
+before the start, less training_refund_fee_percent after, none inside
+training_refund_none_hours; staff may set it aside with a reason); staff
+approve or reject it; an approved refund is sent to Stripe by the
+training.refund job, outside any transaction, with an idempotency key,
+and completed by Stripe's webhook. A rejected request leaves the booking
+and its seats as they were. A crash between Stripe's answer and the
+commit leaves Stripe and the database agreeing: the job runs again and
+the refund completes once. Runs on SQLite and PostgreSQL.
+
+The race test (many partial refunds at once) has a control that shows
+the race exists without the guard: the same check-then-write straight on
+the database from many connections (conftest.direct_race)."""
+
+import datetime
+import uuid
+
+import pytest
+
+from conftest import (booked, read_booking, course_schedule, direct_race, discount_code, free_seats,
+                      hdr, make_catalogue, pay, person, problem, race, schedule,
+                      stripe_hook, wait_refund, wait_until)
+
+
+def iso_in(days, hours=0):
+    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=days,
+                                                                          hours=hours)
+    return t.strftime("%Y-%m-%dT%H:%M:00Z")
+
+
+def soon(shop, days, by="trainer"):
+    """A schedule starting days from now (7 hours long)."""
+    r = schedule(shop["server"], shop["admin"], shop["course"], shop["venue"], shop[by],
+                 iso_in(days), iso_in(days, 7))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def paid(shop, who, sched, n=1):
+    """A booking of n seats of sched by who, paid through Stripe: (booking,
+    intent id)."""
+    s, st = shop["server"], shop["stripe"]
+    b = booked(s, who, sched, n)
+    r = pay(s, who, b)
+    assert r.status_code == 201, r.text
+    pi = r.json()["payment_intent_id"]
+    r = stripe_hook(s, st.intent_event(pi), shop["sign"])
+    assert r.status_code == 200 and r.json()["result"]["effect"] == "confirmed", r.text
+    return b, pi
+
+
+def ask(shop, who, booking, **body):
+    return shop["server"].post("/v1/refunds", headers=hdr(who),
+                               json={"booking_id": booking["id"], **body})
+
+
+def asked(shop, who, booking, **body):
+    r = ask(shop, who, booking, **body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def decide(shop, who, refund, verb, **body):
+    s = shop["server"]
+    if verb == "reject":
+        return s.post(f"/v1/refunds/{refund['id']}/reject", headers=hdr(who), json=body)
+    return s.post(f"/v1/refunds/{refund['id']}/approve", headers=hdr(who))
+
+
+def refund_row(shop, refund):
+    r = shop["server"].get(f"/v1/refunds/{refund['id']}", headers=hdr(shop["admin"]))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def sent(shop, refund):
+    """Wait until the job has sent refund to Stripe: its Stripe id."""
+    db = shop["db"]
+    return wait_until(lambda: db.scalar(f"SELECT stripe_refund_id FROM refunds WHERE "
+                                        f"id = '{refund['id']}'"),
+                      timeout=20, what="the refund sent to Stripe")
+
+
+def complete(shop, refund, type="refund.updated", **changes):
+    re_id = sent(shop, refund)
+    r = stripe_hook(shop["server"], shop["stripe"].refund_event(re_id, type, **changes),
+                    shop["sign"])
+    assert r.status_code == 200, r.text
+    return r.json()["result"]
+
+
+def money(db, intent):
+    row = db.query("SELECT amount_minor, refund_committed_minor, refunded_minor FROM "
+                   f"payment_transactions WHERE stripe_payment_intent_id = '{intent}'")[0]
+    return tuple(int(x) for x in row)
+
+
+def test_a_booker_asks_and_staff_approve_a_refund_in_full(shop, db):
+    s, st, m, admin = shop["server"], shop["stripe"], shop["member"], shop["admin"]
+    sched = course_schedule(s, shop)              # years ahead: the policy refunds in full
+    b, pi = paid(shop, m, sched, 2)
+    assert free_seats(s, sched, admin) == 8
+    ref = asked(shop, m, b, reason="I broke my wrist skiing")
+    assert ref["status"] == "pending" and ref["cause"] == "request"
+    assert (ref["amount_minor"], ref["processing_fee_minor"], ref["net_refund_minor"]) == (
+        15000, 0, 15000)
+    assert ref["policy"] == "full" and ref["cancels_booking"] is True
+    assert ref["reason"] == "I broke my wrist skiing" and ref["user_id"] == m["id"]
+    assert ref["requested_at"] and ref["approved_at"] is None
+    assert b"broke my wrist" not in db.raw()
+    # Asked for, nothing has moved yet.
+    assert read_booking(shop["server"], m, b)["status"] == "confirmed"
+    assert free_seats(s, sched, admin) == 8
+    assert st.requests("/v1/refunds") == []
+    assert money(db, pi) == (15000, 15000, 0)
+    # Staff approve: the booking ends, its seats are free, the job sends it.
+    r = decide(shop, admin, ref, "approve")
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "approved" and r.json()["processed_by"] == admin["id"]
+    row = read_booking(shop["server"], admin, b)
+    assert row["status"] == "cancelled" and row["cancel_reason"] == "booker"
+    assert row["payment_status"] == "paid"
+    assert free_seats(s, sched, admin) == 10
+    re_id = sent(shop, ref)
+    (req,) = st.requests("/v1/refunds")
+    assert req["form"]["payment_intent"] == pi and req["form"]["amount"] == "15000"
+    assert req["form"]["metadata[refund_id]"] == ref["id"]
+    assert req["headers"]["idempotency-key"] == f"training-refund-{ref['id']}"
+    now = refund_row(shop, ref)
+    assert now["status"] == "processing" and now["processed_at"]
+    assert now["stripe_refund_id"] == re_id
+    # Stripe's webhook completes it.
+    assert complete(shop, ref)["effect"] == "refund_completed"
+    done = refund_row(shop, ref)
+    assert done["status"] == "completed" and done["completed_at"]
+    assert read_booking(shop["server"], m, b)["payment_status"] == "refunded"
+    assert money(db, pi) == (15000, 15000, 15000)
+    for action in ("create", "approve", "process", "complete"):
+        assert db.count("audit_log", f"action = 'refunds.{action}' AND "
+                        f"entity_id = '{ref['id']}'") == 1, action
+    # The booker sees it, another member does not.
+    assert s.get(f"/v1/refunds/{ref['id']}", headers=hdr(m)).status_code == 200
+    assert s.get(f"/v1/refunds/{ref['id']}",
+                 headers=hdr(person(s, "other"))).status_code == 404
+
+
+def test_the_cancellation_policy(shop, db):
+    s, m, admin = shop["server"], shop["member"], shop["admin"]
+    # Five days ahead: the fee (25 percent) is kept.
+    b5, pi5 = paid(shop, m, soon(shop, 5))
+    ref = asked(shop, m, b5)
+    assert ref["policy"] == "fee" and ref["processing_fee_minor"] == 1875
+    assert ref["net_refund_minor"] == 5625 and ref["amount_minor"] == 7500
+    assert decide(shop, admin, ref, "approve").status_code == 200
+    assert sent(shop, ref) and shop["stripe"].requests("/v1/refunds")[0]["form"][
+        "amount"] == "5625"
+    complete(shop, ref)
+    assert read_booking(shop["server"], m, b5)["payment_status"] == "partially_refunded"
+    assert money(db, pi5) == (7500, 7500, 5625)
+    # A day ahead: none, for the booker and for staff keeping to it.
+    b1, pi1 = paid(shop, m, soon(shop, 1, by="trainer2"))
+    problem(ask(shop, m, b1), 409, "REFUND_NOT_ALLOWED")
+    problem(ask(shop, admin, b1), 409, "REFUND_NOT_ALLOWED")
+    # Staff set it aside, with a reason; the booker may not.
+    err = problem(ask(shop, m, b1, policy_override=True, override_reason="ill"), 422,
+                  "VALIDATION_FAILED")
+    assert [e["code"] for e in err["errors"]] == ["staff_only"]
+    err = problem(ask(shop, admin, b1, policy_override=True), 422, "VALIDATION_FAILED")
+    assert [(e["field"], e["code"]) for e in err["errors"]] == [
+        ("override_reason", "required")]
+    problem(ask(shop, admin, b1, override_reason="no"), 422, "VALIDATION_FAILED")
+    assert money(db, pi1) == (7500, 0, 0) and db.count("refunds", "status = 'pending'") == 0
+    ref = asked(shop, admin, b1, policy_override=True,
+                override_reason="trainer's illness moved the learner")
+    assert ref["policy"] == "override" and ref["processing_fee_minor"] == 0
+    assert ref["net_refund_minor"] == 7500
+    assert ref["override_reason"] == "trainer's illness moved the learner"
+    assert ref["requested_by"] == admin["id"]
+    assert decide(shop, admin, ref, "approve").status_code == 200
+    assert read_booking(shop["server"], admin, b1)["cancel_reason"] == "staff"
+
+
+def test_what_cannot_be_refunded(shop, db):
+    s, m, admin = shop["server"], shop["member"], shop["admin"]
+    sched = course_schedule(s, shop)
+    pending = booked(s, m, sched)
+    problem(ask(shop, m, pending), 409, "NOT_REFUNDABLE")
+    problem(ask(shop, admin, pending), 409, "NOT_REFUNDABLE")
+    offline = booked(s, person(s, "cash"), sched)
+    assert s.post(f"/v1/training-bookings/{offline['id']}/confirm",
+                  headers=hdr(admin)).status_code == 200
+    problem(ask(shop, admin, offline), 409, "BOOKING_NOT_PAID")
+    other = person(s, "other")
+    problem(ask(shop, other, offline), 404, "NOT_FOUND")
+    problem(s.post("/v1/refunds", headers=hdr(m), json={"booking_id": str(uuid.uuid4())}),
+            404, "NOT_FOUND")
+    for body, field in (({}, "booking_id"), ({"booking_id": "x"}, "booking_id"),
+                        ({"booking_id": pending["id"], "amount_minor": 0}, "amount_minor"),
+                        ({"booking_id": pending["id"], "amount_minor": "5"}, "amount_minor"),
+                        ({"booking_id": pending["id"], "reason": ""}, "reason"),
+                        ({"booking_id": pending["id"], "status": "approved"}, "")):
+        err = problem(s.post("/v1/refunds", headers=hdr(m), json=body), 422,
+                      "VALIDATION_FAILED")
+        assert field in [e["field"] for e in err["errors"]], (body, err)
+    # Instructors neither ask nor read.
+    problem(ask(shop, shop["instructor"], offline), 403, "FORBIDDEN")
+    assert db.count("refunds") == 0
+
+
+def test_partial_refunds_never_come_to_more_than_was_paid(shop, db):
+    s, m, admin = shop["server"], shop["member"], shop["admin"]
+    sched = course_schedule(s, shop)
+    b, pi = paid(shop, m, sched)
+    first = asked(shop, m, b, amount_minor=2000, reason="one module missed")
+    assert first["cancels_booking"] is False
+    err = problem(ask(shop, m, b, amount_minor=6000), 409, "REFUND_EXCEEDS_PAYMENT")
+    assert err["refundable_minor"] == 5500
+    second = asked(shop, m, b, amount_minor=3000)
+    problem(ask(shop, m, b, amount_minor=2501), 409, "REFUND_EXCEEDS_PAYMENT")
+    assert money(db, pi) == (7500, 5000, 0)
+    # Rejected: its amount is refundable again, the booking as it was.
+    r = decide(shop, admin, second, "reject", reason="not how the policy works")
+    assert r.status_code == 200, r.text
+    rej = r.json()
+    assert rej["status"] == "rejected" and rej["rejected_at"]
+    assert rej["rejection_reason"] == "not how the policy works"
+    assert money(db, pi) == (7500, 2000, 0)
+    # Partial ones leave the booking confirmed.
+    assert decide(shop, admin, first, "approve").status_code == 200
+    assert read_booking(shop["server"], m, b)["status"] == "confirmed"
+    complete(shop, first)
+    assert read_booking(shop["server"], m, b)["payment_status"] == "partially_refunded"
+    # The rest cancels it.
+    rest = asked(shop, m, b)
+    assert rest["amount_minor"] == 5500 and rest["cancels_booking"] is True
+    problem(ask(shop, m, b, amount_minor=1), 409, "REFUND_EXCEEDS_PAYMENT")
+    assert decide(shop, admin, rest, "approve").status_code == 200
+    complete(shop, rest)
+    assert read_booking(shop["server"], m, b)["payment_status"] == "refunded"
+    assert money(db, pi) == (7500, 7500, 7500)
+    assert len(shop["stripe"].refunds) == 2
+
+
+def test_a_rejected_request_leaves_the_booking_and_its_seats(shop, db):
+    s, m, admin = shop["server"], shop["member"], shop["admin"]
+    sched = course_schedule(s, shop)
+    b, pi = paid(shop, m, sched, 3)
+    before = read_booking(shop["server"], admin, b)
+    ref = asked(shop, m, b)
+    # Only staff decide.
+    problem(decide(shop, m, ref, "approve"), 403, "FORBIDDEN")
+    problem(decide(shop, shop["instructor"], ref, "approve"), 404, "NOT_FOUND")
+    r = decide(shop, admin, ref, "reject")
+    assert r.status_code == 200 and r.json()["rejection_reason"] is None
+    after = read_booking(shop["server"], admin, b)
+    for k in ("status", "payment_status", "seats", "total_minor", "cancel_reason"):
+        assert after[k] == before[k], k
+    assert free_seats(s, sched, admin) == 7
+    assert money(db, pi) == (22500, 0, 0)
+    problem(decide(shop, admin, ref, "approve"), 409, "INVALID_TRANSITION")
+    problem(decide(shop, admin, ref, "reject"), 409, "INVALID_TRANSITION")
+    problem(s.post(f"/v1/refunds/{ref['id']}/reject", headers=hdr(admin),
+                   json={"reason": 5}), 422, "VALIDATION_FAILED")
+    assert shop["stripe"].requests("/v1/refunds") == []
+    assert db.count("jobs", "kind = 'training.refund'") == 0
+
+
+def test_stripe_refusing_a_refund_fails_it_and_frees_its_amount(shop, db):
+    s, st, m, admin = shop["server"], shop["stripe"], shop["member"], shop["admin"]
+    b, pi = paid(shop, m, course_schedule(s, shop))
+    st.script["refund"] = [400]
+    ref = asked(shop, m, b, amount_minor=1000)
+    assert decide(shop, admin, ref, "approve").status_code == 200
+    wait_refund(db, ref["id"], "failed")
+    row = refund_row(shop, ref)
+    assert row["failure_reason"] == "scripted_failure" and row["failed_at"]
+    assert money(db, pi) == (7500, 0, 0) and st.refunds == {}
+    assert db.count("failed_jobs", "kind = 'training.refund'") == 0
+    # A refund that completed and then failed at the bank is undone too.
+    again = asked(shop, m, b, amount_minor=1000)
+    assert decide(shop, admin, again, "approve").status_code == 200
+    complete(shop, again)
+    assert read_booking(shop["server"], m, b)["payment_status"] == "partially_refunded"
+    assert complete(shop, again, "refund.failed", status="failed",
+                    failure_reason="expired_or_canceled_card")["effect"] == "refund_failed"
+    row = refund_row(shop, again)
+    assert row["status"] == "failed" and row["failure_reason"] == "expired_or_canceled_card"
+    assert money(db, pi) == (7500, 0, 0)
+    assert read_booking(shop["server"], m, b)["payment_status"] == "paid"
+
+
+def test_stripe_down_the_job_retries_with_the_same_key(shop, db):
+    s, st, m, admin = shop["server"], shop["stripe"], shop["member"], shop["admin"]
+    b, pi = paid(shop, m, course_schedule(s, shop))
+    st.script["refund"] = [503]
+    ref = asked(shop, m, b)
+    assert decide(shop, admin, ref, "approve").status_code == 200
+    sent(shop, ref)
+    posts = st.requests("/v1/refunds")
+    assert [p["headers"]["idempotency-key"] for p in posts] == [
+        f"training-refund-{ref['id']}"] * 2
+    assert len(st.refunds) == 1
+    complete(shop, ref)
+    assert refund_row(shop, ref)["status"] == "completed"
+
+
+def test_an_event_for_a_refund_that_is_not_ours_is_refused_or_ignored(shop, db):
+    s, st, m, admin = shop["server"], shop["stripe"], shop["member"], shop["admin"]
+    b, pi = paid(shop, m, course_schedule(s, shop))
+    ref = asked(shop, m, b, amount_minor=1000)
+    assert decide(shop, admin, ref, "approve").status_code == 200
+    re_id = sent(shop, ref)
+    for changes in ({"amount": 999}, {"currency": "eur"}, {"payment_intent": "pi_other"}):
+        r = stripe_hook(s, st.refund_event(re_id, **changes), shop["sign"])
+        problem(r, 422, "REFUND_MISMATCH")
+    assert refund_row(shop, ref)["status"] == "processing"
+    # One made in Stripe's dashboard: acknowledged, nothing done.
+    r = stripe_hook(s, st.refund_event(re_id, id="re_dashboard", metadata={}),
+                    shop["sign"])
+    assert r.status_code == 200 and r.json()["result"]["effect"] == "ignored"
+
+
+@pytest.mark.dialect
+@pytest.mark.parametrize("lookup", ["finds it", "fails"])
+def test_a_crash_between_stripe_and_the_commit_refunds_once(start_server, db, stripe,
+                                                             stripe_signer, lookup):
+    """The process is killed (SIGKILL) while Stripe holds the refund it has
+    made (the answer never arrives, nothing is committed). Started again,
+    the job is claimed again once job_timeout_s has passed; it finds the
+    refund among the intent's refunds at Stripe, or, when that list fails,
+    sends the same request with the same Idempotency-Key and Stripe answers
+    with the refund it made: one refund at Stripe, recorded, and completed
+    once by its webhook, even delivered twice."""
+    env = stripe.env(CAREBASE_JOB_TIMEOUT_S="3", CAREBASE_STRIPE_TIMEOUT_S="1")
+    s1 = start_server(db=db, env=env)
+    shop = make_catalogue(s1)
+    shop.update(server=s1, stripe=stripe, sign=stripe_signer, db=db)
+    m, admin = shop["member"], shop["admin"]
+    b, pi = paid(shop, m, course_schedule(s1, shop))
+    ref = asked(shop, m, b)
+    stripe.script["refund"] = ["gate"]
+    assert decide(shop, admin, ref, "approve").status_code == 200
+    assert stripe.entered.wait(20), "the job never asked Stripe"
+    s1.kill()
+    stripe.release.set()
+    # Stripe made it; the database does not know it yet.
+    assert len(stripe.refunds) == 1
+    row = db.query(f"SELECT status, stripe_refund_id FROM refunds WHERE id = '{ref['id']}'")
+    assert row == [("processing", None)]
+    if lookup == "fails":
+        stripe.script["list"] = [500]
+    s2 = start_server(db=db, env=env)
+    shop["server"] = s2
+    re_id = sent(shop, ref)
+    assert list(stripe.refunds) == [re_id]
+    posts = stripe.requests("/v1/refunds")
+    assert {p["headers"]["idempotency-key"] for p in posts} == {
+        f"training-refund-{ref['id']}"}
+    assert len(stripe.requests("/v1/refunds", method="GET")) == 1
+    if lookup == "fails":
+        assert len(posts) == 2 and posts[1].get("replayed")
+    else:
+        assert len(posts) == 1
+    ev = stripe.refund_event(re_id)
+    for _ in range(2):
+        r = stripe_hook(s2, ev, stripe_signer)
+        assert r.status_code == 200, r.text
+    charge = {"id": "ch_" + uuid.uuid4().hex[:20], "object": "charge", "payment_intent": pi,
+              "amount_refunded": 7500, "refunds": {"object": "list", "data": [
+                  ev["data"]["object"]]}}
+    r = stripe_hook(s2, {"id": "evt_" + uuid.uuid4().hex, "type": "charge.refunded",
+                         "data": {"object": charge}}, stripe_signer)
+    assert r.status_code == 200 and r.json()["result"]["effect"] == "recorded", r.text
+    assert refund_row(shop, ref)["status"] == "completed"
+    assert db.count("audit_log", f"action = 'refunds.complete' AND "
+                    f"entity_id = '{ref['id']}'") == 1
+    assert money(db, pi) == (7500, 7500, 7500)
+    assert read_booking(shop["server"], m, b)["payment_status"] == "refunded"
+    assert db.count("failed_jobs") == 0
+
+
+# -- a schedule or a paid booking cancelled by staff -----------------------------
+
+
+def test_a_schedule_cancelled_by_staff_refunds_its_paid_bookings_in_full(shop, db):
+    s, st, admin = shop["server"], shop["stripe"], shop["admin"]
+    sched = course_schedule(s, shop)
+    alice = person(s, "alice")
+    a, pi = paid(shop, alice, sched, 2)
+    partial = asked(shop, alice, a, amount_minor=1000)          # still pending
+    cash = booked(s, person(s, "cash"), sched)
+    assert s.post(f"/v1/training-bookings/{cash['id']}/confirm",
+                  headers=hdr(admin)).status_code == 200
+    code = discount_code(s, admin, usage_limit=3)
+    hold = booked(s, person(s, "hold"), sched, discount_code=code["code"])
+    r = s.post(f"/v1/course-schedules/{sched['id']}/cancel", headers=hdr(admin))
+    assert r.status_code == 200, r.text
+    for x in (a, cash, hold):
+        row = read_booking(shop["server"], admin, x)
+        assert row["status"] == "cancelled" and row["cancel_reason"] == "schedule_cancelled"
+    # Paid through Stripe: its pending request rejected, all of it refunded.
+    assert refund_row(shop, partial)["status"] == "rejected"
+    (full,) = s.get(f"/v1/refunds?booking_id={a['id']}&cause=schedule_cancelled",
+                    headers=hdr(admin)).json()["data"]
+    assert full["amount_minor"] == 15000 and full["status"] in ("approved", "processing")
+    assert full["processing_fee_minor"] == 0 and full["processed_by"] == admin["id"]
+    assert complete(shop, full)["effect"] == "refund_completed"
+    assert read_booking(shop["server"], admin, a)["payment_status"] == "refunded"
+    assert db.count("email_log", f"template = 'training_payment_refunded' AND "
+                    f"user_id = '{alice['id']}'") == 1
+    # Paid offline: refunded offline, nothing sent; unpaid: its code given back.
+    assert read_booking(shop["server"], admin, cash)["payment_status"] == "paid"
+    assert db.count("refunds", f"booking_id = '{cash['id']}'") == 0
+    assert read_booking(shop["server"], admin, hold)["discount_released_at"]
+    assert len(st.refunds) == 1
+
+
+def test_staff_cancelling_a_paid_booking_refund_it_in_full(shop, db):
+    s, m, admin = shop["server"], shop["member"], shop["admin"]
+    b, pi = paid(shop, m, soon(shop, 1))          # inside the policy's last hours
+    r = s.post(f"/v1/training-bookings/{b['id']}/cancel", headers=hdr(admin))
+    assert r.status_code == 200 and r.json()["cancel_reason"] == "staff", r.text
+    (ref,) = s.get(f"/v1/refunds?booking_id={b['id']}", headers=hdr(admin)).json()["data"]
+    assert ref["cause"] == "staff_cancelled" and ref["amount_minor"] == 7500
+    complete(shop, ref)
+    assert read_booking(shop["server"], m, b)["payment_status"] == "refunded"
+
+
+# -- races ------------------------------------------------------------------------
+
+
+@pytest.mark.dialect
+@pytest.mark.serial
+def test_many_partial_refunds_at_once_never_exceed_the_payment(shop, start_server, db):
+    """20 requests of 1000 at once against a payment of 7500, through two
+    carebase processes: exactly 7 are made, the rest refused
+    REFUND_EXCEEDS_PAYMENT, and the refunds come to 7000. Control: the
+    same "what is left? enough: refund" straight on the database without
+    the booking's lock or the conditional update refunds far more than
+    was paid."""
+    s, st, m = shop["server"], shop["stripe"], shop["member"]
+    other = start_server(db=db, env=st.env())
+    b, pi = paid(shop, m, course_schedule(s, shop))
+
+    def attempt(i, session, base):
+        r = session.post(base + "/v1/refunds", headers=hdr(m), timeout=60,
+                         json={"booking_id": b["id"], "amount_minor": 1000})
+        return r.status_code, r.json().get("code")
+
+    results = race([s.base_url, other.base_url], 20, attempt)
+    assert sorted(results, key=str).count((201, None)) == 7, results
+    assert sorted(r for r in results if r[0] != 201) == [
+        (409, "REFUND_EXCEEDS_PAYMENT")] * 13
+    assert int(db.scalar(f"SELECT SUM(amount_minor) FROM refunds WHERE "
+                         f"booking_id = '{b['id']}'")) == 7000
+    assert money(db, pi) == (7500, 7000, 0)
+
+    # Control: read what is left, then refund, unguarded.
+    b2, pi2 = paid(shop, person(s, "second"), course_schedule(s, shop, 24))
+    txn = db.scalar(f"SELECT id FROM payment_transactions WHERE "
+                    f"stripe_payment_intent_id = '{pi2}'")
+    left_sql = ("SELECT amount_minor - (SELECT COALESCE(SUM(amount_minor), 0) FROM refunds "
+                f"WHERE payment_transaction_id = '{txn}') FROM payment_transactions WHERE "
+                f"id = '{txn}'")
+
+    def refund(i, left):
+        if left < 1000:
+            return None
+        return ("INSERT INTO refunds (id, booking_id, user_id, payment_transaction_id, "
+                "refund_reference, amount_minor, currency, cause, policy, status, "
+                f"requested_at, created_at, updated_at) VALUES ('{uuid.uuid4()}', "
+                f"'{b2['id']}', '{b2['user_id']}', '{txn}', 'CTRL{i:06d}', 1000, 'GBP', "
+                "'request', 'full', 'pending', 0, 0, 0)")
+
+    made = direct_race(db, 20, left_sql, refund)
+    assert made > 7, made
+
+
+# -- privacy, documents ------------------------------------------------------------
+
+
+def test_refunds_are_exported_and_their_reasons_erased(shop, db):
+    s, admin = shop["server"], shop["admin"]
+    m = person(s, "leaver")
+    b, pi = paid(shop, m, course_schedule(s, shop))
+    ref = asked(shop, m, b, amount_minor=500, reason="moving to Aberdeen")
+    r = decide(shop, admin, ref, "reject", reason="Aberdeen has a course too")
+    assert r.status_code == 200
+    doc = s.get("/v1/me/export", headers=hdr(m)).json()["records"]
+    assert [(x["reason"], x["rejection_reason"]) for x in doc["refunds"]] == [
+        ("moving to Aberdeen", "Aberdeen has a course too")]
+    assert b"Aberdeen" not in db.raw()
+    r = s.post(f"/v1/users/{m['id']}/erase", headers=hdr(admin))
+    assert r.status_code in (200, 204), r.text
+    row = refund_row(shop, ref)
+    assert row["reason"] is None and row["rejection_reason"] is None
+    assert row["amount_minor"] == 500 and row["status"] == "rejected"
+
+
+def test_the_refund_routes_are_in_the_openapi_document(server):
+    doc = server.get("/v1/openapi.json").json()
+    for p in ("/v1/refunds", "/v1/refunds/{id}", "/v1/refunds/{id}/approve",
+              "/v1/refunds/{id}/reject"):
+        assert p in doc["paths"], p
+    assert "post" in doc["paths"]["/v1/refunds"] and "get" in doc["paths"]["/v1/refunds"]
+    assert "refunds" in doc["components"]["schemas"]
