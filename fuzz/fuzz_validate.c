@@ -1,6 +1,6 @@
 /*
  * Fuzz resource_validate over a resource with one field of every type and
- * flag, for create and update at every scope, and the list cursor
+ * flag (a link accepted must be one resource_url_ok takes), for create and update at every scope, and the list cursor
  * decoder: the first byte picks the mode, the rest is the input.
  */
 #include <stddef.h>
@@ -34,6 +34,9 @@ static const struct field fields[] = {
 	{ "l", FIELD_TEXT_LIST, 0, 1, 3, NULL, NULL, NULL, 0, NULL },
 	{ "m", FIELD_EMAIL, FIELD_PERSONAL, 0, 0, NULL, NULL, NULL, 0, NULL },
 	{ "r", FIELD_TEXT, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0, NULL },
+	{ "w", FIELD_URL, FIELD_URL_RELATIVE | FIELD_NULLABLE, 0, 0, NULL, NULL,
+	    NULL, 0, NULL },
+	{ "ws", FIELD_URL_MAP, 0, 0, 4, NULL, NULL, NULL, 0, NULL },
 };
 
 static const struct resource res = {
@@ -50,7 +53,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct request req;
 	json_t	      *body, *v;
 	char	      *s, id[37];
-	int	       mode;
+	int	       mode, rc;
 
 	if (size < 1)
 		return (0);
@@ -74,9 +77,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	req.path = "/v1/things";
 	if ((body = json_loads(
 		 s, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL)) != NULL) {
-		if (resource_validate(&req, &res, body, mode & 1,
-			(enum scope)((mode >> 1) & 3)) == ERR_INVALID &&
-		    (!req.responded || req.status != 422))
+		rc = resource_validate(
+		    &req, &res, body, mode & 1, (enum scope)((mode >> 1) & 3));
+		if (rc == ERR_INVALID && (!req.responded || req.status != 422))
+			abort();
+		/* A link accepted is one the rule takes: http(s), or a path. */
+		if (rc == OK && json_is_string(json_object_get(body, "w")) &&
+		    !resource_url_ok(
+			json_string_value(json_object_get(body, "w")), 1))
 			abort();
 		json_decref(body);
 	}

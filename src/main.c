@@ -169,9 +169,11 @@ static int
 cmd_seed(struct store *db, int argc, char **argv)
 {
 	const struct module *const *modules;
+	struct seed_accounts	    accounts;
 	size_t			    i, n;
 	int			    rc, seeded = 0;
 
+	memset(&accounts, 0, sizeof(accounts));
 	if ((rc = migrate_current(db)) != OK) {
 		fprintf(stderr,
 		    "carebase: run `carebase migrate` before seeding\n");
@@ -181,7 +183,7 @@ cmd_seed(struct store *db, int argc, char **argv)
 	for (i = 0; i < n; i++) {
 		if (modules[i]->seed == NULL)
 			continue;
-		if ((rc = modules[i]->seed(db)) != OK) {
+		if ((rc = modules[i]->seed(db, &accounts)) != OK) {
 			fprintf(stderr, "carebase: seeding %s failed: %s\n",
 			    modules[i]->name, err_code(rc));
 			return (rc);

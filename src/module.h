@@ -15,6 +15,21 @@ struct resource;
 
 struct store;
 
+/*
+ * The demo accounts of `carebase seed`. The people module's seed, which
+ * runs first (modules.c), makes them, or finds them made by an earlier
+ * seed, and fills this in; each other module's seed gives them its demo
+ * data. An id is "" when there is no such account.
+ */
+struct seed_accounts {
+	char admin[37];
+	char therapist[37];
+	char guardian[37];
+	char child[37];
+	char member[37];
+	char instructor[37];
+};
+
 struct module {
 	const char		  *name;
 	const struct route	  *routes;
@@ -27,8 +42,9 @@ struct module {
 	const struct resource *const *resources;
 	size_t			      nresources;
 	int (*init)(struct store *); /* may be NULL */
-	/* Demo data for `carebase seed`; prints what it made. May be NULL. */
-	int (*seed)(struct store *);
+	/* Demo data for `carebase seed`, once (a second seed adds nothing);
+	 * prints what it made. May be NULL. */
+	int (*seed)(struct store *, struct seed_accounts *);
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

@@ -10,7 +10,7 @@
  * the owner (update own) or an admin sends its points and finishes it.
  * Points are health data: storing them for a person under the
  * digital-consent age needs their guardian's recorded consent
- * (people_health_consent), and every read of them is audited.
+ * (people_health_consent_answer), and every read of them is audited.
  */
 #include <math.h>
 #include <stdio.h>
@@ -23,7 +23,6 @@
 #include "biometrics/biometrics_int.h"
 #include "biometrics/points.h"
 #include "core/err.h"
-#include "core/keyring.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "module.h"
@@ -387,14 +386,7 @@ types_before_update(struct resource_ctx *ctx, json_t *body)
 int
 bio_consent(struct request *req, struct tx *tx, const char *user_id)
 {
-	int rc;
-
-	if ((rc = people_health_consent(tx, user_id)) == ERR_FORBIDDEN)
-		http_problem(req, rc, "CONSENT_REQUIRED",
-		    "The person is under "
-		    "the digital-consent age and has no guardian consent on "
-		    "record: no health data may be stored for them.");
-	return (rc);
+	return (people_health_consent_answer(req, tx, user_id));
 }
 
 /* started_at and ended_at (either may be NULL: not given). */
@@ -578,8 +570,12 @@ bio_lock(struct tx *tx, const char *recording_id)
 /* Seed */
 
 #define SEED_RECORDING "00000000-0000-7000-8000-0000000000f1"
-#define SEED_MEMBER    "member@demo.carebase.dev"
 #define SEED_BEATS     300
+
+struct bio_seed_arg {
+	const char *member; /* "": none */
+	int	    made[2];
+};
 
 /* Demo exercises, and a finished HRV recording of the demo member. */
 static int
@@ -598,9 +594,9 @@ seed_tx(struct tx *tx, void *arg)
 		    "moving slowly from feet to head." },
 	};
 	struct points_channel ch;
-	int		     *made = arg;
+	struct bio_seed_arg  *a = arg;
+	int		     *made = a->made;
 	struct stmt	     *st;
-	char		      index[65], member[UUID_STR_LEN];
 	int32_t		      rr[SEED_BEATS];
 	int64_t		      ts[SEED_BEATS], now = time_now_ms(), t;
 	uint8_t		      digest[BLOCKS_DIGEST_LEN];
@@ -626,14 +622,8 @@ seed_tx(struct tx *tx, void *arg)
 		if (rc != STORE_DONE)
 			return (rc);
 	}
-	keyring_email_index(SEED_MEMBER, index);
-	st = store_prepare(tx, "SELECT id FROM users WHERE email_index = ?");
-	store_bind_text(st, 1, index);
-	if ((rc = store_step(st)) == STORE_ROW)
-		strlcpy_cb(member, store_col_text(st, 0), sizeof(member));
-	store_finalize(st);
-	if (rc != STORE_ROW)
-		return (rc == STORE_DONE ? OK : rc); /* no demo member */
+	if (a->member[0] == '\0')
+		return (OK); /* no demo member */
 	/* Ten minutes of box breathing: RR intervals swaying with breath. */
 	t = now - 11 * 60 * 1000;
 	for (i = 0; i < SEED_BEATS; i++) {
@@ -650,7 +640,7 @@ seed_tx(struct tx *tx, void *arg)
 	    "'00000000-0000-7000-8000-0000000000d1', ?, ?, 'successful', ?, "
 	    "'{\"seed\":true}', ?, ?) ON CONFLICT (id) DO NOTHING");
 	store_bind_text(st, 1, SEED_RECORDING);
-	store_bind_text(st, 2, member);
+	store_bind_text(st, 2, a->member);
 	store_bind_int64(st, 3, ts[0] - rr[0]);
 	store_bind_int64(st, 4, ts[SEED_BEATS - 1]);
 	store_bind_int64(st, 5, SEED_BEATS);
@@ -674,17 +664,20 @@ seed_tx(struct tx *tx, void *arg)
 }
 
 int
-bio_seed(struct store *db)
+bio_seed(struct store *db, struct seed_accounts *accounts)
 {
-	int made[2] = { 0, 0 }, rc;
+	struct bio_seed_arg a;
+	int		    rc;
 
-	if ((rc = store_run(db, STORE_TX_WRITE, seed_tx, made)) != OK)
+	memset(&a, 0, sizeof(a));
+	a.member = accounts->member;
+	if ((rc = store_run(db, STORE_TX_WRITE, seed_tx, &a)) != OK)
 		return (rc);
 	printf("biometrics: %d demo exercise%s added%s (data types HRV, EEG, "
 	       "ECG, PPG, SpO2 come with the migration)\n",
-	    made[0], made[0] == 1 ? "" : "s",
-	    made[1] ? "; the member has a finished "
-		      "HRV recording of 300 beats"
-		    : "");
+	    a.made[0], a.made[0] == 1 ? "" : "s",
+	    a.made[1] ? "; the member has a finished "
+			"HRV recording of 300 beats"
+		      : "");
 	return (OK);
 }

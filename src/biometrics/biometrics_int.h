@@ -175,10 +175,12 @@ int bio_time_arg(const char *, int64_t *ms);
 /* Answer 422 with errs (taken) when it has entries: ERR_INVALID; OK
  * (errs freed) when empty. */
 #define bio_errs_answer resource_errs_answer
-/* people_health_consent, answered as 403 CONSENT_REQUIRED. */
+/* people_health_consent_answer: 403 CONSENT_REQUIRED or
+ * DATE_OF_BIRTH_REQUIRED. */
 int bio_consent(struct request *, struct tx *, const char *user_id);
 /* Demo data for `carebase seed`. */
-int bio_seed(struct store *);
+struct seed_accounts;
+int bio_seed(struct store *, struct seed_accounts *);
 
 /* ingest.c: POST .../points and POST .../finish */
 void bio_points_post(struct request *);

@@ -70,6 +70,12 @@ typedef void (*http_handler)(struct request *);
 /* A small body: at most HTTP_SMALL_BODY_LIMIT (sign-in and the like). */
 #define ROUTE_SMALL_BODY      0x20
 #define HTTP_SMALL_BODY_LIMIT (16 * 1024)
+/*
+ * With ROUTE_JSON_BODY: the body may be left out (req->json is then NULL);
+ * one that comes is checked as any JSON body (Content-Type, depth,
+ * parse). For actions whose body is optional ({"reason"} of a cancel).
+ */
+#define ROUTE_JSON_OPTIONAL 0x40
 
 struct route {
 	int	     method;  /* one enum http_method */
@@ -206,6 +212,7 @@ void http_send_take(struct request *, int status, const char *content_type,
  * Respond with an RFC 9457 problem document: type, title, status, detail,
  * instance (the path), code (stable machine code) and request_id.
  * rc is a core/err.h status; code overrides err_code(rc) when not NULL.
+ * A NULL request (a rule run outside one: resource_create) is let be.
  */
 void http_problem(struct request *, int rc, const char *code, const char *fmt,
     ...) __attribute__((format(printf, 4, 5)));

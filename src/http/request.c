@@ -287,6 +287,7 @@ hreq_begin(struct hreq *h, const char *method)
 		hreq_fail(h, ERR_MALFORMED, "BODY_NOT_ALLOWED",
 		    "This route takes no request body.");
 	else if ((h->flags & ROUTE_JSON_BODY) &&
+	    (h->body_coming || !(h->flags & ROUTE_JSON_OPTIONAL)) &&
 	    !http_content_type_json(MHD_lookup_connection_value(
 		h->mhd, MHD_HEADER_KIND, "Content-Type")))
 		hreq_fail(h, ERR_MEDIA_TYPE, NULL,
@@ -413,7 +414,8 @@ hreq_dispatch(struct hreq *h)
 		req->body = h->body.data;
 		req->body_len = h->body.len;
 	}
-	if (h->flags & ROUTE_JSON_BODY) {
+	if ((h->flags & ROUTE_JSON_BODY) &&
+	    !(req->body_len == 0 && (h->flags & ROUTE_JSON_OPTIONAL))) {
 		if (req->body_len == 0) {
 			http_problem(req, ERR_MALFORMED, NULL,
 			    "A JSON request body is required.");

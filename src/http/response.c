@@ -512,7 +512,10 @@ problem_vset(struct request *req, int rc, const char *code, json_t *extra,
 	size_t	    i, n;
 	int	    status;
 
-	if (req->responded) {
+	/* No request: a rule refused a row made outside one (the demo
+	 * seed through resource_create); the status the caller returns
+	 * tells. */
+	if (req == NULL || req->responded) {
 		json_decref(extra);
 		return;
 	}

@@ -158,7 +158,7 @@ const struct module learning_module = {
 	learning_resources,
 	NELEM(learning_resources),
 	learning_init,
-	NULL,
+	learning_seed,
 };
 
 /*

@@ -113,10 +113,29 @@ void learning_session_start(struct request *);
 void learning_session_complete(struct request *);
 void learning_session_incomplete(struct request *);
 void learning_me_courses(struct request *);
+/*
+ * user_id starts (complete 0) or completes session (its id or story uuid,
+ * one they may see) as the progress actions do, with no request: the
+ * enrolment made, its completion recomputed. For the demo seed.
+ */
+int learning_progress_apply(
+    struct tx *, const char *user_id, const char *session, int complete);
 
 /* storyblok.c */
 extern const struct inbox_source storyblok_source;
 void				 learning_storyblok_webhook(struct request *);
+/*
+ * Apply a story as the webhook does once it has fetched and checked it:
+ * work as learning_storyblok_story makes it, with "status" "published"
+ * (its "source", when set, is what the audit record names instead of
+ * "storyblok"). *out (owned) as the webhook answers. For the demo seed.
+ */
+int learning_story_apply(struct tx *, json_t *work, json_t **out);
+
+/* seed.c: a demo course for `carebase seed` */
+struct store;
+struct seed_accounts;
+int learning_seed(struct store *, struct seed_accounts *);
 
 /* storyblok_check.c: pure checks of what the CMS sends (no database, no
  * network), shared by the webhook and fuzz/fuzz_storyblok.c. */

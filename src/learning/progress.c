@@ -276,6 +276,22 @@ progress_tx(struct tx *tx, void *arg)
 	    hooks_changed(tx, CHANGE_PERSON, a->user)); /* its course states */
 }
 
+int
+learning_progress_apply(
+    struct tx *tx, const char *user_id, const char *session, int complete)
+{
+	struct paction a;
+	int	       rc;
+
+	memset(&a, 0, sizeof(a));
+	a.id = session;
+	a.user = user_id;
+	a.verb = complete ? VERB_COMPLETE : VERB_START;
+	rc = progress_tx(tx, &a);
+	json_decref(a.out);
+	return (rc);
+}
+
 /* GET /v1/me/courses */
 
 static int

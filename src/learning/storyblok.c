@@ -249,13 +249,15 @@ static int
 audit(struct tx *tx, const char *action, const char *entity, const char *id,
     json_t *fields, json_t *work)
 {
-	json_t *changes;
-	int	rc;
+	const char *source = json_string_value(json_object_get(work, "source"));
+	json_t	   *changes;
+	int	    rc;
 
 	changes = json_pack("{s:O,s:s,s:O,s:O,s:s}", "fields", fields, "status",
 	    json_string_value(json_object_get(work, "status")), "action",
 	    json_object_get(work, "action"), "story_id",
-	    json_object_get(work, "story_id"), "source", "storyblok");
+	    json_object_get(work, "story_id"), "source",
+	    source != NULL ? source : "storyblok");
 	if (changes == NULL)
 		return (ERR_NOMEM);
 	rc = audit_append(tx, NULL, NULL, action, entity, id, changes);
@@ -704,6 +706,19 @@ out:
 	json_decref(courses);
 	json_decref(sessions);
 	json_decref(fields);
+	return (rc);
+}
+
+int
+learning_story_apply(struct tx *tx, json_t *work, json_t **out)
+{
+	struct inbox_result r;
+	int		    rc;
+
+	memset(&r, 0, sizeof(r));
+	rc = sb_process(tx, NULL, 0, work, &r);
+	*out = r.out;
+	json_decref(r.errors);
 	return (rc);
 }
 

@@ -437,6 +437,16 @@ redeem(struct tx *tx, struct request *req, const char *access_id,
 	return (rc);
 }
 
+int
+partner_access_redeem(struct tx *tx, const char *access_id, const char *user_id)
+{
+	int outcome, rc;
+
+	if ((rc = redeem(tx, NULL, access_id, user_id, NULL, &outcome)) != OK)
+		return (rc);
+	return (outcome == CODE_VALID ? OK : ERR_CONFLICT);
+}
+
 static int
 check_tx(struct tx *tx, void *arg)
 {

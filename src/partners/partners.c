@@ -8,9 +8,11 @@
  * that admins manage (scope all); a partner admin reads their own
  * partner_admins row. A partner is never deleted: PATCH is_active false
  * deactivates it, and in the same transaction every admin of it and
- * every access it granted (after_write). GET /v1/partners/{name} is
- * public and answers an active partner's branding and the names of the
- * features it has switched on, nothing else.
+ * every access it granted (after_write). GET /v1/partners/{id} is public:
+ * given a name it answers an active partner's branding and the names of
+ * the features it has switched on, nothing else; given a UUID, the
+ * partner with that id, as admins see it to admins (the branding to
+ * anyone else).
  */
 #include <ctype.h>
 #include <string.h>
@@ -30,16 +32,16 @@
 #include "store/jobs.h"
 #include "store/store.h"
 
-static int     partners_init(struct store *);
-static int     url_ok(const char *);
-static void    partner_check(json_t *body, json_t *errs);
-static int     partners_before_create(struct resource_ctx *, json_t *);
-static int     partners_before_update(struct resource_ctx *, json_t *);
-static int     partners_after_write(struct resource_ctx *, int, json_t *);
-static int     partner_deactivate(struct resource_ctx *, const char *id);
-static int     features_before_write(struct resource_ctx *, json_t *);
-static int     admins_before_create(struct resource_ctx *, json_t *);
-static json_t *text_or_null(struct stmt *, int);
+static int  partners_init(struct store *);
+static void partner_check(json_t *body, json_t *errs);
+static int  partners_before_create(struct resource_ctx *, json_t *);
+static int  partners_before_update(struct resource_ctx *, json_t *);
+static int  partners_after_write(struct resource_ctx *, int, json_t *);
+static int  partner_deactivate(struct resource_ctx *, const char *id);
+static int  features_before_write(struct resource_ctx *, json_t *);
+static int  admins_before_create(struct resource_ctx *, json_t *);
+static int  branding_tx(
+     struct tx *, const char *key, const char *id, json_t **out);
 
 /* What the OpenAPI document says of the code routes (struct route's api). */
 /* clang-format off */
@@ -85,9 +87,23 @@ static const char api_assign[] =
     "\"string\",\"format\":\"date-time\"}}}}},\"problems\":{\"403\":"
     "\"the caller may not redeem codes\"," API_CODE_PROBLEMS "}}";
 
+/* clang-format off */
+#define API_PARTNER_GET							\
+	"{\"answers\":{\"200\":{\"description\":\"by id, to admins: the "	\
+	"partner (see partners); otherwise its public branding: name, "	\
+	"logo_url, logo_alt, website, footer_line1, footer_line2, "		\
+	"social_links, features\",\"schema\":{\"type\":\"object\"}},"	\
+	"\"304\":{\"description\":\"by id, to admins: If-None-Match named "	\
+	"the current ETag\"}},\"problems\":{\"404\":\"no such partner (by "	\
+	"name or to anyone but admins: no such active partner)\"}}"
+/* clang-format on */
+
 static const struct route partners_routes[] = {
-	{ HTTP_GET, "/v1/partners/{name}", partners_public_get, ROUTE_PUBLIC,
-	    "an active partner's branding and features, by name (public)" },
+	{ HTTP_GET, "/v1/partners/{id}", partners_public_get, ROUTE_PUBLIC,
+	    "a partner: {id} a UUID reads it by id (admins: the partner as "
+	    "declared; anyone else: its public branding), anything else is a "
+	    "name (anyone: the active partner's public branding and features)",
+	    NULL, API_PARTNER_GET },
 	{ HTTP_POST, "/v1/partner-access/validate-code",
 	    partner_access_validate,
 	    ROUTE_JSON_BODY | ROUTE_SMALL_BODY | ROUTE_PUBLIC,
@@ -120,24 +136,25 @@ static const struct registration_hook register_hook = {
 static const struct field partner_fields[] = {
 	{ "name", FIELD_TEXT, FIELD_REQUIRED | FIELD_FILTER | FIELD_SORT, 1,
 	    PARTNER_NAME_MAX, NULL, NULL, NULL, 0,
-	    "unique without regard to case (Unicode simple case folding); "
-	    "GET /v1/partners/{name} finds it" },
+	    "unique without regard to case (Unicode simple case folding), "
+	    "never a UUID; GET /v1/partners/{id} by name finds it" },
 	/* The name folded (partners_name_key), set by the hooks: unique. */
 	{ "name_key", FIELD_TEXT, FIELD_READONLY | FIELD_HIDDEN, 0, 0, NULL,
 	    NULL, NULL, SEE_ALL, NULL },
 	{ "is_active", FIELD_BOOL, FIELD_FILTER, 0, 0, NULL, "true", NULL, 0,
 	    "false deactivates the partner, its admins and its accesses" },
-	{ "logo_url", FIELD_TEXT, FIELD_NULLABLE, 0, PARTNER_URL_MAX, NULL,
-	    NULL, NULL, 0, "http(s) URL of the logo" },
+	{ "logo_url", FIELD_URL, FIELD_NULLABLE, 0, PARTNER_URL_MAX, NULL, NULL,
+	    NULL, 0, "http(s) URL of the logo" },
 	{ "logo_alt", FIELD_TEXT, FIELD_NULLABLE, 0, 200, NULL, NULL, NULL, 0,
 	    "text alternative of the logo" },
-	{ "website", FIELD_TEXT, FIELD_NULLABLE, 0, PARTNER_URL_MAX, NULL, NULL,
+	{ "website", FIELD_URL, FIELD_NULLABLE, 0, PARTNER_URL_MAX, NULL, NULL,
 	    NULL, 0, "http(s) URL of the partner's website" },
 	{ "footer_line1", FIELD_TEXT, FIELD_NULLABLE, 0, 500, NULL, NULL, NULL,
 	    0, "first footer line" },
 	{ "footer_line2", FIELD_TEXT, FIELD_NULLABLE, 0, 500, NULL, NULL, NULL,
 	    0, "second footer line" },
-	{ "social_links", FIELD_JSON, 0, 0, 0, NULL, "{}", NULL, 0,
+	{ "social_links", FIELD_URL_MAP, 0, 0, PARTNER_SOCIAL_MAX, NULL, "{}",
+	    NULL, 0,
 	    "object of network name ([a-z0-9_], up to 32) to http(s) URL, "
 	    "at most 16" },
 	{ "created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
@@ -163,7 +180,8 @@ const struct resource partners_resource = {
 	    "features, with their branding. Admins manage them; a partner is "
 	    "never deleted: is_active false deactivates it with its admins "
 	    "and accesses (made active again, it does not reactivate them). "
-	    "GET /v1/partners/{name} is the public branding.",
+	    "GET /v1/partners/{id} reads one by id (admins) or, given a name, "
+	    "is the public branding.",
 	.before_create = partners_before_create,
 	.before_update = partners_before_update,
 	.after_write = partners_after_write,
@@ -275,7 +293,7 @@ const struct module partners_module = {
 	partners_resources,
 	NELEM(partners_resources),
 	partners_init,
-	NULL,
+	partners_seed,
 };
 
 static int
@@ -373,30 +391,13 @@ partners_feature_on(struct tx *tx, const char *partner_id, const char *feature)
 
 /* Partners */
 
-/* An http(s) URL without blanks or control characters. */
-static int
-url_ok(const char *s)
-{
-	size_t i;
-
-	if (strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0)
-		return (0);
-	if (strlen(s) > PARTNER_URL_MAX || strlen(s) <= 8)
-		return (0);
-	for (i = 0; s[i] != '\0'; i++)
-		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
-			return (0);
-	return (1);
-}
-
-/* What the field declarations cannot say: names, URLs, social links. */
+/* What the field declarations cannot say: the name's form (links are
+ * FIELD_URL and FIELD_URL_MAP fields, checked by the declaration). */
 static void
 partner_check(json_t *body, json_t *errs)
 {
-	static const char *const urls[] = { "logo_url", "website", NULL };
-	const char		*s, *key;
-	json_t			*v, *link;
-	size_t			 i, n;
+	const char *s;
+	size_t	    i, n;
 
 	if ((s = json_string_value(json_object_get(body, "name"))) != NULL) {
 		n = strlen(s);
@@ -409,35 +410,11 @@ partner_check(json_t *body, json_t *errs)
 			partners_err(errs, "name", "invalid_format",
 			    "no "
 			    "control characters, no '/', no blanks around it");
-	}
-	for (i = 0; urls[i] != NULL; i++)
-		if ((s = json_string_value(json_object_get(body, urls[i]))) !=
-			NULL &&
-		    !url_ok(s))
-			partners_err(errs, urls[i], "invalid_format",
-			    "must be an http(s) URL");
-	if ((v = json_object_get(body, "social_links")) == NULL)
-		return;
-	if (!json_is_object(v) || json_object_size(v) > PARTNER_SOCIAL_MAX) {
-		partners_err(errs, "social_links", "type",
-		    "must be an object "
-		    "of at most 16 links");
-		return;
-	}
-	json_object_foreach(v, key, link) {
-		n = strlen(key);
-		for (i = 0; i < n; i++)
-			if (!((key[i] >= 'a' && key[i] <= 'z') ||
-				(key[i] >= '0' && key[i] <= '9') ||
-				key[i] == '_'))
-				break;
-		if (n == 0 || n > 32 || i < n || !json_is_string(link) ||
-		    !url_ok(json_string_value(link))) {
-			partners_err(errs, "social_links", "invalid_format",
-			    "each member is a network name ([a-z0-9_], up to "
-			    "32) and an http(s) URL");
-			return;
-		}
+		/* GET /v1/partners/{id} takes a UUID for an id. */
+		else if (uuid_valid(s))
+			partners_err(errs, "name", "invalid_format",
+			    "a name that reads as a UUID would be taken for "
+			    "the id of a partner");
 	}
 }
 
@@ -530,70 +507,99 @@ partner_deactivate(struct resource_ctx *ctx, const char *id)
 	return (rc);
 }
 
-/* GET /v1/partners/{name}: public, branding only. */
+/*
+ * GET /v1/partners/{id}: public. {id} a UUID is the partner's id: callers
+ * with partners:read:all (admins) read the partner as declared, with its
+ * ETag, active or not; anyone else its public branding while it is
+ * active. Anything else is a name (found without regard to case): the
+ * active partner's public branding, whoever asks. Names never read as a
+ * UUID (partner_check), so the two never meet.
+ */
 
-static json_t *
-text_or_null(struct stmt *st, int i)
+/*
+ * The branding of the active partner whose name key is key, or whose id
+ * is id (one of them NULL), as the declaration reads it: links the rule
+ * of resource_url_ok refuses are left out.
+ */
+static int
+branding_tx(struct tx *tx, const char *key, const char *by_id, json_t **out)
 {
-	const char *s = store_col_text(st, i);
+	static const char *const shown[] = { "name", "logo_url", "logo_alt",
+		"website", "footer_line1", "footer_line2", "social_links",
+		NULL };
+	struct stmt		*st;
+	json_t			*row = NULL, *features;
+	char			 id[UUID_STR_LEN];
+	size_t			 i;
+	int			 rc;
 
-	return (s != NULL ? json_string(s) : json_null());
-}
-
-void
-partners_public_get(struct request *req)
-{
-	struct tx   *tx = NULL;
-	struct stmt *st;
-	const char  *name = http_param(req, "name");
-	json_t	    *out = NULL, *links, *features;
-	char	     id[UUID_STR_LEN], key[PARTNER_NAME_KEY_SIZE];
-	int	     rc, step;
-
-	if (name == NULL || partners_name_key(name, key) != OK) {
-		http_problem(req, ERR_NOT_FOUND, NULL, "No such partner.");
-		return;
-	}
-	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
-		goto out;
+	*out = NULL;
 	st = store_prepare(tx,
-	    "SELECT id, name, logo_url, logo_alt, website, "
-	    "footer_line1, footer_line2, social_links FROM partners WHERE "
-	    "name_key = ? AND is_active = 1");
-	store_bind_text(st, 1, key);
-	if ((step = store_step(st)) == STORE_ROW) {
+	    key != NULL ? "SELECT id FROM partners WHERE name_key = ? AND "
+			  "is_active = 1"
+			: "SELECT id FROM partners WHERE id = ? AND "
+			  "is_active = 1");
+	store_bind_text(st, 1, key != NULL ? key : by_id);
+	if ((rc = store_step(st)) == STORE_ROW)
 		strlcpy_cb(id, store_col_text(st, 0), sizeof(id));
-		if ((links = json_loads(store_col_text(st, 7), 0, NULL)) ==
-		    NULL)
-			links = json_object();
-		out = json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "name",
-		    store_col_text(st, 1), "logo_url", text_or_null(st, 2),
-		    "logo_alt", text_or_null(st, 3), "website",
-		    text_or_null(st, 4), "footer_line1", text_or_null(st, 5),
-		    "footer_line2", text_or_null(st, 6), "social_links", links);
-	}
 	store_finalize(st);
-	if (step != STORE_ROW) {
-		rc = step == STORE_DONE ? ERR_NOT_FOUND : step;
-		goto out;
+	if (rc != STORE_ROW)
+		return (rc == STORE_DONE ? ERR_NOT_FOUND : rc);
+	if ((rc = resource_read(tx, &partners_resource, id, SCOPE_ALL, &row)) !=
+	    OK)
+		return (rc);
+	if ((*out = json_object()) == NULL) {
+		json_decref(row);
+		return (ERR_NOMEM);
 	}
-	if (out == NULL) {
-		rc = ERR_NOMEM;
-		goto out;
-	}
+	for (i = 0; shown[i] != NULL; i++)
+		json_object_set(*out, shown[i], json_object_get(row, shown[i]));
+	json_decref(row);
 	st = store_prepare(tx,
 	    "SELECT f.name FROM partner_features pf JOIN "
 	    "features f ON f.id = pf.feature_id WHERE pf.partner_id = ? AND "
 	    "pf.is_active = 1 ORDER BY f.name");
 	store_bind_text(st, 1, id);
 	features = json_array();
-	while ((step = store_step(st)) == STORE_ROW)
+	while ((rc = store_step(st)) == STORE_ROW)
 		json_array_append_new(
 		    features, json_string(store_col_text(st, 0)));
 	store_finalize(st);
-	json_object_set_new(out, "features", features);
-	rc = step == STORE_DONE ? OK : step;
-out:
+	json_object_set_new(*out, "features", features);
+	return (rc == STORE_DONE ? OK : rc);
+}
+
+void
+partners_public_get(struct request *req)
+{
+	struct tx  *tx = NULL;
+	const char *ref = http_param(req, "id");
+	json_t	   *out = NULL;
+	char	    key[PARTNER_NAME_KEY_SIZE];
+	int	    rc, by_id = ref != NULL && uuid_valid(ref);
+
+	if (ref == NULL || (!by_id && partners_name_key(ref, key) != OK)) {
+		http_problem(req, ERR_NOT_FOUND, NULL, "No such partner.");
+		return;
+	}
+	/* By id, a token is used when sent (one not valid answers 401, as
+	 * on any public read of a row; by name it is never looked at):
+	 * admins read the partner itself. */
+	if (by_id && http_authenticate(req) != OK) {
+		if (!req->responded)
+			http_problem(req, ERR_UNAUTHORIZED, NULL,
+			    "The credentials were not accepted.");
+		return;
+	}
+	if (by_id && req->caller != NULL &&
+	    resource_scope(req->db, req->caller, "partners", "read") ==
+		SCOPE_ALL) {
+		resource_read_answer(req, &partners_resource, ref);
+		return;
+	}
+	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) == OK)
+		rc = branding_tx(
+		    tx, by_id ? NULL : key, by_id ? ref : NULL, &out);
 	store_tx_rollback(tx);
 	if (rc != OK) {
 		json_decref(out);

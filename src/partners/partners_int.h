@@ -118,6 +118,14 @@ void partner_code_new(char out[PARTNER_CODE_LEN + 1]);
 void partner_code_hash(const char *code, char out[PARTNER_CODE_HASH_LEN]);
 void partner_access_validate(struct request *);
 void partner_access_assign(struct request *);
+/* Redeem access_id for user_id with no request and no actor (the demo
+ * seed): OK, or ERR_CONFLICT when the code may not be redeemed. */
+int partner_access_redeem(
+    struct tx *, const char *access_id, const char *user_id);
+
+/* seed.c: a demo partner for `carebase seed` */
+struct seed_accounts;
+int partners_seed(struct store *, struct seed_accounts *);
 /* The partners.prune_guesses job: drop guess windows that have ended. */
 struct store;
 struct job;

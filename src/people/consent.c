@@ -4,9 +4,11 @@
  * needs an active guardian_of relationship with consent recorded before
  * health data of theirs is stored. Without a birth date nobody counts as
  * an adult: their health data needs that guardian consent, or the date.
- * The health modules ask people_health_consent() (the resource layer
- * through people_consent_hook); GET /v1/me/health-consent shows the
- * answer.
+ * The health modules ask people_health_consent_answer() (the resource
+ * layer through its consent hook), which refuses with the code that says
+ * what is missing: CONSENT_REQUIRED (under the age) or
+ * DATE_OF_BIRTH_REQUIRED (age unknown); GET /v1/me/health-consent shows
+ * the answer.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,9 +190,28 @@ people_health_consent(struct tx *tx, const char *user_id)
 }
 
 int
-people_consent_hook(struct tx *tx, const char *user_id)
+people_health_consent_answer(
+    struct request *req, struct tx *tx, const char *user_id)
 {
-	return (people_health_consent(tx, user_id));
+	const char *reason = NULL;
+	int	    rc;
+
+	if ((rc = people_consent_status(tx, user_id, &reason)) !=
+		ERR_FORBIDDEN ||
+	    req == NULL)
+		return (rc);
+	if (reason != NULL && strcmp(reason, "date_of_birth_required") == 0)
+		http_problem(req, rc, "DATE_OF_BIRTH_REQUIRED",
+		    "The person's date of birth is not on record: health data "
+		    "is stored only for a person whose age is known, or with "
+		    "a guardian's recorded consent. Set date_of_birth first "
+		    "(PATCH /v1/me).");
+	else
+		http_problem(req, rc, "CONSENT_REQUIRED",
+		    "The person is under the digital-consent age and has no "
+		    "guardian consent on record: no health data may be stored "
+		    "for them.");
+	return (rc);
 }
 
 void

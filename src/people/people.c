@@ -26,8 +26,8 @@ struct demo {
 	const char *role;
 	const char *first_name;
 	const char *last_name;
-	int	    child; /* born so as to be 12 today */
-	char	    id[37];
+	const char *born; /* "YYYY-MM-DD"; NULL: 12 years ago today */
+	char	   *id;	  /* the seed_accounts member it fills */
 	char	    email[64];
 	const char *status;
 };
@@ -39,9 +39,10 @@ struct demo_link {
 };
 
 static int	    people_init(struct store *);
-static int	    people_seed(struct store *);
+static int	    people_seed(struct store *, struct seed_accounts *);
 static int	    demo_add(struct store *, struct demo *);
 static int	    demo_find(struct store *, const char *email, char *id);
+static int	    demo_born_tx(struct tx *, void *);
 static int	    demo_link_tx(struct tx *, void *);
 static struct demo *demo_get(struct demo *, size_t, const char *);
 
@@ -257,7 +258,7 @@ people_init(struct store *db)
 	int rc;
 
 	http_set_authenticator(people_authenticate);
-	resource_set_consent(people_consent_hook);
+	resource_set_consent(people_health_consent_answer);
 	if ((rc = mail_template_register(&password_reset_template)) != OK &&
 	    rc != ERR_CONFLICT)
 		return (rc);
@@ -270,18 +271,27 @@ people_init(struct store *db)
 /*
  * Demo accounts, each with the same printed password (the one place a
  * password is printed), skipping those that exist; the guardian is linked
- * to the child with consent recorded, the therapist to the member.
+ * to the child with consent recorded, the therapist to the member. Every
+ * adult has a birth date, so the demo member may hold health data (an
+ * account an earlier seed made without one gets it now); the child is 12.
+ * The ids go to accounts, for the other modules' seeds.
  */
 static int
-people_seed(struct store *db)
+people_seed(struct store *db, struct seed_accounts *accounts)
 {
 	struct demo demos[] = {
-		{ "admin", "admin", "Ada", "Admin", 0, "", "", "" },
-		{ "therapist", "therapist", "Theo", "Therapist", 0, "", "",
-		    "" },
-		{ "guardian", "member", "Grace", "Guardian", 0, "", "", "" },
-		{ "child", "member", "Charlie", "Child", 1, "", "", "" },
-		{ "member", "member", "Morgan", "Member", 0, "", "", "" },
+		{ "admin", "admin", "Ada", "Admin", "1979-03-08",
+		    accounts->admin, "", "" },
+		{ "therapist", "therapist", "Theo", "Therapist", "1982-11-20",
+		    accounts->therapist, "", "" },
+		{ "guardian", "member", "Grace", "Guardian", "1984-06-02",
+		    accounts->guardian, "", "" },
+		{ "child", "member", "Charlie", "Child", NULL, accounts->child,
+		    "", "" },
+		{ "member", "member", "Morgan", "Member", "1991-04-17",
+		    accounts->member, "", "" },
+		{ "instructor", "instructor", "Ira", "Instructor", "1987-09-30",
+		    accounts->instructor, "", "" },
 	};
 	struct demo_link links[] = {
 		{ "guardian", "child", "guardian_of" },
@@ -307,12 +317,13 @@ people_seed(struct store *db)
 			return (rc);
 	}
 	printf("demo accounts (password for each: %s)\n", DEMO_PASSWORD);
-	printf("  %-10s %-30s %-8s %s\n", "role", "email", "status", "id");
+	printf("  %-10s %-32s %-8s %s\n", "role", "email", "status", "id");
 	for (i = 0; i < NELEM(demos); i++)
-		printf("  %-10s %-30s %-8s %s\n", demos[i].role, demos[i].email,
+		printf("  %-10s %-32s %-8s %s\n", demos[i].role, demos[i].email,
 		    demos[i].status, demos[i].id);
 	printf("  the guardian is guardian_of the child (12, GB) with consent; "
-	       "the therapist is practitioner_of the member\n");
+	       "the therapist is practitioner_of the member (born %s)\n",
+	    demo_get(demos, NELEM(demos), "member")->born);
 	return (OK);
 }
 
@@ -346,22 +357,56 @@ demo_add(struct store *db, struct demo *d)
 	nu.country = "GB";
 	nu.locale = "en-GB";
 	nu.signup_language = "en";
-	nu.terms_accepted = nu.privacy_accepted = !d->child;
-	if (d->child) {
+	nu.terms_accepted = nu.privacy_accepted = d->born != NULL;
+	if (d->born == NULL) {
 		gmtime_r(&now, &tm);
 		snprintf(
 		    dob, sizeof(dob), "%04d-01-01", tm.tm_year + 1900 - 12);
 		nu.date_of_birth = dob;
-	}
+	} else
+		nu.date_of_birth = d->born;
 	rc = people_user_add_full(db, &nu, DEMO_PASSWORD, d->id, &why);
 	d->status = "created";
 	if (rc == ERR_CONFLICT) {
 		d->status = "existed";
-		rc = demo_find(db, email, d->id);
+		if ((rc = demo_find(db, email, d->id)) == OK)
+			rc = store_run(db, STORE_TX_WRITE, demo_born_tx, d);
 	}
 	if (rc != OK)
 		fprintf(stderr, "carebase: demo account %s: %s\n", email,
 		    why != NULL ? why : err_code(rc));
+	return (rc);
+}
+
+/* An account an earlier seed made without a birth date gets one. */
+static int
+demo_born_tx(struct tx *tx, void *arg)
+{
+	struct demo	   *d = arg;
+	struct resource_ctx ctx;
+	struct stmt	   *st;
+	json_t		   *body;
+	int		    rc;
+
+	if (d->born == NULL)
+		return (OK);
+	st = store_prepare(
+	    tx, "SELECT 1 FROM users WHERE id = ? AND date_of_birth IS NULL");
+	store_bind_text(st, 1, d->id);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc != STORE_ROW)
+		return (rc == STORE_DONE ? OK : rc);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.tx = tx;
+	ctx.res = &users_resource;
+	ctx.scope = SCOPE_ALL;
+	if ((body = json_pack("{s:s}", "date_of_birth", d->born)) == NULL)
+		return (ERR_NOMEM);
+	rc = resource_update(&ctx, d->id, body);
+	json_decref(body);
+	if (rc == OK)
+		d->status = "updated";
 	return (rc);
 }
 

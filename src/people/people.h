@@ -33,12 +33,18 @@ int people_user_add(struct store *, const char *email, const char *password,
  * May health data of user_id be stored now? OK for adults (by their birth
  * date); for a user under the digital-consent age of their country, or
  * with no birth date, only with an active guardian_of relationship that
- * has consent recorded. ERR_FORBIDDEN otherwise (code CONSENT_REQUIRED
- * for callers to report).
+ * has consent recorded. ERR_FORBIDDEN otherwise.
  */
 int people_health_consent(struct tx *, const char *user_id);
-/* The same, as the resource layer's consent hook (resource_set_consent). */
-int people_consent_hook(struct tx *, const char *user_id);
+/*
+ * The same, answered on req (when not NULL) as 403 with the code that
+ * says what is missing: CONSENT_REQUIRED (under the digital-consent age,
+ * no guardian consent) or DATE_OF_BIRTH_REQUIRED (the birth date is not
+ * known, and no guardian consent either). Also the resource layer's
+ * consent hook (resource_set_consent).
+ */
+int people_health_consent_answer(
+    struct request *, struct tx *, const char *user_id);
 
 /*
  * Sign-in and activity tell the modules watching "last_active_at"

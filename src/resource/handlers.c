@@ -41,7 +41,10 @@ struct op {
 	char		   etag[RESOURCE_ETAG_LEN]; /* of row */
 };
 
-static int begin(struct request *, const struct rdef **, struct principal **);
+static int  begin(struct request *, const struct resource *,
+     const struct rdef **, struct principal **);
+static void read_answer(
+    struct request *, const struct resource *, const char *);
 static const char *perm_of(const struct rdef *);
 static enum scope  max_scope(enum scope, enum scope);
 static void	   op_answered(struct op *);
@@ -84,9 +87,10 @@ resource_refuse(struct request *req, const struct principal *who, int rc)
 
 /* The definition and the caller; answers and returns non-OK on failure. */
 static int
-begin(struct request *req, const struct rdef **rd, struct principal **who)
+begin(struct request *req, const struct resource *res, const struct rdef **rd,
+    struct principal **who)
 {
-	if ((*rd = rdef_find(req->route_arg)) == NULL) {
+	if ((*rd = rdef_find(res)) == NULL) {
 		http_problem(req, ERR_INTERNAL, NULL, "unregistered resource");
 		return (ERR_INTERNAL);
 	}
@@ -199,7 +203,7 @@ handle_list(struct request *req)
 	struct principal  *who;
 	enum scope	   scope;
 
-	if (begin(req, &rd, &who) != OK)
+	if (begin(req, req->route_arg, &rd, &who) != OK)
 		return;
 	scope = resource_scope(req->db, who, perm_of(rd), "read");
 	if (!scope_reads(rd, scope)) {
@@ -251,17 +255,30 @@ read_tx(struct tx *tx, void *arg)
 void
 handle_read(struct request *req)
 {
+	read_answer(req, req->route_arg, http_param(req, "id"));
+}
+
+void
+resource_read_answer(
+    struct request *req, const struct resource *res, const char *id)
+{
+	read_answer(req, res, id);
+}
+
+static void
+read_answer(struct request *req, const struct resource *res, const char *id)
+{
 	const struct rdef *rd;
 	struct op	   op;
 	const char	  *inm;
 	int		   rc;
 
 	memset(&op, 0, sizeof(op));
-	if (begin(req, &rd, &op.who) != OK)
+	if (begin(req, res, &rd, &op.who) != OK)
 		return;
 	op.req = req;
 	op.rd = rd;
-	op.id = http_param(req, "id");
+	op.id = id;
 	op.scope = resource_scope(req->db, op.who, perm_of(rd), "read");
 	if (!scope_reads(rd, op.scope)) {
 		resource_refuse(req, op.who, ERR_NOT_FOUND);
@@ -363,6 +380,33 @@ create_row(struct tx *tx, struct op *op, json_t *body)
 	return (OK);
 }
 
+int
+resource_create(struct tx *tx, const struct resource *res, json_t *body,
+    char *id_out, json_t **row_out)
+{
+	struct op op;
+	json_t	 *copy;
+	int	  rc;
+
+	if (row_out != NULL)
+		*row_out = NULL;
+	memset(&op, 0, sizeof(op));
+	if ((op.rd = rdef_find(res)) == NULL)
+		return (ERR_INTERNAL);
+	op.scope = op.vis = SCOPE_ALL;
+	if ((copy = json_deep_copy(body)) == NULL)
+		return (ERR_NOMEM);
+	rc = create_row(tx, &op, copy);
+	json_decref(copy);
+	if (rc == OK && id_out != NULL)
+		memcpy(id_out, op.new_id, UUID_STR_LEN);
+	if (rc == OK && row_out != NULL)
+		*row_out = op.row;
+	else
+		json_decref(op.row);
+	return (rc);
+}
+
 void
 handle_create(struct request *req)
 {
@@ -371,7 +415,7 @@ handle_create(struct request *req)
 	int		   rc;
 
 	memset(&op, 0, sizeof(op));
-	if (begin(req, &rd, &op.who) != OK)
+	if (begin(req, req->route_arg, &rd, &op.who) != OK)
 		return;
 	op.req = req;
 	op.rd = rd;
@@ -520,7 +564,7 @@ handle_update(struct request *req)
 	int		   rc;
 
 	memset(&op, 0, sizeof(op));
-	if (begin(req, &rd, &op.who) != OK)
+	if (begin(req, req->route_arg, &rd, &op.who) != OK)
 		return;
 	op.req = req;
 	op.rd = rd;

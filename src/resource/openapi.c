@@ -124,6 +124,30 @@ field_schema(const struct field *f, int creating)
 	case FIELD_EMAIL:
 		json_object_set_new(s, "format", json_string("email"));
 		break;
+	case FIELD_URL:
+		/* What resource_url_ok accepts; a stored link it refuses is
+		 * answered as null (resource.h). */
+		json_object_set_new(s, "format",
+		    json_string(f->flags & FIELD_URL_RELATIVE ? "uri-reference"
+							      : "uri"));
+		json_object_set_new(s, "pattern",
+		    json_string(f->flags & FIELD_URL_RELATIVE
+			    ? "^([Hh][Tt][Tt][Pp][Ss]?://[^/?#@:]|/([^/]|$))"
+			    : "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@:]"));
+		json_object_set_new(s, "maxLength",
+		    json_integer(f->max > 0 ? f->max : RESOURCE_URL_MAX));
+		break;
+	case FIELD_URL_MAP:
+		t = "object";
+		json_object_set_new(s, "propertyNames",
+		    json_pack("{s:s}", "pattern", "^[a-z0-9_]{1,32}$"));
+		json_object_set_new(s, "additionalProperties",
+		    json_pack("{s:s,s:s,s:s}", "type", "string", "format",
+			"uri", "pattern", "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@:]"));
+		json_object_set_new(s, "maxProperties",
+		    json_integer(
+			f->max > 0 ? f->max : RESOURCE_LIST_ITEMS_MAX));
+		break;
 	}
 	if (t != NULL)
 		json_object_set_new(s, "type",
@@ -238,7 +262,7 @@ list_params(const struct rdef *rd)
 			json_array_append_new(sorts, json_string(name));
 		}
 		if ((f->flags & FIELD_FILTER) == 0 || f->type == FIELD_JSON ||
-		    f->type == FIELD_TEXT_LIST ||
+		    f->type == FIELD_TEXT_LIST || f->type == FIELD_URL_MAP ||
 		    ((f->flags & FIELD_PERSONAL) &&
 			!(f->flags & FIELD_BLIND_INDEX)))
 			continue;
@@ -586,8 +610,9 @@ route_paths(json_t *paths, const struct route_table *t, size_t k)
 	if (json_object_size(content) > 0)
 		json_object_set_new(op, "requestBody",
 		    json_pack("{s:b,s:o}", "required",
-			(rt->flags & ROUTE_JSON_BODY) != 0, "content",
-			content));
+			(rt->flags & ROUTE_JSON_BODY) != 0 &&
+			    !(rt->flags & ROUTE_JSON_OPTIONAL),
+			"content", content));
 	else
 		json_decref(content);
 	route_answers(json_object_get(op, "responses"), rt, api);

@@ -302,7 +302,7 @@ param_check(struct request *req, const struct rdef *rd, const char *key,
 	for (i = 0; i < rd->ncols; i++) {
 		f = &rd->cols[i];
 		if ((f->flags & FIELD_FILTER) == 0 || f->type == FIELD_JSON ||
-		    f->type == FIELD_TEXT_LIST ||
+		    f->type == FIELD_TEXT_LIST || f->type == FIELD_URL_MAP ||
 		    ((f->flags & FIELD_PERSONAL) &&
 			(f->flags & FIELD_BLIND_INDEX) == 0) ||
 		    !field_listable(rd, f, q->scope))
@@ -378,7 +378,7 @@ sort_parse(struct request *req, const struct rdef *rd, enum scope scope,
 	if (*f == NULL || ((*f)->flags & FIELD_SORT) == 0 ||
 	    ((*f)->flags & (FIELD_PERSONAL | FIELD_HIDDEN)) ||
 	    (*f)->type == FIELD_JSON || (*f)->type == FIELD_TEXT_LIST ||
-	    !field_listable(rd, *f, scope))
+	    (*f)->type == FIELD_URL_MAP || !field_listable(rd, *f, scope))
 		return (
 		    bad_param(req, NULL, "sort", "names no sortable field"));
 	*spec = s;

@@ -151,6 +151,7 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 		if (!ident_ok(f->name) ||
 		    (f->ref != NULL && !ident_ok(f->ref)) ||
 		    (f->type == FIELD_ENUM && f->choices == NULL) ||
+		    ((f->flags & FIELD_URL_RELATIVE) && f->type != FIELD_URL) ||
 		    (f->sql != NULL && (f->flags & FIELD_READONLY) == 0) ||
 		    /* A computed field has no column to seal, clear or
 		     * index, nor binds. */

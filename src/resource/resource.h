@@ -54,7 +54,9 @@ enum field_type {
 	FIELD_ENUM,	 /* one of choices */
 	FIELD_JSON,	 /* object or array, stored as JSON text */
 	FIELD_TEXT_LIST, /* array of strings; min/max: item count */
-	FIELD_EMAIL	 /* text that must be an address */
+	FIELD_EMAIL,	 /* text that must be an address */
+	FIELD_URL,	 /* a link: resource_url_ok; max: bytes */
+	FIELD_URL_MAP	 /* object of names to links; max: members */
 };
 
 /* Field flags */
@@ -84,6 +86,38 @@ enum field_type {
 /* Not sealed, yet cleared (NULL) when the row's owner is erased (country,
  * locale); the column accepts NULL. */
 #define FIELD_ERASE 0x1000
+/* FIELD_URL: a path on this site ("/files/a.pdf") is accepted too, where
+ * that is the field's meaning. */
+#define FIELD_URL_RELATIVE 0x2000
+
+/*
+ * Links. Every field that holds a link a client may render or follow is
+ * a FIELD_URL (or a FIELD_URL_MAP of them), so one rule decides what is
+ * stored and served: an absolute http or https URL (the scheme in any
+ * case) with a host, or, for a FIELD_URL_RELATIVE field, a path starting
+ * with one "/"; no blank, control character, backslash or other character
+ * RFC 3986 never allows (" < > ^ ` { | }); at most RESOURCE_URL_MAX bytes
+ * (or the field's max). So "javascript:", "data:", "vbscript:", "file:",
+ * a scheme hidden behind blanks or control characters, and
+ * "//elsewhere.example" are refused: 422 VALIDATION_FAILED with an entry
+ * whose code is "invalid_url". A FIELD_URL_MAP is an object of names
+ * (RESOURCE_URL_NAME_MAX of [a-z0-9_]) to such URLs, at most max members.
+ *
+ * What was stored before the rule (or outside this layer) is checked
+ * again when read: a stored value the rule refuses is answered as null
+ * (a map member, left out), and logged (event=url_withheld, the table,
+ * column and row id; never the value).
+ */
+#define RESOURCE_URL_MAX      2048
+#define RESOURCE_URL_NAME_MAX 32
+/* 1 when s is a link a FIELD_URL field accepts (relative: also a path). */
+int resource_url_ok(const char *s, int relative);
+/*
+ * For readers outside the declared routes: s when resource_url_ok, else
+ * NULL (logged as event=url_withheld with table, column and id).
+ */
+const char *resource_url_safe(const char *s, int relative, const char *table,
+    const char *column, const char *id);
 
 /* Who may see a field, by the scope through which the caller sees the row. */
 #define SEE_ALL	     0x01 /* callers with scope all (staff) */
@@ -134,11 +168,14 @@ struct principal {
 
 /*
  * May health data of owner_id be stored now? (The digital-consent rule:
- * people_health_consent.) Called inside the write transaction before a
- * create or update that sets a FIELD_HEALTH field; a non-OK status refuses
- * the write with 403 CONSENT_REQUIRED. Set by the people module.
+ * people_health_consent_answer.) Called inside the write transaction
+ * before a create or update that sets a FIELD_HEALTH field; a non-OK
+ * status refuses the write, answered on the request (when not NULL) by
+ * the hook with the code that says what is missing, or else as 403
+ * CONSENT_REQUIRED. Set by the people module.
  */
-typedef int (*resource_consent_fn)(struct tx *, const char *owner_id);
+typedef int (*resource_consent_fn)(
+    struct request *, struct tx *, const char *owner_id);
 void resource_set_consent(resource_consent_fn);
 
 /*
@@ -334,6 +371,13 @@ int resource_read(struct tx *, const struct resource *, const char *id,
  */
 void resource_list(struct request *, const struct resource *, enum scope);
 /*
+ * Answer row id of res as GET <path>/{id} does (the caller's read scope,
+ * 404 outside it, ETag and 304, health reads audited), for a module's
+ * own route that serves a declared row: GET /v1/partners/{id} by id.
+ */
+void resource_read_answer(
+    struct request *, const struct resource *, const char *id);
+/*
  * Write: insert or update columns from body (sealing personal fields under
  * the owner's data key; when owner_column is "id" the row owns itself and
  * resource_insert creates its data key first). Sets created_at/updated_at,
@@ -341,6 +385,17 @@ void resource_list(struct request *, const struct resource *, enum scope);
  * record (field names changed, never personal values).
  */
 int resource_insert(struct resource_ctx *, json_t *body, char *id_out);
+/*
+ * Make a row of res inside tx as POST <path> makes it for a caller with
+ * scope all, but for no one: validation (references included),
+ * before_create, the insert, after_write; no actor in the audit record,
+ * no created_by. For rows made outside a request (the demo seed), which so
+ * obey the rules the API's do. A refusal is only its status (there is no
+ * request to answer on). id_out (37) and row_out (the row as answered,
+ * owned) may be NULL.
+ */
+int resource_create(struct tx *, const struct resource *, json_t *body,
+    char *id_out, json_t **row_out);
 int resource_update(struct resource_ctx *, const char *id, json_t *body);
 /*
  * For hand-written routes: OK when scope (the caller's for some action

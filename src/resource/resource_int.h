@@ -4,7 +4,8 @@
  * routes every resource gets),
  * scope.c (which rows a scope covers), rows.c (a row read and decoded),
  * write.c (a row written, with its audit record), query.c (lists, the
- * GDPR export), page.c (cursors), validate.c, perms.c, openapi.c and
+ * GDPR export), page.c (cursors), validate.c, url.c (links), perms.c,
+ * openapi.c and
  * docs.c. Unit tests and fuzz targets include it; modules use resource.h.
  *
  * A struct rdef is built once by resource_register and never changes:
@@ -179,6 +180,19 @@ size_t utf8_count(const char *s);
 int date_valid(const char *s);
 /* The field named name in res (declared fields only), or NULL. */
 const struct field *field_find(const struct resource *, const char *name);
+/* The checks of one member v of a body against its field f (type and
+ * value; not read-only rules nor references): at most one entry to errs.
+ * For unit tests too. */
+void field_check(json_t *errs, const struct field *f, json_t *v);
+
+/* url.c */
+/* The FIELD_URL / FIELD_URL_MAP checks of v: at most one entry to errs. */
+void url_check(json_t *errs, const struct field *f, json_t *v);
+/* A stored value of f as it may be served (taken): a link the rule
+ * refuses becomes null, a map member it refuses is left out (logged with
+ * table and id). Other fields' values are returned as they are. */
+json_t *url_withhold(
+    json_t *v, const struct field *f, const char *table, const char *id);
 
 /* gdpr.c */
 /*

@@ -159,6 +159,7 @@ col_value(struct stmt *st, int i, const struct field *f)
 		    json_string(time_format_iso(store_col_int64(st, i), iso)));
 	case FIELD_JSON:
 	case FIELD_TEXT_LIST:
+	case FIELD_URL_MAP:
 		s = store_col_text(st, i);
 		return (plain_value(f, s));
 	default:
@@ -180,6 +181,7 @@ plain_value(const struct field *f, const char *s)
 	case FIELD_BOOL:
 	case FIELD_JSON:
 	case FIELD_TEXT_LIST:
+	case FIELD_URL_MAP:
 		if ((v = json_loads(s, JSON_DECODE_ANY, NULL)) == NULL)
 			return (json_null());
 		return (v);
@@ -245,6 +247,9 @@ rows_decode(struct tx *tx, const struct rdef *rd, struct stmt *st,
 				free(plain);
 			}
 		}
+		/* Links are served only as the rule allows (url.c). */
+		if (f->type == FIELD_URL || f->type == FIELD_URL_MAP)
+			v = url_withhold(v, f, rd->res->table, id);
 		if (v == NULL || json_object_set_new(o, f->name, v) != 0) {
 			rc = ERR_NOMEM;
 			goto out;

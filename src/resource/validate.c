@@ -5,7 +5,7 @@
  *
  * Codes: unknown_field, read_only, not_allowed, required, type,
  * too_short, too_long, too_small, too_large, not_in_choices,
- * invalid_format, not_found.
+ * invalid_format, invalid_url (url.c), not_found.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,7 +27,6 @@
 static int err_add(json_t *, const char *, const char *, const char *, ...)
     __attribute__((format(printf, 4, 5)));
 static int  implicit_name(const char *);
-static void check_value(json_t *, const struct field *, json_t *);
 static void check_text(json_t *, const struct field *, json_t *);
 static void check_list(json_t *, const struct field *, json_t *);
 static int check_refs(struct tx *, const struct resource *, json_t *, json_t *);
@@ -152,8 +151,8 @@ check_list(json_t *errs, const struct field *f, json_t *v)
 }
 
 /* Type and value of one member; appends at most one entry. */
-static void
-check_value(json_t *errs, const struct field *f, json_t *v)
+void
+field_check(json_t *errs, const struct field *f, json_t *v)
 {
 	const char *const *c;
 	const char	  *s;
@@ -240,6 +239,10 @@ check_value(json_t *errs, const struct field *f, json_t *v)
 		else if (!mail_address_valid(json_string_value(v)))
 			err_add(errs, f->name, "invalid_format",
 			    "must be an email address");
+		break;
+	case FIELD_URL:
+	case FIELD_URL_MAP:
+		url_check(errs, f, v);
 		break;
 	}
 }
@@ -329,7 +332,7 @@ validate_run(struct request *req, struct tx *tx, const struct resource *res,
 			err_add(errs, name, "not_allowed",
 			    "may only be set by staff");
 		else
-			check_value(errs, f, v);
+			field_check(errs, f, v);
 	}
 	for (i = 0; creating && i < res->nfields; i++) {
 		f = &res->fields[i];

@@ -176,6 +176,7 @@ wset_bind(struct stmt *st, int i, struct wset *w, const struct rdef *rd,
 				break;
 			case FIELD_JSON:
 			case FIELD_TEXT_LIST:
+			case FIELD_URL_MAP:
 				if ((plain = json_dumps(c->v, JSON_COMPACT)) ==
 				    NULL)
 					return (-1);
@@ -363,7 +364,7 @@ consent_check(struct resource_ctx *ctx, const struct rdef *rd, json_t *body,
 		if (f == NULL || (f->flags & FIELD_HEALTH) == 0 ||
 		    json_is_null(v))
 			continue;
-		if ((rc = consent_hook(ctx->tx, owner)) == OK)
+		if ((rc = consent_hook(ctx->req, ctx->tx, owner)) == OK)
 			return (OK);
 		if (ctx->req != NULL && !ctx->req->responded)
 			http_problem(ctx->req, ERR_FORBIDDEN,

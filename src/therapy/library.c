@@ -71,8 +71,9 @@ static const struct field resource_fields[] = {
 	    NULL, NULL, 0, "description" },
 	{ "type", FIELD_ENUM, FIELD_REQUIRED | FIELD_FILTER, 0, 0, res_types,
 	    NULL, NULL, 0, "pdf, video, audio, link, image, text or other" },
-	{ "url", FIELD_TEXT, FIELD_REQUIRED, 1, 2048, NULL, NULL, NULL, 0,
-	    "where it is: a URL or a path" },
+	{ "url", FIELD_URL, FIELD_REQUIRED | FIELD_URL_RELATIVE, 0, 0, NULL,
+	    NULL, NULL, 0,
+	    "where it is: an http(s) URL, or a path on this site (/...)" },
 	{ "is_public", FIELD_BOOL, FIELD_FILTER, 0, 0, NULL, "false", NULL, 0,
 	    "every client may see it" },
 	{ "tags", FIELD_TEXT_LIST, 0, 0, 50, NULL, "[]", NULL, 0,
@@ -247,12 +248,14 @@ resource_row(struct stmt *st, int i)
 {
 	json_t *tags = json_loads(store_col_text(st, i + 7), 0, NULL);
 
-	return (json_pack("{s:s,s:s,s:s,s:s?,s:s,s:s,s:b,s:o}", "id",
+	/* A link stored before the rule is served only as it allows. */
+	return (json_pack("{s:s,s:s,s:s,s:s?,s:s,s:s?,s:b,s:o}", "id",
 	    store_col_text(st, i), "therapist_id", store_col_text(st, i + 1),
 	    "title", store_col_text(st, i + 2), "description",
 	    store_col_text(st, i + 3), "type", store_col_text(st, i + 4), "url",
-	    store_col_text(st, i + 5), "is_public",
-	    store_col_int64(st, i + 6) != 0, "tags",
+	    resource_url_safe(store_col_text(st, i + 5), 1, "resources", "url",
+		store_col_text(st, i)),
+	    "is_public", store_col_int64(st, i + 6) != 0, "tags",
 	    tags ? tags : json_array()));
 }
 

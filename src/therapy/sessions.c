@@ -1,17 +1,25 @@
 /*
  * Therapy sessions: one appointment between a therapist and a client.
  *
- *	scheduled --complete--> completed
+ *	scheduled --complete--> completed	(once it has started)
  *	scheduled --cancel----> canceled	(the client may cancel too)
- *	scheduled --no-show---> no_show
+ *	scheduled --no-show---> no_show		(once it has started)
  *	scheduled --reschedule--> rescheduled, and a new scheduled session
  *				  at the new times whose rescheduled_from_id
  *				  names it (the old row keeps its times)
  *
- * Status changes only through these actions. A therapist never has two
- * sessions that overlap unless one is canceled or rescheduled: the check
- * runs inside the write transaction after a lock that serialises writers
- * per therapist (therapy_lock; on SQLite BEGIN IMMEDIATE already does).
+ * Status changes only through these actions, and they respect time:
+ * complete and no-show only from the session's start on (409
+ * SESSION_NOT_STARTED before); the client cancels only before the start
+ * (409 SESSION_STARTED); the session's therapist or an admin may cancel
+ * after it too, with a reason (422 on "reason" without one). A reason,
+ * the client's or staff's, is kept in cancel_reason, sealed under the
+ * client's key.
+ *
+ * A therapist never has two sessions that overlap unless one is canceled
+ * or rescheduled: the check runs inside the write transaction after a
+ * lock that serialises writers per therapist (therapy_lock; on SQLite
+ * BEGIN IMMEDIATE already does).
  *
  * The row belongs to the client (owner client_id): shared notes are
  * sealed under the client's key and seen by the client, their guardians
@@ -21,10 +29,7 @@
  * through that relationship.
  *
  * Private notes are a column, never a field of the resource: no list,
- * read, export or audit record carries them. They are read and written
- * only through /v1/therapy-sessions/{id}/private-notes, by the session's
- * therapist and admins (therapy_sessions:private_notes:all); every read
- * and write is audited without the text.
+ * read, export or audit record carries them (session_notes.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -42,18 +47,6 @@
 #include "store/store.h"
 #include "therapy/therapy_int.h"
 
-/* One session, as an action sees it. */
-struct tsession {
-	char  id[UUID_STR_LEN];
-	char  therapist_id[UUID_STR_LEN];
-	char  therapist_user[UUID_STR_LEN];
-	char  client_id[UUID_STR_LEN];
-	char  status[16];
-	char  type[16];
-	char  format[16];
-	char *meta; /* malloc'd JSON text */
-};
-
 /* One action, run in one write transaction (retried whole when busy). */
 struct saction {
 	struct request	 *req;
@@ -61,28 +54,25 @@ struct saction {
 	const char	 *id;
 	const char	 *to;	  /* target status */
 	enum scope	  update; /* therapy_sessions:update */
-	enum scope	  notes;  /* therapy_sessions:private_notes */
 	enum scope	  read; /* therapy_sessions:read: sees it; the answer */
 	int64_t		  start, end; /* reschedule */
-	const char	 *text;	      /* private notes to write */
-	int		  text_null;
-	json_t		 *row; /* answer */
+	const char	 *reason;     /* cancel: why, or NULL */
+	json_t		 *row;	      /* answer */
 	char		  new_id[UUID_STR_LEN];
 };
 
 static int sessions_before_create(struct resource_ctx *, json_t *);
 static int sessions_before_update(struct resource_ctx *, json_t *);
-static int session_load(struct tx *, const char *, struct tsession *);
 static int session_seen(struct saction *, struct tx *, const struct tsession *);
 static int session_overlap(struct request *, struct tx *, const char *, int64_t,
     int64_t, const char *);
 static int times_check(struct request *, int64_t, int64_t);
+static int cancel_body(struct request *, const char **reason);
+static int action_timely(struct saction *, const struct tsession *, int);
+static int reason_write(struct saction *, struct tx *, const struct tsession *);
 static void session_action(struct request *, const char *);
 static int  action_tx(struct tx *, void *);
 static int  reschedule(struct saction *, struct tx *, struct tsession *);
-static int  notes_access(struct saction *, struct tx *, struct tsession *);
-static int  notes_get_tx(struct tx *, void *);
-static int  notes_put_tx(struct tx *, void *);
 
 static const char *const statuses[] = { "scheduled", "completed", "canceled",
 	"rescheduled", "no_show", NULL };
@@ -119,6 +109,11 @@ static const struct field session_fields[] = {
 	    "additional metadata" },
 	{ "rescheduled_from_id", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0,
 	    0, NULL, NULL, NULL, 0, "the session this one replaces" },
+	{ "cancel_reason", FIELD_TEXT,
+	    FIELD_READONLY | FIELD_PERSONAL | FIELD_NULLABLE, 0,
+	    THERAPY_REASON_MAX, NULL, NULL, NULL, 0,
+	    "why it was canceled, when the canceller said (required of staff "
+	    "after the start); set by the cancel action" },
 	{ "created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
 	    NULL, NULL, 0, NULL },
 	{ "updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
@@ -146,7 +141,10 @@ const struct resource therapy_sessions_resource = {
 	    "admins or by the client's practitioner; a therapist's sessions "
 	    "never overlap (409 SESSION_OVERLAP) unless canceled or "
 	    "rescheduled. Status changes through the complete, cancel, no-show "
-	    "and reschedule actions. Shared notes are sealed and seen by the "
+	    "and reschedule actions: complete and no-show once the session has "
+	    "started (409 SESSION_NOT_STARTED), the client's cancel before the "
+	    "start (409 SESSION_STARTED), staff's after it with a reason. "
+	    "Shared notes are sealed and seen by the "
 	    "client and their guardians; private notes have their own route. "
 	    "A therapist sees the sessions they give, never a colleague's "
 	    "sessions with the same client.",
@@ -285,8 +283,8 @@ session_seen(struct saction *a, struct tx *tx, const struct tsession *s)
 	    tx, &therapy_sessions_resource, a->who, a->read, s->id));
 }
 
-static int
-session_load(struct tx *tx, const char *id, struct tsession *s)
+int
+therapy_session_load(struct tx *tx, const char *id, struct tsession *s)
 {
 	struct stmt *st;
 	int	     rc;
@@ -294,7 +292,8 @@ session_load(struct tx *tx, const char *id, struct tsession *s)
 	memset(s, 0, sizeof(*s));
 	st = store_prepare(tx,
 	    "SELECT s.id, s.therapist_id, t.user_id, "
-	    "s.client_id, s.status, s.type, s.format, s.meta FROM "
+	    "s.client_id, s.status, s.type, s.format, s.meta, s.start_time "
+	    "FROM "
 	    "therapy_sessions s JOIN therapists t ON t.id = s.therapist_id "
 	    "WHERE s.id = ?");
 	store_bind_text(st, 1, id);
@@ -311,6 +310,7 @@ session_load(struct tx *tx, const char *id, struct tsession *s)
 		strlcpy_cb(s->type, store_col_text(st, 5), sizeof(s->type));
 		strlcpy_cb(s->format, store_col_text(st, 6), sizeof(s->format));
 		s->meta = strdup(store_col_text(st, 7));
+		s->start = store_col_int64(st, 8);
 		rc = s->meta != NULL ? OK : ERR_NOMEM;
 		break;
 	case STORE_DONE:
@@ -392,6 +392,8 @@ session_action(struct request *req, const char *to)
 		    times_check(req, a.start, a.end) != OK)
 			return;
 	}
+	if (strcmp(to, "canceled") == 0 && cancel_body(req, &a.reason) != OK)
+		return;
 	a.update = resource_scope(req->db, a.who, "therapy_sessions", "update");
 	a.read = resource_scope(req->db, a.who, "therapy_sessions", "read");
 	rc = store_run(req->db, STORE_TX_WRITE, action_tx, &a);
@@ -408,10 +410,130 @@ session_action(struct request *req, const char *to)
 }
 
 /*
+ * A cancel's optional body: {"reason": text}, 1 to THERAPY_REASON_MAX
+ * characters, not only blanks. *reason NULL without one. Answers 422.
+ */
+static int
+cancel_body(struct request *req, const char **reason)
+{
+	json_t	   *errs, *v;
+	const char *k, *r;
+	size_t	    i;
+
+	*reason = NULL;
+	if (req->json == NULL)
+		return (OK);
+	errs = json_array();
+	if (!json_is_object(req->json))
+		therapy_err(errs, "", "type",
+		    "the body is {\"reason\": text}, or none");
+	else {
+		json_object_foreach(req->json, k, v)
+			if (strcmp(k, "reason") != 0)
+				therapy_err(errs, k, "unknown_field",
+				    "this action takes only a reason");
+		if ((v = json_object_get(req->json, "reason")) != NULL &&
+		    !json_is_null(v)) {
+			r = json_string_value(v);
+			for (i = 0; r != NULL &&
+			     (r[i] == ' ' || r[i] == '\t' || r[i] == '\n' ||
+				 r[i] == '\r');
+			     i++)
+				;
+			if (r == NULL || strlen(r) != json_string_length(v))
+				therapy_err(
+				    errs, "reason", "type", "must be text");
+			else if (r[i] == '\0')
+				therapy_err(errs, "reason", "required",
+				    "must not be blank");
+			else if (therapy_chars(r) > THERAPY_REASON_MAX)
+				therapy_err(errs, "reason", "too_long",
+				    "at most 500 characters");
+			else
+				*reason = r;
+		}
+	}
+	return (therapy_errs_answer(req, errs, "The cancel is not valid"));
+}
+
+/*
+ * The action at this time: complete and no-show once the session has
+ * started; a client's cancel before it; staff's cancel after it only with
+ * a reason. staff: the caller is an admin or the session's therapist.
+ */
+static int
+action_timely(struct saction *a, const struct tsession *s, int staff)
+{
+	char iso[ISO_TIME_LEN];
+	int  started = time_now_ms() >= s->start;
+
+	time_format_iso(s->start, iso);
+	if (strcmp(a->to, "completed") == 0 || strcmp(a->to, "no_show") == 0) {
+		if (started)
+			return (OK);
+		http_problem(a->req, ERR_CONFLICT, "SESSION_NOT_STARTED",
+		    "The session starts at %s: it is marked %s only once it "
+		    "has started.",
+		    iso,
+		    strcmp(a->to, "completed") == 0 ? "completed"
+						    : "a no-show");
+		return (ERR_CONFLICT);
+	}
+	if (strcmp(a->to, "canceled") != 0 || !started)
+		return (OK);
+	if (!staff) {
+		http_problem(a->req, ERR_CONFLICT, "SESSION_STARTED",
+		    "The session started at %s: a client cancels only before "
+		    "the start.",
+		    iso);
+		return (ERR_CONFLICT);
+	}
+	if (a->reason != NULL)
+		return (OK);
+	http_problem_ext(a->req, ERR_INVALID, NULL,
+	    json_pack("{s:[{s:s,s:s,s:s}]}", "errors", "field", "reason",
+		"code", "required", "detail",
+		"a session that has started is canceled with a reason"),
+	    "The session started at %s: say why it is canceled.", iso);
+	return (ERR_INVALID);
+}
+
+/* The cancel's reason, sealed under the client's key. */
+static int
+reason_write(struct saction *a, struct tx *tx, const struct tsession *s)
+{
+	struct stmt  *st;
+	unsigned char key[SEAL_KEY_LEN], *blob = NULL;
+	size_t	      len = 0;
+	int	      rc;
+
+	if ((rc = seal_key_load(tx, s->client_id, key)) == OK)
+		rc = seal_field(key, "therapy_sessions", "cancel_reason", s->id,
+		    a->reason, &blob, &len);
+	sodium_memzero(key, sizeof(key));
+	if (rc == ERR_NOT_FOUND) {
+		http_problem(a->req, ERR_CONFLICT, NULL,
+		    "The client cannot hold personal data: cancel without a "
+		    "reason.");
+		return (ERR_CONFLICT);
+	}
+	if (rc != OK)
+		return (rc);
+	st = store_prepare(
+	    tx, "UPDATE therapy_sessions SET cancel_reason = ? WHERE id = ?");
+	store_bind_blob(st, 1, blob, len);
+	store_bind_text(st, 2, s->id);
+	rc = store_step(st);
+	store_finalize(st);
+	free(blob);
+	return (rc == STORE_DONE ? OK : rc);
+}
+
+/*
  * Who may: an admin (update scope all) or the session's therapist; the
  * client may cancel. Others who see the session (the client asking for
  * anything else, a guardian) are refused (403); to anyone else it does
- * not exist (404).
+ * not exist (404). Then the status, then the time (action_timely).
  */
 static int
 action_tx(struct tx *tx, void *arg)
@@ -427,7 +549,7 @@ action_tx(struct tx *tx, void *arg)
 	json_decref(a->row);
 	a->row = NULL;
 	a->new_id[0] = '\0';
-	if ((rc = session_load(tx, a->id, &s)) != OK)
+	if ((rc = therapy_session_load(tx, a->id, &s)) != OK)
 		return (rc);
 	if ((rc = session_seen(a, tx, &s)) != OK)
 		goto out;
@@ -446,6 +568,9 @@ action_tx(struct tx *tx, void *arg)
 		rc = ERR_CONFLICT;
 		goto out;
 	}
+	if ((rc = action_timely(a, &s, a->update == SCOPE_ALL || !is_client)) !=
+	    OK)
+		goto out;
 	/* The old session leaves the calendar before its replacement
 	 * enters it (the database refuses overlapping live sessions). */
 	st = store_prepare(tx,
@@ -465,9 +590,13 @@ action_tx(struct tx *tx, void *arg)
 	if (strcmp(a->to, "rescheduled") == 0 &&
 	    (rc = reschedule(a, tx, &s)) != OK)
 		goto out;
+	if (a->reason != NULL && (rc = reason_write(a, tx, &s)) != OK)
+		goto out;
 	snprintf(verb, sizeof(verb), "therapy_sessions.%s", a->to);
-	changes = json_pack("{s:[s],s:s,s:s*}", "fields", "status", "status",
-	    a->to, "new_session_id", a->new_id[0] ? a->new_id : NULL);
+	/* Field names, never the reason's text. */
+	changes = json_pack("{s:[s,s*],s:s,s:s*}", "fields", "status",
+	    a->reason != NULL ? "cancel_reason" : NULL, "status", a->to,
+	    "new_session_id", a->new_id[0] ? a->new_id : NULL);
 	rc = audit_append(
 	    tx, a->who, a->req, verb, "therapy_sessions", s.id, changes);
 	json_decref(changes);
@@ -516,233 +645,4 @@ reschedule(struct saction *a, struct tx *tx, struct tsession *s)
 		rc = resource_insert(&ctx, body, a->new_id);
 	json_decref(body);
 	return (rc);
-}
-
-/* Private notes */
-
-/* The session's therapist, or an admin; 403 for the others who see the
- * session (the client, their guardians); anyone else: no such session. */
-static int
-notes_access(struct saction *a, struct tx *tx, struct tsession *s)
-{
-	int rc;
-
-	if ((rc = session_load(tx, a->id, s)) != OK ||
-	    (rc = session_seen(a, tx, s)) != OK)
-		return (rc);
-	if (a->notes == SCOPE_ALL ||
-	    strcmp(s->therapist_user, a->who->user_id) == 0)
-		return (OK);
-	return (ERR_FORBIDDEN);
-}
-
-static int
-notes_get_tx(struct tx *tx, void *arg)
-{
-	struct saction *a = arg;
-	struct tsession s;
-	struct stmt    *st = NULL;
-	unsigned char	key[SEAL_KEY_LEN];
-	const void     *blob;
-	char	       *plain = NULL;
-	size_t		len;
-	int		rc;
-
-	json_decref(a->row);
-	a->row = NULL;
-	if ((rc = notes_access(a, tx, &s)) != OK)
-		goto out;
-	st = store_prepare(tx,
-	    "SELECT private_notes FROM therapy_sessions "
-	    "WHERE id = ?");
-	store_bind_text(st, 1, s.id);
-	if ((rc = store_step(st)) != STORE_ROW) {
-		rc = rc == STORE_DONE ? ERR_NOT_FOUND : rc;
-		goto out;
-	}
-	rc = OK;
-	if (!store_col_is_null(st, 0)) {
-		blob = store_col_blob(st, 0, &len);
-		if ((rc = seal_key_load(tx, s.client_id, key)) == OK)
-			rc = seal_open_field(key, "therapy_sessions",
-			    "private_notes", s.id, blob, len, &plain);
-		sodium_memzero(key, sizeof(key));
-		if (rc == ERR_NOT_FOUND)
-			rc = OK; /* the client was erased */
-		if (rc != OK)
-			goto out;
-	}
-	if ((rc = audit_append(tx, a->who, a->req,
-		 "therapy_sessions.private_notes.read", "therapy_sessions",
-		 s.id, NULL)) != OK)
-		goto out;
-	a->row = json_pack("{s:s,s:s*}", "id", s.id, "private_notes", plain);
-	rc = a->row != NULL ? OK : ERR_NOMEM;
-out:
-	if (plain != NULL) {
-		sodium_memzero(plain, strlen(plain));
-		free(plain);
-	}
-	store_finalize(st);
-	free(s.meta);
-	return (rc);
-}
-
-static int
-notes_put_tx(struct tx *tx, void *arg)
-{
-	struct saction *a = arg;
-	struct tsession s;
-	struct stmt    *st;
-	unsigned char	key[SEAL_KEY_LEN], *blob = NULL;
-	size_t		len = 0;
-	json_t	       *changes;
-	int		rc;
-
-	json_decref(a->row);
-	a->row = NULL;
-	memset(&s, 0, sizeof(s));
-	if ((rc = notes_access(a, tx, &s)) != OK)
-		goto out;
-	if (!a->text_null) {
-		if ((rc = therapy_consent(a->req, tx, s.client_id)) != OK)
-			goto out;
-		if ((rc = seal_key_load(tx, s.client_id, key)) == OK)
-			rc = seal_field(key, "therapy_sessions",
-			    "private_notes", s.id, a->text, &blob, &len);
-		sodium_memzero(key, sizeof(key));
-		if (rc == ERR_NOT_FOUND) {
-			http_problem(a->req, ERR_CONFLICT, NULL,
-			    "The client "
-			    "cannot hold personal data.");
-			rc = ERR_CONFLICT;
-		}
-		if (rc != OK)
-			goto out;
-	}
-	st = store_prepare(tx,
-	    "UPDATE therapy_sessions SET private_notes = ?, "
-	    "updated_at = ?, updated_by = ? WHERE id = ?");
-	if (blob != NULL)
-		store_bind_blob(st, 1, blob, len);
-	else
-		store_bind_null(st, 1);
-	store_bind_int64(st, 2, time_now_ms());
-	store_bind_text(st, 3, a->who->user_id);
-	store_bind_text(st, 4, s.id);
-	rc = store_step(st);
-	store_finalize(st);
-	if (rc != STORE_DONE)
-		goto out;
-	changes = json_pack("{s:[s]}", "fields", "private_notes");
-	rc = audit_append(tx, a->who, a->req,
-	    "therapy_sessions.private_notes.write", "therapy_sessions", s.id,
-	    changes);
-	json_decref(changes);
-	if (rc == OK &&
-	    (a->row = json_pack("{s:s,s:s*}", "id", s.id, "private_notes",
-		 a->text_null ? NULL : a->text)) == NULL)
-		rc = ERR_NOMEM;
-out:
-	free(blob);
-	free(s.meta);
-	return (rc);
-}
-
-void
-therapy_session_notes_get(struct request *req)
-{
-	struct saction a;
-	int	       rc;
-
-	memset(&a, 0, sizeof(a));
-	a.req = req;
-	a.id = http_param(req, "id");
-	a.who = req->caller;
-	if (a.id == NULL || !uuid_valid(a.id)) {
-		http_problem(req, ERR_NOT_FOUND, NULL, "No such row.");
-		return;
-	}
-	a.notes =
-	    resource_scope(req->db, a.who, "therapy_sessions", "private_notes");
-	a.read = resource_scope(req->db, a.who, "therapy_sessions", "read");
-	rc = store_run(req->db, STORE_TX_WRITE, notes_get_tx, &a);
-	if (rc != OK) {
-		json_decref(a.row);
-		if (!req->responded)
-			http_problem(req, rc, NULL,
-			    rc == ERR_NOT_FOUND ? "No such row."
-						: "The notes cannot be read.");
-		return;
-	}
-	http_header_add(req, "Cache-Control", "no-store");
-	http_json(req, 200, a.row);
-}
-
-/* Characters (code points) of a UTF-8 string, as the field bounds count. */
-static size_t
-notes_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s != '\0'; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			n++;
-	return (n);
-}
-
-void
-therapy_session_notes_put(struct request *req)
-{
-	struct saction a;
-	json_t	      *body = req->json, *t;
-	int	       rc;
-
-	memset(&a, 0, sizeof(a));
-	a.req = req;
-	a.id = http_param(req, "id");
-	a.who = req->caller;
-	if (a.id == NULL || !uuid_valid(a.id)) {
-		http_problem(req, ERR_NOT_FOUND, NULL, "No such row.");
-		return;
-	}
-	t = json_object_get(body, "private_notes");
-	if (!json_is_object(body) || json_object_size(body) != 1 || t == NULL ||
-	    !(json_is_null(t) ||
-		(json_is_string(t) &&
-		    json_string_length(t) == strlen(json_string_value(t))))) {
-		http_problem_ext(req, ERR_INVALID, NULL,
-		    json_pack("{s:[{s:s,s:s,s:s}]}", "errors", "field",
-			"private_notes", "code", "type", "detail",
-			"the body is {\"private_notes\": "
-			"text or null}"),
-		    "The notes are not valid.");
-		return;
-	}
-	if (json_is_string(t) &&
-	    notes_chars(json_string_value(t)) > THERAPY_NOTES_MAX) {
-		http_problem_ext(req, ERR_INVALID, NULL,
-		    json_pack("{s:[{s:s,s:s,s:s}]}", "errors", "field",
-			"private_notes", "code", "too_long", "detail",
-			"at most 20000 characters"),
-		    "The notes are not valid.");
-		return;
-	}
-	a.text_null = json_is_null(t);
-	a.text = json_string_value(t);
-	a.notes =
-	    resource_scope(req->db, a.who, "therapy_sessions", "private_notes");
-	a.read = resource_scope(req->db, a.who, "therapy_sessions", "read");
-	rc = store_run(req->db, STORE_TX_WRITE, notes_put_tx, &a);
-	if (rc != OK) {
-		json_decref(a.row);
-		if (!req->responded)
-			http_problem(req, rc, NULL,
-			    rc == ERR_NOT_FOUND
-				? "No such row."
-				: "The notes cannot be written.");
-		return;
-	}
-	http_header_add(req, "Cache-Control", "no-store");
-	http_json(req, 200, a.row);
 }

@@ -17,17 +17,50 @@
 #include "therapy/therapy.h"
 #include "therapy/therapy_int.h"
 
+/* What the OpenAPI document says of the session actions (struct route's
+ * api; checked at start-up). */
+/* clang-format off */
+#define API_SESSION_ACTION(what, problems)				\
+	"{\"answers\":{\"200\":{\"description\":\"" what "\",\"schema\":"	\
+	"{\"$ref\":\"#/components/schemas/therapy_sessions\"}}},"		\
+	"\"problems\":{\"403\":\"the client may only cancel\",\"404\":"	\
+	"\"no such session (or not one you may see)\"," problems "}}"
+#define API_CANCEL							\
+	"{\"body\":{\"type\":\"object\",\"additionalProperties\":false,"	\
+	"\"properties\":{\"reason\":{\"type\":\"string\",\"minLength\":1,"	\
+	"\"maxLength\":500,\"description\":\"why; required of staff once "	\
+	"the session has started\"}}},"					\
+	"\"answers\":{\"200\":{\"description\":\"the session, canceled\","	\
+	"\"schema\":{\"$ref\":\"#/components/schemas/therapy_sessions\"}}},"\
+	"\"problems\":{\"403\":\"not yours to cancel\",\"404\":\"no such "	\
+	"session (or not one you may see)\",\"409\":\"INVALID_TRANSITION: "	\
+	"not scheduled; SESSION_STARTED: a client cancels only before the "	\
+	"start\",\"422\":\"a bad body, or no reason from staff after the "	\
+	"start\"}}"
+/* clang-format on */
+
 static const struct route therapy_routes[] = {
 	{ HTTP_GET, "/v1/therapist-directory", therapy_directory_list, 0,
 	    "active therapists' public profiles" },
 	{ HTTP_GET, "/v1/therapist-directory/{id}", therapy_directory_get, 0,
 	    "one active therapist's public profile" },
 	{ HTTP_POST, "/v1/therapy-sessions/{id}/complete",
-	    therapy_session_complete, 0, "scheduled -> completed" },
+	    therapy_session_complete, 0,
+	    "scheduled -> completed, once the session has started", NULL,
+	    API_SESSION_ACTION("the session, completed",
+		"\"409\":\"INVALID_TRANSITION: not scheduled; "
+		"SESSION_NOT_STARTED: before its start\"") },
 	{ HTTP_POST, "/v1/therapy-sessions/{id}/cancel", therapy_session_cancel,
-	    0, "scheduled -> canceled (the client may cancel too)" },
+	    ROUTE_JSON_BODY | ROUTE_JSON_OPTIONAL,
+	    "scheduled -> canceled: the client before the start; its "
+	    "therapist or an admin also after it, with a reason",
+	    NULL, API_CANCEL },
 	{ HTTP_POST, "/v1/therapy-sessions/{id}/no-show",
-	    therapy_session_no_show, 0, "scheduled -> no_show" },
+	    therapy_session_no_show, 0,
+	    "scheduled -> no_show, once the session has started", NULL,
+	    API_SESSION_ACTION("the session, a no-show",
+		"\"409\":\"INVALID_TRANSITION: not scheduled; "
+		"SESSION_NOT_STARTED: before its start\"") },
 	{ HTTP_POST, "/v1/therapy-sessions/{id}/reschedule",
 	    therapy_session_reschedule, ROUTE_JSON_BODY,
 	    "scheduled -> rescheduled, booking a new session at the new "
@@ -68,7 +101,7 @@ const struct module therapy_module = {
 	therapy_resources,
 	NELEM(therapy_resources),
 	NULL,
-	NULL,
+	therapy_seed,
 };
 
 int
@@ -139,14 +172,18 @@ therapy_related(
 int
 therapy_consent(struct request *req, struct tx *tx, const char *user_id)
 {
-	int rc;
+	return (people_health_consent_answer(req, tx, user_id));
+}
 
-	if ((rc = people_health_consent(tx, user_id)) == ERR_FORBIDDEN)
-		http_problem(req, rc, "CONSENT_REQUIRED",
-		    "The client is under "
-		    "the digital-consent age and has no guardian consent on "
-		    "record: no health data may be stored for them.");
-	return (rc);
+size_t
+therapy_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return (n);
 }
 
 int

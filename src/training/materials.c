@@ -10,12 +10,8 @@
  * the learners who completed the course once attendance is recorded
  * (issue 16 part 2); until then they are staff-only too.
  */
-#include <string.h>
-#include <strings.h>
-
 #include <jansson.h>
 
-#include "core/err.h"
 #include "module.h"
 #include "resource/resource.h"
 #include "training/training_int.h"
@@ -25,8 +21,6 @@
 	"is_public = 1 AND requires_completion = 0 AND course_id IN "		\
 	"(SELECT c.id FROM training_courses c WHERE c.is_active = 1)"
 /* clang-format on */
-
-static int materials_before_write(struct resource_ctx *, json_t *);
 
 static const char *const material_types[] = { "pdf", "video", "presentation",
 	"document", "link", "quiz", "assessment", NULL };
@@ -42,8 +36,8 @@ static const struct field material_fields[] = {
 	{ "material_type", FIELD_ENUM, FIELD_REQUIRED | FIELD_FILTER, 0, 0,
 	    material_types, NULL, NULL, 0,
 	    "pdf, video, presentation, document, link, quiz or assessment" },
-	{ "file_url", FIELD_TEXT, FIELD_REQUIRED, 1, TRAINING_URL_MAX, NULL,
-	    NULL, NULL, 0, "an http or https URL" },
+	{ "file_url", FIELD_URL, FIELD_REQUIRED, 0, 0, NULL, NULL, NULL, 0,
+	    "an http or https URL" },
 	{ "is_public", FIELD_BOOL, FIELD_FILTER, 0, 0, NULL, "false", NULL, 0,
 	    "readable by anyone with a token; otherwise staff only" },
 	{ "requires_completion", FIELD_BOOL, 0, 0, 0, NULL, "false", NULL, 0,
@@ -70,40 +64,4 @@ const struct resource course_materials_resource = {
 	       "the public materials of active courses that do not require "
 	       "completion (those that do come with attendance, issue 16 "
 	       "part 2). Admins write them.",
-	.before_create = materials_before_write,
-	.before_update = materials_before_write,
 };
-
-int
-training_url_ok(const char *s)
-{
-	const char *host;
-	size_t	    i;
-
-	if (s == NULL)
-		return (0);
-	if (strncasecmp(s, "https://", 8) == 0)
-		host = s + 8;
-	else if (strncasecmp(s, "http://", 7) == 0)
-		host = s + 7;
-	else
-		return (0);
-	if (*host == '\0' || *host == '/' || *host == '?' || *host == '#' ||
-	    *host == '@' || *host == ':')
-		return (0);
-	for (i = 0; s[i] != '\0'; i++)
-		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f || s[i] == '\\')
-			return (0);
-	return (1);
-}
-
-static int
-materials_before_write(struct resource_ctx *ctx, json_t *body)
-{
-	const char *u = json_string_value(json_object_get(body, "file_url"));
-
-	if (u == NULL || training_url_ok(u))
-		return (OK);
-	return (training_refuse(ctx->req, ERR_INVALID, NULL, "file_url",
-	    "invalid_url", "must be an absolute http or https URL"));
-}

@@ -239,7 +239,7 @@ const struct module training_module = {
 	training_resources,
 	NELEM(training_resources),
 	training_init,
-	NULL,
+	training_seed,
 };
 
 int

@@ -43,7 +43,6 @@ struct principal;
 
 #define TRAINING_NAME_MAX 200	/* names, titles, codes */
 #define TRAINING_TEXT_MAX 10000 /* descriptions, bio */
-#define TRAINING_URL_MAX  2048
 /* First-aid courses are taught at most 12 learners to one trainer. */
 #define TRAINING_LEARNERS_PER_TRAINER 12
 
@@ -106,9 +105,6 @@ extern const struct resource trainers_resource;
 
 /* materials.c */
 extern const struct resource course_materials_resource;
-/* 1 if s is an absolute http or https URL with a host, no space or
- * control byte in it. Pure. */
-int training_url_ok(const char *s);
 
 /* schedules.c */
 extern const struct resource course_schedules_resource;
@@ -400,5 +396,9 @@ int training_refund_event(struct tx *, const char *type, json_t *obj,
     struct inbox_result *, const char **effect);
 /* The mail template the booker is told with. */
 int training_refund_mail_init(void);
+
+/* seed.c: the catalogue's demo data for `carebase seed` */
+struct seed_accounts;
+int training_seed(struct store *, struct seed_accounts *);
 
 #endif

@@ -912,6 +912,15 @@ def at(hours, minutes=0):
     return when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
+def ago(hours, minutes=0):
+    """A time that many hours before now (whole minutes), as the API writes
+    it: a session there has started, so it may be completed or marked a
+    no-show."""
+    when = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0)
+    when -= datetime.timedelta(hours=hours, minutes=minutes)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
 def book(server, who, therapist, client, start, end, **extra):
     """POST /v1/therapy-sessions as who; the response, unchecked."""
     body = {"therapist_id": therapist["profile"]["id"], "client_id": client["id"],

@@ -179,6 +179,72 @@ def test_public_branding_by_name_is_anonymous_and_branding_only(server, world):
     problem(server.get("/v1/partners/Badoo"), 404, "NOT_FOUND")
 
 
+BRANDING = {"name", "logo_url", "logo_alt", "website", "footer_line1", "footer_line2",
+            "social_links", "features"}
+
+
+def test_admins_read_a_partner_by_id_and_anyone_else_its_branding(server, world):
+    """GET /v1/partners/{id}: a UUID is an id, anything else a name."""
+    w = world
+    a, b = w["a"], w["b"]
+    # Admins: the partner as declared, with its ETag (PATCH by id took it
+    # already; GET by id answered 404, the id taken for a name).
+    r = server.get(f"/v1/partners/{a['id']}", headers=hdr(w["admin"]))
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["id"] == a["id"] and got["name"] == "Bumble" and got["is_active"] is True
+    assert {"created_at", "updated_at", "created_by"} <= set(got), got
+    assert got == server.get("/v1/partners?name=Bumble",
+                             headers=hdr(w["admin"])).json()["data"][0]
+    etag = r.headers["ETag"]
+    r = server.get(f"/v1/partners/{a['id']}", headers={**hdr(w["admin"]),
+                                                       "If-None-Match": etag})
+    assert r.status_code == 304, r.text
+    r = server.request("PATCH", f"/v1/partners/{a['id']}", headers={
+        **hdr(w["admin"]), "If-Match": etag}, json={"footer_line1": "By id"})
+    assert r.status_code == 200, r.text
+    assert server.get(f"/v1/partners/{a['id']}",
+                      headers=hdr(w["admin"])).json()["footer_line1"] == "By id"
+    # A deactivated partner: admins still read it by id; nobody else.
+    r = server.request("PATCH", f"/v1/partners/{b['id']}", headers=hdr(w["admin"]),
+                       json={"is_active": False})
+    assert r.status_code == 200, r.text
+    r = server.get(f"/v1/partners/{b['id']}", headers=hdr(w["admin"]))
+    assert r.status_code == 200 and r.json()["is_active"] is False, r.text
+    # Anyone else by id: the public branding, the same as by name.
+    by_name = server.get("/v1/partners/Bumble").json()
+    for who in (None, w["m1"], w["pa_a"]):
+        h = {} if who is None else hdr(who)
+        r = server.get(f"/v1/partners/{a['id']}", headers=h)
+        assert r.status_code == 200, (who, r.text)
+        assert set(r.json()) == BRANDING and r.json() == by_name, r.json()
+        problem(server.get(f"/v1/partners/{b['id']}", headers=h), 404, "NOT_FOUND")
+    # By id a token is used, so one that is not valid is refused (by name
+    # it is never looked at).
+    problem(server.get(f"/v1/partners/{a['id']}", headers=hdr("not-a-token")),
+            401, "UNAUTHORIZED")
+    assert server.get("/v1/partners/Bumble", headers=hdr("not-a-token")).status_code == 200
+    # An id nobody has; by name, admins get the branding as anyone does.
+    missing = "0190f2a4-1111-7000-8000-00000000000a"
+    for h in ({}, hdr(w["admin"])):
+        problem(server.get(f"/v1/partners/{missing}", headers=h), 404, "NOT_FOUND")
+    r = server.get("/v1/partners/bumble", headers=hdr(w["admin"]))
+    assert r.status_code == 200 and set(r.json()) == BRANDING, r.text
+    # So no name may read as a UUID, in any case.
+    for name in (missing, missing.upper()):
+        body = problem(server.post("/v1/partners", headers=hdr(w["admin"]),
+                                   json={"name": name}), 422, "VALIDATION_FAILED")
+        assert body["errors"][0]["field"] == "name", body
+        r = server.request("PATCH", f"/v1/partners/{a['id']}", headers=hdr(w["admin"]),
+                           json={"name": name})
+        problem(r, 422, "VALIDATION_FAILED")
+    # The document says so, on one path with the change by id.
+    doc = server.get("/v1/openapi.json").json()
+    item = doc["paths"]["/v1/partners/{id}"]
+    assert {"get", "patch"} <= set(item) and "/v1/partners/{name}" not in doc["paths"]
+    assert "UUID" in item["get"]["summary"] and item["get"]["security"] == []
+
+
 @pytest.mark.dialect
 def test_partner_features_are_unique_per_partner_and_feature(server, world):
     w = world

@@ -203,12 +203,12 @@ def test_cli_duplicate_email(start_server):
 def test_seed_makes_demo_accounts_once(start_server):
     srv = start_server(start=False)
     out = srv.cli_ok("seed").stdout
-    for who in ("admin", "therapist", "guardian", "child", "member"):
+    for who in ("admin", "therapist", "guardian", "child", "member", "instructor"):
         assert f"{who}@demo.carebase.dev" in out
     assert "carebase-demo-2026" in out
     again = srv.cli_ok("seed").stdout
     assert "existed" in again
-    assert srv.db.count("users") == 5
+    assert srv.db.count("users") == 6
     assert srv.db.count("relationships", "kind = 'guardian_of' AND status = 'active' "
                         "AND consent_at IS NOT NULL") == 1
     srv.start(migrate=False)

@@ -203,3 +203,37 @@ def test_no_birth_date_means_no_health_data_until_it_is_known(server, cast):
                     headers=hdr(cast["admin"]["token"]), json={"method": "signed_form"})
     assert r.status_code == 200, r.text
     assert health(server, nodob) == {"allowed": True, "reason": "guardian_consent"}
+
+
+HRV = "00000000-0000-7000-8000-0000000000d1"
+
+
+def test_a_missing_birth_date_is_named_when_health_data_is_refused(server, cast):
+    """Recording, answering a form or getting shared notes without a birth
+    date is refused as 403 DATE_OF_BIRTH_REQUIRED, not as being under the
+    digital-consent age (issue 15, item 3)."""
+    from conftest import PHQ9, PHQ_OPTS, book, profile, relate
+    unknown = person(server, "unknown", date_of_birth=None)
+    body = problem(server.post("/v1/recordings", headers=hdr(unknown),
+                               json={"data_type_id": HRV}), 403, "DATE_OF_BIRTH_REQUIRED")
+    assert "date of birth" in body["detail"] and "consent age" not in body["detail"], body
+    answers = {f"q{i}": PHQ_OPTS[0] for i in range(1, 10)}
+    body = problem(server.post("/v1/form-responses", headers=hdr(unknown),
+                               json={"form_id": PHQ9, "responses": answers}),
+                   403, "DATE_OF_BIRTH_REQUIRED")
+    assert "date of birth" in body["detail"], body
+    t = cast["therapist"]
+    t["profile"] = profile(server, cast["admin"], t)
+    relate(server, cast["admin"], t, unknown, "practitioner_of")
+    r = book(server, t, t, unknown, "2031-03-03T09:00:00.000Z", "2031-03-03T10:00:00.000Z",
+             shared_notes="first session")
+    problem(r, 403, "DATE_OF_BIRTH_REQUIRED")
+    # Under the consent age, with a birth date: the consent is what is missing.
+    problem(server.post("/v1/recordings", headers=hdr(cast["child"]),
+                        json={"data_type_id": HRV}), 403, "CONSENT_REQUIRED")
+    # Giving the birth date settles it.
+    r = server.request("PATCH", "/v1/me", headers=hdr(unknown),
+                       json={"date_of_birth": years_ago(30)})
+    assert r.status_code == 200, r.text
+    r = server.post("/v1/recordings", headers=hdr(unknown), json={"data_type_id": HRV})
+    assert r.status_code == 201, r.text

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import GAD7, PHQ9, PHQ_OPTS, at, book, hdr, problem
+from conftest import GAD7, PHQ9, PHQ_OPTS, ago, at, book, hdr, problem
 
 
 def test_schema_has_every_table_and_the_seed_forms(server, db):
@@ -140,7 +140,8 @@ def test_concurrent_overlapping_bookings_exactly_one_succeeds(server, practice):
 def test_status_actions_follow_the_allowed_transitions(server, practice, db):
     p = practice
     t, c = p["therapist"], p["client"]
-    s = book(server, t, t, c, at(20), at(21)).json()
+    # Complete and no-show act on sessions that have started.
+    s = book(server, t, t, c, ago(21), ago(20)).json()
     problem(server.post(f"/v1/therapy-sessions/{s['id']}/complete", headers=hdr(c)),
             403, "FORBIDDEN")
     problem(server.post(f"/v1/therapy-sessions/{s['id']}/complete",
@@ -153,7 +154,7 @@ def test_status_actions_follow_the_allowed_transitions(server, practice, db):
     problem(server.post(f"/v1/therapy-sessions/{s['id']}/reschedule", headers=hdr(t),
                         json={"start_time": at(30), "end_time": at(31)}),
             409, "INVALID_TRANSITION")
-    s2 = book(server, t, t, c, at(22), at(23)).json()
+    s2 = book(server, t, t, c, ago(23), ago(22)).json()
     r = server.post(f"/v1/therapy-sessions/{s2['id']}/no-show", headers=hdr(p["admin"]))
     assert r.status_code == 200 and r.json()["status"] == "no_show"
     # Reschedule keeps the old times on the old row and books a new one.
@@ -205,7 +206,7 @@ def test_who_sees_notes_and_responses(server, practice, db, viewer, session, sha
                                       private, responses):
     p = practice
     t, c = p["therapist"], p["client"]
-    s = book(server, t, t, c, at(50), at(51), shared_notes=SHARED).json()
+    s = book(server, t, t, c, ago(51), ago(50), shared_notes=SHARED).json()
     assert s["shared_notes"] == SHARED
     r = server.request("PUT", f"/v1/therapy-sessions/{s['id']}/private-notes", headers=hdr(t),
                        json={"private_notes": SECRET})

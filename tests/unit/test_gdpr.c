@@ -211,6 +211,14 @@ field_value(struct tx *tx, const struct field *f, int64_t at)
 	case FIELD_TEXT_LIST:
 		snprintf(s, sizeof(s), "v%d-%s", serial, f->name);
 		return (json_pack("[s]", s));
+	case FIELD_URL:
+		snprintf(s, sizeof(s), "https://example.org/v%d-%s", serial,
+		    f->name);
+		return (json_string(s));
+	case FIELD_URL_MAP:
+		snprintf(s, sizeof(s), "https://example.org/v%d-%s", serial,
+		    f->name);
+		return (json_pack("{s:s}", "link", s));
 	}
 	return (NULL);
 }
