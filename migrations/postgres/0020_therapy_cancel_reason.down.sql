@@ -1,2 +1,2 @@
--- Back to 0018 (the reasons given are dropped).
+-- Back to 0019 (the reasons given are dropped).
 ALTER TABLE therapy_sessions DROP COLUMN cancel_reason;

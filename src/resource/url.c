@@ -5,6 +5,7 @@
  * resource_url_safe), so a link stored before the rule, or by something
  * other than this layer, is never served for a client to follow.
  */
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -15,28 +16,81 @@
 #include "resource/resource_int.h"
 
 static int url_char_ok(unsigned char);
+static int url_cp_ok(uint32_t);
+static int url_text_ok(const char *, size_t);
 static int url_name_ok(const char *);
 
-/* A byte that may stand in a URL as stored: no blank, no control
- * character, none of the ASCII characters RFC 3986 never allows. UTF-8
- * bytes (an IRI's) pass. */
+/* An ASCII byte that may stand in a URL as stored: no blank, no control
+ * character, none of the characters RFC 3986 never allows. */
 static int
 url_char_ok(unsigned char c)
 {
 	return (c > 0x20 && c != 0x7f && strchr("\"<>\\^`{|}", c) == NULL);
 }
 
+/* A code point past ASCII (an IRI's) that may stand in a URL: none that
+ * is invisible or a blank, so what is shown is what is followed: the C1
+ * controls, no-break and other spaces, soft hyphen, zero-width and
+ * direction marks, line and paragraph separators, the bidi embeddings,
+ * overrides and isolates, and the byte-order mark. */
+static int
+url_cp_ok(uint32_t c)
+{
+	return (!(c <= 0x9f || c == 0xa0 || c == 0xad || c == 0x34f ||
+	    c == 0x61c || c == 0x115f || c == 0x1160 || c == 0x1680 ||
+	    c == 0x180e || (c >= 0x2000 && c <= 0x200f) ||
+	    (c >= 0x2028 && c <= 0x202f) || (c >= 0x205f && c <= 0x206f) ||
+	    c == 0x3000 || c == 0x3164 || (c >= 0xfe00 && c <= 0xfe0f) ||
+	    c == 0xfeff || c == 0xffa0 || (c >= 0xfff0 && c <= 0xfffb) ||
+	    (c >= 0xe0000 && c <= 0xe0fff) || (c >= 0xd800 && c <= 0xdfff) ||
+	    c > 0x10ffff));
+}
+
+/* Every character of s[0..n) may stand in a URL; s is valid UTF-8 in its
+ * shortest form. */
+static int
+url_text_ok(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	uint32_t	     c, min;
+	int		     more;
+
+	while (p < end) {
+		if (*p < 0x80) {
+			if (!url_char_ok(*p++))
+				return (0);
+			continue;
+		}
+		if ((*p & 0xe0) == 0xc0)
+			c = *p & 0x1f, more = 1, min = 0x80;
+		else if ((*p & 0xf0) == 0xe0)
+			c = *p & 0x0f, more = 2, min = 0x800;
+		else if ((*p & 0xf8) == 0xf0)
+			c = *p & 0x07, more = 3, min = 0x10000;
+		else
+			return (0);
+		if (end - ++p < more)
+			return (0);
+		for (; more > 0; more--, p++) {
+			if ((*p & 0xc0) != 0x80)
+				return (0);
+			c = (c << 6) | (*p & 0x3f);
+		}
+		if (c < min || !url_cp_ok(c))
+			return (0);
+	}
+	return (1);
+}
+
 int
 resource_url_ok(const char *s, int relative)
 {
 	const char *host;
-	size_t	    i, n;
+	size_t	    n;
 
-	if (s == NULL || (n = strlen(s)) == 0 || n > RESOURCE_URL_MAX)
+	if (s == NULL || (n = strlen(s)) == 0 || n > RESOURCE_URL_MAX ||
+	    !url_text_ok(s, n))
 		return (0);
-	for (i = 0; i < n; i++)
-		if (!url_char_ok((unsigned char)s[i]))
-			return (0);
 	if (strncasecmp(s, "https://", 8) == 0)
 		host = s + 8;
 	else if (strncasecmp(s, "http://", 7) == 0)
@@ -44,8 +98,11 @@ resource_url_ok(const char *s, int relative)
 	else
 		/* A path on this site: "/a", never "//host" (another site). */
 		return (relative && s[0] == '/' && s[1] != '/');
-	/* A host comes first: not empty, not userinfo or a port alone. */
-	return (*host != '\0' && strchr("/?#@:", *host) == NULL);
+	/* A host comes first: not empty, not a port alone, and no userinfo
+	 * ("https://trusted.example@evil.example/" reads as one site and
+	 * goes to another). */
+	n = strcspn(host, "/?#");
+	return (n > 0 && *host != ':' && memchr(host, '@', n) == NULL);
 }
 
 /* A name of a FIELD_URL_MAP: 1 to RESOURCE_URL_NAME_MAX of [a-z0-9_]. */

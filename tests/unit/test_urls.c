@@ -32,53 +32,58 @@
 
 /* What must never be stored as a link. */
 static const char *const unsafe[] = {
-	"javascript:alert(document.cookie)",
-	"JaVaScRiPt:alert(1)",
-	" javascript:alert(1)",
-	"\tjavascript:alert(1)",
-	"\x01javascript:alert(1)",
-	"java\nscript:alert(1)",
+	"javascript:alert(document.cookie)", "JaVaScRiPt:alert(1)",
+	" javascript:alert(1)", "\tjavascript:alert(1)",
+	"\x01javascript:alert(1)", "java\nscript:alert(1)",
 	"javascript\x00:alert(1)", /* cut at the NUL: "javascript" */
 	"data:text/html,<script>alert(1)</script>",
-	"DATA:text/html;base64,PHNjcmlwdD4=",
-	"vbscript:msgbox(1)",
-	"VBScript:msgbox(1)",
-	"file:///etc/passwd",
-	"ftp://example.org/a",
-	"//evil.example/x",
-	"/\\evil.example",
-	"https://",
-	"https:///path",
-	"https://@example.org/",
-	"https://:80/",
-	"https://a b.org/",
-	"https://example.org/\x01",
-	" https://example.org/",
-	"https://example.org/\"onmouseover=\"alert(1)",
-	"http:\\\\example.org",
-	"example.org",
-	"",
+	"DATA:text/html;base64,PHNjcmlwdD4=", "vbscript:msgbox(1)",
+	"VBScript:msgbox(1)", "file:///etc/passwd", "ftp://example.org/a",
+	"//evil.example/x", "/\\evil.example", "https://", "https:///path",
+	"https://@example.org/", "https://:80/", "https://a b.org/",
+	"https://example.org/\x01", " https://example.org/",
+	"https://example.org/\"onmouseover=\"alert(1)", "http:\\\\example.org",
+	"example.org", "",
+	"https://trusted.example@evil.example/",    /* userinfo */
+	"https://trusted.example:x@evil.example/a", /* userinfo */
+	"https://exa\xc2\xa0mple.org/",		    /* U+00A0 */
+	"https://example.org/\xe2\x80\xa8x",	    /* U+2028 */
+	"https://example.org/\xe2\x80\xaegpj.exe",  /* U+202E */
+	"https://exa\xe2\x80\x8bmple.org/",	    /* U+200B */
+	"https://example.org/\xef\xbb\xbf",	    /* U+FEFF */
+	"https://example.org/\xc2\x85",		    /* U+0085, C1 */
+	"https://example.org/\xe2\x81\xa6x",	    /* U+2066 */
 };
 
 static const char *const safe[] = {
-	"https://example.org/a.pdf",
-	"http://example.org",
-	"HTTPS://Example.org/x?y=1#z",
-	"https://cdn.example.org:8443/v/1",
+	"https://example.org/a.pdf", "http://example.org",
+	"HTTPS://Example.org/x?y=1#z", "https://cdn.example.org:8443/v/1",
 	"https://example.org/caf%C3%A9",
+	"https://example.org/caf\xc3\xa9",	/* an IRI's UTF-8 */
+	"https://example.org/a?who=x@y.org",	/* "@" past the host */
+	"https://example.org/\xf0\x9f\x98\x80", /* U+1F600 */
 };
 
-/* A name that says the field holds a link. */
+/* A name that says the field holds a link (ARCHITECTURE.md, "Links"). */
 static int
 link_name(const char *name)
 {
-	size_t n = strlen(name);
+	static const char *const whole[] = { "url", "uri", "website", "href",
+		"src", "link", "links", "logo", "image", "avatar", "icon",
+		"thumbnail", "photo", "picture" };
+	static const char *const ends[] = { "_url", "_uri", "_link", "_links",
+		"_href", "_src", "_logo", "_image", "_avatar", "_icon",
+		"_thumbnail", "_photo", "_picture", "_website" };
+	size_t			 i, n = strlen(name), m;
 
-	return (strcmp(name, "url") == 0 || strcmp(name, "website") == 0 ||
-	    strcmp(name, "href") == 0 ||
-	    (n > 4 && strcmp(name + n - 4, "_url") == 0) ||
-	    (n > 5 && strcmp(name + n - 5, "_link") == 0) ||
-	    (n > 6 && strcmp(name + n - 6, "_links") == 0));
+	for (i = 0; i < sizeof(whole) / sizeof(whole[0]); i++)
+		if (strcmp(name, whole[i]) == 0)
+			return (1);
+	for (i = 0; i < sizeof(ends) / sizeof(ends[0]); i++)
+		if (n > (m = strlen(ends[i])) &&
+		    strcmp(name + n - m, ends[i]) == 0)
+			return (1);
+	return (0);
 }
 
 static int
@@ -220,6 +225,28 @@ stored_unsafe_links_are_withheld(void **state)
 	json_decref(v);
 }
 
+/* What JSON cannot carry but a row written by other means might: bytes
+ * that are not UTF-8 in its shortest form are never a link. */
+static void
+not_utf8_is_not_a_link(void **state)
+{
+	static const char *const bad[] = {
+		"https://example.org/\xc0\xaf",		/* overlong "/" */
+		"https://example.org/\xed\xa0\x80",	/* a surrogate */
+		"https://example.org/\xff",		/* not UTF-8 */
+		"https://example.org/\xe2\x80",		/* cut short */
+		"https://example.org/\xf4\x90\x80\x80", /* past U+10FFFF */
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_false(resource_url_ok(bad[i], 0));
+		assert_false(resource_url_ok(bad[i], 1));
+	}
+	assert_true(resource_url_ok("https://example.org/caf\xc3\xa9", 0));
+}
+
 int
 main(void)
 {
@@ -227,6 +254,7 @@ main(void)
 		cmocka_unit_test(every_declared_url_field_refuses_unsafe_links),
 		cmocka_unit_test(relative_paths_only_where_declared),
 		cmocka_unit_test(bounded_in_length),
+		cmocka_unit_test(not_utf8_is_not_a_link),
 		cmocka_unit_test(stored_unsafe_links_are_withheld),
 	};
 
