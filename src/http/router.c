@@ -4,6 +4,7 @@
  * there indexed by method. Matching walks the trie once per request,
  * static children first, backtracking into the parameter child.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "core/arena.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "http/http.h"
 #include "http/http_int.h"
 
@@ -403,6 +405,12 @@ router_match(const struct router *r, struct arena *a, const char *path,
 	for (i = 0; i < nvals && i < e->nnames; i++) {
 		m->params[i].name = e->names[i];
 		m->params[i].value = vals[i];
+		/* Ids are stored in lower case: a UUID sent in upper case
+		 * names the same row. (vals point into copy, ours.) */
+		if (uuid_valid(vals[i]))
+			for (p = (char *)(uintptr_t)vals[i]; *p != '\0'; p++)
+				if (*p >= 'A' && *p <= 'F')
+					*p = (char)(*p - 'A' + 'a');
 	}
 	m->nparams = i;
 	return (OK);

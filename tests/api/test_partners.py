@@ -224,6 +224,15 @@ def test_admins_read_a_partner_by_id_and_anyone_else_its_branding(server, world)
     problem(server.get(f"/v1/partners/{a['id']}", headers=hdr("not-a-token")),
             401, "UNAUTHORIZED")
     assert server.get("/v1/partners/Bumble", headers=hdr("not-a-token")).status_code == 200
+    # A UUID in upper case is the same id (ids are kept in lower case), for
+    # reads and changes, for admins and for anyone else.
+    up = a["id"].upper()
+    r = server.get(f"/v1/partners/{up}", headers=hdr(w["admin"]))
+    assert r.status_code == 200 and r.json()["id"] == a["id"], r.text
+    assert server.get(f"/v1/partners/{up}").json() == by_name
+    r = server.request("PATCH", f"/v1/partners/{up}", headers={
+        **hdr(w["admin"]), "If-Match": r.headers["ETag"]}, json={"footer_line1": "Upper"})
+    assert r.status_code == 200 and r.json()["footer_line1"] == "Upper", r.text
     # An id nobody has; by name, admins get the branding as anyone does.
     missing = "0190f2a4-1111-7000-8000-00000000000a"
     for h in ({}, hdr(w["admin"])):
