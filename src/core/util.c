@@ -344,3 +344,38 @@ strlcpy_cb(char *dst, const char *src, size_t size)
 	}
 	return (n);
 }
+
+int
+unicode_invisible(uint32_t c)
+{
+	return (c == 0xa0 || c == 0xad || c == 0x34f || c == 0x61c ||
+	    c == 0x115f || c == 0x1160 || c == 0x1680 || c == 0x180e ||
+	    (c >= 0x2000 && c <= 0x200f) || (c >= 0x2028 && c <= 0x202f) ||
+	    (c >= 0x205f && c <= 0x206f) || c == 0x3000 || c == 0x3164 ||
+	    (c >= 0xfe00 && c <= 0xfe0f) || c == 0xfeff || c == 0xffa0 ||
+	    (c >= 0xfff0 && c <= 0xfffb) || (c >= 0xe0000 && c <= 0xe0fff));
+}
+
+int
+text_check(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t	     c;
+	int		     shown = 0, more;
+
+	while (*p != '\0') {
+		c = *p;
+		more = c < 0x80 ? 0 : c < 0xe0 ? 1 : c < 0xf0 ? 2 : 3;
+		if (more > 0)
+			c &= 0x3f >> more;
+		for (p++; more > 0 && (*p & 0xc0) == 0x80; more--, p++)
+			c = (c << 6) | (*p & 0x3f);
+		if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') ||
+		    (c >= 0x7f && c <= 0x9f))
+			return (TEXT_CONTROL);
+		if (c != ' ' && c != '\t' && c != '\n' && c != '\r' &&
+		    !unicode_invisible(c))
+			shown = 1;
+	}
+	return (shown ? TEXT_OK : TEXT_BLANK);
+}

@@ -39,6 +39,23 @@ char *uuid_v7(char *out);
 /* 1 if s is a well-formed UUID string. */
 int uuid_valid(const char *s);
 
+/*
+ * 1 for a code point that shows nothing or changes how text around it
+ * shows: the no-break and other Unicode spaces, soft hyphen, zero-width
+ * characters and direction marks, line and paragraph separators, the bidi
+ * embeddings, overrides and isolates, variation selectors, the byte-order
+ * mark and the tags. (C0 and C1 controls are not in it: see text_check.)
+ */
+int unicode_invisible(uint32_t c);
+/*
+ * Text a person writes, as UTF-8 (jansson's strings are): TEXT_OK, or
+ * TEXT_CONTROL when it holds a control character other than tab, line feed
+ * and carriage return (C0, DEL, C1), or TEXT_BLANK when nothing in it
+ * shows (only ASCII blanks and unicode_invisible ones).
+ */
+enum { TEXT_OK = 0, TEXT_BLANK, TEXT_CONTROL };
+int text_check(const char *s);
+
 /* Cryptographically secure random bytes (libsodium). */
 void random_bytes(void *, size_t);
 /* Uniform in [0, upper). */

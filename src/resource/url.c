@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "core/log.h"
+#include "core/util.h"
 #include "resource/resource.h"
 #include "resource/resource_int.h"
 
@@ -36,14 +37,8 @@ url_char_ok(unsigned char c)
 static int
 url_cp_ok(uint32_t c)
 {
-	return (!(c <= 0x9f || c == 0xa0 || c == 0xad || c == 0x34f ||
-	    c == 0x61c || c == 0x115f || c == 0x1160 || c == 0x1680 ||
-	    c == 0x180e || (c >= 0x2000 && c <= 0x200f) ||
-	    (c >= 0x2028 && c <= 0x202f) || (c >= 0x205f && c <= 0x206f) ||
-	    c == 0x3000 || c == 0x3164 || (c >= 0xfe00 && c <= 0xfe0f) ||
-	    c == 0xfeff || c == 0xffa0 || (c >= 0xfff0 && c <= 0xfffb) ||
-	    (c >= 0xe0000 && c <= 0xe0fff) || (c >= 0xd800 && c <= 0xdfff) ||
-	    c > 0x10ffff));
+	return (c > 0x9f && !unicode_invisible(c) &&
+	    !(c >= 0xd800 && c <= 0xdfff) && c <= 0x10ffff);
 }
 
 /* Every character of s[0..n) may stand in a URL; s is valid UTF-8 in its

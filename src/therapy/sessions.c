@@ -57,13 +57,16 @@ struct saction {
 	enum scope	  read; /* therapy_sessions:read: sees it; the answer */
 	int64_t		  start, end; /* reschedule */
 	const char	 *reason;     /* cancel: why, or NULL */
-	json_t		 *row;	      /* answer */
+	int		  keyless; /* the client was erased: no reason kept */
+	json_t		 *row;	   /* answer */
 	char		  new_id[UUID_STR_LEN];
 };
 
 static int sessions_before_create(struct resource_ctx *, json_t *);
 static int sessions_before_update(struct resource_ctx *, json_t *);
 static int session_seen(struct saction *, struct tx *, const struct tsession *);
+static int client_keyless(
+    struct saction *, struct tx *, const struct tsession *);
 static int session_overlap(struct request *, struct tx *, const char *, int64_t,
     int64_t, const char *);
 static int times_check(struct request *, int64_t, int64_t);
@@ -418,7 +421,7 @@ cancel_body(struct request *req, const char **reason)
 {
 	json_t	   *errs, *v;
 	const char *k, *r;
-	size_t	    i;
+	int	    t;
 
 	*reason = NULL;
 	if (req->json == NULL)
@@ -435,15 +438,13 @@ cancel_body(struct request *req, const char **reason)
 		if ((v = json_object_get(req->json, "reason")) != NULL &&
 		    !json_is_null(v)) {
 			r = json_string_value(v);
-			for (i = 0; r != NULL &&
-			     (r[i] == ' ' || r[i] == '\t' || r[i] == '\n' ||
-				 r[i] == '\r');
-			     i++)
-				;
 			if (r == NULL || strlen(r) != json_string_length(v))
 				therapy_err(
 				    errs, "reason", "type", "must be text");
-			else if (r[i] == '\0')
+			else if ((t = text_check(r)) == TEXT_CONTROL)
+				therapy_err(errs, "reason", "invalid_format",
+				    "must not hold control characters");
+			else if (t == TEXT_BLANK)
 				therapy_err(errs, "reason", "required",
 				    "must not be blank");
 			else if (therapy_chars(r) > THERAPY_REASON_MAX)
@@ -459,7 +460,9 @@ cancel_body(struct request *req, const char **reason)
 /*
  * The action at this time: complete and no-show once the session has
  * started; a client's cancel before it; staff's cancel after it only with
- * a reason. staff: the caller is an admin or the session's therapist.
+ * a reason (none is asked for, or kept, when the client was erased: there
+ * is no key to seal it under); a reschedule before it. staff: the caller
+ * is an admin or the session's therapist.
  */
 static int
 action_timely(struct saction *a, const struct tsession *s, int staff)
@@ -479,6 +482,13 @@ action_timely(struct saction *a, const struct tsession *s, int staff)
 						    : "a no-show");
 		return (ERR_CONFLICT);
 	}
+	if (strcmp(a->to, "rescheduled") == 0 && started) {
+		http_problem(a->req, ERR_CONFLICT, "SESSION_STARTED",
+		    "The session started at %s: it is not moved; mark it "
+		    "completed or a no-show, or cancel it, and book a new one.",
+		    iso);
+		return (ERR_CONFLICT);
+	}
 	if (strcmp(a->to, "canceled") != 0 || !started)
 		return (OK);
 	if (!staff) {
@@ -488,7 +498,7 @@ action_timely(struct saction *a, const struct tsession *s, int staff)
 		    iso);
 		return (ERR_CONFLICT);
 	}
-	if (a->reason != NULL)
+	if (a->reason != NULL || a->keyless)
 		return (OK);
 	http_problem_ext(a->req, ERR_INVALID, NULL,
 	    json_pack("{s:[{s:s,s:s,s:s}]}", "errors", "field", "reason",
@@ -496,6 +506,19 @@ action_timely(struct saction *a, const struct tsession *s, int staff)
 		"a session that has started is canceled with a reason"),
 	    "The session started at %s: say why it is canceled.", iso);
 	return (ERR_INVALID);
+}
+
+/* a->keyless: the session's client was erased (their key is gone). */
+static int
+client_keyless(struct saction *a, struct tx *tx, const struct tsession *s)
+{
+	unsigned char key[SEAL_KEY_LEN];
+	int	      rc;
+
+	rc = seal_key_load(tx, s->client_id, key);
+	sodium_memzero(key, sizeof(key));
+	a->keyless = rc == ERR_NOT_FOUND;
+	return (rc == ERR_NOT_FOUND ? OK : rc);
 }
 
 /* The cancel's reason, sealed under the client's key. */
@@ -512,10 +535,9 @@ reason_write(struct saction *a, struct tx *tx, const struct tsession *s)
 		    a->reason, &blob, &len);
 	sodium_memzero(key, sizeof(key));
 	if (rc == ERR_NOT_FOUND) {
-		http_problem(a->req, ERR_CONFLICT, NULL,
-		    "The client cannot hold personal data: cancel without a "
-		    "reason.");
-		return (ERR_CONFLICT);
+		/* Erased meanwhile (action_tx looked first): keep nothing. */
+		a->keyless = 1;
+		return (OK);
 	}
 	if (rc != OK)
 		return (rc);
@@ -568,6 +590,9 @@ action_tx(struct tx *tx, void *arg)
 		rc = ERR_CONFLICT;
 		goto out;
 	}
+	if (strcmp(a->to, "canceled") == 0 &&
+	    (rc = client_keyless(a, tx, &s)) != OK)
+		goto out;
 	if ((rc = action_timely(a, &s, a->update == SCOPE_ALL || !is_client)) !=
 	    OK)
 		goto out;
@@ -590,13 +615,14 @@ action_tx(struct tx *tx, void *arg)
 	if (strcmp(a->to, "rescheduled") == 0 &&
 	    (rc = reschedule(a, tx, &s)) != OK)
 		goto out;
-	if (a->reason != NULL && (rc = reason_write(a, tx, &s)) != OK)
+	if (a->reason != NULL && !a->keyless &&
+	    (rc = reason_write(a, tx, &s)) != OK)
 		goto out;
 	snprintf(verb, sizeof(verb), "therapy_sessions.%s", a->to);
 	/* Field names, never the reason's text. */
 	changes = json_pack("{s:[s,s*],s:s,s:s*}", "fields", "status",
-	    a->reason != NULL ? "cancel_reason" : NULL, "status", a->to,
-	    "new_session_id", a->new_id[0] ? a->new_id : NULL);
+	    a->reason != NULL && !a->keyless ? "cancel_reason" : NULL, "status",
+	    a->to, "new_session_id", a->new_id[0] ? a->new_id : NULL);
 	rc = audit_append(
 	    tx, a->who, a->req, verb, "therapy_sessions", s.id, changes);
 	json_decref(changes);

@@ -51,7 +51,7 @@ static const struct route therapy_routes[] = {
 		"\"409\":\"INVALID_TRANSITION: not scheduled; "
 		"SESSION_NOT_STARTED: before its start\"") },
 	{ HTTP_POST, "/v1/therapy-sessions/{id}/cancel", therapy_session_cancel,
-	    ROUTE_JSON_BODY | ROUTE_JSON_OPTIONAL,
+	    ROUTE_JSON_BODY | ROUTE_JSON_OPTIONAL | ROUTE_SMALL_BODY,
 	    "scheduled -> canceled: the client before the start; its "
 	    "therapist or an admin also after it, with a reason",
 	    NULL, API_CANCEL },
