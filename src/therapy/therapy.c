@@ -63,8 +63,8 @@ static const struct route therapy_routes[] = {
 		"SESSION_NOT_STARTED: before its start\"") },
 	{ HTTP_POST, "/v1/therapy-sessions/{id}/reschedule",
 	    therapy_session_reschedule, ROUTE_JSON_BODY,
-	    "scheduled -> rescheduled, booking a new session at the new "
-	    "times" },
+	    "scheduled -> rescheduled, before the start, booking a new "
+	    "session at the new times" },
 	{ HTTP_GET, "/v1/therapy-sessions/{id}/private-notes",
 	    therapy_session_notes_get, 0,
 	    "the session's private notes: its therapist and admins only" },
