@@ -6,7 +6,7 @@ roles:update:all from the admin role, and holds at once for sessions
 already signed in, whichever process made it."""
 import pytest
 
-from conftest import hdr, person
+from conftest import hdr, person, race
 
 ROLES = {"admin", "partner_admin", "therapist", "instructor", "member"}
 
@@ -198,3 +198,32 @@ def test_the_command_line_lists_and_sets_roles(server):
             for line in server.cli_ok("roles", "list").stdout.splitlines()[1:]}
     assert rows["instructor"][2] == ""
     assert "roles list" in server.cli_ok("help").stdout
+
+
+@pytest.mark.dialect
+def test_two_processes_serialise_changes_and_each_holds_the_others(start_server, db):
+    """Two servers on one database: a change through one holds at the other's
+    next request, and changes made at once through both are made one after
+    the other, each audited, the chain whole."""
+    s1, s2 = start_server(db=db), start_server(db=db)
+    admin = person(s1, "admin", "admin")
+    m = person(s1, "member")
+    base = role(s1, admin, "instructor").json()["permissions"]
+    member = role(s1, admin, "member").json()["permissions"]
+    assert s2.get("/v1/audit-log", headers=hdr(m)).status_code == 403   # s2's cache warm
+    assert put(s1, admin, "member", member + ["audit_log:read:all"]).status_code == 200
+    assert s2.get("/v1/audit-log", headers=hdr(m)).status_code == 200
+
+    sets = [base + ["audit_log:read:all"], base + ["roles:read:all"]]
+
+    def call(i, session, url):
+        return session.put(f"{url}/v1/roles/instructor/permissions", headers=hdr(admin),
+                           json={"permissions": sets[i % 2]}).status_code
+
+    assert race([s1.base_url, s2.base_url], 8, call) == [200] * 8
+    final = role(s2, admin, "instructor").json()["permissions"]
+    assert final in [sorted(set(x)) for x in sets]
+    log = s1.get("/v1/audit-log?entity_type=roles&entity_id=instructor&limit=200",
+                 headers=hdr(admin)).json()["data"]
+    assert 1 <= len(log) <= 8
+    s1.cli_ok("audit", "verify")
