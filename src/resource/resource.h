@@ -246,7 +246,8 @@ struct resource_ctx {
  * Declared for its data, served by no route (and absent from the OpenAPI
  * document; path may be NULL): a table a person's GDPR export and
  * erasure follow from its fields, written by its module's own code (auth
- * sessions, the mail log).
+ * sessions, password resets; a module's own routes may still read it, as
+ * /v1/me/sessions does auth sessions).
  */
 #define RESOURCE_NO_ROUTES 0x08
 /*
