@@ -105,14 +105,15 @@ perm_epoch_read(struct tx *tx, int64_t *out)
 int
 resource_perms_check(struct tx *tx)
 {
-	int64_t epoch, want;
+	int64_t epoch = -1, want;
 	int	rc;
 
 	/* Nothing loaded under an epoch yet: the first load is fresh. */
 	if (atomic_load(&perm_epoch) < 0)
 		return (OK);
+	/* Its row gone (by hand): the TTL alone, as without the table. */
 	if ((rc = perm_epoch_read(tx, &epoch)) != OK)
-		return (rc);
+		return (rc == ERR_NOT_FOUND ? OK : rc);
 	want = atomic_load(&perm_wanted);
 	while (epoch > want &&
 	    !atomic_compare_exchange_weak(&perm_wanted, &want, epoch))
@@ -162,7 +163,7 @@ perm_load(struct store *db)
 		return (rc);
 	/* The epoch first: the rows read after it are at least as new. */
 	if (atomic_load(&perm_epoch_table) > 0 &&
-	    (rc = perm_epoch_read(tx, &epoch)) != OK)
+	    (rc = perm_epoch_read(tx, &epoch)) != OK && rc != ERR_NOT_FOUND)
 		goto out;
 	st = store_prepare(tx, "SELECT role, permission FROM role_permissions");
 	while ((rc = store_step(st)) == STORE_ROW) {
