@@ -2,7 +2,7 @@
  * The commands of `carebase` (see cli.h): serving and working (the
  * erasure journal replayed first), migrations, backup and restore, the
  * job queue, a test mail, and the commands other modules answer (user,
- * audit, webhooks, schema); config and routes list what the program
+ * roles, audit, webhooks, schema); config and routes list what the program
  * knows. main.c keeps seed, version and help, which read its module list
  * and its table of commands.
  */
@@ -452,6 +452,12 @@ int
 cli_user(struct store *db, int argc, char **argv)
 {
 	return (people_cli_user(db, argc, argv));
+}
+
+int
+cli_roles(struct store *db, int argc, char **argv)
+{
+	return (people_cli_roles(db, argc, argv));
 }
 
 int

@@ -22,6 +22,7 @@ int cli_jobs(struct store *, int argc, char **argv);
 int cli_mail(struct store *, int argc, char **argv);
 int cli_schema(struct store *, int argc, char **argv);
 int cli_user(struct store *, int argc, char **argv);
+int cli_roles(struct store *, int argc, char **argv);
 int cli_audit(struct store *, int argc, char **argv);
 int cli_webhooks(struct store *, int argc, char **argv);
 int cli_config(struct store *, int argc, char **argv);

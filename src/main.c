@@ -71,6 +71,12 @@ static const struct cmd cmds[] = {
 	    "user add --role=ROLE --email=E [--password=P] | user list",
 	    "make a user (password from standard input when not given) / list "
 	    "users" },
+	{ "roles", cli_roles, 1,
+	    "roles list | roles permissions | roles set ROLE PERM... | roles "
+	    "set ROLE --none",
+	    "list each role and its permissions / list every permission there "
+	    "is / replace a role's permissions (audited; the admin role keeps "
+	    "roles:update:all)" },
 	{ "audit", cli_audit, 1,
 	    "audit verify [--anchor=SEQ:HASH] | audit head",
 	    "walk the audit log's hash chain and name the first broken row "
@@ -265,6 +271,8 @@ main(int argc, char **argv)
 			    strcmp(argv[k], "--force") == 0)) &&
 		    !(strcmp(c->name, "restore") == 0 &&
 			strcmp(argv[k], "--force") == 0) &&
+		    !(strcmp(c->name, "roles") == 0 &&
+			strcmp(argv[k], "--none") == 0) &&
 		    strcmp(c->name, "user") != 0) {
 			fprintf(stderr,
 			    "carebase: unknown flag %s (see carebase "

@@ -8,11 +8,16 @@
  * variables are cleared: a reset link must not outlive the send. A mail
  * that failed keeps them, so `carebase jobs retry` can still send it.
  *
- * email_log is declared (email_log_resource) for a person's GDPR export
- * and erasure, served by no route: the mail for them (their user id) or
- * to their address (the blind index), recipient and subject opened with
- * the system key under the same binding the layer uses
- * ("email_log.<column>:<id>"); erasure deletes those rows.
+ * email_log is declared (email_log_resource): admins read it at
+ * GET /v1/email-log (email_log:read:all, migration 0023), filtered by
+ * status, template, recipient (through its blind index), created_at and
+ * sent_at ranges, paged and sorted as every declared list; one row at
+ * GET /v1/email-log/{id}. Nobody writes it through the API. Recipient and
+ * subject are opened with the system key under the same binding the
+ * layer uses ("email_log.<column>:<id>"), and shown to staff (scope all)
+ * only; the variables, the job and the user it was for never. A person's
+ * GDPR export holds the mail for them (their user id) or to their address
+ * (the blind index); erasure deletes those rows.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,44 +45,50 @@ static const char *const mail_statuses[] = { "queued", "sent", "failed", NULL };
 
 static const struct field email_log_fields[] = {
 	{ "recipient", FIELD_EMAIL,
-	    FIELD_REQUIRED | FIELD_PERSONAL | FIELD_BLIND_INDEX, 0, 0, NULL,
-	    NULL, NULL, 0, "the address (recipient_index finds it)" },
+	    FIELD_REQUIRED | FIELD_PERSONAL | FIELD_BLIND_INDEX | FIELD_FILTER,
+	    0, 0, NULL, NULL, NULL, SEE_ALL,
+	    "the address; filter with ?recipient= (blind index)" },
 	{ "subject", FIELD_TEXT, FIELD_REQUIRED | FIELD_PERSONAL, 0, 0, NULL,
-	    NULL, NULL, 0, "the subject as sent" },
+	    NULL, NULL, SEE_ALL, "the subject as sent" },
 	{ "vars", FIELD_JSON, FIELD_NULLABLE | FIELD_PERSONAL | FIELD_HIDDEN, 0,
 	    0, NULL, NULL, NULL, 0,
 	    "the template's variables (a reset link): cleared once sent" },
 	{ "user_id", FIELD_UUID, FIELD_NULLABLE | FIELD_HIDDEN, 0, 0, NULL,
 	    NULL, "users", 0, "the user it was sent for, when named" },
-	{ "template", FIELD_TEXT, FIELD_REQUIRED, 0, 0, NULL, NULL, NULL, 0,
-	    "the template's name" },
-	{ "status", FIELD_ENUM, FIELD_REQUIRED, 0, 0, mail_statuses, NULL, NULL,
-	    0, "queued, sent or failed" },
+	{ "template", FIELD_TEXT, FIELD_REQUIRED | FIELD_FILTER, 0, 0, NULL,
+	    NULL, NULL, 0, "the template's name (the kind of mail)" },
+	{ "status", FIELD_ENUM, FIELD_REQUIRED | FIELD_FILTER, 0, 0,
+	    mail_statuses, NULL, NULL, 0, "queued, sent or failed" },
 	{ "attempts", FIELD_INT, 0, 0, 0, NULL, "0", NULL, 0,
 	    "sending attempts" },
-	{ "sent_at", FIELD_TIME, FIELD_NULLABLE, 0, 0, NULL, NULL, NULL, 0,
-	    "when the server took it" },
+	{ "sent_at", FIELD_TIME, FIELD_NULLABLE | FIELD_FILTER | FIELD_SORT, 0,
+	    0, NULL, NULL, NULL, 0, "when the server took it" },
 	{ "error", FIELD_TEXT, FIELD_NULLABLE, 0, 0, NULL, NULL, NULL, 0,
 	    "the last failure" },
 	{ "job_id", FIELD_TEXT, FIELD_NULLABLE | FIELD_HIDDEN, 0, 0, NULL, NULL,
 	    NULL, 0, "the mail.send job" },
-	{ "created_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
-	    NULL },
+	{ "created_at", FIELD_TIME, FIELD_READONLY | FIELD_FILTER | FIELD_SORT,
+	    0, 0, NULL, NULL, NULL, 0,
+	    "queued; filter with ?created_at_from= and ?created_at_to=" },
 	{ "updated_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
 	    NULL },
 };
 
 const struct resource email_log_resource = {
 	.name = "email_log",
+	.path = "/v1/email-log",
 	.table = "email_log",
 	.fields = email_log_fields,
 	.nfields = NELEM(email_log_fields),
 	.owner_column = "user_id",
-	.flags = RESOURCE_NO_ROUTES | RESOURCE_EXPORT_TOP |
-	    RESOURCE_SYSTEM_KEY | RESOURCE_ERASE_ROWS |
-	    RESOURCE_OWNED_BY_ADDRESS,
-	.doc = "Mail sent: to the person's address or for them, in their "
-	       "export beside their account, deleted with them.",
+	.actions = (1 << ACTION_LIST) | (1 << ACTION_READ),
+	.flags = RESOURCE_EXPORT_TOP | RESOURCE_SYSTEM_KEY |
+	    RESOURCE_ERASE_ROWS | RESOURCE_OWNED_BY_ADDRESS,
+	.doc = "Mail queued and sent, with its status and the last error: "
+	       "read by admins (filters status, template, recipient, "
+	       "created_at and sent_at ranges), the recipient and subject "
+	       "opened for staff only. A person's own are in their export "
+	       "beside their account, and deleted with them.",
 };
 
 static const struct mail_template builtin_templates[] = {

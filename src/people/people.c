@@ -153,6 +153,82 @@ static const char api_me_export[] =
     "\"everything carebase holds about the caller, by table\",\"schema\":{"
     "\"type\":\"object\"}}}}";
 
+/* clang-format off */
+#define API_ROLE	"{\"type\":\"object\",\"required\":[\"name\",\"description\"," \
+			"\"is_staff\",\"permissions\"],\"properties\":{\"name\":{" \
+			"\"type\":\"string\"},\"description\":{\"type\":\"string\"}," \
+			"\"is_staff\":{\"type\":\"boolean\"},\"permissions\":{\"type\":" \
+			"\"array\",\"items\":{\"type\":\"string\"},\"description\":" \
+			"\"the permissions the role grants, by name, sorted\"}}}"
+#define API_SESSION	"{\"type\":\"object\",\"required\":[\"id\",\"current\",\"ip\"," \
+			"\"user_agent\",\"device_fingerprint\",\"created_at\"," \
+			"\"last_activity_at\",\"expires_at\"],\"properties\":{\"id\":{" \
+			"\"type\":\"string\",\"format\":\"uuid\"},\"current\":{\"type\":" \
+			"\"boolean\",\"description\":\"the session making this request\"}," \
+			"\"ip\":{\"type\":[\"string\",\"null\"],\"description\":\"the " \
+			"address it signed in from\"},\"user_agent\":{\"type\":[\"string\"," \
+			"\"null\"]},\"device_fingerprint\":{\"type\":[\"string\",\"null\"]}," \
+			"\"created_at\":{\"type\":\"string\",\"format\":\"date-time\"," \
+			"\"description\":\"signed in\"},\"last_activity_at\":{\"type\":" \
+			"\"string\",\"format\":\"date-time\",\"description\":\"last used, " \
+			"to within a minute\"},\"expires_at\":{\"type\":\"string\"," \
+			"\"format\":\"date-time\",\"description\":\"ends then at the " \
+			"latest (sooner when idle)\"}}}"
+#define API_SESSIONS	"{\"answers\":{\"200\":{\"description\":\"live sessions, newest " \
+			"first (?limit 1-200, ?cursor: the next_cursor of the page " \
+			"before)\",\"schema\":{\"type\":\"object\",\"required\":[\"data\"," \
+			"\"next_cursor\"],\"properties\":{\"data\":{\"type\":\"array\"," \
+			"\"items\":" API_SESSION "},\"next_cursor\":{\"type\":[\"string\"," \
+			"\"null\"]}}}}},\"problems\":{\"403\":\"no auth_sessions:read " \
+			"permission\",\"404\":\"no such user (or not one you may see)\"," \
+			"\"422\":\"a bad limit or cursor\"}}"
+#define API_SESSION_END	"{\"answers\":{\"204\":{\"description\":\"ended: its token is " \
+			"refused from now on (401)\"}},\"problems\":{\"403\":\"no " \
+			"auth_sessions:delete permission\",\"404\":\"no such live session " \
+			"of the user (or a user you may not see)\"}}"
+#define API_SESSIONS_END "{\"answers\":{\"200\":{\"description\":\"how many sessions " \
+			"were ended (never the one making this request)\",\"schema\":{" \
+			"\"type\":\"object\",\"required\":[\"ended\"],\"properties\":{" \
+			"\"ended\":{\"type\":\"integer\"}}}}},\"problems\":{\"403\":\"no " \
+			"auth_sessions:delete permission\",\"404\":\"no such user (or not " \
+			"one you may see)\"}}"
+/* clang-format on */
+
+static const char api_roles[] =
+    "{\"answers\":{\"200\":{\"description\":\"every role with its "
+    "permissions, by name\",\"schema\":{\"type\":\"object\",\"required\":["
+    "\"data\"],\"properties\":{\"data\":{\"type\":\"array\",\"items\":" API_ROLE
+    "}}}}},\"problems\":{\"403\":\"no roles:read:all "
+    "permission\"}}";
+static const char api_role[] =
+    "{\"answers\":{\"200\":{\"description\":\"the role with its "
+    "permissions, and its ETag (for If-Match)\",\"schema\":" API_ROLE "}},"
+    "\"problems\":{\"403\":\"no roles:read:all permission\",\"404\":\"no "
+    "such role\"}}";
+static const char api_role_put[] =
+    "{\"body\":{\"type\":\"object\",\"required\":[\"permissions\"],"
+    "\"additionalProperties\":false,\"properties\":{\"permissions\":{"
+    "\"type\":\"array\",\"maxItems\":2000,\"items\":{\"type\":\"string\","
+    "\"minLength\":1,\"maxLength\":128},\"description\":\"the role's whole "
+    "new set (GET /v1/permissions lists the names); a name twice counts "
+    "once\"}}},\"answers\":{\"200\":{\"description\":\"the role as it is "
+    "now, with its ETag; signed-in sessions hold the new set from their "
+    "next request\",\"schema\":" API_ROLE "}},\"problems\":{\"403\":\"no "
+    "roles:update:all permission\",\"404\":\"no such role\",\"409\":"
+    "\"ADMIN_LOCKOUT: the admin role keeps roles:update:all\",\"412\":"
+    "\"If-Match names no current ETag of the role\",\"422\":"
+    "\"VALIDATION_FAILED: not {\\\"permissions\\\": [names]}; "
+    "UNKNOWN_PERMISSION: an entry per name that is no permission\"}}";
+static const char api_permissions[] =
+    "{\"answers\":{\"200\":{\"description\":\"every permission a role may "
+    "be granted, by name\",\"schema\":{\"type\":\"object\",\"required\":["
+    "\"data\"],\"properties\":{\"data\":{\"type\":\"array\",\"items\":{"
+    "\"type\":\"object\",\"required\":[\"name\",\"description\"],"
+    "\"properties\":{\"name\":{\"type\":\"string\",\"description\":"
+    "\"<resource>:<action>:<scope>\"},\"description\":{\"type\":"
+    "\"string\"}}}}}}}},\"problems\":{\"403\":\"no roles:read:all "
+    "permission\"}}";
+
 static const struct route people_routes[] = {
 	{ HTTP_POST, "/v1/auth/register", people_auth_register,
 	    ROUTE_JSON_BODY | ROUTE_SMALL_BODY | ROUTE_SLOW | ROUTE_PUBLIC,
@@ -191,6 +267,38 @@ static const struct route people_routes[] = {
 	    "everything carebase holds about a user (admins)" },
 	{ HTTP_POST, "/v1/users/{id}/erase", people_user_erase, 0,
 	    "erase a user (admins)" },
+	{ HTTP_GET, "/v1/me/sessions", people_my_sessions_list, 0,
+	    "the caller's live auth sessions, the current one marked", NULL,
+	    API_SESSIONS },
+	{ HTTP_DELETE, "/v1/me/sessions/{id}", people_my_session_end, 0,
+	    "end one of the caller's sessions (its token fails at once)", NULL,
+	    API_SESSION_END },
+	{ HTTP_POST, "/v1/me/sessions/end-others",
+	    people_my_sessions_end_others, 0,
+	    "end every session of the caller but this one", NULL,
+	    API_SESSIONS_END },
+	{ HTTP_GET, "/v1/users/{id}/sessions", people_user_sessions_list, 0,
+	    "a user's live auth sessions (admins)", NULL, API_SESSIONS },
+	{ HTTP_DELETE, "/v1/users/{id}/sessions/{session_id}",
+	    people_user_session_end, 0, "end one of a user's sessions (admins)",
+	    NULL, API_SESSION_END },
+	{ HTTP_POST, "/v1/users/{id}/sessions/end-all",
+	    people_user_sessions_end_all, 0,
+	    "end every session of a user (admins; never the caller's own "
+	    "current one)",
+	    NULL, API_SESSIONS_END },
+	{ HTTP_GET, "/v1/roles", people_roles_list, 0,
+	    "every role with its permissions (admins)", NULL, api_roles },
+	{ HTTP_GET, "/v1/roles/{name}", people_role_get, 0,
+	    "one role with its permissions and ETag (admins)", NULL, api_role },
+	{ HTTP_PUT, "/v1/roles/{name}/permissions", people_role_permissions_put,
+	    ROUTE_JSON_BODY,
+	    "replace a role's permissions (admins; audited; held at once by "
+	    "signed-in sessions)",
+	    NULL, api_role_put },
+	{ HTTP_GET, "/v1/permissions", people_permissions_list, 0,
+	    "every permission a role may be granted (admins)", NULL,
+	    api_permissions },
 };
 
 static const struct resource *const people_resources[] = {

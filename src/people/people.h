@@ -77,8 +77,10 @@ struct people_replay {
  * then nothing may be served. */
 int people_erasures_replay(struct store *, struct people_replay *);
 
-/* `carebase user ...` and `carebase audit ...` command handlers. */
+/* `carebase user ...`, `carebase audit ...` and `carebase roles ...`
+ * command handlers. */
 int people_cli_user(struct store *, int argc, char **argv);
 int people_cli_audit(struct store *, int argc, char **argv);
+int people_cli_roles(struct store *, int argc, char **argv);
 
 #endif

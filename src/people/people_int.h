@@ -2,9 +2,10 @@
  * Private to src/people: what the module's files share. people.c holds
  * the module (routes, resources, init, seed); users.c the users resource
  * and /v1/me; auth.c register, login, logout, password change and reset;
- * sessions.c auth sessions and the request authenticator; throttle.c
- * failed-login counting; passwords.c the password rules; cli.c `carebase
- * user`; relationships.c and gdpr.c relationships, consent, export and
+ * sessions.c auth sessions and the request authenticator;
+ * session_routes.c a person's sessions listed and ended; roles.c roles and
+ * their permissions (and `carebase roles`); throttle.c failed-login
+ * counting; passwords.c the password rules; cli.c `carebase user`; relationships.c and gdpr.c relationships, consent, export and
  * erasure; chat_profile.c what the module tells others of a person.
  *
  * Contract with relationships.c and gdpr.c: people.c lists their routes
@@ -77,6 +78,24 @@ int people_user_hash(
 /* Verify password against user_id's hash; OK or ERR_UNAUTHORIZED. */
 int people_user_verify(
     struct store *, const char *user_id, const char *password);
+
+/* roles.c: GET /v1/roles, GET /v1/roles/{name}, PUT
+ * /v1/roles/{name}/permissions, GET /v1/permissions */
+void people_roles_list(struct request *);
+void people_role_get(struct request *);
+void people_role_permissions_put(struct request *);
+void people_permissions_list(struct request *);
+
+/* session_routes.c: GET /v1/me/sessions, DELETE /v1/me/sessions/{id},
+ * POST /v1/me/sessions/end-others, and the same of a user for admins:
+ * GET /v1/users/{id}/sessions, DELETE /v1/users/{id}/sessions/{session_id},
+ * POST /v1/users/{id}/sessions/end-all */
+void people_my_sessions_list(struct request *);
+void people_my_session_end(struct request *);
+void people_my_sessions_end_others(struct request *);
+void people_user_sessions_list(struct request *);
+void people_user_session_end(struct request *);
+void people_user_sessions_end_all(struct request *);
 
 /* auth.c: route handlers */
 void people_auth_register(struct request *);

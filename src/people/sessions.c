@@ -153,6 +153,7 @@ people_authenticate(struct request *req, struct principal **out)
 {
 	struct principal *p;
 	struct lookup	  lk;
+	struct tx	 *tx;
 	const char	 *auth, *tok = NULL;
 	char		  token[TOKEN_LEN], hash[TOKEN_HASH_LEN];
 	size_t		  len = 0;
@@ -185,6 +186,11 @@ people_authenticate(struct request *req, struct principal **out)
 	if (!lk.is_active || lk.deleted)
 		return (
 		    refuse(req, "UNAUTHORIZED", "the account is not active"));
+	/* Role permissions changed since this process read them: it reads
+	 * them again before deciding what this request may do. */
+	if ((rc = http_read_tx(req, &tx)) != OK ||
+	    (rc = resource_perms_check(tx)) != OK)
+		return (rc);
 	step = people_activity_step(lk.idle_timeout_ms);
 	if (now - lk.last_activity_at >= step)
 		(void)session_touch(req->db, &lk, now, step);

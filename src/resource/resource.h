@@ -181,13 +181,26 @@ void resource_set_consent(resource_consent_fn);
 /*
  * Best scope the caller has for action on resource ("read", "create",
  * "update", "delete", or a module's own verb). Role permissions are cached
- * and re-read from role_permissions every few seconds, in a transaction of
- * their own: call it before beginning the request's transaction.
+ * and re-read from role_permissions every few seconds, or at once when
+ * resource_perms_check saw them changed, in a transaction of their own:
+ * call it before beginning the request's transaction.
  */
 enum scope resource_scope(struct store *, const struct principal *,
     const char *resource, const char *action);
 /* Forget the cached role permissions: the next resource_scope re-reads. */
 void resource_perms_reset(void);
+/*
+ * Role permissions changed: inside the transaction that changed
+ * role_permissions, add one to their epoch (migration 0023), so that
+ * every process re-reads them at its next request.
+ */
+int resource_perms_changed(struct tx *);
+/*
+ * For the authenticator, in the request's transaction: read the epoch, so
+ * that this request's resource_scope waits for role permissions as new
+ * as it (a change made by another process, or on the command line).
+ */
+int resource_perms_check(struct tx *);
 
 struct resource;
 
@@ -233,7 +246,8 @@ struct resource_ctx {
  * Declared for its data, served by no route (and absent from the OpenAPI
  * document; path may be NULL): a table a person's GDPR export and
  * erasure follow from its fields, written by its module's own code (auth
- * sessions, the mail log).
+ * sessions, password resets; a module's own routes may still read it, as
+ * /v1/me/sessions does auth sessions).
  */
 #define RESOURCE_NO_ROUTES 0x08
 /*

@@ -1,0 +1,208 @@
+"""A person lists their auth sessions (the device, the address, when each
+started and was last used, which one is this) and ends any one or all the
+others; admins do the same for anyone. An ended session's token is refused
+at its next request. Token hashes are never answered."""
+import json
+
+import pytest
+
+from conftest import PASSWORD, hdr, login, person
+
+KEYS = {"id", "current", "ip", "user_agent", "device_fingerprint", "created_at",
+        "last_activity_at", "expires_at"}
+
+
+def signed_in(server, who, agent, fingerprint=None):
+    """Another session of who, signed in from agent; its token."""
+    h = {"User-Agent": agent}
+    if fingerprint:
+        h["X-Device-Fingerprint"] = fingerprint
+    return login(server, who["email"], PASSWORD, headers=h)
+
+
+def sessions(server, token, path="/v1/me/sessions"):
+    r = server.get(path, headers=hdr(token))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def works(server, token):
+    return server.get("/v1/me", headers=hdr(token)).status_code == 200
+
+
+def test_a_person_lists_their_live_sessions_and_which_is_this_one(server, db):
+    alice = person(server, "alice", headers={"User-Agent": "first-browser/1"})
+    phone = signed_in(server, alice, "phone-app/2", fingerprint="device-42")
+    other = person(server, "bob")
+    page = sessions(server, alice["token"])
+    assert page["next_cursor"] is None
+    rows = page["data"]
+    assert len(rows) == 2 and all(set(r) == KEYS for r in rows), rows
+    # Newest first: the phone signed in last.
+    assert [r["user_agent"] for r in rows] == ["phone-app/2", "first-browser/1"]
+    assert [r["current"] for r in rows] == [False, True]
+    assert rows[0]["device_fingerprint"] == "device-42"
+    assert rows[0]["ip"] == "127.0.0.1"
+    assert rows[1]["created_at"] <= rows[0]["created_at"] < rows[0]["expires_at"]
+    assert rows[0]["last_activity_at"] >= rows[0]["created_at"]
+    # From the phone, the phone is the current one.
+    assert [r["current"] for r in sessions(server, phone)["data"]] == [True, False]
+    # Nothing of the token is answered, and nobody else's sessions.
+    text = json.dumps(page)
+    for (token_hash,) in db.query("SELECT token_hash FROM auth_sessions"):
+        assert token_hash not in text
+    assert alice["token"] not in text and phone not in text
+    assert all(r["id"] not in text for r in sessions(server, other["token"])["data"])
+
+
+def test_sessions_ended_or_logged_out_are_not_listed(server):
+    alice = person(server, "alice")
+    t2 = signed_in(server, alice, "two")
+    assert server.post("/v1/auth/logout", headers=hdr(t2)).status_code == 204
+    assert [r["current"] for r in sessions(server, alice["token"])["data"]] == [True]
+
+
+def test_ending_one_session_refuses_its_token_at_once(server):
+    alice = person(server, "alice")
+    laptop = signed_in(server, alice, "laptop")
+    laptop_id = next(r["id"] for r in sessions(server, alice["token"])["data"]
+                     if not r["current"])
+    assert works(server, laptop)
+    r = server.request("DELETE", f"/v1/me/sessions/{laptop_id}", headers=hdr(alice))
+    assert r.status_code == 204, r.text
+    r = server.get("/v1/me", headers=hdr(laptop))
+    assert r.status_code == 401 and r.json()["code"] == "SESSION_EXPIRED", r.text
+    assert works(server, alice["token"])
+    # Ended already: no such live session.
+    r = server.request("DELETE", f"/v1/me/sessions/{laptop_id}", headers=hdr(alice))
+    assert r.status_code == 404, r.text
+
+
+def test_ending_the_current_session_signs_out(server):
+    alice = person(server, "alice")
+    mine = sessions(server, alice["token"])["data"][0]["id"]
+    r = server.request("DELETE", f"/v1/me/sessions/{mine}", headers=hdr(alice))
+    assert r.status_code == 204, r.text
+    assert server.get("/v1/me", headers=hdr(alice)).status_code == 401
+
+
+def test_nobody_ends_another_persons_session_through_their_own(server):
+    alice, bob = person(server, "alice"), person(server, "bob")
+    bobs = sessions(server, bob["token"])["data"][0]["id"]
+    for path in [f"/v1/me/sessions/{bobs}", "/v1/me/sessions/not-a-uuid"]:
+        r = server.request("DELETE", path, headers=hdr(alice))
+        assert r.status_code == 404, (path, r.text)
+    assert works(server, bob["token"])
+
+
+def test_end_others_keeps_only_this_session(server):
+    alice = person(server, "alice")
+    others = [signed_in(server, alice, f"device-{i}") for i in range(3)]
+    bob = person(server, "bob")
+    r = server.post("/v1/me/sessions/end-others", headers=hdr(alice))
+    assert r.status_code == 200, r.text
+    assert r.json() == {"ended": 3}
+    assert all(not works(server, t) for t in others)
+    assert works(server, alice["token"]) and works(server, bob["token"])
+    assert [r["current"] for r in sessions(server, alice["token"])["data"]] == [True]
+    assert server.post("/v1/me/sessions/end-others",
+                       headers=hdr(alice)).json() == {"ended": 0}
+
+
+def test_lists_page_newest_first(server):
+    alice = person(server, "alice")
+    for i in range(4):
+        signed_in(server, alice, f"device-{i}")
+    seen, cursor = [], None
+    while True:
+        q = "?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        page = sessions(server, alice["token"], "/v1/me/sessions" + q)
+        assert len(page["data"]) <= 2
+        seen += [r["id"] for r in page["data"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 5 and seen == sorted(seen, reverse=True)
+    for bad in ["?limit=0", "?limit=201", "?cursor=nope"]:
+        r = server.get("/v1/me/sessions" + bad, headers=hdr(alice))
+        assert r.status_code == 422 and r.json()["code"] == "VALIDATION_FAILED", (bad, r.text)
+
+
+def test_admins_list_and_end_anyones_sessions(server, admin):
+    alice = person(server, "alice", headers={"User-Agent": "alice-laptop"})
+    phone = signed_in(server, alice, "alice-phone")
+    path = f"/v1/users/{alice['id']}/sessions"
+    rows = sessions(server, admin["token"], path)["data"]
+    assert [r["user_agent"] for r in rows] == ["alice-phone", "alice-laptop"]
+    assert not any(r["current"] for r in rows)           # none is the admin's
+    r = server.request("DELETE", f"{path}/{rows[0]['id']}", headers=hdr(admin))
+    assert r.status_code == 204, r.text
+    assert not works(server, phone) and works(server, alice["token"])
+    # A session of someone else, named under alice: not hers.
+    admins = sessions(server, admin["token"])["data"][0]["id"]
+    r = server.request("DELETE", f"{path}/{admins}", headers=hdr(admin))
+    assert r.status_code == 404, r.text
+    r = server.post(f"{path}/end-all", headers=hdr(admin))
+    assert r.status_code == 200 and r.json() == {"ended": 1}, r.text
+    assert not works(server, alice["token"]) and works(server, admin["token"])
+    assert sessions(server, admin["token"], path)["data"] == []
+    log = server.get(f"/v1/audit-log?entity_id={rows[0]['id']}",
+                     headers=hdr(admin)).json()["data"]
+    assert [e["action"] for e in log] == ["auth_sessions.end"]
+    assert log[0]["changes"] == {"user_id": alice["id"], "reason": "ended_by_staff"}
+    log = server.get(f"/v1/audit-log?entity_type=users&entity_id={alice['id']}",
+                     headers=hdr(admin)).json()["data"]
+    assert any(e["action"] == "auth_sessions.end_others" and e["changes"]["ended"] == 1
+               for e in log), log
+
+
+def test_an_admin_ending_all_their_own_keeps_the_one_they_use(server, admin):
+    other = signed_in(server, admin, "second-console")
+    r = server.post(f"/v1/users/{admin['id']}/sessions/end-all", headers=hdr(admin))
+    assert r.status_code == 200 and r.json() == {"ended": 1}, r.text
+    assert works(server, admin["token"]) and not works(server, other)
+
+
+def test_users_the_caller_may_not_see_are_not_found(server, admin):
+    alice, bob = person(server, "alice"), person(server, "bob")
+    bobs = sessions(server, bob["token"])["data"][0]["id"]
+    for method, path in [("GET", f"/v1/users/{bob['id']}/sessions"),
+                         ("DELETE", f"/v1/users/{bob['id']}/sessions/{bobs}"),
+                         ("POST", f"/v1/users/{bob['id']}/sessions/end-all")]:
+        r = server.request(method, path, headers=hdr(alice))
+        assert r.status_code == 404, (method, path, r.text)
+    assert works(server, bob["token"])
+    # Through the users' routes a person reaches their own, as at /v1/me.
+    assert len(sessions(server, alice["token"], f"/v1/users/{alice['id']}/sessions")
+               ["data"]) == 1
+    for uid in ["0190f2a4-1111-7000-8000-00000000000a", "nobody"]:
+        r = server.get(f"/v1/users/{uid}/sessions", headers=hdr(admin))
+        assert r.status_code == 404, (uid, r.text)
+
+
+def test_without_the_permissions_sessions_are_neither_listed_nor_ended(server, admin):
+    alice = person(server, "alice")
+    perms = server.get("/v1/roles/member", headers=hdr(admin)).json()["permissions"]
+    keep = [p for p in perms if not p.startswith("auth_sessions:")]
+    r = server.request("PUT", "/v1/roles/member/permissions", headers=hdr(admin),
+                       json={"permissions": keep})
+    assert r.status_code == 200, r.text
+    assert server.get("/v1/me/sessions", headers=hdr(alice)).status_code == 403
+    assert server.post("/v1/me/sessions/end-others", headers=hdr(alice)).status_code == 403
+    mine = "0190f2a4-1111-7000-8000-00000000000a"
+    r = server.request("DELETE", f"/v1/me/sessions/{mine}", headers=hdr(alice))
+    assert r.status_code == 403, r.text
+
+
+@pytest.mark.dialect
+def test_a_session_past_its_idle_timeout_is_not_listed_nor_ended(server, db):
+    alice = person(server, "alice")
+    laptop = signed_in(server, alice, "laptop")
+    sid = next(r["id"] for r in sessions(server, alice["token"])["data"] if not r["current"])
+    db.execute(f"UPDATE auth_sessions SET last_activity_at = last_activity_at - "
+               f"idle_timeout_ms - 1000 WHERE id = '{sid}'")
+    assert [r["id"] for r in sessions(server, alice["token"])["data"]] != [sid]
+    assert len(sessions(server, alice["token"])["data"]) == 1
+    r = server.request("DELETE", f"/v1/me/sessions/{sid}", headers=hdr(alice))
+    assert r.status_code == 404, r.text
+    assert not works(server, laptop)

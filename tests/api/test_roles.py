@@ -1,0 +1,229 @@
+"""Roles and their permissions are data an admin reads and changes: GET
+/v1/roles, GET /v1/roles/{name}, PUT /v1/roles/{name}/permissions, GET
+/v1/permissions, and `carebase roles list | permissions | set`. A change is
+validated against the permissions there are, audited, never takes
+roles:update:all from the admin role, and holds at once for sessions
+already signed in, whichever process made it."""
+import pytest
+
+from conftest import hdr, person, race
+
+ROLES = {"admin", "partner_admin", "therapist", "instructor", "member"}
+
+
+def role(server, who, name):
+    r = server.get(f"/v1/roles/{name}", headers=hdr(who))
+    assert r.status_code == 200, r.text
+    return r
+
+
+def put(server, who, name, perms, **headers):
+    return server.request("PUT", f"/v1/roles/{name}/permissions",
+                          headers=hdr(who, **headers), json={"permissions": perms})
+
+
+def test_admins_read_every_role_with_its_permissions(server, admin):
+    r = server.get("/v1/roles", headers=hdr(admin))
+    assert r.status_code == 200, r.text
+    roles = {x["name"]: x for x in r.json()["data"]}
+    assert set(roles) >= ROLES
+    assert {"roles:read:all", "roles:update:all", "email_log:read:all"} <= set(
+        roles["admin"]["permissions"])
+    assert roles["admin"]["is_staff"] is True and roles["member"]["is_staff"] is False
+    assert "auth_sessions:read:own" in roles["member"]["permissions"]
+    assert roles["member"]["permissions"] == sorted(roles["member"]["permissions"])
+    one = role(server, admin, "member")
+    assert one.json() == roles["member"]
+    assert one.headers["ETag"].startswith('W/"')
+    names = [p["name"] for p in server.get("/v1/permissions", headers=hdr(admin)).json()["data"]]
+    assert names == sorted(names) and "roles:update:all" in names
+    assert "email_log:read:all" in names
+
+
+@pytest.mark.parametrize("who", ["member", "therapist", "partner_admin", "instructor"])
+def test_only_admins_read_or_change_roles(server, who):
+    p = person(server, who, None if who == "member" else who)
+    for method, path in [("GET", "/v1/roles"), ("GET", "/v1/roles/member"),
+                         ("GET", "/v1/permissions")]:
+        r = server.request(method, path, headers=hdr(p))
+        assert r.status_code == 403, (path, r.text)
+    r = put(server, p, "member", ["users:read:all"])
+    assert r.status_code == 403, r.text
+
+
+def test_a_change_replaces_the_set_and_is_audited(server, admin):
+    before = role(server, admin, "instructor").json()["permissions"]
+    want = [p for p in before if p != "users:update:own"] + ["audit_log:read:all",
+                                                              "audit_log:read:all"]
+    r = put(server, admin, "instructor", want)
+    assert r.status_code == 200, r.text
+    after = r.json()
+    assert after["permissions"] == sorted(set(want))
+    assert r.headers["ETag"] == role(server, admin, "instructor").headers["ETag"]
+    assert role(server, admin, "instructor").json() == after
+    log = server.get("/v1/audit-log?entity_type=roles&entity_id=instructor",
+                     headers=hdr(admin)).json()["data"]
+    assert len(log) == 1 and log[0]["action"] == "roles.update"
+    assert log[0]["actor_ref"] is not None
+    assert log[0]["changes"]["added"] == ["audit_log:read:all"]
+    assert log[0]["changes"]["removed"] == ["users:update:own"]
+    # The same set again changes nothing and records nothing.
+    assert put(server, admin, "instructor", want).json() == after
+    assert len(server.get("/v1/audit-log?entity_type=roles", headers=hdr(admin))
+               .json()["data"]) == 1
+
+
+def test_an_empty_set_is_a_set(server, admin):
+    r = put(server, admin, "partner_admin", [])
+    assert r.status_code == 200, r.text
+    assert r.json()["permissions"] == []
+
+
+def test_if_match_guards_against_a_change_made_since_the_read(server, admin):
+    etag = role(server, admin, "member").headers["ETag"]
+    perms = role(server, admin, "member").json()["permissions"]
+    r = put(server, admin, "member", perms + ["audit_log:read:all"], **{"If-Match": etag})
+    assert r.status_code == 200, r.text
+    r = put(server, admin, "member", perms, **{"If-Match": etag})
+    assert r.status_code == 412, r.text
+    assert r.json()["code"] == "PRECONDITION_FAILED"
+    assert "audit_log:read:all" in role(server, admin, "member").json()["permissions"]
+    r = put(server, admin, "member", perms, **{"If-Match": r.headers.get("ETag") or
+                                               role(server, admin, "member").headers["ETag"]})
+    assert r.status_code == 200, r.text
+
+
+def test_unknown_permissions_are_refused_each_with_an_entry(server, admin):
+    before = role(server, admin, "member").json()
+    r = put(server, admin, "member", ["users:read:own", "users:fly:all", "nothing"])
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["code"] == "UNKNOWN_PERMISSION"
+    assert [(e["field"], e["code"]) for e in body["errors"]] == [
+        ("permissions[1]", "unknown_permission"), ("permissions[2]", "unknown_permission")]
+    assert role(server, admin, "member").json() == before
+
+
+@pytest.mark.parametrize("body,field,code", [
+    ({}, "permissions", "required"),
+    ({"permissions": "users:read:own"}, "permissions", "type"),
+    ({"permissions": ["users:read:own", 7]}, "permissions[1]", "type"),
+    ({"permissions": [""]}, "permissions[0]", "type"),
+    ({"permissions": ["x" * 129]}, "permissions[0]", "type"),
+    ({"permissions": [], "role": "admin"}, "role", "unknown"),
+    ([], "", "type"),
+])
+def test_a_body_that_is_not_a_set_of_names_is_refused(server, admin, body, field, code):
+    r = server.request("PUT", "/v1/roles/member/permissions", headers=hdr(admin), json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["code"] == "VALIDATION_FAILED"
+    assert (field, code) in [(e["field"], e["code"]) for e in r.json()["errors"]], r.json()
+
+
+def test_an_unknown_role_is_not_found(server, admin):
+    assert server.get("/v1/roles/pilot", headers=hdr(admin)).status_code == 404
+    r = put(server, admin, "pilot", ["users:read:own"])
+    assert r.status_code == 404, r.text
+    assert put(server, admin, "x" * 40, []).status_code == 404
+
+
+def test_the_admin_role_keeps_roles_update(server, admin):
+    perms = role(server, admin, "admin").json()["permissions"]
+    r = put(server, admin, "admin", [p for p in perms if p != "roles:update:all"])
+    assert r.status_code == 409, r.text
+    assert r.json()["code"] == "ADMIN_LOCKOUT"
+    assert put(server, admin, "admin", []).json()["code"] == "ADMIN_LOCKOUT"
+    assert role(server, admin, "admin").json()["permissions"] == perms
+    # Anything else of the admin role may change, and come back.
+    r = put(server, admin, "admin", [p for p in perms if p != "roles:read:all"])
+    assert r.status_code == 200, r.text
+    assert server.get("/v1/roles", headers=hdr(admin)).status_code == 403
+    r = put(server, admin, "admin", perms)
+    assert r.status_code == 200, r.text
+    assert server.get("/v1/roles", headers=hdr(admin)).status_code == 200
+
+
+def test_a_change_holds_at_once_for_sessions_signed_in(server, admin):
+    """No waiting for a cache: the member's token, signed in before the
+    change, gains and loses the permission at its next request."""
+    m = person(server, "member")
+    perms = role(server, admin, "member").json()["permissions"]
+    assert server.get("/v1/audit-log", headers=hdr(m)).status_code == 403
+    assert put(server, admin, "member", perms + ["audit_log:read:all"]).status_code == 200
+    assert server.get("/v1/audit-log", headers=hdr(m)).status_code == 200
+    assert put(server, admin, "member", perms).status_code == 200
+    assert server.get("/v1/audit-log", headers=hdr(m)).status_code == 403
+
+
+def test_a_change_on_the_command_line_holds_at_once_for_the_server(server, admin):
+    """Another process changed them: the server sees the epoch move at the
+    next request and reads the permissions again before deciding."""
+    m = person(server, "member")
+    perms = role(server, admin, "member").json()["permissions"]
+    # The server's cache is warm with the old set.
+    assert server.get("/v1/audit-log", headers=hdr(m)).status_code == 403
+    out = server.cli_ok("roles", "set", "member", *perms, "audit_log:read:all").stdout
+    assert "1 added, 0 removed" in out, out
+    assert server.get("/v1/audit-log", headers=hdr(m)).status_code == 200
+    server.cli_ok("roles", "set", "member", *perms)
+    assert server.get("/v1/audit-log", headers=hdr(m)).status_code == 403
+    log = server.get("/v1/audit-log?entity_type=roles&entity_id=member",
+                     headers=hdr(admin)).json()["data"]
+    assert [e["action"] for e in log] == ["roles.update", "roles.update"]
+    assert all(e["actor_ref"] is None for e in log)       # the command line
+
+
+def test_the_command_line_lists_and_sets_roles(server):
+    out = server.cli_ok("roles", "list").stdout.splitlines()
+    assert out[0] == "role\tis_staff\tpermissions"
+    rows = {line.split("\t")[0]: line.split("\t") for line in out[1:]}
+    assert set(rows) >= ROLES
+    assert rows["admin"][1] == "true"
+    assert "roles:update:all" in rows["admin"][2].split(",")
+    perms = server.cli_ok("roles", "permissions").stdout.splitlines()
+    assert perms[0] == "permission\tdescription"
+    assert any(p.startswith("email_log:read:all\t") for p in perms)
+
+    r = server.cli("roles", "set", "member", "users:read:own", "users:fly:all")
+    assert r.returncode != 0
+    assert "no permission is named users:fly:all" in r.stderr
+    r = server.cli("roles", "set", "admin", "roles:read:all")
+    assert r.returncode != 0 and "keeps roles:update:all" in r.stderr
+    r = server.cli("roles", "set", "pilot", "users:read:own")
+    assert r.returncode != 0 and "no role is named pilot" in r.stderr
+    r = server.cli("roles", "set", "member")
+    assert r.returncode != 0 and "usage" in r.stderr
+    server.cli_ok("roles", "set", "instructor", "--none")
+    rows = {line.split("\t")[0]: line.split("\t")
+            for line in server.cli_ok("roles", "list").stdout.splitlines()[1:]}
+    assert rows["instructor"][2] == ""
+    assert "roles list" in server.cli_ok("help").stdout
+
+
+@pytest.mark.dialect
+def test_two_processes_serialise_changes_and_each_holds_the_others(start_server, db):
+    """Two servers on one database: a change through one holds at the other's
+    next request, and changes made at once through both are made one after
+    the other, each audited, the chain whole."""
+    s1, s2 = start_server(db=db), start_server(db=db)
+    admin = person(s1, "admin", "admin")
+    m = person(s1, "member")
+    base = role(s1, admin, "instructor").json()["permissions"]
+    member = role(s1, admin, "member").json()["permissions"]
+    assert s2.get("/v1/audit-log", headers=hdr(m)).status_code == 403   # s2's cache warm
+    assert put(s1, admin, "member", member + ["audit_log:read:all"]).status_code == 200
+    assert s2.get("/v1/audit-log", headers=hdr(m)).status_code == 200
+
+    sets = [base + ["audit_log:read:all"], base + ["roles:read:all"]]
+
+    def call(i, session, url):
+        return session.put(f"{url}/v1/roles/instructor/permissions", headers=hdr(admin),
+                           json={"permissions": sets[i % 2]}).status_code
+
+    assert race([s1.base_url, s2.base_url], 8, call) == [200] * 8
+    final = role(s2, admin, "instructor").json()["permissions"]
+    assert final in [sorted(set(x)) for x in sets]
+    log = s1.get("/v1/audit-log?entity_type=roles&entity_id=instructor&limit=200",
+                 headers=hdr(admin)).json()["data"]
+    assert 1 <= len(log) <= 8
+    s1.cli_ok("audit", "verify")

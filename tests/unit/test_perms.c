@@ -1,0 +1,180 @@
+/*
+ * The role permissions each process caches (resource/perms.c), on
+ * SQLite: a grant written by someone else (another process, the command
+ * line) is not seen within the cache's few seconds, unless its epoch
+ * moved and a request's transaction read it (resource_perms_check), and
+ * then at once. A change made here (resource_perms_changed) is seen here
+ * at once too. Without the epoch's migration the cache keeps its TTL.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "resource/resource.h"
+#include "store/migrate.h"
+#include "store/store.h"
+
+#include "testdb.h"
+
+static char		dir[] = "/tmp/carebase-perms-XXXXXX";
+static struct store    *db;
+static struct principal member = { "0190a5c4-0000-7000-8000-0000000000aa",
+	"member", "", "", 0 };
+
+/* What a member may do with the audit log, as a request would ask. */
+static enum scope
+audit_scope(void)
+{
+	return (resource_scope(db, &member, "audit_log", "read"));
+}
+
+/* A grant changed behind this process's back, epoch and all. */
+static void
+grant_elsewhere(int add, int bump)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql), "%s%s",
+	    add ? "INSERT INTO role_permissions (role, permission) VALUES "
+		  "('member', 'audit_log:read:all');"
+		: "DELETE FROM role_permissions WHERE role = 'member' AND "
+		  "permission = 'audit_log:read:all';",
+	    bump ? "UPDATE role_permissions_epoch SET epoch = epoch + 1" : "");
+	assert_int_equal(db_exec(db, sql), OK);
+}
+
+/* What the authenticator does in each request's transaction. */
+static void
+request_checks(void)
+{
+	struct tx *tx;
+
+	assert_int_equal(store_tx_begin(db, STORE_TX_READ, &tx), OK);
+	assert_int_equal(resource_perms_check(tx), OK);
+	store_tx_rollback(tx);
+}
+
+static void
+a_change_elsewhere_without_its_epoch_waits_for_the_ttl(void **state)
+{
+	(void)state;
+	resource_perms_reset();
+	assert_int_equal(audit_scope(), SCOPE_NONE);
+	grant_elsewhere(1, 0);
+	request_checks();
+	assert_int_equal(audit_scope(), SCOPE_NONE); /* cached still */
+	grant_elsewhere(0, 0);
+}
+
+static void
+a_change_elsewhere_holds_at_the_next_request(void **state)
+{
+	(void)state;
+	resource_perms_reset();
+	assert_int_equal(audit_scope(), SCOPE_NONE);
+	grant_elsewhere(1, 1);
+	/* No request has read the epoch yet: the cache stands. */
+	assert_int_equal(audit_scope(), SCOPE_NONE);
+	request_checks();
+	assert_int_equal(audit_scope(), SCOPE_ALL);
+	grant_elsewhere(0, 1);
+	request_checks();
+	assert_int_equal(audit_scope(), SCOPE_NONE);
+	/* Checked again with nothing changed: nothing reloads wrongly. */
+	request_checks();
+	assert_int_equal(audit_scope(), SCOPE_NONE);
+}
+
+static void
+a_change_made_here_holds_here_at_once(void **state)
+{
+	struct tx *tx;
+
+	(void)state;
+	resource_perms_reset();
+	assert_int_equal(audit_scope(), SCOPE_NONE);
+	assert_int_equal(store_tx_begin(db, STORE_TX_WRITE, &tx), OK);
+	assert_int_equal(store_exec(tx,
+			     "INSERT INTO role_permissions (role, permission) "
+			     "VALUES ('member', 'audit_log:read:all')"),
+	    OK);
+	assert_int_equal(resource_perms_changed(tx), OK);
+	assert_int_equal(store_tx_commit(tx), OK);
+	assert_int_equal(audit_scope(), SCOPE_ALL);
+	assert_int_equal(db_count(db,
+			     "SELECT epoch FROM role_permissions_epoch "
+			     "WHERE id = 1"),
+	    3);
+	grant_elsewhere(0, 1);
+}
+
+static void
+without_the_epoch_table_the_ttl_alone_applies(void **state)
+{
+	(void)state;
+	/* Migrations pending: 0023 not applied, its table not there. */
+	assert_int_equal(db_exec(db,
+			     "DELETE FROM schema_migrations WHERE name = "
+			     "'0023_roles_and_mail_log';"
+			     "DROP TABLE role_permissions_epoch"),
+	    OK);
+	resource_perms_reset();
+	assert_int_equal(audit_scope(), SCOPE_NONE);
+	grant_elsewhere(1, 0);
+	request_checks(); /* reads nothing, fails nothing */
+	assert_int_equal(audit_scope(), SCOPE_NONE);
+}
+
+static int
+setup(void **state)
+{
+	struct store_opts o = { 1, 2, 10000, 1 };
+	const char	 *err;
+	char		  url[128];
+	int		  applied;
+
+	(void)state;
+	if (mkdtemp(dir) == NULL)
+		return (-1);
+	snprintf(url, sizeof(url), "sqlite:///%s/t.db", dir);
+	if (store_open(url, &o, &db, &err) != OK ||
+	    migrate_up(db, &applied) != OK)
+		return (-1);
+	return (0);
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	store_close(db);
+	resource_perms_reset();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return (system(cmd) != 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+		    a_change_elsewhere_without_its_epoch_waits_for_the_ttl),
+		cmocka_unit_test(a_change_elsewhere_holds_at_the_next_request),
+		cmocka_unit_test(a_change_made_here_holds_here_at_once),
+		cmocka_unit_test(without_the_epoch_table_the_ttl_alone_applies),
+	};
+
+	log_set_level(LOG_ERROR);
+	return (cmocka_run_group_tests_name("perms", tests, setup, teardown));
+}
