@@ -19,6 +19,7 @@ oversells (conftest.direct_race)."""
 import datetime
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -567,44 +568,122 @@ def test_special_requirements_of_a_booking(server, catalogue, db):
         full.update(body)
         return server.post("/v1/special-requirements", headers=hdr(who), json=full)
 
+    # By default a requirement is confidential and not shared with the trainer.
     r = add(m)
     assert r.status_code == 201, r.text
-    shared = r.json()
-    assert shared["user_id"] == m["id"] and shared["severity"] == "low"
-    assert shared["share_with_trainer"] is True and shared["action_completed"] is False
-    secret = add(m, requirement_type="medical", details="epilepsy: no strobe video",
-                 is_confidential=True, severity="high", requires_action=True).json()
+    kept = r.json()
+    assert kept["user_id"] == m["id"] and kept["severity"] == "low"
+    assert kept["is_confidential"] is True and kept["share_with_trainer"] is False
+    assert kept["action_completed"] is False
+    # Shared with the trainer, confidential or not.
+    shared = add(m, requirement_type="medical", details="epilepsy: no strobe video",
+                 share_with_trainer=True, severity="high", requires_action=True).json()
+    assert shared["is_confidential"] is True and shared["share_with_trainer"] is True
+    open_shared = add(m, requirement_type="accessibility", details="step-free access",
+                      is_confidential=False, share_with_trainer=True).json()
     private = add(m, requirement_type="language", details="British Sign Language",
-                  share_with_trainer=False).json()
+                  is_confidential=False).json()
+    assert private["share_with_trainer"] is False
     assert b"no strobe" not in db.raw() and b"no nuts" not in db.raw()
     # Not another's booking; only staff mark one arranged.
     other = person(server, "other")
     problem(add(other), 422, "VALIDATION_FAILED")
-    problem(server.request("PATCH", f"/v1/special-requirements/{secret['id']}",
+    problem(server.request("PATCH", f"/v1/special-requirements/{shared['id']}",
                            headers=hdr(m), json={"action_completed": True}),
             422, "VALIDATION_FAILED")
-    r = server.request("PATCH", f"/v1/special-requirements/{secret['id']}",
+    r = server.request("PATCH", f"/v1/special-requirements/{shared['id']}",
                        headers=hdr(admin), json={"action_completed": True})
     assert r.status_code == 200, r.text
     assert r.json()["action_completed"] is True and r.json()["handled_by"] == admin["id"]
-    # The trainer sees what is shared with them and not confidential.
-    r = server.get(f"/v1/special-requirements?booking_id={b['id']}",
-                   headers=hdr(c["instructor"]))
+
+    def trainer_sees():
+        r = server.get(f"/v1/special-requirements?booking_id={b['id']}",
+                       headers=hdr(c["instructor"]))
+        assert r.status_code == 200, r.text
+        return {x["id"] for x in r.json()["data"]}
+
+    # The trainer sees what is shared with them, whether confidential or not.
+    assert trainer_sees() == {shared["id"], open_shared["id"]}
+    r = server.get(f"/v1/special-requirements/{shared['id']}", headers=hdr(c["instructor"]))
+    assert r.status_code == 200 and r.json()["details"] == "epilepsy: no strobe video"
+    for x in (kept, private):
+        assert server.get(f"/v1/special-requirements/{x['id']}",
+                          headers=hdr(c["instructor"])).status_code == 404
+    # The booker decides: sharing on or off is all that counts.
+    for x, share in ((kept, True), (shared, False)):
+        r = server.request("PATCH", f"/v1/special-requirements/{x['id']}", headers=hdr(m),
+                           json={"share_with_trainer": share})
+        assert r.status_code == 200, r.text
+    assert trainer_sees() == {kept["id"], open_shared["id"]}
+    r = server.request("PATCH", f"/v1/special-requirements/{open_shared['id']}",
+                       headers=hdr(m), json={"is_confidential": True})
     assert r.status_code == 200, r.text
-    assert [x["id"] for x in r.json()["data"]] == [shared["id"]]
-    assert server.get(f"/v1/special-requirements/{secret['id']}",
-                      headers=hdr(c["instructor"])).status_code == 404
+    assert trainer_sees() == {kept["id"], open_shared["id"]}
     r = server.get("/v1/special-requirements", headers=hdr(c["instructor2"]))
     assert r.json()["data"] == []
     r = server.get(f"/v1/special-requirements?booking_id={b['id']}", headers=hdr(admin))
-    assert {x["id"] for x in r.json()["data"]} == {shared["id"], secret["id"], private["id"]}
+    assert {x["id"] for x in r.json()["data"]} == {
+        kept["id"], shared["id"], open_shared["id"], private["id"]}
     assert server.get("/v1/special-requirements", headers=hdr(other)).json()["data"] == []
     # In the booker's export; none on a closed booking.
     doc = server.get("/v1/me/export", headers=hdr(m)).json()
     assert {x["details"] for x in doc["records"]["special_requirements"]} == {
-        "no nuts for Guest 1", "epilepsy: no strobe video", "British Sign Language"}
+        "no nuts for Guest 1", "epilepsy: no strobe video", "step-free access",
+        "British Sign Language"}
     assert act(server, m, b, "cancel").status_code == 200
     problem(add(m), 409, "BOOKING_CLOSED")
+
+
+MIGRATION_0021 = "0021_training_review"
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def requirement_flags(db, rid):
+    row = db.query("SELECT is_confidential, share_with_trainer FROM special_requirements "
+                   f"WHERE id = '{rid}'")[0]
+    return (int(row[0]), int(row[1]))
+
+
+def requirement_insert(db, booking, user_id):
+    """A requirement written without the two flags: the columns' defaults."""
+    rid = str(uuid.uuid4())
+    db.execute("INSERT INTO special_requirements (id, booking_id, user_id, requirement_type, "
+               f"created_at, updated_at) VALUES ('{rid}', '{booking['id']}', '{user_id}', "
+               f"'other', {now_ms()}, {now_ms()})")
+    return rid
+
+
+@pytest.mark.dialect
+def test_migration_0021_turns_the_requirement_defaults_and_keeps_the_rows(server, catalogue,
+                                                                        db):
+    """A database from before 0021 (its down migration run, as an older
+    carebase left it): its requirements keep their flags through 0021 up
+    and down; a requirement written without the flags is confidential and
+    not shared after 0021, shared and not confidential before."""
+    c = catalogue
+    b = booked(server, c["member"], course_schedule(server, c))
+    r = server.post("/v1/special-requirements", headers=hdr(c["member"]),
+                    json={"booking_id": b["id"], "requirement_type": "dietary",
+                          "details": "vegan", "is_confidential": False,
+                          "share_with_trainer": True})
+    assert r.status_code == 201, r.text
+    api = r.json()["id"]
+    server.stop()
+    db.execute((MIGRATIONS / db.kind / f"{MIGRATION_0021}.down.sql").read_text())
+    db.execute(f"DELETE FROM schema_migrations WHERE name = '{MIGRATION_0021}'")
+    before = requirement_insert(db, b, c["member"]["id"])
+    assert requirement_flags(db, before) == (0, 1)
+    server.cli_ok("migrate")
+    assert db.count("schema_migrations", f"name = '{MIGRATION_0021}'") == 1
+    after = requirement_insert(db, b, c["member"]["id"])
+    assert requirement_flags(db, after) == (1, 0)
+    assert requirement_flags(db, api) == (0, 1) and requirement_flags(db, before) == (0, 1)
+    r = server.cli_ok("migrate", "down")
+    assert "rolled back 1 migration" in r.stdout, r.stdout
+    assert requirement_flags(db, after) == (1, 0) and requirement_flags(db, api) == (0, 1)
+    assert requirement_flags(db, requirement_insert(db, b, c["member"]["id"])) == (0, 1)
+    server.cli_ok("migrate")
+    assert db.count("special_requirements") == 4
 
 
 # -- races ----------------------------------------------------------------------

@@ -1,0 +1,9 @@
+-- Issue 16 review: what the training module's first parts got wrong.
+--
+-- Special requirements (item 1): a new one is confidential and not shared
+-- with the trainer unless the booker says otherwise, as the issue asks
+-- (0018 had it the other way). The columns' defaults turn; every row
+-- keeps its values.
+ALTER TABLE special_requirements
+	ALTER COLUMN is_confidential SET DEFAULT 1,
+	ALTER COLUMN share_with_trainer SET DEFAULT 0;
