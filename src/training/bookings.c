@@ -504,7 +504,7 @@ book_rules(struct tx *tx, struct book *b, struct training_price *p,
 	    (rc = training_inquiry_convert(
 		 tx, b->req, b->inquiry, b->who->user_id, sid, now)) != OK)
 		return (rc);
-	if ((rc = training_free_seats(tx, sid, &free_seats)) != OK)
+	if ((rc = training_free_seats(tx, sid, now, &free_seats)) != OK)
 		return (rc);
 	p->seats = (int64_t)json_array_size(b->attendees);
 	if (p->seats > free_seats)

@@ -383,7 +383,8 @@ revivable(struct tx *tx, const struct training_booking *b, int64_t now)
 	store_finalize(st);
 	if (rc != STORE_ROW)
 		return (rc == STORE_DONE ? ERR_CONFLICT : rc);
-	if ((rc = training_free_seats(tx, b->schedule_id, &free_seats)) != OK)
+	if ((rc = training_free_seats(tx, b->schedule_id, now, &free_seats)) !=
+	    OK)
 		return (rc);
 	if (free_seats < b->seats)
 		return (ERR_CONFLICT);

@@ -367,7 +367,8 @@ seats_check(struct resource_ctx *ctx, int64_t cap)
 	int	rc;
 
 	if ((rc = training_lock(ctx->tx, "schedule", ctx->id)) != OK ||
-	    (rc = training_free_seats(ctx->tx, ctx->id, &free_seats)) != OK)
+	    (rc = training_free_seats(
+		 ctx->tx, ctx->id, time_now_ms(), &free_seats)) != OK)
 		return (rc);
 	old_cap = json_integer_value(json_object_get(ctx->old, "capacity"));
 	if (cap >= old_cap - free_seats)

@@ -303,15 +303,18 @@ training_schedule_exists(
 }
 
 int
-training_free_seats(struct tx *tx, const char *schedule_id, int64_t *out)
+training_free_seats(
+    struct tx *tx, const char *schedule_id, int64_t now, int64_t *out)
 {
 	struct stmt *st;
 	int	     rc;
 
 	st = store_prepare(tx,
-	    "SELECT " TRAINING_FREE_SEATS_SQL " FROM course_schedules "
-	    "WHERE id = ?");
-	store_bind_text(st, 1, schedule_id);
+	    "SELECT " TRAINING_FREE_SEATS_AT("?") " FROM course_schedules "
+						  "WHERE id = ?");
+	store_bind_int64(st, 1, now);
+	store_bind_int64(st, 2, now);
+	store_bind_text(st, 3, schedule_id);
 	switch ((rc = store_step(st))) {
 	case STORE_ROW:
 		*out = store_col_int64(st, 0);

@@ -52,33 +52,37 @@ struct principal;
 
 /*
  * The seats of a schedule taken or held, as SQL expressions over a
- * course_schedules row: a booking's seats while it is confirmed (and
- * after: completed, no_show) or pending with its hold not expired; an
- * inquiry's number_of_people while it is pending or responded with its
- * hold not expired. "Now" is unixepoch() (migration 0017 gives PostgreSQL
- * one), so that one text serves both dialects and the computed field.
+ * course_schedules row at the moment now (an SQL expression of Unix
+ * milliseconds): a booking's seats while it is confirmed (and after:
+ * completed, no_show) or pending with its hold ahead of now; an inquiry's
+ * number_of_people while it is pending or responded with its hold ahead.
  */
 /* clang-format off */
-#define TRAINING_BOOKED_SQL						\
+#define TRAINING_BOOKED_AT(now)						\
 	"(SELECT COALESCE(SUM(b.seats), 0) FROM training_bookings b "		\
 	"WHERE b.schedule_id = course_schedules.id AND (b.status IN "		\
 	"('confirmed', 'completed', 'no_show') OR (b.status = 'pending' "	\
-	"AND b.hold_expires_at > unixepoch() * 1000)))"
-#define TRAINING_INQUIRED_SQL						\
+	"AND b.hold_expires_at > " now ")))"
+#define TRAINING_INQUIRED_AT(now)					\
 	"(SELECT COALESCE(SUM(i.number_of_people), 0) FROM "			\
 	"booking_inquiries i WHERE i.schedule_id = course_schedules.id AND "	\
 	"i.status IN ('pending', 'responded') AND "				\
-	"i.hold_expires_at > unixepoch() * 1000)"
+	"i.hold_expires_at > " now ")"
+/* The free seats of a schedule at now: capacity - confirmed seats - live
+ * holds (bookings' and inquiries'). */
+#define TRAINING_FREE_SEATS_AT(now)					\
+	"(course_schedules.capacity - " TRAINING_BOOKED_AT(now) " - "		\
+	TRAINING_INQUIRED_AT(now) ")"
 /*
- * The free seats of a schedule: capacity - confirmed seats - live holds
- * (bookings' and inquiries'). The schedules' free_seats field and
- * training_free_seats both read it; a write that takes seats reads it
- * under the schedule's lock (training_lock "schedule") in its own
- * transaction.
+ * Holds are set by the application's clock in milliseconds, so a write
+ * that takes seats counts them at the application's now, bound
+ * (training_free_seats, under the schedule's lock, in its own
+ * transaction). The schedules' computed free_seats, shown on reads, has
+ * no binds: it reads the database's clock to the second, unixepoch()
+ * (SQLite 3.38+; migration 0017 gives PostgreSQL one), and may count a
+ * hold for up to a second after it ended. It decides nothing.
  */
-#define TRAINING_FREE_SEATS_SQL						\
-	"(course_schedules.capacity - " TRAINING_BOOKED_SQL " - "		\
-	TRAINING_INQUIRED_SQL ")"
+#define TRAINING_FREE_SEATS_SQL TRAINING_FREE_SEATS_AT("unixepoch() * 1000")
 /* clang-format on */
 
 /* A booking names 1 to this many attendees, one seat each. */
@@ -145,9 +149,10 @@ json_t *training_pick(json_t *body, json_t *old, const char *name);
  */
 int training_schedule_exists(
     struct tx *, const char *sql, const char *id, int64_t v);
-/* The free seats of schedule id into *out (TRAINING_FREE_SEATS_SQL);
- * ERR_NOT_FOUND. */
-int training_free_seats(struct tx *, const char *schedule_id, int64_t *out);
+/* The free seats of schedule id at now (Unix ms, the application's
+ * clock) into *out (TRAINING_FREE_SEATS_AT); ERR_NOT_FOUND. */
+int training_free_seats(
+    struct tx *, const char *schedule_id, int64_t now, int64_t *out);
 /* A problem naming the field with its own code and a number (free_seats
  * and the like) in extra member name. Returns rc. */
 int training_refuse_n(struct request *, int rc, const char *code,

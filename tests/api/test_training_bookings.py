@@ -183,6 +183,45 @@ def test_a_capacity_never_falls_below_the_seats_taken(server, catalogue):
     assert r.status_code == 200 and r.json()["free_seats"] == 0
 
 
+@pytest.mark.serial
+def test_seats_are_counted_by_the_application_clock_to_the_millisecond(server, catalogue, db):
+    """A hold set to end 1 ms into a second (the application's clock, in
+    ms) no longer counts once that moment has passed, though the database's
+    clock in whole seconds (unixepoch()) still reads the second before: a
+    capacity may then be lowered below it. Timing-bound (serial): an attempt
+    whose request did not fall wholly inside that second is made again."""
+    c = catalogue
+    for attempt in range(6):
+        s = course_schedule(server, c, 24 * attempt, capacity=2)
+        b = booked(server, c["member"], s, 1)
+        r = server.post("/v1/booking-inquiries", headers=hdr(c["member"]), json={
+            "schedule_id": s["id"], "first_name": "Mem", "last_name": "Ber",
+            "email": c["member"]["email"], "number_of_people": 1})
+        assert r.status_code == 201, r.text
+        inq = r.json()
+        # Both holds ahead: both count.
+        problem(server.request("PATCH", f"/v1/course-schedules/{s['id']}",
+                               headers=hdr(c["admin"]), json={"capacity": 1}),
+                409, "SCHEDULE_CAPACITY_EXCEEDED")
+        second = now_ms() // 1000 + 2
+        end = second * 1000 + 1
+        db.execute(f"UPDATE training_bookings SET hold_expires_at = {end} "
+                   f"WHERE id = '{b['id']}'; UPDATE booking_inquiries SET "
+                   f"hold_expires_at = {end} WHERE id = '{inq['id']}'")
+        while now_ms() < end + 50:
+            time.sleep(0.005)
+        t0 = now_ms()
+        r = server.request("PATCH", f"/v1/course-schedules/{s['id']}",
+                           headers=hdr(c["admin"]), json={"capacity": 1})
+        t1 = now_ms()
+        if t0 > end and t1 < (second + 1) * 1000:
+            break                       # wholly inside the second: it counts
+    else:
+        pytest.fail("no request fell inside the second after the holds ended")
+    assert r.status_code == 200, r.text
+    assert r.json()["capacity"] == 1
+
+
 def test_an_expired_hold_frees_its_seats(server, catalogue, db):
     c = catalogue
     s = course_schedule(server, c, capacity=2)
