@@ -7,3 +7,11 @@
 ALTER TABLE special_requirements
 	ALTER COLUMN is_confidential SET DEFAULT 1,
 	ALTER COLUMN share_with_trainer SET DEFAULT 0;
+
+-- A booking whose server-computed total is 0 (a 100% discount code) has
+-- nothing to pay through Stripe: its booker confirms it (item 3), and it
+-- is then paid with no payment transaction. Something to pay is refused.
+INSERT INTO permissions (name, description) VALUES
+	('training_bookings:confirm:own', 'confirm your own training booking that costs nothing');
+INSERT INTO role_permissions (role, permission) VALUES
+	('member', 'training_bookings:confirm:own');

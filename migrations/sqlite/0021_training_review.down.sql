@@ -30,3 +30,6 @@ DROP TABLE special_requirements;
 ALTER TABLE special_requirements_new RENAME TO special_requirements;
 CREATE INDEX special_requirements_booking ON special_requirements (booking_id);
 CREATE INDEX special_requirements_user ON special_requirements (user_id);
+
+DELETE FROM role_permissions WHERE permission = 'training_bookings:confirm:own';
+DELETE FROM permissions WHERE name = 'training_bookings:confirm:own';

@@ -35,3 +35,11 @@ DROP TABLE special_requirements;
 ALTER TABLE special_requirements_new RENAME TO special_requirements;
 CREATE INDEX special_requirements_booking ON special_requirements (booking_id);
 CREATE INDEX special_requirements_user ON special_requirements (user_id);
+
+-- A booking whose server-computed total is 0 (a 100% discount code) has
+-- nothing to pay through Stripe: its booker confirms it (item 3), and it
+-- is then paid with no payment transaction. Something to pay is refused.
+INSERT INTO permissions (name, description) VALUES
+	('training_bookings:confirm:own', 'confirm your own training booking that costs nothing');
+INSERT INTO role_permissions (role, permission) VALUES
+	('member', 'training_bookings:confirm:own');

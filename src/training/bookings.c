@@ -12,7 +12,9 @@
  * A new booking is pending with payment_status pending and holds its
  * seats until hold_expires_at (now + training_hold_minutes). It is paid
  * through Stripe (payments.c, payment_events.c), or by staff's confirm
- * action, the offline path (invoice, cash: payment_status paid). Staff's
+ * action, the offline path (invoice, cash: payment_status paid); one
+ * that costs nothing is confirmed by its booker (payment_status paid, no
+ * payment transaction). Staff's
  * cancel of a booking paid through Stripe refunds it in full
  * (refunds.c). Status and payment_status move only through the actions
  * (POST /v1/training-bookings/{id}/<verb>), payments and refunds, never
@@ -34,7 +36,10 @@
  * the booking.
  *
  * Who: members book for themselves (create:own) and list theirs (GET
- * /v1/me/training-bookings); they cancel their own pending one. Staff see
+ * /v1/me/training-bookings); they cancel their own pending one, and
+ * confirm their own pending one whose total is 0 (confirm:own; a 100%
+ * code): it is then paid with no payment transaction, as nothing is owed
+ * (409 PAYMENT_REQUIRED with total_minor when something is). Staff see
  * and move every booking; instructors see the bookings of the schedules
  * they teach (related), with attendees but without money or notes.
  */
@@ -638,7 +643,7 @@ move_tx(struct tx *tx, void *arg)
 	struct stmt *st;
 	char	     sid[UUID_STR_LEN] = "", owner[UUID_STR_LEN] = "";
 	char	     from[16] = "", sched[16] = "";
-	int64_t	     hold = 0, now = time_now_ms();
+	int64_t	     hold = 0, total = 0, now = time_now_ms();
 	int	     rc, i, allowed = 0, pass;
 
 	json_decref(a->row);
@@ -647,8 +652,8 @@ move_tx(struct tx *tx, void *arg)
 	for (pass = 0; pass < 2; pass++) {
 		st = store_prepare(tx,
 		    "SELECT b.schedule_id, b.user_id, b.status, "
-		    "COALESCE(b.hold_expires_at, 0), s.status FROM "
-		    "training_bookings b JOIN course_schedules s ON "
+		    "COALESCE(b.hold_expires_at, 0), s.status, b.total_minor "
+		    "FROM training_bookings b JOIN course_schedules s ON "
 		    "s.id = b.schedule_id WHERE b.id = ?");
 		store_bind_text(st, 1, a->id);
 		if ((rc = store_step(st)) == STORE_ROW) {
@@ -657,6 +662,7 @@ move_tx(struct tx *tx, void *arg)
 			strlcpy_cb(from, store_col_text(st, 2), sizeof(from));
 			hold = store_col_int64(st, 3);
 			strlcpy_cb(sched, store_col_text(st, 4), sizeof(sched));
+			total = store_col_int64(st, 5);
 			rc = OK;
 		} else if (rc == STORE_DONE)
 			rc = ERR_NOT_FOUND;
@@ -682,6 +688,14 @@ move_tx(struct tx *tx, void *arg)
 		    a->scope == SCOPE_OWN ? " by its booker" : "");
 		return (ERR_CONFLICT);
 	}
+	/* The booker confirms only what costs nothing: the rest is paid
+	 * through Stripe, or offline and confirmed by staff. */
+	if (strcmp(a->m->verb, "confirm") == 0 && a->scope == SCOPE_OWN &&
+	    total != 0)
+		return (training_refuse_n(a->req, ERR_CONFLICT,
+		    "PAYMENT_REQUIRED", "total_minor", total,
+		    "the booking has something to pay: pay it (POST "
+		    "/v1/training-bookings/{id}/payment)"));
 	if (strcmp(a->m->verb, "confirm") == 0 && hold <= now) {
 		http_problem(a->req, ERR_CONFLICT, "HOLD_EXPIRED",
 		    "The booking's hold expired: its seats are free again.");

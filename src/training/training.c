@@ -124,11 +124,13 @@ static const struct route training_routes[] = {
 	{ HTTP_POST, "/v1/training-bookings/{id}/confirm",
 	    training_booking_action, 0,
 	    "pending -> confirmed, payment_status paid (staff: the offline "
-	    "path, a booking paid by invoice or in cash)",
+	    "path, a booking paid by invoice or in cash; the booker: one "
+	    "whose total is 0, with no payment transaction)",
 	    &training_moves[0],
 	    API_BOOKING("the booking, confirmed",
-		"\"403\":\"staff only\",\"409\":\"INVALID_TRANSITION, "
-		"HOLD_EXPIRED\"") },
+		"\"403\":\"staff and the booker only\",\"409\":"
+		"\"INVALID_TRANSITION, HOLD_EXPIRED, PAYMENT_REQUIRED (the "
+		"booker's: the total is not 0)\"") },
 	{ HTTP_POST, "/v1/training-bookings/{id}/cancel",
 	    training_booking_action, 0,
 	    "pending|confirmed -> cancelled (the booker: a pending one); an "

@@ -52,8 +52,11 @@ def test_schema_and_the_roles_permissions(server, db):
                        ("member", "training_bookings:cancel:own"),
                        ("instructor", "training_bookings:read:related")):
         assert db.count("role_permissions", f"role = '{role}' AND permission = '{perm}'") == 1
+    # The booker confirms their own booking when it costs nothing; staff any.
+    assert db.count("role_permissions", "role = 'member' AND permission = "
+                    "'training_bookings:confirm:own'") == 1
     assert db.count("role_permissions", "role = 'member' AND (permission LIKE "
-                    "'training_bookings:confirm:%' OR permission LIKE 'discount_codes:%')") == 0
+                    "'training_bookings:%:all' OR permission LIKE 'discount_codes:%')") == 0
 
 
 def test_a_booking_is_a_hold_of_named_seats_priced_by_the_server(server, catalogue, db):
@@ -285,8 +288,9 @@ def test_status_and_payment_move_only_through_actions(server, catalogue, db):
                     422, "VALIDATION_FAILED")
     r = server.request("PATCH", path, headers=hdr(m), json={"notes": "vegetarian lunch"})
     assert r.status_code == 200 and r.json()["notes"] == "vegetarian lunch"
-    # Confirm is the offline payment path: staff only.
-    problem(act(server, m, b, "confirm"), 403, "FORBIDDEN")
+    # Confirm is the offline payment path: staff only, but for a booking
+    # that costs nothing (test_training_payments.py).
+    problem(act(server, m, b, "confirm"), 409, "PAYMENT_REQUIRED")
     problem(act(server, c["instructor"], b, "confirm"), 403, "FORBIDDEN")
     r = act(server, admin, b, "confirm")
     assert r.status_code == 200, r.text
