@@ -15,3 +15,14 @@ INSERT INTO permissions (name, description) VALUES
 	('training_bookings:confirm:own', 'confirm your own training booking that costs nothing');
 INSERT INTO role_permissions (role, permission) VALUES
 	('member', 'training_bookings:confirm:own');
+
+-- A booker cancels their own confirmed, paid booking (item 2): what was
+-- paid through Stripe goes back under the cancellation policy as a
+-- refund carebase makes, approved at once, of its own cause
+-- booker_cancelled.
+ALTER TABLE refunds DROP CONSTRAINT refunds_cause_check,
+	ADD CONSTRAINT refunds_cause_check CHECK (cause IN ('request',
+	'schedule_cancelled', 'staff_cancelled', 'booker_cancelled', 'late_payment',
+	'duplicate_payment'));
+UPDATE permissions SET description = 'cancel your own training booking (once paid, under the cancellation policy)'
+	WHERE name = 'training_bookings:cancel:own';

@@ -7,6 +7,7 @@
  *
  *	pending --confirm--> confirmed --complete--> completed
  *	pending|confirmed --cancel--> cancelled    confirmed --no_show--> no_show
+ *	  (the booker's confirmed one: the cancellation policy, refunds.c)
  *	pending --(hold expired: holds.c)--> cancelled
  *
  * A new booking is pending with payment_status pending and holds its
@@ -14,8 +15,8 @@
  * through Stripe (payments.c, payment_events.c), or by staff's confirm
  * action, the offline path (invoice, cash: payment_status paid); one
  * that costs nothing is confirmed by its booker (payment_status paid, no
- * payment transaction). Staff's
- * cancel of a booking paid through Stripe refunds it in full
+ * payment transaction). Staff's cancel of a booking paid through Stripe
+ * refunds it in full; the booker's, under the cancellation policy
  * (refunds.c). Status and payment_status move only through the actions
  * (POST /v1/training-bookings/{id}/<verb>), payments and refunds, never
  * by PATCH (422: they are read-only), which changes only notes.
@@ -36,7 +37,10 @@
  * the booking.
  *
  * Who: members book for themselves (create:own) and list theirs (GET
- * /v1/me/training-bookings); they cancel their own pending one, and
+ * /v1/me/training-bookings); they cancel their own pending one, and their
+ * confirmed one under the cancellation policy (refunds.c: refused inside
+ * its last hours, else what was paid through Stripe goes back in full or
+ * less its fee, and the seats are free at once), and
  * confirm their own pending one whose total is 0 (confirm:own; a 100%
  * code): it is then paid with no payment transaction, as nothing is owed
  * (409 PAYMENT_REQUIRED with total_minor when something is). Staff see
@@ -680,8 +684,6 @@ move_tx(struct tx *tx, void *arg)
 	}
 	for (i = 0; a->m->from[i] != NULL; i++)
 		allowed |= strcmp(from, a->m->from[i]) == 0;
-	if (allowed && a->scope == SCOPE_OWN && strcmp(from, "pending") != 0)
-		allowed = 0; /* the booker cancels a pending one only */
 	if (!allowed) {
 		http_problem(a->req, ERR_CONFLICT, "INVALID_TRANSITION",
 		    "A %s booking cannot be %s%s.", from, a->m->to,
@@ -709,12 +711,21 @@ move_tx(struct tx *tx, void *arg)
 		return (ERR_CONFLICT);
 	}
 	if (strcmp(a->m->verb, "cancel") == 0) {
-		rc = training_booking_cancel_row(tx, a->who, a->req, a->id,
-		    from, "cancel",
-		    strcmp(owner, a->who->user_id) == 0 ? "booker" : "staff",
-		    now);
+		/* The booker's confirmed booking: the cancellation policy
+		 * first, which may refuse; what was paid goes back by it. */
+		rc = OK;
+		if (a->scope == SCOPE_OWN && strcmp(from, "confirmed") == 0)
+			rc = training_refund_on_cancel(
+			    tx, a->who, a->req, a->id, now);
+		if (rc == OK)
+			rc = training_booking_cancel_row(tx, a->who, a->req,
+			    a->id, from, "cancel",
+			    strcmp(owner, a->who->user_id) == 0 ? "booker"
+								: "staff",
+			    now);
 		/* Staff cancel a paid booking: all of it back (refunds.c). */
-		if (rc == OK && strcmp(from, "confirmed") == 0)
+		if (rc == OK && a->scope != SCOPE_OWN &&
+		    strcmp(from, "confirmed") == 0)
 			rc = training_refund_in_full(tx, a->who, a->req, a->id,
 			    "staff_cancelled", "your booking was cancelled");
 	} else {

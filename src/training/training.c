@@ -133,12 +133,16 @@ static const struct route training_routes[] = {
 		"booker's: the total is not 0)\"") },
 	{ HTTP_POST, "/v1/training-bookings/{id}/cancel",
 	    training_booking_action, 0,
-	    "pending|confirmed -> cancelled (the booker: a pending one); an "
-	    "unpaid booking's discount code use is given back, a booking paid "
-	    "through Stripe refunded in full",
+	    "pending|confirmed -> cancelled; an unpaid booking's discount "
+	    "code use is given back; a booking paid through Stripe is "
+	    "refunded in full when staff cancel it, under the cancellation "
+	    "policy when its booker does (in full, less the fee, or refused "
+	    "inside its last hours)",
 	    &training_moves[1],
-	    API_BOOKING(
-		"the booking, cancelled", "\"409\":\"INVALID_TRANSITION\"") },
+	    API_BOOKING("the booking, cancelled",
+		"\"409\":\"INVALID_TRANSITION, TOO_LATE_TO_CANCEL (the "
+		"booker's confirmed booking inside the policy's last hours: "
+		"cancellable_until)\"") },
 	{ HTTP_POST, "/v1/training-bookings/{id}/complete",
 	    training_booking_action, 0,
 	    "confirmed -> completed (staff, once the schedule has started)",

@@ -378,21 +378,35 @@ int training_refund_policy(int64_t now, int64_t start, int64_t amount,
 int training_refund_in_full(struct tx *, const struct principal *,
     struct request *, const char *booking_id, const char *cause,
     const char *why);
+/*
+ * The booker cancels their own confirmed booking (bookings.c, under the
+ * schedule's lock, before the row is cancelled): refused inside
+ * training_refund_none_hours of the start (409 TOO_LATE_TO_CANCEL with
+ * cancellable_until, nothing changed); else their pending requests are
+ * rejected and what is left of a payment through Stripe is refunded under
+ * the policy (in full, or less the fee), approved at once (cause
+ * booker_cancelled). A booking paid offline or costing nothing has
+ * nothing to send. Takes the booking's lock.
+ */
+int training_refund_on_cancel(struct tx *, const struct principal *,
+    struct request *, const char *booking_id, int64_t now);
 
 /* refund_jobs.c */
 /* The cause of a refund carebase makes itself (approved at once). */
 #define TRAINING_REFUND_JOB "training.refund"
 /*
- * Refund what is left of payment p of booking b (fee 0), approved now,
- * and queue its training.refund job; cause is schedule_cancelled,
- * staff_cancelled, late_payment or duplicate_payment. With tell, the
- * booker is told by mail (why: a sentence). Nothing when nothing is
- * left; *id ("" then) may be NULL.
+ * Refund what is left of payment p of booking b, less fee (kept by
+ * policy: "full" with a fee of 0, or "fee"), approved now, and queue its
+ * training.refund job; cause is schedule_cancelled, staff_cancelled,
+ * late_payment or duplicate_payment (fee 0), or booker_cancelled (the
+ * policy's fee; approved by the policy, processed_by NULL). With why, the
+ * booker is told by mail (why: a sentence). Nothing when nothing is left
+ * or the fee would keep all of it; *id ("" then) may be NULL.
  */
 int training_refund_auto(struct tx *, const struct principal *,
     struct request *, const struct training_booking *b,
-    const struct training_payment *p, const char *cause, const char *why,
-    char *id);
+    const struct training_payment *p, const char *cause, int64_t fee,
+    const char *policy, const char *why, char *id);
 /* The training.refund job: send an approved refund to Stripe. */
 int training_refund_job(struct store *, const struct job *, char *err);
 /* A Refund object's event (refund.*, charge.refund.updated) or a

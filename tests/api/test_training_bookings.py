@@ -303,8 +303,9 @@ def test_status_and_payment_move_only_through_actions(server, catalogue, db):
     # Attendance once the schedule has started.
     problem(act(server, admin, b, "complete"), 409, "SCHEDULE_NOT_STARTED")
     problem(act(server, m, b, "complete"), 403, "FORBIDDEN")
-    # The booker cancels only a pending booking (a paid one: a refund request).
-    problem(act(server, m, b, "cancel"), 409, "INVALID_TRANSITION")
+    # Others do not cancel it; its booker's cancel of a confirmed booking goes
+    # by the cancellation policy (test_training_refunds.py).
+    problem(act(server, c["instructor"], b, "cancel"), 403, "FORBIDDEN")
     db.execute(f"UPDATE course_schedules SET status = 'in_progress' WHERE id = '{s['id']}'")
     r = act(server, admin, b, "complete")
     assert r.status_code == 200 and r.json()["status"] == "completed"
@@ -702,7 +703,8 @@ def test_migration_0021_turns_the_requirement_defaults_and_keeps_the_rows(server
     """A database from before 0021 (its down migration run, as an older
     carebase left it): its requirements keep their flags through 0021 up
     and down; a requirement written without the flags is confidential and
-    not shared after 0021, shared and not confidential before."""
+    not shared after 0021, shared and not confidential before. Refunds
+    keep their rows too."""
     c = catalogue
     b = booked(server, c["member"], course_schedule(server, c))
     r = server.post("/v1/special-requirements", headers=hdr(c["member"]),
@@ -721,12 +723,25 @@ def test_migration_0021_turns_the_requirement_defaults_and_keeps_the_rows(server
     after = requirement_insert(db, b, c["member"]["id"])
     assert requirement_flags(db, after) == (1, 0)
     assert requirement_flags(db, api) == (0, 1) and requirement_flags(db, before) == (0, 1)
+    # A refund of a booker's cancel (0021's cause) is kept by its down
+    # migration as asked for by the booker.
+    txn, ref = str(uuid.uuid4()), str(uuid.uuid4())
+    uid, t = c["member"]["id"], now_ms()
+    db.execute("INSERT INTO payment_transactions (id, booking_id, user_id, "
+               "stripe_payment_intent_id, amount_minor, currency, status, created_at, "
+               f"updated_at) VALUES ('{txn}', '{b['id']}', '{uid}', 'pi_0021', 7500, 'GBP', "
+               f"'succeeded', {t}, {t}); INSERT INTO refunds (id, booking_id, user_id, "
+               "payment_transaction_id, refund_reference, amount_minor, currency, cause, "
+               f"policy, status, requested_at, created_at, updated_at) VALUES ('{ref}', "
+               f"'{b['id']}', '{uid}', '{txn}', 'REF0021XYZ', 7500, 'GBP', "
+               f"'booker_cancelled', 'full', 'approved', {t}, {t}, {t})")
     r = server.cli_ok("migrate", "down")
     assert "rolled back 1 migration" in r.stdout, r.stdout
     assert requirement_flags(db, after) == (1, 0) and requirement_flags(db, api) == (0, 1)
     assert requirement_flags(db, requirement_insert(db, b, c["member"]["id"])) == (0, 1)
+    assert db.scalar(f"SELECT cause FROM refunds WHERE id = '{ref}'") == "request"
     server.cli_ok("migrate")
-    assert db.count("special_requirements") == 4
+    assert db.count("special_requirements") == 4 and db.count("refunds") == 1
 
 
 # -- races ----------------------------------------------------------------------
