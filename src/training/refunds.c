@@ -19,7 +19,8 @@
  *     refundable_minor), counted by a conditional update of the
  *     payment's refund_committed_minor (a CHECK backs it);
  *   - the cancellation policy, by the time left before the schedule
- *     starts: in full until training_refund_full_days before, less
+ *     starts: in full until training_refund_full_days before (calendar
+ *     days in London: the start's day less today's), less
  *     training_refund_fee_percent after (rounded half up), none inside
  *     training_refund_none_hours (409 REFUND_NOT_ALLOWED); staff may set
  *     it aside with policy_override and an override_reason (in full, at
@@ -203,20 +204,18 @@ training_refund_policy(int64_t now, int64_t start, int64_t amount, int override,
     int64_t full_days, int64_t fee_percent, int64_t none_hours, int64_t *fee,
     const char **policy)
 {
-	int64_t left = start - now;
-
 	*fee = 0;
 	if (override) {
 		*policy = "override";
 		return (OK);
 	}
-	if (left >= full_days * 86400000) {
-		*policy = "full";
-		return (OK);
-	}
-	if (left < none_hours * 3600000) {
+	if (start - now < none_hours * 3600000) {
 		*policy = NULL;
 		return (ERR_CONFLICT);
+	}
+	if (time_london_day(start) - time_london_day(now) >= full_days) {
+		*policy = "full";
+		return (OK);
 	}
 	*policy = "fee";
 	*fee = (amount * fee_percent + 50) / 100;

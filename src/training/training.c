@@ -335,6 +335,19 @@ training_free_seats(
 }
 
 int
+training_expiry_end(const char *date, int64_t *end)
+{
+	int64_t day;
+
+	if (date == NULL || strlen(date) != 10 ||
+	    time_parse_iso(date, &day) != 0)
+		return (-1);
+	/* Midnight UTC of the date: day / TIME_DAY_MS is exact. */
+	*end = time_london_day_start(day / TIME_DAY_MS + 1);
+	return (0);
+}
+
+int
 training_refuse_n(struct request *req, int rc, const char *code,
     const char *name, int64_t n, const char *detail)
 {

@@ -153,6 +153,14 @@ int training_schedule_exists(
  * clock) into *out (TRAINING_FREE_SEATS_AT); ERR_NOT_FOUND. */
 int training_free_seats(
     struct tx *, const char *schedule_id, int64_t now, int64_t *out);
+/*
+ * Dates and days of the business are London's (Europe/London, the UK
+ * business's own zone; core/util.h): a qualification_expiry "YYYY-MM-DD"
+ * is valid through that day in London, so it ends when London's next day
+ * begins (midnight GMT, 23:00 UTC in summer time). Into *end; -1 when
+ * date is no date. Pure.
+ */
+int training_expiry_end(const char *date, int64_t *end);
 /* A problem naming the field with its own code and a number (free_seats
  * and the like) in extra member name. Returns rc. */
 int training_refuse_n(struct request *, int rc, const char *code,
@@ -363,8 +371,12 @@ void training_refund_decide(struct request *);
 /*
  * The cancellation policy for amount asked for at now, of a schedule
  * starting at start: OK with *fee and *policy ("full", "fee" or
- * "override" when override), or ERR_CONFLICT inside none_hours. A fee is
- * fee_percent of amount, rounded half up. Pure.
+ * "override" when override), or ERR_CONFLICT inside none_hours of the
+ * start (hours of time, whatever the days say). In full while the start's
+ * London day is full_days or more after now's (calendar days in
+ * Europe/London: a course on the 20th is refunded in full all of the 6th
+ * with 14 days); else a fee of fee_percent of amount, rounded half up.
+ * Pure.
  */
 int training_refund_policy(int64_t now, int64_t start, int64_t amount,
     int override, int64_t full_days, int64_t fee_percent, int64_t none_hours,

@@ -20,7 +20,9 @@ the race exists without the guard: the same check-then-write straight on
 the database from many connections (conftest.direct_race)."""
 
 import datetime
+import time
 import uuid
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -185,6 +187,46 @@ def test_the_cancellation_policy(shop, db):
     assert ref["requested_by"] == admin["id"]
     assert decide(shop, admin, ref, "approve").status_code == 200
     assert read_booking(shop["server"], admin, b1)["cancel_reason"] == "staff"
+
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def london_midnight(days):
+    """The instant the London day that many days after today begins, never
+    within two minutes of a London midnight now (waited out), so that the
+    test and the server agree on today."""
+    now = datetime.datetime.now(LONDON)
+    tonight = datetime.datetime.combine(now.date() + datetime.timedelta(days=1),
+                                        datetime.time(), LONDON)
+    if (tonight - now).total_seconds() < 120:
+        time.sleep((tonight - now).total_seconds() + 1)
+    d = datetime.datetime.now(LONDON).date() + datetime.timedelta(days=days)
+    return datetime.datetime.combine(d, datetime.time(), LONDON)
+
+
+def test_the_policy_counts_london_days_before_the_start(shop, db):
+    """training_refund_full_days counts calendar days in Europe/London:
+    a course starting 00:01 London time 14 days after today is refunded in
+    full all of today (though fewer than 14 x 24 hours may be left), one
+    starting 23:59 the day before is not."""
+    s, m = shop["server"], shop["member"]
+
+    def starting(when, by):
+        utc = when.astimezone(datetime.timezone.utc)
+        r = schedule(s, shop["admin"], shop["course"], shop["venue"], shop[by],
+                     utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     (utc + datetime.timedelta(hours=7)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    day14 = london_midnight(14)
+    b, _ = paid(shop, m, starting(day14 + datetime.timedelta(minutes=1), "trainer"))
+    ref = asked(shop, m, b, amount_minor=1000)
+    assert ref["policy"] == "full" and ref["processing_fee_minor"] == 0
+    b, _ = paid(shop, m, starting(day14 - datetime.timedelta(minutes=1), "trainer2"))
+    ref = asked(shop, m, b, amount_minor=1000)
+    assert ref["policy"] == "fee" and ref["processing_fee_minor"] == 250
 
 
 def test_what_cannot_be_refunded(shop, db):
