@@ -37,13 +37,13 @@
  * the booking.
  *
  * Who: members book for themselves (create:own) and list theirs (GET
- * /v1/me/training-bookings); they cancel their own pending one, and their
- * confirmed one under the cancellation policy (refunds.c: refused inside
- * its last hours, else what was paid through Stripe goes back in full or
- * less its fee, and the seats are free at once), and
- * confirm their own pending one whose total is 0 (confirm:own; a 100%
- * code): it is then paid with no payment transaction, as nothing is owed
- * (409 PAYMENT_REQUIRED with total_minor when something is). Staff see
+ * /v1/me/training-bookings). They cancel their own pending booking, and
+ * their confirmed one under the cancellation policy (refunds.c: refused
+ * inside its last hours, else what was paid through Stripe goes back in
+ * full or less its fee, and the seats are free at once). They confirm
+ * their own pending one whose total is 0 (confirm:own; a 100% code): it
+ * is then paid with no payment transaction, as nothing is owed (409
+ * PAYMENT_REQUIRED with total_minor when something is). Staff see
  * and move every booking; instructors see the bookings of the schedules
  * they teach (related), with attendees but without money or notes.
  */
