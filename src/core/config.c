@@ -302,8 +302,9 @@ static const struct config_entry config_table[] = {
 	    "a Stripe request's timeout (connect and transfer)" },
 	{ "training_refund_full_days", CT_INT, S(training_refund_full_days),
 	    "14", 0, 365, NULL, 0,
-	    "a refund asked for at least this many days before the course "
-	    "starts is in full" },
+	    "a refund asked for (or a booker's cancel) at least this many "
+	    "calendar days (in Europe/London) before the course starts is "
+	    "in full" },
 	{ "training_refund_fee_percent", CT_INT, S(training_refund_fee_percent),
 	    "25", 0, 99, NULL, 0,
 	    "after that, this percentage of the amount is kept as a fee" },

@@ -10,8 +10,11 @@
 
 #include "core/util.h"
 
-static int  parse_digits(const char **, int, int *);
-static void put_digits(char *, int, int);
+static int     parse_digits(const char **, int, int *);
+static void    put_digits(char *, int, int);
+static int64_t floor_div(int64_t, int64_t);
+static int64_t days_from_civil(int64_t y, int m, int d);
+static int64_t last_sunday(int64_t y, int m);
 
 int64_t
 time_now_ms(void)
@@ -66,6 +69,70 @@ time_utc(int64_t secs, struct tm *out)
 	out->tm_yday = (int)(doy >= 306 ? doy - 306
 					: doy + 59 +
 		    (((y % 4 == 0 && y % 100 != 0) || y % 400 == 0) ? 1 : 0));
+}
+
+/* a / d rounded toward minus infinity, for d > 0. */
+static int64_t
+floor_div(int64_t a, int64_t d)
+{
+	return (a >= 0 ? a / d : -((-a + d - 1) / d));
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+ * days_from_civil, time_utc's inverse). */
+static int64_t
+days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return (era * 146097 + doe - 719468);
+}
+
+/* The day (since the epoch) of the last Sunday of month m of year y, a
+ * month of 31 days (March, October). */
+static int64_t
+last_sunday(int64_t y, int m)
+{
+	int64_t last = days_from_civil(y, m, 31);
+
+	/* 1970-01-01 was a Thursday: a day's weekday, Sunday 0, is
+	 * (day + 4) mod 7. */
+	return (last - ((last + 4) % 7 + 7) % 7);
+}
+
+int64_t
+time_london_offset_ms(int64_t ms)
+{
+	struct tm tm;
+	int64_t	  y, on, off;
+
+	time_utc(floor_div(ms, 1000), &tm);
+	y = (int64_t)tm.tm_year + 1900;
+	on = last_sunday(y, 3) * TIME_DAY_MS + 3600000;
+	off = last_sunday(y, 10) * TIME_DAY_MS + 3600000;
+	return (ms >= on && ms < off ? 3600000 : 0);
+}
+
+int64_t
+time_london_day(int64_t ms)
+{
+	return (floor_div(ms + time_london_offset_ms(ms), TIME_DAY_MS));
+}
+
+int64_t
+time_london_day_start(int64_t day)
+{
+	int64_t utc = day * TIME_DAY_MS;
+
+	/* London's midnight is UTC's, or 23:00 UTC the day before in summer
+	 * time; the clocks change at 01:00 UTC, so the offset an hour before
+	 * UTC's midnight is the one in force at London's. */
+	return (utc - time_london_offset_ms(utc - 3600000));
 }
 
 char *

@@ -22,6 +22,22 @@ int64_t time_mono_ns(void);
  */
 struct tm;
 void time_utc(int64_t secs, struct tm *out);
+/*
+ * UK civil time (Europe/London), for dates a UK business reads in its own
+ * zone. Computed by the rule in force since 1996 (the Summer Time Act 1972
+ * as amended: British Summer Time, UTC+1, from 01:00 UTC on the last
+ * Sunday of March to 01:00 UTC on the last Sunday of October), applied to
+ * every year, not read from the system's time zone database. Pure.
+ *
+ * time_london_offset_ms: London's offset from UTC at instant ms (0 or
+ * 3600000). time_london_day: the London calendar day of instant ms, as
+ * days since 1970-01-01. time_london_day_start: the instant London's day
+ * `day` (days since 1970-01-01) begins.
+ */
+#define TIME_DAY_MS 86400000LL
+int64_t time_london_offset_ms(int64_t ms);
+int64_t time_london_day(int64_t ms);
+int64_t time_london_day_start(int64_t day);
 /* "2026-11-22T03:05:36.123Z" into out (ISO_TIME_LEN). */
 char *time_format_iso(int64_t ms, char *out);
 /*

@@ -151,6 +151,16 @@ sq_mkdirs(const char *path)
 	return (rc);
 }
 
+int
+store_sqlite_version_check(void)
+{
+	if (sqlite3_libversion_number() >= STORE_SQLITE_MIN)
+		return (OK);
+	log_error("event=sqlite_too_old version=%s need=%s",
+	    sqlite3_libversion(), STORE_SQLITE_MIN_TEXT);
+	return (ERR_CONFIG);
+}
+
 /*
  * Once, before SQLite initialises: no memory statistics, which would take
  * a process-wide mutex on every allocation SQLite makes.

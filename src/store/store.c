@@ -67,6 +67,13 @@ store_open(const char *url, const struct store_opts *opts, struct store **out,
 		p = url + 9;
 		s->dialect = STORE_SQLITE;
 		s->ops = &store_sqlite_ops;
+		if ((rc = store_sqlite_version_check()) != OK) {
+			*errmsg =
+			    "SQLite " STORE_SQLITE_MIN_TEXT " or later is "
+			    "needed (the library linked is older; see "
+			    "README, Requirements)";
+			goto out;
+		}
 		if (strcmp(p, ":memory:") == 0) {
 			/* One connection, so every tx sees the same db. */
 			s->memory = 1;

@@ -109,6 +109,19 @@ struct store {
 extern const struct store_ops store_sqlite_ops;
 extern const struct store_ops store_pg_ops;
 
+/*
+ * The oldest SQLite library carebase runs on: 3.38.0, for unixepoch()
+ * (the schedules' computed free_seats and the public list of upcoming
+ * schedules read "now" with it; migration 0017 gives PostgreSQL one) and
+ * RETURNING (3.35). store_open refuses an older one with one clear line
+ * instead of failing later, statement by statement.
+ */
+#define STORE_SQLITE_MIN      3038000
+#define STORE_SQLITE_MIN_TEXT "3.38.0"
+/* OK when the SQLite library linked is at least STORE_SQLITE_MIN; else
+ * ERR_CONFIG, logged with the version found. */
+int store_sqlite_version_check(void);
+
 /* store_pg_placeholders, also counting the parameters into *nparams. */
 char *store_pg_translate(const char *sql, int *nparams);
 

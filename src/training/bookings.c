@@ -7,13 +7,16 @@
  *
  *	pending --confirm--> confirmed --complete--> completed
  *	pending|confirmed --cancel--> cancelled    confirmed --no_show--> no_show
+ *	  (the booker's confirmed one: the cancellation policy, refunds.c)
  *	pending --(hold expired: holds.c)--> cancelled
  *
  * A new booking is pending with payment_status pending and holds its
  * seats until hold_expires_at (now + training_hold_minutes). It is paid
  * through Stripe (payments.c, payment_events.c), or by staff's confirm
- * action, the offline path (invoice, cash: payment_status paid). Staff's
- * cancel of a booking paid through Stripe refunds it in full
+ * action, the offline path (invoice, cash: payment_status paid); one
+ * that costs nothing is confirmed by its booker (payment_status paid, no
+ * payment transaction). Staff's cancel of a booking paid through Stripe
+ * refunds it in full; the booker's, under the cancellation policy
  * (refunds.c). Status and payment_status move only through the actions
  * (POST /v1/training-bookings/{id}/<verb>), payments and refunds, never
  * by PATCH (422: they are read-only), which changes only notes.
@@ -34,7 +37,13 @@
  * the booking.
  *
  * Who: members book for themselves (create:own) and list theirs (GET
- * /v1/me/training-bookings); they cancel their own pending one. Staff see
+ * /v1/me/training-bookings). They cancel their own pending booking, and
+ * their confirmed one under the cancellation policy (refunds.c: refused
+ * inside its last hours, else what was paid through Stripe goes back in
+ * full or less its fee, and the seats are free at once). They confirm
+ * their own pending one whose total is 0 (confirm:own; a 100% code): it
+ * is then paid with no payment transaction, as nothing is owed (409
+ * PAYMENT_REQUIRED with total_minor when something is). Staff see
  * and move every booking; instructors see the bookings of the schedules
  * they teach (related), with attendees but without money or notes.
  */
@@ -504,7 +513,7 @@ book_rules(struct tx *tx, struct book *b, struct training_price *p,
 	    (rc = training_inquiry_convert(
 		 tx, b->req, b->inquiry, b->who->user_id, sid, now)) != OK)
 		return (rc);
-	if ((rc = training_free_seats(tx, sid, &free_seats)) != OK)
+	if ((rc = training_free_seats(tx, sid, now, &free_seats)) != OK)
 		return (rc);
 	p->seats = (int64_t)json_array_size(b->attendees);
 	if (p->seats > free_seats)
@@ -638,7 +647,7 @@ move_tx(struct tx *tx, void *arg)
 	struct stmt *st;
 	char	     sid[UUID_STR_LEN] = "", owner[UUID_STR_LEN] = "";
 	char	     from[16] = "", sched[16] = "";
-	int64_t	     hold = 0, now = time_now_ms();
+	int64_t	     hold = 0, total = 0, now = time_now_ms();
 	int	     rc, i, allowed = 0, pass;
 
 	json_decref(a->row);
@@ -647,8 +656,8 @@ move_tx(struct tx *tx, void *arg)
 	for (pass = 0; pass < 2; pass++) {
 		st = store_prepare(tx,
 		    "SELECT b.schedule_id, b.user_id, b.status, "
-		    "COALESCE(b.hold_expires_at, 0), s.status FROM "
-		    "training_bookings b JOIN course_schedules s ON "
+		    "COALESCE(b.hold_expires_at, 0), s.status, b.total_minor "
+		    "FROM training_bookings b JOIN course_schedules s ON "
 		    "s.id = b.schedule_id WHERE b.id = ?");
 		store_bind_text(st, 1, a->id);
 		if ((rc = store_step(st)) == STORE_ROW) {
@@ -657,6 +666,7 @@ move_tx(struct tx *tx, void *arg)
 			strlcpy_cb(from, store_col_text(st, 2), sizeof(from));
 			hold = store_col_int64(st, 3);
 			strlcpy_cb(sched, store_col_text(st, 4), sizeof(sched));
+			total = store_col_int64(st, 5);
 			rc = OK;
 		} else if (rc == STORE_DONE)
 			rc = ERR_NOT_FOUND;
@@ -674,14 +684,20 @@ move_tx(struct tx *tx, void *arg)
 	}
 	for (i = 0; a->m->from[i] != NULL; i++)
 		allowed |= strcmp(from, a->m->from[i]) == 0;
-	if (allowed && a->scope == SCOPE_OWN && strcmp(from, "pending") != 0)
-		allowed = 0; /* the booker cancels a pending one only */
 	if (!allowed) {
 		http_problem(a->req, ERR_CONFLICT, "INVALID_TRANSITION",
 		    "A %s booking cannot be %s%s.", from, a->m->to,
 		    a->scope == SCOPE_OWN ? " by its booker" : "");
 		return (ERR_CONFLICT);
 	}
+	/* The booker confirms only what costs nothing: the rest is paid
+	 * through Stripe, or offline and confirmed by staff. */
+	if (strcmp(a->m->verb, "confirm") == 0 && a->scope == SCOPE_OWN &&
+	    total != 0)
+		return (training_refuse_n(a->req, ERR_CONFLICT,
+		    "PAYMENT_REQUIRED", "total_minor", total,
+		    "the booking has something to pay: pay it (POST "
+		    "/v1/training-bookings/{id}/payment)"));
 	if (strcmp(a->m->verb, "confirm") == 0 && hold <= now) {
 		http_problem(a->req, ERR_CONFLICT, "HOLD_EXPIRED",
 		    "The booking's hold expired: its seats are free again.");
@@ -695,12 +711,21 @@ move_tx(struct tx *tx, void *arg)
 		return (ERR_CONFLICT);
 	}
 	if (strcmp(a->m->verb, "cancel") == 0) {
-		rc = training_booking_cancel_row(tx, a->who, a->req, a->id,
-		    from, "cancel",
-		    strcmp(owner, a->who->user_id) == 0 ? "booker" : "staff",
-		    now);
+		/* The booker's confirmed booking: the cancellation policy
+		 * first, which may refuse; what was paid goes back by it. */
+		rc = OK;
+		if (a->scope == SCOPE_OWN && strcmp(from, "confirmed") == 0)
+			rc = training_refund_on_cancel(
+			    tx, a->who, a->req, a->id, now);
+		if (rc == OK)
+			rc = training_booking_cancel_row(tx, a->who, a->req,
+			    a->id, from, "cancel",
+			    strcmp(owner, a->who->user_id) == 0 ? "booker"
+								: "staff",
+			    now);
 		/* Staff cancel a paid booking: all of it back (refunds.c). */
-		if (rc == OK && strcmp(from, "confirmed") == 0)
+		if (rc == OK && a->scope != SCOPE_OWN &&
+		    strcmp(from, "confirmed") == 0)
 			rc = training_refund_in_full(tx, a->who, a->req, a->id,
 			    "staff_cancelled", "your booking was cancelled");
 	} else {

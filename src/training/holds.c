@@ -3,8 +3,9 @@
  * and its hold_expires_at (now + training_hold_minutes when made) is
  * ahead; an inquiry holds number_of_people seats while it is pending or
  * responded and its hold is ahead. A hold past its time no longer counts
- * in the free seats (TRAINING_FREE_SEATS_SQL reads the clock), and is
- * then ended for good, under the schedule's lock:
+ * in the free seats (training_free_seats counts at the application's
+ * now, in ms, as holds are set), and is then ended for good, under the
+ * schedule's lock:
  *   - by the recurring job training.expire_holds (every minute);
  *   - by the next booking of the same schedule, in its own transaction,
  *     before it counts (so the one-live-booking index never holds a

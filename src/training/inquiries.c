@@ -145,7 +145,7 @@ inquiries_before_create(struct resource_ctx *ctx, json_t *body)
 		    "you have a live inquiry about this schedule already"));
 	if (rc != STORE_DONE)
 		return (rc);
-	if ((rc = training_free_seats(ctx->tx, sid, &free_seats)) != OK)
+	if ((rc = training_free_seats(ctx->tx, sid, now, &free_seats)) != OK)
 		return (rc);
 	if (want > free_seats)
 		return (training_refuse_n(ctx->req, ERR_CONFLICT,

@@ -306,8 +306,8 @@ succeeded(struct tx *tx, const struct intent_ev *e, struct training_booking *b,
 	    strcmp(b->payment_status, "failed") != 0) {
 		*effect = "refunded_duplicate";
 		return (training_refund_auto(tx, NULL, NULL, b, &p,
-		    "duplicate_payment", "the booking had been paid already",
-		    NULL));
+		    "duplicate_payment", 0, "full",
+		    "the booking had been paid already", NULL));
 	}
 	if (strcmp(b->status, "pending") == 0 && b->hold > now) {
 		*effect = "confirmed";
@@ -341,7 +341,7 @@ succeeded(struct tx *tx, const struct intent_ev *e, struct training_booking *b,
 		return (rc);
 	*effect = "refunded_late";
 	return (training_refund_auto(
-	    tx, NULL, NULL, b, &p, "late_payment", why, NULL));
+	    tx, NULL, NULL, b, &p, "late_payment", 0, "full", why, NULL));
 }
 
 /* Paid: the money is held until its refund completes. */
@@ -383,7 +383,8 @@ revivable(struct tx *tx, const struct training_booking *b, int64_t now)
 	store_finalize(st);
 	if (rc != STORE_ROW)
 		return (rc == STORE_DONE ? ERR_CONFLICT : rc);
-	if ((rc = training_free_seats(tx, b->schedule_id, &free_seats)) != OK)
+	if ((rc = training_free_seats(tx, b->schedule_id, now, &free_seats)) !=
+	    OK)
 		return (rc);
 	if (free_seats < b->seats)
 		return (ERR_CONFLICT);

@@ -311,7 +311,8 @@ pay_check_tx(struct tx *tx, void *arg)
 	}
 	if (p->b.total <= 0) {
 		http_problem(p->req, ERR_CONFLICT, "NOTHING_TO_PAY",
-		    "The booking costs nothing: staff confirm it.");
+		    "The booking costs nothing: confirm it (POST "
+		    "/v1/training-bookings/{id}/confirm).");
 		return (ERR_CONFLICT);
 	}
 	return (OK);

@@ -164,11 +164,12 @@ refund_read(struct tx *tx, const char *id, struct refund_row *out)
 int
 training_refund_auto(struct tx *tx, const struct principal *who,
     struct request *req, const struct training_booking *b,
-    const struct training_payment *p, const char *cause, const char *why,
-    char *id_out)
+    const struct training_payment *p, const char *cause, int64_t fee,
+    const char *policy, const char *why, char *id_out)
 {
 	struct stmt *st;
 	json_t	    *changes;
+	const char  *by;
 	char	     id[UUID_STR_LEN], ref[TRAINING_REF_LEN + 1], pl[96];
 	int64_t	     now = time_now_ms(), amount = 0;
 	int	     rc;
@@ -189,7 +190,7 @@ training_refund_auto(struct tx *tx, const struct principal *who,
 	store_finalize(st);
 	if (rc != STORE_ROW)
 		return (rc == STORE_DONE ? ERR_NOT_FOUND : rc);
-	if (amount <= 0)
+	if (amount <= 0 || fee >= amount)
 		return (OK);
 	st = store_prepare(tx,
 	    "UPDATE payment_transactions SET refund_committed_minor = "
@@ -208,37 +209,44 @@ training_refund_auto(struct tx *tx, const struct principal *who,
 		OK)
 		return (rc);
 	uuid_v7(id);
+	by = who != NULL ? who->user_id : NULL;
 	st = store_prepare(tx,
 	    "INSERT INTO refunds (id, booking_id, user_id, "
 	    "payment_transaction_id, refund_reference, amount_minor, "
 	    "processing_fee_minor, currency, cause, policy, status, "
 	    "requested_by, requested_at, approved_at, processed_by, "
 	    "created_at, updated_at, created_by, updated_by) VALUES (?, ?, ?, "
-	    "?, ?, ?, 0, ?, ?, 'full', 'approved', ?, ?, ?, ?, ?, ?, ?, ?)");
+	    "?, ?, ?, ?, ?, ?, ?, 'approved', ?, ?, ?, ?, ?, ?, ?, ?)");
 	store_bind_text(st, 1, id);
 	store_bind_text(st, 2, b->id);
 	store_bind_text(st, 3, b->user_id);
 	store_bind_text(st, 4, p->id);
 	store_bind_text(st, 5, ref);
 	store_bind_int64(st, 6, amount);
-	store_bind_text(st, 7, b->currency);
-	store_bind_text(st, 8, cause);
-	store_bind_text(st, 9, who != NULL ? who->user_id : NULL);
-	store_bind_int64(st, 10, now);
-	store_bind_int64(st, 11, now);
-	store_bind_text(st, 12, who != NULL ? who->user_id : NULL);
+	store_bind_int64(st, 7, fee);
+	store_bind_text(st, 8, b->currency);
+	store_bind_text(st, 9, cause);
+	store_bind_text(st, 10, policy);
+	store_bind_text(st, 11, by);
+	store_bind_int64(st, 12, now);
 	store_bind_int64(st, 13, now);
-	store_bind_int64(st, 14, now);
-	store_bind_text(st, 15, who != NULL ? who->user_id : NULL);
-	store_bind_text(st, 16, who != NULL ? who->user_id : NULL);
+	/* Approved by staff's act, or by the policy (the booker's cancel:
+	 * no staff member decided). */
+	store_bind_text(
+	    st, 14, strcmp(cause, "booker_cancelled") == 0 ? NULL : by);
+	store_bind_int64(st, 15, now);
+	store_bind_int64(st, 16, now);
+	store_bind_text(st, 17, by);
+	store_bind_text(st, 18, by);
 	rc = store_step(st);
 	store_finalize(st);
 	if (rc != STORE_DONE)
 		return (rc);
-	if ((changes = json_pack("{s:[s,s,s],s:s,s:s,s:I}", "fields",
-		 "booking_id", "amount_minor", "status", "cause", cause,
-		 "status", "approved", "amount_minor", (json_int_t)amount)) ==
-	    NULL)
+	if ((changes = json_pack("{s:[s,s,s,s],s:s,s:s,s:I,s:I}", "fields",
+		 "booking_id", "amount_minor", "processing_fee_minor", "status",
+		 "cause", cause, "status", "approved", "amount_minor",
+		 (json_int_t)amount, "processing_fee_minor",
+		 (json_int_t)fee)) == NULL)
 		return (ERR_NOMEM);
 	rc = audit_append(
 	    tx, who, req, "refunds.create", "refunds", id, changes);
@@ -249,8 +257,8 @@ training_refund_auto(struct tx *tx, const struct principal *who,
 		OK)
 		return (rc);
 	log_info("event=training_refund_made refund_id=%s booking_id=%s "
-		 "cause=%s amount_minor=%lld",
-	    id, b->id, cause, (long long)amount);
+		 "cause=%s amount_minor=%lld fee_minor=%lld",
+	    id, b->id, cause, (long long)amount, (long long)fee);
 	if (id_out != NULL)
 		strlcpy_cb(id_out, id, UUID_STR_LEN);
 	return (why != NULL ? refund_tell(tx, b, amount, why) : OK);

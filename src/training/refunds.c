@@ -19,7 +19,8 @@
  *     refundable_minor), counted by a conditional update of the
  *     payment's refund_committed_minor (a CHECK backs it);
  *   - the cancellation policy, by the time left before the schedule
- *     starts: in full until training_refund_full_days before, less
+ *     starts: in full until training_refund_full_days before (calendar
+ *     days in London: the start's day less today's), less
  *     training_refund_fee_percent after (rounded half up), none inside
  *     training_refund_none_hours (409 REFUND_NOT_ALLOWED); staff may set
  *     it aside with policy_override and an override_reason (in full, at
@@ -32,7 +33,12 @@
  *
  * Staff's cancel of a booking paid through Stripe, and a schedule
  * cancelled by staff, refund what is left in full at once
- * (training_refund_in_full), rejecting the requests still pending.
+ * (training_refund_in_full), rejecting the requests still pending. The
+ * booker's own cancel of their confirmed booking goes by the policy
+ * (training_refund_on_cancel): refused inside the last none_hours (409
+ * TOO_LATE_TO_CANCEL), else what is left refunded in full or less the
+ * fee, approved at once (cause booker_cancelled), their pending requests
+ * rejected.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +65,8 @@
 static const char *const statuses[] = { "pending", "approved", "rejected",
 	"processing", "completed", "failed", NULL };
 static const char *const causes[] = { "request", "schedule_cancelled",
-	"staff_cancelled", "late_payment", "duplicate_payment", NULL };
+	"staff_cancelled", "booker_cancelled", "late_payment",
+	"duplicate_payment", NULL };
 static const char *const policies[] = { "full", "fee", "override", NULL };
 
 static const struct field refund_fields[] = {
@@ -84,7 +91,8 @@ static const struct field refund_fields[] = {
 	{ "cause", FIELD_ENUM, FIELD_READONLY | FIELD_FILTER, 0, 0, causes,
 	    NULL, NULL, 0,
 	    "request (asked for), or made by carebase: schedule_cancelled, "
-	    "staff_cancelled, late_payment, duplicate_payment" },
+	    "staff_cancelled, booker_cancelled (the booker cancelled: the "
+	    "policy's amount), late_payment, duplicate_payment" },
 	{ "policy", FIELD_ENUM, FIELD_READONLY, 0, 0, policies, NULL, NULL, 0,
 	    "full, fee (the policy kept a fee) or override (staff's)" },
 	{ "reason", FIELD_TEXT,
@@ -136,11 +144,14 @@ const struct resource refunds_resource = {
 	.nfields = NELEM(refund_fields),
 	.owner_column = "user_id",
 	.actions = (1 << ACTION_LIST) | (1 << ACTION_READ),
-	.doc = "Refunds of training payments made through Stripe: made by "
-	       "carebase when a paid booking's schedule or the booking is "
-	       "cancelled by staff, or a payment comes too late or twice, and "
-	       "sent to Stripe by the training.refund job; completed by "
-	       "Stripe's webhook.",
+	.doc =
+	    "Refunds of training payments made through Stripe: asked for "
+	    "by the booker or staff and decided by staff, or made by "
+	    "carebase when a paid booking's schedule or the booking is "
+	    "cancelled by staff, the booker cancels it (under the "
+	    "cancellation policy), or a payment comes too late or twice, and "
+	    "sent to Stripe by the training.refund job; completed by "
+	    "Stripe's webhook.",
 };
 
 /* One request, through its transaction. */
@@ -193,20 +204,18 @@ training_refund_policy(int64_t now, int64_t start, int64_t amount, int override,
     int64_t full_days, int64_t fee_percent, int64_t none_hours, int64_t *fee,
     const char **policy)
 {
-	int64_t left = start - now;
-
 	*fee = 0;
 	if (override) {
 		*policy = "override";
 		return (OK);
 	}
-	if (left >= full_days * 86400000) {
-		*policy = "full";
-		return (OK);
-	}
-	if (left < none_hours * 3600000) {
+	if (start - now < none_hours * 3600000) {
 		*policy = NULL;
 		return (ERR_CONFLICT);
+	}
+	if (time_london_day(start) - time_london_day(now) >= full_days) {
+		*policy = "full";
+		return (OK);
 	}
 	*policy = "fee";
 	*fee = (amount * fee_percent + 50) / 100;
@@ -716,5 +725,49 @@ training_refund_in_full(struct tx *tx, const struct principal *who,
 		return (OK); /* unpaid, or paid offline: refunded offline */
 	if (rc != OK || (rc = pending_reject(tx, who, req, b.id)) != OK)
 		return (rc);
-	return (training_refund_auto(tx, who, req, &b, &p, cause, why, NULL));
+	return (training_refund_auto(
+	    tx, who, req, &b, &p, cause, 0, "full", why, NULL));
+}
+
+int
+training_refund_on_cancel(struct tx *tx, const struct principal *who,
+    struct request *req, const char *booking_id, int64_t now)
+{
+	struct training_booking b;
+	struct training_payment p;
+	const char	       *policy = NULL;
+	char			iso[ISO_TIME_LEN];
+	int64_t			start = 0, fee = 0, hours;
+	int			rc;
+
+	if ((rc = training_lock(tx, "booking", booking_id)) != OK ||
+	    (rc = training_booking_load(tx, booking_id, &b)) != OK ||
+	    (rc = schedule_start(tx, b.schedule_id, &start)) != OK)
+		return (rc);
+	hours = config.training_refund_none_hours;
+	if (training_refund_policy(now, start, 0, 0,
+		config.training_refund_full_days,
+		config.training_refund_fee_percent, hours, &fee,
+		&policy) != OK) {
+		http_problem_ext(req, ERR_CONFLICT, "TOO_LATE_TO_CANCEL",
+		    json_pack("{s:s}", "cancellable_until",
+			time_format_iso(start - hours * 3600000, iso)),
+		    "A paid booking is cancelled by its booker until %lld "
+		    "hours before the course starts; ask staff.",
+		    (long long)hours);
+		return (ERR_CONFLICT);
+	}
+	if ((rc = training_payment_of(tx, b.id, &p)) == ERR_NOT_FOUND)
+		return (OK); /* paid offline, or nothing owed */
+	if (rc != OK || (rc = pending_reject(tx, who, req, b.id)) != OK ||
+	    (rc = training_payment_of(tx, b.id, &p)) != OK)
+		return (rc);
+	/* What is left once the requests gave way, under the policy. */
+	if ((rc = training_refund_policy(now, start, p.amount - p.committed, 0,
+		 config.training_refund_full_days,
+		 config.training_refund_fee_percent, hours, &fee, &policy)) !=
+	    OK)
+		return (rc);
+	return (training_refund_auto(
+	    tx, who, req, &b, &p, "booker_cancelled", fee, policy, NULL, NULL));
 }

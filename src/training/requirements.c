@@ -5,7 +5,11 @@
  * them to a live booking of theirs and changes or removes them; staff see
  * and handle every one (action_completed, staff only, records who:
  * handled_by); the trainer of the schedule sees those shared with them
- * (share_with_trainer) that are not confidential.
+ * (share_with_trainer), and only those. A new requirement is confidential
+ * and not shared unless the booker says otherwise (migration 0021):
+ * is_confidential marks it for staff's discretion (not to be passed on
+ * beyond those who must act on it) and never decides what the trainer
+ * sees; share_with_trainer alone does.
  *
  * Rule of its own: a requirement names a live (pending or confirmed)
  * booking the caller may write (the booker's own, or any for staff): 409
@@ -26,7 +30,7 @@
 
 /* clang-format off */
 #define SHARED_TAUGHT							\
-	"share_with_trainer = 1 AND is_confidential = 0 AND booking_id IN "	\
+	"share_with_trainer = 1 AND booking_id IN "				\
 	"(SELECT b.id FROM training_bookings b JOIN course_schedules s ON "	\
 	"s.id = b.schedule_id JOIN trainers t ON t.id = s.trainer_id WHERE "	\
 	"t.user_id = ?)"
@@ -58,10 +62,11 @@ static const struct field requirement_fields[] = {
 	    0, NULL, "false", NULL, 0, "arranged (staff)" },
 	{ "handled_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
 	    NULL, NULL, SEE_ALL, "who marked it arranged" },
-	{ "is_confidential", FIELD_BOOL, 0, 0, 0, NULL, "false", NULL, 0,
-	    "staff only: never shown to the trainer" },
-	{ "share_with_trainer", FIELD_BOOL, 0, 0, 0, NULL, "true", NULL, 0,
-	    "the schedule's trainer sees it (unless confidential)" },
+	{ "is_confidential", FIELD_BOOL, 0, 0, 0, NULL, "true", NULL, 0,
+	    "to be handled with discretion by staff (default true); what the "
+	    "trainer sees is share_with_trainer's alone" },
+	{ "share_with_trainer", FIELD_BOOL, 0, 0, 0, NULL, "false", NULL, 0,
+	    "the schedule's trainer sees it (default false)" },
 	{ "created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
 	    NULL, NULL, SEE_ALL, NULL },
 	{ "updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
@@ -80,7 +85,8 @@ const struct resource special_requirements_resource = {
 	       "details sealed under the booker's key, severity, whether the "
 	       "business must act and has. The booker writes those of their "
 	       "live bookings; staff all and mark them handled; the trainer "
-	       "reads those shared with them.",
+	       "reads those shared with them (share_with_trainer, false by "
+	       "default). New ones are confidential unless said otherwise.",
 	.before_create = requirements_before_create,
 	.before_update = requirements_before_update,
 };

@@ -21,7 +21,8 @@
  *     VENUE_INACTIVE) and an active, available trainer whose account is
  *     live (422 TRAINER_UNAVAILABLE);
  *   - the trainer's qualification lasts until the schedule ends (422
- *     TRAINER_QUALIFICATION_EXPIRED);
+ *     TRAINER_QUALIFICATION_EXPIRED): it is valid through its expiry
+ *     date, a day in London (training_expiry_end);
  *   - capacity at most the venue's capacity, the course's max_capacity
  *     and 12 learners a trainer (422 SCHEDULE_CAPACITY_EXCEEDED, one entry
  *     per limit passed); without a capacity, the least of the three;
@@ -46,8 +47,6 @@
 #include "resource/resource.h"
 #include "store/store.h"
 #include "training/training_int.h"
-
-#define DAY_MS 86400000LL
 
 /* clang-format off */
 #define SCHEDULE_UPCOMING						\
@@ -187,7 +186,7 @@ trainer_check(struct resource_ctx *ctx, const struct plan *p)
 {
 	struct stmt *st;
 	char	     expiry[16] = "";
-	int64_t	     day = 0;
+	int64_t	     until = 0;
 	int	     rc, ok = 0;
 
 	st = store_prepare(ctx->tx,
@@ -209,7 +208,8 @@ trainer_check(struct resource_ctx *ctx, const struct plan *p)
 		return (training_refuse(ctx->req, ERR_INVALID,
 		    "TRAINER_UNAVAILABLE", "trainer_id", "unavailable",
 		    "the trainer is not active or not available"));
-	if (time_parse_iso(expiry, &day) != 0 || p->end > day + DAY_MS)
+	/* Valid through its expiry date in London (training_expiry_end). */
+	if (training_expiry_end(expiry, &until) != 0 || p->end > until)
 		return (training_refuse(ctx->req, ERR_INVALID,
 		    "TRAINER_QUALIFICATION_EXPIRED", "trainer_id", "expired",
 		    "the trainer's qualification expires before the "
@@ -367,7 +367,8 @@ seats_check(struct resource_ctx *ctx, int64_t cap)
 	int	rc;
 
 	if ((rc = training_lock(ctx->tx, "schedule", ctx->id)) != OK ||
-	    (rc = training_free_seats(ctx->tx, ctx->id, &free_seats)) != OK)
+	    (rc = training_free_seats(
+		 ctx->tx, ctx->id, time_now_ms(), &free_seats)) != OK)
 		return (rc);
 	old_cap = json_integer_value(json_object_get(ctx->old, "capacity"));
 	if (cap >= old_cap - free_seats)

@@ -7,7 +7,8 @@
  *
  * A trainer's qualification never expires before the end of one of their
  * live schedules (409 TRAINER_QUALIFICATION_EXPIRED when it would): the
- * check holds the trainer's lock, which scheduling takes too.
+ * check holds the trainer's lock, which scheduling takes too. The expiry
+ * is a date in London: valid through that day (training_expiry_end).
  */
 #include <stdio.h>
 #include <string.h>
@@ -22,7 +23,6 @@
 #include "training/training_int.h"
 
 #define STAFF_OWN (SEE_ALL | SEE_OWN)
-#define DAY_MS	  86400000LL
 
 static int trainers_before_create(struct resource_ctx *, json_t *);
 static int trainers_before_update(struct resource_ctx *, json_t *);
@@ -149,7 +149,7 @@ static int
 trainers_before_update(struct resource_ctx *ctx, json_t *body)
 {
 	const char *exp;
-	int64_t	    day;
+	int64_t	    until;
 	char	    detail[160];
 	int	    rc;
 
@@ -157,14 +157,14 @@ trainers_before_update(struct resource_ctx *ctx, json_t *body)
 	    (rc = code_free(ctx, body)) != OK)
 		return (rc);
 	exp = json_string_value(json_object_get(body, "qualification_expiry"));
-	if (exp == NULL || time_parse_iso(exp, &day) != 0)
+	if (exp == NULL || training_expiry_end(exp, &until) != 0)
 		return (OK);
 	if ((rc = training_lock(ctx->tx, "trainer", ctx->id)) != OK)
 		return (rc);
 	rc = training_schedule_exists(ctx->tx,
 	    "SELECT 1 FROM course_schedules WHERE trainer_id = ? AND "
 	    "end_time > ? AND status IN " TRAINING_LIVE " LIMIT 1",
-	    ctx->id, day + DAY_MS);
+	    ctx->id, until);
 	if (rc != OK)
 		return (rc == ERR_NOT_FOUND ? OK : rc);
 	snprintf(detail, sizeof(detail),

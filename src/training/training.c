@@ -124,19 +124,25 @@ static const struct route training_routes[] = {
 	{ HTTP_POST, "/v1/training-bookings/{id}/confirm",
 	    training_booking_action, 0,
 	    "pending -> confirmed, payment_status paid (staff: the offline "
-	    "path, a booking paid by invoice or in cash)",
+	    "path, a booking paid by invoice or in cash; the booker: one "
+	    "whose total is 0, with no payment transaction)",
 	    &training_moves[0],
 	    API_BOOKING("the booking, confirmed",
-		"\"403\":\"staff only\",\"409\":\"INVALID_TRANSITION, "
-		"HOLD_EXPIRED\"") },
+		"\"403\":\"staff and the booker only\",\"409\":"
+		"\"INVALID_TRANSITION, HOLD_EXPIRED, PAYMENT_REQUIRED (the "
+		"booker's: the total is not 0)\"") },
 	{ HTTP_POST, "/v1/training-bookings/{id}/cancel",
 	    training_booking_action, 0,
-	    "pending|confirmed -> cancelled (the booker: a pending one); an "
-	    "unpaid booking's discount code use is given back, a booking paid "
-	    "through Stripe refunded in full",
+	    "pending|confirmed -> cancelled; an unpaid booking's discount "
+	    "code use is given back; a booking paid through Stripe is "
+	    "refunded in full when staff cancel it, under the cancellation "
+	    "policy when its booker does (in full, less the fee, or refused "
+	    "inside its last hours)",
 	    &training_moves[1],
-	    API_BOOKING(
-		"the booking, cancelled", "\"409\":\"INVALID_TRANSITION\"") },
+	    API_BOOKING("the booking, cancelled",
+		"\"409\":\"INVALID_TRANSITION, TOO_LATE_TO_CANCEL (the "
+		"booker's confirmed booking inside the policy's last hours: "
+		"cancellable_until)\"") },
 	{ HTTP_POST, "/v1/training-bookings/{id}/complete",
 	    training_booking_action, 0,
 	    "confirmed -> completed (staff, once the schedule has started)",
@@ -303,15 +309,18 @@ training_schedule_exists(
 }
 
 int
-training_free_seats(struct tx *tx, const char *schedule_id, int64_t *out)
+training_free_seats(
+    struct tx *tx, const char *schedule_id, int64_t now, int64_t *out)
 {
 	struct stmt *st;
 	int	     rc;
 
 	st = store_prepare(tx,
-	    "SELECT " TRAINING_FREE_SEATS_SQL " FROM course_schedules "
-	    "WHERE id = ?");
-	store_bind_text(st, 1, schedule_id);
+	    "SELECT " TRAINING_FREE_SEATS_AT("?") " FROM course_schedules "
+						  "WHERE id = ?");
+	store_bind_int64(st, 1, now);
+	store_bind_int64(st, 2, now);
+	store_bind_text(st, 3, schedule_id);
 	switch ((rc = store_step(st))) {
 	case STORE_ROW:
 		*out = store_col_int64(st, 0);
@@ -323,6 +332,19 @@ training_free_seats(struct tx *tx, const char *schedule_id, int64_t *out)
 	}
 	store_finalize(st);
 	return (rc);
+}
+
+int
+training_expiry_end(const char *date, int64_t *end)
+{
+	int64_t day;
+
+	if (date == NULL || strlen(date) != 10 ||
+	    time_parse_iso(date, &day) != 0)
+		return (-1);
+	/* Midnight UTC of the date: day / TIME_DAY_MS is exact. */
+	*end = time_london_day_start(day / TIME_DAY_MS + 1);
+	return (0);
 }
 
 int

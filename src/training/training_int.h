@@ -52,33 +52,37 @@ struct principal;
 
 /*
  * The seats of a schedule taken or held, as SQL expressions over a
- * course_schedules row: a booking's seats while it is confirmed (and
- * after: completed, no_show) or pending with its hold not expired; an
- * inquiry's number_of_people while it is pending or responded with its
- * hold not expired. "Now" is unixepoch() (migration 0017 gives PostgreSQL
- * one), so that one text serves both dialects and the computed field.
+ * course_schedules row at the moment now (an SQL expression of Unix
+ * milliseconds): a booking's seats while it is confirmed (and after:
+ * completed, no_show) or pending with its hold ahead of now; an inquiry's
+ * number_of_people while it is pending or responded with its hold ahead.
  */
 /* clang-format off */
-#define TRAINING_BOOKED_SQL						\
+#define TRAINING_BOOKED_AT(now)						\
 	"(SELECT COALESCE(SUM(b.seats), 0) FROM training_bookings b "		\
 	"WHERE b.schedule_id = course_schedules.id AND (b.status IN "		\
 	"('confirmed', 'completed', 'no_show') OR (b.status = 'pending' "	\
-	"AND b.hold_expires_at > unixepoch() * 1000)))"
-#define TRAINING_INQUIRED_SQL						\
+	"AND b.hold_expires_at > " now ")))"
+#define TRAINING_INQUIRED_AT(now)					\
 	"(SELECT COALESCE(SUM(i.number_of_people), 0) FROM "			\
 	"booking_inquiries i WHERE i.schedule_id = course_schedules.id AND "	\
 	"i.status IN ('pending', 'responded') AND "				\
-	"i.hold_expires_at > unixepoch() * 1000)"
+	"i.hold_expires_at > " now ")"
+/* The free seats of a schedule at now: capacity - confirmed seats - live
+ * holds (bookings' and inquiries'). */
+#define TRAINING_FREE_SEATS_AT(now)					\
+	"(course_schedules.capacity - " TRAINING_BOOKED_AT(now) " - "		\
+	TRAINING_INQUIRED_AT(now) ")"
 /*
- * The free seats of a schedule: capacity - confirmed seats - live holds
- * (bookings' and inquiries'). The schedules' free_seats field and
- * training_free_seats both read it; a write that takes seats reads it
- * under the schedule's lock (training_lock "schedule") in its own
- * transaction.
+ * Holds are set by the application's clock in milliseconds, so a write
+ * that takes seats counts them at the application's now, bound
+ * (training_free_seats, under the schedule's lock, in its own
+ * transaction). The schedules' computed free_seats, shown on reads, has
+ * no binds: it reads the database's clock to the second, unixepoch()
+ * (SQLite 3.38+; migration 0017 gives PostgreSQL one), and may count a
+ * hold for up to a second after it ended. It decides nothing.
  */
-#define TRAINING_FREE_SEATS_SQL						\
-	"(course_schedules.capacity - " TRAINING_BOOKED_SQL " - "		\
-	TRAINING_INQUIRED_SQL ")"
+#define TRAINING_FREE_SEATS_SQL TRAINING_FREE_SEATS_AT("unixepoch() * 1000")
 /* clang-format on */
 
 /* A booking names 1 to this many attendees, one seat each. */
@@ -145,9 +149,18 @@ json_t *training_pick(json_t *body, json_t *old, const char *name);
  */
 int training_schedule_exists(
     struct tx *, const char *sql, const char *id, int64_t v);
-/* The free seats of schedule id into *out (TRAINING_FREE_SEATS_SQL);
- * ERR_NOT_FOUND. */
-int training_free_seats(struct tx *, const char *schedule_id, int64_t *out);
+/* The free seats of schedule id at now (Unix ms, the application's
+ * clock) into *out (TRAINING_FREE_SEATS_AT); ERR_NOT_FOUND. */
+int training_free_seats(
+    struct tx *, const char *schedule_id, int64_t now, int64_t *out);
+/*
+ * Dates and days of the business are London's (Europe/London, the UK
+ * business's own zone; core/util.h): a qualification_expiry "YYYY-MM-DD"
+ * is valid through that day in London, so it ends when London's next day
+ * begins (midnight GMT, 23:00 UTC in summer time). Into *end; -1 when
+ * date is no date. Pure.
+ */
+int training_expiry_end(const char *date, int64_t *end);
 /* A problem naming the field with its own code and a number (free_seats
  * and the like) in extra member name. Returns rc. */
 int training_refuse_n(struct request *, int rc, const char *code,
@@ -358,8 +371,12 @@ void training_refund_decide(struct request *);
 /*
  * The cancellation policy for amount asked for at now, of a schedule
  * starting at start: OK with *fee and *policy ("full", "fee" or
- * "override" when override), or ERR_CONFLICT inside none_hours. A fee is
- * fee_percent of amount, rounded half up. Pure.
+ * "override" when override), or ERR_CONFLICT inside none_hours of the
+ * start (hours of time, whatever the days say). In full while the start's
+ * London day is full_days or more after now's (calendar days in
+ * Europe/London: a course on the 20th is refunded in full all of the 6th
+ * with 14 days); else a fee of fee_percent of amount, rounded half up.
+ * Pure.
  */
 int training_refund_policy(int64_t now, int64_t start, int64_t amount,
     int override, int64_t full_days, int64_t fee_percent, int64_t none_hours,
@@ -373,21 +390,35 @@ int training_refund_policy(int64_t now, int64_t start, int64_t amount,
 int training_refund_in_full(struct tx *, const struct principal *,
     struct request *, const char *booking_id, const char *cause,
     const char *why);
+/*
+ * The booker cancels their own confirmed booking (bookings.c, under the
+ * schedule's lock, before the row is cancelled): refused inside
+ * training_refund_none_hours of the start (409 TOO_LATE_TO_CANCEL with
+ * cancellable_until, nothing changed); else their pending requests are
+ * rejected and what is left of a payment through Stripe is refunded under
+ * the policy (in full, or less the fee), approved at once (cause
+ * booker_cancelled). A booking paid offline or costing nothing has
+ * nothing to send. Takes the booking's lock.
+ */
+int training_refund_on_cancel(struct tx *, const struct principal *,
+    struct request *, const char *booking_id, int64_t now);
 
 /* refund_jobs.c */
 /* The cause of a refund carebase makes itself (approved at once). */
 #define TRAINING_REFUND_JOB "training.refund"
 /*
- * Refund what is left of payment p of booking b (fee 0), approved now,
- * and queue its training.refund job; cause is schedule_cancelled,
- * staff_cancelled, late_payment or duplicate_payment. With tell, the
- * booker is told by mail (why: a sentence). Nothing when nothing is
- * left; *id ("" then) may be NULL.
+ * Refund what is left of payment p of booking b, less fee (kept by
+ * policy: "full" with a fee of 0, or "fee"), approved now, and queue its
+ * training.refund job; cause is schedule_cancelled, staff_cancelled,
+ * late_payment or duplicate_payment (fee 0), or booker_cancelled (the
+ * policy's fee; approved by the policy, processed_by NULL). With why, the
+ * booker is told by mail (why: a sentence). Nothing when nothing is left
+ * or the fee would keep all of it; *id ("" then) may be NULL.
  */
 int training_refund_auto(struct tx *, const struct principal *,
     struct request *, const struct training_booking *b,
-    const struct training_payment *p, const char *cause, const char *why,
-    char *id);
+    const struct training_payment *p, const char *cause, int64_t fee,
+    const char *policy, const char *why, char *id);
 /* The training.refund job: send an approved refund to Stripe. */
 int training_refund_job(struct store *, const struct job *, char *err);
 /* A Refund object's event (refund.*, charge.refund.updated) or a

@@ -6,8 +6,10 @@ active courses, active venues and upcoming schedules without a token;
 writes are admins' and audited. Runs on SQLite and PostgreSQL."""
 
 import concurrent.futures
+import datetime
 import json
 import threading
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -423,6 +425,61 @@ def test_schedule_trainer_qualification_and_availability(server, catalogue, db):
     problem(schedule(server, admin, c["course"], c["venue"], c["trainer"], at(97), at(96)),
             422, "VALIDATION_FAILED")
     assert db.count("course_schedules") == 2
+
+
+def test_a_qualification_is_valid_through_its_expiry_date_in_london(server, catalogue):
+    """qualification_expiry is a date of a UK business, read in
+    Europe/London: the qualification is valid until the next day begins in
+    London (23:00 UTC of the expiry date in summer time, midnight UTC in
+    winter). One expiring today is valid all of today."""
+    c = catalogue
+    admin = c["admin"]
+
+    def by(name, expiry):
+        return trainer(server, admin, person(server, name, "instructor"),
+                       qualification_expiry=expiry)
+
+    def taught(tr, start, end):
+        return schedule(server, admin, c["course"], c["venue"], tr, start, end)
+
+    # Summer time: the 15th of July ends in London at 23:00 UTC.
+    summer = by("summer", "2031-07-15")
+    r = taught(summer, "2031-07-15T15:00:00Z", "2031-07-15T22:59:00Z")   # 23:59 BST
+    assert r.status_code == 201, r.text
+    err = problem(taught(summer, "2031-07-15T23:05:00Z", "2031-07-15T23:30:00Z"),  # 16th, 00:30
+                  422, "TRAINER_QUALIFICATION_EXPIRED")
+    assert err["errors"][0]["field"] == "trainer_id"
+    # Winter (GMT): London's day is UTC's.
+    winter = by("winter", "2031-01-15")
+    r = taught(winter, "2031-01-15T16:00:00Z", "2031-01-15T23:59:00Z")
+    assert r.status_code == 201, r.text
+    problem(taught(winter, "2031-01-16T00:00:00Z", "2031-01-16T00:30:00Z"), 422,
+            "TRAINER_QUALIFICATION_EXPIRED")
+    # An expiry is not moved before a live schedule's end in London.
+    late = by("late", "2035-12-31")
+    r = taught(late, "2031-07-15T23:05:00Z", "2031-07-15T23:30:00Z")
+    assert r.status_code == 201, r.text
+    err = problem(server.request("PATCH", f"/v1/trainers/{late['id']}", headers=hdr(admin),
+                                 json={"qualification_expiry": "2031-07-15"}),
+                  409, "TRAINER_QUALIFICATION_EXPIRED")
+    assert err["errors"][0]["field"] == "qualification_expiry"
+    r = server.request("PATCH", f"/v1/trainers/{late['id']}", headers=hdr(admin),
+                       json={"qualification_expiry": "2031-07-16"})
+    assert r.status_code == 200, r.text
+    # Expiring today (London's today): valid today, not tomorrow.
+    london = ZoneInfo("Europe/London")
+    today = datetime.datetime.now(london).date()
+    tomorrow = today + datetime.timedelta(days=1)
+
+    def london_at(day, hour, minute=0):
+        t = datetime.datetime(day.year, day.month, day.day, hour, minute, tzinfo=london)
+        return t.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    now = by("now", today.isoformat())
+    r = taught(now, london_at(today, 9), london_at(today, 23, 59))
+    assert r.status_code == 201, r.text
+    problem(taught(now, london_at(tomorrow, 0, 0), london_at(tomorrow, 6)), 422,
+            "TRAINER_QUALIFICATION_EXPIRED")
 
 
 @pytest.mark.dialect

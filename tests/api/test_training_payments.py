@@ -137,6 +137,49 @@ def test_what_cannot_be_paid_is_refused_before_stripe_is_asked(shop, db):
     assert db.count("payment_transactions") == 0
 
 
+def test_a_booking_that_costs_nothing_is_confirmed_by_its_booker(shop, db):
+    """A hold whose server-computed total is 0 (a 100% code) has nothing to
+    pay through Stripe: its booker confirms it (POST .../confirm), and it is
+    confirmed with payment_status paid and no payment transaction. A
+    booking with something to pay is refused (409 PAYMENT_REQUIRED) and
+    stays as it was."""
+    s, st, m, admin = shop["server"], shop["stripe"], shop["member"], shop["admin"]
+    free = discount_code(s, admin, discount_value=100)
+    sched = course_schedule(s, shop)
+    zero = booked(s, m, sched, 2, discount_code=free["code"])
+    assert zero["total_minor"] == 0 and zero["subtotal_minor"] == 15000
+    problem(pay(s, m, zero), 409, "NOTHING_TO_PAY")
+
+    def confirm(who, b):
+        return s.post(f"/v1/training-bookings/{b['id']}/confirm", headers=hdr(who))
+
+    problem(confirm(person(s, "other"), zero), 404, "NOT_FOUND")
+    problem(confirm(shop["instructor"], zero), 403, "FORBIDDEN")
+    r = confirm(m, zero)
+    assert r.status_code == 200, r.text
+    done = r.json()
+    assert done["status"] == "confirmed" and done["payment_status"] == "paid"
+    assert done["hold_expires_at"] is None and done["confirmed_at"]
+    assert done["total_minor"] == 0 and done["discount_code"] == free["code"]
+    assert db.count("payment_transactions") == 0 and st.requests("/v1/payment_intents") == []
+    assert db.count("audit_log", f"action = 'training_bookings.confirm' AND entity_id = "
+                    f"'{zero['id']}' AND actor_role = 'member'") == 1
+    assert free_seats(s, sched, admin) == 8
+    problem(confirm(m, zero), 409, "INVALID_TRANSITION")
+    problem(pay(s, m, zero), 409, "ALREADY_PAID")
+    # Something to pay: Stripe's, or staff's offline confirm.
+    dear = booked(s, m, course_schedule(s, shop, 24))
+    err = problem(confirm(m, dear), 409, "PAYMENT_REQUIRED")
+    assert err["total_minor"] == 7500
+    row = read_booking(s, m, dear)
+    assert row["status"] == "pending" and row["payment_status"] == "pending"
+    # Free, but its hold has run out.
+    latecomer = person(s, "late")
+    late = booked(s, latecomer, sched, discount_code=free["code"])
+    expire_hold(db, "training_bookings", late["id"])
+    problem(confirm(latecomer, late), 409, "HOLD_EXPIRED")
+
+
 def test_a_booking_confirmed_offline_is_paid_already(shop, db):
     s, m = shop["server"], shop["member"]
     b = booked(s, m, course_schedule(s, shop))

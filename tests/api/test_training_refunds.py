@@ -20,7 +20,9 @@ the race exists without the guard: the same check-then-write straight on
 the database from many connections (conftest.direct_race)."""
 
 import datetime
+import time
 import uuid
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -185,6 +187,46 @@ def test_the_cancellation_policy(shop, db):
     assert ref["requested_by"] == admin["id"]
     assert decide(shop, admin, ref, "approve").status_code == 200
     assert read_booking(shop["server"], admin, b1)["cancel_reason"] == "staff"
+
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def london_midnight(days):
+    """The instant the London day that many days after today begins, never
+    within two minutes of a London midnight now (waited out), so that the
+    test and the server agree on today."""
+    now = datetime.datetime.now(LONDON)
+    tonight = datetime.datetime.combine(now.date() + datetime.timedelta(days=1),
+                                        datetime.time(), LONDON)
+    if (tonight - now).total_seconds() < 120:
+        time.sleep((tonight - now).total_seconds() + 1)
+    d = datetime.datetime.now(LONDON).date() + datetime.timedelta(days=days)
+    return datetime.datetime.combine(d, datetime.time(), LONDON)
+
+
+def test_the_policy_counts_london_days_before_the_start(shop, db):
+    """training_refund_full_days counts calendar days in Europe/London:
+    a course starting 00:01 London time 14 days after today is refunded in
+    full all of today (though fewer than 14 x 24 hours may be left), one
+    starting 23:59 the day before is not."""
+    s, m = shop["server"], shop["member"]
+
+    def starting(when, by):
+        utc = when.astimezone(datetime.timezone.utc)
+        r = schedule(s, shop["admin"], shop["course"], shop["venue"], shop[by],
+                     utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     (utc + datetime.timedelta(hours=7)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    day14 = london_midnight(14)
+    b, _ = paid(shop, m, starting(day14 + datetime.timedelta(minutes=1), "trainer"))
+    ref = asked(shop, m, b, amount_minor=1000)
+    assert ref["policy"] == "full" and ref["processing_fee_minor"] == 0
+    b, _ = paid(shop, m, starting(day14 - datetime.timedelta(minutes=1), "trainer2"))
+    ref = asked(shop, m, b, amount_minor=1000)
+    assert ref["policy"] == "fee" and ref["processing_fee_minor"] == 250
 
 
 def test_what_cannot_be_refunded(shop, db):
@@ -431,6 +473,106 @@ def test_staff_cancelling_a_paid_booking_refund_it_in_full(shop, db):
     assert ref["cause"] == "staff_cancelled" and ref["amount_minor"] == 7500
     complete(shop, ref)
     assert read_booking(shop["server"], m, b)["payment_status"] == "refunded"
+
+
+def cancel(shop, who, booking):
+    return shop["server"].post(f"/v1/training-bookings/{booking['id']}/cancel",
+                               headers=hdr(who))
+
+
+def refunds_of(shop, booking, **filters):
+    q = "".join(f"&{k}={v}" for k, v in filters.items())
+    r = shop["server"].get(f"/v1/refunds?booking_id={booking['id']}{q}",
+                           headers=hdr(shop["admin"]))
+    assert r.status_code == 200, r.text
+    return r.json()["data"]
+
+
+def test_a_learner_cancels_their_paid_booking_refunded_under_the_policy(shop, db):
+    """The booker cancels their own confirmed, paid booking: it is cancelled
+    and its seats freed at once, and what was paid goes back under the
+    cancellation policy as a refund approved at once (cause
+    booker_cancelled), sent by the training.refund job and completed by
+    Stripe's webhook as any other: in full far ahead, less the fee inside
+    training_refund_full_days, refused inside training_refund_none_hours
+    (409 TOO_LATE_TO_CANCEL, nothing changed)."""
+    s, st, m, admin = shop["server"], shop["stripe"], shop["member"], shop["admin"]
+    # Far ahead: all of it back; a pending request of theirs gives way.
+    far = course_schedule(s, shop)
+    b, pi = paid(shop, m, far, 2)
+    request = asked(shop, m, b, amount_minor=1000)
+    assert free_seats(s, far, admin) == 8
+    r = cancel(shop, m, b)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "cancelled" and r.json()["cancel_reason"] == "booker"
+    assert r.json()["payment_status"] == "paid"
+    assert free_seats(s, far, admin) == 10
+    assert refund_row(shop, request)["status"] == "rejected"
+    (full,) = refunds_of(shop, b, cause="booker_cancelled")
+    assert (full["amount_minor"], full["processing_fee_minor"], full["net_refund_minor"]) == (
+        15000, 0, 15000)
+    assert full["policy"] == "full" and full["status"] in ("approved", "processing")
+    assert full["requested_by"] == m["id"] and full["processed_by"] is None
+    assert full["approved_at"]
+    r = s.get(f"/v1/refunds/{full['id']}", headers=hdr(m))
+    assert r.status_code == 200 and r.json()["cause"] == "booker_cancelled"
+    assert complete(shop, full)["effect"] == "refund_completed"
+    (req,) = st.requests("/v1/refunds")
+    assert req["form"]["payment_intent"] == pi and req["form"]["amount"] == "15000"
+    assert read_booking(s, m, b)["payment_status"] == "refunded"
+    assert money(db, pi) == (15000, 15000, 15000)
+    assert db.count("audit_log", f"action = 'training_bookings.cancel' AND "
+                    f"entity_id = '{b['id']}'") == 1
+    # Five days ahead: the fee (25 percent) is kept.
+    five = soon(shop, 5)
+    b5, pi5 = paid(shop, m, five)
+    r = cancel(shop, m, b5)
+    assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text
+    assert free_seats(s, five, admin) == 10
+    (fee,) = refunds_of(shop, b5)
+    assert fee["cause"] == "booker_cancelled" and fee["policy"] == "fee"
+    assert (fee["amount_minor"], fee["processing_fee_minor"], fee["net_refund_minor"]) == (
+        7500, 1875, 5625)
+    complete(shop, fee)
+    assert st.requests("/v1/refunds")[-1]["form"]["amount"] == "5625"
+    assert read_booking(s, m, b5)["payment_status"] == "partially_refunded"
+    assert money(db, pi5) == (7500, 7500, 5625)
+    # A day ahead, inside the last 48 hours: refused, nothing changed.
+    one = soon(shop, 1, by="trainer2")
+    b1, pi1 = paid(shop, m, one)
+    err = problem(cancel(shop, m, b1), 409, "TOO_LATE_TO_CANCEL")
+    until = datetime.datetime.fromisoformat(err["cancellable_until"].replace("Z", "+00:00"))
+    start = datetime.datetime.fromisoformat(one["start_time"].replace("Z", "+00:00"))
+    assert start - until == datetime.timedelta(hours=48)
+    row = read_booking(s, m, b1)
+    assert row["status"] == "confirmed" and row["payment_status"] == "paid"
+    assert free_seats(s, one, admin) == 9 and refunds_of(shop, b1) == []
+    assert money(db, pi1) == (7500, 0, 0)
+    # Staff still may: in full.
+    assert cancel(shop, admin, b1).status_code == 200
+    assert [x["cause"] for x in refunds_of(shop, b1)] == ["staff_cancelled"]
+
+
+def test_a_learner_cancels_a_booking_paid_offline_or_free_nothing_sent(shop, db):
+    """Confirmed without Stripe (staff's offline confirm, or free and
+    confirmed by its booker): the booker cancels it under the same window,
+    and nothing is sent to Stripe (an offline payment is refunded
+    offline)."""
+    s, st, m, admin = shop["server"], shop["stripe"], shop["member"], shop["admin"]
+    sched = course_schedule(s, shop)
+    cash = booked(s, m, sched)
+    assert s.post(f"/v1/training-bookings/{cash['id']}/confirm",
+                  headers=hdr(admin)).status_code == 200
+    r = cancel(shop, m, cash)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "cancelled" and r.json()["payment_status"] == "paid"
+    free = discount_code(s, admin, discount_value=100)
+    zero = booked(s, m, soon(shop, 1), discount_code=free["code"])
+    assert s.post(f"/v1/training-bookings/{zero['id']}/confirm",
+                  headers=hdr(m)).status_code == 200
+    problem(cancel(shop, m, zero), 409, "TOO_LATE_TO_CANCEL")
+    assert db.count("refunds") == 0 and st.requests("/v1/refunds") == []
+    assert free_seats(s, sched, admin) == 10
 
 
 # -- races ------------------------------------------------------------------------

@@ -145,6 +145,83 @@ time_utc_agrees_with_gmtime(void **state)
 	}
 }
 
+/*
+ * London's offset at the changes (fixed), then every hour from 1996 to
+ * 2040 against the system's time zone database when it has Europe/London;
+ * each London day starts where the day before ends.
+ */
+static void
+london_time_follows_the_uk_rule(void **state)
+{
+	static const struct {
+		const char *at;
+		int64_t	    offset;
+	} fixed[] = {
+		{ "2026-03-29T00:59:59.999Z", 0 },
+		{ "2026-03-29T01:00:00Z", 3600000 },
+		{ "2026-10-25T00:59:59.999Z", 3600000 },
+		{ "2026-10-25T01:00:00Z", 0 },
+		{ "2030-07-15T23:00:00Z", 3600000 },
+		{ "2031-01-15T23:59:00Z", 0 },
+		{ "1970-01-01T00:00:00Z", 0 },
+	};
+	static const struct {
+		const char *day, *start;
+	} starts[] = {
+		{ "2030-07-16", "2030-07-15T23:00:00Z" },
+		{ "2031-01-16", "2031-01-16T00:00:00Z" },
+		{ "2026-03-29", "2026-03-29T00:00:00Z" }, /* changes at 01:00 */
+		{ "2026-03-30", "2026-03-29T23:00:00Z" },
+		{ "2026-10-25", "2026-10-24T23:00:00Z" },
+		{ "2026-10-26", "2026-10-26T00:00:00Z" },
+	};
+	struct tm tm;
+	int64_t	  ms, day, want;
+	time_t	  t;
+	size_t	  i;
+	int	  have_tz;
+
+	(void)state;
+	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		assert_int_equal(time_parse_iso(fixed[i].at, &ms), 0);
+		if (time_london_offset_ms(ms) != fixed[i].offset)
+			fail_msg("%s: offset %lld", fixed[i].at,
+			    (long long)time_london_offset_ms(ms));
+	}
+	for (i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
+		assert_int_equal(time_parse_iso(starts[i].day, &day), 0);
+		assert_int_equal(time_parse_iso(starts[i].start, &want), 0);
+		day /= TIME_DAY_MS;
+		assert_int_equal(time_london_day_start(day), want);
+		assert_int_equal(time_london_day(want), day);
+		assert_int_equal(time_london_day(want - 1), day - 1);
+	}
+	have_tz = access("/usr/share/zoneinfo/Europe/London", R_OK) == 0;
+	if (have_tz) {
+		setenv("TZ", "Europe/London", 1);
+		tzset();
+	}
+	assert_int_equal(time_parse_iso("1996-01-01", &ms), 0);
+	for (; have_tz && ms < 2208988800000LL; ms += 3600000) {
+		t = (time_t)(ms / 1000);
+		localtime_r(&t, &tm);
+		if (time_london_offset_ms(ms) != tm.tm_gmtoff * 1000)
+			fail_msg("at %lld: %lld, the tz database says %ld",
+			    (long long)ms, (long long)time_london_offset_ms(ms),
+			    (long)tm.tm_gmtoff);
+		if (ms % TIME_DAY_MS == 0) {
+			day = ms / TIME_DAY_MS;
+			assert_int_equal(
+			    time_london_day(time_london_day_start(day + 1) - 1),
+			    day);
+		}
+	}
+	if (have_tz) {
+		unsetenv("TZ");
+		tzset();
+	}
+}
+
 static void
 uuid_v7_is_valid_and_time_ordered(void **state)
 {
@@ -501,6 +578,7 @@ main(void)
 		cmocka_unit_test(jsonw_matches_jansson_compact_dump),
 		cmocka_unit_test(iso_times_round_trip_and_bad_ones_are_refused),
 		cmocka_unit_test(time_utc_agrees_with_gmtime),
+		cmocka_unit_test(london_time_follows_the_uk_rule),
 		cmocka_unit_test(uuid_v7_is_valid_and_time_ordered),
 		cmocka_unit_test(parse_int64_is_strict),
 		cmocka_unit_test(hex_round_trips),

@@ -198,41 +198,76 @@ test_stripe_form(void **state)
 	assert_false(stripe_id_ok(NULL));
 }
 
+/*
+ * The policy by London calendar days (full_days 14, fee 25 percent, none
+ * inside 48 hours): times as ISO 8601, now and the schedule's start.
+ */
 static void
 test_refund_policy(void **state)
 {
-	static const int64_t day = 86400000, hour = 3600000;
 	static const struct {
-		int64_t	    left, amount;
+		const char *now, *start;
+		int64_t	    amount;
 		int	    override;
 		int	    rc;
 		int64_t	    fee;
 		const char *policy;
 	} cases[] = {
-		{ 30 * day, 7500, 0, OK, 0, "full" },
-		{ 14 * day, 7500, 0, OK, 0, "full" },
-		{ 14 * day - 1, 7500, 0, OK, 1875, "fee" },
-		{ 5 * day, 7500, 0, OK, 1875, "fee" },
-		{ 5 * day, 7502, 0, OK, 1876, "fee" }, /* 1875.5: half up */
-		{ 5 * day, 7501, 0, OK, 1875, "fee" }, /* 1875.25 */
-		{ 48 * hour, 1, 0, OK, 0, "fee" },     /* 0.25: down */
-		{ 48 * hour, 2, 0, OK, 1, "fee" },     /* 0.5: up */
-		{ 48 * hour - 1, 7500, 0, ERR_CONFLICT, 0, NULL },
-		{ 1 * hour, 7500, 0, ERR_CONFLICT, 0, NULL },
-		{ -5 * day, 7500, 0, ERR_CONFLICT, 0, NULL }, /* started */
-		{ 1 * hour, 7500, 1, OK, 0, "override" },
-		{ -5 * day, 7500, 1, OK, 0, "override" },
+		/* 22:13 GMT on the 14th of November */
+		{ "2023-11-14T22:13:20Z", "2023-12-14T09:00:00Z", 7500, 0, OK,
+		    0, "full" },
+		{ "2023-11-14T22:13:20Z", "2023-11-28T22:13:20Z", 7500, 0, OK,
+		    0, "full" },
+		/* The 28th: 14 days on, though 13 x 24 hours and some */
+		{ "2023-11-14T22:13:20Z", "2023-11-28T00:00:00Z", 7500, 0, OK,
+		    0, "full" },
+		{ "2023-11-14T22:13:20Z", "2023-11-27T23:59:59.999Z", 7500, 0,
+		    OK, 1875, "fee" },
+		{ "2023-11-14T22:13:20Z", "2023-11-19T22:13:20Z", 7500, 0, OK,
+		    1875, "fee" },
+		{ "2023-11-14T22:13:20Z", "2023-11-19T22:13:20Z", 7502, 0, OK,
+		    1876, "fee" }, /* 1875.5: half up */
+		{ "2023-11-14T22:13:20Z", "2023-11-19T22:13:20Z", 7501, 0, OK,
+		    1875, "fee" }, /* 1875.25 */
+		{ "2023-11-14T22:13:20Z", "2023-11-16T22:13:20Z", 1, 0, OK, 0,
+		    "fee" }, /* 48 hours: 0.25, down */
+		{ "2023-11-14T22:13:20Z", "2023-11-16T22:13:20Z", 2, 0, OK, 1,
+		    "fee" }, /* 0.5: up */
+		{ "2023-11-14T22:13:20Z", "2023-11-16T22:13:19.999Z", 7500, 0,
+		    ERR_CONFLICT, 0, NULL },
+		{ "2023-11-14T22:13:20Z", "2023-11-14T23:13:20Z", 7500, 0,
+		    ERR_CONFLICT, 0, NULL },
+		{ "2023-11-14T22:13:20Z", "2023-11-09T22:13:20Z", 7500, 0,
+		    ERR_CONFLICT, 0, NULL }, /* started */
+		{ "2023-11-14T22:13:20Z", "2023-11-14T23:13:20Z", 7500, 1, OK,
+		    0, "override" },
+		{ "2023-11-14T22:13:20Z", "2023-11-09T22:13:20Z", 7500, 1, OK,
+		    0, "override" },
+		/* Across the change to summer time (31 March 2030): London's
+		 * days, not UTC's. */
+		{ "2030-03-20T12:00:00Z", "2030-04-03T00:30:00+01:00", 7500, 0,
+		    OK, 0, "full" },
+		{ "2030-03-20T12:00:00Z", "2030-04-02T23:30:00+01:00", 7500, 0,
+		    OK, 1875, "fee" },
+		/* 00:30 BST on the 2nd of July is London's 2nd, UTC's 1st:
+		 * 23:30 BST on the 15th is 13 London days on, 14 UTC ones. */
+		{ "2030-07-01T23:30:00Z", "2030-07-15T22:30:00Z", 7500, 0, OK,
+		    1875, "fee" },
+		{ "2030-07-01T23:30:00Z", "2030-07-15T23:15:00Z", 7500, 0, OK,
+		    0, "full" },
 	};
 	const char *policy;
-	int64_t	    fee, now = 1700000000000LL;
+	int64_t	    fee, now, start;
 	size_t	    i;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		fee = -1;
 		policy = "unset";
-		if (training_refund_policy(now, now + cases[i].left,
-			cases[i].amount, cases[i].override, 14, 25, 48, &fee,
+		assert_int_equal(time_parse_iso(cases[i].now, &now), 0);
+		assert_int_equal(time_parse_iso(cases[i].start, &start), 0);
+		if (training_refund_policy(now, start, cases[i].amount,
+			cases[i].override, 14, 25, 48, &fee,
 			&policy) != cases[i].rc ||
 		    fee != cases[i].fee ||
 		    (cases[i].policy == NULL ? policy != NULL
@@ -241,11 +276,47 @@ test_refund_policy(void **state)
 			fail_msg("case %zu: fee %lld, policy %s", i,
 			    (long long)fee, policy != NULL ? policy : "none");
 	}
-	/* No fee window: the full one ends where none begins. */
-	assert_int_equal(training_refund_policy(now, now + 2 * day, 100, 0, 2,
-			     25, 48, &fee, &policy),
+	/* No fee window: the full one ends where none begins; inside the
+	 * last hours none, whatever the days say. */
+	assert_int_equal(time_parse_iso("2023-11-14T22:13:20Z", &now), 0);
+	assert_int_equal(training_refund_policy(now, now + 2 * TIME_DAY_MS, 100,
+			     0, 2, 25, 48, &fee, &policy),
 	    OK);
 	assert_string_equal(policy, "full");
+	assert_int_equal(
+	    training_refund_policy(now, now + 2 * TIME_DAY_MS - 3600000, 100, 0,
+		2, 25, 48, &fee, &policy),
+	    ERR_CONFLICT);
+}
+
+/* A qualification is valid through its expiry date in London. */
+static void
+test_expiry_end(void **state)
+{
+	static const struct {
+		const char *date, *end;
+	} cases[] = {
+		{ "2031-07-15", "2031-07-15T23:00:00Z" }, /* summer time */
+		{ "2031-01-15", "2031-01-16T00:00:00Z" },
+		{ "2026-03-28", "2026-03-29T00:00:00Z" }, /* changes at 01:00 */
+		{ "2026-03-29", "2026-03-29T23:00:00Z" },
+		{ "2026-10-24", "2026-10-24T23:00:00Z" },
+		{ "2026-10-25", "2026-10-26T00:00:00Z" },
+	};
+	int64_t end, want;
+	size_t	i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(training_expiry_end(cases[i].date, &end), 0);
+		assert_int_equal(time_parse_iso(cases[i].end, &want), 0);
+		if (end != want)
+			fail_msg(
+			    "%s ends at %lld", cases[i].date, (long long)end);
+	}
+	assert_int_equal(training_expiry_end("2031-02-30", &end), -1);
+	assert_int_equal(training_expiry_end("2031-07-15T10:00:00Z", &end), -1);
+	assert_int_equal(training_expiry_end(NULL, &end), -1);
 }
 
 int
@@ -257,6 +328,7 @@ main(void)
 		cmocka_unit_test(test_stripe_signature),
 		cmocka_unit_test(test_stripe_form),
 		cmocka_unit_test(test_refund_policy),
+		cmocka_unit_test(test_expiry_end),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
