@@ -13,8 +13,6 @@ pushing under the new one, and erasure queues chat.profile_delete jobs for
 the profile, both retried like a push. Runs on SQLite and PostgreSQL."""
 
 import base64
-import hashlib
-import hmac
 import json
 import re
 import secrets
@@ -24,25 +22,12 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import (CHAT_WEBSITE, CMS_TOKEN, PASSWORD, hdr, login, make_partner, new_code,
-                      person, redeem, wait_until)
+from conftest import (CHAT_IDENT, CHAT_KEY, CHAT_WEBSITE, CMS_TOKEN, PASSWORD, chat_env,
+                      chat_jobs, chat_settle as settle, cms_publish, hdr, login, make_partner,
+                      new_code, patch_access, person, redeem, wait_pushes, wait_until)
 
-IDENT = "plugin-ident"
-KEY = "k3y:with/odd+chars"
 CMS_SECRET = "cms-secret-for-chat-tests"
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-
-
-def chat_env(chat, **extra):
-    env = {"CAREBASE_CHAT_SYNC_URL": chat.url,
-           "CAREBASE_CHAT_SYNC_WEBSITE_ID": CHAT_WEBSITE,
-           "CAREBASE_CHAT_SYNC_IDENTIFIER": IDENT,
-           "CAREBASE_CHAT_SYNC_KEY": KEY,
-           "CAREBASE_CHAT_SYNC_TIMEOUT_S": "1",
-           "CAREBASE_CHAT_SYNC_DELAY_MS": "300",
-           "CAREBASE_JOB_BACKOFF_BASE_MS": "200"}
-    env.update({k: str(v) for k, v in extra.items()})
-    return env
 
 
 @pytest.fixture
@@ -51,30 +36,6 @@ def server(start_server, chat):
 
 
 # -- helpers -------------------------------------------------------------------------
-
-def patch_access(server, who, access, **body):
-    # therapy_sessions_remaining is changed with If-Match (the ETag just read).
-    etag = server.get(f"/v1/partner-access/{access['id']}", headers=hdr(who)).headers["ETag"]
-    r = server.request("PATCH", f"/v1/partner-access/{access['id']}",
-                       headers={**hdr(who), "If-Match": etag}, json=body)
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def chat_jobs(db):
-    return db.count("jobs", "kind = 'chat.profile_sync'")
-
-
-def settle(db, timeout=15.0):
-    """Wait until no chat.profile_sync job is queued or running."""
-    wait_until(lambda: chat_jobs(db) == 0, timeout=timeout, what="chat jobs to finish")
-
-
-def wait_pushes(chat, email, n, timeout=15.0):
-    wait_until(lambda: len(chat.pushes(email)) >= n, timeout=timeout,
-               what=f"{n} profile push(es)")
-    return chat.pushes(email)
-
 
 def no_email_anywhere(server, db, email):
     """The address is not in the log or in any job row, quoted or not."""
@@ -124,7 +85,7 @@ def test_redeeming_a_code_pushes_the_profile(server, world, chat):
     for r in reqs:
         h = r["headers"]
         assert h["authorization"] == "Basic " + base64.b64encode(
-            f"{IDENT}:{KEY}".encode()).decode()
+            f"{CHAT_IDENT}:{CHAT_KEY}".encode()).decode()
         assert h["x-crisp-tier"] == "plugin"
         assert h["content-type"] == "application/json"
     assert data["partners"] == "Bumble"
@@ -350,13 +311,7 @@ def test_course_progress_pushes_started_and_completed(start_server, chat, cms):
     sessions = []
 
     def publish(story):
-        body = json.dumps({"text": "published", "action": "published", "space_id": 1,
-                           "story_id": story["id"],
-                           "full_slug": story["full_slug"]}).encode()
-        sig = hmac.new(CMS_SECRET.encode(), body, hashlib.sha1).hexdigest()
-        r = server.post("/v1/webhooks/storyblok", data=body, headers={
-            "Content-Type": "application/json", "webhook-signature": sig})
-        assert r.status_code == 200 and r.json()["outcome"] == "processed", r.text
+        cms_publish(server, story, CMS_SECRET)
 
     def add_session(n):
         s = {"id": 4200 + n, "uuid": str(uuid.uuid4()), "name": f"Session {n}",
