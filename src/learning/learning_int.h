@@ -154,7 +154,8 @@ int learning_storyblok_payload(
  * with work given kind ("course", "session" or "other") and component,
  * and for a course or session uuid (lower case), name, slug, partners
  * (deduplicated ignoring case), for a session course_uuid, for a course
- * description and themes; ERR_INVALID STORY_INVALID with r->errors.
+ * live (a boolean), description and themes; ERR_INVALID STORY_INVALID
+ * with r->errors.
  */
 int learning_storyblok_story(
     json_t *story, json_t *work, struct inbox_result *r);

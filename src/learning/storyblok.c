@@ -7,9 +7,10 @@
  *		 checked (storyblok_check.c); for published and moved the story is fetched from
  *		 <storyblok_api_url>/cdn/stories/<story_id> (libcurl, with
  *		 timeouts and a size cap) and checked
- *	process	 published/moved: the course (component "Course") or course
- *		 session ("session", "session_iba") is upserted by story
- *		 uuid; unpublished/deleted: only the status of the rows with
+ *	process	 published/moved: the course (component "Course", live
+ *		 when its content.live is true) or course session
+ *		 ("session", "session_iba") is upserted by story uuid;
+ *		 unpublished/deleted: only the status of the rows with
  *		 that story id changes. Other stories are ignored.
  *
  * A session whose status, course or partners change, and a course whose
@@ -361,6 +362,7 @@ course_upsert(struct tx *tx, json_t *w, struct inbox_result *r)
 	char	     id[UUID_STR_LEN], *themes, *partners;
 	int64_t	     now = time_now_ms();
 	int	     rc, created = 0;
+	int	     live = json_is_true(json_object_get(w, "live"));
 
 	themes = json_dumps(json_object_get(w, "themes"), JSON_COMPACT);
 	partners = json_dumps(json_object_get(w, "partners"), JSON_COMPACT);
@@ -370,8 +372,8 @@ course_upsert(struct tx *tx, json_t *w, struct inbox_result *r)
 	free(partners);
 	st = store_prepare(tx,
 	    "SELECT id, name, slug, status, description, "
-	    "themes, included_for_partners, storyblok_id FROM courses WHERE "
-	    "storyblok_uuid = ?");
+	    "themes, included_for_partners, storyblok_id, live FROM courses "
+	    "WHERE storyblok_uuid = ?");
 	store_bind_text(st, 1, json_string_value(json_object_get(w, "uuid")));
 	if ((rc = store_step(st)) == STORE_ROW) {
 		strlcpy_cb(id, store_col_text(st, 0), sizeof(id));
@@ -386,6 +388,8 @@ course_upsert(struct tx *tx, json_t *w, struct inbox_result *r)
 		    json_integer_value(json_object_get(w, "story_id")))
 			json_array_append_new(
 			    fields, json_string("storyblok_id"));
+		if ((store_col_int64(st, 8) != 0) != live)
+			json_array_append_new(fields, json_string("live"));
 		rc = OK;
 	} else if (rc == STORE_DONE) {
 		uuid_v7(id);
@@ -398,12 +402,13 @@ course_upsert(struct tx *tx, json_t *w, struct inbox_result *r)
 	st = store_prepare(tx,
 	    created
 		? "INSERT INTO courses (storyblok_id, name, slug, status, "
-		  "description, themes, included_for_partners, updated_at, "
-		  "created_at, storyblok_uuid, kind, id) VALUES "
-		  "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'self_guided', ?)"
+		  "description, themes, included_for_partners, live, "
+		  "updated_at, created_at, storyblok_uuid, kind, id) VALUES "
+		  "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'self_guided', ?)"
 		: "UPDATE courses SET storyblok_id = ?, name = ?, slug = ?, "
 		  "status = ?, description = ?, themes = ?, "
-		  "included_for_partners = ?, updated_at = ? WHERE id = ?");
+		  "included_for_partners = ?, live = ?, updated_at = ? WHERE "
+		  "id = ?");
 	store_bind_int64(
 	    st, 1, json_integer_value(json_object_get(w, "story_id")));
 	store_bind_text(st, 2, json_string_value(json_object_get(w, "name")));
@@ -415,14 +420,15 @@ course_upsert(struct tx *tx, json_t *w, struct inbox_result *r)
 	    st, 6, json_string_value(json_object_get(w, "themes_text")));
 	store_bind_text(
 	    st, 7, json_string_value(json_object_get(w, "partners_text")));
-	store_bind_int64(st, 8, now);
+	store_bind_int64(st, 8, live);
+	store_bind_int64(st, 9, now);
 	if (created) {
-		store_bind_int64(st, 9, now);
+		store_bind_int64(st, 10, now);
 		store_bind_text(
-		    st, 10, json_string_value(json_object_get(w, "uuid")));
-		store_bind_text(st, 11, id);
+		    st, 11, json_string_value(json_object_get(w, "uuid")));
+		store_bind_text(st, 12, id);
 	} else
-		store_bind_text(st, 9, id);
+		store_bind_text(st, 10, id);
 	rc = store_step(st);
 	store_finalize(st);
 	if (rc != STORE_DONE)

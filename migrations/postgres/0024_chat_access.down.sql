@@ -1,0 +1,2 @@
+-- Back to before 0024: courses are not live.
+ALTER TABLE courses DROP COLUMN live;
