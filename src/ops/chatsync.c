@@ -92,10 +92,11 @@
  * At start-up, rows pushed before migration 0013 get the user's current
  * address sealed into pushed_identity; with sync on, rows marked by
  * migration 0024 (recheck: pushed while anyone touched was pushed, chat
- * access or not) are touched, so their job pushes or erases them. The attempt's writes to the row
- * (pending, pushed) are made only while the row names its job; a chat job
- * makes at most CHAT_SYNC_REQUESTS requests, and config requires that many
- * timeouts to fit in job_timeout_s, so it is not reclaimed while running.
+ * access or not) are touched, so their job pushes or erases them. The
+ * attempt's writes to the row (pending, pushed) are made only while the
+ * row names its job; a chat job makes at most CHAT_SYNC_REQUESTS
+ * requests, and config requires that many timeouts to fit in
+ * job_timeout_s, so it is not reclaimed while running.
  *
  * Besides the partners module's and learning's touches, people tells of
  * changes to the user's own fields below, and of their email and first
@@ -144,7 +145,7 @@
 #include "store/store.h"
 
 #define CHAT_WEBSITE_ID_MAX 128
-#define CHAT_LEGACY_BATCH   100 /* rows sealed per transaction */
+#define CHAT_LEGACY_BATCH   100 /* rows sealed or touched per transaction */
 
 /* Start-up: rows pushed before migration 0013, a batch at a time. */
 struct legacy_batch {
