@@ -7,6 +7,12 @@
  *			of the course's slug in [a-z0-9_] (the first of two
  *			alike wins; the course id's hex digits when nothing
  *			is left)
+ *
+ * and chat access for a public user (seed 002: "for public users, this
+ * 1-1 chat feature is available on live courses only"): one who holds no
+ * active access of an active partner (LEARNING_PUBLIC_USER) and is
+ * enrolled in a course that is published and live. A partner user's chat
+ * is their accesses' (partners/chat_profile.c), live course or not.
  */
 #include <ctype.h>
 #include <string.h>
@@ -23,11 +29,13 @@
 #define COURSE_KEY_LEN	(sizeof(COURSE_PREFIX) + COURSE_SLUG_MAX)
 
 static int  profile_add(struct tx *, const char *, json_t *);
+static int  grants(struct tx *, const char *, int *);
 static void course_key(const char *slug, const char *id, char *out, size_t n);
 
 static const struct profile_part part = {
 	"courses",
 	profile_add,
+	grants,
 };
 
 int
@@ -103,4 +111,26 @@ profile_add(struct tx *tx, const char *user_id, json_t *profile)
 	}
 	store_finalize(st);
 	return (rc == STORE_DONE ? OK : rc);
+}
+
+static int
+grants(struct tx *tx, const char *user_id, int *granted)
+{
+	struct stmt *st;
+	int	     rc;
+
+	st = store_prepare(tx,
+	    "SELECT 1 FROM course_enrolments e JOIN "
+	    "courses c ON c.id = e.course_id WHERE e.user_id = ? AND "
+	    "c.live = 1 AND c.status = 'published' AND " LEARNING_PUBLIC_USER(
+		"?") " LIMIT 1");
+	store_bind_text(st, 1, user_id);
+	store_bind_text(st, 2, user_id);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc == STORE_ROW)
+		*granted = 1;
+	if (rc == STORE_ROW || rc == STORE_DONE)
+		return (OK);
+	return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
 }

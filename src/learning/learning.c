@@ -43,7 +43,6 @@ struct refold {
 
 static int learning_init(struct store *);
 static int user_cmp(const void *, const void *);
-static int learning_touch_users(struct tx *, json_t *);
 static int recompute(struct tx *, const char *, enum who, const char *);
 static int recompute_for(struct tx *, enum who, const char *);
 static int learning_changed(struct tx *, enum change, const char *);
@@ -504,9 +503,7 @@ user_cmp(const void *a, const void *b)
 	return (strcmp(*(const char *const *)a, *(const char *const *)b));
 }
 
-/* Tell the change listeners of each user of ids, in id order (lock
- * order). */
-static int
+int
 learning_touch_users(struct tx *tx, json_t *ids)
 {
 	const char **v;
@@ -547,4 +544,30 @@ learning_time(struct stmt *st, int col)
 	if (store_col_is_null(st, col))
 		return (json_null());
 	return (json_string(time_format_iso(store_col_int64(st, col), iso)));
+}
+
+int
+learning_touch_course(struct tx *tx, const char *course_id)
+{
+	struct stmt *st;
+	json_t	    *users;
+	int	     rc;
+
+	if ((users = json_array()) == NULL)
+		return (ERR_NOMEM);
+	st = store_prepare(tx,
+	    "SELECT user_id FROM course_enrolments WHERE "
+	    "course_id = ?");
+	store_bind_text(st, 1, course_id);
+	while ((rc = store_step(st)) == STORE_ROW)
+		if (json_array_append_new(
+			users, json_string(store_col_text(st, 0))) != 0) {
+			rc = ERR_NOMEM;
+			break;
+		}
+	store_finalize(st);
+	if (rc == STORE_DONE)
+		rc = learning_touch_users(tx, users);
+	json_decref(users);
+	return (rc);
 }

@@ -68,6 +68,18 @@ struct inbox_source;
 	"AND pa.deleted_at IS NULL AND pt.is_active = 1))))"
 /* clang-format on */
 
+/*
+ * SQL: user (an SQL expression: "?" or a column) is a public user, who
+ * holds no active access of an active partner (seed 002: "joins Bloom
+ * without a partner"); chat access on live courses is theirs.
+ */
+/* clang-format off */
+#define LEARNING_PUBLIC_USER(user)					\
+	"NOT EXISTS (SELECT 1 FROM partner_access pa JOIN partners pt ON "	\
+	"pt.id = pa.partner_id WHERE pa.user_id = " user " AND "		\
+	"pa.is_active = 1 AND pa.deleted_at IS NULL AND pt.is_active = 1)"
+/* clang-format on */
+
 /* Course c seen by the caller; binds: sees-all flag (0/1), user id. */
 /* clang-format off */
 #define LEARNING_COURSE_SEEN						\
@@ -99,6 +111,12 @@ int learning_lock_course(struct tx *, const char *course_id);
  * user_id only, when not NULL); the caller holds the course's lock.
  */
 int learning_recompute(struct tx *, const char *course_id, const char *user_id);
+/* Tell the change listeners (CHANGE_PERSON) of each user of ids (a JSON
+ * array of user ids), in id order (lock order), each once. */
+int learning_touch_users(struct tx *, json_t *ids);
+/* The same for every user enrolled in course_id (the caller holds every
+ * course lock it takes in the transaction: chat row locks come after). */
+int learning_touch_course(struct tx *, const char *course_id);
 /* A JSON array from a text column holding one (never NULL unless OOM). */
 json_t *learning_json_col(const char *text);
 /* ISO time or JSON null for a nullable ms column. */
@@ -154,7 +172,8 @@ int learning_storyblok_payload(
  * with work given kind ("course", "session" or "other") and component,
  * and for a course or session uuid (lower case), name, slug, partners
  * (deduplicated ignoring case), for a session course_uuid, for a course
- * description and themes; ERR_INVALID STORY_INVALID with r->errors.
+ * live (a boolean), description and themes; ERR_INVALID STORY_INVALID
+ * with r->errors.
  */
 int learning_storyblok_story(
     json_t *story, json_t *work, struct inbox_result *r);

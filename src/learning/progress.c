@@ -345,21 +345,22 @@ mine_tx(struct tx *tx, void *arg)
 		return (ERR_NOMEM);
 	st = store_prepare(tx,
 	    "SELECT e.id, e.completed, e.started_at, "
-	    "e.completed_at, c.id, c.storyblok_uuid, c.name, c.slug, c.status "
-	    "FROM course_enrolments e JOIN courses c ON c.id = e.course_id "
-	    "WHERE e.user_id = ? AND e.id > ? ORDER BY e.id LIMIT ?");
+	    "e.completed_at, c.id, c.storyblok_uuid, c.name, c.slug, c.status, "
+	    "c.live FROM course_enrolments e JOIN courses c ON "
+	    "c.id = e.course_id WHERE e.user_id = ? AND e.id > ? ORDER BY "
+	    "e.id LIMIT ?");
 	store_bind_text(st, 1, m->user);
 	store_bind_text(st, 2, m->pg.after);
 	store_bind_int64(st, 3, m->pg.limit + 1);
 	while ((step = store_step(st)) == STORE_ROW &&
 	    json_array_size(data) <= (size_t)m->pg.limit) {
-		o = json_pack("{s:s,s:{s:s,s:s?,s:s,s:s,s:s},s:s,s:o,s:o}",
+		o = json_pack("{s:s,s:{s:s,s:s?,s:s,s:s,s:s,s:b},s:s,s:o,s:o}",
 		    "id", store_col_text(st, 0), "course", "id",
 		    store_col_text(st, 4), "storyblok_uuid",
 		    store_col_text(st, 5), "name", store_col_text(st, 6),
 		    "slug", store_col_text(st, 7), "status",
-		    store_col_text(st, 8), "status",
-		    store_col_int64(st, 1) ? "completed" : "started",
+		    store_col_text(st, 8), "live", store_col_int64(st, 9) != 0,
+		    "status", store_col_int64(st, 1) ? "completed" : "started",
 		    "started_at", learning_time(st, 2), "completed_at",
 		    learning_time(st, 3));
 		json_array_append_new(data, o);

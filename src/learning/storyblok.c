@@ -7,16 +7,22 @@
  *		 checked (storyblok_check.c); for published and moved the story is fetched from
  *		 <storyblok_api_url>/cdn/stories/<story_id> (libcurl, with
  *		 timeouts and a size cap) and checked
- *	process	 published/moved: the course (component "Course") or course
- *		 session ("session", "session_iba") is upserted by story
- *		 uuid; unpublished/deleted: only the status of the rows with
+ *	process	 published/moved: the course (component "Course", live
+ *		 when its content.live is true) or course session
+ *		 ("session", "session_iba") is upserted by story uuid;
+ *		 unpublished/deleted: only the status of the rows with
  *		 that story id changes. Other stories are ignored.
  *
  * A session whose status, course or partners change, and a course whose
  * partners change, has its courses' completion recomputed for every
  * enrolled user in the same transaction, under the courses' locks (taken in sorted order, after the webhook's own lock, so
  * progress writes and webhooks never deadlock). Users with progress in a
- * session that moves to another course are enrolled there.
+ * session that moves to another course are enrolled there (and their
+ * chat profiles touched: a new course, maybe a live one). A course that
+ * becomes live or stops being live, or a live course published again,
+ * unpublished or deleted, touches the chat profiles of its enrolled users
+ * (a public user's chat access goes with it, learning/chat_profile.c),
+ * after every course lock the webhook takes.
  *
  * Every change is audited as a system action ("courses.publish", ...).
  * Unknown payload members are ignored (the CMS adds some over time); the
@@ -360,7 +366,8 @@ course_upsert(struct tx *tx, json_t *w, struct inbox_result *r)
 	json_t	    *fields = json_array();
 	char	     id[UUID_STR_LEN], *themes, *partners;
 	int64_t	     now = time_now_ms();
-	int	     rc, created = 0;
+	int	     rc, created = 0, was_live = 0, status_changed = 0;
+	int	     live = json_is_true(json_object_get(w, "live"));
 
 	themes = json_dumps(json_object_get(w, "themes"), JSON_COMPACT);
 	partners = json_dumps(json_object_get(w, "partners"), JSON_COMPACT);
@@ -370,8 +377,8 @@ course_upsert(struct tx *tx, json_t *w, struct inbox_result *r)
 	free(partners);
 	st = store_prepare(tx,
 	    "SELECT id, name, slug, status, description, "
-	    "themes, included_for_partners, storyblok_id FROM courses WHERE "
-	    "storyblok_uuid = ?");
+	    "themes, included_for_partners, storyblok_id, live FROM courses "
+	    "WHERE storyblok_uuid = ?");
 	store_bind_text(st, 1, json_string_value(json_object_get(w, "uuid")));
 	if ((rc = store_step(st)) == STORE_ROW) {
 		strlcpy_cb(id, store_col_text(st, 0), sizeof(id));
@@ -386,6 +393,12 @@ course_upsert(struct tx *tx, json_t *w, struct inbox_result *r)
 		    json_integer_value(json_object_get(w, "story_id")))
 			json_array_append_new(
 			    fields, json_string("storyblok_id"));
+		was_live = store_col_int64(st, 8) != 0;
+		if (was_live != live)
+			json_array_append_new(fields, json_string("live"));
+		status_changed =
+		    strcmp(store_col_text(st, 3),
+			json_string_value(json_object_get(w, "status"))) != 0;
 		rc = OK;
 	} else if (rc == STORE_DONE) {
 		uuid_v7(id);
@@ -398,12 +411,13 @@ course_upsert(struct tx *tx, json_t *w, struct inbox_result *r)
 	st = store_prepare(tx,
 	    created
 		? "INSERT INTO courses (storyblok_id, name, slug, status, "
-		  "description, themes, included_for_partners, updated_at, "
-		  "created_at, storyblok_uuid, kind, id) VALUES "
-		  "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'self_guided', ?)"
+		  "description, themes, included_for_partners, live, "
+		  "updated_at, created_at, storyblok_uuid, kind, id) VALUES "
+		  "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'self_guided', ?)"
 		: "UPDATE courses SET storyblok_id = ?, name = ?, slug = ?, "
 		  "status = ?, description = ?, themes = ?, "
-		  "included_for_partners = ?, updated_at = ? WHERE id = ?");
+		  "included_for_partners = ?, live = ?, updated_at = ? WHERE "
+		  "id = ?");
 	store_bind_int64(
 	    st, 1, json_integer_value(json_object_get(w, "story_id")));
 	store_bind_text(st, 2, json_string_value(json_object_get(w, "name")));
@@ -415,14 +429,15 @@ course_upsert(struct tx *tx, json_t *w, struct inbox_result *r)
 	    st, 6, json_string_value(json_object_get(w, "themes_text")));
 	store_bind_text(
 	    st, 7, json_string_value(json_object_get(w, "partners_text")));
-	store_bind_int64(st, 8, now);
+	store_bind_int64(st, 8, live);
+	store_bind_int64(st, 9, now);
 	if (created) {
-		store_bind_int64(st, 9, now);
+		store_bind_int64(st, 10, now);
 		store_bind_text(
-		    st, 10, json_string_value(json_object_get(w, "uuid")));
-		store_bind_text(st, 11, id);
+		    st, 11, json_string_value(json_object_get(w, "uuid")));
+		store_bind_text(st, 12, id);
 	} else
-		store_bind_text(st, 9, id);
+		store_bind_text(st, 10, id);
 	rc = store_step(st);
 	store_finalize(st);
 	if (rc != STORE_DONE)
@@ -435,6 +450,11 @@ course_upsert(struct tx *tx, json_t *w, struct inbox_result *r)
 	if (!created && partners_changed(fields) &&
 	    ((rc = learning_lock_course(tx, id)) != OK ||
 		(rc = learning_recompute(tx, id, NULL)) != OK))
+		goto out;
+	/* A public learner's chat access goes with a live, published
+	 * course (after the course's lock, as chat locks always are). */
+	if (!created && (was_live != live || (status_changed && live)) &&
+	    (rc = learning_touch_course(tx, id)) != OK)
 		goto out;
 	if ((created || json_array_size(fields) > 0) &&
 	    (rc = audit(tx, created ? "courses.create" : "courses.publish",
@@ -501,7 +521,11 @@ enrol_movers(struct tx *tx, const char *session_id, const char *course_id)
 		if (rc != STORE_DONE)
 			break;
 		rc = OK;
+		/* Their profiles show the course (and it may be live). */
+		json_array_set(users, i, json_array_get(u, 0));
 	}
+	if (rc == OK)
+		rc = learning_touch_users(tx, users);
 	json_decref(users);
 	return (rc);
 }
@@ -625,6 +649,7 @@ status_change(struct tx *tx, json_t *w, struct inbox_result *r)
 {
 	struct stmt *st;
 	json_t	    *courses = json_array(), *sessions = json_array();
+	json_t	    *live = json_array();
 	json_t	    *fields = json_pack("[s]", "status"), *v;
 	char	     verb[64];
 	const char  *status = json_string_value(json_object_get(w, "status"));
@@ -636,13 +661,17 @@ status_change(struct tx *tx, json_t *w, struct inbox_result *r)
 
 	/* [id, course_id] of each row whose status changes */
 	st = store_prepare(tx,
-	    "SELECT id FROM courses WHERE storyblok_id = ? "
-	    "AND status <> ? ORDER BY id");
+	    "SELECT id, live FROM courses WHERE "
+	    "storyblok_id = ? AND status <> ? ORDER BY id");
 	store_bind_int64(st, 1, story_id);
 	store_bind_text(st, 2, status);
-	while ((rc = store_step(st)) == STORE_ROW)
+	while ((rc = store_step(st)) == STORE_ROW) {
 		json_array_append_new(
 		    courses, json_string(store_col_text(st, 0)));
+		if (store_col_int64(st, 1) != 0)
+			json_array_append_new(
+			    live, json_string(store_col_text(st, 0)));
+	}
 	store_finalize(st);
 	if (rc != STORE_DONE)
 		goto out;
@@ -697,6 +726,12 @@ status_change(struct tx *tx, json_t *w, struct inbox_result *r)
 			goto out;
 		json_array_set_new(sessions, i, json_string(sid));
 	}
+	/* A live course unpublished or deleted takes its public learners'
+	 * chat access (after every course lock above). */
+	json_array_foreach(live, i, v)
+		if ((rc = learning_touch_course(tx, json_string_value(v))) !=
+		    OK)
+			goto out;
 	r->out = json_pack("{s:O,s:O,s:O,s:O}", "action",
 	    json_object_get(w, "action"), "status",
 	    json_object_get(w, "status"), "courses", courses, "course_sessions",
@@ -705,6 +740,7 @@ status_change(struct tx *tx, json_t *w, struct inbox_result *r)
 out:
 	json_decref(courses);
 	json_decref(sessions);
+	json_decref(live);
 	json_decref(fields);
 	return (rc);
 }

@@ -246,8 +246,15 @@ learning_storyblok_story(json_t *story, json_t *work, struct inbox_result *r)
 		}
 		goto done;
 	}
-	/* A course: plain-text description (rich text is not kept), themes
+	/* A course: live (content.live, a boolean; left out or null: not
+	 * live), plain-text description (rich text is not kept), themes
 	 * from content.themes or else the story's tags. */
+	v = json_object_get(content, "live");
+	if (v != NULL && !json_is_null(v) && !json_is_boolean(v))
+		err_add(errs, "story.content.live", "type", "true or false");
+	else
+		json_object_set_new(
+		    work, "live", json_boolean(json_is_true(v)));
 	v = json_object_get(content, "description");
 	if (json_is_string(v)) {
 		if (!text_ok(v, 0, LEARNING_TEXT_MAX))

@@ -16,9 +16,21 @@
  * job is gone from the queue (buried, retried by hand), is harmless: at
  * worst a profile is pushed twice.
  *
+ * Who has a profile (seed 002: "users who have access to 1-1 chat also
+ * have a profile"): a person to whom some module's profile part grants
+ * chat access (hooks_profile_granted: a partner access with live chat,
+ * partners/chat_profile.c; a public user's live course,
+ * learning/chat_profile.c). A touch of someone without chat access who
+ * has no sync row does nothing; one who has a row (a profile pushed, or
+ * about to be) gets the job, which looks again.
+ *
  * The job (payload {"user_id"} only). It asks the people module for the
  * person (hooks_contact: their address and first name; the chat sync
- * reads no users row) and skips one that is erased or deleted; else it
+ * reads no users row) and skips one that is erased or deleted. A person
+ * without chat access (any more) is not sent: the profiles under the
+ * addresses the provider may hold (below) are deleted, as an old
+ * address's are, and the row goes (kept, its addresses cleared, when a
+ * change came meanwhile: the follow-up looks again). Else it
  * builds the profile below, and when
  * its digest (keyed BLAKE2b-256 of people id and profile) equals the one
  * last pushed, it stops there. Otherwise it sends, with HTTP basic auth
@@ -78,10 +90,13 @@
  * module tells, hooks_address_held): the profile under it is theirs, and
  * the delete counts as done.
  * At start-up, rows pushed before migration 0013 get the user's current
- * address sealed into pushed_identity. The attempt's writes to the row
- * (pending, pushed) are made only while the row names its job; a chat job
- * makes at most CHAT_SYNC_REQUESTS requests, and config requires that many
- * timeouts to fit in job_timeout_s, so it is not reclaimed while running.
+ * address sealed into pushed_identity; with sync on, rows marked by
+ * migration 0024 (recheck: pushed while anyone touched was pushed, chat
+ * access or not) are touched, so their job pushes or erases them. The
+ * attempt's writes to the row (pending, pushed) are made only while the
+ * row names its job; a chat job makes at most CHAT_SYNC_REQUESTS
+ * requests, and config requires that many timeouts to fit in
+ * job_timeout_s, so it is not reclaimed while running.
  *
  * Besides the partners module's and learning's touches, people tells of
  * changes to the user's own fields below, and of their email and first
@@ -89,8 +104,9 @@
  * hourly on activity): those push the profile of a user who has one
  * already (a chat_profile_sync row), and make none.
  *
- * The files: chatsync.c (this one) holds the module, the touching and
- * the start-up sealing of rows pushed before migration 0013;
+ * The files: chatsync.c (this one) holds the module, the touching, the
+ * start-up sealing of rows pushed before migration 0013 and the start-up
+ * touching of rows marked by migration 0024;
  * chatsync_profile.c builds the profile; chatsync_http.c is the exchange
  * with the provider; chatsync_jobs.c the chat.profile_sync job;
  * chatsync_forget.c forgetting a person at the provider (the
@@ -129,7 +145,7 @@
 #include "store/store.h"
 
 #define CHAT_WEBSITE_ID_MAX 128
-#define CHAT_LEGACY_BATCH   100 /* rows sealed per transaction */
+#define CHAT_LEGACY_BATCH   100 /* rows sealed or touched per transaction */
 
 /* Start-up: rows pushed before migration 0013, a batch at a time. */
 struct legacy_batch {
@@ -143,9 +159,13 @@ static int chatsync_init(struct store *);
 static int chatsync_seal_legacy(struct store *);
 static int legacy_batch_tx(struct tx *, void *);
 static int legacy_row(struct tx *, const char *user_id, int *sealed);
+static int chatsync_recheck(struct store *);
+static int recheck_batch_tx(struct tx *, void *);
 static int chat_changed(struct tx *, enum change, const char *);
+static int chat_wanted(struct tx *, const char *user_id, int *wanted);
 static int chat_profile_touch(struct tx *, const char *user_id);
-static int chat_profile_touch_partner(struct tx *, const char *partner_id);
+static int chat_profile_touch_partner(
+    struct tx *, enum change, const char *partner_id);
 static int chat_profile_refresh(struct tx *, const char *user_id);
 
 static const struct job_kind chatsync_jobs[] = {
@@ -219,8 +239,11 @@ chatsync_init(struct store *db)
 		return (ERR_CONFIG);
 	}
 seal:
-	/* Rows pushed before migration 0013 get their identity now. */
-	return (chatsync_seal_legacy(db));
+	/* Rows pushed before migration 0013 get their identity now; rows
+	 * marked by migration 0024, their job. */
+	if ((rc = chatsync_seal_legacy(db)) != OK)
+		return (rc);
+	return (chatsync_recheck(db));
 }
 
 /*
@@ -340,6 +363,75 @@ out:
 	return (rc);
 }
 
+/*
+ * Rows marked by migration 0024 (recheck): every profile pushed before
+ * only people with chat access had one. Each is touched, so its job
+ * pushes the profile of a person with chat access and erases that of a
+ * person without, and the mark is cleared, a batch at a time. With sync
+ * off the marks wait for a start-up with chat_sync_url set.
+ */
+static int
+chatsync_recheck(struct store *db)
+{
+	int64_t n, total = 0;
+	int	rc;
+
+	if (!chatsync_enabled())
+		return (OK);
+	/* recheck comes with migration 0024: none to touch before. */
+	if ((rc = migrate_applied(db, "0024_chat_access")) != OK)
+		return (rc == ERR_NOT_FOUND ? OK : rc);
+	do {
+		if ((rc = store_run(
+			 db, STORE_TX_WRITE, recheck_batch_tx, &n)) != OK) {
+			log_error("event=chat_access_recheck_failed status=%s",
+			    err_code(rc));
+			return (rc);
+		}
+		total += n;
+	} while (n == CHAT_LEGACY_BATCH);
+	if (total > 0)
+		log_info(
+		    "event=chat_access_recheck rows=%lld", (long long)total);
+	return (OK);
+}
+
+/* The next CHAT_LEGACY_BATCH marked rows touched, their marks cleared. */
+static int
+recheck_batch_tx(struct tx *tx, void *arg)
+{
+	int64_t	    *done = arg;
+	struct stmt *st;
+	char	     ids[CHAT_LEGACY_BATCH][UUID_STR_LEN];
+	int64_t	     n = 0, i;
+	int	     rc;
+
+	*done = 0;
+	st = store_prepare(tx,
+	    "SELECT user_id FROM chat_profile_sync WHERE "
+	    "recheck = 1 ORDER BY user_id LIMIT ?");
+	store_bind_int64(st, 1, CHAT_LEGACY_BATCH);
+	while ((rc = store_step(st)) == STORE_ROW && n < CHAT_LEGACY_BATCH)
+		strlcpy_cb(ids[n++], store_col_text(st, 0), UUID_STR_LEN);
+	store_finalize(st);
+	if (rc != STORE_DONE && rc != STORE_ROW)
+		return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	for (i = 0; i < n; i++) {
+		if ((rc = chat_profile_touch(tx, ids[i])) != OK)
+			return (rc);
+		st = store_prepare(tx,
+		    "UPDATE chat_profile_sync SET recheck = 0 "
+		    "WHERE user_id = ?");
+		store_bind_text(st, 1, ids[i]);
+		rc = store_step(st);
+		store_finalize(st);
+		if (rc != STORE_DONE)
+			return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	}
+	*done = n;
+	return (OK);
+}
+
 int
 chatsync_enabled(void)
 {
@@ -361,8 +453,8 @@ chat_enqueue(struct tx *tx, const char *user_id, char *job_id)
 
 /*
  * The change listener (a notifying one: after learning's completions): a
- * person, or every member of a partner. A reactivated partner
- * (CHANGE_PARTNER_GRANTS) shows nothing new in its members' profiles.
+ * person, or every member of a partner (renamed or deactivated; or
+ * reactivated, CHANGE_PARTNER_GRANTS: its accesses may grant chat again).
  */
 static int
 chat_changed(struct tx *tx, enum change kind, const char *id)
@@ -372,10 +464,38 @@ chat_changed(struct tx *tx, enum change kind, const char *id)
 	case CHANGE_ACCESS:
 		return (chat_profile_touch(tx, id));
 	case CHANGE_PARTNER:
-		return (chat_profile_touch_partner(tx, id));
+	case CHANGE_PARTNER_GRANTS:
+		return (chat_profile_touch_partner(tx, kind, id));
 	default:
 		return (OK);
 	}
+}
+
+/*
+ * *wanted: the person has a sync row (a profile pushed, or about to be:
+ * the job looks at it again) or chat access (the modules' profile parts
+ * say, hooks_profile_granted). Nobody else is sent to the provider.
+ */
+static int
+chat_wanted(struct tx *tx, const char *user_id, int *wanted)
+{
+	struct stmt *st;
+	int	     rc;
+
+	*wanted = 0;
+	st = store_prepare(tx,
+	    "SELECT 1 FROM chat_profile_sync WHERE "
+	    "user_id = ?");
+	store_bind_text(st, 1, user_id);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc == STORE_ROW) {
+		*wanted = 1;
+		return (OK);
+	}
+	if (rc != STORE_DONE)
+		return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	return (hooks_profile_granted(tx, user_id, wanted));
 }
 
 static int
@@ -384,12 +504,14 @@ chat_profile_touch(struct tx *tx, const char *user_id)
 	struct stmt *st;
 	char	     job_id[JOB_ID_LEN];
 	int64_t	     now = time_now_ms(), n;
-	int	     rc, has_job = 0;
+	int	     rc, has_job = 0, wanted;
 
 	if (!chatsync_enabled() || user_id == NULL)
 		return (OK);
 	if (!uuid_valid(user_id))
 		return (ERR_INVALID);
+	if ((rc = chat_wanted(tx, user_id, &wanted)) != OK || !wanted)
+		return (rc);
 	st = store_prepare(tx,
 	    "INSERT INTO chat_profile_sync (user_id, dirty, "
 	    "created_at, updated_at) VALUES (?, 0, ?, ?) ON CONFLICT (user_id) "
@@ -435,8 +557,8 @@ chat_profile_touch(struct tx *tx, const char *user_id)
 /*
  * A change of the user's own fields (people's change hook): pushed only
  * for a user who has a profile with the provider already (a sync row), so
- * signing in or changing settings makes no profile for someone whose
- * partners, therapy and courses never gave them one.
+ * signing in or changing settings makes no profile (a profile comes with
+ * chat access, when a module tells of a change that gives it).
  */
 static int
 chat_profile_refresh(struct tx *tx, const char *user_id)
@@ -460,7 +582,8 @@ chat_profile_refresh(struct tx *tx, const char *user_id)
 }
 
 static int
-chat_profile_touch_partner(struct tx *tx, const char *partner_id)
+chat_profile_touch_partner(
+    struct tx *tx, enum change kind, const char *partner_id)
 {
 	json_t *users, *v;
 	size_t	i;
@@ -470,7 +593,7 @@ chat_profile_touch_partner(struct tx *tx, const char *partner_id)
 		return (OK);
 	if ((users = json_array()) == NULL)
 		return (ERR_NOMEM);
-	if ((rc = hooks_members(tx, CHANGE_PARTNER, partner_id, users)) == OK)
+	if ((rc = hooks_members(tx, kind, partner_id, users)) == OK)
 		json_array_foreach(users, i, v)
 			if ((rc = chat_profile_touch(
 				 tx, json_string_value(v))) != OK)

@@ -29,6 +29,7 @@ struct profile {
 	int64_t	       now;
 	int	       gone;	/* erased or unknown: not sent */
 	int	       deleted; /* deleted, not erased: not sent */
+	int	       granted; /* chat access: sent; else erased */
 	char	      *email;	/* the people id */
 	char	      *nickname;
 	char	      *pushed;	/* pushed_identity opened; NULL: none */
@@ -48,7 +49,8 @@ int chat_enqueue(struct tx *, const char *user_id, char *job_id);
 
 /* chatsync_profile.c */
 /* Read the profile of p->user_id (store_run's fn; arg a struct profile):
- * p->gone or p->deleted when it is not to be sent. */
+ * p->gone or p->deleted when it is not to be sent; p->granted when the
+ * person has chat access (p->data is built only then). */
 int chat_profile_load_tx(struct tx *, void *);
 /* Free what the profile holds (personal strings wiped); p is reusable. */
 void chat_profile_clear(struct profile *);

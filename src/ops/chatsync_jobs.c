@@ -4,7 +4,10 @@
  * erased or deleted or the profile is unchanged, delete the profiles
  * under the person's old addresses, mark the current one pending, push,
  * and record what was pushed; then queue a follow-up for a change made
- * meanwhile, or let go of the row.
+ * meanwhile, or let go of the row. A person without chat access is not
+ * pushed: the profiles under every address the provider may hold are
+ * deleted and the row goes (or, after a change made meanwhile, is
+ * cleared for the follow-up).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,15 +33,19 @@ struct sync_end {
 	size_t		     identity_len;
 	int		     release; /* done, or failed for good */
 	int		     gone;    /* the user is erased: forget the row */
-	int		     found;   /* pending_tx: the row is there */
-	int		     superseded; /* pending_tx: it names another job */
+	int		     revoked; /* no chat access, nothing left at the
+					 provider: forget the row */
+	int		     found;   /* claim_tx: the row is there */
+	int		     superseded; /* claim_tx: it names another job */
 	int		     orphan;	 /* orphan_tx: delete queued */
 };
 
 static int profile_send(struct store *, struct profile *, struct sync_end *,
     const char *digest, char *err, int *give_up, const char **outcome);
+static int profile_revoke(struct store *, struct profile *, struct sync_end *,
+    char *err, int *give_up, const char **outcome);
 static int sync_begin_tx(struct tx *, void *);
-static int pending_tx(struct tx *, void *);
+static int claim_tx(struct tx *, void *);
 static int orphan_tx(struct tx *, void *);
 static int sync_end_tx(struct tx *, void *);
 
@@ -93,6 +100,8 @@ chatsync_run(struct store *db, const struct job *job, char *err)
 		e.gone = 1;
 	} else if (p.deleted)
 		outcome = "skipped"; /* the row and its identities stay */
+	else if (!p.granted)
+		rc = profile_revoke(db, &p, &e, err, &give_up, &outcome);
 	else {
 		chat_profile_digest(&p, digest);
 		if (strcmp(digest, p.last_digest) == 0 && p.pending == NULL &&
@@ -178,7 +187,7 @@ profile_send(struct store *db, struct profile *p, struct sync_end *e,
 	}
 	e->identity = p->sealed;
 	e->identity_len = p->sealed_len;
-	if ((rc = store_run(db, STORE_TX_WRITE, pending_tx, e)) != OK) {
+	if ((rc = store_run(db, STORE_TX_WRITE, claim_tx, e)) != OK) {
 		snprintf(err, JOB_ERR_LEN,
 		    "%s: the sync row could not be "
 		    "marked: %s",
@@ -214,26 +223,84 @@ profile_send(struct store *db, struct profile *p, struct sync_end *e,
 }
 
 /*
- * The current address is about to be pushed: the provider may hold it.
- * Only while the row names this job (e->superseded when it names
- * another; e->found 0 when it is gone).
+ * The person has no chat access (any more): delete the profiles under
+ * every address the provider may hold (unless another user holds it
+ * now), while the row names this job; OK with e->revoked set when none is
+ * left there, so the row goes. *outcome "no_access" when there was none
+ * to delete, "forgotten" when there was; "superseded" or "skipped" as
+ * for a push.
  */
 static int
-pending_tx(struct tx *tx, void *arg)
+profile_revoke(struct store *db, struct profile *p, struct sync_end *e,
+    char *err, int *give_up, const char **outcome)
+{
+	const char *old[2];
+	size_t	    i;
+	int	    rc, held;
+
+	old[0] = p->pushed;
+	old[1] = p->pending != NULL &&
+		(p->pushed == NULL || strcmp(p->pending, p->pushed) != 0)
+	    ? p->pending
+	    : NULL;
+	if (old[0] == NULL && old[1] == NULL) {
+		*outcome = "no_access";
+		e->revoked = 1;
+		return (OK);
+	}
+	e->identity = NULL; /* claims the row, marks nothing */
+	if ((rc = store_run(db, STORE_TX_WRITE, claim_tx, e)) != OK) {
+		snprintf(err, JOB_ERR_LEN,
+		    "%s: the sync row could not be "
+		    "claimed: %s",
+		    CHAT_SYNC_KIND, err_code(rc));
+		return (rc);
+	}
+	if (e->superseded) {
+		*outcome = "superseded";
+		return (OK);
+	}
+	if (!e->found) {
+		*outcome = "skipped"; /* erased: its deletes are queued */
+		e->gone = 1;
+		return (OK);
+	}
+	for (i = 0; i < NELEM(old); i++)
+		if (old[i] != NULL &&
+		    (rc = chat_forget_unless_held(db, CHAT_SYNC_KIND,
+			 p->user_id, old[i], err, give_up, &held)) != OK)
+			return (rc);
+	*outcome = "forgotten";
+	e->revoked = 1;
+	return (OK);
+}
+
+/*
+ * Only while the row names this job (e->superseded when it names
+ * another; e->found 0 when it is gone): with e->identity, the current
+ * address is about to be pushed, so the provider may hold it (pending);
+ * without, the row is only claimed (a revoke's deletes).
+ */
+static int
+claim_tx(struct tx *tx, void *arg)
 {
 	struct sync_end *e = arg;
 	struct stmt	*st;
-	int		 rc;
+	int		 rc, i = 1;
 
 	e->found = e->superseded = 0;
 	st = store_prepare(tx,
-	    "UPDATE chat_profile_sync SET "
-	    "pending_identity = ?, updated_at = ? WHERE user_id = ? AND "
-	    "job_id = ?");
-	store_bind_blob(st, 1, e->identity, e->identity_len);
-	store_bind_int64(st, 2, time_now_ms());
-	store_bind_text(st, 3, e->user_id);
-	store_bind_text(st, 4, e->job_id);
+	    e->identity != NULL
+		? "UPDATE chat_profile_sync SET "
+		  "pending_identity = ?, updated_at = ? WHERE user_id = ? AND "
+		  "job_id = ?"
+		: "UPDATE chat_profile_sync SET updated_at = ? WHERE "
+		  "user_id = ? AND job_id = ?");
+	if (e->identity != NULL)
+		store_bind_blob(st, i++, e->identity, e->identity_len);
+	store_bind_int64(st, i++, time_now_ms());
+	store_bind_text(st, i++, e->user_id);
+	store_bind_text(st, i, e->job_id);
 	rc = store_step(st);
 	e->found = store_changes(st) == 1;
 	store_finalize(st);
@@ -254,7 +321,7 @@ pending_tx(struct tx *tx, void *arg)
 }
 
 /*
- * A push failed after pending_tx: if the row went meanwhile (erased),
+ * A push failed after claim_tx: if the row went meanwhile (erased),
  * queue the delete of what the push may have made (e->people_id).
  */
 static int
@@ -283,7 +350,10 @@ orphan_tx(struct tx *tx, void *arg)
 /*
  * Record what was pushed; then, if the row still names this job, queue a
  * follow-up for a change made while it ran (dirty), or let go. The row of
- * an erased or deleted user goes.
+ * an erased user goes; so does that of a person without chat access
+ * (revoked), unless a change came meanwhile: then its addresses and
+ * digest are cleared (nothing is at the provider) and the follow-up
+ * looks again.
  */
 static int
 sync_end_tx(struct tx *tx, void *arg)
@@ -361,11 +431,25 @@ sync_end_tx(struct tx *tx, void *arg)
 		return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
 	if (!mine)
 		return (OK);
+	if (e->revoked && !dirty) {
+		st = store_prepare(tx,
+		    "DELETE FROM chat_profile_sync WHERE "
+		    "user_id = ?");
+		store_bind_text(st, 1, e->user_id);
+		rc = store_step(st);
+		store_finalize(st);
+		return (rc == STORE_DONE ? OK
+			: rc == ERR_BUSY ? ERR_BUSY
+					 : ERR_DB);
+	}
 	if (dirty && (rc = chat_enqueue(tx, e->user_id, job_id)) != OK)
 		return (rc);
 	st = store_prepare(tx,
-	    "UPDATE chat_profile_sync SET job_id = ?, "
-	    "dirty = 0 WHERE user_id = ?");
+	    e->revoked ? "UPDATE chat_profile_sync SET job_id = ?, dirty = 0, "
+			 "pushed_identity = NULL, pending_identity = NULL, "
+			 "digest = NULL, pushed_at = NULL WHERE user_id = ?"
+		       : "UPDATE chat_profile_sync SET job_id = ?, "
+			 "dirty = 0 WHERE user_id = ?");
 	store_bind_text(st, 1, dirty ? job_id : NULL);
 	store_bind_text(st, 2, e->user_id);
 	rc = store_step(st);

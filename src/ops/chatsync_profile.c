@@ -2,7 +2,8 @@
  * The chat profile of one person (see chatsync.c): their email (the
  * provider's people id) and first name (the nickname, else the part of
  * the address before the @) as the people module tells them
- * (hooks_contact), the parts the modules add (hooks_profile_build: the
+ * (hooks_contact), whether they have chat access and, when they do, the
+ * parts the modules add (hooks_profile_granted, hooks_profile_build: the
  * person's own settings are people's part), and what the sync row
  * remembers (the last digest; the addresses the provider may hold a
  * profile under, opened).
@@ -49,7 +50,7 @@ chat_profile_clear(struct profile *p)
 	p->sealed = NULL;
 	p->sealed_len = 0;
 	p->data = NULL;
-	p->gone = p->deleted = 0;
+	p->gone = p->deleted = p->granted = 0;
 	p->last_digest[0] = '\0';
 }
 
@@ -64,6 +65,9 @@ chat_profile_load_tx(struct tx *tx, void *arg)
 	if ((p->data = json_object()) == NULL)
 		return (ERR_NOMEM);
 	if ((rc = profile_user(tx, p)) != OK || p->gone || p->deleted)
+		return (rc);
+	if ((rc = hooks_profile_granted(tx, p->user_id, &p->granted)) != OK ||
+	    !p->granted)
 		return (rc);
 	return (hooks_profile_build(tx, p->user_id, p->data));
 }

@@ -10,6 +10,12 @@
  *	therapy_sessions_remaining, therapy_sessions_redeemed
  *				sums over them
  *
+ * Chat access (seed 002: "for partner users, this 1-1 chat feature is
+ * available to users with a PartnerAccess that has 1-1 chat enabled"):
+ * one of those accesses grants live chat. Taking it away (the access
+ * deactivated, deleted or its live chat turned off, the partner
+ * deactivated) tells CHANGE_ACCESS or CHANGE_PARTNER, as any change does.
+ *
  * and the members of a partner, for a change of it (renamed, deactivated:
  * CHANGE_PARTNER): the users who hold an access of it that is not
  * deleted.
@@ -28,11 +34,13 @@
 #define PROFILE_PARTNERS_MAX (16 * 1024) /* bytes of "partners" */
 
 static int profile_add(struct tx *, const char *, json_t *);
+static int grants(struct tx *, const char *, int *);
 static int members(struct tx *, const char *, json_t *);
 
 static const struct profile_part part = {
 	"partners",
 	profile_add,
+	grants,
 };
 
 int
@@ -101,6 +109,27 @@ profile_add(struct tx *tx, const char *user_id, json_t *profile)
 	}
 	buf_free(&names);
 	return (rc);
+}
+
+static int
+grants(struct tx *tx, const char *user_id, int *granted)
+{
+	struct stmt *st;
+	int	     rc;
+
+	st = store_prepare(tx,
+	    "SELECT 1 FROM partner_access a JOIN "
+	    "partners p ON p.id = a.partner_id WHERE a.user_id = ? AND "
+	    "a.is_active = 1 AND a.deleted_at IS NULL AND p.is_active = 1 AND "
+	    "a.feature_live_chat = 1 LIMIT 1");
+	store_bind_text(st, 1, user_id);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc == STORE_ROW)
+		*granted = 1;
+	if (rc == STORE_ROW || rc == STORE_DONE)
+		return (OK);
+	return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
 }
 
 static int

@@ -228,6 +228,20 @@ hooks_profile_build(struct tx *tx, const char *user_id, json_t *profile)
 }
 
 int
+hooks_profile_granted(struct tx *tx, const char *user_id, int *granted)
+{
+	size_t i;
+	int    rc;
+
+	*granted = 0;
+	for (i = 0; i < nparts && !*granted; i++)
+		if (parts[i]->grants != NULL &&
+		    (rc = parts[i]->grants(tx, user_id, granted)) != OK)
+			return (rc);
+	return (OK);
+}
+
+int
 hooks_members_register(enum change kind, members_fn fn)
 {
 	if (kind != CHANGE_PARTNER)

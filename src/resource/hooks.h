@@ -14,9 +14,11 @@
  *		sync pushes the profiles;
  *   profile	each module adds its part of a person's chat profile
  *		(the person's own settings, partners and features, therapy
- *		bookings, course states), so that the chat sync reads no
- *		other module's tables; and says who the people of a change
- *		of many are (a partner's members);
+ *		bookings, course states) and says whether it gives them
+ *		chat access (partners: live chat; learning: live courses),
+ *		so that the chat sync reads no other module's tables; and
+ *		says who the people of a change of many are (a partner's
+ *		members);
  *   person	the people module tells a person's address and first
  *		name (opened), and whether an address is another live
  *		user's, to the chat sync (its people id, its deletes); and
@@ -81,7 +83,7 @@ int hooks_gdpr_erase(struct tx *, const char *user_id);
  * CHANGE_ACCESS, id is a user whose partner accesses changed (one made,
  * redeemed, changed or deleted): what they may see, and a change about
  * them too; CHANGE_PARTNER_GRANTS, id is a partner reactivated: what its
- * accesses grant changed, and nothing that its members' profiles show.
+ * accesses grant changed (the courses they include, chat access).
  */
 enum change {
 	CHANGE_PERSON = 1,
@@ -120,10 +122,18 @@ int hooks_changed(struct tx *, enum change, const char *id);
  * profile for user_id (flat keys, each module's own and documented by
  * it; values strings, booleans or integers; times ISO 8601 UTC, "" for
  * none) inside the reader's transaction. Non-OK fails the build.
+ *
+ * Only a person with chat access has a profile (seed 002): grants, when
+ * not NULL, sets *granted to 1 when what the module keeps gives user_id
+ * chat access now (a partner access with live chat; a live course), and
+ * leaves it alone otherwise. A person no part grants it is not pushed,
+ * and a profile pushed before is erased at the provider. A module whose
+ * rows may grant or take it away says so with hooks_changed.
  */
 struct profile_part {
 	const char *name;
 	int (*add)(struct tx *, const char *user_id, json_t *profile);
+	int (*grants)(struct tx *, const char *user_id, int *granted);
 };
 #define HOOKS_PROFILE_MAX 8
 
@@ -131,6 +141,8 @@ struct profile_part {
 int hooks_profile_register(const struct profile_part *);
 /* Every part's members for user_id into profile, in registration order. */
 int hooks_profile_build(struct tx *, const char *user_id, json_t *profile);
+/* *granted: 1 when some part gives user_id chat access, else 0. */
+int hooks_profile_granted(struct tx *, const char *user_id, int *granted);
 
 /*
  * A person as the module that keeps accounts (people) tells of them, for

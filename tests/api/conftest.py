@@ -18,6 +18,8 @@ import datetime
 import email
 import email.policy
 import functools
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -1591,6 +1593,51 @@ def chat():
     f.stop()
 
 
+CHAT_IDENT = "plugin-ident"
+CHAT_KEY = "k3y:with/odd+chars"
+
+
+def chat_env(chat, **extra):
+    """A server's settings for the chat sync to the fake provider chat:
+    short timeouts, a 300 ms push delay, a fast backoff; extra overrides."""
+    env = {"CAREBASE_CHAT_SYNC_URL": chat.url,
+           "CAREBASE_CHAT_SYNC_WEBSITE_ID": CHAT_WEBSITE,
+           "CAREBASE_CHAT_SYNC_IDENTIFIER": CHAT_IDENT,
+           "CAREBASE_CHAT_SYNC_KEY": CHAT_KEY,
+           "CAREBASE_CHAT_SYNC_TIMEOUT_S": "1",
+           "CAREBASE_CHAT_SYNC_DELAY_MS": "300",
+           "CAREBASE_JOB_BACKOFF_BASE_MS": "200"}
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def chat_jobs(db):
+    """chat.profile_sync jobs queued or running."""
+    return db.count("jobs", "kind = 'chat.profile_sync'")
+
+
+def chat_settle(db, timeout=15.0):
+    """Wait until no chat.profile_sync job is queued or running."""
+    wait_until(lambda: chat_jobs(db) == 0, timeout=timeout, what="chat jobs to finish")
+
+
+def wait_pushes(chat, email, n, timeout=15.0):
+    """Wait for n stored profile pushes for email; all of them, in order."""
+    wait_until(lambda: len(chat.pushes(email)) >= n, timeout=timeout,
+               what=f"{n} profile push(es)")
+    return chat.pushes(email)
+
+
+def patch_access(server, who, access, **body):
+    """PATCH a partner access as who, with If-Match (the ETag just read:
+    therapy_sessions_remaining needs it); the answer's body."""
+    etag = server.get(f"/v1/partner-access/{access['id']}", headers=hdr(who)).headers["ETag"]
+    r = server.request("PATCH", f"/v1/partner-access/{access['id']}",
+                       headers={**hdr(who), "If-Match": etag}, json=body)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
 # --------------------------------------------------------------------------
 # fake outside services: the CMS (Storyblok's content delivery API)
 
@@ -1635,6 +1682,49 @@ def cms():
     c = FakeCms()
     yield c
     c.stop()
+
+
+def course_story(cms, name="Healing from trauma", partners=None, **content):
+    """A Course story in the fake CMS (included for "Public" unless
+    partners says otherwise; content adds to or replaces its content)."""
+    sid = 100000 + len(cms.stories) + secrets.randbelow(1000) * 1000
+    story = {"id": sid, "uuid": str(uuid.uuid4()), "name": name,
+             "full_slug": "courses/" + name.lower().replace(" ", "-"),
+             "tag_list": ["healing"],
+             "content": {"component": "Course", "name": name,
+                         "description": "A course about " + name,
+                         "included_for_partners": partners if partners is not None
+                         else ["Public"], **content}}
+    cms.stories[str(sid)] = story
+    return story
+
+
+def session_story(cms, course, name, partners=None, component="session"):
+    """A session story of course in the fake CMS."""
+    sid = 500000 + len(cms.stories) + secrets.randbelow(1000) * 1000
+    story = {"id": sid, "uuid": str(uuid.uuid4()), "name": name,
+             "full_slug": course["full_slug"] + "/" + name.lower().replace(" ", "-"),
+             "content": {"component": component, "name": name, "course": course["uuid"],
+                         **({"included_for_partners": partners} if partners else {})}}
+    cms.stories[str(sid)] = story
+    return story
+
+
+def cms_webhook(server, story, secret, action="published"):
+    """POST the CMS webhook for story's action, signed with secret; the
+    response, unchecked."""
+    body = json.dumps({"text": action, "action": action, "space_id": 1,
+                       "story_id": story["id"], "full_slug": story["full_slug"]}).encode()
+    sig = hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+    return server.post("/v1/webhooks/storyblok", data=body, headers={
+        "Content-Type": "application/json", "webhook-signature": sig})
+
+
+def cms_publish(server, story, secret, action="published"):
+    """cms_webhook, which must be processed; the answer's body."""
+    r = cms_webhook(server, story, secret, action)
+    assert r.status_code == 200 and r.json()["outcome"] == "processed", r.text
+    return r.json()
 
 
 # --------------------------------------------------------------------------

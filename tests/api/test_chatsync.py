@@ -1,5 +1,7 @@
 """Chat profile sync (issue 6, part 6): a change of a user's partners,
-features, therapy counts or course progress queues one chat.profile_sync job
+features, therapy counts or course progress, for a user with chat access
+(who has it, and what losing it does: test_chat_access.py), queues one
+chat.profile_sync job
 that pushes the profile (Crisp's people data shape) to a fake chat provider
 served here: PUT /v1/website/{id}/people/data/{email} {"data": {...}}, the
 profile made first (POST .../people/profile) when the provider has no such
@@ -13,8 +15,6 @@ pushing under the new one, and erasure queues chat.profile_delete jobs for
 the profile, both retried like a push. Runs on SQLite and PostgreSQL."""
 
 import base64
-import hashlib
-import hmac
 import json
 import re
 import secrets
@@ -24,25 +24,12 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import (CHAT_WEBSITE, CMS_TOKEN, PASSWORD, hdr, login, make_partner, new_code,
-                      person, redeem, wait_until)
+from conftest import (CHAT_IDENT, CHAT_KEY, CHAT_WEBSITE, CMS_TOKEN, PASSWORD, chat_env,
+                      chat_jobs, chat_settle as settle, cms_publish, hdr, login, make_partner,
+                      new_code, patch_access, person, redeem, wait_pushes, wait_until)
 
-IDENT = "plugin-ident"
-KEY = "k3y:with/odd+chars"
 CMS_SECRET = "cms-secret-for-chat-tests"
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-
-
-def chat_env(chat, **extra):
-    env = {"CAREBASE_CHAT_SYNC_URL": chat.url,
-           "CAREBASE_CHAT_SYNC_WEBSITE_ID": CHAT_WEBSITE,
-           "CAREBASE_CHAT_SYNC_IDENTIFIER": IDENT,
-           "CAREBASE_CHAT_SYNC_KEY": KEY,
-           "CAREBASE_CHAT_SYNC_TIMEOUT_S": "1",
-           "CAREBASE_CHAT_SYNC_DELAY_MS": "300",
-           "CAREBASE_JOB_BACKOFF_BASE_MS": "200"}
-    env.update({k: str(v) for k, v in extra.items()})
-    return env
 
 
 @pytest.fixture
@@ -51,30 +38,6 @@ def server(start_server, chat):
 
 
 # -- helpers -------------------------------------------------------------------------
-
-def patch_access(server, who, access, **body):
-    # therapy_sessions_remaining is changed with If-Match (the ETag just read).
-    etag = server.get(f"/v1/partner-access/{access['id']}", headers=hdr(who)).headers["ETag"]
-    r = server.request("PATCH", f"/v1/partner-access/{access['id']}",
-                       headers={**hdr(who), "If-Match": etag}, json=body)
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def chat_jobs(db):
-    return db.count("jobs", "kind = 'chat.profile_sync'")
-
-
-def settle(db, timeout=15.0):
-    """Wait until no chat.profile_sync job is queued or running."""
-    wait_until(lambda: chat_jobs(db) == 0, timeout=timeout, what="chat jobs to finish")
-
-
-def wait_pushes(chat, email, n, timeout=15.0):
-    wait_until(lambda: len(chat.pushes(email)) >= n, timeout=timeout,
-               what=f"{n} profile push(es)")
-    return chat.pushes(email)
-
 
 def no_email_anywhere(server, db, email):
     """The address is not in the log or in any job row, quoted or not."""
@@ -124,7 +87,7 @@ def test_redeeming_a_code_pushes_the_profile(server, world, chat):
     for r in reqs:
         h = r["headers"]
         assert h["authorization"] == "Basic " + base64.b64encode(
-            f"{IDENT}:{KEY}".encode()).decode()
+            f"{CHAT_IDENT}:{CHAT_KEY}".encode()).decode()
         assert h["x-crisp-tier"] == "plugin"
         assert h["content-type"] == "application/json"
     assert data["partners"] == "Bumble"
@@ -151,11 +114,10 @@ def test_redeeming_a_code_pushes_the_profile(server, world, chat):
 
 def test_registration_with_a_code_or_automatic_access_pushes(server, world, chat):
     w = world
-    acc = new_code(server, w["admin"], w["badoo"], feature_live_chat=False,
-                   therapy_sessions_remaining=4)
+    acc = new_code(server, w["admin"], w["badoo"], therapy_sessions_remaining=4)
     m = person(server, "coded", partner_access_code=acc["code"])
     data = wait_pushes(chat, m["email"], 1)[0]
-    assert data["partners"] == "badoo" and data["feature_live_chat"] is False
+    assert data["partners"] == "badoo" and data["feature_live_chat"] is True
     assert data["feature_therapy"] is True and data["therapy_sessions_remaining"] == 4
     r = server.post("/v1/partner-features", headers=hdr(w["admin"]), json={
         "partner_id": w["bumble"]["id"],
@@ -209,14 +171,14 @@ def test_access_changes_push_the_new_profile(server, world, chat):
     assert r.status_code == 200, r.text
     assert wait_pushes(chat, m["email"], 5)[-1]["partners"] == "Badoo Ltd"
     settle(db)
+    # Without an active access left there is no chat access: the profile is
+    # deleted at the provider (test_chat_access.py holds the rule).
     r = server.request("PATCH", f"/v1/partners/{w['badoo']['id']}", headers=hdr(w["admin"]),
                        json={"is_active": False})
     assert r.status_code == 200, r.text
-    data = wait_pushes(chat, m["email"], 6)[-1]
-    assert data["partners"] == "" and data["feature_live_chat"] is False
-    assert data["therapy_sessions_remaining"] == 0
+    wait_until(lambda: chat.deletes(m["email"]) == [200], what="the profile deleted")
     settle(db)
-    # Deleting an access of another user pushes theirs, not this one.
+    # Deleting an access of another user changes theirs, not this one.
     o = person(server, "other")
     a3 = new_code(server, pa)
     redeem(server, o, a3["code"])
@@ -224,9 +186,9 @@ def test_access_changes_push_the_new_profile(server, world, chat):
     settle(db)
     r = server.request("DELETE", f"/v1/partner-access/{a3['id']}", headers=hdr(pa))
     assert r.status_code == 204, r.text
-    assert wait_pushes(chat, o["email"], 2)[-1]["partners"] == ""
+    wait_until(lambda: chat.deletes(o["email"]) == [200], what="the other profile deleted")
     settle(db)
-    assert len(chat.pushes(m["email"])) == 6
+    assert len(chat.pushes(m["email"])) == 5 and chat.deletes(m["email"]) == [200]
 
 
 @pytest.mark.serial
@@ -342,21 +304,16 @@ def test_course_progress_pushes_started_and_completed(start_server, chat, cms):
                    CAREBASE_STORYBLOK_API_URL=cms.url, CAREBASE_STORYBLOK_TOKEN=CMS_TOKEN)
     server = start_server(env=env)
     db = server.db
+    # A live course: the public learner has chat access on it.
     course = {"id": 4100, "uuid": str(uuid.uuid4()), "name": "Healing from trauma",
               "full_slug": "courses/healing-from-trauma", "tag_list": [],
               "content": {"component": "Course", "name": "Healing from trauma",
-                          "included_for_partners": ["Public"]}}
+                          "included_for_partners": ["Public"], "live": True}}
     cms.stories[str(course["id"])] = course
     sessions = []
 
     def publish(story):
-        body = json.dumps({"text": "published", "action": "published", "space_id": 1,
-                           "story_id": story["id"],
-                           "full_slug": story["full_slug"]}).encode()
-        sig = hmac.new(CMS_SECRET.encode(), body, hashlib.sha1).hexdigest()
-        r = server.post("/v1/webhooks/storyblok", data=body, headers={
-            "Content-Type": "application/json", "webhook-signature": sig})
-        assert r.status_code == 200 and r.json()["outcome"] == "processed", r.text
+        cms_publish(server, story, CMS_SECRET)
 
     def add_session(n):
         s = {"id": 4200 + n, "uuid": str(uuid.uuid4()), "name": f"Session {n}",

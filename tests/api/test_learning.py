@@ -18,34 +18,9 @@ import uuid
 import pytest
 import requests
 
-from conftest import CMS_TOKEN, hdr, person, problem
+from conftest import CMS_TOKEN, course_story, hdr, person, problem, session_story
 
 SECRET = "cms-webhook-secret-for-tests"
-
-
-# -- stories in the fake CMS (conftest's cms) ----------------------------------------
-
-def course_story(cms, name="Healing from trauma", partners=None, **content):
-    sid = 100000 + len(cms.stories) + secrets.randbelow(1000) * 1000
-    story = {"id": sid, "uuid": str(uuid.uuid4()), "name": name,
-             "full_slug": "courses/" + name.lower().replace(" ", "-"),
-             "tag_list": ["healing"],
-             "content": {"component": "Course", "name": name,
-                         "description": "A course about " + name,
-                         "included_for_partners": partners if partners is not None
-                         else ["Public"], **content}}
-    cms.stories[str(sid)] = story
-    return story
-
-
-def session_story(cms, course, name, partners=None, component="session"):
-    sid = 500000 + len(cms.stories) + secrets.randbelow(1000) * 1000
-    story = {"id": sid, "uuid": str(uuid.uuid4()), "name": name,
-             "full_slug": course["full_slug"] + "/" + name.lower().replace(" ", "-"),
-             "content": {"component": component, "name": name, "course": course["uuid"],
-                         **({"included_for_partners": partners} if partners else {})}}
-    cms.stories[str(sid)] = story
-    return story
 
 
 # -- helpers -----------------------------------------------------------------------

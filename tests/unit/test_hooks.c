@@ -132,6 +132,49 @@ members_of_each_kind(void **state)
 	json_decref(ids);
 }
 
+/* Chat access: some part grants it (parts without grants say nothing). */
+static int
+adds_nothing(struct tx *tx, const char *user_id, json_t *profile)
+{
+	(void)tx;
+	(void)user_id;
+	(void)profile;
+	return (OK);
+}
+
+static int
+grants_chatty(struct tx *tx, const char *user_id, int *granted)
+{
+	(void)tx;
+	if (strcmp(user_id, "broken") == 0)
+		return (ERR_DB);
+	if (strcmp(user_id, "chatty") == 0)
+		*granted = 1;
+	return (OK);
+}
+
+static void
+chat_access_is_any_parts(void **state)
+{
+	static const struct profile_part silent = { "silent", adds_nothing,
+		NULL };
+	static const struct profile_part grantor = { "grantor", adds_nothing,
+		grants_chatty };
+	int				 granted = 1;
+
+	(void)state;
+	assert_int_equal(hooks_profile_granted(NULL, "chatty", &granted), OK);
+	assert_int_equal(granted, 0); /* no part: nobody */
+	assert_int_equal(hooks_profile_register(&silent), OK);
+	assert_int_equal(hooks_profile_register(&grantor), OK);
+	assert_int_equal(hooks_profile_granted(NULL, "quiet", &granted), OK);
+	assert_int_equal(granted, 0);
+	assert_int_equal(hooks_profile_granted(NULL, "chatty", &granted), OK);
+	assert_int_equal(granted, 1);
+	assert_int_equal(
+	    hooks_profile_granted(NULL, "broken", &granted), ERR_DB);
+}
+
 static const char *const extra_members[] = { "partner_access_code", NULL };
 
 static int
@@ -394,6 +437,7 @@ main(void)
 		cmocka_unit_test(members_of_each_kind),
 		cmocka_unit_test(registration_extras),
 		cmocka_unit_test(no_person_hooks_is_unavailable),
+		cmocka_unit_test(chat_access_is_any_parts),
 	};
 	const struct CMUnitTest people[] = {
 		cmocka_unit_test(contact_of_a_live_user),

@@ -111,6 +111,19 @@ test_story(void **state)
 		  "\"component\":"
 		  "\"course\",\"themes\":[\"\"]}}",
 		    ERR_INVALID, NULL },
+		/* content.live: a boolean, or null or left out (not live) */
+		{ "{\"id\":7,\"uuid\":\"0190f2a4-1111-7000-8000-00000000000c\","
+		  "\"name\":\"L\",\"full_slug\":\"l\",\"content\":{"
+		  "\"component\":\"Course\",\"live\":true}}",
+		    OK, "course" },
+		{ "{\"id\":7,\"uuid\":\"0190f2a4-1111-7000-8000-00000000000c\","
+		  "\"name\":\"L\",\"full_slug\":\"l\",\"content\":{"
+		  "\"component\":\"Course\",\"live\":null}}",
+		    OK, "course" },
+		{ "{\"id\":7,\"uuid\":\"0190f2a4-1111-7000-8000-00000000000c\","
+		  "\"name\":\"L\",\"full_slug\":\"l\",\"content\":{"
+		  "\"component\":\"Course\",\"live\":\"yes\"}}",
+		    ERR_INVALID, NULL },
 	};
 	struct inbox_result r;
 	json_t		   *s, *w;
@@ -144,6 +157,10 @@ test_story(void **state)
 			assert_int_equal(
 			    json_array_size(json_object_get(w, "themes")), 1);
 		}
+		if (i == 0 || i == 9)
+			assert_true(json_is_false(json_object_get(w, "live")));
+		if (i == 8)
+			assert_true(json_is_true(json_object_get(w, "live")));
 		json_decref(r.errors);
 		json_decref(w);
 		json_decref(s);

@@ -1,0 +1,255 @@
+"""Who has a chat profile (issue 15, items 4 and 13; seed 002: "users who
+have access to 1-1 chat also have a profile on Crisp"; "for public users, this
+1-1 chat feature is available on live courses only"). A course is live when
+its CMS story says so (content.live), and course reads show it. Only people
+with chat access are pushed to the chat provider: a partner user through an
+active access with live chat of an active partner, a public user (no active
+partner access) through a live, published course they started. When access
+goes (the access deactivated, deleted or its live chat turned off, the partner
+deactivated, the course no longer live, the public user becoming a partner
+user without chat) the profile is erased at the provider (DELETE
+.../people/profile/{email}) and the sync row forgotten; and once, after
+migration 0024, every profile pushed before the rule is looked at again.
+Runs on SQLite and PostgreSQL."""
+
+import pathlib
+
+import pytest
+
+from conftest import (CMS_TOKEN, chat_env, chat_jobs, chat_settle, cms_publish, cms_webhook,
+                      course_story, hdr, make_partner, new_code, patch_access, person, problem,
+                      redeem, session_story, wait_pushes, wait_until)
+
+CMS_SECRET = "cms-secret-for-chat-access-tests"
+
+
+def cms_chat_env(chat, cms):
+    return chat_env(chat, CAREBASE_STORYBLOK_WEBHOOK_SECRET=CMS_SECRET,
+                    CAREBASE_STORYBLOK_API_URL=cms.url, CAREBASE_STORYBLOK_TOKEN=CMS_TOKEN)
+
+
+@pytest.fixture
+def server(start_server, chat, cms):
+    return start_server(env=cms_chat_env(chat, cms))
+
+
+def sync_row(db, who):
+    return db.count("chat_profile_sync", f"user_id = '{who['id']}'")
+
+
+def course_with_session(server, cms, name, **content):
+    """A published course (content adds to its story's) with one published
+    session: (course story, session id)."""
+    course = course_story(cms, name, **content)
+    cms_publish(server, course, CMS_SECRET)
+    s = session_story(cms, course, "One")
+    return course, cms_publish(server, s, CMS_SECRET)["result"]["course_session"]["id"]
+
+
+def start(server, who, session):
+    r = server.post(f"/v1/course-sessions/{session}/start", headers=hdr(who))
+    assert r.status_code == 200, r.text
+
+
+def nothing_sent(server, chat, *people):
+    """No job left, and nothing was ever sent about these people."""
+    chat_settle(server.db)
+    for who in people:
+        assert chat.requests(who["email"]) == [], who["email"]
+        assert sync_row(server.db, who) == 0, who["email"]
+
+
+def erased(server, chat, who, n_pushes):
+    """who's profile is deleted at the provider and their sync row gone,
+    with no push after the n_pushes they had."""
+    wait_until(lambda: chat.deletes(who["email"]) == [200], what="the profile deleted")
+    chat_settle(server.db)
+    assert who["email"] not in chat.people
+    assert sync_row(server.db, who) == 0
+    assert len(chat.pushes(who["email"])) == n_pushes
+
+
+# -- live courses (item 13) ----------------------------------------------------------
+
+def test_a_course_is_live_as_its_cms_story_says(server, cms):
+    db = server.db
+    learner = person(server, "learner")
+    plain, s1 = course_with_session(server, cms, "Self guided")
+    live, s2 = course_with_session(server, cms, "Live one", live=True)
+    rows = {c["name"]: c for c in
+            server.get("/v1/courses", headers=hdr(learner)).json()["data"]}
+    assert rows["Self guided"]["live"] is False and rows["Live one"]["live"] is True
+    one = server.get(f"/v1/courses/{live['uuid']}", headers=hdr(learner)).json()
+    assert one["live"] is True and len(one["sessions"]) == 1
+    start(server, learner, s2)
+    mine = server.get("/v1/me/courses", headers=hdr(learner)).json()["data"]
+    assert [(m["course"]["name"], m["course"]["live"]) for m in mine] == [("Live one", True)]
+    # Published again without it: not live, and the change is audited.
+    del live["content"]["live"]
+    out = cms_publish(server, live, CMS_SECRET)
+    assert out["result"]["course"]["changed"] == ["live"], out
+    assert server.get(f"/v1/courses/{live['uuid']}", headers=hdr(learner)).json()["live"] is False
+    assert db.count("audit_log", "action = 'courses.publish'") == 1
+    # Anything but a boolean (or null) is refused, and changes nothing.
+    plain["content"]["live"] = "yes"
+    p = problem(cms_webhook(server, plain, CMS_SECRET), 422, "STORY_INVALID")
+    assert [e["field"] for e in p["errors"]] == ["story.content.live"]
+    assert db.scalar(f"SELECT live FROM courses WHERE storyblok_uuid = '{plain['uuid']}'") \
+        in ("0", 0)
+
+
+# -- who is pushed (item 4) ----------------------------------------------------------
+
+def test_a_public_learner_has_a_profile_on_live_courses_only(server, cms, chat):
+    db = server.db
+    admin = person(server, "admin", "admin")
+    bumble = make_partner(server, admin, "Bumble")
+    _, plain = course_with_session(server, cms, "Self guided")
+    live, on_live = course_with_session(server, cms, "Live course", live=True)
+    p = person(server, "public")
+    q = person(server, "quinn")
+    member = person(server, "member")
+    redeem(server, member, new_code(server, admin, bumble, feature_live_chat=False)["code"])
+    # A non-live course gives no chat: nothing is sent, no sync row.
+    start(server, p, plain)
+    # A partner user's chat is their accesses', live course or not.
+    start(server, member, on_live)
+    nothing_sent(server, chat, p, member)
+    # A live course does, with the course states in the profile.
+    start(server, p, on_live)
+    data = wait_pushes(chat, p["email"], 1)[0]
+    assert data["course_self_guided"] == "Started" and data["course_live_course"] == "Started"
+    assert data["partners"] == "" and data["feature_live_chat"] is False
+    start(server, q, on_live)
+    wait_pushes(chat, q["email"], 1)
+    chat_settle(db)
+    # The public learner who becomes a partner user without chat loses it.
+    redeem(server, q, new_code(server, admin, bumble, feature_live_chat=False)["code"])
+    erased(server, chat, q, 1)
+    # The course stops being live: its public learners lose it.
+    live["content"]["live"] = False
+    cms_publish(server, live, CMS_SECRET)
+    erased(server, chat, p, 1)
+    assert "status=forgotten" in server.log()
+    # Live again: they have it again (a new profile at the provider).
+    live["content"]["live"] = True
+    cms_publish(server, live, CMS_SECRET)
+    assert wait_pushes(chat, p["email"], 2)[-1]["course_live_course"] == "Started"
+    # Unpublished, it gives none.
+    chat_settle(db)
+    cms_publish(server, live, CMS_SECRET, action="unpublished")
+    wait_until(lambda: chat.deletes(p["email"]) == [200, 200], what="the second delete")
+    chat_settle(db)
+    assert sync_row(db, p) == 0 and member["email"] not in chat.people
+
+
+def test_a_partner_users_profile_follows_their_live_chat(server, chat):
+    db = server.db
+    admin = person(server, "admin", "admin")
+    bumble = make_partner(server, admin, "Bumble")
+    m = person(server, "member")
+    acc = new_code(server, admin, bumble, feature_live_chat=False)
+    redeem(server, m, acc["code"])
+    r = server.request("PATCH", "/v1/me", headers=hdr(m),
+                       json={"email_reminders_frequency": "weekly"})
+    assert r.status_code == 200, r.text
+    patch_access(server, admin, acc, therapy_sessions_remaining=3)
+    nothing_sent(server, chat, m)
+    # Live chat turned on: pushed; off: erased, nothing pushed meanwhile.
+    patch_access(server, admin, acc, feature_live_chat=True)
+    assert wait_pushes(chat, m["email"], 1)[0]["feature_live_chat"] is True
+    chat_settle(db)
+    patch_access(server, admin, acc, feature_live_chat=False)
+    erased(server, chat, m, 1)
+    # Later changes send nothing again.
+    patch_access(server, admin, acc, therapy_sessions_remaining=2)
+    chat_settle(db)
+    assert len(chat.requests(m["email"])) == 4      # PUT 404, POST, PUT, DELETE
+
+    # An access deactivated, or deleted, takes it away.
+    d, x = person(server, "deactivated"), person(server, "deleted")
+    d_acc, x_acc = new_code(server, admin, bumble), new_code(server, admin, bumble)
+    for who, a in ((d, d_acc), (x, x_acc)):
+        redeem(server, who, a["code"])
+        wait_pushes(chat, who["email"], 1)
+    chat_settle(db)
+    patch_access(server, admin, d_acc, is_active=False)
+    r = server.request("DELETE", f"/v1/partner-access/{x_acc['id']}", headers=hdr(admin))
+    assert r.status_code == 204, r.text
+    erased(server, chat, d, 1)
+    erased(server, chat, x, 1)
+
+
+def test_a_partner_deactivated_erases_and_reactivated_pushes(server, chat):
+    """Deactivating a partner deactivates its accesses: its members' profiles
+    go. Reactivating it (CHANGE_PARTNER_GRANTS) gives chat back to a member
+    whose access was reactivated meanwhile."""
+    db = server.db
+    admin = person(server, "admin", "admin")
+    badoo = make_partner(server, admin, "badoo")
+    m = person(server, "member")
+    acc = new_code(server, admin, badoo)
+    redeem(server, m, acc["code"])
+    wait_pushes(chat, m["email"], 1)
+    chat_settle(db)
+    path = f"/v1/partners/{badoo['id']}"
+    r = server.request("PATCH", path, headers=hdr(admin), json={"is_active": False})
+    assert r.status_code == 200, r.text
+    erased(server, chat, m, 1)
+    patch_access(server, admin, acc, is_active=True)       # the partner is still inactive
+    chat_settle(db)
+    assert sync_row(db, m) == 0 and len(chat.requests(m["email"])) == 4
+    r = server.request("PATCH", path, headers=hdr(admin), json={"is_active": True})
+    assert r.status_code == 200, r.text
+    assert wait_pushes(chat, m["email"], 2)[-1]["partners"] == "badoo"
+    chat_settle(db)
+    assert chat_jobs(db) == 0
+
+
+# -- profiles pushed before the rule (migration 0024) -------------------------------
+
+@pytest.mark.dialect
+def test_profiles_pushed_before_the_rule_are_looked_at_again_once(start_server, chat, cms):
+    """Migration 0024 marks every sync row. The first start-up with sync on
+    queues a job for each: the profile of a person without chat access is
+    erased at the provider, one with access is left as it is (unchanged).
+    With sync off the marks wait."""
+    server = start_server(env=cms_chat_env(chat, cms))
+    db = server.db
+    admin = person(server, "admin", "admin")
+    bumble = make_partner(server, admin, "Bumble")
+    keep, lose = person(server, "keep"), person(server, "lose")
+    for who in (keep, lose):
+        redeem(server, who, new_code(server, admin, bumble)["code"])
+        wait_pushes(chat, who["email"], 1)
+    chat_settle(db)
+    server.stop()
+    # As before the rule: lose has no chat access but a profile (its access
+    # changed with no one told, as a person without chat was pushed then).
+    db.execute(f"UPDATE partner_access SET feature_live_chat = 0 WHERE user_id = '{lose['id']}'")
+    down = (pathlib.Path(__file__).resolve().parents[2] / "migrations" / db.kind
+            / "0024_chat_access.down.sql").read_text()
+    for sql in [x.strip() for x in "\n".join(
+            ln for ln in down.splitlines() if not ln.startswith("--")).split(";") if x.strip()]:
+        db.execute(sql)
+    db.execute("DELETE FROM schema_migrations WHERE name = '0024_chat_access'")
+    server.cli_ok("migrate")
+    assert db.count("chat_profile_sync", "recheck = 1") == 2
+    # Sync off: nothing is queued, the marks stay.
+    url = server.env.pop("CAREBASE_CHAT_SYNC_URL")
+    server.start(migrate=False)
+    assert chat_jobs(db) == 0 and db.count("chat_profile_sync", "recheck = 1") == 2
+    server.stop()
+    server.env["CAREBASE_CHAT_SYNC_URL"] = url
+    server.start(migrate=False)
+    assert "event=chat_access_recheck rows=2" in server.log()
+    assert db.count("chat_profile_sync", "recheck = 1") == 0
+    erased(server, chat, lose, 1)
+    wait_until(lambda: "status=unchanged" in server.log(), what="the unchanged run")
+    chat_settle(db)
+    assert len(chat.requests(keep["email"])) == 3 and sync_row(db, keep) == 1
+    # Once: the next start queues nothing.
+    server.stop()
+    server.start(migrate=False)
+    assert chat_jobs(db) == 0
+    assert server.log().count("event=chat_access_recheck") == 1
