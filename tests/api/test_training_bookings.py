@@ -22,9 +22,9 @@ import uuid
 
 import pytest
 
-from conftest import (TRAINING_REF, at, expire_hold, now_ms, read_booking, attendees_of, book_training, booked, course_schedule,
-                      direct_race, discount_code, free_seats, hdr, person, problem, queue_job,
-                      race)
+from conftest import at, direct_race, hdr, person, problem, queue_job, race
+from training_helpers import (attendees_of, book_training, booked, course_schedule, discount_code,
+                              expire_hold, free_seats, now_ms, read_booking, TRAINING_REF)
 
 MISSING = "01a20000-0000-7000-8000-000000000000"
 

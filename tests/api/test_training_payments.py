@@ -1,6 +1,6 @@
 """Training payments through Stripe (issue 16 part 1c, item 4), against a
-fake Stripe (conftest.FakeStripe) with webhook bodies signed by Stripe's
-own npm library (tests/stripe, conftest.StripeSigner).
+fake Stripe (training_helpers.FakeStripe) with webhook bodies signed by Stripe's
+own npm library (tests/stripe, training_helpers.StripeSigner).
 
 The booker starts paying with POST /v1/training-bookings/{id}/payment: a
 PaymentIntent for the server's amount, made with an idempotency key
@@ -25,9 +25,9 @@ import uuid
 
 import pytest
 
-from conftest import (STRIPE_KEY, STRIPE_WHSEC, expire_hold, read_booking, booked, course_schedule,
-                      direct_race, discount_code, free_seats, hdr, pay, person, problem,
-                      race, stripe_hook, wait_until)
+from conftest import direct_race, hdr, person, problem, race, wait_until
+from training_helpers import (booked, course_schedule, discount_code, expire_hold, free_seats, pay,
+                              read_booking, stripe_hook, STRIPE_KEY, STRIPE_WHSEC)
 
 
 def paid_intent(shop, who, booking):

@@ -1,6 +1,6 @@
 """Refunds of training payments (issue 16 part 1c, item 5), and a schedule
 cancelled by staff refunding its paid bookings in full, against a fake
-Stripe (conftest.FakeStripe) with webhook bodies signed by Stripe's own
+Stripe (training_helpers.FakeStripe) with webhook bodies signed by Stripe's own
 npm library.
 
 A refund is asked for (POST /v1/refunds) by the booker or staff, in part
@@ -24,9 +24,9 @@ import uuid
 
 import pytest
 
-from conftest import (booked, read_booking, course_schedule, direct_race, discount_code, free_seats,
-                      hdr, make_catalogue, pay, person, problem, race, schedule,
-                      stripe_hook, wait_refund, wait_until)
+from conftest import direct_race, hdr, person, problem, race, wait_until
+from training_helpers import (booked, course_schedule, discount_code, free_seats, make_catalogue,
+                              pay, read_booking, schedule, stripe_hook, wait_refund)
 
 
 def iso_in(days, hours=0):
