@@ -61,12 +61,13 @@ struct refund_row {
 	char	id[UUID_STR_LEN];
 	char	booking_id[UUID_STR_LEN];
 	char	user_id[UUID_STR_LEN];
-	char	txn_id[UUID_STR_LEN];
+	char	txn_id[UUID_STR_LEN]; /* "" for a manual refund */
 	char	status[16];
 	char	cause[24];
 	char	currency[4];
 	char	intent[STRIPE_ID_MAX + 1];
 	char	stripe_id[STRIPE_ID_MAX + 1]; /* "" until known */
+	char	method[8];		      /* "stripe", "manual" */
 	int64_t amount, net;
 };
 
@@ -82,13 +83,13 @@ struct send {
 
 static int refund_read(struct tx *, const char *id, struct refund_row *);
 static int refund_tell(struct tx *, const struct training_booking *,
-    int64_t amount, const char *why);
+    const char *currency, int64_t amount, const char *why);
 static int send_start_tx(struct tx *, void *);
 static int send_done_tx(struct tx *, void *);
 static int refund_found(const struct refund_row *, json_t *list,
     const char **id, const char **status);
 static int refund_one(
-    struct tx *, json_t *obj, struct inbox_result *, const char **effect);
+    struct tx *, json_t *obj, struct inbox_result *, struct training_effect *);
 static int refund_move(
     struct tx *, struct refund_row *, const char *to, const char *why);
 static int  payment_status_sync(struct tx *, const struct refund_row *);
@@ -124,11 +125,13 @@ refund_read(struct tx *tx, const char *id, struct refund_row *out)
 	strlcpy_cb(key, id, sizeof(key)); /* id may be out->id */
 	memset(out, 0, sizeof(*out));
 	st = store_prepare(tx,
-	    "SELECT r.id, r.booking_id, r.user_id, r.payment_transaction_id, "
-	    "r.status, r.cause, r.currency, p.stripe_payment_intent_id, "
+	    "SELECT r.id, r.booking_id, r.user_id, "
+	    "COALESCE(r.payment_transaction_id, ''), r.status, r.cause, "
+	    "r.currency, COALESCE(p.stripe_payment_intent_id, ''), "
 	    "COALESCE(r.stripe_refund_id, ''), r.amount_minor, "
-	    "r.amount_minor - r.processing_fee_minor FROM refunds r JOIN payment_transactions p "
-	    "ON p.id = r.payment_transaction_id WHERE r.id = ?");
+	    "r.amount_minor - r.processing_fee_minor, r.method FROM refunds r "
+	    "LEFT JOIN payment_transactions p ON p.id = "
+	    "r.payment_transaction_id WHERE r.id = ?");
 	store_bind_text(st, 1, key);
 	switch ((rc = store_step(st))) {
 	case STORE_ROW:
@@ -151,6 +154,8 @@ refund_read(struct tx *tx, const char *id, struct refund_row *out)
 		    sizeof(out->stripe_id));
 		out->amount = store_col_int64(st, 9);
 		out->net = store_col_int64(st, 10);
+		strlcpy_cb(
+		    out->method, store_col_text(st, 11), sizeof(out->method));
 		rc = OK;
 		break;
 	case STORE_DONE:
@@ -221,7 +226,7 @@ training_refund_auto(struct tx *tx, const struct principal *who,
 	store_bind_text(st, 4, p->id);
 	store_bind_text(st, 5, ref);
 	store_bind_int64(st, 6, amount);
-	store_bind_text(st, 7, b->currency);
+	store_bind_text(st, 7, p->currency);
 	store_bind_text(st, 8, cause);
 	store_bind_text(st, 9, who != NULL ? who->user_id : NULL);
 	store_bind_int64(st, 10, now);
@@ -253,14 +258,15 @@ training_refund_auto(struct tx *tx, const struct principal *who,
 	    id, b->id, cause, (long long)amount);
 	if (id_out != NULL)
 		strlcpy_cb(id_out, id, UUID_STR_LEN);
-	return (why != NULL ? refund_tell(tx, b, amount, why) : OK);
+	return (
+	    why != NULL ? refund_tell(tx, b, p->currency, amount, why) : OK);
 }
 
 /* Mail the booker why their payment goes back. Nobody to tell (erased,
  * or an address that will not do) is not a failure. */
 static int
-refund_tell(struct tx *tx, const struct training_booking *b, int64_t amount,
-    const char *why)
+refund_tell(struct tx *tx, const struct training_booking *b,
+    const char *currency, int64_t amount, const char *why)
 {
 	struct person_contact pc;
 	json_t		     *vars;
@@ -278,7 +284,7 @@ refund_tell(struct tx *tx, const struct training_booking *b, int64_t amount,
 	}
 	/* Two decimals: the currencies sold in (GBP, EUR, USD) have them. */
 	snprintf(money, sizeof(money), "%lld.%02lld %s",
-	    (long long)(amount / 100), (long long)(amount % 100), b->currency);
+	    (long long)(amount / 100), (long long)(amount % 100), currency);
 	vars = json_pack("{s:s,s:s,s:s,s:s}", "first_name",
 	    pc.first_name != NULL ? pc.first_name : "there",
 	    "booking_reference", b->reference, "amount", money, "why", why);
@@ -508,24 +514,27 @@ send_done_tx(struct tx *tx, void *arg)
 
 int
 training_refund_event(struct tx *tx, const char *type, json_t *obj,
-    struct inbox_result *r, const char **effect)
+    struct inbox_result *r, struct training_effect *out)
 {
-	json_t	   *list, *one;
-	const char *e;
-	size_t	    i;
-	int	    rc;
+	struct training_effect one;
+	json_t		      *list, *v;
+	size_t		       i;
+	int		       rc;
 
-	*effect = "ignored";
+	out->effect = "ignored";
+	out->reason = "unknown_refund";
 	if (strcmp(type, "charge.refunded") != 0)
-		return (refund_one(tx, obj, r, effect));
-	/* A Charge: each of its refunds, as their own events would. */
+		return (refund_one(tx, obj, r, out));
+	/* A Charge: each of its refunds, as their own events would; the
+	 * event says what the last one that was ours did. */
 	list = json_object_get(json_object_get(obj, "refunds"), "data");
-	json_array_foreach(list, i, one) {
-		e = "ignored";
-		if ((rc = refund_one(tx, one, r, &e)) != OK)
+	json_array_foreach(list, i, v) {
+		one.effect = "ignored";
+		one.reason = "unknown_refund";
+		if ((rc = refund_one(tx, v, r, &one)) != OK)
 			return (rc);
-		if (strcmp(e, "ignored") != 0)
-			*effect = e;
+		if (strcmp(one.effect, "ignored") != 0)
+			*out = one;
 	}
 	return (OK);
 }
@@ -537,13 +546,13 @@ token_of(const char *in, char *out, size_t n)
 }
 
 static int
-refund_one(
-    struct tx *tx, json_t *obj, struct inbox_result *r, const char **effect)
+refund_one(struct tx *tx, json_t *obj, struct inbox_result *r,
+    struct training_effect *out)
 {
 	struct refund_row row;
 	struct stmt	 *st;
 	json_t		 *v;
-	const char	 *id, *status, *mine, *cur, *intent;
+	const char	 *id, *status, *mine, *cur, *intent, *kind = NULL;
 	char		  why[STRIPE_ID_MAX + 1];
 	int		  rc;
 
@@ -579,14 +588,28 @@ refund_one(
 	    (rc = refund_read(tx, row.id, &row)) != OK)
 		return (rc);
 	strlcpy_cb(r->user_id, row.user_id, sizeof(r->user_id));
-	if (json_integer_value(json_object_get(obj, "amount")) != row.net ||
-	    (cur != NULL && strcasecmp(cur, row.currency) != 0) ||
-	    (intent != NULL && strcmp(intent, row.intent) != 0) ||
-	    (row.stripe_id[0] != '\0' && strcmp(row.stripe_id, id) != 0) ||
+	if (strcmp(row.method, "stripe") != 0 ||
 	    strcmp(row.status, "pending") == 0 ||
 	    strcmp(row.status, "rejected") == 0)
-		return (inbox_fail(r, ERR_INVALID, "REFUND_MISMATCH",
-		    "The refund is not the one carebase asked for."));
+		kind = "not_sent";
+	else if (json_integer_value(json_object_get(obj, "amount")) != row.net)
+		kind = "amount";
+	else if (cur != NULL && strcasecmp(cur, row.currency) != 0)
+		kind = "currency";
+	else if (intent != NULL && strcmp(intent, row.intent) != 0)
+		kind = "payment_intent";
+	else if (row.stripe_id[0] != '\0' && strcmp(row.stripe_id, id) != 0)
+		kind = "refund_id";
+	if (kind != NULL) {
+		/* Not the refund carebase asked for: kept and logged, ours
+		 * left as it is (Stripe would send it again for days). */
+		out->effect = "mismatch";
+		out->reason = kind;
+		log_warn("event=training_refund_mismatch refund_id=%s "
+			 "stripe_refund_id=%s mismatch=%s",
+		    row.id, id, kind);
+		return (OK);
+	}
 	if (row.stripe_id[0] == '\0') {
 		st = store_prepare(tx,
 		    "UPDATE refunds SET stripe_refund_id = ?, updated_at = ? "
@@ -599,20 +622,25 @@ refund_one(
 		if (rc != STORE_DONE)
 			return (rc);
 	}
-	*effect = "recorded";
+	out->effect = "recorded";
+	out->reason = NULL;
 	if (strcmp(status, "succeeded") == 0) {
-		if (strcmp(row.status, "completed") == 0)
+		if (strcmp(row.status, "completed") == 0) {
+			out->reason = "completed_already";
 			return (OK);
-		*effect = "refund_completed";
+		}
+		out->effect = "refund_completed";
 		return (refund_move(tx, &row, "completed", NULL));
 	}
 	if (strcmp(status, "failed") == 0 || strcmp(status, "canceled") == 0) {
-		if (strcmp(row.status, "failed") == 0)
+		if (strcmp(row.status, "failed") == 0) {
+			out->reason = "failed_already";
 			return (OK);
+		}
 		token_of(
 		    json_string_value(json_object_get(obj, "failure_reason")),
 		    why, sizeof(why));
-		*effect = "refund_failed";
+		out->effect = "refund_failed";
 		return (refund_move(tx, &row, "failed",
 		    strcmp(why, "unknown") != 0 ? why : status));
 	}
@@ -682,8 +710,9 @@ refund_move(
 
 /*
  * A paid booking's payment_status from the refunded sum of the payment
- * txn_id that paid it. A refund of a second payment (duplicate_payment)
- * leaves it: the booking was paid by another.
+ * txn_id that paid it. A refund of a payment that paid no booking
+ * (duplicate_payment, payment_mismatch) leaves it: the booking was paid by
+ * another, or not at all.
  */
 static int
 payment_status_sync(struct tx *tx, const struct refund_row *row)
@@ -691,7 +720,8 @@ payment_status_sync(struct tx *tx, const struct refund_row *row)
 	struct stmt *st;
 	int	     rc;
 
-	if (strcmp(row->cause, "duplicate_payment") == 0)
+	if (strcmp(row->cause, "duplicate_payment") == 0 ||
+	    strcmp(row->cause, "payment_mismatch") == 0)
 		return (OK);
 	st = store_prepare(tx,
 	    "UPDATE training_bookings SET payment_status = (SELECT CASE WHEN "

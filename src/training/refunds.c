@@ -59,7 +59,8 @@
 static const char *const statuses[] = { "pending", "approved", "rejected",
 	"processing", "completed", "failed", NULL };
 static const char *const causes[] = { "request", "schedule_cancelled",
-	"staff_cancelled", "late_payment", "duplicate_payment", NULL };
+	"staff_cancelled", "late_payment", "duplicate_payment",
+	"payment_mismatch", NULL };
 static const char *const policies[] = { "full", "fee", "override", NULL };
 
 static const struct field refund_fields[] = {
@@ -84,7 +85,8 @@ static const struct field refund_fields[] = {
 	{ "cause", FIELD_ENUM, FIELD_READONLY | FIELD_FILTER, 0, 0, causes,
 	    NULL, NULL, 0,
 	    "request (asked for), or made by carebase: schedule_cancelled, "
-	    "staff_cancelled, late_payment, duplicate_payment" },
+	    "staff_cancelled, late_payment, duplicate_payment, "
+	    "payment_mismatch (a payment that did not match its booking)" },
 	{ "policy", FIELD_ENUM, FIELD_READONLY, 0, 0, policies, NULL, NULL, 0,
 	    "full, fee (the policy kept a fee) or override (staff's)" },
 	{ "reason", FIELD_TEXT,
@@ -138,9 +140,9 @@ const struct resource refunds_resource = {
 	.actions = (1 << ACTION_LIST) | (1 << ACTION_READ),
 	.doc = "Refunds of training payments made through Stripe: made by "
 	       "carebase when a paid booking's schedule or the booking is "
-	       "cancelled by staff, or a payment comes too late or twice, and "
-	       "sent to Stripe by the training.refund job; completed by "
-	       "Stripe's webhook.",
+	       "cancelled by staff, or a payment comes too late, twice or "
+	       "does not match its booking, and sent to Stripe by the "
+	       "training.refund job; completed by Stripe's webhook.",
 };
 
 /* One request, through its transaction. */

@@ -17,10 +17,15 @@
  * Effects: payment_intent.* (payment_events.c) record the attempt and
  * confirm or refund the booking; refund.* and charge.refund.updated (a
  * Refund), and charge.refunded (a Charge with its refunds), complete or
- * fail refunds (refund_jobs.c). Any other type is acknowledged and kept
- * (effect "ignored"). A refusal (422 PAYMENT_MISMATCH, REFUND_MISMATCH)
- * changes nothing and records no event: Stripe sends it again, and it is
- * in the inbox for `carebase webhooks replay` once mended.
+ * fail refunds (refund_jobs.c). Stripe sends an event again for days
+ * until it is answered 2xx, so an event that parses is answered 200
+ * whatever it is: one that is not carebase's (another type, an intent of
+ * no booking of ours, a refund made elsewhere) is kept with effect
+ * "ignored" and its reason; one that is carebase's but does not match
+ * (another amount, currency or booking) is kept with its reason, logged,
+ * and its money refunded (payment_events.c). Only a body that is not an
+ * event (422 EVENT_INVALID) is refused: it is in the inbox for
+ * `carebase webhooks replay` once mended.
  */
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +34,7 @@
 
 #include "core/config.h"
 #include "core/err.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "ops/inbox.h"
@@ -126,12 +132,12 @@ static int
 st_process(struct tx *tx, const char *body, size_t len, json_t *w,
     struct inbox_result *r)
 {
-	struct stmt *st;
-	const char  *id = json_string_value(json_object_get(w, "id"));
-	const char  *type = json_string_value(json_object_get(w, "type"));
-	json_t	    *obj = json_object_get(w, "object");
-	const char  *effect = "ignored";
-	int	     rc;
+	struct training_effect out = { "ignored", "unhandled_type" };
+	struct stmt	      *st;
+	const char	      *id = json_string_value(json_object_get(w, "id"));
+	const char *type = json_string_value(json_object_get(w, "type"));
+	json_t	   *obj = json_object_get(w, "object");
+	int	    rc;
 
 	(void)body;
 	(void)len;
@@ -140,12 +146,14 @@ st_process(struct tx *tx, const char *body, size_t len, json_t *w,
 	if ((rc = training_lock(tx, "stripe_event", id)) != OK)
 		return (rc);
 	st = store_prepare(
-	    tx, "SELECT effect FROM stripe_events WHERE event_id = ?");
+	    tx, "SELECT effect, reason FROM stripe_events WHERE event_id = ?");
 	store_bind_text(st, 1, id);
 	rc = store_step(st);
 	if (rc == STORE_ROW)
-		r->out = json_pack("{s:s,s:s,s:b,s:s}", "event_id", id, "type",
-		    type, "duplicate", 1, "effect", store_col_text(st, 0));
+		r->out = json_pack("{s:s,s:s,s:b,s:s,s:s?}", "event_id", id,
+		    "type", type, "duplicate", 1, "effect",
+		    store_col_text(st, 0), "reason",
+		    store_col_is_null(st, 1) ? NULL : store_col_text(st, 1));
 	store_finalize(st);
 	if (rc == STORE_ROW)
 		return (r->out != NULL ? OK : ERR_NOMEM);
@@ -153,29 +161,34 @@ st_process(struct tx *tx, const char *body, size_t len, json_t *w,
 		return (rc);
 	rc = OK;
 	if (strncmp(type, "payment_intent.", 15) == 0)
-		rc = training_intent_event(tx, type, obj, r, &effect);
+		rc = training_intent_event(tx, type, obj, r, &out);
 	else if (strncmp(type, "refund.", 7) == 0 ||
 	    strcmp(type, "charge.refund.updated") == 0 ||
 	    strcmp(type, "charge.refunded") == 0)
-		rc = training_refund_event(tx, type, obj, r, &effect);
+		rc = training_refund_event(tx, type, obj, r, &out);
 	if (rc != OK)
 		return (rc);
 	st = store_prepare(tx,
 	    "INSERT INTO stripe_events (event_id, event_type, object_id, "
-	    "effect, processed_at) VALUES (?, ?, ?, ?, ?)");
+	    "effect, reason, processed_at) VALUES (?, ?, ?, ?, ?, ?)");
 	store_bind_text(st, 1, id);
 	store_bind_text(st, 2, type);
 	store_bind_text(st, 3,
 	    stripe_id_ok(json_string_value(json_object_get(obj, "id")))
 		? json_string_value(json_object_get(obj, "id"))
 		: NULL);
-	store_bind_text(st, 4, effect);
-	store_bind_int64(st, 5, time_now_ms());
+	store_bind_text(st, 4, out.effect);
+	store_bind_text(st, 5, out.reason);
+	store_bind_int64(st, 6, time_now_ms());
 	rc = store_step(st);
 	store_finalize(st);
 	if (rc != STORE_DONE)
 		return (rc);
-	r->out = json_pack("{s:s,s:s,s:b,s:s}", "event_id", id, "type", type,
-	    "duplicate", 0, "effect", effect);
+	if (strcmp(out.effect, "ignored") == 0)
+		log_info("event=stripe_event_ignored event_id=%s type=%s "
+			 "reason=%s",
+		    id, type, out.reason != NULL ? out.reason : "-");
+	r->out = json_pack("{s:s,s:s,s:b,s:s,s:s?}", "event_id", id, "type",
+	    type, "duplicate", 0, "effect", out.effect, "reason", out.reason);
 	return (r->out != NULL ? OK : ERR_NOMEM);
 }

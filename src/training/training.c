@@ -95,11 +95,13 @@
 #define API_STRIPE							\
 	"{\"content\":{\"application/json\":{\"type\":\"object\","		\
 	"\"required\":[\"id\",\"type\",\"data\"]}},\"answers\":{\"200\":"	\
-	"{\"description\":\"applied, or a duplicate of an event applied "	\
-	"already (nothing done twice)\",\"schema\":{\"type\":\"object\"}}},"\
+	"{\"description\":\"every event that parses: applied, ignored (not "\
+	"carebase's: its reason) or a mismatch (its reason; money taken is "	\
+	"refunded), or a duplicate of an event applied already (nothing "	\
+	"done twice)\",\"schema\":{\"type\":\"object\"}}},"		\
 	"\"problems\":{\"401\":\"SIGNATURE_MISSING, SIGNATURE_INVALID, "	\
-	"STALE_TIMESTAMP\",\"422\":\"EVENT_INVALID, PAYMENT_MISMATCH, "	\
-	"REFUND_MISMATCH\",\"503\":\"WEBHOOK_NOT_CONFIGURED\"}}"
+	"STALE_TIMESTAMP\",\"422\":\"EVENT_INVALID (not an event)\","	\
+	"\"503\":\"WEBHOOK_NOT_CONFIGURED\"}}"
 /* clang-format on */
 
 static const struct route training_routes[] = {

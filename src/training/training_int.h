@@ -327,7 +327,8 @@ struct training_booking {
 int training_booking_load(
     struct tx *, const char *id, struct training_booking *out);
 /* A payment transaction: the booking's succeeded one (first by
- * succeeded_at) into out; ERR_NOT_FOUND when it has none. */
+ * succeeded_at) that paid it (unapplied_reason NULL: not a duplicate nor a
+ * mismatch) into out; ERR_NOT_FOUND when it has none. */
 struct training_payment {
 	char	id[UUID_STR_LEN];
 	char	intent[STRIPE_ID_MAX + 1];
@@ -341,12 +342,23 @@ int training_payment_of(
 void training_stripe_webhook(struct request *);
 int  training_stripe_init(void);
 
+/*
+ * What a Stripe event did, kept in its stripe_events row and answered:
+ * effect ("confirmed", "ignored", ...), and reason, why it was ignored or
+ * did not match ("no_booking", "amount", ...), NULL when there is none.
+ * Both borrowed (static strings).
+ */
+struct training_effect {
+	const char *effect;
+	const char *reason;
+};
+
 /* payment_events.c: a PaymentIntent's events, in the webhook's
- * transaction (the event's row is the caller's). *effect (borrowed) says
- * what was done. */
+ * transaction (the event's row is the caller's); *out says what was
+ * done. */
 struct inbox_result;
 int training_intent_event(struct tx *, const char *type, json_t *obj,
-    struct inbox_result *, const char **effect);
+    struct inbox_result *, struct training_effect *out);
 
 /* refunds.c */
 #define TRAINING_REASON_MAX 2000 /* characters of a refund's reasons */
@@ -378,11 +390,11 @@ int training_refund_in_full(struct tx *, const struct principal *,
 /* The cause of a refund carebase makes itself (approved at once). */
 #define TRAINING_REFUND_JOB "training.refund"
 /*
- * Refund what is left of payment p of booking b (fee 0), approved now,
- * and queue its training.refund job; cause is schedule_cancelled,
- * staff_cancelled, late_payment or duplicate_payment. With tell, the
- * booker is told by mail (why: a sentence). Nothing when nothing is
- * left; *id ("" then) may be NULL.
+ * Refund what is left of payment p of booking b (fee 0, in the payment's
+ * currency), approved now, and queue its training.refund job; cause is
+ * schedule_cancelled, staff_cancelled, late_payment, duplicate_payment or
+ * payment_mismatch. With why (a sentence), the booker is told by mail.
+ * Nothing when nothing is left; *id ("" then) may be NULL.
  */
 int training_refund_auto(struct tx *, const struct principal *,
     struct request *, const struct training_booking *b,
@@ -393,7 +405,7 @@ int training_refund_job(struct store *, const struct job *, char *err);
 /* A Refund object's event (refund.*, charge.refund.updated) or a
  * charge.refunded's refunds: complete or fail ours. */
 int training_refund_event(struct tx *, const char *type, json_t *obj,
-    struct inbox_result *, const char **effect);
+    struct inbox_result *, struct training_effect *out);
 /* The mail template the booker is told with. */
 int training_refund_mail_init(void);
 

@@ -293,6 +293,12 @@ class FakeStripe(FakeHttp):
             assert status == 200
             return dict(obj)
 
+    def update_intent(self, intent, **changes):
+        """Change an intent at Stripe (POST /v1/payment_intents/{id} by
+        someone else, or the dashboard): its events carry the change."""
+        with self.lock:
+            self.intents[intent].update(changes)
+
     def intent_event(self, intent, type="payment_intent.succeeded", event_id=None, **changes):
         """The event Stripe sends for intent (an id or an object)."""
         with self.lock:
