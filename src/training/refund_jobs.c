@@ -18,10 +18,12 @@
  * request with the same key, and Stripe answers with the refund it made
  * the first time instead of making another (within the 24 hours Stripe
  * keeps keys; the job's retries end well before). Before that POST a
- * retry first asks Stripe for the intent's refunds
- * (GET /v1/refunds?payment_intent=) and takes one carrying this
- * refund's id in its metadata: past the key's life a retry still makes
- * nothing twice (a list that fails leaves it to the key). An event may
+ * retry first looks through the intent's refunds at Stripe
+ * (GET /v1/refunds?payment_intent=, every page, all within
+ * stripe_timeout_s) and takes one carrying this refund's id in its
+ * metadata and its amount: past the key's life a retry still makes
+ * nothing twice (a list that fails or runs out of time leaves it to the
+ * key). An event may
  * come before the job has recorded Stripe's id: it finds the refund by
  * metadata[refund_id]. No answer, 409, 429 or 5xx are retried with
  * backoff; without stripe_secret_key the job gives up into failed_jobs
@@ -43,6 +45,7 @@
 #include <jansson.h>
 
 #include "core/buf.h"
+#include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mail.h"
@@ -55,6 +58,10 @@
 #include "training/training_int.h"
 
 #define REFUND_MAIL "training_payment_refunded"
+/* Refunds a page of Stripe's list: a refund object is under 1 KiB, so a
+ * page stays well inside STRIPE_RESPONSE_MAX (100, Stripe's most, would
+ * not). */
+#define REFUND_PAGE 40
 
 /* A refund as the job and the events need it. */
 struct refund_row {
@@ -86,6 +93,8 @@ static int refund_tell(struct tx *, const struct training_booking *,
     const char *currency, int64_t amount, const char *why);
 static int send_start_tx(struct tx *, void *);
 static int send_done_tx(struct tx *, void *);
+static int refund_lookup(const struct refund_row *, struct stripe_reply *lr,
+    const char **id, const char **status);
 static int refund_found(const struct refund_row *, json_t *list,
     const char **id, const char **status);
 static int refund_one(
@@ -311,7 +320,7 @@ training_refund_job(struct store *db, const struct job *job, char *err)
 	struct send	    s;
 	struct buf	    form;
 	json_t		   *pl = NULL;
-	char		    idem[64], amount[24], path[160];
+	char		    idem[64], amount[24];
 	int		    rc;
 
 	memset(&s, 0, sizeof(s));
@@ -340,11 +349,8 @@ training_refund_job(struct store *db, const struct job *job, char *err)
 	}
 	/* A retry first looks for the refund a lost answer made. */
 	if (job->attempt > 1) {
-		snprintf(path, sizeof(path), "/v1/refunds?payment_intent=%s",
-		    s.row.intent);
-		if ((rc = stripe_get(path, &lr)) == OK &&
-		    refund_found(&s.row, json_object_get(lr.doc, "data"),
-			&s.stripe_id, &s.stripe_status) == OK)
+		if ((rc = refund_lookup(
+			 &s.row, &lr, &s.stripe_id, &s.stripe_status)) == OK)
 			goto record;
 		if (rc == ERR_CONFIG) {
 			snprintf(err, JOB_ERR_LEN, "%s: refund %s: %s",
@@ -418,25 +424,83 @@ out:
 	return (rc);
 }
 
-/* A refund of ours among Stripe's list of an intent's refunds. */
+/*
+ * Look through every page of the intent's refunds at Stripe (newest first,
+ * REFUND_PAGE a page, starting_after the last of the page before, while
+ * has_more) for ours, all pages within one request's time
+ * (stripe_timeout_s: STRIPE_REQUESTS counts them as one). OK with *id and
+ * *status (borrowed from lr->doc); ERR_NOT_FOUND when no page has it;
+ * another status when the list failed or ran out of time, then the
+ * Idempotency-Key is left to make nothing twice.
+ */
+static int
+refund_lookup(const struct refund_row *row, struct stripe_reply *lr,
+    const char **id, const char **status)
+{
+	json_t	   *data;
+	const char *last;
+	char	    path[320], after[STRIPE_ID_MAX + 1] = "";
+	int64_t	    deadline;
+	int	    page, rc;
+
+	deadline = time_mono_ns() / 1000000 + config.stripe_timeout_s * 1000;
+	for (page = 1;; page++) {
+		stripe_reply_free(lr);
+		snprintf(path, sizeof(path),
+		    "/v1/refunds?payment_intent=%s&limit=%d%s%s", row->intent,
+		    REFUND_PAGE, after[0] != '\0' ? "&starting_after=" : "",
+		    after);
+		if ((rc = stripe_get_until(path, deadline, lr)) != OK)
+			break;
+		data = json_object_get(lr->doc, "data");
+		if (refund_found(row, data, id, status) == OK)
+			return (OK);
+		if (!json_is_true(json_object_get(lr->doc, "has_more")))
+			return (ERR_NOT_FOUND);
+		last = json_string_value(json_object_get(
+		    json_array_get(data, json_array_size(data) - 1), "id"));
+		if (!stripe_id_ok(last) || strcmp(last, after) == 0) {
+			rc = ERR_BAD_GATEWAY; /* a page that does not move on */
+			break;
+		}
+		strlcpy_cb(after, last, sizeof(after));
+	}
+	log_warn("event=training_refund_lookup_failed refund_id=%s page=%d "
+		 "error=\"%s\"",
+	    row->id, page,
+	    lr->error[0] != '\0' ? lr->error : "the list does not page on");
+	return (rc);
+}
+
+/*
+ * Ours among a page of an intent's refunds: the id we sent in its
+ * metadata and the amount we asked for (net_refund_minor). One with our
+ * id and another amount is not ours (made by hand, copying the metadata):
+ * logged, passed over.
+ */
 static int
 refund_found(const struct refund_row *row, json_t *list, const char **id,
     const char **status)
 {
-	json_t *r;
-	size_t	i;
+	json_t	   *r;
+	const char *mine, *rid;
+	size_t	    i;
 
 	json_array_foreach(list, i, r) {
-		if (strcmp(json_string_value(json_object_get(
-			       json_object_get(r, "metadata"), "refund_id")) !=
-				NULL
-			    ? json_string_value(json_object_get(
-				  json_object_get(r, "metadata"), "refund_id"))
-			    : "",
-			row->id) != 0 ||
-		    !stripe_id_ok(json_string_value(json_object_get(r, "id"))))
+		mine = json_string_value(json_object_get(
+		    json_object_get(r, "metadata"), "refund_id"));
+		rid = json_string_value(json_object_get(r, "id"));
+		if (mine == NULL || strcmp(mine, row->id) != 0 ||
+		    !stripe_id_ok(rid))
 			continue;
-		*id = json_string_value(json_object_get(r, "id"));
+		if (json_integer_value(json_object_get(r, "amount")) !=
+		    row->net) {
+			log_warn("event=training_refund_lookup_mismatch "
+				 "refund_id=%s stripe_refund_id=%s",
+			    row->id, rid);
+			continue;
+		}
+		*id = rid;
 		*status = json_string_value(json_object_get(r, "status"));
 		return (OK);
 	}

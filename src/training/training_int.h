@@ -298,9 +298,13 @@ int stripe_form_add(struct buf *b, const char *key, const char *value);
  * when Stripe refused it; ERR_CONFIG without a secret key. Never inside
  * a transaction. stripe_reply_free releases r->doc.
  */
-int  stripe_post(const char *path, const char *form, const char *idem,
-     struct stripe_reply *r);
-int  stripe_get(const char *path, struct stripe_reply *r);
+int stripe_post(const char *path, const char *form, const char *idem,
+    struct stripe_reply *r);
+int stripe_get(const char *path, struct stripe_reply *r);
+/* GET path within stripe_timeout_s and before deadline_ms (time_mono_ns()
+ * in ms): ERR_UNAVAILABLE at once when it has passed. */
+int stripe_get_until(
+    const char *path, int64_t deadline_ms, struct stripe_reply *r);
 void stripe_reply_free(struct stripe_reply *r);
 /* 1 if s is a Stripe id: 1 to STRIPE_ID_MAX of [A-Za-z0-9_]. Pure. */
 int stripe_id_ok(const char *s);

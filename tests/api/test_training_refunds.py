@@ -399,6 +399,63 @@ def test_a_crash_between_stripe_and_the_commit_refunds_once(start_server, db, st
     assert db.count("failed_jobs") == 0
 
 
+@pytest.mark.dialect
+def test_a_retry_past_the_keys_life_finds_its_refund_among_many(start_server, db, stripe,
+                                                                 stripe_signer):
+    """The crash above, a day later: Stripe no longer knows the
+    Idempotency-Key, and the intent has 120 newer refunds (made in the
+    dashboard), so ours is on a late page of Stripe's list. The retry pages
+    through the whole list (has_more, starting_after) and takes its own:
+    one POST ever, one refund of ours at Stripe, not two."""
+    env = stripe.env(CAREBASE_JOB_TIMEOUT_S="3", CAREBASE_STRIPE_TIMEOUT_S="1")
+    s1 = start_server(db=db, env=env)
+    shop = make_catalogue(s1)
+    shop.update(server=s1, stripe=stripe, sign=stripe_signer, db=db)
+    m, admin = shop["member"], shop["admin"]
+    b, pi = paid(shop, m, course_schedule(s1, shop))
+    ref = asked(shop, m, b, amount_minor=1000)
+    stripe.script["refund"] = ["gate"]
+    assert decide(shop, admin, ref, "approve").status_code == 200
+    assert stripe.entered.wait(20), "the job never asked Stripe"
+    s1.kill()
+    stripe.release.set()
+    (made,) = stripe.refunds
+    for _ in range(120):
+        stripe.add_refund(pi, 1)
+    stripe.forget_keys()
+    s2 = start_server(db=db, env=env)
+    shop["server"] = s2
+    assert sent(shop, ref) == made
+    ours = [r for r in stripe.refunds.values()
+            if r["metadata"].get("refund_id") == ref["id"]]
+    assert [r["id"] for r in ours] == [made]
+    assert len(stripe.requests("/v1/refunds")) == 1
+    pages = stripe.requests("/v1/refunds", method="GET")
+    assert len(pages) > 1 and "starting_after=" in pages[-1]["query"]
+    assert complete(shop, ref)["effect"] == "refund_completed"
+    assert money(db, pi) == (7500, 1000, 1000)
+
+
+def test_a_refund_with_our_id_and_another_amount_is_not_taken_for_ours(shop, db):
+    """A retry finds, among the intent's refunds, one carrying this refund's
+    id in its metadata but another amount (made by hand, copying it): it
+    is not ours. The job sends its own (the same key) and records that."""
+    s, st, m, admin = shop["server"], shop["stripe"], shop["member"], shop["admin"]
+    b, pi = paid(shop, m, course_schedule(s, shop))
+    ref = asked(shop, m, b, amount_minor=1000)
+    impostor = st.add_refund(pi, 999, metadata={"refund_id": ref["id"]})
+    st.script["refund"] = [503]       # the first attempt makes nothing
+    assert decide(shop, admin, ref, "approve").status_code == 200
+    re_id = sent(shop, ref)
+    assert re_id != impostor
+    assert st.refunds[re_id]["amount"] == 1000
+    assert st.refunds[re_id]["metadata"]["refund_id"] == ref["id"]
+    assert len(st.requests("/v1/refunds", method="GET")) >= 1
+    assert "event=training_refund_lookup_mismatch" in s.log()
+    assert complete(shop, ref)["effect"] == "refund_completed"
+    assert money(db, pi) == (7500, 1000, 1000)
+
+
 # -- a schedule or a paid booking cancelled by staff -----------------------------
 
 

@@ -161,13 +161,14 @@ class FakeStripe(FakeHttp):
     /v1/refunds (form-encoded, Authorization: Bearer STRIPE_KEY, an
     Idempotency-Key answered as Stripe does: the same key and parameters
     get the first answer back and make nothing, other parameters 400
-    idempotency_error), and GET /v1/refunds?payment_intent=. Every request
-    is in self.log. script[kind] ("intent", "refund", "list") holds what
-    the next requests of that kind do: an HTTP status (answered with a
-    Stripe error, nothing made), "hang" (answer nothing for
-    hang_seconds), or "gate" (make the object, then wait for self.release
-    before answering: a request the provider has done and the caller has
-    not heard back from)."""
+    idempotency_error), and GET /v1/refunds?payment_intent= a page at a
+    time (limit, starting_after, has_more). Every request is in
+    self.log. script[kind] ("intent", "refund", "list") holds what the
+    next requests of that kind do: an HTTP status (answered with a Stripe
+    error, nothing made), "hang" (answer nothing for hang_seconds), or
+    "gate" (make the object, then wait for self.release before answering:
+    a request the provider has done and the caller has not heard back
+    from)."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -224,9 +225,7 @@ class FakeStripe(FakeHttp):
                 what = self.script["list"].pop(0)
                 return ("hang", None) if what == "hang" else \
                     self._error(what, "scripted_failure", "api_error")
-            pi = dict(urllib.parse.parse_qsl(query)).get("payment_intent")
-            return 200, {"object": "list", "has_more": False, "data": [
-                r for r in self.refunds.values() if r["payment_intent"] == pi]}
+            return 200, self._refund_page(dict(urllib.parse.parse_qsl(query)))
         if method != "POST" or kind is None:
             return self._error(404, "resource_missing")
         key = rec["headers"].get("idempotency-key")
@@ -245,6 +244,19 @@ class FakeStripe(FakeHttp):
         if key is not None and status < 500:
             self.keys[key] = (kind, form, status, body)
         return ("gate" if what == "gate" else status), body
+
+    def _refund_page(self, q):
+        """One page of an intent's refunds as Stripe lists them: newest
+        first, limit a page (10 unless told, 100 at most), after the id
+        starting_after, has_more when more follow."""
+        mine = [r for r in reversed(self.refunds.values())
+                if r["payment_intent"] == q.get("payment_intent")]
+        if "starting_after" in q:
+            ids = [r["id"] for r in mine]
+            mine = mine[ids.index(q["starting_after"]) + 1:]
+        limit = min(int(q.get("limit", 10)), 100)
+        return {"object": "list", "url": "/v1/refunds", "has_more": len(mine) > limit,
+                "data": mine[:limit]}
 
     def _intent(self, form):
         if not form.get("amount", "").isdigit() or len(form.get("currency", "")) != 3:
@@ -298,6 +310,24 @@ class FakeStripe(FakeHttp):
         someone else, or the dashboard): its events carry the change."""
         with self.lock:
             self.intents[intent].update(changes)
+
+    def add_refund(self, intent, amount, **fields):
+        """A refund of intent made at Stripe by someone else (the
+        dashboard): newer than every refund so far. Its id."""
+        with self.lock:
+            re_ = "re_" + secrets.token_hex(12)
+            self.refunds[re_] = {"id": re_, "object": "refund", "amount": amount,
+                                 "currency": self.intents[intent]["currency"],
+                                 "payment_intent": intent, "status": "succeeded",
+                                 "metadata": {}, "reason": None, "failure_reason": None,
+                                 **fields}
+            return re_
+
+    def forget_keys(self):
+        """Idempotency keys past their life (Stripe keeps them 24 hours):
+        a request sent again with one makes a new object."""
+        with self.lock:
+            self.keys.clear()
 
     def intent_event(self, intent, type="payment_intent.succeeded", event_id=None, **changes):
         """The event Stripe sends for intent (an id or an object)."""
