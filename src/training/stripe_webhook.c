@@ -26,6 +26,17 @@
  * and its money refunded (payment_events.c). Only a body that is not an
  * event (422 EVENT_INVALID) is refused: it is in the inbox for
  * `carebase webhooks replay` once mended.
+ *
+ * Privacy: the body is kept (sealed) in the inbox, whatever the event
+ * did, so every event is tied to the person it is about, for erasure
+ * (ops/inbox.h): to the booker of the payment transaction of the intent it
+ * names, else of the refund its metadata names, else of the booking its
+ * metadata names (r->user_id, in process); and to the first address it
+ * carries (receipt_email, billing_details.email, a customer's email, at
+ * any depth: r->email_index, in prepare), even when no user has it.
+ * Erasing the person removes the bodies of their rows. A body that names
+ * a person only by name, or a second address, cannot be tied: the
+ * inbox's retention (webhook_inbox_retention_days) bounds it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +45,7 @@
 
 #include "core/config.h"
 #include "core/err.h"
+#include "core/keyring.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "http/http.h"
@@ -42,13 +54,17 @@
 #include "training/training_int.h"
 
 #define EVENT_TYPE_MAX 128
+#define EMAIL_MAX      254 /* bytes of an address (RFC 5321) */
+#define EMAIL_DEPTH    6   /* levels of an object searched for one */
 
 static int st_verify(
     struct request *, const char *, size_t, struct inbox_result *);
 static int st_prepare(const char *, size_t, json_t **, struct inbox_result *);
 static int st_check(json_t *, json_t *, struct inbox_result *);
-static int st_process(
-    struct tx *, const char *, size_t, json_t *, struct inbox_result *);
+static const char *email_of(json_t *, int depth);
+static int	   st_tie(struct tx *, json_t *obj, struct inbox_result *);
+static int	   st_process(
+	    struct tx *, const char *, size_t, json_t *, struct inbox_result *);
 
 static const struct inbox_source stripe_source = {
 	"stripe",
@@ -108,9 +124,14 @@ st_check(json_t *doc, json_t *work, struct inbox_result *r)
 {
 	const char *id = json_string_value(json_object_get(doc, "id"));
 	const char *type = json_string_value(json_object_get(doc, "type"));
+	const char *email;
 	json_t *obj = json_object_get(json_object_get(doc, "data"), "object");
 	size_t	n;
 
+	/* The address it carries ties the row to its person, even when the
+	 * event is refused. */
+	if ((email = email_of(obj, 0)) != NULL)
+		keyring_email_index(email, r->email_index);
 	if (!stripe_id_ok(id))
 		return (inbox_fail(r, ERR_INVALID, "EVENT_INVALID",
 		    "The event's id is missing or not a Stripe id."));
@@ -126,6 +147,91 @@ st_check(json_t *doc, json_t *work, struct inbox_result *r)
 	    json_object_set(work, "object", obj) != 0)
 		return (inbox_fail(r, ERR_NOMEM, NULL, "Out of memory."));
 	return (OK);
+}
+
+/* The first address in v: a string member named email, receipt_email or
+ * customer_email holding an "@", depth first, at most EMAIL_DEPTH levels
+ * down. Borrowed; NULL when there is none. */
+static const char *
+email_of(json_t *v, int depth)
+{
+	const char *k, *e;
+	json_t	   *m;
+	size_t	    i;
+
+	if (depth > EMAIL_DEPTH)
+		return (NULL);
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, m) {
+			if ((e = email_of(m, depth + 1)) != NULL)
+				return (e);
+		}
+		return (NULL);
+	}
+	json_object_foreach(v, k, m) {
+		e = json_string_value(m);
+		if (e != NULL &&
+		    (strcmp(k, "email") == 0 ||
+			strcmp(k, "receipt_email") == 0 ||
+			strcmp(k, "customer_email") == 0) &&
+		    strchr(e, '@') != NULL && strlen(e) <= EMAIL_MAX)
+			return (e);
+		if ((json_is_object(m) || json_is_array(m)) &&
+		    (e = email_of(m, depth + 1)) != NULL)
+			return (e);
+	}
+	return (NULL);
+}
+
+/*
+ * The person the event is about, whatever it does: the booker of the
+ * payment transaction of the intent it names (the object itself, or its
+ * payment_intent), else of the refund or the booking its metadata (or a
+ * Charge's refunds' metadata) names. Nobody found is no failure.
+ */
+static int
+st_tie(struct tx *tx, json_t *obj, struct inbox_result *r)
+{
+	struct stmt *st;
+	json_t	    *v, *meta = json_object_get(obj, "metadata");
+	const char  *intent, *refund, *booking;
+	int	     rc;
+
+	v = json_object_get(obj, "payment_intent");
+	intent =
+	    json_string_value(json_is_object(v) ? json_object_get(v, "id") : v);
+	if (intent == NULL &&
+	    strcmp(json_string_value(json_object_get(obj, "object")) != NULL
+		    ? json_string_value(json_object_get(obj, "object"))
+		    : "",
+		"payment_intent") == 0)
+		intent = json_string_value(json_object_get(obj, "id"));
+	refund = json_string_value(json_object_get(meta, "refund_id"));
+	if (refund == NULL)
+		refund = json_string_value(json_object_get(
+		    json_object_get(
+			json_array_get(
+			    json_object_get(
+				json_object_get(obj, "refunds"), "data"),
+			    0),
+			"metadata"),
+		    "refund_id"));
+	booking = json_string_value(json_object_get(meta, "booking_id"));
+	st = store_prepare(tx,
+	    "SELECT user_id, 1 FROM payment_transactions WHERE "
+	    "stripe_payment_intent_id = ? UNION ALL SELECT user_id, 2 FROM "
+	    "refunds WHERE id = ? UNION ALL SELECT user_id, 3 FROM "
+	    "training_bookings WHERE id = ? ORDER BY 2 LIMIT 1");
+	store_bind_text(st, 1, stripe_id_ok(intent) ? intent : "");
+	store_bind_text(
+	    st, 2, refund != NULL && uuid_valid(refund) ? refund : "");
+	store_bind_text(
+	    st, 3, booking != NULL && uuid_valid(booking) ? booking : "");
+	if ((rc = store_step(st)) == STORE_ROW)
+		strlcpy_cb(
+		    r->user_id, store_col_text(st, 0), sizeof(r->user_id));
+	store_finalize(st);
+	return (rc == STORE_ROW || rc == STORE_DONE ? OK : rc);
 }
 
 static int
@@ -144,6 +250,9 @@ st_process(struct tx *tx, const char *body, size_t len, json_t *w,
 	/* One delivery of an event at a time; a second finds the first's
 	 * row once the first has committed. */
 	if ((rc = training_lock(tx, "stripe_event", id)) != OK)
+		return (rc);
+	/* Its person, whatever it does (a duplicate's body is kept too). */
+	if ((rc = st_tie(tx, obj, r)) != OK)
 		return (rc);
 	st = store_prepare(
 	    tx, "SELECT effect, reason FROM stripe_events WHERE event_id = ?");

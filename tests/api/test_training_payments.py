@@ -31,7 +31,8 @@ import pytest
 
 from conftest import direct_race, hdr, person, problem, race, wait_until
 from training_helpers import (booked, course_schedule, discount_code, expire_hold, free_seats, pay,
-                              read_booking, stripe_hook, STRIPE_KEY, STRIPE_WHSEC, wait_refund)
+                              read_booking, stripe_event, stripe_hook, STRIPE_KEY, STRIPE_WHSEC,
+                              wait_refund)
 
 
 def paid_intent(shop, who, booking):
@@ -644,6 +645,63 @@ def test_payments_are_exported_and_anonymised_with_the_booker(shop, db):
     assert rows[0]["amount_minor"] == 7500 and rows[0]["status"] == "succeeded"
     assert len(s.get(f"/v1/refunds?user_id={m['id']}", headers=hdr(admin)).json()[
         "data"]) == 1
+
+
+def test_stored_stripe_events_are_erased_with_the_person_they_name(shop, db):
+    """Every Stripe event is kept (sealed) in the webhook inbox, whatever it
+    did, so every one is tied to the person it is about: the booker of the
+    intent, refund or booking it names, or the owner of an address it
+    carries. Erasing the person removes those bodies; another person's
+    stay. One that arrives after the erasure is not kept at all."""
+    s, st, admin = shop["server"], shop["stripe"], shop["admin"]
+    m = person(s, "leaver")
+    sched = course_schedule(s, shop)
+    b = booked(s, m, sched)
+    pi = paid_intent(shop, m, b)
+    stranger = st.make_intent(b, booking_id=None)["id"]
+    billing = {"email": m["email"], "name": "Leaver Person", "phone": "+44 7700 900123"}
+    events = {
+        "a charge of the booking (not handled)": stripe_event("charge.succeeded", {
+            "id": "ch_" + uuid.uuid4().hex[:24], "object": "charge", "amount": 7500,
+            "payment_intent": pi, "billing_details": billing,
+            "metadata": {"booking_id": b["id"]}}),
+        "the intent made (not handled)": st.intent_event(pi, "payment_intent.created"),
+        "a customer with the address": stripe_event("customer.created", {
+            "id": "cus_" + uuid.uuid4().hex[:14], "object": "customer",
+            "email": m["email"].upper(), "name": "Leaver Person"}),
+        "an intent of no booking with a receipt to the address": st.intent_event(
+            stranger, receipt_email=m["email"]),
+        "a refund made in the dashboard": stripe_event("refund.updated", {
+            "id": "re_" + uuid.uuid4().hex[:24], "object": "refund", "amount": 100,
+            "currency": "gbp", "payment_intent": pi, "status": "succeeded",
+            "metadata": {}}),
+    }
+    mine = {}
+    for what, ev in events.items():
+        r = hook(shop, ev)
+        assert r.status_code == 200 and r.json()["result"]["effect"] == "ignored", (what, r.text)
+        mine[what] = r.json()["inbox_id"]
+    other = person(s, "stays")
+    theirs = hook(shop, stripe_event("customer.created", {
+        "id": "cus_" + uuid.uuid4().hex[:14], "object": "customer",
+        "email": other["email"]})).json()["inbox_id"]
+
+    def kept(inbox_id):
+        return db.scalar(f"SELECT body IS NOT NULL FROM webhook_inbox WHERE "
+                         f"id = '{inbox_id}'") in ("1", "t", "true", True, 1)
+
+    assert all(kept(i) for i in mine.values()) and kept(theirs)
+    r = s.post(f"/v1/users/{m['id']}/erase", headers=hdr(admin))
+    assert r.status_code in (200, 204), r.text
+    for what, inbox_id in mine.items():
+        assert not kept(inbox_id), what
+        assert db.scalar(f"SELECT body_erased_at FROM webhook_inbox WHERE "
+                         f"id = '{inbox_id}'"), what
+    assert kept(theirs)
+    # Named after the erasure: its body goes as soon as its outcome is in.
+    r = hook(shop, st.intent_event(pi, "payment_intent.requires_action"))
+    assert r.status_code == 200, r.text
+    assert not kept(r.json()["inbox_id"])
 
 
 def test_the_stripe_secrets_are_never_printed(shop):
