@@ -467,6 +467,45 @@ def test_a_late_payment_on_a_full_schedule_is_refunded_and_the_booker_told(shop,
     assert out["result"]["duplicate"] is False
 
 
+@pytest.mark.parametrize("by", ["booker", "staff", "schedule_cancelled"])
+def test_a_payment_for_a_booking_cancelled_meanwhile_is_refunded(shop, db, by):
+    """The booker starts paying, then the booking is cancelled (by the
+    booker, by staff, or with its schedule) before Stripe's event comes:
+    the money goes back at once (late_payment) and the booker is told; the
+    booking stays cancelled for the reason it was, its seats and its
+    code's use stay free."""
+    s, st, m, admin = shop["server"], shop["stripe"], shop["member"], shop["admin"]
+    code = discount_code(s, admin, usage_limit=1)
+    sched = course_schedule(s, shop)
+    b = booked(s, m, sched, 2, discount_code=code["code"])
+    pi = paid_intent(shop, m, b)
+    if by == "schedule_cancelled":
+        r = s.post(f"/v1/course-schedules/{sched['id']}/cancel", headers=hdr(admin))
+    else:
+        r = s.post(f"/v1/training-bookings/{b['id']}/cancel",
+                   headers=hdr(m if by == "booker" else admin))
+    assert r.status_code == 200, r.text
+    assert read_booking(s, admin, b)["cancel_reason"] == by
+    applied(shop, st.intent_event(pi), "refunded_late")
+    row = read_booking(s, admin, b)
+    assert (row["status"], row["cancel_reason"]) == ("cancelled", by)
+    assert row["confirmed_at"] is None and row["discount_released_at"]
+    assert db.scalar(f"SELECT usage_count FROM discount_codes WHERE id = "
+                     f"'{code['id']}'") == "0"
+    assert free_seats(s, sched, admin) == 10
+    (ref,) = s.get(f"/v1/refunds?booking_id={b['id']}", headers=hdr(admin)).json()["data"]
+    assert (ref["cause"], ref["amount_minor"]) == ("late_payment", b["total_minor"])
+    assert ref["status"] in ("approved", "processing")
+    wait_until(lambda: st.requests("/v1/refunds"), what="the refund sent")
+    assert st.requests("/v1/refunds")[0]["form"]["amount"] == str(b["total_minor"])
+    assert db.count("email_log", "template = 'training_payment_refunded' AND "
+                    f"user_id = '{m['id']}'") == 1
+    (re_id,) = st.refunds
+    applied(shop, st.refund_event(re_id), "refund_completed")
+    row = read_booking(s, admin, b)
+    assert (row["status"], row["payment_status"]) == ("cancelled", "refunded")
+
+
 def test_a_late_payment_with_the_seats_still_free_confirms_the_booking(shop, db):
     s, st, m, admin = shop["server"], shop["stripe"], shop["member"], shop["admin"]
     code = discount_code(s, admin, usage_limit=1)
