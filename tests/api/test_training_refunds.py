@@ -15,9 +15,16 @@ and its seats as they were. A crash between Stripe's answer and the
 commit leaves Stripe and the database agreeing: the job runs again and
 the refund completes once. Runs on SQLite and PostgreSQL.
 
-The race test (many partial refunds at once) has a control that shows
-the race exists without the guard: the same check-then-write straight on
-the database from many connections (conftest.direct_race)."""
+The race test (many partial refunds at once) shows that the requests
+really ran interleaved in the two carebase processes (their own request
+log: training_helpers.calls_in_flight), so the guard kept them apart, and
+has a control that shows what that interleaving does without the guard:
+the same check-then-write straight on the database from many connections
+(conftest.direct_race), which refunds more than was paid. The SQL is the
+honest control: carebase has no switch that turns the guard off, and
+must not have one, not even in test builds (a switch in the binary is a
+switch in production); the control runs the guard's statements less the
+lock and the conditional update, not a model of carebase."""
 
 import datetime
 import uuid
@@ -25,8 +32,9 @@ import uuid
 import pytest
 
 from conftest import direct_race, hdr, person, problem, race, wait_until
-from training_helpers import (booked, course_schedule, discount_code, free_seats, make_catalogue,
-                              pay, read_booking, schedule, stripe_hook, wait_refund)
+from training_helpers import (booked, calls_in_flight, course_schedule, discount_code,
+                              free_seats, make_catalogue, pay, read_booking, schedule,
+                              stripe_hook, wait_refund)
 
 
 def iso_in(days, hours=0):
@@ -511,10 +519,12 @@ def test_staff_cancelling_a_paid_booking_refund_it_in_full(shop, db):
 def test_many_partial_refunds_at_once_never_exceed_the_payment(shop, start_server, db):
     """20 requests of 1000 at once against a payment of 7500, through two
     carebase processes: exactly 7 are made, the rest refused
-    REFUND_EXCEEDS_PAYMENT, and the refunds come to 7000. Control: the
-    same "what is left? enough: refund" straight on the database without
-    the booking's lock or the conditional update refunds far more than
-    was paid."""
+    REFUND_EXCEEDS_PAYMENT, and the refunds come to 7000. The requests were
+    in flight together in both processes (their request log says so).
+    Control: the same "what is left? enough: refund" straight on the
+    database without the booking's lock or the conditional update refunds
+    far more than was paid (see the module's docstring for why this, not a
+    switch in carebase)."""
     s, st, m = shop["server"], shop["stripe"], shop["member"]
     other = start_server(db=db, env=st.env())
     b, pi = paid(shop, m, course_schedule(s, shop))
@@ -525,6 +535,8 @@ def test_many_partial_refunds_at_once_never_exceed_the_payment(shop, start_serve
         return r.status_code, r.json().get("code")
 
     results = race([s.base_url, other.base_url], 20, attempt)
+    assert calls_in_flight([s, other], "/v1/refunds") >= 2, \
+        "the requests never overlapped: the race did not happen"
     assert sorted(results, key=str).count((201, None)) == 7, results
     assert sorted(r for r in results if r[0] != 201) == [
         (409, "REFUND_EXCEEDS_PAYMENT")] * 13

@@ -5,6 +5,7 @@ its webhook bodies (StripeSigner), and the shop fixture that puts them
 together. The test files import the helpers from here; conftest.py
 registers the fixtures (catalogue, stripe, stripe_signer, shop)."""
 
+import datetime
 import json
 import re
 import secrets
@@ -470,3 +471,41 @@ def expire_hold(db, table, row_id):
     booking_inquiries) a second into the past, as time would."""
     db.execute(f"UPDATE {table} SET hold_expires_at = {now_ms() - 1000} "
                f"WHERE id = '{row_id}'")
+
+
+# --------------------------------------------------------------------------
+# races: what the servers' own request logs say about overlapping calls
+
+REQUEST_LINE = re.compile(r"^ts=(\S+) level=\w+ event=request .*? route=(\S+) .*?"
+                          r"status=(\d+) .*?dur_us=(\d+)")
+
+
+def calls_in_flight(servers, route, since_ms=0):
+    """How the calls of route overlapped in time, from each server's own log
+    line of every request (logged when the request ends, in ms, with its
+    duration in us): the most calls in flight at one moment when every
+    server had one in flight; 0 when that never happened. A call's end is
+    read to the millisecond, so each is taken to end 1 ms early: calls that
+    only touch do not count. This is what a race test rests on: the
+    guarded calls really ran interleaved, in two processes. Only calls that
+    ended at since_ms (Unix ms) or later count. Each server takes as many
+    calls at once as it has HTTP threads (threads, the cores here)."""
+    moments = []
+    for i, server in enumerate(servers):
+        for line in server.log().splitlines():
+            m = REQUEST_LINE.match(line)
+            if m is None or m.group(2) != route:
+                continue
+            end = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%fZ")
+            end_ms = end.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000 - 1
+            start_ms = end_ms + 1 - int(m.group(4)) / 1000
+            if end_ms + 1 < since_ms:
+                continue
+            if end_ms > start_ms:
+                moments += [(start_ms, 1, i), (end_ms, -1, i)]
+    most, now = 0, [0] * len(servers)
+    for _, step, i in sorted(moments, key=lambda x: (x[0], x[1])):
+        now[i] += step
+        if all(now):
+            most = max(most, sum(now))
+    return most
