@@ -8,9 +8,11 @@
  *		    POST /v1/refunds outside any transaction with the
  *		    Idempotency-Key "training-refund-<id>", then Stripe's
  *		    refund id recorded (another transaction)-->  processing
- *	processing --refund event: succeeded-->  completed
- *	processing --refund event: failed, canceled; or Stripe refused the
- *		    request (4xx)-->  failed (its amount refundable again)
+ *	processing --Stripe's answer, or its refund event: succeeded-->
+ *		    completed (the other, later, does nothing)
+ *	processing --Stripe's answer or refund event: failed, canceled; or
+ *		    Stripe refused the request (4xx)-->  failed (its amount
+ *		    refundable again)
  *	completed --refund event: failed (a refund can fail later)-->  failed
  *
  * A crash at any step leaves the job in the queue (jobs run at least
@@ -28,8 +30,10 @@
  * metadata[refund_id]. No answer, 409, 429 or 5xx are retried with
  * backoff; without stripe_secret_key the job gives up into failed_jobs
  * (the refund stays processing; `carebase jobs retry ID` once it is
- * set). Completion is the webhook's: the job never marks a refund
- * completed, only failed when Stripe refused it.
+ * set). A refund Stripe answers succeeded (most card refunds) is
+ * completed by the job at once; one it answers pending is completed by
+ * its webhook. Whichever comes second finds it completed and does
+ * nothing.
  *
  * Completion adds what went back (net_refund_minor) to its payment's
  * refunded_minor and moves the booking's payment_status: refunded when
@@ -565,11 +569,15 @@ send_done_tx(struct tx *tx, void *arg)
 	store_finalize(st);
 	if (rc != STORE_DONE)
 		return (rc);
-	/* Completion is the webhook's; a refusal told at once ends it. */
-	if (s->stripe_status != NULL &&
-	    (strcmp(s->stripe_status, "failed") == 0 ||
-		strcmp(s->stripe_status, "canceled") == 0) &&
-	    strcmp(row.status, "processing") == 0)
+	/* Stripe's answer may end it at once: succeeded completes it (its
+	 * webhook then finds it completed and does nothing), failed or
+	 * canceled fails it; pending waits for the webhook. */
+	if (s->stripe_status == NULL || strcmp(row.status, "processing") != 0)
+		return (OK);
+	if (strcmp(s->stripe_status, "succeeded") == 0)
+		return (refund_move(tx, &row, "completed", NULL));
+	if (strcmp(s->stripe_status, "failed") == 0 ||
+	    strcmp(s->stripe_status, "canceled") == 0)
 		return (refund_move(tx, &row, "failed", s->stripe_status));
 	return (OK);
 }

@@ -34,7 +34,7 @@ import pytest
 from conftest import direct_race, hdr, person, problem, race, wait_until
 from training_helpers import (booked, calls_in_flight, course_schedule, discount_code,
                               free_seats, make_catalogue, pay, read_booking, schedule,
-                              stripe_hook, wait_refund)
+                              stripe_event, stripe_hook, wait_refund)
 
 
 def iso_in(days, hours=0):
@@ -317,6 +317,37 @@ def test_stripe_down_the_job_retries_with_the_same_key(shop, db):
     assert len(st.refunds) == 1
     complete(shop, ref)
     assert refund_row(shop, ref)["status"] == "completed"
+
+
+def test_a_refund_stripe_answers_succeeded_completes_at_once(shop, db):
+    """Stripe answers most card refunds succeeded at once: the job completes
+    the refund then (its payment counted, the booking refunded), and the
+    refund's webhook, when it comes, finds it completed and does nothing,
+    however often it comes."""
+    s, st, m, admin = shop["server"], shop["stripe"], shop["member"], shop["admin"]
+    b, pi = paid(shop, m, course_schedule(s, shop))
+    st.refund_status = "succeeded"
+    ref = asked(shop, m, b)
+    assert decide(shop, admin, ref, "approve").status_code == 200
+    wait_refund(db, ref["id"], "completed")
+    row = refund_row(shop, ref)
+    assert row["completed_at"] and row["stripe_refund_id"] in st.refunds
+    assert read_booking(s, m, b)["payment_status"] == "refunded"
+    assert money(db, pi) == (7500, 7500, 7500)
+    ev = st.refund_event(row["stripe_refund_id"])
+    charge = stripe_event("charge.refunded", {
+        "id": "ch_" + uuid.uuid4().hex[:20], "object": "charge", "payment_intent": pi,
+        "refunds": {"object": "list", "data": [ev["data"]["object"]]}})
+    for e in (ev, ev, charge):
+        r = stripe_hook(s, e, shop["sign"])
+        assert r.status_code == 200, r.text
+        assert r.json()["result"]["effect"] == "recorded"
+    assert db.query(f"SELECT effect, reason FROM stripe_events WHERE event_id = "
+                    f"'{ev['id']}'") == [("recorded", "completed_already")]
+    assert db.count("audit_log", f"action = 'refunds.complete' AND "
+                    f"entity_id = '{ref['id']}'") == 1
+    assert money(db, pi) == (7500, 7500, 7500)
+    assert read_booking(s, m, b)["payment_status"] == "refunded"
 
 
 def test_an_event_for_a_refund_that_is_not_ours_is_kept_with_its_reason(shop, db):

@@ -179,6 +179,9 @@ class FakeStripe(FakeHttp):
         self.keys = {}              # idempotency key -> (kind, params, status, body)
         self.script = {"intent": [], "refund": [], "list": []}
         self.hang_seconds = 4.0
+        # What a new refund's status is: Stripe answers many card refunds
+        # "succeeded" at once, others "pending" until its event.
+        self.refund_status = "pending"
         self.entered = threading.Event()
         self.release = threading.Event()
         super().__init__()
@@ -284,7 +287,7 @@ class FakeStripe(FakeHttp):
         re_ = "re_" + secrets.token_hex(12)
         meta = {k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")}
         obj = {"id": re_, "object": "refund", "amount": amount, "currency": pi["currency"],
-               "payment_intent": pi["id"], "status": "succeeded", "metadata": meta,
+               "payment_intent": pi["id"], "status": self.refund_status, "metadata": meta,
                "reason": form.get("reason"), "failure_reason": None}
         self.refunds[re_] = obj
         return 200, obj
@@ -347,8 +350,10 @@ class FakeStripe(FakeHttp):
         return stripe_event(type, obj, event_id)
 
     def refund_event(self, refund_id, type="refund.updated", event_id=None, **changes):
+        """The event Stripe sends for a refund: succeeded unless told."""
         with self.lock:
             obj = dict(self.refunds[refund_id])
+        obj["status"] = "succeeded"
         obj.update(changes)
         return stripe_event(type, obj, event_id)
 
