@@ -295,9 +295,8 @@ refund_tell(struct tx *tx, const struct training_booking *b,
 			? OK
 			: rc);
 	}
-	/* Two decimals: the currencies sold in (GBP, EUR, USD) have them. */
-	snprintf(money, sizeof(money), "%lld.%02lld %s",
-	    (long long)(amount / 100), (long long)(amount % 100), currency);
+	/* As the currency's minor units go: 75.00 GBP, 5000 JPY. */
+	training_money_format(amount, currency, money, sizeof(money));
 	vars = json_pack("{s:s,s:s,s:s,s:s}", "first_name",
 	    pc.first_name != NULL ? pc.first_name : "there",
 	    "booking_reference", b->reference, "amount", money, "why", why);

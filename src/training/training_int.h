@@ -121,6 +121,13 @@ extern const struct training_transition training_transitions[];
 /* training.c: shared helpers */
 /* 1 if s is three upper-case letters (an ISO 4217 code's form). Pure. */
 int training_currency_ok(const char *s);
+/* Digits after the point of an amount in currency as Stripe counts its
+ * minor units: 0 (JPY, ...), 3 (KWD, ...) or 2. Pure. */
+int training_currency_exponent(const char *currency);
+/* minor units of currency as people read them into out: "75.00 GBP",
+ * "5000 JPY", "1.500 KWD". Pure. */
+void training_money_format(
+    int64_t minor, const char *currency, char *out, size_t n);
 /*
  * Serialise writers of one row's rules until the transaction ends: kind
  * "course", "venue", "trainer", "schedule" (its seats) or "discount" (a

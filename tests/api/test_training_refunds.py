@@ -31,10 +31,10 @@ import uuid
 
 import pytest
 
-from conftest import direct_race, hdr, person, problem, race, wait_until
+from conftest import direct_race, hdr, person, problem, race, smtp_env, wait_until
 from training_helpers import (booked, calls_in_flight, course_schedule, discount_code,
                               free_seats, make_catalogue, pay, read_booking, schedule,
-                              stripe_event, stripe_hook, wait_refund)
+                              stripe_event, stripe_hook, training_course, wait_refund)
 
 
 def iso_in(days, hours=0):
@@ -540,6 +540,29 @@ def test_staff_cancelling_a_paid_booking_refund_it_in_full(shop, db):
     assert ref["cause"] == "staff_cancelled" and ref["amount_minor"] == 7500
     complete(shop, ref)
     assert read_booking(shop["server"], m, b)["payment_status"] == "refunded"
+
+
+def test_the_refund_mail_shows_amounts_as_the_currency_counts_them(start_server, db, stripe,
+                                                                    stripe_signer, smtp_sink):
+    """The booker told of a refund reads the amount in the currency's own
+    minor units: 75.00 GBP, but 5000 JPY (yen have none; Stripe counts
+    JPY amounts in whole yen), not 50.00 JPY."""
+    s = start_server(db=db, env=stripe.env(**smtp_env(smtp_sink.port)))
+    shop = make_catalogue(s)
+    shop.update(server=s, stripe=stripe, sign=stripe_signer, db=db)
+    admin = shop["admin"]
+    yen = dict(shop, course=training_course(s, admin, name="EFAW (Tokyo)", price_minor=5000,
+                                            currency="JPY"))
+    for c, hours, name in ((shop, 0, "pounds"), (yen, 24, "yen")):
+        m = person(s, name)
+        b, pi = paid(c, m, course_schedule(s, c, hours))
+        r = s.post(f"/v1/training-bookings/{b['id']}/cancel", headers=hdr(admin))
+        assert r.status_code == 200, r.text
+    msgs = smtp_sink.wait_for(2, timeout=20)
+    text = {m["To"].split(".")[0]: m.get_body(("plain",)).get_content() for m in msgs}
+    assert "payment of 75.00 GBP" in text["pounds"], text["pounds"]
+    assert "payment of 5000 JPY" in text["yen"], text["yen"]
+    assert "50.00 JPY" not in text["yen"]
 
 
 # -- races ------------------------------------------------------------------------
