@@ -13,8 +13,9 @@
  * seats until hold_expires_at (now + training_hold_minutes). It is paid
  * through Stripe (payments.c, payment_events.c), or by staff's confirm
  * action, the offline path (invoice, cash: payment_status paid). Staff's
- * cancel of a booking paid through Stripe refunds it in full
- * (refunds.c). Status and payment_status move only through the actions
+ * cancel of a paid booking refunds it in full (refunds.c): through Stripe,
+ * or by a manual refund staff pay back when it was paid offline
+ * (refunds_manual.c). Status and payment_status move only through the actions
  * (POST /v1/training-bookings/{id}/<verb>), payments and refunds, never
  * by PATCH (422: they are read-only), which changes only notes.
  *

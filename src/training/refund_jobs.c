@@ -94,7 +94,7 @@ struct send {
 
 static int refund_read(struct tx *, const char *id, struct refund_row *);
 static int refund_tell(struct tx *, const struct training_booking *,
-    const char *currency, int64_t amount, const char *why);
+    const char *currency, int64_t amount, const char *why, int manual);
 static int send_start_tx(struct tx *, void *);
 static int send_done_tx(struct tx *, void *);
 static int refund_lookup(const struct refund_row *, struct stripe_reply *lr,
@@ -115,8 +115,7 @@ static const struct mail_template refund_template = {
 	"Your payment of {{amount}} for training booking "
 	"{{booking_reference}}\n"
 	"is being refunded in full: {{why}}.\n\n"
-	"The money goes back to the card you paid with; banks take 5 to 10 "
-	"days\nto show it.\n",
+	"{{how}}\n",
 	NULL,
 };
 
@@ -187,6 +186,7 @@ training_refund_auto(struct tx *tx, const struct principal *who,
 {
 	struct stmt *st;
 	json_t	    *changes;
+	const char  *currency = p != NULL ? p->currency : b->currency;
 	char	     id[UUID_STR_LEN], ref[TRAINING_REF_LEN + 1], pl[96];
 	int64_t	     now = time_now_ms(), amount = 0;
 	int	     rc;
@@ -197,89 +197,105 @@ training_refund_auto(struct tx *tx, const struct principal *who,
 	 * lock (taken after the schedule's, as a request's). */
 	if ((rc = training_lock(tx, "booking", b->id)) != OK)
 		return (rc);
-	st = store_prepare(tx,
-	    "SELECT amount_minor - refund_committed_minor FROM "
-	    "payment_transactions WHERE id = ?");
-	store_bind_text(st, 1, p->id);
-	rc = store_step(st);
-	if (rc == STORE_ROW)
-		amount = store_col_int64(st, 0);
-	store_finalize(st);
-	if (rc != STORE_ROW)
-		return (rc == STORE_DONE ? ERR_NOT_FOUND : rc);
-	if (amount <= 0)
-		return (OK);
-	st = store_prepare(tx,
-	    "UPDATE payment_transactions SET refund_committed_minor = "
-	    "refund_committed_minor + ?, updated_at = ? WHERE id = ? AND "
-	    "refund_committed_minor + ? <= amount_minor");
-	store_bind_int64(st, 1, amount);
-	store_bind_int64(st, 2, now);
-	store_bind_text(st, 3, p->id);
-	store_bind_int64(st, 4, amount);
-	rc = store_step(st);
-	rc = rc == STORE_DONE ? (store_changes(st) == 1 ? OK : ERR_BUSY) : rc;
-	store_finalize(st);
-	if (rc != OK ||
-	    (rc = training_reference_new(tx,
+	if (p == NULL) {
+		if ((rc = training_offline_left(tx, b, &amount)) != OK)
+			return (rc == ERR_NOT_FOUND ? OK : rc);
+		if (amount <= 0)
+			return (OK);
+	} else {
+		st = store_prepare(tx,
+		    "SELECT amount_minor - refund_committed_minor FROM "
+		    "payment_transactions WHERE id = ?");
+		store_bind_text(st, 1, p->id);
+		rc = store_step(st);
+		if (rc == STORE_ROW)
+			amount = store_col_int64(st, 0);
+		store_finalize(st);
+		if (rc != STORE_ROW)
+			return (rc == STORE_DONE ? ERR_NOT_FOUND : rc);
+		if (amount <= 0)
+			return (OK);
+		st = store_prepare(tx,
+		    "UPDATE payment_transactions SET refund_committed_minor = "
+		    "refund_committed_minor + ?, updated_at = ? WHERE id = ? "
+		    "AND refund_committed_minor + ? <= amount_minor");
+		store_bind_int64(st, 1, amount);
+		store_bind_int64(st, 2, now);
+		store_bind_text(st, 3, p->id);
+		store_bind_int64(st, 4, amount);
+		rc = store_step(st);
+		rc = rc == STORE_DONE ? (store_changes(st) == 1 ? OK : ERR_BUSY)
+				      : rc;
+		store_finalize(st);
+		if (rc != OK)
+			return (rc);
+	}
+	if ((rc = training_reference_new(tx,
 		 "SELECT 1 FROM refunds WHERE refund_reference = ?", ref)) !=
-		OK)
+	    OK)
 		return (rc);
 	uuid_v7(id);
 	st = store_prepare(tx,
 	    "INSERT INTO refunds (id, booking_id, user_id, "
-	    "payment_transaction_id, refund_reference, amount_minor, "
+	    "payment_transaction_id, method, refund_reference, amount_minor, "
 	    "processing_fee_minor, currency, cause, policy, status, "
 	    "requested_by, requested_at, approved_at, processed_by, "
 	    "created_at, updated_at, created_by, updated_by) VALUES (?, ?, ?, "
-	    "?, ?, ?, 0, ?, ?, 'full', 'approved', ?, ?, ?, ?, ?, ?, ?, ?)");
+	    "?, ?, ?, ?, 0, ?, ?, 'full', 'approved', ?, ?, ?, ?, ?, ?, ?, "
+	    "?)");
 	store_bind_text(st, 1, id);
 	store_bind_text(st, 2, b->id);
 	store_bind_text(st, 3, b->user_id);
-	store_bind_text(st, 4, p->id);
-	store_bind_text(st, 5, ref);
-	store_bind_int64(st, 6, amount);
-	store_bind_text(st, 7, p->currency);
-	store_bind_text(st, 8, cause);
-	store_bind_text(st, 9, who != NULL ? who->user_id : NULL);
-	store_bind_int64(st, 10, now);
+	store_bind_text(st, 4, p != NULL ? p->id : NULL);
+	store_bind_text(st, 5, p != NULL ? "stripe" : "manual");
+	store_bind_text(st, 6, ref);
+	store_bind_int64(st, 7, amount);
+	store_bind_text(st, 8, currency);
+	store_bind_text(st, 9, cause);
+	store_bind_text(st, 10, who != NULL ? who->user_id : NULL);
 	store_bind_int64(st, 11, now);
-	store_bind_text(st, 12, who != NULL ? who->user_id : NULL);
-	store_bind_int64(st, 13, now);
+	store_bind_int64(st, 12, now);
+	store_bind_text(st, 13, who != NULL ? who->user_id : NULL);
 	store_bind_int64(st, 14, now);
-	store_bind_text(st, 15, who != NULL ? who->user_id : NULL);
+	store_bind_int64(st, 15, now);
 	store_bind_text(st, 16, who != NULL ? who->user_id : NULL);
+	store_bind_text(st, 17, who != NULL ? who->user_id : NULL);
 	rc = store_step(st);
 	store_finalize(st);
 	if (rc != STORE_DONE)
 		return (rc);
-	if ((changes = json_pack("{s:[s,s,s],s:s,s:s,s:I}", "fields",
+	if ((changes = json_pack("{s:[s,s,s],s:s,s:s,s:s,s:I}", "fields",
 		 "booking_id", "amount_minor", "status", "cause", cause,
-		 "status", "approved", "amount_minor", (json_int_t)amount)) ==
-	    NULL)
+		 "method", p != NULL ? "stripe" : "manual", "status",
+		 "approved", "amount_minor", (json_int_t)amount)) == NULL)
 		return (ERR_NOMEM);
 	rc = audit_append(
 	    tx, who, req, "refunds.create", "refunds", id, changes);
 	json_decref(changes);
+	if (rc != OK)
+		return (rc);
+	/* Through Stripe, by the job; a manual one waits for staff. */
 	snprintf(pl, sizeof(pl), "{\"refund_id\":\"%s\"}", id);
-	if (rc != OK ||
+	if (p != NULL &&
 	    (rc = jobs_enqueue(tx, TRAINING_REFUND_JOB, pl, NULL, 0, NULL)) !=
 		OK)
 		return (rc);
 	log_info("event=training_refund_made refund_id=%s booking_id=%s "
-		 "cause=%s amount_minor=%lld",
-	    id, b->id, cause, (long long)amount);
+		 "cause=%s method=%s amount_minor=%lld",
+	    id, b->id, cause, p != NULL ? "stripe" : "manual",
+	    (long long)amount);
 	if (id_out != NULL)
 		strlcpy_cb(id_out, id, UUID_STR_LEN);
-	return (
-	    why != NULL ? refund_tell(tx, b, p->currency, amount, why) : OK);
+	return (why != NULL
+		? refund_tell(tx, b, currency, amount, why, p == NULL)
+		: OK);
 }
 
 /* Mail the booker why their payment goes back. Nobody to tell (erased,
  * or an address that will not do) is not a failure. */
 static int
 refund_tell(struct tx *tx, const struct training_booking *b,
-    const char *currency, int64_t amount, const char *why)
+    const char *currency, int64_t amount, const char *why, int manual)
 {
 	struct person_contact pc;
 	json_t		     *vars;
@@ -297,9 +313,14 @@ refund_tell(struct tx *tx, const struct training_booking *b,
 	}
 	/* As the currency's minor units go: 75.00 GBP, 5000 JPY. */
 	training_money_format(amount, currency, money, sizeof(money));
-	vars = json_pack("{s:s,s:s,s:s,s:s}", "first_name",
+	vars = json_pack("{s:s,s:s,s:s,s:s,s:s}", "first_name",
 	    pc.first_name != NULL ? pc.first_name : "there",
-	    "booking_reference", b->reference, "amount", money, "why", why);
+	    "booking_reference", b->reference, "amount", money, "why", why,
+	    "how",
+	    manual ? "We pay it back the way you paid us (bank transfer or as "
+		     "agreed with\nyou) and will let you know when it is done."
+		   : "The money goes back to the card you paid with; banks "
+		     "take 5 to 10 days\nto show it.");
 	rc = vars != NULL
 	    ? hooks_mail(tx, pc.email, b->user_id, REFUND_MAIL, vars, NULL)
 	    : ERR_NOMEM;
@@ -522,6 +543,10 @@ send_start_tx(struct tx *tx, void *arg)
 	s->skip = 0;
 	if ((rc = refund_read(tx, s->id, &s->row)) != OK)
 		return (rc);
+	if (strcmp(s->row.method, "stripe") != 0) {
+		s->skip = 1; /* paid back by staff, never sent */
+		return (OK);
+	}
 	if (strcmp(s->row.status, "approved") == 0) {
 		st = store_prepare(tx,
 		    "UPDATE refunds SET status = 'processing', processed_at = "

@@ -92,6 +92,15 @@
 	"{\"$ref\":\"#/components/schemas/refunds\"}}},\"problems\":"	\
 	"{\"403\":\"staff only\",\"404\":\"no such refund\",\"409\":"	\
 	"\"INVALID_TRANSITION: not pending\"}}"
+#define API_COMPLETE							\
+	"{\"body\":{\"type\":\"object\",\"required\":[\"note\"],"		\
+	"\"additionalProperties\":false,\"properties\":{\"note\":"	\
+	"{\"type\":\"string\",\"minLength\":1}}},\"answers\":{\"200\":"	\
+	"{\"description\":\"the refund, completed\",\"schema\":{\"$ref\":"\
+	"\"#/components/schemas/refunds\"}}},\"problems\":{\"403\":"	\
+	"\"staff only\",\"404\":\"no such refund\",\"409\":\"NOT_MANUAL "	\
+	"(Stripe completes a refund through Stripe), INVALID_TRANSITION "	\
+	"(not approved)\",\"422\":\"VALIDATION_FAILED (no note)\"}}"
 #define API_STRIPE							\
 	"{\"content\":{\"application/json\":{\"type\":\"object\","		\
 	"\"required\":[\"id\",\"type\",\"data\"]}},\"answers\":{\"200\":"	\
@@ -134,8 +143,8 @@ static const struct route training_routes[] = {
 	{ HTTP_POST, "/v1/training-bookings/{id}/cancel",
 	    training_booking_action, 0,
 	    "pending|confirmed -> cancelled (the booker: a pending one); an "
-	    "unpaid booking's discount code use is given back, a booking paid "
-	    "through Stripe refunded in full",
+	    "unpaid booking's discount code use is given back, a paid one "
+	    "refunded in full (by hand when it was paid offline)",
 	    &training_moves[1],
 	    API_BOOKING(
 		"the booking, cancelled", "\"409\":\"INVALID_TRANSITION\"") },
@@ -164,13 +173,20 @@ static const struct route training_routes[] = {
 	    "Stripe-Signature",
 	    NULL, API_STRIPE },
 	{ HTTP_POST, "/v1/refunds", training_refund_ask, ROUTE_JSON_BODY,
-	    "ask for a refund of a booking paid through Stripe (the booker: "
-	    "their confirmed one; staff: any, and may set the policy aside)",
+	    "ask for a refund of a paid booking, through Stripe or, paid "
+	    "offline, a manual one (the booker: their confirmed one; staff: "
+	    "any, and may set the policy aside)",
 	    NULL, API_ASK },
 	{ HTTP_POST, "/v1/refunds/{id}/approve", training_refund_decide, 0,
 	    "pending -> approved (staff): sent to Stripe by the "
-	    "training.refund job; all that was left cancels the booking",
+	    "training.refund job (a manual one waits for staff to pay it "
+	    "back); all that was left cancels the booking",
 	    "approve", API_DECIDE("the refund, approved") },
+	{ HTTP_POST, "/v1/refunds/{id}/complete", training_refund_complete,
+	    ROUTE_JSON_BODY,
+	    "approved -> completed (staff): a manual refund (a booking paid "
+	    "offline) paid back, with a {\"note\"} of how",
+	    NULL, API_COMPLETE },
 	{ HTTP_POST, "/v1/refunds/{id}/reject", training_refund_decide,
 	    ROUTE_JSON_BODY,
 	    "pending -> rejected (staff), with an optional {\"reason\"}: the "
@@ -255,6 +271,16 @@ training_currency_ok(const char *s)
 		if (s[i] < 'A' || s[i] > 'Z')
 			return (0);
 	return (s[3] == '\0');
+}
+
+size_t
+training_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return (n);
 }
 
 /*

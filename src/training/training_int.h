@@ -18,7 +18,9 @@
  * deduplicated by id); payment_events.c what a PaymentIntent's events do
  * to its booking; refunds.c refunds asked for and decided, and the
  * cancellation policy; refund_jobs.c refunds made by carebase, the
- * training.refund job that sends them to Stripe, and their events.
+ * training.refund job that sends them to Stripe, and their events;
+ * refunds_manual.c the refunds of bookings paid offline, paid back by
+ * staff.
  *
  * Catalogue writes are staff's (admins); the public reads without a token
  * active courses, active venues and upcoming schedules
@@ -155,6 +157,8 @@ int training_schedule_exists(
 /* The free seats of schedule id into *out (TRAINING_FREE_SEATS_SQL);
  * ERR_NOT_FOUND. */
 int training_free_seats(struct tx *, const char *schedule_id, int64_t *out);
+/* Characters (code points) of UTF-8 text. Pure. */
+size_t training_chars(const char *s);
 /* A problem naming the field with its own code and a number (free_seats
  * and the like) in extra member name. Returns rc. */
 int training_refuse_n(struct request *, int rc, const char *code,
@@ -404,13 +408,28 @@ int training_refund_in_full(struct tx *, const struct principal *,
  * Refund what is left of payment p of booking b (fee 0, in the payment's
  * currency), approved now, and queue its training.refund job; cause is
  * schedule_cancelled, staff_cancelled, late_payment, duplicate_payment or
- * payment_mismatch. With why (a sentence), the booker is told by mail.
+ * payment_mismatch. p NULL: b was paid offline, and the refund is a
+ * manual one (no job: staff pay it back and mark it completed,
+ * refunds_manual.c). With why (a sentence), the booker is told by mail.
  * Nothing when nothing is left; *id ("" then) may be NULL.
  */
 int training_refund_auto(struct tx *, const struct principal *,
     struct request *, const struct training_booking *b,
     const struct training_payment *p, const char *cause, const char *why,
     char *id);
+/* refunds_manual.c: the refunds of a booking paid offline. */
+/* POST /v1/refunds/{id}/complete {"note"}: staff paid it back. */
+void training_refund_complete(struct request *);
+/* What is left to refund of b paid offline (its total less its manual
+ * refunds not rejected or failed) into *left; ERR_NOT_FOUND when b was
+ * not paid (or costs nothing). The caller holds the booking's lock and
+ * found no Stripe payment of b (training_payment_of). */
+int training_offline_left(
+    struct tx *, const struct training_booking *b, int64_t *left);
+/* b's payment_status from its completed manual refunds: refunded when
+ * they come to its total, else partially_refunded. */
+int training_offline_sync(struct tx *, const char *booking_id);
+
 /* The training.refund job: send an approved refund to Stripe. */
 int training_refund_job(struct store *, const struct job *, char *err);
 /* A Refund object's event (refund.*, charge.refund.updated) or a

@@ -27,6 +27,7 @@ switch in production); the control runs the guard's statements less the
 lock and the conditional update, not a model of carebase."""
 
 import datetime
+import time
 import uuid
 
 import pytest
@@ -204,7 +205,11 @@ def test_what_cannot_be_refunded(shop, db):
     offline = booked(s, person(s, "cash"), sched)
     assert s.post(f"/v1/training-bookings/{offline['id']}/confirm",
                   headers=hdr(admin)).status_code == 200
-    problem(ask(shop, admin, offline), 409, "BOOKING_NOT_PAID")
+    free = booked(s, person(s, "free"), sched,
+                  discount_code=discount_code(s, admin, discount_value=100)["code"])
+    assert s.post(f"/v1/training-bookings/{free['id']}/confirm",
+                  headers=hdr(admin)).status_code == 200
+    problem(ask(shop, admin, free), 409, "BOOKING_NOT_PAID")
     other = person(s, "other")
     problem(ask(shop, other, offline), 404, "NOT_FOUND")
     problem(s.post("/v1/refunds", headers=hdr(m), json={"booking_id": str(uuid.uuid4())}),
@@ -524,10 +529,15 @@ def test_a_schedule_cancelled_by_staff_refunds_its_paid_bookings_in_full(shop, d
     assert read_booking(shop["server"], admin, a)["payment_status"] == "refunded"
     assert db.count("email_log", f"template = 'training_payment_refunded' AND "
                     f"user_id = '{alice['id']}'") == 1
-    # Paid offline: refunded offline, nothing sent; unpaid: its code given back.
+    # Paid offline: a manual refund, approved, for staff to pay back (nothing
+    # sent to Stripe); unpaid: its code given back.
     assert read_booking(shop["server"], admin, cash)["payment_status"] == "paid"
-    assert db.count("refunds", f"booking_id = '{cash['id']}'") == 0
+    (owed,) = s.get(f"/v1/refunds?booking_id={cash['id']}", headers=hdr(admin)).json()["data"]
+    assert (owed["method"], owed["status"], owed["cause"], owed["amount_minor"]) == (
+        "manual", "approved", "schedule_cancelled", 7500)
+    assert owed["payment_transaction_id"] is None
     assert read_booking(shop["server"], admin, hold)["discount_released_at"]
+    assert db.count("refunds", f"booking_id = '{hold['id']}'") == 0
     assert len(st.refunds) == 1
 
 
@@ -546,7 +556,8 @@ def test_the_refund_mail_shows_amounts_as_the_currency_counts_them(start_server,
                                                                     stripe_signer, smtp_sink):
     """The booker told of a refund reads the amount in the currency's own
     minor units: 75.00 GBP, but 5000 JPY (yen have none; Stripe counts
-    JPY amounts in whole yen), not 50.00 JPY."""
+    JPY amounts in whole yen), not 50.00 JPY; and how it comes back: to
+    the card, or, paid offline, the way they paid."""
     s = start_server(db=db, env=stripe.env(**smtp_env(smtp_sink.port)))
     shop = make_catalogue(s)
     shop.update(server=s, stripe=stripe, sign=stripe_signer, db=db)
@@ -558,11 +569,106 @@ def test_the_refund_mail_shows_amounts_as_the_currency_counts_them(start_server,
         b, pi = paid(c, m, course_schedule(s, c, hours))
         r = s.post(f"/v1/training-bookings/{b['id']}/cancel", headers=hdr(admin))
         assert r.status_code == 200, r.text
-    msgs = smtp_sink.wait_for(2, timeout=20)
+    # Paid offline: told it comes back the way they paid, not to a card.
+    m = person(s, "cash")
+    b = booked(s, m, course_schedule(s, shop, 48))
+    assert s.post(f"/v1/training-bookings/{b['id']}/confirm",
+                  headers=hdr(admin)).status_code == 200
+    assert s.post(f"/v1/training-bookings/{b['id']}/cancel",
+                  headers=hdr(admin)).status_code == 200
+    msgs = smtp_sink.wait_for(3, timeout=20)
     text = {m["To"].split(".")[0]: m.get_body(("plain",)).get_content() for m in msgs}
     assert "payment of 75.00 GBP" in text["pounds"], text["pounds"]
+    assert "to the card you paid with" in text["pounds"]
     assert "payment of 5000 JPY" in text["yen"], text["yen"]
     assert "50.00 JPY" not in text["yen"]
+    assert "payment of 75.00 GBP" in text["cash"], text["cash"]
+    assert "the way you paid us" in text["cash"] and "card" not in text["cash"]
+
+
+def test_a_booking_paid_offline_is_refunded_by_hand_and_recorded(shop, db):
+    """A booking paid offline (staff's confirm: invoice, cash) has no
+    payment Stripe can send back, but its money is still owed back: the
+    refund is a manual one, under the same rules (the policy, never more
+    than was paid), decided by staff, never sent to Stripe, and completed
+    by staff once paid back, with a note of how (sealed under the booker's
+    key); the booking's payment_status follows."""
+    s, st, m, admin = shop["server"], shop["stripe"], shop["member"], shop["admin"]
+    sched = course_schedule(s, shop)
+    b = booked(s, m, sched)
+    assert s.post(f"/v1/training-bookings/{b['id']}/confirm",
+                  headers=hdr(admin)).status_code == 200
+    part = asked(shop, m, b, amount_minor=2000, reason="missed the afternoon")
+    assert (part["method"], part["payment_transaction_id"], part["currency"]) == (
+        "manual", None, "GBP")
+    assert part["status"] == "pending" and part["cancels_booking"] is False
+    err = problem(ask(shop, m, b, amount_minor=6000), 409, "REFUND_EXCEEDS_PAYMENT")
+    assert err["refundable_minor"] == 5500
+    assert decide(shop, admin, part, "approve").json()["status"] == "approved"
+    # Nothing goes to Stripe; it waits for staff.
+    time.sleep(1)
+    assert db.count("jobs", "kind = 'training.refund'") == 0
+    assert st.requests("/v1/refunds") == []
+    assert refund_row(shop, part)["status"] == "approved"
+    # Only staff complete it, with a note, and only a manual approved one.
+    url = f"/v1/refunds/{part['id']}/complete"
+    note = {"note": "bank transfer 2031-03-01, reference CB-7781"}
+    problem(s.post(url, headers=hdr(m), json=note), 403, "FORBIDDEN")
+    err = problem(s.post(url, headers=hdr(admin), json={}), 422, "VALIDATION_FAILED")
+    assert [e["field"] for e in err["errors"]] == ["note"]
+    r = s.post(url, headers=hdr(admin), json=note)
+    assert r.status_code == 200, r.text
+    done = r.json()
+    assert (done["status"], done["completed_by"], done["note"]) == (
+        "completed", admin["id"], note["note"])
+    assert done["completed_at"]
+    assert b"CB-7781" not in db.raw()
+    assert s.get(f"/v1/refunds/{part['id']}", headers=hdr(m)).json()["note"] == note["note"]
+    problem(s.post(url, headers=hdr(admin), json=note), 409, "INVALID_TRANSITION")
+    assert read_booking(s, m, b)["payment_status"] == "partially_refunded"
+    assert db.count("audit_log", f"action = 'refunds.complete' AND "
+                    f"entity_id = '{part['id']}'") == 1
+    # The rest: all that is left cancels the booking when approved.
+    rest = asked(shop, m, b)
+    assert rest["amount_minor"] == 5500 and rest["cancels_booking"] is True
+    assert decide(shop, admin, rest, "approve").status_code == 200
+    row = read_booking(s, m, b)
+    assert (row["status"], row["cancel_reason"]) == ("cancelled", "booker")
+    assert free_seats(s, sched, admin) == 10
+    r = s.post(f"/v1/refunds/{rest['id']}/complete", headers=hdr(admin),
+               json={"note": "cash at the desk"})
+    assert r.status_code == 200, r.text
+    assert read_booking(s, m, b)["payment_status"] == "refunded"
+    problem(ask(shop, m, b), 409, "NOT_REFUNDABLE")
+    problem(ask(shop, admin, b), 409, "REFUND_EXCEEDS_PAYMENT")
+    # A refund through Stripe is Stripe's to complete.
+    paid_b, pi = paid(shop, person(s, "card"), sched)
+    card = asked(shop, admin, paid_b, amount_minor=100)
+    assert decide(shop, admin, card, "approve").status_code == 200
+    problem(s.post(f"/v1/refunds/{card['id']}/complete", headers=hdr(admin), json=note),
+            409, "NOT_MANUAL")
+
+
+def test_staff_cancelling_a_booking_paid_offline_owe_a_manual_refund(shop, db):
+    """Staff's cancel of a confirmed booking paid offline makes its refund
+    in full at once, approved, manual; the booker is told it is paid back
+    the way they paid, not to their card."""
+    s, m, admin = shop["server"], shop["member"], shop["admin"]
+    b = booked(s, m, soon(shop, 1))       # inside the policy's last hours: still all back
+    assert s.post(f"/v1/training-bookings/{b['id']}/confirm",
+                  headers=hdr(admin)).status_code == 200
+    r = s.post(f"/v1/training-bookings/{b['id']}/cancel", headers=hdr(admin))
+    assert r.status_code == 200, r.text
+    (ref,) = s.get(f"/v1/refunds?booking_id={b['id']}", headers=hdr(admin)).json()["data"]
+    assert (ref["method"], ref["cause"], ref["status"], ref["amount_minor"]) == (
+        "manual", "staff_cancelled", "approved", 7500)
+    assert db.count("email_log", "template = 'training_payment_refunded' AND "
+                    f"user_id = '{m['id']}'") == 1
+    r = s.post(f"/v1/refunds/{ref['id']}/complete", headers=hdr(admin),
+               json={"note": "BACS"})
+    assert r.status_code == 200, r.text
+    assert read_booking(s, m, b)["payment_status"] == "refunded"
+    assert shop["stripe"].requests("/v1/refunds") == []
 
 
 # -- races ------------------------------------------------------------------------
