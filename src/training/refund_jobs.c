@@ -52,16 +52,13 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
-#include "core/mail.h"
 #include "core/util.h"
 #include "ops/inbox.h"
 #include "resource/audit.h"
-#include "resource/hooks.h"
 #include "store/jobs.h"
 #include "store/store.h"
 #include "training/training_int.h"
 
-#define REFUND_MAIL "training_payment_refunded"
 /* Refunds a page of Stripe's list: a refund object is under 1 KiB, so a
  * page stays well inside STRIPE_RESPONSE_MAX (100, Stripe's most, would
  * not). */
@@ -93,8 +90,6 @@ struct send {
 };
 
 static int refund_read(struct tx *, const char *id, struct refund_row *);
-static int refund_tell(struct tx *, const struct training_booking *,
-    const char *currency, int64_t amount, const char *why, int manual);
 static int send_start_tx(struct tx *, void *);
 static int send_done_tx(struct tx *, void *);
 static int refund_lookup(const struct refund_row *, struct stripe_reply *lr,
@@ -107,25 +102,6 @@ static int refund_move(
     struct tx *, struct refund_row *, const char *to, const char *why);
 static int  payment_status_sync(struct tx *, const struct refund_row *);
 static void token_of(const char *in, char *out, size_t n);
-
-static const struct mail_template refund_template = {
-	REFUND_MAIL,
-	"Your payment for booking {{booking_reference}} is being refunded",
-	"Hello {{first_name}},\n\n"
-	"Your payment of {{amount}} for training booking "
-	"{{booking_reference}}\n"
-	"is being refunded in full: {{why}}.\n\n"
-	"{{how}}\n",
-	NULL,
-};
-
-int
-training_refund_mail_init(void)
-{
-	int rc = mail_template_register(&refund_template);
-
-	return (rc == ERR_CONFLICT ? OK : rc);
-}
 
 static int
 refund_read(struct tx *tx, const char *id, struct refund_row *out)
@@ -287,52 +263,8 @@ training_refund_auto(struct tx *tx, const struct principal *who,
 	if (id_out != NULL)
 		strlcpy_cb(id_out, id, UUID_STR_LEN);
 	return (why != NULL
-		? refund_tell(tx, b, currency, amount, why, p == NULL)
+		? training_refund_tell(tx, b, currency, amount, why, p == NULL)
 		: OK);
-}
-
-/* Mail the booker why their payment goes back. Nobody to tell (erased,
- * or an address that will not do) is not a failure. */
-static int
-refund_tell(struct tx *tx, const struct training_booking *b,
-    const char *currency, int64_t amount, const char *why, int manual)
-{
-	struct person_contact pc;
-	json_t		     *vars;
-	char		      money[48];
-	int		      rc;
-
-	memset(&pc, 0, sizeof(pc));
-	if ((rc = hooks_contact(tx, b->user_id, 0, &pc)) != OK ||
-	    pc.email == NULL) {
-		hooks_contact_clear(&pc);
-		return (rc == ERR_NOT_FOUND || rc == ERR_INVALID ||
-			    rc == ERR_UNAVAILABLE || rc == OK
-			? OK
-			: rc);
-	}
-	/* As the currency's minor units go: 75.00 GBP, 5000 JPY. */
-	training_money_format(amount, currency, money, sizeof(money));
-	vars = json_pack("{s:s,s:s,s:s,s:s,s:s}", "first_name",
-	    pc.first_name != NULL ? pc.first_name : "there",
-	    "booking_reference", b->reference, "amount", money, "why", why,
-	    "how",
-	    manual ? "We pay it back the way you paid us (bank transfer or as "
-		     "agreed with\nyou) and will let you know when it is done."
-		   : "The money goes back to the card you paid with; banks "
-		     "take 5 to 10 days\nto show it.");
-	rc = vars != NULL
-	    ? hooks_mail(tx, pc.email, b->user_id, REFUND_MAIL, vars, NULL)
-	    : ERR_NOMEM;
-	json_decref(vars);
-	hooks_contact_clear(&pc);
-	if (rc == ERR_INVALID || rc == ERR_UNAVAILABLE) {
-		log_warn("event=training_refund_mail_skipped booking_id=%s "
-			 "code=%s",
-		    b->id, err_code(rc));
-		rc = OK;
-	}
-	return (rc);
 }
 
 /* The job */

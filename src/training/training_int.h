@@ -20,7 +20,7 @@
  * cancellation policy; refund_jobs.c refunds made by carebase, the
  * training.refund job that sends them to Stripe, and their events;
  * refunds_manual.c the refunds of bookings paid offline, paid back by
- * staff.
+ * staff; refund_mail.c the mail that tells the booker.
  *
  * Catalogue writes are staff's (admins); the public reads without a token
  * active courses, active venues and upcoming schedules
@@ -436,8 +436,13 @@ int training_refund_job(struct store *, const struct job *, char *err);
  * charge.refunded's refunds: complete or fail ours. */
 int training_refund_event(struct tx *, const char *type, json_t *obj,
     struct inbox_result *, struct training_effect *out);
-/* The mail template the booker is told with. */
+/* refund_mail.c: the mail template the booker is told with, once. */
 int training_refund_mail_init(void);
+/* Tell b's booker by mail that amount of currency goes back, and why (a
+ * sentence); manual: paid offline, paid back by staff. Nobody to tell
+ * (erased, or an address that will not do) is not a failure. */
+int training_refund_tell(struct tx *, const struct training_booking *b,
+    const char *currency, int64_t amount, const char *why, int manual);
 
 /* seed.c: the catalogue's demo data for `carebase seed` */
 struct seed_accounts;
