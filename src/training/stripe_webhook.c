@@ -194,28 +194,22 @@ st_tie(struct tx *tx, json_t *obj, struct inbox_result *r)
 {
 	struct stmt *st;
 	json_t	    *v, *meta = json_object_get(obj, "metadata");
+	const char  *what = json_string_value(json_object_get(obj, "object"));
 	const char  *intent, *refund, *booking;
 	int	     rc;
 
 	v = json_object_get(obj, "payment_intent");
 	intent =
 	    json_string_value(json_is_object(v) ? json_object_get(v, "id") : v);
-	if (intent == NULL &&
-	    strcmp(json_string_value(json_object_get(obj, "object")) != NULL
-		    ? json_string_value(json_object_get(obj, "object"))
-		    : "",
-		"payment_intent") == 0)
+	if (intent == NULL && what != NULL &&
+	    strcmp(what, "payment_intent") == 0)
 		intent = json_string_value(json_object_get(obj, "id"));
 	refund = json_string_value(json_object_get(meta, "refund_id"));
-	if (refund == NULL)
-		refund = json_string_value(json_object_get(
-		    json_object_get(
-			json_array_get(
-			    json_object_get(
-				json_object_get(obj, "refunds"), "data"),
-			    0),
-			"metadata"),
-		    "refund_id"));
+	if (refund == NULL) { /* a Charge: its first refund's */
+		v = json_object_get(json_object_get(obj, "refunds"), "data");
+		v = json_object_get(json_array_get(v, 0), "metadata");
+		refund = json_string_value(json_object_get(v, "refund_id"));
+	}
 	booking = json_string_value(json_object_get(meta, "booking_id"));
 	st = store_prepare(tx,
 	    "SELECT user_id, 1 FROM payment_transactions WHERE "
