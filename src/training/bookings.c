@@ -15,9 +15,10 @@
  * through Stripe (payments.c, payment_events.c), or by staff's confirm
  * action, the offline path (invoice, cash: payment_status paid); one
  * that costs nothing is confirmed by its booker (payment_status paid, no
- * payment transaction). Staff's cancel of a booking paid through Stripe
- * refunds it in full; the booker's, under the cancellation policy
- * (refunds.c). Status and payment_status move only through the actions
+ * payment transaction). Staff's cancel of a paid booking refunds it in
+ * full; the booker's, under the cancellation policy (refunds.c): through
+ * Stripe, or by a manual refund staff pay back when it was paid offline
+ * (refunds_manual.c). Status and payment_status move only through the actions
  * (POST /v1/training-bookings/{id}/<verb>), payments and refunds, never
  * by PATCH (422: they are read-only), which changes only notes.
  *

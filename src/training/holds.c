@@ -15,11 +15,11 @@
  * expired.
  *
  * A schedule cancelled by staff cancels its live bookings
- * (schedule_cancelled), refunds in full those paid through Stripe (the
- * refunds approved at once, sent by the training.refund job, the bookers
- * told by mail) and expires its inquiries in the same transaction. A
- * booking paid offline (staff's confirm) keeps payment_status paid: it is
- * refunded offline.
+ * (schedule_cancelled), refunds in full those paid (the refunds approved
+ * at once: through Stripe, sent by the training.refund job; paid offline
+ * by staff's confirm, manual ones for staff to pay back and mark
+ * completed; the bookers told by mail) and expires its inquiries in the
+ * same transaction.
  *
  * References: TRAINING_REF_LEN characters of an alphabet without
  * look-alikes (31 symbols, ~49.5 bits), drawn by libsodium, unique by
@@ -309,7 +309,7 @@ training_schedule_cancelled(struct tx *tx, const struct principal *who,
 		    json_string_value(json_array_get(r, 0)),
 		    json_string_value(json_array_get(r, 1)), "schedule_cancel",
 		    "schedule_cancelled", now);
-		/* Paid through Stripe: all of it back, at once. */
+		/* Paid: all of it back, at once (by hand when offline). */
 		if (rc == OK)
 			rc = training_refund_in_full(tx, who, req,
 			    json_string_value(json_array_get(r, 0)),

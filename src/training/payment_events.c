@@ -3,14 +3,31 @@
  * in the webhook's transaction, under a lock on the intent (then the
  * schedule's, then a discount code's: the module's lock order).
  *
- * Every event names its booking: the payment transaction's when the
- * intent is known (made by POST .../payment), else the intent's
+ * An event names its booking: the payment transaction's when the intent
+ * is known (made by POST .../payment), else the intent's
  * metadata[booking_id] (an intent whose row was lost to a crash, or made
- * elsewhere), and the row is made then. The booking must exist, agree
- * with the row and the metadata, and cost the intent's amount in its
- * currency: otherwise 422 PAYMENT_MISMATCH, nothing changed. So one
- * PaymentIntent pays at most one booking (its id is unique in
- * payment_transactions, and its row names one booking).
+ * elsewhere), and the row is made then. Stripe sends again, for days,
+ * every event not answered 2xx, so every event that parses is answered
+ * 200 and kept in stripe_events with what it did and why:
+ *
+ *	not carebase's: no row for the intent	ignored: no_booking,
+ *	  and no booking named, or a booking	  unknown_booking; nothing
+ *	  that does not exist (another system	  changed
+ *	  sharing the Stripe account)
+ *	carebase's, but its amount, currency	payment_intent.succeeded:
+ *	  or booking is not that of the booking	  refunded_mismatch (reason
+ *	  the intent was made for (the intent	  amount, currency or booking):
+ *	  changed at Stripe)			  the payment recorded as
+ *						  unapplied, logged, refunded in
+ *						  full by the training.refund
+ *						  job (cause payment_mismatch),
+ *						  the booker told; the booking
+ *						  as it was. Other events:
+ *						  mismatch, nothing changed
+ *
+ * So one PaymentIntent pays at most one booking (its id is unique in
+ * payment_transactions, and its row names one booking), and money taken
+ * that pays no booking is never kept in silence.
  *
  *	payment_intent.succeeded	the transaction succeeded, then:
  *	    pending, hold ahead			confirmed, paid
@@ -21,7 +38,8 @@
  *	    otherwise (full, cancelled for	paid, cancelled, and refunded
  *	      another reason, started)		in full at once (late_payment)
  *	    paid already (another intent, or	refunded in full at once
- *	      staff's offline confirm)		(duplicate_payment)
+ *	      staff's offline confirm)		(duplicate_payment; the
+ *						payment unapplied: duplicate)
  *	  the booker is told of a refund by mail.
  *	payment_intent.payment_failed	the attempt recorded (failures, code);
  *					the booking stays pending with
@@ -29,11 +47,12 @@
  *					may try again within the hold
  *	payment_intent.processing	recorded
  *	payment_intent.canceled		recorded
- *	other payment_intent.*		acknowledged
+ *	other payment_intent.*		ignored: unhandled_type
  * A succeeded transaction never moves back (Stripe's events may come out
- * of order). Each status an event sets is audited
- * (payment_transactions.<status>, a failure with its code): the row
- * keeps the last attempt and counts the failed ones, the log keeps each.
+ * of order): a later event is stale, a mismatched one with its reason.
+ * Each status an event sets is audited (payment_transactions.<status>, a
+ * failure with its code): the row keeps the last attempt and counts the
+ * failed ones, the log keeps each.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -43,6 +62,7 @@
 #include <jansson.h>
 
 #include "core/err.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "ops/inbox.h"
 #include "resource/audit.h"
@@ -59,6 +79,7 @@ struct intent_ev {
 	const char *method;  /* payment_method's id, or NULL */
 	const char *failure; /* last_payment_error.code, or NULL */
 	int64_t	    amount;
+	char	    cur[4]; /* currency, upper case */
 };
 
 /* Its payment transaction, when there is one. */
@@ -69,28 +90,49 @@ struct txn {
 	int64_t committed, amount;
 };
 
-static int ev_parse(json_t *, struct intent_ev *, struct inbox_result *);
-static int txn_find(struct tx *, const char *intent, struct txn *);
-static int txn_write(struct tx *, const struct intent_ev *,
-    const struct training_booking *, struct txn *, const char *status);
-static int mismatch(struct inbox_result *, const char *why);
-static int succeeded(struct tx *, const struct intent_ev *,
-    struct training_booking *, struct txn *, const char **effect);
-static int confirm(
-    struct tx *, const struct training_booking *, const char *from);
+static int  ev_parse(json_t *, struct intent_ev *, struct inbox_result *);
+static int  txn_find(struct tx *, const char *intent, struct txn *);
+static int  txn_write(struct tx *, const struct intent_ev *,
+     const struct training_booking *, struct txn *, const char *status);
+static void mismatch_log(const struct intent_ev *,
+    const struct training_booking *, const char *kind, const char *done);
+static const char *mismatch_of(const struct intent_ev *,
+    const struct training_booking *, const struct txn *);
+static int	   mismatched(struct tx *, const struct intent_ev *,
+	    const struct training_booking *, struct txn *, const char *kind);
+static int	   succeeded(struct tx *, const struct intent_ev *,
+	    struct training_booking *, struct txn *, const char **effect);
+static int	   confirm(
+	    struct tx *, const struct training_booking *, const char *from);
 static int revivable(struct tx *, const struct training_booking *, int64_t now);
 static int mark_paid(struct tx *, const char *booking_id);
+static int unapplied(struct tx *, const char *txn_id, const char *why);
 
-static int
-mismatch(struct inbox_result *r, const char *why)
+/*
+ * Why the event's intent does not pay its booking b (the transaction's,
+ * t, when there is one): "booking" when its metadata names another,
+ * "amount" or "currency" when they are not the booking's or the intent's
+ * as it was made; NULL when it matches.
+ */
+static const char *
+mismatch_of(const struct intent_ev *e, const struct training_booking *b,
+    const struct txn *t)
 {
-	return (inbox_fail(r, ERR_INVALID, "PAYMENT_MISMATCH", "%s", why));
+	if (e->booking != NULL && strcmp(e->booking, b->id) != 0)
+		return ("booking");
+	if (e->amount != b->total ||
+	    (t->id[0] != '\0' && t->amount != e->amount))
+		return ("amount");
+	if (strcasecmp(e->currency, b->currency) != 0)
+		return ("currency");
+	return (NULL);
 }
 
 static int
 ev_parse(json_t *obj, struct intent_ev *e, struct inbox_result *r)
 {
 	json_t *v;
+	int	i;
 
 	e->intent = json_string_value(json_object_get(obj, "id"));
 	e->currency = json_string_value(json_object_get(obj, "currency"));
@@ -101,6 +143,9 @@ ev_parse(json_t *obj, struct intent_ev *e, struct inbox_result *r)
 		return (inbox_fail(r, ERR_INVALID, "EVENT_INVALID",
 		    "The PaymentIntent lacks an id, amount or currency."));
 	e->amount = json_integer_value(v);
+	for (i = 0; i < 3; i++)
+		e->cur[i] = (char)toupper((unsigned char)e->currency[i]);
+	e->cur[3] = '\0';
 	e->booking = json_string_value(
 	    json_object_get(json_object_get(obj, "metadata"), "booking_id"));
 	v = json_object_get(obj, "payment_method");
@@ -171,7 +216,7 @@ txn_write(struct tx *tx, const struct intent_ev *e,
 		store_bind_text(st, 3, b->user_id);
 		store_bind_text(st, 4, e->intent);
 		store_bind_int64(st, 5, e->amount);
-		store_bind_text(st, 6, b->currency);
+		store_bind_text(st, 6, e->cur);
 		store_bind_int64(st, 7, now);
 		store_bind_int64(st, 8, now);
 		rc = store_step(st);
@@ -213,16 +258,17 @@ txn_write(struct tx *tx, const struct intent_ev *e,
 
 int
 training_intent_event(struct tx *tx, const char *type, json_t *obj,
-    struct inbox_result *r, const char **effect)
+    struct inbox_result *r, struct training_effect *out)
 {
 	struct intent_ev	e;
 	struct training_booking b;
 	struct txn		t;
-	const char	       *status, *booking;
+	const char	       *status, *booking, *kind;
 	struct stmt	       *st;
 	int			rc;
 
-	*effect = "ignored";
+	out->effect = "ignored";
+	out->reason = NULL;
 	memset(&e, 0, sizeof(e));
 	e.type = type;
 	if (strcmp(type, "payment_intent.succeeded") == 0)
@@ -233,40 +279,54 @@ training_intent_event(struct tx *tx, const char *type, json_t *obj,
 		status = "processing";
 	else if (strcmp(type, "payment_intent.canceled") == 0)
 		status = "canceled";
-	else
+	else {
+		out->reason = "unhandled_type";
 		return (OK);
+	}
 	if ((rc = ev_parse(obj, &e, r)) != OK)
 		return (rc);
 	if ((rc = training_lock(tx, "intent", e.intent)) != OK)
 		return (rc);
 	if ((rc = txn_find(tx, e.intent, &t)) != OK && rc != ERR_NOT_FOUND)
 		return (rc);
-	if (rc == OK && e.booking != NULL && strcmp(e.booking, t.booking) != 0)
-		return (mismatch(r,
-		    "The PaymentIntent pays another booking than its "
-		    "metadata names."));
+	/* Not carebase's: no row, and no booking of ours named. */
 	booking = rc == OK ? t.booking : e.booking;
-	if (booking == NULL || !uuid_valid(booking))
-		return (mismatch(r, "The PaymentIntent names no booking."));
-	if ((rc = training_booking_load(tx, booking, &b)) == ERR_NOT_FOUND)
-		return (mismatch(r, "The PaymentIntent names no booking."));
+	if (booking == NULL) {
+		out->reason = "no_booking";
+		return (OK);
+	}
+	if (!uuid_valid(booking) ||
+	    (rc = training_booking_load(tx, booking, &b)) == ERR_NOT_FOUND) {
+		out->reason = "unknown_booking";
+		return (OK);
+	}
 	if (rc != OK)
 		return (rc);
 	strlcpy_cb(r->user_id, b.user_id, sizeof(r->user_id));
-	if (e.amount != b.total || strcasecmp(e.currency, b.currency) != 0 ||
-	    (t.id[0] != '\0' && t.amount != e.amount))
-		return (mismatch(r,
-		    "The PaymentIntent's amount or currency is not the "
-		    "booking's."));
+	kind = mismatch_of(&e, &b, &t);
 	if (strcmp(t.status, "succeeded") == 0) {
-		*effect = "stale"; /* done already: never moved back */
+		out->effect = "stale"; /* done already: never moved back */
+		out->reason = kind;
+		if (kind != NULL)
+			mismatch_log(&e, &b, kind, "stale");
 		return (OK);
 	}
+	if (kind != NULL) {
+		out->reason = kind;
+		if (strcmp(status, "succeeded") != 0) {
+			/* No money taken: nothing to give back. */
+			out->effect = "mismatch";
+			mismatch_log(&e, &b, kind, "ignored");
+			return (OK);
+		}
+		out->effect = "refunded_mismatch";
+		return (mismatched(tx, &e, &b, &t, kind));
+	}
 	if (strcmp(status, "succeeded") == 0)
-		return (succeeded(tx, &e, &b, &t, effect));
+		return (succeeded(tx, &e, &b, &t, &out->effect));
 	if ((rc = txn_write(tx, &e, &b, &t, status)) != OK)
 		return (rc);
-	*effect = "recorded";
+	out->effect = "recorded";
 	if (strcmp(status, "failed") != 0)
 		return (OK);
 	/* The booking waits for another attempt within its hold. */
@@ -279,6 +339,70 @@ training_intent_event(struct tx *tx, const char *type, json_t *obj,
 	rc = store_step(st);
 	store_finalize(st);
 	return (rc == STORE_DONE ? OK : rc);
+}
+
+/* One line for the operator: ids and amounts, never personal data. */
+static void
+mismatch_log(const struct intent_ev *e, const struct training_booking *b,
+    const char *kind, const char *done)
+{
+	log_warn("event=training_payment_mismatch payment_intent=%s "
+		 "booking_id=%s mismatch=%s type=%s amount_minor=%lld "
+		 "currency=%s booking_total_minor=%lld booking_currency=%s "
+		 "done=%s",
+	    e->intent, b->id, kind, e->type, (long long)e->amount, e->cur,
+	    (long long)b->total, b->currency, done);
+}
+
+/*
+ * Money taken that does not pay its booking: the transaction records what
+ * Stripe took (amount, currency) as unapplied, with why; the booking is
+ * left as it was, and all of it goes back at once (payment_mismatch), the
+ * booker told.
+ */
+static int
+mismatched(struct tx *tx, const struct intent_ev *e,
+    const struct training_booking *b, struct txn *t, const char *kind)
+{
+	struct training_payment p;
+	struct stmt	       *st;
+	json_t		       *changes;
+	int			rc;
+
+	if ((rc = txn_write(tx, e, b, t, "succeeded")) != OK)
+		return (rc);
+	st = store_prepare(tx,
+	    "UPDATE payment_transactions SET amount_minor = ?, currency = ?, "
+	    "unapplied_reason = ?, updated_at = ? WHERE id = ?");
+	store_bind_int64(st, 1, e->amount);
+	store_bind_text(st, 2, e->cur);
+	store_bind_text(st, 3, kind);
+	store_bind_int64(st, 4, time_now_ms());
+	store_bind_text(st, 5, t->id);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc != STORE_DONE)
+		return (rc);
+	if ((changes = json_pack("{s:[s,s,s],s:{s:I,s:s,s:s}}", "fields",
+		 "amount_minor", "currency", "unapplied_reason", "new",
+		 "amount_minor", (json_int_t)e->amount, "currency", e->cur,
+		 "unapplied_reason", kind)) == NULL)
+		return (ERR_NOMEM);
+	rc = audit_append(tx, NULL, NULL, "payment_transactions.unapplied",
+	    "payment_transactions", t->id, changes);
+	json_decref(changes);
+	if (rc != OK)
+		return (rc);
+	mismatch_log(e, b, kind, "refunded");
+	memset(&p, 0, sizeof(p));
+	strlcpy_cb(p.id, t->id, sizeof(p.id));
+	strlcpy_cb(p.intent, e->intent, sizeof(p.intent));
+	strlcpy_cb(p.currency, e->cur, sizeof(p.currency));
+	p.amount = e->amount;
+	p.committed = t->committed;
+	return (training_refund_auto(tx, NULL, NULL, b, &p, "payment_mismatch",
+	    0, "full", "it did not match your booking, so it has not paid it",
+	    NULL));
 }
 
 /* The money came: confirm the booking, or give it back. */
@@ -305,6 +429,8 @@ succeeded(struct tx *tx, const struct intent_ev *e, struct training_booking *b,
 	if (strcmp(b->payment_status, "pending") != 0 &&
 	    strcmp(b->payment_status, "failed") != 0) {
 		*effect = "refunded_duplicate";
+		if ((rc = unapplied(tx, t->id, "duplicate")) != OK)
+			return (rc);
 		return (training_refund_auto(tx, NULL, NULL, b, &p,
 		    "duplicate_payment", 0, "full",
 		    "the booking had been paid already", NULL));
@@ -342,6 +468,24 @@ succeeded(struct tx *tx, const struct intent_ev *e, struct training_booking *b,
 	*effect = "refunded_late";
 	return (training_refund_auto(
 	    tx, NULL, NULL, b, &p, "late_payment", 0, "full", why, NULL));
+}
+
+/* A payment that paid no booking, and why. */
+static int
+unapplied(struct tx *tx, const char *txn_id, const char *why)
+{
+	struct stmt *st;
+	int	     rc;
+
+	st = store_prepare(tx,
+	    "UPDATE payment_transactions SET unapplied_reason = ?, updated_at "
+	    "= ? WHERE id = ?");
+	store_bind_text(st, 1, why);
+	store_bind_int64(st, 2, time_now_ms());
+	store_bind_text(st, 3, txn_id);
+	rc = store_step(st);
+	store_finalize(st);
+	return (rc == STORE_DONE ? OK : rc);
 }
 
 /* Paid: the money is held until its refund completes. */

@@ -63,6 +63,8 @@ static int intent_check(
 static const char *const providers[] = { "stripe", NULL };
 static const char *const statuses[] = { "created", "processing", "succeeded",
 	"failed", "canceled", NULL };
+static const char *const unapplied[] = { "duplicate", "amount", "currency",
+	"booking", NULL };
 
 static const struct field transaction_fields[] = {
 	{ "booking_id", FIELD_UUID, FIELD_READONLY | FIELD_FILTER, 0, 0, NULL,
@@ -75,7 +77,8 @@ static const struct field transaction_fields[] = {
 	    0, STRIPE_ID_MAX, NULL, NULL, NULL, 0,
 	    "the PaymentIntent (unique: one pays at most one booking)" },
 	{ "amount_minor", FIELD_INT, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
-	    "the booking's total_minor when the intent was made" },
+	    "the booking's total_minor when the intent was made; what Stripe "
+	    "took when that was another amount (unapplied_reason)" },
 	{ "currency", FIELD_TEXT, FIELD_READONLY, 0, 3, NULL, NULL, NULL, 0,
 	    NULL },
 	{ "status", FIELD_ENUM, FIELD_READONLY | FIELD_FILTER, 0, 0, statuses,
@@ -99,6 +102,12 @@ static const struct field transaction_fields[] = {
 	    "than amount_minor" },
 	{ "refunded_minor", FIELD_INT, FIELD_READONLY, 0, 0, NULL, NULL, NULL,
 	    0, "what went back: the refunds Stripe completed, less fees" },
+	{ "unapplied_reason", FIELD_ENUM, FIELD_READONLY | FIELD_NULLABLE, 0, 0,
+	    unapplied, NULL, NULL, 0,
+	    "why a succeeded payment paid no booking and was refunded in "
+	    "full: duplicate (the booking was paid already), or amount, "
+	    "currency or booking (not those the intent was made for); null "
+	    "otherwise" },
 };
 
 const struct resource payment_transactions_resource = {
@@ -177,8 +186,8 @@ training_payment_of(
 	st = store_prepare(tx,
 	    "SELECT id, stripe_payment_intent_id, currency, amount_minor, "
 	    "refund_committed_minor, refunded_minor FROM payment_transactions "
-	    "WHERE booking_id = ? AND status = 'succeeded' ORDER BY "
-	    "succeeded_at, id LIMIT 1");
+	    "WHERE booking_id = ? AND status = 'succeeded' AND "
+	    "unapplied_reason IS NULL ORDER BY succeeded_at, id LIMIT 1");
 	store_bind_text(st, 1, booking_id);
 	switch ((rc = store_step(st))) {
 	case STORE_ROW:

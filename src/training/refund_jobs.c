@@ -8,9 +8,11 @@
  *		    POST /v1/refunds outside any transaction with the
  *		    Idempotency-Key "training-refund-<id>", then Stripe's
  *		    refund id recorded (another transaction)-->  processing
- *	processing --refund event: succeeded-->  completed
- *	processing --refund event: failed, canceled; or Stripe refused the
- *		    request (4xx)-->  failed (its amount refundable again)
+ *	processing --Stripe's answer, or its refund event: succeeded-->
+ *		    completed (the other, later, does nothing)
+ *	processing --Stripe's answer or refund event: failed, canceled; or
+ *		    Stripe refused the request (4xx)-->  failed (its amount
+ *		    refundable again)
  *	completed --refund event: failed (a refund can fail later)-->  failed
  *
  * A crash at any step leaves the job in the queue (jobs run at least
@@ -18,16 +20,20 @@
  * request with the same key, and Stripe answers with the refund it made
  * the first time instead of making another (within the 24 hours Stripe
  * keeps keys; the job's retries end well before). Before that POST a
- * retry first asks Stripe for the intent's refunds
- * (GET /v1/refunds?payment_intent=) and takes one carrying this
- * refund's id in its metadata: past the key's life a retry still makes
- * nothing twice (a list that fails leaves it to the key). An event may
+ * retry first looks through the intent's refunds at Stripe
+ * (GET /v1/refunds?payment_intent=, every page, all within
+ * stripe_timeout_s) and takes one carrying this refund's id in its
+ * metadata and its amount: past the key's life a retry still makes
+ * nothing twice (a list that fails or runs out of time leaves it to the
+ * key). An event may
  * come before the job has recorded Stripe's id: it finds the refund by
  * metadata[refund_id]. No answer, 409, 429 or 5xx are retried with
  * backoff; without stripe_secret_key the job gives up into failed_jobs
  * (the refund stays processing; `carebase jobs retry ID` once it is
- * set). Completion is the webhook's: the job never marks a refund
- * completed, only failed when Stripe refused it.
+ * set). A refund Stripe answers succeeded (most card refunds) is
+ * completed by the job at once; one it answers pending is completed by
+ * its webhook. Whichever comes second finds it completed and does
+ * nothing.
  *
  * Completion adds what went back (net_refund_minor) to its payment's
  * refunded_minor and moves the booking's payment_status: refunded when
@@ -43,30 +49,33 @@
 #include <jansson.h>
 
 #include "core/buf.h"
+#include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
-#include "core/mail.h"
 #include "core/util.h"
 #include "ops/inbox.h"
 #include "resource/audit.h"
-#include "resource/hooks.h"
 #include "store/jobs.h"
 #include "store/store.h"
 #include "training/training_int.h"
 
-#define REFUND_MAIL "training_payment_refunded"
+/* Refunds a page of Stripe's list: a refund object is under 1 KiB, so a
+ * page stays well inside STRIPE_RESPONSE_MAX (100, Stripe's most, would
+ * not). */
+#define REFUND_PAGE 40
 
 /* A refund as the job and the events need it. */
 struct refund_row {
 	char	id[UUID_STR_LEN];
 	char	booking_id[UUID_STR_LEN];
 	char	user_id[UUID_STR_LEN];
-	char	txn_id[UUID_STR_LEN];
+	char	txn_id[UUID_STR_LEN]; /* "" for a manual refund */
 	char	status[16];
 	char	cause[24];
 	char	currency[4];
 	char	intent[STRIPE_ID_MAX + 1];
 	char	stripe_id[STRIPE_ID_MAX + 1]; /* "" until known */
+	char	method[8];		      /* "stripe", "manual" */
 	int64_t amount, net;
 };
 
@@ -81,38 +90,18 @@ struct send {
 };
 
 static int refund_read(struct tx *, const char *id, struct refund_row *);
-static int refund_tell(struct tx *, const struct training_booking *,
-    int64_t amount, const char *why);
 static int send_start_tx(struct tx *, void *);
 static int send_done_tx(struct tx *, void *);
+static int refund_lookup(const struct refund_row *, struct stripe_reply *lr,
+    const char **id, const char **status);
 static int refund_found(const struct refund_row *, json_t *list,
     const char **id, const char **status);
 static int refund_one(
-    struct tx *, json_t *obj, struct inbox_result *, const char **effect);
+    struct tx *, json_t *obj, struct inbox_result *, struct training_effect *);
 static int refund_move(
     struct tx *, struct refund_row *, const char *to, const char *why);
 static int  payment_status_sync(struct tx *, const struct refund_row *);
 static void token_of(const char *in, char *out, size_t n);
-
-static const struct mail_template refund_template = {
-	REFUND_MAIL,
-	"Your payment for booking {{booking_reference}} is being refunded",
-	"Hello {{first_name}},\n\n"
-	"Your payment of {{amount}} for training booking "
-	"{{booking_reference}}\n"
-	"is being refunded in full: {{why}}.\n\n"
-	"The money goes back to the card you paid with; banks take 5 to 10 "
-	"days\nto show it.\n",
-	NULL,
-};
-
-int
-training_refund_mail_init(void)
-{
-	int rc = mail_template_register(&refund_template);
-
-	return (rc == ERR_CONFLICT ? OK : rc);
-}
 
 static int
 refund_read(struct tx *tx, const char *id, struct refund_row *out)
@@ -124,11 +113,13 @@ refund_read(struct tx *tx, const char *id, struct refund_row *out)
 	strlcpy_cb(key, id, sizeof(key)); /* id may be out->id */
 	memset(out, 0, sizeof(*out));
 	st = store_prepare(tx,
-	    "SELECT r.id, r.booking_id, r.user_id, r.payment_transaction_id, "
-	    "r.status, r.cause, r.currency, p.stripe_payment_intent_id, "
+	    "SELECT r.id, r.booking_id, r.user_id, "
+	    "COALESCE(r.payment_transaction_id, ''), r.status, r.cause, "
+	    "r.currency, COALESCE(p.stripe_payment_intent_id, ''), "
 	    "COALESCE(r.stripe_refund_id, ''), r.amount_minor, "
-	    "r.amount_minor - r.processing_fee_minor FROM refunds r JOIN payment_transactions p "
-	    "ON p.id = r.payment_transaction_id WHERE r.id = ?");
+	    "r.amount_minor - r.processing_fee_minor, r.method FROM refunds r "
+	    "LEFT JOIN payment_transactions p ON p.id = "
+	    "r.payment_transaction_id WHERE r.id = ?");
 	store_bind_text(st, 1, key);
 	switch ((rc = store_step(st))) {
 	case STORE_ROW:
@@ -151,6 +142,8 @@ refund_read(struct tx *tx, const char *id, struct refund_row *out)
 		    sizeof(out->stripe_id));
 		out->amount = store_col_int64(st, 9);
 		out->net = store_col_int64(st, 10);
+		strlcpy_cb(
+		    out->method, store_col_text(st, 11), sizeof(out->method));
 		rc = OK;
 		break;
 	case STORE_DONE:
@@ -169,7 +162,7 @@ training_refund_auto(struct tx *tx, const struct principal *who,
 {
 	struct stmt *st;
 	json_t	    *changes;
-	const char  *by;
+	const char  *by, *currency = p != NULL ? p->currency : b->currency;
 	char	     id[UUID_STR_LEN], ref[TRAINING_REF_LEN + 1], pl[96];
 	int64_t	     now = time_now_ms(), amount = 0;
 	int	     rc;
@@ -180,128 +173,104 @@ training_refund_auto(struct tx *tx, const struct principal *who,
 	 * lock (taken after the schedule's, as a request's). */
 	if ((rc = training_lock(tx, "booking", b->id)) != OK)
 		return (rc);
-	st = store_prepare(tx,
-	    "SELECT amount_minor - refund_committed_minor FROM "
-	    "payment_transactions WHERE id = ?");
-	store_bind_text(st, 1, p->id);
-	rc = store_step(st);
-	if (rc == STORE_ROW)
-		amount = store_col_int64(st, 0);
-	store_finalize(st);
-	if (rc != STORE_ROW)
-		return (rc == STORE_DONE ? ERR_NOT_FOUND : rc);
-	if (amount <= 0 || fee >= amount)
-		return (OK);
-	st = store_prepare(tx,
-	    "UPDATE payment_transactions SET refund_committed_minor = "
-	    "refund_committed_minor + ?, updated_at = ? WHERE id = ? AND "
-	    "refund_committed_minor + ? <= amount_minor");
-	store_bind_int64(st, 1, amount);
-	store_bind_int64(st, 2, now);
-	store_bind_text(st, 3, p->id);
-	store_bind_int64(st, 4, amount);
-	rc = store_step(st);
-	rc = rc == STORE_DONE ? (store_changes(st) == 1 ? OK : ERR_BUSY) : rc;
-	store_finalize(st);
-	if (rc != OK ||
-	    (rc = training_reference_new(tx,
+	if (p == NULL) {
+		if ((rc = training_offline_left(tx, b, &amount)) != OK)
+			return (rc == ERR_NOT_FOUND ? OK : rc);
+		if (amount <= 0 || fee >= amount)
+			return (OK);
+	} else {
+		st = store_prepare(tx,
+		    "SELECT amount_minor - refund_committed_minor FROM "
+		    "payment_transactions WHERE id = ?");
+		store_bind_text(st, 1, p->id);
+		rc = store_step(st);
+		if (rc == STORE_ROW)
+			amount = store_col_int64(st, 0);
+		store_finalize(st);
+		if (rc != STORE_ROW)
+			return (rc == STORE_DONE ? ERR_NOT_FOUND : rc);
+		if (amount <= 0 || fee >= amount)
+			return (OK);
+		st = store_prepare(tx,
+		    "UPDATE payment_transactions SET refund_committed_minor = "
+		    "refund_committed_minor + ?, updated_at = ? WHERE id = ? "
+		    "AND refund_committed_minor + ? <= amount_minor");
+		store_bind_int64(st, 1, amount);
+		store_bind_int64(st, 2, now);
+		store_bind_text(st, 3, p->id);
+		store_bind_int64(st, 4, amount);
+		rc = store_step(st);
+		rc = rc == STORE_DONE ? (store_changes(st) == 1 ? OK : ERR_BUSY)
+				      : rc;
+		store_finalize(st);
+		if (rc != OK)
+			return (rc);
+	}
+	if ((rc = training_reference_new(tx,
 		 "SELECT 1 FROM refunds WHERE refund_reference = ?", ref)) !=
-		OK)
+	    OK)
 		return (rc);
 	uuid_v7(id);
 	by = who != NULL ? who->user_id : NULL;
 	st = store_prepare(tx,
 	    "INSERT INTO refunds (id, booking_id, user_id, "
-	    "payment_transaction_id, refund_reference, amount_minor, "
+	    "payment_transaction_id, method, refund_reference, amount_minor, "
 	    "processing_fee_minor, currency, cause, policy, status, "
 	    "requested_by, requested_at, approved_at, processed_by, "
 	    "created_at, updated_at, created_by, updated_by) VALUES (?, ?, ?, "
-	    "?, ?, ?, ?, ?, ?, ?, 'approved', ?, ?, ?, ?, ?, ?, ?, ?)");
+	    "?, ?, ?, ?, ?, ?, ?, ?, 'approved', ?, ?, ?, ?, ?, ?, ?, ?)");
 	store_bind_text(st, 1, id);
 	store_bind_text(st, 2, b->id);
 	store_bind_text(st, 3, b->user_id);
-	store_bind_text(st, 4, p->id);
-	store_bind_text(st, 5, ref);
-	store_bind_int64(st, 6, amount);
-	store_bind_int64(st, 7, fee);
-	store_bind_text(st, 8, b->currency);
-	store_bind_text(st, 9, cause);
-	store_bind_text(st, 10, policy);
-	store_bind_text(st, 11, by);
-	store_bind_int64(st, 12, now);
+	store_bind_text(st, 4, p != NULL ? p->id : NULL);
+	store_bind_text(st, 5, p != NULL ? "stripe" : "manual");
+	store_bind_text(st, 6, ref);
+	store_bind_int64(st, 7, amount);
+	store_bind_int64(st, 8, fee);
+	store_bind_text(st, 9, currency);
+	store_bind_text(st, 10, cause);
+	store_bind_text(st, 11, policy);
+	store_bind_text(st, 12, by);
 	store_bind_int64(st, 13, now);
+	store_bind_int64(st, 14, now);
 	/* Approved by staff's act, or by the policy (the booker's cancel:
 	 * no staff member decided). */
 	store_bind_text(
-	    st, 14, strcmp(cause, "booker_cancelled") == 0 ? NULL : by);
-	store_bind_int64(st, 15, now);
+	    st, 15, strcmp(cause, "booker_cancelled") == 0 ? NULL : by);
 	store_bind_int64(st, 16, now);
-	store_bind_text(st, 17, by);
+	store_bind_int64(st, 17, now);
 	store_bind_text(st, 18, by);
+	store_bind_text(st, 19, by);
 	rc = store_step(st);
 	store_finalize(st);
 	if (rc != STORE_DONE)
 		return (rc);
-	if ((changes = json_pack("{s:[s,s,s,s],s:s,s:s,s:I,s:I}", "fields",
+	if ((changes = json_pack("{s:[s,s,s,s],s:s,s:s,s:s,s:I,s:I}", "fields",
 		 "booking_id", "amount_minor", "processing_fee_minor", "status",
-		 "cause", cause, "status", "approved", "amount_minor",
-		 (json_int_t)amount, "processing_fee_minor",
-		 (json_int_t)fee)) == NULL)
+		 "cause", cause, "method", p != NULL ? "stripe" : "manual",
+		 "status", "approved", "amount_minor", (json_int_t)amount,
+		 "processing_fee_minor", (json_int_t)fee)) == NULL)
 		return (ERR_NOMEM);
 	rc = audit_append(
 	    tx, who, req, "refunds.create", "refunds", id, changes);
 	json_decref(changes);
+	if (rc != OK)
+		return (rc);
+	/* Through Stripe, by the job; a manual one waits for staff. */
 	snprintf(pl, sizeof(pl), "{\"refund_id\":\"%s\"}", id);
-	if (rc != OK ||
+	if (p != NULL &&
 	    (rc = jobs_enqueue(tx, TRAINING_REFUND_JOB, pl, NULL, 0, NULL)) !=
 		OK)
 		return (rc);
 	log_info("event=training_refund_made refund_id=%s booking_id=%s "
-		 "cause=%s amount_minor=%lld fee_minor=%lld",
-	    id, b->id, cause, (long long)amount, (long long)fee);
+		 "cause=%s method=%s amount_minor=%lld fee_minor=%lld",
+	    id, b->id, cause, p != NULL ? "stripe" : "manual",
+	    (long long)amount, (long long)fee);
 	if (id_out != NULL)
 		strlcpy_cb(id_out, id, UUID_STR_LEN);
-	return (why != NULL ? refund_tell(tx, b, amount, why) : OK);
-}
-
-/* Mail the booker why their payment goes back. Nobody to tell (erased,
- * or an address that will not do) is not a failure. */
-static int
-refund_tell(struct tx *tx, const struct training_booking *b, int64_t amount,
-    const char *why)
-{
-	struct person_contact pc;
-	json_t		     *vars;
-	char		      money[48];
-	int		      rc;
-
-	memset(&pc, 0, sizeof(pc));
-	if ((rc = hooks_contact(tx, b->user_id, 0, &pc)) != OK ||
-	    pc.email == NULL) {
-		hooks_contact_clear(&pc);
-		return (rc == ERR_NOT_FOUND || rc == ERR_INVALID ||
-			    rc == ERR_UNAVAILABLE || rc == OK
-			? OK
-			: rc);
-	}
-	/* Two decimals: the currencies sold in (GBP, EUR, USD) have them. */
-	snprintf(money, sizeof(money), "%lld.%02lld %s",
-	    (long long)(amount / 100), (long long)(amount % 100), b->currency);
-	vars = json_pack("{s:s,s:s,s:s,s:s}", "first_name",
-	    pc.first_name != NULL ? pc.first_name : "there",
-	    "booking_reference", b->reference, "amount", money, "why", why);
-	rc = vars != NULL
-	    ? hooks_mail(tx, pc.email, b->user_id, REFUND_MAIL, vars, NULL)
-	    : ERR_NOMEM;
-	json_decref(vars);
-	hooks_contact_clear(&pc);
-	if (rc == ERR_INVALID || rc == ERR_UNAVAILABLE) {
-		log_warn("event=training_refund_mail_skipped booking_id=%s "
-			 "code=%s",
-		    b->id, err_code(rc));
-		rc = OK;
-	}
-	return (rc);
+	return (why != NULL
+		? training_refund_tell(tx, b, currency, amount, why, p == NULL)
+		: OK);
 }
 
 /* The job */
@@ -313,7 +282,7 @@ training_refund_job(struct store *db, const struct job *job, char *err)
 	struct send	    s;
 	struct buf	    form;
 	json_t		   *pl = NULL;
-	char		    idem[64], amount[24], path[160];
+	char		    idem[64], amount[24];
 	int		    rc;
 
 	memset(&s, 0, sizeof(s));
@@ -342,11 +311,8 @@ training_refund_job(struct store *db, const struct job *job, char *err)
 	}
 	/* A retry first looks for the refund a lost answer made. */
 	if (job->attempt > 1) {
-		snprintf(path, sizeof(path), "/v1/refunds?payment_intent=%s",
-		    s.row.intent);
-		if ((rc = stripe_get(path, &lr)) == OK &&
-		    refund_found(&s.row, json_object_get(lr.doc, "data"),
-			&s.stripe_id, &s.stripe_status) == OK)
+		if ((rc = refund_lookup(
+			 &s.row, &lr, &s.stripe_id, &s.stripe_status)) == OK)
 			goto record;
 		if (rc == ERR_CONFIG) {
 			snprintf(err, JOB_ERR_LEN, "%s: refund %s: %s",
@@ -420,25 +386,83 @@ out:
 	return (rc);
 }
 
-/* A refund of ours among Stripe's list of an intent's refunds. */
+/*
+ * Look through every page of the intent's refunds at Stripe (newest first,
+ * REFUND_PAGE a page, starting_after the last of the page before, while
+ * has_more) for ours, all pages within one request's time
+ * (stripe_timeout_s: STRIPE_REQUESTS counts them as one). OK with *id and
+ * *status (borrowed from lr->doc); ERR_NOT_FOUND when no page has it;
+ * another status when the list failed or ran out of time, then the
+ * Idempotency-Key is left to make nothing twice.
+ */
+static int
+refund_lookup(const struct refund_row *row, struct stripe_reply *lr,
+    const char **id, const char **status)
+{
+	json_t	   *data;
+	const char *last;
+	char	    path[320], after[STRIPE_ID_MAX + 1] = "";
+	int64_t	    deadline;
+	int	    page, rc;
+
+	deadline = time_mono_ns() / 1000000 + config.stripe_timeout_s * 1000;
+	for (page = 1;; page++) {
+		stripe_reply_free(lr);
+		snprintf(path, sizeof(path),
+		    "/v1/refunds?payment_intent=%s&limit=%d%s%s", row->intent,
+		    REFUND_PAGE, after[0] != '\0' ? "&starting_after=" : "",
+		    after);
+		if ((rc = stripe_get_until(path, deadline, lr)) != OK)
+			break;
+		data = json_object_get(lr->doc, "data");
+		if (refund_found(row, data, id, status) == OK)
+			return (OK);
+		if (!json_is_true(json_object_get(lr->doc, "has_more")))
+			return (ERR_NOT_FOUND);
+		last = json_string_value(json_object_get(
+		    json_array_get(data, json_array_size(data) - 1), "id"));
+		if (!stripe_id_ok(last) || strcmp(last, after) == 0) {
+			rc = ERR_BAD_GATEWAY; /* a page that does not move on */
+			break;
+		}
+		strlcpy_cb(after, last, sizeof(after));
+	}
+	log_warn("event=training_refund_lookup_failed refund_id=%s page=%d "
+		 "error=\"%s\"",
+	    row->id, page,
+	    lr->error[0] != '\0' ? lr->error : "the list does not page on");
+	return (rc);
+}
+
+/*
+ * Ours among a page of an intent's refunds: the id we sent in its
+ * metadata and the amount we asked for (net_refund_minor). One with our
+ * id and another amount is not ours (made by hand, copying the metadata):
+ * logged, passed over.
+ */
 static int
 refund_found(const struct refund_row *row, json_t *list, const char **id,
     const char **status)
 {
-	json_t *r;
-	size_t	i;
+	json_t	   *r;
+	const char *mine, *rid;
+	size_t	    i;
 
 	json_array_foreach(list, i, r) {
-		if (strcmp(json_string_value(json_object_get(
-			       json_object_get(r, "metadata"), "refund_id")) !=
-				NULL
-			    ? json_string_value(json_object_get(
-				  json_object_get(r, "metadata"), "refund_id"))
-			    : "",
-			row->id) != 0 ||
-		    !stripe_id_ok(json_string_value(json_object_get(r, "id"))))
+		mine = json_string_value(json_object_get(
+		    json_object_get(r, "metadata"), "refund_id"));
+		rid = json_string_value(json_object_get(r, "id"));
+		if (mine == NULL || strcmp(mine, row->id) != 0 ||
+		    !stripe_id_ok(rid))
 			continue;
-		*id = json_string_value(json_object_get(r, "id"));
+		if (json_integer_value(json_object_get(r, "amount")) !=
+		    row->net) {
+			log_warn("event=training_refund_lookup_mismatch "
+				 "refund_id=%s stripe_refund_id=%s",
+			    row->id, rid);
+			continue;
+		}
+		*id = rid;
 		*status = json_string_value(json_object_get(r, "status"));
 		return (OK);
 	}
@@ -457,6 +481,10 @@ send_start_tx(struct tx *tx, void *arg)
 	s->skip = 0;
 	if ((rc = refund_read(tx, s->id, &s->row)) != OK)
 		return (rc);
+	if (strcmp(s->row.method, "stripe") != 0) {
+		s->skip = 1; /* paid back by staff, never sent */
+		return (OK);
+	}
 	if (strcmp(s->row.status, "approved") == 0) {
 		st = store_prepare(tx,
 		    "UPDATE refunds SET status = 'processing', processed_at = "
@@ -503,11 +531,15 @@ send_done_tx(struct tx *tx, void *arg)
 	store_finalize(st);
 	if (rc != STORE_DONE)
 		return (rc);
-	/* Completion is the webhook's; a refusal told at once ends it. */
-	if (s->stripe_status != NULL &&
-	    (strcmp(s->stripe_status, "failed") == 0 ||
-		strcmp(s->stripe_status, "canceled") == 0) &&
-	    strcmp(row.status, "processing") == 0)
+	/* Stripe's answer may end it at once: succeeded completes it (its
+	 * webhook then finds it completed and does nothing), failed or
+	 * canceled fails it; pending waits for the webhook. */
+	if (s->stripe_status == NULL || strcmp(row.status, "processing") != 0)
+		return (OK);
+	if (strcmp(s->stripe_status, "succeeded") == 0)
+		return (refund_move(tx, &row, "completed", NULL));
+	if (strcmp(s->stripe_status, "failed") == 0 ||
+	    strcmp(s->stripe_status, "canceled") == 0)
 		return (refund_move(tx, &row, "failed", s->stripe_status));
 	return (OK);
 }
@@ -516,24 +548,27 @@ send_done_tx(struct tx *tx, void *arg)
 
 int
 training_refund_event(struct tx *tx, const char *type, json_t *obj,
-    struct inbox_result *r, const char **effect)
+    struct inbox_result *r, struct training_effect *out)
 {
-	json_t	   *list, *one;
-	const char *e;
-	size_t	    i;
-	int	    rc;
+	struct training_effect one;
+	json_t		      *list, *v;
+	size_t		       i;
+	int		       rc;
 
-	*effect = "ignored";
+	out->effect = "ignored";
+	out->reason = "unknown_refund";
 	if (strcmp(type, "charge.refunded") != 0)
-		return (refund_one(tx, obj, r, effect));
-	/* A Charge: each of its refunds, as their own events would. */
+		return (refund_one(tx, obj, r, out));
+	/* A Charge: each of its refunds, as their own events would; the
+	 * event says what the last one that was ours did. */
 	list = json_object_get(json_object_get(obj, "refunds"), "data");
-	json_array_foreach(list, i, one) {
-		e = "ignored";
-		if ((rc = refund_one(tx, one, r, &e)) != OK)
+	json_array_foreach(list, i, v) {
+		one.effect = "ignored";
+		one.reason = "unknown_refund";
+		if ((rc = refund_one(tx, v, r, &one)) != OK)
 			return (rc);
-		if (strcmp(e, "ignored") != 0)
-			*effect = e;
+		if (strcmp(one.effect, "ignored") != 0)
+			*out = one;
 	}
 	return (OK);
 }
@@ -545,13 +580,13 @@ token_of(const char *in, char *out, size_t n)
 }
 
 static int
-refund_one(
-    struct tx *tx, json_t *obj, struct inbox_result *r, const char **effect)
+refund_one(struct tx *tx, json_t *obj, struct inbox_result *r,
+    struct training_effect *out)
 {
 	struct refund_row row;
 	struct stmt	 *st;
 	json_t		 *v;
-	const char	 *id, *status, *mine, *cur, *intent;
+	const char	 *id, *status, *mine, *cur, *intent, *kind = NULL;
 	char		  why[STRIPE_ID_MAX + 1];
 	int		  rc;
 
@@ -587,14 +622,28 @@ refund_one(
 	    (rc = refund_read(tx, row.id, &row)) != OK)
 		return (rc);
 	strlcpy_cb(r->user_id, row.user_id, sizeof(r->user_id));
-	if (json_integer_value(json_object_get(obj, "amount")) != row.net ||
-	    (cur != NULL && strcasecmp(cur, row.currency) != 0) ||
-	    (intent != NULL && strcmp(intent, row.intent) != 0) ||
-	    (row.stripe_id[0] != '\0' && strcmp(row.stripe_id, id) != 0) ||
+	if (strcmp(row.method, "stripe") != 0 ||
 	    strcmp(row.status, "pending") == 0 ||
 	    strcmp(row.status, "rejected") == 0)
-		return (inbox_fail(r, ERR_INVALID, "REFUND_MISMATCH",
-		    "The refund is not the one carebase asked for."));
+		kind = "not_sent";
+	else if (json_integer_value(json_object_get(obj, "amount")) != row.net)
+		kind = "amount";
+	else if (cur != NULL && strcasecmp(cur, row.currency) != 0)
+		kind = "currency";
+	else if (intent != NULL && strcmp(intent, row.intent) != 0)
+		kind = "payment_intent";
+	else if (row.stripe_id[0] != '\0' && strcmp(row.stripe_id, id) != 0)
+		kind = "refund_id";
+	if (kind != NULL) {
+		/* Not the refund carebase asked for: kept and logged, ours
+		 * left as it is (Stripe would send it again for days). */
+		out->effect = "mismatch";
+		out->reason = kind;
+		log_warn("event=training_refund_mismatch refund_id=%s "
+			 "stripe_refund_id=%s mismatch=%s",
+		    row.id, id, kind);
+		return (OK);
+	}
 	if (row.stripe_id[0] == '\0') {
 		st = store_prepare(tx,
 		    "UPDATE refunds SET stripe_refund_id = ?, updated_at = ? "
@@ -607,20 +656,25 @@ refund_one(
 		if (rc != STORE_DONE)
 			return (rc);
 	}
-	*effect = "recorded";
+	out->effect = "recorded";
+	out->reason = NULL;
 	if (strcmp(status, "succeeded") == 0) {
-		if (strcmp(row.status, "completed") == 0)
+		if (strcmp(row.status, "completed") == 0) {
+			out->reason = "completed_already";
 			return (OK);
-		*effect = "refund_completed";
+		}
+		out->effect = "refund_completed";
 		return (refund_move(tx, &row, "completed", NULL));
 	}
 	if (strcmp(status, "failed") == 0 || strcmp(status, "canceled") == 0) {
-		if (strcmp(row.status, "failed") == 0)
+		if (strcmp(row.status, "failed") == 0) {
+			out->reason = "failed_already";
 			return (OK);
+		}
 		token_of(
 		    json_string_value(json_object_get(obj, "failure_reason")),
 		    why, sizeof(why));
-		*effect = "refund_failed";
+		out->effect = "refund_failed";
 		return (refund_move(tx, &row, "failed",
 		    strcmp(why, "unknown") != 0 ? why : status));
 	}
@@ -690,8 +744,9 @@ refund_move(
 
 /*
  * A paid booking's payment_status from the refunded sum of the payment
- * txn_id that paid it. A refund of a second payment (duplicate_payment)
- * leaves it: the booking was paid by another.
+ * txn_id that paid it. A refund of a payment that paid no booking
+ * (duplicate_payment, payment_mismatch) leaves it: the booking was paid by
+ * another, or not at all.
  */
 static int
 payment_status_sync(struct tx *tx, const struct refund_row *row)
@@ -699,7 +754,8 @@ payment_status_sync(struct tx *tx, const struct refund_row *row)
 	struct stmt *st;
 	int	     rc;
 
-	if (strcmp(row->cause, "duplicate_payment") == 0)
+	if (strcmp(row->cause, "duplicate_payment") == 0 ||
+	    strcmp(row->cause, "payment_mismatch") == 0)
 		return (OK);
 	st = store_prepare(tx,
 	    "UPDATE training_bookings SET payment_status = (SELECT CASE WHEN "

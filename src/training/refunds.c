@@ -1,23 +1,29 @@
 /*
  * Refunds of training payments (issue 16 part 1c, item 5): asked for,
  * decided by staff, and the cancellation policy. How a refund is sent to
- * Stripe and completed is refund_jobs.c's.
+ * Stripe and completed is refund_jobs.c's; how a booking paid offline is
+ * refunded by hand, refunds_manual.c's.
  *
  *	pending  --approve (staff)-->  approved --job--> processing -->
  *		   completed | failed			(refund_jobs.c)
+ *	pending  --approve (staff)-->  approved --complete (staff)-->
+ *		   completed	(manual: paid offline; refunds_manual.c)
  *	pending  --reject (staff)-->  rejected
  *
  * POST /v1/refunds {"booking_id", "amount_minor"?, "reason"?,
  * "policy_override"?, "override_reason"?}: the booker for their own
- * confirmed booking, staff for any booking paid through Stripe that is
- * not pending. In one write transaction under the booking's lock:
- *   - the booking was paid through Stripe (409 BOOKING_NOT_PAID: an
- *     offline payment is refunded offline);
+ * confirmed booking, staff for any paid booking that is not pending. In
+ * one write transaction under the booking's lock:
+ *   - the booking was paid: through Stripe (a stripe refund of that
+ *     payment), or offline by staff's confirm (a manual refund); 409
+ *     BOOKING_NOT_PAID for a booking that was not (or cost nothing);
  *   - amount_minor (default: all that is left) is at most what is left of
  *     the payment: paid less the refunds asked for or made and not
  *     rejected or failed (409 REFUND_EXCEEDS_PAYMENT with
  *     refundable_minor), counted by a conditional update of the
- *     payment's refund_committed_minor (a CHECK backs it);
+ *     payment's refund_committed_minor (a CHECK backs it), or for a
+ *     booking paid offline by the sum of its manual refunds under the
+ *     booking's lock;
  *   - the cancellation policy, by the time left before the schedule
  *     starts: in full until training_refund_full_days before (calendar
  *     days in London: the start's day less today's), less
@@ -29,16 +35,16 @@
  * approved (cancels_booking): its seats are free from then on. Until then
  * the booking and its seats are as they were, and a rejected request
  * leaves them so (its amount is refundable again). Approval queues the
- * training.refund job in its transaction.
+ * training.refund job in its transaction (not for a manual refund).
  *
- * Staff's cancel of a booking paid through Stripe, and a schedule
- * cancelled by staff, refund what is left in full at once
- * (training_refund_in_full), rejecting the requests still pending. The
- * booker's own cancel of their confirmed booking goes by the policy
- * (training_refund_on_cancel): refused inside the last none_hours (409
- * TOO_LATE_TO_CANCEL), else what is left refunded in full or less the
- * fee, approved at once (cause booker_cancelled), their pending requests
- * rejected.
+ * Staff's cancel of a paid booking, and a schedule cancelled by staff,
+ * refund what is left in full at once (training_refund_in_full),
+ * rejecting the requests still pending. The booker's own cancel of their
+ * confirmed booking goes by the policy (training_refund_on_cancel):
+ * refused inside the last none_hours (409 TOO_LATE_TO_CANCEL), else what
+ * is left refunded in full or less the fee, approved at once (cause
+ * booker_cancelled), their pending requests rejected. A booking paid
+ * offline is refunded by a manual refund (refunds_manual.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,16 +72,23 @@ static const char *const statuses[] = { "pending", "approved", "rejected",
 	"processing", "completed", "failed", NULL };
 static const char *const causes[] = { "request", "schedule_cancelled",
 	"staff_cancelled", "booker_cancelled", "late_payment",
-	"duplicate_payment", NULL };
+	"duplicate_payment", "payment_mismatch", NULL };
 static const char *const policies[] = { "full", "fee", "override", NULL };
+static const char *const methods[] = { "stripe", "manual", NULL };
 
 static const struct field refund_fields[] = {
 	{ "booking_id", FIELD_UUID, FIELD_READONLY | FIELD_FILTER, 0, 0, NULL,
 	    NULL, "training_bookings", 0, "the booking refunded" },
 	{ "user_id", FIELD_UUID, FIELD_READONLY | FIELD_FILTER, 0, 0, NULL,
 	    NULL, NULL, 0, "the booker; owns the row" },
-	{ "payment_transaction_id", FIELD_UUID, FIELD_READONLY, 0, 0, NULL,
-	    NULL, "payment_transactions", 0, "the payment refunded" },
+	{ "payment_transaction_id", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE,
+	    0, 0, NULL, NULL, "payment_transactions", 0,
+	    "the payment refunded; null for a manual refund (paid offline)" },
+	{ "method", FIELD_ENUM, FIELD_READONLY | FIELD_FILTER, 0, 0, methods,
+	    NULL, NULL, 0,
+	    "stripe (sent to Stripe by the training.refund job) or manual "
+	    "(a booking paid offline: staff pay it back and mark it "
+	    "completed)" },
 	{ "refund_reference", FIELD_TEXT, FIELD_READONLY | FIELD_FILTER, 0,
 	    TRAINING_REF_LEN, NULL, NULL, NULL, 0,
 	    "10 characters without look-alikes, random, unique" },
@@ -92,7 +105,8 @@ static const struct field refund_fields[] = {
 	    NULL, NULL, 0,
 	    "request (asked for), or made by carebase: schedule_cancelled, "
 	    "staff_cancelled, booker_cancelled (the booker cancelled: the "
-	    "policy's amount), late_payment, duplicate_payment" },
+	    "policy's amount), late_payment, duplicate_payment, "
+	    "payment_mismatch (a payment that did not match its booking)" },
 	{ "policy", FIELD_ENUM, FIELD_READONLY, 0, 0, policies, NULL, NULL, 0,
 	    "full, fee (the policy kept a fee) or override (staff's)" },
 	{ "reason", FIELD_TEXT,
@@ -134,6 +148,12 @@ static const struct field refund_fields[] = {
 	{ "processed_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0,
 	    NULL, NULL, NULL, SEE_ALL,
 	    "the staff member who approved or rejected it" },
+	{ "note", FIELD_TEXT, FIELD_READONLY | FIELD_PERSONAL | FIELD_NULLABLE,
+	    0, TRAINING_REASON_MAX, NULL, NULL, NULL, STAFF_OWN,
+	    "a manual refund: how staff paid it back" },
+	{ "completed_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0,
+	    NULL, NULL, NULL, SEE_ALL,
+	    "a manual refund: the staff member who marked it completed" },
 };
 
 const struct resource refunds_resource = {
@@ -144,14 +164,15 @@ const struct resource refunds_resource = {
 	.nfields = NELEM(refund_fields),
 	.owner_column = "user_id",
 	.actions = (1 << ACTION_LIST) | (1 << ACTION_READ),
-	.doc =
-	    "Refunds of training payments made through Stripe: asked for "
-	    "by the booker or staff and decided by staff, or made by "
-	    "carebase when a paid booking's schedule or the booking is "
-	    "cancelled by staff, the booker cancels it (under the "
-	    "cancellation policy), or a payment comes too late or twice, and "
-	    "sent to Stripe by the training.refund job; completed by "
-	    "Stripe's webhook.",
+	.doc = "Refunds of training payments: asked for by the booker or "
+	       "staff and decided by staff, or made by carebase when a paid "
+	       "booking's schedule or the booking is cancelled by staff, the "
+	       "booker cancels it (under the cancellation policy), or a "
+	       "payment comes too late, twice or does not match its booking. "
+	       "A payment through Stripe is refunded through Stripe (the "
+	       "training.refund job; completed by Stripe's answer or "
+	       "webhook); a booking paid offline by a manual refund, which "
+	       "staff pay back and mark completed with a note.",
 };
 
 /* One request, through its transaction. */
@@ -178,26 +199,14 @@ struct decide {
 	json_t		 *row;
 };
 
-static int    ask_check(struct ask *, json_t *body);
-static int    ask_tx(struct tx *, void *);
-static int    decide_tx(struct tx *, void *);
-static int    refund_answer(struct tx *, struct request *, struct principal *,
-       enum scope, const char *id, json_t **out);
-static int    pending_reject(struct tx *, const struct principal *,
-       struct request *, const char *booking_id);
-static size_t chars_of(const char *);
-static int    schedule_start(struct tx *, const char *schedule_id, int64_t *);
-
-/* Characters (code points) of UTF-8 text. */
-static size_t
-chars_of(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s != '\0'; s++)
-		n += ((unsigned char)*s & 0xc0) != 0x80;
-	return (n);
-}
+static int ask_check(struct ask *, json_t *body);
+static int ask_tx(struct tx *, void *);
+static int decide_tx(struct tx *, void *);
+static int refund_answer(struct tx *, struct request *, struct principal *,
+    enum scope, const char *id, json_t **out);
+static int pending_reject(struct tx *, const struct principal *,
+    struct request *, const char *booking_id);
+static int schedule_start(struct tx *, const char *schedule_id, int64_t *);
 
 int
 training_refund_policy(int64_t now, int64_t start, int64_t amount, int override,
@@ -322,7 +331,8 @@ ask_check(struct ask *a, json_t *body)
 		if (v != NULL && !json_is_null(v) &&
 		    (!json_is_string(v) || json_string_length(v) == 0 ||
 			json_string_length(v) > TRAINING_REASON_MAX * 4 ||
-			chars_of(json_string_value(v)) > TRAINING_REASON_MAX))
+			training_chars(json_string_value(v)) >
+			    TRAINING_REASON_MAX))
 			resource_field_err(errs, k, "invalid",
 			    "text of 1 to 2000 characters, or null");
 	}
@@ -372,8 +382,8 @@ ask_tx(struct tx *tx, void *arg)
 	const char	       *policy = NULL;
 	json_t		       *body;
 	char			ref[TRAINING_REF_LEN + 1], iso[ISO_TIME_LEN];
-	int64_t			now = time_now_ms(), start = 0, fee = 0, amount;
-	int			rc, cancels;
+	int64_t now = time_now_ms(), start = 0, fee = 0, amount, left = 0;
+	int	rc, cancels, manual = 0;
 
 	json_decref(a->row);
 	a->row = NULL;
@@ -392,18 +402,23 @@ ask_tx(struct tx *tx, void *arg)
 		    a->scope == SCOPE_OWN
 			? "only a confirmed booking's refund is asked for"
 			: "a pending booking has nothing to refund"));
-	if ((rc = training_payment_of(tx, b.id, &p)) == ERR_NOT_FOUND)
-		return (training_refuse(a->req, ERR_CONFLICT,
-		    "BOOKING_NOT_PAID", "booking_id", "not_paid",
-		    "the booking was not paid through Stripe (an offline "
-		    "payment is refunded offline)"));
+	/* Paid through Stripe, or else offline: a manual refund. */
+	if ((rc = training_payment_of(tx, b.id, &p)) == OK)
+		left = p.amount - p.committed;
+	else if (rc == ERR_NOT_FOUND) {
+		manual = 1;
+		if ((rc = training_offline_left(tx, &b, &left)) ==
+		    ERR_NOT_FOUND)
+			return (training_refuse(a->req, ERR_CONFLICT,
+			    "BOOKING_NOT_PAID", "booking_id", "not_paid",
+			    "the booking was not paid"));
+	}
 	if (rc != OK)
 		return (rc);
-	amount = a->amount > 0 ? a->amount : p.amount - p.committed;
-	if (p.amount - p.committed <= 0 || amount > p.amount - p.committed)
+	amount = a->amount > 0 ? a->amount : left;
+	if (left <= 0 || amount > left)
 		return (training_refuse_n(a->req, ERR_CONFLICT,
-		    "REFUND_EXCEEDS_PAYMENT", "refundable_minor",
-		    p.amount - p.committed,
+		    "REFUND_EXCEEDS_PAYMENT", "refundable_minor", left,
 		    "the refunds would come to more than was paid"));
 	if ((rc = schedule_start(tx, b.schedule_id, &start)) != OK)
 		return (rc);
@@ -419,33 +434,39 @@ ask_tx(struct tx *tx, void *arg)
 		return (training_refuse(a->req, ERR_CONFLICT,
 		    "REFUND_NOT_ALLOWED", "amount_minor", "policy",
 		    "the policy's fee would keep all of it"));
-	cancels = strcmp(b.status, "confirmed") == 0 &&
-	    amount == p.amount - p.committed;
-	/* Counted; the guard holds whoever else writes. */
-	st = store_prepare(tx,
-	    "UPDATE payment_transactions SET refund_committed_minor = "
-	    "refund_committed_minor + ?, updated_at = ? WHERE id = ? AND "
-	    "refund_committed_minor + ? <= amount_minor");
-	store_bind_int64(st, 1, amount);
-	store_bind_int64(st, 2, now);
-	store_bind_text(st, 3, p.id);
-	store_bind_int64(st, 4, amount);
-	rc = store_step(st);
-	rc = rc == STORE_DONE ? (store_changes(st) == 1 ? OK : ERR_BUSY) : rc;
-	store_finalize(st);
-	if (rc != OK ||
-	    (rc = training_reference_new(tx,
+	cancels = strcmp(b.status, "confirmed") == 0 && amount == left;
+	/* Counted; the guard holds whoever else writes. A manual refund is
+	 * counted by its row, under the booking's lock. */
+	if (!manual) {
+		st = store_prepare(tx,
+		    "UPDATE payment_transactions SET refund_committed_minor = "
+		    "refund_committed_minor + ?, updated_at = ? WHERE id = ? "
+		    "AND refund_committed_minor + ? <= amount_minor");
+		store_bind_int64(st, 1, amount);
+		store_bind_int64(st, 2, now);
+		store_bind_text(st, 3, p.id);
+		store_bind_int64(st, 4, amount);
+		rc = store_step(st);
+		rc = rc == STORE_DONE ? (store_changes(st) == 1 ? OK : ERR_BUSY)
+				      : rc;
+		store_finalize(st);
+		if (rc != OK)
+			return (rc);
+	}
+	if ((rc = training_reference_new(tx,
 		 "SELECT 1 FROM refunds WHERE refund_reference = ?", ref)) !=
-		OK)
+	    OK)
 		return (rc);
-	body = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:s,s:b,s:s,s:s,"
-			 "s:s}",
+	body = json_pack("{s:s,s:s,s:s?,s:s,s:s,s:I,s:I,s:s,s:s,s:s,s:b,s:s,"
+			 "s:s,s:s}",
 	    "booking_id", b.id, "user_id", b.user_id, "payment_transaction_id",
-	    p.id, "refund_reference", ref, "amount_minor", (json_int_t)amount,
-	    "processing_fee_minor", (json_int_t)fee, "currency", b.currency,
-	    "cause", "request", "policy", policy, "cancels_booking", cancels,
-	    "status", "pending", "requested_by", a->who->user_id,
-	    "requested_at", time_format_iso(now, iso));
+	    manual ? NULL : p.id, "method", manual ? "manual" : "stripe",
+	    "refund_reference", ref, "amount_minor", (json_int_t)amount,
+	    "processing_fee_minor", (json_int_t)fee, "currency",
+	    manual ? b.currency : p.currency, "cause", "request", "policy",
+	    policy, "cancels_booking", cancels, "status", "pending",
+	    "requested_by", a->who->user_id, "requested_at",
+	    time_format_iso(now, iso));
 	if (body == NULL)
 		return (ERR_NOMEM);
 	if (a->reason != NULL)
@@ -503,7 +524,7 @@ training_refund_decide(struct request *req)
 		    json_object_size(req->json) > (v != NULL ? 1u : 0u) ||
 		    (v != NULL && !json_is_null(v) &&
 			(!json_is_string(v) || json_string_length(v) == 0 ||
-			    chars_of(json_string_value(v)) >
+			    training_chars(json_string_value(v)) >
 				TRAINING_REASON_MAX))) {
 			training_refuse(req, ERR_INVALID, NULL, "reason",
 			    "invalid",
@@ -534,6 +555,7 @@ decide_tx(struct tx *tx, void *arg)
 	unsigned char		key[SEAL_KEY_LEN], *sealed = NULL;
 	char			status[16] = "", booking[UUID_STR_LEN] = "";
 	char			by[UUID_STR_LEN] = "", txn[UUID_STR_LEN] = "";
+	char			method[8] = "";
 	char			pl[96];
 	size_t			slen = 0;
 	int64_t			now = time_now_ms(), amount = 0;
@@ -545,8 +567,9 @@ decide_tx(struct tx *tx, void *arg)
 	for (pass = 0; pass < 2; pass++) {
 		st = store_prepare(tx,
 		    "SELECT status, booking_id, COALESCE(requested_by, ''), "
-		    "cancels_booking, amount_minor, payment_transaction_id "
-		    "FROM refunds WHERE id = ?");
+		    "cancels_booking, amount_minor, "
+		    "COALESCE(payment_transaction_id, ''), method FROM refunds "
+		    "WHERE id = ?");
 		store_bind_text(st, 1, d->id);
 		if ((rc = store_step(st)) == STORE_ROW) {
 			strlcpy_cb(
@@ -557,6 +580,8 @@ decide_tx(struct tx *tx, void *arg)
 			cancels = store_col_int64(st, 3) != 0;
 			amount = store_col_int64(st, 4);
 			strlcpy_cb(txn, store_col_text(st, 5), sizeof(txn));
+			strlcpy_cb(
+			    method, store_col_text(st, 6), sizeof(method));
 		}
 		store_finalize(st);
 		if (rc != STORE_ROW)
@@ -607,18 +632,23 @@ decide_tx(struct tx *tx, void *arg)
 		free(sealed);
 		if (rc != OK)
 			return (rc);
-		st = store_prepare(tx,
-		    "UPDATE payment_transactions SET refund_committed_minor = "
-		    "refund_committed_minor - ?, updated_at = ? WHERE id = ?");
-		store_bind_int64(st, 1, amount);
-		store_bind_int64(st, 2, now);
-		store_bind_text(st, 3, txn);
-		rc = store_step(st);
-		store_finalize(st);
-		if (rc != STORE_DONE ||
-		    (rc = training_audit_move(tx, d->req, d->who, "refunds",
+		/* A manual refund is counted by its row alone. */
+		if (txn[0] != '\0') {
+			st = store_prepare(tx,
+			    "UPDATE payment_transactions SET "
+			    "refund_committed_minor = refund_committed_minor - "
+			    "?, updated_at = ? WHERE id = ?");
+			store_bind_int64(st, 1, amount);
+			store_bind_int64(st, 2, now);
+			store_bind_text(st, 3, txn);
+			rc = store_step(st);
+			store_finalize(st);
+			if (rc != STORE_DONE)
+				return (rc);
+		}
+		if ((rc = training_audit_move(tx, d->req, d->who, "refunds",
 			 "reject", d->id, "pending", "rejected")) != OK)
-			return (rc == STORE_DONE ? ERR_DB : rc);
+			return (rc);
 		return (
 		    refund_answer(tx, d->req, d->who, d->read, d->id, &d->row));
 	}
@@ -644,9 +674,11 @@ decide_tx(struct tx *tx, void *arg)
 		 "confirmed", "cancel",
 		 strcmp(by, b.user_id) == 0 ? "booker" : "staff", now)) != OK)
 		return (rc);
+	/* Through Stripe, by the job; a manual one waits for staff. */
 	snprintf(pl, sizeof(pl), "{\"refund_id\":\"%s\"}", d->id);
-	if ((rc = jobs_enqueue(tx, TRAINING_REFUND_JOB, pl, NULL, 0, NULL)) !=
-	    OK)
+	if (strcmp(method, "stripe") == 0 &&
+	    (rc = jobs_enqueue(tx, TRAINING_REFUND_JOB, pl, NULL, 0, NULL)) !=
+		OK)
 		return (rc);
 	return (refund_answer(tx, d->req, d->who, d->read, d->id, &d->row));
 }
@@ -716,17 +748,27 @@ training_refund_in_full(struct tx *tx, const struct principal *who,
 {
 	struct training_booking b;
 	struct training_payment p;
+	int64_t			left = 0;
 	int			rc;
 
 	if ((rc = training_lock(tx, "booking", booking_id)) != OK ||
 	    (rc = training_booking_load(tx, booking_id, &b)) != OK)
 		return (rc);
-	if ((rc = training_payment_of(tx, b.id, &p)) == ERR_NOT_FOUND)
-		return (OK); /* unpaid, or paid offline: refunded offline */
+	if ((rc = training_payment_of(tx, b.id, &p)) == OK) {
+		if ((rc = pending_reject(tx, who, req, b.id)) != OK)
+			return (rc);
+		return (training_refund_auto(
+		    tx, who, req, &b, &p, cause, 0, "full", why, NULL));
+	}
+	if (rc != ERR_NOT_FOUND)
+		return (rc);
+	/* Paid offline: a manual refund, for staff to pay back. */
+	if ((rc = training_offline_left(tx, &b, &left)) == ERR_NOT_FOUND)
+		return (OK); /* unpaid, or free */
 	if (rc != OK || (rc = pending_reject(tx, who, req, b.id)) != OK)
 		return (rc);
 	return (training_refund_auto(
-	    tx, who, req, &b, &p, cause, 0, "full", why, NULL));
+	    tx, who, req, &b, NULL, cause, 0, "full", why, NULL));
 }
 
 int
@@ -737,8 +779,8 @@ training_refund_on_cancel(struct tx *tx, const struct principal *who,
 	struct training_payment p;
 	const char	       *policy = NULL;
 	char			iso[ISO_TIME_LEN];
-	int64_t			start = 0, fee = 0, hours;
-	int			rc;
+	int64_t			start = 0, fee = 0, hours, left = 0;
+	int			rc, offline;
 
 	if ((rc = training_lock(tx, "booking", booking_id)) != OK ||
 	    (rc = training_booking_load(tx, booking_id, &b)) != OK ||
@@ -757,17 +799,29 @@ training_refund_on_cancel(struct tx *tx, const struct principal *who,
 		    (long long)hours);
 		return (ERR_CONFLICT);
 	}
-	if ((rc = training_payment_of(tx, b.id, &p)) == ERR_NOT_FOUND)
-		return (OK); /* paid offline, or nothing owed */
-	if (rc != OK || (rc = pending_reject(tx, who, req, b.id)) != OK ||
-	    (rc = training_payment_of(tx, b.id, &p)) != OK)
+	if ((rc = training_payment_of(tx, b.id, &p)) != OK &&
+	    rc != ERR_NOT_FOUND)
+		return (rc);
+	/* Paid offline: a manual refund under the same policy; unpaid or
+	 * free: nothing owed. */
+	offline = rc == ERR_NOT_FOUND;
+	if (offline &&
+	    (rc = training_offline_left(tx, &b, &left)) == ERR_NOT_FOUND)
+		return (OK);
+	if (rc != OK || (rc = pending_reject(tx, who, req, b.id)) != OK)
+		return (rc);
+	if (offline)
+		rc = training_offline_left(tx, &b, &left);
+	else if ((rc = training_payment_of(tx, b.id, &p)) == OK)
+		left = p.amount - p.committed;
+	if (rc != OK)
 		return (rc);
 	/* What is left once the requests gave way, under the policy. */
-	if ((rc = training_refund_policy(now, start, p.amount - p.committed, 0,
+	if ((rc = training_refund_policy(now, start, left, 0,
 		 config.training_refund_full_days,
 		 config.training_refund_fee_percent, hours, &fee, &policy)) !=
 	    OK)
 		return (rc);
-	return (training_refund_auto(
-	    tx, who, req, &b, &p, "booker_cancelled", fee, policy, NULL, NULL));
+	return (training_refund_auto(tx, who, req, &b, offline ? NULL : &p,
+	    "booker_cancelled", fee, policy, NULL, NULL));
 }

@@ -8,7 +8,8 @@
  * Idempotency-Key: Stripe answers a request sent again with the same key
  * with the first one's answer, making nothing twice. At most
  * STRIPE_RESPONSE_MAX bytes of an answer are read, within
- * stripe_timeout_s. The key is in no log line and no error, and wiped
+ * stripe_timeout_s (or what is left before a deadline: the pages of a
+ * list share one request's time). The key is in no log line and no error, and wiped
  * from memory after use.
  *
  * Stripe-Signature (https://docs.stripe.com/webhooks#verify-manually):
@@ -37,7 +38,8 @@
 #define STRIPE_CODE_MAX	  64   /* bytes of Stripe's error code kept */
 
 static int    stripe_request(const char *method, const char *path,
-       const char *form, const char *idem, struct stripe_reply *r);
+       const char *form, const char *idem, long timeout_ms,
+       struct stripe_reply *r);
 static size_t stripe_write(char *, size_t, size_t, void *);
 static void   stripe_error_code(json_t *doc, char *out, size_t n);
 static int    hex_digit(int c);
@@ -190,13 +192,31 @@ int
 stripe_post(const char *path, const char *form, const char *idem,
     struct stripe_reply *r)
 {
-	return (stripe_request("POST", path, form, idem, r));
+	return (stripe_request(
+	    "POST", path, form, idem, config.stripe_timeout_s * 1000L, r));
 }
 
 int
 stripe_get(const char *path, struct stripe_reply *r)
 {
-	return (stripe_request("GET", path, NULL, NULL, r));
+	return (stripe_request(
+	    "GET", path, NULL, NULL, config.stripe_timeout_s * 1000L, r));
+}
+
+int
+stripe_get_until(const char *path, int64_t deadline_ms, struct stripe_reply *r)
+{
+	int64_t left = deadline_ms - time_mono_ns() / 1000000;
+
+	if (left > config.stripe_timeout_s * 1000)
+		left = config.stripe_timeout_s * 1000;
+	if (left <= 0) {
+		memset(r, 0, sizeof(*r));
+		snprintf(r->error, sizeof(r->error),
+		    "GET %s: no time left to ask Stripe", path);
+		return (ERR_UNAVAILABLE);
+	}
+	return (stripe_request("GET", path, NULL, NULL, (long)left, r));
 }
 
 void
@@ -248,7 +268,7 @@ stripe_error_code(json_t *doc, char *out, size_t n)
  */
 static int
 stripe_request(const char *method, const char *path, const char *form,
-    const char *idem, struct stripe_reply *r)
+    const char *idem, long timeout_ms, struct stripe_reply *r)
 {
 	CURL		  *c = NULL;
 	CURLcode	   cc;
@@ -306,9 +326,8 @@ stripe_request(const char *method, const char *path, const char *form,
 	}
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "carebase");
-	curl_easy_setopt(
-	    c, CURLOPT_CONNECTTIMEOUT, (long)config.stripe_timeout_s);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)config.stripe_timeout_s);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, stripe_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
@@ -324,8 +343,8 @@ stripe_request(const char *method, const char *path, const char *form,
 		    STRIPE_RESPONSE_MAX);
 	else if (cc == CURLE_OPERATION_TIMEDOUT)
 		snprintf(r->error, sizeof(r->error),
-		    "%s %s: Stripe did not answer within %llds", method, path,
-		    (long long)config.stripe_timeout_s);
+		    "%s %s: Stripe did not answer within %ldms", method, path,
+		    timeout_ms);
 	else if (cc != CURLE_OK)
 		snprintf(r->error, sizeof(r->error),
 		    "%s %s: Stripe could not be reached: %s", method, path,

@@ -17,10 +17,26 @@
  * Effects: payment_intent.* (payment_events.c) record the attempt and
  * confirm or refund the booking; refund.* and charge.refund.updated (a
  * Refund), and charge.refunded (a Charge with its refunds), complete or
- * fail refunds (refund_jobs.c). Any other type is acknowledged and kept
- * (effect "ignored"). A refusal (422 PAYMENT_MISMATCH, REFUND_MISMATCH)
- * changes nothing and records no event: Stripe sends it again, and it is
- * in the inbox for `carebase webhooks replay` once mended.
+ * fail refunds (refund_jobs.c). Stripe sends an event again for days
+ * until it is answered 2xx, so an event that parses is answered 200
+ * whatever it is: one that is not carebase's (another type, an intent of
+ * no booking of ours, a refund made elsewhere) is kept with effect
+ * "ignored" and its reason; one that is carebase's but does not match
+ * (another amount, currency or booking) is kept with its reason, logged,
+ * and its money refunded (payment_events.c). Only a body that is not an
+ * event (422 EVENT_INVALID) is refused: it is in the inbox for
+ * `carebase webhooks replay` once mended.
+ *
+ * Privacy: the body is kept (sealed) in the inbox, whatever the event
+ * did, so every event is tied to the person it is about, for erasure
+ * (ops/inbox.h): to the booker of the payment transaction of the intent it
+ * names, else of the refund its metadata names, else of the booking its
+ * metadata names (r->user_id, in process); and to the first address it
+ * carries (receipt_email, billing_details.email, a customer's email, at
+ * any depth: r->email_index, in prepare), even when no user has it.
+ * Erasing the person removes the bodies of their rows. A body that names
+ * a person only by name, or a second address, cannot be tied: the
+ * inbox's retention (webhook_inbox_retention_days) bounds it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +45,8 @@
 
 #include "core/config.h"
 #include "core/err.h"
+#include "core/keyring.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "ops/inbox.h"
@@ -36,13 +54,17 @@
 #include "training/training_int.h"
 
 #define EVENT_TYPE_MAX 128
+#define EMAIL_MAX      254 /* bytes of an address (RFC 5321) */
+#define EMAIL_DEPTH    6   /* levels of an object searched for one */
 
 static int st_verify(
     struct request *, const char *, size_t, struct inbox_result *);
 static int st_prepare(const char *, size_t, json_t **, struct inbox_result *);
 static int st_check(json_t *, json_t *, struct inbox_result *);
-static int st_process(
-    struct tx *, const char *, size_t, json_t *, struct inbox_result *);
+static const char *email_of(json_t *, int depth);
+static int	   st_tie(struct tx *, json_t *obj, struct inbox_result *);
+static int	   st_process(
+	    struct tx *, const char *, size_t, json_t *, struct inbox_result *);
 
 static const struct inbox_source stripe_source = {
 	"stripe",
@@ -102,9 +124,14 @@ st_check(json_t *doc, json_t *work, struct inbox_result *r)
 {
 	const char *id = json_string_value(json_object_get(doc, "id"));
 	const char *type = json_string_value(json_object_get(doc, "type"));
+	const char *email;
 	json_t *obj = json_object_get(json_object_get(doc, "data"), "object");
 	size_t	n;
 
+	/* The address it carries ties the row to its person, even when the
+	 * event is refused. */
+	if ((email = email_of(obj, 0)) != NULL)
+		keyring_email_index(email, r->email_index);
 	if (!stripe_id_ok(id))
 		return (inbox_fail(r, ERR_INVALID, "EVENT_INVALID",
 		    "The event's id is missing or not a Stripe id."));
@@ -122,16 +149,95 @@ st_check(json_t *doc, json_t *work, struct inbox_result *r)
 	return (OK);
 }
 
+/* The first address in v: a string member named email, receipt_email or
+ * customer_email holding an "@", depth first, at most EMAIL_DEPTH levels
+ * down. Borrowed; NULL when there is none. */
+static const char *
+email_of(json_t *v, int depth)
+{
+	const char *k, *e;
+	json_t	   *m;
+	size_t	    i;
+
+	if (depth > EMAIL_DEPTH)
+		return (NULL);
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, m) {
+			if ((e = email_of(m, depth + 1)) != NULL)
+				return (e);
+		}
+		return (NULL);
+	}
+	json_object_foreach(v, k, m) {
+		e = json_string_value(m);
+		if (e != NULL &&
+		    (strcmp(k, "email") == 0 ||
+			strcmp(k, "receipt_email") == 0 ||
+			strcmp(k, "customer_email") == 0) &&
+		    strchr(e, '@') != NULL && strlen(e) <= EMAIL_MAX)
+			return (e);
+		if ((json_is_object(m) || json_is_array(m)) &&
+		    (e = email_of(m, depth + 1)) != NULL)
+			return (e);
+	}
+	return (NULL);
+}
+
+/*
+ * The person the event is about, whatever it does: the booker of the
+ * payment transaction of the intent it names (the object itself, or its
+ * payment_intent), else of the refund or the booking its metadata (or a
+ * Charge's refunds' metadata) names. Nobody found is no failure.
+ */
+static int
+st_tie(struct tx *tx, json_t *obj, struct inbox_result *r)
+{
+	struct stmt *st;
+	json_t	    *v, *meta = json_object_get(obj, "metadata");
+	const char  *what = json_string_value(json_object_get(obj, "object"));
+	const char  *intent, *refund, *booking;
+	int	     rc;
+
+	v = json_object_get(obj, "payment_intent");
+	intent =
+	    json_string_value(json_is_object(v) ? json_object_get(v, "id") : v);
+	if (intent == NULL && what != NULL &&
+	    strcmp(what, "payment_intent") == 0)
+		intent = json_string_value(json_object_get(obj, "id"));
+	refund = json_string_value(json_object_get(meta, "refund_id"));
+	if (refund == NULL) { /* a Charge: its first refund's */
+		v = json_object_get(json_object_get(obj, "refunds"), "data");
+		v = json_object_get(json_array_get(v, 0), "metadata");
+		refund = json_string_value(json_object_get(v, "refund_id"));
+	}
+	booking = json_string_value(json_object_get(meta, "booking_id"));
+	st = store_prepare(tx,
+	    "SELECT user_id, 1 FROM payment_transactions WHERE "
+	    "stripe_payment_intent_id = ? UNION ALL SELECT user_id, 2 FROM "
+	    "refunds WHERE id = ? UNION ALL SELECT user_id, 3 FROM "
+	    "training_bookings WHERE id = ? ORDER BY 2 LIMIT 1");
+	store_bind_text(st, 1, stripe_id_ok(intent) ? intent : "");
+	store_bind_text(
+	    st, 2, refund != NULL && uuid_valid(refund) ? refund : "");
+	store_bind_text(
+	    st, 3, booking != NULL && uuid_valid(booking) ? booking : "");
+	if ((rc = store_step(st)) == STORE_ROW)
+		strlcpy_cb(
+		    r->user_id, store_col_text(st, 0), sizeof(r->user_id));
+	store_finalize(st);
+	return (rc == STORE_ROW || rc == STORE_DONE ? OK : rc);
+}
+
 static int
 st_process(struct tx *tx, const char *body, size_t len, json_t *w,
     struct inbox_result *r)
 {
-	struct stmt *st;
-	const char  *id = json_string_value(json_object_get(w, "id"));
-	const char  *type = json_string_value(json_object_get(w, "type"));
-	json_t	    *obj = json_object_get(w, "object");
-	const char  *effect = "ignored";
-	int	     rc;
+	struct training_effect out = { "ignored", "unhandled_type" };
+	struct stmt	      *st;
+	const char	      *id = json_string_value(json_object_get(w, "id"));
+	const char *type = json_string_value(json_object_get(w, "type"));
+	json_t	   *obj = json_object_get(w, "object");
+	int	    rc;
 
 	(void)body;
 	(void)len;
@@ -139,13 +245,18 @@ st_process(struct tx *tx, const char *body, size_t len, json_t *w,
 	 * row once the first has committed. */
 	if ((rc = training_lock(tx, "stripe_event", id)) != OK)
 		return (rc);
+	/* Its person, whatever it does (a duplicate's body is kept too). */
+	if ((rc = st_tie(tx, obj, r)) != OK)
+		return (rc);
 	st = store_prepare(
-	    tx, "SELECT effect FROM stripe_events WHERE event_id = ?");
+	    tx, "SELECT effect, reason FROM stripe_events WHERE event_id = ?");
 	store_bind_text(st, 1, id);
 	rc = store_step(st);
 	if (rc == STORE_ROW)
-		r->out = json_pack("{s:s,s:s,s:b,s:s}", "event_id", id, "type",
-		    type, "duplicate", 1, "effect", store_col_text(st, 0));
+		r->out = json_pack("{s:s,s:s,s:b,s:s,s:s?}", "event_id", id,
+		    "type", type, "duplicate", 1, "effect",
+		    store_col_text(st, 0), "reason",
+		    store_col_is_null(st, 1) ? NULL : store_col_text(st, 1));
 	store_finalize(st);
 	if (rc == STORE_ROW)
 		return (r->out != NULL ? OK : ERR_NOMEM);
@@ -153,29 +264,34 @@ st_process(struct tx *tx, const char *body, size_t len, json_t *w,
 		return (rc);
 	rc = OK;
 	if (strncmp(type, "payment_intent.", 15) == 0)
-		rc = training_intent_event(tx, type, obj, r, &effect);
+		rc = training_intent_event(tx, type, obj, r, &out);
 	else if (strncmp(type, "refund.", 7) == 0 ||
 	    strcmp(type, "charge.refund.updated") == 0 ||
 	    strcmp(type, "charge.refunded") == 0)
-		rc = training_refund_event(tx, type, obj, r, &effect);
+		rc = training_refund_event(tx, type, obj, r, &out);
 	if (rc != OK)
 		return (rc);
 	st = store_prepare(tx,
 	    "INSERT INTO stripe_events (event_id, event_type, object_id, "
-	    "effect, processed_at) VALUES (?, ?, ?, ?, ?)");
+	    "effect, reason, processed_at) VALUES (?, ?, ?, ?, ?, ?)");
 	store_bind_text(st, 1, id);
 	store_bind_text(st, 2, type);
 	store_bind_text(st, 3,
 	    stripe_id_ok(json_string_value(json_object_get(obj, "id")))
 		? json_string_value(json_object_get(obj, "id"))
 		: NULL);
-	store_bind_text(st, 4, effect);
-	store_bind_int64(st, 5, time_now_ms());
+	store_bind_text(st, 4, out.effect);
+	store_bind_text(st, 5, out.reason);
+	store_bind_int64(st, 6, time_now_ms());
 	rc = store_step(st);
 	store_finalize(st);
 	if (rc != STORE_DONE)
 		return (rc);
-	r->out = json_pack("{s:s,s:s,s:b,s:s}", "event_id", id, "type", type,
-	    "duplicate", 0, "effect", effect);
+	if (strcmp(out.effect, "ignored") == 0)
+		log_info("event=stripe_event_ignored event_id=%s type=%s "
+			 "reason=%s",
+		    id, type, out.reason != NULL ? out.reason : "-");
+	r->out = json_pack("{s:s,s:s,s:b,s:s,s:s?}", "event_id", id, "type",
+	    type, "duplicate", 0, "effect", out.effect, "reason", out.reason);
 	return (r->out != NULL ? OK : ERR_NOMEM);
 }

@@ -92,14 +92,25 @@
 	"{\"$ref\":\"#/components/schemas/refunds\"}}},\"problems\":"	\
 	"{\"403\":\"staff only\",\"404\":\"no such refund\",\"409\":"	\
 	"\"INVALID_TRANSITION: not pending\"}}"
+#define API_COMPLETE							\
+	"{\"body\":{\"type\":\"object\",\"required\":[\"note\"],"		\
+	"\"additionalProperties\":false,\"properties\":{\"note\":"	\
+	"{\"type\":\"string\",\"minLength\":1}}},\"answers\":{\"200\":"	\
+	"{\"description\":\"the refund, completed\",\"schema\":{\"$ref\":"\
+	"\"#/components/schemas/refunds\"}}},\"problems\":{\"403\":"	\
+	"\"staff only\",\"404\":\"no such refund\",\"409\":\"NOT_MANUAL "	\
+	"(Stripe completes a refund through Stripe), INVALID_TRANSITION "	\
+	"(not approved)\",\"422\":\"VALIDATION_FAILED (no note)\"}}"
 #define API_STRIPE							\
 	"{\"content\":{\"application/json\":{\"type\":\"object\","		\
 	"\"required\":[\"id\",\"type\",\"data\"]}},\"answers\":{\"200\":"	\
-	"{\"description\":\"applied, or a duplicate of an event applied "	\
-	"already (nothing done twice)\",\"schema\":{\"type\":\"object\"}}},"\
+	"{\"description\":\"every event that parses: applied, ignored (not "\
+	"carebase's: its reason) or a mismatch (its reason; money taken is "	\
+	"refunded), or a duplicate of an event applied already (nothing "	\
+	"done twice)\",\"schema\":{\"type\":\"object\"}}},"		\
 	"\"problems\":{\"401\":\"SIGNATURE_MISSING, SIGNATURE_INVALID, "	\
-	"STALE_TIMESTAMP\",\"422\":\"EVENT_INVALID, PAYMENT_MISMATCH, "	\
-	"REFUND_MISMATCH\",\"503\":\"WEBHOOK_NOT_CONFIGURED\"}}"
+	"STALE_TIMESTAMP\",\"422\":\"EVENT_INVALID (not an event)\","	\
+	"\"503\":\"WEBHOOK_NOT_CONFIGURED\"}}"
 /* clang-format on */
 
 static const struct route training_routes[] = {
@@ -134,10 +145,10 @@ static const struct route training_routes[] = {
 	{ HTTP_POST, "/v1/training-bookings/{id}/cancel",
 	    training_booking_action, 0,
 	    "pending|confirmed -> cancelled; an unpaid booking's discount "
-	    "code use is given back; a booking paid through Stripe is "
-	    "refunded in full when staff cancel it, under the cancellation "
-	    "policy when its booker does (in full, less the fee, or refused "
-	    "inside its last hours)",
+	    "code use is given back; a paid booking is refunded in full when "
+	    "staff cancel it, under the cancellation policy when its booker "
+	    "does (in full, less the fee, or refused inside its last hours): "
+	    "through Stripe, or by hand when it was paid offline",
 	    &training_moves[1],
 	    API_BOOKING("the booking, cancelled",
 		"\"409\":\"INVALID_TRANSITION, TOO_LATE_TO_CANCEL (the "
@@ -168,13 +179,20 @@ static const struct route training_routes[] = {
 	    "Stripe-Signature",
 	    NULL, API_STRIPE },
 	{ HTTP_POST, "/v1/refunds", training_refund_ask, ROUTE_JSON_BODY,
-	    "ask for a refund of a booking paid through Stripe (the booker: "
-	    "their confirmed one; staff: any, and may set the policy aside)",
+	    "ask for a refund of a paid booking, through Stripe or, paid "
+	    "offline, a manual one (the booker: their confirmed one; staff: "
+	    "any, and may set the policy aside)",
 	    NULL, API_ASK },
 	{ HTTP_POST, "/v1/refunds/{id}/approve", training_refund_decide, 0,
 	    "pending -> approved (staff): sent to Stripe by the "
-	    "training.refund job; all that was left cancels the booking",
+	    "training.refund job (a manual one waits for staff to pay it "
+	    "back); all that was left cancels the booking",
 	    "approve", API_DECIDE("the refund, approved") },
+	{ HTTP_POST, "/v1/refunds/{id}/complete", training_refund_complete,
+	    ROUTE_JSON_BODY,
+	    "approved -> completed (staff): a manual refund (a booking paid "
+	    "offline) paid back, with a {\"note\"} of how",
+	    NULL, API_COMPLETE },
 	{ HTTP_POST, "/v1/refunds/{id}/reject", training_refund_decide,
 	    ROUTE_JSON_BODY,
 	    "pending -> rejected (staff), with an optional {\"reason\"}: the "
@@ -259,6 +277,63 @@ training_currency_ok(const char *s)
 		if (s[i] < 'A' || s[i] > 'Z')
 			return (0);
 	return (s[3] == '\0');
+}
+
+size_t
+training_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return (n);
+}
+
+/*
+ * Amounts are kept and sent to Stripe in the currency's minor unit as
+ * Stripe counts it (https://docs.stripe.com/currencies): none for its
+ * zero-decimal currencies, thousandths for its three-decimal ones,
+ * hundredths for the rest (ISK, HUF and TWD among them: Stripe keeps them
+ * two-decimal in its API).
+ */
+int
+training_currency_exponent(const char *currency)
+{
+	static const char zero[] = "BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF "
+				   "UGX VND VUV XAF XOF XPF";
+	static const char three[] = "BHD JOD KWD OMR TND";
+	const char	 *p;
+
+	if (!training_currency_ok(currency))
+		return (2);
+	for (p = zero; (p = strstr(p, currency)) != NULL; p += 3)
+		if ((p == zero || p[-1] == ' ') &&
+		    (p[3] == ' ' || p[3] == '\0'))
+			return (0);
+	for (p = three; (p = strstr(p, currency)) != NULL; p += 3)
+		if ((p == three || p[-1] == ' ') &&
+		    (p[3] == ' ' || p[3] == '\0'))
+			return (3);
+	return (2);
+}
+
+void
+training_money_format(int64_t minor, const char *currency, char *out, size_t n)
+{
+	uint64_t a, unit = 1;
+	int	 e = training_currency_exponent(currency), i;
+
+	for (i = 0; i < e; i++)
+		unit *= 10;
+	/* The magnitude without overflow, INT64_MIN included. */
+	a = minor < 0 ? (uint64_t)(-(minor + 1)) + 1 : (uint64_t)minor;
+	if (e == 0)
+		snprintf(out, n, "%s%llu %s", minor < 0 ? "-" : "",
+		    (unsigned long long)a, currency);
+	else
+		snprintf(out, n, "%s%llu.%0*llu %s", minor < 0 ? "-" : "",
+		    (unsigned long long)(a / unit), e,
+		    (unsigned long long)(a % unit), currency);
 }
 
 int

@@ -18,7 +18,9 @@
  * deduplicated by id); payment_events.c what a PaymentIntent's events do
  * to its booking; refunds.c refunds asked for and decided, and the
  * cancellation policy; refund_jobs.c refunds made by carebase, the
- * training.refund job that sends them to Stripe, and their events.
+ * training.refund job that sends them to Stripe, and their events;
+ * refunds_manual.c the refunds of bookings paid offline, paid back by
+ * staff; refund_mail.c the mail that tells the booker.
  *
  * Catalogue writes are staff's (admins); the public reads without a token
  * active courses, active venues and upcoming schedules
@@ -125,6 +127,13 @@ extern const struct training_transition training_transitions[];
 /* training.c: shared helpers */
 /* 1 if s is three upper-case letters (an ISO 4217 code's form). Pure. */
 int training_currency_ok(const char *s);
+/* Digits after the point of an amount in currency as Stripe counts its
+ * minor units: 0 (JPY, ...), 3 (KWD, ...) or 2. Pure. */
+int training_currency_exponent(const char *currency);
+/* minor units of currency as people read them into out: "75.00 GBP",
+ * "5000 JPY", "1.500 KWD". Pure. */
+void training_money_format(
+    int64_t minor, const char *currency, char *out, size_t n);
 /*
  * Serialise writers of one row's rules until the transaction ends: kind
  * "course", "venue", "trainer", "schedule" (its seats) or "discount" (a
@@ -161,6 +170,8 @@ int training_free_seats(
  * date is no date. Pure.
  */
 int training_expiry_end(const char *date, int64_t *end);
+/* Characters (code points) of UTF-8 text. Pure. */
+size_t training_chars(const char *s);
 /* A problem naming the field with its own code and a number (free_seats
  * and the like) in extra member name. Returns rc. */
 int training_refuse_n(struct request *, int rc, const char *code,
@@ -311,9 +322,13 @@ int stripe_form_add(struct buf *b, const char *key, const char *value);
  * when Stripe refused it; ERR_CONFIG without a secret key. Never inside
  * a transaction. stripe_reply_free releases r->doc.
  */
-int  stripe_post(const char *path, const char *form, const char *idem,
-     struct stripe_reply *r);
-int  stripe_get(const char *path, struct stripe_reply *r);
+int stripe_post(const char *path, const char *form, const char *idem,
+    struct stripe_reply *r);
+int stripe_get(const char *path, struct stripe_reply *r);
+/* GET path within stripe_timeout_s and before deadline_ms (time_mono_ns()
+ * in ms): ERR_UNAVAILABLE at once when it has passed. */
+int stripe_get_until(
+    const char *path, int64_t deadline_ms, struct stripe_reply *r);
 void stripe_reply_free(struct stripe_reply *r);
 /* 1 if s is a Stripe id: 1 to STRIPE_ID_MAX of [A-Za-z0-9_]. Pure. */
 int stripe_id_ok(const char *s);
@@ -340,7 +355,8 @@ struct training_booking {
 int training_booking_load(
     struct tx *, const char *id, struct training_booking *out);
 /* A payment transaction: the booking's succeeded one (first by
- * succeeded_at) into out; ERR_NOT_FOUND when it has none. */
+ * succeeded_at) that paid it (unapplied_reason NULL: not a duplicate nor a
+ * mismatch) into out; ERR_NOT_FOUND when it has none. */
 struct training_payment {
 	char	id[UUID_STR_LEN];
 	char	intent[STRIPE_ID_MAX + 1];
@@ -354,12 +370,23 @@ int training_payment_of(
 void training_stripe_webhook(struct request *);
 int  training_stripe_init(void);
 
+/*
+ * What a Stripe event did, kept in its stripe_events row and answered:
+ * effect ("confirmed", "ignored", ...), and reason, why it was ignored or
+ * did not match ("no_booking", "amount", ...), NULL when there is none.
+ * Both borrowed (static strings).
+ */
+struct training_effect {
+	const char *effect;
+	const char *reason;
+};
+
 /* payment_events.c: a PaymentIntent's events, in the webhook's
- * transaction (the event's row is the caller's). *effect (borrowed) says
- * what was done. */
+ * transaction (the event's row is the caller's); *out says what was
+ * done. */
 struct inbox_result;
 int training_intent_event(struct tx *, const char *type, json_t *obj,
-    struct inbox_result *, const char **effect);
+    struct inbox_result *, struct training_effect *out);
 
 /* refunds.c */
 #define TRAINING_REASON_MAX 2000 /* characters of a refund's reasons */
@@ -407,26 +434,47 @@ int training_refund_on_cancel(struct tx *, const struct principal *,
 /* The cause of a refund carebase makes itself (approved at once). */
 #define TRAINING_REFUND_JOB "training.refund"
 /*
- * Refund what is left of payment p of booking b, less fee (kept by
- * policy: "full" with a fee of 0, or "fee"), approved now, and queue its
- * training.refund job; cause is schedule_cancelled, staff_cancelled,
- * late_payment or duplicate_payment (fee 0), or booker_cancelled (the
- * policy's fee; approved by the policy, processed_by NULL). With why, the
- * booker is told by mail (why: a sentence). Nothing when nothing is left
- * or the fee would keep all of it; *id ("" then) may be NULL.
+ * Refund what is left of payment p of booking b (in the payment's
+ * currency), less fee (kept by policy: "full" with a fee of 0, or "fee"),
+ * approved now, and queue its training.refund job; cause is
+ * schedule_cancelled, staff_cancelled, late_payment, duplicate_payment or
+ * payment_mismatch (fee 0), or booker_cancelled (the policy's fee;
+ * approved by the policy, processed_by NULL). p NULL: b was paid offline,
+ * and the refund is a manual one (no job: staff pay it back and mark it
+ * completed, refunds_manual.c). With why (a sentence), the booker is told
+ * by mail. Nothing when nothing is left or the fee would keep all of it;
+ * *id ("" then) may be NULL.
  */
 int training_refund_auto(struct tx *, const struct principal *,
     struct request *, const struct training_booking *b,
     const struct training_payment *p, const char *cause, int64_t fee,
     const char *policy, const char *why, char *id);
+/* refunds_manual.c: the refunds of a booking paid offline. */
+/* POST /v1/refunds/{id}/complete {"note"}: staff paid it back. */
+void training_refund_complete(struct request *);
+/* What is left to refund of b paid offline (its total less its manual
+ * refunds not rejected or failed) into *left; ERR_NOT_FOUND when b was
+ * not paid (or costs nothing). The caller holds the booking's lock and
+ * found no Stripe payment of b (training_payment_of). */
+int training_offline_left(
+    struct tx *, const struct training_booking *b, int64_t *left);
+/* b's payment_status from its completed manual refunds: refunded when
+ * they come to its total, else partially_refunded. */
+int training_offline_sync(struct tx *, const char *booking_id);
+
 /* The training.refund job: send an approved refund to Stripe. */
 int training_refund_job(struct store *, const struct job *, char *err);
 /* A Refund object's event (refund.*, charge.refund.updated) or a
  * charge.refunded's refunds: complete or fail ours. */
 int training_refund_event(struct tx *, const char *type, json_t *obj,
-    struct inbox_result *, const char **effect);
-/* The mail template the booker is told with. */
+    struct inbox_result *, struct training_effect *out);
+/* refund_mail.c: the mail template the booker is told with, once. */
 int training_refund_mail_init(void);
+/* Tell b's booker by mail that amount of currency goes back, and why (a
+ * sentence); manual: paid offline, paid back by staff. Nobody to tell
+ * (erased, or an address that will not do) is not a failure. */
+int training_refund_tell(struct tx *, const struct training_booking *b,
+    const char *currency, int64_t amount, const char *why, int manual);
 
 /* seed.c: the catalogue's demo data for `carebase seed` */
 struct seed_accounts;

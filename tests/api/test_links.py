@@ -11,7 +11,8 @@ the public partner branding and the GDPR export."""
 
 import pytest
 
-from conftest import (hdr, make_partner, person, problem, profile, relate, training_course)
+from conftest import hdr, make_partner, person, problem, profile, relate
+from training_helpers import training_course
 
 UNSAFE = [
     "javascript:alert(document.cookie)",

@@ -9,12 +9,17 @@ every booking of a schedule with its attendees, trainers those of the
 schedules they teach; a person's bookings are in their export and erased
 with them. Runs on SQLite and PostgreSQL.
 
-The two race tests (the last seats; a code's usage limit) each have a
-control that shows the race they guard against exists: carebase has no
-switch that turns a guard off (and should not), so the control runs the
-same check-then-write straight on the database from 50 connections,
-without the schedule's lock or the conditional update, and shows it
-oversells (conftest.direct_race)."""
+The two race tests (the last seats; a code's usage limit) show that the
+50 requests really ran interleaved in the two carebase processes (their
+own request log: training_helpers.calls_in_flight), so the guard kept them
+apart, and each has a control that shows what that interleaving does
+without the guard: the same check-then-write straight on the database
+from 50 connections, without the schedule's lock or the conditional
+update, oversells (conftest.direct_race). The SQL is the honest control:
+carebase has no switch that turns a guard off, and must not have one, not
+even in test builds (a switch in the binary is a switch in production);
+the control runs the guard's statements less the lock, not a model of
+carebase."""
 
 import datetime
 import time
@@ -23,9 +28,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (TRAINING_REF, at, expire_hold, now_ms, read_booking, attendees_of, book_training, booked, course_schedule,
-                      direct_race, discount_code, free_seats, hdr, person, problem, queue_job,
-                      race)
+from conftest import at, direct_race, hdr, person, problem, queue_job, race
+from training_helpers import (attendees_of, book_training, booked, calls_in_flight,
+                              course_schedule, discount_code, expire_hold, free_seats, now_ms,
+                              read_booking, TRAINING_REF)
 
 MISSING = "01a20000-0000-7000-8000-000000000000"
 
@@ -772,6 +778,8 @@ def test_fifty_attempts_for_the_last_three_seats_get_exactly_three(server, start
 
     results = race([server.base_url, other.base_url], 50, attempt)
     assert sorted(results, key=str).count((201, None)) == 3, results
+    assert calls_in_flight([server, other], "/v1/training-bookings") >= 2, \
+        "the requests never overlapped: the race did not happen"
     assert sorted(r for r in results if r[0] != 201) == [(409, "SCHEDULE_FULL")] * 47
     assert int(db.scalar(f"SELECT SUM(seats) FROM training_bookings WHERE "
                          f"schedule_id = '{s['id']}'")) == 10
@@ -825,6 +833,8 @@ def test_fifty_bookings_at_once_never_use_a_code_past_its_limit(server, start_se
 
     results = race([server.base_url, other.base_url], 50, attempt)
     assert [r for r in results if r[0] == 201] == [(201, None)] * 3, results
+    assert calls_in_flight([server, other], "/v1/training-bookings") >= 2, \
+        "the requests never overlapped: the race did not happen"
     assert sorted(r for r in results if r[0] != 201) == [(409, "DISCOUNT_CODE_USED_UP")] * 47
     assert usage(db, code) == 3
     assert db.count("training_bookings", f"discount_code_id = '{code['id']}'") == 3

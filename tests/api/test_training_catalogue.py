@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from conftest import (EFAW, FAW, PAEDIATRIC, at, hdr, person, problem, schedule,
-                      trainer, training_course, venue)
+from conftest import at, hdr, person, problem
+from training_helpers import EFAW, FAW, PAEDIATRIC, schedule, trainer, training_course, venue
 
 MISSING = "01a20000-0000-7000-8000-000000000000"
 

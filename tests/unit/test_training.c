@@ -101,6 +101,45 @@ test_course_lengths(void **state)
 }
 
 static void
+test_money(void **state)
+{
+	static const struct {
+		int64_t	    minor;
+		const char *currency, *want;
+	} cases[] = {
+		{ 7500, "GBP", "75.00 GBP" },
+		{ 5, "EUR", "0.05 EUR" },
+		{ 0, "USD", "0.00 USD" },
+		{ 5000, "JPY", "5000 JPY" },
+		{ 12, "KRW", "12 KRW" },
+		{ 7, "XPF", "7 XPF" },
+		{ 1500, "KWD", "1.500 KWD" },
+		{ 20, "BHD", "0.020 BHD" },
+		{ 50000, "ISK",
+		    "500.00 ISK" }, /* two-decimal in Stripe's API */
+		{ -250, "GBP", "-2.50 GBP" },
+		{ INT64_MIN, "JPY", "-9223372036854775808 JPY" },
+		{ 1234, "XYZ", "12.34 XYZ" },
+	};
+	char   out[64];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		training_money_format(
+		    cases[i].minor, cases[i].currency, out, sizeof(out));
+		assert_string_equal(out, cases[i].want);
+	}
+	assert_int_equal(training_currency_exponent("JPY"), 0);
+	assert_int_equal(training_currency_exponent("OMR"), 3);
+	assert_int_equal(training_currency_exponent("GBP"), 2);
+	assert_int_equal(training_currency_exponent("PY"), 2); /* not a code */
+	assert_int_equal(training_currency_exponent("JPYX"), 2);
+	assert_int_equal(training_currency_exponent("PYG"), 0);
+	assert_int_equal(training_currency_exponent("YGU"), 2); /* no match */
+}
+
+static void
 test_currency(void **state)
 {
 	(void)state;
@@ -325,6 +364,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_course_lengths),
 		cmocka_unit_test(test_currency),
+		cmocka_unit_test(test_money),
 		cmocka_unit_test(test_stripe_signature),
 		cmocka_unit_test(test_stripe_form),
 		cmocka_unit_test(test_refund_policy),

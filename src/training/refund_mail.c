@@ -1,0 +1,80 @@
+/*
+ * The mail that tells a booker their payment is being refunded in full
+ * (training_payment_refunded): why, how much (as the currency counts its
+ * minor units: training_money_format) and how it comes back (to the card,
+ * or, paid offline, the way they paid). Sent through the people module's
+ * mail hook, in the transaction that made the refund.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "core/mail.h"
+#include "resource/hooks.h"
+#include "training/training_int.h"
+
+#define REFUND_MAIL "training_payment_refunded"
+
+static const struct mail_template refund_template = {
+	REFUND_MAIL,
+	"Your payment for booking {{booking_reference}} is being refunded",
+	"Hello {{first_name}},\n\n"
+	"Your payment of {{amount}} for training booking "
+	"{{booking_reference}}\n"
+	"is being refunded in full: {{why}}.\n\n"
+	"{{how}}\n",
+	NULL,
+};
+
+int
+training_refund_mail_init(void)
+{
+	int rc = mail_template_register(&refund_template);
+
+	return (rc == ERR_CONFLICT ? OK : rc);
+}
+
+int
+training_refund_tell(struct tx *tx, const struct training_booking *b,
+    const char *currency, int64_t amount, const char *why, int manual)
+{
+	struct person_contact pc;
+	json_t		     *vars;
+	char		      money[48];
+	int		      rc;
+
+	memset(&pc, 0, sizeof(pc));
+	if ((rc = hooks_contact(tx, b->user_id, 0, &pc)) != OK ||
+	    pc.email == NULL) {
+		hooks_contact_clear(&pc);
+		return (rc == ERR_NOT_FOUND || rc == ERR_INVALID ||
+			    rc == ERR_UNAVAILABLE || rc == OK
+			? OK
+			: rc);
+	}
+	/* As the currency's minor units go: 75.00 GBP, 5000 JPY. */
+	training_money_format(amount, currency, money, sizeof(money));
+	vars = json_pack("{s:s,s:s,s:s,s:s,s:s}", "first_name",
+	    pc.first_name != NULL ? pc.first_name : "there",
+	    "booking_reference", b->reference, "amount", money, "why", why,
+	    "how",
+	    manual ? "We pay it back the way you paid us (bank transfer or as "
+		     "agreed with\nyou) and will let you know when it is done."
+		   : "The money goes back to the card you paid with; banks "
+		     "take 5 to 10 days\nto show it.");
+	rc = vars != NULL
+	    ? hooks_mail(tx, pc.email, b->user_id, REFUND_MAIL, vars, NULL)
+	    : ERR_NOMEM;
+	json_decref(vars);
+	hooks_contact_clear(&pc);
+	if (rc == ERR_INVALID || rc == ERR_UNAVAILABLE) {
+		log_warn("event=training_refund_mail_skipped booking_id=%s "
+			 "code=%s",
+		    b->id, err_code(rc));
+		rc = OK;
+	}
+	return (rc);
+}
