@@ -23,8 +23,11 @@
 
 /* Transactions begun by this process so far (store_tx_serial). */
 static _Atomic uint64_t tx_serials;
+/* Pooled connections this thread holds (of any store). */
+static _Thread_local int conns_held;
 
-static int  pool_get(struct store *, struct conn **);
+static const struct timespec *deadline_of(struct store *, struct timespec *);
+static int  pool_get(struct store *, const struct timespec *, struct conn **);
 static void pool_put(struct store *, struct conn *);
 static void conn_reset_stmts(struct conn *);
 static void backoff_sleep(int attempt);
@@ -164,15 +167,14 @@ store_columns_sql(int dialect)
 }
 
 void
-store_pool_stats(struct store *s, int *open, int *in_use, uint64_t *waits)
+store_stats(struct store *s, struct store_stats *out)
 {
+	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&s->mu);
-	if (open != NULL)
-		*open = s->nopen;
-	if (in_use != NULL)
-		*in_use = s->in_use;
-	if (waits != NULL)
-		*waits = s->waits;
+	out->open = s->nopen;
+	out->in_use = s->in_use;
+	out->waits = s->waits;
+	out->nested = s->nested;
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -193,23 +195,45 @@ store_ping(struct store *s)
 }
 
 /*
- * Take an idle connection, open a new one below pool_max, or wait up to
- * the busy timeout for one to come back.
+ * Until when this thread may wait for a connection:
+ * the busy timeout from now, in *ts, returned. NULL, no wait at all, for
+ * a thread that holds a connection already: such a thread waiting for a
+ * second is how the pool runs dry (each of pool_max threads holding one
+ * and waiting for another until the timeout). It takes what is free, and
+ * is logged and counted.
+ */
+static const struct timespec *
+deadline_of(struct store *s, struct timespec *ts)
+{
+	if (conns_held > 0) {
+		pthread_mutex_lock(&s->mu);
+		s->nested++;
+		pthread_mutex_unlock(&s->mu);
+		log_error("event=db_second_connection held=%d msg=\"a thread "
+			  "holding a database connection asked for another; "
+			  "it does not wait\"",
+		    conns_held);
+		return (NULL);
+	}
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += s->opts.busy_timeout_ms / 1000;
+	ts->tv_nsec += (long)(s->opts.busy_timeout_ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+	return (ts);
+}
+
+/*
+ * Take an idle connection, open a new one below pool_max, or wait until
+ * the deadline for one to come back (ERR_BUSY; at once without one).
  */
 static int
-pool_get(struct store *s, struct conn **out)
+pool_get(struct store *s, const struct timespec *deadline, struct conn **out)
 {
-	struct conn    *c = NULL;
-	struct timespec deadline;
-	int		rc = OK, waited = 0;
-
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += s->opts.busy_timeout_ms / 1000;
-	deadline.tv_nsec += (long)(s->opts.busy_timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	struct conn *c = NULL;
+	int	     rc = OK, waited = 0;
 
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
@@ -233,11 +257,15 @@ pool_get(struct store *s, struct conn **out)
 			}
 			break;
 		}
+		if (deadline == NULL) {
+			rc = ERR_BUSY;
+			break;
+		}
 		if (!waited) {
 			waited = 1;
 			s->waits++;
 		}
-		if (pthread_cond_timedwait(&s->cv, &s->mu, &deadline) ==
+		if (pthread_cond_timedwait(&s->cv, &s->mu, deadline) ==
 			ETIMEDOUT &&
 		    s->idle == NULL) {
 			rc = ERR_BUSY;
@@ -245,6 +273,8 @@ pool_get(struct store *s, struct conn **out)
 		}
 	}
 	pthread_mutex_unlock(&s->mu);
+	if (c != NULL)
+		conns_held++; /* pool_put counts it back */
 	if (c != NULL && (rc = s->ops->conn_check(c)) != OK) {
 		c->broken = 1;
 		pool_put(s, c);
@@ -257,6 +287,7 @@ pool_get(struct store *s, struct conn **out)
 static void
 pool_put(struct store *s, struct conn *c)
 {
+	conns_held--;
 	pthread_mutex_lock(&s->mu);
 	s->in_use--;
 	if (c->broken) {
@@ -275,11 +306,12 @@ pool_put(struct store *s, struct conn *c)
 int
 store_tx_begin(struct store *s, int kind, struct tx **out)
 {
-	struct conn *c;
-	int	     rc;
+	struct timespec ts;
+	struct conn    *c;
+	int		rc;
 
 	*out = NULL;
-	if ((rc = pool_get(s, &c)) != OK)
+	if ((rc = pool_get(s, deadline_of(s, &ts), &c)) != OK)
 		return (rc);
 	if ((rc = s->ops->begin(c, kind)) != OK) {
 		pool_put(s, c);
@@ -451,12 +483,13 @@ store_exec(struct tx *tx, const char *sql)
 int
 store_backup(struct store *s, const char *path)
 {
-	struct conn *c;
-	int	     rc;
+	struct timespec ts;
+	struct conn    *c;
+	int		rc;
 
 	if (s->ops->backup == NULL)
 		return (ERR_INVALID);
-	if ((rc = pool_get(s, &c)) != OK)
+	if ((rc = pool_get(s, deadline_of(s, &ts), &c)) != OK)
 		return (rc);
 	rc = s->ops->backup(c, path);
 	pool_put(s, c);
@@ -466,12 +499,13 @@ store_backup(struct store *s, const char *path)
 int
 store_restore(struct store *s, const char *path, int force)
 {
-	struct conn *c;
-	int	     rc;
+	struct timespec ts;
+	struct conn    *c;
+	int		rc;
 
 	if (s->ops->restore == NULL || s->memory)
 		return (ERR_INVALID);
-	if ((rc = pool_get(s, &c)) != OK)
+	if ((rc = pool_get(s, deadline_of(s, &ts), &c)) != OK)
 		return (rc);
 	rc = s->ops->restore(c, path, force);
 	pool_put(s, c);
@@ -481,12 +515,13 @@ store_restore(struct store *s, const char *path, int force)
 int
 store_checkpoint(struct store *s)
 {
-	struct conn *c;
-	int	     rc;
+	struct timespec ts;
+	struct conn    *c;
+	int		rc;
 
 	if (s->ops->checkpoint == NULL || s->memory)
 		return (OK);
-	if ((rc = pool_get(s, &c)) != OK)
+	if ((rc = pool_get(s, deadline_of(s, &ts), &c)) != OK)
 		return (rc);
 	rc = s->ops->checkpoint(c);
 	pool_put(s, c);

@@ -78,14 +78,27 @@ int  store_open(const char *url, const struct store_opts *, struct store **out,
      const char **errmsg);
 void store_close(struct store *); /* accepts NULL */
 enum store_dialect store_dialect(const struct store *);
-/* For metrics: connections open, in use, and waits for one so far. */
-void store_pool_stats(struct store *, int *open, int *in_use, uint64_t *waits);
+/* For metrics: the pool now, and counts since the store was opened. */
+struct store_stats {
+	int	 open;	 /* connections open (or being opened) */
+	int	 in_use; /* held by a transaction */
+	uint64_t waits;	 /* times a caller waited for a connection */
+	uint64_t nested; /* asked for by a thread holding one (a bug) */
+};
+void store_stats(struct store *, struct store_stats *out);
 /* 0 if a trivial query succeeds. */
 int store_ping(struct store *);
 
 /*
  * Begin a transaction on a pooled connection. Waits up to the busy
  * timeout for a free connection (ERR_BUSY past it).
+ *
+ * One connection a thread: a thread that holds a transaction (of any
+ * store) and begins another never waits for a connection. It gets
+ * ERR_BUSY at once when none is free, and is logged
+ * (event=db_second_connection) and counted as the bug it is: waiting
+ * there is how a pool runs dry, every thread holding one connection and
+ * waiting for a second.
  */
 int store_tx_begin(struct store *, int kind, struct tx **out);
 /* Commit and give the connection back; ERR_BUSY on a serialization

@@ -104,6 +104,7 @@ struct store {
 	int		nopen; /* open or being opened */
 	int		in_use;
 	uint64_t	waits;
+	uint64_t	nested; /* asked for by a thread holding one */
 };
 
 extern const struct store_ops store_sqlite_ops;

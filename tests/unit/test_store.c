@@ -540,36 +540,126 @@ snapshot_reads_see_one_state(void **state)
 	store_close(s);
 }
 
+/* A thread that holds a transaction of s until told to end it. */
+struct holder {
+	struct store *s;
+	int	      kind;
+	int	      rc;
+	atomic_int    began;
+	atomic_int    end;
+	pthread_t     t;
+};
+
+static void *
+holder_main(void *arg)
+{
+	struct holder *h = arg;
+	struct tx     *tx = NULL;
+
+	h->rc = store_tx_begin(h->s, h->kind, &tx);
+	h->began = 1;
+	while (!h->end)
+		usleep(1000);
+	if (tx != NULL)
+		store_tx_commit(tx);
+	return (NULL);
+}
+
+static void
+hold(struct holder *h, struct store *s, int kind)
+{
+	memset(h, 0, sizeof(*h));
+	h->s = s;
+	h->kind = kind;
+	assert_int_equal(pthread_create(&h->t, NULL, holder_main, h), 0);
+	while (!h->began)
+		usleep(1000);
+	assert_int_equal(h->rc, OK);
+}
+
+static void
+release(struct holder *h)
+{
+	h->end = 1;
+	pthread_join(h->t, NULL);
+}
+
 static void
 pool_exhaustion_is_busy_after_the_timeout(void **state)
 {
-	struct store *s = db_open(state, 2, 200);
-	struct tx    *a, *b, *c = NULL;
-	int64_t	      t0, ms;
-	uint64_t      waits;
-	int	      open, in_use;
+	struct store	  *s = db_open(state, 2, 200);
+	struct holder	   h[2];
+	struct tx	  *c = NULL;
+	struct store_stats ss;
+	int64_t		   t0, ms;
 
-	assert_int_equal(store_tx_begin(s, STORE_TX_READ, &a), OK);
-	assert_int_equal(store_tx_begin(s, STORE_TX_READ, &b), OK);
+	/* Two other threads hold both connections: this one, holding none,
+	 * waits the busy timeout for one. */
+	hold(&h[0], s, STORE_TX_READ);
+	hold(&h[1], s, STORE_TX_READ);
 	t0 = time_mono_ns();
 	assert_int_equal(store_tx_begin(s, STORE_TX_READ, &c), ERR_BUSY);
 	ms = (time_mono_ns() - t0) / 1000000;
 	assert_null(c);
 	assert_true(ms >= 190);
 	assert_true(ms < 2000);
-	store_pool_stats(s, &open, &in_use, &waits);
-	assert_int_equal(open, 2);
-	assert_int_equal(in_use, 2);
-	assert_true(waits >= 1);
-	store_tx_rollback(a);
+	store_stats(s, &ss);
+	assert_int_equal(ss.open, 2);
+	assert_int_equal(ss.in_use, 2);
+	assert_true(ss.waits >= 1);
+	assert_int_equal(ss.nested, 0);
+	release(&h[0]);
 	assert_int_equal(store_tx_begin(s, STORE_TX_READ, &c), OK);
 	assert_ptr_equal(store_tx_store(c), s);
 	assert_int_equal(store_tx_dialect(c), store_dialect(s));
 	store_tx_rollback(c);
-	store_tx_rollback(b);
+	release(&h[1]);
 	store_tx_rollback(NULL);
-	store_pool_stats(s, &open, &in_use, NULL);
-	assert_int_equal(in_use, 0);
+	store_stats(s, &ss);
+	assert_int_equal(ss.in_use, 0);
+	store_close(s);
+}
+
+/*
+ * One connection a thread: a thread holding a transaction that asks for
+ * another gets one only if it is free, and never waits (waiting there is
+ * how a pool runs dry); each such ask is counted.
+ */
+static void
+a_thread_holding_a_connection_never_waits_for_another(void **state)
+{
+	struct store	  *s = db_open(state, 2, 2000);
+	struct holder	   h;
+	struct tx	  *a = NULL, *b = NULL;
+	struct store_stats ss;
+	int64_t		   t0, ms;
+
+	assert_int_equal(store_tx_begin(s, STORE_TX_READ, &a), OK);
+	/* One is free: taken at once, but counted. */
+	assert_int_equal(store_tx_begin(s, STORE_TX_READ, &b), OK);
+	store_tx_rollback(b);
+	store_stats(s, &ss);
+	assert_int_equal(ss.nested, 1);
+	/* None is free: refused at once, not after the 2 s timeout. */
+	hold(&h, s, STORE_TX_READ);
+	t0 = time_mono_ns();
+	assert_int_equal(store_tx_begin(s, STORE_TX_WRITE, &b), ERR_BUSY);
+	ms = (time_mono_ns() - t0) / 1000000;
+	assert_null(b);
+	assert_true(ms < 500);
+	assert_int_equal(
+	    store_run(s, STORE_TX_WRITE, busy_then_ok, &(int){ 0 }), ERR_BUSY);
+	store_stats(s, &ss);
+	assert_int_equal(ss.nested, 3);
+	assert_int_equal(ss.in_use, 2);
+	store_tx_rollback(a);
+	release(&h);
+	/* Holding nothing again, it waits as anyone does. */
+	assert_int_equal(
+	    store_run(s, STORE_TX_WRITE, busy_then_ok, &(int){ 0 }), OK);
+	store_stats(s, &ss);
+	assert_int_equal(ss.nested, 3);
+	assert_int_equal(ss.in_use, 0);
 	store_close(s);
 }
 
@@ -758,6 +848,8 @@ main(void)
 		cmocka_unit_test(store_run_retries_busy_transactions),
 		cmocka_unit_test(snapshot_reads_see_one_state),
 		cmocka_unit_test(pool_exhaustion_is_busy_after_the_timeout),
+		cmocka_unit_test(
+		    a_thread_holding_a_connection_never_waits_for_another),
 		cmocka_unit_test(backup_copies_while_others_write),
 		cmocka_unit_test(broken_connections_are_replaced),
 	};
