@@ -115,13 +115,17 @@ metrics_store(struct buf *b, struct store *db)
 	    "connection.\n"
 	    "# TYPE carebase_db_pool_waits_total counter\n"
 	    "carebase_db_pool_waits_total %llu\n"
+	    "# HELP carebase_db_writer_waits_total Times a write transaction "
+	    "queued behind another of this process (SQLite).\n"
+	    "# TYPE carebase_db_writer_waits_total counter\n"
+	    "carebase_db_writer_waits_total %llu\n"
 	    "# HELP carebase_db_second_connections_total Times a thread "
 	    "holding a database connection asked for another (a bug; it is "
 	    "not let wait).\n"
 	    "# TYPE carebase_db_second_connections_total counter\n"
 	    "carebase_db_second_connections_total %llu\n",
 	    ss.open, ss.in_use, (unsigned long long)ss.waits,
-	    (unsigned long long)ss.nested);
+	    (unsigned long long)ss.writer_waits, (unsigned long long)ss.nested);
 	if (rc != OK)
 		return (rc);
 	memset(&js, 0, sizeof(js));
