@@ -131,10 +131,10 @@ struct request {
 	json_t		 *json; /* parsed body for ROUTE_JSON_BODY, owned */
 	struct store	 *db;	/* borrowed from the server */
 	/*
-	 * A read transaction the request's steps share (authentication, then
-	 * the handler's reads), begun on first use by http_read_tx and rolled
-	 * back by the transport once the handler returns. One snapshot, one
-	 * pooled connection, one BEGIN per request.
+	 * The request's read transaction, begun on first use by
+	 * http_read_tx: authentication's, ended when it returns, and the
+	 * route's admit check's, ended before the body is read. Never open
+	 * when a handler begins: see http_read_tx.
 	 */
 	struct tx *tx;
 	/*
@@ -181,7 +181,8 @@ int http_query_names(struct request *, const char **names, int max, int *n);
  * (arena-allocated) for valid credentials, NULL for none. Returns OK, or
  * a status to answer as is (e.g. ERR_UNAUTHORIZED for an expired token),
  * with a problem already set on the request or not. It may read in the
- * request's read transaction (http_read_tx). Set once, at start-up.
+ * request's read transaction (http_read_tx), and ends it before it begins
+ * any other transaction. Set once, at start-up.
  */
 typedef int (*http_auth_fn)(struct request *, struct principal **out);
 void http_set_authenticator(http_auth_fn);
@@ -189,14 +190,23 @@ void http_set_authenticator(http_auth_fn);
  * Run the authenticator once for this request (later calls answer what
  * the first did) and set req->caller. The dispatcher calls it for every
  * route not marked ROUTE_PUBLIC; a public route that serves signed-in
- * callers differently calls it itself. Returns the authenticator's
- * status; OK with req->caller NULL is an anonymous request.
+ * callers differently calls it itself. The request's read transaction
+ * has ended when it returns. Returns the authenticator's status; OK with
+ * req->caller NULL is an anonymous request.
  */
 int http_authenticate(struct request *);
 
-/* The request's shared read transaction, begun on first call. */
+/*
+ * The request's read transaction, begun on first call, for the
+ * authenticator and a route's admit check; the dispatcher ends it before
+ * the handler runs. A transaction holds a pooled connection: whoever
+ * begins this one ends it (http_read_tx_end) before beginning any other
+ * transaction, as a thread holding one connection while it waits for a
+ * second can leave the pool with none (every thread holding one and
+ * waiting). The transport ends it anyway once the handler returns.
+ */
 int http_read_tx(struct request *, struct tx **out);
-/* End it now, e.g. after a write, so later reads see a fresh snapshot. */
+/* End it now (accepts a request without one). */
 void http_read_tx_end(struct request *);
 
 /* Respond with a JSON value; steals the reference to body. */

@@ -371,8 +371,10 @@ hreq_authenticate(struct request *req)
  * From the headers of a request to a route not marked public: the
  * caller, then (when a body is coming) the route's own admit check. A
  * refusal is answered on req (h->err says so). The read transaction
- * they used is kept for the handler only when it runs at once: it ends
- * before a body is read and before a wait on the slow pool.
+ * they used ends here, whatever comes next: a request never holds a
+ * pooled connection while its handler waits for another (the pool
+ * could run dry with every thread holding one and waiting for a
+ * second), nor while its body arrives or it waits for the slow pool.
  */
 static void
 hreq_admit(struct hreq *h)
@@ -384,8 +386,7 @@ hreq_admit(struct hreq *h)
 	    h->rt->admit != NULL && (rc = h->rt->admit(req)) != OK &&
 	    !req->responded)
 		http_problem(req, rc, NULL, "The request was refused.");
-	if (rc != OK || h->body_coming || (h->flags & ROUTE_SLOW))
-		http_read_tx_end(req);
+	http_read_tx_end(req);
 	if (rc != OK)
 		hreq_fail(h, rc, NULL, "");
 }

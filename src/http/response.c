@@ -411,6 +411,9 @@ http_authenticate(struct request *req)
 	req->auth_ran = 1;
 	req->auth_rc = authenticator != NULL ? authenticator(req, &who) : OK;
 	req->caller = req->auth_rc == OK ? who : NULL;
+	/* Its read transaction ends with it: a handler that authenticates
+	 * (a public route's optional sign-in) then begins its own. */
+	http_read_tx_end(req);
 	return (req->auth_rc);
 }
 

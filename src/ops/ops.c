@@ -100,11 +100,11 @@ readyz(struct request *req)
 static int
 metrics_store(struct buf *b, struct store *db)
 {
-	struct jobs_stats js;
-	uint64_t	  waits;
-	int		  open, in_use, rc;
+	struct jobs_stats  js;
+	struct store_stats ss;
+	int		   rc;
 
-	store_pool_stats(db, &open, &in_use, &waits);
+	store_stats(db, &ss);
 	rc = buf_printf(b,
 	    "# HELP carebase_db_pool_connections Database connections by "
 	    "state.\n"
@@ -114,8 +114,18 @@ metrics_store(struct buf *b, struct store *db)
 	    "# HELP carebase_db_pool_waits_total Times a request waited for a "
 	    "connection.\n"
 	    "# TYPE carebase_db_pool_waits_total counter\n"
-	    "carebase_db_pool_waits_total %llu\n",
-	    open, in_use, (unsigned long long)waits);
+	    "carebase_db_pool_waits_total %llu\n"
+	    "# HELP carebase_db_writer_waits_total Times a write transaction "
+	    "queued behind another of this process (SQLite).\n"
+	    "# TYPE carebase_db_writer_waits_total counter\n"
+	    "carebase_db_writer_waits_total %llu\n"
+	    "# HELP carebase_db_second_connections_total Times a thread "
+	    "holding a database connection asked for another (a bug; it is "
+	    "not let wait).\n"
+	    "# TYPE carebase_db_second_connections_total counter\n"
+	    "carebase_db_second_connections_total %llu\n",
+	    ss.open, ss.in_use, (unsigned long long)ss.waits,
+	    (unsigned long long)ss.writer_waits, (unsigned long long)ss.nested);
 	if (rc != OK)
 		return (rc);
 	memset(&js, 0, sizeof(js));

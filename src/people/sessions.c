@@ -191,6 +191,9 @@ people_authenticate(struct request *req, struct principal **out)
 	if ((rc = http_read_tx(req, &tx)) != OK ||
 	    (rc = resource_perms_check(tx)) != OK)
 		return (rc);
+	/* The lookup's read transaction ends before the touch's write
+	 * begins: never two pooled connections at once. */
+	http_read_tx_end(req);
 	step = people_activity_step(lk.idle_timeout_ms);
 	if (now - lk.last_activity_at >= step)
 		(void)session_touch(req->db, &lk, now, step);
@@ -213,7 +216,7 @@ refuse(struct request *req, const char *code, const char *detail)
 	return (ERR_UNAUTHORIZED);
 }
 
-/* In the request's shared read transaction, which the handler reuses. */
+/* In the request's read transaction (http_read_tx). */
 static int
 session_lookup(struct request *req, const char *hash, struct lookup *lk)
 {

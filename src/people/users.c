@@ -253,7 +253,8 @@ me_load(struct request *req, struct principal *who, json_t **out)
 	ctx.res = &users_resource;
 	ctx.who = who;
 	ctx.scope = SCOPE_OWN;
-	/* The request's read transaction, which authentication began. */
+	/* The request's read transaction: nothing else is begun before the
+	 * transport ends it. */
 	if ((rc = http_read_tx(req, &ctx.tx)) != OK) {
 		http_problem(req, rc, NULL, "the database is not available");
 		return (rc);

@@ -72,6 +72,7 @@ static int	    sq_tables(sqlite3 *, int64_t *);
 static int	    sq_checkpoint(struct conn *);
 
 const struct store_ops store_sqlite_ops = {
+	.one_writer = 1,
 	.conn_open = sq_conn_open,
 	.conn_close = sq_conn_close,
 	.conn_check = sq_conn_check,

@@ -23,8 +23,14 @@
 
 /* Transactions begun by this process so far (store_tx_serial). */
 static _Atomic uint64_t tx_serials;
+/* Pooled connections this thread holds (of any store). */
+static _Thread_local int conns_held;
 
-static int  pool_get(struct store *, struct conn **);
+static const struct timespec *deadline_of(struct store *, struct timespec *);
+static int		      tx_writes(int);
+static int  writer_turn(struct store *, const struct timespec *);
+static void writer_done(struct store *);
+static int  pool_get(struct store *, const struct timespec *, struct conn **);
 static void pool_put(struct store *, struct conn *);
 static void conn_reset_stmts(struct conn *);
 static void backoff_sleep(int attempt);
@@ -43,12 +49,14 @@ store_open(const char *url, const struct store_opts *opts, struct store **out,
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		goto out;
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->wmu, NULL);
 	{
 		pthread_condattr_t ca;
 
 		pthread_condattr_init(&ca);
 		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 		pthread_cond_init(&s->cv, &ca);
+		pthread_cond_init(&s->wcv, &ca);
 		pthread_condattr_destroy(&ca);
 	}
 	inited = 1;
@@ -147,6 +155,8 @@ store_close(struct store *s)
 	pthread_mutex_unlock(&s->mu);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->wmu);
+	pthread_cond_destroy(&s->wcv);
 	free(s->target);
 	free(s);
 }
@@ -171,16 +181,18 @@ store_columns_sql(int dialect)
 }
 
 void
-store_pool_stats(struct store *s, int *open, int *in_use, uint64_t *waits)
+store_stats(struct store *s, struct store_stats *out)
 {
+	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&s->mu);
-	if (open != NULL)
-		*open = s->nopen;
-	if (in_use != NULL)
-		*in_use = s->in_use;
-	if (waits != NULL)
-		*waits = s->waits;
+	out->open = s->nopen;
+	out->in_use = s->in_use;
+	out->waits = s->waits;
+	out->nested = s->nested;
 	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_lock(&s->wmu);
+	out->writer_waits = s->writer_waits;
+	pthread_mutex_unlock(&s->wmu);
 }
 
 int
@@ -200,23 +212,114 @@ store_ping(struct store *s)
 }
 
 /*
- * Take an idle connection, open a new one below pool_max, or wait up to
- * the busy timeout for one to come back.
+ * Until when this thread may wait for a connection or a writer's turn:
+ * the busy timeout from now, in *ts, returned. NULL, no wait at all, for
+ * a thread that holds a connection already: such a thread waiting for a
+ * second is how the pool runs dry (each of pool_max threads holding one
+ * and waiting for another until the timeout). It takes what is free, and
+ * is logged and counted.
+ */
+static const struct timespec *
+deadline_of(struct store *s, struct timespec *ts)
+{
+	if (conns_held > 0) {
+		pthread_mutex_lock(&s->mu);
+		s->nested++;
+		pthread_mutex_unlock(&s->mu);
+		log_error("event=db_second_connection held=%d msg=\"a thread "
+			  "holding a database connection asked for another; "
+			  "it does not wait\"",
+		    conns_held);
+		return (NULL);
+	}
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += s->opts.busy_timeout_ms / 1000;
+	ts->tv_nsec += (long)(s->opts.busy_timeout_ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+	return (ts);
+}
+
+/*
+ * The writer's turn (ops->one_writer): at once when nobody writes and
+ * nobody waits, else queued behind the others and handed the turn by
+ * writer_done, first come first served, until the deadline (ERR_BUSY; at
+ * once without one).
  */
 static int
-pool_get(struct store *s, struct conn **out)
+writer_turn(struct store *s, const struct timespec *deadline)
 {
-	struct conn    *c = NULL;
-	struct timespec deadline;
-	int		rc = OK, waited = 0;
+	struct writer_wait w, *p, *prev;
+	int		   rc = OK;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += s->opts.busy_timeout_ms / 1000;
-	deadline.tv_nsec += (long)(s->opts.busy_timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
+	pthread_mutex_lock(&s->wmu);
+	if (!s->writing && s->whead == NULL) {
+		s->writing = 1;
+		pthread_mutex_unlock(&s->wmu);
+		return (OK);
 	}
+	if (deadline == NULL) {
+		pthread_mutex_unlock(&s->wmu);
+		return (ERR_BUSY);
+	}
+	w.next = NULL;
+	w.granted = 0;
+	if (s->wtail != NULL)
+		s->wtail->next = &w;
+	else
+		s->whead = &w;
+	s->wtail = &w;
+	s->writer_waits++;
+	while (!w.granted)
+		if (pthread_cond_timedwait(&s->wcv, &s->wmu, deadline) ==
+			ETIMEDOUT &&
+		    !w.granted) {
+			/* Out of the queue, which still holds w. */
+			for (prev = NULL, p = s->whead; p != &w; p = p->next)
+				prev = p;
+			if (prev != NULL)
+				prev->next = w.next;
+			else
+				s->whead = w.next;
+			if (s->wtail == &w)
+				s->wtail = prev;
+			rc = ERR_BUSY;
+			break;
+		}
+	pthread_mutex_unlock(&s->wmu);
+	if (rc == ERR_BUSY)
+		log_warn("event=db_writer_turn_timeout");
+	return (rc);
+}
+
+/* End a writer's turn: hand it to the first in the queue, if any. */
+static void
+writer_done(struct store *s)
+{
+	struct writer_wait *w;
+
+	pthread_mutex_lock(&s->wmu);
+	if ((w = s->whead) != NULL) {
+		if ((s->whead = w->next) == NULL)
+			s->wtail = NULL;
+		w->granted = 1; /* s->writing stays set: the turn moves */
+		pthread_cond_broadcast(&s->wcv);
+	} else
+		s->writing = 0;
+	pthread_mutex_unlock(&s->wmu);
+}
+
+/*
+ * Take an idle connection, open a new one below pool_max, or wait until
+ * the deadline for one to come back (ERR_BUSY; at once without one).
+ */
+static int
+pool_get(struct store *s, const struct timespec *deadline, struct conn **out)
+{
+	struct conn *c = NULL;
+	int	     rc = OK, waited = 0;
 
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
@@ -240,11 +343,15 @@ pool_get(struct store *s, struct conn **out)
 			}
 			break;
 		}
+		if (deadline == NULL) {
+			rc = ERR_BUSY;
+			break;
+		}
 		if (!waited) {
 			waited = 1;
 			s->waits++;
 		}
-		if (pthread_cond_timedwait(&s->cv, &s->mu, &deadline) ==
+		if (pthread_cond_timedwait(&s->cv, &s->mu, deadline) ==
 			ETIMEDOUT &&
 		    s->idle == NULL) {
 			rc = ERR_BUSY;
@@ -252,6 +359,8 @@ pool_get(struct store *s, struct conn **out)
 		}
 	}
 	pthread_mutex_unlock(&s->mu);
+	if (c != NULL)
+		conns_held++; /* pool_put counts it back */
 	if (c != NULL && (rc = s->ops->conn_check(c)) != OK) {
 		c->broken = 1;
 		pool_put(s, c);
@@ -264,6 +373,7 @@ pool_get(struct store *s, struct conn **out)
 static void
 pool_put(struct store *s, struct conn *c)
 {
+	conns_held--;
 	pthread_mutex_lock(&s->mu);
 	s->in_use--;
 	if (c->broken) {
@@ -279,22 +389,42 @@ pool_put(struct store *s, struct conn *c)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* Whether a transaction of this kind writes (SQLite: BEGIN IMMEDIATE). */
+static int
+tx_writes(int kind)
+{
+	return (!(kind & STORE_TX_READ) ||
+	    (kind & (STORE_TX_WRITE | STORE_TX_SERIALIZABLE)));
+}
+
 int
 store_tx_begin(struct store *s, int kind, struct tx **out)
 {
-	struct conn *c;
-	int	     rc;
+	const struct timespec *deadline;
+	struct timespec	       ts;
+	struct conn	      *c;
+	int		       rc, writer;
 
 	*out = NULL;
-	if ((rc = pool_get(s, &c)) != OK)
+	deadline = deadline_of(s, &ts);
+	writer = s->ops->one_writer && tx_writes(kind);
+	if (writer && (rc = writer_turn(s, deadline)) != OK)
 		return (rc);
+	if ((rc = pool_get(s, deadline, &c)) != OK) {
+		if (writer)
+			writer_done(s);
+		return (rc);
+	}
 	if ((rc = s->ops->begin(c, kind)) != OK) {
 		pool_put(s, c);
+		if (writer)
+			writer_done(s);
 		return (rc);
 	}
 	c->tx.conn = c;
 	c->tx.kind = kind;
 	c->tx.failed = OK;
+	c->tx.writer = writer;
 	c->tx.serial = atomic_fetch_add(&tx_serials, 1) + 1;
 	*out = &c->tx;
 	return (OK);
@@ -326,7 +456,7 @@ store_tx_commit(struct tx *tx)
 {
 	struct conn  *c = tx->conn;
 	struct store *s = c->store;
-	int	      rc;
+	int	      rc, writer = tx->writer;
 
 	conn_reset_stmts(c);
 	if (tx->failed != OK) {
@@ -335,21 +465,29 @@ store_tx_commit(struct tx *tx)
 		rc = tx->failed;
 	} else
 		rc = s->ops->commit(c);
-	pool_put(s, c);
+	pool_put(s, c); /* tx is the connection's: not read after this */
+	if (writer)
+		writer_done(s);
 	return (rc);
 }
 
 void
 store_tx_rollback(struct tx *tx)
 {
-	struct conn *c;
+	struct conn  *c;
+	struct store *s;
+	int	      writer;
 
 	if (tx == NULL)
 		return;
 	c = tx->conn;
+	s = c->store;
+	writer = tx->writer;
 	conn_reset_stmts(c);
-	c->store->ops->rollback(c);
-	pool_put(c->store, c);
+	s->ops->rollback(c);
+	pool_put(s, c);
+	if (writer)
+		writer_done(s);
 }
 
 int
@@ -428,6 +566,9 @@ store_run(struct store *s, int kind, int (*fn)(struct tx *, void *), void *arg)
 	     attempt++) {
 		if (attempt > 0)
 			backoff_sleep(attempt);
+		/* A begin that is busy waited the whole busy timeout (for a
+		 * connection, a writer's turn, or another process that
+		 * writes): it is not begun again. */
 		if ((rc = store_tx_begin(s, kind, &tx)) != OK)
 			return (rc);
 		if ((rc = fn(tx, arg)) != OK) {
@@ -458,12 +599,13 @@ store_exec(struct tx *tx, const char *sql)
 int
 store_backup(struct store *s, const char *path)
 {
-	struct conn *c;
-	int	     rc;
+	struct timespec ts;
+	struct conn    *c;
+	int		rc;
 
 	if (s->ops->backup == NULL)
 		return (ERR_INVALID);
-	if ((rc = pool_get(s, &c)) != OK)
+	if ((rc = pool_get(s, deadline_of(s, &ts), &c)) != OK)
 		return (rc);
 	rc = s->ops->backup(c, path);
 	pool_put(s, c);
@@ -473,12 +615,13 @@ store_backup(struct store *s, const char *path)
 int
 store_restore(struct store *s, const char *path, int force)
 {
-	struct conn *c;
-	int	     rc;
+	struct timespec ts;
+	struct conn    *c;
+	int		rc;
 
 	if (s->ops->restore == NULL || s->memory)
 		return (ERR_INVALID);
-	if ((rc = pool_get(s, &c)) != OK)
+	if ((rc = pool_get(s, deadline_of(s, &ts), &c)) != OK)
 		return (rc);
 	rc = s->ops->restore(c, path, force);
 	pool_put(s, c);
@@ -488,12 +631,13 @@ store_restore(struct store *s, const char *path, int force)
 int
 store_checkpoint(struct store *s)
 {
-	struct conn *c;
-	int	     rc;
+	struct timespec ts;
+	struct conn    *c;
+	int		rc;
 
 	if (s->ops->checkpoint == NULL || s->memory)
 		return (OK);
-	if ((rc = pool_get(s, &c)) != OK)
+	if ((rc = pool_get(s, deadline_of(s, &ts), &c)) != OK)
 		return (rc);
 	rc = s->ops->checkpoint(c);
 	pool_put(s, c);

@@ -78,14 +78,33 @@ int  store_open(const char *url, const struct store_opts *, struct store **out,
      const char **errmsg);
 void store_close(struct store *); /* accepts NULL */
 enum store_dialect store_dialect(const struct store *);
-/* For metrics: connections open, in use, and waits for one so far. */
-void store_pool_stats(struct store *, int *open, int *in_use, uint64_t *waits);
+/* For metrics: the pool now, and counts since the store was opened. */
+struct store_stats {
+	int	 open;	       /* connections open (or being opened) */
+	int	 in_use;       /* held by a transaction */
+	uint64_t waits;	       /* times a caller waited for a connection */
+	uint64_t writer_waits; /* SQLite: write transactions that queued */
+	uint64_t nested;       /* asked for by a thread holding one (a bug) */
+};
+void store_stats(struct store *, struct store_stats *out);
 /* 0 if a trivial query succeeds. */
 int store_ping(struct store *);
 
 /*
  * Begin a transaction on a pooled connection. Waits up to the busy
- * timeout for a free connection (ERR_BUSY past it).
+ * timeout for a free connection (ERR_BUSY past it). On SQLite a write
+ * transaction (any kind but STORE_TX_READ alone) first waits, within the
+ * same time, for its turn behind this process's other writers, first come
+ * first served and woken as soon as the one before ends; it holds the
+ * turn to its commit or rollback, so only other processes meet SQLite's
+ * busy timeout.
+ *
+ * One connection a thread: a thread that holds a transaction (of any
+ * store) and begins another never waits, neither for a connection nor
+ * for a writer's turn. It gets ERR_BUSY at once when none is free, and
+ * is logged (event=db_second_connection) and counted as the bug it is:
+ * waiting there is how a pool runs dry, every thread holding one
+ * connection and waiting for a second.
  */
 int store_tx_begin(struct store *, int kind, struct tx **out);
 /* Commit and give the connection back; ERR_BUSY on a serialization
@@ -109,10 +128,13 @@ struct store *store_tx_store(const struct tx *);
 uint64_t store_tx_serial(const struct tx *);
 
 /*
- * Run fn inside a transaction, retrying the whole transaction (up to
- * 10 times with a short random backoff) when fn or the commit returns
- * ERR_BUSY: SQLite busy/locked, PostgreSQL 40001 serialization failure
- * and 40P01 deadlock. fn returns OK to commit, anything else to roll back.
+ * Run fn inside a transaction, retrying the whole transaction (at least
+ * 10 times, and for as long as the busy timeout, with a short random
+ * backoff) when fn or the commit returns ERR_BUSY: SQLite busy/locked,
+ * PostgreSQL 40001 serialization failure and 40P01 deadlock. A begin that
+ * is busy has waited the busy timeout already (see store_tx_begin) and
+ * is returned as it is. fn returns OK to commit, anything else to roll
+ * back.
  */
 int store_run(
     struct store *, int kind, int (*fn)(struct tx *, void *), void *arg);

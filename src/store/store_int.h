@@ -26,6 +26,7 @@ struct tx {
 	struct conn *conn;
 	int	     kind;
 	int	     failed; /* first failed statement's status */
+	int	     writer; /* holds the store's writer turn (one_writer) */
 	uint64_t     serial; /* store_tx_serial */
 };
 
@@ -57,6 +58,12 @@ struct stmt {
 };
 
 struct store_ops {
+	/*
+	 * The database lets one writer in at a time (SQLite): write
+	 * transactions of this process queue for their turn in store.c,
+	 * so that only other processes meet the database's busy timeout.
+	 */
+	int one_writer;
 	int (*conn_open)(struct store *, struct conn **);
 	void (*conn_close)(struct conn *);
 	/* 0 if usable; may reconnect (and then empties the cache). */
@@ -104,6 +111,20 @@ struct store {
 	int		nopen; /* open or being opened */
 	int		in_use;
 	uint64_t	waits;
+	uint64_t	nested; /* asked for by a thread holding one */
+
+	/* The writer turn (ops->one_writer): first come, first served. */
+	pthread_mutex_t	    wmu;
+	pthread_cond_t	    wcv;
+	int		    writing;
+	struct writer_wait *whead, *wtail;
+	uint64_t	    writer_waits;
+};
+
+/* A write transaction waiting for its turn (on its thread's stack). */
+struct writer_wait {
+	struct writer_wait *next;
+	int		    granted;
 };
 
 extern const struct store_ops store_sqlite_ops;

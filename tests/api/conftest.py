@@ -66,6 +66,9 @@ CHEAPEST_PASSWORDS = {"CAREBASE_PASSWORD_OPSLIMIT": "1", "CAREBASE_PASSWORD_MEML
 # Reports from AddressSanitizer/UndefinedBehaviorSanitizer builds.
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                      "runtime error:", "WARNING: ThreadSanitizer")
+# Log events that are a bug whatever the test checks: a thread that held a
+# database connection asked for another (store_tx_begin in store/store.h).
+BUG_EVENTS = ("event=db_second_connection",)
 
 if DB_KIND not in ("sqlite", "postgres"):
     raise pytest.UsageError(f"CAREBASE_TEST_DB must be sqlite or postgres, not {DB_KIND!r}")
@@ -140,6 +143,14 @@ def sanitizer_report(text):
         i = text.find(m)
         if i >= 0:
             return text[max(0, i - 200):i + 3000]
+    return None
+
+
+def bug_event(text):
+    """The first log line in text with a BUG_EVENTS event, or None."""
+    for line in text.splitlines():
+        if any(e in line for e in BUG_EVENTS):
+            return line
     return None
 
 
@@ -619,7 +630,8 @@ class Server:
                 p.kill()
                 p.wait(5)
                 problems.append(f"{p.args} ignored SIGTERM for 5s")
-            rep = sanitizer_report(p.stderr_path.read_text(errors="replace"))
+            text = p.stderr_path.read_text(errors="replace")
+            rep = sanitizer_report(text) or bug_event(text)
             if rep:
                 problems.append(f"{p.args}: {rep}")
         if self.proc is not None:
@@ -630,7 +642,8 @@ class Server:
                 except subprocess.TimeoutExpired:
                     self.kill()
                     problems.append("serve ignored SIGTERM for 7s")
-            rep = sanitizer_report(self.log())
+            text = self.log()
+            rep = sanitizer_report(text) or bug_event(text)
             if rep:
                 problems.append(f"serve: {rep}")
         return problems

@@ -540,36 +540,279 @@ snapshot_reads_see_one_state(void **state)
 	store_close(s);
 }
 
+/* A thread that holds a transaction of s until told to end it. */
+struct holder {
+	struct store *s;
+	int	      kind;
+	int	      rc;
+	atomic_int    began;
+	atomic_int    end;
+	pthread_t     t;
+};
+
+static void *
+holder_main(void *arg)
+{
+	struct holder *h = arg;
+	struct tx     *tx = NULL;
+
+	h->rc = store_tx_begin(h->s, h->kind, &tx);
+	h->began = 1;
+	while (!h->end)
+		usleep(1000);
+	if (tx != NULL)
+		store_tx_commit(tx);
+	return (NULL);
+}
+
+static void
+hold(struct holder *h, struct store *s, int kind)
+{
+	memset(h, 0, sizeof(*h));
+	h->s = s;
+	h->kind = kind;
+	assert_int_equal(pthread_create(&h->t, NULL, holder_main, h), 0);
+	while (!h->began)
+		usleep(1000);
+	assert_int_equal(h->rc, OK);
+}
+
+static void
+release(struct holder *h)
+{
+	h->end = 1;
+	pthread_join(h->t, NULL);
+}
+
 static void
 pool_exhaustion_is_busy_after_the_timeout(void **state)
 {
-	struct store *s = db_open(state, 2, 200);
-	struct tx    *a, *b, *c = NULL;
-	int64_t	      t0, ms;
-	uint64_t      waits;
-	int	      open, in_use;
+	struct store	  *s = db_open(state, 2, 200);
+	struct holder	   h[2];
+	struct tx	  *c = NULL;
+	struct store_stats ss;
+	int64_t		   t0, ms;
 
-	assert_int_equal(store_tx_begin(s, STORE_TX_READ, &a), OK);
-	assert_int_equal(store_tx_begin(s, STORE_TX_READ, &b), OK);
+	/* Two other threads hold both connections: this one, holding none,
+	 * waits the busy timeout for one. */
+	hold(&h[0], s, STORE_TX_READ);
+	hold(&h[1], s, STORE_TX_READ);
 	t0 = time_mono_ns();
 	assert_int_equal(store_tx_begin(s, STORE_TX_READ, &c), ERR_BUSY);
 	ms = (time_mono_ns() - t0) / 1000000;
 	assert_null(c);
 	assert_true(ms >= 190);
 	assert_true(ms < 2000);
-	store_pool_stats(s, &open, &in_use, &waits);
-	assert_int_equal(open, 2);
-	assert_int_equal(in_use, 2);
-	assert_true(waits >= 1);
-	store_tx_rollback(a);
+	store_stats(s, &ss);
+	assert_int_equal(ss.open, 2);
+	assert_int_equal(ss.in_use, 2);
+	assert_true(ss.waits >= 1);
+	assert_int_equal(ss.nested, 0);
+	release(&h[0]);
 	assert_int_equal(store_tx_begin(s, STORE_TX_READ, &c), OK);
 	assert_ptr_equal(store_tx_store(c), s);
 	assert_int_equal(store_tx_dialect(c), store_dialect(s));
 	store_tx_rollback(c);
-	store_tx_rollback(b);
+	release(&h[1]);
 	store_tx_rollback(NULL);
-	store_pool_stats(s, &open, &in_use, NULL);
-	assert_int_equal(in_use, 0);
+	store_stats(s, &ss);
+	assert_int_equal(ss.in_use, 0);
+	store_close(s);
+}
+
+/*
+ * One connection a thread: a thread holding a transaction that asks for
+ * another gets one only if it is free, and never waits (waiting there is
+ * how a pool runs dry); each such ask is counted.
+ */
+static void
+a_thread_holding_a_connection_never_waits_for_another(void **state)
+{
+	struct store	  *s = db_open(state, 2, 2000);
+	struct holder	   h;
+	struct tx	  *a = NULL, *b = NULL;
+	struct store_stats ss;
+	int64_t		   t0, ms;
+
+	assert_int_equal(store_tx_begin(s, STORE_TX_READ, &a), OK);
+	/* One is free: taken at once, but counted. */
+	assert_int_equal(store_tx_begin(s, STORE_TX_READ, &b), OK);
+	store_tx_rollback(b);
+	store_stats(s, &ss);
+	assert_int_equal(ss.nested, 1);
+	/* None is free: refused at once, not after the 2 s timeout. */
+	hold(&h, s, STORE_TX_READ);
+	t0 = time_mono_ns();
+	assert_int_equal(store_tx_begin(s, STORE_TX_WRITE, &b), ERR_BUSY);
+	ms = (time_mono_ns() - t0) / 1000000;
+	assert_null(b);
+	assert_true(ms < 500);
+	assert_int_equal(
+	    store_run(s, STORE_TX_WRITE, busy_then_ok, &(int){ 0 }), ERR_BUSY);
+	store_stats(s, &ss);
+	assert_int_equal(ss.nested, 3);
+	assert_int_equal(ss.in_use, 2);
+	store_tx_rollback(a);
+	release(&h);
+	/* Holding nothing again, it waits as anyone does. */
+	assert_int_equal(
+	    store_run(s, STORE_TX_WRITE, busy_then_ok, &(int){ 0 }), OK);
+	store_stats(s, &ss);
+	assert_int_equal(ss.nested, 3);
+	assert_int_equal(ss.in_use, 0);
+	store_close(s);
+}
+
+/* A writer that records the order in which it got its turn. */
+struct turn {
+	struct store *s;
+	atomic_int   *next;
+	int	      order;
+	int	      rc;
+	pthread_t     t;
+};
+
+static void *
+turn_main(void *arg)
+{
+	struct turn *w = arg;
+	struct tx   *tx;
+
+	if ((w->rc = store_tx_begin(w->s, STORE_TX_WRITE, &tx)) != OK)
+		return (NULL);
+	w->order = atomic_fetch_add(w->next, 1);
+	w->rc = store_exec(tx, "INSERT INTO turns (n) VALUES (1)");
+	if (w->rc == OK)
+		w->rc = store_tx_commit(tx);
+	else
+		store_tx_rollback(tx);
+	return (NULL);
+}
+
+/* Until s counts n writers that queued for their turn. */
+static void
+wait_writers(struct store *s, uint64_t n)
+{
+	struct store_stats ss;
+	int		   i;
+
+	for (i = 0; i < 5000; i++) {
+		store_stats(s, &ss);
+		if (ss.writer_waits >= n)
+			return;
+		usleep(1000);
+	}
+	fail_msg("%llu writers never queued", (unsigned long long)n);
+}
+
+/*
+ * SQLite: the writers of one process take turns, first come first
+ * served, each woken as the one before ends (not sleeping in SQLite's
+ * busy handler); readers need no turn.
+ */
+static void
+sqlite_writers_take_turns_in_order(void **state)
+{
+	struct backend	  *be = *state;
+	struct store	  *s;
+	struct turn	   w[4];
+	struct tx	  *tx;
+	struct store_stats ss;
+	atomic_int	   next;
+	int		   i;
+
+	if (be->dialect != STORE_SQLITE)
+		skip();
+	s = db_open(state, 8, 3000);
+	assert_int_equal(db_exec(s, "CREATE TABLE turns (n BIGINT)"), OK);
+	atomic_init(&next, 1);
+	assert_int_equal(store_tx_begin(s, STORE_TX_WRITE, &tx), OK);
+	for (i = 0; i < 4; i++) {
+		w[i].s = s;
+		w[i].next = &next;
+		w[i].order = 0;
+		w[i].rc = -1;
+		assert_int_equal(
+		    pthread_create(&w[i].t, NULL, turn_main, &w[i]), 0);
+		wait_writers(s, (uint64_t)i + 1);
+	}
+	usleep(20000);
+	assert_int_equal(atomic_load(&next), 1);
+	assert_int_equal(store_tx_commit(tx), OK);
+	for (i = 0; i < 4; i++) {
+		pthread_join(w[i].t, NULL);
+		assert_int_equal(w[i].rc, OK);
+		assert_int_equal(w[i].order, i + 1);
+	}
+	assert_int_equal(db_count(s, "SELECT count(*) FROM turns"), 4);
+	store_stats(s, &ss);
+	assert_int_equal(ss.writer_waits, 4);
+	assert_int_equal(ss.nested, 0);
+	store_close(s);
+}
+
+/*
+ * SQLite: a writer that waits past the busy timeout for its turn leaves
+ * the queue (ERR_BUSY), and the one behind it gets the turn when it
+ * comes. Another process (a store of its own on the file) does not queue
+ * with this one's writers: it meets SQLite's busy timeout.
+ */
+static void
+sqlite_a_writer_past_the_timeout_leaves_the_queue(void **state)
+{
+	struct backend	  *be = *state;
+	struct store	  *s, *other;
+	struct store_opts  o = { 0, 2, 200, 0 };
+	struct holder	   h;
+	struct turn	   w[2];
+	struct tx	  *tx = NULL;
+	struct store_stats ss;
+	atomic_int	   next;
+	const char	  *err;
+	char		   url[600];
+	int64_t		   t0, ms;
+	int		   i;
+
+	if (be->dialect != STORE_SQLITE)
+		skip();
+	s = db_open(state, 4, 1000);
+	assert_int_equal(db_exec(s, "CREATE TABLE turns (n BIGINT)"), OK);
+	atomic_init(&next, 1);
+	hold(&h, s, STORE_TX_WRITE);
+	for (i = 0; i < 2; i++) {
+		w[i].s = s;
+		w[i].next = &next;
+		w[i].rc = -1;
+		assert_int_equal(
+		    pthread_create(&w[i].t, NULL, turn_main, &w[i]), 0);
+		wait_writers(s, (uint64_t)i + 1);
+		if (i == 0)
+			usleep(500000); /* the second times out 500 ms later */
+	}
+	pthread_join(w[0].t, NULL);
+	assert_int_equal(w[0].rc, ERR_BUSY);
+
+	/* Another process, while this one's writer holds the database. */
+	snprintf(url, sizeof(url), "sqlite:///%s/t%d.db", be->dir, be->seq);
+	assert_int_equal(store_open(url, &o, &other, &err), OK);
+	t0 = time_mono_ns();
+	assert_int_equal(store_tx_begin(other, STORE_TX_WRITE, &tx), ERR_BUSY);
+	ms = (time_mono_ns() - t0) / 1000000;
+	assert_null(tx);
+	assert_true(ms >= 150);
+	store_stats(other, &ss);
+	assert_int_equal(ss.writer_waits, 0);
+	store_close(other);
+
+	release(&h);
+	pthread_join(w[1].t, NULL);
+	assert_int_equal(w[1].rc, OK);
+	assert_int_equal(db_count(s, "SELECT count(*) FROM turns"), 1);
+	/* The queue is empty again: the turn is given at once. */
+	t0 = time_mono_ns();
+	assert_int_equal(store_tx_begin(s, STORE_TX_WRITE, &tx), OK);
+	assert_true((time_mono_ns() - t0) / 1000000 < 100);
+	store_tx_rollback(tx);
 	store_close(s);
 }
 
@@ -758,6 +1001,11 @@ main(void)
 		cmocka_unit_test(store_run_retries_busy_transactions),
 		cmocka_unit_test(snapshot_reads_see_one_state),
 		cmocka_unit_test(pool_exhaustion_is_busy_after_the_timeout),
+		cmocka_unit_test(
+		    a_thread_holding_a_connection_never_waits_for_another),
+		cmocka_unit_test(sqlite_writers_take_turns_in_order),
+		cmocka_unit_test(
+		    sqlite_a_writer_past_the_timeout_leaves_the_queue),
 		cmocka_unit_test(backup_copies_while_others_write),
 		cmocka_unit_test(broken_connections_are_replaced),
 	};
