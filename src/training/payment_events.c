@@ -28,7 +28,7 @@
  *					payment_status failed: the booker
  *					may try again within the hold
  *	payment_intent.processing	recorded
- *	payment_intent.canceled		recorded
+ *	payment_intent.canceled		recorded (status cancelled)
  *	other payment_intent.*		acknowledged
  * A succeeded transaction never moves back (Stripe's events may come out
  * of order). Each status an event sets is audited
@@ -232,7 +232,7 @@ training_intent_event(struct tx *tx, const char *type, json_t *obj,
 	else if (strcmp(type, "payment_intent.processing") == 0)
 		status = "processing";
 	else if (strcmp(type, "payment_intent.canceled") == 0)
-		status = "canceled";
+		status = "cancelled";
 	else
 		return (OK);
 	if ((rc = ev_parse(obj, &e, r)) != OK)

@@ -73,7 +73,7 @@ def test_the_client_cancels_only_before_the_start(server, practice, db):
     c = p["client"]
     before = starting_in(server, p, 24 * 3600)
     r = act(server, c, before, "cancel")
-    assert r.status_code == 200 and r.json()["status"] == "canceled", r.text
+    assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text
     assert r.json()["cancel_reason"] is None
     # The reported case: a session that ended three days ago.
     ended = starting_in(server, p, -3 * 86400 - 3600)
@@ -89,7 +89,7 @@ def test_the_client_cancels_only_before_the_start(server, practice, db):
     body = problem(act(server, c, s, "cancel"), 409, "SESSION_STARTED")
     assert "start" in body["detail"]
     assert status_of(server, p, s)["status"] == "scheduled"
-    assert db.count("audit_log", "action = 'therapy_sessions.canceled'") == 2
+    assert db.count("audit_log", "action = 'therapy_sessions.cancelled'") == 2
 
 
 @pytest.mark.parametrize("who", ["therapist", "admin"])
@@ -107,7 +107,7 @@ def test_staff_cancel_after_the_start_with_a_reason(server, practice, db, who):
     assert status_of(server, p, s)["status"] == "scheduled"
     r = act(server, p[who], s, "cancel", {"reason": "The therapist fell ill."})
     assert r.status_code == 200, r.text
-    assert r.json()["status"] == "canceled"
+    assert r.json()["status"] == "cancelled"
     assert r.json()["cancel_reason"] == "The therapist fell ill."
     # The client and the therapist see why; the reason is sealed at rest.
     for viewer in (p["client"], p["therapist"]):
@@ -119,7 +119,7 @@ def test_staff_cancel_after_the_start_with_a_reason(server, practice, db, who):
     assert b"fell ill" not in bytes(raw) and "fell ill".encode().hex() not in bytes(raw).decode(
         "latin-1")
     changes = db.scalar(f"SELECT changes FROM audit_log WHERE action = "
-                        f"'therapy_sessions.canceled' AND entity_id = '{s['id']}'")
+                        f"'therapy_sessions.cancelled' AND entity_id = '{s['id']}'")
     assert "cancel_reason" in changes and "fell ill" not in changes
 
 

@@ -27,7 +27,7 @@ import pytest
 
 from conftest import (STRIPE_KEY, STRIPE_WHSEC, expire_hold, read_booking, booked, course_schedule,
                       direct_race, discount_code, free_seats, hdr, pay, person, problem,
-                      race, stripe_hook, wait_until)
+                      race, stripe_hook, undo_migration, wait_until)
 
 
 def paid_intent(shop, who, booking):
@@ -227,6 +227,46 @@ def test_a_failed_payment_is_recorded_and_the_booking_waits(shop, db):
     # The row keeps the last attempt; the audit log keeps each.
     for status in ("failed", "processing", "succeeded"):
         assert db.count("audit_log", f"action = 'payment_transactions.{status}'") == 1
+
+
+def test_a_cancelled_intent_is_recorded_as_cancelled(shop, db):
+    """Stripe's payment_intent.canceled sets the transaction "cancelled", the one
+    spelling of the API (issue 15); a filter still reads "canceled" until the
+    release after 2026-12 (README, Deprecated)."""
+    s, st, m = shop["server"], shop["stripe"], shop["member"]
+    b = booked(s, m, course_schedule(s, shop))
+    pi = paid_intent(shop, m, b)
+    applied(shop, st.intent_event(pi, "payment_intent.canceled"), "recorded")
+    assert txn(db, pi)["status"] == "cancelled"
+    assert db.count("audit_log", "action = 'payment_transactions.cancelled'") == 1
+    for spelt in ("cancelled", "canceled"):
+        r = s.get(f"/v1/payment-transactions?status={spelt}", headers=hdr(m))
+        assert r.status_code == 200, r.text
+        assert [(x["stripe_payment_intent_id"], x["status"]) for x in r.json()["data"]] == \
+            [(pi, "cancelled")]
+    assert s.get("/v1/payment-transactions?status=succeeded",
+                 headers=hdr(m)).json()["data"] == []
+
+
+@pytest.mark.dialect
+def test_transactions_stored_as_canceled_are_migrated_to_cancelled(shop, db):
+    """Migration 0026: a transaction cancelled before it (stored "canceled")
+    says "cancelled" after it, and the CHECK takes only the new spelling."""
+    s, st, m = shop["server"], shop["stripe"], shop["member"]
+    b = booked(s, m, course_schedule(s, shop))
+    pi = paid_intent(shop, m, b)
+    applied(shop, st.intent_event(pi, "payment_intent.canceled"), "recorded")
+    s.stop()
+    undo_migration(db, "0026_cancelled_spelling")
+    assert txn(db, pi)["status"] == "canceled"
+    s.cli_ok("migrate")
+    s.start(migrate=False)
+    assert txn(db, pi)["status"] == "cancelled"
+    r = s.get(f"/v1/payment-transactions?booking_id={b['id']}", headers=hdr(m))
+    assert [x["status"] for x in r.json()["data"]] == ["cancelled"], r.text
+    with pytest.raises(Exception):
+        db.execute("UPDATE payment_transactions SET status = 'canceled' "
+                   f"WHERE stripe_payment_intent_id = '{pi}'")
 
 
 def test_unknown_events_are_acknowledged_and_stored(shop, db):
