@@ -51,12 +51,33 @@ static int refold_tx(struct tx *, void *);
 static int refold_table(struct tx *, struct refold *, const char *,
     const char *, const char *, json_t *);
 
+/* What the OpenAPI document says of the CMS webhook (struct route's api):
+ * the members of its answer, beside inbox_id and outcome. */
+/* clang-format off */
+#define API_STORYBLOK							\
+	"{\"answers\":{" INBOX_API_ANSWER("applied: the course or course "	\
+	"session made or changed (created, changed: its fields), the "	\
+	"stories a status change touched, or a component ignored",	\
+	",\"course\":{\"type\":\"object\"},\"course_session\":{\"type\":"	\
+	"\"object\"},\"action\":{\"type\":\"string\"},\"status\":{"	\
+	"\"type\":\"string\"},\"courses\":{\"type\":\"array\"},"		\
+	"\"course_sessions\":{\"type\":\"array\"},\"ignored\":{\"type\":"	\
+	"\"boolean\"},\"component\":{}") "},\"problems\":{\"400\":"	\
+	"\"the body is not JSON\",\"401\":\"SIGNATURE_MISSING, "		\
+	"SIGNATURE_INVALID\",\"409\":\"COURSE_NOT_KNOWN\",\"413\":"	\
+	"\"over webhook_body_limit\",\"422\":\"STORY_INVALID, "		\
+	"VALIDATION_FAILED\",\"503\":\"WEBHOOK_NOT_CONFIGURED, "		\
+	"CMS_NOT_CONFIGURED, CMS_UNAVAILABLE, CMS_BAD_RESPONSE, "	\
+	"CMS_STORY_NOT_FOUND\"}}"
+/* clang-format on */
+
 static const struct route learning_routes[] = {
 	{ HTTP_POST, "/v1/webhooks/storyblok", learning_storyblok_webhook,
 	    ROUTE_RAW_BODY | ROUTE_PUBLIC,
 	    "CMS story published, unpublished, deleted or "
 	    "moved: header webhook-signature is the hex HMAC-SHA1 of the "
-	    "body" },
+	    "body",
+	    NULL, API_STORYBLOK },
 	{ HTTP_POST, "/v1/course-sessions/{id}/start", learning_session_start,
 	    0, "start a course session (enrols you in its course)" },
 	{ HTTP_POST, "/v1/course-sessions/{id}/complete",

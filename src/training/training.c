@@ -13,6 +13,7 @@
 #include "core/util.h"
 #include "http/http.h"
 #include "module.h"
+#include "ops/inbox.h"
 #include "resource/audit.h"
 #include "resource/resource.h"
 #include "store/store.h"
@@ -94,9 +95,11 @@
 	"\"INVALID_TRANSITION: not pending\"}}"
 #define API_STRIPE							\
 	"{\"content\":{\"application/json\":{\"type\":\"object\","		\
-	"\"required\":[\"id\",\"type\",\"data\"]}},\"answers\":{\"200\":"	\
-	"{\"description\":\"applied, or a duplicate of an event applied "	\
-	"already (nothing done twice)\",\"schema\":{\"type\":\"object\"}}},"\
+	"\"required\":[\"id\",\"type\",\"data\"]}},\"answers\":{"	\
+	INBOX_API_ANSWER("applied, or a duplicate of an event applied "	\
+	"already (nothing done twice)", ",\"event_id\":{\"type\":"	\
+	"\"string\"},\"type\":{\"type\":\"string\"},\"duplicate\":{"	\
+	"\"type\":\"boolean\"},\"effect\":{\"type\":\"string\"}") "},"	\
 	"\"problems\":{\"401\":\"SIGNATURE_MISSING, SIGNATURE_INVALID, "	\
 	"STALE_TIMESTAMP\",\"422\":\"EVENT_INVALID, PAYMENT_MISMATCH, "	\
 	"REFUND_MISMATCH\",\"503\":\"WEBHOOK_NOT_CONFIGURED\"}}"

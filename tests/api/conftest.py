@@ -884,7 +884,7 @@ def webhook_booking(server, who, **fields):
     fields.setdefault("code", "SB-" + secrets.token_hex(5))
     r = post_booking(server, who["email"], **fields)
     assert r.status_code == 200, r.text
-    return r.json()["result"]["booking"]
+    return r.json()["booking"]
 
 
 def inbox_row(db, inbox_id):

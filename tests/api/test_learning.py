@@ -140,8 +140,8 @@ def people(server):
 def test_signed_publish_upserts_course_and_session_by_uuid(server, db, cms, people):
     course = course_story(cms, "Healing from trauma", themes=["trauma", "healing"])
     body = publish(server, course)
-    assert body["result"]["course"]["created"] is True
-    cid = body["result"]["course"]["id"]
+    assert body["course"]["created"] is True
+    cid = body["course"]["id"]
     row = db.query("SELECT storyblok_id, storyblok_uuid, name, slug, status, kind, "
                    f"description FROM courses WHERE id = '{cid}'")[0]
     assert row == (str(course["id"]), course["uuid"], "Healing from trauma",
@@ -152,14 +152,14 @@ def test_signed_publish_upserts_course_and_session_by_uuid(server, db, cms, peop
 
     s1 = session_story(cms, course, "What is trauma")
     body = publish(server, s1)
-    sid = body["result"]["course_session"]["id"]
-    assert body["result"]["course_session"]["course_id"] == cid
+    sid = body["course_session"]["id"]
+    assert body["course_session"]["course_id"] == cid
 
     # Published again with changes: the same rows, updated (upsert by uuid).
     course["content"]["name"] = "Healing from trauma (2nd edition)"
     course["content"]["included_for_partners"] = ["Public", "Bumble"]
     body = publish(server, course)
-    assert body["result"]["course"] == {
+    assert body["course"] == {
         "id": cid, "storyblok_uuid": course["uuid"], "status": "published",
         "created": False, "changed": ["name", "included_for_partners"]}
     assert db.count("courses") == 1
@@ -169,7 +169,7 @@ def test_signed_publish_upserts_course_and_session_by_uuid(server, db, cms, peop
     # moved: fetched again, stays published, slug follows.
     s1["full_slug"] = "courses/healing/what-is-trauma"
     body = publish(server, s1, "moved")
-    assert body["result"]["course_session"]["id"] == sid
+    assert body["course_session"]["id"] == sid
     assert db.scalar(f"SELECT slug FROM course_sessions WHERE id = '{sid}'") == \
         "courses/healing/what-is-trauma"
 
@@ -196,7 +196,8 @@ def test_other_stories_are_ignored_but_kept(server, db, cms):
     cms.stories["777"] = page
     before = snapshot(db)
     body = publish(server, page)
-    assert body["result"] == {"ignored": True, "component": "page"}
+    assert body == {"inbox_id": body["inbox_id"], "outcome": "processed",
+                    "ignored": True, "component": "page"}
     assert snapshot(db) == before
     assert inbox(db, body["inbox_id"])["outcome"] == "processed"
 
@@ -388,7 +389,7 @@ def test_unpublish_and_delete_change_status_only(server, db, cms, people):
     # The CMS copy changes, but unpublish does not fetch or copy it.
     s1["content"]["name"] = "Renamed in the CMS"
     body = publish(server, s1, "unpublished")
-    assert body["result"]["course_sessions"] == [sid]
+    assert body["course_sessions"] == [sid]
     assert len(cms.fetches) == fetches
     assert db.query(f"SELECT name, status FROM course_sessions WHERE id = '{sid}'")[0] == \
         ("Saying no", "unpublished")
@@ -400,7 +401,7 @@ def test_unpublish_and_delete_change_status_only(server, db, cms, people):
     assert r.status_code == 200 and r.json()["status"] == "unpublished"
 
     body = publish(server, course, "deleted")
-    assert body["result"]["courses"] == [cid]
+    assert body["courses"] == [cid]
     assert db.query(f"SELECT name, status FROM courses WHERE id = '{cid}'")[0] == \
         ("Boundaries", "deleted")
     problem(server.get(f"/v1/courses/{cid}", headers=hdr(people["ann"])), 404, "NOT_FOUND")
@@ -409,7 +410,7 @@ def test_unpublish_and_delete_change_status_only(server, db, cms, people):
     assert [c["id"] for c in r.json()["data"]] == [cid]
     # Again: nothing left to change, still processed.
     body = publish(server, course, "deleted")
-    assert body["result"]["courses"] == []
+    assert body["courses"] == []
     # Published again: back.
     publish(server, course)
     assert db.scalar(f"SELECT status FROM courses WHERE id = '{cid}'") == "published"

@@ -44,7 +44,7 @@ def hook(shop, event, **kw):
 def applied(shop, event, effect):
     r = hook(shop, event)
     assert r.status_code == 200, r.text + shop["server"].log()[-3000:]
-    assert r.json()["result"]["effect"] == effect, r.json()
+    assert r.json()["effect"] == effect, r.json()
     return r.json()
 
 
@@ -180,7 +180,11 @@ def test_a_succeeded_payment_confirms_its_booking(shop, db):
     pi = paid_intent(shop, m, b)
     ev = st.intent_event(pi)
     out = applied(shop, ev, "confirmed")
-    assert out["outcome"] == "processed" and out["result"]["duplicate"] is False
+    # The webhook's members at the top level, as the points upload's (issue
+    # 15): no "result" wrapper; the inbox row beside them.
+    assert set(out) == {"inbox_id", "outcome", "event_id", "type", "duplicate",
+                        "effect"}, out
+    assert out["outcome"] == "processed" and out["duplicate"] is False
     row = read_booking(s, m, b)
     assert row["status"] == "confirmed" and row["payment_status"] == "paid"
     assert row["hold_expires_at"] is None and row["confirmed_at"]
@@ -196,8 +200,8 @@ def test_a_succeeded_payment_confirms_its_booking(shop, db):
     assert inbox == [("stripe", "processed", "1", m["id"])]
     # The same event again: answered, nothing done twice.
     r = hook(shop, ev)
-    assert r.status_code == 200 and r.json()["result"]["duplicate"] is True
-    assert r.json()["result"]["effect"] == "confirmed"
+    assert r.status_code == 200 and r.json()["duplicate"] is True
+    assert r.json()["effect"] == "confirmed"
     assert db.count("audit_log", f"action = 'training_bookings.pay'") == 1
     assert db.count("webhook_inbox", "source = 'stripe'") == 2
     # A later event of the intent never moves it back.
@@ -319,7 +323,7 @@ def test_the_signature_is_checked_as_stripe_signs_it(shop, db):
     both = f"t={now},{bad.split(',')[1]},{good.split(',')[1]}"
     r = stripe_hook(s, body, header=both)
     assert r.status_code == 200, r.text
-    assert r.json()["result"]["effect"] == "confirmed"
+    assert r.json()["effect"] == "confirmed"
     # Within the tolerance it verifies.
     ev = st.intent_event(pi, "payment_intent.processing")
     r = stripe_hook(s, ev, sign, timestamp=now - 250)
@@ -418,7 +422,7 @@ def test_a_late_payment_on_a_full_schedule_is_refunded_and_the_booker_told(shop,
     mine = s.get("/v1/refunds", headers=hdr(m)).json()["data"]
     assert [(x["id"], x["status"], x["cause"]) for x in mine] == [
         (rid, "completed", "late_payment")]
-    assert out["result"]["duplicate"] is False
+    assert out["duplicate"] is False
 
 
 def test_a_late_payment_with_the_seats_still_free_confirms_the_booking(shop, db):
@@ -502,7 +506,7 @@ def test_one_event_delivered_many_times_at_once_refunds_once(shop, start_server,
 
     def deliver(i, session, base):
         r = stripe_hook(s, body, header=header, session=session, base=base)
-        return r.status_code, r.json().get("result", {}).get("duplicate")
+        return r.status_code, r.json().get("duplicate")
 
     results = race([s.base_url, other.base_url], 12, deliver)
     assert sorted(results, key=str) == [(200, False)] + [(200, True)] * 11, results
