@@ -31,12 +31,33 @@
 
 static int bookings_init(struct store *);
 
+/* What the OpenAPI document says of the booking system's webhook (struct
+ * route's api): the members of its answer, beside inbox_id and outcome. */
+/* clang-format off */
+#define API_SIMPLYBOOK							\
+	"{\"answers\":{" INBOX_API_ANSWER("applied: the booking as it "	\
+	"stands; a NEW_BOOKING says whether it was known already "	\
+	"(duplicate) and the sessions left, a CANCELLED_BOOKING whether "	\
+	"it was cancelled already",					\
+	",\"booking\":{\"type\":\"object\"},\"duplicate\":{\"type\":"	\
+	"\"boolean\"},\"therapy_sessions_remaining\":{\"type\":"		\
+	"\"integer\"},\"already_cancelled\":{\"type\":\"boolean\"}") "},"	\
+	"\"problems\":{\"400\":\"the body is not JSON\",\"401\":"		\
+	"\"TOKEN_MISSING, TOKEN_INVALID, TIMESTAMP_INVALID, "		\
+	"STALE_TIMESTAMP\",\"403\":\"NO_THERAPY_SESSIONS_LEFT\",\"404\":"	\
+	"\"USER_NOT_FOUND, BOOKING_NOT_FOUND\",\"409\":"			\
+	"\"BOOKING_CODE_TAKEN, BOOKING_CANCELLED\",\"413\":\"over "	\
+	"webhook_body_limit\",\"422\":\"VALIDATION_FAILED\",\"503\":"	\
+	"\"WEBHOOK_NOT_CONFIGURED\"}}"
+/* clang-format on */
+
 static const struct route bookings_routes[] = {
 	{ HTTP_POST, "/v1/webhooks/simplybook", bookings_webhook,
 	    ROUTE_RAW_BODY | ROUTE_PUBLIC,
 	    "booking system: NEW_BOOKING, UPDATED_BOOKING or "
 	    "CANCELLED_BOOKING; token in X-Simplybook-Token or Authorization: "
-	    "Bearer" },
+	    "Bearer",
+	    NULL, API_SIMPLYBOOK },
 	{ HTTP_POST, "/v1/therapy-bookings/{id}/cancel", bookings_app_cancel, 0,
 	    "cancel your booking before it starts, once; the session is "
 	    "given back and the booking system told (booking_cancel_url)" },

@@ -50,22 +50,92 @@ static int refold_tx(struct tx *, void *);
 static int refold_table(struct tx *, struct refold *, const char *,
     const char *, const char *, json_t *);
 
+/* What the OpenAPI document says of the CMS webhook (struct route's api):
+ * the members of its answer, beside inbox_id and outcome. */
+/* clang-format off */
+#define API_STORYBLOK							\
+	"{\"answers\":{" INBOX_API_ANSWER("applied: the course or course "	\
+	"session made or changed (created, changed: its fields), the "	\
+	"stories a status change touched, or a component ignored",	\
+	",\"course\":{\"type\":\"object\"},\"course_session\":{\"type\":"	\
+	"\"object\"},\"action\":{\"type\":\"string\"},\"status\":{"	\
+	"\"type\":\"string\"},\"courses\":{\"type\":\"array\"},"		\
+	"\"course_sessions\":{\"type\":\"array\"},\"ignored\":{\"type\":"	\
+	"\"boolean\"},\"component\":{}") "},\"problems\":{\"400\":"	\
+	"\"the body is not JSON\",\"401\":\"SIGNATURE_MISSING, "		\
+	"SIGNATURE_INVALID\",\"409\":\"COURSE_NOT_KNOWN\",\"413\":"	\
+	"\"over webhook_body_limit\",\"422\":\"STORY_INVALID, "		\
+	"VALIDATION_FAILED\",\"503\":\"WEBHOOK_NOT_CONFIGURED, "		\
+	"CMS_NOT_CONFIGURED, CMS_UNAVAILABLE, CMS_BAD_RESPONSE, "	\
+	"CMS_STORY_NOT_FOUND\"}}"
+/* clang-format on */
+
+/*
+ * Progress, one shape in every answer that shows it (progress.c): the
+ * declared rows of course_enrolments and course_session_progress, the
+ * course session actions and /v1/me/courses. The first two are the
+ * resources' own schemas; these are the others'.
+ */
+/* clang-format off */
+#define API_PROGRESS_PROPS						\
+	"\"completed\":{\"type\":\"boolean\"},\"started_at\":{\"type\":"	\
+	"[\"string\",\"null\"],\"format\":\"date-time\",\"description\":"	\
+	"\"null: not started\"},\"completed_at\":{\"type\":[\"string\","	\
+	"\"null\"],\"format\":\"date-time\"}"
+#define API_PROGRESS_REQUIRED						\
+	"\"completed\",\"started_at\",\"completed_at\""
+#define API_UUID "{\"type\":\"string\",\"format\":\"uuid\"}"
+#define API_PROGRESS(what)						\
+	"{\"answers\":{\"200\":{\"description\":\"" what ": the "		\
+	"session's progress and the course's enrolment\",\"schema\":{"	\
+	"\"type\":\"object\",\"required\":[\"session_id\",\"course_id\","	\
+	API_PROGRESS_REQUIRED ",\"enrolment\"],\"properties\":{"		\
+	"\"session_id\":" API_UUID ",\"course_id\":" API_UUID ","	\
+	API_PROGRESS_PROPS ",\"enrolment\":{\"type\":\"object\","	\
+	"\"required\":[\"id\",\"course_id\"," API_PROGRESS_REQUIRED "],"	\
+	"\"properties\":{\"id\":" API_UUID ",\"course_id\":" API_UUID	\
+	"," API_PROGRESS_PROPS "}}}}}},\"problems\":{\"404\":\"no such "	\
+	"course session, or not one you may see\"}}"
+#define API_MY_COURSES							\
+	"{\"answers\":{\"200\":{\"description\":\"your enrolments, each "	\
+	"with the course's sessions you may see or have progress in\","	\
+	"\"schema\":{\"type\":\"object\",\"required\":[\"data\","	\
+	"\"next_cursor\"],\"properties\":{\"next_cursor\":{\"type\":"	\
+	"[\"string\",\"null\"]},\"data\":{\"type\":\"array\",\"items\":{"	\
+	"\"type\":\"object\",\"required\":[\"id\",\"course\","		\
+	API_PROGRESS_REQUIRED ",\"sessions\"],\"properties\":{\"id\":"	\
+	API_UUID ",\"course\":{\"type\":\"object\",\"description\":"	\
+	"\"id, storyblok_uuid, name, slug and status (the CMS's)\"},"	\
+	API_PROGRESS_PROPS ",\"sessions\":{\"type\":\"array\","		\
+	"\"items\":{\"type\":\"object\",\"required\":[\"id\","		\
+	"\"name\",\"slug\",\"status\"," API_PROGRESS_REQUIRED "],"	\
+	"\"properties\":{\"id\":" API_UUID ",\"status\":{\"type\":"	\
+	"\"string\",\"description\":\"the session's own status in the "	\
+	"CMS (published...), not progress\"}," API_PROGRESS_PROPS	\
+	"}}}}}}}}}},\"problems\":{\"422\":\"a bad limit or cursor\"}}"
+/* clang-format on */
+
 static const struct route learning_routes[] = {
 	{ HTTP_POST, "/v1/webhooks/storyblok", learning_storyblok_webhook,
 	    ROUTE_RAW_BODY | ROUTE_PUBLIC,
 	    "CMS story published, unpublished, deleted or "
 	    "moved: header webhook-signature is the hex HMAC-SHA1 of the "
-	    "body" },
+	    "body",
+	    NULL, API_STORYBLOK },
 	{ HTTP_POST, "/v1/course-sessions/{id}/start", learning_session_start,
-	    0, "start a course session (enrols you in its course)" },
+	    0, "start a course session (enrols you in its course)", NULL,
+	    API_PROGRESS("started") },
 	{ HTTP_POST, "/v1/course-sessions/{id}/complete",
-	    learning_session_complete, 0, "mark a course session completed" },
+	    learning_session_complete, 0, "mark a course session completed",
+	    NULL, API_PROGRESS("completed") },
 	{ HTTP_POST, "/v1/course-sessions/{id}/incomplete",
 	    learning_session_incomplete, 0,
-	    "mark a course session not completed" },
+	    "mark a course session not completed", NULL,
+	    API_PROGRESS("marked not completed") },
 	{ HTTP_GET, "/v1/me/courses", learning_me_courses, 0,
-	    "your courses: started or completed, with each session's state "
-	    "(limit, cursor)" },
+	    "your courses, each with completed, started_at and completed_at, "
+	    "and so each of its sessions (limit, cursor)",
+	    NULL, API_MY_COURSES },
 };
 
 static const struct field enrolment_fields[] = {

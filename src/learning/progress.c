@@ -12,8 +12,13 @@
  * changes a session), so completion is exact under concurrent writes.
  *
  * GET /v1/me/courses lists the caller's enrolments with, for each, the
- * course's sessions the caller may see or has progress in, and their
- * state: not_started, started or completed.
+ * course's sessions the caller may see or has progress in.
+ *
+ * Progress has one shape wherever it is shown (these answers, and the
+ * rows of /v1/course-enrolments and /v1/course-session-progress):
+ * "completed" (true or false), "started_at" and "completed_at" (null
+ * until then). A session not started yet has completed false and
+ * started_at null; there is no separate state word.
  */
 #include <string.h>
 
@@ -173,7 +178,8 @@ progress_write(
 	return (rc == STORE_DONE ? OK : rc);
 }
 
-/* {session_id, course_id, status, started_at, completed_at, enrolment}. */
+/* {session_id, course_id, completed, started_at, completed_at, enrolment:
+ * {id, course_id, completed, started_at, completed_at}}. */
 static int
 progress_answer(struct tx *tx, struct paction *a, const char *session_id,
     const char *course_id)
@@ -188,11 +194,10 @@ progress_answer(struct tx *tx, struct paction *a, const char *session_id,
 	store_bind_text(st, 1, a->user);
 	store_bind_text(st, 2, course_id);
 	if ((rc = store_step(st)) == STORE_ROW)
-		enrolment = json_pack("{s:s,s:s,s:s,s:o,s:o}", "id",
-		    store_col_text(st, 0), "course_id", course_id, "status",
-		    store_col_int64(st, 1) ? "completed" : "started",
-		    "started_at", learning_time(st, 2), "completed_at",
-		    learning_time(st, 3));
+		enrolment = json_pack("{s:s,s:s,s:b,s:o,s:o}", "id",
+		    store_col_text(st, 0), "course_id", course_id, "completed",
+		    store_col_int64(st, 1) != 0, "started_at",
+		    learning_time(st, 2), "completed_at", learning_time(st, 3));
 	store_finalize(st);
 	if (rc != STORE_ROW)
 		return (rc == STORE_DONE ? ERR_INTERNAL : rc);
@@ -205,11 +210,11 @@ progress_answer(struct tx *tx, struct paction *a, const char *session_id,
 	store_bind_text(st, 1, a->user);
 	store_bind_text(st, 2, session_id);
 	if ((rc = store_step(st)) == STORE_ROW)
-		a->out = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o}", "session_id",
-		    session_id, "course_id", course_id, "status",
-		    store_col_int64(st, 0) ? "completed" : "started",
-		    "started_at", learning_time(st, 1), "completed_at",
-		    learning_time(st, 2), "enrolment", enrolment);
+		a->out = json_pack("{s:s,s:s,s:b,s:o,s:o,s:o}", "session_id",
+		    session_id, "course_id", course_id, "completed",
+		    store_col_int64(st, 0) != 0, "started_at",
+		    learning_time(st, 1), "completed_at", learning_time(st, 2),
+		    "enrolment", enrolment);
 	else
 		json_decref(enrolment);
 	store_finalize(st);
@@ -314,14 +319,14 @@ mine_sessions(struct tx *tx, struct mine *m, const char *course_id, json_t *arr)
 	store_bind_text(st, 4, m->user);
 	store_bind_text(st, 5, m->user);
 	while ((step = store_step(st)) == STORE_ROW) {
-		o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "id",
+		/* Not started (no progress row): not completed, and
+		 * started_at null. */
+		o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:o,s:o}", "id",
 		    store_col_text(st, 0), "storyblok_uuid",
 		    store_col_text(st, 1), "name", store_col_text(st, 2),
 		    "slug", store_col_text(st, 3), "status",
-		    store_col_text(st, 4), "progress",
-		    store_col_is_null(st, 5)	 ? "not_started"
-			: store_col_int64(st, 5) ? "completed"
-						 : "started",
+		    store_col_text(st, 4), "completed",
+		    !store_col_is_null(st, 5) && store_col_int64(st, 5) != 0,
 		    "started_at", learning_time(st, 6), "completed_at",
 		    learning_time(st, 7));
 		json_array_append_new(arr, o);
@@ -354,15 +359,14 @@ mine_tx(struct tx *tx, void *arg)
 	store_bind_int64(st, 3, m->pg.limit + 1);
 	while ((step = store_step(st)) == STORE_ROW &&
 	    json_array_size(data) <= (size_t)m->pg.limit) {
-		o = json_pack("{s:s,s:{s:s,s:s?,s:s,s:s,s:s,s:b},s:s,s:o,s:o}",
+		o = json_pack("{s:s,s:{s:s,s:s?,s:s,s:s,s:s,s:b},s:b,s:o,s:o}",
 		    "id", store_col_text(st, 0), "course", "id",
 		    store_col_text(st, 4), "storyblok_uuid",
 		    store_col_text(st, 5), "name", store_col_text(st, 6),
 		    "slug", store_col_text(st, 7), "status",
 		    store_col_text(st, 8), "live", store_col_int64(st, 9) != 0,
-		    "status", store_col_int64(st, 1) ? "completed" : "started",
-		    "started_at", learning_time(st, 2), "completed_at",
-		    learning_time(st, 3));
+		    "completed", store_col_int64(st, 1) != 0, "started_at",
+		    learning_time(st, 2), "completed_at", learning_time(st, 3));
 		json_array_append_new(data, o);
 	}
 	store_finalize(st);

@@ -354,16 +354,25 @@ static void
 answer(struct request *req, const char *id, const char *outcome,
     struct inbox_result *r)
 {
-	json_t *extra;
+	json_t *extra, *o;
 
 	/* Problems of class 5xx carry no extra members: the id goes here.
 	 * No id: nothing was stored. */
 	if (id != NULL)
 		http_header_add(req, "X-Webhook-Inbox-Id", id);
 	if (r->rc == OK) {
-		http_json(req, 200,
-		    json_pack("{s:s,s:s,s:O*}", "inbox_id", id, "outcome",
-			outcome, "result", r->out));
+		/* The source's members at the top level, as every answer of
+		 * the API has them (the points upload's), beside the row's
+		 * id and outcome, which win a clash. */
+		if ((o = json_pack("{s:s,s:s}", "inbox_id", id, "outcome",
+			 outcome)) == NULL ||
+		    (json_is_object(r->out) &&
+			json_object_update_missing(o, r->out) != 0)) {
+			json_decref(o);
+			http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
+			return;
+		}
+		http_json(req, 200, o);
 		return;
 	}
 	extra = json_pack("{s:s?,s:s}", "inbox_id", id, "outcome", outcome);

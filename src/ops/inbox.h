@@ -58,7 +58,8 @@ struct tx;
 #define INBOX_OUTCOME_LEN 16  /* "processed", "refused", "failed" */
 
 /*
- * What a step reports. On OK, out (owned) is the answer's "result". On
+ * What a step reports. On OK, out (owned, an object) holds the answer's
+ * members besides "inbox_id" and "outcome" (inbox_receive). On
  * failure: rc is the status (its HTTP class decides refused or failed),
  * code the stable problem code ("" = err_code(rc)), error one line for
  * the caller and the inbox row (never a secret or personal data), errors
@@ -121,12 +122,31 @@ int inbox_fail(struct inbox_result *r, int rc, const char *code,
 /*
  * The whole life of one inbound webhook request: bound the body
  * (webhook_body_limit), verify, store, prepare, process, record the
- * outcome, and answer: 200 {"inbox_id", "outcome", "result"} when
- * processed, else a problem document carrying inbox_id and outcome (4xx
- * only: 5xx problems carry no extras). Header X-Webhook-Inbox-Id names
- * the row in every case. The route must take ROUTE_RAW_BODY.
+ * outcome, and answer: 200 with the source's result members (r->out) and
+ * "inbox_id" and "outcome" side by side at the top level, as every answer
+ * of the API puts its members (no "result" wrapper), when processed;
+ * else a problem document carrying inbox_id and outcome at its top level
+ * too (4xx only: 5xx problems carry no extras). Header
+ * X-Webhook-Inbox-Id names the row in every case. The route must take
+ * ROUTE_RAW_BODY.
  */
 void inbox_receive(struct request *, const struct inbox_source *);
+
+/*
+ * The OpenAPI text of a webhook route's 200 answer, for the "answers"
+ * object of its api text (struct route): inbox_id and outcome, and the
+ * source's own members as JSON Schema properties text (props: "" or
+ * starting with a comma).
+ */
+/* clang-format off */
+#define INBOX_API_ANSWER(what, props)					\
+	"\"200\":{\"description\":\"" what "\",\"schema\":{\"type\":"	\
+	"\"object\",\"required\":[\"inbox_id\",\"outcome\"],"		\
+	"\"properties\":{\"inbox_id\":{\"type\":\"string\",\"format\":"	\
+	"\"uuid\",\"description\":\"the webhook inbox row (also in "	\
+	"X-Webhook-Inbox-Id)\"},\"outcome\":{\"const\":\"processed\"}"	\
+	props "}}}"
+/* clang-format on */
 
 /*
  * Run the stored body of row id again through its source (never one whose

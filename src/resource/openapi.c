@@ -290,7 +290,10 @@ list_params(const struct rdef *rd)
 		} else
 			json_array_append_new(p,
 			    json_pack("{s:s,s:s,s:s,s:o}", "name", f->name,
-				"in", "query", "description", "exact match",
+				"in", "query", "description",
+				f->type == FIELD_ENUM && field_choice_note(f)
+				    ? field_choice_note(f)
+				    : "exact match",
 				"schema", sch));
 	}
 	if (rd->res->flags & RESOURCE_ID_PAGED) {

@@ -208,10 +208,9 @@ static int
 filter_add(struct request *req, const struct field *f, const char *key,
     const char *val, int op, struct buf *sql, struct qlist *q)
 {
-	const char *const *c;
-	char		  *idx;
-	int64_t		   v = 0;
-	int		   rc;
+	char   *idx;
+	int64_t v = 0;
+	int	rc;
 
 	if (val == NULL)
 		return (bad_param(req, q, key, "not a valid value"));
@@ -254,10 +253,8 @@ filter_add(struct request *req, const struct field *f, const char *key,
 			return (bad_param(req, q, key, "must be YYYY-MM-DD"));
 		break;
 	case FIELD_ENUM:
-		for (c = f->choices; c != NULL && *c != NULL; c++)
-			if (strcmp(*c, val) == 0)
-				break;
-		if (c == NULL || *c == NULL)
+		/* A deprecated spelling filters on the choice it names. */
+		if ((val = field_choice(f, val)) == NULL)
 			return (
 			    bad_param(req, q, key, "is not one of the values"));
 		break;

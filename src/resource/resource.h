@@ -51,7 +51,8 @@ enum field_type {
 	FIELD_BOOL,	 /* stored 0/1 */
 	FIELD_TIME,	 /* ISO 8601 in JSON, BIGINT ms in the database */
 	FIELD_DATE,	 /* "YYYY-MM-DD" text */
-	FIELD_ENUM,	 /* one of choices */
+	FIELD_ENUM,	 /* one of choices ("canceled" in input: README,
+			    Deprecated) */
 	FIELD_JSON,	 /* object or array, stored as JSON text */
 	FIELD_TEXT_LIST, /* array of strings; min/max: item count */
 	FIELD_EMAIL,	 /* text that must be an address */

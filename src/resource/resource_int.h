@@ -182,8 +182,20 @@ int date_valid(const char *s);
 const struct field *field_find(const struct resource *, const char *name);
 /* The checks of one member v of a body against its field f (type and
  * value; not read-only rules nor references): at most one entry to errs.
- * For unit tests too. */
+ * A deprecated spelling of an enum value is replaced in v by the choice
+ * it names (field_choice). For unit tests too. */
 void field_check(json_t *errs, const struct field *f, json_t *v);
+/*
+ * The choice of enum field f that input s names (borrowed from f), or
+ * NULL: s itself, or the choice a deprecated spelling in s stands for
+ * ("canceled" for "cancelled", README, Deprecated; logged as
+ * event=deprecated_spelling).
+ */
+#define RESOURCE_CHOICE_MAX 64 /* bytes of an enum value, respelled */
+const char *field_choice(const struct field *f, const char *s);
+/* What a filter on enum field f says of the deprecated spellings it
+ * reads, or NULL when it reads none (static). */
+const char *field_choice_note(const struct field *f);
 
 /* url.c */
 /* The FIELD_URL / FIELD_URL_MAP checks of v: at most one entry to errs. */

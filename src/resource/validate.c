@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "core/err.h"
+#include "core/log.h"
 #include "core/mail.h"
 #include "core/util.h"
 #include "http/http.h"
@@ -59,6 +60,63 @@ implicit_name(const char *name)
 {
 	return (strcmp(name, "id") == 0 || strcmp(name, "created_at") == 0 ||
 	    strcmp(name, "updated_at") == 0 || strcmp(name, "deleted_at") == 0);
+}
+
+/*
+ * Deprecated spellings of enum values (README, Deprecated, 2026-12): the
+ * API answers "cancelled" everywhere and, until the release after
+ * 2026-12, reads the American "canceled" anywhere in an input value as
+ * it (status=canceled, cause=schedule_canceled), in filters and bodies.
+ */
+static const char *const respellings[][2] = {
+	{ "canceled", "cancelled" },
+	{ "CANCELED", "CANCELLED" },
+};
+
+const char *
+field_choice(const struct field *f, const char *s)
+{
+	const char *const *c;
+	const char	  *at;
+	char		   want[RESOURCE_CHOICE_MAX];
+	size_t		   i;
+	int		   n;
+
+	for (c = f->choices; c != NULL && *c != NULL; c++)
+		if (strcmp(*c, s) == 0)
+			return (*c);
+	for (i = 0; i < sizeof(respellings) / sizeof(respellings[0]); i++) {
+		if ((at = strstr(s, respellings[i][0])) == NULL)
+			continue;
+		n = snprintf(want, sizeof(want), "%.*s%s%s", (int)(at - s), s,
+		    respellings[i][1], at + strlen(respellings[i][0]));
+		if (n < 0 || (size_t)n >= sizeof(want))
+			continue;
+		for (c = f->choices; c != NULL && *c != NULL; c++)
+			if (strcmp(*c, want) == 0) {
+				log_info("event=deprecated_spelling field=%s "
+					 "given=%s read_as=%s",
+				    f->name, respellings[i][0],
+				    respellings[i][1]);
+				return (*c);
+			}
+	}
+	return (NULL);
+}
+
+const char *
+field_choice_note(const struct field *f)
+{
+	const char *const *c;
+	size_t		   i;
+
+	for (i = 0; i < sizeof(respellings) / sizeof(respellings[0]); i++)
+		for (c = f->choices; c != NULL && *c != NULL; c++)
+			if (strstr(*c, respellings[i][1]) != NULL)
+				return ("exact match; deprecated: \"canceled\" "
+					"in a value is read as \"cancelled\" "
+					"until the release after 2026-12");
+	return (NULL);
 }
 
 const struct field *
@@ -154,9 +212,8 @@ check_list(json_t *errs, const struct field *f, json_t *v)
 void
 field_check(json_t *errs, const struct field *f, json_t *v)
 {
-	const char *const *c;
-	const char	  *s;
-	int64_t		   ms, i;
+	const char *s;
+	int64_t	    ms, i;
 
 	if (json_is_null(v)) {
 		if ((f->flags & FIELD_NULLABLE) == 0)
@@ -213,13 +270,12 @@ field_check(json_t *errs, const struct field *f, json_t *v)
 			err_add(errs, f->name, "type", "must be a string");
 			break;
 		}
-		s = json_string_value(v);
-		for (c = f->choices; c != NULL && *c != NULL; c++)
-			if (strcmp(*c, s) == 0)
-				break;
-		if (c == NULL || *c == NULL)
+		/* A deprecated spelling is stored as the choice it names. */
+		if ((s = field_choice(f, json_string_value(v))) == NULL)
 			err_add(errs, f->name, "not_in_choices",
 			    "must be one of the documented values");
+		else if (strcmp(s, json_string_value(v)) != 0)
+			json_string_set(v, s);
 		break;
 	case FIELD_JSON:
 		if (!json_is_object(v) && !json_is_array(v))

@@ -2,7 +2,7 @@
  * Therapy sessions: one appointment between a therapist and a client.
  *
  *	scheduled --complete--> completed	(once it has started)
- *	scheduled --cancel----> canceled	(the client may cancel too)
+ *	scheduled --cancel----> cancelled	(the client may cancel too)
  *	scheduled --no-show---> no_show		(once it has started)
  *	scheduled --reschedule--> rescheduled, and a new scheduled session
  *				  at the new times whose rescheduled_from_id
@@ -16,7 +16,7 @@
  * the client's or staff's, is kept in cancel_reason, sealed under the
  * client's key.
  *
- * A therapist never has two sessions that overlap unless one is canceled
+ * A therapist never has two sessions that overlap unless one is cancelled
  * or rescheduled: the check runs inside the write transaction after a
  * lock that serialises writers per therapist (therapy_lock; on SQLite
  * BEGIN IMMEDIATE already does).
@@ -77,7 +77,7 @@ static void session_action(struct request *, const char *);
 static int  action_tx(struct tx *, void *);
 static int  reschedule(struct saction *, struct tx *, struct tsession *);
 
-static const char *const statuses[] = { "scheduled", "completed", "canceled",
+static const char *const statuses[] = { "scheduled", "completed", "cancelled",
 	"rescheduled", "no_show", NULL };
 static const char *const types[] = { "initial", "regular", "follow_up",
 	"emergency", NULL };
@@ -98,7 +98,7 @@ static const struct field session_fields[] = {
 	    NULL, NULL, NULL, 0, "end, after start" },
 	{ "status", FIELD_ENUM, FIELD_READONLY | FIELD_FILTER | FIELD_SORT, 0,
 	    0, statuses, NULL, NULL, 0,
-	    "scheduled, then completed, canceled, rescheduled or no_show "
+	    "scheduled, then completed, cancelled, rescheduled or no_show "
 	    "through the actions" },
 	{ "type", FIELD_ENUM, FIELD_REQUIRED | FIELD_FILTER, 0, 0, types, NULL,
 	    NULL, 0, "initial, regular, follow_up or emergency" },
@@ -115,7 +115,7 @@ static const struct field session_fields[] = {
 	{ "cancel_reason", FIELD_TEXT,
 	    FIELD_READONLY | FIELD_PERSONAL | FIELD_NULLABLE, 0,
 	    THERAPY_REASON_MAX, NULL, NULL, NULL, 0,
-	    "why it was canceled, when the canceller said (required of staff "
+	    "why it was cancelled, when the canceller said (required of staff "
 	    "after the start); set by the cancel action" },
 	{ "created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
 	    NULL, NULL, 0, NULL },
@@ -142,7 +142,7 @@ const struct resource therapy_sessions_resource = {
 	.doc =
 	    "Appointments between a therapist and a client. Booked by "
 	    "admins or by the client's practitioner; a therapist's sessions "
-	    "never overlap (409 SESSION_OVERLAP) unless canceled or "
+	    "never overlap (409 SESSION_OVERLAP) unless cancelled or "
 	    "rescheduled. Status changes through the complete, cancel, no-show "
 	    "and reschedule actions: complete and no-show once the session has "
 	    "started (409 SESSION_NOT_STARTED), the client's cancel before the "
@@ -182,7 +182,7 @@ session_overlap(struct request *req, struct tx *tx, const char *therapist_id,
 		return (rc);
 	st = store_prepare(tx,
 	    "SELECT id FROM therapy_sessions WHERE "
-	    "therapist_id = ? AND status NOT IN ('canceled', 'rescheduled') "
+	    "therapist_id = ? AND status NOT IN ('cancelled', 'rescheduled') "
 	    "AND start_time < ? AND end_time > ? AND id <> ? LIMIT 1");
 	store_bind_text(st, 1, therapist_id);
 	store_bind_int64(st, 2, end);
@@ -333,7 +333,7 @@ therapy_session_complete(struct request *req)
 void
 therapy_session_cancel(struct request *req)
 {
-	session_action(req, "canceled");
+	session_action(req, "cancelled");
 }
 
 void
@@ -395,7 +395,7 @@ session_action(struct request *req, const char *to)
 		    times_check(req, a.start, a.end) != OK)
 			return;
 	}
-	if (strcmp(to, "canceled") == 0 && cancel_body(req, &a.reason) != OK)
+	if (strcmp(to, "cancelled") == 0 && cancel_body(req, &a.reason) != OK)
 		return;
 	a.update = resource_scope(req->db, a.who, "therapy_sessions", "update");
 	a.read = resource_scope(req->db, a.who, "therapy_sessions", "read");
@@ -489,7 +489,7 @@ action_timely(struct saction *a, const struct tsession *s, int staff)
 		    iso);
 		return (ERR_CONFLICT);
 	}
-	if (strcmp(a->to, "canceled") != 0 || !started)
+	if (strcmp(a->to, "cancelled") != 0 || !started)
 		return (OK);
 	if (!staff) {
 		http_problem(a->req, ERR_CONFLICT, "SESSION_STARTED",
@@ -503,8 +503,8 @@ action_timely(struct saction *a, const struct tsession *s, int staff)
 	http_problem_ext(a->req, ERR_INVALID, NULL,
 	    json_pack("{s:[{s:s,s:s,s:s}]}", "errors", "field", "reason",
 		"code", "required", "detail",
-		"a session that has started is canceled with a reason"),
-	    "The session started at %s: say why it is canceled.", iso);
+		"a session that has started is cancelled with a reason"),
+	    "The session started at %s: say why it is cancelled.", iso);
 	return (ERR_INVALID);
 }
 
@@ -577,7 +577,7 @@ action_tx(struct tx *tx, void *arg)
 		goto out;
 	is_client = strcmp(s.client_id, a->who->user_id) == 0;
 	if (a->update != SCOPE_ALL &&
-	    !(is_client && strcmp(a->to, "canceled") == 0) &&
+	    !(is_client && strcmp(a->to, "cancelled") == 0) &&
 	    strcmp(s.therapist_user, a->who->user_id) != 0) {
 		rc = ERR_FORBIDDEN;
 		goto out;
@@ -590,7 +590,7 @@ action_tx(struct tx *tx, void *arg)
 		rc = ERR_CONFLICT;
 		goto out;
 	}
-	if (strcmp(a->to, "canceled") == 0 &&
+	if (strcmp(a->to, "cancelled") == 0 &&
 	    (rc = client_keyless(a, tx, &s)) != OK)
 		goto out;
 	if ((rc = action_timely(a, &s, a->update == SCOPE_ALL || !is_client)) !=

@@ -30,7 +30,7 @@
 	"\"properties\":{\"reason\":{\"type\":\"string\",\"minLength\":1,"	\
 	"\"maxLength\":500,\"description\":\"why; required of staff once "	\
 	"the session has started\"}}},"					\
-	"\"answers\":{\"200\":{\"description\":\"the session, canceled\","	\
+	"\"answers\":{\"200\":{\"description\":\"the session, cancelled\","	\
 	"\"schema\":{\"$ref\":\"#/components/schemas/therapy_sessions\"}}},"\
 	"\"problems\":{\"403\":\"not yours to cancel\",\"404\":\"no such "	\
 	"session (or not one you may see)\",\"409\":\"INVALID_TRANSITION: "	\
@@ -52,7 +52,7 @@ static const struct route therapy_routes[] = {
 		"SESSION_NOT_STARTED: before its start\"") },
 	{ HTTP_POST, "/v1/therapy-sessions/{id}/cancel", therapy_session_cancel,
 	    ROUTE_JSON_BODY | ROUTE_JSON_OPTIONAL | ROUTE_SMALL_BODY,
-	    "scheduled -> canceled: the client before the start; its "
+	    "scheduled -> cancelled: the client before the start; its "
 	    "therapist or an admin also after it, with a reason",
 	    NULL, API_CANCEL },
 	{ HTTP_POST, "/v1/therapy-sessions/{id}/no-show",

@@ -46,7 +46,7 @@
  *					payment_status failed: the booker
  *					may try again within the hold
  *	payment_intent.processing	recorded
- *	payment_intent.canceled		recorded
+ *	payment_intent.canceled		recorded (status cancelled)
  *	other payment_intent.*		ignored: unhandled_type
  * A succeeded transaction never moves back (Stripe's events may come out
  * of order): a later event is stale, a mismatched one with its reason.
@@ -278,7 +278,7 @@ training_intent_event(struct tx *tx, const char *type, json_t *obj,
 	else if (strcmp(type, "payment_intent.processing") == 0)
 		status = "processing";
 	else if (strcmp(type, "payment_intent.canceled") == 0)
-		status = "canceled";
+		status = "cancelled";
 	else {
 		out->reason = "unhandled_type";
 		return (OK);

@@ -62,7 +62,7 @@ static int intent_check(
 
 static const char *const providers[] = { "stripe", NULL };
 static const char *const statuses[] = { "created", "processing", "succeeded",
-	"failed", "canceled", NULL };
+	"failed", "cancelled", NULL };
 static const char *const unapplied[] = { "duplicate", "amount", "currency",
 	"booking", NULL };
 
@@ -84,7 +84,8 @@ static const struct field transaction_fields[] = {
 	{ "status", FIELD_ENUM, FIELD_READONLY | FIELD_FILTER, 0, 0, statuses,
 	    NULL, NULL, 0,
 	    "created, processing, succeeded, failed (the last attempt; the "
-	    "booker may try again) or canceled, as Stripe's events say" },
+	    "booker may try again) or cancelled (Stripe's "
+	    "payment_intent.canceled), as Stripe's events say" },
 	{ "payment_method", FIELD_TEXT,
 	    FIELD_READONLY | FIELD_NULLABLE | FIELD_ERASE, 0, STRIPE_ID_MAX,
 	    NULL, NULL, NULL, STAFF_OWN,

@@ -13,6 +13,7 @@
 #include "core/util.h"
 #include "http/http.h"
 #include "module.h"
+#include "ops/inbox.h"
 #include "resource/audit.h"
 #include "resource/resource.h"
 #include "store/store.h"
@@ -103,11 +104,14 @@
 	"(not approved)\",\"422\":\"VALIDATION_FAILED (no note)\"}}"
 #define API_STRIPE							\
 	"{\"content\":{\"application/json\":{\"type\":\"object\","		\
-	"\"required\":[\"id\",\"type\",\"data\"]}},\"answers\":{\"200\":"	\
-	"{\"description\":\"every event that parses: applied, ignored (not "\
+	"\"required\":[\"id\",\"type\",\"data\"]}},\"answers\":{"	\
+	INBOX_API_ANSWER("every event that parses: applied, ignored (not "	\
 	"carebase's: its reason) or a mismatch (its reason; money taken is "	\
 	"refunded), or a duplicate of an event applied already (nothing "	\
-	"done twice)\",\"schema\":{\"type\":\"object\"}}},"		\
+	"done twice)", ",\"event_id\":{\"type\":"	\
+	"\"string\"},\"type\":{\"type\":\"string\"},\"duplicate\":{"	\
+	"\"type\":\"boolean\"},\"effect\":{\"type\":\"string\"},"	\
+	"\"reason\":{\"type\":\"string\"}") "},"	\
 	"\"problems\":{\"401\":\"SIGNATURE_MISSING, SIGNATURE_INVALID, "	\
 	"STALE_TIMESTAMP\",\"422\":\"EVENT_INVALID (not an event)\","	\
 	"\"503\":\"WEBHOOK_NOT_CONFIGURED\"}}"

@@ -680,6 +680,18 @@ def start_server(request, tmp_path, make_db):
         pytest.fail("after the test:\n" + "\n".join(problems), pytrace=False)
 
 
+def undo_migration(db, name):
+    """Take migration name back out of db, as `carebase migrate down` would
+    take its batch (its down SQL, in one transaction, and its
+    schema_migrations row), with the server stopped: a database as it was
+    before the migration, for a test of what migrating it does."""
+    down = (ROOT / "migrations" / db.kind / f"{name}.down.sql").read_text()
+    if db.kind == "sqlite":
+        down = f"BEGIN IMMEDIATE;\n{down}\nCOMMIT;"
+    db.execute(down)
+    db.execute(f"DELETE FROM schema_migrations WHERE name = '{name}'")
+
+
 @pytest.fixture
 def server(start_server, db):
     """A migrated server with the default test configuration, on db."""
@@ -887,7 +899,7 @@ def webhook_booking(server, who, **fields):
     fields.setdefault("code", "SB-" + secrets.token_hex(5))
     r = post_booking(server, who["email"], **fields)
     assert r.status_code == 200, r.text
-    return r.json()["result"]["booking"]
+    return r.json()["booking"]
 
 
 def inbox_row(db, inbox_id):

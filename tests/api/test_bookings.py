@@ -61,9 +61,14 @@ def test_new_booking_spends_one_session_and_seals_the_email(server, db, world):
     r = booking_hook(server, body)
     assert r.status_code == 200, r.text
     out = r.json()
-    assert out["outcome"] == "processed" and out["result"]["duplicate"] is False
-    assert out["result"]["therapy_sessions_remaining"] == 5
-    bk = out["result"]["booking"]
+    # The webhook's members at the top level, as the points upload's (issue
+    # 15): no "result" wrapper; the inbox row beside them.
+    assert set(out) == {"inbox_id", "outcome", "duplicate", "booking",
+                        "therapy_sessions_remaining"}, out
+    assert out["inbox_id"] == r.headers["X-Webhook-Inbox-Id"]
+    assert out["outcome"] == "processed" and out["duplicate"] is False
+    assert out["therapy_sessions_remaining"] == 5
+    bk = out["booking"]
     assert bk["user_id"] == w["m"]["id"] and bk["partner_access_id"] == w["acc"]["id"]
     assert bk["partner_id"] == w["p"]["id"] and bk["partner_name"] == "Bumble"
     assert bk["status"] == "booked" and bk["action"] == "NEW_BOOKING"
@@ -95,7 +100,7 @@ def test_user_found_by_user_id(server, db, world):
     w = world
     r = booking_hook(server, booking_payload("someone.else@example.org", user_id=w["m"]["id"]))
     assert r.status_code == 200, r.text
-    assert r.json()["result"]["booking"]["user_id"] == w["m"]["id"]
+    assert r.json()["booking"]["user_id"] == w["m"]["id"]
     assert access_counts(db, w["acc"]["id"]) == (5, 1)
 
 
@@ -108,8 +113,8 @@ def test_duplicate_new_booking_never_spends_twice(server, db, world):
     for _ in range(2):
         r = booking_hook(server, body)
         assert r.status_code == 200, r.text
-        assert r.json()["result"]["duplicate"] is True
-        assert r.json()["result"]["booking"]["id"] == first.json()["result"]["booking"]["id"]
+        assert r.json()["duplicate"] is True
+        assert r.json()["booking"]["id"] == first.json()["booking"]["id"]
     assert access_counts(db, w["acc"]["id"]) == (5, 1)
     assert db.count("therapy_bookings") == 1
     # The same code for another person is a conflict, not a duplicate.
@@ -169,7 +174,7 @@ def test_oldest_access_is_spent_first_across_partners(server, db, world):
     for _ in range(5):
         r = booking_hook(server, booking_payload(ann["email"]))
         assert r.status_code == 200, r.text
-        spent.append(r.json()["result"]["booking"]["partner_access_id"])
+        spent.append(r.json()["booking"]["partner_access_id"])
     assert spent == [older["id"]] * 2 + [newer["id"]] * 3
     assert access_counts(db, older["id"]) == (0, 2) and access_counts(db, newer["id"]) == (0, 3)
     problem(booking_hook(server, booking_payload(ann["email"])), 403, "NO_THERAPY_SESSIONS_LEFT")
@@ -213,23 +218,23 @@ def test_updated_booking_keeps_the_old_start(server, db, world):
     w = world
     t0 = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=3)
     body = booking_payload(w["m"]["email"], start=t0)
-    bid = booking_hook(server, body).json()["result"]["booking"]["id"]
+    bid = booking_hook(server, body).json()["booking"]["id"]
     t1 = t0 + timedelta(days=1)
     upd = dict(body, action="UPDATED_BOOKING", start_date_time=iso(t1),
                end_date_time=iso(t1 + timedelta(minutes=50)), service_provider_name="Dr Grace")
     r = booking_hook(server, upd)
     assert r.status_code == 200, r.text
-    bk = r.json()["result"]["booking"]
+    bk = r.json()["booking"]
     assert bk["id"] == bid and bk["action"] == "UPDATED_BOOKING"
     assert bk["rescheduled_from"] == iso(t0) and bk["start_date_time"] == iso(t1)
     assert bk["end_date_time"] == iso(t1 + timedelta(minutes=50))
     assert bk["service_provider_name"] == "Dr Grace"
     # The same update again (a retry) keeps rescheduled_from; a new start moves it on.
-    assert booking_hook(server, upd).json()["result"]["booking"]["rescheduled_from"] == iso(t0)
+    assert booking_hook(server, upd).json()["booking"]["rescheduled_from"] == iso(t0)
     t2 = t1 + timedelta(hours=3)
     r = booking_hook(server, dict(upd, start_date_time=iso(t2),
                                   end_date_time=iso(t2 + timedelta(hours=1))))
-    assert r.json()["result"]["booking"]["rescheduled_from"] == iso(t1)
+    assert r.json()["booking"]["rescheduled_from"] == iso(t1)
     row = db.query(f"SELECT start_date_time, rescheduled_from FROM therapy_bookings "
                    f"WHERE id = '{bid}'")[0]
     assert (int(row[0]), int(row[1])) == (ms(t2), ms(t1))
@@ -242,40 +247,40 @@ def test_updated_booking_keeps_the_old_start(server, db, world):
     r = booking_hook(server, dict(upd, start_date_time=iso(past),
                                   end_date_time=iso(past + timedelta(hours=1))))
     assert r.status_code == 200, r.text
-    assert r.json()["result"]["booking"]["completed_at"] == iso(past + timedelta(hours=1))
+    assert r.json()["booking"]["completed_at"] == iso(past + timedelta(hours=1))
     r = booking_hook(server, dict(upd, start_date_time=iso(t2),
                                   end_date_time=iso(t2 + timedelta(hours=1))))
-    assert r.json()["result"]["booking"]["completed_at"] is None
+    assert r.json()["booking"]["completed_at"] is None
     # A booking that ended (completed) and is then cancelled is not completed.
     r = booking_hook(server, dict(upd, start_date_time=iso(past),
                                   end_date_time=iso(past + timedelta(hours=1))))
-    assert r.json()["result"]["booking"]["completed_at"] is not None
+    assert r.json()["booking"]["completed_at"] is not None
     r = booking_hook(server, {"action": "CANCELLED_BOOKING", "booking_code": body["booking_code"]})
     assert r.status_code == 200, r.text
-    assert r.json()["result"]["booking"]["completed_at"] is None
+    assert r.json()["booking"]["completed_at"] is None
     assert db.scalar(f"SELECT completed_at FROM therapy_bookings WHERE id = '{bid}'") is None
 
 
 def test_cancelled_booking_gives_the_session_back_once(server, db, world):
     w = world
     body = booking_payload(w["m"]["email"])
-    bid = booking_hook(server, body).json()["result"]["booking"]["id"]
+    bid = booking_hook(server, body).json()["booking"]["id"]
     assert access_counts(db, w["acc"]["id"]) == (5, 1)
     cancel = {"action": "CANCELLED_BOOKING", "booking_code": body["booking_code"]}
     r = booking_hook(server, cancel)
     assert r.status_code == 200, r.text
-    res = r.json()["result"]
+    res = r.json()
     assert res["already_cancelled"] is False and res["booking"]["status"] == "cancelled"
     assert res["booking"]["cancelled_at"] is not None
     assert access_counts(db, w["acc"]["id"]) == (6, 0)
     r = booking_hook(server, cancel)
-    assert r.status_code == 200 and r.json()["result"]["already_cancelled"] is True
+    assert r.status_code == 200 and r.json()["already_cancelled"] is True
     assert access_counts(db, w["acc"]["id"]) == (6, 0)
     problem(booking_hook(server, dict(body, action="UPDATED_BOOKING")), 409, "BOOKING_CANCELLED")
     problem(booking_hook(server, dict(cancel, booking_code="nope")), 404, "BOOKING_NOT_FOUND")
     # Booking the same code again is a duplicate of the cancelled one: nothing spent.
     r = booking_hook(server, body)
-    assert r.json()["result"]["duplicate"] is True
+    assert r.json()["duplicate"] is True
     assert access_counts(db, w["acc"]["id"]) == (6, 0)
     assert db.count("audit_log", f"action = 'therapy_bookings.cancel' AND "
                     f"entity_id = '{bid}'") == 1
@@ -285,7 +290,7 @@ def test_cancelled_booking_gives_the_session_back_once(server, db, world):
 def test_parallel_cancels_give_back_once(server, db, world):
     w = world
     body = booking_payload(w["m"]["email"])
-    bid = booking_hook(server, body).json()["result"]["booking"]["id"]
+    bid = booking_hook(server, body).json()["booking"]["id"]
     cancel = {"action": "CANCELLED_BOOKING", "booking_code": body["booking_code"]}
     barrier = threading.Barrier(11)
     results = []
@@ -313,7 +318,7 @@ def test_parallel_cancels_give_back_once(server, db, world):
 def test_in_app_cancel_once(server, db, world):
     w = world
     body = booking_payload(w["m"]["email"])
-    bid = booking_hook(server, body).json()["result"]["booking"]["id"]
+    bid = booking_hook(server, body).json()["booking"]["id"]
     stranger = person(server, "stranger")
     problem(server.post(f"/v1/therapy-bookings/{bid}/cancel", headers=hdr(stranger)),
             404, "NOT_FOUND")
@@ -325,19 +330,19 @@ def test_in_app_cancel_once(server, db, world):
     problem(server.post(f"/v1/therapy-bookings/{bid}/cancel", headers=hdr(w["m"])),
             409, "ALREADY_CANCELLED")
     r = booking_hook(server, {"action": "CANCELLED_BOOKING", "booking_code": body["booking_code"]})
-    assert r.json()["result"]["already_cancelled"] is True
+    assert r.json()["already_cancelled"] is True
     assert access_counts(db, w["acc"]["id"]) == (6, 0)
     assert db.count("audit_log", f"action = 'therapy_bookings.cancel' AND "
                     f"entity_id = '{bid}'") == 1
     # A booking that has started is no longer cancelled in the app.
     past = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=2)
     old = booking_hook(server, booking_payload(w["m"]["email"], start=past))
-    old = old.json()["result"]["booking"]["id"]
+    old = old.json()["booking"]["id"]
     problem(server.post(f"/v1/therapy-bookings/{old}/cancel", headers=hdr(w["m"])),
             409, "BOOKING_STARTED")
     # Admins cancel anyone's.
     fresh = booking_hook(server, booking_payload(w["m"]["email"]))
-    fresh = fresh.json()["result"]["booking"]["id"]
+    fresh = fresh.json()["booking"]["id"]
     assert server.post(f"/v1/therapy-bookings/{fresh}/cancel",
                        headers=hdr(w["admin"])).status_code == 200
 
@@ -348,8 +353,8 @@ def test_visibility_by_role(server, db, world):
     w = world
     other = person(server, "other")
     grant(server, w["admin"], w["q"], other, sessions=2)
-    mine = booking_hook(server, booking_payload(w["m"]["email"])).json()["result"]["booking"]
-    theirs = booking_hook(server, booking_payload(other["email"])).json()["result"]["booking"]
+    mine = booking_hook(server, booking_payload(w["m"]["email"])).json()["booking"]
+    theirs = booking_hook(server, booking_payload(other["email"])).json()["booking"]
     mine, theirs = mine["id"], theirs["id"]
     pa = person(server, "padmin", "partner_admin")
     r = server.post("/v1/partner-admins", headers=hdr(w["admin"]),
@@ -387,7 +392,7 @@ def test_visibility_by_role(server, db, world):
 def test_gdpr_export_and_erasure(server, db, world):
     w = world
     body = booking_payload(w["m"]["email"])
-    bid = booking_hook(server, body).json()["result"]["booking"]["id"]
+    bid = booking_hook(server, body).json()["booking"]["id"]
     r = server.get("/v1/me/export", headers=hdr(w["m"]))
     assert r.status_code == 200, r.text
     rows = r.json()["records"]["therapy_bookings"]

@@ -43,7 +43,7 @@ def course_with_session(server, cms, name, **content):
     course = course_story(cms, name, **content)
     cms_publish(server, course, CMS_SECRET)
     s = session_story(cms, course, "One")
-    return course, cms_publish(server, s, CMS_SECRET)["result"]["course_session"]["id"]
+    return course, cms_publish(server, s, CMS_SECRET)["course_session"]["id"]
 
 
 def start(server, who, session):
@@ -87,7 +87,7 @@ def test_a_course_is_live_as_its_cms_story_says(server, cms):
     # Published again without it: not live, and the change is audited.
     del live["content"]["live"]
     out = cms_publish(server, live, CMS_SECRET)
-    assert out["result"]["course"]["changed"] == ["live"], out
+    assert out["course"]["changed"] == ["live"], out
     assert server.get(f"/v1/courses/{live['uuid']}", headers=hdr(learner)).json()["live"] is False
     assert db.count("audit_log", "action = 'courses.publish'") == 1
     # Anything but a boolean (or null) is refused, and changes nothing.

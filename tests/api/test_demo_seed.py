@@ -124,9 +124,11 @@ def test_the_member_sees_every_module_working(demo):
     # A course with progress.
     courses = get(srv, "/v1/me/courses", m)["data"]
     assert len(courses) == 1 and courses[0]["course"]["name"] == "Understanding stress"
-    states = sorted(s["progress"] for s in courses[0]["sessions"])
-    assert states == ["completed", "not_started", "started"], courses
-    assert courses[0]["status"] == "started"
+    # One completed, one started, one not started (started_at null).
+    states = sorted((s["completed"], s["started_at"] is not None)
+                    for s in courses[0]["sessions"])
+    assert states == [(False, False), (False, True), (True, True)], courses
+    assert courses[0]["completed"] is False
     # The training catalogue: the member may book the schedule.
     scheds = get(srv, "/v1/course-schedules", m)["data"]
     assert len(scheds) == 1 and scheds[0]["free_seats"] == 12, scheds

@@ -7,6 +7,8 @@ import signal
 import subprocess
 import threading
 import time
+import uuid
+from pathlib import Path
 
 import pytest
 import requests
@@ -15,6 +17,7 @@ import urllib3
 from conftest import problem
 
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 # -- problem documents ------------------------------------------------------
@@ -32,6 +35,36 @@ def test_errors_are_problem_documents(server, method, path, status, code):
     assert body["instance"] == path
     assert isinstance(body["title"], str) and body["title"]
     assert isinstance(body["detail"], str)
+
+
+def readme_problem_examples():
+    """The problem documents README.md's API conventions show under **Errors**,
+    each with the request the text says answers it ("`GET /v1/nothing` answers:",
+    "`POST /path` with `{...}` answers:"): [(method, path, body or None, document)]."""
+    part = README.read_text().split("- **Errors**", 1)[1].split("\n- **", 1)[0]
+    found = re.finditer(r"`(GET|POST|PATCH|DELETE) (/\S*)`\s+(?:with\s+`(\{.*?\})`\s+)?"
+                        r"answers:\s*```json\n(.*?)```", part, re.S)
+    return [(m[1], m[2], json.loads(m[3]) if m[3] else None, json.loads(m[4]))
+            for m in found]
+
+
+def test_the_readme_shows_the_problem_documents_the_server_sends(server):
+    """README's example problem documents are what the server answers to the
+    requests it names: the same members, the same values (request_id is the
+    request's own, as X-Request-Id says), so the two cannot drift apart."""
+    examples = readme_problem_examples()
+    assert [(m, p) for m, p, _, _ in examples] == [
+        ("GET", "/v1/nothing"), ("POST", "/v1/auth/register")], examples
+    for method, path, body, shown in examples:
+        r = server.request(method, path, **({"json": body} if body is not None else {}))
+        assert r.headers["Content-Type"].startswith("application/problem+json"), r.headers
+        got = r.json()
+        assert set(got) == set(shown), (method, path, sorted(got), sorted(shown))
+        assert got["request_id"] == r.headers["X-Request-Id"]
+        uuid.UUID(shown["request_id"])          # the README's is a real one too
+        assert {k: v for k, v in got.items() if k != "request_id"} == \
+            {k: v for k, v in shown.items() if k != "request_id"}, (got, shown)
+        assert r.status_code == shown["status"]
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])

@@ -225,7 +225,7 @@ def test_booking_details_are_sealed_and_erased_with_the_person(server, db, world
                            client_timezone="America/New_York")
     r = booking_hook(server, body)
     assert r.status_code == 200, r.text
-    bk = r.json()["result"]["booking"]
+    bk = r.json()["booking"]
     for k in SEALED:
         assert bk[k] == body[k], k                  # the booking system's answer
     cols = booking_columns(db, bk["id"])
@@ -239,7 +239,7 @@ def test_booking_details_are_sealed_and_erased_with_the_person(server, db, world
                             client_timezone="Europe/Paris")
     r = booking_hook(server, moved)
     assert r.status_code == 200, r.text
-    assert r.json()["result"]["booking"]["service_provider_name"] == "Dr Katherine Johnson"
+    assert r.json()["booking"]["service_provider_name"] == "Dr Katherine Johnson"
     cols = booking_columns(db, bk["id"])
     assert "Katherine" not in cols["service_provider_name"]
     want = {"client_timezone": "Europe/Paris",
@@ -265,7 +265,7 @@ def test_rows_from_before_sealing_are_sealed_at_start_up(server, db, world):
     w = world
     r = booking_hook(server, booking_payload(w["m"]["email"]))
     assert r.status_code == 200, r.text
-    bk = r.json()["result"]["booking"]
+    bk = r.json()["booking"]
     old = {"client_timezone": "Asia/Tokyo", "service_provider_name": "Dr Old Style",
            "service_provider_email": "old.style@therapists.example.org"}
     server.stop()

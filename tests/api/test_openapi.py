@@ -166,6 +166,32 @@ def test_the_routes_clients_call_first_have_bodies_and_answers(start_server):
         "duplicate"] == {"type": "boolean"}
 
 
+def test_webhooks_and_the_points_upload_answer_at_the_top_level(start_server):
+    """Issue 15: webhook answers nested their outcome under "result" while the
+    points upload answered at the top level. Both put their members at the top
+    level now; a webhook's inbox_id and outcome stand beside the source's own,
+    and the idempotent writes say "duplicate" in the same place."""
+    s = start_server()
+    paths = s.get("/v1/openapi.json").json()["paths"]
+
+    def answer(path, status):
+        return paths[path]["post"]["responses"][status]["content"]["application/json"][
+            "schema"]
+
+    for hook, own in [("/v1/webhooks/storyblok", {"course", "course_session", "ignored"}),
+                      ("/v1/webhooks/simplybook", {"booking", "duplicate",
+                                                   "already_cancelled"}),
+                      ("/v1/webhooks/stripe", {"event_id", "type", "duplicate", "effect"})]:
+        sch = answer(hook, "200")
+        assert {"inbox_id", "outcome"} <= set(sch["required"]), hook
+        assert own <= set(sch["properties"]) and "result" not in sch["properties"], hook
+    for status in ("200", "201"):
+        points = answer("/v1/recordings/{id}/points", status)
+        assert "duplicate" in points["required"] and "result" not in points["properties"]
+    for hook in ("/v1/webhooks/simplybook", "/v1/webhooks/stripe"):
+        assert answer(hook, "200")["properties"]["duplicate"] == {"type": "boolean"}
+
+
 def test_problem_answers_are_problem_documents(start_server):
     """Every 4xx/5xx a custom route documents is an RFC 9457 problem, and
     together they cover the statuses the API answers with."""

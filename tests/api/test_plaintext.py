@@ -74,7 +74,7 @@ def test_booking_details_are_not_in_the_database_in_clear(start_server, db):
                 end_date_time="2099-05-01T11:00:00Z")
     r = s.post("/v1/webhooks/simplybook", json=body, headers={"X-Simplybook-Token": secret})
     assert r.status_code == 200, r.text
-    bk = r.json()["result"]["booking"]
+    bk = r.json()["booking"]
     # The API answers as before: the booking system sees the provider and
     # time zone, the client also their address.
     for k in ("client_timezone", "service_provider_name", "service_provider_email"):

@@ -4,7 +4,7 @@ item once and its bands start at 0, and an assignment is opened before it is
 completed."""
 import pytest
 
-from conftest import PHQ9, PHQ_OPTS, at, book, hdr, person, problem, relate
+from conftest import PHQ9, PHQ_OPTS, at, book, hdr, person, problem, relate, undo_migration
 
 
 def make_form(srv, admin, fields, scoring=None):
@@ -95,8 +95,8 @@ def test_the_database_itself_refuses_overlapping_live_sessions(server, practice,
     assert "another session" in str(e.value) or "no_overlap" in str(e.value), e.value
     with pytest.raises(Exception):
         insert("00000000-0000-7000-8000-00000000a002", end + half, end)
-    # A canceled session may sit anywhere; the live one is untouched.
-    insert("00000000-0000-7000-8000-00000000a003", start, end, "canceled")
+    # A cancelled session may sit anywhere; the live one is untouched.
+    insert("00000000-0000-7000-8000-00000000a003", start, end, "cancelled")
     assert db.count("therapy_sessions", f"therapist_id = '{t['profile']['id']}' AND "
                     "status = 'scheduled'") == 1
 
@@ -263,3 +263,39 @@ def test_actions_and_private_notes_see_a_session_through_the_read_scope(server, 
         problem(server.request("PUT", f"{path}/private-notes", headers=w,
                                json={"private_notes": "x"}), status, code)
     assert server.get(path, headers=hdr(t)).json()["status"] == "scheduled"
+
+
+@pytest.mark.dialect
+def test_sessions_stored_as_canceled_are_migrated_to_cancelled(server, practice, db):
+    """Migration 0026: sessions cancelled before it (stored "canceled") say
+    "cancelled" after it, and the database's own rules follow: the CHECK takes
+    only the new spelling, and the overlap backstop (a trigger on SQLite, the
+    exclusion constraint on PostgreSQL) still leaves a cancelled session out."""
+    p = practice
+    t, c = p["therapist"], p["client"]
+    s = book(server, t, t, c, at(70), at(71)).json()
+    r = server.post(f"/v1/therapy-sessions/{s['id']}/cancel", headers=hdr(c))
+    assert r.status_code == 200, r.text
+    server.stop()
+    undo_migration(db, "0026_cancelled_spelling")
+    sql = f"SELECT status FROM therapy_sessions WHERE id = '{s['id']}'"
+    assert db.scalar(sql) == "canceled"
+    server.cli_ok("migrate")
+    server.start(migrate=False)
+    assert db.scalar(sql) == "cancelled"
+    r = server.get(f"/v1/therapy-sessions/{s['id']}", headers=hdr(c))
+    assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text
+    # Its slot is free, through the API and in the database itself.
+    again = book(server, t, t, c, at(70), at(71))
+    assert again.status_code == 201, again.text
+    with pytest.raises(Exception):
+        db.execute(f"UPDATE therapy_sessions SET status = 'canceled' WHERE id = '{s['id']}'")
+    start, end = (int(x) for x in db.query(
+        f"SELECT start_time, end_time FROM therapy_sessions WHERE id = '{s['id']}'")[0])
+    db.execute("INSERT INTO therapy_sessions (id, therapist_id, client_id, start_time, "
+               "end_time, status, type, format, meta, created_at, updated_at) VALUES "
+               f"('00000000-0000-7000-8000-00000000b001', '{t['profile']['id']}', "
+               f"'{c['id']}', {start}, {end}, 'cancelled', 'regular', 'video', '{{}}', 0, 0)")
+    with pytest.raises(Exception):
+        db.execute(f"UPDATE therapy_sessions SET status = 'scheduled' "
+                   f"WHERE id = '00000000-0000-7000-8000-00000000b001'")

@@ -74,7 +74,7 @@ def test_the_client_cancels_only_before_the_start(server, practice, db):
     c = p["client"]
     before = starting_in(server, p, 24 * 3600)
     r = act(server, c, before, "cancel")
-    assert r.status_code == 200 and r.json()["status"] == "canceled", r.text
+    assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text
     assert r.json()["cancel_reason"] is None
     # The reported case: a session that ended three days ago.
     ended = starting_in(server, p, -3 * 86400 - 3600)
@@ -90,7 +90,7 @@ def test_the_client_cancels_only_before_the_start(server, practice, db):
     body = problem(act(server, c, s, "cancel"), 409, "SESSION_STARTED")
     assert "start" in body["detail"]
     assert status_of(server, p, s)["status"] == "scheduled"
-    assert db.count("audit_log", "action = 'therapy_sessions.canceled'") == 2
+    assert db.count("audit_log", "action = 'therapy_sessions.cancelled'") == 2
 
 
 @pytest.mark.parametrize("who", ["therapist", "admin"])
@@ -108,7 +108,7 @@ def test_staff_cancel_after_the_start_with_a_reason(server, practice, db, who):
     assert status_of(server, p, s)["status"] == "scheduled"
     r = act(server, p[who], s, "cancel", {"reason": "The therapist fell ill."})
     assert r.status_code == 200, r.text
-    assert r.json()["status"] == "canceled"
+    assert r.json()["status"] == "cancelled"
     assert r.json()["cancel_reason"] == "The therapist fell ill."
     # The client and the therapist see why; the reason is sealed at rest.
     for viewer in (p["client"], p["therapist"]):
@@ -120,7 +120,7 @@ def test_staff_cancel_after_the_start_with_a_reason(server, practice, db, who):
     assert b"fell ill" not in bytes(raw) and "fell ill".encode().hex() not in bytes(raw).decode(
         "latin-1")
     changes = db.scalar(f"SELECT changes FROM audit_log WHERE action = "
-                        f"'therapy_sessions.canceled' AND entity_id = '{s['id']}'")
+                        f"'therapy_sessions.cancelled' AND entity_id = '{s['id']}'")
     assert "cancel_reason" in changes and "fell ill" not in changes
 
 
@@ -180,7 +180,7 @@ def test_staff_cancel_a_started_session_of_an_erased_client(server, practice, db
     r = server.post(f"/v1/users/{p['client']['id']}/erase", headers=hdr(p["admin"]))
     assert r.status_code in (200, 202, 204), r.text
     r = act(server, p["admin"], s, "cancel")
-    assert r.status_code == 200 and r.json()["status"] == "canceled", r.text
+    assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text
     r = act(server, p["admin"], s2, "cancel", {"reason": "The client left."})
     assert r.status_code == 200 and r.json()["cancel_reason"] is None, r.text
     assert db.scalar(f"SELECT cancel_reason FROM therapy_sessions WHERE id = '{s2['id']}'") \

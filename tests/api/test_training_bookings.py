@@ -345,6 +345,13 @@ def test_learners_list_and_cancel_their_own_pending_bookings(server, catalogue, 
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "cancelled" and r.json()["cancel_reason"] == "booker"
     assert free_seats(server, s, c["admin"]) == 9
+    # One spelling across the API; "canceled" is still read until the
+    # release after 2026-12 (README, Deprecated).
+    for spelt in ("cancelled", "canceled"):
+        r = server.get(f"/v1/training-bookings?status={spelt}", headers=hdr(m))
+        assert r.status_code == 200, r.text
+        assert [(x["id"], x["status"]) for x in r.json()["data"]] == \
+            [(mine["id"], "cancelled")]
     problem(act(server, m, mine, "cancel"), 409, "INVALID_TRANSITION")
     # Staff cancel a confirmed one paid offline: it stays paid (refunded offline).
     assert act(server, c["admin"], theirs, "confirm").status_code == 200

@@ -37,7 +37,7 @@ import uuid
 
 import pytest
 
-from conftest import direct_race, hdr, person, problem, race, wait_until
+from conftest import direct_race, hdr, person, problem, race, undo_migration, wait_until
 from training_helpers import (booked, calls_in_flight, course_schedule, discount_code,
                               expire_hold, free_seats, now_ms, pay, read_booking, stripe_event,
                               stripe_hook, STRIPE_KEY, STRIPE_WHSEC, wait_refund)
@@ -57,7 +57,7 @@ def hook(shop, event, **kw):
 def applied(shop, event, effect):
     r = hook(shop, event)
     assert r.status_code == 200, r.text + shop["server"].log()[-3000:]
-    assert r.json()["result"]["effect"] == effect, r.json()
+    assert r.json()["effect"] == effect, r.json()
     return r.json()
 
 
@@ -236,7 +236,11 @@ def test_a_succeeded_payment_confirms_its_booking(shop, db):
     pi = paid_intent(shop, m, b)
     ev = st.intent_event(pi)
     out = applied(shop, ev, "confirmed")
-    assert out["outcome"] == "processed" and out["result"]["duplicate"] is False
+    # The webhook's members at the top level, as the points upload's (issue
+    # 15): no "result" wrapper; the inbox row beside them.
+    assert set(out) == {"inbox_id", "outcome", "event_id", "type", "duplicate",
+                        "effect"}, out
+    assert out["outcome"] == "processed" and out["duplicate"] is False
     row = read_booking(s, m, b)
     assert row["status"] == "confirmed" and row["payment_status"] == "paid"
     assert row["hold_expires_at"] is None and row["confirmed_at"]
@@ -252,8 +256,8 @@ def test_a_succeeded_payment_confirms_its_booking(shop, db):
     assert inbox == [("stripe", "processed", "1", m["id"])]
     # The same event again: answered, nothing done twice.
     r = hook(shop, ev)
-    assert r.status_code == 200 and r.json()["result"]["duplicate"] is True
-    assert r.json()["result"]["effect"] == "confirmed"
+    assert r.status_code == 200 and r.json()["duplicate"] is True
+    assert r.json()["effect"] == "confirmed"
     assert db.count("audit_log", f"action = 'training_bookings.pay'") == 1
     assert db.count("webhook_inbox", "source = 'stripe'") == 2
     # A later event of the intent never moves it back.
@@ -285,18 +289,58 @@ def test_a_failed_payment_is_recorded_and_the_booking_waits(shop, db):
         assert db.count("audit_log", f"action = 'payment_transactions.{status}'") == 1
 
 
+def test_a_cancelled_intent_is_recorded_as_cancelled(shop, db):
+    """Stripe's payment_intent.canceled sets the transaction "cancelled", the one
+    spelling of the API (issue 15); a filter still reads "canceled" until the
+    release after 2026-12 (README, Deprecated)."""
+    s, st, m = shop["server"], shop["stripe"], shop["member"]
+    b = booked(s, m, course_schedule(s, shop))
+    pi = paid_intent(shop, m, b)
+    applied(shop, st.intent_event(pi, "payment_intent.canceled"), "recorded")
+    assert txn(db, pi)["status"] == "cancelled"
+    assert db.count("audit_log", "action = 'payment_transactions.cancelled'") == 1
+    for spelt in ("cancelled", "canceled"):
+        r = s.get(f"/v1/payment-transactions?status={spelt}", headers=hdr(m))
+        assert r.status_code == 200, r.text
+        assert [(x["stripe_payment_intent_id"], x["status"]) for x in r.json()["data"]] == \
+            [(pi, "cancelled")]
+    assert s.get("/v1/payment-transactions?status=succeeded",
+                 headers=hdr(m)).json()["data"] == []
+
+
+@pytest.mark.dialect
+def test_transactions_stored_as_canceled_are_migrated_to_cancelled(shop, db):
+    """Migration 0026: a transaction cancelled before it (stored "canceled")
+    says "cancelled" after it, and the CHECK takes only the new spelling."""
+    s, st, m = shop["server"], shop["stripe"], shop["member"]
+    b = booked(s, m, course_schedule(s, shop))
+    pi = paid_intent(shop, m, b)
+    applied(shop, st.intent_event(pi, "payment_intent.canceled"), "recorded")
+    s.stop()
+    undo_migration(db, "0026_cancelled_spelling")
+    assert txn(db, pi)["status"] == "canceled"
+    s.cli_ok("migrate")
+    s.start(migrate=False)
+    assert txn(db, pi)["status"] == "cancelled"
+    r = s.get(f"/v1/payment-transactions?booking_id={b['id']}", headers=hdr(m))
+    assert [x["status"] for x in r.json()["data"]] == ["cancelled"], r.text
+    with pytest.raises(Exception):
+        db.execute("UPDATE payment_transactions SET status = 'canceled' "
+                   f"WHERE stripe_payment_intent_id = '{pi}'")
+
+
 def test_unknown_events_are_acknowledged_and_stored(shop, db):
     ev = {"id": "evt_" + uuid.uuid4().hex, "object": "event", "type": "customer.created",
           "data": {"object": {"id": "cus_123", "object": "customer"}}}
     out = applied(shop, ev, "ignored")
-    assert out["outcome"] == "processed" and out["result"]["reason"] == "unhandled_type"
+    assert out["outcome"] == "processed" and out["reason"] == "unhandled_type"
     assert db.count("stripe_events", f"event_id = '{ev['id']}' AND "
                     "event_type = 'customer.created' AND reason = 'unhandled_type'") == 1
     out = applied(shop, shop["stripe"].intent_event(
         shop["stripe"].make_intent({"id": str(uuid.uuid4()), "total_minor": 100,
                                     "currency": "GBP"}),
         "payment_intent.created"), "ignored")
-    assert out["result"]["reason"] == "unhandled_type"
+    assert out["reason"] == "unhandled_type"
     r = hook(shop, {"id": "evt_x", "type": "customer.created"})
     problem(r, 422, "EVENT_INVALID")
 
@@ -336,7 +380,7 @@ def test_the_signature_is_checked_as_stripe_signs_it(shop, db):
     both = f"t={now},{bad.split(',')[1]},{good.split(',')[1]}"
     r = stripe_hook(s, body, header=both)
     assert r.status_code == 200, r.text
-    assert r.json()["result"]["effect"] == "confirmed"
+    assert r.json()["effect"] == "confirmed"
     # Within the tolerance it verifies.
     ev = st.intent_event(pi, "payment_intent.processing")
     r = stripe_hook(s, ev, sign, timestamp=now - 250)
@@ -369,11 +413,11 @@ def test_an_event_that_is_not_carebases_is_acknowledged_and_ignored(shop, db):
         assert r.status_code == 200, (what, r.text)
         out = r.json()
         assert out["outcome"] == "processed", what
-        assert (out["result"]["effect"], out["result"]["reason"]) == ("ignored", reason), what
+        assert (out["effect"], out["reason"]) == ("ignored", reason), what
         assert db.query("SELECT effect, reason FROM stripe_events WHERE event_id = "
                         f"'{ev['id']}'") == [("ignored", reason)], what
         # Delivered again: the same answer, nothing done twice.
-        again = hook(shop, ev).json()["result"]
+        again = hook(shop, ev).json()
         assert again["duplicate"] is True and again["reason"] == reason, what
     assert db.count("payment_transactions") == 0 and db.count("refunds") == 0
     assert read_booking(s, m, b)["status"] == "pending"
@@ -413,7 +457,7 @@ def test_a_payment_that_does_not_match_its_booking_is_refunded(shop, db):
         m, b, pi = ours(i)
         pi = intent_of(b, pi)
         out = applied(shop, st.intent_event(pi), "refunded_mismatch")
-        assert out["result"]["reason"] == kind, what
+        assert out["reason"] == kind, what
         row = read_booking(s, admin, b)
         assert (row["status"], row["payment_status"]) == ("pending", "pending"), what
         t = txn(db, pi)
@@ -446,7 +490,7 @@ def test_a_payment_that_does_not_match_its_booking_is_refunded(shop, db):
     m, b, pi = ours(9)
     changed(pi, amount=100)
     out = applied(shop, st.intent_event(pi, "payment_intent.payment_failed"), "mismatch")
-    assert out["result"]["reason"] == "amount"
+    assert out["reason"] == "amount"
     assert txn(db, pi)["status"] == "created" and txn(db, pi)["failures"] == 0
     assert read_booking(s, admin, b)["payment_status"] == "pending"
     assert db.count("refunds", f"booking_id = '{b['id']}'") == 0
@@ -464,7 +508,7 @@ def test_one_payment_never_pays_a_second_booking(shop, db):
     applied(shop, st.intent_event(pi), "confirmed")
     other = booked(s, person(s, "other"), sched)
     out = applied(shop, st.intent_event(pi, metadata={"booking_id": other["id"]}), "stale")
-    assert out["result"]["reason"] == "booking"
+    assert out["reason"] == "booking"
     assert read_booking(s, shop["admin"], other)["status"] == "pending"
     assert read_booking(s, shop["admin"], b)["status"] == "confirmed"
     assert db.count("payment_transactions") == 1 and db.count("refunds") == 0
@@ -515,7 +559,7 @@ def test_a_late_payment_on_a_full_schedule_is_refunded_and_the_booker_told(shop,
     mine = s.get("/v1/refunds", headers=hdr(m)).json()["data"]
     assert [(x["id"], x["status"], x["cause"]) for x in mine] == [
         (rid, "completed", "late_payment")]
-    assert out["result"]["duplicate"] is False
+    assert out["duplicate"] is False
 
 
 @pytest.mark.parametrize("by", ["booker", "staff", "schedule_cancelled"])
@@ -640,7 +684,7 @@ def test_one_event_delivered_many_times_at_once_refunds_once(shop, start_server,
 
     def deliver(i, session, base):
         r = stripe_hook(s, body, header=header, session=session, base=base)
-        return r.status_code, r.json().get("result", {}).get("duplicate")
+        return r.status_code, r.json().get("duplicate")
 
     results = race([s.base_url, other.base_url], 12, deliver)
     assert sorted(results, key=str) == [(200, False)] + [(200, True)] * 11, results
@@ -785,7 +829,7 @@ def test_stored_stripe_events_are_erased_with_the_person_they_name(shop, db):
     mine = {}
     for what, ev in events.items():
         r = hook(shop, ev)
-        assert r.status_code == 200 and r.json()["result"]["effect"] == "ignored", (what, r.text)
+        assert r.status_code == 200 and r.json()["effect"] == "ignored", (what, r.text)
         mine[what] = r.json()["inbox_id"]
     other = person(s, "stays")
     theirs = hook(shop, stripe_event("customer.created", {

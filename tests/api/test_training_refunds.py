@@ -62,7 +62,7 @@ def paid(shop, who, sched, n=1):
     assert r.status_code == 201, r.text
     pi = r.json()["payment_intent_id"]
     r = stripe_hook(s, st.intent_event(pi), shop["sign"])
-    assert r.status_code == 200 and r.json()["result"]["effect"] == "confirmed", r.text
+    assert r.status_code == 200 and r.json()["effect"] == "confirmed", r.text
     return b, pi
 
 
@@ -103,7 +103,7 @@ def complete(shop, refund, type="refund.updated", **changes):
     r = stripe_hook(shop["server"], shop["stripe"].refund_event(re_id, type, **changes),
                     shop["sign"])
     assert r.status_code == 200, r.text
-    return r.json()["result"]
+    return r.json()
 
 
 def money(db, intent):
@@ -387,7 +387,7 @@ def test_a_refund_stripe_answers_succeeded_completes_at_once(shop, db):
     for e in (ev, ev, charge):
         r = stripe_hook(s, e, shop["sign"])
         assert r.status_code == 200, r.text
-        assert r.json()["result"]["effect"] == "recorded"
+        assert r.json()["effect"] == "recorded"
     assert db.query(f"SELECT effect, reason FROM stripe_events WHERE event_id = "
                     f"'{ev['id']}'") == [("recorded", "completed_already")]
     assert db.count("audit_log", f"action = 'refunds.complete' AND "
@@ -411,7 +411,7 @@ def test_an_event_for_a_refund_that_is_not_ours_is_kept_with_its_reason(shop, db
         ev = st.refund_event(re_id, **changes)
         r = stripe_hook(s, ev, shop["sign"])
         assert r.status_code == 200, r.text
-        assert (r.json()["result"]["effect"], r.json()["result"]["reason"]) == (
+        assert (r.json()["effect"], r.json()["reason"]) == (
             "mismatch", reason)
         assert db.query(f"SELECT effect, reason FROM stripe_events WHERE event_id = "
                         f"'{ev['id']}'") == [("mismatch", reason)]
@@ -421,8 +421,8 @@ def test_an_event_for_a_refund_that_is_not_ours_is_kept_with_its_reason(shop, db
     # One made in Stripe's dashboard: acknowledged, nothing done.
     r = stripe_hook(s, st.refund_event(re_id, id="re_dashboard", metadata={}),
                     shop["sign"])
-    assert r.status_code == 200 and r.json()["result"]["effect"] == "ignored"
-    assert r.json()["result"]["reason"] == "unknown_refund"
+    assert r.status_code == 200 and r.json()["effect"] == "ignored"
+    assert r.json()["reason"] == "unknown_refund"
 
 
 @pytest.mark.dialect
@@ -475,7 +475,7 @@ def test_a_crash_between_stripe_and_the_commit_refunds_once(start_server, db, st
                   ev["data"]["object"]]}}
     r = stripe_hook(s2, {"id": "evt_" + uuid.uuid4().hex, "type": "charge.refunded",
                          "data": {"object": charge}}, stripe_signer)
-    assert r.status_code == 200 and r.json()["result"]["effect"] == "recorded", r.text
+    assert r.status_code == 200 and r.json()["effect"] == "recorded", r.text
     assert refund_row(shop, ref)["status"] == "completed"
     assert db.count("audit_log", f"action = 'refunds.complete' AND "
                     f"entity_id = '{ref['id']}'") == 1

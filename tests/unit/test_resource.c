@@ -308,6 +308,53 @@ validation_codes(void **state)
 	json_decref(p);
 }
 
+/*
+ * "canceled" is read as "cancelled" (README, Deprecated) wherever it
+ * stands in a value, when that names a choice; the body keeps the
+ * choice; anything else is still refused.
+ */
+static void
+deprecated_spellings(void **state)
+{
+	static const char *const states[] = { "booked", "cancelled",
+		"schedule_cancelled", NULL };
+	static const char *const american[] = { "canceled", NULL };
+	const struct field	 f = { "status", FIELD_ENUM, FIELD_FILTER, 0, 0,
+		      states, NULL, NULL, 0, NULL };
+	const struct field g = { "status", FIELD_ENUM, 0, 0, 0, american, NULL,
+		NULL, 0, NULL };
+	json_t		  *errs, *v;
+
+	(void)state;
+	assert_string_equal(field_choice(&f, "cancelled"), "cancelled");
+	assert_string_equal(field_choice(&f, "canceled"), "cancelled");
+	assert_ptr_equal(field_choice(&f, "canceled"), states[1]);
+	assert_string_equal(
+	    field_choice(&f, "schedule_canceled"), "schedule_cancelled");
+	assert_null(field_choice(&f, "CANCELED"));
+	assert_null(field_choice(&f, "cancel"));
+	assert_null(field_choice(&f, "canceledd"));
+	assert_null(field_choice(&f, ""));
+	/* A field that holds the American spelling keeps it. */
+	assert_string_equal(field_choice(&g, "canceled"), "canceled");
+	assert_null(field_choice(&g, "cancelled"));
+
+	errs = json_array();
+	v = json_string("canceled");
+	field_check(errs, &f, v);
+	assert_int_equal(json_array_size(errs), 0);
+	assert_string_equal(json_string_value(v), "cancelled");
+	json_decref(v);
+	v = json_string("cancel");
+	field_check(errs, &f, v);
+	assert_int_equal(json_array_size(errs), 1);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(errs, 0), "code")),
+	    "not_in_choices");
+	json_decref(v);
+	json_decref(errs);
+}
+
 static void
 cursor_round_trip(void **state)
 {
@@ -1403,6 +1450,7 @@ main(void)
 {
 	const struct CMUnitTest pure[] = {
 		cmocka_unit_test(validation_codes),
+		cmocka_unit_test(deprecated_spellings),
 		cmocka_unit_test(cursor_round_trip),
 		cmocka_unit_test(scope_sql),
 		cmocka_unit_test(kind_list_walk),
