@@ -1,8 +1,9 @@
 /*
  * The exports of a recording's points (see query.c for the routes, the
  * window and who may read): GET /v1/recordings/{id}/export.csv, one row
- * per time with a column per channel, and /export.edf, every channel's
- * samples in EDF data records (points_edf.c writes them), at most
+ * per time with a column per channel, and /export.edf, every regular
+ * channel's samples as EDF+ with annotations that say which slots of its
+ * data records were recorded (points_edf.c writes them), at most
  * BIO_EXPORT_MAX samples (422 TOO_MANY_POINTS past it).
  */
 #include <stdio.h>
@@ -109,7 +110,7 @@ rq_edf_answer(struct rq *q, struct tx *tx)
 	struct series		  s;
 	int32_t			**dense = NULL;
 	uint8_t			**missing = NULL;
-	char			  name[64], why[256];
+	char			  why[256];
 	size_t			  i, j, n, nreg = 0, total = 0;
 	int64_t			  idx, nd, start;
 	int			  rc;
@@ -195,7 +196,7 @@ rq_edf_answer(struct rq *q, struct tx *tx)
 		}
 		q->points += (int64_t)s.n;
 		series_free(&s);
-		sig[i].label = reg[i]->name;
+		sig[i].channel = reg[i]->name;
 		sig[i].unit = q->rec.unit;
 		sig[i].scale = q->rec.scale;
 		sig[i].offset = q->rec.offset;
@@ -204,10 +205,10 @@ rq_edf_answer(struct rq *q, struct tx *tx)
 		sig[i].missing = missing[i];
 		sig[i].nsamples = (size_t)nd;
 	}
-	snprintf(name, sizeof(name), "carebase recording %s", q->id);
 	memset(&edf, 0, sizeof(edf));
 	edf.patient = q->rec.user_id; /* pseudonymous: an id, never a name */
-	edf.recording = name;
+	edf.recording = q->id;
+	edf.kind = q->rec.data_type;
 	edf.start_ms = start;
 	edf.duration_ms = q->to - start;
 	edf.nsignals = nreg;

@@ -7,7 +7,9 @@ read back; the SVG chart parses; who may read and write, and every read of
 points audited; the review's fixes (issue 5): EDF numbered from the whole
 second, -32768 kept for gaps, a batch's digest covering the CSV query
 string, reads in time order whatever order batches came in, at most 256
-channels a recording. Runs on SQLite and PostgreSQL."""
+channels a recording; issue 15, item 5: EDF+ with standard labels and
+annotations that mark what was recorded, read back by MNE. Runs on SQLite
+and PostgreSQL."""
 
 import concurrent.futures
 import datetime
@@ -572,12 +574,15 @@ def test_eeg_four_channels_in_json_and_csv(server, cast, db):
     r = server.get(f"/v1/recordings/{rid}/export.edf", headers=hdr(o), timeout=30)
     assert r.status_code == 200, r.text
     edf = parse_edf(r.content)
-    # Channels come in name order.
-    assert [s["label"] for s in edf["signals"]] == sorted(names)
+    # Channels come in name order, labelled as EDF+ labels EEG electrodes.
+    assert [s["label"] for s in edf["signals"]] == ["EEG C3", "EEG C4", "EEG Cz", "EEG Pz"]
     assert edf["start"] == "01.03.26 10.00.00"
-    by_name = dict(zip(names, chans))
+    by_label = {"EEG " + n[0].upper() + n[1:]: c for n, c in zip(names, chans)}
+    # Recorded from the start for N / 256 s; the rest of the last record
+    # was not, and holds -32768.
+    assert edf["annotations"] == [(0.0, N / 256, "Recorded")]
     for s in edf["signals"]:
-        c = by_name[s["label"]]
+        c = by_label[s["label"]]
         assert s["unit"] == "uV" and s["spr"] * 1.0 / edf["duration"] == 256
         assert s["samples"][:N] == c
         assert all(v == -32768 for v in s["samples"][N:])
@@ -600,7 +605,10 @@ def test_edf_counts_from_the_whole_second_and_keeps_minus_32768_for_gaps(server,
     edf = parse_edf(r.content)
     assert edf["start"] == "01.03.26 10.00.00" and edf["duration"] == 1
     s = edf["signals"][0]
+    assert s["label"] == "EEG Fp1"
     assert s["spr"] == 256 and edf["records"] == 3       # [10:00:00, 10:00:03)
+    # Recorded from 10:00:00.500 for 512 samples, 2 s; no more.
+    assert edf["annotations"] == [(0.5, 2.0, "Recorded")]
     assert s["dmin"] == -32768 and s["dmax"] == 32767
     # Record 0 starts at 10:00:00: half a second of gap before the first sample.
     assert s["samples"][:128] == [-32768] * 128
@@ -618,6 +626,7 @@ def test_edf_counts_from_the_whole_second_and_keeps_minus_32768_for_gaps(server,
     assert r.status_code == 200, r.text
     edf = parse_edf(r.content)
     assert edf["start"] == "01.03.26 10.00.01" and edf["records"] == 1
+    assert edf["annotations"] == [(0.25, 0.75, "Recorded")]
     s = edf["signals"][0]
     # Slot j of 10:00:01 is sample j + 128; those before 10:00:01.250 are
     # gaps. No count of -32768 in this window: the counts as they are.
@@ -636,11 +645,72 @@ def test_edf_that_cannot_be_written_says_why(server, cast):
     assert server.get(f"/v1/recordings/{rid}/export.csv", headers=hdr(o)).status_code == 200
 
 
+def mne_or_skip():
+    """Debian's python3-mne (scripts/install-deps): an EDF reader that is
+    not ours."""
+    return pytest.importorskip("mne", reason="python3-mne (scripts/install-deps) reads EDF+")
+
+
+def read_edf_with_mne(content, tmp_path):
+    mne = mne_or_skip()
+    path = tmp_path / "export.edf"        # mne goes by the extension
+    path.write_bytes(content)
+    return mne.io.read_raw_edf(str(path), infer_types=True, preload=True, verbose="error")
+
+
+def test_edf_marks_what_was_recorded_and_mne_finds_exactly_it(server, cast, tmp_path):
+    """Issue 15, item 5: the whole 4-channel EEG (97,419 samples a channel
+    at 256 Hz, 380.54 s) ends 117 samples before its last one-second data
+    record does. An independent reader (MNE) finds EDF+ standard labels,
+    an annotation that marks the recorded span, every recorded sample
+    exactly, and nothing inside that span that was not recorded."""
+    raw_bytes = _data("eeg_biosig_4ch_256hz_planar.i16le")
+    per = len(raw_bytes) // 8
+    chans = [list(struct.unpack(f"<{per}h", raw_bytes[2 * per * c:2 * per * (c + 1)]))
+             for c in range(4)]
+    names = ["c3", "cz", "c4", "pz"]
+    o = cast["owner"]
+    rid = recording(server, o, EEG)["id"]
+    body = binary(0, [(n, 256000, T0, c, None) for n, c in zip(names, chans)])
+    assert send(server, o, rid, body).status_code == 201
+    r = server.get(f"/v1/recordings/{rid}/export.edf", headers=hdr(o), timeout=60)
+    assert r.status_code == 200, r.text
+    raw = read_edf_with_mne(r.content, tmp_path)
+    # EDF+ labels: "EEG C3" and so on; MNE takes the type from them.
+    by_label = {"C3": chans[0], "Cz": chans[1], "C4": chans[2], "Pz": chans[3]}
+    assert sorted(raw.ch_names) == sorted(by_label)
+    assert set(raw.get_channel_types()) == {"eeg"}
+    assert raw.info["sfreq"] == 256
+    assert raw.info["meas_date"].timestamp() * 1000 == T0
+    # The file holds whole records (381 s); one annotation says which part
+    # was recorded: from the first sample for 97,419 / 256 s.
+    assert len(raw.times) == 381 * 256
+    spans = [(a["onset"], a["duration"]) for a in raw.annotations
+             if a["description"] == "Recorded"]
+    assert spans == [(0.0, per / 256)], list(raw.annotations)
+    first = round(spans[0][0] * 256)
+    last = round((spans[0][0] + spans[0][1]) * 256)
+    assert last - first == per
+    scale = 0.0030517578125      # uV a count (the EEG data type)
+    for label, counts in by_label.items():
+        uv = raw.get_data(picks=[label])[0] * 1e6
+        got = uv[first:last]
+        # Every recorded sample, within the digital resolution.
+        assert len(got) == len(counts)
+        worst = max(abs(g - c * scale) for g, c in zip(got, counts))
+        assert worst <= scale / 2, (label, worst)
+    assert r.content[192:197] == b"EDF+C"
+
+
 def parse_edf(b):
+    """An EDF+C file read by hand: the ordinary signals' samples and the
+    annotations (onset, duration, text) of its "EDF Annotations" signal,
+    the last; each record's time-keeping TAL is checked, not returned."""
     h = b[:256].decode("ascii")
     ns = int(h[252:256])
     nrec, dur = int(h[236:244]), float(h[244:252])
     assert int(h[184:192]) == 256 * (ns + 1)
+    assert h[192:197] == "EDF+C"
     f = b[256:256 * (ns + 1)].decode("ascii")
     at = 0
 
@@ -656,15 +726,24 @@ def parse_edf(b):
     sig = [{"label": label[i], "unit": unit[i], "pmin": float(pmin[i]), "pmax": float(pmax[i]),
             "dmin": int(dmin[i]), "dmax": int(dmax[i]), "spr": int(spr[i]), "samples": []}
            for i in range(ns)]
+    assert label[-1] == "EDF Annotations"
     data = b[256 * (ns + 1):]
     per = sum(s["spr"] for s in sig) * 2
     assert len(data) == nrec * per
+    notes = []
     for r in range(nrec):
         o = r * per
-        for s in sig:
+        for s in sig[:-1]:
             s["samples"] += list(struct.unpack(f"<{s['spr']}h", data[o:o + 2 * s["spr"]]))
             o += 2 * s["spr"]
-    return {"signals": sig, "records": nrec, "duration": dur,
+        *tals, rest = data[o:o + 2 * sig[-1]["spr"]].split(b"\x14\0")
+        assert rest.strip(b"\0") == b""                     # NULs after the TALs
+        assert tals[0] == b"+%d\x14" % (r * dur)           # time keeping
+        for tal in tals[1:]:
+            head, text = tal.decode().split("\x14", 1)
+            onset, _, duration = head.partition("\x15")
+            notes.append((float(onset), float(duration), text))
+    return {"signals": sig[:-1], "annotations": notes, "records": nrec, "duration": dur,
             "start": h[168:176] + " " + h[176:184], "patient": h[8:88].strip()}
 
 
