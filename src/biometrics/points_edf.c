@@ -572,6 +572,7 @@ points_edf_write_err(
 		recsum += spr[i];
 	}
 	dur_ms = (uint64_t)d * 1000;
+	/* At least one: duration_ms > 0. */
 	nrec = ((uint64_t)e->duration_ms + dur_ms - 1) / dur_ms;
 	if (nrec > EDF_FIELD8_MAX) {
 		rc = edf_fail(err, errlen, ERR_TOO_LARGE,
@@ -607,7 +608,7 @@ points_edf_write_err(
 		if (ends[i] - prev > talmax)
 			talmax = ends[i] - prev;
 	snprintf(num, sizeof(num), "+%llu\x14\x14",
-	    (unsigned long long)((nrec - 1) * d));
+	    (unsigned long long)(nrec - 1) * d);
 	tk = strlen(num) + 1;
 	/* Every record room for its TAL and the next one whole: greedy
 	 * filling then places all of them in nrec records. */
@@ -616,7 +617,7 @@ points_edf_write_err(
 	recsum += abytes / 2;
 	nt = ns + 1;
 	hlen = 256 * (nt + 1);
-	if (recsum > (UINT64_MAX / 2 - hlen) / (nrec > 0 ? nrec : 1)) {
+	if (recsum > (UINT64_MAX / 2 - hlen) / nrec) {
 		rc = edf_fail(err, errlen, ERR_TOO_LARGE, "too large");
 		goto out;
 	}
@@ -752,7 +753,7 @@ points_edf_write_err(
 		}
 		memset(rec + o, 0, abytes);
 		snprintf((char *)rec + o, abytes, "+%llu\x14\x14",
-		    (unsigned long long)(r * d));
+		    (unsigned long long)r * d);
 		used = strlen((char *)rec + o) + 1;
 		for (; t < ntals; t++) {
 			prev = t > 0 ? ends[t - 1] : 0;
