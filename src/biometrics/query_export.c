@@ -46,37 +46,48 @@ rq_csv_answer(struct rq *q, struct tx *tx)
 {
 	struct channel_info *c;
 	struct series	     s;
-	size_t		     i, j, n;
+	size_t		     i, n;
 	int		     rc = OK;
 
 	memset(&s, 0, sizeof(s));
 	if ((rc = export_channels(q, &c, &n)) != OK)
 		return (rc);
-	rq_str(q, "channel,t_ms,count,value\n");
+	rq_str(q, RQ_CSV_HEAD);
 	for (i = 0; i < n && rc == OK; i++) {
 		rc = blocks_read(tx, q->id, c[i].name, q->from, q->to,
 		    BIO_EXPORT_MAX - (size_t)q->points, &s);
 		if (rc == ERR_TOO_LARGE)
 			rc = rq_too_many(q, BIO_EXPORT_MAX);
 		if (rc == OK)
-			rc = rq_reserve(q,
-			    q->out.len + q->wn +
-				s.n * (34 + strlen(c[i].name) + 24));
-		for (j = 0; rc == OK && j < s.n; j++) {
-			rq_str(q, c[i].name);
-			rq_mem(q, ",", 1);
-			rq_tus(q, s.t_us[j]);
-			rq_mem(q, ",", 1);
-			rq_i64(q, s.v[j]);
-			rq_mem(q, ",", 1);
-			rq_dbl(q, q->rec.offset + q->rec.scale * s.v[j]);
-			rq_mem(q, "\n", 1);
-		}
-		q->points += (int64_t)s.n;
+			rc = rq_csv_rows(q, c[i].name, &s);
 		series_free(&s);
 	}
 	q->ctype = "text/csv; charset=utf-8";
 	return (rc);
+}
+
+int
+rq_csv_rows(struct rq *q, const char *channel, const struct series *s)
+{
+	size_t j;
+	int    rc;
+
+	if ((rc = rq_reserve(
+		 q, q->out.len + q->wn + s->n * (34 + strlen(channel) + 24))) !=
+	    OK)
+		return (rc);
+	for (j = 0; j < s->n; j++) {
+		rq_str(q, channel);
+		rq_mem(q, ",", 1);
+		rq_tus(q, s->t_us[j]);
+		rq_mem(q, ",", 1);
+		rq_i64(q, s->v[j]);
+		rq_mem(q, ",", 1);
+		rq_dbl(q, q->rec.offset + q->rec.scale * s->v[j]);
+		rq_mem(q, "\n", 1);
+	}
+	q->points += (int64_t)s->n;
+	return (OK);
 }
 
 /*

@@ -8,8 +8,9 @@ points audited; the review's fixes (issue 5): EDF numbered from the whole
 second, -32768 kept for gaps, a batch's digest covering the CSV query
 string, reads in time order whatever order batches came in, at most 256
 channels a recording; issue 15, item 5: EDF+ with standard labels and
-annotations that mark what was recorded, read back by MNE. Runs on SQLite
-and PostgreSQL."""
+annotations that mark what was recorded, read back by MNE; item 6: the
+GDPR export links each recording to all its points, for the session that
+made the export only. Runs on SQLite and PostgreSQL."""
 
 import concurrent.futures
 import datetime
@@ -22,7 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import hdr, person, problem, relate, years_ago
+from conftest import hdr, login, person, problem, relate, years_ago
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "biosignals"
 HRV = "00000000-0000-7000-8000-0000000000d1"
@@ -1042,3 +1043,114 @@ def test_erasing_a_person_deletes_their_points(server, cast, db):
     assert db.count("recordings", f"id = '{rid}'") == 0
     assert db.count("recording_blocks", f"recording_id = '{rid}'") == 0
     assert db.count("recording_batches", f"recording_id = '{rid}'") == 0
+
+
+# --------------------------------------------------------------------------
+# the GDPR export's links to a recording's points (issue 15, item 6)
+
+
+def all_points(server, who, link):
+    """Every page of a points link of a GDPR export, following its Link
+    rel="next" headers: ([(channel, t_us, count)], [rows a page])."""
+    rows, pages, url = [], [], link
+    while url:
+        r = server.get(url, headers=hdr(who), timeout=60)
+        assert r.status_code == 200, r.text
+        assert r.headers["Content-Type"].startswith("text/csv")
+        lines = r.text.splitlines()
+        assert lines[0] == "channel,t_ms,count,value"
+        for ln in lines[1:]:
+            ch, t, c, _ = ln.split(",")
+            rows.append((ch, us_of(t), int(c)))
+        pages.append(len(lines) - 1)
+        url = r.links.get("next", {}).get("url")
+    return rows, pages
+
+
+@pytest.mark.dialect
+def test_gdpr_export_links_every_recording_to_all_its_points(start_server):
+    server = start_server(env={"CAREBASE_POINTS_PAGE_MAX": "5000"})
+    o, other = person(server, "owner"), person(server, "other")
+    admin = person(server, "admin", "admin")
+    chans, beats = eeg(), rr()[:3000]
+    # EEG, two channels of 6,000 samples in two batches, the later one
+    # sent first (its blocks come before the earlier ones by seq).
+    eeg_id = recording(server, o, EEG)["id"]
+    for seq, (a, b) in ((1, (2560, 6000)), (0, (0, 2560))):
+        body = binary(seq, [(n, 256000, T0 + a * 1000 // 256, c[a:b], None)
+                            for n, c in (("c3", chans[0]), ("cz", chans[1]))])
+        assert send(server, o, eeg_id, body).status_code == 201
+    want_eeg = [(n, t_us(T0, 256000, k), c[k]) for n, c in (("c3", chans[0]), ("cz", chans[1]))
+                for k in range(6000)]
+    # RR intervals (irregular), a failed recording (its points discarded)
+    # and one with no points.
+    hrv_id = recording(server, o, HRV)["id"]
+    ts = [T0 + sum(beats[:k + 1]) for k in range(len(beats))]
+    assert send(server, o, hrv_id, binary(0, [("rr", 0, 0, beats, ts)])).status_code == 201
+    failed_id = recording(server, o, ECG)["id"]
+    send_ecg_in_batches(server, o, failed_id, ecg()[:1000], [1000])
+    r = server.post(f"/v1/recordings/{failed_id}/finish", headers=hdr(o), json={"status": "failed"})
+    assert r.status_code == 200, r.text
+    empty_id = recording(server, o, ECG)["id"]
+    theirs = recording(server, other, ECG)["id"]
+    send_ecg_in_batches(server, other, theirs, ecg()[:500], [500])
+
+    # The export names every recording of the person, with a link to all
+    # its points.
+    r = server.get("/v1/me/export", headers=hdr(o))
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["export_id"] and doc["links_expire_at"]
+    mine = {x["id"] for x in doc["records"]["recordings"]}
+    assert mine == {eeg_id, hrv_id, failed_id, empty_id}
+    links = {x["recording_id"]: x for x in doc["records"]["recording_points"]}
+    assert set(links) == mine
+    assert links[eeg_id]["points"] == 12000 and links[hrv_id]["points"] == 3000
+    assert links[failed_id]["points"] == 0 and links[empty_id]["points"] == 0
+    assert [c["name"] for c in links[eeg_id]["channels"]] == ["c3", "cz"]
+    for rid, x in links.items():
+        assert x["csv"] == f"/v1/exports/{doc['export_id']}/recordings/{rid}/points.csv"
+
+    # Following it gives back exactly what was sent, channel by channel in
+    # time order, in pages of about 5,000 samples (whole blocks).
+    rows, pages = all_points(server, o, links[eeg_id]["csv"])
+    assert rows == want_eeg
+    assert len(pages) >= 3 and all(n <= 5000 + 4096 for n in pages), pages
+    rows, _ = all_points(server, o, links[hrv_id]["csv"])
+    assert rows == [("rr", t * 1000, v) for t, v in zip(ts, beats)]
+    for rid in (failed_id, empty_id):
+        assert all_points(server, o, links[rid]["csv"]) == ([], [0])
+    assert server.db.count("audit_log", "action = 'recordings.points.read' "
+                           f"AND entity_id = '{eeg_id}'") == len(pages)
+
+    # Only for the session that made the export: another person, an
+    # admin, the person's own other session find nothing there.
+    link = links[eeg_id]["csv"]
+    problem(server.get(link, headers=hdr(other)), 404, "NOT_FOUND")
+    problem(server.get(link, headers=hdr(admin)), 404, "NOT_FOUND")
+    second = login(server, o["email"])
+    problem(server.get(link, headers=hdr(second)), 404, "NOT_FOUND")
+    assert server.get(link, headers=hdr(o)).status_code == 200
+    # A link names its own export's recordings only.
+    problem(server.get(link.replace(eeg_id, theirs), headers=hdr(o)), 404, "NOT_FOUND")
+    problem(server.get(link + "?cursor=nonsense", headers=hdr(o)), 422, "VALIDATION_FAILED")
+    # The second session's own export has other links, that work for it.
+    doc2 = server.get("/v1/me/export", headers=hdr(second)).json()
+    assert doc2["export_id"] != doc["export_id"]
+    link2 = {x["recording_id"]: x["csv"] for x in doc2["records"]["recording_points"]}[eeg_id]
+    assert all_points(server, second, link2)[0] == want_eeg
+    problem(server.get(link2, headers=hdr(o)), 404, "NOT_FOUND")
+
+    # An admin's export of the person: links for the admin's session.
+    r = server.get(f"/v1/users/{o['id']}/export", headers=hdr(admin))
+    assert r.status_code == 200, r.text
+    alink = {x["recording_id"]: x["csv"]
+             for x in r.json()["records"]["recording_points"]}[hrv_id]
+    assert all_points(server, admin, alink)[0] == [("rr", t * 1000, v) for t, v in zip(ts, beats)]
+    problem(server.get(alink, headers=hdr(o)), 404, "NOT_FOUND")
+
+    # The export ends with its session: signed out, or past its time.
+    assert server.post("/v1/auth/logout", headers=hdr(o)).status_code == 204
+    problem(server.get(link, headers=hdr(o)), 401, "SESSION_EXPIRED")
+    server.db.execute(f"UPDATE auth_sessions SET expires_at = 1 WHERE user_id = '{admin['id']}'")
+    problem(server.get(alink, headers=hdr(admin)), 401, "SESSION_EXPIRED")
