@@ -254,7 +254,7 @@ static const struct route biometrics_routes[] = {
 	    ROUTE_SLOW, "regular channels as EDF (European Data Format)" },
 	{ HTTP_GET, "/v1/recordings/{id}/chart.svg", bio_chart_svg, ROUTE_SLOW,
 	    "one channel drawn as an SVG line chart" },
-	{ HTTP_GET, "/v1/exports/{export}/recordings/{id}/points.csv",
+	{ HTTP_GET, "/v1/exports/{export_id}/recordings/{id}/points.csv",
 	    bio_export_points, ROUTE_SLOW,
 	    "all the points of a recording, linked from a GDPR export, for "
 	    "the session that made it: CSV pages, Link rel=next",

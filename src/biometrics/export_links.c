@@ -4,7 +4,7 @@
  * (records.recording_points, a GDPR hook's export_links) names each of
  * the person's recordings with its samples a channel and a link,
  *
- *	GET /v1/exports/{export}/recordings/{id}/points.csv[?cursor=]
+ *	GET /v1/exports/{export_id}/recordings/{id}/points.csv[?cursor=]
  *
  * that answers all of them as CSV (channel,t_ms,count,value, as
  * export.csv) a page at a time: about points_page_max samples (whole
@@ -14,7 +14,7 @@
  * 'Link: <...?cursor=...>; rel="next"' while there is more. Every sample
  * is in exactly one page, however many there are.
  *
- * Who: {export} must be the id of an export of the recording's person
+ * Who: {export_id} must be the id of an export of the recording's person
  * made through the caller's session (resource_export_owns), so a link
  * serves the session that made the export alone, while it lasts: the
  * person's other sessions, other people and admins find nothing (404),
@@ -191,7 +191,7 @@ bio_export_points(struct request *req)
 	q->format = "export_csv";
 	q->who = req->caller;
 	buf_init(&q->out, RQ_OUT_MAX);
-	pg.export_id = http_param(req, "export");
+	pg.export_id = http_param(req, "export_id");
 	pg.cursor = http_query(req, "cursor");
 	if (bio_recording_id(req, &q->id) != OK || cursor_parse(&pg) != OK)
 		goto out;
