@@ -13,7 +13,8 @@
  * build and run:
  *   cc -std=c11 -O2 -D_GNU_SOURCE -Isrc -o build/bench/points_formats \
  *       bench/points_formats.c src/biometrics/points.c \
- *       src/biometrics/points_out.c src/biometrics/codec.c \
+ *       src/biometrics/points_text.c src/biometrics/points_out.c \
+ *       src/biometrics/points_edf.c src/biometrics/codec.c \
  *       src/biometrics/codec_ts.c src/core/buf.c src/core/util.c \
  *       src/core/err.c $(pkg-config --cflags --libs jansson libsodium) \
  *       -lpthread -lm && build/bench/points_formats [ROUNDS]
@@ -283,7 +284,7 @@ bench_edf(void)
 	for (i = 0; i < N; i++)
 		x[i] = (int32_t)(rnd() % 4096) - 2048;
 	memset(&sig, 0, sizeof(sig));
-	sig.label = "ecg";
+	sig.channel = "ii";
 	sig.unit = "mV";
 	sig.scale = 0.005;
 	sig.rate_mhz = 1000000;
@@ -294,6 +295,7 @@ bench_edf(void)
 	memset(&e, 0, sizeof(e));
 	e.patient = "X";
 	e.recording = "bench";
+	e.kind = "ECG";
 	e.start_ms = T0;
 	e.duration_ms = N;
 	e.nsignals = 1;

@@ -8,10 +8,12 @@
  * every count >= 1, valid unique names, times ascending and inside
  * [0, POINTS_TIME_MAX]), write back to a binary batch that parses to the
  * same batch (and, for binary input, to the same bytes), and bucket
- * exactly like a per-sample reference; the SVG and EDF writers run on it.
+ * exactly like a per-sample reference; the SVG and EDF+ writers run on it
+ * (the EDF+ file's annotations read back).
  * Whatever is refused must leave the batch empty with a reason.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,6 +155,82 @@ check_buckets(const struct points_batch *b, size_t nb)
 	points_buckets_free(&ref);
 }
 
+/* A header field as a number (w bytes, space-padded). */
+static long
+edf_field_num(const char *p, size_t w)
+{
+	char buf[16];
+
+	if (w >= sizeof(buf))
+		abort();
+	memcpy(buf, p, w);
+	buf[w] = '\0';
+	return (strtol(buf, NULL, 10));
+}
+
+/*
+ * An EDF+C file as points_edf_write promises it: the annotations signal
+ * last, labels one a signal, and in each record's annotations the
+ * time-keeping TAL first, then whole TALs ("Recorded", one a run of
+ * slots with samples: at least one, at most one a signal here, as no
+ * slot is missing), then NULs.
+ */
+static void
+check_edf_plus(const struct buf *out, size_t nsig)
+{
+	const char *h = out->data;
+	long	    ns, nrec, dur, spr, recsz = 0, off = 0, r, i, j;
+	long	    tals = 0;
+	const char *a, *end, *nul;
+	char	    want[32];
+
+	if (out->len < 256 || memcmp(h + 192, "EDF+C", 5) != 0)
+		abort();
+	ns = edf_field_num(h + 252, 4);
+	nrec = edf_field_num(h + 236, 8);
+	dur = edf_field_num(h + 244, 8);
+	if (ns != (long)nsig + 1 || nrec < 1 || dur < 1 ||
+	    out->len < (size_t)(256 * (ns + 1)) ||
+	    memcmp(h + 256 + 16 * (ns - 1), "EDF Annotations ", 16) != 0)
+		abort();
+	for (i = 0; i < ns; i++)
+		for (j = 0; j < i; j++)
+			if (memcmp(h + 256 + 16 * i, h + 256 + 16 * j, 16) == 0)
+				abort();
+	for (i = 0; i < ns; i++) {
+		spr = edf_field_num(h + 256 + 216 * ns + 8 * i, 8);
+		recsz += spr;
+		if (i < ns - 1)
+			off += spr;
+	}
+	if (out->len != (size_t)(256 * (ns + 1) + 2 * recsz * nrec))
+		abort();
+	for (r = 0; r < nrec; r++) {
+		a = h + 256 * (ns + 1) + 2 * (r * recsz + off);
+		end = a + 2 * (recsz - off);
+		snprintf(want, sizeof(want), "+%ld\x14\x14", r * dur);
+		if ((size_t)(end - a) < strlen(want) + 1 ||
+		    memcmp(a, want, strlen(want) + 1) != 0)
+			abort();
+		a += strlen(want) + 1;
+		while (a < end && *a != '\0') {
+			if ((nul = memchr(a, '\0', (size_t)(end - a))) ==
+				NULL ||
+			    *a != '+' || nul - a < 4 || nul[-1] != 0x14 ||
+			    memmem(a, (size_t)(nul - a), "\x14Recorded", 9) ==
+				NULL)
+				abort();
+			tals++;
+			a = nul + 1;
+		}
+		for (; a < end; a++)
+			if (*a != '\0')
+				abort();
+	}
+	if (tals < 1 || tals > (long)nsig)
+		abort();
+}
+
 static void
 check_edf(const struct points_batch *b)
 {
@@ -167,7 +245,7 @@ check_edf(const struct points_batch *b)
 	for (i = 0; i < b->nchannels; i++) {
 		if (b->ch[i].rate_mhz == 0)
 			continue;
-		sig[e.nsignals].label = b->ch[i].name;
+		sig[e.nsignals].channel = b->ch[i].name;
 		sig[e.nsignals].unit = "uV";
 		sig[e.nsignals].scale = 0.5;
 		sig[e.nsignals].rate_mhz = b->ch[i].rate_mhz;
@@ -182,6 +260,7 @@ check_edf(const struct points_batch *b)
 		return;
 	e.patient = "p";
 	e.recording = "r";
+	e.kind = "EEG";
 	e.duration_ms = 2000;
 	e.signals = sig;
 	buf_init(&out, 1 << 20);
@@ -190,10 +269,8 @@ check_edf(const struct points_batch *b)
 		abort();
 	if (rc != OK && out.len != 0)
 		abort();
-	if (rc == OK &&
-	    (out.len < 256 * (e.nsignals + 1) ||
-		memcmp(out.data, "0       ", 8) != 0))
-		abort();
+	if (rc == OK)
+		check_edf_plus(&out, e.nsignals);
 	buf_free(&out);
 }
 

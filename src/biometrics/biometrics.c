@@ -2,7 +2,8 @@
  * The biometrics module: data types, exercises and recordings (the seed's
  * biometric Sessions) as resources, the helpers the points routes share,
  * and the demo seed. The finish action and points ingest are in ingest.c,
- * the read routes (points, channels, exports, chart) in query.c, storage
+ * the read routes (points, channels, exports, chart) in query.c, the
+ * GDPR export's links to a recording's points in export_links.c, storage
  * in blocks.c.
  *
  * A recording belongs to its user (owner user_id): they, their guardians
@@ -27,6 +28,7 @@
 #include "http/http.h"
 #include "module.h"
 #include "people/people.h"
+#include "resource/hooks.h"
 #include "resource/resource.h"
 #include "store/store.h"
 
@@ -40,6 +42,7 @@ static int types_before_update(struct resource_ctx *, json_t *);
 static int recordings_before_create(struct resource_ctx *, json_t *);
 static int recordings_before_update(struct resource_ctx *, json_t *);
 static int times_check(struct request *, json_t *, json_t *);
+static int bio_init(struct store *);
 
 /* Resources */
 
@@ -223,6 +226,14 @@ static const char api_points_get[] =
     "recording or channel, or not yours\",\"422\":\"TOO_MANY_POINTS: "
     "the window holds too many; ask for buckets\"}}";
 
+static const char api_export_points[] =
+    "{\"answers\":{\"200\":{"
+    "\"description\":\"a page of the recording's points: channel, t_ms, "
+    "count, value; Link rel=next names the next page while there is "
+    "one\",\"type\":\"text/csv\"}},"
+    "\"problems\":{\"404\":\"no such recording in an export made "
+    "through this session\",\"422\":\"a cursor that is not one\"}}";
+
 static const struct route biometrics_routes[] = {
 	{ HTTP_POST, "/v1/recordings/{id}/points", bio_points_post,
 	    ROUTE_RAW_BODY | ROUTE_LARGE_BODY | ROUTE_SLOW,
@@ -243,6 +254,11 @@ static const struct route biometrics_routes[] = {
 	    ROUTE_SLOW, "regular channels as EDF (European Data Format)" },
 	{ HTTP_GET, "/v1/recordings/{id}/chart.svg", bio_chart_svg, ROUTE_SLOW,
 	    "one channel drawn as an SVG line chart" },
+	{ HTTP_GET, "/v1/exports/{export_id}/recordings/{id}/points.csv",
+	    bio_export_points, ROUTE_SLOW,
+	    "all the points of a recording, linked from a GDPR export, for "
+	    "the session that made it: CSV pages, Link rel=next",
+	    NULL, api_export_points },
 };
 
 static const struct resource *const biometrics_resources[] = {
@@ -261,9 +277,22 @@ const struct module biometrics_module = {
 	0,
 	biometrics_resources,
 	NELEM(biometrics_resources),
-	NULL,
+	bio_init,
 	bio_seed,
 };
+
+/* A person's export links their recordings' points (export_links.c). */
+static int
+bio_init(struct store *db)
+{
+	int rc;
+
+	(void)db;
+	if ((rc = hooks_gdpr_register(&bio_gdpr_hook)) != OK &&
+	    rc != ERR_CONFLICT)
+		return (rc);
+	return (OK);
+}
 
 /* Data types */
 

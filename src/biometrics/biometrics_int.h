@@ -3,7 +3,8 @@
  * types, exercises and recordings resources, shared helpers and the seed;
  * ingest.c the points ingest and the finish action; query.c the read
  * routes (points, channels, chart) and query_export.c the exports (CSV,
- * EDF); blocks.c stores a recording's points as blocks (recording_blocks)
+ * EDF); export_links.c the GDPR export's part (a link to each recording's
+ * points, and its route); blocks.c stores a recording's points as blocks (recording_blocks)
  * and its batch sequence numbers (recording_batches), blocks_read.c reads
  * them back. codec.h compresses one block; points.h parses batches
  * (points.c, points_text.c) and makes buckets and SVG (points_out.c) and
@@ -128,6 +129,18 @@ int blocks_decode(const struct block *, int32_t *v, int64_t *t_us, size_t cap);
  */
 int blocks_read(struct tx *, const char *recording_id, const char *channel,
     int64_t from_ms, int64_t to_ms, size_t max, struct series *out);
+/*
+ * A page of channel's samples, block by block, for reading every sample
+ * once however many there are: the samples of the blocks from
+ * (*t_first_ms, *seq) on, in that order, appended to out in time order
+ * (as blocks_read), as long as they come to at most max (the first block
+ * whatever its size). *more is 1 when blocks are left, and *t_first_ms,
+ * *seq then name the first of them (the next page's start); 0 when the
+ * channel is done. A channel's first page starts at (0, 0).
+ */
+int blocks_read_page(struct tx *, const char *recording_id, const char *channel,
+    int64_t *t_first_ms, int64_t *seq, size_t max, struct series *out,
+    int *more);
 /* Room for need samples (at least; grows by doubling). */
 int  series_reserve(struct series *, size_t need);
 void series_free(struct series *);
@@ -197,5 +210,10 @@ void bio_channels_get(struct request *);
 void bio_export_csv(struct request *);
 void bio_export_edf(struct request *);
 void bio_chart_svg(struct request *);
+
+/* export_links.c: the GDPR export's links to a recording's points */
+struct gdpr_hook;
+extern const struct gdpr_hook bio_gdpr_hook;
+void			      bio_export_points(struct request *);
 
 #endif

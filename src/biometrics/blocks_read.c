@@ -4,7 +4,9 @@
  * that overlap a window (by time), a block decoded, and the samples of a
  * window in time order however the blocks overlap (each block a sorted
  * run; runs out of order are merged with a heap, equal times in the
- * order of their blocks' seq). Inside the caller's transaction.
+ * order of their blocks' seq), and pages of a channel's samples block by
+ * block (every sample once, however many). Inside the caller's
+ * transaction.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,11 @@ __extension__ typedef unsigned __int128 u128;
 	"count, v_min, v_max, v_sum, payload, timestamps FROM "		\
 	"recording_blocks WHERE recording_id = ? AND channel = ? AND "	\
 	"t_first_ms < ? AND t_last_ms >= ? ORDER BY t_first_ms, seq"
+#define SQL_PAGE							\
+	"SELECT seq, t0_ms, rate_mhz, first_index, t_first_ms, t_last_ms, " \
+	"count, v_min, v_max, v_sum, payload, timestamps FROM "		\
+	"recording_blocks WHERE recording_id = ? AND channel = ? AND "	\
+	"(t_first_ms, seq) >= (?, ?) ORDER BY t_first_ms, seq LIMIT ?"
 /* clang-format on */
 
 /*
@@ -48,8 +55,20 @@ struct reader {
 	int	       disorder; /* a run starts before the last */
 };
 
+/* blocks_read_page's state: a reader that stops before the block that
+ * would take the page past max samples (never before its first). */
+struct pager {
+	struct reader r;
+	size_t	      max, taken;
+	int64_t	      next_t, next_seq;
+	int	      full;
+};
+
+static int scan_rows(
+    struct stmt *, int (*)(const struct block *, void *), void *);
 static void regular_times(int64_t, uint32_t, uint64_t, int64_t *, size_t);
 static int  read_block(const struct block *, void *);
+static int  page_block(const struct block *, void *);
 static int  run_before(
      const struct series *, const struct run *, const struct run *);
 static void runs_sift(const struct series *, struct run *, size_t, size_t);
@@ -101,16 +120,24 @@ blocks_scan(struct tx *tx, const char *recording_id, const char *channel,
     void *arg)
 {
 	struct stmt *st;
-	struct block b;
-	uint8_t	    *copy = NULL, *nc;
-	size_t	     cap = 0;
-	int	     rc;
 
 	st = store_prepare(tx, SQL_SCAN);
 	store_bind_text(st, 1, recording_id);
 	store_bind_text(st, 2, channel);
 	store_bind_int64(st, 3, to_ms);
 	store_bind_int64(st, 4, from_ms);
+	return (scan_rows(st, fn, arg));
+}
+
+/* Each row of st (SQL_SCAN's columns) to fn as a block; finalizes st. */
+static int
+scan_rows(struct stmt *st, int (*fn)(const struct block *, void *), void *arg)
+{
+	struct block b;
+	uint8_t	    *copy = NULL, *nc;
+	size_t	     cap = 0;
+	int	     rc;
+
 	while ((rc = store_step(st)) == STORE_ROW) {
 		memset(&b, 0, sizeof(b));
 		b.seq = store_col_int64(st, 0);
@@ -363,5 +390,67 @@ blocks_read(struct tx *tx, const char *recording_id, const char *channel,
 	free(r.v);
 	free(r.t_us);
 	free(r.runs);
+	return (rc);
+}
+
+static int
+page_block(const struct block *b, void *arg)
+{
+	struct pager *p = arg;
+
+	if (p->taken > 0 && p->taken + b->count > p->max) {
+		p->full = 1;
+		p->next_t = b->t_first_ms;
+		p->next_seq = b->seq;
+		return (ERR_TOO_LARGE); /* stops the scan */
+	}
+	p->taken += b->count;
+	return (read_block(b, &p->r));
+}
+
+int
+blocks_read_page(struct tx *tx, const char *recording_id, const char *channel,
+    int64_t *t_first_ms, int64_t *seq, size_t max, struct series *out,
+    int *more)
+{
+	struct pager p;
+	struct stmt *st;
+	int	     rc;
+
+	*more = 0;
+	memset(&p, 0, sizeof(p));
+	p.r.out = out;
+	p.r.base = out->n;
+	p.r.from_us = INT64_MIN;
+	p.r.to_us = INT64_MAX;
+	p.r.max = SIZE_MAX;
+	p.max = max;
+	p.r.v = malloc(CODEC_BLOCK_MAX * sizeof(*p.r.v));
+	p.r.t_us = malloc(CODEC_BLOCK_MAX * sizeof(*p.r.t_us));
+	if (p.r.v == NULL || p.r.t_us == NULL)
+		rc = ERR_NOMEM;
+	else {
+		/* Every block holds a sample: max + 1 rows fill the page. */
+		st = store_prepare(tx, SQL_PAGE);
+		store_bind_text(st, 1, recording_id);
+		store_bind_text(st, 2, channel);
+		store_bind_int64(st, 3, *t_first_ms);
+		store_bind_int64(st, 4, *seq);
+		store_bind_int64(st, 5,
+		    max < (size_t)INT64_MAX ? (int64_t)max + 1 : INT64_MAX);
+		rc = scan_rows(st, page_block, &p);
+		if (rc == ERR_TOO_LARGE && p.full)
+			rc = OK;
+	}
+	if (rc == OK && p.r.disorder)
+		rc = runs_merge(out, p.r.base, p.r.runs, p.r.nruns);
+	if (rc == OK && p.full) {
+		*more = 1;
+		*t_first_ms = p.next_t;
+		*seq = p.next_seq;
+	}
+	free(p.r.v);
+	free(p.r.t_us);
+	free(p.r.runs);
 	return (rc);
 }

@@ -156,9 +156,10 @@ int points_svg(const struct points_buckets *, double scale, double offset,
     const char *title, const char *unit, struct buf *out);
 
 /*
- * EDF (European Data Format, 1992 spec) writer for regular channels.
- * Signals are written as 16-bit digital values with the physical range of
- * the data type (scale/offset).
+ * EDF+ (European Data Format "plus", continuous: EDF+C) writer for
+ * regular channels. Signals are written as 16-bit digital values with the
+ * physical range of the data type (scale/offset), then one "EDF
+ * Annotations" signal.
  *
  * samples[0] of every signal is at start_ms, which must be a whole second
  * (the header holds seconds; ERR_INVALID otherwise): a caller whose window
@@ -167,26 +168,44 @@ int points_svg(const struct points_buckets *, double scale, double offset,
  * rate is a whole number of Hz, else the smallest whole number of seconds
  * (at most 1000) that holds a whole number of samples of every signal.
  *
- * Digital range -32768..32767, and -32768 is reserved for a missing
- * sample (a slot flagged in missing, or past nsamples): real counts are
- * written in -32767..32767. Counts that fit are written as they are, or
- * moved by a constant when their span fits but their place does not (the
- * physical range in the header moves with them, so a reader's linear map
- * still gives offset + scale * count); a channel whose counts span more
- * than 65535 values is divided by the smallest power of two that makes
- * them fit (stated in the header's prefiltering field). count_min and
- * count_max widen the range the counts are fitted into (count_min >
- * count_max: the samples' own).
+ * The records hold every slot of their time, recorded or not: a slot with
+ * no sample (flagged in missing, past nsamples, before the first sample,
+ * after the last) is written as -32768, and the annotations say which
+ * slots hold samples: one TAL "Recorded" (onset and duration in seconds
+ * from the start) for each run of slots with samples, when every signal
+ * was recorded over the same runs; otherwise "Recorded@@<label>" for each
+ * run of each signal (EDF+'s link of an annotation to one signal). Each
+ * record's annotations start with its time-keeping TAL, as EDF+ asks.
+ * More than POINTS_EDF_SPANS_MAX runs in all is ERR_INVALID.
+ *
+ * Digital range -32768..32767, and -32768 is reserved for a slot with no
+ * sample: real counts are written in -32767..32767. Counts that fit are
+ * written as they are, or moved by a constant when their span fits but
+ * their place does not (the physical range in the header moves with them,
+ * so a reader's linear map still gives offset + scale * count); a channel
+ * whose counts span more than 65535 values is divided by the smallest
+ * power of two that makes them fit (stated in the header's prefiltering
+ * field). count_min and count_max widen the range the counts are fitted
+ * into (count_min > count_max: the samples' own).
+ *
+ * Labels: points_edf_label of the data type (kind) and each channel's
+ * name; a label another signal has already gets "~<its number>" at its
+ * end instead. The patient field is "<patient> X X X" and the recording
+ * field "Startdate DD-MMM-YYYY <recording> X X" (EDF+'s subfields, X for
+ * what is not known).
  *
  * OK, ERR_INVALID (no signal, an irregular one, duration_ms <= 0, a start
  * that is not a whole second or lies outside 1985-2084, a scale of 0 or
- * not finite, a physical range that no 8-character field holds),
- * ERR_TOO_LARGE (a field overflows, or out's ceiling) or ERR_NOMEM. On
- * failure out is left as it was and, with points_edf_write_err, err holds
- * a one-line reason.
+ * not finite, a physical range that no 8-character field holds, too many
+ * runs), ERR_TOO_LARGE (a field overflows, or out's ceiling) or
+ * ERR_NOMEM. On failure out is left as it was and, with
+ * points_edf_write_err, err holds a one-line reason.
  */
+#define POINTS_EDF_LABEL_LEN 16	   /* the label field */
+#define POINTS_EDF_SPANS_MAX 65536 /* recorded runs in one file */
+
 struct points_edf_signal {
-	const char    *label;	      /* channel name */
+	const char    *channel;	      /* carebase's channel name */
 	const char    *unit;	      /* physical dimension, e.g. "uV" */
 	double	       scale, offset; /* physical = offset + scale * count */
 	int32_t	       count_min, count_max; /* counts seen */
@@ -199,7 +218,8 @@ struct points_edf_signal {
 
 struct points_edf {
 	const char *patient;   /* pseudonymous id, never a name */
-	const char *recording; /* e.g. "carebase recording <id>" */
+	const char *recording; /* the recording's id */
+	const char *kind;      /* the data type's name ("EEG"), or NULL */
 	int64_t	    start_ms;  /* a whole second */
 	int64_t	    duration_ms;
 	size_t	    nsignals;
@@ -209,5 +229,20 @@ struct points_edf {
 int points_edf_write(const struct points_edf *, struct buf *out);
 int points_edf_write_err(
     const struct points_edf *, struct buf *out, char *err, size_t errlen);
+
+/*
+ * The EDF+ label of a channel of a data type, at most 16 characters:
+ * EDF+'s signal type for the data type's name (EEG, ECG, EOG, EMG, ERG,
+ * MEG, MCG, EP, Resp, Temp, SaO2 for SpO2, Light, Sound, Event; any other
+ * name of at most 8 characters as it is; a longer one, or none, leaves
+ * the type out), a space, and the sensor: a 10-20 / 10-10 electrode in
+ * its standard case for EEG ("fp1" -> "EEG Fp1", "c3_a2" -> "EEG C3-A2"),
+ * a lead for ECG ("ii" -> "ECG II", "avf" -> "ECG aVF", "v2" -> "ECG
+ * V2"), otherwise the channel's name as it is ("mlii" -> "ECG mlii"); a
+ * channel named as its data type ("spo2" of SpO2) is the type alone
+ * ("SaO2"). Cut at 16 characters.
+ */
+int points_edf_label(
+    const char *kind, const char *channel, char out[POINTS_EDF_LABEL_LEN + 1]);
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * The exports of a recording's points (see query.c for the routes, the
  * window and who may read): GET /v1/recordings/{id}/export.csv, one row
- * per time with a column per channel, and /export.edf, every channel's
- * samples in EDF data records (points_edf.c writes them), at most
+ * per time with a column per channel, and /export.edf, every regular
+ * channel's samples as EDF+ with annotations that say which slots of its
+ * data records were recorded (points_edf.c writes them), at most
  * BIO_EXPORT_MAX samples (422 TOO_MANY_POINTS past it).
  */
 #include <stdio.h>
@@ -45,37 +46,48 @@ rq_csv_answer(struct rq *q, struct tx *tx)
 {
 	struct channel_info *c;
 	struct series	     s;
-	size_t		     i, j, n;
+	size_t		     i, n;
 	int		     rc = OK;
 
 	memset(&s, 0, sizeof(s));
 	if ((rc = export_channels(q, &c, &n)) != OK)
 		return (rc);
-	rq_str(q, "channel,t_ms,count,value\n");
+	rq_str(q, RQ_CSV_HEAD);
 	for (i = 0; i < n && rc == OK; i++) {
 		rc = blocks_read(tx, q->id, c[i].name, q->from, q->to,
 		    BIO_EXPORT_MAX - (size_t)q->points, &s);
 		if (rc == ERR_TOO_LARGE)
 			rc = rq_too_many(q, BIO_EXPORT_MAX);
 		if (rc == OK)
-			rc = rq_reserve(q,
-			    q->out.len + q->wn +
-				s.n * (34 + strlen(c[i].name) + 24));
-		for (j = 0; rc == OK && j < s.n; j++) {
-			rq_str(q, c[i].name);
-			rq_mem(q, ",", 1);
-			rq_tus(q, s.t_us[j]);
-			rq_mem(q, ",", 1);
-			rq_i64(q, s.v[j]);
-			rq_mem(q, ",", 1);
-			rq_dbl(q, q->rec.offset + q->rec.scale * s.v[j]);
-			rq_mem(q, "\n", 1);
-		}
-		q->points += (int64_t)s.n;
+			rc = rq_csv_rows(q, c[i].name, &s);
 		series_free(&s);
 	}
 	q->ctype = "text/csv; charset=utf-8";
 	return (rc);
+}
+
+int
+rq_csv_rows(struct rq *q, const char *channel, const struct series *s)
+{
+	size_t j;
+	int    rc;
+
+	if ((rc = rq_reserve(
+		 q, q->out.len + q->wn + s->n * (34 + strlen(channel) + 24))) !=
+	    OK)
+		return (rc);
+	for (j = 0; j < s->n; j++) {
+		rq_str(q, channel);
+		rq_mem(q, ",", 1);
+		rq_tus(q, s->t_us[j]);
+		rq_mem(q, ",", 1);
+		rq_i64(q, s->v[j]);
+		rq_mem(q, ",", 1);
+		rq_dbl(q, q->rec.offset + q->rec.scale * s->v[j]);
+		rq_mem(q, "\n", 1);
+	}
+	q->points += (int64_t)s->n;
+	return (OK);
 }
 
 /*
@@ -109,7 +121,7 @@ rq_edf_answer(struct rq *q, struct tx *tx)
 	struct series		  s;
 	int32_t			**dense = NULL;
 	uint8_t			**missing = NULL;
-	char			  name[64], why[256];
+	char			  why[256];
 	size_t			  i, j, n, nreg = 0, total = 0;
 	int64_t			  idx, nd, start;
 	int			  rc;
@@ -195,7 +207,7 @@ rq_edf_answer(struct rq *q, struct tx *tx)
 		}
 		q->points += (int64_t)s.n;
 		series_free(&s);
-		sig[i].label = reg[i]->name;
+		sig[i].channel = reg[i]->name;
 		sig[i].unit = q->rec.unit;
 		sig[i].scale = q->rec.scale;
 		sig[i].offset = q->rec.offset;
@@ -204,10 +216,10 @@ rq_edf_answer(struct rq *q, struct tx *tx)
 		sig[i].missing = missing[i];
 		sig[i].nsamples = (size_t)nd;
 	}
-	snprintf(name, sizeof(name), "carebase recording %s", q->id);
 	memset(&edf, 0, sizeof(edf));
 	edf.patient = q->rec.user_id; /* pseudonymous: an id, never a name */
-	edf.recording = name;
+	edf.recording = q->id;
+	edf.kind = q->rec.data_type;
 	edf.start_ms = start;
 	edf.duration_ms = q->to - start;
 	edf.nsignals = nreg;

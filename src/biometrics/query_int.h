@@ -1,7 +1,8 @@
 /*
  * Private to the read routes of recordings' points: query.c (the routes,
- * raw points, buckets, chart, channels, and the answer's write buffer)
- * and query_export.c (the CSV and EDF exports).
+ * raw points, buckets, chart, channels, and the answer's write buffer),
+ * query_export.c (the CSV and EDF exports) and export_links.c (the GDPR
+ * export's pages of a recording's points).
  */
 #ifndef BIOMETRICS_QUERY_INT_H
 #define BIOMETRICS_QUERY_INT_H
@@ -76,5 +77,9 @@ void rq_dbl(struct rq *, double);	/* %.12g; null when not finite */
 /* ?channel= or every channel over the window, as CSV / as EDF. */
 int rq_csv_answer(struct rq *, struct tx *);
 int rq_edf_answer(struct rq *, struct tx *);
+/* The CSV's first line, and its rows of one channel's samples (counted
+ * in q->points). */
+#define RQ_CSV_HEAD "channel,t_ms,count,value\n"
+int rq_csv_rows(struct rq *, const char *channel, const struct series *);
 
 #endif

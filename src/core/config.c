@@ -69,6 +69,10 @@ static const struct config_entry config_table[] = {
 	{ "points_body_limit", CT_INT, S(points_body_limit), "67108864", 1024,
 	    1024LL * 1024 * 1024, NULL, 0,
 	    "largest biometric points batch body in bytes (413 past it)" },
+	{ "points_page_max", CT_INT, S(points_page_max), "1048576", 1000,
+	    4194304, NULL, 0,
+	    "samples in one page of a recording's points linked from a GDPR "
+	    "export (whole blocks: up to one block more)" },
 	{ "max_connections", CT_INT, S(max_connections), "1000", 16, 1000000,
 	    NULL, 0,
 	    "connections open at once; past it a new one is closed at "

@@ -32,6 +32,7 @@ struct config {
 	int64_t db_busy_timeout_ms;
 	int64_t body_limit;	   /* bytes */
 	int64_t points_body_limit; /* bytes, POST .../points batches */
+	int64_t points_page_max;   /* samples a page of an export's points */
 	int64_t request_timeout_s; /* idle connection timeout */
 	int64_t max_connections;   /* http/conn.c */
 	int64_t max_connections_per_client;

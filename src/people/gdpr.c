@@ -12,7 +12,11 @@
  * relationships and the audit records where they are the actor or the
  * entity. Other people's details in those records (an admin's pseudonym,
  * address, agent) are left out. A user deleted (soft) but not erased is
- * still exported to admins.
+ * still exported to admins. What is too large for the document (a
+ * recording's points) is linked (a hook's export_links): each link
+ * carries the export's id (export_id, resource_export_id) and serves the
+ * session that made the export alone, until it ends (links_expire_at:
+ * the session's absolute end; signing out or idling ends it sooner).
  *
  * Erasure (DELETE /v1/me with the current password; admins: POST
  * /v1/users/{id}/erase) runs in one transaction: the modules' erasure
@@ -123,6 +127,7 @@ static int user_json(struct tx *, const char *, json_t **, char *, char *);
 static int rows_json(struct tx *, const char *, const char *, const char *,
     const char *, json_t *, int *);
 static int audit_json(struct tx *, const char *, const char *, json_t *, int *);
+static int session_end(struct tx *, const char *, json_t **);
 static int export_tx(struct tx *, void *);
 static void export_send(
     struct request *, struct principal *, const char *, int);
@@ -279,23 +284,47 @@ audit_json(struct tx *tx, const char *audit_ref, const char *user_id,
 	return (OK);
 }
 
+/* When session id ends at the latest (its absolute end), or null. */
+static int
+session_end(struct tx *tx, const char *id, json_t **out)
+{
+	struct stmt *st;
+	int	     rc;
+
+	*out = json_null();
+	st = store_prepare(
+	    tx, "SELECT expires_at FROM auth_sessions WHERE id = ?");
+	store_bind_text(st, 1, id);
+	if ((rc = store_step(st)) == STORE_ROW)
+		*out = people_json_time(0, store_col_int64(st, 0));
+	store_finalize(st);
+	return (rc == STORE_ROW || rc == STORE_DONE ? OK : rc);
+}
+
 int
 people_export(struct tx *tx, const struct principal *who, struct request *req,
     const char *user_id, int audited, json_t **doc)
 {
-	json_t *user = NULL, *rels, *audit, *owned;
+	json_t *user = NULL, *rels, *audit, *owned, *ends = NULL;
 	char	audit_ref[65], email_index[65], ts[ISO_TIME_LEN];
+	char	export_id[RESOURCE_EXPORT_ID_LEN + 1];
 	int	rc, truncated = 0;
 
 	*doc = NULL;
 	if ((rc = user_json(tx, user_id, &user, audit_ref, email_index)) != OK)
 		return (rc);
+	if ((rc = session_end(tx, who->session_id, &ends)) != OK) {
+		json_decref(user);
+		return (rc);
+	}
+	resource_export_id(who, user_id, export_id);
 	rels = json_array();
 	audit = json_array();
 	owned = json_object();
-	*doc = json_pack("{s:s,s:o,s:o,s:o,s:o}", "exported_at",
-	    time_format_iso(time_now_ms(), ts), "user", user, "relationships",
-	    rels, "audit_log", audit, "records", owned);
+	*doc = json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o}", "exported_at",
+	    time_format_iso(time_now_ms(), ts), "export_id", export_id,
+	    "links_expire_at", ends, "user", user, "relationships", rels,
+	    "audit_log", audit, "records", owned);
 	if (*doc == NULL)
 		return (ERR_NOMEM);
 	if ((rc = people_relationships_of(tx, user_id, rels, &truncated)) !=
@@ -304,7 +333,7 @@ people_export(struct tx *tx, const struct principal *who, struct request *req,
 		OK ||
 	    (rc = resource_export_owned(tx, who, req, user_id, email_index,
 		 *doc, owned, &truncated)) != OK ||
-	    (rc = hooks_gdpr_export(tx, user_id, owned)) != OK)
+	    (rc = hooks_gdpr_export(tx, user_id, export_id, owned)) != OK)
 		return (rc);
 	json_object_set_new(*doc, "truncated", json_boolean(truncated));
 	if (audited)

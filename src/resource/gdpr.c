@@ -21,14 +21,21 @@
  * an address no user was named for). RESOURCE_ERASE_ROWS resources lose
  * the person's rows instead (personal fields sealed under the system key,
  * RESOURCE_SYSTEM_KEY, which erasure does not destroy).
+ *
+ * An export's id (resource_export_id) binds the links an export holds
+ * (a recording's points, too many for the document) to the session that
+ * made it.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/keyring.h"
 #include "core/util.h"
 #include "resource/resource.h"
 #include "resource/resource_int.h"
@@ -36,7 +43,12 @@
 
 #define GDPR_SQL_MAX (16 * 1024) /* bytes of a statement made here */
 
+static pthread_once_t export_once = PTHREAD_ONCE_INIT;
+static unsigned char  export_fallback[32];
+
 static int erase_sql(const struct rdef *, const char *, struct buf *, json_t *);
+static void export_fallback_init(void);
+static void export_key(unsigned char[32]);
 
 /* Rows by address only when the resource says so and there is one. */
 static int
@@ -198,4 +210,61 @@ resource_erase_owned(struct tx *tx, const char *user_id,
 	}
 	buf_free(&sql);
 	return (rc);
+}
+
+/* Export ids */
+
+static void
+export_fallback_init(void)
+{
+	randombytes_buf(export_fallback, sizeof(export_fallback));
+}
+
+/* Derived from the index key, as the cursors' are (page.c), so every
+ * process of a deployment agrees; a random per-process key before
+ * keyring_init (tests, tools). */
+static void
+export_key(unsigned char key[32])
+{
+	const unsigned char *k = keyring_key(KEY_INDEX);
+
+	if (k == NULL) {
+		pthread_once(&export_once, export_fallback_init);
+		memcpy(key, export_fallback, 32);
+		return;
+	}
+	crypto_generichash(
+	    key, 32, (const unsigned char *)"carebase.export", 15, k, 32);
+}
+
+void
+resource_export_id(const struct principal *who, const char *user_id,
+    char out[RESOURCE_EXPORT_ID_LEN + 1])
+{
+	crypto_generichash_state st;
+	unsigned char		 key[32], mac[RESOURCE_EXPORT_ID_LEN / 2];
+
+	export_key(key);
+	crypto_generichash_init(&st, key, sizeof(key), sizeof(mac));
+	crypto_generichash_update(&st, (const unsigned char *)who->session_id,
+	    strlen(who->session_id));
+	crypto_generichash_update(&st, (const unsigned char *)"\n", 1);
+	crypto_generichash_update(
+	    &st, (const unsigned char *)user_id, strlen(user_id));
+	crypto_generichash_final(&st, mac, sizeof(mac));
+	sodium_memzero(key, sizeof(key));
+	sodium_bin2hex(out, RESOURCE_EXPORT_ID_LEN + 1, mac, sizeof(mac));
+}
+
+int
+resource_export_owns(
+    const struct principal *who, const char *user_id, const char *export_id)
+{
+	char want[RESOURCE_EXPORT_ID_LEN + 1];
+
+	if (who == NULL || who->session_id[0] == '\0' || user_id == NULL ||
+	    export_id == NULL || strlen(export_id) != RESOURCE_EXPORT_ID_LEN)
+		return (0);
+	resource_export_id(who, user_id, want);
+	return (sodium_memcmp(want, export_id, RESOURCE_EXPORT_ID_LEN) == 0);
 }

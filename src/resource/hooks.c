@@ -44,7 +44,8 @@ hooks_gdpr_register(const struct gdpr_hook *h)
 	/* A resource's rows are exported from its declaration: a hook
 	 * of its name would stand in for them. */
 	all = resource_all(&n);
-	for (i = 0; h->export != NULL && i < n; i++)
+	for (i = 0; (h->export != NULL || h->export_links != NULL) && i < n;
+	     i++)
 		if (strcmp(all[i]->name, h->name) == 0) {
 			log_error(
 			    "event=gdpr_hook_invalid name=%s "
@@ -63,26 +64,31 @@ hooks_gdpr_register(const struct gdpr_hook *h)
 }
 
 int
-hooks_gdpr_export(struct tx *tx, const char *user_id, json_t *into)
+hooks_gdpr_export(
+    struct tx *tx, const char *user_id, const char *export_id, json_t *into)
 {
-	json_t *rows;
-	size_t	i;
-	int	rc;
+	const struct gdpr_hook *h;
+	json_t		       *rows;
+	size_t			i;
+	int			rc;
 
 	for (i = 0; i < ngdpr_hooks; i++) {
-		if (gdpr_hooks[i]->export == NULL)
+		h = gdpr_hooks[i];
+		if (h->export == NULL && h->export_links == NULL)
 			continue;
 		/* Never in place of what is there (a resource registered
 		 * after the hook, exported from its declaration). */
-		if (json_object_get(into, gdpr_hooks[i]->name) != NULL) {
-			log_error("event=gdpr_hook_overwrite name=%s",
-			    gdpr_hooks[i]->name);
+		if (json_object_get(into, h->name) != NULL) {
+			log_error("event=gdpr_hook_overwrite name=%s", h->name);
 			return (ERR_INTERNAL);
 		}
 		if ((rows = json_array()) == NULL)
 			return (ERR_NOMEM);
-		json_object_set_new(into, gdpr_hooks[i]->name, rows);
-		if ((rc = gdpr_hooks[i]->export(tx, user_id, rows)) != OK)
+		json_object_set_new(into, h->name, rows);
+		rc = h->export != NULL
+		    ? h->export(tx, user_id, rows)
+		    : h->export_links(tx, user_id, export_id, rows);
+		if (rc != OK)
 			return (rc);
 	}
 	return (OK);

@@ -47,7 +47,8 @@ struct tx;
  * export appends the person's rows to rows (as they would see them: no
  * hashes, no staff notes); erase removes or anonymises them, inside the
  * erasure's transaction, before the person's data key is destroyed.
- * Either may be NULL. A declared resource's rows are exported and erased
+ * Either may be NULL (export_links, below, may stand in for export). A
+ * declared resource's rows are exported and erased
  * from its declaration (resource_export_owned, resource_erase_owned): a
  * hook is for rows that are not, or for what a declaration cannot say
  * (an erase-only hook may carry a resource's name); it never stands in
@@ -57,6 +58,14 @@ struct gdpr_hook {
 	const char *name; /* key in the export's "records" */
 	int (*export)(struct tx *, const char *user_id, json_t *rows);
 	int (*erase)(struct tx *, const char *user_id);
+	/*
+	 * May be NULL; export's stand-in for what is too large for the
+	 * document (a recording's points): rows that link to routes of
+	 * the module's, each link carrying export_id (resource_export_id:
+	 * the route serves it to the session that made the export alone).
+	 */
+	int (*export_links)(struct tx *, const char *user_id,
+	    const char *export_id, json_t *rows);
 };
 #define HOOKS_GDPR_MAX 16
 
@@ -68,11 +77,13 @@ struct gdpr_hook {
  */
 int hooks_gdpr_register(const struct gdpr_hook *);
 /*
- * Every hook's export, each under into.<name> (an array). A name into
- * holds already (the export of a resource registered after the hook) is
- * never overwritten: ERR_INTERNAL, logged.
+ * Every hook's export (or export_links, with export_id), each under
+ * into.<name> (an array). A name into holds already (the export of a
+ * resource registered after the hook) is never overwritten: ERR_INTERNAL,
+ * logged.
  */
-int hooks_gdpr_export(struct tx *, const char *user_id, json_t *into);
+int hooks_gdpr_export(
+    struct tx *, const char *user_id, const char *export_id, json_t *into);
 /* Every hook's erase, in registration order; the first failure stops. */
 int hooks_gdpr_erase(struct tx *, const char *user_id);
 

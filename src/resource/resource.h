@@ -548,6 +548,21 @@ int resource_rows(struct tx *, const struct resource *,
  */
 int resource_export_row(
     struct tx *, const struct resource *, const char *id, json_t **out);
+/*
+ * The id of a GDPR export of user_id's data made through who's session
+ * (who->session_id): a keyed MAC of both, RESOURCE_EXPORT_ID_LEN hex
+ * characters. The links an export holds to what is too large for the
+ * document (a recording's points) carry it; resource_export_owns says 1
+ * when it is the id of an export of user_id made through who's session,
+ * 0 otherwise (no session, another one, another person, not an id). So a
+ * link works for the session that made the export alone, while that
+ * session lasts: signed out, idle or past its time, the link ends with it.
+ */
+#define RESOURCE_EXPORT_ID_LEN 32
+void resource_export_id(const struct principal *who, const char *user_id,
+    char out[RESOURCE_EXPORT_ID_LEN + 1]);
+int  resource_export_owns(
+     const struct principal *who, const char *user_id, const char *export_id);
 int resource_erase_owned(struct tx *, const char *user_id,
     const char *address_index, json_t *cleared);
 

@@ -7,7 +7,10 @@ read back; the SVG chart parses; who may read and write, and every read of
 points audited; the review's fixes (issue 5): EDF numbered from the whole
 second, -32768 kept for gaps, a batch's digest covering the CSV query
 string, reads in time order whatever order batches came in, at most 256
-channels a recording. Runs on SQLite and PostgreSQL."""
+channels a recording; issue 15, item 5: EDF+ with standard labels and
+annotations that mark what was recorded, read back by MNE; item 6: the
+GDPR export links each recording to all its points, for the session that
+made the export only. Runs on SQLite and PostgreSQL."""
 
 import concurrent.futures
 import datetime
@@ -20,7 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import hdr, person, problem, relate, years_ago
+from conftest import hdr, login, person, problem, relate, years_ago
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "biosignals"
 HRV = "00000000-0000-7000-8000-0000000000d1"
@@ -572,12 +575,15 @@ def test_eeg_four_channels_in_json_and_csv(server, cast, db):
     r = server.get(f"/v1/recordings/{rid}/export.edf", headers=hdr(o), timeout=30)
     assert r.status_code == 200, r.text
     edf = parse_edf(r.content)
-    # Channels come in name order.
-    assert [s["label"] for s in edf["signals"]] == sorted(names)
+    # Channels come in name order, labelled as EDF+ labels EEG electrodes.
+    assert [s["label"] for s in edf["signals"]] == ["EEG C3", "EEG C4", "EEG Cz", "EEG Pz"]
     assert edf["start"] == "01.03.26 10.00.00"
-    by_name = dict(zip(names, chans))
+    by_label = {"EEG " + n[0].upper() + n[1:]: c for n, c in zip(names, chans)}
+    # Recorded from the start for N / 256 s; the rest of the last record
+    # was not, and holds -32768.
+    assert edf["annotations"] == [(0.0, N / 256, "Recorded")]
     for s in edf["signals"]:
-        c = by_name[s["label"]]
+        c = by_label[s["label"]]
         assert s["unit"] == "uV" and s["spr"] * 1.0 / edf["duration"] == 256
         assert s["samples"][:N] == c
         assert all(v == -32768 for v in s["samples"][N:])
@@ -600,7 +606,10 @@ def test_edf_counts_from_the_whole_second_and_keeps_minus_32768_for_gaps(server,
     edf = parse_edf(r.content)
     assert edf["start"] == "01.03.26 10.00.00" and edf["duration"] == 1
     s = edf["signals"][0]
+    assert s["label"] == "EEG Fp1"
     assert s["spr"] == 256 and edf["records"] == 3       # [10:00:00, 10:00:03)
+    # Recorded from 10:00:00.500 for 512 samples, 2 s; no more.
+    assert edf["annotations"] == [(0.5, 2.0, "Recorded")]
     assert s["dmin"] == -32768 and s["dmax"] == 32767
     # Record 0 starts at 10:00:00: half a second of gap before the first sample.
     assert s["samples"][:128] == [-32768] * 128
@@ -618,6 +627,7 @@ def test_edf_counts_from_the_whole_second_and_keeps_minus_32768_for_gaps(server,
     assert r.status_code == 200, r.text
     edf = parse_edf(r.content)
     assert edf["start"] == "01.03.26 10.00.01" and edf["records"] == 1
+    assert edf["annotations"] == [(0.25, 0.75, "Recorded")]
     s = edf["signals"][0]
     # Slot j of 10:00:01 is sample j + 128; those before 10:00:01.250 are
     # gaps. No count of -32768 in this window: the counts as they are.
@@ -636,11 +646,72 @@ def test_edf_that_cannot_be_written_says_why(server, cast):
     assert server.get(f"/v1/recordings/{rid}/export.csv", headers=hdr(o)).status_code == 200
 
 
+def mne_or_skip():
+    """Debian's python3-mne (scripts/install-deps): an EDF reader that is
+    not ours."""
+    return pytest.importorskip("mne", reason="python3-mne (scripts/install-deps) reads EDF+")
+
+
+def read_edf_with_mne(content, tmp_path):
+    mne = mne_or_skip()
+    path = tmp_path / "export.edf"        # mne goes by the extension
+    path.write_bytes(content)
+    return mne.io.read_raw_edf(str(path), infer_types=True, preload=True, verbose="error")
+
+
+def test_edf_marks_what_was_recorded_and_mne_finds_exactly_it(server, cast, tmp_path):
+    """Issue 15, item 5: the whole 4-channel EEG (97,419 samples a channel
+    at 256 Hz, 380.54 s) ends 117 samples before its last one-second data
+    record does. An independent reader (MNE) finds EDF+ standard labels,
+    an annotation that marks the recorded span, every recorded sample
+    exactly, and nothing inside that span that was not recorded."""
+    raw_bytes = _data("eeg_biosig_4ch_256hz_planar.i16le")
+    per = len(raw_bytes) // 8
+    chans = [list(struct.unpack(f"<{per}h", raw_bytes[2 * per * c:2 * per * (c + 1)]))
+             for c in range(4)]
+    names = ["c3", "cz", "c4", "pz"]
+    o = cast["owner"]
+    rid = recording(server, o, EEG)["id"]
+    body = binary(0, [(n, 256000, T0, c, None) for n, c in zip(names, chans)])
+    assert send(server, o, rid, body).status_code == 201
+    r = server.get(f"/v1/recordings/{rid}/export.edf", headers=hdr(o), timeout=60)
+    assert r.status_code == 200, r.text
+    raw = read_edf_with_mne(r.content, tmp_path)
+    # EDF+ labels: "EEG C3" and so on; MNE takes the type from them.
+    by_label = {"C3": chans[0], "Cz": chans[1], "C4": chans[2], "Pz": chans[3]}
+    assert sorted(raw.ch_names) == sorted(by_label)
+    assert set(raw.get_channel_types()) == {"eeg"}
+    assert raw.info["sfreq"] == 256
+    assert raw.info["meas_date"].timestamp() * 1000 == T0
+    # The file holds whole records (381 s); one annotation says which part
+    # was recorded: from the first sample for 97,419 / 256 s.
+    assert len(raw.times) == 381 * 256
+    spans = [(a["onset"], a["duration"]) for a in raw.annotations
+             if a["description"] == "Recorded"]
+    assert spans == [(0.0, per / 256)], list(raw.annotations)
+    first = round(spans[0][0] * 256)
+    last = round((spans[0][0] + spans[0][1]) * 256)
+    assert last - first == per
+    scale = 0.0030517578125      # uV a count (the EEG data type)
+    for label, counts in by_label.items():
+        uv = raw.get_data(picks=[label])[0] * 1e6
+        got = uv[first:last]
+        # Every recorded sample, within the digital resolution.
+        assert len(got) == len(counts)
+        worst = max(abs(g - c * scale) for g, c in zip(got, counts))
+        assert worst <= scale / 2, (label, worst)
+    assert r.content[192:197] == b"EDF+C"
+
+
 def parse_edf(b):
+    """An EDF+C file read by hand: the ordinary signals' samples and the
+    annotations (onset, duration, text) of its "EDF Annotations" signal,
+    the last; each record's time-keeping TAL is checked, not returned."""
     h = b[:256].decode("ascii")
     ns = int(h[252:256])
     nrec, dur = int(h[236:244]), float(h[244:252])
     assert int(h[184:192]) == 256 * (ns + 1)
+    assert h[192:197] == "EDF+C"
     f = b[256:256 * (ns + 1)].decode("ascii")
     at = 0
 
@@ -656,15 +727,24 @@ def parse_edf(b):
     sig = [{"label": label[i], "unit": unit[i], "pmin": float(pmin[i]), "pmax": float(pmax[i]),
             "dmin": int(dmin[i]), "dmax": int(dmax[i]), "spr": int(spr[i]), "samples": []}
            for i in range(ns)]
+    assert label[-1] == "EDF Annotations"
     data = b[256 * (ns + 1):]
     per = sum(s["spr"] for s in sig) * 2
     assert len(data) == nrec * per
+    notes = []
     for r in range(nrec):
         o = r * per
-        for s in sig:
+        for s in sig[:-1]:
             s["samples"] += list(struct.unpack(f"<{s['spr']}h", data[o:o + 2 * s["spr"]]))
             o += 2 * s["spr"]
-    return {"signals": sig, "records": nrec, "duration": dur,
+        *tals, rest = data[o:o + 2 * sig[-1]["spr"]].split(b"\x14\0")
+        assert rest.strip(b"\0") == b""                     # NULs after the TALs
+        assert tals[0] == b"+%d\x14" % (r * dur)           # time keeping
+        for tal in tals[1:]:
+            head, text = tal.decode().split("\x14", 1)
+            onset, _, duration = head.partition("\x15")
+            notes.append((float(onset), float(duration), text))
+    return {"signals": sig[:-1], "annotations": notes, "records": nrec, "duration": dur,
             "start": h[168:176] + " " + h[176:184], "patient": h[8:88].strip()}
 
 
@@ -963,3 +1043,114 @@ def test_erasing_a_person_deletes_their_points(server, cast, db):
     assert db.count("recordings", f"id = '{rid}'") == 0
     assert db.count("recording_blocks", f"recording_id = '{rid}'") == 0
     assert db.count("recording_batches", f"recording_id = '{rid}'") == 0
+
+
+# --------------------------------------------------------------------------
+# the GDPR export's links to a recording's points (issue 15, item 6)
+
+
+def all_points(server, who, link):
+    """Every page of a points link of a GDPR export, following its Link
+    rel="next" headers: ([(channel, t_us, count)], [rows a page])."""
+    rows, pages, url = [], [], link
+    while url:
+        r = server.get(url, headers=hdr(who), timeout=60)
+        assert r.status_code == 200, r.text
+        assert r.headers["Content-Type"].startswith("text/csv")
+        lines = r.text.splitlines()
+        assert lines[0] == "channel,t_ms,count,value"
+        for ln in lines[1:]:
+            ch, t, c, _ = ln.split(",")
+            rows.append((ch, us_of(t), int(c)))
+        pages.append(len(lines) - 1)
+        url = r.links.get("next", {}).get("url")
+    return rows, pages
+
+
+@pytest.mark.dialect
+def test_gdpr_export_links_every_recording_to_all_its_points(start_server):
+    server = start_server(env={"CAREBASE_POINTS_PAGE_MAX": "5000"})
+    o, other = person(server, "owner"), person(server, "other")
+    admin = person(server, "admin", "admin")
+    chans, beats = eeg(), rr()[:3000]
+    # EEG, two channels of 6,000 samples in two batches, the later one
+    # sent first (its blocks come before the earlier ones by seq).
+    eeg_id = recording(server, o, EEG)["id"]
+    for seq, (a, b) in ((1, (2560, 6000)), (0, (0, 2560))):
+        body = binary(seq, [(n, 256000, T0 + a * 1000 // 256, c[a:b], None)
+                            for n, c in (("c3", chans[0]), ("cz", chans[1]))])
+        assert send(server, o, eeg_id, body).status_code == 201
+    want_eeg = [(n, t_us(T0, 256000, k), c[k]) for n, c in (("c3", chans[0]), ("cz", chans[1]))
+                for k in range(6000)]
+    # RR intervals (irregular), a failed recording (its points discarded)
+    # and one with no points.
+    hrv_id = recording(server, o, HRV)["id"]
+    ts = [T0 + sum(beats[:k + 1]) for k in range(len(beats))]
+    assert send(server, o, hrv_id, binary(0, [("rr", 0, 0, beats, ts)])).status_code == 201
+    failed_id = recording(server, o, ECG)["id"]
+    send_ecg_in_batches(server, o, failed_id, ecg()[:1000], [1000])
+    r = server.post(f"/v1/recordings/{failed_id}/finish", headers=hdr(o), json={"status": "failed"})
+    assert r.status_code == 200, r.text
+    empty_id = recording(server, o, ECG)["id"]
+    theirs = recording(server, other, ECG)["id"]
+    send_ecg_in_batches(server, other, theirs, ecg()[:500], [500])
+
+    # The export names every recording of the person, with a link to all
+    # its points.
+    r = server.get("/v1/me/export", headers=hdr(o))
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["export_id"] and doc["links_expire_at"]
+    mine = {x["id"] for x in doc["records"]["recordings"]}
+    assert mine == {eeg_id, hrv_id, failed_id, empty_id}
+    links = {x["recording_id"]: x for x in doc["records"]["recording_points"]}
+    assert set(links) == mine
+    assert links[eeg_id]["points"] == 12000 and links[hrv_id]["points"] == 3000
+    assert links[failed_id]["points"] == 0 and links[empty_id]["points"] == 0
+    assert [c["name"] for c in links[eeg_id]["channels"]] == ["c3", "cz"]
+    for rid, x in links.items():
+        assert x["csv"] == f"/v1/exports/{doc['export_id']}/recordings/{rid}/points.csv"
+
+    # Following it gives back exactly what was sent, channel by channel in
+    # time order, in pages of about 5,000 samples (whole blocks).
+    rows, pages = all_points(server, o, links[eeg_id]["csv"])
+    assert rows == want_eeg
+    assert len(pages) >= 3 and all(n <= 5000 + 4096 for n in pages), pages
+    rows, _ = all_points(server, o, links[hrv_id]["csv"])
+    assert rows == [("rr", t * 1000, v) for t, v in zip(ts, beats)]
+    for rid in (failed_id, empty_id):
+        assert all_points(server, o, links[rid]["csv"]) == ([], [0])
+    assert server.db.count("audit_log", "action = 'recordings.points.read' "
+                           f"AND entity_id = '{eeg_id}'") == len(pages)
+
+    # Only for the session that made the export: another person, an
+    # admin, the person's own other session find nothing there.
+    link = links[eeg_id]["csv"]
+    problem(server.get(link, headers=hdr(other)), 404, "NOT_FOUND")
+    problem(server.get(link, headers=hdr(admin)), 404, "NOT_FOUND")
+    second = login(server, o["email"])
+    problem(server.get(link, headers=hdr(second)), 404, "NOT_FOUND")
+    assert server.get(link, headers=hdr(o)).status_code == 200
+    # A link names its own export's recordings only.
+    problem(server.get(link.replace(eeg_id, theirs), headers=hdr(o)), 404, "NOT_FOUND")
+    problem(server.get(link + "?cursor=nonsense", headers=hdr(o)), 422, "VALIDATION_FAILED")
+    # The second session's own export has other links, that work for it.
+    doc2 = server.get("/v1/me/export", headers=hdr(second)).json()
+    assert doc2["export_id"] != doc["export_id"]
+    link2 = {x["recording_id"]: x["csv"] for x in doc2["records"]["recording_points"]}[eeg_id]
+    assert all_points(server, second, link2)[0] == want_eeg
+    problem(server.get(link2, headers=hdr(o)), 404, "NOT_FOUND")
+
+    # An admin's export of the person: links for the admin's session.
+    r = server.get(f"/v1/users/{o['id']}/export", headers=hdr(admin))
+    assert r.status_code == 200, r.text
+    alink = {x["recording_id"]: x["csv"]
+             for x in r.json()["records"]["recording_points"]}[hrv_id]
+    assert all_points(server, admin, alink)[0] == [("rr", t * 1000, v) for t, v in zip(ts, beats)]
+    problem(server.get(alink, headers=hdr(o)), 404, "NOT_FOUND")
+
+    # The export ends with its session: signed out, or past its time.
+    assert server.post("/v1/auth/logout", headers=hdr(o)).status_code == 204
+    problem(server.get(link, headers=hdr(o)), 401, "SESSION_EXPIRED")
+    server.db.execute(f"UPDATE auth_sessions SET expires_at = 1 WHERE user_id = '{admin['id']}'")
+    problem(server.get(alink, headers=hdr(admin)), 401, "SESSION_EXPIRED")

@@ -708,7 +708,7 @@ hook_erase(struct tx *tx, const char *user_id)
 static int
 hook_export_tx(struct tx *tx, void *arg)
 {
-	return (hooks_gdpr_export(tx, person, arg));
+	return (hooks_gdpr_export(tx, person, "", arg));
 }
 
 /*
@@ -745,6 +745,70 @@ no_hook_replaces_a_declared_export(void **state)
 	json_decref(into);
 }
 
+static int
+hook_links(
+    struct tx *tx, const char *user_id, const char *export_id, json_t *rows)
+{
+	(void)tx;
+	(void)user_id;
+	return (json_array_append_new(rows, json_string(export_id)) == 0
+		? OK
+		: ERR_NOMEM);
+}
+
+/*
+ * A hook's links carry the export's id, which names one export of one
+ * person through one session: another session, another person, no
+ * session or an id changed by a character own nothing. A links hook
+ * named as a resource is refused as any export.
+ */
+static void
+export_ids_bind_a_session_and_a_person(void **state)
+{
+	static const struct gdpr_hook named = { "gdpr_probe", NULL, NULL,
+		hook_links };
+	static const struct gdpr_hook links = { "gdpr_probe_links", NULL, NULL,
+		hook_links };
+	struct principal	      who, other;
+	char			      id[RESOURCE_EXPORT_ID_LEN + 1];
+	char			      again[RESOURCE_EXPORT_ID_LEN + 1];
+	json_t			     *into;
+
+	(void)state;
+	memset(&who, 0, sizeof(who));
+	snprintf(who.session_id, sizeof(who.session_id), "%s",
+	    "0190a1b2-0000-7000-8000-000000000001");
+	other = who;
+	other.session_id[35] = '2';
+	resource_export_id(&who, person, id);
+	assert_int_equal(strlen(id), RESOURCE_EXPORT_ID_LEN);
+	assert_int_equal(
+	    strspn(id, "0123456789abcdef"), RESOURCE_EXPORT_ID_LEN);
+	resource_export_id(&who, person, again);
+	assert_string_equal(id, again);
+	assert_true(resource_export_owns(&who, person, id));
+	assert_false(resource_export_owns(&other, person, id));
+	assert_false(resource_export_owns(
+	    &who, "0190a1b2-0000-7000-8000-00000000ffff", id));
+	assert_false(resource_export_owns(&who, person, "nonsense"));
+	assert_false(resource_export_owns(NULL, person, id));
+	again[0] = again[0] == '0' ? '1' : '0';
+	assert_false(resource_export_owns(&who, person, again));
+	memset(other.session_id, 0, sizeof(other.session_id));
+	resource_export_id(&other, person, again);
+	assert_false(resource_export_owns(&other, person, again));
+
+	assert_int_equal(hooks_gdpr_register(&named), ERR_CONFIG);
+	assert_int_equal(hooks_gdpr_register(&links), OK);
+	into = json_object();
+	assert_int_equal(
+	    store_run(db, STORE_TX_READ, hook_export_tx, into), OK);
+	assert_string_equal(json_string_value(json_array_get(
+				json_object_get(into, "gdpr_probe_links"), 0)),
+	    "");
+	json_decref(into);
+}
+
 int
 main(void)
 {
@@ -753,6 +817,7 @@ main(void)
 		cmocka_unit_test(exported_rows_are_the_declared_ones),
 		cmocka_unit_test(nothing_personal_opens_after_erasure),
 		cmocka_unit_test(no_hook_replaces_a_declared_export),
+		cmocka_unit_test(export_ids_bind_a_session_and_a_person),
 	};
 	unsigned char master[MASTER_KEY_LEN];
 	int	      rc;

@@ -4,8 +4,8 @@
  * the binary, JSON and CSV parsers (truncation at every byte, every byte
  * changed, bounds, names, order), CRC-32C against known vectors and a
  * bitwise reference, exact sample times, bucketing against a per-sample
- * reference, the SVG chart's escaping and gaps, and EDF files read back
- * by a small reader here.
+ * reference, the SVG chart's escaping and gaps, and EDF+ files read back
+ * by a small reader here (annotations and labels too).
  *
  * Two figures are printed (not asserted): bucketing 600,000 samples into
  * 1,000 buckets including the codec decode of their blocks, and binary
@@ -1250,18 +1250,32 @@ svg_escapes_text_and_leaves_gaps(void **state)
 	points_buckets_free(&bk);
 }
 
-/* --- EDF: written, then read back by the small reader below ------------- */
+/* --- EDF+: written, then read back by the small reader below ------------ */
+
+#define EDF_IN_SIGNALS 8
+#define EDF_IN_TALS    4096
+
+struct edf_tal {
+	double onset, duration;
+	char   text[64];
+};
 
 struct edf_in {
 	char	       version[9], patient[81], recording[81];
-	char	       date[9], time[9];
+	char	       date[9], time[9], reserved[45];
 	long	       hbytes, nrec, ns;
 	double	       dur;
-	char	       label[4][17], unit[4][9], prefilter[4][81];
-	double	       pmin[4], pmax[4];
-	long	       dmin[4], dmax[4], spr[4];
+	char	       label[EDF_IN_SIGNALS][17], unit[EDF_IN_SIGNALS][9];
+	char	       prefilter[EDF_IN_SIGNALS][81];
+	double	       pmin[EDF_IN_SIGNALS], pmax[EDF_IN_SIGNALS];
+	long	       dmin[EDF_IN_SIGNALS], dmax[EDF_IN_SIGNALS];
+	long	       spr[EDF_IN_SIGNALS];
 	const uint8_t *data;
 	size_t	       datalen;
+	/* The annotations (but the records' time-keeping TALs), in file
+	 * order. */
+	struct edf_tal tal[EDF_IN_TALS];
+	size_t	       ntal;
 };
 
 /* A field: w bytes, trailing spaces dropped. */
@@ -1286,13 +1300,58 @@ edf_num(const char *p, size_t w)
 	return (v);
 }
 
+/*
+ * The annotations of record r (n bytes at p), as EDF+ writes them: the
+ * time-keeping TAL "+<r * dur>\x14\x14\0" first, then TALs
+ * "+onset[\x15duration]\x14text\x14\0", then NULs only.
+ */
+static void
+edf_tals_read(struct edf_in *e, long r, const uint8_t *p, size_t n)
+{
+	char		tal[256], want[32], *x, *y;
+	size_t		at = 0, len, first = 1;
+	struct edf_tal *t;
+
+	while (at < n && p[at] != 0) {
+		len = strnlen((const char *)p + at, n - at);
+		assert_true(at + len < n); /* NUL-terminated inside */
+		assert_true(len < sizeof(tal));
+		memcpy(tal, p + at, len + 1);
+		assert_true(len >= 3 && tal[0] == '+' && tal[len - 1] == 0x14);
+		if (first) {
+			snprintf(want, sizeof(want), "+%ld\x14\x14",
+			    (long)(r * e->dur));
+			assert_string_equal(tal, want);
+			first = 0;
+		} else {
+			assert_true(e->ntal < EDF_IN_TALS);
+			t = &e->tal[e->ntal++];
+			t->onset = strtod(tal + 1, &x);
+			t->duration = -1;
+			if (*x == 0x15)
+				t->duration = strtod(x + 1, &x);
+			assert_true(*x == 0x14);
+			y = strchr(x + 1, 0x14);
+			assert_non_null(y);
+			assert_true(y == tal + len - 1); /* one text a TAL */
+			*y = '\0';
+			snprintf(t->text, sizeof(t->text), "%s", x + 1);
+		}
+		at += len + 1;
+	}
+	assert_false(first);
+	for (; at < n; at++)
+		assert_int_equal(p[at], 0);
+}
+
 static void
 edf_read(const uint8_t *f, size_t len, struct edf_in *e)
 {
 	const char *h = (const char *)f, *p;
-	long	    i, ns;
+	long	    i, ns, r, recsz = 0, off = 0;
 	size_t	    i_ = 0;
 
+	memset(e, 0, sizeof(*e));
 	assert_true(len >= 256);
 	for (i_ = 0; i_ < 256; i_++)
 		assert_true(f[i_] >= 0x20 && f[i_] < 0x7f);
@@ -1302,10 +1361,11 @@ edf_read(const uint8_t *f, size_t len, struct edf_in *e)
 	edf_str(h + 168, 8, e->date);
 	edf_str(h + 176, 8, e->time);
 	e->hbytes = (long)edf_num(h + 184, 8);
+	edf_str(h + 192, 44, e->reserved);
 	e->nrec = (long)edf_num(h + 236, 8);
 	e->dur = edf_num(h + 244, 8);
 	e->ns = ns = (long)edf_num(h + 252, 4);
-	assert_true(ns >= 1 && ns <= 4);
+	assert_true(ns >= 2 && ns <= EDF_IN_SIGNALS);
 	assert_int_equal(e->hbytes, 256 * (ns + 1));
 	assert_true(len >= (size_t)e->hbytes);
 	p = h + 256;
@@ -1336,6 +1396,21 @@ edf_read(const uint8_t *f, size_t len, struct edf_in *e)
 	assert_true(p == h + e->hbytes);
 	e->data = f + e->hbytes;
 	e->datalen = len - (size_t)e->hbytes;
+	/* EDF+C: the annotations signal last, as EDF+ describes it. */
+	assert_string_equal(e->reserved, "EDF+C");
+	assert_string_equal(e->label[ns - 1], "EDF Annotations");
+	assert_string_equal(e->unit[ns - 1], "");
+	assert_true(e->pmin[ns - 1] == -1 && e->pmax[ns - 1] == 1);
+	assert_int_equal(e->dmin[ns - 1], -32768);
+	assert_int_equal(e->dmax[ns - 1], 32767);
+	for (i = 0; i < ns; i++)
+		recsz += e->spr[i];
+	for (i = 0; i < ns - 1; i++)
+		off += e->spr[i];
+	assert_int_equal(e->datalen, (size_t)(2 * recsz * e->nrec));
+	for (r = 0; r < e->nrec; r++)
+		edf_tals_read(e, r, e->data + 2 * (r * recsz + off),
+		    (size_t)(2 * e->spr[ns - 1]));
 }
 
 /* Digital sample j of signal s, as a reader walks the records. */
@@ -1362,13 +1437,27 @@ edf_physical(const struct edf_in *e, long s, long d)
 		(double)(e->dmax[s] - e->dmin[s]));
 }
 
+/* Annotation k is text from onset for duration (seconds, to 1 ns). */
+static void
+assert_tal(const struct edf_in *e, size_t k, double onset, double duration,
+    const char *text)
+{
+	assert_true(k < e->ntal);
+	if (fabs(e->tal[k].onset - onset) > 1e-9 ||
+	    fabs(e->tal[k].duration - duration) > 1e-9 ||
+	    strcmp(e->tal[k].text, text) != 0)
+		fail_msg("annotation %zu: +%.9f %.9f %s, wanted +%.9f %.9f %s",
+		    k, e->tal[k].onset, e->tal[k].duration, e->tal[k].text,
+		    onset, duration, text);
+}
+
 static void
 edf_reads_back_exactly(void **state)
 {
 	static int32_t		 ecg[3600], big[2560];
 	struct points_edf_signal sig[2];
 	struct points_edf	 e;
-	struct edf_in		 in;
+	static struct edf_in	 in;
 	struct buf		 w;
 	long			 j, d;
 	size_t			 i;
@@ -1380,7 +1469,7 @@ edf_reads_back_exactly(void **state)
 	for (i = 0; i < 2560; i++)
 		big[i] = (int32_t)(rnd() % 2000000) - 1000000;
 	memset(sig, 0, sizeof(sig));
-	sig[0].label = "ecg";
+	sig[0].channel = "ecg";
 	sig[0].unit = "mV";
 	sig[0].scale = 0.005;
 	sig[0].offset = -1;
@@ -1389,7 +1478,7 @@ edf_reads_back_exactly(void **state)
 	sig[0].nsamples = 3600; /* 10 s of 11 */
 	sig[0].count_min = -32767;
 	sig[0].count_max = 32767;
-	sig[1].label = "eeg_fp1";
+	sig[1].channel = "eeg_fp1";
 	sig[1].unit = "\xc2\xb5V";
 	sig[1].scale = 0.5;
 	sig[1].offset = 0;
@@ -1400,7 +1489,7 @@ edf_reads_back_exactly(void **state)
 	sig[1].count_max = 999999;
 	memset(&e, 0, sizeof(e));
 	e.patient = "P-7f3a";
-	e.recording = "carebase recording 0190a1b2";
+	e.recording = "0190a1b2";
 	e.start_ms = 1767268245000; /* 2026-01-01 11:50:45 */
 	e.duration_ms = 10500;
 	e.nsignals = 2;
@@ -1409,14 +1498,16 @@ edf_reads_back_exactly(void **state)
 	assert_int_equal(points_edf_write(&e, &w), OK);
 	edf_read((const uint8_t *)w.data, w.len, &in);
 	assert_string_equal(in.version, "0");
-	assert_string_equal(in.patient, "P-7f3a");
-	assert_string_equal(in.recording, "carebase recording 0190a1b2");
+	/* EDF+'s subfields: code sex birthdate name; Startdate, admin code,
+	 * technician, equipment. */
+	assert_string_equal(in.patient, "P-7f3a X X X");
+	assert_string_equal(in.recording, "Startdate 01-JAN-2026 0190a1b2 X X");
 	assert_string_equal(in.date, "01.01.26");
 	assert_string_equal(in.time, "11.50.45");
 	assert_int_equal(in.nrec, 11);
 	assert_true(in.dur == 1.0);
-	assert_int_equal(in.ns, 2);
-	assert_string_equal(in.label[0], "ecg");
+	assert_int_equal(in.ns, 3);
+	assert_string_equal(in.label[0], "ecg"); /* no data type: the name */
 	assert_string_equal(in.label[1], "eeg_fp1");
 	assert_string_equal(in.unit[0], "mV");
 	assert_string_equal(in.unit[1], "uV"); /* micro sign in ASCII */
@@ -1428,7 +1519,12 @@ edf_reads_back_exactly(void **state)
 	assert_string_equal(in.prefilter[1],
 	    "counts/32 (floor) to fit 16 "
 	    "bits");
-	assert_int_equal(w.len, 256 * 3 + 11 * (360 + 256) * 2);
+	assert_string_equal(in.prefilter[2], "");
+	assert_int_equal(w.len, 256 * 4 + 11 * (360 + 256 + in.spr[2]) * 2);
+	/* Both signals recorded over the first 10 s of the 11 written: one
+	 * annotation says so. */
+	assert_int_equal(in.ntal, 1);
+	assert_tal(&in, 0, 0, 10, "Recorded");
 	for (j = 0; j < 11 * 360; j++) {
 		d = edf_digital(&in, 0, j);
 		if (j >= 3600) {
@@ -1458,7 +1554,7 @@ edf_keeps_the_lowest_value_for_gaps_and_says_why_it_refuses(void **state)
 	static uint8_t		 miss[600];
 	struct points_edf_signal sig[2];
 	struct points_edf	 e;
-	struct edf_in		 in;
+	static struct edf_in	 in;
 	struct buf		 w;
 	char			 why[256];
 	long			 j, d;
@@ -1473,7 +1569,7 @@ edf_keeps_the_lowest_value_for_gaps_and_says_why_it_refuses(void **state)
 	full[200] = -32768; /* the whole int16 range */
 	full[201] = 32767;
 	memset(sig, 0, sizeof(sig));
-	sig[0].label = "fp1";
+	sig[0].channel = "fp1";
 	sig[0].unit = "uV";
 	sig[0].scale = 0.5;
 	sig[0].offset = 3;
@@ -1482,7 +1578,7 @@ edf_keeps_the_lowest_value_for_gaps_and_says_why_it_refuses(void **state)
 	sig[0].missing = miss;
 	sig[0].nsamples = 600;
 	sig[0].count_min = 1; /* above max: the samples' own range */
-	sig[1].label = "fp2";
+	sig[1].channel = "fp2";
 	sig[1].unit = "uV";
 	sig[1].scale = 0.5;
 	sig[1].rate_mhz = 256000;
@@ -1492,6 +1588,7 @@ edf_keeps_the_lowest_value_for_gaps_and_says_why_it_refuses(void **state)
 	memset(&e, 0, sizeof(e));
 	e.patient = "p";
 	e.recording = "r";
+	e.kind = "EEG";
 	e.start_ms = 1767268245000;
 	e.duration_ms = 3000;
 	e.nsignals = 2;
@@ -1500,8 +1597,18 @@ edf_keeps_the_lowest_value_for_gaps_and_says_why_it_refuses(void **state)
 	assert_int_equal(points_edf_write_err(&e, &w, why, sizeof(why)), OK);
 	edf_read((const uint8_t *)w.data, w.len, &in);
 	assert_int_equal(in.nrec, 3);
+	assert_string_equal(in.label[0], "EEG Fp1");
+	assert_string_equal(in.label[1], "EEG Fp2");
 	assert_int_equal(in.dmin[0], -32768);
 	assert_int_equal(in.dmax[0], 32767);
+	/* The signals were recorded over different spans: each says its
+	 * own, linked to its label, by onset. Fp1 from slot 128 to 300 and
+	 * from 310 to 600, Fp2 from 0 to 600; none of them past 600 of the
+	 * 768 slots the records hold. */
+	assert_int_equal(in.ntal, 3);
+	assert_tal(&in, 0, 0, 600 / 256.0, "Recorded@@EEG Fp2");
+	assert_tal(&in, 1, 128 / 256.0, 172 / 256.0, "Recorded@@EEG Fp1");
+	assert_tal(&in, 2, 310 / 256.0, 290 / 256.0, "Recorded@@EEG Fp1");
 	/* Counts -32768..32766 move up by one: exact, and -32768 is left
 	 * to the missing slots (flagged, and past the samples). */
 	assert_string_equal(in.prefilter[0], "");
@@ -1556,28 +1663,29 @@ edf_keeps_the_lowest_value_for_gaps_and_says_why_it_refuses(void **state)
 static void
 edf_records_hold_whole_samples_and_refuse_bad_input(void **state)
 {
-	static int32_t		 a[10], b[20];
+	static int32_t		 a[10], b[25];
 	struct points_edf_signal sig[2];
 	struct points_edf	 e;
-	struct edf_in		 in;
+	static struct edf_in	 in;
 	struct buf		 w;
 
 	memset(sig, 0, sizeof(sig));
 	memset(a, 0, sizeof(a));
 	memset(b, 0, sizeof(b));
-	sig[0].label = "resp";
+	sig[0].channel = "resp";
 	sig[0].scale = 1;
 	sig[0].rate_mhz = 500; /* 0.5 Hz */
 	sig[0].samples = a;
 	sig[0].nsamples = 10;
-	sig[1].label = "x";
+	sig[1].channel = "x";
 	sig[1].scale = 1;
 	sig[1].rate_mhz = 1250; /* 1.25 Hz */
 	sig[1].samples = b;
-	sig[1].nsamples = 20;
+	sig[1].nsamples = 25;
 	memset(&e, 0, sizeof(e));
 	e.patient = "p";
 	e.recording = "r";
+	e.kind = "Resp";
 	e.start_ms = 1767225600000;
 	e.duration_ms = 20000;
 	e.nsignals = 2;
@@ -1590,6 +1698,10 @@ edf_records_hold_whole_samples_and_refuse_bad_input(void **state)
 	assert_int_equal(in.spr[1], 5);
 	assert_int_equal(in.nrec, 5);
 	assert_true(in.pmin[0] == -32768 && in.pmax[0] == 32767);
+	assert_string_equal(in.label[0], "Resp"); /* named as its type */
+	assert_string_equal(in.label[1], "Resp x");
+	assert_int_equal(in.ntal, 1);
+	assert_tal(&in, 0, 0, 20, "Recorded"); /* 10 / 0.5 = 25 / 1.25 s */
 
 	buf_reset(&w);
 	e.start_ms = 473385599000; /* 1984-12-31T23:59:59Z */
@@ -1600,6 +1712,7 @@ edf_records_hold_whole_samples_and_refuse_bad_input(void **state)
 	assert_int_equal(points_edf_write(&e, &w), OK);
 	edf_read((const uint8_t *)w.data, w.len, &in);
 	assert_string_equal(in.date, "01.01.85");
+	assert_string_equal(in.recording, "Startdate 01-JAN-1985 r X X");
 	buf_reset(&w);
 	sig[1].rate_mhz = 0;
 	assert_int_equal(points_edf_write(&e, &w), ERR_INVALID);
@@ -1609,7 +1722,7 @@ edf_records_hold_whole_samples_and_refuse_bad_input(void **state)
 	sig[1].scale = 1e9; /* range beyond 8 characters */
 	assert_int_equal(points_edf_write(&e, &w), ERR_INVALID);
 	sig[1].scale = 1;
-	w.max = 800; /* header fits, data not */
+	w.max = 1100; /* header fits, data not */
 	assert_int_equal(points_edf_write(&e, &w), ERR_TOO_LARGE);
 	assert_int_equal(w.len, 0);
 	w.max = 1 << 20;
@@ -1622,10 +1735,138 @@ edf_records_hold_whole_samples_and_refuse_bad_input(void **state)
 	assert_int_equal(in.nrec, 1);
 	assert_int_equal(in.spr[1], 2);
 	assert_int_equal(edf_digital(&in, 1, 1), 0);
-	assert_int_equal(w.len, 256 * 3 + 2 * 3);
+	assert_int_equal(w.len, 256 * 4 + 2 * (1 + 2 + in.spr[2]));
+	/* The one record holds one sample of resp and two of x, the same
+	 * 2 s: one annotation. */
+	assert_int_equal(in.ntal, 1);
+	assert_tal(&in, 0, 0, 2, "Recorded");
 	buf_reset(&w);
 	e.nsignals = 0;
 	assert_int_equal(points_edf_write(&e, &w), ERR_INVALID);
+	buf_free(&w);
+}
+
+/* EDF+'s standard labels from a data type and a channel name. */
+static void
+edf_labels_are_edf_plus_standard_texts(void **state)
+{
+	static const char *const cases[][3] = {
+		{ "EEG", "c3", "EEG C3" },
+		{ "EEG", "cz", "EEG Cz" },
+		{ "EEG", "fp1", "EEG Fp1" },
+		{ "EEG", "fpz", "EEG Fpz" },
+		{ "EEG", "af3", "EEG AF3" },
+		{ "EEG", "t10", "EEG T10" },
+		{ "EEG", "poz", "EEG POz" },
+		{ "eeg", "c3_a2", "EEG C3-A2" },
+		{ "EEG", "fpz_cz", "EEG Fpz-Cz" },
+		{ "EEG", "c3_x", "EEG c3_x" }, /* not two electrodes */
+		{ "EEG", "c11", "EEG c11" },   /* no such place */
+		{ "EEG", "ref", "EEG ref" },
+		{ "ECG", "ii", "ECG II" },
+		{ "ECG", "iii", "ECG III" },
+		{ "ECG", "avf", "ECG aVF" },
+		{ "ECG", "v1", "ECG V1" },
+		{ "ECG", "mlii", "ECG mlii" }, /* not a standard lead */
+		{ "EKG", "i", "ECG I" },
+		{ "SpO2", "spo2", "SaO2" }, /* named as its type */
+		{ "SpO2", "finger", "SaO2 finger" },
+		{ "Resp", "resp", "Resp" },
+		{ "PPG", "red", "PPG red" }, /* no standard type */
+		{ "EMG", "chin", "EMG chin" },
+		{ "Skin conductance", "palm", "palm" }, /* too long a type */
+		{ NULL, "c3", "c3" },
+		{ "EEG", "a_very_long_channel_name_indeed",
+		    "EEG a_very_long_" },
+	};
+	char   out[POINTS_EDF_LABEL_LEN + 1];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(
+		    points_edf_label(cases[i][0], cases[i][1], out), OK);
+		if (strcmp(out, cases[i][2]) != 0)
+			fail_msg("%s %s: \"%s\", wanted \"%s\"",
+			    cases[i][0] ? cases[i][0] : "(none)", cases[i][1],
+			    out, cases[i][2]);
+	}
+}
+
+/*
+ * Labels stay one a signal (two long names cut to the same 16, a name
+ * that would read "EDF Annotations"), and many gaps make many annotations,
+ * spread over the records that hold them; past POINTS_EDF_SPANS_MAX the
+ * file is refused, saying why.
+ */
+static void
+edf_labels_stay_unique_and_many_gaps_are_all_annotated(void **state)
+{
+	static int32_t		 v[30 * 256];
+	static uint8_t		 miss[30 * 256];
+	static uint8_t		 many[2 * POINTS_EDF_SPANS_MAX + 2];
+	static int32_t		 zeros[2 * POINTS_EDF_SPANS_MAX + 2];
+	struct points_edf_signal sig[3];
+	struct points_edf	 e;
+	static struct edf_in	 in;
+	struct buf		 w;
+	char			 why[256];
+	size_t			 j, k;
+
+	for (j = 0; j < 30 * 256; j++) {
+		v[j] = (int32_t)(j % 1000);
+		miss[j] = j % 7 == 3; /* 1097 gaps: 1098 runs */
+	}
+	memset(sig, 0, sizeof(sig));
+	for (j = 0; j < 3; j++) {
+		sig[j].unit = "uV";
+		sig[j].scale = 1;
+		sig[j].rate_mhz = 256000;
+		sig[j].samples = v;
+		sig[j].nsamples = 30 * 256;
+		sig[j].missing = miss;
+	}
+	sig[0].channel = "temporal_left_anterior";
+	sig[1].channel = "temporal_left_anterior_b";
+	sig[2].channel = "annotations";
+	memset(&e, 0, sizeof(e));
+	e.patient = "p";
+	e.recording = "r";
+	e.kind = "EDF";
+	e.start_ms = 1767225600000;
+	e.duration_ms = 30000;
+	e.nsignals = 3;
+	e.signals = sig;
+	buf_init(&w, 1 << 24);
+	assert_int_equal(points_edf_write_err(&e, &w, why, sizeof(why)), OK);
+	edf_read((const uint8_t *)w.data, w.len, &in);
+	assert_string_equal(in.label[0], "EDF temporal_lef");
+	assert_string_equal(in.label[1], "EDF temporal_l~2");
+	assert_string_equal(in.label[2], "EDF annotation~3");
+	/* Every signal the same runs: one "Recorded" a run, all of them
+	 * there, in order, whatever records they went into. */
+	assert_int_equal(in.ntal, 1098);
+	for (k = 0, j = 0; j < 30 * 256; k++) {
+		size_t a;
+
+		while (miss[j])
+			j++;
+		for (a = j; j < 30 * 256 && !miss[j]; j++)
+			;
+		assert_tal(&in, k, a / 256.0, (j - a) / 256.0, "Recorded");
+	}
+	/* More runs than a file holds: refused, saying why. */
+	for (j = 0; j < sizeof(many); j++)
+		many[j] = j % 2;
+	sig[0].samples = zeros;
+	sig[0].missing = many;
+	sig[0].nsamples = sizeof(many);
+	e.nsignals = 1;
+	e.duration_ms = (int64_t)sizeof(many) * 1000 / 256 + 1;
+	buf_reset(&w);
+	assert_int_equal(
+	    points_edf_write_err(&e, &w, why, sizeof(why)), ERR_INVALID);
+	assert_non_null(strstr(why, "CSV"));
+	assert_int_equal(w.len, 0);
 	buf_free(&w);
 }
 
@@ -1663,6 +1904,9 @@ main(void)
 		    edf_keeps_the_lowest_value_for_gaps_and_says_why_it_refuses),
 		cmocka_unit_test(
 		    edf_records_hold_whole_samples_and_refuse_bad_input),
+		cmocka_unit_test(edf_labels_are_edf_plus_standard_texts),
+		cmocka_unit_test(
+		    edf_labels_stay_unique_and_many_gaps_are_all_annotated),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
