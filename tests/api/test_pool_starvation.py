@@ -23,8 +23,8 @@ import time
 import pytest
 import requests
 
-from conftest import (attendees_of, course_schedule, hdr, make_catalogue,
-                      metric_sum, person)
+from conftest import hdr, metric_sum, person
+from training_helpers import attendees_of, course_schedule, make_catalogue
 
 pytestmark = pytest.mark.serial
 
