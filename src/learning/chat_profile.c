@@ -125,7 +125,8 @@ grants(struct tx *tx, const char *user_id, int *granted)
 	    "c.live = 1 AND c.status = 'published' AND " LEARNING_PUBLIC_USER(
 		"?") " LIMIT 1");
 	store_bind_text(st, 1, user_id);
-	store_bind_text(st, 2, user_id);
+	store_bind_text(st, 2, user_id); /* LEARNING_PUBLIC_USER: twice */
+	store_bind_text(st, 3, user_id);
 	rc = store_step(st);
 	store_finalize(st);
 	if (rc == STORE_ROW)

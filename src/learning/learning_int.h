@@ -69,15 +69,19 @@ struct inbox_source;
 /* clang-format on */
 
 /*
- * SQL: user (an SQL expression: "?" or a column) is a public user, who
- * holds no active access of an active partner (seed 002: "joins Bloom
- * without a partner"); chat access on live courses is theirs.
+ * SQL: user (an SQL expression: "?", then bound twice, or a column) is a
+ * public user, who holds no active access of an active partner (seed 002:
+ * "joins Bloom without a partner") and is no active partner admin (the
+ * seed's own kind of user, never given chat by a live course); chat access
+ * on live courses is theirs.
  */
 /* clang-format off */
 #define LEARNING_PUBLIC_USER(user)					\
 	"NOT EXISTS (SELECT 1 FROM partner_access pa JOIN partners pt ON "	\
 	"pt.id = pa.partner_id WHERE pa.user_id = " user " AND "		\
-	"pa.is_active = 1 AND pa.deleted_at IS NULL AND pt.is_active = 1)"
+	"pa.is_active = 1 AND pa.deleted_at IS NULL AND pt.is_active = 1) "	\
+	"AND NOT EXISTS (SELECT 1 FROM partner_admins pad WHERE "		\
+	"pad.user_id = " user " AND pad.is_active = 1)"
 /* clang-format on */
 
 /* Course c seen by the caller; binds: sees-all flag (0/1), user id. */

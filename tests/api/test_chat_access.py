@@ -110,11 +110,17 @@ def test_a_public_learner_has_a_profile_on_live_courses_only(server, cms, chat):
     q = person(server, "quinn")
     member = person(server, "member")
     redeem(server, member, new_code(server, admin, bumble, feature_live_chat=False)["code"])
+    # A partner admin is no public user: a live course gives them no chat.
+    pa = person(server, "padmin", "partner_admin")
+    r = server.post("/v1/partner-admins", headers=hdr(admin),
+                    json={"user_id": pa["id"], "partner_id": bumble["id"]})
+    assert r.status_code == 201, r.text
+    start(server, pa, on_live)
     # A non-live course gives no chat: nothing is sent, no sync row.
     start(server, p, plain)
     # A partner user's chat is their accesses', live course or not.
     start(server, member, on_live)
-    nothing_sent(server, chat, p, member)
+    nothing_sent(server, chat, p, member, pa)
     # A live course does, with the course states in the profile.
     start(server, p, on_live)
     data = wait_pushes(chat, p["email"], 1)[0]
