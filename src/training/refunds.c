@@ -207,6 +207,8 @@ static int refund_answer(struct tx *, struct request *, struct principal *,
 static int pending_reject(struct tx *, const struct principal *,
     struct request *, const char *booking_id);
 static int schedule_start(struct tx *, const char *schedule_id, int64_t *);
+static int nothing_left(struct tx *, const struct training_booking *,
+    const char *id, const char *txn, int *yes);
 
 int
 training_refund_policy(int64_t now, int64_t start, int64_t amount, int override,
@@ -546,6 +548,47 @@ training_refund_decide(struct request *req)
 					: "The refund cannot be decided.");
 }
 
+/*
+ * *yes: nothing of booking b's payment is left to refund once approved
+ * refund id is counted, and no other request of b is pending: its
+ * approval refunds all that was paid. txn: the Stripe payment ("" when
+ * paid offline). Under the booking's lock.
+ */
+static int
+nothing_left(struct tx *tx, const struct training_booking *b, const char *id,
+    const char *txn, int *yes)
+{
+	struct stmt *st;
+	int64_t	     left = 0;
+	int	     rc;
+
+	*yes = 0;
+	if (txn[0] != '\0') {
+		st = store_prepare(tx,
+		    "SELECT amount_minor - refund_committed_minor FROM "
+		    "payment_transactions WHERE id = ?");
+		store_bind_text(st, 1, txn);
+		if ((rc = store_step(st)) == STORE_ROW)
+			left = store_col_int64(st, 0);
+		store_finalize(st);
+		if (rc != STORE_ROW)
+			return (rc == STORE_DONE ? ERR_NOT_FOUND : rc);
+	} else if ((rc = training_offline_left(tx, b, &left)) != OK)
+		return (rc == ERR_NOT_FOUND ? OK : rc);
+	if (left > 0)
+		return (OK);
+	st = store_prepare(tx,
+	    "SELECT 1 FROM refunds WHERE booking_id = ? AND id <> ? AND "
+	    "status = 'pending' LIMIT 1");
+	store_bind_text(st, 1, b->id);
+	store_bind_text(st, 2, id);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc == STORE_DONE)
+		*yes = 1;
+	return (rc == STORE_ROW || rc == STORE_DONE ? OK : rc);
+}
+
 static int
 decide_tx(struct tx *tx, void *arg)
 {
@@ -668,7 +711,13 @@ decide_tx(struct tx *tx, void *arg)
 	    (rc = training_audit_move(tx, d->req, d->who, "refunds", "approve",
 		 d->id, "pending", "approved")) != OK)
 		return (rc);
-	/* All that was left of a confirmed booking: it ends, seats free. */
+	/* All that was left of a confirmed booking: it ends, seats free.
+	 * Decided now, not when asked: a request for "all that is left"
+	 * beside another pending one is not all once the other is rejected,
+	 * and one that was not all becomes all once the others are. */
+	if (strcmp(b.status, "confirmed") == 0 &&
+	    (rc = nothing_left(tx, &b, d->id, txn, &cancels)) != OK)
+		return (rc);
 	if (cancels && strcmp(b.status, "confirmed") == 0 &&
 	    (rc = training_booking_cancel_row(tx, d->who, d->req, b.id,
 		 "confirmed", "cancel",

@@ -268,6 +268,33 @@ def test_what_cannot_be_refunded(shop, db):
     assert db.count("refunds") == 0
 
 
+def test_whether_a_refund_cancels_the_booking_is_decided_when_it_is_approved(shop, db):
+    """A request for "all that is left" asked beside another pending one is
+    not all once the other is rejected: approving it refunds part of the
+    payment and the booking stays; the one that, approved, leaves nothing
+    (no other pending) cancels it, whatever it was flagged when asked."""
+    s, m, admin = shop["server"], shop["member"], shop["admin"]
+    sched = course_schedule(s, shop)
+    b, pi = paid(shop, m, sched)
+    big = asked(shop, m, b, amount_minor=5500)
+    rest = asked(shop, m, b)
+    assert (big["cancels_booking"], rest["amount_minor"], rest["cancels_booking"]) == (
+        False, 2000, True)
+    assert decide(shop, admin, big, "reject").status_code == 200
+    assert decide(shop, admin, rest, "approve").status_code == 200
+    row = read_booking(s, m, b)
+    assert row["status"] == "confirmed", row
+    assert free_seats(s, sched, admin) == 9
+    complete(shop, rest)
+    assert read_booking(s, m, b)["payment_status"] == "partially_refunded"
+    # Now the last 5500: approved, nothing is left, the booking ends.
+    last = asked(shop, m, b, amount_minor=5500)
+    assert decide(shop, admin, last, "approve").status_code == 200
+    row = read_booking(s, m, b)
+    assert (row["status"], row["cancel_reason"]) == ("cancelled", "booker"), row
+    assert free_seats(s, sched, admin) == 10
+
+
 def test_partial_refunds_never_come_to_more_than_was_paid(shop, db):
     s, m, admin = shop["server"], shop["member"], shop["admin"]
     sched = course_schedule(s, shop)
