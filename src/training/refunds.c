@@ -31,8 +31,10 @@
  *     training_refund_none_hours (409 REFUND_NOT_ALLOWED); staff may set
  *     it aside with policy_override and an override_reason (in full, at
  *     any time). The fee is kept: net_refund_minor goes back.
- * A request for all that is left of a confirmed booking cancels it when
- * approved (cancels_booking): its seats are free from then on. Until then
+ * A refund whose approval leaves nothing of the payment, with no other
+ * request pending, cancels a confirmed booking (decided at approval,
+ * nothing_left; cancels_booking only says what it was when asked): its
+ * seats are free from then on. Until then
  * the booking and its seats are as they were, and a rejected request
  * leaves them so (its amount is refundable again). Approval queues the
  * training.refund job in its transaction (not for a manual refund).
