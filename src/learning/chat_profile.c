@@ -9,10 +9,15 @@
  *			is left)
  *
  * and chat access for a public user (seed 002: "for public users, this
- * 1-1 chat feature is available on live courses only"): one who holds no
- * active access of an active partner (LEARNING_PUBLIC_USER) and is
- * enrolled in a course that is published and live. A partner user's chat
- * is their accesses' (partners/chat_profile.c), live course or not.
+ * 1-1 chat feature is available on live courses only"; who is a public
+ * user is PARTNERS_PUBLIC_USER's one rule, partners/partners.h: no active
+ * access of an active partner, no active partner admin) who is enrolled
+ * in a course that is published, live and included for them as courses
+ * are for anyone (LEARNING_PARTNERS_OK, learning_int.h: it lists no
+ * partner, or "Public"). A course included for some partners only gives
+ * no public user chat, even one enrolled when it was public or when they
+ * held an access. A partner user's chat is their accesses'
+ * (partners/chat_profile.c), live course or not.
  */
 #include <ctype.h>
 #include <string.h>
@@ -27,6 +32,16 @@
 #define COURSE_PREFIX	"course_"
 #define COURSE_SLUG_MAX 57 /* COURSE_PREFIX + 57 = 64 */
 #define COURSE_KEY_LEN	(sizeof(COURSE_PREFIX) + COURSE_SLUG_MAX)
+
+/* A live, published course included for a public user (four ?: them). */
+/* clang-format off */
+#define GRANTS								\
+	"SELECT 1 FROM course_enrolments e JOIN courses c ON c.id = "	\
+	"e.course_id WHERE e.user_id = ? AND c.live = 1 AND c.status = "	\
+	"'published' AND " LEARNING_PARTNERS_OK("course_partners",		\
+	"course_id", "c.id", "?") " AND " PARTNERS_PUBLIC_USER("?")		\
+	" LIMIT 1"
+/* clang-format on */
 
 static int  profile_add(struct tx *, const char *, json_t *);
 static int  grants(struct tx *, const char *, int *);
@@ -119,14 +134,11 @@ grants(struct tx *tx, const char *user_id, int *granted)
 	struct stmt *st;
 	int	     rc;
 
-	st = store_prepare(tx,
-	    "SELECT 1 FROM course_enrolments e JOIN "
-	    "courses c ON c.id = e.course_id WHERE e.user_id = ? AND "
-	    "c.live = 1 AND c.status = 'published' AND " LEARNING_PUBLIC_USER(
-		"?") " LIMIT 1");
+	st = store_prepare(tx, GRANTS);
 	store_bind_text(st, 1, user_id);
-	store_bind_text(st, 2, user_id); /* LEARNING_PUBLIC_USER: twice */
-	store_bind_text(st, 3, user_id);
+	store_bind_text(st, 2, user_id); /* LEARNING_PARTNERS_OK */
+	store_bind_text(st, 3, user_id); /* PARTNERS_PUBLIC_USER: twice */
+	store_bind_text(st, 4, user_id);
 	rc = store_step(st);
 	store_finalize(st);
 	if (rc == STORE_ROW)

@@ -58,9 +58,11 @@ static const struct field course_fields[] = {
 	{ "description", FIELD_TEXT, FIELD_READONLY | FIELD_NULLABLE, 0,
 	    LEARNING_TEXT_MAX, NULL, NULL, NULL, 0, NULL },
 	{ "live", FIELD_BOOL, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
-	    "a live course (the CMS story's content.live): a public user "
-	    "(no active partner access) who starts it has 1-1 chat while it "
-	    "is published and live" },
+	    "a live course (the CMS story's content.live; a course stored "
+	    "before the upgrade that brought it counts as live until the CMS "
+	    "publishes it again): a public user (no active access of an "
+	    "active partner, no partner admin) who starts it has 1-1 chat "
+	    "while it is published, live and included for them" },
 	{ "themes", FIELD_TEXT_LIST, FIELD_READONLY, 0, LEARNING_LIST_MAX, NULL,
 	    NULL, NULL, 0, NULL },
 	{ "included_for_partners", FIELD_TEXT_LIST, FIELD_READONLY, 0,
@@ -89,7 +91,8 @@ const struct resource courses_resource = {
 	       "listed, \"Public\", or a partner of which they hold an active "
 	       "access); admins every course. One course answers with the "
 	       "sessions the caller may see in it. A live course gives the "
-	       "public users who start it 1-1 chat.",
+	       "public users who start it 1-1 chat when it is included for "
+	       "them.",
 	.after_read = course_sessions_add,
 };
 

@@ -26,6 +26,7 @@
 #include "ops/inbox.h"
 #include "resource/hooks.h"
 #include "resource/resource.h"
+#include "store/jobs.h"
 #include "store/migrate.h"
 #include "store/store.h"
 
@@ -216,12 +217,16 @@ static const struct resource *const learning_resources[] = {
 	&course_session_progress_resource,
 };
 
+static const struct job_kind learning_jobs[] = {
+	{ LEARNING_CHAT_KIND, learning_course_chat_run, 0 },
+};
+
 const struct module learning_module = {
 	"learning",
 	learning_routes,
 	NELEM(learning_routes),
-	NULL,
-	0,
+	learning_jobs,
+	NELEM(learning_jobs),
 	NULL,
 	0,
 	learning_resources,
@@ -614,30 +619,4 @@ learning_time(struct stmt *st, int col)
 	if (store_col_is_null(st, col))
 		return (json_null());
 	return (json_string(time_format_iso(store_col_int64(st, col), iso)));
-}
-
-int
-learning_touch_course(struct tx *tx, const char *course_id)
-{
-	struct stmt *st;
-	json_t	    *users;
-	int	     rc;
-
-	if ((users = json_array()) == NULL)
-		return (ERR_NOMEM);
-	st = store_prepare(tx,
-	    "SELECT user_id FROM course_enrolments WHERE "
-	    "course_id = ?");
-	store_bind_text(st, 1, course_id);
-	while ((rc = store_step(st)) == STORE_ROW)
-		if (json_array_append_new(
-			users, json_string(store_col_text(st, 0))) != 0) {
-			rc = ERR_NOMEM;
-			break;
-		}
-	store_finalize(st);
-	if (rc == STORE_DONE)
-		rc = learning_touch_users(tx, users);
-	json_decref(users);
-	return (rc);
 }

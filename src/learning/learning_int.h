@@ -3,7 +3,9 @@
  * read-only enrolment and progress resources) and the helpers below;
  * courses.c the course and course session resources; progress.c start,
  * complete, incomplete, completion and /v1/me/courses; storyblok.c the
- * CMS webhook (signature, payload, story fetch, upsert).
+ * CMS webhook (signature, payload, story fetch, upsert); course_chat.c
+ * the job that touches a course's learners' chat profiles after it;
+ * chat_profile.c the course states and public users' chat access.
  *
  * Who sees what. Callers with courses:read:all (admins) see every course
  * and session. Everyone else sees a course when it is published and
@@ -38,6 +40,8 @@
 
 #include <jansson.h>
 
+#include "partners/partners.h"
+
 struct request;
 struct tx;
 struct principal;
@@ -56,32 +60,16 @@ struct inbox_source;
 /*
  * SQL: is the row id of a partner list table (tbl, keyed by col) included
  * for user (an SQL expression: "?" or a column)? The table holds partner
- * name keys (core/fold.h), compared with partners.name_key.
+ * name keys (core/fold.h), compared with partners.name_key of the
+ * partners of which user holds an active access (PARTNERS_ACTIVE_ACCESS,
+ * partners/partners.h).
  */
 /* clang-format off */
 #define LEARNING_PARTNERS_OK(tbl, col, id, user)			\
 	"(NOT EXISTS (SELECT 1 FROM " tbl " lp WHERE lp." col " = " id	\
 	") OR EXISTS (SELECT 1 FROM " tbl " lp WHERE lp." col " = " id	\
 	" AND (lp.partner_name = 'public' OR lp.partner_name IN (SELECT "	\
-	"pt.name_key FROM partner_access pa JOIN partners pt ON pt.id = "	\
-	"pa.partner_id WHERE pa.user_id = " user " AND pa.is_active = 1 "	\
-	"AND pa.deleted_at IS NULL AND pt.is_active = 1))))"
-/* clang-format on */
-
-/*
- * SQL: user (an SQL expression: "?", then bound twice, or a column) is a
- * public user, who holds no active access of an active partner (seed 002:
- * "joins Bloom without a partner") and is no active partner admin (the
- * seed's own kind of user, never given chat by a live course); chat access
- * on live courses is theirs.
- */
-/* clang-format off */
-#define LEARNING_PUBLIC_USER(user)					\
-	"NOT EXISTS (SELECT 1 FROM partner_access pa JOIN partners pt ON "	\
-	"pt.id = pa.partner_id WHERE pa.user_id = " user " AND "		\
-	"pa.is_active = 1 AND pa.deleted_at IS NULL AND pt.is_active = 1) "	\
-	"AND NOT EXISTS (SELECT 1 FROM partner_admins pad WHERE "		\
-	"pad.user_id = " user " AND pad.is_active = 1)"
+	"pt.name_key FROM " PARTNERS_ACTIVE_ACCESS(user) "))))"
 /* clang-format on */
 
 /* Course c seen by the caller; binds: sees-all flag (0/1), user id. */
@@ -118,9 +106,15 @@ int learning_recompute(struct tx *, const char *course_id, const char *user_id);
 /* Tell the change listeners (CHANGE_PERSON) of each user of ids (a JSON
  * array of user ids), in id order (lock order), each once. */
 int learning_touch_users(struct tx *, json_t *ids);
-/* The same for every user enrolled in course_id (the caller holds every
- * course lock it takes in the transaction: chat row locks come after). */
+/* course_chat.c: the same for every user enrolled in course_id,
+ * later, in pages (the job learning.course_chat, queued inside tx). */
+#define LEARNING_CHAT_KIND  "learning.course_chat"
+#define LEARNING_CHAT_BATCH 200 /* users told per run of the job */
 int learning_touch_course(struct tx *, const char *course_id);
+/* The job learning.course_chat. */
+struct store;
+struct job;
+int learning_course_chat_run(struct store *, const struct job *, char *err);
 /* A JSON array from a text column holding one (never NULL unless OOM). */
 json_t *learning_json_col(const char *text);
 /* ISO time or JSON null for a nullable ms column. */

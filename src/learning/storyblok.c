@@ -20,9 +20,12 @@
  * session that moves to another course are enrolled there (and their
  * chat profiles touched: a new course, maybe a live one). A course that
  * becomes live or stops being live, or a live course published again,
- * unpublished or deleted, touches the chat profiles of its enrolled users
- * (a public user's chat access goes with it, learning/chat_profile.c),
- * after every course lock the webhook takes.
+ * unpublished, deleted or with other partners, queues the job
+ * learning.course_chat (course_chat.c) in the webhook's transaction: it
+ * touches the chat profiles of the course's enrolled users later, a page
+ * at a time (a public user's chat access goes with the course,
+ * learning/chat_profile.c), so the webhook never touches every learner
+ * itself.
  *
  * Every change is audited as a system action ("courses.publish", ...).
  * Unknown payload members are ignored (the CMS adds some over time); the
@@ -451,9 +454,12 @@ course_upsert(struct tx *tx, json_t *w, struct inbox_result *r)
 	    ((rc = learning_lock_course(tx, id)) != OK ||
 		(rc = learning_recompute(tx, id, NULL)) != OK))
 		goto out;
-	/* A public learner's chat access goes with a live, published
-	 * course (after the course's lock, as chat locks always are). */
-	if (!created && (was_live != live || (status_changed && live)) &&
+	/* A public learner's chat access goes with a live, published course
+	 * included for them: its learners are looked at later, in pages
+	 * (course_chat.c). */
+	if (!created &&
+	    (was_live != live ||
+		(live && (status_changed || partners_changed(fields)))) &&
 	    (rc = learning_touch_course(tx, id)) != OK)
 		goto out;
 	if ((created || json_array_size(fields) > 0) &&
@@ -727,7 +733,7 @@ status_change(struct tx *tx, json_t *w, struct inbox_result *r)
 		json_array_set_new(sessions, i, json_string(sid));
 	}
 	/* A live course unpublished or deleted takes its public learners'
-	 * chat access (after every course lock above). */
+	 * chat access: they are looked at later (course_chat.c). */
 	json_array_foreach(live, i, v)
 		if ((rc = learning_touch_course(tx, json_string_value(v))) !=
 		    OK)

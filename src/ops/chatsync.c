@@ -26,8 +26,10 @@
  *
  * The job (payload {"user_id"} only). It asks the people module for the
  * person (hooks_contact: their address and first name; the chat sync
- * reads no users row) and skips one that is erased or deleted. A person
- * without chat access (any more) is not sent: the profiles under the
+ * reads no users row) and skips one that is erased. A person whose
+ * account is deleted (not erased yet: users_after_write tells
+ * CHANGE_PERSON) has no chat access, and one without chat access (any
+ * more) is not sent: the profiles under the
  * addresses the provider may hold (below) are deleted, as an old
  * address's are, and the row goes (kept, its addresses cleared, when a
  * change came meanwhile: the follow-up looks again). Else it
@@ -90,9 +92,14 @@
  * module tells, hooks_address_held): the profile under it is theirs, and
  * the delete counts as done.
  * At start-up, rows pushed before migration 0013 get the user's current
- * address sealed into pushed_identity; with sync on, rows marked by
- * migration 0024 (recheck: pushed while anyone touched was pushed, chat
- * access or not) are touched, so their job pushes or erases them. The
+ * address sealed into pushed_identity; with sync on, rows marked for a
+ * recheck are touched, so their job pushes or erases them: marked by
+ * migration 0024 (pushed while anyone touched was pushed, chat access or
+ * not), by a touch while the sync was off (chat_recheck_mark: the person
+ * may have lost access meanwhile), or by a job that ran while it was off.
+ * The job clears the mark once it has looked (read the profile and
+ * pushed, found it unchanged, or erased it), never before: a start-up
+ * that queued it and a job that did not run leave it for the next. The
  * attempt's writes to the row (pending, pushed) are made only while the
  * row names its job; a chat job makes at most CHAT_SYNC_REQUESTS
  * requests, and config requires that many timeouts to fit in
@@ -106,7 +113,7 @@
  *
  * The files: chatsync.c (this one) holds the module, the touching, the
  * start-up sealing of rows pushed before migration 0013 and the start-up
- * touching of rows marked by migration 0024;
+ * touching of rows marked for a recheck;
  * chatsync_profile.c builds the profile; chatsync_http.c is the exchange
  * with the provider; chatsync_jobs.c the chat.profile_sync job;
  * chatsync_forget.c forgetting a person at the provider (the
@@ -364,71 +371,71 @@ out:
 }
 
 /*
- * Rows marked by migration 0024 (recheck): every profile pushed before
- * only people with chat access had one. Each is touched, so its job
- * pushes the profile of a person with chat access and erases that of a
- * person without, and the mark is cleared, a batch at a time. With sync
- * off the marks wait for a start-up with chat_sync_url set.
+ * Rows marked for a recheck (recheck = 1: by migration 0024, every
+ * profile pushed before only people with chat access had one; by a
+ * change made, or a job run, while the sync was off): each is touched,
+ * a batch at a time in user id order, so its job pushes the profile of a
+ * person with chat access and erases that of a person without. The mark
+ * is not cleared here: the job clears it once it has looked
+ * (chatsync_jobs.c), so a job that runs while the sync is off, or fails
+ * for good, leaves it for the next start-up with chat_sync_url set.
  */
 static int
 chatsync_recheck(struct store *db)
 {
-	int64_t n, total = 0;
-	int	rc;
+	struct legacy_batch rb;
+	int64_t		    total = 0;
+	int		    rc;
 
 	if (!chatsync_enabled())
 		return (OK);
 	/* recheck comes with migration 0024: none to touch before. */
 	if ((rc = migrate_applied(db, "0024_chat_access")) != OK)
 		return (rc == ERR_NOT_FOUND ? OK : rc);
+	memset(&rb, 0, sizeof(rb));
 	do {
 		if ((rc = store_run(
-			 db, STORE_TX_WRITE, recheck_batch_tx, &n)) != OK) {
+			 db, STORE_TX_WRITE, recheck_batch_tx, &rb)) != OK) {
 			log_error("event=chat_access_recheck_failed status=%s",
 			    err_code(rc));
 			return (rc);
 		}
-		total += n;
-	} while (n == CHAT_LEGACY_BATCH);
+		total += rb.seen;
+		memcpy(rb.after, rb.last, sizeof(rb.after));
+	} while (rb.seen == CHAT_LEGACY_BATCH);
 	if (total > 0)
 		log_info(
 		    "event=chat_access_recheck rows=%lld", (long long)total);
 	return (OK);
 }
 
-/* The next CHAT_LEGACY_BATCH marked rows touched, their marks cleared. */
+/* The next CHAT_LEGACY_BATCH marked rows after rb->after, touched. */
 static int
 recheck_batch_tx(struct tx *tx, void *arg)
 {
-	int64_t	    *done = arg;
-	struct stmt *st;
-	char	     ids[CHAT_LEGACY_BATCH][UUID_STR_LEN];
-	int64_t	     n = 0, i;
-	int	     rc;
+	struct legacy_batch *rb = arg;
+	struct stmt	    *st;
+	char		     ids[CHAT_LEGACY_BATCH][UUID_STR_LEN];
+	int64_t		     n = 0, i;
+	int		     rc;
 
-	*done = 0;
+	rb->seen = 0;
 	st = store_prepare(tx,
 	    "SELECT user_id FROM chat_profile_sync WHERE "
-	    "recheck = 1 ORDER BY user_id LIMIT ?");
-	store_bind_int64(st, 1, CHAT_LEGACY_BATCH);
+	    "recheck = 1 AND user_id > ? ORDER BY user_id LIMIT ?");
+	store_bind_text(st, 1, rb->after);
+	store_bind_int64(st, 2, CHAT_LEGACY_BATCH);
 	while ((rc = store_step(st)) == STORE_ROW && n < CHAT_LEGACY_BATCH)
 		strlcpy_cb(ids[n++], store_col_text(st, 0), UUID_STR_LEN);
 	store_finalize(st);
 	if (rc != STORE_DONE && rc != STORE_ROW)
 		return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		if ((rc = chat_profile_touch(tx, ids[i])) != OK)
 			return (rc);
-		st = store_prepare(tx,
-		    "UPDATE chat_profile_sync SET recheck = 0 "
-		    "WHERE user_id = ?");
-		store_bind_text(st, 1, ids[i]);
-		rc = store_step(st);
-		store_finalize(st);
-		if (rc != STORE_DONE)
-			return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
-	}
-	*done = n;
+	rb->seen = n;
+	if (n > 0)
+		strlcpy_cb(rb->last, ids[n - 1], sizeof(rb->last));
 	return (OK);
 }
 
@@ -437,6 +444,21 @@ chatsync_enabled(void)
 {
 	return (
 	    config.chat_sync_url != NULL && config.chat_sync_url[0] != '\0');
+}
+
+int
+chat_recheck_mark(struct tx *tx, const char *user_id)
+{
+	struct stmt *st;
+	int	     rc;
+
+	st = store_prepare(tx,
+	    "UPDATE chat_profile_sync SET recheck = 1 "
+	    "WHERE user_id = ? AND recheck = 0");
+	store_bind_text(st, 1, user_id);
+	rc = store_step(st);
+	store_finalize(st);
+	return (rc == STORE_DONE ? OK : rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
 }
 
 /* Touching */
@@ -506,10 +528,14 @@ chat_profile_touch(struct tx *tx, const char *user_id)
 	int64_t	     now = time_now_ms(), n;
 	int	     rc, has_job = 0, wanted;
 
-	if (!chatsync_enabled() || user_id == NULL)
+	if (user_id == NULL)
 		return (OK);
 	if (!uuid_valid(user_id))
 		return (ERR_INVALID);
+	/* Sync off: a person with a profile (a sync row) is looked at again
+	 * once it is on (chatsync_recheck); nobody else is stored. */
+	if (!chatsync_enabled())
+		return (chat_recheck_mark(tx, user_id));
 	if ((rc = chat_wanted(tx, user_id, &wanted)) != OK || !wanted)
 		return (rc);
 	st = store_prepare(tx,
@@ -566,8 +592,10 @@ chat_profile_refresh(struct tx *tx, const char *user_id)
 	struct stmt *st;
 	int	     rc;
 
-	if (!chatsync_enabled() || user_id == NULL)
+	if (user_id == NULL)
 		return (OK);
+	if (!chatsync_enabled())
+		return (chat_recheck_mark(tx, user_id));
 	st = store_prepare(tx,
 	    "SELECT 1 FROM chat_profile_sync WHERE "
 	    "user_id = ?");
@@ -589,8 +617,9 @@ chat_profile_touch_partner(
 	size_t	i;
 	int	rc;
 
-	if (!chatsync_enabled() || partner_id == NULL)
+	if (partner_id == NULL)
 		return (OK);
+	/* Sync off too: its members with a profile are marked. */
 	if ((users = json_array()) == NULL)
 		return (ERR_NOMEM);
 	if ((rc = hooks_members(tx, kind, partner_id, users)) == OK)

@@ -10,7 +10,10 @@
  * the old address first; erasure (people's GDPR hook) queues the job
  * chat.profile_delete for the addresses the provider may hold.
  *
- * With chat_sync_url empty the sync is off: nothing is queued or stored.
+ * With chat_sync_url empty the sync is off: nothing is queued or pushed;
+ * a change for a person who has a sync row marks it for a recheck, done
+ * at the next start-up with the sync on. A deleted account's profile is
+ * erased as a person's without chat access is.
  */
 #ifndef OPS_CHATSYNC_H
 #define OPS_CHATSYNC_H

@@ -28,7 +28,7 @@ struct profile {
 	const char    *user_id;
 	int64_t	       now;
 	int	       gone;	/* erased or unknown: not sent */
-	int	       deleted; /* deleted, not erased: not sent */
+	int	       deleted; /* deleted, not erased: not sent, erased */
 	int	       granted; /* chat access: sent; else erased */
 	char	      *email;	/* the people id */
 	char	      *nickname;
@@ -43,6 +43,9 @@ struct profile {
 /* chatsync.c */
 /* 1 when chat_sync_url is set. */
 int chatsync_enabled(void);
+/* Mark user_id's sync row (if any) for a recheck: its job is to look at
+ * it again (chatsync.c's start-up, with the sync on). */
+int chat_recheck_mark(struct tx *, const char *user_id);
 /* Queue a chat.profile_sync job for user_id chat_sync_delay_ms ahead;
  * its id into job_id (JOB_ID_LEN). */
 int chat_enqueue(struct tx *, const char *user_id, char *job_id);

@@ -38,6 +38,7 @@ struct sync_end {
 	int		     found;   /* claim_tx: the row is there */
 	int		     superseded; /* claim_tx: it names another job */
 	int		     orphan;	 /* orphan_tx: delete queued */
+	int		     checked;	 /* looked at: a recheck mark is done */
 };
 
 static int profile_send(struct store *, struct profile *, struct sync_end *,
@@ -48,6 +49,7 @@ static int sync_begin_tx(struct tx *, void *);
 static int claim_tx(struct tx *, void *);
 static int orphan_tx(struct tx *, void *);
 static int sync_end_tx(struct tx *, void *);
+static int sync_off_tx(struct tx *, void *);
 
 int
 chatsync_run(struct store *db, const struct job *job, char *err)
@@ -71,14 +73,24 @@ chatsync_run(struct store *db, const struct job *job, char *err)
 		json_decref(pl);
 		return (ERR_INVALID);
 	}
-	if (!chatsync_enabled()) {
-		log_info("event=chat_sync user=%s status=off", user_id);
-		json_decref(pl);
-		return (OK); /* turned off since it was queued */
-	}
 	memset(&e, 0, sizeof(e));
 	e.user_id = user_id;
 	e.job_id = job->id;
+	if (!chatsync_enabled()) {
+		/* Turned off since it was queued: what it was to do waits,
+		 * marked, for a start-up with the sync on (chatsync.c). */
+		if ((rc = store_run(db, STORE_TX_WRITE, sync_off_tx, &e)) !=
+		    OK) {
+			snprintf(err, JOB_ERR_LEN,
+			    "%s: the sync row could not be marked: %s",
+			    CHAT_SYNC_KIND, err_code(rc));
+			json_decref(pl);
+			return (rc);
+		}
+		log_info("event=chat_sync user=%s status=off", user_id);
+		json_decref(pl);
+		return (OK);
+	}
 	if ((rc = store_run(db, STORE_TX_WRITE, sync_begin_tx, &e)) != OK) {
 		snprintf(err, JOB_ERR_LEN,
 		    "%s: the sync row could not be "
@@ -98,9 +110,8 @@ chatsync_run(struct store *db, const struct job *job, char *err)
 	if (p.gone) {
 		outcome = "skipped";
 		e.gone = 1;
-	} else if (p.deleted)
-		outcome = "skipped"; /* the row and its identities stay */
-	else if (!p.granted)
+	} else if (p.deleted || !p.granted)
+		/* A deleted account (not erased yet) has no chat either. */
 		rc = profile_revoke(db, &p, &e, err, &give_up, &outcome);
 	else {
 		chat_profile_digest(&p, digest);
@@ -111,8 +122,10 @@ chatsync_run(struct store *db, const struct job *job, char *err)
 			rc = profile_send(
 			    db, &p, &e, digest, err, &give_up, &outcome);
 	}
-	/* Done, or finally failed: let go of the row (or follow up). */
+	/* Done, or finally failed: let go of the row (or follow up). Only a
+	 * look that was done clears a recheck mark. */
 	e.release = rc == OK || give_up || job->attempt >= job->max_attempts;
+	e.checked = rc == OK && strcmp(outcome, "superseded") != 0;
 	if (e.release &&
 	    (rc2 = store_run(db, STORE_TX_WRITE, sync_end_tx, &e)) != OK) {
 		log_warn("event=chat_sync_end_failed user=%s status=%s",
@@ -445,14 +458,27 @@ sync_end_tx(struct tx *tx, void *arg)
 	if (dirty && (rc = chat_enqueue(tx, e->user_id, job_id)) != OK)
 		return (rc);
 	st = store_prepare(tx,
-	    e->revoked ? "UPDATE chat_profile_sync SET job_id = ?, dirty = 0, "
-			 "pushed_identity = NULL, pending_identity = NULL, "
-			 "digest = NULL, pushed_at = NULL WHERE user_id = ?"
-		       : "UPDATE chat_profile_sync SET job_id = ?, "
-			 "dirty = 0 WHERE user_id = ?");
+	    e->revoked
+		? "UPDATE chat_profile_sync SET job_id = ?, dirty = 0, "
+		  "pushed_identity = NULL, pending_identity = NULL, "
+		  "digest = NULL, pushed_at = NULL, recheck = recheck * ? "
+		  "WHERE user_id = ?"
+		: "UPDATE chat_profile_sync SET job_id = ?, dirty = 0, "
+		  "recheck = recheck * ? WHERE user_id = ?");
 	store_bind_text(st, 1, dirty ? job_id : NULL);
-	store_bind_text(st, 2, e->user_id);
+	store_bind_int64(st, 2, e->checked ? 0 : 1);
+	store_bind_text(st, 3, e->user_id);
 	rc = store_step(st);
 	store_finalize(st);
 	return (rc == STORE_DONE ? OK : rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+}
+
+/* The job ran with the sync off: its person's row is marked for a
+ * recheck (chat_recheck_mark), so it is looked at once the sync is on. */
+static int
+sync_off_tx(struct tx *tx, void *arg)
+{
+	const struct sync_end *e = arg;
+
+	return (chat_recheck_mark(tx, e->user_id));
 }

@@ -65,7 +65,7 @@ chat_profile_load_tx(struct tx *tx, void *arg)
 	if ((p->data = json_object()) == NULL)
 		return (ERR_NOMEM);
 	if ((rc = profile_user(tx, p)) != OK || p->gone || p->deleted)
-		return (rc);
+		return (rc); /* a deleted account has no chat access */
 	if ((rc = hooks_profile_granted(tx, p->user_id, &p->granted)) != OK ||
 	    !p->granted)
 		return (rc);
@@ -136,17 +136,15 @@ profile_user(struct tx *tx, struct profile *p)
 	const char	     *at;
 	int		      rc;
 
-	if ((rc = hooks_contact(tx, p->user_id, 0, &c)) == ERR_NOT_FOUND) {
+	/* A deleted account's too: its profile is erased at the provider
+	 * (it has no chat), under the addresses the row remembers. */
+	if ((rc = hooks_contact(tx, p->user_id, 1, &c)) == ERR_NOT_FOUND) {
 		p->gone = 1; /* unknown, erased, or the key destroyed */
 		return (OK);
 	}
 	if (rc != OK)
 		return (rc);
-	if (c.deleted) {
-		hooks_contact_clear(&c);
-		p->deleted = 1; /* deleted, not erased (yet) */
-		return (OK);
-	}
+	p->deleted = c.deleted; /* deleted, not erased (yet) */
 	p->email = c.email;
 	p->nickname = c.first_name;
 	c.email = c.first_name = NULL;

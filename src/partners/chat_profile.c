@@ -15,6 +15,9 @@
  * one of those accesses grants live chat. Taking it away (the access
  * deactivated, deleted or its live chat turned off, the partner
  * deactivated) tells CHANGE_ACCESS or CHANGE_PARTNER, as any change does.
+ * "Active accesses of active partners" is PARTNERS_ACTIVE_ACCESS
+ * (partners/partners.h), the one rule that learning's inclusion and the
+ * public user (PARTNERS_PUBLIC_USER) go by too.
  *
  * and the members of a partner, for a change of it (renamed, deactivated:
  * CHANGE_PARTNER): the users who hold an access of it that is not
@@ -27,6 +30,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "partners/partners.h"
 #include "partners/partners_int.h"
 #include "resource/hooks.h"
 #include "store/store.h"
@@ -66,12 +70,10 @@ profile_add(struct tx *tx, const char *user_id, json_t *profile)
 
 	buf_init(&names, PROFILE_PARTNERS_MAX);
 	st = store_prepare(tx,
-	    "SELECT p.name, a.feature_live_chat, "
-	    "a.feature_therapy, a.therapy_sessions_remaining, "
-	    "a.therapy_sessions_redeemed FROM partner_access a JOIN partners p "
-	    "ON p.id = a.partner_id WHERE a.user_id = ? AND a.is_active = 1 "
-	    "AND a.deleted_at IS NULL AND p.is_active = 1 "
-	    "ORDER BY lower(p.name), p.name, a.id");
+	    "SELECT pt.name, pa.feature_live_chat, pa.feature_therapy, "
+	    "pa.therapy_sessions_remaining, pa.therapy_sessions_redeemed "
+	    "FROM " PARTNERS_ACTIVE_ACCESS(
+		"?") " ORDER BY lower(pt.name), pt.name, pa.id");
 	store_bind_text(st, 1, user_id);
 	while ((rc = store_step(st)) == STORE_ROW) {
 		name = store_col_text(st, 0);
@@ -118,10 +120,8 @@ grants(struct tx *tx, const char *user_id, int *granted)
 	int	     rc;
 
 	st = store_prepare(tx,
-	    "SELECT 1 FROM partner_access a JOIN "
-	    "partners p ON p.id = a.partner_id WHERE a.user_id = ? AND "
-	    "a.is_active = 1 AND a.deleted_at IS NULL AND p.is_active = 1 AND "
-	    "a.feature_live_chat = 1 LIMIT 1");
+	    "SELECT 1 FROM " PARTNERS_ACTIVE_ACCESS(
+		"?") " AND pa.feature_live_chat = 1 LIMIT 1");
 	store_bind_text(st, 1, user_id);
 	rc = store_step(st);
 	store_finalize(st);

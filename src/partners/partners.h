@@ -28,6 +28,36 @@ extern const struct module partners_module;
 /* clang-format on */
 
 /*
+ * SQL: the active accesses of active partners that user (an SQL
+ * expression: "?" or a column) holds, as a FROM clause with its WHERE
+ * (partner_access pa, partners pt): "SELECT pt.name_key FROM "
+ * PARTNERS_ACTIVE_ACCESS("?"). The one rule of a partner user: what
+ * their partners include (learning), their chat profile's partners and
+ * features (partners/chat_profile.c), and who is no public user below.
+ */
+/* clang-format off */
+#define PARTNERS_ACTIVE_ACCESS(user)					\
+	"partner_access pa JOIN partners pt ON pt.id = pa.partner_id "	\
+	"WHERE pa.user_id = " user " AND pa.is_active = 1 AND "		\
+	"pa.deleted_at IS NULL AND pt.is_active = 1"
+/* clang-format on */
+
+/*
+ * SQL: user (an SQL expression: "?", then bound twice, or a column) is a
+ * public user (seed 002: one who "joins Bloom without a partner"): they
+ * hold no active access of an active partner and are no active partner
+ * admin (the seed's own kind of user). The only definition: a public
+ * user's chat access on live courses (learning/chat_profile.c) goes by
+ * it.
+ */
+/* clang-format off */
+#define PARTNERS_PUBLIC_USER(user)					\
+	"NOT EXISTS (SELECT 1 FROM " PARTNERS_ACTIVE_ACCESS(user) ") AND "	\
+	"NOT EXISTS (SELECT 1 FROM partner_admins pad WHERE pad.user_id = "	\
+	user " AND pad.is_active = 1)"
+/* clang-format on */
+
+/*
  * A list's before_list hook: a caller listing with related scope who
  * administers no active partner is refused (403) rather than answered an
  * empty list.

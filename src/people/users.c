@@ -203,8 +203,15 @@ users_after_write(struct resource_ctx *ctx, int action, json_t *row)
 	    strcmp(was, "admin") == 0 &&
 	    (rc = people_last_admin_guard(ctx->req, ctx->tx)) != OK)
 		return (rc);
-	if (action == ACTION_DELETE)
-		return (people_sessions_end(ctx->tx, id, NULL, "deleted"));
+	/* Deleted: the sessions end, and the modules are told (the chat
+	 * sync erases the person's chat profile: a deleted account has no
+	 * chat). */
+	if (action == ACTION_DELETE) {
+		if ((rc = people_sessions_end(ctx->tx, id, NULL, "deleted")) !=
+		    OK)
+			return (rc);
+		return (hooks_changed(ctx->tx, CHANGE_PERSON, id));
+	}
 	if (action == ACTION_UPDATE && ctx->old != NULL && row != NULL &&
 	    (rc = people_user_changed(ctx->tx, id, ctx->old, row)) != OK)
 		return (rc);

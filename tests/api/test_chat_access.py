@@ -214,6 +214,20 @@ def test_a_partner_deactivated_erases_and_reactivated_pushes(server, chat):
 
 # -- profiles pushed before the rule (migration 0024) -------------------------------
 
+def rerun_0024(server):
+    """With the server stopped: take migration 0024 down (its down script)
+    and apply it again with `carebase migrate`, as an upgrade from before
+    it does."""
+    db = server.db
+    down = (pathlib.Path(__file__).resolve().parents[2] / "migrations" / db.kind
+            / "0024_chat_access.down.sql").read_text()
+    for sql in [x.strip() for x in "\n".join(
+            ln for ln in down.splitlines() if not ln.startswith("--")).split(";") if x.strip()]:
+        db.execute(sql)
+    db.execute("DELETE FROM schema_migrations WHERE name = '0024_chat_access'")
+    server.cli_ok("migrate")
+
+
 @pytest.mark.dialect
 def test_profiles_pushed_before_the_rule_are_looked_at_again_once(start_server, chat, cms):
     """Migration 0024 marks every sync row. The first start-up with sync on
@@ -233,13 +247,7 @@ def test_profiles_pushed_before_the_rule_are_looked_at_again_once(start_server, 
     # As before the rule: lose has no chat access but a profile (its access
     # changed with no one told, as a person without chat was pushed then).
     db.execute(f"UPDATE partner_access SET feature_live_chat = 0 WHERE user_id = '{lose['id']}'")
-    down = (pathlib.Path(__file__).resolve().parents[2] / "migrations" / db.kind
-            / "0024_chat_access.down.sql").read_text()
-    for sql in [x.strip() for x in "\n".join(
-            ln for ln in down.splitlines() if not ln.startswith("--")).split(";") if x.strip()]:
-        db.execute(sql)
-    db.execute("DELETE FROM schema_migrations WHERE name = '0024_chat_access'")
-    server.cli_ok("migrate")
+    rerun_0024(server)
     assert db.count("chat_profile_sync", "recheck = 1") == 2
     # Sync off: nothing is queued, the marks stay.
     url = server.env.pop("CAREBASE_CHAT_SYNC_URL")
@@ -249,13 +257,176 @@ def test_profiles_pushed_before_the_rule_are_looked_at_again_once(start_server, 
     server.env["CAREBASE_CHAT_SYNC_URL"] = url
     server.start(migrate=False)
     assert "event=chat_access_recheck rows=2" in server.log()
-    assert db.count("chat_profile_sync", "recheck = 1") == 0
     erased(server, chat, lose, 1)
     wait_until(lambda: "status=unchanged" in server.log(), what="the unchanged run")
     chat_settle(db)
     assert len(chat.requests(keep["email"])) == 3 and sync_row(db, keep) == 1
+    # The jobs cleared the marks once they had looked.
+    assert db.count("chat_profile_sync", "recheck = 1") == 0
     # Once: the next start queues nothing.
     server.stop()
     server.start(migrate=False)
     assert chat_jobs(db) == 0
     assert server.log().count("event=chat_access_recheck") == 1
+
+
+@pytest.mark.dialect
+def test_an_upgrade_keeps_public_learners_profiles_until_the_cms_says(start_server, chat, cms):
+    """Courses stored before migration 0024 count as live until the CMS
+    publishes them again: the upgrade's recheck leaves their public
+    learners' profiles at the provider (before, every course became not
+    live and every such profile was erased). The CMS publishing the course
+    as not live then takes the access away."""
+    server = start_server(env=cms_chat_env(chat, cms))
+    db = server.db
+    course, s = course_with_session(server, cms, "From before", live=True)
+    p = person(server, "public")
+    start(server, p, s)
+    wait_pushes(chat, p["email"], 1)
+    chat_settle(db)
+    server.stop()
+    rerun_0024(server)
+    server.start(migrate=False)
+    assert "event=chat_access_recheck rows=1" in server.log()
+    wait_until(lambda: "event=chat_sync" in server.log(), what="the recheck")
+    chat_settle(db)
+    assert chat.deletes(p["email"]) == [] and sync_row(db, p) == 1
+    assert "status=unchanged" in server.log() and db.count("courses", "live = 1") == 1
+    assert server.get(f"/v1/courses/{course['uuid']}", headers=hdr(p)).json()["live"] is True
+    # The CMS says it is not live: the profile goes.
+    course["content"]["live"] = False
+    assert cms_publish(server, course, CMS_SECRET)["course"]["changed"] == ["live"]
+    erased(server, chat, p, 1)
+
+
+@pytest.mark.dialect
+def test_a_recheck_run_while_the_sync_is_off_is_done_when_it_is_on(start_server, chat, cms):
+    """The recheck mark stays until the job has looked: a job queued for it
+    that runs while the sync is off (turned off since) leaves it, and the
+    next start with the sync on erases the profile."""
+    server = start_server(env=cms_chat_env(chat, cms))
+    db = server.db
+    admin = person(server, "admin", "admin")
+    bumble = make_partner(server, admin, "Bumble")
+    lose = person(server, "lose")
+    redeem(server, lose, new_code(server, admin, bumble)["code"])
+    wait_pushes(chat, lose["email"], 1)
+    chat_settle(db)
+    server.stop()
+    db.execute(f"UPDATE partner_access SET feature_live_chat = 0 WHERE user_id = '{lose['id']}'")
+    rerun_0024(server)
+    # Sync on, but the job is queued far ahead: the start-up queues it.
+    server.env["CAREBASE_CHAT_SYNC_DELAY_MS"] = "600000"
+    server.start(migrate=False)
+    assert "event=chat_access_recheck rows=1" in server.log() and chat_jobs(db) == 1
+    server.stop()
+    # It runs while the sync is off: nothing is done, the mark stays.
+    db.execute("UPDATE jobs SET run_at = 0 WHERE kind = 'chat.profile_sync'")
+    url = server.env.pop("CAREBASE_CHAT_SYNC_URL")
+    server.start(migrate=False)
+    chat_settle(db)
+    assert "status=off" in server.log()
+    assert db.count("chat_profile_sync", "recheck = 1") == 1
+    server.stop()
+    server.env["CAREBASE_CHAT_SYNC_URL"] = url
+    server.env["CAREBASE_CHAT_SYNC_DELAY_MS"] = "300"
+    server.start(migrate=False)
+    erased(server, chat, lose, 1)
+    assert db.count("chat_profile_sync", "recheck = 1") == 0
+
+
+def test_access_lost_while_the_sync_is_off_is_acted_on_when_it_is_on(start_server, chat, cms):
+    """A change made while the sync is off marks the rows of the people
+    with a profile; the next start with the sync on looks at them: access
+    lost meanwhile erases the profile, access kept leaves it."""
+    server = start_server(env=cms_chat_env(chat, cms))
+    db = server.db
+    admin = person(server, "admin", "admin")
+    bumble = make_partner(server, admin, "Bumble")
+    keep, lose = person(server, "keep"), person(server, "lose")
+    acc = {}
+    for who in (keep, lose):
+        acc[who["id"]] = new_code(server, admin, bumble)
+        redeem(server, who, acc[who["id"]]["code"])
+        wait_pushes(chat, who["email"], 1)
+    chat_settle(db)
+    server.stop()
+    url = server.env.pop("CAREBASE_CHAT_SYNC_URL")
+    server.start(migrate=False)
+    patch_access(server, admin, acc[lose["id"]], feature_live_chat=False)
+    assert chat_jobs(db) == 0 and db.count("chat_profile_sync", "recheck = 1") == 1
+    server.stop()
+    server.env["CAREBASE_CHAT_SYNC_URL"] = url
+    server.start(migrate=False)
+    erased(server, chat, lose, 1)
+    assert sync_row(db, keep) == 1 and chat.deletes(keep["email"]) == []
+    assert db.count("chat_profile_sync", "recheck = 1") == 0
+
+
+# -- deleted accounts ----------------------------------------------------------------
+
+def test_a_deleted_account_has_its_profile_erased(server, chat):
+    """Deleting an account (soft delete) erases its chat profile at the
+    provider (erasure does too: test_chatsync.py)."""
+    db = server.db
+    admin = person(server, "admin", "admin")
+    bumble = make_partner(server, admin, "Bumble")
+    m = person(server, "member")
+    redeem(server, m, new_code(server, admin, bumble)["code"])
+    wait_pushes(chat, m["email"], 1)
+    chat_settle(db)
+    r = server.request("DELETE", f"/v1/users/{m['id']}", headers=hdr(admin))
+    assert r.status_code == 204, r.text
+    erased(server, chat, m, 1)
+
+
+# -- the webhook leaves the learners to a job ----------------------------------------
+
+def test_a_course_flip_touches_its_learners_in_a_job(server, cms, chat):
+    """The webhook that makes a course live or not live answers without
+    touching its learners: the job learning.course_chat does, later."""
+    db = server.db
+    course, s = course_with_session(server, cms, "Flip")
+    people = [person(server, f"p{i}") for i in range(3)]
+    for who in people:
+        start(server, who, s)
+    nothing_sent(server, chat, *people)
+    course["content"]["live"] = True
+    assert cms_publish(server, course, CMS_SECRET)["course"]["changed"] == ["live"]
+    for who in people:
+        wait_pushes(chat, who["email"], 1)
+    wait_until(lambda: "event=course_chat" in server.log(), what="the job's run")
+    assert "users=3 more=0" in server.log()
+    chat_settle(db)
+    course["content"]["live"] = False
+    cms_publish(server, course, CMS_SECRET)
+    for who in people:
+        erased(server, chat, who, 1)
+
+
+# -- partner inclusion ---------------------------------------------------------------
+
+def test_a_course_for_some_partners_gives_public_users_no_chat(server, cms, chat):
+    """A live course included for some partners only (not "Public") gives no
+    public user chat: not one who was a partner user when they started it,
+    nor one who started it while it was for everyone."""
+    db = server.db
+    admin = person(server, "admin", "admin")
+    bumble = make_partner(server, admin, "Bumble")
+    _, only = course_with_session(server, cms, "Bumble only", partners=["Bumble"], live=True)
+    m = person(server, "member")
+    acc = new_code(server, admin, bumble, feature_live_chat=False)
+    redeem(server, m, acc["code"])
+    start(server, m, only)
+    open_course, on_open = course_with_session(server, cms, "Open live", live=True)
+    p = person(server, "public")
+    start(server, p, on_open)
+    wait_pushes(chat, p["email"], 1)
+    chat_settle(db)
+    # No access any more: a public user, in a course not included for them.
+    patch_access(server, admin, acc, is_active=False)
+    nothing_sent(server, chat, m)
+    # The open course becomes Bumble's only: its public learner loses chat.
+    open_course["content"]["included_for_partners"] = ["Bumble"]
+    cms_publish(server, open_course, CMS_SECRET)
+    erased(server, chat, p, 1)
