@@ -202,6 +202,19 @@ int resource_perms_changed(struct tx *);
  * as it (a change made by another process, or on the command line).
  */
 int resource_perms_check(struct tx *);
+/* OK when role_permissions_epoch is there (migration 0023 applied),
+ * ERR_UNAVAILABLE when not, else a store error: asked of the catalog. */
+int resource_perms_ready(struct tx *);
+/*
+ * Whether role (is_staff as roles has it) may be granted perm: roles:*,
+ * users:create:all, users:update:all, users:delete:all and
+ * users:erase:all only by the admin role (PERM_ADMIN_ONLY), and a
+ * "...:all" grant only by staff roles (PERM_STAFF_ONLY), catalogues that
+ * name no one excepted (data_types, exercises and forms read:all). The
+ * cache ignores a grant it refuses, wherever the row came from.
+ */
+enum { PERM_GRANTABLE = 0, PERM_ADMIN_ONLY, PERM_STAFF_ONLY };
+int resource_perm_grantable(const char *role, int is_staff, const char *perm);
 
 struct resource;
 
