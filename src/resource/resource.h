@@ -502,6 +502,16 @@ int resource_page_args_by(
  * entries appended to errs, unanswered (resource_errs_answer answers). */
 void resource_page_parse(struct request *, int64_t max, enum page_key key,
     struct resource_page *, json_t *errs);
+/*
+ * The same answered as a declared list answers a bad page (resource_list):
+ * 400 INVALID_PARAMETER (parameter "limit") or 400 INVALID_CURSOR, and
+ * ERR_MALFORMED. For the lists that take no parameter of their own.
+ */
+int resource_page_query(
+    struct request *, int64_t max, enum page_key key, struct resource_page *);
+/* Those two answers, shared with resource_list. */
+void resource_page_bad_limit(struct request *, int64_t max);
+void resource_page_bad_cursor(struct request *);
 /* {"data": data (taken), "next_cursor": the key of the page's last row
  * when data held a row more than limit, else null}; NULL without memory. */
 json_t *resource_page_json(const struct resource_page *, json_t *data);
