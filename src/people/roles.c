@@ -11,7 +11,11 @@
  *
  * A change replaces a role's whole set, in one transaction serialised
  * with every other change (people.roles): each name must be a known
- * permission (422 UNKNOWN_PERMISSION, an entry per unknown name), an
+ * permission (422 UNKNOWN_PERMISSION, an entry per unknown name), one
+ * the role may hold (422 PERMISSION_NOT_GRANTABLE, an entry per name:
+ * roles:*, users:create|update|delete|erase:all for the admin role
+ * only, any other ":all" grant for staff roles only, is_staff in roles,
+ * catalogues that name no one excepted; resource_perm_grantable), an
  * If-Match given must name the role's current ETag (412), and the admin
  * role always keeps roles:update:all (409 ADMIN_LOCKOUT): with the
  * last-admin rule (an active admin always remains, users.c) someone can
@@ -52,6 +56,7 @@ struct role_change {
 	const char	       *if_match; /* NULL: none */
 	json_t		       *row;	  /* the role after: owned */
 	json_t		       *unknown;  /* indices of want not known */
+	json_t		       *refused;  /* [index, PERM_*] not grantable */
 	json_t		       *added, *removed;
 };
 
@@ -64,6 +69,8 @@ static int  roles_caller(struct request *, const char *action);
 static int  body_check(struct request *, json_t **want);
 static void change_answer(struct request *, struct role_change *, int rc);
 static void change_reset(struct role_change *);
+static const char *refused_why(int);
+static void refused_answer(struct request *, struct role_change *, json_t *);
 static int  cli_list(struct store *);
 static int  cli_permissions(struct store *);
 static int  cli_set(struct store *, int, char **);
@@ -210,16 +217,20 @@ change_reset(struct role_change *c)
 {
 	json_decref(c->row);
 	json_decref(c->unknown);
+	json_decref(c->refused);
 	json_decref(c->added);
 	json_decref(c->removed);
-	c->row = c->unknown = c->added = c->removed = NULL;
+	c->row = c->unknown = c->refused = c->added = c->removed = NULL;
 }
 
 /*
- * The change, in one transaction: ERR_NOT_FOUND (no such role),
+ * The change, in one transaction: ERR_UNAVAILABLE (migration 0023
+ * pending: no epoch to tell the processes), ERR_NOT_FOUND (no such role),
  * ERR_PRECONDITION (If-Match), ERR_INVALID (c->unknown: the indices of
- * unknown names), ERR_CONFLICT (the admin role would lose roles:update),
- * or OK with c->row the role after. Nothing to change writes nothing.
+ * unknown names; or c->refused: names the role may not be granted,
+ * resource_perm_grantable), ERR_CONFLICT (the admin role would lose
+ * roles:update), or OK with c->row the role after. Nothing to change
+ * writes nothing.
  */
 static int
 role_set_tx(struct tx *tx, void *arg)
@@ -230,10 +241,11 @@ role_set_tx(struct tx *tx, void *arg)
 	const char	   *p;
 	char		    etag[48];
 	size_t		    i;
-	int		    rc;
+	int		    rc, staff, why;
 
 	change_reset(c);
-	if ((rc = store_xact_lock(tx, "people.roles")) != OK ||
+	if ((rc = resource_perms_ready(tx)) != OK ||
+	    (rc = store_xact_lock(tx, "people.roles")) != OK ||
 	    (rc = role_load(tx, c->name, &old)) != OK)
 		goto out;
 	resource_etag_row(old, etag);
@@ -245,6 +257,7 @@ role_set_tx(struct tx *tx, void *arg)
 		goto out;
 	rc = ERR_NOMEM;
 	if ((c->unknown = json_array()) == NULL ||
+	    (c->refused = json_array()) == NULL ||
 	    (c->added = json_array()) == NULL ||
 	    (c->removed = json_array()) == NULL ||
 	    (want = json_object()) == NULL)
@@ -257,6 +270,18 @@ role_set_tx(struct tx *tx, void *arg)
 			json_object_set_new(want, p, json_true());
 	}
 	if (json_array_size(c->unknown) > 0) {
+		rc = ERR_INVALID;
+		goto out;
+	}
+	/* The whole set: a grant held before the rule is refused too. */
+	staff = json_is_true(json_object_get(old, "is_staff"));
+	json_array_foreach(c->want, i, v) {
+		if ((why = resource_perm_grantable(c->name, staff,
+			 json_string_value(v))) != PERM_GRANTABLE)
+			json_array_append_new(
+			    c->refused, json_pack("[i,i]", (int)i, why));
+	}
+	if (json_array_size(c->refused) > 0) {
 		rc = ERR_INVALID;
 		goto out;
 	}
@@ -453,6 +478,43 @@ body_check(struct request *req, json_t **want)
 	return (resource_errs_answer(req, errs, "The permissions"));
 }
 
+/* Why role may not be granted perm (PERM_*), for people. */
+static const char *
+refused_why(int why)
+{
+	return (why == PERM_ADMIN_ONLY
+		? "only the admin role may be granted it: it decides who may "
+		  "do what"
+		: "only a staff role may be granted a permission over "
+		  "everyone's rows");
+}
+
+/* 422 PERMISSION_NOT_GRANTABLE, an entry per name refused. */
+static void
+refused_answer(struct request *req, struct role_change *c, json_t *errs)
+{
+	json_t *v;
+	char	field[48], detail[256];
+	size_t	i, k;
+	int	why;
+
+	json_array_foreach(c->refused, i, v) {
+		k = (size_t)json_integer_value(json_array_get(v, 0));
+		why = (int)json_integer_value(json_array_get(v, 1));
+		snprintf(field, sizeof(field), "permissions[%zu]", k);
+		snprintf(detail, sizeof(detail), "%.128s: %s",
+		    json_string_value(json_array_get(c->want, k)),
+		    refused_why(why));
+		resource_field_err(errs, field,
+		    why == PERM_ADMIN_ONLY ? "admin_only" : "staff_only",
+		    detail);
+	}
+	http_problem_ext(req, ERR_INVALID, "PERMISSION_NOT_GRANTABLE",
+	    json_pack("{s:o}", "errors", errs),
+	    "The role %s may not be granted %zu of the permissions.", c->name,
+	    json_array_size(c->refused));
+}
+
 /* Answer the change's outcome. */
 static void
 change_answer(struct request *req, struct role_change *c, int rc)
@@ -481,9 +543,18 @@ change_answer(struct request *req, struct role_change *c, int rc)
 		    "change roles again.",
 		    ROLES_UPDATE);
 		return;
+	case ERR_UNAVAILABLE:
+		http_problem(req, rc, "MIGRATIONS_PENDING",
+		    "Roles cannot be changed until migration 0023 is applied: "
+		    "run `carebase migrate`.");
+		return;
 	case ERR_INVALID:
 		if ((errs = json_array()) == NULL)
 			break;
+		if (json_array_size(c->refused) > 0) {
+			refused_answer(req, c, errs);
+			return;
+		}
 		json_array_foreach(c->unknown, i, v) {
 			k = (size_t)json_integer_value(v);
 			snprintf(field, sizeof(field), "permissions[%zu]", k);
@@ -631,7 +702,23 @@ cli_set(struct store *db, int argc, char **argv)
 		    "it no admin could change roles again\n",
 		    ROLES_UPDATE);
 		break;
+	case ERR_UNAVAILABLE:
+		fprintf(stderr,
+		    "carebase: roles set: migrations are pending (0023): run "
+		    "carebase migrate\n");
+		break;
 	case ERR_INVALID:
+		json_array_foreach(c.refused, i, v) {
+			fprintf(stderr,
+			    "carebase: roles set: PERMISSION_NOT_GRANTABLE: "
+			    "%s may not be granted %s: %s\n",
+			    c.name,
+			    json_string_value(json_array_get(want,
+				(size_t)json_integer_value(
+				    json_array_get(v, 0)))),
+			    refused_why(
+				(int)json_integer_value(json_array_get(v, 1))));
+		}
 		json_array_foreach(c.unknown, i, v) {
 			fprintf(stderr,
 			    "carebase: roles set: no permission is named %s "

@@ -14,7 +14,8 @@
  * and device fingerprint it signed in from, when it started, when it was
  * last used (written at most once a step: people_activity_step) and when
  * it ends at the latest; never its token's hash. Newest first, paged by
- * id (?limit, ?cursor).
+ * id (?limit, ?cursor; a bad one is 400 INVALID_PARAMETER or
+ * INVALID_CURSOR, as a declared list answers: resource_page_query).
  *
  * Access is the declaration's (auth_sessions_resource): auth_sessions:read
  * and :delete, own for everyone as seeded, all for admins; a user outside
@@ -233,8 +234,8 @@ sess_list(struct request *req, int mine)
 	int	       rc;
 
 	if (sess_begin(req, &op, "read", mine) != OK ||
-	    resource_page_args_by(
-		req, SESSIONS_LIST_MAX, PAGE_ID_DESC, &op.pg) != OK)
+	    resource_page_query(req, SESSIONS_LIST_MAX, PAGE_ID_DESC, &op.pg) !=
+		OK)
 		return;
 	if ((rc = store_run(req->db, STORE_TX_READ, list_tx, &op)) != OK) {
 		json_decref(op.data);

@@ -188,9 +188,16 @@ people_authenticate(struct request *req, struct principal **out)
 		    refuse(req, "UNAUTHORIZED", "the account is not active"));
 	/* Role permissions changed since this process read them: it reads
 	 * them again before deciding what this request may do. */
-	if ((rc = http_read_tx(req, &tx)) != OK ||
-	    (rc = resource_perms_check(tx)) != OK)
+	if ((rc = http_read_tx(req, &tx)) != OK)
 		return (rc);
+	if ((rc = resource_perms_check(tx)) != OK) {
+		/* Fail closed: no request is decided on grants older than
+		 * the epoch it read. */
+		http_header_add(req, "Retry-After", "1");
+		http_problem(req, ERR_UNAVAILABLE, "PERMISSIONS_UNAVAILABLE",
+		    "The role permissions cannot be read now; try again.");
+		return (ERR_UNAVAILABLE);
+	}
 	/* The lookup's read transaction ends before the touch's write
 	 * begins: never two pooled connections at once. */
 	http_read_tx_end(req);

@@ -192,6 +192,46 @@ resource_page_args(struct request *req, int64_t max, struct resource_page *pg)
 	return (resource_page_args_by(req, max, PAGE_ID, pg));
 }
 
+void
+resource_page_bad_limit(struct request *req, int64_t max)
+{
+	http_problem_ext(req, ERR_MALFORMED, "INVALID_PARAMETER",
+	    json_pack("{s:s}", "parameter", "limit"),
+	    "limit: must be an integer from 1 to %lld", (long long)max);
+}
+
+void
+resource_page_bad_cursor(struct request *req)
+{
+	http_problem(req, ERR_MALFORMED, "INVALID_CURSOR",
+	    "The cursor is not valid for this list and sort.");
+}
+
+int
+resource_page_query(struct request *req, int64_t max, enum page_key key,
+    struct resource_page *pg)
+{
+	json_t	   *errs, *e;
+	const char *field;
+	int	    rc = OK;
+
+	if ((errs = json_array()) == NULL) {
+		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
+		return (ERR_NOMEM);
+	}
+	resource_page_parse(req, max, key, pg, errs);
+	if ((e = json_array_get(errs, 0)) != NULL) {
+		field = json_string_value(json_object_get(e, "field"));
+		if (field != NULL && strcmp(field, "limit") == 0)
+			resource_page_bad_limit(req, max);
+		else
+			resource_page_bad_cursor(req);
+		rc = ERR_MALFORMED;
+	}
+	json_decref(errs);
+	return (rc);
+}
+
 json_t *
 resource_page_json(const struct resource_page *pg, json_t *data)
 {

@@ -32,12 +32,12 @@
 #include "http/http.h"
 #include "resource/resource.h"
 #include "resource/resource_int.h"
-#include "store/migrate.h"
 #include "store/store.h"
 
-#define PERM_KEY_MAX	     256
-#define PERM_ROWS_MAX	     100000
-#define PERM_EPOCH_MIGRATION "0023_roles_and_mail_log"
+#define PERM_KEY_MAX   256
+#define PERM_ROWS_MAX  100000
+#define PERM_EPOCH_TAB "role_permissions_epoch"
+#define PERM_ADMIN     "admin"
 
 static pthread_rwlock_t perm_lock = PTHREAD_RWLOCK_INITIALIZER;
 static pthread_mutex_t	perm_reload = PTHREAD_MUTEX_INITIALIZER;
@@ -45,15 +45,41 @@ static char	      **perm_keys; /* sorted, under perm_lock */
 static size_t		perm_n;
 static _Atomic int64_t	perm_loaded_at = INT64_MIN;
 static _Atomic int	perm_ready;
-/* The epoch the array was loaded under (-1: none known), the newest a
- * request has read, and whether the epoch's table is there (0 unknown,
- * 1 yes, -1 not yet). */
+/* The epoch the array was loaded under (-1: none known), and whether the
+ * epoch's table is there (1 yes, -1 no, 0 unknown: ask the catalog). */
 static _Atomic int64_t perm_epoch = -1;
-static _Atomic int64_t perm_wanted = -1;
 static _Atomic int     perm_epoch_table;
+
+/*
+ * Granted only to the admin role: what decides who may do what. roles:*
+ * (reading and changing every role's grants), users:create:all and
+ * users:update:all (a user made with, or given, any role: the admin one
+ * too, FIELD_STAFF_WRITE), users:delete:all and users:erase:all
+ * (deactivating or erasing anyone, the admins too).
+ */
+static const char *const perm_admin_only[] = {
+	"users:create:all",
+	"users:update:all",
+	"users:delete:all",
+	"users:erase:all",
+};
+#define PERM_ADMIN_PREFIX "roles:"
+/*
+ * The :all grants a role that is not staff (roles.is_staff = 0) may
+ * hold: catalogues that name no one, seeded for members (0003, 0004).
+ * Every other :all grant reaches everyone's rows, their sealed fields
+ * too, and is for staff roles only.
+ */
+static const char *const perm_public_all[] = {
+	"data_types:read:all",
+	"exercises:read:all",
+	"forms:read:all",
+};
 
 static int  perm_cmp(const void *, const void *);
 static int  perm_epoch_read(struct tx *, int64_t *);
+static int  perm_table(struct tx *, int *);
+static int  perm_load_tx(struct tx *);
 static int  perm_load(struct store *);
 static void perm_fresh(struct store *);
 static int  perm_has(const char *, const char *, const char *, const char *);
@@ -76,12 +102,32 @@ action_name(enum action a)
 	}
 }
 
+int
+resource_perm_grantable(const char *role, int is_staff, const char *perm)
+{
+	size_t i, n;
+
+	if (strcmp(role, PERM_ADMIN) == 0)
+		return (PERM_GRANTABLE);
+	if (strncmp(perm, PERM_ADMIN_PREFIX, strlen(PERM_ADMIN_PREFIX)) == 0)
+		return (PERM_ADMIN_ONLY);
+	for (i = 0; i < sizeof(perm_admin_only) / sizeof(*perm_admin_only); i++)
+		if (strcmp(perm, perm_admin_only[i]) == 0)
+			return (PERM_ADMIN_ONLY);
+	n = strlen(perm);
+	if (is_staff || n < 4 || strcmp(perm + n - 4, ":all") != 0)
+		return (PERM_GRANTABLE);
+	for (i = 0; i < sizeof(perm_public_all) / sizeof(*perm_public_all); i++)
+		if (strcmp(perm, perm_public_all[i]) == 0)
+			return (PERM_GRANTABLE);
+	return (PERM_STAFF_ONLY);
+}
+
 void
 resource_perms_reset(void)
 {
 	atomic_store(&perm_loaded_at, INT64_MIN);
 	atomic_store(&perm_epoch, -1);
-	atomic_store(&perm_wanted, -1);
 	atomic_store(&perm_epoch_table, 0);
 }
 
@@ -102,22 +148,65 @@ perm_epoch_read(struct tx *tx, int64_t *out)
 	return (rc);
 }
 
+/* Whether the epoch's table is there: as known, else asked of the
+ * catalog (no statement fails while it is missing). */
+static int
+perm_table(struct tx *tx, int *there)
+{
+	int known = atomic_load(&perm_epoch_table), rc;
+
+	if (known != 0) {
+		*there = known > 0;
+		return (OK);
+	}
+	if ((rc = store_table_exists(tx, PERM_EPOCH_TAB, there)) != OK)
+		return (rc);
+	atomic_store(&perm_epoch_table, *there ? 1 : -1);
+	return (OK);
+}
+
+int
+resource_perms_ready(struct tx *tx)
+{
+	int there, rc;
+
+	if ((rc = store_table_exists(tx, PERM_EPOCH_TAB, &there)) != OK)
+		return (rc);
+	return (there ? OK : ERR_UNAVAILABLE);
+}
+
 int
 resource_perms_check(struct tx *tx)
 {
-	int64_t epoch = -1, want;
-	int	rc;
+	int64_t epoch = -1;
+	int	there, rc;
 
-	/* Nothing loaded under an epoch yet: the first load is fresh. */
-	if (atomic_load(&perm_epoch) < 0)
+	if ((rc = perm_table(tx, &there)) != OK)
+		return (ERR_UNAVAILABLE);
+	/* Migration 0023 pending (or undone): the TTL alone. */
+	if (!there)
 		return (OK);
 	/* Its row gone (by hand): the TTL alone, as without the table. */
-	if ((rc = perm_epoch_read(tx, &epoch)) != OK)
-		return (rc == ERR_NOT_FOUND ? OK : rc);
-	want = atomic_load(&perm_wanted);
-	while (epoch > want &&
-	    !atomic_compare_exchange_weak(&perm_wanted, &want, epoch))
-		;
+	if ((rc = perm_epoch_read(tx, &epoch)) == ERR_NOT_FOUND)
+		return (OK);
+	if (rc != OK) {
+		/* The table went since it was seen (a migration undone by
+		 * another process): the catalog is asked again at the next
+		 * request; this one's transaction may be spent (PostgreSQL). */
+		atomic_store(&perm_epoch_table, 0);
+		log_warn("event=perms_epoch_unreadable code=%s", err_code(rc));
+		return (ERR_UNAVAILABLE);
+	}
+	if (epoch <= atomic_load(&perm_epoch))
+		return (OK);
+	/* Behind: read them again in this request's transaction, as new as
+	 * the epoch it read. No lock is held while reading, and a failure
+	 * refuses the request rather than decide it on stale grants. */
+	if ((rc = perm_load_tx(tx)) != OK) {
+		log_error(
+		    "event=perms_load_failed behind=1 code=%s", err_code(rc));
+		return (ERR_UNAVAILABLE);
+	}
 	return (OK);
 }
 
@@ -143,34 +232,42 @@ perm_cmp(const void *a, const void *b)
 	return (strcmp(*(char *const *)a, *(char *const *)b));
 }
 
-/* Read role_permissions into a new array and swap it in. */
+/*
+ * Read role_permissions in tx into a new array and swap it in. A grant
+ * resource_perm_grantable refuses (made by hand, or before the rule)
+ * grants nothing.
+ */
 static int
-perm_load(struct store *db)
+perm_load_tx(struct tx *tx)
 {
-	struct tx   *tx = NULL;
 	struct stmt *st = NULL;
 	char	   **keys = NULL, **old, **nk, *k;
-	size_t	     n = 0, cap = 0, oldn, i;
+	size_t	     n = 0, cap = 0, oldn, i, dropped = 0;
 	const char  *role, *perm;
 	int64_t	     epoch = -1;
-	int	     rc;
+	int	     rc, there;
 
-	/* Asked of the ledger, so no statement fails while it is pending. */
-	if (atomic_load(&perm_epoch_table) <= 0)
-		atomic_store(&perm_epoch_table,
-		    migrate_applied(db, PERM_EPOCH_MIGRATION) == OK ? 1 : -1);
-	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
+	if ((rc = perm_table(tx, &there)) != OK)
 		return (rc);
 	/* The epoch first: the rows read after it are at least as new. */
-	if (atomic_load(&perm_epoch_table) > 0 &&
-	    (rc = perm_epoch_read(tx, &epoch)) != OK && rc != ERR_NOT_FOUND)
-		goto out;
-	st = store_prepare(tx, "SELECT role, permission FROM role_permissions");
+	if (there && (rc = perm_epoch_read(tx, &epoch)) != OK &&
+	    rc != ERR_NOT_FOUND) {
+		atomic_store(&perm_epoch_table, 0);
+		return (rc);
+	}
+	st = store_prepare(tx,
+	    "SELECT rp.role, rp.permission, r.is_staff FROM role_permissions "
+	    "rp JOIN roles r ON r.name = rp.role");
 	while ((rc = store_step(st)) == STORE_ROW) {
 		role = store_col_text(st, 0);
 		perm = store_col_text(st, 1);
 		if (role == NULL || perm == NULL)
 			continue;
+		if (resource_perm_grantable(role, store_col_int64(st, 2) != 0,
+			perm) != PERM_GRANTABLE) {
+			dropped++;
+			continue;
+		}
 		if (n == cap) {
 			if (cap >= PERM_ROWS_MAX) {
 				rc = ERR_TOO_LARGE;
@@ -191,6 +288,11 @@ perm_load(struct store *db)
 	}
 	if (rc != STORE_DONE)
 		goto out;
+	if (dropped > 0)
+		log_warn("event=perms_not_grantable grants=%zu msg=\"grants "
+			 "no role but admin (or no role but staff) may hold "
+			 "are ignored\"",
+		    dropped);
 	if (n > 1)
 		qsort(keys, n, sizeof(*keys), perm_cmp);
 	pthread_rwlock_wrlock(&perm_lock);
@@ -200,49 +302,65 @@ perm_load(struct store *db)
 	perm_n = n;
 	atomic_store(&perm_epoch, epoch);
 	pthread_rwlock_unlock(&perm_lock);
+	atomic_store(&perm_loaded_at, time_now_ms());
+	atomic_store(&perm_ready, 1);
 	keys = old;
 	n = oldn;
 	rc = OK;
 out:
 	store_finalize(st);
-	store_tx_rollback(tx);
 	for (i = 0; i < n; i++)
 		free(keys[i]);
 	free(keys);
 	return (rc);
 }
 
+/* The same in a transaction of its own, the catalog asked again: a
+ * migration made since (up or down, by any process) is seen. */
+static int
+perm_load(struct store *db)
+{
+	struct tx *tx = NULL;
+	int	   rc;
+
+	atomic_store(&perm_epoch_table, 0);
+	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
+		return (rc);
+	rc = perm_load_tx(tx);
+	store_tx_rollback(tx);
+	return (rc);
+}
+
 /*
- * Reload when stale. The first load, and one a newer epoch asks for, are
- * waited for; others are done by one thread while the others read the
- * previous array.
+ * Reload every RESOURCE_PERMS_TTL_MS: the first load is waited for;
+ * later ones are done by one thread while the others read the previous
+ * array. One an epoch asks for is the authenticator's
+ * (resource_perms_check), in the request's own transaction.
  */
 static void
 perm_fresh(struct store *db)
 {
 	int64_t now = time_now_ms(), at;
-	int	rc, behind;
+	int	rc;
 
 	at = atomic_load(&perm_loaded_at);
-	behind = atomic_load(&perm_wanted) > atomic_load(&perm_epoch);
-	if (!behind && at != INT64_MIN && now - at < RESOURCE_PERMS_TTL_MS)
+	if (at != INT64_MIN && now - at < RESOURCE_PERMS_TTL_MS)
 		return;
-	if (atomic_load(&perm_ready) && !behind) {
+	if (atomic_load(&perm_ready)) {
 		if (pthread_mutex_trylock(&perm_reload) != 0)
 			return;
 	} else
 		pthread_mutex_lock(&perm_reload);
 	at = atomic_load(&perm_loaded_at);
-	behind = atomic_load(&perm_wanted) > atomic_load(&perm_epoch);
-	if (behind || at == INT64_MIN || now - at >= RESOURCE_PERMS_TTL_MS) {
-		if ((rc = perm_load(db)) == OK)
-			atomic_store(&perm_ready, 1);
-		else
+	if (at == INT64_MIN || now - at >= RESOURCE_PERMS_TTL_MS) {
+		if ((rc = perm_load(db)) != OK) {
 			log_error(
 			    "event=perms_load_failed code=%s", err_code(rc));
-		/* On failure keep serving the old array; try again later. */
-		if (rc == OK || atomic_load(&perm_ready))
-			atomic_store(&perm_loaded_at, now);
+			/* Keep serving the array (as new as the epoch the
+			 * requests read); try again after the TTL. */
+			if (atomic_load(&perm_ready))
+				atomic_store(&perm_loaded_at, now);
+		}
 	}
 	pthread_mutex_unlock(&perm_reload);
 }

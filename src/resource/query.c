@@ -607,15 +607,14 @@ query_list(struct request *req, const struct rdef *rd, struct principal *who,
 		goto out;
 	if ((s = http_query(req, "limit")) != NULL &&
 	    parse_int64(s, 1, RESOURCE_LIST_MAX, &limit) != 0) {
-		rc = bad_param(
-		    req, NULL, "limit", "must be an integer from 1 to 200");
+		resource_page_bad_limit(req, RESOURCE_LIST_MAX);
+		rc = ERR_MALFORMED;
 		goto out;
 	}
 	if ((s = http_query(req, "cursor")) != NULL) {
 		if (resource_cursor_decode(s, spec, &cv, cid) != OK ||
 		    keyset_add(req, sf, desc, cv, cid, &sql, q) != OK) {
-			http_problem(req, ERR_MALFORMED, "INVALID_CURSOR",
-			    "The cursor is not valid for this list and sort.");
+			resource_page_bad_cursor(req);
 			rc = ERR_MALFORMED;
 			goto out;
 		}

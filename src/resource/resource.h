@@ -202,6 +202,19 @@ int resource_perms_changed(struct tx *);
  * as it (a change made by another process, or on the command line).
  */
 int resource_perms_check(struct tx *);
+/* OK when role_permissions_epoch is there (migration 0023 applied),
+ * ERR_UNAVAILABLE when not, else a store error: asked of the catalog. */
+int resource_perms_ready(struct tx *);
+/*
+ * Whether role (is_staff as roles has it) may be granted perm: roles:*,
+ * users:create:all, users:update:all, users:delete:all and
+ * users:erase:all only by the admin role (PERM_ADMIN_ONLY), and a
+ * "...:all" grant only by staff roles (PERM_STAFF_ONLY), catalogues that
+ * name no one excepted (data_types, exercises and forms read:all). The
+ * cache ignores a grant it refuses, wherever the row came from.
+ */
+enum { PERM_GRANTABLE = 0, PERM_ADMIN_ONLY, PERM_STAFF_ONLY };
+int resource_perm_grantable(const char *role, int is_staff, const char *perm);
 
 struct resource;
 
@@ -489,6 +502,16 @@ int resource_page_args_by(
  * entries appended to errs, unanswered (resource_errs_answer answers). */
 void resource_page_parse(struct request *, int64_t max, enum page_key key,
     struct resource_page *, json_t *errs);
+/*
+ * The same answered as a declared list answers a bad page (resource_list):
+ * 400 INVALID_PARAMETER (parameter "limit") or 400 INVALID_CURSOR, and
+ * ERR_MALFORMED. For the lists that take no parameter of their own.
+ */
+int resource_page_query(
+    struct request *, int64_t max, enum page_key key, struct resource_page *);
+/* Those two answers, shared with resource_list. */
+void resource_page_bad_limit(struct request *, int64_t max);
+void resource_page_bad_cursor(struct request *);
 /* {"data": data (taken), "next_cursor": the key of the page's last row
  * when data held a row more than limit, else null}; NULL without memory. */
 json_t *resource_page_json(const struct resource_page *, json_t *data);

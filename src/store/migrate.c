@@ -547,16 +547,9 @@ migrate_applied(struct store *s, const char *name)
 		return (ERR_DB);
 	/* Before the first migrate there is no schema_migrations: nothing
 	 * is applied (asked of the catalog, so no statement fails). */
-	st = store_prepare(tx,
-	    store_tx_dialect(tx) == STORE_POSTGRES
-		? "SELECT count(*) FROM information_schema.tables WHERE "
-		  "table_schema = current_schema() AND table_name = "
-		  "'schema_migrations'"
-		: "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
-		  "AND name = 'schema_migrations'");
-	if ((step = store_step(st)) == STORE_ROW)
-		ledger = store_col_int64(st, 0) > 0;
-	store_finalize(st);
+	step = store_table_exists(tx, "schema_migrations", &ledger) == OK
+	    ? STORE_ROW
+	    : ERR_DB;
 	if (step == STORE_ROW && ledger) {
 		st = store_prepare(
 		    tx, "SELECT 1 FROM schema_migrations WHERE name = ?");

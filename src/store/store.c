@@ -180,6 +180,26 @@ store_columns_sql(int dialect)
 		"current_schema() ORDER BY table_name, column_name");
 }
 
+int
+store_table_exists(struct tx *tx, const char *name, int *there)
+{
+	struct stmt *st;
+	int	     step;
+
+	*there = 0;
+	st = store_prepare(tx,
+	    store_tx_dialect(tx) == STORE_POSTGRES
+		? "SELECT count(*) FROM information_schema.tables WHERE "
+		  "table_schema = current_schema() AND table_name = ?"
+		: "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+		  "AND name = ?");
+	store_bind_text(st, 1, name);
+	if ((step = store_step(st)) == STORE_ROW)
+		*there = store_col_int64(st, 0) > 0;
+	store_finalize(st);
+	return (step == STORE_ROW ? OK : step == STORE_DONE ? ERR_DB : step);
+}
+
 void
 store_stats(struct store *s, struct store_stats *out)
 {

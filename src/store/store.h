@@ -183,6 +183,14 @@ char *store_pg_placeholders(const char *sql);
  * migrate_applied (store/migrate.h) what the schema holds, never this.
  */
 const char *store_columns_sql(int dialect);
+/*
+ * Whether the table name is in the database's schema, asked of the
+ * dialect's catalog (sqlite_master; information_schema.tables in the
+ * current schema), so that no statement fails while it is missing (a
+ * failed statement would end a PostgreSQL transaction): *there 1 or 0,
+ * and OK, or a store error.
+ */
+int store_table_exists(struct tx *, const char *name, int *there);
 
 /*
  * SQLite only: write a consistent copy of the database to path with the

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import PASSWORD, hdr, login, person
+from conftest import PASSWORD, hdr, login, person, problem
 
 KEYS = {"id", "current", "ip", "user_agent", "device_fingerprint", "created_at",
         "last_activity_at", "expires_at"}
@@ -123,9 +123,17 @@ def test_lists_page_newest_first(server):
         if cursor is None:
             break
     assert len(seen) == 5 and seen == sorted(seen, reverse=True)
-    for bad in ["?limit=0", "?limit=201", "?cursor=nope"]:
-        r = server.get("/v1/me/sessions" + bad, headers=hdr(alice))
-        assert r.status_code == 422 and r.json()["code"] == "VALIDATION_FAILED", (bad, r.text)
+    # A bad page is answered as every declared list answers it (400).
+    for path in ["/v1/me/sessions", f"/v1/users/{alice['id']}/sessions"]:
+        for bad, code in [("?limit=0", "INVALID_PARAMETER"), ("?limit=201", "INVALID_PARAMETER"),
+                          ("?limit=x", "INVALID_PARAMETER"), ("?cursor=nope", "INVALID_CURSOR")]:
+            body = problem(server.get(path + bad, headers=hdr(alice)), 400, code)
+            if code == "INVALID_PARAMETER":
+                assert body["parameter"] == "limit", body
+    # ... the same codes as a declared list's (the users list, for one).
+    admin = person(server, "boss", "admin")
+    problem(server.get("/v1/users?limit=0", headers=hdr(admin)), 400, "INVALID_PARAMETER")
+    problem(server.get("/v1/users?cursor=nope", headers=hdr(admin)), 400, "INVALID_CURSOR")
 
 
 def test_admins_list_and_end_anyones_sessions(server, admin):

@@ -28,9 +28,10 @@
 static char		dir[] = "/tmp/carebase-perms-XXXXXX";
 static struct store    *db;
 static struct principal member = { "0190a5c4-0000-7000-8000-0000000000aa",
-	"member", "", "", 0 };
+	"instructor", "", "", 1 };
 
-/* What a member may do with the audit log, as a request would ask. */
+/* What an instructor (staff) may do with the audit log, as a request
+ * would ask. */
 static enum scope
 audit_scope(void)
 {
@@ -45,8 +46,8 @@ grant_elsewhere(int add, int bump)
 
 	snprintf(sql, sizeof(sql), "%s%s",
 	    add ? "INSERT INTO role_permissions (role, permission) VALUES "
-		  "('member', 'audit_log:read:all');"
-		: "DELETE FROM role_permissions WHERE role = 'member' AND "
+		  "('instructor', 'audit_log:read:all');"
+		: "DELETE FROM role_permissions WHERE role = 'instructor' AND "
 		  "permission = 'audit_log:read:all';",
 	    bump ? "UPDATE role_permissions_epoch SET epoch = epoch + 1" : "");
 	assert_int_equal(db_exec(db, sql), OK);
@@ -105,7 +106,7 @@ a_change_made_here_holds_here_at_once(void **state)
 	assert_int_equal(store_tx_begin(db, STORE_TX_WRITE, &tx), OK);
 	assert_int_equal(store_exec(tx,
 			     "INSERT INTO role_permissions (role, permission) "
-			     "VALUES ('member', 'audit_log:read:all')"),
+			     "VALUES ('instructor', 'audit_log:read:all')"),
 	    OK);
 	assert_int_equal(resource_perms_changed(tx), OK);
 	assert_int_equal(store_tx_commit(tx), OK);
@@ -132,6 +133,51 @@ without_the_epoch_table_the_ttl_alone_applies(void **state)
 	grant_elsewhere(1, 0);
 	request_checks(); /* reads nothing, fails nothing */
 	assert_int_equal(audit_scope(), SCOPE_NONE);
+}
+
+/* What a role may be granted: roles:* and users' role-giving grants by
+ * the admin role only, :all by staff roles only, catalogues excepted. */
+static void
+grants_are_bounded_by_role(void **state)
+{
+	(void)state;
+	assert_int_equal(
+	    resource_perm_grantable("admin", 1, "roles:update:all"),
+	    PERM_GRANTABLE);
+	assert_int_equal(resource_perm_grantable("member", 0, "roles:read:all"),
+	    PERM_ADMIN_ONLY);
+	assert_int_equal(
+	    resource_perm_grantable("therapist", 1, "users:update:all"),
+	    PERM_ADMIN_ONLY);
+	assert_int_equal(
+	    resource_perm_grantable("instructor", 1, "users:create:all"),
+	    PERM_ADMIN_ONLY);
+	assert_int_equal(
+	    resource_perm_grantable("instructor", 1, "audit_log:read:all"),
+	    PERM_GRANTABLE);
+	assert_int_equal(
+	    resource_perm_grantable("member", 0, "audit_log:read:all"),
+	    PERM_STAFF_ONLY);
+	assert_int_equal(resource_perm_grantable("member", 0, "forms:read:all"),
+	    PERM_GRANTABLE);
+	assert_int_equal(resource_perm_grantable("member", 0, "users:read:own"),
+	    PERM_GRANTABLE);
+	/* A member whose grant was written by hand gains nothing from it. */
+	assert_int_equal(db_exec(db,
+			     "INSERT INTO role_permissions (role, permission) "
+			     "VALUES ('member', 'audit_log:read:all')"),
+	    OK);
+	resource_perms_reset();
+	assert_int_equal(resource_scope(db,
+			     &(struct principal){ "0190a5c4-0000-7000-8000-"
+						  "0000000000ab",
+				 "member", "", "", 0 },
+			     "audit_log", "read"),
+	    SCOPE_NONE);
+	assert_int_equal(db_exec(db,
+			     "DELETE FROM role_permissions WHERE role = "
+			     "'member' AND permission = 'audit_log:read:all'"),
+	    OK);
 }
 
 static int
@@ -172,6 +218,7 @@ main(void)
 		    a_change_elsewhere_without_its_epoch_waits_for_the_ttl),
 		cmocka_unit_test(a_change_elsewhere_holds_at_the_next_request),
 		cmocka_unit_test(a_change_made_here_holds_here_at_once),
+		cmocka_unit_test(grants_are_bounded_by_role),
 		cmocka_unit_test(without_the_epoch_table_the_ttl_alone_applies),
 	};
 
