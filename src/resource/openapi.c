@@ -520,8 +520,9 @@ media_types(json_t *types)
 	const char *type;
 	json_t	   *v, *c = json_object();
 
-	json_object_foreach(types, type, v)
+	json_object_foreach(types, type, v) {
 		json_object_set_new(c, type, json_pack("{s:O}", "schema", v));
+	}
 	return (c);
 }
 
