@@ -77,7 +77,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    strcmp(v[2] != NULL ? v[2] : "month",
 			report_periods[a.period]) != 0)
 			abort();
-		if (a.csv != (v[3] != NULL && strcmp(v[3], "csv") == 0))
+		if (strcmp(v[3] != NULL ? v[3] : "json",
+			report_formats[a.format]) != 0)
 			abort();
 	}
 	json_decref(errs);

@@ -278,7 +278,11 @@ static const struct config_entry config_table[] = {
 	{ "report_run_max_bytes", CT_INT, S(report_run_max_bytes), "16777216",
 	    256, 256LL * 1024 * 1024, NULL, 0,
 	    "largest answer of a report, "
-	    "JSON or CSV (422 RESULT_TOO_LARGE past it; a queued run fails)" },
+	    "JSON, CSV, XLSX or PDF (422 RESULT_TOO_LARGE past it; a queued run fails)" },
+	{ "pdf_font_path", CT_STRING, S(pdf_font_path),
+	    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 0, 0, NULL, 0,
+	    "TrueType font embedded in the PDFs made (reports), for their "
+	    "Unicode text (Debian's fonts-dejavu-core by default)" },
 	{ "report_run_retention_days", CT_INT, S(report_run_retention_days),
 	    "7", 1, 365, NULL, 0,
 	    "report runs (and their results) older than "

@@ -101,7 +101,8 @@ struct config {
 	int64_t simplybook_timestamp_tolerance_s; /* webhook timestamp skew */
 	int64_t report_max_rows; /* rows of one report answer */
 	int64_t
-	    report_run_max_bytes; /* bytes of a report's answer, run or not */
+	      report_run_max_bytes; /* bytes of a report's answer, run or not */
+	char *pdf_font_path;	    /* TrueType font the PDFs embed */
 	int64_t report_run_retention_days; /* report runs older are deleted */
 	char   *booking_cancel_url;    /* told of in-app cancels; empty = off */
 	char   *booking_cancel_secret; /* HMAC-SHA256 key of those POSTs */

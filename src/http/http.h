@@ -89,7 +89,10 @@ struct route {
 	 * any of "body" (a JSON Schema of an application/json body),
 	 * "content" ({media type: schema} for bodies of other types),
 	 * "answers" ({"200": {"description", "schema"?, "type"?}}: the
-	 * success answers, JSON unless type names another media type) and
+	 * success answers, JSON unless type names another media type; or
+	 * {"description", "content": {media type: schema}} for an answer
+	 * in several), "parameters" (query parameters as OpenAPI writes
+	 * them: [{"name", "in": "query", "schema", ...}]) and
 	 * "problems" ({"409": "why"}: problem documents this route answers
 	 * besides those its flags imply). http_routes_add refuses bad text,
 	 * so a mistake stops start-up.

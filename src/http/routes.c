@@ -20,6 +20,7 @@ static size_t			 nroute_tables;
 static json_t *route_apis[HTTP_MAX_TABLES];
 
 static int     api_statuses(json_t *, int, int);
+static int     media_types_ok(json_t *);
 static json_t *api_parse(const char *, const struct route *);
 
 /* Is v an object whose keys are HTTP statuses from lo to hi? */
@@ -39,6 +40,22 @@ api_statuses(json_t *v, int lo, int hi)
 	return (1);
 }
 
+/* Is v {media type: schema, ...}? */
+static int
+media_types_ok(json_t *v)
+{
+	const char *k;
+	json_t	   *x;
+
+	if (!json_is_object(v))
+		return (0);
+	json_object_foreach(v, k, x) {
+		if (strchr(k, '/') == NULL || !json_is_object(x))
+			return (0);
+	}
+	return (1);
+}
+
 /* The route's api text, parsed and checked; NULL (and a log line) when
  * it will not do. */
 static json_t *
@@ -47,6 +64,7 @@ api_parse(const char *module, const struct route *rt)
 	json_error_t jerr;
 	json_t	    *a, *v, *x;
 	const char  *k, *ik, *why = NULL;
+	size_t	     i;
 
 	if ((a = json_loads(rt->api, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
 		log_error("event=route_api_invalid module=%s route=\"%s\" "
@@ -63,12 +81,7 @@ api_parse(const char *module, const struct route *rt)
 			if (!json_is_object(v))
 				why = "body is not a schema";
 		} else if (strcmp(k, "content") == 0) {
-			json_object_foreach(v, ik, x) {
-				if (strchr(ik, '/') == NULL ||
-				    !json_is_object(x))
-					why = "content is not {type: schema}";
-			}
-			if (!json_is_object(v))
+			if (!media_types_ok(v))
 				why = "content is not {type: schema}";
 		} else if (strcmp(k, "answers") == 0) {
 			if (!api_statuses(v, 100, 399))
@@ -77,6 +90,26 @@ api_parse(const char *module, const struct route *rt)
 				if (!json_is_string(
 					json_object_get(x, "description")))
 					why = "an answer has no description";
+				if (json_object_get(x, "content") != NULL &&
+				    !media_types_ok(
+					json_object_get(x, "content")))
+					why = "an answer's content is not "
+					      "{type: schema}";
+			}
+		} else if (strcmp(k, "parameters") == 0) {
+			if (!json_is_array(v))
+				why = "parameters are not a list";
+			json_array_foreach(v, i, x) {
+				if (!json_is_string(
+					json_object_get(x, "name")) ||
+				    !json_is_string(json_object_get(x, "in")) ||
+				    strcmp(json_string_value(
+					       json_object_get(x, "in")),
+					"query") != 0 ||
+				    !json_is_object(
+					json_object_get(x, "schema")))
+					why = "a parameter is not {name, in: "
+					      "query, schema}";
 			}
 		} else if (strcmp(k, "problems") == 0) {
 			if (!api_statuses(v, 400, 599))

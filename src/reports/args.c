@@ -15,20 +15,46 @@
 #include "reports/reports_int.h"
 #include "resource/resource.h"
 
+static int name_index(const char *const *, const char *);
 static int iso_member(
     const char *, const char *, const char *, int64_t *, json_t *);
 
 const char *const report_periods[] = { "day", "week", "month", NULL };
+const char *const report_formats[] = { "json", "csv", "xlsx", "pdf", NULL };
+
+const char *
+report_content_type(int f)
+{
+	switch (f) {
+	case REPORT_FORMAT_CSV:
+		return ("text/csv; charset=utf-8");
+	case REPORT_FORMAT_XLSX:
+		return (
+		    "application/"
+		    "vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+	case REPORT_FORMAT_PDF:
+		return ("application/pdf");
+	default:
+		return ("application/json");
+	}
+}
+
+/* The index of s in the NULL-ended names, or -1. */
+static int
+name_index(const char *const *names, const char *s)
+{
+	int i;
+
+	for (i = 0; s != NULL && names[i] != NULL; i++)
+		if (strcmp(s, names[i]) == 0)
+			return (i);
+	return (-1);
+}
 
 int
 report_period_index(const char *s)
 {
-	int i;
-
-	for (i = 0; s != NULL && report_periods[i] != NULL; i++)
-		if (strcmp(s, report_periods[i]) == 0)
-			return (i);
-	return (-1);
+	return (name_index(report_periods, s));
 }
 
 /* An ISO 8601 date or date-time after 1970 into *ms. */
@@ -52,8 +78,7 @@ int
 report_args_parse(const char *from, const char *to, const char *period,
     const char *format, struct report_args *out, json_t *errs)
 {
-	size_t i;
-	int    ok;
+	int ok;
 
 	memset(out, 0, sizeof(*out));
 	out->period = REPORT_PERIOD_MONTH;
@@ -73,23 +98,17 @@ report_args_parse(const char *from, const char *to, const char *period,
 		resource_field_err(errs, "to", "out_of_range",
 		    "the range is at most "
 		    "5 years");
-	if (period != NULL) {
-		for (i = 0; report_periods[i] != NULL; i++)
-			if (strcmp(period, report_periods[i]) == 0)
-				break;
-		if (report_periods[i] == NULL)
-			resource_field_err(errs, "period", "enum",
-			    "day, week or "
-			    "month");
-		else
-			out->period = (int)i;
+	if (period != NULL &&
+	    (out->period = name_index(report_periods, period)) < 0) {
+		resource_field_err(
+		    errs, "period", "enum", "day, week or month");
+		out->period = REPORT_PERIOD_MONTH;
 	}
-	if (format != NULL) {
-		if (strcmp(format, "csv") == 0)
-			out->csv = 1;
-		else if (strcmp(format, "json") != 0)
-			resource_field_err(
-			    errs, "format", "enum", "json or csv");
+	if (format != NULL &&
+	    (out->format = name_index(report_formats, format)) < 0) {
+		resource_field_err(
+		    errs, "format", "enum", "json, csv, xlsx or pdf");
+		out->format = REPORT_FORMAT_JSON;
 	}
 	return (json_array_size(errs) > 0 ? ERR_INVALID : OK);
 }

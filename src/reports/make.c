@@ -4,9 +4,8 @@
  * (UTC; a week starts on Monday and is named by that Monday's date; a
  * month is YYYY-MM), so no date function of either dialect is needed,
  * then sorted by period, group name and group id, with the totals of the
- * range; written as compact JSON or as CSV (RFC 4180 quoting; a text cell
- * that starts with = + - @ tab or CR gets a leading ' so a spreadsheet
- * does not run it as a formula).
+ * range; written as compact JSON, or as a table (core/table.h: the
+ * columns, the rows, then a "Total" row) in CSV, XLSX or PDF.
  *
  * A report's measures and totals are read in one transaction with one
  * snapshot (STORE_TX_SNAPSHOT: REPEATABLE READ on PostgreSQL), so the
@@ -25,6 +24,7 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/err.h"
+#include "core/table.h"
 #include "core/util.h"
 #include "reports/reports_int.h"
 #include "store/store.h"
@@ -53,8 +53,9 @@ static int measure_run(struct tx *, struct run *, size_t);
 static int measure_total(struct tx *, const struct run *, size_t, json_t *);
 static int row_cmp(const void *, const void *);
 static int rows_sort(struct run *);
-static int csv_text(struct buf *, const char *);
-static int csv_write(struct buf *, const struct run *, json_t *);
+static int table_of(const struct run *, json_t *, json_t *, struct table **);
+static int table_write(
+    struct buf *, const struct run *, json_t *, json_t *, int);
 static int json_buf_cb(const char *, size_t, void *);
 static int json_write(struct buf *, const struct run *, json_t *, json_t *);
 
@@ -273,56 +274,73 @@ rows_sort(struct run *run)
 	return (OK);
 }
 
-/* One text cell: quoted when it must be, defused when it could run. */
+/*
+ * The run as a table: period, group id and group name as text, the
+ * measures as integers; the totals last, "Total" in the period column.
+ */
 static int
-csv_text(struct buf *b, const char *s)
+table_of(
+    const struct run *run, json_t *cols, json_t *totals, struct table **out)
 {
-	const char *p;
-	int	    formula, rc;
+	struct table *t;
+	json_t	     *row, *c, *v;
+	size_t	      i, j;
+	int	      rc = OK;
 
-	formula = strchr("=+-@\t\r", s[0]) != NULL && s[0] != '\0';
-	if (!formula && strpbrk(s, ",\"\r\n") == NULL)
-		return (buf_puts(b, s));
-	if ((rc = buf_puts(b, formula ? "\"'" : "\"")) != OK)
-		return (rc);
-	for (p = s; *p != '\0'; p++)
-		if ((rc = buf_append(b, p, 1)) != OK ||
-		    (*p == '"' && (rc = buf_append(b, "\"", 1)) != OK))
-			return (rc);
-	return (buf_puts(b, "\""));
-}
-
-/* Header line, then one line per row; CRLF line ends. */
-static int
-csv_write(struct buf *b, const struct run *run, json_t *cols)
-{
-	json_t *row, *c, *v;
-	size_t	i, j;
-	int	rc = OK;
-
+	if ((t = table_new(run->rep->title)) == NULL)
+		return (ERR_NOMEM);
 	json_array_foreach(cols, j, c)
-		if ((rc = buf_puts(b, j > 0 ? "," : "")) != OK ||
-		    (rc = csv_text(b, json_string_value(c))) != OK)
-			return (rc);
-	if ((rc = buf_puts(b, "\r\n")) != OK)
-		return (rc);
+		if ((rc = table_column_add(t, json_string_value(c),
+			 j < 3 ? TABLE_TEXT : TABLE_INT)) != OK)
+			goto out;
 	json_array_foreach(run->rows, i, row) {
+		if ((rc = table_row_add(t)) != OK)
+			goto out;
 		json_array_foreach(cols, j, c) {
 			v = json_object_get(row, json_string_value(c));
-			if ((rc = buf_puts(b, j > 0 ? "," : "")) != OK)
-				return (rc);
 			if (json_is_integer(v))
-				rc = buf_printf(b, "%lld",
-				    (long long)json_integer_value(v));
+				rc = table_set_int(t, j, json_integer_value(v));
 			else if (json_is_string(v))
-				rc = csv_text(b, json_string_value(v));
+				rc = table_set_text(t, j, json_string_value(v));
 			if (rc != OK)
-				return (rc);
+				goto out;
 		}
-		if ((rc = buf_puts(b, "\r\n")) != OK)
-			return (rc);
 	}
-	return (OK);
+	if ((rc = table_totals_add(t)) != OK ||
+	    (rc = table_set_text(t, 0, "Total")) != OK)
+		goto out;
+	json_array_foreach(cols, j, c) {
+		v = json_object_get(totals, json_string_value(c));
+		if (j >= 3 && json_is_integer(v) &&
+		    (rc = table_set_int(t, j, json_integer_value(v))) != OK)
+			goto out;
+	}
+out:
+	if (rc != OK)
+		table_free(t);
+	else
+		*out = t;
+	return (rc);
+}
+
+/* The run as CSV, XLSX or PDF (enum report_format). */
+static int
+table_write(struct buf *b, const struct run *run, json_t *cols, json_t *totals,
+    int format)
+{
+	struct table *t;
+	int	      rc;
+
+	if ((rc = table_of(run, cols, totals, &t)) != OK)
+		return (rc);
+	if (format == REPORT_FORMAT_XLSX)
+		rc = table_xlsx(t, b);
+	else if (format == REPORT_FORMAT_PDF)
+		rc = table_pdf(t, b);
+	else
+		rc = table_csv(t, b);
+	table_free(t);
+	return (rc);
 }
 
 /* json_dump_callback into a struct json_sink. */
@@ -410,10 +428,10 @@ report_make(struct store *db, const struct report_query *q, size_t max,
 	if (rc != OK || (rc = rows_sort(&run)) != OK)
 		goto out;
 	out->rows = json_array_size(run.rows);
-	if (q->csv)
-		rc = csv_write(&b, &run, cols);
-	else
+	if (q->format == REPORT_FORMAT_JSON)
 		rc = json_write(&b, &run, cols, totals);
+	else
+		rc = table_write(&b, &run, cols, totals, q->format);
 	if (rc == OK)
 		out->data = buf_take(&b, &out->len);
 out:
@@ -434,5 +452,5 @@ report_disposition(const struct report_query *q, char *out, size_t len)
 	time_format_iso(q->to, to);
 	snprintf(out, len, "attachment; filename=\"%s_%.10s_%.10s_%s.%s\"",
 	    q->name, from, to, report_periods[q->period],
-	    q->csv ? "csv" : "json");
+	    report_formats[q->format]);
 }

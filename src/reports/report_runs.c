@@ -216,15 +216,20 @@ body_parse(struct request *req, struct report_query *q)
 		else
 			v[i] = json_string_value(val);
 	}
-	if (json_array_size(errs) == 0)
-		report_args_parse(v[0], v[1], v[2], v[3], &a, errs);
+	if (json_array_size(errs) == 0 &&
+	    report_args_parse(v[0], v[1], v[2], v[3], &a, errs) == OK &&
+	    a.format != REPORT_FORMAT_JSON && a.format != REPORT_FORMAT_CSV)
+		/* The report_runs table keeps json and csv runs only. */
+		resource_field_err(errs, "format", "enum",
+		    "json or csv for a "
+		    "queued run (xlsx and pdf: GET /v1/reports/{name})");
 	if (resource_errs_answer(req, errs, "The report run") != OK)
 		return (ERR_INVALID);
 	q->name = json_string_value(report);
 	q->from = a.from;
 	q->to = a.to;
 	q->period = a.period;
-	q->csv = a.csv;
+	q->format = a.format;
 	return (OK);
 }
 
@@ -271,7 +276,7 @@ create_tx(struct tx *tx, void *arg)
 	store_bind_int64(st, 3, c->q->from);
 	store_bind_int64(st, 4, c->q->to);
 	store_bind_text(st, 5, report_periods[c->q->period]);
-	store_bind_text(st, 6, c->q->csv ? "csv" : "json");
+	store_bind_text(st, 6, report_formats[c->q->format]);
 	store_bind_text(st, 7, job_id);
 	store_bind_text(st, 8, c->who->user_id);
 	store_bind_int64(st, 9, now);
@@ -283,7 +288,8 @@ create_tx(struct tx *tx, void *arg)
 	changes = json_pack("{s:s,s:s,s:s,s:s,s:s}", "report", c->q->name,
 	    "from", time_format_iso(c->q->from, from), "to",
 	    time_format_iso(c->q->to, to), "period",
-	    report_periods[c->q->period], "format", c->q->csv ? "csv" : "json");
+	    report_periods[c->q->period], "format",
+	    report_formats[c->q->format]);
 	if (changes == NULL)
 		return (ERR_NOMEM);
 	rc = audit_append(tx, c->who, c->req, "report_runs.create",
@@ -471,7 +477,9 @@ report_runs_result(struct request *req)
 	q.name = name;
 	q.from = store_col_int64(st, 2);
 	q.to = store_col_int64(st, 3);
-	q.csv = strcmp(store_col_text(st, 5), "csv") == 0;
+	q.format = strcmp(store_col_text(st, 5), "csv") == 0
+	    ? REPORT_FORMAT_CSV
+	    : REPORT_FORMAT_JSON;
 	if ((data = malloc(len > 0 ? len : 1)) == NULL) {
 		rc = ERR_NOMEM;
 		goto out;
@@ -481,8 +489,7 @@ report_runs_result(struct request *req)
 	report_disposition(&q, cd, sizeof(cd));
 	if ((v = arena_strdup(req->arena, cd)) != NULL)
 		http_header_add(req, "Content-Disposition", v);
-	http_send_take(req, 200,
-	    q.csv ? "text/csv; charset=utf-8" : "application/json", data, len);
+	http_send_take(req, 200, report_content_type(q.format), data, len);
 	data = NULL;
 out:
 	store_finalize(st);

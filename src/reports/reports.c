@@ -5,7 +5,8 @@
  * text lives here and only here: a request names a report, never SQL.
  *
  *	GET /v1/reports			the catalogue
- *	GET /v1/reports/{name}?from=&to=&period=day|week|month&format=json|csv
+ *	GET /v1/reports/{name}?from=&to=&period=day|week|month
+ *	    &format=json|csv|xlsx|pdf
  *
  * and the report runs of report_runs.c (routes) and run_jobs.c (jobs).
  * make.c makes a report's answer; args.c parses its parameters.
@@ -18,7 +19,7 @@
  * on SQLite and PostgreSQL. A range is at most REPORT_RANGE_MAX_MS long
  * and an answer at most report_max_rows rows (422 REPORT_TOO_LARGE past
  * it: narrow the range or widen the period) and report_run_max_bytes
- * bytes, JSON or CSV (422 RESULT_TOO_LARGE), the bound a queued run keeps
+ * bytes, whatever the format (422 RESULT_TOO_LARGE), the bound a queued run keeps
  * its answer in, so the two routes answer or refuse the same reports.
  */
 #include <stdio.h>
@@ -96,12 +97,51 @@ static const char api_run_result[] =
     "\"no such run\",\"409\":\"RUN_NOT_READY (queued or running) or "
     "RUN_FAILED\"}}";
 
+/* GET /v1/reports/{name}: its query and its answer in four formats. */
+#define API_QUERY(n, req, schema, doc)                                         \
+	"{\"name\":\"" n "\",\"in\":\"query\",\"required\":" req               \
+	",\"schema\":" schema ",\"description\":\"" doc "\"}"
+static const char api_run[] = "{\"parameters\":[" API_QUERY("from", "true",
+    "{\"type\":\"string\"}",
+    "ISO 8601 date or date-time, inclusive") "," API_QUERY("to", "true",
+    "{\"type\":\"string\"}",
+    "ISO 8601 date or date-time, exclusive; at most 5 years after from") "," API_QUERY("period",
+    "false", "{\"enum\":[\"day\",\"week\",\"month\"],\"default\":\"month\"}",
+    "the rows' period, in UTC (a week starts on Monday)") "," API_QUERY("format",
+    "false",
+    "{\"enum\":[\"json\",\"csv\",\"xlsx\",\"pdf\"],\"default\":"
+    "\"json\"}",
+    "json; csv (UTF-8 with a byte-order mark, formulas defused), xlsx "
+    "(typed cells) or pdf (A4 landscape), each with the totals as its "
+    "last row and a Content-Disposition filename") "],"
+						   "\"answers\":{\"200\":{\"description\":\"the report: rows by period "
+						   "and group, and the totals of the range\",\"content\":{"
+						   "\"application/json\":{\"type\":\"object\",\"required\":[\"report\","
+						   "\"columns\",\"rows\",\"totals\"],\"properties\":{\"report\":{"
+						   "\"type\":\"string\"},\"title\":{\"type\":\"string\"},\"from\":{"
+						   "\"type\":\"string\",\"format\":\"date-time\"},\"to\":{\"type\":"
+						   "\"string\",\"format\":\"date-time\"},\"period\":{\"type\":"
+						   "\"string\"},\"columns\":{\"type\":\"array\",\"items\":{\"type\":"
+						   "\"string\"}},\"rows\":{\"type\":\"array\",\"items\":{\"type\":"
+						   "\"object\"}},\"totals\":{\"type\":\"object\"}}},"
+						   "\"text/csv\":{\"type\":\"string\"},"
+						   "\"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet\":"
+						   "{\"type\":\"string\",\"contentMediaType\":\"application/"
+						   "vnd.openxmlformats-officedocument.spreadsheetml.sheet\"},"
+						   "\"application/pdf\":{\"type\":\"string\",\"contentMediaType\":"
+						   "\"application/pdf\"}}}},\"problems\":{\"403\":\"not an admin\","
+						   "\"404\":\"REPORT_NOT_FOUND\",\"422\":\"a bad parameter "
+						   "(VALIDATION_FAILED, one entry each), REPORT_TOO_LARGE (past "
+						   "report_max_rows rows) or RESULT_TOO_LARGE (past report_run_max_bytes "
+						   "bytes)\"}}";
+
 static const struct route reports_routes[] = {
 	{ HTTP_GET, "/v1/reports", reports_list, 0,
 	    "the report catalogue (admins)" },
 	{ HTTP_GET, "/v1/reports/{name}", reports_run, ROUTE_SLOW,
 	    "run a report: from, to (exclusive), period day|week|month, "
-	    "format json|csv (admins)" },
+	    "format json|csv|xlsx|pdf (admins)",
+	    NULL, api_run },
 	{ HTTP_POST, "/v1/report-runs", report_runs_create, ROUTE_JSON_BODY,
 	    "queue a report run: a job makes the report and keeps its answer "
 	    "(admins)",
@@ -323,14 +363,15 @@ reports_list(struct request *req)
 				rep->measures[j].name, "description",
 				rep->measures[j].doc));
 		o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:{s:s,s:s,s:[s,s,s],"
-			      "s:[s,s]}}",
+			      "s:[s,s,s,s]}}",
 		    "name", rep->name, "title", rep->title, "description",
 		    rep->doc, "group", rep->group, "measures", ms, "columns",
 		    report_columns(rep, gid), "parameters", "from",
 		    "ISO 8601 date or date-time, inclusive (required)", "to",
 		    "ISO 8601 date or date-time, exclusive (required); at most "
 		    "5 years after from",
-		    "period", "day", "week", "month", "format", "json", "csv");
+		    "period", "day", "week", "month", "format", "json", "csv",
+		    "xlsx", "pdf");
 		json_array_append_new(data, o);
 	}
 	http_json(req, 200, json_pack("{s:o}", "data", data));
@@ -351,7 +392,7 @@ args(struct request *req, struct report_query *q)
 	q->from = a.from;
 	q->to = a.to;
 	q->period = a.period;
-	q->csv = a.csv;
+	q->format = a.format;
 	return (OK);
 }
 
@@ -397,12 +438,10 @@ reports_run(struct request *req)
 			    "made.");
 		return;
 	}
-	if (q.csv) {
+	if (q.format != REPORT_FORMAT_JSON) {
 		report_disposition(&q, cd, sizeof(cd));
 		if ((v = arena_strdup(req->arena, cd)) != NULL)
 			http_header_add(req, "Content-Disposition", v);
 	}
-	http_send_take(req, 200,
-	    q.csv ? "text/csv; charset=utf-8" : "application/json", o.data,
-	    o.len);
+	http_send_take(req, 200, report_content_type(q.format), o.data, o.len);
 }

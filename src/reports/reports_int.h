@@ -70,7 +70,7 @@ struct report_query {
 	const char *name;     /* borrowed */
 	int64_t	    from, to; /* ms, as report_args_parse checks */
 	int	    period;   /* enum report_period */
-	int	    csv;      /* else JSON */
+	int	    format;   /* enum report_format */
 };
 struct report_out {
 	char  *data; /* malloc'd; the caller frees it */
@@ -80,14 +80,16 @@ struct report_out {
 };
 /*
  * Make report q: the bytes of the answer GET /v1/reports/{name} gives
- * (compact JSON or the CSV), at most max of them, its rows and totals
+ * (compact JSON, or the table of core/table.h as CSV, XLSX or PDF with
+ * the totals as its last row), at most max of them, its rows and totals
  * read in one snapshot. ERR_NOT_FOUND: no such report; ERR_TOO_LARGE:
  * past report_max_rows rows (out->too_many_rows) or past max bytes;
- * ERR_BUSY, ERR_DB, ERR_UNAVAILABLE: the database.
+ * ERR_BUSY, ERR_DB, ERR_UNAVAILABLE: the database (or the PDF's font);
+ * ERR_INTERNAL: an XLSX or PDF library failed.
  */
 int report_make(struct store *, const struct report_query *q, size_t max,
     struct report_out *out);
-/* 'attachment; filename="<report>_<from>_<to>_<period>.<csv|json>"'. */
+/* 'attachment; filename="<report>_<from>_<to>_<period>.<format>"'. */
 #define REPORT_CD_LEN 256
 void report_disposition(const struct report_query *, char *out, size_t len);
 
@@ -98,12 +100,23 @@ enum report_period {
 	REPORT_PERIOD_MONTH
 };
 extern const char *const report_periods[]; /* by enum report_period */
+/* An answer's format; a queued run keeps json or csv only (the
+ * report_runs table's check). */
+enum report_format {
+	REPORT_FORMAT_JSON = 0,
+	REPORT_FORMAT_CSV,
+	REPORT_FORMAT_XLSX,
+	REPORT_FORMAT_PDF
+};
+extern const char *const report_formats[]; /* by enum report_format */
+/* The media type of an answer in format f. */
+const char *report_content_type(int f);
 /* The enum report_period named s, or -1. */
 int report_period_index(const char *s);
 struct report_args {
 	int64_t from, to; /* ms, 0 <= from < to <= from + RANGE_MAX */
 	int	period;	  /* enum report_period; month by default */
-	int	csv;	  /* format=csv (json by default) */
+	int	format;	  /* enum report_format; json by default */
 };
 /* OK, or ERR_INVALID with an entry in errs per bad parameter. Any of
  * the strings may be NULL (not sent). */

@@ -36,7 +36,7 @@ struct run_job {
 	const char *job_id;
 	char	    report[REPORT_NAME_MAX + 1];
 	int64_t	    from, to;
-	int	    period, csv;
+	int	    period, format;
 	int	    found, done;
 	int	    taken;   /* another worker began it first */
 	int64_t	    attempt; /* the run's attempts once begun */
@@ -78,7 +78,9 @@ job_begin_tx(struct tx *tx, void *arg)
 		r->from = store_col_int64(st, 1);
 		r->to = store_col_int64(st, 2);
 		r->period = report_period_index(store_col_text(st, 3));
-		r->csv = strcmp(store_col_text(st, 4), "csv") == 0;
+		r->format = strcmp(store_col_text(st, 4), "csv") == 0
+		    ? REPORT_FORMAT_CSV
+		    : REPORT_FORMAT_JSON;
 		status = store_col_text(st, 5);
 		r->done = strcmp(status, "succeeded") == 0;
 		r->attempt = store_col_int64(st, 6) + 1;
@@ -198,7 +200,7 @@ report_runs_make_job(struct store *db, const struct job *job, char *err)
 	q.from = r.from;
 	q.to = r.to;
 	q.period = r.period;
-	q.csv = r.csv;
+	q.format = r.format;
 	r.out = &o;
 	if (r.period < 0)
 		rc = ERR_INTERNAL; /* the CHECK constraint forbids it */

@@ -32,6 +32,7 @@ static json_t *path_params(const char *);
 static int     if_match_needed(const struct rdef *);
 static json_t *op_new(const char *, const char *, const char *);
 static void    resource_paths(json_t *, json_t *, const struct rdef *);
+static json_t *media_types(json_t *);
 static void    route_answers(json_t *, const struct route *, json_t *);
 static void    route_paths(json_t *, const struct route_table *, size_t);
 static int     tag_known(json_t *, const char *);
@@ -512,6 +513,19 @@ resource_paths(json_t *paths, json_t *schemas, const struct rdef *rd)
 		json_object_del(paths, rd->item_path);
 }
 
+/* {type: schema, ...} as OpenAPI's content: {type: {"schema": ...}}. */
+static json_t *
+media_types(json_t *types)
+{
+	const char *type;
+	json_t	   *v, *c = json_object();
+
+	json_object_foreach(types, type, v) {
+		json_object_set_new(c, type, json_pack("{s:O}", "schema", v));
+	}
+	return (c);
+}
+
 /* The answers a custom route's flags imply, and its own (api). */
 static void
 route_answers(json_t *r, const struct route *rt, json_t *api)
@@ -523,7 +537,12 @@ route_answers(json_t *r, const struct route *rt, json_t *api)
 		a = json_pack(
 		    "{s:O}", "description", json_object_get(v, "description"));
 		type = json_string_value(json_object_get(v, "type"));
-		if (json_object_get(v, "schema") != NULL)
+		/* "content": {media type: schema, ...}: an answer in several
+		 * formats. */
+		if (json_object_get(v, "content") != NULL)
+			json_object_set_new(a, "content",
+			    media_types(json_object_get(v, "content")));
+		else if (json_object_get(v, "schema") != NULL)
 			json_object_set_new(a, "content",
 			    json_pack("{s:{s:O}}",
 				type != NULL ? type : "application/json",
@@ -595,6 +614,8 @@ route_paths(json_t *paths, const struct route_table *t, size_t k)
 	if (rt->flags & ROUTE_PUBLIC)
 		json_object_set_new(op, "security", json_array());
 	pp = path_params(rt->pattern);
+	/* "parameters": the route's query parameters, as OpenAPI says them. */
+	json_array_extend(pp, json_object_get(api, "parameters"));
 	if (json_array_size(pp) > 0)
 		json_object_set_new(op, "parameters", pp);
 	else

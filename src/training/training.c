@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "core/err.h"
+#include "core/money.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "module.h"
@@ -273,14 +274,7 @@ const struct module training_module = {
 int
 training_currency_ok(const char *s)
 {
-	int i;
-
-	if (s == NULL)
-		return (0);
-	for (i = 0; i < 3; i++)
-		if (s[i] < 'A' || s[i] > 'Z')
-			return (0);
-	return (s[3] == '\0');
+	return (money_currency_ok(s));
 }
 
 size_t
@@ -293,51 +287,18 @@ training_chars(const char *s)
 	return (n);
 }
 
-/*
- * Amounts are kept and sent to Stripe in the currency's minor unit as
- * Stripe counts it (https://docs.stripe.com/currencies): none for its
- * zero-decimal currencies, thousandths for its three-decimal ones,
- * hundredths for the rest (ISK, HUF and TWD among them: Stripe keeps them
- * two-decimal in its API).
- */
+/* Amounts are kept and sent to Stripe in the currency's minor unit as
+ * Stripe counts it: core/money.c. */
 int
 training_currency_exponent(const char *currency)
 {
-	static const char zero[] = "BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF "
-				   "UGX VND VUV XAF XOF XPF";
-	static const char three[] = "BHD JOD KWD OMR TND";
-	const char	 *p;
-
-	if (!training_currency_ok(currency))
-		return (2);
-	for (p = zero; (p = strstr(p, currency)) != NULL; p += 3)
-		if ((p == zero || p[-1] == ' ') &&
-		    (p[3] == ' ' || p[3] == '\0'))
-			return (0);
-	for (p = three; (p = strstr(p, currency)) != NULL; p += 3)
-		if ((p == three || p[-1] == ' ') &&
-		    (p[3] == ' ' || p[3] == '\0'))
-			return (3);
-	return (2);
+	return (money_exponent(currency));
 }
 
 void
 training_money_format(int64_t minor, const char *currency, char *out, size_t n)
 {
-	uint64_t a, unit = 1;
-	int	 e = training_currency_exponent(currency), i;
-
-	for (i = 0; i < e; i++)
-		unit *= 10;
-	/* The magnitude without overflow, INT64_MIN included. */
-	a = minor < 0 ? (uint64_t)(-(minor + 1)) + 1 : (uint64_t)minor;
-	if (e == 0)
-		snprintf(out, n, "%s%llu %s", minor < 0 ? "-" : "",
-		    (unsigned long long)a, currency);
-	else
-		snprintf(out, n, "%s%llu.%0*llu %s", minor < 0 ? "-" : "",
-		    (unsigned long long)(a / unit), e,
-		    (unsigned long long)(a % unit), currency);
+	money_format(minor, currency, out, n);
 }
 
 int

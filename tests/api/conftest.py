@@ -1069,7 +1069,7 @@ BAD_QUERIES = [
     ("empty range", "from=2025-03-01&to=2025-03-01", "to"),
     ("over five years", "from=2019-01-01&to=2025-01-02", "to"),
     ("bad period", RANGE + "&period=year", "period"),
-    ("bad format", RANGE + "&format=xlsx", "format"),
+    ("bad format", RANGE + "&format=xml", "format"),
     ("before 1970", "from=1969-12-01&to=1970-01-02", "from"),
 ]
 

@@ -91,7 +91,9 @@ def test_queued_result_equals_the_synchronous_answer(server, db, seeded, report,
         f'attachment; filename="{report}_{frm}_{to}_{period}.{fmt}"'
     if fmt == "csv":
         assert want.headers["Content-Disposition"] == got.headers["Content-Disposition"]
-        assert run["rows"] == got.content.count(b"\r\n") - 1
+        # The byte-order mark, the header, the rows, the totals.
+        assert got.content.startswith(b"\xef\xbb\xbfperiod,")
+        assert run["rows"] == got.content.count(b"\r\n") - 2
     else:
         assert run["rows"] == len(got.json()["rows"])
         assert run["from"] == got.json()["from"] and run["to"] == got.json()["to"]
@@ -157,6 +159,12 @@ BAD_BODIES = [(name, body_of(query), field) for name, query, field in BAD_QUERIE
     ("from not a string", {"from": 20250101, "to": "2025-03-01"}, "from"),
     ("unknown member", {"from": "2025-01-01", "to": "2025-03-01", "sql": "DROP"}, "sql"),
     ("long from", {"from": "2025-01-01" + "0" * 5000, "to": "2025-03-01"}, "from"),
+    # A queued run keeps json or csv (the report_runs table's check); xlsx and
+    # pdf are GET /v1/reports/{name}'s.
+    ("xlsx is not queued", {"from": "2025-01-01", "to": "2025-03-01", "format": "xlsx"},
+     "format"),
+    ("pdf is not queued", {"from": "2025-01-01", "to": "2025-03-01", "format": "pdf"},
+     "format"),
 ]
 
 

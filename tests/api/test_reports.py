@@ -2,13 +2,15 @@
 the named date-range parameters :from and :to; GET /v1/reports lists them and
 GET /v1/reports/{name}?from=&to=&period=&format= runs one, for admins only.
 The counts are checked against seeded rows with known times (range edges,
-day/week/month folding, rows without a partner), in JSON and in CSV (RFC 4180
-quoting, formula cells defused); bad parameters answer 422, an answer past
+day/week/month folding, rows without a partner), in JSON, in CSV (RFC 4180
+quoting, formula cells defused), XLSX (read back by openpyxl) and PDF (read
+back by pdftotext); bad parameters answer 422, an answer past
 report_max_rows 422 REPORT_TOO_LARGE. Runs on SQLite and PostgreSQL."""
 
 import csv
 import io
 import secrets
+import subprocess
 import uuid
 
 import pytest
@@ -169,18 +171,86 @@ def test_csv_is_quoted_and_formula_safe(server, seeded):
     assert r.headers["Content-Type"].startswith("text/csv")
     assert r.headers["Content-Disposition"] == ('attachment; filename="therapy_bookings_by_'
                                                 'partner_2025-01-01_2025-03-01_month.csv"')
-    text = r.content.decode("utf-8")
+    # UTF-8 with a byte-order mark, for spreadsheets.
+    assert r.content.startswith(b"\xef\xbb\xbfperiod,")
+    text = r.content.decode("utf-8-sig")
     assert text.endswith("\r\n") and "\r\n" in text.split("\n")[0] + "\n"
     # The cell starting with = is prefixed with ' inside quotes; inner quotes doubled.
     assert '"\'=Beta, ""Quoted"", Inc"' in text
     rows = list(csv.reader(io.StringIO(text, newline="")))
     assert rows[0] == ["period", "partner_id", "partner", "booked", "cancelled"]
-    got = {(r[0], r[2]): (int(r[3]), int(r[4])) for r in rows[1:]}
+    got = {(r[0], r[2]): (int(r[3]), int(r[4])) for r in rows[1:-1]}
     assert got == {("2025-01", "Alpha"): (2, 1), ("2025-01", "'" + BETA): (0, 1),
                    ("2025-02", "'" + BETA): (1, 0), ("2025-02", ""): (1, 0)}
+    # The totals last, as the JSON answer's.
+    assert rows[-1] == ["Total", "", "", "4", "2"]
     # The same rows as the JSON answer, in the same order.
     body = run(server, seeded["admin"], "therapy_bookings_by_partner").json()
-    assert [r[1] for r in rows[1:]] == [x["partner_id"] or "" for x in body["rows"]]
+    assert [r[1] for r in rows[1:-1]] == [x["partner_id"] or "" for x in body["rows"]]
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@pytest.mark.dialect
+def test_xlsx_is_typed_and_read_back_by_openpyxl(server, seeded, tmp_path):
+    """format=xlsx: read back cell by cell by openpyxl (a reader not ours):
+    counts are numbers, names are text (a name that looks like a formula
+    too), the header bold and frozen, the totals last."""
+    openpyxl = pytest.importorskip("openpyxl")
+    r = run(server, seeded["admin"], "therapy_bookings_by_partner", RANGE + "&format=xlsx")
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"] == XLSX
+    assert r.headers["Content-Disposition"] == ('attachment; filename="therapy_bookings_by_'
+                                                'partner_2025-01-01_2025-03-01_month.xlsx"')
+    path = tmp_path / "r.xlsx"
+    path.write_bytes(r.content)
+    ws = openpyxl.load_workbook(path).worksheets[0]
+    rows = [[c for c in row] for row in ws.iter_rows()]
+    assert [c.value for c in rows[0]] == ["period", "partner_id", "partner", "booked",
+                                          "cancelled"]
+    assert all(c.font.b for c in rows[0]) and ws.freeze_panes == "A2"
+    body = run(server, seeded["admin"], "therapy_bookings_by_partner").json()
+    assert len(rows) == 1 + len(body["rows"]) + 1
+    for row, want in zip(rows[1:], body["rows"]):
+        assert row[0].value == want["period"] and row[0].data_type == "s"
+        assert row[2].value == want["partner"]     # None stays empty
+        for c, k in ((row[3], "booked"), (row[4], "cancelled")):
+            assert c.data_type == "n" and c.value == want[k] and isinstance(c.value, int)
+    # The formula-looking name is a string cell, not a formula.
+    beta = [row[2] for row in rows[1:-1] if row[2].value == BETA]
+    assert beta and all(c.data_type == "s" for c in beta)
+    total = rows[-1]
+    assert [c.value for c in total] == ["Total", None, None, 4, 2] and total[3].font.b
+
+
+@pytest.mark.dialect
+def test_pdf_is_a_table_with_totals(server, db, seeded, tmp_path):
+    """format=pdf: pdftotext finds the title, the header, a Polish and a
+    Greek name, and the totals."""
+    db.execute("UPDATE partners SET name = 'Zażółć gęślą jaźń' WHERE id = "
+               f"'{seeded['alpha']}'")
+    r = run(server, seeded["admin"], "therapy_bookings_by_partner", RANGE + "&format=pdf")
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"] == "application/pdf"
+    assert r.headers["Content-Disposition"].endswith('_month.pdf"')
+    assert r.content.startswith(b"%PDF-")
+    path = tmp_path / "r.pdf"
+    path.write_bytes(r.content)
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
+                          check=True).stdout.decode("utf-8")
+    assert "Therapy bookings and cancellations" in text
+    assert "period" in text and "cancelled" in text and "Page 1 of 1" in text
+    assert "Zażółć gęślą jaźń" in text and BETA in text
+    total = [ln.split() for ln in text.splitlines() if ln.strip().startswith("Total")]
+    assert total == [["Total", "4", "2"]]
+
+
+def test_xlsx_and_pdf_past_the_byte_bound_are_422(start_server, db, seeded):
+    s = start_server(db=db, env={"CAREBASE_REPORT_RUN_MAX_BYTES": "1000"})
+    for fmt in ("xlsx", "pdf"):
+        problem(run(s, seeded["admin"], "course_progress", RANGE + "&format=" + fmt), 422,
+                "RESULT_TOO_LARGE")
 
 
 def test_reports_are_for_admins_only(server, seeded):

@@ -27,6 +27,9 @@ test_report_args(void **state)
 	} cases[] = {
 		{ "2026-01-01", "2026-02-01", NULL, NULL, 0, NULL },
 		{ "2026-01-01", "2031-01-01", "day", "csv", 0, NULL },
+		{ "2026-01-01", "2026-02-01", NULL, "xlsx", 0, NULL },
+		{ "2026-01-01", "2026-02-01", NULL, "pdf", 0, NULL },
+		{ "2026-01-01", "2026-02-01", NULL, "XLSX", 1, "format" },
 		{ "2026-01-01", "2032-01-06", NULL, NULL, 1, "to" },
 		{ NULL, NULL, NULL, NULL, 2, "from" },
 		{ "2026-02-01", "2026-02-01", NULL, NULL, 1, "to" },
@@ -65,12 +68,12 @@ test_report_args(void **state)
 	assert_int_equal(a.from, 1767225600000LL);
 	assert_int_equal(a.to, 1767225600000LL + 7 * 86400000LL);
 	assert_int_equal(a.period, REPORT_PERIOD_WEEK);
-	assert_int_equal(a.csv, 1);
+	assert_int_equal(a.format, REPORT_FORMAT_CSV);
 	assert_int_equal(report_args_parse("2026-01-01", "2026-01-08", NULL,
 			     "json", &a, errs),
 	    OK);
 	assert_int_equal(a.period, REPORT_PERIOD_MONTH);
-	assert_int_equal(a.csv, 0);
+	assert_int_equal(a.format, REPORT_FORMAT_JSON);
 	json_decref(errs);
 }
 
