@@ -2,7 +2,8 @@
 
 CC       ?= cc
 BUILD    ?= release
-PKGS      = libmicrohttpd jansson sqlite3 libpq libsodium libcurl libcrypto xlsxwriter
+PKGS      = libmicrohttpd jansson sqlite3 libpq libsodium libcurl libcrypto \
+            xlsxwriter libqrencode libpng
 WARN      = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wcast-qual -Wpointer-arith -Wformat=2 \
             -Wno-unused-parameter -Wno-missing-field-initializers
@@ -25,6 +26,7 @@ endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS    += $(WARN) $(OPT) $(DEFS) $(INCS) $(PKG_CFLAGS) -MMD -MP
+# libharu (the report and certificate PDFs) has no pkg-config file.
 LDLIBS    += $(PKG_LIBS) -lhpdf -lpthread -lm
 
 # libmicrohttpd's own error answers are made problem documents by the

@@ -320,6 +320,13 @@ static const struct config_entry config_table[] = {
 	    "48", 0, 8760, NULL, 0,
 	    "no refund inside this many hours of the start (staff may "
 	    "override with a reason)" },
+	{ "certificate_font", CT_STRING, S(certificate_font),
+	    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 0, 0, NULL, 0,
+	    "TrueType font embedded in certificate PDFs (Debian's "
+	    "fonts-dejavu-core)" },
+	{ "certificate_font_bold", CT_STRING, S(certificate_font_bold),
+	    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", 0, 0, NULL,
+	    0, "bold TrueType font embedded in certificate PDFs" },
 };
 
 #define CONFIG_COUNT (sizeof(config_table) / sizeof(config_table[0]))

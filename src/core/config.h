@@ -115,6 +115,8 @@ struct config {
 	int64_t training_refund_full_days; /* full refund until N days before */
 	int64_t training_refund_fee_percent; /* the fee after that */
 	int64_t training_refund_none_hours;  /* no refund inside N hours */
+	char   *certificate_font;	     /* TrueType, certificate PDFs */
+	char   *certificate_font_bold;
 };
 
 extern struct config config;

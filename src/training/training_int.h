@@ -21,6 +21,8 @@
  * training.refund job that sends them to Stripe, and their events;
  * refunds_manual.c the refunds of bookings paid offline, paid back by
  * staff; refund_mail.c the mail that tells the booker.
+ * Part 3 (issue 17): cert_pdf.c the certificate PDF, made in memory from
+ * plain fields (its own header, cert_pdf.h; no route serves it yet).
  *
  * Catalogue writes are staff's (admins); the public reads without a token
  * active courses, active venues and upcoming schedules

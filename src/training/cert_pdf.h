@@ -1,0 +1,107 @@
+/*
+ * The certificate PDF (issue 17): one A4 landscape page that says a learner
+ * attended a course and was assessed as competent, made in memory with
+ * libharu (libhpdf) and libqrencode, nothing written to disk.
+ *
+ *	struct cert_pdf_in in = { .provider_name = "...", ... };
+ *	struct buf	   pdf;
+ *	const char	  *why = NULL;
+ *
+ *	if ((rc = cert_pdf_fonts_load(config.certificate_font,
+ *	    config.certificate_font_bold, &why)) != OK)
+ *		... ERR_CONFIG or ERR_IO, why names the setting and the file
+ *	buf_init(&pdf, CERT_PDF_MAX);
+ *	rc = cert_pdf_render(&in, &pdf, &why);
+ *	... pdf.data, pdf.len: the PDF; buf_free(&pdf)
+ *
+ * The page carries the provider's name and logo, the accreditation line
+ * only when one is given (never a made-up one), the learner's name, the
+ * qualification, the course's dates and hours, the statements of a UK
+ * first-aid certificate (attended, assessed as competent, valid for N
+ * years from the date of issue), the certificate number, issue and expiry
+ * dates, the trainer, and the verification URL as text and as a QR code
+ * (error correction M, drawn as vector rectangles with a 4-module quiet
+ * zone).
+ *
+ * Text: every field is UTF-8, drawn with an embedded TrueType font
+ * (DejaVu Sans by default, which covers Latin, Greek and Cyrillic; a
+ * character the font lacks shows as its empty box). Nothing in it is
+ * interpreted: it is written as glyphs of a CID font, so "(", "\", "%PDF"
+ * are characters like any other. Control characters (line breaks, tabs)
+ * and the Unicode spaces show as one space each; the invisible format
+ * characters (direction marks and overrides, zero-width characters, the
+ * byte-order mark) are left out, so they cannot reorder or hide what is
+ * printed; a character beyond U+FFFF (libharu 2.3 maps only the BMP) shows
+ * as U+FFFD. A field too wide for its place is drawn smaller, then over
+ * more lines (the name and the qualification up to 3, the provider and
+ * the accreditation 2, the rest 1); one that still does not fit is refused
+ * (ERR_INVALID), never cut.
+ *
+ * Thread-safe: each call makes and frees its own libharu document (no
+ * libharu state is shared); the fonts' paths are set once at start-up.
+ * libharu's errors come to an error handler that records them: a failure
+ * is a status, never an abort. The logo is decoded here (libpng's
+ * simplified API, which reports errors) and handed to libharu as raw RGB,
+ * because libharu 2.3's own PNG reader lets libpng abort the process on a
+ * damaged file.
+ */
+#ifndef TRAINING_CERT_PDF_H
+#define TRAINING_CERT_PDF_H
+
+#include <stddef.h>
+
+struct buf;
+
+#define CERT_PDF_TEXT_MAX     256		/* bytes of a text field */
+#define CERT_PDF_URL_MAX      256		/* bytes of verify_url */
+#define CERT_PDF_LOGO_MAX     (1024 * 1024)	/* bytes of the logo PNG */
+#define CERT_PDF_LOGO_PIXELS  (2048 * 2048)	/* width x height at most */
+#define CERT_PDF_MINUTES_MAX  (1000 * 60)	/* of course time */
+#define CERT_PDF_YEARS_MAX    10		/* of validity */
+#define CERT_PDF_MAX	      (4 * 1024 * 1024) /* a buf's ceiling for it */
+#define CERT_PDF_FONT_DEFAULT "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+#define CERT_PDF_FONT_BOLD_DEFAULT                                             \
+	"/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+
+/*
+ * What a certificate shows; every string is UTF-8 and borrowed. Dates are
+ * YYYY-MM-DD (printed "9 March 2026"). Optional: logo_png (NULL or
+ * logo_png_len 0 = none) and accreditation (NULL or "" = no line).
+ */
+struct cert_pdf_in {
+	const char	    *provider_name;
+	const unsigned char *logo_png;
+	size_t		     logo_png_len;
+	const char	    *accreditation;
+	const char	    *learner_name;
+	const char	    *qualification;
+	const char	    *course_start;   /* first day of the course */
+	const char	    *course_end;     /* last day (may equal start) */
+	int		     course_minutes; /* 1..CERT_PDF_MINUTES_MAX */
+	const char	    *certificate_number;
+	const char	    *issue_date;
+	const char	    *expiry_date;
+	int		     validity_years; /* 1..CERT_PDF_YEARS_MAX */
+	const char	    *trainer_name;
+	const char	    *verify_url; /* http(s), printable ASCII */
+};
+
+/*
+ * The regular and bold TrueType fonts every certificate embeds: each must
+ * be a file libharu can load. OK; ERR_CONFIG with *why (static) naming the
+ * setting, the path and what is wrong. Called again, it replaces them.
+ */
+int cert_pdf_fonts_load(
+    const char *regular, const char *bold, const char **why);
+
+/*
+ * Append the PDF of in to out (its ceiling should allow CERT_PDF_MAX). OK;
+ * ERR_INVALID with *why (static: which field and what is wrong) for input
+ * out of bounds or that does not fit; ERR_CONFIG when no fonts are loaded;
+ * ERR_TOO_LARGE past out's ceiling; ERR_NOMEM; ERR_INTERNAL when libharu
+ * fails (logged with its error codes). On failure out is as it was.
+ */
+int cert_pdf_render(
+    const struct cert_pdf_in *in, struct buf *out, const char **why);
+
+#endif

@@ -1,0 +1,602 @@
+/*
+ * The certificate PDF (src/training/cert_pdf.c), read back by tools that
+ * are not ours (poppler-utils and zbar-tools, which scripts/install-deps
+ * installs; a test whose tool is missing skips, saying so):
+ *
+ * - a certificate for a Polish name, a Greek name and a very long name:
+ *   pdftotext gives back every field (the names exactly), and the QR code
+ *   in pdftoppm's PNG of the page decodes (zbarimg) to the verification
+ *   URL;
+ * - no accreditation line when none is given, its text when one is;
+ * - a hostile name ("(", ")", "\", "%PDF", line breaks, direction marks)
+ *   is printed as text and the PDF stays valid (pdfinfo, one page);
+ * - the logo is drawn (pdfimages), a damaged one refused, never an abort;
+ * - bad fields are refused naming the field; text that cannot fit is
+ *   refused, never cut; a failure leaves the output buffer as it was;
+ * - renders in threads side by side give the bytes of one alone.
+ */
+#include <ctype.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <png.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "training/cert_pdf.h"
+
+#define URL    "https://certs.example.org/verify/NFA-2026-000123?c=7Kq2"
+#define POLISH "Zażółć Gęślą Jaźń"
+#define GREEK  "Αλέξανδρος Παπαδόπουλος"
+#define LONG                                                                   \
+	"Maria-Magdalena Alexandra Konstantinopoulou-Wiśniewska de la "       \
+	"Cruz y Fernández-Montgomery Ó Súilleabháin Bartholomew "          \
+	"Nightingale-Worthington"
+#define THREADS 4
+
+static char tmpdir[64];
+
+/* A certificate with every field; the caller changes what it tests. */
+static struct cert_pdf_in
+sample(void)
+{
+	struct cert_pdf_in in;
+
+	memset(&in, 0, sizeof(in));
+	in.provider_name = "Northern First Aid Training Ltd";
+	in.learner_name = POLISH;
+	in.qualification = "Emergency First Aid at Work";
+	in.course_start = "2026-03-09";
+	in.course_end = "2026-03-11";
+	in.course_minutes = 18 * 60;
+	in.certificate_number = "NFA-2026-000123";
+	in.issue_date = "2026-03-11";
+	in.expiry_date = "2029-03-10";
+	in.validity_years = 3;
+	in.trainer_name = GREEK;
+	in.verify_url = URL;
+	return (in);
+}
+
+/*
+ * Run argv with stdout to the file out (or /dev/null), stderr to
+ * /dev/null (poppler warns of libharu's ToUnicode CMap); its exit status,
+ * 127 when it cannot be run.
+ */
+static int
+run(const char *out, char *const argv[])
+{
+	pid_t pid;
+	int   st;
+
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		if (freopen(out != NULL ? out : "/dev/null", "w", stdout) ==
+			NULL ||
+		    freopen("/dev/null", "w", stderr) == NULL)
+			_exit(126);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return (-1);
+	return (WEXITSTATUS(st));
+}
+
+/* Skip the test when tool is not installed. */
+static void
+need(const char *tool)
+{
+	char  name[64];
+	char *argv[] = { (char *)"sh", (char *)"-c",
+		(char *)"command -v \"$0\"", name, NULL };
+
+	snprintf(name, sizeof(name), "%s", tool);
+
+	if (run(NULL, argv) != 0) {
+		print_message(
+		    "%s is not installed (scripts/install-deps)\n", tool);
+		skip();
+	}
+}
+
+/* The whole file at path, NUL-terminated (free it). */
+static char *
+slurp(const char *path)
+{
+	FILE  *f = fopen(path, "rb");
+	char  *s;
+	long   n;
+	size_t got;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	s = malloc((size_t)n + 1);
+	assert_non_null(s);
+	got = fread(s, 1, (size_t)n, f);
+	fclose(f);
+	s[got] = '\0';
+	return (s);
+}
+
+/* Runs of blanks (line breaks too) as one space, in place. */
+static char *
+squeeze(char *s)
+{
+	char *r = s, *w = s;
+	int   blank = 0;
+
+	for (; *r != '\0'; r++) {
+		if (isspace((unsigned char)*r) || *r == '\f') {
+			blank = 1;
+			continue;
+		}
+		if (blank && w != s)
+			*w++ = ' ';
+		blank = 0;
+		*w++ = *r;
+	}
+	*w = '\0';
+	return (s);
+}
+
+/* Render in, which must succeed, to the file name (under tmpdir). */
+static void
+render_to(
+    const struct cert_pdf_in *in, const char *name, char *path, size_t size)
+{
+	struct buf  pdf;
+	const char *why = NULL;
+	FILE	   *f;
+
+	buf_init(&pdf, CERT_PDF_MAX);
+	assert_int_equal(cert_pdf_render(in, &pdf, &why), OK);
+	assert_null(why);
+	assert_memory_equal(pdf.data, "%PDF-", 5);
+	snprintf(path, size, "%s/%s.pdf", tmpdir, name);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(pdf.data, 1, pdf.len, f), pdf.len);
+	fclose(f);
+	buf_free(&pdf);
+}
+
+/* pdftotext's text of the PDF at path, blanks squeezed (free it). */
+static char *
+text_of(char *path)
+{
+	char  out[160];
+	char *argv[] = { (char *)"pdftotext", path, out, NULL };
+
+	snprintf(out, sizeof(out), "%s.txt", path);
+	assert_int_equal(run(NULL, argv), 0);
+	return (squeeze(slurp(out)));
+}
+
+/* The QR code on the page, as zbarimg reads it from a 150 dpi PNG. */
+static char *
+qr_of(char *path)
+{
+	char  prefix[160], png[180], out[180];
+	char *ppm[] = { (char *)"pdftoppm", (char *)"-png", (char *)"-r",
+		(char *)"150", path, prefix, NULL };
+	char *zbar[] = { (char *)"zbarimg", (char *)"--raw", (char *)"-q", png,
+		NULL };
+	char *s;
+
+	snprintf(prefix, sizeof(prefix), "%s.page", path);
+	snprintf(png, sizeof(png), "%s-1.png", prefix);
+	snprintf(out, sizeof(out), "%s.qr", path);
+	assert_int_equal(run(NULL, ppm), 0);
+	assert_int_equal(run(out, zbar), 0);
+	s = slurp(out);
+	s[strcspn(s, "\n")] = '\0';
+	return (s);
+}
+
+static void
+assert_has(const char *text, const char *want)
+{
+	char *w = squeeze(strdup(want));
+
+	if (strstr(text, w) == NULL)
+		fail_msg("\"%s\" is not in the PDF's text: %s", w, text);
+	free(w);
+}
+
+static void
+test_fonts_missing(void **state)
+{
+	struct cert_pdf_in in = sample();
+	struct buf	   pdf;
+	const char	  *why = NULL;
+
+	(void)state;
+	/* Before any font is loaded: a configuration error, not a crash. */
+	buf_init(&pdf, CERT_PDF_MAX);
+	assert_int_equal(cert_pdf_render(&in, &pdf, &why), ERR_CONFIG);
+	assert_non_null(why);
+	assert_int_equal(pdf.len, 0);
+	assert_int_equal(cert_pdf_fonts_load("/nonexistent/DejaVuSans.ttf",
+			     CERT_PDF_FONT_BOLD_DEFAULT, &why),
+	    ERR_CONFIG);
+	assert_non_null(strstr(why, "certificate_font:"));
+	assert_int_equal(
+	    cert_pdf_fonts_load(CERT_PDF_FONT_DEFAULT, "/etc/hostname", &why),
+	    ERR_CONFIG);
+	assert_non_null(strstr(why, "certificate_font_bold:"));
+	/* Still none loaded. */
+	assert_int_equal(cert_pdf_render(&in, &pdf, &why), ERR_CONFIG);
+	assert_int_equal(cert_pdf_fonts_load(CERT_PDF_FONT_DEFAULT,
+			     CERT_PDF_FONT_BOLD_DEFAULT, &why),
+	    OK);
+	buf_free(&pdf);
+}
+
+/* Every field read back, names exactly, and the QR code. */
+static void
+check_fields(const struct cert_pdf_in *in, const char *name)
+{
+	char path[128], *text, *qr;
+	char hours_line[] = "Course dates: 9 March 2026 to 11 March 2026 "
+			    "(18 hours of training)";
+	const char *const want[] = { in->provider_name, in->learner_name,
+		in->qualification, in->certificate_number, in->trainer_name,
+		"Certificate of Competence", "This is to certify that",
+		"attended the course and was assessed as competent in",
+		hours_line,
+		"This certificate is valid for 3 years from the date of issue.",
+		"Date of issue: 11 March 2026", "Expiry date: 10 March 2029",
+		"Verify this certificate at " URL };
+	size_t		  i;
+
+	need("pdftotext");
+	need("pdftoppm");
+	need("zbarimg");
+	render_to(in, name, path, sizeof(path));
+	text = text_of(path);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		assert_has(text, want[i]);
+	free(text);
+	qr = qr_of(path);
+	assert_string_equal(qr, URL);
+	free(qr);
+}
+
+static void
+test_polish_name(void **state)
+{
+	struct cert_pdf_in in = sample();
+
+	(void)state;
+	check_fields(&in, "polish");
+}
+
+static void
+test_greek_name(void **state)
+{
+	struct cert_pdf_in in = sample();
+
+	(void)state;
+	in.learner_name = GREEK;
+	in.trainer_name = POLISH;
+	check_fields(&in, "greek");
+}
+
+static void
+test_long_name(void **state)
+{
+	struct cert_pdf_in in = sample();
+
+	(void)state;
+	in.learner_name = LONG;
+	in.qualification = "Level 3 Award in First Aid at Work (RQF) with "
+			   "Paediatric First Aid, Catastrophic Bleeding and "
+			   "Automated External Defibrillator Requalification";
+	check_fields(&in, "long");
+}
+
+static void
+test_accreditation_only_when_set(void **state)
+{
+	struct cert_pdf_in in = sample();
+	char		   path[128], *text, *p;
+
+	(void)state;
+	need("pdftotext");
+	render_to(&in, "plain", path, sizeof(path));
+	text = text_of(path);
+	for (p = text; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	assert_null(strstr(text, "accredit"));
+	assert_null(strstr(text, "approved"));
+	assert_null(strstr(text, "centre"));
+	free(text);
+
+	in.accreditation = "Approved centre of Example Awarding Body, "
+			   "number 12345";
+	render_to(&in, "accredited", path, sizeof(path));
+	text = text_of(path);
+	assert_has(text, in.accreditation);
+	free(text);
+}
+
+static void
+test_hostile_name(void **state)
+{
+	struct cert_pdf_in in = sample();
+	char		   path[128], info[160], *text, *s, *p;
+	char		  *argv[] = { (char *)"pdfinfo", path, NULL };
+
+	(void)state;
+	need("pdftotext");
+	need("pdfinfo");
+	in.learner_name = "O'Brien (x) \\ %PDF-1.7 %%EOF\n"
+			  "endobj\r\n\t>> /JavaScript \xe2\x80\x8f"
+			  "\xe2\x80\xae"
+			  "Evil) \xe2\x81\xa6";
+	in.trainer_name = "(\\)\\\\(";
+	render_to(&in, "hostile", path, sizeof(path));
+	snprintf(info, sizeof(info), "%s.info", path);
+	assert_int_equal(run(info, argv), 0);
+	s = slurp(info);
+	assert_non_null(p = strstr(s, "\nPages:"));
+	assert_int_equal(strtol(p + 7, NULL, 10), 1);
+	free(s);
+	text = text_of(path);
+	/* Breaks as spaces, the direction marks left out. */
+	assert_has(
+	    text, "O'Brien (x) \\ %PDF-1.7 %%EOF endobj >> /JavaScript Evil)");
+	assert_has(text, "Trainer: (\\)\\\\(");
+	free(text);
+}
+
+/* A 40 x 20 PNG, red, half transparent (free it). */
+static void *
+make_png(size_t *len)
+{
+	png_image	 im;
+	unsigned char	 px[40 * 20 * 4];
+	void		*mem;
+	png_alloc_size_t n = 0;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(px); i += 4)
+		px[i] = 200, px[i + 1] = 0, px[i + 2] = 0, px[i + 3] = 128;
+	memset(&im, 0, sizeof(im));
+	im.version = PNG_IMAGE_VERSION;
+	im.width = 40;
+	im.height = 20;
+	im.format = PNG_FORMAT_RGBA;
+	assert_true(png_image_write_to_memory(&im, NULL, &n, 0, px, 0, NULL));
+	mem = malloc(n);
+	assert_non_null(mem);
+	assert_true(png_image_write_to_memory(&im, mem, &n, 0, px, 0, NULL));
+	*len = n;
+	return (mem);
+}
+
+static void
+test_logo(void **state)
+{
+	struct cert_pdf_in in = sample();
+	struct buf	   pdf;
+	char		   path[128], list[160], *s;
+	char *argv[] = { (char *)"pdfimages", (char *)"-list", path, NULL };
+	unsigned char *png;
+	const char    *why = NULL;
+	size_t	       len;
+
+	(void)state;
+	need("pdfimages");
+	png = make_png(&len);
+	in.logo_png = png;
+	in.logo_png_len = len;
+	render_to(&in, "logo", path, sizeof(path));
+	snprintf(list, sizeof(list), "%s.images", path);
+	assert_int_equal(run(list, argv), 0);
+	s = slurp(list);
+	/* "   1     0 image      40    20  rgb     3   8  ..." */
+	assert_non_null(strstr(s, "image      40    20  rgb"));
+	free(s);
+
+	/* Damaged: cut short, then a byte changed in its header. */
+	buf_init(&pdf, CERT_PDF_MAX);
+	buf_puts(&pdf, "kept");
+	in.logo_png_len = len / 2;
+	assert_int_equal(cert_pdf_render(&in, &pdf, &why), ERR_INVALID);
+	assert_non_null(strstr(why, "logo_png"));
+	png[20] ^= 0xff;
+	in.logo_png_len = len;
+	assert_int_equal(cert_pdf_render(&in, &pdf, &why), ERR_INVALID);
+	in.logo_png = (const unsigned char *)"not a png at all";
+	in.logo_png_len = 16;
+	assert_int_equal(cert_pdf_render(&in, &pdf, &why), ERR_INVALID);
+	assert_string_equal(pdf.data, "kept");
+	buf_free(&pdf);
+	free(png);
+}
+
+/* Each case: one field changed, the message it must be refused with. */
+static void
+test_refusals(void **state)
+{
+	struct cert_pdf_in in;
+	struct buf	   pdf;
+	const char	  *why;
+	char big[CERT_PDF_TEXT_MAX + 2], wide[CERT_PDF_TEXT_MAX + 1];
+	int  i;
+
+	(void)state;
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memset(wide, 'W', sizeof(wide) - 1);
+	wide[sizeof(wide) - 1] = '\0';
+	buf_init(&pdf, CERT_PDF_MAX);
+	buf_puts(&pdf, "kept");
+	for (i = 0;; i++) {
+		const char *want;
+
+		in = sample();
+		switch (i) {
+		case 0:
+			in.learner_name = "Zaż\xf3\xb3";
+			want = "learner_name is not UTF-8";
+			break;
+		case 1:
+			in.learner_name = big;
+			want = "learner_name is too long";
+			break;
+		case 2:
+			in.learner_name = " \xe2\x80\x8f\n\xe2\x80\xae ";
+			want = "learner_name is required";
+			break;
+		case 3:
+			in.qualification = NULL;
+			want = "qualification is required";
+			break;
+		case 4:
+			in.course_start = "2026-02-30";
+			want = "course_start is not a date (YYYY-MM-DD)";
+			break;
+		case 5:
+			in.course_end = "2026-03-08";
+			want = "course_end is not a date";
+			break;
+		case 6:
+			in.expiry_date = "2026-03-11";
+			want = "expiry_date is not a date";
+			break;
+		case 7:
+			in.verify_url = "javascript:alert(1)";
+			want = "verify_url is not an http(s) URL";
+			break;
+		case 8:
+			in.verify_url = "https://example.org/a b";
+			want = "verify_url is not an http(s) URL";
+			break;
+		case 9:
+			in.course_minutes = 0;
+			want = "course_minutes is out of range";
+			break;
+		case 10:
+			in.validity_years = CERT_PDF_YEARS_MAX + 1;
+			want = "validity_years is out of range";
+			break;
+		case 11:
+			/* 256 W's fit nowhere in two lines: refused, not cut. */
+			in.certificate_number = wide;
+			want = "certificate_number does not fit on the "
+			       "certificate";
+			break;
+		default:
+			want = NULL;
+		}
+		if (want == NULL)
+			break;
+		why = NULL;
+		assert_int_equal(cert_pdf_render(&in, &pdf, &why), ERR_INVALID);
+		assert_non_null(why);
+		if (strncmp(why, want, strlen(want)) != 0)
+			fail_msg("case %d: \"%s\", not \"%s\"", i, why, want);
+	}
+	assert_string_equal(pdf.data, "kept");
+	buf_free(&pdf);
+
+	/* A ceiling too low for the PDF. */
+	in = sample();
+	buf_init(&pdf, 1000);
+	assert_int_equal(cert_pdf_render(&in, &pdf, &why), ERR_TOO_LARGE);
+	assert_int_equal(pdf.len, 0);
+	buf_free(&pdf);
+}
+
+struct job {
+	struct buf pdf;
+	int	   rc;
+};
+
+static void *
+render_job(void *arg)
+{
+	struct job	  *j = arg;
+	struct cert_pdf_in in = sample();
+	const char	  *why;
+
+	j->rc = cert_pdf_render(&in, &j->pdf, &why);
+	return (NULL);
+}
+
+static void
+test_threads(void **state)
+{
+	struct job	   jobs[THREADS];
+	pthread_t	   th[THREADS];
+	struct cert_pdf_in in = sample();
+	struct buf	   one;
+	const char	  *why;
+	int		   i;
+
+	(void)state;
+	buf_init(&one, CERT_PDF_MAX);
+	assert_int_equal(cert_pdf_render(&in, &one, &why), OK);
+	for (i = 0; i < THREADS; i++) {
+		buf_init(&jobs[i].pdf, CERT_PDF_MAX);
+		assert_int_equal(
+		    pthread_create(&th[i], NULL, render_job, &jobs[i]), 0);
+	}
+	for (i = 0; i < THREADS; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(jobs[i].rc, OK);
+		assert_int_equal(jobs[i].pdf.len, one.len);
+		assert_memory_equal(jobs[i].pdf.data, one.data, one.len);
+		buf_free(&jobs[i].pdf);
+	}
+	buf_free(&one);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/carebase-cert.XXXXXX");
+	return (mkdtemp(tmpdir) == NULL ? -1 : 0);
+}
+
+static int
+teardown(void **state)
+{
+	char *const argv[] = { (char *)"rm", (char *)"-rf", tmpdir, NULL };
+
+	(void)state;
+	return (getenv("KEEP") ? 0 : run(NULL, argv));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fonts_missing),
+		cmocka_unit_test(test_polish_name),
+		cmocka_unit_test(test_greek_name),
+		cmocka_unit_test(test_long_name),
+		cmocka_unit_test(test_accreditation_only_when_set),
+		cmocka_unit_test(test_hostile_name),
+		cmocka_unit_test(test_logo),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_threads),
+	};
+
+	return (cmocka_run_group_tests(tests, setup, teardown));
+}
