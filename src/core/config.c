@@ -201,6 +201,18 @@ static const struct config_entry config_table[] = {
 	    "appended to public_url, then the token, in reset mail" },
 	{ "password_reset_ttl_s", CT_INT, S(password_reset_ttl_s), "1800", 60,
 	    86400, NULL, 0, "how long a password reset link works" },
+	{ "guardian_min_age", CT_INT, S(guardian_min_age), "18", 16, 99, NULL,
+	    0,
+	    "how old a member must be to invite or add a child (and over "
+	    "the digital-consent age)" },
+	{ "family_invites_max", CT_INT, S(family_invites_max), "5", 1, 100,
+	    NULL, 0,
+	    "open family invitations (and children's accounts made) a member "
+	    "may hold at once" },
+	{ "family_invite_ttl_s", CT_INT, S(family_invite_ttl_s), "1209600",
+	    3600, 7776000, NULL, 0,
+	    "how long a family invitation stays open (it can be accepted, "
+	    "and counts against family_invites_max)" },
 	{ "password_opslimit", CT_INT, S(password_opslimit), "3", 1, 20, NULL,
 	    0,
 	    "argon2id passes (OWASP minimum 2, enforced in production); "

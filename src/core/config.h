@@ -78,7 +78,10 @@ struct config {
 	int64_t consent_age_default;
 	char *password_reset_path; /* appended to public_url, then the token */
 	int64_t password_reset_ttl_s;
-	int64_t password_opslimit;     /* argon2id passes */
+	int64_t guardian_min_age;   /* a member who adds a child: this old */
+	int64_t family_invites_max; /* open family invitations a member holds */
+	int64_t family_invite_ttl_s; /* how long a family invitation is open */
+	int64_t password_opslimit;   /* argon2id passes */
 	int64_t password_memlimit_kib; /* argon2id memory */
 	char   *terms_version;	       /* current terms users accept */
 	char   *privacy_version;

@@ -31,7 +31,7 @@
 
 static int consent_age(const char *);
 static int age_years(const char *, int *);
-static int minor_status(struct tx *, const char *, int *, int *);
+static int minor_status(struct tx *, const char *, int *, int *, int *);
 
 /* The digital-consent age for a country (config.consent_ages). */
 static int
@@ -96,12 +96,32 @@ people_is_minor(struct tx *tx, const char *user_id, int *minor)
 {
 	int known;
 
-	return (minor_status(tx, user_id, minor, &known));
+	return (minor_status(tx, user_id, minor, &known, NULL));
 }
 
-/* people_is_minor, and *known = 1 when a birth date decided it. */
+int
+people_age_status(
+    struct tx *tx, const char *user_id, int *minor, int *known, int *age)
+{
+	return (minor_status(tx, user_id, minor, known, age));
+}
+
+int
+people_dob_minor(const char *dob, const char *country, int *minor)
+{
+	int age;
+
+	if (age_years(dob, &age) != OK || age < 0)
+		return (ERR_INVALID);
+	*minor = age < consent_age(country);
+	return (OK);
+}
+
+/* people_is_minor, and *known = 1 when a birth date decided it, *age
+ * (may be NULL) the years it gives (-1 when unknown). */
 static int
-minor_status(struct tx *tx, const char *user_id, int *minor, int *known)
+minor_status(
+    struct tx *tx, const char *user_id, int *minor, int *known, int *age_out)
 {
 	struct stmt  *st;
 	unsigned char key[SEAL_KEY_LEN];
@@ -113,6 +133,8 @@ minor_status(struct tx *tx, const char *user_id, int *minor, int *known)
 
 	*minor = 1;
 	*known = 0;
+	if (age_out != NULL)
+		*age_out = -1;
 	st = store_prepare(tx,
 	    "SELECT country, date_of_birth, "
 	    "terms_accepted_at, created_by FROM users WHERE id = ? AND "
@@ -144,6 +166,8 @@ minor_status(struct tx *tx, const char *user_id, int *minor, int *known)
 		if (age_years(dob, &age) == OK) {
 			*minor = age < consent_age(country[0] ? country : NULL);
 			*known = 1;
+			if (age_out != NULL)
+				*age_out = age;
 		}
 		free(dob);
 	} else
@@ -157,7 +181,7 @@ people_consent_status(struct tx *tx, const char *user_id, const char **reason)
 	struct stmt *st;
 	int	     rc, minor, known;
 
-	if ((rc = minor_status(tx, user_id, &minor, &known)) != OK)
+	if ((rc = minor_status(tx, user_id, &minor, &known, NULL)) != OK)
 		return (rc);
 	if (known && !minor) {
 		*reason = "adult";

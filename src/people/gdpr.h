@@ -14,7 +14,8 @@
  *	GET  /v1/audit-log			staff read of the audit log
  *
  * POST /v1/relationships (admins) and the reads (GET /v1/relationships,
- * /{id}: the rows the caller is a party to) come from the resource layer.
+ * /{id}: the rows the caller is a party to) come from the resource layer;
+ * members make their family's in family.c (POST /v1/me/family/...).
  */
 #ifndef PEOPLE_GDPR_H
 #define PEOPLE_GDPR_H
@@ -51,6 +52,15 @@ int people_consent_status(
  * country (or of unknown age and did not accept the terms themselves);
  * ERR_NOT_FOUND for no live user. */
 int people_is_minor(struct tx *, const char *user_id, int *minor);
+/* people_is_minor, and *known = 1 when a birth date decided it (only
+ * then is *minor = 0 an age over the consent age), *age (may be NULL)
+ * the person's age in years then, else -1. */
+int people_age_status(
+    struct tx *, const char *user_id, int *minor, int *known, int *age);
+/* *minor = 1 if a person born on dob ("YYYY-MM-DD") in country (NULL: the
+ * default) is under the digital-consent age today; ERR_INVALID for a date
+ * that is not one, or in the future. */
+int people_dob_minor(const char *dob, const char *country, int *minor);
 /* audit_log.c */
 void people_audit_log_list(struct request *);
 

@@ -73,7 +73,8 @@ const struct resource password_resets_resource = {
 
 /* The reset job queued by the request: its payload. */
 struct reset_enqueue {
-	const char *payload;
+	const char *email;
+	const char *ip;
 };
 
 static int reset_enqueue_tx(struct tx *, void *);
@@ -191,13 +192,70 @@ change_tx(struct tx *tx, void *arg)
 	    op->who->session_id, "password_changed"));
 }
 
+int
+people_email_seal(const char *context, const char *email, char **b64_out)
+{
+	unsigned char *sealed = NULL;
+	size_t	       n, len;
+
+	*b64_out = NULL;
+	if (keyring_seal_text(KEY_SYSTEM, context, email, &sealed, &n) != OK)
+		return (ERR_NOMEM);
+	len = sodium_base64_ENCODED_LEN(
+	    n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	if ((*b64_out = malloc(len)) != NULL)
+		sodium_bin2base64(*b64_out, len, sealed, n,
+		    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	free(sealed);
+	return (*b64_out != NULL ? OK : ERR_NOMEM);
+}
+
+int
+people_email_open(const char *context, const char *b64, char **email_out)
+{
+	unsigned char sealed[PEOPLE_EMAIL_MAX + SEAL_OVERHEAD + 8];
+	size_t	      n;
+
+	*email_out = NULL;
+	if (sodium_base642bin(sealed, sizeof(sealed), b64, strlen(b64), NULL,
+		&n, NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+	    keyring_open_text(KEY_SYSTEM, context, sealed, n, email_out) != OK)
+		return (ERR_INVALID);
+	return (OK);
+}
+
+int
+people_reset_queue(
+    struct tx *tx, const char *email, const char *ip, const char *template)
+{
+	char   *b64 = NULL, *payload = NULL;
+	json_t *p = NULL;
+	int	rc;
+
+	if ((rc = people_email_seal("jobs.password_reset", email, &b64)) != OK)
+		return (rc);
+	rc = ERR_NOMEM;
+	if ((p = json_pack("{s:s,s:s*}", "email", b64, "ip", ip)) == NULL ||
+	    (template != NULL &&
+		json_object_set_new(p, "template", json_string(template)) !=
+		    0) ||
+	    (payload = json_dumps(p, JSON_COMPACT)) == NULL)
+		goto out;
+	rc =
+	    jobs_enqueue(tx, "people.password_reset", payload, "mail", 0, NULL);
+out:
+	free(b64);
+	free(payload);
+	json_decref(p);
+	return (rc);
+}
+
 static int
 reset_enqueue_tx(struct tx *tx, void *arg)
 {
 	struct reset_enqueue *e = arg;
 
-	return (jobs_enqueue(
-	    tx, "people.password_reset", e->payload, "mail", 0, NULL));
+	return (people_reset_queue(tx, e->email, e->ip, NULL));
 }
 
 void
@@ -205,38 +263,17 @@ people_auth_reset(struct request *req)
 {
 	struct reset_enqueue e;
 	const char	    *email;
-	unsigned char	    *sealed = NULL;
-	size_t		     n;
-	char		    *b64 = NULL, *payload = NULL;
-	json_t		    *p = NULL;
 	int		     rc;
 
 	if ((email = people_body_string(req, "email", PEOPLE_EMAIL_MAX, 1)) ==
 	    NULL)
 		return;
-	rc = ERR_NOMEM;
-	if (keyring_seal_text(
-		KEY_SYSTEM, "jobs.password_reset", email, &sealed, &n) != OK ||
-	    (b64 = malloc(sodium_base64_ENCODED_LEN(
-		 n, sodium_base64_VARIANT_URLSAFE_NO_PADDING))) == NULL)
-		goto out;
-	sodium_bin2base64(b64,
-	    sodium_base64_ENCODED_LEN(
-		n, sodium_base64_VARIANT_URLSAFE_NO_PADDING),
-	    sealed, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	if ((p = json_pack("{s:s,s:s}", "email", b64, "ip", req->ip)) == NULL ||
-	    (payload = json_dumps(p, JSON_COMPACT)) == NULL)
-		goto out;
-	e.payload = payload;
+	e.email = email;
+	e.ip = req->ip;
 	rc = store_run(req->db, STORE_TX_WRITE, reset_enqueue_tx, &e);
-out:
 	if (rc != OK)
 		log_warn("event=password_reset_failed id=%s rc=%s", req->id,
 		    err_code(rc));
-	free(sealed);
-	free(b64);
-	free(payload);
-	json_decref(p);
 	http_json(req, 202,
 	    json_pack("{s:s,s:s}", "status", "accepted", "detail",
 		"If an account uses this address, a link to reset its "
@@ -251,20 +288,20 @@ people_reset_job(struct store *db, const struct job *job, char *err)
 	struct people_account a;
 	json_t		     *p;
 	json_error_t	      jerr;
-	const char	     *b64, *ip;
-	unsigned char	      sealed[PEOPLE_EMAIL_MAX + SEAL_OVERHEAD + 8];
-	size_t		      n;
+	const char	     *b64, *ip = NULL, *template = NULL;
 	char		     *email = NULL, token[TOKEN_LEN], index[65];
 	int		      rc = ERR_INVALID;
 
 	memset(&op, 0, sizeof(op));
 	memset(&a, 0, sizeof(a));
+	memset(token, 0, sizeof(token));
+	/* template: the welcome of a child's account (family.c), else a
+	 * reset asked for. */
 	if ((p = json_loads(job->payload, 0, &jerr)) == NULL ||
-	    json_unpack(p, "{s:s,s:s}", "email", &b64, "ip", &ip) != 0 ||
-	    sodium_base642bin(sealed, sizeof(sealed), b64, strlen(b64), NULL,
-		&n, NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-	    keyring_open_text(
-		KEY_SYSTEM, "jobs.password_reset", sealed, n, &email) != OK) {
+	    json_unpack(p, "{s:s,s?s,s?s}", "email", &b64, "ip", &ip,
+		"template", &template) != 0 ||
+	    (template != NULL && strcmp(template, "family_welcome") != 0) ||
+	    people_email_open("jobs.password_reset", b64, &email) != OK) {
 		snprintf(err, JOB_ERR_LEN,
 		    "people.password_reset: malformed "
 		    "payload");
@@ -291,6 +328,7 @@ people_reset_job(struct store *db, const struct job *job, char *err)
 	op.link = op.link_buf;
 	op.ip = ip;
 	op.acct = &a;
+	op.mail_template = template != NULL ? template : "password_reset";
 	if ((rc = store_run(db, STORE_TX_WRITE, reset_tx, &op)) != OK)
 		snprintf(err, JOB_ERR_LEN, "people.password_reset: %s",
 		    err_code(rc));
@@ -337,7 +375,7 @@ reset_tx(struct tx *tx, void *arg)
 		return (rc);
 	vars = json_pack("{s:s,s:I}", "link", op->link, "minutes",
 	    (json_int_t)(config.password_reset_ttl_s / 60));
-	rc = hooks_mail(tx, email, op->acct->id, "password_reset", vars, NULL);
+	rc = hooks_mail(tx, email, op->acct->id, op->mail_template, vars, NULL);
 	json_decref(vars);
 	people_wipe_free(email);
 	return (rc);

@@ -229,6 +229,45 @@ static const char api_permissions[] =
     "\"string\"}}}}}}}},\"problems\":{\"403\":\"no roles:read:all "
     "permission\"}}";
 
+static const char api_family_invite[] =
+    "{\"body\":{\"type\":\"object\",\"required\":[\"email\"],"
+    "\"additionalProperties\":false,\"properties\":{\"email\":{\"type\":"
+    "\"string\",\"maxLength\":320,\"description\":\"the child's sign-in "
+    "address\"},\"kind\":{\"const\":\"guardian_of\"}}},\"answers\":{"
+    "\"202\":{\"description\":\"the same whether or not the address has "
+    "an account: if it has, a pending guardian_of relationship led by the "
+    "caller is made and the account mailed; the caller sees it once it is "
+    "answered\",\"schema\":{\"type\":\"object\",\"properties\":{"
+    "\"status\":{\"const\":\"accepted\"},\"detail\":{\"type\":"
+    "\"string\"}}}}},\"problems\":{\"403\":\"DATE_OF_BIRTH_REQUIRED or "
+    "ADULT_REQUIRED: the caller is not known to be over the digital-consent "
+    "age\",\"422\":\"email missing or not an address; kind other than "
+    "guardian_of; another member\",\"429\":\"TOO_MANY_INVITATIONS "
+    "(family_invites_max open; Retry-After)\"}}";
+static const char api_family_child[] =
+    "{\"body\":{\"type\":\"object\",\"required\":[\"first_name\","
+    "\"date_of_birth\"],\"additionalProperties\":false,\"properties\":{"
+    "\"first_name\":{\"type\":\"string\",\"maxLength\":100},"
+    "\"last_name\":{\"type\":\"string\",\"maxLength\":100},"
+    "\"date_of_birth\":{\"type\":\"string\",\"format\":\"date\","
+    "\"description\":\"must put the child under the digital-consent age of "
+    "their country\"},\"country\":{\"type\":\"string\",\"minLength\":2,"
+    "\"maxLength\":2,\"description\":\"default: the guardian's\"},"
+    "\"locale\":{\"type\":\"string\"},\"email\":{\"type\":\"string\","
+    "\"format\":\"email\",\"maxLength\":320,\"description\":\"if given, "
+    "the child is mailed a link to set their password\"}}},\"answers\":{"
+    "\"201\":{\"description\":\"the child's account and the active "
+    "guardian_of relationship, the caller's consent recorded (in_app)\","
+    "\"schema\":{\"type\":\"object\",\"required\":[\"user\","
+    "\"relationship\"],\"properties\":{\"user\":{\"$ref\":"
+    "\"#/components/schemas/users\"},\"relationship\":{\"$ref\":"
+    "\"#/components/schemas/relationships\"}}}}},\"problems\":{\"403\":"
+    "\"DATE_OF_BIRTH_REQUIRED or ADULT_REQUIRED\",\"409\":\"EMAIL_TAKEN "
+    "(invite that account instead)\",\"422\":\"OVER_CONSENT_AGE (the "
+    "child consents themselves: invite their account), or validation "
+    "failed: one entry per field\",\"429\":\"TOO_MANY_INVITATIONS "
+    "(Retry-After)\"}}";
+
 static const struct route people_routes[] = {
 	{ HTTP_POST, "/v1/auth/register", people_auth_register,
 	    ROUTE_JSON_BODY | ROUTE_SMALL_BODY | ROUTE_SLOW | ROUTE_PUBLIC,
@@ -267,6 +306,15 @@ static const struct route people_routes[] = {
 	    "everything carebase holds about a user (admins)" },
 	{ HTTP_POST, "/v1/users/{id}/erase", people_user_erase, 0,
 	    "erase a user (admins)" },
+	{ HTTP_POST, "/v1/me/family/invite", people_family_invite,
+	    ROUTE_JSON_BODY | ROUTE_SMALL_BODY,
+	    "invite an account as the caller's child (adults; always 202)",
+	    NULL, api_family_invite },
+	{ HTTP_POST, "/v1/me/family/children", people_family_child,
+	    ROUTE_JSON_BODY | ROUTE_SMALL_BODY,
+	    "make the account of the caller's child under the consent age, "
+	    "the caller's consent recorded",
+	    NULL, api_family_child },
 	{ HTTP_GET, "/v1/me/sessions", people_my_sessions_list, 0,
 	    "the caller's live auth sessions, the current one marked", NULL,
 	    API_SESSIONS },
@@ -306,6 +354,7 @@ static const struct resource *const people_resources[] = {
 	&relationships_resource,
 	&auth_sessions_resource,
 	&password_resets_resource,
+	&family_invites_resource,
 };
 
 static const struct mail_template password_reset_template = {
@@ -334,8 +383,29 @@ static const struct mail_template password_changed_template = {
 	NULL,
 };
 
+static const struct mail_template family_invitation_template = {
+	"family_invitation",
+	"{{inviter}} asks to be your guardian on carebase",
+	"{{inviter}} asked to be recorded as your guardian on carebase.\n\n"
+	"Sign in at {{public_url}} and look at your relationships to accept "
+	"or\ndecline it; it stays open for {{days}} days. Once accepted, they "
+	"see your\ndata there. If you do not know them, decline it.\n",
+	NULL,
+};
+
+static const struct mail_template family_welcome_template = {
+	"family_welcome",
+	"Your carebase account",
+	"Your guardian made you a carebase account.\n\n"
+	"To choose your password, open this link within {{minutes}} "
+	"minutes:\n{{link}}\n\n"
+	"If it runs out, ask for a new one with \"forgot password\".\n",
+	NULL,
+};
+
 static const struct job_kind people_jobs[] = {
 	{ "people.password_reset", people_reset_job, 0 },
+	{ "people.family_invite", people_family_invite_job, 0 },
 	{ "audit.anchor", people_audit_anchor_job, 0 },
 };
 
@@ -371,6 +441,12 @@ people_init(struct store *db)
 	    rc != ERR_CONFLICT)
 		return (rc);
 	if ((rc = mail_template_register(&password_changed_template)) != OK &&
+	    rc != ERR_CONFLICT)
+		return (rc);
+	if ((rc = mail_template_register(&family_invitation_template)) != OK &&
+	    rc != ERR_CONFLICT)
+		return (rc);
+	if ((rc = mail_template_register(&family_welcome_template)) != OK &&
 	    rc != ERR_CONFLICT)
 		return (rc);
 	return (people_profile_init());

@@ -6,7 +6,8 @@
  * session_routes.c a person's sessions listed and ended; roles.c roles and
  * their permissions (and `carebase roles`); throttle.c failed-login
  * counting; passwords.c the password rules; cli.c `carebase user`; relationships.c and gdpr.c relationships, consent, export and
- * erasure; chat_profile.c what the module tells others of a person.
+ * erasure; family.c a member's own family (invitations, children's
+ * accounts); chat_profile.c what the module tells others of a person.
  *
  * Contract with relationships.c and gdpr.c: people.c lists their routes
  * and resource by these names, so each must be defined there.
@@ -50,7 +51,7 @@ void			     people_me_patch(struct request *);
 
 /* A user made outside the resource layer (register, CLI, seed). */
 struct people_new_user {
-	const char *email;	   /* required */
+	const char *email;	   /* NULL only for a child's (family.c) */
 	const char *password_hash; /* may be NULL (set later by a reset) */
 	const char *role;	   /* an existing role */
 	const char *first_name;	   /* may be NULL */
@@ -61,6 +62,7 @@ struct people_new_user {
 	const char *signup_language;
 	int	    terms_accepted;   /* terms accepted now */
 	int	    privacy_accepted; /* privacy notice accepted now */
+	const char *created_by;	      /* who made it for them, or NULL */
 };
 /* Insert with sealed fields, data key and audit record; ERR_CONFLICT if
  * the email is taken. req may be NULL (CLI, seed). */
@@ -108,6 +110,26 @@ void people_me_password(struct request *);
 void people_auth_reset(struct request *);
 int  people_reset_job(struct store *, const struct job *, char *err);
 void people_auth_reset_confirm(struct request *);
+/*
+ * Queue the reset job inside tx for email (ip: who asked, may be NULL):
+ * a set-password link mailed if the address has an active account, with
+ * template (NULL: "password_reset"; "family_welcome": a child's account
+ * made by their guardian).
+ */
+int people_reset_queue(
+    struct tx *, const char *email, const char *ip, const char *template);
+/* An address sealed for a job's payload under context (URL-safe base64,
+ * malloc'd) and opened again (malloc'd, people_wipe_free it). */
+int people_email_seal(const char *context, const char *email, char **b64);
+int people_email_open(const char *context, const char *b64, char **email);
+
+/* family.c: a member's own family (POST /v1/me/family/invite,
+ * /v1/me/family/children), the invitation job, and the table of
+ * invitations as export and erasure follow it */
+void people_family_invite(struct request *);
+void people_family_child(struct request *);
+int  people_family_invite_job(struct store *, const struct job *, char *err);
+extern const struct resource family_invites_resource;
 
 /* sessions.c */
 struct people_session {
@@ -279,7 +301,8 @@ struct people_auth_op {
 	struct people_session  session;
 	struct people_new_user nu;
 	int		       rehash;
-	void		      *ext; /* register_hook's state */
+	void		      *ext;	      /* register_hook's state */
+	const char	      *mail_template; /* the reset job's mail */
 };
 
 /* A 422 with one entry for field; returns ERR_INVALID. */

@@ -3,18 +3,34 @@
  * practitioner_of, with a status and a consent record.
  *
  *	pending  --consent-->  active  --end-->  ended
- *	pending  --end------>  ended
+ *	pending  --end------>  ended   (declined, or withdrawn by an admin)
  *
- * Admins create them (pending) through the resource layer. Consent is
- * recorded by the follower, in the app, when they are old enough to give
- * it themselves; otherwise (a child) by an admin recording consent given
- * offline, e.g. a form signed by the guardian. Only active relationships
- * grant related scope (the resource layer checks status = 'active').
+ * Admins create them (pending) through the resource layer; a member
+ * creates guardian_of ones for their own family (family.c): an
+ * invitation (pending) or a child's account (active at once, with the
+ * guardian's consent). Consent is recorded:
+ *   - by the follower, in the app, when they are old enough to give it
+ *     themselves: their own consent suffices, whoever else is their
+ *     guardian;
+ *   - for a follower under the consent age (a child), on a guardian_of
+ *     relationship: by a guardian already active for that child (the
+ *     other adult accepts the new one, in the app; consent_by is theirs),
+ *     or by an admin recording consent given offline (a signed form);
+ *   - by an admin, for any relationship (offline consent).
+ * A member's invitation (pending, created_by its lead) can be accepted
+ * only while it is open (family_invite_ttl_s); later 409
+ * INVITATION_EXPIRED.
+ * Only active relationships grant related scope (the resource layer
+ * checks status = 'active').
  *
- * Both parties see a relationship: the resource's own and related scopes
- * are the rows where the caller is lead or follower (scope_where), so
- * lists and reads are the generic layer's; the consent and end actions
- * are this file's.
+ * Who sees a relationship (scope_where, so lists and reads are the
+ * generic layer's): its follower; its lead, except a pending one they
+ * made themselves (an invitation by email: whether the address had an
+ * account stays unknown to them until the invitee answers); and, for a
+ * guardian_of, the child's other active guardians, who accept or decline
+ * it. The consent and end actions are this file's. Ending a pending
+ * relationship by its follower or a co-guardian is audited as
+ * relationships.decline, any other ending as relationships.end.
  *
  * Whether a follower is old enough to consent themselves is the
  * digital-consent rule's answer (consent.c).
@@ -24,6 +40,7 @@
 #include <jansson.h>
 
 #include "core/arena.h"
+#include "core/config.h"
 #include "core/err.h"
 #include "core/util.h"
 #include "http/http.h"
@@ -34,8 +51,17 @@
 #include "resource/resource.h"
 #include "store/store.h"
 
-/* The rows a party sees: those where they lead or follow. */
-#define REL_PARTY "lead_id = ? OR follower_id = ?"
+/*
+ * The rows a party sees: those they follow; those they lead but an
+ * invitation of theirs not answered yet; a guardian, the guardian_of
+ * rows of a child they are an active guardian of.
+ */
+#define REL_PARTY                                                              \
+	"follower_id = ? OR (lead_id = ? AND (status <> 'pending' OR "         \
+	"created_by IS NULL OR created_by <> lead_id)) OR (kind = "            \
+	"'guardian_of' AND follower_id IN (SELECT g.follower_id FROM "         \
+	"relationships g WHERE g.lead_id = ? AND g.kind = 'guardian_of' AND "  \
+	"g.status = 'active'))"
 
 static const char *const kinds[] = { "guardian_of", "practitioner_of", NULL };
 static const char *const statuses[] = { "pending", "active", "ended", NULL };
@@ -87,20 +113,24 @@ const struct resource relationships_resource = {
 	    (1 << ACTION_LIST) | (1 << ACTION_READ) | (1 << ACTION_CREATE),
 	.doc =
 	    "A link between two users: a guardian and their child, a "
-	    "practitioner and their client. Admins create them pending; "
-	    "consent "
-	    "makes them active, and only active relationships let the lead see "
-	    "the follower's data. Both parties can read them.",
+	    "practitioner and their client. Admins create them pending, and "
+	    "members their own family's (POST /v1/me/family/invite, "
+	    "/v1/me/family/children); consent makes them active, and only "
+	    "active relationships let the lead see the follower's data. Both "
+	    "parties read them (a member's own invitation only once it is "
+	    "answered), and so do the child's other active guardians.",
 	.before_create = rel_before_create,
 };
 
 /* One relationship, read for an action. */
 struct rel {
-	char id[UUID_STR_LEN];
-	char lead_id[UUID_STR_LEN];
-	char follower_id[UUID_STR_LEN];
-	char kind[16];
-	char status[16];
+	char	id[UUID_STR_LEN];
+	char	lead_id[UUID_STR_LEN];
+	char	follower_id[UUID_STR_LEN];
+	char	kind[16];
+	char	status[16];
+	int	invitation; /* pending, made by its lead (family.c) */
+	int64_t created_at;
 };
 
 /* A consent or end action, run in one write transaction. */
@@ -118,6 +148,7 @@ static int  rel_load(struct tx *, const char *, struct rel *);
 static int  rel_action_tx(struct tx *, void *);
 static void rel_action(struct request *, int);
 static int  user_live(struct tx *, const char *);
+static int  co_guardian(struct tx *, const struct rel *, const char *, int *);
 static int  choice_valid(const char *const *, const char *);
 
 /* Lead and follower must be live users and two different people. */
@@ -197,8 +228,8 @@ rel_load(struct tx *tx, const char *id, struct rel *r)
 
 	memset(r, 0, sizeof(*r));
 	st = store_prepare(tx,
-	    "SELECT id, lead_id, follower_id, kind, status "
-	    "FROM relationships WHERE id = ?");
+	    "SELECT id, lead_id, follower_id, kind, status, created_by, "
+	    "created_at FROM relationships WHERE id = ?");
 	store_bind_text(st, 1, id);
 	switch ((rc = store_step(st))) {
 	case STORE_ROW:
@@ -209,6 +240,10 @@ rel_load(struct tx *tx, const char *id, struct rel *r)
 		    sizeof(r->follower_id));
 		strlcpy_cb(r->kind, store_col_text(st, 3), sizeof(r->kind));
 		strlcpy_cb(r->status, store_col_text(st, 4), sizeof(r->status));
+		r->invitation = strcmp(r->status, "pending") == 0 &&
+		    !store_col_is_null(st, 5) &&
+		    strcmp(store_col_text(st, 5), r->lead_id) == 0;
+		r->created_at = store_col_int64(st, 6);
 		rc = OK;
 		break;
 	case STORE_DONE:
@@ -217,6 +252,28 @@ rel_load(struct tx *tx, const char *id, struct rel *r)
 	}
 	store_finalize(st);
 	return (rc);
+}
+
+/* *yes = 1 if who is an active guardian of r's follower (not r's lead). */
+static int
+co_guardian(struct tx *tx, const struct rel *r, const char *who, int *yes)
+{
+	struct stmt *st;
+	int	     rc;
+
+	*yes = 0;
+	if (strcmp(r->kind, "guardian_of") != 0 || strcmp(r->lead_id, who) == 0)
+		return (OK);
+	st = store_prepare(tx,
+	    "SELECT 1 FROM relationships WHERE lead_id = ? AND "
+	    "follower_id = ? AND kind = 'guardian_of' AND status = 'active'");
+	store_bind_text(st, 1, who);
+	store_bind_text(st, 2, r->follower_id);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc == STORE_ROW)
+		*yes = 1;
+	return (rc == STORE_ROW || rc == STORE_DONE ? OK : rc);
 }
 
 void
@@ -294,12 +351,16 @@ rel_action(struct request *req, int ending)
  * Who may do what:
  *   consent: an admin (relationships:update:all), recording consent given
  *	offline (method signed_form unless told); or the follower, in the
- *	app, unless they are too young to consent (then an admin records
- *	their guardian's). consent_by names whose consent it is: the lead
- *	for a child's guardian_of, the follower otherwise.
+ *	app, unless they are too young to consent; for such a child's
+ *	guardian_of, a guardian already active for them, in the app. An
+ *	invitation past family_invite_ttl_s cannot be accepted (409
+ *	INVITATION_EXPIRED). consent_by names whose consent it is: the
+ *	co-guardian who accepted; else the lead for a child's guardian_of,
+ *	the follower otherwise.
  *   end: an admin, the lead, or the follower (a child cannot end their
- *	guardian's relationship: an admin does).
- * A relationship the caller is not part of answers 404.
+ *	guardian's relationship: an admin does); a co-guardian declines a
+ *	pending guardian_of of their child.
+ * A relationship the caller does not see answers 404.
  */
 static int
 rel_action_tx(struct tx *tx, void *arg)
@@ -314,7 +375,8 @@ rel_action_tx(struct tx *tx, void *arg)
 	const char	   *method, *by;
 	json_t		   *changes;
 	int64_t		    now = time_now_ms();
-	int		    rc, minor = 0, is_follower, is_lead;
+	int		    rc, minor = 0, is_follower, is_lead, is_co = 0;
+	const char	   *action;
 
 	/* Seen as the declaration says: every relationship for a caller
 	 * who reads or changes them all, else those they are a party to. */
@@ -338,11 +400,14 @@ rel_action_tx(struct tx *tx, void *arg)
 	if ((rc = people_is_minor(tx, r.follower_id, &minor)) != OK &&
 	    rc != ERR_NOT_FOUND)
 		return (rc);
+	if ((rc = co_guardian(tx, &r, a->who->user_id, &is_co)) != OK)
+		return (rc);
 
 	if (a->ending) {
 		if (write != SCOPE_ALL && !is_lead &&
 		    !(is_follower &&
-			!(minor && strcmp(r.kind, "guardian_of") == 0))) {
+			!(minor && strcmp(r.kind, "guardian_of") == 0)) &&
+		    !(is_co && strcmp(r.status, "pending") == 0)) {
 			http_problem(req, ERR_FORBIDDEN, NULL,
 			    "Only an admin "
 			    "or a party to the relationship can end it.");
@@ -358,23 +423,42 @@ rel_action_tx(struct tx *tx, void *arg)
 		store_bind_text(st, 4, r.id);
 		changes = json_pack("{s:[s,s],s:s}", "fields", "status",
 		    "ended_at", "status", "ended");
+		action = strcmp(r.status, "pending") == 0 &&
+			(is_follower || is_co) && !is_lead
+		    ? "relationships.decline"
+		    : "relationships.end";
 	} else {
-		if (write == SCOPE_ALL && !is_follower)
-			method = a->method != NULL ? a->method : "signed_form";
-		else if (is_follower && !minor)
-			method = "in_app";
-		else {
-			http_problem(req, ERR_FORBIDDEN, "CONSENT_REQUIRED",
-			    is_follower ? "You are under the digital-consent "
-					  "age: an admin records your "
-					  "guardian's consent."
-					: "Only the follower or an admin can "
-					  "record consent.");
-			return (ERR_FORBIDDEN);
-		}
 		by = minor && strcmp(r.kind, "guardian_of") == 0
 		    ? r.lead_id
 		    : r.follower_id;
+		if (write == SCOPE_ALL && !is_follower && !is_co)
+			method = a->method != NULL ? a->method : "signed_form";
+		else if (is_follower && !minor)
+			method = "in_app";
+		else if (is_co && minor) {
+			method = "in_app";
+			by = a->who->user_id;
+		} else {
+			http_problem(req, ERR_FORBIDDEN, "CONSENT_REQUIRED",
+			    is_follower ? "You are under the digital-consent "
+					  "age: your guardian accepts in the "
+					  "app, or an admin records their "
+					  "consent."
+				: is_co ? "The follower is old enough to "
+					  "consent: they accept it themselves."
+					: "Only the follower, their "
+					  "guardian or an admin can record "
+					  "consent.");
+			return (ERR_FORBIDDEN);
+		}
+		if (r.invitation &&
+		    r.created_at + 1000 * config.family_invite_ttl_s < now) {
+			http_problem(req, ERR_CONFLICT, "INVITATION_EXPIRED",
+			    "The invitation is no longer open: the guardian "
+			    "sends a new one.");
+			return (ERR_CONFLICT);
+		}
+		action = "relationships.consent";
 		st = store_prepare(tx,
 		    "UPDATE relationships SET status = "
 		    "'active', consent_at = ?, consent_by = ?, consent_method "
@@ -399,9 +483,8 @@ rel_action_tx(struct tx *tx, void *arg)
 		json_decref(changes);
 		return (rc);
 	}
-	rc = audit_append(tx, a->who, req,
-	    a->ending ? "relationships.end" : "relationships.consent",
-	    "relationships", r.id, changes);
+	rc = audit_append(
+	    tx, a->who, req, action, "relationships", r.id, changes);
 	json_decref(changes);
 	if (rc != OK)
 		return (rc);

@@ -498,7 +498,9 @@ people_user_insert(struct tx *tx, struct request *req,
 		return (rc);
 	changes = json_pack("{s:[s,s,s],s:s}", "fields", "email", "role",
 	    "password", "role", u->role);
-	rc = audit_append(tx, NULL, req, "create", "users", id_out, changes);
+	/* Made by a signed-in person (a guardian, for their child): theirs. */
+	rc = audit_append(tx, req != NULL ? req->caller : NULL, req, "create",
+	    "users", id_out, changes);
 	json_decref(changes);
 	return (rc);
 }
@@ -511,16 +513,17 @@ insert_row(struct tx *tx, const struct people_new_user *u, const char *id)
 	int64_t	     now = time_now_ms();
 	int	     step;
 
-	keyring_email_index(u->email, index);
+	if (u->email != NULL)
+		keyring_email_index(u->email, index);
 	st = store_prepare(tx,
 	    "INSERT INTO users (id, role, email_index, "
 	    "password_hash, country, locale, signup_language, "
 	    "terms_accepted_at, terms_version, privacy_accepted_at, "
-	    "privacy_version, audit_ref, created_at, updated_at) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	    "privacy_version, audit_ref, created_at, updated_at, created_by) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	store_bind_text(st, 1, id);
 	store_bind_text(st, 2, u->role);
-	store_bind_text(st, 3, index);
+	store_bind_text(st, 3, u->email != NULL ? index : NULL);
 	store_bind_text(st, 4, u->password_hash);
 	store_bind_text(st, 5, u->country);
 	store_bind_text(st, 6, u->locale);
@@ -543,6 +546,7 @@ insert_row(struct tx *tx, const struct people_new_user *u, const char *id)
 	store_bind_text(st, 12, uuid_v7(ref));
 	store_bind_int64(st, 13, now);
 	store_bind_int64(st, 14, now);
+	store_bind_text(st, 15, u->created_by);
 	step = store_step(st);
 	store_finalize(st);
 	if (step == STORE_DONE)

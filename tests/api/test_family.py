@@ -1,0 +1,321 @@
+"""Guardians onboard their own family (issue 15 item 12): an adult invites
+an existing account as their child (POST /v1/me/family/invite, 202 whatever
+the address) or makes the account of a child under the digital-consent age
+(POST /v1/me/family/children, active at once with their in-app consent); a
+child's other active guardian accepts a new guardian for a child under the
+age; the child's data reaches the guardian only once the relationship is
+active; invitations are bounded, audited and erased with their parties."""
+
+import hashlib
+
+import pytest
+
+from conftest import PASSWORD, hdr, login, person, problem, wait_until, years_ago
+
+HRV = "00000000-0000-7000-8000-0000000000d1"
+NEW_PW = "a brand new passphrase 42"
+
+
+@pytest.fixture
+def cast(server):
+    return {
+        "admin": person(server, "admin", "admin"),
+        "guardian": person(server, "guardian", date_of_birth=years_ago(40), country="GB"),
+        "second": person(server, "second", date_of_birth=years_ago(42), country="GB"),
+        "teen": person(server, "teen", date_of_birth=years_ago(14), country="GB"),
+        "other": person(server, "other", date_of_birth=years_ago(35), country="GB"),
+    }
+
+
+def invite(server, who, email, **extra):
+    return server.post("/v1/me/family/invite", headers=hdr(who), json={"email": email, **extra})
+
+
+def invited(server, who, email):
+    """An invitation that must be accepted for sending, its job run."""
+    r = invite(server, who, email)
+    assert r.status_code == 202, r.text
+    jobs_done(server)
+    return r
+
+
+def jobs_done(server):
+    wait_until(lambda: server.db.count("jobs", "kind = 'people.family_invite'") == 0,
+               what="the family invitation job")
+
+
+def rels(server, who, **params):
+    r = server.get("/v1/relationships", headers=hdr(who), params=params)
+    assert r.status_code == 200, r.text
+    return r.json()["data"]
+
+
+def pending_of(server, follower):
+    """The pending guardian_of relationships the follower sees."""
+    return [x for x in rels(server, follower, kind="guardian_of") if x["status"] == "pending"]
+
+
+def make_child(server, guardian, **body):
+    return server.post("/v1/me/family/children", headers=hdr(guardian), json=body)
+
+
+def child_signs_in(server, child_id, email):
+    """The child sets their password through the welcome mail's reset token
+    (its hash replaced by one of a token the test knows); their token."""
+    wait_until(lambda: server.db.count("password_resets", f"user_id = '{child_id}'") == 1,
+               what="the welcome mail's reset link")
+    tok = "W" * 43
+    h = hashlib.sha256(tok.encode()).hexdigest()
+    server.db.execute(f"UPDATE password_resets SET token_hash = '{h}' "
+                      f"WHERE user_id = '{child_id}'")
+    r = server.post("/v1/auth/password-reset/confirm",
+                    json={"token": tok, "new_password": NEW_PW})
+    assert r.status_code == 204, r.text
+    return {"id": child_id, "email": email, "token": login(server, email, NEW_PW)}
+
+
+def actions(server, rel_id):
+    return [r[0] for r in server.db.query(
+        f"SELECT action FROM audit_log WHERE entity_id = '{rel_id}' ORDER BY seq")]
+
+
+def test_an_invitation_tells_nothing_of_whether_the_address_has_an_account(server, cast):
+    g, teen = cast["guardian"], cast["teen"]
+    a = invite(server, g, teen["email"], kind="guardian_of")
+    b = invite(server, g, "nobody.at.all@example.org")
+    assert a.status_code == b.status_code == 202, (a.text, b.text)
+    assert a.json() == b.json()
+    jobs_done(server)
+    # The inviter sees no relationship either way until it is answered.
+    assert rels(server, g) == []
+    assert server.db.count("family_invites", f"lead_id = '{g['id']}'") == 2
+    # Their export has both, with kind and time only.
+    export = server.get("/v1/me/export", headers=hdr(g)).json()
+    rows = export["family_invites"]["data"] if isinstance(export["family_invites"], dict) \
+        else export["family_invites"]
+    assert len(rows) == 2 and all("relationship_id" not in x for x in rows), rows
+    # The invitee sees it, pending, and was mailed.
+    (rel,) = pending_of(server, teen)
+    assert rel["lead_id"] == g["id"] and rel["consent_at"] is None
+    assert server.db.count("email_log", f"template = 'family_invitation' AND "
+                           f"user_id = '{teen['id']}'") == 1
+    assert server.db.count("email_log", "template = 'family_invitation'") == 1
+    assert actions(server, rel["id"]) == ["relationships.create"]
+    # Inviting again (the same person) changes nothing.
+    invited(server, g, teen["email"])
+    assert len(pending_of(server, teen)) == 1
+    # Only guardian_of, only the address; an address is needed.
+    problem(invite(server, g, teen["email"], kind="practitioner_of"), 422, "VALIDATION_FAILED")
+    problem(invite(server, g, teen["email"], role="admin"), 422, "VALIDATION_FAILED")
+    problem(invite(server, g, "not-an-address"), 422, "VALIDATION_FAILED")
+    problem(server.post("/v1/me/family/invite", json={"email": teen["email"]}),
+            401, "UNAUTHORIZED")
+
+
+def test_only_an_active_relationship_shows_the_child_to_the_guardian(server, cast):
+    g, teen = cast["guardian"], cast["teen"]
+    # 14 in GB is over the consent age (13): the teen records their own data.
+    r = server.post("/v1/recordings", headers=hdr(teen), json={"data_type_id": HRV})
+    assert r.status_code == 201, r.text
+    rid = r.json()["id"]
+    invited(server, g, teen["email"])
+    (rel,) = pending_of(server, teen)
+    # Pending: nothing of the teen's.
+    problem(server.get(f"/v1/users/{teen['id']}", headers=hdr(g)), 404, "NOT_FOUND")
+    problem(server.get(f"/v1/recordings/{rid}", headers=hdr(g)), 404, "NOT_FOUND")
+    listed = server.get("/v1/recordings", headers=hdr(g)).json()["data"]
+    assert rid not in [x["id"] for x in listed]
+    # The inviter cannot act on an invitation they cannot see.
+    problem(server.post(f"/v1/relationships/{rel['id']}/consent", headers=hdr(g)),
+            404, "NOT_FOUND")
+    # The teen accepts in the app: their own consent suffices.
+    r = server.post(f"/v1/relationships/{rel['id']}/consent", headers=hdr(teen))
+    assert r.status_code == 200, r.text
+    active = r.json()
+    assert active["status"] == "active" and active["consent_method"] == "in_app"
+    assert active["consent_by"] == teen["id"]
+    assert server.get(f"/v1/users/{teen['id']}", headers=hdr(g)).status_code == 200
+    assert server.get(f"/v1/recordings/{rid}", headers=hdr(g)).status_code == 200
+    listed = server.get("/v1/recordings", headers=hdr(g)).json()["data"]
+    assert rid in [x["id"] for x in listed]
+    assert [x["id"] for x in rels(server, g)] == [rel["id"]]
+    # Someone else still sees nothing.
+    problem(server.get(f"/v1/recordings/{rid}", headers=hdr(cast["other"])), 404, "NOT_FOUND")
+    assert actions(server, rel["id"]) == ["relationships.create", "relationships.consent"]
+
+
+def test_an_invitee_declines(server, cast):
+    g, teen = cast["guardian"], cast["teen"]
+    invited(server, g, teen["email"])
+    (rel,) = pending_of(server, teen)
+    r = server.post(f"/v1/relationships/{rel['id']}/end", headers=hdr(teen))
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "ended"
+    assert actions(server, rel["id"]) == ["relationships.create", "relationships.decline"]
+    problem(server.get(f"/v1/users/{teen['id']}", headers=hdr(g)), 404, "NOT_FOUND")
+    problem(server.post(f"/v1/relationships/{rel['id']}/consent", headers=hdr(teen)),
+            409, "CONFLICT")
+
+
+def test_a_guardian_makes_their_childs_account_with_consent(server, cast):
+    g = cast["guardian"]
+    email = "kit.child@example.org"
+    r = make_child(server, g, first_name="Kit", last_name="Guardian",
+                   date_of_birth=years_ago(8), email=email)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    child, rel = body["user"], body["relationship"]
+    assert child["first_name"] == "Kit" and child["country"] == "GB"   # the guardian's
+    assert rel["lead_id"] == g["id"] and rel["follower_id"] == child["id"]
+    assert rel["kind"] == "guardian_of" and rel["status"] == "active"
+    assert rel["consent_method"] == "in_app" and rel["consent_by"] == g["id"]
+    assert rel["consent_at"] is not None
+    assert server.get(f"/v1/users/{child['id']}", headers=hdr(g)).status_code == 200
+    assert actions(server, rel["id"]) == ["relationships.create"]
+    # The child sets a password through the welcome mail and may hold health data.
+    wait_until(lambda: server.db.count("email_log", "template = 'family_welcome' AND "
+                                       f"user_id = '{child['id']}'") == 1,
+               what="the welcome mail")
+    kid = child_signs_in(server, child["id"], email)
+    r = server.get("/v1/me/health-consent", headers=hdr(kid))
+    assert r.json() == {"allowed": True, "reason": "guardian_consent"}
+    r = server.post("/v1/recordings", headers=hdr(kid), json={"data_type_id": HRV})
+    assert r.status_code == 201, r.text
+    assert server.get(f"/v1/recordings/{r.json()['id']}", headers=hdr(g)).status_code == 200
+    # Without an address: an account with no sign-in yet.
+    r = make_child(server, g, first_name="Bo", date_of_birth=years_ago(3))
+    assert r.status_code == 201, r.text
+    assert r.json()["user"]["email"] is None
+
+
+def test_a_childs_account_is_refused_with_a_stable_code(server, cast):
+    g, teen = cast["guardian"], cast["teen"]
+    # Over the consent age of their country: they consent; invite them instead.
+    body = problem(make_child(server, g, first_name="Al", date_of_birth=years_ago(15)),
+                   422, "OVER_CONSENT_AGE")
+    assert "/v1/me/family/invite" in body["detail"]
+    # 14 is under 16 in DE: the child's country decides.
+    r = make_child(server, g, first_name="Lu", date_of_birth=years_ago(14), country="DE")
+    assert r.status_code == 201, r.text
+    problem(make_child(server, g, first_name="Al"), 422, "VALIDATION_FAILED")
+    problem(make_child(server, g, date_of_birth=years_ago(5)), 422, "VALIDATION_FAILED")
+    problem(make_child(server, g, first_name="Al", date_of_birth="yesterday"),
+            422, "VALIDATION_FAILED")
+    problem(make_child(server, g, first_name="Al", date_of_birth=years_ago(5), role="admin"),
+            422, "VALIDATION_FAILED")
+    problem(make_child(server, g, first_name="Al", date_of_birth=years_ago(5),
+                       email=teen["email"]), 409, "EMAIL_TAKEN")
+    # Only an adult known to be over the age adds a child.
+    problem(make_child(server, teen, first_name="Al", date_of_birth=years_ago(5)),
+            403, "ADULT_REQUIRED")
+    problem(invite(server, teen, cast["other"]["email"]), 403, "ADULT_REQUIRED")
+    nodob = person(server, "nodob", date_of_birth=None)
+    problem(make_child(server, nodob, first_name="Al", date_of_birth=years_ago(5)),
+            403, "DATE_OF_BIRTH_REQUIRED")
+    problem(invite(server, nodob, teen["email"]), 403, "DATE_OF_BIRTH_REQUIRED")
+
+
+def test_a_second_guardian_of_a_young_child_needs_the_first_ones_acceptance(server, cast):
+    g, second, other = cast["guardian"], cast["second"], cast["other"]
+    email = "ziggy.child@example.org"
+    r = make_child(server, g, first_name="Ziggy", date_of_birth=years_ago(9), email=email)
+    assert r.status_code == 201, r.text
+    kid = child_signs_in(server, r.json()["user"]["id"], email)
+    invited(server, second, email)
+    (rel,) = pending_of(server, kid)
+    assert rel["lead_id"] == second["id"]
+    # The child is under the age: their consent is not enough.
+    problem(server.post(f"/v1/relationships/{rel['id']}/consent", headers=hdr(kid)),
+            403, "CONSENT_REQUIRED")
+    # Not the inviter's, nor a stranger's; the first guardian sees it.
+    problem(server.post(f"/v1/relationships/{rel['id']}/consent", headers=hdr(second)),
+            404, "NOT_FOUND")
+    problem(server.post(f"/v1/relationships/{rel['id']}/consent", headers=hdr(other)),
+            404, "NOT_FOUND")
+    assert rel["id"] in [x["id"] for x in rels(server, g)]
+    problem(server.get(f"/v1/users/{kid['id']}", headers=hdr(second)), 404, "NOT_FOUND")
+    r = server.post(f"/v1/relationships/{rel['id']}/consent", headers=hdr(g))
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "active"
+    assert r.json()["consent_by"] == g["id"] and r.json()["consent_method"] == "in_app"
+    assert server.get(f"/v1/users/{kid['id']}", headers=hdr(second)).status_code == 200
+    # A third adult's invitation: a guardian declines it.
+    invited(server, other, email)
+    (third,) = pending_of(server, kid)
+    r = server.post(f"/v1/relationships/{third['id']}/end", headers=hdr(second))
+    assert r.status_code == 200, r.text
+    assert actions(server, third["id"]) == ["relationships.create", "relationships.decline"]
+    # An active guardian's relationship is not another guardian's to end.
+    problem(server.post(f"/v1/relationships/{rel['id']}/end", headers=hdr(g)),
+            403, "FORBIDDEN")
+
+
+def test_a_child_over_the_age_decides_alone(server, cast):
+    g, second, teen = cast["guardian"], cast["second"], cast["teen"]
+    invited(server, g, teen["email"])
+    (first,) = pending_of(server, teen)
+    assert server.post(f"/v1/relationships/{first['id']}/consent",
+                       headers=hdr(teen)).status_code == 200
+    invited(server, second, teen["email"])
+    (rel,) = pending_of(server, teen)
+    # The existing guardian is not asked, and cannot consent for them.
+    problem(server.post(f"/v1/relationships/{rel['id']}/consent", headers=hdr(g)),
+            403, "CONSENT_REQUIRED")
+    r = server.post(f"/v1/relationships/{rel['id']}/consent", headers=hdr(teen))
+    assert r.status_code == 200, r.text
+    assert r.json()["consent_by"] == teen["id"]
+
+
+def test_invitations_are_bounded_and_expire(start_server):
+    srv = start_server(env={"CAREBASE_FAMILY_INVITES_MAX": "2"})
+    g = person(srv, "guardian", date_of_birth=years_ago(40))
+    teen = person(srv, "teen", date_of_birth=years_ago(14))
+    invited(srv, g, teen["email"])
+    invited(srv, g, "nobody.here@example.org")
+    # Two open, whichever found an account: the third is refused alike.
+    for r in (invite(srv, g, "someone.else@example.org"),
+              make_child(srv, g, first_name="Al", date_of_birth=years_ago(5))):
+        problem(r, 429, "TOO_MANY_INVITATIONS")
+        assert int(r.headers["Retry-After"]) > 0
+    # An answer frees one.
+    (rel,) = pending_of(srv, teen)
+    assert srv.post(f"/v1/relationships/{rel['id']}/end", headers=hdr(teen)).status_code == 200
+    r = make_child(srv, g, first_name="Al", date_of_birth=years_ago(5))
+    assert r.status_code == 201, r.text
+    problem(invite(srv, g, "someone.else@example.org"), 429, "TOO_MANY_INVITATIONS")
+    # Past family_invite_ttl_s an invitation stops counting, and cannot be
+    # accepted; inviting again opens it again.
+    other = person(srv, "other", date_of_birth=years_ago(40))
+    teen2 = person(srv, "teen2", date_of_birth=years_ago(15))
+    invited(srv, other, teen2["email"])
+    invited(srv, other, "nobody.there@example.org")
+    (stale,) = pending_of(srv, teen2)
+    old = 1000 * 15 * 86400
+    srv.db.execute(f"UPDATE family_invites SET created_at = created_at - {old} "
+                   f"WHERE lead_id = '{other['id']}'")
+    srv.db.execute(f"UPDATE relationships SET created_at = created_at - {old} "
+                   f"WHERE id = '{stale['id']}'")
+    problem(srv.post(f"/v1/relationships/{stale['id']}/consent", headers=hdr(teen2)),
+            409, "INVITATION_EXPIRED")
+    invited(srv, other, teen2["email"])
+    r = srv.post(f"/v1/relationships/{stale['id']}/consent", headers=hdr(teen2))
+    assert r.status_code == 200, r.text
+    assert actions(srv, stale["id"]) == ["relationships.create", "relationships.create",
+                                         "relationships.consent"]
+
+
+def test_erasure_removes_invitations_and_relationships(server, cast):
+    g, teen = cast["guardian"], cast["teen"]
+    invited(server, g, teen["email"])
+    (rel,) = pending_of(server, teen)
+    r = make_child(server, g, first_name="Kit", date_of_birth=years_ago(6))
+    assert r.status_code == 201, r.text
+    kid = r.json()["user"]["id"]
+    assert server.db.count("family_invites", f"lead_id = '{g['id']}'") == 2
+    r = server.request("DELETE", "/v1/me", headers=hdr(g), json={"password": PASSWORD})
+    assert r.status_code == 204, r.text
+    assert server.db.count("family_invites", f"lead_id = '{g['id']}'") == 0
+    assert server.db.count("relationships",
+                           f"lead_id = '{g['id']}' OR follower_id = '{g['id']}'") == 0
+    assert pending_of(server, teen) == []
+    assert kid  # the child's account stays; an admin decides what becomes of it
