@@ -201,6 +201,9 @@ def test_a_childs_account_is_refused_with_a_stable_code(server, cast):
     problem(make_child(server, g, date_of_birth=years_ago(5)), 422, "VALIDATION_FAILED")
     problem(make_child(server, g, first_name="Al", date_of_birth="yesterday"),
             422, "VALIDATION_FAILED")
+    # A date that is no date (31 February) is refused like a bad format.
+    problem(make_child(server, g, first_name="Al", date_of_birth="2019-02-31"),
+            422, "VALIDATION_FAILED")
     problem(make_child(server, g, first_name="Al", date_of_birth=years_ago(5), role="admin"),
             422, "VALIDATION_FAILED")
     problem(make_child(server, g, first_name="Al", date_of_birth=years_ago(5),
