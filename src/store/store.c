@@ -271,10 +271,14 @@ writer_turn(struct store *s, const struct timespec *deadline)
 	pthread_condattr_destroy(&ca);
 	w.next = NULL;
 	w.granted = 0;
+	/* w is on this stack only while queued: it leaves the queue (granted
+	 * by writer_done, or timed out below) before this returns. */
 	if (s->wtail != NULL)
 		s->wtail->next = &w;
 	else
+		/* cppcheck-suppress autoVariables */
 		s->whead = &w;
+	/* cppcheck-suppress autoVariables */
 	s->wtail = &w;
 	s->writer_waits++;
 	while (!w.granted) {
