@@ -432,10 +432,11 @@ ask_tx(struct tx *tx, void *arg)
 	else if (rc != OK)
 		return (rc);
 	if ((rc = training_refund_left(tx, &b, manual ? NULL : p.id, &left)) ==
-	    ERR_NOT_FOUND && manual)
-		return (training_refuse(a->req, ERR_CONFLICT,
-		    "BOOKING_NOT_PAID", "booking_id", "not_paid",
-		    "the booking was not paid"));
+		ERR_NOT_FOUND &&
+	    manual)
+		return (
+		    training_refuse(a->req, ERR_CONFLICT, "BOOKING_NOT_PAID",
+			"booking_id", "not_paid", "the booking was not paid"));
 	if (rc != OK)
 		return (rc);
 	amount = a->amount > 0 ? a->amount : left;
