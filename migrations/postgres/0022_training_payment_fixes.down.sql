@@ -1,9 +1,17 @@
--- Back to the tables as 0021 left them: manual refunds and refunds of
--- mismatched payments have no place in them and are dropped; the reasons
--- go.
+-- Back to the tables as 0021 left them, the reasons gone. Refused while a
+-- manual refund or a refund of a mismatched payment exists: 0021's tables
+-- have no place for them, and dropping them would leave the payments and
+-- bookings they refunded counting refunds that are gone (their
+-- refund_committed_minor, refunded_minor and payment_status).
+DO $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM refunds WHERE method <> 'stripe' OR cause = 'payment_mismatch') THEN
+		RAISE EXCEPTION 'migration 0022 down refused: manual or payment_mismatch refunds exist, which 0021 has no place for and their payments count; settle them first';
+	END IF;
+END
+$$;
 UPDATE permissions SET description = 'approve or reject refunds'
 	WHERE name = 'refunds:approve:all';
-DELETE FROM refunds WHERE method <> 'stripe' OR cause = 'payment_mismatch';
 ALTER TABLE refunds DROP CONSTRAINT refunds_method_payment;
 ALTER TABLE refunds DROP COLUMN completed_by;
 ALTER TABLE refunds DROP COLUMN note;

@@ -1,6 +1,19 @@
--- Back to the tables as 0021 left them: manual refunds and refunds of
--- mismatched payments have no place in them and are dropped; the reasons
--- go.
+-- Back to the tables as 0021 left them, the reasons gone. Refused while a
+-- manual refund or a refund of a mismatched payment exists: 0021's tables
+-- have no place for them, and dropping them would leave the payments and
+-- bookings they refunded counting refunds that are gone (their
+-- refund_committed_minor, refunded_minor and payment_status). SQLite has
+-- no RAISE outside a trigger: a temporary one refuses the insert that
+-- finds such a row, and the migration's transaction with it.
+CREATE TEMP TABLE m0022_down_guard (n INTEGER);
+CREATE TEMP TRIGGER m0022_down_guard BEFORE INSERT ON m0022_down_guard
+BEGIN
+	SELECT RAISE(ABORT, 'migration 0022 down refused: manual or payment_mismatch refunds exist, which 0021 has no place for and their payments count; settle them first');
+END;
+INSERT INTO m0022_down_guard SELECT 1 WHERE EXISTS (SELECT 1 FROM refunds
+	WHERE method <> 'stripe' OR cause = 'payment_mismatch');
+DROP TRIGGER temp.m0022_down_guard;
+DROP TABLE temp.m0022_down_guard;
 UPDATE permissions SET description = 'approve or reject refunds'
 	WHERE name = 'refunds:approve:all';
 CREATE TABLE refunds_0019 (

@@ -297,8 +297,16 @@ sq_rollback(struct conn *c)
 static int
 sq_exec(struct conn *c, const char *sql)
 {
-	return (sq_status(SCONN(c)->db,
-	    sqlite3_exec(SCONN(c)->db, sql, NULL, NULL, NULL), "exec"));
+	sqlite3 *db = SCONN(c)->db;
+	char	 q[256];
+	int	 rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+
+	/* A script (a migration) refused by a RAISE says why: shown, not
+	 * only a conflict at debug level. */
+	if (rc == SQLITE_CONSTRAINT_TRIGGER)
+		log_error("event=db_refused db=sqlite op=exec msg=%s",
+		    log_quote(q, sizeof(q), sqlite3_errmsg(db)));
+	return (sq_status(db, rc, "exec"));
 }
 
 static struct stmt *

@@ -56,7 +56,6 @@ store_open(const char *url, const struct store_opts *opts, struct store **out,
 		pthread_condattr_init(&ca);
 		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 		pthread_cond_init(&s->cv, &ca);
-		pthread_cond_init(&s->wcv, &ca);
 		pthread_condattr_destroy(&ca);
 	}
 	inited = 1;
@@ -156,7 +155,6 @@ store_close(struct store *s)
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->wmu);
-	pthread_cond_destroy(&s->wcv);
 	free(s->target);
 	free(s);
 }
@@ -212,6 +210,7 @@ store_stats(struct store *s, struct store_stats *out)
 	pthread_mutex_unlock(&s->mu);
 	pthread_mutex_lock(&s->wmu);
 	out->writer_waits = s->writer_waits;
+	out->writer_wakes = s->writer_wakes;
 	pthread_mutex_unlock(&s->wmu);
 }
 
@@ -266,13 +265,15 @@ deadline_of(struct store *s, struct timespec *ts)
  * The writer's turn (ops->one_writer): at once when nobody writes and
  * nobody waits, else queued behind the others and handed the turn by
  * writer_done, first come first served, until the deadline (ERR_BUSY; at
- * once without one).
+ * once without one). Each waiter sleeps on a condition of its own, so a
+ * release wakes the next in line only.
  */
 static int
 writer_turn(struct store *s, const struct timespec *deadline)
 {
 	struct writer_wait w, *p, *prev;
-	int		   rc = OK;
+	pthread_condattr_t ca;
+	int		   rc = OK, trc;
 
 	pthread_mutex_lock(&s->wmu);
 	if (!s->writing && s->whead == NULL) {
@@ -284,18 +285,26 @@ writer_turn(struct store *s, const struct timespec *deadline)
 		pthread_mutex_unlock(&s->wmu);
 		return (ERR_BUSY);
 	}
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w.cv, &ca);
+	pthread_condattr_destroy(&ca);
 	w.next = NULL;
 	w.granted = 0;
+	/* w is on this stack only while queued: it leaves the queue (granted
+	 * by writer_done, or timed out below) before this returns. */
 	if (s->wtail != NULL)
 		s->wtail->next = &w;
 	else
+		/* cppcheck-suppress autoVariables */
 		s->whead = &w;
+	/* cppcheck-suppress autoVariables */
 	s->wtail = &w;
 	s->writer_waits++;
-	while (!w.granted)
-		if (pthread_cond_timedwait(&s->wcv, &s->wmu, deadline) ==
-			ETIMEDOUT &&
-		    !w.granted) {
+	while (!w.granted) {
+		trc = pthread_cond_timedwait(&w.cv, &s->wmu, deadline);
+		s->writer_wakes++;
+		if (trc == ETIMEDOUT && !w.granted) {
 			/* Out of the queue, which still holds w. */
 			for (prev = NULL, p = s->whead; p != &w; p = p->next)
 				prev = p;
@@ -308,13 +317,18 @@ writer_turn(struct store *s, const struct timespec *deadline)
 			rc = ERR_BUSY;
 			break;
 		}
+	}
 	pthread_mutex_unlock(&s->wmu);
+	/* Nobody signals w once it is out of the queue (granted or timed
+	 * out, both under wmu). */
+	pthread_cond_destroy(&w.cv);
 	if (rc == ERR_BUSY)
 		log_warn("event=db_writer_turn_timeout");
 	return (rc);
 }
 
-/* End a writer's turn: hand it to the first in the queue, if any. */
+/* End a writer's turn: hand it to the first in the queue, if any, and
+ * wake that one alone. */
 static void
 writer_done(struct store *s)
 {
@@ -325,7 +339,7 @@ writer_done(struct store *s)
 		if ((s->whead = w->next) == NULL)
 			s->wtail = NULL;
 		w->granted = 1; /* s->writing stays set: the turn moves */
-		pthread_cond_broadcast(&s->wcv);
+		pthread_cond_signal(&w->cv);
 	} else
 		s->writing = 0;
 	pthread_mutex_unlock(&s->wmu);
@@ -651,15 +665,24 @@ store_restore(struct store *s, const char *path, int force)
 int
 store_checkpoint(struct store *s)
 {
-	struct timespec ts;
-	struct conn    *c;
-	int		rc;
+	const struct timespec *deadline;
+	struct timespec	       ts;
+	struct conn	      *c;
+	int		       rc;
 
 	if (s->ops->checkpoint == NULL || s->memory)
 		return (OK);
-	if ((rc = pool_get(s, deadline_of(s, &ts), &c)) != OK)
+	/* It writes: it takes the writer turn as a write transaction does,
+	 * in line with this process's writers (SQLite's busy handler is
+	 * for other processes). */
+	deadline = deadline_of(s, &ts);
+	if (s->ops->one_writer && (rc = writer_turn(s, deadline)) != OK)
 		return (rc);
-	rc = s->ops->checkpoint(c);
-	pool_put(s, c);
+	if ((rc = pool_get(s, deadline, &c)) == OK) {
+		rc = s->ops->checkpoint(c);
+		pool_put(s, c);
+	}
+	if (s->ops->one_writer)
+		writer_done(s);
 	return (rc);
 }

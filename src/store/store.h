@@ -84,6 +84,7 @@ struct store_stats {
 	int	 in_use;       /* held by a transaction */
 	uint64_t waits;	       /* times a caller waited for a connection */
 	uint64_t writer_waits; /* SQLite: write transactions that queued */
+	uint64_t writer_wakes; /* SQLite: times a queued one was woken */
 	uint64_t nested;       /* asked for by a thread holding one (a bug) */
 };
 void store_stats(struct store *, struct store_stats *out);
@@ -209,9 +210,11 @@ int store_restore(struct store *, const char *path, int force);
 /*
  * SQLite: copy the write-ahead log into the database file and truncate it
  * (PRAGMA wal_checkpoint(TRUNCATE)), so that pages which held erased data
- * do not linger in the -wal file; waits at most a second for readers and
- * writers, then gives up (ERR_BUSY; it is best effort). Run it outside
- * any transaction. PostgreSQL: nothing to do, OK.
+ * do not linger in the -wal file. It takes this process's writer turn
+ * as a write transaction does (in line, up to the busy timeout), then
+ * waits at most a second for readers and other processes' writers, then
+ * gives up (ERR_BUSY; it is best effort). Run it outside any transaction.
+ * PostgreSQL: nothing to do, OK.
  */
 int store_checkpoint(struct store *);
 

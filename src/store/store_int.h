@@ -115,15 +115,16 @@ struct store {
 
 	/* The writer turn (ops->one_writer): first come, first served. */
 	pthread_mutex_t	    wmu;
-	pthread_cond_t	    wcv;
 	int		    writing;
 	struct writer_wait *whead, *wtail;
 	uint64_t	    writer_waits;
+	uint64_t	    writer_wakes; /* waiters woken (one a turn) */
 };
 
 /* A write transaction waiting for its turn (on its thread's stack). */
 struct writer_wait {
 	struct writer_wait *next;
+	pthread_cond_t	    cv; /* signalled when granted: this one alone */
 	int		    granted;
 };
 

@@ -173,24 +173,12 @@ training_refund_auto(struct tx *tx, const struct principal *who,
 	 * lock (taken after the schedule's, as a request's). */
 	if ((rc = training_lock(tx, "booking", b->id)) != OK)
 		return (rc);
-	if (p == NULL) {
-		if ((rc = training_offline_left(tx, b, &amount)) != OK)
-			return (rc == ERR_NOT_FOUND ? OK : rc);
-		if (amount <= 0 || fee >= amount)
-			return (OK);
-	} else {
-		st = store_prepare(tx,
-		    "SELECT amount_minor - refund_committed_minor FROM "
-		    "payment_transactions WHERE id = ?");
-		store_bind_text(st, 1, p->id);
-		rc = store_step(st);
-		if (rc == STORE_ROW)
-			amount = store_col_int64(st, 0);
-		store_finalize(st);
-		if (rc != STORE_ROW)
-			return (rc == STORE_DONE ? ERR_NOT_FOUND : rc);
-		if (amount <= 0 || fee >= amount)
-			return (OK);
+	if ((rc = training_refund_left(
+		 tx, b, p != NULL ? p->id : NULL, &amount)) != OK)
+		return (rc == ERR_NOT_FOUND && p == NULL ? OK : rc);
+	if (amount <= 0 || fee >= amount)
+		return (OK);
+	if (p != NULL) {
 		st = store_prepare(tx,
 		    "UPDATE payment_transactions SET refund_committed_minor = "
 		    "refund_committed_minor + ?, updated_at = ? WHERE id = ? "
@@ -269,7 +257,8 @@ training_refund_auto(struct tx *tx, const struct principal *who,
 	if (id_out != NULL)
 		strlcpy_cb(id_out, id, UUID_STR_LEN);
 	return (why != NULL
-		? training_refund_tell(tx, b, currency, amount, why, p == NULL)
+		? training_refund_tell(tx, b, currency,
+		      p != NULL ? p->amount : b->total, amount, why, p == NULL)
 		: OK);
 }
 

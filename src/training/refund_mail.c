@@ -1,9 +1,11 @@
 /*
- * The mail that tells a booker their payment is being refunded in full
- * (training_payment_refunded): why, how much (as the currency counts its
- * minor units: training_money_format) and how it comes back (to the card,
- * or, paid offline, the way they paid). Sent through the people module's
- * mail hook, in the transaction that made the refund.
+ * The mail that tells a booker their payment is being refunded
+ * (training_payment_refunded): how much of what they paid (as the
+ * currency counts its minor units: training_money_format): "in full" only
+ * when the refund is all that was paid, else the amount and what was left
+ * of the payment after earlier refunds; why; and how it comes back (to
+ * the card, or, paid offline, the way they paid). Sent through the people
+ * module's mail hook, in the transaction that made the refund.
  */
 #include <stdio.h>
 #include <string.h>
@@ -22,9 +24,7 @@ static const struct mail_template refund_template = {
 	REFUND_MAIL,
 	"Your payment for booking {{booking_reference}} is being refunded",
 	"Hello {{first_name}},\n\n"
-	"Your payment of {{amount}} for training booking "
-	"{{booking_reference}}\n"
-	"is being refunded in full: {{why}}.\n\n"
+	"{{what}}: {{why}}.\n\n"
 	"{{how}}\n",
 	NULL,
 };
@@ -39,11 +39,12 @@ training_refund_mail_init(void)
 
 int
 training_refund_tell(struct tx *tx, const struct training_booking *b,
-    const char *currency, int64_t amount, const char *why, int manual)
+    const char *currency, int64_t paid, int64_t amount, const char *why,
+    int manual)
 {
 	struct person_contact pc;
 	json_t		     *vars;
-	char		      money[48];
+	char		      money[48], whole[48], what[256];
 	int		      rc;
 
 	memset(&pc, 0, sizeof(pc));
@@ -55,12 +56,25 @@ training_refund_tell(struct tx *tx, const struct training_booking *b,
 			? OK
 			: rc);
 	}
-	/* As the currency's minor units go: 75.00 GBP, 5000 JPY. */
+	/* As the currency's minor units go: 75.00 GBP, 5000 JPY. In full
+	 * only when it is all that was paid; else what was left of it. */
 	training_money_format(amount, currency, money, sizeof(money));
-	vars = json_pack("{s:s,s:s,s:s,s:s,s:s}", "first_name",
+	training_money_format(paid, currency, whole, sizeof(whole));
+	if (amount >= paid)
+		snprintf(what, sizeof(what),
+		    "Your payment of %s for training booking %s\nis being "
+		    "refunded in full",
+		    whole, b->reference);
+	else
+		snprintf(what, sizeof(what),
+		    "Of your payment of %s for training booking %s,\n%s is "
+		    "being refunded, all that was left of it after earlier "
+		    "refunds",
+		    whole, b->reference, money);
+	vars = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "first_name",
 	    pc.first_name != NULL ? pc.first_name : "there",
-	    "booking_reference", b->reference, "amount", money, "why", why,
-	    "how",
+	    "booking_reference", b->reference, "amount", money, "paid", whole,
+	    "what", what, "why", why, "how",
 	    manual ? "We pay it back the way you paid us (bank transfer or as "
 		     "agreed with\nyou) and will let you know when it is done."
 		   : "The money goes back to the card you paid with; banks "

@@ -207,7 +207,7 @@ static int decide_tx(struct tx *, void *);
 static int refund_answer(struct tx *, struct request *, struct principal *,
     enum scope, const char *id, json_t **out);
 static int pending_reject(struct tx *, const struct principal *,
-    struct request *, const char *booking_id);
+    struct request *, const char *booking_id, int by_staff);
 static int schedule_start(struct tx *, const char *schedule_id, int64_t *);
 static int nothing_left(struct tx *, const struct training_booking *,
     const char *id, const char *txn, int *yes);
@@ -233,6 +233,26 @@ training_refund_policy(int64_t now, int64_t start, int64_t amount, int override,
 	*policy = "fee";
 	*fee = (amount * fee_percent + 50) / 100;
 	return (OK);
+}
+
+int
+training_refund_left(struct tx *tx, const struct training_booking *b,
+    const char *txn, int64_t *left)
+{
+	struct stmt *st;
+	int	     rc;
+
+	*left = 0;
+	if (txn == NULL || txn[0] == '\0')
+		return (training_offline_left(tx, b, left));
+	st = store_prepare(tx,
+	    "SELECT amount_minor - refund_committed_minor FROM "
+	    "payment_transactions WHERE id = ?");
+	store_bind_text(st, 1, txn);
+	if ((rc = store_step(st)) == STORE_ROW)
+		*left = store_col_int64(st, 0);
+	store_finalize(st);
+	return (rc == STORE_ROW ? OK : rc == STORE_DONE ? ERR_NOT_FOUND : rc);
 }
 
 static int
@@ -407,16 +427,16 @@ ask_tx(struct tx *tx, void *arg)
 			? "only a confirmed booking's refund is asked for"
 			: "a pending booking has nothing to refund"));
 	/* Paid through Stripe, or else offline: a manual refund. */
-	if ((rc = training_payment_of(tx, b.id, &p)) == OK)
-		left = p.amount - p.committed;
-	else if (rc == ERR_NOT_FOUND) {
+	if ((rc = training_payment_of(tx, b.id, &p)) == ERR_NOT_FOUND)
 		manual = 1;
-		if ((rc = training_offline_left(tx, &b, &left)) ==
-		    ERR_NOT_FOUND)
-			return (training_refuse(a->req, ERR_CONFLICT,
-			    "BOOKING_NOT_PAID", "booking_id", "not_paid",
-			    "the booking was not paid"));
-	}
+	else if (rc != OK)
+		return (rc);
+	if ((rc = training_refund_left(tx, &b, manual ? NULL : p.id, &left)) ==
+		ERR_NOT_FOUND &&
+	    manual)
+		return (
+		    training_refuse(a->req, ERR_CONFLICT, "BOOKING_NOT_PAID",
+			"booking_id", "not_paid", "the booking was not paid"));
 	if (rc != OK)
 		return (rc);
 	amount = a->amount > 0 ? a->amount : left;
@@ -565,18 +585,8 @@ nothing_left(struct tx *tx, const struct training_booking *b, const char *id,
 	int	     rc;
 
 	*yes = 0;
-	if (txn[0] != '\0') {
-		st = store_prepare(tx,
-		    "SELECT amount_minor - refund_committed_minor FROM "
-		    "payment_transactions WHERE id = ?");
-		store_bind_text(st, 1, txn);
-		if ((rc = store_step(st)) == STORE_ROW)
-			left = store_col_int64(st, 0);
-		store_finalize(st);
-		if (rc != STORE_ROW)
-			return (rc == STORE_DONE ? ERR_NOT_FOUND : rc);
-	} else if ((rc = training_offline_left(tx, b, &left)) != OK)
-		return (rc == ERR_NOT_FOUND ? OK : rc);
+	if ((rc = training_refund_left(tx, b, txn, &left)) != OK)
+		return (rc == ERR_NOT_FOUND && txn[0] == '\0' ? OK : rc);
 	if (left > 0)
 		return (OK);
 	st = store_prepare(tx,
@@ -737,10 +747,12 @@ decide_tx(struct tx *tx, void *arg)
 /* In full, at once */
 
 /* Reject booking_id's pending requests, their amounts refundable again:
- * carebase decides instead. */
+ * carebase decides instead. by_staff: who is the staff member whose act
+ * this is (processed_by); else it is carebase's, by the policy (the
+ * booker's own cancel: processed_by NULL, who only in the audit). */
 static int
 pending_reject(struct tx *tx, const struct principal *who, struct request *req,
-    const char *booking_id)
+    const char *booking_id, int by_staff)
 {
 	struct stmt *st;
 	json_t	    *ids, *v;
@@ -778,7 +790,8 @@ pending_reject(struct tx *tx, const struct principal *who, struct request *req,
 		    "processed_by = ?, updated_at = ? WHERE id = ? AND status = "
 		    "'pending'");
 		store_bind_int64(st, 1, now);
-		store_bind_text(st, 2, who != NULL ? who->user_id : NULL);
+		store_bind_text(
+		    st, 2, by_staff && who != NULL ? who->user_id : NULL);
 		store_bind_int64(st, 3, now);
 		store_bind_text(st, 4, json_string_value(v));
 		rc = store_step(st);
@@ -806,7 +819,7 @@ training_refund_in_full(struct tx *tx, const struct principal *who,
 	    (rc = training_booking_load(tx, booking_id, &b)) != OK)
 		return (rc);
 	if ((rc = training_payment_of(tx, b.id, &p)) == OK) {
-		if ((rc = pending_reject(tx, who, req, b.id)) != OK)
+		if ((rc = pending_reject(tx, who, req, b.id, 1)) != OK)
 			return (rc);
 		return (training_refund_auto(
 		    tx, who, req, &b, &p, cause, 0, "full", why, NULL));
@@ -816,7 +829,7 @@ training_refund_in_full(struct tx *tx, const struct principal *who,
 	/* Paid offline: a manual refund, for staff to pay back. */
 	if ((rc = training_offline_left(tx, &b, &left)) == ERR_NOT_FOUND)
 		return (OK); /* unpaid, or free */
-	if (rc != OK || (rc = pending_reject(tx, who, req, b.id)) != OK)
+	if (rc != OK || (rc = pending_reject(tx, who, req, b.id, 1)) != OK)
 		return (rc);
 	return (training_refund_auto(
 	    tx, who, req, &b, NULL, cause, 0, "full", why, NULL));
@@ -845,8 +858,8 @@ training_refund_on_cancel(struct tx *tx, const struct principal *who,
 		http_problem_ext(req, ERR_CONFLICT, "TOO_LATE_TO_CANCEL",
 		    json_pack("{s:s}", "cancellable_until",
 			time_format_iso(start - hours * 3600000, iso)),
-		    "A paid booking is cancelled by its booker until %lld "
-		    "hours before the course starts; ask staff.",
+		    "A booking is cancelled by its booker up to %lld hours "
+		    "before the course starts; after that, ask staff.",
 		    (long long)hours);
 		return (ERR_CONFLICT);
 	}
@@ -859,13 +872,10 @@ training_refund_on_cancel(struct tx *tx, const struct principal *who,
 	if (offline &&
 	    (rc = training_offline_left(tx, &b, &left)) == ERR_NOT_FOUND)
 		return (OK);
-	if (rc != OK || (rc = pending_reject(tx, who, req, b.id)) != OK)
+	if (rc != OK || (rc = pending_reject(tx, who, req, b.id, 0)) != OK)
 		return (rc);
-	if (offline)
-		rc = training_offline_left(tx, &b, &left);
-	else if ((rc = training_payment_of(tx, b.id, &p)) == OK)
-		left = p.amount - p.committed;
-	if (rc != OK)
+	if ((rc = training_refund_left(tx, &b, offline ? NULL : p.id, &left)) !=
+	    OK)
 		return (rc);
 	/* What is left once the requests gave way, under the policy. */
 	if ((rc = training_refund_policy(now, start, left, 0,

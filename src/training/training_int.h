@@ -411,10 +411,12 @@ int training_refund_policy(int64_t now, int64_t start, int64_t amount,
     int override, int64_t full_days, int64_t fee_percent, int64_t none_hours,
     int64_t *fee, const char **policy);
 /*
- * Refund in full what is left of booking_id's payment through Stripe
- * (nothing when it has none: unpaid, or paid offline), its pending
- * requests rejected: a schedule or a paid booking cancelled by staff.
- * Takes the booking's lock (after the schedule's).
+ * Refund in full what is left of booking_id's payment, its pending
+ * requests rejected (processed_by: who): a schedule or a paid booking
+ * cancelled by staff. Paid through Stripe: a stripe refund, sent by the
+ * training.refund job; paid offline (staff's confirm): a manual refund,
+ * approved, for staff to pay back; unpaid or free: nothing. Takes the
+ * booking's lock (after the schedule's).
  */
 int training_refund_in_full(struct tx *, const struct principal *,
     struct request *, const char *booking_id, const char *cause,
@@ -422,12 +424,14 @@ int training_refund_in_full(struct tx *, const struct principal *,
 /*
  * The booker cancels their own confirmed booking (bookings.c, under the
  * schedule's lock, before the row is cancelled): refused inside
- * training_refund_none_hours of the start (409 TOO_LATE_TO_CANCEL with
- * cancellable_until, nothing changed); else their pending requests are
- * rejected and what is left of a payment through Stripe is refunded under
- * the policy (in full, or less the fee), approved at once (cause
- * booker_cancelled). A booking paid offline or costing nothing has
- * nothing to send. Takes the booking's lock.
+ * training_refund_none_hours of the start, paid or free (409
+ * TOO_LATE_TO_CANCEL with cancellable_until, nothing changed); else their
+ * pending requests are rejected by carebase (processed_by NULL) and what
+ * is left of the payment is refunded under the policy (in full, or less
+ * the fee), approved at once (cause booker_cancelled): through Stripe by
+ * the training.refund job, or, paid offline, as a manual refund for staff
+ * to pay back. A booking costing nothing (or unpaid) owes nothing. Takes
+ * the booking's lock.
  */
 int training_refund_on_cancel(struct tx *, const struct principal *,
     struct request *, const char *booking_id, int64_t now);
@@ -451,6 +455,13 @@ int training_refund_auto(struct tx *, const struct principal *,
     struct request *, const struct training_booking *b,
     const struct training_payment *p, const char *cause, int64_t fee,
     const char *policy, const char *why, char *id);
+/* What is left to refund of booking b's payment, as it is now (the
+ * caller holds the booking's lock): through Stripe (txn, the payment's
+ * id), its amount less the refunds committed against it; paid offline
+ * (txn NULL or ""), training_offline_left. ERR_NOT_FOUND: no such
+ * payment, or (offline) b was not paid. */
+int training_refund_left(struct tx *, const struct training_booking *b,
+    const char *txn, int64_t *left);
 /* refunds_manual.c: the refunds of a booking paid offline. */
 /* POST /v1/refunds/{id}/complete {"note"}: staff paid it back. */
 void training_refund_complete(struct request *);
@@ -472,11 +483,13 @@ int training_refund_event(struct tx *, const char *type, json_t *obj,
     struct inbox_result *, struct training_effect *out);
 /* refund_mail.c: the mail template the booker is told with, once. */
 int training_refund_mail_init(void);
-/* Tell b's booker by mail that amount of currency goes back, and why (a
+/* Tell b's booker by mail that amount of the paid (minor units of
+ * currency) goes back ("in full" when it is all of it), and why (a
  * sentence); manual: paid offline, paid back by staff. Nobody to tell
  * (erased, or an address that will not do) is not a failure. */
 int training_refund_tell(struct tx *, const struct training_booking *b,
-    const char *currency, int64_t amount, const char *why, int manual);
+    const char *currency, int64_t paid, int64_t amount, const char *why,
+    int manual);
 
 /* seed.c: the catalogue's demo data for `carebase seed` */
 struct seed_accounts;

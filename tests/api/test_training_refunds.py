@@ -35,8 +35,9 @@ import pytest
 
 from conftest import direct_race, hdr, person, problem, race, smtp_env, wait_until
 from training_helpers import (booked, calls_in_flight, course_schedule, discount_code,
-                              free_seats, make_catalogue, pay, read_booking, schedule,
-                              stripe_event, stripe_hook, training_course, wait_refund)
+                              free_seats, make_catalogue, migrate_down_through, pay,
+                              read_booking, schedule, stripe_event, stripe_hook,
+                              training_course, wait_refund, watch_refund_jobs)
 
 
 def iso_in(days, hours=0):
@@ -213,12 +214,33 @@ def london_midnight(days):
     return datetime.datetime.combine(d, datetime.time(), LONDON)
 
 
-def test_the_policy_counts_london_days_before_the_start(shop, db):
-    """training_refund_full_days counts calendar days in Europe/London:
-    a course starting 00:01 London time 14 days after today is refunded in
-    full all of today (though fewer than 14 x 24 hours may be left), one
-    starting 23:59 the day before is not."""
-    s, m = shop["server"], shop["member"]
+def summer_day(today):
+    """The first day at least 3 days after today whose London midnight is in
+    British Summer Time (UTC+1), so that a London day begins an hour before
+    the UTC day of the same date: within a year, as
+    training_refund_full_days goes up to 365."""
+    for n in range(3, 366):
+        d = today + datetime.timedelta(days=n)
+        if datetime.datetime.combine(d, datetime.time(), LONDON).utcoffset():
+            return d
+    raise AssertionError("no summer time within a year")
+
+
+def test_the_policy_counts_london_days_before_the_start(start_server, db, stripe,
+                                                       stripe_signer):
+    """training_refund_full_days counts calendar days in Europe/London, not
+    UTC: with it set to the days from today to a summer (BST) day D, a
+    course starting 00:01 London time on D (23:01 UTC the day before: one
+    day fewer in UTC) is refunded in full all of today, though fewer than
+    that many x 24 hours may be left; one starting 23:59 London time the
+    day before is not. (Now, in winter, London's today is UTC's.)"""
+    today = london_midnight(0)
+    day = summer_day(today.date())
+    days = (day - today.date()).days
+    s = start_server(db=db, env=stripe.env(CAREBASE_TRAINING_REFUND_FULL_DAYS=str(days)))
+    shop = make_catalogue(s)
+    shop.update(server=s, stripe=stripe, sign=stripe_signer, db=db)
+    m = shop["member"]
 
     def starting(when, by):
         utc = when.astimezone(datetime.timezone.utc)
@@ -228,13 +250,15 @@ def test_the_policy_counts_london_days_before_the_start(shop, db):
         assert r.status_code == 201, r.text
         return r.json()
 
-    day14 = london_midnight(14)
-    b, _ = paid(shop, m, starting(day14 + datetime.timedelta(minutes=1), "trainer"))
+    midnight = datetime.datetime.combine(day, datetime.time(), LONDON)
+    first = midnight + datetime.timedelta(minutes=1)
+    assert first.astimezone(datetime.timezone.utc).date() == day - datetime.timedelta(days=1)
+    b, _ = paid(shop, m, starting(first, "trainer"))
     ref = asked(shop, m, b, amount_minor=1000)
-    assert ref["policy"] == "full" and ref["processing_fee_minor"] == 0
-    b, _ = paid(shop, m, starting(day14 - datetime.timedelta(minutes=1), "trainer2"))
+    assert ref["policy"] == "full" and ref["processing_fee_minor"] == 0, ref
+    b, _ = paid(shop, m, starting(midnight - datetime.timedelta(minutes=1), "trainer2"))
     ref = asked(shop, m, b, amount_minor=1000)
-    assert ref["policy"] == "fee" and ref["processing_fee_minor"] == 250
+    assert ref["policy"] == "fee" and ref["processing_fee_minor"] == 250, ref
 
 
 def test_what_cannot_be_refunded(shop, db):
@@ -331,6 +355,7 @@ def test_partial_refunds_never_come_to_more_than_was_paid(shop, db):
 
 def test_a_rejected_request_leaves_the_booking_and_its_seats(shop, db):
     s, m, admin = shop["server"], shop["member"], shop["admin"]
+    queued = watch_refund_jobs(db)
     sched = course_schedule(s, shop)
     b, pi = paid(shop, m, sched, 3)
     before = read_booking(shop["server"], admin, b)
@@ -350,7 +375,7 @@ def test_a_rejected_request_leaves_the_booking_and_its_seats(shop, db):
     problem(s.post(f"/v1/refunds/{ref['id']}/reject", headers=hdr(admin),
                    json={"reason": 5}), 422, "VALIDATION_FAILED")
     assert shop["stripe"].requests("/v1/refunds") == []
-    assert db.count("jobs", "kind = 'training.refund'") == 0
+    assert queued() == []
 
 
 def test_stripe_refusing_a_refund_fails_it_and_frees_its_amount(shop, db):
@@ -652,7 +677,11 @@ def test_a_learner_cancels_their_paid_booking_refunded_under_the_policy(shop, db
     assert r.json()["status"] == "cancelled" and r.json()["cancel_reason"] == "booker"
     assert r.json()["payment_status"] == "paid"
     assert free_seats(s, far, admin) == 10
-    assert refund_row(shop, request)["status"] == "rejected"
+    rejected = refund_row(shop, request)
+    # Rejected by carebase (the policy), not by a staff member: the booker
+    # did not decide their own request.
+    assert rejected["status"] == "rejected" and rejected["processed_by"] is None
+    assert rejected["rejected_at"]
     (full,) = refunds_of(shop, b, cause="booker_cancelled")
     assert (full["amount_minor"], full["processing_fee_minor"], full["net_refund_minor"]) == (
         15000, 0, 15000)
@@ -704,6 +733,7 @@ def test_a_learner_cancels_a_booking_paid_offline_or_free_nothing_sent(shop, db)
     and nothing is sent to Stripe: what was paid offline is owed back by a
     manual refund under the policy, a free one owes nothing."""
     s, st, m, admin = shop["server"], shop["stripe"], shop["member"], shop["admin"]
+    queued = watch_refund_jobs(db)
     sched = course_schedule(s, shop)
     cash = booked(s, m, sched)
     assert s.post(f"/v1/training-bookings/{cash['id']}/confirm",
@@ -715,13 +745,15 @@ def test_a_learner_cancels_a_booking_paid_offline_or_free_nothing_sent(shop, db)
     zero = booked(s, m, soon(shop, 1), discount_code=free["code"])
     assert s.post(f"/v1/training-bookings/{zero['id']}/confirm",
                   headers=hdr(m)).status_code == 200
-    problem(cancel(shop, m, zero), 409, "TOO_LATE_TO_CANCEL")
+    err = problem(cancel(shop, m, zero), 409, "TOO_LATE_TO_CANCEL")
+    # Worded for a booking that cost nothing as for a paid one.
+    assert "paid" not in err["detail"] and "48 hours" in err["detail"], err
     (owed,) = refunds_of(shop, cash)
     assert (owed["method"], owed["cause"], owed["status"], owed["policy"]) == (
         "manual", "booker_cancelled", "approved", "full")
     assert owed["amount_minor"] == owed["net_refund_minor"] == 7500
     assert db.count("refunds") == 1 and st.requests("/v1/refunds") == []
-    assert db.count("jobs", "kind = 'training.refund'") == 0
+    assert queued() == []
     assert free_seats(s, sched, admin) == 10
 
 
@@ -730,7 +762,9 @@ def test_the_refund_mail_shows_amounts_as_the_currency_counts_them(start_server,
     """The booker told of a refund reads the amount in the currency's own
     minor units: 75.00 GBP, but 5000 JPY (yen have none; Stripe counts
     JPY amounts in whole yen), not 50.00 JPY; and how it comes back: to
-    the card, or, paid offline, the way they paid."""
+    the card, or, paid offline, the way they paid. "In full" only when it
+    is all that was paid: after an earlier partial refund, the mail says
+    how much of the payment comes back."""
     s = start_server(db=db, env=stripe.env(**smtp_env(smtp_sink.port)))
     shop = make_catalogue(s)
     shop.update(server=s, stripe=stripe, sign=stripe_signer, db=db)
@@ -749,10 +783,22 @@ def test_the_refund_mail_shows_amounts_as_the_currency_counts_them(start_server,
                   headers=hdr(admin)).status_code == 200
     assert s.post(f"/v1/training-bookings/{b['id']}/cancel",
                   headers=hdr(admin)).status_code == 200
-    msgs = smtp_sink.wait_for(3, timeout=20)
+    # Paid 75.00, 20.00 refunded before: the cancel refunds the 55.00 left.
+    m = person(s, "part")
+    b, pi = paid(shop, m, course_schedule(s, shop, 72))
+    part = asked(shop, m, b, amount_minor=2000)
+    assert decide(shop, admin, part, "approve").status_code == 200
+    assert s.post(f"/v1/training-bookings/{b['id']}/cancel",
+                  headers=hdr(admin)).status_code == 200
+    msgs = smtp_sink.wait_for(4, timeout=20)
     text = {m["To"].split(".")[0]: m.get_body(("plain",)).get_content() for m in msgs}
     assert "payment of 75.00 GBP" in text["pounds"], text["pounds"]
+    assert "is being refunded in full" in text["pounds"], text["pounds"]
     assert "to the card you paid with" in text["pounds"]
+    assert "in full" not in text["part"], text["part"]
+    assert "payment of 75.00 GBP" in text["part"], text["part"]
+    assert "55.00 GBP is being refunded" in text["part"], text["part"]
+    assert "earlier refunds" in text["part"], text["part"]
     assert "payment of 5000 JPY" in text["yen"], text["yen"]
     assert "50.00 JPY" not in text["yen"]
     assert "payment of 75.00 GBP" in text["cash"], text["cash"]
@@ -767,6 +813,7 @@ def test_a_booking_paid_offline_is_refunded_by_hand_and_recorded(shop, db):
     by staff once paid back, with a note of how (sealed under the booker's
     key); the booking's payment_status follows."""
     s, st, m, admin = shop["server"], shop["stripe"], shop["member"], shop["admin"]
+    queued = watch_refund_jobs(db)
     sched = course_schedule(s, shop)
     b = booked(s, m, sched)
     assert s.post(f"/v1/training-bookings/{b['id']}/confirm",
@@ -778,9 +825,8 @@ def test_a_booking_paid_offline_is_refunded_by_hand_and_recorded(shop, db):
     err = problem(ask(shop, m, b, amount_minor=6000), 409, "REFUND_EXCEEDS_PAYMENT")
     assert err["refundable_minor"] == 5500
     assert decide(shop, admin, part, "approve").json()["status"] == "approved"
-    # Nothing goes to Stripe; it waits for staff.
-    time.sleep(1)
-    assert db.count("jobs", "kind = 'training.refund'") == 0
+    # Nothing goes to Stripe: no job was queued for it; it waits for staff.
+    assert queued() == []
     assert st.requests("/v1/refunds") == []
     assert refund_row(shop, part)["status"] == "approved"
     # Only staff complete it, with a note, and only a manual approved one.
@@ -820,6 +866,55 @@ def test_a_booking_paid_offline_is_refunded_by_hand_and_recorded(shop, db):
     assert decide(shop, admin, card, "approve").status_code == 200
     problem(s.post(f"/v1/refunds/{card['id']}/complete", headers=hdr(admin), json=note),
             409, "NOT_MANUAL")
+    # The watch sees a job when one is queued: the card's, and only it.
+    assert queued() == [card["id"]]
+
+
+def test_a_booker_cancelling_a_booking_paid_offline_owes_it_back_less_the_fee(shop, db):
+    """The booker cancels a booking paid offline five days before the start
+    (inside training_refund_full_days, outside training_refund_none_hours):
+    a manual refund of all that was paid, the policy's fee kept (25
+    percent: 7500, fee 1875, 5625 back), approved at once by the policy,
+    their pending request rejected by carebase. Nothing is left to ask
+    for, and completing it leaves the booking partially_refunded (the fee
+    stays with the business). Nothing goes to Stripe."""
+    s, st, m, admin = shop["server"], shop["stripe"], shop["member"], shop["admin"]
+    queued = watch_refund_jobs(db)
+    five = soon(shop, 5)
+    b = booked(s, m, five)
+    assert s.post(f"/v1/training-bookings/{b['id']}/confirm",
+                  headers=hdr(admin)).status_code == 200
+    request = asked(shop, m, b, amount_minor=2000)
+    assert (request["method"], request["policy"], request["processing_fee_minor"]) == (
+        "manual", "fee", 500)
+    r = cancel(shop, m, b)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "cancelled" and r.json()["payment_status"] == "paid"
+    assert free_seats(s, five, admin) == 10
+    rejected = refund_row(shop, request)
+    assert rejected["status"] == "rejected" and rejected["processed_by"] is None
+    (owed,) = refunds_of(shop, b, cause="booker_cancelled")
+    assert (owed["method"], owed["status"], owed["policy"]) == ("manual", "approved", "fee")
+    assert (owed["amount_minor"], owed["processing_fee_minor"], owed["net_refund_minor"]) == (
+        7500, 1875, 5625)
+    assert owed["payment_transaction_id"] is None and owed["currency"] == "GBP"
+    assert owed["requested_by"] == m["id"] and owed["processed_by"] is None
+    # Nothing is left of the 7500: any further request is refused, even
+    # staff's with the policy set aside.
+    err = problem(ask(shop, admin, b, amount_minor=1), 409, "REFUND_EXCEEDS_PAYMENT")
+    assert err["refundable_minor"] == 0
+    problem(ask(shop, admin, b, policy_override=True, override_reason="goodwill"), 409,
+            "REFUND_EXCEEDS_PAYMENT")
+    problem(ask(shop, m, b), 409, "NOT_REFUNDABLE")
+    # Staff pay back the 5625 and mark it done: the fee was kept.
+    r = s.post(f"/v1/refunds/{owed['id']}/complete", headers=hdr(admin),
+               json={"note": "bank transfer of 56.25"})
+    assert r.status_code == 200 and r.json()["status"] == "completed", r.text
+    assert read_booking(s, m, b)["payment_status"] == "partially_refunded"
+    err = problem(ask(shop, admin, b, amount_minor=1875), 409, "REFUND_EXCEEDS_PAYMENT")
+    assert err["refundable_minor"] == 0
+    assert db.count("refunds", f"booking_id = '{b['id']}'") == 2
+    assert queued() == [] and st.requests("/v1/refunds") == []
 
 
 def test_staff_cancelling_a_booking_paid_offline_owe_a_manual_refund(shop, db):
@@ -842,6 +937,51 @@ def test_staff_cancelling_a_booking_paid_offline_owe_a_manual_refund(shop, db):
     assert r.status_code == 200, r.text
     assert read_booking(s, m, b)["payment_status"] == "refunded"
     assert shop["stripe"].requests("/v1/refunds") == []
+
+
+MIGRATION_0022 = "0022_training_payment_fixes"
+
+
+@pytest.mark.dialect
+def test_rolling_back_0022_is_refused_while_its_refunds_exist(shop, db):
+    """0022 brought manual refunds and refunds of mismatched payments; 0021's
+    tables have no place for them, and the payments and bookings they
+    refunded still count them. Its down migration refuses, with a message
+    that says why, while any exists (nothing changed, 0022 still applied),
+    and runs once none is left."""
+    s, m, admin = shop["server"], shop["member"], shop["admin"]
+    b = booked(s, m, soon(shop, 1))
+    assert s.post(f"/v1/training-bookings/{b['id']}/confirm",
+                  headers=hdr(admin)).status_code == 200
+    assert cancel(shop, admin, b).status_code == 200
+    (manual,) = refunds_of(shop, b)
+    assert manual["method"] == "manual"
+    c, _ = paid(shop, person(s, "card"), course_schedule(s, shop))
+    card = asked(shop, admin, c, amount_minor=100)
+    s.stop()
+    migrate_down_through(s, db, "0023_roles_and_mail_log")    # every one above 0022
+    db.execute(f"UPDATE schema_migrations SET batch = 99999 WHERE name = '{MIGRATION_0022}'")
+
+    def refused(n):
+        r = s.cli("migrate", "down")
+        assert r.returncode != 0, r.stdout
+        assert "migration 0022 down refused" in r.stderr, r.stderr
+        assert db.count("schema_migrations", f"name = '{MIGRATION_0022}'") == 1
+        assert db.count("refunds") == n
+
+    refused(2)
+    assert db.scalar(f"SELECT method FROM refunds WHERE id = '{manual['id']}'") == "manual"
+    # A refund of a mismatched payment (through Stripe) is refused too.
+    db.execute(f"DELETE FROM refunds WHERE id = '{manual['id']}'")
+    db.execute(f"UPDATE refunds SET cause = 'payment_mismatch' WHERE id = '{card['id']}'")
+    refused(1)
+    # None left: it runs.
+    db.execute(f"UPDATE refunds SET cause = 'request' WHERE id = '{card['id']}'")
+    r = s.cli_ok("migrate", "down")
+    assert "rolled back 1 migration" in r.stdout, r.stdout
+    assert db.count("schema_migrations", f"name = '{MIGRATION_0022}'") == 0
+    assert db.count("refunds") == 1
+    s.cli_ok("migrate")
 
 
 # -- races ------------------------------------------------------------------------

@@ -514,3 +514,50 @@ def calls_in_flight(servers, route, since_ms=0):
         if all(now):
             most = max(most, sum(now))
     return most
+
+
+# --------------------------------------------------------------------------
+# refund jobs queued, and migrations rolled back one at a time
+
+REFUND_JOBS_SQLITE = """CREATE TABLE test_refund_jobs (n INTEGER PRIMARY KEY, payload TEXT);
+CREATE TRIGGER test_refund_jobs AFTER INSERT ON jobs WHEN NEW.kind = 'training.refund'
+BEGIN INSERT INTO test_refund_jobs (payload) VALUES (NEW.payload); END;"""
+REFUND_JOBS_POSTGRES = """CREATE TABLE test_refund_jobs (n BIGSERIAL PRIMARY KEY, payload TEXT);
+CREATE FUNCTION test_refund_jobs() RETURNS trigger AS $$ BEGIN
+INSERT INTO test_refund_jobs (payload) VALUES (NEW.payload); RETURN NULL; END $$
+LANGUAGE plpgsql;
+CREATE TRIGGER test_refund_jobs AFTER INSERT ON jobs FOR EACH ROW
+WHEN (NEW.kind = 'training.refund') EXECUTE FUNCTION test_refund_jobs();"""
+
+
+def watch_refund_jobs(db):
+    """From now on record, behind the server's back, every training.refund
+    job queued (in the very transaction that queues it); returns a function
+    that gives the refund ids of the jobs queued so far, in order. The jobs
+    table cannot tell: a job is deleted once it is done, and the job of a
+    refund that has nothing to send finds nothing to do."""
+    db.execute(REFUND_JOBS_SQLITE if db.kind == "sqlite" else REFUND_JOBS_POSTGRES)
+
+    def queued():
+        return [json.loads(p)["refund_id"] for (p,) in
+                db.query("SELECT payload FROM test_refund_jobs ORDER BY n")]
+    return queued
+
+
+def migrate_down_through(server, db, name):
+    """With server stopped: roll back, newest first, every migration from
+    the newest down to name (name included), each by `carebase migrate
+    down` running its own down script as carebase does. `migrate down`
+    rolls back the newest batch: each of them is given a batch of its own
+    first, as if applied by a `migrate` of its own. Returns their names,
+    newest first."""
+    above = [r[0] for r in db.query("SELECT name FROM schema_migrations WHERE name >= "
+                                    f"'{name}' ORDER BY name DESC")]
+    assert above and above[-1] == name, above
+    db.execute("UPDATE schema_migrations SET batch = 100000 + CAST(substr(name, 1, 4) AS "
+               f"INTEGER) WHERE name >= '{name}'")
+    for n in above:
+        r = server.cli_ok("migrate", "down")
+        assert "rolled back 1 migration" in r.stdout, (n, r.stdout)
+        assert db.count("schema_migrations", f"name = '{n}'") == 0, n
+    return above

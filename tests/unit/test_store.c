@@ -747,6 +747,8 @@ sqlite_writers_take_turns_in_order(void **state)
 	assert_int_equal(db_count(s, "SELECT count(*) FROM turns"), 4);
 	store_stats(s, &ss);
 	assert_int_equal(ss.writer_waits, 4);
+	/* Each release woke the next in line only, not every waiter. */
+	assert_int_equal(ss.writer_wakes, 4);
 	assert_int_equal(ss.nested, 0);
 	store_close(s);
 }
@@ -813,6 +815,78 @@ sqlite_a_writer_past_the_timeout_leaves_the_queue(void **state)
 	assert_int_equal(store_tx_begin(s, STORE_TX_WRITE, &tx), OK);
 	assert_true((time_mono_ns() - t0) / 1000000 < 100);
 	store_tx_rollback(tx);
+	store_close(s);
+}
+
+/* A checkpoint on its own thread. */
+struct checkpointer {
+	struct store *s;
+	atomic_int    done;
+	int	      rc;
+	pthread_t     t;
+};
+
+static void *
+checkpoint_main(void *arg)
+{
+	struct checkpointer *c = arg;
+
+	c->rc = store_checkpoint(c->s);
+	c->done = 1;
+	return (NULL);
+}
+
+/*
+ * SQLite: a checkpoint (after an erasure) takes the writer turn as a
+ * write transaction does: behind a writer that holds it, first come first
+ * served with the writers queued after it, not past them into SQLite's
+ * busy handler (which gives up after a second).
+ */
+static void
+sqlite_a_checkpoint_waits_its_turn(void **state)
+{
+	struct backend	   *be = *state;
+	struct store	   *s;
+	struct holder	    h;
+	struct checkpointer c;
+	struct turn	    w;
+	struct store_stats  ss;
+	atomic_int	    next;
+
+	if (be->dialect != STORE_SQLITE)
+		skip();
+	s = db_open(state, 4, 5000);
+	assert_int_equal(db_exec(s, "CREATE TABLE turns (n BIGINT)"), OK);
+	atomic_init(&next, 1);
+	hold(&h, s, STORE_TX_WRITE);
+	memset(&c, 0, sizeof(c));
+	c.s = s;
+	c.rc = -1;
+	assert_int_equal(pthread_create(&c.t, NULL, checkpoint_main, &c), 0);
+	wait_writers(s, 1); /* the checkpoint queued for the turn */
+	w.s = s;
+	w.next = &next;
+	w.order = 0;
+	w.rc = -1;
+	assert_int_equal(pthread_create(&w.t, NULL, turn_main, &w), 0);
+	wait_writers(s, 2);
+	assert_int_equal(atomic_load(&c.done), 0);
+	assert_int_equal(atomic_load(&next), 1);
+	release(&h);
+	pthread_join(c.t, NULL);
+	pthread_join(w.t, NULL);
+	assert_int_equal(c.rc, OK);
+	assert_int_equal(w.rc, OK);
+	assert_int_equal(db_count(s, "SELECT count(*) FROM turns"), 1);
+	store_stats(s, &ss);
+	assert_int_equal(ss.writer_waits, 2);
+	assert_int_equal(ss.writer_wakes, 2);
+	assert_int_equal(ss.in_use, 0);
+	/* Nobody holds the turn once both are done. */
+	hold(&h, s, STORE_TX_WRITE);
+	release(&h);
+	store_stats(s, &ss);
+	assert_int_equal(ss.writer_waits, 2);
 	store_close(s);
 }
 
@@ -1006,6 +1080,7 @@ main(void)
 		cmocka_unit_test(sqlite_writers_take_turns_in_order),
 		cmocka_unit_test(
 		    sqlite_a_writer_past_the_timeout_leaves_the_queue),
+		cmocka_unit_test(sqlite_a_checkpoint_waits_its_turn),
 		cmocka_unit_test(backup_copies_while_others_write),
 		cmocka_unit_test(broken_connections_are_replaced),
 	};
