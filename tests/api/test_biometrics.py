@@ -1154,3 +1154,36 @@ def test_gdpr_export_links_every_recording_to_all_its_points(start_server):
     problem(server.get(link, headers=hdr(o)), 401, "SESSION_EXPIRED")
     server.db.execute(f"UPDATE auth_sessions SET expires_at = 1 WHERE user_id = '{admin['id']}'")
     problem(server.get(alink, headers=hdr(admin)), 401, "SESSION_EXPIRED")
+
+
+def test_a_link_of_someone_elses_export_needs_the_permission_when_followed(server, cast):
+    """Issue 15 (review, item 6): what made the export must still hold when
+    its link is followed. A therapist (their practitioner) whose role was
+    granted users:export:all exports the person; once the permission is
+    taken from the role, the links of that export stop working (403), and
+    work again when it is given back. The person's own links need nothing."""
+    admin, th, o = cast["admin"], cast["therapist"], cast["owner"]
+    rid = recording(server, o, ECG)["id"]
+    send_ecg_in_batches(server, o, rid, ecg()[:500], [500])
+    before = server.get("/v1/roles/therapist", headers=hdr(admin)).json()["permissions"]
+
+    def set_perms(perms):
+        r = server.request("PUT", "/v1/roles/therapist/permissions", headers=hdr(admin),
+                           json={"permissions": perms})
+        assert r.status_code == 200, r.text
+
+    problem(server.get(f"/v1/users/{o['id']}/export", headers=hdr(th)), 403, "FORBIDDEN")
+    set_perms(before + ["users:export:all"])
+    r = server.get(f"/v1/users/{o['id']}/export", headers=hdr(th))
+    assert r.status_code == 200, r.text
+    link = {x["recording_id"]: x["csv"] for x in r.json()["records"]["recording_points"]}[rid]
+    assert len(all_points(server, th, link)[0]) == 500
+    own = server.get("/v1/me/export", headers=hdr(o)).json()
+    own_link = {x["recording_id"]: x["csv"] for x in own["records"]["recording_points"]}[rid]
+
+    set_perms(before)                                   # revoked
+    problem(server.get(link, headers=hdr(th)), 403, "FORBIDDEN")
+    problem(server.get(link + "?cursor=mlii:0:0", headers=hdr(th)), 403, "FORBIDDEN")
+    assert len(all_points(server, o, own_link)[0]) == 500
+    set_perms(before + ["users:export:all"])            # given back
+    assert len(all_points(server, th, link)[0]) == 500
