@@ -209,10 +209,11 @@ bio_export_points(struct request *req)
 	if (rc != OK) {
 		if (!req->responded)
 			http_problem(req, rc, NULL,
-			    rc == ERR_NOT_FOUND	   ? "No such recording."
-			    : rc == ERR_FORBIDDEN ? "You may no longer export "
-						    "other users' data."
-						  : "The points cannot be read.");
+			    rc == ERR_NOT_FOUND ? "No such recording."
+				: rc == ERR_FORBIDDEN
+				? "You may no longer export "
+				  "other users' data."
+				: "The points cannot be read.");
 		goto out;
 	}
 	if (pg.next[0] != '\0') {

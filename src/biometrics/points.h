@@ -225,11 +225,11 @@ struct points_edf_signal {
 };
 
 struct points_edf {
-	const char *patient;   /* pseudonymous id, never a name */
-	const char *recording; /* the recording's id */
-	const char *kind;      /* the data type's name ("EEG"), or NULL */
-	int64_t	    start_ms;  /* a whole second */
-	int64_t	    offset_us; /* the first record's start after it */
+	const char *patient;	 /* pseudonymous id, never a name */
+	const char *recording;	 /* the recording's id */
+	const char *kind;	 /* the data type's name ("EEG"), or NULL */
+	int64_t	    start_ms;	 /* a whole second */
+	int64_t	    offset_us;	 /* the first record's start after it */
 	int64_t	    duration_ms; /* from start_ms */
 	size_t	    nsignals;
 	const struct points_edf_signal *signals;

@@ -58,13 +58,13 @@ static int     edf_electrode(const char *, size_t, char *, size_t);
 static int     edf_sensor(const char *, const char *, char *, size_t);
 static int64_t slot_ns(uint64_t, uint32_t);
 static void    rec_onset(
-	   const struct points_edf *, uint64_t, uint32_t, char *, size_t);
-static void    edf_secs(int64_t, char *, size_t);
-static int     edf_spans(const struct points_edf *, const uint64_t *, uint64_t,
-	struct span **, size_t *, char *, size_t);
-static int     span_cmp(const void *, const void *);
-static int     edf_tals(const struct points_edf *, char (*)[17], struct span *,
-	size_t, struct buf *, size_t **, size_t *);
+       const struct points_edf *, uint64_t, uint32_t, char *, size_t);
+static void edf_secs(int64_t, char *, size_t);
+static int  edf_spans(const struct points_edf *, const uint64_t *, uint64_t,
+     struct span **, size_t *, char *, size_t);
+static int  span_cmp(const void *, const void *);
+static int  edf_tals(const struct points_edf *, char (*)[17], struct span *,
+     size_t, struct buf *, size_t **, size_t *);
 
 /*
  * s into a w-byte field: printable ASCII, space-padded, cut at w. The
@@ -337,8 +337,8 @@ slot_ns(uint64_t k, uint32_t rate_mhz)
  * start: r * d + offset_us, exactly ("12", "0.25", "3.000125").
  */
 static void
-rec_onset(const struct points_edf *e, uint64_t r, uint32_t d, char *out,
-    size_t len)
+rec_onset(
+    const struct points_edf *e, uint64_t r, uint32_t d, char *out, size_t len)
 {
 	int   n;
 	char *x;
@@ -420,10 +420,10 @@ edf_spans(const struct points_edf *e, const uint64_t *spr, uint64_t nrec,
 				}
 				sp = ns;
 			}
-			sp[*n].a_ns = e->offset_us * 1000 +
-			    slot_ns(a, s->rate_mhz);
-			sp[*n].b_ns = e->offset_us * 1000 +
-			    slot_ns(j, s->rate_mhz);
+			sp[*n].a_ns =
+			    e->offset_us * 1000 + slot_ns(a, s->rate_mhz);
+			sp[*n].b_ns =
+			    e->offset_us * 1000 + slot_ns(j, s->rate_mhz);
 			sp[(*n)++].sig = i;
 		}
 	}

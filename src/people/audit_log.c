@@ -37,7 +37,7 @@
 #define AUDIT_LIST_MAX	 200
 #define AUDIT_FILTER_MAX 128 /* bytes of a text filter */
 
-static json_t	   *audit_row(struct stmt *);
+static json_t	  *audit_row(struct stmt *);
 static const char *action_respelled(struct request *, const char *);
 
 int
@@ -100,11 +100,11 @@ action_respelled(struct request *req, const char *a)
 	const char *p;
 
 	if ((p = strstr(a, "cancelled")) != NULL)
-		return (arena_printf(req->arena, "%.*scanceled%s", (int)(p - a),
-		    a, p + 9));
+		return (arena_printf(
+		    req->arena, "%.*scanceled%s", (int)(p - a), a, p + 9));
 	if ((p = strstr(a, "canceled")) != NULL)
-		return (arena_printf(req->arena, "%.*scancelled%s",
-		    (int)(p - a), a, p + 8));
+		return (arena_printf(
+		    req->arena, "%.*scancelled%s", (int)(p - a), a, p + 8));
 	return (NULL);
 }
 

@@ -100,7 +100,7 @@ static int refund_one(
     struct tx *, json_t *obj, struct inbox_result *, struct training_effect *);
 static const char *reason_spelled(const char *, char *, size_t);
 static int	   refund_move(
-    struct tx *, struct refund_row *, const char *to, const char *why);
+	    struct tx *, struct refund_row *, const char *to, const char *why);
 static int  payment_status_sync(struct tx *, const struct refund_row *);
 static void token_of(const char *in, char *out, size_t n);
 
