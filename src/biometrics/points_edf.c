@@ -343,7 +343,7 @@ rec_onset(
 	int   n;
 	char *x;
 
-	n = snprintf(out, len, "%llu.%06lld", (unsigned long long)(r * d),
+	n = snprintf(out, len, "%llu.%06lld", (unsigned long long)r * d,
 	    (long long)e->offset_us);
 	if (n <= 0 || (size_t)n >= len)
 		return;
