@@ -19,7 +19,12 @@
  * serves the session that made the export alone, while it lasts: the
  * person's other sessions, other people and admins find nothing (404),
  * and once the session ends (sign-out, idle, its absolute end) the
- * dispatcher answers 401. Each page is audited as a read of points
+ * dispatcher answers 401. What made the export must still hold when a
+ * link is followed: a link of someone else's export (an admin's, or a
+ * role's granted users:export:all) needs users:export:all at that time
+ * too, so revoking the permission, or a role change that drops it, ends
+ * the links at once (403); the person's own links need nothing more.
+ * Each page is audited as a read of points
  * (recordings.points.read, format export_csv). A recording still being
  * recorded may change between pages: page through a finished one.
  */
@@ -53,6 +58,7 @@ struct page {
 	char	    channel[POINTS_NAME_MAX + 1];
 	int64_t	    t_first_ms, seq;  /* where the page starts */
 	char	    next[CURSOR_MAX]; /* the next page's cursor, or "" */
+	int	    export_all; /* the caller holds users:export:all now */
 };
 
 static int  links_export(struct tx *, const char *, const char *, json_t *);
@@ -195,13 +201,19 @@ bio_export_points(struct request *req)
 	pg.cursor = http_query(req, "cursor");
 	if (bio_recording_id(req, &q->id) != OK || cursor_parse(&pg) != OK)
 		goto out;
+	/* Read now, outside the transaction (perms.c may reload them). */
+	pg.export_all =
+	    resource_scope(req->db, q->who, "users", "export") == SCOPE_ALL;
 	if ((rc = store_run(req->db, STORE_TX_READ, page_tx, &pg)) == OK)
 		rc = store_run(req->db, STORE_TX_WRITE, page_audit_tx, &pg);
 	if (rc != OK) {
 		if (!req->responded)
 			http_problem(req, rc, NULL,
 			    rc == ERR_NOT_FOUND ? "No such recording."
-						: "The points cannot be read.");
+				: rc == ERR_FORBIDDEN
+				? "You may no longer export "
+				  "other users' data."
+				: "The points cannot be read.");
 		goto out;
 	}
 	if (pg.next[0] != '\0') {
@@ -240,6 +252,9 @@ page_tx(struct tx *tx, void *arg)
 	/* Another session's export, another person's recording: none. */
 	if (!resource_export_owns(q->who, q->rec.user_id, pg->export_id))
 		return (ERR_NOT_FOUND);
+	/* Someone else's: what the export needed, needed still. */
+	if (strcmp(q->rec.user_id, q->who->user_id) != 0 && !pg->export_all)
+		return (ERR_FORBIDDEN);
 	if ((rc = blocks_channels(
 		 tx, q->id, q->ch, BLOCKS_CHANNELS_MAX, &q->nch)) != OK)
 		return (rc);

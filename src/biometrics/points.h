@@ -161,12 +161,19 @@ int points_svg(const struct points_buckets *, double scale, double offset,
  * physical range of the data type (scale/offset), then one "EDF
  * Annotations" signal.
  *
- * samples[0] of every signal is at start_ms, which must be a whole second
- * (the header holds seconds; ERR_INVALID otherwise): a caller whose window
- * starts inside a second numbers its samples from the second before and
- * marks the slots in front as missing. Data records last 1 s when every
- * rate is a whole number of Hz, else the smallest whole number of seconds
- * (at most 1000) that holds a whole number of samples of every signal.
+ * samples[0] of every signal is at start_ms + offset_us: start_ms, the
+ * header's start, must be a whole second (the header holds seconds;
+ * ERR_INVALID otherwise), and offset_us (0 to 999,999) is how far after it
+ * the first data record starts, written as that record's time-keeping TAL
+ * ("+0.25\x14\x14"), EDF+'s way to a start finer than a second; record r
+ * starts at offset_us + r * its duration. So slot k of a signal lies
+ * exactly k / rate after start_ms + offset_us, and a caller puts the
+ * first sample there rather than moving it to a whole second. Data
+ * records last 1 s when every rate is a whole number of Hz, else the
+ * smallest whole number of seconds (at most 1000) that holds a whole
+ * number of samples of every signal. There are as many as cover
+ * duration_ms from start_ms and every slot of every signal (nsamples):
+ * the last sample is never cut off.
  *
  * The records hold every slot of their time, recorded or not: a slot with
  * no sample (flagged in missing, past nsamples, before the first sample,
@@ -195,7 +202,8 @@ int points_svg(const struct points_buckets *, double scale, double offset,
  * what is not known).
  *
  * OK, ERR_INVALID (no signal, an irregular one, duration_ms <= 0, a start
- * that is not a whole second or lies outside 1985-2084, a scale of 0 or
+ * that is not a whole second or lies outside 1985-2084, offset_us outside
+ * 0..999,999, a scale of 0 or
  * not finite, a physical range that no 8-character field holds, too many
  * runs), ERR_TOO_LARGE (a field overflows, or out's ceiling) or
  * ERR_NOMEM. On failure out is left as it was and, with
@@ -210,18 +218,19 @@ struct points_edf_signal {
 	double	       scale, offset; /* physical = offset + scale * count */
 	int32_t	       count_min, count_max; /* counts seen */
 	uint32_t       rate_mhz;
-	const int32_t *samples; /* nsamples counts, from start_ms */
+	const int32_t *samples; /* nsamples counts, from start + offset */
 	size_t	       nsamples;
 	const uint8_t *missing; /* nsamples flags: 1, no sample in
 					   that slot; NULL: none missing */
 };
 
 struct points_edf {
-	const char *patient;   /* pseudonymous id, never a name */
-	const char *recording; /* the recording's id */
-	const char *kind;      /* the data type's name ("EEG"), or NULL */
-	int64_t	    start_ms;  /* a whole second */
-	int64_t	    duration_ms;
+	const char *patient;	 /* pseudonymous id, never a name */
+	const char *recording;	 /* the recording's id */
+	const char *kind;	 /* the data type's name ("EEG"), or NULL */
+	int64_t	    start_ms;	 /* a whole second */
+	int64_t	    offset_us;	 /* the first record's start after it */
+	int64_t	    duration_ms; /* from start_ms */
 	size_t	    nsignals;
 	const struct points_edf_signal *signals;
 };

@@ -8,7 +8,9 @@
  * second before the first sample, the end of the last record, gaps): such
  * a slot is written as EDF_GAP and lies outside every "Recorded"
  * annotation, so no sample in the file claims to be recorded when it was
- * not. Labels follow EDF+'s standard texts ("EEG C3", "ECG II") where the
+ * not. The first record starts offset_us after the header's whole second
+ * (its time-keeping TAL says so), so every slot's time is exact.
+ * Labels follow EDF+'s standard texts ("EEG C3", "ECG II") where the
  * data type and channel name say them (points_edf_label). Pure: the query
  * route reads the samples (blocks.c) and hands them here.
  */
@@ -55,12 +57,14 @@ static void    edf_fit(const struct points_edf_signal *, int *, int64_t *);
 static int     edf_electrode(const char *, size_t, char *, size_t);
 static int     edf_sensor(const char *, const char *, char *, size_t);
 static int64_t slot_ns(uint64_t, uint32_t);
-static void    edf_secs(int64_t, char *, size_t);
-static int     edf_spans(const struct points_edf *, const uint64_t *, uint64_t,
-	struct span **, size_t *, char *, size_t);
-static int     span_cmp(const void *, const void *);
-static int     edf_tals(const struct points_edf *, char (*)[17], struct span *,
-	size_t, struct buf *, size_t **, size_t *);
+static void    rec_onset(
+       const struct points_edf *, uint64_t, uint32_t, char *, size_t);
+static void edf_secs(int64_t, char *, size_t);
+static int  edf_spans(const struct points_edf *, const uint64_t *, uint64_t,
+     struct span **, size_t *, char *, size_t);
+static int  span_cmp(const void *, const void *);
+static int  edf_tals(const struct points_edf *, char (*)[17], struct span *,
+     size_t, struct buf *, size_t **, size_t *);
 
 /*
  * s into a w-byte field: printable ASCII, space-padded, cut at w. The
@@ -328,6 +332,28 @@ slot_ns(uint64_t k, uint32_t rate_mhz)
 	    ((i128)rate_mhz * 2)));
 }
 
+/*
+ * Record r's onset (records d s long), in seconds from the header's
+ * start: r * d + offset_us, exactly ("12", "0.25", "3.000125").
+ */
+static void
+rec_onset(
+    const struct points_edf *e, uint64_t r, uint32_t d, char *out, size_t len)
+{
+	int   n;
+	char *x;
+
+	n = snprintf(out, len, "%llu.%06lld", (unsigned long long)r * d,
+	    (long long)e->offset_us);
+	if (n <= 0 || (size_t)n >= len)
+		return;
+	for (x = out + n; x[-1] == '0'; x--)
+		;
+	if (x[-1] == '.')
+		x--;
+	*x = '\0';
+}
+
 /* ns >= 0 as seconds, "12" or "380.54296875": no exponent, no padding. */
 static void
 edf_secs(int64_t ns, char *out, size_t len)
@@ -394,8 +420,10 @@ edf_spans(const struct points_edf *e, const uint64_t *spr, uint64_t nrec,
 				}
 				sp = ns;
 			}
-			sp[*n].a_ns = slot_ns(a, s->rate_mhz);
-			sp[*n].b_ns = slot_ns(j, s->rate_mhz);
+			sp[*n].a_ns =
+			    e->offset_us * 1000 + slot_ns(a, s->rate_mhz);
+			sp[*n].b_ns =
+			    e->offset_us * 1000 + slot_ns(j, s->rate_mhz);
 			sp[(*n)++].sig = i;
 		}
 	}
@@ -489,6 +517,7 @@ points_edf_write_err(
 	struct span		       *sp = NULL;
 	struct buf			tals;
 	char			       *h = NULL, num[32], pf[80], code[48];
+	char				on[32];
 	char			       *ident = NULL;
 	char(*labels)[17] = NULL;
 	uint8_t	 *rec = NULL;
@@ -519,6 +548,9 @@ points_edf_write_err(
 		return (edf_fail(err, errlen, ERR_INVALID,
 		    "the start is not "
 		    "a whole second"));
+	if (e->offset_us < 0 || e->offset_us >= 1000000)
+		return (edf_fail(err, errlen, ERR_INVALID,
+		    "the first record's offset is not within its second"));
 	secs = e->start_ms / 1000;
 	time_utc(secs, &tm);
 	if (tm.tm_year + 1900 < 1985 || tm.tm_year + 1900 > 2084)
@@ -572,8 +604,19 @@ points_edf_write_err(
 		recsum += spr[i];
 	}
 	dur_ms = (uint64_t)d * 1000;
-	/* At least one: duration_ms > 0. */
-	nrec = ((uint64_t)e->duration_ms + dur_ms - 1) / dur_ms;
+	/* Records from offset_us on, enough to reach duration_ms from the
+	 * start and to hold every slot of every signal; at least one. */
+	nrec = 1;
+	if ((uint64_t)e->duration_ms * 1000 > (uint64_t)e->offset_us)
+		nrec = ((uint64_t)e->duration_ms * 1000 -
+			   (uint64_t)e->offset_us + dur_ms * 1000 - 1) /
+		    (dur_ms * 1000);
+	for (i = 0; i < ns; i++)
+		if (spr[i] > 0 &&
+		    (e->signals[i].nsamples + spr[i] - 1) / spr[i] > nrec)
+			nrec = (e->signals[i].nsamples + spr[i] - 1) / spr[i];
+	if (nrec == 0)
+		nrec = 1;
 	if (nrec > EDF_FIELD8_MAX) {
 		rc = edf_fail(err, errlen, ERR_TOO_LARGE,
 		    "more data records than EDF holds");
@@ -607,9 +650,9 @@ points_edf_write_err(
 	for (i = 0, prev = 0; i < ntals; prev = ends[i++])
 		if (ends[i] - prev > talmax)
 			talmax = ends[i] - prev;
-	snprintf(num, sizeof(num), "+%llu\x14\x14",
-	    (unsigned long long)(nrec - 1) * d);
-	tk = strlen(num) + 1;
+	/* The last record's onset is the longest. */
+	rec_onset(e, nrec - 1, d, on, sizeof(on));
+	tk = strlen(on) + 4; /* "+", "\x14\x14", NUL */
 	/* Every record room for its TAL and the next one whole: greedy
 	 * filling then places all of them in nrec records. */
 	abytes = tk + (ntals > 0 ? talmax + (tals.len + nrec - 1) / nrec : 0);
@@ -752,8 +795,8 @@ points_edf_write_err(
 			}
 		}
 		memset(rec + o, 0, abytes);
-		snprintf((char *)rec + o, abytes, "+%llu\x14\x14",
-		    (unsigned long long)r * d);
+		rec_onset(e, r, d, on, sizeof(on));
+		snprintf((char *)rec + o, abytes, "+%s\x14\x14", on);
 		used = strlen((char *)rec + o) + 1;
 		for (; t < ntals; t++) {
 			prev = t > 0 ? ends[t - 1] : 0;

@@ -3,7 +3,8 @@
  * window and who may read): GET /v1/recordings/{id}/export.csv, one row
  * per time with a column per channel, and /export.edf, every regular
  * channel's samples as EDF+ with annotations that say which slots of its
- * data records were recorded (points_edf.c writes them), at most
+ * data records were recorded (points_edf.c writes them), from the first
+ * sample, each at its recorded time (rq_edf_answer), at most
  * BIO_EXPORT_MAX samples (422 TOO_MANY_POINTS past it).
  */
 #include <stdio.h>
@@ -22,7 +23,7 @@
 __extension__ typedef __int128 i128;
 
 static int     export_channels(struct rq *, struct channel_info **, size_t *);
-static int64_t edf_slot(int64_t, int64_t, uint32_t);
+static int64_t edf_slot(int64_t, int64_t, uint32_t, int64_t *);
 
 /* The channels an export reads: ?channel= or every one. */
 static int
@@ -91,25 +92,48 @@ rq_csv_rows(struct rq *q, const char *channel, const struct series *s)
 }
 
 /*
- * The EDF slot of a sample at t_us, counting from start_ms at rate_mhz:
- * the nearest, (t - start) * rate rounded half up, exactly.
+ * How far a sample's recorded time may lie from its EDF slot's time, in
+ * ns: under 1 us. Recorded times are given to the microsecond, floored
+ * (points_time_us), and so is the first sample's, where the slots start:
+ * a sample of a regular series lies within 1 us of its slot, never on
+ * another. One further off is not on the series' grid (a segment that
+ * started afresh, after a gap, at its own time): EDF+C cannot hold it
+ * where it was recorded, and it is not moved there (422 EDF_UNSUPPORTED).
+ */
+#define EDF_SLOT_TOL_NS 1000
+
+/*
+ * The EDF slot of a sample at t_us, counting from anchor_us at rate_mhz:
+ * the nearest, (t - anchor) * rate rounded half up, exactly; *off_ns is
+ * how far (ns, either way) the sample lies from that slot's time.
  */
 static int64_t
-edf_slot(int64_t t_us, int64_t start_ms, uint32_t rate_mhz)
+edf_slot(int64_t t_us, int64_t anchor_us, uint32_t rate_mhz, int64_t *off_ns)
 {
-	i128 a = ((i128)t_us - (i128)start_ms * 1000) * rate_mhz + 500000000;
-	i128 q = a / 1000000000;
+	i128 a = ((i128)t_us - (i128)anchor_us) * rate_mhz + 500000000;
+	i128 q = a / 1000000000, d;
 
 	if (a % 1000000000 != 0 && a < 0)
 		q--;
+	/* (t - anchor) - q / rate, in ns: times rate, it is in ns * mHz. */
+	d = ((i128)t_us - (i128)anchor_us) * rate_mhz * 1000 -
+	    q * (i128)1000000000000;
+	if (d < 0)
+		d = -d;
+	d = d / rate_mhz;
+	*off_ns = d > INT64_MAX ? INT64_MAX : (int64_t)d;
 	return ((int64_t)q);
 }
 
 /*
- * EDF numbers samples from a whole second (its header holds seconds):
- * the second the window starts in. Each sample goes to its nearest slot
- * from there; the slots no sample lands in (before the first, after a
- * gap) are marked missing and written as EDF's reserved gap value.
+ * EDF's slots start at the window's first sample (the earliest of every
+ * regular channel's first): the header holds its second, and the first
+ * data record's time-keeping TAL the rest (points_edf offset_us), so no
+ * sample is moved to a whole second. Each sample goes to its slot, which
+ * lies within EDF_SLOT_TOL_NS of its recorded time (further: 422); the
+ * slots no sample lands in (before a channel's first, in a gap, after its
+ * last) are marked missing and written as EDF's reserved gap value. The
+ * records cover the window and every slot that holds a sample.
  */
 int
 rq_edf_answer(struct rq *q, struct tx *tx)
@@ -118,15 +142,14 @@ rq_edf_answer(struct rq *q, struct tx *tx)
 	struct points_edf	  edf;
 	struct channel_info	 *c, *reg[BLOCKS_CHANNELS_MAX];
 	struct channel_info	  win[BLOCKS_CHANNELS_MAX];
-	struct series		  s;
+	struct series		 *ser = NULL;
 	int32_t			**dense = NULL;
 	uint8_t			**missing = NULL;
-	char			  why[256];
+	char			  why[256], at[40];
 	size_t			  i, j, n, nreg = 0, total = 0;
-	int64_t			  idx, nd, start;
+	int64_t			  idx, nd, start, anchor = INT64_MAX, off;
 	int			  rc;
 
-	memset(&s, 0, sizeof(s));
 	if ((rc = export_channels(q, &c, &n)) != OK)
 		return (rc);
 	for (i = 0; i < n; i++) {
@@ -157,24 +180,55 @@ rq_edf_answer(struct rq *q, struct tx *tx)
 		if ((rc = rq_window(q, win, nreg)) != OK)
 			return (rc);
 	}
-	start = blocks_floor_div(q->from, 1000) * 1000;
 	sig = calloc(nreg, sizeof(*sig));
+	ser = calloc(nreg, sizeof(*ser));
 	dense = calloc(nreg, sizeof(*dense));
 	missing = calloc(nreg, sizeof(*missing));
-	if (sig == NULL || dense == NULL || missing == NULL) {
+	if (sig == NULL || ser == NULL || dense == NULL || missing == NULL) {
 		rc = ERR_NOMEM;
 		goto out;
 	}
+	/* Every channel's samples first: the slots start at the first. */
 	for (i = 0; i < nreg; i++) {
 		rc = blocks_read(tx, q->id, reg[i]->name, q->from, q->to,
-		    BIO_EXPORT_MAX - total, &s);
+		    BIO_EXPORT_MAX - total, &ser[i]);
 		if (rc == ERR_TOO_LARGE)
 			rc = rq_too_many(q, BIO_EXPORT_MAX);
 		if (rc != OK)
 			goto out;
+		total += ser[i].n;
+		if (ser[i].n > 0 && ser[i].t_us[0] < anchor)
+			anchor = ser[i].t_us[0];
+	}
+	if (anchor == INT64_MAX)
+		anchor = q->from * 1000; /* no sample: the window's start */
+	start = blocks_floor_div(anchor, 1000000) * 1000;
+	total = 0;
+	for (i = 0; i < nreg; i++) {
 		nd = 0;
-		for (j = 0; j < s.n; j++) {
-			idx = edf_slot(s.t_us[j], start, reg[i]->rate_mhz);
+		for (j = 0; j < ser[i].n; j++) {
+			idx = edf_slot(
+			    ser[i].t_us[j], anchor, reg[i]->rate_mhz, &off);
+			if (off >= EDF_SLOT_TOL_NS) {
+				/* Its time as CSV's t_ms gives it. */
+				snprintf(at, sizeof(at), "t_ms %lld.%03lld",
+				    (long long)blocks_floor_div(
+					ser[i].t_us[j], 1000),
+				    (long long)(ser[i].t_us[j] -
+					blocks_floor_div(ser[i].t_us[j], 1000) *
+					    1000));
+				http_problem(q->req, ERR_INVALID,
+				    "EDF_UNSUPPORTED",
+				    "The window cannot be written as EDF: "
+				    "channel %s's sample at %s lies %lld ns "
+				    "off the regular grid its first sample "
+				    "starts (a segment recorded apart): "
+				    "export it as CSV, or each part in a "
+				    "window of its own.",
+				    reg[i]->name, at, (long long)off);
+				rc = ERR_INVALID;
+				goto out;
+			}
 			if (idx + 1 > nd)
 				nd = idx + 1;
 		}
@@ -193,20 +247,20 @@ rq_edf_answer(struct rq *q, struct tx *tx)
 			memset(missing[i], 1, (size_t)nd);
 		sig[i].count_min = INT32_MAX;
 		sig[i].count_max = INT32_MIN;
-		for (j = 0; j < s.n; j++) {
-			if (s.v[j] < sig[i].count_min)
-				sig[i].count_min = s.v[j];
-			if (s.v[j] > sig[i].count_max)
-				sig[i].count_max = s.v[j];
+		for (j = 0; j < ser[i].n; j++) {
+			if (ser[i].v[j] < sig[i].count_min)
+				sig[i].count_min = ser[i].v[j];
+			if (ser[i].v[j] > sig[i].count_max)
+				sig[i].count_max = ser[i].v[j];
 			/* In time order: of two in one slot, the later. */
-			idx = edf_slot(s.t_us[j], start, reg[i]->rate_mhz);
+			idx = edf_slot(
+			    ser[i].t_us[j], anchor, reg[i]->rate_mhz, &off);
 			if (idx >= 0 && idx < nd && dense[i] != NULL) {
-				dense[i][idx] = s.v[j];
+				dense[i][idx] = ser[i].v[j];
 				missing[i][idx] = 0;
 			}
 		}
-		q->points += (int64_t)s.n;
-		series_free(&s);
+		q->points += (int64_t)ser[i].n;
 		sig[i].channel = reg[i]->name;
 		sig[i].unit = q->rec.unit;
 		sig[i].scale = q->rec.scale;
@@ -221,6 +275,7 @@ rq_edf_answer(struct rq *q, struct tx *tx)
 	edf.recording = q->id;
 	edf.kind = q->rec.data_type;
 	edf.start_ms = start;
+	edf.offset_us = anchor - start * 1000;
 	edf.duration_ms = q->to - start;
 	edf.nsignals = nreg;
 	edf.signals = sig;
@@ -238,11 +293,13 @@ rq_edf_answer(struct rq *q, struct tx *tx)
 	}
 	q->ctype = "application/octet-stream";
 out:
-	series_free(&s);
+	for (i = 0; ser != NULL && i < nreg; i++)
+		series_free(&ser[i]);
 	for (i = 0; dense != NULL && i < nreg; i++)
 		free(dense[i]);
 	for (i = 0; missing != NULL && i < nreg; i++)
 		free(missing[i]);
+	free(ser);
 	free(dense);
 	free(missing);
 	free(sig);

@@ -105,12 +105,20 @@ static int refold_table(struct tx *, struct refold *, const char *,
 	"[\"string\",\"null\"]},\"data\":{\"type\":\"array\",\"items\":{"	\
 	"\"type\":\"object\",\"required\":[\"id\",\"course\","		\
 	API_PROGRESS_REQUIRED ",\"sessions\"],\"properties\":{\"id\":"	\
-	API_UUID ",\"course\":{\"type\":\"object\",\"description\":"	\
-	"\"id, storyblok_uuid, name, slug and status (the CMS's)\"},"	\
-	API_PROGRESS_PROPS ",\"sessions\":{\"type\":\"array\","		\
+	API_UUID ",\"course\":{\"type\":\"object\",\"required\":[\"id\","	\
+	"\"storyblok_uuid\",\"name\",\"slug\",\"status\",\"live\"],"	\
+	"\"properties\":{\"id\":" API_UUID ",\"storyblok_uuid\":{"	\
+	"\"type\":[\"string\",\"null\"]},\"name\":{\"type\":"		\
+	"\"string\"},\"slug\":{\"type\":\"string\"},\"status\":{"	\
+	"\"type\":\"string\",\"description\":\"the CMS's\"},\"live\":{"	\
+	"\"type\":\"boolean\",\"description\":\"a live course (the "	\
+	"CMS story's content.live)\"}}}," API_PROGRESS_PROPS		\
+	",\"sessions\":{\"type\":\"array\","					\
 	"\"items\":{\"type\":\"object\",\"required\":[\"id\","		\
 	"\"name\",\"slug\",\"status\"," API_PROGRESS_REQUIRED "],"	\
-	"\"properties\":{\"id\":" API_UUID ",\"status\":{\"type\":"	\
+	"\"properties\":{\"id\":" API_UUID ",\"storyblok_uuid\":{"	\
+	"\"type\":\"string\"},\"name\":{\"type\":\"string\"},"		\
+	"\"slug\":{\"type\":\"string\"},\"status\":{\"type\":"		\
 	"\"string\",\"description\":\"the session's own status in the "	\
 	"CMS (published...), not progress\"}," API_PROGRESS_PROPS	\
 	"}}}}}}}}}},\"problems\":{\"422\":\"a bad limit or cursor\"}}"

@@ -5,10 +5,14 @@
  * records are appended by the writes they describe (resource/audit.c).
  *
  * GET /v1/audit-log answers newest first, {"data": [...], "next_cursor":
- * ...}; filters entity_type, entity_id, actor_ref, from and to (ISO 8601,
- * from inclusive, to exclusive), limit (1 to 200, default 50) and cursor
+ * ...}; filters entity_type, entity_id, actor_ref, action, from and to
+ * (ISO 8601, from inclusive, to exclusive), limit (1 to 200, default 50) and cursor
  * (the next_cursor of the page before: resource_page_parse, PAGE_SEQ_DESC).
- * Bad parameters answer 422 VALIDATION_FAILED with an entry each.
+ * Bad parameters answer 422 VALIDATION_FAILED with an entry each. An
+ * action in either spelling of cancelled finds both: the log keeps the
+ * actions written before migration 0026 ("therapy_sessions.canceled") as
+ * they were, and "canceled" asked for is the deprecated input spelling,
+ * read as "cancelled" as everywhere else.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -33,7 +37,8 @@
 #define AUDIT_LIST_MAX	 200
 #define AUDIT_FILTER_MAX 128 /* bytes of a text filter */
 
-static json_t *audit_row(struct stmt *);
+static json_t	  *audit_row(struct stmt *);
+static const char *action_respelled(struct request *, const char *);
 
 int
 people_cli_audit(struct store *db, int argc, char **argv)
@@ -85,6 +90,24 @@ people_audit_anchor_job(struct store *db, const struct job *job, char *err)
 	return (OK);
 }
 
+/*
+ * The other spelling of an action that holds "canceled" or "cancelled"
+ * (its first), in the request's arena; NULL when it holds neither.
+ */
+static const char *
+action_respelled(struct request *req, const char *a)
+{
+	const char *p;
+
+	if ((p = strstr(a, "cancelled")) != NULL)
+		return (arena_printf(
+		    req->arena, "%.*scanceled%s", (int)(p - a), a, p + 9));
+	if ((p = strstr(a, "canceled")) != NULL)
+		return (arena_printf(
+		    req->arena, "%.*scancelled%s", (int)(p - a), a, p + 8));
+	return (NULL);
+}
+
 static json_t *
 audit_row(struct stmt *st)
 {
@@ -118,8 +141,9 @@ people_audit_log_list(struct request *req)
 	struct resource_page pg;
 	struct tx	    *tx = NULL;
 	struct stmt	    *st;
-	const char *filters[3] = { "entity_type", "entity_id", "actor_ref" };
-	const char *fv[3], *s;
+	const char *filters[4] = { "entity_type", "entity_id", "actor_ref",
+		"action" };
+	const char *fv[4], *s, *alt = NULL;
 	char	   *sql, detail[48];
 	json_t	   *data = NULL, *row, *errs;
 	int64_t	    from = 0, to = 0;
@@ -136,7 +160,7 @@ people_audit_log_list(struct request *req)
 		return;
 	}
 	snprintf(detail, sizeof(detail), "1 to %d bytes", AUDIT_FILTER_MAX);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		if ((fv[i] = http_query(req, filters[i])) != NULL &&
 		    (fv[i][0] == '\0' || strlen(fv[i]) > AUDIT_FILTER_MAX))
 			resource_field_err(
@@ -152,15 +176,25 @@ people_audit_log_list(struct request *req)
 	resource_page_parse(req, AUDIT_LIST_MAX, PAGE_SEQ_DESC, &pg, errs);
 	if (resource_errs_answer(req, errs, "The query") != OK)
 		return;
+	/* An action in either spelling finds both: the log keeps what it
+	 * wrote before 0026 ("therapy_sessions.canceled") beside what it
+	 * writes now ("therapy_sessions.cancelled"); "canceled" asked for
+	 * is the deprecated spelling (README, Deprecated). */
+	if (fv[3] != NULL && (alt = action_respelled(req, fv[3])) != NULL &&
+	    strstr(fv[3], "cancelled") == NULL)
+		log_info("event=deprecated_spelling field=action "
+			 "given=canceled read_as=cancelled");
 	sql = arena_strdup(req->arena,
 	    "SELECT seq, id, at, actor_ref, "
 	    "actor_role, action, entity_type, entity_id, changes, ip, "
 	    "user_agent, request_id, prev_hash, hash FROM audit_log WHERE 1 = "
 	    "1");
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		if (fv[i] != NULL)
-			sql = arena_printf(
-			    req->arena, "%s AND %s = ?", sql, filters[i]);
+			sql = arena_printf(req->arena,
+			    i == 3 && alt != NULL ? "%s AND %s IN (?, ?)"
+						  : "%s AND %s = ?",
+			    sql, filters[i]);
 	if (http_query(req, "from") != NULL)
 		sql = arena_printf(req->arena, "%s AND at >= ?", sql);
 	if (http_query(req, "to") != NULL)
@@ -175,9 +209,11 @@ people_audit_log_list(struct request *req)
 	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
 		goto out;
 	st = store_prepare(tx, sql);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		if (fv[i] != NULL)
 			store_bind_text(st, ++nb, fv[i]);
+	if (alt != NULL)
+		store_bind_text(st, ++nb, alt);
 	if (http_query(req, "from") != NULL)
 		store_bind_int64(st, ++nb, from);
 	if (http_query(req, "to") != NULL)

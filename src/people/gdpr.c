@@ -87,7 +87,8 @@ static const struct route access_routes[] = {
 	    "May your health data be stored now (digital-consent age)?", NULL },
 	{ HTTP_GET, "/v1/audit-log", people_audit_log_list, 0,
 	    "Read the audit log (admins; filters entity_type, entity_id, "
-	    "actor_ref, from, to; limit, cursor)",
+	    "actor_ref, action (either spelling of cancelled finds both), "
+	    "from, to; limit, cursor)",
 	    NULL },
 };
 

@@ -98,8 +98,9 @@ static int refund_found(const struct refund_row *, json_t *list,
     const char **id, const char **status);
 static int refund_one(
     struct tx *, json_t *obj, struct inbox_result *, struct training_effect *);
-static int refund_move(
-    struct tx *, struct refund_row *, const char *to, const char *why);
+static const char *reason_spelled(const char *, char *, size_t);
+static int	   refund_move(
+	    struct tx *, struct refund_row *, const char *to, const char *why);
 static int  payment_status_sync(struct tx *, const struct refund_row *);
 static void token_of(const char *in, char *out, size_t n);
 
@@ -671,15 +672,34 @@ refund_one(struct tx *tx, json_t *obj, struct inbox_result *r,
 }
 
 /*
- * Move a refund to completed or failed (why: Stripe's reason), with its
- * payment's sums: a failed refund's amount is refundable again; one that
- * fails after it completed is no longer refunded either.
+ * Stripe's reason as refunds.failure_reason keeps it: in the API's one
+ * spelling, "cancelled" (migration 0026), where Stripe writes "canceled"
+ * (its status canceled, its reason expired_or_canceled_card); into buf
+ * when it changes.
+ */
+static const char *
+reason_spelled(const char *why, char *buf, size_t n)
+{
+	const char *p = why != NULL ? strstr(why, "canceled") : NULL;
+
+	if (p == NULL)
+		return (why);
+	snprintf(buf, n, "%.*scancelled%s", (int)(p - why), why, p + 8);
+	return (buf);
+}
+
+/*
+ * Move a refund to completed or failed (why: Stripe's reason, spelled
+ * as the API spells it), with its payment's sums: a failed refund's
+ * amount is refundable again; one that fails after it completed is no
+ * longer refunded either.
  */
 static int
 refund_move(
     struct tx *tx, struct refund_row *row, const char *to, const char *why)
 {
 	struct stmt *st;
+	char	     spelled[STRIPE_ID_MAX + 8];
 	int64_t	     now = time_now_ms();
 	int	     done = strcmp(to, "completed") == 0;
 	int	     was_done = strcmp(row->status, "completed") == 0;
@@ -698,7 +718,8 @@ refund_move(
 		store_bind_text(st, 3, row->id);
 		store_bind_text(st, 4, row->status);
 	} else {
-		store_bind_text(st, 3, why);
+		store_bind_text(
+		    st, 3, reason_spelled(why, spelled, sizeof(spelled)));
 		store_bind_text(st, 4, row->id);
 		store_bind_text(st, 5, row->status);
 	}

@@ -132,7 +132,9 @@ static const struct field refund_fields[] = {
 	{ "stripe_refund_id", FIELD_TEXT, FIELD_READONLY | FIELD_NULLABLE, 0,
 	    STRIPE_ID_MAX, NULL, NULL, NULL, SEE_ALL, NULL },
 	{ "failure_reason", FIELD_TEXT, FIELD_READONLY | FIELD_NULLABLE, 0,
-	    STRIPE_ID_MAX, NULL, NULL, NULL, 0, "Stripe's" },
+	    STRIPE_ID_MAX, NULL, NULL, NULL, 0,
+	    "Stripe's (or its status), spelled cancelled where Stripe "
+	    "writes canceled" },
 	{ "requested_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0,
 	    NULL, NULL, NULL, SEE_ALL, "who asked (NULL: carebase)" },
 	{ "requested_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,

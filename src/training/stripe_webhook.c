@@ -253,7 +253,7 @@ st_process(struct tx *tx, const char *body, size_t len, json_t *w,
 	store_bind_text(st, 1, id);
 	rc = store_step(st);
 	if (rc == STORE_ROW)
-		r->out = json_pack("{s:s,s:s,s:b,s:s,s:s?}", "event_id", id,
+		r->out = json_pack("{s:s,s:s,s:b,s:s,s:s*}", "event_id", id,
 		    "type", type, "duplicate", 1, "effect",
 		    store_col_text(st, 0), "reason",
 		    store_col_is_null(st, 1) ? NULL : store_col_text(st, 1));
@@ -291,7 +291,7 @@ st_process(struct tx *tx, const char *body, size_t len, json_t *w,
 		log_info("event=stripe_event_ignored event_id=%s type=%s "
 			 "reason=%s",
 		    id, type, out.reason != NULL ? out.reason : "-");
-	r->out = json_pack("{s:s,s:s,s:b,s:s,s:s?}", "event_id", id, "type",
+	r->out = json_pack("{s:s,s:s,s:b,s:s,s:s*}", "event_id", id, "type",
 	    type, "duplicate", 0, "effect", out.effect, "reason", out.reason);
 	return (r->out != NULL ? OK : ERR_NOMEM);
 }

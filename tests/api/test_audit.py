@@ -247,3 +247,40 @@ def test_seeded_relationships_are_audited(start_server):
     assert srv.db.count("audit_log", "action = 'relationships.create'") == 2
     rc, out = verify(srv)
     assert rc == 0, out
+
+
+def test_the_action_filter_reads_either_spelling_of_cancelled(server, practice, db):
+    """Issue 15 review: ?action= filters the log, and "canceled" (the
+    deprecated spelling, still read on input) finds the "cancelled" rows,
+    as do the entries written before migration 0026, kept as they were."""
+    from conftest import at, book
+    p = practice
+    t, c, admin = p["therapist"], p["client"], p["admin"]
+    s = book(server, t, t, c, at(70), at(71)).json()
+    r = server.post(f"/v1/therapy-sessions/{s['id']}/cancel", headers=hdr(c))
+    assert r.status_code == 200, r.text
+    s2 = book(server, t, t, c, at(72), at(73)).json()
+
+    def actions(action, **extra):
+        r = server.get("/v1/audit-log", headers=hdr(admin),
+                       params={"action": action, "entity_type": "therapy_sessions", **extra})
+        assert r.status_code == 200, r.text
+        return [(x["action"], x["entity_id"]) for x in r.json()["data"]]
+
+    assert actions("therapy_sessions.cancelled") == [("therapy_sessions.cancelled", s["id"])]
+    assert actions("therapy_sessions.canceled") == [("therapy_sessions.cancelled", s["id"])]
+    assert "event=deprecated_spelling field=action" in server.log()
+    # The filter filters: another action, none of these.
+    created = actions("therapy_sessions.create")
+    assert {e for _, e in created} == {s["id"], s2["id"]}
+    assert actions("therapy_sessions.no_such_thing") == []
+    # An entry written before migration 0026, as it was written (the log
+    # is append-only): either spelling finds it beside the new one.
+    seq = int(db.scalar("SELECT max(seq) FROM audit_log")) + 1
+    old = "00000000-0000-7000-8000-0000000a0c26"
+    db.execute("INSERT INTO audit_log (seq, id, at, action, entity_type, entity_id, "
+               f"prev_hash, hash) VALUES ({seq}, '{old}', 1, 'therapy_sessions.canceled', "
+               f"'therapy_sessions', '{old}', 'x', 'y')")
+    both = [("therapy_sessions.canceled", old), ("therapy_sessions.cancelled", s["id"])]
+    assert actions("therapy_sessions.canceled") == both
+    assert actions("therapy_sessions.cancelled") == both

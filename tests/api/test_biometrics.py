@@ -18,6 +18,7 @@ import secrets
 import struct
 import xml.etree.ElementTree as ET
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -593,7 +594,11 @@ def test_eeg_four_channels_in_json_and_csv(server, cast, db):
 
 
 @pytest.mark.dialect
-def test_edf_counts_from_the_whole_second_and_keeps_minus_32768_for_gaps(server, cast):
+def test_edf_starts_at_the_first_sample_and_keeps_minus_32768_for_gaps(server, cast):
+    """The first data record starts at the first sample, half a second into
+    10:00:00: the header holds the second, the record's time-keeping TAL
+    the rest (+0.5), so nothing is moved to the whole second (issue 15
+    review); -32768 is kept for gaps."""
     o = cast["owner"]
     rid = recording(server, o, EEG)["id"]
     # 256 Hz from hh:mm:ss.500, with a real count of -32768 among them.
@@ -605,34 +610,127 @@ def test_edf_counts_from_the_whole_second_and_keeps_minus_32768_for_gaps(server,
     assert r.status_code == 200, r.text
     edf = parse_edf(r.content)
     assert edf["start"] == "01.03.26 10.00.00" and edf["duration"] == 1
+    assert edf["onset"] == Fraction(1, 2)
     s = edf["signals"][0]
     assert s["label"] == "EEG Fp1"
-    assert s["spr"] == 256 and edf["records"] == 3       # [10:00:00, 10:00:03)
+    assert s["spr"] == 256 and edf["records"] == 2       # [10:00:00.5, 10:00:02.5)
     # Recorded from 10:00:00.500 for 512 samples, 2 s; no more.
     assert edf["annotations"] == [(0.5, 2.0, "Recorded")]
     assert s["dmin"] == -32768 and s["dmax"] == 32767
-    # Record 0 starts at 10:00:00: half a second of gap before the first sample.
-    assert s["samples"][:128] == [-32768] * 128
-    got = s["samples"][128:640]
-    assert -32768 not in got                              # kept for gaps
+    got = s["samples"]
+    assert len(got) == 512 and -32768 not in got          # kept for gaps
     g = (s["pmax"] - s["pmin"]) / (s["dmax"] - s["dmin"])
     scale = 0.0030517578125
     for d, c in zip(got, samples):
         assert abs(s["pmin"] + (d - s["dmin"]) * g - scale * c) < 1e-3, (d, c)
     assert len(set(d - c for d, c in zip(got, samples))) == 1   # exact: one shift
-    assert s["samples"][640:] == [-32768] * (768 - 640)
-    # A window starting inside a second: the same numbering.
+    # A window starting inside a second: it starts at its first sample,
+    # 10:00:01.250 (sample 192); what the window leaves of the record is a gap.
     r = server.get(f"/v1/recordings/{rid}/export.edf?from={T0 + 1250}&to={T0 + 2000}",
                    headers=hdr(o))
     assert r.status_code == 200, r.text
     edf = parse_edf(r.content)
     assert edf["start"] == "01.03.26 10.00.01" and edf["records"] == 1
+    assert edf["onset"] == Fraction(1, 4)
     assert edf["annotations"] == [(0.25, 0.75, "Recorded")]
     s = edf["signals"][0]
-    # Slot j of 10:00:01 is sample j + 128; those before 10:00:01.250 are
-    # gaps. No count of -32768 in this window: the counts as they are.
-    assert s["samples"][:64] == [-32768] * 64
-    assert s["samples"][64:] == samples[64 + 128:256 + 128]
+    # No count of -32768 in this window: the counts as they are.
+    assert s["samples"][:192] == samples[192:384]
+    assert s["samples"][192:] == [-32768] * 64
+
+
+def edf_slots(edf):
+    """{label: [(time in us from the epoch, as a Fraction; digital value)]}
+    for every slot of an EDF read by parse_edf that holds a sample: the
+    header's second + the first record's onset + the slot's place."""
+    start = datetime.datetime.strptime(edf["start"], "%d.%m.%y %H.%M.%S").replace(
+        tzinfo=datetime.timezone.utc)
+    t0 = Fraction(int(start.timestamp())) * 10 ** 6 + edf["onset"] * 10 ** 6
+    out = {}
+    for s in edf["signals"]:
+        per = Fraction(edf["duration"]).limit_denominator(1000) * 10 ** 6 / s["spr"]
+        out[s["label"]] = [(t0 + k * per, d) for k, d in enumerate(s["samples"])
+                           if d != -32768]
+    return out
+
+
+def check_edf_times(server, who, rid, edf, channels):
+    """Every recorded sample of each channel (label: (channel, counts)) is
+    in the EDF, at its recorded time within 1 us (recorded times are given
+    to the microsecond, floored: query_export.c's EDF_SLOT_TOL_NS), with
+    its count (one constant shift of the digital values)."""
+    slots = edf_slots(edf)
+    for label, (name, counts) in channels.items():
+        p = points(server, who, rid, channel=name)
+        want = [us_of(t) for t in p["t"]]
+        assert p["v"] == counts
+        got = slots[label]
+        assert len(got) == len(want), (label, len(got), len(want))
+        worst = max(abs(t - w) for (t, _), w in zip(got, want))
+        assert worst < 1, (label, float(worst))
+        assert len({d - c for (_, d), c in zip(got, counts)}) == 1
+
+
+@pytest.mark.dialect
+def test_edf_holds_the_last_sample(server, cast):
+    """Issue 15 review: the records reach the highest slot that holds a
+    sample. 256 samples at 256 Hz from 10:00:00.002: the last lies at
+    10:00:00.998, whose nearest slot from the whole second was the 257th,
+    past the one record the window's [10:00:00, 10:00:00.999) asked for,
+    and was dropped."""
+    o = cast["owner"]
+    rid = recording(server, o, EEG)["id"]
+    samples = [(k * 53) % 900 - 450 for k in range(256)]
+    assert send(server, o, rid, binary(0, [("cz", 256000, T0 + 2, samples, None)])).status_code == 201
+    r = server.get(f"/v1/recordings/{rid}/export.edf", headers=hdr(o))
+    assert r.status_code == 200, r.text
+    edf = parse_edf(r.content)
+    s = edf["signals"][0]
+    got = [d for d in s["samples"] if d != -32768]
+    assert len(got) == 256                                # the last one is there
+    assert got[-1] - samples[-1] == got[0] - samples[0]
+    check_edf_times(server, o, rid, edf, {"EEG Cz": ("cz", samples)})
+
+
+@pytest.mark.dialect
+def test_edf_keeps_every_samples_time(server, cast):
+    """Issue 15 review: samples are not moved onto a grid from the whole
+    second (up to half a period, 1.39 ms at 360 Hz). An ECG at 360 Hz from
+    10:00:00.007 in three batches, each starting at its first sample's
+    time rounded to the ms (joined to one series), and a window from
+    inside it: every sample in the EDF at its recorded time within 1 us.
+    A segment recorded apart, off that grid, is refused with the reason,
+    not moved."""
+    o = cast["owner"]
+    rid = recording(server, o, ECG)["id"]
+    samples = ecg()[:2161]
+    at = 0
+    for seq, n in enumerate([1000, 1000, 161]):
+        t0 = T0 + 7 + round(at * 1000 / 360)
+        body = binary(seq, [("ii", 360000, t0, samples[at:at + n], None)])
+        assert send(server, o, rid, body).status_code == 201
+        at += n
+    r = server.get(f"/v1/recordings/{rid}/export.edf", headers=hdr(o))
+    assert r.status_code == 200, r.text
+    edf = parse_edf(r.content)
+    assert edf["onset"] == Fraction(7, 1000)
+    check_edf_times(server, o, rid, edf, {"ECG II": ("ii", samples)})
+    # A window from 10:00:01.500: its first sample (k = 538, at
+    # 1501.444... ms, given as 1501.444) starts the records.
+    r = server.get(f"/v1/recordings/{rid}/export.edf?from={T0 + 1500}", headers=hdr(o))
+    assert r.status_code == 200, r.text
+    edf = parse_edf(r.content)
+    assert edf["start"] == "01.03.26 10.00.01" and edf["onset"] == Fraction(501444, 10 ** 6)
+    slots = edf_slots(edf)["ECG II"]
+    p = points(server, o, rid, channel="ii", **{"from": T0 + 1500})
+    assert len(slots) == len(p["t"]) == 2161 - 538
+    assert max(abs(t - us_of(w)) for (t, _), w in zip(slots, p["t"])) < 1
+    # A segment recorded apart, 10 s later and 1 ms off the grid.
+    body = binary(9, [("ii", 360000, T0 + 16008, samples[:100], None)])
+    assert send(server, o, rid, body).status_code == 201
+    e = problem(server.get(f"/v1/recordings/{rid}/export.edf", headers=hdr(o)), 422,
+                "EDF_UNSUPPORTED")
+    assert "off the regular grid" in e["detail"] and "CSV" in e["detail"]
 
 
 def test_edf_that_cannot_be_written_says_why(server, cast):
@@ -731,7 +829,7 @@ def parse_edf(b):
     data = b[256 * (ns + 1):]
     per = sum(s["spr"] for s in sig) * 2
     assert len(data) == nrec * per
-    notes = []
+    notes, onsets = [], []
     for r in range(nrec):
         o = r * per
         for s in sig[:-1]:
@@ -739,12 +837,16 @@ def parse_edf(b):
             o += 2 * s["spr"]
         *tals, rest = data[o:o + 2 * sig[-1]["spr"]].split(b"\x14\0")
         assert rest.strip(b"\0") == b""                     # NULs after the TALs
-        assert tals[0] == b"+%d\x14" % (r * dur)           # time keeping
+        # Time keeping: "+<onset>\x14", record r at the first's + r * dur.
+        assert tals[0][:1] == b"+" and tals[0][-1:] == b"\x14"
+        onsets.append(Fraction(tals[0][1:-1].decode()))
+        assert onsets[r] == onsets[0] + r * Fraction(h[244:252].strip())
         for tal in tals[1:]:
             head, text = tal.decode().split("\x14", 1)
             onset, _, duration = head.partition("\x15")
             notes.append((float(onset), float(duration), text))
     return {"signals": sig[:-1], "annotations": notes, "records": nrec, "duration": dur,
+            "onset": onsets[0] if onsets else None,
             "start": h[168:176] + " " + h[176:184], "patient": h[8:88].strip()}
 
 
@@ -1154,3 +1256,36 @@ def test_gdpr_export_links_every_recording_to_all_its_points(start_server):
     problem(server.get(link, headers=hdr(o)), 401, "SESSION_EXPIRED")
     server.db.execute(f"UPDATE auth_sessions SET expires_at = 1 WHERE user_id = '{admin['id']}'")
     problem(server.get(alink, headers=hdr(admin)), 401, "SESSION_EXPIRED")
+
+
+def test_a_link_of_someone_elses_export_needs_the_permission_when_followed(server, cast):
+    """Issue 15 (review, item 6): what made the export must still hold when
+    its link is followed. A therapist (their practitioner) whose role was
+    granted users:export:all exports the person; once the permission is
+    taken from the role, the links of that export stop working (403), and
+    work again when it is given back. The person's own links need nothing."""
+    admin, th, o = cast["admin"], cast["therapist"], cast["owner"]
+    rid = recording(server, o, ECG)["id"]
+    send_ecg_in_batches(server, o, rid, ecg()[:500], [500])
+    before = server.get("/v1/roles/therapist", headers=hdr(admin)).json()["permissions"]
+
+    def set_perms(perms):
+        r = server.request("PUT", "/v1/roles/therapist/permissions", headers=hdr(admin),
+                           json={"permissions": perms})
+        assert r.status_code == 200, r.text
+
+    problem(server.get(f"/v1/users/{o['id']}/export", headers=hdr(th)), 403, "FORBIDDEN")
+    set_perms(before + ["users:export:all"])
+    r = server.get(f"/v1/users/{o['id']}/export", headers=hdr(th))
+    assert r.status_code == 200, r.text
+    link = {x["recording_id"]: x["csv"] for x in r.json()["records"]["recording_points"]}[rid]
+    assert len(all_points(server, th, link)[0]) == 500
+    own = server.get("/v1/me/export", headers=hdr(o)).json()
+    own_link = {x["recording_id"]: x["csv"] for x in own["records"]["recording_points"]}[rid]
+
+    set_perms(before)                                   # revoked
+    problem(server.get(link, headers=hdr(th)), 403, "FORBIDDEN")
+    problem(server.get(link + "?cursor=mlii:0:0", headers=hdr(th)), 403, "FORBIDDEN")
+    assert len(all_points(server, o, own_link)[0]) == 500
+    set_perms(before + ["users:export:all"])            # given back
+    assert len(all_points(server, th, link)[0]) == 500

@@ -519,6 +519,38 @@ def test_progress_has_one_shape_wherever_it_is_shown(server, db, cms, people):
         props = sch["properties"]
         assert props["completed"]["type"] == "boolean", sch
         assert PROGRESS <= set(props) and "progress" not in props, sch
+    # And the real answer, member by member, is what the schema declares
+    # (issue 15 review: course.live was answered but not declared).
+    mine = server.get("/v1/me/courses", headers=hdr(ann)).json()
+    assert mine["data"][0]["course"]["live"] in (True, False)
+    assert_declared(mine, answer("/v1/me/courses", "get"))
+
+
+JSON_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool,
+              "integer": int, "number": (int, float), "null": type(None)}
+
+
+def assert_declared(value, schema, where="$"):
+    """value conforms to schema as far as the OpenAPI document's own
+    answers go: its type, its required members, and strictly no member
+    that the schema's properties leave out; arrays item by item."""
+    types = schema.get("type")
+    if types is not None:
+        types = types if isinstance(types, list) else [types]
+        ok = any(isinstance(value, JSON_TYPES[t]) and
+                 not (t in ("integer", "number") and isinstance(value, bool)) for t in types)
+        assert ok, f"{where}: {value!r} is not {types}"
+    if isinstance(value, dict) and "properties" in schema:
+        for k in schema.get("required", []):
+            assert k in value, f"{where}: required {k} missing"
+        for k, v in value.items():
+            assert k in schema["properties"], f"{where}.{k}: answered, not declared"
+            assert_declared(v, schema["properties"][k], f"{where}.{k}")
+    elif isinstance(value, dict):
+        assert not value or schema.get("additionalProperties", True) is not False, where
+    if isinstance(value, list) and "items" in schema:
+        for i, v in enumerate(value):
+            assert_declared(v, schema["items"], f"{where}[{i}]")
 
 
 @pytest.mark.dialect

@@ -229,6 +229,20 @@ def test_without_a_key_payments_are_not_configured(server, catalogue, db):
     problem(r, 503, "WEBHOOK_NOT_CONFIGURED")
 
 
+def test_an_event_with_no_reason_is_answered_without_one(shop):
+    """Issue 15 review: the webhook's answer carries "reason" only when
+    there is one, never "reason": null, first time or as a duplicate."""
+    s, st, m = shop["server"], shop["stripe"], shop["member"]
+    b = booked(s, m, course_schedule(s, shop))
+    ev = st.intent_event(paid_intent(shop, m, b))
+    for dup in (False, True):
+        r = hook(shop, ev)
+        assert r.status_code == 200, r.text
+        out = r.json()
+        assert out["duplicate"] is dup and out["effect"] == "confirmed", out
+        assert "reason" not in out, out
+
+
 def test_a_succeeded_payment_confirms_its_booking(shop, db):
     s, st, m = shop["server"], shop["stripe"], shop["member"]
     sched = course_schedule(s, shop)
@@ -241,6 +255,8 @@ def test_a_succeeded_payment_confirms_its_booking(shop, db):
     own = {"inbox_id", "outcome", "event_id", "type", "duplicate", "effect"}
     assert own <= set(out) <= own | {"reason"}, out
     assert out["outcome"] == "processed" and out["duplicate"] is False
+    # No reason: no "reason" member, never "reason": null (issue 15 review).
+    assert "reason" not in out, out
     row = read_booking(s, m, b)
     assert row["status"] == "confirmed" and row["payment_status"] == "paid"
     assert row["hold_expires_at"] is None and row["confirmed_at"]

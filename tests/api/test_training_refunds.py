@@ -397,7 +397,17 @@ def test_stripe_refusing_a_refund_fails_it_and_frees_its_amount(shop, db):
     assert complete(shop, again, "refund.failed", status="failed",
                     failure_reason="expired_or_canceled_card")["effect"] == "refund_failed"
     row = refund_row(shop, again)
-    assert row["status"] == "failed" and row["failure_reason"] == "expired_or_canceled_card"
+    # Stripe's reason in the API's spelling (issue 15 review): cancelled.
+    assert row["status"] == "failed" and row["failure_reason"] == "expired_or_cancelled_card"
+    # A refund Stripe cancels without a reason: its status is the reason,
+    # spelled cancelled too, in the answer and in the row.
+    third = asked(shop, m, b, amount_minor=1000)
+    assert decide(shop, admin, third, "approve").status_code == 200
+    assert complete(shop, third, "refund.updated", status="canceled")["effect"] == "refund_failed"
+    row = refund_row(shop, third)
+    assert row["status"] == "failed" and row["failure_reason"] == "cancelled"
+    assert db.scalar(f"SELECT failure_reason FROM refunds WHERE id = '{third['id']}'") == "cancelled"
+    assert money(db, pi) == (7500, 0, 0)
     assert money(db, pi) == (7500, 0, 0)
     assert read_booking(shop["server"], m, b)["payment_status"] == "paid"
 

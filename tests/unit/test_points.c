@@ -1728,7 +1728,16 @@ edf_records_hold_whole_samples_and_refuse_bad_input(void **state)
 	w.max = 1 << 20;
 	e.duration_ms = 0;
 	assert_int_equal(points_edf_write(&e, &w), ERR_INVALID);
-	e.duration_ms = 1; /* 0.5 and 1 Hz: one record of 2 s */
+	/* A window shorter than the samples: the records reach the last
+	 * (25 at 1 Hz, 13 records of 2 s), never cut it off. */
+	e.duration_ms = 1;
+	assert_int_equal(points_edf_write(&e, &w), OK);
+	edf_read((const uint8_t *)w.data, w.len, &in);
+	assert_int_equal(in.nrec, 13);
+	assert_int_equal(edf_digital(&in, 1, 24), b[24]);
+	buf_reset(&w);
+	sig[0].nsamples = 1;
+	sig[1].nsamples = 2; /* 0.5 and 1 Hz: one record of 2 s */
 	assert_int_equal(points_edf_write(&e, &w), OK);
 	edf_read((const uint8_t *)w.data, w.len, &in);
 	assert_true(in.dur == 2.0);
