@@ -187,6 +187,18 @@ int http_query_names(struct request *, const char **names, int max, int *n);
 typedef int (*http_auth_fn)(struct request *, struct principal **out);
 void http_set_authenticator(http_auth_fn);
 /*
+ * The gate: run by the dispatcher before every handler, once the body
+ * is in (a public route's caller may not be known yet: it may call
+ * http_authenticate). Returns OK to go on, or a status with a problem
+ * set on the request, which is then answered and the handler not run
+ * (maintenance mode refuses writes: src/training/settings.c). It may
+ * read in the request's read transaction; it is ended when it returns.
+ * Set once, at start-up; none by default.
+ */
+typedef int (*http_gate_fn)(struct request *);
+void http_set_gate(http_gate_fn);
+int  http_gate(struct request *);
+/*
  * Run the authenticator once for this request (later calls answer what
  * the first did) and set req->caller. The dispatcher calls it for every
  * route not marked ROUTE_PUBLIC; a public route that serves signed-in

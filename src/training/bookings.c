@@ -466,7 +466,8 @@ book_rules(struct tx *tx, struct book *b, struct training_price *p,
 	const char  *sid =
 	    json_string_value(json_object_get(b->body, "schedule_id"));
 	char	status[16] = "";
-	int64_t start = 0, now = time_now_ms(), free_seats = 0;
+	int64_t start = 0, now = time_now_ms(), free_seats = 0, buffer = 0;
+	char	detail[96];
 	int	rc, n = 0;
 
 	st = store_prepare(tx,
@@ -494,6 +495,20 @@ book_rules(struct tx *tx, struct book *b, struct training_price *p,
 		return (training_refuse(b->req, ERR_CONFLICT,
 		    "SCHEDULE_NOT_BOOKABLE", "schedule_id", "not_bookable",
 		    "the schedule has started, ended or been cancelled"));
+	/* booking_buffer_days: London calendar days between now and the
+	 * start's day (0: until it starts). */
+	if ((rc = training_setting_int(
+		 tx, "booking_buffer_days", 0, &buffer)) != OK)
+		return (rc);
+	if (buffer > 0 &&
+	    time_london_day(start) - time_london_day(now) < buffer) {
+		snprintf(detail, sizeof(detail),
+		    "bookings close %lld day(s) before the course starts",
+		    (long long)buffer);
+		return (training_refuse(b->req, ERR_CONFLICT,
+		    "BOOKING_CLOSED_BUFFER", "schedule_id", "too_late",
+		    detail));
+	}
 	/* Holds past their time end here, before anything is counted. */
 	if ((rc = training_holds_expire(tx, sid, now, &n)) != OK)
 		return (rc);
@@ -540,6 +555,7 @@ book_tx(struct tx *tx, void *arg)
 	char		      ref[TRAINING_REF_LEN + 1], iso[ISO_TIME_LEN];
 	char		      type[32] = "", aid[UUID_STR_LEN];
 	size_t		      i;
+	int64_t		      hold = 0;
 	int		      rc;
 
 	json_decref(b->row);
@@ -548,6 +564,7 @@ book_tx(struct tx *tx, void *arg)
 	sid = json_string_value(json_object_get(b->body, "schedule_id"));
 	if ((rc = training_lock(tx, "schedule", sid)) != OK ||
 	    (rc = book_rules(tx, b, &p, type, sizeof(type))) != OK ||
+	    (rc = training_hold_minutes(tx, &hold)) != OK ||
 	    (rc = training_reference_new(tx,
 		 "SELECT 1 FROM training_bookings WHERE booking_reference = ?",
 		 ref)) != OK)
@@ -565,8 +582,7 @@ book_tx(struct tx *tx, void *arg)
 	json_object_set_new(body, "total_minor", json_integer(p.total));
 	json_object_set_new(body, "currency", json_string(p.currency));
 	json_object_set_new(body, "hold_expires_at",
-	    json_string(time_format_iso(
-		time_now_ms() + config.training_hold_minutes * 60000, iso)));
+	    json_string(time_format_iso(time_now_ms() + hold * 60000, iso)));
 	if (p.code_id[0] != '\0')
 		json_object_set_new(
 		    body, "discount_code_id", json_string(p.code_id));

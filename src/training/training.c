@@ -242,6 +242,7 @@ static const struct resource *const training_resources[] = {
 	&special_requirements_resource,
 	&payment_transactions_resource,
 	&refunds_resource,
+	&settings_resource,
 };
 
 /* The Stripe webhook's inbox source and the refund mail. */
@@ -251,6 +252,7 @@ training_init(struct store *db)
 	int rc;
 
 	(void)db;
+	http_set_gate(training_maintenance_gate);
 	if ((rc = training_stripe_init()) != OK)
 		return (rc);
 	return (training_refund_mail_init());

@@ -476,6 +476,37 @@ int training_refund_mail_init(void);
 int training_refund_tell(struct tx *, const struct training_booking *b,
     const char *currency, int64_t amount, const char *why, int manual);
 
+/* settings.c: settings (issue 17 item 6) */
+extern const struct resource settings_resource;
+/*
+ * The effective value of setting key (its value, else its default) as
+ * text into out, from the process's cache, reloaded first when the
+ * settings' epoch read in tx is newer: ERR_NOT_FOUND when there is none.
+ */
+int training_setting_text(struct tx *, const char *key, char *out, size_t n);
+/* The same read as a number (truncated) or a boolean; def when the
+ * setting has no value or none of that type. */
+int training_setting_int(
+    struct tx *, const char *key, int64_t def, int64_t *out);
+int training_setting_bool(struct tx *, const char *key, int def, int *out);
+/* booking_hold_minutes and inquiry_hold_minutes, their config keys'
+ * values (training_hold_minutes, training_inquiry_hold_minutes) by
+ * default. */
+int training_hold_minutes(struct tx *, int64_t *out);
+int training_inquiry_hold_minutes(struct tx *, int64_t *out);
+/*
+ * Why value (text, NULL: not set) is no value of type under rules (a
+ * JSON object, NULL: none), or NULL when it is one; why rules are not
+ * rules, or NULL. Pure, for unit tests too.
+ */
+const char *training_setting_check(
+    const char *type, const char *value, json_t *rules);
+const char *training_setting_rules_check(json_t *rules);
+/* "YYYY-MM-DD" of a real day into *y, *m, *d; -1 when it is none. Pure. */
+int training_date_parse(const char *s, int *y, int *m, int *d);
+/* The http gate of maintenance mode (http_set_gate). */
+int training_maintenance_gate(struct request *);
+
 /* seed.c: the catalogue's demo data for `carebase seed` */
 struct seed_accounts;
 int training_seed(struct store *, struct seed_accounts *);
