@@ -244,6 +244,17 @@ void http_problem_ext(struct request *, int rc, const char *code, json_t *extra,
 /* Add a response header (name and value copied into the arena). */
 void http_header_add(struct request *, const char *name, const char *value);
 
+/*
+ * Token buckets per key (the client's address: req->client_key) for a
+ * route's own throttling, as the server's own rate limit (ratelimit.c):
+ * rate tokens a second, burst at once, about slots keys. take: 1 allowed;
+ * 0 refused, *retry_s (>= 1) says when to come back. A NULL limiter or
+ * an empty key is never refused.
+ */
+struct ratelimit;
+struct ratelimit *http_ratelimit_new(double rate, double burst, size_t slots);
+int http_ratelimit_take(struct ratelimit *, const char *key, int *retry_s);
+
 /* A set of routes from one module. */
 struct route_table {
 	const char	   *module;
