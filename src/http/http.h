@@ -190,6 +190,18 @@ int http_query_names(struct request *, const char **names, int max, int *n);
 typedef int (*http_auth_fn)(struct request *, struct principal **out);
 void http_set_authenticator(http_auth_fn);
 /*
+ * The gate: run by the dispatcher before every handler, once the body
+ * is in (a public route's caller may not be known yet: it may call
+ * http_authenticate). Returns OK to go on, or a status with a problem
+ * set on the request, which is then answered and the handler not run
+ * (maintenance mode refuses writes: src/training/settings.c). It may
+ * read in the request's read transaction; it is ended when it returns.
+ * Set once, at start-up; none by default.
+ */
+typedef int (*http_gate_fn)(struct request *);
+void http_set_gate(http_gate_fn);
+int  http_gate(struct request *);
+/*
  * Run the authenticator once for this request (later calls answer what
  * the first did) and set req->caller. The dispatcher calls it for every
  * route not marked ROUTE_PUBLIC; a public route that serves signed-in
@@ -234,6 +246,17 @@ void http_problem_ext(struct request *, int rc, const char *code, json_t *extra,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Add a response header (name and value copied into the arena). */
 void http_header_add(struct request *, const char *name, const char *value);
+
+/*
+ * Token buckets per key (the client's address: req->client_key) for a
+ * route's own throttling, as the server's own rate limit (ratelimit.c):
+ * rate tokens a second, burst at once, about slots keys. take: 1 allowed;
+ * 0 refused, *retry_s (>= 1) says when to come back. A NULL limiter or
+ * an empty key is never refused.
+ */
+struct ratelimit;
+struct ratelimit *http_ratelimit_new(double rate, double burst, size_t slots);
+int http_ratelimit_take(struct ratelimit *, const char *key, int *retry_s);
 
 /* A set of routes from one module. */
 struct route_table {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "http/http_int.h"
 
 #define RL_WAYS	   8
@@ -155,4 +156,18 @@ size_t
 ratelimit_capacity(const struct ratelimit *rl)
 {
 	return (rl->nsets * RL_WAYS);
+}
+
+struct ratelimit *
+http_ratelimit_new(double rate, double burst, size_t slots)
+{
+	return (ratelimit_new(rate, burst, slots));
+}
+
+int
+http_ratelimit_take(struct ratelimit *rl, const char *key, int *retry_s)
+{
+	if (rl == NULL || key == NULL || key[0] == '\0')
+		return (1);
+	return (ratelimit_take(rl, key, time_mono_ns(), retry_s));
 }

@@ -438,6 +438,12 @@ hreq_dispatch(struct hreq *h)
 			return;
 		}
 	}
+	if (http_gate(req) != OK) {
+		if (!req->responded)
+			http_problem(req, ERR_UNAVAILABLE, NULL,
+			    "The request was refused.");
+		return;
+	}
 	h->rt->handler(req);
 	http_read_tx_end(req);
 	if (!req->responded)

@@ -399,6 +399,28 @@ http_set_authenticator(http_auth_fn fn)
 	authenticator = fn;
 }
 
+/* The gate before a handler: one, set at start-up. */
+
+static http_gate_fn gate;
+
+void
+http_set_gate(http_gate_fn fn)
+{
+	gate = fn;
+}
+
+int
+http_gate(struct request *req)
+{
+	int rc;
+
+	if (gate == NULL)
+		return (OK);
+	rc = gate(req);
+	http_read_tx_end(req);
+	return (rc);
+}
+
 int
 http_authenticate(struct request *req)
 {

@@ -11,7 +11,8 @@
  *	pending --(hold expired: holds.c)--> cancelled
  *
  * A new booking is pending with payment_status pending and holds its
- * seats until hold_expires_at (now + training_hold_minutes). It is paid
+ * seats until hold_expires_at (now + the setting booking_hold_minutes,
+ * by default config training_hold_minutes). It is paid
  * through Stripe (payments.c, payment_events.c), or by staff's confirm
  * action, the offline path (invoice, cash: payment_status paid); one
  * that costs nothing is confirmed by its booker (payment_status paid, no
@@ -26,6 +27,11 @@
  * schedule's lock, each refused with a problem of its own code and
  * nothing changed:
  *   - the schedule is bookable (409 SCHEDULE_NOT_BOOKABLE);
+ *   - not within booking_buffer_days (a setting) London days of the
+ *     start (409 BOOKING_CLOSED_BUFFER);
+ *   - a requalification course only for a holder of a certificate of its
+ *     family, valid or expired at most a month ago (409
+ *     REQUALIFICATION_NOT_ALLOWED, certificates.c);
  *   - one live (pending or confirmed) booking a person a schedule (409
  *     ALREADY_BOOKED; a unique index backs it);
  *   - seats = attendees <= free seats, capacity less confirmed seats and
@@ -466,12 +472,14 @@ book_rules(struct tx *tx, struct book *b, struct training_price *p,
 	const char  *sid =
 	    json_string_value(json_object_get(b->body, "schedule_id"));
 	char	status[16] = "";
-	int64_t start = 0, now = time_now_ms(), free_seats = 0;
+	int64_t start = 0, now = time_now_ms(), free_seats = 0, buffer = 0;
+	char	detail[96], family[24] = "";
 	int	rc, n = 0;
 
 	st = store_prepare(tx,
 	    "SELECT s.status, s.start_time, c.price_minor, c.currency, "
-	    "c.course_type FROM course_schedules s JOIN training_courses c "
+	    "c.course_type, COALESCE(c.requalifies, 'FAW') FROM "
+	    "course_schedules s JOIN training_courses c "
 	    "ON c.id = s.course_id WHERE s.id = ?");
 	store_bind_text(st, 1, sid);
 	if ((rc = store_step(st)) == STORE_ROW) {
@@ -481,6 +489,7 @@ book_rules(struct tx *tx, struct book *b, struct training_price *p,
 		strlcpy_cb(
 		    p->currency, store_col_text(st, 3), sizeof(p->currency));
 		strlcpy_cb(course_type, store_col_text(st, 4), typelen);
+		strlcpy_cb(family, store_col_text(st, 5), sizeof(family));
 	}
 	store_finalize(st);
 	if (rc == STORE_DONE)
@@ -494,6 +503,23 @@ book_rules(struct tx *tx, struct book *b, struct training_price *p,
 		return (training_refuse(b->req, ERR_CONFLICT,
 		    "SCHEDULE_NOT_BOOKABLE", "schedule_id", "not_bookable",
 		    "the schedule has started, ended or been cancelled"));
+	/* booking_buffer_days: London calendar days between now and the
+	 * start's day (0: until it starts). */
+	if ((rc = training_setting_int(
+		 tx, "booking_buffer_days", 0, &buffer)) != OK)
+		return (rc);
+	if (buffer > 0 &&
+	    time_london_day(start) - time_london_day(now) < buffer) {
+		snprintf(detail, sizeof(detail),
+		    "bookings close %lld day(s) before the course starts",
+		    (long long)buffer);
+		return (training_refuse(b->req, ERR_CONFLICT,
+		    "BOOKING_CLOSED_BUFFER", "schedule_id", "too_late",
+		    detail));
+	}
+	if ((rc = training_requalification_check(
+		 tx, b->req, b->who->user_id, course_type, family)) != OK)
+		return (rc);
 	/* Holds past their time end here, before anything is counted. */
 	if ((rc = training_holds_expire(tx, sid, now, &n)) != OK)
 		return (rc);
@@ -540,6 +566,7 @@ book_tx(struct tx *tx, void *arg)
 	char		      ref[TRAINING_REF_LEN + 1], iso[ISO_TIME_LEN];
 	char		      type[32] = "", aid[UUID_STR_LEN];
 	size_t		      i;
+	int64_t		      hold = 0;
 	int		      rc;
 
 	json_decref(b->row);
@@ -548,6 +575,7 @@ book_tx(struct tx *tx, void *arg)
 	sid = json_string_value(json_object_get(b->body, "schedule_id"));
 	if ((rc = training_lock(tx, "schedule", sid)) != OK ||
 	    (rc = book_rules(tx, b, &p, type, sizeof(type))) != OK ||
+	    (rc = training_hold_minutes(tx, &hold)) != OK ||
 	    (rc = training_reference_new(tx,
 		 "SELECT 1 FROM training_bookings WHERE booking_reference = ?",
 		 ref)) != OK)
@@ -565,8 +593,7 @@ book_tx(struct tx *tx, void *arg)
 	json_object_set_new(body, "total_minor", json_integer(p.total));
 	json_object_set_new(body, "currency", json_string(p.currency));
 	json_object_set_new(body, "hold_expires_at",
-	    json_string(time_format_iso(
-		time_now_ms() + config.training_hold_minutes * 60000, iso)));
+	    json_string(time_format_iso(time_now_ms() + hold * 60000, iso)));
 	if (p.code_id[0] != '\0')
 		json_object_set_new(
 		    body, "discount_code_id", json_string(p.code_id));

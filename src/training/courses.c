@@ -25,6 +25,8 @@ static int courses_before_update(struct resource_ctx *, json_t *);
 static const char *const course_types[] = { "EFAW", "FAW", "Paediatric",
 	"requalification", "refresher", NULL };
 
+static const char *const families[] = { "EFAW", "FAW", "Paediatric", NULL };
+
 /* The lengths UK practice sets: hours, over days. */
 static const struct {
 	const char *type;
@@ -58,6 +60,11 @@ static const struct field course_fields[] = {
 	    0, "most learners a schedule of the course may take" },
 	{ "certification_validity_years", FIELD_INT, 0, 0, 10, NULL, "3", NULL,
 	    0, "years the certificate is valid; 0 for none" },
+	{ "requalifies", FIELD_ENUM, FIELD_NULLABLE, 0, 0, families, NULL, NULL,
+	    0,
+	    "a requalification course: the family whose certificate it "
+	    "renews, EFAW, FAW or Paediatric (FAW when not set); only holders "
+	    "of one valid or expired at most a month ago book it" },
 	{ "is_active", FIELD_BOOL, FIELD_FILTER, 0, 0, NULL, "true", NULL, 0,
 	    "offered: listed to the public and may be scheduled" },
 	{ "created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,

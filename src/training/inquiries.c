@@ -106,8 +106,8 @@ inquiries_before_create(struct resource_ctx *ctx, json_t *body)
 	const char  *sid, *uid;
 	char	     ref[TRAINING_REF_LEN + 1], iso[ISO_TIME_LEN];
 	char	     status[16] = "";
-	int64_t	     start = 0, now = time_now_ms(), free_seats = 0, want;
-	int	     rc, n = 0;
+	int64_t start = 0, now = time_now_ms(), free_seats = 0, want, hold = 0;
+	int	rc, n = 0;
 
 	sid = json_string_value(json_object_get(body, "schedule_id"));
 	uid = json_string_value(json_object_get(body, "user_id"));
@@ -156,11 +156,12 @@ inquiries_before_create(struct resource_ctx *ctx, json_t *body)
 		 "SELECT 1 FROM booking_inquiries WHERE inquiry_reference = ?",
 		 ref)) != OK)
 		return (rc);
+	if ((rc = training_inquiry_hold_minutes(ctx->tx, &hold)) != OK)
+		return (rc);
 	json_object_set_new(body, "inquiry_reference", json_string(ref));
 	json_object_set_new(body, "status", json_string("pending"));
 	json_object_set_new(body, "hold_expires_at",
-	    json_string(time_format_iso(
-		now + config.training_inquiry_hold_minutes * 60000, iso)));
+	    json_string(time_format_iso(now + hold * 60000, iso)));
 	return (OK);
 }
 

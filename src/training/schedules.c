@@ -6,6 +6,10 @@
  *	scheduled|confirmed --start--> in_progress --complete--> completed
  *	scheduled|confirmed --cancel--> cancelled
  *
+ * Completing one moves its confirmed bookings to completed or no_show
+ * from their attendance and may issue certificates
+ * (training_schedule_completed, attendance.c).
+ *
  * Status changes only through these actions (POST .../{id}/<verb>, by
  * staff with course_schedules:update:all), never by PATCH. While a
  * schedule is scheduled or confirmed, PATCH may move it (venue, trainer,
@@ -525,6 +529,10 @@ action_tx(struct tx *tx, void *arg)
 		return (rc);
 	if (strcmp(a->t->to, "cancelled") == 0 &&
 	    (rc = training_schedule_cancelled(
+		 tx, a->who, a->req, a->id, now)) != OK)
+		return (rc);
+	if (strcmp(a->t->to, "completed") == 0 &&
+	    (rc = training_schedule_completed(
 		 tx, a->who, a->req, a->id, now)) != OK)
 		return (rc);
 	memset(&ctx, 0, sizeof(ctx));

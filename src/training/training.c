@@ -1,8 +1,8 @@
 /*
  * The training module: its routes, resources and jobs, and the helpers
  * its files share. Tables and the built-in roles' permissions come from
- * migrations 0017 (the catalogue), 0018 (bookings) and 0019 (payments and
- * refunds).
+ * migrations 0017 (the catalogue), 0018 (bookings), 0019 (payments and
+ * refunds), 0031 (settings) and 0032 (attendance and certificates).
  */
 #include <stdio.h>
 #include <string.h>
@@ -116,6 +116,39 @@
 	"\"problems\":{\"401\":\"SIGNATURE_MISSING, SIGNATURE_INVALID, "	\
 	"STALE_TIMESTAMP\",\"422\":\"EVENT_INVALID (not an event)\","	\
 	"\"503\":\"WEBHOOK_NOT_CONFIGURED\"}}"
+#define API_CERT_ISSUE						\
+	"{\"body\":{\"type\":\"object\",\"required\":[\"attendee_id\"],"	\
+	"\"additionalProperties\":false,\"properties\":{\"attendee_id\":"	\
+	"{\"type\":\"string\",\"format\":\"uuid\"}}},\"answers\":{\"201\":"	\
+	"{\"description\":\"the certificate, active\",\"schema\":{\"$ref\":"	\
+	"\"#/components/schemas/certificates\"}}},\"problems\":{\"403\":"	\
+	"\"staff only\",\"409\":\"SCHEDULE_NOT_COMPLETED, NOT_ELIGIBLE, "	\
+	"CERTIFICATE_EXISTS\",\"422\":\"VALIDATION_FAILED\"}}"
+#define API_CERT_REVOKE						\
+	"{\"body\":{\"type\":\"object\",\"required\":[\"reason\"],"	\
+	"\"additionalProperties\":false,\"properties\":{\"reason\":"	\
+	"{\"type\":\"string\",\"minLength\":1}}},\"answers\":{\"200\":"	\
+	"{\"description\":\"the certificate, revoked\",\"schema\":{\"$ref\":"\
+	"\"#/components/schemas/certificates\"}}},\"problems\":{\"403\":"	\
+	"\"staff only\",\"404\":\"no such certificate\",\"409\":"	\
+	"\"INVALID_TRANSITION: revoked already\",\"422\":"		\
+	"\"VALIDATION_FAILED (no reason)\"}}"
+#define API_CERT_VERIFY						\
+	"{\"answers\":{\"200\":{\"description\":\"the certificate as "	\
+	"anyone may verify it\",\"schema\":{\"type\":\"object\","	\
+	"\"required\":[\"certificate_number\",\"holder_name\",\"course\","\
+	"\"course_family\",\"issue_date\",\"expiry_date\",\"status\"],"	\
+	"\"additionalProperties\":false,\"properties\":{"		\
+	"\"certificate_number\":{\"type\":\"string\"},\"holder_name\":"	\
+	"{\"type\":\"string\"},\"course\":{\"type\":\"string\"},"	\
+	"\"course_family\":{\"type\":\"string\"},\"issue_date\":"	\
+	"{\"type\":\"string\",\"format\":\"date\"},\"expiry_date\":"	\
+	"{\"type\":[\"string\",\"null\"],\"format\":\"date\"},"	\
+	"\"status\":{\"type\":\"string\",\"enum\":[\"active\","	\
+	"\"expired\",\"revoked\"]},\"revoked_at\":{\"type\":[\"string\","	\
+	"\"null\"],\"format\":\"date-time\"}}}}},\"problems\":{\"404\":"	\
+	"\"CERTIFICATE_NOT_FOUND (no such token, or its holder was "	\
+	"erased)\",\"429\":\"too many verifications from this client\"}}"
 /* clang-format on */
 
 static const struct route training_routes[] = {
@@ -126,7 +159,10 @@ static const struct route training_routes[] = {
 	    training_schedule_action, 0, "scheduled|confirmed -> in_progress",
 	    &training_transitions[1], API_ACTION("the schedule, in progress") },
 	{ HTTP_POST, "/v1/course-schedules/{id}/complete",
-	    training_schedule_action, 0, "in_progress -> completed",
+	    training_schedule_action, 0,
+	    "in_progress -> completed: confirmed bookings move to completed or "
+	    "no_show from their attendance; with auto_issue_certificates on, "
+	    "the eligible get their certificates",
 	    &training_transitions[2], API_ACTION("the schedule, completed") },
 	{ HTTP_POST, "/v1/course-schedules/{id}/cancel",
 	    training_schedule_action, 0,
@@ -219,15 +255,35 @@ static const struct route training_routes[] = {
 	    "responded\",\"schema\":{\"$ref\":\"#/components/schemas/"
 	    "booking_inquiries\"}}},\"problems\":{\"403\":\"staff only\","
 	    "\"404\":\"no such inquiry\",\"409\":\"INVALID_TRANSITION\"}}" },
+	{ HTTP_POST, "/v1/certificates", training_certificate_create,
+	    ROUTE_JSON_BODY,
+	    "issue an attendee's certificate of a completed schedule (staff): "
+	    "marked present, or late within certificate_late_minutes, and "
+	    "passed",
+	    NULL, API_CERT_ISSUE },
+	{ HTTP_POST, "/v1/certificates/{id}/revoke",
+	    training_certificate_revoke, ROUTE_JSON_BODY,
+	    "active|expired -> revoked (staff), with a {\"reason\"}: its "
+	    "verification says so at once",
+	    NULL, API_CERT_REVOKE },
+	{ HTTP_GET, "/v1/certificate-verifications/{token}",
+	    training_certificate_verify, ROUTE_PUBLIC,
+	    "verify a certificate by the token printed on it: holder name, "
+	    "course, dates and status, nothing else (throttled per client)",
+	    NULL, API_CERT_VERIFY },
 };
 
 static const struct job_kind training_jobs[] = {
 	{ "training.expire_holds", training_expire_job, 0 },
 	{ TRAINING_REFUND_JOB, training_refund_job, 0 },
+	{ "training.expire_certificates", training_expire_certificates_job, 0 },
 };
 
 static const struct job_schedule training_schedules[] = {
 	{ "training.expire_holds", "* * * * *", "training.expire_holds", NULL },
+	/* Nightly: certificates whose expiry date has passed in London. */
+	{ "training.expire_certificates", "15 0 * * *",
+	    "training.expire_certificates", NULL },
 };
 
 static const struct resource *const training_resources[] = {
@@ -243,6 +299,9 @@ static const struct resource *const training_resources[] = {
 	&special_requirements_resource,
 	&payment_transactions_resource,
 	&refunds_resource,
+	&settings_resource,
+	&attendance_records_resource,
+	&certificates_resource,
 };
 
 /* The Stripe webhook's inbox source and the refund mail. */
@@ -252,6 +311,9 @@ training_init(struct store *db)
 	int rc;
 
 	(void)db;
+	http_set_gate(training_maintenance_gate);
+	if ((rc = training_certificates_init()) != OK)
+		return (rc);
 	if ((rc = training_stripe_init()) != OK)
 		return (rc);
 	return (training_refund_mail_init());

@@ -21,7 +21,11 @@
  * training.refund job that sends them to Stripe, and their events;
  * refunds_manual.c the refunds of bookings paid offline, paid back by
  * staff; refund_mail.c the mail that tells the booker.
- * Part 3 (issue 17): cert_pdf.c the certificate PDF, made in memory from
+ * Part 2 (issue 17): settings.c settings, their cache and maintenance
+ * mode; attendance.c attendance records and what completing a schedule
+ * does to its bookings; certificates.c certificates, their public
+ * verification and the nightly expiry.
+ * Also issue 17: cert_pdf.c the certificate PDF, made in memory from
  * plain fields (its own header, cert_pdf.h; no route serves it yet).
  *
  * Catalogue writes are staff's (admins); the public reads without a token
@@ -139,7 +143,7 @@ void training_money_format(
 /*
  * Serialise writers of one row's rules until the transaction ends: kind
  * "course", "venue", "trainer", "schedule" (its seats) or "discount" (a
- * code's uses) and its id (PostgreSQL: an advisory transaction lock;
+ * code's uses), "attendance" or "certificate" (an attendee's) and its id (PostgreSQL: an advisory transaction lock;
  * SQLite: the write transaction already does). Taken in that order by
  * whoever takes more than one.
  */
@@ -490,6 +494,80 @@ int training_refund_mail_init(void);
 int training_refund_tell(struct tx *, const struct training_booking *b,
     const char *currency, int64_t paid, int64_t amount, const char *why,
     int manual);
+
+/* settings.c: settings (issue 17 item 6) */
+extern const struct resource settings_resource;
+/*
+ * The effective value of setting key (its value, else its default) as
+ * text into out, from the process's cache, reloaded first when the
+ * settings' epoch read in tx is newer: ERR_NOT_FOUND when there is none.
+ */
+int training_setting_text(struct tx *, const char *key, char *out, size_t n);
+/* The same read as a number (truncated) or a boolean; def when the
+ * setting has no value or none of that type. */
+int training_setting_int(
+    struct tx *, const char *key, int64_t def, int64_t *out);
+int training_setting_bool(struct tx *, const char *key, int def, int *out);
+/* booking_hold_minutes and inquiry_hold_minutes, their config keys'
+ * values (training_hold_minutes, training_inquiry_hold_minutes) by
+ * default. */
+int training_hold_minutes(struct tx *, int64_t *out);
+int training_inquiry_hold_minutes(struct tx *, int64_t *out);
+/*
+ * Why value (text, NULL: not set) is no value of type under rules (a
+ * JSON object, NULL: none), or NULL when it is one; why rules are not
+ * rules, or NULL. Pure, for unit tests too.
+ */
+const char *training_setting_check(
+    const char *type, const char *value, json_t *rules);
+const char *training_setting_rules_check(json_t *rules);
+/* "YYYY-MM-DD" of a real day into *y, *m, *d; -1 when it is none. Pure. */
+int training_date_parse(const char *s, int *y, int *m, int *d);
+/* The http gate of maintenance mode (http_set_gate). */
+int training_maintenance_gate(struct request *);
+
+/* attendance.c: attendance records (issue 17 item 1) */
+extern const struct resource attendance_records_resource;
+/*
+ * A schedule completed (schedules.c, in its transaction, under the
+ * schedule's lock): each confirmed booking moves to completed when one of
+ * its attendees was marked present, late or partial, else to no_show
+ * (audited as training_bookings.complete / .no_show); then, with
+ * auto_issue_certificates on, the eligible get their certificates.
+ */
+int training_schedule_completed(struct tx *, const struct principal *,
+    struct request *, const char *schedule_id, int64_t now);
+
+/* certificates.c: certificates and their verification (items 2, 4) */
+extern const struct resource certificates_resource;
+/* Issue attendee_id's certificate of its schedule (refused with a
+ * problem: SCHEDULE_NOT_COMPLETED, NOT_ELIGIBLE, CERTIFICATE_EXISTS);
+ * its id into id_out (UUID_STR_LEN). */
+int training_certificate_issue(struct tx *, const struct principal *,
+    struct request *, const char *attendee_id, char *id_out);
+/* Every eligible attendee of schedule_id without one gets theirs. */
+int training_certificates_auto(struct tx *, const struct principal *,
+    struct request *, const char *schedule_id);
+/* POST /v1/certificates, POST /v1/certificates/{id}/revoke, GET
+ * /v1/certificate-verifications/{token} (public, throttled). */
+void training_certificate_create(struct request *);
+void training_certificate_revoke(struct request *);
+void training_certificate_verify(struct request *);
+int  training_certificates_init(void);
+/* The nightly job training.expire_certificates. */
+int training_expire_certificates_job(
+    struct store *, const struct job *, char *);
+/* date + years and months ("YYYY-MM-DD" into out), the day kept or, past
+ * the month's end, its last day (2028-02-29 + 3 years: 2031-02-28); -1
+ * for no date. Pure. */
+int training_date_add(const char *date, int years, int months, char out[11]);
+/* The London date of instant ms, "YYYY-MM-DD". Pure. */
+void training_london_date(int64_t ms, char out[11]);
+/* The requalification rule for user_id booking a course of course_type
+ * that requalifies family: OK, or 409 REQUALIFICATION_NOT_ALLOWED on
+ * req. Not a requalification course: OK. */
+int training_requalification_check(struct tx *, struct request *,
+    const char *user_id, const char *course_type, const char *family);
 
 /* seed.c: the catalogue's demo data for `carebase seed` */
 struct seed_accounts;

@@ -358,6 +358,94 @@ test_expiry_end(void **state)
 	assert_int_equal(training_expiry_end(NULL, &end), -1);
 }
 
+/* Certificates' expiry and the requalification month: the day kept,
+ * or the month's last. */
+static void
+test_date_add(void **state)
+{
+	static const struct {
+		const char *from;
+		int	    years, months;
+		const char *to;
+	} cases[] = {
+		{ "2024-02-29", 3, 0, "2027-02-28" },
+		{ "2024-02-29", 4, 0, "2028-02-29" },
+		{ "2025-03-01", 3, 0, "2028-03-01" },
+		{ "2026-12-04", 3, 0, "2029-12-04" },
+		{ "2027-03-31", 0, -1, "2027-02-28" },
+		{ "2028-03-31", 0, -1, "2028-02-29" },
+		{ "2027-01-15", 0, -1, "2026-12-15" },
+		{ "2026-12-31", 0, 2, "2027-02-28" },
+	};
+	char   out[11];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(training_date_add(cases[i].from,
+				     cases[i].years, cases[i].months, out),
+		    0);
+		assert_string_equal(out, cases[i].to);
+	}
+	assert_int_equal(training_date_add("2027-02-29", 1, 0, out), -1);
+	assert_int_equal(training_date_add("2027-13-01", 1, 0, out), -1);
+	assert_int_equal(training_date_add(NULL, 1, 0, out), -1);
+}
+
+/* The London day of an instant: BST moves late evenings a day on. */
+static void
+test_london_date(void **state)
+{
+	int64_t ms;
+	char	out[11];
+
+	(void)state;
+	assert_int_equal(time_parse_iso("2031-07-15T23:30:00Z", &ms), 0);
+	training_london_date(ms, out);
+	assert_string_equal(out, "2031-07-16");
+	assert_int_equal(time_parse_iso("2024-02-29T23:30:00Z", &ms), 0);
+	training_london_date(ms, out);
+	assert_string_equal(out, "2024-02-29");
+}
+
+/* Settings' values by their type and rules. */
+static void
+test_setting_check(void **state)
+{
+	json_t *num = json_pack(
+		   "{s:b,s:i,s:i}", "integer", 1, "min", 0, "max", 365),
+	       *list = json_pack("{s:i,s:b,s:i,s:i}", "max_items", 2, "integer",
+		   1, "min", 1, "max", 720),
+	       *str = json_pack(
+		   "{s:[s,s],s:i}", "enum", "GBP", "EUR", "max_length", 3),
+	       *bad = json_pack("{s:b}", "shiny", 1);
+
+	(void)state;
+	assert_null(training_setting_check("number", "30", num));
+	assert_null(training_setting_check("number", NULL, num));
+	assert_non_null(training_setting_check("number", "1.5", num));
+	assert_non_null(training_setting_check("number", "366", num));
+	assert_non_null(training_setting_check("number", "thirty", num));
+	assert_non_null(training_setting_check("number", "", NULL));
+	assert_null(training_setting_check("boolean", "false", NULL));
+	assert_non_null(training_setting_check("boolean", "yes", NULL));
+	assert_null(training_setting_check("date", "2028-02-29", NULL));
+	assert_non_null(training_setting_check("date", "2027-02-29", NULL));
+	assert_null(training_setting_check("json", "[72, 24]", list));
+	assert_non_null(training_setting_check("json", "[1,2,3]", list));
+	assert_non_null(training_setting_check("json", "[0]", list));
+	assert_non_null(training_setting_check("json", "[1,", list));
+	assert_null(training_setting_check("string", "GBP", str));
+	assert_non_null(training_setting_check("string", "USD", str));
+	assert_null(training_setting_rules_check(num));
+	assert_null(training_setting_rules_check(NULL));
+	assert_non_null(training_setting_rules_check(bad));
+	json_decref(num);
+	json_decref(list);
+	json_decref(str);
+	json_decref(bad);
+}
+
 int
 main(void)
 {
@@ -369,6 +457,9 @@ main(void)
 		cmocka_unit_test(test_stripe_form),
 		cmocka_unit_test(test_refund_policy),
 		cmocka_unit_test(test_expiry_end),
+		cmocka_unit_test(test_date_add),
+		cmocka_unit_test(test_london_date),
+		cmocka_unit_test(test_setting_check),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

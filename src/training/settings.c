@@ -1,0 +1,586 @@
+/*
+ * Settings (seed 004: settings, issue 17 item 6): typed values of the
+ * business that admins change through /v1/settings and the code reads
+ * where they apply. Migration 0031 makes the table and seeds the keys.
+ *
+ * A value is text read by its value_type: string; number (a decimal,
+ * "30", "2.5"); boolean ("true" or "false"); json (JSON text); date
+ * ("YYYY-MM-DD", a real day). validation_rules (a JSON object) narrows
+ * it: min, max and integer (a number, or each item of a json array),
+ * min_length, max_length, enum and format "email" (a string), min_items
+ * and max_items (a json array). A write whose value does not read as its
+ * type or breaks its rules, or whose rules are not such an object, is
+ * refused (422 VALIDATION_FAILED, an entry naming value or
+ * validation_rules); a setting that is not editable keeps its value (409
+ * SETTING_NOT_EDITABLE). value null means "not set": then default_value
+ * holds, or for the settings backed by a config key (booking_hold_minutes
+ * by training_hold_minutes, inquiry_hold_minutes by
+ * training_inquiry_hold_minutes) the config key's value. key and
+ * value_type never change. Every write is audited by the resource layer
+ * (settings.create, settings.update with the fields changed).
+ *
+ * Anyone, without a token too, reads the public ones (is_public); admins
+ * read and write every one.
+ *
+ * Reading: each process caches every setting's effective value with the
+ * epoch it was loaded under (settings_epoch, one row). Each read of a
+ * setting reads the epoch in the caller's transaction and reloads the
+ * cache first when it is newer, so a change made through any process
+ * holds at the next request anywhere; each write adds one to the epoch in
+ * its own transaction (after_write).
+ *
+ * Where they apply: booking_buffer_days and booking_hold_minutes
+ * (bookings.c), inquiry_hold_minutes (inquiries.c),
+ * auto_issue_certificates and certificate_late_minutes (attendance.c,
+ * certificates.c), maintenance_mode (the gate below). The reminders are
+ * kept for the notifications to come; the refund policy's three are kept
+ * and validated, and refunds.c reads its config keys until it is moved to
+ * them (README).
+ *
+ * Maintenance mode: while maintenance_mode is true every write (POST,
+ * PUT, PATCH, DELETE) is refused with 503 MAINTENANCE_MODE and
+ * Retry-After (maintenance_retry_after_s), but a staff caller's (a role
+ * with is_staff), signing in and out (so staff can come in to end it),
+ * and provider webhooks (money already moved is recorded).
+ */
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/config.h"
+#include "core/err.h"
+#include "core/mail.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "module.h"
+#include "resource/resource.h"
+#include "store/store.h"
+#include "training/training_int.h"
+
+#define SETTINGS_MAX 256 /* settings a process caches */
+
+static const char *const value_types[] = { "string", "number", "boolean",
+	"json", "date", NULL };
+static const char *const categories[] = { "business", "booking", "email",
+	"payment", "certificates", "system", NULL };
+
+static int settings_before_create(struct resource_ctx *, json_t *);
+static int settings_before_update(struct resource_ctx *, json_t *);
+static int settings_after_write(struct resource_ctx *, int, json_t *);
+
+static const struct field setting_fields[] = {
+	{ "key", FIELD_TEXT,
+	    FIELD_REQUIRED | FIELD_CREATE_ONLY | FIELD_FILTER | FIELD_SORT, 1,
+	    64, NULL, NULL, NULL, 0,
+	    "unique name, [a-z0-9_]: booking_buffer_days" },
+	{ "value", FIELD_TEXT, FIELD_NULLABLE, 0, TRAINING_TEXT_MAX, NULL,
+	    "null", NULL, 0,
+	    "the value as text, read by value_type; null: default_value (or "
+	    "the config key behind it) holds" },
+	{ "value_type", FIELD_ENUM, FIELD_REQUIRED | FIELD_CREATE_ONLY, 0, 0,
+	    value_types, NULL, NULL, 0,
+	    "string, number, boolean (true/false), json or date (YYYY-MM-DD)" },
+	{ "category", FIELD_ENUM, FIELD_REQUIRED | FIELD_FILTER, 0, 0,
+	    categories, NULL, NULL, 0,
+	    "business, booking, email, payment, certificates or system" },
+	{ "display_name", FIELD_TEXT, FIELD_REQUIRED, 1, TRAINING_NAME_MAX,
+	    NULL, NULL, NULL, 0, NULL },
+	{ "description", FIELD_TEXT, FIELD_NULLABLE, 0, TRAINING_TEXT_MAX, NULL,
+	    NULL, NULL, 0, NULL },
+	{ "is_public", FIELD_BOOL, FIELD_FILTER, 0, 0, NULL, "false", NULL, 0,
+	    "read by anyone, without a token too" },
+	{ "is_editable", FIELD_BOOL, FIELD_CREATE_ONLY, 0, 0, NULL, "true",
+	    NULL, 0, "false: its value never changes (409)" },
+	{ "requires_restart", FIELD_BOOL, 0, 0, 0, NULL, "false", NULL, 0,
+	    "a change takes effect when carebase restarts" },
+	{ "validation_rules", FIELD_JSON, FIELD_NULLABLE, 0, 0, NULL, NULL,
+	    NULL, 0,
+	    "an object of min, max, integer, min_length, max_length, enum, "
+	    "format (\"email\"), min_items, max_items" },
+	{ "default_value", FIELD_TEXT, FIELD_NULLABLE, 0, TRAINING_TEXT_MAX,
+	    NULL, NULL, NULL, 0, "the value while value is null" },
+	{ "created_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, NULL },
+	{ "updated_by", FIELD_UUID, FIELD_READONLY | FIELD_NULLABLE, 0, 0, NULL,
+	    NULL, NULL, SEE_ALL, "who changed it last" },
+};
+
+const struct resource settings_resource = {
+	.name = "settings",
+	.path = "/v1/settings",
+	.table = "settings",
+	.fields = setting_fields,
+	.nfields = NELEM(setting_fields),
+	.scope_where = { [SCOPE_NONE] = "is_public = 1" },
+	.flags = RESOURCE_PUBLIC_READ | RESOURCE_ETAG_ROW,
+	.actions = (1 << ACTION_LIST) | (1 << ACTION_READ) |
+	    (1 << ACTION_CREATE) | (1 << ACTION_UPDATE),
+	.doc =
+	    "Settings of the business (seed 004: settings): typed values "
+	    "(value_type string, number, boolean, json, date) validated on "
+	    "every write against their type and validation_rules (422), "
+	    "audited. Anyone reads the public ones without a token; admins "
+	    "read and change every one. booking_buffer_days, "
+	    "booking_hold_minutes, inquiry_hold_minutes, "
+	    "auto_issue_certificates, certificate_late_minutes and "
+	    "maintenance_mode (writes refused with 503 and Retry-After, staff "
+	    "excepted) apply at once in every process.",
+	.before_create = settings_before_create,
+	.before_update = settings_before_update,
+	.after_write = settings_after_write,
+};
+
+/* Checking values */
+
+static int
+rule_num(json_t *rules, const char *name, double *out)
+{
+	json_t *v = json_object_get(rules, name);
+
+	if (v == NULL || !json_is_number(v))
+		return (0);
+	*out = json_number_value(v);
+	return (1);
+}
+
+/* A number against min, max and integer; NULL when it holds. */
+static const char *
+number_check(double d, json_t *rules)
+{
+	double lim;
+
+	if (json_is_true(json_object_get(rules, "integer")) &&
+	    d != (double)(long long)d)
+		return ("must be a whole number");
+	if (rule_num(rules, "min", &lim) && d < lim)
+		return ("is below the setting's min");
+	if (rule_num(rules, "max", &lim) && d > lim)
+		return ("is above the setting's max");
+	return (NULL);
+}
+
+/* A decimal number, whole text: "30", "-2.5", "1e3". */
+static int
+number_parse(const char *s, double *out)
+{
+	char *end;
+
+	if (*s == '\0' || isspace((unsigned char)*s))
+		return (-1);
+	*out = strtod(s, &end);
+	return (*end == '\0' ? 0 : -1);
+}
+
+int
+training_date_parse(const char *s, int *y, int *m, int *d)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30,
+		31 };
+	int		 i;
+
+	if (s == NULL || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return (-1);
+	for (i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
+			return (-1);
+	*y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 +
+	    (s[3] - '0');
+	*m = (s[5] - '0') * 10 + (s[6] - '0');
+	*d = (s[8] - '0') * 10 + (s[9] - '0');
+	if (*m < 1 || *m > 12 || *d < 1 || *d > mdays[*m - 1])
+		return (-1);
+	if (*m == 2 && *d == 29 &&
+	    !((*y % 4 == 0 && *y % 100 != 0) || *y % 400 == 0))
+		return (-1);
+	return (0);
+}
+
+const char *
+training_setting_check(const char *type, const char *value, json_t *rules)
+{
+	json_t	   *doc, *v, *item;
+	const char *why = NULL;
+	double	    d, lim;
+	size_t	    i, n;
+	int	    y, m, day, found;
+
+	if (value == NULL)
+		return (NULL);
+	if (strcmp(type, "number") == 0) {
+		if (number_parse(value, &d) != 0)
+			return ("must be a number");
+		return (number_check(d, rules));
+	}
+	if (strcmp(type, "boolean") == 0)
+		return (
+		    strcmp(value, "true") == 0 || strcmp(value, "false") == 0
+			? NULL
+			: "must be true or false");
+	if (strcmp(type, "date") == 0)
+		return (training_date_parse(value, &y, &m, &day) == 0
+			? NULL
+			: "must be a date, YYYY-MM-DD");
+	if (strcmp(type, "json") == 0) {
+		if ((doc = json_loads(value, JSON_DECODE_ANY, NULL)) == NULL)
+			return ("must be JSON text");
+		if (json_is_array(doc)) {
+			n = json_array_size(doc);
+			if (rule_num(rules, "min_items", &lim) &&
+			    (double)n < lim)
+				why = "has fewer items than min_items";
+			else if (rule_num(rules, "max_items", &lim) &&
+			    (double)n > lim)
+				why = "has more items than max_items";
+			json_array_foreach(doc, i, item) {
+				if (why != NULL)
+					break;
+				if ((json_object_get(rules, "min") != NULL ||
+					json_object_get(rules, "max") != NULL ||
+					json_object_get(rules, "integer") !=
+					    NULL) &&
+				    !json_is_number(item))
+					why = "must hold numbers";
+				else if (json_is_number(item))
+					why = number_check(
+					    json_number_value(item), rules);
+			}
+		} else if (json_object_get(rules, "min_items") != NULL ||
+		    json_object_get(rules, "max_items") != NULL)
+			why = "must be a JSON array";
+		json_decref(doc);
+		return (why);
+	}
+	/* string */
+	n = training_chars(value);
+	if (rule_num(rules, "min_length", &lim) && (double)n < lim)
+		return ("is shorter than min_length");
+	if (rule_num(rules, "max_length", &lim) && (double)n > lim)
+		return ("is longer than max_length");
+	if ((v = json_object_get(rules, "enum")) != NULL) {
+		found = 0;
+		json_array_foreach(v, i, item)
+			found |= json_is_string(item) &&
+			    strcmp(json_string_value(item), value) == 0;
+		if (!found)
+			return ("is not one of the setting's enum");
+	}
+	if ((v = json_object_get(rules, "format")) != NULL &&
+	    strcmp(json_string_value(v), "email") == 0 &&
+	    !mail_address_valid(value))
+		return ("must be an email address");
+	return (NULL);
+}
+
+const char *
+training_setting_rules_check(json_t *rules)
+{
+	const char *k;
+	json_t	   *v, *item;
+	size_t	    i;
+
+	if (rules == NULL || json_is_null(rules))
+		return (NULL);
+	if (!json_is_object(rules))
+		return ("must be an object");
+	json_object_foreach(rules, k, v) {
+		if (strcmp(k, "min") == 0 || strcmp(k, "max") == 0 ||
+		    strcmp(k, "min_length") == 0 ||
+		    strcmp(k, "max_length") == 0 ||
+		    strcmp(k, "min_items") == 0 ||
+		    strcmp(k, "max_items") == 0) {
+			if (!json_is_number(v))
+				return ("min, max and the lengths are numbers");
+		} else if (strcmp(k, "integer") == 0) {
+			if (!json_is_boolean(v))
+				return ("integer is true or false");
+		} else if (strcmp(k, "enum") == 0) {
+			if (!json_is_array(v) || json_array_size(v) == 0)
+				return ("enum is an array of strings");
+			json_array_foreach(v, i, item)
+				if (!json_is_string(item))
+					return ("enum is an array of strings");
+		} else if (strcmp(k, "format") == 0) {
+			if (!json_is_string(v) ||
+			    strcmp(json_string_value(v), "email") != 0)
+				return ("format is \"email\"");
+		} else
+			return ("names a rule that is not known");
+	}
+	return (NULL);
+}
+
+/* The setting as it would be: its rules, then its value and default. */
+static int
+setting_validate(struct resource_ctx *ctx, json_t *body)
+{
+	json_t	   *errs, *rules;
+	const char *type, *why, *k;
+	size_t	    i;
+
+	if ((errs = json_array()) == NULL)
+		return (ERR_NOMEM);
+	type = json_string_value(training_pick(body, ctx->old, "value_type"));
+	rules = training_pick(body, ctx->old, "validation_rules");
+	if (json_is_null(rules))
+		rules = NULL;
+	if ((k = json_string_value(json_object_get(body, "key"))) != NULL)
+		for (i = 0; k[i] != '\0'; i++)
+			if (!islower((unsigned char)k[i]) &&
+			    !isdigit((unsigned char)k[i]) && k[i] != '_') {
+				resource_field_err(errs, "key",
+				    "invalid_format",
+				    "letters a-z, digits and _ only");
+				break;
+			}
+	if ((why = training_setting_rules_check(rules)) != NULL)
+		resource_field_err(errs, "validation_rules", "invalid", why);
+	else if (type != NULL) {
+		why = training_setting_check(type,
+		    json_string_value(training_pick(body, ctx->old, "value")),
+		    rules);
+		if (why != NULL)
+			resource_field_err(errs, "value", "invalid", why);
+		why = training_setting_check(type,
+		    json_string_value(
+			training_pick(body, ctx->old, "default_value")),
+		    rules);
+		if (why != NULL)
+			resource_field_err(
+			    errs, "default_value", "invalid", why);
+	}
+	return (resource_errs_answer(ctx->req, errs, "The setting"));
+}
+
+static int
+settings_before_create(struct resource_ctx *ctx, json_t *body)
+{
+	return (setting_validate(ctx, body));
+}
+
+static int
+settings_before_update(struct resource_ctx *ctx, json_t *body)
+{
+	json_t *v = json_object_get(body, "value");
+
+	if (v != NULL &&
+	    !json_is_true(json_object_get(ctx->old, "is_editable")) &&
+	    !json_equal(v, json_object_get(ctx->old, "value"))) {
+		http_problem(ctx->req, ERR_CONFLICT, "SETTING_NOT_EDITABLE",
+		    "The setting %s is not editable.",
+		    json_string_value(json_object_get(ctx->old, "key")));
+		return (ERR_CONFLICT);
+	}
+	return (setting_validate(ctx, body));
+}
+
+static int
+settings_after_write(struct resource_ctx *ctx, int action, json_t *row)
+{
+	struct stmt *st;
+	int	     rc;
+
+	(void)action;
+	(void)row;
+	st = store_prepare(ctx->tx,
+	    "UPDATE settings_epoch SET epoch = epoch + 1 WHERE id = 1");
+	rc = store_step(st);
+	store_finalize(st);
+	return (rc == STORE_DONE ? OK : rc);
+}
+
+/* The cache */
+
+struct cached {
+	char *key;
+	char *value; /* effective: value, else default_value; NULL: none */
+};
+
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct cached   cache[SETTINGS_MAX];
+static size_t	       cache_n;
+static int64_t	       cache_epoch = -1;
+
+static void
+cache_clear(void)
+{
+	size_t i;
+
+	for (i = 0; i < cache_n; i++) {
+		free(cache[i].key);
+		free(cache[i].value);
+	}
+	cache_n = 0;
+	cache_epoch = -1;
+}
+
+/* Under cache_mu: the rows, read after the epoch in the same tx. */
+static int
+cache_load(struct tx *tx, int64_t epoch)
+{
+	struct stmt *st;
+	const char  *v;
+	int	     rc;
+
+	cache_clear();
+	st = store_prepare(tx,
+	    "SELECT key, COALESCE(value, default_value) FROM settings "
+	    "ORDER BY key");
+	while ((rc = store_step(st)) == STORE_ROW && cache_n < SETTINGS_MAX) {
+		v = store_col_text(st, 1);
+		cache[cache_n].key = strdup(store_col_text(st, 0));
+		cache[cache_n].value = v != NULL ? strdup(v) : NULL;
+		if (cache[cache_n].key == NULL ||
+		    (v != NULL && cache[cache_n].value == NULL)) {
+			free(cache[cache_n].key);
+			free(cache[cache_n].value);
+			rc = ERR_NOMEM;
+			break;
+		}
+		cache_n++;
+	}
+	store_finalize(st);
+	if (rc != STORE_DONE && rc != STORE_ROW) {
+		cache_clear();
+		return (rc);
+	}
+	cache_epoch = epoch;
+	return (OK);
+}
+
+int
+training_setting_text(struct tx *tx, const char *key, char *out, size_t n)
+{
+	struct stmt *st;
+	int64_t	     epoch = -1;
+	size_t	     i;
+	int	     rc;
+
+	out[0] = '\0';
+	st = store_prepare(tx, "SELECT epoch FROM settings_epoch WHERE id = 1");
+	if ((rc = store_step(st)) == STORE_ROW) {
+		epoch = store_col_int64(st, 0);
+		rc = OK;
+	} else if (rc == STORE_DONE)
+		rc = ERR_NOT_FOUND;
+	store_finalize(st);
+	if (rc != OK)
+		return (rc);
+	pthread_mutex_lock(&cache_mu);
+	if (epoch != cache_epoch)
+		rc = cache_load(tx, epoch);
+	if (rc == OK) {
+		rc = ERR_NOT_FOUND;
+		for (i = 0; i < cache_n; i++)
+			if (strcmp(cache[i].key, key) == 0) {
+				if (cache[i].value != NULL) {
+					strlcpy_cb(out, cache[i].value, n);
+					rc = OK;
+				}
+				break;
+			}
+	}
+	pthread_mutex_unlock(&cache_mu);
+	return (rc);
+}
+
+int
+training_setting_int(struct tx *tx, const char *key, int64_t def, int64_t *out)
+{
+	char   text[64];
+	double d;
+	int    rc;
+
+	*out = def;
+	if ((rc = training_setting_text(tx, key, text, sizeof(text))) ==
+	    ERR_NOT_FOUND)
+		return (OK);
+	if (rc != OK)
+		return (rc);
+	if (number_parse(text, &d) == 0)
+		*out = (int64_t)d;
+	return (OK);
+}
+
+int
+training_setting_bool(struct tx *tx, const char *key, int def, int *out)
+{
+	char text[16];
+	int  rc;
+
+	*out = def;
+	if ((rc = training_setting_text(tx, key, text, sizeof(text))) ==
+	    ERR_NOT_FOUND)
+		return (OK);
+	if (rc != OK)
+		return (rc);
+	if (strcmp(text, "true") == 0)
+		*out = 1;
+	else if (strcmp(text, "false") == 0)
+		*out = 0;
+	return (OK);
+}
+
+int
+training_hold_minutes(struct tx *tx, int64_t *out)
+{
+	return (training_setting_int(
+	    tx, "booking_hold_minutes", config.training_hold_minutes, out));
+}
+
+int
+training_inquiry_hold_minutes(struct tx *tx, int64_t *out)
+{
+	return (training_setting_int(tx, "inquiry_hold_minutes",
+	    config.training_inquiry_hold_minutes, out));
+}
+
+/* Maintenance mode */
+
+static int
+gate_exempt(const struct request *req)
+{
+	static const char *const paths[] = { "/v1/auth/login",
+		"/v1/auth/logout", NULL };
+	int			 i;
+
+	for (i = 0; paths[i] != NULL; i++)
+		if (strcmp(req->path, paths[i]) == 0)
+			return (1);
+	return (strncmp(req->path, "/v1/webhooks/", 13) == 0);
+}
+
+int
+training_maintenance_gate(struct request *req)
+{
+	struct tx *tx;
+	int64_t	   retry = 600;
+	int	   rc, on = 0;
+	char	   hv[24];
+
+	if (req->method == HTTP_GET || req->method == HTTP_HEAD ||
+	    req->method == HTTP_OPTIONS || gate_exempt(req))
+		return (OK);
+	if (req->caller == NULL)
+		(void)http_authenticate(req);
+	if (req->caller != NULL && req->caller->is_staff)
+		return (OK);
+	if ((rc = http_read_tx(req, &tx)) != OK)
+		return (OK); /* the handler meets the database's trouble */
+	rc = training_setting_bool(tx, "maintenance_mode", 0, &on);
+	if (rc == OK && on)
+		rc = training_setting_int(
+		    tx, "maintenance_retry_after_s", 600, &retry);
+	http_read_tx_end(req);
+	if (rc != OK || !on)
+		return (OK);
+	snprintf(hv, sizeof(hv), "%lld", (long long)retry);
+	http_header_add(req, "Retry-After", hv);
+	http_problem(req, ERR_UNAVAILABLE, "MAINTENANCE_MODE",
+	    "carebase is in maintenance: changes are refused for now; try "
+	    "again later.");
+	return (ERR_UNAVAILABLE);
+}

@@ -1,0 +1,326 @@
+"""Attendance, certificates and their public verification (issue 17 items
+1, 2 and 4): attendance is marked by the schedule's trainer or staff once
+the schedule has started, one record an attendee; completing the schedule
+moves its bookings to completed or no_show from it and, with
+auto_issue_certificates on, issues the certificates of those present (or
+late within certificate_late_minutes) who passed. A certificate's
+issue_date is the London day the schedule ends and its expiry the
+course's certification_validity_years later (29 February: 28 February).
+The nightly job expires them; requalification courses are booked only by
+holders of a certificate of that family valid or expired at most a month
+ago. GET /v1/certificate-verifications/{token} answers without a token,
+shows revocation at once, discloses nothing else, is throttled, and
+answers 404 once the holder is erased. Runs on SQLite and PostgreSQL."""
+
+import datetime
+
+from conftest import hdr, person, problem, queue_job, wait_until
+from training_helpers import book_training, booked, course_schedule, training_course
+
+VERIFY_KEYS = {"certificate_number", "holder_name", "course", "course_family", "issue_date",
+               "expiry_date", "status", "revoked_at"}
+
+
+def ms(y, mo, d, h=9):
+    return int(datetime.datetime(y, mo, d, h, tzinfo=datetime.timezone.utc).timestamp() * 1000)
+
+
+def confirm(server, admin, b):
+    r = server.post(f"/v1/training-bookings/{b['id']}/confirm", headers=hdr(admin))
+    assert r.status_code == 200, r.text
+
+
+def attendee_ids(server, admin, b):
+    r = server.get(f"/v1/training-booking-attendees?booking_id={b['id']}", headers=hdr(admin))
+    assert r.status_code == 200, r.text
+    return [a["id"] for a in sorted(r.json()["data"], key=lambda a: a["position"])]
+
+
+def mark(server, who, attendee, status="present", passed=True, **extra):
+    body = {"attendee_id": attendee, "status": status, "passed_assessment": passed}
+    body.update(extra)
+    return server.post("/v1/attendance-records", headers=hdr(who), json=body)
+
+
+def move(db, s, start, hours=7):
+    """Move schedule s to start at start (Unix ms), as time passing would."""
+    db.execute(f"UPDATE course_schedules SET start_time = {start}, "
+               f"end_time = {start + hours * 3600000} WHERE id = '{s['id']}'")
+
+
+def act(server, admin, s, verb):
+    r = server.post(f"/v1/course-schedules/{s['id']}/{verb}", headers=hdr(admin))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def certificates_of(server, who, **filters):
+    q = "&".join(f"{k}={v}" for k, v in filters.items())
+    r = server.get(f"/v1/certificates?{q}", headers=hdr(who))
+    assert r.status_code == 200, r.text
+    return r.json()["data"]
+
+
+def verify(server, token):
+    return server.get(f"/v1/certificate-verifications/{token}")
+
+
+def completed_run(server, c, db, start=None, auto=True):
+    """A schedule with two bookings: the member's (two attendees: present
+    and passed; absent) and member2's (one attendee, absent); moved to
+    start at start and completed. Returns (schedule, bookings, attendees)."""
+    admin = c["admin"]
+    s = course_schedule(server, c)
+    m2 = person(server, "second")
+    b1 = booked(server, c["member"], s, 2)
+    b2 = booked(server, m2, s)
+    for b in (b1, b2):
+        confirm(server, admin, b)
+    a1, a2 = attendee_ids(server, admin, b1)
+    (a3,) = attendee_ids(server, admin, b2)
+    move(db, s, start or ms(2024, 2, 29))
+    r = mark(server, c["instructor"], a1)
+    assert r.status_code == 201, r.text
+    assert mark(server, admin, a2, "absent").status_code == 201
+    assert mark(server, admin, a3, "absent", False).status_code == 201
+    if not auto:
+        set_setting(server, admin, "auto_issue_certificates", "false")
+    act(server, admin, s, "start")
+    act(server, admin, s, "complete")
+    return s, (b1, b2, m2), (a1, a2, a3)
+
+
+def set_setting(server, admin, key, value):
+    r = server.get(f"/v1/settings?key={key}", headers=hdr(admin))
+    row = r.json()["data"][0]
+    r = server.request("PATCH", f"/v1/settings/{row['id']}", headers=hdr(admin),
+                       json={"value": value})
+    assert r.status_code == 200, r.text
+
+
+def test_attendance_is_marked_by_the_trainer_or_staff_from_the_start(server, catalogue, db):
+    c = catalogue
+    admin, m = c["admin"], c["member"]
+    s = course_schedule(server, c)
+    b = booked(server, m, s, 2)
+    a1, a2 = attendee_ids(server, admin, b)
+    # A pending booking is not attended.
+    problem(mark(server, admin, a1), 409, "BOOKING_NOT_CONFIRMED")
+    confirm(server, admin, b)
+    # Not before the schedule starts, by anyone.
+    problem(mark(server, admin, a1), 409, "SCHEDULE_NOT_STARTED")
+    problem(mark(server, c["instructor"], a1), 409, "SCHEDULE_NOT_STARTED")
+    move(db, s, ms(2026, 1, 5))
+    # Not by another trainer nor by the member; by the schedule's trainer.
+    r = mark(server, c["instructor2"], a1)
+    assert r.status_code in (403, 404), r.text
+    problem(mark(server, m, a1), 403, "FORBIDDEN")
+    r = mark(server, c["instructor"], a1, check_in_time="2026-01-05T09:05:00.000Z",
+             participation_score=90, trainer_feedback="confident with CPR")
+    assert r.status_code == 201, r.text
+    rec = r.json()
+    assert rec["certificate_eligible"] is True and rec["marked_by"] == c["instructor"]["id"]
+    assert rec["booking_id"] == b["id"] and rec["schedule_id"] == s["id"]
+    assert rec["user_id"] == m["id"]
+    # One record an attendee and schedule.
+    problem(mark(server, admin, a1, "absent"), 409, "ATTENDANCE_EXISTS")
+    # Late: eligible within certificate_late_minutes (15) of the start only.
+    r = mark(server, admin, a2, "late", check_in_time="2026-01-05T09:20:00.000Z")
+    assert r.status_code == 201 and r.json()["certificate_eligible"] is False
+    r2 = server.request("PATCH", f"/v1/attendance-records/{r.json()['id']}",
+                        headers=hdr(c["instructor"]),
+                        json={"check_in_time": "2026-01-05T09:15:00.000Z"})
+    assert r2.status_code == 200 and r2.json()["certificate_eligible"] is True, r2.text
+    set_setting(server, admin, "certificate_late_minutes", "10")
+    r2 = server.request("PATCH", f"/v1/attendance-records/{r.json()['id']}",
+                        headers=hdr(admin), json={"passed_assessment": True})
+    assert r2.json()["certificate_eligible"] is False
+    # Failing the assessment is never eligible.
+    r2 = server.request("PATCH", f"/v1/attendance-records/{rec['id']}", headers=hdr(admin),
+                        json={"passed_assessment": False})
+    assert r2.json()["certificate_eligible"] is False
+    # The member reads their own, the other trainer none; marked_by is
+    # read-only.
+    mine = server.get("/v1/attendance-records", headers=hdr(m)).json()["data"]
+    assert {x["attendee_id"] for x in mine} == {a1, a2}
+    assert mine[0]["trainer_feedback"] in ("confident with CPR", None)
+    assert server.get("/v1/attendance-records",
+                      headers=hdr(c["instructor2"])).json()["data"] == []
+    problem(server.request("PATCH", f"/v1/attendance-records/{rec['id']}", headers=hdr(admin),
+                           json={"marked_by": admin["id"]}), 422, "VALIDATION_FAILED")
+    assert db.count("audit_log", f"action = 'attendance_records.create'") == 2
+
+
+def test_completion_moves_bookings_and_issues_certificates(server, catalogue, db):
+    c = catalogue
+    admin, m = c["admin"], c["member"]
+    s, (b1, b2, m2), (a1, a2, a3) = completed_run(server, c, db)
+    # The bookings by their attendance.
+    r = server.get(f"/v1/training-bookings/{b1['id']}", headers=hdr(admin)).json()
+    assert r["status"] == "completed"
+    r = server.get(f"/v1/training-bookings/{b2['id']}", headers=hdr(admin)).json()
+    assert r["status"] == "no_show"
+    assert db.count("audit_log", f"action = 'training_bookings.no_show' AND "
+                    f"entity_id = '{b2['id']}'") == 1
+    # One certificate, the eligible attendee's: issued on the London day
+    # the course ended, 29 February 2024, valid three years: 28 February.
+    certs = certificates_of(server, admin, schedule_id=s["id"])
+    assert len(certs) == 1
+    cert = certs[0]
+    assert cert["attendee_id"] == a1 and cert["user_id"] == m["id"]
+    assert cert["issue_date"] == "2024-02-29" and cert["expiry_date"] == "2027-02-28"
+    assert cert["status"] == "active" and cert["course_family"] == "EFAW"
+    assert cert["holder_name"] == m["first_name"]
+    assert cert["certificate_number"].startswith("RFT-2024-")
+    assert len(cert["verification_token"]) == 32
+    # The booker reads theirs; the other member none.
+    assert [x["id"] for x in certificates_of(server, m)] == [cert["id"]]
+    assert certificates_of(server, m2) == []
+    # Staff issue no second one, nor one to those not eligible.
+    problem(server.post("/v1/certificates", headers=hdr(admin), json={"attendee_id": a1}),
+            409, "CERTIFICATE_EXISTS")
+    problem(server.post("/v1/certificates", headers=hdr(admin), json={"attendee_id": a2}),
+            409, "NOT_ELIGIBLE")
+    problem(server.post("/v1/certificates", headers=hdr(m), json={"attendee_id": a1}),
+            403, "FORBIDDEN")
+    # A certificate number is unique (the index backs it).
+    assert db.count("certificates", f"certificate_number = '{cert['certificate_number']}'") == 1
+
+
+def test_staff_issue_when_auto_issue_is_off(server, catalogue, db):
+    c = catalogue
+    admin = c["admin"]
+    # A course valid two years, ending 2024-03-01 in London.
+    s, (b1, _, _), (a1, a2, _) = completed_run(server, c, db, start=ms(2024, 3, 1), auto=False)
+    assert certificates_of(server, admin, schedule_id=s["id"]) == []
+    r = server.post("/v1/certificates", headers=hdr(admin), json={"attendee_id": a1})
+    assert r.status_code == 201, r.text
+    cert = r.json()
+    assert cert["issue_date"] == "2024-03-01" and cert["expiry_date"] == "2027-03-01"
+    assert db.count("audit_log", f"action = 'certificates.create' AND "
+                    f"entity_id = '{cert['id']}'") == 1
+    # Not before completion.
+    s2 = course_schedule(server, c, start=72)
+    b = booked(server, c["member"], s2)
+    confirm(server, admin, b)
+    (x,) = attendee_ids(server, admin, b)
+    move(db, s2, ms(2026, 6, 1))
+    assert mark(server, admin, x).status_code == 201
+    problem(server.post("/v1/certificates", headers=hdr(admin), json={"attendee_id": x}),
+            409, "SCHEDULE_NOT_COMPLETED")
+
+
+def test_verification_revocation_expiry_and_no_disclosure(server, catalogue, db):
+    c = catalogue
+    admin, m = c["admin"], c["member"]
+    s, _, (a1, _, _) = completed_run(server, c, db)
+    cert = certificates_of(server, admin, schedule_id=s["id"])[0]
+    r = verify(server, cert["verification_token"])
+    assert r.status_code == 200, r.text
+    v = r.json()
+    assert set(v) == VERIFY_KEYS
+    assert v["holder_name"] == m["first_name"] and v["course"] == c["course"]["name"]
+    assert v["status"] == "active" and v["issue_date"] == "2024-02-29"
+    assert m["email"] not in r.text and m["id"] not in r.text
+    problem(verify(server, "A" * 32), 404, "CERTIFICATE_NOT_FOUND")
+    problem(verify(server, "not-a-token"), 404, "CERTIFICATE_NOT_FOUND")
+    # Expired: the verification says so from the day after expiry; the
+    # nightly job marks the row.
+    db.execute(f"UPDATE certificates SET expiry_date = '2026-01-01' WHERE id = '{cert['id']}'")
+    assert verify(server, cert["verification_token"]).json()["status"] == "expired"
+    queue_job(db, "training.expire_certificates")
+    wait_until(lambda: db.scalar(f"SELECT status FROM certificates WHERE id = "
+                                 f"'{cert['id']}'") == "expired", timeout=15,
+               what="certificate expired by the job")
+    # Revoked at once, by staff only, with a reason.
+    path = f"/v1/certificates/{cert['id']}/revoke"
+    problem(server.post(path, headers=hdr(m), json={"reason": "x"}), 403, "FORBIDDEN")
+    problem(server.post(path, headers=hdr(admin), json={}), 422, "VALIDATION_FAILED")
+    r = server.post(path, headers=hdr(admin), json={"reason": "assessment irregularity"})
+    assert r.status_code == 200 and r.json()["status"] == "revoked", r.text
+    v = verify(server, cert["verification_token"]).json()
+    assert v["status"] == "revoked" and v["revoked_at"]
+    assert "irregularity" not in str(v)
+    problem(server.post(path, headers=hdr(admin), json={"reason": "again"}), 409,
+            "INVALID_TRANSITION")
+
+
+def test_nightly_job_expires_only_past_ones(server, catalogue, db):
+    c = catalogue
+    s, _, _ = completed_run(server, c, db)
+    cert = certificates_of(server, c["admin"], schedule_id=s["id"])[0]
+    queue_job(db, "training.expire_certificates")
+    wait_until(lambda: db.count("jobs", "kind = 'training.expire_certificates'") == 0,
+               timeout=15, what="the job ran")
+    assert db.scalar(f"SELECT status FROM certificates WHERE id = '{cert['id']}'") == "active"
+    assert db.count("job_schedules", "name = 'training.expire_certificates'") in (0, 1)
+
+
+def test_erasure_hides_the_certificate_and_export_holds_it(server, catalogue, db):
+    c = catalogue
+    admin, m = c["admin"], c["member"]
+    s, _, (a1, _, _) = completed_run(server, c, db)
+    cert = certificates_of(server, admin, schedule_id=s["id"])[0]
+    doc = server.get("/v1/me/export", headers=hdr(m)).json()
+    rec = doc["records"]
+    assert [x["id"] for x in rec["certificates"]] == [cert["id"]]
+    assert rec["certificates"][0]["holder_name"] == m["first_name"]
+    assert {x["attendee_id"] for x in rec["attendance_records"]} >= {a1}
+    r = server.post(f"/v1/users/{m['id']}/erase", headers=hdr(admin))
+    assert r.status_code in (200, 204), r.text
+    problem(verify(server, cert["verification_token"]), 404, "CERTIFICATE_NOT_FOUND")
+
+
+def test_verification_is_throttled(server, catalogue, db):
+    c = catalogue
+    s, _, _ = completed_run(server, c, db)
+    cert = certificates_of(server, c["admin"], schedule_id=s["id"])[0]
+    seen = []
+    for i in range(40):
+        r = verify(server, f"{i:0>32}".replace("0", "Z"))
+        seen.append(r.status_code)
+        if r.status_code == 429:
+            assert int(r.headers["Retry-After"]) >= 1
+            break
+    assert 429 in seen and set(seen) <= {404, 429}, seen
+    # Throttled, even the right token tells nothing.
+    problem(verify(server, cert["verification_token"]), 429, "RATE_LIMITED")
+
+
+def test_requalification_needs_a_recent_certificate_of_its_family(server, catalogue, db):
+    c = catalogue
+    admin, m = c["admin"], c["member"]
+    requal = training_course(server, admin, name="EFAW Requalification",
+                             course_type="requalification", duration_hours=6,
+                             duration_days=1, requalifies="EFAW")
+    rs = course_schedule(server, {**c, "course": requal}, start=200)
+    problem(book_training(server, m, rs), 409, "REQUALIFICATION_NOT_ALLOWED")
+    s, _, _ = completed_run(server, c, db)
+    cert = certificates_of(server, admin, schedule_id=s["id"])[0]
+    # Valid: books. Expired over a month ago: refused. Expired within the
+    # month: books. Revoked: refused.
+    r = book_training(server, m, rs)
+    assert r.status_code == 201, r.text
+    r = server.post(f"/v1/training-bookings/{r.json()['id']}/cancel", headers=hdr(m))
+    assert r.status_code == 200, r.text
+    today = datetime.date.today()
+    long_ago = (today - datetime.timedelta(days=40)).isoformat()
+    recent = (today - datetime.timedelta(days=20)).isoformat()
+    db.execute(f"UPDATE certificates SET expiry_date = '{long_ago}', status = 'expired' "
+               f"WHERE id = '{cert['id']}'")
+    problem(book_training(server, m, rs), 409, "REQUALIFICATION_NOT_ALLOWED")
+    db.execute(f"UPDATE certificates SET expiry_date = '{recent}' WHERE id = '{cert['id']}'")
+    r = book_training(server, m, rs)
+    assert r.status_code == 201, r.text
+    server.post(f"/v1/training-bookings/{r.json()['id']}/cancel", headers=hdr(m))
+    db.execute(f"UPDATE certificates SET status = 'revoked' WHERE id = '{cert['id']}'")
+    problem(book_training(server, m, rs), 409, "REQUALIFICATION_NOT_ALLOWED")
+    # Another family's certificate does not count.
+    faw = training_course(server, admin, name="FAW Requalification",
+                          course_type="requalification", duration_hours=12,
+                          duration_days=2, requalifies="FAW")
+    fs = course_schedule(server, {**c, "course": faw}, start=300, hours=30)
+    db.execute(f"UPDATE certificates SET status = 'active', expiry_date = '2030-01-01' "
+               f"WHERE id = '{cert['id']}'")
+    problem(book_training(server, m, fs), 409, "REQUALIFICATION_NOT_ALLOWED")
+    assert book_training(server, m, rs).status_code == 201
