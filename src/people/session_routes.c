@@ -70,10 +70,10 @@ static int sess_begin(
 static int     sess_access(struct tx *, struct sess_op *);
 static json_t *sess_row(
     struct stmt *, const char *current, const unsigned char *key);
-static int     list_tx(struct tx *, void *);
-static int     end_tx(struct tx *, void *);
-static void    sess_list(struct request *, int mine);
-static void    sess_end(struct request *, int mine, int one);
+static int  list_tx(struct tx *, void *);
+static int  end_tx(struct tx *, void *);
+static void sess_list(struct request *, int mine);
+static void sess_end(struct request *, int mine, int one);
 
 /*
  * The caller's scope for action, and whose sessions the route names: the
@@ -136,8 +136,8 @@ sess_row(struct stmt *st, const char *current, const unsigned char *key)
 	    "last_activity_at", people_json_time(0, store_col_int64(st, 5)),
 	    "expires_at", people_json_time(0, store_col_int64(st, 6)));
 	for (i = 0; o != NULL && i < PEOPLE_SESSION_DETAILS; i++)
-		json_object_set_new(o, names[i],
-		    people_session_detail(key, st, 1 + i, i, id));
+		json_object_set_new(
+		    o, names[i], people_session_detail(key, st, 1 + i, i, id));
 	return (o);
 }
 

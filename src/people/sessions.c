@@ -56,8 +56,8 @@ static const struct field auth_session_fields[] = {
 	    NULL, NULL, 0, "SHA-256 of the bearer token" },
 	{ "ip", FIELD_TEXT, FIELD_NULLABLE | FIELD_PERSONAL, 0, 0, NULL, NULL,
 	    NULL, 0, "the client's address" },
-	{ "user_agent", FIELD_TEXT, FIELD_NULLABLE | FIELD_PERSONAL, 0, 0,
-	    NULL, NULL, NULL, 0, "the client's User-Agent" },
+	{ "user_agent", FIELD_TEXT, FIELD_NULLABLE | FIELD_PERSONAL, 0, 0, NULL,
+	    NULL, NULL, 0, "the client's User-Agent" },
 	{ "device_fingerprint", FIELD_TEXT, FIELD_NULLABLE | FIELD_PERSONAL, 0,
 	    0, NULL, NULL, NULL, 0, "the device fingerprint the client sent" },
 	{ "created_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
@@ -88,7 +88,7 @@ const struct resource auth_sessions_resource = {
 	       "account.",
 };
 
-/* The sealed columns, in the order of people_session_detail's callers. */
+/* The sealed columns, by people_session_detail's which. */
 static const char *const detail_cols[PEOPLE_SESSION_DETAILS] = { "ip",
 	"user_agent", "device_fingerprint" };
 
@@ -172,8 +172,8 @@ people_session_start(struct tx *tx, struct request *req, const char *user_id,
 	/* Then the client's details, sealed. */
 	plain[0] = req->ip[0] != '\0' ? req->ip : NULL;
 	plain[1] = header_bounded(req, "User-Agent", PEOPLE_AGENT_MAX);
-	plain[2] = header_bounded(
-	    req, "X-Device-Fingerprint", PEOPLE_FINGERPRINT_MAX);
+	plain[2] =
+	    header_bounded(req, "X-Device-Fingerprint", PEOPLE_FINGERPRINT_MAX);
 	return (details_write(tx,
 	    "UPDATE auth_sessions SET ip = ?, user_agent = ?, "
 	    "device_fingerprint = ? WHERE id = ?",
@@ -212,13 +212,15 @@ details_write(struct tx *tx, const char *sql, const char *user_id,
 	if (rc == OK) {
 		for (i = 0; i < PEOPLE_SESSION_DETAILS; i++)
 			if (blob[i] != NULL)
-				store_bind_blob(st, (int)i + 1, blob[i], len[i]);
+				store_bind_blob(
+				    st, (int)i + 1, blob[i], len[i]);
 			else
 				store_bind_null(st, (int)i + 1);
 		store_bind_text(st, PEOPLE_SESSION_DETAILS + 1, id);
 		rc = store_step(st);
 		store_finalize(st);
-		rc = rc == STORE_DONE ? OK : (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+		rc = rc == STORE_DONE ? OK
+				      : (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
 	}
 	for (i = 0; i < PEOPLE_SESSION_DETAILS; i++)
 		free(blob[i]);
