@@ -90,3 +90,9 @@ keyring_email_index(const char *email, char out[65])
 	crypto_blind_index(keys[KEY_INDEX], norm, out);
 	sodium_memzero(norm, sizeof(norm));
 }
+
+void
+keyring_text_index(const char *value, char out[65])
+{
+	crypto_blind_index(keys[KEY_INDEX], value, out);
+}

@@ -4,7 +4,8 @@
  * key itself is used for nothing else and can be wiped after start-up.
  *
  *	KEY_WRAP	wraps each user's data key (users' personal fields)
- *	KEY_INDEX	keyed blind indexes (find a user by email)
+ *	KEY_INDEX	keyed blind indexes (find a user by email; count
+ *			failed logins by client address)
  *	KEY_SYSTEM	seals personal data that belongs to no one user yet
  *			(email_log recipients and template variables)
  */
@@ -33,5 +34,8 @@ int keyring_open_text(enum key_purpose, const char *ad,
     const unsigned char *sealed, size_t len, char **out);
 /* Blind index of a normalised (lower-cased, trimmed) email: 65 bytes hex. */
 void keyring_email_index(const char *email, char out[65]);
+/* Blind index of value as it is (a client address's "ip:<limit key>",
+ * login throttling): 65 bytes hex. */
+void keyring_text_index(const char *value, char out[65]);
 
 #endif

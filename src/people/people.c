@@ -449,6 +449,9 @@ people_init(struct store *db)
 	if ((rc = mail_template_register(&family_welcome_template)) != OK &&
 	    rc != ERR_CONFLICT)
 		return (rc);
+	/* Sessions migration 0033 carried over in clear are sealed now. */
+	if ((rc = people_sessions_seal_legacy(db)) != OK)
+		return (rc);
 	return (people_profile_init());
 }
 

@@ -24,6 +24,7 @@
 
 struct request;
 struct tx;
+struct stmt;
 struct store;
 struct principal;
 struct resource;
@@ -142,6 +143,18 @@ struct people_session {
 /* Start a session for user_id (ip, agent, fingerprint from req). */
 int people_session_start(struct tx *, struct request *, const char *user_id,
     int is_staff, struct people_session *out);
+/* The sealed details of a session: ip, user_agent, device_fingerprint. */
+#define PEOPLE_SESSION_DETAILS 3
+/*
+ * Column col of st, the sealed detail which (0 ip, 1 user_agent, 2
+ * device_fingerprint) of session id, opened under its user's key: a
+ * string, or null when NULL, when key is NULL (the user erased) or when
+ * it does not open.
+ */
+json_t *people_session_detail(const unsigned char *key, struct stmt *st,
+    int col, int which, const char *id);
+/* Seal the rows migration 0033 carried over in clear (start-up). */
+int people_sessions_seal_legacy(struct store *);
 /* The request authenticator given to resource_set_auth. */
 int people_authenticate(struct request *, struct principal **out);
 /* End one session. */

@@ -11,7 +11,8 @@
  * Live means not ended, before its absolute expiry and not idle past its
  * timeout (people_session_live). Each answers the session's id, whether
  * it is the one making the request ("current"), the address, user agent
- * and device fingerprint it signed in from, when it started, when it was
+ * and device fingerprint it signed in from (stored sealed under the
+ * user's data key, opened here: sessions.c), when it started, when it was
  * last used (written at most once a step: people_activity_step) and when
  * it ends at the latest; never its token's hash. Newest first, paged by
  * id (?limit, ?cursor; a bad one is 400 INVALID_PARAMETER or
@@ -30,6 +31,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "core/err.h"
 #include "core/util.h"
@@ -39,6 +41,7 @@
 #include "people/people_int.h"
 #include "resource/audit.h"
 #include "resource/resource.h"
+#include "resource/seal.h"
 #include "store/store.h"
 
 #define SESSIONS_LIST_MAX 200
@@ -65,11 +68,12 @@ struct sess_op {
 static int sess_begin(
     struct request *, struct sess_op *, const char *action, int mine);
 static int     sess_access(struct tx *, struct sess_op *);
-static json_t *sess_row(struct stmt *, const char *current);
-static int     list_tx(struct tx *, void *);
-static int     end_tx(struct tx *, void *);
-static void    sess_list(struct request *, int mine);
-static void    sess_end(struct request *, int mine, int one);
+static json_t *sess_row(
+    struct stmt *, const char *current, const unsigned char *key);
+static int  list_tx(struct tx *, void *);
+static int  end_tx(struct tx *, void *);
+static void sess_list(struct request *, int mine);
+static void sess_end(struct request *, int mine, int one);
 
 /*
  * The caller's scope for action, and whose sessions the route names: the
@@ -117,11 +121,13 @@ sess_access(struct tx *tx, struct sess_op *op)
 	return (rc == ERR_FORBIDDEN ? ERR_NOT_FOUND : rc);
 }
 
+/* key: the user's, to open the details with; NULL once erased. */
 static json_t *
-sess_row(struct stmt *st, const char *current)
+sess_row(struct stmt *st, const char *current, const unsigned char *key)
 {
 	json_t	   *o;
 	const char *names[] = { "ip", "user_agent", "device_fingerprint" };
+	const char *id = store_col_text(st, 0);
 	int	    i;
 
 	o = json_pack("{s:s,s:b,s:o,s:o,s:o}", "id", store_col_text(st, 0),
@@ -129,11 +135,9 @@ sess_row(struct stmt *st, const char *current)
 	    "created_at", people_json_time(0, store_col_int64(st, 4)),
 	    "last_activity_at", people_json_time(0, store_col_int64(st, 5)),
 	    "expires_at", people_json_time(0, store_col_int64(st, 6)));
-	for (i = 0; o != NULL && i < 3; i++)
-		json_object_set_new(o, names[i],
-		    store_col_is_null(st, 1 + i)
-			? json_null()
-			: json_string(store_col_text(st, 1 + i)));
+	for (i = 0; o != NULL && i < PEOPLE_SESSION_DETAILS; i++)
+		json_object_set_new(
+		    o, names[i], people_session_detail(key, st, 1 + i, i, id));
 	return (o);
 }
 
@@ -143,14 +147,23 @@ list_tx(struct tx *tx, void *arg)
 	struct sess_op *op = arg;
 	struct stmt    *st;
 	json_t	       *row;
+	unsigned char	key[SEAL_KEY_LEN];
 	int		rc, step, after = op->pg.after[0] != '\0', i = 0;
+	int		have_key;
 
 	json_decref(op->data);
 	op->data = NULL;
 	if ((rc = sess_access(tx, op)) != OK)
 		return (rc);
-	if ((op->data = json_array()) == NULL)
+	/* Every row is the user's: one key opens them all. */
+	rc = seal_key_load(tx, op->user_id, key);
+	if (rc != OK && rc != ERR_NOT_FOUND)
+		return (rc);
+	have_key = rc == OK;
+	if ((op->data = json_array()) == NULL) {
+		sodium_memzero(key, sizeof(key));
 		return (ERR_NOMEM);
+	}
 	st = store_prepare(tx,
 	    after ? "SELECT id, ip, user_agent, device_fingerprint, "
 		    "created_at, last_activity_at, expires_at FROM "
@@ -168,13 +181,15 @@ list_tx(struct tx *tx, void *arg)
 	store_bind_int64(st, ++i, op->pg.limit + 1);
 	while ((step = store_step(st)) == STORE_ROW &&
 	    json_array_size(op->data) <= (size_t)op->pg.limit) {
-		if ((row = sess_row(st, op->who->session_id)) == NULL ||
+		if ((row = sess_row(st, op->who->session_id,
+			 have_key ? key : NULL)) == NULL ||
 		    json_array_append_new(op->data, row) != 0) {
 			step = ERR_NOMEM;
 			break;
 		}
 	}
 	store_finalize(st);
+	sodium_memzero(key, sizeof(key));
 	return (step == STORE_ROW || step == STORE_DONE ? OK : step);
 }
 

@@ -1,9 +1,15 @@
 /*
  * Auth sessions (the seed's admin_sessions): an opaque bearer token of 256
  * random bits given once to the client; only its SHA-256 is stored, with
- * the client's address, user agent and device fingerprint, the time of
- * the last activity, an idle timeout and an absolute expiry, both from
- * config by whether the user's role is staff.
+ * the client's address, user agent and device fingerprint (personal data:
+ * sealed under the user's data key, bound to "auth_sessions.<column>:<id>",
+ * so erasure leaves nothing readable), the time of the last activity, an
+ * idle timeout and an absolute expiry, both from config by whether the
+ * user's role is staff. Nothing decides on the stored address: login
+ * throttling counts the request's own (throttle.c).
+ *
+ * Rows carried over in clear by migration 0033 (legacy_plain = 1) are
+ * sealed at start-up (people_sessions_seal_legacy).
  *
  * The authenticator accepts "Authorization: Bearer <token>" only. A token
  * in the query string leaks into logs and histories, so a request that
@@ -13,38 +19,47 @@
  * so a session in use every few seconds never reads as idle.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <sodium.h>
 
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/crypto.h"
 #include "core/err.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "module.h"
 #include "people/people.h"
 #include "people/people_int.h"
 #include "resource/resource.h"
+#include "resource/seal.h"
+#include "store/migrate.h"
 #include "store/store.h"
+
+#define LEGACY_BATCH 100 /* rows sealed per transaction */
 
 /*
  * The table as a person's GDPR export and erasure follow it; no route
  * serves it (sign-in writes it, the authenticator reads it). Exported
- * without the token's hash or the idle timeout; erasure clears the
- * address, agent and device (FIELD_ERASE), after ending the sessions.
+ * without the token's hash or the idle timeout, the address, agent and
+ * device opened (FIELD_PERSONAL); erasure clears them and destroys the
+ * key they were sealed under, after ending the sessions.
  */
 static const struct field auth_session_fields[] = {
 	{ "user_id", FIELD_UUID, FIELD_REQUIRED | FIELD_HIDDEN, 0, 0, NULL,
 	    NULL, "users", 0, "the user signed in; owns the row" },
 	{ "token_hash", FIELD_TEXT, FIELD_REQUIRED | FIELD_HIDDEN, 0, 0, NULL,
 	    NULL, NULL, 0, "SHA-256 of the bearer token" },
-	{ "ip", FIELD_TEXT, FIELD_NULLABLE | FIELD_ERASE, 0, 0, NULL, NULL,
+	{ "ip", FIELD_TEXT, FIELD_NULLABLE | FIELD_PERSONAL, 0, 0, NULL, NULL,
 	    NULL, 0, "the client's address" },
-	{ "user_agent", FIELD_TEXT, FIELD_NULLABLE | FIELD_ERASE, 0, 0, NULL,
+	{ "user_agent", FIELD_TEXT, FIELD_NULLABLE | FIELD_PERSONAL, 0, 0, NULL,
 	    NULL, NULL, 0, "the client's User-Agent" },
-	{ "device_fingerprint", FIELD_TEXT, FIELD_NULLABLE | FIELD_ERASE, 0, 0,
-	    NULL, NULL, NULL, 0, "the device fingerprint the client sent" },
+	{ "device_fingerprint", FIELD_TEXT, FIELD_NULLABLE | FIELD_PERSONAL, 0,
+	    0, NULL, NULL, NULL, 0, "the device fingerprint the client sent" },
 	{ "created_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
 	    "signed in" },
 	{ "last_activity_at", FIELD_TIME, FIELD_REQUIRED, 0, 0, NULL, NULL,
@@ -73,6 +88,15 @@ const struct resource auth_sessions_resource = {
 	       "account.",
 };
 
+/* The sealed columns, by people_session_detail's which. */
+static const char *const detail_cols[PEOPLE_SESSION_DETAILS] = { "ip",
+	"user_agent", "device_fingerprint" };
+
+struct legacy_batch {
+	int64_t seen;	/* rows read this batch */
+	int64_t sealed; /* of them sealed (not cleared) */
+};
+
 /* Query keys that name a credential, whatever their value. */
 static const char *const token_keys[] = { "access_token", "token", "auth",
 	"auth_token", "authorization", "bearer", "session_token", "api_key",
@@ -99,15 +123,21 @@ static int  session_touch(
 static int	   query_key_is_token(const char *key, size_t len);
 static const char *header_bounded(struct request *, const char *, size_t max);
 static int refuse(struct request *, const char *code, const char *detail);
+static int details_write(struct tx *, const char *sql, const char *user_id,
+    const char *id, const char *const plain[PEOPLE_SESSION_DETAILS],
+    int *sealed);
+static int legacy_row(struct tx *, const char *id, int *sealed);
+static int legacy_batch_tx(struct tx *, void *);
 
 int
 people_session_start(struct tx *tx, struct request *req, const char *user_id,
     int is_staff, struct people_session *out)
 {
 	struct stmt *st;
+	const char  *plain[PEOPLE_SESSION_DETAILS] = { NULL, NULL, NULL };
 	char	     hash[TOKEN_HASH_LEN];
 	int64_t	     now = time_now_ms();
-	int	     step;
+	int	     step, sealed;
 
 	memset(out, 0, sizeof(*out));
 	uuid_v7(out->id);
@@ -123,29 +153,216 @@ people_session_start(struct tx *tx, struct request *req, const char *user_id,
 			  : config.session_absolute_member_s);
 	if ((st = store_prepare(tx,
 		 "INSERT INTO auth_sessions (id, user_id, "
-		 "token_hash, ip, user_agent, device_fingerprint, created_at, "
-		 "last_activity_at, idle_timeout_ms, expires_at) "
-		 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) == NULL)
+		 "token_hash, created_at, last_activity_at, idle_timeout_ms, "
+		 "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)")) == NULL)
 		return (ERR_DB);
 	store_bind_text(st, 1, out->id);
 	store_bind_text(st, 2, user_id);
 	store_bind_text(st, 3, hash);
-	store_bind_text(st, 4, req != NULL ? req->ip : NULL);
-	store_bind_text(st, 5,
-	    req != NULL ? header_bounded(req, "User-Agent", PEOPLE_AGENT_MAX)
-			: NULL);
-	store_bind_text(st, 6,
-	    req != NULL ? header_bounded(req, "X-Device-Fingerprint",
-			      PEOPLE_FINGERPRINT_MAX)
-			: NULL);
-	store_bind_int64(st, 7, now);
-	store_bind_int64(st, 8, now);
-	store_bind_int64(st, 9, out->idle_timeout_ms);
-	store_bind_int64(st, 10, out->expires_at);
+	store_bind_int64(st, 4, now);
+	store_bind_int64(st, 5, now);
+	store_bind_int64(st, 6, out->idle_timeout_ms);
+	store_bind_int64(st, 7, out->expires_at);
 	step = store_step(st);
 	store_finalize(st);
-	return (
-	    step == STORE_DONE ? OK : (step == ERR_BUSY ? ERR_BUSY : ERR_DB));
+	if (step != STORE_DONE)
+		return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	if (req == NULL)
+		return (OK);
+	/* Then the client's details, sealed. */
+	plain[0] = req->ip[0] != '\0' ? req->ip : NULL;
+	plain[1] = header_bounded(req, "User-Agent", PEOPLE_AGENT_MAX);
+	plain[2] =
+	    header_bounded(req, "X-Device-Fingerprint", PEOPLE_FINGERPRINT_MAX);
+	return (details_write(tx,
+	    "UPDATE auth_sessions SET ip = ?, user_agent = ?, "
+	    "device_fingerprint = ? WHERE id = ?",
+	    user_id, out->id, plain, &sealed));
+}
+
+/*
+ * Seal plain[] (NULL: none) under user_id's key for session id and run
+ * sql (binding the three, then id). The user's key gone (erased): NULLs
+ * are written, *sealed 0.
+ */
+static int
+details_write(struct tx *tx, const char *sql, const char *user_id,
+    const char *id, const char *const plain[PEOPLE_SESSION_DETAILS],
+    int *sealed)
+{
+	struct stmt   *st;
+	unsigned char  key[SEAL_KEY_LEN];
+	unsigned char *blob[PEOPLE_SESSION_DETAILS] = { NULL, NULL, NULL };
+	size_t	       len[PEOPLE_SESSION_DETAILS] = { 0, 0, 0 }, i;
+	int	       rc, have_key;
+
+	*sealed = 0;
+	rc = seal_key_load(tx, user_id, key);
+	if (rc != OK && rc != ERR_NOT_FOUND)
+		return (rc);
+	have_key = rc == OK;
+	rc = OK;
+	for (i = 0; i < PEOPLE_SESSION_DETAILS && have_key && rc == OK; i++)
+		if (plain[i] != NULL)
+			rc = seal_field(key, "auth_sessions", detail_cols[i],
+			    id, plain[i], &blob[i], &len[i]);
+	sodium_memzero(key, sizeof(key));
+	if (rc == OK && (st = store_prepare(tx, sql)) == NULL)
+		rc = ERR_DB;
+	if (rc == OK) {
+		for (i = 0; i < PEOPLE_SESSION_DETAILS; i++)
+			if (blob[i] != NULL)
+				store_bind_blob(
+				    st, (int)i + 1, blob[i], len[i]);
+			else
+				store_bind_null(st, (int)i + 1);
+		store_bind_text(st, PEOPLE_SESSION_DETAILS + 1, id);
+		rc = store_step(st);
+		store_finalize(st);
+		rc = rc == STORE_DONE ? OK
+				      : (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	}
+	for (i = 0; i < PEOPLE_SESSION_DETAILS; i++)
+		free(blob[i]);
+	*sealed = rc == OK && have_key;
+	return (rc);
+}
+
+json_t *
+people_session_detail(const unsigned char *key, struct stmt *st, int col,
+    int which, const char *id)
+{
+	const void *b;
+	json_t	   *v;
+	char	   *plain;
+	size_t	    n;
+
+	if (key == NULL || store_col_is_null(st, col))
+		return (json_null());
+	b = store_col_blob(st, col, &n);
+	if (seal_open_field(key, "auth_sessions", detail_cols[which], id, b, n,
+		&plain) != OK) {
+		log_warn("event=seal_open_failed table=auth_sessions "
+			 "column=%s",
+		    detail_cols[which]);
+		return (json_null());
+	}
+	v = json_string(plain);
+	sodium_memzero(plain, strlen(plain));
+	free(plain);
+	return (v != NULL ? v : json_null());
+}
+
+/* Rows carried over in clear by migration 0033 */
+
+/* Session id's details sealed if still in clear; *sealed 1 if so. */
+static int
+legacy_row(struct tx *tx, const char *id, int *sealed)
+{
+	struct stmt *st;
+	const void  *b;
+	char	    *plain[PEOPLE_SESSION_DETAILS] = { NULL, NULL, NULL };
+	const char  *view[PEOPLE_SESSION_DETAILS];
+	char	     user[UUID_STR_LEN];
+	size_t	     n, i;
+	int	     rc;
+
+	*sealed = 0;
+	st = store_prepare(tx,
+	    "SELECT user_id, ip, user_agent, "
+	    "device_fingerprint FROM auth_sessions WHERE id = ? AND "
+	    "legacy_plain = 1");
+	store_bind_text(st, 1, id);
+	if ((rc = store_step(st)) == STORE_ROW) {
+		strlcpy_cb(user, store_col_text(st, 0), sizeof(user));
+		for (i = 0; i < PEOPLE_SESSION_DETAILS && rc == STORE_ROW;
+		     i++) {
+			if (store_col_is_null(st, (int)i + 1))
+				continue;
+			b = store_col_blob(st, (int)i + 1, &n);
+			if ((plain[i] = malloc(n + 1)) == NULL) {
+				rc = ERR_NOMEM;
+				break;
+			}
+			if (n > 0)
+				memcpy(plain[i], b, n);
+			plain[i][n] = '\0';
+		}
+	}
+	store_finalize(st);
+	if (rc == STORE_DONE)
+		rc = OK; /* sealed already, or no such row */
+	else if (rc == STORE_ROW) {
+		/* The person erased meanwhile: their details go, unsealed. */
+		for (i = 0; i < PEOPLE_SESSION_DETAILS; i++)
+			view[i] = plain[i];
+		rc = details_write(tx,
+		    "UPDATE auth_sessions SET ip = ?, user_agent = ?, "
+		    "device_fingerprint = ?, legacy_plain = 0 WHERE id = ? "
+		    "AND legacy_plain = 1",
+		    user, id, view, sealed);
+	} else if (rc != ERR_NOMEM)
+		rc = rc == ERR_BUSY ? ERR_BUSY : ERR_DB;
+	for (i = 0; i < PEOPLE_SESSION_DETAILS; i++)
+		if (plain[i] != NULL) {
+			sodium_memzero(plain[i], strlen(plain[i]));
+			free(plain[i]);
+		}
+	return (rc);
+}
+
+static int
+legacy_batch_tx(struct tx *tx, void *arg)
+{
+	struct legacy_batch *lb = arg;
+	struct stmt	    *st;
+	char		     ids[LEGACY_BATCH][UUID_STR_LEN];
+	int		     rc, n = 0, i, one;
+
+	lb->seen = lb->sealed = 0;
+	/* Each row sealed leaves the set: the next batch starts over. */
+	st = store_prepare(tx,
+	    "SELECT id FROM auth_sessions WHERE "
+	    "legacy_plain = 1 ORDER BY id LIMIT ?");
+	store_bind_int64(st, 1, LEGACY_BATCH);
+	while ((rc = store_step(st)) == STORE_ROW && n < LEGACY_BATCH)
+		strlcpy_cb(ids[n++], store_col_text(st, 0), UUID_STR_LEN);
+	store_finalize(st);
+	if (rc != STORE_DONE && rc != STORE_ROW)
+		return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	for (i = 0; i < n; i++) {
+		if ((rc = legacy_row(tx, ids[i], &one)) != OK)
+			return (rc);
+		lb->sealed += one;
+	}
+	lb->seen = n;
+	return (OK);
+}
+
+int
+people_sessions_seal_legacy(struct store *db)
+{
+	struct legacy_batch lb;
+	int64_t		    total = 0, cleared = 0;
+	int		    rc;
+
+	/* legacy_plain comes with migration 0033: nothing to seal before. */
+	if ((rc = migrate_applied(db, "0033_sessions_sealed")) != OK)
+		return (rc == ERR_NOT_FOUND ? OK : rc);
+	do {
+		if ((rc = store_run(
+			 db, STORE_TX_WRITE, legacy_batch_tx, &lb)) != OK) {
+			log_error("event=sessions_seal_failed status=%s",
+			    err_code(rc));
+			return (rc);
+		}
+		total += lb.sealed;
+		cleared += lb.seen - lb.sealed;
+	} while (lb.seen == LEGACY_BATCH);
+	if (total > 0 || cleared > 0)
+		log_info("event=sessions_sealed rows=%lld cleared=%lld",
+		    (long long)total, (long long)cleared);
+	return (OK);
 }
 
 int

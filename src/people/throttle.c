@@ -7,7 +7,9 @@
  *	ip:<client>				one address, any account
  *
  * (an account known or not, so the answer never tells which; <client> is
- * the address's limit key: IPv4, or an IPv6 /64, after trusted_proxies).
+ * the keyed blind index (keyring_text_index) of "ip:" and the address's
+ * limit key: IPv4, or an IPv6 /64, after trusted_proxies. The address is
+ * personal data: the table never holds it in clear, only compares it).
  *
  * Each attempt is counted before its password is checked, in one
  * conditional upsert per subject, all in one transaction: a row that is
@@ -35,6 +37,7 @@
 
 #include "core/config.h"
 #include "core/err.h"
+#include "core/keyring.h"
 #include "core/util.h"
 #include "people/people_int.h"
 #include "store/store.h"
@@ -103,9 +106,13 @@ static void
 subjects(const char *email_index, const char *client, char *pair, char *account,
     char *ip)
 {
-	snprintf(pair, SUBJECT_MAX, "account:%s:ip:%s", email_index, client);
+	char key[SUBJECT_MAX], index[65];
+
+	snprintf(key, sizeof(key), "ip:%s", client);
+	keyring_text_index(key, index);
+	snprintf(pair, SUBJECT_MAX, "account:%s:ip:%s", email_index, index);
 	snprintf(account, SUBJECT_MAX, "account:%s", email_index);
-	snprintf(ip, SUBJECT_MAX, "ip:%s", client);
+	snprintf(ip, SUBJECT_MAX, "ip:%s", index);
 }
 
 int

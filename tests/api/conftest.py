@@ -731,6 +731,23 @@ def sign_in(server, email, password=PASSWORD, **kw):
     return server.post("/v1/auth/login", json={"email": email, "password": password}, **kw)
 
 
+def text_index(server, value):
+    """The keyed blind index carebase keeps of value (keyring_text_index):
+    BLAKE2b keyed with the index key, which is derived from the server's
+    master key as libsodium's crypto_kdf derives it (context "cbindex_",
+    subkey 2: keyring_init)."""
+    master = bytes.fromhex(open(server.env["CAREBASE_MASTER_KEY_FILE"]).read().strip())
+    key = hashlib.blake2b(b"", digest_size=32, key=master,
+                          salt=(2).to_bytes(8, "little") + bytes(8),
+                          person=b"cbindex_" + bytes(8)).digest()
+    return hashlib.blake2b(value.encode(), digest_size=32, key=key).hexdigest()
+
+
+def ip_subject(server, client):
+    """login_failures' subject of a client address (its limit key)."""
+    return "ip:" + text_index(server, "ip:" + client)
+
+
 def login(server, email, password=PASSWORD, headers=None):
     """The token of a sign-in that must succeed."""
     r = sign_in(server, email, password, headers=headers or {})

@@ -158,12 +158,15 @@ def test_idle_and_absolute_expiry(server, column):
 
 def test_session_records_client_details(server):
     register(server, "ann@example.org")
-    sign_in(server, "ann@example.org", headers={"User-Agent": "pytest-agent/1",
-                                                "X-Device-Fingerprint": "f" * 1000})
-    ua, fp, idle = server.db.query("SELECT user_agent, device_fingerprint, "
-                                   "idle_timeout_ms FROM auth_sessions")[0]
-    assert ua == "pytest-agent/1"
-    assert 0 < len(fp) <= 256
+    r = sign_in(server, "ann@example.org", headers={"User-Agent": "pytest-agent/1",
+                                                    "X-Device-Fingerprint": "f" * 1000})
+    assert r.status_code == 200, r.text
+    # Stored sealed (test_plaintext), listed opened to the person.
+    mine = server.get("/v1/me/sessions", headers=hdr(r.json()["token"])).json()["data"]
+    assert len(mine) == 1 and mine[0]["user_agent"] == "pytest-agent/1"
+    assert 0 < len(mine[0]["device_fingerprint"]) <= 256
+    assert mine[0]["ip"] == "127.0.0.1"
+    idle = server.db.scalar("SELECT idle_timeout_ms FROM auth_sessions")
     assert int(idle) == 604800 * 1000
 
 

@@ -3,10 +3,17 @@ started and was last used, which one is this) and ends any one or all the
 others; admins do the same for anyone. An ended session's token is refused
 at its next request. Token hashes are never answered."""
 import json
+import secrets
+import time
+import uuid
+from pathlib import Path
 
 import pytest
 
 from conftest import PASSWORD, hdr, login, person, problem
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATION_0033 = "0033_sessions_sealed"
 
 KEYS = {"id", "current", "ip", "user_agent", "device_fingerprint", "created_at",
         "last_activity_at", "expires_at"}
@@ -214,3 +221,59 @@ def test_a_session_past_its_idle_timeout_is_not_listed_nor_ended(server, db):
     r = server.request("DELETE", f"/v1/me/sessions/{sid}", headers=hdr(alice))
     assert r.status_code == 404, r.text
     assert not works(server, laptop)
+
+
+# -- sessions from before migration 0033 ---------------------------------------
+
+def old_session(db, user_id, details):
+    """A live session written as before 0033: its details in clear."""
+    sid, now = str(uuid.uuid4()), int(time.time() * 1000)
+    db.execute("INSERT INTO auth_sessions (id, user_id, token_hash, ip, user_agent, "
+               "device_fingerprint, created_at, last_activity_at, idle_timeout_ms, "
+               f"expires_at) VALUES ('{sid}', '{user_id}', '{secrets.token_hex(32)}', "
+               f"'{details['ip']}', '{details['user_agent']}', "
+               f"'{details['device_fingerprint']}', {now}, {now}, 3600000, "
+               f"{now + 3600000})")
+    return sid
+
+
+@pytest.mark.dialect
+def test_sessions_from_before_0033_are_sealed_at_start_up(server, db, admin):
+    """Sessions written in clear before migration 0033 are carried over as
+    they were (legacy_plain) and sealed under their user's key when the
+    server starts: still listed to the person and to an admin, nowhere in
+    clear in the database; those of a user whose key is gone lose them."""
+    tag = secrets.token_hex(5)
+    ann, bob = person(server, "ann"), person(server, "bob")
+    server.stop()
+    # Back to the schema before 0033, as a database of then.
+    db.execute((MIGRATIONS / db.kind / f"{MIGRATION_0033}.down.sql").read_text())
+    db.execute(f"DELETE FROM schema_migrations WHERE name = '{MIGRATION_0033}'")
+    details = {"ip": f"198.51.100.{int(tag, 16) % 200 + 20}",
+               "user_agent": f"Zyxoldbrowser/{tag}", "device_fingerprint": f"Zyxold{tag}"}
+    gone = {k: v + "gone" for k, v in details.items()}
+    old = old_session(db, ann["id"], details)
+    lost = old_session(db, bob["id"], gone)
+    db.execute(f"DELETE FROM user_keys WHERE user_id = '{bob['id']}'")
+    server.cli_ok("migrate")
+    assert db.count("schema_migrations", f"name = '{MIGRATION_0033}'") == 1
+    assert db.count("auth_sessions", f"id IN ('{old}', '{lost}') AND legacy_plain = 1") == 2
+
+    server.start()
+    assert db.count("auth_sessions", "legacy_plain = 1") == 0
+    assert "event=sessions_sealed rows=1 cleared=1" in server.log()
+    mine = {s["id"]: s for s in sessions(server, ann["token"])["data"]}
+    theirs = {s["id"]: s for s in sessions(server, admin["token"],
+                                           f"/v1/users/{ann['id']}/sessions")["data"]}
+    for listed in (mine, theirs):
+        assert {k: listed[old][k] for k in details} == details
+    assert db.count("auth_sessions", f"id = '{lost}' AND ip IS NULL AND user_agent IS NULL "
+                    "AND device_fingerprint IS NULL") == 1
+    # Once is enough: a restart finds nothing left to seal.
+    server.stop()
+    server.start()
+    assert server.log().count("event=sessions_sealed") == 1
+    server.stop()
+    raw = db.raw()
+    for value in list(details.values()) + list(gone.values()):
+        assert value.encode() not in raw, f"{value} found in clear in the database"

@@ -58,6 +58,8 @@ def test_export_holds_the_callers_data_and_nothing_of_anyone_else(server, people
     assert len(doc["auth_sessions"]) >= 1
     for s in doc["auth_sessions"]:
         assert "token_hash" not in s
+        # Stored sealed; the export holds them opened.
+        assert s["ip"] == "127.0.0.1" and s["user_agent"], s
     text = json.dumps(doc)
     for secret_of_bob in (bob["email"], bob["first_name"], bob["id"]):
         assert secret_of_bob not in text

@@ -1,6 +1,9 @@
 """Personal data is sealed at rest: values planted through the API (email,
-names, phone, date of birth, location, and a mail to the person) appear
-nowhere in clear in the raw SQLite files or in a PostgreSQL dump."""
+names, phone, date of birth, location, a mail to the person, and the
+client details of a sign-in) appear nowhere in clear in the raw SQLite
+files or in a PostgreSQL dump."""
+import http.client
+import json
 import secrets
 
 import pytest
@@ -144,3 +147,46 @@ def test_chat_profile_addresses_are_not_in_the_database_in_clear(start_server, d
         scan()
     finally:
         chat.stop()
+
+
+def test_session_client_details_are_not_in_the_database_in_clear(start_server, db):
+    """A sign-in's client address, User-Agent and device fingerprint are
+    sealed in auth_sessions under the person's key: listed opened to the
+    person and to an admin, found nowhere in clear in the database."""
+    tag = secrets.token_hex(5)
+    n = int(tag, 16)
+    address = f"127.{n % 250 + 3}.{n // 250 % 250 + 3}.{n // 62500 % 250 + 3}"
+    planted = {"ip": address, "user_agent": f"Zyxbrowser/{tag} (Plantos)",
+               "device_fingerprint": f"Zyxdevice{tag}"}
+    s = start_server(db=db)
+    email, admin_email = f"sess{tag}@example.org", f"admin{tag}@example.org"
+    add_user(s, "admin", admin_email)
+    admin = hdr(login(s, admin_email))
+    assert s.post("/v1/auth/register", json={"email": email, "password": PASSWORD,
+                                             "accept_terms": True}).status_code == 201
+    # Signed in from the planted address (an address of 127/8 of this machine).
+    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30,
+                                      source_address=(address, 0))
+    try:
+        conn.request("POST", "/v1/auth/login",
+                     body=json.dumps({"email": email, "password": PASSWORD}),
+                     headers={"Content-Type": "application/json",
+                              "User-Agent": planted["user_agent"],
+                              "X-Device-Fingerprint": planted["device_fingerprint"]})
+        r = conn.getresponse()
+        body = json.loads(r.read())
+    finally:
+        conn.close()
+    assert r.status == 200, body
+    mine = s.get("/v1/me/sessions", headers=hdr(body["token"])).json()["data"]
+    uid = s.get("/v1/me", headers=hdr(body["token"])).json()["id"]
+    theirs = s.get(f"/v1/users/{uid}/sessions", headers=admin).json()["data"]
+    for listed in (mine, theirs):
+        assert [{k: x[k] for k in planted} for x in listed] == [planted]
+    s.stop()
+
+    raw = db.raw()
+    assert raw, "nothing was read"
+    for name, value in planted.items():
+        for form in (value.encode(), value.encode("utf-16-le"), value.encode().hex().encode()):
+            assert form not in raw, f"{name} found in clear in the database"
