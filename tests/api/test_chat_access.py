@@ -18,7 +18,7 @@ import pytest
 
 from conftest import (CMS_TOKEN, chat_env, chat_jobs, chat_settle, cms_publish, cms_webhook,
                       course_story, hdr, make_partner, new_code, patch_access, person, problem,
-                      redeem, session_story, wait_pushes, wait_until)
+                      redeem, session_story, undo_migration, wait_pushes, wait_until)
 
 CMS_SECRET = "cms-secret-for-chat-access-tests"
 
@@ -361,6 +361,44 @@ def test_access_lost_while_the_sync_is_off_is_acted_on_when_it_is_on(start_serve
     erased(server, chat, lose, 1)
     assert sync_row(db, keep) == 1 and chat.deletes(keep["email"]) == []
     assert db.count("chat_profile_sync", "recheck = 1") == 0
+
+
+def down_to_0023(db):
+    """With the server stopped, as `carebase migrate down` would: every
+    migration from 0024 on taken back out, newest first (0024 pending)."""
+    folder = pathlib.Path(__file__).resolve().parents[2] / "migrations" / db.kind
+    names = sorted({f.name.split(".")[0] for f in folder.glob("*.down.sql")}, reverse=True)
+    for name in (n for n in names if n >= "0024"):
+        if db.count("schema_migrations", f"name = '{name}'"):
+            undo_migration(db, name)
+
+
+@pytest.mark.dialect
+def test_a_write_with_the_sync_off_and_0024_pending_is_no_500(start_server, chat, cms):
+    """carebase serves with migrations pending. With the sync off and 0024
+    pending (chat_profile_sync has no recheck column), a change that touches
+    a person, one with a profile or not, is made as usual: nothing is marked
+    for a recheck (0024 marks every row when it comes)."""
+    server = start_server(env=cms_chat_env(chat, cms))
+    db = server.db
+    admin = person(server, "admin", "admin")
+    bumble = make_partner(server, admin, "Bumble")
+    pushed, m = person(server, "pushed"), person(server, "member")
+    redeem(server, pushed, new_code(server, admin, bumble)["code"])
+    wait_pushes(chat, pushed["email"], 1)
+    chat_settle(db)
+    server.stop()
+    down_to_0023(db)
+    server.env.pop("CAREBASE_CHAT_SYNC_URL")
+    server.start(migrate=False)
+    for who in (m, pushed):
+        r = server.request("PATCH", "/v1/me", headers=hdr(who), json={"first_name": "Zed"})
+        assert r.status_code == 200, r.text
+        r = server.request("PATCH", f"/v1/users/{who['id']}", headers=hdr(admin),
+                           json={"last_name": "Zee"})
+        assert r.status_code == 200, r.text
+        assert server.get("/v1/me", headers=hdr(who)).json()["first_name"] == "Zed"
+    assert sync_row(db, pushed) == 1 and chat_jobs(db) == 0
 
 
 # -- deleted accounts ----------------------------------------------------------------
