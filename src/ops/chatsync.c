@@ -446,12 +446,34 @@ chatsync_enabled(void)
 	    config.chat_sync_url != NULL && config.chat_sync_url[0] != '\0');
 }
 
+/*
+ * Mark user_id's sync row for a recheck. Nothing to mark without a row;
+ * nor without the column (migration 0024 pending, or undone: carebase
+ * serves with migrations pending), asked of the catalog so that no
+ * statement fails (it would fail the write that touched the person);
+ * 0024 marks every row when it comes.
+ */
 int
 chat_recheck_mark(struct tx *tx, const char *user_id)
 {
 	struct stmt *st;
-	int	     rc;
+	int	     rc, there;
 
+	st = store_prepare(tx,
+	    "SELECT 1 FROM chat_profile_sync WHERE "
+	    "user_id = ?");
+	store_bind_text(st, 1, user_id);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc == STORE_DONE)
+		return (OK);
+	if (rc != STORE_ROW)
+		return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	if ((rc = store_column_exists(
+		 tx, "chat_profile_sync", "recheck", &there)) != OK)
+		return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	if (!there)
+		return (OK);
 	st = store_prepare(tx,
 	    "UPDATE chat_profile_sync SET recheck = 1 "
 	    "WHERE user_id = ? AND recheck = 0");

@@ -44,7 +44,8 @@ struct profile {
 /* 1 when chat_sync_url is set. */
 int chatsync_enabled(void);
 /* Mark user_id's sync row (if any) for a recheck: its job is to look at
- * it again (chatsync.c's start-up, with the sync on). */
+ * it again (chatsync.c's start-up, with the sync on). Nothing without
+ * the column (migration 0024 pending). */
 int chat_recheck_mark(struct tx *, const char *user_id);
 /* Queue a chat.profile_sync job for user_id chat_sync_delay_ms ahead;
  * its id into job_id (JOB_ID_LEN). */

@@ -40,6 +40,7 @@ static int  partners_after_write(struct resource_ctx *, int, json_t *);
 static int  partner_deactivate(struct resource_ctx *, const char *id);
 static int  features_before_write(struct resource_ctx *, json_t *);
 static int  admins_before_create(struct resource_ctx *, json_t *);
+static int  admins_after_write(struct resource_ctx *, int, json_t *);
 static int  branding_tx(
      struct tx *, const char *key, const char *id, json_t **out);
 
@@ -272,6 +273,7 @@ const struct resource partner_admins_resource = {
 	.doc = "Users (role partner_admin) who administer a partner: they "
 	       "create and manage that partner's accesses, and no other's.",
 	.before_create = admins_before_create,
+	.after_write = admins_after_write,
 };
 
 static const struct resource *const partners_resources[] = {
@@ -471,6 +473,51 @@ partners_after_write(struct resource_ctx *ctx, int action, json_t *row)
 	return (partner_deactivate(ctx, ctx->id));
 }
 
+/*
+ * An active partner admin is not a public user (PARTNERS_PUBLIC_USER):
+ * made one, no longer one (deactivated, deleted) or one again, the
+ * person's chat access on live courses may change; the change listeners
+ * are told.
+ */
+static int
+admins_after_write(struct resource_ctx *ctx, int action, json_t *row)
+{
+	const char *user;
+
+	if (action == ACTION_UPDATE &&
+	    json_equal(json_object_get(row, "is_active"),
+		json_object_get(ctx->old, "is_active")))
+		return (OK);
+	user = json_string_value(json_object_get(
+	    action == ACTION_DELETE ? ctx->old : row, "user_id"));
+	return (hooks_changed(ctx->tx, CHANGE_PERSON, user));
+}
+
+/* The active admins of partner id, in user id order (to tell of each
+ * once they are deactivated). */
+static int
+partner_admin_users(struct tx *tx, const char *id, json_t *users)
+{
+	struct stmt *st;
+	int	     rc;
+
+	st = store_prepare(tx,
+	    "SELECT DISTINCT user_id FROM partner_admins WHERE partner_id = ? "
+	    "AND is_active = 1 ORDER BY user_id");
+	store_bind_text(st, 1, id);
+	while ((rc = store_step(st)) == STORE_ROW)
+		if (json_array_append_new(
+			users, json_string(store_col_text(st, 0))) != 0) {
+			rc = ERR_NOMEM;
+			break;
+		}
+	store_finalize(st);
+	return (rc == STORE_DONE  ? OK
+		: rc == ERR_NOMEM ? ERR_NOMEM
+		: rc == ERR_BUSY  ? ERR_BUSY
+				  : ERR_DB);
+}
+
 static int
 partner_deactivate(struct resource_ctx *ctx, const char *id)
 {
@@ -482,9 +529,17 @@ partner_deactivate(struct resource_ctx *ctx, const char *id)
 	};
 	struct stmt *st;
 	json_t	    *changes;
+	json_t	    *admins;
 	int64_t	     n[2], now = time_now_ms();
 	int	     i, rc;
+	size_t	     k;
 
+	if ((admins = json_array()) == NULL)
+		return (ERR_NOMEM);
+	if ((rc = partner_admin_users(ctx->tx, id, admins)) != OK) {
+		json_decref(admins);
+		return (rc);
+	}
 	for (i = 0; i < 2; i++) {
 		st = store_prepare(ctx->tx, sql[i]);
 		store_bind_int64(st, 1, now);
@@ -494,8 +549,10 @@ partner_deactivate(struct resource_ctx *ctx, const char *id)
 		rc = store_step(st);
 		n[i] = store_changes(st);
 		store_finalize(st);
-		if (rc != STORE_DONE)
+		if (rc != STORE_DONE) {
+			json_decref(admins);
 			return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+		}
 	}
 	changes = json_pack("{s:I,s:I}", "partner_admins_deactivated",
 	    (json_int_t)n[0], "partner_access_deactivated", (json_int_t)n[1]);
@@ -504,6 +561,12 @@ partner_deactivate(struct resource_ctx *ctx, const char *id)
 	json_decref(changes);
 	if (rc == OK)
 		rc = hooks_changed(ctx->tx, CHANGE_PARTNER, id);
+	/* Its admins deactivated: public users again, unless they have an
+	 * access. */
+	for (k = 0; rc == OK && k < json_array_size(admins); k++)
+		rc = hooks_changed(ctx->tx, CHANGE_PERSON,
+		    json_string_value(json_array_get(admins, k)));
+	json_decref(admins);
 	return (rc);
 }
 

@@ -16,8 +16,12 @@
  * so a change made through any process holds for every signed-in session
  * at its next request, not up to the TTL later. The array's epoch is read
  * before the rows, in the same transaction: an array is never newer than
- * its epoch says, at worst reloaded once more. Without the migration
- * (pending) the TTL alone applies.
+ * its epoch says, at worst reloaded once more. Loads run side by side
+ * (requests behind the epoch, the TTL): one that read an older epoch
+ * than the array in is kept out, so grants never go back to older ones;
+ * the TTL's, kept out, reads the epoch again and, when it went back
+ * (0023 undone, a backup restored), forgets the array's and reloads.
+ * Without the migration (pending) the TTL alone applies.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -49,6 +53,9 @@ static _Atomic int	perm_ready;
  * epoch's table is there (1 yes, -1 no, 0 unknown: ask the catalog). */
 static _Atomic int64_t perm_epoch = -1;
 static _Atomic int     perm_epoch_table;
+/* The refused grants last warned of (a sum of their hashes, with the
+ * epoch): each reload finds them again, warned of once. */
+static _Atomic uint64_t perm_dropped_seen;
 
 /*
  * Granted only to the admin role: what decides who may do what. roles:*
@@ -76,13 +83,14 @@ static const char *const perm_public_all[] = {
 	"forms:read:all",
 };
 
-static int  perm_cmp(const void *, const void *);
-static int  perm_epoch_read(struct tx *, int64_t *);
-static int  perm_table(struct tx *, int *);
-static int  perm_load_tx(struct tx *);
-static int  perm_load(struct store *);
-static void perm_fresh(struct store *);
-static int  perm_has(const char *, const char *, const char *, const char *);
+static int	perm_cmp(const void *, const void *);
+static int	perm_epoch_read(struct tx *, int64_t *);
+static int	perm_table(struct tx *, int *);
+static uint64_t perm_hash(const char *, const char *);
+static int	perm_epoch_now(struct store *, int64_t *);
+static int	perm_load(struct store *);
+static void	perm_fresh(struct store *);
+static int perm_has(const char *, const char *, const char *, const char *);
 
 const char *
 action_name(enum action a)
@@ -202,11 +210,12 @@ resource_perms_check(struct tx *tx)
 	/* Behind: read them again in this request's transaction, as new as
 	 * the epoch it read. No lock is held while reading, and a failure
 	 * refuses the request rather than decide it on stale grants. */
-	if ((rc = perm_load_tx(tx)) != OK) {
+	if ((rc = resource_perms_load_tx(tx)) != OK && rc != ERR_CONFLICT) {
 		log_error(
 		    "event=perms_load_failed behind=1 code=%s", err_code(rc));
 		return (ERR_UNAVAILABLE);
 	}
+	/* ERR_CONFLICT: kept out, an array of a newer epoch is in. */
 	return (OK);
 }
 
@@ -232,19 +241,38 @@ perm_cmp(const void *a, const void *b)
 	return (strcmp(*(char *const *)a, *(char *const *)b));
 }
 
+/* FNV-1a of "role\x1fpermission". */
+static uint64_t
+perm_hash(const char *role, const char *perm)
+{
+	uint64_t    h = 14695981039346656037ULL;
+	const char *p;
+
+	for (p = role; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	h = (h ^ 0x1f) * 1099511628211ULL;
+	for (p = perm; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return (h);
+}
+
 /*
- * Read role_permissions in tx into a new array and swap it in. A grant
- * resource_perm_grantable refuses (made by hand, or before the rule)
- * grants nothing.
+ * Read role_permissions in tx into a new array and swap it in, unless
+ * the array in was loaded under a newer epoch (ERR_CONFLICT: loads run
+ * side by side, from requests behind the epoch and from the TTL, and a
+ * slower one that read an older epoch must not put back older grants).
+ * A grant resource_perm_grantable refuses (made by hand, or before the
+ * rule) grants nothing.
  */
-static int
-perm_load_tx(struct tx *tx)
+int
+resource_perms_load_tx(struct tx *tx)
 {
 	struct stmt *st = NULL;
 	char	   **keys = NULL, **old, **nk, *k;
 	size_t	     n = 0, cap = 0, oldn, i, dropped = 0;
 	const char  *role, *perm;
 	int64_t	     epoch = -1;
+	uint64_t     dropped_sum = 0;
 	int	     rc, there;
 
 	if ((rc = perm_table(tx, &there)) != OK)
@@ -266,6 +294,7 @@ perm_load_tx(struct tx *tx)
 		if (resource_perm_grantable(role, store_col_int64(st, 2) != 0,
 			perm) != PERM_GRANTABLE) {
 			dropped++;
+			dropped_sum += perm_hash(role, perm);
 			continue;
 		}
 		if (n == cap) {
@@ -288,14 +317,24 @@ perm_load_tx(struct tx *tx)
 	}
 	if (rc != STORE_DONE)
 		goto out;
-	if (dropped > 0)
-		log_warn("event=perms_not_grantable grants=%zu msg=\"grants "
-			 "no role but admin (or no role but staff) may hold "
-			 "are ignored\"",
-		    dropped);
+	if (dropped > 0 &&
+	    atomic_exchange(
+		&perm_dropped_seen, dropped_sum ^ (uint64_t)epoch) !=
+		(dropped_sum ^ (uint64_t)epoch))
+		log_warn("event=perms_not_grantable grants=%zu epoch=%lld "
+			 "msg=\"grants no role but admin (or no role but "
+			 "staff) may hold are ignored\"",
+		    dropped, (long long)epoch);
 	if (n > 1)
 		qsort(keys, n, sizeof(*keys), perm_cmp);
 	pthread_rwlock_wrlock(&perm_lock);
+	if (epoch < atomic_load(&perm_epoch)) {
+		/* Read under an older epoch than the array's: a slower
+		 * load than the one that swapped that in. Kept out. */
+		pthread_rwlock_unlock(&perm_lock);
+		rc = ERR_CONFLICT;
+		goto out;
+	}
 	old = perm_keys;
 	oldn = perm_n;
 	perm_keys = keys;
@@ -321,12 +360,53 @@ static int
 perm_load(struct store *db)
 {
 	struct tx *tx = NULL;
+	int64_t	   seen, now;
 	int	   rc;
 
 	atomic_store(&perm_epoch_table, 0);
 	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
 		return (rc);
-	rc = perm_load_tx(tx);
+	rc = resource_perms_load_tx(tx);
+	store_tx_rollback(tx);
+	if (rc != ERR_CONFLICT)
+		return (rc);
+	/* Kept out: another load swapped in an array of a newer epoch, or
+	 * the epoch went back (0023 undone and applied again, its table
+	 * dropped, a backup restored). The epoch read now, after the load
+	 * kept out, is at least as new as that array's unless it went
+	 * back; then the array's epoch is forgotten and loaded again. */
+	seen = atomic_load(&perm_epoch);
+	if ((rc = perm_epoch_now(db, &now)) != OK)
+		return (rc);
+	if (now >= seen)
+		return (OK);
+	log_warn("event=perms_epoch_back epoch=%lld was=%lld", (long long)now,
+	    (long long)seen);
+	pthread_rwlock_wrlock(&perm_lock);
+	if (atomic_load(&perm_epoch) == seen)
+		atomic_store(&perm_epoch, -1);
+	pthread_rwlock_unlock(&perm_lock);
+	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
+		return (rc);
+	rc = resource_perms_load_tx(tx);
+	store_tx_rollback(tx);
+	return (rc == ERR_CONFLICT ? OK : rc);
+}
+
+/* The epoch in the database now, in a transaction of its own: -1
+ * without its table or row. */
+static int
+perm_epoch_now(struct store *db, int64_t *epoch)
+{
+	struct tx *tx = NULL;
+	int	   rc, there;
+
+	*epoch = -1;
+	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
+		return (rc);
+	if ((rc = store_table_exists(tx, PERM_EPOCH_TAB, &there)) == OK &&
+	    there && (rc = perm_epoch_read(tx, epoch)) == ERR_NOT_FOUND)
+		rc = OK;
 	store_tx_rollback(tx);
 	return (rc);
 }

@@ -224,5 +224,13 @@ void openapi_docs_get(struct request *);
 /* perms.c */
 /* "read" for ACTION_LIST and ACTION_READ, "create", "update", "delete". */
 const char *action_name(enum action);
+/*
+ * Read the role permissions in tx and swap them in as the cache: OK; or
+ * ERR_CONFLICT, kept out, when the cache holds those of a newer epoch
+ * (role_permissions_epoch) than tx read; or a store error. Loads run
+ * side by side (resource_perms_check, the TTL); unit tests call it to
+ * order them.
+ */
+int resource_perms_load_tx(struct tx *);
 
 #endif

@@ -198,6 +198,28 @@ store_table_exists(struct tx *tx, const char *name, int *there)
 	return (step == STORE_ROW ? OK : step == STORE_DONE ? ERR_DB : step);
 }
 
+int
+store_column_exists(
+    struct tx *tx, const char *table, const char *column, int *there)
+{
+	struct stmt *st;
+	int	     step;
+
+	*there = 0;
+	st = store_prepare(tx,
+	    store_tx_dialect(tx) == STORE_POSTGRES
+		? "SELECT count(*) FROM information_schema.columns WHERE "
+		  "table_schema = current_schema() AND table_name = ? AND "
+		  "column_name = ?"
+		: "SELECT count(*) FROM pragma_table_info(?) WHERE name = ?");
+	store_bind_text(st, 1, table);
+	store_bind_text(st, 2, column);
+	if ((step = store_step(st)) == STORE_ROW)
+		*there = store_col_int64(st, 0) > 0;
+	store_finalize(st);
+	return (step == STORE_ROW ? OK : step == STORE_DONE ? ERR_DB : step);
+}
+
 void
 store_stats(struct store *s, struct store_stats *out)
 {

@@ -192,6 +192,10 @@ const char *store_columns_sql(int dialect);
  * and OK, or a store error.
  */
 int store_table_exists(struct tx *, const char *name, int *there);
+/* The same for a column of a table (pragma_table_info;
+ * information_schema.columns): *there 0 when either is missing. */
+int store_column_exists(
+    struct tx *, const char *table, const char *column, int *there);
 
 /*
  * SQLite only: write a consistent copy of the database to path with the

@@ -17,8 +17,8 @@ import pathlib
 import pytest
 
 from conftest import (CMS_TOKEN, chat_env, chat_jobs, chat_settle, cms_publish, cms_webhook,
-                      course_story, hdr, make_partner, new_code, patch_access, person, problem,
-                      redeem, session_story, wait_pushes, wait_until)
+                      course_story, hdr, login, make_partner, new_code, patch_access, person, problem,
+                      redeem, session_story, undo_migration, wait_pushes, wait_until)
 
 CMS_SECRET = "cms-secret-for-chat-access-tests"
 
@@ -361,6 +361,116 @@ def test_access_lost_while_the_sync_is_off_is_acted_on_when_it_is_on(start_serve
     erased(server, chat, lose, 1)
     assert sync_row(db, keep) == 1 and chat.deletes(keep["email"]) == []
     assert db.count("chat_profile_sync", "recheck = 1") == 0
+
+
+def down_to_0023(db):
+    """With the server stopped, as `carebase migrate down` would: every
+    migration from 0024 on taken back out, newest first (0024 pending)."""
+    folder = pathlib.Path(__file__).resolve().parents[2] / "migrations" / db.kind
+    names = sorted({f.name.split(".")[0] for f in folder.glob("*.down.sql")}, reverse=True)
+    for name in (n for n in names if n >= "0024"):
+        if db.count("schema_migrations", f"name = '{name}'"):
+            undo_migration(db, name)
+
+
+@pytest.mark.dialect
+def test_a_write_with_the_sync_off_and_0024_pending_is_no_500(start_server, chat, cms):
+    """carebase serves with migrations pending. With the sync off and 0024
+    pending (chat_profile_sync has no recheck column), a change that touches
+    a person, one with a profile or not, is made as usual: nothing is marked
+    for a recheck (0024 marks every row when it comes)."""
+    server = start_server(env=cms_chat_env(chat, cms))
+    db = server.db
+    admin = person(server, "admin", "admin")
+    bumble = make_partner(server, admin, "Bumble")
+    pushed, m = person(server, "pushed"), person(server, "member")
+    redeem(server, pushed, new_code(server, admin, bumble)["code"])
+    wait_pushes(chat, pushed["email"], 1)
+    chat_settle(db)
+    server.stop()
+    down_to_0023(db)
+    server.env.pop("CAREBASE_CHAT_SYNC_URL")
+    server.start(migrate=False)
+    for who in (m, pushed):
+        r = server.request("PATCH", "/v1/me", headers=hdr(who), json={"first_name": "Zed"})
+        assert r.status_code == 200, r.text
+        r = server.request("PATCH", f"/v1/users/{who['id']}", headers=hdr(admin),
+                           json={"last_name": "Zee"})
+        assert r.status_code == 200, r.text
+        assert server.get("/v1/me", headers=hdr(who)).json()["first_name"] == "Zed"
+    assert sync_row(db, pushed) == 1 and chat_jobs(db) == 0
+
+
+# -- partner admins are not public users ---------------------------------------------
+
+def make_partner_admin(server, admin, who, partner):
+    """who given the role partner_admin and made an admin of partner: the
+    partner_admins row."""
+    etag = server.get(f"/v1/users/{who['id']}", headers=hdr(admin)).headers["ETag"]
+    r = server.request("PATCH", f"/v1/users/{who['id']}",
+                       headers={**hdr(admin), "If-Match": etag}, json={"role": "partner_admin"})
+    assert r.status_code == 200, r.text
+    who["token"] = login(server, who["email"])     # a role change ends sessions
+    chat_settle(server.db)                          # what those touched is done
+    r = server.post("/v1/partner-admins", headers=hdr(admin),
+                    json={"user_id": who["id"], "partner_id": partner["id"]})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def set_partner_admin(server, admin, row, **body):
+    r = server.request("PATCH", f"/v1/partner-admins/{row['id']}", headers=hdr(admin), json=body)
+    assert r.status_code == 200, r.text
+
+
+def test_a_public_learner_made_partner_admin_loses_chat_and_back(server, cms, chat):
+    """An active partner admin is not a public user (PARTNERS_PUBLIC_USER):
+    a public learner of a live course made one has their profile erased at
+    once; deactivated (the row, or its partner) they have it pushed again."""
+    db = server.db
+    admin = person(server, "admin", "admin")
+    bumble = make_partner(server, admin, "Bumble")
+    _, s = course_with_session(server, cms, "Live open", live=True)
+    p = person(server, "public")
+    start(server, p, s)
+    wait_pushes(chat, p["email"], 1)
+    chat_settle(db)
+    row = make_partner_admin(server, admin, p, bumble)
+    n = len(chat.pushes(p["email"]))            # the role change is pushed too
+    erased(server, chat, p, n)
+    set_partner_admin(server, admin, row, is_active=False)
+    wait_pushes(chat, p["email"], n + 1)
+    chat_settle(db)
+    set_partner_admin(server, admin, row, is_active=True)
+    wait_until(lambda: chat.deletes(p["email"]) == [200, 200], what="the profile erased again")
+    chat_settle(db)
+    assert sync_row(db, p) == 0
+    # The partner deactivated deactivates its admins: public again.
+    r = server.request("PATCH", f"/v1/partners/{bumble['id']}", headers=hdr(admin),
+                       json={"is_active": False})
+    assert r.status_code == 200, r.text
+    wait_pushes(chat, p["email"], n + 2)
+    chat_settle(db)
+    assert sync_row(db, p) == 1
+
+
+def test_a_partner_admin_removed_on_a_live_course_gets_chat(server, cms, chat):
+    """A partner admin who started a live course included for the public has
+    no chat; their partner_admins row deleted, they are a public user and
+    their profile is pushed."""
+    db = server.db
+    admin = person(server, "admin", "admin")
+    bumble = make_partner(server, admin, "Bumble")
+    _, s = course_with_session(server, cms, "Live open", live=True)
+    pa = person(server, "padmin")
+    row = make_partner_admin(server, admin, pa, bumble)
+    start(server, pa, s)
+    nothing_sent(server, chat, pa)
+    r = server.request("DELETE", f"/v1/partner-admins/{row['id']}", headers=hdr(admin))
+    assert r.status_code == 204, r.text
+    wait_pushes(chat, pa["email"], 1)
+    chat_settle(db)
+    assert sync_row(db, pa) == 1
 
 
 # -- deleted accounts ----------------------------------------------------------------
