@@ -44,46 +44,9 @@ static const char *const messages[F_COUNT][M_COUNT] = {
 	    "bounds"),
 };
 
-static size_t utf8_next(const unsigned char *, size_t, uint32_t *);
-static int    unicode_space(uint32_t);
-static int    wrap(const size_t *, const unsigned *, const int *, size_t, float,
-       int, struct cert_fit *);
-
-/*
- * The code point of the UTF-8 character at s (n > 0 bytes left) in *cp;
- * its length, or 0 when it is not well formed (overlong, a surrogate,
- * past U+10FFFF, cut short).
- */
-static size_t
-utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	uint32_t c = s[0], min;
-	size_t	 len, i;
-
-	if (c < 0x80) {
-		*cp = c;
-		return (1);
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2, min = 0x80, c &= 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3, min = 0x800, c &= 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4, min = 0x10000, c &= 0x07;
-	} else
-		return (0);
-	if (n < len)
-		return (0);
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return (0);
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return (0);
-	*cp = c;
-	return (len);
-}
+static int unicode_space(uint32_t);
+static int wrap(const size_t *, const unsigned *, const int *, size_t, float,
+    int, struct cert_fit *);
 
 /* 1 for the Unicode spaces among unicode_invisible's code points. */
 static int
@@ -124,7 +87,7 @@ cert_text_clean(
 	if ((n = strlen(s)) > CERT_PDF_TEXT_MAX)
 		return (cert_text_refuse(f, M_TOO_LONG, why));
 	for (p = (const unsigned char *)s; n > 0; p += len, n -= len) {
-		if ((len = utf8_next(p, n, &cp)) == 0)
+		if ((len = utf8_decode(p, n, &cp)) == 0)
 			return (cert_text_refuse(f, M_NOT_UTF8, why));
 		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == ' ' ||
 		    unicode_space(cp)) {
@@ -235,7 +198,7 @@ cert_text_fit(HPDF_Font font, const char *text, const struct cert_place *pl,
 	if (total > CERT_LINE_BYTES)
 		return (ERR_INVALID);
 	while (at < total) {
-		len = utf8_next(
+		len = utf8_decode(
 		    (const unsigned char *)text + at, total - at, &cp);
 		if (len == 0)
 			return (ERR_INVALID);
