@@ -15,6 +15,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/pdf_font.h"
 #include "training/cert_pdf.h"
 
 #define FIELDS 6
@@ -28,13 +29,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct cert_pdf_in in;
 	struct buf	   pdf;
 	const char	  *why = NULL, *field[FIELDS];
-	char		  *copy;
+	char		  *copy, line[512];
 	size_t		   at = 0, i, len;
 	int		   rc;
 
 	if (!fonts) {
-		if (cert_pdf_fonts_load(CERT_PDF_FONT_DEFAULT,
-			CERT_PDF_FONT_BOLD_DEFAULT, &why) != OK)
+		/* The default fonts (config pdf_font, pdf_font_bold). */
+		if (pdf_font_check(line, sizeof(line)) != OK)
 			abort();
 		fonts = 1;
 	}

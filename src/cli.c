@@ -1,11 +1,12 @@
 /*
- * The commands of `carebase` (see cli.h): serving and working (the
- * erasure journal replayed first), migrations, backup and restore, the
+ * The commands of `carebase` (see cli.h): serving and working (the PDF
+ * fonts checked and the erasure journal replayed first), migrations, backup and restore, the
  * job queue, a test mail, and the commands other modules answer (user,
  * roles, audit, webhooks, schema); config and routes list what the program
  * knows. main.c keeps seed, version and help, which read its module list
  * and its table of commands.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/pdf_font.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "ops/inbox.h"
@@ -33,6 +35,7 @@ struct mail_test {
 };
 
 static const char *flag_value(int, char **, const char *);
+static int	   fonts_check(void);
 static int	   erasures_start(struct store *, int);
 static void	   signals_block(sigset_t *);
 static int	   jobs_list_failed(struct store *);
@@ -49,6 +52,22 @@ flag_value(int argc, char **argv, const char *name)
 		    strncmp(argv[i] + 2, name, n) == 0 && argv[i][2 + n] == '=')
 			return (argv[i] + 3 + n);
 	return (NULL);
+}
+
+/*
+ * The PDF fonts (config pdf_font, pdf_font_bold) load: a report or a
+ * certificate asked for later finds them. One line naming the setting
+ * when not; commands that make no PDF (migrate, ...) do not ask.
+ */
+static int
+fonts_check(void)
+{
+	char why[PATH_MAX + 256];
+	int  rc;
+
+	if ((rc = pdf_font_check(why, sizeof(why))) != OK)
+		fprintf(stderr, "carebase: %s\n", why);
+	return (rc);
 }
 
 /*
@@ -113,6 +132,8 @@ cli_serve(struct store *db, int argc, char **argv)
 	long			cores;
 	int			sig, rc;
 
+	if ((rc = fonts_check()) != OK)
+		return (rc);
 	signals_block(&set);
 	if (log_buffer_start((int)config.log_flush_ms) != 0)
 		log_warn("event=log_buffer_failed msg=\"lines are written one "
@@ -196,6 +217,8 @@ cli_worker(struct store *db, int argc, char **argv)
 	int		   sig, rc;
 	int n = config.job_workers > 0 ? (int)config.job_workers : 1;
 
+	if ((rc = fonts_check()) != OK)
+		return (rc);
 	signals_block(&set);
 	if (log_buffer_start((int)config.log_flush_ms) != 0)
 		log_warn("event=log_buffer_failed msg=\"lines are written one "

@@ -5,6 +5,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/pdf_font.h"
 #include "core/util.h"
 
 struct config config;
@@ -291,10 +292,12 @@ static const struct config_entry config_table[] = {
 	    256, 256LL * 1024 * 1024, NULL, 0,
 	    "largest answer of a report, "
 	    "JSON, CSV, XLSX or PDF (422 RESULT_TOO_LARGE past it; a queued run fails)" },
-	{ "pdf_font_path", CT_STRING, S(pdf_font_path),
-	    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 0, 0, NULL, 0,
-	    "TrueType font embedded in the PDFs made (reports), for their "
-	    "Unicode text (Debian's fonts-dejavu-core by default)" },
+	{ "pdf_font", CT_STRING, S(pdf_font), PDF_FONT_DEFAULT, 0, 0, NULL, 0,
+	    "TrueType font embedded in the PDFs made (reports, certificates) "
+	    "for their Unicode text (Debian's fonts-dejavu-core); serve and "
+	    "worker check it at start" },
+	{ "pdf_font_bold", CT_STRING, S(pdf_font_bold), PDF_FONT_BOLD_DEFAULT,
+	    0, 0, NULL, 0, "its bold face (certificates), checked alike" },
 	{ "report_run_retention_days", CT_INT, S(report_run_retention_days),
 	    "7", 1, 365, NULL, 0,
 	    "report runs (and their results) older than "
@@ -332,13 +335,6 @@ static const struct config_entry config_table[] = {
 	    "48", 0, 8760, NULL, 0,
 	    "no refund inside this many hours of the start (staff may "
 	    "override with a reason)" },
-	{ "certificate_font", CT_STRING, S(certificate_font),
-	    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 0, 0, NULL, 0,
-	    "TrueType font embedded in certificate PDFs (Debian's "
-	    "fonts-dejavu-core)" },
-	{ "certificate_font_bold", CT_STRING, S(certificate_font_bold),
-	    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", 0, 0, NULL,
-	    0, "bold TrueType font embedded in certificate PDFs" },
 };
 
 #define CONFIG_COUNT (sizeof(config_table) / sizeof(config_table[0]))

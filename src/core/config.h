@@ -105,7 +105,8 @@ struct config {
 	int64_t report_max_rows; /* rows of one report answer */
 	int64_t
 	      report_run_max_bytes; /* bytes of a report's answer, run or not */
-	char *pdf_font_path;	    /* TrueType font the PDFs embed */
+	char *pdf_font;		    /* TrueType font the PDFs embed */
+	char *pdf_font_bold;	    /* and its bold face */
 	int64_t report_run_retention_days; /* report runs older are deleted */
 	char   *booking_cancel_url;    /* told of in-app cancels; empty = off */
 	char   *booking_cancel_secret; /* HMAC-SHA256 key of those POSTs */
@@ -118,8 +119,6 @@ struct config {
 	int64_t training_refund_full_days; /* full refund until N days before */
 	int64_t training_refund_fee_percent; /* the fee after that */
 	int64_t training_refund_none_hours;  /* no refund inside N hours */
-	char   *certificate_font;	     /* TrueType, certificate PDFs */
-	char   *certificate_font_bold;
 };
 
 extern struct config config;

@@ -12,6 +12,7 @@
 
 #include "core/err.h"
 #include "core/fold.h"
+#include "core/util.h"
 
 struct fold_run {
 	uint32_t lo, hi;
@@ -211,7 +212,6 @@ static const struct fold_run fold_runs[] = {
 	{ 0xFF21, 0xFF3A, 1, 32 },
 };
 
-static size_t utf8_decode(const unsigned char *, size_t, uint32_t *);
 static size_t utf8_encode(uint32_t, char *);
 
 uint32_t
@@ -234,44 +234,6 @@ fold_cp(uint32_t cp)
 	if (cp > r->hi || (cp - r->lo) % r->stride != 0)
 		return (cp);
 	return ((uint32_t)((int32_t)cp + r->delta));
-}
-
-/* One code point from s (n > 0 bytes) into *cp: its length, 0 if bad. */
-static size_t
-utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	uint32_t c = s[0], min;
-	size_t	 len, i;
-
-	if (c < 0x80) {
-		*cp = c;
-		return (1);
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		c &= 0x1f;
-		min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		c &= 0x0f;
-		min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		c &= 0x07;
-		min = 0x10000;
-	} else
-		return (0);
-	if (n < len)
-		return (0);
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return (0);
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return (0);
-	*cp = c;
-	return (len);
 }
 
 /* cp (valid) as UTF-8 into out (4 bytes): its length. */

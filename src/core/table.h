@@ -99,7 +99,7 @@ int table_xlsx(const struct table *, struct buf *out);
  * PDF into out: A4 landscape pages, the title and the header row on each,
  * "Page i of n" at the foot, numbers right-aligned, the totals last, a
  * cell too wide for its column cut with an ellipsis; text in the TrueType
- * font pdf_font_path() names (core/pdf_font.h), embedded. OK,
+ * font config pdf_font names (core/pdf_font.h), embedded. OK,
  * ERR_TOO_LARGE, ERR_NOMEM, ERR_UNAVAILABLE (the font cannot be loaded),
  * ERR_INTERNAL (the library failed; logged).
  */

@@ -305,10 +305,8 @@ table_pdf(const struct table *t, struct buf *out)
 	}
 	HPDF_SetCompressionMode(p.doc, HPDF_COMP_ALL);
 	HPDF_SetInfoAttr(p.doc, HPDF_INFO_CREATOR, "carebase");
-	if ((p.font = pdf_font_load(p.doc)) == NULL) {
-		rc = ERR_UNAVAILABLE;
+	if ((rc = pdf_font_load(p.doc, &p.font, NULL)) != OK)
 		goto out;
-	}
 	room = 595.276 - 2 * MARGIN; /* A4's short side, in points */
 	if ((rc = widths_fit(&p, 841.89 - 2 * MARGIN)) != OK)
 		goto out;

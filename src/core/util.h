@@ -56,6 +56,12 @@ char *uuid_v7(char *out);
 int uuid_valid(const char *s);
 
 /*
+ * The code point of the UTF-8 character at s (n > 0 bytes left) in *cp;
+ * its length, or 0 when it is not well formed (overlong, a surrogate,
+ * past U+10FFFF, cut short).
+ */
+size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+/*
  * 1 for a code point that shows nothing or changes how text around it
  * shows: the no-break and other Unicode spaces, soft hyphen, zero-width
  * characters and direction marks, line and paragraph separators, the bidi

@@ -57,6 +57,12 @@ report_period_index(const char *s)
 	return (name_index(report_periods, s));
 }
 
+int
+report_format_index(const char *s)
+{
+	return (name_index(report_formats, s));
+}
+
 /* An ISO 8601 date or date-time after 1970 into *ms. */
 static int
 iso_member(const char *field, const char *s, const char *required, int64_t *ms,

@@ -3,6 +3,7 @@
  * queue instead of inside the request, for ranges too long to wait for.
  *
  *	POST /v1/report-runs		{report, from, to, period?, format?}: 202
+ *					(format json, csv, xlsx or pdf)
  *	GET  /v1/report-runs		newest first; ?limit= ?cursor=
  *	GET  /v1/report-runs/{id}	the run: status, attempts, error
  *	GET  /v1/report-runs/{id}/result	its answer (409 before it is made)
@@ -16,7 +17,8 @@
  * The job (run_jobs.c) marks the run running, makes the report
  * (report_make: rows and totals from one snapshot) and keeps its bytes, at most
  * report_run_max_bytes, with status succeeded: the same bytes GET
- * /v1/reports/{name} answers for the same parameters. A report past
+ * /v1/reports/{name} answers for the same parameters, served with the
+ * same Content-Type and Content-Disposition filename. A report past
  * report_max_rows (REPORT_TOO_LARGE) or past the byte bound
  * (RESULT_TOO_LARGE) fails the run at once: no retry would mend it. A
  * database error is retried by the queue with backoff (status queued
@@ -216,13 +218,8 @@ body_parse(struct request *req, struct report_query *q)
 		else
 			v[i] = json_string_value(val);
 	}
-	if (json_array_size(errs) == 0 &&
-	    report_args_parse(v[0], v[1], v[2], v[3], &a, errs) == OK &&
-	    a.format != REPORT_FORMAT_JSON && a.format != REPORT_FORMAT_CSV)
-		/* The report_runs table keeps json and csv runs only. */
-		resource_field_err(errs, "format", "enum",
-		    "json or csv for a "
-		    "queued run (xlsx and pdf: GET /v1/reports/{name})");
+	if (json_array_size(errs) == 0)
+		report_args_parse(v[0], v[1], v[2], v[3], &a, errs);
 	if (resource_errs_answer(req, errs, "The report run") != OK)
 		return (ERR_INVALID);
 	q->name = json_string_value(report);
@@ -470,16 +467,14 @@ report_runs_result(struct request *req)
 	blob = store_col_blob(st, COL_BURIED + 1, &len);
 	if (strlcpy_cb(name, store_col_text(st, 1), sizeof(name)) >=
 		sizeof(name) ||
-	    (q.period = report_period_index(store_col_text(st, 4))) < 0) {
+	    (q.period = report_period_index(store_col_text(st, 4))) < 0 ||
+	    (q.format = report_format_index(store_col_text(st, 5))) < 0) {
 		rc = ERR_INTERNAL;
 		goto out;
 	}
 	q.name = name;
 	q.from = store_col_int64(st, 2);
 	q.to = store_col_int64(st, 3);
-	q.format = strcmp(store_col_text(st, 5), "csv") == 0
-	    ? REPORT_FORMAT_CSV
-	    : REPORT_FORMAT_JSON;
 	if ((data = malloc(len > 0 ? len : 1)) == NULL) {
 		rc = ERR_NOMEM;
 		goto out;

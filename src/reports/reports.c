@@ -49,7 +49,8 @@ static int args(struct request *, struct report_query *);
 	"\"report\":{\"type\":\"string\"},\"from\":{\"type\":\"string\"," \
 	"\"format\":\"date-time\"},\"to\":{\"type\":\"string\",\"format\":" \
 	"\"date-time\"},\"period\":{\"enum\":[\"day\",\"week\",\"month\"]}," \
-	"\"format\":{\"enum\":[\"json\",\"csv\"]},\"status\":{\"enum\":[" \
+	"\"format\":{\"enum\":[\"json\",\"csv\",\"xlsx\",\"pdf\"]}," \
+	"\"status\":{\"enum\":[" \
 	"\"queued\",\"running\",\"succeeded\",\"failed\"]},\"attempts\":{" \
 	"\"type\":\"integer\"},\"error_code\":{\"type\":[\"string\"," \
 	"\"null\"],\"description\":\"REPORT_TOO_LARGE, RESULT_TOO_LARGE, " \
@@ -73,7 +74,9 @@ static const char api_run_create[] =
     "\"description\":\"ISO 8601 date or date-time, exclusive; at most 5 "
     "years after from\"},\"period\":{\"enum\":[\"day\",\"week\","
     "\"month\"],\"default\":\"month\"},\"format\":{\"enum\":[\"json\","
-    "\"csv\"],\"default\":\"json\"}},\"additionalProperties\":false},"
+    "\"csv\",\"xlsx\",\"pdf\"],\"default\":\"json\",\"description\":"
+    "\"the result's format, as GET /v1/reports/{name}'s\"}},"
+    "\"additionalProperties\":false},"
     "\"answers\":{\"202\":{\"description\":\"queued (Location names the "
     "run)\",\"schema\":" API_RUN "}},\"problems\":{" API_RUN_ADMIN ","
     "\"404\":\"REPORT_NOT_FOUND\",\"422\":\"a member missing, unknown or "
@@ -89,13 +92,35 @@ static const char api_run_get[] =
     "{\"answers\":{\"200\":{\"description\":"
     "\"the run\",\"schema\":" API_RUN "}},\"problems\":{" API_RUN_ADMIN
     ",\"404\":\"no such run\"}}";
+/*
+ * A report's answer in its four formats, GET /v1/reports/{name}'s and a
+ * run's result alike: media type to schema.
+ */
+/* clang-format off */
+#define API_ANSWER "{\"application/json\":{\"type\":\"object\"," \
+	"\"required\":[\"report\",\"columns\",\"rows\",\"totals\"]," \
+	"\"properties\":{\"report\":{\"type\":\"string\"},\"title\":{" \
+	"\"type\":\"string\"},\"from\":{\"type\":\"string\",\"format\":" \
+	"\"date-time\"},\"to\":{\"type\":\"string\",\"format\":" \
+	"\"date-time\"},\"period\":{\"type\":\"string\"},\"columns\":{" \
+	"\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"rows\":{" \
+	"\"type\":\"array\",\"items\":{\"type\":\"object\"}},\"totals\":{" \
+	"\"type\":\"object\"}}},\"text/csv\":{\"type\":\"string\"}," \
+	"\"application/vnd.openxmlformats-officedocument.spreadsheetml." \
+	"sheet\":{\"type\":\"string\",\"contentMediaType\":\"application/" \
+	"vnd.openxmlformats-officedocument.spreadsheetml.sheet\"}," \
+	"\"application/pdf\":{\"type\":\"string\",\"contentMediaType\":" \
+	"\"application/pdf\"}}"
+/* clang-format on */
+
 static const char api_run_result[] =
     "{\"answers\":{\"200\":{"
     "\"description\":\"the answer GET /v1/reports/{name} gives for the "
-    "run's parameters: application/json or text/csv (its format), with "
-    "Content-Disposition\"}},\"problems\":{" API_RUN_ADMIN ",\"404\":"
-    "\"no such run\",\"409\":\"RUN_NOT_READY (queued or running) or "
-    "RUN_FAILED\"}}";
+    "run's parameters, in its format (JSON, CSV, XLSX or PDF), with "
+    "Content-Disposition\",\"content\":" API_ANSWER
+    "}},\"problems\":{" API_RUN_ADMIN
+    ",\"404\":\"no such run\",\"409\":\"RUN_NOT_READY "
+    "(queued or running) or RUN_FAILED\"}}";
 
 /* GET /v1/reports/{name}: its query and its answer in four formats. */
 #define API_QUERY(n, req, schema, doc)                                         \
@@ -115,21 +140,8 @@ static const char api_run[] = "{\"parameters\":[" API_QUERY("from", "true",
     "(typed cells) or pdf (A4 landscape), each with the totals as its "
     "last row and a Content-Disposition filename") "],"
 						   "\"answers\":{\"200\":{\"description\":\"the report: rows by period "
-						   "and group, and the totals of the range\",\"content\":{"
-						   "\"application/json\":{\"type\":\"object\",\"required\":[\"report\","
-						   "\"columns\",\"rows\",\"totals\"],\"properties\":{\"report\":{"
-						   "\"type\":\"string\"},\"title\":{\"type\":\"string\"},\"from\":{"
-						   "\"type\":\"string\",\"format\":\"date-time\"},\"to\":{\"type\":"
-						   "\"string\",\"format\":\"date-time\"},\"period\":{\"type\":"
-						   "\"string\"},\"columns\":{\"type\":\"array\",\"items\":{\"type\":"
-						   "\"string\"}},\"rows\":{\"type\":\"array\",\"items\":{\"type\":"
-						   "\"object\"}},\"totals\":{\"type\":\"object\"}}},"
-						   "\"text/csv\":{\"type\":\"string\"},"
-						   "\"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet\":"
-						   "{\"type\":\"string\",\"contentMediaType\":\"application/"
-						   "vnd.openxmlformats-officedocument.spreadsheetml.sheet\"},"
-						   "\"application/pdf\":{\"type\":\"string\",\"contentMediaType\":"
-						   "\"application/pdf\"}}}},\"problems\":{\"403\":\"not an admin\","
+						   "and group, and the totals of the range\",\"content\":" API_ANSWER
+						   "}},\"problems\":{\"403\":\"not an admin\","
 						   "\"404\":\"REPORT_NOT_FOUND\",\"422\":\"a bad parameter "
 						   "(VALIDATION_FAILED, one entry each), REPORT_TOO_LARGE (past "
 						   "report_max_rows rows) or RESULT_TOO_LARGE (past report_run_max_bytes "
@@ -154,8 +166,8 @@ static const struct route reports_routes[] = {
 	    api_run_get },
 	{ HTTP_GET, "/v1/report-runs/{id}/result", report_runs_result,
 	    ROUTE_SLOW,
-	    "a report run's answer, CSV or JSON, once it "
-	    "succeeded (admins)",
+	    "a report run's answer, JSON, CSV, XLSX or PDF, once "
+	    "it succeeded (admins)",
 	    NULL, api_run_result },
 };
 

@@ -100,8 +100,7 @@ enum report_period {
 	REPORT_PERIOD_MONTH
 };
 extern const char *const report_periods[]; /* by enum report_period */
-/* An answer's format; a queued run keeps json or csv only (the
- * report_runs table's check). */
+/* An answer's format, a GET's or a queued run's. */
 enum report_format {
 	REPORT_FORMAT_JSON = 0,
 	REPORT_FORMAT_CSV,
@@ -113,6 +112,8 @@ extern const char *const report_formats[]; /* by enum report_format */
 const char *report_content_type(int f);
 /* The enum report_period named s, or -1. */
 int report_period_index(const char *s);
+/* The enum report_format named s, or -1. */
+int report_format_index(const char *s);
 struct report_args {
 	int64_t from, to; /* ms, 0 <= from < to <= from + RANGE_MAX */
 	int	period;	  /* enum report_period; month by default */

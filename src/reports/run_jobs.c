@@ -78,9 +78,7 @@ job_begin_tx(struct tx *tx, void *arg)
 		r->from = store_col_int64(st, 1);
 		r->to = store_col_int64(st, 2);
 		r->period = report_period_index(store_col_text(st, 3));
-		r->format = strcmp(store_col_text(st, 4), "csv") == 0
-		    ? REPORT_FORMAT_CSV
-		    : REPORT_FORMAT_JSON;
+		r->format = report_format_index(store_col_text(st, 4));
 		status = store_col_text(st, 5);
 		r->done = strcmp(status, "succeeded") == 0;
 		r->attempt = store_col_int64(st, 6) + 1;
@@ -202,8 +200,8 @@ report_runs_make_job(struct store *db, const struct job *job, char *err)
 	q.period = r.period;
 	q.format = r.format;
 	r.out = &o;
-	if (r.period < 0)
-		rc = ERR_INTERNAL; /* the CHECK constraint forbids it */
+	if (r.period < 0 || r.format < 0)
+		rc = ERR_INTERNAL; /* the CHECK constraints forbid it */
 	else
 		rc = report_make(
 		    db, &q, (size_t)config.report_run_max_bytes, &o);

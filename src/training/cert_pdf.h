@@ -7,9 +7,6 @@
  *	struct buf	   pdf;
  *	const char	  *why = NULL;
  *
- *	if ((rc = cert_pdf_fonts_load(config.certificate_font,
- *	    config.certificate_font_bold, &why)) != OK)
- *		... ERR_CONFIG or ERR_IO, why names the setting and the file
  *	buf_init(&pdf, CERT_PDF_MAX);
  *	rc = cert_pdf_render(&in, &pdf, &why);
  *	... pdf.data, pdf.len: the PDF; buf_free(&pdf)
@@ -23,11 +20,12 @@
  * (error correction M, drawn as vector rectangles with a 4-module quiet
  * zone).
  *
- * Text: every field is UTF-8, drawn with an embedded TrueType font
- * (DejaVu Sans by default, which covers Latin, Greek and Cyrillic; a
- * character the font lacks shows as its empty box). Nothing in it is
- * interpreted: it is written as glyphs of a CID font, so "(", "\", "%PDF"
- * are characters like any other. Control characters (line breaks, tabs)
+ * Text: every field is UTF-8, drawn with the embedded TrueType fonts of
+ * core/pdf_font.h, config pdf_font and pdf_font_bold (DejaVu Sans by
+ * default, which covers Latin, Greek and Cyrillic; a character the font
+ * lacks shows as its empty box). Nothing in it is interpreted: it is
+ * written as glyphs of a CID font, so "(", "\", "%PDF" are characters
+ * like any other. Control characters (line breaks, tabs)
  * and the Unicode spaces show as one space each; the invisible format
  * characters (direction marks and overrides, zero-width characters, the
  * byte-order mark) are left out, so they cannot reorder or hide what is
@@ -38,7 +36,8 @@
  * (ERR_INVALID), never cut.
  *
  * Thread-safe: each call makes and frees its own libharu document (no
- * libharu state is shared); the fonts' paths are set once at start-up.
+ * libharu state is shared); the fonts' settings are fixed once started
+ * (serve and worker check them then: pdf_font_check).
  * libharu's errors come to an error handler that records them: a failure
  * is a status, never an abort. The logo is decoded here (libpng's
  * simplified API, which reports errors) and handed to libharu as raw RGB,
@@ -52,16 +51,13 @@
 
 struct buf;
 
-#define CERT_PDF_TEXT_MAX     256		/* bytes of a text field */
-#define CERT_PDF_URL_MAX      256		/* bytes of verify_url */
-#define CERT_PDF_LOGO_MAX     (1024 * 1024)	/* bytes of the logo PNG */
-#define CERT_PDF_LOGO_PIXELS  (2048 * 2048)	/* width x height at most */
-#define CERT_PDF_MINUTES_MAX  (1000 * 60)	/* of course time */
-#define CERT_PDF_YEARS_MAX    10		/* of validity */
-#define CERT_PDF_MAX	      (4 * 1024 * 1024) /* a buf's ceiling for it */
-#define CERT_PDF_FONT_DEFAULT "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
-#define CERT_PDF_FONT_BOLD_DEFAULT                                             \
-	"/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+#define CERT_PDF_TEXT_MAX    256	       /* bytes of a text field */
+#define CERT_PDF_URL_MAX     256	       /* bytes of verify_url */
+#define CERT_PDF_LOGO_MAX    (1024 * 1024)     /* bytes of the logo PNG */
+#define CERT_PDF_LOGO_PIXELS (2048 * 2048)     /* width x height at most */
+#define CERT_PDF_MINUTES_MAX (1000 * 60)       /* of course time */
+#define CERT_PDF_YEARS_MAX   10		       /* of validity */
+#define CERT_PDF_MAX	     (4 * 1024 * 1024) /* a buf's ceiling for it */
 
 /*
  * What a certificate shows; every string is UTF-8 and borrowed. Dates are
@@ -87,19 +83,12 @@ struct cert_pdf_in {
 };
 
 /*
- * The regular and bold TrueType fonts every certificate embeds: each must
- * be a file libharu can load. OK; ERR_CONFIG with *why (static) naming the
- * setting, the path and what is wrong. Called again, it replaces them.
- */
-int cert_pdf_fonts_load(
-    const char *regular, const char *bold, const char **why);
-
-/*
  * Append the PDF of in to out (its ceiling should allow CERT_PDF_MAX). OK;
  * ERR_INVALID with *why (static: which field and what is wrong) for input
- * out of bounds or that does not fit; ERR_CONFIG when no fonts are loaded;
- * ERR_TOO_LARGE past out's ceiling; ERR_NOMEM; ERR_INTERNAL when libharu
- * fails (logged with its error codes). On failure out is as it was.
+ * out of bounds or that does not fit; ERR_UNAVAILABLE when a font cannot
+ * be loaded (logged naming its setting); ERR_TOO_LARGE past out's
+ * ceiling; ERR_NOMEM; ERR_INTERNAL when libharu fails (logged with its
+ * error codes). On failure out is as it was.
  */
 int cert_pdf_render(
     const struct cert_pdf_in *in, struct buf *out, const char **why);

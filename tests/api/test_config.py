@@ -37,6 +37,36 @@ def test_invalid_config_value_stops_serve_with_one_line_naming_the_key(cmd, env,
     assert "carebase listening" not in r.stdout
 
 
+@pytest.mark.parametrize("command", ["serve", "worker"])
+@pytest.mark.parametrize("env,setting,says", [
+    ({"CAREBASE_PDF_FONT": "/nonexistent/DejaVuSans.ttf"}, "pdf_font",
+     "cannot open the font file /nonexistent/DejaVuSans.ttf"),
+    ({"CAREBASE_PDF_FONT_BOLD": "/etc/hostname"}, "pdf_font_bold",
+     "/etc/hostname is not a TrueType font"),
+])
+def test_an_unusable_pdf_font_stops_serve_and_worker_naming_the_setting(cmd, command, env,
+                                                                        setting, says):
+    """The one pair of font settings (reports and certificates alike) is
+    checked when serve and worker start, not when a PDF is first asked for;
+    migrate, which makes no PDF, does not check it."""
+    cmd.cli_ok("migrate", env=env)
+    r = cmd.cli(command, env=env, timeout=10)
+    assert r.returncode != 0, r
+    # One line says why (the log lines of start-up may come before it).
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("carebase:")]
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith(f"carebase: {setting}: {says}"), lines[0]
+    assert "carebase listening" not in r.stdout
+
+
+def test_the_pdf_fonts_are_one_pair_of_settings():
+    out = _run("config").stdout
+    assert "--pdf-font " in out and "--pdf-font-bold " in out, out
+    assert "DejaVuSans.ttf" in out and "DejaVuSans-Bold.ttf" in out
+    for gone in ("--pdf-font-path", "--certificate-font"):
+        assert gone not in out, out
+
+
 @pytest.mark.parametrize("args", [("--no-such=1",), ("--no-such",), ("--port",)])
 def test_unknown_flag_stops_serve(cmd, args):
     r = cmd.cli("serve", *args, timeout=10)

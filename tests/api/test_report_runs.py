@@ -3,19 +3,23 @@ queues a report of the catalogue (202, Location), a report_runs.make job makes
 it and keeps the answer, GET /v1/report-runs lists the runs newest first,
 GET /v1/report-runs/{id} tells their status and /result gives the answer:
 byte for byte what GET /v1/reports/{name} answers for the same parameters
-(409 RUN_NOT_READY before). A report past report_max_rows or a result past
+(409 RUN_NOT_READY before), in any of its formats: JSON, CSV, and XLSX and
+PDF (migration 0034), read back by openpyxl and pdftotext. A report past report_max_rows or a result past
 report_run_max_bytes fails the run with a reason (GET /v1/reports/{name}
 answers 422 RESULT_TOO_LARGE past the same bound); a database error is retried
 with backoff and, after the last attempt, fails the run and leaves a
 failed_jobs row. Runs older than report_run_retention_days are pruned by the
 report_runs.prune job. Admins only, audited. Runs on SQLite and PostgreSQL."""
 
+import json
+import pathlib
+import subprocess
 import time
 import uuid
 
 import pytest
 
-from conftest import BAD_QUERIES, RANGE, hdr, person, problem, wait_until
+from conftest import BAD_QUERIES, BETA, RANGE, hdr, person, problem, wait_until
 
 ENV = dict(CAREBASE_REPORT_MAX_ROWS="5", CAREBASE_JOB_BACKOFF_BASE_MS="50",
            CAREBASE_JOB_BACKOFF_MAX_MS="100", CAREBASE_JOB_MAX_ATTEMPTS="2")
@@ -159,13 +163,76 @@ BAD_BODIES = [(name, body_of(query), field) for name, query, field in BAD_QUERIE
     ("from not a string", {"from": 20250101, "to": "2025-03-01"}, "from"),
     ("unknown member", {"from": "2025-01-01", "to": "2025-03-01", "sql": "DROP"}, "sql"),
     ("long from", {"from": "2025-01-01" + "0" * 5000, "to": "2025-03-01"}, "from"),
-    # A queued run keeps json or csv (the report_runs table's check); xlsx and
-    # pdf are GET /v1/reports/{name}'s.
-    ("xlsx is not queued", {"from": "2025-01-01", "to": "2025-03-01", "format": "xlsx"},
-     "format"),
-    ("pdf is not queued", {"from": "2025-01-01", "to": "2025-03-01", "format": "pdf"},
+    ("format not one of them", {"from": "2025-01-01", "to": "2025-03-01", "format": "docx"},
      "format"),
 ]
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# tests/unit/table_read.py: an XLSX read back by openpyxl, as JSON.
+TABLE_READ = pathlib.Path(__file__).resolve().parent.parent / "unit" / "table_read.py"
+
+
+def result_of(server, who, report, fmt):
+    """Queue report over RANGE in fmt, wait for it: the run and its result."""
+    r = queue(server, who, report, format=fmt)
+    assert r.status_code == 202, r.text     # 422 before 0034: json and csv only
+    assert r.json()["format"] == fmt
+    run = finished(server, who, r.json()["id"])
+    assert run["status"] == "succeeded" and run["format"] == fmt, run
+    got = server.get(f"/v1/report-runs/{run['id']}/result", headers=hdr(who))
+    assert got.status_code == 200, got.text
+    assert run["result_bytes"] == len(got.content)
+    assert got.headers["Content-Disposition"] == \
+        f'attachment; filename="{report}_2025-01-01_2025-03-01_month.{fmt}"'
+    return run, got
+
+
+@pytest.mark.dialect
+def test_a_queued_xlsx_run_is_read_back_by_openpyxl(server, seeded, tmp_path):
+    admin = seeded["admin"]
+    run, got = result_of(server, admin, "therapy_bookings_by_partner", "xlsx")
+    assert got.headers["Content-Type"] == XLSX
+    path = tmp_path / "run.xlsx"
+    path.write_bytes(got.content)
+    read = subprocess.run(["/usr/bin/python3", str(TABLE_READ), str(path)],
+                          capture_output=True, text=True, check=True)
+    rows = [[c["v"] for c in row] for row in json.loads(read.stdout)["rows"]]
+    want = server.get(f"/v1/reports/therapy_bookings_by_partner?{RANGE}",
+                      headers=hdr(admin)).json()
+    assert rows[0] == want["columns"]
+    assert rows[1:-1] == [[r[c] for c in want["columns"]] for r in want["rows"]]
+    assert BETA in [r[2] for r in rows[1:-1]]      # a formula-looking name, as text
+    assert rows[-1] == ["Total", None, None, 4, 2]
+    assert run["rows"] == len(want["rows"])
+
+
+@pytest.mark.dialect
+def test_a_queued_pdf_run_is_read_back_by_pdftotext(server, db, seeded, tmp_path):
+    db.execute("UPDATE partners SET name = 'Zażółć gęślą jaźń' WHERE id = "
+               f"'{seeded['alpha']}'")
+    run, got = result_of(server, seeded["admin"], "therapy_bookings_by_partner", "pdf")
+    assert got.headers["Content-Type"] == "application/pdf"
+    assert got.content.startswith(b"%PDF-")
+    path = tmp_path / "run.pdf"
+    path.write_bytes(got.content)
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
+                          check=True).stdout.decode("utf-8")
+    assert "Therapy bookings and cancellations" in text and "Page 1 of 1" in text
+    assert "Zażółć gęślą jaźń" in text and BETA in text
+    total = [ln.split() for ln in text.splitlines() if ln.strip().startswith("Total")]
+    assert total == [["Total", "4", "2"]]
+
+
+def test_queued_xlsx_and_pdf_past_the_byte_bound_fail(start_server, db):
+    s = start_server(db=db, env=dict(ENV, CAREBASE_REPORT_RUN_MAX_BYTES="1000"))
+    admin = person(s, "admin", "admin")
+    for fmt in ("xlsx", "pdf"):
+        r = queue(s, admin, "course_progress", format=fmt)
+        assert r.status_code == 202, r.text
+        run = finished(s, admin, r.json()["id"])
+        assert run["status"] == "failed" and run["error_code"] == "RESULT_TOO_LARGE", run
+        assert "1000 bytes" in run["error"]
 
 
 @pytest.mark.parametrize("name,body,field", BAD_BODIES, ids=[c[0] for c in BAD_BODIES])
@@ -405,3 +472,49 @@ def test_retention_is_configurable_and_bounded(start_server, db):
     for bad in ("0", "366", "x"):
         r = s.cli("jobs", "stats", env={"CAREBASE_REPORT_RUN_RETENTION_DAYS": bad})
         assert r.returncode != 0 and "report_run_retention_days" in r.stderr
+
+
+@pytest.mark.dialect
+def test_undoing_0034_refuses_while_xlsx_or_pdf_runs_are_kept(start_server, db):
+    """0034's down converts nothing: while a run in xlsx or pdf is kept it
+    refuses, saying how to go on; once they are deleted it puts 0012's check
+    back (json and csv only), and migrating again allows them again."""
+    s = start_server(db=db, env=dict(ENV, CAREBASE_JOB_WORKERS="0"))
+    admin = person(s, "admin", "admin")
+    assert queue(s, admin, "signups_by_partner", format="pdf").status_code == 202
+    assert queue(s, admin, "signups_by_partner", format="csv").status_code == 202
+    s.stop()
+    # 0034 alone in the newest batch: `migrate down` undoes it only.
+    name = "0034_report_runs_xlsx_pdf"
+    db.execute(f"UPDATE schema_migrations SET batch = batch + 1 WHERE name = '{name}'")
+    r = s.cli("migrate", "down")
+    assert r.returncode != 0, r.stdout
+    assert "report runs in xlsx or pdf are kept" in r.stderr, r.stderr
+    assert db.count("schema_migrations", f"name = '{name}'") == 1
+    assert db.count("report_runs") == 2
+    db.execute("DELETE FROM report_runs WHERE format IN ('xlsx', 'pdf')")
+    s.cli_ok("migrate", "down")
+    assert db.count("schema_migrations", f"name = '{name}'") == 0
+    row = ("INSERT INTO report_runs (id, report, range_from, range_to, period, format, "
+           "created_at, updated_at) VALUES ('{id}', 'signups_by_partner', 0, 1, 'month', "
+           "'{fmt}', 0, 0)")
+    with pytest.raises(Exception):
+        db.execute(row.format(id=uuid.uuid4(), fmt="xlsx"))
+    db.execute(row.format(id=uuid.uuid4(), fmt="csv"))
+    s.cli_ok("migrate")
+    assert db.count("schema_migrations", f"name = '{name}'") == 1
+    db.execute(row.format(id=uuid.uuid4(), fmt="xlsx"))
+    assert db.count("report_runs", "format = 'xlsx'") == 1
+
+
+def test_openapi_declares_the_four_formats_of_a_run(server):
+    doc = server.get("/v1/openapi.json").json()
+    post = doc["paths"]["/v1/report-runs"]["post"]
+    body = post["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["format"]["enum"] == ["json", "csv", "xlsx", "pdf"]
+    run = post["responses"]["202"]["content"]["application/json"]["schema"]
+    assert run["properties"]["format"]["enum"] == ["json", "csv", "xlsx", "pdf"]
+    result = doc["paths"]["/v1/report-runs/{id}/result"]["get"]["responses"]["200"]
+    assert set(result["content"]) == {"application/json", "text/csv", XLSX, "application/pdf"}
+    assert result["content"] == \
+        doc["paths"]["/v1/reports/{name}"]["get"]["responses"]["200"]["content"]

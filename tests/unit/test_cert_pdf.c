@@ -31,7 +31,9 @@
 #include <png.h>
 
 #include "core/buf.h"
+#include "core/config.h"
 #include "core/err.h"
+#include "core/pdf_font.h"
 #include "training/cert_pdf.h"
 
 #define URL    "https://certs.example.org/verify/NFA-2026-000123?c=7Kq2"
@@ -215,32 +217,39 @@ assert_has(const char *text, const char *want)
 	free(w);
 }
 
+/*
+ * The fonts are config pdf_font and pdf_font_bold (core/pdf_font.h): one
+ * that cannot be loaded refuses the render (out as it was), and the
+ * start-up check names the setting.
+ */
 static void
 test_fonts_missing(void **state)
 {
 	struct cert_pdf_in in = sample();
 	struct buf	   pdf;
 	const char	  *why = NULL;
+	char		   line[512];
 
 	(void)state;
-	/* Before any font is loaded: a configuration error, not a crash. */
 	buf_init(&pdf, CERT_PDF_MAX);
-	assert_int_equal(cert_pdf_render(&in, &pdf, &why), ERR_CONFIG);
-	assert_non_null(why);
-	assert_int_equal(pdf.len, 0);
-	assert_int_equal(cert_pdf_fonts_load("/nonexistent/DejaVuSans.ttf",
-			     CERT_PDF_FONT_BOLD_DEFAULT, &why),
-	    ERR_CONFIG);
-	assert_non_null(strstr(why, "certificate_font:"));
-	assert_int_equal(
-	    cert_pdf_fonts_load(CERT_PDF_FONT_DEFAULT, "/etc/hostname", &why),
-	    ERR_CONFIG);
-	assert_non_null(strstr(why, "certificate_font_bold:"));
-	/* Still none loaded. */
-	assert_int_equal(cert_pdf_render(&in, &pdf, &why), ERR_CONFIG);
-	assert_int_equal(cert_pdf_fonts_load(CERT_PDF_FONT_DEFAULT,
-			     CERT_PDF_FONT_BOLD_DEFAULT, &why),
-	    OK);
+	assert_int_equal(buf_append(&pdf, "kept", 4), OK);
+	config.pdf_font_bold = "/nonexistent/DejaVuSans-Bold.ttf";
+	assert_int_equal(cert_pdf_render(&in, &pdf, &why), ERR_UNAVAILABLE);
+	assert_non_null(strstr(why, "pdf_font"));
+	assert_int_equal(pdf.len, 4);
+	assert_int_equal(pdf_font_check(line, sizeof(line)), ERR_CONFIG);
+	assert_non_null(strstr(line, "pdf_font_bold: cannot open"));
+	assert_non_null(strstr(line, "/nonexistent/DejaVuSans-Bold.ttf"));
+	config.pdf_font_bold = NULL;
+	config.pdf_font = "/etc/hostname";
+	assert_int_equal(pdf_font_check(line, sizeof(line)), ERR_CONFIG);
+	assert_non_null(strstr(line, "pdf_font: /etc/hostname is not a "));
+	assert_int_equal(cert_pdf_render(&in, &pdf, &why), ERR_UNAVAILABLE);
+	config.pdf_font = NULL;
+	/* The defaults: Debian's DejaVu Sans. */
+	assert_int_equal(pdf_font_check(line, sizeof(line)), OK);
+	assert_int_equal(cert_pdf_render(&in, &pdf, &why), OK);
+	assert_memory_equal(pdf.data, "kept%PDF-", 9);
 	buf_free(&pdf);
 }
 

@@ -429,10 +429,10 @@ test_pdf_read_back(void **state)
 	rmdir(dir);
 	buf_free(&b);
 	/* No font, no PDF: ERR_UNAVAILABLE. */
-	config.pdf_font_path = "/nonexistent/font.ttf";
+	config.pdf_font = "/nonexistent/font.ttf";
 	buf_init(&b, MB);
 	assert_int_equal(table_pdf(t, &b), ERR_UNAVAILABLE);
-	config.pdf_font_path = NULL;
+	config.pdf_font = NULL;
 	buf_free(&b);
 	table_free(t);
 }
