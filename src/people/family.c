@@ -16,7 +16,11 @@
  * does), so neither the answer nor its timing tells. If the address is a
  * live account's (not the caller's), the job makes a pending guardian_of
  * relationship led by the caller (created_by the caller: an invitation),
- * audited relationships.create, and mails the invitee. The inviter does
+ * audited relationships.create with no actor (the system's: a record with
+ * the inviter as actor would be in their export only when the address has
+ * an account), and mails the invitee. The request itself is audited
+ * family.invite, the inviter the actor and the family_invites row the
+ * entity, alike for every address. The inviter does
  * not see it until it is answered (relationships.c's scope); the invitee
  * accepts it (POST /v1/relationships/{id}/consent) if old enough to
  * consent, and a child's other active guardian accepts it for a child
@@ -289,6 +293,16 @@ invite_tx(struct tx *tx, void *arg)
 	    (rc = bound_check(tx, op->req, me)) != OK ||
 	    (rc = invite_row(tx, me, "invite", NULL, id)) != OK)
 		return (rc);
+	/* The inviter's one record of it, alike for every address: what
+	 * the job makes is the system's (their export must not tell). */
+	if ((p = json_pack("{s:[s],s:s}", "fields", "kind", "kind",
+		 "invite")) == NULL)
+		return (ERR_NOMEM);
+	rc = audit_append(tx, op->req->caller, op->req, "family.invite",
+	    "family_invites", id, p);
+	json_decref(p);
+	if (rc != OK)
+		return (rc);
 	if ((p = json_loads(op->payload, 0, NULL)) == NULL)
 		return (ERR_NOMEM);
 	json_object_set_new(p, "invite_id", json_string(id));
@@ -443,8 +457,10 @@ invite_job_tx(struct tx *tx, void *arg)
 		json_decref(changes);
 		return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
 	}
-	rc = audit_append(tx, &lead, NULL, "relationships.create",
-	    "relationships", rel, changes);
+	/* The system's act, not the inviter's: a record with them as actor
+	 * would be in their export only when the address has an account. */
+	rc = audit_append(
+	    tx, NULL, NULL, "relationships.create", "relationships", rel, changes);
 	json_decref(changes);
 	if (rc != OK)
 		return (rc);

@@ -79,6 +79,23 @@ def actions(server, rel_id):
         f"SELECT action FROM audit_log WHERE entity_id = '{rel_id}' ORDER BY seq")]
 
 
+def export_shape(server, who):
+    """What of who's export could differ between two inviters: the audit
+    records (but their ids, times and the actor's pseudonym), the
+    relationships and the invitations (but ids and times)."""
+    r = server.get("/v1/me/export", headers=hdr(who))
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    varying = {"seq", "id", "at", "actor_ref", "entity_id", "request_id", "created_at",
+               "updated_at"}
+    def strip(rows):
+        rows = rows["data"] if isinstance(rows, dict) else rows
+        return [{k: v for k, v in x.items() if k not in varying} for x in rows]
+    return {"audit_log": strip(doc["audit_log"]),
+            "relationships": strip(doc["relationships"]),
+            "family_invites": strip(doc["family_invites"])}
+
+
 def test_an_invitation_tells_nothing_of_whether_the_address_has_an_account(server, cast):
     g, teen = cast["guardian"], cast["teen"]
     a = invite(server, g, teen["email"], kind="guardian_of")
@@ -104,6 +121,20 @@ def test_an_invitation_tells_nothing_of_whether_the_address_has_an_account(serve
     # Inviting again (the same person) changes nothing.
     invited(server, g, teen["email"])
     assert len(pending_of(server, teen)) == 1
+    # Nor does the inviter's export tell: an invitation to an account and
+    # one to no account leave the same records (each audited
+    # family.invite, the inviter the actor; the relationship the job made
+    # is the system's).
+    one = person(server, "one", date_of_birth=years_ago(40), country="GB")
+    two = person(server, "two", date_of_birth=years_ago(40), country="GB")
+    invited(server, one, cast["other"]["email"])
+    invited(server, two, "nobody.either@example.org")
+    assert len(pending_of(server, cast["other"])) == 1
+    assert export_shape(server, one) == export_shape(server, two)
+    mine = [a for a in server.get("/v1/me/export", headers=hdr(one)).json()["audit_log"]
+            if a["action"] == "family.invite"]
+    assert len(mine) == 1 and mine[0]["entity_type"] == "family_invites", mine
+    assert mine[0]["actor_ref"] is not None
     # Only guardian_of, only the address; an address is needed.
     problem(invite(server, g, teen["email"], kind="practitioner_of"), 422, "VALIDATION_FAILED")
     problem(invite(server, g, teen["email"], role="admin"), 422, "VALIDATION_FAILED")
