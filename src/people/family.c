@@ -295,8 +295,8 @@ invite_tx(struct tx *tx, void *arg)
 		return (rc);
 	/* The inviter's one record of it, alike for every address: what
 	 * the job makes is the system's (their export must not tell). */
-	if ((p = json_pack("{s:[s],s:s}", "fields", "kind", "kind",
-		 "invite")) == NULL)
+	if ((p = json_pack(
+		 "{s:[s],s:s}", "fields", "kind", "kind", "invite")) == NULL)
 		return (ERR_NOMEM);
 	rc = audit_append(tx, op->req->caller, op->req, "family.invite",
 	    "family_invites", id, p);
@@ -459,8 +459,8 @@ invite_job_tx(struct tx *tx, void *arg)
 	}
 	/* The system's act, not the inviter's: a record with them as actor
 	 * would be in their export only when the address has an account. */
-	rc = audit_append(
-	    tx, NULL, NULL, "relationships.create", "relationships", rel, changes);
+	rc = audit_append(tx, NULL, NULL, "relationships.create",
+	    "relationships", rel, changes);
 	json_decref(changes);
 	if (rc != OK)
 		return (rc);
