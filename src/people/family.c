@@ -123,6 +123,7 @@ struct invite_job {
 	const char *invitee; /* the account's id */
 };
 
+static int ready_check(struct tx *, struct request *);
 static int adult_check(struct tx *, struct request *, const char *);
 static int bound_check(struct tx *, struct request *, const char *);
 static int invite_row(
@@ -132,6 +133,23 @@ static int child_tx(struct tx *, void *);
 static int child_check(struct request *, json_t **);
 static int invite_job_tx(struct tx *, void *);
 static int lead_load(struct tx *, const char *, struct principal *);
+
+/* Migration 0030 applied: else 503 MIGRATIONS_PENDING (asked of the
+ * catalog, as a failed statement would spend the transaction). */
+static int
+ready_check(struct tx *tx, struct request *req)
+{
+	int there, rc;
+
+	if ((rc = store_table_exists(tx, "family_invites", &there)) != OK)
+		return (rc);
+	if (there)
+		return (OK);
+	http_problem(req, ERR_UNAVAILABLE, "MIGRATIONS_PENDING",
+	    "Families cannot be changed until migration 0030 is applied: "
+	    "run `carebase migrate`.");
+	return (ERR_UNAVAILABLE);
+}
 
 /* The caller is an adult by a birth date on record: guardian_min_age or
  * older, and over the digital-consent age of their country. */
@@ -289,7 +307,8 @@ invite_tx(struct tx *tx, void *arg)
 	char		  id[UUID_STR_LEN], *payload;
 	int		  rc;
 
-	if ((rc = adult_check(tx, op->req, me)) != OK ||
+	if ((rc = ready_check(tx, op->req)) != OK ||
+	    (rc = adult_check(tx, op->req, me)) != OK ||
 	    (rc = bound_check(tx, op->req, me)) != OK ||
 	    (rc = invite_row(tx, me, "invite", NULL, id)) != OK)
 		return (rc);
@@ -568,7 +587,8 @@ child_tx(struct tx *tx, void *arg)
 
 	json_decref(op->answer);
 	op->answer = NULL;
-	if ((rc = adult_check(tx, req, me)) != OK ||
+	if ((rc = ready_check(tx, req)) != OK ||
+	    (rc = adult_check(tx, req, me)) != OK ||
 	    (rc = bound_check(tx, req, me)) != OK)
 		return (rc);
 	memset(&nu, 0, sizeof(nu));
