@@ -16,7 +16,11 @@
  * does), so neither the answer nor its timing tells. If the address is a
  * live account's (not the caller's), the job makes a pending guardian_of
  * relationship led by the caller (created_by the caller: an invitation),
- * audited relationships.create, and mails the invitee. The inviter does
+ * audited relationships.create with no actor (the system's: a record with
+ * the inviter as actor would be in their export only when the address has
+ * an account), and mails the invitee. The request itself is audited
+ * family.invite, the inviter the actor and the family_invites row the
+ * entity, alike for every address. The inviter does
  * not see it until it is answered (relationships.c's scope); the invitee
  * accepts it (POST /v1/relationships/{id}/consent) if old enough to
  * consent, and a child's other active guardian accepts it for a child
@@ -119,6 +123,7 @@ struct invite_job {
 	const char *invitee; /* the account's id */
 };
 
+static int ready_check(struct tx *, struct request *);
 static int adult_check(struct tx *, struct request *, const char *);
 static int bound_check(struct tx *, struct request *, const char *);
 static int invite_row(
@@ -128,6 +133,23 @@ static int child_tx(struct tx *, void *);
 static int child_check(struct request *, json_t **);
 static int invite_job_tx(struct tx *, void *);
 static int lead_load(struct tx *, const char *, struct principal *);
+
+/* Migration 0030 applied: else 503 MIGRATIONS_PENDING (asked of the
+ * catalog, as a failed statement would spend the transaction). */
+static int
+ready_check(struct tx *tx, struct request *req)
+{
+	int there, rc;
+
+	if ((rc = store_table_exists(tx, "family_invites", &there)) != OK)
+		return (rc);
+	if (there)
+		return (OK);
+	http_problem(req, ERR_UNAVAILABLE, "MIGRATIONS_PENDING",
+	    "Families cannot be changed until migration 0030 is applied: "
+	    "run `carebase migrate`.");
+	return (ERR_UNAVAILABLE);
+}
 
 /* The caller is an adult by a birth date on record: guardian_min_age or
  * older, and over the digital-consent age of their country. */
@@ -285,9 +307,20 @@ invite_tx(struct tx *tx, void *arg)
 	char		  id[UUID_STR_LEN], *payload;
 	int		  rc;
 
-	if ((rc = adult_check(tx, op->req, me)) != OK ||
+	if ((rc = ready_check(tx, op->req)) != OK ||
+	    (rc = adult_check(tx, op->req, me)) != OK ||
 	    (rc = bound_check(tx, op->req, me)) != OK ||
 	    (rc = invite_row(tx, me, "invite", NULL, id)) != OK)
+		return (rc);
+	/* The inviter's one record of it, alike for every address: what
+	 * the job makes is the system's (their export must not tell). */
+	if ((p = json_pack(
+		 "{s:[s],s:s}", "fields", "kind", "kind", "invite")) == NULL)
+		return (ERR_NOMEM);
+	rc = audit_append(tx, op->req->caller, op->req, "family.invite",
+	    "family_invites", id, p);
+	json_decref(p);
+	if (rc != OK)
 		return (rc);
 	if ((p = json_loads(op->payload, 0, NULL)) == NULL)
 		return (ERR_NOMEM);
@@ -443,7 +476,9 @@ invite_job_tx(struct tx *tx, void *arg)
 		json_decref(changes);
 		return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
 	}
-	rc = audit_append(tx, &lead, NULL, "relationships.create",
+	/* The system's act, not the inviter's: a record with them as actor
+	 * would be in their export only when the address has an account. */
+	rc = audit_append(tx, NULL, NULL, "relationships.create",
 	    "relationships", rel, changes);
 	json_decref(changes);
 	if (rc != OK)
@@ -552,7 +587,8 @@ child_tx(struct tx *tx, void *arg)
 
 	json_decref(op->answer);
 	op->answer = NULL;
-	if ((rc = adult_check(tx, req, me)) != OK ||
+	if ((rc = ready_check(tx, req)) != OK ||
+	    (rc = adult_check(tx, req, me)) != OK ||
 	    (rc = bound_check(tx, req, me)) != OK)
 		return (rc);
 	memset(&nu, 0, sizeof(nu));

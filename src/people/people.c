@@ -243,7 +243,8 @@ static const char api_family_invite[] =
     "ADULT_REQUIRED: the caller is not known to be over the digital-consent "
     "age\",\"422\":\"email missing or not an address; kind other than "
     "guardian_of; another member\",\"429\":\"TOO_MANY_INVITATIONS "
-    "(family_invites_max open; Retry-After)\"}}";
+    "(family_invites_max open; Retry-After)\",\"503\":"
+    "\"MIGRATIONS_PENDING (migration 0030 not applied)\"}}";
 static const char api_family_child[] =
     "{\"body\":{\"type\":\"object\",\"required\":[\"first_name\","
     "\"date_of_birth\"],\"additionalProperties\":false,\"properties\":{"
@@ -266,7 +267,8 @@ static const char api_family_child[] =
     "(invite that account instead)\",\"422\":\"OVER_CONSENT_AGE (the "
     "child consents themselves: invite their account), or validation "
     "failed: one entry per field\",\"429\":\"TOO_MANY_INVITATIONS "
-    "(Retry-After)\"}}";
+    "(Retry-After)\",\"503\":\"MIGRATIONS_PENDING (migration 0030 not "
+    "applied)\"}}";
 
 static const struct route people_routes[] = {
 	{ HTTP_POST, "/v1/auth/register", people_auth_register,

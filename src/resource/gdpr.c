@@ -183,7 +183,7 @@ resource_erase_owned(struct tx *tx, const char *user_id,
 	struct buf		  sql;
 	size_t			  i, n;
 	int64_t			  now;
-	int			  rc = OK, k;
+	int			  rc = OK, k, there;
 
 	buf_init(&sql, GDPR_SQL_MAX);
 	now = time_now_ms();
@@ -194,6 +194,13 @@ resource_erase_owned(struct tx *tx, const char *user_id,
 		if ((rc = erase_sql(all[i], address_index, &sql, cleared)) !=
 			OK ||
 		    sql.len == 0)
+			continue;
+		/* Its migration pending or undone: nothing of theirs there
+		 * (asked of the catalog: a failed statement would spend a
+		 * PostgreSQL transaction). */
+		if ((rc = store_table_exists(tx, all[i]->res->table, &there)) !=
+			OK ||
+		    !there)
 			continue;
 		if ((st = store_prepare(tx, sql.data)) == NULL) {
 			rc = ERR_DB;

@@ -650,7 +650,8 @@ out:
  * ones too), personal ones opened, under "<resource name>" in into (in
  * top for RESOURCE_EXPORT_TOP). At most RESOURCE_EXPORT_MAX rows a
  * resource; *truncated set when cut. Reads of health fields are audited
- * as reads by who.
+ * as reads by who. A resource whose table is not there (its migration
+ * pending or undone) has none.
  */
 int
 resource_export_owned(struct tx *tx, const struct principal *who,
@@ -665,7 +666,7 @@ resource_export_owned(struct tx *tx, const struct principal *who,
 	struct buf		  b;
 	json_t			 *rows, *row;
 	size_t			  i, k, n, got;
-	int			  rc = OK;
+	int			  rc = OK, there;
 
 	memset(&owner, 0, sizeof(owner));
 	strlcpy_cb(owner.user_id, user_id, sizeof(owner.user_id));
@@ -695,6 +696,12 @@ resource_export_owned(struct tx *tx, const struct principal *who,
 		json_object_set_new(
 		    (rd->res->flags & RESOURCE_EXPORT_TOP) ? top : into,
 		    rd->res->name, rows);
+		/* Its migration pending or undone: none (the catalog asked,
+		 * as a failed statement would spend the transaction). */
+		if ((rc = store_table_exists(tx, rd->res->table, &there)) != OK)
+			break;
+		if (!there)
+			continue;
 		if ((st = store_prepare(tx, b.data)) == NULL) {
 			rc = ERR_DB;
 			break;

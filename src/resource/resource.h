@@ -567,7 +567,9 @@ int resource_rows(struct tx *, const struct resource *,
  * not nullable (form_responses.responses) stays as it is, sealed under
  * the person's data key: the caller destroys the key (seal_key_destroy)
  * and it becomes unreadable. cleared (may be NULL) gets the names of the
- * fields cleared in the row that owns itself.
+ * fields cleared in the row that owns itself. A resource whose table is
+ * not there (its migration pending or undone: the catalog says) is
+ * skipped: nothing of the person's is in it.
  */
 int resource_export_row(
     struct tx *, const struct resource *, const char *id, json_t **out);

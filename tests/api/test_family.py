@@ -10,7 +10,8 @@ import hashlib
 
 import pytest
 
-from conftest import PASSWORD, hdr, login, person, problem, wait_until, years_ago
+from conftest import (ROOT, PASSWORD, hdr, login, person, problem, undo_migration, wait_until,
+                      years_ago)
 
 HRV = "00000000-0000-7000-8000-0000000000d1"
 NEW_PW = "a brand new passphrase 42"
@@ -79,6 +80,23 @@ def actions(server, rel_id):
         f"SELECT action FROM audit_log WHERE entity_id = '{rel_id}' ORDER BY seq")]
 
 
+def export_shape(server, who):
+    """What of who's export could differ between two inviters: the audit
+    records (but their ids, times and the actor's pseudonym), the
+    relationships and the invitations (but ids and times)."""
+    r = server.get("/v1/me/export", headers=hdr(who))
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    varying = {"seq", "id", "at", "actor_ref", "entity_id", "request_id", "created_at",
+               "updated_at"}
+    def strip(rows):
+        rows = rows["data"] if isinstance(rows, dict) else rows
+        return [{k: v for k, v in x.items() if k not in varying} for x in rows]
+    return {"audit_log": strip(doc["audit_log"]),
+            "relationships": strip(doc["relationships"]),
+            "family_invites": strip(doc["family_invites"])}
+
+
 def test_an_invitation_tells_nothing_of_whether_the_address_has_an_account(server, cast):
     g, teen = cast["guardian"], cast["teen"]
     a = invite(server, g, teen["email"], kind="guardian_of")
@@ -104,6 +122,20 @@ def test_an_invitation_tells_nothing_of_whether_the_address_has_an_account(serve
     # Inviting again (the same person) changes nothing.
     invited(server, g, teen["email"])
     assert len(pending_of(server, teen)) == 1
+    # Nor does the inviter's export tell: an invitation to an account and
+    # one to no account leave the same records (each audited
+    # family.invite, the inviter the actor; the relationship the job made
+    # is the system's).
+    one = person(server, "one", date_of_birth=years_ago(40), country="GB")
+    two = person(server, "two", date_of_birth=years_ago(40), country="GB")
+    invited(server, one, cast["other"]["email"])
+    invited(server, two, "nobody.either@example.org")
+    assert len(pending_of(server, cast["other"])) == 1
+    assert export_shape(server, one) == export_shape(server, two)
+    mine = [a for a in server.get("/v1/me/export", headers=hdr(one)).json()["audit_log"]
+            if a["action"] == "family.invite"]
+    assert len(mine) == 1 and mine[0]["entity_type"] == "family_invites", mine
+    assert mine[0]["actor_ref"] is not None
     # Only guardian_of, only the address; an address is needed.
     problem(invite(server, g, teen["email"], kind="practitioner_of"), 422, "VALIDATION_FAILED")
     problem(invite(server, g, teen["email"], role="admin"), 422, "VALIDATION_FAILED")
@@ -322,3 +354,36 @@ def test_erasure_removes_invitations_and_relationships(server, cast):
                            f"lead_id = '{g['id']}' OR follower_id = '{g['id']}'") == 0
     assert pending_of(server, teen) == []
     assert kid  # the child's account stays; an admin decides what becomes of it
+
+
+def undo_from_0030(db):
+    """As `carebase migrate down` to 0029 would, with the server stopped:
+    0030 and every migration above it taken out, the last first."""
+    names = sorted((p.name[:-len(".down.sql")] for p in
+                    (ROOT / "migrations" / db.kind).glob("*.down.sql")
+                    if p.name >= "0030"), reverse=True)
+    for name in names:
+        if db.count("schema_migrations", f"name = '{name}'"):
+            undo_migration(db, name)
+    assert "family_invites" not in db.tables()
+
+
+def test_with_0030_undone_erasure_still_works_and_families_wait(start_server, db):
+    srv = start_server(db=db)
+    g = person(srv, "guardian", date_of_birth=years_ago(40))
+    h = person(srv, "other", date_of_birth=years_ago(40))
+    srv.stop()
+    undo_from_0030(db)
+    srv.start(migrate=False)
+    # Erasure and export skip the missing table (nothing of theirs in it).
+    r = srv.get("/v1/me/export", headers=hdr(g))
+    assert r.status_code == 200, r.text
+    rows = r.json()["family_invites"]
+    assert (rows["data"] if isinstance(rows, dict) else rows) == []
+    r = srv.request("DELETE", "/v1/me", headers=hdr(g), json={"password": PASSWORD})
+    assert r.status_code in (200, 204), r.text
+    assert srv.db.count("users", f"id = '{g['id']}' AND deleted_at IS NOT NULL") == 1
+    # The family routes say why they wait.
+    problem(make_child(srv, h, first_name="Al", date_of_birth=years_ago(5)),
+            503, "MIGRATIONS_PENDING")
+    problem(invite(srv, h, "someone@example.org"), 503, "MIGRATIONS_PENDING")
