@@ -25,8 +25,9 @@
  * mode; attendance.c attendance records and what completing a schedule
  * does to its bookings; certificates.c certificates, their public
  * verification and the nightly expiry.
- * Also issue 17: cert_pdf.c the certificate PDF, made in memory from
- * plain fields (its own header, cert_pdf.h; no route serves it yet).
+ * Also issue 17: cert_pdf.c the certificate PDF (cert_text.c its text),
+ * made in memory from plain fields (its own headers, cert_pdf.h and
+ * cert_pdf_int.h; no route serves it yet).
  *
  * Catalogue writes are staff's (admins); the public reads without a token
  * active courses, active venues and upcoming schedules
