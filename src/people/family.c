@@ -520,8 +520,11 @@ people_family_child(struct request *req)
 
 	memset(&op, 0, sizeof(op));
 	op.req = req;
-	if (child_check(req, &op.fields) != OK)
+	if (child_check(req, &op.fields) != OK) {
+		/* Refused by the users resource's rules: the copy is made. */
+		json_decref(op.fields);
 		return;
+	}
 	op.email = json_string_value(json_object_get(op.fields, "email"));
 	rc = store_run(req->db, STORE_TX_WRITE, child_tx, &op);
 	if (rc == OK)
