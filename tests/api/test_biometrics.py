@@ -736,6 +736,30 @@ def test_edf_keeps_every_samples_time(server, cast):
     assert "off the regular grid" in e["detail"] and "CSV" in e["detail"]
 
 
+@pytest.mark.dialect
+def test_a_batch_within_half_a_period_joins_its_channels_segment(server, cast, db):
+    """Ingest (blocks.c tail_joins, README Biometrics): a batch whose first
+    sample lies within half a sample period of the time the channel's last
+    segment expects next continues that segment, and its samples take the
+    segment's times (moved by the same amount, at most half a period:
+    batches starting at their device's sample times rounded to the ms
+    stay one segment at up to 1 kHz); further off, it starts a segment at
+    its own t0. Nothing is dropped either way."""
+    o = cast["owner"]
+    rid = recording(server, o, EEG)["id"]
+    parts = [[k * 7 + p for k in range(100)] for p in range(4)]   # 1 s at 100 Hz each
+    # Expected next: +1000, +2000, +3000 ms; half a period is 5 ms.
+    for seq, (t0, part) in enumerate(zip((T0, T0 + 1005, T0 + 1995, T0 + 3006), parts)):
+        assert send(server, o, rid, binary(seq, [("cz", 100000, t0, part, None)])).status_code == 201
+    # (seq, count, first_index, t0_ms): three batches one segment, the
+    # fourth (6 ms off) a segment of its own.
+    assert blocks(db, rid) == [(0, 300, 0, T0), (1, 100, 0, T0 + 3006)]
+    p = points(server, o, rid)
+    assert p["v"] == parts[0] + parts[1] + parts[2] + parts[3]
+    assert [int(t) for t in p["t"]] == [T0 + 10 * k for k in range(300)] + \
+        [T0 + 3006 + 10 * k for k in range(100)]
+
+
 def test_edf_that_cannot_be_written_says_why(server, cast):
     o = cast["owner"]
     rid = recording(server, o, ECG)["id"]
