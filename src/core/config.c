@@ -270,6 +270,10 @@ static const struct config_entry config_table[] = {
 	    600000, NULL, 0,
 	    "how long a profile push waits after a change, so a burst "
 	    "of changes makes one push" },
+	{ "course_chat_page", CT_INT, S(course_chat_page), "200", 1, 10000,
+	    NULL, 0,
+	    "learners one run of the job learning.course_chat looks at; a "
+	    "full page queues the next run" },
 	{ "simplybook_webhook_secret", CT_STRING, S(simplybook_webhook_secret),
 	    "", 0, 0, NULL, 1,
 	    "booking webhook token, sent as X-Simplybook-Token "

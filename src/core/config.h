@@ -99,8 +99,9 @@ struct config {
 	char   *chat_sync_key;	      /* HTTP basic auth password */
 	int64_t chat_sync_timeout_s;  /* connect + transfer */
 	int64_t
-	      chat_sync_delay_ms; /* wait after a change, so bursts coalesce */
-	char *simplybook_webhook_secret; /* token of the booking webhook */
+	    chat_sync_delay_ms;	  /* wait after a change, so bursts coalesce */
+	int64_t course_chat_page; /* learners one course_chat run looks at */
+	char   *simplybook_webhook_secret; /* token of the booking webhook */
 	int64_t simplybook_timestamp_tolerance_s; /* webhook timestamp skew */
 	int64_t report_max_rows; /* rows of one report answer */
 	int64_t
