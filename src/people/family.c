@@ -53,7 +53,8 @@
  * family_invites (so is each EMAIL_TAKEN refusal: a 'child' row with no
  * relationship). An invitation is open while younger than
  * family_invite_ttl_s and its relationship (if the address had an
- * account) still pending, or withdrawn (a withdrawal frees no place, so
+ * account) still pending and not renewed or reopened by a later one of
+ * theirs (that one counts instead), or withdrawn (a withdrawal frees no place, so
  * inviting and withdrawing cannot mail anyone without bound); a member
  * holds at most family_invites_max open invitations and children's
  * accounts made within that time, together; past it 429
@@ -217,7 +218,9 @@ bound_check(struct tx *tx, struct request *req, const char *lead_id)
 	    "LEFT JOIN relationships r ON r.id = f.relationship_id WHERE "
 	    "f.lead_id = ? AND f.created_at > ? AND (f.kind = 'child' OR "
 	    "f.relationship_id IS NULL OR f.withdrawn_at IS NOT NULL OR "
-	    "r.status = 'pending')");
+	    "(r.status = 'pending' AND NOT EXISTS (SELECT 1 FROM "
+	    "family_invites n WHERE n.relationship_id = f.relationship_id "
+	    "AND n.created_at > f.created_at)))");
 	store_bind_text(st, 1, lead_id);
 	store_bind_int64(st, 2, since);
 	if ((rc = store_step(st)) == STORE_ROW) {

@@ -32,6 +32,7 @@
  * (family_email_refused). The set-password link of the same mail works
  * for password_reset_ttl_s only (30 minutes), as any reset link. A token
  * that is no live one answers 422 INVALID_TOKEN, as the reset's does.
+ * The link lives in the guardian's row, so it goes with their erasure.
  *
  * The nightly people.family_expire: an invitation (pending, made by its
  * lead) past family_invite_ttl_s ends (ended_at, no updated_by: nobody

@@ -651,3 +651,18 @@ def test_a_childs_country_must_be_a_country(server, cast):
     assert [e["field"] for e in body["errors"]] == ["country"], body
     r = make_child(server, g, first_name="Al", date_of_birth=years_ago(15), country="de")
     assert r.status_code == 201, r.text
+
+
+def test_a_reopened_invitation_counts_once(start_server):
+    srv = start_server(env={"CAREBASE_FAMILY_INVITES_MAX": "2"})
+    g = person(srv, "guardian", date_of_birth=years_ago(40))
+    teen = person(srv, "teen", date_of_birth=years_ago(14))
+    invited(srv, g, teen["email"])
+    (rel,) = pending_of(srv, teen)
+    assert srv.post(f"/v1/relationships/{rel['id']}/end", headers=hdr(teen)).status_code == 200
+    # Declined, then invited again: the pair's one row is pending again,
+    # and only the newer invitation holds a place.
+    invited(srv, g, teen["email"])
+    assert [x["id"] for x in pending_of(srv, teen)] == [rel["id"]]
+    invited(srv, g, "nobody.here@example.org")
+    problem(invite(srv, g, "nobody.there@example.org"), 429, "TOO_MANY_INVITATIONS")
