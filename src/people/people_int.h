@@ -181,7 +181,7 @@ int people_session_end(struct tx *, const char *session_id, const char *reason);
 /*
  * End every live session of user_id except except_session_id (NULL = all),
  * recording reason ("password_changed", "password_reset", "deactivated",
- * "erased", "deleted", "role_changed"). For gdpr.c and the users resource's after_write.
+ * "erased", "deleted", "role_changed", "email_refused": family_close.c). For gdpr.c and the users resource's after_write.
  */
 int people_sessions_end(struct tx *, const char *user_id,
     const char *except_session_id, const char *reason);
