@@ -214,6 +214,10 @@ static const struct config_entry config_table[] = {
 	    3600, 7776000, NULL, 0,
 	    "how long a family invitation stays open (it can be accepted, "
 	    "and counts against family_invites_max)" },
+	{ "family_refusal_path", CT_STRING, S(family_refusal_path),
+	    "/not-me?token=", 0, 0, NULL, 0,
+	    "appended to public_url, then the token, in a child's welcome "
+	    "mail: the address's owner refuses it (family_invite_ttl_s)" },
 	{ "password_opslimit", CT_INT, S(password_opslimit), "3", 1, 20, NULL,
 	    0,
 	    "argon2id passes (OWASP minimum 2, enforced in production); "

@@ -81,6 +81,7 @@ struct config {
 	int64_t guardian_min_age;   /* a member who adds a child: this old */
 	int64_t family_invites_max; /* open family invitations a member holds */
 	int64_t family_invite_ttl_s; /* how long a family invitation is open */
+	char   *family_refusal_path; /* a child's welcome: "this is not me" */
 	int64_t password_opslimit;   /* argon2id passes */
 	int64_t password_memlimit_kib; /* argon2id memory */
 	char   *terms_version;	       /* current terms users accept */

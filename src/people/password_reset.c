@@ -375,7 +375,17 @@ reset_tx(struct tx *tx, void *arg)
 		return (rc);
 	vars = json_pack("{s:s,s:I}", "link", op->link, "minutes",
 	    (json_int_t)(config.password_reset_ttl_s / 60));
-	rc = hooks_mail(tx, email, op->acct->id, op->mail_template, vars, NULL);
+	rc = vars != NULL ? OK : ERR_NOMEM;
+	/* A child's welcome also names the guardian who made the account
+	 * and lets the address's owner refuse it (family_close.c); with
+	 * no guardian's record of it left, no welcome. */
+	if (rc == OK && strcmp(op->mail_template, "family_welcome") == 0)
+		rc = people_family_welcome(tx, op->acct->id, email, vars);
+	if (rc == OK)
+		rc = hooks_mail(
+		    tx, email, op->acct->id, op->mail_template, vars, NULL);
+	else if (rc == ERR_NOT_FOUND)
+		rc = OK;
 	json_decref(vars);
 	people_wipe_free(email);
 	return (rc);
