@@ -19,13 +19,14 @@
  * Each but the first is written in the transaction of the step it
  * records, so an event exists exactly when its step committed. A view is
  * a read, and a write on every read cost the read path too much
- * (measured on SQLite, which syncs every commit: GET of a schedule went
- * from about 12,000-19,000 to about 2,000-2,500 answers a second, its
- * median from 0.7 ms to 5-6 ms; docs/BENCHMARKS.md): views are kept in
- * memory by the request (no write, a mutex and a copy) and written in
- * batches by a thread of the serving process, within ANALYTICS_FLUSH_MS
- * of the view or as soon as ANALYTICS_VIEWS_BATCH are waiting, each
- * batch in one transaction. What a stop leaves is written before the
+ * (docs/BENCHMARKS.md, bench/schedule_views: a GET of a schedule kept a
+ * fifth of its answers a second on SQLite, which syncs every commit, its
+ * median from under 1 ms to 5-6 ms; a third on PostgreSQL): views are
+ * kept in memory by the request (no write, a mutex and a copy) and
+ * written in batches by a thread of the serving process, within
+ * ANALYTICS_FLUSH_MS of the view or as soon as ANALYTICS_VIEWS_BATCH are
+ * waiting, each batch in one transaction, ANALYTICS_INSERT_ROWS rows a
+ * statement. What a stop leaves is written before the
  * database closes (the module's stop); a crash loses at most that
  * second's views, and views past ANALYTICS_VIEWS_MAX waiting are dropped
  * and logged (event=analytics_views_dropped): counts, not money.
