@@ -43,6 +43,7 @@
  * events older than the setting analytics_retention_days (365 unless set),
  * a bounded batch a transaction.
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -493,13 +494,13 @@ funnel_tx(struct tx *tx, void *arg)
 	return (rc == STORE_DONE ? OK : rc);
 }
 
-/* a / b to four places; null when there is nothing to divide by. */
+/* a / b rounded to four places; null when there is nothing to divide by. */
 static json_t *
 ratio(int64_t a, int64_t b)
 {
 	if (b <= 0)
 		return (json_null());
-	return (json_real((double)(a * 10000 / b) / 10000.0));
+	return (json_real(round((double)a * 10000.0 / (double)b) / 10000.0));
 }
 
 void
