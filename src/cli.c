@@ -22,6 +22,8 @@
 #include "core/pdf_font.h"
 #include "core/util.h"
 #include "http/http.h"
+#include "module.h"
+#include "modules.h"
 #include "ops/inbox.h"
 #include "ops/ops.h"
 #include "people/people.h"
@@ -38,6 +40,7 @@ static const char *flag_value(int, char **, const char *);
 static int	   fonts_check(void);
 static int	   erasures_start(struct store *, int);
 static void	   signals_block(sigset_t *);
+static void	   modules_stop(void);
 static int	   jobs_list_failed(struct store *);
 static int	   mail_test_tx(struct tx *, void *);
 
@@ -122,6 +125,19 @@ signals_block(sigset_t *set)
 	pthread_sigmask(SIG_BLOCK, set, NULL);
 }
 
+/* Once no request is answered: what modules keep to write later. */
+static void
+modules_stop(void)
+{
+	const struct module *const *modules;
+	size_t			    i, n;
+
+	modules = modules_all(&n);
+	for (i = 0; i < n; i++)
+		if (modules[i]->stop != NULL)
+			modules[i]->stop();
+}
+
 int
 cli_serve(struct store *db, int argc, char **argv)
 {
@@ -182,6 +198,7 @@ cli_serve(struct store *db, int argc, char **argv)
 	    (rc = jobs_runner_start(db, (int)config.job_workers, &runner)) !=
 		OK) {
 		http_server_stop(srv, 0);
+		modules_stop();
 		log_buffer_stop();
 		fprintf(stderr, "carebase: cannot start job workers: %s\n",
 		    err_code(rc));
@@ -203,6 +220,7 @@ cli_serve(struct store *db, int argc, char **argv)
 	log_info(
 	    "event=shutdown signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	http_server_stop(srv, (int)config.shutdown_timeout_s);
+	modules_stop();
 	jobs_runner_stop(runner);
 	log_info("event=stopped");
 	log_buffer_stop();

@@ -2,7 +2,8 @@
  * The training module: its routes, resources and jobs, and the helpers
  * its files share. Tables and the built-in roles' permissions come from
  * migrations 0017 (the catalogue), 0018 (bookings), 0019 (payments and
- * refunds), 0031 (settings) and 0032 (attendance and certificates).
+ * refunds), 0031 (settings), 0032 (attendance and certificates) and 0040
+ * (analytics events).
  */
 #include <stdio.h>
 #include <string.h>
@@ -149,6 +150,29 @@
 	"\"null\"],\"format\":\"date-time\"}}}}},\"problems\":{\"404\":"	\
 	"\"CERTIFICATE_NOT_FOUND (no such token, or its holder was "	\
 	"erased)\",\"429\":\"too many verifications from this client\"}}"
+#define API_FUNNEL							\
+	"{\"parameters\":[{\"name\":\"from\",\"in\":\"query\","	\
+	"\"description\":\"start of the period (ISO 8601, included); 30 "	\
+	"days before to when not given\",\"schema\":{\"type\":"		\
+	"\"string\",\"format\":\"date-time\"}},{\"name\":\"to\","	\
+	"\"in\":\"query\",\"description\":\"end of the period (ISO "	\
+	"8601, left out); now when not given\",\"schema\":{\"type\":"	\
+	"\"string\",\"format\":\"date-time\"}}],\"answers\":{\"200\":"	\
+	"{\"description\":\"the events of each step in the period and "	\
+	"the ratios between steps (null when there is nothing to divide "	\
+	"by)\",\"schema\":{\"type\":\"object\",\"required\":[\"from\","	\
+	"\"to\",\"counts\",\"ratios\"],\"properties\":{\"from\":"	\
+	"{\"type\":\"string\",\"format\":\"date-time\"},\"to\":{"	\
+	"\"type\":\"string\",\"format\":\"date-time\"},\"counts\":{"	\
+	"\"type\":\"object\",\"required\":[\"schedule_viewed\","	\
+	"\"hold_created\",\"payment_succeeded\",\"booking_cancelled\"],"	\
+	"\"additionalProperties\":{\"type\":\"integer\"}},\"ratios\":{"	\
+	"\"type\":\"object\",\"required\":[\"hold_per_view\","	\
+	"\"payment_per_hold\",\"payment_per_view\","			\
+	"\"cancellation_per_hold\"],\"additionalProperties\":{\"type\":"	\
+	"[\"number\",\"null\"]}}}}}},\"problems\":{\"403\":"		\
+	"\"staff only\",\"422\":\"VALIDATION_FAILED (from or to not a "	\
+	"time, from not before to)\"}}"
 /* clang-format on */
 
 static const struct route training_routes[] = {
@@ -271,12 +295,19 @@ static const struct route training_routes[] = {
 	    "verify a certificate by the token printed on it: holder name, "
 	    "course, dates and status, nothing else (throttled per client)",
 	    NULL, API_CERT_VERIFY },
+	{ HTTP_GET, "/v1/analytics/funnel", training_analytics_funnel,
+	    ROUTE_SLOW,
+	    "the booking funnel of a period (staff): events of each step "
+	    "(schedule_viewed, hold_created, payment_succeeded, "
+	    "booking_cancelled) and the ratios between them",
+	    NULL, API_FUNNEL },
 };
 
 static const struct job_kind training_jobs[] = {
 	{ "training.expire_holds", training_expire_job, 0 },
 	{ TRAINING_REFUND_JOB, training_refund_job, 0 },
 	{ "training.expire_certificates", training_expire_certificates_job, 0 },
+	{ "training.analytics_retention", training_analytics_retention_job, 0 },
 };
 
 static const struct job_schedule training_schedules[] = {
@@ -284,6 +315,9 @@ static const struct job_schedule training_schedules[] = {
 	/* Nightly: certificates whose expiry date has passed in London. */
 	{ "training.expire_certificates", "15 0 * * *",
 	    "training.expire_certificates", NULL },
+	/* Nightly: analytics events past analytics_retention_days. */
+	{ "training.analytics_retention", "30 0 * * *",
+	    "training.analytics_retention", NULL },
 };
 
 static const struct resource *const training_resources[] = {
@@ -302,6 +336,7 @@ static const struct resource *const training_resources[] = {
 	&settings_resource,
 	&attendance_records_resource,
 	&certificates_resource,
+	&analytics_events_resource,
 };
 
 /* The Stripe webhook's inbox source and the refund mail. */
@@ -331,6 +366,7 @@ const struct module training_module = {
 	NELEM(training_resources),
 	training_init,
 	training_seed,
+	training_analytics_stop,
 };
 
 int

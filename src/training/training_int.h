@@ -27,7 +27,8 @@
  * verification and the nightly expiry.
  * Also issue 17: cert_pdf.c the certificate PDF (cert_text.c its text),
  * made in memory from plain fields (its own headers, cert_pdf.h and
- * cert_pdf_int.h; no route serves it yet).
+ * cert_pdf_int.h; no route serves it yet). analytics.c the booking
+ * funnel's analytics events (item 7), their funnel and retention.
  *
  * Catalogue writes are staff's (admins); the public reads without a token
  * active courses, active venues and upcoming schedules
@@ -569,6 +570,32 @@ void training_london_date(int64_t ms, char out[11]);
  * req. Not a requalification course: OK. */
 int training_requalification_check(struct tx *, struct request *,
     const char *user_id, const char *course_type, const char *family);
+
+/* analytics.c: the booking funnel's analytics events (issue 17 item 7) */
+#define TRAINING_EV_VIEWED    "schedule_viewed"
+#define TRAINING_EV_HOLD      "hold_created"
+#define TRAINING_EV_PAID      "payment_succeeded"
+#define TRAINING_EV_CANCELLED "booking_cancelled"
+/* Days an event is kept when analytics_retention_days is not set. */
+#define TRAINING_ANALYTICS_RETENTION_DAYS 365
+extern const struct resource analytics_events_resource;
+/*
+ * In the transaction of the step: an event of type about booking_id
+ * (its booker; schedule, course, seats, total and currency), with the
+ * members of extra (borrowed, may be NULL: "method", or "reason" and
+ * "from") added. Only the members analytics.c allows are ever written.
+ */
+int training_analytics_booking(
+    struct tx *, const char *type, const char *booking_id, json_t *extra);
+/* course_schedules' after_read: a visitor's view, kept to be written in
+ * a batch (no write here). */
+int training_analytics_viewed(struct resource_ctx *, json_t *row);
+/* The module's stop: the views waiting are written, the writer ends. */
+void training_analytics_stop(void);
+/* GET /v1/analytics/funnel; the nightly training.analytics_retention. */
+void training_analytics_funnel(struct request *);
+int  training_analytics_retention_job(
+     struct store *, const struct job *, char *);
 
 /* seed.c: the catalogue's demo data for `carebase seed` */
 struct seed_accounts;
