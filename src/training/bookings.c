@@ -785,6 +785,9 @@ move_tx(struct tx *tx, void *arg)
 			rc = training_audit_move(tx, a->req, a->who,
 			    "training_bookings", a->m->verb, a->id, from,
 			    a->m->to);
+		if (rc == OK && strcmp(a->m->verb, "confirm") == 0)
+			rc = training_notify_booking(
+			    tx, a->id, "booking_confirmed", 0);
 	}
 	if (rc != OK)
 		return (rc);

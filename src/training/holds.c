@@ -144,8 +144,13 @@ training_booking_cancel_row(struct tx *tx, const struct principal *who,
 	if (rc != OK)
 		return (rc);
 	/* A paid booking's money: its callers refund it (refunds.c). */
-	return (training_audit_move(
-	    tx, req, who, "training_bookings", verb, id, from, "cancelled"));
+	if ((rc = training_audit_move(tx, req, who, "training_bookings", verb,
+		 id, from, "cancelled")) != OK)
+		return (rc);
+	/* The booker is told, but of a hold that ran out. */
+	if (strcmp(reason, "hold_expired") == 0)
+		return (OK);
+	return (training_notify_booking(tx, id, "cancelled", 0));
 }
 
 int

@@ -564,8 +564,9 @@ confirm(struct tx *tx, const struct training_booking *b, const char *from)
 	rc = store_step(st);
 	rc = rc == STORE_DONE ? (store_changes(st) == 1 ? OK : ERR_BUSY) : rc;
 	store_finalize(st);
-	if (rc != OK)
+	if (rc != OK ||
+	    (rc = training_audit_move(tx, NULL, NULL, "training_bookings",
+		 "pay", b->id, from, "confirmed")) != OK)
 		return (rc);
-	return (training_audit_move(tx, NULL, NULL, "training_bookings", "pay",
-	    b->id, from, "confirmed"));
+	return (training_notify_booking(tx, b->id, "booking_confirmed", 0));
 }
