@@ -162,10 +162,12 @@ bookings_due_tx(struct tx *tx, void *arg)
 	struct candidates *c = arg;
 	struct stmt	  *st;
 	int64_t		   most;
-	int		   rc;
+	int		   rc, there;
 
 	json_array_clear(c->rows);
 	c->clock = c->now;
+	if ((rc = training_notify_ready(tx, &there)) != OK || !there)
+		return (rc);
 	if ((rc = offsets_read(tx, "reminder_hours_before", hours_default,
 		 NELEM(hours_default), 1, 720, c)) != OK)
 		return (rc);
@@ -198,10 +200,12 @@ certificates_due_tx(struct tx *tx, void *arg)
 	struct stmt	  *st;
 	char		   today[11], last[11];
 	int64_t		   most, day;
-	int		   rc;
+	int		   rc, there;
 
 	json_array_clear(c->rows);
 	c->clock = time_london_day(c->now);
+	if ((rc = training_notify_ready(tx, &there)) != OK || !there)
+		return (rc);
 	if ((rc = offsets_read(tx, "certificate_reminder_days", days_default,
 		 NELEM(days_default), 0, 365, c)) != OK)
 		return (rc);

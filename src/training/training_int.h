@@ -25,6 +25,10 @@
  * mode; attendance.c attendance records and what completing a schedule
  * does to its bookings; certificates.c certificates, their public
  * verification and the nightly expiry.
+ * Also issue 17 (item 5): notify.c notifications, their preferences and
+ * how they are sent; notify_mail.c what each type says and its mail
+ * template; notify_jobs.c the reminders before a course and before a
+ * certificate expires, each once; notify_sms.c the SMS job.
  * Also issue 17: cert_pdf.c the certificate PDF (cert_text.c its text),
  * made in memory from plain fields (its own headers, cert_pdf.h and
  * cert_pdf_int.h; no route serves it yet).
@@ -616,6 +620,9 @@ void training_notifications_mine(struct request *);
 void training_notifications_read_all(struct request *);
 /* The mail templates and the mail outcome listener. */
 int training_notify_init(void);
+/* *there 1 when migration 0038's tables are there (the catalog asked):
+ * with it pending or undone nothing is notified and nothing fails. */
+int training_notify_ready(struct tx *, int *there);
 /* Notification id's status again from its channels (and read_at). */
 int training_notify_status(struct tx *, const char *id);
 /* notify_mail.c: the mail template of each type. */
