@@ -75,7 +75,7 @@
 	"THEN 'failed' WHEN email_status = 'queued' OR sms_status = "          \
 	"'queued' THEN 'pending' WHEN email_status = 'sent' OR sms_status = "  \
 	"'sent' THEN 'sent' ELSE 'delivered' END, sent_at = CASE WHEN "        \
-	"sent_at IS NULL AND (email_status = 'sent' OR sms_status = 'sent') " \
+	"sent_at IS NULL AND (email_status = 'sent' OR sms_status = 'sent') "  \
 	"AND COALESCE(email_status, '') <> 'queued' AND "                      \
 	"COALESCE(sms_status, '') <> 'queued' THEN ? ELSE sent_at END, "       \
 	"updated_at = ? WHERE id = ?"
@@ -91,8 +91,8 @@ static int notify_mail(struct tx *, const struct training_notice *,
     const struct person_contact *, char *log_id);
 static const char *priority_of(const char *type);
 
-const char *const training_notify_types[] = { "booking_confirmed",
-	"reminder", "cancelled", "certificate_ready", "refund_processed",
+const char *const training_notify_types[] = { "booking_confirmed", "reminder",
+	"cancelled", "certificate_ready", "refund_processed",
 	"certificate_expiring", NULL };
 static const char *const priorities[] = { "low", "medium", "high", "urgent",
 	NULL };
@@ -115,8 +115,8 @@ static const struct field notification_fields[] = {
 	    "refund_processed or certificate_expiring" },
 	{ "title", FIELD_TEXT, RO | FIELD_PERSONAL | N, 0, NOTIFY_TITLE_MAX,
 	    NULL, NULL, NULL, 0, "one line, sealed under the person's key" },
-	{ "message", FIELD_TEXT, RO | FIELD_PERSONAL | N, 0,
-	    NOTIFY_MESSAGE_MAX, NULL, NULL, NULL, 0,
+	{ "message", FIELD_TEXT, RO | FIELD_PERSONAL | N, 0, NOTIFY_MESSAGE_MAX,
+	    NULL, NULL, NULL, 0,
 	    "what it tells, sealed under the person's key" },
 	{ "priority", FIELD_ENUM, RO | F, 0, 0, priorities, NULL, NULL, 0,
 	    "low, medium, high or urgent" },
@@ -166,8 +166,8 @@ const struct resource notifications_resource = {
 	.fields = notification_fields,
 	.nfields = NELEM(notification_fields),
 	.owner_column = "user_id",
-	.actions = (1 << ACTION_LIST) | (1 << ACTION_READ) |
-	    (1 << ACTION_UPDATE),
+	.actions =
+	    (1 << ACTION_LIST) | (1 << ACTION_READ) | (1 << ACTION_UPDATE),
 	.scope_where = { [SCOPE_OWN] = NOTIFY_OWN },
 	.flags = RESOURCE_ERASE_ROWS,
 	.doc = "What the training business told a person (seed 004): booking "
@@ -183,8 +183,8 @@ static const struct field preference_fields[] = {
 	{ "user_id", FIELD_UUID, FIELD_CREATE_ONLY | F, 0, 0, NULL, NULL,
 	    "users", 0, "whose (yours unless staff say)" },
 	{ "notification_type", FIELD_ENUM,
-	    FIELD_REQUIRED | FIELD_CREATE_ONLY | F, 0, 0,
-	    training_notify_types, NULL, NULL, 0, "the notification type" },
+	    FIELD_REQUIRED | FIELD_CREATE_ONLY | F, 0, 0, training_notify_types,
+	    NULL, NULL, 0, "the notification type" },
 	{ "channel", FIELD_ENUM, FIELD_REQUIRED | FIELD_CREATE_ONLY | F, 0, 0,
 	    channels, NULL, NULL, 0, "email, sms or in_app" },
 	{ "enabled", FIELD_BOOL, FIELD_REQUIRED, 0, 0, NULL, NULL, NULL, 0,
@@ -286,7 +286,8 @@ prefs_before_create(struct resource_ctx *ctx, json_t *body)
 static int
 prefs_before_update(struct resource_ctx *ctx, json_t *body)
 {
-	const char *ch = json_string_value(json_object_get(ctx->old, "channel"));
+	const char *ch =
+	    json_string_value(json_object_get(ctx->old, "channel"));
 	const char *uid =
 	    json_string_value(json_object_get(ctx->old, "user_id"));
 
@@ -343,20 +344,20 @@ notify_mail(struct tx *tx, const struct training_notice *n,
     const struct person_contact *pc, char *log_id)
 {
 	json_t *vars;
-	char	template[64], *link = NULL;
-	int	rc;
+	char template[64], *link = NULL;
+	int rc;
 
-	snprintf(template, sizeof(template), "%s%s", NOTIFY_MAIL_PREFIX,
-	    n->type);
-	if ((vars = json_deep_copy(n->vars != NULL ? n->vars
-						   : json_object())) == NULL)
+	snprintf(
+	    template, sizeof(template), "%s%s", NOTIFY_MAIL_PREFIX, n->type);
+	if ((vars = json_deep_copy(
+		 n->vars != NULL ? n->vars : json_object())) == NULL)
 		return (ERR_NOMEM);
 	if (n->action_url != NULL &&
 	    asprintf(&link, "%s%s", config.public_url, n->action_url) < 0)
 		link = NULL;
 	if (json_object_set_new(vars, "first_name",
-		json_string(pc->first_name != NULL ? pc->first_name
-						   : "there")) != 0 ||
+		json_string(
+		    pc->first_name != NULL ? pc->first_name : "there")) != 0 ||
 	    json_object_set_new(vars, "title", json_string(n->title)) != 0 ||
 	    json_object_set_new(vars, "message", json_string(n->message)) !=
 		0 ||
@@ -364,8 +365,8 @@ notify_mail(struct tx *tx, const struct training_notice *n,
 		json_string(link != NULL ? link : config.public_url)) != 0)
 		rc = ERR_NOMEM;
 	else
-		rc = hooks_mail(tx, pc->email, n->user_id, template, vars,
-		    log_id);
+		rc = hooks_mail(
+		    tx, pc->email, n->user_id, template, vars, log_id);
 	free(link);
 	json_decref(vars);
 	return (rc);
@@ -447,13 +448,13 @@ training_notify(struct tx *tx, const struct training_notice *n)
 	if (body == NULL)
 		return (ERR_NOMEM);
 	if ((email &&
-		(json_object_set_new(body, "email_log_id",
-		     json_string(log_id)) != 0 ||
-		    json_object_set_new(body, "email_status",
-			json_string("queued")) != 0)) ||
+		(json_object_set_new(
+		     body, "email_log_id", json_string(log_id)) != 0 ||
+		    json_object_set_new(
+			body, "email_status", json_string("queued")) != 0)) ||
 	    (sms &&
-		json_object_set_new(body, "sms_status", json_string("queued")) !=
-		    0) ||
+		json_object_set_new(
+		    body, "sms_status", json_string("queued")) != 0) ||
 	    (n->booking_id != NULL &&
 		json_object_set_new(
 		    body, "booking_id", json_string(n->booking_id)) != 0) ||
@@ -482,8 +483,9 @@ training_notify(struct tx *tx, const struct training_notice *n)
 		return (rc);
 	/* The payload names the row only: no number, no text in jobs. */
 	snprintf(payload, sizeof(payload), "{\"notification_id\":\"%s\"}", id);
-	if (sms && (rc = jobs_enqueue(tx, TRAINING_NOTIFY_SMS_JOB, payload,
-			NULL, 0, NULL)) != OK)
+	if (sms &&
+	    (rc = jobs_enqueue(
+		 tx, TRAINING_NOTIFY_SMS_JOB, payload, NULL, 0, NULL)) != OK)
 		return (rc);
 	log_info("event=training_notified notification_id=%s type=%s email=%d "
 		 "sms=%d in_app=%d",

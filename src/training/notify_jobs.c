@@ -73,12 +73,12 @@ static int bookings_due_tx(struct tx *, void *);
 static int certificates_due_tx(struct tx *, void *);
 static int remind_tx(struct tx *, void *);
 static int taken(struct tx *, const struct one *);
-static int run(struct store *, const char *kind,
+static int run(struct store *, const char   *kind,
     int (*due)(struct tx *, void *), int64_t unit, char *err);
 
 int64_t
-training_reminder_due(int64_t now, int64_t at, const int64_t *offsets,
-    size_t n, int64_t unit)
+training_reminder_due(
+    int64_t now, int64_t at, const int64_t *offsets, size_t n, int64_t unit)
 {
 	int64_t due = -1;
 	size_t	i;
@@ -282,7 +282,8 @@ remind_tx(struct tx *tx, void *arg)
 		return (rc == 0 ? OK : rc);
 	o->sent = 1;
 	if (strcmp(o->kind, BOOKING_REMINDER) == 0)
-		return (training_notify_booking(tx, o->id, "reminder", o->offset));
+		return (
+		    training_notify_booking(tx, o->id, "reminder", o->offset));
 	return (training_notify_certificate(
 	    tx, o->id, "certificate_expiring", o->offset));
 }
@@ -326,7 +327,8 @@ run(struct store *db, const char *kind, int (*due)(struct tx *, void *),
 	}
 	json_decref(c.rows);
 	if (sent > 0)
-		log_info("event=training_reminders kind=%s sent=%d", kind, sent);
+		log_info(
+		    "event=training_reminders kind=%s sent=%d", kind, sent);
 	return (rc);
 }
 

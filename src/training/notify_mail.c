@@ -21,7 +21,7 @@
 #include "store/store.h"
 #include "training/training_int.h"
 
-#define NOTIFY_FACT_MAX  200
+#define NOTIFY_FACT_MAX	  200
 #define NOTIFY_TITLE_LINE 256
 
 /* clang-format off */
@@ -37,11 +37,11 @@ static const struct mail_template templates[] = {
 	    "Booking reference: {{reference}}\nCourse: {{course}}\n"
 	    "When: {{when}}\nWhere: {{venue}}\n\n"
 	    "Your booking: {{link}}\n",
-	    HTML_HEAD "<table><tr><th>Booking reference</th><td>{{reference}}"
-		      "</td></tr><tr><th>Course</th><td>{{course}}</td></tr>"
-		      "<tr><th>When</th><td>{{when}}</td></tr><tr><th>Where"
-		      "</th><td>{{venue}}</td></tr></table>" HTML_LINK(
-			  "Your booking"),
+	    HTML_HEAD
+	    "<table><tr><th>Booking reference</th><td>{{reference}}"
+	    "</td></tr><tr><th>Course</th><td>{{course}}</td></tr>"
+	    "<tr><th>When</th><td>{{when}}</td></tr><tr><th>Where"
+	    "</th><td>{{venue}}</td></tr></table>" HTML_LINK("Your booking"),
 	},
 	{
 	    "training_notify_reminder",
@@ -50,9 +50,10 @@ static const struct mail_template templates[] = {
 	    "Course: {{course}}\nWhen: {{when}}\nWhere: {{venue}}\n"
 	    "Booking reference: {{reference}}\n\n"
 	    "Your booking: {{link}}\n",
-	    HTML_HEAD "<p>Course: {{course}}<br>When: {{when}}<br>Where: "
-		      "{{venue}}<br>Booking reference: {{reference}}</p>" HTML_LINK(
-			  "Your booking"),
+	    HTML_HEAD
+	    "<p>Course: {{course}}<br>When: {{when}}<br>Where: "
+	    "{{venue}}<br>Booking reference: {{reference}}</p>" HTML_LINK(
+		"Your booking"),
 	},
 	{
 	    "training_notify_cancelled",
@@ -72,9 +73,10 @@ static const struct mail_template templates[] = {
 	    "Certificate number: {{certificate_number}}\nCourse: {{course}}\n"
 	    "Valid until: {{expiry_date}}\n\n"
 	    "Your certificate: {{link}}\n",
-	    HTML_HEAD "<p>Certificate number: {{certificate_number}}<br>"
-		      "Course: {{course}}<br>Valid until: {{expiry_date}}</p>" HTML_LINK(
-			  "Your certificate"),
+	    HTML_HEAD
+	    "<p>Certificate number: {{certificate_number}}<br>"
+	    "Course: {{course}}<br>Valid until: {{expiry_date}}</p>" HTML_LINK(
+		"Your certificate"),
 	},
 	{
 	    "training_notify_refund_processed",
@@ -83,9 +85,9 @@ static const struct mail_template templates[] = {
 	    "Amount: {{amount}}\nBooking reference: {{reference}}\n"
 	    "Course: {{course}}\n\n"
 	    "Your booking: {{link}}\n",
-	    HTML_HEAD "<p>Amount: {{amount}}<br>Booking reference: "
-		      "{{reference}}<br>Course: {{course}}</p>" HTML_LINK(
-			  "Your booking"),
+	    HTML_HEAD
+	    "<p>Amount: {{amount}}<br>Booking reference: "
+	    "{{reference}}<br>Course: {{course}}</p>" HTML_LINK("Your booking"),
 	},
 	{
 	    "training_notify_certificate_expiring",
@@ -94,9 +96,10 @@ static const struct mail_template templates[] = {
 	    "Certificate number: {{certificate_number}}\nCourse: {{course}}\n"
 	    "Expires: {{expiry_date}}\n\n"
 	    "Your certificate: {{link}}\n",
-	    HTML_HEAD "<p>Certificate number: {{certificate_number}}<br>"
-		      "Course: {{course}}<br>Expires: {{expiry_date}}</p>" HTML_LINK(
-			  "Your certificate"),
+	    HTML_HEAD
+	    "<p>Certificate number: {{certificate_number}}<br>"
+	    "Course: {{course}}<br>Expires: {{expiry_date}}</p>" HTML_LINK(
+		"Your certificate"),
 	},
 };
 
@@ -121,9 +124,9 @@ training_notify_mail_init(void)
 
 static const char *const weekdays[] = { "Sunday", "Monday", "Tuesday",
 	"Wednesday", "Thursday", "Friday", "Saturday" };
-static const char *const months[] = { "January", "February", "March",
-	"April", "May", "June", "July", "August", "September", "October",
-	"November", "December" };
+static const char *const months[] = { "January", "February", "March", "April",
+	"May", "June", "July", "August", "September", "October", "November",
+	"December" };
 
 /* "Tuesday 3 March 2031 at 09:00", London's clock. */
 static void
@@ -153,8 +156,8 @@ date_words(const char *date, char *out, size_t n)
 static int
 set_fact(json_t *vars, const char *name, const char *value)
 {
-	return (json_object_set_new(vars, name,
-		    json_string(value != NULL ? value : "")) == 0
+	return (json_object_set_new(
+		    vars, name, json_string(value != NULL ? value : "")) == 0
 		? OK
 		: ERR_NOMEM);
 }
@@ -229,14 +232,16 @@ training_notify_booking(
 	venue = json_string_value(json_object_get(vars, "venue"));
 	n.type = type;
 	if (strcmp(type, "booking_confirmed") == 0) {
-		snprintf(title, sizeof(title), "Booking confirmed: %.150s",
-		    course);
+		snprintf(
+		    title, sizeof(title), "Booking confirmed: %.150s", course);
 		snprintf(message, sizeof(message),
 		    "Your booking %s for %.150s on %s at %.150s is confirmed.",
 		    ref, course, when, venue);
 	} else if (strcmp(type, "reminder") == 0) {
-		snprintf(title, sizeof(title), "Reminder: %.150s starts in %lld "
-		    "hour%s", course, (long long)hours, hours == 1 ? "" : "s");
+		snprintf(title, sizeof(title),
+		    "Reminder: %.150s starts in %lld "
+		    "hour%s",
+		    course, (long long)hours, hours == 1 ? "" : "s");
 		snprintf(message, sizeof(message),
 		    "Your course %.150s starts on %s at %.150s (booking %s).",
 		    course, when, venue, ref);
@@ -247,8 +252,8 @@ training_notify_booking(
 		    : strcmp(reason, "booker") == 0 ? " as you asked"
 		    : strcmp(reason, "staff") == 0  ? " by us"
 						    : "";
-		snprintf(title, sizeof(title), "Booking cancelled: %.150s",
-		    course);
+		snprintf(
+		    title, sizeof(title), "Booking cancelled: %.150s", course);
 		snprintf(message, sizeof(message),
 		    "Your booking %s for %.150s on %s has been cancelled%s. "
 		    "Anything you paid that is due back to you is refunded; "

@@ -46,8 +46,8 @@ struct sms {
 	const char *id;
 	char	   *phone; /* wiped */
 	char	   *text;
-	int	    done;     /* sent already: a repeat run */
-	int	    gone;     /* no row, or no one to send to */
+	int	    done; /* sent already: a repeat run */
+	int	    gone; /* no row, or no one to send to */
 	int	    bad_phone;
 };
 
@@ -118,8 +118,8 @@ sms_load_tx(struct tx *tx, void *arg)
 		return (ERR_NOMEM);
 	}
 	hooks_contact_clear(&pc);
-	if ((rc = resource_read(tx, &notifications_resource, m->id, SCOPE_ALL,
-		 &row)) != OK)
+	if ((rc = resource_read(
+		 tx, &notifications_resource, m->id, SCOPE_ALL, &row)) != OK)
 		return (rc);
 	if (asprintf(&m->text, "%s: %s",
 		json_string_value(json_object_get(row, "title")) != NULL
@@ -201,7 +201,7 @@ sms_post(const struct sms *m, char *err, int *give_up)
 	    (c = curl_easy_init()) == NULL)
 		goto nomem;
 	if ((h = curl_slist_append(hdrs, "Content-Type: application/json")) ==
-		NULL)
+	    NULL)
 		goto nomem;
 	hdrs = h;
 	if ((h = curl_slist_append(hdrs, idem)) == NULL)
@@ -259,7 +259,8 @@ sms_post(const struct sms *m, char *err, int *give_up)
 	}
 	goto out;
 nomem:
-	snprintf(err, JOB_ERR_LEN, "%s: out of memory", TRAINING_NOTIFY_SMS_JOB);
+	snprintf(
+	    err, JOB_ERR_LEN, "%s: out of memory", TRAINING_NOTIFY_SMS_JOB);
 out:
 	if (body != NULL) {
 		sodium_memzero(body, strlen(body)); /* holds the number */
@@ -335,8 +336,7 @@ training_notify_sms_job(struct store *db, const struct job *job, char *err)
 		    m.id);
 		if (rc == OK) {
 			rc = urc;
-			snprintf(err, JOB_ERR_LEN,
-			    "%s: sent, not recorded: %s",
+			snprintf(err, JOB_ERR_LEN, "%s: sent, not recorded: %s",
 			    TRAINING_NOTIFY_SMS_JOB, err_code(urc));
 		}
 	}

@@ -639,13 +639,13 @@ int training_e164_ok(const char *s);
  * smallest offset whose time (at - offset * unit) has come, or -1 when
  * none has or at is past. Pure.
  */
-int64_t training_reminder_due(int64_t now, int64_t at, const int64_t *offsets,
-    size_t n, int64_t unit);
+int64_t training_reminder_due(
+    int64_t now, int64_t at, const int64_t *offsets, size_t n, int64_t unit);
 /* Offsets from a setting's JSON array text (integers lo..hi, at most max
  * of them) into out; the number read, or -1 when it is no such array.
  * Pure. */
-int training_offsets_parse(const char *text, int64_t lo, int64_t hi,
-    int64_t *out, size_t max);
+int training_offsets_parse(
+    const char *text, int64_t lo, int64_t hi, int64_t *out, size_t max);
 int training_reminders_job(struct store *, const struct job *, char *);
 int training_certificate_reminders_job(
     struct store *, const struct job *, char *);

@@ -455,7 +455,7 @@ test_e164(void **state)
 	static const char *const bad[] = { "447700900123", "+0447700900123",
 		"+44 7700 900123", "07700 900123", "+4", "+",
 		"+9999999999999999", "+44-7700", "+44770090012x", "", NULL };
-	size_t i;
+	size_t			 i;
 
 	(void)state;
 	for (i = 0; good[i] != NULL; i++)
@@ -476,9 +476,8 @@ test_reminder_due(void **state)
 	const int64_t	     h = 3600000, start = 1000 * h;
 
 	(void)state;
-	assert_int_equal(training_reminder_due(start - 30 * h, start, hours,
-			     2, h),
-	    -1);
+	assert_int_equal(
+	    training_reminder_due(start - 30 * h, start, hours, 2, h), -1);
 	assert_int_equal(
 	    training_reminder_due(start - 24 * h, start, hours, 2, h), 24);
 	assert_int_equal(
@@ -487,8 +486,8 @@ test_reminder_due(void **state)
 	    training_reminder_due(start - 2 * h, start, hours, 2, h), 2);
 	/* Booked an hour ahead: the 2-hour one only, never a late 24. */
 	assert_int_equal(training_reminder_due(start - h, start, rev, 2, h), 2);
-	assert_int_equal(training_reminder_due(start + 1, start, hours, 2, h),
-	    -1);
+	assert_int_equal(
+	    training_reminder_due(start + 1, start, hours, 2, h), -1);
 	assert_int_equal(training_reminder_due(0, 0, hours, 0, h), -1);
 	/* Days: 120, 90, 45, 30, 29 and 0 days before; the day after. */
 	assert_int_equal(training_reminder_due(100, 220, days, 3, 1), -1);
@@ -514,8 +513,8 @@ test_offsets_parse(void **state)
 	assert_int_equal(training_offsets_parse("[0]", 1, 720, out, 5), -1);
 	assert_int_equal(training_offsets_parse("[721]", 1, 720, out, 5), -1);
 	assert_int_equal(training_offsets_parse("[1.5]", 1, 720, out, 5), -1);
-	assert_int_equal(training_offsets_parse("[\"24\"]", 1, 720, out, 5),
-	    -1);
+	assert_int_equal(
+	    training_offsets_parse("[\"24\"]", 1, 720, out, 5), -1);
 	assert_int_equal(
 	    training_offsets_parse("[1,2,3,4,5,6]", 1, 720, out, 5), -1);
 	assert_int_equal(training_offsets_parse("{}", 1, 720, out, 5), -1);
