@@ -343,6 +343,15 @@ static const struct config_entry config_table[] = {
 	    "48", 0, 8760, NULL, 0,
 	    "no refund inside this many hours of the start (staff may "
 	    "override with a reason)" },
+	{ "sms_url", CT_STRING, S(sms_url), "", 0, 0, NULL, 0,
+	    "SMS provider endpoint (an http(s) URL): notifications are POSTed "
+	    "to it as JSON {to, from, body} (empty = no SMS is sent)" },
+	{ "sms_token", CT_STRING, S(sms_token), "", 0, 0, NULL, 1,
+	    "the SMS provider's credential, sent as Authorization: Bearer" },
+	{ "sms_sender", CT_STRING, S(sms_sender), "carebase", 0, 0, NULL, 0,
+	    "the sender id or E.164 number SMS come from" },
+	{ "sms_timeout_s", CT_INT, S(sms_timeout_s), "10", 1, 60, NULL, 0,
+	    "an SMS request's timeout (connect and transfer)" },
 };
 
 #define CONFIG_COUNT (sizeof(config_table) / sizeof(config_table[0]))
@@ -354,6 +363,7 @@ static int consent_ages_check(const char *, char *, size_t);
 static int booking_cancel_check(char *, size_t);
 static int url_check(const char *, const char *, char *, size_t);
 static int training_payments_check(char *, size_t);
+static int sms_check(char *, size_t);
 static int password_cost_check(char *, size_t);
 
 /*
@@ -454,6 +464,28 @@ training_payments_check(char *err, size_t errlen)
 		    "training_refund_full_days (%lld) x 24",
 		    (long long)config.training_refund_none_hours,
 		    (long long)config.training_refund_full_days);
+		return (ERR_CONFIG);
+	}
+	return (OK);
+}
+
+/*
+ * sms_url, when set, is a URL, and an SMS request ends well before its
+ * job can be reclaimed.
+ */
+static int
+sms_check(char *err, size_t errlen)
+{
+	if (config.sms_url[0] == '\0')
+		return (OK);
+	if (url_check("sms_url", config.sms_url, err, errlen) != OK)
+		return (ERR_CONFIG);
+	if (config.sms_timeout_s >= config.job_timeout_s) {
+		snprintf(err, errlen,
+		    "config: sms_timeout_s (%lld) must be less than "
+		    "job_timeout_s (%lld)",
+		    (long long)config.sms_timeout_s,
+		    (long long)config.job_timeout_s);
 		return (ERR_CONFIG);
 	}
 	return (OK);
@@ -637,6 +669,8 @@ config_load(int argc, char **argv, char *err, size_t errlen)
 	if (consent_ages_check(config.consent_ages, err, errlen) != OK)
 		return (ERR_CONFIG);
 	if (booking_cancel_check(err, errlen) != OK)
+		return (ERR_CONFIG);
+	if (sms_check(err, errlen) != OK)
 		return (ERR_CONFIG);
 	if (training_payments_check(err, errlen) != OK)
 		return (ERR_CONFIG);

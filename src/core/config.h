@@ -121,6 +121,10 @@ struct config {
 	int64_t training_refund_full_days; /* full refund until N days before */
 	int64_t training_refund_fee_percent; /* the fee after that */
 	int64_t training_refund_none_hours;  /* no refund inside N hours */
+	char   *sms_url;       /* SMS provider endpoint; empty = SMS off */
+	char   *sms_token;     /* its credential: Authorization: Bearer */
+	char   *sms_sender;    /* the sender id or number messages come from */
+	int64_t sms_timeout_s; /* an SMS request, connect + transfer */
 };
 
 extern struct config config;

@@ -804,10 +804,13 @@ move_tx(struct tx *tx, void *arg)
 			rc = training_audit_move(tx, a->req, a->who,
 			    "training_bookings", a->m->verb, a->id, from,
 			    a->m->to);
-		/* Paid: offline (staff's), or nothing to pay. */
-		if (rc == OK && strcmp(a->m->verb, "confirm") == 0)
-			rc = paid_event(
-			    tx, a->id, total == 0 ? "free" : "offline");
+		/* Paid: offline (staff's), or nothing to pay; the booker
+		 * is told. */
+		if (rc == OK && strcmp(a->m->verb, "confirm") == 0 &&
+		    (rc = paid_event(
+			 tx, a->id, total == 0 ? "free" : "offline")) == OK)
+			rc = training_notify_booking(
+			    tx, a->id, "booking_confirmed", 0);
 	}
 	if (rc != OK)
 		return (rc);

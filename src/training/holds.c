@@ -153,7 +153,10 @@ training_booking_cancel_row(struct tx *tx, const struct principal *who,
 		return (ERR_NOMEM);
 	rc = training_analytics_booking(tx, TRAINING_EV_CANCELLED, id, extra);
 	json_decref(extra);
-	return (rc);
+	/* The booker is told, but of a hold that ran out. */
+	if (rc != OK || strcmp(reason, "hold_expired") == 0)
+		return (rc);
+	return (training_notify_booking(tx, id, "cancelled", 0));
 }
 
 int

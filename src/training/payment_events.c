@@ -569,10 +569,12 @@ confirm(struct tx *tx, const struct training_booking *b, const char *from)
 	    (rc = training_audit_move(tx, NULL, NULL, "training_bookings",
 		 "pay", b->id, from, "confirmed")) != OK)
 		return (rc);
-	/* The funnel's payment_succeeded (analytics.c). */
+	/* The funnel's payment_succeeded (analytics.c); the booker is told. */
 	if ((extra = json_pack("{s:s}", "method", "stripe")) == NULL)
 		return (ERR_NOMEM);
 	rc = training_analytics_booking(tx, TRAINING_EV_PAID, b->id, extra);
 	json_decref(extra);
-	return (rc);
+	if (rc != OK)
+		return (rc);
+	return (training_notify_booking(tx, b->id, "booking_confirmed", 0));
 }

@@ -222,7 +222,8 @@ complete_tx(struct tx *tx, void *arg)
 	if (rc != OK ||
 	    (rc = training_audit_move(tx, c->req, c->who, "refunds", "complete",
 		 c->id, "approved", "completed")) != OK ||
-	    (rc = training_offline_sync(tx, booking)) != OK)
+	    (rc = training_offline_sync(tx, booking)) != OK ||
+	    (rc = training_notify_refund(tx, c->id)) != OK)
 		return (rc);
 	log_info("event=training_refund_completed refund_id=%s method=manual",
 	    c->id);

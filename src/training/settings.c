@@ -32,8 +32,9 @@
  * Where they apply: booking_buffer_days and booking_hold_minutes
  * (bookings.c), inquiry_hold_minutes (inquiries.c),
  * auto_issue_certificates and certificate_late_minutes (attendance.c,
- * certificates.c), maintenance_mode (the gate below). The reminders are
- * kept for the notifications to come; the refund policy's three are kept
+ * certificates.c), maintenance_mode (the gate below), the reminders
+ * (notify_jobs.c: reminder_hours_before, certificate_reminder_days).
+ * The refund policy's three are kept
  * and validated, and refunds.c reads its config keys until it is moved to
  * them (README).
  *

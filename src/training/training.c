@@ -173,6 +173,28 @@
 	"[\"number\",\"null\"]}}}}}},\"problems\":{\"403\":"		\
 	"\"staff only\",\"422\":\"VALIDATION_FAILED (from or to not a "	\
 	"time, from not before to)\"}}"
+#define API_MY_NOTIFICATIONS						\
+	"{\"parameters\":[{\"name\":\"is_read\",\"in\":\"query\","	\
+	"\"schema\":{\"type\":\"boolean\"},\"description\":\"false: "	\
+	"the unread\"},{\"name\":\"type\",\"in\":\"query\",\"schema\":"	\
+	"{\"type\":\"string\"}},{\"name\":\"sort\",\"in\":\"query\","	\
+	"\"schema\":{\"type\":\"string\"},\"description\":\"-created_at: "	\
+	"newest first\"},{\"name\":\"limit\",\"in\":\"query\",\"schema\":"	\
+	"{\"type\":\"integer\",\"minimum\":1,\"maximum\":200}},{\"name\":"	\
+	"\"cursor\",\"in\":\"query\",\"schema\":{\"type\":\"string\"}}],"	\
+	"\"answers\":{\"200\":{\"description\":\"your notifications in "	\
+	"the app, not expired\",\"schema\":{\"type\":\"object\","		\
+	"\"required\":[\"data\",\"next_cursor\"],\"properties\":{"	\
+	"\"data\":{\"type\":\"array\",\"items\":{\"$ref\":"		\
+	"\"#/components/schemas/notifications\"}},\"next_cursor\":{"	\
+	"\"type\":[\"string\",\"null\"]}}}}},\"problems\":{\"400\":"	\
+	"\"INVALID_PARAMETER, INVALID_CURSOR\"}}"
+#define API_READ_ALL							\
+	"{\"answers\":{\"200\":{\"description\":\"how many were marked "	\
+	"read\",\"schema\":{\"type\":\"object\",\"required\":"		\
+	"[\"marked\"],\"properties\":{\"marked\":{\"type\":"		\
+	"\"integer\",\"minimum\":0}}}}},\"problems\":{\"403\":\"you "	\
+	"may not mark notifications read\"}}"
 /* clang-format on */
 
 static const struct route training_routes[] = {
@@ -290,6 +312,14 @@ static const struct route training_routes[] = {
 	    "active|expired -> revoked (staff), with a {\"reason\"}: its "
 	    "verification says so at once",
 	    NULL, API_CERT_REVOKE },
+	{ HTTP_GET, "/v1/me/notifications", training_notifications_mine, 0,
+	    "the caller's notifications in the app, not expired (filters "
+	    "is_read, type, status; sort=-created_at for newest first)",
+	    NULL, API_MY_NOTIFICATIONS },
+	{ HTTP_POST, "/v1/me/notifications/read-all",
+	    training_notifications_read_all, 0,
+	    "mark every notification of the caller's list read", NULL,
+	    API_READ_ALL },
 	{ HTTP_GET, "/v1/certificate-verifications/{token}",
 	    training_certificate_verify, ROUTE_PUBLIC,
 	    "verify a certificate by the token printed on it: holder name, "
@@ -308,6 +338,10 @@ static const struct job_kind training_jobs[] = {
 	{ TRAINING_REFUND_JOB, training_refund_job, 0 },
 	{ "training.expire_certificates", training_expire_certificates_job, 0 },
 	{ "training.analytics_retention", training_analytics_retention_job, 0 },
+	{ "training.send_reminders", training_reminders_job, 0 },
+	{ "training.certificate_reminders", training_certificate_reminders_job,
+	    0 },
+	{ TRAINING_NOTIFY_SMS_JOB, training_notify_sms_job, 0 },
 };
 
 static const struct job_schedule training_schedules[] = {
@@ -318,6 +352,13 @@ static const struct job_schedule training_schedules[] = {
 	/* Nightly: analytics events past analytics_retention_days. */
 	{ "training.analytics_retention", "30 0 * * *",
 	    "training.analytics_retention", NULL },
+	/* Every minute: the bookings whose reminder has come. */
+	{ "training.send_reminders", "* * * * *", "training.send_reminders",
+	    NULL },
+	/* Every morning (08:00 UTC): certificates expiring in 90, 30, 0
+	 * days. */
+	{ "training.certificate_reminders", "0 8 * * *",
+	    "training.certificate_reminders", NULL },
 };
 
 static const struct resource *const training_resources[] = {
@@ -337,9 +378,12 @@ static const struct resource *const training_resources[] = {
 	&attendance_records_resource,
 	&certificates_resource,
 	&analytics_events_resource,
+	&notifications_resource,
+	&notification_preferences_resource,
 };
 
-/* The Stripe webhook's inbox source and the refund mail. */
+/* The Stripe webhook's inbox source, the refund mail and the
+ * notifications' mail. */
 static int
 training_init(struct store *db)
 {
@@ -350,6 +394,8 @@ training_init(struct store *db)
 	if ((rc = training_certificates_init()) != OK)
 		return (rc);
 	if ((rc = training_stripe_init()) != OK)
+		return (rc);
+	if ((rc = training_notify_init()) != OK)
 		return (rc);
 	return (training_refund_mail_init());
 }

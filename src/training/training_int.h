@@ -25,6 +25,10 @@
  * mode; attendance.c attendance records and what completing a schedule
  * does to its bookings; certificates.c certificates, their public
  * verification and the nightly expiry.
+ * Also issue 17 (item 5): notify.c notifications, their preferences and
+ * how they are sent; notify_mail.c what each type says and its mail
+ * template; notify_jobs.c the reminders before a course and before a
+ * certificate expires, each once; notify_sms.c the SMS job.
  * Also issue 17: cert_pdf.c the certificate PDF (cert_text.c its text),
  * made in memory from plain fields (its own headers, cert_pdf.h and
  * cert_pdf_int.h; no route serves it yet). analytics.c the booking
@@ -596,6 +600,85 @@ void training_analytics_stop(void);
 void training_analytics_funnel(struct request *);
 int  training_analytics_retention_job(
      struct store *, const struct job *, char *);
+
+/*
+ * notify.c: notifications (issue 17 item 5). A notification is made for
+ * one person about a booking, a certificate or a refund, inside the
+ * transaction of what it tells of, by the channels the person's
+ * preferences allow (notification_preferences; none: in-app and email,
+ * no SMS): a notifications row (in their in-app list unless in-app is
+ * off), a mail through the mail queue (a template per type, email_log)
+ * and an SMS through the training.notify_sms job. Nobody to tell (erased,
+ * deleted) or no channel left: nothing, OK.
+ */
+#define TRAINING_NOTIFY_SMS_JOB "training.notify_sms"
+extern const struct resource notifications_resource;
+extern const struct resource notification_preferences_resource;
+/* The notification types, NULL-terminated. */
+extern const char *const training_notify_types[];
+/* What a notification tells of. */
+struct training_notice {
+	const char *user_id;
+	const char *type;	    /* one of training_notify_types */
+	const char *priority;	    /* low, medium, high, urgent */
+	const char *title;	    /* a line */
+	const char *message;	    /* a sentence or two */
+	const char *booking_id;	    /* what it is about; NULL: none */
+	const char *course_id;	    /* NULL: none */
+	const char *certificate_id; /* NULL: none */
+	const char *action_url;	    /* a page of the web application */
+	int64_t	    expires_at;	    /* 0: never */
+	json_t	   *vars; /* the type's mail template's own variables */
+};
+int training_notify(struct tx *, const struct training_notice *);
+/*
+ * The notifications of booking_id's booker: type booking_confirmed,
+ * cancelled or reminder (hours: before the start, for a reminder).
+ */
+int training_notify_booking(
+    struct tx *, const char *booking_id, const char *type, int64_t hours);
+/* certificate_ready, or certificate_expiring in days (0: today). */
+int training_notify_certificate(
+    struct tx *, const char *certificate_id, const char *type, int64_t days);
+/* refund_processed: the refund completed. */
+int training_notify_refund(struct tx *, const char *refund_id);
+/* GET /v1/me/notifications, POST /v1/me/notifications/read-all. */
+void training_notifications_mine(struct request *);
+void training_notifications_read_all(struct request *);
+/* The mail templates and the mail outcome listener. */
+int training_notify_init(void);
+/* *there 1 when migration 0038's tables are there (the catalog asked):
+ * with it pending or undone nothing is notified and nothing fails. */
+int training_notify_ready(struct tx *, int *there);
+/* Notification id's status again from its channels (and read_at). */
+int training_notify_status(struct tx *, const char *id);
+/* notify_mail.c: the mail template of each type. */
+int training_notify_mail_init(void);
+/* 1 if s is an E.164 telephone number: "+", then 2 to 15 digits, the
+ * first not 0. Pure. */
+int training_e164_ok(const char *s);
+
+/* notify_jobs.c: reminders before a course starts and before a
+ * certificate expires, each sent once (notification_reminders). */
+/*
+ * The reminder due at now of something at `at` (the same unit: ms, or
+ * days) among offsets (each unit long, any order, n of them): the
+ * smallest offset whose time (at - offset * unit) has come, or -1 when
+ * none has or at is past. Pure.
+ */
+int64_t training_reminder_due(
+    int64_t now, int64_t at, const int64_t *offsets, size_t n, int64_t unit);
+/* Offsets from a setting's JSON array text (integers lo..hi, at most max
+ * of them) into out; the number read, or -1 when it is no such array.
+ * Pure. */
+int training_offsets_parse(
+    const char *text, int64_t lo, int64_t hi, int64_t *out, size_t max);
+int training_reminders_job(struct store *, const struct job *, char *);
+int training_certificate_reminders_job(
+    struct store *, const struct job *, char *);
+
+/* notify_sms.c: the training.notify_sms job (sms_url, sms_token). */
+int training_notify_sms_job(struct store *, const struct job *, char *);
 
 /* seed.c: the catalogue's demo data for `carebase seed` */
 struct seed_accounts;
