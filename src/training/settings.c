@@ -15,7 +15,8 @@
  * SETTING_NOT_EDITABLE). value null means "not set": then default_value
  * holds, or for the settings backed by a config key (booking_hold_minutes
  * by training_hold_minutes, inquiry_hold_minutes by
- * training_inquiry_hold_minutes) the config key's value. key and
+ * training_inquiry_hold_minutes, refund_* by training_refund_*) the
+ * config key's value. key and
  * value_type never change. Every write is audited by the resource layer
  * (settings.create, settings.update with the fields changed).
  *
@@ -32,10 +33,10 @@
  * Where they apply: booking_buffer_days and booking_hold_minutes
  * (bookings.c), inquiry_hold_minutes (inquiries.c),
  * auto_issue_certificates and certificate_late_minutes (attendance.c,
- * certificates.c), maintenance_mode (the gate below). The reminders are
- * kept for the notifications to come; the refund policy's three are kept
- * and validated, and refunds.c reads its config keys until it is moved to
- * them (README).
+ * certificates.c), maintenance_mode (the gate below), the cancellation
+ * policy's refund_full_days, refund_fee_percent and refund_none_hours
+ * (refunds.c, through training_refund_terms: config training_refund_*
+ * while not set). The reminders are kept for the notifications to come.
  *
  * Maintenance mode: while maintenance_mode is true every write (POST,
  * PUT, PATCH, DELETE) is refused with 503 MAINTENANCE_MODE and
@@ -125,10 +126,12 @@ const struct resource settings_resource = {
 	    "every write against their type and validation_rules (422), "
 	    "audited. Anyone reads the public ones without a token; admins "
 	    "read and change every one. booking_buffer_days, "
-	    "booking_hold_minutes, inquiry_hold_minutes, "
-	    "auto_issue_certificates, certificate_late_minutes and "
-	    "maintenance_mode (writes refused with 503 and Retry-After, staff "
-	    "excepted) apply at once in every process.",
+	    "booking_hold_minutes, inquiry_hold_minutes, the cancellation "
+	    "policy (refund_full_days, refund_fee_percent, "
+	    "refund_none_hours), auto_issue_certificates, "
+	    "certificate_late_minutes and maintenance_mode (writes refused "
+	    "with 503 and Retry-After, staff excepted) apply at once in every "
+	    "process.",
 	.before_create = settings_before_create,
 	.before_update = settings_before_update,
 	.after_write = settings_after_write,
@@ -536,6 +539,36 @@ training_inquiry_hold_minutes(struct tx *tx, int64_t *out)
 {
 	return (training_setting_int(tx, "inquiry_hold_minutes",
 	    config.training_inquiry_hold_minutes, out));
+}
+
+/* Setting key as an integer in min..max; def when not set or outside. */
+static int
+setting_int_within(struct tx *tx, const char *key, int64_t def, int64_t min,
+    int64_t max, int64_t *out)
+{
+	int rc;
+
+	if ((rc = training_setting_int(tx, key, def, out)) != OK)
+		return (rc);
+	if (*out < min || *out > max)
+		*out = def;
+	return (OK);
+}
+
+int
+training_refund_terms(struct tx *tx, struct training_refund_terms *t)
+{
+	int rc;
+
+	if ((rc = setting_int_within(tx, "refund_full_days",
+		 config.training_refund_full_days, 0, 365, &t->full_days)) !=
+		OK ||
+	    (rc = setting_int_within(tx, "refund_fee_percent",
+		 config.training_refund_fee_percent, 0, 100,
+		 &t->fee_percent)) != OK)
+		return (rc);
+	return (setting_int_within(tx, "refund_none_hours",
+	    config.training_refund_none_hours, 0, 8760, &t->none_hours));
 }
 
 /* Maintenance mode */

@@ -429,7 +429,7 @@ int training_refund_in_full(struct tx *, const struct principal *,
 /*
  * The booker cancels their own confirmed booking (bookings.c, under the
  * schedule's lock, before the row is cancelled): refused inside
- * training_refund_none_hours of the start, paid or free (409
+ * refund_none_hours (training_refund_terms) of the start, paid or free (409
  * TOO_LATE_TO_CANCEL with cancellable_until, nothing changed); else their
  * pending requests are rejected by carebase (processed_by NULL) and what
  * is left of the payment is refunded under the policy (in full, or less
@@ -514,6 +514,19 @@ int training_setting_bool(struct tx *, const char *key, int def, int *out);
  * default. */
 int training_hold_minutes(struct tx *, int64_t *out);
 int training_inquiry_hold_minutes(struct tx *, int64_t *out);
+/*
+ * The cancellation policy (refunds.c) as it is now: the settings
+ * refund_full_days, refund_fee_percent and refund_none_hours, each its
+ * config key's value (training_refund_*) while not set, or when it is
+ * outside that key's range (0-365, 0-100, 0-8760: a setting whose rules
+ * were loosened).
+ */
+struct training_refund_terms {
+	int64_t full_days;   /* in full until that many London days before */
+	int64_t fee_percent; /* then less that percentage */
+	int64_t none_hours;  /* none inside that many hours of the start */
+};
+int training_refund_terms(struct tx *, struct training_refund_terms *out);
 /*
  * Why value (text, NULL: not set) is no value of type under rules (a
  * JSON object, NULL: none), or NULL when it is one; why rules are not

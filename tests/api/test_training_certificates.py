@@ -15,7 +15,8 @@ answers 404 once the holder is erased. Runs on SQLite and PostgreSQL."""
 import datetime
 
 from conftest import hdr, person, problem, queue_job, wait_until
-from training_helpers import book_training, booked, course_schedule, training_course
+from training_helpers import (book_training, booked, course_schedule, set_setting,
+                              training_course)
 
 VERIFY_KEYS = {"certificate_number", "holder_name", "course", "course_family", "issue_date",
                "expiry_date", "status", "revoked_at"}
@@ -88,14 +89,6 @@ def completed_run(server, c, db, start=None, auto=True):
     act(server, admin, s, "start")
     act(server, admin, s, "complete")
     return s, (b1, b2, m2), (a1, a2, a3)
-
-
-def set_setting(server, admin, key, value):
-    r = server.get(f"/v1/settings?key={key}", headers=hdr(admin))
-    row = r.json()["data"][0]
-    r = server.request("PATCH", f"/v1/settings/{row['id']}", headers=hdr(admin),
-                       json={"value": value})
-    assert r.status_code == 200, r.text
 
 
 def test_attendance_is_marked_by_the_trainer_or_staff_from_the_start(server, catalogue, db):
