@@ -431,8 +431,8 @@ draw_page(struct ctx *c, const struct cert_pdf_in *in, const char **why)
 	HPDF_Page_SetRGBFill(c->page, 0.1f, 0.1f, 0.1f);
 	pl = (struct cert_place){ PAGE_W - 60 - QR_SIZE / 2, 76, QR_SIZE, 8, 8,
 		8, 1, 1 };
-	if ((rc = draw_text(c, c->regular, "Scan to verify", &pl, F_URL,
-		 why)) != OK)
+	if ((rc = draw_text(
+		 c, c->regular, "Scan to verify", &pl, F_URL, why)) != OK)
 		return (rc);
 	return (in->revoked_date != NULL ? draw_revoked(c, revoked, why) : OK);
 }
@@ -446,13 +446,13 @@ draw_page(struct ctx *c, const struct cert_pdf_in *in, const char **why)
 static int
 draw_revoked(struct ctx *c, const char *date, const char **why)
 {
-	static const char  word[] = "REVOKED";
-	const float	   size = 120, a = atanf(PAGE_H / PAGE_W);
-	struct cert_place  pl;
-	HPDF_ExtGState	   gs;
-	char		   line[CERT_LINE_BYTES + 1];
-	float		   w, x, y;
-	int		   rc;
+	static const char word[] = "REVOKED";
+	const float	  size = 120, a = atanf(PAGE_H / PAGE_W);
+	struct cert_place pl;
+	HPDF_ExtGState	  gs;
+	char		  line[CERT_LINE_BYTES + 1];
+	float		  w, x, y;
+	int		  rc;
 
 	HPDF_Page_SetRGBFill(c->page, 0.75f, 0.05f, 0.05f);
 	snprintf(line, sizeof(line),

@@ -110,7 +110,6 @@ int cert_pdf_render(
  * reads? OK, or ERR_INVALID with *why (static). Only its header is read:
  * a file damaged further on is refused when it is drawn.
  */
-int cert_pdf_logo_check(
-    const unsigned char *png, size_t len, const char **why);
+int cert_pdf_logo_check(const unsigned char *png, size_t len, const char **why);
 
 #endif

@@ -400,15 +400,15 @@ schedule_start(struct tx *tx, const char *schedule_id, int64_t *out)
 static int
 ask_tx(struct tx *tx, void *arg)
 {
-	struct ask	       *a = arg;
-	struct training_booking b;
-	struct training_payment p;
+	struct ask		    *a = arg;
+	struct training_booking	     b;
+	struct training_payment	     p;
 	struct training_refund_terms terms;
-	struct resource_ctx	ctx;
-	struct stmt	       *st;
-	const char	       *policy = NULL;
-	json_t		       *body;
-	char			ref[TRAINING_REF_LEN + 1], iso[ISO_TIME_LEN];
+	struct resource_ctx	     ctx;
+	struct stmt		    *st;
+	const char		    *policy = NULL;
+	json_t			    *body;
+	char	ref[TRAINING_REF_LEN + 1], iso[ISO_TIME_LEN];
 	int64_t now = time_now_ms(), start = 0, fee = 0, amount, left = 0;
 	int	rc, cancels, manual = 0;
 
@@ -842,13 +842,13 @@ int
 training_refund_on_cancel(struct tx *tx, const struct principal *who,
     struct request *req, const char *booking_id, int64_t now)
 {
-	struct training_booking b;
-	struct training_payment p;
-	const char	       *policy = NULL;
+	struct training_booking	     b;
+	struct training_payment	     p;
+	const char		    *policy = NULL;
 	struct training_refund_terms terms;
-	char			iso[ISO_TIME_LEN], until[64];
-	int64_t			start = 0, fee = 0, hours, left = 0;
-	int			rc, offline;
+	char			     iso[ISO_TIME_LEN], until[64];
+	int64_t			     start = 0, fee = 0, hours, left = 0;
+	int			     rc, offline;
 
 	if ((rc = training_lock(tx, "booking", booking_id)) != OK ||
 	    (rc = training_booking_load(tx, booking_id, &b)) != OK ||
@@ -859,7 +859,8 @@ training_refund_on_cancel(struct tx *tx, const struct principal *who,
 	if (training_refund_policy(now, start, 0, 0, terms.full_days,
 		terms.fee_percent, hours, &fee, &policy) != OK) {
 		if (hours == 0)
-			snprintf(until, sizeof(until), "until the course starts");
+			snprintf(
+			    until, sizeof(until), "until the course starts");
 		else
 			snprintf(until, sizeof(until),
 			    "up to %lld hour%s before the course starts",

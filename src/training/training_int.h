@@ -27,7 +27,8 @@
  * verification and the nightly expiry.
  * Also issue 17: cert_pdf.c the certificate PDF (cert_text.c its text),
  * made in memory from plain fields (its own headers, cert_pdf.h and
- * cert_pdf_int.h; no route serves it yet).
+ * cert_pdf_int.h); cert_route.c the route that serves it, made from a
+ * certificate, its schedule, course and trainer, and the settings.
  *
  * Catalogue writes are staff's (admins); the public reads without a token
  * active courses, active venues and upcoming schedules
@@ -504,6 +505,9 @@ extern const struct resource settings_resource;
  * settings' epoch read in tx is newer: ERR_NOT_FOUND when there is none.
  */
 int training_setting_text(struct tx *, const char *key, char *out, size_t n);
+/* The same read as a copy (malloc'd; the caller frees it): for a value
+ * of any length, a png_base64 setting's. */
+int training_setting_dup(struct tx *, const char *key, char **out);
 /* The same read as a number (truncated) or a boolean; def when the
  * setting has no value or none of that type. */
 int training_setting_int(
@@ -567,6 +571,8 @@ int training_certificates_auto(struct tx *, const struct principal *,
 void training_certificate_create(struct request *);
 void training_certificate_revoke(struct request *);
 void training_certificate_verify(struct request *);
+/* cert_route.c: GET /v1/certificates/{id}/pdf (the holder and staff). */
+void training_certificate_pdf(struct request *);
 int  training_certificates_init(void);
 /* The nightly job training.expire_certificates. */
 int training_expire_certificates_job(

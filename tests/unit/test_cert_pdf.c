@@ -455,8 +455,8 @@ test_logo_check(void **state)
 	assert_int_equal(cert_pdf_logo_check(png, 20, &why), ERR_INVALID);
 	assert_non_null(strstr(why, "logo_png"));
 	assert_int_equal(cert_pdf_logo_check(png, 0, &why), ERR_INVALID);
-	assert_int_equal(cert_pdf_logo_check(png, CERT_PDF_LOGO_MAX + 1, &why),
-	    ERR_INVALID);
+	assert_int_equal(
+	    cert_pdf_logo_check(png, CERT_PDF_LOGO_MAX + 1, &why), ERR_INVALID);
 	assert_non_null(strstr(why, "logo_png is too long"));
 	assert_int_equal(cert_pdf_logo_check((const unsigned char *)"GIF89a, "
 								    "not a PNG",
@@ -488,7 +488,8 @@ test_revoked(void **state)
 	in.revoked_date = "2026-05-12";
 	render_to(&in, "revoked", path, sizeof(path));
 	text = text_of(path);
-	assert_has(text, "REVOKED on 12 May 2026: this certificate is not valid");
+	assert_has(
+	    text, "REVOKED on 12 May 2026: this certificate is not valid");
 	assert_has(text, POLISH);
 	free(text);
 	/* The word across the page as well as the line: in the content's
