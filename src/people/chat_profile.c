@@ -69,7 +69,7 @@ contact(struct tx *tx, const char *user_id, int deleted_too,
 	int	      rc;
 
 	st = store_prepare(tx,
-	    "SELECT email, first_name, deleted_at, phone FROM "
+	    "SELECT email, first_name, deleted_at, phone, last_name FROM "
 	    "users WHERE id = ?");
 	store_bind_text(st, 1, user_id);
 	if ((rc = store_step(st)) != STORE_ROW) {
@@ -102,6 +102,12 @@ contact(struct tx *tx, const char *user_id, int deleted_too,
 			if (seal_open_field(key, "users", "phone", user_id, b,
 				n, &out->phone) != OK)
 				out->phone = NULL;
+		}
+		if (rc == OK && !store_col_is_null(st, 4)) {
+			b = store_col_blob(st, 4, &n);
+			if (seal_open_field(key, "users", "last_name", user_id,
+				b, n, &out->last_name) != OK)
+				out->last_name = NULL;
 		}
 		sodium_memzero(key, sizeof(key));
 	}

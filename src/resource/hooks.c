@@ -362,5 +362,6 @@ hooks_contact_clear(struct person_contact *c)
 	secret_free(c->email);
 	secret_free(c->first_name);
 	secret_free(c->phone);
+	secret_free(c->last_name);
 	memset(c, 0, sizeof(*c));
 }

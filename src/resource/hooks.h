@@ -160,11 +160,11 @@ int hooks_profile_granted(struct tx *, const char *user_id, int *granted);
  * a module that shows or forgets them elsewhere (the chat profile sync,
  * which reads no users row itself):
  *
- * contact sets out to user_id's address, first name and phone, opened
- * with their data key (malloc'd; hooks_contact_clear wipes and frees them).
- * ERR_NOT_FOUND when there is no such user or they are erased (no
- * address, or the data key destroyed); ERR_INVALID when the address does
- * not open (the first name or phone not opening is NULL). An account deleted and
+ * contact sets out to user_id's address, first and last names and phone,
+ * opened with their data key (malloc'd; hooks_contact_clear wipes and
+ * frees them). ERR_NOT_FOUND when there is no such user or they are
+ * erased (no address, or the data key destroyed); ERR_INVALID when the
+ * address does not open (a name or the phone not opening is NULL). An account deleted and
  * not erased yet is OK with out->deleted set, its address and name
  * opened only when deleted_too.
  *
@@ -182,6 +182,7 @@ struct person_contact {
 	char *email;	  /* NULL unless opened */
 	char *first_name; /* NULL when none */
 	char *phone;	  /* as the person wrote it; NULL when none */
+	char *last_name;  /* NULL when none (the certificate's trainer) */
 };
 struct person_hooks {
 	int (*contact)(struct tx *, const char *user_id, int deleted_too,

@@ -2,7 +2,8 @@
  * The training module: its routes, resources and jobs, and the helpers
  * its files share. Tables and the built-in roles' permissions come from
  * migrations 0017 (the catalogue), 0018 (bookings), 0019 (payments and
- * refunds), 0031 (settings), 0032 (attendance and certificates) and 0040
+ * refunds), 0031 (settings), 0032 (attendance and certificates), 0039
+ * (the certificate's logo and accreditation settings) and 0040
  * (analytics events).
  */
 #include <stdio.h>
@@ -195,6 +196,19 @@
 	"[\"marked\"],\"properties\":{\"marked\":{\"type\":"		\
 	"\"integer\",\"minimum\":0}}}}},\"problems\":{\"403\":\"you "	\
 	"may not mark notifications read\"}}"
+#define API_CERT_PDF							\
+	"{\"answers\":{\"200\":{\"description\":\"the certificate, A4 "	\
+	"landscape, made now (revoked: marked REVOKED), with ETag, "	\
+	"Cache-Control private and Content-Disposition attachment\","	\
+	"\"type\":\"application/pdf\",\"schema\":{\"type\":\"string\","	\
+	"\"contentMediaType\":\"application/pdf\"}},\"304\":{"		\
+	"\"description\":\"If-None-Match named the current ETag\"}},"	\
+	"\"problems\":{\"404\":\"CERTIFICATE_NOT_FOUND: no such "	\
+	"certificate, not yours, or its holder was erased\",\"409\":"	\
+	"\"CERTIFICATE_NOT_PRINTABLE: a field does not fit the page, or "	\
+	"a setting it shows cannot be drawn (the detail names it)\","	\
+	"\"503\":\"the PDF fonts cannot be loaded, or the slow pool is "	\
+	"full (Retry-After)\"}}"
 /* clang-format on */
 
 static const struct route training_routes[] = {
@@ -320,6 +334,12 @@ static const struct route training_routes[] = {
 	    training_notifications_read_all, 0,
 	    "mark every notification of the caller's list read", NULL,
 	    API_READ_ALL },
+	{ HTTP_GET, "/v1/certificates/{id}/pdf", training_certificate_pdf,
+	    ROUTE_SLOW,
+	    "a certificate as a PDF to print (its holder, and staff who read "
+	    "every certificate): made now, never kept; a revoked one marked "
+	    "REVOKED",
+	    NULL, API_CERT_PDF },
 	{ HTTP_GET, "/v1/certificate-verifications/{token}",
 	    training_certificate_verify, ROUTE_PUBLIC,
 	    "verify a certificate by the token printed on it: holder name, "

@@ -31,8 +31,10 @@
  * certificate expires, each once; notify_sms.c the SMS job.
  * Also issue 17: cert_pdf.c the certificate PDF (cert_text.c its text),
  * made in memory from plain fields (its own headers, cert_pdf.h and
- * cert_pdf_int.h; no route serves it yet). analytics.c the booking
- * funnel's analytics events (item 7), their funnel and retention.
+ * cert_pdf_int.h); cert_route.c the route that serves it, made from a
+ * certificate, its schedule, course and trainer, and the settings.
+ * analytics.c the booking funnel's analytics events (item 7), their
+ * funnel and retention.
  *
  * Catalogue writes are staff's (admins); the public reads without a token
  * active courses, active venues and upcoming schedules
@@ -434,7 +436,7 @@ int training_refund_in_full(struct tx *, const struct principal *,
 /*
  * The booker cancels their own confirmed booking (bookings.c, under the
  * schedule's lock, before the row is cancelled): refused inside
- * training_refund_none_hours of the start, paid or free (409
+ * refund_none_hours (training_refund_terms) of the start, paid or free (409
  * TOO_LATE_TO_CANCEL with cancellable_until, nothing changed); else their
  * pending requests are rejected by carebase (processed_by NULL) and what
  * is left of the payment is refunded under the policy (in full, or less
@@ -509,6 +511,9 @@ extern const struct resource settings_resource;
  * settings' epoch read in tx is newer: ERR_NOT_FOUND when there is none.
  */
 int training_setting_text(struct tx *, const char *key, char *out, size_t n);
+/* The same read as a copy (malloc'd; the caller frees it): for a value
+ * of any length, a png_base64 setting's. */
+int training_setting_dup(struct tx *, const char *key, char **out);
 /* The same read as a number (truncated) or a boolean; def when the
  * setting has no value or none of that type. */
 int training_setting_int(
@@ -519,6 +524,19 @@ int training_setting_bool(struct tx *, const char *key, int def, int *out);
  * default. */
 int training_hold_minutes(struct tx *, int64_t *out);
 int training_inquiry_hold_minutes(struct tx *, int64_t *out);
+/*
+ * The cancellation policy (refunds.c) as it is now: the settings
+ * refund_full_days, refund_fee_percent and refund_none_hours, each its
+ * config key's value (training_refund_*) while not set, or when it is
+ * outside that key's range (0-365, 0-100, 0-8760: a setting whose rules
+ * were loosened).
+ */
+struct training_refund_terms {
+	int64_t full_days;   /* in full until that many London days before */
+	int64_t fee_percent; /* then less that percentage */
+	int64_t none_hours;  /* none inside that many hours of the start */
+};
+int training_refund_terms(struct tx *, struct training_refund_terms *out);
 /*
  * Why value (text, NULL: not set) is no value of type under rules (a
  * JSON object, NULL: none), or NULL when it is one; why rules are not
@@ -559,6 +577,8 @@ int training_certificates_auto(struct tx *, const struct principal *,
 void training_certificate_create(struct request *);
 void training_certificate_revoke(struct request *);
 void training_certificate_verify(struct request *);
+/* cert_route.c: GET /v1/certificates/{id}/pdf (the holder and staff). */
+void training_certificate_pdf(struct request *);
 int  training_certificates_init(void);
 /* The nightly job training.expire_certificates. */
 int training_expire_certificates_job(

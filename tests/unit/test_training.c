@@ -418,7 +418,8 @@ test_setting_check(void **state)
 		   1, "min", 1, "max", 720),
 	       *str = json_pack(
 		   "{s:[s,s],s:i}", "enum", "GBP", "EUR", "max_length", 3),
-	       *bad = json_pack("{s:b}", "shiny", 1);
+	       *bad = json_pack("{s:b}", "shiny", 1),
+	       *png = json_pack("{s:s}", "format", "png_base64");
 
 	(void)state;
 	assert_null(training_setting_check("number", "30", num));
@@ -440,6 +441,18 @@ test_setting_check(void **state)
 	assert_null(training_setting_rules_check(num));
 	assert_null(training_setting_rules_check(NULL));
 	assert_non_null(training_setting_rules_check(bad));
+	/* A PNG in base64 (a 1 x 1 one), and what is not one. */
+	assert_null(training_setting_rules_check(png));
+	assert_null(training_setting_check("string",
+	    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9"
+	    "QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
+	    png));
+	assert_non_null(training_setting_check("string", "not base64!", png));
+	assert_non_null(training_setting_check(
+	    "string", "R0lGODlhAQABAAAAACw=", png)); /* GIF89a... */
+	assert_non_null(training_setting_check(
+	    "string", "iVBORw0KGgoAAAANSUhEUgAA", png)); /* cut short */
+	json_decref(png);
 	json_decref(num);
 	json_decref(list);
 	json_decref(str);
