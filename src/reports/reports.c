@@ -2,18 +2,24 @@
  * The reports module (seed 002, "Reporting"): a catalogue of report
  * definitions, each a few measures written as SQL with the named
  * date-range parameters :from and :to (inclusive, exclusive; ms). SQL
- * text lives here and only here: a request names a report, never SQL.
+ * text lives here (and, for the training business's reports, in
+ * training_reports.c) and only there: a request names a report, never
+ * SQL.
  *
  *	GET /v1/reports			the catalogue
  *	GET /v1/reports/{name}?from=&to=&period=day|week|month
  *	    &format=json|csv|xlsx|pdf
  *
- * and the report runs of report_runs.c (routes) and run_jobs.c (jobs).
- * make.c makes a report's answer; args.c parses its parameters.
+ * and the report runs of report_runs.c (routes) and run_jobs.c (jobs),
+ * and the report schedules of schedules.c (a declared resource, its due
+ * job and its mail). make.c makes a report's answer; args.c parses its
+ * parameters.
  *
  * Admins only (permission reports:read:all). Every measure answers
  * aggregates, never a row about a person: (group id, group name, day,
- * count) with day = ms / 86400000, and the totals of the range with each
+ * count) with day = ms / 86400000 (the training reports: an hour or a
+ * date, London's days, and money; reports_int.h), and the totals of the
+ * range with each
  * subject counted once (a member with accesses from two partners is in
  * both partners' rows and once in the total), the same integer arithmetic
  * on SQLite and PostgreSQL. A range is at most REPORT_RANGE_MAX_MS long
