@@ -211,7 +211,17 @@ int report_runs_prune_job(struct store *, const struct job *, char *err);
 extern const char *const     report_frequencies[]; /* daily, weekly, monthly */
 extern const struct resource report_schedules_resource;
 int report_schedules_due_job(struct store *, const struct job *, char *err);
-int report_schedules_init(struct store *);
+/* The index of frequency s in report_frequencies, or -1. */
+int report_frequency_index(const char *s);
+/*
+ * Periods of frequency freq (its index) in London: the first boundary
+ * (London's midnight: the next day's, Monday's, the first of the month's)
+ * strictly after instant ms; and the start of the period that ends at
+ * boundary end. Pure.
+ */
+int64_t report_schedule_next(int freq, int64_t ms);
+int64_t report_schedule_start(int freq, int64_t end);
+int	report_schedules_init(struct store *);
 /* A scheduled run that ended, as the job that made it knows it. */
 struct report_run_end {
 	const char *run_id;

@@ -91,10 +91,7 @@ struct due_batch {
 
 static int     schedules_before_create(struct resource_ctx *, json_t *);
 static int     may_read_reports(struct tx *, const char *, int *);
-static int     frequency_index(const char *);
 static int64_t month_first(int64_t, int);
-static int64_t boundary_after(int, int64_t);
-static int64_t boundary_before(int, int64_t);
 static int     due_load(struct tx *, struct due_batch *);
 static int     due_make(struct tx *, const struct due *, int *);
 static int     due_tx(struct tx *, void *);
@@ -258,11 +255,11 @@ schedules_before_create(struct resource_ctx *ctx, json_t *body)
 	}
 	if ((rc = resource_errs_answer(ctx->req, errs, "The schedule")) != OK)
 		return (rc);
-	freq = frequency_index(
+	freq = report_frequency_index(
 	    json_string_value(json_object_get(body, "frequency")));
 	/* As the body holds a time: ISO 8601. */
 	time_format_iso(
-	    boundary_after(freq < 0 ? 0 : freq, time_now_ms()), next);
+	    report_schedule_next(freq < 0 ? 0 : freq, time_now_ms()), next);
 	return (json_object_set_new(body, "next_run_at", json_string(next)) == 0
 		? OK
 		: ERR_NOMEM);
@@ -270,8 +267,8 @@ schedules_before_create(struct resource_ctx *ctx, json_t *body)
 
 /* Periods, in London */
 
-static int
-frequency_index(const char *s)
+int
+report_frequency_index(const char *s)
 {
 	int i;
 
@@ -305,9 +302,8 @@ month_first(int64_t day, int delta)
 	return (era * 146097 + doe - 719468);
 }
 
-/* The first period boundary (London's midnight) strictly after ms. */
-static int64_t
-boundary_after(int freq, int64_t ms)
+int64_t
+report_schedule_next(int freq, int64_t ms)
 {
 	int64_t day = time_london_day(ms);
 
@@ -321,9 +317,8 @@ boundary_after(int freq, int64_t ms)
 	}
 }
 
-/* The boundary one period before boundary b: where b's period starts. */
-static int64_t
-boundary_before(int freq, int64_t b)
+int64_t
+report_schedule_start(int freq, int64_t b)
 {
 	int64_t day = time_london_day(b);
 
@@ -388,13 +383,13 @@ due_make(struct tx *tx, const struct due *d, int *made)
 	struct stmt *st;
 	char	     run_id[UUID_STR_LEN], job_id[JOB_ID_LEN], payload[64];
 	int64_t	     now = time_now_ms(), from, next;
-	int	     freq = frequency_index(d->frequency), rc;
+	int	     freq = report_frequency_index(d->frequency), rc;
 
 	*made = 0;
 	if (freq < 0)
 		return (ERR_INTERNAL); /* the CHECK forbids it */
-	from = boundary_before(freq, d->next);
-	next = boundary_after(freq, d->next);
+	from = report_schedule_start(freq, d->next);
+	next = report_schedule_next(freq, d->next);
 	uuid_v7(run_id);
 	st = store_prepare(tx,
 	    "UPDATE report_schedules SET next_run_at = ?, "

@@ -144,6 +144,58 @@ test_report_args_in_london(void **state)
 	assert_string_equal(date, "2026-05-31");
 }
 
+/*
+ * A report schedule's periods, in London: the next boundary strictly
+ * after an instant (the next midnight, Monday's, the first of the
+ * month's), and where the period ending at a boundary starts, across the
+ * clocks' changes and the year's end.
+ */
+static void
+test_schedule_periods(void **state)
+{
+	static const struct {
+		const char *freq;
+		int64_t	    now, next, start;
+	} cases[] = {
+		/* 12:00 UTC on 14 July: London's 15th begins 23:00 UTC. */
+		{ "daily", 1784030400000LL, 1784070000000LL, 1783983600000LL },
+		/* At a boundary: the next one. */
+		{ "daily", 1784070000000LL, 1784156400000LL, 1784070000000LL },
+		{ "daily", 1796385600000LL, 1796428800000LL, 1796342400000LL },
+		/* 28 March: GMT's midnight, then the 29th of 23 hours. */
+		{ "daily", 1774699200000LL, 1774742400000LL, 1774656000000LL },
+		{ "daily", 1774742400000LL, 1774825200000LL, 1774742400000LL },
+		/* Thursday 16 July: Monday 20th, from Monday 13th. */
+		{ "weekly", 1784203200000LL, 1784502000000LL, 1783897200000LL },
+		/* 00:30 on Monday 20th in London: the next Monday. */
+		{ "weekly", 1784503800000LL, 1785106800000LL, 1784502000000LL },
+		/* December: 1 January, from 1 December. */
+		{ "monthly", 1797336000000LL, 1798761600000LL,
+		    1796083200000LL },
+		/* October: 1 November (GMT), from 1 October (BST). */
+		{ "monthly", 1792065600000LL, 1793491200000LL,
+		    1790809200000LL },
+		/* March: 1 April (BST), from 1 March (GMT). */
+		{ "monthly", 1773144000000LL, 1774998000000LL,
+		    1772323200000LL },
+	};
+	size_t i;
+	int    f;
+
+	(void)state;
+	assert_int_equal(report_frequency_index("hourly"), -1);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		f = report_frequency_index(cases[i].freq);
+		assert_true(f >= 0);
+		if (report_schedule_next(f, cases[i].now) != cases[i].next)
+			fail_msg("case %zu: next %lld", i,
+			    (long long)report_schedule_next(f, cases[i].now));
+		if (report_schedule_start(f, cases[i].next) != cases[i].start)
+			fail_msg("case %zu: start %lld", i,
+			    (long long)report_schedule_start(f, cases[i].next));
+	}
+}
+
 /* sql with :from, :to, :from_date and :to_date as ?, for EXPLAIN. */
 static char *
 placeholders(const char *sql, int *n)
@@ -243,6 +295,7 @@ main(void)
 		cmocka_unit_test(test_report_args),
 		cmocka_unit_test(test_period_index),
 		cmocka_unit_test(test_report_args_in_london),
+		cmocka_unit_test(test_schedule_periods),
 		cmocka_unit_test(test_training_reports_use_indexes),
 	};
 
