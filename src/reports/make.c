@@ -428,7 +428,7 @@ money_totals(struct run *run, json_t *totals)
 	const struct measure *me;
 	const char	     *cur, *key;
 	json_t		     *row, *t, *v;
-	size_t		      i, m;
+	size_t		      i, m, n;
 	int		      rc;
 
 	json_array_foreach(run->rows, i, row) {
@@ -462,23 +462,23 @@ money_totals(struct run *run, json_t *totals)
 		if (me->type != MEASURE_MONEY || me->of != NULL)
 			continue;
 		/* One currency: its sum; none: 0; several: no sum. */
-		v = json_object_size(run->currencies) > 1 ? json_null()
-							  : json_integer(0);
-		if (json_object_size(run->currencies) == 1)
-			json_object_foreach(run->currencies, key, t) {
-				json_decref(v);
-				v = json_incref(json_object_get(t, me->name));
-			}
+		if ((n = json_object_size(run->currencies)) == 1)
+			v = json_incref(json_object_get(
+			    json_object_iter_value(
+				json_object_iter(run->currencies)),
+			    me->name));
+		else
+			v = n == 0 ? json_integer(0) : json_null();
 		json_object_set_new(totals, me->name, v);
 	}
 	if (!(run->rep->flags & REPORT_CURRENCY))
 		return (OK);
 	v = json_null();
-	if (json_object_size(run->currencies) == 1)
-		json_object_foreach(run->currencies, key, t) {
-			json_decref(v);
-			v = key[0] != '\0' ? json_string(key) : json_null();
-		}
+	if (json_object_size(run->currencies) == 1 &&
+	    (key = json_object_iter_key(json_object_iter(run->currencies))) !=
+		NULL &&
+	    key[0] != '\0')
+		v = json_string(key);
 	return (
 	    json_object_set_new(totals, "currency", v) == 0 ? OK : ERR_NOMEM);
 }

@@ -33,7 +33,8 @@
  *
  * Results hold counts and money by partner, course, schedule or
  * trainer, never a row about a person. A run made by a report schedule
- * (schedules.c) says so: is_scheduled, schedule_frequency, schedule_id. The hourly report_runs.prune job deletes runs created more than
+ * (schedules.c) says so: is_scheduled, schedule_frequency, schedule_id.
+ * The hourly report_runs.prune job deletes runs created more than
  * report_run_retention_days ago, results and all.
  */
 #include <stdio.h>

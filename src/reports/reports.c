@@ -19,10 +19,9 @@
  * aggregates, never a row about a person: (group id, group name, day,
  * count) with day = ms / 86400000 (the training reports: an hour or a
  * date, London's days, and money; reports_int.h), and the totals of the
- * range with each
- * subject counted once (a member with accesses from two partners is in
- * both partners' rows and once in the total), the same integer arithmetic
- * on SQLite and PostgreSQL. A range is at most REPORT_RANGE_MAX_MS long
+ * range with each subject counted once (a member with accesses from two
+ * partners is in both partners' rows and once in the total), the same
+ * integer arithmetic on SQLite and PostgreSQL. A range is at most REPORT_RANGE_MAX_MS long
  * and an answer at most report_max_rows rows (422 REPORT_TOO_LARGE past
  * it: narrow the range or widen the period) and report_run_max_bytes
  * bytes, whatever the format (422 RESULT_TOO_LARGE), the bound a queued run keeps
