@@ -388,6 +388,37 @@ def test_certificates_expiring_in_a_window(server, business, db):
     assert body["totals"] == dict(expiring=1, expired=1)
 
 
+@pytest.mark.dialect
+def test_money_in_two_currencies_is_totalled_by_currency(server, catalogue, db):
+    """Rows are by currency; money totals are sums only within one: with
+    two, totals' money is null and totals_by_currency has each's."""
+    c = catalogue
+    admin = c["admin"]
+    euro = training_course(server, admin, name="EFAW Dublin", currency="EUR", price_minor=9000)
+    r = schedule(server, admin, euro, c["venue"], c["trainer2"], "2031-03-05T09:00:00.000Z",
+                 "2031-03-05T16:00:00.000Z")
+    assert r.status_code == 201, r.text
+    for sched, who in ((r.json(), person(server, "eur")),
+                       (course_schedule(server, c), person(server, "gbp"))):
+        b = booked(server, who, sched)
+        post_ok(server, admin, f"/v1/training-bookings/{b['id']}/confirm")
+        set_row(db, "training_bookings", b["id"], confirmed_at=ms("2026-07-10T12:00"))
+    body = body_of(server, admin, "training_revenue")
+    assert {(row["course"], row["currency"], row["gross_minor"]) for row in body["rows"]} == {
+        ("EFAW Dublin", "EUR", 9000), (c["course"]["name"], "GBP", 7500)}
+    t = body["totals"]
+    assert t["bookings"] == 2 and t["currency"] is None
+    assert t["gross_minor"] is None and t["net_minor"] is None
+    assert body["totals_by_currency"] == {
+        "EUR": dict(gross_minor=9000, discounts_minor=0, refunds_minor=0, net_minor=9000),
+        "GBP": dict(gross_minor=7500, discounts_minor=0, refunds_minor=0, net_minor=7500)}
+    r = report(server, admin, "training_revenue", JULY + "&format=csv")
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"), newline="")))
+    assert {(row[3], row[4], row[6]) for row in rows[1:-1]} == {
+        ("EFAW Dublin", "EUR", "90.00"), (c["course"]["name"], "GBP", "75.00")}
+    assert rows[-1] == ["Total", "", "", "", "", "2", "", "", "", ""]
+
+
 # --------------------------------------------------------------------------
 # parameters and who may run them
 
@@ -666,3 +697,35 @@ def test_a_schedules_run_is_made_once_and_mailed_once(mailing, db, smtp_sink):
     wait_until(lambda: db.count("jobs", "kind = 'report_schedules.due'") == 0, timeout=20,
                what="the due job done")
     assert db.count("report_runs", f"schedule_id = '{sch['id']}'") == 1
+
+
+def test_a_failed_run_of_a_schedule_is_told_with_its_code(start_server, db, smtp_sink):
+    """A scheduled run that fails for good (its answer past
+    report_run_max_bytes) mails its recipients why, with a link to the run
+    (not to a result there is not)."""
+    s = start_server(db=db, env=dict(smtp_env(smtp_sink.port),
+                                     CAREBASE_REPORT_RUN_MAX_BYTES="300"))
+    admin = person(s, "admin", "admin")
+    r = schedule_report(s, admin, report="training_trainer_load", frequency="monthly",
+                        recipients=[admin["id"]], format="pdf")
+    assert r.status_code == 201, r.text
+    sch = r.json()
+    local = datetime.datetime.fromisoformat(sch["next_run_at"].replace("Z", "+00:00")) \
+        .astimezone(LONDON)
+    assert (local.day, local.hour, local.minute) == (1, 0, 0)
+    # Due: the first of this month in London; the run covers last month.
+    today = datetime.datetime.now(LONDON).date()
+    first = int(datetime.datetime(today.year, today.month, 1, tzinfo=LONDON).timestamp() * 1000)
+    db.execute(f"UPDATE report_schedules SET next_run_at = {first} WHERE id = '{sch['id']}'")
+    queue_job(db, "report_schedules.due")
+    (m,) = smtp_sink.wait_for(1, timeout=30)
+    run = db.query(f"SELECT id, status, error_code, range_from FROM report_runs WHERE "
+                   f"schedule_id = '{sch['id']}'")
+    assert len(run) == 1 and run[0][1:3] == ("failed", "RESULT_TOO_LARGE"), run
+    last = datetime.datetime.fromtimestamp(int(run[0][3]) / 1000, LONDON)
+    assert (last.day, last.hour) == (1, 0) and last.month == (today.month - 2) % 12 + 1
+    assert m["Subject"].startswith("Report failed: Trainer load, ")
+    text = m.get_body(("plain",)).get_content()
+    assert "RESULT_TOO_LARGE" in text
+    assert re.search(rf"/v1/report-runs/{run[0][0]}\s", text) and "/result" not in text
+    assert db.count("email_log", "template = 'report_run_failed'") == 1
