@@ -673,7 +673,7 @@ child_tx(struct tx *tx, void *arg)
 		return (rc);
 	if (op->email != NULL &&
 	    (rc = people_reset_queue(
-		 tx, op->email, req->ip, "family_welcome")) != OK)
+		 tx, op->email, NULL, "family_welcome")) != OK)
 		return (rc);
 	if ((rc = resource_read(
 		 tx, &users_resource, child, SCOPE_RELATED, &user)) != OK ||

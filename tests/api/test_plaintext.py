@@ -15,6 +15,35 @@ from conftest import CHAT_WEBSITE, FakeChat, PASSWORD, add_user, hdr, login, wai
 pytestmark = pytest.mark.dialect
 
 
+def planted_address(tag):
+    """An address of 127/8 (this machine's) made from tag, to send from."""
+    n = int(tag, 16)
+    return f"127.{n % 250 + 3}.{n // 250 % 250 + 3}.{n // 62500 % 250 + 3}"
+
+
+def send_from(srv, address, method, path, body=None, headers=None):
+    """One request to srv from address (127/8); (status, decoded body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30,
+                                      source_address=(address, 0))
+    try:
+        h = {"Content-Type": "application/json", **(headers or {})}
+        conn.request(method, path, body=json.dumps(body) if body is not None else None,
+                     headers=h)
+        r = conn.getresponse()
+        data = r.read()
+    finally:
+        conn.close()
+    return r.status, (json.loads(data) if data else None)
+
+
+def assert_nowhere_in_clear(db, planted):
+    raw = db.raw()
+    assert raw, "nothing was read"
+    for name, value in planted.items():
+        for form in (value.encode(), value.encode("utf-16-le"), value.encode().hex().encode()):
+            assert form not in raw, f"{name} found in clear in the database"
+
+
 def test_planted_personal_values_are_not_in_the_database_in_clear(start_server, db):
     tag = secrets.token_hex(5)
     planted = {
@@ -190,3 +219,30 @@ def test_session_client_details_are_not_in_the_database_in_clear(start_server, d
     for name, value in planted.items():
         for form in (value.encode(), value.encode("utf-16-le"), value.encode().hex().encode()):
             assert form not in raw, f"{name} found in clear in the database"
+
+
+def test_a_reset_links_requesting_address_is_sealed_and_in_the_persons_export(start_server,
+                                                                               db):
+    """The address that asks for a password reset link goes to the job
+    sealed (as the email does) and is kept in the reset's row sealed under
+    the person's key: opened in their export, in clear neither in the
+    queued job's payload nor in password_resets."""
+    tag = secrets.token_hex(5)
+    address = planted_address(tag)
+    s = start_server(db=db, env={"CAREBASE_JOB_WORKERS": "0"})
+    email = f"reset{tag}@example.org"
+    assert s.post("/v1/auth/register", json={"email": email, "password": PASSWORD,
+                                             "accept_terms": True}).status_code == 201
+    uid = s.get("/v1/me", headers=hdr(login(s, email))).json()["id"]
+    status, _ = send_from(s, address, "POST", "/v1/auth/password-reset", {"email": email})
+    assert status == 202
+    [(payload,)] = db.query("SELECT payload FROM jobs WHERE kind = 'people.password_reset'")
+    assert address not in payload and '"ip"' not in payload, payload
+    assert_nowhere_in_clear(db, {"ip": address})
+    s.spawn("worker")
+    wait_until(lambda: db.count("password_resets", f"user_id = '{uid}'") == 1,
+               what="the reset job")
+    doc = s.get("/v1/me/export", headers=hdr(login(s, email))).json()
+    assert [r["ip"] for r in doc["password_resets"]] == [address]
+    s.stop()
+    assert_nowhere_in_clear(db, {"ip": address})
