@@ -246,3 +246,26 @@ def test_a_reset_links_requesting_address_is_sealed_and_in_the_persons_export(st
     assert [r["ip"] for r in doc["password_resets"]] == [address]
     s.stop()
     assert_nowhere_in_clear(db, {"ip": address})
+
+
+def test_the_request_log_holds_the_clients_network_unless_told_otherwise(start_server):
+    """Each request's log line names the client's address, personal data:
+    by default only its network (an IPv4 /24; an IPv6 /48), log_ip=none
+    leaves it out, log_ip=full writes it whole."""
+    tag = secrets.token_hex(5)
+    address = planted_address(tag)
+    network = address.rsplit(".", 1)[0] + ".0/24"
+    lines = {}
+    for how in (None, "none", "full"):
+        s = start_server(env={"CAREBASE_LOG_IP": how} if how else None)
+        status, _ = send_from(s, address, "GET", "/v1/openapi.json")
+        assert status == 200
+        s.stop()
+        [line] = [ln for ln in s.log().splitlines()
+                  if "event=request" in ln and 'path="/v1/openapi.json"' in ln]
+        lines[how] = line
+    assert f" ip={network}" in lines[None] and address not in lines[None], lines[None]
+    assert " ip=- " in lines["none"] + " " and address not in lines["none"], lines["none"]
+    assert f" ip={address}" in lines["full"], lines["full"]
+    r = start_server(start=False).cli("config", env={"CAREBASE_LOG_IP": "partial"})
+    assert r.returncode != 0 and "log_ip" in r.stderr, r.stderr
