@@ -13,6 +13,12 @@
  * actions written before migration 0026 ("therapy_sessions.canceled") as
  * they were, and "canceled" asked for is the deprecated input spelling,
  * read as "cancelled" as everywhere else.
+ *
+ * Each row's ip and user_agent are what audit_details_json shows: opened
+ * when sealed (null once the person is erased), null with ip_index and
+ * user_agent_index beside when kept as a blind index (staff acting on
+ * others' data: rows from one address share the index), as they were in
+ * rows written before migration 0035.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -139,6 +145,7 @@ people_audit_log_list(struct request *req)
 {
 	struct principal    *who;
 	struct resource_page pg;
+	struct audit_reader  rd;
 	struct tx	    *tx = NULL;
 	struct stmt	    *st;
 	const char *filters[4] = { "entity_type", "entity_id", "actor_ref",
@@ -234,6 +241,13 @@ people_audit_log_list(struct request *req)
 	if (rc == OK && step != STORE_ROW && step != STORE_DONE)
 		rc = step;
 	store_finalize(st);
+	/* The clients' details, opened where sealed (after the page is read:
+	 * one statement at a time). */
+	audit_reader_init(&rd);
+	for (i = 0; rc == OK && (size_t)i < json_array_size(data); i++)
+		rc = audit_details_json(
+		    tx, &rd, json_array_get(data, (size_t)i), NULL);
+	audit_reader_wipe(&rd);
 out:
 	store_tx_rollback(tx);
 	if (rc != OK) {

@@ -269,3 +269,91 @@ def test_the_request_log_holds_the_clients_network_unless_told_otherwise(start_s
     assert f" ip={address}" in lines["full"], lines["full"]
     r = start_server(start=False).cli("config", env={"CAREBASE_LOG_IP": "partial"})
     assert r.returncode != 0 and "log_ip" in r.stderr, r.stderr
+
+
+def test_audit_records_keep_no_clients_address_or_agent_in_clear(start_server, db):
+    """No erasure can take a value out of the hash-chained audit log, so it
+    keeps no client's address or User-Agent in clear. A member acting on
+    their own data (ending a session, changing their password) has them
+    sealed under their key: opened in the log for admins and in their own
+    export, unreadable once they are erased. A staff member acting on
+    someone else's data has them as a keyed blind index: null in the log,
+    the same index for the same address. The chain verifies throughout."""
+    tag, tag2 = secrets.token_hex(5), secrets.token_hex(5)
+    member_ip, staff_ip = planted_address(tag), planted_address(tag2)
+    member_ua, staff_ua = f"Zyxmember/{tag}", f"Zyxstaff/{tag2}"
+    s = start_server(db=db)
+    admin_email, email = f"admin{tag}@example.org", f"audited{tag}@example.org"
+    add_user(s, "admin", admin_email)
+    assert s.post("/v1/auth/register", json={"email": email, "password": PASSWORD,
+                                             "accept_terms": True}).status_code == 201
+
+    def member(method, path, token=None, body=None):
+        h = {"User-Agent": member_ua, **({"Authorization": f"Bearer {token}"} if token else {})}
+        return send_from(s, member_ip, method, path, body, h)
+
+    def staff(method, path, token=None, body=None):
+        h = {"User-Agent": staff_ua, **({"Authorization": f"Bearer {token}"} if token else {})}
+        return send_from(s, staff_ip, method, path, body, h)
+
+    status, body = staff("POST", "/v1/auth/login", body={"email": admin_email,
+                                                        "password": PASSWORD})
+    assert status == 200, body
+    admin = body["token"]
+    tokens = []
+    for _ in range(3):
+        status, body = member("POST", "/v1/auth/login", body={"email": email,
+                                                              "password": PASSWORD})
+        assert status == 200, body
+        tokens.append(body["token"])
+    uid = s.get("/v1/me", headers=hdr(tokens[0])).json()["id"]
+    ids = [x["id"] for x in s.get("/v1/me/sessions", headers=hdr(tokens[0])).json()["data"]
+           if not x["current"]]
+    assert len(ids) == 2
+    # The member ends a session of theirs; an admin ends another and
+    # deactivates and reactivates the account.
+    assert member("DELETE", f"/v1/me/sessions/{ids[0]}", tokens[0])[0] == 204
+    assert staff("DELETE", f"/v1/users/{uid}/sessions/{ids[1]}", admin)[0] == 204
+    status, body = member("POST", "/v1/me/password", tokens[0],
+                          {"current_password": PASSWORD, "new_password": "Zyx new pass 2026!"})
+    assert status == 204, body
+    for active in (False, True):
+        status, body = staff("PATCH", f"/v1/users/{uid}", admin, {"is_active": active})
+        assert status == 200, body
+    token = login(s, email, "Zyx new pass 2026!")
+
+    def log(action):
+        r = s.get(f"/v1/audit-log?action={action}", headers=hdr(admin))
+        assert r.status_code == 200, r.text
+        return r.json()["data"]
+
+    ends = {x["actor_role"]: x for x in log("auth_sessions.end")}
+    assert set(ends) == {"member", "admin"}, ends
+    mine, theirs = ends["member"], ends["admin"]
+    assert (mine["ip"], mine["user_agent"]) == (member_ip, member_ua)
+    assert mine["ip_index"] is None and mine["user_agent_index"] is None
+    assert theirs["ip"] is None and theirs["user_agent"] is None
+    assert len(theirs["ip_index"]) == 64 and len(theirs["user_agent_index"]) == 64
+    r = s.get(f"/v1/audit-log?entity_type=users&entity_id={uid}", headers=hdr(admin))
+    updates = [x for x in r.json()["data"] if x["actor_role"] == "admin"]
+    assert len(updates) == 2 and all(
+        (u["ip_index"], u["user_agent_index"]) == (theirs["ip_index"],
+                                                   theirs["user_agent_index"])
+        for u in updates), updates
+    [changed] = log("password_change")
+    assert changed["actor_role"] == "self"
+    assert (changed["ip"], changed["user_agent"]) == (member_ip, member_ua)
+    doc = s.get("/v1/me/export", headers=hdr(token)).json()
+    own = [x for x in doc["audit_log"] if x["action"] == "password_change"]
+    assert [(x["ip"], x["user_agent"]) for x in own] == [(member_ip, member_ua)]
+    assert s.cli("audit", "verify").returncode == 0
+    s.stop()
+    assert_nowhere_in_clear(db, {"member ip": member_ip, "staff ip": staff_ip,
+                                 "member agent": member_ua, "staff agent": staff_ua})
+    # Erased, the member's details in the log are unreadable for good.
+    s.start(migrate=False)
+    r = s.request("DELETE", "/v1/me", headers=hdr(token), json={"password": "Zyx new pass 2026!"})
+    assert r.status_code == 204, r.text
+    [changed] = log("password_change")
+    assert changed["ip"] is None and changed["user_agent"] is None
+    assert s.cli("audit", "verify").returncode == 0
