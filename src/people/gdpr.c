@@ -88,7 +88,8 @@ static const struct route access_routes[] = {
 	{ HTTP_GET, "/v1/audit-log", people_audit_log_list, 0,
 	    "Read the audit log (admins; filters entity_type, entity_id, "
 	    "actor_ref, action (either spelling of cancelled finds both), "
-	    "from, to; limit, cursor)",
+	    "ip (rows that keep it as a blind index), from, to; limit, "
+	    "cursor)",
 	    NULL },
 };
 

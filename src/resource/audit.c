@@ -55,6 +55,7 @@
 #include "core/err.h"
 #include "core/keyring.h"
 #include "core/log.h"
+#include "core/netaddr.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "resource/audit.h"
@@ -389,6 +390,23 @@ out:
 }
 
 /* Reading the client's details back */
+
+int
+audit_ip_stored(const char *ip, char *out, size_t len)
+{
+	struct netaddr a;
+	char	       text[NETADDR_TEXT_LEN], *v;
+
+	if (ip == NULL || netaddr_parse(ip, strlen(ip), &a) != OK)
+		return (ERR_INVALID);
+	/* As the request's address was written: netaddr_text's form. */
+	netaddr_text(&a, text, sizeof(text));
+	if ((v = detail_index("ip", text)) == NULL)
+		return (ERR_NOMEM);
+	strlcpy_cb(out, v, len);
+	free(v);
+	return (OK);
+}
 
 void
 audit_reader_init(struct audit_reader *rd)

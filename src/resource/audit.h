@@ -84,6 +84,13 @@ struct audit_reader {
 	unsigned char key[32];	     /* SEAL_KEY_LEN */
 	int	      have_key;
 };
+/*
+ * The blind index an address is kept under in rows where it is indexed
+ * ("index:<hex>", into out of AUDIT_IP_STORED_LEN), to find them by it
+ * (GET /v1/audit-log?ip=); ERR_INVALID when ip is not an address.
+ */
+#define AUDIT_IP_STORED_LEN 72
+int  audit_ip_stored(const char *ip, char *out, size_t len);
 void audit_reader_init(struct audit_reader *);
 void audit_reader_wipe(struct audit_reader *);
 int  audit_details_json(

@@ -343,6 +343,14 @@ def test_audit_records_keep_no_clients_address_or_agent_in_clear(start_server, d
     [changed] = log("password_change")
     assert changed["actor_role"] == "self"
     assert (changed["ip"], changed["user_agent"]) == (member_ip, member_ua)
+    # An address finds the rows that keep it as an index: the staff's.
+    r = s.get(f"/v1/audit-log?ip={staff_ip}", headers=hdr(admin))
+    assert r.status_code == 200, r.text
+    found = r.json()["data"]
+    assert {x["seq"] for x in found} == {x["seq"] for x in updates + [theirs]}, found
+    assert s.get(f"/v1/audit-log?ip={member_ip}", headers=hdr(admin)).json()["data"] == []
+    p = s.get("/v1/audit-log?ip=not-an-address", headers=hdr(admin)).json()
+    assert p["code"] == "VALIDATION_FAILED" and [e["field"] for e in p["errors"]] == ["ip"]
     doc = s.get("/v1/me/export", headers=hdr(token)).json()
     own = [x for x in doc["audit_log"] if x["action"] == "password_change"]
     assert [(x["ip"], x["user_agent"]) for x in own] == [(member_ip, member_ua)]
