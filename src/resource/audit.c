@@ -478,10 +478,13 @@ detail_open(struct tx *tx, struct audit_reader *rd, const char *owner,
 		return (json_null());
 	if (strcmp(owner, rd->owner) != 0) {
 		sodium_memzero(rd->key, sizeof(rd->key));
-		strlcpy_cb(rd->owner, owner, sizeof(rd->owner));
+		rd->owner[0] = '\0';
 		rc = seal_key_load(tx, owner, rd->key);
 		rd->have_key = rc == OK;
-		if (rc != OK && rc != ERR_NOT_FOUND)
+		/* Remembered when known: found, or gone for good. */
+		if (rc == OK || rc == ERR_NOT_FOUND)
+			strlcpy_cb(rd->owner, owner, sizeof(rd->owner));
+		else
 			log_warn("event=audit_key_unreadable status=%s",
 			    err_code(rc));
 	}
@@ -546,8 +549,12 @@ audit_details_json(
 			else
 				shown = json_string(v); /* clear, before 0035 */
 		}
-		if (shown == NULL || index == NULL ||
-		    json_object_set_new(row, cols[i], shown) != 0) {
+		if (shown == NULL || index == NULL) {
+			json_decref(shown);
+			json_decref(index);
+			return (ERR_NOMEM);
+		}
+		if (json_object_set_new(row, cols[i], shown) != 0) {
 			json_decref(index);
 			return (ERR_NOMEM);
 		}

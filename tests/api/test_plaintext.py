@@ -321,6 +321,10 @@ def test_audit_records_keep_no_clients_address_or_agent_in_clear(start_server, d
         status, body = staff("PATCH", f"/v1/users/{uid}", admin, {"is_active": active})
         assert status == 200, body
     token = login(s, email, "Zyx new pass 2026!")
+    s.stop()
+    assert_nowhere_in_clear(db, {"member ip": member_ip, "staff ip": staff_ip,
+                                 "member agent": member_ua, "staff agent": staff_ua})
+    s.start(migrate=False)
 
     def log(action):
         r = s.get(f"/v1/audit-log?action={action}", headers=hdr(admin))
@@ -355,11 +359,7 @@ def test_audit_records_keep_no_clients_address_or_agent_in_clear(start_server, d
     own = [x for x in doc["audit_log"] if x["action"] == "password_change"]
     assert [(x["ip"], x["user_agent"]) for x in own] == [(member_ip, member_ua)]
     assert s.cli("audit", "verify").returncode == 0
-    s.stop()
-    assert_nowhere_in_clear(db, {"member ip": member_ip, "staff ip": staff_ip,
-                                 "member agent": member_ua, "staff agent": staff_ua})
     # Erased, the member's details in the log are unreadable for good.
-    s.start(migrate=False)
     r = s.request("DELETE", "/v1/me", headers=hdr(token), json={"password": "Zyx new pass 2026!"})
     assert r.status_code == 204, r.text
     [changed] = log("password_change")
