@@ -44,7 +44,11 @@ void netaddr_key(const struct netaddr *, char *out, size_t len);
  * all, truncated to its network (an IPv4 /24, an IPv6 /48: enough to tell
  * where traffic comes from, too little to name one subscriber), or whole.
  */
-enum netaddr_log { NETADDR_LOG_NONE = 0, NETADDR_LOG_TRUNCATED, NETADDR_LOG_FULL };
+enum netaddr_log {
+	NETADDR_LOG_NONE = 0,
+	NETADDR_LOG_TRUNCATED,
+	NETADDR_LOG_FULL
+};
 /* "none", "truncated" or "full"; ERR_INVALID otherwise. */
 int netaddr_log_parse(const char *, enum netaddr_log *);
 /*
@@ -52,8 +56,7 @@ int netaddr_log_parse(const char *, enum netaddr_log *);
  * out (NETADDR_TEXT_LEN): "-" for none or one that does not parse,
  * "203.0.113.0/24" and "2001:db8:1::/48" truncated, else ip as it is.
  */
-void netaddr_log_text(
-    const char *ip, enum netaddr_log, char *out, size_t len);
+void netaddr_log_text(const char *ip, enum netaddr_log, char *out, size_t len);
 
 /*
  * Set the trusted proxies from a comma-separated list of addresses and

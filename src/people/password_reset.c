@@ -96,9 +96,8 @@ static int reset_tx(struct tx *, void *);
 static int confirm_read(
     struct store *, const char *hash, char *user_id, char **email);
 static int confirm_tx(struct tx *, void *);
-static int reset_ip_bind(
-    struct tx *, struct stmt *, int col, const char *user_id, const char *id,
-    const char *ip);
+static int reset_ip_bind(struct tx *, struct stmt *, int col,
+    const char *user_id, const char *id, const char *ip);
 
 /*
  * Set a new hash, end sessions, forget failures, audit, tell the owner.
@@ -308,23 +307,24 @@ people_reset_job(struct store *db, const struct job *job, char *err)
 	json_t		     *p;
 	json_error_t	      jerr;
 	const char	     *b64, *ip64 = NULL, *old_ip = NULL;
-	const char	     *template = NULL;
-	char		     *email = NULL, *ip = NULL, token[TOKEN_LEN];
-	char		      index[65];
+	const char	     *tmpl = NULL;
+	char		     *email = NULL, *ip = NULL, index[65];
+	char		      token[TOKEN_LEN];
 	int		      rc = ERR_INVALID;
 
 	memset(&op, 0, sizeof(op));
 	memset(&a, 0, sizeof(a));
 	memset(token, 0, sizeof(token));
-	/* template: the welcome of a child's account (family.c), else a
+	/* tmpl: the welcome of a child's account (family.c), else a
 	 * reset asked for. An address in clear ("ip") is a job an older
 	 * binary queued: read, never kept. */
 	if ((p = json_loads(job->payload, 0, &jerr)) == NULL ||
 	    json_unpack(p, "{s:s,s?s,s?s,s?s}", "email", &b64, "ip_sealed",
-		&ip64, "ip", &old_ip, "template", &template) != 0 ||
-	    (template != NULL && strcmp(template, "family_welcome") != 0) ||
+		&ip64, "ip", &old_ip, "template", &tmpl) != 0 ||
+	    (tmpl != NULL && strcmp(tmpl, "family_welcome") != 0) ||
 	    people_email_open("jobs.password_reset", b64, &email) != OK ||
-	    (ip64 != NULL && people_email_open(RESET_IP_SEAL, ip64, &ip) != OK)) {
+	    (ip64 != NULL &&
+		people_email_open(RESET_IP_SEAL, ip64, &ip) != OK)) {
 		snprintf(err, JOB_ERR_LEN,
 		    "people.password_reset: malformed "
 		    "payload");
@@ -351,7 +351,7 @@ people_reset_job(struct store *db, const struct job *job, char *err)
 	op.link = op.link_buf;
 	op.ip = ip;
 	op.acct = &a;
-	op.mail_template = template != NULL ? template : "password_reset";
+	op.mail_template = tmpl != NULL ? tmpl : "password_reset";
 	if ((rc = store_run(db, STORE_TX_WRITE, reset_tx, &op)) != OK)
 		snprintf(err, JOB_ERR_LEN, "people.password_reset: %s",
 		    err_code(rc));
@@ -417,9 +417,9 @@ static int
 reset_ip_bind(struct tx *tx, struct stmt *st, int col, const char *user_id,
     const char *id, const char *ip)
 {
-	unsigned char  key[SEAL_KEY_LEN], *blob = NULL;
-	size_t	       len = 0;
-	int	       rc;
+	unsigned char key[SEAL_KEY_LEN], *blob = NULL;
+	size_t	      len = 0;
+	int	      rc;
 
 	if (ip == NULL || ip[0] == '\0') {
 		store_bind_null(st, col);

@@ -95,17 +95,17 @@ static void audit_hash(
 static void	   agent_clean(const char *, char *, size_t);
 static const char *nonempty(const char *);
 static int	   details_keep(struct tx *, const char *owner,
-	      const struct audit_row *, const char *ip, const char *agent,
-	      char **ip_out, char **agent_out);
+	    const struct audit_row *, const char *ip, const char *agent, char **ip_out,
+	    char **agent_out);
 static char	  *detail_sealed(const unsigned char *key, const char *id,
-	     const char *column, const char *plain);
+	  const char *column, const char *plain);
 static char	  *detail_index(const char *column, const char *plain);
 static int	   reader_owner(
-	      struct tx *, struct audit_reader *, json_t *row, const char **owner);
-static json_t	  *detail_open(struct tx *, struct audit_reader *,
-	 const char *owner, const char *id, const char *column, const char *v);
-static int	   verify_page(
-	    struct store *, int64_t *, char *, int64_t *, int64_t *, const char **);
+	    struct tx *, struct audit_reader *, json_t *row, const char **owner);
+static json_t *detail_open(struct tx *, struct audit_reader *,
+    const char *owner, const char *id, const char *column, const char *v);
+static int     verify_page(
+	struct store *, int64_t *, char *, int64_t *, int64_t *, const char **);
 
 static void
 hash_field(crypto_hash_sha256_state *h, const char *s)
@@ -234,7 +234,8 @@ details_keep(struct tx *tx, const char *owner, const struct audit_row *r,
 	if (ip == NULL && agent == NULL)
 		return (OK);
 	if (owner == NULL) {
-		if ((ip != NULL && (*ip_out = detail_index("ip", ip)) == NULL) ||
+		if ((ip != NULL &&
+			(*ip_out = detail_index("ip", ip)) == NULL) ||
 		    (agent != NULL &&
 			(*agent_out = detail_index("user_agent", agent)) ==
 			    NULL))
@@ -340,14 +341,14 @@ audit_append(struct tx *tx, const struct principal *who, struct request *req,
 		r.request_id = nonempty(req->id);
 		/* Whose the client's details are (see the top): the row
 		 * names them, so a reader finds their key again. */
-		if (self || (who != NULL && !who->is_staff &&
-				r.actor_ref != NULL))
+		if (self ||
+		    (who != NULL && !who->is_staff && r.actor_ref != NULL))
 			owner = who->user_id;
 		else if (who == NULL && r.entity_id != NULL &&
 		    strcmp(entity_type, "users") == 0)
 			owner = r.entity_id;
-		if ((rc = details_keep(tx, owner, &r, ip, ua, &kept_ip,
-			 &kept_agent)) != OK)
+		if ((rc = details_keep(
+			 tx, owner, &r, ip, ua, &kept_ip, &kept_agent)) != OK)
 			goto out;
 		r.ip = kept_ip;
 		r.user_agent = kept_agent;
@@ -499,8 +500,8 @@ detail_open(struct tx *tx, struct audit_reader *rd, const char *owner,
 	    seal_open_field(
 		rd->key, "audit_log", column, id, blob, n, &plain) != OK) {
 		free(blob);
-		log_warn("event=seal_open_failed table=audit_log column=%s",
-		    column);
+		log_warn(
+		    "event=seal_open_failed table=audit_log column=%s", column);
 		return (json_null());
 	}
 	free(blob);
@@ -532,8 +533,8 @@ audit_details_json(
 			if (person == NULL)
 				index = json_string(v + strlen(AUDIT_INDEX));
 		} else {
-			sealed = strncmp(v, AUDIT_SEALED,
-				     strlen(AUDIT_SEALED)) == 0;
+			sealed =
+			    strncmp(v, AUDIT_SEALED, strlen(AUDIT_SEALED)) == 0;
 			if ((sealed || person != NULL) && !resolved) {
 				if ((rc = reader_owner(tx, rd, row, &owner)) !=
 				    OK)
