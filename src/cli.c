@@ -19,6 +19,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/netaddr.h"
 #include "core/pdf_font.h"
 #include "core/util.h"
 #include "http/http.h"
@@ -143,6 +144,7 @@ cli_serve(struct store *db, int argc, char **argv)
 {
 	struct http_server_opts o;
 	struct http_server     *srv = NULL;
+	enum netaddr_log	log_ip;
 	struct job_runner      *runner = NULL;
 	sigset_t		set;
 	long			cores;
@@ -183,6 +185,9 @@ cli_serve(struct store *db, int argc, char **argv)
 	o.min_body_rate = (int)config.min_body_rate;
 	o.body_inflight_max = (size_t)config.body_inflight_max;
 	o.body_inflight_per_client = (size_t)config.body_inflight_per_client;
+	o.log_ip = netaddr_log_parse(config.log_ip, &log_ip) == OK
+	    ? (int)log_ip
+	    : NETADDR_LOG_TRUNCATED;
 	o.db = db;
 	if ((rc = http_server_start(&o, &srv)) != OK) {
 		log_buffer_stop(); /* what was logged comes first */

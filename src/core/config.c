@@ -104,6 +104,10 @@ static const struct config_entry config_table[] = {
 	{ "log_flush_ms", CT_INT, S(log_flush_ms), "100", 0, 10000, NULL, 0,
 	    "serve/worker write info lines in batches this often (0 = each "
 	    "line)" },
+	{ "log_ip", CT_ENUM, S(log_ip), "truncated", 0, 0,
+	    "none|truncated|full", 0,
+	    "the client address in each request's log line: none, its "
+	    "network (IPv4 /24, IPv6 /48) or whole" },
 	{ "master_key_file", CT_STRING, S(master_key_file), "var/master.key", 0,
 	    0, NULL, 0,
 	    "32-byte master key (hex); generated in development if missing" },

@@ -42,6 +42,7 @@ struct config {
 	int64_t body_inflight_per_client;
 	char   *log_level;
 	int64_t log_flush_ms; /* info lines batched, 0 = each */
+	char   *log_ip;	      /* request lines: none|truncated|full */
 	char   *master_key_file;
 	char   *erasure_journal_file; /* "" = erasure.journal by the key */
 	char   *cors_origins;	      /* comma-separated, exact match */

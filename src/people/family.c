@@ -783,8 +783,8 @@ child_tx(struct tx *tx, void *arg)
 	if (rc != OK || (rc = invite_row(tx, me, "child", rid, fid)) != OK)
 		return (rc);
 	if (op->email != NULL &&
-	    (rc = people_reset_queue(
-		 tx, op->email, req->ip, "family_welcome")) != OK)
+	    (rc = people_reset_queue(tx, op->email, NULL, "family_welcome")) !=
+		OK)
 		return (rc);
 	if ((rc = resource_read(
 		 tx, &users_resource, child, SCOPE_RELATED, &user)) != OK ||

@@ -112,7 +112,8 @@ void people_auth_reset(struct request *);
 int  people_reset_job(struct store *, const struct job *, char *err);
 void people_auth_reset_confirm(struct request *);
 /*
- * Queue the reset job inside tx for email (ip: who asked, may be NULL):
+ * Queue the reset job inside tx for email (ip: who asked, may be NULL;
+ * sealed in the payload, then in the reset row under the person's key):
  * a set-password link mailed if the address has an active account, with
  * template (NULL: "password_reset"; "family_welcome": a child's account
  * made by their guardian).

@@ -225,6 +225,24 @@ def test_a_guardian_makes_their_childs_account_with_consent(server, cast):
     assert r.json()["user"]["email"] is None
 
 
+def test_a_childs_welcome_carries_no_address_of_their_guardians(start_server):
+    """A child's welcome is a reset link their guardian asked for: the
+    address that asked is the guardian's, not the child's, so neither the
+    queued job's payload nor the child's reset row holds one."""
+    s = start_server(env={"CAREBASE_JOB_WORKERS": "0"})
+    g = person(s, "guardian", date_of_birth=years_ago(40), country="GB")
+    r = make_child(s, g, first_name="Kit", date_of_birth=years_ago(8),
+                   email="kit.welcome@example.org")
+    assert r.status_code == 201, r.text
+    child = r.json()["user"]["id"]
+    [(payload,)] = s.db.query("SELECT payload FROM jobs WHERE kind = 'people.password_reset'")
+    assert set(json.loads(payload)) == {"email", "template"}, payload
+    s.spawn("worker")
+    wait_until(lambda: s.db.count("password_resets", f"user_id = '{child}'") == 1,
+               what="the welcome mail's reset link")
+    assert s.db.count("password_resets", f"user_id = '{child}' AND ip IS NULL") == 1
+
+
 def test_a_childs_account_is_refused_with_a_stable_code(server, cast):
     g, teen = cast["guardian"], cast["teen"]
     # Over the consent age of their country: they consent; invite them instead.
