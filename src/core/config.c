@@ -339,6 +339,9 @@ static const struct config_entry config_table[] = {
 	    "48", 0, 8760, NULL, 0,
 	    "no refund inside this many hours of the start (staff may "
 	    "override with a reason)" },
+	{ "explain_lists", CT_INT, S(explain_lists), "0", 0, 1, NULL, 0,
+	    "1 = log the database's plan of every resource list (event "
+	    "list_plan), for tests and diagnosis" },
 };
 
 #define CONFIG_COUNT (sizeof(config_table) / sizeof(config_table[0]))

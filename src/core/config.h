@@ -120,6 +120,7 @@ struct config {
 	int64_t training_refund_full_days; /* full refund until N days before */
 	int64_t training_refund_fee_percent; /* the fee after that */
 	int64_t training_refund_none_hours;  /* no refund inside N hours */
+	int64_t explain_lists; /* 1 = log each list's plan (list_plan) */
 };
 
 extern struct config config;
