@@ -356,6 +356,9 @@ static const struct config_entry config_table[] = {
 	    "the sender id or E.164 number SMS come from" },
 	{ "sms_timeout_s", CT_INT, S(sms_timeout_s), "10", 1, 60, NULL, 0,
 	    "an SMS request's timeout (connect and transfer)" },
+	{ "explain_lists", CT_INT, S(explain_lists), "0", 0, 1, NULL, 0,
+	    "1 = log the database's plan of every resource list (event "
+	    "list_plan), for tests and diagnosis" },
 };
 
 #define CONFIG_COUNT (sizeof(config_table) / sizeof(config_table[0]))

@@ -126,6 +126,7 @@ struct config {
 	char   *sms_token;     /* its credential: Authorization: Bearer */
 	char   *sms_sender;    /* the sender id or number messages come from */
 	int64_t sms_timeout_s; /* an SMS request, connect + transfer */
+	int64_t explain_lists; /* 1 = log each list's plan (list_plan) */
 };
 
 extern struct config config;

@@ -19,6 +19,7 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/config.h"
 #include "core/err.h"
 #include "core/keyring.h"
 #include "core/log.h"
@@ -92,8 +93,15 @@ static int     keyset_add(struct request *, const struct field *, int, json_t *,
 static json_t *sort_value(
     struct stmt *, const struct rdef *, const struct field *);
 static int list_run(struct request *, const struct rdef *, struct principal *,
-    enum scope, const char *, struct qlist *, int64_t, const struct field *,
-    const char *);
+    enum scope, const char *, int, struct qlist *, int64_t,
+    const struct field *, const char *);
+static void list_bind(struct stmt *, const struct rdef *,
+    const struct principal *, enum scope, int, const struct qlist *, int64_t);
+static void list_explain(struct request *, struct tx *, const struct rdef *,
+    const struct principal *, enum scope, const char *, int,
+    const struct qlist *, int64_t);
+static int  list_sql(struct request *, const struct rdef *, enum scope,
+     const struct buf *, const struct field *, int, struct buf *, int *);
 static int list_by_id(struct request *, const struct rdef *, struct principal *,
     enum scope, struct buf *, struct qlist *);
 
@@ -436,10 +444,145 @@ sort_value(struct stmt *st, const struct rdef *rd, const struct field *f)
 	return (json_string(store_col_text(st, i)));
 }
 
+/*
+ * Bind a list statement: the caller for the scope, the filters' and the
+ * cursor's values, and the page's limit + 1; once, or once for each
+ * branch of a branched list (list_sql), in the order they are written.
+ */
+static void
+list_bind(struct stmt *st, const struct rdef *rd, const struct principal *who,
+    enum scope scope, int branched, const struct qlist *q, int64_t limit)
+{
+	const char *uid = who != NULL ? who->user_id : "";
+	int	    i = 1, k, m, nb = branched ? rd->nbranch[scope] : 1;
+
+	for (k = 0; k < nb; k++) {
+		if (branched)
+			for (m = rd->branch_bind[scope][k]; m > 0; m--)
+				store_bind_text(st, i++, uid);
+		else
+			i = scope_bind(st, i, rd->res, who, scope);
+		for (m = 0; m < q->n; m++, i++) {
+			if (q->b[m].is_text)
+				store_bind_text(st, i, q->b[m].text);
+			else
+				store_bind_int64(st, i, q->b[m].num);
+		}
+		store_bind_int64(st, i++, limit + 1);
+	}
+}
+
+/*
+ * explain_lists: the plan the database chose for this list, one log line
+ * a row of it (SQLite's EXPLAIN QUERY PLAN: id, parent, detail;
+ * PostgreSQL's EXPLAIN: one line of its text), under the request's id.
+ * For tests and diagnosis (tests/api/test_scope_plans.py); nothing but
+ * plan text and the resource's name is logged.
+ */
+static void
+list_explain(struct request *req, struct tx *tx, const struct rdef *rd,
+    const struct principal *who, enum scope scope, const char *sqltext,
+    int branched, const struct qlist *q, int64_t limit)
+{
+	static const char *const names[] = { "none", "own", "related", "all" };
+	struct stmt		*st;
+	char			*sql, quoted[1024];
+	int			 pg = store_tx_dialect(tx) == STORE_POSTGRES;
+
+	if (asprintf(&sql, "%s%s", pg ? "EXPLAIN " : "EXPLAIN QUERY PLAN ",
+		sqltext) < 0)
+		return;
+	if ((st = store_prepare(tx, sql)) != NULL) {
+		list_bind(st, rd, who, scope, branched, q, limit);
+		while (store_step(st) == STORE_ROW) {
+			if (pg)
+				log_info("event=list_plan request_id=%s "
+					 "resource=%s scope=%s line=%s",
+				    req->id, rd->res->name, names[scope],
+				    log_quote(quoted, sizeof(quoted),
+					store_col_text(st, 0)));
+			else
+				log_info("event=list_plan request_id=%s "
+					 "resource=%s scope=%s id=%lld "
+					 "parent=%lld line=%s",
+				    req->id, rd->res->name, names[scope],
+				    (long long)store_col_int64(st, 0),
+				    (long long)store_col_int64(st, 1),
+				    log_quote(quoted, sizeof(quoted),
+					store_col_text(st, 3)));
+		}
+	}
+	store_finalize(st);
+	free(sql);
+}
+
+/*
+ * The list statement from its filters and cursor condition (tail: " AND
+ * ..."), ordered by sf, LIMIT ?. A scope of one branch: "<select> WHERE
+ * <where> AND <scope><tail> ORDER BY ... LIMIT ?". A scope of several
+ * (resource_scope_branches): each branch its own page, by its own index,
+ * "SELECT * FROM (<select> WHERE <where> AND <branch><tail> ORDER BY ...
+ * LIMIT ?) AS bK" joined by UNION ALL and ordered again by name; a row
+ * more than one branch covers comes twice, side by side, and list_run
+ * keeps one. The branch of the people the caller leads orders by an
+ * expression of a number column ("+col"), which keeps the planner from
+ * walking the whole order index over everyone's rows to find theirs: it
+ * reads them by the owner column's index and sorts them.
+ */
+static int
+list_sql(struct request *req, const struct rdef *rd, enum scope scope,
+    const struct buf *tail, const struct field *sf, int desc, struct buf *sql,
+    int *branched)
+{
+	const char *dir = desc ? "DESC" : "ASC", *col, *ord;
+	int	    k, nb = rd->nbranch[scope], rc;
+
+	*branched = nb > 1;
+	if ((col = col_sql(req, sf)) == NULL)
+		return (ERR_NOMEM);
+	if (*branched && (rc = buf_puts(sql, "SELECT * FROM (")) != OK)
+		return (rc);
+	for (k = 0; k < nb; k++) {
+		ord = rd->branch_led[scope][k] && int_sorted(sf) &&
+			sf->sql == NULL
+		    ? arena_printf(req->arena, "+%s", col)
+		    : col;
+		if (ord == NULL)
+			return (ERR_NOMEM);
+		if ((*branched && (rc = buf_printf(sql, "%sSELECT * FROM (",
+				       k ? " UNION ALL " : "")) != OK) ||
+		    (rc = buf_printf(sql, "%s WHERE 1 = 1", rd->select)) != OK ||
+		    (rd->res->where != NULL &&
+			(rc = buf_printf(sql, " AND (%s)", rd->res->where)) !=
+			    OK) ||
+		    (rd->branch[scope][k][0] != '\0' &&
+			(rc = buf_printf(sql, " AND (%s)",
+			     rd->branch[scope][k])) != OK) ||
+		    (tail->len > 0 && (rc = buf_puts(sql, tail->data)) != OK) ||
+		    (rc = ((sf->flags & FIELD_NULLABLE)
+				  ? buf_printf(sql,
+					" ORDER BY (%s IS NULL), %s %s, id %s",
+					col, ord, dir, dir)
+				  : buf_printf(sql, " ORDER BY %s %s, id %s",
+					ord, dir, dir))) != OK ||
+		    (rc = buf_puts(sql, " LIMIT ?")) != OK ||
+		    (*branched && (rc = buf_printf(sql, ") AS b%d", k)) != OK))
+			return (rc);
+	}
+	if (!*branched)
+		return (OK);
+	if ((rc = buf_puts(sql, ") AS u")) != OK)
+		return (rc);
+	if (sf->flags & FIELD_NULLABLE)
+		return (buf_printf(sql, " ORDER BY (%s IS NULL), %s %s, id %s",
+		    sf->name, sf->name, dir, dir));
+	return (buf_printf(sql, " ORDER BY %s %s, id %s", sf->name, dir, dir));
+}
+
 static int
 list_run(struct request *req, const struct rdef *rd, struct principal *who,
-    enum scope scope, const char *sqltext, struct qlist *q, int64_t limit,
-    const struct field *sf, const char *spec)
+    enum scope scope, const char *sqltext, int branched, struct qlist *q,
+    int64_t limit, const struct field *sf, const char *spec)
 {
 	struct tx	   *tx = NULL;
 	struct stmt	   *st;
@@ -447,8 +590,9 @@ list_run(struct request *req, const struct rdef *rd, struct principal *who,
 	struct resource_ctx ctx;
 	json_t		   *data = NULL, *row, *last = NULL;
 	char		   *cur = NULL, lastid[UUID_STR_LEN];
+	char		    previd[UUID_STR_LEN];
 	int64_t		    n = 0;
-	int		    i, rc, more = 0;
+	int		    rc, more = 0;
 
 	memset(&kc, 0, sizeof(kc));
 	if ((rc = store_tx_begin(req->db,
@@ -467,17 +611,17 @@ list_run(struct request *req, const struct rdef *rd, struct principal *who,
 	rc = ERR_NOMEM;
 	if ((data = json_array()) == NULL)
 		goto out;
+	if (config.explain_lists)
+		list_explain(req, tx, rd, who, scope, sqltext, branched, q, limit);
 	st = store_prepare(tx, sqltext);
-	i = scope_bind(st, 1, rd->res, who, scope);
-	for (n = 0; n < q->n; n++, i++) {
-		if (q->b[n].is_text)
-			store_bind_text(st, i, q->b[n].text);
-		else
-			store_bind_int64(st, i, q->b[n].num);
-	}
-	store_bind_int64(st, i, limit + 1);
+	list_bind(st, rd, who, scope, branched, q, limit);
 	n = 0;
+	previd[0] = '\0';
 	while ((rc = store_step(st)) == STORE_ROW) {
+		/* Covered by two branches: the same row twice in a row. */
+		if (branched && strcmp(store_col_text(st, 0), previd) == 0)
+			continue;
+		strlcpy_cb(previd, store_col_text(st, 0), sizeof(previd));
 		if (n == limit) {
 			more = 1;
 			break;
@@ -551,8 +695,8 @@ list_by_id(struct request *req, const struct rdef *rd, struct principal *who,
 	if ((rc = buf_puts(sql, " AND id > ? ORDER BY id LIMIT ?")) != OK ||
 	    (rc = qb_text(q, pg.after)) != OK)
 		return (rc);
-	return (
-	    list_run(req, rd, who, scope, sql->data, q, pg.limit, NULL, NULL));
+	return (list_run(
+	    req, rd, who, scope, sql->data, 0, q, pg.limit, NULL, NULL));
 }
 
 void
@@ -577,32 +721,36 @@ query_list(struct request *req, const struct rdef *rd, struct principal *who,
 {
 	const struct field *sf;
 	struct qlist	   *q;
-	struct buf	    sql;
-	const char	   *spec, *s, *dir, *col;
+	struct buf	    sql, tail;
+	const char	   *spec, *s;
 	json_t		   *cv = NULL;
 	char		    cid[UUID_STR_LEN];
 	int64_t		    limit = RESOURCE_LIST_DEFAULT;
-	int		    desc, rc;
+	int		    desc, branched, rc;
 
 	buf_init(&sql, QUERY_SQL_MAX);
+	buf_init(&tail, QUERY_SQL_MAX);
 	if ((q = arena_alloc(req->arena, sizeof(*q))) == NULL) {
 		rc = ERR_NOMEM;
 		goto out;
 	}
 	memset(q, 0, sizeof(*q));
-	if ((rc = buf_puts(&sql, rd->select)) != OK ||
-	    (rc = buf_puts(&sql, " WHERE 1 = 1")) != OK ||
-	    (rd->res->where != NULL &&
-		(rc = buf_printf(&sql, " AND (%s)", rd->res->where)) != OK) ||
-	    (rd->scope[scope][0] != '\0' &&
-		(rc = buf_printf(&sql, " AND (%s)", rd->scope[scope])) != OK))
-		goto out;
 	q->scope = scope;
 	if (rd->res->flags & RESOURCE_ID_PAGED) {
+		if ((rc = buf_puts(&sql, rd->select)) != OK ||
+		    (rc = buf_puts(&sql, " WHERE 1 = 1")) != OK ||
+		    (rd->res->where != NULL &&
+			(rc = buf_printf(&sql, " AND (%s)", rd->res->where)) !=
+			    OK) ||
+		    (rd->scope[scope][0] != '\0' &&
+			(rc = buf_printf(&sql, " AND (%s)", rd->scope[scope])) !=
+			    OK))
+			goto out;
 		rc = list_by_id(req, rd, who, scope, &sql, q);
 		goto out;
 	}
-	if ((rc = params_walk(req, rd, &sql, q)) != OK ||
+	/* The filters and cursor: once, or once a branch. */
+	if ((rc = params_walk(req, rd, &tail, q)) != OK ||
 	    (rc = sort_parse(req, rd, scope, &spec, &sf, &desc)) != OK)
 		goto out;
 	if ((s = http_query(req, "limit")) != NULL &&
@@ -613,32 +761,22 @@ query_list(struct request *req, const struct rdef *rd, struct principal *who,
 	}
 	if ((s = http_query(req, "cursor")) != NULL) {
 		if (resource_cursor_decode(s, spec, &cv, cid) != OK ||
-		    keyset_add(req, sf, desc, cv, cid, &sql, q) != OK) {
+		    keyset_add(req, sf, desc, cv, cid, &tail, q) != OK) {
 			resource_page_bad_cursor(req);
 			rc = ERR_MALFORMED;
 			goto out;
 		}
 	}
-	dir = desc ? "DESC" : "ASC";
-	if ((col = col_sql(req, sf)) == NULL) {
-		rc = ERR_NOMEM;
+	if ((rc = list_sql(req, rd, scope, &tail, sf, desc, &sql, &branched)) !=
+	    OK)
 		goto out;
-	}
-	if ((sf->flags & FIELD_NULLABLE) &&
-	    (rc = buf_printf(&sql, " ORDER BY (%s IS NULL), %s %s, id %s", col,
-		 col, dir, dir)) != OK)
-		goto out;
-	if ((sf->flags & FIELD_NULLABLE) == 0 &&
-	    (rc = buf_printf(&sql, " ORDER BY %s %s, id %s", col, dir, dir)) !=
-		OK)
-		goto out;
-	if ((rc = buf_puts(&sql, " LIMIT ?")) != OK)
-		goto out;
-	rc = list_run(req, rd, who, scope, sql.data, q, limit, sf, spec);
+	rc = list_run(
+	    req, rd, who, scope, sql.data, branched, q, limit, sf, spec);
 out:
 	if (rc != OK && !req->responded)
 		http_problem(req, rc, NULL, "The list could not be read.");
 	json_decref(cv);
+	buf_free(&tail);
 	buf_free(&sql);
 }
 

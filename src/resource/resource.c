@@ -100,6 +100,8 @@ rdef_free(struct rdef *rd)
 	free(rd->cols);
 	free(rd->select);
 	for (i = 0; i <= SCOPE_ALL; i++) {
+		while (rd->nbranch[i] > 0)
+			free(rd->branch[i][--rd->nbranch[i]]);
 		free(rd->one[i]);
 		free(rd->in_scope[i]);
 		free(rd->scope[i]);
@@ -225,16 +227,21 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 		goto nomem;
 	for (i = 0; i < n; i++)
 		if (buf_puts(&b, i ? ", " : "") != OK ||
-		    buf_printf(&b, rd->cols[i].sql != NULL ? "(%s)" : "%s",
-			rd->cols[i].sql != NULL ? rd->cols[i].sql
-						: rd->cols[i].name) != OK)
+		    (rd->cols[i].sql != NULL
+			    /* named: a list of branches orders by name */
+			    ? buf_printf(&b, "(%s) AS %s", rd->cols[i].sql,
+				  rd->cols[i].name)
+			    : buf_puts(&b, rd->cols[i].name)) != OK)
 			goto nomem;
 	if (buf_printf(&b, " FROM %s", res->table) != OK ||
 	    (rd->select = strdup(b.data)) == NULL)
 		goto nomem;
 	for (s = SCOPE_NONE; s <= SCOPE_ALL; s++) {
 		rd->custom |= res->scope_where[s] != NULL;
-		if ((rd->scope[s] = resource_scope_sql(res, s)) == NULL)
+		if ((rd->scope[s] = resource_scope_sql(res, s)) == NULL ||
+		    resource_scope_branches(res, s, rd->branch[s],
+			rd->branch_bind[s], rd->branch_led[s],
+			&rd->nbranch[s]) != OK)
 			goto nomem;
 		buf_reset(&b);
 		if ((res->alt_id == NULL

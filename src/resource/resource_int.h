@@ -38,6 +38,9 @@ struct stmt;
 #define RESOURCE_LIST_ITEMS_MAX 1000 /* items of a text list without max */
 #define RESOURCE_ETAG_LEN	48
 
+/* Branches of a scope's condition at most: own, related, party. */
+#define SCOPE_BRANCHES_MAX 3
+
 struct rdef {
 	const struct resource *res;
 	struct field	      *cols; /* malloc'd, see above */
@@ -55,6 +58,15 @@ struct rdef {
 	char		      *scope[SCOPE_ALL + 1]; /* condition, "" for all */
 	char		      *in_scope[SCOPE_ALL + 1]; /* "SELECT 1 ... WHERE
 							  id = ? AND <scope>" */
+	/* The scope's condition as OR branches, each a list walks by
+	 * its own index (resource_scope_branches); bind[] placeholders
+	 * each, all the caller. */
+	char		      *branch[SCOPE_ALL + 1][SCOPE_BRANCHES_MAX];
+	int		       branch_bind[SCOPE_ALL + 1][SCOPE_BRANCHES_MAX];
+	/* 1: the rows of the people the caller leads (an IN list on
+	 * the owner column), which no one index gives in order. */
+	int		       branch_led[SCOPE_ALL + 1][SCOPE_BRANCHES_MAX];
+	int		       nbranch[SCOPE_ALL + 1];
 	int		       custom;	  /* the resource has scope_where */
 	char		      *related;	  /* "SELECT 1 FROM relationships
 						   WHERE lead_id = ? AND
@@ -128,6 +140,10 @@ int rows_delete(struct resource_ctx *, const char *id);
  */
 char *resource_scope_sql(const struct resource *, enum scope);
 int   resource_scope_nbind(const struct resource *, enum scope);
+/* The OR branches of a scope's condition (resource_scope_branches). */
+int resource_scope_branches(const struct resource *, enum scope,
+    char *[SCOPE_BRANCHES_MAX], int[SCOPE_BRANCHES_MAX],
+    int[SCOPE_BRANCHES_MAX], int *);
 /*
  * The one walk over a comma-separated list of relationship kinds
  * (related_kinds, party_kinds): the next kind at *p, spaces around it

@@ -128,6 +128,84 @@ fail:
 	return (NULL);
 }
 
+/*
+ * The scope as branches whose OR is resource_scope_sql's condition, each
+ * one a planner can answer from an index on its own (the owner column;
+ * the followers of the caller's relationships; the party's rows), so a
+ * list walks each branch's index in order and stops at its page instead
+ * of reading and sorting every row the OR might cover. One branch (the
+ * whole condition) for a scope_where, all, own and none. *n branches
+ * into out (malloc'd, each with nbind[k] placeholders, all the caller;
+ * led[k] set for the rows of the people the caller leads).
+ */
+int
+resource_scope_branches(const struct resource *res, enum scope scope,
+    char *out[SCOPE_BRANCHES_MAX], int nbind[SCOPE_BRANCHES_MAX],
+    int led[SCOPE_BRANCHES_MAX], int *n)
+{
+	struct buf  b;
+	const char *oc = res->owner_column, *p;
+	int	    any, k;
+
+	*n = 0;
+	memset(led, 0, SCOPE_BRANCHES_MAX * sizeof(led[0]));
+	if (res->scope_where[scope] != NULL || scope != SCOPE_RELATED ||
+	    oc == NULL) {
+		if ((out[0] = resource_scope_sql(res, scope)) == NULL)
+			return (ERR_NOMEM);
+		nbind[0] = resource_scope_nbind(res, scope);
+		*n = 1;
+		return (OK);
+	}
+	buf_init(&b, 4096);
+	if (buf_printf(&b, "%s = ?", oc) != OK)
+		goto fail;
+	nbind[*n] = 1;
+	out[(*n)++] = buf_take(&b, NULL);
+	buf_init(&b, 4096);
+	if (buf_printf(&b,
+		"%s IN (SELECT follower_id FROM relationships "
+		"WHERE lead_id = ? AND status = 'active' AND kind IN (",
+		oc) != OK ||
+	    kinds_append(&b, res->related_kinds, res->party_kinds, 0, &any) !=
+		OK ||
+	    buf_puts(&b, "))") != OK)
+		goto fail;
+	if (any) {
+		led[*n] = 1;
+		nbind[*n] = 1;
+		out[(*n)++] = buf_take(&b, NULL);
+		buf_init(&b, 4096);
+	}
+	if (res->party_where == NULL) {
+		buf_free(&b);
+		return (OK);
+	}
+	buf_reset(&b);
+	if (buf_printf(&b,
+		"(%s) AND %s IN (SELECT follower_id FROM relationships "
+		"WHERE lead_id = ? AND status = 'active' AND kind IN (",
+		res->party_where, oc) != OK ||
+	    kinds_append(&b, res->related_kinds, res->party_kinds, 1, &any) !=
+		OK ||
+	    buf_puts(&b, "))") != OK)
+		goto fail;
+	if (!any) {
+		buf_free(&b);
+		return (OK);
+	}
+	for (k = 1, p = res->party_where; *p != '\0'; p++)
+		k += *p == '?';
+	nbind[*n] = k;
+	out[(*n)++] = buf_take(&b, NULL);
+	return (OK);
+fail:
+	buf_free(&b);
+	while (*n > 0)
+		free(out[--(*n)]);
+	return (ERR_NOMEM);
+}
+
 /* How many placeholders resource_scope_sql(res, scope) holds: its "?"s,
  * each a placeholder (registration refuses any other, binds_ok). */
 int

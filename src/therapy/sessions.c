@@ -135,9 +135,12 @@ const struct resource therapy_sessions_resource = {
 	.nfields = NELEM(session_fields),
 	.owner_column = "client_id",
 	.related_kinds = "guardian_of,practitioner_of",
-	/* A practitioner sees the sessions they give, not a colleague's. */
+	/* A practitioner sees the sessions they give, not a colleague's.
+	 * Their one profile (therapists.user_id is unique) as a value the
+	 * planner resolves once, so the list walks the (therapist_id, ...)
+	 * index in order. */
 	.party_kinds = "practitioner_of",
-	.party_where = "therapist_id IN (SELECT id FROM therapists WHERE "
+	.party_where = "therapist_id = (SELECT id FROM therapists WHERE "
 		       "user_id = ?)",
 	.doc =
 	    "Appointments between a therapist and a client. Booked by "

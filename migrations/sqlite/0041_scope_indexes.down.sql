@@ -1,0 +1,10 @@
+DROP INDEX course_session_progress_user_created;
+DROP INDEX course_enrolments_user_created;
+DROP INDEX recordings_user_created;
+DROP INDEX resource_assignments_created_by;
+DROP INDEX resource_assignments_client_created;
+DROP INDEX form_responses_client_created;
+DROP INDEX therapy_sessions_created;
+DROP INDEX therapy_sessions_therapist_created;
+DROP INDEX therapy_sessions_client_created;
+DROP INDEX relationships_lead_active;
