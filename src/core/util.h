@@ -62,6 +62,13 @@ int uuid_valid(const char *s);
  */
 size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 /*
+ * src into dst (size > 0 bytes, NUL included), cut when longer at the
+ * start of a character, so that a well-formed src stays well formed.
+ */
+void utf8_copy(char *dst, size_t size, const char *src);
+/* s cut to at most max bytes at the start of a character. */
+void utf8_cut(char *s, size_t max);
+/*
  * 1 for a code point that shows nothing or changes how text around it
  * shows: the no-break and other Unicode spaces, soft hyphen, zero-width
  * characters and direction marks, line and paragraph separators, the bidi

@@ -23,6 +23,9 @@
 
 #define NOTIFY_FACT_MAX	  200
 #define NOTIFY_TITLE_LINE 256
+/* A name in a title or message: its first 150 bytes, cut between
+ * characters (a name holds 200 characters, up to 800 bytes). */
+#define NOTIFY_NAME_SHORT 151
 
 /* clang-format off */
 #define HTML_HEAD "<p>Hello {{first_name}},</p><p>{{message}}</p>"
@@ -211,12 +214,13 @@ training_notify_booking(
 {
 	struct training_notice n;
 	json_t		      *vars;
-	const char	      *course, *ref, *when, *venue, *why;
-	char		       user[UUID_STR_LEN], course_id[UUID_STR_LEN];
-	char		       reason[24], url[64], title[NOTIFY_TITLE_LINE];
-	char		       message[NOTIFY_FACT_MAX * 4];
-	int64_t		       start = 0;
-	int		       rc;
+	const char	      *ref, *when, *why;
+	char	course[NOTIFY_NAME_SHORT], venue[NOTIFY_NAME_SHORT];
+	char	user[UUID_STR_LEN], course_id[UUID_STR_LEN];
+	char	reason[24], url[64], title[NOTIFY_TITLE_LINE];
+	char	message[NOTIFY_FACT_MAX * 4];
+	int64_t start = 0;
+	int	rc;
 
 	memset(&n, 0, sizeof(n));
 	if ((vars = json_object()) == NULL)
@@ -226,25 +230,26 @@ training_notify_booking(
 		json_decref(vars);
 		return (rc == ERR_NOT_FOUND ? OK : rc);
 	}
-	course = json_string_value(json_object_get(vars, "course"));
+	utf8_copy(course, sizeof(course),
+	    json_string_value(json_object_get(vars, "course")));
 	ref = json_string_value(json_object_get(vars, "reference"));
 	when = json_string_value(json_object_get(vars, "when"));
-	venue = json_string_value(json_object_get(vars, "venue"));
+	utf8_copy(venue, sizeof(venue),
+	    json_string_value(json_object_get(vars, "venue")));
 	n.type = type;
 	if (strcmp(type, "booking_confirmed") == 0) {
-		snprintf(
-		    title, sizeof(title), "Booking confirmed: %.150s", course);
+		snprintf(title, sizeof(title), "Booking confirmed: %s", course);
 		snprintf(message, sizeof(message),
-		    "Your booking %s for %.150s on %s at %.150s is confirmed.",
-		    ref, course, when, venue);
+		    "Your booking %s for %s on %s at %s is confirmed.", ref,
+		    course, when, venue);
 	} else if (strcmp(type, "reminder") == 0) {
 		snprintf(title, sizeof(title),
-		    "Reminder: %.150s starts in %lld "
+		    "Reminder: %s starts in %lld "
 		    "hour%s",
 		    course, (long long)hours, hours == 1 ? "" : "s");
 		snprintf(message, sizeof(message),
-		    "Your course %.150s starts on %s at %.150s (booking %s).",
-		    course, when, venue, ref);
+		    "Your course %s starts on %s at %s (booking %s).", course,
+		    when, venue, ref);
 		n.expires_at = start;
 	} else {
 		why = strcmp(reason, "schedule_cancelled") == 0
@@ -252,10 +257,9 @@ training_notify_booking(
 		    : strcmp(reason, "booker") == 0 ? " as you asked"
 		    : strcmp(reason, "staff") == 0  ? " by us"
 						    : "";
-		snprintf(
-		    title, sizeof(title), "Booking cancelled: %.150s", course);
+		snprintf(title, sizeof(title), "Booking cancelled: %s", course);
 		snprintf(message, sizeof(message),
-		    "Your booking %s for %.150s on %s has been cancelled%s. "
+		    "Your booking %s for %s on %s has been cancelled%s. "
 		    "Anything you paid that is due back to you is refunded; "
 		    "we will tell you when it is.",
 		    ref, course, when, why);
@@ -278,7 +282,7 @@ training_notify_certificate(
 	struct stmt	      *st;
 	json_t		      *vars;
 	char		       user[UUID_STR_LEN], course_id[UUID_STR_LEN];
-	char		       number[48], course[NOTIFY_FACT_MAX + 1];
+	char		       number[48], course[NOTIFY_NAME_SHORT];
 	char		       family[24], expiry[11] = "", expiry_words[40];
 	char		       url[64], title[NOTIFY_TITLE_LINE];
 	char		       message[NOTIFY_FACT_MAX * 4];
@@ -298,7 +302,7 @@ training_notify_certificate(
 		strlcpy_cb(course_id, store_col_text(st, 2), sizeof(course_id));
 		strlcpy_cb(family, store_col_text(st, 3), sizeof(family));
 		strlcpy_cb(expiry, store_col_text(st, 4), sizeof(expiry));
-		strlcpy_cb(course, store_col_text(st, 5), sizeof(course));
+		utf8_copy(course, sizeof(course), store_col_text(st, 5));
 	}
 	store_finalize(st);
 	if (rc != STORE_ROW)
@@ -306,10 +310,10 @@ training_notify_certificate(
 	date_words(expiry[0] != '\0' ? expiry : NULL, expiry_words,
 	    sizeof(expiry_words));
 	if (strcmp(type, "certificate_ready") == 0) {
-		snprintf(title, sizeof(title),
-		    "Your certificate is ready: %.150s", course);
+		snprintf(title, sizeof(title), "Your certificate is ready: %s",
+		    course);
 		snprintf(message, sizeof(message),
-		    "Certificate %s for %.150s has been issued%s%s.", number,
+		    "Certificate %s for %s has been issued%s%s.", number,
 		    course, expiry[0] != '\0' ? ", valid until " : "",
 		    expiry_words);
 	} else {
@@ -321,7 +325,7 @@ training_notify_certificate(
 			snprintf(title, sizeof(title),
 			    "Your %s certificate expires today", family);
 		snprintf(message, sizeof(message),
-		    "Certificate %s for %.150s expires on %s. Book a "
+		    "Certificate %s for %s expires on %s. Book a "
 		    "requalification course to stay certified.",
 		    number, course, expiry_words);
 		n.priority = days == 0 ? "urgent" : days <= 30 ? "high" : NULL;
@@ -352,7 +356,8 @@ training_notify_refund(struct tx *tx, const char *refund_id)
 	struct training_notice n;
 	struct stmt	      *st;
 	json_t		      *vars;
-	const char	      *course, *ref;
+	const char	      *ref;
+	char		       course[NOTIFY_NAME_SHORT];
 	char		       booking[UUID_STR_LEN], user[UUID_STR_LEN];
 	char		       course_id[UUID_STR_LEN], reason[24];
 	char		       currency[4], money[48], url[64];
@@ -382,7 +387,8 @@ training_notify_refund(struct tx *tx, const char *refund_id)
 		return (rc == ERR_NOT_FOUND ? OK : rc);
 	}
 	training_money_format(net, currency, money, sizeof(money));
-	course = json_string_value(json_object_get(vars, "course"));
+	utf8_copy(course, sizeof(course),
+	    json_string_value(json_object_get(vars, "course")));
 	ref = json_string_value(json_object_get(vars, "reference"));
 	if (set_fact(vars, "amount", money) != OK) {
 		json_decref(vars);
@@ -390,7 +396,7 @@ training_notify_refund(struct tx *tx, const char *refund_id)
 	}
 	snprintf(title, sizeof(title), "Refund processed: %s", money);
 	snprintf(message, sizeof(message),
-	    "A refund of %s for booking %s (%.150s) has been processed; "
+	    "A refund of %s for booking %s (%s) has been processed; "
 	    "banks take a few days to show it.",
 	    money, ref, course);
 	snprintf(url, sizeof(url), "/bookings/%s", booking);

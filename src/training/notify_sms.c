@@ -62,20 +62,6 @@ static int    sms_outcome_tx(struct tx *, void *);
 static int    sms_post(const struct sms *, char *err, int *give_up);
 static size_t sms_write(char *, size_t, size_t, void *);
 static void   sms_free(struct sms *);
-static void   utf8_cut(char *s, size_t max);
-
-static void
-utf8_cut(char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (n <= max)
-		return;
-	/* Back to the start of a character. */
-	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
-		max--;
-	s[max] = '\0';
-}
 
 static int
 sms_load_tx(struct tx *tx, void *arg)

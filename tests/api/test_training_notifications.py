@@ -267,6 +267,30 @@ def test_staff_confirm_cancel_and_the_manual_refund_tell_the_booker(shop):
     assert rows(db, f"booking_id = '{b2['id']}'") == []
 
 
+def test_names_cut_between_characters_never_fail_the_step(shop):
+    """A course or venue name of 200 characters, up to 800 bytes, is shortened
+    for titles and messages between characters: a cut inside one made text
+    that is not UTF-8 and failed the confirm (and the Stripe payment, the
+    cancel, the refund) with 500."""
+    s, c = shop["server"], shop
+    admin, m = c["admin"], c["member"]
+    odd = "a" + "\u0105" * 100                   # 201 bytes: byte 150 is inside "ą"
+    for path, id_ in (("/v1/training-courses", c["course"]["id"]),
+                      ("/v1/venues", c["venue"]["id"])):
+        r = s.request("PATCH", f"{path}/{id_}", headers=hdr(admin), json={"name": odd})
+        assert r.status_code == 200, r.text
+    b = booked(s, m, course_schedule(s, c))
+    r = s.post(f"/v1/training-bookings/{b['id']}/confirm", headers=hdr(admin))
+    assert r.status_code == 200, s.log()[-3000:]
+    r = s.post(f"/v1/training-bookings/{b['id']}/cancel", headers=hdr(admin))
+    assert r.status_code == 200, r.text
+    by_type = {n["type"]: n for n in mine(s, m)}
+    assert set(by_type) == {"booking_confirmed", "cancelled"}
+    title = by_type["booking_confirmed"]["title"]
+    assert title.startswith("Booking confirmed: a\u0105") and "\ufffd" not in title
+    assert len(title.encode()) <= len("Booking confirmed: ".encode()) + 150
+
+
 # --------------------------------------------------------------------------
 # reading: the person's own, mark read, another's is 404
 

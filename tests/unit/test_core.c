@@ -568,10 +568,33 @@ jsonw_matches_jansson_compact_dump(void **state)
 	buf_free(&b);
 }
 
+/* A cut falls between characters, never inside one. */
+static void
+utf8_copy_and_cut_keep_whole_characters(void **state)
+{
+	char d[6], s[16];
+
+	(void)state;
+	utf8_copy(d, sizeof(d), "ab\xc4\x85\xc4\x85"); /* "abąą", 6 bytes */
+	assert_string_equal(d, "ab\xc4\x85");	       /* not "abą" + half */
+	utf8_copy(d, sizeof(d), "abcdefg");
+	assert_string_equal(d, "abcde");
+	utf8_copy(d, sizeof(d), "abc");
+	assert_string_equal(d, "abc");
+	utf8_copy(d, sizeof(d), "\xe2\x82\xac\xe2\x82\xac"); /* "€€" */
+	assert_string_equal(d, "\xe2\x82\xac");
+	strcpy(s, "a\xc4\x85\xc4\x85");
+	utf8_cut(s, 4);
+	assert_string_equal(s, "a\xc4\x85");
+	utf8_cut(s, 3);
+	assert_string_equal(s, "a\xc4\x85");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(utf8_copy_and_cut_keep_whole_characters),
 		cmocka_unit_test(
 		    arena_allocates_aligned_zeroed_and_respects_cap),
 		cmocka_unit_test(buf_refuses_growth_past_its_ceiling),
