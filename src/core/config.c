@@ -278,6 +278,9 @@ static const struct config_entry config_table[] = {
 	    600000, NULL, 0,
 	    "how long a profile push waits after a change, so a burst "
 	    "of changes makes one push" },
+	{ "reminders_page", CT_INT, S(reminders_page), "500", 1, 10000, NULL, 0,
+	    "bookings or certificates one read of the reminder jobs takes "
+	    "(a run reads page after page to the end)" },
 	{ "course_chat_page", CT_INT, S(course_chat_page), "200", 1, 10000,
 	    NULL, 0,
 	    "learners one run of the job learning.course_chat looks at; a "

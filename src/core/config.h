@@ -103,6 +103,7 @@ struct config {
 	int64_t
 	    chat_sync_delay_ms;	  /* wait after a change, so bursts coalesce */
 	int64_t course_chat_page; /* learners one course_chat run looks at */
+	int64_t reminders_page;	  /* candidates one reminder read takes */
 	char   *simplybook_webhook_secret; /* token of the booking webhook */
 	int64_t simplybook_timestamp_tolerance_s; /* webhook timestamp skew */
 	int64_t report_max_rows; /* rows of one report answer */

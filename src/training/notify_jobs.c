@@ -25,8 +25,10 @@
  *
  * Candidates are read in one read transaction; each is then decided and
  * made in a write transaction of its own, so a worker holds no lock
- * across many. At most REMINDERS_BATCH a run; the next run takes the
- * rest.
+ * across many. Candidates are read reminders_page (config) at a time, each page
+ * after the last one's (time, id), to the end in one run (at most
+ * REMINDERS_PAGES pages): the ones already reminded are skipped by their
+ * claim, so a first page of them never hides the ones after it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +36,7 @@
 
 #include <jansson.h>
 
+#include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -42,8 +45,8 @@
 #include "store/store.h"
 #include "training/training_int.h"
 
-#define REMINDERS_BATCH	  500
-#define REMINDER_OFFSETS  5 /* the settings' max_items */
+#define REMINDERS_PAGES	  1000 /* pages a run reads at the most */
+#define REMINDER_OFFSETS  5    /* the settings' max_items */
 #define HOUR_MS		  3600000LL
 #define BOOKING_REMINDER  "booking_reminder"
 #define CERTIFICATE_ALERT "certificate_expiring"
@@ -57,6 +60,12 @@ struct candidates {
 	int64_t offsets[REMINDER_OFFSETS];
 	size_t	noffsets;
 	json_t *rows; /* [[id, at ms], ...] */
+	/* The page's keyset: after (after_at or after_date, after_id); the
+	 * rows the page read (some may not be in rows). */
+	int64_t after_at;
+	char	after_date[11];
+	char	after_id[UUID_STR_LEN];
+	size_t	read;
 };
 
 struct one {
@@ -73,6 +82,8 @@ static int bookings_due_tx(struct tx *, void *);
 static int certificates_due_tx(struct tx *, void *);
 static int remind_tx(struct tx *, void *);
 static int taken(struct tx *, const struct one *);
+static int remind_page(struct store *, const char *kind, int64_t unit,
+    const struct candidates *, int *sent, char *err);
 static int run(struct store *, const char   *kind,
     int (*due)(struct tx *, void *), int64_t unit, char *err);
 
@@ -165,6 +176,7 @@ bookings_due_tx(struct tx *tx, void *arg)
 	int		   rc, there;
 
 	json_array_clear(c->rows);
+	c->read = 0;
 	c->clock = c->now;
 	if ((rc = training_notify_ready(tx, &there)) != OK || !there)
 		return (rc);
@@ -177,15 +189,24 @@ bookings_due_tx(struct tx *tx, void *arg)
 	    "SELECT b.id, s.start_time FROM training_bookings b JOIN "
 	    "course_schedules s ON s.id = b.schedule_id WHERE b.status = "
 	    "'confirmed' AND s.status IN ('scheduled', 'confirmed') AND "
-	    "s.start_time > ? AND s.start_time <= ? ORDER BY s.start_time, "
+	    "s.start_time > ? AND s.start_time <= ? AND (s.start_time > ? "
+	    "OR (s.start_time = ? AND b.id > ?)) ORDER BY s.start_time, "
 	    "b.id LIMIT ?");
 	store_bind_int64(st, 1, c->now);
 	store_bind_int64(st, 2, c->now + most * HOUR_MS);
-	store_bind_int64(st, 3, REMINDERS_BATCH);
-	while ((rc = store_step(st)) == STORE_ROW)
+	store_bind_int64(st, 3, c->after_at);
+	store_bind_int64(st, 4, c->after_at);
+	store_bind_text(st, 5, c->after_id);
+	store_bind_int64(st, 6, config.reminders_page);
+	while ((rc = store_step(st)) == STORE_ROW) {
+		c->read++;
+		c->after_at = store_col_int64(st, 1);
+		strlcpy_cb(
+		    c->after_id, store_col_text(st, 0), sizeof(c->after_id));
 		json_array_append_new(c->rows,
 		    json_pack("[s,I]", store_col_text(st, 0),
 			(json_int_t)store_col_int64(st, 1)));
+	}
 	store_finalize(st);
 	return (rc == STORE_DONE ? OK : rc);
 }
@@ -203,6 +224,7 @@ certificates_due_tx(struct tx *tx, void *arg)
 	int		   rc, there;
 
 	json_array_clear(c->rows);
+	c->read = 0;
 	c->clock = time_london_day(c->now);
 	if ((rc = training_notify_ready(tx, &there)) != OK || !there)
 		return (rc);
@@ -219,11 +241,20 @@ certificates_due_tx(struct tx *tx, void *arg)
 	st = store_prepare(tx,
 	    "SELECT id, expiry_date FROM certificates WHERE status = 'active' "
 	    "AND expiry_date IS NOT NULL AND expiry_date >= ? AND expiry_date "
-	    "<= ? ORDER BY expiry_date, id LIMIT ?");
+	    "<= ? AND (expiry_date > ? OR (expiry_date = ? AND id > ?)) "
+	    "ORDER BY expiry_date, id LIMIT ?");
 	store_bind_text(st, 1, today);
 	store_bind_text(st, 2, last);
-	store_bind_int64(st, 3, REMINDERS_BATCH);
+	store_bind_text(st, 3, c->after_date);
+	store_bind_text(st, 4, c->after_date);
+	store_bind_text(st, 5, c->after_id);
+	store_bind_int64(st, 6, config.reminders_page);
 	while ((rc = store_step(st)) == STORE_ROW) {
+		c->read++;
+		strlcpy_cb(c->after_date, store_col_text(st, 1),
+		    sizeof(c->after_date));
+		strlcpy_cb(
+		    c->after_id, store_col_text(st, 0), sizeof(c->after_id));
 		/* Its date at midnight UTC: day / TIME_DAY_MS is exact. */
 		if (time_parse_iso(store_col_text(st, 1), &day) != 0)
 			continue;
@@ -293,29 +324,47 @@ run(struct store *db, const char *kind, int (*due)(struct tx *, void *),
     int64_t unit, char *err)
 {
 	struct candidates c;
-	struct one	  o;
-	json_t		 *row;
-	size_t		  i;
-	int		  rc, sent = 0;
+	int		  rc = OK, sent = 0, page;
 
 	memset(&c, 0, sizeof(c));
 	c.now = time_now_ms();
 	if ((c.rows = json_array()) == NULL)
 		return (ERR_NOMEM);
-	if ((rc = store_run(db, STORE_TX_READ, due, &c)) != OK) {
-		snprintf(err, JOB_ERR_LEN, "%s reminders: reading: %s", kind,
-		    err_code(rc));
-		json_decref(c.rows);
-		return (rc);
+	for (page = 0; rc == OK && page < REMINDERS_PAGES; page++) {
+		if ((rc = store_run(db, STORE_TX_READ, due, &c)) != OK) {
+			snprintf(err, JOB_ERR_LEN, "%s reminders: reading: %s",
+			    kind, err_code(rc));
+			break;
+		}
+		if ((rc = remind_page(db, kind, unit, &c, &sent, err)) != OK ||
+		    c.read < (size_t)config.reminders_page)
+			break;
 	}
-	json_array_foreach(c.rows, i, row) {
+	json_decref(c.rows);
+	if (sent > 0)
+		log_info(
+		    "event=training_reminders kind=%s sent=%d", kind, sent);
+	return (rc);
+}
+
+/* The reminders of one page of candidates c; *sent counts those made. */
+static int
+remind_page(struct store *db, const char *kind, int64_t unit,
+    const struct candidates *c, int *sent, char *err)
+{
+	struct one o;
+	json_t	  *row;
+	size_t	   i;
+	int	   rc = OK;
+
+	json_array_foreach(c->rows, i, row) {
 		memset(&o, 0, sizeof(o));
 		o.kind = kind;
 		o.id = json_string_value(json_array_get(row, 0));
-		o.now = c.now;
-		o.offset = training_reminder_due(c.clock,
-		    json_integer_value(json_array_get(row, 1)), c.offsets,
-		    c.noffsets, unit);
+		o.now = c->now;
+		o.offset = training_reminder_due(c->clock,
+		    json_integer_value(json_array_get(row, 1)), c->offsets,
+		    c->noffsets, unit);
 		if (o.id == NULL || o.offset < 0)
 			continue;
 		if ((rc = store_run(db, STORE_TX_WRITE, remind_tx, &o)) != OK) {
@@ -323,12 +372,8 @@ run(struct store *db, const char *kind, int (*due)(struct tx *, void *),
 			    o.id, err_code(rc));
 			break;
 		}
-		sent += o.sent;
+		*sent += o.sent;
 	}
-	json_decref(c.rows);
-	if (sent > 0)
-		log_info(
-		    "event=training_reminders kind=%s sent=%d", kind, sent);
 	return (rc);
 }
 

@@ -552,9 +552,12 @@ def test_reminders_24_and_2_hours_before_are_sent_once_by_two_workers(
     # claims with SKIP LOCKED). SQLite lets one writer in at a time, across
     # processes too: a worker may take every run while the other waits for
     # its turn, and the reminders are still sent once.
-    ran = [len(re.findall(r'kind="training\.send_reminders" attempt=\d+ status=ok',
-                          open(w.stderr_path).read())) for w in workers]
-    assert sum(ran) >= 18, ran
+    # (A run's line is written after its job row is gone: wait for it.)
+    def runs():
+        return [len(re.findall(r'kind="training\.send_reminders" attempt=\d+ status=ok',
+                               open(w.stderr_path).read())) for w in workers]
+    wait_until(lambda: sum(runs()) >= 18, timeout=10, what="the 18 runs' log lines")
+    ran = runs()
     if db.kind == "postgres":
         assert all(ran), ran
     # The day's start comes within 2 hours: its 2-hour reminder, once.
@@ -577,6 +580,26 @@ def test_reminders_24_and_2_hours_before_are_sent_once_by_two_workers(
     (n,) = rows(db, f"booking_id = '{bid}' AND type = 'reminder'")
     db.execute(f"UPDATE notifications SET expires_at = 1000 WHERE id = '{n['id']}'")
     assert mine(s, bookings[bid][1], "?type=reminder") == []
+
+
+def test_reminders_already_sent_never_hide_the_ones_after_them(
+        start_server, db, smtp_sink, sms):
+    """A run reads its candidates page after page (reminders_page each) to
+    the end: a first page of bookings reminded already does not keep the
+    later ones from their reminder (each run read the same first page)."""
+    s = start_server(db=db, env=notify_env(smtp_sink, sms, CAREBASE_REMINDERS_PAGE="1"))
+    c = make_catalogue(s)
+    day = soon(s, c, 23)
+    members = [person(s, f"paged{i}") for i in range(3)]
+    for who in members:
+        confirm(s, c["admin"], booked(s, who, day))
+    for _ in range(2):
+        queue_jobs(db, "training.send_reminders", 1)
+        wait_until(lambda: drained(db, "training.send_reminders"), timeout=30)
+    wait_until(lambda: db.count("notifications", "type = 'reminder'") >= 3, timeout=10,
+               what="a reminder for each of the three bookings")
+    assert db.count("notifications", "type = 'reminder'") == 3
+    assert db.count("notification_reminders") == 3
 
 
 # --------------------------------------------------------------------------
