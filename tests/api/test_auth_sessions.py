@@ -308,6 +308,31 @@ def test_a_session_an_older_binary_writes_after_0035_is_sealed_at_the_next_start
         assert value.encode() not in raw, f"{value} found in clear in the database"
 
 
+@pytest.mark.dialect
+def test_an_older_binarys_sealed_session_marked_in_clear_still_opens(server, db):
+    """The binary from before 0035 (migrations up to 0034) names no
+    legacy_plain when it inserts a session and then writes its details
+    sealed: under 0035's default the row reads as in clear. The next start
+    tries each value under the person's key first: one that opens is kept
+    as it is, not sealed a second time (which would leave it unreadable)."""
+    tag = secrets.token_hex(5)
+    agent = f"Zyxsealed/{tag}"
+    ann = person(server, "ann", headers={"User-Agent": agent})
+    (mine,) = sessions(server, ann["token"])["data"]
+    assert mine["user_agent"] == agent
+    server.stop()
+    db.execute("UPDATE auth_sessions SET legacy_plain = 1")
+    server.start()
+    assert db.count("auth_sessions", "legacy_plain = 1") == 0
+    (again,) = sessions(server, ann["token"])["data"]
+    assert again["id"] == mine["id"]
+    assert again["user_agent"] == agent
+    assert again["ip"] == mine["ip"] and again["ip"] is not None
+    assert "event=sessions_sealed rows=0 cleared=0 kept=1" in server.log()
+    server.stop()
+    assert agent.encode() not in db.raw()
+
+
 @pytest.mark.postgres_only
 @pytest.mark.dialect
 def test_two_servers_starting_together_share_the_legacy_sessions_out(start_server, db):
