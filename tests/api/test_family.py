@@ -549,10 +549,20 @@ def test_a_childs_welcome_names_the_guardian_and_its_owner_can_refuse_the_addres
             422, "INVALID_TOKEN")
     # The address's owner refuses it: it is taken off the child's account
     # (its set-password link with it), and the guardian is told.
-    r = srv.post("/v1/auth/family-welcome/refuse", json={"token": token})
+    r = srv.post("/v1/auth/family-welcome/refuse", json={"token": token},
+                 headers={"User-Agent": "Zyxrefuser/1"})
     assert r.status_code == 204, r.text
     assert srv.db.count("users", f"id = '{child}' AND email IS NULL AND "
                         "email_index IS NULL AND password_hash IS NULL") == 1
+    # Whoever refused is not the child: their address and agent are not
+    # sealed into the child's name (nor in their export), only indexed.
+    admin = person(srv, "admin", "admin")
+    r = srv.get(f"/v1/users/{child}/export", headers=hdr(admin))
+    assert r.status_code == 200, r.text
+    assert "Zyxrefuser/1" not in json.dumps(r.json().get("audit_log")), r.json()["audit_log"]
+    ((ip, agent),) = srv.db.query("SELECT ip, user_agent FROM audit_log WHERE "
+                                  "action = 'users.email_refused'")
+    assert ip.startswith("index:") and agent.startswith("index:"), (ip, agent)
     assert srv.db.count("password_resets", f"user_id = '{child}'") == 0
     r = srv.get(f"/v1/users/{child}", headers=hdr(g))
     assert r.status_code == 200 and r.json()["email"] is None, r.text
