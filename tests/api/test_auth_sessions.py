@@ -335,6 +335,38 @@ def test_an_older_binarys_sealed_session_marked_in_clear_still_opens(server, db)
 
 @pytest.mark.postgres_only
 @pytest.mark.dialect
+def test_a_legacy_session_another_process_holds_is_waited_for_not_left_in_clear(server, db):
+    """A row another process has locked (FOR UPDATE SKIP LOCKED passes it
+    over) may yet be rolled back, that process crashing: the start-up then
+    waits for it rather than leave its details in clear."""
+    import psycopg2
+    tag = secrets.token_hex(5)
+    ann = person(server, "ann")
+    server.stop()
+    details = {"ip": f"198.51.100.{int(tag, 16) % 200 + 20}",
+               "user_agent": f"Zyxheld/{tag}", "device_fingerprint": f"Zyxheld{tag}"}
+    old = old_session(db, ann["id"], details)
+    assert db.count("auth_sessions", "legacy_plain = 1") == 1
+    con = psycopg2.connect(db.url)
+    try:
+        con.cursor().execute(f"SELECT id FROM auth_sessions WHERE id = '{old}' FOR UPDATE")
+        # The other process gives up its lock without sealing (rolls back).
+        timer = threading.Timer(2.0, con.rollback)
+        timer.start()
+        server.start()
+        timer.join()
+    finally:
+        con.close()
+    assert db.count("auth_sessions", "legacy_plain = 1") == 0
+    mine = {s["id"]: s for s in sessions(server, ann["token"])["data"]}
+    assert {k: mine[old][k] for k in details} == details
+    server.stop()
+    for value in details.values():
+        assert value.encode() not in db.raw(), f"{value} found in clear in the database"
+
+
+@pytest.mark.postgres_only
+@pytest.mark.dialect
 def test_two_servers_starting_together_share_the_legacy_sessions_out(start_server, db):
     """Two processes started at once on one PostgreSQL database with many
     sessions from before 0033 both come up, and between them seal each row
