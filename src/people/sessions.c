@@ -11,7 +11,9 @@
  * Rows carried over in clear by migration 0033 (legacy_plain = 1) are
  * sealed at start-up (people_sessions_seal_legacy). So are rows an older
  * binary writes during a rolling upgrade: since migration 0035 the column
- * defaults to 1, and this binary writes 0 with every row it makes.
+ * defaults to 1, and this binary writes 0 with every row it makes. The
+ * binary of migrations 0033 and 0034 names no legacy_plain either but
+ * seals its details: a value that opens under the person's key is kept.
  *
  * The authenticator accepts "Authorization: Bearer <token>" only. A token
  * in the query string leaks into logs and histories, so a request that
