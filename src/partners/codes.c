@@ -18,8 +18,9 @@
  *	CODE_EXPIRED	400	made more than a year ago
  *
  * Guessing: each look-up first counts one failure against the client
- * address ("ip:<addr>") and, when the caller is known, the account
- * ("user:<id>") in partner_code_failures, in one conditional upsert that
+ * address ("ip:<its keyed blind index>", never the address in clear)
+ * and, when the caller is known, the account ("user:<id>") in
+ * partner_code_failures, in one conditional upsert that
  * refuses once the window's limit is reached; a look-up that finds the
  * code gives the failures back in the same transaction. So parallel
  * guesses are counted exactly, and only look-ups of codes that do not
@@ -493,13 +494,20 @@ check_tx(struct tx *tx, void *arg)
 static void
 check_init(struct check *c, struct request *req, const struct principal *who)
 {
+	char key[SUBJECT_MAX], index[65];
+
 	memset(c, 0, sizeof(*c));
 	c->req = req;
 	c->who = who;
 	/* Per client (an IPv6 host's whole /64), not per address: a host
-	 * must not skip the limit by walking its /64. */
-	snprintf(c->subject[0], SUBJECT_MAX, "ip:%s",
+	 * must not skip the limit by walking its /64. The address is
+	 * personal data: the table holds its keyed blind index, as login
+	 * throttling does (people/throttle.c), never the address. */
+	snprintf(key, sizeof(key), "ip:%s",
 	    req->client_key[0] ? req->client_key : req->ip);
+	keyring_text_index(key, index);
+	sodium_memzero(key, sizeof(key));
+	snprintf(c->subject[0], SUBJECT_MAX, "ip:%s", index);
 	c->max[0] = PARTNER_GUESS_MAX_IP;
 	c->nsubjects = 1;
 	if (who != NULL) {

@@ -391,8 +391,10 @@ refuse_release(struct tx *tx, struct request *req, const char *lead,
 		rc = ERR_NOMEM;
 		goto out;
 	}
-	rc = audit_append(
-	    tx, NULL, req, "users.email_refused", "users", child, p);
+	/* Whoever refused is not the child: their details stay out of the
+	 * child's name (and export), indexed. */
+	rc = audit_append_stranger(
+	    tx, req, "users.email_refused", "users", child, p);
 	json_decref(p);
 	if (rc != OK)
 		goto out;

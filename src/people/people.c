@@ -509,6 +509,8 @@ people_init(struct store *db)
 	/* Sessions migration 0033 carried over in clear are sealed now. */
 	if ((rc = people_sessions_seal_legacy(db)) != OK)
 		return (rc);
+	if ((rc = people_relationships_init(db)) != OK)
+		return (rc);
 	return (people_profile_init());
 }
 

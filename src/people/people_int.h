@@ -252,7 +252,10 @@ int people_password_common(const char *pw);
 const char *people_password_dummy(void);
 
 /* relationships.c (colleague): the relationships resource */
-extern const struct resource relationships_resource;
+extern struct resource relationships_resource;
+/* At start, before serving: migration 0037 pending, the relationships'
+ * scopes go without its column (relationships.c). */
+int people_relationships_init(struct store *);
 /* sessions.c: the auth_sessions table, for the GDPR export and erasure. */
 extern const struct resource auth_sessions_resource;
 /* password_reset.c: the password_resets table, likewise. */

@@ -51,6 +51,7 @@
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/err.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "module.h"
@@ -84,6 +85,18 @@
 	"'guardian_of' AND (status = 'active' OR guardians_answer = 1) AND "   \
 	"follower_id IN (SELECT g.follower_id FROM relationships g WHERE "     \
 	"g.lead_id = ? AND g.kind = 'guardian_of' AND g.status = 'active'))"
+/*
+ * The same without guardians_answer, for a server started while
+ * migration 0037 is pending (a rolling upgrade, or it undone): the
+ * child's other guardians see its active rows only, none pending, so
+ * nothing 0037 keeps from them shows meanwhile (people_relationships_init;
+ * kept until a restart once 0037 is applied).
+ */
+#define REL_PARTY_0030                                                         \
+	"follower_id = ? OR (lead_id = ? AND (" REL_ANSWERED ")) OR (kind = "  \
+	"'guardian_of' AND status = 'active' AND follower_id IN (SELECT "      \
+	"g.follower_id FROM relationships g WHERE g.lead_id = ? AND g.kind = " \
+	"'guardian_of' AND g.status = 'active'))"
 
 static const char *const kinds[] = { "guardian_of", "practitioner_of", NULL };
 static const char *const statuses[] = { "pending", "active", "ended", NULL };
@@ -123,7 +136,8 @@ static const struct field rel_fields[] = {
 static int rel_before_create(struct resource_ctx *, json_t *);
 static int rel_after_write(struct resource_ctx *, int, json_t *);
 
-const struct resource relationships_resource = {
+/* Not const: people_relationships_init may narrow its scopes. */
+struct resource relationships_resource = {
 	.name = "relationships",
 	.path = "/v1/relationships",
 	.table = "relationships",
@@ -239,8 +253,14 @@ people_guardians_answer_set(struct tx *tx, const char *id)
 {
 	struct stmt *st;
 	char	     follower[UUID_STR_LEN] = "";
-	int	     rc, minor = 0;
+	int	     rc, minor = 0, there;
 
+	/* Migration 0037 pending: no column to set, REL_PARTY_0030 reads. */
+	if ((rc = store_column_exists(
+		 tx, "relationships", "guardians_answer", &there)) != OK)
+		return (rc);
+	if (!there)
+		return (OK);
 	st = store_prepare(tx,
 	    "SELECT follower_id FROM relationships WHERE id = ? AND "
 	    "status = 'pending' AND kind = 'guardian_of'");
@@ -260,6 +280,30 @@ people_guardians_answer_set(struct tx *tx, const char *id)
 	rc = store_step(st);
 	store_finalize(st);
 	return (rc == STORE_DONE ? OK : rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+}
+
+int
+people_relationships_init(struct store *db)
+{
+	struct tx *tx;
+	int	   rc, there = 0;
+
+	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
+		return (rc);
+	rc = store_column_exists(
+	    tx, "relationships", "guardians_answer", &there);
+	store_tx_rollback(tx);
+	if (rc != OK)
+		return (rc);
+	if (!there) {
+		relationships_resource.scope_where[SCOPE_OWN] = REL_PARTY_0030;
+		relationships_resource.scope_where[SCOPE_RELATED] =
+		    REL_PARTY_0030;
+		log_warn("event=relationships_narrowed migration=0037 "
+			 "pending=1");
+		return (resource_rescope(&relationships_resource));
+	}
+	return (OK);
 }
 
 static int

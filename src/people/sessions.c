@@ -11,7 +11,9 @@
  * Rows carried over in clear by migration 0033 (legacy_plain = 1) are
  * sealed at start-up (people_sessions_seal_legacy). So are rows an older
  * binary writes during a rolling upgrade: since migration 0035 the column
- * defaults to 1, and this binary writes 0 with every row it makes.
+ * defaults to 1, and this binary writes 0 with every row it makes. The
+ * binary of migrations 0033 and 0034 names no legacy_plain either but
+ * seals its details: a value that opens under the person's key is kept.
  *
  * The authenticator accepts "Authorization: Bearer <token>" only. A token
  * in the query string leaks into logs and histories, so a request that
@@ -42,7 +44,8 @@
 #include "store/migrate.h"
 #include "store/store.h"
 
-#define LEGACY_BATCH 100 /* rows sealed per transaction */
+#define LEGACY_BATCH	   100	/* rows sealed per transaction */
+#define LEGACY_WAIT_ROUNDS 1000 /* batches waited for at most */
 
 /*
  * The table as a person's GDPR export and erasure follow it; no route
@@ -98,6 +101,8 @@ struct legacy_batch {
 	int64_t seen;	 /* rows taken this batch */
 	int64_t sealed;	 /* of them sealed */
 	int64_t cleared; /* of them cleared (their user's key gone) */
+	int64_t kept;	 /* of them sealed already (an older binary's) */
+	int	wait;	 /* PostgreSQL: wait for rows another holds */
 };
 
 /* Query keys that name a credential, whatever their value. */
@@ -263,18 +268,28 @@ people_session_detail(const unsigned char *key, struct stmt *st, int col,
 
 /* Rows carried over in clear by migration 0033 */
 
-/* Session id's details sealed if still in clear, counted in *lb. */
+/*
+ * Session id's details sealed if still in clear, counted in *lb. A row
+ * an older binary wrote during a rolling upgrade (migration 0035 on, its
+ * INSERT not naming legacy_plain) has its details sealed already: a value
+ * that opens under the person's key is kept as it is, only those that do
+ * not are taken as clear text (a sealed value sealed again would open to
+ * the first blob, not the text).
+ */
 static int
 legacy_row(struct tx *tx, const char *id, struct legacy_batch *lb)
 {
-	struct stmt *st;
-	const void  *b;
-	char	    *plain[PEOPLE_SESSION_DETAILS] = { NULL, NULL, NULL };
-	const char  *view[PEOPLE_SESSION_DETAILS];
-	char	     user[UUID_STR_LEN];
-	size_t	     n, i;
-	int64_t	     changed = 0;
-	int	     rc, sealed = 0;
+	struct stmt  *st;
+	const void   *b;
+	unsigned char key[SEAL_KEY_LEN];
+	char	     *plain[PEOPLE_SESSION_DETAILS] = { NULL, NULL, NULL };
+	char	     *opened;
+	size_t	      len[PEOPLE_SESSION_DETAILS] = { 0, 0, 0 };
+	const char   *view[PEOPLE_SESSION_DETAILS];
+	char	      user[UUID_STR_LEN];
+	size_t	      n, i, present = 0, open = 0;
+	int64_t	      changed = 0;
+	int	      rc, sealed = 0, have_key = 0;
 
 	st = store_prepare(tx,
 	    "SELECT user_id, ip, user_agent, "
@@ -295,13 +310,54 @@ legacy_row(struct tx *tx, const char *id, struct legacy_batch *lb)
 			if (n > 0)
 				memcpy(plain[i], b, n);
 			plain[i][n] = '\0';
+			len[i] = n;
+			present++;
 		}
 	}
 	store_finalize(st);
+	if (rc == STORE_ROW && present > 0) {
+		rc = seal_key_load(tx, user, key);
+		if (rc == OK)
+			have_key = 1;
+		rc = rc == OK || rc == ERR_NOT_FOUND ? STORE_ROW : rc;
+	}
+	/* Those that open were sealed already: their text stands in. */
+	for (i = 0; i < PEOPLE_SESSION_DETAILS && have_key && rc == STORE_ROW;
+	     i++) {
+		if (plain[i] == NULL)
+			continue;
+		if (seal_open_field(key, "auth_sessions", detail_cols[i], id,
+			plain[i], len[i], &opened) != OK)
+			continue;
+		sodium_memzero(plain[i], len[i]);
+		free(plain[i]);
+		plain[i] = opened;
+		len[i] = strlen(opened);
+		open++;
+	}
+	if (have_key)
+		sodium_memzero(key, sizeof(key));
 	if (rc == STORE_DONE)
 		rc = OK; /* sealed already, or no such row */
-	else if (rc == STORE_ROW) {
-		/* The person erased meanwhile: their details go, unsealed. */
+	else if (rc == STORE_ROW && present > 0 && open == present) {
+		/* All sealed already (an older binary's row): kept as is. */
+		if ((st = store_prepare(tx,
+			 "UPDATE auth_sessions SET legacy_plain = 0 WHERE id "
+			 "= ? AND legacy_plain = 1")) == NULL)
+			rc = ERR_DB;
+		else {
+			store_bind_text(st, 1, id);
+			rc = store_step(st);
+			changed = store_changes(st);
+			store_finalize(st);
+			rc = rc == STORE_DONE
+			    ? OK
+			    : (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+			if (rc == OK && changed == 1)
+				lb->kept++;
+		}
+	} else if (rc == STORE_ROW) {
+		/* Sealed; the person erased meanwhile, they go unsealed. */
 		for (i = 0; i < PEOPLE_SESSION_DETAILS; i++)
 			view[i] = plain[i];
 		rc = details_write(tx,
@@ -317,7 +373,7 @@ legacy_row(struct tx *tx, const char *id, struct legacy_batch *lb)
 		rc = rc == ERR_BUSY ? ERR_BUSY : ERR_DB;
 	for (i = 0; i < PEOPLE_SESSION_DETAILS; i++)
 		if (plain[i] != NULL) {
-			sodium_memzero(plain[i], strlen(plain[i]));
+			sodium_memzero(plain[i], len[i]);
 			free(plain[i]);
 		}
 	return (rc);
@@ -331,7 +387,7 @@ legacy_batch_tx(struct tx *tx, void *arg)
 	char		     ids[LEGACY_BATCH][UUID_STR_LEN];
 	int		     rc, n = 0, i;
 
-	lb->seen = lb->sealed = lb->cleared = 0;
+	lb->seen = lb->sealed = lb->cleared = lb->kept = 0;
 	/*
 	 * Each row sealed leaves the set: the next batch starts over. On
 	 * PostgreSQL several processes starting at once each lock the rows
@@ -340,11 +396,14 @@ legacy_batch_tx(struct tx *tx, void *arg)
 	 * (SQLite has one writer at a time already).
 	 */
 	st = store_prepare(tx,
-	    store_tx_dialect(tx) == STORE_POSTGRES
+	    store_tx_dialect(tx) != STORE_POSTGRES
 		? "SELECT id FROM auth_sessions WHERE legacy_plain = 1 "
-		  "ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED"
+		  "ORDER BY id LIMIT ?"
+		: lb->wait
+		? "SELECT id FROM auth_sessions WHERE legacy_plain = 1 "
+		  "ORDER BY id LIMIT ? FOR UPDATE"
 		: "SELECT id FROM auth_sessions WHERE legacy_plain = 1 "
-		  "ORDER BY id LIMIT ?");
+		  "ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED");
 	store_bind_int64(st, 1, LEGACY_BATCH);
 	while ((rc = store_step(st)) == STORE_ROW && n < LEGACY_BATCH)
 		strlcpy_cb(ids[n++], store_col_text(st, 0), UUID_STR_LEN);
@@ -362,13 +421,21 @@ int
 people_sessions_seal_legacy(struct store *db)
 {
 	struct legacy_batch lb;
-	int64_t		    total = 0, cleared = 0;
-	int		    rc;
+	int64_t		    total = 0, cleared = 0, kept = 0;
+	int		    rc, rounds = 0;
 
 	/* legacy_plain comes with migration 0033: nothing to seal before. */
 	if ((rc = migrate_applied(db, "0033_sessions_sealed")) != OK)
 		return (rc == ERR_NOT_FOUND ? OK : rc);
-	do {
+	memset(&lb, 0, sizeof(lb));
+	/*
+	 * Fewer than a batch ends the first pass: the rest, if any, another
+	 * process holds. It may yet roll back (or crash), so a second pass
+	 * waits for those rows rather than leave them in clear, until none
+	 * is left; bounded, so a row that will not leave cannot hold the
+	 * start for ever.
+	 */
+	for (;;) {
 		if ((rc = store_run(
 			 db, STORE_TX_WRITE, legacy_batch_tx, &lb)) != OK) {
 			log_error("event=sessions_seal_failed status=%s",
@@ -377,11 +444,21 @@ people_sessions_seal_legacy(struct store *db)
 		}
 		total += lb.sealed;
 		cleared += lb.cleared;
-		/* Fewer than a batch: the rest, if any, is another's. */
-	} while (lb.seen == LEGACY_BATCH);
-	if (total > 0 || cleared > 0)
-		log_info("event=sessions_sealed rows=%lld cleared=%lld",
-		    (long long)total, (long long)cleared);
+		kept += lb.kept;
+		if (!lb.wait && lb.seen < LEGACY_BATCH)
+			lb.wait = 1;
+		else if (lb.wait && lb.seen == 0)
+			break;
+		else if (lb.wait && ++rounds >= LEGACY_WAIT_ROUNDS) {
+			log_warn("event=sessions_seal_unfinished rounds=%d",
+			    rounds);
+			break;
+		}
+	}
+	if (total > 0 || cleared > 0 || kept > 0)
+		log_info("event=sessions_sealed rows=%lld cleared=%lld "
+			 "kept=%lld",
+		    (long long)total, (long long)cleared, (long long)kept);
 	return (OK);
 }
 

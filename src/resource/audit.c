@@ -36,8 +36,10 @@
  *				"audit_log.<column>:<value>" for everyone else:
  *				staff acting on others' data, keeping their
  *				accountability past their own erasure, and
- *				requests by no one in particular. Rows from the
- *				same address or agent still match; none names it.
+ *				requests by no one in particular (a stranger's
+ *				on a users row too: audit_append_stranger).
+ *				Rows from the same address or agent still
+ *				match; none names it.
  *
  * Whose key a sealed value is under is read back from the row itself: the
  * person actor_ref names, else the users row it is about
@@ -94,6 +96,9 @@ static void audit_hash(
     const char *, const struct audit_row *, char[AUDIT_HASH_LEN]);
 static void	   agent_clean(const char *, char *, size_t);
 static const char *nonempty(const char *);
+static int	   row_append(struct tx *, const struct principal *,
+	      struct request *, const char *, const char *, const char *,
+	      json_t *, int stranger);
 static int	   details_keep(struct tx *, const char *owner,
 	    const struct audit_row *, const char *ip, const char *agent, char **ip_out,
 	    char **agent_out);
@@ -262,6 +267,24 @@ audit_append(struct tx *tx, const struct principal *who, struct request *req,
     const char *action, const char *entity_type, const char *entity_id,
     json_t *changes)
 {
+	return (row_append(
+	    tx, who, req, action, entity_type, entity_id, changes, 0));
+}
+
+int
+audit_append_stranger(struct tx *tx, struct request *req, const char *action,
+    const char *entity_type, const char *entity_id, json_t *changes)
+{
+	return (row_append(
+	    tx, NULL, req, action, entity_type, entity_id, changes, 1));
+}
+
+/* stranger: the client is no one the row names (audit_append_stranger). */
+static int
+row_append(struct tx *tx, const struct principal *who, struct request *req,
+    const char *action, const char *entity_type, const char *entity_id,
+    json_t *changes, int stranger)
+{
 	struct audit_row r;
 	struct stmt	*st;
 	char		 id[UUID_STR_LEN], prev[AUDIT_HASH_LEN];
@@ -344,7 +367,7 @@ audit_append(struct tx *tx, const struct principal *who, struct request *req,
 		if (self ||
 		    (who != NULL && !who->is_staff && r.actor_ref != NULL))
 			owner = who->user_id;
-		else if (who == NULL && r.entity_id != NULL &&
+		else if (who == NULL && !stranger && r.entity_id != NULL &&
 		    strcmp(entity_type, "users") == 0)
 			owner = r.entity_id;
 		if ((rc = details_keep(

@@ -34,6 +34,15 @@ int audit_append(struct tx *, const struct principal *who, struct request *req,
     const char *action, const char *entity_type, const char *entity_id,
     json_t *changes);
 /*
+ * The same with no one signed in, for a client who is not the person a
+ * users/<id> row is about (whose key audit_append would seal their
+ * details under, into that person's export): the address and agent are
+ * kept as the keyed blind index, as for requests by no one in particular.
+ */
+int audit_append_stranger(struct tx *, struct request *req,
+    const char *action, const char *entity_type, const char *entity_id,
+    json_t *changes);
+/*
  * Walk the chain from the first row. OK when whole; ERR_CONFLICT when a
  * row's hash or link is wrong, with *bad_seq set to the first broken row.
  * Prints progress and the verdict to out when not NULL.

@@ -37,6 +37,13 @@ static int  ident_ok(const char *);
 static int  kinds_ok(const char *);
 static int  binds_ok(const char *, int);
 static int  where_append(struct buf *, const struct resource *, const char *);
+
+#define SWAP(type, a, b)                                                       \
+	do {                                                                   \
+		type swap_ = (a);                                              \
+		(a) = (b);                                                     \
+		(b) = swap_;                                                   \
+	} while (0)
 static int  rdef_compile(const struct resource *, struct rdef *);
 static void rdef_free(struct rdef *);
 
@@ -376,6 +383,43 @@ rdef_all(size_t *n)
 {
 	*n = nrdefs;
 	return ((const struct rdef *const *)rdefs);
+}
+
+int
+resource_rescope(const struct resource *res)
+{
+	struct rdef *rd = NULL, *fresh;
+	size_t	     i;
+	int	     s, rc;
+
+	for (i = 0; i < nrdefs; i++)
+		if (resources[i] == res)
+			rd = rdefs[i];
+	if (rd == NULL)
+		return (ERR_NOT_FOUND);
+	if ((fresh = calloc(1, sizeof(*fresh))) == NULL)
+		return (ERR_NOMEM);
+	if ((rc = rdef_compile(res, fresh)) != OK) {
+		rdef_free(fresh);
+		return (rc);
+	}
+	/* The scopes' statements trade places; the old go with fresh. */
+	for (s = SCOPE_NONE; s <= SCOPE_ALL; s++) {
+		SWAP(char *, rd->one[s], fresh->one[s]);
+		SWAP(char *, rd->in_scope[s], fresh->in_scope[s]);
+		SWAP(char *, rd->scope[s], fresh->scope[s]);
+		for (i = 0; i < SCOPE_BRANCHES_MAX; i++) {
+			SWAP(char *, rd->branch[s][i], fresh->branch[s][i]);
+			SWAP(int, rd->branch_bind[s][i],
+			    fresh->branch_bind[s][i]);
+			SWAP(int, rd->branch_led[s][i],
+			    fresh->branch_led[s][i]);
+		}
+		SWAP(int, rd->nbranch[s], fresh->nbranch[s]);
+	}
+	rd->custom = fresh->custom;
+	rdef_free(fresh);
+	return (OK);
 }
 
 const struct rdef *

@@ -364,6 +364,9 @@ struct resource {
 
 /* Register a resource's routes (and its OpenAPI paths); borrowed. */
 int resource_register(const struct resource *);
+/* Compile res's scopes again from its scope_where, as a module changed
+ * them at start (before serving: not safe beside requests). */
+int resource_rescope(const struct resource *);
 /* All registered resources, for the OpenAPI document. */
 const struct resource *const *resource_all(size_t *n);
 

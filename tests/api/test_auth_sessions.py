@@ -308,6 +308,63 @@ def test_a_session_an_older_binary_writes_after_0035_is_sealed_at_the_next_start
         assert value.encode() not in raw, f"{value} found in clear in the database"
 
 
+@pytest.mark.dialect
+def test_an_older_binarys_sealed_session_marked_in_clear_still_opens(server, db):
+    """The binary from before 0035 (migrations up to 0034) names no
+    legacy_plain when it inserts a session and then writes its details
+    sealed: under 0035's default the row reads as in clear. The next start
+    tries each value under the person's key first: one that opens is kept
+    as it is, not sealed a second time (which would leave it unreadable)."""
+    tag = secrets.token_hex(5)
+    agent = f"Zyxsealed/{tag}"
+    ann = person(server, "ann", headers={"User-Agent": agent})
+    (mine,) = sessions(server, ann["token"])["data"]
+    assert mine["user_agent"] == agent
+    server.stop()
+    db.execute("UPDATE auth_sessions SET legacy_plain = 1")
+    server.start()
+    assert db.count("auth_sessions", "legacy_plain = 1") == 0
+    (again,) = sessions(server, ann["token"])["data"]
+    assert again["id"] == mine["id"]
+    assert again["user_agent"] == agent
+    assert again["ip"] == mine["ip"] and again["ip"] is not None
+    assert "event=sessions_sealed rows=0 cleared=0 kept=1" in server.log()
+    server.stop()
+    assert agent.encode() not in db.raw()
+
+
+@pytest.mark.postgres_only
+@pytest.mark.dialect
+def test_a_legacy_session_another_process_holds_is_waited_for_not_left_in_clear(server, db):
+    """A row another process has locked (FOR UPDATE SKIP LOCKED passes it
+    over) may yet be rolled back, that process crashing: the start-up then
+    waits for it rather than leave its details in clear."""
+    import psycopg2
+    tag = secrets.token_hex(5)
+    ann = person(server, "ann")
+    server.stop()
+    details = {"ip": f"198.51.100.{int(tag, 16) % 200 + 20}",
+               "user_agent": f"Zyxheld/{tag}", "device_fingerprint": f"Zyxheld{tag}"}
+    old = old_session(db, ann["id"], details)
+    assert db.count("auth_sessions", "legacy_plain = 1") == 1
+    con = psycopg2.connect(db.url)
+    try:
+        con.cursor().execute(f"SELECT id FROM auth_sessions WHERE id = '{old}' FOR UPDATE")
+        # The other process gives up its lock without sealing (rolls back).
+        timer = threading.Timer(2.0, con.rollback)
+        timer.start()
+        server.start()
+        timer.join()
+    finally:
+        con.close()
+    assert db.count("auth_sessions", "legacy_plain = 1") == 0
+    mine = {s["id"]: s for s in sessions(server, ann["token"])["data"]}
+    assert {k: mine[old][k] for k in details} == details
+    server.stop()
+    for value in details.values():
+        assert value.encode() not in db.raw(), f"{value} found in clear in the database"
+
+
 @pytest.mark.postgres_only
 @pytest.mark.dialect
 def test_two_servers_starting_together_share_the_legacy_sessions_out(start_server, db):

@@ -412,6 +412,51 @@ def test_with_0030_undone_erasure_still_works_and_families_wait(start_server, db
     problem(invite(srv, h, "someone@example.org"), 503, "MIGRATIONS_PENDING")
 
 
+def test_with_0037_pending_relationships_are_read_and_made_without_its_column(
+        start_server, db):
+    """A rolling upgrade: this binary started on a database where 0030 is
+    applied and 0037 not yet (guardians_answer missing). Relationships are
+    listed, read and made all the same (the child's other guardians see its
+    active rows only meanwhile), no 500; the family routes wait (503)."""
+    srv = start_server(db=db)
+    admin = person(srv, "admin", "admin")
+    g = person(srv, "guardian", date_of_birth=years_ago(40), country="GB")
+    h = person(srv, "second", date_of_birth=years_ago(42), country="GB")
+    kid = person(srv, "kid", date_of_birth=years_ago(8), country="GB")
+    r = srv.post("/v1/relationships", headers=hdr(admin),
+                 json={"lead_id": g["id"], "follower_id": kid["id"], "kind": "guardian_of"})
+    assert r.status_code == 201, r.text
+    first = r.json()["id"]
+    assert srv.post(f"/v1/relationships/{first}/consent",
+                    headers=hdr(admin)).status_code == 200
+    srv.stop()
+    names = sorted((p.name[:-len(".down.sql")] for p in
+                    (ROOT / "migrations" / db.kind).glob("*.down.sql")
+                    if p.name >= "0037"), reverse=True)
+    for name in names:
+        if db.count("schema_migrations", f"name = '{name}'"):
+            undo_migration(db, name)
+    assert db.count("schema_migrations", "name LIKE '0030%'") == 1
+    srv.start(migrate=False)
+    r = srv.get("/v1/relationships", headers=hdr(g))
+    assert r.status_code == 200, r.text
+    assert [x["id"] for x in r.json()["data"]] == [first]
+    r = srv.post("/v1/relationships", headers=hdr(admin),
+                 json={"lead_id": h["id"], "follower_id": kid["id"], "kind": "guardian_of"})
+    assert r.status_code == 201, r.text
+    second = r.json()["id"]
+    r = srv.get("/v1/relationships", headers=hdr(admin))
+    assert r.status_code == 200, r.text
+    assert {first, second} <= {x["id"] for x in r.json()["data"]}
+    r = srv.get(f"/v1/relationships/{second}", headers=hdr(h))
+    assert r.status_code == 200, r.text
+    # The other guardian sees the child's active row, not the pending one.
+    assert [x["id"] for x in rels(srv, g)] == [first]
+    problem(srv.get(f"/v1/relationships/{second}", headers=hdr(g)), 404, "NOT_FOUND")
+    assert "event=relationships_narrowed" in srv.log()
+    problem(invite(srv, g, "someone@example.org"), 503, "MIGRATIONS_PENDING")
+
+
 # --------------------------------------------------------------------------
 # The review's findings (issue 15 item 12, second round)
 
@@ -504,10 +549,20 @@ def test_a_childs_welcome_names_the_guardian_and_its_owner_can_refuse_the_addres
             422, "INVALID_TOKEN")
     # The address's owner refuses it: it is taken off the child's account
     # (its set-password link with it), and the guardian is told.
-    r = srv.post("/v1/auth/family-welcome/refuse", json={"token": token})
+    r = srv.post("/v1/auth/family-welcome/refuse", json={"token": token},
+                 headers={"User-Agent": "Zyxrefuser/1"})
     assert r.status_code == 204, r.text
     assert srv.db.count("users", f"id = '{child}' AND email IS NULL AND "
                         "email_index IS NULL AND password_hash IS NULL") == 1
+    # Whoever refused is not the child: their address and agent are not
+    # sealed into the child's name (nor in their export), only indexed.
+    admin = person(srv, "admin", "admin")
+    r = srv.get(f"/v1/users/{child}/export", headers=hdr(admin))
+    assert r.status_code == 200, r.text
+    assert "Zyxrefuser/1" not in json.dumps(r.json().get("audit_log")), r.json()["audit_log"]
+    ((ip, agent),) = srv.db.query("SELECT ip, user_agent FROM audit_log WHERE "
+                                  "action = 'users.email_refused'")
+    assert ip.startswith("index:") and agent.startswith("index:"), (ip, agent)
     assert srv.db.count("password_resets", f"user_id = '{child}'") == 0
     r = srv.get(f"/v1/users/{child}", headers=hdr(g))
     assert r.status_code == 200 and r.json()["email"] is None, r.text

@@ -583,6 +583,11 @@ def test_guessing_is_throttled_per_account_and_per_address(server, world, db):
     assert all("Retry-After" in r.headers for r in results if r.status_code == 429)
     assert db.scalar("SELECT failures FROM partner_code_failures WHERE subject LIKE 'ip:%'") \
         == "30"
+    # The address is counted by its keyed blind index, never in clear.
+    subjects = [r[0] for r in db.query("SELECT subject FROM partner_code_failures")]
+    assert not [x for x in subjects if "127.0.0.1" in x], subjects
+    assert [x for x in subjects if x.startswith("ip:")] and all(
+        re.fullmatch(r"ip:[0-9a-f]{64}", x) for x in subjects if x.startswith("ip:")), subjects
     problem(validate(server, good["code"]), 429, "RATE_LIMITED")
     problem(validate(server, good["code"], who=w["m2"]), 429, "RATE_LIMITED")
     # Registration with a code counts against the address too.
