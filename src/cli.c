@@ -371,6 +371,7 @@ migrate_down_cli(struct store *db, int argc, char **argv)
 	}
 	if (!yes) {
 		fprintf(stderr, "Roll them back? Type yes to go on: ");
+		fflush(stderr); /* line-buffered: the question has no newline */
 		if (fgets(line, sizeof(line), stdin) == NULL ||
 		    strcmp(line, "yes\n") != 0) {
 			fprintf(stderr, "carebase: nothing rolled back\n");

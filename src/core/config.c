@@ -841,7 +841,7 @@ config_print(FILE *fp)
 			url_masked(v, masked, sizeof(masked));
 			v = masked;
 		}
-		fprintf(fp, "%-34s %-40s %s\n", e->name,
+		fprintf(fp, "%-34s %-40s  %s\n", e->name,
 		    v[0] != '\0' ? v : "(empty)",
 		    config_src[i][0] != '\0' ? config_src[i] : "default");
 	}

@@ -91,6 +91,7 @@ static int  put_in_place(const char *, const char *, int);
 static void fsync_dir(const char *);
 static int  prune(const char *, int64_t, int *);
 static int  is_backup_name(const char *);
+static int  mkdirs(const char *);
 
 static int
 write_all(int fd, const void *p, size_t n)
@@ -819,6 +820,29 @@ out:
 
 /* The scheduled backup */
 
+/* mkdir -p, each folder made 0700. */
+static int
+mkdirs(const char *dir)
+{
+	char *d, *p;
+	int   rc = OK;
+
+	if ((d = strdup(dir)) == NULL)
+		return (ERR_NOMEM);
+	for (p = d + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		if (mkdir(d, 0700) == -1 && errno != EEXIST) {
+			rc = ERR_IO;
+			break;
+		}
+		*p = '/';
+	}
+	if (rc == OK && mkdir(d, 0700) == -1 && errno != EEXIST)
+		rc = ERR_IO;
+	free(d);
+	return (rc);
+}
+
 static struct job_schedule backup_sched = { "backup", NULL, "backup.run",
 	NULL };
 
@@ -948,7 +972,7 @@ backup_job(struct store *db, const struct job *j, char *err)
 		}
 		o.key = key;
 	}
-	if (mkdir(config.backup_dir, 0700) == -1 && errno != EEXIST) {
+	if (mkdirs(config.backup_dir) != OK) {
 		snprintf(why, sizeof(why), "cannot make backup_dir %s: %s",
 		    config.backup_dir, strerror(errno));
 		rc = ERR_IO;
