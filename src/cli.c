@@ -45,8 +45,8 @@ static int	   mail_test_tx(struct tx *, void *);
 static int	   migrate_down_cli(struct store *, int, char **);
 static void	   backup_progress(int, int, void *);
 static void	   size_text(int64_t, char *, size_t);
-static int backup_key(int, char **, int, unsigned char *, int *);
-static int backup_start(struct store *);
+static int	   backup_key(int, char **, int, unsigned char *, int *);
+static int	   backup_start(struct store *);
 
 static const char *
 flag_value(int argc, char **argv, const char *name)
@@ -195,7 +195,7 @@ cli_serve(struct store *db, int argc, char **argv)
 		    rc == ERR_IO ? "the address is in use or unavailable, or "
 				   "the TLS files do "
 				   "not load (the log line above says which)"
-		    : rc == ERR_CONFIG
+			: rc == ERR_CONFIG
 			? "the address does not resolve (set --listen to an "
 			  "address of this machine, such as 127.0.0.1)"
 			: err_code(rc));
@@ -290,9 +290,10 @@ migrate_down_cli(struct store *db, int argc, char **argv)
 		else if (strcmp(argv[i], "--force") == 0)
 			force = 1;
 		else if (strncmp(argv[i], "--to=", 5) != 0) {
-			fprintf(stderr, "usage: carebase migrate down "
-					"[--to=MIGRATION | --batch] [--yes] "
-					"[--force]\n");
+			fprintf(stderr,
+			    "usage: carebase migrate down "
+			    "[--to=MIGRATION | --batch] [--yes] "
+			    "[--force]\n");
 			return (ERR_USAGE);
 		}
 	if (batch && to != NULL) {
@@ -323,12 +324,11 @@ migrate_down_cli(struct store *db, int argc, char **argv)
 			    (strncmp(rows[i].name, to, tl) == 0 &&
 				rows[i].name[tl] == '_'))
 				first = i + 1;
-		if (first == n && (n == 0 || (strcmp(rows[n - 1].name, to) !=
-						     0 &&
-						 !(strncmp(rows[n - 1].name, to,
-						       tl) == 0 &&
-						     rows[n - 1].name[tl] ==
-							 '_')))) {
+		if (first == n &&
+		    (n == 0 ||
+			(strcmp(rows[n - 1].name, to) != 0 &&
+			    !(strncmp(rows[n - 1].name, to, tl) == 0 &&
+				rows[n - 1].name[tl] == '_')))) {
 			fprintf(stderr,
 			    "carebase: no applied migration is %.64s (`carebase "
 			    "migrate status` lists them; --to=0 rolls back "
@@ -403,8 +403,9 @@ cli_migrate(struct store *db, int argc, char **argv)
 	if (strcmp(what, "down") == 0)
 		return (migrate_down_cli(db, argc, argv));
 	if (argc > 1) {
-		fprintf(stderr, "carebase: migrate %s takes no more arguments "
-				"(see carebase help migrate)\n",
+		fprintf(stderr,
+		    "carebase: migrate %s takes no more arguments "
+		    "(see carebase help migrate)\n",
 		    what);
 		return (ERR_USAGE);
 	}
@@ -422,8 +423,9 @@ cli_migrate(struct store *db, int argc, char **argv)
 	} else if (strcmp(what, "status") == 0)
 		return (migrate_status(db, stdout));
 	else {
-		fprintf(stderr, "carebase: migrate takes up, down or status "
-				"(see carebase help migrate)\n");
+		fprintf(stderr,
+		    "carebase: migrate takes up, down or status "
+		    "(see carebase help migrate)\n");
 		return (ERR_USAGE);
 	}
 	return (OK);
@@ -457,8 +459,7 @@ size_text(int64_t bytes, char *out, size_t outlen)
 /* A backup key from --key-file, or backup_key_file with --encrypt (or
  * for restore, whenever set); *have 0 when there is none to use. */
 static int
-backup_key(int argc, char **argv, int by_default, unsigned char *key,
-    int *have)
+backup_key(int argc, char **argv, int by_default, unsigned char *key, int *have)
 {
 	const char *path = flag_value(argc, argv, "key-file");
 	char	    err[512];
@@ -513,9 +514,10 @@ cli_backup(struct store *db, int argc, char **argv)
 		else
 			file = "";
 	if (file == NULL || file[0] == '\0') {
-		fprintf(stderr, "usage: carebase backup FILE [--force] "
-				"[--compress] [--encrypt | "
-				"--key-file=KEYFILE]\n");
+		fprintf(stderr,
+		    "usage: carebase backup FILE [--force] "
+		    "[--compress] [--encrypt | "
+		    "--key-file=KEYFILE]\n");
 		return (ERR_USAGE);
 	}
 	if (store_dialect(db) != STORE_SQLITE) {
@@ -577,8 +579,9 @@ cli_restore(struct store *db, int argc, char **argv)
 		else
 			file = "";
 	if (file == NULL || file[0] == '\0') {
-		fprintf(stderr, "usage: carebase restore FILE [--force] "
-				"[--key-file=KEYFILE]\n");
+		fprintf(stderr,
+		    "usage: carebase restore FILE [--force] "
+		    "[--key-file=KEYFILE]\n");
 		return (ERR_USAGE);
 	}
 	if (store_dialect(db) != STORE_SQLITE) {
@@ -596,8 +599,8 @@ cli_restore(struct store *db, int argc, char **argv)
 	if ((rc = backup_key(argc, argv, 1, key, &have)) != OK)
 		return (rc);
 	err[0] = '\0';
-	rc = backup_restore(db, file, have ? key : NULL, force, &bi, err,
-	    sizeof(err));
+	rc = backup_restore(
+	    db, file, have ? key : NULL, force, &bi, err, sizeof(err));
 	sodium_memzero(key, sizeof(key));
 	if (rc != OK) {
 		fprintf(stderr, "carebase: restore from %s refused: %s\n", file,
@@ -754,8 +757,9 @@ int
 cli_config(struct store *db, int argc, char **argv)
 {
 	if (argc > 0) {
-		fprintf(stderr, "usage: carebase config (carebase help config "
-				"describes every key)\n");
+		fprintf(stderr,
+		    "usage: carebase config (carebase help config "
+		    "describes every key)\n");
 		return (ERR_USAGE);
 	}
 	config_print(stdout);

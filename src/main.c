@@ -49,29 +49,28 @@ struct cmd_flag {
 struct cmd {
 	const char *name;
 	int (*run)(struct store *, int, char **);
-	int			needs; /* CMD_* */
-	const char	       *usage;
-	const char	       *help; /* one line, for `carebase help` */
-	const char	       *more; /* for `carebase help NAME`; NULL = none */
+	int		       needs; /* CMD_* */
+	const char	      *usage;
+	const char	      *help; /* one line, for `carebase help` */
+	const char	      *more; /* for `carebase help NAME`; NULL = none */
 	const struct cmd_flag *flags; /* ends with { NULL } */
 };
 
-
 static unsigned char master_key[MASTER_KEY_LEN];
 
-static int		   modules_register(void);
-static int		   open_db(struct store **);
-static int		   schema_check(struct store *, const struct cmd *);
-static int		   cmd_seed(struct store *, int, char **);
-static int		   cmd_version(struct store *, int, char **);
-static int		   cmd_help(struct store *, int, char **);
-static const struct cmd	  *cmd_find(const char *);
-static void		   cmd_usage(FILE *);
-static void		   cmd_help_one(const struct cmd *);
-static const struct cmd_flag *cmd_flag_find(const struct cmd *, const char *,
-    size_t);
-static int args_split(const struct cmd *, int, char **, char **, int *,
-    char **, int *);
+static int		      modules_register(void);
+static int		      open_db(struct store **);
+static int		      schema_check(struct store *, const struct cmd *);
+static int		      cmd_seed(struct store *, int, char **);
+static int		      cmd_version(struct store *, int, char **);
+static int		      cmd_help(struct store *, int, char **);
+static const struct cmd	     *cmd_find(const char *);
+static void		      cmd_usage(FILE *);
+static void		      cmd_help_one(const struct cmd *);
+static const struct cmd_flag *cmd_flag_find(
+    const struct cmd *, const char *, size_t);
+static int args_split(
+    const struct cmd *, int, char **, char **, int *, char **, int *);
 static int argv_holds(int, char **, const char *);
 
 static const struct cmd_flag no_flags[] = { { NULL } };
@@ -440,8 +439,8 @@ cmd_flag_find(const struct cmd *c, const char *name, size_t n)
  * for a flag that is unknown, lacks its value or has one it does not take.
  */
 static int
-args_split(const struct cmd *c, int argc, char **argv, char **args,
-    int *nargs, char **conf, int *nconf)
+args_split(const struct cmd *c, int argc, char **argv, char **args, int *nargs,
+    char **conf, int *nconf)
 {
 	const struct cmd_flag *f;
 	const char	      *name, *eq, *value;
@@ -521,7 +520,7 @@ argv_holds(int argc, char **argv, const char *s)
 static int
 schema_check(struct store *db, const struct cmd *c)
 {
-	int rc;
+	int	   rc;
 	struct tx *tx;
 	int	   there = 0;
 
@@ -589,8 +588,8 @@ main(int argc, char **argv)
 		rc = ERR_NOMEM;
 		goto out;
 	}
-	if ((rc = args_split(c, argc - 2, argv + 2, args, &nargs, conf,
-		 &nconf)) != OK)
+	if ((rc = args_split(
+		 c, argc - 2, argv + 2, args, &nargs, conf, &nconf)) != OK)
 		goto out;
 	if (config_load(nconf, conf, err, sizeof(err)) != OK ||
 	    netaddr_proxies_set(config.trusted_proxies, err, sizeof(err)) !=
@@ -622,7 +621,8 @@ main(int argc, char **argv)
 		}
 		keyring_init(master_key);
 		sodium_memzero(master_key, sizeof(master_key));
-		if ((rc = open_db(&db)) != OK || (rc = schema_check(db, c)) != OK)
+		if ((rc = open_db(&db)) != OK ||
+		    (rc = schema_check(db, c)) != OK)
 			goto out;
 	}
 	rc = c->run(db, nargs, args);

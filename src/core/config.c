@@ -356,7 +356,7 @@ static const struct config_entry config_table[] = {
 	    "override with a reason)" },
 };
 
-#define CONFIG_COUNT (sizeof(config_table) / sizeof(config_table[0]))
+#define CONFIG_COUNT   (sizeof(config_table) / sizeof(config_table[0]))
 #define CONFIG_SRC_LEN 160 /* "environment " and an envname[128] */
 
 /* Where each value in force came from, for `carebase config`. */
@@ -367,14 +367,14 @@ static int config_set(
 static int config_value_set(
     const struct config_entry *, const char *, const char *, char *, size_t);
 static const struct config_entry *config_find(const char *, size_t);
-static int consent_ages_check(const char *, char *, size_t);
-static int booking_cancel_check(char *, size_t);
-static int url_check(const char *, const char *, char *, size_t);
-static int training_payments_check(char *, size_t);
-static int password_cost_check(char *, size_t);
-static int listen_check(char *, size_t);
+static int	   consent_ages_check(const char *, char *, size_t);
+static int	   booking_cancel_check(char *, size_t);
+static int	   url_check(const char *, const char *, char *, size_t);
+static int	   training_payments_check(char *, size_t);
+static int	   password_cost_check(char *, size_t);
+static int	   listen_check(char *, size_t);
 static const char *config_source(const char *);
-static void url_masked(const char *, char *, size_t);
+static void	   url_masked(const char *, char *, size_t);
 
 /*
  * consent_ages: "CC:NN,CC:NN": ISO 3166-1 alpha-2 codes in capitals and
@@ -509,8 +509,8 @@ password_cost_check(char *err, size_t errlen)
 static int
 listen_check(char *err, size_t errlen)
 {
-	const char	*l = config.listen, *p;
-	unsigned char	 addr[16];
+	const char   *l = config.listen, *p;
+	unsigned char addr[16];
 
 	if (l[0] == '\0' || inet_pton(AF_INET, l, addr) == 1 ||
 	    inet_pton(AF_INET6, l, addr) == 1)
@@ -794,8 +794,8 @@ url_masked(const char *u, char *out, size_t outlen)
 		host += 3;
 		at = strchr(host, '@');
 		slash = strchr(host, '/');
-		colon = at != NULL ? memchr(host, ':', (size_t)(at - host))
-				   : NULL;
+		colon =
+		    at != NULL ? memchr(host, ':', (size_t)(at - host)) : NULL;
 		if (colon != NULL && (slash == NULL || slash > at)) {
 			n = (size_t)snprintf(out, outlen, "%.*s********",
 			    (int)(colon + 1 - u), u);
@@ -804,8 +804,8 @@ url_masked(const char *u, char *out, size_t outlen)
 	}
 	while (n < outlen && (pw = strstr(u, "password=")) != NULL) {
 		end = pw + 9 + strcspn(pw + 9, "& ");
-		n += (size_t)snprintf(out + n, outlen - n, "%.*s********",
-		    (int)(pw + 9 - u), u);
+		n += (size_t)snprintf(
+		    out + n, outlen - n, "%.*s********", (int)(pw + 9 - u), u);
 		u = end;
 	}
 	if (n < outlen)

@@ -45,11 +45,11 @@ struct config {
 	int64_t log_flush_ms; /* info lines batched, 0 = each */
 	char   *master_key_file;
 	char   *erasure_journal_file; /* "" = erasure.journal by the key */
-	char   *backup_cron;	 /* scheduled backups; "" = none */
-	char   *backup_dir;	 /* where they go */
-	int64_t backup_keep;	 /* how many are kept */
-	int64_t backup_compress; /* 1: gzip */
-	char   *backup_key_file; /* "" = not encrypted */
+	char   *backup_cron;	      /* scheduled backups; "" = none */
+	char   *backup_dir;	      /* where they go */
+	int64_t backup_keep;	      /* how many are kept */
+	int64_t backup_compress;      /* 1: gzip */
+	char   *backup_key_file;      /* "" = not encrypted */
 	char   *cors_origins;	      /* comma-separated, exact match */
 	int64_t rate_limit;	      /* requests per second per IP, 0 = off */
 	int64_t rate_burst;

@@ -31,36 +31,36 @@
 #include "store/store.h"
 #include "store/store_int.h"
 
-#define MAGIC		 "CBBACKUP"
-#define MAGIC_LEN	 8
-#define HEAD_LEN	 12 /* magic, version, flags, two zero bytes */
-#define VERSION		 1
-#define FLAG_GZIP	 1
-#define ABYTES		 crypto_secretstream_xchacha20poly1305_ABYTES
-#define SS_HEADER	 crypto_secretstream_xchacha20poly1305_HEADERBYTES
-#define IO_CHUNK	 65536
-#define PLAIN_MAX	 (256LL * 1024 * 1024 * 1024) /* a decoded backup */
-#define BACKUP_PREFIX	 "carebase-"
-#define SQLITE_MAGIC	 "SQLite format 3"
+#define MAGIC	      "CBBACKUP"
+#define MAGIC_LEN     8
+#define HEAD_LEN      12 /* magic, version, flags, two zero bytes */
+#define VERSION	      1
+#define FLAG_GZIP     1
+#define ABYTES	      crypto_secretstream_xchacha20poly1305_ABYTES
+#define SS_HEADER     crypto_secretstream_xchacha20poly1305_HEADERBYTES
+#define IO_CHUNK      65536
+#define PLAIN_MAX     (256LL * 1024 * 1024 * 1024) /* a decoded backup */
+#define BACKUP_PREFIX "carebase-"
+#define SQLITE_MAGIC  "SQLite format 3"
 
 /* Where encoded bytes go: a file, a running hash, or both. */
 struct sink {
-	int			 fd; /* -1: none */
+	int			  fd;	/* -1: none */
 	crypto_generichash_state *hash; /* NULL: none */
-	int64_t			 bytes;
-	int64_t			 max;
+	int64_t			  bytes;
+	int64_t			  max;
 };
 
 /* The encoder: gzip (optional), then records under the key (optional). */
 struct enc {
-	struct sink					*out;
-	z_stream					 z;
-	int						 gzip;
-	int						 encrypt;
-	crypto_secretstream_xchacha20poly1305_state	 st;
-	unsigned char					 head[HEAD_LEN];
-	unsigned char					*rec; /* BACKUP_RECORD */
-	size_t						 nrec;
+	struct sink				   *out;
+	z_stream				    z;
+	int					    gzip;
+	int					    encrypt;
+	crypto_secretstream_xchacha20poly1305_state st;
+	unsigned char				    head[HEAD_LEN];
+	unsigned char				   *rec; /* BACKUP_RECORD */
+	size_t					    nrec;
 };
 
 /* The decoder: records (when encrypted), then gunzip (when gzip). */
@@ -73,18 +73,17 @@ struct dec {
 
 static _Atomic uint64_t backup_runs, backup_failures;
 
-static int  write_all(int, const void *, size_t);
-static int  read_full(int, void *, size_t, size_t *);
-static int  sink_put(struct sink *, const void *, size_t);
-static int  enc_record(struct enc *, int final);
-static int  enc_bytes(struct enc *, const void *, size_t);
-static int  enc_put(struct enc *, const void *, size_t, int finish);
-static int  encode(int, struct sink *, int, const unsigned char *);
-static int  dec_put(struct dec *, const void *, size_t);
-static int  decode(int, struct sink *, const unsigned char *, int *, int *,
-     char *, size_t);
-static int  check_copy(const char *, int, struct backup_info *, char *,
-     size_t);
+static int write_all(int, const void *, size_t);
+static int read_full(int, void *, size_t, size_t *);
+static int sink_put(struct sink *, const void *, size_t);
+static int enc_record(struct enc *, int final);
+static int enc_bytes(struct enc *, const void *, size_t);
+static int enc_put(struct enc *, const void *, size_t, int finish);
+static int encode(int, struct sink *, int, const unsigned char *);
+static int dec_put(struct dec *, const void *, size_t);
+static int decode(
+    int, struct sink *, const unsigned char *, int *, int *, char *, size_t);
+static int  check_copy(const char *, int, struct backup_info *, char *, size_t);
 static int  hash_file(int, unsigned char[32]);
 static int  temp_beside(const char *, const char *, char *, size_t);
 static int  put_in_place(const char *, const char *, int);
@@ -147,9 +146,9 @@ sink_put(struct sink *s, const void *p, size_t n)
 static int
 enc_record(struct enc *e, int final)
 {
-	unsigned char	   *c, len[4];
-	unsigned long long  clen;
-	int		    rc;
+	unsigned char	  *c, len[4];
+	unsigned long long clen;
+	int		   rc;
 
 	if ((c = malloc(e->nrec + ABYTES)) == NULL)
 		return (ERR_NOMEM);
@@ -210,10 +209,11 @@ enc_put(struct enc *e, const void *p, size_t n, int finish)
 			zrc = deflate(&e->z, finish ? Z_FINISH : Z_NO_FLUSH);
 			if (zrc == Z_STREAM_ERROR)
 				return (ERR_INTERNAL);
-			if ((rc = enc_bytes(e, out,
-				 sizeof(out) - e->z.avail_out)) != OK)
+			if ((rc = enc_bytes(
+				 e, out, sizeof(out) - e->z.avail_out)) != OK)
 				return (rc);
-		} while (e->z.avail_out == 0 || (finish && zrc != Z_STREAM_END));
+		} while (
+		    e->z.avail_out == 0 || (finish && zrc != Z_STREAM_END));
 	}
 	if (finish && e->encrypt)
 		return (enc_record(e, 1));
@@ -233,8 +233,9 @@ encode(int in, struct sink *out, int gzip, const unsigned char *key)
 	e.out = out;
 	e.gzip = gzip;
 	e.encrypt = key != NULL;
-	if (gzip && deflateInit2(&e.z, 6, Z_DEFLATED, 15 + 16, 8,
-			Z_DEFAULT_STRATEGY) != Z_OK)
+	if (gzip &&
+	    deflateInit2(&e.z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+		Z_OK)
 		return (ERR_NOMEM);
 	if (e.encrypt) {
 		memcpy(e.head, MAGIC, MAGIC_LEN);
@@ -285,8 +286,8 @@ dec_put(struct dec *d, const void *p, size_t n)
 		zrc = inflate(&d->z, Z_NO_FLUSH);
 		if (zrc != Z_OK && zrc != Z_STREAM_END)
 			return (ERR_MALFORMED);
-		if ((rc = sink_put(d->out, out, sizeof(out) - d->z.avail_out)) !=
-		    OK)
+		if ((rc = sink_put(
+			 d->out, out, sizeof(out) - d->z.avail_out)) != OK)
 			return (rc);
 		if (zrc == Z_STREAM_END)
 			d->gzip_done = 1;
@@ -304,12 +305,12 @@ decode(int in, struct sink *out, const unsigned char *key, int *gzip,
     int *encrypted, char *err, size_t errlen)
 {
 	crypto_secretstream_xchacha20poly1305_state st;
-	unsigned char  head[HEAD_LEN + SS_HEADER], len[4], *c = NULL, *m = NULL;
-	unsigned char  buf[IO_CHUNK], tag = 0;
+	unsigned char head[HEAD_LEN + SS_HEADER], len[4], *c = NULL, *m = NULL;
+	unsigned char buf[IO_CHUNK], tag = 0;
 	unsigned long long mlen;
-	struct dec     d;
-	size_t	       got, clen;
-	int	       rc;
+	struct dec	   d;
+	size_t		   got, clen;
+	int		   rc;
 
 	memset(&d, 0, sizeof(d));
 	d.out = out;
@@ -354,7 +355,8 @@ decode(int in, struct sink *out, const unsigned char *key, int *gzip,
 		if ((rc = dec_put(&d, head, got)) != OK)
 			goto bad;
 		do {
-			if ((rc = read_full(in, buf, sizeof(buf), &got)) != OK ||
+			if ((rc = read_full(in, buf, sizeof(buf), &got)) !=
+				OK ||
 			    (rc = dec_put(&d, buf, got)) != OK)
 				goto bad;
 		} while (got == sizeof(buf));
@@ -371,7 +373,8 @@ decode(int in, struct sink *out, const unsigned char *key, int *gzip,
 			goto out;
 		clen = (size_t)len[0] << 24 | (size_t)len[1] << 16 |
 		    (size_t)len[2] << 8 | len[3];
-		if (got != 4 || clen < ABYTES || clen > BACKUP_RECORD + ABYTES) {
+		if (got != 4 || clen < ABYTES ||
+		    clen > BACKUP_RECORD + ABYTES) {
 			snprintf(err, errlen, "it is cut short or damaged");
 			rc = ERR_INVALID;
 			goto out;
@@ -379,8 +382,8 @@ decode(int in, struct sink *out, const unsigned char *key, int *gzip,
 		if ((rc = read_full(in, c, clen, &got)) != OK)
 			goto out;
 		if (got != clen ||
-		    crypto_secretstream_xchacha20poly1305_pull(&st, m, &mlen,
-			&tag, c, clen, head, HEAD_LEN) != 0) {
+		    crypto_secretstream_xchacha20poly1305_pull(
+			&st, m, &mlen, &tag, c, clen, head, HEAD_LEN) != 0) {
 			snprintf(err, errlen,
 			    "it does not open under this key (another key, or "
 			    "the file was changed or cut short)");
@@ -395,8 +398,9 @@ decode(int in, struct sink *out, const unsigned char *key, int *gzip,
 	rc = got != 0 || (d.gzip && !d.gzip_done) ? ERR_MALFORMED : OK;
 bad:
 	if (rc == ERR_MALFORMED)
-		snprintf(err, errlen, "it is damaged (its gzip data does not "
-				      "decompress, or is cut short)");
+		snprintf(err, errlen,
+		    "it is damaged (its gzip data does not "
+		    "decompress, or is cut short)");
 	else if (rc == ERR_TOO_LARGE)
 		snprintf(err, errlen, "it decodes to more than %lld bytes",
 		    (long long)out->max);
@@ -438,15 +442,16 @@ check_copy(const char *path, int writable, struct backup_info *bi, char *err,
 	    sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) !=
 		SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_ROW) {
-		snprintf(err, errlen, "it cannot be read as an SQLite database "
-				      "(%s)",
+		snprintf(err, errlen,
+		    "it cannot be read as an SQLite database "
+		    "(%s)",
 		    db != NULL ? sqlite3_errmsg(db) : "out of memory");
 		goto out;
 	}
 	if ((t = (const char *)sqlite3_column_text(st, 0)) == NULL ||
 	    strcmp(t, "ok") != 0) {
-		snprintf(err, errlen,
-		    "its integrity check fails: %.200s", t != NULL ? t : "");
+		snprintf(err, errlen, "its integrity check fails: %.200s",
+		    t != NULL ? t : "");
 		goto out;
 	}
 	sqlite3_finalize(st);
@@ -641,8 +646,9 @@ backup_write(struct store *db, const char *path, const struct backup_opts *o,
 		}
 		crypto_generichash_final(&h, got, sizeof(got));
 		if (sodium_memcmp(want, got, sizeof(want)) != 0) {
-			snprintf(err, errlen, "what was written does not read "
-					      "back as the copy checked");
+			snprintf(err, errlen,
+			    "what was written does not read "
+			    "back as the copy checked");
 			rc = ERR_IO;
 			goto out;
 		}
@@ -757,8 +763,8 @@ backup_restore(struct store *db, const char *path, const unsigned char *key,
 		    "first)");
 		break;
 	default:
-		snprintf(err, errlen, "loading it failed (%s; the log says more)",
-		    err_code(rc));
+		snprintf(err, errlen,
+		    "loading it failed (%s; the log says more)", err_code(rc));
 		break;
 	}
 out:
@@ -772,8 +778,8 @@ out:
 }
 
 int
-backup_key_load(const char *path, unsigned char key[BACKUP_KEY_LEN],
-    char *err, size_t errlen)
+backup_key_load(const char *path, unsigned char key[BACKUP_KEY_LEN], char *err,
+    size_t errlen)
 {
 	char	    hex[2 * BACKUP_KEY_LEN + 3];
 	struct stat sb;
@@ -781,8 +787,8 @@ backup_key_load(const char *path, unsigned char key[BACKUP_KEY_LEN],
 	int	    fd, rc = ERR_CONFIG;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		snprintf(err, errlen,
-		    "backup key: cannot read %s: %s%s", path, strerror(errno),
+		snprintf(err, errlen, "backup key: cannot read %s: %s%s", path,
+		    strerror(errno),
 		    errno == ENOENT ? " (make one: umask 077; od -An -tx1 "
 				      "-N32 /dev/urandom | tr -d ' \\n' > "
 				      "KEYFILE; keep it apart from the "
@@ -984,7 +990,9 @@ backup_job(struct store *db, const struct job *j, char *err)
 	    "%s/" BACKUP_PREFIX "%04d%02d%02dT%02d%02d%02d%03dZ.db%s",
 	    config.backup_dir, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
 	    tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(now % 1000),
-	    o.key != NULL ? ".enc" : o.compress ? ".gz" : "");
+	    o.key != NULL    ? ".enc"
+		: o.compress ? ".gz"
+			     : "");
 	if ((rc = backup_write(db, path, &o, &bi, why, sizeof(why))) != OK)
 		goto out;
 	if (prune(config.backup_dir, config.backup_keep, &pruned) != OK)

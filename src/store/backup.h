@@ -39,8 +39,8 @@ struct job;
 
 struct backup_opts {
 	int		     compress;
-	const unsigned char *key; /* BACKUP_KEY_LEN bytes; NULL = plain */
-	int		     force;   /* replace the file when it exists */
+	const unsigned char *key;   /* BACKUP_KEY_LEN bytes; NULL = plain */
+	int		     force; /* replace the file when it exists */
 	/* pages left, pages in all, arg; NULL = none */
 	void (*progress)(int left, int total, void *arg);
 	void *arg;
@@ -50,9 +50,9 @@ struct backup_info {
 	int64_t db_bytes;   /* the database copied */
 	int64_t file_bytes; /* the file written or read */
 	int	compressed, encrypted;
-	int	migrations; /* applied in the copy */
-	int	pending;    /* this carebase's migrations the copy lacks */
-	int	unknown;    /* the copy's migrations this carebase lacks */
+	int	migrations;  /* applied in the copy */
+	int	pending;     /* this carebase's migrations the copy lacks */
+	int	unknown;     /* the copy's migrations this carebase lacks */
 	char	newest[128]; /* newest migration in the copy; "" = none */
 };
 
@@ -90,8 +90,8 @@ int backup_schedule(struct store *, char *err, size_t errlen);
 int backup_job(struct store *, const struct job *, char *err);
 
 struct backup_stats {
-	uint64_t runs;	   /* scheduled runs in this process */
-	uint64_t failures; /* of them, failed */
+	uint64_t runs;	     /* scheduled runs in this process */
+	uint64_t failures;   /* of them, failed */
 	int64_t	 last_ok_ms; /* newest backup in backup_dir; -1 = none */
 };
 void backup_stats(struct backup_stats *);

@@ -465,8 +465,8 @@ migrate_history_free(struct migrate_row *rows, size_t n)
 }
 
 int
-migrate_down_names(struct store *s, const char *const *names, size_t nnames,
-    int *reverted)
+migrate_down_names(
+    struct store *s, const char *const *names, size_t nnames, int *reverted)
 {
 	const struct migration *list, *m;
 	struct step_ctx		ctx;
@@ -494,8 +494,8 @@ migrate_down_names(struct store *s, const char *const *names, size_t nnames,
 			return (rc);
 		}
 		if (ctx.done) {
-			log_info("event=migrated direction=down name=%s",
-			    m->name);
+			log_info(
+			    "event=migrated direction=down name=%s", m->name);
 			(*reverted)++;
 		}
 	}

@@ -67,11 +67,11 @@ static int64_t	    sq_col_int64(struct stmt *, int);
 static double	    sq_col_double(struct stmt *, int);
 static const void  *sq_col_blob(struct stmt *, int, size_t *);
 static int	    sq_backup(
-    struct conn *, const char *, void (*)(int, int, void *), void *);
-static void	    sq_private(const char *);
-static int	    sq_restore(struct conn *, const char *, int);
-static int	    sq_tables(sqlite3 *, int64_t *);
-static int	    sq_checkpoint(struct conn *);
+	     struct conn *, const char *, void (*)(int, int, void *), void *);
+static void sq_private(const char *);
+static int  sq_restore(struct conn *, const char *, int);
+static int  sq_tables(sqlite3 *, int64_t *);
+static int  sq_checkpoint(struct conn *);
 
 const struct store_ops store_sqlite_ops = {
 	.one_writer = 1,
@@ -525,8 +525,8 @@ sq_col_blob(struct stmt *st, int i, size_t *len)
  * all) when given.
  */
 static int
-sq_backup(struct conn *c, const char *path,
-    void (*progress)(int, int, void *), void *arg)
+sq_backup(struct conn *c, const char *path, void (*progress)(int, int, void *),
+    void *arg)
 {
 	sqlite3	       *dst = NULL, *db = SCONN(c)->db;
 	sqlite3_backup *b;
@@ -539,9 +539,8 @@ sq_backup(struct conn *c, const char *path,
 		goto out;
 	}
 	unlink(tmp);
-	if ((src = sqlite3_exec(db,
-		 "BEGIN; SELECT count(*) FROM sqlite_master", NULL, NULL,
-		 NULL)) != SQLITE_OK) {
+	if ((src = sqlite3_exec(db, "BEGIN; SELECT count(*) FROM sqlite_master",
+		 NULL, NULL, NULL)) != SQLITE_OK) {
 		rc = sq_status(db, src, "backup_snapshot");
 		goto out;
 	}

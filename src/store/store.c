@@ -660,7 +660,7 @@ store_backup(struct store *s, const char *path)
 
 int
 store_backup_watch(struct store *s, const char *path,
-    void (*progress)(int, int, void *), void *arg)
+    void (*progress)(int, int, void *), void   *arg)
 {
 	struct timespec ts;
 	struct conn    *c;

@@ -560,6 +560,7 @@ def test_scheduled_backups_are_kept_pruned_logged_and_counted(start_server, make
     wait_until(lambda: metric(s.metrics(), "carebase_backup_failures_total") == 1,
                timeout=10, what="the failure counted")
     assert metric(s.metrics(), "carebase_backup_runs_total") == 4
+    assert s.db.count("failed_jobs", "kind = 'backup.run'") == 1   # not retried
     assert len(os.listdir(folder)) == 2
 
 
