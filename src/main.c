@@ -383,7 +383,7 @@ cmd_usage(FILE *fp)
 	    "       carebase help COMMAND | carebase COMMAND --help | "
 	    "carebase --version\n\n");
 	for (i = 0; i < NELEM(cmds); i++)
-		fprintf(fp, "  %-10s %s\n", cmds[i].name, cmds[i].help);
+		fprintf(fp, "  %s\n      %s\n", cmds[i].usage, cmds[i].help);
 	fprintf(fp,
 	    "\nEvery configuration key is also read from CAREBASE_<KEY> and "
 	    "taken as a flag\n(--port=8080 or --port 8080); `carebase config` "
@@ -535,9 +535,9 @@ schema_check(struct store *db, const struct cmd *c)
 		rc = there ? migrate_current(db) : ERR_UNAVAILABLE;
 	if (rc == ERR_UNAVAILABLE)
 		fprintf(stderr,
-		    "carebase: the database has migrations pending (`carebase "
-		    "migrate status` lists them): run `carebase migrate` "
-		    "first, then `carebase %s` again\n",
+		    "carebase: migrations are pending on this database "
+		    "(`carebase migrate status` lists them): run `carebase "
+		    "migrate` first, then `carebase %s` again\n",
 		    c->name);
 	else if (rc != OK)
 		fprintf(stderr,

@@ -46,7 +46,8 @@ static const struct config_entry config_table[] = {
 	{ "env", CT_ENUM, S(env), "development", 0, 0, "development|production",
 	    0,
 	    "deployment kind; production requires a master key file and an "
-	    "erasure journal" },
+	    "erasure journal, the OWASP password cost, and --force for "
+	    "`migrate down`" },
 	{ "listen", CT_STRING, S(listen), "127.0.0.1", 0, 0, NULL, 0,
 	    "address to listen on" },
 	{ "port", CT_INT, S(port), "8080", 0, 65535, NULL, 0,
