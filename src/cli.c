@@ -20,9 +20,12 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/netaddr.h"
 #include "core/pdf_font.h"
 #include "core/util.h"
 #include "http/http.h"
+#include "module.h"
+#include "modules.h"
 #include "ops/inbox.h"
 #include "ops/ops.h"
 #include "people/people.h"
@@ -40,6 +43,7 @@ static const char *flag_value(int, char **, const char *);
 static int	   fonts_check(void);
 static int	   erasures_start(struct store *, int);
 static void	   signals_block(sigset_t *);
+static void	   modules_stop(void);
 static int	   jobs_list_failed(struct store *);
 static int	   mail_test_tx(struct tx *, void *);
 static int	   migrate_down_cli(struct store *, int, char **);
@@ -141,11 +145,25 @@ signals_block(sigset_t *set)
 	pthread_sigmask(SIG_BLOCK, set, NULL);
 }
 
+/* Once no request is answered: what modules keep to write later. */
+static void
+modules_stop(void)
+{
+	const struct module *const *modules;
+	size_t			    i, n;
+
+	modules = modules_all(&n);
+	for (i = 0; i < n; i++)
+		if (modules[i]->stop != NULL)
+			modules[i]->stop();
+}
+
 int
 cli_serve(struct store *db, int argc, char **argv)
 {
 	struct http_server_opts o;
 	struct http_server     *srv = NULL;
+	enum netaddr_log	log_ip;
 	struct job_runner      *runner = NULL;
 	sigset_t		set;
 	long			cores;
@@ -187,6 +205,9 @@ cli_serve(struct store *db, int argc, char **argv)
 	o.min_body_rate = (int)config.min_body_rate;
 	o.body_inflight_max = (size_t)config.body_inflight_max;
 	o.body_inflight_per_client = (size_t)config.body_inflight_per_client;
+	o.log_ip = netaddr_log_parse(config.log_ip, &log_ip) == OK
+	    ? (int)log_ip
+	    : NETADDR_LOG_TRUNCATED;
 	o.db = db;
 	if ((rc = http_server_start(&o, &srv)) != OK) {
 		log_buffer_stop(); /* what was logged comes first */
@@ -205,6 +226,7 @@ cli_serve(struct store *db, int argc, char **argv)
 	    (rc = jobs_runner_start(db, (int)config.job_workers, &runner)) !=
 		OK) {
 		http_server_stop(srv, 0);
+		modules_stop();
 		log_buffer_stop();
 		fprintf(stderr, "carebase: cannot start job workers: %s\n",
 		    err_code(rc));
@@ -226,6 +248,7 @@ cli_serve(struct store *db, int argc, char **argv)
 	log_info(
 	    "event=shutdown signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	http_server_stop(srv, (int)config.shutdown_timeout_s);
+	modules_stop();
 	jobs_runner_stop(runner);
 	log_info("event=stopped");
 	log_buffer_stop();

@@ -45,6 +45,10 @@ struct module {
 	/* Demo data for `carebase seed`, once (a second seed adds nothing);
 	 * prints what it made. May be NULL. */
 	int (*seed)(struct store *, struct seed_accounts *);
+	/* May be NULL. Run by `carebase serve` once it answers no more
+	 * requests, before the database closes: what the module keeps in
+	 * memory to write later is written, its threads end. */
+	void (*stop)(void);
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

@@ -6,7 +6,7 @@
 DO $$
 BEGIN
 	IF EXISTS (SELECT 1 FROM refunds WHERE method <> 'stripe' OR cause = 'payment_mismatch') THEN
-		RAISE EXCEPTION 'migration 0022 down refused: manual or payment_mismatch refunds exist, which 0021 has no place for and their payments count; settle them first';
+		RAISE EXCEPTION 'migration 0022 down refused: manual or payment_mismatch refunds exist, which 0021 has no place for and their payments count; it runs only once no such refund row is left (completing or rejecting them does not make way)';
 	END IF;
 END
 $$;

@@ -8,7 +8,7 @@
 CREATE TEMP TABLE m0022_down_guard (n INTEGER);
 CREATE TEMP TRIGGER m0022_down_guard BEFORE INSERT ON m0022_down_guard
 BEGIN
-	SELECT RAISE(ABORT, 'migration 0022 down refused: manual or payment_mismatch refunds exist, which 0021 has no place for and their payments count; settle them first');
+	SELECT RAISE(ABORT, 'migration 0022 down refused: manual or payment_mismatch refunds exist, which 0021 has no place for and their payments count; it runs only once no such refund row is left (completing or rejecting them does not make way)');
 END;
 INSERT INTO m0022_down_guard SELECT 1 WHERE EXISTS (SELECT 1 FROM refunds
 	WHERE method <> 'stripe' OR cause = 'payment_mismatch');

@@ -16,7 +16,9 @@
  * an irregular block (rate_mhz 0) carries a timestamps payload too. A new
  * batch that continues a channel's last block (same rate, its first sample
  * within half a sample period of the time the segment expects next) joins
- * that segment: the last block, when short, is decoded, filled up to
+ * that segment, its samples taking the segment's times (moved by at most
+ * half a period: blocks.c tail_joins): the last block, when short, is
+ * decoded, filled up to
  * CODEC_BLOCK_DEFAULT and re-encoded, so blocks stay full however small
  * the batches. Irregular channels do the same when the new times follow
  * the last block's.

@@ -193,7 +193,22 @@ blocks_discard(struct tx *tx, const char *recording_id)
 
 /* Append */
 
-/* Does the batch's channel continue the segment of the last block? */
+/*
+ * Does the batch's channel continue the segment of the last block? A
+ * regular one does when it has the segment's rate and its t0 lies within
+ * half a sample period, either way, of the time the segment expects its
+ * next sample at. It then joins the segment's grid: its samples take the
+ * segment's times (blocks_append numbers them on from the last), each
+ * moved by the same amount, the distance from its t0, so at most half a
+ * period and never onto another sample's time; nothing is dropped. That
+ * is what keeps a device's stream one segment when each batch's t0 is
+ * its first sample's time rounded to the ms (t0 is whole ms): at up to
+ * 1 kHz the rounding is within half a period. Further off (a gap, a
+ * restart, a batch sent again, or above 1 kHz a t0 the ms cannot say)
+ * the batch starts a segment of its own at its own t0, not moved. An
+ * irregular channel continues when its first time is not before the
+ * last block's last; its times are its own either way.
+ */
 static int
 tail_joins(const struct tail *t, const struct points_channel *ch)
 {

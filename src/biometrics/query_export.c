@@ -4,7 +4,8 @@
  * per time with a column per channel, and /export.edf, every regular
  * channel's samples as EDF+ with annotations that say which slots of its
  * data records were recorded (points_edf.c writes them), from the first
- * sample, each at its recorded time (rq_edf_answer), at most
+ * sample or the last point before it on every channel's grid, each
+ * sample at its recorded time (rq_edf_answer), at most
  * BIO_EXPORT_MAX samples (422 TOO_MANY_POINTS past it).
  */
 #include <stdio.h>
@@ -22,8 +23,20 @@
 
 __extension__ typedef __int128 i128;
 
+/* Where the window's first sample lies in its segment (origin_block). */
+struct origin {
+	int64_t t_us;  /* the sample */
+	int64_t t0_ms; /* its segment's start */
+	int64_t k;     /* its index in the segment */
+};
+
 static int     export_channels(struct rq *, struct channel_info **, size_t *);
 static int64_t edf_slot(int64_t, int64_t, uint32_t, int64_t *);
+static int     origin_block(const struct block *, void *);
+static int     edf_anchor(struct rq *, struct tx *, const struct channel_info *,
+	int64_t, uint32_t, int64_t *);
+static void    t_ms_text(int64_t, char *, size_t);
+static uint32_t gcd32(uint32_t, uint32_t);
 
 /* The channels an export reads: ?channel= or every one. */
 static int
@@ -94,11 +107,13 @@ rq_csv_rows(struct rq *q, const char *channel, const struct series *s)
 /*
  * How far a sample's recorded time may lie from its EDF slot's time, in
  * ns: under 1 us. Recorded times are given to the microsecond, floored
- * (points_time_us), and so is the first sample's, where the slots start:
- * a sample of a regular series lies within 1 us of its slot, never on
- * another. One further off is not on the series' grid (a segment that
- * started afresh, after a gap, at its own time): EDF+C cannot hold it
- * where it was recorded, and it is not moved there (422 EDF_UNSUPPORTED).
+ * (points_time_us), and so is the anchor where the slots start (a point
+ * of the same exact grid, edf_anchor): a sample of a regular series lies
+ * within 1 us of its slot, never on another. One further off is not on
+ * the series' grid (a segment that started afresh, after a gap, at its
+ * own time, or a channel started apart from the others): EDF+C cannot
+ * hold it where it was recorded, and it is not moved there (422
+ * EDF_UNSUPPORTED).
  */
 #define EDF_SLOT_TOL_NS 1000
 
@@ -125,12 +140,98 @@ edf_slot(int64_t t_us, int64_t anchor_us, uint32_t rate_mhz, int64_t *off_ns)
 	return ((int64_t)q);
 }
 
+/* Stops a scan at the block looked for (blocks_scan returns it). */
+#define ORIGIN_FOUND ERR_CONFLICT
+
+/* The block of the segment that holds o->t_us (on its grid, within
+ * EDF_SLOT_TOL_NS), and the sample's index in it. */
+static int
+origin_block(const struct block *b, void *arg)
+{
+	struct origin *o = arg;
+	int64_t	       k, off;
+
+	if (b->rate_mhz == 0 || b->count == 0)
+		return (OK);
+	k = edf_slot(o->t_us, b->t0_ms * 1000, b->rate_mhz, &off);
+	if (off >= EDF_SLOT_TOL_NS || k < (int64_t)b->first ||
+	    k >= (int64_t)(b->first + b->count))
+		return (OK);
+	o->t0_ms = b->t0_ms;
+	o->k = k;
+	return (ORIGIN_FOUND);
+}
+
 /*
- * EDF's slots start at the window's first sample (the earliest of every
- * regular channel's first): the header holds its second, and the first
- * data record's time-keeping TAL the rest (points_edf offset_us), so no
- * sample is moved to a whole second. Each sample goes to its slot, which
- * lies within EDF_SLOT_TOL_NS of its recorded time (further: 422); the
+ * The time EDF's slots count from, in us, into *anchor: a point on the
+ * grid of every channel, at or before the window's first sample
+ * (first_us, of channel e). Channels sampled on one clock from one start
+ * (sent together) meet on each other's grids every common period, 1 /
+ * the gcd of their rates (g, mHz: 0.25 s for 256 and 100 Hz; a sample
+ * period for one rate), from their segment's start: the anchor is the
+ * last such meeting at or before the first sample, the start of
+ * first_us's segment stepped by whole common periods. For one channel, or
+ * channels of one rate, it is the first sample itself. Slot k of a
+ * channel at rate r lies k / r after it, and each of the channel's
+ * samples within 1 us of its slot (both are the same exact grid floored
+ * to the us); the caller refuses, saying why, a sample that is not.
+ */
+static int
+edf_anchor(struct rq *q, struct tx *tx, const struct channel_info *e,
+    int64_t first_us, uint32_t g, int64_t *anchor)
+{
+	struct origin o;
+	int	      rc;
+
+	*anchor = first_us;
+	memset(&o, 0, sizeof(o));
+	o.t_us = first_us;
+	rc = blocks_scan(tx, q->id, e->name, q->from, q->to, origin_block, &o);
+	if (rc != ORIGIN_FOUND)
+		return (rc); /* OK: not found (it was read from these blocks) */
+	if (g == 0 || e->rate_mhz % g != 0)
+		return (OK);
+	*anchor = points_time_us(
+	    o.t0_ms, g, (uint64_t)(o.k / (int64_t)(e->rate_mhz / g)));
+	return (OK);
+}
+
+static uint32_t
+gcd32(uint32_t a, uint32_t b)
+{
+	uint32_t t;
+
+	while (b != 0) {
+		t = a % b;
+		a = b;
+		b = t;
+	}
+	return (a);
+}
+
+/* A time in us as CSV's t_ms gives it ("1772359205010.000"). */
+static void
+t_ms_text(int64_t t_us, char *out, size_t len)
+{
+	int64_t ms = blocks_floor_div(t_us, 1000);
+
+	snprintf(out, len, "t_ms %lld.%03lld", (long long)ms,
+	    (long long)(t_us - ms * 1000));
+}
+
+/*
+ * EDF's slots start at the anchor (edf_anchor: the window's first sample,
+ * or the last point before it that every channel's grid shares): the
+ * header holds its second, and the first data record's time-keeping TAL
+ * the rest (points_edf offset_us), so no sample is moved to a whole
+ * second. Each sample goes to its slot, which lies within EDF_SLOT_TOL_NS
+ * of its recorded time; a sample further off is refused (422
+ * EDF_UNSUPPORTED), saying whether its channel was recorded apart (a
+ * segment off the grid of the channel's first sample) or the channels
+ * are offset from each other (each on a grid of its own, which EDF+C's
+ * one start cannot hold). Two samples of a channel in one slot (batches
+ * whose times overlap) are refused too (422 EDF_OVERLAPPING_SAMPLES): a
+ * signal holds one value a slot, and neither is dropped in silence. The
  * slots no sample lands in (before a channel's first, in a gap, after its
  * last) are marked missing and written as EDF's reserved gap value. The
  * records cover the window and every slot that holds a sample.
@@ -147,7 +248,9 @@ rq_edf_answer(struct rq *q, struct tx *tx)
 	uint8_t			**missing = NULL;
 	char			  why[256], at[40];
 	size_t			  i, j, n, nreg = 0, total = 0;
-	int64_t			  idx, nd, start, anchor = INT64_MAX, off;
+	size_t			  e = 0;
+	int64_t			  idx, nd, start, anchor = INT64_MAX, off, own;
+	uint32_t		  g = 0;
 	int			  rc;
 
 	if ((rc = export_channels(q, &c, &n)) != OK)
@@ -197,11 +300,16 @@ rq_edf_answer(struct rq *q, struct tx *tx)
 		if (rc != OK)
 			goto out;
 		total += ser[i].n;
-		if (ser[i].n > 0 && ser[i].t_us[0] < anchor)
+		if (ser[i].n > 0 && ser[i].t_us[0] < anchor) {
 			anchor = ser[i].t_us[0];
+			e = i;
+		}
+		g = gcd32(g, reg[i]->rate_mhz);
 	}
 	if (anchor == INT64_MAX)
 		anchor = q->from * 1000; /* no sample: the window's start */
+	else if ((rc = edf_anchor(q, tx, reg[e], anchor, g, &anchor)) != OK)
+		goto out;
 	start = blocks_floor_div(anchor, 1000000) * 1000;
 	total = 0;
 	for (i = 0; i < nreg; i++) {
@@ -209,14 +317,30 @@ rq_edf_answer(struct rq *q, struct tx *tx)
 		for (j = 0; j < ser[i].n; j++) {
 			idx = edf_slot(
 			    ser[i].t_us[j], anchor, reg[i]->rate_mhz, &off);
-			if (off >= EDF_SLOT_TOL_NS) {
-				/* Its time as CSV's t_ms gives it. */
-				snprintf(at, sizeof(at), "t_ms %lld.%03lld",
-				    (long long)blocks_floor_div(
-					ser[i].t_us[j], 1000),
-				    (long long)(ser[i].t_us[j] -
-					blocks_floor_div(ser[i].t_us[j], 1000) *
-					    1000));
+			if (off < EDF_SLOT_TOL_NS) {
+				if (idx + 1 > nd)
+					nd = idx + 1;
+				continue;
+			}
+			t_ms_text(ser[i].t_us[j], at, sizeof(at));
+			/* On the grid of its channel's first sample: the
+			 * channels are offset from each other. */
+			edf_slot(ser[i].t_us[j], ser[i].t_us[0],
+			    reg[i]->rate_mhz, &own);
+			if (own < EDF_SLOT_TOL_NS)
+				http_problem(q->req, ERR_INVALID,
+				    "EDF_UNSUPPORTED",
+				    "The window cannot be written as EDF: "
+				    "channel %s's samples lie %lld ns off the "
+				    "grid channel %s's start on (from its "
+				    "sample at %s; the channels were not "
+				    "sampled from one start on one clock), and "
+				    "EDF+C starts every signal at one time: "
+				    "export each channel on its own "
+				    "(?channel=%s), or as CSV.",
+				    reg[i]->name, (long long)off, reg[e]->name,
+				    at, reg[i]->name);
+			else
 				http_problem(q->req, ERR_INVALID,
 				    "EDF_UNSUPPORTED",
 				    "The window cannot be written as EDF: "
@@ -225,12 +349,9 @@ rq_edf_answer(struct rq *q, struct tx *tx)
 				    "starts (a segment recorded apart): "
 				    "export it as CSV, or each part in a "
 				    "window of its own.",
-				    reg[i]->name, at, (long long)off);
-				rc = ERR_INVALID;
-				goto out;
-			}
-			if (idx + 1 > nd)
-				nd = idx + 1;
+				    reg[i]->name, at, (long long)own);
+			rc = ERR_INVALID;
+			goto out;
 		}
 		if ((size_t)nd > BIO_EXPORT_MAX - total) {
 			rc = rq_too_many(q, BIO_EXPORT_MAX);
@@ -252,13 +373,28 @@ rq_edf_answer(struct rq *q, struct tx *tx)
 				sig[i].count_min = ser[i].v[j];
 			if (ser[i].v[j] > sig[i].count_max)
 				sig[i].count_max = ser[i].v[j];
-			/* In time order: of two in one slot, the later. */
 			idx = edf_slot(
 			    ser[i].t_us[j], anchor, reg[i]->rate_mhz, &off);
-			if (idx >= 0 && idx < nd && dense[i] != NULL) {
-				dense[i][idx] = ser[i].v[j];
-				missing[i][idx] = 0;
+			if (idx < 0 || idx >= nd || dense[i] == NULL)
+				continue;
+			if (!missing[i][idx]) {
+				/* A slot holds one value: keep neither over
+				 * the other. */
+				t_ms_text(ser[i].t_us[j], at, sizeof(at));
+				http_problem(q->req, ERR_INVALID,
+				    "EDF_OVERLAPPING_SAMPLES",
+				    "The window cannot be written as EDF: "
+				    "channel %s holds two samples at %s "
+				    "(batches whose times overlap), and an EDF "
+				    "signal holds one value a sample time: "
+				    "export it as CSV, which lists both, or a "
+				    "window without the overlap.",
+				    reg[i]->name, at);
+				rc = ERR_INVALID;
+				goto out;
 			}
+			dense[i][idx] = ser[i].v[j];
+			missing[i][idx] = 0;
 		}
 		q->points += (int64_t)ser[i].n;
 		sig[i].channel = reg[i]->name;

@@ -108,6 +108,10 @@ static const struct config_entry config_table[] = {
 	{ "log_flush_ms", CT_INT, S(log_flush_ms), "100", 0, 10000, NULL, 0,
 	    "serve/worker write info lines in batches this often (0 = each "
 	    "line)" },
+	{ "log_ip", CT_ENUM, S(log_ip), "truncated", 0, 0,
+	    "none|truncated|full", 0,
+	    "the client address in each request's log line: none, its "
+	    "network (IPv4 /24, IPv6 /48) or whole" },
 	{ "master_key_file", CT_STRING, S(master_key_file), "var/master.key", 0,
 	    0, NULL, 0,
 	    "32-byte master key (hex); generated in development if missing" },
@@ -234,6 +238,10 @@ static const struct config_entry config_table[] = {
 	    3600, 7776000, NULL, 0,
 	    "how long a family invitation stays open (it can be accepted, "
 	    "and counts against family_invites_max)" },
+	{ "family_refusal_path", CT_STRING, S(family_refusal_path),
+	    "/not-me?token=", 0, 0, NULL, 0,
+	    "appended to public_url, then the token, in a child's welcome "
+	    "mail: the address's owner refuses it (family_invite_ttl_s)" },
 	{ "password_opslimit", CT_INT, S(password_opslimit), "3", 1, 20, NULL,
 	    0,
 	    "argon2id passes (OWASP minimum 2, enforced in production); "
@@ -290,6 +298,10 @@ static const struct config_entry config_table[] = {
 	    600000, NULL, 0,
 	    "how long a profile push waits after a change, so a burst "
 	    "of changes makes one push" },
+	{ "course_chat_page", CT_INT, S(course_chat_page), "200", 1, 10000,
+	    NULL, 0,
+	    "learners one run of the job learning.course_chat looks at; a "
+	    "full page queues the next run" },
 	{ "simplybook_webhook_secret", CT_STRING, S(simplybook_webhook_secret),
 	    "", 0, 0, NULL, 1,
 	    "booking webhook token, sent as X-Simplybook-Token "
@@ -355,6 +367,15 @@ static const struct config_entry config_table[] = {
 	    "48", 0, 8760, NULL, 0,
 	    "no refund inside this many hours of the start (staff may "
 	    "override with a reason)" },
+	{ "sms_url", CT_STRING, S(sms_url), "", 0, 0, NULL, 0,
+	    "SMS provider endpoint (an http(s) URL): notifications are POSTed "
+	    "to it as JSON {to, from, body} (empty = no SMS is sent)" },
+	{ "sms_token", CT_STRING, S(sms_token), "", 0, 0, NULL, 1,
+	    "the SMS provider's credential, sent as Authorization: Bearer" },
+	{ "sms_sender", CT_STRING, S(sms_sender), "carebase", 0, 0, NULL, 0,
+	    "the sender id or E.164 number SMS come from" },
+	{ "sms_timeout_s", CT_INT, S(sms_timeout_s), "10", 1, 60, NULL, 0,
+	    "an SMS request's timeout (connect and transfer)" },
 };
 
 #define CONFIG_COUNT   (sizeof(config_table) / sizeof(config_table[0]))
@@ -372,6 +393,7 @@ static int	   consent_ages_check(const char *, char *, size_t);
 static int	   booking_cancel_check(char *, size_t);
 static int	   url_check(const char *, const char *, char *, size_t);
 static int	   training_payments_check(char *, size_t);
+static int	   sms_check(char *, size_t);
 static int	   password_cost_check(char *, size_t);
 static int	   listen_check(char *, size_t);
 static const char *config_source(const char *);
@@ -475,6 +497,28 @@ training_payments_check(char *err, size_t errlen)
 		    "training_refund_full_days (%lld) x 24",
 		    (long long)config.training_refund_none_hours,
 		    (long long)config.training_refund_full_days);
+		return (ERR_CONFIG);
+	}
+	return (OK);
+}
+
+/*
+ * sms_url, when set, is a URL, and an SMS request ends well before its
+ * job can be reclaimed.
+ */
+static int
+sms_check(char *err, size_t errlen)
+{
+	if (config.sms_url[0] == '\0')
+		return (OK);
+	if (url_check("sms_url", config.sms_url, err, errlen) != OK)
+		return (ERR_CONFIG);
+	if (config.sms_timeout_s >= config.job_timeout_s) {
+		snprintf(err, errlen,
+		    "config: sms_timeout_s (%lld) must be less than "
+		    "job_timeout_s (%lld)",
+		    (long long)config.sms_timeout_s,
+		    (long long)config.job_timeout_s);
 		return (ERR_CONFIG);
 	}
 	return (OK);
@@ -712,6 +756,8 @@ config_load(int argc, char **argv, char *err, size_t errlen)
 	if (consent_ages_check(config.consent_ages, err, errlen) != OK)
 		return (ERR_CONFIG);
 	if (booking_cancel_check(err, errlen) != OK)
+		return (ERR_CONFIG);
+	if (sms_check(err, errlen) != OK)
 		return (ERR_CONFIG);
 	if (training_payments_check(err, errlen) != OK)
 		return (ERR_CONFIG);

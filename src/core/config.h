@@ -43,6 +43,7 @@ struct config {
 	int64_t body_inflight_per_client;
 	char   *log_level;
 	int64_t log_flush_ms; /* info lines batched, 0 = each */
+	char   *log_ip;	      /* request lines: none|truncated|full */
 	char   *master_key_file;
 	char   *erasure_journal_file; /* "" = erasure.journal by the key */
 	char   *backup_cron;	      /* scheduled backups; "" = none */
@@ -87,6 +88,7 @@ struct config {
 	int64_t guardian_min_age;   /* a member who adds a child: this old */
 	int64_t family_invites_max; /* open family invitations a member holds */
 	int64_t family_invite_ttl_s; /* how long a family invitation is open */
+	char   *family_refusal_path; /* a child's welcome: "this is not me" */
 	int64_t password_opslimit;   /* argon2id passes */
 	int64_t password_memlimit_kib; /* argon2id memory */
 	char   *terms_version;	       /* current terms users accept */
@@ -105,8 +107,9 @@ struct config {
 	char   *chat_sync_key;	      /* HTTP basic auth password */
 	int64_t chat_sync_timeout_s;  /* connect + transfer */
 	int64_t
-	      chat_sync_delay_ms; /* wait after a change, so bursts coalesce */
-	char *simplybook_webhook_secret; /* token of the booking webhook */
+	    chat_sync_delay_ms;	  /* wait after a change, so bursts coalesce */
+	int64_t course_chat_page; /* learners one course_chat run looks at */
+	char   *simplybook_webhook_secret; /* token of the booking webhook */
 	int64_t simplybook_timestamp_tolerance_s; /* webhook timestamp skew */
 	int64_t report_max_rows; /* rows of one report answer */
 	int64_t
@@ -125,6 +128,10 @@ struct config {
 	int64_t training_refund_full_days; /* full refund until N days before */
 	int64_t training_refund_fee_percent; /* the fee after that */
 	int64_t training_refund_none_hours;  /* no refund inside N hours */
+	char   *sms_url;       /* SMS provider endpoint; empty = SMS off */
+	char   *sms_token;     /* its credential: Authorization: Bearer */
+	char   *sms_sender;    /* the sender id or number messages come from */
+	int64_t sms_timeout_s; /* an SMS request, connect + transfer */
 };
 
 extern struct config config;

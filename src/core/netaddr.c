@@ -101,6 +101,44 @@ netaddr_key(const struct netaddr *a, char *out, size_t len)
 	snprintf(out, len, "v6:%s", hex);
 }
 
+int
+netaddr_log_parse(const char *s, enum netaddr_log *out)
+{
+	if (strcmp(s, "none") == 0)
+		*out = NETADDR_LOG_NONE;
+	else if (strcmp(s, "truncated") == 0)
+		*out = NETADDR_LOG_TRUNCATED;
+	else if (strcmp(s, "full") == 0)
+		*out = NETADDR_LOG_FULL;
+	else
+		return (ERR_INVALID);
+	return (OK);
+}
+
+void
+netaddr_log_text(const char *ip, enum netaddr_log how, char *out, size_t len)
+{
+	struct netaddr a;
+	char	       net[NETADDR_TEXT_LEN];
+
+	if (len == 0)
+		return;
+	if (ip == NULL || ip[0] == '\0' || how == NETADDR_LOG_NONE ||
+	    (how == NETADDR_LOG_TRUNCATED &&
+		netaddr_parse(ip, strlen(ip), &a) != OK)) {
+		strlcpy_cb(out, "-", len);
+		return;
+	}
+	if (how == NETADDR_LOG_FULL) {
+		strlcpy_cb(out, ip, len);
+		return;
+	}
+	/* The host's bits zeroed: an IPv4 /24, an IPv6 /48. */
+	memset(a.a + (a.v6 ? 6 : 3), 0, a.v6 ? 10 : 1);
+	netaddr_text(&a, net, sizeof(net));
+	snprintf(out, len, "%s/%d", net, a.v6 ? 48 : 24);
+}
+
 /* "addr" or "addr/bits". */
 static int
 cidr_parse(const char *s, size_t n, struct cidr *out)

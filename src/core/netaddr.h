@@ -40,6 +40,25 @@ void netaddr_text(const struct netaddr *, char *out, size_t len);
 void netaddr_key(const struct netaddr *, char *out, size_t len);
 
 /*
+ * How the request log shows a client's address (config log_ip): not at
+ * all, truncated to its network (an IPv4 /24, an IPv6 /48: enough to tell
+ * where traffic comes from, too little to name one subscriber), or whole.
+ */
+enum netaddr_log {
+	NETADDR_LOG_NONE = 0,
+	NETADDR_LOG_TRUNCATED,
+	NETADDR_LOG_FULL
+};
+/* "none", "truncated" or "full"; ERR_INVALID otherwise. */
+int netaddr_log_parse(const char *, enum netaddr_log *);
+/*
+ * The address ip (as text; NULL or "" for none) as the log shows it, into
+ * out (NETADDR_TEXT_LEN): "-" for none or one that does not parse,
+ * "203.0.113.0/24" and "2001:db8:1::/48" truncated, else ip as it is.
+ */
+void netaddr_log_text(const char *ip, enum netaddr_log, char *out, size_t len);
+
+/*
  * Set the trusted proxies from a comma-separated list of addresses and
  * CIDR blocks ("10.0.0.1, 192.168.0.0/16, fd00::/8"); empty = none. Call
  * at start-up, before any thread reads them. ERR_CONFIG with one line in

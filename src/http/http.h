@@ -286,6 +286,7 @@ struct http_server_opts {
 	int	      min_body_rate;		  /* bytes/s, 0 = no bound */
 	size_t	      body_inflight_max;	  /* bytes of bodies held */
 	size_t	      body_inflight_per_client;
+	int	      log_ip; /* enum netaddr_log: the request line's ip= */
 	struct store *db;
 };
 

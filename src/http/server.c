@@ -47,6 +47,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/netaddr.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "http/http_int.h"
@@ -183,7 +184,7 @@ server_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	struct http_server *srv = cls;
 	struct hreq	   *h = *con_cls;
 	struct request	   *req;
-	char		    qpath[256];
+	char		    qpath[256], ip[NETADDR_TEXT_LEN];
 	int64_t		    dur;
 	int		    status;
 
@@ -198,7 +199,11 @@ server_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	    h->queued || (h->slow == 2 && req->responded) ? req->status : 0;
 	if (h->queued)
 		metrics_observe(h->route_id, req->method, status, dur);
-	if (log_threshold <= LOG_INFO)
+	if (log_threshold <= LOG_INFO) {
+		/* The address is personal data: by default its network only
+		 * (config log_ip). */
+		netaddr_log_text(req->ip, (enum netaddr_log)srv->opts.log_ip,
+		    ip, sizeof(ip));
 		log_msg(LOG_INFO,
 		    "event=request id=%s method=%s route=%s "
 		    "path=%s status=%d bytes=%zu dur_us=%lld ip=%s%s",
@@ -206,10 +211,10 @@ server_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		    h->route_id > 0 ? router_pattern(srv->router, h->route_id)
 				    : "-",
 		    log_quote(qpath, sizeof(qpath), req->path), status,
-		    h->queued ? req->resp_len : 0, (long long)(dur / 1000),
-		    req->ip[0] ? req->ip : "-",
+		    h->queued ? req->resp_len : 0, (long long)(dur / 1000), ip,
 		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? ""
 							       : " aborted=1");
+	}
 	json_decref(req->json);
 	free(req->resp_owned);
 	buf_free(&h->body);

@@ -8,17 +8,20 @@
  * answer quickly): it queues the job learning.course_chat
  * ({"course_id", "after": ""}) in its transaction, and the job tells the
  * change listeners of the course's enrolled users (CHANGE_PERSON: the
- * chat sync looks at their profiles), LEARNING_CHAT_BATCH of them per
- * run, in user id order; a full batch queues the next run with "after"
- * its last user id. The job reads what the course is when it runs, so
- * a later flip is never undone by an earlier job; each flip queues its
- * own, and a user told twice is looked at twice, harmlessly.
+ * chat sync looks at their profiles), course_chat_page of them per run
+ * (config, 200 by default), in user id order; a full page queues the
+ * next run with "after" its last user id (a course whose learners fill
+ * the last page exactly ends with a run that finds none). The job reads
+ * what the course is when it runs, so a later flip is never undone by an
+ * earlier job; each flip queues its own, and a user told twice is looked
+ * at twice, harmlessly.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -30,6 +33,7 @@
 struct course_page {
 	const char *course_id;
 	const char *after; /* user ids after it */
+	int64_t	    page;  /* users a run looks at, at most */
 	int64_t	    seen;  /* users told */
 };
 
@@ -78,19 +82,19 @@ learning_course_chat_run(struct store *db, const struct job *job, char *err)
 	memset(&cp, 0, sizeof(cp));
 	cp.course_id = course_id;
 	cp.after = after;
+	cp.page = config.course_chat_page;
 	if ((rc = store_run(db, STORE_TX_WRITE, course_page_tx, &cp)) != OK)
 		snprintf(err, JOB_ERR_LEN, "%s: %s", LEARNING_CHAT_KIND,
 		    err_code(rc));
 	else
 		log_info("event=course_chat course=%s users=%lld more=%d",
-		    course_id, (long long)cp.seen,
-		    cp.seen == LEARNING_CHAT_BATCH);
+		    course_id, (long long)cp.seen, cp.seen == cp.page);
 	json_decref(pl);
 	return (rc);
 }
 
-/* The next LEARNING_CHAT_BATCH learners after cp->after told; a full
- * page queues the next. */
+/* The next cp->page learners after cp->after told; a full page queues
+ * the next. */
 static int
 course_page_tx(struct tx *tx, void *arg)
 {
@@ -108,7 +112,7 @@ course_page_tx(struct tx *tx, void *arg)
 	    "course_id = ? AND user_id > ? ORDER BY user_id LIMIT ?");
 	store_bind_text(st, 1, cp->course_id);
 	store_bind_text(st, 2, cp->after);
-	store_bind_int64(st, 3, LEARNING_CHAT_BATCH);
+	store_bind_int64(st, 3, cp->page);
 	while ((rc = store_step(st)) == STORE_ROW)
 		if (json_array_append_new(
 			users, json_string(store_col_text(st, 0))) != 0) {
@@ -124,7 +128,7 @@ course_page_tx(struct tx *tx, void *arg)
 	}
 	cp->seen = (int64_t)json_array_size(users);
 	rc = learning_touch_users(tx, users);
-	if (rc == OK && cp->seen == LEARNING_CHAT_BATCH) {
+	if (rc == OK && cp->seen == cp->page) {
 		last = json_string_value(json_array_get(users, cp->seen - 1));
 		rc = course_chat_enqueue(tx, cp->course_id, last);
 	}

@@ -107,9 +107,9 @@ int learning_recompute(struct tx *, const char *course_id, const char *user_id);
  * array of user ids), in id order (lock order), each once. */
 int learning_touch_users(struct tx *, json_t *ids);
 /* course_chat.c: the same for every user enrolled in course_id,
- * later, in pages (the job learning.course_chat, queued inside tx). */
-#define LEARNING_CHAT_KIND  "learning.course_chat"
-#define LEARNING_CHAT_BATCH 200 /* users told per run of the job */
+ * later, in pages of course_chat_page users (config) a run (the job
+ * learning.course_chat, queued inside tx). */
+#define LEARNING_CHAT_KIND "learning.course_chat"
 int learning_touch_course(struct tx *, const char *course_id);
 /* The job learning.course_chat. */
 struct store;

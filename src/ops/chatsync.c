@@ -446,6 +446,25 @@ chatsync_enabled(void)
 	    config.chat_sync_url != NULL && config.chat_sync_url[0] != '\0');
 }
 
+/* Whether user_id has a sync row: *there 1 or 0; ERR_BUSY or ERR_DB. */
+static int
+sync_row_exists(struct tx *tx, const char *user_id, int *there)
+{
+	struct stmt *st;
+	int	     rc;
+
+	st = store_prepare(tx,
+	    "SELECT 1 FROM chat_profile_sync WHERE "
+	    "user_id = ?");
+	store_bind_text(st, 1, user_id);
+	rc = store_step(st);
+	store_finalize(st);
+	*there = rc == STORE_ROW;
+	if (rc == STORE_ROW || rc == STORE_DONE)
+		return (OK);
+	return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+}
+
 /*
  * Mark user_id's sync row for a recheck. Nothing to mark without a row;
  * nor without the column (migration 0024 pending, or undone: carebase
@@ -459,16 +478,8 @@ chat_recheck_mark(struct tx *tx, const char *user_id)
 	struct stmt *st;
 	int	     rc, there;
 
-	st = store_prepare(tx,
-	    "SELECT 1 FROM chat_profile_sync WHERE "
-	    "user_id = ?");
-	store_bind_text(st, 1, user_id);
-	rc = store_step(st);
-	store_finalize(st);
-	if (rc == STORE_DONE)
-		return (OK);
-	if (rc != STORE_ROW)
-		return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	if ((rc = sync_row_exists(tx, user_id, &there)) != OK || !there)
+		return (rc);
 	if ((rc = store_column_exists(
 		 tx, "chat_profile_sync", "recheck", &there)) != OK)
 		return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
@@ -611,23 +622,14 @@ chat_profile_touch(struct tx *tx, const char *user_id)
 static int
 chat_profile_refresh(struct tx *tx, const char *user_id)
 {
-	struct stmt *st;
-	int	     rc;
+	int rc, there;
 
 	if (user_id == NULL)
 		return (OK);
 	if (!chatsync_enabled())
 		return (chat_recheck_mark(tx, user_id));
-	st = store_prepare(tx,
-	    "SELECT 1 FROM chat_profile_sync WHERE "
-	    "user_id = ?");
-	store_bind_text(st, 1, user_id);
-	rc = store_step(st);
-	store_finalize(st);
-	if (rc == STORE_DONE)
-		return (OK);
-	if (rc != STORE_ROW)
-		return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	if ((rc = sync_row_exists(tx, user_id, &there)) != OK || !there)
+		return (rc);
 	return (chat_profile_touch(tx, user_id));
 }
 

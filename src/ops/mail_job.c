@@ -15,9 +15,11 @@
  * GET /v1/email-log/{id}. Nobody writes it through the API. Recipient and
  * subject are opened with the system key under the same binding the
  * layer uses ("email_log.<column>:<id>"), and shown to staff (scope all)
- * only; the variables, the job and the user it was for never. A person's
- * GDPR export holds the mail for them (their user id) or to their address
- * (the blind index); erasure deletes those rows.
+ * only; the variables, the job and the user it was for never. Once a
+ * mail is sent or has failed for good, the module that queued it is told
+ * in the same transaction (hooks_mail_outcome: a notification's email).
+ * A person's GDPR export holds the mail for them (their user id) or to
+ * their address (the blind index); erasure deletes those rows.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +36,7 @@
 #include "module.h"
 #include "ops/ops.h"
 #include "ops/ops_int.h"
+#include "resource/hooks.h"
 #include "resource/resource.h"
 #include "store/jobs.h"
 #include "store/store.h"
@@ -291,6 +294,9 @@ email_log_update_tx(struct tx *tx, void *arg)
 	store_bind_text(st, 7, u->log_id);
 	rc = store_step(st) == STORE_DONE ? OK : ERR_DB;
 	store_finalize(st);
+	/* Whoever queued it and keeps a state of its own is told. */
+	if (rc == OK && strcmp(u->status, "queued") != 0)
+		rc = hooks_mail_outcome(tx, u->log_id, u->status);
 	return (rc);
 }
 

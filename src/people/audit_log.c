@@ -5,7 +5,9 @@
  * records are appended by the writes they describe (resource/audit.c).
  *
  * GET /v1/audit-log answers newest first, {"data": [...], "next_cursor":
- * ...}; filters entity_type, entity_id, actor_ref, action, from and to
+ * ...}; filters entity_type, entity_id, actor_ref, action, ip (the rows
+ * that keep that address as a blind index: staff acting on others' data,
+ * requests by no one in particular), from and to
  * (ISO 8601, from inclusive, to exclusive), limit (1 to 200, default 50) and cursor
  * (the next_cursor of the page before: resource_page_parse, PAGE_SEQ_DESC).
  * Bad parameters answer 422 VALIDATION_FAILED with an entry each. An
@@ -13,6 +15,12 @@
  * actions written before migration 0026 ("therapy_sessions.canceled") as
  * they were, and "canceled" asked for is the deprecated input spelling,
  * read as "cancelled" as everywhere else.
+ *
+ * Each row's ip and user_agent are what audit_details_json shows: opened
+ * when sealed (null once the person is erased), null with ip_index and
+ * user_agent_index beside when kept as a blind index (staff acting on
+ * others' data: rows from one address share the index), as they were in
+ * rows written before migration 0035.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -139,12 +147,13 @@ people_audit_log_list(struct request *req)
 {
 	struct principal    *who;
 	struct resource_page pg;
+	struct audit_reader  rd;
 	struct tx	    *tx = NULL;
 	struct stmt	    *st;
 	const char *filters[4] = { "entity_type", "entity_id", "actor_ref",
 		"action" };
-	const char *fv[4], *s, *alt = NULL;
-	char	   *sql, detail[48];
+	const char *fv[4], *s, *alt = NULL, *ip;
+	char	   *sql, detail[48], ipv[AUDIT_IP_STORED_LEN];
 	json_t	   *data = NULL, *row, *errs;
 	int64_t	    from = 0, to = 0;
 	int	    i, nb = 0, rc, step = STORE_DONE;
@@ -165,6 +174,10 @@ people_audit_log_list(struct request *req)
 		    (fv[i][0] == '\0' || strlen(fv[i]) > AUDIT_FILTER_MAX))
 			resource_field_err(
 			    errs, filters[i], "out_of_range", detail);
+	if ((ip = http_query(req, "ip")) != NULL &&
+	    audit_ip_stored(ip, ipv, sizeof(ipv)) != OK)
+		resource_field_err(
+		    errs, "ip", "invalid_format", "an IPv4 or IPv6 address");
 	if ((s = http_query(req, "from")) != NULL &&
 	    time_parse_iso(s, &from) != 0)
 		resource_field_err(
@@ -195,6 +208,8 @@ people_audit_log_list(struct request *req)
 			    i == 3 && alt != NULL ? "%s AND %s IN (?, ?)"
 						  : "%s AND %s = ?",
 			    sql, filters[i]);
+	if (ip != NULL)
+		sql = arena_printf(req->arena, "%s AND ip = ?", sql);
 	if (http_query(req, "from") != NULL)
 		sql = arena_printf(req->arena, "%s AND at >= ?", sql);
 	if (http_query(req, "to") != NULL)
@@ -214,6 +229,8 @@ people_audit_log_list(struct request *req)
 			store_bind_text(st, ++nb, fv[i]);
 	if (alt != NULL)
 		store_bind_text(st, ++nb, alt);
+	if (ip != NULL)
+		store_bind_text(st, ++nb, ipv);
 	if (http_query(req, "from") != NULL)
 		store_bind_int64(st, ++nb, from);
 	if (http_query(req, "to") != NULL)
@@ -234,6 +251,13 @@ people_audit_log_list(struct request *req)
 	if (rc == OK && step != STORE_ROW && step != STORE_DONE)
 		rc = step;
 	store_finalize(st);
+	/* The clients' details, opened where sealed (after the page is read:
+	 * one statement at a time). */
+	audit_reader_init(&rd);
+	for (i = 0; rc == OK && (size_t)i < json_array_size(data); i++)
+		rc = audit_details_json(
+		    tx, &rd, json_array_get(data, (size_t)i), NULL);
+	audit_reader_wipe(&rd);
 out:
 	store_tx_rollback(tx);
 	if (rc != OK) {

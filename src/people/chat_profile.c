@@ -1,7 +1,7 @@
 /*
  * What the people module tells other modules of a person
  * (resource/hooks.h), so that none of them reads the users table: the
- * contact (the address and first name, opened with the data key) and
+ * contact (the address, first name and phone, opened with the data key) and
  * whether an address is another live user's, for the chat profile sync;
  * the lock against a person's erasure (people_user_lock, for bookings);
  * and the people module's part of a person's chat profile:
@@ -69,7 +69,7 @@ contact(struct tx *tx, const char *user_id, int deleted_too,
 	int	      rc;
 
 	st = store_prepare(tx,
-	    "SELECT email, first_name, deleted_at FROM "
+	    "SELECT email, first_name, deleted_at, phone, last_name FROM "
 	    "users WHERE id = ?");
 	store_bind_text(st, 1, user_id);
 	if ((rc = store_step(st)) != STORE_ROW) {
@@ -96,6 +96,18 @@ contact(struct tx *tx, const char *user_id, int deleted_too,
 			if (seal_open_field(key, "users", "first_name", user_id,
 				b, n, &out->first_name) != OK)
 				out->first_name = NULL;
+		}
+		if (rc == OK && !store_col_is_null(st, 3)) {
+			b = store_col_blob(st, 3, &n);
+			if (seal_open_field(key, "users", "phone", user_id, b,
+				n, &out->phone) != OK)
+				out->phone = NULL;
+		}
+		if (rc == OK && !store_col_is_null(st, 4)) {
+			b = store_col_blob(st, 4, &n);
+			if (seal_open_field(key, "users", "last_name", user_id,
+				b, n, &out->last_name) != OK)
+				out->last_name = NULL;
 		}
 		sodium_memzero(key, sizeof(key));
 	}

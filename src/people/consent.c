@@ -29,6 +29,21 @@
 #include "resource/seal.h"
 #include "store/store.h"
 
+/*
+ * ISO 3166-1 alpha-2: every code assigned (Debian's iso-codes 4.15,
+ * /usr/share/iso-codes/json/iso_3166-1.json), two letters each, sorted.
+ */
+static const char countries[] =
+    "ADAEAFAGAIALAMAOAQARASATAUAWAXAZBABBBDBEBFBGBHBIBJBLBMBNBOBQ"
+    "BRBSBTBVBWBYBZCACCCDCFCGCHCICKCLCMCNCOCRCUCVCWCXCYCZDEDJDKDM"
+    "DODZECEEEGEHERESETFIFJFKFMFOFRGAGBGDGEGFGGGHGIGLGMGNGPGQGRGS"
+    "GTGUGWGYHKHMHNHRHTHUIDIEILIMINIOIQIRISITJEJMJOJPKEKGKHKIKMKN"
+    "KPKRKWKYKZLALBLCLILKLRLSLTLULVLYMAMCMDMEMFMGMHMKMLMMMNMOMPMQ"
+    "MRMSMTMUMVMWMXMYMZNANCNENFNGNINLNONPNRNUNZOMPAPEPFPGPHPKPLPM"
+    "PNPRPSPTPWPYQARERORSRURWSASBSCSDSESGSHSISJSKSLSMSNSOSRSSSTSV"
+    "SXSYSZTCTDTFTGTHTJTKTLTMTNTOTRTTTVTWTZUAUGUMUSUYUZVAVCVEVGVI"
+    "VNVUWFWSYEYTZAZMZW";
+
 static int consent_age(const char *);
 static int age_years(const char *, int *);
 static int minor_status(struct tx *, const char *, int *, int *, int *);
@@ -60,6 +75,19 @@ consent_age(const char *country)
 			p++;
 	}
 	return ((int)config.consent_age_default);
+}
+
+int
+people_country_known(const char *cc)
+{
+	size_t i;
+
+	if (cc == NULL || strlen(cc) != 2)
+		return (0);
+	for (i = 0; i + 1 < sizeof(countries) - 1; i += 2)
+		if (strncasecmp(countries + i, cc, 2) == 0)
+			return (1);
+	return (0);
 }
 
 /* Whole years from a "YYYY-MM-DD" birth date to today (UTC). */

@@ -20,13 +20,20 @@
  * the inviter as actor would be in their export only when the address has
  * an account), and mails the invitee. The request itself is audited
  * family.invite, the inviter the actor and the family_invites row the
- * entity, alike for every address. The inviter does
- * not see it until it is answered (relationships.c's scope); the invitee
- * accepts it (POST /v1/relationships/{id}/consent) if old enough to
- * consent, and a child's other active guardian accepts it for a child
- * under the age; either may decline it (/end). An address the caller
- * has a relationship with already changes nothing, but an invitation of
- * theirs left pending past its time is renewed.
+ * entity, alike for every address; the answer names that row (id). The
+ * inviter does not see the relationship until it is answered
+ * (relationships.c's scope); the invitee accepts it (POST
+ * /v1/relationships/{id}/consent) if old enough to consent, and for a
+ * child under the age a guardian already active for them accepts it
+ * (guardians_answer: only then do they see it); the invitee at any age,
+ * or that guardian, may decline it (/end). A staff account's address is
+ * never invited (the same 202; nothing is made). An address the caller
+ * has an active or pending relationship with already changes nothing,
+ * but an invitation of theirs left pending past its time is renewed, and
+ * one that ended (declined, or ended later) is opened again: pending,
+ * as if new. The job takes the inviter's lock, as the requests do. The
+ * inviter withdraws an invitation by the row's id, the nightly job
+ * expires it (family_close.c).
  *
  * A child's account is made for a child under the digital-consent age
  * (their birth date and country, else the guardian's country, decide;
@@ -35,18 +42,25 @@
  * step: the relationship is active at once, consent_method in_app,
  * consent_by the guardian. With an email, the child is mailed a link to
  * set their password (the password reset's token, template
- * family_welcome); without, the account has no sign-in until an address
+ * family_welcome, naming the guardian, with a "this is not me" link:
+ * family_close.c); without, the account has no sign-in until an address
  * is set. An address in use answers 409 EMAIL_TAKEN, as registration
- * does.
+ * does, and counts against the bound below as an account made would, so
+ * the route is no free oracle of which addresses have accounts. A
+ * country must be a known ISO 3166-1 code (its consent age decides).
  *
  * Bounds: each invitation and each child's account is a row of
- * family_invites. An invitation is open while younger than
+ * family_invites (so is each EMAIL_TAKEN refusal: a 'child' row with no
+ * relationship). An invitation is open while younger than
  * family_invite_ttl_s and its relationship (if the address had an
- * account) still pending; a member holds at most family_invites_max open
- * invitations and children's accounts made within that time, together;
- * past it 429 TOO_MANY_INVITATIONS with Retry-After. An invitation to no
- * account counts exactly as one to an account nobody answers, so the
- * bound tells nothing either. Erasure of the member deletes their rows
+ * account) still pending and not renewed or reopened by a later one of
+ * theirs (that one counts instead), or withdrawn (a withdrawal frees no place, so
+ * inviting and withdrawing cannot mail anyone without bound); a member
+ * holds at most family_invites_max open invitations and children's
+ * accounts made within that time, together; past it 429
+ * TOO_MANY_INVITATIONS with Retry-After. An invitation to no account
+ * counts exactly as one to an account nobody answers, so the bound tells
+ * nothing either. Erasure of the member deletes their rows
  * (declared below); erasure of either party deletes the relationship
  * (gdpr.c).
  */
@@ -113,6 +127,8 @@ struct family_op {
 	const char     *payload; /* invite: the job's, less its id */
 	json_t	       *fields;	 /* child: validated users fields */
 	json_t	       *answer;	 /* child: the 201 body */
+	int		taken;	 /* child: the address is in use (counted) */
+	char		id[UUID_STR_LEN]; /* invite: the row made */
 };
 
 /* The invitation job's work, in its write transaction. */
@@ -123,7 +139,6 @@ struct invite_job {
 	const char *invitee; /* the account's id */
 };
 
-static int ready_check(struct tx *, struct request *);
 static int adult_check(struct tx *, struct request *, const char *);
 static int bound_check(struct tx *, struct request *, const char *);
 static int invite_row(
@@ -131,23 +146,27 @@ static int invite_row(
 static int invite_tx(struct tx *, void *);
 static int child_tx(struct tx *, void *);
 static int child_check(struct request *, json_t **);
+static int taken_row(struct tx *, struct family_op *);
 static int invite_job_tx(struct tx *, void *);
 static int lead_load(struct tx *, const char *, struct principal *);
 
-/* Migration 0030 applied: else 503 MIGRATIONS_PENDING (asked of the
- * catalog, as a failed statement would spend the transaction). */
-static int
-ready_check(struct tx *tx, struct request *req)
+/* Migrations 0030 and 0037 applied: else 503 MIGRATIONS_PENDING (asked
+ * of the catalog, as a failed statement would spend the transaction). */
+int
+people_family_ready(struct tx *tx, struct request *req)
 {
 	int there, rc;
 
-	if ((rc = store_table_exists(tx, "family_invites", &there)) != OK)
+	/* 0037 adds to 0030's table: its column says both are there. */
+	if ((rc = store_column_exists(
+		 tx, "family_invites", "withdrawn_at", &there)) != OK)
 		return (rc);
 	if (there)
 		return (OK);
-	http_problem(req, ERR_UNAVAILABLE, "MIGRATIONS_PENDING",
-	    "Families cannot be changed until migration 0030 is applied: "
-	    "run `carebase migrate`.");
+	if (req != NULL)
+		http_problem(req, ERR_UNAVAILABLE, "MIGRATIONS_PENDING",
+		    "Families cannot be changed until migrations 0030 and "
+		    "0037 are applied: run `carebase migrate`.");
 	return (ERR_UNAVAILABLE);
 }
 
@@ -177,10 +196,11 @@ adult_check(struct tx *tx, struct request *req, const char *user_id)
 }
 
 /*
- * Fewer than family_invites_max open invitations and children's accounts
- * made within family_invite_ttl_s; else 429 with Retry-After: when the
- * oldest of them stops counting (an answer may free one sooner). Taken
- * under the member's lock, so parallel requests are counted exactly.
+ * Fewer than family_invites_max open (or withdrawn) invitations and
+ * children's accounts made or refused (EMAIL_TAKEN) within
+ * family_invite_ttl_s; else 429 with Retry-After: when the oldest of them
+ * stops counting (an answer may free one sooner). Taken under the
+ * member's lock, so parallel requests are counted exactly.
  */
 static int
 bound_check(struct tx *tx, struct request *req, const char *lead_id)
@@ -197,7 +217,10 @@ bound_check(struct tx *tx, struct request *req, const char *lead_id)
 	    "SELECT COUNT(*), MIN(f.created_at) FROM family_invites f "
 	    "LEFT JOIN relationships r ON r.id = f.relationship_id WHERE "
 	    "f.lead_id = ? AND f.created_at > ? AND (f.kind = 'child' OR "
-	    "f.relationship_id IS NULL OR r.status = 'pending')");
+	    "f.relationship_id IS NULL OR f.withdrawn_at IS NOT NULL OR "
+	    "(r.status = 'pending' AND NOT EXISTS (SELECT 1 FROM "
+	    "family_invites n WHERE n.relationship_id = f.relationship_id "
+	    "AND n.created_at > f.created_at)))");
 	store_bind_text(st, 1, lead_id);
 	store_bind_int64(st, 2, since);
 	if ((rc = store_step(st)) == STORE_ROW) {
@@ -289,11 +312,13 @@ out:
 	json_decref(p);
 	if (rc == OK)
 		http_json(req, 202,
-		    json_pack("{s:s,s:s}", "status", "accepted", "detail",
+		    json_pack("{s:s,s:s,s:s}", "status", "accepted", "id",
+			op.id, "detail",
 			"If an account uses this address, it is invited: "
 			"the invitation shows in its relationships, and a "
 			"mail tells it. You see the relationship once it is "
-			"answered."));
+			"answered; withdraw it with POST "
+			"/v1/me/family/invites/{id}/withdraw."));
 	else if (!req->responded)
 		http_problem(req, rc, NULL, "The invitation was not sent.");
 }
@@ -304,10 +329,10 @@ invite_tx(struct tx *tx, void *arg)
 	struct family_op *op = arg;
 	const char	 *me = op->req->caller->user_id;
 	json_t		 *p;
-	char		  id[UUID_STR_LEN], *payload;
+	char		 *id = op->id, *payload;
 	int		  rc;
 
-	if ((rc = ready_check(tx, op->req)) != OK ||
+	if ((rc = people_family_ready(tx, op->req)) != OK ||
 	    (rc = adult_check(tx, op->req, me)) != OK ||
 	    (rc = bound_check(tx, op->req, me)) != OK ||
 	    (rc = invite_row(tx, me, "invite", NULL, id)) != OK)
@@ -361,8 +386,10 @@ people_family_invite_job(struct store *db, const struct job *job, char *err)
 		    err, JOB_ERR_LEN, "people.family_invite: %s", err_code(rc));
 		goto out;
 	}
-	/* No account, an inactive one or the inviter's own: nothing. */
-	if (a.id[0] == '\0' || !a.resettable || strcmp(a.id, j.lead_id) == 0)
+	/* No account, an inactive one, staff's or the inviter's own:
+	 * nothing (the inviter was answered 202 alike). */
+	if (a.id[0] == '\0' || !a.resettable || a.is_staff ||
+	    strcmp(a.id, j.lead_id) == 0)
 		goto out;
 	j.email = email;
 	j.invitee = a.id;
@@ -373,6 +400,26 @@ out:
 	people_wipe_free(email);
 	json_decref(p);
 	return (rc);
+}
+
+int
+people_family_name(struct tx *tx, const char *user_id, char *out, size_t n)
+{
+	json_t	   *row = NULL;
+	const char *first, *last;
+	int	    rc;
+
+	if ((rc = resource_read(
+		 tx, &users_resource, user_id, SCOPE_ALL, &row)) != OK)
+		return (rc);
+	first = json_string_value(json_object_get(row, "first_name"));
+	last = json_string_value(json_object_get(row, "last_name"));
+	snprintf(out, n, "%s%s%s", first != NULL ? first : "",
+	    first != NULL && last != NULL ? " " : "", last != NULL ? last : "");
+	json_decref(row);
+	if (out[0] == '\0')
+		strlcpy_cb(out, "A carebase member", n);
+	return (OK);
 }
 
 /* The inviter as the actor of the audit record; ERR_NOT_FOUND. */
@@ -406,17 +453,23 @@ invite_job_tx(struct tx *tx, void *arg)
 	struct invite_job *j = arg;
 	struct principal   lead;
 	struct stmt	  *st;
-	json_t		  *changes, *vars, *row = NULL;
-	const char	  *first, *last;
+	json_t		  *changes, *vars;
 	char		   rel[UUID_STR_LEN] = "", status[16] = "", by[37] = "";
 	char		   name[256];
 	int64_t		   now = time_now_ms(), made = 0;
 	int		   rc;
 
-	/* The inviter erased (their rows with them) or gone: nothing. */
+	/* The inviter's lock, as their requests take it: their invitations
+	 * are made and counted one at a time, never two jobs at once. */
+	if ((rc = people_user_lock(tx, j->lead_id)) != OK)
+		return (rc);
+	/* The inviter erased (their rows with them) or gone, or the
+	 * invitation withdrawn before this ran: nothing. */
 	if ((rc = lead_load(tx, j->lead_id, &lead)) != OK)
 		return (rc == ERR_NOT_FOUND ? OK : rc);
-	st = store_prepare(tx, "SELECT 1 FROM family_invites WHERE id = ?");
+	st = store_prepare(tx,
+	    "SELECT 1 FROM family_invites WHERE id = ? AND "
+	    "withdrawn_at IS NULL");
 	store_bind_text(st, 1, j->invite_id);
 	rc = store_step(st);
 	store_finalize(st);
@@ -468,6 +521,24 @@ invite_job_tx(struct tx *tx, void *arg)
 		store_bind_text(st, 4, rel);
 		changes = json_pack("{s:[s],s:s}", "fields", "created_at",
 		    "via", "invitation renewed");
+	} else if (strcmp(status, "ended") == 0) {
+		/* Declined, or ended later: a new invitation, in the row
+		 * the pair has (one per lead, follower and kind). */
+		st = store_prepare(tx,
+		    "UPDATE relationships SET status = 'pending', "
+		    "consent_at = NULL, consent_by = NULL, consent_method = "
+		    "NULL, ended_at = NULL, created_at = ?, updated_at = ?, "
+		    "created_by = ?, updated_by = ? WHERE id = ? AND status = "
+		    "'ended'");
+		store_bind_int64(st, 1, now);
+		store_bind_int64(st, 2, now);
+		store_bind_text(st, 3, j->lead_id);
+		store_bind_text(st, 4, j->lead_id);
+		store_bind_text(st, 5, rel);
+		changes = json_pack("{s:[s,s,s,s,s,s],s:s,s:s}", "fields",
+		    "status", "consent_at", "consent_by", "consent_method",
+		    "ended_at", "created_at", "status", "pending", "via",
+		    "invitation reopened");
 	} else
 		return (OK); /* related already: nothing changes */
 	rc = store_step(st);
@@ -475,6 +546,11 @@ invite_job_tx(struct tx *tx, void *arg)
 	if (rc != STORE_DONE) {
 		json_decref(changes);
 		return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	}
+	/* The invitee's other guardians answer it only for a child. */
+	if ((rc = people_guardians_answer_set(tx, rel)) != OK) {
+		json_decref(changes);
+		return (rc);
 	}
 	/* The system's act, not the inviter's: a record with them as actor
 	 * would be in their export only when the address has an account. */
@@ -493,16 +569,9 @@ invite_job_tx(struct tx *tx, void *arg)
 	if (rc != STORE_DONE)
 		return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
 	/* The invitee is told who asks, by the name on their account. */
-	if ((rc = resource_read(
-		 tx, &users_resource, j->lead_id, SCOPE_ALL, &row)) != OK)
+	if ((rc = people_family_name(tx, j->lead_id, name, sizeof(name))) != OK)
 		return (rc);
-	first = json_string_value(json_object_get(row, "first_name"));
-	last = json_string_value(json_object_get(row, "last_name"));
-	snprintf(name, sizeof(name), "%s%s%s", first != NULL ? first : "",
-	    first != NULL && last != NULL ? " " : "", last != NULL ? last : "");
-	json_decref(row);
-	vars = json_pack("{s:s,s:s,s:I}", "inviter",
-	    name[0] != '\0' ? name : "A carebase member", "public_url",
+	vars = json_pack("{s:s,s:s,s:I}", "inviter", name, "public_url",
 	    config.public_url, "days",
 	    (json_int_t)(config.family_invite_ttl_s / 86400));
 	rc = hooks_mail(
@@ -527,7 +596,12 @@ people_family_child(struct request *req)
 	}
 	op.email = json_string_value(json_object_get(op.fields, "email"));
 	rc = store_run(req->db, STORE_TX_WRITE, child_tx, &op);
-	if (rc == OK)
+	if (rc == OK && op.taken)
+		http_problem(req, ERR_CONFLICT, "EMAIL_TAKEN",
+		    "That email cannot be used: if the child has an account, "
+		    "invite it (POST /v1/me/family/invite). Each such refusal "
+		    "counts as a child's account made (family_invites_max).");
+	else if (rc == OK)
 		http_json(req, 201, op.answer);
 	else {
 		json_decref(op.answer);
@@ -552,6 +626,7 @@ child_check(struct request *req, json_t **fields)
 	const char		*key;
 	json_t			*v;
 	size_t			 i;
+	int			 rc;
 
 	json_object_foreach(req->json, key, v) {
 		for (i = 0; members[i] != NULL; i++)
@@ -571,7 +646,42 @@ child_check(struct request *req, json_t **fields)
 		http_problem(req, ERR_NOMEM, NULL, "out of memory");
 		return (ERR_NOMEM);
 	}
-	return (resource_validate(req, &users_resource, *fields, 0, SCOPE_OWN));
+	if ((rc = resource_validate(
+		 req, &users_resource, *fields, 0, SCOPE_OWN)) != OK)
+		return (rc);
+	/* The country decides the consent age: a code that is none would
+	 * stand for the default age. */
+	v = json_object_get(*fields, "country");
+	if (json_is_string(v) && !people_country_known(json_string_value(v)))
+		return (people_field_error(req, "country", "invalid",
+		    "is no ISO 3166-1 alpha-2 country code"));
+	return (OK);
+}
+
+/*
+ * The address of a child's account is in use: the refusal is counted as
+ * an account made (a 'child' row with no relationship, audited), and the
+ * transaction commits so that it stays counted; 409 EMAIL_TAKEN follows.
+ */
+static int
+taken_row(struct tx *tx, struct family_op *op)
+{
+	json_t *p;
+	char	id[UUID_STR_LEN];
+	int	rc;
+
+	if ((rc = invite_row(
+		 tx, op->req->caller->user_id, "child", NULL, id)) != OK)
+		return (rc);
+	if ((p = json_pack("{s:[s],s:s,s:s}", "fields", "kind", "kind", "child",
+		 "refused", "EMAIL_TAKEN")) == NULL)
+		return (ERR_NOMEM);
+	rc = audit_append(tx, op->req->caller, op->req, "family.email_taken",
+	    "family_invites", id, p);
+	json_decref(p);
+	if (rc == OK)
+		op->taken = 1;
+	return (rc);
 }
 
 static int
@@ -590,7 +700,8 @@ child_tx(struct tx *tx, void *arg)
 
 	json_decref(op->answer);
 	op->answer = NULL;
-	if ((rc = ready_check(tx, req)) != OK ||
+	op->taken = 0;
+	if ((rc = people_family_ready(tx, req)) != OK ||
 	    (rc = adult_check(tx, req, me)) != OK ||
 	    (rc = bound_check(tx, req, me)) != OK)
 		return (rc);
@@ -608,7 +719,7 @@ child_tx(struct tx *tx, void *arg)
 		store_finalize(st);
 		if (rc != STORE_ROW && rc != STORE_DONE)
 			return (rc);
-		nu.country = country[0] != '\0' ? country : NULL;
+		nu.country = people_country_known(country) ? country : NULL;
 	}
 	nu.date_of_birth =
 	    json_string_value(json_object_get(op->fields, "date_of_birth"));
@@ -630,7 +741,7 @@ child_tx(struct tx *tx, void *arg)
 		rc = store_step(st);
 		store_finalize(st);
 		if (rc == STORE_ROW)
-			return (ERR_CONFLICT);
+			return (taken_row(tx, op));
 		if (rc != STORE_DONE)
 			return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
 	}
@@ -672,8 +783,8 @@ child_tx(struct tx *tx, void *arg)
 	if (rc != OK || (rc = invite_row(tx, me, "child", rid, fid)) != OK)
 		return (rc);
 	if (op->email != NULL &&
-	    (rc = people_reset_queue(
-		 tx, op->email, req->ip, "family_welcome")) != OK)
+	    (rc = people_reset_queue(tx, op->email, NULL, "family_welcome")) !=
+		OK)
 		return (rc);
 	if ((rc = resource_read(
 		 tx, &users_resource, child, SCOPE_RELATED, &user)) != OK ||

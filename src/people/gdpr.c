@@ -88,7 +88,8 @@ static const struct route access_routes[] = {
 	{ HTTP_GET, "/v1/audit-log", people_audit_log_list, 0,
 	    "Read the audit log (admins; filters entity_type, entity_id, "
 	    "actor_ref, action (either spelling of cancelled finds both), "
-	    "from, to; limit, cursor)",
+	    "ip (rows that keep it as a blind index), from, to; limit, "
+	    "cursor)",
 	    NULL },
 };
 
@@ -253,17 +254,19 @@ rows_json(struct tx *tx, const char *sql, const char *types, const char *arg,
 
 /*
  * Audit records where the person acted (their pseudonym) or was acted on
- * (entity users/<id>). Where someone else acted, who, from where and with
- * what agent are theirs, not the person's: left out.
+ * (entity users/<id>). Where someone else acted, who is theirs, not the
+ * person's: left out. The address and agent only where they are the
+ * person's (audit_details_json), opened.
  */
 static int
 audit_json(struct tx *tx, const char *audit_ref, const char *user_id,
     json_t *out, int *truncated)
 {
-	json_t	   *row;
-	const char *ref;
-	size_t	    i;
-	int	    rc;
+	struct audit_reader rd;
+	json_t		   *row;
+	const char	   *ref;
+	size_t		    i;
+	int		    rc = OK;
 
 	rc = rows_json(tx,
 	    "SELECT seq, id, at, actor_ref, actor_role, action, "
@@ -274,15 +277,16 @@ audit_json(struct tx *tx, const char *audit_ref, const char *user_id,
 	    out, truncated);
 	if (rc != OK)
 		return (rc);
+	audit_reader_init(&rd);
 	json_array_foreach(out, i, row) {
+		if ((rc = audit_details_json(tx, &rd, row, user_id)) != OK)
+			break;
 		ref = json_string_value(json_object_get(row, "actor_ref"));
-		if (ref != NULL && strcmp(ref, audit_ref) == 0)
-			continue;
-		json_object_set_new(row, "actor_ref", json_null());
-		json_object_set_new(row, "ip", json_null());
-		json_object_set_new(row, "user_agent", json_null());
+		if (ref == NULL || strcmp(ref, audit_ref) != 0)
+			json_object_set_new(row, "actor_ref", json_null());
 	}
-	return (OK);
+	audit_reader_wipe(&rd);
+	return (rc);
 }
 
 /* When session id ends at the latest (its absolute end), or null. */

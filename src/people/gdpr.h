@@ -34,8 +34,9 @@ extern const struct module people_access_module;
 /* relationships.c */
 void people_relationship_consent(struct request *);
 void people_relationship_end(struct request *);
-/* Relationships where user_id is lead or follower, for the export;
- * *truncated set to 1 past RESOURCE_EXPORT_MAX. */
+/* Relationships where user_id is lead or follower, for the export (not
+ * an invitation of theirs not answered yet); *truncated set to 1 past
+ * RESOURCE_EXPORT_MAX. */
 int people_relationships_of(
     struct tx *, const char *user_id, json_t *out, int *truncated);
 
@@ -61,6 +62,8 @@ int people_age_status(
  * default) is under the digital-consent age today; ERR_INVALID for a date
  * that is not one, or in the future. */
 int people_dob_minor(const char *dob, const char *country, int *minor);
+/* 1 if cc is an assigned ISO 3166-1 alpha-2 code (either case). */
+int people_country_known(const char *cc);
 /* audit_log.c */
 void people_audit_log_list(struct request *);
 

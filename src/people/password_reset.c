@@ -13,6 +13,12 @@
  * password_reset_ttl_s. A new password ends the other sessions (every
  * one, for a reset), forgets the sign-in failures, is audited and is
  * told to the owner by mail. Password hashing runs outside transactions.
+ *
+ * The address that asked travels to the job sealed under the system key
+ * (as the email does) and is kept in the reset's row sealed under the
+ * person's data key: theirs to see in their export, unreadable once they
+ * are erased. A child's welcome (family.c) carries none: the address
+ * that asked is their guardian's, not theirs.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,21 +40,25 @@
 #include "resource/audit.h"
 #include "resource/hooks.h"
 #include "resource/resource.h"
+#include "resource/seal.h"
 #include "store/jobs.h"
 #include "store/store.h"
 
+/* The job payload's sealed requesting address: its binding. */
+#define RESET_IP_SEAL "jobs.password_reset.ip"
+
 /*
  * The table as a person's GDPR export and erasure follow it; no route
- * serves it. Exported with its times only (never the token's hash nor
- * the requesting address), deleted with the person.
+ * serves it. Exported with its times and the address that asked, opened
+ * (never the token's hash), deleted with the person.
  */
 static const struct field reset_fields[] = {
 	{ "user_id", FIELD_UUID, FIELD_REQUIRED | FIELD_HIDDEN, 0, 0, NULL,
 	    NULL, "users", 0, "whose password; owns the row" },
 	{ "token_hash", FIELD_TEXT, FIELD_REQUIRED | FIELD_HIDDEN, 0, 0, NULL,
 	    NULL, NULL, 0, "SHA-256 of the link's token" },
-	{ "ip", FIELD_TEXT, FIELD_NULLABLE | FIELD_ERASE | FIELD_HIDDEN, 0, 0,
-	    NULL, NULL, NULL, 0, "the address that asked" },
+	{ "ip", FIELD_TEXT, FIELD_NULLABLE | FIELD_PERSONAL, 0, 0, NULL, NULL,
+	    NULL, 0, "the address that asked (sealed)" },
 	{ "created_at", FIELD_TIME, FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
 	    "asked" },
 	{ "expires_at", FIELD_TIME, FIELD_REQUIRED, 0, 0, NULL, NULL, NULL, 0,
@@ -68,7 +78,7 @@ const struct resource password_resets_resource = {
 	.owner_column = "user_id",
 	.flags = RESOURCE_NO_ROUTES | RESOURCE_EXPORT_TOP | RESOURCE_ERASE_ROWS,
 	.doc = "A user's password reset links, in their export beside their "
-	       "account (times only).",
+	       "account (times and the address that asked).",
 };
 
 /* The reset job queued by the request: its payload. */
@@ -86,6 +96,8 @@ static int reset_tx(struct tx *, void *);
 static int confirm_read(
     struct store *, const char *hash, char *user_id, char **email);
 static int confirm_tx(struct tx *, void *);
+static int reset_ip_bind(struct tx *, struct stmt *, int col,
+    const char *user_id, const char *id, const char *ip);
 
 /*
  * Set a new hash, end sessions, forget failures, audit, tell the owner.
@@ -228,14 +240,19 @@ int
 people_reset_queue(
     struct tx *tx, const char *email, const char *ip, const char *template)
 {
-	char   *b64 = NULL, *payload = NULL;
+	char   *b64 = NULL, *ip64 = NULL, *payload = NULL;
 	json_t *p = NULL;
 	int	rc;
 
-	if ((rc = people_email_seal("jobs.password_reset", email, &b64)) != OK)
-		return (rc);
+	/* Neither the email nor the address in clear in the jobs table. */
+	if ((rc = people_email_seal("jobs.password_reset", email, &b64)) !=
+		OK ||
+	    (ip != NULL && ip[0] != '\0' &&
+		(rc = people_email_seal(RESET_IP_SEAL, ip, &ip64)) != OK))
+		goto out;
 	rc = ERR_NOMEM;
-	if ((p = json_pack("{s:s,s:s*}", "email", b64, "ip", ip)) == NULL ||
+	if ((p = json_pack("{s:s,s:s*}", "email", b64, "ip_sealed", ip64)) ==
+		NULL ||
 	    (template != NULL &&
 		json_object_set_new(p, "template", json_string(template)) !=
 		    0) ||
@@ -245,6 +262,7 @@ people_reset_queue(
 	    jobs_enqueue(tx, "people.password_reset", payload, "mail", 0, NULL);
 out:
 	free(b64);
+	free(ip64);
 	free(payload);
 	json_decref(p);
 	return (rc);
@@ -288,20 +306,25 @@ people_reset_job(struct store *db, const struct job *job, char *err)
 	struct people_account a;
 	json_t		     *p;
 	json_error_t	      jerr;
-	const char	     *b64, *ip = NULL, *template = NULL;
-	char		     *email = NULL, token[TOKEN_LEN], index[65];
+	const char	     *b64, *ip64 = NULL, *old_ip = NULL;
+	const char	     *tmpl = NULL;
+	char		     *email = NULL, *ip = NULL, index[65];
+	char		      token[TOKEN_LEN];
 	int		      rc = ERR_INVALID;
 
 	memset(&op, 0, sizeof(op));
 	memset(&a, 0, sizeof(a));
 	memset(token, 0, sizeof(token));
-	/* template: the welcome of a child's account (family.c), else a
-	 * reset asked for. */
+	/* tmpl: the welcome of a child's account (family.c), else a
+	 * reset asked for. An address in clear ("ip") is a job an older
+	 * binary queued: read, never kept. */
 	if ((p = json_loads(job->payload, 0, &jerr)) == NULL ||
-	    json_unpack(p, "{s:s,s?s,s?s}", "email", &b64, "ip", &ip,
-		"template", &template) != 0 ||
-	    (template != NULL && strcmp(template, "family_welcome") != 0) ||
-	    people_email_open("jobs.password_reset", b64, &email) != OK) {
+	    json_unpack(p, "{s:s,s?s,s?s,s?s}", "email", &b64, "ip_sealed",
+		&ip64, "ip", &old_ip, "template", &tmpl) != 0 ||
+	    (tmpl != NULL && strcmp(tmpl, "family_welcome") != 0) ||
+	    people_email_open("jobs.password_reset", b64, &email) != OK ||
+	    (ip64 != NULL &&
+		people_email_open(RESET_IP_SEAL, ip64, &ip) != OK)) {
 		snprintf(err, JOB_ERR_LEN,
 		    "people.password_reset: malformed "
 		    "payload");
@@ -328,7 +351,7 @@ people_reset_job(struct store *db, const struct job *job, char *err)
 	op.link = op.link_buf;
 	op.ip = ip;
 	op.acct = &a;
-	op.mail_template = template != NULL ? template : "password_reset";
+	op.mail_template = tmpl != NULL ? tmpl : "password_reset";
 	if ((rc = store_run(db, STORE_TX_WRITE, reset_tx, &op)) != OK)
 		snprintf(err, JOB_ERR_LEN, "people.password_reset: %s",
 		    err_code(rc));
@@ -343,6 +366,7 @@ out:
 		sodium_memzero(email, strlen(email));
 		free(email);
 	}
+	people_wipe_free(ip);
 	json_decref(p);
 	return (rc);
 }
@@ -364,7 +388,11 @@ reset_tx(struct tx *tx, void *arg)
 	store_bind_text(st, 1, uuid_v7(id));
 	store_bind_text(st, 2, op->acct->id);
 	store_bind_text(st, 3, op->token_hash);
-	store_bind_text(st, 4, op->req != NULL ? op->req->ip : op->ip);
+	if ((rc = reset_ip_bind(tx, st, 4, op->acct->id, id,
+		 op->req != NULL ? op->req->ip : op->ip)) != OK) {
+		store_finalize(st);
+		return (rc);
+	}
 	store_bind_int64(st, 5, now);
 	store_bind_int64(st, 6, now + 1000 * config.password_reset_ttl_s);
 	step = store_step(st);
@@ -375,9 +403,49 @@ reset_tx(struct tx *tx, void *arg)
 		return (rc);
 	vars = json_pack("{s:s,s:I}", "link", op->link, "minutes",
 	    (json_int_t)(config.password_reset_ttl_s / 60));
-	rc = hooks_mail(tx, email, op->acct->id, op->mail_template, vars, NULL);
+	rc = vars != NULL ? OK : ERR_NOMEM;
+	/* A child's welcome also names the guardian who made the account
+	 * and lets the address's owner refuse it (family_close.c); with
+	 * no guardian's record of it left, no welcome. */
+	if (rc == OK && strcmp(op->mail_template, "family_welcome") == 0)
+		rc = people_family_welcome(tx, op->acct->id, email, vars);
+	if (rc == OK)
+		rc = hooks_mail(
+		    tx, email, op->acct->id, op->mail_template, vars, NULL);
+	else if (rc == ERR_NOT_FOUND)
+		rc = OK;
 	json_decref(vars);
 	people_wipe_free(email);
+	return (rc);
+}
+
+/*
+ * Bind reset id's requesting address at col: sealed under user_id's key,
+ * NULL when there is none or the key is gone.
+ */
+static int
+reset_ip_bind(struct tx *tx, struct stmt *st, int col, const char *user_id,
+    const char *id, const char *ip)
+{
+	unsigned char key[SEAL_KEY_LEN], *blob = NULL;
+	size_t	      len = 0;
+	int	      rc;
+
+	if (ip == NULL || ip[0] == '\0') {
+		store_bind_null(st, col);
+		return (OK);
+	}
+	if ((rc = seal_key_load(tx, user_id, key)) == ERR_NOT_FOUND) {
+		store_bind_null(st, col);
+		return (OK);
+	}
+	if (rc == OK)
+		rc = seal_field(
+		    key, "password_resets", "ip", id, ip, &blob, &len);
+	sodium_memzero(key, sizeof(key));
+	if (rc == OK)
+		store_bind_blob(st, col, blob, len);
+	free(blob);
 	return (rc);
 }
 

@@ -238,8 +238,10 @@ static const char api_family_invite[] =
     "an account: if it has, a pending guardian_of relationship led by the "
     "caller is made and the account mailed; the caller sees it once it is "
     "answered\",\"schema\":{\"type\":\"object\",\"properties\":{"
-    "\"status\":{\"const\":\"accepted\"},\"detail\":{\"type\":"
-    "\"string\"}}}}},\"problems\":{\"403\":\"DATE_OF_BIRTH_REQUIRED or "
+    "\"status\":{\"const\":\"accepted\"},\"id\":{\"type\":\"string\","
+    "\"format\":\"uuid\",\"description\":\"the invitation, to withdraw "
+    "it (made whether or not the address has an account)\"},\"detail\":{"
+    "\"type\":\"string\"}}}}},\"problems\":{\"403\":\"DATE_OF_BIRTH_REQUIRED or "
     "ADULT_REQUIRED: the caller is not known to be over the digital-consent "
     "age\",\"422\":\"email missing or not an address; kind other than "
     "guardian_of; another member\",\"429\":\"TOO_MANY_INVITATIONS "
@@ -264,11 +266,31 @@ static const char api_family_child[] =
     "\"#/components/schemas/users\"},\"relationship\":{\"$ref\":"
     "\"#/components/schemas/relationships\"}}}}},\"problems\":{\"403\":"
     "\"DATE_OF_BIRTH_REQUIRED or ADULT_REQUIRED\",\"409\":\"EMAIL_TAKEN "
-    "(invite that account instead)\",\"422\":\"OVER_CONSENT_AGE (the "
+    "(invite that account instead; counted against family_invites_max as "
+    "an account made)\",\"422\":\"OVER_CONSENT_AGE (the "
     "child consents themselves: invite their account), or validation "
-    "failed: one entry per field\",\"429\":\"TOO_MANY_INVITATIONS "
+    "failed: one entry per field (a country that is no ISO 3166-1 code "
+    "among them)\",\"429\":\"TOO_MANY_INVITATIONS "
     "(Retry-After)\",\"503\":\"MIGRATIONS_PENDING (migration 0030 not "
     "applied)\"}}";
+
+static const char api_family_withdraw[] =
+    "{\"answers\":{\"204\":{\"description\":\"withdrawn (or it was "
+    "already, or was answered): if the address has an account and nobody "
+    "answered yet, the invitation ends; it still counts against "
+    "family_invites_max until family_invite_ttl_s\"}},\"problems\":{"
+    "\"404\":\"no invitation of the caller's by that id\",\"409\":"
+    "\"NOT_AN_INVITATION: a child's account made (end its relationship)\","
+    "\"503\":\"MIGRATIONS_PENDING\"}}";
+static const char api_family_refuse[] =
+    "{\"body\":{\"type\":\"object\",\"required\":[\"token\"],"
+    "\"additionalProperties\":false,\"properties\":{\"token\":{\"type\":"
+    "\"string\",\"maxLength\":128,\"description\":\"from the \\\"this "
+    "is not me\\\" link of a child's welcome mail\"}}},\"answers\":{\"204\":{"
+    "\"description\":\"the address is taken off the child's account (its "
+    "password and reset links with it) and the guardian is told\"}},"
+    "\"problems\":{\"422\":\"INVALID_TOKEN: not a live link (used, expired "
+    "after family_invite_ttl_s, or none)\",\"503\":\"MIGRATIONS_PENDING\"}}";
 
 static const struct route people_routes[] = {
 	{ HTTP_POST, "/v1/auth/register", people_auth_register,
@@ -289,6 +311,11 @@ static const struct route people_routes[] = {
 	    ROUTE_JSON_BODY | ROUTE_SMALL_BODY | ROUTE_SLOW | ROUTE_PUBLIC,
 	    "set a new password with a reset token; ends every session", NULL,
 	    api_confirm },
+	{ HTTP_POST, "/v1/auth/family-welcome/refuse", people_family_refuse,
+	    ROUTE_JSON_BODY | ROUTE_SMALL_BODY | ROUTE_PUBLIC,
+	    "\"this is not me\": take an address off the child's account a "
+	    "guardian made with it (the welcome mail's token)",
+	    NULL, api_family_refuse },
 	{ HTTP_GET, "/v1/me", people_me_get, 0, "the caller's own account",
 	    NULL, api_me_get },
 	{ HTTP_PATCH, "/v1/me", people_me_patch, ROUTE_JSON_BODY | ROUTE_SLOW,
@@ -317,6 +344,11 @@ static const struct route people_routes[] = {
 	    "make the account of the caller's child under the consent age, "
 	    "the caller's consent recorded",
 	    NULL, api_family_child },
+	{ HTTP_POST, "/v1/me/family/invites/{id}/withdraw",
+	    people_family_withdraw, 0,
+	    "withdraw a family invitation the caller sent (its id from the "
+	    "invitation's answer)",
+	    NULL, api_family_withdraw },
 	{ HTTP_GET, "/v1/me/sessions", people_my_sessions_list, 0,
 	    "the caller's live auth sessions, the current one marked", NULL,
 	    API_SESSIONS },
@@ -397,17 +429,33 @@ static const struct mail_template family_invitation_template = {
 
 static const struct mail_template family_welcome_template = {
 	"family_welcome",
-	"Your carebase account",
-	"Your guardian made you a carebase account.\n\n"
+	"{{guardian}} made you a carebase account",
+	"{{guardian}} made you a carebase account, as your guardian, with "
+	"this\naddress.\n\n"
 	"To choose your password, open this link within {{minutes}} "
 	"minutes:\n{{link}}\n\n"
-	"If it runs out, ask for a new one with \"forgot password\".\n",
+	"If it runs out, ask for a new one with \"forgot password\".\n\n"
+	"This is not you? If {{guardian}} is not your guardian, open this "
+	"link\nwithin {{refuse_days}} days: your address is taken off the "
+	"account, and\n{{guardian}} is told. You can then use it for an "
+	"account of your own.\n{{refuse_link}}\n",
+	NULL,
+};
+
+static const struct mail_template family_email_refused_template = {
+	"family_email_refused",
+	"The address you gave for {{child}} was refused",
+	"The owner of the address you gave for {{child}}'s carebase account "
+	"says\nit is not theirs. It is taken off the account, which has no "
+	"sign-in\nnow. Give the child's own address, or none, at "
+	"{{public_url}}\n",
 	NULL,
 };
 
 static const struct job_kind people_jobs[] = {
 	{ "people.password_reset", people_reset_job, 0 },
 	{ "people.family_invite", people_family_invite_job, 0 },
+	{ "people.family_expire", people_family_expire_job, 0 },
 	{ "audit.anchor", people_audit_anchor_job, 0 },
 };
 
@@ -416,6 +464,9 @@ static const struct job_kind people_jobs[] = {
  * off or rewritten since. */
 static const struct job_schedule people_schedules[] = {
 	{ "audit.anchor", "7 * * * *", "audit.anchor", NULL },
+	/* Nightly: family invitations past family_invite_ttl_s end
+	 * (family_close.c). */
+	{ "people.family_expire", "25 0 * * *", "people.family_expire", NULL },
 };
 
 const struct module people_module = {
@@ -449,6 +500,10 @@ people_init(struct store *db)
 	    rc != ERR_CONFLICT)
 		return (rc);
 	if ((rc = mail_template_register(&family_welcome_template)) != OK &&
+	    rc != ERR_CONFLICT)
+		return (rc);
+	if ((rc = mail_template_register(&family_email_refused_template)) !=
+		OK &&
 	    rc != ERR_CONFLICT)
 		return (rc);
 	/* Sessions migration 0033 carried over in clear are sealed now. */

@@ -7,7 +7,7 @@
  * their permissions (and `carebase roles`); throttle.c failed-login
  * counting; passwords.c the password rules; cli.c `carebase user`; relationships.c and gdpr.c relationships, consent, export and
  * erasure; family.c a member's own family (invitations, children's
- * accounts); chat_profile.c what the module tells others of a person.
+ * accounts), family_close.c how they are let go; chat_profile.c what the module tells others of a person.
  *
  * Contract with relationships.c and gdpr.c: people.c lists their routes
  * and resource by these names, so each must be defined there.
@@ -112,7 +112,8 @@ void people_auth_reset(struct request *);
 int  people_reset_job(struct store *, const struct job *, char *err);
 void people_auth_reset_confirm(struct request *);
 /*
- * Queue the reset job inside tx for email (ip: who asked, may be NULL):
+ * Queue the reset job inside tx for email (ip: who asked, may be NULL;
+ * sealed in the payload, then in the reset row under the person's key):
  * a set-password link mailed if the address has an active account, with
  * template (NULL: "password_reset"; "family_welcome": a child's account
  * made by their guardian).
@@ -131,6 +132,25 @@ void people_family_invite(struct request *);
 void people_family_child(struct request *);
 int  people_family_invite_job(struct store *, const struct job *, char *err);
 extern const struct resource family_invites_resource;
+/* Migrations 0030 and 0037 applied: OK; else ERR_UNAVAILABLE, with 503
+ * MIGRATIONS_PENDING on req unless it is NULL. */
+int people_family_ready(struct tx *, struct request *);
+/* The name on user_id's account as mail names them ("First Last", or "A
+ * carebase member"), into out. */
+int people_family_name(struct tx *, const char *user_id, char *out, size_t n);
+/* family_close.c: POST /v1/me/family/invites/{id}/withdraw, POST
+ * /v1/auth/family-welcome/refuse, the nightly people.family_expire, and
+ * the welcome mail's guardian and "this is not me" link: vars gets
+ * "guardian", "refuse_link" and "refuse_days" for child_id's welcome to
+ * email; ERR_NOT_FOUND when no guardian's record of the account is left. */
+void people_family_withdraw(struct request *);
+void people_family_refuse(struct request *);
+int  people_family_expire_job(struct store *, const struct job *, char *err);
+int  people_family_welcome(
+     struct tx *, const char *child_id, const char *email, json_t *vars);
+/* relationships.c: set guardians_answer of relationship id, pending
+ * guardian_of, from its follower's age (under the consent age: 1). */
+int people_guardians_answer_set(struct tx *, const char *id);
 
 /* sessions.c */
 struct people_session {
@@ -162,7 +182,7 @@ int people_session_end(struct tx *, const char *session_id, const char *reason);
 /*
  * End every live session of user_id except except_session_id (NULL = all),
  * recording reason ("password_changed", "password_reset", "deactivated",
- * "erased", "deleted", "role_changed"). For gdpr.c and the users resource's after_write.
+ * "erased", "deleted", "role_changed", "email_refused": family_close.c). For gdpr.c and the users resource's after_write.
  */
 int people_sessions_end(struct tx *, const char *user_id,
     const char *except_session_id, const char *reason);

@@ -17,9 +17,12 @@
  *     other adult accepts the new one, in the app; consent_by is theirs),
  *     or by an admin recording consent given offline (a signed form);
  *   - by an admin, for any relationship (offline consent).
+ * Only for a child is there such a step: a follower over the age decides
+ * alone, and their other guardians neither see nor answer it.
  * A member's invitation (pending, created_by its lead) can be accepted
  * only while it is open (family_invite_ttl_s); later 409
- * INVITATION_EXPIRED.
+ * INVITATION_EXPIRED, and the nightly people.family_expire ends it
+ * (family_close.c).
  * Only active relationships grant related scope (the resource layer
  * checks status = 'active').
  *
@@ -27,10 +30,16 @@
  * generic layer's): its follower; its lead, except a pending one they
  * made themselves (an invitation by email: whether the address had an
  * account stays unknown to them until the invitee answers); and, for a
- * guardian_of, the child's other active guardians, who accept or decline
- * it. The consent and end actions are this file's. Ending a pending
- * relationship by its follower or a co-guardian is audited as
- * relationships.decline, any other ending as relationships.end.
+ * guardian_of, the child's other active guardians: its active rows, and
+ * a pending one (or one ended since) while guardians_answer says the
+ * follower is under the consent age (set when it is made, kept right
+ * nightly, and the actions ask the age again), which they accept or
+ * decline. The consent
+ * and end actions are this file's. The follower declines a pending
+ * relationship at any age. Ending a pending relationship by its follower
+ * or a co-guardian is audited as relationships.decline, any other ending
+ * as relationships.end. A person's export holds the relationships they
+ * are a party to, not their child's other guardians' (gdpr.c).
  *
  * Whether a follower is old enough to consent themselves is the
  * digital-consent rule's answer (consent.c).
@@ -52,16 +61,29 @@
 #include "store/store.h"
 
 /*
+ * A row its lead sees: not an invitation of theirs (made by someone
+ * else, an admin), or one that was answered: accepted once, or ended by
+ * someone else than the inviter (declined). An invitation pending, or
+ * ended by its inviter (withdrawn) or by nobody (expired, the nightly
+ * job), is not: whether the address had an account is not theirs to
+ * learn from it. The export asks the same in C (people_relationships_of).
+ */
+#define REL_ANSWERED                                                           \
+	"created_by IS NULL OR created_by <> lead_id OR consent_at IS NOT "    \
+	"NULL OR (status = 'ended' AND updated_by IS NOT NULL AND "            \
+	"updated_by <> lead_id)"
+/*
  * The rows a party sees: those they follow; those they lead but an
- * invitation of theirs not answered yet; a guardian, the guardian_of
- * rows of a child they are an active guardian of.
+ * invitation of theirs not answered; a guardian, the guardian_of rows of
+ * a child they are an active guardian of: the active ones, and the
+ * others only while guardians_answer says the child is under the
+ * consent age (an older follower's invitations are theirs alone).
  */
 #define REL_PARTY                                                              \
-	"follower_id = ? OR (lead_id = ? AND (status <> 'pending' OR "         \
-	"created_by IS NULL OR created_by <> lead_id)) OR (kind = "            \
-	"'guardian_of' AND follower_id IN (SELECT g.follower_id FROM "         \
-	"relationships g WHERE g.lead_id = ? AND g.kind = 'guardian_of' AND "  \
-	"g.status = 'active'))"
+	"follower_id = ? OR (lead_id = ? AND (" REL_ANSWERED ")) OR (kind = "  \
+	"'guardian_of' AND (status = 'active' OR guardians_answer = 1) AND "   \
+	"follower_id IN (SELECT g.follower_id FROM relationships g WHERE "     \
+	"g.lead_id = ? AND g.kind = 'guardian_of' AND g.status = 'active'))"
 
 static const char *const kinds[] = { "guardian_of", "practitioner_of", NULL };
 static const char *const statuses[] = { "pending", "active", "ended", NULL };
@@ -99,6 +121,7 @@ static const struct field rel_fields[] = {
 };
 
 static int rel_before_create(struct resource_ctx *, json_t *);
+static int rel_after_write(struct resource_ctx *, int, json_t *);
 
 const struct resource relationships_resource = {
 	.name = "relationships",
@@ -118,8 +141,10 @@ const struct resource relationships_resource = {
 	    "/v1/me/family/children); consent makes them active, and only "
 	    "active relationships let the lead see the follower's data. Both "
 	    "parties read them (a member's own invitation only once it is "
-	    "answered), and so do the child's other active guardians.",
+	    "answered), and so do the child's other active guardians (its "
+	    "pending ones only for a child under the consent age).",
 	.before_create = rel_before_create,
+	.after_write = rel_after_write,
 };
 
 /* One relationship, read for an action. */
@@ -193,6 +218,48 @@ rel_before_create(struct resource_ctx *ctx, json_t *body)
 fail:
 	json_decref(errs);
 	return (rc);
+}
+
+/* A pending guardian_of made by an admin: do the child's guardians
+ * answer it? (guardians_answer; the invitations' is family.c's.) */
+static int
+rel_after_write(struct resource_ctx *ctx, int action, json_t *row)
+{
+	const char *id = ctx->id != NULL
+	    ? ctx->id
+	    : json_string_value(json_object_get(row, "id"));
+
+	if (action != ACTION_CREATE || id == NULL)
+		return (OK);
+	return (people_guardians_answer_set(ctx->tx, id));
+}
+
+int
+people_guardians_answer_set(struct tx *tx, const char *id)
+{
+	struct stmt *st;
+	char	     follower[UUID_STR_LEN] = "";
+	int	     rc, minor = 0;
+
+	st = store_prepare(tx,
+	    "SELECT follower_id FROM relationships WHERE id = ? AND "
+	    "status = 'pending' AND kind = 'guardian_of'");
+	store_bind_text(st, 1, id);
+	if ((rc = store_step(st)) == STORE_ROW)
+		strlcpy_cb(follower, store_col_text(st, 0), sizeof(follower));
+	store_finalize(st);
+	if (rc != STORE_ROW)
+		return (rc == STORE_DONE ? OK : rc);
+	if ((rc = people_is_minor(tx, follower, &minor)) != OK &&
+	    rc != ERR_NOT_FOUND)
+		return (rc);
+	st = store_prepare(
+	    tx, "UPDATE relationships SET guardians_answer = ? WHERE id = ?");
+	store_bind_int64(st, 1, minor ? 1 : 0);
+	store_bind_text(st, 2, id);
+	rc = store_step(st);
+	store_finalize(st);
+	return (rc == STORE_DONE ? OK : rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
 }
 
 static int
@@ -358,8 +425,9 @@ rel_action(struct request *req, int ending)
  *	co-guardian who accepted; else the lead for a child's guardian_of,
  *	the follower otherwise.
  *   end: an admin, the lead, or the follower (a child cannot end their
- *	guardian's relationship: an admin does); a co-guardian declines a
- *	pending guardian_of of their child.
+ *	guardian's active relationship: an admin does; a pending one they
+ *	decline at any age); a co-guardian declines a pending guardian_of
+ *	of their child under the consent age (an older one decides alone).
  * A relationship the caller does not see answers 404.
  */
 static int
@@ -376,6 +444,7 @@ rel_action_tx(struct tx *tx, void *arg)
 	json_t		   *changes;
 	int64_t		    now = time_now_ms();
 	int		    rc, minor = 0, is_follower, is_lead, is_co = 0;
+	int		    pending;
 	const char	   *action;
 
 	/* Seen as the declaration says: every relationship for a caller
@@ -394,6 +463,7 @@ rel_action_tx(struct tx *tx, void *arg)
 		return (rc);
 	is_follower = strcmp(r.follower_id, a->who->user_id) == 0;
 	is_lead = strcmp(r.lead_id, a->who->user_id) == 0;
+	pending = strcmp(r.status, "pending") == 0;
 	if (a->ending ? strcmp(r.status, "ended") == 0
 		      : strcmp(r.status, "pending") != 0)
 		return (ERR_CONFLICT);
@@ -406,8 +476,9 @@ rel_action_tx(struct tx *tx, void *arg)
 	if (a->ending) {
 		if (write != SCOPE_ALL && !is_lead &&
 		    !(is_follower &&
-			!(minor && strcmp(r.kind, "guardian_of") == 0)) &&
-		    !(is_co && strcmp(r.status, "pending") == 0)) {
+			(pending ||
+			    !(minor && strcmp(r.kind, "guardian_of") == 0))) &&
+		    !(is_co && pending && minor)) {
 			http_problem(req, ERR_FORBIDDEN, NULL,
 			    "Only an admin "
 			    "or a party to the relationship can end it.");
@@ -423,8 +494,7 @@ rel_action_tx(struct tx *tx, void *arg)
 		store_bind_text(st, 4, r.id);
 		changes = json_pack("{s:[s,s],s:s}", "fields", "status",
 		    "ended_at", "status", "ended");
-		action = strcmp(r.status, "pending") == 0 &&
-			(is_follower || is_co) && !is_lead
+		action = pending && (is_follower || is_co) && !is_lead
 		    ? "relationships.decline"
 		    : "relationships.end";
 	} else {
@@ -493,14 +563,49 @@ rel_action_tx(struct tx *tx, void *arg)
 	    tx, &relationships_resource, r.id, SCOPE_ALL, &a->row));
 }
 
+/*
+ * A person's relationships for their export: those they follow and those
+ * they lead, but an invitation of theirs not answered (as they see them:
+ * REL_ANSWERED). Not their child's other guardians' rows, which they see
+ * in the app to answer them but which are not theirs. Asked by column,
+ * not through scope_where, so an export works with migration 0037
+ * pending.
+ */
 int
 people_relationships_of(
     struct tx *tx, const char *user_id, json_t *out, int *truncated)
 {
 	struct principal who;
+	json_t		*led, *row;
+	const char	*status, *by, *upd;
+	size_t		 i;
+	int		 rc, answered;
 
 	memset(&who, 0, sizeof(who));
 	strlcpy_cb(who.user_id, user_id, sizeof(who.user_id));
-	return (resource_rows(tx, &relationships_resource, &who, SCOPE_OWN,
-	    NULL, NULL, out, truncated));
+	if ((rc = resource_rows(tx, &relationships_resource, &who, SCOPE_ALL,
+		 "follower_id", user_id, out, truncated)) != OK)
+		return (rc);
+	if ((led = json_array()) == NULL)
+		return (ERR_NOMEM);
+	rc = resource_rows(tx, &relationships_resource, &who, SCOPE_ALL,
+	    "lead_id", user_id, led, truncated);
+	json_array_foreach(led, i, row) {
+		if (rc != OK)
+			break;
+		/* REL_ANSWERED */
+		status = json_string_value(json_object_get(row, "status"));
+		by = json_string_value(json_object_get(row, "created_by"));
+		upd = json_string_value(json_object_get(row, "updated_by"));
+		answered = by == NULL || strcmp(by, user_id) != 0 ||
+		    !json_is_null(json_object_get(row, "consent_at")) ||
+		    (status != NULL && strcmp(status, "ended") == 0 &&
+			upd != NULL && strcmp(upd, user_id) != 0);
+		if (!answered)
+			continue;
+		if (json_array_append(out, row) != 0)
+			rc = ERR_NOMEM;
+	}
+	json_decref(led);
+	return (rc);
 }

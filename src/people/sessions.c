@@ -9,7 +9,9 @@
  * throttling counts the request's own (throttle.c).
  *
  * Rows carried over in clear by migration 0033 (legacy_plain = 1) are
- * sealed at start-up (people_sessions_seal_legacy).
+ * sealed at start-up (people_sessions_seal_legacy). So are rows an older
+ * binary writes during a rolling upgrade: since migration 0035 the column
+ * defaults to 1, and this binary writes 0 with every row it makes.
  *
  * The authenticator accepts "Authorization: Bearer <token>" only. A token
  * in the query string leaks into logs and histories, so a request that
@@ -93,8 +95,9 @@ static const char *const detail_cols[PEOPLE_SESSION_DETAILS] = { "ip",
 	"user_agent", "device_fingerprint" };
 
 struct legacy_batch {
-	int64_t seen;	/* rows read this batch */
-	int64_t sealed; /* of them sealed (not cleared) */
+	int64_t seen;	 /* rows taken this batch */
+	int64_t sealed;	 /* of them sealed */
+	int64_t cleared; /* of them cleared (their user's key gone) */
 };
 
 /* Query keys that name a credential, whatever their value. */
@@ -125,8 +128,8 @@ static const char *header_bounded(struct request *, const char *, size_t max);
 static int refuse(struct request *, const char *code, const char *detail);
 static int details_write(struct tx *, const char *sql, const char *user_id,
     const char *id, const char *const plain[PEOPLE_SESSION_DETAILS],
-    int *sealed);
-static int legacy_row(struct tx *, const char *id, int *sealed);
+    int *sealed, int64_t *changed);
+static int legacy_row(struct tx *, const char *id, struct legacy_batch *);
 static int legacy_batch_tx(struct tx *, void *);
 
 int
@@ -136,7 +139,7 @@ people_session_start(struct tx *tx, struct request *req, const char *user_id,
 	struct stmt *st;
 	const char  *plain[PEOPLE_SESSION_DETAILS] = { NULL, NULL, NULL };
 	char	     hash[TOKEN_HASH_LEN];
-	int64_t	     now = time_now_ms();
+	int64_t	     now = time_now_ms(), changed;
 	int	     step, sealed;
 
 	memset(out, 0, sizeof(*out));
@@ -151,10 +154,13 @@ people_session_start(struct tx *tx, struct request *req, const char *user_id,
 	    1000 *
 		(is_staff ? config.session_absolute_staff_s
 			  : config.session_absolute_member_s);
+	/* legacy_plain said outright: its default (0035) is an older
+	 * binary's, whose rows are in clear. */
 	if ((st = store_prepare(tx,
 		 "INSERT INTO auth_sessions (id, user_id, "
-		 "token_hash, created_at, last_activity_at, idle_timeout_ms, "
-		 "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)")) == NULL)
+		 "token_hash, legacy_plain, created_at, last_activity_at, "
+		 "idle_timeout_ms, expires_at) VALUES (?, ?, ?, 0, ?, ?, ?, "
+		 "?)")) == NULL)
 		return (ERR_DB);
 	store_bind_text(st, 1, out->id);
 	store_bind_text(st, 2, user_id);
@@ -177,18 +183,18 @@ people_session_start(struct tx *tx, struct request *req, const char *user_id,
 	return (details_write(tx,
 	    "UPDATE auth_sessions SET ip = ?, user_agent = ?, "
 	    "device_fingerprint = ? WHERE id = ?",
-	    user_id, out->id, plain, &sealed));
+	    user_id, out->id, plain, &sealed, &changed));
 }
 
 /*
  * Seal plain[] (NULL: none) under user_id's key for session id and run
- * sql (binding the three, then id). The user's key gone (erased): NULLs
- * are written, *sealed 0.
+ * sql (binding the three, then id); *changed rows it changed. The user's
+ * key gone (erased): NULLs are written, *sealed 0.
  */
 static int
 details_write(struct tx *tx, const char *sql, const char *user_id,
     const char *id, const char *const plain[PEOPLE_SESSION_DETAILS],
-    int *sealed)
+    int *sealed, int64_t *changed)
 {
 	struct stmt   *st;
 	unsigned char  key[SEAL_KEY_LEN];
@@ -197,6 +203,7 @@ details_write(struct tx *tx, const char *sql, const char *user_id,
 	int	       rc, have_key;
 
 	*sealed = 0;
+	*changed = 0;
 	rc = seal_key_load(tx, user_id, key);
 	if (rc != OK && rc != ERR_NOT_FOUND)
 		return (rc);
@@ -218,6 +225,7 @@ details_write(struct tx *tx, const char *sql, const char *user_id,
 				store_bind_null(st, (int)i + 1);
 		store_bind_text(st, PEOPLE_SESSION_DETAILS + 1, id);
 		rc = store_step(st);
+		*changed = store_changes(st);
 		store_finalize(st);
 		rc = rc == STORE_DONE ? OK
 				      : (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
@@ -255,9 +263,9 @@ people_session_detail(const unsigned char *key, struct stmt *st, int col,
 
 /* Rows carried over in clear by migration 0033 */
 
-/* Session id's details sealed if still in clear; *sealed 1 if so. */
+/* Session id's details sealed if still in clear, counted in *lb. */
 static int
-legacy_row(struct tx *tx, const char *id, int *sealed)
+legacy_row(struct tx *tx, const char *id, struct legacy_batch *lb)
 {
 	struct stmt *st;
 	const void  *b;
@@ -265,9 +273,9 @@ legacy_row(struct tx *tx, const char *id, int *sealed)
 	const char  *view[PEOPLE_SESSION_DETAILS];
 	char	     user[UUID_STR_LEN];
 	size_t	     n, i;
-	int	     rc;
+	int64_t	     changed = 0;
+	int	     rc, sealed = 0;
 
-	*sealed = 0;
 	st = store_prepare(tx,
 	    "SELECT user_id, ip, user_agent, "
 	    "device_fingerprint FROM auth_sessions WHERE id = ? AND "
@@ -300,7 +308,11 @@ legacy_row(struct tx *tx, const char *id, int *sealed)
 		    "UPDATE auth_sessions SET ip = ?, user_agent = ?, "
 		    "device_fingerprint = ?, legacy_plain = 0 WHERE id = ? "
 		    "AND legacy_plain = 1",
-		    user, id, view, sealed);
+		    user, id, view, &sealed, &changed);
+		if (rc == OK && changed == 1) {
+			lb->sealed += sealed;
+			lb->cleared += !sealed;
+		}
 	} else if (rc != ERR_NOMEM)
 		rc = rc == ERR_BUSY ? ERR_BUSY : ERR_DB;
 	for (i = 0; i < PEOPLE_SESSION_DETAILS; i++)
@@ -317,24 +329,31 @@ legacy_batch_tx(struct tx *tx, void *arg)
 	struct legacy_batch *lb = arg;
 	struct stmt	    *st;
 	char		     ids[LEGACY_BATCH][UUID_STR_LEN];
-	int		     rc, n = 0, i, one;
+	int		     rc, n = 0, i;
 
-	lb->seen = lb->sealed = 0;
-	/* Each row sealed leaves the set: the next batch starts over. */
+	lb->seen = lb->sealed = lb->cleared = 0;
+	/*
+	 * Each row sealed leaves the set: the next batch starts over. On
+	 * PostgreSQL several processes starting at once each lock the rows
+	 * they take and pass over those another holds, so they share the
+	 * work out instead of queueing on the same rows and redoing them
+	 * (SQLite has one writer at a time already).
+	 */
 	st = store_prepare(tx,
-	    "SELECT id FROM auth_sessions WHERE "
-	    "legacy_plain = 1 ORDER BY id LIMIT ?");
+	    store_tx_dialect(tx) == STORE_POSTGRES
+		? "SELECT id FROM auth_sessions WHERE legacy_plain = 1 "
+		  "ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED"
+		: "SELECT id FROM auth_sessions WHERE legacy_plain = 1 "
+		  "ORDER BY id LIMIT ?");
 	store_bind_int64(st, 1, LEGACY_BATCH);
 	while ((rc = store_step(st)) == STORE_ROW && n < LEGACY_BATCH)
 		strlcpy_cb(ids[n++], store_col_text(st, 0), UUID_STR_LEN);
 	store_finalize(st);
 	if (rc != STORE_DONE && rc != STORE_ROW)
 		return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
-	for (i = 0; i < n; i++) {
-		if ((rc = legacy_row(tx, ids[i], &one)) != OK)
+	for (i = 0; i < n; i++)
+		if ((rc = legacy_row(tx, ids[i], lb)) != OK)
 			return (rc);
-		lb->sealed += one;
-	}
 	lb->seen = n;
 	return (OK);
 }
@@ -357,7 +376,8 @@ people_sessions_seal_legacy(struct store *db)
 			return (rc);
 		}
 		total += lb.sealed;
-		cleared += lb.seen - lb.sealed;
+		cleared += lb.cleared;
+		/* Fewer than a batch: the rest, if any, is another's. */
 	} while (lb.seen == LEGACY_BATCH);
 	if (total > 0 || cleared > 0)
 		log_info("event=sessions_sealed rows=%lld cleared=%lld",

@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -18,6 +19,7 @@
 static int name_index(const char *const *, const char *);
 static int iso_member(
     const char *, const char *, const char *, int64_t *, json_t *);
+static int date_only(const char *);
 
 const char *const report_periods[] = { "day", "week", "month", NULL };
 const char *const report_formats[] = { "json", "csv", "xlsx", "pdf", NULL };
@@ -80,9 +82,23 @@ iso_member(const char *field, const char *s, const char *required, int64_t *ms,
 	return (ERR_INVALID);
 }
 
+/* 1 when s is a date without a time: "YYYY-MM-DD". */
+static int
+date_only(const char *s)
+{
+	return (strlen(s) == 10 && s[4] == '-' && s[7] == '-');
+}
+
 int
 report_args_parse(const char *from, const char *to, const char *period,
     const char *format, struct report_args *out, json_t *errs)
+{
+	return (report_args_parse_in(from, to, period, format, 0, out, errs));
+}
+
+int
+report_args_parse_in(const char *from, const char *to, const char *period,
+    const char *format, int london, struct report_args *out, json_t *errs)
 {
 	int ok;
 
@@ -97,7 +113,16 @@ report_args_parse(const char *from, const char *to, const char *period,
 		 "8601 date or date-time",
 		 &out->to, errs) == OK &&
 	    ok;
-	if (ok && out->to <= out->from)
+	/* A date is its midnight in UTC as parsed: London's begins at it
+	 * in winter, an hour before it in summer. */
+	if (ok && london && date_only(from))
+		out->from = time_london_day_start(out->from / TIME_DAY_MS);
+	if (ok && london && date_only(to))
+		out->to = time_london_day_start(out->to / TIME_DAY_MS);
+	if (ok && out->from < 0)
+		resource_field_err(errs, "from", "invalid_format",
+		    "an ISO 8601 date or date-time after 1970");
+	else if (ok && out->to <= out->from)
 		resource_field_err(
 		    errs, "to", "out_of_range", "must be after from");
 	else if (ok && out->to - out->from > REPORT_RANGE_MAX_MS)
@@ -117,4 +142,16 @@ report_args_parse(const char *from, const char *to, const char *period,
 		out->format = REPORT_FORMAT_JSON;
 	}
 	return (json_array_size(errs) > 0 ? ERR_INVALID : OK);
+}
+
+void
+report_london_date(int64_t ms, char *out)
+{
+	struct tm tm;
+	char	  tmp[48];
+
+	time_utc(time_london_day(ms) * 86400, &tm);
+	snprintf(tmp, sizeof(tmp), "%04d-%02d-%02d", tm.tm_year + 1900,
+	    tm.tm_mon + 1, tm.tm_mday);
+	strlcpy_cb(out, tmp, 11);
 }

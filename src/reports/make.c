@@ -1,11 +1,20 @@
 /*
- * Making a report of the catalogue (reports.c): each measure's SQL with
- * :from and :to bound, its rows folded from days into periods here in C
- * (UTC; a week starts on Monday and is named by that Monday's date; a
- * month is YYYY-MM), so no date function of either dialect is needed,
- * then sorted by period, group name and group id, with the totals of the
- * range; written as compact JSON, or as a table (core/table.h: the
- * columns, the rows, then a "Total" row) in CSV, XLSX or PDF.
+ * Making a report of the catalogue (reports.c, training_reports.c): each
+ * measure's SQL with :from and :to bound (and :from_date and :to_date,
+ * London's dates of the range), its rows folded from days into periods
+ * here in C (a week starts on Monday and is named by that Monday's date;
+ * a month is YYYY-MM), so no date function of either dialect is needed:
+ * UTC days for the catalogue's own reports, London's for the training
+ * business's (their SQL gives hours, each of which is in one London day,
+ * or dates). Then the measures derived from others (a difference of
+ * money, a ratio) row by row, the rows sorted by period, group name,
+ * group id and currency, with the totals of the range; written as
+ * compact JSON, or as a table (core/table.h: the columns, the rows, then
+ * a "Total" row) in CSV, XLSX or PDF. Money is minor units of the row's
+ * currency: in JSON an integer beside its "currency", in a table a money
+ * cell (its column named without "_minor": the cell says what it is).
+ * Money totals are a sum when the rows are in one currency, else null
+ * (each currency's are in "totals_by_currency").
  *
  * A report's measures and totals are read in one transaction with one
  * snapshot (STORE_TX_SNAPSHOT: REPEATABLE READ on PostgreSQL), so the
@@ -30,6 +39,7 @@
 #include "store/store.h"
 
 #define BINDS_MAX  8  /* placeholders in one measure */
+#define TERMS_MAX  4  /* measures a derived one is made of */
 #define PERIOD_LEN 48 /* "YYYY-MM-DD" and room the compiler sees */
 #define SQL_MAX	   4096
 
@@ -37,22 +47,49 @@
 struct run {
 	const struct report *rep;
 	int64_t		     from, to;
+	char		     from_date[11], to_date[11]; /* :from_date, ... */
 	enum report_period   period;
 	size_t		     nmeasures;
-	json_t		    *rows;    /* array of row objects */
-	json_t		    *index;   /* "period|group id" -> row */
-	char		     gid[40]; /* "partner_id" */
+	json_t		    *rows;	 /* array of row objects */
+	json_t		    *index;	 /* "period|group id|currency" -> row */
+	json_t		    *currencies; /* currency -> its money totals */
+	char		     gid[40];	 /* "partner_id" */
 };
 
-static int	    sql_compile(const char *, struct buf *, int *, int *);
-static void	    period_key(int64_t, enum report_period, char *);
-static int	    row_add(struct run *, size_t, struct stmt *);
+/* A placeholder of a measure's SQL. */
+enum bind { BIND_FROM = 0, BIND_TO, BIND_FROM_DATE, BIND_TO_DATE };
+static const struct {
+	const char *name;
+	size_t	    len;
+} bind_names[] = {
+	/* Longest first: ":from_date" is not ":from" and "_date". */
+	[BIND_FROM_DATE] = { "from_date", 9 },
+	[BIND_TO_DATE] = { "to_date", 7 },
+	[BIND_FROM] = { "from", 4 },
+	[BIND_TO] = { "to", 2 },
+};
+static const enum bind bind_order[] = { BIND_FROM_DATE, BIND_TO_DATE, BIND_FROM,
+	BIND_TO };
+
+static int     sql_compile(const char *, struct buf *, int *, int *);
+static void    period_key(int64_t, enum report_period, char *, char *);
+static int     bucket_day(const struct run *, struct stmt *, int64_t *);
+static void    date_ceil(int64_t, char *);
+static int     row_add(struct run *, size_t, struct stmt *);
+static json_t *row_new(struct run *, const char *, const char *, const char *,
+    const char *, const char *);
+static int     derive(const struct measure *, json_t *);
+static int     derive_rows(struct run *);
+static int     money_totals(struct run *, json_t *);
 static struct stmt *measure_prepare(
     struct tx *, const struct run *, const char *, int *);
 static int measure_run(struct tx *, struct run *, size_t);
 static int measure_total(struct tx *, const struct run *, size_t, json_t *);
 static int row_cmp(const void *, const void *);
 static int rows_sort(struct run *);
+static enum table_type column_type(const struct run *, size_t);
+static int	       cell_set(
+		struct table *, enum table_type, size_t, json_t *, const char *);
 static int table_of(const struct run *, json_t *, json_t *, struct table **);
 static int table_write(
     struct buf *, const struct run *, json_t *, json_t *, int);
@@ -60,16 +97,16 @@ static int json_buf_cb(const char *, size_t, void *);
 static int json_write(struct buf *, const struct run *, json_t *, json_t *);
 
 /*
- * Replace :from and :to (outside quotes) with ? and note which each is
- * (0 from, 1 to) in binds. ERR_INTERNAL for any other name: the
- * catalogue is wrong.
+ * Replace :from, :to, :from_date and :to_date (outside quotes) with ?
+ * and note which each is (enum bind) in binds. ERR_INTERNAL for any other
+ * name: the catalogue is wrong.
  */
 static int
 sql_compile(const char *sql, struct buf *out, int *binds, int *nbinds)
 {
 	const char *s;
 	int	    quoted = 0, which;
-	size_t	    n;
+	size_t	    i, n;
 
 	*nbinds = 0;
 	for (s = sql; *s != '\0';) {
@@ -81,40 +118,115 @@ sql_compile(const char *sql, struct buf *out, int *binds, int *nbinds)
 				return (ERR_NOMEM);
 			continue;
 		}
-		if (strncmp(s + 1, "from", 4) == 0) {
-			which = 0;
-			n = 5;
-		} else if (strncmp(s + 1, "to", 2) == 0) {
-			which = 1;
-			n = 3;
-		} else
-			return (ERR_INTERNAL);
-		if (isalnum((unsigned char)s[n]) || s[n] == '_' ||
-		    *nbinds == BINDS_MAX)
+		which = -1;
+		for (i = 0; i < sizeof(bind_order) / sizeof(bind_order[0]) &&
+		     which < 0;
+		     i++) {
+			n = bind_names[bind_order[i]].len;
+			if (strncmp(s + 1, bind_names[bind_order[i]].name, n) ==
+				0 &&
+			    !isalnum((unsigned char)s[n + 1]) &&
+			    s[n + 1] != '_')
+				which = (int)bind_order[i];
+		}
+		if (which < 0 || *nbinds == BINDS_MAX)
 			return (ERR_INTERNAL);
 		binds[(*nbinds)++] = which;
 		if (buf_append(out, "?", 1) != OK)
 			return (ERR_NOMEM);
-		s += n;
+		s += 1 + bind_names[which].len;
 	}
 	return (OK);
 }
 
-/* The period of a day (days since 1970-01-01, UTC) into out (PERIOD_LEN). */
+/*
+ * The period of a day (days since 1970-01-01) into out, and its first
+ * day into start (each PERIOD_LEN): "2026-07" and "2026-07-01".
+ */
 static void
-period_key(int64_t day, enum report_period period, char *out)
+period_key(int64_t day, enum report_period period, char *out, char *start)
 {
 	struct tm tm;
 
 	if (period == REPORT_PERIOD_WEEK)
 		day -= (day + 3) % 7; /* 1970-01-01 was a Thursday */
 	time_utc(day * 86400, &tm);
-	if (period == REPORT_PERIOD_MONTH)
+	if (period == REPORT_PERIOD_MONTH) {
 		snprintf(out, PERIOD_LEN, "%04d-%02d", tm.tm_year + 1900,
 		    tm.tm_mon + 1);
-	else
+		snprintf(start, PERIOD_LEN, "%04d-%02d-01", tm.tm_year + 1900,
+		    tm.tm_mon + 1);
+	} else {
 		snprintf(out, PERIOD_LEN, "%04d-%02d-%02d", tm.tm_year + 1900,
 		    tm.tm_mon + 1, tm.tm_mday);
+		memcpy(start, out, PERIOD_LEN);
+	}
+}
+
+/*
+ * The day (days since 1970-01-01) of the bucket of the current row of a
+ * measure's statement: UTC's, London's of an hour, or a date's.
+ */
+static int
+bucket_day(const struct run *run, struct stmt *st, int64_t *day)
+{
+	const char *date;
+	int64_t	    ms;
+
+	switch (run->rep->bucket) {
+	case REPORT_BUCKET_LONDON_HOUR:
+		*day = time_london_day(store_col_int64(st, 2) * 3600000);
+		return (OK);
+	case REPORT_BUCKET_DATE:
+		date = store_col_text(st, 2);
+		if (date == NULL || strlen(date) != 10 ||
+		    time_parse_iso(date, &ms) != 0)
+			return (ERR_INTERNAL); /* a date column holds dates */
+		*day = ms / TIME_DAY_MS;
+		return (OK);
+	default:
+		*day = store_col_int64(st, 2);
+		return (OK);
+	}
+}
+
+/* London's first date on or after instant ms, "YYYY-MM-DD" into out (11). */
+static void
+date_ceil(int64_t ms, char *out)
+{
+	int64_t day = time_london_day(ms);
+
+	if (time_london_day_start(day) < ms)
+		day++;
+	report_london_date(time_london_day_start(day), out);
+}
+
+/* A new row: its keys, every measure 0 (derived ones null). */
+static json_t *
+row_new(struct run *run, const char *period, const char *start, const char *gid,
+    const char *gname, const char *currency)
+{
+	const struct measure *me;
+	json_t		     *row;
+	size_t		      i;
+
+	row = json_pack("{s:s,s:o,s:o}", "period", period, run->gid,
+	    gid != NULL ? json_string(gid) : json_null(),
+	    report_label(run->rep),
+	    gname != NULL ? json_string(gname) : json_null());
+	if (row == NULL)
+		return (NULL);
+	if (REPORT_LONDON(run->rep))
+		json_object_set_new(row, "period_start", json_string(start));
+	if (run->rep->flags & REPORT_CURRENCY)
+		json_object_set_new(row, "currency",
+		    currency != NULL ? json_string(currency) : json_null());
+	for (i = 0; i < run->nmeasures; i++) {
+		me = &run->rep->measures[i];
+		json_object_set_new(row, me->name,
+		    me->of != NULL ? json_null() : json_integer(0));
+	}
+	return (row);
 }
 
 /* Add the current row of a measure's statement to its period's row. */
@@ -123,26 +235,27 @@ row_add(struct run *run, size_t m, struct stmt *st)
 {
 	const char *gid = store_col_text(st, 0);
 	const char *gname = store_col_text(st, 1);
+	const char *currency = NULL;
 	json_t	   *row, *v;
-	char	    key[PERIOD_LEN + UUID_STR_LEN + 2];
-	char	    period[PERIOD_LEN];
-	size_t	    i;
+	char	    key[PERIOD_LEN + UUID_STR_LEN + 16];
+	char	    period[PERIOD_LEN], start[PERIOD_LEN];
+	int64_t	    day;
+	int	    rc;
 
-	period_key(store_col_int64(st, 2), run->period, period);
-	snprintf(key, sizeof(key), "%s|%s", period, gid != NULL ? gid : "");
+	if ((rc = bucket_day(run, st, &day)) != OK)
+		return (rc);
+	period_key(day, run->period, period, start);
+	if (run->rep->flags & REPORT_CURRENCY)
+		currency = store_col_text(st, 4);
+	snprintf(key, sizeof(key), "%s|%s|%.8s", period, gid != NULL ? gid : "",
+	    currency != NULL ? currency : "");
 	if ((row = json_object_get(run->index, key)) == NULL) {
 		if (json_array_size(run->rows) >=
 		    (size_t)config.report_max_rows)
 			return (ERR_TOO_LARGE);
-		row = json_pack("{s:s,s:o,s:o}", "period", period, run->gid,
-		    gid != NULL ? json_string(gid) : json_null(),
-		    run->rep->group,
-		    gname != NULL ? json_string(gname) : json_null());
-		if (row == NULL)
+		if ((row = row_new(run, period, start, gid, gname, currency)) ==
+		    NULL)
 			return (ERR_NOMEM);
-		for (i = 0; i < run->nmeasures; i++)
-			json_object_set_new(
-			    row, run->rep->measures[i].name, json_integer(0));
 		json_object_set(run->index, key, row);
 		json_array_append_new(run->rows, row);
 	}
@@ -151,7 +264,7 @@ row_add(struct run *run, size_t m, struct stmt *st)
 	return (OK);
 }
 
-/* sql with :from and :to bound to the run's range; NULL (*rc) on error. */
+/* sql with its placeholders bound to the run's range; NULL (*rc) on error. */
 static struct stmt *
 measure_prepare(struct tx *tx, const struct run *run, const char *text, int *rc)
 {
@@ -170,8 +283,20 @@ measure_prepare(struct tx *tx, const struct run *run, const char *text, int *rc)
 		*rc = ERR_DB;
 	buf_free(&sql);
 	for (i = 0; i < nbinds; i++)
-		store_bind_int64(
-		    st, i + 1, binds[i] == 0 ? run->from : run->to);
+		switch (binds[i]) {
+		case BIND_FROM:
+			store_bind_int64(st, i + 1, run->from);
+			break;
+		case BIND_TO:
+			store_bind_int64(st, i + 1, run->to);
+			break;
+		case BIND_FROM_DATE:
+			store_bind_text(st, i + 1, run->from_date);
+			break;
+		default:
+			store_bind_text(st, i + 1, run->to_date);
+			break;
+		}
 	return (st);
 }
 
@@ -181,6 +306,8 @@ measure_run(struct tx *tx, struct run *run, size_t m)
 	struct stmt *st;
 	int	     rc;
 
+	if (run->rep->measures[m].sql == NULL)
+		return (OK); /* derived (derive_rows) */
 	if ((st = measure_prepare(tx, run, run->rep->measures[m].sql, &rc)) ==
 	    NULL)
 		return (rc);
@@ -202,6 +329,8 @@ measure_total(struct tx *tx, const struct run *run, size_t m, json_t *totals)
 	size_t		      i;
 	int		      rc;
 
+	if (me->of != NULL || me->type == MEASURE_MONEY)
+		return (OK); /* money_totals, then derive */
 	if (me->total == NULL) {
 		json_array_foreach(run->rows, i, row)
 			n += json_integer_value(json_object_get(row, me->name));
@@ -225,13 +354,142 @@ measure_total(struct tx *tx, const struct run *run, size_t m, json_t *totals)
 		: ERR_NOMEM);
 }
 
+/*
+ * Measure me of obj (a row or totals) from the measures it is derived
+ * from: "a-b-c", integers, null when one is; "a/b", a ratio, null when b
+ * is 0 or null.
+ */
+static int
+derive(const struct measure *me, json_t *obj)
+{
+	const char *p = me->of, *e;
+	json_t	   *v, *terms[TERMS_MAX];
+	char	    name[64];
+	size_t	    n = 0, len, i;
+	int	    ratio = strchr(me->of, '/') != NULL;
+	json_int_t  acc;
+
+	while (*p != '\0') {
+		e = p + strcspn(p, "-/");
+		if ((len = (size_t)(e - p)) == 0 || len >= sizeof(name) ||
+		    n == TERMS_MAX)
+			return (ERR_INTERNAL); /* the catalogue is wrong */
+		memcpy(name, p, len);
+		name[len] = '\0';
+		if ((terms[n++] = json_object_get(obj, name)) == NULL)
+			return (ERR_INTERNAL);
+		p = *e != '\0' ? e + 1 : e;
+	}
+	if (n < 2 || (ratio && n != 2))
+		return (ERR_INTERNAL);
+	for (i = 0; i < n; i++)
+		if (!json_is_integer(terms[i]))
+			return (
+			    json_object_set_new(obj, me->name, json_null()));
+	if (ratio)
+		v = json_integer_value(terms[1]) == 0
+		    ? json_null()
+		    : json_real((double)json_integer_value(terms[0]) /
+			  (double)json_integer_value(terms[1]));
+	else {
+		acc = json_integer_value(terms[0]);
+		for (i = 1; i < n; i++)
+			acc -= json_integer_value(terms[i]);
+		v = json_integer(acc);
+	}
+	return (json_object_set_new(obj, me->name, v) == 0 ? OK : ERR_NOMEM);
+}
+
+/* The derived measures of every row. */
+static int
+derive_rows(struct run *run)
+{
+	json_t *row;
+	size_t	i, m;
+	int	rc;
+
+	json_array_foreach(run->rows, i, row)
+		for (m = 0; m < run->nmeasures; m++)
+			if (run->rep->measures[m].of != NULL &&
+			    (rc = derive(&run->rep->measures[m], row)) != OK)
+				return (rc);
+	return (OK);
+}
+
+/*
+ * The money totals: each currency's sums into run->currencies (with the
+ * money measures derived from them), and into totals the sums when the
+ * rows are in one currency (0 with none), else null; totals' currency
+ * says which (null: none or several).
+ */
+static int
+money_totals(struct run *run, json_t *totals)
+{
+	const struct measure *me;
+	const char	     *cur, *key;
+	json_t		     *row, *t, *v;
+	size_t		      i, m, n;
+	int		      rc;
+
+	json_array_foreach(run->rows, i, row) {
+		cur = json_string_value(json_object_get(row, "currency"));
+		if (cur == NULL)
+			cur = "";
+		if ((t = json_object_get(run->currencies, cur)) == NULL) {
+			if ((t = json_object()) == NULL ||
+			    json_object_set_new(run->currencies, cur, t) != 0)
+				return (ERR_NOMEM);
+		}
+		for (m = 0; m < run->nmeasures; m++) {
+			me = &run->rep->measures[m];
+			if (me->type != MEASURE_MONEY || me->of != NULL)
+				continue;
+			v = json_object_get(t, me->name);
+			json_object_set_new(t, me->name,
+			    json_integer(json_integer_value(v) +
+				json_integer_value(
+				    json_object_get(row, me->name))));
+		}
+	}
+	json_object_foreach(run->currencies, key, t)
+		for (m = 0; m < run->nmeasures; m++)
+			if (run->rep->measures[m].type == MEASURE_MONEY &&
+			    run->rep->measures[m].of != NULL &&
+			    (rc = derive(&run->rep->measures[m], t)) != OK)
+				return (rc);
+	for (m = 0; m < run->nmeasures; m++) {
+		me = &run->rep->measures[m];
+		if (me->type != MEASURE_MONEY || me->of != NULL)
+			continue;
+		/* One currency: its sum; none: 0; several: no sum. */
+		if ((n = json_object_size(run->currencies)) == 1)
+			v = json_incref(json_object_get(
+			    json_object_iter_value(
+				json_object_iter(run->currencies)),
+			    me->name));
+		else
+			v = n == 0 ? json_integer(0) : json_null();
+		json_object_set_new(totals, me->name, v);
+	}
+	if (!(run->rep->flags & REPORT_CURRENCY))
+		return (OK);
+	v = json_null();
+	if (json_object_size(run->currencies) == 1 &&
+	    (key = json_object_iter_key(json_object_iter(run->currencies))) !=
+		NULL &&
+	    key[0] != '\0')
+		v = json_string(key);
+	return (
+	    json_object_set_new(totals, "currency", v) == 0 ? OK : ERR_NOMEM);
+}
+
 /* A row and its sort keys. */
 struct sorted {
 	json_t	   *row;
-	const char *period, *name, *id;
+	const char *period, *name, *id, *currency;
 };
 
-/* By period, then group name (none last), then group id. */
+/* By period, then group name (none last), group id and currency. */
 static int
 row_cmp(const void *a, const void *b)
 {
@@ -245,7 +503,11 @@ row_cmp(const void *a, const void *b)
 			return (c);
 	} else if ((c = strcmp(x->name, y->name)) != 0)
 		return (c);
-	return (strcmp(x->id != NULL ? x->id : "", y->id != NULL ? y->id : ""));
+	if ((c = strcmp(
+		 x->id != NULL ? x->id : "", y->id != NULL ? y->id : "")) != 0)
+		return (c);
+	return (strcmp(x->currency != NULL ? x->currency : "",
+	    y->currency != NULL ? y->currency : ""));
 }
 
 static int
@@ -262,9 +524,11 @@ rows_sort(struct run *run)
 	json_array_foreach(run->rows, i, row) {
 		v[i].row = json_incref(row);
 		v[i].period = json_string_value(json_object_get(row, "period"));
-		v[i].name =
-		    json_string_value(json_object_get(row, run->rep->group));
+		v[i].name = json_string_value(
+		    json_object_get(row, report_label(run->rep)));
 		v[i].id = json_string_value(json_object_get(row, run->gid));
+		v[i].currency =
+		    json_string_value(json_object_get(row, "currency"));
 	}
 	qsort(v, n, sizeof(*v), row_cmp);
 	json_array_clear(run->rows);
@@ -275,46 +539,113 @@ rows_sort(struct run *run)
 }
 
 /*
- * The run as a table: period, group id and group name as text, the
- * measures as integers; the totals last, "Total" in the period column.
+ * The table type of column j of the answer (report_columns' order):
+ * period_start a date, the other keys text, then the measures'.
+ */
+static enum table_type
+column_type(const struct run *run, size_t j)
+{
+	size_t keys = 3;
+
+	if (REPORT_LONDON(run->rep)) {
+		if (j == 1)
+			return (TABLE_DATE);
+		keys++;
+	}
+	if (run->rep->flags & REPORT_CURRENCY)
+		keys++;
+	if (j < keys)
+		return (TABLE_TEXT);
+	switch (run->rep->measures[j - keys].type) {
+	case MEASURE_MONEY:
+		return (TABLE_MONEY);
+	case MEASURE_RATIO:
+		return (TABLE_PERCENT);
+	default:
+		return (TABLE_INT);
+	}
+}
+
+/* Cell j of the current row of t from v (null: left empty). */
+static int
+cell_set(struct table *t, enum table_type type, size_t j, json_t *v,
+    const char *currency)
+{
+	int64_t ms;
+
+	if (json_is_null(v) || v == NULL)
+		return (OK);
+	switch (type) {
+	case TABLE_DATE:
+		if (time_parse_iso(json_string_value(v), &ms) != 0)
+			return (ERR_INTERNAL);
+		return (table_set_date(t, j, ms / TIME_DAY_MS));
+	case TABLE_INT:
+		return (table_set_int(t, j, json_integer_value(v)));
+	case TABLE_MONEY:
+		return (table_set_money(t, j, json_integer_value(v),
+		    currency != NULL ? currency : ""));
+	case TABLE_PERCENT:
+		return (table_set_percent(t, j, json_number_value(v)));
+	default:
+		return (json_is_string(v)
+			? table_set_text(t, j, json_string_value(v))
+			: OK);
+	}
+}
+
+/*
+ * The run as a table: period, group id, group name (and currency) as
+ * text, the measures as integers, money or percentages (a money column
+ * named without "_minor"); the totals last, "Total" in the period column.
  */
 static int
 table_of(
     const struct run *run, json_t *cols, json_t *totals, struct table **out)
 {
-	struct table *t;
-	json_t	     *row, *c, *v;
-	size_t	      i, j;
-	int	      rc = OK;
+	struct table   *t;
+	enum table_type type;
+	json_t	       *row, *c;
+	const char     *name, *cur;
+	char		head[64];
+	size_t		i, j, n;
+	int		rc = OK;
 
 	if ((t = table_new(run->rep->title)) == NULL)
 		return (ERR_NOMEM);
-	json_array_foreach(cols, j, c)
-		if ((rc = table_column_add(t, json_string_value(c),
-			 j < 3 ? TABLE_TEXT : TABLE_INT)) != OK)
+	json_array_foreach(cols, j, c) {
+		name = json_string_value(c);
+		type = column_type(run, j);
+		n = strlen(name);
+		if (type == TABLE_MONEY && n > 6 && n - 6 < sizeof(head) &&
+		    strcmp(name + n - 6, "_minor") == 0) {
+			memcpy(head, name, n - 6);
+			head[n - 6] = '\0';
+			name = head;
+		}
+		if ((rc = table_column_add(t, name, type)) != OK)
 			goto out;
+	}
 	json_array_foreach(run->rows, i, row) {
 		if ((rc = table_row_add(t)) != OK)
 			goto out;
-		json_array_foreach(cols, j, c) {
-			v = json_object_get(row, json_string_value(c));
-			if (json_is_integer(v))
-				rc = table_set_int(t, j, json_integer_value(v));
-			else if (json_is_string(v))
-				rc = table_set_text(t, j, json_string_value(v));
-			if (rc != OK)
+		cur = json_string_value(json_object_get(row, "currency"));
+		json_array_foreach(cols, j, c)
+			if ((rc = cell_set(t, column_type(run, j), j,
+				 json_object_get(row, json_string_value(c)),
+				 cur)) != OK)
 				goto out;
-		}
 	}
 	if ((rc = table_totals_add(t)) != OK ||
 	    (rc = table_set_text(t, 0, "Total")) != OK)
 		goto out;
-	json_array_foreach(cols, j, c) {
-		v = json_object_get(totals, json_string_value(c));
-		if (j >= 3 && json_is_integer(v) &&
-		    (rc = table_set_int(t, j, json_integer_value(v))) != OK)
+	cur = json_string_value(json_object_get(totals, "currency"));
+	json_array_foreach(cols, j, c)
+		if (j > 0 &&
+		    (rc = cell_set(t, column_type(run, j), j,
+			 json_object_get(totals, json_string_value(c)), cur)) !=
+			OK)
 			goto out;
-	}
 out:
 	if (rc != OK)
 		table_free(t);
@@ -369,12 +700,18 @@ json_write(struct buf *b, const struct run *run, json_t *cols, json_t *totals)
 
 	time_format_iso(run->from, from);
 	time_format_iso(run->to, to);
-	v = json_pack("{s:s,s:s,s:s,s:s,s:s,s:O,s:O,s:O}", "report",
+	v = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O,s:O,s:O}", "report",
 	    run->rep->name, "title", run->rep->title, "from", from, "to", to,
+	    "time_zone", REPORT_LONDON(run->rep) ? "Europe/London" : "UTC",
 	    "period", report_periods[run->period], "columns", cols, "rows",
 	    run->rows, "totals", totals);
 	if (v == NULL)
 		return (ERR_NOMEM);
+	if ((run->rep->flags & REPORT_CURRENCY) &&
+	    json_object_set(v, "totals_by_currency", run->currencies) != 0) {
+		json_decref(v);
+		return (ERR_NOMEM);
+	}
 	js.b = b;
 	js.rc = OK;
 	if (json_dump_callback(v, json_buf_cb, &js, JSON_COMPACT) != 0 &&
@@ -402,15 +739,18 @@ report_make(struct store *db, const struct report_query *q, size_t max,
 	buf_init(&b, max);
 	run.from = q->from;
 	run.to = q->to;
+	date_ceil(run.from, run.from_date);
+	date_ceil(run.to, run.to_date);
 	run.period = (enum report_period)q->period;
 	snprintf(run.gid, sizeof(run.gid), "%s_id", run.rep->group);
 	run.nmeasures = report_measures(run.rep);
 	run.rows = json_array();
 	run.index = json_object();
+	run.currencies = json_object();
 	cols = report_columns(run.rep, run.gid);
 	totals = json_object();
-	if (run.rows == NULL || run.index == NULL || cols == NULL ||
-	    totals == NULL) {
+	if (run.rows == NULL || run.index == NULL || run.currencies == NULL ||
+	    cols == NULL || totals == NULL) {
 		rc = ERR_NOMEM;
 		goto out;
 	}
@@ -425,6 +765,12 @@ report_make(struct store *db, const struct report_query *q, size_t max,
 	store_tx_rollback(tx);
 	if (rc == ERR_TOO_LARGE)
 		out->too_many_rows = 1;
+	if (rc != OK || (rc = derive_rows(&run)) != OK ||
+	    (rc = money_totals(&run, totals)) != OK)
+		goto out;
+	for (m = 0; m < run.nmeasures && rc == OK; m++)
+		if (run.rep->measures[m].of != NULL)
+			rc = derive(&run.rep->measures[m], totals);
 	if (rc != OK || (rc = rows_sort(&run)) != OK)
 		goto out;
 	out->rows = json_array_size(run.rows);
@@ -440,16 +786,24 @@ out:
 	json_decref(totals);
 	json_decref(run.rows);
 	json_decref(run.index);
+	json_decref(run.currencies);
 	return (rc);
 }
 
 void
 report_disposition(const struct report_query *q, char *out, size_t len)
 {
-	char from[ISO_TIME_LEN], to[ISO_TIME_LEN];
+	const struct report *rep = report_find(q->name);
+	char		     from[ISO_TIME_LEN], to[ISO_TIME_LEN];
 
-	time_format_iso(q->from, from);
-	time_format_iso(q->to, to);
+	/* The dates the range is named by, in the report's days. */
+	if (rep != NULL && REPORT_LONDON(rep)) {
+		report_london_date(q->from, from);
+		report_london_date(q->to, to);
+	} else {
+		time_format_iso(q->from, from);
+		time_format_iso(q->to, to);
+	}
 	snprintf(out, len, "attachment; filename=\"%s_%.10s_%.10s_%s.%s\"",
 	    q->name, from, to, report_periods[q->period],
 	    report_formats[q->format]);

@@ -31,8 +31,10 @@
  * update failed too, or the job timed out) is shown failed with that
  * error (JOB_FAILED); `carebase jobs retry` runs it again.
  *
- * Results hold counts by partner or by course, never a row about a
- * person. The hourly report_runs.prune job deletes runs created more than
+ * Results hold counts and money by partner, course, schedule or
+ * trainer, never a row about a person. A run made by a report schedule
+ * (schedules.c) says so: is_scheduled, schedule_frequency, schedule_id.
+ * The hourly report_runs.prune job deletes runs created more than
  * report_run_retention_days ago, results and all.
  */
 #include <stdio.h>
@@ -62,12 +64,15 @@
 			"r.period, r.format, r.status, r.attempts, " \
 			"r.error_code, r.error, r.result_bytes, " \
 			"r.result_rows, r.requested_by, r.created_at, " \
-			"r.started_at, r.finished_at, CASE WHEN r.status IN " \
+			"r.started_at, r.finished_at, r.is_scheduled, " \
+			"r.schedule_frequency, r.schedule_id, " \
+			"CASE WHEN r.status IN " \
 			"('queued', 'running') THEN (SELECT f.error FROM " \
 			"failed_jobs f WHERE f.job_id = r.job_id ORDER BY " \
 			"f.failed_at DESC LIMIT 1) END"
 /* clang-format on */
-#define COL_BURIED 16 /* failed_jobs' error of a run not finished */
+#define COL_SCHEDULED 16 /* is_scheduled, schedule_frequency, schedule_id */
+#define COL_BURIED    19 /* failed_jobs' error of a run not finished */
 
 /* POST: what the request asks, and the row made. */
 struct run_create {
@@ -79,6 +84,7 @@ struct run_create {
 };
 
 static json_t *time_or_null(struct stmt *, int);
+static json_t *text_or_null(struct stmt *, int);
 static json_t *int_or_null(struct stmt *, int);
 static json_t *run_row(struct stmt *);
 static int     run_load(struct tx *, const char *, json_t **);
@@ -95,6 +101,14 @@ time_or_null(struct stmt *st, int i)
 	if (store_col_is_null(st, i))
 		return (json_null());
 	return (json_string(time_format_iso(store_col_int64(st, i), ts)));
+}
+
+static json_t *
+text_or_null(struct stmt *st, int i)
+{
+	if (store_col_is_null(st, i))
+		return (json_null());
+	return (json_string(store_col_text(st, i)));
 }
 
 static json_t *
@@ -127,7 +141,7 @@ run_row(struct stmt *st)
 		    : json_string(store_col_text(st, 9));
 	}
 	return (json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:o,s:o,s:o,"
-			  "s:o,s:s,s:o,s:o}",
+			  "s:o,s:s,s:o,s:o,s:b,s:o,s:o}",
 	    "id", store_col_text(st, 0), "report", store_col_text(st, 1),
 	    "from", time_format_iso(store_col_int64(st, 2), from), "to",
 	    time_format_iso(store_col_int64(st, 3), to), "period",
@@ -139,7 +153,10 @@ run_row(struct stmt *st)
 				      : json_string(store_col_text(st, 12)),
 	    "created_at", time_format_iso(store_col_int64(st, 13), created),
 	    "started_at", time_or_null(st, 14), "finished_at",
-	    time_or_null(st, 15)));
+	    time_or_null(st, 15), "is_scheduled",
+	    store_col_int64(st, COL_SCHEDULED) != 0, "schedule_frequency",
+	    text_or_null(st, COL_SCHEDULED + 1), "schedule_id",
+	    text_or_null(st, COL_SCHEDULED + 2)));
 }
 
 /* Run id into *out; ERR_NOT_FOUND. */
@@ -219,7 +236,9 @@ body_parse(struct request *req, struct report_query *q)
 			v[i] = json_string_value(val);
 	}
 	if (json_array_size(errs) == 0)
-		report_args_parse(v[0], v[1], v[2], v[3], &a, errs);
+		report_args_parse_in(v[0], v[1], v[2], v[3],
+		    REPORT_LONDON(report_find(json_string_value(report))), &a,
+		    errs);
 	if (resource_errs_answer(req, errs, "The report run") != OK)
 		return (ERR_INVALID);
 	q->name = json_string_value(report);

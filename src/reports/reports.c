@@ -2,21 +2,26 @@
  * The reports module (seed 002, "Reporting"): a catalogue of report
  * definitions, each a few measures written as SQL with the named
  * date-range parameters :from and :to (inclusive, exclusive; ms). SQL
- * text lives here and only here: a request names a report, never SQL.
+ * text lives here (and, for the training business's reports, in
+ * training_reports.c) and only there: a request names a report, never
+ * SQL.
  *
  *	GET /v1/reports			the catalogue
  *	GET /v1/reports/{name}?from=&to=&period=day|week|month
  *	    &format=json|csv|xlsx|pdf
  *
- * and the report runs of report_runs.c (routes) and run_jobs.c (jobs).
- * make.c makes a report's answer; args.c parses its parameters.
+ * and the report runs of report_runs.c (routes) and run_jobs.c (jobs),
+ * and the report schedules of schedules.c (a declared resource, its due
+ * job and its mail). make.c makes a report's answer; args.c parses its
+ * parameters.
  *
  * Admins only (permission reports:read:all). Every measure answers
  * aggregates, never a row about a person: (group id, group name, day,
- * count) with day = ms / 86400000, and the totals of the range with each
- * subject counted once (a member with accesses from two partners is in
- * both partners' rows and once in the total), the same integer arithmetic
- * on SQLite and PostgreSQL. A range is at most REPORT_RANGE_MAX_MS long
+ * count) with day = ms / 86400000 (the training reports: an hour or a
+ * date, London's days, and money; reports_int.h), and the totals of the
+ * range with each subject counted once (a member with accesses from two
+ * partners is in both partners' rows and once in the total), the same
+ * integer arithmetic on SQLite and PostgreSQL. A range is at most REPORT_RANGE_MAX_MS long
  * and an answer at most report_max_rows rows (422 REPORT_TOO_LARGE past
  * it: narrow the range or widen the period) and report_run_max_bytes
  * bytes, whatever the format (422 RESULT_TOO_LARGE), the bound a queued run keeps
@@ -39,7 +44,8 @@
 #include "store/jobs.h"
 #include "store/store.h"
 
-static int args(struct request *, struct report_query *);
+static int     args(struct request *, struct report_query *);
+static json_t *report_entry(const struct report *);
 
 /* What the OpenAPI document says of the report runs (report_runs.c). */
 /* clang-format off */
@@ -61,7 +67,12 @@ static int args(struct request *, struct report_query *);
 	"\"created_at\":{\"type\":\"string\",\"format\":\"date-time\"}," \
 	"\"started_at\":{\"type\":[\"string\",\"null\"],\"format\":" \
 	"\"date-time\"},\"finished_at\":{\"type\":[\"string\",\"null\"]," \
-	"\"format\":\"date-time\"}}}"
+	"\"format\":\"date-time\"},\"is_scheduled\":{\"type\":" \
+	"\"boolean\",\"description\":\"made by a report schedule\"}," \
+	"\"schedule_frequency\":{\"enum\":[\"daily\",\"weekly\"," \
+	"\"monthly\",null]},\"schedule_id\":{\"type\":[\"string\"," \
+	"\"null\"],\"description\":\"the report schedule that made it " \
+	"(it may be deleted since)\"}}}"
 /* clang-format on */
 #define API_RUN_ADMIN "\"403\":\"not an admin\""
 
@@ -102,10 +113,15 @@ static const char api_run_get[] =
 	"\"properties\":{\"report\":{\"type\":\"string\"},\"title\":{" \
 	"\"type\":\"string\"},\"from\":{\"type\":\"string\",\"format\":" \
 	"\"date-time\"},\"to\":{\"type\":\"string\",\"format\":" \
-	"\"date-time\"},\"period\":{\"type\":\"string\"},\"columns\":{" \
+	"\"date-time\"},\"time_zone\":{\"enum\":[\"UTC\"," \
+	"\"Europe/London\"],\"description\":\"whose days the periods " \
+	"are\"},\"period\":{\"type\":\"string\"},\"columns\":{" \
 	"\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"rows\":{" \
 	"\"type\":\"array\",\"items\":{\"type\":\"object\"}},\"totals\":{" \
-	"\"type\":\"object\"}}},\"text/csv\":{\"type\":\"string\"}," \
+	"\"type\":\"object\"},\"totals_by_currency\":{\"type\":" \
+	"\"object\",\"description\":\"reports with money: each " \
+	"currency's money totals (minor units)\"}}}," \
+	"\"text/csv\":{\"type\":\"string\"}," \
 	"\"application/vnd.openxmlformats-officedocument.spreadsheetml." \
 	"sheet\":{\"type\":\"string\",\"contentMediaType\":\"application/" \
 	"vnd.openxmlformats-officedocument.spreadsheetml.sheet\"}," \
@@ -174,11 +190,18 @@ static const struct route reports_routes[] = {
 static const struct job_kind reports_jobs[] = {
 	{ REPORT_RUN_KIND, report_runs_make_job, 0 },
 	{ "report_runs.prune", report_runs_prune_job, 0 },
+	{ "report_schedules.due", report_schedules_due_job, 0 },
 };
 
-/* report_run_retention_days */
 static const struct job_schedule reports_schedules[] = {
+	/* report_run_retention_days */
 	{ "report_runs.prune", "37 * * * *", "report_runs.prune", NULL },
+	/* Report schedules due: their runs, each made once (schedules.c). */
+	{ "report_schedules.due", "* * * * *", "report_schedules.due", NULL },
+};
+
+static const struct resource *const reports_resources[] = {
+	&report_schedules_resource,
 };
 
 const struct module reports_module = {
@@ -189,6 +212,9 @@ const struct module reports_module = {
 	.njobs = NELEM(reports_jobs),
 	.schedules = reports_schedules,
 	.nschedules = NELEM(reports_schedules),
+	.resources = reports_resources,
+	.nresources = NELEM(reports_resources),
+	.init = report_schedules_init,
 };
 
 static const struct report catalogue[] = {
@@ -316,7 +342,29 @@ report_find(const char *name)
 	for (i = 0; name != NULL && i < NELEM(catalogue); i++)
 		if (strcmp(catalogue[i].name, name) == 0)
 			return (&catalogue[i]);
+	for (i = 0; name != NULL && i < training_reports_n; i++)
+		if (strcmp(training_reports[i].name, name) == 0)
+			return (&training_reports[i]);
 	return (NULL);
+}
+
+const char *
+report_label(const struct report *rep)
+{
+	return (rep->label != NULL ? rep->label : rep->group);
+}
+
+const char *
+report_measure_type(const struct measure *me)
+{
+	switch (me->type) {
+	case MEASURE_MONEY:
+		return ("money");
+	case MEASURE_RATIO:
+		return ("ratio");
+	default:
+		return ("count");
+	}
 }
 
 int
@@ -335,28 +383,66 @@ report_measures(const struct report *rep)
 	return (n);
 }
 
-/* ["period", "<group>_id", "<group>", measures...] */
+/* ["period", "period_start"?, "<group>_id", "<label>", "currency"?,
+ * measures...] */
 json_t *
 report_columns(const struct report *rep, const char *gid)
 {
 	json_t *c;
 	size_t	i, n = report_measures(rep);
 
-	if ((c = json_pack("[s,s,s]", "period", gid, rep->group)) == NULL)
+	if ((c = json_pack("[s]", "period")) == NULL)
 		return (NULL);
+	if (REPORT_LONDON(rep))
+		json_array_append_new(c, json_string("period_start"));
+	json_array_append_new(c, json_string(gid));
+	json_array_append_new(c, json_string(report_label(rep)));
+	if (rep->flags & REPORT_CURRENCY)
+		json_array_append_new(c, json_string("currency"));
 	for (i = 0; i < n; i++)
 		json_array_append_new(c, json_string(rep->measures[i].name));
 	return (c);
+}
+
+/* The catalogue's entry for rep. */
+static json_t *
+report_entry(const struct report *rep)
+{
+	json_t *ms;
+	char	gid[40];
+	size_t	j, n;
+
+	snprintf(gid, sizeof(gid), "%s_id", rep->group);
+	ms = json_array();
+	n = report_measures(rep);
+	for (j = 0; j < n; j++)
+		json_array_append_new(ms,
+		    json_pack("{s:s,s:s,s:s}", "name", rep->measures[j].name,
+			"type", report_measure_type(&rep->measures[j]),
+			"description", rep->measures[j].doc));
+	return (json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:{s:s,s:s,s:[s,s,s],"
+			  "s:[s,s,s,s]}}",
+	    "name", rep->name, "title", rep->title, "description", rep->doc,
+	    "group", rep->group, "time_zone",
+	    REPORT_LONDON(rep) ? "Europe/London" : "UTC", "measures", ms,
+	    "columns", report_columns(rep, gid), "parameters", "from",
+	    REPORT_LONDON(rep)
+		? "ISO 8601 date or date-time, inclusive (required); a date "
+		  "is London's midnight"
+		: "ISO 8601 date or date-time, inclusive (required)",
+	    "to",
+	    "ISO 8601 date or date-time, exclusive (required); at most 5 "
+	    "years after from",
+	    "period", "day", "week", "month", "format", "json", "csv", "xlsx",
+	    "pdf"));
 }
 
 /* GET /v1/reports */
 void
 reports_list(struct request *req)
 {
-	const struct report *rep;
-	json_t		    *data, *ms, *o;
-	char		     gid[40];
-	size_t		     i, j, n;
+	json_t *data;
+	size_t	i;
 
 	if (reports_caller_admin(req, NULL) != OK)
 		return;
@@ -364,41 +450,26 @@ reports_list(struct request *req)
 		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
 		return;
 	}
-	for (i = 0; i < NELEM(catalogue); i++) {
-		rep = &catalogue[i];
-		snprintf(gid, sizeof(gid), "%s_id", rep->group);
-		ms = json_array();
-		n = report_measures(rep);
-		for (j = 0; j < n; j++)
-			json_array_append_new(ms,
-			    json_pack("{s:s,s:s}", "name",
-				rep->measures[j].name, "description",
-				rep->measures[j].doc));
-		o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:{s:s,s:s,s:[s,s,s],"
-			      "s:[s,s,s,s]}}",
-		    "name", rep->name, "title", rep->title, "description",
-		    rep->doc, "group", rep->group, "measures", ms, "columns",
-		    report_columns(rep, gid), "parameters", "from",
-		    "ISO 8601 date or date-time, inclusive (required)", "to",
-		    "ISO 8601 date or date-time, exclusive (required); at most "
-		    "5 years after from",
-		    "period", "day", "week", "month", "format", "json", "csv",
-		    "xlsx", "pdf");
-		json_array_append_new(data, o);
-	}
+	for (i = 0; i < NELEM(catalogue); i++)
+		json_array_append_new(data, report_entry(&catalogue[i]));
+	for (i = 0; i < training_reports_n; i++)
+		json_array_append_new(data, report_entry(&training_reports[i]));
 	http_json(req, 200, json_pack("{s:o}", "data", data));
 }
 
-/* ?from= ?to= ?period= ?format= (args.c): 422 with an entry per bad one. */
+/*
+ * ?from= ?to= ?period= ?format= (args.c), in the report's days: 422 with
+ * an entry per bad one.
+ */
 static int
 args(struct request *req, struct report_query *q)
 {
 	struct report_args a;
 	json_t		  *errs = json_array();
 
-	if (report_args_parse(http_query(req, "from"), http_query(req, "to"),
-		http_query(req, "period"), http_query(req, "format"), &a,
-		errs) != OK)
+	if (report_args_parse_in(http_query(req, "from"), http_query(req, "to"),
+		http_query(req, "period"), http_query(req, "format"),
+		REPORT_LONDON(report_find(q->name)), &a, errs) != OK)
 		return (resource_errs_answer(req, errs, "The report query"));
 	json_decref(errs);
 	q->from = a.from;

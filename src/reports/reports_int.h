@@ -16,6 +16,8 @@ struct job;
 struct principal;
 struct request;
 struct store;
+struct tx;
+struct resource;
 
 /*
  * Reports: aggregates over a date range [from, to) of at most
@@ -26,13 +28,25 @@ struct store;
 #define REPORT_NAME_MAX	    64 /* bytes of a report's name */
 #define REPORT_RUN_KIND	    "report_runs.make"
 
-/* reports.c: the catalogue */
-#define MEASURES_MAX 4
+/* reports.c: the catalogue (training_reports.c: the training module's) */
+#define MEASURES_MAX 8
+
+/* What a measure counts, and how a table shows it. */
+enum measure_type {
+	MEASURE_COUNT = 0, /* an integer */
+	MEASURE_MONEY,	   /* minor units of the row's currency */
+	MEASURE_RATIO	   /* derived: a ratio, null when its divisor is 0 */
+};
 
 struct measure {
 	const char *name; /* column of the answer */
 	const char *doc;
-	/* SELECT group id, group name, day, count ... :from ... :to */
+	/*
+	 * SELECT group id, group name, bucket, value[, currency] ... :from
+	 * ... :to (the bucket as the report's enum report_bucket says; the
+	 * currency when the report is REPORT_CURRENCY). NULL for a measure
+	 * derived from others (of).
+	 */
 	const char *sql;
 	/*
 	 * SELECT count ... :from ... :to: the total over the range, when a
@@ -40,15 +54,52 @@ struct measure {
 	 * two partners); NULL: the rows part the subjects, so their sum.
 	 */
 	const char *total;
+	int	    type; /* enum measure_type */
+	/*
+	 * Derived from the measures before it, row by row and for the
+	 * totals: "a-b-c" (a difference, money) or "a/b" (a ratio).
+	 */
+	const char *of;
 };
+
+/*
+ * What a measure's third column is. UTC_DAY: days since 1970-01-01 in
+ * UTC (ms / 86400000). LONDON_HOUR: hours since the epoch (ms /
+ * 3600000), folded here into London's days (its offset changes on the
+ * hour, so an hour is in one London day). DATE: a calendar date as
+ * text, "YYYY-MM-DD" (a certificate's expiry date).
+ */
+enum report_bucket {
+	REPORT_BUCKET_UTC_DAY = 0,
+	REPORT_BUCKET_LONDON_HOUR,
+	REPORT_BUCKET_DATE
+};
+
+/* Report flags */
+#define REPORT_CURRENCY 0x01 /* rows by currency too (money measures) */
 
 struct report {
 	const char    *name;
 	const char    *title;
 	const char    *doc;
-	const char    *group; /* "partner" or "course" */
+	const char    *group; /* "partner", "course", "schedule", "trainer" */
 	struct measure measures[MEASURES_MAX];
+	/* The group's name column (NULL: group): "course" for a schedule. */
+	const char *label;
+	int	    bucket; /* enum report_bucket */
+	int	    flags;  /* REPORT_* */
 };
+
+/*
+ * Days of a report whose bucket is not UTC_DAY are London's (the
+ * business's): its periods are London days, weeks and months, and a
+ * date without a time in its from or to is London's midnight.
+ */
+#define REPORT_LONDON(rep) ((rep)->bucket != REPORT_BUCKET_UTC_DAY)
+
+/* The training module's reports (training_reports.c), and how many. */
+extern const struct report training_reports[];
+extern const size_t	   training_reports_n;
 
 void reports_list(struct request *);
 void reports_run(struct request *);
@@ -61,8 +112,16 @@ const struct report *report_find(const char *name);
 int report_known(const char *name);
 /* Measures of rep. */
 size_t report_measures(const struct report *);
-/* Its columns: ["period", gid, "<group>", measures...]. */
+/*
+ * Its columns: ["period", "period_start"? (London's reports: the
+ * period's first day, a date in tables), gid, "<label>", "currency"?,
+ * measures...].
+ */
 json_t *report_columns(const struct report *, const char *gid);
+/* Its label column's name: label, or group. */
+const char *report_label(const struct report *);
+/* "count", "money" or "ratio". */
+const char *report_measure_type(const struct measure *);
 
 /* make.c */
 /* One report to make: a GET's query, or a queued run's row. */
@@ -123,6 +182,16 @@ struct report_args {
  * the strings may be NULL (not sent). */
 int report_args_parse(const char *from, const char *to, const char *period,
     const char *format, struct report_args *, json_t *errs);
+/*
+ * The same for a report whose days are London's (london 1, REPORT_LONDON):
+ * a from or to that is a date without a time ("2026-06-01") is the
+ * instant London's day begins (2026-05-31T23:00:00Z in summer).
+ */
+int report_args_parse_in(const char *from, const char *to, const char *period,
+    const char *format, int london, struct report_args *, json_t *errs);
+
+/* London's calendar date ("YYYY-MM-DD", 11 bytes) of instant ms. */
+void report_london_date(int64_t ms, char *out);
 
 /* report_runs.c: reports made by the job queue, kept for a while. */
 void report_runs_create(struct request *);
@@ -132,5 +201,45 @@ void report_runs_result(struct request *);
 /* run_jobs.c: the report_runs.make and report_runs.prune jobs. */
 int report_runs_make_job(struct store *, const struct job *, char *err);
 int report_runs_prune_job(struct store *, const struct job *, char *err);
+
+/*
+ * schedules.c: report schedules (the report_schedules resource), the
+ * report_schedules.due job that makes their runs, and the mail that
+ * tells their recipients a run is done.
+ */
+#define REPORT_FREQUENCIES_N 3
+extern const char *const     report_frequencies[]; /* daily, weekly, monthly */
+extern const struct resource report_schedules_resource;
+int report_schedules_due_job(struct store *, const struct job *, char *err);
+/* The index of frequency s in report_frequencies, or -1. */
+int report_frequency_index(const char *s);
+/*
+ * Periods of frequency freq (its index) in London: the first boundary
+ * (London's midnight: the next day's, Monday's, the first of the month's)
+ * strictly after instant ms; and the start of the period that ends at
+ * boundary end. Pure.
+ */
+int64_t report_schedule_next(int freq, int64_t ms);
+int64_t report_schedule_start(int freq, int64_t end);
+int	report_schedules_init(struct store *);
+/* A scheduled run that ended, as the job that made it knows it. */
+struct report_run_end {
+	const char *run_id;
+	const char *report;
+	const char *schedule_id;
+	const char *frequency;
+	int64_t	    from, to;
+	int	    format;
+	int	    succeeded;
+	size_t	    rows;
+	const char *error_code; /* failed */
+};
+/*
+ * Inside the transaction that records the end of a scheduled run: queue
+ * a mail to each of its schedule's recipients who may still read
+ * reports (a link to the result, or why it failed). Nothing when the
+ * schedule is gone.
+ */
+int report_run_tell(struct tx *, const struct report_run_end *);
 
 #endif

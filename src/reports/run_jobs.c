@@ -11,7 +11,10 @@
  *
  * An attempt begins on the run's attempts and ends only if they are
  * still its own and the run still running: a worker that overran
- * job_timeout_s, whose job another took since, changes nothing.
+ * job_timeout_s, whose job another took since, changes nothing. The end
+ * of a scheduled run (succeeded, or failed for good) is told to its
+ * schedule's recipients in the transaction that records it
+ * (schedules.c: report_run_tell), so once.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +44,9 @@ struct run_job {
 	int	    taken;   /* another worker began it first */
 	int64_t	    attempt; /* the run's attempts once begun */
 	int	    stale;   /* the end changed nothing */
+	/* a scheduled run's: its schedule (it may be gone) */
+	char schedule_id[UUID_STR_LEN];
+	char frequency[8];
 	/* end */
 	const char		*status; /* succeeded, failed or queued */
 	const char		*error_code;
@@ -70,7 +76,8 @@ job_begin_tx(struct tx *tx, void *arg)
 	r->found = r->done = r->taken = 0;
 	st = store_prepare(tx,
 	    "SELECT report, range_from, range_to, period, "
-	    "format, status, attempts FROM report_runs WHERE id = ?");
+	    "format, status, attempts, is_scheduled, schedule_id, "
+	    "schedule_frequency FROM report_runs WHERE id = ?");
 	store_bind_text(st, 1, r->id);
 	if ((rc = store_step(st)) == STORE_ROW) {
 		r->found = 1;
@@ -82,6 +89,13 @@ job_begin_tx(struct tx *tx, void *arg)
 		status = store_col_text(st, 5);
 		r->done = strcmp(status, "succeeded") == 0;
 		r->attempt = store_col_int64(st, 6) + 1;
+		r->schedule_id[0] = r->frequency[0] = '\0';
+		if (store_col_int64(st, 7) != 0 && !store_col_is_null(st, 8)) {
+			strlcpy_cb(r->schedule_id, store_col_text(st, 8),
+			    sizeof(r->schedule_id));
+			strlcpy_cb(r->frequency, store_col_text(st, 9),
+			    sizeof(r->frequency));
+		}
 	}
 	store_finalize(st);
 	if (rc != STORE_ROW)
@@ -113,10 +127,11 @@ job_begin_tx(struct tx *tx, void *arg)
 static int
 job_end_tx(struct tx *tx, void *arg)
 {
-	struct run_job *r = arg;
-	struct stmt    *st;
-	int64_t		now = time_now_ms();
-	int		rc, ok = strcmp(r->status, "succeeded") == 0;
+	struct run_job	     *r = arg;
+	struct report_run_end e;
+	struct stmt	     *st;
+	int64_t		      now = time_now_ms();
+	int		      rc, ok = strcmp(r->status, "succeeded") == 0;
 
 	if (strcmp(r->status, "queued") == 0) {
 		st = store_prepare(tx,
@@ -154,7 +169,23 @@ job_end_tx(struct tx *tx, void *arg)
 	rc = store_step(st);
 	r->stale = store_changes(st) != 1;
 	store_finalize(st);
-	return (rc == STORE_DONE ? OK : rc == STORE_ROW ? ERR_DB : rc);
+	if (rc != STORE_DONE)
+		return (rc == STORE_ROW ? ERR_DB : rc);
+	if (r->stale || r->schedule_id[0] == '\0' ||
+	    strcmp(r->status, "queued") == 0)
+		return (OK);
+	memset(&e, 0, sizeof(e));
+	e.run_id = r->id;
+	e.report = r->report;
+	e.schedule_id = r->schedule_id;
+	e.frequency = r->frequency;
+	e.from = r->from;
+	e.to = r->to;
+	e.format = r->format;
+	e.succeeded = ok;
+	e.rows = ok ? r->out->rows : 0;
+	e.error_code = r->error_code;
+	return (report_run_tell(tx, &e));
 }
 
 int

@@ -17,6 +17,32 @@
  * PostgreSQL a transaction-scoped advisory lock is taken first, so the
  * last row read is the last row committed. The lock is released by the
  * caller's commit or rollback.
+ *
+ * The client's address and User-Agent are personal data, and no erasure
+ * can take them out of a hash-chained row. So since migration 0035 a row
+ * keeps neither in clear (issue 15), but as text the chain hashes as it
+ * is stored:
+ *
+ *	"sealed:<base64>"	sealed under the data key of the person the
+ *				row's client is: a person acting on their own
+ *				account (actor_role "self"), a member acting
+ *				(only on their own data and their children's),
+ *				or, with no one signed in, the person the row
+ *				is about (users/<id>: registering, a reset by
+ *				link). Bound to "audit_log.<column>:<row id>".
+ *				Opened for whoever reads the log until that
+ *				person is erased, then unreadable for good.
+ *	"index:<hex>"		a keyed blind index (KEY_INDEX) of
+ *				"audit_log.<column>:<value>" for everyone else:
+ *				staff acting on others' data, keeping their
+ *				accountability past their own erasure, and
+ *				requests by no one in particular. Rows from the
+ *				same address or agent still match; none names it.
+ *
+ * Whose key a sealed value is under is read back from the row itself: the
+ * person actor_ref names, else the users row it is about
+ * (audit_details_json). Rows written before 0035 keep their text as it
+ * was hashed, so they keep verifying.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -27,15 +53,21 @@
 #include <sodium.h>
 
 #include "core/err.h"
+#include "core/keyring.h"
+#include "core/log.h"
+#include "core/netaddr.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "resource/audit.h"
 #include "resource/resource.h"
+#include "resource/seal.h"
 #include "store/store.h"
 
 #define AUDIT_LOCK_KEY	  INT64_C(0x63626175646974) /* "cbaudit" */
 #define AUDIT_AGENT_MAX	  256
 #define AUDIT_VERIFY_PAGE 500
+#define AUDIT_SEALED	  "sealed:"
+#define AUDIT_INDEX	  "index:"
 
 static const char genesis[AUDIT_HASH_LEN] =
     "0000000000000000000000000000000000000000000000000000000000000000";
@@ -62,8 +94,18 @@ static void audit_hash(
     const char *, const struct audit_row *, char[AUDIT_HASH_LEN]);
 static void	   agent_clean(const char *, char *, size_t);
 static const char *nonempty(const char *);
-static int	   verify_page(
-	    struct store *, int64_t *, char *, int64_t *, int64_t *, const char **);
+static int	   details_keep(struct tx *, const char *owner,
+	    const struct audit_row *, const char *ip, const char *agent, char **ip_out,
+	    char **agent_out);
+static char	  *detail_sealed(const unsigned char *key, const char *id,
+	  const char *column, const char *plain);
+static char	  *detail_index(const char *column, const char *plain);
+static int	   reader_owner(
+	    struct tx *, struct audit_reader *, json_t *row, const char **owner);
+static json_t *detail_open(struct tx *, struct audit_reader *,
+    const char *owner, const char *id, const char *column, const char *v);
+static int     verify_page(
+	struct store *, int64_t *, char *, int64_t *, int64_t *, const char **);
 
 static void
 hash_field(crypto_hash_sha256_state *h, const char *s)
@@ -136,6 +178,85 @@ nonempty(const char *s)
 	return (s != NULL && s[0] != '\0' ? s : NULL);
 }
 
+/* "sealed:" and plain sealed under key for audit_log.column of row id;
+ * malloc'd, NULL when out of memory. */
+static char *
+detail_sealed(const unsigned char *key, const char *id, const char *column,
+    const char *plain)
+{
+	unsigned char *blob = NULL;
+	size_t	       n, len, pre = strlen(AUDIT_SEALED);
+	char	      *out = NULL;
+
+	if (seal_field(key, "audit_log", column, id, plain, &blob, &n) != OK)
+		return (NULL);
+	len = sodium_base64_ENCODED_LEN(
+	    n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	if ((out = malloc(pre + len)) != NULL) {
+		memcpy(out, AUDIT_SEALED, pre);
+		sodium_bin2base64(out + pre, len, blob, n,
+		    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	}
+	free(blob);
+	return (out);
+}
+
+/* "index:" and the keyed blind index of "audit_log.column:plain";
+ * malloc'd, NULL when out of memory. */
+static char *
+detail_index(const char *column, const char *plain)
+{
+	char *in, hex[65], *out;
+
+	if (asprintf(&in, "audit_log.%s:%s", column, plain) < 0)
+		return (NULL);
+	keyring_text_index(in, hex);
+	sodium_memzero(in, strlen(in));
+	free(in);
+	if (asprintf(&out, "%s%s", AUDIT_INDEX, hex) < 0)
+		return (NULL);
+	return (out);
+}
+
+/*
+ * The row's ip and agent (either may be NULL) as it keeps them, malloc'd
+ * into *ip_out and *agent_out (NULL for none): sealed under owner's key,
+ * or indexed when owner is NULL. Owner's key gone (erased): nothing kept.
+ */
+static int
+details_keep(struct tx *tx, const char *owner, const struct audit_row *r,
+    const char *ip, const char *agent, char **ip_out, char **agent_out)
+{
+	unsigned char key[SEAL_KEY_LEN];
+	int	      rc;
+
+	*ip_out = *agent_out = NULL;
+	if (ip == NULL && agent == NULL)
+		return (OK);
+	if (owner == NULL) {
+		if ((ip != NULL &&
+			(*ip_out = detail_index("ip", ip)) == NULL) ||
+		    (agent != NULL &&
+			(*agent_out = detail_index("user_agent", agent)) ==
+			    NULL))
+			return (ERR_NOMEM);
+		return (OK);
+	}
+	if ((rc = seal_key_load(tx, owner, key)) == ERR_NOT_FOUND)
+		return (OK);
+	if (rc != OK)
+		return (rc);
+	rc = OK;
+	if ((ip != NULL &&
+		(*ip_out = detail_sealed(key, r->id, "ip", ip)) == NULL) ||
+	    (agent != NULL &&
+		(*agent_out = detail_sealed(key, r->id, "user_agent", agent)) ==
+		    NULL))
+		rc = ERR_NOMEM;
+	sodium_memzero(key, sizeof(key));
+	return (rc);
+}
+
 int
 audit_append(struct tx *tx, const struct principal *who, struct request *req,
     const char *action, const char *entity_type, const char *entity_id,
@@ -145,10 +266,10 @@ audit_append(struct tx *tx, const struct principal *who, struct request *req,
 	struct stmt	*st;
 	char		 id[UUID_STR_LEN], prev[AUDIT_HASH_LEN];
 	char		 hash[AUDIT_HASH_LEN], agent[AUDIT_AGENT_MAX + 1];
-	char		*cj = NULL;
-	const char	*ua, *ph;
+	char		*cj = NULL, *kept_ip = NULL, *kept_agent = NULL;
+	const char	*ua, *ph, *ip = NULL, *owner = NULL;
 	int64_t		 last = 0;
-	int		 rc = ERR_DB;
+	int		 rc = ERR_DB, self = 0;
 
 	if (action == NULL || entity_type == NULL)
 		return (ERR_INTERNAL);
@@ -205,18 +326,32 @@ audit_append(struct tx *tx, const struct principal *who, struct request *req,
 	    strcmp(entity_id, who->user_id) == 0) {
 		r.actor_ref = NULL;
 		r.actor_role = "self";
+		self = 1;
 	}
 	r.action = action;
 	r.entity_type = entity_type;
 	r.entity_id = nonempty(entity_id);
 	r.changes = cj;
 	if (req != NULL) {
-		r.ip = nonempty(req->ip);
+		ip = nonempty(req->ip);
 		if ((ua = http_header(req, "User-Agent")) != NULL) {
 			agent_clean(ua, agent, sizeof(agent));
-			r.user_agent = agent;
+			ua = agent;
 		}
 		r.request_id = nonempty(req->id);
+		/* Whose the client's details are (see the top): the row
+		 * names them, so a reader finds their key again. */
+		if (self ||
+		    (who != NULL && !who->is_staff && r.actor_ref != NULL))
+			owner = who->user_id;
+		else if (who == NULL && r.entity_id != NULL &&
+		    strcmp(entity_type, "users") == 0)
+			owner = r.entity_id;
+		if ((rc = details_keep(
+			 tx, owner, &r, ip, ua, &kept_ip, &kept_agent)) != OK)
+			goto out;
+		r.ip = kept_ip;
+		r.user_agent = kept_agent;
 	}
 	audit_hash(prev, &r, hash);
 
@@ -241,12 +376,197 @@ audit_append(struct tx *tx, const struct principal *who, struct request *req,
 	store_bind_text(st, 14, hash);
 	rc = store_step(st);
 	store_finalize(st);
-	free(cj);
 	if (rc == STORE_DONE)
+		rc = OK;
+	else if (rc == ERR_CONFLICT)
+		/* Another appender took this seq (a snapshot older than the
+		 * lock, e.g. a serializable transaction): retrying the
+		 * transaction helps. */
+		rc = ERR_BUSY;
+out:
+	free(cj);
+	free(kept_ip);
+	free(kept_agent);
+	return (rc);
+}
+
+/* Reading the client's details back */
+
+int
+audit_ip_stored(const char *ip, char *out, size_t len)
+{
+	struct netaddr a;
+	char	       text[NETADDR_TEXT_LEN], *v;
+
+	if (ip == NULL || netaddr_parse(ip, strlen(ip), &a) != OK)
+		return (ERR_INVALID);
+	/* As the request's address was written: netaddr_text's form. */
+	netaddr_text(&a, text, sizeof(text));
+	if ((v = detail_index("ip", text)) == NULL)
+		return (ERR_NOMEM);
+	strlcpy_cb(out, v, len);
+	free(v);
+	return (OK);
+}
+
+void
+audit_reader_init(struct audit_reader *rd)
+{
+	memset(rd, 0, sizeof(*rd));
+}
+
+void
+audit_reader_wipe(struct audit_reader *rd)
+{
+	sodium_memzero(rd, sizeof(*rd));
+}
+
+/*
+ * Whose key row's sealed details are under (see the top): the person its
+ * actor_ref names (the last one asked is remembered), else the user it is
+ * about; *owner NULL when neither (borrowed from row or rd).
+ */
+static int
+reader_owner(
+    struct tx *tx, struct audit_reader *rd, json_t *row, const char **owner)
+{
+	struct stmt *st;
+	const char  *ref, *type;
+	int	     rc;
+
+	*owner = NULL;
+	if ((ref = json_string_value(json_object_get(row, "actor_ref"))) ==
+	    NULL) {
+		type = json_string_value(json_object_get(row, "entity_type"));
+		if (type != NULL && strcmp(type, "users") == 0)
+			*owner = json_string_value(
+			    json_object_get(row, "entity_id"));
 		return (OK);
-	/* Another appender took this seq (a snapshot older than the lock,
-	 * e.g. a serializable transaction): retrying the transaction helps. */
-	return (rc == ERR_CONFLICT ? ERR_BUSY : rc);
+	}
+	if (strcmp(ref, rd->ref) != 0) {
+		strlcpy_cb(rd->ref, ref, sizeof(rd->ref));
+		rd->ref_owner[0] = '\0';
+		st = store_prepare(
+		    tx, "SELECT id FROM users WHERE audit_ref = ?");
+		store_bind_text(st, 1, ref);
+		if ((rc = store_step(st)) == STORE_ROW)
+			strlcpy_cb(rd->ref_owner, store_col_text(st, 0),
+			    sizeof(rd->ref_owner));
+		store_finalize(st);
+		if (rc != STORE_ROW && rc != STORE_DONE) {
+			rd->ref[0] = '\0';
+			return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+		}
+	}
+	if (rd->ref_owner[0] != '\0')
+		*owner = rd->ref_owner;
+	return (OK);
+}
+
+/* A sealed value v of row id's column opened under owner's key; null when
+ * the key is gone or it does not open. NULL when out of memory. */
+static json_t *
+detail_open(struct tx *tx, struct audit_reader *rd, const char *owner,
+    const char *id, const char *column, const char *v)
+{
+	unsigned char *blob;
+	size_t	       cap, n;
+	char	      *plain = NULL;
+	json_t	      *out;
+	int	       rc;
+
+	if (owner == NULL || id == NULL)
+		return (json_null());
+	if (strcmp(owner, rd->owner) != 0) {
+		sodium_memzero(rd->key, sizeof(rd->key));
+		rd->owner[0] = '\0';
+		rc = seal_key_load(tx, owner, rd->key);
+		rd->have_key = rc == OK;
+		/* Remembered when known: found, or gone for good. */
+		if (rc == OK || rc == ERR_NOT_FOUND)
+			strlcpy_cb(rd->owner, owner, sizeof(rd->owner));
+		else
+			log_warn("event=audit_key_unreadable status=%s",
+			    err_code(rc));
+	}
+	if (!rd->have_key)
+		return (json_null()); /* erased: unreadable for good */
+	v += strlen(AUDIT_SEALED);
+	cap = strlen(v);
+	if ((blob = malloc(cap + 1)) == NULL)
+		return (NULL);
+	if (sodium_base642bin(blob, cap + 1, v, cap, NULL, &n, NULL,
+		sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+	    seal_open_field(
+		rd->key, "audit_log", column, id, blob, n, &plain) != OK) {
+		free(blob);
+		log_warn(
+		    "event=seal_open_failed table=audit_log column=%s", column);
+		return (json_null());
+	}
+	free(blob);
+	out = json_string(plain);
+	sodium_memzero(plain, strlen(plain));
+	free(plain);
+	return (out);
+}
+
+int
+audit_details_json(
+    struct tx *tx, struct audit_reader *rd, json_t *row, const char *person)
+{
+	static const char *const cols[] = { "ip", "user_agent" };
+	const char		*v, *owner = NULL, *id;
+	json_t			*shown, *index;
+	char			 name[32];
+	size_t			 i;
+	int			 rc, sealed, resolved = 0;
+
+	id = json_string_value(json_object_get(row, "id"));
+	for (i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
+		v = json_string_value(json_object_get(row, cols[i]));
+		index = json_null();
+		if (v == NULL)
+			shown = json_null();
+		else if (strncmp(v, AUDIT_INDEX, strlen(AUDIT_INDEX)) == 0) {
+			shown = json_null();
+			if (person == NULL)
+				index = json_string(v + strlen(AUDIT_INDEX));
+		} else {
+			sealed =
+			    strncmp(v, AUDIT_SEALED, strlen(AUDIT_SEALED)) == 0;
+			if ((sealed || person != NULL) && !resolved) {
+				if ((rc = reader_owner(tx, rd, row, &owner)) !=
+				    OK)
+					return (rc);
+				resolved = 1;
+			}
+			if (person != NULL &&
+			    (owner == NULL || strcmp(owner, person) != 0))
+				shown = json_null(); /* someone else's */
+			else if (sealed)
+				shown =
+				    detail_open(tx, rd, owner, id, cols[i], v);
+			else
+				shown = json_string(v); /* clear, before 0035 */
+		}
+		if (shown == NULL || index == NULL) {
+			json_decref(shown);
+			json_decref(index);
+			return (ERR_NOMEM);
+		}
+		if (json_object_set_new(row, cols[i], shown) != 0) {
+			json_decref(index);
+			return (ERR_NOMEM);
+		}
+		snprintf(name, sizeof(name), "%s_index", cols[i]);
+		if (person == NULL) {
+			if (json_object_set_new(row, name, index) != 0)
+				return (ERR_NOMEM);
+		} else
+			json_decref(index);
+	}
+	return (OK);
 }
 
 /*

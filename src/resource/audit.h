@@ -8,7 +8,8 @@
  * pseudonym, users.audit_ref, so erasure unlinks a person without breaking
  * the chain), what (action), which row (entity type and id), what changed
  * (field names; values only for fields that are not personal), from where
- * (ip, user agent, request id) and when. Never the personal data itself.
+ * (ip and user agent, sealed or blind-indexed, never in clear; request id)
+ * and when. Never the personal data itself.
  */
 #ifndef RESOURCE_AUDIT_H
 #define RESOURCE_AUDIT_H
@@ -60,5 +61,39 @@ int audit_head(struct store *, struct audit_anchor *);
 int audit_hash_at(struct store *, int64_t seq, char out[AUDIT_HASH_LEN]);
 /* "seq:hash" -> anchor; ERR_INVALID when malformed. */
 int audit_anchor_parse(const char *, struct audit_anchor *);
+
+/*
+ * The client's address and agent of rows read back (GET /v1/audit-log, a
+ * person's export). A row keeps them sealed under the key of the person
+ * they are theirs, or as a keyed blind index, or, written before
+ * migration 0035, in clear (audit.c says which when). audit_details_json
+ * rewrites row's "ip" and "user_agent" (as stored; the row holds "id",
+ * "actor_ref", "entity_type" and "entity_id" too, as stored) into what is
+ * shown: sealed values opened (null once their person is erased), blind
+ * indexes null with "ip_index" and "user_agent_index" beside (null for
+ * the other kinds), text from before as it is. With person (a user id:
+ * their export) only what is that person's is shown, sealed or from
+ * before, the rest null, and no index.
+ *
+ * A reader remembers the last key it loaded across rows; wipe it after.
+ */
+struct audit_reader {
+	char	      owner[37];     /* whose key is held, "" none */
+	char	      ref[65];	     /* the last actor_ref looked up */
+	char	      ref_owner[37]; /* its user, "" none (erased) */
+	unsigned char key[32];	     /* SEAL_KEY_LEN */
+	int	      have_key;
+};
+/*
+ * The blind index an address is kept under in rows where it is indexed
+ * ("index:<hex>", into out of AUDIT_IP_STORED_LEN), to find them by it
+ * (GET /v1/audit-log?ip=); ERR_INVALID when ip is not an address.
+ */
+#define AUDIT_IP_STORED_LEN 72
+int  audit_ip_stored(const char *ip, char *out, size_t len);
+void audit_reader_init(struct audit_reader *);
+void audit_reader_wipe(struct audit_reader *);
+int  audit_details_json(
+     struct tx *, struct audit_reader *, json_t *row, const char *person);
 
 #endif

@@ -26,6 +26,8 @@ static size_t			       nlisteners;
 static const struct fields_watch      *watches[HOOKS_WATCH_MAX];
 static size_t			       nwatches;
 static mail_queue_fn		       mail_queue;
+static mail_outcome_fn		       outcomes[HOOKS_MAIL_OUTCOME_MAX];
+static size_t			       noutcomes;
 static const struct profile_part      *parts[HOOKS_PROFILE_MAX];
 static size_t			       nparts;
 static members_fn		       partner_members; /* CHANGE_PARTNER */
@@ -208,6 +210,32 @@ hooks_mail(struct tx *tx, const char *to, const char *user_id,
 }
 
 int
+hooks_mail_outcome_listen(mail_outcome_fn fn)
+{
+	size_t i;
+
+	for (i = 0; i < noutcomes; i++)
+		if (outcomes[i] == fn)
+			return (ERR_CONFLICT);
+	if (noutcomes == HOOKS_MAIL_OUTCOME_MAX)
+		return (ERR_TOO_LARGE);
+	outcomes[noutcomes++] = fn;
+	return (OK);
+}
+
+int
+hooks_mail_outcome(struct tx *tx, const char *log_id, const char *status)
+{
+	size_t i;
+	int    rc;
+
+	for (i = 0; i < noutcomes; i++)
+		if ((rc = outcomes[i](tx, log_id, status)) != OK)
+			return (rc);
+	return (OK);
+}
+
+int
 hooks_profile_register(const struct profile_part *p)
 {
 	size_t i;
@@ -333,5 +361,7 @@ hooks_contact_clear(struct person_contact *c)
 {
 	secret_free(c->email);
 	secret_free(c->first_name);
+	secret_free(c->phone);
+	secret_free(c->last_name);
 	memset(c, 0, sizeof(*c));
 }

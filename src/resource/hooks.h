@@ -160,11 +160,11 @@ int hooks_profile_granted(struct tx *, const char *user_id, int *granted);
  * a module that shows or forgets them elsewhere (the chat profile sync,
  * which reads no users row itself):
  *
- * contact sets out to user_id's address and first name, opened with
- * their data key (malloc'd; hooks_contact_clear wipes and frees them).
- * ERR_NOT_FOUND when there is no such user or they are erased (no
- * address, or the data key destroyed); ERR_INVALID when the address does
- * not open (the first name not opening is NULL). An account deleted and
+ * contact sets out to user_id's address, first and last names and phone,
+ * opened with their data key (malloc'd; hooks_contact_clear wipes and
+ * frees them). ERR_NOT_FOUND when there is no such user or they are
+ * erased (no address, or the data key destroyed); ERR_INVALID when the
+ * address does not open (a name or the phone not opening is NULL). An account deleted and
  * not erased yet is OK with out->deleted set, its address and name
  * opened only when deleted_too.
  *
@@ -181,6 +181,8 @@ struct person_contact {
 	int   deleted;	  /* deleted_at set; not erased (yet) */
 	char *email;	  /* NULL unless opened */
 	char *first_name; /* NULL when none */
+	char *phone;	  /* as the person wrote it; NULL when none */
+	char *last_name;  /* NULL when none (the certificate's trainer) */
 };
 struct person_hooks {
 	int (*contact)(struct tx *, const char *user_id, int deleted_too,
@@ -279,5 +281,22 @@ typedef int (*mail_queue_fn)(struct tx *, const char *to, const char *user_id,
 void hooks_mail_set(mail_queue_fn);
 int  hooks_mail(struct tx *, const char *to, const char *user_id,
      const char *template, json_t *vars, char *log_id_out);
+
+/*
+ * What became of a queued mail, for the module that queued it and keeps
+ * its own state of it (a notification's email): status "sent", or
+ * "failed" once the mail.send job gave up. The module that sends mail
+ * (ops) calls hooks_mail_outcome inside the transaction that records it
+ * in email_log; each listener runs there, in registration order, and
+ * ignores the log ids that are not its own. Non-OK rolls that record
+ * back (the job's attempt then counts as failed and is retried).
+ */
+typedef int (*mail_outcome_fn)(
+    struct tx *, const char *log_id, const char *status);
+#define HOOKS_MAIL_OUTCOME_MAX 4
+
+/* ERR_CONFLICT for fn registered already, ERR_TOO_LARGE past max. */
+int hooks_mail_outcome_listen(mail_outcome_fn);
+int hooks_mail_outcome(struct tx *, const char *log_id, const char *status);
 
 #endif

@@ -220,8 +220,11 @@ int store_restore(struct store *, const char *path, int force);
  * (PRAGMA wal_checkpoint(TRUNCATE)), so that pages which held erased data
  * do not linger in the -wal file. It takes this process's writer turn
  * as a write transaction does (in line, up to the busy timeout), then
- * waits at most a second for readers and other processes' writers, then
- * gives up (ERR_BUSY; it is best effort). Run it outside any transaction.
+ * waits at most a second (CHECKPOINT_WAIT_MS, sqlite.c) for readers and
+ * other processes' writers, then gives up (ERR_BUSY; it is best effort).
+ * It holds the writer turn all that while: after each erasure (which
+ * runs it) this process's writers may wait behind it up to that second.
+ * Run it outside any transaction.
  * PostgreSQL: nothing to do, OK.
  */
 int store_checkpoint(struct store *);

@@ -115,6 +115,7 @@ static int answer_load(struct tx *, struct request *, struct principal *,
     enum scope, const char *, json_t **);
 static int bookings_before_update(struct resource_ctx *, json_t *);
 static int bookings_after_read(struct resource_ctx *, json_t *);
+static int paid_event(struct tx *, const char *id, const char *method);
 
 static const char *const statuses[] = { "pending", "confirmed", "completed",
 	"cancelled", "no_show", NULL };
@@ -620,12 +621,30 @@ book_tx(struct tx *tx, void *arg)
 		rc = resource_insert(&ctx, row, aid);
 		json_decref(row);
 	}
+	/* The funnel's hold_created, with the booking (analytics.c). */
+	if (rc == OK)
+		rc = training_analytics_booking(
+		    tx, TRAINING_EV_HOLD, b->id, NULL);
 	if (rc != OK)
 		return (rc);
 	return (answer_load(tx, b->req, b->who, b->read, b->id, &b->row));
 }
 
 /* Actions */
+
+/* The funnel's payment_succeeded for a booking confirmed here. */
+static int
+paid_event(struct tx *tx, const char *id, const char *method)
+{
+	json_t *extra = json_pack("{s:s}", "method", method);
+	int	rc;
+
+	if (extra == NULL)
+		return (ERR_NOMEM);
+	rc = training_analytics_booking(tx, TRAINING_EV_PAID, id, extra);
+	json_decref(extra);
+	return (rc);
+}
 
 void
 training_booking_action(struct request *req)
@@ -785,6 +804,13 @@ move_tx(struct tx *tx, void *arg)
 			rc = training_audit_move(tx, a->req, a->who,
 			    "training_bookings", a->m->verb, a->id, from,
 			    a->m->to);
+		/* Paid: offline (staff's), or nothing to pay; the booker
+		 * is told. */
+		if (rc == OK && strcmp(a->m->verb, "confirm") == 0 &&
+		    (rc = paid_event(
+			 tx, a->id, total == 0 ? "free" : "offline")) == OK)
+			rc = training_notify_booking(
+			    tx, a->id, "booking_confirmed", 0);
 	}
 	if (rc != OK)
 		return (rc);

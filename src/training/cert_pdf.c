@@ -6,6 +6,7 @@
  * fit. The fonts are config pdf_font and pdf_font_bold (core/pdf_font.h).
  */
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,7 @@ static void draw_frame(struct ctx *);
 static int  draw_logo(
      struct ctx *, const unsigned char *, size_t, const char **);
 static int draw_qr(struct ctx *, const char *, float, float);
+static int draw_revoked(struct ctx *, const char *, const char **);
 static int draw_page(struct ctx *, const struct cert_pdf_in *, const char **);
 static int save(struct ctx *, struct buf *);
 
@@ -220,6 +222,25 @@ out:
 	return (rc);
 }
 
+int
+cert_pdf_logo_check(const unsigned char *png, size_t len, const char **why)
+{
+	png_image im;
+
+	*why = NULL;
+	if (len > CERT_PDF_LOGO_MAX)
+		return (cert_text_refuse(F_LOGO, M_TOO_LONG, why));
+	memset(&im, 0, sizeof(im));
+	im.version = PNG_IMAGE_VERSION;
+	if (len == 0 || !png_image_begin_read_from_memory(&im, png, len))
+		return (cert_text_refuse(F_LOGO, M_BAD, why));
+	png_image_free(&im);
+	if (im.width == 0 || im.height == 0 ||
+	    (uint64_t)im.width * im.height > CERT_PDF_LOGO_PIXELS)
+		return (cert_text_refuse(F_LOGO, M_BAD, why));
+	return (OK);
+}
+
 /*
  * The QR code of url (error correction M) as black rectangles, one per run
  * of dark modules in a row, in a QR_SIZE square whose lower left corner
@@ -270,7 +291,8 @@ draw_page(struct ctx *c, const struct cert_pdf_in *in, const char **why)
 	char number[CERT_FIELD_BYTES], trainer[CERT_FIELD_BYTES];
 	char start[CERT_DATE_SHOWN], end[CERT_DATE_SHOWN],
 	    issue[CERT_DATE_SHOWN];
-	char expiry[CERT_DATE_SHOWN], hours[64], line[CERT_LINE_BYTES + 1];
+	char expiry[CERT_DATE_SHOWN], revoked[CERT_DATE_SHOWN], hours[64];
+	char line[CERT_LINE_BYTES + 1];
 	struct cert_place pl;
 	int		  rc;
 
@@ -289,20 +311,30 @@ draw_page(struct ctx *c, const struct cert_pdf_in *in, const char **why)
 	    (rc = cert_text_clean(
 		 in->certificate_number, number, 1, F_NUMBER, why)) != OK ||
 	    (rc = cert_text_date(in->issue_date, F_ISSUE, issue, why)) != OK ||
-	    (rc = cert_text_date(in->expiry_date, F_EXPIRY, expiry, why)) !=
-		OK ||
 	    (rc = cert_text_clean(
 		 in->trainer_name, trainer, 1, F_TRAINER, why)) != OK ||
 	    (rc = cert_text_url(in->verify_url, why)) != OK)
 		return (rc);
+	/* No expiry exactly when valid for 0 years: one that never ends. */
+	if (in->validity_years == 0 && in->expiry_date == NULL)
+		snprintf(expiry, sizeof(expiry), "Does not expire");
+	else if ((rc = cert_text_date(
+		      in->expiry_date, F_EXPIRY, expiry, why)) != OK)
+		return (rc);
+	if (in->revoked_date != NULL &&
+	    (rc = cert_text_date(in->revoked_date, F_REVOKED, revoked, why)) !=
+		OK)
+		return (rc);
 	/* Dates as YYYY-MM-DD compare as strings. */
 	if (strcmp(in->course_end, in->course_start) < 0)
 		return (cert_text_refuse(F_COURSE_END, M_BAD, why));
-	if (strcmp(in->expiry_date, in->issue_date) <= 0)
+	if (in->expiry_date != NULL &&
+	    strcmp(in->expiry_date, in->issue_date) <= 0)
 		return (cert_text_refuse(F_EXPIRY, M_BAD, why));
 	if (in->course_minutes < 1 || in->course_minutes > CERT_PDF_MINUTES_MAX)
 		return (cert_text_refuse(F_COURSE_MINUTES, M_BAD, why));
-	if (in->validity_years < 1 || in->validity_years > CERT_PDF_YEARS_MAX)
+	if (in->validity_years < 0 || in->validity_years > CERT_PDF_YEARS_MAX ||
+	    (in->validity_years == 0) != (in->expiry_date == NULL))
 		return (cert_text_refuse(F_YEARS, M_BAD, why));
 
 	if ((c->page = HPDF_AddPage(c->pdf)) == NULL ||
@@ -364,7 +396,8 @@ draw_page(struct ctx *c, const struct cert_pdf_in *in, const char **why)
 	    "This certificate is valid for %d year%s from the date of issue.",
 	    in->validity_years, in->validity_years == 1 ? "" : "s");
 	pl.yc = 254;
-	if ((rc = draw_text(c, c->regular, line, &pl, F_YEARS, why)) != OK)
+	if (in->validity_years > 0 &&
+	    (rc = draw_text(c, c->regular, line, &pl, F_YEARS, why)) != OK)
 		return (rc);
 
 	{
@@ -398,7 +431,54 @@ draw_page(struct ctx *c, const struct cert_pdf_in *in, const char **why)
 	HPDF_Page_SetRGBFill(c->page, 0.1f, 0.1f, 0.1f);
 	pl = (struct cert_place){ PAGE_W - 60 - QR_SIZE / 2, 76, QR_SIZE, 8, 8,
 		8, 1, 1 };
-	return (draw_text(c, c->regular, "Scan to verify", &pl, F_URL, why));
+	if ((rc = draw_text(
+		 c, c->regular, "Scan to verify", &pl, F_URL, why)) != OK)
+		return (rc);
+	return (in->revoked_date != NULL ? draw_revoked(c, revoked, why) : OK);
+}
+
+/*
+ * A revoked certificate: a line in red above the provider's name, then
+ * REVOKED across the page from lower left to upper right, large and
+ * translucent red over everything drawn, so that no part of the page can
+ * pass for a valid certificate.
+ */
+static int
+draw_revoked(struct ctx *c, const char *date, const char **why)
+{
+	static const char word[] = "REVOKED";
+	const float	  size = 120, a = atanf(PAGE_H / PAGE_W);
+	struct cert_place pl;
+	HPDF_ExtGState	  gs;
+	char		  line[CERT_LINE_BYTES + 1];
+	float		  w, x, y;
+	int		  rc;
+
+	HPDF_Page_SetRGBFill(c->page, 0.75f, 0.05f, 0.05f);
+	snprintf(line, sizeof(line),
+	    "REVOKED on %s: this certificate is not valid", date);
+	pl = (struct cert_place){ PAGE_W / 2, 556, 560, 13, 13, 13, 1, 1 };
+	if ((rc = draw_text(c, c->bold, line, &pl, F_REVOKED, why)) != OK)
+		return (rc);
+	if ((gs = HPDF_CreateExtGState(c->pdf)) == NULL ||
+	    HPDF_ExtGState_SetAlphaFill(gs, 0.3f) != HPDF_OK)
+		return (hpdf_failed(c, "revoked"));
+	HPDF_Page_GSave(c->page);
+	HPDF_Page_SetExtGState(c->page, gs);
+	HPDF_Page_SetRGBFill(c->page, 0.75f, 0.05f, 0.05f);
+	HPDF_Page_BeginText(c->page);
+	HPDF_Page_SetFontAndSize(c->page, c->bold, size);
+	w = HPDF_Page_TextWidth(c->page, word);
+	/* The word's middle (its width's half, a third of the size up) on
+	 * the page's centre, along the rotated baseline. */
+	x = PAGE_W / 2 - w / 2 * cosf(a) + size / 3 * sinf(a);
+	y = PAGE_H / 2 - w / 2 * sinf(a) - size / 3 * cosf(a);
+	HPDF_Page_SetTextMatrix(
+	    c->page, cosf(a), sinf(a), -sinf(a), cosf(a), x, y);
+	HPDF_Page_ShowText(c->page, word);
+	HPDF_Page_EndText(c->page);
+	HPDF_Page_GRestore(c->page);
+	return (c->error == 0 ? OK : hpdf_failed(c, "revoked"));
 }
 
 /* The document, saved to libharu's memory stream, appended to out. */

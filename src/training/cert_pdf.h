@@ -20,6 +20,13 @@
  * (error correction M, drawn as vector rectangles with a 4-module quiet
  * zone).
  *
+ * A revoked certificate (revoked_date set) says so where it cannot be
+ * missed: "REVOKED on <date>: this certificate is not valid" above the
+ * provider's name, and REVOKED across the page, large and translucent
+ * red, over everything else. A certificate that never expires
+ * (validity_years 0, no expiry_date) leaves out the validity sentence and
+ * says "Does not expire" for its expiry date.
+ *
  * Text: every field is UTF-8, drawn with the embedded TrueType fonts of
  * core/pdf_font.h, config pdf_font and pdf_font_bold (DejaVu Sans by
  * default, which covers Latin, Greek and Cyrillic; a character the font
@@ -51,7 +58,9 @@
 
 struct buf;
 
-#define CERT_PDF_TEXT_MAX    256	       /* bytes of a text field */
+/* Bytes of a text field: 200 characters (training names and titles) of
+ * 4 bytes, a trainer's given and family names of 100 each, fit within. */
+#define CERT_PDF_TEXT_MAX    1024
 #define CERT_PDF_URL_MAX     256	       /* bytes of verify_url */
 #define CERT_PDF_LOGO_MAX    (1024 * 1024)     /* bytes of the logo PNG */
 #define CERT_PDF_LOGO_PIXELS (2048 * 2048)     /* width x height at most */
@@ -62,7 +71,9 @@ struct buf;
 /*
  * What a certificate shows; every string is UTF-8 and borrowed. Dates are
  * YYYY-MM-DD (printed "9 March 2026"). Optional: logo_png (NULL or
- * logo_png_len 0 = none) and accreditation (NULL or "" = no line).
+ * logo_png_len 0 = none), accreditation (NULL or "" = no line),
+ * revoked_date (NULL = not revoked), and expiry_date, which is NULL
+ * exactly when validity_years is 0.
  */
 struct cert_pdf_in {
 	const char	    *provider_name;
@@ -77,9 +88,10 @@ struct cert_pdf_in {
 	const char	    *certificate_number;
 	const char	    *issue_date;
 	const char	    *expiry_date;
-	int		     validity_years; /* 1..CERT_PDF_YEARS_MAX */
+	int		     validity_years; /* 0 (never expires)..YEARS_MAX */
 	const char	    *trainer_name;
-	const char	    *verify_url; /* http(s), printable ASCII */
+	const char	    *verify_url;   /* http(s), printable ASCII */
+	const char	    *revoked_date; /* the day it was revoked */
 };
 
 /*
@@ -92,5 +104,12 @@ struct cert_pdf_in {
  */
 int cert_pdf_render(
     const struct cert_pdf_in *in, struct buf *out, const char **why);
+/*
+ * Would png (len bytes) be drawn as a logo: a PNG within
+ * CERT_PDF_LOGO_MAX bytes and CERT_PDF_LOGO_PIXELS whose header libpng
+ * reads? OK, or ERR_INVALID with *why (static). Only its header is read:
+ * a file damaged further on is refused when it is drawn.
+ */
+int cert_pdf_logo_check(const unsigned char *png, size_t len, const char **why);
 
 #endif

@@ -18,7 +18,8 @@
 #define CERT_FIT_LINES	 3    /* lines a field may take at most */
 #define CERT_DATE_SHOWN	 32   /* "30 September 2026" */
 #define CERT_FIELD_BYTES (CERT_PDF_TEXT_MAX + 1)
-#define CERT_LINE_BYTES	 640 /* a line made of a field and words around it */
+/* A line made of a field and words around it. */
+#define CERT_LINE_BYTES (CERT_PDF_TEXT_MAX + 64)
 
 /* A line of a fitted field: bytes off..off+len of the text. */
 struct cert_line {
@@ -59,6 +60,7 @@ enum cert_field {
 	F_TRAINER,
 	F_URL,
 	F_LOGO,
+	F_REVOKED,
 	F_COUNT
 };
 

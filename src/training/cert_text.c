@@ -42,6 +42,7 @@ static const char *const messages[F_COUNT][M_COUNT] = {
 	MESSAGES("logo_png",
 	    "is not a PNG image of a size that fits the "
 	    "bounds"),
+	MESSAGES("revoked_date", "is not a date (YYYY-MM-DD)"),
 };
 
 static int unicode_space(uint32_t);

@@ -242,6 +242,7 @@ training_certificate_issue(struct tx *tx, const struct principal *who,
 	json_t		   *att = NULL, *body;
 	char		    issued[11], expiry[11], ref[TRAINING_REF_LEN + 1];
 	char		    number[40], token[TOKEN_LEN + 1];
+	char		    made[UUID_STR_LEN];
 	int		    rc;
 
 	/* Staff's issue and a completion's at once: one certificate. */
@@ -311,9 +312,13 @@ training_certificate_issue(struct tx *tx, const struct principal *who,
 	ctx.res = &certificates_resource;
 	ctx.who = (struct principal *)(uintptr_t)who;
 	ctx.scope = SCOPE_ALL;
-	rc = resource_insert(&ctx, body, id_out);
+	rc = resource_insert(&ctx, body, made);
 	json_decref(body);
-	return (rc);
+	if (rc != OK)
+		return (rc);
+	if (id_out != NULL)
+		memcpy(id_out, made, UUID_STR_LEN);
+	return (training_notify_certificate(tx, made, "certificate_ready", 0));
 }
 
 int

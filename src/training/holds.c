@@ -111,6 +111,7 @@ training_booking_cancel_row(struct tx *tx, const struct principal *who,
     const char *reason, int64_t now)
 {
 	struct stmt *st;
+	json_t	    *extra;
 	int	     rc;
 
 	/* The code's use first: only while the booking is unpaid. */
@@ -141,11 +142,21 @@ training_booking_cancel_row(struct tx *tx, const struct principal *who,
 	rc = store_step(st);
 	rc = rc == STORE_DONE ? (store_changes(st) == 1 ? OK : ERR_BUSY) : rc;
 	store_finalize(st);
-	if (rc != OK)
+	if (rc != OK ||
+	    (rc = training_audit_move(tx, req, who, "training_bookings", verb,
+		 id, from, "cancelled")) != OK)
 		return (rc);
-	/* A paid booking's money: its callers refund it (refunds.c). */
-	return (training_audit_move(
-	    tx, req, who, "training_bookings", verb, id, from, "cancelled"));
+	/* The funnel's booking_cancelled, every way it happens (analytics.c).
+	 * A paid booking's money: its callers refund it (refunds.c). */
+	if ((extra = json_pack("{s:s,s:s}", "reason", reason, "from", from)) ==
+	    NULL)
+		return (ERR_NOMEM);
+	rc = training_analytics_booking(tx, TRAINING_EV_CANCELLED, id, extra);
+	json_decref(extra);
+	/* The booker is told, but of a hold that ran out. */
+	if (rc != OK || strcmp(reason, "hold_expired") == 0)
+		return (rc);
+	return (training_notify_booking(tx, id, "cancelled", 0));
 }
 
 int

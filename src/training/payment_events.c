@@ -549,6 +549,7 @@ static int
 confirm(struct tx *tx, const struct training_booking *b, const char *from)
 {
 	struct stmt *st;
+	json_t	    *extra;
 	int64_t	     now = time_now_ms();
 	int	     rc;
 
@@ -564,8 +565,16 @@ confirm(struct tx *tx, const struct training_booking *b, const char *from)
 	rc = store_step(st);
 	rc = rc == STORE_DONE ? (store_changes(st) == 1 ? OK : ERR_BUSY) : rc;
 	store_finalize(st);
+	if (rc != OK ||
+	    (rc = training_audit_move(tx, NULL, NULL, "training_bookings",
+		 "pay", b->id, from, "confirmed")) != OK)
+		return (rc);
+	/* The funnel's payment_succeeded (analytics.c); the booker is told. */
+	if ((extra = json_pack("{s:s}", "method", "stripe")) == NULL)
+		return (ERR_NOMEM);
+	rc = training_analytics_booking(tx, TRAINING_EV_PAID, b->id, extra);
+	json_decref(extra);
 	if (rc != OK)
 		return (rc);
-	return (training_audit_move(tx, NULL, NULL, "training_bookings", "pay",
-	    b->id, from, "confirmed"));
+	return (training_notify_booking(tx, b->id, "booking_confirmed", 0));
 }

@@ -749,7 +749,12 @@ refund_move(
 		return (rc);
 	log_info("event=training_refund_%s refund_id=%s", to, row->id);
 	strlcpy_cb(row->status, to, sizeof(row->status));
-	return (payment_status_sync(tx, row));
+	if ((rc = payment_status_sync(tx, row)) != OK)
+		return (rc);
+	/* Completed (once: a failed one completing after all too). */
+	if (done && !was_done)
+		return (training_notify_refund(tx, row->id));
+	return (OK);
 }
 
 /*

@@ -25,10 +25,11 @@
  *     booking paid offline by the sum of its manual refunds under the
  *     booking's lock;
  *   - the cancellation policy, by the time left before the schedule
- *     starts: in full until training_refund_full_days before (calendar
- *     days in London: the start's day less today's), less
- *     training_refund_fee_percent after (rounded half up), none inside
- *     training_refund_none_hours (409 REFUND_NOT_ALLOWED); staff may set
+ *     starts, as the settings say it now (training_refund_terms: config
+ *     training_refund_* while not set): in full until refund_full_days
+ *     before (calendar days in London: the start's day less today's),
+ *     less refund_fee_percent after (rounded half up), none inside
+ *     refund_none_hours (409 REFUND_NOT_ALLOWED); staff may set
  *     it aside with policy_override and an override_reason (in full, at
  *     any time). The fee is kept: net_refund_minor goes back.
  * A refund whose approval leaves nothing of the payment, with no other
@@ -56,7 +57,6 @@
 #include <sodium.h>
 
 #include "core/arena.h"
-#include "core/config.h"
 #include "core/err.h"
 #include "core/util.h"
 #include "http/http.h"
@@ -400,14 +400,15 @@ schedule_start(struct tx *tx, const char *schedule_id, int64_t *out)
 static int
 ask_tx(struct tx *tx, void *arg)
 {
-	struct ask	       *a = arg;
-	struct training_booking b;
-	struct training_payment p;
-	struct resource_ctx	ctx;
-	struct stmt	       *st;
-	const char	       *policy = NULL;
-	json_t		       *body;
-	char			ref[TRAINING_REF_LEN + 1], iso[ISO_TIME_LEN];
+	struct ask		    *a = arg;
+	struct training_booking	     b;
+	struct training_payment	     p;
+	struct training_refund_terms terms;
+	struct resource_ctx	     ctx;
+	struct stmt		    *st;
+	const char		    *policy = NULL;
+	json_t			    *body;
+	char	ref[TRAINING_REF_LEN + 1], iso[ISO_TIME_LEN];
 	int64_t now = time_now_ms(), start = 0, fee = 0, amount, left = 0;
 	int	rc, cancels, manual = 0;
 
@@ -446,12 +447,12 @@ ask_tx(struct tx *tx, void *arg)
 		return (training_refuse_n(a->req, ERR_CONFLICT,
 		    "REFUND_EXCEEDS_PAYMENT", "refundable_minor", left,
 		    "the refunds would come to more than was paid"));
-	if ((rc = schedule_start(tx, b.schedule_id, &start)) != OK)
+	if ((rc = schedule_start(tx, b.schedule_id, &start)) != OK ||
+	    (rc = training_refund_terms(tx, &terms)) != OK)
 		return (rc);
 	if (training_refund_policy(now, start, amount, a->override,
-		config.training_refund_full_days,
-		config.training_refund_fee_percent,
-		config.training_refund_none_hours, &fee, &policy) != OK)
+		terms.full_days, terms.fee_percent, terms.none_hours, &fee,
+		&policy) != OK)
 		return (training_refuse(a->req, ERR_CONFLICT,
 		    "REFUND_NOT_ALLOWED", "booking_id", "policy",
 		    "no refund inside the cancellation policy's last hours "
@@ -841,28 +842,35 @@ int
 training_refund_on_cancel(struct tx *tx, const struct principal *who,
     struct request *req, const char *booking_id, int64_t now)
 {
-	struct training_booking b;
-	struct training_payment p;
-	const char	       *policy = NULL;
-	char			iso[ISO_TIME_LEN];
-	int64_t			start = 0, fee = 0, hours, left = 0;
-	int			rc, offline;
+	struct training_booking	     b;
+	struct training_payment	     p;
+	const char		    *policy = NULL;
+	struct training_refund_terms terms;
+	char			     iso[ISO_TIME_LEN], until[64];
+	int64_t			     start = 0, fee = 0, hours, left = 0;
+	int			     rc, offline;
 
 	if ((rc = training_lock(tx, "booking", booking_id)) != OK ||
 	    (rc = training_booking_load(tx, booking_id, &b)) != OK ||
-	    (rc = schedule_start(tx, b.schedule_id, &start)) != OK)
+	    (rc = schedule_start(tx, b.schedule_id, &start)) != OK ||
+	    (rc = training_refund_terms(tx, &terms)) != OK)
 		return (rc);
-	hours = config.training_refund_none_hours;
-	if (training_refund_policy(now, start, 0, 0,
-		config.training_refund_full_days,
-		config.training_refund_fee_percent, hours, &fee,
-		&policy) != OK) {
+	hours = terms.none_hours;
+	if (training_refund_policy(now, start, 0, 0, terms.full_days,
+		terms.fee_percent, hours, &fee, &policy) != OK) {
+		if (hours == 0)
+			snprintf(
+			    until, sizeof(until), "until the course starts");
+		else
+			snprintf(until, sizeof(until),
+			    "up to %lld hour%s before the course starts",
+			    (long long)hours, hours == 1 ? "" : "s");
 		http_problem_ext(req, ERR_CONFLICT, "TOO_LATE_TO_CANCEL",
 		    json_pack("{s:s}", "cancellable_until",
 			time_format_iso(start - hours * 3600000, iso)),
-		    "A booking is cancelled by its booker up to %lld hours "
-		    "before the course starts; after that, ask staff.",
-		    (long long)hours);
+		    "A booking is cancelled by its booker %s; after that, ask "
+		    "staff.",
+		    until);
 		return (ERR_CONFLICT);
 	}
 	if ((rc = training_payment_of(tx, b.id, &p)) != OK &&
@@ -880,10 +888,8 @@ training_refund_on_cancel(struct tx *tx, const struct principal *who,
 	    OK)
 		return (rc);
 	/* What is left once the requests gave way, under the policy. */
-	if ((rc = training_refund_policy(now, start, left, 0,
-		 config.training_refund_full_days,
-		 config.training_refund_fee_percent, hours, &fee, &policy)) !=
-	    OK)
+	if ((rc = training_refund_policy(now, start, left, 0, terms.full_days,
+		 terms.fee_percent, hours, &fee, &policy)) != OK)
 		return (rc);
 	return (training_refund_auto(tx, who, req, &b, offline ? NULL : &p,
 	    "booker_cancelled", fee, policy, NULL, NULL));

@@ -12,10 +12,17 @@
  *	pending --approve (staff)--> approved --complete (staff, note)-->
  *		completed
  *	pending --reject (staff)--> rejected
+ *	(none) --schedule cancelled, staff's cancel (in full), booker's
+ *		cancel (the policy)--> approved --complete (staff, note)-->
+ *		completed
  *
  * A schedule cancelled by staff, and staff's cancel of a confirmed
- * booking, make it approved at once (training_refund_auto with no
- * payment), the booker told. No job sends it: nothing goes to Stripe. What
+ * booking, make it approved at once in full (training_refund_in_full:
+ * training_refund_auto with no payment), the booker told; the booker's
+ * own cancel of their confirmed booking makes it approved at once under
+ * the cancellation policy, in full or less the fee (refused inside its
+ * last hours: training_refund_on_cancel), their pending requests
+ * rejected. No job sends it: nothing goes to Stripe. What
  * a booking paid offline paid is its total_minor; what is left is that
  * less its manual refunds not rejected or failed, read under the booking's
  * lock. Completion moves the booking's payment_status as a Stripe refund's
@@ -222,7 +229,8 @@ complete_tx(struct tx *tx, void *arg)
 	if (rc != OK ||
 	    (rc = training_audit_move(tx, c->req, c->who, "refunds", "complete",
 		 c->id, "approved", "completed")) != OK ||
-	    (rc = training_offline_sync(tx, booking)) != OK)
+	    (rc = training_offline_sync(tx, booking)) != OK ||
+	    (rc = training_notify_refund(tx, c->id)) != OK)
 		return (rc);
 	log_info("event=training_refund_completed refund_id=%s method=manual",
 	    c->id);

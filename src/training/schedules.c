@@ -36,7 +36,8 @@
  *
  * Anyone, without a token too, reads the upcoming schedules (scheduled or
  * confirmed, starting later, of an active course) with their free seats;
- * staff read every one.
+ * staff read every one. A read of one by anyone but staff is the booking
+ * funnel's schedule_viewed (analytics.c: kept, then written in a batch).
  */
 #include <stdio.h>
 #include <string.h>
@@ -158,6 +159,8 @@ const struct resource course_schedules_resource = {
 	    "confirm, start, complete and cancel actions only.",
 	.before_create = schedules_before_create,
 	.before_update = schedules_before_update,
+	/* A visitor's view: the funnel's first step (analytics.c). */
+	.after_read = training_analytics_viewed,
 };
 
 /* is_active and a number of one row, by a fixed statement. */

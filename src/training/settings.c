@@ -1,21 +1,26 @@
 /*
  * Settings (seed 004: settings, issue 17 item 6): typed values of the
  * business that admins change through /v1/settings and the code reads
- * where they apply. Migration 0031 makes the table and seeds the keys.
+ * where they apply. Migration 0031 makes the table and seeds the keys;
+ * 0039 adds the certificate's logo and accreditation line.
  *
  * A value is text read by its value_type: string; number (a decimal,
  * "30", "2.5"); boolean ("true" or "false"); json (JSON text); date
  * ("YYYY-MM-DD", a real day). validation_rules (a JSON object) narrows
  * it: min, max and integer (a number, or each item of a json array),
- * min_length, max_length, enum and format "email" (a string), min_items
- * and max_items (a json array). A write whose value does not read as its
+ * min_length, max_length, enum and format "email" or "png_base64" (a
+ * string; png_base64: a PNG the certificate PDF would draw, in base64),
+ * min_items and max_items (a json array). A value is at most
+ * TRAINING_TEXT_MAX characters, but a png_base64 one (a PNG of up to
+ * SETTINGS_PNG_MAX bytes). A write whose value does not read as its
  * type or breaks its rules, or whose rules are not such an object, is
  * refused (422 VALIDATION_FAILED, an entry naming value or
  * validation_rules); a setting that is not editable keeps its value (409
  * SETTING_NOT_EDITABLE). value null means "not set": then default_value
  * holds, or for the settings backed by a config key (booking_hold_minutes
  * by training_hold_minutes, inquiry_hold_minutes by
- * training_inquiry_hold_minutes) the config key's value. key and
+ * training_inquiry_hold_minutes, refund_* by training_refund_*) the
+ * config key's value. key and
  * value_type never change. Every write is audited by the resource layer
  * (settings.create, settings.update with the fields changed).
  *
@@ -32,10 +37,13 @@
  * Where they apply: booking_buffer_days and booking_hold_minutes
  * (bookings.c), inquiry_hold_minutes (inquiries.c),
  * auto_issue_certificates and certificate_late_minutes (attendance.c,
- * certificates.c), maintenance_mode (the gate below). The reminders are
- * kept for the notifications to come; the refund policy's three are kept
- * and validated, and refunds.c reads its config keys until it is moved to
- * them (README).
+ * certificates.c), maintenance_mode (the gate below), the cancellation
+ * policy's refund_full_days, refund_fee_percent and refund_none_hours
+ * (refunds.c, through training_refund_terms: config training_refund_*
+ * while not set), business_name, certificate_logo_png and
+ * certificate_accreditation (the certificate PDF, cert_route.c), the
+ * reminders (notify_jobs.c: reminder_hours_before,
+ * certificate_reminder_days).
  *
  * Maintenance mode: while maintenance_mode is true every write (POST,
  * PUT, PATCH, DELETE) is refused with 503 MAINTENANCE_MODE and
@@ -50,6 +58,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "core/config.h"
 #include "core/err.h"
@@ -59,28 +68,36 @@
 #include "module.h"
 #include "resource/resource.h"
 #include "store/store.h"
+#include "training/cert_pdf.h"
 #include "training/training_int.h"
 
 #define SETTINGS_MAX 256 /* settings a process caches */
+/* A png_base64 setting (the certificate's logo) holds a PNG of at most
+ * this many bytes, in base64: the only values past TRAINING_TEXT_MAX. */
+#define SETTINGS_PNG_MAX   (256 * 1024)
+#define SETTINGS_VALUE_MAX (4 * ((SETTINGS_PNG_MAX + 2) / 3))
 
 static const char *const value_types[] = { "string", "number", "boolean",
 	"json", "date", NULL };
 static const char *const categories[] = { "business", "booking", "email",
 	"payment", "certificates", "system", NULL };
 
-static int settings_before_create(struct resource_ctx *, json_t *);
-static int settings_before_update(struct resource_ctx *, json_t *);
-static int settings_after_write(struct resource_ctx *, int, json_t *);
+static int	   settings_before_create(struct resource_ctx *, json_t *);
+static int	   settings_before_update(struct resource_ctx *, json_t *);
+static int	   settings_after_write(struct resource_ctx *, int, json_t *);
+static const char *png_check(const char *);
+static int setting_get(struct tx *, const char *, char *, size_t, char **);
 
 static const struct field setting_fields[] = {
 	{ "key", FIELD_TEXT,
 	    FIELD_REQUIRED | FIELD_CREATE_ONLY | FIELD_FILTER | FIELD_SORT, 1,
 	    64, NULL, NULL, NULL, 0,
 	    "unique name, [a-z0-9_]: booking_buffer_days" },
-	{ "value", FIELD_TEXT, FIELD_NULLABLE, 0, TRAINING_TEXT_MAX, NULL,
+	{ "value", FIELD_TEXT, FIELD_NULLABLE, 0, SETTINGS_VALUE_MAX, NULL,
 	    "null", NULL, 0,
 	    "the value as text, read by value_type; null: default_value (or "
-	    "the config key behind it) holds" },
+	    "the config key behind it) holds. At most 10,000 characters, but "
+	    "for a setting of format png_base64 (a PNG of up to 256 KiB)" },
 	{ "value_type", FIELD_ENUM, FIELD_REQUIRED | FIELD_CREATE_ONLY, 0, 0,
 	    value_types, NULL, NULL, 0,
 	    "string, number, boolean (true/false), json or date (YYYY-MM-DD)" },
@@ -125,10 +142,12 @@ const struct resource settings_resource = {
 	    "every write against their type and validation_rules (422), "
 	    "audited. Anyone reads the public ones without a token; admins "
 	    "read and change every one. booking_buffer_days, "
-	    "booking_hold_minutes, inquiry_hold_minutes, "
-	    "auto_issue_certificates, certificate_late_minutes and "
-	    "maintenance_mode (writes refused with 503 and Retry-After, staff "
-	    "excepted) apply at once in every process.",
+	    "booking_hold_minutes, inquiry_hold_minutes, the cancellation "
+	    "policy (refund_full_days, refund_fee_percent, "
+	    "refund_none_hours), auto_issue_certificates, "
+	    "certificate_late_minutes and maintenance_mode (writes refused "
+	    "with 503 and Retry-After, staff excepted) apply at once in every "
+	    "process.",
 	.before_create = settings_before_create,
 	.before_update = settings_before_update,
 	.after_write = settings_after_write,
@@ -272,7 +291,34 @@ training_setting_check(const char *type, const char *value, json_t *rules)
 	    strcmp(json_string_value(v), "email") == 0 &&
 	    !mail_address_valid(value))
 		return ("must be an email address");
+	if (v != NULL && strcmp(json_string_value(v), "png_base64") == 0)
+		return (png_check(value));
 	return (NULL);
+}
+
+/*
+ * Why value is not a PNG of at most SETTINGS_PNG_MAX bytes in base64
+ * (RFC 4648, padded, no blanks) that the certificate would draw, or NULL.
+ */
+static const char *
+png_check(const char *value)
+{
+	unsigned char *png;
+	const char    *why = NULL;
+	size_t	       n = strlen(value), len = 0;
+
+	if (n > SETTINGS_VALUE_MAX)
+		return ("is a PNG of more than 256 KiB");
+	if ((png = malloc(n / 4 * 3 + 3)) == NULL)
+		return ("could not be checked");
+	if (sodium_base642bin(png, n / 4 * 3 + 3, value, n, NULL, &len, NULL,
+		sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    len == 0)
+		why = "must be base64 (RFC 4648, padded, no blanks)";
+	else if (cert_pdf_logo_check(png, len, &why) != OK)
+		why = "must be a PNG image of at most 2048 x 2048 pixels";
+	free(png);
+	return (why);
 }
 
 const char *
@@ -305,8 +351,11 @@ training_setting_rules_check(json_t *rules)
 					return ("enum is an array of strings");
 		} else if (strcmp(k, "format") == 0) {
 			if (!json_is_string(v) ||
-			    strcmp(json_string_value(v), "email") != 0)
-				return ("format is \"email\"");
+			    (strcmp(json_string_value(v), "email") != 0 &&
+				strcmp(json_string_value(v), "png_base64") !=
+				    0))
+				return ("format is \"email\" or "
+					"\"png_base64\"");
 		} else
 			return ("names a rule that is not known");
 	}
@@ -318,8 +367,9 @@ static int
 setting_validate(struct resource_ctx *ctx, json_t *body)
 {
 	json_t	   *errs, *rules;
-	const char *type, *why, *k;
+	const char *type, *why, *k, *value;
 	size_t	    i;
+	int	    png;
 
 	if ((errs = json_array()) == NULL)
 		return (ERR_NOMEM);
@@ -336,8 +386,19 @@ setting_validate(struct resource_ctx *ctx, json_t *body)
 				    "letters a-z, digits and _ only");
 				break;
 			}
+	png = json_is_string(json_object_get(rules, "format")) &&
+	    strcmp(json_string_value(json_object_get(rules, "format")),
+		"png_base64") == 0;
+	value = json_string_value(training_pick(body, ctx->old, "value"));
 	if ((why = training_setting_rules_check(rules)) != NULL)
 		resource_field_err(errs, "validation_rules", "invalid", why);
+	else if (png && type != NULL && strcmp(type, "string") != 0)
+		resource_field_err(errs, "validation_rules", "invalid",
+		    "format png_base64 is for a string");
+	else if (!png && value != NULL &&
+	    training_chars(value) > TRAINING_TEXT_MAX)
+		resource_field_err(errs, "value", "too_long",
+		    "at most 10000 characters (but for a png_base64 setting)");
 	else if (type != NULL) {
 		why = training_setting_check(type,
 		    json_string_value(training_pick(body, ctx->old, "value")),
@@ -454,12 +515,29 @@ cache_load(struct tx *tx, int64_t epoch)
 int
 training_setting_text(struct tx *tx, const char *key, char *out, size_t n)
 {
+	return (setting_get(tx, key, out, n, NULL));
+}
+
+int
+training_setting_dup(struct tx *tx, const char *key, char **out)
+{
+	return (setting_get(tx, key, NULL, 0, out));
+}
+
+/* Setting key's effective value into out (n bytes), or into *dup (a copy,
+ * malloc'd) when out is NULL. */
+static int
+setting_get(struct tx *tx, const char *key, char *out, size_t n, char **dup)
+{
 	struct stmt *st;
 	int64_t	     epoch = -1;
 	size_t	     i;
 	int	     rc;
 
-	out[0] = '\0';
+	if (out != NULL)
+		out[0] = '\0';
+	else
+		*dup = NULL;
 	st = store_prepare(tx, "SELECT epoch FROM settings_epoch WHERE id = 1");
 	if ((rc = store_step(st)) == STORE_ROW) {
 		epoch = store_col_int64(st, 0);
@@ -476,10 +554,14 @@ training_setting_text(struct tx *tx, const char *key, char *out, size_t n)
 		rc = ERR_NOT_FOUND;
 		for (i = 0; i < cache_n; i++)
 			if (strcmp(cache[i].key, key) == 0) {
-				if (cache[i].value != NULL) {
+				if (cache[i].value != NULL && out != NULL) {
 					strlcpy_cb(out, cache[i].value, n);
 					rc = OK;
-				}
+				} else if (cache[i].value != NULL)
+					rc = (*dup = strdup(cache[i].value)) !=
+						NULL
+					    ? OK
+					    : ERR_NOMEM;
 				break;
 			}
 	}
@@ -536,6 +618,36 @@ training_inquiry_hold_minutes(struct tx *tx, int64_t *out)
 {
 	return (training_setting_int(tx, "inquiry_hold_minutes",
 	    config.training_inquiry_hold_minutes, out));
+}
+
+/* Setting key as an integer in min..max; def when not set or outside. */
+static int
+setting_int_within(struct tx *tx, const char *key, int64_t def, int64_t min,
+    int64_t max, int64_t *out)
+{
+	int rc;
+
+	if ((rc = training_setting_int(tx, key, def, out)) != OK)
+		return (rc);
+	if (*out < min || *out > max)
+		*out = def;
+	return (OK);
+}
+
+int
+training_refund_terms(struct tx *tx, struct training_refund_terms *t)
+{
+	int rc;
+
+	if ((rc = setting_int_within(tx, "refund_full_days",
+		 config.training_refund_full_days, 0, 365, &t->full_days)) !=
+		OK ||
+	    (rc = setting_int_within(tx, "refund_fee_percent",
+		 config.training_refund_fee_percent, 0, 100,
+		 &t->fee_percent)) != OK)
+		return (rc);
+	return (setting_int_within(tx, "refund_none_hours",
+	    config.training_refund_none_hours, 0, 8760, &t->none_hours));
 }
 
 /* Maintenance mode */

@@ -2,7 +2,9 @@
  * The training module: its routes, resources and jobs, and the helpers
  * its files share. Tables and the built-in roles' permissions come from
  * migrations 0017 (the catalogue), 0018 (bookings), 0019 (payments and
- * refunds), 0031 (settings) and 0032 (attendance and certificates).
+ * refunds), 0031 (settings), 0032 (attendance and certificates), 0039
+ * (the certificate's logo and accreditation settings) and 0040
+ * (analytics events).
  */
 #include <stdio.h>
 #include <string.h>
@@ -149,6 +151,64 @@
 	"\"null\"],\"format\":\"date-time\"}}}}},\"problems\":{\"404\":"	\
 	"\"CERTIFICATE_NOT_FOUND (no such token, or its holder was "	\
 	"erased)\",\"429\":\"too many verifications from this client\"}}"
+#define API_FUNNEL							\
+	"{\"parameters\":[{\"name\":\"from\",\"in\":\"query\","	\
+	"\"description\":\"start of the period (ISO 8601, included); 30 "	\
+	"days before to when not given\",\"schema\":{\"type\":"		\
+	"\"string\",\"format\":\"date-time\"}},{\"name\":\"to\","	\
+	"\"in\":\"query\",\"description\":\"end of the period (ISO "	\
+	"8601, left out); now when not given\",\"schema\":{\"type\":"	\
+	"\"string\",\"format\":\"date-time\"}}],\"answers\":{\"200\":"	\
+	"{\"description\":\"the events of each step in the period and "	\
+	"the ratios between steps (null when there is nothing to divide "	\
+	"by)\",\"schema\":{\"type\":\"object\",\"required\":[\"from\","	\
+	"\"to\",\"counts\",\"ratios\"],\"properties\":{\"from\":"	\
+	"{\"type\":\"string\",\"format\":\"date-time\"},\"to\":{"	\
+	"\"type\":\"string\",\"format\":\"date-time\"},\"counts\":{"	\
+	"\"type\":\"object\",\"required\":[\"schedule_viewed\","	\
+	"\"hold_created\",\"payment_succeeded\",\"booking_cancelled\"],"	\
+	"\"additionalProperties\":{\"type\":\"integer\"}},\"ratios\":{"	\
+	"\"type\":\"object\",\"required\":[\"hold_per_view\","	\
+	"\"payment_per_hold\",\"payment_per_view\","			\
+	"\"cancellation_per_hold\"],\"additionalProperties\":{\"type\":"	\
+	"[\"number\",\"null\"]}}}}}},\"problems\":{\"403\":"		\
+	"\"staff only\",\"422\":\"VALIDATION_FAILED (from or to not a "	\
+	"time, from not before to)\"}}"
+#define API_MY_NOTIFICATIONS						\
+	"{\"parameters\":[{\"name\":\"is_read\",\"in\":\"query\","	\
+	"\"schema\":{\"type\":\"boolean\"},\"description\":\"false: "	\
+	"the unread\"},{\"name\":\"type\",\"in\":\"query\",\"schema\":"	\
+	"{\"type\":\"string\"}},{\"name\":\"sort\",\"in\":\"query\","	\
+	"\"schema\":{\"type\":\"string\"},\"description\":\"-created_at: "	\
+	"newest first\"},{\"name\":\"limit\",\"in\":\"query\",\"schema\":"	\
+	"{\"type\":\"integer\",\"minimum\":1,\"maximum\":200}},{\"name\":"	\
+	"\"cursor\",\"in\":\"query\",\"schema\":{\"type\":\"string\"}}],"	\
+	"\"answers\":{\"200\":{\"description\":\"your notifications in "	\
+	"the app, not expired\",\"schema\":{\"type\":\"object\","		\
+	"\"required\":[\"data\",\"next_cursor\"],\"properties\":{"	\
+	"\"data\":{\"type\":\"array\",\"items\":{\"$ref\":"		\
+	"\"#/components/schemas/notifications\"}},\"next_cursor\":{"	\
+	"\"type\":[\"string\",\"null\"]}}}}},\"problems\":{\"400\":"	\
+	"\"INVALID_PARAMETER, INVALID_CURSOR\"}}"
+#define API_READ_ALL							\
+	"{\"answers\":{\"200\":{\"description\":\"how many were marked "	\
+	"read\",\"schema\":{\"type\":\"object\",\"required\":"		\
+	"[\"marked\"],\"properties\":{\"marked\":{\"type\":"		\
+	"\"integer\",\"minimum\":0}}}}},\"problems\":{\"403\":\"you "	\
+	"may not mark notifications read\"}}"
+#define API_CERT_PDF							\
+	"{\"answers\":{\"200\":{\"description\":\"the certificate, A4 "	\
+	"landscape, made now (revoked: marked REVOKED), with ETag, "	\
+	"Cache-Control private and Content-Disposition attachment\","	\
+	"\"type\":\"application/pdf\",\"schema\":{\"type\":\"string\","	\
+	"\"contentMediaType\":\"application/pdf\"}},\"304\":{"		\
+	"\"description\":\"If-None-Match named the current ETag\"}},"	\
+	"\"problems\":{\"404\":\"CERTIFICATE_NOT_FOUND: no such "	\
+	"certificate, not yours, or its holder was erased\",\"409\":"	\
+	"\"CERTIFICATE_NOT_PRINTABLE: a field does not fit the page, or "	\
+	"a setting it shows cannot be drawn (the detail names it)\","	\
+	"\"503\":\"the PDF fonts cannot be loaded, or the slow pool is "	\
+	"full (Retry-After)\"}}"
 /* clang-format on */
 
 static const struct route training_routes[] = {
@@ -266,17 +326,42 @@ static const struct route training_routes[] = {
 	    "active|expired -> revoked (staff), with a {\"reason\"}: its "
 	    "verification says so at once",
 	    NULL, API_CERT_REVOKE },
+	{ HTTP_GET, "/v1/me/notifications", training_notifications_mine, 0,
+	    "the caller's notifications in the app, not expired (filters "
+	    "is_read, type, status; sort=-created_at for newest first)",
+	    NULL, API_MY_NOTIFICATIONS },
+	{ HTTP_POST, "/v1/me/notifications/read-all",
+	    training_notifications_read_all, 0,
+	    "mark every notification of the caller's list read", NULL,
+	    API_READ_ALL },
+	{ HTTP_GET, "/v1/certificates/{id}/pdf", training_certificate_pdf,
+	    ROUTE_SLOW,
+	    "a certificate as a PDF to print (its holder, and staff who read "
+	    "every certificate): made now, never kept; a revoked one marked "
+	    "REVOKED",
+	    NULL, API_CERT_PDF },
 	{ HTTP_GET, "/v1/certificate-verifications/{token}",
 	    training_certificate_verify, ROUTE_PUBLIC,
 	    "verify a certificate by the token printed on it: holder name, "
 	    "course, dates and status, nothing else (throttled per client)",
 	    NULL, API_CERT_VERIFY },
+	{ HTTP_GET, "/v1/analytics/funnel", training_analytics_funnel,
+	    ROUTE_SLOW,
+	    "the booking funnel of a period (staff): events of each step "
+	    "(schedule_viewed, hold_created, payment_succeeded, "
+	    "booking_cancelled) and the ratios between them",
+	    NULL, API_FUNNEL },
 };
 
 static const struct job_kind training_jobs[] = {
 	{ "training.expire_holds", training_expire_job, 0 },
 	{ TRAINING_REFUND_JOB, training_refund_job, 0 },
 	{ "training.expire_certificates", training_expire_certificates_job, 0 },
+	{ "training.analytics_retention", training_analytics_retention_job, 0 },
+	{ "training.send_reminders", training_reminders_job, 0 },
+	{ "training.certificate_reminders", training_certificate_reminders_job,
+	    0 },
+	{ TRAINING_NOTIFY_SMS_JOB, training_notify_sms_job, 0 },
 };
 
 static const struct job_schedule training_schedules[] = {
@@ -284,6 +369,16 @@ static const struct job_schedule training_schedules[] = {
 	/* Nightly: certificates whose expiry date has passed in London. */
 	{ "training.expire_certificates", "15 0 * * *",
 	    "training.expire_certificates", NULL },
+	/* Nightly: analytics events past analytics_retention_days. */
+	{ "training.analytics_retention", "30 0 * * *",
+	    "training.analytics_retention", NULL },
+	/* Every minute: the bookings whose reminder has come. */
+	{ "training.send_reminders", "* * * * *", "training.send_reminders",
+	    NULL },
+	/* Every morning (08:00 UTC): certificates expiring in 90, 30, 0
+	 * days. */
+	{ "training.certificate_reminders", "0 8 * * *",
+	    "training.certificate_reminders", NULL },
 };
 
 static const struct resource *const training_resources[] = {
@@ -302,9 +397,13 @@ static const struct resource *const training_resources[] = {
 	&settings_resource,
 	&attendance_records_resource,
 	&certificates_resource,
+	&analytics_events_resource,
+	&notifications_resource,
+	&notification_preferences_resource,
 };
 
-/* The Stripe webhook's inbox source and the refund mail. */
+/* The Stripe webhook's inbox source, the refund mail and the
+ * notifications' mail. */
 static int
 training_init(struct store *db)
 {
@@ -315,6 +414,8 @@ training_init(struct store *db)
 	if ((rc = training_certificates_init()) != OK)
 		return (rc);
 	if ((rc = training_stripe_init()) != OK)
+		return (rc);
+	if ((rc = training_notify_init()) != OK)
 		return (rc);
 	return (training_refund_mail_init());
 }
@@ -331,6 +432,7 @@ const struct module training_module = {
 	NELEM(training_resources),
 	training_init,
 	training_seed,
+	training_analytics_stop,
 };
 
 int

@@ -25,9 +25,16 @@
  * mode; attendance.c attendance records and what completing a schedule
  * does to its bookings; certificates.c certificates, their public
  * verification and the nightly expiry.
+ * Also issue 17 (item 5): notify.c notifications, their preferences and
+ * how they are sent; notify_mail.c what each type says and its mail
+ * template; notify_jobs.c the reminders before a course and before a
+ * certificate expires, each once; notify_sms.c the SMS job.
  * Also issue 17: cert_pdf.c the certificate PDF (cert_text.c its text),
  * made in memory from plain fields (its own headers, cert_pdf.h and
- * cert_pdf_int.h; no route serves it yet).
+ * cert_pdf_int.h); cert_route.c the route that serves it, made from a
+ * certificate, its schedule, course and trainer, and the settings.
+ * analytics.c the booking funnel's analytics events (item 7), their
+ * funnel and retention.
  *
  * Catalogue writes are staff's (admins); the public reads without a token
  * active courses, active venues and upcoming schedules
@@ -429,7 +436,7 @@ int training_refund_in_full(struct tx *, const struct principal *,
 /*
  * The booker cancels their own confirmed booking (bookings.c, under the
  * schedule's lock, before the row is cancelled): refused inside
- * training_refund_none_hours of the start, paid or free (409
+ * refund_none_hours (training_refund_terms) of the start, paid or free (409
  * TOO_LATE_TO_CANCEL with cancellable_until, nothing changed); else their
  * pending requests are rejected by carebase (processed_by NULL) and what
  * is left of the payment is refunded under the policy (in full, or less
@@ -504,6 +511,9 @@ extern const struct resource settings_resource;
  * settings' epoch read in tx is newer: ERR_NOT_FOUND when there is none.
  */
 int training_setting_text(struct tx *, const char *key, char *out, size_t n);
+/* The same read as a copy (malloc'd; the caller frees it): for a value
+ * of any length, a png_base64 setting's. */
+int training_setting_dup(struct tx *, const char *key, char **out);
 /* The same read as a number (truncated) or a boolean; def when the
  * setting has no value or none of that type. */
 int training_setting_int(
@@ -514,6 +524,19 @@ int training_setting_bool(struct tx *, const char *key, int def, int *out);
  * default. */
 int training_hold_minutes(struct tx *, int64_t *out);
 int training_inquiry_hold_minutes(struct tx *, int64_t *out);
+/*
+ * The cancellation policy (refunds.c) as it is now: the settings
+ * refund_full_days, refund_fee_percent and refund_none_hours, each its
+ * config key's value (training_refund_*) while not set, or when it is
+ * outside that key's range (0-365, 0-100, 0-8760: a setting whose rules
+ * were loosened).
+ */
+struct training_refund_terms {
+	int64_t full_days;   /* in full until that many London days before */
+	int64_t fee_percent; /* then less that percentage */
+	int64_t none_hours;  /* none inside that many hours of the start */
+};
+int training_refund_terms(struct tx *, struct training_refund_terms *out);
 /*
  * Why value (text, NULL: not set) is no value of type under rules (a
  * JSON object, NULL: none), or NULL when it is one; why rules are not
@@ -554,6 +577,8 @@ int training_certificates_auto(struct tx *, const struct principal *,
 void training_certificate_create(struct request *);
 void training_certificate_revoke(struct request *);
 void training_certificate_verify(struct request *);
+/* cert_route.c: GET /v1/certificates/{id}/pdf (the holder and staff). */
+void training_certificate_pdf(struct request *);
 int  training_certificates_init(void);
 /* The nightly job training.expire_certificates. */
 int training_expire_certificates_job(
@@ -569,6 +594,111 @@ void training_london_date(int64_t ms, char out[11]);
  * req. Not a requalification course: OK. */
 int training_requalification_check(struct tx *, struct request *,
     const char *user_id, const char *course_type, const char *family);
+
+/* analytics.c: the booking funnel's analytics events (issue 17 item 7) */
+#define TRAINING_EV_VIEWED    "schedule_viewed"
+#define TRAINING_EV_HOLD      "hold_created"
+#define TRAINING_EV_PAID      "payment_succeeded"
+#define TRAINING_EV_CANCELLED "booking_cancelled"
+/* Days an event is kept when analytics_retention_days is not set. */
+#define TRAINING_ANALYTICS_RETENTION_DAYS 365
+extern const struct resource analytics_events_resource;
+/*
+ * In the transaction of the step: an event of type about booking_id
+ * (its booker; schedule, course, seats, total and currency), with the
+ * members of extra (borrowed, may be NULL: "method", or "reason" and
+ * "from") added. Only the members analytics.c allows are ever written.
+ */
+int training_analytics_booking(
+    struct tx *, const char *type, const char *booking_id, json_t *extra);
+/* course_schedules' after_read: a visitor's view, kept to be written in
+ * a batch (no write here). */
+int training_analytics_viewed(struct resource_ctx *, json_t *row);
+/* The module's stop: the views waiting are written, the writer ends. */
+void training_analytics_stop(void);
+/* GET /v1/analytics/funnel; the nightly training.analytics_retention. */
+void training_analytics_funnel(struct request *);
+int  training_analytics_retention_job(
+     struct store *, const struct job *, char *);
+
+/*
+ * notify.c: notifications (issue 17 item 5). A notification is made for
+ * one person about a booking, a certificate or a refund, inside the
+ * transaction of what it tells of, by the channels the person's
+ * preferences allow (notification_preferences; none: in-app and email,
+ * no SMS): a notifications row (in their in-app list unless in-app is
+ * off), a mail through the mail queue (a template per type, email_log)
+ * and an SMS through the training.notify_sms job. Nobody to tell (erased,
+ * deleted) or no channel left: nothing, OK.
+ */
+#define TRAINING_NOTIFY_SMS_JOB "training.notify_sms"
+extern const struct resource notifications_resource;
+extern const struct resource notification_preferences_resource;
+/* The notification types, NULL-terminated. */
+extern const char *const training_notify_types[];
+/* What a notification tells of. */
+struct training_notice {
+	const char *user_id;
+	const char *type;	    /* one of training_notify_types */
+	const char *priority;	    /* low, medium, high, urgent */
+	const char *title;	    /* a line */
+	const char *message;	    /* a sentence or two */
+	const char *booking_id;	    /* what it is about; NULL: none */
+	const char *course_id;	    /* NULL: none */
+	const char *certificate_id; /* NULL: none */
+	const char *action_url;	    /* a page of the web application */
+	int64_t	    expires_at;	    /* 0: never */
+	json_t	   *vars; /* the type's mail template's own variables */
+};
+int training_notify(struct tx *, const struct training_notice *);
+/*
+ * The notifications of booking_id's booker: type booking_confirmed,
+ * cancelled or reminder (hours: before the start, for a reminder).
+ */
+int training_notify_booking(
+    struct tx *, const char *booking_id, const char *type, int64_t hours);
+/* certificate_ready, or certificate_expiring in days (0: today). */
+int training_notify_certificate(
+    struct tx *, const char *certificate_id, const char *type, int64_t days);
+/* refund_processed: the refund completed. */
+int training_notify_refund(struct tx *, const char *refund_id);
+/* GET /v1/me/notifications, POST /v1/me/notifications/read-all. */
+void training_notifications_mine(struct request *);
+void training_notifications_read_all(struct request *);
+/* The mail templates and the mail outcome listener. */
+int training_notify_init(void);
+/* *there 1 when migration 0038's tables are there (the catalog asked):
+ * with it pending or undone nothing is notified and nothing fails. */
+int training_notify_ready(struct tx *, int *there);
+/* Notification id's status again from its channels (and read_at). */
+int training_notify_status(struct tx *, const char *id);
+/* notify_mail.c: the mail template of each type. */
+int training_notify_mail_init(void);
+/* 1 if s is an E.164 telephone number: "+", then 2 to 15 digits, the
+ * first not 0. Pure. */
+int training_e164_ok(const char *s);
+
+/* notify_jobs.c: reminders before a course starts and before a
+ * certificate expires, each sent once (notification_reminders). */
+/*
+ * The reminder due at now of something at `at` (the same unit: ms, or
+ * days) among offsets (each unit long, any order, n of them): the
+ * smallest offset whose time (at - offset * unit) has come, or -1 when
+ * none has or at is past. Pure.
+ */
+int64_t training_reminder_due(
+    int64_t now, int64_t at, const int64_t *offsets, size_t n, int64_t unit);
+/* Offsets from a setting's JSON array text (integers lo..hi, at most max
+ * of them) into out; the number read, or -1 when it is no such array.
+ * Pure. */
+int training_offsets_parse(
+    const char *text, int64_t lo, int64_t hi, int64_t *out, size_t max);
+int training_reminders_job(struct store *, const struct job *, char *);
+int training_certificate_reminders_job(
+    struct store *, const struct job *, char *);
+
+/* notify_sms.c: the training.notify_sms job (sms_url, sms_token). */
+int training_notify_sms_job(struct store *, const struct job *, char *);
 
 /* seed.c: the catalogue's demo data for `carebase seed` */
 struct seed_accounts;

@@ -284,3 +284,67 @@ def test_the_action_filter_reads_either_spelling_of_cancelled(server, practice, 
     both = [("therapy_sessions.canceled", old), ("therapy_sessions.cancelled", s["id"])]
     assert actions("therapy_sessions.canceled") == both
     assert actions("therapy_sessions.cancelled") == both
+
+
+def chain_hash(prev, row):
+    """A row's hash as resource/audit.c computes it: SHA-256 over the
+    previous hash and the fields, each a tag byte (0 NULL, 1 a value), then
+    the value's length (8 bytes, big-endian) and bytes; seq and at decimal."""
+    import hashlib
+    h = hashlib.sha256()
+    for name in ("prev", "seq", "id", "at", "actor_ref", "actor_role", "action",
+                 "entity_type", "entity_id", "changes", "ip", "user_agent", "request_id"):
+        v = prev if name == "prev" else row[name]
+        if v is None:
+            h.update(b"\0")
+            continue
+        b = str(v).encode()
+        h.update(b"\1" + len(b).to_bytes(8, "big") + b)
+    return h.hexdigest()
+
+
+@pytest.mark.dialect
+def test_rows_written_in_clear_before_0035_keep_verifying_and_read_as_they_were(server, admin):
+    """Rows from before migration 0035 hold the client's address and agent
+    in clear, and the chain hashes them so: they keep verifying between
+    rows written since (sealed or blind-indexed), and read as they were."""
+    import uuid
+    m = member(server, "before")
+    seq, prev = server.db.query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")[0]
+    row = {"seq": int(seq) + 1, "id": str(uuid.uuid4()), "at": 1767225600000,
+           "actor_ref": None, "actor_role": "self", "action": "password_change",
+           "entity_type": "users", "entity_id": m["id"],
+           "changes": '{"fields":["password"],"reason":"password_changed"}',
+           "ip": "198.51.100.7", "user_agent": "Zyxoldbrowser/1.0", "request_id": "old-request"}
+    cols = list(row) + ["prev_hash", "hash"]
+    vals = list(row.values()) + [prev, chain_hash(prev, row)]
+    server.db.execute(f"INSERT INTO audit_log ({', '.join(cols)}) VALUES (" + ", ".join(
+        "NULL" if v is None else str(v) if isinstance(v, int) else f"'{v}'" for v in vals) + ")")
+    after = member(server, "after")
+    assert server.db.count("audit_log", f"seq > {row['seq']}") >= 1
+    rc, out = verify(server)
+    assert rc == 0, out
+    [old] = server.get("/v1/audit-log?action=password_change",
+                       headers=hdr(admin["token"])).json()["data"]
+    assert (old["ip"], old["user_agent"]) == (row["ip"], row["user_agent"])
+    assert old["ip_index"] is None and old["hash"] == vals[-1]
+    # Rows written since keep neither in clear.
+    new = server.db.query("SELECT ip, user_agent FROM audit_log WHERE action = 'create' "
+                          f"AND entity_id = '{after['id']}'")
+    assert new and all(v.startswith("sealed:") for v in new[0]), new
+
+
+@pytest.mark.dialect
+def test_the_action_filter_reads_by_an_index(server, admin):
+    """?action= reads through audit_log (action, seq), made by 0035."""
+    if server.db.kind == "sqlite":
+        names = [r[0] for r in server.db.query(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_log'")]
+        plan = " ".join(str(r) for r in server.db.query(
+            "EXPLAIN QUERY PLAN SELECT seq FROM audit_log WHERE action = 'x' "
+            "ORDER BY seq DESC LIMIT 50"))
+        assert "audit_log_action" in plan, plan
+    else:
+        names = [r[0] for r in server.db.query(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'audit_log'")]
+    assert "audit_log_action" in names, names

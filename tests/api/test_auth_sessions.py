@@ -3,7 +3,9 @@ started and was last used, which one is this) and ends any one or all the
 others; admins do the same for anyone. An ended session's token is refused
 at its next request. Token hashes are never answered."""
 import json
+import re
 import secrets
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -277,3 +279,82 @@ def test_sessions_from_before_0033_are_sealed_at_start_up(server, db, admin):
     raw = db.raw()
     for value in list(details.values()) + list(gone.values()):
         assert value.encode() not in raw, f"{value} found in clear in the database"
+
+
+@pytest.mark.dialect
+def test_a_session_an_older_binary_writes_after_0035_is_sealed_at_the_next_start(server, db,
+                                                                                  admin):
+    """During a rolling upgrade a binary from before 0033 still writes its
+    sessions' details in clear and names no legacy_plain: since 0035 the
+    column's default marks such a row as in clear, so the next start-up seals
+    it (this binary's own rows say 0 outright). Listed opened, nowhere in
+    clear."""
+    tag = secrets.token_hex(5)
+    ann = person(server, "ann")
+    assert db.count("auth_sessions", f"user_id = '{ann['id']}'") == 1
+    assert db.count("auth_sessions", "legacy_plain = 1") == 0
+    server.stop()
+    details = {"ip": f"198.51.100.{int(tag, 16) % 200 + 20}",
+               "user_agent": f"Zyxrolling/{tag}", "device_fingerprint": f"Zyxroll{tag}"}
+    old = old_session(db, ann["id"], details)
+    server.start()
+    assert db.count("auth_sessions", "legacy_plain = 1") == 0
+    assert "event=sessions_sealed rows=1 cleared=0" in server.log()
+    mine = {s["id"]: s for s in sessions(server, ann["token"])["data"]}
+    assert {k: mine[old][k] for k in details} == details
+    server.stop()
+    raw = db.raw()
+    for value in details.values():
+        assert value.encode() not in raw, f"{value} found in clear in the database"
+
+
+@pytest.mark.postgres_only
+@pytest.mark.dialect
+def test_two_servers_starting_together_share_the_legacy_sessions_out(start_server, db):
+    """Two processes started at once on one PostgreSQL database with many
+    sessions from before 0033 both come up, and between them seal each row
+    once: each takes rows the other has not locked (FOR UPDATE SKIP LOCKED),
+    so neither waits on, redoes or miscounts the other's (their log lines
+    add up to the rows there were, none "cleared": every user has a key)."""
+    rows = 10000
+    first = start_server(db=db)
+    people = [person(first, f"p{i}") for i in range(3)]
+    first.stop()
+    db.execute((MIGRATIONS / db.kind / f"{MIGRATION_0033}.down.sql").read_text())
+    db.execute(f"DELETE FROM schema_migrations WHERE name = '{MIGRATION_0033}'")
+    now = int(time.time() * 1000)
+    values = ", ".join(
+        f"('{uuid.uuid4()}', '{people[i % 3]['id']}', '{secrets.token_hex(32)}', "
+        f"'198.51.100.{i % 200 + 20}', 'Zyxagent/{i}', 'Zyxdev{i}', {now}, {now}, "
+        f"3600000, {now + 3600000})" for i in range(rows))
+    db.execute("INSERT INTO auth_sessions (id, user_id, token_hash, ip, user_agent, "
+               "device_fingerprint, created_at, last_activity_at, idle_timeout_ms, "
+               f"expires_at) VALUES {values}")
+    first.cli_ok("migrate")
+    assert db.count("auth_sessions", "legacy_plain = 1") == rows
+    pair = [start_server(db=db, migrate=False, start=False) for _ in range(2)]
+    failed = []
+
+    def up(srv):
+        try:
+            srv.start(migrate=False)
+        except BaseException as exc:  # pytest.fail raises an outcome, not an Exception
+            failed.append(f"{srv.tag}: {exc}")
+
+    threads = [threading.Thread(target=up, args=(s,)) for s in pair]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not failed, "\n".join(failed)
+    assert all(s.alive() for s in pair)
+    assert db.count("auth_sessions", "legacy_plain = 1") == 0
+    sealed = cleared = 0
+    for s in pair:
+        log = s.log()
+        assert "event=sessions_seal_failed" not in log
+        for m in re.finditer(r"event=sessions_sealed rows=(\d+) cleared=(\d+)", log):
+            sealed += int(m.group(1))
+            cleared += int(m.group(2))
+        assert s.get("/v1/me", headers=hdr(people[0]["token"])).status_code == 200
+    assert (sealed, cleared) == (rows, 0)

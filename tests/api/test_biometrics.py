@@ -10,7 +10,10 @@ string, reads in time order whatever order batches came in, at most 256
 channels a recording; issue 15, item 5: EDF+ with standard labels and
 annotations that mark what was recorded, read back by MNE; item 6: the
 GDPR export links each recording to all its points, for the session that
-made the export only. Runs on SQLite and PostgreSQL."""
+made the export only; the issue 15 review: EDF of channels at two rates
+from inside the recording (read back by MNE, every sample at its time),
+channels offset from each other and two samples in one slot refused with
+their reasons. Runs on SQLite and PostgreSQL."""
 
 import concurrent.futures
 import datetime
@@ -733,6 +736,30 @@ def test_edf_keeps_every_samples_time(server, cast):
     assert "off the regular grid" in e["detail"] and "CSV" in e["detail"]
 
 
+@pytest.mark.dialect
+def test_a_batch_within_half_a_period_joins_its_channels_segment(server, cast, db):
+    """Ingest (blocks.c tail_joins, README Biometrics): a batch whose first
+    sample lies within half a sample period of the time the channel's last
+    segment expects next continues that segment, and its samples take the
+    segment's times (moved by the same amount, at most half a period:
+    batches starting at their device's sample times rounded to the ms
+    stay one segment at up to 1 kHz); further off, it starts a segment at
+    its own t0. Nothing is dropped either way."""
+    o = cast["owner"]
+    rid = recording(server, o, EEG)["id"]
+    parts = [[k * 7 + p for k in range(100)] for p in range(4)]   # 1 s at 100 Hz each
+    # Expected next: +1000, +2000, +3000 ms; half a period is 5 ms.
+    for seq, (t0, part) in enumerate(zip((T0, T0 + 1005, T0 + 1995, T0 + 3006), parts)):
+        assert send(server, o, rid, binary(seq, [("cz", 100000, t0, part, None)])).status_code == 201
+    # (seq, count, first_index, t0_ms): three batches one segment, the
+    # fourth (6 ms off) a segment of its own.
+    assert blocks(db, rid) == [(0, 300, 0, T0), (1, 100, 0, T0 + 3006)]
+    p = points(server, o, rid)
+    assert p["v"] == parts[0] + parts[1] + parts[2] + parts[3]
+    assert [int(t) for t in p["t"]] == [T0 + 10 * k for k in range(300)] + \
+        [T0 + 3006 + 10 * k for k in range(100)]
+
+
 def test_edf_that_cannot_be_written_says_why(server, cast):
     o = cast["owner"]
     rid = recording(server, o, ECG)["id"]
@@ -799,6 +826,135 @@ def test_edf_marks_what_was_recorded_and_mne_finds_exactly_it(server, cast, tmp_
         worst = max(abs(g - c * scale) for g, c in zip(got, counts))
         assert worst <= scale / 2, (label, worst)
     assert r.content[192:197] == b"EDF+C"
+
+
+def mne_channel(content, tmp_path, label):
+    """One signal of an EDF read by MNE alone (include=[label]): read with
+    the others, MNE resamples every signal to the highest rate."""
+    mne = mne_or_skip()
+    path = tmp_path / "one.edf"
+    path.write_bytes(content)
+    return mne.io.read_raw_edf(str(path), include=[label], preload=True, verbose="error")
+
+
+def check_mne_channel(content, tmp_path, label, rate, times_us, counts, scale):
+    """MNE's reading of one signal holds each recorded sample (times_us:
+    its recorded time, counts: its count), each in the slot that lies
+    within 1 us of that time, and nothing else: every other slot lies
+    outside the signal's "Recorded" annotations and holds the gap value.
+    Slot k lies at the header's second + the first record's onset (its
+    time-keeping TAL: MNE sets subseconds to 0) + k / rate."""
+    raw = mne_channel(content, tmp_path, label)
+    assert raw.ch_names == [label] and raw.info["sfreq"] == rate
+    onset = parse_edf(content)["onset"]
+    t0 = Fraction(int(raw.info["meas_date"].timestamp())) * 10 ** 6 + onset * 10 ** 6
+    per = Fraction(10 ** 6, rate)
+    got = raw.get_data()[0] * 1e6            # uV, as the data type's unit
+    want = {}
+    for t, c in zip(times_us, counts):
+        k = round((t - t0) / per)
+        assert abs(t0 + k * per - t) < 1, (label, t, float(t0 + k * per - t))
+        assert k not in want and 0 <= k < len(got), (label, k)
+        want[k] = c
+    # The signal's recorded spans (onsets from the first record's start).
+    spans = set()
+    for a in raw.annotations:
+        if a["description"] in ("Recorded", "Recorded@@" + label):
+            first = round(a["onset"] * rate)
+            spans.update(range(first, first + round(a["duration"] * rate)))
+    assert spans == set(want), (label, len(spans), len(want))
+    for k, c in want.items():
+        assert abs(got[k] - c * scale) <= scale / 2, (label, k, got[k], c)
+    lowest = min(c for c in counts) * scale
+    assert all(got[k] < lowest - scale for k in range(len(got)) if k not in want)
+    return len(want)
+
+
+@pytest.mark.dialect
+def test_edf_of_two_rates_from_inside_the_recording(server, cast, tmp_path):
+    """Issue 15 review: channels at 256 and 100 Hz sent together from
+    10:00:00, exported from inside the recording (from=10:00:05.001, whose
+    first samples are 10:00:05.00390625 at 256 Hz and 10:00:05.010 at 100
+    Hz), were refused 422 EDF_UNSUPPORTED: the file started at the earliest
+    of them, on one channel's grid and not the other's. It starts at
+    10:00:05.000, the last point before them that both grids share (they
+    meet every 0.25 s), and MNE finds every sample that was recorded in the
+    window, each at its recorded time within 1 us, and nothing else."""
+    o = cast["owner"]
+    rid = recording(server, o, EEG)["id"]
+    fast = [(k * 37) % 2000 - 1000 for k in range(2560)]    # 10 s at 256 Hz
+    slow = [(k * 53) % 1500 - 700 for k in range(1000)]     # 10 s at 100 Hz
+    body = binary(0, [("fp1", 256000, T0, fast, None), ("o1", 100000, T0, slow, None)])
+    assert send(server, o, rid, body).status_code == 201
+    scale = 0.0030517578125
+    for frm, to, onset in ((T0 + 5001, None, Fraction(0)),
+                           (T0 + 5010, None, Fraction(0)),
+                           (T0 + 2501, T0 + 7777, Fraction(1, 2)),
+                           (None, None, Fraction(0))):
+        window = {"from": frm, "to": to}
+        window = {k: v for k, v in window.items() if v is not None}
+        r = server.get(f"/v1/recordings/{rid}/export.edf", headers=hdr(o), params=window)
+        assert r.status_code == 200, (window, r.text)
+        edf = parse_edf(r.content)
+        assert edf["onset"] == onset, (window, edf["onset"])
+        assert [s["spr"] for s in edf["signals"]] == [256, 100]
+        for label, name, rate in (("EEG Fp1", "fp1", 256), ("EEG O1", "o1", 100)):
+            p = points(server, o, rid, channel=name, **window)
+            n = check_mne_channel(r.content, tmp_path, label, rate,
+                                  [us_of(t) for t in p["t"]], p["v"], scale)
+            assert n == len(p["t"]) > 0
+            if frm == T0 + 5001:
+                assert n == {"fp1": 2560 - 1281, "o1": 1000 - 501}[name]
+
+
+def test_edf_refuses_channels_offset_from_each_other_saying_so(server, cast):
+    """Channels that really are offset from each other (here a 100 Hz
+    channel started 3 ms after a 256 Hz one: no point of one grid is on
+    the other's) cannot share EDF+C's one start: refused with their own
+    reason, not taken for a segment recorded apart; each on its own
+    exports."""
+    o = cast["owner"]
+    rid = recording(server, o, EEG)["id"]
+    body = binary(0, [("fp1", 256000, T0, list(range(512)), None),
+                      ("o1", 100000, T0 + 3, list(range(200)), None)])
+    assert send(server, o, rid, body).status_code == 201
+    e = problem(server.get(f"/v1/recordings/{rid}/export.edf", headers=hdr(o)), 422,
+                "EDF_UNSUPPORTED")
+    assert "channel o1's samples lie" in e["detail"] and "channel fp1" in e["detail"], e
+    assert "not sampled from one start" in e["detail"] and "?channel=o1" in e["detail"], e
+    assert "segment recorded apart" not in e["detail"]
+    for name in ("fp1", "o1"):
+        r = server.get(f"/v1/recordings/{rid}/export.edf", headers=hdr(o),
+                       params={"channel": name})
+        assert r.status_code == 200, r.text
+
+
+@pytest.mark.dialect
+def test_edf_refuses_two_samples_in_one_slot(server, cast):
+    """Issue 15 review: two samples of a channel at one time (a batch sent
+    again under another seq, overlapping the first) went to one EDF slot
+    and the earlier was dropped in silence. An EDF signal holds one value
+    a slot, so the export is refused, 422 EDF_OVERLAPPING_SAMPLES, naming
+    the channel and the time; CSV lists both, and a window without the
+    overlap exports."""
+    o = cast["owner"]
+    rid = recording(server, o, EEG)["id"]
+    first = [(k * 37) % 2000 - 1000 for k in range(512)]     # 10:00:00-10:00:02
+    again = [k - 500 for k in range(256)]                    # 10:00:01-10:00:02
+    assert send(server, o, rid, binary(0, [("cz", 256000, T0, first, None)])).status_code == 201
+    assert send(server, o, rid, binary(1, [("cz", 256000, T0 + 1000, again, None)])).status_code == 201
+    e = problem(server.get(f"/v1/recordings/{rid}/export.edf", headers=hdr(o)), 422,
+                "EDF_OVERLAPPING_SAMPLES")
+    assert "channel cz holds two samples at t_ms %d.000" % (T0 + 1000) in e["detail"], e
+    assert "CSV" in e["detail"]
+    csv = server.get(f"/v1/recordings/{rid}/export.csv", headers=hdr(o)).text.splitlines()
+    assert len(csv) == 1 + 512 + 256
+    assert sum(1 for ln in csv[1:] if Decimal(ln.split(",")[1]) == T0 + 1000) == 2
+    r = server.get(f"/v1/recordings/{rid}/export.edf", headers=hdr(o),
+                   params={"to": T0 + 1000})
+    assert r.status_code == 200, r.text
+    s = parse_edf(r.content)["signals"][0]
+    assert [d for d in s["samples"] if d != -32768] == first[:256]
 
 
 def parse_edf(b):

@@ -23,9 +23,10 @@ from conftest import (CMS_TOKEN, chat_env, chat_jobs, chat_settle, cms_publish, 
 CMS_SECRET = "cms-secret-for-chat-access-tests"
 
 
-def cms_chat_env(chat, cms):
+def cms_chat_env(chat, cms, **extra):
     return chat_env(chat, CAREBASE_STORYBLOK_WEBHOOK_SECRET=CMS_SECRET,
-                    CAREBASE_STORYBLOK_API_URL=cms.url, CAREBASE_STORYBLOK_TOKEN=CMS_TOKEN)
+                    CAREBASE_STORYBLOK_API_URL=cms.url, CAREBASE_STORYBLOK_TOKEN=CMS_TOKEN,
+                    **extra)
 
 
 @pytest.fixture
@@ -540,3 +541,48 @@ def test_a_course_for_some_partners_gives_public_users_no_chat(server, cms, chat
     open_course["content"]["included_for_partners"] = ["Bumble"]
     cms_publish(server, open_course, CMS_SECRET)
     erased(server, chat, p, 1)
+
+
+def test_a_course_flip_reaches_every_learner_across_pages(start_server, cms, chat):
+    """The job learning.course_chat looks at course_chat_page learners a
+    run, in user id order, and a full page queues the next run from the
+    last id (issue 15 review): with a page of 3, seven learners take three
+    runs (3, 3, 1) and every one of them gets chat access when the course
+    becomes live, and loses it when it stops being live; six (two full
+    pages) take a third run that finds none."""
+    server = start_server(env=cms_chat_env(chat, cms, CAREBASE_COURSE_CHAT_PAGE="3"))
+    db = server.db
+    course, s = course_with_session(server, cms, "Paged")
+    people = [person(server, f"paged{i}") for i in range(7)]
+    for who in people:
+        start(server, who, s)
+    nothing_sent(server, chat, *people)
+    course["content"]["live"] = True
+    assert cms_publish(server, course, CMS_SECRET)["course"]["changed"] == ["live"]
+    for who in people:
+        wait_pushes(chat, who["email"], 1)
+    runs = lambda: [ln.split("users=", 1)[1] for ln in server.log().splitlines()  # noqa: E731
+                    if "event=course_chat " in ln]
+    wait_until(lambda: len(runs()) == 3, what="three runs of the job")
+    assert runs() == ["3 more=1", "3 more=1", "1 more=0"]
+    chat_settle(db)
+    assert db.count("jobs", "kind = 'learning.course_chat'") == 0
+    course["content"]["live"] = False
+    cms_publish(server, course, CMS_SECRET)
+    for who in people:
+        erased(server, chat, who, 1)
+    wait_until(lambda: len(runs()) == 6, what="three more runs")
+    assert runs()[3:] == ["3 more=1", "3 more=1", "1 more=0"]
+    # Two full pages: the third run finds no one and queues nothing.
+    course2, s2 = course_with_session(server, cms, "Paged exactly")
+    for who in people[:6]:
+        start(server, who, s2)
+    chat_settle(db)
+    course2["content"]["live"] = True
+    cms_publish(server, course2, CMS_SECRET)
+    for who in people[:6]:
+        wait_pushes(chat, who["email"], 2)
+    wait_until(lambda: len(runs()) == 9, what="three runs for six learners")
+    assert runs()[6:] == ["3 more=1", "3 more=1", "0 more=0"]
+    chat_settle(db)
+    assert people[6]["email"] not in chat.people

@@ -4,7 +4,13 @@ the password it printed. The therapist has a profile, so they book, write
 notes and make resources; the member has a birth date, so they record; and
 each module has something to show: sessions with notes, a filled PHQ-9, an
 assignment, a recording with points, a partner with codes, a course with
-progress, the training catalogue. A second seed adds nothing."""
+progress, the training catalogue. A second seed adds nothing.
+
+The training business's seed data (issue 17, item 9; seed 004): its admin
+at the document's address with a password generated and printed once (the
+document's password never works), the three courses at the document's
+prices with the UK lengths, the five venues and the settings of every
+category; a second seed makes none of them again and prints no password."""
 import datetime
 import re
 
@@ -13,6 +19,17 @@ import pytest
 from conftest import hdr, login, problem
 
 DEMO_PASSWORD = "carebase-demo-2026"
+BUSINESS_ADMIN = "lex@reactfasttraining.co.uk"
+DOCUMENT_PASSWORD = "LexOnly321!"       # published in seed 004: never valid
+COURSES = {   # name: (type, price in pence, hours, days)
+    "Emergency First Aid at Work": ("EFAW", 7500, 6, 1),
+    "First Aid at Work": ("FAW", 9500, 18, 3),
+    "Paediatric First Aid": ("Paediatric", 8500, 12, 2),
+}
+VENUES = {"Leeds City Centre Training Venue", "Sheffield Business Park",
+          "Bradford Community Centre", "York Conference Centre", "Client On-Site Training"}
+ADMIN_LINE = re.compile(r"admin lex@reactfasttraining\.co\.uk made; its password, shown "
+                        r"this once[^:]*: (\S+)")
 HRV = "00000000-0000-7000-8000-0000000000d1"
 PHQ9 = "00000000-0000-7000-8000-000000000009"
 
@@ -152,8 +169,8 @@ def test_the_partner_codes_and_the_catalogue_work_for_newcomers(demo):
         "partner_access_code": codes[0]})
     assert r.status_code == 201, r.text
     courses = srv.get("/v1/training-courses").json()["data"]
-    assert [c["course_type"] for c in courses] == ["EFAW"], courses
-    assert len(srv.get("/v1/venues").json()["data"]) == 1
+    assert sorted(c["course_type"] for c in courses) == ["EFAW", "FAW", "Paediatric"]
+    assert len(srv.get("/v1/venues").json()["data"]) == 5
     scheds = srv.get("/v1/course-schedules").json()["data"]
     assert len(scheds) == 1
     inst = tokens["instructor"]
@@ -177,12 +194,15 @@ def test_a_second_seed_adds_nothing(demo):
     tables = ("users", "therapists", "therapy_sessions", "form_responses", "resources",
               "resource_assignments", "partners", "partner_access", "recordings",
               "courses", "course_sessions", "course_session_progress", "training_courses",
-              "venues", "trainers", "course_schedules", "audit_log")
+              "venues", "trainers", "course_schedules", "course_materials", "settings",
+              "audit_log")
     before = {t: srv.db.count(t) for t in tables}
     again = srv.cli_ok("seed").stdout
     _, accounts2, codes2 = printed(again)
     assert {a["status"] for a in accounts2.values()} == {"existed"}, again
     assert codes2 == [] and "nothing added" in again
+    assert not ADMIN_LINE.search(again), again
+    assert f"admin {BUSINESS_ADMIN} existed" in again, again
     assert {t: srv.db.count(t) for t in tables} == before
     r = srv.cli("audit", "verify")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -200,3 +220,47 @@ def test_an_older_demo_member_without_a_birth_date_gets_one(start_server):
     r = srv.post("/v1/recordings", headers=hdr(m), json={"data_type_id": HRV})
     assert r.status_code == 201, r.text
     problem(srv.get("/v1/me/health-consent"), 401, "UNAUTHORIZED")
+
+
+def test_the_training_business_is_seeded_from_the_document(demo):
+    srv, out, password, accounts, codes, tokens = demo
+    # Its admin: the document's address, a password generated and shown once.
+    m = ADMIN_LINE.search(out)
+    assert m, out
+    generated = m.group(1)
+    assert out.count(generated) == 1
+    assert generated not in (DOCUMENT_PASSWORD, DEMO_PASSWORD) and len(generated) >= 20
+    lex = login(srv, BUSINESS_ADMIN, generated)
+    me = get(srv, "/v1/me", lex)
+    assert (me["email"], me["role"]) == (BUSINESS_ADMIN, "admin"), me
+    problem(srv.post("/v1/auth/login", json={"email": BUSINESS_ADMIN,
+                                             "password": DOCUMENT_PASSWORD}),
+            401, "INVALID_CREDENTIALS")
+    # The three courses at the document's prices, with the UK lengths.
+    courses = get(srv, "/v1/training-courses?limit=100", lex)["data"]
+    got = {c["name"]: (c["course_type"], c["price_minor"], c["duration_hours"],
+                       c["duration_days"]) for c in courses}
+    assert got == COURSES, got
+    assert all(c["currency"] == "GBP" and c["is_active"] for c in courses), courses
+    # The five venues, open to the public.
+    venues = srv.get("/v1/venues?limit=100").json()["data"]
+    assert {v["name"] for v in venues} == VENUES, venues
+    # The settings: business, booking rules, email, payment, certificates.
+    settings = get(srv, "/v1/settings?limit=200", lex)["data"]
+    cats = {s["category"] for s in settings}
+    assert {"business", "booking", "email", "payment", "certificates"} <= cats, cats
+    by_key = {s["key"]: s for s in settings}
+    assert by_key["business_name"]["default_value"] == "React Fast Training"
+    assert by_key["payment_currency"]["default_value"] == "GBP"
+    assert re.search(r"settings by category: business [1-9]\d* booking [1-9]\d* email "
+                     r"[1-9]\d* payment [1-9]\d* certificates [1-9]\d*", out), out
+
+
+def test_the_document_password_is_never_the_admins(start_server):
+    """Two seeds of two databases: two passwords, neither the document's."""
+    seen = set()
+    for _ in range(2):
+        srv = start_server(start=False)
+        out = srv.cli_ok("seed").stdout
+        seen.add(ADMIN_LINE.search(out).group(1))
+    assert len(seen) == 2 and DOCUMENT_PASSWORD not in seen

@@ -7,11 +7,14 @@ age; the child's data reaches the guardian only once the relationship is
 active; invitations are bounded, audited and erased with their parties."""
 
 import hashlib
+import json
+import re
+import uuid
 
 import pytest
 
-from conftest import (ROOT, PASSWORD, hdr, login, person, problem, undo_migration, wait_until,
-                      years_ago)
+from conftest import (ROOT, PASSWORD, hdr, login, person, problem, queue_job, register,
+                      smtp_env, undo_migration, wait_until, years_ago)
 
 HRV = "00000000-0000-7000-8000-0000000000d1"
 NEW_PW = "a brand new passphrase 42"
@@ -102,7 +105,9 @@ def test_an_invitation_tells_nothing_of_whether_the_address_has_an_account(serve
     a = invite(server, g, teen["email"], kind="guardian_of")
     b = invite(server, g, "nobody.at.all@example.org")
     assert a.status_code == b.status_code == 202, (a.text, b.text)
-    assert a.json() == b.json()
+    # The same answer but the invitation's own id (made for every address).
+    ja, jb = a.json(), b.json()
+    assert ja.pop("id") != jb.pop("id") and ja == jb
     jobs_done(server)
     # The inviter sees no relationship either way until it is answered.
     assert rels(server, g) == []
@@ -220,6 +225,24 @@ def test_a_guardian_makes_their_childs_account_with_consent(server, cast):
     assert r.json()["user"]["email"] is None
 
 
+def test_a_childs_welcome_carries_no_address_of_their_guardians(start_server):
+    """A child's welcome is a reset link their guardian asked for: the
+    address that asked is the guardian's, not the child's, so neither the
+    queued job's payload nor the child's reset row holds one."""
+    s = start_server(env={"CAREBASE_JOB_WORKERS": "0"})
+    g = person(s, "guardian", date_of_birth=years_ago(40), country="GB")
+    r = make_child(s, g, first_name="Kit", date_of_birth=years_ago(8),
+                   email="kit.welcome@example.org")
+    assert r.status_code == 201, r.text
+    child = r.json()["user"]["id"]
+    [(payload,)] = s.db.query("SELECT payload FROM jobs WHERE kind = 'people.password_reset'")
+    assert set(json.loads(payload)) == {"email", "template"}, payload
+    s.spawn("worker")
+    wait_until(lambda: s.db.count("password_resets", f"user_id = '{child}'") == 1,
+               what="the welcome mail's reset link")
+    assert s.db.count("password_resets", f"user_id = '{child}' AND ip IS NULL") == 1
+
+
 def test_a_childs_account_is_refused_with_a_stable_code(server, cast):
     g, teen = cast["guardian"], cast["teen"]
     # Over the consent age of their country: they consent; invite them instead.
@@ -293,9 +316,9 @@ def test_a_child_over_the_age_decides_alone(server, cast):
                        headers=hdr(teen)).status_code == 200
     invited(server, second, teen["email"])
     (rel,) = pending_of(server, teen)
-    # The existing guardian is not asked, and cannot consent for them.
+    # The existing guardian is not asked: they do not even see it.
     problem(server.post(f"/v1/relationships/{rel['id']}/consent", headers=hdr(g)),
-            403, "CONSENT_REQUIRED")
+            404, "NOT_FOUND")
     r = server.post(f"/v1/relationships/{rel['id']}/consent", headers=hdr(teen))
     assert r.status_code == 200, r.text
     assert r.json()["consent_by"] == teen["id"]
@@ -387,3 +410,277 @@ def test_with_0030_undone_erasure_still_works_and_families_wait(start_server, db
     problem(make_child(srv, h, first_name="Al", date_of_birth=years_ago(5)),
             503, "MIGRATIONS_PENDING")
     problem(invite(srv, h, "someone@example.org"), 503, "MIGRATIONS_PENDING")
+
+
+# --------------------------------------------------------------------------
+# The review's findings (issue 15 item 12, second round)
+
+
+def withdraw(server, who, invite_id):
+    return server.post(f"/v1/me/family/invites/{invite_id}/withdraw", headers=hdr(who))
+
+
+def export_of(server, who):
+    r = server.get("/v1/me/export", headers=hdr(who))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def rows_of(section):
+    return section["data"] if isinstance(section, dict) else section
+
+
+def test_an_adults_invitations_are_theirs_alone_and_an_ended_pair_is_invited_again(
+        server, cast):
+    g, second, teen = cast["guardian"], cast["second"], cast["teen"]
+    invited(server, g, teen["email"])
+    (first,) = pending_of(server, teen)
+    assert server.post(f"/v1/relationships/{first['id']}/consent",
+                       headers=hdr(teen)).status_code == 200
+    invited(server, second, teen["email"])
+    (rel,) = pending_of(server, teen)
+    # The teen (over the consent age) decides alone: their guardian neither
+    # sees the invitation nor declines it for them.
+    assert rel["id"] not in [x["id"] for x in rels(server, g)]
+    problem(server.get(f"/v1/relationships/{rel['id']}", headers=hdr(g)), 404, "NOT_FOUND")
+    problem(server.post(f"/v1/relationships/{rel['id']}/end", headers=hdr(g)),
+            404, "NOT_FOUND")
+    # Declined, the pair is not barred for ever: a new invitation opens the
+    # same row again, pending and hidden from its inviter as a new one is.
+    r = server.post(f"/v1/relationships/{rel['id']}/end", headers=hdr(teen))
+    assert r.status_code == 200, r.text
+    assert [x["status"] for x in rels(server, second)] == ["ended"]   # answered
+    invited(server, second, teen["email"])
+    (again,) = pending_of(server, teen)
+    assert again["id"] == rel["id"]
+    assert again["consent_at"] is None and again["ended_at"] is None
+    assert rels(server, second) == []
+    r = server.post(f"/v1/relationships/{rel['id']}/consent", headers=hdr(teen))
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "active" and r.json()["consent_by"] == teen["id"]
+    assert actions(server, rel["id"]) == ["relationships.create", "relationships.decline",
+                                          "relationships.create", "relationships.consent"]
+    # Ended later by its lead: invited again too.
+    assert server.post(f"/v1/relationships/{first['id']}/end",
+                       headers=hdr(g)).status_code == 200
+    invited(server, g, teen["email"])
+    (back,) = pending_of(server, teen)
+    assert back["id"] == first["id"] and back["consent_by"] is None
+
+
+def test_a_childs_welcome_names_the_guardian_and_its_owner_can_refuse_the_address(
+        start_server, smtp_sink):
+    srv = start_server(env={**smtp_env(smtp_sink.port),
+                            "CAREBASE_PUBLIC_URL": "https://app.example.test"})
+    g = person(srv, "guardian", first_name="Gwen", last_name="Parent",
+               date_of_birth=years_ago(40))
+
+    def mail_to(address):
+        wait_until(lambda: any(address in str(m["To"]) for m in smtp_sink.messages()),
+                   timeout=15, what=f"mail to {address}")
+        return [m for m in smtp_sink.messages() if address in str(m["To"])]
+
+    # A grown-up's address, not yet an account's, given for a child.
+    addr = "somebody.grown@example.org"
+    r = make_child(srv, g, first_name="Kit", date_of_birth=years_ago(8), email=addr)
+    assert r.status_code == 201, r.text
+    child = r.json()["user"]["id"]
+    (welcome,) = mail_to(addr)
+    text = welcome.get_body(("plain",)).get_content()
+    # It names who made the account, its set-password link lives as long
+    # as a reset link (30 minutes), and it offers a way out.
+    assert "Gwen Parent" in str(welcome["Subject"]) and "Gwen Parent" in text, text
+    assert "within 30 minutes" in text, text
+    assert re.search(r"https://app\.example\.test/reset-password\?token=[A-Za-z0-9_-]{43}",
+                     text), text
+    (span,) = srv.db.query(f"SELECT expires_at - created_at FROM password_resets "
+                           f"WHERE user_id = '{child}'")
+    assert int(span[0]) == 1800 * 1000
+    m = re.search(r"https://app\.example\.test/not-me\?token=([A-Za-z0-9_-]{43})", text)
+    assert m, text
+    token = m.group(1)
+    assert srv.db.count("family_invites", f"refusal_hash = '{token}'") == 0   # hashed
+    problem(srv.post("/v1/auth/family-welcome/refuse", json={"token": "A" * 43}),
+            422, "INVALID_TOKEN")
+    # The address's owner refuses it: it is taken off the child's account
+    # (its set-password link with it), and the guardian is told.
+    r = srv.post("/v1/auth/family-welcome/refuse", json={"token": token})
+    assert r.status_code == 204, r.text
+    assert srv.db.count("users", f"id = '{child}' AND email IS NULL AND "
+                        "email_index IS NULL AND password_hash IS NULL") == 1
+    assert srv.db.count("password_resets", f"user_id = '{child}'") == 0
+    r = srv.get(f"/v1/users/{child}", headers=hdr(g))
+    assert r.status_code == 200 and r.json()["email"] is None, r.text
+    assert "users.email_refused" in actions(srv, child)
+    (told,) = mail_to(g["email"])
+    assert "Kit" in told.get_body(("plain",)).get_content()
+    # The address is free for its owner; the link worked once.
+    assert register(srv, addr).status_code == 201
+    problem(srv.post("/v1/auth/family-welcome/refuse", json={"token": token}),
+            422, "INVALID_TOKEN")
+
+
+def test_a_taken_address_counts_against_the_bound(start_server):
+    srv = start_server(env={"CAREBASE_FAMILY_INVITES_MAX": "2"})
+    g = person(srv, "guardian", date_of_birth=years_ago(40))
+    taken = person(srv, "adult", date_of_birth=years_ago(30))
+    for _ in range(2):
+        problem(make_child(srv, g, first_name="Al", date_of_birth=years_ago(5),
+                           email=taken["email"]), 409, "EMAIL_TAKEN")
+    # Each refusal was counted as an account made: no more probes, and no
+    # more accounts, until they stop counting.
+    for email in (taken["email"], "free.address@example.org"):
+        r = make_child(srv, g, first_name="Al", date_of_birth=years_ago(5), email=email)
+        problem(r, 429, "TOO_MANY_INVITATIONS")
+        assert int(r.headers["Retry-After"]) > 0
+    assert srv.db.count("users", f"created_by = '{g['id']}'") == 0
+    assert srv.db.count("audit_log", "action = 'family.email_taken'") == 2
+
+
+def test_a_young_child_declines_an_invitation(server, cast):
+    g, second = cast["guardian"], cast["second"]
+    email = "pip.child@example.org"
+    r = make_child(server, g, first_name="Pip", date_of_birth=years_ago(9), email=email)
+    assert r.status_code == 201, r.text
+    kid = child_signs_in(server, r.json()["user"]["id"], email)
+    mine = r.json()["relationship"]
+    # Under the consent age, the child still declines an invitation.
+    invited(server, second, email)
+    (rel,) = pending_of(server, kid)
+    r = server.post(f"/v1/relationships/{rel['id']}/end", headers=hdr(kid))
+    assert r.status_code == 200, r.text
+    assert actions(server, rel["id"]) == ["relationships.create", "relationships.decline"]
+    # Their guardian's active relationship is still not theirs to end.
+    problem(server.post(f"/v1/relationships/{mine['id']}/end", headers=hdr(kid)),
+            403, "FORBIDDEN")
+
+
+def test_invitations_nobody_answers_expire_nightly(server, cast):
+    g, second, other = cast["guardian"], cast["second"], cast["other"]
+    email = "pim.child@example.org"
+    r = make_child(server, g, first_name="Pim", date_of_birth=years_ago(9), email=email)
+    assert r.status_code == 201, r.text
+    kid = child_signs_in(server, r.json()["user"]["id"], email)
+    # An invitation nobody answers ends in the night after its time; a
+    # fresh one stays.
+    invited(server, other, email)
+    invited(server, second, email)
+    stale = next(x for x in pending_of(server, kid) if x["lead_id"] == other["id"])
+    fresh = next(x for x in pending_of(server, kid) if x["lead_id"] == second["id"])
+    old = 1000 * 15 * 86400
+    server.db.execute(f"UPDATE relationships SET created_at = created_at - {old} "
+                      f"WHERE id = '{stale['id']}'")
+    queue_job(server.db, "people.family_expire")
+    wait_until(lambda: server.db.count("jobs", "kind = 'people.family_expire'") == 0,
+               timeout=15, what="the nightly family job")
+    assert server.db.scalar(f"SELECT status FROM relationships WHERE id = '{stale['id']}'") \
+        == "ended"
+    assert actions(server, stale["id"]) == ["relationships.create", "relationships.expire"]
+    assert [x["id"] for x in pending_of(server, kid)] == [fresh["id"]]
+    # Expired, not answered: its inviter still learns nothing of the address.
+    assert rels(server, other) == []
+    assert server.db.count("failed_jobs", "kind = 'people.family_expire'") == 0
+    # A child who comes of age answers alone from the next night on.
+    assert fresh["id"] in [x["id"] for x in rels(server, g)]
+    r = server.request("PATCH", f"/v1/users/{kid['id']}", headers=hdr(cast["admin"]),
+                       json={"date_of_birth": years_ago(15)})
+    assert r.status_code == 200, r.text
+    queue_job(server.db, "people.family_expire")
+    wait_until(lambda: server.db.count("jobs", "kind = 'people.family_expire'") == 0,
+               timeout=15, what="the nightly family job")
+    assert fresh["id"] not in [x["id"] for x in rels(server, g)]
+
+
+def test_staff_accounts_are_never_invited(server, cast):
+    g = cast["guardian"]
+    therapist = person(server, "thera", "therapist")
+    for staff in (cast["admin"], therapist):
+        r = invite(server, g, staff["email"])
+        assert r.status_code == 202, r.text
+    jobs_done(server)
+    assert server.db.count("relationships", f"follower_id IN ('{cast['admin']['id']}', "
+                           f"'{therapist['id']}')") == 0
+    assert server.db.count("email_log", "template = 'family_invitation'") == 0
+
+
+def test_the_inviter_withdraws_an_invitation(start_server):
+    srv = start_server(env={"CAREBASE_FAMILY_INVITES_MAX": "2"})
+    g = person(srv, "guardian", date_of_birth=years_ago(40))
+    teen = person(srv, "teen", date_of_birth=years_ago(14))
+    other = person(srv, "other", date_of_birth=years_ago(40))
+    a = invited(srv, g, teen["email"])
+    b = invited(srv, g, "nobody.here@example.org")
+    (rel,) = pending_of(srv, teen)
+    # Withdrawn alike, whether or not the address had an account.
+    for r in (a, b):
+        w = withdraw(srv, g, r.json()["id"])
+        assert w.status_code == 204, w.text
+    assert pending_of(srv, teen) == []
+    (ended,) = rels(srv, teen)
+    assert ended["id"] == rel["id"] and ended["status"] == "ended"
+    assert rels(srv, g) == []
+    assert actions(srv, rel["id"]) == ["relationships.create", "relationships.withdraw"]
+    mine = [x for x in export_of(srv, g)["audit_log"] if x["action"] == "family.withdraw"]
+    assert len(mine) == 2
+    # Again: nothing changes. Not another's, nor what is not there.
+    assert withdraw(srv, g, a.json()["id"]).status_code == 204
+    problem(withdraw(srv, other, a.json()["id"]), 404, "NOT_FOUND")
+    problem(withdraw(srv, g, str(uuid.uuid4())), 404, "NOT_FOUND")
+    problem(withdraw(srv, g, "not-an-id"), 404, "NOT_FOUND")
+    # A withdrawal frees no place: inviting and withdrawing mails nobody
+    # without end.
+    problem(invite(srv, g, "someone.else@example.org"), 429, "TOO_MANY_INVITATIONS")
+    # A child's account is not an invitation.
+    r = make_child(srv, other, first_name="Al", date_of_birth=years_ago(5))
+    assert r.status_code == 201, r.text
+    (fid,) = srv.db.query(f"SELECT id FROM family_invites WHERE lead_id = '{other['id']}'")
+    problem(withdraw(srv, other, fid[0]), 409, "NOT_AN_INVITATION")
+    # Invited again later, it opens again.
+    invited(srv, other, teen["email"])
+    assert len(pending_of(srv, teen)) == 1
+
+
+def test_a_guardians_export_names_no_other_guardian(server, cast):
+    g, second = cast["guardian"], cast["second"]
+    email = "ivy.child@example.org"
+    r = make_child(server, g, first_name="Ivy", date_of_birth=years_ago(9), email=email)
+    assert r.status_code == 201, r.text
+    kid = child_signs_in(server, r.json()["user"]["id"], email)
+    invited(server, second, email)
+    (rel,) = pending_of(server, kid)
+    assert server.post(f"/v1/relationships/{rel['id']}/consent",
+                       headers=hdr(g)).status_code == 200
+    # In the app each guardian sees the other's relationship with the child.
+    assert len(rels(server, g)) == 2
+    # Their export holds their own only; the child's, both.
+    mine = rows_of(export_of(server, g)["relationships"])
+    assert [x["lead_id"] for x in mine] == [g["id"]], mine
+    assert second["id"] not in json.dumps(mine)
+    theirs = rows_of(export_of(server, kid)["relationships"])
+    assert sorted(x["lead_id"] for x in theirs) == sorted([g["id"], second["id"]])
+
+
+def test_a_childs_country_must_be_a_country(server, cast):
+    g = cast["guardian"]
+    # 15 is over GB's consent age (13) but under the default (16): an
+    # unknown code must not stand for the default.
+    body = problem(make_child(server, g, first_name="Al", date_of_birth=years_ago(15),
+                              country="ZZ"), 422, "VALIDATION_FAILED")
+    assert [e["field"] for e in body["errors"]] == ["country"], body
+    r = make_child(server, g, first_name="Al", date_of_birth=years_ago(15), country="de")
+    assert r.status_code == 201, r.text
+
+
+def test_a_reopened_invitation_counts_once(start_server):
+    srv = start_server(env={"CAREBASE_FAMILY_INVITES_MAX": "2"})
+    g = person(srv, "guardian", date_of_birth=years_ago(40))
+    teen = person(srv, "teen", date_of_birth=years_ago(14))
+    invited(srv, g, teen["email"])
+    (rel,) = pending_of(srv, teen)
+    assert srv.post(f"/v1/relationships/{rel['id']}/end", headers=hdr(teen)).status_code == 200
+    # Declined, then invited again: the pair's one row is pending again,
+    # and only the newer invitation holds a place.
+    invited(srv, g, teen["email"])
+    assert [x["id"] for x in pending_of(srv, teen)] == [rel["id"]]
+    invited(srv, g, "nobody.here@example.org")
+    problem(invite(srv, g, "nobody.there@example.org"), 429, "TOO_MANY_INVITATIONS")

@@ -76,7 +76,9 @@ def test_export_lists_mail_sent_to_the_person(server, people):
     assert any(m["recipient"] == alice["email"] for m in doc["email_log"]), doc["email_log"]
     assert len(doc["password_resets"]) == 1
     reset = doc["password_resets"][0]
-    assert set(reset) == {"id", "created_at", "expires_at", "used_at"}
+    # The address that asked, stored sealed under her key, opened for her.
+    assert set(reset) == {"id", "created_at", "expires_at", "used_at", "ip"}
+    assert reset["ip"] == "127.0.0.1"
     bob_doc = server.get("/v1/me/export", headers=hdr(people["bob"]["token"])).json()
     assert bob_doc["email_log"] == [] and bob_doc["password_resets"] == []
 

@@ -208,7 +208,8 @@ def test_seed_makes_demo_accounts_once(start_server):
     assert "carebase-demo-2026" in out
     again = srv.cli_ok("seed").stdout
     assert "existed" in again
-    assert srv.db.count("users") == 6
+    # The six demo accounts and the training business's admin (its seed).
+    assert srv.db.count("users") == 7
     assert srv.db.count("relationships", "kind = 'guardian_of' AND status = 'active' "
                         "AND consent_at IS NOT NULL") == 1
     srv.start(migrate=False)

@@ -41,8 +41,11 @@ def test_catalogue_lists_the_reports(server, seeded):
     r = server.get("/v1/reports", headers=hdr(seeded["admin"]))
     assert r.status_code == 200, r.text
     names = {d["name"]: d for d in r.json()["data"]}
+    # The training business's too (test_training_reports.py).
     assert set(names) == {"signups_by_partner", "access_codes_by_partner", "course_progress",
-                          "therapy_bookings_by_partner"}
+                          "therapy_bookings_by_partner", "training_bookings", "training_revenue",
+                          "training_attendance", "training_refunds",
+                          "training_certificates_expiring", "training_trainer_load"}
     assert names["therapy_bookings_by_partner"]["columns"] == \
         ["period", "partner_id", "partner", "booked", "cancelled"]
     assert "sql" not in r.text.lower()

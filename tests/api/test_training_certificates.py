@@ -10,12 +10,27 @@ The nightly job expires them; requalification courses are booked only by
 holders of a certificate of that family valid or expired at most a month
 ago. GET /v1/certificate-verifications/{token} answers without a token,
 shows revocation at once, discloses nothing else, is throttled, and
-answers 404 once the holder is erased. Runs on SQLite and PostgreSQL."""
+answers 404 once the holder is erased. GET /v1/certificates/{id}/pdf
+(item 3) gives the holder and staff the certificate as a PDF, read back
+here by poppler's pdftotext and pdftoppm and zbar's zbarimg, which are
+not ours. Runs on SQLite and PostgreSQL."""
 
+import base64
 import datetime
+import re
+import secrets
+import shutil
+import struct
+import subprocess
+import uuid
+import zlib
+from zoneinfo import ZoneInfo
+
+import pytest
 
 from conftest import hdr, person, problem, queue_job, wait_until
-from training_helpers import book_training, booked, course_schedule, training_course
+from training_helpers import (book_training, booked, course_schedule, make_catalogue,
+                              set_setting, training_course)
 
 VERIFY_KEYS = {"certificate_number", "holder_name", "course", "course_family", "issue_date",
                "expiry_date", "status", "revoked_at"}
@@ -88,14 +103,6 @@ def completed_run(server, c, db, start=None, auto=True):
     act(server, admin, s, "start")
     act(server, admin, s, "complete")
     return s, (b1, b2, m2), (a1, a2, a3)
-
-
-def set_setting(server, admin, key, value):
-    r = server.get(f"/v1/settings?key={key}", headers=hdr(admin))
-    row = r.json()["data"][0]
-    r = server.request("PATCH", f"/v1/settings/{row['id']}", headers=hdr(admin),
-                       json={"value": value})
-    assert r.status_code == 200, r.text
 
 
 def test_attendance_is_marked_by_the_trainer_or_staff_from_the_start(server, catalogue, db):
@@ -324,3 +331,198 @@ def test_requalification_needs_a_recent_certificate_of_its_family(server, catalo
                f"WHERE id = '{cert['id']}'")
     problem(book_training(server, m, fs), 409, "REQUALIFICATION_NOT_ALLOWED")
     assert book_training(server, m, rs).status_code == 201
+
+
+# --------------------------------------------------------------------------
+# the certificate PDF: GET /v1/certificates/{id}/pdf (issue 17 item 3)
+
+POLISH = "Zażółć Gęślą Jaźń"
+GREEK = "Αλέξανδρος Παπαδόπουλος"
+PUBLIC = "https://certs.example.org/"        # the trailing "/" is not doubled
+
+
+def tools(*names):
+    """Skip, saying why, unless every tool is installed (poppler-utils,
+    zbar-tools: scripts/install-deps)."""
+    missing = [n for n in names if shutil.which(n) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed (scripts/install-deps)")
+
+
+def pdf_text(tmp_path, body, name="cert"):
+    """pdftotext's text of the PDF bytes, blanks squeezed to one space."""
+    path = tmp_path / f"{name}.pdf"
+    path.write_bytes(body)
+    out = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, check=True)
+    return " ".join(out.stdout.decode("utf-8").split())
+
+
+def pdf_qr(tmp_path, body, name="cert"):
+    """The QR code on the page, as zbarimg reads it from pdftoppm's 150 dpi PNG."""
+    path = tmp_path / f"{name}.pdf"
+    path.write_bytes(body)
+    subprocess.run(["pdftoppm", "-png", "-r", "150", str(path), str(tmp_path / name)],
+                   capture_output=True, check=True)
+    out = subprocess.run(["zbarimg", "--raw", "-q", str(tmp_path / f"{name}-1.png")],
+                         capture_output=True, check=True)
+    return out.stdout.decode().strip()
+
+
+def png(width=40, height=20):
+    """A small RGB PNG, written here (zlib) so as to depend on nothing."""
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
+    rows = b"".join(b"\0" + bytes([200, 30, 30]) * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def pdf_of(server, who, cert, **headers):
+    return server.get(f"/v1/certificates/{cert['id']}/pdf", headers={**hdr(who), **headers})
+
+
+@pytest.fixture
+def printed(start_server, db):
+    """A server whose public_url is PUBLIC, its catalogue, a trainer with a
+    name, and a completed course (29 February 2024, London) whose two
+    attendees, booked by the member, one named in Polish and one in Greek,
+    were certified: (server, catalogue, {name: certificate})."""
+    s = start_server(db=db, env={"CAREBASE_PUBLIC_URL": PUBLIC})
+    c = make_catalogue(s)
+    admin, m = c["admin"], c["member"]
+    r = s.request("PATCH", f"/v1/users/{c['instructor']['id']}", headers=hdr(admin),
+                  json={"first_name": "Grace", "last_name": "Ó Súilleabháin"})
+    assert r.status_code == 200, r.text
+    sched = course_schedule(s, c)
+    b = booked(s, m, sched, attendees=[
+        {"name": POLISH, "email": m["email"]},
+        {"name": GREEK, "email": f"alexandros.{secrets.token_hex(3)}@example.org"}])
+    confirm(s, admin, b)
+    move(db, sched, ms(2024, 2, 29))
+    for a in attendee_ids(s, admin, b):
+        assert mark(s, admin, a).status_code == 201
+    act(s, admin, sched, "start")
+    act(s, admin, sched, "complete")
+    certs = {x["holder_name"]: x for x in certificates_of(s, admin, schedule_id=sched["id"])}
+    assert set(certs) == {POLISH, GREEK}
+    return s, c, certs
+
+
+def test_the_holder_and_staff_get_the_certificate_pdf(printed, db, tmp_path):
+    """The booker (its holder) and staff get the PDF: every field read back
+    by pdftotext (a Polish and a Greek name exactly), the QR code read by
+    zbarimg from pdftoppm's PNG to the verification URL, which verifies;
+    as an attachment named from the number, with an ETag (304 for it) and
+    private caching; every PDF sent audited. Another learner, an
+    instructor, an unknown id: 404 CERTIFICATE_NOT_FOUND."""
+    tools("pdftotext", "pdftoppm", "zbarimg")
+    s, c, certs = printed
+    admin, m = c["admin"], c["member"]
+    cert = certs[POLISH]
+    r = pdf_of(s, m, cert)
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"] == "application/pdf"
+    assert r.content.startswith(b"%PDF-")
+    number = cert["certificate_number"]
+    assert r.headers["Content-Disposition"] == (
+        f'attachment; filename="certificate-{number}.pdf"')
+    assert "private" in r.headers["Cache-Control"] and r.headers["ETag"].startswith('W/"')
+    url = f"https://certs.example.org/v1/certificate-verifications/{cert['verification_token']}"
+    text = pdf_text(tmp_path, r.content)
+    for want in (POLISH, number, c["course"]["name"], "React Fast Training",
+                 "Certificate of Competence",
+                 "attended the course and was assessed as competent in",
+                 "Course date: 29 February 2024 (6 hours of training)",
+                 "This certificate is valid for 3 years from the date of issue.",
+                 "Date of issue: 29 February 2024", "Expiry date: 28 February 2027",
+                 "Trainer: Grace Ó Súilleabháin", f"Verify this certificate at {url}"):
+        assert want in text, (want, text)
+    assert GREEK not in text
+    assert "accredit" not in text.lower() and "REVOKED" not in text
+    assert pdf_qr(tmp_path, r.content) == url
+    v = s.get(url.replace("https://certs.example.org", ""))
+    assert v.status_code == 200 and v.json()["holder_name"] == POLISH
+
+    # The Greek one, by staff, exactly.
+    r = pdf_of(s, admin, certs[GREEK])
+    assert r.status_code == 200, r.text
+    text = pdf_text(tmp_path, r.content, "greek")
+    assert GREEK in text and certs[GREEK]["certificate_number"] in text
+    assert pdf_qr(tmp_path, r.content, "greek").endswith(certs[GREEK]["verification_token"])
+
+    # Unchanged: 304 for its ETag, nothing sent.
+    etag = pdf_of(s, m, cert).headers["ETag"]
+    r = pdf_of(s, m, cert, **{"If-None-Match": etag})
+    assert r.status_code == 304 and r.content == b"" and r.headers["ETag"] == etag
+
+    # Not the holder's, nor staff's: as if there were none.
+    other = person(s, "other")
+    for who in (other, c["instructor"]):
+        problem(pdf_of(s, who, cert), 404, "CERTIFICATE_NOT_FOUND")
+    problem(pdf_of(s, admin, {"id": str(uuid.uuid4())}), 404, "CERTIFICATE_NOT_FOUND")
+    problem(pdf_of(s, admin, {"id": "not-an-id"}), 404, "CERTIFICATE_NOT_FOUND")
+    problem(s.get(f"/v1/certificates/{cert['id']}/pdf"), 401, "UNAUTHORIZED")
+    # Each PDF sent is audited, with who read it; a 304 or a 404 is not.
+    refs = {who["id"]: db.scalar(f"SELECT audit_ref FROM users WHERE id = '{who['id']}'")
+            for who in (m, admin)}
+    rows = db.query("SELECT entity_id, actor_ref FROM audit_log WHERE action = "
+                    "'certificates.pdf.read' ORDER BY seq")
+    assert [tuple(x) for x in rows] == [(cert["id"], refs[m["id"]]),
+                                        (certs[GREEK]["id"], refs[admin["id"]]),
+                                        (cert["id"], refs[m["id"]])]
+
+
+def test_the_pdf_follows_the_settings_and_revocation(printed, db, tmp_path):
+    """No accreditation line until certificate_accreditation is set, then
+    its text; the logo (certificate_logo_png, a PNG in base64, checked when
+    set) drawn; each change a new ETag. Revoked: still served to its
+    holder, saying REVOKED and when; its holder erased: 404."""
+    tools("pdftotext", "pdfimages")
+    s, c, certs = printed
+    admin, m = c["admin"], c["member"]
+    cert = certs[POLISH]
+    first = pdf_of(s, m, cert)
+    assert first.status_code == 200, first.text
+    line = "Approved centre no. 12345 of Example Awards"
+    set_setting(s, admin, "certificate_accreditation", line)
+    set_setting(s, admin, "business_name", "Northern First Aid Ltd")
+    r = pdf_of(s, m, cert, **{"If-None-Match": first.headers["ETag"]})
+    assert r.status_code == 200 and r.headers["ETag"] != first.headers["ETag"]
+    text = pdf_text(tmp_path, r.content)
+    assert line in text and "Northern First Aid Ltd" in text
+    assert "React Fast Training" not in text
+
+    # A logo: only a PNG, in base64, is taken.
+    for bad in ("not base64!", base64.b64encode(b"GIF89a not a png").decode(),
+                base64.b64encode(png()[:30]).decode()):
+        row = s.get("/v1/settings?key=certificate_logo_png", headers=hdr(admin)).json()["data"][0]
+        problem(s.request("PATCH", f"/v1/settings/{row['id']}", headers=hdr(admin),
+                          json={"value": bad}), 422, "VALIDATION_FAILED")
+    set_setting(s, admin, "certificate_logo_png", base64.b64encode(png()).decode())
+    r = pdf_of(s, m, cert)
+    assert r.status_code == 200, r.text
+    path = tmp_path / "logo.pdf"
+    path.write_bytes(r.content)
+    listed = subprocess.run(["pdfimages", "-list", str(path)], capture_output=True,
+                            check=True).stdout.decode()
+    assert re.search(r"image\s+40\s+20\s+rgb", listed), listed
+
+    # Revoked: still the holder's to read, marked so.
+    before = r.headers["ETag"]
+    r = s.post(f"/v1/certificates/{cert['id']}/revoke", headers=hdr(admin),
+               json={"reason": "assessment irregularity"})
+    assert r.status_code == 200, r.text
+    today = datetime.datetime.now(ZoneInfo("Europe/London")).date()
+    r = pdf_of(s, m, cert)
+    assert r.status_code == 200 and r.headers["ETag"] != before
+    text = pdf_text(tmp_path, r.content, "revoked")
+    shown = f"{today.day} {today.strftime('%B')} {today.year}"
+    assert f"REVOKED on {shown}: this certificate is not valid" in text, text
+    assert POLISH in text and "irregularity" not in text
+
+    # Erased: the name is gone, and so is the certificate.
+    r = s.post(f"/v1/users/{m['id']}/erase", headers=hdr(admin))
+    assert r.status_code in (200, 204), r.text
+    problem(pdf_of(s, admin, certs[GREEK]), 404, "CERTIFICATE_NOT_FOUND")

@@ -324,6 +324,28 @@ def test_a_cancelled_intent_is_recorded_as_cancelled(shop, db):
                  headers=hdr(m)).json()["data"] == []
 
 
+def test_stripes_own_canceled_is_not_logged_as_a_deprecated_spelling(shop):
+    """The deprecated_spelling log line is for API clients that send the old
+    spelling (README, Deprecated), not for Stripe, whose vocabulary is
+    fixed (payment_intent.canceled, status canceled): Stripe's events log
+    none, a client's ?status=canceled one (issue 15 review)."""
+    s, st, m = shop["server"], shop["stripe"], shop["member"]
+    b = booked(s, m, course_schedule(s, shop))
+    pi = paid_intent(shop, m, b)
+    applied(shop, st.intent_event(pi, "payment_intent.canceled", status="canceled",
+                                  cancellation_reason="abandoned"), "recorded")
+    # Stripe's word for a refund it cancels (one that is not carebase's).
+    refund = {"id": "re_" + uuid.uuid4().hex, "object": "refund", "amount": 100,
+              "currency": "gbp", "payment_intent": pi, "status": "canceled",
+              "failure_reason": "expired_or_canceled_card"}
+    applied(shop, stripe_event("refund.updated", refund), "ignored")
+    assert "event=deprecated_spelling" not in s.log()
+    r = s.get("/v1/payment-transactions?status=canceled", headers=hdr(m))
+    assert r.status_code == 200, r.text
+    lines = [ln for ln in s.log().splitlines() if "event=deprecated_spelling" in ln]
+    assert len(lines) == 1 and "field=status given=canceled" in lines[0], lines
+
+
 @pytest.mark.dialect
 def test_transactions_stored_as_canceled_are_migrated_to_cancelled(shop, db):
     """Migration 0026: a transaction cancelled before it (stored "canceled")

@@ -5,9 +5,10 @@ npm library.
 
 A refund is asked for (POST /v1/refunds) by the booker or staff, in part
 or in whole, never past what was paid (counted under the booking's lock),
-under the cancellation policy (in full until training_refund_full_days
-before the start, less training_refund_fee_percent after, none inside
-training_refund_none_hours; staff may set it aside with a reason); staff
+under the cancellation policy (the settings refund_full_days,
+refund_fee_percent, refund_none_hours, config training_refund_* while not
+set: in full until that many days before the start, less that percentage
+after, none inside those hours; staff may set it aside with a reason); staff
 approve or reject it; an approved refund is sent to Stripe by the
 training.refund job, outside any transaction, with an idempotency key,
 and completed by Stripe's webhook. A rejected request leaves the booking
@@ -36,8 +37,8 @@ import pytest
 from conftest import direct_race, hdr, person, problem, race, smtp_env, wait_until
 from training_helpers import (booked, calls_in_flight, course_schedule, discount_code,
                               free_seats, make_catalogue, migrate_down_through, pay,
-                              read_booking, schedule, stripe_event, stripe_hook,
-                              training_course, wait_refund, watch_refund_jobs)
+                              read_booking, schedule, set_setting, stripe_event,
+                              stripe_hook, training_course, wait_refund, watch_refund_jobs)
 
 
 def iso_in(days, hours=0):
@@ -408,6 +409,9 @@ def test_stripe_refusing_a_refund_fails_it_and_frees_its_amount(shop, db):
     assert row["status"] == "failed" and row["failure_reason"] == "cancelled"
     assert db.scalar(f"SELECT failure_reason FROM refunds WHERE id = '{third['id']}'") == "cancelled"
     assert money(db, pi) == (7500, 0, 0)
+    # Stripe's own "canceled" is its vocabulary, not a client's deprecated
+    # spelling: nothing logged as one.
+    assert "event=deprecated_spelling" not in s.log()
     assert money(db, pi) == (7500, 0, 0)
     assert read_booking(shop["server"], m, b)["payment_status"] == "paid"
 
@@ -767,6 +771,51 @@ def test_a_learner_cancels_a_booking_paid_offline_or_free_nothing_sent(shop, db)
     assert free_seats(s, sched, admin) == 10
 
 
+def test_the_policy_is_the_settings_and_a_change_holds_at_once(shop, db):
+    """The cancellation policy is the settings refund_full_days,
+    refund_fee_percent and refund_none_hours (config training_refund_* while
+    they are not set: 14, 25, 48): a change through /v1/settings holds at
+    the next request, for a refund asked for and for the booker's cancel;
+    TOO_LATE_TO_CANCEL says the hours as they are (1 hour, not "1 hours")."""
+    s, m, admin = shop["server"], shop["member"], shop["admin"]
+    b, _ = paid(shop, m, soon(shop, 5))                # 7500, five days ahead
+    ref = asked(shop, m, b, amount_minor=1000)
+    assert (ref["policy"], ref["processing_fee_minor"]) == ("fee", 250)
+    set_setting(s, admin, "refund_fee_percent", "10")
+    ref = asked(shop, m, b, amount_minor=1000)
+    assert (ref["policy"], ref["processing_fee_minor"]) == ("fee", 100)
+    set_setting(s, admin, "refund_full_days", "3")
+    ref = asked(shop, m, b, amount_minor=1000)
+    assert (ref["policy"], ref["processing_fee_minor"]) == ("full", 0)
+    set_setting(s, admin, "refund_none_hours", "150")  # more than the 5 days left
+    problem(ask(shop, m, b, amount_minor=1000), 409, "REFUND_NOT_ALLOWED")
+    # Not set again: the config key's value.
+    set_setting(s, admin, "refund_none_hours", None)
+    set_setting(s, admin, "refund_full_days", None)
+    ref = asked(shop, m, b, amount_minor=1000)
+    assert (ref["policy"], ref["processing_fee_minor"]) == ("fee", 100)
+
+    # The booker's cancel of a course starting in 30 minutes.
+    r = schedule(s, admin, shop["course"], shop["venue"], shop["trainer2"],
+                 iso_in(0, 0.5), iso_in(0, 7.5))
+    assert r.status_code == 201, r.text
+    b2, pi2 = paid(shop, m, r.json())
+    err = problem(cancel(shop, m, b2), 409, "TOO_LATE_TO_CANCEL")
+    assert "48 hours" in err["detail"], err
+    set_setting(s, admin, "refund_none_hours", "1")
+    err = problem(cancel(shop, m, b2), 409, "TOO_LATE_TO_CANCEL")
+    assert "up to 1 hour before" in err["detail"] and "hours" not in err["detail"], err
+    assert refunds_of(shop, b2) == []
+    set_setting(s, admin, "refund_none_hours", "0")
+    r = cancel(shop, m, b2)
+    assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text
+    (back,) = refunds_of(shop, b2)
+    assert (back["cause"], back["policy"]) == ("booker_cancelled", "fee")
+    assert (back["amount_minor"], back["processing_fee_minor"],
+            back["net_refund_minor"]) == (7500, 750, 6750)
+    assert db.count("audit_log", "action = 'settings.update'") == 7
+
+
 def test_the_refund_mail_shows_amounts_as_the_currency_counts_them(start_server, db, stripe,
                                                                     stripe_signer, smtp_sink):
     """The booker told of a refund reads the amount in the currency's own
@@ -800,7 +849,12 @@ def test_the_refund_mail_shows_amounts_as_the_currency_counts_them(start_server,
     assert decide(shop, admin, part, "approve").status_code == 200
     assert s.post(f"/v1/training-bookings/{b['id']}/cancel",
                   headers=hdr(admin)).status_code == 200
-    msgs = smtp_sink.wait_for(4, timeout=20)
+    # The refund mails (each booker is told of the cancel too: a
+    # notification's mail of its own).
+    def refund_mails():
+        return [m for m in smtp_sink.messages() if "is being refunded" in str(m["Subject"])]
+    msgs = wait_until(lambda: len(refund_mails()) >= 4 and refund_mails(), timeout=20,
+                      what="four refund mails")
     text = {m["To"].split(".")[0]: m.get_body(("plain",)).get_content() for m in msgs}
     assert "payment of 75.00 GBP" in text["pounds"], text["pounds"]
     assert "is being refunded in full" in text["pounds"], text["pounds"]

@@ -457,6 +457,21 @@ def wait_refund(db, refund_id, status, timeout=15):
 
 
 # --------------------------------------------------------------------------
+# settings (issue 17 item 6)
+
+def set_setting(server, admin, key, value):
+    """PATCH setting key's value (text, or None: not set) as admin (must
+    answer 200): the setting as answered."""
+    r = server.get(f"/v1/settings?key={key}", headers=hdr(admin))
+    assert r.status_code == 200 and r.json()["data"], r.text
+    row = r.json()["data"][0]
+    r = server.request("PATCH", f"/v1/settings/{row['id']}", headers=hdr(admin),
+                       json={"value": value})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+# --------------------------------------------------------------------------
 # training bookings: time, a booking as someone reads it, a hold run out
 
 def now_ms():

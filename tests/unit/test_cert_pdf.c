@@ -11,6 +11,9 @@
  * - a hostile name ("(", ")", "\", "%PDF", line breaks, direction marks)
  *   is printed as text and the PDF stays valid (pdfinfo, one page);
  * - the logo is drawn (pdfimages), a damaged one refused, never an abort;
+ *   cert_pdf_logo_check takes what the render takes and refuses the rest;
+ * - a revoked certificate says REVOKED and when, its QR code still reads;
+ *   one that never expires says so and has no validity sentence;
  * - bad fields are refused naming the field; text that cannot fit is
  *   refused, never cut; a failure leaves the output buffer as it was;
  * - renders in threads side by side give the bytes of one alone.
@@ -437,6 +440,96 @@ test_logo(void **state)
 	free(png);
 }
 
+/* What the render takes as a logo, the check takes; not the rest. */
+static void
+test_logo_check(void **state)
+{
+	unsigned char *png;
+	const char    *why = NULL;
+	size_t	       len;
+
+	(void)state;
+	png = make_png(&len);
+	assert_int_equal(cert_pdf_logo_check(png, len, &why), OK);
+	assert_null(why);
+	assert_int_equal(cert_pdf_logo_check(png, 20, &why), ERR_INVALID);
+	assert_non_null(strstr(why, "logo_png"));
+	assert_int_equal(cert_pdf_logo_check(png, 0, &why), ERR_INVALID);
+	assert_int_equal(
+	    cert_pdf_logo_check(png, CERT_PDF_LOGO_MAX + 1, &why), ERR_INVALID);
+	assert_non_null(strstr(why, "logo_png is too long"));
+	assert_int_equal(cert_pdf_logo_check((const unsigned char *)"GIF89a, "
+								    "not a PNG",
+			     16, &why),
+	    ERR_INVALID);
+	free(png);
+}
+
+/*
+ * Revoked: the line that says so and when, above everything, and the
+ * word across the page; the QR code still reads. Not revoked: no such
+ * word anywhere.
+ */
+static void
+test_revoked(void **state)
+{
+	struct cert_pdf_in in = sample();
+	char		   path[128], *text, *qr;
+
+	(void)state;
+	need("pdftotext");
+	need("pdftoppm");
+	need("zbarimg");
+	render_to(&in, "valid", path, sizeof(path));
+	text = text_of(path);
+	assert_null(strstr(text, "REVOKED"));
+	assert_null(strstr(text, "not valid"));
+	free(text);
+	in.revoked_date = "2026-05-12";
+	render_to(&in, "revoked", path, sizeof(path));
+	text = text_of(path);
+	assert_has(
+	    text, "REVOKED on 12 May 2026: this certificate is not valid");
+	assert_has(text, POLISH);
+	free(text);
+	/* The word across the page as well as the line: in the content's
+	 * order (-raw), as its rotated letters are not a line of the page. */
+	{
+		char  out[160];
+		char *argv[] = { (char *)"pdftotext", (char *)"-raw", path, out,
+			NULL };
+
+		snprintf(out, sizeof(out), "%s.raw", path);
+		assert_int_equal(run(NULL, argv), 0);
+		text = squeeze(slurp(out));
+		assert_non_null(
+		    strstr(text, "this certificate is not valid REVOKED"));
+		free(text);
+	}
+	qr = qr_of(path);
+	assert_string_equal(qr, URL);
+	free(qr);
+}
+
+/* validity 0 and no expiry date: "Does not expire", no validity line. */
+static void
+test_never_expires(void **state)
+{
+	struct cert_pdf_in in = sample();
+	char		   path[128], *text;
+
+	(void)state;
+	need("pdftotext");
+	in.validity_years = 0;
+	in.expiry_date = NULL;
+	render_to(&in, "forever", path, sizeof(path));
+	text = text_of(path);
+	assert_has(text, "Expiry date: Does not expire");
+	assert_null(strstr(text, "valid for"));
+	assert_has(text, "Date of issue: 11 March 2026");
+	free(text);
+}
+
 /* Each case: one field changed, the message it must be refused with. */
 static void
 test_refusals(void **state)
@@ -503,8 +596,24 @@ test_refusals(void **state)
 			in.validity_years = CERT_PDF_YEARS_MAX + 1;
 			want = "validity_years is out of range";
 			break;
+		case 12:
+			in.validity_years = 0; /* an expiry date given */
+			want = "validity_years is out of range";
+			break;
+		case 13:
+			in.expiry_date = NULL; /* valid for 3 years */
+			want = "expiry_date is required";
+			break;
+		case 14:
+			in.revoked_date = "2026-13-01";
+			want = "revoked_date is not a date";
+			break;
+		case 15:
+			in.validity_years = -1;
+			want = "validity_years is out of range";
+			break;
 		case 11:
-			/* 256 W's fit nowhere in two lines: refused, not cut. */
+			/* 1024 W's fit nowhere in two lines: refused, not cut. */
 			in.certificate_number = wide;
 			want = "certificate_number does not fit on the "
 			       "certificate";
@@ -603,6 +712,9 @@ main(void)
 		cmocka_unit_test(test_accreditation_only_when_set),
 		cmocka_unit_test(test_hostile_name),
 		cmocka_unit_test(test_logo),
+		cmocka_unit_test(test_logo_check),
+		cmocka_unit_test(test_revoked),
+		cmocka_unit_test(test_never_expires),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_threads),
 	};

@@ -124,6 +124,51 @@ client_is_the_right_most_untrusted_hop(void **state)
 	assert_int_equal(netaddr_proxies_set("", err, sizeof(err)), OK);
 }
 
+/* The request log's address: none, its network (/24, /48) or whole. */
+static void
+log_text_truncates_to_the_network(void **state)
+{
+	static const struct {
+		const char	*in;
+		enum netaddr_log how;
+		const char	*out;
+	} cases[] = {
+		{ "203.0.113.77", NETADDR_LOG_TRUNCATED, "203.0.113.0/24" },
+		{ "127.0.0.1", NETADDR_LOG_TRUNCATED, "127.0.0.0/24" },
+		{ "2001:db8:1:2:3:4:5:6", NETADDR_LOG_TRUNCATED,
+		    "2001:db8:1::/48" },
+		{ "2001:db8:abcd:ff00::1", NETADDR_LOG_TRUNCATED,
+		    "2001:db8:abcd::/48" },
+		{ "::1", NETADDR_LOG_TRUNCATED, "::/48" },
+		{ "::ffff:198.51.100.9", NETADDR_LOG_TRUNCATED,
+		    "198.51.100.0/24" },
+		{ "not an address", NETADDR_LOG_TRUNCATED, "-" },
+		{ "", NETADDR_LOG_TRUNCATED, "-" },
+		{ "203.0.113.77", NETADDR_LOG_NONE, "-" },
+		{ "203.0.113.77", NETADDR_LOG_FULL, "203.0.113.77" },
+		{ "2001:db8::6", NETADDR_LOG_FULL, "2001:db8::6" },
+		{ "", NETADDR_LOG_FULL, "-" },
+	};
+	enum netaddr_log how;
+	char		 out[NETADDR_TEXT_LEN];
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		netaddr_log_text(cases[i].in, cases[i].how, out, sizeof(out));
+		assert_string_equal(out, cases[i].out);
+	}
+	netaddr_log_text(NULL, NETADDR_LOG_FULL, out, sizeof(out));
+	assert_string_equal(out, "-");
+	assert_int_equal(netaddr_log_parse("none", &how), OK);
+	assert_int_equal(how, NETADDR_LOG_NONE);
+	assert_int_equal(netaddr_log_parse("truncated", &how), OK);
+	assert_int_equal(how, NETADDR_LOG_TRUNCATED);
+	assert_int_equal(netaddr_log_parse("full", &how), OK);
+	assert_int_equal(how, NETADDR_LOG_FULL);
+	assert_int_equal(netaddr_log_parse("partial", &how), ERR_INVALID);
+}
+
 int
 main(void)
 {
@@ -131,6 +176,7 @@ main(void)
 		cmocka_unit_test(addresses_parse_and_print),
 		cmocka_unit_test(proxies_list_is_checked),
 		cmocka_unit_test(client_is_the_right_most_untrusted_hop),
+		cmocka_unit_test(log_text_truncates_to_the_network),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

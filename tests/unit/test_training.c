@@ -418,7 +418,8 @@ test_setting_check(void **state)
 		   1, "min", 1, "max", 720),
 	       *str = json_pack(
 		   "{s:[s,s],s:i}", "enum", "GBP", "EUR", "max_length", 3),
-	       *bad = json_pack("{s:b}", "shiny", 1);
+	       *bad = json_pack("{s:b}", "shiny", 1),
+	       *png = json_pack("{s:s}", "format", "png_base64");
 
 	(void)state;
 	assert_null(training_setting_check("number", "30", num));
@@ -440,10 +441,97 @@ test_setting_check(void **state)
 	assert_null(training_setting_rules_check(num));
 	assert_null(training_setting_rules_check(NULL));
 	assert_non_null(training_setting_rules_check(bad));
+	/* A PNG in base64 (a 1 x 1 one), and what is not one. */
+	assert_null(training_setting_rules_check(png));
+	assert_null(training_setting_check("string",
+	    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9"
+	    "QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
+	    png));
+	assert_non_null(training_setting_check("string", "not base64!", png));
+	assert_non_null(training_setting_check(
+	    "string", "R0lGODlhAQABAAAAACw=", png)); /* GIF89a... */
+	assert_non_null(training_setting_check(
+	    "string", "iVBORw0KGgoAAAANSUhEUgAA", png)); /* cut short */
+	json_decref(png);
 	json_decref(num);
 	json_decref(list);
 	json_decref(str);
 	json_decref(bad);
+}
+
+/* A phone number for SMS: "+", 2 to 15 digits, the first not 0. */
+static void
+test_e164(void **state)
+{
+	static const char *const good[] = { "+447700900123", "+12025550143",
+		"+49", "+999999999999999", NULL };
+	static const char *const bad[] = { "447700900123", "+0447700900123",
+		"+44 7700 900123", "07700 900123", "+4", "+",
+		"+9999999999999999", "+44-7700", "+44770090012x", "", NULL };
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; good[i] != NULL; i++)
+		assert_true(training_e164_ok(good[i]));
+	for (i = 0; bad[i] != NULL; i++)
+		assert_false(training_e164_ok(bad[i]));
+	assert_false(training_e164_ok(NULL));
+}
+
+/* The reminder due: the smallest offset whose time has come, none once
+ * the moment has passed; the offsets in any order. */
+static void
+test_reminder_due(void **state)
+{
+	static const int64_t hours[] = { 24, 2 };
+	static const int64_t rev[] = { 2, 24 };
+	static const int64_t days[] = { 90, 30, 0 };
+	const int64_t	     h = 3600000, start = 1000 * h;
+
+	(void)state;
+	assert_int_equal(
+	    training_reminder_due(start - 30 * h, start, hours, 2, h), -1);
+	assert_int_equal(
+	    training_reminder_due(start - 24 * h, start, hours, 2, h), 24);
+	assert_int_equal(
+	    training_reminder_due(start - 23 * h, start, rev, 2, h), 24);
+	assert_int_equal(
+	    training_reminder_due(start - 2 * h, start, hours, 2, h), 2);
+	/* Booked an hour ahead: the 2-hour one only, never a late 24. */
+	assert_int_equal(training_reminder_due(start - h, start, rev, 2, h), 2);
+	assert_int_equal(
+	    training_reminder_due(start + 1, start, hours, 2, h), -1);
+	assert_int_equal(training_reminder_due(0, 0, hours, 0, h), -1);
+	/* Days: 120, 90, 45, 30, 29 and 0 days before; the day after. */
+	assert_int_equal(training_reminder_due(100, 220, days, 3, 1), -1);
+	assert_int_equal(training_reminder_due(100, 190, days, 3, 1), 90);
+	assert_int_equal(training_reminder_due(100, 145, days, 3, 1), 90);
+	assert_int_equal(training_reminder_due(100, 130, days, 3, 1), 30);
+	assert_int_equal(training_reminder_due(100, 129, days, 3, 1), 30);
+	assert_int_equal(training_reminder_due(100, 100, days, 3, 1), 0);
+	assert_int_equal(training_reminder_due(101, 100, days, 3, 1), -1);
+}
+
+static void
+test_offsets_parse(void **state)
+{
+	int64_t out[5];
+
+	(void)state;
+	assert_int_equal(training_offsets_parse("[24,2]", 1, 720, out, 5), 2);
+	assert_true(out[0] == 24 && out[1] == 2);
+	assert_int_equal(training_offsets_parse("[]", 1, 720, out, 5), 0);
+	assert_int_equal(
+	    training_offsets_parse("[90,30,0]", 0, 365, out, 5), 3);
+	assert_int_equal(training_offsets_parse("[0]", 1, 720, out, 5), -1);
+	assert_int_equal(training_offsets_parse("[721]", 1, 720, out, 5), -1);
+	assert_int_equal(training_offsets_parse("[1.5]", 1, 720, out, 5), -1);
+	assert_int_equal(
+	    training_offsets_parse("[\"24\"]", 1, 720, out, 5), -1);
+	assert_int_equal(
+	    training_offsets_parse("[1,2,3,4,5,6]", 1, 720, out, 5), -1);
+	assert_int_equal(training_offsets_parse("{}", 1, 720, out, 5), -1);
+	assert_int_equal(training_offsets_parse("[1,", 1, 720, out, 5), -1);
 }
 
 int
@@ -460,6 +548,9 @@ main(void)
 		cmocka_unit_test(test_date_add),
 		cmocka_unit_test(test_london_date),
 		cmocka_unit_test(test_setting_check),
+		cmocka_unit_test(test_e164),
+		cmocka_unit_test(test_reminder_due),
+		cmocka_unit_test(test_offsets_parse),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -1,0 +1,13 @@
+DELETE FROM role_permissions WHERE permission LIKE 'report_schedules:%';
+DELETE FROM permissions WHERE name LIKE 'report_schedules:%';
+DROP INDEX report_runs_schedule;
+ALTER TABLE report_runs DROP COLUMN schedule_id;
+ALTER TABLE report_runs DROP COLUMN schedule_frequency;
+ALTER TABLE report_runs DROP COLUMN is_scheduled;
+DROP TABLE report_schedules;
+DROP INDEX refunds_rejected_at;
+DROP INDEX refunds_completed_at;
+DROP INDEX refunds_requested_at;
+DROP INDEX training_bookings_cancelled_at;
+DROP INDEX training_bookings_confirmed_at;
+DROP INDEX training_bookings_created_at;

@@ -1,0 +1,405 @@
+/*
+ * What each notification type says (notify.c makes and sends them): its
+ * in-app title and message, made here from the booking, certificate or
+ * refund it is about, and its mail template, text and HTML, named
+ * "training_notify_<type>", whose link is public_url and the page of the
+ * web application the notification names (action_url: /bookings/{id},
+ * /certificates/{id}). Times are London's ("Tuesday 3 March 2031 at
+ * 09:00"), money as its currency counts it ("75.00 GBP"). Every template
+ * takes first_name, title, message and link, and its type's own facts.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "core/err.h"
+#include "core/mail.h"
+#include "core/util.h"
+#include "module.h"
+#include "store/store.h"
+#include "training/training_int.h"
+
+#define NOTIFY_FACT_MAX	  200
+#define NOTIFY_TITLE_LINE 256
+
+/* clang-format off */
+#define HTML_HEAD "<p>Hello {{first_name}},</p><p>{{message}}</p>"
+#define HTML_LINK(what) "<p><a href=\"{{link}}\">" what "</a></p>"
+/* clang-format on */
+
+static const struct mail_template templates[] = {
+	{
+	    "training_notify_booking_confirmed",
+	    "Booking {{reference}} confirmed: {{course}}",
+	    "Hello {{first_name}},\n\n{{message}}\n\n"
+	    "Booking reference: {{reference}}\nCourse: {{course}}\n"
+	    "When: {{when}}\nWhere: {{venue}}\n\n"
+	    "Your booking: {{link}}\n",
+	    HTML_HEAD
+	    "<table><tr><th>Booking reference</th><td>{{reference}}"
+	    "</td></tr><tr><th>Course</th><td>{{course}}</td></tr>"
+	    "<tr><th>When</th><td>{{when}}</td></tr><tr><th>Where"
+	    "</th><td>{{venue}}</td></tr></table>" HTML_LINK("Your booking"),
+	},
+	{
+	    "training_notify_reminder",
+	    "Reminder: {{course}} starts {{when}}",
+	    "Hello {{first_name}},\n\n{{message}}\n\n"
+	    "Course: {{course}}\nWhen: {{when}}\nWhere: {{venue}}\n"
+	    "Booking reference: {{reference}}\n\n"
+	    "Your booking: {{link}}\n",
+	    HTML_HEAD
+	    "<p>Course: {{course}}<br>When: {{when}}<br>Where: "
+	    "{{venue}}<br>Booking reference: {{reference}}</p>" HTML_LINK(
+		"Your booking"),
+	},
+	{
+	    "training_notify_cancelled",
+	    "Booking {{reference}} cancelled: {{course}}",
+	    "Hello {{first_name}},\n\n{{message}}\n\n"
+	    "Booking reference: {{reference}}\nCourse: {{course}}\n"
+	    "When it was to be: {{when}}\n\n"
+	    "Your booking: {{link}}\n",
+	    HTML_HEAD "<p>Booking reference: {{reference}}<br>Course: "
+		      "{{course}}<br>When it was to be: {{when}}</p>" HTML_LINK(
+			  "Your booking"),
+	},
+	{
+	    "training_notify_certificate_ready",
+	    "Your certificate {{certificate_number}} is ready",
+	    "Hello {{first_name}},\n\n{{message}}\n\n"
+	    "Certificate number: {{certificate_number}}\nCourse: {{course}}\n"
+	    "Valid until: {{expiry_date}}\n\n"
+	    "Your certificate: {{link}}\n",
+	    HTML_HEAD
+	    "<p>Certificate number: {{certificate_number}}<br>"
+	    "Course: {{course}}<br>Valid until: {{expiry_date}}</p>" HTML_LINK(
+		"Your certificate"),
+	},
+	{
+	    "training_notify_refund_processed",
+	    "Refund of {{amount}} processed (booking {{reference}})",
+	    "Hello {{first_name}},\n\n{{message}}\n\n"
+	    "Amount: {{amount}}\nBooking reference: {{reference}}\n"
+	    "Course: {{course}}\n\n"
+	    "Your booking: {{link}}\n",
+	    HTML_HEAD
+	    "<p>Amount: {{amount}}<br>Booking reference: "
+	    "{{reference}}<br>Course: {{course}}</p>" HTML_LINK("Your booking"),
+	},
+	{
+	    "training_notify_certificate_expiring",
+	    "{{title}}",
+	    "Hello {{first_name}},\n\n{{message}}\n\n"
+	    "Certificate number: {{certificate_number}}\nCourse: {{course}}\n"
+	    "Expires: {{expiry_date}}\n\n"
+	    "Your certificate: {{link}}\n",
+	    HTML_HEAD
+	    "<p>Certificate number: {{certificate_number}}<br>"
+	    "Course: {{course}}<br>Expires: {{expiry_date}}</p>" HTML_LINK(
+		"Your certificate"),
+	},
+};
+
+static void when_london(int64_t ms, char *out, size_t n);
+static void date_words(const char *date, char *out, size_t n);
+static int  booking_facts(struct tx *, const char *booking_id,
+     struct training_notice *, char *user_id, char *course_id, int64_t *start,
+     char *cancel_reason, json_t *vars);
+
+int
+training_notify_mail_init(void)
+{
+	size_t i;
+	int    rc;
+
+	for (i = 0; i < NELEM(templates); i++)
+		if ((rc = mail_template_register(&templates[i])) != OK &&
+		    rc != ERR_CONFLICT)
+			return (rc);
+	return (OK);
+}
+
+static const char *const weekdays[] = { "Sunday", "Monday", "Tuesday",
+	"Wednesday", "Thursday", "Friday", "Saturday" };
+static const char *const months[] = { "January", "February", "March", "April",
+	"May", "June", "July", "August", "September", "October", "November",
+	"December" };
+
+/* "Tuesday 3 March 2031 at 09:00", London's clock. */
+static void
+when_london(int64_t ms, char *out, size_t n)
+{
+	struct tm tm;
+
+	time_utc((ms + time_london_offset_ms(ms)) / 1000, &tm);
+	snprintf(out, n, "%s %d %s %d at %02d:%02d", weekdays[tm.tm_wday],
+	    tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
+	    tm.tm_min);
+}
+
+/* "2034-03-03" as "3 March 2034"; as it is when it is no date. */
+static void
+date_words(const char *date, char *out, size_t n)
+{
+	int y, m, d;
+
+	if (date == NULL || training_date_parse(date, &y, &m, &d) != 0) {
+		snprintf(out, n, "%s", date != NULL ? date : "");
+		return;
+	}
+	snprintf(out, n, "%d %s %d", d, months[m - 1], y);
+}
+
+static int
+set_fact(json_t *vars, const char *name, const char *value)
+{
+	return (json_object_set_new(
+		    vars, name, json_string(value != NULL ? value : "")) == 0
+		? OK
+		: ERR_NOMEM);
+}
+
+/*
+ * A booking's facts into vars (reference, course, when, venue) and n
+ * (booking, course); its booker, course, start and cancel reason.
+ * ERR_NOT_FOUND.
+ */
+static int
+booking_facts(struct tx *tx, const char *booking_id, struct training_notice *n,
+    char *user_id, char *course_id, int64_t *start, char *cancel_reason,
+    json_t *vars)
+{
+	struct stmt *st;
+	char	     when[64];
+	int	     rc;
+
+	st = store_prepare(tx,
+	    "SELECT b.user_id, b.booking_reference, s.start_time, c.id, c.name, "
+	    "v.name, COALESCE(b.cancel_reason, '') FROM training_bookings b "
+	    "JOIN course_schedules s ON s.id = b.schedule_id JOIN "
+	    "training_courses c ON c.id = s.course_id JOIN venues v ON v.id "
+	    "= s.venue_id WHERE b.id = ?");
+	store_bind_text(st, 1, booking_id);
+	if ((rc = store_step(st)) != STORE_ROW) {
+		store_finalize(st);
+		return (rc == STORE_DONE ? ERR_NOT_FOUND : rc);
+	}
+	strlcpy_cb(user_id, store_col_text(st, 0), UUID_STR_LEN);
+	strlcpy_cb(course_id, store_col_text(st, 3), UUID_STR_LEN);
+	strlcpy_cb(cancel_reason, store_col_text(st, 6), 24);
+	*start = store_col_int64(st, 2);
+	when_london(*start, when, sizeof(when));
+	rc = OK;
+	if (set_fact(vars, "reference", store_col_text(st, 1)) != OK ||
+	    set_fact(vars, "course", store_col_text(st, 4)) != OK ||
+	    set_fact(vars, "venue", store_col_text(st, 5)) != OK ||
+	    set_fact(vars, "when", when) != OK)
+		rc = ERR_NOMEM;
+	store_finalize(st);
+	n->user_id = user_id;
+	n->booking_id = booking_id;
+	n->course_id = course_id;
+	return (rc);
+}
+
+int
+training_notify_booking(
+    struct tx *tx, const char *booking_id, const char *type, int64_t hours)
+{
+	struct training_notice n;
+	json_t		      *vars;
+	const char	      *course, *ref, *when, *venue, *why;
+	char		       user[UUID_STR_LEN], course_id[UUID_STR_LEN];
+	char		       reason[24], url[64], title[NOTIFY_TITLE_LINE];
+	char		       message[NOTIFY_FACT_MAX * 4];
+	int64_t		       start = 0;
+	int		       rc;
+
+	memset(&n, 0, sizeof(n));
+	if ((vars = json_object()) == NULL)
+		return (ERR_NOMEM);
+	if ((rc = booking_facts(tx, booking_id, &n, user, course_id, &start,
+		 reason, vars)) != OK) {
+		json_decref(vars);
+		return (rc == ERR_NOT_FOUND ? OK : rc);
+	}
+	course = json_string_value(json_object_get(vars, "course"));
+	ref = json_string_value(json_object_get(vars, "reference"));
+	when = json_string_value(json_object_get(vars, "when"));
+	venue = json_string_value(json_object_get(vars, "venue"));
+	n.type = type;
+	if (strcmp(type, "booking_confirmed") == 0) {
+		snprintf(
+		    title, sizeof(title), "Booking confirmed: %.150s", course);
+		snprintf(message, sizeof(message),
+		    "Your booking %s for %.150s on %s at %.150s is confirmed.",
+		    ref, course, when, venue);
+	} else if (strcmp(type, "reminder") == 0) {
+		snprintf(title, sizeof(title),
+		    "Reminder: %.150s starts in %lld "
+		    "hour%s",
+		    course, (long long)hours, hours == 1 ? "" : "s");
+		snprintf(message, sizeof(message),
+		    "Your course %.150s starts on %s at %.150s (booking %s).",
+		    course, when, venue, ref);
+		n.expires_at = start;
+	} else {
+		why = strcmp(reason, "schedule_cancelled") == 0
+		    ? " because the course was cancelled"
+		    : strcmp(reason, "booker") == 0 ? " as you asked"
+		    : strcmp(reason, "staff") == 0  ? " by us"
+						    : "";
+		snprintf(
+		    title, sizeof(title), "Booking cancelled: %.150s", course);
+		snprintf(message, sizeof(message),
+		    "Your booking %s for %.150s on %s has been cancelled%s. "
+		    "Anything you paid that is due back to you is refunded; "
+		    "we will tell you when it is.",
+		    ref, course, when, why);
+	}
+	snprintf(url, sizeof(url), "/bookings/%s", booking_id);
+	n.title = title;
+	n.message = message;
+	n.action_url = url;
+	n.vars = vars;
+	rc = training_notify(tx, &n);
+	json_decref(vars);
+	return (rc);
+}
+
+int
+training_notify_certificate(
+    struct tx *tx, const char *certificate_id, const char *type, int64_t days)
+{
+	struct training_notice n;
+	struct stmt	      *st;
+	json_t		      *vars;
+	char		       user[UUID_STR_LEN], course_id[UUID_STR_LEN];
+	char		       number[48], course[NOTIFY_FACT_MAX + 1];
+	char		       family[24], expiry[11] = "", expiry_words[40];
+	char		       url[64], title[NOTIFY_TITLE_LINE];
+	char		       message[NOTIFY_FACT_MAX * 4];
+	int64_t		       end;
+	int		       rc;
+
+	memset(&n, 0, sizeof(n));
+	st = store_prepare(tx,
+	    "SELECT c.user_id, c.certificate_number, c.course_id, "
+	    "c.course_family, COALESCE(c.expiry_date, ''), t.name FROM "
+	    "certificates c JOIN training_courses t ON t.id = c.course_id "
+	    "WHERE c.id = ?");
+	store_bind_text(st, 1, certificate_id);
+	if ((rc = store_step(st)) == STORE_ROW) {
+		strlcpy_cb(user, store_col_text(st, 0), sizeof(user));
+		strlcpy_cb(number, store_col_text(st, 1), sizeof(number));
+		strlcpy_cb(course_id, store_col_text(st, 2), sizeof(course_id));
+		strlcpy_cb(family, store_col_text(st, 3), sizeof(family));
+		strlcpy_cb(expiry, store_col_text(st, 4), sizeof(expiry));
+		strlcpy_cb(course, store_col_text(st, 5), sizeof(course));
+	}
+	store_finalize(st);
+	if (rc != STORE_ROW)
+		return (rc == STORE_DONE ? OK : rc);
+	date_words(expiry[0] != '\0' ? expiry : NULL, expiry_words,
+	    sizeof(expiry_words));
+	if (strcmp(type, "certificate_ready") == 0) {
+		snprintf(title, sizeof(title),
+		    "Your certificate is ready: %.150s", course);
+		snprintf(message, sizeof(message),
+		    "Certificate %s for %.150s has been issued%s%s.", number,
+		    course, expiry[0] != '\0' ? ", valid until " : "",
+		    expiry_words);
+	} else {
+		if (days > 0)
+			snprintf(title, sizeof(title),
+			    "Your %s certificate expires in %lld days", family,
+			    (long long)days);
+		else
+			snprintf(title, sizeof(title),
+			    "Your %s certificate expires today", family);
+		snprintf(message, sizeof(message),
+		    "Certificate %s for %.150s expires on %s. Book a "
+		    "requalification course to stay certified.",
+		    number, course, expiry_words);
+		n.priority = days == 0 ? "urgent" : days <= 30 ? "high" : NULL;
+		if (training_expiry_end(expiry, &end) == 0)
+			n.expires_at = end;
+	}
+	if ((vars = json_pack("{s:s,s:s,s:s}", "certificate_number", number,
+		 "course", course, "expiry_date",
+		 expiry[0] != '\0' ? expiry_words : "no expiry")) == NULL)
+		return (ERR_NOMEM);
+	snprintf(url, sizeof(url), "/certificates/%s", certificate_id);
+	n.user_id = user;
+	n.type = type;
+	n.title = title;
+	n.message = message;
+	n.course_id = course_id;
+	n.certificate_id = certificate_id;
+	n.action_url = url;
+	n.vars = vars;
+	rc = training_notify(tx, &n);
+	json_decref(vars);
+	return (rc);
+}
+
+int
+training_notify_refund(struct tx *tx, const char *refund_id)
+{
+	struct training_notice n;
+	struct stmt	      *st;
+	json_t		      *vars;
+	const char	      *course, *ref;
+	char		       booking[UUID_STR_LEN], user[UUID_STR_LEN];
+	char		       course_id[UUID_STR_LEN], reason[24];
+	char		       currency[4], money[48], url[64];
+	char		       title[NOTIFY_TITLE_LINE];
+	char		       message[NOTIFY_FACT_MAX * 4];
+	int64_t		       net = 0, start;
+	int		       rc;
+
+	memset(&n, 0, sizeof(n));
+	st = store_prepare(tx,
+	    "SELECT booking_id, amount_minor - processing_fee_minor, currency "
+	    "FROM refunds WHERE id = ?");
+	store_bind_text(st, 1, refund_id);
+	if ((rc = store_step(st)) == STORE_ROW) {
+		strlcpy_cb(booking, store_col_text(st, 0), sizeof(booking));
+		net = store_col_int64(st, 1);
+		strlcpy_cb(currency, store_col_text(st, 2), sizeof(currency));
+	}
+	store_finalize(st);
+	if (rc != STORE_ROW)
+		return (rc == STORE_DONE ? OK : rc);
+	if ((vars = json_object()) == NULL)
+		return (ERR_NOMEM);
+	if ((rc = booking_facts(tx, booking, &n, user, course_id, &start,
+		 reason, vars)) != OK) {
+		json_decref(vars);
+		return (rc == ERR_NOT_FOUND ? OK : rc);
+	}
+	training_money_format(net, currency, money, sizeof(money));
+	course = json_string_value(json_object_get(vars, "course"));
+	ref = json_string_value(json_object_get(vars, "reference"));
+	if (set_fact(vars, "amount", money) != OK) {
+		json_decref(vars);
+		return (ERR_NOMEM);
+	}
+	snprintf(title, sizeof(title), "Refund processed: %s", money);
+	snprintf(message, sizeof(message),
+	    "A refund of %s for booking %s (%.150s) has been processed; "
+	    "banks take a few days to show it.",
+	    money, ref, course);
+	snprintf(url, sizeof(url), "/bookings/%s", booking);
+	n.type = "refund_processed";
+	n.title = title;
+	n.message = message;
+	n.action_url = url;
+	n.vars = vars;
+	rc = training_notify(tx, &n);
+	json_decref(vars);
+	return (rc);
+}
