@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -301,8 +302,8 @@ migrate_down_cli(struct store *db, int argc, char **argv)
 	struct migrate_row *rows = NULL;
 	const char	  **names = NULL, *to = flag_value(argc, argv, "to");
 	char		    line[16];
-	size_t		    n = 0, i, first, k = 0;
-	int64_t		    newest = 0;
+	size_t		    n = 0, i, k = 0, after = SIZE_MAX;
+	int64_t		    newest = 0, *batches = NULL;
 	int		    rc, batch = 0, yes = 0, force = 0, reverted = 0;
 
 	for (i = 1; i < (size_t)argc; i++)
@@ -329,29 +330,17 @@ migrate_down_cli(struct store *db, int argc, char **argv)
 		    err_code(rc));
 		return (rc);
 	}
-	/* rows are oldest first: [first, n) is what goes. */
-	first = n > 0 ? n - 1 : 0;
-	if (batch) {
-		for (i = 0; i < n; i++)
-			if (rows[i].batch > newest)
-				newest = rows[i].batch;
-		for (first = n; first > 0 && rows[first - 1].batch == newest;)
-			first--;
-	} else if (to != NULL && strcmp(to, "0") == 0)
-		first = 0;
-	else if (to != NULL) {
+	/* rows are oldest first (by name). What goes: the newest; those
+	 * after --to's; or those of the newest batch, wherever they sort. */
+	if (to != NULL && strcmp(to, "0") != 0) {
 		size_t tl = strlen(to);
 
-		for (first = n, i = 0; i < n; i++)
+		for (after = SIZE_MAX, i = 0; i < n; i++)
 			if (strcmp(rows[i].name, to) == 0 ||
 			    (strncmp(rows[i].name, to, tl) == 0 &&
 				rows[i].name[tl] == '_'))
-				first = i + 1;
-		if (first == n &&
-		    (n == 0 ||
-			(strcmp(rows[n - 1].name, to) != 0 &&
-			    !(strncmp(rows[n - 1].name, to, tl) == 0 &&
-				rows[n - 1].name[tl] == '_')))) {
+				after = i;
+		if (after == SIZE_MAX) {
 			fprintf(stderr,
 			    "carebase: no applied migration is %.64s (`carebase "
 			    "migrate status` lists them; --to=0 rolls back "
@@ -361,23 +350,34 @@ migrate_down_cli(struct store *db, int argc, char **argv)
 			goto out;
 		}
 	}
-	if (first >= n) {
-		printf("migrate: nothing to roll back\n");
+	for (i = 0; i < n; i++)
+		if (rows[i].batch > newest)
+			newest = rows[i].batch;
+	if (n > 0 &&
+	    ((names = calloc(n, sizeof(*names))) == NULL ||
+		(batches = calloc(n, sizeof(*batches))) == NULL)) {
+		rc = ERR_NOMEM;
 		goto out;
 	}
-	if ((names = calloc(n - first, sizeof(*names))) == NULL) {
-		rc = ERR_NOMEM;
+	/* Newest first, each as migrate_down_names takes them. */
+	for (i = n; i-- > 0;)
+		if (batch	     ? rows[i].batch == newest
+			: to == NULL ? i == n - 1
+				     : after == SIZE_MAX || i > after) {
+			names[k] = rows[i].name;
+			batches[k++] = rows[i].batch;
+		}
+	if (k == 0) {
+		printf("migrate: nothing to roll back\n");
 		goto out;
 	}
 	fprintf(stderr,
 	    "migrate down rolls back %zu migration%s, newest first, dropping "
 	    "their tables and the data in them:\n",
-	    n - first, n - first == 1 ? "" : "s");
-	for (i = n; i-- > first;) {
-		names[k++] = rows[i].name;
-		fprintf(stderr, "  %s (batch %lld)\n", rows[i].name,
-		    (long long)rows[i].batch);
-	}
+	    k, k == 1 ? "" : "s");
+	for (i = 0; i < k; i++)
+		fprintf(stderr, "  %s (batch %lld)\n", names[i],
+		    (long long)batches[i]);
 	if (config_is_production() && !force) {
 		fprintf(stderr,
 		    "carebase: env is production: migrate down refuses without "
@@ -413,6 +413,7 @@ migrate_down_cli(struct store *db, int argc, char **argv)
 	    reverted == 1 ? "" : "s");
 out:
 	free(names);
+	free(batches);
 	migrate_history_free(rows, n);
 	return (rc);
 }

@@ -188,6 +188,12 @@ def test_migrate_down_refuses_without_yes_when_it_cannot_ask(start_server):
     assert migrations(h.db) == before[:-3]
     r = h.cli("migrate", "down", "--to=9999", "--yes")
     assert r.returncode == 2 and "no applied migration is 9999" in r.stderr, r.stderr
+    # --batch: the newest batch, wherever its migrations sort by name.
+    older = before[-6]
+    h.db.execute(f"UPDATE schema_migrations SET batch = 99 WHERE name = '{older}'")
+    r = h.cli_ok("migrate", "down", "--batch", "--yes")
+    assert "rolled back 1 migration" in r.stdout and older in r.stderr, (r.stdout, r.stderr)
+    assert migrations(h.db) == [m for m in before[:-3] if m != older]
     h.cli_ok("migrate")
     assert migrations(h.db) == before
 
