@@ -9,11 +9,13 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "cli.h"
 #include "core/config.h"
@@ -28,6 +30,7 @@
 #include "ops/inbox.h"
 #include "ops/ops.h"
 #include "people/people.h"
+#include "store/backup.h"
 #include "store/jobs.h"
 #include "store/migrate.h"
 #include "store/store.h"
@@ -44,6 +47,11 @@ static void	   signals_block(sigset_t *);
 static void	   modules_stop(void);
 static int	   jobs_list_failed(struct store *);
 static int	   mail_test_tx(struct tx *, void *);
+static int	   migrate_down_cli(struct store *, int, char **);
+static void	   backup_progress(int, int, void *);
+static void	   size_text(int64_t, char *, size_t);
+static int	   backup_key(int, char **, int, unsigned char *, int *);
+static int	   backup_start(struct store *);
 
 static const char *
 flag_value(int argc, char **argv, const char *name)
@@ -117,6 +125,18 @@ erasures_start(struct store *db, int quiet)
 	return (OK);
 }
 
+/* The scheduled backup (backup_cron), or one line saying why not. */
+static int
+backup_start(struct store *db)
+{
+	char err[512];
+	int  rc;
+
+	if ((rc = backup_schedule(db, err, sizeof(err))) != OK)
+		fprintf(stderr, "carebase: %s\n", err);
+	return (rc);
+}
+
 static void
 signals_block(sigset_t *set)
 {
@@ -159,7 +179,8 @@ cli_serve(struct store *db, int argc, char **argv)
 	if (migrate_current(db) == ERR_UNAVAILABLE)
 		log_warn("event=migrations_pending msg=\"run carebase migrate; "
 			 "/readyz answers 503 until then\"");
-	if ((rc = erasures_start(db, 1)) != OK) {
+	if ((rc = erasures_start(db, 1)) != OK ||
+	    (rc = backup_start(db)) != OK) {
 		log_buffer_stop();
 		return (rc);
 	}
@@ -191,12 +212,15 @@ cli_serve(struct store *db, int argc, char **argv)
 	o.db = db;
 	if ((rc = http_server_start(&o, &srv)) != OK) {
 		log_buffer_stop(); /* what was logged comes first */
-		fprintf(stderr, "carebase: cannot serve on %s:%lld: %s\n",
+		fprintf(stderr, "carebase: cannot serve on %s port %lld: %s\n",
 		    config.listen, (long long)config.port,
 		    rc == ERR_IO ? "the address is in use or unavailable, or "
 				   "the TLS files do "
 				   "not load (the log line above says which)"
-				 : err_code(rc));
+			: rc == ERR_CONFIG
+			? "the address does not resolve (set --listen to an "
+			  "address of this machine, such as 127.0.0.1)"
+			: err_code(rc));
 		return (rc);
 	}
 	if (config.job_workers > 0 &&
@@ -246,7 +270,8 @@ cli_worker(struct store *db, int argc, char **argv)
 	if (log_buffer_start((int)config.log_flush_ms) != 0)
 		log_warn("event=log_buffer_failed msg=\"lines are written one "
 			 "by one\"");
-	if ((rc = erasures_start(db, 1)) != OK) {
+	if ((rc = erasures_start(db, 1)) != OK ||
+	    (rc = backup_start(db)) != OK) {
 		log_buffer_stop();
 		return (rc);
 	}
@@ -266,12 +291,148 @@ cli_worker(struct store *db, int argc, char **argv)
 	return (OK);
 }
 
+/*
+ * migrate down: what it rolls back is named first, and it goes on only
+ * when told to (a terminal's "yes", or --yes), never in production
+ * without --force: it drops tables and the data in them.
+ */
+static int
+migrate_down_cli(struct store *db, int argc, char **argv)
+{
+	struct migrate_row *rows = NULL;
+	const char	  **names = NULL, *to = flag_value(argc, argv, "to");
+	char		    line[16];
+	size_t		    n = 0, i, k = 0, after = SIZE_MAX;
+	int64_t		    newest = 0, *batches = NULL;
+	int		    rc, batch = 0, yes = 0, force = 0, reverted = 0;
+
+	for (i = 1; i < (size_t)argc; i++)
+		if (strcmp(argv[i], "--batch") == 0)
+			batch = 1;
+		else if (strcmp(argv[i], "--yes") == 0)
+			yes = 1;
+		else if (strcmp(argv[i], "--force") == 0)
+			force = 1;
+		else if (strncmp(argv[i], "--to=", 5) != 0) {
+			fprintf(stderr,
+			    "usage: carebase migrate down "
+			    "[--to=MIGRATION | --batch] [--yes] "
+			    "[--force]\n");
+			return (ERR_USAGE);
+		}
+	if (batch && to != NULL) {
+		fprintf(stderr,
+		    "carebase: migrate down takes --to or --batch, not both\n");
+		return (ERR_USAGE);
+	}
+	if ((rc = migrate_history(db, &rows, &n)) != OK) {
+		fprintf(stderr, "carebase: cannot read the migrations: %s\n",
+		    err_code(rc));
+		return (rc);
+	}
+	/* rows are oldest first (by name). What goes: the newest; those
+	 * after --to's; or those of the newest batch, wherever they sort. */
+	if (to != NULL && strcmp(to, "0") != 0) {
+		size_t tl = strlen(to);
+
+		for (after = SIZE_MAX, i = 0; i < n; i++)
+			if (strcmp(rows[i].name, to) == 0 ||
+			    (strncmp(rows[i].name, to, tl) == 0 &&
+				rows[i].name[tl] == '_'))
+				after = i;
+		if (after == SIZE_MAX) {
+			fprintf(stderr,
+			    "carebase: no applied migration is %.64s (`carebase "
+			    "migrate status` lists them; --to=0 rolls back "
+			    "every one)\n",
+			    to);
+			rc = ERR_USAGE;
+			goto out;
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (rows[i].batch > newest)
+			newest = rows[i].batch;
+	if (n > 0 &&
+	    ((names = calloc(n, sizeof(*names))) == NULL ||
+		(batches = calloc(n, sizeof(*batches))) == NULL)) {
+		rc = ERR_NOMEM;
+		goto out;
+	}
+	/* Newest first, each as migrate_down_names takes them. */
+	for (i = n; i-- > 0;)
+		if (batch	     ? rows[i].batch == newest
+			: to == NULL ? i == n - 1
+				     : after == SIZE_MAX || i > after) {
+			names[k] = rows[i].name;
+			batches[k++] = rows[i].batch;
+		}
+	if (k == 0) {
+		printf("migrate: nothing to roll back\n");
+		goto out;
+	}
+	fprintf(stderr,
+	    "migrate down rolls back %zu migration%s, newest first, dropping "
+	    "their tables and the data in them:\n",
+	    k, k == 1 ? "" : "s");
+	for (i = 0; i < k; i++)
+		fprintf(stderr, "  %s (batch %lld)\n", names[i],
+		    (long long)batches[i]);
+	if (config_is_production() && !force) {
+		fprintf(stderr,
+		    "carebase: env is production: migrate down refuses without "
+		    "--force (take a backup first: carebase backup FILE)\n");
+		rc = ERR_USAGE;
+		goto out;
+	}
+	if (!yes && !(isatty(STDIN_FILENO) && isatty(STDERR_FILENO))) {
+		fprintf(stderr,
+		    "carebase: nothing rolled back: standard input is not a "
+		    "terminal to ask on; run it again with --yes to go on\n");
+		rc = ERR_USAGE;
+		goto out;
+	}
+	if (!yes) {
+		fprintf(stderr, "Roll them back? Type yes to go on: ");
+		fflush(stderr); /* line-buffered: the question has no newline */
+		if (fgets(line, sizeof(line), stdin) == NULL ||
+		    strcmp(line, "yes\n") != 0) {
+			fprintf(stderr, "carebase: nothing rolled back\n");
+			rc = ERR_INVALID;
+			goto out;
+		}
+	}
+	if ((rc = migrate_down_names(db, names, k, &reverted)) != OK) {
+		fprintf(stderr,
+		    "carebase: migrate down failed (%s) after rolling back %d; "
+		    "the failing one left no change (the log says why)\n",
+		    err_code(rc), reverted);
+		goto out;
+	}
+	printf("migrate: rolled back %d migration%s\n", reverted,
+	    reverted == 1 ? "" : "s");
+out:
+	free(names);
+	free(batches);
+	migrate_history_free(rows, n);
+	return (rc);
+}
+
 int
 cli_migrate(struct store *db, int argc, char **argv)
 {
 	const char *what = argc > 0 ? argv[0] : "up";
 	int	    n = 0, rc;
 
+	if (strcmp(what, "down") == 0)
+		return (migrate_down_cli(db, argc, argv));
+	if (argc > 1) {
+		fprintf(stderr,
+		    "carebase: migrate %s takes no more arguments "
+		    "(see carebase help migrate)\n",
+		    what);
+		return (ERR_USAGE);
+	}
 	if (strcmp(what, "up") == 0) {
 		if ((rc = migrate_up(db, &n)) != OK) {
 			fprintf(stderr,
@@ -283,102 +444,198 @@ cli_migrate(struct store *db, int argc, char **argv)
 		}
 		printf(
 		    "migrate: applied %d migration%s\n", n, n == 1 ? "" : "s");
-	} else if (strcmp(what, "down") == 0) {
-		if ((rc = migrate_down(db, &n)) != OK) {
-			fprintf(stderr, "carebase: migrate down failed: %s\n",
-			    err_code(rc));
-			return (rc);
-		}
-		printf("migrate: rolled back %d migration%s\n", n,
-		    n == 1 ? "" : "s");
 	} else if (strcmp(what, "status") == 0)
 		return (migrate_status(db, stdout));
 	else {
-		fprintf(stderr, "carebase: migrate takes up, down or status\n");
-		return (ERR_INVALID);
+		fprintf(stderr,
+		    "carebase: migrate takes up, down or status "
+		    "(see carebase help migrate)\n");
+		return (ERR_USAGE);
 	}
 	return (OK);
 }
 
+/* On a terminal, one line redrawn as the copy goes. */
+static void
+backup_progress(int left, int total, void *arg)
+{
+	int *shown = arg;
+	int  pct = total > 0 ? (int)(100LL * (total - left) / total) : 100;
+
+	if (pct == *shown)
+		return;
+	*shown = pct;
+	fprintf(stderr, "\rbackup: %3d%% (%d of %d pages)", pct, total - left,
+	    total);
+	if (left == 0)
+		fprintf(stderr, "\n");
+}
+
+static void
+size_text(int64_t bytes, char *out, size_t outlen)
+{
+	if (bytes >= 1024 * 1024)
+		snprintf(out, outlen, "%.1f MiB", (double)bytes / 1048576.0);
+	else
+		snprintf(out, outlen, "%.1f KiB", (double)bytes / 1024.0);
+}
+
+/* A backup key from --key-file, or backup_key_file with --encrypt (or
+ * for restore, whenever set); *have 0 when there is none to use. */
+static int
+backup_key(int argc, char **argv, int by_default, unsigned char *key, int *have)
+{
+	const char *path = flag_value(argc, argv, "key-file");
+	char	    err[512];
+	int	    i, rc;
+
+	*have = 0;
+	for (i = 0; path == NULL && i < argc; i++)
+		if (strcmp(argv[i], "--encrypt") == 0)
+			by_default = 1;
+	if (path == NULL && by_default && config.backup_key_file[0] != '\0')
+		path = config.backup_key_file;
+	if (path == NULL) {
+		for (i = 0; i < argc; i++)
+			if (strcmp(argv[i], "--encrypt") == 0) {
+				fprintf(stderr,
+				    "carebase: --encrypt needs a key: "
+				    "--key-file=KEYFILE, or backup_key_file "
+				    "set\n");
+				return (ERR_USAGE);
+			}
+		return (OK);
+	}
+	if ((rc = backup_key_load(path, key, err, sizeof(err))) != OK) {
+		fprintf(stderr, "carebase: %s\n", err);
+		return (rc);
+	}
+	*have = 1;
+	return (OK);
+}
+
+/* backup FILE [--force] [--compress] [--encrypt | --key-file=KEYFILE] */
 int
 cli_backup(struct store *db, int argc, char **argv)
 {
-	int rc;
+	struct backup_opts o;
+	struct backup_info bi;
+	unsigned char	   key[BACKUP_KEY_LEN];
+	const char	  *file = NULL;
+	char		   err[1024], size[32];
+	int		   i, have = 0, shown = -1, rc;
 
-	if (argc < 1) {
-		fprintf(stderr, "usage: carebase backup FILE\n");
-		return (ERR_INVALID);
-	}
-	if (store_dialect(db) != STORE_SQLITE) {
-		fprintf(stderr,
-		    "carebase: backup copies SQLite databases; for "
-		    "PostgreSQL use pg_dump (see README)\n");
-		return (ERR_INVALID);
-	}
-	if ((rc = store_backup(db, argv[0])) != OK) {
-		fprintf(stderr, "carebase: backup to %s failed: %s\n", argv[0],
-		    err_code(rc));
-		return (rc);
-	}
-	printf("backup: wrote %s\n", argv[0]);
-	return (OK);
-}
-
-/*
- * restore FILE [--force]: SQLite only. The copy goes in whole, then the
- * erasure journal is replayed, so whoever was erased after the copy was
- * made stays erased.
- */
-int
-cli_restore(struct store *db, int argc, char **argv)
-{
-	const char *file = NULL;
-	char	    err[1024];
-	int	    i, force = 0, rc;
-
+	memset(&o, 0, sizeof(o));
 	for (i = 0; i < argc; i++)
 		if (strcmp(argv[i], "--force") == 0)
-			force = 1;
+			o.force = 1;
+		else if (strcmp(argv[i], "--compress") == 0)
+			o.compress = 1;
+		else if (strncmp(argv[i], "--", 2) == 0)
+			continue; /* --encrypt, --key-file: backup_key */
 		else if (file == NULL)
 			file = argv[i];
 		else
 			file = "";
 	if (file == NULL || file[0] == '\0') {
-		fprintf(stderr, "usage: carebase restore FILE [--force]\n");
-		return (ERR_INVALID);
+		fprintf(stderr,
+		    "usage: carebase backup FILE [--force] "
+		    "[--compress] [--encrypt | "
+		    "--key-file=KEYFILE]\n");
+		return (ERR_USAGE);
+	}
+	if (store_dialect(db) != STORE_SQLITE) {
+		fprintf(stderr,
+		    "carebase: backup copies SQLite databases; for "
+		    "PostgreSQL use pg_dump (README, Backups)\n");
+		return (ERR_USAGE);
+	}
+	if ((rc = backup_key(argc, argv, 0, key, &have)) != OK)
+		return (rc);
+	o.key = have ? key : NULL;
+	if (isatty(STDERR_FILENO)) {
+		o.progress = backup_progress;
+		o.arg = &shown;
+	}
+	err[0] = '\0';
+	rc = backup_write(db, file, &o, &bi, err, sizeof(err));
+	sodium_memzero(key, sizeof(key));
+	if (rc != OK) {
+		if (shown >= 0 && shown < 100)
+			fprintf(stderr, "\n");
+		fprintf(stderr, "carebase: backup to %s failed: %s\n", file,
+		    err[0] ? err : err_code(rc));
+		return (rc == ERR_CONFLICT ? ERR_USAGE : rc);
+	}
+	size_text(bi.file_bytes, size, sizeof(size));
+	printf("backup: wrote %s (%s%s%s), checked: integrity ok, %d "
+	       "migration%s up to %s, %d pending%s\n",
+	    file, size, bi.compressed ? ", gzip" : "",
+	    bi.encrypted ? ", encrypted" : "", bi.migrations,
+	    bi.migrations == 1 ? "" : "s", bi.newest[0] ? bi.newest : "none",
+	    bi.pending,
+	    bi.unknown > 0 ? " (and some this carebase does not know)" : "");
+	return (OK);
+}
+
+/*
+ * restore FILE [--force] [--key-file=KEYFILE]: SQLite only. The backup is
+ * decoded and checked as backup checks before anything is written, goes
+ * in whole, then the erasure journal is replayed, so whoever was erased
+ * after the backup was made stays erased.
+ */
+int
+cli_restore(struct store *db, int argc, char **argv)
+{
+	struct backup_info bi;
+	unsigned char	   key[BACKUP_KEY_LEN];
+	const char	  *file = NULL;
+	char		   err[1024];
+	int		   i, force = 0, have = 0, rc;
+
+	for (i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--force") == 0)
+			force = 1;
+		else if (strncmp(argv[i], "--", 2) == 0)
+			continue; /* --key-file: backup_key */
+		else if (file == NULL)
+			file = argv[i];
+		else
+			file = "";
+	if (file == NULL || file[0] == '\0') {
+		fprintf(stderr,
+		    "usage: carebase restore FILE [--force] "
+		    "[--key-file=KEYFILE]\n");
+		return (ERR_USAGE);
 	}
 	if (store_dialect(db) != STORE_SQLITE) {
 		fprintf(stderr,
 		    "carebase: restore loads SQLite backups; for PostgreSQL "
-		    "use pg_restore, then `carebase erasures replay` (see "
-		    "README)\n");
-		return (ERR_INVALID);
+		    "use pg_restore, then `carebase erasures replay` (README, "
+		    "Backups)\n");
+		return (ERR_USAGE);
 	}
 	/* The journal first: without it the copy must not go in. */
 	if ((rc = people_erasures_open(err, sizeof(err))) != OK) {
 		fprintf(stderr, "carebase: %s\n", err);
 		return (rc);
 	}
-	switch ((rc = store_restore(db, file, force))) {
-	case OK:
-		break;
-	case ERR_CONFLICT:
-		fprintf(stderr,
-		    "carebase: the database holds tables already: restore "
-		    "over it only with --force (stop every carebase process "
-		    "first)\n");
+	if ((rc = backup_key(argc, argv, 1, key, &have)) != OK)
 		return (rc);
-	case ERR_INVALID:
-		fprintf(stderr,
-		    "carebase: %s is not an SQLite database with tables\n",
-		    file);
-		return (rc);
-	default:
-		fprintf(stderr, "carebase: restore from %s failed: %s\n", file,
-		    err_code(rc));
-		return (rc);
+	err[0] = '\0';
+	rc = backup_restore(
+	    db, file, have ? key : NULL, force, &bi, err, sizeof(err));
+	sodium_memzero(key, sizeof(key));
+	if (rc != OK) {
+		fprintf(stderr, "carebase: restore from %s refused: %s\n", file,
+		    err[0] ? err : err_code(rc));
+		return (rc == ERR_CONFLICT ? ERR_USAGE : rc);
 	}
-	printf("restore: wrote the database from %s\n", file);
+	printf("restore: wrote the database from %s (%d migration%s up to "
+	       "%s%s)\n",
+	    file, bi.migrations, bi.migrations == 1 ? "" : "s", bi.newest,
+	    bi.pending > 0 ? "; migrations pending: run `carebase migrate`"
+			   : "");
 	return (erasures_start(db, 0));
 }
 
@@ -387,7 +644,7 @@ cli_erasures(struct store *db, int argc, char **argv)
 {
 	if (argc != 1 || strcmp(argv[0], "replay") != 0) {
 		fprintf(stderr, "usage: carebase erasures replay\n");
-		return (ERR_INVALID);
+		return (ERR_USAGE);
 	}
 	return (erasures_start(db, 0));
 }
@@ -448,7 +705,7 @@ cli_jobs(struct store *db, int argc, char **argv)
 	}
 	fprintf(stderr,
 	    "usage: carebase jobs failed | jobs retry ID | jobs stats\n");
-	return (ERR_INVALID);
+	return (ERR_USAGE);
 }
 
 static int
@@ -476,12 +733,14 @@ cli_mail(struct store *db, int argc, char **argv)
 	if (argc < 1 || strcmp(argv[0], "test") != 0 ||
 	    (m.to = flag_value(argc, argv, "to")) == NULL) {
 		fprintf(stderr, "usage: carebase mail test --to=ADDRESS\n");
-		return (ERR_INVALID);
+		return (ERR_USAGE);
 	}
 	if ((rc = store_run(db, STORE_TX_WRITE, mail_test_tx, &m)) != OK) {
 		fprintf(stderr, "carebase: mail test: %s\n",
-		    rc == ERR_INVALID ? "not a valid address" : err_code(rc));
-		return (rc);
+		    rc == ERR_INVALID ? "--to is not a valid address (one "
+					"like name@example.org)"
+				      : err_code(rc));
+		return (rc == ERR_INVALID ? ERR_USAGE : rc);
 	}
 	printf("mail: queued test message (email_log %s); a worker sends it\n",
 	    m.log_id);
@@ -521,7 +780,13 @@ cli_webhooks(struct store *db, int argc, char **argv)
 int
 cli_config(struct store *db, int argc, char **argv)
 {
-	config_usage();
+	if (argc > 0) {
+		fprintf(stderr,
+		    "usage: carebase config (carebase help config "
+		    "describes every key)\n");
+		return (ERR_USAGE);
+	}
+	config_print(stdout);
 	return (OK);
 }
 

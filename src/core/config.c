@@ -1,3 +1,5 @@
+#include <arpa/inet.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +25,8 @@ struct config_entry {
 	const char	*def;
 	int64_t		 min, max; /* CT_INT */
 	const char	*choices;  /* CT_ENUM, "|" separated */
-	int		 secret;   /* never printed */
+	int		 secret;   /* 1: never printed; 2: a URL whose
+				    * password is masked when printed */
 	const char	*help;
 };
 
@@ -43,7 +46,8 @@ static const struct config_entry config_table[] = {
 	{ "env", CT_ENUM, S(env), "development", 0, 0, "development|production",
 	    0,
 	    "deployment kind; production requires a master key file and an "
-	    "erasure journal" },
+	    "erasure journal, the OWASP password cost, and --force for "
+	    "`migrate down`" },
 	{ "listen", CT_STRING, S(listen), "127.0.0.1", 0, 0, NULL, 0,
 	    "address to listen on" },
 	{ "port", CT_INT, S(port), "8080", 0, 65535, NULL, 0,
@@ -56,7 +60,7 @@ static const struct config_entry config_table[] = {
 	{ "threads", CT_INT, S(threads), "0", 0, 256, NULL, 0,
 	    "HTTP worker threads (0 = number of cores)" },
 	{ "database_url", CT_STRING, S(database_url),
-	    "sqlite:///var/carebase.db", 0, 0, NULL, 1,
+	    "sqlite:///var/carebase.db", 0, 0, NULL, 2,
 	    "sqlite:///relative/or//absolute/path or postgres://..." },
 	{ "pool_min", CT_INT, S(pool_min), "2", 0, 1000, NULL, 0,
 	    "PostgreSQL connections opened at start" },
@@ -117,6 +121,22 @@ static const struct config_entry config_table[] = {
 	    "backed up with the master key, replayed after a restore (empty = "
 	    "erasure.journal in the master key's folder); required in "
 	    "production" },
+	{ "backup_cron", CT_STRING, S(backup_cron), "", 0, 0, NULL, 0,
+	    "when the backup job copies the SQLite database into backup_dir "
+	    "(five cron fields, UTC, e.g. \"30 2 * * *\"; empty = no "
+	    "scheduled backups; on PostgreSQL schedule pg_dump instead)" },
+	{ "backup_dir", CT_STRING, S(backup_dir), "var/backups", 0, 0, NULL, 0,
+	    "folder of the scheduled backups (made 0700; each file 0600)" },
+	{ "backup_keep", CT_INT, S(backup_keep), "7", 1, 10000, NULL, 0,
+	    "scheduled backups kept in backup_dir; older ones are deleted "
+	    "after each run" },
+	{ "backup_compress", CT_INT, S(backup_compress), "1", 0, 1, NULL, 0,
+	    "1: scheduled backups are gzip-compressed" },
+	{ "backup_key_file", CT_STRING, S(backup_key_file), "", 0, 0, NULL, 0,
+	    "file of a 32-byte key (64 hex characters, mode 0600) that "
+	    "scheduled backups are encrypted under, and `restore` reads "
+	    "encrypted ones with; never the master key (empty = not "
+	    "encrypted)" },
 	{ "cors_origins", CT_STRING, S(cors_origins), "", 0, 0, NULL, 0,
 	    "comma-separated origins allowed by CORS (empty = none)" },
 	{ "rate_limit", CT_INT, S(rate_limit), "100", 0, 1000000, NULL, 0,
@@ -364,17 +384,26 @@ static const struct config_entry config_table[] = {
 	    "list_plan), for tests and diagnosis" },
 };
 
-#define CONFIG_COUNT (sizeof(config_table) / sizeof(config_table[0]))
+#define CONFIG_COUNT   (sizeof(config_table) / sizeof(config_table[0]))
+#define CONFIG_SRC_LEN 160 /* "environment " and an envname[128] */
+
+/* Where each value in force came from, for `carebase config`. */
+static char config_src[CONFIG_COUNT][CONFIG_SRC_LEN];
 
 static int config_set(
     const struct config_entry *, const char *, const char *, char *, size_t);
+static int config_value_set(
+    const struct config_entry *, const char *, const char *, char *, size_t);
 static const struct config_entry *config_find(const char *, size_t);
-static int consent_ages_check(const char *, char *, size_t);
-static int booking_cancel_check(char *, size_t);
-static int url_check(const char *, const char *, char *, size_t);
-static int training_payments_check(char *, size_t);
-static int sms_check(char *, size_t);
-static int password_cost_check(char *, size_t);
+static int	   consent_ages_check(const char *, char *, size_t);
+static int	   booking_cancel_check(char *, size_t);
+static int	   url_check(const char *, const char *, char *, size_t);
+static int	   training_payments_check(char *, size_t);
+static int	   sms_check(char *, size_t);
+static int	   password_cost_check(char *, size_t);
+static int	   listen_check(char *, size_t);
+static const char *config_source(const char *);
+static void	   url_masked(const char *, char *, size_t);
 
 /*
  * consent_ages: "CC:NN,CC:NN": ISO 3166-1 alpha-2 codes in capitals and
@@ -523,9 +552,58 @@ password_cost_check(char *err, size_t errlen)
 	return (ERR_CONFIG);
 }
 
+/*
+ * listen: an IPv4 or IPv6 address, or a host name, without a port (the
+ * port is its own key): "127.0.0.1:8080" is refused here with one line,
+ * not later by the resolver as an internal error.
+ */
+static int
+listen_check(char *err, size_t errlen)
+{
+	const char   *l = config.listen, *p;
+	unsigned char addr[16];
+
+	if (l[0] == '\0' || inet_pton(AF_INET, l, addr) == 1 ||
+	    inet_pton(AF_INET6, l, addr) == 1)
+		return (OK);
+	for (p = l; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			(*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
+			break;
+	if (*p == '\0' && strlen(l) <= 253 && l[0] != '-' && l[0] != '.')
+		return (OK);
+	snprintf(err, errlen,
+	    "config: listen (%s) must be an address such as 127.0.0.1, ::1 "
+	    "or 0.0.0.0, or a host name, without a port (the port is "
+	    "--port), got \"%.64s\"",
+	    config_source("listen"), l);
+	return (ERR_CONFIG);
+}
+
+static const char *
+config_source(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < CONFIG_COUNT; i++)
+		if (strcmp(config_table[i].name, name) == 0)
+			return (config_src[i]);
+	return ("");
+}
+
+/* Set e from value, and remember where it came from (from: "default",
+ * "environment CAREBASE_X", "flag --x"). */
 static int
 config_set(const struct config_entry *e, const char *value, const char *from,
     char *err, size_t errlen)
+{
+	snprintf(config_src[e - config_table], CONFIG_SRC_LEN, "%s", from);
+	return (config_value_set(e, value, from, err, errlen));
+}
+
+static int
+config_value_set(const struct config_entry *e, const char *value,
+    const char *from, char *err, size_t errlen)
 {
 	char	  **sp;
 	int64_t	   *ip, v;
@@ -608,8 +686,8 @@ int
 config_load(int argc, char **argv, char *err, size_t errlen)
 {
 	const struct config_entry *e;
-	char			   envname[128];
-	const char		  *v, *eq;
+	char			   envname[128], from[CONFIG_SRC_LEN];
+	const char		  *v, *eq, *env;
 	size_t			   i, j;
 	int			   rc, k;
 
@@ -624,11 +702,13 @@ config_load(int argc, char **argv, char *err, size_t errlen)
 				    ? e->name[j] - 32
 				    : e->name[j]);
 		envname[9 + j] = '\0';
+		env = envname;
 		v = getenv(envname);
 		if (v == NULL && strcmp(e->name, "database_url") == 0)
-			v = getenv("DATABASE_URL");
+			v = getenv(env = "DATABASE_URL");
+		snprintf(from, sizeof(from), "environment %s", env);
 		if (v != NULL &&
-		    (rc = config_set(e, v, envname, err, errlen)) != OK)
+		    (rc = config_set(e, v, from, err, errlen)) != OK)
 			return (rc);
 	}
 	for (k = 0; k < argc; k++) {
@@ -641,7 +721,8 @@ config_load(int argc, char **argv, char *err, size_t errlen)
 			continue; /* not a config flag; commands parse it */
 		if ((e = config_find(a, (size_t)(eq - a))) == NULL)
 			continue;
-		if ((rc = config_set(e, eq + 1, "flag", err, errlen)) != OK)
+		snprintf(from, sizeof(from), "flag --%.*s", (int)(eq - a), a);
+		if ((rc = config_set(e, eq + 1, from, err, errlen)) != OK)
 			return (rc);
 	}
 	if (config.pool_min > config.pool_max) {
@@ -676,6 +757,8 @@ config_load(int argc, char **argv, char *err, size_t errlen)
 		    (long long)config.body_inflight_max);
 		return (ERR_CONFIG);
 	}
+	if (listen_check(err, errlen) != OK)
+		return (ERR_CONFIG);
 	if (consent_ages_check(config.consent_ages, err, errlen) != OK)
 		return (ERR_CONFIG);
 	if (booking_cancel_check(err, errlen) != OK)
@@ -745,6 +828,75 @@ config_usage(void)
 		    e->secret && e->def[0] != '\0'
 			? "(set)"
 			: (e->def[0] ? e->def : "(empty)"));
+	}
+}
+
+/*
+ * A URL with its password masked: the user-info's ("postgres://u:PW@h")
+ * and a password= parameter's ("...?password=PW&..."), so that
+ * `carebase config` shows which database without its secret.
+ */
+static void
+url_masked(const char *u, char *out, size_t outlen)
+{
+	const char *host, *at, *colon, *slash, *pw, *end;
+	size_t	    n = 0;
+
+	out[0] = '\0';
+	if ((host = strstr(u, "://")) != NULL) {
+		host += 3;
+		at = strchr(host, '@');
+		slash = strchr(host, '/');
+		colon =
+		    at != NULL ? memchr(host, ':', (size_t)(at - host)) : NULL;
+		if (colon != NULL && (slash == NULL || slash > at)) {
+			n = (size_t)snprintf(out, outlen, "%.*s********",
+			    (int)(colon + 1 - u), u);
+			u = at;
+		}
+	}
+	while (n < outlen && (pw = strstr(u, "password=")) != NULL) {
+		end = pw + 9 + strcspn(pw + 9, "& ");
+		n += (size_t)snprintf(
+		    out + n, outlen - n, "%.*s********", (int)(pw + 9 - u), u);
+		u = end;
+	}
+	if (n < outlen)
+		snprintf(out + n, outlen - n, "%s", u);
+}
+
+void
+config_print(FILE *fp)
+{
+	char   masked[CONFIG_MAX_STRING + 64];
+	size_t i;
+
+	fprintf(fp,
+	    "# the configuration in force: key, value, where it came from "
+	    "(default, environment, flag); secrets masked\n");
+	for (i = 0; i < CONFIG_COUNT; i++) {
+		const struct config_entry *e = &config_table[i];
+		const char		  *v = NULL;
+		char			   num[32];
+
+		if (e->type == CT_INT) {
+			snprintf(num, sizeof(num), "%lld",
+			    (long long)*(int64_t *)(void *)((char *)&config +
+				e->offset));
+			v = num;
+		} else
+			v = *(char **)(void *)((char *)&config + e->offset);
+		if (v == NULL)
+			v = "";
+		if (e->secret == 1 && v[0] != '\0')
+			v = "******** (set)";
+		else if (e->secret == 2) {
+			url_masked(v, masked, sizeof(masked));
+			v = masked;
+		}
+		fprintf(fp, "%-34s %-40s  %s\n", e->name,
+		    v[0] != '\0' ? v : "(empty)",
+		    config_src[i][0] != '\0' ? config_src[i] : "default");
 	}
 }
 

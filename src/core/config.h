@@ -9,6 +9,7 @@
 #define CORE_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 /* Bounds on outside input, overridable in config where a key exists. */
@@ -45,6 +46,11 @@ struct config {
 	char   *log_ip;	      /* request lines: none|truncated|full */
 	char   *master_key_file;
 	char   *erasure_journal_file; /* "" = erasure.journal by the key */
+	char   *backup_cron;	      /* scheduled backups; "" = none */
+	char   *backup_dir;	      /* where they go */
+	int64_t backup_keep;	      /* how many are kept */
+	int64_t backup_compress;      /* 1: gzip */
+	char   *backup_key_file;      /* "" = not encrypted */
 	char   *cors_origins;	      /* comma-separated, exact match */
 	int64_t rate_limit;	      /* requests per second per IP, 0 = off */
 	int64_t rate_burst;
@@ -141,6 +147,9 @@ int config_has(const char *name, size_t n);
 void config_free(void);
 /* Print the table (name, env var, default, description) to stdout. */
 void config_usage(void);
+/* Print every value in force and where it came from (default,
+ * environment CAREBASE_X, flag --x), secrets masked, to fp. */
+void config_print(FILE *fp);
 /* 1 when env is "production". */
 int config_is_production(void);
 

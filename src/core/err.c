@@ -31,6 +31,7 @@ static const struct {
 	[ERR_PRECONDITION_REQUIRED] = { 428, "PRECONDITION_REQUIRED",
 	    "Precondition Required" },
 	[ERR_BAD_GATEWAY] = { 502, "BAD_GATEWAY", "Bad Gateway" },
+	[ERR_USAGE] = { 400, "USAGE", "Bad Command Line" },
 };
 
 int

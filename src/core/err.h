@@ -29,6 +29,7 @@ enum status {
 	ERR_INTERNAL,	    /* invariant broken: 500 */
 	ERR_PRECONDITION_REQUIRED, /* a change that needs If-Match lacks it: 428 */
 	ERR_BAD_GATEWAY, /* an outside service refused or failed: 502 */
+	ERR_USAGE,	 /* the command line is wrong: `carebase` exits 2 */
 	STATUS_COUNT
 };
 

@@ -274,5 +274,5 @@ inbox_cli(struct store *db, int argc, char **argv, FILE *out)
 	fprintf(stderr,
 	    "usage: carebase webhooks list [--failed] | webhooks "
 	    "replay ID [--force] | webhooks prune\n");
-	return (ERR_INVALID);
+	return (ERR_USAGE);
 }

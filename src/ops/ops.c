@@ -13,6 +13,7 @@
 #include "ops/ops.h"
 #include "ops/ops_int.h"
 #include "resource/hooks.h"
+#include "store/backup.h"
 #include "store/jobs.h"
 #include "store/migrate.h"
 #include "store/store.h"
@@ -36,6 +37,7 @@ static const struct route ops_routes[] = {
 static const struct job_kind ops_jobs[] = {
 	{ "mail.send", mail_job_run, 0 },
 	{ "webhooks.prune", inbox_prune_job, 0 },
+	{ "backup.run", backup_job, 0 }, /* scheduled by backup_cron */
 };
 
 /* The webhook inbox's retention (webhook_inbox_retention_days). */
@@ -100,10 +102,31 @@ readyz(struct request *req)
 static int
 metrics_store(struct buf *b, struct store *db)
 {
-	struct jobs_stats  js;
-	struct store_stats ss;
-	int		   rc;
+	struct backup_stats bs;
+	struct jobs_stats   js;
+	struct store_stats  ss;
+	int		    rc;
 
+	backup_stats(&bs);
+	rc = buf_printf(b,
+	    "# HELP carebase_backup_runs_total Scheduled backups this process "
+	    "ran (backup_cron).\n"
+	    "# TYPE carebase_backup_runs_total counter\n"
+	    "carebase_backup_runs_total %llu\n"
+	    "# HELP carebase_backup_failures_total Of them, those that "
+	    "failed.\n"
+	    "# TYPE carebase_backup_failures_total counter\n"
+	    "carebase_backup_failures_total %llu\n",
+	    (unsigned long long)bs.runs, (unsigned long long)bs.failures);
+	if (rc == OK && bs.last_ok_ms >= 0)
+		rc = buf_printf(b,
+		    "# HELP carebase_backup_last_success_age_seconds Age of "
+		    "the newest backup in backup_dir.\n"
+		    "# TYPE carebase_backup_last_success_age_seconds gauge\n"
+		    "carebase_backup_last_success_age_seconds %lld\n",
+		    (long long)((time_now_ms() - bs.last_ok_ms) / 1000));
+	if (rc != OK)
+		return (rc);
 	store_stats(db, &ss);
 	rc = buf_printf(b,
 	    "# HELP carebase_db_pool_connections Database connections by "

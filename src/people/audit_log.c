@@ -77,7 +77,7 @@ usage:
 	fprintf(stderr,
 	    "usage: carebase audit verify [--anchor=SEQ:HASH]\n"
 	    "       carebase audit head\n");
-	return (ERR_INVALID);
+	return (ERR_USAGE);
 }
 
 /* Job audit.anchor: log the head of the chain (event=audit_anchor). */

@@ -44,7 +44,7 @@ people_cli_user(struct store *db, int argc, char **argv)
 	fprintf(stderr,
 	    "usage: carebase user add --role=ROLE --email=EMAIL "
 	    "[--password=PASSWORD]\n       carebase user list\n");
-	return (ERR_INVALID);
+	return (ERR_USAGE);
 }
 
 int
@@ -189,15 +189,16 @@ cli_add(struct store *db, int argc, char **argv)
 		fprintf(stderr,
 		    "usage: carebase user add --role=ROLE "
 		    "--email=EMAIL [--password=PASSWORD]\n");
-		return (ERR_INVALID);
+		return (ERR_USAGE);
 	}
 	if (given == NULL) {
 		if ((rc = password_read(line, sizeof(line))) != OK) {
 			fprintf(stderr,
 			    "carebase: no password on standard input "
-			    "(one line, at most %d characters)\n",
+			    "(one line, at most %d characters; or give "
+			    "--password=PASSWORD)\n",
 			    PEOPLE_PASSWORD_MAX);
-			return (rc);
+			return (ERR_USAGE);
 		}
 		given = line;
 	}
@@ -206,9 +207,18 @@ cli_add(struct store *db, int argc, char **argv)
 	    arg_value(argc, argv, "last-name"), id, &why);
 	sodium_memzero(line, sizeof(line));
 	if (rc != OK) {
+		if (rc == ERR_INVALID && why != NULL &&
+		    strcmp(why, "no such role") == 0)
+			why = "--role: no such role (`carebase roles list` "
+			      "lists them)";
+		else if (rc == ERR_INVALID && why != NULL &&
+		    strcmp(why, "not a valid email address") == 0)
+			why = "--email: not a valid email address (one like "
+			      "name@example.org)";
 		fprintf(stderr, "carebase: user add: %s\n",
 		    why != NULL ? why : err_code(rc));
-		return (rc);
+		/* A value given that cannot be taken: the command line's. */
+		return (rc == ERR_INVALID ? ERR_USAGE : rc);
 	}
 	printf("%s\n", id);
 	return (OK);

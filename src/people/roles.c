@@ -613,7 +613,7 @@ people_cli_roles(struct store *db, int argc, char **argv)
 	    "       carebase roles permissions\n"
 	    "       carebase roles set ROLE PERMISSION... | roles set ROLE "
 	    "--none\n");
-	return (ERR_INVALID);
+	return (ERR_USAGE);
 }
 
 /* One line a role: name, is_staff, its permissions joined by commas. */

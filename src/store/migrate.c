@@ -315,11 +315,13 @@ down_fn(struct tx *tx, void *arg)
 	ctx->done = 0;
 	if ((rc = migrate_lock(tx)) != OK)
 		goto out;
+	/* batch 0: the migration whichever batch applied it. */
 	st = store_prepare(tx,
 	    "SELECT 1 FROM schema_migrations "
-	    "WHERE name = ? AND batch = ?");
+	    "WHERE name = ? AND (batch = ? OR ? = 0)");
 	store_bind_text(st, 1, ctx->m->name);
 	store_bind_int64(st, 2, ctx->batch);
+	store_bind_int64(st, 3, ctx->batch);
 	if ((rc = store_step(st)) == STORE_DONE) {
 		rc = OK; /* reverted by someone else */
 		goto out;
@@ -425,6 +427,79 @@ migrate_down_list(
 	}
 	applied_free(&set);
 	return (rc);
+}
+
+int
+migrate_history(struct store *s, struct migrate_row **rows, size_t *n)
+{
+	struct applied_set set;
+	size_t		   i;
+	int		   rc;
+
+	*rows = NULL;
+	*n = 0;
+	if ((rc = applied_load(s, &set)) != OK)
+		return (rc);
+	if (set.n > 0 && (*rows = calloc(set.n, sizeof(**rows))) == NULL) {
+		applied_free(&set);
+		return (ERR_NOMEM);
+	}
+	for (i = 0; i < set.n; i++) {
+		(*rows)[i].name = set.rows[i].name; /* taken */
+		(*rows)[i].batch = set.rows[i].batch;
+		set.rows[i].name = NULL;
+	}
+	*n = set.n;
+	applied_free(&set);
+	return (OK);
+}
+
+void
+migrate_history_free(struct migrate_row *rows, size_t n)
+{
+	size_t i;
+
+	for (i = 0; rows != NULL && i < n; i++)
+		free(rows[i].name);
+	free(rows);
+}
+
+int
+migrate_down_names(
+    struct store *s, const char *const *names, size_t nnames, int *reverted)
+{
+	const struct migration *list, *m;
+	struct step_ctx		ctx;
+	size_t			n, i, j;
+	int			rc = OK;
+
+	*reverted = 0;
+	list = migrations_for(store_dialect(s), &n);
+	for (i = 0; i < nnames; i++) {
+		for (m = NULL, j = 0; j < n; j++)
+			if (strcmp(list[j].name, names[i]) == 0)
+				m = &list[j];
+		if (m == NULL || m->down == NULL) {
+			log_error("event=migrate_failed direction=down name=%s "
+				  "msg=\"no down migration\"",
+			    names[i]);
+			return (ERR_INVALID);
+		}
+		memset(&ctx, 0, sizeof(ctx));
+		ctx.m = m;
+		if ((rc = store_run(s, STORE_TX_WRITE, down_fn, &ctx)) != OK) {
+			log_error("event=migrate_failed direction=down name=%s "
+				  "rc=%d",
+			    m->name, rc);
+			return (rc);
+		}
+		if (ctx.done) {
+			log_info(
+			    "event=migrated direction=down name=%s", m->name);
+			(*reverted)++;
+		}
+	}
+	return (OK);
 }
 
 int

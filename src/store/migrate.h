@@ -8,6 +8,7 @@
 #ifndef STORE_MIGRATE_H
 #define STORE_MIGRATE_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 struct store;
@@ -25,6 +26,20 @@ const struct migration *migrations_for(int dialect, size_t *n);
 int migrate_up(struct store *, int *applied);
 /* Roll back the newest batch, newest first; *reverted gets the count. */
 int migrate_down(struct store *, int *reverted);
+/* An applied migration: its name and the batch that applied it. */
+struct migrate_row {
+	char   *name;
+	int64_t batch;
+};
+/* The applied migrations, oldest (by name) first, into *rows (free with
+ * migrate_history_free); *n gets the count. */
+int  migrate_history(struct store *, struct migrate_row **rows, size_t *n);
+void migrate_history_free(struct migrate_row *, size_t);
+/* Roll back the named migrations in the order given (newest first), each
+ * in its own transaction; one no longer applied is passed over. *reverted
+ * gets the count. ERR_INVALID for a name without a down migration. */
+int migrate_down_names(
+    struct store *, const char *const *names, size_t n, int *reverted);
 /* Print each migration with its batch and applied time, or "pending". */
 int migrate_status(struct store *, FILE *);
 /* OK when every embedded migration is applied; ERR_UNAVAILABLE if some are

@@ -66,10 +66,12 @@ static const char  *sq_col_text(struct stmt *, int);
 static int64_t	    sq_col_int64(struct stmt *, int);
 static double	    sq_col_double(struct stmt *, int);
 static const void  *sq_col_blob(struct stmt *, int, size_t *);
-static int	    sq_backup(struct conn *, const char *);
-static int	    sq_restore(struct conn *, const char *, int);
-static int	    sq_tables(sqlite3 *, int64_t *);
-static int	    sq_checkpoint(struct conn *);
+static int	    sq_backup(
+	     struct conn *, const char *, void (*)(int, int, void *), void *);
+static void sq_private(const char *);
+static int  sq_restore(struct conn *, const char *, int);
+static int  sq_tables(sqlite3 *, int64_t *);
+static int  sq_checkpoint(struct conn *);
 
 const struct store_ops store_sqlite_ops = {
 	.one_writer = 1,
@@ -141,7 +143,7 @@ sq_mkdirs(const char *path)
 		return (ERR_NOMEM);
 	for (p = d + 1; (p = strchr(p, '/')) != NULL; p++) {
 		*p = '\0';
-		if (mkdir(d, 0750) == -1 && errno != EEXIST) {
+		if (mkdir(d, 0700) == -1 && errno != EEXIST) {
 			log_error("event=db_mkdir_failed errno=%d", errno);
 			rc = ERR_IO;
 			break;
@@ -214,12 +216,42 @@ sq_conn_open(struct store *s, struct conn **out)
 		rc = sq_status(sc->db, rc, "pragma");
 		goto fail;
 	}
+	if (!s->memory)
+		sq_private(s->target);
 	*out = &sc->c;
 	return (OK);
 fail:
 	sqlite3_close_v2(sc->db);
 	free(sc);
 	return (rc == OK ? ERR_DB : rc);
+}
+
+/*
+ * The database and its -wal and -shm are their owner's alone. carebase
+ * makes them so (umask 077 in main); one made by an older carebase or by
+ * hand, open to group or others, is narrowed here, saying so.
+ */
+static void
+sq_private(const char *path)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+	struct stat		 sb;
+	char			 p[4096];
+	size_t			 i;
+
+	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		if ((size_t)snprintf(p, sizeof(p), "%s%s", path, suffix[i]) >=
+		    sizeof(p))
+			return;
+		if (stat(p, &sb) == -1 || (sb.st_mode & 077) == 0 ||
+		    sb.st_uid != geteuid())
+			continue;
+		if (chmod(p, sb.st_mode & 0700) == 0)
+			log_warn("event=db_file_made_private file=%s "
+				 "was=%03o now=%03o",
+			    p, (unsigned)(sb.st_mode & 0777),
+			    (unsigned)(sb.st_mode & 0700));
+	}
 }
 
 static void
@@ -482,44 +514,64 @@ sq_col_blob(struct stmt *st, int i, size_t *len)
 	return (p != NULL ? p : "");
 }
 
+#define BACKUP_STEP_PAGES 1024 /* pages copied between progress reports */
+
 /*
- * Copy the database into path.tmp with the online backup API in one step
- * (in WAL mode this holds a read snapshot and blocks no writer), then
- * rename it over path.
+ * Copy the database into path.tmp with the online backup API, then rename
+ * it over path. The source connection holds one read transaction from
+ * the start to the end (in WAL mode it blocks no writer), so the copy is
+ * that one snapshot whatever others commit meanwhile, and is made in
+ * steps of BACKUP_STEP_PAGES, reported to progress (pages left, pages in
+ * all) when given.
  */
 static int
-sq_backup(struct conn *c, const char *path)
+sq_backup(struct conn *c, const char *path, void (*progress)(int, int, void *),
+    void *arg)
 {
-	sqlite3	       *dst = NULL;
+	sqlite3	       *dst = NULL, *db = SCONN(c)->db;
 	sqlite3_backup *b;
 	struct timespec ts = { 0, 5 * 1000000L };
 	char	       *tmp = NULL;
-	int		rc = ERR_NOMEM, src, waited = 0;
+	int		rc = ERR_NOMEM, src, waited = 0, snap = 0;
 
 	if (asprintf(&tmp, "%s.tmp", path) == -1) {
 		tmp = NULL;
 		goto out;
 	}
 	unlink(tmp);
+	if ((src = sqlite3_exec(db, "BEGIN; SELECT count(*) FROM sqlite_master",
+		 NULL, NULL, NULL)) != SQLITE_OK) {
+		rc = sq_status(db, src, "backup_snapshot");
+		goto out;
+	}
+	snap = 1;
 	if ((src = sqlite3_open_v2(tmp, &dst,
 		 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL)) !=
 	    SQLITE_OK) {
 		rc = sq_status(dst, src, "backup_open");
 		goto out;
 	}
-	if ((b = sqlite3_backup_init(dst, "main", SCONN(c)->db, "main")) ==
-	    NULL) {
+	if ((b = sqlite3_backup_init(dst, "main", db, "main")) == NULL) {
 		rc = sq_status(dst, sqlite3_errcode(dst), "backup_init");
+		rc = rc == OK ? ERR_DB : rc;
 		goto out;
 	}
 	for (;;) {
-		src = sqlite3_backup_step(b, -1);
+		src = sqlite3_backup_step(b, BACKUP_STEP_PAGES);
+		if (src == SQLITE_OK) {
+			if (progress != NULL)
+				progress(sqlite3_backup_remaining(b),
+				    sqlite3_backup_pagecount(b), arg);
+			continue;
+		}
 		if ((src != SQLITE_BUSY && src != SQLITE_LOCKED) ||
 		    waited >= c->store->opts.busy_timeout_ms)
 			break;
 		nanosleep(&ts, NULL);
 		waited += 5;
 	}
+	if (src == SQLITE_DONE && progress != NULL)
+		progress(0, sqlite3_backup_pagecount(b), arg);
 	sqlite3_backup_finish(b);
 	if (src != SQLITE_DONE) {
 		rc = sq_status(dst, src, "backup_step");
@@ -538,6 +590,8 @@ sq_backup(struct conn *c, const char *path)
 	}
 	rc = OK;
 out:
+	if (snap)
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	sqlite3_close_v2(dst);
 	if (rc != OK && tmp != NULL)
 		unlink(tmp);

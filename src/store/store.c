@@ -655,15 +655,22 @@ store_exec(struct tx *tx, const char *sql)
 int
 store_backup(struct store *s, const char *path)
 {
+	return (store_backup_watch(s, path, NULL, NULL));
+}
+
+int
+store_backup_watch(struct store *s, const char *path,
+    void (*progress)(int, int, void *), void   *arg)
+{
 	struct timespec ts;
 	struct conn    *c;
 	int		rc;
 
-	if (s->ops->backup == NULL)
+	if (s->ops->backup == NULL || s->memory)
 		return (ERR_INVALID);
 	if ((rc = pool_get(s, deadline_of(s, &ts), &c)) != OK)
 		return (rc);
-	rc = s->ops->backup(c, path);
+	rc = s->ops->backup(c, path, progress, arg);
 	pool_put(s, c);
 	return (rc);
 }

@@ -202,6 +202,10 @@ int store_column_exists(
  * online backup API while others keep writing. ERR_INVALID on PostgreSQL.
  */
 int store_backup(struct store *, const char *path);
+/* The same, calling progress(pages left, pages in all, arg) as it goes
+ * (the copy is one snapshot all the same); progress may be NULL. */
+int store_backup_watch(struct store *, const char	*path,
+    void (*progress)(int left, int total, void *), void *arg);
 /*
  * SQLite only: replace the database's content with the copy at path (a
  * file `store_backup` wrote) with the online backup API. ERR_CONFLICT

@@ -91,7 +91,8 @@ struct store_ops {
 	double (*col_double)(struct stmt *, int);
 	const void *(*col_blob)(struct stmt *, int, size_t *);
 	/* SQLite only; NULL for PostgreSQL. */
-	int (*backup)(struct conn *, const char *path);
+	int (*backup)(struct conn *, const char			*path,
+	    void (*progress)(int left, int total, void *), void *arg);
 	/* SQLite only: path's content into this database; NULL for PG. */
 	int (*restore)(struct conn *, const char *path, int force);
 	/* SQLite only (WAL checkpoint, truncating); NULL for PostgreSQL. */

@@ -60,7 +60,7 @@ def test_an_unusable_pdf_font_stops_serve_and_worker_naming_the_setting(cmd, com
 
 
 def test_the_pdf_fonts_are_one_pair_of_settings():
-    out = _run("config").stdout
+    out = _run("help", "config").stdout
     assert "--pdf-font " in out and "--pdf-font-bold " in out, out
     assert "DejaVuSans.ttf" in out and "DejaVuSans-Bold.ttf" in out
     for gone in ("--pdf-font-path", "--certificate-font"):
@@ -132,6 +132,10 @@ def test_version_and_config_need_no_database():
     r = _run("version")
     assert r.returncode == 0 and r.stdout.startswith("carebase ")
     r = _run("config")
+    assert r.returncode == 0
+    for key in ("port", "database_url", "master_key_file", "job_workers"):
+        assert re.search(rf"^{key}\s", r.stdout, re.M), r.stdout
+    r = _run("help", "config")
     assert r.returncode == 0
     for key in ("--port", "--database-url", "--master-key-file", "--job-workers"):
         assert key in r.stdout

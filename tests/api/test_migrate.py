@@ -45,7 +45,7 @@ def test_migrate_again_applies_nothing(start_server):
 
 def test_migrate_down_then_up_round_trip(start_server):
     h = start_server(start=False)
-    r = h.cli_ok("migrate", "down")
+    r = h.cli_ok("migrate", "down", "--to=0", "--yes")
     assert re.search(r"rolled back [1-9]", r.stdout), r.stdout
     assert "pending" in status_line(h.cli_ok("migrate", "status").stdout).lower()
     assert h.db.count("schema_migrations", f"name = '{FOUNDATION}'") == 0

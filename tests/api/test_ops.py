@@ -32,7 +32,7 @@ def test_readyz_is_503_migrations_pending_on_unmigrated_database(start_server):
 def test_readyz_follows_migrations_made_by_another_process(server):
     """No process may assume it owns the database: readyz reflects the schema now."""
     assert server.get("/readyz").status_code == 200
-    server.cli_ok("migrate", "down")
+    server.cli_ok("migrate", "down", "--yes")
     problem(server.get("/readyz"), 503, "MIGRATIONS_PENDING")
     server.cli_ok("migrate")
     assert server.get("/readyz").status_code == 200

@@ -484,16 +484,16 @@ def test_undoing_0034_refuses_while_xlsx_or_pdf_runs_are_kept(start_server, db):
     assert queue(s, admin, "signups_by_partner", format="pdf").status_code == 202
     assert queue(s, admin, "signups_by_partner", format="csv").status_code == 202
     s.stop()
-    # 0034 alone in the newest batch: `migrate down` undoes it only.
+    # 0034 alone in the newest batch: `migrate down --batch` undoes it only.
     name = "0034_report_runs_xlsx_pdf"
     db.execute(f"UPDATE schema_migrations SET batch = batch + 1 WHERE name = '{name}'")
-    r = s.cli("migrate", "down")
+    r = s.cli("migrate", "down", "--batch", "--yes")
     assert r.returncode != 0, r.stdout
     assert "report runs in xlsx or pdf are kept" in r.stderr, r.stderr
     assert db.count("schema_migrations", f"name = '{name}'") == 1
     assert db.count("report_runs") == 2
     db.execute("DELETE FROM report_runs WHERE format IN ('xlsx', 'pdf')")
-    s.cli_ok("migrate", "down")
+    s.cli_ok("migrate", "down", "--batch", "--yes")
     assert db.count("schema_migrations", f"name = '{name}'") == 0
     row = ("INSERT INTO report_runs (id, report, range_from, range_to, period, format, "
            "created_at, updated_at) VALUES ('{id}', 'signups_by_partner', 0, 1, 'month', "

@@ -1027,7 +1027,7 @@ def test_rolling_back_0022_is_refused_while_its_refunds_exist(shop, db):
     db.execute(f"UPDATE schema_migrations SET batch = 99999 WHERE name = '{MIGRATION_0022}'")
 
     def refused(n):
-        r = s.cli("migrate", "down")
+        r = s.cli("migrate", "down", "--yes")
         assert r.returncode != 0, r.stdout
         assert "migration 0022 down refused" in r.stderr, r.stderr
         assert db.count("schema_migrations", f"name = '{MIGRATION_0022}'") == 1
@@ -1041,7 +1041,7 @@ def test_rolling_back_0022_is_refused_while_its_refunds_exist(shop, db):
     refused(1)
     # None left: it runs.
     db.execute(f"UPDATE refunds SET cause = 'request' WHERE id = '{card['id']}'")
-    r = s.cli_ok("migrate", "down")
+    r = s.cli_ok("migrate", "down", "--yes")
     assert "rolled back 1 migration" in r.stdout, r.stdout
     assert db.count("schema_migrations", f"name = '{MIGRATION_0022}'") == 0
     assert db.count("refunds") == 1

@@ -562,17 +562,17 @@ def watch_refund_jobs(db):
 def migrate_down_through(server, db, name):
     """With server stopped: roll back, newest first, every migration from
     the newest down to name (name included), each by `carebase migrate
-    down` running its own down script as carebase does. `migrate down`
-    rolls back the newest batch: each of them is given a batch of its own
-    first, as if applied by a `migrate` of its own. Returns their names,
-    newest first."""
+    down` running its own down script as carebase does. Each of them is
+    given a batch of its own first, as if applied by a `migrate` of its
+    own (so the newest batch is the newest migration either way). Returns
+    their names, newest first."""
     above = [r[0] for r in db.query("SELECT name FROM schema_migrations WHERE name >= "
                                     f"'{name}' ORDER BY name DESC")]
     assert above and above[-1] == name, above
     db.execute("UPDATE schema_migrations SET batch = 100000 + CAST(substr(name, 1, 4) AS "
                f"INTEGER) WHERE name >= '{name}'")
     for n in above:
-        r = server.cli_ok("migrate", "down")
+        r = server.cli_ok("migrate", "down", "--yes")
         assert "rolled back 1 migration" in r.stdout, (n, r.stdout)
         assert db.count("schema_migrations", f"name = '{n}'") == 0, n
     return above
