@@ -289,7 +289,7 @@ legacy_row(struct tx *tx, const char *id, struct legacy_batch *lb)
 	char	      user[UUID_STR_LEN];
 	size_t	      n, i, present = 0, open = 0;
 	int64_t	      changed = 0;
-	int	      rc, sealed = 0, have_key = 0;
+	int	      rc, r, sealed = 0, have_key = 0;
 
 	st = store_prepare(tx,
 	    "SELECT user_id, ip, user_agent, "
@@ -326,8 +326,14 @@ legacy_row(struct tx *tx, const char *id, struct legacy_batch *lb)
 	     i++) {
 		if (plain[i] == NULL)
 			continue;
-		if (seal_open_field(key, "auth_sessions", detail_cols[i], id,
-			plain[i], len[i], &opened) != OK)
+		/* Only a value that does not open is clear text: out of
+		 * memory is not an answer (a sealed value sealed again). */
+		if ((r = seal_open_field(key, "auth_sessions", detail_cols[i],
+			 id, plain[i], len[i], &opened)) == ERR_NOMEM) {
+			rc = ERR_NOMEM;
+			break;
+		}
+		if (r != OK)
 			continue;
 		sodium_memzero(plain[i], len[i]);
 		free(plain[i]);
@@ -395,6 +401,11 @@ legacy_batch_tx(struct tx *tx, void *arg)
 	 * work out instead of queueing on the same rows and redoing them
 	 * (SQLite has one writer at a time already).
 	 */
+	/* The wait is bounded per statement: a row held longer (an idle
+	 * transaction of an older binary) ends the pass, not the start. */
+	if (lb->wait && store_tx_dialect(tx) == STORE_POSTGRES &&
+	    (rc = store_exec(tx, "SET LOCAL lock_timeout = '5s'")) != OK)
+		return (rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
 	st = store_prepare(tx,
 	    store_tx_dialect(tx) != STORE_POSTGRES
 		? "SELECT id FROM auth_sessions WHERE legacy_plain = 1 "
@@ -437,7 +448,16 @@ people_sessions_seal_legacy(struct store *db)
 	 */
 	for (;;) {
 		if ((rc = store_run(
-			 db, STORE_TX_WRITE, legacy_batch_tx, &lb)) != OK) {
+			 db, STORE_TX_WRITE, legacy_batch_tx, &lb)) != OK &&
+		    lb.wait && rc == ERR_DB) {
+			/* A row held past lock_timeout (or the statement's
+			 * timeout): left for the next start, said. */
+			log_warn("event=sessions_seal_unfinished rounds=%d "
+				 "status=%s",
+			    rounds, err_code(rc));
+			break;
+		}
+		if (rc != OK) {
 			log_error("event=sessions_seal_failed status=%s",
 			    err_code(rc));
 			return (rc);
@@ -450,8 +470,8 @@ people_sessions_seal_legacy(struct store *db)
 		else if (lb.wait && lb.seen == 0)
 			break;
 		else if (lb.wait && ++rounds >= LEGACY_WAIT_ROUNDS) {
-			log_warn("event=sessions_seal_unfinished rounds=%d",
-			    rounds);
+			log_warn(
+			    "event=sessions_seal_unfinished rounds=%d", rounds);
 			break;
 		}
 	}

@@ -367,6 +367,38 @@ def test_a_legacy_session_another_process_holds_is_waited_for_not_left_in_clear(
 
 @pytest.mark.postgres_only
 @pytest.mark.dialect
+def test_a_legacy_session_held_past_the_lock_timeout_does_not_stop_the_start(server, db):
+    """A row held for longer than the second pass waits (an older binary's
+    transaction left idle) is left for the next start with a warning: the
+    start goes on, where it waited for the statement timeout and failed."""
+    import psycopg2
+    tag = secrets.token_hex(5)
+    ann = person(server, "ann")
+    server.stop()
+    details = {"ip": f"198.51.100.{int(tag, 16) % 200 + 20}",
+               "user_agent": f"Zyxidle/{tag}", "device_fingerprint": f"Zyxidle{tag}"}
+    old = old_session(db, ann["id"], details)
+    con = psycopg2.connect(db.url)
+    try:
+        con.cursor().execute(f"SELECT id FROM auth_sessions WHERE id = '{old}' FOR UPDATE")
+        began = time.monotonic()
+        server.start()
+        took = time.monotonic() - began
+    finally:
+        con.rollback()
+        con.close()
+    assert "event=sessions_seal_unfinished" in server.log()
+    assert took < 25, took                        # lock_timeout 5 s, not the 30 s statement's
+    assert db.count("auth_sessions", "legacy_plain = 1") == 1
+    server.stop()
+    server.start()                                # the next start seals it
+    assert db.count("auth_sessions", "legacy_plain = 1") == 0
+    mine = {s["id"]: s for s in sessions(server, ann["token"])["data"]}
+    assert {k: mine[old][k] for k in details} == details
+
+
+@pytest.mark.postgres_only
+@pytest.mark.dialect
 def test_two_servers_starting_together_share_the_legacy_sessions_out(start_server, db):
     """Two processes started at once on one PostgreSQL database with many
     sessions from before 0033 both come up, and between them seal each row
