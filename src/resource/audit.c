@@ -96,17 +96,16 @@ static void audit_hash(
     const char *, const struct audit_row *, char[AUDIT_HASH_LEN]);
 static void	   agent_clean(const char *, char *, size_t);
 static const char *nonempty(const char *);
-static int	   row_append(struct tx *, const struct principal *,
-	      struct request *, const char *, const char *, const char *,
-	      json_t *, int stranger);
-static int	   details_keep(struct tx *, const char *owner,
-	    const struct audit_row *, const char *ip, const char *agent, char **ip_out,
-	    char **agent_out);
-static char	  *detail_sealed(const unsigned char *key, const char *id,
-	  const char *column, const char *plain);
-static char	  *detail_index(const char *column, const char *plain);
-static int	   reader_owner(
-	    struct tx *, struct audit_reader *, json_t *row, const char **owner);
+static int   row_append(struct tx *, const struct principal *, struct request *,
+      const char *, const char *, const char *, json_t *, int stranger);
+static int   details_keep(struct tx *, const char *owner,
+      const struct audit_row *, const char *ip, const char *agent, char **ip_out,
+      char **agent_out);
+static char *detail_sealed(const unsigned char *key, const char *id,
+    const char *column, const char *plain);
+static char *detail_index(const char *column, const char *plain);
+static int   reader_owner(
+      struct tx *, struct audit_reader *, json_t *row, const char **owner);
 static json_t *detail_open(struct tx *, struct audit_reader *,
     const char *owner, const char *id, const char *column, const char *v);
 static int     verify_page(

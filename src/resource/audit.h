@@ -39,9 +39,8 @@ int audit_append(struct tx *, const struct principal *who, struct request *req,
  * details under, into that person's export): the address and agent are
  * kept as the keyed blind index, as for requests by no one in particular.
  */
-int audit_append_stranger(struct tx *, struct request *req,
-    const char *action, const char *entity_type, const char *entity_id,
-    json_t *changes);
+int audit_append_stranger(struct tx *, struct request *req, const char *action,
+    const char *entity_type, const char *entity_id, json_t *changes);
 /*
  * Walk the chain from the first row. OK when whole; ERR_CONFLICT when a
  * row's hash or link is wrong, with *bad_seq set to the first broken row.

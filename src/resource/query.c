@@ -92,9 +92,9 @@ static int     keyset_add(struct request *, const struct field *, int, json_t *,
 	const char *, struct buf *, struct qlist *);
 static json_t *sort_value(
     struct stmt *, const struct rdef *, const struct field *);
-static int list_run(struct request *, const struct rdef *, struct principal *,
-    enum scope, const char *, int, struct qlist *, int64_t,
-    const struct field *, const char *);
+static int  list_run(struct request *, const struct rdef *, struct principal *,
+     enum scope, const char *, int, struct qlist *, int64_t,
+     const struct field *, const char *);
 static void list_bind(struct stmt *, const struct rdef *,
     const struct principal *, enum scope, int, const struct qlist *, int64_t);
 static void list_explain(struct request *, struct tx *, const struct rdef *,
@@ -549,22 +549,24 @@ list_sql(struct request *req, const struct rdef *rd, enum scope scope,
 		    : col;
 		if (ord == NULL)
 			return (ERR_NOMEM);
-		if ((*branched && (rc = buf_printf(sql, "%sSELECT * FROM (",
-				       k ? " UNION ALL " : "")) != OK) ||
-		    (rc = buf_printf(sql, "%s WHERE 1 = 1", rd->select)) != OK ||
+		if ((*branched &&
+			(rc = buf_printf(sql, "%sSELECT * FROM (",
+			     k ? " UNION ALL " : "")) != OK) ||
+		    (rc = buf_printf(sql, "%s WHERE 1 = 1", rd->select)) !=
+			OK ||
 		    (rd->res->where != NULL &&
 			(rc = buf_printf(sql, " AND (%s)", rd->res->where)) !=
 			    OK) ||
 		    (rd->branch[scope][k][0] != '\0' &&
-			(rc = buf_printf(sql, " AND (%s)",
-			     rd->branch[scope][k])) != OK) ||
+			(rc = buf_printf(
+			     sql, " AND (%s)", rd->branch[scope][k])) != OK) ||
 		    (tail->len > 0 && (rc = buf_puts(sql, tail->data)) != OK) ||
 		    (rc = ((sf->flags & FIELD_NULLABLE)
-				  ? buf_printf(sql,
-					" ORDER BY (%s IS NULL), %s %s, id %s",
-					col, ord, dir, dir)
-				  : buf_printf(sql, " ORDER BY %s %s, id %s",
-					ord, dir, dir))) != OK ||
+			     ? buf_printf(sql,
+				   " ORDER BY (%s IS NULL), %s %s, id %s", col,
+				   ord, dir, dir)
+			     : buf_printf(sql, " ORDER BY %s %s, id %s", ord,
+				   dir, dir))) != OK ||
 		    (rc = buf_puts(sql, " LIMIT ?")) != OK ||
 		    (*branched && (rc = buf_printf(sql, ") AS b%d", k)) != OK))
 			return (rc);
@@ -612,7 +614,8 @@ list_run(struct request *req, const struct rdef *rd, struct principal *who,
 	if ((data = json_array()) == NULL)
 		goto out;
 	if (config.explain_lists)
-		list_explain(req, tx, rd, who, scope, sqltext, branched, q, limit);
+		list_explain(
+		    req, tx, rd, who, scope, sqltext, branched, q, limit);
 	st = store_prepare(tx, sqltext);
 	list_bind(st, rd, who, scope, branched, q, limit);
 	n = 0;
@@ -743,8 +746,8 @@ query_list(struct request *req, const struct rdef *rd, struct principal *who,
 			(rc = buf_printf(&sql, " AND (%s)", rd->res->where)) !=
 			    OK) ||
 		    (rd->scope[scope][0] != '\0' &&
-			(rc = buf_printf(&sql, " AND (%s)", rd->scope[scope])) !=
-			    OK))
+			(rc = buf_printf(
+			     &sql, " AND (%s)", rd->scope[scope])) != OK))
 			goto out;
 		rc = list_by_id(req, rd, who, scope, &sql, q);
 		goto out;

@@ -33,10 +33,10 @@ static const struct field implicit_updated = { "updated_at", FIELD_TIME,
 	FIELD_READONLY, 0, 0, NULL, NULL, NULL, 0,
 	"when the row last changed" };
 
-static int  ident_ok(const char *);
-static int  kinds_ok(const char *);
-static int  binds_ok(const char *, int);
-static int  where_append(struct buf *, const struct resource *, const char *);
+static int ident_ok(const char *);
+static int kinds_ok(const char *);
+static int binds_ok(const char *, int);
+static int where_append(struct buf *, const struct resource *, const char *);
 
 #define SWAP(type, a, b)                                                       \
 	do {                                                                   \
@@ -412,8 +412,8 @@ resource_rescope(const struct resource *res)
 			SWAP(char *, rd->branch[s][i], fresh->branch[s][i]);
 			SWAP(int, rd->branch_bind[s][i],
 			    fresh->branch_bind[s][i]);
-			SWAP(int, rd->branch_led[s][i],
-			    fresh->branch_led[s][i]);
+			SWAP(
+			    int, rd->branch_led[s][i], fresh->branch_led[s][i]);
 		}
 		SWAP(int, rd->nbranch[s], fresh->nbranch[s]);
 	}

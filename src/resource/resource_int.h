@@ -61,24 +61,24 @@ struct rdef {
 	/* The scope's condition as OR branches, each a list walks by
 	 * its own index (resource_scope_branches); bind[] placeholders
 	 * each, all the caller. */
-	char		      *branch[SCOPE_ALL + 1][SCOPE_BRANCHES_MAX];
-	int		       branch_bind[SCOPE_ALL + 1][SCOPE_BRANCHES_MAX];
+	char *branch[SCOPE_ALL + 1][SCOPE_BRANCHES_MAX];
+	int   branch_bind[SCOPE_ALL + 1][SCOPE_BRANCHES_MAX];
 	/* 1: the rows of the people the caller leads (an IN list on
 	 * the owner column), which no one index gives in order. */
-	int		       branch_led[SCOPE_ALL + 1][SCOPE_BRANCHES_MAX];
-	int		       nbranch[SCOPE_ALL + 1];
-	int		       custom;	  /* the resource has scope_where */
-	char		      *related;	  /* "SELECT 1 FROM relationships
+	int		   branch_led[SCOPE_ALL + 1][SCOPE_BRANCHES_MAX];
+	int		   nbranch[SCOPE_ALL + 1];
+	int		   custom;    /* the resource has scope_where */
+	char		  *related;   /* "SELECT 1 FROM relationships
 						   WHERE lead_id = ? AND
 						   follower_id = ? AND ...",
 						   NULL without related kinds */
-	char		      *item_path; /* "/v1/things/{id}"; NULL
+	char		  *item_path; /* "/v1/things/{id}"; NULL
 						     without routes */
-	int		       address;	  /* RESOURCE_OWNED_BY_ADDRESS: index
+	int		   address;   /* RESOURCE_OWNED_BY_ADDRESS: index
 					   of the blind-indexed column, else
 					   -1 */
-	struct route	       routes[ACTION_COUNT];
-	struct route_table     table;
+	struct route	   routes[ACTION_COUNT];
+	struct route_table table;
 };
 
 /* resource.c */
