@@ -215,7 +215,7 @@ out:
 	sodium_memzero(key, sizeof(key));
 	if (rc != OK) {
 		atomic_fetch_add(&backup_failures, 1);
-		snprintf(err, JOB_ERR_LEN, "backup failed: %s", why);
+		snprintf(err, JOB_ERR_LEN, "backup failed: %.480s", why);
 		log_error("event=backup_failed dir=%s code=%s msg=\"%s\"",
 		    config.backup_dir, err_code(rc), why);
 	}
