@@ -288,14 +288,42 @@ me_respond(struct request *req, json_t *me)
 	http_json(req, 200, me);
 }
 
+/* One attempt of PATCH /v1/me, run by store_run (retried when busy). */
+struct me_patch {
+	struct resource_ctx ctx;
+	json_t		   *body;
+};
+
+static int
+me_patch_tx(struct tx *tx, void *arg)
+{
+	struct me_patch *m = arg;
+	json_t		*was = NULL, *now = NULL;
+	const char	*id = m->ctx.who->user_id;
+	int		 rc;
+
+	m->ctx.tx = tx;
+	/* The row before and after, for the change hooks (chat profile). */
+	if ((rc = me_precondition(m->ctx.req, tx, id)) == OK &&
+	    (rc = resource_load(&m->ctx, id, &was)) == OK &&
+	    (rc = resource_update(&m->ctx, id, m->body)) == OK &&
+	    (rc = resource_load(&m->ctx, id, &now)) == OK)
+		rc = people_user_changed(tx, id, was, now);
+	json_decref(was);
+	json_decref(now);
+	/* An attempt that answered (a field refused) is not tried again. */
+	if (rc == ERR_BUSY && m->ctx.req->responded)
+		rc = ERR_DB;
+	return (rc);
+}
+
 void
 people_me_patch(struct request *req)
 {
-	struct principal   *who;
-	struct resource_ctx ctx;
-	json_t		   *body = req->json, *me = NULL;
-	json_t		   *was = NULL, *now = NULL;
-	int		    rc;
+	struct principal *who;
+	struct me_patch	  m;
+	json_t		 *body = req->json, *me = NULL;
+	int		  rc;
 
 	who = req->caller;
 	if (!json_is_object(body)) {
@@ -307,27 +335,16 @@ people_me_patch(struct request *req)
 		return;
 	if (resource_validate(req, &users_resource, body, 0, SCOPE_OWN) != OK)
 		return;
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.req = req;
-	ctx.res = &users_resource;
-	ctx.who = who;
-	ctx.scope = SCOPE_OWN;
-	ctx.id = who->user_id;
-	if ((rc = store_tx_begin(req->db, STORE_TX_WRITE, &ctx.tx)) != OK) {
-		http_problem(req, rc, NULL, "the database is not available");
-		return;
-	}
-	/* The row before and after, for the change hooks (chat profile). */
-	if ((rc = me_precondition(req, ctx.tx, who->user_id)) == OK &&
-	    (rc = resource_load(&ctx, who->user_id, &was)) == OK &&
-	    (rc = resource_update(&ctx, who->user_id, body)) == OK &&
-	    (rc = resource_load(&ctx, who->user_id, &now)) == OK &&
-	    (rc = people_user_changed(ctx.tx, who->user_id, was, now)) == OK)
-		rc = store_tx_commit(ctx.tx);
-	else
-		store_tx_rollback(ctx.tx);
-	json_decref(was);
-	json_decref(now);
+	memset(&m, 0, sizeof(m));
+	m.ctx.req = req;
+	m.ctx.res = &users_resource;
+	m.ctx.who = who;
+	m.ctx.scope = SCOPE_OWN;
+	m.ctx.id = who->user_id;
+	m.body = body;
+	/* A concurrent writer of the row (a chat profile job, a session)
+	 * makes PostgreSQL refuse the attempt (40001): it is run again. */
+	rc = store_run(req->db, STORE_TX_WRITE, me_patch_tx, &m);
 	if (req->responded)
 		return;
 	if (rc == ERR_PRECONDITION)
