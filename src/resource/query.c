@@ -92,16 +92,21 @@ static int     keyset_add(struct request *, const struct field *, int, json_t *,
 	const char *, struct buf *, struct qlist *);
 static json_t *sort_value(
     struct stmt *, const struct rdef *, const struct field *);
+struct picks;
 static int  list_run(struct request *, const struct rdef *, struct principal *,
-     enum scope, const char *, int, struct qlist *, int64_t,
+     enum scope, const char *, const struct buf *, int, struct qlist *, int64_t,
      const struct field *, const char *);
+static int  list_pick(struct request *, struct tx *, const struct rdef *,
+     const struct principal *, enum scope, struct picks *);
 static void list_bind(struct stmt *, const struct rdef *,
-    const struct principal *, enum scope, int, const struct qlist *, int64_t);
+    const struct principal *, enum scope, const struct picks *,
+    const struct qlist *, int64_t);
 static void list_explain(struct request *, struct tx *, const struct rdef *,
-    const struct principal *, enum scope, const char *, int,
+    const struct principal *, enum scope, const char *, const struct picks *,
     const struct qlist *, int64_t);
 static int  list_sql(struct request *, const struct rdef *, enum scope,
-     const struct buf *, const struct field *, int, struct buf *, int *);
+     const struct picks *, const struct buf *, const struct field *, int,
+     struct buf *);
 static int list_by_id(struct request *, const struct rdef *, struct principal *,
     enum scope, struct buf *, struct qlist *);
 
@@ -445,23 +450,58 @@ sort_value(struct stmt *st, const struct rdef *rd, const struct field *f)
 }
 
 /*
+ * Which branches of a branched list this caller reads (list_pick): a
+ * branch of the people the caller leads, or of the rows the caller is a
+ * party to, when the caller leads anyone of its kinds; on PostgreSQL
+ * those people as a list of values (ids[k], nids[k]; nids -1: the
+ * relationships subquery); and the caller's party value when the
+ * resource resolves it (party_of).
+ */
+#define PICK_IDS_MAX 500
+struct picks {
+	int	     keep[SCOPE_BRANCHES_MAX];
+	const char **ids[SCOPE_BRANCHES_MAX];
+	int	     nids[SCOPE_BRANCHES_MAX];
+	const char  *party; /* the party branch binds this, then the rest */
+	int	     party_k;
+};
+
+/*
  * Bind a list statement: the caller for the scope, the filters' and the
  * cursor's values, and the page's limit + 1; once, or once for each
- * branch of a branched list (list_sql), in the order they are written.
+ * branch of a branched list (list_sql) that pk keeps, in the order they
+ * are written.
  */
 static void
 list_bind(struct stmt *st, const struct rdef *rd, const struct principal *who,
-    enum scope scope, int branched, const struct qlist *q, int64_t limit)
+    enum scope scope, const struct picks *pk, const struct qlist *q,
+    int64_t limit)
 {
 	const char *uid = who != NULL ? who->user_id : "";
-	int	    i = 1, k, m, nb = branched ? rd->nbranch[scope] : 1;
+	int	    i = 1, k, m, nb = pk != NULL ? rd->nbranch[scope] : 1;
 
 	for (k = 0; k < nb; k++) {
-		if (branched)
-			for (m = rd->branch_bind[scope][k]; m > 0; m--)
-				store_bind_text(st, i++, uid);
-		else
+		if (pk != NULL && !pk->keep[k])
+			continue;
+		if (pk == NULL)
 			i = scope_bind(st, i, rd->res, who, scope);
+		else {
+			/* The party's condition: its value, or the caller
+			 * for each of party_where's placeholders. */
+			m = rd->branch_bind[scope][k] - (k > 0);
+			if (k == pk->party_k && pk->party != NULL)
+				store_bind_text(st, i++, pk->party);
+			else
+				for (; m > 0; m--)
+					store_bind_text(st, i++, uid);
+			/* The people the caller leads: as values, or the
+			 * caller for the subquery. */
+			if (k > 0 && pk->nids[k] >= 0)
+				for (m = 0; m < pk->nids[k]; m++)
+					store_bind_text(st, i++, pk->ids[k][m]);
+			else if (k > 0)
+				store_bind_text(st, i++, uid);
+		}
 		for (m = 0; m < q->n; m++, i++) {
 			if (q->b[m].is_text)
 				store_bind_text(st, i, q->b[m].text);
@@ -470,6 +510,132 @@ list_bind(struct stmt *st, const struct rdef *rd, const struct principal *who,
 		}
 		store_bind_int64(st, i++, limit + 1);
 	}
+}
+
+/*
+ * The branches this caller reads, looked up in the list's transaction:
+ * a branch of led people only when the caller leads someone of its
+ * kinds (an index probe of relationships), the party's branch only when
+ * the caller has a party value (party_of), bound as a value. A branch
+ * nobody is in costs a planner nothing to skip, but its estimate of the
+ * rows it might give (from relationships' statistics, lead and kind
+ * taken as independent) made PostgreSQL hash-join every session of the
+ * table for a therapist who is nobody's guardian.
+ */
+static int
+list_pick(struct request *req, struct tx *tx, const struct rdef *rd,
+    const struct principal *who, enum scope scope, struct picks *pk)
+{
+	const struct resource *res = rd->res;
+	struct stmt	      *st;
+	struct buf	       b;
+	const char	      *uid = who != NULL ? who->user_id : "";
+	int		       k, rc, step, n, values;
+
+	memset(pk, 0, sizeof(*pk));
+	pk->party_k = -1;
+	pk->keep[0] = 1;
+	values = store_tx_dialect(tx) == STORE_POSTGRES;
+	for (k = 1; k < rd->nbranch[scope]; k++) {
+		/* Branches after the own one: the led people's (led), then
+		 * the party's (resource_scope_branches). */
+		if (!rd->branch_led[scope][k])
+			pk->party_k = k;
+		pk->nids[k] = -1;
+		buf_init(&b, 512);
+		rc = resource_scope_probe(res, !rd->branch_led[scope][k],
+		    values ? PICK_IDS_MAX + 1 : 1, &b);
+		if (rc != OK) {
+			buf_free(&b);
+			return (rc == ERR_NOT_FOUND ? ERR_INTERNAL : rc);
+		}
+		if (values &&
+		    (pk->ids[k] = arena_alloc(
+			 req->arena, PICK_IDS_MAX * sizeof(char *))) == NULL) {
+			buf_free(&b);
+			return (ERR_NOMEM);
+		}
+		st = store_prepare(tx, b.data);
+		buf_free(&b);
+		store_bind_text(st, 1, uid);
+		for (n = 0; (step = store_step(st)) == STORE_ROW; n++)
+			if (values && n < PICK_IDS_MAX &&
+			    (pk->ids[k][n] = arena_strdup(
+				 req->arena, store_col_text(st, 0))) == NULL) {
+				step = ERR_NOMEM;
+				break;
+			}
+		store_finalize(st);
+		if (step != STORE_DONE)
+			return (step);
+		pk->keep[k] = n > 0;
+		/* More than PICK_IDS_MAX: the subquery, as one statement
+		 * should not carry thousands of values. */
+		if (values && n <= PICK_IDS_MAX)
+			pk->nids[k] = n;
+	}
+	if (pk->party_k < 0 || !pk->keep[pk->party_k] || res->party_of == NULL)
+		return (OK);
+	st = store_prepare(tx, res->party_of);
+	store_bind_text(st, 1, uid);
+	if ((step = store_step(st)) == STORE_ROW && !store_col_is_null(st, 0) &&
+	    (pk->party = arena_strdup(req->arena, store_col_text(st, 0))) ==
+		NULL)
+		step = ERR_NOMEM;
+	else if (step == STORE_ROW && pk->party == NULL)
+		step = STORE_DONE;
+	store_finalize(st);
+	if (step != STORE_ROW && step != STORE_DONE)
+		return (step);
+	pk->keep[pk->party_k] = pk->party != NULL;
+	return (OK);
+}
+
+/*
+ * The condition of branch k as this caller reads it (picks): the party's
+ * value for party_where, the people the caller leads as values.
+ * Branches are "<owner> IN (SELECT ...)" (led) or "(<party_where>) AND
+ * <owner> IN (SELECT ...)" (party; resource_scope_branches).
+ */
+static const char *
+branch_cond(struct request *req, const struct rdef *rd, enum scope scope,
+    const struct picks *pk, int k)
+{
+	const struct resource *res = rd->res;
+	const char	      *cond = rd->branch[scope][k], *party = NULL;
+	struct buf	       b;
+	char		      *out;
+	int		       m, rc = OK;
+
+	if (k == 0 ||
+	    (pk->nids[k] < 0 && (k != pk->party_k || pk->party == NULL)))
+		return (cond);
+	if (k == pk->party_k) {
+		if (pk->party != NULL)
+			party = arena_printf(
+			    req->arena, "%s = ?", res->party_column);
+		else
+			party =
+			    arena_printf(req->arena, "%s", res->party_where);
+		if (party == NULL)
+			return (NULL);
+	}
+	buf_init(&b, 1024);
+	if (party != NULL)
+		rc = buf_printf(&b, "(%s) AND ", party);
+	if (rc == OK && pk->nids[k] < 0)
+		/* past "(<party_where>) AND " */
+		rc = buf_puts(&b, cond + strlen(res->party_where) + 7);
+	else if (rc == OK) {
+		rc = buf_printf(&b, "%s IN (", res->owner_column);
+		for (m = 0; rc == OK && m < pk->nids[k]; m++)
+			rc = buf_puts(&b, m ? ", ?" : "?");
+		if (rc == OK)
+			rc = buf_puts(&b, ")");
+	}
+	out = rc == OK ? arena_strdup(req->arena, b.data) : NULL;
+	buf_free(&b);
+	return (out);
 }
 
 /*
@@ -482,7 +648,7 @@ list_bind(struct stmt *st, const struct rdef *rd, const struct principal *who,
 static void
 list_explain(struct request *req, struct tx *tx, const struct rdef *rd,
     const struct principal *who, enum scope scope, const char *sqltext,
-    int branched, const struct qlist *q, int64_t limit)
+    const struct picks *pk, const struct qlist *q, int64_t limit)
 {
 	static const char *const names[] = { "none", "own", "related", "all" };
 	struct stmt		*st;
@@ -493,7 +659,7 @@ list_explain(struct request *req, struct tx *tx, const struct rdef *rd,
 		sqltext) < 0)
 		return;
 	if ((st = store_prepare(tx, sql)) != NULL) {
-		list_bind(st, rd, who, scope, branched, q, limit);
+		list_bind(st, rd, who, scope, pk, q, limit);
 		while (store_step(st) == STORE_ROW) {
 			if (pg)
 				log_info("event=list_plan request_id=%s "
@@ -531,35 +697,41 @@ list_explain(struct request *req, struct tx *tx, const struct rdef *rd,
  */
 static int
 list_sql(struct request *req, const struct rdef *rd, enum scope scope,
-    const struct buf *tail, const struct field *sf, int desc, struct buf *sql,
-    int *branched)
+    const struct picks *pk, const struct buf *tail, const struct field *sf,
+    int desc, struct buf *sql)
 {
-	const char *dir = desc ? "DESC" : "ASC", *col, *ord;
-	int	    k, nb = rd->nbranch[scope], rc;
+	const char *dir = desc ? "DESC" : "ASC", *col, *ord, *cond;
+	int	    k, nb = pk != NULL ? rd->nbranch[scope] : 1, rc, first = 1;
 
-	*branched = nb > 1;
 	if ((col = col_sql(req, sf)) == NULL)
 		return (ERR_NOMEM);
-	if (*branched && (rc = buf_puts(sql, "SELECT * FROM (")) != OK)
+	if (pk != NULL && (rc = buf_puts(sql, "SELECT * FROM (")) != OK)
 		return (rc);
 	for (k = 0; k < nb; k++) {
-		ord = rd->branch_led[scope][k] && int_sorted(sf) &&
-			sf->sql == NULL
+		if (pk != NULL && !pk->keep[k])
+			continue;
+		cond = pk != NULL ? branch_cond(req, rd, scope, pk, k)
+				  : rd->scope[scope];
+		if (cond == NULL)
+			return (ERR_NOMEM);
+		/* Led people named by values: the planner knows how many
+		 * rows they have and walks the owner index itself. */
+		ord = pk != NULL && rd->branch_led[scope][k] &&
+			pk->nids[k] < 0 && int_sorted(sf) && sf->sql == NULL
 		    ? arena_printf(req->arena, "+%s", col)
 		    : col;
 		if (ord == NULL)
 			return (ERR_NOMEM);
-		if ((*branched &&
+		if ((pk != NULL &&
 			(rc = buf_printf(sql, "%sSELECT * FROM (",
-			     k ? " UNION ALL " : "")) != OK) ||
+			     first ? "" : " UNION ALL ")) != OK) ||
 		    (rc = buf_printf(sql, "%s WHERE 1 = 1", rd->select)) !=
 			OK ||
 		    (rd->res->where != NULL &&
 			(rc = buf_printf(sql, " AND (%s)", rd->res->where)) !=
 			    OK) ||
-		    (rd->branch[scope][k][0] != '\0' &&
-			(rc = buf_printf(
-			     sql, " AND (%s)", rd->branch[scope][k])) != OK) ||
+		    (cond[0] != '\0' &&
+			(rc = buf_printf(sql, " AND (%s)", cond)) != OK) ||
 		    (tail->len > 0 && (rc = buf_puts(sql, tail->data)) != OK) ||
 		    (rc = ((sf->flags & FIELD_NULLABLE)
 			     ? buf_printf(sql,
@@ -568,10 +740,11 @@ list_sql(struct request *req, const struct rdef *rd, enum scope scope,
 			     : buf_printf(sql, " ORDER BY %s %s, id %s", ord,
 				   dir, dir))) != OK ||
 		    (rc = buf_puts(sql, " LIMIT ?")) != OK ||
-		    (*branched && (rc = buf_printf(sql, ") AS b%d", k)) != OK))
+		    (pk != NULL && (rc = buf_printf(sql, ") AS b%d", k)) != OK))
 			return (rc);
+		first = 0;
 	}
-	if (!*branched)
+	if (pk == NULL)
 		return (OK);
 	if ((rc = buf_puts(sql, ") AS u")) != OK)
 		return (rc);
@@ -583,13 +756,15 @@ list_sql(struct request *req, const struct rdef *rd, enum scope scope,
 
 static int
 list_run(struct request *req, const struct rdef *rd, struct principal *who,
-    enum scope scope, const char *sqltext, int branched, struct qlist *q,
-    int64_t limit, const struct field *sf, const char *spec)
+    enum scope scope, const char *sqltext, const struct buf *tail, int desc,
+    struct qlist *q, int64_t limit, const struct field *sf, const char *spec)
 {
 	struct tx	   *tx = NULL;
 	struct stmt	   *st;
 	struct keycache	    kc;
 	struct resource_ctx ctx;
+	struct picks	    picks, *pk = NULL;
+	struct buf	    sql;
 	json_t		   *data = NULL, *row, *last = NULL;
 	char		   *cur = NULL, lastid[UUID_STR_LEN];
 	char		    previd[UUID_STR_LEN];
@@ -597,6 +772,7 @@ list_run(struct request *req, const struct rdef *rd, struct principal *who,
 	int		    rc, more = 0;
 
 	memset(&kc, 0, sizeof(kc));
+	buf_init(&sql, QUERY_SQL_MAX);
 	if ((rc = store_tx_begin(req->db,
 		 rd->has_health ? STORE_TX_WRITE : STORE_TX_READ, &tx)) != OK)
 		goto out;
@@ -610,19 +786,31 @@ list_run(struct request *req, const struct rdef *rd, struct principal *who,
 		if ((rc = rd->res->before_list(&ctx)) != OK)
 			goto out;
 	}
+	/* No statement given: the list's own, of the branches this caller
+	 * reads (a scope of several) or of its one condition. */
+	if (sqltext == NULL) {
+		if (rd->nbranch[scope] > 1) {
+			pk = &picks;
+			if ((rc = list_pick(req, tx, rd, who, scope, pk)) != OK)
+				goto out;
+		}
+		if ((rc = list_sql(req, rd, scope, pk, tail, sf, desc, &sql)) !=
+		    OK)
+			goto out;
+		sqltext = sql.data;
+	}
 	rc = ERR_NOMEM;
 	if ((data = json_array()) == NULL)
 		goto out;
 	if (config.explain_lists)
-		list_explain(
-		    req, tx, rd, who, scope, sqltext, branched, q, limit);
+		list_explain(req, tx, rd, who, scope, sqltext, pk, q, limit);
 	st = store_prepare(tx, sqltext);
-	list_bind(st, rd, who, scope, branched, q, limit);
+	list_bind(st, rd, who, scope, pk, q, limit);
 	n = 0;
 	previd[0] = '\0';
 	while ((rc = store_step(st)) == STORE_ROW) {
 		/* Covered by two branches: the same row twice in a row. */
-		if (branched && strcmp(store_col_text(st, 0), previd) == 0)
+		if (pk != NULL && strcmp(store_col_text(st, 0), previd) == 0)
 			continue;
 		strlcpy_cb(previd, store_col_text(st, 0), sizeof(previd));
 		if (n == limit) {
@@ -664,6 +852,7 @@ list_run(struct request *req, const struct rdef *rd, struct principal *who,
 out:
 	store_tx_rollback(tx);
 	keycache_wipe(&kc);
+	buf_free(&sql);
 	json_decref(data);
 	json_decref(last);
 	free(cur);
@@ -699,7 +888,7 @@ list_by_id(struct request *req, const struct rdef *rd, struct principal *who,
 	    (rc = qb_text(q, pg.after)) != OK)
 		return (rc);
 	return (list_run(
-	    req, rd, who, scope, sql->data, 0, q, pg.limit, NULL, NULL));
+	    req, rd, who, scope, sql->data, NULL, 0, q, pg.limit, NULL, NULL));
 }
 
 void
@@ -729,7 +918,7 @@ query_list(struct request *req, const struct rdef *rd, struct principal *who,
 	json_t		   *cv = NULL;
 	char		    cid[UUID_STR_LEN];
 	int64_t		    limit = RESOURCE_LIST_DEFAULT;
-	int		    desc, branched, rc;
+	int		    desc, rc;
 
 	buf_init(&sql, QUERY_SQL_MAX);
 	buf_init(&tail, QUERY_SQL_MAX);
@@ -770,11 +959,8 @@ query_list(struct request *req, const struct rdef *rd, struct principal *who,
 			goto out;
 		}
 	}
-	if ((rc = list_sql(req, rd, scope, &tail, sf, desc, &sql, &branched)) !=
-	    OK)
-		goto out;
 	rc = list_run(
-	    req, rd, who, scope, sql.data, branched, q, limit, sf, spec);
+	    req, rd, who, scope, NULL, &tail, desc, q, limit, sf, spec);
 out:
 	if (rc != OK && !req->responded)
 		http_problem(req, rc, NULL, "The list could not be read.");

@@ -145,6 +145,10 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 	    (res->owner_column != NULL && !ident_ok(res->owner_column)) ||
 	    !kinds_ok(res->related_kinds) || !kinds_ok(res->party_kinds) ||
 	    (res->party_kinds != NULL && res->party_where == NULL) ||
+	    ((res->party_of == NULL) != (res->party_column == NULL)) ||
+	    (res->party_column != NULL && !ident_ok(res->party_column)) ||
+	    (res->party_of != NULL &&
+		(res->party_where == NULL || !binds_ok(res->party_of, 1))) ||
 	    (res->alt_id != NULL && !ident_ok(res->alt_id)) ||
 	    !binds_ok(res->party_where, 1) || !binds_ok(res->where, 0))
 		goto bad;

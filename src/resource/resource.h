@@ -313,6 +313,17 @@ struct resource {
 	 */
 	const char *party_kinds;
 	const char *party_where;
+	/*
+	 * Optional, with party_where: the caller's one party value as a
+	 * query (its ? the caller; therapy sessions: the caller's therapist
+	 * profile id) and the column party_where compares it with. A list
+	 * resolves it once, before its statement, and reads the party's rows
+	 * by "party_column = <value>": a planner that knows the value
+	 * estimates the rows it has, and a caller who has none (not a
+	 * therapist) reads no party branch at all.
+	 */
+	const char *party_column;
+	const char *party_of;
 	int	    soft_delete; /* table has deleted_at */
 	int	    actions;	 /* 1 << ACTION_* served; 0 = all */
 	const char *doc;	 /* one paragraph for the docs */

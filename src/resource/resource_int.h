@@ -140,6 +140,14 @@ int rows_delete(struct resource_ctx *, const char *id);
  */
 char *resource_scope_sql(const struct resource *, enum scope);
 int   resource_scope_nbind(const struct resource *, enum scope);
+/*
+ * Into b: "SELECT follower_id FROM relationships WHERE lead_id = ? ...
+ * ORDER BY follower_id LIMIT limit", the people the caller leads in an
+ * active relationship of the related kinds that are (party 1) or are not
+ * (party 0) party kinds. ERR_NOT_FOUND: the resource has no such kind.
+ */
+int resource_scope_probe(
+    const struct resource *, int party, int limit, struct buf *);
 /* The OR branches of a scope's condition (resource_scope_branches). */
 int resource_scope_branches(const struct resource *, enum scope,
     char *[SCOPE_BRANCHES_MAX], int[SCOPE_BRANCHES_MAX],

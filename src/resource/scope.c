@@ -128,6 +128,22 @@ fail:
 	return (NULL);
 }
 
+int
+resource_scope_probe(
+    const struct resource *res, int party, int limit, struct buf *b)
+{
+	int any, rc;
+
+	if ((rc = buf_puts(b,
+		 "SELECT follower_id FROM relationships WHERE lead_id = ? AND "
+		 "status = 'active' AND kind IN (")) != OK ||
+	    (rc = kinds_append(
+		 b, res->related_kinds, res->party_kinds, party, &any)) != OK)
+		return (rc);
+	return (any ? buf_printf(b, ") ORDER BY follower_id LIMIT %d", limit)
+		    : ERR_NOT_FOUND);
+}
+
 /*
  * The scope as branches whose OR is resource_scope_sql's condition, each
  * one a planner can answer from an index on its own (the owner column;

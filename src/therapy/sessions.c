@@ -142,6 +142,8 @@ const struct resource therapy_sessions_resource = {
 	.party_kinds = "practitioner_of",
 	.party_where = "therapist_id = (SELECT id FROM therapists WHERE "
 		       "user_id = ?)",
+	.party_column = "therapist_id",
+	.party_of = "SELECT id FROM therapists WHERE user_id = ?",
 	.doc =
 	    "Appointments between a therapist and a client. Booked by "
 	    "admins or by the client's practitioner; a therapist's sessions "
