@@ -9,9 +9,12 @@
  *				booker's own of a free one)
  *	reminder		hours before the start (notify_jobs.c)	high
  *	cancelled		a booking is cancelled, but by its	high
- *				hold running out
+ *				hold running out; it says what the
+ *				cancellation refunds
  *	certificate_ready	a certificate is issued			medium
- *	refund_processed	a refund completed			medium
+ *	refund_processed	a refund completed, but one through	medium
+ *				Stripe its cancelled told of
+ *				(notify_mail.c)
  *	certificate_expiring	days before a certificate expires	medium
  *				(notify_jobs.c; urgent on the day)
  *
