@@ -69,8 +69,8 @@ contact(struct tx *tx, const char *user_id, int deleted_too,
 	int	      rc;
 
 	st = store_prepare(tx,
-	    "SELECT email, first_name, deleted_at, phone, last_name FROM "
-	    "users WHERE id = ?");
+	    "SELECT email, first_name, deleted_at, phone, last_name, "
+	    "service_emails_permission FROM users WHERE id = ?");
 	store_bind_text(st, 1, user_id);
 	if ((rc = store_step(st)) != STORE_ROW) {
 		store_finalize(st);
@@ -83,6 +83,7 @@ contact(struct tx *tx, const char *user_id, int deleted_too,
 		return (ERR_NOT_FOUND); /* erased */
 	}
 	out->deleted = !store_col_is_null(st, 2);
+	out->no_service_mail = store_col_int64(st, 5) == 0;
 	if (out->deleted && !deleted_too) {
 		store_finalize(st);
 		return (OK);

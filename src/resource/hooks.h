@@ -178,11 +178,13 @@ int hooks_profile_granted(struct tx *, const char *user_id, int *granted);
  * transaction; SQLite write transactions are serial already.
  */
 struct person_contact {
-	int   deleted;	  /* deleted_at set; not erased (yet) */
-	char *email;	  /* NULL unless opened */
-	char *first_name; /* NULL when none */
-	char *phone;	  /* as the person wrote it; NULL when none */
-	char *last_name;  /* NULL when none (the certificate's trainer) */
+	int   deleted;	       /* deleted_at set; not erased (yet) */
+	char *email;	       /* NULL unless opened */
+	char *first_name;      /* NULL when none */
+	char *phone;	       /* as the person wrote it; NULL when none */
+	char *last_name;       /* NULL when none (the certificate's trainer) */
+	int   no_service_mail; /* said no to optional service mail
+				* (users.service_emails_permission false) */
 };
 struct person_hooks {
 	int (*contact)(struct tx *, const char *user_id, int deleted_too,

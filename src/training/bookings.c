@@ -759,22 +759,24 @@ move_tx(struct tx *tx, void *arg)
 	}
 	if (strcmp(a->m->verb, "cancel") == 0) {
 		/* The booker's confirmed booking: the cancellation policy
-		 * first, which may refuse; what was paid goes back by it. */
+		 * first, which may refuse; what was paid goes back by it.
+		 * Staff cancel a paid booking: all of it back (refunds.c).
+		 * The refund before the cancel, so that the booker's one
+		 * cancelled notification says what comes back
+		 * (notify_mail.c). */
 		rc = OK;
 		if (a->scope == SCOPE_OWN && strcmp(from, "confirmed") == 0)
 			rc = training_refund_on_cancel(
 			    tx, a->who, a->req, a->id, now);
+		else if (strcmp(from, "confirmed") == 0)
+			rc = training_refund_in_full(tx, a->who, a->req, a->id,
+			    "staff_cancelled", "your booking was cancelled");
 		if (rc == OK)
 			rc = training_booking_cancel_row(tx, a->who, a->req,
 			    a->id, from, "cancel",
 			    strcmp(owner, a->who->user_id) == 0 ? "booker"
 								: "staff",
 			    now);
-		/* Staff cancel a paid booking: all of it back (refunds.c). */
-		if (rc == OK && a->scope != SCOPE_OWN &&
-		    strcmp(from, "confirmed") == 0)
-			rc = training_refund_in_full(tx, a->who, a->req, a->id,
-			    "staff_cancelled", "your booking was cancelled");
 	} else {
 		i = 1;
 		if (strcmp(a->m->verb, "confirm") == 0) {

@@ -316,15 +316,17 @@ training_schedule_cancelled(struct tx *tx, const struct principal *who,
 	json_array_foreach(rows, i, r) {
 		if (rc != OK)
 			break;
-		rc = training_booking_cancel_row(tx, who, req,
+		/* Paid: all of it back, at once (by hand when offline);
+		 * refunded first, so that the booker's cancelled
+		 * notification says what comes back (notify_mail.c). */
+		rc = training_refund_in_full(tx, who, req,
 		    json_string_value(json_array_get(r, 0)),
-		    json_string_value(json_array_get(r, 1)), "schedule_cancel",
-		    "schedule_cancelled", now);
-		/* Paid: all of it back, at once (by hand when offline). */
+		    "schedule_cancelled", "the course was cancelled");
 		if (rc == OK)
-			rc = training_refund_in_full(tx, who, req,
+			rc = training_booking_cancel_row(tx, who, req,
 			    json_string_value(json_array_get(r, 0)),
-			    "schedule_cancelled", "the course was cancelled");
+			    json_string_value(json_array_get(r, 1)),
+			    "schedule_cancel", "schedule_cancelled", now);
 	}
 	json_decref(rows);
 	if (rc != OK)

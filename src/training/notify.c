@@ -9,9 +9,12 @@
  *				booker's own of a free one)
  *	reminder		hours before the start (notify_jobs.c)	high
  *	cancelled		a booking is cancelled, but by its	high
- *				hold running out
+ *				hold running out; it says what the
+ *				cancellation refunds
  *	certificate_ready	a certificate is issued			medium
- *	refund_processed	a refund completed			medium
+ *	refund_processed	a refund completed, but one through	medium
+ *				Stripe its cancelled told of
+ *				(notify_mail.c)
  *	certificate_expiring	days before a certificate expires	medium
  *				(notify_jobs.c; urgent on the day)
  *
@@ -27,6 +30,15 @@
  *	sms	the training.notify_sms job (notify_sms.c) to the person's
  *		phone, when it is an E.164 number; a person who asks for SMS
  *		with a phone that is not one is refused (422 PHONE_NOT_E164)
+ *
+ * Service mail: a person whose account says no to service emails
+ * (users.service_emails_permission false, theirs to set with PATCH
+ * /v1/me) is mailed no optional notification: the reminders before a
+ * course and before a certificate expires (service_mail_optional). What
+ * they must be told is mailed whatever that says: a booking confirmed or
+ * cancelled, a refund, a certificate ready (and, outside this module, a
+ * password reset). The in-app notification is made either way, and SMS
+ * follows its own preference.
  *
  * status follows its channels: pending while its mail or SMS is on its
  * way, sent once each went (sent_at), delivered when it went in-app only,
@@ -90,6 +102,7 @@ static int mail_outcome(struct tx *, const char *log_id, const char *status);
 static int notify_mail(struct tx *, const struct training_notice *,
     const struct person_contact *, char *log_id);
 static const char *priority_of(const char *type);
+static int	   service_mail_optional(const char *type);
 
 const char *const training_notify_types[] = { "booking_confirmed", "reminder",
 	"cancelled", "certificate_ready", "refund_processed",
@@ -338,6 +351,16 @@ priority_of(const char *type)
 	return ("medium");
 }
 
+/* A type whose mail a person may decline (service_emails_permission):
+ * reminders. The others tell of their money, their booking or their
+ * certificate: transactional, always mailed. */
+static int
+service_mail_optional(const char *type)
+{
+	return (strcmp(type, "reminder") == 0 ||
+	    strcmp(type, "certificate_expiring") == 0);
+}
+
 /* The type's mail to pc.email; log_id gets its email_log row. */
 static int
 notify_mail(struct tx *tx, const struct training_notice *n,
@@ -416,6 +439,12 @@ training_notify(struct tx *tx, const struct training_notice *n)
 	if (pc.deleted) {
 		hooks_contact_clear(&pc);
 		return (OK);
+	}
+	if (email && pc.no_service_mail && service_mail_optional(n->type)) {
+		log_info("event=training_notify_mail_skipped user_id=%s "
+			 "type=%s reason=service_emails_declined",
+		    n->user_id, n->type);
+		email = 0;
 	}
 	if (sms && !training_e164_ok(pc.phone)) {
 		log_warn("event=training_notify_sms_skipped user_id=%s "

@@ -7,6 +7,21 @@
  * /certificates/{id}). Times are London's ("Tuesday 3 March 2031 at
  * 09:00"), money as its currency counts it ("75.00 GBP"). Every template
  * takes first_name, title, message and link, and its type's own facts.
+ *
+ * A cancellation that refunds is one message, not two: the cancelled
+ * notification says how much comes back and how (refund_words), made
+ * after the refund in the cancel's transaction (bookings.c, holds.c and
+ * the approval in refunds.c make the refund first). A refund through
+ * Stripe told so is claimed in notification_reminders (kind
+ * CANCEL_REFUND), and its completion makes no refund_processed: Stripe
+ * answers most card refunds succeeded within seconds, so the learner had
+ * two mails at once saying the same, and one still pending settles at
+ * their bank with nothing for them to do. A refund paid back by hand
+ * (paid offline) is told as coming and gets its refund_processed when
+ * staff mark it paid, days later, as the cancel's message promises. A
+ * refund that is no part of a cancellation (staff's partial refund, a
+ * request approved, a duplicate or late payment given back) is told by
+ * refund_processed when it completes, as before.
  */
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +30,7 @@
 #include <jansson.h>
 
 #include "core/err.h"
+#include "core/log.h"
 #include "core/mail.h"
 #include "core/util.h"
 #include "module.h"
@@ -26,6 +42,9 @@
 /* A name in a title or message: its first 150 bytes, cut between
  * characters (a name holds 200 characters, up to 800 bytes). */
 #define NOTIFY_NAME_SHORT 151
+/* notification_reminders' kind of a refund told by a cancelled
+ * notification (its offset 0). */
+#define CANCEL_REFUND "cancel_refund"
 
 /* clang-format off */
 #define HTML_HEAD "<p>Hello {{first_name}},</p><p>{{message}}</p>"
@@ -106,7 +125,10 @@ static const struct mail_template templates[] = {
 	},
 };
 
-static void when_london(int64_t ms, char *out, size_t n);
+static void    when_london(int64_t ms, char *out, size_t n);
+static int64_t days_until(const char *date, int64_t now);
+static int     refund_words(
+	struct tx *, const char *booking_id, char *out, size_t n);
 static void date_words(const char *date, char *out, size_t n);
 static int  booking_facts(struct tx *, const char *booking_id,
      struct training_notice *, char *user_id, char *course_id, int64_t *start,
@@ -141,6 +163,56 @@ when_london(int64_t ms, char *out, size_t n)
 	snprintf(out, n, "%s %d %s %d at %02d:%02d", weekdays[tm.tm_wday],
 	    tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
 	    tm.tm_min);
+}
+
+/*
+ * The time left before a start, as a reminder says it when it is made:
+ * minutes under an hour ("45 minutes"); under 10 hours, hours and
+ * minutes to the nearest 5 ("1 hour 30 minutes", "2 hours"): the job
+ * runs once a minute, so a 2-hour reminder is made a minute or so after
+ * its time and still says "2 hours", not "1 hour 59 minutes"; beyond,
+ * whole hours ("23 hours" for a booking made 23 hours ahead, which the
+ * 24-hour reminder reaches at once). Never "0 minutes".
+ */
+void
+training_left_words(int64_t left_ms, char *out, size_t n)
+{
+	int64_t mins = left_ms > 0 ? (left_ms + 30000) / 60000 : 0;
+	int64_t h, m;
+
+	if (mins < 1)
+		mins = 1;
+	if (mins < 60) {
+		snprintf(out, n, "%lld minute%s", (long long)mins,
+		    mins == 1 ? "" : "s");
+		return;
+	}
+	if (mins < 600) {
+		mins = (mins + 2) / 5 * 5;
+		h = mins / 60;
+		m = mins % 60;
+		if (m == 0)
+			snprintf(out, n, "%lld hour%s", (long long)h,
+			    h == 1 ? "" : "s");
+		else
+			snprintf(out, n, "%lld hour%s %lld minutes",
+			    (long long)h, h == 1 ? "" : "s", (long long)m);
+		return;
+	}
+	h = (mins + 30) / 60;
+	snprintf(out, n, "%lld hours", (long long)h);
+}
+
+/* London days from now's day to date's ("YYYY-MM-DD"); -1 for no date. */
+static int64_t
+days_until(const char *date, int64_t now)
+{
+	int64_t at;
+
+	if (date == NULL || date[0] == '\0' || time_parse_iso(date, &at) != 0)
+		return (-1);
+	/* The date at midnight UTC: at / TIME_DAY_MS is exact. */
+	return (at / TIME_DAY_MS - time_london_day(now));
 }
 
 /* "2034-03-03" as "3 March 2034"; as it is when it is no date. */
@@ -208,6 +280,91 @@ booking_facts(struct tx *tx, const char *booking_id, struct training_notice *n,
 	return (rc);
 }
 
+/*
+ * What a cancellation refunds, in words for its notification: the
+ * booking's refunds approved in this transaction (the cancel's; sent on
+ * after it commits). Each through Stripe is claimed as told (see the
+ * top). Nothing approved: the old promise to tell them.
+ */
+static int
+refund_words(struct tx *tx, const char *booking_id, char *out, size_t n)
+{
+	struct stmt *st;
+	json_t	    *told;
+	size_t	     i;
+	char	     currency[4] = "", money[48], fee_money[48], fee_words[96];
+	int64_t	     card = 0, manual = 0, fee = 0, now = time_now_ms();
+	int	     rc, there;
+
+	if ((told = json_array()) == NULL)
+		return (ERR_NOMEM);
+	st = store_prepare(tx,
+	    "SELECT id, method, amount_minor - processing_fee_minor, "
+	    "processing_fee_minor, currency FROM refunds WHERE booking_id = "
+	    "? AND status = 'approved' ORDER BY id");
+	store_bind_text(st, 1, booking_id);
+	while ((rc = store_step(st)) == STORE_ROW) {
+		strlcpy_cb(currency, store_col_text(st, 4), sizeof(currency));
+		fee += store_col_int64(st, 3);
+		if (strcmp(store_col_text(st, 1), "stripe") == 0) {
+			card += store_col_int64(st, 2);
+			json_array_append_new(
+			    told, json_string(store_col_text(st, 0)));
+		} else
+			manual += store_col_int64(st, 2);
+	}
+	store_finalize(st);
+	if (rc != STORE_DONE) {
+		json_decref(told);
+		return (rc);
+	}
+	out[0] = '\0';
+	fee_words[0] = '\0';
+	if (fee > 0) {
+		training_money_format(
+		    fee, currency, fee_money, sizeof(fee_money));
+		snprintf(fee_words, sizeof(fee_words),
+		    " (a cancellation fee of %s is kept)", fee_money);
+	}
+	if (card > 0) {
+		training_money_format(card, currency, money, sizeof(money));
+		snprintf(out, n,
+		    " A refund of %s%s is on its way to the card you paid "
+		    "with; banks take 5 to 10 days to show it.",
+		    money, fee_words);
+	} else if (manual > 0) {
+		training_money_format(manual, currency, money, sizeof(money));
+		snprintf(out, n,
+		    " We are paying back %s%s the way you paid us (bank "
+		    "transfer or as agreed with you) and will tell you when "
+		    "it is done.",
+		    money, fee_words);
+	} else
+		snprintf(out, n,
+		    " Anything you paid that is due back to you is refunded; "
+		    "we will tell you when it is.");
+	/* Claimed as told: its completion tells no more (0038 pending:
+	 * there is nothing to claim in, and no notification either). */
+	rc = OK;
+	if (json_array_size(told) > 0 &&
+	    (rc = training_notify_ready(tx, &there)) == OK && there)
+		for (i = 0; rc == OK && i < json_array_size(told); i++) {
+			st = store_prepare(tx,
+			    "INSERT INTO notification_reminders (kind, "
+			    "subject_id, offset_before, created_at) VALUES "
+			    "(?, ?, 0, ?) ON CONFLICT DO NOTHING");
+			store_bind_text(st, 1, CANCEL_REFUND);
+			store_bind_text(
+			    st, 2, json_string_value(json_array_get(told, i)));
+			store_bind_int64(st, 3, now);
+			rc = store_step(st);
+			rc = rc == STORE_DONE ? OK : rc;
+			store_finalize(st);
+		}
+	json_decref(told);
+	return (rc);
+}
+
 int
 training_notify_booking(
     struct tx *tx, const char *booking_id, const char *type, int64_t hours)
@@ -217,11 +374,12 @@ training_notify_booking(
 	const char	      *ref, *when, *why;
 	char	course[NOTIFY_NAME_SHORT], venue[NOTIFY_NAME_SHORT];
 	char	user[UUID_STR_LEN], course_id[UUID_STR_LEN];
-	char	reason[24], url[64], title[NOTIFY_TITLE_LINE];
-	char	message[NOTIFY_FACT_MAX * 4];
+	char	reason[24], url[64], title[NOTIFY_TITLE_LINE], left[48];
+	char	message[NOTIFY_FACT_MAX * 4], refund[320];
 	int64_t start = 0;
 	int	rc;
 
+	(void)hours;
 	memset(&n, 0, sizeof(n));
 	if ((vars = json_object()) == NULL)
 		return (ERR_NOMEM);
@@ -243,10 +401,12 @@ training_notify_booking(
 		    "Your booking %s for %s on %s at %s is confirmed.", ref,
 		    course, when, venue);
 	} else if (strcmp(type, "reminder") == 0) {
-		snprintf(title, sizeof(title),
-		    "Reminder: %s starts in %lld "
-		    "hour%s",
-		    course, (long long)hours, hours == 1 ? "" : "s");
+		/* Worded from the time left now, not from the offset that
+		 * made it due: booked 20 hours ahead, the 24-hour reminder
+		 * (made at once) says 20 hours. */
+		training_left_words(start - time_now_ms(), left, sizeof(left));
+		snprintf(title, sizeof(title), "Reminder: %s starts in %s",
+		    course, left);
 		snprintf(message, sizeof(message),
 		    "Your course %s starts on %s at %s (booking %s).", course,
 		    when, venue, ref);
@@ -257,12 +417,15 @@ training_notify_booking(
 		    : strcmp(reason, "booker") == 0 ? " as you asked"
 		    : strcmp(reason, "staff") == 0  ? " by us"
 						    : "";
+		if ((rc = refund_words(
+			 tx, booking_id, refund, sizeof(refund))) != OK) {
+			json_decref(vars);
+			return (rc);
+		}
 		snprintf(title, sizeof(title), "Booking cancelled: %s", course);
 		snprintf(message, sizeof(message),
-		    "Your booking %s for %s on %s has been cancelled%s. "
-		    "Anything you paid that is due back to you is refunded; "
-		    "we will tell you when it is.",
-		    ref, course, when, why);
+		    "Your booking %s for %s on %s has been cancelled%s.%s", ref,
+		    course, when, why, refund);
 	}
 	snprintf(url, sizeof(url), "/bookings/%s", booking_id);
 	n.title = title;
@@ -286,7 +449,7 @@ training_notify_certificate(
 	char		       family[24], expiry[11] = "", expiry_words[40];
 	char		       url[64], title[NOTIFY_TITLE_LINE];
 	char		       message[NOTIFY_FACT_MAX * 4];
-	int64_t		       end;
+	int64_t		       end, left;
 	int		       rc;
 
 	memset(&n, 0, sizeof(n));
@@ -317,10 +480,18 @@ training_notify_certificate(
 		    course, expiry[0] != '\0' ? ", valid until " : "",
 		    expiry_words);
 	} else {
-		if (days > 0)
+		/* The days left today, not the offset that made it due: the
+		 * 30-day reminder made on day 29 (the job missed a day, or
+		 * the certificate was issued with 29 days to run) says 29. */
+		if ((left = days_until(expiry, time_now_ms())) >= 0)
+			days = left;
+		if (days > 1)
 			snprintf(title, sizeof(title),
 			    "Your %s certificate expires in %lld days", family,
 			    (long long)days);
+		else if (days == 1)
+			snprintf(title, sizeof(title),
+			    "Your %s certificate expires tomorrow", family);
 		else
 			snprintf(title, sizeof(title),
 			    "Your %s certificate expires today", family);
@@ -364,9 +535,31 @@ training_notify_refund(struct tx *tx, const char *refund_id)
 	char		       title[NOTIFY_TITLE_LINE];
 	char		       message[NOTIFY_FACT_MAX * 4];
 	int64_t		       net = 0, start;
-	int		       rc;
+	int		       rc, there;
 
 	memset(&n, 0, sizeof(n));
+	/* Told already by its cancellation's notification (see the top). */
+	if ((rc = training_notify_ready(tx, &there)) != OK)
+		return (rc);
+	if (there) {
+		st = store_prepare(tx,
+		    "SELECT 1 FROM notification_reminders r JOIN refunds f ON "
+		    "f.id = r.subject_id WHERE r.kind = ? AND r.subject_id = ? "
+		    "AND f.method = 'stripe'");
+		store_bind_text(st, 1, CANCEL_REFUND);
+		store_bind_text(st, 2, refund_id);
+		rc = store_step(st);
+		store_finalize(st);
+		if (rc == STORE_ROW) {
+			log_info("event=training_notify_skipped "
+				 "type=refund_processed refund_id=%s "
+				 "reason=told_with_cancellation",
+			    refund_id);
+			return (OK);
+		}
+		if (rc != STORE_DONE)
+			return (rc);
+	}
 	st = store_prepare(tx,
 	    "SELECT booking_id, amount_minor - processing_fee_minor, currency "
 	    "FROM refunds WHERE id = ?");

@@ -653,11 +653,13 @@ struct training_notice {
 int training_notify(struct tx *, const struct training_notice *);
 /*
  * The notifications of booking_id's booker: type booking_confirmed,
- * cancelled or reminder (hours: before the start, for a reminder).
+ * cancelled or reminder (worded from the time left now, not from hours,
+ * the offset that made it due).
  */
 int training_notify_booking(
     struct tx *, const char *booking_id, const char *type, int64_t hours);
-/* certificate_ready, or certificate_expiring in days (0: today). */
+/* certificate_ready, or certificate_expiring (worded from the London days
+ * left now; days, the offset that made it due, when it has no date). */
 int training_notify_certificate(
     struct tx *, const char *certificate_id, const char *type, int64_t days);
 /* refund_processed: the refund completed. */
@@ -674,6 +676,9 @@ int training_notify_ready(struct tx *, int *there);
 int training_notify_status(struct tx *, const char *id);
 /* notify_mail.c: the mail template of each type. */
 int training_notify_mail_init(void);
+/* left_ms before a start in words for a reminder ("45 minutes", "1 hour
+ * 30 minutes", "23 hours"). Pure. */
+void training_left_words(int64_t left_ms, char *out, size_t n);
 /* 1 if s is an E.164 telephone number: "+", then 2 to 15 digits, the
  * first not 0. Pure. */
 int training_e164_ok(const char *s);

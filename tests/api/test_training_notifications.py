@@ -26,8 +26,8 @@ import pytest
 
 from conftest import (PASSWORD, FakeHttp, hdr, iso, person, problem, queue_job, smtp_env,
                       undo_migration, wait_until)
-from training_helpers import (booked, course_schedule, make_catalogue, pay, schedule,
-                              stripe_event, stripe_hook)
+from training_helpers import (booked, course_schedule, make_catalogue, paid_booking, pay,
+                              schedule, stripe_event, stripe_hook, wait_refund)
 
 PUBLIC_URL = "https://app.example.org"
 SMS_TOKEN = "sms-test-" + secrets.token_hex(8)
@@ -540,11 +540,15 @@ def test_reminders_24_and_2_hours_before_are_sent_once_by_two_workers(
         assert len(ns) == 1, (bid, ns)
     titles = {bid: [x["title"] for x in mine(s, bookings[bid][1], "?type=reminder")]
               for bid in per}
+    # Each worded from the time left when it was made (23 hours, about
+    # an hour), not from the offset that made it due.
     for bid, (sched, _) in bookings.items():
         if sched is day:
-            assert titles[bid] == [f"Reminder: {c['course']['name']} starts in 24 hours"]
+            assert titles[bid] == [f"Reminder: {c['course']['name']} starts in 23 hours"]
         elif sched is near:
-            assert titles[bid] == [f"Reminder: {c['course']['name']} starts in 2 hours"]
+            (t,) = titles[bid]
+            assert re.fullmatch(re.escape(f"Reminder: {c['course']['name']} starts in ")
+                                + r"(5\d minutes|1 hour)", t), t
     # One mail each, the link to the booking.
     reminders = [x for x in smtp_sink.messages() if str(x["Subject"]).startswith("Reminder:")]
     assert len(reminders) == 14
@@ -573,7 +577,7 @@ def test_reminders_24_and_2_hours_before_are_sent_once_by_two_workers(
     for b, (sched, who) in bookings.items():
         if sched is day:
             assert sorted(x["title"].rsplit(" in ", 1)[1] for x in
-                          mine(s, who, "?type=reminder")) == ["2 hours", "24 hours"]
+                          mine(s, who, "?type=reminder")) == ["1 hour 30 minutes", "23 hours"]
     assert db.count("notification_reminders") == 22
     # A reminder expires at the start: it leaves the list then.
     bid = next(b for b, (sc, _) in bookings.items() if sc is near)
@@ -702,3 +706,144 @@ def test_with_0038_undone_bookings_and_mail_go_on_without_notifications(
     wait_until(lambda: db.count("email_log", "status = 'sent'") >= 1)
     assert db.count("failed_jobs") == 0
     assert "migrations_pending" in s.log()
+
+
+# --------------------------------------------------------------------------
+# review points: reminders worded from the time left; a cancel that refunds
+# is one message; service_emails_permission
+
+
+def test_reminders_are_worded_from_the_time_left_not_the_offset(shop):
+    """A booking made 20 hours ahead gets the 24-hour reminder at once: it
+    says 20 hours (it said "24 hours"). A certificate whose 30-day reminder
+    is made with 29 days left says 29 days (it said 30), one with a day
+    left says tomorrow."""
+    s, c, db = shop["server"], shop, shop["db"]
+    admin, m = c["admin"], c["member"]
+    other = person(s, "early")
+    confirm(s, admin, booked(s, m, soon(s, c, 20)))
+    confirm(s, admin, booked(s, other, soon(s, c, 0.75, by="trainer2")))
+    queue_job(db, "training.send_reminders")
+    wait_until(lambda: drained(db, "training.send_reminders") and
+               db.count("notifications", "type = 'reminder'") == 2, timeout=15)
+    name = c["course"]["name"]
+    assert [x["title"] for x in mine(s, m, "?type=reminder")] == \
+        [f"Reminder: {name} starts in 20 hours"]
+    (t,) = [x["title"] for x in mine(s, other, "?type=reminder")]
+    assert re.fullmatch(re.escape(f"Reminder: {name} starts in ") + r"4[45] minutes", t), t
+    # Certificates: London days left when it is made.
+    cert = certificate(s, c, db)
+
+    def run_on(days):
+        when = (london_today() + datetime.timedelta(days=days)).isoformat()
+        db.execute(f"UPDATE certificates SET expiry_date = '{when}' WHERE id = '{cert['id']}'")
+        queue_job(db, "training.certificate_reminders")
+        wait_until(lambda: drained(db, "training.certificate_reminders"))
+        return [(x["title"], x["priority"]) for x in
+                mine(s, m, "?type=certificate_expiring&sort=created_at")]
+
+    assert run_on(29) == [("Your EFAW certificate expires in 29 days", "high")]
+    db.execute(f"DELETE FROM notification_reminders WHERE subject_id = '{cert['id']}'")
+    assert run_on(1)[-1] == ("Your EFAW certificate expires tomorrow", "high")
+    msgs = wait_until(lambda: [x for x in mail_to(c["sink"], m["email"])
+                               if "certificate expires" in str(x["Subject"])])
+    assert "Your EFAW certificate expires in 29 days" in {str(x["Subject"]) for x in msgs}
+
+
+def test_a_cancel_that_refunds_is_one_message_not_two(shop):
+    """The booker cancels a booking paid through Stripe: one cancelled
+    notification (and mail) saying how much comes back and how; the refund
+    Stripe completes at once makes no refund_processed beside it (there
+    were two mails at the same moment). A refund that is no part of a
+    cancellation, staff's partial one, is still told when it completes."""
+    s, c, db, st = shop["server"], shop, shop["db"], shop["stripe"]
+    admin, m = c["admin"], c["member"]
+    st.refund_status = "succeeded"               # most card refunds: at once
+    b, _ = paid_booking(c, m, course_schedule(s, c))
+    r = s.post(f"/v1/training-bookings/{b['id']}/cancel", headers=hdr(m))
+    assert r.status_code == 200, r.text
+    (ref,) = s.get(f"/v1/refunds?booking_id={b['id']}", headers=hdr(admin)).json()["data"]
+    assert ref["cause"] == "booker_cancelled"
+    wait_refund(db, ref["id"], "completed")
+    wait_until(lambda: drained(db, "mail.send"), timeout=15)
+    assert sorted(x["type"] for x in mine(s, m)) == ["booking_confirmed", "cancelled"]
+    (cn,) = mine(s, m, "?type=cancelled")
+    assert "cancelled as you asked" in cn["message"], cn["message"]
+    assert "A refund of 75.00 GBP is on its way to the card you paid with" in cn["message"]
+    assert db.count("email_log", f"user_id = '{m['id']}' AND template = "
+                    "'training_notify_refund_processed'") == 0
+    subjects = sorted(str(x["Subject"]) for x in mail_to(c["sink"], m["email"]))
+    assert len(subjects) == 2 and any(" cancelled: " in x for x in subjects), subjects
+    text, _ = parts(next(x for x in mail_to(c["sink"], m["email"])
+                         if " cancelled: " in str(x["Subject"])))
+    assert "75.00 GBP is on its way" in text
+    # Staff refund part of another paid booking: refund_processed when done.
+    b2, _ = paid_booking(c, m, course_schedule(s, c, start=30))
+    r = s.post("/v1/refunds", headers=hdr(admin), json={"booking_id": b2["id"],
+                                                       "amount_minor": 2000})
+    assert r.status_code == 201, r.text
+    r = s.post(f"/v1/refunds/{r.json()['id']}/approve", headers=hdr(admin))
+    assert r.status_code == 200, r.text
+    (n,) = wait_until(lambda: mine(s, m, "?type=refund_processed"), timeout=15,
+                      what="refund_processed of the partial refund")
+    assert n["booking_id"] == b2["id"] and "20.00 GBP" in n["title"]
+    assert read_one(s, m, b2)["status"] == "confirmed"
+
+
+def read_one(server, who, booking):
+    r = server.get(f"/v1/training-bookings/{booking['id']}", headers=hdr(who))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_service_emails_declined_stop_optional_mail_only(shop):
+    """users.service_emails_permission false: the reminders before a course
+    and before a certificate expires are made in-app but not mailed; what
+    the person must be told (booking confirmed, cancelled, certificate
+    ready, password reset) is mailed still. Another person, who did not
+    decline, is mailed their reminder."""
+    s, c, db = shop["server"], shop, shop["db"]
+    admin, m = c["admin"], c["member"]
+    other = person(s, "willing")
+    r = s.request("PATCH", "/v1/me", headers=hdr(m), json={"service_emails_permission": False})
+    assert r.status_code == 200, r.text
+    near = soon(s, c, 1)
+    b = booked(s, m, near)
+    confirm(s, admin, b)
+    confirm(s, admin, booked(s, other, near))
+    queue_job(db, "training.send_reminders")
+    wait_until(lambda: drained(db, "training.send_reminders") and
+               db.count("notifications", "type = 'reminder'") == 2, timeout=15)
+    (rn,) = rows(db, f"user_id = '{m['id']}' AND type = 'reminder'")
+    assert rn["send_email"] == "0" and rn["show_in_app"] == "1" and rn["email_log_id"] is None
+    assert rn["status"] == "delivered"
+    assert [x["type"] for x in mine(s, m, "?type=reminder")] == ["reminder"]
+    (on,) = rows(db, f"user_id = '{other['id']}' AND type = 'reminder'")
+    assert on["send_email"] == "1"
+    cert = certificate(s, c, db)
+    when = (london_today() + datetime.timedelta(days=30)).isoformat()
+    db.execute(f"UPDATE certificates SET expiry_date = '{when}' WHERE id = '{cert['id']}'")
+    queue_job(db, "training.certificate_reminders")
+    wait_until(lambda: drained(db, "training.certificate_reminders") and
+               db.count("notifications", "type = 'certificate_expiring'") == 1)
+    (xn,) = rows(db, f"user_id = '{m['id']}' AND type = 'certificate_expiring'")
+    assert xn["send_email"] == "0" and xn["show_in_app"] == "1"
+    r = s.post(f"/v1/training-bookings/{b['id']}/cancel", headers=hdr(admin))
+    assert r.status_code == 200, r.text
+    r = s.post("/v1/auth/password-reset", json={"email": m["email"]})
+    assert r.status_code in (200, 202), r.text
+    wait_until(lambda: db.count("email_log", f"user_id = '{m['id']}' AND template = "
+                                "'password_reset'") == 1, what="the reset mail")
+    wait_until(lambda: drained(db, "mail.send"), timeout=20)
+    templates = sorted(t for (t,) in db.query(
+        f"SELECT template FROM email_log WHERE user_id = '{m['id']}'"))
+    assert "training_notify_reminder" not in templates, templates
+    assert "training_notify_certificate_expiring" not in templates, templates
+    assert templates.count("training_notify_booking_confirmed") == 2, templates
+    for t in ("training_notify_cancelled", "training_notify_certificate_ready"):
+        assert t in templates, templates
+    subjects = [str(x["Subject"]) for x in mail_to(c["sink"], m["email"])]
+    assert not any(x.startswith("Reminder:") or "certificate expires" in x
+                   for x in subjects), subjects
+    assert any(x.startswith("Reminder:") for x in
+               (str(y["Subject"]) for y in mail_to(c["sink"], other["email"])))

@@ -449,6 +449,21 @@ def pay(server, who, booking):
     return server.post(f"/v1/training-bookings/{booking['id']}/payment", headers=hdr(who))
 
 
+def paid_booking(shop, who, sched, n=1, **extra):
+    """A booking of n seats of sched by who (extra: the booking's other
+    fields, attendees), paid through the fake Stripe (its
+    payment_intent.succeeded webhook, signed): (booking, intent id). shop
+    holds "server", "stripe" and "sign" (the shop fixture's)."""
+    s = shop["server"]
+    b = booked(s, who, sched, n, **extra)
+    r = pay(s, who, b)
+    assert r.status_code == 201, r.text
+    pi = r.json()["payment_intent_id"]
+    r = stripe_hook(s, shop["stripe"].intent_event(pi), shop["sign"])
+    assert r.status_code == 200 and r.json()["effect"] == "confirmed", r.text
+    return b, pi
+
+
 def wait_refund(db, refund_id, status, timeout=15):
     """Wait until refund refund_id's status is status."""
     return wait_until(lambda: db.scalar(f"SELECT status FROM refunds WHERE id = "

@@ -513,6 +513,31 @@ test_reminder_due(void **state)
 }
 
 static void
+test_left_words(void **state)
+{
+	const int64_t m = 60000;
+	char	      out[48];
+
+	(void)state;
+	training_left_words(20 * 60 * m - 40000, out, sizeof(out));
+	assert_string_equal(out, "20 hours");
+	training_left_words(23 * 60 * m - 5 * m, out, sizeof(out));
+	assert_string_equal(out, "23 hours");
+	training_left_words(2 * 60 * m - 50000, out, sizeof(out));
+	assert_string_equal(out, "2 hours");
+	training_left_words(90 * m - 20000, out, sizeof(out));
+	assert_string_equal(out, "1 hour 30 minutes");
+	training_left_words(60 * m, out, sizeof(out));
+	assert_string_equal(out, "1 hour");
+	training_left_words(45 * m - 10000, out, sizeof(out));
+	assert_string_equal(out, "45 minutes");
+	training_left_words(61000, out, sizeof(out));
+	assert_string_equal(out, "1 minute");
+	training_left_words(0, out, sizeof(out));
+	assert_string_equal(out, "1 minute");
+}
+
+static void
 test_offsets_parse(void **state)
 {
 	int64_t out[5];
@@ -551,6 +576,7 @@ main(void)
 		cmocka_unit_test(test_e164),
 		cmocka_unit_test(test_reminder_due),
 		cmocka_unit_test(test_offsets_parse),
+		cmocka_unit_test(test_left_words),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
