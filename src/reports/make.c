@@ -628,14 +628,14 @@ totals_row(struct table *t, const struct run *run, json_t *cols, json_t *obj)
 /*
  * Currency cur's totals (a new object, or NULL): its money sums and the
  * money derived from them (run->currencies), each count the sum of cur's
- * rows (a count whose total is not a sum, left out: empty), then the
+ * rows (a count whose total is not a sum: null, an empty cell), then the
  * ratios derived from those.
  */
 static json_t *
 currency_totals(const struct run *run, const char *cur)
 {
 	const struct measure *me;
-	const char	     *rc_cur;
+	const char	     *row_cur;
 	json_t		     *obj, *row;
 	json_int_t	      n;
 	size_t		      i, m;
@@ -645,14 +645,19 @@ currency_totals(const struct run *run, const char *cur)
 		return (NULL);
 	for (m = 0; m < run->nmeasures; m++) {
 		me = &run->rep->measures[m];
-		if (me->type != MEASURE_COUNT || me->sql == NULL ||
-		    me->total != NULL)
+		if (me->type != MEASURE_COUNT || me->sql == NULL)
 			continue;
+		if (me->total != NULL) {
+			if (json_object_set_new(obj, me->name, json_null()) !=
+			    0)
+				goto fail;
+			continue;
+		}
 		n = 0;
 		json_array_foreach(run->rows, i, row) {
-			rc_cur =
+			row_cur =
 			    json_string_value(json_object_get(row, "currency"));
-			if (strcmp(rc_cur != NULL ? rc_cur : "", cur) == 0)
+			if (strcmp(row_cur != NULL ? row_cur : "", cur) == 0)
 				n += json_integer_value(
 				    json_object_get(row, me->name));
 		}
