@@ -1,7 +1,7 @@
 /*
  * The table model of table.h and its CSV writer (the XLSX and PDF
  * writers are table_xlsx.c and table_pdf.c). Cells live in one array, row
- * after row, the totals in a row of their own.
+ * after row, the totals rows (one per currency, say) after the rows.
  */
 #include <math.h>
 #include <stdio.h>
@@ -24,11 +24,11 @@ struct table {
 	char		   *title;
 	struct table_column cols[TABLE_COLUMNS_MAX];
 	size_t		    ncols;
-	struct table_cell  *cells; /* nrows * ncols */
-	size_t		    nrows, cap;
-	struct table_cell  *totals; /* ncols, or NULL */
+	struct table_cell  *cells; /* (nrows + ntotals) * ncols */
+	size_t		    nrows, ntotals, cap;
 };
 
+static int		  row_append(struct table *);
 static struct table_cell *current(struct table *, size_t, enum table_type);
 static void		  cell_clear(struct table_cell *);
 static int		  csv_cell(
@@ -63,14 +63,11 @@ table_free(struct table *t)
 
 	if (t == NULL)
 		return;
-	for (i = 0; i < t->nrows * t->ncols; i++)
+	for (i = 0; i < (t->nrows + t->ntotals) * t->ncols; i++)
 		free(t->cells[i].s);
-	for (i = 0; t->totals != NULL && i < t->ncols; i++)
-		free(t->totals[i].s);
 	for (i = 0; i < t->ncols; i++)
 		free(t->cols[i].name);
 	free(t->cells);
-	free(t->totals);
 	free(t->title);
 	free(t);
 }
@@ -78,8 +75,8 @@ table_free(struct table *t)
 int
 table_column_add(struct table *t, const char *name, enum table_type type)
 {
-	if (t->ncols == TABLE_COLUMNS_MAX || t->nrows > 0 ||
-	    t->totals != NULL || type < TABLE_TEXT || type > TABLE_PERCENT)
+	if (t->ncols == TABLE_COLUMNS_MAX || t->nrows > 0 || t->ntotals > 0 ||
+	    type < TABLE_TEXT || type > TABLE_PERCENT)
 		return (ERR_INVALID);
 	if ((t->cols[t->ncols].name = strdup(name != NULL ? name : "")) == NULL)
 		return (ERR_NOMEM);
@@ -99,15 +96,14 @@ table_rows(const struct table *t)
 	return (t->nrows);
 }
 
-int
-table_row_add(struct table *t)
+/* Room for one more row of empty cells at the end of the array. */
+static int
+row_append(struct table *t)
 {
 	struct table_cell *c;
-	size_t		   cap;
+	size_t		   cap, n = t->nrows + t->ntotals;
 
-	if (t->totals != NULL || t->ncols == 0)
-		return (ERR_INVALID);
-	if (t->nrows == t->cap) {
+	if (n == t->cap) {
 		cap = t->cap > 0 ? t->cap * 2 : 64;
 		if (cap > SIZE_MAX / sizeof(*c) / t->ncols ||
 		    (c = realloc(t->cells, cap * t->ncols * sizeof(*c))) ==
@@ -116,7 +112,19 @@ table_row_add(struct table *t)
 		t->cells = c;
 		t->cap = cap;
 	}
-	memset(&t->cells[t->nrows * t->ncols], 0, t->ncols * sizeof(*c));
+	memset(&t->cells[n * t->ncols], 0, t->ncols * sizeof(*c));
+	return (OK);
+}
+
+int
+table_row_add(struct table *t)
+{
+	int rc;
+
+	if (t->ntotals > 0 || t->ncols == 0)
+		return (ERR_INVALID);
+	if ((rc = row_append(t)) != OK)
+		return (rc);
 	t->nrows++;
 	return (OK);
 }
@@ -124,10 +132,13 @@ table_row_add(struct table *t)
 int
 table_totals_add(struct table *t)
 {
-	if (t->totals != NULL || t->ncols == 0)
+	int rc;
+
+	if (t->ncols == 0)
 		return (ERR_INVALID);
-	if ((t->totals = calloc(t->ncols, sizeof(*t->totals))) == NULL)
-		return (ERR_NOMEM);
+	if ((rc = row_append(t)) != OK)
+		return (rc);
+	t->ntotals++;
 	return (OK);
 }
 
@@ -137,14 +148,10 @@ current(struct table *t, size_t col, enum table_type type)
 {
 	struct table_cell *c;
 
-	if (col >= t->ncols || t->cols[col].type != type)
+	if (col >= t->ncols || t->cols[col].type != type ||
+	    t->nrows + t->ntotals == 0)
 		return (NULL);
-	if (t->totals != NULL)
-		c = &t->totals[col];
-	else if (t->nrows > 0)
-		c = &t->cells[(t->nrows - 1) * t->ncols + col];
-	else
-		return (NULL);
+	c = &t->cells[(t->nrows + t->ntotals - 1) * t->ncols + col];
 	cell_clear(c);
 	return (c);
 }
@@ -267,17 +274,15 @@ table_cell(const struct table *t, size_t row, size_t col)
 {
 	if (col >= t->ncols)
 		return (NULL);
-	if (row < t->nrows)
+	if (row < t->nrows + t->ntotals)
 		return (&t->cells[row * t->ncols + col]);
-	if (row == t->nrows && t->totals != NULL)
-		return (&t->totals[col]);
 	return (NULL);
 }
 
-int
-table_has_totals(const struct table *t)
+size_t
+table_totals(const struct table *t)
 {
-	return (t->totals != NULL);
+	return (t->ntotals);
 }
 
 /* "2026-01-31" of a day since 1970-01-01. */
@@ -454,7 +459,7 @@ table_csv(const struct table *t, struct buf *b)
 			return (rc);
 	if ((rc = buf_puts(b, "\r\n")) != OK)
 		return (rc);
-	n = t->nrows + (t->totals != NULL);
+	n = t->nrows + t->ntotals;
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < t->ncols; j++) {
 			c = table_cell(t, i, j);

@@ -1,6 +1,7 @@
 /*
  * A typed table for reports and what writes it: columns with a type, rows
- * of cells, an optional totals row; written as CSV (table_csv), XLSX
+ * of cells, then totals rows (none, one, or one per currency: a money
+ * total is never a sum of two currencies); written as CSV (table_csv), XLSX
  * (table_xlsx, libxlsxwriter) or PDF (table_pdf, libharu). The caller
  * fills the table (its totals too: a total is not always a sum) and picks
  * the writer; the JSON of an answer stays the caller's own.
@@ -17,8 +18,8 @@
  *	rc = table_xlsx(t, &b);	(b: a struct buf; its ceiling bounds the file)
  *	table_free(t);
  *
- * Cells are set on the row last added (or the totals row, once added);
- * a cell never set is empty in every format. Text is UTF-8; what is not
+ * Cells are set on the row last added (a row or a totals row); a cell
+ * never set is empty in every format. Text is UTF-8; what is not
  * (or is a control character a format cannot hold) is written as U+FFFD
  * in XLSX and PDF and passed as it is in CSV.
  */
@@ -50,10 +51,13 @@ void	      table_free(struct table *); /* accepts NULL */
 /* Before any row: OK, ERR_INVALID past TABLE_COLUMNS_MAX, ERR_NOMEM. */
 int    table_column_add(struct table *, const char *name, enum table_type);
 size_t table_columns(const struct table *);
-size_t table_rows(const struct table *); /* without the totals */
-/* A new row (cells empty) that the setters then fill: OK or ERR_NOMEM. */
+size_t table_rows(const struct table *);   /* without the totals */
+size_t table_totals(const struct table *); /* totals rows */
+/* A new row (cells empty) that the setters then fill, before any totals
+ * row: OK, ERR_INVALID, ERR_NOMEM. */
 int table_row_add(struct table *);
-/* The totals row, once, after the rows: OK, ERR_INVALID, ERR_NOMEM. */
+/* A new totals row, after the rows (and totals rows) added: OK,
+ * ERR_INVALID (no columns), ERR_NOMEM. */
 int table_totals_add(struct table *);
 /*
  * Set cell col of the current row. ERR_INVALID when there is no row, col
@@ -87,7 +91,7 @@ int table_csv_text(struct buf *, const char *);
  * number in a currency format with the currency's minor digits; dates
  * and date-times as Excel dates, in UTC; percentages as a ratio in a 0.00%
  * format; text as text, never a formula), the header bold and frozen, the
- * totals bold, columns as wide as their widest cell (at most 60). A date
+ * totals rows bold, columns as wide as their widest cell (at most 60). A date
  * before 1900-03-01, which Excel cannot show, is written as text.
  * libxlsxwriter writes to a file: it and its temporary files go in a
  * private directory under $TMPDIR (or /tmp), removed before this returns.
@@ -97,7 +101,7 @@ int table_csv_text(struct buf *, const char *);
 int table_xlsx(const struct table *, struct buf *out);
 /*
  * PDF into out: A4 landscape pages, the title and the header row on each,
- * "Page i of n" at the foot, numbers right-aligned, the totals last, a
+ * "Page i of n" at the foot, numbers right-aligned, the totals rows last, a
  * cell too wide for its column cut with an ellipsis; text in the TrueType
  * font config pdf_font names (core/pdf_font.h), embedded. OK,
  * ERR_TOO_LARGE, ERR_NOMEM, ERR_UNAVAILABLE (the font cannot be loaded),
@@ -116,12 +120,10 @@ struct table_cell {
 const char     *table_title(const struct table *);
 const char     *table_column_name(const struct table *, size_t col);
 enum table_type table_column_type(const struct table *, size_t col);
-/* Row row's cell col, row == table_rows() for the totals; NULL past them
- * (borrowed). */
+/* Row row's cell col, rows from table_rows() on the totals rows; NULL
+ * past them (borrowed). */
 const struct table_cell *table_cell(
     const struct table *, size_t row, size_t col);
-/* 1 when the table has a totals row. */
-int table_has_totals(const struct table *);
 /*
  * A cell as text for a person (PDF) into out (n bytes): money with its
  * code ("12.50 GBP"), dates as 2026-01-31, date-times as 2026-01-31 09:00

@@ -1,7 +1,7 @@
 /*
  * A table as PDF (table.h), with libharu: A4 landscape, the title and
  * the header row at the top of every page, "Page i of n" at the foot,
- * the totals as the last row on a grey ground. Columns get their natural
+ * the totals rows (one per currency, say) last, each on a grey ground. Columns get their natural
  * width (their widest cell) when the page holds them all, else the narrow
  * ones keep theirs and the wide ones share the rest; a cell wider than its
  * column is cut with an ellipsis. Text is drawn in the embedded TrueType
@@ -110,7 +110,7 @@ widths_fit(struct pdf *p, double avail)
 	size_t	    i, j, rows, nwide = 0;
 	int	    rc, wide[TABLE_COLUMNS_MAX];
 
-	rows = table_rows(p->t) + (table_has_totals(p->t) ? 1 : 0);
+	rows = table_rows(p->t) + table_totals(p->t);
 	for (j = 0; j < p->ncols; j++) {
 		p->width[j] = COL_MIN;
 		for (i = 0; i <= rows; i++) {
@@ -226,15 +226,17 @@ page_draw(struct pdf *p, size_t no, size_t pages, size_t from, size_t to)
 	top = HPDF_Page_GetHeight(page) - MARGIN;
 	for (j = 0; j < p->ncols; j++)
 		width += p->width[j];
-	/* The grounds: the header's, the totals' (on the last page). */
+	/* The grounds: the header's, the totals rows' on this page. */
 	HPDF_Page_SetRGBFill(page, 0.85f, 0.85f, 0.85f);
 	HPDF_Page_Rectangle(page, (HPDF_REAL)MARGIN,
 	    (HPDF_REAL)(top - 2 * TITLE_SIZE - ROW_H), (HPDF_REAL)width,
 	    (HPDF_REAL)ROW_H);
 	HPDF_Page_Fill(page);
-	if (table_has_totals(p->t) && to == table_rows(p->t) + 1) {
-		y = top - 2 * TITLE_SIZE - ROW_H * (double)(to - from + 1);
-		HPDF_Page_SetRGBFill(page, 0.92f, 0.92f, 0.92f);
+	HPDF_Page_SetRGBFill(page, 0.92f, 0.92f, 0.92f);
+	for (i = from; i < to; i++) {
+		if (i < table_rows(p->t))
+			continue;
+		y = top - 2 * TITLE_SIZE - ROW_H * (double)(i - from + 2);
 		HPDF_Page_Rectangle(page, (HPDF_REAL)MARGIN, (HPDF_REAL)y,
 		    (HPDF_REAL)width, (HPDF_REAL)ROW_H);
 		HPDF_Page_Fill(page);
@@ -312,7 +314,7 @@ table_pdf(const struct table *t, struct buf *out)
 		goto out;
 	/* Rows under the title and the header, above the foot. */
 	per_page = (size_t)((room - 2 * TITLE_SIZE - FOOT) / ROW_H) - 1;
-	rows = table_rows(t) + (table_has_totals(t) ? 1 : 0);
+	rows = table_rows(t) + table_totals(t);
 	pages = rows == 0 ? 1 : (rows + per_page - 1) / per_page;
 	for (i = 0, from = 0; i < pages && rc == OK; i++, from += per_page)
 		rc = page_draw(&p, i + 1, pages, from,

@@ -172,7 +172,7 @@ widths_of(const struct table *t, size_t col)
 	char			 v[96];
 	size_t			 i, n, w = 0, rows;
 
-	rows = table_rows(t) + (table_has_totals(t) ? 1 : 0);
+	rows = table_rows(t) + table_totals(t);
 	for (i = 0; i <= rows; i++) {
 		if (i == 0)
 			text = table_column_name(t, col);
@@ -216,7 +216,7 @@ cell_write(lxw_workbook *wb, lxw_worksheet *ws, struct formats *fm,
 			: ERR_INTERNAL);
 	}
 	c = table_cell(t, row - 1, col);
-	bold = row - 1 == table_rows(t);
+	bold = row - 1 >= table_rows(t); /* a totals row */
 	if (!c->set)
 		return (OK);
 	switch (table_column_type(t, col)) {
@@ -310,7 +310,7 @@ sheet_write(lxw_workbook *wb, const struct table *t)
 			return (ERR_INTERNAL);
 	worksheet_freeze_panes(ws, 1, 0);
 	buf_init(&tmp, (size_t)TABLE_CELL_MAX * 3 + 1);
-	rows = table_rows(t) + (table_has_totals(t) ? 1 : 0);
+	rows = table_rows(t) + table_totals(t);
 	rc = OK;
 	for (i = 0; i <= rows && rc == OK; i++)
 		for (j = 0; j < ncols && rc == OK; j++)

@@ -10,11 +10,15 @@
  * money, a ratio) row by row, the rows sorted by period, group name,
  * group id and currency, with the totals of the range; written as
  * compact JSON, or as a table (core/table.h: the columns, the rows, then
- * a "Total" row) in CSV, XLSX or PDF. Money is minor units of the row's
+ * the totals rows) in CSV, XLSX or PDF. Money is minor units of the row's
  * currency: in JSON an integer beside its "currency", in a table a money
  * cell (its column named without "_minor": the cell says what it is).
  * Money totals are a sum when the rows are in one currency, else null
- * (each currency's are in "totals_by_currency").
+ * (each currency's are in "totals_by_currency"). A table never sums two
+ * currencies: a report by currency has one "Total" row per currency in
+ * its rows (by code; the currency column names it), its money that
+ * currency's, its counts that currency's rows' sums; one "Total" row
+ * otherwise (and when there are no rows).
  *
  * A report's measures and totals are read in one transaction with one
  * snapshot (STORE_TX_SNAPSHOT: REPEATABLE READ on PostgreSQL), so the
@@ -90,6 +94,10 @@ static int rows_sort(struct run *);
 static enum table_type column_type(const struct run *, size_t);
 static int	       cell_set(
 		struct table *, enum table_type, size_t, json_t *, const char *);
+static int totals_row(struct table *, const struct run *, json_t *, json_t *);
+static json_t *currency_totals(const struct run *, const char *);
+static int     key_cmp(const void *, const void *);
+static int     currency_rows(struct table *, const struct run *, json_t *);
 static int table_of(const struct run *, json_t *, json_t *, struct table **);
 static int table_write(
     struct buf *, const struct run *, json_t *, json_t *, int);
@@ -594,10 +602,119 @@ cell_set(struct table *t, enum table_type type, size_t j, json_t *v,
 	}
 }
 
+/* A totals row of obj (totals, or one currency's), "Total" in the period
+ * column and obj's currency in the currency column, if any. */
+static int
+totals_row(struct table *t, const struct run *run, json_t *cols, json_t *obj)
+{
+	const char *cur;
+	json_t	   *c;
+	size_t	    j;
+	int	    rc;
+
+	if ((rc = table_totals_add(t)) != OK ||
+	    (rc = table_set_text(t, 0, "Total")) != OK)
+		return (rc);
+	cur = json_string_value(json_object_get(obj, "currency"));
+	json_array_foreach(cols, j, c)
+		if (j > 0 &&
+		    (rc = cell_set(t, column_type(run, j), j,
+			 json_object_get(obj, json_string_value(c)), cur)) !=
+			OK)
+			return (rc);
+	return (OK);
+}
+
+/*
+ * Currency cur's totals (a new object, or NULL): its money sums and the
+ * money derived from them (run->currencies), each count the sum of cur's
+ * rows (a count whose total is not a sum: null, an empty cell), then the
+ * ratios derived from those.
+ */
+static json_t *
+currency_totals(const struct run *run, const char *cur)
+{
+	const struct measure *me;
+	const char	     *row_cur;
+	json_t		     *obj, *row;
+	json_int_t	      n;
+	size_t		      i, m;
+
+	if ((obj = json_deep_copy(json_object_get(run->currencies, cur))) ==
+	    NULL)
+		return (NULL);
+	for (m = 0; m < run->nmeasures; m++) {
+		me = &run->rep->measures[m];
+		if (me->type != MEASURE_COUNT || me->sql == NULL)
+			continue;
+		if (me->total != NULL) {
+			if (json_object_set_new(obj, me->name, json_null()) !=
+			    0)
+				goto fail;
+			continue;
+		}
+		n = 0;
+		json_array_foreach(run->rows, i, row) {
+			row_cur =
+			    json_string_value(json_object_get(row, "currency"));
+			if (strcmp(row_cur != NULL ? row_cur : "", cur) == 0)
+				n += json_integer_value(
+				    json_object_get(row, me->name));
+		}
+		if (json_object_set_new(obj, me->name, json_integer(n)) != 0)
+			goto fail;
+	}
+	if (json_object_set_new(obj, "currency",
+		cur[0] != '\0' ? json_string(cur) : json_null()) != 0)
+		goto fail;
+	for (m = 0; m < run->nmeasures; m++)
+		if (run->rep->measures[m].of != NULL &&
+		    derive(&run->rep->measures[m], obj) != OK)
+			goto fail;
+	return (obj);
+fail:
+	json_decref(obj);
+	return (NULL);
+}
+
+static int
+key_cmp(const void *a, const void *b)
+{
+	return (strcmp(*(const char *const *)a, *(const char *const *)b));
+}
+
+/* One totals row per currency of the rows, by code. */
+static int
+currency_rows(struct table *t, const struct run *run, json_t *cols)
+{
+	const char **keys;
+	const char  *key;
+	json_t	    *v, *obj;
+	size_t	     i = 0, n = json_object_size(run->currencies);
+	int	     rc = OK;
+
+	if ((keys = calloc(n, sizeof(*keys))) == NULL)
+		return (ERR_NOMEM);
+	json_object_foreach(run->currencies, key, v)
+		keys[i++] = key;
+	qsort(keys, n, sizeof(*keys), key_cmp);
+	for (i = 0; i < n && rc == OK; i++) {
+		if ((obj = currency_totals(run, keys[i])) == NULL) {
+			rc = ERR_NOMEM;
+			break;
+		}
+		rc = totals_row(t, run, cols, obj);
+		json_decref(obj);
+	}
+	free(keys);
+	return (rc);
+}
+
 /*
  * The run as a table: period, group id, group name (and currency) as
  * text, the measures as integers, money or percentages (a money column
- * named without "_minor"); the totals last, "Total" in the period column.
+ * named without "_minor"); the totals rows last, "Total" in the period
+ * column: one per currency of a report by currency, never a sum of two.
  */
 static int
 table_of(
@@ -636,16 +753,11 @@ table_of(
 				 cur)) != OK)
 				goto out;
 	}
-	if ((rc = table_totals_add(t)) != OK ||
-	    (rc = table_set_text(t, 0, "Total")) != OK)
-		goto out;
-	cur = json_string_value(json_object_get(totals, "currency"));
-	json_array_foreach(cols, j, c)
-		if (j > 0 &&
-		    (rc = cell_set(t, column_type(run, j), j,
-			 json_object_get(totals, json_string_value(c)), cur)) !=
-			OK)
-			goto out;
+	if ((run->rep->flags & REPORT_CURRENCY) &&
+	    json_object_size(run->currencies) > 0)
+		rc = currency_rows(t, run, cols);
+	else
+		rc = totals_row(t, run, cols, totals);
 out:
 	if (rc != OK)
 		table_free(t);

@@ -154,14 +154,15 @@ static const char api_run[] = "{\"parameters\":[" API_QUERY("from", "true",
     "\"json\"}",
     "json; csv (UTF-8 with a byte-order mark, formulas defused), xlsx "
     "(typed cells) or pdf (A4 landscape), each with the totals as its "
-    "last row and a Content-Disposition filename") "],"
-						   "\"answers\":{\"200\":{\"description\":\"the report: rows by period "
-						   "and group, and the totals of the range\",\"content\":" API_ANSWER
-						   "}},\"problems\":{\"403\":\"not an admin\","
-						   "\"404\":\"REPORT_NOT_FOUND\",\"422\":\"a bad parameter "
-						   "(VALIDATION_FAILED, one entry each), REPORT_TOO_LARGE (past "
-						   "report_max_rows rows) or RESULT_TOO_LARGE (past report_run_max_bytes "
-						   "bytes)\"}}";
+    "last row (one a currency when by currency) and a "
+    "Content-Disposition filename") "],"
+				    "\"answers\":{\"200\":{\"description\":\"the report: rows by period "
+				    "and group, and the totals of the range\",\"content\":" API_ANSWER
+				    "}},\"problems\":{\"403\":\"not an admin\","
+				    "\"404\":\"REPORT_NOT_FOUND\",\"422\":\"a bad parameter "
+				    "(VALIDATION_FAILED, one entry each), REPORT_TOO_LARGE (past "
+				    "report_max_rows rows) or RESULT_TOO_LARGE (past report_run_max_bytes "
+				    "bytes)\"}}";
 
 static const struct route reports_routes[] = {
 	{ HTTP_GET, "/v1/reports", reports_list, 0,

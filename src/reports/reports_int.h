@@ -140,8 +140,8 @@ struct report_out {
 /*
  * Make report q: the bytes of the answer GET /v1/reports/{name} gives
  * (compact JSON, or the table of core/table.h as CSV, XLSX or PDF with
- * the totals as its last row), at most max of them, its rows and totals
- * read in one snapshot. ERR_NOT_FOUND: no such report; ERR_TOO_LARGE:
+ * the totals as its last row, one a currency when by currency), at most
+ * max of them, its rows and totals read in one snapshot. ERR_NOT_FOUND: no such report; ERR_TOO_LARGE:
  * past report_max_rows rows (out->too_many_rows) or past max bytes;
  * ERR_BUSY, ERR_DB, ERR_UNAVAILABLE: the database (or the PDF's font);
  * ERR_INTERNAL: an XLSX or PDF library failed.

@@ -2,8 +2,11 @@
  * The certificate PDF: see cert_pdf.h. The page is laid out on fixed
  * places (points, A4 landscape, origin bottom left); each piece of text is
  * fitted to its place by cert_text_fit (cert_text.c: the largest size that
- * fits, over as many lines as the place allows) and refused when it cannot
- * fit. The fonts are config pdf_font and pdf_font_bold (core/pdf_font.h).
+ * fits, over as many lines as the place allows). What a person or staff
+ * wrote (names, titles, the provider's lines) is cut at a character with
+ * an ellipsis when it does not fit even at its place's smallest size; the
+ * rest is refused. The fonts are config pdf_font and pdf_font_bold
+ * (core/pdf_font.h).
  */
 #include <errno.h>
 #include <math.h>
@@ -125,15 +128,15 @@ hpdf_failed(const struct ctx *c, const char *step)
 }
 
 /*
- * Fit text to its place and draw it there; ERR_INVALID naming field when
- * it cannot fit.
+ * Fit text to its place and draw it there, the last line ending in an
+ * ellipsis when it was cut; ERR_INVALID naming field when it cannot fit.
  */
 static int
 draw_text(struct ctx *c, HPDF_Font font, const char *text,
     const struct cert_place *pl, enum cert_field f, const char **why)
 {
 	struct cert_fit fit;
-	char		line[CERT_LINE_BYTES + 1];
+	char		line[CERT_LINE_BYTES + sizeof(CERT_ELLIPSIS)];
 	float		height, y, x;
 	int		i, rc;
 
@@ -148,6 +151,9 @@ draw_text(struct ctx *c, HPDF_Font font, const char *text,
 	for (i = 0; i < fit.n; i++) {
 		memcpy(line, text + fit.lines[i].off, fit.lines[i].len);
 		line[fit.lines[i].len] = '\0';
+		if (fit.cut && i == fit.n - 1)
+			memcpy(line + fit.lines[i].len, CERT_ELLIPSIS,
+			    sizeof(CERT_ELLIPSIS));
 		y = pl->yc + height / 2 - 0.8f * fit.size -
 		    (float)i * CERT_LEADING * fit.size;
 		x = pl->centred ? pl->x - fit.lines[i].width / 2 : pl->x;
@@ -347,11 +353,11 @@ draw_page(struct ctx *c, const struct cert_pdf_in *in, const char **why)
 		return (rc);
 
 	HPDF_Page_SetRGBFill(c->page, 0.09f, 0.31f, 0.40f);
-	pl = (struct cert_place){ PAGE_W / 2, 530, 440, 32, 20, 8, 2, 1 };
+	pl = (struct cert_place){ PAGE_W / 2, 530, 440, 32, 20, 8, 2, 1, 1 };
 	if ((rc = draw_text(c, c->bold, provider, &pl, F_PROVIDER, why)) != OK)
 		return (rc);
 	HPDF_Page_SetRGBFill(c->page, 0.2f, 0.2f, 0.2f);
-	pl = (struct cert_place){ PAGE_W / 2, 500, 440, 20, 9, 6, 2, 1 };
+	pl = (struct cert_place){ PAGE_W / 2, 500, 440, 20, 9, 6, 2, 1, 1 };
 	if (accreditation[0] != '\0' &&
 	    (rc = draw_text(c, c->regular, accreditation, &pl, F_ACCREDITATION,
 		 why)) != OK)
@@ -367,7 +373,7 @@ draw_page(struct ctx *c, const struct cert_pdf_in *in, const char **why)
 	if ((rc = draw_text(c, c->regular, "This is to certify that", &pl,
 		 F_LEARNER, why)) != OK)
 		return (rc);
-	pl = (struct cert_place){ PAGE_W / 2, 392, TEXT_W, 58, 30, 8, 3, 1 };
+	pl = (struct cert_place){ PAGE_W / 2, 392, TEXT_W, 58, 30, 8, 3, 1, 1 };
 	if ((rc = draw_text(c, c->bold, learner, &pl, F_LEARNER, why)) != OK)
 		return (rc);
 	pl = (struct cert_place){ PAGE_W / 2, 350, TEXT_W, 13, 13, 13, 1, 1 };
@@ -375,7 +381,7 @@ draw_page(struct ctx *c, const struct cert_pdf_in *in, const char **why)
 		 "attended the course and was assessed as competent in", &pl,
 		 F_QUALIFICATION, why)) != OK)
 		return (rc);
-	pl = (struct cert_place){ PAGE_W / 2, 317, TEXT_W, 48, 22, 8, 3, 1 };
+	pl = (struct cert_place){ PAGE_W / 2, 317, TEXT_W, 48, 22, 8, 3, 1, 1 };
 	if ((rc = draw_text(
 		 c, c->bold, qualification, &pl, F_QUALIFICATION, why)) != OK)
 		return (rc);
@@ -415,7 +421,7 @@ draw_page(struct ctx *c, const struct cert_pdf_in *in, const char **why)
 				 fields[i], why)) != OK)
 				return (rc);
 			pl = (struct cert_place){ 200, 205 - 28 * (float)i, 440,
-				26, 11, 6, 2, 0 };
+				26, 11, 6, 2, 0, 1 };
 			if ((rc = draw_text(c, c->regular, values[i], &pl,
 				 fields[i], why)) != OK)
 				return (rc);

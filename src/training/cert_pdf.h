@@ -38,9 +38,13 @@
  * byte-order mark) are left out, so they cannot reorder or hide what is
  * printed; a character beyond U+FFFF (libharu 2.3 maps only the BMP) shows
  * as U+FFFD. A field too wide for its place is drawn smaller, then over
- * more lines (the name and the qualification up to 3, the provider and
- * the accreditation 2, the rest 1); one that still does not fit is refused
- * (ERR_INVALID), never cut.
+ * more lines (the name and the qualification up to 3, the provider, the
+ * accreditation, the number and the trainer 2, the rest 1), down to its
+ * place's smallest size; one that still does not fit, or is longer than
+ * CERT_PDF_TEXT_MAX bytes, is cut at the start of a character and ends in
+ * an ellipsis (U+2026): a long name is printed as far as it goes, never
+ * cut inside a character and never the reason there is no certificate.
+ * The verification URL is never cut: past its place it is refused.
  *
  * Thread-safe: each call makes and frees its own libharu document (no
  * libharu state is shared); the fonts' settings are fixed once started
@@ -58,8 +62,9 @@
 
 struct buf;
 
-/* Bytes of a text field: 200 characters (training names and titles) of
- * 4 bytes, a trainer's given and family names of 100 each, fit within. */
+/* Bytes of a text field printed: 200 characters (training names and
+ * titles) of 4 bytes, a trainer's given and family names of 100 each, fit
+ * within; a longer one is cut with an ellipsis. */
 #define CERT_PDF_TEXT_MAX    1024
 #define CERT_PDF_URL_MAX     256	       /* bytes of verify_url */
 #define CERT_PDF_LOGO_MAX    (1024 * 1024)     /* bytes of the logo PNG */

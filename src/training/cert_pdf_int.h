@@ -2,8 +2,9 @@
  * Private to the certificate PDF (cert_pdf.h). cert_pdf.c makes the
  * document and draws the page; cert_text.c checks and cleans its fields
  * as they are printed and fits each piece of text to its place (the
- * largest size that fits, over as many lines as the place allows),
- * pure but for libharu's measuring of a font's widths.
+ * largest size that fits, over as many lines as the place allows; at
+ * the smallest, a field that may be cut is cut at a character with an
+ * ellipsis), pure but for libharu's measuring of a font's widths.
  */
 #ifndef TRAINING_CERT_PDF_INT_H
 #define TRAINING_CERT_PDF_INT_H
@@ -20,6 +21,7 @@
 #define CERT_FIELD_BYTES (CERT_PDF_TEXT_MAX + 1)
 /* A line made of a field and words around it. */
 #define CERT_LINE_BYTES (CERT_PDF_TEXT_MAX + 64)
+#define CERT_ELLIPSIS	"\xe2\x80\xa6" /* U+2026, where a field is cut */
 
 /* A line of a fitted field: bytes off..off+len of the text. */
 struct cert_line {
@@ -30,7 +32,8 @@ struct cert_line {
 struct cert_fit {
 	float		 size;
 	int		 n;
-	struct cert_line lines[CERT_FIT_LINES];
+	int		 cut; /* the last line ends in CERT_ELLIPSIS */
+	struct cert_line lines[CERT_FIT_LINES]; /* widths with it */
 };
 
 /* Where and how a field is drawn. */
@@ -42,6 +45,7 @@ struct cert_place {
 	float max_size, min_size;
 	int   max_lines;
 	int   centred;
+	int   cut; /* 1: what does not fit at min_size is cut, not refused */
 };
 
 /* The fields, for the messages that name them. */
@@ -89,9 +93,11 @@ int cert_text_url(const char *s, const char **why);
 /* "18 hours", "1 hour 30 minutes", "45 minutes" into out. */
 void cert_text_minutes(int minutes, char *out, size_t size);
 /*
- * Fit text in font to its place: the size and the lines in *f, or
- * ERR_INVALID when it does not fit. The caller checks its document for
- * libharu errors from measuring.
+ * Fit text in font to its place: the size and the lines in *f. Text that
+ * does not fit at the place's smallest size is, when the place may cut
+ * it, cut at the start of a character with CERT_ELLIPSIS after (f->cut),
+ * on as many lines as the place's height allows; else ERR_INVALID. The
+ * caller checks its document for libharu errors from measuring.
  */
 int cert_text_fit(HPDF_Font font, const char *text, const struct cert_place *,
     struct cert_fit *f);

@@ -36,9 +36,12 @@
  * in a write transaction after it is made and before it is sent: no
  * record, no PDF. A 304 sends nothing of the person and is not.
  *
- * A certificate whose fields do not fit the page, or a logo setting the
- * PDF cannot draw, answers 409 CERTIFICATE_NOT_PRINTABLE naming the field
- * (never a cut name); fonts that cannot be loaded 503.
+ * A name, title or setting too long for its place is drawn smaller, then
+ * cut at a character with an ellipsis (cert_pdf.h): it is read here whole
+ * (to twice what the page prints, cut only between characters), so the
+ * renderer sees that it is long. A logo setting the PDF cannot draw
+ * answers 409 CERTIFICATE_NOT_PRINTABLE naming it; fonts that cannot be
+ * loaded 503.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,9 +65,11 @@
 #include "training/training_int.h"
 
 /* Change it when the page's layout changes: ETags made before differ. */
-#define CERT_PAGE_VERSION "cert-page-2"
+#define CERT_PAGE_VERSION "cert-page-3"
 #define VERIFY_PATH	  "/v1/certificate-verifications/"
-#define NAME_BYTES	  (CERT_PDF_TEXT_MAX + 1)
+/* Longer than the page prints, so that the renderer cuts a long name
+ * where it should, with an ellipsis. */
+#define NAME_BYTES (2 * CERT_PDF_TEXT_MAX + 2)
 
 /* One request: what the page shows, read in one transaction. */
 struct cert_page {
@@ -229,7 +234,7 @@ page_row(struct tx *tx, struct cert_page *pg)
 		json_decref(row);
 		return (ERR_NOT_FOUND);
 	}
-	strlcpy_cb(pg->learner, name, sizeof(pg->learner));
+	utf8_copy(pg->learner, sizeof(pg->learner), name);
 	strlcpy_cb(pg->number,
 	    json_string_value(json_object_get(row, "certificate_number")),
 	    sizeof(pg->number));
@@ -291,8 +296,8 @@ page_schedule(struct tx *tx, struct cert_page *pg, const char *schedule,
 	if ((rc = store_step(st)) == STORE_ROW) {
 		training_london_date(store_col_int64(st, 0), pg->start);
 		training_london_date(store_col_int64(st, 1), pg->end);
-		strlcpy_cb(pg->qualification, store_col_text(st, 2),
-		    sizeof(pg->qualification));
+		utf8_copy(pg->qualification, sizeof(pg->qualification),
+		    store_col_text(st, 2));
 		pg->minutes = (int)store_col_int64(st, 3) * 60;
 		if (!store_col_is_null(st, 4)) {
 			strlcpy_cb(user, store_col_text(st, 4), sizeof(user));
@@ -317,18 +322,22 @@ page_trainer(
     struct tx *tx, struct cert_page *pg, const char *user, const char *code)
 {
 	struct person_contact pc;
+	size_t		      n;
 
 	memset(&pc, 0, sizeof(pc));
-	strlcpy_cb(pg->trainer, code, sizeof(pg->trainer));
+	utf8_copy(pg->trainer, sizeof(pg->trainer), code);
 	if (user[0] == '\0' || hooks_contact(tx, user, 1, &pc) != OK)
 		return;
-	if (pc.first_name != NULL && pc.last_name != NULL)
-		snprintf(pg->trainer, sizeof(pg->trainer), "%s %s",
-		    pc.first_name, pc.last_name);
-	else if (pc.first_name != NULL || pc.last_name != NULL)
-		strlcpy_cb(pg->trainer,
-		    pc.first_name != NULL ? pc.first_name : pc.last_name,
-		    sizeof(pg->trainer));
+	/* Cut, if at all, between characters: the renderer cuts the rest. */
+	if (pc.first_name != NULL || pc.last_name != NULL)
+		utf8_copy(pg->trainer, sizeof(pg->trainer),
+		    pc.first_name != NULL ? pc.first_name : pc.last_name);
+	if (pc.first_name != NULL && pc.last_name != NULL &&
+	    (n = strlen(pg->trainer)) + 2 < sizeof(pg->trainer)) {
+		pg->trainer[n] = ' ';
+		utf8_copy(pg->trainer + n + 1, sizeof(pg->trainer) - n - 1,
+		    pc.last_name);
+	}
 	hooks_contact_clear(&pc);
 }
 

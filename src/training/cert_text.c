@@ -47,7 +47,9 @@ static const char *const messages[F_COUNT][M_COUNT] = {
 
 static int unicode_space(uint32_t);
 static int wrap(const size_t *, const unsigned *, const int *, size_t, float,
-    int, struct cert_fit *);
+    int, struct cert_fit *, size_t *);
+static int cut(HPDF_Font, const size_t *, const unsigned *, const int *, size_t,
+    const struct cert_place *, struct cert_fit *);
 
 /* 1 for the Unicode spaces among unicode_invisible's code points. */
 static int
@@ -70,8 +72,10 @@ cert_text_refuse(enum cert_field f, enum cert_fault m, const char **why)
  * The text of field s as it is printed, in out (CERT_FIELD_BYTES): controls
  * and Unicode spaces as one space, runs of spaces as one, none at either
  * end; invisible format characters left out; past U+FFFF, U+FFFD (never
- * longer than s). OK, or ERR_INVALID for text that is too long, not UTF-8,
- * or (when required) shows nothing. A missing optional field is "".
+ * longer than s). Past CERT_PDF_TEXT_MAX bytes it is cut at the start of
+ * a character and ends in CERT_ELLIPSIS: a name is printed as far as it
+ * goes rather than not at all. OK, or ERR_INVALID for text that is not
+ * UTF-8 or (when required) shows nothing. A missing optional field is "".
  */
 int
 cert_text_clean(
@@ -80,13 +84,18 @@ cert_text_clean(
 	const unsigned char *p;
 	size_t		     n, len, o = 0;
 	uint32_t	     cp;
-	int		     space = 0;
+	int		     space = 0, cut_off = 0;
 
 	out[0] = '\0';
 	if (s == NULL)
 		s = "";
-	if ((n = strlen(s)) > CERT_PDF_TEXT_MAX)
-		return (cert_text_refuse(f, M_TOO_LONG, why));
+	if ((n = strlen(s)) > CERT_PDF_TEXT_MAX) {
+		/* Room for the ellipsis; never inside a character. */
+		n = CERT_PDF_TEXT_MAX - (sizeof(CERT_ELLIPSIS) - 1);
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+		cut_off = 1;
+	}
 	for (p = (const unsigned char *)s; n > 0; p += len, n -= len) {
 		if ((len = utf8_decode(p, n, &cp)) == 0)
 			return (cert_text_refuse(f, M_NOT_UTF8, why));
@@ -108,6 +117,10 @@ cert_text_clean(
 	out[o] = '\0';
 	if (required && o == 0)
 		return (cert_text_refuse(f, M_REQUIRED, why));
+	if (cut_off) {
+		memcpy(out + o, CERT_ELLIPSIS, sizeof(CERT_ELLIPSIS));
+		o += sizeof(CERT_ELLIPSIS) - 1;
+	}
 	return (OK);
 }
 
@@ -182,17 +195,18 @@ cert_text_minutes(int minutes, char *out, size_t size)
 /*
  * The largest size, in half points from the place's largest down to its
  * smallest, at which text fits its width and height over at most its
- * lines, and the lines; ERR_INVALID when none does. Widths are the font's own (1/1000 of
- * the size a character), as libharu adds them when it draws.
+ * lines, and the lines; when none does, cut (a place that may cut) or
+ * ERR_INVALID. Widths are the font's own (1/1000 of the size a
+ * character), as libharu adds them when it draws.
  */
 int
 cert_text_fit(HPDF_Font font, const char *text, const struct cert_place *pl,
     struct cert_fit *f)
 {
-	size_t	       offs[CERT_LINE_BYTES + 1], n = 0, len, at = 0, total;
-	unsigned       widths[CERT_LINE_BYTES];
-	int	       spaces[CERT_LINE_BYTES], half;
-	uint32_t       cp;
+	size_t	 offs[CERT_LINE_BYTES + 1], n = 0, len, at = 0, total, rest;
+	unsigned widths[CERT_LINE_BYTES];
+	int	 spaces[CERT_LINE_BYTES], half;
+	uint32_t cp;
 	HPDF_TextWidth tw;
 
 	total = strlen(text);
@@ -212,33 +226,87 @@ cert_text_fit(HPDF_Font font, const char *text, const struct cert_place *pl,
 		at += len;
 	}
 	offs[n] = total;
+	f->cut = 0;
 	for (half = (int)(pl->max_size * 2); half >= (int)(pl->min_size * 2);
 	     half--) {
 		f->size = (float)half / 2;
 		if (wrap(offs, widths, spaces, n, pl->width * 1000 / f->size,
-			pl->max_lines, f) == OK &&
+			pl->max_lines, f, &rest) == OK &&
 		    f->size * (1 + CERT_LEADING * (float)(f->n - 1)) <=
 			pl->height)
 			return (OK);
 	}
-	return (ERR_INVALID);
+	if (!pl->cut)
+		return (ERR_INVALID);
+	return (cut(font, offs, widths, spaces, n, pl, f));
+}
+
+/*
+ * At the place's smallest size, as many lines as its height holds: all
+ * but the last wrapped as wrap does, the last the characters that fit
+ * before CERT_ELLIPSIS (none at its end a space). ERR_INVALID only when
+ * not even a line of the ellipsis fits.
+ */
+static int
+cut(HPDF_Font font, const size_t *offs, const unsigned *widths,
+    const int *spaces, size_t n, const struct cert_place *pl,
+    struct cert_fit *f)
+{
+	HPDF_TextWidth tw;
+	size_t	       start = 0, i, end;
+	float	       limit, sum, dots;
+	int	       lines;
+
+	f->size = pl->min_size;
+	f->cut = 1;
+	for (lines = pl->max_lines; lines > 1 &&
+	     f->size * (1 + CERT_LEADING * (float)(lines - 1)) > pl->height;
+	     lines--)
+		;
+	tw = HPDF_Font_TextWidth(font, (const HPDF_BYTE *)CERT_ELLIPSIS,
+	    (HPDF_UINT)(sizeof(CERT_ELLIPSIS) - 1));
+	dots = (float)tw.width;
+	limit = pl->width * 1000 / f->size;
+	if (lines < 1 || f->size > pl->height || dots > limit ||
+	    lines > CERT_FIT_LINES)
+		return (ERR_INVALID);
+	f->n = 0;
+	/* The text does not fit in lines: some is left after lines - 1. */
+	if (lines > 1)
+		(void)wrap(
+		    offs, widths, spaces, n, limit, lines - 1, f, &start);
+	if (start < n && spaces[start])
+		start++;
+	for (sum = 0, i = start;
+	     i < n && sum + (float)widths[i] + dots <= limit; i++)
+		sum += (float)widths[i];
+	for (end = i; end > start && spaces[end - 1]; end--)
+		sum -= (float)widths[end - 1];
+	f->lines[f->n].off = offs[start];
+	f->lines[f->n].len = offs[end] - offs[start];
+	f->lines[f->n].width = (sum + dots) * f->size / 1000;
+	f->n++;
+	return (OK);
 }
 
 /*
  * Break n characters (offsets offs, n + 1 of them; widths; which are
  * spaces) into lines of at most limit thousandths of the size each,
  * at a space when one is on the line, else between characters: OK
- * within max_lines, else ERR_INVALID.
+ * within max_lines, else ERR_INVALID. *rest: the first character on no
+ * line (n when all are).
  */
 static int
 wrap(const size_t *offs, const unsigned *widths, const int *spaces, size_t n,
-    float limit, int max_lines, struct cert_fit *f)
+    float limit, int max_lines, struct cert_fit *f, size_t *rest)
 {
 	size_t start = 0, i, end, next, brk, k;
 	float  sum, wsum;
 
 	f->n = 0;
+	*rest = 0;
 	while (start < n) {
+		*rest = start;
 		if (f->n == max_lines)
 			return (ERR_INVALID);
 		sum = 0;
@@ -266,5 +334,6 @@ wrap(const size_t *offs, const unsigned *widths, const int *spaces, size_t n,
 		f->n++;
 		start = next;
 	}
+	*rest = n;
 	return (OK);
 }

@@ -205,8 +205,9 @@
 	"\"description\":\"If-None-Match named the current ETag\"}},"	\
 	"\"problems\":{\"404\":\"CERTIFICATE_NOT_FOUND: no such "	\
 	"certificate, not yours, or its holder was erased\",\"409\":"	\
-	"\"CERTIFICATE_NOT_PRINTABLE: a field does not fit the page, or "	\
-	"a setting it shows cannot be drawn (the detail names it)\","	\
+	"\"CERTIFICATE_NOT_PRINTABLE: a setting it shows cannot be "	\
+	"drawn (the detail names it); a name too long is cut, with an "	\
+	"ellipsis\","							\
 	"\"503\":\"the PDF fonts cannot be loaded, or the slow pool is "	\
 	"full (Retry-After)\"}}"
 /* clang-format on */

@@ -526,3 +526,60 @@ def test_the_pdf_follows_the_settings_and_revocation(printed, db, tmp_path):
     r = s.post(f"/v1/users/{m['id']}/erase", headers=hdr(admin))
     assert r.status_code in (200, 204), r.text
     problem(pdf_of(s, admin, certs[GREEK]), 404, "CERTIFICATE_NOT_FOUND")
+
+
+# Wide capitals, two bytes each in UTF-8: a name made of them is wider than
+# its place on the page at the smallest size the place allows.
+GREEK_WIDE = "ΜΩ"
+POLISH_WIDE = "ŃĆ"
+
+
+def wide(letters, n):
+    return (letters * n)[:n]
+
+
+@pytest.mark.dialect
+def test_names_too_long_for_the_page_are_shrunk_then_cut_at_a_character(
+        start_server, db, tmp_path):
+    """A trainer whose given and family names are the longest the accounts
+    take (100 characters each) and a learner named with 300 characters,
+    all Greek and Polish capitals of two bytes: the PDF is served (200, not
+    409 CERTIFICATE_NOT_PRINTABLE), pdftotext reads it as well-formed UTF-8
+    with each name's start, smaller and cut at a character with an
+    ellipsis; the course's title, as long as a course's name may be, too."""
+    tools("pdftotext")
+    s = start_server(db=db, env={"CAREBASE_PUBLIC_URL": PUBLIC})
+    c = make_catalogue(s)
+    admin, m = c["admin"], c["member"]
+    first, last = wide(GREEK_WIDE, 100), wide(POLISH_WIDE, 100)
+    r = s.request("PATCH", f"/v1/users/{c['instructor']['id']}", headers=hdr(admin),
+                  json={"first_name": first, "last_name": last})
+    assert r.status_code == 200, r.text
+    learner = wide("ΜŃ", 300)
+    title = wide("ΑΒΓΔΕ ŁĄĘŚĆ ", 200)
+    r = s.request("PATCH", f"/v1/training-courses/{c['course']['id']}", headers=hdr(admin),
+                  json={"name": title})
+    assert r.status_code == 200, r.text
+    sched = course_schedule(s, c)
+    b = booked(s, m, sched, attendees=[{"name": learner, "email": m["email"]}])
+    confirm(s, admin, b)
+    move(db, sched, ms(2024, 2, 29))
+    for a in attendee_ids(s, admin, b):
+        assert mark(s, admin, a).status_code == 201
+    act(s, admin, sched, "start")
+    act(s, admin, sched, "complete")
+    (cert,) = certificates_of(s, admin, schedule_id=sched["id"])
+    assert cert["holder_name"] == learner
+
+    r = pdf_of(s, m, cert)
+    assert r.status_code == 200, r.text
+    assert r.content.startswith(b"%PDF-")
+    # pdf_text decodes strictly: a character cut in two would raise here.
+    text = pdf_text(tmp_path, r.content, "long")
+    assert learner[:40] in text, text
+    assert f"Trainer: {first[:40]}" in text, text
+    assert title.strip()[:40] in text, text
+    assert "\N{HORIZONTAL ELLIPSIS}" in text and "\ufffd" not in text
+    # Cut, not drawn past the page: the names' ends are not there whole.
+    assert learner not in text.replace(" ", "") and last not in text
+    assert cert["certificate_number"] in text and "Certificate of Competence" in text

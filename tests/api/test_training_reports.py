@@ -389,9 +389,13 @@ def test_certificates_expiring_in_a_window(server, business, db):
 
 
 @pytest.mark.dialect
-def test_money_in_two_currencies_is_totalled_by_currency(server, catalogue, db):
+def test_money_in_two_currencies_is_totalled_by_currency(server, catalogue, db, tmp_path):
     """Rows are by currency; money totals are sums only within one: with
-    two, totals' money is null and totals_by_currency has each's."""
+    two, totals' money is null and totals_by_currency has each's. The
+    tables (CSV read by the csv module, XLSX by openpyxl, PDF by
+    pdftotext) have one Total row per currency, by code, its currency in
+    the currency column, its money and counts that currency's alone (in
+    XLSX, in that currency's format): never one row that mixes them."""
     c = catalogue
     admin = c["admin"]
     euro = training_course(server, admin, name="EFAW Dublin", currency="EUR", price_minor=9000)
@@ -414,9 +418,38 @@ def test_money_in_two_currencies_is_totalled_by_currency(server, catalogue, db):
         "GBP": dict(gross_minor=7500, discounts_minor=0, refunds_minor=0, net_minor=7500)}
     r = report(server, admin, "training_revenue", JULY + "&format=csv")
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"), newline="")))
-    assert {(row[3], row[4], row[6]) for row in rows[1:-1]} == {
+    assert {(row[3], row[4], row[6]) for row in rows[1:] if row[0] != "Total"} == {
         ("EFAW Dublin", "EUR", "90.00"), (c["course"]["name"], "GBP", "75.00")}
-    assert rows[-1] == ["Total", "", "", "", "", "2", "", "", "", ""]
+    assert rows[-2:] == [["Total", "", "", "", "EUR", "1", "90.00", "0.00", "0.00", "90.00"],
+                         ["Total", "", "", "", "GBP", "1", "75.00", "0.00", "0.00", "75.00"]]
+    assert [row[0] for row in rows].count("Total") == 2
+
+    openpyxl = pytest.importorskip("openpyxl")
+    r = report(server, admin, "training_revenue", JULY + "&format=xlsx")
+    assert r.status_code == 200, r.text
+    path = tmp_path / "two.xlsx"
+    path.write_bytes(r.content)
+    xrows = list(openpyxl.load_workbook(path).worksheets[0].iter_rows())
+    assert len(xrows) == 5 and [x[0].value for x in xrows[3:]] == ["Total", "Total"]
+    for row, cur, gross in zip(xrows[3:], ("EUR", "GBP"), (90.0, 75.0)):
+        assert row[0].font.b and row[4].value == cur and row[5].value == 1
+        assert [x.value for x in row[6:10]] == [pytest.approx(gross), 0, 0,
+                                                pytest.approx(gross)]
+        for x in row[6:10]:
+            assert x.data_type == "n" and cur in x.number_format, x.number_format
+            assert ({"EUR", "GBP"} - {cur}).pop() not in x.number_format
+
+    r = report(server, admin, "training_revenue", JULY + "&format=pdf")
+    assert r.status_code == 200, r.text
+    path = tmp_path / "two.pdf"
+    path.write_bytes(r.content)
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
+                          check=True).stdout.decode("utf-8")
+    total = [ln.split() for ln in text.splitlines() if ln.strip().startswith("Total")]
+    assert total == [["Total", "EUR", "1", "90.00", "EUR", "0.00", "EUR", "0.00", "EUR",
+                      "90.00", "EUR"],
+                     ["Total", "GBP", "1", "75.00", "GBP", "0.00", "GBP", "0.00", "GBP",
+                      "75.00", "GBP"]], text
 
 
 # --------------------------------------------------------------------------

@@ -14,8 +14,11 @@
  *   cert_pdf_logo_check takes what the render takes and refuses the rest;
  * - a revoked certificate says REVOKED and when, its QR code still reads;
  *   one that never expires says so and has no validity sentence;
- * - bad fields are refused naming the field; text that cannot fit is
- *   refused, never cut; a failure leaves the output buffer as it was;
+ * - a name or number too long for its place, or past CERT_PDF_TEXT_MAX
+ *   bytes, is printed smaller, then cut at a character with an ellipsis:
+ *   pdftotext reads well-formed UTF-8 with its start;
+ * - bad fields are refused naming the field; a failure leaves the output
+ *   buffer as it was;
  * - renders in threads side by side give the bytes of one alone.
  */
 #include <ctype.h>
@@ -37,6 +40,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/pdf_font.h"
+#include "core/util.h"
 #include "training/cert_pdf.h"
 
 #define URL    "https://certs.example.org/verify/NFA-2026-000123?c=7Kq2"
@@ -319,6 +323,75 @@ test_long_name(void **state)
 	check_fields(&in, "long");
 }
 
+/* 1 when s is well-formed UTF-8 throughout. */
+static int
+utf8_whole(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t		     n = strlen(s), len;
+	uint32_t	     cp;
+
+	for (; n > 0; p += len, n -= len)
+		if ((len = utf8_decode(p, n, &cp)) == 0)
+			return (0);
+	return (1);
+}
+
+/*
+ * Names of two-byte capitals too wide for their places even at the
+ * smallest size (the learner's 300, the trainer's 201 characters), and a
+ * learner's name past CERT_PDF_TEXT_MAX bytes: printed, each cut at a
+ * character and ending in an ellipsis, the text well-formed UTF-8.
+ */
+static void
+test_cut_with_ellipsis(void **state)
+{
+	struct cert_pdf_in in = sample();
+	char		   learner[300 * 2 + 1], trainer[201 * 2 + 1];
+	char   big[CERT_PDF_TEXT_MAX + 4], number[CERT_PDF_TEXT_MAX + 1];
+	char   path[128], *text;
+	size_t i;
+	int    pass;
+
+	(void)state;
+	need("pdftotext");
+	for (i = 0; i < 300; i++)
+		memcpy(learner + 2 * i, i % 2 ? "\xc5\x83" : "\xce\x9c", 2);
+	learner[600] = '\0'; /* "ΜŃΜŃ..." */
+	/* 100 Ω, a space, then 100 more */
+	for (i = 0; i < 100; i++)
+		memcpy(trainer + 2 * i, "\xce\xa9", 2);
+	trainer[200] = ' ';
+	for (i = 0; i < 100; i++)
+		memcpy(trainer + 201 + 2 * i, "\xce\xa9", 2);
+	trainer[401] = '\0';
+	/* Past the bound: two-byte letters, the cut falling inside one. */
+	for (i = 0; i < CERT_PDF_TEXT_MAX + 2; i += 2)
+		memcpy(big + i, "\xc5\x81", 2); /* Ł */
+	big[i] = '\0';
+	memset(number, 'W', sizeof(number) - 1);
+	number[sizeof(number) - 1] = '\0';
+	for (pass = 0; pass < 2; pass++) {
+		in = sample();
+		in.learner_name = pass == 0 ? learner : big;
+		in.trainer_name = trainer;
+		in.certificate_number = number;
+		render_to(
+		    &in, pass == 0 ? "cut" : "cut-big", path, sizeof(path));
+		text = text_of(path);
+		/* slurp and squeeze keep the bytes: check them. */
+		assert_true(utf8_whole(text));
+		assert_has(text,
+		    pass == 0 ? "\xce\x9c\xc5\x83\xce\x9c\xc5\x83"
+			      : "\xc5\x81\xc5\x81\xc5\x81\xc5\x81");
+		assert_has(text, "Trainer: \xce\xa9\xce\xa9\xce\xa9");
+		assert_has(text, "WWWWWWWWWW");
+		assert_has(text, "\xe2\x80\xa6");
+		assert_null(strstr(text, "\xef\xbf\xbd"));
+		free(text);
+	}
+}
+
 static void
 test_accreditation_only_when_set(void **state)
 {
@@ -537,14 +610,15 @@ test_refusals(void **state)
 	struct cert_pdf_in in;
 	struct buf	   pdf;
 	const char	  *why;
-	char big[CERT_PDF_TEXT_MAX + 2], wide[CERT_PDF_TEXT_MAX + 1];
+	char big[CERT_PDF_TEXT_MAX + 2], url[CERT_PDF_URL_MAX + 1];
 	int  i;
 
 	(void)state;
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	memset(wide, 'W', sizeof(wide) - 1);
-	wide[sizeof(wide) - 1] = '\0';
+	memcpy(url, "https://", 8);
+	memset(url + 8, 'W', sizeof(url) - 9);
+	url[sizeof(url) - 1] = '\0';
 	buf_init(&pdf, CERT_PDF_MAX);
 	buf_puts(&pdf, "kept");
 	for (i = 0;; i++) {
@@ -557,8 +631,9 @@ test_refusals(void **state)
 			want = "learner_name is not UTF-8";
 			break;
 		case 1:
-			in.learner_name = big;
-			want = "learner_name is too long";
+			in.learner_name = big; /* cut: test_cut_with_ellipsis */
+			in.verify_url = "https://x/\x7f";
+			want = "verify_url is not an http(s) URL";
 			break;
 		case 2:
 			in.learner_name = " \xe2\x80\x8f\n\xe2\x80\xae ";
@@ -613,10 +688,9 @@ test_refusals(void **state)
 			want = "validity_years is out of range";
 			break;
 		case 11:
-			/* 1024 W's fit nowhere in two lines: refused, not cut. */
-			in.certificate_number = wide;
-			want = "certificate_number does not fit on the "
-			       "certificate";
+			/* The URL is never cut: past its place, refused. */
+			in.verify_url = url;
+			want = "verify_url does not fit on the certificate";
 			break;
 		default:
 			want = NULL;
@@ -709,6 +783,7 @@ main(void)
 		cmocka_unit_test(test_polish_name),
 		cmocka_unit_test(test_greek_name),
 		cmocka_unit_test(test_long_name),
+		cmocka_unit_test(test_cut_with_ellipsis),
 		cmocka_unit_test(test_accreditation_only_when_set),
 		cmocka_unit_test(test_hostile_name),
 		cmocka_unit_test(test_logo),

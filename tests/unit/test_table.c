@@ -57,7 +57,7 @@ ms_of(const char *iso)
 	return (ms);
 }
 
-/* Every column type, two rows and the totals. */
+/* Every column type, three rows and two totals rows (GBP, KWD). */
 static struct table *
 sample(void)
 {
@@ -91,6 +91,9 @@ sample(void)
 	ok(table_set_int(t, 1, 9));
 	ok(table_set_money(t, 2, 121956, "GBP"));
 	ok(table_set_percent(t, 5, 0.5));
+	ok(table_totals_add(t));
+	ok(table_set_text(t, 0, "Total"));
+	ok(table_set_money(t, 2, 1250, "KWD"));
 	return (t);
 }
 
@@ -107,7 +110,9 @@ test_model_refuses(void **state)
 	assert_int_equal(table_set_int(t, 1, 1), ERR_INVALID);	  /* column */
 	assert_int_equal(table_column_add(t, "b", TABLE_INT), ERR_INVALID);
 	ok(table_totals_add(t));
-	assert_int_equal(table_totals_add(t), ERR_INVALID);
+	ok(table_totals_add(t)); /* one a currency, say */
+	assert_int_equal(table_totals(t), 2);
+	assert_int_equal(table_rows(t), 1);
 	assert_int_equal(table_row_add(t), ERR_INVALID);
 	table_free(t);
 	t = table_new("x");
@@ -149,7 +154,8 @@ test_csv(void **state)
 	    "2026-03-15T09:30:00.000Z,87.50%\r\n"
 	    "\"" GREEK ", \"\"quoted\"\"\nline\",-3,-1500,1899-12-31,,\r\n"
 	    "" POLISH ",,1.250,,,\r\n"
-	    "Total,9,1219.56,,,50.00%\r\n";
+	    "Total,9,1219.56,,,50.00%\r\n"
+	    "Total,,1.250,,,\r\n";
 	static const char *const defused[] = { "=1+2", "+1", "-1", "@SUM(A1)",
 		"\tx", "\rx" };
 	size_t			 i;
@@ -333,6 +339,10 @@ test_xlsx_read_back(void **state)
 	is_number(at(doc, 4, 2), 1219.56, "#,##0.00 \"GBP\"");
 	is_number(at(doc, 4, 5), 0.5, "0.00%");
 	assert_true(json_is_true(json_object_get(at(doc, 4, 2), "bold")));
+	/* The second totals row, in its own currency's format, bold. */
+	is_text(at(doc, 5, 0), "Total");
+	is_number(at(doc, 5, 2), 1.25, "#,##0.000 \"KWD\"");
+	assert_true(json_is_true(json_object_get(at(doc, 5, 2), "bold")));
 	/* Columns as wide as their widest cell. */
 	assert_true(json_number_value(json_object_get(
 			json_object_get(doc, "widths"), "A")) > 20);
@@ -375,7 +385,7 @@ test_pdf_read_back(void **state)
 	ok(table_column_add(t, "sessions", TABLE_INT));
 	ok(table_column_add(t, "fee", TABLE_MONEY));
 	ok(table_column_add(t, "passed_on", TABLE_DATE));
-	/* Three pages of 35 rows: 80 rows and the totals. */
+	/* Three pages of 35 rows: 80 rows and two totals rows. */
 	for (i = 0; i < 80; i++) {
 		ok(table_row_add(t));
 		snprintf(name, sizeof(name), "row%03d", i);
@@ -391,6 +401,9 @@ test_pdf_read_back(void **state)
 	ok(table_set_text(t, 0, "Grand total"));
 	ok(table_set_int(t, 1, 3160));
 	ok(table_set_money(t, 2, 83160, "PLN"));
+	ok(table_totals_add(t));
+	ok(table_set_text(t, 0, "Grand total EUR"));
+	ok(table_set_money(t, 2, 500, "EUR"));
 	buf_init(&b, MB);
 	ok(table_pdf(t, &b));
 	assert_memory_equal(b.data, "%PDF-", 5);
@@ -421,7 +434,9 @@ test_pdf_read_back(void **state)
 	assert_non_null(page = strchr(strchr(all, '\f') + 1, '\f'));
 	assert_non_null(next = strstr(page, "row079"));
 	assert_non_null(next = strstr(next, "Grand total"));
-	assert_non_null(strstr(next, "831.60 PLN"));
+	assert_non_null(next = strstr(next, "831.60 PLN"));
+	assert_non_null(next = strstr(next, "Grand total EUR"));
+	assert_non_null(strstr(next, "5.00 EUR"));
 	assert_non_null(strstr(all, "2026-03-21")); /* row 79's date */
 	free(all);
 	free(out);
