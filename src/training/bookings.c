@@ -248,7 +248,7 @@ training_attendees_check(json_t *attendees, json_t *errs)
 	const char *k, *name, *email, *e2, *p;
 	json_t	   *a, *v, *b;
 	char	    field[64];
-	size_t	    i, j;
+	size_t	    i, j, chars;
 
 	if (!json_is_array(attendees) || json_array_size(attendees) == 0 ||
 	    json_array_size(attendees) > TRAINING_ATTENDEES_MAX) {
@@ -273,12 +273,17 @@ training_attendees_check(json_t *attendees, json_t *errs)
 				    "not a member of attendees");
 			}
 		name = json_string_value(json_object_get(a, "name"));
-		for (p = name; p != NULL && *p != '\0'; p++)
+		/* Characters, not bytes (JSON strings are UTF-8): each but
+		 * a continuation byte starts one. */
+		chars = 0;
+		for (p = name; p != NULL && *p != '\0'; p++) {
 			if ((unsigned char)*p < 0x20)
 				break;
+			chars += ((unsigned char)*p & 0xC0) != 0x80;
+		}
 		snprintf(field, sizeof(field), "attendees[%zu].name", i);
 		if (name == NULL || strspn(name, " ") == strlen(name) ||
-		    strlen(name) > TRAINING_NAME_MAX * 4 || *p != '\0')
+		    chars > TRAINING_NAME_MAX || *p != '\0')
 			resource_field_err(errs, field, "invalid",
 			    "a name of 1 to 200 characters");
 		email = json_string_value(json_object_get(a, "email"));

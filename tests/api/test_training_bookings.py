@@ -120,6 +120,9 @@ def test_attendees_are_named_people_one_seat_each(server, catalogue, db):
         ("two", "attendees", "required"),
         ([{"name": "Ann"}], "attendees[0].email", "invalid_format"),
         ([{"name": " ", "email": "a@example.org"}], "attendees[0].name", "invalid"),
+        # 200 characters at most, counted as characters (201 ASCII
+        # letters were taken: the bound was 800 bytes).
+        ([{"name": "A" * 201, "email": "a@example.org"}], "attendees[0].name", "invalid"),
         ([{"name": "A", "email": "a@example.org"}, {"name": "B", "email": "A@example.org"}],
          "attendees[1].email", "duplicate"),
         ([{"name": "A", "email": "a@example.org", "seats": 3}], "attendees[0].seats",
