@@ -116,6 +116,8 @@ store_open(const char *url, const struct store_opts *opts, struct store **out,
 		if ((rc = s->ops->conn_open(s, &c)) != OK) {
 			*errmsg = s->dialect == STORE_SQLITE
 			    ? "cannot open the SQLite database"
+			    : pg_connect_why()[0] != '\0'
+			    ? pg_connect_why()
 			    : "cannot connect to PostgreSQL";
 			goto out;
 		}
