@@ -722,8 +722,13 @@ backup_write(struct store *db, const char *path, const struct backup_opts *o,
 	close(pfd);
 	pfd = -1;
 	if ((rc = store_backup_watch(db, plain, o->progress, o->arg)) != OK) {
-		snprintf(err, errlen, "the copy failed (%s; the log says more)",
-		    err_code(rc));
+		if (rc == ERR_IO)
+			snprintf(err, errlen, "the copy failed: %s",
+			    strerror(errno));
+		else
+			snprintf(err, errlen,
+			    "the copy failed (%s; the log says more)",
+			    err_code(rc));
 		goto out;
 	}
 	if ((rc = check_copy(plain, 1, bi, err, errlen)) != OK)

@@ -666,14 +666,16 @@ store_backup_watch(struct store *s, const char *path,
 {
 	struct timespec ts;
 	struct conn    *c;
-	int		rc;
+	int		rc, e;
 
 	if (s->ops->backup == NULL || s->memory)
 		return (ERR_INVALID);
 	if ((rc = pool_get(s, deadline_of(s, &ts), &c)) != OK)
 		return (rc);
 	rc = s->ops->backup(c, path, progress, arg);
+	e = errno; /* why a file failed, for the caller */
 	pool_put(s, c);
+	errno = e;
 	return (rc);
 }
 

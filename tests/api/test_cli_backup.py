@@ -325,3 +325,32 @@ def test_serve_before_migrate_waits_quietly_for_the_jobs_table(start_server):
     log = s.log()
     assert log.count("event=migrations_pending") == 1, log
     assert "no such table: jobs" not in log and 'relation "jobs"' not in log, log
+
+
+# --------------------------------------------------------------------------
+# 7. a full disk
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 256 KiB tmpfs, where root may mount one; skipped elsewhere."""
+    where = tmp_path / "small"
+    where.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(where)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {r.stderr.strip()}")
+    yield where
+    subprocess.run(["umount", str(where)], capture_output=True)
+
+
+@pytest.mark.sqlite_only
+def test_a_backup_onto_a_full_disk_says_so_and_leaves_nothing(start_server, small_disk):
+    s = start_server(start=False)
+    assert os.path.getsize(s.db.path) > 256 * 1024
+    for n in range(2):
+        r = s.cli("backup", str(small_disk / "b.db"))
+        assert r.returncode == 1, r
+        assert "No space left on device" in r.stderr, r.stderr
+        assert "INTERNAL" not in r.stderr
+        assert os.listdir(small_disk) == [], os.listdir(small_disk)
