@@ -354,3 +354,28 @@ def test_a_backup_onto_a_full_disk_says_so_and_leaves_nothing(start_server, smal
         assert "No space left on device" in r.stderr, r.stderr
         assert "INTERNAL" not in r.stderr
         assert os.listdir(small_disk) == [], os.listdir(small_disk)
+
+
+# --------------------------------------------------------------------------
+# 11. migrate down asks only where it can, and says which is not a terminal
+
+
+@pytest.mark.sqlite_only
+def test_migrate_down_names_stderr_when_only_stderr_is_redirected(start_server, tmp_path):
+    import pty
+    h = start_server(start=False)
+    before = h.db.count("schema_migrations")
+    master, slave = pty.openpty()
+    errf = open(tmp_path / "down.err", "w")
+    try:
+        p = subprocess.Popen([BIN, "migrate", "down"], env=h.env, cwd=tmp_path,
+                             stdin=slave, stdout=slave, stderr=errf)
+        p.wait(CLI_TIMEOUT)
+    finally:
+        os.close(slave)
+        os.close(master)
+        errf.close()
+    err = (tmp_path / "down.err").read_text()
+    assert p.returncode == 2, err
+    assert "standard error is not a terminal" in err, err
+    assert h.db.count("schema_migrations") == before
