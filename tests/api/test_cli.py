@@ -338,7 +338,7 @@ def test_backup_on_postgresql_names_pg_dump(start_server, tmp_path):
     assert r.returncode == 2 and "pg_dump" in r.stderr, r
     assert not (tmp_path / "x.db").exists()
     r = h.cli("serve", env={"CAREBASE_BACKUP_CRON": "30 2 * * *"}, timeout=10)
-    assert r.returncode == 1 and "pg_dump" in r.stderr, r
+    assert r.returncode == 2 and "pg_dump" in r.stderr, r
 
 
 @pytest.mark.sqlite_only
