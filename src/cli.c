@@ -306,6 +306,8 @@ migrate_down_cli(struct store *db, int argc, char **argv)
 	int64_t		    newest = 0, *batches = NULL;
 	int		    rc, batch = 0, yes = 0, force = 0, reverted = 0;
 
+	if ((rc = cli_migrate_check(argc, argv)) != OK)
+		return (rc);
 	for (i = 1; i < (size_t)argc; i++)
 		if (strcmp(argv[i], "--batch") == 0)
 			batch = 1;
@@ -313,18 +315,6 @@ migrate_down_cli(struct store *db, int argc, char **argv)
 			yes = 1;
 		else if (strcmp(argv[i], "--force") == 0)
 			force = 1;
-		else if (strncmp(argv[i], "--to=", 5) != 0) {
-			fprintf(stderr,
-			    "usage: carebase migrate down "
-			    "[--to=MIGRATION | --batch] [--yes] "
-			    "[--force]\n");
-			return (ERR_USAGE);
-		}
-	if (batch && to != NULL) {
-		fprintf(stderr,
-		    "carebase: migrate down takes --to or --batch, not both\n");
-		return (ERR_USAGE);
-	}
 	if ((rc = migrate_history(db, &rows, &n)) != OK) {
 		fprintf(stderr, "carebase: cannot read the migrations: %s\n",
 		    err_code(rc));
@@ -387,8 +377,9 @@ migrate_down_cli(struct store *db, int argc, char **argv)
 	}
 	if (!yes && !(isatty(STDIN_FILENO) && isatty(STDERR_FILENO))) {
 		fprintf(stderr,
-		    "carebase: nothing rolled back: standard input is not a "
-		    "terminal to ask on; run it again with --yes to go on\n");
+		    "carebase: nothing rolled back: standard %s is not a "
+		    "terminal to ask on; run it again with --yes to go on\n",
+		    isatty(STDIN_FILENO) ? "error" : "input");
 		rc = ERR_USAGE;
 		goto out;
 	}
@@ -418,21 +409,62 @@ out:
 	return (rc);
 }
 
+/* migrate's command line, checked before anything is opened: a wrong
+ * one makes no key and no database. */
+int
+cli_migrate_check(int argc, char **argv)
+{
+	const char *what = argc > 0 ? argv[0] : "up";
+	int	    i, batch = 0, to = 0;
+
+	if (strcmp(what, "up") != 0 && strcmp(what, "status") != 0 &&
+	    strcmp(what, "down") != 0) {
+		fprintf(stderr,
+		    "carebase: migrate takes up, down or status "
+		    "(see carebase help migrate)\n");
+		return (ERR_USAGE);
+	}
+	if (strcmp(what, "down") != 0) {
+		if (argc > 1) {
+			fprintf(stderr,
+			    "carebase: migrate %s takes no more arguments "
+			    "(see carebase help migrate)\n",
+			    what);
+			return (ERR_USAGE);
+		}
+		return (OK);
+	}
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--batch") == 0)
+			batch = 1;
+		else if (strncmp(argv[i], "--to=", 5) == 0)
+			to = 1;
+		else if (strcmp(argv[i], "--yes") != 0 &&
+		    strcmp(argv[i], "--force") != 0) {
+			fprintf(stderr,
+			    "usage: carebase migrate down "
+			    "[--to=MIGRATION | --batch] [--yes] "
+			    "[--force]\n");
+			return (ERR_USAGE);
+		}
+	if (batch && to) {
+		fprintf(stderr,
+		    "carebase: migrate down takes --to or --batch, not both\n");
+		return (ERR_USAGE);
+	}
+	return (OK);
+}
+
 int
 cli_migrate(struct store *db, int argc, char **argv)
 {
 	const char *what = argc > 0 ? argv[0] : "up";
 	int	    n = 0, rc;
 
+	if ((rc = cli_migrate_check(argc, argv)) != OK)
+		return (rc);
 	if (strcmp(what, "down") == 0)
 		return (migrate_down_cli(db, argc, argv));
-	if (argc > 1) {
-		fprintf(stderr,
-		    "carebase: migrate %s takes no more arguments "
-		    "(see carebase help migrate)\n",
-		    what);
-		return (ERR_USAGE);
-	}
 	if (strcmp(what, "up") == 0) {
 		if ((rc = migrate_up(db, &n)) != OK) {
 			fprintf(stderr,
@@ -444,14 +476,8 @@ cli_migrate(struct store *db, int argc, char **argv)
 		}
 		printf(
 		    "migrate: applied %d migration%s\n", n, n == 1 ? "" : "s");
-	} else if (strcmp(what, "status") == 0)
+	} else
 		return (migrate_status(db, stdout));
-	else {
-		fprintf(stderr,
-		    "carebase: migrate takes up, down or status "
-		    "(see carebase help migrate)\n");
-		return (ERR_USAGE);
-	}
 	return (OK);
 }
 
@@ -481,7 +507,8 @@ size_text(int64_t bytes, char *out, size_t outlen)
 }
 
 /* A backup key from --key-file, or backup_key_file with --encrypt (or
- * for restore, whenever set); *have 0 when there is none to use. */
+ * for restore, when the file is encrypted); *have 0 when there is none
+ * to use. */
 static int
 backup_key(int argc, char **argv, int by_default, unsigned char *key, int *have)
 {
@@ -511,6 +538,57 @@ backup_key(int argc, char **argv, int by_default, unsigned char *key, int *have)
 		return (rc);
 	}
 	*have = 1;
+	return (OK);
+}
+
+/* backup's and restore's command line: FILE, once. Checked before
+ * anything is opened. */
+int
+cli_backup_check(int argc, char **argv)
+{
+	int i, files = 0;
+
+	for (i = 0; i < argc; i++)
+		if (strncmp(argv[i], "--", 2) != 0)
+			files++;
+	if (files != 1) {
+		fprintf(stderr,
+		    "usage: carebase backup FILE [--force] "
+		    "[--compress] [--encrypt | "
+		    "--key-file=KEYFILE]\n");
+		return (ERR_USAGE);
+	}
+	return (OK);
+}
+
+int
+cli_restore_check(int argc, char **argv)
+{
+	int i, files = 0;
+
+	for (i = 0; i < argc; i++)
+		if (strncmp(argv[i], "--", 2) != 0)
+			files++;
+	if (files != 1) {
+		fprintf(stderr,
+		    "usage: carebase restore FILE [--force] "
+		    "[--key-file=KEYFILE]\n");
+		return (ERR_USAGE);
+	}
+	return (OK);
+}
+
+/* Commands that take no argument: one is a wrong command line. */
+int
+cli_no_args(int argc, char **argv)
+{
+	if (argc > 0) {
+		fprintf(stderr,
+		    "carebase: this command takes no arguments (\"%.64s\" "
+		    "given; carebase help lists the commands)\n",
+		    argv[0]);
+		return (ERR_USAGE);
+	}
 	return (OK);
 }
 
@@ -553,6 +631,7 @@ cli_backup(struct store *db, int argc, char **argv)
 	if ((rc = backup_key(argc, argv, 0, key, &have)) != OK)
 		return (rc);
 	o.key = have ? key : NULL;
+	backup_clean_on_signal();
 	if (isatty(STDERR_FILENO)) {
 		o.progress = backup_progress;
 		o.arg = &shown;
@@ -620,7 +699,10 @@ cli_restore(struct store *db, int argc, char **argv)
 		fprintf(stderr, "carebase: %s\n", err);
 		return (rc);
 	}
-	if ((rc = backup_key(argc, argv, 1, key, &have)) != OK)
+	/* backup_key_file only for an encrypted file: a plain backup
+	 * restores whether that key is there or not. */
+	if ((rc = backup_key(argc, argv, backup_encrypted(file), key, &have)) !=
+	    OK)
 		return (rc);
 	err[0] = '\0';
 	rc = backup_restore(

@@ -15,6 +15,11 @@ struct store;
 int cli_serve(struct store *, int argc, char **argv);
 int cli_worker(struct store *, int argc, char **argv);
 int cli_migrate(struct store *, int argc, char **argv);
+/* Command lines checked before the key and the database are opened. */
+int cli_migrate_check(int argc, char **argv);
+int cli_backup_check(int argc, char **argv);
+int cli_restore_check(int argc, char **argv);
+int cli_no_args(int argc, char **argv);
 int cli_backup(struct store *, int argc, char **argv);
 int cli_restore(struct store *, int argc, char **argv);
 int cli_erasures(struct store *, int argc, char **argv);

@@ -6,9 +6,10 @@
  * key and the database, then the command. The commands are cli.c's, but
  * for seed, version and help, which read the module list and the table.
  *
- * Exit status, the same for every command: 0 done, 1 failed, 2 the
- * command line (or the configuration) is wrong and nothing was done
- * (ERR_USAGE from a command).
+ * Exit status, the same for every command: 0 done, 1 failed while
+ * running (a database down, a file unreadable), 2 the command line or
+ * the configuration is wrong and nothing was done (ERR_USAGE or
+ * ERR_CONFIG).
  */
 #include <sys/stat.h>
 
@@ -54,6 +55,9 @@ struct cmd {
 	const char	      *help; /* one line, for `carebase help` */
 	const char	      *more; /* for `carebase help NAME`; NULL = none */
 	const struct cmd_flag *flags; /* ends with { NULL } */
+	/* The command line checked before anything is read or made; NULL:
+	 * the command checks its own. */
+	int (*check)(int, char **);
 };
 
 static unsigned char master_key[MASTER_KEY_LEN];
@@ -152,7 +156,7 @@ static const struct cmd cmds[] = {
 	    "their tables and the data in them are dropped. It names them "
 	    "and asks on a terminal; elsewhere it needs --yes, and in "
 	    "production --force as well.",
-	    migrate_flags },
+	    migrate_flags, cli_migrate_check },
 	{ "seed", cmd_seed, CMD_DB | CMD_SCHEMA, "seed",
 	    "add demo data and print the demo accounts", NULL, no_flags },
 	{ "backup", cli_backup, CMD_DB,
@@ -164,7 +168,7 @@ static const struct cmd cmds[] = {
 	    "migrations known to this carebase) before FILE appears, made "
 	    "0600. An existing FILE is kept unless --force. On a terminal it "
 	    "shows its progress. PostgreSQL: use pg_dump (README, Backups).",
-	    backup_flags },
+	    backup_flags, cli_backup_check },
 	{ "restore", cli_restore, CMD_DB,
 	    "restore FILE [--force] [--key-file=KEYFILE]",
 	    "load a backup into an empty SQLite database, then replay the "
@@ -174,7 +178,7 @@ static const struct cmd cmds[] = {
 	    "anything is written; a database holding tables is replaced "
 	    "only with --force. PostgreSQL: pg_restore, then `carebase "
 	    "erasures replay`.",
-	    restore_flags },
+	    restore_flags, cli_restore_check },
 	{ "erasures", cli_erasures, CMD_DB, "erasures replay",
 	    "erase again everyone in the erasure journal the database holds "
 	    "(serve and worker do at start; after pg_restore)",
@@ -188,7 +192,7 @@ static const struct cmd cmds[] = {
 	    mail_flags },
 	{ "schema", cli_schema, CMD_DB, "schema",
 	    "print every table and column (to compare databases)", NULL,
-	    no_flags },
+	    no_flags, cli_no_args },
 	{ "user", cli_user, CMD_DB | CMD_SCHEMA,
 	    "user add --role=ROLE --email=EMAIL [--password=PASSWORD] | user "
 	    "list",
@@ -222,9 +226,9 @@ static const struct cmd cmds[] = {
 	    no_flags },
 	{ "routes", cli_routes, 0, "routes",
 	    "list every HTTP route: method, path, public or token, module",
-	    NULL, no_flags },
+	    NULL, no_flags, cli_no_args },
 	{ "version", cmd_version, 0, "version", "print the version", NULL,
-	    no_flags },
+	    no_flags, cli_no_args },
 	{ "help", cmd_help, 0, "help [COMMAND]",
 	    "this text, or a command's usage and flags", NULL, no_flags },
 };
@@ -388,7 +392,7 @@ cmd_usage(FILE *fp)
 	    "\nEvery configuration key is also read from CAREBASE_<KEY> and "
 	    "taken as a flag\n(--port=8080 or --port 8080); `carebase config` "
 	    "shows the values in force.\nExit status: 0 done, 1 failed, 2 the "
-	    "command line (or the configuration) is\nwrong and nothing was "
+	    "command line or the configuration is\nwrong and nothing was "
 	    "done.\n");
 }
 
@@ -416,7 +420,7 @@ cmd_help_one(const struct cmd *c)
 	}
 	printf("\nAny configuration key is a flag too (`carebase help config` "
 	       "lists them).\nExit status: 0 done, 1 failed, 2 the command "
-	       "line is wrong (nothing done).\n");
+	       "line or the configuration is wrong (nothing done).\n");
 }
 
 static const struct cmd_flag *
@@ -589,7 +593,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if ((rc = args_split(
-		 c, argc - 2, argv + 2, args, &nargs, conf, &nconf)) != OK)
+		 c, argc - 2, argv + 2, args, &nargs, conf, &nconf)) != OK ||
+	    (c->check != NULL && (rc = c->check(nargs, args)) != OK))
 		goto out;
 	if (config_load(nconf, conf, err, sizeof(err)) != OK ||
 	    netaddr_proxies_set(config.trusted_proxies, err, sizeof(err)) !=
@@ -641,5 +646,7 @@ out:
 			free(conf[k]);
 	free(args);
 	free(conf);
-	return (rc == OK ? 0 : rc == ERR_USAGE ? 2 : 1);
+	/* 2: the command line or the configuration is wrong, the operator's
+	 * to mend; 1: it failed (a database down, a file unreadable). */
+	return (rc == OK ? 0 : rc == ERR_USAGE || rc == ERR_CONFIG ? 2 : 1);
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/config.h"
 #include "core/err.h"
@@ -825,22 +826,26 @@ config_usage(void)
 			flag[j] = e->name[j] == '_' ? '-' : e->name[j];
 		flag[j] = '\0';
 		printf("  --%-22s %s\n  %-24s default: %s\n", flag, e->help, "",
-		    e->secret && e->def[0] != '\0'
+		    e->secret == 1 && e->def[0] != '\0'
 			? "(set)"
 			: (e->def[0] ? e->def : "(empty)"));
 	}
 }
 
 /*
- * A URL with its password masked: the user-info's ("postgres://u:PW@h")
- * and a password= parameter's ("...?password=PW&..."), so that
- * `carebase config` shows which database without its secret.
+ * A URL with its secrets masked: the user-info's password
+ * ("smtps://u:PW@h") and the values of parameters named token, key,
+ * secret, password or signature ("...?token=T&...", or a conninfo's
+ * "password=PW"), so that `carebase config` shows where it connects
+ * without what it connects with.
  */
 static void
 url_masked(const char *u, char *out, size_t outlen)
 {
-	const char *host, *at, *colon, *slash, *pw, *end;
-	size_t	    n = 0;
+	static const char *const names[] = { "token", "key", "secret",
+		"password", "signature" };
+	const char		*host, *at, *colon, *slash, *p, *end;
+	size_t			 n = 0, i, len;
 
 	out[0] = '\0';
 	if ((host = strstr(u, "://")) != NULL) {
@@ -855,11 +860,24 @@ url_masked(const char *u, char *out, size_t outlen)
 			u = at;
 		}
 	}
-	while (n < outlen && (pw = strstr(u, "password=")) != NULL) {
-		end = pw + 9 + strcspn(pw + 9, "& ");
+	/* A parameter starts the text, or follows ?, &, ; or a blank. */
+	for (p = u; n < outlen && *p != '\0'; p++) {
+		if (p != u && strchr("?&; ", p[-1]) == NULL)
+			continue;
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			len = strlen(names[i]);
+			if (strncasecmp(p, names[i], len) == 0 && p[len] == '=')
+				break;
+		}
+		if (i == sizeof(names) / sizeof(names[0]))
+			continue;
+		len = strlen(names[i]) + 1;
+		end = p + len + strcspn(p + len, "&;# ");
 		n += (size_t)snprintf(
-		    out + n, outlen - n, "%.*s********", (int)(pw + 9 - u), u);
-		u = end;
+		    out + n, outlen - n, "%.*s********", (int)(p + len - u), u);
+		u = p = end;
+		if (*p == '\0')
+			break;
 	}
 	if (n < outlen)
 		snprintf(out + n, outlen - n, "%s", u);
@@ -890,7 +908,8 @@ config_print(FILE *fp)
 			v = "";
 		if (e->secret == 1 && v[0] != '\0')
 			v = "******** (set)";
-		else if (e->secret == 2) {
+		else if (e->secret == 2 ||
+		    (e->type == CT_STRING && strstr(v, "://") != NULL)) {
 			url_masked(v, masked, sizeof(masked));
 			v = masked;
 		}

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,27 @@ static int  hash_file(int, unsigned char[32]);
 static int  temp_beside(const char *, const char *, char *, size_t);
 static int  put_in_place(const char *, const char *, int);
 static void fsync_dir(const char *);
+static int  same_place(const char *, const char *);
+static int  is_live(struct store *, const char *);
+static void temps_set(int, const char *, const char *);
+static void temps_unlink(int);
+
+/*
+ * The temporary files of the backup under way, unlinked by the signal
+ * handler backup_clean_on_signal installs: a backup stopped by SIGINT or
+ * SIGTERM leaves no copy behind (an encrypted backup's plain copy least
+ * of all). A slot's path is written before it is marked in use, so the
+ * handler never reads half of one.
+ */
+#define TEMP_COPY	0 /* the plain copy, and SQLite's files beside it */
+#define TEMP_COPY_TMP	1
+#define TEMP_COPY_JOUR	2
+#define TEMP_COPY_TJOUR 3
+#define TEMP_ENC	4
+#define TEMPS		5
+static char		     temps[TEMPS][PATH_MAX + 16];
+static volatile sig_atomic_t temps_used[TEMPS];
+static volatile sig_atomic_t temps_armed;
 
 static int
 write_all(int fd, const void *p, size_t n)
@@ -384,7 +406,13 @@ decode(int in, struct sink *out, const unsigned char *key, int *gzip,
 	}
 	if ((rc = read_full(in, len, 1, &got)) != OK)
 		goto out;
-	rc = got != 0 || (d.gzip && !d.gzip_done) ? ERR_MALFORMED : OK;
+	if (got != 0) {
+		snprintf(err, errlen,
+		    "it has bytes after its final record (it was changed)");
+		rc = ERR_INVALID;
+		goto out;
+	}
+	rc = d.gzip && !d.gzip_done ? ERR_MALFORMED : OK;
 bad:
 	if (rc == ERR_MALFORMED)
 		snprintf(err, errlen,
@@ -530,6 +558,91 @@ fsync_dir(const char *path)
 	free(copy);
 }
 
+/* 1 when a and b name one file: the same inode when both exist, else
+ * the same path once their folders are resolved. */
+static int
+same_place(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	char	    ra[PATH_MAX], rb[PATH_MAX], *ca = NULL, *cb = NULL;
+	char	   *da = NULL, *db = NULL;
+	int	    same = 0;
+
+	if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+		return (sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino);
+	if ((ca = strdup(a)) == NULL || (cb = strdup(b)) == NULL ||
+	    (da = strdup(a)) == NULL || (db = strdup(b)) == NULL)
+		goto out;
+	if (realpath(dirname(da), ra) != NULL &&
+	    realpath(dirname(db), rb) != NULL && strcmp(ra, rb) == 0 &&
+	    strcmp(basename(ca), basename(cb)) == 0)
+		same = 1;
+out:
+	free(ca);
+	free(cb);
+	free(da);
+	free(db);
+	return (same);
+}
+
+/* 1 when path is the live database or one of SQLite's files beside it:
+ * a backup written there would replace what serve is writing to. */
+static int
+is_live(struct store *db, const char *path)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
+	char			 f[PATH_MAX];
+	size_t			 i;
+
+	if (db->memory)
+		return (0);
+	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++)
+		if ((size_t)snprintf(f, sizeof(f), "%s%s", db->target, sfx[i]) <
+			sizeof(f) &&
+		    same_place(path, f))
+			return (1);
+	return (0);
+}
+
+static void
+temps_set(int slot, const char *path, const char *suffix)
+{
+	if (!temps_armed)
+		return;
+	temps_used[slot] = 0;
+	if (path == NULL || path[0] == '\0')
+		return;
+	snprintf(temps[slot], sizeof(temps[slot]), "%s%s", path, suffix);
+	temps_used[slot] = 1;
+}
+
+static void
+temps_unlink(int sig)
+{
+	int i;
+
+	for (i = 0; i < TEMPS; i++)
+		if (temps_used[i])
+			unlink(temps[i]); /* async-signal-safe */
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void
+backup_clean_on_signal(void)
+{
+	struct sigaction sa;
+
+	temps_armed = 1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = temps_unlink;
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGINT);
+	sigaddset(&sa.sa_mask, SIGTERM);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
 /* The finished file from at to path: beside nothing (link), or over what
  * is there with force (rename). ERR_CONFLICT when path exists. */
 static int
@@ -561,7 +674,7 @@ backup_write(struct store *db, const char *path, const struct backup_opts *o,
 	struct sink		 out;
 	struct stat		 sb;
 	char			 plain[PATH_MAX], enc[PATH_MAX];
-	int			 pfd = -1, efd = -1, rc;
+	int			 pfd = -1, efd = -1, rc, encoded;
 
 	memset(bi, 0, sizeof(*bi));
 	plain[0] = enc[0] = '\0';
@@ -571,26 +684,62 @@ backup_write(struct store *db, const char *path, const struct backup_opts *o,
 		    "pg_dump (README, Backups)");
 		return (ERR_INVALID);
 	}
+	if (is_live(db, path)) {
+		snprintf(err, errlen,
+		    "%s is the database itself (or its -wal, -shm or "
+		    "-journal file): give a file elsewhere",
+		    path);
+		return (ERR_USAGE);
+	}
+	if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen,
+		    "%s is a directory: give a file name (in it, or "
+		    "elsewhere)",
+		    path);
+		return (ERR_USAGE);
+	}
 	if (!o->force && lstat(path, &sb) == 0) {
 		snprintf(err, errlen,
 		    "%s exists: give another name, or --force to replace it",
 		    path);
 		return (ERR_CONFLICT);
 	}
-	if ((pfd = temp_beside(path, "copy", plain, sizeof(plain))) == -1) {
-		snprintf(err, errlen, "cannot write beside %s: %s", path,
+	/* Encoded, the plain copy is made beside the database, in its
+	 * folder, never beside the encrypted file: nothing plain is left
+	 * where the backups go. Plain, it is the backup, put in place. */
+	encoded = o->compress || o->key != NULL;
+	if ((pfd = temp_beside(encoded && !db->memory ? db->target : path,
+		 "copy", plain, sizeof(plain))) == -1) {
+		snprintf(err, errlen, "cannot write beside %s: %s",
+		    encoded && !db->memory ? db->target : path,
 		    strerror(errno));
 		return (ERR_IO);
 	}
+	temps_set(TEMP_COPY, plain, "");
+	temps_set(TEMP_COPY_TMP, plain, ".tmp");
+	temps_set(TEMP_COPY_JOUR, plain, "-journal");
+	temps_set(TEMP_COPY_TJOUR, plain, ".tmp-journal");
 	close(pfd);
 	pfd = -1;
 	if ((rc = store_backup_watch(db, plain, o->progress, o->arg)) != OK) {
-		snprintf(err, errlen, "the copy failed (%s; the log says more)",
-		    err_code(rc));
+		if (rc == ERR_IO)
+			snprintf(err, errlen, "the copy failed: %s",
+			    strerror(errno));
+		else
+			snprintf(err, errlen,
+			    "the copy failed (%s; the log says more)",
+			    err_code(rc));
 		goto out;
 	}
 	if ((rc = check_copy(plain, 1, bi, err, errlen)) != OK)
 		goto out;
+	if (bi->migrations == 0) {
+		snprintf(err, errlen,
+		    "nothing to back up: the database holds no carebase schema "
+		    "(run carebase migrate)");
+		rc = ERR_INVALID;
+		goto out;
+	}
 	if ((pfd = open(plain, O_RDONLY | O_CLOEXEC)) == -1 ||
 	    fstat(pfd, &sb) == -1) {
 		rc = ERR_IO;
@@ -609,6 +758,7 @@ backup_write(struct store *db, const char *path, const struct backup_opts *o,
 			    path, strerror(errno));
 			goto out;
 		}
+		temps_set(TEMP_ENC, enc, "");
 		memset(&out, 0, sizeof(out));
 		out.fd = efd;
 		if ((rc = encode(pfd, &out, o->compress, o->key)) != OK ||
@@ -670,10 +820,16 @@ out:
 		close(pfd);
 	if (efd != -1)
 		close(efd);
-	if (plain[0] != '\0')
-		unlink(plain);
 	if (enc[0] != '\0')
 		unlink(enc);
+	if (plain[0] != '\0') {
+		unlink(plain);
+		if ((size_t)snprintf(enc, sizeof(enc), "%s-journal", plain) <
+		    sizeof(enc))
+			unlink(enc);
+	}
+	for (pfd = 0; pfd < TEMPS; pfd++)
+		temps_set(pfd, NULL, NULL);
 	return (rc);
 }
 
@@ -764,6 +920,21 @@ out:
 	if (plain[0] != '\0')
 		unlink(plain);
 	return (rc);
+}
+
+int
+backup_encrypted(const char *path)
+{
+	char   head[MAGIC_LEN];
+	size_t got = 0;
+	int    fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return (0);
+	if (read_full(fd, head, sizeof(head), &got) != OK)
+		got = 0;
+	close(fd);
+	return (got == MAGIC_LEN && memcmp(head, MAGIC, MAGIC_LEN) == 0);
 }
 
 int

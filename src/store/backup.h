@@ -76,6 +76,15 @@ int backup_restore(struct store *, const char *path, const unsigned char *key,
     int force, struct backup_info *, char *err, size_t errlen);
 
 /* A backup key: the file's 64 hex characters, refused unless 0600. */
+/* From now on SIGINT and SIGTERM unlink the temporary files of the
+ * backup under way, then end the process as the signal would (for the
+ * backup command; serve stops on them its own way). */
+void backup_clean_on_signal(void);
+
+/* 1 when the file at path is a backup carebase encrypted (its header
+ * says so); 0 otherwise, or when it cannot be read. */
+int backup_encrypted(const char *path);
+
 int backup_key_load(const char *path, unsigned char key[BACKUP_KEY_LEN],
     char *err, size_t errlen);
 

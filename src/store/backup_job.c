@@ -29,8 +29,10 @@
 #define BACKUP_PREFIX "carebase-"
 
 static _Atomic uint64_t backup_runs, backup_failures;
+static _Atomic int64_t	backup_last_ok_ms = -1; /* this process's */
 
 static int mkdirs(const char *);
+static int dir_usable(const char *, char *, size_t);
 static int is_backup_name(const char *);
 static int name_cmp(const void *, const void *);
 static int prune(const char *, int64_t, int *);
@@ -56,6 +58,38 @@ mkdirs(const char *dir)
 		rc = ERR_IO;
 	free(d);
 	return (rc);
+}
+
+/* backup_dir made when missing (0700), a folder carebase can write in:
+ * a file made there and removed. */
+static int
+dir_usable(const char *dir, char *err, size_t errlen)
+{
+	struct stat sb;
+	char	    probe[PATH_MAX];
+	int	    fd;
+
+	if (mkdirs(dir) != OK || stat(dir, &sb) == -1) {
+		snprintf(err, errlen, "backup_dir %.256s cannot be made: %s",
+		    dir, strerror(errno));
+		return (ERR_CONFIG);
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		snprintf(
+		    err, errlen, "backup_dir %.256s is not a directory", dir);
+		return (ERR_CONFIG);
+	}
+	if ((size_t)snprintf(probe, sizeof(probe), "%s/.carebase-probe-XXXXXX",
+		dir) >= sizeof(probe) ||
+	    (fd = mkstemp(probe)) == -1) {
+		snprintf(err, errlen,
+		    "backup_dir %.256s cannot be written in: %s", dir,
+		    strerror(errno));
+		return (ERR_CONFIG);
+	}
+	close(fd);
+	unlink(probe);
+	return (OK);
 }
 
 static struct job_schedule backup_sched = { "backup", NULL, "backup.run",
@@ -84,6 +118,17 @@ backup_schedule(struct store *db, char *err, size_t errlen)
 		    config.backup_cron);
 		return (ERR_CONFIG);
 	}
+	/* What the first run would find wrong, found now. */
+	if ((rc = dir_usable(config.backup_dir, err, errlen)) != OK)
+		return (rc);
+	if (config.backup_key_file[0] != '\0') {
+		unsigned char key[BACKUP_KEY_LEN];
+
+		rc = backup_key_load(config.backup_key_file, key, err, errlen);
+		sodium_memzero(key, sizeof(key));
+		if (rc != OK)
+			return (ERR_CONFIG);
+	}
 	backup_sched.cron = config.backup_cron;
 	if ((rc = jobs_schedule_register(&backup_sched)) != OK &&
 	    rc != ERR_CONFLICT) {
@@ -94,17 +139,28 @@ backup_schedule(struct store *db, char *err, size_t errlen)
 	return (OK);
 }
 
-/* carebase-<time>.db, .db.gz or .db.enc: what the job writes. */
+/*
+ * carebase-YYYYMMDDTHHMMSSmmmZ.db, .db.gz or .db.enc: what the job
+ * writes, and nothing else (a copy made by hand, the database itself)
+ * is pruned.
+ */
 static int
 is_backup_name(const char *n)
 {
-	size_t len = strlen(n);
+	const char *p;
+	size_t	    i;
 
 	if (strncmp(n, BACKUP_PREFIX, strlen(BACKUP_PREFIX)) != 0)
 		return (0);
-	return ((len > 3 && strcmp(n + len - 3, ".db") == 0) ||
-	    (len > 6 && strcmp(n + len - 6, ".db.gz") == 0) ||
-	    (len > 7 && strcmp(n + len - 7, ".db.enc") == 0));
+	p = n + strlen(BACKUP_PREFIX);
+	for (i = 0; i < 19; i++) /* YYYYMMDD T HHMMSSmmm Z */
+		if (i == 8	  ? p[i] != 'T'
+			: i == 18 ? p[i] != 'Z'
+				  : (p[i] < '0' || p[i] > '9'))
+			return (0);
+	p += 19;
+	return (strcmp(p, ".db") == 0 || strcmp(p, ".db.gz") == 0 ||
+	    strcmp(p, ".db.enc") == 0);
 }
 
 static int
@@ -168,7 +224,9 @@ backup_job(struct store *db, const struct job *j, char *err)
 	int64_t		   now = time_now_ms(), t0 = time_mono_ns();
 	int		   rc, pruned = 0;
 
-	atomic_fetch_add(&backup_runs, 1);
+	/* A run is counted once, whatever its retries. */
+	if (j->attempt <= 1)
+		atomic_fetch_add(&backup_runs, 1);
 	memset(&o, 0, sizeof(o));
 	o.compress = config.backup_compress != 0;
 	why[0] = '\0';
@@ -204,6 +262,7 @@ backup_job(struct store *db, const struct job *j, char *err)
 			     : "");
 	if ((rc = backup_write(db, path, &o, &bi, why, sizeof(why))) != OK)
 		goto out;
+	atomic_store(&backup_last_ok_ms, time_now_ms());
 	if (prune(config.backup_dir, config.backup_keep, &pruned) != OK)
 		log_warn("event=backup_prune_failed dir=%s", config.backup_dir);
 	log_info("event=backup_done file=%s bytes=%lld db_bytes=%lld "
@@ -214,7 +273,10 @@ backup_job(struct store *db, const struct job *j, char *err)
 out:
 	sodium_memzero(key, sizeof(key));
 	if (rc != OK) {
-		atomic_fetch_add(&backup_failures, 1);
+		/* Failed once it is not tried again: given up, or its last
+		 * attempt. */
+		if (*j->give_up || j->attempt >= j->max_attempts)
+			atomic_fetch_add(&backup_failures, 1);
 		snprintf(err, JOB_ERR_LEN, "backup failed: %.480s", why);
 		log_error("event=backup_failed dir=%s code=%s msg=\"%s\"",
 		    config.backup_dir, err_code(rc), why);
@@ -232,7 +294,10 @@ backup_stats(struct backup_stats *bs)
 
 	bs->runs = atomic_load(&backup_runs);
 	bs->failures = atomic_load(&backup_failures);
-	bs->last_ok_ms = -1;
+	/* This process's last success, kept when backup_dir cannot be
+	 * read; else the newest backup on disk, whichever process wrote
+	 * it: a file there was checked before it was put there. */
+	bs->last_ok_ms = atomic_load(&backup_last_ok_ms);
 	/* The newest backup on disk, whichever process wrote it: a file
 	 * there was checked before it was put there. */
 	if (config.backup_dir == NULL || config.backup_cron == NULL ||

@@ -74,6 +74,7 @@ static int   jobs_finish_fn(struct tx *, void *);
 static void  claim_free(struct claim *);
 static char *col_dup(struct stmt *, int);
 static int   jobs_retry_fn(struct tx *, void *);
+static int   jobs_table_there(struct store *, int *);
 static void *jobs_runner_main(void *);
 
 static pthread_mutex_t	      jobs_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -475,13 +476,31 @@ fail:
 	return (rc);
 }
 
+#define JOBS_SCHEMA_WAIT_MS 3000 /* between looks for the jobs table */
+
+/* *there: 1 when the database has the jobs table (migrated). */
+static int
+jobs_table_there(struct store *db, int *there)
+{
+	struct tx *tx;
+	int	   rc;
+
+	*there = 0;
+	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
+		return (rc);
+	rc = store_table_exists(tx, "jobs", there);
+	store_tx_rollback(tx);
+	return (rc);
+}
+
 static void *
 jobs_runner_main(void *arg)
 {
 	struct runner_thread *t = arg;
 	struct job_runner    *r = t->r;
 	struct timespec	      ts;
-	int		      ran, stop;
+	int64_t		      wait_ms;
+	int		      ran, stop, there = 0;
 
 	for (;;) {
 		pthread_mutex_lock(&r->mu);
@@ -489,11 +508,20 @@ jobs_runner_main(void *arg)
 		pthread_mutex_unlock(&r->mu);
 		if (stop)
 			break;
-		if (jobs_run_once(r->db, t->name, &ran) == OK && ran)
+		wait_ms = config.job_poll_ms;
+		/* Migrations pending (serve warned once): no queue to read
+		 * yet. Asked of the catalog, so nothing fails and nothing is
+		 * logged but at debug level, every few seconds, till then. */
+		if (!there &&
+		    (jobs_table_there(r->db, &there) != OK || !there)) {
+			log_debug("event=job_runner_waiting msg=\"no jobs "
+				  "table: migrations pending\"");
+			wait_ms = JOBS_SCHEMA_WAIT_MS;
+		} else if (jobs_run_once(r->db, t->name, &ran) == OK && ran)
 			continue;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += config.job_poll_ms / 1000;
-		ts.tv_nsec += (config.job_poll_ms % 1000) * 1000000;
+		ts.tv_sec += wait_ms / 1000;
+		ts.tv_nsec += (wait_ms % 1000) * 1000000;
 		if (ts.tv_nsec >= 1000000000) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000;

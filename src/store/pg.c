@@ -176,11 +176,22 @@ pg_simple(struct conn *c, const char *sql, const char *what)
 	return (rc);
 }
 
+/* The last failed connection's reason, for the line that says the
+ * database cannot be opened (see store_open). */
+static char connect_why[320];
+
+const char *
+pg_connect_why(void)
+{
+	return (connect_why);
+}
+
 static int
 pg_conn_open(struct store *s, struct conn **out)
 {
 	struct pg_conn *pc;
 	char		q[256];
+	size_t		i;
 	int		rc;
 
 	*out = NULL;
@@ -195,6 +206,13 @@ pg_conn_open(struct store *s, struct conn **out)
 		/* libpq's message names host and user, never the password. */
 		log_error("event=db_connect_failed db=postgres msg=%s",
 		    log_quote(q, sizeof(q), PQerrorMessage(pc->pg)));
+		snprintf(connect_why, sizeof(connect_why),
+		    "cannot connect to PostgreSQL: %s", PQerrorMessage(pc->pg));
+		for (i = 0; connect_why[i] != '\0'; i++)
+			if (connect_why[i] == '\n' || connect_why[i] == '\t')
+				connect_why[i] = ' ';
+		while (i > 0 && connect_why[i - 1] == ' ')
+			connect_why[--i] = '\0';
 		rc = ERR_UNAVAILABLE;
 		goto fail;
 	}

@@ -41,6 +41,7 @@ struct sqlite_stmt {
 
 static int	    sq_status(sqlite3 *, int rc, const char *what);
 static int	    sq_mkdirs(const char *path);
+static int	    sq_file_errno(sqlite3 *, int, int *);
 static int	    sq_conn_open(struct store *, struct conn **);
 static void	    sq_conn_close(struct conn *);
 static int	    sq_conn_check(struct conn *);
@@ -514,6 +515,25 @@ sq_col_blob(struct stmt *st, int i, size_t *len)
 	return (p != NULL ? p : "");
 }
 
+/* A write into the copy that failed for the file's sake (the disk full,
+ * an I/O error): *rc ERR_IO and the system's errno returned, so that the
+ * message says "No space left on device", not INTERNAL. 0 otherwise. */
+static int
+sq_file_errno(sqlite3 *db, int src, int *rc)
+{
+	if ((src & 0xff) == SQLITE_FULL) {
+		*rc = ERR_IO;
+		return (ENOSPC); /* SQLite keeps no errno for a full disk */
+	}
+	if ((src & 0xff) == SQLITE_IOERR) {
+		*rc = ERR_IO;
+		return (db != NULL && sqlite3_system_errno(db) != 0
+			? sqlite3_system_errno(db)
+			: EIO);
+	}
+	return (0);
+}
+
 #define BACKUP_STEP_PAGES 1024 /* pages copied between progress reports */
 
 /*
@@ -531,8 +551,8 @@ sq_backup(struct conn *c, const char *path, void (*progress)(int, int, void *),
 	sqlite3	       *dst = NULL, *db = SCONN(c)->db;
 	sqlite3_backup *b;
 	struct timespec ts = { 0, 5 * 1000000L };
-	char	       *tmp = NULL;
-	int		rc = ERR_NOMEM, src, waited = 0, snap = 0;
+	char	       *tmp = NULL, *jour;
+	int		rc = ERR_NOMEM, src, waited = 0, snap = 0, syserr = 0;
 
 	if (asprintf(&tmp, "%s.tmp", path) == -1) {
 		tmp = NULL;
@@ -576,10 +596,12 @@ sq_backup(struct conn *c, const char *path, void (*progress)(int, int, void *),
 	if (src != SQLITE_DONE) {
 		rc = sq_status(dst, src, "backup_step");
 		rc = rc == OK ? ERR_DB : rc;
+		syserr = sq_file_errno(dst, src, &rc);
 		goto out;
 	}
 	if ((src = sqlite3_close(dst)) != SQLITE_OK) {
 		rc = sq_status(dst, src, "backup_close");
+		syserr = sq_file_errno(dst, src, &rc);
 		goto out;
 	}
 	dst = NULL;
@@ -593,9 +615,16 @@ out:
 	if (snap)
 		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	sqlite3_close_v2(dst);
-	if (rc != OK && tmp != NULL)
+	if (rc != OK && tmp != NULL) {
 		unlink(tmp);
+		/* and the journal of the copy, which a failed step leaves */
+		if ((jour = sqlite3_mprintf("%s-journal", tmp)) != NULL)
+			unlink(jour);
+		sqlite3_free(jour);
+	}
 	free(tmp);
+	if (syserr != 0)
+		errno = syserr; /* for the caller's message: ENOSPC, ... */
 	return (rc);
 }
 

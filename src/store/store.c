@@ -116,6 +116,8 @@ store_open(const char *url, const struct store_opts *opts, struct store **out,
 		if ((rc = s->ops->conn_open(s, &c)) != OK) {
 			*errmsg = s->dialect == STORE_SQLITE
 			    ? "cannot open the SQLite database"
+			    : pg_connect_why()[0] != '\0'
+			    ? pg_connect_why()
 			    : "cannot connect to PostgreSQL";
 			goto out;
 		}
@@ -664,14 +666,16 @@ store_backup_watch(struct store *s, const char *path,
 {
 	struct timespec ts;
 	struct conn    *c;
-	int		rc;
+	int		rc, e;
 
 	if (s->ops->backup == NULL || s->memory)
 		return (ERR_INVALID);
 	if ((rc = pool_get(s, deadline_of(s, &ts), &c)) != OK)
 		return (rc);
 	rc = s->ops->backup(c, path, progress, arg);
+	e = errno; /* why a file failed, for the caller */
 	pool_put(s, c);
+	errno = e;
 	return (rc);
 }
 

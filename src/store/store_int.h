@@ -130,6 +130,9 @@ struct writer_wait {
 };
 
 extern const struct store_ops store_sqlite_ops;
+/* Why PostgreSQL refused the last connection: libpq's words, which name
+ * the host and the user, never the password. Borrowed. */
+const char		     *pg_connect_why(void);
 extern const struct store_ops store_pg_ops;
 
 /*

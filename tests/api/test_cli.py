@@ -338,7 +338,7 @@ def test_backup_on_postgresql_names_pg_dump(start_server, tmp_path):
     assert r.returncode == 2 and "pg_dump" in r.stderr, r
     assert not (tmp_path / "x.db").exists()
     r = h.cli("serve", env={"CAREBASE_BACKUP_CRON": "30 2 * * *"}, timeout=10)
-    assert r.returncode == 1 and "pg_dump" in r.stderr, r
+    assert r.returncode == 2 and "pg_dump" in r.stderr, r
 
 
 @pytest.mark.sqlite_only
@@ -421,7 +421,7 @@ def test_compressed_and_encrypted_backups_restore_into_an_empty_database(
     # A key open to others is refused.
     os.chmod(key, 0o644)
     r = s.cli("backup", str(tmp_path / "x.enc"), f"--key-file={key}")
-    assert r.returncode == 1 and "chmod 600" in r.stderr, r.stderr
+    assert r.returncode == 2 and "chmod 600" in r.stderr, r.stderr
 
 
 @pytest.mark.sqlite_only
@@ -574,4 +574,4 @@ def test_scheduled_backups_are_kept_pruned_logged_and_counted(start_server, make
 def test_a_bad_backup_cron_stops_serve_with_one_line(start_server):
     h = start_server(start=False)
     r = h.cli("serve", env={"CAREBASE_BACKUP_CRON": "every night"}, timeout=10)
-    assert r.returncode == 1 and "backup_cron \"every night\" is not a schedule" in r.stderr, r
+    assert r.returncode == 2 and "backup_cron \"every night\" is not a schedule" in r.stderr, r
