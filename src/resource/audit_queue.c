@@ -51,6 +51,11 @@
 #define AUDIT_BATCH_MAX	  512  /* rows in one write transaction */
 #define AUDIT_BACKOFF_MAX 1000 /* ms between tries of a failing write */
 #define AUDIT_STOP_TRIES  10   /* of a failing write once stopping */
+/* When the configuration was not loaded (unit tests): its defaults. */
+#define AUDIT_FLUSH_MS_DEFAULT	    10
+#define AUDIT_QUEUE_MAX_DEFAULT	    4096
+#define AUDIT_QUEUE_WAIT_MS_DEFAULT 1000
+#define AUDIT_SYNC_MS_DEFAULT	    5000
 
 struct batch {
 	struct audit_pending *rows[AUDIT_BATCH_MAX];
@@ -70,10 +75,11 @@ static struct store	    *q_db;
 static pthread_t	     q_thread;
 static struct batch	     q_batch; /* the writer's */
 
-static void  deadline_in(struct timespec *, int64_t ms);
-static int   queue_push(struct store *, struct audit_pending *);
-static int   flush_tx(struct tx *, void *);
-static void *writer_main(void *);
+static void    deadline_in(struct timespec *, int64_t ms);
+static int64_t setting(int64_t, int64_t);
+static int     queue_push(struct store *, struct audit_pending *);
+static int     flush_tx(struct tx *, void *);
+static void   *writer_main(void *);
 
 static void
 deadline_in(struct timespec *ts, int64_t ms)
@@ -85,6 +91,13 @@ deadline_in(struct timespec *ts, int64_t ms)
 		ts->tv_sec++;
 		ts->tv_nsec -= 1000000000L;
 	}
+}
+
+/* A setting, or def when the configuration was not loaded (0). */
+static int64_t
+setting(int64_t v, int64_t def)
+{
+	return (v > 0 ? v : def);
 }
 
 int
@@ -110,7 +123,7 @@ static int
 queue_push(struct store *db, struct audit_pending *p)
 {
 	struct timespec ts;
-	size_t		queued;
+	size_t		queued, max;
 	int		rc = OK;
 
 	pthread_mutex_lock(&q_mu);
@@ -125,17 +138,21 @@ queue_push(struct store *db, struct audit_pending *p)
 		rc = q_started && db != q_db ? ERR_INTERNAL : ERR_UNAVAILABLE;
 		goto out;
 	}
-	if (q_n >= (size_t)config.audit_queue_max) {
-		deadline_in(&ts, config.audit_queue_wait_ms);
-		while (q_n >= (size_t)config.audit_queue_max && !q_stopping) {
+	max = (size_t)setting(config.audit_queue_max, AUDIT_QUEUE_MAX_DEFAULT);
+	if (q_n >= max) {
+		deadline_in(&ts,
+		    config.audit_queue_wait_ms > 0 || config.audit_flush_ms > 0
+			? config.audit_queue_wait_ms
+			: AUDIT_QUEUE_WAIT_MS_DEFAULT);
+		while (q_n >= max && !q_stopping) {
 			q_hurry = 1;
 			pthread_cond_signal(&q_work);
 			if (pthread_cond_timedwait(&q_done, &q_mu, &ts) ==
 				ETIMEDOUT &&
-			    q_n >= (size_t)config.audit_queue_max)
+			    q_n >= max)
 				break;
 		}
-		if (q_n >= (size_t)config.audit_queue_max || q_stopping) {
+		if (q_n >= max || q_stopping) {
 			rc = ERR_UNAVAILABLE;
 			goto out;
 		}
@@ -173,7 +190,8 @@ audit_queue_sync(void)
 	if (q_written < ticket) {
 		q_hurry = 1;
 		pthread_cond_signal(&q_work);
-		deadline_in(&ts, config.db_busy_timeout_ms);
+		deadline_in(&ts,
+		    setting(config.db_busy_timeout_ms, AUDIT_SYNC_MS_DEFAULT));
 		while (q_written < ticket)
 			if (pthread_cond_timedwait(&q_done, &q_mu, &ts) ==
 				ETIMEDOUT &&
@@ -231,7 +249,8 @@ writer_main(void *arg)
 			break; /* stopping, all written */
 		/* Gather for a flush interval: readers meanwhile join the
 		 * batch. A hurry or the stop cuts it short. */
-		deadline_in(&ts, config.audit_flush_ms);
+		deadline_in(&ts,
+		    setting(config.audit_flush_ms, AUDIT_FLUSH_MS_DEFAULT));
 		while (!q_hurry && !q_stopping)
 			if (pthread_cond_timedwait(&q_work, &q_mu, &ts) ==
 			    ETIMEDOUT)
@@ -276,7 +295,8 @@ writer_main(void *arg)
 		}
 		/* Rows stay queued, in order; readers meet a full queue
 		 * (503) rather than go unaudited. */
-		wait_ms = config.audit_flush_ms << (fails < 8 ? fails : 8);
+		wait_ms = setting(config.audit_flush_ms, AUDIT_FLUSH_MS_DEFAULT)
+		    << (fails < 8 ? fails : 8);
 		deadline_in(&ts,
 		    wait_ms < AUDIT_BACKOFF_MAX ? wait_ms : AUDIT_BACKOFF_MAX);
 		(void)pthread_cond_timedwait(&q_work, &q_mu, &ts);
