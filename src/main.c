@@ -31,6 +31,7 @@
 #include "module.h"
 #include "modules.h"
 #include "people/people.h"
+#include "resource/audit.h"
 #include "resource/resource.h"
 #include "store/jobs.h"
 #include "store/migrate.h"
@@ -632,6 +633,9 @@ main(int argc, char **argv)
 	}
 	rc = c->run(db, nargs, args);
 out:
+	/* Reads' audit rows still queued are written before the database
+	 * closes (serve has stopped answering by now). */
+	audit_queue_stop();
 	people_erasures_close();
 	store_close(db);
 	keyring_wipe();

@@ -205,7 +205,7 @@ bio_export_points(struct request *req)
 	pg.export_all =
 	    resource_scope(req->db, q->who, "users", "export") == SCOPE_ALL;
 	if ((rc = store_run(req->db, STORE_TX_READ, page_tx, &pg)) == OK)
-		rc = store_run(req->db, STORE_TX_WRITE, page_audit_tx, &pg);
+		rc = store_run(req->db, STORE_TX_READ, page_audit_tx, &pg);
 	if (rc != OK) {
 		if (!req->responded)
 			http_problem(req, rc, NULL,
@@ -322,7 +322,7 @@ page_audit_tx(struct tx *tx, void *arg)
 	    pg->cursor, "points", (json_int_t)pg->q->points);
 	if (changes == NULL)
 		return (ERR_NOMEM);
-	rc = audit_append(tx, pg->q->who, pg->q->req, "recordings.points.read",
+	rc = audit_read(tx, pg->q->who, pg->q->req, "recordings.points.read",
 	    "recordings", pg->q->id, changes);
 	json_decref(changes);
 	return (rc);

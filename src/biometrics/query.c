@@ -110,7 +110,8 @@ read_route(struct request *req, enum rq_kind kind)
 		goto out;
 	}
 	if ((rc = store_run(req->db, STORE_TX_READ, read_tx, q)) == OK)
-		rc = store_run(req->db, STORE_TX_WRITE, audit_tx, q);
+		/* Read only: the row is queued (audit_read). */
+		rc = store_run(req->db, STORE_TX_READ, audit_tx, q);
 	if (rc != OK) {
 		if (!req->responded)
 			http_problem(req, rc, NULL,
@@ -243,7 +244,7 @@ audit_tx(struct tx *tx, void *arg)
 	    (json_int_t)q->to, "points", (json_int_t)q->points);
 	if (changes == NULL)
 		return (ERR_NOMEM);
-	rc = audit_append(tx, q->who, q->req, "recordings.points.read",
+	rc = audit_read(tx, q->who, q->req, "recordings.points.read",
 	    "recordings", q->id, changes);
 	json_decref(changes);
 	return (rc);

@@ -69,6 +69,16 @@ static const struct config_entry config_table[] = {
 	    "most database connections" },
 	{ "db_busy_timeout_ms", CT_INT, S(db_busy_timeout_ms), "5000", 0,
 	    600000, NULL, 0, "SQLite busy timeout" },
+	{ "audit_flush_ms", CT_INT, S(audit_flush_ms), "10", 1, 1000, NULL, 0,
+	    "the audit rows of reads (health data, exports) are written in "
+	    "batches this long after the first; a crash loses at most these "
+	    "milliseconds' rows" },
+	{ "audit_queue_max", CT_INT, S(audit_queue_max), "4096", 1, 1000000,
+	    NULL, 0, "reads' audit rows waiting to be written at most" },
+	{ "audit_queue_wait_ms", CT_INT, S(audit_queue_wait_ms), "1000", 0,
+	    60000, NULL, 0,
+	    "a read finding the audit queue full waits this long for room, "
+	    "then answers 503 UNAVAILABLE (never serving unaudited data)" },
 	{ "body_limit", CT_INT, S(body_limit), "1048576", 1024,
 	    1024LL * 1024 * 1024, NULL, 0,
 	    "largest request body in bytes (413 past it)" },

@@ -31,6 +31,12 @@ struct config {
 	int64_t pool_min;
 	int64_t pool_max;
 	int64_t db_busy_timeout_ms;
+
+	/* The audit writer (resource/audit_queue.c). */
+	int64_t audit_flush_ms;	     /* reads' rows written this long after */
+	int64_t audit_queue_max;     /* reads' rows waiting at most */
+	int64_t audit_queue_wait_ms; /* for room in it, then 503 */
+
 	int64_t body_limit;	   /* bytes */
 	int64_t points_body_limit; /* bytes, POST .../points batches */
 	int64_t points_page_max;   /* samples a page of an export's points */

@@ -189,6 +189,12 @@ people_audit_log_list(struct request *req)
 	resource_page_parse(req, AUDIT_LIST_MAX, PAGE_SEQ_DESC, &pg, errs);
 	if (resource_errs_answer(req, errs, "The query") != OK)
 		return;
+	/* The reads this process has served are in the log it shows: their
+	 * rows queued for the audit writer are written first. */
+	if ((rc = audit_queue_sync()) != OK) {
+		http_problem(req, rc, NULL, "The audit log is being written.");
+		return;
+	}
 	/* An action in either spelling finds both: the log keeps what it
 	 * wrote before 0026 ("therapy_sessions.canceled") beside what it
 	 * writes now ("therapy_sessions.cancelled"); "canceled" asked for

@@ -61,6 +61,7 @@
 #include "core/util.h"
 #include "http/http.h"
 #include "resource/audit.h"
+#include "resource/audit_int.h"
 #include "resource/resource.h"
 #include "resource/seal.h"
 #include "store/store.h"
@@ -110,6 +111,7 @@ static json_t *detail_open(struct tx *, struct audit_reader *,
     const char *owner, const char *id, const char *column, const char *v);
 static int     verify_page(
 	struct store *, int64_t *, char *, int64_t *, int64_t *, const char **);
+static struct audit_pending *pending_pack(const struct audit_row *);
 
 static void
 hash_field(crypto_hash_sha256_state *h, const char *s)
@@ -278,54 +280,76 @@ audit_append_stranger(struct tx *tx, struct request *req, const char *action,
 	    tx, NULL, req, action, entity_type, entity_id, changes, 1));
 }
 
-/* stranger: the client is no one the row names (audit_append_stranger). */
 static int
 row_append(struct tx *tx, const struct principal *who, struct request *req,
     const char *action, const char *entity_type, const char *entity_id,
     json_t *changes, int stranger)
 {
-	struct audit_row r;
-	struct stmt	*st;
-	char		 id[UUID_STR_LEN], prev[AUDIT_HASH_LEN];
-	char		 hash[AUDIT_HASH_LEN], agent[AUDIT_AGENT_MAX + 1];
-	char		*cj = NULL, *kept_ip = NULL, *kept_agent = NULL;
-	const char	*ua, *ph, *ip = NULL, *owner = NULL;
-	int64_t		 last = 0;
-	int		 rc = ERR_DB, self = 0;
+	struct audit_pending *p = NULL;
+	int		      rc;
 
+	if ((rc = audit_prepare(tx, who, req, action, entity_type, entity_id,
+		 changes, stranger, &p)) == OK)
+		rc = audit_chain(tx, &p, 1);
+	free(p);
+	return (rc);
+}
+
+/* r's strings copied behind a new pending row; NULL when out of memory. */
+static struct audit_pending *
+pending_pack(const struct audit_row *r)
+{
+	struct audit_pending *p;
+	const char	     *in[] = { r->actor_ref, r->actor_role, r->action,
+			  r->entity_type, r->entity_id, r->changes, r->ip, r->user_agent,
+			  r->request_id };
+	const char	    **to[9];
+	size_t i, len = sizeof(*p), n = sizeof(in) / sizeof(in[0]);
+	char  *at;
+
+	for (i = 0; i < n; i++)
+		if (in[i] != NULL)
+			len += strlen(in[i]) + 1;
+	if ((p = calloc(1, len)) == NULL)
+		return (NULL);
+	to[0] = &p->actor_ref;
+	to[1] = &p->actor_role;
+	to[2] = &p->action;
+	to[3] = &p->entity_type;
+	to[4] = &p->entity_id;
+	to[5] = &p->changes;
+	to[6] = &p->ip;
+	to[7] = &p->user_agent;
+	to[8] = &p->request_id;
+	at = (char *)(p + 1);
+	for (i = 0; i < n; i++) {
+		if (in[i] == NULL)
+			continue;
+		len = strlen(in[i]) + 1;
+		memcpy(at, in[i], len);
+		*to[i] = at;
+		at += len;
+	}
+	p->at = r->at;
+	strlcpy_cb(p->id, r->id, sizeof(p->id));
+	return (p);
+}
+
+/* stranger: the client is no one the row names (audit_append_stranger). */
+int
+audit_prepare(struct tx *tx, const struct principal *who, struct request *req,
+    const char *action, const char *entity_type, const char *entity_id,
+    json_t *changes, int stranger, struct audit_pending **out)
+{
+	struct audit_row r;
+	char		 id[UUID_STR_LEN], agent[AUDIT_AGENT_MAX + 1];
+	char		*cj = NULL, *kept_ip = NULL, *kept_agent = NULL;
+	const char	*ua, *ip = NULL, *owner = NULL;
+	int		 rc = OK, self = 0;
+
+	*out = NULL;
 	if (action == NULL || entity_type == NULL)
 		return (ERR_INTERNAL);
-	if (store_tx_dialect(tx) == STORE_POSTGRES) {
-		st = store_prepare(tx, "SELECT pg_advisory_xact_lock(?)");
-		store_bind_int64(st, 1, AUDIT_LOCK_KEY);
-		rc = store_step(st);
-		store_finalize(st);
-		if (rc != STORE_ROW)
-			return (rc == STORE_DONE ? ERR_DB : rc);
-	}
-	memcpy(prev, genesis, sizeof(prev));
-	st = store_prepare(tx,
-	    "SELECT seq, hash FROM audit_log "
-	    "ORDER BY seq DESC LIMIT 1");
-	switch ((rc = store_step(st))) {
-	case STORE_ROW:
-		last = store_col_int64(st, 0);
-		ph = store_col_text(st, 1);
-		if (ph == NULL || strlen(ph) != AUDIT_HASH_LEN - 1)
-			rc = ERR_INTERNAL;
-		else {
-			memcpy(prev, ph, AUDIT_HASH_LEN);
-			rc = OK;
-		}
-		break;
-	case STORE_DONE:
-		rc = OK;
-		break;
-	}
-	store_finalize(st);
-	if (rc != OK)
-		return (rc);
-
 	if (changes == NULL)
 		cj = strdup("{}");
 	else
@@ -333,7 +357,6 @@ row_append(struct tx *tx, const struct principal *who, struct request *req,
 	if (cj == NULL)
 		return (ERR_NOMEM);
 	memset(&r, 0, sizeof(r));
-	r.seq = last + 1;
 	r.at = time_now_ms();
 	r.id = uuid_v7(id);
 	r.actor_ref = who != NULL ? nonempty(who->audit_ref) : NULL;
@@ -375,40 +398,99 @@ row_append(struct tx *tx, const struct principal *who, struct request *req,
 		r.ip = kept_ip;
 		r.user_agent = kept_agent;
 	}
-	audit_hash(prev, &r, hash);
-
-	st = store_prepare(tx,
-	    "INSERT INTO audit_log (seq, id, at, actor_ref, "
-	    "actor_role, action, entity_type, entity_id, changes, ip, "
-	    "user_agent, request_id, prev_hash, hash) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-	store_bind_int64(st, 1, r.seq);
-	store_bind_text(st, 2, r.id);
-	store_bind_int64(st, 3, r.at);
-	store_bind_text(st, 4, r.actor_ref);
-	store_bind_text(st, 5, r.actor_role);
-	store_bind_text(st, 6, r.action);
-	store_bind_text(st, 7, r.entity_type);
-	store_bind_text(st, 8, r.entity_id);
-	store_bind_text(st, 9, r.changes);
-	store_bind_text(st, 10, r.ip);
-	store_bind_text(st, 11, r.user_agent);
-	store_bind_text(st, 12, r.request_id);
-	store_bind_text(st, 13, prev);
-	store_bind_text(st, 14, hash);
-	rc = store_step(st);
-	store_finalize(st);
-	if (rc == STORE_DONE)
-		rc = OK;
-	else if (rc == ERR_CONFLICT)
-		/* Another appender took this seq (a snapshot older than the
-		 * lock, e.g. a serializable transaction): retrying the
-		 * transaction helps. */
-		rc = ERR_BUSY;
+	if ((*out = pending_pack(&r)) == NULL)
+		rc = ERR_NOMEM;
 out:
 	free(cj);
 	free(kept_ip);
 	free(kept_agent);
+	return (rc);
+}
+
+int
+audit_chain(struct tx *tx, struct audit_pending *const *rows, size_t n)
+{
+	struct audit_row r;
+	struct stmt	*st;
+	char		 prev[AUDIT_HASH_LEN], hash[AUDIT_HASH_LEN];
+	const char	*ph;
+	int64_t		 last = 0;
+	size_t		 i;
+	int		 rc;
+
+	if (store_tx_dialect(tx) == STORE_POSTGRES) {
+		st = store_prepare(tx, "SELECT pg_advisory_xact_lock(?)");
+		store_bind_int64(st, 1, AUDIT_LOCK_KEY);
+		rc = store_step(st);
+		store_finalize(st);
+		if (rc != STORE_ROW)
+			return (rc == STORE_DONE ? ERR_DB : rc);
+	}
+	memcpy(prev, genesis, sizeof(prev));
+	st = store_prepare(tx,
+	    "SELECT seq, hash FROM audit_log "
+	    "ORDER BY seq DESC LIMIT 1");
+	switch ((rc = store_step(st))) {
+	case STORE_ROW:
+		last = store_col_int64(st, 0);
+		ph = store_col_text(st, 1);
+		if (ph == NULL || strlen(ph) != AUDIT_HASH_LEN - 1)
+			rc = ERR_INTERNAL;
+		else {
+			memcpy(prev, ph, AUDIT_HASH_LEN);
+			rc = OK;
+		}
+		break;
+	case STORE_DONE:
+		rc = OK;
+		break;
+	}
+	store_finalize(st);
+	for (i = 0; i < n && rc == OK; i++) {
+		memset(&r, 0, sizeof(r));
+		r.seq = ++last;
+		r.at = rows[i]->at;
+		r.id = rows[i]->id;
+		r.actor_ref = rows[i]->actor_ref;
+		r.actor_role = rows[i]->actor_role;
+		r.action = rows[i]->action;
+		r.entity_type = rows[i]->entity_type;
+		r.entity_id = rows[i]->entity_id;
+		r.changes = rows[i]->changes;
+		r.ip = rows[i]->ip;
+		r.user_agent = rows[i]->user_agent;
+		r.request_id = rows[i]->request_id;
+		audit_hash(prev, &r, hash);
+		st = store_prepare(tx,
+		    "INSERT INTO audit_log (seq, id, at, actor_ref, "
+		    "actor_role, action, entity_type, entity_id, changes, ip, "
+		    "user_agent, request_id, prev_hash, hash) "
+		    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+		store_bind_int64(st, 1, r.seq);
+		store_bind_text(st, 2, r.id);
+		store_bind_int64(st, 3, r.at);
+		store_bind_text(st, 4, r.actor_ref);
+		store_bind_text(st, 5, r.actor_role);
+		store_bind_text(st, 6, r.action);
+		store_bind_text(st, 7, r.entity_type);
+		store_bind_text(st, 8, r.entity_id);
+		store_bind_text(st, 9, r.changes);
+		store_bind_text(st, 10, r.ip);
+		store_bind_text(st, 11, r.user_agent);
+		store_bind_text(st, 12, r.request_id);
+		store_bind_text(st, 13, prev);
+		store_bind_text(st, 14, hash);
+		rc = store_step(st);
+		store_finalize(st);
+		if (rc == STORE_DONE)
+			rc = OK;
+		else if (rc == ERR_CONFLICT)
+			/* Another appender took this seq (a snapshot older
+			 * than the lock, e.g. a serializable transaction):
+			 * retrying the transaction helps. */
+			rc = ERR_BUSY;
+		memcpy(prev, hash, AUDIT_HASH_LEN);
+	}
 	return (rc);
 }
 

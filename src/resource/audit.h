@@ -42,6 +42,28 @@ int audit_append(struct tx *, const struct principal *who, struct request *req,
 int audit_append_stranger(struct tx *, struct request *req, const char *action,
     const char *entity_type, const char *entity_id, json_t *changes);
 /*
+ * Record a read (of health data, an export, a document): in a write
+ * transaction appended in it, as audit_append; in a read transaction made
+ * ready in it and queued for the audit writer of this process, which
+ * appends the queued rows in order, in batches, within audit_flush_ms
+ * (audit_queue.c). So a read never takes the database's write lock.
+ * ERR_UNAVAILABLE when the queue stays full past audit_queue_wait_ms:
+ * the caller answers 503 and serves nothing of what it read.
+ */
+int audit_read(struct tx *, const struct principal *who, struct request *req,
+    const char *action, const char *entity_type, const char *entity_id,
+    json_t *changes);
+/*
+ * Wait until every row this process queued before the call is in the
+ * log (up to db_busy_timeout_ms, then ERR_BUSY): before reading the log.
+ * Call it holding no transaction.
+ */
+int audit_queue_sync(void);
+/* Write what is queued and end the audit writer; before the database
+ * closes, once nothing reads any more (later reads are refused). */
+void audit_queue_stop(void);
+
+/*
  * Walk the chain from the first row. OK when whole; ERR_CONFLICT when a
  * row's hash or link is wrong, with *bad_seq set to the first broken row.
  * Prints progress and the verdict to out when not NULL.

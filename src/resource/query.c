@@ -141,7 +141,7 @@ rows_read_audit(struct tx *tx, const struct rdef *rd,
 	}
 	snprintf(action, sizeof(action), "%s.read", rd->res->name);
 	ch = json_pack("{s:o}", "ids", ids);
-	rc = audit_append(tx, who, req, action, rd->res->name,
+	rc = audit_read(tx, who, req, action, rd->res->name,
 	    json_array_size(ids) == 1 ? one : NULL, ch);
 	json_decref(ch);
 	return (rc);
@@ -773,8 +773,9 @@ list_run(struct request *req, const struct rdef *rd, struct principal *who,
 
 	memset(&kc, 0, sizeof(kc));
 	buf_init(&sql, QUERY_SQL_MAX);
-	if ((rc = store_tx_begin(req->db,
-		 rd->has_health ? STORE_TX_WRITE : STORE_TX_READ, &tx)) != OK)
+	/* A read transaction, health data or not: its audit row is
+	 * queued for the audit writer (audit_read). */
+	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
 		goto out;
 	if (rd->res->before_list != NULL) {
 		memset(&ctx, 0, sizeof(ctx));

@@ -584,6 +584,12 @@ store_tx_serial(const struct tx *tx)
 	return (tx->serial);
 }
 
+int
+store_tx_writes(const struct tx *tx)
+{
+	return (tx_writes(tx->kind));
+}
+
 /* 1-20 ms growing with the attempt, jittered. */
 static void
 backoff_sleep(int attempt)

@@ -127,6 +127,9 @@ struct store *store_tx_store(const struct tx *);
  * pointer itself is reused with its connection.
  */
 uint64_t store_tx_serial(const struct tx *);
+/* 1 when the transaction was begun as one that writes (any kind but
+ * STORE_TX_READ alone), 0 for a read transaction. */
+int store_tx_writes(const struct tx *);
 
 /*
  * Run fn inside a transaction, retrying the whole transaction (at least

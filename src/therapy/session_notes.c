@@ -94,7 +94,7 @@ notes_get_tx(struct tx *tx, void *arg)
 		if (rc != OK)
 			goto out;
 	}
-	if ((rc = audit_append(tx, a->who, a->req,
+	if ((rc = audit_read(tx, a->who, a->req,
 		 "therapy_sessions.private_notes.read", "therapy_sessions",
 		 s.id, NULL)) != OK)
 		goto out;
@@ -199,7 +199,7 @@ therapy_session_notes_get(struct request *req)
 	a.notes =
 	    resource_scope(req->db, a.who, "therapy_sessions", "private_notes");
 	a.read = resource_scope(req->db, a.who, "therapy_sessions", "read");
-	rc = store_run(req->db, STORE_TX_WRITE, notes_get_tx, &a);
+	rc = store_run(req->db, STORE_TX_READ, notes_get_tx, &a);
 	if (rc != OK) {
 		json_decref(a.row);
 		if (!req->responded)

@@ -170,7 +170,8 @@ training_certificate_pdf(struct request *req)
 			    "The certificate's PDF was not made.");
 		goto out;
 	}
-	if ((rc = store_run(req->db, STORE_TX_WRITE, audit_tx, &pg)) != OK) {
+	/* A read transaction: the row is queued (audit_read). */
+	if ((rc = store_run(req->db, STORE_TX_READ, audit_tx, &pg)) != OK) {
 		buf_free(&pdf);
 		http_problem(req, rc, NULL, "The certificate was not read.");
 		goto out;
@@ -418,7 +419,7 @@ audit_tx(struct tx *tx, void *arg)
 
 	if ((changes = json_pack("{s:s}", "status", pg->status)) == NULL)
 		return (ERR_NOMEM);
-	rc = audit_append(tx, pg->who, pg->req, "certificates.pdf.read",
+	rc = audit_read(tx, pg->who, pg->req, "certificates.pdf.read",
 	    "certificates", pg->id, changes);
 	json_decref(changes);
 	return (rc);

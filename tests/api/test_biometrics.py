@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import hdr, login, person, problem, relate, years_ago
+from conftest import hdr, login, person, problem, relate, wait_until, years_ago
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "biosignals"
 HRV = "00000000-0000-7000-8000-0000000000d1"
@@ -1184,7 +1184,10 @@ def test_who_reads_and_writes_a_recording_and_reads_are_audited(server, cast, db
     raw = db.query(f"SELECT feedback FROM recordings WHERE id = '{mine}'")[0][0]
     assert "tired" not in str(raw)
     # Every successful read of points left one audit record, no values in it.
+    # (written by the audit writer, within audit_flush_ms)
     for rid, n in reads.items():
+        wait_until(lambda: db.count("audit_log", f"action = 'recordings.points.read' "
+                                    f"AND entity_id = '{rid}'") >= n, timeout=5, what=rid)
         assert db.count("audit_log", f"action = 'recordings.points.read' "
                         f"AND entity_id = '{rid}'") == n, rid
     changes = db.scalar("SELECT changes FROM audit_log WHERE action = 'recordings.points.read' "
@@ -1378,6 +1381,9 @@ def test_gdpr_export_links_every_recording_to_all_its_points(start_server):
     assert rows == [("rr", t * 1000, v) for t, v in zip(ts, beats)]
     for rid in (failed_id, empty_id):
         assert all_points(server, o, links[rid]["csv"]) == ([], [0])
+    wait_until(lambda: server.db.count("audit_log", "action = 'recordings.points.read' "
+                                       f"AND entity_id = '{eeg_id}'") >= len(pages),
+               timeout=5, what="the pages' audit rows")
     assert server.db.count("audit_log", "action = 'recordings.points.read' "
                            f"AND entity_id = '{eeg_id}'") == len(pages)
 

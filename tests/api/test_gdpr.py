@@ -94,8 +94,11 @@ def test_admin_exports_any_user_and_it_is_audited(server, people):
     # Unknown id: 404.
     problem(server.get("/v1/users/0190a5c4-0000-7000-8000-000000000000/export",
                        headers=hdr(admin["token"])), 404, "NOT_FOUND")
-    n = server.db.count("audit_log", f"action = 'users.export' AND entity_id = '{alice['id']}'")
-    assert n == 1
+    # Reads' audit rows are written by the audit writer, within audit_flush_ms.
+    wait_until(lambda: server.db.count(
+        "audit_log", f"action = 'users.export' AND entity_id = '{alice['id']}'") == 1,
+        timeout=5, what="the export's audit row")
+    assert server.db.count("audit_log", f"action = 'users.export' AND entity_id = '{alice['id']}'") == 1
 
 
 # --------------------------------------------------------------------------

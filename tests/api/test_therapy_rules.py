@@ -4,7 +4,8 @@ item once and its bands start at 0, and an assignment is opened before it is
 completed."""
 import pytest
 
-from conftest import PHQ9, PHQ_OPTS, at, book, hdr, person, problem, relate, undo_migration
+from conftest import (PHQ9, PHQ_OPTS, at, book, hdr, person, problem, relate, undo_migration,
+                      wait_until)
 
 
 def make_form(srv, admin, fields, scoring=None):
@@ -69,7 +70,9 @@ def test_reading_assignment_notes_is_audited(server, practice, db):
     r = server.get("/v1/resource-assignments", headers=hdr(p["guardian"]))
     assert r.status_code == 200 and any(a.get("notes") == "Write nightly"
                                         for a in r.json()["data"]), r.text
-    assert db.count("audit_log", "action = 'resource_assignments.read'") > before
+    # Reads' audit rows are written by the audit writer, within audit_flush_ms.
+    wait_until(lambda: db.count("audit_log", "action = 'resource_assignments.read'") > before,
+               timeout=5, what="the read's audit row")
 
 
 @pytest.mark.dialect

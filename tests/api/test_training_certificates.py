@@ -467,8 +467,11 @@ def test_the_holder_and_staff_get_the_certificate_pdf(printed, db, tmp_path):
     # Each PDF sent is audited, with who read it; a 304 or a 404 is not.
     refs = {who["id"]: db.scalar(f"SELECT audit_ref FROM users WHERE id = '{who['id']}'")
             for who in (m, admin)}
-    rows = db.query("SELECT entity_id, actor_ref FROM audit_log WHERE action = "
-                    "'certificates.pdf.read' ORDER BY seq")
+    sql = ("SELECT entity_id, actor_ref FROM audit_log WHERE action = "
+           "'certificates.pdf.read' ORDER BY seq")
+    # (written by the audit writer, within audit_flush_ms)
+    wait_until(lambda: len(db.query(sql)) >= 3, timeout=5, what="the PDFs' audit rows")
+    rows = db.query(sql)
     assert [tuple(x) for x in rows] == [(cert["id"], refs[m["id"]]),
                                         (certs[GREEK]["id"], refs[admin["id"]]),
                                         (cert["id"], refs[m["id"]])]

@@ -1,0 +1,306 @@
+/*
+ * The audit writer: reads' rows appended in batches (issue 20, item 2).
+ *
+ * A read of health data is audited, and it used to write its row in its
+ * own transaction: a write transaction, which on SQLite holds the one
+ * writer lock for the whole read, so every such list ran one at a time,
+ * behind every write. Now a read runs in a read transaction and hands its
+ * row, made ready there (id, time, actor, the client's details sealed or
+ * indexed: audit_prepare), to this queue; a thread of the process, the
+ * audit writer, appends what is queued in one write transaction a batch,
+ * in the order queued, AUDIT_FLUSH_MS (config audit_flush_ms) after the
+ * first row of a batch came in, AUDIT_BATCH_MAX rows a transaction at
+ * most. The chain is the one audit_append extends (audit_chain: on
+ * PostgreSQL under the same advisory lock, so processes sharing the
+ * database keep one chain).
+ *
+ * Bounded: at most audit_queue_max rows wait (queued, or being written).
+ * A reader that finds it full hurries the writer and waits up to
+ * audit_queue_wait_ms for room; then its request fails 503 UNAVAILABLE
+ * rather than serve health data that would not be audited. A write's
+ * audit row never comes here: audit_read appends in the caller's
+ * transaction when that transaction writes, so it exists exactly when
+ * the write does.
+ *
+ * What a crash loses: the rows of reads served in the last flush
+ * interval (and those waiting behind a writer that cannot write). A stop
+ * (audit_queue_stop, before the database closes) writes everything
+ * queued first, retrying a failing write AUDIT_STOP_TRIES times before it
+ * gives up and logs event=audit_rows_lost with the count.
+ *
+ * The writer takes a pooled connection for each batch, like any other
+ * writer; a reader waiting for room holds its own meanwhile, so with a
+ * pool of one the wait ends in 503, never in a deadlock.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "core/config.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "resource/audit.h"
+#include "resource/audit_int.h"
+#include "store/store.h"
+
+#define AUDIT_BATCH_MAX	  512  /* rows in one write transaction */
+#define AUDIT_BACKOFF_MAX 1000 /* ms between tries of a failing write */
+#define AUDIT_STOP_TRIES  10   /* of a failing write once stopping */
+/* When the configuration was not loaded (unit tests): its defaults. */
+#define AUDIT_FLUSH_MS_DEFAULT	    10
+#define AUDIT_QUEUE_MAX_DEFAULT	    4096
+#define AUDIT_QUEUE_WAIT_MS_DEFAULT 1000
+#define AUDIT_SYNC_MS_DEFAULT	    5000
+
+struct batch {
+	struct audit_pending *rows[AUDIT_BATCH_MAX];
+	size_t		      n;
+};
+
+static pthread_mutex_t q_mu = PTHREAD_MUTEX_INITIALIZER;
+/* The writer's: a row came into an empty queue, a hurry, the stop. */
+static pthread_cond_t q_work = PTHREAD_COND_INITIALIZER;
+/* Readers' and syncs': a batch was written (room, tickets done). */
+static pthread_cond_t	     q_done = PTHREAD_COND_INITIALIZER;
+static struct audit_pending *q_head, *q_tail; /* under q_mu */
+static size_t		     q_n;	      /* waiting, being written too */
+static uint64_t		     q_issued, q_written; /* tickets */
+static int		     q_started, q_stopping, q_hurry;
+static struct store	    *q_db;
+static pthread_t	     q_thread;
+static struct batch	     q_batch; /* the writer's */
+
+static void    deadline_in(struct timespec *, int64_t ms);
+static int64_t setting(int64_t, int64_t);
+static int     queue_push(struct store *, struct audit_pending *);
+static int     flush_tx(struct tx *, void *);
+static void   *writer_main(void *);
+
+static void
+deadline_in(struct timespec *ts, int64_t ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += (time_t)(ms / 1000);
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/* A setting, or def when the configuration was not loaded (0). */
+static int64_t
+setting(int64_t v, int64_t def)
+{
+	return (v > 0 ? v : def);
+}
+
+int
+audit_read(struct tx *tx, const struct principal *who, struct request *req,
+    const char *action, const char *entity_type, const char *entity_id,
+    json_t *changes)
+{
+	struct audit_pending *p = NULL;
+	int		      rc;
+
+	/* A write's transaction keeps its own audit, as audit_append. */
+	if (store_tx_writes(tx))
+		return (audit_append(
+		    tx, who, req, action, entity_type, entity_id, changes));
+	if ((rc = audit_prepare(tx, who, req, action, entity_type, entity_id,
+		 changes, 0, &p)) != OK)
+		return (rc);
+	return (queue_push(store_tx_store(tx), p));
+}
+
+/* Queue p (taken, freed when refused), starting the writer first. */
+static int
+queue_push(struct store *db, struct audit_pending *p)
+{
+	struct timespec ts;
+	size_t		queued, max;
+	int		rc = OK;
+
+	pthread_mutex_lock(&q_mu);
+	if (!q_started && !q_stopping) {
+		if (pthread_create(&q_thread, NULL, writer_main, db) == 0) {
+			q_started = 1;
+			q_db = db;
+		} else
+			log_error("event=audit_writer_failed");
+	}
+	if (!q_started || q_stopping || db != q_db) {
+		rc = q_started && db != q_db ? ERR_INTERNAL : ERR_UNAVAILABLE;
+		goto out;
+	}
+	max = (size_t)setting(config.audit_queue_max, AUDIT_QUEUE_MAX_DEFAULT);
+	if (q_n >= max) {
+		deadline_in(&ts,
+		    config.audit_queue_wait_ms > 0 || config.audit_flush_ms > 0
+			? config.audit_queue_wait_ms
+			: AUDIT_QUEUE_WAIT_MS_DEFAULT);
+		while (q_n >= max && !q_stopping) {
+			q_hurry = 1;
+			pthread_cond_signal(&q_work);
+			if (pthread_cond_timedwait(&q_done, &q_mu, &ts) ==
+				ETIMEDOUT &&
+			    q_n >= max)
+				break;
+		}
+		if (q_n >= max || q_stopping) {
+			rc = ERR_UNAVAILABLE;
+			goto out;
+		}
+	}
+	p->ticket = ++q_issued;
+	p->next = NULL;
+	if (q_tail != NULL)
+		q_tail->next = p;
+	else
+		q_head = p;
+	q_tail = p;
+	if (q_n++ == 0)
+		pthread_cond_signal(&q_work);
+	p = NULL;
+out:
+	queued = q_n;
+	pthread_mutex_unlock(&q_mu);
+	if (p != NULL) {
+		free(p);
+		log_warn("event=audit_queue_refused status=%s queued=%zu",
+		    err_code(rc), queued);
+	}
+	return (rc);
+}
+
+int
+audit_queue_sync(void)
+{
+	struct timespec ts;
+	uint64_t	ticket;
+	int		rc = OK;
+
+	pthread_mutex_lock(&q_mu);
+	ticket = q_issued;
+	if (q_written < ticket) {
+		q_hurry = 1;
+		pthread_cond_signal(&q_work);
+		deadline_in(&ts,
+		    setting(config.db_busy_timeout_ms, AUDIT_SYNC_MS_DEFAULT));
+		while (q_written < ticket)
+			if (pthread_cond_timedwait(&q_done, &q_mu, &ts) ==
+				ETIMEDOUT &&
+			    q_written < ticket) {
+				rc = ERR_BUSY;
+				break;
+			}
+	}
+	pthread_mutex_unlock(&q_mu);
+	return (rc);
+}
+
+void
+audit_queue_stop(void)
+{
+	int started;
+
+	pthread_mutex_lock(&q_mu);
+	started = q_started;
+	q_stopping = 1;
+	pthread_cond_signal(&q_work);
+	pthread_cond_broadcast(&q_done); /* readers waiting for room */
+	pthread_mutex_unlock(&q_mu);
+	if (started)
+		pthread_join(q_thread, NULL);
+	pthread_mutex_lock(&q_mu);
+	q_started = 0;
+	q_db = NULL;
+	pthread_mutex_unlock(&q_mu);
+}
+
+static int
+flush_tx(struct tx *tx, void *arg)
+{
+	const struct batch *b = arg;
+
+	return (audit_chain(tx, b->rows, b->n));
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct store	     *db = arg;
+	struct audit_pending *p;
+	struct timespec	      ts;
+	int64_t		      wait_ms;
+	size_t		      k;
+	int		      rc, fails = 0;
+
+	pthread_mutex_lock(&q_mu);
+	for (;;) {
+		while (q_head == NULL && !q_stopping)
+			pthread_cond_wait(&q_work, &q_mu);
+		if (q_head == NULL)
+			break; /* stopping, all written */
+		/* Gather for a flush interval: readers meanwhile join the
+		 * batch. A hurry or the stop cuts it short. */
+		deadline_in(&ts,
+		    setting(config.audit_flush_ms, AUDIT_FLUSH_MS_DEFAULT));
+		while (!q_hurry && !q_stopping)
+			if (pthread_cond_timedwait(&q_work, &q_mu, &ts) ==
+			    ETIMEDOUT)
+				break;
+		q_hurry = 0;
+		for (q_batch.n = 0, p = q_head;
+		     p != NULL && q_batch.n < AUDIT_BATCH_MAX; p = p->next)
+			q_batch.rows[q_batch.n++] = p;
+		pthread_mutex_unlock(&q_mu);
+
+		rc = store_run(db, STORE_TX_WRITE, flush_tx, &q_batch);
+
+		pthread_mutex_lock(&q_mu);
+		if (rc == OK) {
+			fails = 0;
+			for (k = 0; k < q_batch.n; k++) {
+				p = q_head;
+				if ((q_head = p->next) == NULL)
+					q_tail = NULL;
+				q_written = p->ticket;
+				free(p);
+			}
+			q_n -= q_batch.n;
+			pthread_cond_broadcast(&q_done);
+			continue;
+		}
+		fails++;
+		log_error("event=audit_flush_failed status=%s rows=%zu "
+			  "queued=%zu tries=%d",
+		    err_code(rc), q_batch.n, q_n, fails);
+		if (q_stopping && fails >= AUDIT_STOP_TRIES) {
+			log_error("event=audit_rows_lost count=%zu", q_n);
+			while ((p = q_head) != NULL) {
+				q_head = p->next;
+				free(p);
+			}
+			q_tail = NULL;
+			q_n = 0;
+			q_written = q_issued;
+			pthread_cond_broadcast(&q_done);
+			break;
+		}
+		/* Rows stay queued, in order; readers meet a full queue
+		 * (503) rather than go unaudited. */
+		wait_ms = setting(config.audit_flush_ms, AUDIT_FLUSH_MS_DEFAULT)
+		    << (fails < 8 ? fails : 8);
+		deadline_in(&ts,
+		    wait_ms < AUDIT_BACKOFF_MAX ? wait_ms : AUDIT_BACKOFF_MAX);
+		(void)pthread_cond_timedwait(&q_work, &q_mu, &ts);
+	}
+	pthread_mutex_unlock(&q_mu);
+	return (NULL);
+}
