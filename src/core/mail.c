@@ -162,7 +162,9 @@ mail_render(
     const char *name, json_t *vars, char **subject, char **text, char **html)
 {
 	const struct mail_template *t = NULL;
+	struct mail_raw		    raw;
 	char			   *src[3] = { NULL, NULL, NULL };
+	char			   *logo = NULL;
 	size_t			    i;
 	int			    rc;
 
@@ -189,10 +191,16 @@ mail_render(
 		goto out;
 	/* a subject file usually ends with a newline */
 	src[0][strcspn(src[0], "\r\n")] = '\0';
+	/* the layout on its own (a preview) draws its logo as around a
+	 * message */
+	memset(&raw, 0, sizeof(raw));
+	if (strcmp(name, "layout") == 0 && (rc = mail_logo(vars, &logo)) != OK)
+		goto out;
+	raw.logo = logo;
 	if ((rc = mail_expand(src[0], vars, 0, NULL, subject)) != OK ||
 	    (rc = mail_expand(src[1], vars, 0, NULL, text)) != OK ||
 	    (src[2] != NULL &&
-		(rc = mail_expand(src[2], vars, 1, NULL, html)) != OK))
+		(rc = mail_expand(src[2], vars, 1, &raw, html)) != OK))
 		goto out;
 	if (strcmp(name, "layout") != 0 &&
 	    (rc = mail_layout(vars, text, html)) != OK)
@@ -204,6 +212,7 @@ mail_render(
 		rc = ERR_INVALID;
 	}
 out:
+	free(logo);
 	for (i = 0; i < 3; i++)
 		free(src[i]);
 	if (rc != OK) {

@@ -124,7 +124,7 @@ static const struct mail_template builtin_templates[] = {
 	    "<a href=\"{{public_url}}/account\" style=\"color:{{brand_colour}}"
 	    "\">Your account</a></td></tr>"
 	    "</table></td></tr></table></body></html>",
-	    "{\"body\":\"The message goes here.\",\"logo\":\"\"}",
+	    "{\"body\":\"The message goes here.\"}",
 	},
 	{
 	    "test",
