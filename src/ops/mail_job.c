@@ -128,7 +128,7 @@ static const struct mail_template builtin_templates[] = {
 	},
 	{
 	    "test",
-	    "{{brand_name}} test message",
+	    "carebase test message",
 	    "Hello,\n\nThis is a test message from {{brand_name}} at "
 	    "{{public_url}}/account.\n"
 	    "If you can read it, outgoing mail works.\n",
