@@ -812,9 +812,30 @@ cli_mail(struct store *db, int argc, char **argv)
 	int		 rc;
 
 	memset(&m, 0, sizeof(m));
+	if (argc >= 1 && strcmp(argv[0], "preview") == 0) {
+		if (argc > 2) {
+			fprintf(
+			    stderr, "usage: carebase mail preview [NAME]\n");
+			return (ERR_USAGE);
+		}
+		rc = ops_mail_preview(db, argc == 2 ? argv[1] : NULL, stdout);
+		if (rc == ERR_NOT_FOUND) {
+			fprintf(stderr,
+			    "carebase: mail preview: no template %.64s "
+			    "(`carebase mail preview` lists them)\n",
+			    argv[1]);
+			return (ERR_USAGE);
+		}
+		if (rc != OK)
+			fprintf(stderr, "carebase: mail preview: %s\n",
+			    err_code(rc));
+		return (rc);
+	}
 	if (argc < 1 || strcmp(argv[0], "test") != 0 ||
 	    (m.to = flag_value(argc, argv, "to")) == NULL) {
-		fprintf(stderr, "usage: carebase mail test --to=ADDRESS\n");
+		fprintf(stderr,
+		    "usage: carebase mail test --to=ADDRESS | "
+		    "mail preview [NAME]\n");
 		return (ERR_USAGE);
 	}
 	if ((rc = store_run(db, STORE_TX_WRITE, mail_test_tx, &m)) != OK) {

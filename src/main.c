@@ -121,6 +121,8 @@ static const struct cmd_flag user_flags[] = {
 	    "add: their password (else one line read from standard input)" },
 	{ "first-name", "NAME", "add: their first name" },
 	{ "last-name", "NAME", "add: their last name" },
+	{ "invite", NULL,
+	    "add: no password: mail them a link to choose one (staff_invite_ttl_s)" },
 	{ NULL },
 };
 static const struct cmd_flag roles_flags[] = {
@@ -188,8 +190,17 @@ static const struct cmd cmds[] = {
 	    "jobs failed | jobs retry ID | jobs stats",
 	    "list failed jobs, put one back in the queue, show queue figures",
 	    NULL, no_flags },
-	{ "mail", cli_mail, CMD_DB | CMD_SCHEMA, "mail test --to=ADDRESS",
-	    "queue a test message to check the SMTP settings", NULL,
+	{ "mail", cli_mail, CMD_DB | CMD_SCHEMA,
+	    "mail test --to=ADDRESS | mail preview [NAME]",
+	    "queue a test message to check the SMTP settings, or show a "
+	    "template",
+	    "mail preview lists the templates' names; mail preview NAME "
+	    "prints the\nsubject, text and HTML of template NAME filled with "
+	    "sample data and the\ndeployment's brand (settings business_name, "
+	    "brand_logo_url, brand_colour),\nin the layout every message is "
+	    "sent in. A deployment overrides a template\nwith files in config "
+	    "templates_dir: NAME.subject, NAME.txt, NAME.html\n(\"layout\" is "
+	    "the frame around every message: {{body}}, {{logo}}).",
 	    mail_flags },
 	{ "schema", cli_schema, CMD_DB, "schema",
 	    "print every table and column (to compare databases)", NULL,

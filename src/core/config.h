@@ -91,7 +91,10 @@ struct config {
 	int64_t consent_age_default;
 	char *password_reset_path; /* appended to public_url, then the token */
 	int64_t password_reset_ttl_s;
-	int64_t guardian_min_age;   /* a member who adds a child: this old */
+	int64_t email_verify_ttl_s;    /* a sign-up's verification link */
+	int64_t email_verify_resend_s; /* between two such links */
+	int64_t staff_invite_ttl_s;    /* a staff invitation's link */
+	int64_t guardian_min_age;      /* a member who adds a child: this old */
 	int64_t family_invites_max; /* open family invitations a member holds */
 	int64_t family_invite_ttl_s; /* how long a family invitation is open */
 	char   *family_refusal_path; /* a child's welcome: "this is not me" */

@@ -33,9 +33,17 @@ struct mail_reader {
 	size_t	    len, off;
 };
 
-static int     mail_name_valid(const char *);
-static char   *mail_part(const char *, const char *, const char *, int *);
-static int     mail_expand(const char *, json_t *, int, char **);
+static int   mail_name_valid(const char *);
+static char *mail_part(const char *, const char *, const char *, int *);
+struct mail_raw {
+	const char *body; /* {{body}}: inserted as it is */
+	const char *logo; /* {{logo}}: inserted as it is */
+};
+
+static int mail_expand(
+    const char *, json_t *, int, const struct mail_raw *, char **);
+static int     mail_layout(json_t *, char **, char **);
+static int     mail_logo(json_t *, char **);
 static int     mail_put_value(struct buf *, json_t *, int);
 static json_t *mail_lookup(json_t *, const char *);
 static int     mail_has_crlf(const char *);
@@ -143,12 +151,20 @@ mail_part(const char *name, const char *ext, const char *builtin, int *rc)
 	return (copy);
 }
 
+const struct mail_template *
+mail_template_at(size_t i)
+{
+	return (i < mail_ntemplates ? mail_templates[i] : NULL);
+}
+
 int
 mail_render(
     const char *name, json_t *vars, char **subject, char **text, char **html)
 {
 	const struct mail_template *t = NULL;
+	struct mail_raw		    raw;
 	char			   *src[3] = { NULL, NULL, NULL };
+	char			   *logo = NULL;
 	size_t			    i;
 	int			    rc;
 
@@ -175,9 +191,19 @@ mail_render(
 		goto out;
 	/* a subject file usually ends with a newline */
 	src[0][strcspn(src[0], "\r\n")] = '\0';
-	if ((rc = mail_expand(src[0], vars, 0, subject)) != OK ||
-	    (rc = mail_expand(src[1], vars, 0, text)) != OK ||
-	    (src[2] != NULL && (rc = mail_expand(src[2], vars, 1, html)) != OK))
+	/* the layout on its own (a preview) draws its logo as around a
+	 * message */
+	memset(&raw, 0, sizeof(raw));
+	if (strcmp(name, "layout") == 0 && (rc = mail_logo(vars, &logo)) != OK)
+		goto out;
+	raw.logo = logo;
+	if ((rc = mail_expand(src[0], vars, 0, NULL, subject)) != OK ||
+	    (rc = mail_expand(src[1], vars, 0, NULL, text)) != OK ||
+	    (src[2] != NULL &&
+		(rc = mail_expand(src[2], vars, 1, &raw, html)) != OK))
+		goto out;
+	if (strcmp(name, "layout") != 0 &&
+	    (rc = mail_layout(vars, text, html)) != OK)
 		goto out;
 	if (mail_has_crlf(*subject)) {
 		log_warn("event=mail_render_failed template=%s "
@@ -186,6 +212,7 @@ mail_render(
 		rc = ERR_INVALID;
 	}
 out:
+	free(logo);
 	for (i = 0; i < 3; i++)
 		free(src[i]);
 	if (rc != OK) {
@@ -197,9 +224,112 @@ out:
 	return (rc);
 }
 
-/* Replace each {{ name }} in src; html escapes the values. */
+/*
+ * Wrap the rendered text and html (replaced) in the layout, when there
+ * is one; a message with no HTML of its own gets the text, escaped, as
+ * its HTML body.
+ */
 static int
-mail_expand(const char *src, json_t *vars, int html, char **out)
+mail_layout(json_t *vars, char **text, char **html)
+{
+	const struct mail_template *t = NULL;
+	struct mail_raw		    raw;
+	struct buf		    b;
+	char   *lt = NULL, *lh = NULL, *t2 = NULL, *h2 = NULL;
+	char   *logo = NULL, *plain = NULL;
+	json_t *v = NULL;
+	size_t	i;
+	int	rc;
+
+	for (i = 0; i < mail_ntemplates; i++)
+		if (strcmp(mail_templates[i]->name, "layout") == 0)
+			t = mail_templates[i];
+	if ((lt = mail_part("layout", "txt", t ? t->text : NULL, &rc)) == NULL)
+		return (rc);
+	if ((lh = mail_part("layout", "html", t ? t->html : NULL, &rc)) ==
+		NULL &&
+	    rc != OK)
+		goto out;
+	memset(&raw, 0, sizeof(raw));
+	raw.body = *text;
+	if ((rc = mail_expand(lt, vars, 0, &raw, &t2)) != OK)
+		goto out;
+	if (lh != NULL) {
+		if (*html == NULL) {
+			/* the text, escaped, keeping its lines */
+			rc = ERR_NOMEM;
+			if ((v = json_string(*text)) == NULL)
+				goto out;
+			buf_init(&b, MAIL_MAX_BODY);
+			if ((rc = buf_puts(&b,
+				 "<p style=\"white-space:pre-line\">")) != OK ||
+			    (rc = mail_put_value(&b, v, 1)) != OK ||
+			    (rc = buf_puts(&b, "</p>")) != OK ||
+			    (plain = buf_take(&b, NULL)) == NULL) {
+				rc = rc == OK ? ERR_NOMEM : rc;
+				buf_free(&b);
+				goto out;
+			}
+			buf_free(&b);
+		}
+		if ((rc = mail_logo(vars, &logo)) != OK)
+			goto out;
+		raw.body = *html != NULL ? *html : plain;
+		raw.logo = logo;
+		if ((rc = mail_expand(lh, vars, 1, &raw, &h2)) != OK)
+			goto out;
+	}
+	free(*text);
+	*text = t2;
+	t2 = NULL;
+	if (h2 != NULL) {
+		free(*html);
+		*html = h2;
+		h2 = NULL;
+	}
+out:
+	json_decref(v);
+	free(lt);
+	free(lh);
+	free(t2);
+	free(h2);
+	free(logo);
+	free(plain);
+	return (rc);
+}
+
+/* {{logo}}: the logo as an image, or the brand's name, escaped. */
+static int
+mail_logo(json_t *vars, char **out)
+{
+	struct buf b;
+	json_t	  *url = mail_lookup(vars, "brand_logo_url");
+	json_t	  *name = mail_lookup(vars, "brand_name");
+	int	   rc;
+
+	buf_init(&b, MAIL_MAX_BODY);
+	if (json_is_string(url) && json_string_length(url) > 0) {
+		if ((rc = buf_puts(&b, "<img src=\"")) == OK &&
+		    (rc = mail_put_value(&b, url, 1)) == OK &&
+		    (rc = buf_puts(&b, "\" alt=\"")) == OK &&
+		    (!json_is_string(name) ||
+			(rc = mail_put_value(&b, name, 1)) == OK))
+			rc = buf_puts(&b, "\" height=\"48\">");
+	} else if (json_is_string(name))
+		rc = mail_put_value(&b, name, 1);
+	else
+		rc = buf_puts(&b, "");
+	if (rc == OK && (*out = buf_take(&b, NULL)) == NULL)
+		rc = ERR_NOMEM;
+	buf_free(&b);
+	return (rc);
+}
+
+/* Replace each {{ name }} in src; html escapes the values; raw (NULL
+ * for none) names the slots inserted as they are. */
+static int
+mail_expand(const char *src, json_t *vars, int html, const struct mail_raw *raw,
+    char **out)
 {
 	struct buf  b;
 	const char *p = src, *open, *close, *s, *e;
@@ -229,6 +359,20 @@ mail_expand(const char *src, json_t *vars, int html, char **out)
 		}
 		memcpy(name, s, (size_t)(e - s));
 		name[e - s] = '\0';
+		if (raw != NULL && raw->body != NULL &&
+		    strcmp(name, "body") == 0) {
+			if ((rc = buf_puts(&b, raw->body)) != OK)
+				goto out;
+			p = close + 2;
+			continue;
+		}
+		if (raw != NULL && raw->logo != NULL &&
+		    strcmp(name, "logo") == 0) {
+			if ((rc = buf_puts(&b, raw->logo)) != OK)
+				goto out;
+			p = close + 2;
+			continue;
+		}
 		if ((v = mail_lookup(vars, name)) == NULL) {
 			log_warn(
 			    "event=mail_render_failed reason=unknown_variable "
@@ -487,13 +631,19 @@ mail_build(const struct mail_msg *m, const char *from, size_t *len)
 	struct buf    b;
 	unsigned char rnd[12];
 	char	      boundary[64], hex[25], id[UUID_STR_LEN];
+	char	      addr[MAIL_MAX_ADDRESS + 1];
+	const char   *domain;
 	char	     *out = NULL;
 	int	      rc;
 
 	if (m == NULL || from == NULL || m->subject == NULL ||
 	    m->text == NULL || !mail_address_valid(m->to) ||
-	    mail_has_crlf(m->subject) || mail_has_crlf(from))
+	    mail_has_crlf(m->subject) || mail_has_crlf(from) ||
+	    mail_from_address(from, addr, sizeof(addr)) != OK)
 		return (NULL);
+	/* Message-ID under the sender's own domain (RFC 5322 3.6.4): one
+	 * the receiving side can tie to the sender, not this host's name */
+	domain = strrchr(addr, '@') + 1;
 	buf_init(&b, MAIL_MAX_MESSAGE);
 	if ((rc = buf_puts(&b, "From: ")) != OK ||
 	    (rc = mail_put_from(&b, from)) != OK ||
@@ -506,9 +656,9 @@ mail_build(const struct mail_msg *m, const char *from, size_t *len)
 	if (rc != OK || (rc = buf_puts(&b, "\r\n")) != OK ||
 	    (rc = mail_put_date(&b)) != OK ||
 	    (rc = buf_printf(&b,
-		 "Message-ID: <%s@carebase>\r\n"
+		 "Message-ID: <%s@%s>\r\n"
 		 "MIME-Version: 1.0\r\n",
-		 uuid_v7(id))) != OK)
+		 uuid_v7(id), domain)) != OK)
 		goto out;
 	if (m->html == NULL) {
 		if ((rc = buf_puts(&b,

@@ -28,6 +28,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "core/config.h"
 #include "core/err.h"
 #include "core/keyring.h"
 #include "core/log.h"
@@ -94,16 +95,47 @@ const struct resource email_log_resource = {
 	       "beside their account, and deleted with them.",
 };
 
+/*
+ * The layout every message is wrapped in (core/mail.h): the brand's
+ * colour as a band at the top with the logo, the message, and a foot
+ * naming the deployment and linking to the person's account page.
+ */
 static const struct mail_template builtin_templates[] = {
+	{
+	    "layout",
+	    "{{brand_name}}",
+	    "{{brand_name}}\n\n{{body}}\n--\n{{brand_name}}\n"
+	    "Your account: {{public_url}}/account\n",
+	    "<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
+	    "<meta name=\"viewport\" content=\"width=device-width\">"
+	    "<title>{{brand_name}}</title></head>"
+	    "<body style=\"margin:0;background:#f4f5f7;font-family:"
+	    "Helvetica,Arial,sans-serif;color:#1a1a1a\">"
+	    "<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" "
+	    "cellspacing=\"0\"><tr><td align=\"center\">"
+	    "<table role=\"presentation\" width=\"600\" cellpadding=\"0\" "
+	    "cellspacing=\"0\" style=\"max-width:600px;background:#ffffff\">"
+	    "<tr><td style=\"background:{{brand_colour}};padding:16px 24px;"
+	    "color:#ffffff;font-size:20px;font-weight:bold\">{{logo}}</td></tr>"
+	    "<tr><td style=\"padding:24px;font-size:16px;line-height:1.5\">"
+	    "{{body}}</td></tr>"
+	    "<tr><td style=\"padding:16px 24px;font-size:13px;color:#555555;"
+	    "border-top:1px solid #e5e7eb\">{{brand_name}} &middot; "
+	    "<a href=\"{{public_url}}/account\" style=\"color:{{brand_colour}}"
+	    "\">Your account</a></td></tr>"
+	    "</table></td></tr></table></body></html>",
+	    "{\"body\":\"The message goes here.\"}",
+	},
 	{
 	    "test",
 	    "carebase test message",
-	    "Hello,\n\nThis is a test message from carebase at "
-	    "{{public_url}}.\n"
+	    "Hello,\n\nThis is a test message from {{brand_name}} at "
+	    "{{public_url}}/account.\n"
 	    "If you can read it, outgoing mail works.\n",
-	    "<p>Hello,</p><p>This is a test message from carebase at "
-	    "<a href=\"{{public_url}}\">{{public_url}}</a>.</p>"
-	    "<p>If you can read it, outgoing mail works.</p>",
+	    "<p>Hello,</p><p>This is a test message from {{brand_name}} at "
+	    "<a href=\"{{public_url}}/account\">{{public_url}}/account</a>."
+	    "</p><p>If you can read it, outgoing mail works.</p>",
+	    "{}",
 	},
 };
 
@@ -127,6 +159,27 @@ mail_ad(char *out, size_t n, const char *column, const char *log_id)
 	snprintf(out, n, "email_log.%s:%s", column, log_id);
 }
 
+json_t *
+ops_mail_vars(struct tx *tx, json_t *vars, int *rc)
+{
+	json_t *all;
+
+	*rc = ERR_NOMEM;
+	if ((all = vars != NULL ? json_deep_copy(vars) : json_object()) == NULL)
+		return (NULL);
+	if (json_object_get(all, "public_url") == NULL &&
+	    json_object_set_new(
+		all, "public_url", json_string(config.public_url)) != 0) {
+		json_decref(all);
+		return (NULL);
+	}
+	if ((*rc = hooks_mail_brand(tx, all)) != OK) {
+		json_decref(all);
+		return (NULL);
+	}
+	return (all);
+}
+
 int
 ops_mail_enqueue(struct tx *tx, const char *to, const char *user_id,
     const char *template, json_t *vars, char *log_id_out)
@@ -138,16 +191,27 @@ ops_mail_enqueue(struct tx *tx, const char *to, const char *user_id,
 	size_t	       n_to, n_subject, n_vars;
 	struct stmt   *st;
 	int64_t	       now = time_now_ms();
-	int	       rc;
+	int	       rc, allowed;
 
+	if (log_id_out != NULL)
+		log_id_out[0] = '\0';
 	if (!mail_address_valid(to))
 		return (ERR_INVALID);
+	if ((rc = hooks_mail_gate(tx, to, user_id, template, &allowed)) != OK)
+		return (rc);
+	if (!allowed) {
+		log_info("event=mail_withheld template=%s "
+			 "reason=address_not_verified",
+		    template);
+		return (OK);
+	}
+	if ((vars = ops_mail_vars(tx, vars, &rc)) == NULL)
+		return (rc);
 	if ((rc = mail_render(template, vars, &subject, &text, &html)) != OK)
 		goto out;
 	uuid_v7(log_id);
 	rc = ERR_NOMEM;
-	if ((vjson = json_dumps(
-		 vars != NULL ? vars : json_object(), JSON_COMPACT)) == NULL)
+	if ((vjson = json_dumps(vars, JSON_COMPACT)) == NULL)
 		goto out;
 	mail_ad(ad, sizeof(ad), "recipient", log_id);
 	if ((rc = keyring_seal_text(KEY_SYSTEM, ad, to, &s_to, &n_to)) != OK)
@@ -187,6 +251,7 @@ ops_mail_enqueue(struct tx *tx, const char *to, const char *user_id,
 	if (rc == OK && log_id_out != NULL)
 		memcpy(log_id_out, log_id, UUID_STR_LEN);
 out:
+	json_decref(vars); /* the copy */
 	free(subject);
 	free(text);
 	free(html);
@@ -376,4 +441,77 @@ out:
 	json_decref(vars);
 	json_decref(p);
 	return (rc);
+}
+
+/* `carebase mail preview` */
+
+struct preview {
+	const char *name;
+	FILE	   *out;
+};
+
+static int
+preview_tx(struct tx *tx, void *arg)
+{
+	struct preview		   *p = arg;
+	const struct mail_template *t = NULL;
+	json_t			   *sample = NULL, *vars = NULL, *v;
+	json_error_t		    jerr;
+	const char		   *key;
+	char			   *link = NULL;
+	char			   *subject = NULL, *text = NULL, *html = NULL;
+	size_t			    i;
+	int			    rc;
+
+	for (i = 0; mail_template_at(i) != NULL; i++)
+		if (strcmp(mail_template_at(i)->name, p->name) == 0)
+			t = mail_template_at(i);
+	if (t == NULL)
+		return (ERR_NOT_FOUND);
+	if ((sample = json_loads(
+		 t->sample != NULL ? t->sample : "{}", 0, &jerr)) == NULL) {
+		log_warn("event=mail_preview_failed template=%s "
+			 "reason=sample_not_json",
+		    t->name);
+		return (ERR_INTERNAL);
+	}
+	/* "/bookings/ID": a page path, under this deployment's public_url */
+	json_object_foreach(sample, key, v) {
+		if (!json_is_string(v) || json_string_value(v)[0] != '/')
+			continue;
+		if (asprintf(&link, "%s%s", config.public_url,
+			json_string_value(v)) < 0 ||
+		    json_string_set(v, link) != 0) {
+			free(link);
+			json_decref(sample);
+			return (ERR_NOMEM);
+		}
+		free(link);
+	}
+	if ((vars = ops_mail_vars(tx, sample, &rc)) != NULL &&
+	    (rc = mail_render(t->name, vars, &subject, &text, &html)) == OK)
+		fprintf(p->out,
+		    "template: %s\nsubject: %s\n\n--- text ---\n%s\n"
+		    "--- html ---\n%s\n",
+		    t->name, subject, text, html != NULL ? html : "");
+	free(subject);
+	free(text);
+	free(html);
+	json_decref(vars);
+	json_decref(sample);
+	return (rc);
+}
+
+int
+ops_mail_preview(struct store *db, const char *name, FILE *out)
+{
+	struct preview p = { name, out };
+	size_t	       i;
+
+	if (name == NULL) {
+		for (i = 0; mail_template_at(i) != NULL; i++)
+			fprintf(out, "%s\n", mail_template_at(i)->name);
+		return (OK);
+	}
+	return (store_run(db, STORE_TX_READ, preview_tx, &p));
 }

@@ -127,6 +127,7 @@ people_auth_register(struct request *req)
 	    rh->check(req, &op.ext) != OK)
 		goto out;
 	op.nu.role = "member";
+	op.nu.unverified = 1;
 	op.nu.first_name =
 	    json_string_value(json_object_get(fields, "first_name"));
 	op.nu.last_name =
@@ -220,9 +221,14 @@ register_tx(struct tx *tx, void *arg)
 	if (step != STORE_DONE)
 		return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);
 	if ((step = people_user_insert(tx, op->req, &op->nu, op->user_id)) !=
-		OK ||
-	    rh == NULL)
+	    OK)
 		return (step);
+	/* The address is proven by the link mailed to it (email_verify.c). */
+	if ((step = people_verify_send(tx, op->user_id)) != OK &&
+	    step != ERR_INVALID && step != ERR_UNAVAILABLE)
+		return (step);
+	if (rh == NULL)
+		return (OK);
 	return (rh->apply(tx, op->req, op->user_id, op->ext));
 }
 

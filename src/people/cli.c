@@ -1,7 +1,9 @@
 /*
  * `carebase user add --role=ROLE --email=E [--password=P]` makes a user
  * from the command line (the first admin); without --password the
- * password is read as one line from standard input. `carebase user list`
+ * password is read as one line from standard input; with --invite there
+ * is none yet: the user is mailed a link to choose it (email_verify.c).
+ * `carebase user list`
  * prints id, role, is_active and created_at: no personal data.
  */
 #include <stdio.h>
@@ -22,6 +24,9 @@
 
 #define CLI_LINE_MAX (PEOPLE_PASSWORD_BYTES + 2)
 
+static int has_flag(int argc, char **argv, const char *name);
+static int invite_tx(struct tx *, void *);
+
 struct add_op {
 	struct people_new_user *nu;
 	char			id[37];
@@ -31,8 +36,9 @@ static const char *arg_value(int argc, char **argv, const char *name);
 static int	   role_exists(struct store *, const char *role);
 static int	   add_tx(struct tx *, void *);
 static int	   cli_add(struct store *, int, char **);
-static int	   cli_list(struct store *);
-static int	   password_read(char *buf, size_t size);
+static int cli_invite(struct store *, int, char **, const char *, const char *);
+static int cli_list(struct store *);
+static int password_read(char *buf, size_t size);
 
 int
 people_cli_user(struct store *db, int argc, char **argv)
@@ -176,6 +182,67 @@ password_read(char *buf, size_t size)
 }
 
 static int
+has_flag(int argc, char **argv, const char *name)
+{
+	int i;
+
+	for (i = 0; i < argc; i++)
+		if (argv[i] != NULL && strncmp(argv[i], "--", 2) == 0 &&
+		    strcmp(argv[i] + 2, name) == 0)
+			return (1);
+	return (0);
+}
+
+static int
+invite_tx(struct tx *tx, void *arg)
+{
+	struct add_op *op = arg;
+	int	       rc;
+
+	if ((rc = add_tx(tx, op)) != OK)
+		return (rc);
+	return (people_invite_send(tx, op->id, op->nu->role));
+}
+
+/* `user add --invite`: no password; a link to choose one is mailed. */
+static int
+cli_invite(struct store *db, int argc, char **argv, const char *role,
+    const char *email)
+{
+	struct people_new_user nu;
+	struct add_op	       op;
+	int		       rc;
+
+	memset(&nu, 0, sizeof(nu));
+	nu.email = email;
+	nu.role = role;
+	nu.first_name = arg_value(argc, argv, "first-name");
+	nu.last_name = arg_value(argc, argv, "last-name");
+	if (strlen(email) > PEOPLE_EMAIL_MAX || !mail_address_valid(email)) {
+		fprintf(stderr,
+		    "carebase: user add: --email: not a valid email address "
+		    "(one like name@example.org)\n");
+		return (ERR_USAGE);
+	}
+	if ((rc = role_exists(db, role)) != OK) {
+		fprintf(stderr, "carebase: user add: %s\n",
+		    rc == ERR_NOT_FOUND ? "--role: no such role (`carebase "
+					  "roles list` lists them)"
+					: err_code(rc));
+		return (rc == ERR_NOT_FOUND ? ERR_USAGE : rc);
+	}
+	memset(&op, 0, sizeof(op));
+	op.nu = &nu;
+	if ((rc = store_run(db, STORE_TX_WRITE, invite_tx, &op)) != OK) {
+		fprintf(stderr, "carebase: user add: %s\n",
+		    rc == ERR_CONFLICT ? "that email is taken" : err_code(rc));
+		return (rc == ERR_CONFLICT ? ERR_USAGE : rc);
+	}
+	printf("%s\n", op.id);
+	return (OK);
+}
+
+static int
 cli_add(struct store *db, int argc, char **argv)
 {
 	const char *role = arg_value(argc, argv, "role");
@@ -185,12 +252,15 @@ cli_add(struct store *db, int argc, char **argv)
 	char	    line[CLI_LINE_MAX], id[37];
 	int	    rc;
 
-	if (role == NULL || email == NULL) {
+	if (role == NULL || email == NULL ||
+	    (given != NULL && has_flag(argc, argv, "invite"))) {
 		fprintf(stderr,
 		    "usage: carebase user add --role=ROLE "
-		    "--email=EMAIL [--password=PASSWORD]\n");
+		    "--email=EMAIL [--password=PASSWORD | --invite]\n");
 		return (ERR_USAGE);
 	}
+	if (has_flag(argc, argv, "invite"))
+		return (cli_invite(db, argc, argv, role, email));
 	if (given == NULL) {
 		if ((rc = password_read(line, sizeof(line))) != OK) {
 			fprintf(stderr,

@@ -555,6 +555,9 @@ confirm_tx(struct tx *tx, void *arg)
 	store_finalize(st);
 	if (step != STORE_DONE)
 		return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	/* The link came to the address: it is proven. */
+	if ((step = people_email_verified(tx, op->user_id)) != OK)
+		return (step);
 	return (password_set(
 	    tx, op->req, NULL, op->user_id, op->hash, NULL, "password_reset"));
 }

@@ -292,6 +292,26 @@ static const char api_family_refuse[] =
     "\"problems\":{\"422\":\"INVALID_TOKEN: not a live link (used, expired "
     "after family_invite_ttl_s, or none)\",\"503\":\"MIGRATIONS_PENDING\"}}";
 
+static const char api_verify_email[] =
+    "{\"body\":{\"type\":\"object\",\"required\":[\"token\"],"
+    "\"properties\":{\"token\":{\"type\":\"string\",\"maxLength\":128,"
+    "\"description\":\"from the link of the verification mail\"}}},"
+    "\"answers\":{\"204\":{\"description\":\"the address is verified and "
+    "the welcome mail queued\"}},\"problems\":{\"422\":\"INVALID_TOKEN "
+    "(unknown, used or expired)\"}}";
+static const char api_verify_resend[] =
+    "{\"answers\":{\"202\":{\"description\":\"a new verification link "
+    "is on its way; the earlier ones no longer work\"}},\"problems\":{"
+    "\"409\":\"ALREADY_VERIFIED\",\"429\":\"RESEND_TOO_SOON (Retry-After; "
+    "config email_verify_resend_s)\"}}";
+static const char api_set_password[] =
+    "{\"body\":{\"type\":\"object\","
+    "\"required\":[\"token\",\"password\"],\"properties\":{\"token\":{"
+    "\"type\":\"string\",\"maxLength\":128},\"password\":" API_PASSWORD
+    "}},\"answers\":{\"204\":{\"description\":\"the password is set; "
+    "sign in with it\"}},\"problems\":{\"422\":\"INVALID_TOKEN (unknown, "
+    "used or expired), or the password is not accepted\"}}";
+
 static const struct route people_routes[] = {
 	{ HTTP_POST, "/v1/auth/register", people_auth_register,
 	    ROUTE_JSON_BODY | ROUTE_SMALL_BODY | ROUTE_SLOW | ROUTE_PUBLIC,
@@ -311,6 +331,20 @@ static const struct route people_routes[] = {
 	    ROUTE_JSON_BODY | ROUTE_SMALL_BODY | ROUTE_SLOW | ROUTE_PUBLIC,
 	    "set a new password with a reset token; ends every session", NULL,
 	    api_confirm },
+	{ HTTP_POST, "/v1/auth/verify-email", people_auth_verify_email,
+	    ROUTE_JSON_BODY | ROUTE_SMALL_BODY | ROUTE_PUBLIC,
+	    "verify the address of a new account with the mailed token; the "
+	    "welcome mail follows",
+	    NULL, api_verify_email },
+	{ HTTP_POST, "/v1/auth/verify-email/resend", people_auth_verify_resend,
+	    0,
+	    "mail the caller a new verification link (at most one per "
+	    "email_verify_resend_s)",
+	    NULL, api_verify_resend },
+	{ HTTP_POST, "/v1/auth/set-password", people_auth_set_password,
+	    ROUTE_JSON_BODY | ROUTE_SMALL_BODY | ROUTE_SLOW | ROUTE_PUBLIC,
+	    "set the first password with a staff invitation's token", NULL,
+	    api_set_password },
 	{ HTTP_POST, "/v1/auth/family-welcome/refuse", people_family_refuse,
 	    ROUTE_JSON_BODY | ROUTE_SMALL_BODY | ROUTE_PUBLIC,
 	    "\"this is not me\": take an address off the child's account a "
@@ -389,49 +423,68 @@ static const struct resource *const people_resources[] = {
 	&auth_sessions_resource,
 	&password_resets_resource,
 	&family_invites_resource,
+	&email_tokens_resource,
 };
 
+/*
+ * The account's mail, text and HTML; the layout (ops/mail_job.c) frames
+ * and brands them. Every link is a page of core/pages.h.
+ */
 static const struct mail_template password_reset_template = {
 	"password_reset",
-	"Reset your carebase password",
-	"Someone asked to reset the password of your carebase account.\n\n"
+	"Reset your {{brand_name}} password",
+	"Someone asked to reset the password of your {{brand_name}} "
+	"account.\n\n"
 	"To choose a new password, open this link within {{minutes}} minutes:\n"
 	"{{link}}\n\n"
 	"If it was not you, ignore this message: your password stays as it "
 	"is.\n",
-	"<p>Someone asked to reset the password of your carebase account.</p>"
+	"<p>Someone asked to reset the password of your {{brand_name}} "
+	"account.</p>"
 	"<p>To choose a new password, open <a href=\"{{link}}\">this link</a> "
 	"within {{minutes}} minutes.</p>"
 	"<p>If it was not you, ignore this message: your password stays as it "
 	"is.</p>",
+	"{\"link\":\"/reset-password?token=SAMPLE\","
+	"\"minutes\":30}",
 };
 
 static const struct mail_template password_changed_template = {
 	"password_changed",
-	"Your carebase password was changed",
-	"The password of your carebase account was changed at {{time}} (UTC),\n"
-	"and every other session was ended.\n\n"
+	"Your {{brand_name}} password was changed",
+	"The password of your {{brand_name}} account was changed at {{time}} "
+	"(UTC),\nand every other session was ended.\n\n"
 	"If you did not do this, reset your password at once at "
-	"{{public_url}}\n"
+	"{{public_url}}/account\n"
 	"and tell us.\n",
-	NULL,
+	"<p>The password of your {{brand_name}} account was changed at "
+	"{{time}} (UTC), and every other session was ended.</p>"
+	"<p>If you did not do this, <a href=\"{{public_url}}/account\">reset your "
+	"password</a> at once and tell us.</p>",
+	"{\"time\":\"2031-03-04T09:00:00Z\"}",
 };
 
 static const struct mail_template family_invitation_template = {
 	"family_invitation",
-	"{{inviter}} asks to be your guardian on carebase",
-	"{{inviter}} asked to be recorded as your guardian on carebase.\n\n"
-	"Sign in at {{public_url}} and look at your relationships to accept "
+	"{{inviter}} asks to be your guardian on {{brand_name}}",
+	"{{inviter}} asked to be recorded as your guardian on "
+	"{{brand_name}}.\n\n"
+	"Sign in at {{public_url}}/account and look at your relationships to accept "
 	"or\ndecline it; it stays open for {{days}} days. Once accepted, they "
 	"see your\ndata there. If you do not know them, decline it.\n",
-	NULL,
+	"<p>{{inviter}} asked to be recorded as your guardian on "
+	"{{brand_name}}.</p><p><a href=\"{{public_url}}/account\">Sign in</a> and "
+	"look at your relationships to accept or decline it; it stays open "
+	"for {{days}} days. Once accepted, they see your data there. If you "
+	"do not know them, decline it.</p>",
+	"{\"inviter\":\"Alex Doe\",\"days\":14}",
 };
 
 static const struct mail_template family_welcome_template = {
 	"family_welcome",
-	"{{guardian}} made you a carebase account",
-	"{{guardian}} made you a carebase account, as your guardian, with "
-	"this\naddress.\n\n"
+	"{{guardian}} made you a {{brand_name}} account",
+	"{{guardian}} made you a {{brand_name}} account, as your guardian, "
+	"with this\naddress.\n\n"
 	"To choose your password, open this link within {{minutes}} "
 	"minutes:\n{{link}}\n\n"
 	"If it runs out, ask for a new one with \"forgot password\".\n\n"
@@ -439,17 +492,31 @@ static const struct mail_template family_welcome_template = {
 	"link\nwithin {{refuse_days}} days: your address is taken off the "
 	"account, and\n{{guardian}} is told. You can then use it for an "
 	"account of your own.\n{{refuse_link}}\n",
-	NULL,
+	"<p>{{guardian}} made you a {{brand_name}} account, as your guardian, "
+	"with this address.</p><p>To choose your password, open "
+	"<a href=\"{{link}}\">this link</a> within {{minutes}} minutes. If it "
+	"runs out, ask for a new one with &quot;forgot password&quot;.</p>"
+	"<p>This is not you? If {{guardian}} is not your guardian, open "
+	"<a href=\"{{refuse_link}}\">this link</a> within {{refuse_days}} "
+	"days: your address is taken off the account, and {{guardian}} is "
+	"told. You can then use it for an account of your own.</p>",
+	"{\"guardian\":\"Alex Doe\",\"minutes\":30,\"refuse_days\":14,"
+	"\"link\":\"/reset-password?token=SAMPLE\","
+	"\"refuse_link\":\"/not-me?token=SAMPLE\"}",
 };
 
 static const struct mail_template family_email_refused_template = {
 	"family_email_refused",
 	"The address you gave for {{child}} was refused",
-	"The owner of the address you gave for {{child}}'s carebase account "
-	"says\nit is not theirs. It is taken off the account, which has no "
-	"sign-in\nnow. Give the child's own address, or none, at "
-	"{{public_url}}\n",
-	NULL,
+	"The owner of the address you gave for {{child}}'s {{brand_name}} "
+	"account says\nit is not theirs. It is taken off the account, which "
+	"has no sign-in\nnow. Give the child's own address, or none, at "
+	"{{public_url}}/account\n",
+	"<p>The owner of the address you gave for {{child}}'s {{brand_name}} "
+	"account says it is not theirs. It is taken off the account, which "
+	"has no sign-in now. Give the child's own address, or none, at "
+	"<a href=\"{{public_url}}/account\">your account</a>.</p>",
+	"{\"child\":\"Robin\"}",
 };
 
 static const struct job_kind people_jobs[] = {
@@ -505,6 +572,8 @@ people_init(struct store *db)
 	if ((rc = mail_template_register(&family_email_refused_template)) !=
 		OK &&
 	    rc != ERR_CONFLICT)
+		return (rc);
+	if ((rc = people_email_templates_init()) != OK)
 		return (rc);
 	/* Sessions migration 0033 carried over in clear are sealed now. */
 	if ((rc = people_sessions_seal_legacy(db)) != OK)

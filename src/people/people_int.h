@@ -64,6 +64,7 @@ struct people_new_user {
 	int	    terms_accepted;   /* terms accepted now */
 	int	    privacy_accepted; /* privacy notice accepted now */
 	const char *created_by;	      /* who made it for them, or NULL */
+	int	    unverified; /* self-registered: the address unproven */
 };
 /* Insert with sealed fields, data key and audit record; ERR_CONFLICT if
  * the email is taken. req may be NULL (CLI, seed). */
@@ -260,6 +261,21 @@ int people_relationships_init(struct store *);
 extern const struct resource auth_sessions_resource;
 /* password_reset.c: the password_resets table, likewise. */
 extern const struct resource password_resets_resource;
+
+/* email_verify.c: address verification and staff invitations */
+extern const struct resource email_tokens_resource;
+int			     people_email_templates_init(void);
+int people_mail_gate(struct tx *, const char *to, const char *user_id,
+    const char *template, int *allowed);
+/* Mail user_id a new verification link (earlier ones end). */
+int people_verify_send(struct tx *, const char *user_id);
+/* Mail user_id an invitation to set their password, as role. */
+int people_invite_send(struct tx *, const char *user_id, const char *role);
+/* Mark user_id's address verified (now), unless it is already. */
+int  people_email_verified(struct tx *, const char *user_id);
+void people_auth_verify_email(struct request *);
+void people_auth_verify_resend(struct request *);
+void people_auth_set_password(struct request *);
 
 /* gdpr.c (colleague): GET /v1/me/export, DELETE /v1/me,
  * GET /v1/users/{id}/export, POST /v1/users/{id}/erase */

@@ -40,6 +40,7 @@ static int  users_before_update(struct resource_ctx *, json_t *);
 static int  users_after_write(struct resource_ctx *, int, json_t *);
 static int  me_load(struct request *, struct principal *, json_t **);
 static void me_respond(struct request *, json_t *);
+static int  staff_invite(struct tx *, const char *id, const char *role);
 static int  me_email_check(struct request *, struct principal *, json_t *);
 static int  me_precondition(struct request *, struct tx *, const char *);
 static int  insert_row(
@@ -226,15 +227,40 @@ users_after_write(struct resource_ctx *ctx, int action, json_t *row)
 		return (people_sessions_end(ctx->tx, id, NULL, "role_changed"));
 	if (action != ACTION_CREATE)
 		return (OK);
-	/* Made by staff through POST /v1/users: give it its audit pseudonym. */
+	/* Made by staff through POST /v1/users: give it its audit pseudonym;
+	 * its address is taken as proven (staff gave it). */
 	st = store_prepare(ctx->tx,
-	    "UPDATE users SET audit_ref = ? "
-	    "WHERE id = ? AND audit_ref IS NULL");
+	    "UPDATE users SET audit_ref = COALESCE(audit_ref, ?), "
+	    "email_verified_at = COALESCE(email_verified_at, ?) WHERE id = ?");
 	store_bind_text(st, 1, uuid_v7(ref));
-	store_bind_text(st, 2, id);
+	store_bind_int64(st, 2, time_now_ms());
+	store_bind_text(st, 3, id);
 	step = store_step(st);
 	store_finalize(st);
-	return (step == STORE_DONE ? OK : ERR_DB);
+	if (step != STORE_DONE)
+		return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	/* A staff member is invited to choose their password. */
+	return (staff_invite(ctx->tx, id, now));
+}
+
+/* The invitation of a user made through POST /v1/users in a staff role
+ * (roles.is_staff), who has no password yet. */
+static int
+staff_invite(struct tx *tx, const char *id, const char *role)
+{
+	struct stmt *st;
+	int	     step, staff = 0;
+
+	if (role == NULL)
+		return (OK);
+	st = store_prepare(tx, "SELECT is_staff FROM roles WHERE name = ?");
+	store_bind_text(st, 1, role);
+	if ((step = store_step(st)) == STORE_ROW)
+		staff = store_col_int64(st, 0) != 0;
+	store_finalize(st);
+	if (step != STORE_ROW && step != STORE_DONE)
+		return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	return (staff ? people_invite_send(tx, id, role) : OK);
 }
 
 void
@@ -536,8 +562,9 @@ insert_row(struct tx *tx, const struct people_new_user *u, const char *id)
 	    "INSERT INTO users (id, role, email_index, "
 	    "password_hash, country, locale, signup_language, "
 	    "terms_accepted_at, terms_version, privacy_accepted_at, "
-	    "privacy_version, audit_ref, created_at, updated_at, created_by) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	    "privacy_version, audit_ref, created_at, updated_at, created_by, "
+	    "email_verified_at) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	store_bind_text(st, 1, id);
 	store_bind_text(st, 2, u->role);
 	store_bind_text(st, 3, u->email != NULL ? index : NULL);
@@ -564,6 +591,11 @@ insert_row(struct tx *tx, const struct people_new_user *u, const char *id)
 	store_bind_int64(st, 13, now);
 	store_bind_int64(st, 14, now);
 	store_bind_text(st, 15, u->created_by);
+	/* Made by staff, a guardian or the command line: taken as proven. */
+	if (u->unverified)
+		store_bind_null(st, 16);
+	else
+		store_bind_int64(st, 16, now);
 	step = store_step(st);
 	store_finalize(st);
 	if (step == STORE_DONE)

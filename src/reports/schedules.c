@@ -49,6 +49,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mail.h"
+#include "core/pages.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "module.h"
@@ -155,10 +156,19 @@ static const struct mail_template ready_template = {
 	"Hello {{first_name}},\n\n"
 	"The {{frequency}} report \"{{title}}\" for {{first_day}} to "
 	"{{last_day}}\n(London) is ready: {{rows}} rows, {{format}}.\n\n"
-	"Download it signed in to carebase as yourself (it is for staff "
+	"Open it signed in to {{brand_name}} as yourself (it is for staff "
 	"only):\n{{link}}\n\n"
 	"It is kept for {{retention_days}} days.\n",
-	NULL,
+	"<p>Hello {{first_name}},</p><p>The {{frequency}} report "
+	"&quot;{{title}}&quot; for {{first_day}} to {{last_day}} (London) is "
+	"ready: {{rows}} rows, {{format}}.</p><p><a href=\"{{link}}\">Open "
+	"it</a> signed in to {{brand_name}} as yourself (it is for staff "
+	"only). It is kept for {{retention_days}} days.</p>",
+	"{\"first_name\":\"Sam\",\"title\":\"Bookings\",\"first_day\":"
+	"\"2031-03-03\",\"last_day\":\"2031-03-09\",\"frequency\":"
+	"\"weekly\",\"format\":\"csv\",\"rows\":\"42\",\"link\":"
+	"\"/reports/runs/0190a0b0-0000-7000-8000-000000000003\","
+	"\"retention_days\":\"30\",\"error_code\":\"-\"}",
 };
 
 static const struct mail_template failed_template = {
@@ -168,7 +178,15 @@ static const struct mail_template failed_template = {
 	"The {{frequency}} report \"{{title}}\" for {{first_day}} to "
 	"{{last_day}}\n(London) could not be made ({{error_code}}).\n\n"
 	"What is known of the run, for staff signed in:\n{{link}}\n",
-	NULL,
+	"<p>Hello {{first_name}},</p><p>The {{frequency}} report "
+	"&quot;{{title}}&quot; for {{first_day}} to {{last_day}} (London) "
+	"could not be made ({{error_code}}).</p><p><a href=\"{{link}}\">What "
+	"is known of the run</a>, for staff signed in.</p>",
+	"{\"first_name\":\"Sam\",\"title\":\"Bookings\",\"first_day\":"
+	"\"2031-03-03\",\"last_day\":\"2031-03-09\",\"frequency\":"
+	"\"weekly\",\"format\":\"csv\",\"rows\":\"0\",\"link\":"
+	"\"/reports/runs/0190a0b0-0000-7000-8000-000000000003\","
+	"\"retention_days\":\"30\",\"error_code\":\"TOO_LARGE\"}",
 };
 
 int
@@ -490,12 +508,14 @@ tell_vars(const struct report_run_end *e, const char *first_name)
 {
 	const struct report *rep = report_find(e->report);
 	char		     first[11], last[11], link[1024], rows[32];
+	const char	    *page = pages_table()[PAGE_REPORT_RUN].path;
 	char		     days[32];
 
 	report_london_date(e->from, first);
 	report_london_date(e->to - 1, last); /* to is exclusive */
-	snprintf(link, sizeof(link), "%s/v1/report-runs/%s%s",
-	    config.public_url, e->run_id, e->succeeded ? "/result" : "");
+	/* the run's page (core/pages.h): its result, or what went wrong */
+	snprintf(
+	    link, sizeof(link), "%s%s%s", config.public_url, page, e->run_id);
 	snprintf(rows, sizeof(rows), "%zu", e->rows);
 	snprintf(days, sizeof(days), "%lld",
 	    (long long)config.report_run_retention_days);

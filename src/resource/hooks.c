@@ -26,6 +26,8 @@ static size_t			       nlisteners;
 static const struct fields_watch      *watches[HOOKS_WATCH_MAX];
 static size_t			       nwatches;
 static mail_queue_fn		       mail_queue;
+static mail_brand_fn		       mail_brand;
+static mail_gate_fn		       mail_gate;
 static mail_outcome_fn		       outcomes[HOOKS_MAIL_OUTCOME_MAX];
 static size_t			       noutcomes;
 static const struct profile_part      *parts[HOOKS_PROFILE_MAX];
@@ -207,6 +209,42 @@ hooks_mail(struct tx *tx, const char *to, const char *user_id,
 	if (mail_queue == NULL)
 		return (ERR_UNAVAILABLE);
 	return (mail_queue(tx, to, user_id, template, vars, log_id_out));
+}
+
+void
+hooks_mail_brand_set(mail_brand_fn fn)
+{
+	mail_brand = fn;
+}
+
+int
+hooks_mail_brand(struct tx *tx, json_t *vars)
+{
+	if (mail_brand != NULL)
+		return (mail_brand(tx, vars));
+	if (json_object_set_new(vars, "brand_name", json_string("carebase")) !=
+		0 ||
+	    json_object_set_new(vars, "brand_logo_url", json_string("")) != 0 ||
+	    json_object_set_new(vars, "brand_colour", json_string("#2b6cb0")) !=
+		0)
+		return (ERR_NOMEM);
+	return (OK);
+}
+
+void
+hooks_mail_gate_set(mail_gate_fn fn)
+{
+	mail_gate = fn;
+}
+
+int
+hooks_mail_gate(struct tx *tx, const char *to, const char *user_id,
+    const char *template, int *allowed)
+{
+	*allowed = 1;
+	return (mail_gate != NULL
+		? mail_gate(tx, to, user_id, template, allowed)
+		: OK);
 }
 
 int

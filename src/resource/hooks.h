@@ -285,6 +285,29 @@ int  hooks_mail(struct tx *, const char *to, const char *user_id,
      const char *template, json_t *vars, char *log_id_out);
 
 /*
+ * The deployment's brand, for every mail's layout: brand sets brand_name,
+ * brand_logo_url ("" for none) and brand_colour ("#rrggbb") in vars, as
+ * the module that keeps the settings reads them (training: business_name,
+ * brand_logo_url, brand_colour). With none registered the brand is
+ * carebase's own.
+ */
+typedef int (*mail_brand_fn)(struct tx *, json_t *vars);
+void hooks_mail_brand_set(mail_brand_fn);
+int  hooks_mail_brand(struct tx *, json_t *vars);
+
+/*
+ * Whether a mail may go to an address, as the accounts module (people)
+ * decides it: an address not verified yet gets only the mail that
+ * verifies it or gives access (verification, password reset, the
+ * invitations). *allowed 1 with no gate registered.
+ */
+typedef int (*mail_gate_fn)(struct tx *, const char *to, const char *user_id,
+    const char *template, int *allowed);
+void hooks_mail_gate_set(mail_gate_fn);
+int  hooks_mail_gate(struct tx *, const char *to, const char *user_id,
+     const char *template, int *allowed);
+
+/*
  * What became of a queued mail, for the module that queued it and keeps
  * its own state of it (a notification's email): status "sent", or
  * "failed" once the mail.send job gave up. The module that sends mail

@@ -61,6 +61,7 @@
 
 #include "core/config.h"
 #include "core/err.h"
+#include "core/pages.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "http/http.h"
@@ -367,7 +368,7 @@ notify_mail(struct tx *tx, const struct training_notice *n,
     const struct person_contact *pc, char *log_id)
 {
 	json_t *vars;
-	char template[64], *link = NULL;
+	char template[64], *link = NULL, *notes = NULL;
 	int rc;
 
 	snprintf(
@@ -378,19 +379,26 @@ notify_mail(struct tx *tx, const struct training_notice *n,
 	if (n->action_url != NULL &&
 	    asprintf(&link, "%s%s", config.public_url, n->action_url) < 0)
 		link = NULL;
+	/* no page of its own: the person's notifications */
+	if (link == NULL &&
+	    (notes = pages_link(PAGE_NOTIFICATIONS, NULL)) == NULL) {
+		json_decref(vars);
+		return (ERR_NOMEM);
+	}
 	if (json_object_set_new(vars, "first_name",
 		json_string(
 		    pc->first_name != NULL ? pc->first_name : "there")) != 0 ||
 	    json_object_set_new(vars, "title", json_string(n->title)) != 0 ||
 	    json_object_set_new(vars, "message", json_string(n->message)) !=
 		0 ||
-	    json_object_set_new(vars, "link",
-		json_string(link != NULL ? link : config.public_url)) != 0)
+	    json_object_set_new(
+		vars, "link", json_string(link != NULL ? link : notes)) != 0)
 		rc = ERR_NOMEM;
 	else
 		rc = hooks_mail(
 		    tx, pc->email, n->user_id, template, vars, log_id);
 	free(link);
+	free(notes);
 	json_decref(vars);
 	return (rc);
 }

@@ -4,7 +4,8 @@
  * refund it is about, and its mail template, text and HTML, named
  * "training_notify_<type>", whose link is public_url and the page of the
  * web application the notification names (action_url: /bookings/{id},
- * /certificates/{id}). Times are London's ("Tuesday 3 March 2031 at
+ * /certificates/{id}, from core/pages.h), framed and branded by the
+ * layout every mail has (ops/mail_job.c). Times are London's ("Tuesday 3 March 2031 at
  * 09:00"), money as its currency counts it ("75.00 GBP"). Every template
  * takes first_name, title, message and link, and its type's own facts.
  *
@@ -32,6 +33,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mail.h"
+#include "core/pages.h"
 #include "core/util.h"
 #include "module.h"
 #include "store/store.h"
@@ -64,6 +66,8 @@ static const struct mail_template templates[] = {
 	    "</td></tr><tr><th>Course</th><td>{{course}}</td></tr>"
 	    "<tr><th>When</th><td>{{when}}</td></tr><tr><th>Where"
 	    "</th><td>{{venue}}</td></tr></table>" HTML_LINK("Your booking"),
+	    "{\"first_name\":\"Sam\",\"title\":\"Booking confirmed\",\"message\":\"Your booking is confirmed.\","
+	    "\"link\":\"/bookings/0190a0b0-0000-7000-8000-000000000001\",\"reference\":\"RFT-2031-0001\",\"course\":\"Emergency First Aid at Work\",\"when\":\"Tuesday 4 March 2031 at 09:00\",\"venue\":\"Leeds Central\"}",
 	},
 	{
 	    "training_notify_reminder",
@@ -76,6 +80,8 @@ static const struct mail_template templates[] = {
 	    "<p>Course: {{course}}<br>When: {{when}}<br>Where: "
 	    "{{venue}}<br>Booking reference: {{reference}}</p>" HTML_LINK(
 		"Your booking"),
+	    "{\"first_name\":\"Sam\",\"title\":\"Booking confirmed\",\"message\":\"Your booking is confirmed.\","
+	    "\"link\":\"/bookings/0190a0b0-0000-7000-8000-000000000001\",\"reference\":\"RFT-2031-0001\",\"course\":\"Emergency First Aid at Work\",\"when\":\"Tuesday 4 March 2031 at 09:00\",\"venue\":\"Leeds Central\"}",
 	},
 	{
 	    "training_notify_cancelled",
@@ -87,6 +93,8 @@ static const struct mail_template templates[] = {
 	    HTML_HEAD "<p>Booking reference: {{reference}}<br>Course: "
 		      "{{course}}<br>When it was to be: {{when}}</p>" HTML_LINK(
 			  "Your booking"),
+	    "{\"first_name\":\"Sam\",\"title\":\"Booking confirmed\",\"message\":\"Your booking is confirmed.\","
+	    "\"link\":\"/bookings/0190a0b0-0000-7000-8000-000000000001\",\"reference\":\"RFT-2031-0001\",\"course\":\"Emergency First Aid at Work\",\"when\":\"Tuesday 4 March 2031 at 09:00\",\"venue\":\"Leeds Central\"}",
 	},
 	{
 	    "training_notify_certificate_ready",
@@ -99,6 +107,8 @@ static const struct mail_template templates[] = {
 	    "<p>Certificate number: {{certificate_number}}<br>"
 	    "Course: {{course}}<br>Valid until: {{expiry_date}}</p>" HTML_LINK(
 		"Your certificate"),
+	    "{\"first_name\":\"Sam\",\"title\":\"Booking confirmed\",\"message\":\"Your booking is confirmed.\","
+	    "\"link\":\"/certificates/0190a0b0-0000-7000-8000-000000000002\",\"certificate_number\":\"RFT-EFAW-2031-0001\",\"course\":\"Emergency First Aid at Work\",\"expiry_date\":\"4 March 2034\"}",
 	},
 	{
 	    "training_notify_refund_processed",
@@ -110,6 +120,8 @@ static const struct mail_template templates[] = {
 	    HTML_HEAD
 	    "<p>Amount: {{amount}}<br>Booking reference: "
 	    "{{reference}}<br>Course: {{course}}</p>" HTML_LINK("Your booking"),
+	    "{\"first_name\":\"Sam\",\"title\":\"Booking confirmed\",\"message\":\"Your booking is confirmed.\","
+	    "\"link\":\"/bookings/0190a0b0-0000-7000-8000-000000000001\",\"reference\":\"RFT-2031-0001\",\"course\":\"Emergency First Aid at Work\",\"when\":\"Tuesday 4 March 2031 at 09:00\",\"venue\":\"Leeds Central\",\"amount\":\"75.00 GBP\"}",
 	},
 	{
 	    "training_notify_certificate_expiring",
@@ -122,6 +134,8 @@ static const struct mail_template templates[] = {
 	    "<p>Certificate number: {{certificate_number}}<br>"
 	    "Course: {{course}}<br>Expires: {{expiry_date}}</p>" HTML_LINK(
 		"Your certificate"),
+	    "{\"first_name\":\"Sam\",\"title\":\"Booking confirmed\",\"message\":\"Your booking is confirmed.\","
+	    "\"link\":\"/certificates/0190a0b0-0000-7000-8000-000000000002\",\"certificate_number\":\"RFT-EFAW-2031-0001\",\"course\":\"Emergency First Aid at Work\",\"expiry_date\":\"4 March 2034\"}",
 	},
 };
 
@@ -427,7 +441,8 @@ training_notify_booking(
 		    "Your booking %s for %s on %s has been cancelled%s.%s", ref,
 		    course, when, why, refund);
 	}
-	snprintf(url, sizeof(url), "/bookings/%s", booking_id);
+	snprintf(url, sizeof(url), "%s%s", pages_table()[PAGE_BOOKING].path,
+	    booking_id);
 	n.title = title;
 	n.message = message;
 	n.action_url = url;
@@ -507,7 +522,8 @@ training_notify_certificate(
 		 "course", course, "expiry_date",
 		 expiry[0] != '\0' ? expiry_words : "no expiry")) == NULL)
 		return (ERR_NOMEM);
-	snprintf(url, sizeof(url), "/certificates/%s", certificate_id);
+	snprintf(url, sizeof(url), "%s%s", pages_table()[PAGE_CERTIFICATE].path,
+	    certificate_id);
 	n.user_id = user;
 	n.type = type;
 	n.title = title;
@@ -592,7 +608,8 @@ training_notify_refund(struct tx *tx, const char *refund_id)
 	    "A refund of %s for booking %s (%s) has been processed; "
 	    "banks take a few days to show it.",
 	    money, ref, course);
-	snprintf(url, sizeof(url), "/bookings/%s", booking);
+	snprintf(url, sizeof(url), "%s%s", pages_table()[PAGE_BOOKING].path,
+	    booking);
 	n.type = "refund_processed";
 	n.title = title;
 	n.message = message;

@@ -8,6 +8,7 @@
  * module's mail hook, in the transaction that made the refund.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -15,6 +16,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mail.h"
+#include "core/pages.h"
 #include "resource/hooks.h"
 #include "training/training_int.h"
 
@@ -25,8 +27,16 @@ static const struct mail_template refund_template = {
 	"Your payment for booking {{booking_reference}} is being refunded",
 	"Hello {{first_name}},\n\n"
 	"{{what}}: {{why}}.\n\n"
-	"{{how}}\n",
-	NULL,
+	"{{how}}\n\n"
+	"Your booking: {{link}}\n",
+	"<p>Hello {{first_name}},</p><p>{{what}}: {{why}}.</p><p>{{how}}</p>"
+	"<p><a href=\"{{link}}\">Your booking</a></p>",
+	"{\"first_name\":\"Sam\",\"booking_reference\":\"RFT-2031-0001\","
+	"\"amount\":\"75.00 GBP\",\"paid\":\"75.00 GBP\",\"what\":\"Your "
+	"payment of 75.00 GBP for training booking RFT-2031-0001 is being "
+	"refunded in full\",\"why\":\"the course was cancelled\",\"how\":"
+	"\"The money goes back to the card you paid with.\","
+	"\"link\":\"/bookings/0190a0b0-0000-7000-8000-000000000001\"}",
 };
 
 int
@@ -44,7 +54,7 @@ training_refund_tell(struct tx *tx, const struct training_booking *b,
 {
 	struct person_contact pc;
 	json_t		     *vars;
-	char		      money[48], whole[48], what[256];
+	char		      money[48], whole[48], what[256], *link;
 	int		      rc;
 
 	memset(&pc, 0, sizeof(pc));
@@ -79,9 +89,12 @@ training_refund_tell(struct tx *tx, const struct training_booking *b,
 		     "agreed with\nyou) and will let you know when it is done."
 		   : "The money goes back to the card you paid with; banks "
 		     "take 5 to 10 days\nto show it.");
-	rc = vars != NULL
+	link = pages_link(PAGE_BOOKING, b->id);
+	rc = vars != NULL && link != NULL &&
+		json_object_set_new(vars, "link", json_string(link)) == 0
 	    ? hooks_mail(tx, pc.email, b->user_id, REFUND_MAIL, vars, NULL)
 	    : ERR_NOMEM;
+	free(link);
 	json_decref(vars);
 	hooks_contact_clear(&pc);
 	if (rc == ERR_INVALID || rc == ERR_UNAVAILABLE) {

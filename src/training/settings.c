@@ -8,8 +8,10 @@
  * "30", "2.5"); boolean ("true" or "false"); json (JSON text); date
  * ("YYYY-MM-DD", a real day). validation_rules (a JSON object) narrows
  * it: min, max and integer (a number, or each item of a json array),
- * min_length, max_length, enum and format "email" or "png_base64" (a
- * string; png_base64: a PNG the certificate PDF would draw, in base64),
+ * min_length, max_length, enum and format "email", "png_base64", "url"
+ * or "colour" (a string; png_base64: a PNG the certificate PDF would
+ * draw, in base64; url: an http(s) URL mail can carry, the logo's;
+ * colour: "#rrggbb"),
  * min_items and max_items (a json array). A value is at most
  * TRAINING_TEXT_MAX characters, but a png_base64 one (a PNG of up to
  * SETTINGS_PNG_MAX bytes). A write whose value does not read as its
@@ -41,7 +43,9 @@
  * policy's refund_full_days, refund_fee_percent and refund_none_hours
  * (refunds.c, through training_refund_terms: config training_refund_*
  * while not set), business_name, certificate_logo_png and
- * certificate_accreditation (the certificate PDF, cert_route.c), the
+ * certificate_accreditation (the certificate PDF, cert_route.c),
+ * business_name, brand_logo_url and brand_colour (every mail's layout:
+ * training_mail_brand, through hooks_mail_brand), the
  * reminders (notify_jobs.c: reminder_hours_before,
  * certificate_reminder_days).
  *
@@ -86,6 +90,8 @@ static int	   settings_before_create(struct resource_ctx *, json_t *);
 static int	   settings_before_update(struct resource_ctx *, json_t *);
 static int	   settings_after_write(struct resource_ctx *, int, json_t *);
 static const char *png_check(const char *);
+static const char *url_check(const char *);
+static const char *colour_check(const char *);
 static int setting_get(struct tx *, const char *, char *, size_t, char **);
 
 static const struct field setting_fields[] = {
@@ -293,7 +299,83 @@ training_setting_check(const char *type, const char *value, json_t *rules)
 		return ("must be an email address");
 	if (v != NULL && strcmp(json_string_value(v), "png_base64") == 0)
 		return (png_check(value));
+	if (v != NULL && strcmp(json_string_value(v), "url") == 0)
+		return (url_check(value));
+	if (v != NULL && strcmp(json_string_value(v), "colour") == 0)
+		return (colour_check(value));
 	return (NULL);
+}
+
+/*
+ * Why value is not an absolute http(s) URL that mail can carry as it is
+ * (the logo's): printable ASCII without space, quotes, '<', '>' or '\\',
+ * a host after the scheme. NULL when it is one.
+ */
+static const char *
+url_check(const char *value)
+{
+	const char *p;
+
+	if (strncmp(value, "https://", 8) != 0 &&
+	    strncmp(value, "http://", 7) != 0)
+		return ("must be an http or https URL");
+	p = value + (value[4] == 's' ? 8 : 7);
+	if (*p == '\0' || *p == '/')
+		return ("must name a host");
+	for (p = value; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
+		    strchr("\"'<>\\`", *p) != NULL)
+			return ("must be a URL without spaces or quotes");
+	return (NULL);
+}
+
+/* Why value is not a colour "#rrggbb"; NULL when it is one. */
+static const char *
+colour_check(const char *value)
+{
+	size_t i;
+
+	if (strlen(value) != 7 || value[0] != '#')
+		return ("must be a colour, #rrggbb");
+	for (i = 1; i < 7; i++)
+		if (!isxdigit((unsigned char)value[i]))
+			return ("must be a colour, #rrggbb");
+	return (NULL);
+}
+
+/*
+ * The brand of every mail (hooks_mail_brand): business_name,
+ * brand_logo_url ("" while not set) and brand_colour.
+ */
+int
+training_mail_brand(struct tx *tx, json_t *vars)
+{
+	char name[1024], logo[2048];
+	char colour[16];
+	int  rc;
+
+	if ((rc = training_setting_text(
+		 tx, "business_name", name, sizeof(name))) == ERR_NOT_FOUND)
+		strlcpy_cb(name, "carebase", sizeof(name));
+	else if (rc != OK)
+		return (rc);
+	if ((rc = training_setting_text(
+		 tx, "brand_logo_url", logo, sizeof(logo))) == ERR_NOT_FOUND)
+		logo[0] = '\0';
+	else if (rc != OK)
+		return (rc);
+	if ((rc = training_setting_text(tx, "brand_colour", colour,
+		 sizeof(colour))) == ERR_NOT_FOUND ||
+	    (rc == OK && colour_check(colour) != NULL))
+		strlcpy_cb(colour, "#2b6cb0", sizeof(colour));
+	else if (rc != OK)
+		return (rc);
+	if (json_object_set_new(vars, "brand_name", json_string(name)) != 0 ||
+	    json_object_set_new(vars, "brand_logo_url", json_string(logo)) !=
+		0 ||
+	    json_object_set_new(vars, "brand_colour", json_string(colour)) != 0)
+		return (ERR_NOMEM);
+	return (OK);
 }
 
 /*
@@ -353,9 +435,11 @@ training_setting_rules_check(json_t *rules)
 			if (!json_is_string(v) ||
 			    (strcmp(json_string_value(v), "email") != 0 &&
 				strcmp(json_string_value(v), "png_base64") !=
-				    0))
-				return ("format is \"email\" or "
-					"\"png_base64\"");
+				    0 &&
+				strcmp(json_string_value(v), "url") != 0 &&
+				strcmp(json_string_value(v), "colour") != 0))
+				return ("format is \"email\", \"png_base64\", "
+					"\"url\" or \"colour\"");
 		} else
 			return ("names a rule that is not known");
 	}

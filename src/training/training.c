@@ -18,6 +18,7 @@
 #include "module.h"
 #include "ops/inbox.h"
 #include "resource/audit.h"
+#include "resource/hooks.h"
 #include "resource/resource.h"
 #include "store/store.h"
 #include "training/training.h"
@@ -412,6 +413,7 @@ training_init(struct store *db)
 
 	(void)db;
 	http_set_gate(training_maintenance_gate);
+	hooks_mail_brand_set(training_mail_brand);
 	if ((rc = training_certificates_init()) != OK)
 		return (rc);
 	if ((rc = training_stripe_init()) != OK)

@@ -511,6 +511,8 @@ extern const struct resource settings_resource;
  * settings' epoch read in tx is newer: ERR_NOT_FOUND when there is none.
  */
 int training_setting_text(struct tx *, const char *key, char *out, size_t n);
+/* The mail's brand from the settings into vars (hooks_mail_brand). */
+int training_mail_brand(struct tx *, json_t *vars);
 /* The same read as a copy (malloc'd; the caller frees it): for a value
  * of any length, a png_base64 setting's. */
 int training_setting_dup(struct tx *, const char *key, char **out);

@@ -768,12 +768,24 @@ def add_user(server, role, email, password=PASSWORD):
                   f"--password={password}")
 
 
-def person(server, name, role=None, email=None, password=PASSWORD, headers=None, **fields):
+def verify_address(server, user_id):
+    """Mark user_id's address verified, as opening the link of the
+    verification mail does (POST /v1/auth/verify-email, which
+    test_mail_templates.py goes through): an unverified address gets no
+    mail but that link and password resets, so a test about other mail to
+    a member who registered verifies them first."""
+    server.db.execute(f"UPDATE users SET email_verified_at = created_at "
+                      f"WHERE id = '{user_id}' AND email_verified_at IS NULL")
+
+
+def person(server, name, role=None, email=None, password=PASSWORD, headers=None,
+           verified=True, **fields):
     """A signed-in account: {"email", "token", "id"}, and "first_name" for a
     member. With a role it is made by `carebase user add`; without, it
     registers through the API as an adult in GB called name.capitalize(),
-    and fields change that (a field given as None is left out). headers go
-    with the sign-in."""
+    and fields change that (a field given as None is left out); its address
+    is verified (verify_address) unless verified is False. headers go with
+    the sign-in."""
     email = email or f"{name.lower()}.{secrets.token_hex(3)}@example.org"
     out = {"email": email}
     if role is None:
@@ -788,6 +800,8 @@ def person(server, name, role=None, email=None, password=PASSWORD, headers=None,
         add_user(server, role, email, password)
     out["token"] = login(server, email, password, headers=headers)
     out["id"] = me(server, out["token"])["id"]
+    if role is None and verified:
+        verify_address(server, out["id"])
     return out
 
 
@@ -1291,6 +1305,13 @@ class SmtpSink:
                 continue
             out.append(email.message_from_bytes(data, policy=email.policy.default))
         return out
+
+    def clear(self):
+        """Forget the messages received so far (a fixture's own mail, such
+        as the verification a member who signs up is sent)."""
+        for p in self.dir.iterdir():
+            if p.is_file():
+                p.unlink()
 
     def wait_for(self, n, timeout=10.0):
         wait_until(lambda: len(self.files()) >= n, timeout=timeout,

@@ -709,7 +709,9 @@ def test_a_schedules_run_is_made_once_and_mailed_once(mailing, db, smtp_sink):
     m = msgs[0]
     assert m["Subject"] == f"Report ready: Training revenue, {day} to {day}"
     text = m.get_body(("plain",)).get_content()
-    link = re.search(r"https?://\S+/v1/report-runs/(\S+)/result", text)
+    # the run's page of the web application (core/pages.h), which reads
+    # the result through the API with the reader's sign-in
+    link = re.search(r"https?://\S+/reports/runs/(\S+)", text)
     assert link and link.group(1) == run_id, text
     assert not any(part.get_filename() for part in m.walk())
     path = f"/v1/report-runs/{run_id}/result"
@@ -760,5 +762,5 @@ def test_a_failed_run_of_a_schedule_is_told_with_its_code(start_server, db, smtp
     assert m["Subject"].startswith("Report failed: Trainer load, ")
     text = m.get_body(("plain",)).get_content()
     assert "RESULT_TOO_LARGE" in text
-    assert re.search(rf"/v1/report-runs/{run[0][0]}\s", text) and "/result" not in text
+    assert re.search(rf"/reports/runs/{run[0][0]}\s", text) and "/result" not in text
     assert db.count("email_log", "template = 'report_run_failed'") == 1

@@ -171,7 +171,9 @@ test_build(void **state)
 	assert_non_null(strstr(msg, "\r\nDate: "));
 	assert_non_null(strstr(msg, " +0000\r\n"));
 	assert_non_null(strstr(msg, "\r\nMessage-ID: <"));
-	assert_non_null(strstr(msg, "@carebase>\r\n"));
+	/* under the sender's domain, not a host name */
+	assert_non_null(strstr(msg, "@example.com>\r\n"));
+	assert_null(strstr(msg, "@carebase>"));
 	assert_non_null(strstr(msg, "\r\nMIME-Version: 1.0\r\n"));
 	assert_non_null(
 	    strstr(msg, "Content-Type: text/plain; charset=UTF-8\r\n"));
