@@ -238,7 +238,7 @@ def browser():
     return webdriver.Chrome(service=Service(driver), options=opts)
 
 
-def wait_for(drv, css, at_least=1, timeout=30):
+def wait_for(drv, css, at_least=1, timeout=120):
     from selenium.webdriver.common.by import By
     end = time.monotonic() + timeout
     while time.monotonic() < end:
