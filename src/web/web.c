@@ -1,3 +1,7 @@
+/*
+ * The web module's answers (web.h): embedded files by path, with their
+ * caching, conditional and gzip rules, and the page policy on HTML.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
