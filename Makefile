@@ -69,9 +69,26 @@ $(B)/tools/embed: tools/embed.c
 	@mkdir -p $(dir $@)
 	cc -std=c11 -O1 -Wall -Wextra -o $@ $<
 
-$(B)/gen/embedded.c: $(B)/tools/embed $(EMBED_IN) Makefile
+# The web application (docs/WEB.md): web/build.mjs bundles web/src with
+# esbuild into web/dist, whose every file is embedded too. npm ci installs
+# what web/package-lock.json pins, without running any package's install
+# script (web/.npmrc); nothing is fetched when carebase runs.
+WEB_SRC   = $(shell find web/src -type f 2>/dev/null | LC_ALL=C sort)
+WEB_DIST  = web/dist/.built
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(WEB_DIST): web/node_modules/.package-lock.json web/build.mjs $(WEB_SRC)
+	cd web && node build.mjs
+	@touch $@
+
+$(B)/gen/embedded.c: $(B)/tools/embed $(EMBED_IN) $(WEB_DIST) Makefile
 	@mkdir -p $(dir $@)
-	$(B)/tools/embed $(EMBED_IN) > $@.tmp && mv $@.tmp $@
+	$(B)/tools/embed $(EMBED_IN) -w web/dist $$(cd web/dist && \
+		find . -type f ! -name .built | sed 's|^\./||' | LC_ALL=C sort) \
+		> $@.tmp && mv $@.tmp $@
 
 $(B)/gen/embedded.o: $(B)/gen/embedded.c
 	$(CC) $(filter-out -Wmissing-prototypes,$(CFLAGS)) -c -o $@ $<

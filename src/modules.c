@@ -17,6 +17,7 @@
 #include "reports/reports.h"
 #include "therapy/therapy.h"
 #include "training/training.h"
+#include "web/web.h"
 
 static const struct module *const modules[] = {
 	&ops_module,
@@ -30,6 +31,7 @@ static const struct module *const modules[] = {
 	&learning_module,
 	&chatsync_module,
 	&training_module,
+	&web_module,
 };
 
 const struct module *const *

@@ -12,3 +12,22 @@ embedded_find(const char *path)
 			return (f);
 	return (NULL);
 }
+
+const struct embedded_asset *
+embedded_asset_find(const char *path)
+{
+	size_t lo = 0, hi = embedded_nassets, mid;
+	int    c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = strcmp(path, embedded_assets[mid].path);
+		if (c == 0)
+			return (&embedded_assets[mid]);
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return (NULL);
+}

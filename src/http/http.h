@@ -202,6 +202,15 @@ typedef int (*http_gate_fn)(struct request *);
 void http_set_gate(http_gate_fn);
 int  http_gate(struct request *);
 /*
+ * The page fallback: the route that answers a GET or HEAD no route
+ * matches when it asks for a page (its Accept names text/html) and its
+ * path is not under /v1/, whose missing things stay JSON 404s. A
+ * single-page application knows its page paths in the browser: the
+ * server answers each with the application (src/web). Public; no path
+ * parameters. Set once, at start-up; none by default.
+ */
+void http_set_page_fallback(const struct route *);
+/*
  * Run the authenticator once for this request (later calls answer what
  * the first did) and set req->caller. The dispatcher calls it for every
  * route not marked ROUTE_PUBLIC; a public route that serves signed-in
@@ -229,6 +238,10 @@ void http_json(struct request *, int status, json_t *body);
 /* Respond with bytes (copied into the arena unless static is set). */
 void http_send(struct request *, int status, const char *content_type,
     const void *body, size_t len);
+/* Respond with bytes that outlive the request (the binary's own: an
+ * embedded file), not copied. content_type may be NULL (a 304). */
+void http_send_static(struct request *, int status, const char *content_type,
+    const char *body, size_t len);
 /* Respond with malloc'd bytes, taken (freed by the transport): for large
  * bodies such as exports, which are not copied into the arena. */
 void http_send_take(struct request *, int status, const char *content_type,

@@ -49,6 +49,9 @@ static enum MHD_Result head_add(
 static int  hreq_authenticate(struct request *);
 static void hreq_admit(struct hreq *);
 static void hreq_options(struct hreq *);
+static int  page_wanted(struct hreq *);
+
+static const struct route *page_fallback; /* http_set_page_fallback */
 
 void
 hreq_fail(struct hreq *h, int rc, const char *code, const char *detail)
@@ -58,6 +61,28 @@ hreq_fail(struct hreq *h, int rc, const char *code, const char *detail)
 	h->err = rc;
 	h->err_code = code;
 	h->err_detail = detail;
+}
+
+void
+http_set_page_fallback(const struct route *rt)
+{
+	page_fallback = rt;
+}
+
+/* A browser asking for a page the router does not know (see
+ * http_set_page_fallback): GET or HEAD, Accept naming text/html, and not
+ * an API path. */
+static int
+page_wanted(struct hreq *h)
+{
+	const char *path = h->req.path, *accept;
+
+	if (page_fallback == NULL ||
+	    (h->req.method != HTTP_GET && h->req.method != HTTP_HEAD) ||
+	    strcmp(path, "/v1") == 0 || strncmp(path, "/v1/", 4) == 0)
+		return (0);
+	accept = MHD_lookup_connection_value(h->mhd, MHD_HEADER_KIND, "Accept");
+	return (accept != NULL && strcasestr(accept, "text/html") != NULL);
 }
 
 static int
@@ -236,6 +261,12 @@ hreq_begin(struct hreq *h, const char *method)
 	}
 
 	rc = router_match(srv->router, req->arena, req->path, req->method, &m);
+	if (rc == ERR_NOT_FOUND && page_wanted(h)) {
+		m.route = page_fallback;
+		m.pattern = page_fallback->pattern;
+		m.nparams = 0;
+		rc = OK;
+	}
 	h->route_id = m.route_id;
 	h->allow = m.allow;
 	switch (rc) {

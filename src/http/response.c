@@ -511,6 +511,21 @@ http_send(struct request *req, int status, const char *content_type,
 }
 
 void
+http_send_static(struct request *req, int status, const char *content_type,
+    const char *body, size_t len)
+{
+	if (req->responded) {
+		log_warn("event=second_response id=%s", req->id);
+		return;
+	}
+	req->status = status;
+	req->content_type = content_type;
+	req->resp_body = len > 0 ? body : NULL;
+	req->resp_len = len;
+	req->responded = 1;
+}
+
+void
 http_send_take(struct request *req, int status, const char *content_type,
     char *body, size_t len)
 {

@@ -4,7 +4,7 @@
  * and every other registered route (method, path, summary, tagged by its
  * module; public ones with "security": [], the rest bearerAuth; bodies
  * and answers from the route's api text, or a generic JSON answer). The
- * /docs page made from it is docs.c.
+ * API reference at /docs reads it (src/web, docs/WEB.md).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -42,8 +42,6 @@ static void    openapi_get(struct request *);
 const struct route resource_routes[] = {
 	{ HTTP_GET, "/v1/openapi.json", openapi_get, ROUTE_PUBLIC,
 	    "the OpenAPI 3.1 document of this API", NULL },
-	{ HTTP_GET, "/docs", openapi_docs_get, ROUTE_PUBLIC,
-	    "the API documentation as a web page", NULL },
 };
 const size_t resource_nroutes =
     sizeof(resource_routes) / sizeof(resource_routes[0]);

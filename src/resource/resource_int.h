@@ -242,9 +242,6 @@ int gdpr_owned_where(
 int gdpr_owned_bind(struct stmt *, int i, const struct rdef *,
     const char *user_id, const char *address_index);
 
-/* docs.c: GET /docs, the document as a web page. */
-void openapi_docs_get(struct request *);
-
 /* perms.c */
 /* "read" for ACTION_LIST and ACTION_READ, "create", "update", "delete". */
 const char *action_name(enum action);
