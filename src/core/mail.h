@@ -11,6 +11,7 @@
 #define CORE_MAIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -49,6 +50,9 @@ int mail_render(
  * err (size errlen) gets a short reason on failure, without secrets.
  */
 int mail_send(const struct mail_msg *, char *err, size_t errlen);
+/* Messages mail_send sent, and calls of it that failed, in this process
+ * (for /metrics). Either may be NULL. */
+void mail_stats(uint64_t *sent, uint64_t *failed);
 /* Build the RFC 5322 message (headers + MIME body); malloc'd. For tests. */
 char *mail_build(const struct mail_msg *, const char *from, size_t *len);
 /* 1 if s looks like one deliverable address (no CR/LF, one @, bounded). */
