@@ -209,6 +209,7 @@ cli_serve(struct store *db, int argc, char **argv)
 	o.log_ip = netaddr_log_parse(config.log_ip, &log_ip) == OK
 	    ? (int)log_ip
 	    : NETADDR_LOG_TRUNCATED;
+	o.metrics_listen = config.metrics_listen;
 	o.db = db;
 	if ((rc = http_server_start(&o, &srv)) != OK) {
 		log_buffer_stop(); /* what was logged comes first */
@@ -239,7 +240,13 @@ cli_serve(struct store *db, int argc, char **argv)
 	    config.tls_cert[0] ? "on" : "off",
 	    store_dialect(db) == STORE_SQLITE ? "sqlite" : "postgres",
 	    (long long)config.job_workers, CAREBASE_VERSION);
-	/* A line on stdout that scripts can wait for. */
+	/* Lines on stdout that scripts can wait for: the metrics
+	 * listener's first, so both are out once the main one is. */
+	if (http_server_metrics_port(srv) > 0)
+		printf("carebase metrics listening on http://%.*s:%d/metrics\n",
+		    (int)(strrchr(config.metrics_listen, ':') -
+			config.metrics_listen),
+		    config.metrics_listen, http_server_metrics_port(srv));
 	printf("carebase listening on %s://%s:%d\n",
 	    config.tls_cert[0] ? "https" : "http", config.listen,
 	    http_server_port(srv));

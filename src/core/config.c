@@ -53,6 +53,17 @@ static const struct config_entry config_table[] = {
 	    "address to listen on" },
 	{ "port", CT_INT, S(port), "8080", 0, 65535, NULL, 0,
 	    "TCP port (0 picks a free one)" },
+	{ "metrics_token", CT_STRING, S(metrics_token), "", 0, 0, NULL, 1,
+	    "static bearer token a scraper sends to /metrics, at least 32 "
+	    "bytes (empty = none; a staff token with metrics:read:all works "
+	    "too)" },
+	{ "metrics_listen", CT_STRING, S(metrics_listen), "", 0, 0, NULL, 0,
+	    "address:port of a second, plain-HTTP listener that serves only "
+	    "/metrics, with no credentials, e.g. 127.0.0.1:9464 or "
+	    "[::1]:9464 (port 0 picks one; empty = none): keep it private" },
+	{ "metrics_public", CT_ENUM, S(metrics_public), "false", 0, 0,
+	    "false|true", 0,
+	    "true: /metrics on the main address needs no credentials" },
 	{ "slow_threads", CT_INT, S(slow_threads), "0", 0, 256, NULL, 0,
 	    "threads for sign-ins, uploads, exports and reports (0 = "
 	    "threads)" },
@@ -422,6 +433,7 @@ static int	   training_payments_check(char *, size_t);
 static int	   sms_check(char *, size_t);
 static int	   password_cost_check(char *, size_t);
 static int	   listen_check(char *, size_t);
+static int	   metrics_check(char *, size_t);
 static const char *config_source(const char *);
 static void	   url_masked(const char *, char *, size_t);
 
@@ -598,6 +610,66 @@ listen_check(char *err, size_t errlen)
 	    "--port), got \"%.64s\"",
 	    config_source("listen"), l);
 	return (ERR_CONFIG);
+}
+
+/*
+ * metrics_listen: empty, or an address and a port ("127.0.0.1:9464",
+ * "[::1]:9464", "localhost:9464"), split by config_host_port; a
+ * metrics_token long enough not to be guessed.
+ */
+static int
+metrics_check(char *err, size_t errlen)
+{
+	char host[256];
+	int  port;
+
+	if (config.metrics_listen[0] != '\0' &&
+	    config_host_port(
+		config.metrics_listen, host, sizeof(host), &port) != OK) {
+		snprintf(err, errlen,
+		    "config: metrics_listen (%s) must be an address and a "
+		    "port such as 127.0.0.1:9464 or [::1]:9464, got \"%.64s\"",
+		    config_source("metrics_listen"), config.metrics_listen);
+		return (ERR_CONFIG);
+	}
+	if (config.metrics_token[0] != '\0' &&
+	    strlen(config.metrics_token) < METRICS_TOKEN_MIN) {
+		snprintf(err, errlen,
+		    "config: metrics_token (%s) must be at least %d bytes",
+		    config_source("metrics_token"), METRICS_TOKEN_MIN);
+		return (ERR_CONFIG);
+	}
+	return (OK);
+}
+
+int
+config_host_port(const char *s, char *host, size_t hostlen, int *port)
+{
+	const char *colon, *h = s, *p;
+	size_t	    n;
+	int64_t	    v;
+
+	if ((colon = strrchr(s, ':')) == NULL)
+		return (ERR_CONFIG);
+	n = (size_t)(colon - s);
+	if (s[0] == '[') { /* [IPv6]:port */
+		if (n < 3 || s[n - 1] != ']')
+			return (ERR_CONFIG);
+		h = s + 1;
+		n -= 2;
+	} else if (memchr(s, ':', n) != NULL)
+		return (ERR_CONFIG); /* a bare IPv6 address: brackets */
+	if (n == 0 || n >= hostlen || parse_int64(colon + 1, 0, 65535, &v) != 0)
+		return (ERR_CONFIG);
+	for (p = h; p < h + n; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			(*p >= '0' && *p <= '9') || *p == '.' || *p == '-' ||
+			*p == ':'))
+			return (ERR_CONFIG);
+	memcpy(host, h, n);
+	host[n] = '\0';
+	*port = (int)v;
+	return (OK);
 }
 
 static const char *
@@ -777,7 +849,7 @@ config_load(int argc, char **argv, char *err, size_t errlen)
 		    (long long)config.body_inflight_max);
 		return (ERR_CONFIG);
 	}
-	if (listen_check(err, errlen) != OK)
+	if (listen_check(err, errlen) != OK || metrics_check(err, errlen) != OK)
 		return (ERR_CONFIG);
 	if (consent_ages_check(config.consent_ages, err, errlen) != OK)
 		return (ERR_CONFIG);

@@ -19,15 +19,19 @@
 #define BOOKING_CANCEL_SECRET_MIN 16 /* bytes of booking_cancel_secret */
 #define CHAT_SYNC_REQUESTS	  5  /* of one chat job at most */
 #define STRIPE_REQUESTS		  2  /* of one refund job at most */
+#define METRICS_TOKEN_MIN	  32 /* bytes of metrics_token */
 
 struct config {
 	char   *env;	/* development | production */
 	char   *listen; /* address to bind */
 	int64_t port;
-	int64_t threads;      /* HTTP worker threads */
-	int64_t slow_threads; /* ROUTE_SLOW handlers, 0 = threads */
-	int64_t slow_queue;   /* slow requests waiting at most */
-	char   *database_url; /* sqlite:///path | postgres://... */
+	char   *metrics_token;	/* static scrape token; "" = none */
+	char   *metrics_listen; /* "host:port" serving /metrics only */
+	char   *metrics_public; /* "true": /metrics needs nothing */
+	int64_t threads;	/* HTTP worker threads */
+	int64_t slow_threads;	/* ROUTE_SLOW handlers, 0 = threads */
+	int64_t slow_queue;	/* slow requests waiting at most */
+	char   *database_url;	/* sqlite:///path | postgres://... */
 	int64_t pool_min;
 	int64_t pool_max;
 	int64_t db_busy_timeout_ms;
@@ -152,6 +156,11 @@ extern struct config config;
 int config_load(int argc, char **argv, char *err, size_t errlen);
 /* 1 if name (n bytes, dashes or underscores) is a config key. */
 int config_has(const char *name, size_t n);
+/*
+ * Split "host:port" or "[v6]:port" (port 0..65535) into host (hostlen
+ * bytes) and *port; ERR_CONFIG when it is not that.
+ */
+int config_host_port(const char *, char *host, size_t hostlen, int *port);
 /* Release strings. */
 void config_free(void);
 /* Print the table (name, env var, default, description) to stdout. */

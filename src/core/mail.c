@@ -5,6 +5,7 @@
  * Template parts are looked up in config templates_dir first (NAME.subject,
  * NAME.txt, NAME.html), then in the registered built-ins.
  */
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,9 @@ static int     mail_put_date(struct buf *);
 static int     mail_put_qp(struct buf *, const char *);
 static int     mail_from_address(const char *, char *, size_t);
 static size_t  mail_read_cb(char *, size_t, size_t, void *);
+static int     mail_send_one(const struct mail_msg *, char *, size_t);
+
+static _Atomic uint64_t mail_sent, mail_failed;
 
 static const struct mail_template *mail_templates[MAIL_MAX_TEMPLATES];
 static size_t			   mail_ntemplates;
@@ -733,6 +737,27 @@ mail_read_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 
 int
 mail_send(const struct mail_msg *m, char *err, size_t errlen)
+{
+	int rc;
+
+	if ((rc = mail_send_one(m, err, errlen)) == OK)
+		atomic_fetch_add(&mail_sent, 1);
+	else
+		atomic_fetch_add(&mail_failed, 1);
+	return (rc);
+}
+
+void
+mail_stats(uint64_t *sent, uint64_t *failed)
+{
+	if (sent != NULL)
+		*sent = atomic_load(&mail_sent);
+	if (failed != NULL)
+		*failed = atomic_load(&mail_failed);
+}
+
+static int
+mail_send_one(const struct mail_msg *m, char *err, size_t errlen)
 {
 	struct mail_reader rd;
 	struct curl_slist *rcpt = NULL;

@@ -19,6 +19,7 @@
 #define CORE_MAIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -63,6 +64,9 @@ int mail_render(
  * err (size errlen) gets a short reason on failure, without secrets.
  */
 int mail_send(const struct mail_msg *, char *err, size_t errlen);
+/* Messages mail_send sent, and calls of it that failed, in this process
+ * (for /metrics). Either may be NULL. */
+void mail_stats(uint64_t *sent, uint64_t *failed);
 /* Build the RFC 5322 message (headers + MIME body); malloc'd. For tests.
  * Its Message-ID is under the domain of from's address. */
 char *mail_build(const struct mail_msg *, const char *from, size_t *len);

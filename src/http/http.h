@@ -94,7 +94,9 @@ struct route {
 	 * in several), "parameters" (query parameters as OpenAPI writes
 	 * them: [{"name", "in": "query", "schema", ...}]) and
 	 * "problems" ({"409": "why"}: problem documents this route answers
-	 * besides those its flags imply). http_routes_add refuses bad text,
+	 * besides those its flags imply) and, for a public route that checks
+	 * credentials of its own, "security" (OpenAPI's security
+	 * requirements, in place of []). http_routes_add refuses bad text,
 	 * so a mistake stops start-up.
 	 */
 	const char *api;
@@ -146,9 +148,12 @@ struct request {
 	 * is NULL until http_authenticate() is called (optional sign-in).
 	 */
 	struct principal *caller;
-	int		  auth_rc;  /* what the authenticator answered */
-	int		  auth_ran; /* 1 once it has run */
-	void		 *conn;	    /* transport's connection, opaque */
+	int		  auth_rc; /* what the authenticator answered */
+	/* 1: it came on the metrics listener (http_server_opts'
+	 * metrics_listen), which serves /metrics only. */
+	int   metrics_listener;
+	int   auth_ran; /* 1 once it has run */
+	void *conn;	/* transport's connection, opaque */
 
 	/* response, set by the handler */
 	int	    status;
@@ -293,13 +298,16 @@ struct http_server_opts {
 	int	    slow_threads; /* ROUTE_SLOW handlers; 0 = threads */
 	int	    slow_queue;	  /* waiting slow requests; past it 503 */
 	/* What one client may hold (http/conn.c); 0 = the default. */
-	int	      max_connections;		  /* in all */
-	int	      max_connections_per_client; /* 0 = no bound */
-	int	      header_timeout_s;		  /* line and headers */
-	int	      min_body_rate;		  /* bytes/s, 0 = no bound */
-	size_t	      body_inflight_max;	  /* bytes of bodies held */
-	size_t	      body_inflight_per_client;
-	int	      log_ip; /* enum netaddr_log: the request line's ip= */
+	int    max_connections;		   /* in all */
+	int    max_connections_per_client; /* 0 = no bound */
+	int    header_timeout_s;	   /* line and headers */
+	int    min_body_rate;		   /* bytes/s, 0 = no bound */
+	size_t body_inflight_max;	   /* bytes of bodies held */
+	size_t body_inflight_per_client;
+	int    log_ip; /* enum netaddr_log: the request line's ip= */
+	/* "host:port" of a second listener, plain HTTP, answering only
+	 * /metrics (req->metrics_listener set); NULL or "" = none. */
+	const char   *metrics_listen;
 	struct store *db;
 };
 
@@ -318,6 +326,8 @@ int	http_server_start(
 	const struct http_server_opts *, struct http_server **out);
 /* The port actually bound (when opts.port was 0). */
 int http_server_port(const struct http_server *);
+/* The metrics listener's port, or 0 when there is none. */
+int http_server_metrics_port(const struct http_server *);
 /*
  * Stop accepting connections, let requests already accepted finish (up to
  * timeout_s), then stop. Safe to call from the main thread after a signal.

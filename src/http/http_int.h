@@ -87,6 +87,8 @@ struct hreq {
 /* server.c, request.c, slow.c, conn.c: one server */
 struct http_server {
 	struct MHD_Daemon      *daemon;
+	struct MHD_Daemon      *metrics_daemon; /* metrics_listen, or NULL */
+	int			metrics_port;
 	struct router	       *router;
 	struct ratelimit       *rl;
 	struct http_server_opts opts; /* strings borrowed */
@@ -263,5 +265,11 @@ enum {
 void metrics_refused(int reason);
 void metrics_connections(int delta);
 void metrics_body_bytes(long delta);
+/* The slow pool: requests queued now (set under its lock), handlers
+ * running now, and refusals by reason. */
+enum { SLOW_REFUSED_FULL, SLOW_REFUSED_STOPPING, SLOW_REFUSED_WAITED };
+void metrics_slow_queue(int waiting);
+void metrics_slow_running(int delta);
+void metrics_slow_refused(int reason);
 
 #endif

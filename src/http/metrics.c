@@ -44,6 +44,8 @@ static _Atomic long	     metrics_in_flight;
 static _Atomic uint64_t	     metrics_refusals[METRIC_REFUSED_MAX];
 static _Atomic long	     metrics_open_connections;
 static _Atomic long	     metrics_body_held;
+static _Atomic int	     metrics_slow_waiting, metrics_slow_busy;
+static _Atomic uint64_t	     metrics_slow_refusals[3]; /* SLOW_REFUSED_* */
 
 /* carebase_http_refused_total's reason label, by METRIC_REFUSED_*. */
 static const char *const refused_label[METRIC_REFUSED_MAX] = {
@@ -209,6 +211,28 @@ metrics_body_bytes(long delta)
 	    &metrics_body_held, delta, memory_order_relaxed);
 }
 
+void
+metrics_slow_queue(int waiting)
+{
+	atomic_store_explicit(
+	    &metrics_slow_waiting, waiting, memory_order_relaxed);
+}
+
+void
+metrics_slow_running(int delta)
+{
+	atomic_fetch_add_explicit(
+	    &metrics_slow_busy, delta, memory_order_relaxed);
+}
+
+void
+metrics_slow_refused(int reason)
+{
+	if (reason >= 0 && reason <= SLOW_REFUSED_WAITED)
+		atomic_fetch_add_explicit(
+		    &metrics_slow_refusals[reason], 1, memory_order_relaxed);
+}
+
 int
 http_metrics_render(struct buf *b)
 {
@@ -306,6 +330,31 @@ http_metrics_render(struct buf *b)
 	    atomic_load_explicit(
 		&metrics_open_connections, memory_order_relaxed),
 	    atomic_load_explicit(&metrics_body_held, memory_order_relaxed));
+	rc |= buf_printf(b,
+	    "# HELP carebase_http_slow_queue_length Slow requests (sign-ins, "
+	    "uploads, exports, reports) waiting for a slow-pool thread.\n"
+	    "# TYPE carebase_http_slow_queue_length gauge\n"
+	    "carebase_http_slow_queue_length %d\n"
+	    "# HELP carebase_http_slow_running Slow requests being handled "
+	    "now.\n"
+	    "# TYPE carebase_http_slow_running gauge\n"
+	    "carebase_http_slow_running %d\n"
+	    "# HELP carebase_http_slow_refused_total Slow requests answered "
+	    "503 SERVER_BUSY: the queue was full (slow_queue), the server "
+	    "was stopping, or one waited longer than request_timeout_s.\n"
+	    "# TYPE carebase_http_slow_refused_total counter\n"
+	    "carebase_http_slow_refused_total{reason=\"full\"} %llu\n"
+	    "carebase_http_slow_refused_total{reason=\"stopping\"} %llu\n"
+	    "carebase_http_slow_refused_total{reason=\"waited_too_long\"} "
+	    "%llu\n",
+	    atomic_load_explicit(&metrics_slow_waiting, memory_order_relaxed),
+	    atomic_load_explicit(&metrics_slow_busy, memory_order_relaxed),
+	    (unsigned long long)atomic_load_explicit(
+		&metrics_slow_refusals[0], memory_order_relaxed),
+	    (unsigned long long)atomic_load_explicit(
+		&metrics_slow_refusals[1], memory_order_relaxed),
+	    (unsigned long long)atomic_load_explicit(
+		&metrics_slow_refusals[2], memory_order_relaxed));
 	pthread_mutex_unlock(&metrics_lock);
 	return (rc == OK ? OK : ERR_TOO_LARGE);
 }

@@ -254,6 +254,11 @@ hreq_begin(struct hreq *h, const char *method)
 		    "is folded over lines.");
 		return;
 	}
+	/* The metrics listener answers nothing else. */
+	if (req->metrics_listener && strcmp(req->path, "/metrics") != 0) {
+		hreq_fail(h, ERR_NOT_FOUND, NULL, "No such resource.");
+		return;
+	}
 	if (srv->rl != NULL && key[0] != '\0' && !rate_exempt(req->path) &&
 	    !ratelimit_take(srv->rl, key, time_mono_ns(), &retry)) {
 		h->retry_after = retry;

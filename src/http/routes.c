@@ -118,6 +118,12 @@ api_parse(const char *module, const struct route *rt)
 				if (!json_is_string(x))
 					why = "problems are not {4xx-5xx: why}";
 			}
+		} else if (strcmp(k, "security") == 0) {
+			/* A public route that checks credentials of its own
+			 * (GET /metrics): the requirements OpenAPI shows. */
+			if (!json_is_array(v) || !(rt->flags & ROUTE_PUBLIC))
+				why = "security is not a list, or the route is "
+				      "not public";
 		} else
 			why = "an unknown member";
 	}

@@ -60,12 +60,15 @@
  * within a few hundred bytes of the pool's size leaves no room for any
  * answer and libmicrohttpd closes the connection.
  */
-#define SERVER_MEMORY_LIMIT (CONFIG_MAX_HEAD_BYTES + 8192)
-#define SERVER_PEM_MAX	    (1024 * 1024)
-#define SERVER_RL_SLOTS	    16384
-#define HSTS_VALUE	    "max-age=31536000; includeSubDomains"
+#define SERVER_MEMORY_LIMIT	     (CONFIG_MAX_HEAD_BYTES + 8192)
+#define SERVER_PEM_MAX		     (1024 * 1024)
+#define SERVER_RL_SLOTS		     16384
+#define HSTS_VALUE		     "max-age=31536000; includeSubDomains"
+#define METRICS_LISTENER_CONNECTIONS 16
 
 static void *server_uri_log(void *, const char *, struct MHD_Connection *);
+static void *server_uri_log_metrics(
+    void *, const char *, struct MHD_Connection *);
 static enum MHD_Result server_access(void *, struct MHD_Connection *,
     const char *, const char *, const char *, const char *, size_t *, void **);
 static void	       server_completed(
@@ -76,6 +79,7 @@ static enum MHD_Result hreq_queue(struct hreq *);
 static int	       pem_read(const char *, char **, size_t *);
 static void	       server_free(struct http_server *);
 static void	       limits_default(struct http_server_opts *);
+static int	       metrics_listener_start(struct http_server *);
 
 /* Request lifecycle */
 
@@ -114,6 +118,18 @@ server_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 	conn_phase(h, CONN_LINE);
 	atomic_fetch_add(&srv->active, 1);
 	metrics_inflight(1);
+	return (h);
+}
+
+/* The same, on the metrics listener: a daemon of its own calls this one,
+ * so a request is marked before anything reads it. */
+static void *
+server_uri_log_metrics(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct hreq *h;
+
+	if ((h = server_uri_log(cls, uri, c)) != NULL)
+		h->req.metrics_listener = 1;
 	return (h);
 }
 
@@ -375,6 +391,78 @@ limits_default(struct http_server_opts *o)
 	}
 }
 
+/*
+ * The metrics listener (opts.metrics_listen): plain HTTP on one event
+ * thread, the same callbacks as the main daemon but for the URI
+ * callback that marks its requests, and a small connection bound: a
+ * scraper or two, never clients.
+ */
+static int
+metrics_listener_start(struct http_server *srv)
+{
+	struct MHD_OptionItem	    ops[12];
+	struct addrinfo		    hints, *ai = NULL;
+	struct sockaddr_storage	    ss;
+	const union MHD_DaemonInfo *di;
+	unsigned int		    flags;
+	char			    host[256], portstr[8];
+	size_t			    n = 0;
+	int			    port;
+
+	if (config_host_port(
+		srv->opts.metrics_listen, host, sizeof(host), &port) != OK)
+		return (ERR_CONFIG);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	if (getaddrinfo(host, portstr, &hints, &ai) != 0 ||
+	    ai->ai_addrlen > sizeof(ss)) {
+		log_error("event=metrics_listen_invalid address=%s",
+		    srv->opts.metrics_listen);
+		if (ai != NULL)
+			freeaddrinfo(ai);
+		return (ERR_CONFIG);
+	}
+	memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+	flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC |
+	    MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER,
+		(intptr_t)server_mhd_log, srv };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
+		srv->opts.timeout_s > 0 ? srv->opts.timeout_s : 30, NULL };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		SERVER_MEMORY_LIMIT, NULL };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED,
+		(intptr_t)server_completed, srv };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION,
+		(intptr_t)conn_notify, srv };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
+		METRICS_LISTENER_CONNECTIONS, NULL };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_URI_LOG_CALLBACK,
+		(intptr_t)server_uri_log_metrics, srv };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	srv->metrics_daemon =
+	    MHD_start_daemon(flags, (uint16_t)port, conn_accept, srv,
+		server_access, srv, MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
+	if (srv->metrics_daemon == NULL) {
+		log_error("event=metrics_listen_failed address=%s",
+		    srv->opts.metrics_listen);
+		return (ERR_IO);
+	}
+	di =
+	    MHD_get_daemon_info(srv->metrics_daemon, MHD_DAEMON_INFO_BIND_PORT);
+	srv->metrics_port = di != NULL ? di->port : port;
+	log_info(
+	    "event=metrics_listen address=%s port=%d", host, srv->metrics_port);
+	return (OK);
+}
+
 static void
 server_free(struct http_server *srv)
 {
@@ -386,6 +474,8 @@ server_free(struct http_server *srv)
 		pthread_mutex_destroy(&srv->slow_mu);
 	}
 	free(srv->slow_thr);
+	if (srv->metrics_daemon != NULL)
+		MHD_stop_daemon(srv->metrics_daemon);
 	conn_fini(srv);
 	router_free(srv->router);
 	ratelimit_free(srv->rl);
@@ -516,6 +606,11 @@ http_server_start(const struct http_server_opts *o, struct http_server **out)
 	}
 	di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = di != NULL ? di->port : o->port;
+	if (o->metrics_listen != NULL && o->metrics_listen[0] != '\0' &&
+	    (rc = metrics_listener_start(srv)) != OK) {
+		MHD_stop_daemon(srv->daemon);
+		goto out;
+	}
 	log_info("event=listen port=%d threads=%u tls=%d routes=%d", srv->port,
 	    threads, srv->cert != NULL, router_npatterns(srv->router));
 	*out = srv;
@@ -534,6 +629,12 @@ http_server_port(const struct http_server *srv)
 	return (srv->port);
 }
 
+int
+http_server_metrics_port(const struct http_server *srv)
+{
+	return (srv->metrics_daemon != NULL ? srv->metrics_port : 0);
+}
+
 void
 http_server_stop(struct http_server *srv, int timeout_s)
 {
@@ -547,6 +648,10 @@ http_server_stop(struct http_server *srv, int timeout_s)
 	fd = MHD_quiesce_daemon(srv->daemon);
 	if (fd != MHD_INVALID_SOCKET)
 		shutdown(fd, SHUT_RDWR);
+	if (srv->metrics_daemon != NULL) {
+		MHD_stop_daemon(srv->metrics_daemon); /* scrapes are short */
+		srv->metrics_daemon = NULL;
+	}
 	deadline = time_mono_ns() + (int64_t)timeout_s * 1000000000;
 	while (atomic_load(&srv->active) > 0 && time_mono_ns() < deadline)
 		nanosleep(&nap, NULL);

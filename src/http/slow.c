@@ -72,6 +72,8 @@ slow_refused(struct http_server *srv, int stopping, int waiting)
 	int64_t now = time_mono_ns(), last;
 	long	n;
 
+	metrics_slow_refused(
+	    stopping ? SLOW_REFUSED_STOPPING : SLOW_REFUSED_FULL);
 	atomic_fetch_add(&srv->slow_refused, 1);
 	last = atomic_load(&srv->slow_warned_ns);
 	if (now - last < 1000000000LL ||
@@ -105,6 +107,7 @@ slow_push(struct http_server *srv, struct hreq *h)
 	srv->slow_tail = h;
 	srv->slow_waiting++;
 	srv->slow_bytes += h->body.cap;
+	metrics_slow_queue(srv->slow_waiting);
 	pthread_cond_signal(&srv->slow_cv);
 	pthread_mutex_unlock(&srv->slow_mu);
 	return (OK);
@@ -130,6 +133,7 @@ slow_main(void *arg)
 			srv->slow_tail = NULL;
 		srv->slow_waiting--;
 		srv->slow_bytes -= h->body.cap;
+		metrics_slow_queue(srv->slow_waiting);
 		stopping = srv->slow_stop;
 		pthread_mutex_unlock(&srv->slow_mu);
 		/*
@@ -141,13 +145,17 @@ slow_main(void *arg)
 		if (stopping ||
 		    waited > (int64_t)srv->opts.timeout_s * 1000000000LL) {
 			h->retry_after = 1;
+			metrics_slow_refused(stopping ? SLOW_REFUSED_STOPPING
+						      : SLOW_REFUSED_WAITED);
 			hreq_fail(h, ERR_BUSY, "SERVER_BUSY",
 			    stopping ? "The server is shutting down."
 				     : "The request "
 				       "waited too long behind other slow "
 				       "requests.");
 		}
+		metrics_slow_running(1);
 		hreq_dispatch(h);
+		metrics_slow_running(-1);
 		h->slow = 2;
 		/* libmicrohttpd's lock orders this after the writes above. */
 		MHD_resume_connection(h->mhd);

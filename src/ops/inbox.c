@@ -20,6 +20,8 @@
  * (both in inbox_rows.c, with `carebase webhooks`).
  */
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "core/buf.h"
 #include "core/config.h"
 #include "core/crypto.h"
 #include "core/err.h"
@@ -41,6 +44,7 @@
 #include "store/store.h"
 
 #define HEADER_VALUE_MAX 256 /* bytes of a kept header value */
+#define NOUTCOMES	 3   /* counted_outcome */
 
 /* The inbox row being written: what inbox_store and inbox_record need. */
 struct inbox_row {
@@ -77,6 +81,11 @@ struct inbox_run {
 static const struct inbox_source *sources[INBOX_SOURCE_MAX];
 static size_t			  nsources;
 
+/* Calls received by this process, by source (as sources[]) and outcome. */
+static const char *const counted_outcome[] = { "processed", "refused",
+	"failed" };
+static _Atomic uint64_t	 received[INBOX_SOURCE_MAX][NOUTCOMES];
+
 static const char *outcome_of(int);
 static json_t	  *headers_kept(struct request *, const struct inbox_source *);
 static int	   store_tx(struct tx *, void *);
@@ -89,6 +98,7 @@ static void answer(
 static void refused(struct request *, const struct inbox_source *,
     const struct inbox_row *, struct inbox_result *);
 static int  load_tx(struct tx *, void *);
+static void counted(const struct inbox_source *, const char *);
 
 int
 inbox_register(const struct inbox_source *src)
@@ -117,6 +127,45 @@ inbox_source_find(const char *name)
 		if (strcmp(sources[i]->name, name) == 0)
 			return (sources[i]);
 	return (NULL);
+}
+
+/* One call received, for carebase_webhooks_received_total. */
+static void
+counted(const struct inbox_source *src, const char *outcome)
+{
+	size_t i, o;
+
+	for (o = 0; o < NOUTCOMES; o++)
+		if (strcmp(counted_outcome[o], outcome) == 0)
+			break;
+	for (i = 0; i < nsources && o < NOUTCOMES; i++)
+		if (sources[i] == src) {
+			atomic_fetch_add(&received[i][o], 1);
+			break;
+		}
+}
+
+int
+inbox_metrics(struct buf *b)
+{
+	size_t i, o;
+	int    rc;
+
+	rc = buf_puts(b,
+	    "# HELP carebase_webhooks_received_total Inbound webhook calls "
+	    "by source and outcome: processed, refused (credentials or body; "
+	    "the sender should not retry) or failed (our side or a "
+	    "dependency; the sender retries, `carebase webhooks replay` "
+	    "may).\n"
+	    "# TYPE carebase_webhooks_received_total counter\n");
+	for (i = 0; i < nsources && rc == OK; i++)
+		for (o = 0; o < NOUTCOMES && rc == OK; o++)
+			rc = buf_printf(b,
+			    "carebase_webhooks_received_total{source=\"%s\","
+			    "outcome=\"%s\"} %llu\n",
+			    sources[i]->name, counted_outcome[o],
+			    (unsigned long long)atomic_load(&received[i][o]));
+	return (rc);
 }
 
 /* A 5xx is ours or a dependency's: retry. A 4xx will not get better. */
@@ -431,6 +480,7 @@ inbox_receive(struct request *req, const struct inbox_source *src)
 		    OK) {
 			json_decref(w.headers);
 			inbox_result_reset(&r);
+			counted(src, "failed");
 			http_problem(req, rc, NULL,
 			    "The webhook could not be "
 			    "stored.");
@@ -440,6 +490,7 @@ inbox_receive(struct request *req, const struct inbox_source *src)
 			 "code=%s",
 		    src->name, w.id, w.outcome,
 		    r.code[0] ? r.code : err_code(r.rc));
+		counted(src, w.outcome);
 		answer(req, w.id, w.outcome, &r);
 		json_decref(w.headers);
 		inbox_result_reset(&r);
@@ -449,10 +500,12 @@ inbox_receive(struct request *req, const struct inbox_source *src)
 	rc = store_run(req->db, STORE_TX_WRITE, store_tx, &w);
 	json_decref(w.headers);
 	if (rc != OK) {
+		counted(src, "failed");
 		http_problem(req, rc, NULL, "The webhook could not be stored.");
 		return;
 	}
 	inbox_run(req->db, src, w.id, w.body, w.kept, 0, &r, outcome);
+	counted(src, outcome);
 	answer(req, w.id, outcome, &r);
 	inbox_result_reset(&r);
 }
@@ -484,6 +537,7 @@ refused(struct request *req, const struct inbox_source *src,
 	log_info("event=webhook source=%s inbox_id=%s outcome=refused code=%s",
 	    src->name, f.stored ? f.id : "-",
 	    r->code[0] ? r->code : err_code(r->rc));
+	counted(src, "refused");
 	answer(req, f.stored ? f.id : NULL, "refused", r);
 	inbox_result_reset(r);
 }

@@ -22,16 +22,24 @@
 
 static void healthz(struct request *);
 static void readyz(struct request *);
-static void metrics(struct request *);
-static int  metrics_store(struct buf *, struct store *);
-
-static int64_t started_ms; /* for carebase_process_start_time_seconds */
 
 static const struct route ops_routes[] = {
 	{ HTTP_GET, "/healthz", healthz, ROUTE_PUBLIC, "the process is up" },
 	{ HTTP_GET, "/readyz", readyz, ROUTE_PUBLIC,
 	    "the database answers and every migration is applied" },
-	{ HTTP_GET, "/metrics", metrics, ROUTE_PUBLIC, "Prometheus metrics" },
+	/* Public to the dispatcher: its credentials are its own (a scrape
+	 * token, or none on metrics_listen), checked by ops_metrics. */
+	{ HTTP_GET, "/metrics", ops_metrics, ROUTE_PUBLIC,
+	    "Prometheus metrics (text format 0.0.4): the scrape token "
+	    "(metrics_token) or a staff token with metrics:read:all, none on "
+	    "metrics_listen or with metrics_public",
+	    NULL,
+	    "{\"security\":[{\"bearerAuth\":[]}],"
+	    "\"answers\":{\"200\":{\"description\":\"the metrics\","
+	    "\"type\":\"text/plain; version=0.0.4\","
+	    "\"schema\":{\"type\":\"string\"}}},"
+	    "\"problems\":{\"401\":\"no token, or one not accepted\","
+	    "\"403\":\"a signed-in caller without metrics:read:all\"}}" },
 };
 
 static const struct job_kind ops_jobs[] = {
@@ -50,7 +58,7 @@ ops_init(struct store *db)
 {
 	int rc;
 
-	started_ms = time_now_ms();
+	ops_metrics_start();
 	hooks_mail_set(ops_mail_enqueue); /* the others' mail, through hooks */
 	if ((rc = mail_templates_init()) != OK && rc != ERR_CONFLICT)
 		return (rc);
@@ -97,113 +105,4 @@ readyz(struct request *req)
 		    "the database cannot be read");
 		break;
 	}
-}
-
-static int
-metrics_store(struct buf *b, struct store *db)
-{
-	struct backup_stats bs;
-	struct jobs_stats   js;
-	struct store_stats  ss;
-	int		    rc;
-
-	backup_stats(&bs);
-	rc = buf_printf(b,
-	    "# HELP carebase_backup_runs_total Scheduled backups this process "
-	    "ran (backup_cron).\n"
-	    "# TYPE carebase_backup_runs_total counter\n"
-	    "carebase_backup_runs_total %llu\n"
-	    "# HELP carebase_backup_failures_total Of them, those that "
-	    "failed.\n"
-	    "# TYPE carebase_backup_failures_total counter\n"
-	    "carebase_backup_failures_total %llu\n",
-	    (unsigned long long)bs.runs, (unsigned long long)bs.failures);
-	if (rc == OK && bs.last_ok_ms >= 0)
-		rc = buf_printf(b,
-		    "# HELP carebase_backup_last_success_age_seconds Age of "
-		    "the newest backup in backup_dir.\n"
-		    "# TYPE carebase_backup_last_success_age_seconds gauge\n"
-		    "carebase_backup_last_success_age_seconds %lld\n",
-		    (long long)((time_now_ms() - bs.last_ok_ms) / 1000));
-	if (rc != OK)
-		return (rc);
-	store_stats(db, &ss);
-	rc = buf_printf(b,
-	    "# HELP carebase_db_pool_connections Database connections by "
-	    "state.\n"
-	    "# TYPE carebase_db_pool_connections gauge\n"
-	    "carebase_db_pool_connections{state=\"open\"} %d\n"
-	    "carebase_db_pool_connections{state=\"in_use\"} %d\n"
-	    "# HELP carebase_db_pool_waits_total Times a request waited for a "
-	    "connection.\n"
-	    "# TYPE carebase_db_pool_waits_total counter\n"
-	    "carebase_db_pool_waits_total %llu\n"
-	    "# HELP carebase_db_writer_waits_total Times a write transaction "
-	    "queued behind another of this process (SQLite).\n"
-	    "# TYPE carebase_db_writer_waits_total counter\n"
-	    "carebase_db_writer_waits_total %llu\n"
-	    "# HELP carebase_db_second_connections_total Times a thread "
-	    "holding a database connection asked for another (a bug; it is "
-	    "not let wait).\n"
-	    "# TYPE carebase_db_second_connections_total counter\n"
-	    "carebase_db_second_connections_total %llu\n",
-	    ss.open, ss.in_use, (unsigned long long)ss.waits,
-	    (unsigned long long)ss.writer_waits, (unsigned long long)ss.nested);
-	if (rc != OK)
-		return (rc);
-	memset(&js, 0, sizeof(js));
-	if (jobs_stats(db, &js) != OK)
-		return (buf_puts(b, "# jobs: database unavailable\n"));
-	return (buf_printf(b,
-	    "# HELP carebase_jobs_queue_depth Jobs waiting or running.\n"
-	    "# TYPE carebase_jobs_queue_depth gauge\n"
-	    "carebase_jobs_queue_depth{state=\"queued\"} %lld\n"
-	    "carebase_jobs_queue_depth{state=\"running\"} %lld\n"
-	    "# HELP carebase_jobs_failed Jobs that used all their attempts "
-	    "(failed_jobs rows).\n"
-	    "# TYPE carebase_jobs_failed gauge\n"
-	    "carebase_jobs_failed %lld\n"
-	    "# HELP carebase_jobs_succeeded_total Jobs this process ran "
-	    "successfully.\n"
-	    "# TYPE carebase_jobs_succeeded_total counter\n"
-	    "carebase_jobs_succeeded_total %llu\n"
-	    "# HELP carebase_jobs_attempt_failures_total Job attempts that "
-	    "failed in this process.\n"
-	    "# TYPE carebase_jobs_attempt_failures_total counter\n"
-	    "carebase_jobs_attempt_failures_total %llu\n",
-	    (long long)js.queued, (long long)js.running, (long long)js.failed,
-	    (unsigned long long)js.succeeded_total,
-	    (unsigned long long)js.failures_total));
-}
-
-static void
-metrics(struct request *req)
-{
-	struct buf b;
-	char	  *out;
-	size_t	   len;
-
-	buf_init(&b, METRICS_MAX);
-	if (http_metrics_render(&b) != OK || metrics_store(&b, req->db) != OK ||
-	    buf_printf(&b,
-		"# HELP carebase_process_start_time_seconds Start time of the "
-		"process.\n"
-		"# TYPE carebase_process_start_time_seconds gauge\n"
-		"carebase_process_start_time_seconds %lld\n"
-		"# HELP carebase_webhook_refusals_dropped_total Webhook calls "
-		"refused for their credentials and not recorded (their address "
-		"held webhook_refused_max_per_address rows).\n"
-		"# TYPE carebase_webhook_refusals_dropped_total counter\n"
-		"carebase_webhook_refusals_dropped_total %llu\n",
-		(long long)(started_ms / 1000),
-		(unsigned long long)inbox_refusals_dropped()) != OK) {
-		buf_free(&b);
-		http_problem(
-		    req, ERR_INTERNAL, NULL, "metrics could not be rendered");
-		return;
-	}
-	out = buf_take(&b, &len);
-	http_send(
-	    req, 200, "text/plain; version=0.0.4; charset=utf-8", out, len);
-	free(out);
 }

@@ -38,6 +38,15 @@ int inbox_refusal_record(struct store *, struct inbox_refusal *);
 /* Refused calls counted, not stored, by this process so far. */
 uint64_t inbox_refusals_dropped(void);
 
+/* metrics.c: GET /metrics; ops_init marks the start time. */
+struct request;
+void ops_metrics(struct request *);
+void ops_metrics_start(void);
+
+/* inbox.c: carebase_webhooks_received_total, appended to b. */
+struct buf;
+int inbox_metrics(struct buf *);
+
 /* inbox_result.c: free what r holds (out, errors) and zero it. */
 struct inbox_result;
 void inbox_result_reset(struct inbox_result *);

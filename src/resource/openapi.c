@@ -609,7 +609,10 @@ route_paths(json_t *paths, const struct route_table *t, size_t k)
 	api = http_route_api(t, k);
 	snprintf(id, sizeof(id), "%s%s", m, rt->pattern);
 	op = op_new(id, rt->summary, t->module);
-	if (rt->flags & ROUTE_PUBLIC)
+	if (json_object_get(api, "security") != NULL)
+		json_object_set(
+		    op, "security", json_object_get(api, "security"));
+	else if (rt->flags & ROUTE_PUBLIC)
 		json_object_set_new(op, "security", json_array());
 	pp = path_params(rt->pattern);
 	/* "parameters": the route's query parameters, as OpenAPI says them. */

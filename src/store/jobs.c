@@ -82,6 +82,12 @@ static const struct job_kind *jobs_kinds[JOBS_MAX_KINDS];
 static size_t		      jobs_nkinds;
 static _Atomic uint64_t	      jobs_succeeded;
 static _Atomic uint64_t	      jobs_failures;
+/* By slot of jobs_kinds, the last one for kinds not registered here. */
+static struct {
+	_Atomic uint64_t succeeded, retried, failed;
+} jobs_by_kind[JOBS_MAX_KINDS + 1];
+
+static size_t kind_slot(const char *);
 
 int
 jobs_register(const struct job_kind *k)
@@ -113,6 +119,33 @@ jobs_kind(const char *name)
 		if (strcmp(jobs_kinds[i]->name, name) == 0)
 			return (jobs_kinds[i]);
 	return (NULL);
+}
+
+/* The slot of kind name in jobs_by_kind. */
+static size_t
+kind_slot(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name != NULL && i < jobs_nkinds; i++)
+		if (strcmp(jobs_kinds[i]->name, name) == 0)
+			return (i);
+	return (JOBS_MAX_KINDS);
+}
+
+int
+jobs_kind_stats(size_t i, struct jobs_kind_stats *out)
+{
+	size_t n = jobs_nkinds, slot;
+
+	if (i > n)
+		return (ERR_NOT_FOUND);
+	slot = i < n ? i : JOBS_MAX_KINDS;
+	out->kind = i < n ? jobs_kinds[i]->name : "unknown";
+	out->succeeded = atomic_load(&jobs_by_kind[slot].succeeded);
+	out->retried = atomic_load(&jobs_by_kind[slot].retried);
+	out->failed = atomic_load(&jobs_by_kind[slot].failed);
+	return (OK);
 }
 
 int
@@ -376,6 +409,7 @@ jobs_run_once(struct store *db, const char *worker, int *ran)
 	log_quote(qkind, sizeof(qkind), cj.kind);
 	if (cj.expired) {
 		atomic_fetch_add(&jobs_failures, 1);
+		atomic_fetch_add(&jobs_by_kind[kind_slot(cj.kind)].failed, 1);
 		log_warn("event=job id=%s kind=%s attempt=%d status=timed_out",
 		    cj.id, qkind, cj.attempts);
 		goto out;
@@ -410,11 +444,19 @@ jobs_run_once(struct store *db, const char *worker, int *ran)
 	rc = store_run(db, STORE_TX_WRITE, jobs_finish_fn, &f);
 	if (hrc == OK) {
 		atomic_fetch_add(&jobs_succeeded, 1);
+		atomic_fetch_add(
+		    &jobs_by_kind[kind_slot(cj.kind)].succeeded, 1);
 		log_info("event=job id=%s kind=%s attempt=%d status=ok "
 			 "dur_ms=%lld",
 		    cj.id, qkind, cj.attempts, (long long)dur_ms);
 	} else {
 		atomic_fetch_add(&jobs_failures, 1);
+		if (cj.attempts >= cj.max_attempts)
+			atomic_fetch_add(
+			    &jobs_by_kind[kind_slot(cj.kind)].failed, 1);
+		else
+			atomic_fetch_add(
+			    &jobs_by_kind[kind_slot(cj.kind)].retried, 1);
 		log_quote(qerr, sizeof(qerr), err);
 		log_warn("event=job id=%s kind=%s attempt=%d status=%s "
 			 "dur_ms=%lld error=%s",
@@ -630,15 +672,21 @@ jobs_stats(struct store *db, struct jobs_stats *out)
 	out->failures_total = atomic_load(&jobs_failures);
 	if ((rc = store_tx_begin(db, STORE_TX_READ, &tx)) != OK)
 		return (rc);
+	out->oldest_due_ms = -1;
 	st = store_prepare(tx,
 	    "SELECT "
 	    "(SELECT count(*) FROM jobs WHERE status = 'queued'), "
 	    "(SELECT count(*) FROM jobs WHERE status = 'running'), "
-	    "(SELECT count(*) FROM failed_jobs)");
+	    "(SELECT count(*) FROM failed_jobs), "
+	    "(SELECT min(run_at) FROM jobs WHERE status = 'queued' AND "
+	    "run_at <= ?)");
+	store_bind_int64(st, 1, time_now_ms());
 	if ((rc = store_step(st)) == STORE_ROW) {
 		out->queued = store_col_int64(st, 0);
 		out->running = store_col_int64(st, 1);
 		out->failed = store_col_int64(st, 2);
+		if (!store_col_is_null(st, 3))
+			out->oldest_due_ms = store_col_int64(st, 3);
 		rc = OK;
 	} else if (rc == STORE_DONE)
 		rc = ERR_DB;

@@ -92,10 +92,26 @@ struct jobs_stats {
 	int64_t	 queued; /* waiting, due or not */
 	int64_t	 running;
 	int64_t	 failed;	  /* rows in failed_jobs */
+	int64_t	 oldest_due_ms;	  /* run_at of the oldest due job, or -1 */
 	uint64_t succeeded_total; /* this process */
 	uint64_t failures_total;  /* this process: failed attempts */
 };
+/* One read transaction, one statement: the oldest due job is one seek
+ * of the index jobs_due (status, run_at). */
 int jobs_stats(struct store *, struct jobs_stats *);
+
+/*
+ * This process's runs of one job kind: slot i of the kinds registered,
+ * in order, then one slot "unknown" for jobs of kinds this process does
+ * not know. ERR_NOT_FOUND past the last slot. kind is borrowed.
+ */
+struct jobs_kind_stats {
+	const char *kind;
+	uint64_t    succeeded; /* the handler said OK */
+	uint64_t    retried;   /* failed, and put back for another attempt */
+	uint64_t    failed;    /* failed for good: moved to failed_jobs */
+};
+int jobs_kind_stats(size_t i, struct jobs_kind_stats *out);
 
 /* Delay before attempt+1: base * 2^(attempt-1), capped, with full jitter
  * over its upper half. Exposed for tests. */

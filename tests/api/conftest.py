@@ -55,6 +55,8 @@ for _p in ("/usr/bin/psql", "/usr/lib/postgresql/15/bin/psql"):
         PSQL = _p
         break
 
+# The scrape token every test server is given (config metrics_token).
+METRICS_TOKEN = "test-scrape-token-" + "s" * 24
 LISTEN_TIMEOUT = 15.0
 CLI_TIMEOUT = 30.0
 HTTP_TIMEOUT = 5.0
@@ -460,6 +462,8 @@ class Server:
             "CAREBASE_JOB_POLL_MS": "50",
             "CAREBASE_RATE_LIMIT": "0",
             "CAREBASE_SHUTDOWN_TIMEOUT_S": "5",
+            # /metrics takes a token: metrics() sends this scrape token.
+            "CAREBASE_METRICS_TOKEN": METRICS_TOKEN,
         })
         if not production_passwords:
             self.env.update(CHEAPEST_PASSWORDS)
@@ -611,8 +615,12 @@ class Server:
             except subprocess.TimeoutExpired:
                 pass
 
+    def metrics_headers(self):
+        """The scrape token's Authorization header, as the server has it."""
+        return {"Authorization": "Bearer " + self.env.get("CAREBASE_METRICS_TOKEN", "")}
+
     def metrics(self):
-        r = self.get("/metrics")
+        r = self.get("/metrics", headers=self.metrics_headers())
         assert r.status_code == 200, r.text
         return r.text
 

@@ -11,7 +11,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import metric_sum, person, wait_until
+from conftest import METRICS_TOKEN, metric_sum, person, wait_until
 
 # Header timeouts, body rates and connection bounds are measured in
 # seconds and connections: run alone, not beside other workers.
@@ -47,7 +47,7 @@ def metrics_or_none(server):
     refused (closed unanswered)."""
     try:
         r = requests.get(server.url("/metrics"), timeout=5,
-                         headers={"Connection": "close"})
+                         headers={"Connection": "close", **server.metrics_headers()})
     except requests.ConnectionError:
         return None
     return r.text if r.status_code == 200 else None
@@ -62,7 +62,8 @@ def open_connections(server, src):
     s.connect(("127.0.0.1", server.port))
     got = b""
     try:
-        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                  b"Authorization: Bearer " + METRICS_TOKEN.encode() + b"\r\n\r\n")
         while True:
             try:
                 chunk = s.recv(65536)
@@ -226,7 +227,8 @@ def test_connections_past_the_per_client_bound_are_closed_and_others_served(star
         # Another address is served.
         r = raw(s, b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", src="127.0.0.2")
         assert status_of(r) == 200
-        r = raw(s, b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n", src="127.0.0.3")
+        r = raw(s, b"GET /metrics HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer "
+                + METRICS_TOKEN.encode() + b"\r\n\r\n", src="127.0.0.3")
         assert status_of(r) == 200
     finally:
         for c in silent:

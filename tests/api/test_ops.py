@@ -47,7 +47,7 @@ def test_readyz_follows_migrations_made_by_another_process(server):
 ])
 def test_metrics_exposes_metric(server, name):
     server.get("/healthz")
-    r = server.get("/metrics")
+    r = server.get("/metrics", headers=server.metrics_headers())
     assert r.status_code == 200
     assert r.headers["Content-Type"].startswith("text/plain"), r.headers["Content-Type"]
     assert metric_samples(r.text, name), f"{name} missing from /metrics:\n{r.text}"
