@@ -27,11 +27,30 @@ static int  metrics_store(struct buf *, struct store *);
 
 static int64_t started_ms; /* for carebase_process_start_time_seconds */
 
+/* The answers, for the OpenAPI document (struct route's api). */
+static const char api_healthz[] =
+    "{\"answers\":{\"200\":{\"description\":\"the process is up\","
+    "\"schema\":{\"type\":\"object\",\"required\":[\"status\"],"
+    "\"properties\":{\"status\":{\"const\":\"ok\"}}}}}}";
+static const char api_readyz[] =
+    "{\"answers\":{\"200\":{\"description\":\"ready to serve\","
+    "\"schema\":{\"type\":\"object\",\"required\":[\"status\"],"
+    "\"properties\":{\"status\":{\"const\":\"ready\"}}}}},"
+    "\"problems\":{\"503\":\"MIGRATIONS_PENDING or "
+    "DATABASE_UNREACHABLE\"}}";
+static const char api_metrics[] =
+    "{\"answers\":{\"200\":{\"description\":\"the Prometheus text "
+    "exposition format 0.0.4\",\"type\":\"text/plain\",\"schema\":{"
+    "\"type\":\"string\"}}}}";
+
 static const struct route ops_routes[] = {
-	{ HTTP_GET, "/healthz", healthz, ROUTE_PUBLIC, "the process is up" },
+	{ HTTP_GET, "/healthz", healthz, ROUTE_PUBLIC, "the process is up",
+	    NULL, api_healthz },
 	{ HTTP_GET, "/readyz", readyz, ROUTE_PUBLIC,
-	    "the database answers and every migration is applied" },
-	{ HTTP_GET, "/metrics", metrics, ROUTE_PUBLIC, "Prometheus metrics" },
+	    "the database answers and every migration is applied", NULL,
+	    api_readyz },
+	{ HTTP_GET, "/metrics", metrics, ROUTE_PUBLIC, "Prometheus metrics",
+	    NULL, api_metrics },
 };
 
 static const struct job_kind ops_jobs[] = {
