@@ -218,10 +218,43 @@ static const char api_points_post[] =
     "RECORDING_CLOSED\",\"413\":\"the batch is over large_body_limit\","
     "\"415\":\"not one of the three types\",\"422\":\"POINTS_INVALID, "
     "UNKNOWN_CHANNEL or TOO_MANY_CHANNELS\"}}";
+/* clang-format off */
+#define API_WINDOW	"{\"name\":\"channel\",\"in\":\"query\",\"schema\":{" \
+			"\"type\":\"string\"}},{\"name\":\"from\",\"in\":" \
+			"\"query\",\"description\":\"ms since the epoch or " \
+			"RFC 3339\",\"schema\":{\"type\":\"string\"}},{\"name\":" \
+			"\"to\",\"in\":\"query\",\"description\":\"ms since " \
+			"the epoch or RFC 3339 (exclusive)\",\"schema\":{" \
+			"\"type\":\"string\"}}"
+/* clang-format on */
+/* clang-format off */
+#define API_POINTS_HEAD							\
+	"\"recording_id\":{\"type\":\"string\",\"format\":\"uuid\"},"	\
+	"\"channel\":{\"type\":\"string\"},\"data_type\":{\"type\":["	\
+	"\"string\",\"null\"]},\"unit\":{\"type\":[\"string\",\"null\"]},"	\
+	"\"scale\":{\"type\":\"number\"},\"offset\":{\"type\":"		\
+	"\"number\"},\"from\":{\"type\":\"integer\"},\"to\":{\"type\":"	\
+	"\"integer\"},\"t\":{\"type\":\"array\",\"items\":{\"type\":"	\
+	"\"number\"}}"
+#define API_NUMBERS	"{\"type\":\"array\",\"items\":{\"type\":[\"number\"," \
+			"\"null\"]}}"
+/* clang-format on */
 static const char api_points_get[] =
-    "{\"answers\":{\"200\":{"
+    "{\"parameters\":[" API_WINDOW ",{\"name\":\"buckets\",\"in\":"
+    "\"query\",\"schema\":{\"type\":\"integer\",\"minimum\":1}}],"
+    "\"answers\":{\"200\":{"
     "\"description\":\"the points: raw {t, v}, or with buckets=N one "
-    "entry per bucket\",\"schema\":{\"type\":\"object\"}}},"
+    "entry per bucket\",\"schema\":{\"type\":\"object\",\"required\":["
+    "\"recording_id\",\"channel\",\"from\",\"to\",\"t\"],"
+    "\"anyOf\":[{\"required\":[\"count\",\"v\"]},{\"required\":["
+    "\"buckets\",\"bucket_ms\",\"count\",\"min\",\"max\",\"mean\"]}],"
+    "\"properties\":{" API_POINTS_HEAD ",\"count\":{\"type\":["
+    "\"integer\",\"array\"],\"items\":{\"type\":\"integer\"}},"
+    "\"rate\":{\"type\":[\"number\",\"null\"]},\"t0\":{\"type\":["
+    "\"number\",\"string\",\"null\"]},\"v\":" API_NUMBERS ","
+    "\"buckets\":{\"type\":\"integer\"},\"bucket_ms\":{\"type\":"
+    "\"number\"},\"min\":" API_NUMBERS ",\"max\":" API_NUMBERS ","
+    "\"mean\":" API_NUMBERS "}}}},"
     "\"problems\":{\"400\":\"a bad parameter\",\"404\":\"no such "
     "recording or channel, or not yours\",\"422\":\"TOO_MANY_POINTS: "
     "the window holds too many; ask for buckets\"}}";
@@ -230,9 +263,55 @@ static const char api_export_points[] =
     "{\"answers\":{\"200\":{"
     "\"description\":\"a page of the recording's points: channel, t_ms, "
     "count, value; Link rel=next names the next page while there is "
-    "one\",\"type\":\"text/csv\"}},"
+    "one\",\"type\":\"text/csv\",\"schema\":{\"type\":\"string\"}}},"
     "\"problems\":{\"404\":\"no such recording in an export made "
     "through this session\",\"422\":\"a cursor that is not one\"}}";
+
+static const char api_channels[] =
+    "{\"answers\":{\"200\":{\"description\":\"the channels stored\","
+    "\"schema\":{\"type\":\"object\",\"required\":[\"recording_id\","
+    "\"data_type\",\"unit\",\"scale\",\"offset\",\"channels\"],"
+    "\"properties\":{\"recording_id\":{\"type\":\"string\",\"format\":"
+    "\"uuid\"},\"data_type\":{\"type\":[\"string\",\"null\"]},\"unit\":{"
+    "\"type\":[\"string\",\"null\"]},\"scale\":{\"type\":\"number\"},"
+    "\"offset\":{\"type\":\"number\"},\"channels\":{\"type\":\"array\","
+    "\"items\":{\"type\":\"object\",\"required\":[\"name\",\"count\","
+    "\"blocks\",\"from\",\"to\",\"rate\",\"regular\",\"min\",\"max\"],"
+    "\"properties\":{\"name\":{\"type\":\"string\"},\"count\":{\"type\":"
+    "\"integer\"},\"blocks\":{\"type\":\"integer\"},\"from\":{\"type\":"
+    "\"integer\"},\"to\":{\"type\":\"integer\"},\"rate\":{\"type\":["
+    "\"number\",\"null\"]},\"regular\":{\"type\":\"boolean\"},\"min\":{"
+    "\"type\":\"integer\"},\"max\":{\"type\":\"integer\"}}}}}}}},"
+    "\"problems\":{\"404\":\"no such recording, or not yours\"}}";
+static const char api_finish[] =
+    "{\"body\":{\"type\":\"object\",\"required\":[\"status\"],"
+    "\"properties\":{\"status\":{\"enum\":[\"successful\",\"failed\"]}},"
+    "\"additionalProperties\":false},\"answers\":{\"200\":{"
+    "\"description\":\"the recording, finished\",\"schema\":{\"$ref\":"
+    "\"#/components/schemas/recordings\"}}},\"problems\":{\"404\":\"no "
+    "such recording, or not yours\",\"409\":\"not recording any more\","
+    "\"422\":\"the body is not {status}\"}}";
+static const char api_export_csv[] =
+    "{\"parameters\":[" API_WINDOW "],\"answers\":{\"200\":{"
+    "\"description\":\"channel, t_ms, count, value: one row a point\","
+    "\"type\":\"text/csv\",\"schema\":{\"type\":\"string\"}}},"
+    "\"problems\":{\"404\":\"no such recording or channel, or not yours\","
+    "\"422\":\"a bad parameter, or TOO_MANY_POINTS\"}}";
+static const char api_export_edf[] =
+    "{\"parameters\":[" API_WINDOW "],\"answers\":{\"200\":{"
+    "\"description\":\"the regular channels as an EDF+ file\","
+    "\"type\":\"application/octet-stream\",\"schema\":{\"type\":"
+    "\"string\",\"contentMediaType\":\"application/octet-stream\","
+    "\"contentEncoding\":\"binary\"}}},\"problems\":{\"404\":\"no such "
+    "recording or channel, or not yours\",\"422\":\"a bad parameter, "
+    "TOO_MANY_POINTS or EDF_UNSUPPORTED\"}}";
+static const char api_chart_svg[] =
+    "{\"parameters\":[" API_WINDOW ",{\"name\":\"buckets\",\"in\":"
+    "\"query\",\"schema\":{\"type\":\"integer\",\"minimum\":1}}],"
+    "\"answers\":{\"200\":{\"description\":\"one channel as a line "
+    "chart\",\"type\":\"image/svg+xml\",\"schema\":{\"type\":"
+    "\"string\"}}},\"problems\":{\"404\":\"no such recording or channel, "
+    "or not yours\",\"422\":\"a bad parameter, or TOO_MANY_POINTS\"}}";
 
 static const struct route biometrics_routes[] = {
 	{ HTTP_POST, "/v1/recordings/{id}/points", bio_points_post,
@@ -245,15 +324,19 @@ static const struct route biometrics_routes[] = {
 	    "buckets=N",
 	    NULL, api_points_get },
 	{ HTTP_GET, "/v1/recordings/{id}/channels", bio_channels_get, 0,
-	    "the channels stored: samples, time range, rate, min and max" },
+	    "the channels stored: samples, time range, rate, min and max", NULL,
+	    api_channels },
 	{ HTTP_POST, "/v1/recordings/{id}/finish", bio_finish, ROUTE_JSON_BODY,
-	    "recording -> successful | failed (failed discards the points)" },
+	    "recording -> successful | failed (failed discards the points)",
+	    NULL, api_finish },
 	{ HTTP_GET, "/v1/recordings/{id}/export.csv", bio_export_csv,
-	    ROUTE_SLOW, "points as CSV: channel, t_ms, count, value" },
+	    ROUTE_SLOW, "points as CSV: channel, t_ms, count, value", NULL,
+	    api_export_csv },
 	{ HTTP_GET, "/v1/recordings/{id}/export.edf", bio_export_edf,
-	    ROUTE_SLOW, "regular channels as EDF (European Data Format)" },
+	    ROUTE_SLOW, "regular channels as EDF (European Data Format)", NULL,
+	    api_export_edf },
 	{ HTTP_GET, "/v1/recordings/{id}/chart.svg", bio_chart_svg, ROUTE_SLOW,
-	    "one channel drawn as an SVG line chart" },
+	    "one channel drawn as an SVG line chart", NULL, api_chart_svg },
 	{ HTTP_GET, "/v1/exports/{export_id}/recordings/{id}/points.csv",
 	    bio_export_points, ROUTE_SLOW,
 	    "all the points of a recording, linked from a GDPR export, for "

@@ -35,7 +35,10 @@ static int bookings_init(struct store *);
  * route's api): the members of its answer, beside inbox_id and outcome. */
 /* clang-format off */
 #define API_SIMPLYBOOK							\
-	"{\"answers\":{" INBOX_API_ANSWER("applied: the booking as it "	\
+	"{\"security\":{\"simplybookToken\":{\"type\":\"apiKey\",\"in\":"	\
+	"\"header\",\"name\":\"X-Simplybook-Token\",\"description\":"	\
+	"\"the shared secret simplybook_webhook_secret (or as "		\
+	"Authorization: Bearer)\"}},\"answers\":{" INBOX_API_ANSWER("applied: the booking as it "	\
 	"stands; a NEW_BOOKING says whether it was known already "	\
 	"(duplicate) and the sessions left, a CANCELLED_BOOKING whether "	\
 	"it was cancelled already",					\
@@ -51,6 +54,44 @@ static int bookings_init(struct store *);
 	"\"WEBHOOK_NOT_CONFIGURED\"}}"
 /* clang-format on */
 
+/* The cancel's answer, and the call it makes to the booking system
+ * (notify.c): the document's webhooks. */
+/* clang-format off */
+#define API_CANCEL_OUT							\
+	"{\"post\":{\"summary\":\"an in-app cancel, told to the booking "	\
+	"system (booking_cancel_url); a 2xx is success, 404 and other 4xx "	\
+	"give up, no connection, 408, 429 and 5xx are retried\","		\
+	"\"parameters\":[{\"name\":\"X-Carebase-Timestamp\",\"in\":"	\
+	"\"header\",\"required\":true,\"schema\":{\"type\":\"string\","	\
+	"\"pattern\":\"^[0-9]+$\"},\"description\":\"unix seconds of this "	\
+	"attempt\"},{\"name\":\"X-Carebase-Signature\",\"in\":\"header\","	\
+	"\"required\":true,\"schema\":{\"type\":\"string\",\"pattern\":"	\
+	"\"^sha256=[0-9a-f]{64}$\"},\"description\":\"hex HMAC-SHA256 of "	\
+	"\\\"<timestamp>.<body>\\\" under booking_cancel_secret\"},{"		\
+	"\"name\":\"X-Carebase-Delivery\",\"in\":\"header\",\"required\":"	\
+	"true,\"schema\":{\"type\":\"string\"},\"description\":\"the same "	\
+	"on every attempt of one notice\"}],\"requestBody\":{\"required\":"	\
+	"true,\"content\":{\"application/json\":{\"schema\":{\"type\":"	\
+	"\"object\",\"required\":[\"event\",\"booking_code\","		\
+	"\"cancelled_at\",\"cancelled_by\"],\"additionalProperties\":"	\
+	"false,\"properties\":{\"event\":{\"const\":"			\
+	"\"booking.cancelled\"},\"booking_code\":{\"type\":\"string\"},"	\
+	"\"cancelled_at\":{\"type\":\"string\",\"format\":\"date-time\"},"	\
+	"\"cancelled_by\":{\"enum\":[\"client\",\"staff\"]}}}}}},"		\
+	"\"responses\":{\"2XX\":{\"description\":\"cancelled in the "	\
+	"booking system\"}}}}"
+#define API_CANCEL							\
+	"{\"webhooks\":{\"bookingCancelled\":" API_CANCEL_OUT "},"	\
+	"\"answers\":{\"200\":{\"description\":\"the booking, cancelled\","	\
+	"\"schema\":{\"allOf\":[{\"$ref\":"					\
+	"\"#/components/schemas/therapy_bookings\"},{\"type\":\"object\","	\
+	"\"required\":[\"booking_system_notified\"],\"properties\":{"	\
+	"\"booking_system_notified\":{\"enum\":[\"queued\","		\
+	"\"not_configured\"]}}}]}}},\"problems\":{\"404\":\"no such "	\
+	"booking, or not yours\",\"409\":\"ALREADY_CANCELLED or "		\
+	"BOOKING_STARTED\"}}"
+/* clang-format on */
+
 static const struct route bookings_routes[] = {
 	{ HTTP_POST, "/v1/webhooks/simplybook", bookings_webhook,
 	    ROUTE_RAW_BODY | ROUTE_PUBLIC,
@@ -60,9 +101,11 @@ static const struct route bookings_routes[] = {
 	    NULL, API_SIMPLYBOOK },
 	{ HTTP_POST, "/v1/therapy-bookings/{id}/cancel", bookings_app_cancel, 0,
 	    "cancel your booking before it starts, once; the session is "
-	    "given back and the booking system told (booking_cancel_url)" },
+	    "given back and the booking system told (booking_cancel_url)",
+	    NULL, API_CANCEL },
 	{ HTTP_GET, "/v1/me/therapy-bookings", bookings_app_mine, 0,
-	    "the caller's therapy bookings" },
+	    "the caller's therapy bookings", NULL,
+	    "{\"list\":\"therapy_bookings\"}" },
 };
 
 static const struct job_kind bookings_jobs[] = {

@@ -92,12 +92,16 @@ struct route {
 	 * success answers, JSON unless type names another media type; or
 	 * {"description", "content": {media type: schema}} for an answer
 	 * in several), "parameters" (query parameters as OpenAPI writes
-	 * them: [{"name", "in": "query", "schema", ...}]) and
-	 * "problems" ({"409": "why"}: problem documents this route answers
-	 * besides those its flags imply) and, for a public route that checks
-	 * credentials of its own, "security" (OpenAPI's security
-	 * requirements, in place of []). http_routes_add refuses bad text,
-	 * so a mistake stops start-up.
+	 * them: [{"name", "in": "query", "schema", ...}]; "in": "path"
+	 * describes a {segment} in place of the generated one), "list" (a
+	 * resource's name: the route answers a page of its rows, with its
+	 * list's parameters), "schemas" ({name: schema} for the document's
+	 * components, for "$ref"), "security" (on a public route: {scheme
+	 * name: security scheme}, its own credentials, e.g. a webhook's
+	 * signature), "webhooks" ({name: path item}: the calls to another
+	 * system the route leads to) and "problems" ({"409": "why"}: problem
+	 * documents this route answers besides those its flags imply).
+	 * http_routes_add refuses bad text, so a mistake stops start-up.
 	 */
 	const char *api;
 	/*

@@ -21,6 +21,7 @@ static json_t *route_apis[HTTP_MAX_TABLES];
 
 static int     api_statuses(json_t *, int, int);
 static int     media_types_ok(json_t *);
+static int     param_in_ok(const struct route *, json_t *, json_t *);
 static json_t *api_parse(const char *, const struct route *);
 
 /* Is v an object whose keys are HTTP statuses from lo to hi? */
@@ -54,6 +55,24 @@ media_types_ok(json_t *v)
 			return (0);
 	}
 	return (1);
+}
+
+/* A parameter in the query, or one that describes a {name} segment of the
+ * route's path (the document's own, generated, says less). */
+static int
+param_in_ok(const struct route *rt, json_t *name, json_t *in)
+{
+	const char *n = json_string_value(name), *p;
+	size_t	    len = strlen(n);
+
+	if (strcmp(json_string_value(in), "query") == 0)
+		return (1);
+	if (strcmp(json_string_value(in), "path") != 0)
+		return (0);
+	for (p = rt->pattern; (p = strchr(p, '{')) != NULL; p++)
+		if (strncmp(p + 1, n, len) == 0 && p[len + 1] == '}')
+			return (1);
+	return (0);
 }
 
 /* The route's api text, parsed and checked; NULL (and a log line) when
@@ -103,13 +122,52 @@ api_parse(const char *module, const struct route *rt)
 				if (!json_is_string(
 					json_object_get(x, "name")) ||
 				    !json_is_string(json_object_get(x, "in")) ||
-				    strcmp(json_string_value(
-					       json_object_get(x, "in")),
-					"query") != 0 ||
 				    !json_is_object(
 					json_object_get(x, "schema")))
-					why = "a parameter is not {name, in: "
-					      "query, schema}";
+					why = "a parameter is not {name, in, "
+					      "schema}";
+				else if (!param_in_ok(rt,
+					     json_object_get(x, "name"),
+					     json_object_get(x, "in")))
+					why = "a parameter is not in the query "
+					      "or a {segment} of the path";
+			}
+		} else if (strcmp(k, "list") == 0) {
+			/* A resource's name: the route answers a page of its
+			 * rows, as its list does (resource_list). */
+			if (!json_is_string(v))
+				why = "list is not a resource's name";
+		} else if (strcmp(k, "security") == 0) {
+			/* {scheme name: OpenAPI security scheme}: any one
+			 * of them admits a public route (a webhook's
+			 * signature). */
+			if (!(rt->flags & ROUTE_PUBLIC) || !json_is_object(v) ||
+			    json_object_size(v) == 0)
+				why = "security is not {name: scheme} on a "
+				      "public route";
+			json_object_foreach(v, ik, x) {
+				if (!json_is_string(json_object_get(x, "type")))
+					why = "a security scheme has no type";
+			}
+		} else if (strcmp(k, "schemas") == 0) {
+			/* {name: schema}: the document's components, for
+			 * "$ref" from this route's api and others'. */
+			if (!json_is_object(v))
+				why = "schemas are not {name: schema}";
+			json_object_foreach(v, ik, x) {
+				if (!json_is_object(x) ||
+				    strchr(ik, '/') != NULL)
+					why = "schemas are not {name: schema}";
+			}
+		} else if (strcmp(k, "webhooks") == 0) {
+			/* {name: path item}: the calls this route makes to
+			 * another system (the document's webhooks). */
+			if (!json_is_object(v))
+				why = "webhooks are not {name: path item}";
+			json_object_foreach(v, ik, x) {
+				if (!json_is_object(x))
+					why = "webhooks are not {name: path "
+					      "item}";
 			}
 		} else if (strcmp(k, "problems") == 0) {
 			if (!api_statuses(v, 400, 599))
@@ -118,12 +176,6 @@ api_parse(const char *module, const struct route *rt)
 				if (!json_is_string(x))
 					why = "problems are not {4xx-5xx: why}";
 			}
-		} else if (strcmp(k, "security") == 0) {
-			/* A public route that checks credentials of its own
-			 * (GET /metrics): the requirements OpenAPI shows. */
-			if (!json_is_array(v) || !(rt->flags & ROUTE_PUBLIC))
-				why = "security is not a list, or the route is "
-				      "not public";
 		} else
 			why = "an unknown member";
 	}

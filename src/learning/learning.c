@@ -55,7 +55,10 @@ static int refold_table(struct tx *, struct refold *, const char *,
  * the members of its answer, beside inbox_id and outcome. */
 /* clang-format off */
 #define API_STORYBLOK							\
-	"{\"answers\":{" INBOX_API_ANSWER("applied: the course or course "	\
+	"{\"security\":{\"storyblokSignature\":{\"type\":\"apiKey\","	\
+	"\"in\":\"header\",\"name\":\"webhook-signature\","		\
+	"\"description\":\"the hex HMAC-SHA1 of the body under "		\
+	"storyblok_webhook_secret\"}},\"answers\":{" INBOX_API_ANSWER("applied: the course or course "	\
 	"session made or changed (created, changed: its fields), the "	\
 	"stories a status change touched, or a component ignored",	\
 	",\"course\":{\"type\":\"object\"},\"course_session\":{\"type\":"	\

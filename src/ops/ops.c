@@ -23,23 +23,41 @@
 static void healthz(struct request *);
 static void readyz(struct request *);
 
+/* The answers, for the OpenAPI document (struct route's api). */
+static const char api_healthz[] =
+    "{\"answers\":{\"200\":{\"description\":\"the process is up\","
+    "\"schema\":{\"type\":\"object\",\"required\":[\"status\"],"
+    "\"properties\":{\"status\":{\"const\":\"ok\"}}}}}}";
+static const char api_readyz[] =
+    "{\"answers\":{\"200\":{\"description\":\"ready to serve\","
+    "\"schema\":{\"type\":\"object\",\"required\":[\"status\"],"
+    "\"properties\":{\"status\":{\"const\":\"ready\"}}}}},"
+    "\"problems\":{\"503\":\"MIGRATIONS_PENDING or "
+    "DATABASE_UNREACHABLE\"}}";
+static const char api_metrics[] =
+    "{\"security\":{\"metricsToken\":{\"type\":\"http\","
+    "\"scheme\":\"bearer\",\"description\":\"the scrape token "
+    "(metrics_token), or the bearer token of a staff member whose role "
+    "holds metrics:read:all\"}},"
+    "\"answers\":{\"200\":{\"description\":\"the Prometheus text "
+    "exposition format 0.0.4\",\"type\":\"text/plain; version=0.0.4\","
+    "\"schema\":{\"type\":\"string\"}}},"
+    "\"problems\":{\"401\":\"no token, or one not accepted\","
+    "\"403\":\"a signed-in caller without metrics:read:all\"}}";
+
 static const struct route ops_routes[] = {
-	{ HTTP_GET, "/healthz", healthz, ROUTE_PUBLIC, "the process is up" },
+	{ HTTP_GET, "/healthz", healthz, ROUTE_PUBLIC, "the process is up",
+	    NULL, api_healthz },
 	{ HTTP_GET, "/readyz", readyz, ROUTE_PUBLIC,
-	    "the database answers and every migration is applied" },
+	    "the database answers and every migration is applied", NULL,
+	    api_readyz },
 	/* Public to the dispatcher: its credentials are its own (a scrape
 	 * token, or none on metrics_listen), checked by ops_metrics. */
 	{ HTTP_GET, "/metrics", ops_metrics, ROUTE_PUBLIC,
 	    "Prometheus metrics (text format 0.0.4): the scrape token "
 	    "(metrics_token) or a staff token with metrics:read:all, none on "
 	    "metrics_listen or with metrics_public",
-	    NULL,
-	    "{\"security\":[{\"bearerAuth\":[]}],"
-	    "\"answers\":{\"200\":{\"description\":\"the metrics\","
-	    "\"type\":\"text/plain; version=0.0.4\","
-	    "\"schema\":{\"type\":\"string\"}}},"
-	    "\"problems\":{\"401\":\"no token, or one not accepted\","
-	    "\"403\":\"a signed-in caller without metrics:read:all\"}}" },
+	    NULL, api_metrics },
 };
 
 static const struct job_kind ops_jobs[] = {

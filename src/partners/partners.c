@@ -88,15 +88,31 @@ static const char api_assign[] =
     "\"string\",\"format\":\"date-time\"}}}}},\"problems\":{\"403\":"
     "\"the caller may not redeem codes\"," API_CODE_PROBLEMS "}}";
 
+/* A member of the public branding: as the partner's own (partners). */
+#define API_BRANDING(n)                                                        \
+	"\"" n "\":{\"$ref\":\"#/components/schemas/"                          \
+	"partners/properties/" n "\"}"
 /* clang-format off */
 #define API_PARTNER_GET							\
 	"{\"answers\":{\"200\":{\"description\":\"by id, to admins: the "	\
 	"partner (see partners); otherwise its public branding: name, "	\
 	"logo_url, logo_alt, website, footer_line1, footer_line2, "		\
-	"social_links, features\",\"schema\":{\"type\":\"object\"}},"	\
+	"social_links, features\",\"schema\":{\"anyOf\":[{\"$ref\":"		\
+	"\"#/components/schemas/partners\"},{\"type\":\"object\","		\
+	"\"required\":[\"name\",\"features\"],"				\
+	"\"additionalProperties\":false,\"properties\":{"			\
+	API_BRANDING("name") "," API_BRANDING("logo_url") ","		\
+	API_BRANDING("logo_alt") "," API_BRANDING("website") ","		\
+	API_BRANDING("footer_line1") "," API_BRANDING("footer_line2") ","	\
+	API_BRANDING("social_links") ",\"features\":{\"type\":\"array\","	\
+	"\"items\":{\"type\":\"string\"}}}}]}},"				\
 	"\"304\":{\"description\":\"by id, to admins: If-None-Match named "	\
-	"the current ETag\"}},\"problems\":{\"404\":\"no such partner (by "	\
-	"name or to anyone but admins: no such active partner)\"}}"
+	"the current ETag\"}},\"parameters\":[{\"name\":\"id\",\"in\":"	\
+	"\"path\",\"required\":true,\"description\":\"the partner's id (a "	\
+	"UUID) or its name (never a UUID)\",\"schema\":{\"type\":"		\
+	"\"string\",\"minLength\":1}}],\"problems\":{\"404\":\"no such "	\
+	"partner (by name or to anyone but admins: no such active "		\
+	"partner)\"}}"
 /* clang-format on */
 
 static const struct route partners_routes[] = {
@@ -113,7 +129,8 @@ static const struct route partners_routes[] = {
 	{ HTTP_POST, "/v1/partner-access/assign", partner_access_assign,
 	    ROUTE_JSON_BODY, "redeem a code for the caller", NULL, api_assign },
 	{ HTTP_GET, "/v1/me/partner-access", partner_access_mine, 0,
-	    "the caller's partner accesses" },
+	    "the caller's partner accesses", NULL,
+	    "{\"list\":\"partner_access\"}" },
 };
 
 static const struct job_kind partners_jobs[] = {

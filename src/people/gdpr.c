@@ -75,22 +75,82 @@
  */
 #define NOT_ERASED "(deleted_at IS NULL OR audit_ref IS NOT NULL)"
 
+/* What the OpenAPI document says of the routes (struct route's api). */
+/* clang-format off */
+#define API_REL_ANSWER							\
+	"\"answers\":{\"200\":{\"description\":\"the relationship\","	\
+	"\"schema\":{\"$ref\":\"#/components/schemas/relationships\"}}},"	\
+	"\"problems\":{\"403\":\"not yours to change\",\"404\":\"no such "	\
+	"relationship\",\"409\":\"not in a state that allows it\","	\
+	"\"422\":\"UNKNOWN_FIELD or a bad member\"}}"
+#define API_AUDIT_RECORD						\
+	"{\"type\":\"object\",\"required\":[\"seq\",\"id\",\"at\","	\
+	"\"action\",\"entity_type\",\"changes\"],\"properties\":{"	\
+	"\"seq\":{\"type\":\"integer\"},\"id\":{\"type\":\"string\"},"	\
+	"\"at\":{\"type\":\"string\",\"format\":\"date-time\"},"	\
+	"\"changes\":{\"type\":[\"object\",\"array\",\"string\","	\
+	"\"null\"]},\"actor_ref\":{\"type\":[\"string\",\"null\"]},"	\
+	"\"actor_role\":{\"type\":[\"string\",\"null\"]},\"action\":{"	\
+	"\"type\":\"string\"},\"entity_type\":{\"type\":\"string\"},"	\
+	"\"entity_id\":{\"type\":[\"string\",\"null\"]},\"ip\":{"	\
+	"\"type\":[\"string\",\"null\"]},\"user_agent\":{\"type\":["	\
+	"\"string\",\"null\"]},\"request_id\":{\"type\":[\"string\","	\
+	"\"null\"]},\"prev_hash\":{\"type\":[\"string\",\"null\"]},"	\
+	"\"hash\":{\"type\":[\"string\",\"null\"]}}}"
+#define API_QUERY(n, what)						\
+	"{\"name\":\"" n "\",\"in\":\"query\",\"description\":\"" what	\
+	"\",\"schema\":{\"type\":\"string\"}}"
+/* clang-format on */
+static const char api_consent[] =
+    "{\"body\":{\"type\":\"object\",\"properties\":{\"method\":{"
+    "\"enum\":[\"in_app\",\"signed_form\",\"email\",\"verbal\"]}},"
+    "\"additionalProperties\":false}," API_REL_ANSWER;
+static const char api_end[] = "{" API_REL_ANSWER;
+static const char api_health_consent[] =
+    "{\"answers\":{\"200\":{\"description\":\"whether health data "
+    "may be stored now, and why not\",\"schema\":{\"type\":\"object\","
+    "\"required\":[\"allowed\",\"reason\"],\"properties\":{"
+    "\"allowed\":{\"type\":\"boolean\"},\"reason\":{\"type\":["
+    "\"string\",\"null\"]}}}}}}";
+/* clang-format off */
+static const char api_audit_log[] =
+    "{\"schemas\":{\"audit_record\":" API_AUDIT_RECORD "},"
+    "\"parameters\":[" API_QUERY("entity_type", "exact match") ","
+    API_QUERY("entity_id", "exact match") ","
+    API_QUERY("actor_ref", "exact match") ","
+    API_QUERY("action", "exact match (either spelling of cancelled)") ","
+    API_QUERY("ip", "exact match, on rows that keep a blind index") ","
+    API_QUERY("from", "at or after this time") ","
+    API_QUERY("to", "before this time") ","
+    "{\"name\":\"limit\",\"in\":\"query\",\"schema\":{\"type\":"
+    "\"integer\",\"minimum\":1}},"
+    API_QUERY("cursor", "next_cursor of the previous page") "],"
+    "\"answers\":{\"200\":{\"description\":\"one page of records, "
+    "oldest first\",\"schema\":{\"type\":\"object\",\"required\":["
+    "\"data\",\"next_cursor\"],\"properties\":{\"data\":{\"type\":"
+    "\"array\",\"items\":{\"$ref\":\"#/components/schemas/"
+    "audit_record\"}},\"next_cursor\":{\"type\":[\"string\","
+    "\"null\"]}}}}},\"problems\":{\"403\":\"admins only\",\"422\":"
+    "\"a bad filter, limit or cursor\"}}";
+/* clang-format on */
+
 static const struct route access_routes[] = {
 	{ HTTP_POST, "/v1/relationships/{id}/consent",
 	    people_relationship_consent, ROUTE_RAW_BODY,
 	    "Record consent (the adult follower, or an admin for consent "
 	    "given offline): pending -> active",
-	    NULL },
+	    NULL, api_consent },
 	{ HTTP_POST, "/v1/relationships/{id}/end", people_relationship_end,
-	    ROUTE_RAW_BODY, "End a relationship", NULL },
+	    ROUTE_RAW_BODY, "End a relationship", NULL, api_end },
 	{ HTTP_GET, "/v1/me/health-consent", people_health_consent_get, 0,
-	    "May your health data be stored now (digital-consent age)?", NULL },
+	    "May your health data be stored now (digital-consent age)?", NULL,
+	    api_health_consent },
 	{ HTTP_GET, "/v1/audit-log", people_audit_log_list, 0,
 	    "Read the audit log (admins; filters entity_type, entity_id, "
 	    "actor_ref, action (either spelling of cancelled finds both), "
 	    "ip (rows that keep it as a blind index), from, to; limit, "
 	    "cursor)",
-	    NULL },
+	    NULL, api_audit_log },
 };
 
 const struct module people_access_module = {

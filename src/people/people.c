@@ -148,10 +148,40 @@ static const char api_me_password[] =
     "\"description\":\"changed; every other session ended\"}},\"problems\":{"
     "\"403\":\"INVALID_CURRENT_PASSWORD\",\"422\":\"the new password is not "
     "accepted\"}}";
-static const char api_me_export[] =
-    "{\"answers\":{\"200\":{\"description\":"
-    "\"everything carebase holds about the caller, by table\",\"schema\":{"
-    "\"type\":\"object\"}}}}";
+/* The GDPR export (gdpr.c): the person's own row, the rows they own by
+ * table, the audit records about them; links to what is too large. */
+/* clang-format off */
+#define API_EXPORT(who)							\
+	"{\"answers\":{\"200\":{\"description\":\"everything carebase "	\
+	"holds about " who ", by table\",\"schema\":{\"type\":\"object\","	\
+	"\"required\":[\"exported_at\",\"export_id\",\"links_expire_at\","	\
+	"\"user\",\"relationships\",\"audit_log\",\"records\","		\
+	"\"truncated\"],\"properties\":{\"exported_at\":{\"type\":"	\
+	"\"string\",\"format\":\"date-time\"},\"export_id\":{\"type\":"	\
+	"\"string\"},\"links_expire_at\":{\"type\":[\"string\","		\
+	"\"null\"],\"format\":\"date-time\"},\"user\":{\"$ref\":"	\
+	"\"#/components/schemas/users\"},\"relationships\":{\"type\":"	\
+	"\"array\",\"items\":{\"type\":\"object\"}},\"audit_log\":{"	\
+	"\"type\":\"array\",\"items\":{\"$ref\":\"#/components/schemas/"	\
+	"audit_record\"}},\"records\":{\"type\":\"object\","		\
+	"\"description\":\"the rows the person owns, by resource\","		\
+	"\"additionalProperties\":{\"type\":\"array\",\"items\":{"		\
+	"\"type\":\"object\"}}},\"truncated\":{\"type\":\"boolean\"}},"	\
+	"\"additionalProperties\":{\"type\":\"array\",\"items\":{"		\
+	"\"type\":\"object\"},\"description\":\"the account's own "	\
+	"tables: auth_sessions, password_resets, email_log...\"}}}}"
+/* clang-format on */
+static const char api_me_export[] = API_EXPORT("the caller") "}";
+static const char api_user_export[] = API_EXPORT(
+    "a user") ",\"problems\":{\"403\":\"admins only\",\"404\":\"no such user\"}}";
+static const char api_user_erase[] =
+    "{\"answers\":{\"204\":{\"description\":\"erased: the data key is "
+    "destroyed, every session ended\"},\"202\":{\"description\":\"the "
+    "erasure did not complete now: the erasure journal holds it\","
+    "\"schema\":{\"type\":\"object\",\"properties\":{\"status\":{"
+    "\"const\":\"pending\"},\"detail\":{\"type\":\"string\"}}}}},"
+    "\"problems\":{\"403\":\"admins only\",\"404\":\"no such user\","
+    "\"409\":\"erased already\"}}";
 
 /* clang-format off */
 #define API_ROLE	"{\"type\":\"object\",\"required\":[\"name\",\"description\"," \
@@ -366,9 +396,10 @@ static const struct route people_routes[] = {
 	    "everything carebase holds about the caller (GDPR)", NULL,
 	    api_me_export },
 	{ HTTP_GET, "/v1/users/{id}/export", people_user_export, ROUTE_SLOW,
-	    "everything carebase holds about a user (admins)" },
+	    "everything carebase holds about a user (admins)", NULL,
+	    api_user_export },
 	{ HTTP_POST, "/v1/users/{id}/erase", people_user_erase, 0,
-	    "erase a user (admins)" },
+	    "erase a user (admins)", NULL, api_user_erase },
 	{ HTTP_POST, "/v1/me/family/invite", people_family_invite,
 	    ROUTE_JSON_BODY | ROUTE_SMALL_BODY,
 	    "invite an account as the caller's child (adults; always 202)",

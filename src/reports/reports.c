@@ -164,9 +164,28 @@ static const char api_run[] = "{\"parameters\":[" API_QUERY("from", "true",
 				    "report_max_rows rows) or RESULT_TOO_LARGE (past report_run_max_bytes "
 				    "bytes)\"}}";
 
+/* GET /v1/reports: the catalogue (report_entry). */
+static const char api_list[] =
+    "{\"answers\":{\"200\":{\"description\":\"every report, with its "
+    "measures, columns and parameters\",\"schema\":{\"type\":\"object\","
+    "\"required\":[\"data\"],\"properties\":{\"data\":{\"type\":"
+    "\"array\",\"items\":{\"type\":\"object\",\"required\":[\"name\","
+    "\"title\",\"description\",\"group\",\"time_zone\",\"measures\","
+    "\"columns\",\"parameters\"],\"properties\":{\"name\":{\"type\":"
+    "\"string\"},\"title\":{\"type\":\"string\"},\"description\":{"
+    "\"type\":\"string\"},\"group\":{\"type\":\"string\"},"
+    "\"time_zone\":{\"enum\":[\"UTC\",\"Europe/London\"]},"
+    "\"measures\":{\"type\":\"array\",\"items\":{\"type\":\"object\","
+    "\"required\":[\"name\",\"type\",\"description\"],\"properties\":{"
+    "\"name\":{\"type\":\"string\"},\"type\":{\"type\":\"string\"},"
+    "\"description\":{\"type\":\"string\"}}}},\"columns\":{\"type\":"
+    "\"array\"},\"parameters\":{\"type\":\"object\",\"required\":["
+    "\"from\",\"to\",\"period\",\"format\"]}}}}}}}},\"problems\":{"
+    "\"403\":\"not an admin\"}}";
+
 static const struct route reports_routes[] = {
 	{ HTTP_GET, "/v1/reports", reports_list, 0,
-	    "the report catalogue (admins)" },
+	    "the report catalogue (admins)", NULL, api_list },
 	{ HTTP_GET, "/v1/reports/{name}", reports_run, ROUTE_SLOW,
 	    "run a report: from, to (exclusive), period day|week|month, "
 	    "format json|csv|xlsx|pdf (admins)",

@@ -2,9 +2,14 @@
  * The OpenAPI 3.1 document, built from the registered resources (their
  * five operations, parameters and schemas from the field declarations)
  * and every other registered route (method, path, summary, tagged by its
- * module; public ones with "security": [], the rest bearerAuth; bodies
- * and answers from the route's api text, or a generic JSON answer). The
- * API reference at /docs reads it (src/web, docs/WEB.md).
+ * module; public ones with "security": [] or their own scheme, the rest
+ * bearerAuth; bodies, parameters, answers, component schemas and the
+ * webhooks carebase calls from the route's api text, a page of a
+ * resource's rows generated from its declaration; without api text a
+ * generic JSON answer). The API reference at /docs reads it (src/web,
+ * docs/WEB.md). The API
+ * tests check every answer against this document
+ * (tests/api/openapi_contract.py).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -22,26 +27,47 @@
 
 #define OPENAPI_VERSION "0.1.0"
 
+/* The members of the document a custom route's api adds to. */
+struct doc_parts {
+	json_t *paths;
+	json_t *schemas;  /* components */
+	json_t *schemes;  /* components: securitySchemes */
+	json_t *webhooks; /* the calls carebase makes */
+};
+
 static json_t *field_schema(const struct field *, int);
+static void    answer_nullable(json_t *);
 static json_t *row_schema(const struct rdef *, int);
 static json_t *problem_schema(void);
 static json_t *problem_response(const char *);
 static json_t *json_response(const char *, json_t *);
 static json_t *list_params(const struct rdef *);
+static json_t *page_schema(const char *);
+static void    route_list(json_t *, json_t *, const char *);
 static json_t *path_params(const char *);
 static int     if_match_needed(const struct rdef *);
+static void    param_replace(json_t *, json_t *);
 static json_t *op_new(const char *, const char *, const char *);
 static void    resource_paths(json_t *, json_t *, const struct rdef *);
 static json_t *media_types(json_t *);
 static void    route_answers(json_t *, const struct route *, json_t *);
-static void    route_paths(json_t *, const struct route_table *, size_t);
-static int     tag_known(json_t *, const char *);
-static int     route_is_resource(const struct route_table *);
-static void    openapi_get(struct request *);
+static void    route_paths(
+       const struct doc_parts *, const struct route_table *, size_t);
+static int  tag_known(json_t *, const char *);
+static int  route_is_resource(const struct route_table *);
+static void openapi_get(struct request *);
 
+static const char api_openapi[] =
+    "{\"answers\":{\"200\":{\"description\":\"this document\","
+    "\"schema\":{\"type\":\"object\",\"required\":[\"openapi\","
+    "\"info\",\"paths\",\"components\"],\"properties\":{\"openapi\":{"
+    "\"type\":\"string\",\"pattern\":\"^3\\\\.1\\\\.\"},\"info\":{"
+    "\"type\":\"object\"},\"paths\":{\"type\":\"object\"},"
+    "\"webhooks\":{\"type\":\"object\"},\"components\":{\"type\":"
+    "\"object\"}}}}}}";
 const struct route resource_routes[] = {
 	{ HTTP_GET, "/v1/openapi.json", openapi_get, ROUTE_PUBLIC,
-	    "the OpenAPI 3.1 document of this API", NULL },
+	    "the OpenAPI 3.1 document of this API", NULL, api_openapi },
 };
 const size_t resource_nroutes =
     sizeof(resource_routes) / sizeof(resource_routes[0]);
@@ -164,12 +190,27 @@ field_schema(const struct field *f, int creating)
 	return (s);
 }
 
+/* A field's schema that also admits null. */
+static void
+answer_nullable(json_t *s)
+{
+	json_t *t = json_object_get(s, "type");
+
+	if (json_object_get(s, "enum") != NULL)
+		json_array_append_new(json_object_get(s, "enum"), json_null());
+	if (json_is_string(t))
+		json_object_set_new(s, "type",
+		    json_pack("[s,s]", json_string_value(t), "null"));
+	else if (json_is_array(t))
+		json_array_append_new(t, json_string("null"));
+}
+
 /* mode 0: a row as answered; 1: create body; 2: update body. */
 static json_t *
 row_schema(const struct rdef *rd, int mode)
 {
 	const struct field *f;
-	json_t		   *s, *props, *req;
+	json_t		   *s, *props, *req, *fs;
 	size_t		    i;
 
 	props = json_object();
@@ -182,7 +223,14 @@ row_schema(const struct rdef *rd, int mode)
 			continue;
 		if (mode == 2 && (f->flags & FIELD_CREATE_ONLY))
 			continue;
-		json_object_set_new(props, f->name, field_schema(f, mode != 0));
+		fs = field_schema(f, mode != 0);
+		/* Answered as null though not nullable as input: a personal
+		 * field once the owner is erased (the key is gone), a link
+		 * the rule refuses now (url.c). */
+		if (mode == 0 && !(f->flags & FIELD_NULLABLE) &&
+		    ((f->flags & FIELD_PERSONAL) || f->type == FIELD_URL))
+			answer_nullable(fs);
+		json_object_set_new(props, f->name, fs);
 		if (mode == 1 && (f->flags & FIELD_REQUIRED))
 			json_array_append_new(req, json_string(f->name));
 	}
@@ -307,6 +355,43 @@ list_params(const struct rdef *rd)
 	return (p);
 }
 
+/* A page of rows of the schema at ref. */
+static json_t *
+page_schema(const char *ref)
+{
+	return (json_pack("{s:s,s:[s,s],s:{s:{s:s,s:{s:s}},s:{s:[s,s]}}}",
+	    "type", "object", "required", "data", "next_cursor", "properties",
+	    "data", "type", "array", "items", "$ref", ref, "next_cursor",
+	    "type", "string", "null"));
+}
+
+/* A custom route that answers a page of a resource's rows (its api's
+ * "list"): the parameters and answer of that resource's own list. */
+static void
+route_list(json_t *op, json_t *params, const char *name)
+{
+	const struct rdef *const *all;
+	json_t			 *lp;
+	char			  ref[160];
+	size_t			  i, n;
+
+	all = rdef_all(&n);
+	for (i = 0; i < n; i++)
+		if (strcmp(all[i]->res->name, name) == 0)
+			break;
+	if (i == n)
+		return;
+	lp = list_params(all[i]);
+	json_array_extend(params, lp);
+	json_decref(lp);
+	snprintf(ref, sizeof(ref), "#/components/schemas/%s", name);
+	json_object_set_new(json_object_get(op, "responses"), "200",
+	    json_response("one page of rows", page_schema(ref)));
+	json_object_set_new(json_object_get(op, "responses"),
+	    all[i]->res->flags & RESOURCE_ID_PAGED ? "422" : "400",
+	    problem_response("unknown or bad parameter, bad cursor"));
+}
+
 /* Does a change of some field of rd need If-Match (FIELD_IF_MATCH)? */
 static int
 if_match_needed(const struct rdef *rd)
@@ -336,6 +421,22 @@ path_params(const char *pattern)
 			"path", "required", 1, "schema", "type", "string"));
 	}
 	return (a);
+}
+
+/* The path parameter of params named as p is p (the route's own). */
+static void
+param_replace(json_t *params, json_t *p)
+{
+	json_t *q;
+	size_t	i;
+
+	json_array_foreach(params, i, q) {
+		if (json_equal(json_object_get(q, "name"),
+			json_object_get(p, "name"))) {
+			json_array_set(params, i, p);
+			return;
+		}
+	}
 }
 
 static json_t *
@@ -409,15 +510,8 @@ resource_paths(json_t *paths, json_t *schemas, const struct rdef *rd)
 				json_object_set_new(
 				    op, "parameters", list_params(rd));
 				json_object_set_new(r, "200",
-				    json_response("one page of rows",
-					json_pack(
-					    "{s:s,s:[s,s],"
-					    "s:{s:{s:s,s:{s:s}},s:{s:[s,s]}}}",
-					    "type", "object", "required",
-					    "data", "next_cursor", "properties",
-					    "data", "type", "array", "items",
-					    "$ref", ref, "next_cursor", "type",
-					    "string", "null")));
+				    json_response(
+					"one page of rows", page_schema(ref)));
 				json_object_set_new(r,
 				    res->flags & RESOURCE_ID_PAGED ? "422"
 								   : "400",
@@ -451,6 +545,9 @@ resource_paths(json_t *paths, json_t *schemas, const struct rdef *rd)
 			json_object_set_new(r, "403",
 			    problem_response(
 				"no permission to create this row"));
+			json_object_set_new(r, "404",
+			    problem_response("a row or name it refers to is "
+					     "not there"));
 			json_object_set_new(r, "409",
 			    problem_response("a unique value is taken"));
 			json_object_set_new(r, "422",
@@ -476,6 +573,9 @@ resource_paths(json_t *paths, json_t *schemas, const struct rdef *rd)
 			json_object_set_new(r, "404",
 			    problem_response(
 				"no such row, or not yours to see"));
+			json_object_set_new(r, "409",
+			    problem_response("a unique value is taken, or the "
+					     "row's state forbids the change"));
 			json_object_set_new(r, "412",
 			    problem_response("If-Match does not match"));
 			if (if_match_needed(rd))
@@ -496,6 +596,9 @@ resource_paths(json_t *paths, json_t *schemas, const struct rdef *rd)
 				    : "deleted"));
 			json_object_set_new(
 			    r, "403", problem_response("not yours to delete"));
+			json_object_set_new(r, "409",
+			    problem_response("other rows still need it, or its "
+					     "state forbids it"));
 			json_object_set_new(r, "404",
 			    problem_response(
 				"no such row, or not yours to see"));
@@ -569,7 +672,8 @@ route_answers(json_t *r, const struct route *rt, json_t *api)
 		json_object_set_new(
 		    r, k, problem_response(json_string_value(v)));
 	}
-	if (json_object_get(api, "answers") != NULL)
+	if (json_object_get(api, "answers") != NULL ||
+	    json_object_get(api, "list") != NULL)
 		json_object_set_new(
 		    r, "default", problem_response("another problem"));
 	else
@@ -585,7 +689,7 @@ route_answers(json_t *r, const struct route *rt, json_t *api)
 }
 
 static void
-route_paths(json_t *paths, const struct route_table *t, size_t k)
+route_paths(const struct doc_parts *d, const struct route_table *t, size_t k)
 {
 	static const char *const methods[] = { "get", "post", "put", "patch",
 		"delete", "head", "options" };
@@ -600,23 +704,43 @@ route_paths(json_t *paths, const struct route_table *t, size_t k)
 			m = methods[i];
 	if (m == NULL || rt->method == HTTP_HEAD || rt->method == HTTP_OPTIONS)
 		return;
-	if ((item = json_object_get(paths, rt->pattern)) == NULL) {
+	if ((item = json_object_get(d->paths, rt->pattern)) == NULL) {
 		item = json_object();
-		json_object_set_new(paths, rt->pattern, item);
+		json_object_set_new(d->paths, rt->pattern, item);
 	}
 	if (json_object_get(item, m) != NULL)
 		return;
 	api = http_route_api(t, k);
 	snprintf(id, sizeof(id), "%s%s", m, rt->pattern);
 	op = op_new(id, rt->summary, t->module);
-	if (json_object_get(api, "security") != NULL)
-		json_object_set(
-		    op, "security", json_object_get(api, "security"));
-	else if (rt->flags & ROUTE_PUBLIC)
+	if (rt->flags & ROUTE_PUBLIC)
 		json_object_set_new(op, "security", json_array());
+	/* A public route's own credentials (a webhook's signature): one of
+	 * the schemes, each in the document's securitySchemes. */
+	json_object_foreach(json_object_get(api, "security"), type, v) {
+		json_array_append_new(
+		    json_object_get(op, "security"), json_pack("{s:[]}", type));
+		json_object_set(d->schemes, type, v);
+	}
+	json_object_foreach(json_object_get(api, "webhooks"), type, v) {
+		json_object_set(d->webhooks, type, v);
+	}
+	json_object_foreach(json_object_get(api, "schemas"), type, v) {
+		json_object_set(d->schemas, type, v);
+	}
 	pp = path_params(rt->pattern);
-	/* "parameters": the route's query parameters, as OpenAPI says them. */
-	json_array_extend(pp, json_object_get(api, "parameters"));
+	/* "parameters": the route's query parameters, as OpenAPI says them,
+	 * and what it says of a {segment} of its path (in place of ours). */
+	json_array_foreach(json_object_get(api, "parameters"), i, v) {
+		if (strcmp(json_string_value(json_object_get(v, "in")),
+			"path") == 0)
+			param_replace(pp, v);
+		else
+			json_array_append(pp, v);
+	}
+	if (json_is_string(json_object_get(api, "list")))
+		route_list(
+		    op, pp, json_string_value(json_object_get(api, "list")));
 	if (json_array_size(pp) > 0)
 		json_object_set_new(op, "parameters", pp);
 	else
@@ -677,7 +801,9 @@ resource_openapi(void)
 {
 	const struct rdef *const	*all;
 	const struct route_table *const *tables;
-	json_t				*doc, *paths, *schemas, *tags;
+	struct doc_parts		 d;
+	json_t				*doc, *paths, *schemas, *tags, *schemes;
+	json_t				*webhooks;
 	const char			*url;
 	size_t				 i, j, n, nt;
 
@@ -687,17 +813,29 @@ resource_openapi(void)
 	paths = json_object();
 	schemas = json_object();
 	tags = json_array();
+	webhooks = json_object();
+	schemes = json_pack(
+	    "{s:{s:s,s:s}}", "bearerAuth", "type", "http", "scheme", "bearer");
 	json_object_set_new(schemas, "Problem", problem_schema());
 	all = rdef_all(&n);
 	for (i = 0; i < n; i++) {
-		if (all[i]->res->flags & RESOURCE_NO_ROUTES)
-			continue; /* data only: nothing served */
+		if (all[i]->res->flags & RESOURCE_NO_ROUTES) {
+			/* data only: no route of its own, but a module's
+			 * route may answer its rows ("list", a $ref) */
+			json_object_set_new(
+			    schemas, all[i]->res->name, row_schema(all[i], 0));
+			continue;
+		}
 		resource_paths(paths, schemas, all[i]);
 		json_array_append_new(tags,
 		    json_pack("{s:s,s:s}", "name", all[i]->res->name,
 			"description",
 			all[i]->res->doc ? all[i]->res->doc : ""));
 	}
+	d.paths = paths;
+	d.schemas = schemas;
+	d.schemes = schemes;
+	d.webhooks = webhooks;
 	tables = http_routes(&nt);
 	for (i = 0; i < nt; i++) {
 		if (route_is_resource(tables[i]))
@@ -709,18 +847,18 @@ resource_openapi(void)
 				"the routes of "
 				"this module besides its resources"));
 		for (j = 0; j < tables[i]->nroutes; j++)
-			route_paths(paths, tables[i], j);
+			route_paths(&d, tables[i], j);
 	}
-	doc = json_pack("{s:s,s:{s:s,s:s,s:s},s:[{s:s}],s:o,s:o,s:[{s:[]}],"
-			"s:{s:o,s:{s:{s:s,s:s}}}}",
+	doc = json_pack("{s:s,s:{s:s,s:s,s:s},s:[{s:s}],s:o,s:o,s:o,"
+			"s:[{s:[]}],s:{s:o,s:o}}",
 	    "openapi", "3.1.0", "info", "title", "carebase", "version",
 	    OPENAPI_VERSION, "description",
 	    "The carebase API: accounts, relationships, "
 	    "courses, therapy, training and biometrics. Errors are RFC 9457 "
 	    "problem documents.",
-	    "servers", "url", url, "tags", tags, "paths", paths, "security",
-	    "bearerAuth", "components", "schemas", schemas, "securitySchemes",
-	    "bearerAuth", "type", "http", "scheme", "bearer");
+	    "servers", "url", url, "tags", tags, "paths", paths, "webhooks",
+	    webhooks, "security", "bearerAuth", "components", "schemas",
+	    schemas, "securitySchemes", schemes);
 	return (doc);
 }
 

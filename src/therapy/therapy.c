@@ -37,13 +37,106 @@
 	"not scheduled; SESSION_STARTED: a client cancels only before the "	\
 	"start\",\"422\":\"a bad body, or no reason from staff after the "	\
 	"start\"}}"
+/* A member as the resource declares it. */
+#define API_PROP(res, n)	"\"" n "\":{\"$ref\":\"#/components/schemas/" \
+				res "/properties/" n "\"}"
+#define API_PAGED(name, what)						\
+	"{\"parameters\":[{\"name\":\"limit\",\"in\":\"query\",\"schema\":{"	\
+	"\"type\":\"integer\",\"minimum\":1}},{\"name\":\"cursor\",\"in\":"	\
+	"\"query\",\"description\":\"next_cursor of the previous page (rows "	\
+	"come in id order)\",\"schema\":{\"type\":\"string\"}}],"		\
+	"\"answers\":{\"200\":{\"description\":\"" what "\",\"schema\":{"	\
+	"\"type\":\"object\",\"required\":[\"data\",\"next_cursor\"],"		\
+	"\"properties\":{\"data\":{\"type\":\"array\",\"items\":{\"$ref\":"	\
+	"\"#/components/schemas/" name "\"}},\"next_cursor\":{\"type\":["	\
+	"\"string\",\"null\"]}}}}},\"problems\":{\"400\":\"INVALID_PARAMETER "	\
+	"(limit) or INVALID_CURSOR\"}}"
+#define API_PROFILE							\
+	"{\"type\":\"object\",\"required\":[\"id\",\"bio\",\"specialties\","	\
+	"\"credentials\"],\"additionalProperties\":false,\"properties\":{"	\
+	API_PROP("therapists", "id") "," API_PROP("therapists", "bio") ","	\
+	API_PROP("therapists", "specialties") ","			\
+	API_PROP("therapists", "credentials") "}}"
+#define API_LIBRARY_ROW							\
+	"{\"type\":\"object\",\"required\":[\"id\",\"therapist_id\",\"title\","	\
+	"\"type\",\"is_public\",\"tags\"],\"additionalProperties\":false,"	\
+	"\"properties\":{" API_PROP("resources", "id") ","			\
+	API_PROP("resources", "therapist_id") ","				\
+	API_PROP("resources", "title") ","					\
+	API_PROP("resources", "description") ","				\
+	API_PROP("resources", "type") "," API_PROP("resources", "url") ","	\
+	API_PROP("resources", "is_public") ","				\
+	API_PROP("resources", "tags") "}}"
+#define API_ASSIGNMENT(what, problems)					\
+	"{\"answers\":{\"200\":{\"description\":\"" what "\",\"schema\":{"	\
+	"\"$ref\":\"#/components/schemas/resource_assignments\"}}},"		\
+	"\"problems\":{\"403\":\"not yours to change\",\"404\":\"no such "	\
+	"assignment (or not one you may see)\"" problems "}}"
+#define API_NOTES							\
+	"{\"type\":\"object\",\"required\":[\"id\",\"private_notes\"],"		\
+	"\"additionalProperties\":false,\"properties\":{\"id\":{\"type\":"	\
+	"\"string\",\"format\":\"uuid\"},\"private_notes\":{\"type\":["	\
+	"\"string\",\"null\"],\"maxLength\":20000}}}"
 /* clang-format on */
+
+static const char api_directory_get[] =
+    "{\"schemas\":{\"therapist_profile\":" API_PROFILE "},"
+    "\"answers\":{\"200\":{\"description\":\"the profile\",\"schema\":{"
+    "\"$ref\":\"#/components/schemas/therapist_profile\"}}},"
+    "\"problems\":{\"404\":\"no such active therapist\"}}";
+static const char api_library[] =
+    "{\"schemas\":{\"library_resource\":" API_LIBRARY_ROW "},"
+    "\"parameters\":[{\"name\":\"limit\",\"in\":\"query\",\"schema\":{"
+    "\"type\":\"integer\",\"minimum\":1}},{\"name\":\"cursor\",\"in\":"
+    "\"query\",\"description\":\"next_cursor of the previous page (rows "
+    "come in id order)\",\"schema\":{\"type\":\"string\"}}],"
+    "\"answers\":{\"200\":{\"description\":\"public resources and those "
+    "assigned to the caller\",\"schema\":{\"type\":\"object\","
+    "\"required\":[\"data\",\"next_cursor\"],\"properties\":{\"data\":{"
+    "\"type\":\"array\",\"items\":{\"$ref\":\"#/components/schemas/"
+    "library_resource\"}},\"next_cursor\":{\"type\":[\"string\","
+    "\"null\"]}}}}},\"problems\":{\"400\":\"INVALID_PARAMETER (limit) or "
+    "INVALID_CURSOR\"}}";
+static const char api_reschedule[] =
+    "{\"body\":{\"type\":\"object\",\"required\":[\"start_time\","
+    "\"end_time\"],\"additionalProperties\":false,\"properties\":{"
+    "\"start_time\":{\"type\":\"string\",\"format\":\"date-time\"},"
+    "\"end_time\":{\"type\":\"string\",\"format\":\"date-time\"}}},"
+    "\"answers\":{\"201\":{\"description\":\"the new session at the new "
+    "times (rescheduled_from_id names the old one)\",\"schema\":{\"$ref\":"
+    "\"#/components/schemas/therapy_sessions\"}}},\"problems\":{\"403\":"
+    "\"not yours to reschedule\",\"404\":\"no such session (or not one you "
+    "may see)\",\"409\":\"INVALID_TRANSITION, SESSION_STARTED or a "
+    "conflict with another session\",\"422\":\"bad times\"}}";
+static const char api_notes_get[] =
+    "{\"schemas\":{\"private_notes\":" API_NOTES "},\"answers\":{\"200\":{"
+    "\"description\":\"the notes (Cache-Control: no-store)\",\"schema\":{"
+    "\"$ref\":\"#/components/schemas/private_notes\"}}},\"problems\":{"
+    "\"404\":\"no such session, or not its therapist or an admin\"}}";
+static const char api_notes_put[] =
+    "{\"body\":{\"type\":\"object\",\"required\":[\"private_notes\"],"
+    "\"additionalProperties\":false,\"properties\":{\"private_notes\":{"
+    "\"type\":[\"string\",\"null\"],\"maxLength\":20000}}},\"answers\":{"
+    "\"200\":{\"description\":\"the notes as stored\",\"schema\":{\"$ref\":"
+    "\"#/components/schemas/private_notes\"}}},\"problems\":{\"404\":\"no "
+    "such session, or not its therapist or an admin\",\"422\":\"not "
+    "{private_notes: text or null}, or too long\"}}";
+
+static const char api_open[] =
+    "{\"answers\":{\"200\":{\"description\":\"the assignment (viewed "
+    "when its client opened it) and the resource\",\"schema\":{\"type\":"
+    "\"object\",\"required\":[\"assignment\",\"resource\"],"
+    "\"properties\":{\"assignment\":{\"$ref\":\"#/components/schemas/"
+    "resource_assignments\"},\"resource\":{\"$ref\":\"#/components/"
+    "schemas/library_resource\"}}}}},\"problems\":{\"404\":\"no such "
+    "assignment (or not one you may see)\"}}";
 
 static const struct route therapy_routes[] = {
 	{ HTTP_GET, "/v1/therapist-directory", therapy_directory_list, 0,
-	    "active therapists' public profiles" },
+	    "active therapists' public profiles", NULL,
+	    API_PAGED("therapist_profile", "one page of profiles") },
 	{ HTTP_GET, "/v1/therapist-directory/{id}", therapy_directory_get, 0,
-	    "one active therapist's public profile" },
+	    "one active therapist's public profile", NULL, api_directory_get },
 	{ HTTP_POST, "/v1/therapy-sessions/{id}/complete",
 	    therapy_session_complete, 0,
 	    "scheduled -> completed, once the session has started", NULL,
@@ -64,21 +157,29 @@ static const struct route therapy_routes[] = {
 	{ HTTP_POST, "/v1/therapy-sessions/{id}/reschedule",
 	    therapy_session_reschedule, ROUTE_JSON_BODY,
 	    "scheduled -> rescheduled, before the start, booking a new "
-	    "session at the new times" },
+	    "session at the new times",
+	    NULL, api_reschedule },
 	{ HTTP_GET, "/v1/therapy-sessions/{id}/private-notes",
 	    therapy_session_notes_get, 0,
-	    "the session's private notes: its therapist and admins only" },
+	    "the session's private notes: its therapist and admins only", NULL,
+	    api_notes_get },
 	{ HTTP_PUT, "/v1/therapy-sessions/{id}/private-notes",
 	    therapy_session_notes_put, ROUTE_JSON_BODY,
 	    "write the session's private notes: its therapist and admins "
-	    "only" },
+	    "only",
+	    NULL, api_notes_put },
 	{ HTTP_GET, "/v1/resource-library", therapy_library_list, 0,
-	    "public resources and those assigned to the caller" },
+	    "public resources and those assigned to the caller", NULL,
+	    api_library },
 	{ HTTP_POST, "/v1/resource-assignments/{id}/open",
 	    therapy_assignment_open, 0,
-	    "the assigned resource; the client opening it marks it viewed" },
+	    "the assigned resource; the client opening it marks it viewed",
+	    NULL, api_open },
 	{ HTTP_POST, "/v1/resource-assignments/{id}/complete",
-	    therapy_assignment_complete, 0, "assigned|viewed -> completed" },
+	    therapy_assignment_complete, 0, "assigned|viewed -> completed",
+	    NULL,
+	    API_ASSIGNMENT("the assignment, completed",
+		",\"409\":\"INVALID_TRANSITION: not opened yet, or completed\"") },
 };
 
 static const struct resource *const therapy_resources[] = {

@@ -92,8 +92,13 @@
 	"not yours)\",\"409\":\"REFUND_EXCEEDS_PAYMENT, "			\
 	"REFUND_NOT_ALLOWED (the cancellation policy), BOOKING_NOT_PAID, "	\
 	"NOT_REFUNDABLE\",\"422\":\"VALIDATION_FAILED\"}}"
-#define API_DECIDE(what)						\
-	"{\"answers\":{\"200\":{\"description\":\"" what "\",\"schema\":"	\
+#define API_DECIDE(what)	"{" API_DECIDE_ANSWER(what)
+#define API_REJECT							\
+	"{\"body\":{\"type\":\"object\",\"additionalProperties\":false,"	\
+	"\"properties\":{\"reason\":{\"type\":\"string\",\"minLength\":"	\
+	"1,\"maxLength\":2000}}}," API_DECIDE_ANSWER("the refund, rejected")
+#define API_DECIDE_ANSWER(what)						\
+	"\"answers\":{\"200\":{\"description\":\"" what "\",\"schema\":"	\
 	"{\"$ref\":\"#/components/schemas/refunds\"}}},\"problems\":"	\
 	"{\"403\":\"staff only\",\"404\":\"no such refund\",\"409\":"	\
 	"\"INVALID_TRANSITION: not pending\"}}"
@@ -107,7 +112,11 @@
 	"(Stripe completes a refund through Stripe), INVALID_TRANSITION "	\
 	"(not approved)\",\"422\":\"VALIDATION_FAILED (no note)\"}}"
 #define API_STRIPE							\
-	"{\"content\":{\"application/json\":{\"type\":\"object\","		\
+	"{\"security\":{\"stripeSignature\":{\"type\":\"apiKey\",\"in\":"	\
+	"\"header\",\"name\":\"Stripe-Signature\",\"description\":"	\
+	"\"t=<unix seconds>,v1=<hex HMAC-SHA256 of \\\"<t>.<body>\\\" "	\
+	"under stripe_webhook_secret>\"}},"					\
+	"\"content\":{\"application/json\":{\"type\":\"object\","		\
 	"\"required\":[\"id\",\"type\",\"data\"]}},\"answers\":{"	\
 	INBOX_API_ANSWER("every event that parses: applied, ignored (not "	\
 	"carebase's: its reason) or a mismatch (its reason; money taken is "	\
@@ -300,14 +309,26 @@ static const struct route training_routes[] = {
 	    ROUTE_JSON_BODY,
 	    "pending -> rejected (staff), with an optional {\"reason\"}: the "
 	    "booking stays as it was",
-	    "reject", API_DECIDE("the refund, rejected") },
+	    "reject", API_REJECT },
 	{ HTTP_GET, "/v1/me/training-bookings", training_bookings_mine, 0,
-	    "the caller's training bookings", NULL, NULL },
+	    "the caller's training bookings", NULL,
+	    "{\"list\":\"training_bookings\"}" },
 	{ HTTP_GET, "/v1/course-schedules/{id}/bookings",
 	    training_schedule_bookings, 0,
 	    "the bookings of a schedule with their attendees, as the caller "
 	    "sees them (staff: all; an instructor: of schedules they teach)",
-	    NULL, NULL },
+	    NULL,
+	    "{\"answers\":{\"200\":{\"description\":\"the bookings, each "
+	    "with its attendees; truncated when there were more than one "
+	    "answer holds\",\"schema\":{\"type\":\"object\",\"required\":["
+	    "\"data\",\"truncated\"],\"properties\":{\"data\":{\"type\":"
+	    "\"array\",\"items\":{\"allOf\":[{\"$ref\":\"#/components/"
+	    "schemas/training_bookings\"},{\"type\":\"object\",\"required\":"
+	    "[\"attendees\"],\"properties\":{\"attendees\":{\"type\":"
+	    "\"array\",\"items\":{\"$ref\":\"#/components/schemas/"
+	    "training_booking_attendees\"}}}}]}},\"truncated\":{\"type\":"
+	    "\"boolean\"}}}}},\"problems\":{\"404\":\"no such schedule, or "
+	    "not yours to see\"}}" },
 	{ HTTP_POST, "/v1/booking-inquiries/{id}/respond",
 	    training_inquiry_respond, 0,
 	    "pending -> responded (staff); the seats stay held until "

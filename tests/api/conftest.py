@@ -39,6 +39,8 @@ from urllib.parse import unquote
 import pytest
 import requests
 
+import openapi_contract
+
 try:
     import psycopg2
     import psycopg2.extensions
@@ -479,6 +481,11 @@ class Server:
         self._stderr_path = tmp_path / f"{tag}.stderr"
         self.session = requests.Session()
         self.children = []
+        # Every answer is checked against the server's own OpenAPI document
+        # (openapi_contract); mismatches seen on other threads are reported
+        # at cleanup.
+        self.contract = None
+        self.contract_problems = []
 
     # -- commands -----------------------------------------------------------
     def cli(self, *args, env=None, timeout=CLI_TIMEOUT):
@@ -570,9 +577,40 @@ class Server:
     def url(self, path):
         return self.base_url + path
 
-    def request(self, method, path, **kw):
+    def request(self, method, path, contract=True, **kw):
+        """contract=False: an answer the test made carebase give from data
+        it planted (openapi_contract is not asked)."""
         kw.setdefault("timeout", HTTP_TIMEOUT)
-        return self.session.request(method, self.url(path), **kw)
+        r = self.session.request(method, self.url(path), **kw)
+        if contract:
+            self._check_contract(method, r, kw.get("stream", False))
+        return r
+
+    def _check_contract(self, method, r, streamed):
+        """Fail the test when r is not the answer the document declares.
+        The document of this binary is fetched once a session; a mismatch
+        is checked again against this server's own (a route its
+        configuration adds) before it fails the test."""
+        if openapi_contract.jsonschema is None:
+            pytest.fail("python3-jsonschema is needed (scripts/install-deps)")
+
+        def fetch():
+            return self.session.get(self.url("/v1/openapi.json"), timeout=30)
+
+        try:
+            openapi_contract.check(openapi_contract.contract_for(BIN, fetch), method,
+                                   r.request.url, r, streamed)
+            return
+        except openapi_contract.ContractError:
+            if self.contract is None:
+                self.contract = openapi_contract.Contract(fetch().json())
+        try:
+            openapi_contract.check(self.contract, method, r.request.url, r, streamed)
+        except openapi_contract.ContractError as e:
+            why = f"{e}\nbody: {r.content[:800]!r}"
+            if threading.current_thread() is not threading.main_thread():
+                self.contract_problems.append(why)
+            pytest.fail(why, pytrace=False)
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)
@@ -626,7 +664,7 @@ class Server:
 
     def cleanup(self):
         """Stop everything this handle started; return the problems seen."""
-        problems = []
+        problems = list(dict.fromkeys(self.contract_problems))
         self.session.close()
         for p in self.children:
             if p.poll() is None:

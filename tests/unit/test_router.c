@@ -274,10 +274,27 @@ test_route_api_checked(void **state)
 		("{\"body\":{},\"content\":{\"a/"
 		 "b\":{}},\"problems\":{\"409\":1}}"),
 		"{\"answers\":{\"200\":{\"description\":\"x\"}},\"what\":1}",
+		/* security only on a public route (rt[0] is not), each
+		 * scheme with a type */
+		"{\"security\":{\"sig\":{\"type\":\"apiKey\"}}}",
+		"{\"list\":1}",		     /* not a resource's name */
+		"{\"schemas\":{\"a\":1}}",   /* not a schema */
+		"{\"webhooks\":{\"a\":[]}}", /* not a path item */
+		/* a path parameter of a segment the path does not have */
+		("{\"parameters\":[{\"name\":\"id\",\"in\":\"path\","
+		 "\"schema\":{}}]}"),
+		("{\"parameters\":[{\"name\":\"id\",\"in\":\"header\","
+		 "\"schema\":{}}]}"),
+	};
+	static const char *const bad_public[] = {
+		"{\"security\":{}}",
+		"{\"security\":{\"sig\":{\"in\":\"header\"}}}",
 	};
 	static struct route rt[1];
 	static struct route ok[2];
+	static struct route pr[1];
 	struct route_table  t = { "t", rt, 1 }, good = { "good", ok, 2 };
+	struct route_table  pub = { "pub", pr, 1 };
 	json_t		   *a;
 	size_t		    i;
 
@@ -291,6 +308,28 @@ test_route_api_checked(void **state)
 		if (http_routes_add(&t) != ERR_CONFIG)
 			fail_msg("api %zu (%s) accepted", i, bad[i]);
 	}
+	for (i = 0; i < sizeof(bad_public) / sizeof(bad_public[0]); i++) {
+		memset(rt, 0, sizeof(rt));
+		rt[0].method = HTTP_POST;
+		rt[0].pattern = "/x";
+		rt[0].handler = h_a;
+		rt[0].flags = ROUTE_PUBLIC;
+		rt[0].api = bad_public[i];
+		if (http_routes_add(&t) != ERR_CONFIG)
+			fail_msg(
+			    "public api %zu (%s) accepted", i, bad_public[i]);
+	}
+	memset(pr, 0, sizeof(pr));
+	pr[0].method = HTTP_POST;
+	pr[0].pattern = "/x/{id}";
+	pr[0].handler = h_a;
+	pr[0].flags = ROUTE_PUBLIC;
+	pr[0].api = "{\"security\":{\"sig\":{\"type\":\"apiKey\",\"in\":"
+		    "\"header\",\"name\":\"X-Sig\"}},\"parameters\":[{\"name\":"
+		    "\"id\",\"in\":\"path\",\"schema\":{}}],\"list\":\"r\","
+		    "\"schemas\":{\"s\":{}},\"webhooks\":{\"w\":{}}}";
+	assert_int_equal(http_routes_add(&pub), OK);
+	assert_non_null(http_route_api(&pub, 0));
 	ok[0].method = HTTP_POST;
 	ok[0].pattern = "/ok";
 	ok[0].handler = h_a;

@@ -1,0 +1,169 @@
+"""The API's own contract, checked on every answer the API tests receive.
+
+conftest's Server.request hands each response to check(): the operation is
+found in the server's GET /v1/openapi.json by method and path template, the
+answer by its status (or "default"), the media type among those the answer
+declares, and a JSON body (application/json, application/problem+json) is
+validated against the declared schema with python3-jsonschema ($ref resolved
+in the document). A mismatch fails the test, naming the operation, status
+and the failing part of the body.
+
+UNVALIDATED lists the operations whose answers are not checked yet, each
+with why: the list only shrinks. Everything not in it is checked.
+"""
+
+import json
+import re
+import threading
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+try:
+    import jsonschema
+except ImportError:                  # scripts/install-deps installs python3-jsonschema
+    jsonschema = None
+
+METHODS = ("get", "post", "put", "patch", "delete")
+
+# (METHOD, path template): why its answers are not validated yet.
+UNVALIDATED = {
+}
+
+
+class ContractError(AssertionError):
+    pass
+
+
+class Contract:
+    """One OpenAPI document, indexed for lookups; validators made once."""
+
+    def __init__(self, doc):
+        self.doc = doc
+        self.resolver = jsonschema.RefResolver.from_schema(doc) if jsonschema else None
+        self.validators = {}
+        self.lock = threading.Lock()
+        self.templates = []
+        for path, item in doc.get("paths", {}).items():
+            params = len(re.findall(r"\{[^}]*\}", path))
+            rx = re.compile("^" + re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(path)) + "$")
+            self.templates.append((params, -len(path), path, rx, item))
+        # Literal segments win over templates: /v1/partners/by-name/{name}
+        # before /v1/partners/{id}/{x}.
+        self.templates.sort(key=lambda t: (t[0], t[1]))
+
+    def operation(self, method, path):
+        """(template, operation) for a request, (template, None) when the
+        path is known but not the method, (None, None) when neither."""
+        known = None
+        for _, _, template, rx, item in self.templates:
+            if rx.match(path):
+                op = item.get(method.lower())
+                if op is not None:
+                    return template, op
+                known = known or template
+        return known, None
+
+    def validator(self, schema):
+        # The schemas live as long as the document: id() is a stable key.
+        key = id(schema)
+        with self.lock:
+            v = self.validators.get(key)
+            if v is None:
+                v = jsonschema.Draft202012Validator(
+                    schema, resolver=self.resolver, format_checker=jsonschema.FormatChecker())
+                self.validators[key] = v
+            return v
+
+
+def _media(ctype):
+    return (ctype or "").split(";")[0].strip().lower()
+
+
+def _is_json(media):
+    return media == "application/json" or media.endswith("+json")
+
+
+def _where(err):
+    return "/" + "/".join(str(p) for p in err.absolute_path)
+
+
+def check(contract, method, url, response, streamed=False):
+    """Raise ContractError when response does not answer as the document says."""
+    method = method.upper()
+    if method in ("OPTIONS",):
+        return
+    path = unquote(urlsplit(url).path)
+    template, op = contract.operation("GET" if method == "HEAD" else method, path)
+    status = response.status_code
+    media = _media(response.headers.get("Content-Type"))
+    name = f"{method} {template or path}"
+    if op is None:
+        # Not an operation: only a problem (unknown route, 405) may answer.
+        if 200 <= status < 400:
+            raise ContractError(f"OpenAPI contract: {name} answered {status} but the "
+                                f"document declares no such operation")
+        if _is_json(media) and not streamed and response.content:
+            _validate(contract, name, status, media, response,
+                      {"$ref": "#/components/schemas/Problem"})
+        return
+    if (method, template) in UNVALIDATED:
+        return
+    responses = op.get("responses", {})
+    answer = (responses.get(str(status)) or responses.get(f"{str(status)[0]}XX")
+              or responses.get("default"))
+    if answer is None:
+        raise ContractError(f"OpenAPI contract: {name} answered {status}, which the "
+                            f"operation does not declare (declared: {sorted(responses)})")
+    content = answer.get("content") or {}
+    if method == "HEAD" or status == 304:
+        return
+    if not content:
+        if response.content and not streamed:
+            raise ContractError(f"OpenAPI contract: {name} answered {status} with a "
+                                f"{media or 'untyped'} body, but the answer declares none")
+        return
+    declared = {_media(k): v for k, v in content.items()}
+    if media not in declared:
+        # "text/*"-style ranges count too.
+        ranged = [k for k in declared if k.endswith("/*") and media.startswith(k[:-1])]
+        if not ranged:
+            raise ContractError(f"OpenAPI contract: {name} answered {status} as "
+                                f"{media or 'no Content-Type'}, declared: {sorted(declared)}")
+        media = ranged[0]
+    schema = declared[media].get("schema")
+    if schema is None or not _is_json(media) or streamed:
+        return
+    _validate(contract, name, status, media, response, schema)
+
+
+def _validate(contract, name, status, media, response, schema):
+    try:
+        body = json.loads(response.content)
+    except ValueError as e:
+        raise ContractError(f"OpenAPI contract: {name} answered {status} {media} "
+                            f"that is not JSON: {e}") from None
+    err = jsonschema.exceptions.best_match(contract.validator(schema).iter_errors(body))
+    if err is not None:
+        raise ContractError(
+            f"OpenAPI contract: {name} answered {status} {media} that does not match its "
+            f"schema: at {_where(err)}: {err.message[:600]} "
+            f"(schema path: {'/'.join(str(p) for p in err.absolute_schema_path)})")
+
+
+_SHARED = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def contract_for(key, fetch):
+    """The Contract of a binary, fetched once a session through fetch()."""
+    with _SHARED_LOCK:
+        c = _SHARED.get(key)
+    if c is None:
+        r = fetch()
+        if r.status_code != 200:
+            pytest.fail(f"GET /v1/openapi.json answered {r.status_code}: {r.text[:500]}")
+        c = Contract(r.json())
+        with _SHARED_LOCK:
+            _SHARED.setdefault(key, c)
+    return c
