@@ -1,0 +1,106 @@
+"""Training rules a reviewer found bypassed (issue 17 review): no
+certificate for a cancelled booking; requalification checked for every
+attendee named; nothing before a schedule's start; attendance locked once
+the schedule completed. Runs on SQLite and PostgreSQL."""
+
+from conftest import hdr, person, problem
+from training_helpers import book_training, booked, course_schedule, training_course
+from test_training_certificates import (act, attendee_ids, certificates_of, completed_run,
+                                        confirm, mark, ms, move)
+
+
+def test_a_cancelled_booking_earns_no_certificate(server, catalogue, db):
+    c = catalogue
+    admin = c["admin"]
+    s = course_schedule(server, c)
+    b = booked(server, c["member"], s)
+    confirm(server, admin, b)
+    (a,) = attendee_ids(server, admin, b)
+    move(db, s, ms(2024, 2, 29))
+    assert mark(server, admin, a).status_code == 201
+    r = server.post(f"/v1/training-bookings/{b['id']}/cancel", headers=hdr(admin))
+    assert r.status_code == 200, r.text
+    act(server, admin, s, "start")
+    act(server, admin, s, "complete")
+    assert certificates_of(server, admin, schedule_id=s["id"]) == []
+    problem(server.post("/v1/certificates", headers=hdr(admin), json={"attendee_id": a}),
+            409, "BOOKING_NOT_COMPLETED")
+    assert certificates_of(server, admin, schedule_id=s["id"]) == []
+
+
+def requal_schedule(server, c, start=200):
+    requal = training_course(server, c["admin"], name="EFAW Requalification",
+                             course_type="requalification", duration_hours=6,
+                             duration_days=1, requalifies="EFAW")
+    return course_schedule(server, {**c, "course": requal}, start=start)
+
+
+def test_requalification_is_checked_for_every_attendee(server, catalogue, db):
+    c = catalogue
+    admin, m = c["admin"], c["member"]
+    rs = requal_schedule(server, c)
+    # member's booking certifies member (a1) only; a2 was absent.
+    s, _, (a1, a2, _) = completed_run(server, c, db)
+    assert [x["attendee_id"] for x in certificates_of(server, admin, schedule_id=s["id"])] \
+        == [a1]
+    # The holder cannot bring four uncertified guests along.
+    r = book_training(server, m, rs, 5)
+    problem(r, 409, "REQUALIFICATION_NOT_ALLOWED")
+    assert [e["field"] for e in r.json()["errors"]] == ["attendees[1]"]
+    # Nor book for someone else alone.
+    other = {"name": "Guest", "email": "someone.else@example.org"}
+    r = book_training(server, m, rs, attendees=[other])
+    problem(r, 409, "REQUALIFICATION_NOT_ALLOWED")
+    assert [e["field"] for e in r.json()["errors"]] == ["attendees[0]"]
+    # For themselves: yes.
+    r = book_training(server, m, rs)
+    assert r.status_code == 201, r.text
+
+
+def test_one_certified_on_an_employers_booking_requalifies_on_their_own(
+        server, catalogue, db):
+    c = catalogue
+    admin = c["admin"]
+    rs = requal_schedule(server, c)
+    employer = person(server, "employer")
+    worker = person(server, "worker")
+    s = course_schedule(server, c)
+    b = booked(server, employer, s, attendees=[
+        {"name": "Worker", "email": worker["email"].upper()}])
+    confirm(server, admin, b)
+    (a,) = attendee_ids(server, admin, b)
+    move(db, s, ms(2026, 1, 5))
+    assert mark(server, admin, a).status_code == 201
+    act(server, admin, s, "start")
+    act(server, admin, s, "complete")
+    assert len(certificates_of(server, admin, schedule_id=s["id"])) == 1
+    # The employer (no certificate of their own) books for the worker; the
+    # worker books for themselves; the employer not for themselves.
+    problem(book_training(server, employer, rs), 409, "REQUALIFICATION_NOT_ALLOWED")
+    r = book_training(server, worker, rs)
+    assert r.status_code == 201, r.text
+    r = book_training(server, employer, rs, attendees=[
+        {"name": "Worker", "email": worker["email"]}])
+    assert r.status_code == 201, r.text
+
+
+def test_nothing_is_started_or_completed_before_the_schedule_starts(server, catalogue, db):
+    c = catalogue
+    admin = c["admin"]
+    s = course_schedule(server, c)          # starts in 2031
+    b = booked(server, c["member"], s)
+    confirm(server, admin, b)
+    path = f"/v1/course-schedules/{s['id']}"
+    problem(server.post(f"{path}/start", headers=hdr(admin)), 409, "SCHEDULE_NOT_STARTED")
+    # Even one marked in progress early (as before this rule) is not.
+    db.execute(f"UPDATE course_schedules SET status = 'in_progress' WHERE id = '{s['id']}'")
+    for verb in ("complete", "no_show"):
+        problem(server.post(f"/v1/training-bookings/{b['id']}/{verb}", headers=hdr(admin)),
+                409, "SCHEDULE_NOT_STARTED")
+    problem(server.post(f"{path}/complete", headers=hdr(admin)), 409, "SCHEDULE_NOT_STARTED")
+    r = server.get(f"/v1/training-bookings/{b['id']}", headers=hdr(admin)).json()
+    assert r["status"] == "confirmed"
+    # From its start: yes.
+    move(db, s, ms(2026, 1, 5))
+    r = server.post(f"{path}/complete", headers=hdr(admin))
+    assert r.status_code == 200 and r.json()["status"] == "completed", r.text
