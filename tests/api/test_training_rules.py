@@ -104,3 +104,88 @@ def test_nothing_is_started_or_completed_before_the_schedule_starts(server, cata
     move(db, s, ms(2026, 1, 5))
     r = server.post(f"{path}/complete", headers=hdr(admin))
     assert r.status_code == 200 and r.json()["status"] == "completed", r.text
+
+
+def patch_record(server, who, rid, **fields):
+    return server.request("PATCH", f"/v1/attendance-records/{rid}", headers=hdr(who),
+                          json=fields)
+
+
+def records_of(server, admin, s):
+    r = server.get(f"/v1/attendance-records?schedule_id={s['id']}", headers=hdr(admin))
+    assert r.status_code == 200, r.text
+    return {x["attendee_id"]: x for x in r.json()["data"]}
+
+
+def test_attendance_is_locked_once_the_schedule_completed(server, catalogue, db):
+    c = catalogue
+    admin, trainer = c["admin"], c["instructor"]
+    # a1 present and certified; a2 absent; a3 (member2's booking) absent:
+    # no_show.
+    s, (b1, b2, _), (a1, a2, a3) = completed_run(server, c, db)
+    recs = records_of(server, admin, s)
+    # The trainer changes nothing once completed.
+    problem(patch_record(server, trainer, recs[a3]["id"], status="present"), 409,
+            "ATTENDANCE_LOCKED")
+    problem(patch_record(server, trainer, recs[a2]["id"], status="present"), 409,
+            "ATTENDANCE_LOCKED")
+    # Staff do not unmark a certified attendee: the certificate first.
+    problem(patch_record(server, admin, recs[a1]["id"], status="absent"), 409,
+            "CERTIFICATE_EXISTS")
+    (cert,) = certificates_of(server, admin, schedule_id=s["id"])
+    assert cert["status"] == "active"
+    # Staff correct the no_show attendee's record; the booking stays
+    # no_show and earns no certificate.
+    r = patch_record(server, admin, recs[a3]["id"], status="present")
+    assert r.status_code == 200, r.text
+    problem(server.post("/v1/certificates", headers=hdr(admin), json={"attendee_id": a3}),
+            409, "BOOKING_NOT_COMPLETED")
+    # Revoked, staff may correct it.
+    r = server.post(f"/v1/certificates/{cert['id']}/revoke", headers=hdr(admin),
+                    json={"reason": "marked in error"})
+    assert r.status_code == 200, r.text
+    # (a certificate revoked still exists: it stays locked)
+    problem(patch_record(server, admin, recs[a1]["id"], status="absent"), 409,
+            "CERTIFICATE_EXISTS")
+
+
+def test_no_new_record_by_the_trainer_after_completion(server, catalogue, db):
+    c = catalogue
+    admin = c["admin"]
+    s = course_schedule(server, c)
+    b = booked(server, c["member"], s, 2)
+    confirm(server, admin, b)
+    a1, a2 = attendee_ids(server, admin, b)
+    move(db, s, ms(2026, 1, 5))
+    assert mark(server, admin, a1).status_code == 201
+    act(server, admin, s, "start")
+    act(server, admin, s, "complete")
+    problem(mark(server, c["instructor"], a2), 409, "ATTENDANCE_LOCKED")
+
+
+def test_check_in_and_out_are_in_order_and_near_the_schedule(server, catalogue, db):
+    c = catalogue
+    admin = c["admin"]
+    s = course_schedule(server, c)
+    b = booked(server, c["member"], s, 2)
+    confirm(server, admin, b)
+    a1, a2 = attendee_ids(server, admin, b)
+    move(db, s, ms(2026, 1, 5))              # 09:00 to 16:00 UTC
+    # Years early: no late attendee made eligible by it.
+    r = mark(server, admin, a1, "late", check_in_time="2020-01-05T09:00:00.000Z")
+    err = problem(r, 422, "VALIDATION_FAILED")
+    assert err["errors"][0]["field"] == "check_in_time"
+    r = mark(server, admin, a1, check_in_time="2026-01-05T09:00:00.000Z",
+             check_out_time="2026-01-05T08:00:00.000Z")
+    err = problem(r, 422, "VALIDATION_FAILED")
+    assert err["errors"][0]["field"] == "check_out_time"
+    problem(mark(server, admin, a1, check_out_time="2026-01-07T16:00:01.000Z"), 422,
+            "VALIDATION_FAILED")
+    # Within a day either side, in order: yes; a PATCH is held to it too.
+    r = mark(server, admin, a1, check_in_time="2026-01-04T09:00:00.000Z",
+             check_out_time="2026-01-06T16:00:00.000Z")
+    assert r.status_code == 201, r.text
+    problem(patch_record(server, admin, r.json()["id"],
+                         check_out_time="2026-01-04T08:00:00.000Z"),
+            422, "VALIDATION_FAILED")
+    assert mark(server, admin, a2, "absent").status_code == 201
