@@ -189,3 +189,49 @@ def test_check_in_and_out_are_in_order_and_near_the_schedule(server, catalogue, 
                          check_out_time="2026-01-04T08:00:00.000Z"),
             422, "VALIDATION_FAILED")
     assert mark(server, admin, a2, "absent").status_code == 201
+
+
+def setting_row(server, admin, key):
+    r = server.get(f"/v1/settings?key={key}", headers=hdr(admin))
+    assert r.status_code == 200 and r.json()["data"], r.text
+    return r.json()["data"][0]
+
+
+def test_built_in_settings_keep_their_rules_and_numbers_are_decimal(server, catalogue, db):
+    c = catalogue
+    admin = c["admin"]
+    row = setting_row(server, admin, "booking_buffer_days")
+    path = f"/v1/settings/{row['id']}"
+    for rules in ({}, None, {"integer": True, "min": -10000, "max": 365}):
+        err = problem(server.request("PATCH", path, headers=hdr(admin),
+                                     json={"validation_rules": rules}),
+                      422, "VALIDATION_FAILED")
+        assert err["errors"][0]["field"] == "validation_rules"
+    # The same rules again change nothing: fine.
+    r = server.request("PATCH", path, headers=hdr(admin),
+                       json={"validation_rules": row["validation_rules"]})
+    assert r.status_code == 200, r.text
+    for bad in ("-5000", "0x10", "1e1", "2.0", " 3", "inf", "nan", "3."):
+        problem(server.request("PATCH", path, headers=hdr(admin), json={"value": bad}),
+                422, "VALIDATION_FAILED")
+    assert server.request("PATCH", path, headers=hdr(admin),
+                          json={"value": "3"}).status_code == 200
+    # A setting of the admins' own keeps rules they change.
+    body = {"key": "t17j_rate", "value": "2.5", "value_type": "number",
+            "category": "payment", "display_name": "A rate",
+            "validation_rules": {"min": 0}}
+    r = server.post("/v1/settings", headers=hdr(admin), json=body)
+    assert r.status_code == 201, r.text
+    r = server.request("PATCH", f"/v1/settings/{r.json()['id']}", headers=hdr(admin),
+                       json={"validation_rules": {"min": 1}})
+    assert r.status_code == 200, r.text
+
+
+def test_reads_of_the_booking_rules_keep_to_sane_bounds(server, catalogue, db):
+    c = catalogue
+    s = course_schedule(server, c)        # 2031: over four years ahead
+    # A row out of its bounds (written before its rules held): read as 365.
+    db.execute("UPDATE settings SET value = '5000' WHERE key = 'booking_buffer_days'")
+    db.execute("UPDATE settings_epoch SET epoch = epoch + 1 WHERE id = 1")
+    r = book_training(server, c["member"], s)
+    assert r.status_code == 201, r.text
