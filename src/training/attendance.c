@@ -6,7 +6,11 @@
  * they teach) or staff, only once the schedule has started (409
  * SCHEDULE_NOT_STARTED) and while it is not cancelled. booking_id,
  * schedule_id and user_id (the booker, whose key seals trainer_feedback)
- * come from the attendee; marked_by is who marked it last.
+ * come from the attendee; marked_by is who marked it last. Once the
+ * schedule is completed only staff add or change one (409
+ * ATTENDANCE_LOCKED), and not one a certificate rests on (409
+ * CERTIFICATE_EXISTS). check_in_time and check_out_time are in order and
+ * within a day of the schedule (422).
  *
  * certificate_eligible is the server's, set on every write: present, or
  * late with a check_in_time at most certificate_late_minutes (a setting)
@@ -93,7 +97,9 @@ const struct resource attendance_records_resource = {
 	.doc = "Who attended a course schedule (seed 004: attendance_records): "
 	       "one record an attendee of a confirmed booking a schedule (409 "
 	       "ATTENDANCE_EXISTS), marked by the schedule's trainer or staff "
-	       "once it has started (409 SCHEDULE_NOT_STARTED). "
+	       "once it has started (409 SCHEDULE_NOT_STARTED); once it is "
+	       "completed by staff only (409 ATTENDANCE_LOCKED) and not under "
+	       "a certificate (409 CERTIFICATE_EXISTS). "
 	       "certificate_eligible is the server's. Completing the schedule "
 	       "moves its bookings to completed or no_show from it. Bookers "
 	       "read their own.",
