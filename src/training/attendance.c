@@ -168,7 +168,7 @@ hang_open(struct resource_ctx *ctx, const struct hang *h)
 /*
  * Once the schedule is completed its bookings and certificates follow
  * from the records: trainers change them no more; staff correct one
- * while no certificate rests on it (revoke it first).
+ * while no certificate (but a revoked one) rests on it.
  */
 static int
 hang_locked(struct resource_ctx *ctx, const struct hang *h, const char *aid)
@@ -184,7 +184,7 @@ hang_locked(struct resource_ctx *ctx, const struct hang *h, const char *aid)
 		    "the schedule is completed: staff correct its attendance"));
 	st = store_prepare(ctx->tx,
 	    "SELECT 1 FROM certificates WHERE schedule_id = ? AND "
-	    "attendee_id = ?");
+	    "attendee_id = ? AND status <> 'revoked'");
 	store_bind_text(st, 1, h->schedule_id);
 	store_bind_text(st, 2, aid);
 	rc = store_step(st);
