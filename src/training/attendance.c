@@ -6,7 +6,11 @@
  * they teach) or staff, only once the schedule has started (409
  * SCHEDULE_NOT_STARTED) and while it is not cancelled. booking_id,
  * schedule_id and user_id (the booker, whose key seals trainer_feedback)
- * come from the attendee; marked_by is who marked it last.
+ * come from the attendee; marked_by is who marked it last. Once the
+ * schedule is completed only staff add or change one (409
+ * ATTENDANCE_LOCKED), and not one a certificate rests on (409
+ * CERTIFICATE_EXISTS). check_in_time and check_out_time are in order and
+ * within a day of the schedule (422).
  *
  * certificate_eligible is the server's, set on every write: present, or
  * late with a check_in_time at most certificate_late_minutes (a setting)
@@ -93,7 +97,9 @@ const struct resource attendance_records_resource = {
 	.doc = "Who attended a course schedule (seed 004: attendance_records): "
 	       "one record an attendee of a confirmed booking a schedule (409 "
 	       "ATTENDANCE_EXISTS), marked by the schedule's trainer or staff "
-	       "once it has started (409 SCHEDULE_NOT_STARTED). "
+	       "once it has started (409 SCHEDULE_NOT_STARTED); once it is "
+	       "completed by staff only (409 ATTENDANCE_LOCKED) and not under "
+	       "a certificate (409 CERTIFICATE_EXISTS). "
 	       "certificate_eligible is the server's. Completing the schedule "
 	       "moves its bookings to completed or no_show from it. Bookers "
 	       "read their own.",
@@ -108,7 +114,7 @@ struct hang {
 	char	user_id[UUID_STR_LEN];
 	char	booking_status[16];
 	char	schedule_status[16];
-	int64_t start;
+	int64_t start, end;
 };
 
 static int
@@ -120,7 +126,7 @@ hang_load(struct tx *tx, const char *attendee_id, struct hang *h)
 	memset(h, 0, sizeof(*h));
 	st = store_prepare(tx,
 	    "SELECT b.id, b.schedule_id, b.user_id, b.status, s.status, "
-	    "s.start_time FROM training_booking_attendees a JOIN "
+	    "s.start_time, s.end_time FROM training_booking_attendees a JOIN "
 	    "training_bookings b ON b.id = a.booking_id JOIN course_schedules "
 	    "s ON s.id = b.schedule_id WHERE a.id = ?");
 	store_bind_text(st, 1, attendee_id);
@@ -136,6 +142,7 @@ hang_load(struct tx *tx, const char *attendee_id, struct hang *h)
 		strlcpy_cb(h->schedule_status, store_col_text(st, 4),
 		    sizeof(h->schedule_status));
 		h->start = store_col_int64(st, 5);
+		h->end = store_col_int64(st, 6);
 		rc = OK;
 	} else if (rc == STORE_DONE)
 		rc = ERR_NOT_FOUND;
@@ -155,6 +162,64 @@ hang_open(struct resource_ctx *ctx, const struct hang *h)
 		return (training_refuse(ctx->req, ERR_CONFLICT,
 		    "SCHEDULE_NOT_STARTED", "attendee_id", "not_started",
 		    "attendance is marked once the schedule has started"));
+	return (OK);
+}
+
+/*
+ * Once the schedule is completed its bookings and certificates follow
+ * from the records: trainers change them no more; staff correct one
+ * while no certificate (but a revoked one) rests on it.
+ */
+static int
+hang_locked(struct resource_ctx *ctx, const struct hang *h, const char *aid)
+{
+	struct stmt *st;
+	int	     rc;
+
+	if (strcmp(h->schedule_status, "completed") != 0)
+		return (OK);
+	if (ctx->scope != SCOPE_ALL)
+		return (training_refuse(ctx->req, ERR_CONFLICT,
+		    "ATTENDANCE_LOCKED", "attendee_id", "locked",
+		    "the schedule is completed: staff correct its attendance"));
+	st = store_prepare(ctx->tx,
+	    "SELECT 1 FROM certificates WHERE schedule_id = ? AND "
+	    "attendee_id = ? AND status <> 'revoked'");
+	store_bind_text(st, 1, h->schedule_id);
+	store_bind_text(st, 2, aid);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc == STORE_ROW)
+		return (training_refuse(ctx->req, ERR_CONFLICT,
+		    "CERTIFICATE_EXISTS", "attendee_id", "certified",
+		    "a certificate rests on this attendance: revoke it first"));
+	return (rc == STORE_DONE ? OK : rc);
+}
+
+/* Check-in and check-out within a day of the schedule, in order. */
+static int
+times_check(struct resource_ctx *ctx, const struct hang *h, json_t *body)
+{
+	static const char *const names[] = { "check_in_time",
+		"check_out_time" };
+	const int64_t		 day = 86400000;
+	int64_t			 t[2] = { 0, 0 };
+	int			 set[2], i;
+
+	for (i = 0; i < 2; i++) {
+		const char *v =
+		    json_string_value(training_pick(body, ctx->old, names[i]));
+
+		set[i] = v != NULL && time_parse_iso(v, &t[i]) == 0;
+		if (set[i] && (t[i] < h->start - day || t[i] > h->end + day))
+			return (training_refuse(ctx->req, ERR_INVALID, NULL,
+			    names[i], "out_of_range",
+			    "a time within a day of the schedule"));
+	}
+	if (set[0] && set[1] && t[1] < t[0])
+		return (training_refuse(ctx->req, ERR_INVALID, NULL,
+		    "check_out_time", "before_check_in",
+		    "check-out is not before check-in"));
 	return (OK);
 }
 
@@ -209,7 +274,9 @@ attendance_before_create(struct resource_ctx *ctx, json_t *body)
 		return (training_refuse(ctx->req, ERR_CONFLICT,
 		    "BOOKING_NOT_CONFIRMED", "attendee_id", "not_confirmed",
 		    "the attendee's booking is not confirmed"));
-	if ((rc = hang_open(ctx, &h)) != OK)
+	if ((rc = hang_open(ctx, &h)) != OK ||
+	    (rc = hang_locked(ctx, &h, aid)) != OK ||
+	    (rc = times_check(ctx, &h, body)) != OK)
 		return (rc);
 	/* Two marks of one attendee at once: the second sees the first. */
 	if ((rc = training_lock(ctx->tx, "attendance", aid)) != OK)
@@ -237,15 +304,20 @@ static int
 attendance_before_update(struct resource_ctx *ctx, json_t *body)
 {
 	struct hang h;
+	const char *aid;
 	int	    rc;
 
 	if (json_object_size(body) == 0)
 		return (OK);
-	if ((rc = hang_load(ctx->tx,
-		 json_string_value(json_object_get(ctx->old, "attendee_id")),
-		 &h)) != OK)
+	aid = json_string_value(json_object_get(ctx->old, "attendee_id"));
+	if ((rc = hang_load(ctx->tx, aid, &h)) != OK)
 		return (rc);
-	if ((rc = hang_open(ctx, &h)) != OK)
+	/* A certificate issued at once is seen: one attendee at a time. */
+	if ((rc = training_lock(ctx->tx, "certificate", aid)) != OK)
+		return (rc);
+	if ((rc = hang_open(ctx, &h)) != OK ||
+	    (rc = hang_locked(ctx, &h, aid)) != OK ||
+	    (rc = times_check(ctx, &h, body)) != OK)
 		return (rc);
 	return (eligible_set(ctx, &h, body));
 }

@@ -524,7 +524,7 @@ book_rules(struct tx *tx, struct book *b, struct training_price *p,
 		    detail));
 	}
 	if ((rc = training_requalification_check(
-		 tx, b->req, b->who->user_id, course_type, family)) != OK)
+		 tx, b->req, b->attendees, course_type, family)) != OK)
 		return (rc);
 	/* Holds past their time end here, before anything is counted. */
 	if ((rc = training_holds_expire(tx, sid, now, &n)) != OK)
@@ -699,7 +699,7 @@ move_tx(struct tx *tx, void *arg)
 	struct stmt *st;
 	char	     sid[UUID_STR_LEN] = "", owner[UUID_STR_LEN] = "";
 	char	     from[16] = "", sched[16] = "";
-	int64_t	     hold = 0, total = 0, now = time_now_ms();
+	int64_t	     hold = 0, total = 0, start = 0, now = time_now_ms();
 	int	     rc, i, allowed = 0, pass;
 
 	json_decref(a->row);
@@ -708,8 +708,8 @@ move_tx(struct tx *tx, void *arg)
 	for (pass = 0; pass < 2; pass++) {
 		st = store_prepare(tx,
 		    "SELECT b.schedule_id, b.user_id, b.status, "
-		    "COALESCE(b.hold_expires_at, 0), s.status, b.total_minor "
-		    "FROM training_bookings b JOIN course_schedules s ON "
+		    "COALESCE(b.hold_expires_at, 0), s.status, b.total_minor, "
+		    "s.start_time FROM training_bookings b JOIN course_schedules s ON "
 		    "s.id = b.schedule_id WHERE b.id = ?");
 		store_bind_text(st, 1, a->id);
 		if ((rc = store_step(st)) == STORE_ROW) {
@@ -719,6 +719,7 @@ move_tx(struct tx *tx, void *arg)
 			hold = store_col_int64(st, 3);
 			strlcpy_cb(sched, store_col_text(st, 4), sizeof(sched));
 			total = store_col_int64(st, 5);
+			start = store_col_int64(st, 6);
 			rc = OK;
 		} else if (rc == STORE_DONE)
 			rc = ERR_NOT_FOUND;
@@ -755,9 +756,11 @@ move_tx(struct tx *tx, void *arg)
 		    "The booking's hold expired: its seats are free again.");
 		return (ERR_CONFLICT);
 	}
+	/* In progress is not enough: a schedule started early has not. */
 	if (strcmp(a->m->perm, "attend") == 0 &&
-	    strcmp(sched, "in_progress") != 0 &&
-	    strcmp(sched, "completed") != 0) {
+	    ((strcmp(sched, "in_progress") != 0 &&
+		 strcmp(sched, "completed") != 0) ||
+		start > now)) {
 		http_problem(a->req, ERR_CONFLICT, "SCHEDULE_NOT_STARTED",
 		    "Attendance is marked once the schedule is in progress.");
 		return (ERR_CONFLICT);

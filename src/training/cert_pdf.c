@@ -405,6 +405,11 @@ draw_page(struct ctx *c, const struct cert_pdf_in *in, const char **why)
 	if (in->validity_years > 0 &&
 	    (rc = draw_text(c, c->regular, line, &pl, F_YEARS, why)) != OK)
 		return (rc);
+	pl = (struct cert_place){ PAGE_W / 2, 234, TEXT_W, 22, 9, 6, 2, 1, 1 };
+	if (in->statement != NULL && in->statement[0] != '\0' &&
+	    (rc = draw_text(c, c->regular, in->statement, &pl, F_YEARS, why)) !=
+		OK)
+		return (rc);
 
 	{
 		static const char *const     labels[] = { "Certificate number:",

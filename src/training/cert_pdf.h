@@ -97,6 +97,8 @@ struct cert_pdf_in {
 	const char	    *trainer_name;
 	const char	    *verify_url;   /* http(s), printable ASCII */
 	const char	    *revoked_date; /* the day it was revoked */
+	const char	    *statement;	   /* NULL or "": none; a short legal
+					    * line the caller words */
 };
 
 /*

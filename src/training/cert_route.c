@@ -65,7 +65,7 @@
 #include "training/training_int.h"
 
 /* Change it when the page's layout changes: ETags made before differ. */
-#define CERT_PAGE_VERSION "cert-page-3"
+#define CERT_PAGE_VERSION "cert-page-4"
 #define VERIFY_PATH	  "/v1/certificate-verifications/"
 /* Longer than the page prints, so that the renderer cuts a long name
  * where it should, with an ellipsis. */
@@ -81,6 +81,7 @@ struct cert_page {
 	char		  trainer[NAME_BYTES], number[NAME_BYTES];
 	char	       start[11], end[11], issue[11], expiry[11], revoked[11];
 	char	       url[CERT_PDF_URL_MAX + 2], status[16];
+	char	       family[24], statement[256];
 	char	      *provider, *accreditation; /* malloc'd, or NULL */
 	unsigned char *logo;			 /* malloc'd, or NULL */
 	size_t	       logo_len;
@@ -155,6 +156,7 @@ training_certificate_pdf(struct request *req)
 	in.trainer_name = pg.trainer;
 	in.verify_url = pg.url;
 	in.revoked_date = pg.is_revoked ? pg.revoked : NULL;
+	in.statement = pg.statement;
 	buf_init(&pdf, CERT_PDF_MAX);
 	if ((rc = cert_pdf_render(&in, &pdf, &why)) != OK) {
 		buf_free(&pdf);
@@ -289,7 +291,9 @@ page_schedule(struct tx *tx, struct cert_page *pg, const char *schedule,
 
 	st = store_prepare(tx,
 	    "SELECT s.start_time, s.end_time, c.name, c.duration_hours, "
-	    "t.user_id, t.trainer_code FROM course_schedules s JOIN "
+	    "t.user_id, t.trainer_code, CASE WHEN c.course_type IN ('EFAW', "
+	    "'FAW', 'Paediatric') THEN c.course_type ELSE "
+	    "COALESCE(c.requalifies, '') END FROM course_schedules s JOIN "
 	    "training_courses c ON c.id = ? LEFT JOIN trainers t ON t.id = "
 	    "s.trainer_id WHERE s.id = ?");
 	store_bind_text(st, 1, course);
@@ -300,6 +304,8 @@ page_schedule(struct tx *tx, struct cert_page *pg, const char *schedule,
 		utf8_copy(pg->qualification, sizeof(pg->qualification),
 		    store_col_text(st, 2));
 		pg->minutes = (int)store_col_int64(st, 3) * 60;
+		strlcpy_cb(
+		    pg->family, store_col_text(st, 6), sizeof(pg->family));
 		if (!store_col_is_null(st, 4)) {
 			strlcpy_cb(user, store_col_text(st, 4), sizeof(user));
 			strlcpy_cb(code, store_col_text(st, 5), sizeof(code));
@@ -342,6 +348,49 @@ page_trainer(
 	hooks_contact_clear(&pc);
 }
 
+/*
+ * The UK first-aid statements, short: compliance with the Health and
+ * Safety (First-Aid) Regulations 1981 (workplace courses) or the EYFS
+ * (paediatric) only when a setting says the business may claim it
+ * (certificate_hse_statement, certificate_eyfs_statement: false unless
+ * an admin sets them, like the accreditation); the HSE's advice of an
+ * annual refresher on every certificate that expires.
+ */
+static void
+statement_add(struct cert_page *pg, const char *text)
+{
+	size_t n = strlen(pg->statement);
+
+	snprintf(pg->statement + n, sizeof(pg->statement) - n, "%s%s",
+	    n > 0 ? " " : "", text);
+}
+
+static int
+page_statement(struct tx *tx, struct cert_page *pg)
+{
+	int rc, hse = 0, eyfs = 0;
+
+	pg->statement[0] = '\0';
+	if ((rc = training_setting_bool(
+		 tx, "certificate_hse_statement", 0, &hse)) != OK ||
+	    (rc = training_setting_bool(
+		 tx, "certificate_eyfs_statement", 0, &eyfs)) != OK)
+		return (rc);
+	if (hse &&
+	    (strcmp(pg->family, "EFAW") == 0 || strcmp(pg->family, "FAW") == 0))
+		statement_add(pg,
+		    "This course meets the requirements of the Health and "
+		    "Safety (First-Aid) Regulations 1981.");
+	if (eyfs && strcmp(pg->family, "Paediatric") == 0)
+		statement_add(pg,
+		    "This course meets the paediatric first aid requirements "
+		    "of the EYFS statutory framework.");
+	if (pg->has_expiry)
+		statement_add(
+		    pg, "The HSE recommends annual refresher training.");
+	return (OK);
+}
+
 /* The provider, its accreditation line and logo, as the settings say. */
 static int
 page_settings(struct tx *tx, struct cert_page *pg)
@@ -349,6 +398,9 @@ page_settings(struct tx *tx, struct cert_page *pg)
 	char  *b64 = NULL;
 	size_t n;
 	int    rc;
+
+	if ((rc = page_statement(tx, pg)) != OK)
+		return (rc);
 
 	if ((rc = training_setting_dup(tx, "business_name", &pg->provider)) !=
 		OK &&
@@ -392,7 +444,7 @@ page_etag(const struct cert_page *pg, char *out, size_t size)
 		       pg->accreditation, pg->learner, pg->qualification, pg->start,
 		       pg->end, pg->number, pg->issue,
 		       pg->has_expiry ? pg->expiry : "", pg->trainer, pg->url,
-		       pg->is_revoked ? pg->revoked : "" };
+		       pg->is_revoked ? pg->revoked : "", pg->statement };
 	size_t			 i;
 
 	crypto_generichash_init(&h, NULL, 0, sizeof(d));

@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -176,6 +177,7 @@ struct issue {
 	char	course_id[UUID_STR_LEN];
 	char	family[24];
 	char	schedule_status[16];
+	char	booking_status[16];
 	int64_t end, years;
 	int	eligible;
 };
@@ -193,8 +195,8 @@ issue_load(struct tx *tx, const char *attendee_id, struct issue *is)
 	    "ELSE COALESCE(c.requalifies, 'FAW') END, s.status, s.end_time, "
 	    "c.certification_validity_years, COALESCE((SELECT "
 	    "r.certificate_eligible FROM attendance_records r WHERE "
-	    "r.attendee_id = a.id AND r.schedule_id = s.id), 0) FROM "
-	    "training_booking_attendees a JOIN training_bookings b ON b.id = "
+	    "r.attendee_id = a.id AND r.schedule_id = s.id), 0), b.status "
+	    "FROM training_booking_attendees a JOIN training_bookings b ON b.id = "
 	    "a.booking_id JOIN course_schedules s ON s.id = b.schedule_id JOIN "
 	    "training_courses c ON c.id = s.course_id WHERE a.id = ?");
 	store_bind_text(st, 1, attendee_id);
@@ -214,6 +216,8 @@ issue_load(struct tx *tx, const char *attendee_id, struct issue *is)
 		is->end = store_col_int64(st, 6);
 		is->years = store_col_int64(st, 7);
 		is->eligible = store_col_int64(st, 8) != 0;
+		strlcpy_cb(is->booking_status, store_col_text(st, 9),
+		    sizeof(is->booking_status));
 		rc = OK;
 	} else if (rc == STORE_DONE)
 		rc = ERR_NOT_FOUND;
@@ -258,6 +262,14 @@ training_certificate_issue(struct tx *tx, const struct principal *who,
 		return (training_refuse(req, ERR_CONFLICT,
 		    "SCHEDULE_NOT_COMPLETED", "attendee_id", "not_completed",
 		    "certificates are issued once the schedule is completed"));
+	/*
+	 * Completion moves an attended confirmed booking to completed; a
+	 * cancelled or no_show one earns nothing, whatever its records say.
+	 */
+	if (strcmp(is.booking_status, "completed") != 0)
+		return (training_refuse(req, ERR_CONFLICT,
+		    "BOOKING_NOT_COMPLETED", "attendee_id", "not_completed",
+		    "certificates are issued for completed bookings only"));
 	if (!is.eligible)
 		return (training_refuse(req, ERR_CONFLICT, "NOT_ELIGIBLE",
 		    "attendee_id", "not_eligible",
@@ -334,8 +346,10 @@ training_certificates_auto(struct tx *tx, const struct principal *who,
 	if ((ids = json_array()) == NULL)
 		return (ERR_NOMEM);
 	st = store_prepare(tx,
-	    "SELECT r.attendee_id FROM attendance_records r WHERE "
-	    "r.schedule_id = ? AND r.certificate_eligible = 1 AND NOT EXISTS "
+	    "SELECT r.attendee_id FROM attendance_records r JOIN "
+	    "training_bookings b ON b.id = r.booking_id WHERE "
+	    "r.schedule_id = ? AND r.certificate_eligible = 1 AND "
+	    "b.status = 'completed' AND NOT EXISTS "
 	    "(SELECT 1 FROM certificates c WHERE c.schedule_id = r.schedule_id "
 	    "AND c.attendee_id = r.attendee_id) ORDER BY r.attendee_id");
 	store_bind_text(st, 1, schedule_id);
@@ -668,12 +682,42 @@ training_expire_certificates_job(
 
 /* Requalification */
 
+/* Which of emails (null once matched) names attendee_id, a certificate's
+ * attendee: its index in *at, else json_array_size(emails). */
+static int
+holder_match(struct tx *tx, const char *attendee_id, json_t *emails, size_t *at)
+{
+	json_t	   *att = NULL;
+	const char *mail;
+	size_t	    i;
+	int	    rc;
+
+	*at = json_array_size(emails);
+	/* A shredded holder's attendee row opens to nothing: no match. */
+	if ((rc = resource_read(tx, &training_booking_attendees_resource,
+		 attendee_id, SCOPE_ALL, &att)) != OK)
+		return (rc == ERR_NOMEM ? rc : OK);
+	mail = json_string_value(json_object_get(att, "email"));
+	for (i = 0; mail != NULL && i < json_array_size(emails); i++) {
+		const char *e = json_string_value(json_array_get(emails, i));
+
+		if (e != NULL && strcasecmp(e, mail) == 0) {
+			*at = i;
+			break;
+		}
+	}
+	json_decref(att);
+	return (OK);
+}
+
 int
 training_requalification_check(struct tx *tx, struct request *req,
-    const char *user_id, const char *course_type, const char *family)
+    json_t *attendees, const char *course_type, const char *family)
 {
 	struct stmt *st;
-	char	     today[11], since[11];
+	json_t	    *certs, *left;
+	char	     today[11], since[11], field[32];
+	size_t	     i, j, at;
 	int	     rc;
 
 	if (strcmp(course_type, "requalification") != 0)
@@ -683,21 +727,50 @@ training_requalification_check(struct tx *tx, struct request *req,
 	training_london_date(time_now_ms(), today);
 	if (training_date_add(today, 0, -1, since) != 0)
 		return (ERR_INTERNAL);
+	/*
+	 * Every attendee named needs one, matched by the email their
+	 * certificate's attendee was named with (sealed: compared opened),
+	 * whoever booked either: a holder cannot bring others along, and
+	 * one certified on an employer's booking requalifies on their own.
+	 */
+	if ((certs = json_array()) == NULL)
+		return (ERR_NOMEM);
 	st = store_prepare(tx,
-	    "SELECT 1 FROM certificates WHERE user_id = ? AND course_family = "
-	    "? AND status <> 'revoked' AND (expiry_date IS NULL OR "
-	    "expiry_date >= ?) LIMIT 1");
-	store_bind_text(st, 1, user_id);
-	store_bind_text(st, 2, family);
-	store_bind_text(st, 3, since);
-	rc = store_step(st);
+	    "SELECT attendee_id FROM certificates WHERE course_family = ? AND "
+	    "status <> 'revoked' AND (expiry_date IS NULL OR expiry_date >= "
+	    "?) ORDER BY issue_date DESC, id");
+	store_bind_text(st, 1, family);
+	store_bind_text(st, 2, since);
+	while ((rc = store_step(st)) == STORE_ROW)
+		json_array_append_new(
+		    certs, json_string(store_col_text(st, 0)));
 	store_finalize(st);
-	if (rc == STORE_ROW)
-		return (OK);
-	if (rc != STORE_DONE)
+	rc = rc == STORE_DONE ? OK : rc;
+	/* The emails still to match, by the attendee's index. */
+	left = json_array();
+	for (i = 0; left != NULL && i < json_array_size(attendees); i++)
+		json_array_append(left,
+		    json_object_get(json_array_get(attendees, i), "email"));
+	if (left == NULL)
+		rc = ERR_NOMEM;
+	for (j = 0; rc == OK && j < json_array_size(certs); j++) {
+		rc = holder_match(
+		    tx, json_string_value(json_array_get(certs, j)), left, &at);
+		if (rc == OK && at < json_array_size(left))
+			json_array_set_new(left, at, json_null());
+	}
+	json_decref(certs);
+	for (i = 0; rc == OK && i < json_array_size(left); i++)
+		if (!json_is_null(json_array_get(left, i)))
+			break;
+	if (rc != OK || i == json_array_size(left)) {
+		json_decref(left);
 		return (rc);
+	}
+	json_decref(left);
+	snprintf(field, sizeof(field), "attendees[%zu]", i);
 	return (training_refuse(req, ERR_CONFLICT,
-	    "REQUALIFICATION_NOT_ALLOWED", "schedule_id", "no_certificate",
-	    "a requalification course is booked by holders of a certificate "
+	    "REQUALIFICATION_NOT_ALLOWED", field, "no_certificate",
+	    "a requalification course is booked for holders of a certificate "
 	    "of its family that is valid or expired at most a month ago"));
 }

@@ -33,14 +33,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
 #include "core/config.h"
 #include "core/err.h"
+#include "core/keyring.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "module.h"
+#include "resource/resource.h"
 #include "store/jobs.h"
 #include "store/store.h"
 #include "training/training_int.h"
@@ -288,6 +291,92 @@ taken(struct tx *tx, const struct one *o)
 	return (rc);
 }
 
+/* Requalified */
+
+/* The email certificate cert's attendee was named with, malloc'd in *out
+ * (NULL: none, or shredded). */
+static int
+cert_email(struct tx *tx, const char *attendee_id, char **out)
+{
+	json_t	   *att = NULL;
+	const char *mail;
+	int	    rc;
+
+	*out = NULL;
+	if ((rc = resource_read(tx, &training_booking_attendees_resource,
+		 attendee_id, SCOPE_ALL, &att)) != OK)
+		return (rc == ERR_NOMEM ? rc : OK);
+	mail = json_string_value(json_object_get(att, "email"));
+	if (mail != NULL && (*out = strdup(mail)) == NULL)
+		rc = ERR_NOMEM;
+	json_decref(att);
+	return (rc);
+}
+
+/* Whether certificate cert_id's holder has requalified: a later active
+ * certificate of its family names the same attendee email. */
+static int
+superseded(struct tx *tx, const char *cert_id, int *yes)
+{
+	struct stmt *st;
+	json_t	    *later;
+	char	     family[24] = "", issued[11] = "", att[UUID_STR_LEN] = "";
+	char   user[UUID_STR_LEN] = "", index[65] = "", *mail = NULL, *other;
+	size_t i;
+	int    rc;
+
+	*yes = 0;
+	st = store_prepare(tx,
+	    "SELECT course_family, issue_date, attendee_id, user_id FROM "
+	    "certificates WHERE id = ?");
+	store_bind_text(st, 1, cert_id);
+	if ((rc = store_step(st)) == STORE_ROW) {
+		strlcpy_cb(family, store_col_text(st, 0), sizeof(family));
+		strlcpy_cb(issued, store_col_text(st, 1), sizeof(issued));
+		strlcpy_cb(att, store_col_text(st, 2), sizeof(att));
+		strlcpy_cb(user, store_col_text(st, 3), sizeof(user));
+		rc = OK;
+	}
+	store_finalize(st);
+	if (rc != OK)
+		return (rc == STORE_DONE ? OK : rc);
+	if ((rc = cert_email(tx, att, &mail)) != OK || mail == NULL)
+		return (rc);
+	/* The same person: named by the same email on a later certificate
+	 * of the family, booked by the same booker or by themselves (their
+	 * account's address). */
+	keyring_email_index(mail, index);
+	if ((later = json_array()) == NULL) {
+		free(mail);
+		return (ERR_NOMEM);
+	}
+	st = store_prepare(tx,
+	    "SELECT attendee_id FROM certificates WHERE course_family = ? "
+	    "AND status = 'active' AND id <> ? AND issue_date > ? AND "
+	    "(user_id = ? OR user_id IN (SELECT id FROM users WHERE "
+	    "email_index = ?)) ORDER BY issue_date DESC, id");
+	store_bind_text(st, 1, family);
+	store_bind_text(st, 2, cert_id);
+	store_bind_text(st, 3, issued);
+	store_bind_text(st, 4, user);
+	store_bind_text(st, 5, index);
+	while ((rc = store_step(st)) == STORE_ROW)
+		json_array_append_new(
+		    later, json_string(store_col_text(st, 0)));
+	store_finalize(st);
+	rc = rc == STORE_DONE ? OK : rc;
+	for (i = 0; rc == OK && !*yes && i < json_array_size(later); i++) {
+		rc = cert_email(
+		    tx, json_string_value(json_array_get(later, i)), &other);
+		*yes =
+		    rc == OK && other != NULL && strcasecmp(other, mail) == 0;
+		free(other);
+	}
+	json_decref(later);
+	free(mail);
+	return (rc);
+}
+
 /* One reminder: still due (the booking confirmed, the certificate
  * active), taken by no one else, then made. */
 static int
@@ -295,7 +384,7 @@ remind_tx(struct tx *tx, void *arg)
 {
 	struct one  *o = arg;
 	struct stmt *st;
-	int	     rc;
+	int	     rc, rc2 = 0;
 
 	o->sent = 0;
 	st = store_prepare(tx,
@@ -309,6 +398,10 @@ remind_tx(struct tx *tx, void *arg)
 	store_finalize(st);
 	if (rc != STORE_ROW)
 		return (rc == STORE_DONE ? OK : rc);
+	/* Requalified since: the old one expiring is no news. */
+	if (strcmp(o->kind, BOOKING_REMINDER) != 0 &&
+	    ((rc = superseded(tx, o->id, &rc2)) != OK || rc2))
+		return (rc);
 	if ((rc = taken(tx, o)) != 1)
 		return (rc == 0 ? OK : rc);
 	o->sent = 1;

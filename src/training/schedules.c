@@ -477,7 +477,7 @@ action_tx(struct tx *tx, void *arg)
 	struct stmt	   *st;
 	json_t		   *changes;
 	char		    from[16] = "", verb[64];
-	int64_t		    before = 0, now;
+	int64_t		    before = 0, start = 0, now;
 	int		    rc, i, allowed = 0;
 
 	json_decref(a->row);
@@ -486,12 +486,13 @@ action_tx(struct tx *tx, void *arg)
 	if ((rc = training_lock(tx, "schedule", a->id)) != OK)
 		return (rc);
 	st = store_prepare(tx,
-	    "SELECT status, updated_at FROM course_schedules "
+	    "SELECT status, updated_at, start_time FROM course_schedules "
 	    "WHERE id = ?");
 	store_bind_text(st, 1, a->id);
 	if ((rc = store_step(st)) == STORE_ROW) {
 		strlcpy_cb(from, store_col_text(st, 0), sizeof(from));
 		before = store_col_int64(st, 1);
+		start = store_col_int64(st, 2);
 		rc = OK;
 	} else if (rc == STORE_DONE)
 		rc = ERR_NOT_FOUND;
@@ -503,6 +504,16 @@ action_tx(struct tx *tx, void *arg)
 	if (!allowed) {
 		http_problem(a->req, ERR_CONFLICT, "INVALID_TRANSITION",
 		    "A %s schedule cannot %s.", from, a->t->verb);
+		return (ERR_CONFLICT);
+	}
+	/* Started and completed from its start only, as attendance is
+	 * marked (attendance.c): completion issues certificates. */
+	if ((strcmp(a->t->to, "in_progress") == 0 ||
+		strcmp(a->t->to, "completed") == 0) &&
+	    start > time_now_ms()) {
+		http_problem(a->req, ERR_CONFLICT, "SCHEDULE_NOT_STARTED",
+		    "The schedule starts later: it cannot %s before.",
+		    a->t->verb);
 		return (ERR_CONFLICT);
 	}
 	/* A new ETag for every change, even within one millisecond. */

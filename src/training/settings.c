@@ -188,13 +188,24 @@ number_check(double d, json_t *rules)
 	return (NULL);
 }
 
-/* A decimal number, whole text: "30", "-2.5", "1e3". */
+/* A decimal number, whole text: "30", "-2.5"; not strtod's "0x10",
+ * "1e1", "inf" nor blanks. */
 static int
 number_parse(const char *s, double *out)
 {
-	char *end;
+	const char *p = s;
+	char	   *end;
 
-	if (*s == '\0' || isspace((unsigned char)*s))
+	if (*p == '-')
+		p++;
+	if (!isdigit((unsigned char)*p))
+		return (-1);
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (*p == '.' && isdigit((unsigned char)p[1]))
+		for (p++; isdigit((unsigned char)*p);)
+			p++;
+	if (*p != '\0')
 		return (-1);
 	*out = strtod(s, &end);
 	return (*end == '\0' ? 0 : -1);
@@ -238,6 +249,9 @@ training_setting_check(const char *type, const char *value, json_t *rules)
 	if (strcmp(type, "number") == 0) {
 		if (number_parse(value, &d) != 0)
 			return ("must be a number");
+		if (json_is_true(json_object_get(rules, "integer")) &&
+		    strchr(value, '.') != NULL)
+			return ("must be a whole number, digits only");
 		return (number_check(d, rules));
 	}
 	if (strcmp(type, "boolean") == 0)
@@ -506,10 +520,26 @@ settings_before_create(struct resource_ctx *ctx, json_t *body)
 	return (setting_validate(ctx, body));
 }
 
+/*
+ * The settings the migrations seed (their ids begin so) are read by the
+ * code, which relies on their rules: those rules are not edited.
+ */
+#define SETTINGS_BUILTIN_ID "5e771a65-0000-4000-8000-"
+
 static int
 settings_before_update(struct resource_ctx *ctx, json_t *body)
 {
-	json_t *v = json_object_get(body, "value");
+	json_t	   *v = json_object_get(body, "value");
+	json_t	   *rules = json_object_get(body, "validation_rules");
+	const char *id = json_string_value(json_object_get(ctx->old, "id"));
+
+	if (rules != NULL && id != NULL &&
+	    strncmp(id, SETTINGS_BUILTIN_ID, strlen(SETTINGS_BUILTIN_ID)) ==
+		0 &&
+	    !json_equal(rules, json_object_get(ctx->old, "validation_rules")))
+		return (training_refuse(ctx->req, ERR_INVALID, NULL,
+		    "validation_rules", "fixed",
+		    "a built-in setting keeps its built-in rules"));
 
 	if (v != NULL &&
 	    !json_is_true(json_object_get(ctx->old, "is_editable")) &&
@@ -653,11 +683,23 @@ setting_get(struct tx *tx, const char *key, char *out, size_t n, char **dup)
 	return (rc);
 }
 
+/* Bounds a read keeps to whatever a row says (written before its rules
+ * held, or by hand): the settings the booking rules rest on. */
+static const struct {
+	const char *key;
+	int64_t	    min, max;
+} int_bounds[] = {
+	{ "booking_hold_minutes", 1, 1440 },
+	{ "certificate_late_minutes", 0, 240 },
+	{ "booking_buffer_days", 0, 365 },
+};
+
 int
 training_setting_int(struct tx *tx, const char *key, int64_t def, int64_t *out)
 {
 	char   text[64];
 	double d;
+	size_t i;
 	int    rc;
 
 	*out = def;
@@ -666,8 +708,15 @@ training_setting_int(struct tx *tx, const char *key, int64_t def, int64_t *out)
 		return (OK);
 	if (rc != OK)
 		return (rc);
-	if (number_parse(text, &d) == 0)
+	if (number_parse(text, &d) == 0 && d > -1e15 && d < 1e15)
 		*out = (int64_t)d;
+	for (i = 0; i < NELEM(int_bounds); i++)
+		if (strcmp(key, int_bounds[i].key) == 0) {
+			if (*out < int_bounds[i].min)
+				*out = int_bounds[i].min;
+			if (*out > int_bounds[i].max)
+				*out = int_bounds[i].max;
+		}
 	return (OK);
 }
 

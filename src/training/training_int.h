@@ -591,11 +591,13 @@ int training_expire_certificates_job(
 int training_date_add(const char *date, int years, int months, char out[11]);
 /* The London date of instant ms, "YYYY-MM-DD". Pure. */
 void training_london_date(int64_t ms, char out[11]);
-/* The requalification rule for user_id booking a course of course_type
- * that requalifies family: OK, or 409 REQUALIFICATION_NOT_ALLOWED on
- * req. Not a requalification course: OK. */
+/* The requalification rule for a booking naming attendees (the request's
+ * array of {name, email}) of a course of course_type that requalifies
+ * family: each attendee holds one (matched by email); OK, or 409
+ * REQUALIFICATION_NOT_ALLOWED on req naming attendees[i]. Not a
+ * requalification course: OK. */
 int training_requalification_check(struct tx *, struct request *,
-    const char *user_id, const char *course_type, const char *family);
+    json_t *attendees, const char *course_type, const char *family);
 
 /* analytics.c: the booking funnel's analytics events (issue 17 item 7) */
 #define TRAINING_EV_VIEWED    "schedule_viewed"

@@ -315,6 +315,10 @@ def test_status_and_payment_move_only_through_actions(server, catalogue, db):
     # by the cancellation policy (test_training_refunds.py).
     problem(act(server, c["instructor"], b, "cancel"), 403, "FORBIDDEN")
     db.execute(f"UPDATE course_schedules SET status = 'in_progress' WHERE id = '{s['id']}'")
+    # Started early is not started: from its start only.
+    problem(act(server, admin, b, "complete"), 409, "SCHEDULE_NOT_STARTED")
+    db.execute(f"UPDATE course_schedules SET start_time = start_time - 189216000000, "
+               f"end_time = end_time - 189216000000 WHERE id = '{s['id']}'")
     r = act(server, admin, b, "complete")
     assert r.status_code == 200 and r.json()["status"] == "completed"
     problem(act(server, admin, b, "no_show"), 409, "INVALID_TRANSITION")

@@ -587,3 +587,33 @@ def test_names_too_long_for_the_page_are_shrunk_then_cut_at_a_character(
     # shrunk; the trainer's line does not: cut, not drawn past the page.
     assert learner in text.replace(" ", "") and last not in text
     assert cert["certificate_number"] in text and "Certificate of Competence" in text
+
+
+def test_the_uk_first_aid_statements(printed, db, tmp_path):
+    """The HSE's annual refresher advice on every certificate that
+    expires; the Health and Safety (First-Aid) Regulations 1981 claimed
+    for a workplace course only once certificate_hse_statement is true
+    (none by default); the EYFS line for paediatric courses only."""
+    tools("pdftotext")
+    s, c, certs = printed
+    admin, m = c["admin"], c["member"]
+    cert = certs[POLISH]
+
+    def words(name):
+        r = pdf_of(s, m, cert)
+        assert r.status_code == 200, r.text
+        return " ".join(pdf_text(tmp_path, r.content, name).split())
+
+    text = words("plain")
+    assert "The HSE recommends annual refresher training." in text
+    assert "1981" not in text and "EYFS" not in text
+    for key in ("certificate_hse_statement", "certificate_eyfs_statement"):
+        r = s.post("/v1/settings", headers=hdr(admin), json={
+            "key": key, "value": "true", "value_type": "boolean",
+            "category": "certificates", "display_name": key})
+        assert r.status_code == 201, r.text
+    text = words("hse")
+    assert ("This course meets the requirements of the Health and Safety (First-Aid) "
+            "Regulations 1981.") in text, text
+    assert "The HSE recommends annual refresher training." in text
+    assert "EYFS" not in text                   # an EFAW course

@@ -614,16 +614,17 @@ def test_reminders_already_sent_never_hide_the_ones_after_them(
 # certificates: ready, and expiring in 90, 30 and 0 days
 
 
-def certificate(s, c, db):
-    """A certificate of the member's, issued by completing a schedule."""
+def certificate(s, c, db, day=datetime.date(2025, 6, 2)):
+    """A certificate of the member's, issued by completing a schedule held
+    on day."""
     admin = c["admin"]
     sched = course_schedule(s, c)
     b = booked(s, c["member"], sched)
     confirm(s, admin, b)
     (att,) = s.get(f"/v1/training-booking-attendees?booking_id={b['id']}",
                    headers=hdr(admin)).json()["data"]
-    move(db, sched, int(datetime.datetime(2025, 6, 2, 9, tzinfo=datetime.timezone.utc)
-                        .timestamp() * 1000))
+    move(db, sched, int(datetime.datetime(day.year, day.month, day.day, 9,
+                                          tzinfo=datetime.timezone.utc).timestamp() * 1000))
     r = s.post("/v1/attendance-records", headers=hdr(admin),
                json={"attendee_id": att["id"], "status": "present",
                      "passed_assessment": True})
@@ -681,6 +682,28 @@ def test_certificate_ready_and_expiring_in_90_30_and_0_days(shop):
                json={"reason": "issued in error"})
     assert r.status_code == 200, r.text
     assert run_on(30) == 0
+
+
+def test_no_expiry_reminder_once_the_holder_requalified(shop):
+    s, c, db = shop["server"], shop, shop["db"]
+    old = certificate(s, c, db)
+    # A later one (a requalification); the old one expiring.
+    new = certificate(s, c, db, datetime.date(2026, 6, 1))
+    when = (london_today() + datetime.timedelta(days=30)).isoformat()
+    db.execute(f"UPDATE certificates SET expiry_date = '{when}' WHERE id = '{old['id']}'")
+
+    def run():
+        before = db.count("notification_reminders")
+        queue_job(db, "training.certificate_reminders")
+        wait_until(lambda: drained(db, "training.certificate_reminders"))
+        return db.count("notification_reminders") - before
+
+    assert run() == 0
+    # The newer one revoked: the old one is the holder's again.
+    r = s.post(f"/v1/certificates/{new['id']}/revoke", headers=hdr(c["admin"]),
+               json={"reason": "issued in error"})
+    assert r.status_code == 200, r.text
+    assert run() == 1
 
 
 # --------------------------------------------------------------------------
