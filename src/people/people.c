@@ -331,7 +331,9 @@ static const char api_verify_email[] =
     "(unknown, used or expired)\"}}";
 static const char api_verify_resend[] =
     "{\"answers\":{\"202\":{\"description\":\"a new verification link "
-    "is on its way; the earlier ones no longer work\"}},\"problems\":{"
+    "is on its way; the earlier ones no longer work\",\"schema\":{"
+    "\"type\":\"object\",\"required\":[\"status\"],\"properties\":{"
+    "\"status\":{\"const\":\"accepted\"}}}}},\"problems\":{"
     "\"409\":\"ALREADY_VERIFIED\",\"429\":\"RESEND_TOO_SOON (Retry-After; "
     "config email_verify_resend_s)\"}}";
 static const char api_set_password[] =

@@ -98,7 +98,7 @@ notes_get_tx(struct tx *tx, void *arg)
 		 "therapy_sessions.private_notes.read", "therapy_sessions",
 		 s.id, NULL)) != OK)
 		goto out;
-	a->row = json_pack("{s:s,s:s*}", "id", s.id, "private_notes", plain);
+	a->row = json_pack("{s:s,s:s?}", "id", s.id, "private_notes", plain);
 	rc = a->row != NULL ? OK : ERR_NOMEM;
 out:
 	if (plain != NULL) {
@@ -175,7 +175,7 @@ notes_put_tx(struct tx *tx, void *arg)
 	if ((rc = notes_access(a, tx, &s)) == OK &&
 	    (rc = therapy_session_notes_store(tx, a->req, a->who, &s,
 		 a->text_null ? NULL : a->text)) == OK &&
-	    (a->row = json_pack("{s:s,s:s*}", "id", s.id, "private_notes",
+	    (a->row = json_pack("{s:s,s:s?}", "id", s.id, "private_notes",
 		 a->text_null ? NULL : a->text)) == NULL)
 		rc = ERR_NOMEM;
 	free(s.meta);
