@@ -473,7 +473,7 @@ def test_a_refusal_gives_up_at_once_and_can_be_retried(server, world, chat):
     wait_until(lambda: db.count("failed_jobs", "kind = 'chat.profile_sync'") == 1,
                what="the job to give up")
     fid, payload, error, attempts = db.query(
-        "SELECT id, payload, error, attempts FROM failed_jobs")[0]
+        "SELECT id, payload, error, attempts FROM failed_jobs WHERE kind <> 'mail.send'")[0]
     assert json.loads(payload) == {"user_id": m["id"]}
     assert int(attempts) == 1
     assert "HTTP 401" in error and "not retried" in error and "chat_sync_key" in error
@@ -732,7 +732,7 @@ def test_erasure_with_the_provider_down_is_retried_then_delivered(server, world,
     assert r.status_code in (200, 204), r.text
     wait_until(lambda: db.count("failed_jobs", "kind = 'chat.profile_delete'") == 1,
                what="the delete to give up")
-    fid, error = db.query("SELECT id, error FROM failed_jobs")[0]
+    fid, error = db.query("SELECT id, error FROM failed_jobs WHERE kind <> 'mail.send'")[0]
     assert "HTTP 403" in error and "not retried" in error
     assert o["email"] in chat.people
     no_email_anywhere(server, db, o["email"])
@@ -892,7 +892,7 @@ def test_a_malformed_delete_job_gives_up_at_once(server, chat):
                    f"0, 10, {now}, {now}, {now})")
     wait_until(lambda: db.count("failed_jobs", "kind = 'chat.profile_delete'") == 3,
                what="the malformed jobs to give up")
-    errors = [r[0] for r in db.query("SELECT error FROM failed_jobs")]
+    errors = [r[0] for r in db.query("SELECT error FROM failed_jobs WHERE kind <> 'mail.send'")]
     assert errors == ["chat.profile_delete: malformed payload"] * 3, errors
     assert chat.requests() == []
 
@@ -941,7 +941,7 @@ def test_erasure_with_sync_off_keeps_the_delete_for_later(start_server, chat):
     assert r.status_code == 204, r.text
     wait_until(lambda: db.count("failed_jobs", "kind = 'chat.profile_delete'") == 1,
                what="the delete to wait in failed_jobs")
-    fid, error = db.query("SELECT id, error FROM failed_jobs")[0]
+    fid, error = db.query("SELECT id, error FROM failed_jobs WHERE kind <> 'mail.send'")[0]
     assert "chat_sync_url is empty" in error and "jobs retry" in error
     assert chat.deletes(email) == [] and email in chat.people
     no_email_anywhere(server, db, email)
