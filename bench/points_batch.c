@@ -15,7 +15,7 @@
  *	naive_points of the SQLite file DB (made with its index on
  *	(recording_id, channel, t) when missing), one transaction, one
  *	prepared INSERT, the pragmas carebase uses (WAL, synchronous
- *	NORMAL). Prints "rows=N seconds=S cpu=C" (wall clock and the
+ *	FULL). Prints "rows=N seconds=S cpu=C" (wall clock and the
  *	process's CPU time, commit included).
  *
  *   points_batch naive-copy FILE RECORDING_ID CHANNEL N RATE_MHZ T0_MS
@@ -242,7 +242,7 @@ static int
 cmd_naive_sqlite(int argc, char **argv)
 {
 	static const char *const setup =
-	    "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"
+	    "PRAGMA journal_mode=WAL;PRAGMA synchronous=FULL;"
 	    "CREATE TABLE IF NOT EXISTS naive_points (recording_id TEXT NOT "
 	    "NULL, channel TEXT NOT NULL, t BIGINT NOT NULL, value INTEGER NOT "
 	    "NULL);"
