@@ -13,9 +13,12 @@
  * account (it signs the person in at once, so it cannot answer alike):
  * that refusal is counted as a failed login is, in the same budgets per
  * (address, client), per address and per client, and past them
- * registration answers 429 with Retry-After as login does; any other
- * outcome gives its attempt back. The address's owner is told of it
- * (register_attempt, at most once an hour: people_register_notice).
+ * registration answers 429 with Retry-After as login does. An account
+ * made gives its attempt back; a body refused (422) is refused before it
+ * is counted; any other refusal after it (a partner code the
+ * registration hook turns down, the database) stays counted, on the safe
+ * side. The address's owner is told of it (register_attempt, at most
+ * once an hour: people_register_notice).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,9 +154,8 @@ people_auth_register(struct request *req)
 	op.nu.terms_accepted = 1;
 	op.nu.privacy_accepted =
 	    json_is_true(json_object_get(req->json, "accept_privacy"));
-	/* Counted before the work, as a login is; given back unless the
-	 * address is taken (register_tx). An attempt that fails for another
-	 * reason (the database) stays counted: rare, and on the safe side. */
+	/* Counted before the work, as a login is; given back by the
+	 * account made (register_tx). */
 	keyring_email_index(op.nu.email, index);
 	op.index = index;
 	op.ip = req->client_key[0] ? req->client_key : req->ip;
