@@ -366,6 +366,9 @@ def test_own_email_change_is_proven_again_and_ends_every_link(start_server, smtp
     check_links(msg[1], msg[2])
     no_link_that_acts(msg[1], msg[2])
     assert "dee.new" not in msg[1]
+    # One link and one notice for one change.
+    assert srv.db.count("email_log", "template = 'email_verify'") == 2
+    assert srv.db.count("email_log", "template = 'email_changed'") == 1
     # The reset link mailed to the old address answers as a used one.
     problem(srv.post("/v1/auth/password-reset/confirm",
                      json={"token": reset, "new_password": NEW_PW}), 422, "INVALID_TOKEN")
@@ -395,6 +398,8 @@ def test_staff_email_change_reinvites_and_ends_the_old_invitation(start_server, 
     second = token_of(msg[1], "/set-password?token=")
     notice = wait_mail(smtp_sink, "email of your")
     assert to_of(notice) == "tess@example.org"
+    assert srv.db.count("email_log", "template = 'staff_invitation'") == 2
+    assert srv.db.count("email_log", "template = 'email_changed'") == 1
     problem(srv.post("/v1/auth/set-password", json={"token": first, "password": NEW_PW}),
             422, "INVALID_TOKEN")
     assert srv.post("/v1/auth/set-password",
