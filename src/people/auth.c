@@ -8,6 +8,17 @@
  * and address, per account and per address first, giving it back when
  * the password was right (throttle.c). Password hashing runs outside
  * transactions.
+ *
+ * Registration answers 409 EMAIL_TAKEN for an address that has an
+ * account (it signs the person in at once, so it cannot answer alike):
+ * that refusal is counted as a failed login is, in the same budgets per
+ * (address, client), per address and per client, and past them
+ * registration answers 429 with Retry-After as login does. An account
+ * made gives its attempt back; a body refused (422) is refused before it
+ * is counted; any other refusal after it (a partner code the
+ * registration hook turns down, the database) stays counted, on the safe
+ * side. The address's owner is told of it (register_attempt, at most
+ * once an hour: people_register_notice).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,7 +121,8 @@ people_auth_register(struct request *req)
 	struct people_auth_op		op;
 	json_t			       *fields = NULL;
 	const char		       *pw, *why;
-	int				rc;
+	char				index[65], ra[16];
+	int				rc, retry = 1;
 
 	memset(&op, 0, sizeof(op));
 	if (register_check(req, &fields) != OK)
@@ -142,15 +154,36 @@ people_auth_register(struct request *req)
 	op.nu.terms_accepted = 1;
 	op.nu.privacy_accepted =
 	    json_is_true(json_object_get(req->json, "accept_privacy"));
+	/* Counted before the work, as a login is; given back by the
+	 * account made (register_tx). */
+	keyring_email_index(op.nu.email, index);
+	op.index = index;
+	op.ip = req->client_key[0] ? req->client_key : req->ip;
+	rc = people_throttle_reserve(
+	    req->db, index, op.ip, time_now_ms(), &retry);
+	if (rc == ERR_RATE_LIMIT) {
+		snprintf(ra, sizeof(ra), "%d", retry);
+		http_header_add(req, "Retry-After", ra);
+		http_problem(req, rc, NULL,
+		    "too many refused registrations or failed logins; try "
+		    "again in %d seconds",
+		    retry);
+		goto out;
+	}
+	if (rc != OK) {
+		http_problem(req, rc, NULL, "the account was not created");
+		goto out;
+	}
 	if ((rc = crypto_password_hash(pw, op.hash)) != OK) {
 		http_problem(req, rc, NULL, "the password could not be hashed");
 		goto out;
 	}
 	op.nu.password_hash = op.hash;
 	rc = store_run(req->db, STORE_TX_WRITE, register_tx, &op);
-	if (rc == ERR_CONFLICT)
-		http_problem(
-		    req, rc, "EMAIL_TAKEN", "that email cannot be used");
+	/* (ERR_CONFLICT: another registration of the address won the race.) */
+	if ((rc == OK && op.taken) || rc == ERR_CONFLICT)
+		http_problem(req, ERR_CONFLICT, "EMAIL_TAKEN",
+		    "that email cannot be used");
 	else if (rc != OK)
 		http_problem(req, rc, NULL, "the account was not created");
 	else
@@ -208,20 +241,31 @@ register_tx(struct tx *tx, void *arg)
 	struct people_auth_op	       *op = arg;
 	const struct registration_hook *rh = hooks_registration();
 	struct stmt		       *st;
-	char				index[65];
-	int				step;
+	char				owner[UUID_STR_LEN];
+	int				step, live = 0;
 
-	keyring_email_index(op->nu.email, index);
-	st = store_prepare(tx, "SELECT 1 FROM users WHERE email_index = ?");
-	store_bind_text(st, 1, index);
-	step = store_step(st);
+	op->taken = 0;
+	st = store_prepare(tx,
+	    "SELECT id, CASE WHEN deleted_at IS NULL THEN 1 ELSE 0 END FROM "
+	    "users WHERE email_index = ?");
+	store_bind_text(st, 1, op->index);
+	if ((step = store_step(st)) == STORE_ROW) {
+		strlcpy_cb(owner, store_col_text(st, 0), sizeof(owner));
+		live = store_col_int64(st, 1) != 0;
+	}
 	store_finalize(st);
-	if (step == STORE_ROW)
-		return (ERR_CONFLICT);
+	/* Taken: the refusal stays counted (the transaction commits) and
+	 * the owner, if the account is live, is told. */
+	if (step == STORE_ROW) {
+		op->taken = 1;
+		return (live ? people_register_notice(tx, owner, op->nu.email)
+			     : OK);
+	}
 	if (step != STORE_DONE)
 		return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);
 	if ((step = people_user_insert(tx, op->req, &op->nu, op->user_id)) !=
-	    OK)
+		OK ||
+	    (step = people_throttle_success(tx, op->index, op->ip)) != OK)
 		return (step);
 	/* The address is proven by the link mailed to it (email_verify.c). */
 	if ((step = people_verify_send(tx, op->user_id)) != OK &&

@@ -22,6 +22,15 @@
  * /set-password?token=) valid once for staff_invite_ttl_s; the password
  * set through it signs in like any other.
  *
+ * A changed sign-in address (PATCH /v1/me, or staff through PATCH
+ * /v1/users/{id}) is unproven again, whoever changed it: every open link
+ * of the user ends (verification, invitation, password reset), the new
+ * address gets a verification link (an invited staff member who has no
+ * password yet: a new invitation instead), and the old address, if it
+ * was proven, a notice with no link that acts (email_changed). A
+ * deactivated or deleted account's links end too, so reactivating it
+ * does not bring them back.
+ *
  * Only the tokens' SHA-256 is kept (email_tokens), exported and erased
  * with the person.
  */
@@ -130,11 +139,58 @@ static const struct mail_template templates[] = {
 	    "{\"link\":\"/set-password?token=SAMPLE\","
 	    "\"role\":\"therapist\",\"days\":7}",
 	},
+	{
+	    /* To the old address of a changed one: no link that acts. */
+	    "email_changed",
+	    "The email of your {{brand_name}} account was changed",
+	    "The sign-in address of your {{brand_name}} account was changed "
+	    "at\n{{time}} (UTC) from this address to another one. This "
+	    "address gets no\nmore mail about the account.\n\n"
+	    "If you made the change, there is nothing to do.\n\n"
+	    "If you did not, someone else may be using your account: tell "
+	    "{{brand_name}}\nat once, naming this message, so that an "
+	    "administrator can give the\naccount its address back and end "
+	    "their sessions.\n\nYour account: {{public_url}}/account\n",
+	    "<p>The sign-in address of your {{brand_name}} account was "
+	    "changed at {{time}} (UTC) from this address to another one. This "
+	    "address gets no more mail about the account.</p>"
+	    "<p>If you made the change, there is nothing to do.</p>"
+	    "<p>If you did not, someone else may be using your account: tell "
+	    "{{brand_name}} at once, naming this message, so that an "
+	    "administrator can give the account its address back and end "
+	    "their sessions.</p>"
+	    "<p><a href=\"{{public_url}}/account\">Your account</a></p>",
+	    "{\"time\":\"2031-03-04T09:00:00Z\"}",
+	},
+	{
+	    /* A refused registration (EMAIL_TAKEN), to the address's
+	     * owner: people_register_notice. */
+	    "register_attempt",
+	    "Someone tried to sign up to {{brand_name}} with your address",
+	    "Someone tried to make a new {{brand_name}} account with this "
+	    "address at\n{{time}} (UTC). The address has an account already, "
+	    "so none was made.\n\n"
+	    "If it was you, sign in instead, or choose a new password with "
+	    "\"forgot\npassword\" if you do not remember it: "
+	    "{{public_url}}/account\n\n"
+	    "If it was not you, there is nothing to do: your account is as it "
+	    "was.\nWe send this at most once an hour.\n",
+	    "<p>Someone tried to make a new {{brand_name}} account with this "
+	    "address at {{time}} (UTC). The address has an account already, "
+	    "so none was made.</p>"
+	    "<p>If it was you, <a href=\"{{public_url}}/account\">sign in</a> "
+	    "instead, or choose a new password with &quot;forgot "
+	    "password&quot; if you do not remember it.</p>"
+	    "<p>If it was not you, there is nothing to do: your account is as "
+	    "it was. We send this at most once an hour.</p>",
+	    "{\"time\":\"2031-03-04T09:00:00Z\"}",
+	},
 };
 
-/* Mail that may go to an address not verified yet. */
+/* Mail that may go to an address not verified yet (email_changed: the
+ * old address, proven before the change cleared the proof). */
 static const char *const unverified_ok[] = { "email_verify", "password_reset",
-	"family_welcome", "staff_invitation", NULL };
+	"family_welcome", "staff_invitation", "email_changed", NULL };
 
 int
 people_email_templates_init(void)
@@ -289,6 +345,133 @@ people_email_verified(struct tx *tx, const char *user_id)
 	store_finalize(st);
 	return (
 	    step == STORE_DONE ? OK : (step == ERR_BUSY ? ERR_BUSY : ERR_DB));
+}
+
+static int
+exec_user(struct tx *tx, const char *sql, int64_t now, const char *user_id)
+{
+	struct stmt *st;
+	int	     step;
+
+	st = store_prepare(tx, sql);
+	store_bind_int64(st, 1, now);
+	store_bind_text(st, 2, user_id);
+	step = store_step(st);
+	store_finalize(st);
+	return (
+	    step == STORE_DONE ? OK : (step == ERR_BUSY ? ERR_BUSY : ERR_DB));
+}
+
+int
+people_tokens_end(struct tx *tx, const char *user_id)
+{
+	int64_t now = time_now_ms();
+	int	rc;
+
+	if ((rc = exec_user(tx,
+		 "UPDATE email_tokens SET used_at = ? WHERE user_id = ? AND "
+		 "used_at IS NULL",
+		 now, user_id)) != OK)
+		return (rc);
+	return (exec_user(tx,
+	    "UPDATE password_resets SET used_at = ? WHERE user_id = ? AND "
+	    "used_at IS NULL",
+	    now, user_id));
+}
+
+/* Mail a notice template with the time (now) to an address of user_id. */
+static int
+notice_mail(
+    struct tx *tx, const char *to, const char *user_id, const char *template)
+{
+	json_t *vars;
+	char	at[ISO_TIME_LEN];
+	int	rc;
+
+	if ((vars = json_pack(
+		 "{s:s}", "time", time_format_iso(time_now_ms(), at))) == NULL)
+		return (ERR_NOMEM);
+	rc = hooks_mail(tx, to, user_id, template, vars, NULL);
+	json_decref(vars);
+	return (rc);
+}
+
+int
+people_email_changed(struct tx *tx, const char *user_id, const char *old_email)
+{
+	struct stmt *st;
+	char	     role[64] = "";
+	int	     step, rc, was_verified = 0, active = 0, invited = 0;
+
+	st = store_prepare(tx,
+	    "SELECT CASE WHEN u.email_verified_at IS NULL THEN 0 ELSE 1 END, "
+	    "u.is_active, CASE WHEN u.password_hash IS NULL AND r.is_staff = 1 "
+	    "THEN 1 ELSE 0 END, u.role FROM users u "
+	    "JOIN roles r ON r.name = u.role WHERE u.id = ? AND "
+	    "u.deleted_at IS NULL");
+	store_bind_text(st, 1, user_id);
+	if ((step = store_step(st)) == STORE_ROW) {
+		was_verified = store_col_int64(st, 0) != 0;
+		active = store_col_int64(st, 1) != 0;
+		invited = store_col_int64(st, 2) != 0;
+		strlcpy_cb(role, store_col_text(st, 3), sizeof(role));
+	}
+	store_finalize(st);
+	if (step != STORE_ROW)
+		return (step == STORE_DONE ? OK
+			: step == ERR_BUSY ? ERR_BUSY
+					   : ERR_DB);
+	/* Whoever typed it, the new address proves itself by its link:
+	 * a mistyped one must not take the account's mail. */
+	st = store_prepare(
+	    tx, "UPDATE users SET email_verified_at = NULL WHERE id = ?");
+	store_bind_text(st, 1, user_id);
+	step = store_step(st);
+	store_finalize(st);
+	if (step != STORE_DONE)
+		return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	if ((rc = people_tokens_end(tx, user_id)) != OK)
+		return (rc);
+	/* An inactive account's links would not work: none is sent (the
+	 * person asks for one once they are active again). */
+	if (active) {
+		rc = invited ? people_invite_send(tx, user_id, role)
+			     : people_verify_send(tx, user_id);
+		/* No mail configured, or an address mail refuses: the
+		 * change stands all the same (as at registration). */
+		if (rc != OK && rc != ERR_INVALID && rc != ERR_UNAVAILABLE)
+			return (rc);
+	}
+	/* The old address hears of it, if it ever was the owner's; one
+	 * never proven gets nothing but the link it was sent. */
+	if (!was_verified || old_email == NULL)
+		return (OK);
+	rc = notice_mail(tx, old_email, user_id, "email_changed");
+	return (rc == ERR_INVALID || rc == ERR_UNAVAILABLE ? OK : rc);
+}
+
+int
+people_register_notice(struct tx *tx, const char *owner_id, const char *to)
+{
+	struct stmt *st;
+	int	     rc, step;
+
+	/* Two refused registrations at once send one notice. */
+	if ((rc = store_xact_lock(tx, "people.register_notice")) != OK)
+		return (rc);
+	st = store_prepare(tx,
+	    "SELECT 1 FROM email_log WHERE user_id = ? AND template = "
+	    "'register_attempt' AND created_at > ?");
+	store_bind_text(st, 1, owner_id);
+	store_bind_int64(st, 2, time_now_ms() - PEOPLE_REGISTER_NOTICE_MS);
+	step = store_step(st);
+	store_finalize(st);
+	if (step == STORE_ROW)
+		return (OK);
+	if (step != STORE_DONE)
+		return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	rc = notice_mail(tx, to, owner_id, "register_attempt");
+	return (rc == ERR_INVALID || rc == ERR_UNAVAILABLE ? OK : rc);
 }
 
 /*

@@ -85,7 +85,9 @@ static const char api_register[] =
     "\"problems\":{\"400\":\"INVALID_CODE, DOES_NOT_EXIST, INACTIVE, "
     "CODE_EXPIRED: the partner access code\",\"409\":\"EMAIL_TAKEN, or the "
     "code is in use\",\"422\":\"validation failed: one entry per field\","
-    "\"429\":\"too many partner access codes tried (Retry-After)\"}}";
+    "\"429\":\"too many partner access codes tried, or too many "
+    "registrations refused EMAIL_TAKEN (or failed logins) for the address "
+    "or from the client (Retry-After)\"}}";
 static const char api_login[] =
     "{\"body\":{\"type\":\"object\","
     "\"required\":[\"email\",\"password\"],\"properties\":{\"email\":{"

@@ -44,6 +44,8 @@ struct resource;
 #define PEOPLE_ACTIVITY_STEP_MAX_MS 60000
 #define PEOPLE_WINDOW_MS	    3600000 /* failed-login counting window */
 #define PEOPLE_BACKOFF_CAP_S	    900 /* longest wait between login tries */
+/* "Someone tried to register with your address": one a window at most. */
+#define PEOPLE_REGISTER_NOTICE_MS 3600000
 
 /* users.c: the users resource, GET and PATCH /v1/me */
 extern const struct resource users_resource;
@@ -272,7 +274,24 @@ int people_verify_send(struct tx *, const char *user_id);
 /* Mail user_id an invitation to set their password, as role. */
 int people_invite_send(struct tx *, const char *user_id, const char *role);
 /* Mark user_id's address verified (now), unless it is already. */
-int  people_email_verified(struct tx *, const char *user_id);
+int people_email_verified(struct tx *, const char *user_id);
+/*
+ * End every open link of user_id (verification, invitation, password
+ * reset): used, so it answers as a used one does. An address changed,
+ * an account deactivated or deleted: none comes back to life.
+ */
+int people_tokens_end(struct tx *, const char *user_id);
+/*
+ * user_id's sign-in address changed from old_email (the row holds the new
+ * one): the address is unproven again, every open link ends, the new
+ * address gets a verification link (an invited staff member without a
+ * password: a new invitation) and the old one, if it was proven, a notice.
+ */
+int people_email_changed(
+    struct tx *, const char *user_id, const char *old_email);
+/* Tell owner_id that someone tried to register with their address (at
+ * most once per PEOPLE_REGISTER_NOTICE_MS). */
+int  people_register_notice(struct tx *, const char *owner_id, const char *to);
 void people_auth_verify_email(struct request *);
 void people_auth_verify_resend(struct request *);
 void people_auth_set_password(struct request *);
@@ -353,7 +372,8 @@ struct people_auth_op {
 	struct people_session  session;
 	struct people_new_user nu;
 	int		       rehash;
-	void		      *ext;	      /* register_hook's state */
+	int		       taken; /* register: the address has an account */
+	void		      *ext;   /* register_hook's state */
 	const char	      *mail_template; /* the reset job's mail */
 };
 

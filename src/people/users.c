@@ -178,12 +178,32 @@ users_before_update(struct resource_ctx *ctx, json_t *body)
 	return (ERR_FORBIDDEN);
 }
 
-/* The modules watching the person's own fields (resource/hooks.h). */
+/*
+ * The modules watching the person's own fields (resource/hooks.h), and a
+ * sign-in address changed for another (the same address in other case is
+ * no change: the blind index folds it) made unproven again
+ * (people_email_changed). An address taken off (a refused child's,
+ * family_close.c) is not one changed.
+ */
 int
 people_user_changed(
     struct tx *tx, const char *user_id, json_t *old, json_t *row)
 {
-	return (hooks_fields_changed(tx, user_id, old, row));
+	const char *was, *now;
+	char	    a[65], b[65];
+	int	    rc;
+
+	if ((rc = hooks_fields_changed(tx, user_id, old, row)) != OK)
+		return (rc);
+	was = json_string_value(json_object_get(old, "email"));
+	now = json_string_value(json_object_get(row, "email"));
+	if (was == NULL || now == NULL)
+		return (OK);
+	keyring_email_index(was, a);
+	keyring_email_index(now, b);
+	if (strcmp(a, b) == 0)
+		return (OK);
+	return (people_email_changed(tx, user_id, was));
 }
 
 static int
@@ -209,16 +229,22 @@ users_after_write(struct resource_ctx *ctx, int action, json_t *row)
 	 * chat). */
 	if (action == ACTION_DELETE) {
 		if ((rc = people_sessions_end(ctx->tx, id, NULL, "deleted")) !=
-		    OK)
+			OK ||
+		    (rc = people_tokens_end(ctx->tx, id)) != OK)
 			return (rc);
 		return (hooks_changed(ctx->tx, CHANGE_PERSON, id));
 	}
 	if (action == ACTION_UPDATE && ctx->old != NULL && row != NULL &&
 	    (rc = people_user_changed(ctx->tx, id, ctx->old, row)) != OK)
 		return (rc);
+	/* Deactivated: the sessions and the mailed links end, so that
+	 * reactivating the account brings back neither. */
 	if (action == ACTION_UPDATE &&
-	    json_is_false(json_object_get(row, "is_active")))
+	    json_is_false(json_object_get(row, "is_active"))) {
+		if ((rc = people_tokens_end(ctx->tx, id)) != OK)
+			return (rc);
 		return (people_sessions_end(ctx->tx, id, NULL, "deactivated"));
+	}
 	/* A new role brings new permissions and new session timeouts:
 	 * the person signs in again. */
 	now = json_string_value(json_object_get(row, "role"));

@@ -4,7 +4,9 @@ brand_logo_url, brand_colour), every link a page of the web application
 (core/pages.h) under config public_url, the Message-ID under mail_from's
 domain, sign-up address verification (single use, expiry, a throttled
 resend, no other mail before it) and the welcome after it, staff
-invitations to set a password, and `carebase mail preview`."""
+invitations to set a password, and `carebase mail preview`; what a
+changed address, a deactivation and a refused registration do to links
+and mail (review of issue 19)."""
 import html.parser
 import re
 import time
@@ -31,7 +33,7 @@ TEMPLATES = {"layout", "test", "password_reset", "password_changed", "family_inv
              "training_notify_booking_confirmed", "training_notify_reminder",
              "training_notify_cancelled", "training_notify_certificate_ready",
              "training_notify_refund_processed", "training_notify_certificate_expiring",
-             "training_payment_refunded"}
+             "training_payment_refunded", "email_changed", "register_attempt"}
 
 NEW_PW = "a brand new passphrase 2026"
 
@@ -328,3 +330,154 @@ def test_staff_invitation_from_the_command_line(start_server, smtp_sink):
     assert login(srv, "ivo@example.org", NEW_PW)
     r = srv.cli("help", "user")
     assert "--invite" in r.stdout
+
+
+# -- a changed address, a deactivated account, a refused registration -------
+
+def to_of(msg):
+    return str(msg[3]["To"])
+
+
+def no_link_that_acts(text, body):
+    assert "token=" not in text and "token=" not in body, text
+
+
+def test_own_email_change_is_proven_again_and_ends_every_link(start_server, smtp_sink):
+    srv = sink_server(start_server, smtp_sink)
+    assert register(srv, "dee@example.org", first_name="Dee").status_code == 201
+    _, text, _, _ = wait_mail(smtp_sink, "Confirm your address")
+    assert srv.post("/v1/auth/verify-email",
+                    json={"token": token_of(text, "/verify-email?token=")}).status_code == 204
+    assert srv.post("/v1/auth/password-reset", json={"email": "dee@example.org"}).status_code == 202
+    _, text, _, _ = wait_mail(smtp_sink, "Reset your")
+    reset = token_of(text, "/reset-password?token=")
+    dee = login(srv, "dee@example.org")
+    r = srv.request("PATCH", "/v1/me", headers=hdr(dee),
+                    json={"email": "dee.new@example.org", "current_password": PASSWORD})
+    assert r.status_code == 200, r.text
+    uid = r.json()["id"]
+    assert srv.db.scalar(f"SELECT email_verified_at FROM users WHERE id = '{uid}'") is None
+    # The new address gets a link; the old one a notice with none.
+    msg = wait_mail(smtp_sink, "Confirm your address", n=2)
+    assert to_of(msg) == "dee.new@example.org"
+    fresh = token_of(msg[1], "/verify-email?token=")
+    msg = wait_mail(smtp_sink, "email of your")
+    assert to_of(msg) == "dee@example.org"
+    check_links(msg[1], msg[2])
+    no_link_that_acts(msg[1], msg[2])
+    assert "dee.new" not in msg[1]
+    # One link and one notice for one change.
+    assert srv.db.count("email_log", "template = 'email_verify'") == 2
+    assert srv.db.count("email_log", "template = 'email_changed'") == 1
+    # The reset link mailed to the old address answers as a used one.
+    problem(srv.post("/v1/auth/password-reset/confirm",
+                     json={"token": reset, "new_password": NEW_PW}), 422, "INVALID_TOKEN")
+    assert srv.post("/v1/auth/verify-email", json={"token": fresh}).status_code == 204
+    assert srv.db.scalar(f"SELECT email_verified_at FROM users WHERE id = '{uid}'") is not None
+    # The same address in other case is no change.
+    r = srv.request("PATCH", "/v1/me", headers=hdr(dee),
+                    json={"email": "Dee.New@example.org", "current_password": PASSWORD})
+    assert r.status_code == 200, r.text
+    assert srv.db.scalar(f"SELECT email_verified_at FROM users WHERE id = '{uid}'") is not None
+
+
+def test_staff_email_change_reinvites_and_ends_the_old_invitation(start_server, smtp_sink):
+    srv = sink_server(start_server, smtp_sink)
+    boss = person(srv, "admin", "admin")
+    r = srv.post("/v1/users", headers=hdr(boss),
+                 json={"email": "tess@example.org", "role": "therapist"})
+    assert r.status_code == 201, r.text
+    tess = r.json()["id"]
+    _, text, _, _ = wait_mail(smtp_sink, "You are invited")
+    first = token_of(text, "/set-password?token=")
+    r = srv.request("PATCH", f"/v1/users/{tess}", headers=hdr(boss),
+                    json={"email": "tess@example.net"})
+    assert r.status_code == 200, r.text
+    msg = wait_mail(smtp_sink, "You are invited", n=2)
+    assert to_of(msg) == "tess@example.net"
+    second = token_of(msg[1], "/set-password?token=")
+    notice = wait_mail(smtp_sink, "email of your")
+    assert to_of(notice) == "tess@example.org"
+    assert srv.db.count("email_log", "template = 'staff_invitation'") == 2
+    assert srv.db.count("email_log", "template = 'email_changed'") == 1
+    problem(srv.post("/v1/auth/set-password", json={"token": first, "password": NEW_PW}),
+            422, "INVALID_TOKEN")
+    assert srv.post("/v1/auth/set-password",
+                    json={"token": second, "password": NEW_PW}).status_code == 204
+    assert login(srv, "tess@example.net", NEW_PW)
+    # A member whose address staff change proves the new one by its link.
+    mo = person(srv, "mo")
+    r = srv.request("PATCH", f"/v1/users/{mo['id']}", headers=hdr(boss),
+                    json={"email": "mo.new@example.org"})
+    assert r.status_code == 200, r.text
+    assert srv.db.scalar(f"SELECT email_verified_at FROM users WHERE id = '{mo['id']}'") is None
+    msg = wait_mail(smtp_sink, "Confirm your address", n=2)
+    assert to_of(msg) == "mo.new@example.org"
+
+
+def test_reactivated_account_gets_no_old_link_back(start_server, smtp_sink):
+    srv = sink_server(start_server, smtp_sink)
+    boss = person(srv, "admin", "admin")
+    r = srv.post("/v1/users", headers=hdr(boss),
+                 json={"email": "iris@example.org", "role": "instructor"})
+    assert r.status_code == 201, r.text
+    iris = r.json()["id"]
+    _, text, _, _ = wait_mail(smtp_sink, "You are invited")
+    invitation = token_of(text, "/set-password?token=")
+    assert register(srv, "uma@example.org").status_code == 201
+    _, text, _, _ = wait_mail(smtp_sink, "Confirm your address")
+    verify = token_of(text, "/verify-email?token=")
+    uma = srv.db.scalar("SELECT id FROM users WHERE role = 'member'")
+    assert srv.post("/v1/auth/password-reset", json={"email": "uma@example.org"}).status_code == 202
+    _, text, _, _ = wait_mail(smtp_sink, "Reset your")
+    reset = token_of(text, "/reset-password?token=")
+    def open_links(uid):
+        return (srv.db.count("email_tokens", f"user_id = '{uid}' AND used_at IS NULL")
+                + srv.db.count("password_resets", f"user_id = '{uid}' AND used_at IS NULL"))
+    for uid in (iris, uma):
+        assert open_links(uid) >= 1
+        for active in (False, True):
+            r = srv.request("PATCH", f"/v1/users/{uid}", headers=hdr(boss),
+                            json={"is_active": active})
+            assert r.status_code == 200, r.text
+            assert open_links(uid) == 0     # ended at deactivation, for good
+    problem(srv.post("/v1/auth/set-password", json={"token": invitation, "password": NEW_PW}),
+            422, "INVALID_TOKEN")
+    problem(srv.post("/v1/auth/verify-email", json={"token": verify}), 422, "INVALID_TOKEN")
+    problem(srv.post("/v1/auth/password-reset/confirm",
+                     json={"token": reset, "new_password": NEW_PW}), 422, "INVALID_TOKEN")
+    # A new link works: the account itself is usable again.
+    assert srv.post("/v1/auth/password-reset", json={"email": "uma@example.org"}).status_code == 202
+    _, text, _, _ = wait_mail(smtp_sink, "Reset your", n=2)
+    r = srv.post("/v1/auth/password-reset/confirm",
+                 json={"token": token_of(text, "/reset-password?token="), "new_password": NEW_PW})
+    assert r.status_code == 204, r.text
+
+
+def test_refused_registrations_are_throttled_and_the_owner_told_once(start_server, smtp_sink):
+    srv = sink_server(start_server, smtp_sink, CAREBASE_LOGIN_IP_MAX_FAILURES_HOUR="4",
+                      CAREBASE_LOGIN_BACKOFF_AFTER="1000")
+    owner = person(srv, "owner")
+    other = person(srv, "other")
+    for who in (owner, owner, other, owner):
+        problem(register(srv, who["email"]), 409, "EMAIL_TAKEN")
+    r = register(srv, owner["email"])
+    problem(r, 429, "RATE_LIMITED")
+    assert int(r.headers["Retry-After"]) >= 1
+    # From that client, an address never seen is refused alike.
+    problem(register(srv, "fresh@example.org"), 429, "RATE_LIMITED")
+    msg = wait_mail(smtp_sink, "tried to sign up")
+    assert to_of(msg) == owner["email"]
+    check_links(msg[1], msg[2])
+    no_link_that_acts(msg[1], msg[2])
+    wait_mail(smtp_sink, "tried to sign up", n=2)       # other's, once
+    time.sleep(0.5)
+    told = [to_of(m) for m in mails(smtp_sink) if "tried to sign up" in m[0]]
+    assert sorted(told) == sorted([owner["email"], other["email"]]), told
+    assert srv.db.count("email_log", "template = 'register_attempt'") == 2
+
+
+def test_registrations_that_succeed_use_no_budget(start_server, smtp_sink):
+    srv = sink_server(start_server, smtp_sink, CAREBASE_LOGIN_IP_MAX_FAILURES_HOUR="2")
+    for i in range(4):
+        assert register(srv, f"new{i}@example.org").status_code == 201
