@@ -283,7 +283,8 @@ test_route_api_checked(void **state)
 		/* a path parameter of a segment the path does not have */
 		("{\"parameters\":[{\"name\":\"id\",\"in\":\"path\","
 		 "\"schema\":{}}]}"),
-		("{\"parameters\":[{\"name\":\"id\",\"in\":\"header\","
+		/* nor in the query nor a header (a cookie is a scheme's) */
+		("{\"parameters\":[{\"name\":\"id\",\"in\":\"cookie\","
 		 "\"schema\":{}}]}"),
 	};
 	static const char *const bad_public[] = {
@@ -324,10 +325,12 @@ test_route_api_checked(void **state)
 	pr[0].pattern = "/x/{id}";
 	pr[0].handler = h_a;
 	pr[0].flags = ROUTE_PUBLIC;
-	pr[0].api = "{\"security\":{\"sig\":{\"type\":\"apiKey\",\"in\":"
-		    "\"header\",\"name\":\"X-Sig\"}},\"parameters\":[{\"name\":"
-		    "\"id\",\"in\":\"path\",\"schema\":{}}],\"list\":\"r\","
-		    "\"schemas\":{\"s\":{}},\"webhooks\":{\"w\":{}}}";
+	pr[0].api =
+	    "{\"security\":{\"sig\":{\"type\":\"apiKey\",\"in\":"
+	    "\"header\",\"name\":\"X-Sig\"}},\"parameters\":[{\"name\":"
+	    "\"id\",\"in\":\"path\",\"schema\":{}},{\"name\":\"X-Client\","
+	    "\"in\":\"header\",\"schema\":{}}],\"list\":\"r\","
+	    "\"schemas\":{\"s\":{}},\"webhooks\":{\"w\":{}}}";
 	assert_int_equal(http_routes_add(&pub), OK);
 	assert_non_null(http_route_api(&pub, 0));
 	ok[0].method = HTTP_POST;
