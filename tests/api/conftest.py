@@ -99,6 +99,15 @@ def pytest_configure(config):
                             "(locks, triggers, the exclusion constraint, SKIP LOCKED, bytea, "
                             "snapshots, migrations, start-up probes, concurrent writers); the "
                             "PostgreSQL ASan+UBSan tier runs these (scripts/test)")
+    config.addinivalue_line("markers", "dbless: what it checks is the same on either "
+                            "database (a static file, the OpenAPI document, a template, "
+                            "a setting refused before any connection); what it stores or "
+                            "reads there, other tests run on both: scripts/test runs it "
+                            "on SQLite only")
+    config.addinivalue_line("markers", "tooling: its time is a third-party tool's (a "
+                            "browser, a linter, a compiler) over what the server serves, "
+                            "and other tests fetch the same from the server: scripts/test "
+                            "leaves it out of the sanitizer tiers")
 
 
 def pytest_collection_modifyitems(config, items):
