@@ -99,9 +99,22 @@ def pytest_configure(config):
                             "(locks, triggers, the exclusion constraint, SKIP LOCKED, bytea, "
                             "snapshots, migrations, start-up probes, concurrent writers); the "
                             "PostgreSQL ASan+UBSan tier runs these (scripts/test)")
+    config.addinivalue_line("markers", "dbless: what it checks is the same on either "
+                            "database (a static file, the OpenAPI document, a template, "
+                            "a setting refused before any connection); what it stores or "
+                            "reads there, other tests run on both: scripts/test runs it "
+                            "on SQLite only")
+    config.addinivalue_line("markers", "tooling: its time is a third-party tool's (a "
+                            "browser, a linter, a compiler) over what the server serves, "
+                            "and other tests fetch the same from the server: scripts/test "
+                            "leaves it out of the sanitizer tiers")
 
 
 def pytest_collection_modifyitems(config, items):
+    # The tests marked tooling take tens of seconds each (a browser, tsc):
+    # first, so that xdist workers start them at once and the rest fill
+    # in beside them, instead of one finishing alone at the end.
+    items.sort(key=lambda item: item.get_closest_marker("tooling") is None)
     for item in items:
         if item.get_closest_marker("sqlite_only") and DB_KIND != "sqlite":
             item.add_marker(pytest.mark.skip(reason="SQLite only"))
@@ -326,13 +339,33 @@ class Database:
                    "WHERE table_schema = current_schema() ORDER BY table_name")
         return [r[0] for r in self.query(sql)]
 
-    def drop(self):
+    def drop(self, now=False):
+        """Drop a PostgreSQL database: with now, at once; otherwise with
+        the worker's next batch (see PG_DROP_BATCH)."""
         if self.kind == "postgres":
             self._pg.close()
-            try:
-                _admin(self.admin_url).run(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-            except AssertionError:
-                pass                    # the cluster is thrown away at the end anyway
+            _pg_drops.append((self.admin_url, self.name))
+            if now or len(_pg_drops) >= PG_DROP_BATCH:
+                _pg_drop_pending()
+
+
+# A worker's finished PostgreSQL databases, dropped PG_DROP_BATCH at a time
+# (and the rest at the end of its session): a DROP DATABASE between two
+# CREATE DATABASE ... TEMPLATE makes the next copy cost more. Measured on
+# PostgreSQL 15 here, 30 copies each dropped before the next took 2.5 to
+# 3.5 times the CPU of the same 30 dropped ten at a time (docs/BENCHMARKS.md,
+# "Test suite"); 16 copies of the 12 MB template are held per worker at most.
+PG_DROP_BATCH = 16
+_pg_drops = []
+
+
+def _pg_drop_pending():
+    while _pg_drops:
+        url, name = _pg_drops.pop()
+        try:
+            _admin(url).run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except AssertionError:
+            pass                        # the cluster is thrown away at the end anyway
 
 
 @functools.lru_cache(maxsize=None)
@@ -379,11 +412,11 @@ def _migrated_template(kind, folder):
         r = subprocess.run([BIN, "migrate"], env=env, capture_output=True, text=True,
                            timeout=CLI_TIMEOUT, cwd=folder)
     except subprocess.TimeoutExpired as exc:
-        db.drop()
+        db.drop(now=True)
         pytest.fail(f"migrating the template did not finish in {CLI_TIMEOUT}s: {exc.stderr!r}")
     rep = sanitizer_report(r.stderr)
     if r.returncode != 0 or rep:
-        db.drop()
+        db.drop(now=True)
         pytest.fail(f"migrating the template failed ({r.returncode}):\n{rep or r.stderr}")
     if kind == "sqlite":
         # One self-contained file to copy: the log checkpointed into it and
@@ -411,8 +444,9 @@ def migrated_template(tmp_path_factory):
         return made[kind]
 
     yield get
+    _pg_drop_pending()                  # the tests' databases still to drop
     for db in made.values():
-        db.drop()
+        db.drop(now=True)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ def cmd(start_server):
     return start_server(start=False, migrate=False)
 
 
+@pytest.mark.dbless
 @pytest.mark.parametrize("env,args,key", [
     ({"CAREBASE_PORT": "99999"}, (), "port"),
     ({"CAREBASE_PORT": "eighty"}, (), "port"),
@@ -59,6 +60,7 @@ def test_an_unusable_pdf_font_stops_serve_and_worker_naming_the_setting(cmd, com
     assert "carebase listening" not in r.stdout
 
 
+@pytest.mark.dbless
 def test_the_pdf_fonts_are_one_pair_of_settings():
     out = _run("help", "config").stdout
     assert "--pdf-font " in out and "--pdf-font-bold " in out, out
@@ -67,6 +69,7 @@ def test_the_pdf_fonts_are_one_pair_of_settings():
         assert gone not in out, out
 
 
+@pytest.mark.dbless
 @pytest.mark.parametrize("args", [("--no-such=1",), ("--no-such",), ("--port",)])
 def test_unknown_flag_stops_serve(cmd, args):
     r = cmd.cli("serve", *args, timeout=10)
@@ -75,6 +78,7 @@ def test_unknown_flag_stops_serve(cmd, args):
     assert r.stderr.strip(), "an unknown flag must be explained on stderr"
 
 
+@pytest.mark.dbless
 @pytest.mark.production_password_cost       # production refuses the suite's cost first
 def test_production_without_master_key_file_refuses_to_start(cmd, tmp_path):
     missing = tmp_path / "keys" / "missing.key"
@@ -114,6 +118,7 @@ def _run(*args):
                           timeout=10)
 
 
+@pytest.mark.dbless
 def test_help_lists_the_commands():
     r = _run("help")
     assert r.returncode == 0
@@ -121,6 +126,7 @@ def test_help_lists_the_commands():
         assert re.search(rf"^\s+{c}\b", r.stdout, re.M), f"{c} missing from help:\n{r.stdout}"
 
 
+@pytest.mark.dbless
 @pytest.mark.parametrize("args", [("no-such-command",), ("--port=80",)])
 def test_unknown_command_exits_2(args):
     r = _run(*args)
@@ -128,6 +134,7 @@ def test_unknown_command_exits_2(args):
     assert r.stderr.strip()
 
 
+@pytest.mark.dbless
 def test_version_and_config_need_no_database():
     r = _run("version")
     assert r.returncode == 0 and r.stdout.startswith("carebase ")

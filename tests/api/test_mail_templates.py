@@ -154,6 +154,7 @@ def test_brand_settings_are_typed_and_validated(server, admin):
     assert r.status_code == 200 and r.json()["data"][0]["value"] == COLOUR
 
 
+@pytest.mark.dbless
 def test_every_template_previews_branded_with_pages_only(start_server, make_db):
     srv = start_server(env={"CAREBASE_PUBLIC_URL": PUBLIC})
     boss = person(srv, "admin", "admin")

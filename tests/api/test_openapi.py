@@ -25,6 +25,8 @@ def node():
     return exe
 
 
+@pytest.mark.dbless
+@pytest.mark.tooling
 def test_openapi_document_is_valid_3_1(start_server, node, tmp_path):
     s = start_server()
     r = s.get("/v1/openapi.json")
@@ -39,6 +41,8 @@ def test_openapi_document_is_valid_3_1(start_server, node, tmp_path):
     assert out.returncode == 0, out.stderr[:4000]
 
 
+@pytest.mark.dbless
+@pytest.mark.tooling
 def test_openapi_document_lints_and_makes_a_strict_typescript_client(
         start_server, node, tmp_path):
     """Redocly CLI's recommended rules find no error in the document, and
@@ -68,6 +72,7 @@ def test_openapi_document_lints_and_makes_a_strict_typescript_client(
     assert out.returncode == 0, (out.stdout + out.stderr)[-6000:]
 
 
+@pytest.mark.dbless
 @pytest.mark.parametrize("path,method", [
     ("/v1/users", "get"), ("/v1/users", "post"), ("/v1/users/{id}", "get"),
     ("/v1/users/{id}", "patch"), ("/v1/users/{id}", "delete"),
@@ -157,6 +162,7 @@ def test_public_routes_answer_without_a_token_and_others_do_not(start_server):
         assert want in public, want
 
 
+@pytest.mark.dbless
 def test_custom_routes_are_tagged_by_their_module(start_server):
     s = start_server()
     doc = s.get("/v1/openapi.json").json()
@@ -173,6 +179,7 @@ def test_custom_routes_are_tagged_by_their_module(start_server):
         assert len(op["tags"]) == 1 and op["tags"][0] in tags, (path, method)
 
 
+@pytest.mark.dbless
 def test_the_routes_clients_call_first_have_bodies_and_answers(start_server):
     s = start_server()
     doc = s.get("/v1/openapi.json").json()
@@ -214,6 +221,7 @@ def test_the_routes_clients_call_first_have_bodies_and_answers(start_server):
         "duplicate"] == {"type": "boolean"}
 
 
+@pytest.mark.dbless
 def test_webhooks_and_the_points_upload_answer_at_the_top_level(start_server):
     """Issue 15: webhook answers nested their outcome under "result" while the
     points upload answered at the top level. Both put their members at the top
@@ -240,6 +248,7 @@ def test_webhooks_and_the_points_upload_answer_at_the_top_level(start_server):
         assert answer(hook, "200")["properties"]["duplicate"] == {"type": "boolean"}
 
 
+@pytest.mark.dbless
 def test_problem_answers_are_problem_documents(start_server):
     """Every 4xx/5xx a custom route documents is an RFC 9457 problem, and
     together they cover the statuses the API answers with."""

@@ -14,6 +14,9 @@ from html.parser import HTMLParser
 
 import pytest
 
+# Files compiled into the binary: nothing here reads the database.
+pytestmark = pytest.mark.dbless
+
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; "
        "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; "
        "form-action 'self'")
@@ -264,6 +267,7 @@ def summary_paths(drv):
         ".map(e => e.textContent)") if t.replace("\u200b", "").startswith("/")}
 
 
+@pytest.mark.tooling
 def test_docs_and_the_application_work_in_a_browser_under_the_policy(server):
     """Swagger UI draws only the operations in view (the list is long), so
     the test finds operations through the search box and an anchor."""
