@@ -352,8 +352,8 @@ reads_cannot_write(void **state)
 		store_finalize(st);
 		store_tx_rollback(tx);
 		/* A snapshot read is a read too. */
-		assert_int_equal(store_tx_begin(s,
-				     STORE_TX_READ | STORE_TX_SNAPSHOT, &tx),
+		assert_int_equal(
+		    store_tx_begin(s, STORE_TX_READ | STORE_TX_SNAPSHOT, &tx),
 		    OK);
 		st = store_prepare(tx, "UPDATE ro SET x = 2");
 		assert_int_equal(store_step(st), ERR_DB);
