@@ -459,13 +459,17 @@ sort_value(struct stmt *st, const struct rdef *rd, const struct field *f)
  * ANY(?)", so that the statement's text is the same whatever their
  * number and each connection prepares it once (an IN list of one
  * placeholder a person made a statement for each count, and churned
- * the statement cache); and the caller's party value when the resource
- * resolves it (party_of).
+ * the statement cache). One person (one[k]: a guardian of one child,
+ * the common case) is "<owner> = ?", a second text, which the planner
+ * knows to be one value: it walks the owner's index in the list's order
+ * where an array of one would read all the person's rows and sort them.
+ * And the caller's party value when the resource resolves it (party_of).
  */
 #define PICK_IDS_MAX 500
 struct picks {
 	int	    keep[SCOPE_BRANCHES_MAX];
 	const char *ids[SCOPE_BRANCHES_MAX];
+	const char *one[SCOPE_BRANCHES_MAX]; /* ids' first */
 	int	    nids[SCOPE_BRANCHES_MAX];
 	const char *party; /* the party branch binds this, then the rest */
 	int	    party_k;
@@ -501,7 +505,9 @@ list_bind(struct stmt *st, const struct rdef *rd, const struct principal *who,
 					store_bind_text(st, i++, uid);
 			/* The people the caller leads: as an array, or
 			 * the caller for the subquery. */
-			if (k > 0 && pk->nids[k] >= 0)
+			if (k > 0 && pk->nids[k] == 1)
+				store_bind_text(st, i++, pk->one[k]);
+			else if (k > 0 && pk->nids[k] >= 0)
 				store_bind_text(st, i++, pk->ids[k]);
 			else if (k > 0)
 				store_bind_text(st, i++, uid);
@@ -558,9 +564,14 @@ list_pick(struct request *req, struct tx *tx, const struct rdef *rd,
 		store_bind_text(st, 1, uid);
 		buf_init(&arr, 64 * 1024);
 		rc = buf_puts(&arr, "{");
-		for (n = 0; (step = store_step(st)) == STORE_ROW; n++)
+		for (n = 0; (step = store_step(st)) == STORE_ROW; n++) {
 			if (values && n < PICK_IDS_MAX && rc == OK)
 				rc = array_add(&arr, n, store_col_text(st, 0));
+			if (values && n == 0 && rc == OK &&
+			    (pk->one[k] = arena_strdup(
+				 req->arena, store_col_text(st, 0))) == NULL)
+				rc = ERR_NOMEM;
+		}
 		store_finalize(st);
 		if (rc == OK)
 			rc = buf_puts(&arr, "}");
@@ -653,7 +664,8 @@ branch_cond(struct request *req, const struct rdef *rd, enum scope scope,
 		/* past "(<party_where>) AND " */
 		rc = buf_puts(&b, cond + strlen(res->party_where) + 7);
 	else if (rc == OK)
-		rc = buf_printf(&b, "%s = ANY(?)", res->owner_column);
+		rc = buf_printf(&b, pk->nids[k] == 1 ? "%s = ?" : "%s = ANY(?)",
+		    res->owner_column);
 	out = rc == OK ? arena_strdup(req->arena, b.data) : NULL;
 	buf_free(&b);
 	return (out);
@@ -674,8 +686,17 @@ list_explain(struct request *req, struct tx *tx, const struct rdef *rd,
 	static const char *const names[] = { "none", "own", "related", "all" };
 	struct stmt		*st;
 	char			*sql, quoted[1024];
+	const char		*c;
+	uint32_t		 h = 2166136261u;
 	int			 pg = store_tx_dialect(tx) == STORE_POSTGRES;
 
+	/* The statement's text as a number (FNV-1a), so that a test sees
+	 * which lists share one prepared statement. */
+	for (c = sqltext; *c != '\0'; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	log_info("event=list_statement request_id=%s resource=%s scope=%s "
+		 "text=%08x",
+	    req->id, rd->res->name, names[scope], (unsigned)h);
 	if (asprintf(&sql, "%s%s", pg ? "EXPLAIN " : "EXPLAIN QUERY PLAN ",
 		sqltext) < 0)
 		return;
