@@ -248,6 +248,11 @@ SESSION_LISTS = [
 #    therapist profile first (query.c list_pick), the guardians' branch
 #    is gone for a therapist and the party's rows are read by
 #    (therapist_id, start_time, id).
+#    Measured (review of issue 20, item 6): with 40,000 other sessions, 80
+#    other therapists, 400 clients and 500 sessions of the therapist (each
+#    scope 1-2 % of the table) all three pass on PostgreSQL 15, as the
+#    walk's estimate grows with 1 / the scope's share; but that fixture
+#    takes ~70 s a test here, so the marks stay until it is shared.
 NOT_YET = {
     "sqlite": set(),
     "postgres": {"therapist", "client", "guardian"},
