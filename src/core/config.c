@@ -90,6 +90,13 @@ static const struct config_entry config_table[] = {
 	    60000, NULL, 0,
 	    "a read finding the audit queue full waits this long for room, "
 	    "then answers 503 UNAVAILABLE (never serving unaudited data)" },
+	{ "audit_fail_max", CT_INT, S(audit_fail_max), "3", 1, 1000, NULL, 0,
+	    "after this many failed writes of the audit queue in a row, "
+	    "audited reads answer 503 AUDIT_UNAVAILABLE until one succeeds" },
+	{ "audit_queue_age_ms", CT_INT, S(audit_queue_age_ms), "5000", 10,
+	    600000, NULL, 0,
+	    "while the oldest queued audit row of a read is older than this, "
+	    "audited reads answer 503 AUDIT_UNAVAILABLE" },
 	{ "body_limit", CT_INT, S(body_limit), "1048576", 1024,
 	    1024LL * 1024 * 1024, NULL, 0,
 	    "largest request body in bytes (413 past it)" },

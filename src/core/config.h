@@ -40,6 +40,8 @@ struct config {
 	int64_t audit_flush_ms;	     /* reads' rows written this long after */
 	int64_t audit_queue_max;     /* reads' rows waiting at most */
 	int64_t audit_queue_wait_ms; /* for room in it, then 503 */
+	int64_t audit_fail_max;	     /* failed writes in a row, then 503 */
+	int64_t audit_queue_age_ms;  /* oldest row queued, then 503 */
 
 	int64_t body_limit;	   /* bytes */
 	int64_t points_body_limit; /* bytes, POST .../points batches */

@@ -44,6 +44,7 @@ enum http_method {
 #define HTTP_MAX_HEADERS 16 /* response headers set by handlers */
 
 struct request;
+struct http_after;
 
 typedef void (*http_handler)(struct request *);
 
@@ -169,8 +170,25 @@ struct request {
 	const char *resp_hdr_value[HTTP_MAX_HEADERS];
 	int	    nresp_hdrs;
 	int	    responded;
-	char	   *resp_owned; /* http_send_take: freed by the transport */
+	char	   *resp_owned;	  /* http_send_take: freed by the transport */
+	struct http_after *after; /* http_after's, in order (arena) */
 };
+
+/*
+ * Run fn(req, arg) once the handler has returned and every transaction
+ * of the request has ended, before the response goes out (in order of
+ * the calls, each once): work that may wait and must not hold a pooled
+ * connection while it does, as a read whose audit row finds the audit
+ * queue full waits for room (resource/audit_queue.c), where the writer
+ * that makes room needs a connection. When fn returns anything but OK
+ * the handler's response does not go: fn sets the answer instead
+ * (http_response_clear, then a problem), or the dispatcher answers the
+ * status's problem. ERR_NOMEM when it cannot be kept (fn is not run).
+ */
+int http_after(
+    struct request *, int (*fn)(struct request *, void *), void *arg);
+/* Forget the response set so far (status, body, headers), for another. */
+void http_response_clear(struct request *);
 
 /* A path parameter by name, or NULL (borrowed). */
 const char *http_param(const struct request *, const char *name);

@@ -49,6 +49,7 @@ static enum MHD_Result head_add(
 static int  hreq_authenticate(struct request *);
 static void hreq_admit(struct hreq *);
 static void hreq_options(struct hreq *);
+static void after_run(struct request *);
 static int  page_wanted(struct hreq *);
 
 static const struct route *page_fallback; /* http_set_page_fallback */
@@ -485,6 +486,62 @@ hreq_dispatch(struct hreq *h)
 	if (!req->responded)
 		http_problem(
 		    req, ERR_INTERNAL, NULL, "handler set no response");
+	after_run(req);
+}
+
+/* One http_after call. */
+struct http_after {
+	struct http_after *next;
+	int (*fn)(struct request *, void *);
+	void *arg;
+};
+
+int
+http_after(struct request *req, int (*fn)(struct request *, void *), void *arg)
+{
+	struct http_after *a, **tail;
+
+	if ((a = arena_alloc(req->arena, sizeof(*a))) == NULL)
+		return (ERR_NOMEM);
+	a->next = NULL;
+	a->fn = fn;
+	a->arg = arg;
+	for (tail = &req->after; *tail != NULL; tail = &(*tail)->next)
+		;
+	*tail = a;
+	return (OK);
+}
+
+/* The handler's http_after work, every one run (each owns its arg). */
+static void
+after_run(struct request *req)
+{
+	struct http_after *a;
+	int		   rc;
+
+	while ((a = req->after) != NULL) {
+		req->after = a->next;
+		if ((rc = a->fn(req, a->arg)) == OK)
+			continue;
+		if (req->responded && req->status < 400) {
+			http_response_clear(req);
+			http_problem(req, rc, NULL,
+			    "The request could not be completed.");
+		}
+	}
+}
+
+void
+http_response_clear(struct request *req)
+{
+	free(req->resp_owned);
+	req->resp_owned = NULL;
+	req->status = 0;
+	req->content_type = NULL;
+	req->resp_body = NULL;
+	req->resp_len = 0;
+	req->nresp_hdrs = 0;
+	req->responded = 0;
 }
 
 void

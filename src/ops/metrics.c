@@ -39,6 +39,7 @@
 #include "http/http.h"
 #include "ops/inbox.h"
 #include "ops/ops_int.h"
+#include "resource/audit.h"
 #include "resource/resource.h"
 #include "store/backup.h"
 #include "store/jobs.h"
@@ -57,6 +58,7 @@ static int token_equal(const char *, const char *);
 static int process_render(struct buf *);
 static int store_render(struct buf *, struct store *);
 static int jobs_render(struct buf *, struct store *);
+static int audit_render(struct buf *);
 
 void
 ops_metrics_start(void)
@@ -330,6 +332,36 @@ store_render(struct buf *b, struct store *db)
 	return (jobs_render(b, db));
 }
 
+/* The audit writer of reads' rows (resource/audit_queue.c). */
+static int
+audit_render(struct buf *b)
+{
+	struct audit_queue_stats as;
+
+	audit_queue_stats(&as);
+	return (buf_printf(b,
+	    "# HELP carebase_audit_queue_rows Audit rows of reads waiting "
+	    "to be written.\n"
+	    "# TYPE carebase_audit_queue_rows gauge\n"
+	    "carebase_audit_queue_rows %llu\n"
+	    "# HELP carebase_audit_flush_failures_total Writes of a batch of "
+	    "reads' audit rows that failed (each is tried again).\n"
+	    "# TYPE carebase_audit_flush_failures_total counter\n"
+	    "carebase_audit_flush_failures_total %llu\n"
+	    "# HELP carebase_audit_refused_total Audited reads answered 503 "
+	    "for the audit queue (full, or its writer behind).\n"
+	    "# TYPE carebase_audit_refused_total counter\n"
+	    "carebase_audit_refused_total %llu\n"
+	    "# HELP carebase_audit_behind 1 while audited reads are refused "
+	    "(audit_fail_max failed writes in a row, or a row older than "
+	    "audit_queue_age_ms).\n"
+	    "# TYPE carebase_audit_behind gauge\n"
+	    "carebase_audit_behind %d\n",
+	    (unsigned long long)as.queued,
+	    (unsigned long long)as.flush_failures,
+	    (unsigned long long)as.refused, as.behind));
+}
+
 void
 ops_metrics(struct request *req)
 {
@@ -369,6 +401,8 @@ ops_metrics(struct request *req)
 		    "carebase_webhook_refusals_dropped_total %llu\n",
 		    (long long)(started_ms / 1000),
 		    (unsigned long long)inbox_refusals_dropped());
+	if (rc == OK)
+		rc = audit_render(&b);
 	if (rc != OK) {
 		buf_free(&b);
 		http_problem(

@@ -47,8 +47,13 @@ int audit_append_stranger(struct tx *, struct request *req, const char *action,
  * ready in it and queued for the audit writer of this process, which
  * appends the queued rows in order, in batches, within audit_flush_ms
  * (audit_queue.c). So a read never takes the database's write lock.
- * ERR_UNAVAILABLE when the queue stays full past audit_queue_wait_ms:
- * the caller answers 503 and serves nothing of what it read.
+ * ERR_UNAVAILABLE when the queue stays full past audit_queue_wait_ms,
+ * or when the writer is behind (audit_fail_max failed writes in a row,
+ * or a row queued longer than audit_queue_age_ms ago): the caller
+ * answers 503 (set on req, with Retry-After) and serves nothing of what
+ * it read. A read with a request that finds the queue full waits for
+ * room after its transactions end (http_after), not holding a pooled
+ * connection the writer may need.
  */
 int audit_read(struct tx *, const struct principal *who, struct request *req,
     const char *action, const char *entity_type, const char *entity_id,
@@ -62,6 +67,14 @@ int audit_queue_sync(void);
 /* Write what is queued and end the audit writer; before the database
  * closes, once nothing reads any more (later reads are refused). */
 void audit_queue_stop(void);
+/* For metrics: the queue now, and counts since the process started. */
+struct audit_queue_stats {
+	uint64_t queued;	 /* rows waiting (or being written) */
+	uint64_t flush_failures; /* failed writes of a batch */
+	uint64_t refused;	 /* reads answered 503 for the queue */
+	int	 behind;	 /* 1: audited reads are refused now */
+};
+void audit_queue_stats(struct audit_queue_stats *out);
 
 /*
  * Walk the chain from the first row. OK when whole; ERR_CONFLICT when a

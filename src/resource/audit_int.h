@@ -22,8 +22,9 @@ struct principal;
  * or indexed as they are kept. One allocation, its strings inside it.
  */
 struct audit_pending {
-	struct audit_pending *next;   /* the queue's */
-	uint64_t	      ticket; /* the queue's: 1, 2, ... */
+	struct audit_pending *next;	 /* the queue's */
+	uint64_t	      ticket;	 /* the queue's: 1, 2, ... */
+	int64_t		      queued_ns; /* the queue's: when (monotonic) */
 	int64_t		      at;
 	char		      id[UUID_STR_LEN];
 	const char	     *actor_ref;

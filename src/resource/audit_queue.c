@@ -22,15 +22,28 @@
  * transaction when that transaction writes, so it exists exactly when
  * the write does.
  *
+ * Bounded in time too: while the writer is behind, after audit_fail_max
+ * failed writes in a row (the database refuses them) or while the oldest
+ * queued row is older than audit_queue_age_ms, every audited read is
+ * refused at once, 503 AUDIT_UNAVAILABLE with Retry-After, until a write
+ * succeeds. So the rows a crash could lose stay few and recent, and no
+ * health data is shown while its audit is not being kept. Failed writes
+ * are counted (carebase_audit_flush_failures_total).
+ *
  * What a crash loses: the rows of reads served in the last flush
- * interval (and those waiting behind a writer that cannot write). A stop
+ * interval, and those queued behind a failing writer before it counted
+ * as behind (at most audit_fail_max tries or audit_queue_age_ms). A stop
  * (audit_queue_stop, before the database closes) writes everything
  * queued first, retrying a failing write AUDIT_STOP_TRIES times before it
  * gives up and logs event=audit_rows_lost with the count.
  *
  * The writer takes a pooled connection for each batch, like any other
- * writer; a reader waiting for room holds its own meanwhile, so with a
- * pool of one the wait ends in 503, never in a deadlock.
+ * writer. A reader that finds the queue full does not wait for room
+ * holding its own: with a request, the wait and the push run after the
+ * request's transactions have ended (http_after), so a pool of one or
+ * two connections all held by waiting readers cannot starve the writer
+ * that would make the room. Without a request (none today) it waits
+ * holding its connection, and a pool of one ends that wait in 503.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -44,6 +57,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "http/http.h"
 #include "resource/audit.h"
 #include "resource/audit_int.h"
 #include "store/store.h"
@@ -56,6 +70,8 @@
 #define AUDIT_QUEUE_MAX_DEFAULT	    4096
 #define AUDIT_QUEUE_WAIT_MS_DEFAULT 1000
 #define AUDIT_SYNC_MS_DEFAULT	    5000
+#define AUDIT_FAIL_MAX_DEFAULT	    3
+#define AUDIT_QUEUE_AGE_MS_DEFAULT  5000
 
 struct batch {
 	struct audit_pending *rows[AUDIT_BATCH_MAX];
@@ -71,15 +87,21 @@ static struct audit_pending *q_head, *q_tail; /* under q_mu */
 static size_t		     q_n;	      /* waiting, being written too */
 static uint64_t		     q_issued, q_written; /* tickets */
 static int		     q_started, q_stopping, q_hurry;
+static int		     q_fails; /* failed writes in a row */
+static uint64_t		     q_fail_total, q_refused_total;
 static struct store	    *q_db;
 static pthread_t	     q_thread;
 static struct batch	     q_batch; /* the writer's */
 
 static void    deadline_in(struct timespec *, int64_t ms);
 static int64_t setting(int64_t, int64_t);
-static int     queue_push(struct store *, struct audit_pending *);
-static int     flush_tx(struct tx *, void *);
-static void   *writer_main(void *);
+static int     queue_push(
+	struct store *, struct request *, struct audit_pending *, int);
+static int   queue_push_after(struct request *, void *);
+static int   behind(void);
+static int   refuse(struct request *, int, const char *, int);
+static int   flush_tx(struct tx *, void *);
+static void *writer_main(void *);
 
 static void
 deadline_in(struct timespec *ts, int64_t ms)
@@ -115,15 +137,67 @@ audit_read(struct tx *tx, const struct principal *who, struct request *req,
 	if ((rc = audit_prepare(tx, who, req, action, entity_type, entity_id,
 		 changes, 0, &p)) != OK)
 		return (rc);
-	return (queue_push(store_tx_store(tx), p));
+	return (queue_push(store_tx_store(tx), req, p, 0));
 }
 
-/* Queue p (taken, freed when refused), starting the writer first. */
+/*
+ * The writer is behind (under q_mu): audit_fail_max failed writes in a
+ * row, or the oldest row queued longer ago than audit_queue_age_ms.
+ */
 static int
-queue_push(struct store *db, struct audit_pending *p)
+behind(void)
+{
+	int64_t age_ns;
+
+	if (q_fails >= setting(config.audit_fail_max, AUDIT_FAIL_MAX_DEFAULT))
+		return (1);
+	if (q_head == NULL)
+		return (0);
+	age_ns =
+	    setting(config.audit_queue_age_ms, AUDIT_QUEUE_AGE_MS_DEFAULT) *
+	    1000000;
+	return (time_mono_ns() - q_head->queued_ns > age_ns);
+}
+
+/*
+ * Answer req (when there is one) 503 with code and Retry-After, over
+ * the handler's answer when after (http_after): nothing it read goes.
+ */
+static int
+refuse(struct request *req, int rc, const char *code, int after)
+{
+	if (req == NULL)
+		return (rc);
+	if (after)
+		http_response_clear(req);
+	if (!req->responded) {
+		http_problem(req, rc, code,
+		    "The audit log is not being written; try again later.");
+		http_header_add(req, "Retry-After", "1");
+	}
+	return (rc);
+}
+
+/* The push of a row that found the queue full, the request's
+ * transactions ended (http_after). */
+static int
+queue_push_after(struct request *req, void *arg)
+{
+	return (queue_push(req->db, req, arg, 1));
+}
+
+/*
+ * Queue p (taken, freed when refused), starting the writer first. A
+ * full queue: a request's read waits after its transactions have ended
+ * (http_after; after is 1 there), anything else waits here.
+ */
+static int
+queue_push(
+    struct store *db, struct request *req, struct audit_pending *p, int after)
 {
 	struct timespec ts;
 	size_t		queued, max;
+	const char     *code = NULL;
 	int		rc = OK;
 
 	pthread_mutex_lock(&q_mu);
@@ -138,7 +212,22 @@ queue_push(struct store *db, struct audit_pending *p)
 		rc = q_started && db != q_db ? ERR_INTERNAL : ERR_UNAVAILABLE;
 		goto out;
 	}
+	if (behind()) {
+		rc = ERR_UNAVAILABLE;
+		code = "AUDIT_UNAVAILABLE";
+		goto out;
+	}
 	max = (size_t)setting(config.audit_queue_max, AUDIT_QUEUE_MAX_DEFAULT);
+	if (q_n >= max && req != NULL && !after) {
+		/* Wait for room once the request's connection is back in
+		 * the pool, where the writer may need it. */
+		q_hurry = 1;
+		pthread_cond_signal(&q_work);
+		pthread_mutex_unlock(&q_mu);
+		if (http_after(req, queue_push_after, p) == OK)
+			return (OK);
+		pthread_mutex_lock(&q_mu);
+	}
 	if (q_n >= max) {
 		deadline_in(&ts,
 		    config.audit_queue_wait_ms > 0 || config.audit_flush_ms > 0
@@ -156,8 +245,14 @@ queue_push(struct store *db, struct audit_pending *p)
 			rc = ERR_UNAVAILABLE;
 			goto out;
 		}
+		if (behind()) {
+			rc = ERR_UNAVAILABLE;
+			code = "AUDIT_UNAVAILABLE";
+			goto out;
+		}
 	}
 	p->ticket = ++q_issued;
+	p->queued_ns = time_mono_ns();
 	p->next = NULL;
 	if (q_tail != NULL)
 		q_tail->next = p;
@@ -169,13 +264,29 @@ queue_push(struct store *db, struct audit_pending *p)
 	p = NULL;
 out:
 	queued = q_n;
+	if (p != NULL)
+		q_refused_total++;
 	pthread_mutex_unlock(&q_mu);
 	if (p != NULL) {
 		free(p);
-		log_warn("event=audit_queue_refused status=%s queued=%zu",
-		    err_code(rc), queued);
+		log_warn("event=audit_queue_refused status=%s code=%s "
+			 "queued=%zu",
+		    err_code(rc), code != NULL ? code : err_code(rc), queued);
+		if (rc == ERR_UNAVAILABLE)
+			return (refuse(req, rc, code, after));
 	}
 	return (rc);
+}
+
+void
+audit_queue_stats(struct audit_queue_stats *out)
+{
+	pthread_mutex_lock(&q_mu);
+	out->queued = q_n;
+	out->flush_failures = q_fail_total;
+	out->refused = q_refused_total;
+	out->behind = behind();
+	pthread_mutex_unlock(&q_mu);
 }
 
 int
@@ -219,6 +330,7 @@ audit_queue_stop(void)
 		pthread_join(q_thread, NULL);
 	pthread_mutex_lock(&q_mu);
 	q_started = 0;
+	q_fails = 0;
 	q_db = NULL;
 	pthread_mutex_unlock(&q_mu);
 }
@@ -239,7 +351,7 @@ writer_main(void *arg)
 	struct timespec	      ts;
 	int64_t		      wait_ms;
 	size_t		      k;
-	int		      rc, fails = 0;
+	int		      rc;
 
 	pthread_mutex_lock(&q_mu);
 	for (;;) {
@@ -265,7 +377,7 @@ writer_main(void *arg)
 
 		pthread_mutex_lock(&q_mu);
 		if (rc == OK) {
-			fails = 0;
+			q_fails = 0;
 			for (k = 0; k < q_batch.n; k++) {
 				p = q_head;
 				if ((q_head = p->next) == NULL)
@@ -277,11 +389,12 @@ writer_main(void *arg)
 			pthread_cond_broadcast(&q_done);
 			continue;
 		}
-		fails++;
+		q_fails++;
+		q_fail_total++;
 		log_error("event=audit_flush_failed status=%s rows=%zu "
 			  "queued=%zu tries=%d",
-		    err_code(rc), q_batch.n, q_n, fails);
-		if (q_stopping && fails >= AUDIT_STOP_TRIES) {
+		    err_code(rc), q_batch.n, q_n, q_fails);
+		if (q_stopping && q_fails >= AUDIT_STOP_TRIES) {
 			log_error("event=audit_rows_lost count=%zu", q_n);
 			while ((p = q_head) != NULL) {
 				q_head = p->next;
@@ -293,10 +406,10 @@ writer_main(void *arg)
 			pthread_cond_broadcast(&q_done);
 			break;
 		}
-		/* Rows stay queued, in order; readers meet a full queue
-		 * (503) rather than go unaudited. */
+		/* Rows stay queued, in order; readers meet a writer behind
+		 * or a full queue (503) rather than go unaudited. */
 		wait_ms = setting(config.audit_flush_ms, AUDIT_FLUSH_MS_DEFAULT)
-		    << (fails < 8 ? fails : 8);
+		    << (q_fails < 8 ? q_fails : 8);
 		deadline_in(&ts,
 		    wait_ms < AUDIT_BACKOFF_MAX ? wait_ms : AUDIT_BACKOFF_MAX);
 		(void)pthread_cond_timedwait(&q_work, &q_mu, &ts);

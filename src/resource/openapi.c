@@ -528,6 +528,15 @@ resource_paths(json_t *paths, json_t *schemas, const struct rdef *rd)
 			    ? "a bearer token that is not valid (none is "
 			      "needed)"
 			    : "no or bad credentials"));
+		/* Health data: the read's audit row could not be queued
+		 * (audit_queue.c), and nothing read is served. */
+		if (rt->method == HTTP_GET && rd->has_health)
+			json_object_set_new(r, "503",
+			    problem_response("the audit log is not being "
+					     "written (AUDIT_UNAVAILABLE) or "
+					     "its queue is full "
+					     "(UNAVAILABLE): try again "
+					     "after Retry-After"));
 		switch (rt->method) {
 		case HTTP_GET:
 			if (rt->pattern == res->path) {

@@ -104,6 +104,7 @@ static void list_bind(struct stmt *, const struct rdef *,
 static void list_explain(struct request *, struct tx *, const struct rdef *,
     const struct principal *, enum scope, const char *, const struct picks *,
     const struct qlist *, int64_t);
+static int  array_add(struct buf *, int, const char *);
 static int  list_sql(struct request *, const struct rdef *, enum scope,
      const struct picks *, const struct buf *, const struct field *, int,
      struct buf *);
@@ -453,17 +454,25 @@ sort_value(struct stmt *st, const struct rdef *rd, const struct field *f)
  * Which branches of a branched list this caller reads (list_pick): a
  * branch of the people the caller leads, or of the rows the caller is a
  * party to, when the caller leads anyone of its kinds; on PostgreSQL
- * those people as a list of values (ids[k], nids[k]; nids -1: the
- * relationships subquery); and the caller's party value when the
- * resource resolves it (party_of).
+ * those people as one array value (ids[k], a text[] literal, of nids[k]
+ * people; nids -1: the relationships subquery), bound to "<owner> =
+ * ANY(?)", so that the statement's text is the same whatever their
+ * number and each connection prepares it once (an IN list of one
+ * placeholder a person made a statement for each count, and churned
+ * the statement cache). One person (one[k]: a guardian of one child,
+ * the common case) is "<owner> = ?", a second text, which the planner
+ * knows to be one value: it walks the owner's index in the list's order
+ * where an array of one would read all the person's rows and sort them.
+ * And the caller's party value when the resource resolves it (party_of).
  */
 #define PICK_IDS_MAX 500
 struct picks {
-	int	     keep[SCOPE_BRANCHES_MAX];
-	const char **ids[SCOPE_BRANCHES_MAX];
-	int	     nids[SCOPE_BRANCHES_MAX];
-	const char  *party; /* the party branch binds this, then the rest */
-	int	     party_k;
+	int	    keep[SCOPE_BRANCHES_MAX];
+	const char *ids[SCOPE_BRANCHES_MAX];
+	const char *one[SCOPE_BRANCHES_MAX]; /* ids' first */
+	int	    nids[SCOPE_BRANCHES_MAX];
+	const char *party; /* the party branch binds this, then the rest */
+	int	    party_k;
 };
 
 /*
@@ -494,11 +503,12 @@ list_bind(struct stmt *st, const struct rdef *rd, const struct principal *who,
 			else
 				for (; m > 0; m--)
 					store_bind_text(st, i++, uid);
-			/* The people the caller leads: as values, or the
-			 * caller for the subquery. */
-			if (k > 0 && pk->nids[k] >= 0)
-				for (m = 0; m < pk->nids[k]; m++)
-					store_bind_text(st, i++, pk->ids[k][m]);
+			/* The people the caller leads: as an array, or
+			 * the caller for the subquery. */
+			if (k > 0 && pk->nids[k] == 1)
+				store_bind_text(st, i++, pk->one[k]);
+			else if (k > 0 && pk->nids[k] >= 0)
+				store_bind_text(st, i++, pk->ids[k]);
 			else if (k > 0)
 				store_bind_text(st, i++, uid);
 		}
@@ -528,7 +538,7 @@ list_pick(struct request *req, struct tx *tx, const struct rdef *rd,
 {
 	const struct resource *res = rd->res;
 	struct stmt	      *st;
-	struct buf	       b;
+	struct buf	       b, arr;
 	const char	      *uid = who != NULL ? who->user_id : "";
 	int		       k, rc, step, n, values;
 
@@ -549,28 +559,33 @@ list_pick(struct request *req, struct tx *tx, const struct rdef *rd,
 			buf_free(&b);
 			return (rc == ERR_NOT_FOUND ? ERR_INTERNAL : rc);
 		}
-		if (values &&
-		    (pk->ids[k] = arena_alloc(
-			 req->arena, PICK_IDS_MAX * sizeof(char *))) == NULL) {
-			buf_free(&b);
-			return (ERR_NOMEM);
-		}
 		st = store_prepare(tx, b.data);
 		buf_free(&b);
 		store_bind_text(st, 1, uid);
-		for (n = 0; (step = store_step(st)) == STORE_ROW; n++)
-			if (values && n < PICK_IDS_MAX &&
-			    (pk->ids[k][n] = arena_strdup(
-				 req->arena, store_col_text(st, 0))) == NULL) {
-				step = ERR_NOMEM;
-				break;
-			}
+		buf_init(&arr, 64 * 1024);
+		rc = buf_puts(&arr, "{");
+		for (n = 0; (step = store_step(st)) == STORE_ROW; n++) {
+			if (values && n < PICK_IDS_MAX && rc == OK)
+				rc = array_add(&arr, n, store_col_text(st, 0));
+			if (values && n == 0 && rc == OK &&
+			    (pk->one[k] = arena_strdup(
+				 req->arena, store_col_text(st, 0))) == NULL)
+				rc = ERR_NOMEM;
+		}
 		store_finalize(st);
+		if (rc == OK)
+			rc = buf_puts(&arr, "}");
+		if (step == STORE_DONE && rc != OK)
+			step = rc;
+		if (step == STORE_DONE && values && n <= PICK_IDS_MAX &&
+		    (pk->ids[k] = arena_strdup(req->arena, arr.data)) == NULL)
+			step = ERR_NOMEM;
+		buf_free(&arr);
 		if (step != STORE_DONE)
 			return (step);
 		pk->keep[k] = n > 0;
-		/* More than PICK_IDS_MAX: the subquery, as one statement
-		 * should not carry thousands of values. */
+		/* More than PICK_IDS_MAX: the subquery, as one value should
+		 * not carry thousands of people. */
 		if (values && n <= PICK_IDS_MAX)
 			pk->nids[k] = n;
 	}
@@ -592,6 +607,28 @@ list_pick(struct request *req, struct tx *tx, const struct rdef *rd,
 }
 
 /*
+ * Element n of a PostgreSQL text[] literal: each in double quotes, a
+ * quote or backslash in it escaped.
+ */
+static int
+array_add(struct buf *arr, int n, const char *v)
+{
+	int rc;
+
+	if (v == NULL)
+		return (ERR_INTERNAL);
+	if ((rc = buf_puts(arr, n > 0 ? ",\"" : "\"")) != OK)
+		return (rc);
+	for (; *v != '\0' && rc == OK; v++) {
+		if (*v == '"' || *v == '\\')
+			rc = buf_append(arr, "\\", 1);
+		if (rc == OK)
+			rc = buf_append(arr, v, 1);
+	}
+	return (rc == OK ? buf_puts(arr, "\"") : rc);
+}
+
+/*
  * The condition of branch k as this caller reads it (picks): the party's
  * value for party_where, the people the caller leads as values.
  * Branches are "<owner> IN (SELECT ...)" (led) or "(<party_where>) AND
@@ -605,7 +642,7 @@ branch_cond(struct request *req, const struct rdef *rd, enum scope scope,
 	const char	      *cond = rd->branch[scope][k], *party = NULL;
 	struct buf	       b;
 	char		      *out;
-	int		       m, rc = OK;
+	int		       rc = OK;
 
 	if (k == 0 ||
 	    (pk->nids[k] < 0 && (k != pk->party_k || pk->party == NULL)))
@@ -626,13 +663,9 @@ branch_cond(struct request *req, const struct rdef *rd, enum scope scope,
 	if (rc == OK && pk->nids[k] < 0)
 		/* past "(<party_where>) AND " */
 		rc = buf_puts(&b, cond + strlen(res->party_where) + 7);
-	else if (rc == OK) {
-		rc = buf_printf(&b, "%s IN (", res->owner_column);
-		for (m = 0; rc == OK && m < pk->nids[k]; m++)
-			rc = buf_puts(&b, m ? ", ?" : "?");
-		if (rc == OK)
-			rc = buf_puts(&b, ")");
-	}
+	else if (rc == OK)
+		rc = buf_printf(&b, pk->nids[k] == 1 ? "%s = ?" : "%s = ANY(?)",
+		    res->owner_column);
 	out = rc == OK ? arena_strdup(req->arena, b.data) : NULL;
 	buf_free(&b);
 	return (out);
@@ -653,8 +686,17 @@ list_explain(struct request *req, struct tx *tx, const struct rdef *rd,
 	static const char *const names[] = { "none", "own", "related", "all" };
 	struct stmt		*st;
 	char			*sql, quoted[1024];
+	const char		*c;
+	uint32_t		 h = 2166136261u;
 	int			 pg = store_tx_dialect(tx) == STORE_POSTGRES;
 
+	/* The statement's text as a number (FNV-1a), so that a test sees
+	 * which lists share one prepared statement. */
+	for (c = sqltext; *c != '\0'; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	log_info("event=list_statement request_id=%s resource=%s scope=%s "
+		 "text=%08x",
+	    req->id, rd->res->name, names[scope], (unsigned)h);
 	if (asprintf(&sql, "%s%s", pg ? "EXPLAIN " : "EXPLAIN QUERY PLAN ",
 		sqltext) < 0)
 		return;
@@ -769,13 +811,28 @@ list_run(struct request *req, const struct rdef *rd, struct principal *who,
 	char		   *cur = NULL, lastid[UUID_STR_LEN];
 	char		    previd[UUID_STR_LEN];
 	int64_t		    n = 0;
-	int		    rc, more = 0;
+	int		    rc, more = 0, kind;
 
 	memset(&kc, 0, sizeof(kc));
 	buf_init(&sql, QUERY_SQL_MAX);
-	/* A read transaction, health data or not: its audit row is
-	 * queued for the audit writer (audit_read). */
-	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
+	/*
+	 * A read transaction, health data or not: its audit row is queued
+	 * for the audit writer (audit_read). A branched list runs more
+	 * than one statement (the people the caller leads and the party
+	 * value, list_pick, then the page): one snapshot for all of them
+	 * (PostgreSQL's REPEATABLE READ; READ COMMITTED would read each
+	 * at its own, and a write between could show a page that no
+	 * state of the database held). The page's statement is planned
+	 * for its values each time (STORE_TX_CUSTOM_PLANS): a generic
+	 * plan, which PostgreSQL switches to after five runs of a
+	 * prepared statement, is one plan for every caller, and may walk
+	 * a whole order index for the caller whose rows are few.
+	 */
+	kind = STORE_TX_READ | STORE_TX_CUSTOM_PLANS;
+	if (sqltext == NULL &&
+	    (rd->nbranch[scope] > 1 || rd->res->before_list != NULL))
+		kind |= STORE_TX_SNAPSHOT;
+	if ((rc = store_tx_begin(req->db, kind, &tx)) != OK)
 		goto out;
 	if (rd->res->before_list != NULL) {
 		memset(&ctx, 0, sizeof(ctx));

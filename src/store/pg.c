@@ -257,23 +257,29 @@ pg_conn_check(struct conn *c)
 	return (pg_simple(c, PG_SESSION_SETUP, "setup"));
 }
 
+/*
+ * BEGIN as kind asks, in one round trip: the isolation level, READ ONLY
+ * for a read, and with STORE_TX_CUSTOM_PLANS the plan cache mode for the
+ * transaction alone (SET LOCAL ends with it), sent together as one
+ * simple query.
+ */
 static int
 pg_begin(struct conn *c, int kind)
 {
-	int ro;
+	char sql[160];
+	int  ro;
 
 	ro = (kind & STORE_TX_READ) && !(kind & STORE_TX_WRITE);
-	if (kind & STORE_TX_SERIALIZABLE)
-		return (pg_simple(c,
-		    ro ? "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY"
-		       : "BEGIN ISOLATION LEVEL SERIALIZABLE",
-		    "begin"));
-	if (kind & STORE_TX_SNAPSHOT)
-		return (pg_simple(c,
-		    ro ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-		       : "BEGIN ISOLATION LEVEL REPEATABLE READ",
-		    "begin"));
-	return (pg_simple(c, ro ? "BEGIN READ ONLY" : "BEGIN", "begin"));
+	snprintf(sql, sizeof(sql), "BEGIN%s%s%s",
+	    (kind & STORE_TX_SERIALIZABLE) ? " ISOLATION LEVEL SERIALIZABLE"
+		: (kind & STORE_TX_SNAPSHOT)
+		? " ISOLATION LEVEL REPEATABLE READ"
+		: "",
+	    ro ? " READ ONLY" : "",
+	    (kind & STORE_TX_CUSTOM_PLANS)
+		? "; SET LOCAL plan_cache_mode = force_custom_plan"
+		: "");
+	return (pg_simple(c, sql, "begin"));
 }
 
 static int

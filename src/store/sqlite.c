@@ -21,12 +21,21 @@
 #include "store/store.h"
 #include "store/store_int.h"
 
-enum { SQ_BEGIN, SQ_BEGIN_IMMEDIATE, SQ_COMMIT, SQ_ROLLBACK, SQ_NCTL };
+enum {
+	SQ_BEGIN,
+	SQ_BEGIN_IMMEDIATE,
+	SQ_COMMIT,
+	SQ_ROLLBACK,
+	SQ_QUERY_ONLY,
+	SQ_WRITABLE,
+	SQ_NCTL
+};
 
 struct sqlite_conn {
 	struct conn   c; /* first */
 	sqlite3	     *db;
 	sqlite3_stmt *ctl[SQ_NCTL]; /* prepared once: BEGIN, COMMIT, ... */
+	int	      query_only;   /* PRAGMA query_only in force */
 };
 
 struct sqlite_stmt {
@@ -46,6 +55,7 @@ static int	    sq_conn_open(struct store *, struct conn **);
 static void	    sq_conn_close(struct conn *);
 static int	    sq_conn_check(struct conn *);
 static int	    sq_begin(struct conn *, int);
+static int	    sq_query_only(struct conn *, int);
 static int	    sq_commit(struct conn *);
 static void	    sq_rollback(struct conn *);
 static int	    sq_exec(struct conn *, const char *);
@@ -283,7 +293,8 @@ static int
 sq_ctl(struct conn *c, int which)
 {
 	static const char *const sql[SQ_NCTL] = { "BEGIN", "BEGIN IMMEDIATE",
-		"COMMIT", "ROLLBACK" };
+		"COMMIT", "ROLLBACK", "PRAGMA query_only = 1",
+		"PRAGMA query_only = 0" };
 	struct sqlite_conn	*sc = SCONN(c);
 	int			 rc;
 
@@ -297,15 +308,42 @@ sq_ctl(struct conn *c, int which)
 	return (rc == SQLITE_DONE ? SQLITE_OK : rc);
 }
 
+/*
+ * A read transaction runs with PRAGMA query_only on: a statement in it
+ * that would write (a GET handler's slip) fails loudly (SQLITE_READONLY,
+ * logged as a database error) instead of taking the one writer lock
+ * unannounced, outside this process's writer turn (store.c), where it
+ * would wait behind, or be refused by, the writers that queued for it.
+ * The connection keeps the setting until a write transaction turns it
+ * off, so a run of reads pays for it once.
+ */
 static int
 sq_begin(struct conn *c, int kind)
 {
-	int which = SQ_BEGIN_IMMEDIATE;
+	int which = SQ_BEGIN_IMMEDIATE, rc;
 
 	if ((kind & STORE_TX_READ) &&
 	    !(kind & (STORE_TX_WRITE | STORE_TX_SERIALIZABLE)))
 		which = SQ_BEGIN;
+	if ((rc = sq_query_only(c, which == SQ_BEGIN)) != OK)
+		return (rc);
 	return (sq_status(SCONN(c)->db, sq_ctl(c, which), "begin"));
+}
+
+/* PRAGMA query_only on (1) or off (0), when it is not so already. */
+static int
+sq_query_only(struct conn *c, int on)
+{
+	struct sqlite_conn *sc = SCONN(c);
+	int		    rc;
+
+	if (sc->query_only == on)
+		return (OK);
+	rc = sq_status(
+	    sc->db, sq_ctl(c, on ? SQ_QUERY_ONLY : SQ_WRITABLE), "query_only");
+	if (rc == OK)
+		sc->query_only = on;
+	return (rc);
 }
 
 static int
@@ -662,6 +700,10 @@ sq_restore(struct conn *c, const char *path, int force)
 	int64_t		n = 0;
 	int		rc, src_rc, waited = 0;
 
+	/* It writes: the connection's last transaction may have been a
+	 * read's (query_only). */
+	if ((rc = sq_query_only(c, 0)) != OK)
+		return (rc);
 	if ((src_rc = sqlite3_open_v2(
 		 path, &src, SQLITE_OPEN_READONLY, NULL)) != SQLITE_OK ||
 	    (src_rc = sq_tables(src, &n)) != SQLITE_OK || n == 0) {
@@ -712,6 +754,8 @@ sq_checkpoint(struct conn *c)
 	sqlite3 *db = SCONN(c)->db;
 	int	 rc, frames = 0, done = 0, wait;
 
+	if ((rc = sq_query_only(c, 0)) != OK)
+		return (rc);
 	wait = c->store->opts.busy_timeout_ms;
 	sqlite3_busy_timeout(
 	    db, wait < CHECKPOINT_WAIT_MS ? wait : CHECKPOINT_WAIT_MS);

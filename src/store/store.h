@@ -59,6 +59,16 @@ enum store_dialect { STORE_SQLITE = 1, STORE_POSTGRES };
  * WAL mode already reads one snapshot from its first statement to its end.
  */
 #define STORE_TX_SNAPSHOT 0x08
+/*
+ * Plan every statement of the transaction for its bound values
+ * (PostgreSQL: SET LOCAL plan_cache_mode = force_custom_plan), never by
+ * the generic plan PostgreSQL otherwise switches a prepared statement
+ * to after five runs, which is one plan for all values: for a list
+ * scoped to one person, whose rows may be a few or most of the table,
+ * the custom plan picks that person's index. SQLite: nothing (it plans
+ * a statement once and uses it for every value).
+ */
+#define STORE_TX_CUSTOM_PLANS 0x10
 
 struct store_opts {
 	int pool_min;	     /* PostgreSQL: connections opened at start */

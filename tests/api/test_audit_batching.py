@@ -222,3 +222,113 @@ def test_many_connections_reading_and_writing_are_never_answered_503(start_serve
     assert status.get(503, 0) == 0, status
     assert set(status) == {200}, status
     assert server.cli("audit", "verify").returncode == 0
+
+
+# --------------------------------------------------------------------------
+# The writer that cannot write (review of issue 20: audit rows piled up, or
+# were dropped, while data was still shown).
+
+FAIL_TRIGGER = {
+    "sqlite": ("CREATE TRIGGER audit_refused BEFORE INSERT ON audit_log "
+               "BEGIN SELECT RAISE(ABORT, 'audit refused by the test'); END;"),
+    "postgres": ("CREATE FUNCTION audit_refused() RETURNS trigger LANGUAGE plpgsql AS "
+                 "$$ BEGIN RAISE EXCEPTION 'audit refused by the test'; END $$; "
+                 "CREATE TRIGGER audit_refused BEFORE INSERT ON audit_log "
+                 "FOR EACH ROW EXECUTE FUNCTION audit_refused();"),
+}
+FAIL_DROP = {
+    "sqlite": "DROP TRIGGER audit_refused;",
+    "postgres": "DROP TRIGGER audit_refused ON audit_log; DROP FUNCTION audit_refused();",
+}
+
+
+def metric(server, name):
+    for line in server.metrics().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+def assert_refused(r):
+    assert r.status_code == 503, r.text
+    assert r.json()["code"] == "AUDIT_UNAVAILABLE", r.text
+    assert int(r.headers["Retry-After"]) >= 1
+    assert NOTES not in r.text
+
+
+@pytest.mark.parametrize("bound", ["failures", "age"])
+def test_audited_reads_are_refused_while_the_writer_cannot_write(start_server, db, bound):
+    # failures: after audit_fail_max failed writes in a row; age: once the
+    # oldest queued row is older than audit_queue_age_ms. Either way 503
+    # AUDIT_UNAVAILABLE with Retry-After until a write succeeds; then the
+    # rows queued meanwhile are in the log, the chain whole.
+    # (A refused row's write is retried within the transaction, as a
+    # conflict of two processes' chains, for db_busy_timeout_ms.)
+    env = {"CAREBASE_AUDIT_FLUSH_MS": "5", "CAREBASE_METRICS_PUBLIC": "true",
+           "CAREBASE_DB_BUSY_TIMEOUT_MS": "300"}
+    if bound == "failures":
+        env.update({"CAREBASE_AUDIT_FAIL_MAX": "2", "CAREBASE_AUDIT_QUEUE_AGE_MS": "600000"})
+    else:
+        env.update({"CAREBASE_AUDIT_FAIL_MAX": "1000", "CAREBASE_AUDIT_QUEUE_AGE_MS": "300"})
+    server = start_server(db=db, env=env)
+    p = practice(server)
+    before = reads(db)
+    db.execute(FAIL_TRIGGER[db.kind])
+    read_list(server, p["therapist"])          # queued; its write fails
+    if bound == "failures":
+        wait_until(lambda: (metric(server, "carebase_audit_flush_failures_total") or 0) >= 2,
+                   timeout=10, what="two failed writes")
+    else:
+        time.sleep(0.6)
+    r = server.get("/v1/therapy-sessions", headers=hdr(p["therapist"]), timeout=30)
+    assert_refused(r)
+    sid = p["session"]["id"]
+    assert_refused(server.get(f"/v1/therapy-sessions/{sid}", headers=hdr(p["therapist"])))
+    assert metric(server, "carebase_audit_behind") == 1
+    assert metric(server, "carebase_audit_refused_total") >= 2
+    # Reads that audit nothing are served meanwhile.
+    assert server.get("/v1/me", headers=hdr(p["therapist"])).status_code == 200
+    db.execute(FAIL_DROP[db.kind])
+    wait_until(lambda: reads(db) == before + 1, timeout=10, what="the queued row written")
+    read_list(server, p["therapist"])
+    assert metric(server, "carebase_audit_behind") == 0
+    wait_until(lambda: reads(db) == before + 2, timeout=10, what="the next read's row")
+    r = server.cli("audit", "verify")
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("pool,readers", [(1, 1), (2, 4)])
+def test_readers_waiting_for_room_do_not_starve_the_writer_of_connections(
+        start_server, db, pool, readers):
+    # A queue of one row, gathered for a second, and a pool of one or two
+    # connections: the reads that find it full wait for room after their
+    # connection is back in the pool, so the writer, hurried, gets one
+    # and makes the room. Before, each waited holding its connection, the
+    # writer could get none, and every one of them answered 503 after
+    # audit_queue_wait_ms.
+    server = start_server(db=db, env={
+        "CAREBASE_POOL_MIN": "1", "CAREBASE_POOL_MAX": str(pool),
+        "CAREBASE_JOB_WORKERS": "0", "CAREBASE_AUDIT_QUEUE_MAX": "1",
+        "CAREBASE_AUDIT_FLUSH_MS": "1000", "CAREBASE_AUDIT_QUEUE_WAIT_MS": "3000",
+        "CAREBASE_DB_BUSY_TIMEOUT_MS": "10000"})
+    p = practice(server)
+    before = reads(db)
+    read_list(server, p["therapist"])          # the queue is full now
+    answers, lock = [], threading.Lock()
+
+    def reader():
+        t0 = time.monotonic()
+        r = server.get("/v1/therapy-sessions", headers=hdr(p["therapist"]), timeout=30)
+        with lock:
+            answers.append((r.status_code, time.monotonic() - t0, r.text[:200]))
+
+    threads = [threading.Thread(target=reader) for _ in range(readers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert all(a[0] == 200 for a in answers), answers
+    assert all(a[1] < 2.5 for a in answers), answers
+    wait_until(lambda: reads(db) == before + 1 + readers, timeout=10,
+               what="every read's audit row")
+    assert server.cli("audit", "verify").returncode == 0

@@ -25,12 +25,13 @@ people the caller leads (a guardian's children: an IN list over their
 relationships), which no single index orders.
 """
 import re
+import threading
 import time
 import uuid
 
 import pytest
 
-from conftest import hdr, insert, person, profile, relate
+from conftest import at, book, hdr, insert, person, profile, relate
 
 ROWS = 1500          # sessions the therapist gives
 COLLEAGUE = 500      # sessions their colleague gives
@@ -247,6 +248,11 @@ SESSION_LISTS = [
 #    therapist profile first (query.c list_pick), the guardians' branch
 #    is gone for a therapist and the party's rows are read by
 #    (therapist_id, start_time, id).
+#    Measured (review of issue 20, item 6): with 40,000 other sessions, 80
+#    other therapists, 400 clients and 500 sessions of the therapist (each
+#    scope 1-2 % of the table) all three pass on PostgreSQL 15, as the
+#    walk's estimate grows with 1 / the scope's share; but that fixture
+#    takes ~70 s a test here, so the marks stay until it is shared.
 NOT_YET = {
     "sqlite": set(),
     "postgres": {"therapist", "client", "guardian"},
@@ -289,3 +295,98 @@ def test_session_pages_are_the_scope(plans, db, practice_rows):
         assert len(seen) == want, who
         assert len(set(seen)) == len(seen), who
         assert seen == sorted(seen, reverse=True), who
+
+
+# --------------------------------------------------------------------------
+# The people the caller leads, bound as one array on PostgreSQL (one
+# statement text whatever their number), and a branched list read at one
+# snapshot (review of issue 20).
+
+STATEMENT = re.compile(r"event=list_statement request_id=(\S+) resource=\S+ scope=\S+ "
+                       r"text=([0-9a-f]{8})")
+
+
+@pytest.mark.postgres_only
+def test_led_people_are_one_array_parameter(plans, db, practice_rows):
+    # An IN list of a placeholder a person made one statement text per
+    # count (each connection preparing and caching each); "= ANY(?)" with
+    # one text[] value is one text for two people or four (explain_lists
+    # logs each list statement's text as a number, event=list_statement).
+    p = practice_rows
+    g = p["guardian"]
+    seen = []
+    for extra in (1, 2):
+        for _ in range(extra):
+            relate(plans, p["admin"], g, person(plans, "child"), "guardian_of")
+        r = plans.get("/v1/therapy-sessions?limit=50&sort=-start_time", headers=hdr(g))
+        assert r.status_code == 200, r.text
+        lines = plan_of(plans, r)
+        conds = [re.sub(r"'\{[^}']*\}'", "'{...}'", x.strip())
+                 for x in lines if "client_id = ANY" in x]
+        assert conds and all("client_id = ANY ('{...}'::text[])" in x for x in conds), \
+            "\n".join(lines)
+        rid = r.headers["X-Request-Id"]
+        texts = [m.group(2) for m in STATEMENT.finditer(plans.log()) if m.group(1) == rid]
+        assert len(texts) == 1, texts
+        seen.append(texts[0])
+    assert seen[0] == seen[1]
+
+
+def test_a_branched_list_reads_one_snapshot(start_server, db):
+    # A guardian's list reads who they lead (list_pick), then the page.
+    # Meanwhile a writer moves, in one transaction each time, the guardian's
+    # relationship from one child to the other together with the child's
+    # session: every state of the database shows the guardian exactly that
+    # session. Read at two snapshots (PostgreSQL's READ COMMITTED, before),
+    # the pick could see the old child and the page the moved session: an
+    # empty page no state held.
+    server = start_server(db=db)
+    admin = person(server, "admin", "admin")
+    therapist = person(server, "therapist", "therapist")
+    therapist["profile"] = profile(server, admin, therapist)
+    g = person(server, "guardian")
+    kids = [person(server, "kid"), person(server, "kid")]
+    rel = relate(server, admin, g, kids[0], "guardian_of")
+    relate(server, admin, therapist, kids[0], "practitioner_of")
+    r = book(server, therapist, therapist, kids[0], at(0), at(1))
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    stop = threading.Event()
+    moves = [0]
+
+    def writer():
+        k = 0
+        while not stop.is_set():
+            k = 1 - k
+            db.execute(f"BEGIN; UPDATE relationships SET follower_id = '{kids[k]['id']}' "
+                       f"WHERE id = '{rel['id']}'; UPDATE therapy_sessions SET client_id = "
+                       f"'{kids[k]['id']}' WHERE id = '{sid}'; COMMIT;")
+            moves[0] += 1
+
+    bad, lock = [], threading.Lock()
+
+    def reader():
+        import requests
+        s = requests.Session()
+        for _ in range(150):
+            r = s.get(server.url("/v1/therapy-sessions"), headers=hdr(g), timeout=30)
+            assert r.status_code == 200, r.text
+            ids = [x["id"] for x in r.json()["data"]]
+            if ids != [sid]:
+                with lock:
+                    bad.append(ids)
+
+    w = threading.Thread(target=writer)
+    w.start()
+    readers = [threading.Thread(target=reader) for _ in range(3)]
+    try:
+        for t in readers:
+            t.start()
+        for t in readers:
+            t.join(120)
+    finally:
+        stop.set()
+        w.join(30)
+    print(f"{moves[0]} moves, {len(bad)} inconsistent pages of 450")
+    assert moves[0] > 50
+    assert not bad, f"{len(bad)} of 450 pages held no state of the database: {bad[:3]}"

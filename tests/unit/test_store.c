@@ -328,6 +328,100 @@ values_round_trip_with_their_types(void **state)
 	store_close(s);
 }
 
+/*
+ * A read transaction cannot write: PostgreSQL's READ ONLY, SQLite's
+ * PRAGMA query_only (a GET handler that slips a write in fails loudly
+ * instead of taking the writer lock behind the writers' turn). The same
+ * connection writes again in the write transaction after, and reads
+ * again after that.
+ */
+static void
+reads_cannot_write(void **state)
+{
+	struct store *s = db_open(state, 1, 2000);
+	struct tx    *tx;
+	struct stmt  *st;
+	int	      i;
+
+	assert_int_equal(db_exec(s, "DROP TABLE IF EXISTS ro"), OK);
+	assert_int_equal(db_exec(s, "CREATE TABLE ro (x INTEGER)"), OK);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(store_tx_begin(s, STORE_TX_READ, &tx), OK);
+		st = store_prepare(tx, "INSERT INTO ro VALUES (1)");
+		assert_int_equal(store_step(st), ERR_DB);
+		store_finalize(st);
+		store_tx_rollback(tx);
+		/* A snapshot read is a read too. */
+		assert_int_equal(
+		    store_tx_begin(s, STORE_TX_READ | STORE_TX_SNAPSHOT, &tx),
+		    OK);
+		st = store_prepare(tx, "UPDATE ro SET x = 2");
+		assert_int_equal(store_step(st), ERR_DB);
+		store_finalize(st);
+		store_tx_rollback(tx);
+		assert_int_equal(store_tx_begin(s, STORE_TX_WRITE, &tx), OK);
+		st = store_prepare(tx, "INSERT INTO ro VALUES (3)");
+		assert_int_equal(store_step(st), STORE_DONE);
+		store_finalize(st);
+		assert_int_equal(store_tx_commit(tx), OK);
+	}
+	assert_int_equal(db_count(s, "SELECT count(*) FROM ro"), 2);
+	assert_int_equal(db_count(s, "SELECT sum(x) FROM ro"), 6);
+	store_close(s);
+}
+
+/*
+ * STORE_TX_CUSTOM_PLANS: a statement run again and again is planned for
+ * its values each time. Without it PostgreSQL switches a prepared
+ * statement to its generic plan (one for all values) after five runs,
+ * as the second transaction shows; pg_prepared_statements counts both
+ * kinds for the connection's own statements. SQLite: nothing to see.
+ */
+static void
+custom_plans_are_never_generic(void **state)
+{
+	struct backend *be = *state;
+	struct store   *s;
+	struct tx      *tx;
+	struct stmt    *st;
+	int64_t		generic[2];
+	int		i, t,
+	    kinds[2] = { STORE_TX_READ | STORE_TX_CUSTOM_PLANS, STORE_TX_READ };
+
+	if (be->dialect != STORE_POSTGRES)
+		skip();
+	s = db_open(state, 1, 2000);
+	assert_int_equal(db_exec(s,
+			     "DROP TABLE IF EXISTS cp;"
+			     "CREATE TABLE cp (k BIGINT, v BIGINT);"
+			     "CREATE INDEX cp_k ON cp (k);"
+			     "INSERT INTO cp SELECT g % 100, g FROM "
+			     "generate_series(1, 5000) AS g;"
+			     "ANALYZE cp"),
+	    OK);
+	for (t = 0; t < 2; t++) {
+		assert_int_equal(store_tx_begin(s, kinds[t], &tx), OK);
+		for (i = 0; i < 8; i++) {
+			st = store_prepare(
+			    tx, "SELECT count(*) FROM cp WHERE k = ?");
+			store_bind_int64(st, 1, i);
+			assert_int_equal(store_step(st), STORE_ROW);
+			assert_int_equal(store_col_int64(st, 0), 50);
+			store_finalize(st);
+		}
+		st = store_prepare(tx,
+		    "SELECT generic_plans FROM pg_prepared_statements "
+		    "WHERE statement = 'SELECT count(*) FROM cp WHERE k = $1'");
+		assert_int_equal(store_step(st), STORE_ROW);
+		generic[t] = store_col_int64(st, 0);
+		store_finalize(st);
+		store_tx_rollback(tx);
+	}
+	assert_int_equal(generic[0], 0);
+	assert_true(generic[1] > 0);
+	store_close(s);
+}
+
 static void
 statements_are_cached_and_can_be_open_together(void **state)
 {
@@ -474,15 +568,17 @@ store_run_retries_busy_transactions(void **state)
 		"INSERT INTO counter VALUES (1, 0)"),
 	    OK);
 	/*
-	 * SQLite: a deferred transaction that turns writer fails at once
-	 * with SQLITE_BUSY; PostgreSQL: serialization failures. Both are
-	 * retried by store_run.
+	 * PostgreSQL: serialization failures, retried by store_run.
+	 * SQLite: write transactions take this process's writer turn, so
+	 * none is busy (a read transaction that would turn writer, which
+	 * failed at once with SQLITE_BUSY, cannot write any more:
+	 * reads_cannot_write); busy_then_ok above is the retry.
 	 */
 	for (i = 0; i < 2; i++) {
 		memset(&c[i], 0, sizeof(c[i]));
 		c[i].s = s;
 		c[i].kind = be->dialect == STORE_SQLITE
-		    ? STORE_TX_READ
+		    ? STORE_TX_WRITE
 		    : STORE_TX_WRITE | STORE_TX_SERIALIZABLE;
 		assert_int_equal(
 		    pthread_create(&t[i], NULL, contend, &c[i]), 0);
@@ -1070,6 +1166,8 @@ main(void)
 		cmocka_unit_test(sqlite_connections_use_wal_and_foreign_keys),
 		cmocka_unit_test(constraint_violations_are_conflicts),
 		cmocka_unit_test(values_round_trip_with_their_types),
+		cmocka_unit_test(reads_cannot_write),
+		cmocka_unit_test(custom_plans_are_never_generic),
 		cmocka_unit_test(
 		    statements_are_cached_and_can_be_open_together),
 		cmocka_unit_test(store_run_retries_busy_transactions),
