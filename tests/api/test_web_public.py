@@ -215,3 +215,35 @@ def test_a_mailed_token_that_is_not_valid_says_so_on_its_page(page):
         assert alert.strip(), path
         assert page.axe() == [], path
     assert page.csp_violations() == []
+
+
+def test_api_js_sends_the_session_headers_and_keeps_no_token(page, server):
+    """What every call carries (api.js): the cookies (credentials
+    same-origin), X-Carebase-Client: web on sign-in, X-CSRF-Token from the
+    carebase_csrf cookie on a write, none on a read."""
+    register(server, "lee@example.org")
+    page.open("/sign-in")
+    page.drv.execute_script("""
+        document.cookie = "carebase_csrf=csrf-from-cookie; path=/";
+        window.seen = [];
+        const real = window.fetch;
+        window.fetch = (url, init) => {
+            window.seen.push({url: String(url), method: init.method,
+                              credentials: init.credentials, headers: init.headers});
+            return real(url, init);
+        };""")
+    page.fill("email", "lee@example.org")       # no reload: fetch stays wrapped
+    page.fill("password", PASSWORD)
+    page.submit()
+    page.wait_text("You are signed in as")
+    seen = page.drv.execute_script("return window.seen")
+    login = [s for s in seen if s["url"] == "/v1/auth/login"]
+    me = [s for s in seen if s["url"] == "/v1/me"]
+    assert len(login) == 1 and me, seen
+    assert login[0]["method"] == "POST" and login[0]["credentials"] == "same-origin"
+    assert login[0]["headers"]["X-Carebase-Client"] == "web"
+    assert login[0]["headers"]["X-CSRF-Token"] == "csrf-from-cookie"
+    assert me[0]["method"] == "GET" and me[0]["credentials"] == "same-origin"
+    assert "X-CSRF-Token" not in me[0]["headers"]
+    assert "X-Carebase-Client" not in me[0]["headers"]
+    assert no_stored_token(page)
