@@ -82,8 +82,7 @@ def test_a_wrong_password_is_shown_on_the_form(page, server):
     assert page.csp_violations() == []
 
 
-def test_a_registration_error_is_shown_beside_its_field(page, server):
-    register(server, "taken@example.org")
+def test_a_registration_error_is_shown_beside_its_field(page):
     page.open("/register")
     page.fill("email", "someone@example.org")
     page.fill("password", PASSWORD)
