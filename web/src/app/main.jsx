@@ -1,30 +1,51 @@
-// The web application's entry point: the shell that later pages plug
-// into (docs/WEB.md). The server answers index.html for every page path
-// (GET, Accept: text/html, not under /v1/), so the path in the address bar
-// picks the page here, in the browser. No page is built yet: every path
-// shows where the pages will go and the way to the API reference.
+// The web application's entry point (docs/WEB.md). The server answers
+// index.html for every page path (GET, Accept: text/html, not under /v1/),
+// so the path in the address bar picks the page here, from routes.js.
 import { render } from "preact";
 import "./app.css";
+import { routes } from "./routes.js";
+import { match, startRouter, useLocation } from "./router.js";
+import { allowed, refresh, useSession } from "./session.js";
+import { Layout } from "./layout.jsx";
+import { Loading } from "./ui.jsx";
+import { SignIn } from "./pages/sign-in.jsx";
+import { NotAllowed } from "./pages/not-found.jsx";
 
-// path -> component; the pages of issue 18 are added here.
-const pages = {};
-
-function NoPage({ path }) {
+function App() {
+  const { path, query } = useLocation();
+  const session = useSession();
+  let params = {};
+  let route = routes[routes.length - 1];
+  for (const r of routes) {
+    const m = match(r.path, path);
+    if (m) {
+      route = r;
+      params = m;
+      break;
+    }
+  }
+  let page;
+  if (route.access !== "public" && session.loading) {
+    page = <Loading />;
+  } else if (allowed(session.user, route.access)) {
+    const Page = route.page;
+    page = <Page key={path} params={params} query={query} path={path} />;
+  } else if (!session.user) {
+    page = <SignIn query={new URLSearchParams({ next: path })} />;
+  } else {
+    page = <NotAllowed />;
+  }
   return (
-    <main class="shell">
-      <h1>carebase</h1>
-      <p>
-        There is no page at <code>{path}</code> yet. The API and its
-        reference are at <a href="/docs">/docs</a>.
-      </p>
-    </main>
+    <Layout path={path} title={route.title}>
+      {page}
+    </Layout>
   );
 }
 
-function App() {
-  const path = window.location.pathname;
-  const Page = pages[path] || NoPage;
-  return <Page path={path} />;
+startRouter();
+refresh();
+const root = document.getElementById("app");
+if (root) {
+  root.textContent = "";
+  render(<App />, root);
 }
-
-render(<App />, document.getElementById("app"));
