@@ -355,11 +355,12 @@ def test_the_account_page_downloads_the_data_and_deletes_the_account_after_the_t
         button(drv, "Delete my account…").click()
         dialog = find(drv, "dialog[open]")[0]
         confirm = dialog.find_element("css selector", "button.danger")
-        assert not confirm.is_enabled(), "deletes before the word is typed"
         dialog.find_element("css selector", "input[name='password']").send_keys(DEMO_PASSWORD)
+        confirm.click()                                    # the word not typed: nothing
+        find(drv, "input[name='confirm_word'][aria-invalid='true']")
+        assert login(demo, MEMBER, DEMO_PASSWORD)
         dialog.find_element("css selector", "input[name='confirm_word']").send_keys(
             "delete my account")
-        assert confirm.is_enabled()
         confirm.click()
         wait_until(lambda: drv.execute_script("return location.pathname") == "/",
                    timeout=20, what="the way out after the erasure")

@@ -2,6 +2,8 @@
 // password, signed-in devices, their data as a file, and erasing the
 // account. Every change goes through /v1/me and its sub-routes.
 import { useState } from "preact/hooks";
+import { refresh } from "../../session.js";
+import { timeZone } from "../../time.js";
 import { api, all, useLoad, Loaded, Field, useSubmit, FormError, ConfirmDialog, Time, Page } from "./kit.jsx";
 
 export function Account() {
@@ -45,6 +47,7 @@ function Profile({ user, onSaved }) {
     () => {
       setSaved(true);
       onSaved();
+      refresh(); // the header's idea of who is signed in
     },
   );
   return (
@@ -70,7 +73,7 @@ function Profile({ user, onSaved }) {
           <p class="meta">
             Country: {user.country}
             {user.locale ? ` · language ${user.locale}` : ""} · times are shown in{" "}
-            {Intl.DateTimeFormat().resolvedOptions().timeZone}
+            {timeZone()}
           </p>
         )}
         <FormError error={f.error} />
@@ -134,7 +137,7 @@ function Sessions() {
       await api.del(`/v1/me/sessions/${id}`);
       setMsg("Signed out of that device.");
     } catch (e) {
-      setMsg(e.message);
+      setMsg(e.detail || "That device could not be signed out.");
     }
     list.reload();
   };
@@ -173,13 +176,12 @@ function Sessions() {
   );
 }
 
-// The export is fetched as JSON and handed to the browser as a file: a
-// download link would not carry the CSRF header, and GET needs none, but a
-// fetch lets the page show a failure instead of a broken download.
+// The export is fetched and handed to the browser as a file, so that a
+// failure is shown on the page instead of a broken download.
 function Export() {
   const f = useSubmit(async () => {
-    const r = await api.get("/v1/me/export", { raw: true });
-    const blob = await r.blob();
+    const data = await api.get("/v1/me/export");
+    const blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
     const url = URL.createObjectURL(blob);
     const a = document.createElement("a");
     a.href = url;

@@ -1,12 +1,26 @@
-// What the person's own pages (issue 18 item 3) share: loading a
-// resource with its three states (loading, error, empty), forms whose
-// fields show the problem document's errors, a confirmation that can ask
-// for a typed word, and dates written in the person's zone. Built on the
-// shell's api.js; nothing here knows a page.
+// What the person's own pages (issue 18 item 3) share, built on the
+// shell's api.js, ui.jsx and time.js: loading a resource with its three
+// states (loading, error, empty), controlled fields that show the problem
+// document's errors (ui.jsx's Form reads its fields at submit, which the
+// questionnaire's radio groups and the range inputs do not fit), a
+// confirmation that asks for a typed word, and times in the person's zone.
+// Nothing here knows a page.
 import { useEffect, useRef, useState, useCallback } from "preact/hooks";
-import { api, ApiError } from "../../api.js";
+import { ApiError, call } from "../../api.js";
+import { ConfirmDialog as ShellConfirm, Empty, Loading } from "../../ui.jsx";
+import { formatDate, formatDateTime } from "../../time.js";
 
-export { api, ApiError };
+export { ApiError, Empty, Loading };
+
+// The pages name their routes with their ids and query already in (the
+// ids come from the API's own answers, encoded where the page builds them).
+/** @type {{get: (p: string) => Promise<any>, post: (p: string, b?: any) => Promise<any>, patch: (p: string, b: any) => Promise<any>, del: (p: string, b?: any) => Promise<any>}} */
+export const api = {
+  get: (p) => call("get", /** @type {any} */ (p)),
+  post: (p, b) => call("post", /** @type {any} */ (p), /** @type {any} */ ({ body: b })),
+  patch: (p, b) => call("patch", /** @type {any} */ (p), /** @type {any} */ ({ body: b })),
+  del: (p, b) => call("delete", /** @type {any} */ (p), /** @type {any} */ ({ body: b })),
+};
 
 // Loads with fn() when deps change: {data, error, loading, reload}. An
 // answer that arrives after a newer load started is dropped, so a slow
@@ -42,27 +56,15 @@ export async function all(path, max = 500) {
   return rows;
 }
 
-export function Loading({ what }) {
-  return (
-    <p class="state state-loading" role="status" aria-live="polite">
-      Loading {what}…
-    </p>
-  );
-}
-
-export function Empty({ children }) {
-  return <p class="state state-empty">{children}</p>;
-}
-
 export function Problem({ error, retry }) {
   const text =
     error instanceof ApiError
       ? error.status === 401
         ? "You are signed out. Sign in again to see this page."
-        : error.message
-      : "carebase could not be reached. Check the connection and try again.";
+        : error.detail
+      : "Something went wrong on this page.";
   return (
-    <div class="state state-error" role="alert">
+    <div class="form-error" role="alert">
       <p>{text}</p>
       {retry && (
         <button type="button" onClick={retry}>
@@ -150,84 +152,52 @@ export function FormError({ error }) {
   const n = Object.keys(error.fields || {}).length;
   return (
     <p class="form-error" role="alert">
-      {n > 0 ? `${error.message} See the field${n > 1 ? "s" : ""} marked below.` : error.message}
+      {n > 0 ? `${error.detail} See the field${n > 1 ? "s" : ""} marked below.` : error.detail}
     </p>
   );
 }
 
-// A modal <dialog> (Escape closes it, focus stays inside) that asks to
-// confirm; with word, the button stays off until that word is typed.
+// ui.jsx's ConfirmDialog with what a page's action needs around it: the
+// error of the last try, and, with word, a field where that word must be
+// typed before the action runs (the account's deletion).
 export function ConfirmDialog({ open, title, children, confirmLabel, word, busy, error, onConfirm, onCancel }) {
-  const ref = useRef(null);
   const [typed, setTyped] = useState("");
-  const titleId = useId("dlg");
+  const [nudge, setNudge] = useState(false);
   useEffect(() => {
-    const d = ref.current;
-    if (!d) return;
-    if (open && !d.open) {
-      setTyped("");
-      d.showModal();
-    } else if (!open && d.open) d.close();
+    if (open) (setTyped(""), setNudge(false));
   }, [open]);
-  const ok = !word || typed.trim() === word;
+  const go = () => {
+    if (busy) return;
+    if (word && typed.trim() !== word) return setNudge(true);
+    onConfirm();
+  };
   return (
-    <dialog ref={ref} class="confirm" aria-labelledby={titleId} onCancel={(e) => (e.preventDefault(), onCancel())}>
-      <form
-        method="dialog"
-        onSubmit={(e) => {
-          e.preventDefault();
-          if (ok && !busy) onConfirm();
-        }}
-      >
-        <h2 id={titleId}>{title}</h2>
-        {children}
-        {word && (
-          <Field
-            label={`Type “${word}” to confirm`}
-            name="confirm_word"
-            value={typed}
-            onInput={setTyped}
-            autocomplete="off"
-          />
-        )}
-        <FormError error={error} />
-        <div class="buttons">
-          <button type="button" onClick={onCancel}>
-            Keep it
-          </button>
-          <button type="submit" class="danger" disabled={!ok || busy}>
-            {busy ? "Working…" : confirmLabel}
-          </button>
-        </div>
-      </form>
-    </dialog>
+    <ShellConfirm open={open} title={title} confirm={busy ? "Working…" : confirmLabel} onConfirm={go} onCancel={onCancel}>
+      {children}
+      {word && (
+        <Field
+          label={`Type “${word}” to confirm`}
+          name="confirm_word"
+          value={typed}
+          onInput={(v) => (setTyped(v), setNudge(false))}
+          errors={nudge ? { confirm_word: `Type “${word}” exactly, or cancel.` } : null}
+          autocomplete="off"
+        />
+      )}
+      <FormError error={error} />
+    </ShellConfirm>
   );
 }
 
-// Times in the person's zone (the browser's), dates without a time alone.
-const dtf = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
-const df = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
-export function when(iso) {
-  if (!iso) return "";
-  const d = new Date(iso);
-  return isNaN(d) ? iso : dtf.format(d);
-}
-export function day(iso) {
-  if (!iso) return "";
-  const d = new Date(iso.length === 10 ? iso + "T00:00:00" : iso);
-  return isNaN(d) ? iso : df.format(d);
-}
-
+// Times in the person's zone (time.js: their profile's, else the browser's).
 export function Time({ iso, date }) {
   if (!iso) return null;
-  return <time datetime={iso}>{date ? day(iso) : when(iso)}</time>;
+  return <time datetime={iso}>{date ? formatDate(iso) : formatDateTime(iso)}</time>;
 }
 
-// A page's frame: its title (also the document's) and its content.
+// A page's frame: its heading and its content (the layout names the
+// document after the route and focuses this heading on a move).
 export function Page({ title, children }) {
-  useEffect(() => {
-    document.title = `${title} · carebase`;
-  }, [title]);
   return (
     <section class="me-page" aria-labelledby="page-title">
       <h1 id="page-title">{title}</h1>

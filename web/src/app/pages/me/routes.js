@@ -1,6 +1,6 @@
-// The person's own pages (issue 18 item 3): path -> page, the name it has
-// in the navigation, and who may see it (any signed-in person; the family
-// page is shown in the navigation of members, who may become guardians).
+// A person's own pages (issue 18 item 3), in routes.js's form (path, page,
+// access, title, nav): every signed-in person has them; the family page is
+// a member's (guardians are members).
 import { Account } from "./account.jsx";
 import { Courses, Course } from "./courses.jsx";
 import { Therapy } from "./therapy.jsx";
@@ -12,20 +12,19 @@ import { Family } from "./family.jsx";
 import { Notifications } from "./notifications.jsx";
 import "./me.css";
 
-const SIGNED_IN = "signed_in";
-
+/** @type {import("../../routes.js").Route[]} */
 export const meRoutes = [
-  { path: "/account", page: Account, nav: "Account", who: SIGNED_IN },
-  { path: "/courses", page: Courses, nav: "Courses", who: SIGNED_IN },
-  { path: "/courses/:id", page: Course, who: SIGNED_IN },
-  { path: "/therapy", page: Therapy, nav: "Therapy", who: SIGNED_IN },
-  { path: "/therapy/sessions", page: TherapySessions, nav: "Sessions", who: SIGNED_IN },
-  { path: "/therapy/sessions/:id", page: TherapySession, who: SIGNED_IN },
-  { path: "/forms", page: Forms, nav: "Forms", who: SIGNED_IN },
-  { path: "/forms/:id", page: FormFill, who: SIGNED_IN },
-  { path: "/resources", page: Resources, nav: "Resources", who: SIGNED_IN },
-  { path: "/recordings", page: Recordings, nav: "Recordings", who: SIGNED_IN },
-  { path: "/recordings/:id", page: Recording, who: SIGNED_IN },
-  { path: "/family", page: Family, nav: "Family", who: ["member"] },
-  { path: "/notifications", page: Notifications, nav: "Notifications", who: SIGNED_IN },
+  { path: "/account", page: Account, access: "signed-in", title: "Your account", nav: "Account" },
+  { path: "/courses", page: Courses, access: "signed-in", title: "Your courses", nav: "Courses" },
+  { path: "/courses/:id", page: Course, access: "signed-in", title: "Course" },
+  { path: "/therapy", page: Therapy, access: "signed-in", title: "Your therapy", nav: "Therapy" },
+  { path: "/therapy/sessions", page: TherapySessions, access: "signed-in", title: "Your therapy sessions", nav: "Sessions" },
+  { path: "/therapy/sessions/:id", page: TherapySession, access: "signed-in", title: "Therapy session" },
+  { path: "/forms", page: Forms, access: "signed-in", title: "Your forms", nav: "Forms" },
+  { path: "/forms/:id", page: FormFill, access: "signed-in", title: "Form" },
+  { path: "/resources", page: Resources, access: "signed-in", title: "Resources for you", nav: "Resources" },
+  { path: "/recordings", page: Recordings, access: "signed-in", title: "Your recordings", nav: "Recordings" },
+  { path: "/recordings/:id", page: Recording, access: "signed-in", title: "Recording" },
+  { path: "/family", page: Family, access: ["member"], title: "Your family", nav: "Family" },
+  { path: "/notifications", page: Notifications, access: "signed-in", title: "Notifications", nav: "Notifications" },
 ];
