@@ -18,6 +18,7 @@ import re
 import secrets
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 
@@ -138,12 +139,24 @@ def visit(drv, server, path, ready, size=DESKTOP):
     return find(drv, ready)
 
 
-def console_problems(drv):
-    """Policy violations and script errors in the console since last asked."""
-    return [e["message"] for e in drv.get_log("browser")
-            if "Content Security Policy" in e["message"] or "Refused to" in e["message"]
-            or e["level"] == "SEVERE" and "favicon" not in e["message"]
-            and " 4" not in e["message"]]
+AXE = Path(__file__).resolve().parents[2] / "web" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe(drv):
+    """axe-core (web/package.json's, pinned) run over the page as drawn: its
+    serious and critical violations, each as "id: help (targets)"."""
+    if not AXE.exists():
+        pytest.skip(f"no {AXE} (cd web && npm ci)")
+    drv.execute_script(AXE.read_text())
+    drv.set_script_timeout(60)
+    res = drv.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']})"
+        ".then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " targets: v.nodes.map(n => n.target.join(' '))}))))"
+        ".catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e), targets: []}]));")
+    return [f"{v['id']}: {v['help']} ({', '.join(v['targets'][:5])})"
+            for v in res if v["impact"] in ("serious", "critical")]
 
 
 def policy_violations(drv):
@@ -200,6 +213,7 @@ def test_a_partner_member_sees_the_allowance_drop_with_a_booking_and_come_back_o
         visit(drv, demo, "/therapy", f"[data-allowance='{left}']", size)
         text_shown(drv, "You have no bookings")
         no_overflow(drv)
+        assert axe(drv) == []
 
     # A booking arrives from the booking system: one session is spent.
     code = "SB-" + secrets.token_hex(4)
@@ -215,6 +229,7 @@ def test_a_partner_member_sees_the_allowance_drop_with_a_booking_and_come_back_o
     row.find_element("css selector", "button").send_keys(Keys.ENTER)
     dialog = find(drv, "dialog[open]")[0]
     assert "Cancel this booking?" in dialog.text
+    assert axe(drv) == []
     dialog.find_element("css selector", "button.danger").send_keys(Keys.ENTER)
     find(drv, f"[data-allowance='{left}']")
     text_shown(drv, "cancelled")
@@ -244,6 +259,7 @@ def test_a_client_fills_a_phq9_sees_field_errors_then_the_score_and_band(demo, d
     bad = find(drv, "fieldset[aria-invalid='true']", at_least=5)
     assert len(bad) == 5
     assert all("is required" in f.text for f in bad)
+    assert axe(drv) == []
 
     # Filled in: the score and its band, as the server scored them.
     for q, pick in (("q5", 3), ("q6", 1), ("q7", 0), ("q8", 0), ("q9", 0)):
@@ -253,6 +269,8 @@ def test_a_client_fills_a_phq9_sees_field_errors_then_the_score_and_band(demo, d
     band = find(drv, "[data-band]")[0]
     assert score.text == str(2 * 4 + 3 + 1) and band.get_attribute("data-band") == "moderate"
     assert "of 27" in text_shown(drv, "your answers are sent")
+    visit(drv, demo, "/forms", "[data-band]")
+    assert axe(drv) == []
     assert policy_violations(drv) == []
 
 
@@ -278,6 +296,7 @@ def test_a_clients_session_page_shows_the_shared_note_and_never_receives_the_pri
     assert note.text == held["shared_notes"]
     drv.set_window_size(*PHONE)
     no_overflow(drv)
+    assert axe(drv) == []
 
     seen = network(drv)
     api = [(m, u, i) for m, u, i in seen if "/v1/" in u]
@@ -311,6 +330,7 @@ def test_the_account_page_edits_details_with_field_errors_changes_the_password_a
     err = find(drv, "input[name='email'][aria-invalid='true']")[0]
     note = drv.find_element("id", err.get_attribute("aria-describedby").split()[-1])
     assert note.text, "the email's error is not shown"
+    assert axe(drv) == []
     email.clear()
     email.send_keys(MEMBER)
     first.clear()
@@ -358,6 +378,7 @@ def test_the_account_page_downloads_the_data_and_deletes_the_account_after_the_t
         dialog.find_element("css selector", "input[name='password']").send_keys(DEMO_PASSWORD)
         confirm.click()                                    # the word not typed: nothing
         find(drv, "input[name='confirm_word'][aria-invalid='true']")
+        assert axe(drv) == []
         assert login(demo, MEMBER, DEMO_PASSWORD)
         dialog.find_element("css selector", "input[name='confirm_word']").send_keys(
             "delete my account")
@@ -384,10 +405,12 @@ def test_a_course_page_shows_its_lessons_and_marks_one_done(demo, drv):
     text = " ".join(r.text for r in rows)
     assert "completed" in text and "started" in text and "not started" in text
     todo = [r for r in rows if "not started" in r.text][0]
+    assert axe(drv) == []
     todo.find_element("css selector", "button:last-child").click()          # Mark done
     text_shown(drv, r"(?s)Sleep and stress\s+completed")
     visit(drv, demo, "/courses", "progress")
     text_shown(drv, "2 of 3 sessions done")
+    assert axe(drv) == []
     assert policy_violations(drv) == []
 
 
@@ -398,6 +421,7 @@ def test_resources_assigned_are_listed_and_marked_done(demo, drv):
     link = find(drv, "ul.cards a[target='_blank']")[0]
     assert link.get_attribute("href").startswith("https://www.nhs.uk/")
     assert "noopener" in link.get_attribute("rel")
+    assert axe(drv) == []
     button(drv, "Mark done").click()
     text_shown(drv, "completed")
     assert policy_violations(drv) == []
@@ -407,6 +431,7 @@ def test_a_recording_is_charted_and_zoomed_to_a_chosen_range(demo, drv):
     sign_in(drv, demo, MEMBER, DEMO_PASSWORD)
     visit(drv, demo, "/recordings", "a[href^='/recordings/']", PHONE)
     text_shown(drv, "300 points")
+    assert axe(drv) == []
     find(drv, "a[href^='/recordings/']")[0].click()
     svg = find(drv, "svg[role='img']")[0]
     whole = int(svg.get_attribute("data-buckets"))
@@ -415,6 +440,7 @@ def test_a_recording_is_charted_and_zoomed_to_a_chosen_range(demo, drv):
         "textContent")
     assert drv.find_element("css selector", "polyline.chart-line").get_attribute("points")
     no_overflow(drv)
+    assert axe(drv) == []
     network(drv)
     button(drv, "First half").click()
     wait_until(lambda: "300 points" not in drv.find_element(
@@ -438,6 +464,7 @@ def test_a_guardian_sees_their_child_and_the_consent_they_gave(demo, drv):
     body = text_shown(drv, "Charlie Child")
     assert re.search(r"You gave consent .* on a signed form", body), body
     no_overflow(drv)
+    assert axe(drv) == []
     # A child added from the page: their account and its consent, at once.
     kid = (datetime.date.today() - datetime.timedelta(days=365 * 8)).isoformat()
     find(drv, "input[name='first_name']")[0].send_keys("Robin")
@@ -457,7 +484,7 @@ def test_notifications_are_listed_opened_and_marked_read(demo, drv):
     token = login(demo, MEMBER, DEMO_PASSWORD)
     admin = login(demo, "admin@demo.carebase.dev", DEMO_PASSWORD)
     sign_in(drv, demo, MEMBER, DEMO_PASSWORD)
-    visit(drv, demo, "/notifications", ".state-empty", PHONE)
+    visit(drv, demo, "/notifications", ".empty-state", PHONE)
     text_shown(drv, "You have no notifications")
 
     # The seed's course in Leeds, booked by the member and confirmed by
@@ -475,6 +502,7 @@ def test_notifications_are_listed_opened_and_marked_read(demo, drv):
     text_shown(drv, "1 unread")
     row = find(drv, "li.unread")[0]
     assert mine[0]["title"] in row.text
+    assert axe(drv) == []
     button(drv, "Mark all read").click()
     text_shown(drv, "All read")
     assert not drv.find_elements("css selector", "li.unread")

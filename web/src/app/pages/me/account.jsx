@@ -123,7 +123,7 @@ function Password() {
 
 function Sessions() {
   const list = useLoad(() => all("/v1/me/sessions"), []);
-  const [msg, setMsg] = useState(null);
+  const [msg, setMsg] = useState(/** @type {string | null} */ (null));
   const others = useSubmit(
     () => api.post("/v1/me/sessions/end-others"),
     (out) => {
@@ -158,7 +158,7 @@ function Sessions() {
                   </small>
                 </span>
                 {!s.current && (
-                  <button type="button" onClick={() => end(s.id)} aria-label={`Sign out of ${s.user_agent || "that device"}`}>
+                  <button type="button" onClick={() => end(s.id)} aria-label={`Sign out: ${s.user_agent || "that device"}`}>
                     Sign out
                   </button>
                 )}

@@ -3,7 +3,7 @@
 // /v1/me/courses for what they started, and a course page listing its
 // sessions (lessons) with start / complete / not done.
 import { useState } from "preact/hooks";
-import { api, all, useLoad, Loaded, FormError, Page } from "./kit.jsx";
+import { api, all, useLoad, Loaded, FormError, Page, Empty } from "./kit.jsx";
 
 function done(c) {
   const n = c.sessions.filter((s) => s.completed).length;
@@ -75,7 +75,7 @@ export function Course({ params }) {
             </p>
           )}
           {sessions.length === 0 ? (
-            <p class="state state-empty">This course has no sessions yet.</p>
+            <Empty>This course has no sessions yet.</Empty>
           ) : (
             <ol class="rows">
               {sessions.map((s) => (
@@ -91,7 +91,7 @@ export function Course({ params }) {
 
 function Lesson({ s, onChange }) {
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState(null);
+  const [error, setError] = useState(/** @type {any} */ (null));
   const state = s.p && s.p.completed ? "completed" : s.p && s.p.started_at ? "started" : "not started";
   const act = async (verb) => {
     setBusy(true);
@@ -111,17 +111,17 @@ function Lesson({ s, onChange }) {
       </span>
       <span class="buttons">
         {state === "not started" && (
-          <button type="button" disabled={busy} onClick={() => act("start")}>
+          <button type="button" disabled={busy} onClick={() => act("start")} aria-label={`Start: ${s.name}`}>
             Start
           </button>
         )}
         {state !== "completed" && (
-          <button type="button" disabled={busy} onClick={() => act("complete")} aria-label={`Mark “${s.name}” done`}>
+          <button type="button" disabled={busy} onClick={() => act("complete")} aria-label={`Mark done: ${s.name}`}>
             Mark done
           </button>
         )}
         {state === "completed" && (
-          <button type="button" disabled={busy} onClick={() => act("incomplete")} aria-label={`Mark “${s.name}” not done`}>
+          <button type="button" disabled={busy} onClick={() => act("incomplete")} aria-label={`Not done yet: ${s.name}`}>
             Not done yet
           </button>
         )}

@@ -4,7 +4,7 @@
 // for their answer (consent in_app, or decline), and a child's account
 // made (POST /v1/me/family/children).
 import { useState } from "preact/hooks";
-import { api, all, useLoad, Loaded, Field, useSubmit, FormError, Time, Page } from "./kit.jsx";
+import { api, all, useLoad, Loaded, Field, useSubmit, FormError, Time, Page, Empty } from "./kit.jsx";
 
 const METHOD = { in_app: "in the app", signed_form: "on a signed form", email: "by email", verbal: "in person" };
 
@@ -32,7 +32,7 @@ export function Family() {
             <section aria-labelledby="h-children" class="card">
               <h2 id="h-children">Your children</h2>
               {d.children.length === 0 ? (
-                <p class="state state-empty">No child's account is linked to yours.</p>
+                <Empty>No child's account is linked to yours.</Empty>
               ) : (
                 <ul class="rows">
                   {d.children.map(({ rel, child }) => (
@@ -72,7 +72,7 @@ export function Family() {
 }
 
 function Asked({ rows, onChange }) {
-  const [error, setError] = useState(null);
+  const [error, setError] = useState(/** @type {any} */ (null));
   const act = async (id, verb) => {
     setError(null);
     try {

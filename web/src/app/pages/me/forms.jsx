@@ -5,7 +5,7 @@
 // carebase keeps no "sent to" list: a client sees the forms it answers
 // them, and their practitioner reads what they submit.
 import { useState } from "preact/hooks";
-import { api, all, useLoad, Loaded, useSubmit, FormError, useId, Time, Page } from "./kit.jsx";
+import { api, all, useLoad, Loaded, useSubmit, FormError, useId, Time, Page, Empty } from "./kit.jsx";
 
 export function Forms() {
   const load = useLoad(async () => {
@@ -22,7 +22,7 @@ export function Forms() {
               <section aria-labelledby="h-fill" class="card">
                 <h2 id="h-fill">Fill in</h2>
                 {forms.length === 0 ? (
-                  <p class="state state-empty">No form is open to you.</p>
+                  <Empty>No form is open to you.</Empty>
                 ) : (
                   <ul class="rows">
                     {forms.map((f) => (
@@ -44,7 +44,7 @@ export function Forms() {
               <section aria-labelledby="h-answers" class="card">
                 <h2 id="h-answers">Your answers</h2>
                 {responses.length === 0 ? (
-                  <p class="state state-empty">You have answered no form yet.</p>
+                  <Empty>You have answered no form yet.</Empty>
                 ) : (
                   <ul class="rows">
                     {[...responses]
@@ -99,7 +99,7 @@ export function FormFill({ params }) {
 
 function Fill({ form, me }) {
   const [answers, setAnswers] = useState({});
-  const [result, setResult] = useState(null);
+  const [result, setResult] = useState(/** @type {any} */ (null));
   const f = useSubmit(
     () => {
       const responses = {};
@@ -206,6 +206,7 @@ function Question({ fd, value, onChange, error }) {
       </fieldset>
     );
   }
+  /** @type {any} */
   const common = {
     id,
     name: fd.id,

@@ -25,8 +25,13 @@ export const api = {
 // Loads with fn() when deps change: {data, error, loading, reload}. An
 // answer that arrives after a newer load started is dropped, so a slow
 // first answer never overwrites a later one.
+/**
+ * @param {() => any} fn
+ * @param {any[]} deps
+ * @returns {{data: any, error: any, loading: boolean, reload: () => void}}
+ */
 export function useLoad(fn, deps) {
-  const [state, setState] = useState({ data: null, error: null, loading: true });
+  const [state, setState] = useState(/** @type {{data: any, error: any, loading: boolean}} */ ({ data: null, error: null, loading: true }));
   const seq = useRef(0);
   const run = useCallback(() => {
     const mine = ++seq.current;
@@ -34,8 +39,12 @@ export function useLoad(fn, deps) {
     Promise.resolve()
       .then(fn)
       .then(
-        (data) => mine === seq.current && setState({ data, error: null, loading: false }),
-        (error) => mine === seq.current && setState({ data: null, error, loading: false }),
+        (data) => {
+          if (mine === seq.current) setState({ data, error: null, loading: false });
+        },
+        (error) => {
+          if (mine === seq.current) setState({ data: null, error, loading: false });
+        },
       );
   }, deps);
   useEffect(run, [run]);
@@ -44,7 +53,9 @@ export function useLoad(fn, deps) {
 
 // Every row of a list route, page after page (next_cursor), up to max rows:
 // the person's own lists are short, and a bound keeps a page from looping.
+/** @param {string} path @param {number} [max] @returns {Promise<any[]>} */
 export async function all(path, max = 500) {
+  /** @type {any[]} */
   const rows = [];
   let cursor = null;
   do {
@@ -56,6 +67,7 @@ export async function all(path, max = 500) {
   return rows;
 }
 
+/** @param {{error: any, retry?: () => void}} props */
 export function Problem({ error, retry }) {
   const text =
     error instanceof ApiError
@@ -77,6 +89,10 @@ export function Problem({ error, retry }) {
 
 // The three states of a load, then children(data). empty(data) says when
 // there is nothing to show; emptyText is then what is shown.
+/**
+ * @param {{load: {data: any, error: any, loading: boolean, reload: () => void}, what: string,
+ *   empty?: (d: any) => boolean, emptyText?: string, children: (d: any) => any}} props
+ */
 export function Loaded({ load, what, empty, emptyText, children }) {
   if (load.loading && load.data == null) return <Loading what={what} />;
   if (load.error) return <Problem error={load.error} retry={load.reload} />;
@@ -85,14 +101,19 @@ export function Loaded({ load, what, empty, emptyText, children }) {
 }
 
 let nextId = 0;
+/** @param {string} prefix @returns {string} */
 export function useId(prefix) {
-  const id = useRef(null);
+  const id = useRef(/** @type {string | null} */ (null));
   if (id.current == null) id.current = `${prefix}-${++nextId}`;
   return id.current;
 }
 
 // A labelled input with its error under it (aria-describedby), named by
 // the field the API reports errors on.
+/**
+ * @param {{label: string, name: string, errors?: Record<string, string> | null, hint?: string,
+ *   type?: any, value?: any, onInput: (v: string) => void, [attr: string]: any}} props
+ */
 export function Field({ label, name, errors, hint, type = "text", value, onInput, ...rest }) {
   const id = useId("f-" + name.replace(/[^a-z0-9]/gi, "-"));
   const err = errors && errors[name];
@@ -126,9 +147,13 @@ export function Field({ label, name, errors, hint, type = "text", value, onInput
 
 // A form that sends with submit(), shows a problem's field errors on its
 // fields and its other errors above the button; onDone(answer) after a 2xx.
+/**
+ * @param {() => Promise<any>} submit
+ * @param {(out: any) => void} [onDone]
+ */
 export function useSubmit(submit, onDone) {
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState(null);
+  const [error, setError] = useState(/** @type {any} */ (null));
   const onSubmit = async (e) => {
     if (e) e.preventDefault();
     if (busy) return;
@@ -147,6 +172,7 @@ export function useSubmit(submit, onDone) {
   return { busy, error, fields, onSubmit, setError };
 }
 
+/** @param {{error: any}} props */
 export function FormError({ error }) {
   if (!error) return null;
   const n = Object.keys(error.fields || {}).length;
@@ -160,6 +186,10 @@ export function FormError({ error }) {
 // ui.jsx's ConfirmDialog with what a page's action needs around it: the
 // error of the last try, and, with word, a field where that word must be
 // typed before the action runs (the account's deletion).
+/**
+ * @param {{open: boolean, title: string, children?: any, confirmLabel: string, word?: string,
+ *   busy?: boolean, error?: any, onConfirm: () => void, onCancel: () => void}} props
+ */
 export function ConfirmDialog({ open, title, children, confirmLabel, word, busy, error, onConfirm, onCancel }) {
   const [typed, setTyped] = useState("");
   const [nudge, setNudge] = useState(false);
@@ -190,6 +220,7 @@ export function ConfirmDialog({ open, title, children, confirmLabel, word, busy,
 }
 
 // Times in the person's zone (time.js: their profile's, else the browser's).
+/** @param {{iso: string | null | undefined, date?: boolean}} props */
 export function Time({ iso, date }) {
   if (!iso) return null;
   return <time datetime={iso}>{date ? formatDate(iso) : formatDateTime(iso)}</time>;
@@ -197,6 +228,7 @@ export function Time({ iso, date }) {
 
 // A page's frame: its heading and its content (the layout names the
 // document after the route and focuses this heading on a move).
+/** @param {{title: string, children?: any}} props */
 export function Page({ title, children }) {
   return (
     <section class="me-page" aria-labelledby="page-title">

@@ -19,7 +19,7 @@ function localPath(u) {
 
 export function Notifications() {
   const load = useLoad(() => all("/v1/me/notifications"), []);
-  const [error, setError] = useState(null);
+  const [error, setError] = useState(/** @type {any} */ (null));
   const run = async (p) => {
     setError(null);
     try {
@@ -61,13 +61,13 @@ export function Notifications() {
                           {localPath(n.action_url) && (
                             <>
                               {" "}
-                              · <a href={localPath(n.action_url)}>Open</a>
+                              · <a href={localPath(n.action_url) || undefined}>Open</a>
                             </>
                           )}
                         </small>
                       </span>
                       {!n.is_read && (
-                        <button type="button" onClick={() => run(api.patch(`/v1/notifications/${n.id}`, { status: "read" }))} aria-label={`Mark “${n.title}” read`}>
+                        <button type="button" onClick={() => run(api.patch(`/v1/notifications/${n.id}`, { status: "read" }))} aria-label={`Mark read: ${n.title}`}>
                           Mark read
                         </button>
                       )}

@@ -3,7 +3,7 @@
 // (min, max and mean per bucket: GET /v1/recordings/{id}/points?buckets=N
 // reads only the blocks in the window), zoomed by choosing a time range.
 import { useState } from "preact/hooks";
-import { api, all, useLoad, Loaded, Time, Page, useId } from "./kit.jsx";
+import { api, all, useLoad, Loaded, Time, Page, useId, Empty } from "./kit.jsx";
 
 export function Recordings() {
   const load = useLoad(async () => {
@@ -65,7 +65,7 @@ export function Recording({ params }) {
               · <span class="tag">{rec.status}</span>
             </p>
             {ch.channels.length === 0 ? (
-              <p class="state state-empty">This recording has no points.</p>
+              <Empty>This recording has no points.</Empty>
             ) : (
               <Channels id={id} ch={ch} />
             )}
@@ -95,7 +95,7 @@ function Channels({ id, ch }) {
   // The window asked for: [from, to), ms; the whole channel at first.
   const [win, setWin] = useState({ from: c.from, to: c.to + 1 });
   const [draft, setDraft] = useState({ from: toLocal(c.from), to: toLocal(c.to + 1000) });
-  const [bad, setBad] = useState(null);
+  const [bad, setBad] = useState(/** @type {string | null} */ (null));
   const selId = useId("channel");
   const points = useLoad(
     () => api.get(`/v1/recordings/${id}/points?channel=${encodeURIComponent(c.name)}&from=${win.from}&to=${win.to}&buckets=${BUCKETS}`),
@@ -184,7 +184,7 @@ function Chart({ p, win }) {
   const o = p.offset ?? 0;
   const v = (n) => o + k * n;
   const idx = p.t.map((_, i) => i).filter((i) => p.count[i] > 0);
-  if (idx.length === 0) return <p class="state state-empty">No points in this range.</p>;
+  if (idx.length === 0) return <Empty>No points in this range.</Empty>;
   let lo = Infinity;
   let hi = -Infinity;
   for (const i of idx) {

@@ -38,7 +38,7 @@ function safeUrl(u) {
 }
 
 function Assignment({ a, onChange }) {
-  const [error, setError] = useState(null);
+  const [error, setError] = useState(/** @type {any} */ (null));
   const [busy, setBusy] = useState(false);
   const r = a.resource;
   const title = (r && r.title) || "A resource";
@@ -75,7 +75,7 @@ function Assignment({ a, onChange }) {
           </a>
         )}
         {a.status !== "completed" && (
-          <button type="button" disabled={busy} onClick={() => act("complete")} aria-label={`Mark “${title}” done`}>
+          <button type="button" disabled={busy} onClick={() => act("complete")} aria-label={`Mark done: ${title}`}>
             Mark done
           </button>
         )}

@@ -4,7 +4,7 @@
 // therapist's: this page never asks for /private-notes, so the client's
 // browser never receives them (tests/api/test_web_me.py checks the
 // network log).
-import { api, all, useLoad, Loaded, Time, Page } from "./kit.jsx";
+import { api, all, useLoad, Loaded, Time, Page, Empty } from "./kit.jsx";
 
 const STATUS = { scheduled: "Upcoming", completed: "Held", cancelled: "Cancelled", no_show: "Missed" };
 
@@ -72,7 +72,7 @@ export function TherapySession({ params }) {
               {s.shared_notes ? (
                 <p class="notes">{s.shared_notes}</p>
               ) : (
-                <p class="state state-empty">Your therapist has shared no notes for this session.</p>
+                <Empty>Your therapist has shared no notes for this session.</Empty>
               )}
             </section>
           </>

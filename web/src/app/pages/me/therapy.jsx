@@ -3,6 +3,7 @@
 // booking system (/v1/me/therapy-bookings), each cancellable before it
 // starts (POST /v1/therapy-bookings/{id}/cancel gives the session back).
 import { useState } from "preact/hooks";
+import { formatDateTime } from "../../time.js";
 import { api, all, useLoad, Loaded, ConfirmDialog, useSubmit, Time, Page } from "./kit.jsx";
 
 export function Therapy() {
@@ -51,9 +52,9 @@ function Allowance({ rows }) {
 }
 
 function Bookings({ rows, onChange }) {
-  const [cancel, setCancel] = useState(null);
+  const [cancel, setCancel] = useState(/** @type {any} */ (null));
   const f = useSubmit(
-    () => api.post(`/v1/therapy-bookings/${cancel.id}/cancel`),
+    () => api.post(`/v1/therapy-bookings/${cancel && cancel.id}/cancel`),
     () => {
       setCancel(null);
       onChange();
@@ -65,7 +66,7 @@ function Bookings({ rows, onChange }) {
     <>
       <ul class="rows">
         {sorted.map((b) => {
-          const open = b.status !== "cancelled" && !b.cancelled_at && !b.completed_at && new Date(b.start_date_time) > now;
+          const open = b.status !== "cancelled" && !b.cancelled_at && !b.completed_at && new Date(b.start_date_time).getTime() > now;
           return (
             <li key={b.id} data-booking={b.booking_code}>
               <span>
@@ -77,7 +78,7 @@ function Bookings({ rows, onChange }) {
                 </small>
               </span>
               {open && (
-                <button type="button" onClick={() => (f.setError(null), setCancel(b))} aria-label={`Cancel the booking of ${new Date(b.start_date_time).toLocaleString()}`}>
+                <button type="button" onClick={() => (f.setError(null), setCancel(b))} aria-label={`Cancel: ${b.service_name || "therapy session"}, ${formatDateTime(b.start_date_time)}`}>
                   Cancel
                 </button>
               )}
