@@ -91,8 +91,9 @@ struct route {
 	 * "answers" ({"200": {"description", "schema"?, "type"?}}: the
 	 * success answers, JSON unless type names another media type; or
 	 * {"description", "content": {media type: schema}} for an answer
-	 * in several), "parameters" (query parameters as OpenAPI writes
-	 * them: [{"name", "in": "query", "schema", ...}]; "in": "path"
+	 * in several), "parameters" (query parameters and request headers
+	 * as OpenAPI writes them: [{"name", "in": "query", "schema", ...}],
+	 * "in": "header"; "in": "path"
 	 * describes a {segment} in place of the generated one), "list" (a
 	 * resource's name: the route answers a page of its rows, with its
 	 * list's parameters), "schemas" ({name: schema} for the document's
@@ -177,6 +178,17 @@ const char *http_param(const struct request *, const char *name);
 const char *http_query(const struct request *, const char *name);
 /* A request header (case-insensitive), or NULL (borrowed). */
 const char *http_header(const struct request *, const char *name);
+/*
+ * The value of cookie name among the request's Cookie headers, not
+ * decoded (its double quotes taken off), into *value (borrowed) and
+ * *len. ERR_NOT_FOUND when it is not there, ERR_CONFLICT when it comes
+ * twice with two values, ERR_TOO_LARGE when the Cookie headers are over
+ * HTTP_COOKIE_MAX_BYTES or HTTP_COOKIE_MAX_PAIRS pieces (src/http/cookie.c).
+ */
+#define HTTP_COOKIE_MAX_BYTES (8 * 1024)
+#define HTTP_COOKIE_MAX_PAIRS 200
+int http_cookie(
+    const struct request *, const char *name, const char **value, size_t *len);
 /* The raw query string, after '?' and still percent-encoded, or NULL
  * (borrowed): for checks over every argument, e.g. credentials in URLs. */
 const char *http_query_raw(const struct request *);

@@ -218,6 +218,24 @@ int http_request_id_valid(const char *);
 int http_origin_allowed(const char *list, const char *origin);
 /* Deepest nesting of arrays/objects in a JSON text (strings skipped). */
 int http_json_depth(const char *, size_t);
+/*
+ * One pass of the Cookie parser (cookie.c, http_cookie): the cookie
+ * called name looked for over one Cookie header or several, in turn.
+ * Zero it and set name, then scan each header: OK, ERR_CONFLICT once
+ * name came with two values, ERR_TOO_LARGE past HTTP_COOKIE_MAX_BYTES
+ * in all or HTTP_COOKIE_MAX_PAIRS pieces (the scan stops there).
+ */
+struct http_cookie_scan {
+	const char *name;  /* wanted, NUL-terminated */
+	const char *value; /* its first value (borrowed from a header) */
+	size_t	    len;
+	int	    found;     /* times name came */
+	int	    conflict;  /* it came with two values */
+	int	    too_large; /* past a bound */
+	int	    pairs;     /* pieces seen in all */
+	size_t	    bytes;     /* header bytes seen in all */
+};
+int http_cookie_scan(struct http_cookie_scan *, const char *s, size_t n);
 
 /* A per-thread scratch buffer for serialising (borrowed, reset). */
 struct buf *http_scratch(void);

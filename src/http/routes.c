@@ -57,15 +57,17 @@ media_types_ok(json_t *v)
 	return (1);
 }
 
-/* A parameter in the query, or one that describes a {name} segment of the
- * route's path (the document's own, generated, says less). */
+/* A parameter in the query or a header, or one that describes a {name}
+ * segment of the route's path (the document's own, generated, says
+ * less). */
 static int
 param_in_ok(const struct route *rt, json_t *name, json_t *in)
 {
 	const char *n = json_string_value(name), *p;
 	size_t	    len = strlen(n);
 
-	if (strcmp(json_string_value(in), "query") == 0)
+	if (strcmp(json_string_value(in), "query") == 0 ||
+	    strcmp(json_string_value(in), "header") == 0)
 		return (1);
 	if (strcmp(json_string_value(in), "path") != 0)
 		return (0);
@@ -129,8 +131,9 @@ api_parse(const char *module, const struct route *rt)
 				else if (!param_in_ok(rt,
 					     json_object_get(x, "name"),
 					     json_object_get(x, "in")))
-					why = "a parameter is not in the query "
-					      "or a {segment} of the path";
+					why =
+					    "a parameter is not in the query, "
+					    "a header or a {segment} of the path";
 			}
 		} else if (strcmp(k, "list") == 0) {
 			/* A resource's name: the route answers a page of its

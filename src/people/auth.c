@@ -7,7 +7,9 @@
  * hash stands in for a missing one), and counts every attempt per account
  * and address, per account and per address first, giving it back when
  * the password was right (throttle.c). Password hashing runs outside
- * transactions.
+ * transactions. A browser's login (X-Carebase-Client: web) is answered
+ * without the token, which goes into an HttpOnly cookie instead, and its
+ * logout clears the cookies (web_session.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -389,12 +391,27 @@ login_respond(
 			user = NULL;
 		store_tx_rollback(ctx.tx);
 	}
+	if (user == NULL)
+		user = json_pack("{s:s}", "id", a->id);
 	http_header_add(req, "Cache-Control", "no-store");
-	http_json(req, 200,
-	    json_pack("{s:s,s:s,s:s,s:I,s:o}", "token", s->token, "token_type",
-		"Bearer", "expires_at", time_format_iso(s->expires_at, exp),
-		"idle_timeout_s", (json_int_t)(s->idle_timeout_ms / 1000),
-		"user", user != NULL ? user : json_pack("{s:s}", "id", a->id)));
+	/* The browser (X-Carebase-Client: web) keeps the token in an
+	 * HttpOnly cookie that no script reads: not in the body. */
+	if (!people_web_client(req))
+		http_json(req, 200,
+		    json_pack("{s:s,s:s,s:s,s:I,s:o}", "token", s->token,
+			"token_type", "Bearer", "expires_at",
+			time_format_iso(s->expires_at, exp), "idle_timeout_s",
+			(json_int_t)(s->idle_timeout_ms / 1000), "user", user));
+	else if (people_web_cookies_set(req, s->token, s->id,
+		     (s->expires_at - s->created_at) / 1000, 1) != OK) {
+		json_decref(user);
+		http_problem(req, ERR_UNAVAILABLE, NULL,
+		    "the session cookie cannot be made");
+	} else
+		http_json(req, 200,
+		    json_pack("{s:s,s:I,s:o}", "expires_at",
+			time_format_iso(s->expires_at, exp), "idle_timeout_s",
+			(json_int_t)(s->idle_timeout_ms / 1000), "user", user));
 }
 
 /* POST /v1/auth/logout */
@@ -416,8 +433,11 @@ people_auth_logout(struct request *req)
 	}
 	if (rc != OK)
 		http_problem(req, rc, NULL, "the session was not ended");
-	else
+	else {
+		if (people_web_by_cookie(req))
+			people_web_cookies_clear(req);
 		http_send(req, 204, "application/json", NULL, 0);
+	}
 }
 
 /* POST /v1/me/password */

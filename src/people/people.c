@@ -55,12 +55,15 @@ static struct demo *demo_get(struct demo *, size_t, const char *);
 			"\"writeOnly\":true}"
 /* clang-format on */
 /* clang-format off */
-#define API_TOKEN	"{\"type\":\"object\",\"required\":[\"token\",\"token_type\"," \
+#define API_TOKEN	"{\"type\":\"object\",\"required\":[" \
 			"\"expires_at\",\"idle_timeout_s\",\"user\"],\"properties\":{" \
-			"\"token\":{\"type\":\"string\"},\"token_type\":{\"const\":" \
+			"\"token\":{\"type\":\"string\",\"description\":\"the bearer " \
+			"token; not answered to X-Carebase-Client: web (a cookie holds " \
+			"it)\"},\"token_type\":{\"const\":" \
 			"\"Bearer\"},\"expires_at\":{\"type\":\"string\",\"format\":" \
 			"\"date-time\"},\"idle_timeout_s\":{\"type\":\"integer\"}," \
-			"\"user\":{\"$ref\":\"#/components/schemas/users\"}}}"
+			"\"user\":{\"$ref\":\"#/components/schemas/users\"}}," \
+			"\"dependentRequired\":{\"token_type\":[\"token\"]}}"
 /* clang-format on */
 #define API_ME "{\"$ref\":\"#/components/schemas/users\"}"
 
@@ -90,14 +93,45 @@ static const char api_login[] =
     "{\"body\":{\"type\":\"object\","
     "\"required\":[\"email\",\"password\"],\"properties\":{\"email\":{"
     "\"type\":\"string\",\"maxLength\":320},\"password\":{\"type\":"
-    "\"string\",\"writeOnly\":true}}},\"answers\":{\"200\":{\"description\":"
-    "\"an auth session: send the token as Authorization: Bearer\","
+    "\"string\",\"writeOnly\":true}}},\"parameters\":[{\"name\":"
+    "\"X-Carebase-Client\",\"in\":\"header\",\"required\":false,"
+    "\"description\":\"web: the browser's sign-in; the token is not "
+    "answered but set as the HttpOnly cookie carebase_session, with "
+    "carebase_csrf (readable by script, sent back as X-CSRF-Token on "
+    "writes); both Path=/, Secure, SameSite=Strict, Max-Age the "
+    "session's absolute lifetime\",\"schema\":{\"type\":\"string\","
+    "\"enum\":[\"web\"]}}],\"answers\":{\"200\":{\"description\":"
+    "\"an auth session: send the token as Authorization: Bearer (or, "
+    "for X-Carebase-Client: web, the cookies do)\","
     "\"schema\":" API_TOKEN "}},\"problems\":{\"401\":\"INVALID_CREDENTIALS "
     "(unknown account, wrong password or inactive, alike)\",\"422\":\"a "
     "member missing or of the wrong type\",\"429\":\"too many attempts "
     "(Retry-After)\"}}";
-static const char api_logout[] = "{\"answers\":{\"204\":{\"description\":"
-				 "\"the session is ended\"}}}";
+static const char api_logout[] =
+    "{\"answers\":{\"204\":{\"description\":\"the session is ended (by "
+    "cookie: both cookies cleared, Max-Age=0)\"}}}";
+/* clang-format off */
+#define API_SESSION_NOW	"{\"type\":\"object\",\"required\":[\"user_id\",\"role\"," \
+			"\"session_id\",\"authenticated_by\",\"expires_at\"," \
+			"\"idle_timeout_s\",\"csrf_token\"],\"properties\":{" \
+			"\"user_id\":{\"type\":\"string\",\"format\":\"uuid\"}," \
+			"\"role\":{\"type\":\"string\"},\"session_id\":{\"type\":" \
+			"\"string\",\"format\":\"uuid\"},\"authenticated_by\":{" \
+			"\"enum\":[\"cookie\",\"bearer\"]},\"expires_at\":{\"type\":" \
+			"\"string\",\"format\":\"date-time\"},\"idle_timeout_s\":{" \
+			"\"type\":\"integer\"},\"csrf_token\":{\"type\":[\"string\"," \
+			"\"null\"],\"description\":\"the value X-CSRF-Token carries " \
+			"(by cookie; null by bearer)\"}}}"
+/* clang-format on */
+static const char api_session_now[] =
+    "{\"answers\":{\"200\":{\"description\":\"the caller is signed in: "
+    "their session; by cookie, the carebase_csrf cookie is set again\","
+    "\"schema\":" API_SESSION_NOW "}}}";
+static const char api_csrf[] =
+    "{\"answers\":{\"200\":{\"description\":\"the session's CSRF "
+    "value; by cookie, the carebase_csrf cookie is set again\",\"schema\":"
+    "{\"type\":\"object\",\"required\":[\"csrf_token\"],\"properties\":"
+    "{\"csrf_token\":{\"type\":\"string\"}}}}}}";
 static const char api_reset[] =
     "{\"body\":{\"type\":\"object\","
     "\"required\":[\"email\"],\"properties\":{\"email\":{\"type\":"
@@ -355,6 +389,14 @@ static const struct route people_routes[] = {
 	    NULL, api_login },
 	{ HTTP_POST, "/v1/auth/logout", people_auth_logout, 0,
 	    "end the caller's auth session", NULL, api_logout },
+	{ HTTP_GET, "/v1/auth/session", people_auth_session_get, 0,
+	    "the caller's auth session: signed in or not (401), until when, "
+	    "and its CSRF value",
+	    NULL, api_session_now },
+	{ HTTP_GET, "/v1/auth/csrf", people_auth_csrf_get, 0,
+	    "the CSRF value of the caller's session (sets the carebase_csrf "
+	    "cookie again)",
+	    NULL, api_csrf },
 	{ HTTP_POST, "/v1/auth/password-reset", people_auth_reset,
 	    ROUTE_JSON_BODY | ROUTE_SMALL_BODY | ROUTE_PUBLIC,
 	    "mail a password reset link (always 202)", NULL, api_reset },

@@ -211,6 +211,39 @@ int people_bearer_parse(const char *header, const char **tok, size_t *len);
 int people_query_has_token(
     const char *query, const char *bearer, size_t bearer_len);
 
+/* web_session.c: the browser's session by cookie, and CSRF (docs/WEB.md) */
+#define PEOPLE_SESSION_COOKIE "carebase_session"
+#define PEOPLE_CSRF_COOKIE    "carebase_csrf"
+/* 1 when the request asks for a cookie session: X-Carebase-Client: web. */
+int people_web_client(const struct request *);
+/* 1 when the request's caller came by cookie (no Authorization header). */
+int people_web_by_cookie(const struct request *);
+/*
+ * The token of the carebase_session cookie (for a request with no
+ * Authorization header) into *tok (borrowed) and *len; *tok NULL when
+ * there is none. A bad one is refused: 401 (both cookies cleared), 431
+ * COOKIE_TOO_LARGE past the Cookie parser's bounds; problem set.
+ */
+int people_cookie_token(struct request *, const char **tok, size_t *len);
+/* A cookie refused as credentials (the authenticator's 401): both
+ * cookies cleared when the request authenticated by cookie. */
+void people_web_refused(struct request *);
+/* The CSRF value of session_id: 43 chars, URL-safe base64. */
+int people_csrf_value(const char *session_id, char out[TOKEN_LEN]);
+/* A cookie-authenticated request of session_id other than GET, HEAD or
+ * OPTIONS: OK, or 403 CSRF_FAILED (problem set) when X-CSRF-Token is not
+ * the session's value or Origin is another site's. */
+int people_csrf_check(struct request *, const char *session_id);
+/* Set-Cookie: the session's (when with_session: token) and its CSRF's,
+ * for max_age_s seconds. */
+int people_web_cookies_set(struct request *, const char *token,
+    const char *session_id, int64_t max_age_s, int with_session);
+/* Set-Cookie: both cleared (Max-Age=0). */
+void people_web_cookies_clear(struct request *);
+/* GET /v1/auth/session, GET /v1/auth/csrf */
+void people_auth_session_get(struct request *);
+void people_auth_csrf_get(struct request *);
+
 /* throttle.c: failed logins per account and client address, per account,
  * per client address */
 /*

@@ -15,7 +15,9 @@
  * binary of migrations 0033 and 0034 names no legacy_plain either but
  * seals its details: a value that opens under the person's key is kept.
  *
- * The authenticator accepts "Authorization: Bearer <token>" only. A token
+ * The authenticator accepts "Authorization: Bearer <token>" and, for a
+ * request without that header, the browser's carebase_session cookie,
+ * which also needs the CSRF check on writes (web_session.c). A token
  * in the query string leaks into logs and histories, so a request that
  * carries one is refused outright (TOKEN_IN_QUERY) even with a good header.
  * Last activity is written at most once a step per session, so most reads
@@ -499,11 +501,13 @@ people_authenticate(struct request *req, struct principal **out)
 	if (auth != NULL && people_bearer_parse(auth, &tok, &len) != OK)
 		return (refuse(req, "UNAUTHORIZED",
 		    "the Authorization header must be \"Bearer <token>\""));
+	if (auth == NULL && (rc = people_cookie_token(req, &tok, &len)) != OK)
+		return (rc);
 	if (people_query_has_token(http_query_raw(req), tok, len))
 		return (refuse(req, "TOKEN_IN_QUERY",
 		    "credentials are accepted "
 		    "in the Authorization header only, never in the URL"));
-	if (auth == NULL)
+	if (tok == NULL)
 		return (OK);
 	memcpy(token, tok, len);
 	token[len] = '\0';
@@ -520,6 +524,8 @@ people_authenticate(struct request *req, struct principal **out)
 	if (!lk.is_active || lk.deleted)
 		return (
 		    refuse(req, "UNAUTHORIZED", "the account is not active"));
+	if (auth == NULL && (rc = people_csrf_check(req, lk.session_id)) != OK)
+		return (rc);
 	/* Role permissions changed since this process read them: it reads
 	 * them again before deciding what this request may do. */
 	if ((rc = http_read_tx(req, &tx)) != OK)
@@ -552,6 +558,7 @@ people_authenticate(struct request *req, struct principal **out)
 static int
 refuse(struct request *req, const char *code, const char *detail)
 {
+	people_web_refused(req); /* a cookie's: cleared */
 	http_header_add(req, "WWW-Authenticate", "Bearer");
 	http_problem(req, ERR_UNAUTHORIZED, code, "%s", detail);
 	return (ERR_UNAUTHORIZED);

@@ -3,7 +3,8 @@
  * five operations, parameters and schemas from the field declarations)
  * and every other registered route (method, path, summary, tagged by its
  * module; public ones with "security": [] or their own scheme, the rest
- * bearerAuth; bodies, parameters, answers, component schemas and the
+ * bearerAuth or cookieAuth, the browser's session cookie, whose writes
+ * take X-CSRF-Token (src/people/web_session.c); bodies, parameters, answers, component schemas and the
  * webhooks carebase calls from the route's api text, a page of a
  * resource's rows generated from its declaration; without api text a
  * generic JSON answer). The API reference at /docs reads it (src/web,
@@ -40,6 +41,7 @@ static void    answer_nullable(json_t *);
 static json_t *row_schema(const struct rdef *, int);
 static json_t *problem_schema(void);
 static json_t *problem_response(const char *);
+static void    csrf_mark(json_t *);
 static json_t *json_response(const char *, json_t *);
 static json_t *list_params(const struct rdef *);
 static json_t *page_schema(const char *);
@@ -264,6 +266,28 @@ problem_schema(void)
 	    "detail", "type", "string"));
 }
 
+/*
+ * A write that takes a session: by cookie it needs X-CSRF-Token, and is
+ * refused 403 CSRF_FAILED without it or from another origin.
+ */
+static void
+csrf_mark(json_t *op)
+{
+	json_t *p, *r = json_object_get(op, "responses");
+
+	if ((p = json_object_get(op, "parameters")) == NULL) {
+		p = json_array();
+		json_object_set_new(op, "parameters", p);
+	}
+	json_array_append_new(
+	    p, json_pack("{s:s}", "$ref", "#/components/parameters/CsrfToken"));
+	if (json_object_get(r, "403") == NULL)
+		json_object_set_new(r, "403",
+		    problem_response("CSRF_FAILED: by session cookie, without "
+				     "the session's X-CSRF-Token or from "
+				     "another origin"));
+}
+
 static json_t *
 problem_response(const char *what)
 {
@@ -482,7 +506,7 @@ resource_paths(json_t *paths, json_t *schemas, const struct rdef *rd)
 		    item, "parameters", path_params(rd->item_path));
 		json_object_set_new(paths, rd->item_path, item);
 	}
-	sec = json_pack("[{s:[]}]", "bearerAuth");
+	sec = json_pack("[{s:[]},{s:[]}]", "bearerAuth", "cookieAuth");
 	for (i = 0; i < rd->table.nroutes; i++) {
 		rt = &rd->routes[i];
 		snprintf(id, sizeof(id), "%s_%s", res->name,
@@ -605,6 +629,8 @@ resource_paths(json_t *paths, json_t *schemas, const struct rdef *rd)
 			json_object_set(item, "delete", op);
 			break;
 		}
+		if (rt->method != HTTP_GET && !(rt->flags & ROUTE_PUBLIC))
+			csrf_mark(op);
 		json_decref(op);
 	}
 	json_decref(sec);
@@ -651,8 +677,9 @@ route_answers(json_t *r, const struct route *rt, json_t *api)
 		json_object_set_new(r, k, a);
 	}
 	if (!(rt->flags & ROUTE_PUBLIC))
-		json_object_set_new(
-		    r, "401", problem_response("no or bad bearer token"));
+		json_object_set_new(r, "401",
+		    problem_response(
+			"no or bad bearer token or session cookie"));
 	if (rt->flags & ROUTE_JSON_BODY) {
 		json_object_set_new(
 		    r, "400", problem_response("the body is not JSON"));
@@ -765,6 +792,8 @@ route_paths(const struct doc_parts *d, const struct route_table *t, size_t k)
 	else
 		json_decref(content);
 	route_answers(json_object_get(op, "responses"), rt, api);
+	if (rt->method != HTTP_GET && !(rt->flags & ROUTE_PUBLIC))
+		csrf_mark(op);
 	json_object_set_new(item, m, op);
 }
 
@@ -814,8 +843,12 @@ resource_openapi(void)
 	schemas = json_object();
 	tags = json_array();
 	webhooks = json_object();
-	schemes = json_pack(
-	    "{s:{s:s,s:s}}", "bearerAuth", "type", "http", "scheme", "bearer");
+	schemes = json_pack("{s:{s:s,s:s},s:{s:s,s:s,s:s,s:s}}", "bearerAuth",
+	    "type", "http", "scheme", "bearer", "cookieAuth", "type", "apiKey",
+	    "in", "cookie", "name", "carebase_session", "description",
+	    "the browser's session (POST /v1/auth/login with "
+	    "X-Carebase-Client: web); a change made with it needs X-CSRF-Token, "
+	    "and the Authorization header wins when both come");
 	json_object_set_new(schemas, "Problem", problem_schema());
 	all = rdef_all(&n);
 	for (i = 0; i < n; i++) {
@@ -850,15 +883,21 @@ resource_openapi(void)
 			route_paths(&d, tables[i], j);
 	}
 	doc = json_pack("{s:s,s:{s:s,s:s,s:s},s:[{s:s}],s:o,s:o,s:o,"
-			"s:[{s:[]}],s:{s:o,s:o}}",
+			"s:[{s:[]},{s:[]}],s:{s:o,s:o,s:o}}",
 	    "openapi", "3.1.0", "info", "title", "carebase", "version",
 	    OPENAPI_VERSION, "description",
 	    "The carebase API: accounts, relationships, "
 	    "courses, therapy, training and biometrics. Errors are RFC 9457 "
 	    "problem documents.",
 	    "servers", "url", url, "tags", tags, "paths", paths, "webhooks",
-	    webhooks, "security", "bearerAuth", "components", "schemas",
-	    schemas, "securitySchemes", schemes);
+	    webhooks, "security", "bearerAuth", "cookieAuth", "components",
+	    "schemas", schemas, "securitySchemes", schemes, "parameters",
+	    json_pack("{s:{s:s,s:s,s:b,s:s,s:{s:s}}}", "CsrfToken", "name",
+		"X-CSRF-Token", "in", "header", "required", 0, "description",
+		"with the session cookie (cookieAuth): the session's CSRF value, "
+		"from the carebase_csrf cookie or GET /v1/auth/csrf; 403 "
+		"CSRF_FAILED without it (not needed with a bearer token)",
+		"schema", "type", "string"));
 	return (doc);
 }
 

@@ -101,7 +101,8 @@ def test_public_routes_answer_without_a_token_and_others_do_not(start_server):
     s = start_server(env={"CAREBASE_STORYBLOK_WEBHOOK_SECRET": STORYBLOK_SECRET,
                           "CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET": SIMPLYBOOK_SECRET})
     doc = s.get("/v1/openapi.json").json()
-    assert doc["security"] == [{"bearerAuth": []}]
+    # A bearer token, or the browser's session cookie (test_web_sessions.py).
+    assert doc["security"] == [{"bearerAuth": []}, {"cookieAuth": []}]
     wrong, public = [], set()
     for path, method, op in operations(doc):
         url = path.replace("{name}", "nobody")
@@ -185,8 +186,12 @@ def test_the_routes_clients_call_first_have_bodies_and_answers(start_server):
 
     login = body("/v1/auth/login", "post")
     assert set(login["required"]) == {"email", "password"}
-    assert {"token", "expires_at", "user"} <= set(
-        answer("/v1/auth/login", "post", "200")["required"])
+    # The token is answered but to the browser (X-Carebase-Client: web),
+    # whose cookie holds it: test_web_sessions.py.
+    session = answer("/v1/auth/login", "post", "200")
+    assert {"expires_at", "user"} <= set(session["required"])
+    assert "token" in session["properties"]
+    assert session["dependentRequired"] == {"token_type": ["token"]}
     assert "accept_terms" in body("/v1/auth/register", "post")["required"]
     assert "partner_access_code" in body("/v1/auth/register", "post")["properties"]
     assert answer("/v1/auth/register", "post", "201")["required"] == ["id", "email", "role"]

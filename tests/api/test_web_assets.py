@@ -302,10 +302,11 @@ def test_docs_and_the_application_work_in_a_browser_under_the_policy(server):
         logs = drv.get_log("browser")
         assert policy_violations(logs) == [], logs
 
-        # The application's shell renders (its script ran) under the same policy.
+        # The application's shell renders (its script ran) under the same
+        # policy: a path with no page is its not-found page.
         drv.get(server.url("/some/page"))
         h1 = wait_for(drv, "#app main h1")[0]
-        assert h1.text == "carebase"
+        assert h1.text == "Page not found"
         assert "/some/page" in drv.find_element(By.ID, "app").text
         logs = drv.get_log("browser")
         assert policy_violations(logs) == [], logs

@@ -149,6 +149,84 @@ test_json_depth(void **state)
 	assert_int_equal(http_json_depth("{\"a\":\"[[[\\\"[\"}", 14), 1);
 }
 
+/* The Cookie parser: one scan over one header or several. */
+static int
+cookie_in(const char *name, const char *const *hdrs, const char **v, size_t *n,
+    struct http_cookie_scan *cs)
+{
+	int rc = OK;
+
+	memset(cs, 0, sizeof(*cs));
+	cs->name = name;
+	for (; *hdrs != NULL && rc != ERR_TOO_LARGE; hdrs++)
+		rc = http_cookie_scan(cs, *hdrs, strlen(*hdrs));
+	*v = cs->value;
+	*n = cs->len;
+	return (rc);
+}
+
+static void
+test_cookie_scan(void **state)
+{
+	static const char *const plain[] = { "a=1; sid=xyz ;b=2", NULL };
+	static const char *const quoted[] = { "sid=\"q v\"", NULL };
+	static const char *const spaced[] = { " \tsid \t= v1 \t; x", NULL };
+	static const char *const two[] = { "a=1", "sid=z", NULL };
+	static const char *const same[] = { "sid=z", "x=1; sid=z", NULL };
+	static const char *const differ[] = { "sid=z; sid=y", NULL };
+	static const char *const prefix[] = { "xsid=1; sidx=2; SID=3", NULL };
+	static const char *const novalue[] = { "sid; =sid; sid=", NULL };
+	struct http_cookie_scan	 cs;
+	const char		*v, *many[3];
+	char			*big;
+	size_t			 n, i;
+
+	(void)state;
+	assert_int_equal(cookie_in("sid", plain, &v, &n, &cs), OK);
+	assert_int_equal(n, 3);
+	assert_memory_equal(v, "xyz", 3);
+	assert_int_equal(cookie_in("sid", quoted, &v, &n, &cs), OK);
+	assert_int_equal(n, 3);
+	assert_memory_equal(v, "q v", 3);
+	assert_int_equal(cookie_in("sid", spaced, &v, &n, &cs), OK);
+	assert_int_equal(n, 2);
+	assert_memory_equal(v, "v1", 2);
+	assert_int_equal(cookie_in("sid", two, &v, &n, &cs), OK);
+	assert_memory_equal(v, "z", 1);
+	/* The same value twice is one cookie; two values are none. */
+	assert_int_equal(cookie_in("sid", same, &v, &n, &cs), OK);
+	assert_int_equal(cs.found, 2);
+	assert_int_equal(cookie_in("sid", differ, &v, &n, &cs), ERR_CONFLICT);
+	/* Names compare exactly. */
+	assert_int_equal(cookie_in("sid", prefix, &v, &n, &cs), OK);
+	assert_int_equal(cs.found, 0);
+	/* A piece without "=" is no cookie; "sid=" is an empty one. */
+	assert_int_equal(cookie_in("sid", novalue, &v, &n, &cs), OK);
+	assert_int_equal(cs.found, 1);
+	assert_int_equal(n, 0);
+	/* Bounded: bytes over every header, and pieces. */
+	big = malloc(HTTP_COOKIE_MAX_BYTES + 1);
+	assert_non_null(big);
+	memset(big, 'x', HTTP_COOKIE_MAX_BYTES);
+	big[HTTP_COOKIE_MAX_BYTES] = '\0';
+	memcpy(big, "sid=1;", 6);
+	many[0] = big;
+	many[1] = NULL;
+	assert_int_equal(cookie_in("sid", many, &v, &n, &cs), OK);
+	many[1] = "y=1";
+	many[2] = NULL;
+	assert_int_equal(cookie_in("sid", many, &v, &n, &cs), ERR_TOO_LARGE);
+	for (i = 0; i < HTTP_COOKIE_MAX_PAIRS; i++)
+		memcpy(big + 3 * i, "a;;", 3);
+	big[3 * HTTP_COOKIE_MAX_PAIRS] = '\0';
+	many[1] = NULL;
+	/* 2 * MAX pieces ("a", ";" and the empty one after it). */
+	assert_int_equal(cookie_in("sid", many, &v, &n, &cs), ERR_TOO_LARGE);
+	big[HTTP_COOKIE_MAX_PAIRS * 3 / 2] = '\0';
+	assert_int_equal(cookie_in("sid", many, &v, &n, &cs), OK);
+	free(big);
+}
+
 /* Responses built on a hand-made request */
 
 static void
@@ -891,6 +969,7 @@ main(void)
 		cmocka_unit_test(test_request_id),
 		cmocka_unit_test(test_origin_list),
 		cmocka_unit_test(test_json_depth),
+		cmocka_unit_test(test_cookie_scan),
 		cmocka_unit_test(test_problem_document),
 		cmocka_unit_test(test_json_compact),
 		cmocka_unit_test(test_metrics_render),

@@ -1,8 +1,8 @@
 /*
  * People: the password rules (length in code points, never truncated,
  * common list, email), the login throttle's arithmetic, the refusal of
- * tokens in query strings, the bearer header parser and the session
- * expiry rule.
+ * tokens in query strings, the bearer header parser, the session
+ * expiry rule and the CSRF value of a browser's session.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +15,7 @@
 
 #include "core/crypto.h"
 #include "core/err.h"
+#include "core/keyring.h"
 #include "people/people_int.h"
 
 #define MIN  60000LL
@@ -191,6 +192,39 @@ test_query_tokens(void **state)
 	    people_query_has_token("tokens=1&sessions=2", NULL, 0), 0);
 }
 
+/* Bound to the session, the same in every process of the deployment (the
+ * same master key), another's for another session or another key. */
+static void
+test_csrf_value(void **state)
+{
+	unsigned char master[MASTER_KEY_LEN];
+	char	      a[TOKEN_LEN], b[TOKEN_LEN], c[TOKEN_LEN];
+	const char   *s1 = "01900000-0000-7000-8000-000000000001";
+	const char   *s2 = "01900000-0000-7000-8000-000000000002";
+
+	(void)state;
+	keyring_wipe();
+	assert_int_equal(people_csrf_value(s1, a), ERR_UNAVAILABLE);
+	memset(master, 7, sizeof(master));
+	keyring_init(master);
+	assert_int_equal(people_csrf_value(s1, a), OK);
+	assert_int_equal(strlen(a), TOKEN_LEN - 1);
+	assert_int_equal(
+	    strspn(a,
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		"0123456789-_"),
+	    TOKEN_LEN - 1);
+	assert_int_equal(people_csrf_value(s1, b), OK);
+	assert_string_equal(a, b);
+	assert_int_equal(people_csrf_value(s2, c), OK);
+	assert_string_not_equal(a, c);
+	master[0] = 8;
+	keyring_init(master);
+	assert_int_equal(people_csrf_value(s1, c), OK);
+	assert_string_not_equal(a, c);
+	keyring_wipe();
+}
+
 static void
 test_bearer_parse(void **state)
 {
@@ -276,6 +310,7 @@ main(void)
 		cmocka_unit_test(test_throttle_lock),
 		cmocka_unit_test(test_query_tokens),
 		cmocka_unit_test(test_bearer_parse),
+		cmocka_unit_test(test_csrf_value),
 		cmocka_unit_test(test_session_live),
 	};
 
