@@ -2132,6 +2132,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** the caller's auth session: signed in or not (401), until when, and its CSRF value */
+        get: operations["get_v1_auth_session"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/csrf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** the CSRF value of the caller's session (sets the carebase_csrf cookie again) */
+        get: operations["get_v1_auth_csrf"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/password-reset": {
         parameters: {
             query?: never;
@@ -7645,7 +7679,10 @@ export interface components {
         };
     };
     responses: never;
-    parameters: never;
+    parameters: {
+        /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+        CsrfToken: string;
+    };
     requestBodies: never;
     headers: never;
     pathItems: never;
@@ -7842,7 +7879,10 @@ export interface operations {
     users_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -7958,7 +7998,10 @@ export interface operations {
     users_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -8017,6 +8060,8 @@ export interface operations {
             header?: {
                 /** @description the ETag last read; 412 when it changed */
                 "If-Match"?: string;
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
             };
             path: {
                 id: string;
@@ -8162,7 +8207,10 @@ export interface operations {
     relationships_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -8341,7 +8389,10 @@ export interface operations {
     therapists_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -8457,7 +8508,10 @@ export interface operations {
     therapists_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -8516,6 +8570,8 @@ export interface operations {
             header?: {
                 /** @description the ETag last read; 412 when it changed */
                 "If-Match"?: string;
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
             };
             path: {
                 id: string;
@@ -8663,7 +8719,10 @@ export interface operations {
     therapy_sessions_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -8779,7 +8838,10 @@ export interface operations {
     therapy_sessions_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -8838,6 +8900,8 @@ export interface operations {
             header?: {
                 /** @description the ETag last read; 412 when it changed */
                 "If-Match"?: string;
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
             };
             path: {
                 id: string;
@@ -8981,7 +9045,10 @@ export interface operations {
     forms_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -9097,7 +9164,10 @@ export interface operations {
     forms_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -9156,6 +9226,8 @@ export interface operations {
             header?: {
                 /** @description the ETag last read; 412 when it changed */
                 "If-Match"?: string;
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
             };
             path: {
                 id: string;
@@ -9301,7 +9373,10 @@ export interface operations {
     form_responses_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -9417,7 +9492,10 @@ export interface operations {
     form_responses_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -9476,6 +9554,8 @@ export interface operations {
             header?: {
                 /** @description the ETag last read; 412 when it changed */
                 "If-Match"?: string;
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
             };
             path: {
                 id: string;
@@ -9621,7 +9701,10 @@ export interface operations {
     resources_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -9737,7 +9820,10 @@ export interface operations {
     resources_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -9796,6 +9882,8 @@ export interface operations {
             header?: {
                 /** @description the ETag last read; 412 when it changed */
                 "If-Match"?: string;
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
             };
             path: {
                 id: string;
@@ -9941,7 +10029,10 @@ export interface operations {
     resource_assignments_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -10057,7 +10148,10 @@ export interface operations {
     resource_assignments_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -10116,6 +10210,8 @@ export interface operations {
             header?: {
                 /** @description the ETag last read; 412 when it changed */
                 "If-Match"?: string;
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
             };
             path: {
                 id: string;
@@ -10259,7 +10355,10 @@ export interface operations {
     partners_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -10397,6 +10496,8 @@ export interface operations {
             header?: {
                 /** @description the ETag last read; 412 when it changed */
                 "If-Match"?: string;
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
             };
             path: {
                 id: string;
@@ -10538,7 +10639,10 @@ export interface operations {
     features_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -10654,7 +10758,10 @@ export interface operations {
     features_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -10713,6 +10820,8 @@ export interface operations {
             header?: {
                 /** @description the ETag last read; 412 when it changed */
                 "If-Match"?: string;
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
             };
             path: {
                 id: string;
@@ -10858,7 +10967,10 @@ export interface operations {
     partner_features_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -10974,7 +11086,10 @@ export interface operations {
     partner_features_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -11033,6 +11148,8 @@ export interface operations {
             header?: {
                 /** @description the ETag last read; 412 when it changed */
                 "If-Match"?: string;
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
             };
             path: {
                 id: string;
@@ -11178,7 +11295,10 @@ export interface operations {
     partner_admins_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -11294,7 +11414,10 @@ export interface operations {
     partner_admins_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -11353,6 +11476,8 @@ export interface operations {
             header?: {
                 /** @description the ETag last read; 412 when it changed */
                 "If-Match"?: string;
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
             };
             path: {
                 id: string;
@@ -11498,7 +11623,10 @@ export interface operations {
     partner_access_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -11614,7 +11742,10 @@ export interface operations {
     partner_access_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -11673,6 +11804,8 @@ export interface operations {
             header?: {
                 /** @description the ETag last read; 412 when it changed */
                 "If-Match"?: string;
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
             };
             path: {
                 id: string;
@@ -11939,7 +12072,10 @@ export interface operations {
     report_schedules_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -12055,7 +12191,10 @@ export interface operations {
     report_schedules_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -12172,7 +12311,10 @@ export interface operations {
     data_types_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -12288,7 +12430,10 @@ export interface operations {
     data_types_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -12347,6 +12492,8 @@ export interface operations {
             header?: {
                 /** @description the ETag last read; 412 when it changed */
                 "If-Match"?: string;
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
             };
             path: {
                 id: string;
@@ -12490,7 +12637,10 @@ export interface operations {
     exercises_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -12606,7 +12756,10 @@ export interface operations {
     exercises_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -12665,6 +12818,8 @@ export interface operations {
             header?: {
                 /** @description the ETag last read; 412 when it changed */
                 "If-Match"?: string;
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
             };
             path: {
                 id: string;
@@ -12812,7 +12967,10 @@ export interface operations {
     recordings_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -12928,7 +13086,10 @@ export interface operations {
     recordings_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -12987,6 +13148,8 @@ export interface operations {
             header?: {
                 /** @description the ETag last read; 412 when it changed */
                 "If-Match"?: string;
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
             };
             path: {
                 id: string;
@@ -13574,7 +13737,10 @@ export interface operations {
     training_courses_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -13690,7 +13856,10 @@ export interface operations {
     training_courses_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -13749,6 +13918,8 @@ export interface operations {
             header?: {
                 /** @description the ETag last read; 412 when it changed */
                 "If-Match"?: string;
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
             };
             path: {
                 id: string;
@@ -13896,7 +14067,10 @@ export interface operations {
     venues_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -14012,7 +14186,10 @@ export interface operations {
     venues_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -14071,6 +14248,8 @@ export interface operations {
             header?: {
                 /** @description the ETag last read; 412 when it changed */
                 "If-Match"?: string;
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
             };
             path: {
                 id: string;
@@ -14222,7 +14401,10 @@ export interface operations {
     trainers_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -14338,7 +14520,10 @@ export interface operations {
     trainers_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -14397,6 +14582,8 @@ export interface operations {
             header?: {
                 /** @description the ETag last read; 412 when it changed */
                 "If-Match"?: string;
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
             };
             path: {
                 id: string;
@@ -14546,7 +14733,10 @@ export interface operations {
     course_materials_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -14662,7 +14852,10 @@ export interface operations {
     course_materials_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -14721,6 +14914,8 @@ export interface operations {
             header?: {
                 /** @description the ETag last read; 412 when it changed */
                 "If-Match"?: string;
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
             };
             path: {
                 id: string;
@@ -14876,7 +15071,10 @@ export interface operations {
     course_schedules_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -14995,6 +15193,8 @@ export interface operations {
             header?: {
                 /** @description the ETag last read; 412 when it changed */
                 "If-Match"?: string;
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
             };
             path: {
                 id: string;
@@ -15142,7 +15342,10 @@ export interface operations {
     discount_codes_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -15261,6 +15464,8 @@ export interface operations {
             header?: {
                 /** @description the ETag last read; 412 when it changed */
                 "If-Match"?: string;
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
             };
             path: {
                 id: string;
@@ -15412,7 +15617,10 @@ export interface operations {
     booking_inquiries_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -15601,7 +15809,10 @@ export interface operations {
     post_v1_training_bookings: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -15641,7 +15852,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -15768,6 +15979,8 @@ export interface operations {
             header?: {
                 /** @description the ETag last read; 412 when it changed */
                 "If-Match"?: string;
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
             };
             path: {
                 id: string;
@@ -16035,7 +16248,10 @@ export interface operations {
     special_requirements_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -16151,7 +16367,10 @@ export interface operations {
     special_requirements_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -16210,6 +16429,8 @@ export interface operations {
             header?: {
                 /** @description the ETag last read; 412 when it changed */
                 "If-Match"?: string;
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
             };
             path: {
                 id: string;
@@ -16483,7 +16704,10 @@ export interface operations {
     post_v1_refunds: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -16518,7 +16742,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -16720,7 +16944,10 @@ export interface operations {
     settings_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -16839,6 +17066,8 @@ export interface operations {
             header?: {
                 /** @description the ETag last read; 412 when it changed */
                 "If-Match"?: string;
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
             };
             path: {
                 id: string;
@@ -16992,7 +17221,10 @@ export interface operations {
     attendance_records_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -17111,6 +17343,8 @@ export interface operations {
             header?: {
                 /** @description the ETag last read; 412 when it changed */
                 "If-Match"?: string;
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
             };
             path: {
                 id: string;
@@ -17270,7 +17504,10 @@ export interface operations {
     post_v1_certificates: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -17301,7 +17538,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -17668,6 +17905,8 @@ export interface operations {
             header?: {
                 /** @description the ETag last read; 412 when it changed */
                 "If-Match"?: string;
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
             };
             path: {
                 id: string;
@@ -17817,7 +18056,10 @@ export interface operations {
     notification_preferences_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -17933,7 +18175,10 @@ export interface operations {
     notification_preferences_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -17992,6 +18237,8 @@ export interface operations {
             header?: {
                 /** @description the ETag last read; 412 when it changed */
                 "If-Match"?: string;
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
             };
             path: {
                 id: string;
@@ -18340,7 +18587,10 @@ export interface operations {
     post_v1_auth_login: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description web: the browser's sign-in; the token is not answered but set as the HttpOnly cookie carebase_session, with carebase_csrf (readable by script, sent back as X-CSRF-Token on writes); both Path=/, Secure, SameSite=Strict, Max-Age the session's absolute lifetime */
+                "X-Carebase-Client"?: "web";
+            };
             path?: never;
             cookie?: never;
         };
@@ -18353,16 +18603,17 @@ export interface operations {
             };
         };
         responses: {
-            /** @description an auth session: send the token as Authorization: Bearer */
+            /** @description an auth session: send the token as Authorization: Bearer (or, for X-Carebase-Client: web, the cookies do) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        token: string;
+                        /** @description the bearer token; not answered to X-Carebase-Client: web (a cookie holds it) */
+                        token?: string;
                         /** @constant */
-                        token_type: "Bearer";
+                        token_type?: "Bearer";
                         /** Format: date-time */
                         expires_at: string;
                         idle_timeout_s: number;
@@ -18447,20 +18698,141 @@ export interface operations {
     post_v1_auth_logout: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description the session is ended */
+            /** @description the session is ended (by cookie: both cookies cleared, Max-Age=0) */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description CSRF_FAILED: by session cookie, without the session's X-CSRF-Token or from another origin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many requests from this client: try again after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description another problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_v1_auth_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the caller is signed in: their session; by cookie, the carebase_csrf cookie is set again */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        user_id: string;
+                        role: string;
+                        /** Format: uuid */
+                        session_id: string;
+                        /** @enum {unknown} */
+                        authenticated_by: "cookie" | "bearer";
+                        /** Format: date-time */
+                        expires_at: string;
+                        idle_timeout_s: number;
+                        /** @description the value X-CSRF-Token carries (by cookie; null by bearer) */
+                        csrf_token: string | null;
+                    };
+                };
+            };
+            /** @description no or bad bearer token or session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many requests from this client: try again after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description another problem */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_v1_auth_csrf: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the session's CSRF value; by cookie, the carebase_csrf cookie is set again */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        csrf_token: string;
+                    };
+                };
+            };
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -18743,7 +19115,10 @@ export interface operations {
     post_v1_auth_verify_email_resend: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -18761,8 +19136,17 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description CSRF_FAILED: by session cookie, without the session's X-CSRF-Token or from another origin */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -18993,7 +19377,7 @@ export interface operations {
                     "application/json": components["schemas"]["users"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -19025,7 +19409,10 @@ export interface operations {
     delete_v1_me: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -19066,7 +19453,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -19143,7 +19530,10 @@ export interface operations {
     patch_v1_me: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -19173,7 +19563,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -19268,7 +19658,10 @@ export interface operations {
     post_v1_me_password: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -19297,7 +19690,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -19405,7 +19798,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -19479,7 +19872,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -19538,7 +19931,10 @@ export interface operations {
     post_v1_users__id__erase: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -19566,7 +19962,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -19625,7 +20021,10 @@ export interface operations {
     post_v1_me_family_invite: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -19667,7 +20066,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -19744,7 +20143,10 @@ export interface operations {
     post_v1_me_family_children: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -19791,7 +20193,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -19877,7 +20279,10 @@ export interface operations {
     post_v1_me_family_invites__id__withdraw: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -19892,8 +20297,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description CSRF_FAILED: by session cookie, without the session's X-CSRF-Token or from another origin */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -19993,7 +20407,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -20052,7 +20466,10 @@ export interface operations {
     delete_v1_me_sessions__id_: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -20067,7 +20484,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -20117,7 +20534,10 @@ export interface operations {
     post_v1_me_sessions_end_others: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -20134,7 +20554,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -20228,7 +20648,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -20287,7 +20707,10 @@ export interface operations {
     delete_v1_users__id__sessions__session_id_: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
                 session_id: string;
@@ -20303,7 +20726,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -20353,7 +20776,10 @@ export interface operations {
     post_v1_users__id__sessions_end_all: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -20372,7 +20798,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -20445,7 +20871,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -20509,7 +20935,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -20559,7 +20985,10 @@ export interface operations {
     put_v1_roles__name__permissions: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 name: string;
             };
@@ -20598,7 +21027,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -20714,7 +21143,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -20755,7 +21184,10 @@ export interface operations {
     post_v1_relationships__id__consent: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -20779,7 +21211,7 @@ export interface operations {
                     "application/json": components["schemas"]["relationships"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -20847,7 +21279,10 @@ export interface operations {
     post_v1_relationships__id__end: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -20864,7 +21299,7 @@ export interface operations {
                     "application/json": components["schemas"]["relationships"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -20950,7 +21385,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -21018,7 +21453,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -21099,7 +21534,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -21148,7 +21583,7 @@ export interface operations {
                     "application/json": components["schemas"]["therapist_profile"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -21189,7 +21624,10 @@ export interface operations {
     post_v1_therapy_sessions__id__complete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -21206,7 +21644,7 @@ export interface operations {
                     "application/json": components["schemas"]["therapy_sessions"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -21265,7 +21703,10 @@ export interface operations {
     post_v1_therapy_sessions__id__cancel: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -21298,7 +21739,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -21384,7 +21825,10 @@ export interface operations {
     post_v1_therapy_sessions__id__no_show: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -21401,7 +21845,7 @@ export interface operations {
                     "application/json": components["schemas"]["therapy_sessions"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -21460,7 +21904,10 @@ export interface operations {
     post_v1_therapy_sessions__id__reschedule: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -21495,7 +21942,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -21598,7 +22045,7 @@ export interface operations {
                     "application/json": components["schemas"]["private_notes"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -21639,7 +22086,10 @@ export interface operations {
     put_v1_therapy_sessions__id__private_notes: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -21671,8 +22121,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description CSRF_FAILED: by session cookie, without the session's X-CSRF-Token or from another origin */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -21770,7 +22229,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -21802,7 +22261,10 @@ export interface operations {
     post_v1_resource_assignments__id__open: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -21822,8 +22284,17 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description CSRF_FAILED: by session cookie, without the session's X-CSRF-Token or from another origin */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -21863,7 +22334,10 @@ export interface operations {
     post_v1_resource_assignments__id__complete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -21880,7 +22354,7 @@ export interface operations {
                     "application/json": components["schemas"]["resource_assignments"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -22038,7 +22512,10 @@ export interface operations {
     post_v1_partner_access_assign: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -22086,7 +22563,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -22196,7 +22673,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -22359,7 +22836,10 @@ export interface operations {
     post_v1_therapy_bookings__id__cancel: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -22379,8 +22859,17 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description CSRF_FAILED: by session cookie, without the session's X-CSRF-Token or from another origin */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -22460,7 +22949,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -22532,7 +23021,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -22620,7 +23109,7 @@ export interface operations {
                     "application/pdf": string;
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -22739,7 +23228,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -22789,7 +23278,10 @@ export interface operations {
     post_v1_report_runs: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -22868,7 +23360,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -22995,7 +23487,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -23083,7 +23575,7 @@ export interface operations {
                     "application/pdf": string;
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -23204,7 +23696,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -23254,7 +23746,10 @@ export interface operations {
     post_v1_recordings__id__points: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -23318,8 +23813,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description CSRF_FAILED: by session cookie, without the session's X-CSRF-Token or from another origin */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -23439,7 +23943,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -23480,7 +23984,10 @@ export interface operations {
     post_v1_recordings__id__finish: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -23513,8 +24020,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description CSRF_FAILED: by session cookie, without the session's X-CSRF-Token or from another origin */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -23613,7 +24129,7 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -23695,7 +24211,7 @@ export interface operations {
                     "application/octet-stream": string;
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -23778,7 +24294,7 @@ export interface operations {
                     "image/svg+xml": string;
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -23855,7 +24371,7 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -24022,7 +24538,10 @@ export interface operations {
     post_v1_course_sessions__id__start: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -24066,8 +24585,17 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description CSRF_FAILED: by session cookie, without the session's X-CSRF-Token or from another origin */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -24107,7 +24635,10 @@ export interface operations {
     post_v1_course_sessions__id__complete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -24151,8 +24682,17 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description CSRF_FAILED: by session cookie, without the session's X-CSRF-Token or from another origin */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -24192,7 +24732,10 @@ export interface operations {
     post_v1_course_sessions__id__incomplete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -24236,8 +24779,17 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description CSRF_FAILED: by session cookie, without the session's X-CSRF-Token or from another origin */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -24334,7 +24886,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -24375,7 +24927,10 @@ export interface operations {
     post_v1_course_schedules__id__confirm: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -24392,7 +24947,7 @@ export interface operations {
                     "application/json": components["schemas"]["course_schedules"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -24451,7 +25006,10 @@ export interface operations {
     post_v1_course_schedules__id__start: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -24468,7 +25026,7 @@ export interface operations {
                     "application/json": components["schemas"]["course_schedules"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -24527,7 +25085,10 @@ export interface operations {
     post_v1_course_schedules__id__complete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -24544,7 +25105,7 @@ export interface operations {
                     "application/json": components["schemas"]["course_schedules"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -24603,7 +25164,10 @@ export interface operations {
     post_v1_course_schedules__id__cancel: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -24620,7 +25184,7 @@ export interface operations {
                     "application/json": components["schemas"]["course_schedules"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -24679,7 +25243,10 @@ export interface operations {
     post_v1_training_bookings__id__confirm: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -24696,7 +25263,7 @@ export interface operations {
                     "application/json": components["schemas"]["training_bookings"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -24755,7 +25322,10 @@ export interface operations {
     post_v1_training_bookings__id__cancel: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -24772,8 +25342,17 @@ export interface operations {
                     "application/json": components["schemas"]["training_bookings"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description CSRF_FAILED: by session cookie, without the session's X-CSRF-Token or from another origin */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -24822,7 +25401,10 @@ export interface operations {
     post_v1_training_bookings__id__complete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -24839,7 +25421,7 @@ export interface operations {
                     "application/json": components["schemas"]["training_bookings"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -24898,7 +25480,10 @@ export interface operations {
     post_v1_training_bookings__id__no_show: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -24915,7 +25500,7 @@ export interface operations {
                     "application/json": components["schemas"]["training_bookings"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -24974,7 +25559,10 @@ export interface operations {
     post_v1_training_bookings__id__payment: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -25016,7 +25604,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -25175,7 +25763,10 @@ export interface operations {
     post_v1_refunds__id__approve: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -25192,7 +25783,7 @@ export interface operations {
                     "application/json": components["schemas"]["refunds"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -25251,7 +25842,10 @@ export interface operations {
     post_v1_refunds__id__complete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -25283,7 +25877,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -25369,7 +25963,10 @@ export interface operations {
     post_v1_refunds__id__reject: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -25401,7 +25998,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -25528,7 +26125,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -25582,7 +26179,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -25623,7 +26220,10 @@ export interface operations {
     post_v1_booking_inquiries__id__respond: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -25640,7 +26240,7 @@ export interface operations {
                     "application/json": components["schemas"]["booking_inquiries"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -25699,7 +26299,10 @@ export interface operations {
     post_v1_certificates__id__revoke: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path: {
                 id: string;
             };
@@ -25731,7 +26334,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -25852,7 +26455,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -25884,7 +26487,10 @@ export interface operations {
     post_v1_me_notifications_read_all: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
+                "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -25901,7 +26507,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -25966,7 +26572,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -26118,7 +26724,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad bearer token */
+            /** @description no or bad bearer token or session cookie */
             401: {
                 headers: {
                     [name: string]: unknown;
