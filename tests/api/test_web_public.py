@@ -66,6 +66,13 @@ def test_register_with_an_access_code_sign_out_and_sign_in(page, server, admin):
     assert "Sign out" not in page.text("header")
     page.sign_in("robin@example.org", PASSWORD)
     assert "Hello, Robin" in page.text("h1")
+    # The session is the cookies: a reload keeps it, and the page's script
+    # can read the CSRF value but not the session.
+    page.open("/")
+    page.wait_text("You are signed in as robin@example.org")
+    cookies = page.drv.execute_script("return document.cookie")
+    assert "carebase_csrf=" in cookies and "carebase_session" not in cookies
+    assert no_stored_token(page)
     assert page.csp_violations() == []
 
 

@@ -3,10 +3,8 @@
 // at sign-in (carebase_session, HttpOnly, and carebase_csrf, readable):
 // requests carry them by themselves (credentials "same-origin"), and every
 // write echoes carebase_csrf in X-CSRF-Token, which a page of another site
-// cannot read. No token is ever kept in localStorage or sessionStorage:
-// while a server answers sign-in with a bearer token instead (a server
-// without the cookie session), the token is held in this module's memory
-// only, for the life of the page.
+// cannot read. The page never sees a token (sign-in with X-Carebase-Client:
+// web answers none), and keeps nothing in localStorage or sessionStorage.
 //
 // A problem document (application/problem+json: code, detail, and for
 // validation errors: [{field, code, detail}]) becomes an ApiError, which
@@ -19,9 +17,6 @@
 const CSRF_COOKIE = "carebase_csrf";
 // Bounds what a page may hold of a problem's text (the server's are short).
 const DETAIL_MAX = 500;
-
-/** @type {string | null} */
-let bearer = null;
 
 export class ApiError extends Error {
   /**
@@ -52,11 +47,6 @@ export function cookie(name) {
       return decodeURIComponent(part.slice(i + 1).trim());
   }
   return null;
-}
-
-/** @param {string | null} token a bearer token answered by sign-in (memory only) */
-export function setBearer(token) {
-  bearer = token;
 }
 
 /**
@@ -119,7 +109,6 @@ export async function call(method, path, opts = {}) {
     const csrf = cookie(CSRF_COOKIE);
     if (csrf) headers["X-CSRF-Token"] = csrf;
   }
-  if (bearer) headers["Authorization"] = `Bearer ${bearer}`;
   let res;
   try {
     res = await fetch(url(path, /** @type {any} */ (opts.params), /** @type {any} */ (opts.query)), {

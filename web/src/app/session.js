@@ -1,7 +1,7 @@
 // Who is signed in: GET /v1/me, read once at start and again after sign-in
 // and sign-out; every component that calls useSession() redraws then.
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, call, setBearer } from "./api.js";
+import { ApiError, call } from "./api.js";
 
 /** @typedef {import("./api-ops").Me} Me */
 /** @typedef {{loading: boolean, user: Me | null}} Session */
@@ -34,10 +34,8 @@ export async function refresh() {
  * @param {string} password
  */
 export async function signIn(email, password) {
-  const r = await call("post", "/v1/auth/login", { body: { email, password }, signIn: true });
-  // A server with the cookie session answers no token; an older one does,
-  // and it is held in memory only (api.js).
-  setBearer(r && typeof r.token === "string" ? r.token : null);
+  // The answer sets the session's cookies (api.js); it holds no token.
+  await call("post", "/v1/auth/login", { body: { email, password }, signIn: true });
   return refresh();
 }
 
@@ -47,7 +45,6 @@ export async function signOut() {
   } catch (e) {
     // Signed out already, or the session ended: the page forgets it anyway.
   }
-  setBearer(null);
   set({ loading: false, user: null });
 }
 
