@@ -15,6 +15,7 @@ import { ForgotPassword, ResetPassword, SetPassword, VerifyEmail, NotMe } from "
 import { PartnerLanding } from "./pages/partner.jsx";
 import { VerifyCertificate } from "./pages/certificate.jsx";
 import { NotFound } from "./pages/not-found.jsx";
+import { meRoutes } from "./pages/me/routes.js";
 
 /** @typedef {"admin" | "partner_admin" | "therapist" | "instructor" | "member"} Role */
 /** @typedef {"public" | "signed-in" | Role[]} Access */
@@ -36,5 +37,7 @@ export const routes = [
   { path: "/not-me", page: NotMe, access: "public", title: "This is not me" },
   { path: "/partners/:partner", page: PartnerLanding, access: "public", title: "Partner" },
   { path: "/verify/:token", page: VerifyCertificate, access: "public", title: "Certificate check" },
+  // A person's own pages (issue 18 item 3): pages/me/routes.js.
+  ...meRoutes,
   { path: "*", page: NotFound, access: "public", title: "Page not found" },
 ];
