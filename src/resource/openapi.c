@@ -319,6 +319,8 @@ static const struct {
 	{ "401", "SESSION_EXPIRED", NULL }, /* the authenticator's, */
 	{ "401", "TOKEN_IN_QUERY", NULL },  /* src/people/sessions.c */
 	{ "413", "PAYLOAD_TOO_LARGE", "the body is over the limit" },
+	{ "413", "TOO_LARGE", NULL }, /* libmicrohttpd's, mhd_answers.c */
+	{ "414", "URI_TOO_LONG", "the request line is over its bound" },
 	{ "415", "UNSUPPORTED_MEDIA_TYPE", "the body is not application/json" },
 	{ "429", "RATE_LIMITED",
 	    "too many requests from this client: try again after "
