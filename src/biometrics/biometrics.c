@@ -179,6 +179,7 @@ const struct resource recordings_resource = {
 	       "Location and feedback are sealed; reads are audited.",
 	.before_create = recordings_before_create,
 	.before_update = recordings_before_update,
+	.codes = "{\"403\":[\"CONSENT_REQUIRED\",\"DATE_OF_BIRTH_REQUIRED\"]}",
 };
 
 /* What the OpenAPI document says of the points routes (struct route's
@@ -193,7 +194,7 @@ const struct resource recordings_resource = {
 			"\"boolean\"}}}"
 /* clang-format on */
 static const char api_points_post[] =
-    "{\"content\":{"
+    "{\"codes\":{\"403\":[\"CONSENT_REQUIRED\",\"FORBIDDEN\"],\"422\":[\"POINTS_INVALID\",\"UNKNOWN_CHANNEL\",\"TOO_MANY_CHANNELS\"],\"413\":[\"BATCH_TOO_LARGE\"],\"409\":[\"BATCH_CONFLICT\",\"RECORDING_CLOSED\"],\"400\":[\"POINTS_MALFORMED\"]},\"content\":{"
     "\"application/vnd.carebase.points\":{\"type\":\"string\","
     "\"contentMediaType\":\"application/vnd.carebase.points\","
     "\"description\":\"the binary batch format (CBP1, CRC-32C)\"},"
@@ -240,7 +241,8 @@ static const char api_points_post[] =
 			"\"null\"]}}"
 /* clang-format on */
 static const char api_points_get[] =
-    "{\"parameters\":[" API_WINDOW ",{\"name\":\"buckets\",\"in\":"
+    "{\"codes\":{\"400\":[\"UNKNOWN_PARAMETER\",\"INVALID_PARAMETER\"],\"422\":[\"CHANNEL_REQUIRED\",\"TOO_MANY_POINTS\"],\"404\":[\"CHANNEL_NOT_FOUND\"]},\"parameters\":[" API_WINDOW
+    ",{\"name\":\"buckets\",\"in\":"
     "\"query\",\"schema\":{\"type\":\"integer\",\"minimum\":1}}],"
     "\"answers\":{\"200\":{"
     "\"description\":\"the points: raw {t, v}, or with buckets=N one "
@@ -260,7 +262,7 @@ static const char api_points_get[] =
     "the window holds too many; ask for buckets\"}}";
 
 static const char api_export_points[] =
-    "{\"answers\":{\"200\":{"
+    "{\"codes\":{\"403\":[\"FORBIDDEN\"]},\"answers\":{\"200\":{"
     "\"description\":\"a page of the recording's points: channel, t_ms, "
     "count, value; Link rel=next names the next page while there is "
     "one\",\"type\":\"text/csv\",\"schema\":{\"type\":\"string\"}}},"
@@ -268,7 +270,7 @@ static const char api_export_points[] =
     "through this session\",\"422\":\"a cursor that is not one\"}}";
 
 static const char api_channels[] =
-    "{\"answers\":{\"200\":{\"description\":\"the channels stored\","
+    "{\"codes\":{\"400\":[\"UNKNOWN_PARAMETER\",\"INVALID_PARAMETER\"]},\"answers\":{\"200\":{\"description\":\"the channels stored\","
     "\"schema\":{\"type\":\"object\",\"required\":[\"recording_id\","
     "\"data_type\",\"unit\",\"scale\",\"offset\",\"channels\"],"
     "\"properties\":{\"recording_id\":{\"type\":\"string\",\"format\":"
@@ -284,7 +286,7 @@ static const char api_channels[] =
     "\"type\":\"integer\"},\"max\":{\"type\":\"integer\"}}}}}}}},"
     "\"problems\":{\"404\":\"no such recording, or not yours\"}}";
 static const char api_finish[] =
-    "{\"body\":{\"type\":\"object\",\"required\":[\"status\"],"
+    "{\"codes\":{\"409\":[\"RECORDING_CLOSED\"],\"403\":[\"FORBIDDEN\"]},\"body\":{\"type\":\"object\",\"required\":[\"status\"],"
     "\"properties\":{\"status\":{\"enum\":[\"successful\",\"failed\"]}},"
     "\"additionalProperties\":false},\"answers\":{\"200\":{"
     "\"description\":\"the recording, finished\",\"schema\":{\"$ref\":"
@@ -292,13 +294,15 @@ static const char api_finish[] =
     "such recording, or not yours\",\"409\":\"not recording any more\","
     "\"422\":\"the body is not {status}\"}}";
 static const char api_export_csv[] =
-    "{\"parameters\":[" API_WINDOW "],\"answers\":{\"200\":{"
+    "{\"codes\":{\"404\":[\"CHANNEL_NOT_FOUND\"],\"400\":[\"UNKNOWN_PARAMETER\",\"INVALID_PARAMETER\"],\"422\":[\"CHANNEL_REQUIRED\",\"TOO_MANY_POINTS\"]},\"parameters\":[" API_WINDOW
+    "],\"answers\":{\"200\":{"
     "\"description\":\"channel, t_ms, count, value: one row a point\","
     "\"type\":\"text/csv\",\"schema\":{\"type\":\"string\"}}},"
     "\"problems\":{\"404\":\"no such recording or channel, or not yours\","
     "\"422\":\"a bad parameter, or TOO_MANY_POINTS\"}}";
 static const char api_export_edf[] =
-    "{\"parameters\":[" API_WINDOW "],\"answers\":{\"200\":{"
+    "{\"codes\":{\"404\":[\"CHANNEL_NOT_FOUND\"],\"400\":[\"UNKNOWN_PARAMETER\",\"INVALID_PARAMETER\"],\"422\":[\"EDF_OVERLAPPING_SAMPLES\",\"NO_REGULAR_CHANNELS\",\"EDF_UNSUPPORTED\",\"MIXED_RATES\",\"CHANNEL_REQUIRED\",\"TOO_MANY_POINTS\"]},\"parameters\":[" API_WINDOW
+    "],\"answers\":{\"200\":{"
     "\"description\":\"the regular channels as an EDF+ file\","
     "\"type\":\"application/octet-stream\",\"schema\":{\"type\":"
     "\"string\",\"contentMediaType\":\"application/octet-stream\","
@@ -306,7 +310,8 @@ static const char api_export_edf[] =
     "recording or channel, or not yours\",\"422\":\"a bad parameter, "
     "TOO_MANY_POINTS or EDF_UNSUPPORTED\"}}";
 static const char api_chart_svg[] =
-    "{\"parameters\":[" API_WINDOW ",{\"name\":\"buckets\",\"in\":"
+    "{\"codes\":{\"404\":[\"CHANNEL_NOT_FOUND\"],\"400\":[\"UNKNOWN_PARAMETER\",\"INVALID_PARAMETER\"],\"422\":[\"CHANNEL_REQUIRED\",\"TOO_MANY_POINTS\"]},\"parameters\":[" API_WINDOW
+    ",{\"name\":\"buckets\",\"in\":"
     "\"query\",\"schema\":{\"type\":\"integer\",\"minimum\":1}}],"
     "\"answers\":{\"200\":{\"description\":\"one channel as a line "
     "chart\",\"type\":\"image/svg+xml\",\"schema\":{\"type\":"

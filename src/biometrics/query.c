@@ -40,7 +40,12 @@
 #include "resource/resource.h"
 #include "store/store.h"
 
+/* Names of a query's parameters looked at: more than its four own
+ * means one is unknown among them. */
+#define RQ_PARAMS_MAX 8
+
 static void read_route(struct request *, enum rq_kind);
+static int  args_known(struct rq *);
 static int  args_parse(struct rq *);
 static int  read_tx(struct tx *, void *);
 static int  audit_tx(struct tx *, void *);
@@ -132,15 +137,57 @@ out:
 	free(q);
 }
 
+/*
+ * Only the query's own parameters: another is refused as a resource's
+ * list refuses it (400 UNKNOWN_PARAMETER naming it), not let be, so that
+ * a misspelt ?form= is not a whole recording read without its window.
+ */
+static int
+args_known(struct rq *q)
+{
+	const char *names[RQ_PARAMS_MAX + 1];
+	int	    i, n;
+
+	switch (http_query_names(q->req, names, RQ_PARAMS_MAX + 1, &n)) {
+	case OK:
+	case ERR_TOO_LARGE:
+		break;
+	case ERR_MALFORMED:
+		http_problem(q->req, ERR_MALFORMED, "INVALID_PARAMETER",
+		    "A query parameter name is not valid.");
+		return (ERR_MALFORMED);
+	default:
+		http_problem(q->req, ERR_NOMEM, NULL, "Out of memory.");
+		return (ERR_NOMEM);
+	}
+	for (i = 0; i < n; i++) {
+		if (strcmp(names[i], "channel") == 0 ||
+		    strcmp(names[i], "from") == 0 ||
+		    strcmp(names[i], "to") == 0 ||
+		    (strcmp(names[i], "buckets") == 0 &&
+			(q->kind == RQ_POINTS || q->kind == RQ_SVG)))
+			continue;
+		http_problem_ext(q->req, ERR_MALFORMED, "UNKNOWN_PARAMETER",
+		    json_pack("{s:s}", "parameter", names[i]),
+		    "Unknown query parameter: %s", names[i]);
+		return (ERR_MALFORMED);
+	}
+	return (OK);
+}
+
 /* ?channel=, ?from=, ?to=, ?buckets= */
 static int
 args_parse(struct rq *q)
 {
-	json_t	   *errs = json_array();
+	json_t	   *errs;
 	const char *s;
 	char	    detail[64];
 	int64_t	    n = 0;
 	int	    rc;
+
+	if ((rc = args_known(q)) != OK)
+		return (rc);
+	errs = json_array();
 
 	if ((s = http_query(q->req, "channel")) != NULL) {
 		if (!bio_channel_name_ok(s))

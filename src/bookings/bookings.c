@@ -35,7 +35,9 @@ static int bookings_init(struct store *);
  * route's api): the members of its answer, beside inbox_id and outcome. */
 /* clang-format off */
 #define API_SIMPLYBOOK							\
-	"{\"security\":{\"simplybookToken\":{\"type\":\"apiKey\",\"in\":"	\
+	"{\"content\":{\"application/json\":{\"type\":"	\
+	"\"object\",\"description\":\"the booking system's "		\
+	"notification (a JSON object)\"}},\"codes\":{\"503\":[\"WEBHOOK_NOT_CONFIGURED\"],\"409\":[\"BOOKING_CODE_TAKEN\",\"BOOKING_CANCELLED\"],\"404\":[\"USER_NOT_FOUND\",\"BOOKING_NOT_FOUND\"],\"403\":[\"NO_THERAPY_SESSIONS_LEFT\"],\"401\":[\"TOKEN_MISSING\",\"TOKEN_INVALID\",\"TIMESTAMP_INVALID\",\"STALE_TIMESTAMP\"]},\"security\":{\"simplybookToken\":{\"type\":\"apiKey\",\"in\":"	\
 	"\"header\",\"name\":\"X-Simplybook-Token\",\"description\":"	\
 	"\"the shared secret simplybook_webhook_secret (or as "		\
 	"Authorization: Bearer)\"}},\"answers\":{" INBOX_API_ANSWER("applied: the booking as it "	\
@@ -81,7 +83,7 @@ static int bookings_init(struct store *);
 	"\"responses\":{\"2XX\":{\"description\":\"cancelled in the "	\
 	"booking system\"}}}}"
 #define API_CANCEL							\
-	"{\"webhooks\":{\"bookingCancelled\":" API_CANCEL_OUT "},"	\
+	"{\"codes\":{\"409\":[\"ALREADY_CANCELLED\",\"BOOKING_STARTED\"]},\"webhooks\":{\"bookingCancelled\":" API_CANCEL_OUT "},"	\
 	"\"answers\":{\"200\":{\"description\":\"the booking, cancelled\","	\
 	"\"schema\":{\"allOf\":[{\"$ref\":"					\
 	"\"#/components/schemas/therapy_bookings\"},{\"type\":\"object\","	\

@@ -102,7 +102,13 @@ struct route {
 	 * name: security scheme}, its own credentials, e.g. a webhook's
 	 * signature), "webhooks" ({name: path item}: the calls to another
 	 * system the route leads to) and "problems" ({"409": "why"}: problem
-	 * documents this route answers besides those its flags imply).
+	 * documents this route answers besides those its flags imply) and
+	 * "codes" ({"409": ["EMAIL_TAKEN", ...]}: the problem codes it
+	 * answers with besides the generic one of each status, err.c; a
+	 * status named here is declared too). Every operation's problem
+	 * answers list their codes (src/resource/openapi.c). "example" is a
+	 * request body as sent, and an answer's "example" one as answered
+	 * (shown by /docs).
 	 * http_routes_add refuses bad text, so a mistake stops start-up.
 	 */
 	const char *api;

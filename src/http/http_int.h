@@ -191,8 +191,10 @@ void router_free(struct router *);
  */
 int router_match(const struct router *, struct arena *, const char *path,
     int method, struct router_match *m);
-/* Number of distinct patterns (route ids run 1..n) and one by id. */
+/* Number of distinct patterns (route ids run 1..n) and one by id; n + 1
+ * is the web application's pages ("page", router_page_id). */
 int	    router_npatterns(const struct router *);
+int	    router_page_id(const struct router *);
 const char *router_pattern(const struct router *, int id);
 /* "GET, HEAD, POST, OPTIONS" for a method mask, into out. */
 char *http_allow_format(int methods, char *out, size_t outlen);

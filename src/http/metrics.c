@@ -69,7 +69,8 @@ static int status_label(int, char *, size_t);
 int
 metrics_init(const struct router *r)
 {
-	int n = router_npatterns(r) + 1, i, rc = ERR_NOMEM;
+	/* [0] unmatched, the patterns, then the pages (router_page_id) */
+	int n = router_npatterns(r) + 2, i, rc = ERR_NOMEM;
 
 	metrics_fini();
 	pthread_mutex_lock(&metrics_lock);

@@ -270,6 +270,7 @@ hreq_begin(struct hreq *h, const char *method)
 	if (rc == ERR_NOT_FOUND && page_wanted(h)) {
 		m.route = page_fallback;
 		m.pattern = page_fallback->pattern;
+		m.route_id = router_page_id(srv->router);
 		m.nparams = 0;
 		rc = OK;
 	}

@@ -296,9 +296,20 @@ router_npatterns(const struct router *r)
 	return (r->npatterns);
 }
 
+/* The pages the web application answers (what no route matches, asked
+ * for as HTML: http_set_page_fallback) are a route of their own in the
+ * metrics: one id past the patterns, named "page". */
+int
+router_page_id(const struct router *r)
+{
+	return (r->npatterns + 1);
+}
+
 const char *
 router_pattern(const struct router *r, int id)
 {
+	if (id == r->npatterns + 1)
+		return ("page");
 	if (id < 0 || id > r->npatterns)
 		return (NULL);
 	return (r->patterns[id]);

@@ -21,6 +21,7 @@ static json_t *route_apis[HTTP_MAX_TABLES];
 
 static int     api_statuses(json_t *, int, int);
 static int     media_types_ok(json_t *);
+static int     codes_ok(json_t *);
 static int     param_in_ok(const struct route *, json_t *, json_t *);
 static json_t *api_parse(const char *, const struct route *);
 
@@ -53,6 +54,27 @@ media_types_ok(json_t *v)
 	json_object_foreach(v, k, x) {
 		if (strchr(k, '/') == NULL || !json_is_object(x))
 			return (0);
+	}
+	return (1);
+}
+
+/* Is v a non-empty list of UPPER_SNAKE codes? */
+static int
+codes_ok(json_t *v)
+{
+	const char *c;
+	json_t	   *x;
+	size_t	    i;
+
+	if (!json_is_array(v) || json_array_size(v) == 0)
+		return (0);
+	json_array_foreach(v, i, x) {
+		if ((c = json_string_value(x)) == NULL || *c == '\0')
+			return (0);
+		for (; *c != '\0'; c++)
+			if (!((*c >= 'A' && *c <= 'Z') ||
+				(*c >= '0' && *c <= '9') || *c == '_'))
+				return (0);
 	}
 	return (1);
 }
@@ -178,6 +200,19 @@ api_parse(const char *module, const struct route *rt)
 			json_object_foreach(v, ik, x) {
 				if (!json_is_string(x))
 					why = "problems are not {4xx-5xx: why}";
+			}
+		} else if (strcmp(k, "example") == 0) {
+			/* a request body as sent, for /docs */
+			if (!json_is_object(v))
+				why = "example is not an object";
+		} else if (strcmp(k, "codes") == 0) {
+			/* {status: [CODE, ...]}: the problem codes the route
+			 * answers with, besides each status's own (err.c). */
+			if (!api_statuses(v, 400, 599))
+				why = "codes are not {4xx-5xx: [code]}";
+			json_object_foreach(v, ik, x) {
+				if (!codes_ok(x))
+					why = "codes are not {4xx-5xx: [code]}";
 			}
 		} else
 			why = "an unknown member";

@@ -94,6 +94,18 @@ const struct resource courses_resource = {
 	       "public users who start it 1-1 chat when it is included for "
 	       "them.",
 	.after_read = course_sessions_add,
+	.example =
+	    "{\"id\":\"01939d6e-2b4f-7c1a-8e3d-5f6a7b8c9d0e\","
+	    "\"kind\":\"self_guided\",\"storyblok_id\":410382921,"
+	    "\"storyblok_uuid\":\"8f2c1d7e-4a5b-4c3d-9e8f-1a2b3c4d5e6f\","
+	    "\"name\":\"Understanding stress\","
+	    "\"slug\":\"courses/understanding-stress\","
+	    "\"status\":\"published\",\"description\":\"Six short "
+	    "sessions on what stress does and what helps.\","
+	    "\"live\":true,\"themes\":[\"stress\",\"sleep\"],"
+	    "\"included_for_partners\":[\"Public\"],"
+	    "\"created_at\":\"2026-01-12T09:30:00Z\","
+	    "\"updated_at\":\"2026-02-03T16:05:12Z\"}",
 };
 
 static const struct field session_fields[] = {

@@ -55,7 +55,9 @@ static int refold_table(struct tx *, struct refold *, const char *,
  * the members of its answer, beside inbox_id and outcome. */
 /* clang-format off */
 #define API_STORYBLOK							\
-	"{\"security\":{\"storyblokSignature\":{\"type\":\"apiKey\","	\
+	"{\"content\":{\"application/json\":{\"type\":"	\
+	"\"object\",\"description\":\"the CMS's notification (a "	\
+	"JSON object), signed\"}},\"codes\":{\"503\":[\"WEBHOOK_NOT_CONFIGURED\",\"CMS_NOT_CONFIGURED\",\"CMS_UNAVAILABLE\",\"CMS_BAD_RESPONSE\",\"CMS_STORY_NOT_FOUND\"],\"409\":[\"COURSE_NOT_KNOWN\"],\"401\":[\"SIGNATURE_MISSING\",\"SIGNATURE_INVALID\"],\"422\":[\"STORY_INVALID\"]},\"security\":{\"storyblokSignature\":{\"type\":\"apiKey\","	\
 	"\"in\":\"header\",\"name\":\"webhook-signature\","		\
 	"\"description\":\"the hex HMAC-SHA1 of the body under "		\
 	"storyblok_webhook_secret\"}},\"answers\":{" INBOX_API_ANSWER("applied: the course or course "	\

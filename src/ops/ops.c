@@ -29,7 +29,7 @@ static const char api_healthz[] =
     "\"schema\":{\"type\":\"object\",\"required\":[\"status\"],"
     "\"properties\":{\"status\":{\"const\":\"ok\"}}}}}}";
 static const char api_readyz[] =
-    "{\"answers\":{\"200\":{\"description\":\"ready to serve\","
+    "{\"codes\":{\"503\":[\"MIGRATIONS_PENDING\",\"DATABASE_UNREACHABLE\"]},\"answers\":{\"200\":{\"description\":\"ready to serve\","
     "\"schema\":{\"type\":\"object\",\"required\":[\"status\"],"
     "\"properties\":{\"status\":{\"const\":\"ready\"}}}}},"
     "\"problems\":{\"503\":\"MIGRATIONS_PENDING or "

@@ -64,7 +64,8 @@ static int  branding_tx(
 /* clang-format on */
 
 static const char api_validate[] =
-    "{\"body\":" API_CODE_BODY ","
+    "{\"codes\":{\"409\":[\"ALREADY_APPLIED\",\"ALREADY_IN_USE\"],\"400\":[\"INACTIVE\",\"INVALID_CODE\",\"DOES_NOT_EXIST\",\"CODE_EXPIRED\"]},\"body\":" API_CODE_BODY
+    ","
     "\"answers\":{\"200\":{\"description\":\"the code may be redeemed: "
     "what it grants\",\"schema\":{\"type\":\"object\",\"required\":["
     "\"valid\",\"partner_name\",\"feature_live_chat\",\"feature_therapy\","
@@ -74,7 +75,8 @@ static const char api_validate[] =
     "\"therapy_sessions_remaining\":{\"type\":\"integer\"}}}}},"
     "\"problems\":{" API_CODE_PROBLEMS "}}";
 static const char api_assign[] =
-    "{\"body\":" API_CODE_BODY ","
+    "{\"codes\":{\"409\":[\"ALREADY_APPLIED\",\"ALREADY_IN_USE\"],\"400\":[\"INACTIVE\",\"INVALID_CODE\",\"DOES_NOT_EXIST\",\"CODE_EXPIRED\"]},\"body\":" API_CODE_BODY
+    ","
     "\"answers\":{\"200\":{\"description\":\"redeemed: the caller's "
     "partner access\",\"schema\":{\"type\":\"object\",\"properties\":{"
     "\"id\":{\"type\":\"string\",\"format\":\"uuid\"},\"partner_id\":{"
@@ -203,6 +205,7 @@ const struct resource partners_resource = {
 	.before_create = partners_before_create,
 	.before_update = partners_before_update,
 	.after_write = partners_after_write,
+	.codes = "{\"409\":[\"NAME_TAKEN\"]}",
 };
 
 static const struct field feature_fields[] = {

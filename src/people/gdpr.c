@@ -102,10 +102,11 @@
 	"\",\"schema\":{\"type\":\"string\"}}"
 /* clang-format on */
 static const char api_consent[] =
-    "{\"body\":{\"type\":\"object\",\"properties\":{\"method\":{"
+    "{\"codes\":{\"409\":[\"INVITATION_EXPIRED\"],\"403\":[\"CONSENT_REQUIRED\"],\"422\":[\"UNKNOWN_FIELD\"]},\"body\":{\"type\":\"object\",\"properties\":{\"method\":{"
     "\"enum\":[\"in_app\",\"signed_form\",\"email\",\"verbal\"]}},"
     "\"additionalProperties\":false}," API_REL_ANSWER;
-static const char api_end[] = "{" API_REL_ANSWER;
+static const char api_end[] =
+    "{\"codes\":{\"422\":[\"UNKNOWN_FIELD\"]}," API_REL_ANSWER;
 static const char api_health_consent[] =
     "{\"answers\":{\"200\":{\"description\":\"whether health data "
     "may be stored now, and why not\",\"schema\":{\"type\":\"object\","

@@ -66,9 +66,32 @@ static struct demo *demo_get(struct demo *, size_t, const char *);
 			"\"dependentRequired\":{\"token_type\":[\"token\"]}}"
 /* clang-format on */
 #define API_ME "{\"$ref\":\"#/components/schemas/users\"}"
+/* An account as answered, for the examples /docs shows. */
+/* clang-format off */
+#define API_ME_EXAMPLE							\
+	"{\"id\":\"01939d6e-1a2b-7c3d-8e4f-5a6b7c8d9e0f\",\"first_name\":"	\
+	"\"Alex\",\"last_name\":\"Morgan\",\"email\":"			\
+	"\"alex@example.org\",\"phone\":null,\"date_of_birth\":"		\
+	"\"1991-04-17\",\"gender\":null,\"location\":null,"		\
+	"\"demographics\":null,\"country\":\"GB\",\"locale\":\"en-GB\","	\
+	"\"signup_language\":\"en\",\"contact_permission\":false,"	\
+	"\"service_emails_permission\":true,"				\
+	"\"email_reminders_frequency\":\"weekly\",\"terms_accepted_at\":"	\
+	"\"2026-01-12T09:30:00Z\",\"terms_version\":\"2026-01\","		\
+	"\"privacy_accepted_at\":\"2026-01-12T09:30:00Z\","		\
+	"\"privacy_version\":\"2026-01\",\"role\":\"member\","		\
+	"\"is_active\":true,\"last_login_at\":\"2026-03-02T08:14:55Z\","	\
+	"\"last_active_at\":\"2026-03-02T08:20:01Z\",\"created_at\":"	\
+	"\"2026-01-12T09:30:00Z\",\"updated_at\":"				\
+	"\"2026-02-20T17:45:10Z\",\"deleted_at\":null,\"created_by\":"	\
+	"null,\"updated_by\":null}"
+/* clang-format on */
 
 static const char api_register[] =
-    "{\"body\":{\"type\":\"object\","
+    "{\"example\":{\"email\":\"alex@example.org\",\"password\":"
+    "\"correct horse battery staple\",\"first_name\":\"Alex\","
+    "\"date_of_birth\":\"1991-04-17\",\"country\":\"GB\","
+    "\"accept_terms\":true,\"accept_privacy\":true},\"codes\":{\"400\":[\"INACTIVE\",\"INVALID_CODE\",\"DOES_NOT_EXIST\",\"CODE_EXPIRED\"],\"409\":[\"ALREADY_IN_USE\",\"EMAIL_TAKEN\"]},\"body\":{\"type\":\"object\","
     "\"required\":[\"email\",\"password\",\"accept_terms\"],\"properties\":{"
     "\"email\":{\"type\":\"string\",\"format\":\"email\",\"maxLength\":320},"
     "\"password\":" API_PASSWORD ",\"first_name\":{\"type\":\"string\"},"
@@ -84,7 +107,9 @@ static const char api_register[] =
     "\"answers\":{\"201\":{\"description\":\"the account\",\"schema\":{"
     "\"type\":\"object\",\"required\":[\"id\",\"email\",\"role\"],"
     "\"properties\":{\"id\":{\"type\":\"string\",\"format\":\"uuid\"},"
-    "\"email\":{\"type\":\"string\"},\"role\":{\"const\":\"member\"}}}}},"
+    "\"email\":{\"type\":\"string\"},\"role\":{\"const\":\"member\"}}},"
+    "\"example\":{\"id\":\"01939d6e-1a2b-7c3d-8e4f-5a6b7c8d9e0f\","
+    "\"email\":\"alex@example.org\",\"role\":\"member\"}}},"
     "\"problems\":{\"400\":\"INVALID_CODE, DOES_NOT_EXIST, INACTIVE, "
     "CODE_EXPIRED: the partner access code\",\"409\":\"EMAIL_TAKEN, or the "
     "code is in use\",\"422\":\"validation failed: one entry per field\","
@@ -92,7 +117,8 @@ static const char api_register[] =
     "registrations refused EMAIL_TAKEN (or failed logins) for the address "
     "or from the client (Retry-After)\"}}";
 static const char api_login[] =
-    "{\"body\":{\"type\":\"object\","
+    "{\"example\":{\"email\":\"alex@example.org\",\"password\":"
+    "\"correct horse battery staple\"},\"codes\":{\"401\":[\"INVALID_CREDENTIALS\"]},\"body\":{\"type\":\"object\","
     "\"required\":[\"email\",\"password\"],\"properties\":{\"email\":{"
     "\"type\":\"string\",\"maxLength\":320},\"password\":{\"type\":"
     "\"string\",\"writeOnly\":true}}},\"parameters\":[{\"name\":"
@@ -105,7 +131,11 @@ static const char api_login[] =
     "\"enum\":[\"web\"]}}],\"answers\":{\"200\":{\"description\":"
     "\"an auth session: send the token as Authorization: Bearer (or, "
     "for X-Carebase-Client: web, the cookies do)\","
-    "\"schema\":" API_TOKEN "}},\"problems\":{\"401\":\"INVALID_CREDENTIALS "
+    "\"schema\":" API_TOKEN ",\"example\":{\"token\":"
+    "\"cb_7QxK2mVh9rT4pW8sN3yL6dF1gJ5cZ0bA\",\"token_type\":\"Bearer\","
+    "\"expires_at\":\"2026-03-09T08:14:55Z\",\"idle_timeout_s\":1800,"
+    "\"user\":" API_ME_EXAMPLE
+    "}}},\"problems\":{\"401\":\"INVALID_CREDENTIALS "
     "(unknown account, wrong password or inactive, alike)\",\"422\":\"a "
     "member missing or of the wrong type\",\"429\":\"too many attempts "
     "(Retry-After)\"}}";
@@ -144,17 +174,17 @@ static const char api_reset[] =
     "\"422\":\"email missing or too long\",\"429\":\"too many requests "
     "(Retry-After)\"}}";
 static const char api_confirm[] =
-    "{\"body\":{\"type\":\"object\","
+    "{\"codes\":{\"422\":[\"INVALID_TOKEN\"]},\"body\":{\"type\":\"object\","
     "\"required\":[\"token\",\"new_password\"],\"properties\":{\"token\":{"
     "\"type\":\"string\",\"maxLength\":128},\"new_password\":" API_PASSWORD
     "}},\"answers\":{\"204\":{\"description\":\"the password is set and "
     "every session ended\"}},\"problems\":{\"422\":\"INVALID_TOKEN (unknown, "
     "used or expired), or the new password is not accepted\"}}";
-static const char api_me_get[] =
-    "{\"answers\":{\"200\":{\"description\":"
-    "\"the caller's account\",\"schema\":" API_ME "}}}";
+static const char api_me_get[] = "{\"answers\":{\"200\":{\"description\":"
+				 "\"the caller's account\",\"schema\":" API_ME
+				 ",\"example\":" API_ME_EXAMPLE "}}}";
 static const char api_me_patch[] =
-    "{\"body\":{\"type\":\"object\","
+    "{\"codes\":{\"409\":[\"EMAIL_TAKEN\"],\"403\":[\"CURRENT_PASSWORD_REQUIRED\",\"INVALID_CURRENT_PASSWORD\"]},\"body\":{\"type\":\"object\","
     "\"description\":\"the members of users_update the caller may change; "
     "current_password too when email changes\",\"properties\":{"
     "\"current_password\":{\"type\":\"string\",\"writeOnly\":true}}},"
@@ -164,7 +194,7 @@ static const char api_me_patch[] =
     "\"409\":\"the email is taken\",\"412\":\"If-Match does not match\","
     "\"422\":\"validation failed: one entry per field\"}}";
 static const char api_me_erase[] =
-    "{\"body\":{\"type\":\"object\","
+    "{\"codes\":{\"422\":[\"UNKNOWN_FIELD\"],\"409\":[\"LAST_ADMIN\",\"CONFLICT\"],\"403\":[\"WRONG_PASSWORD\"]},\"body\":{\"type\":\"object\","
     "\"required\":[\"password\"],\"properties\":{\"password\":{\"type\":"
     "\"string\",\"writeOnly\":true}},\"additionalProperties\":false},"
     "\"answers\":{\"204\":{\"description\":\"erased: the data key is "
@@ -177,7 +207,7 @@ static const char api_me_erase[] =
     "\"problems\":{\"403\":\"WRONG_PASSWORD\",\"422\":\"password "
     "missing, or another member\"}}";
 static const char api_me_password[] =
-    "{\"body\":{\"type\":\"object\","
+    "{\"codes\":{\"403\":[\"INVALID_CURRENT_PASSWORD\"]},\"body\":{\"type\":\"object\","
     "\"required\":[\"current_password\",\"new_password\"],\"properties\":{"
     "\"current_password\":{\"type\":\"string\",\"writeOnly\":true},"
     "\"new_password\":" API_PASSWORD "}},\"answers\":{\"204\":{"
@@ -211,7 +241,7 @@ static const char api_me_export[] = API_EXPORT("the caller") "}";
 static const char api_user_export[] = API_EXPORT(
     "a user") ",\"problems\":{\"403\":\"admins only\",\"404\":\"no such user\"}}";
 static const char api_user_erase[] =
-    "{\"answers\":{\"204\":{\"description\":\"erased: the data key is "
+    "{\"codes\":{\"409\":[\"LAST_ADMIN\"]},\"answers\":{\"204\":{\"description\":\"erased: the data key is "
     "destroyed, every session ended\"},\"202\":{\"description\":\"the "
     "erasure did not complete now: the erasure journal holds it\","
     "\"schema\":{\"type\":\"object\",\"properties\":{\"status\":{"
@@ -240,7 +270,7 @@ static const char api_user_erase[] =
 			"to within a minute\"},\"expires_at\":{\"type\":\"string\"," \
 			"\"format\":\"date-time\",\"description\":\"ends then at the " \
 			"latest (sooner when idle)\"}}}"
-#define API_SESSIONS	"{\"answers\":{\"200\":{\"description\":\"live sessions, newest " \
+#define API_SESSIONS	"{\"codes\":{\"400\":[\"INVALID_PARAMETER\",\"INVALID_CURSOR\"]},\"answers\":{\"200\":{\"description\":\"live sessions, newest " \
 			"first (?limit 1-200, ?cursor: the next_cursor of the page " \
 			"before)\",\"schema\":{\"type\":\"object\",\"required\":[\"data\"," \
 			"\"next_cursor\"],\"properties\":{\"data\":{\"type\":\"array\"," \
@@ -272,7 +302,7 @@ static const char api_role[] =
     "\"problems\":{\"403\":\"no roles:read:all permission\",\"404\":\"no "
     "such role\"}}";
 static const char api_role_put[] =
-    "{\"body\":{\"type\":\"object\",\"required\":[\"permissions\"],"
+    "{\"codes\":{\"503\":[\"MIGRATIONS_PENDING\"],\"422\":[\"PERMISSION_NOT_GRANTABLE\",\"UNKNOWN_PERMISSION\"],\"409\":[\"ADMIN_LOCKOUT\"]},\"body\":{\"type\":\"object\",\"required\":[\"permissions\"],"
     "\"additionalProperties\":false,\"properties\":{\"permissions\":{"
     "\"type\":\"array\",\"maxItems\":2000,\"items\":{\"type\":\"string\","
     "\"minLength\":1,\"maxLength\":128},\"description\":\"the role's whole "
@@ -296,7 +326,7 @@ static const char api_permissions[] =
     "permission\"}}";
 
 static const char api_family_invite[] =
-    "{\"body\":{\"type\":\"object\",\"required\":[\"email\"],"
+    "{\"codes\":{\"503\":[\"MIGRATIONS_PENDING\"],\"403\":[\"DATE_OF_BIRTH_REQUIRED\",\"ADULT_REQUIRED\"],\"429\":[\"TOO_MANY_INVITATIONS\"]},\"body\":{\"type\":\"object\",\"required\":[\"email\"],"
     "\"additionalProperties\":false,\"properties\":{\"email\":{\"type\":"
     "\"string\",\"maxLength\":320,\"description\":\"the child's sign-in "
     "address\"},\"kind\":{\"const\":\"guardian_of\"}}},\"answers\":{"
@@ -314,7 +344,7 @@ static const char api_family_invite[] =
     "(family_invites_max open; Retry-After)\",\"503\":"
     "\"MIGRATIONS_PENDING (migration 0030 not applied)\"}}";
 static const char api_family_child[] =
-    "{\"body\":{\"type\":\"object\",\"required\":[\"first_name\","
+    "{\"codes\":{\"503\":[\"MIGRATIONS_PENDING\"],\"422\":[\"OVER_CONSENT_AGE\"],\"409\":[\"EMAIL_TAKEN\"],\"403\":[\"DATE_OF_BIRTH_REQUIRED\",\"ADULT_REQUIRED\"],\"429\":[\"TOO_MANY_INVITATIONS\"]},\"body\":{\"type\":\"object\",\"required\":[\"first_name\","
     "\"date_of_birth\"],\"additionalProperties\":false,\"properties\":{"
     "\"first_name\":{\"type\":\"string\",\"maxLength\":100},"
     "\"last_name\":{\"type\":\"string\",\"maxLength\":100},"
@@ -341,7 +371,7 @@ static const char api_family_child[] =
     "applied)\"}}";
 
 static const char api_family_withdraw[] =
-    "{\"answers\":{\"204\":{\"description\":\"withdrawn (or it was "
+    "{\"codes\":{\"503\":[\"MIGRATIONS_PENDING\"],\"409\":[\"NOT_AN_INVITATION\"]},\"answers\":{\"204\":{\"description\":\"withdrawn (or it was "
     "already, or was answered): if the address has an account and nobody "
     "answered yet, the invitation ends; it still counts against "
     "family_invites_max until family_invite_ttl_s\"}},\"problems\":{"
@@ -349,7 +379,7 @@ static const char api_family_withdraw[] =
     "\"NOT_AN_INVITATION: a child's account made (end its relationship)\","
     "\"503\":\"MIGRATIONS_PENDING\"}}";
 static const char api_family_refuse[] =
-    "{\"body\":{\"type\":\"object\",\"required\":[\"token\"],"
+    "{\"codes\":{\"503\":[\"MIGRATIONS_PENDING\"],\"422\":[\"INVALID_TOKEN\"]},\"body\":{\"type\":\"object\",\"required\":[\"token\"],"
     "\"additionalProperties\":false,\"properties\":{\"token\":{\"type\":"
     "\"string\",\"maxLength\":128,\"description\":\"from the \\\"this "
     "is not me\\\" link of a child's welcome mail\"}}},\"answers\":{\"204\":{"
@@ -359,21 +389,21 @@ static const char api_family_refuse[] =
     "after family_invite_ttl_s, or none)\",\"503\":\"MIGRATIONS_PENDING\"}}";
 
 static const char api_verify_email[] =
-    "{\"body\":{\"type\":\"object\",\"required\":[\"token\"],"
+    "{\"codes\":{\"422\":[\"INVALID_TOKEN\"]},\"body\":{\"type\":\"object\",\"required\":[\"token\"],"
     "\"properties\":{\"token\":{\"type\":\"string\",\"maxLength\":128,"
     "\"description\":\"from the link of the verification mail\"}}},"
     "\"answers\":{\"204\":{\"description\":\"the address is verified and "
     "the welcome mail queued\"}},\"problems\":{\"422\":\"INVALID_TOKEN "
     "(unknown, used or expired)\"}}";
 static const char api_verify_resend[] =
-    "{\"answers\":{\"202\":{\"description\":\"a new verification link "
+    "{\"codes\":{\"409\":[\"ALREADY_VERIFIED\"],\"429\":[\"RESEND_TOO_SOON\"]},\"answers\":{\"202\":{\"description\":\"a new verification link "
     "is on its way; the earlier ones no longer work\",\"schema\":{"
     "\"type\":\"object\",\"required\":[\"status\"],\"properties\":{"
     "\"status\":{\"const\":\"accepted\"}}}}},\"problems\":{"
     "\"409\":\"ALREADY_VERIFIED\",\"429\":\"RESEND_TOO_SOON (Retry-After; "
     "config email_verify_resend_s)\"}}";
 static const char api_set_password[] =
-    "{\"body\":{\"type\":\"object\","
+    "{\"codes\":{\"422\":[\"INVALID_TOKEN\"]},\"body\":{\"type\":\"object\","
     "\"required\":[\"token\",\"password\"],\"properties\":{\"token\":{"
     "\"type\":\"string\",\"maxLength\":128},\"password\":" API_PASSWORD
     "}},\"answers\":{\"204\":{\"description\":\"the password is set; "

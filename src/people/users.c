@@ -136,6 +136,8 @@ const struct resource users_resource = {
 	.before_update = users_before_update,
 	.after_write = users_after_write,
 	.where = "deleted_at IS NULL",
+	.codes =
+	    "{\"403\":[\"CURRENT_PASSWORD_REQUIRED\"],\"409\":[\"LAST_ADMIN\"]}",
 };
 
 /*

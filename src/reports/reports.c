@@ -77,7 +77,7 @@ static json_t *report_entry(const struct report *);
 #define API_RUN_ADMIN "\"403\":\"not an admin\""
 
 static const char api_run_create[] =
-    "{\"body\":{\"type\":\"object\","
+    "{\"codes\":{\"404\":[\"REPORT_NOT_FOUND\"],\"429\":[\"RUNS_PENDING\"]},\"body\":{\"type\":\"object\","
     "\"required\":[\"report\",\"from\",\"to\"],\"properties\":{"
     "\"report\":{\"type\":\"string\",\"description\":\"a name from GET "
     "/v1/reports\"},\"from\":{\"type\":\"string\",\"description\":\"ISO "
@@ -130,7 +130,7 @@ static const char api_run_get[] =
 /* clang-format on */
 
 static const char api_run_result[] =
-    "{\"answers\":{\"200\":{"
+    "{\"codes\":{\"409\":[\"RUN_NOT_READY\",\"RUN_FAILED\"]},\"answers\":{\"200\":{"
     "\"description\":\"the answer GET /v1/reports/{name} gives for the "
     "run's parameters, in its format (JSON, CSV, XLSX or PDF), with "
     "Content-Disposition\",\"content\":" API_ANSWER
@@ -142,27 +142,29 @@ static const char api_run_result[] =
 #define API_QUERY(n, req, schema, doc)                                         \
 	"{\"name\":\"" n "\",\"in\":\"query\",\"required\":" req               \
 	",\"schema\":" schema ",\"description\":\"" doc "\"}"
-static const char api_run[] = "{\"parameters\":[" API_QUERY("from", "true",
-    "{\"type\":\"string\"}",
-    "ISO 8601 date or date-time, inclusive") "," API_QUERY("to", "true",
-    "{\"type\":\"string\"}",
-    "ISO 8601 date or date-time, exclusive; at most 5 years after from") "," API_QUERY("period",
-    "false", "{\"enum\":[\"day\",\"week\",\"month\"],\"default\":\"month\"}",
-    "the rows' period, in UTC (a week starts on Monday)") "," API_QUERY("format",
-    "false",
-    "{\"enum\":[\"json\",\"csv\",\"xlsx\",\"pdf\"],\"default\":"
-    "\"json\"}",
-    "json; csv (UTF-8 with a byte-order mark, formulas defused), xlsx "
-    "(typed cells) or pdf (A4 landscape), each with the totals as its "
-    "last row (one a currency when by currency) and a "
-    "Content-Disposition filename") "],"
-				    "\"answers\":{\"200\":{\"description\":\"the report: rows by period "
-				    "and group, and the totals of the range\",\"content\":" API_ANSWER
-				    "}},\"problems\":{\"403\":\"not an admin\","
-				    "\"404\":\"REPORT_NOT_FOUND\",\"422\":\"a bad parameter "
-				    "(VALIDATION_FAILED, one entry each), REPORT_TOO_LARGE (past "
-				    "report_max_rows rows) or RESULT_TOO_LARGE (past report_run_max_bytes "
-				    "bytes)\"}}";
+static const char api_run[] =
+    "{\"codes\":{\"422\":[\"REPORT_TOO_LARGE\",\"RESULT_TOO_LARGE\"],\"404\":[\"REPORT_NOT_FOUND\"]},\"parameters\":[" API_QUERY(
+	"from", "true", "{\"type\":\"string\"}",
+	"ISO 8601 date or date-time, inclusive") "," API_QUERY("to", "true",
+	"{\"type\":\"string\"}",
+	"ISO 8601 date or date-time, exclusive; at most 5 years after from") "," API_QUERY("period",
+	"false",
+	"{\"enum\":[\"day\",\"week\",\"month\"],\"default\":\"month\"}",
+	"the rows' period, in UTC (a week starts on Monday)") "," API_QUERY("format",
+	"false",
+	"{\"enum\":[\"json\",\"csv\",\"xlsx\",\"pdf\"],\"default\":"
+	"\"json\"}",
+	"json; csv (UTF-8 with a byte-order mark, formulas defused), xlsx "
+	"(typed cells) or pdf (A4 landscape), each with the totals as its "
+	"last row (one a currency when by currency) and a "
+	"Content-Disposition filename") "],"
+					"\"answers\":{\"200\":{\"description\":\"the report: rows by period "
+					"and group, and the totals of the range\",\"content\":" API_ANSWER
+					"}},\"problems\":{\"403\":\"not an admin\","
+					"\"404\":\"REPORT_NOT_FOUND\",\"422\":\"a bad parameter "
+					"(VALIDATION_FAILED, one entry each), REPORT_TOO_LARGE (past "
+					"report_max_rows rows) or RESULT_TOO_LARGE (past report_run_max_bytes "
+					"bytes)\"}}";
 
 /* GET /v1/reports: the catalogue (report_entry). */
 static const char api_list[] =

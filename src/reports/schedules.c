@@ -148,6 +148,7 @@ const struct resource report_schedules_resource = {
 	       "catalogue answers 404 REPORT_NOT_FOUND, a recipient who is "
 	       "not active staff who may read reports 422.",
 	.before_create = schedules_before_create,
+	.codes = "{\"404\":[\"REPORT_NOT_FOUND\"]}",
 };
 
 static const struct mail_template ready_template = {

@@ -42,10 +42,16 @@ static json_t *row_schema(const struct rdef *, int);
 static json_t *problem_schema(void);
 static json_t *problem_response(const char *);
 static void    csrf_mark(json_t *);
+static void    codes_add(json_t *, const char *, const char *);
+static void    codes_merge(json_t *, json_t *);
+static void    op_problems(json_t *, json_t *);
+static void    list_codes_add(json_t *, const struct resource *);
+static void    write_codes_add(json_t *, const struct rdef *);
+static void    row_example(json_t *, json_t *, int);
 static json_t *json_response(const char *, json_t *);
 static json_t *list_params(const struct rdef *);
 static json_t *page_schema(const char *);
-static void    route_list(json_t *, json_t *, const char *);
+static void    route_list(json_t *, json_t *, json_t *, const char *);
 static json_t *path_params(const char *);
 static int     if_match_needed(const struct rdef *);
 static void    param_replace(json_t *, json_t *);
@@ -233,7 +239,10 @@ row_schema(const struct rdef *rd, int mode)
 		    ((f->flags & FIELD_PERSONAL) || f->type == FIELD_URL))
 			answer_nullable(fs);
 		json_object_set_new(props, f->name, fs);
-		if (mode == 1 && (f->flags & FIELD_REQUIRED))
+		/* The owner column a caller below scope all leaves out is
+		 * theirs (handlers.c): required of staff only. */
+		if (mode == 1 && (f->flags & FIELD_REQUIRED) &&
+		    !((int)i == rd->owner && !rd->owner_is_id && !rd->custom))
 			json_array_append_new(req, json_string(f->name));
 	}
 	s = json_pack("{s:s,s:o,s:b}", "type", "object", "properties", props,
@@ -251,7 +260,9 @@ row_schema(const struct rdef *rd, int mode)
 static json_t *
 problem_schema(void)
 {
-	return (json_pack(
+	json_t *s;
+
+	s = json_pack(
 	    "{s:s,s:s,s:[s,s,s,s],s:{s:{s:s},s:{s:s},"
 	    "s:{s:s},s:{s:s},s:{s:s},s:{s:s,s:s},s:{s:s},s:{s:s,s:{s:s,"
 	    "s:{s:{s:s},s:{s:s},s:{s:s}}}}}}",
@@ -263,7 +274,20 @@ problem_schema(void)
 	    "stable machine code, e.g. VALIDATION_FAILED", "request_id", "type",
 	    "string", "errors", "type", "array", "items", "type", "object",
 	    "properties", "field", "type", "string", "code", "type", "string",
-	    "detail", "type", "string"));
+	    "detail", "type", "string");
+	/* What a refused registration answers (/docs shows it). */
+	json_object_set_new(s, "examples",
+	    json_pack("[{s:s,s:s,s:i,s:s,s:s,s:s,s:s,s:[{s:s,s:s,s:s},"
+		      "{s:s,s:s,s:s}]}]",
+		"type", "https://carebase.dev/problems/validation_failed",
+		"title", "Validation Failed", "status", 422, "detail",
+		"The body has 2 invalid fields.", "instance",
+		"/v1/auth/register", "code", "VALIDATION_FAILED", "request_id",
+		"01939d7a-5c1e-7b3a-9f0e-2d4c6b8a1e5f", "errors", "field",
+		"email", "code", "invalid_format", "detail",
+		"not an email address", "field", "password", "code",
+		"too_short", "detail", "at least 12 characters"));
+	return (s);
 }
 
 /*
@@ -273,7 +297,7 @@ problem_schema(void)
 static void
 csrf_mark(json_t *op)
 {
-	json_t *p, *r = json_object_get(op, "responses");
+	json_t *p, *f, *c, *e, *r = json_object_get(op, "responses");
 
 	if ((p = json_object_get(op, "parameters")) == NULL) {
 		p = json_array();
@@ -281,11 +305,36 @@ csrf_mark(json_t *op)
 	}
 	json_array_append_new(
 	    p, json_pack("{s:s}", "$ref", "#/components/parameters/CsrfToken"));
-	if (json_object_get(r, "403") == NULL)
-		json_object_set_new(r, "403",
-		    problem_response("CSRF_FAILED: by session cookie, without "
+	if ((f = json_object_get(r, "403")) == NULL) {
+		f = problem_response("CSRF_FAILED: by session cookie, without "
 				     "the session's X-CSRF-Token or from "
-				     "another origin"));
+				     "another origin");
+		json_object_set_new(r, "403", f);
+	}
+	/* After op_problems: the code joins the 403's enum, or makes one. */
+	c = json_object_get(
+	    json_object_get(f, "content"), "application/problem+json");
+	e = json_object_get(
+	    json_object_get(
+		json_object_get(
+		    json_array_get(
+			json_object_get(json_object_get(c, "schema"), "allOf"),
+			1),
+		    "properties"),
+		"code"),
+	    "enum");
+	if (c != NULL && e == NULL) {
+		e = json_array();
+		json_object_set_new(c, "schema",
+		    json_pack("{s:[{s:s},{s:{s:{s:o}}}]}", "allOf", "$ref",
+			"#/components/schemas/Problem", "properties", "code",
+			"enum", e));
+	}
+	if (e != NULL) {
+		c = json_pack("{s:O}", "403", e);
+		codes_add(c, "403", "CSRF_FAILED");
+		json_decref(c);
+	}
 }
 
 static json_t *
@@ -294,6 +343,202 @@ problem_response(const char *what)
 	return (json_pack("{s:s,s:{s:{s:{s:s}}}}", "description", what,
 	    "content", "application/problem+json", "schema", "$ref",
 	    "#/components/schemas/Problem"));
+}
+
+/*
+ * The problems any operation may answer whatever its own, with their
+ * codes: the transport's and the dispatcher's, before or around its
+ * handler (src/http/request.c, server.c, slow.c: a bad header or path,
+ * a body where none is taken or over the limit, credentials, the rate
+ * limit, a head over its bound, the bodies or the slow pool full), and
+ * the authenticator's (src/people/sessions.c: an expired session, a token
+ * sent in the query, the permissions not read), and the gate's (http_gate:
+ * MAINTENANCE_MODE, src/training/settings.c).
+ * 415 only where a body is taken.
+ */
+static const struct {
+	const char *status;
+	const char *code;
+	const char *why;
+} shared_problems[] = {
+	{ "400", "BAD_HEADER", "a bad header or path, or a body not taken" },
+	{ "400", "MALFORMED_PATH", NULL },
+	{ "400", "BODY_NOT_ALLOWED", NULL },
+	{ "401", "UNAUTHORIZED", "no or bad credentials" },
+	{ "401", "SESSION_EXPIRED", NULL }, /* the authenticator's, */
+	{ "401", "TOKEN_IN_QUERY", NULL },  /* src/people/sessions.c */
+	{ "413", "PAYLOAD_TOO_LARGE", "the body is over the limit" },
+	{ "413", "TOO_LARGE", NULL }, /* libmicrohttpd's, mhd_answers.c */
+	{ "414", "URI_TOO_LONG", "the request line is over its bound" },
+	{ "415", "UNSUPPORTED_MEDIA_TYPE", "the body is not application/json" },
+	{ "429", "RATE_LIMITED",
+	    "too many requests from this client: try again after "
+	    "Retry-After" },
+	{ "431", "HEADERS_TOO_LARGE",
+	    "the request line and headers are over "
+	    "their bound" },
+	{ "500", "INTERNAL", "a fault of the server's (nothing is leaked)" },
+	{ "503", "SERVER_BUSY",
+	    "busy, or under maintenance: try again after Retry-After" },
+	{ "503", "MAINTENANCE_MODE", NULL },
+	{ "503", "PERMISSIONS_UNAVAILABLE", NULL },
+};
+
+/* Add code to codes' list for status (once). */
+static void
+codes_add(json_t *codes, const char *status, const char *code)
+{
+	json_t *l, *c;
+	size_t	i;
+
+	if ((l = json_object_get(codes, status)) == NULL) {
+		l = json_array();
+		json_object_set_new(codes, status, l);
+	}
+	json_array_foreach(l, i, c) {
+		if (strcmp(json_string_value(c), code) == 0)
+			return;
+	}
+	json_array_append_new(l, json_string(code));
+}
+
+/* Add the {status: [code]} of more (may be NULL) to codes. */
+static void
+codes_merge(json_t *codes, json_t *more)
+{
+	const char *k;
+	json_t	   *l, *c;
+	size_t	    i;
+
+	json_object_foreach(more, k, l) {
+		json_array_foreach(l, i, c) {
+			codes_add(codes, k, json_string_value(c));
+		}
+	}
+}
+
+/*
+ * Every problem answer of op declares the codes it comes with: the
+ * shared ones above, the generic one of its status (err.c: NOT_FOUND
+ * for a 404) and the operation's own (codes: {status: [code]}, a status
+ * named there declared too). A problem is never a "default" answer: an
+ * answer's status must be declared (tests/api/openapi_contract.py).
+ */
+static void
+op_problems(json_t *op, json_t *codes)
+{
+	const char *k, *why = NULL;
+	json_t	   *r, *all, *a, *c, *e;
+	char	    st[8];
+	size_t	    i;
+	int	    body;
+
+	r = json_object_get(op, "responses");
+	body = json_object_get(op, "requestBody") != NULL;
+	all = json_object();
+	for (i = 0; i < sizeof(shared_problems) / sizeof(shared_problems[0]);
+	     i++) {
+		k = shared_problems[i].status;
+		if (strcmp(k, "415") == 0 && !body)
+			continue;
+		if (shared_problems[i].why != NULL)
+			why = shared_problems[i].why;
+		if (json_object_get(r, k) == NULL)
+			json_object_set_new(r, k, problem_response(why));
+		codes_add(all, k, shared_problems[i].code);
+	}
+	codes_merge(all, codes);
+	json_object_foreach(codes, k, e) {
+		if (json_object_get(r, k) == NULL)
+			json_object_set_new(
+			    r, k, problem_response("see the code"));
+	}
+	for (i = 1; i < STATUS_COUNT; i++) {
+		if (i == ERR_USAGE) /* the command line's */
+			continue;
+		snprintf(st, sizeof(st), "%d", err_http_status((int)i));
+		if (json_object_get(r, st) != NULL)
+			codes_add(all, st, err_code((int)i));
+	}
+	/* A route without api text answers JSON of any shape by default,
+	 * but a problem only with a status it declares. */
+	if ((a = json_object_get(r, "default")) != NULL) {
+		json_object_del(
+		    json_object_get(a, "content"), "application/problem+json");
+		if (json_object_size(json_object_get(a, "content")) == 0)
+			json_object_del(r, "default");
+	}
+	json_object_foreach(r, k, a) {
+		c = json_object_get(
+		    json_object_get(a, "content"), "application/problem+json");
+		if (c == NULL)
+			continue;
+		if ((e = json_object_get(all, k)) == NULL) {
+			e = json_array();
+			json_object_set_new(all, k, e);
+		}
+		json_object_set_new(c, "schema",
+		    json_pack("{s:[{s:s},{s:{s:{s:O}}}]}", "allOf", "$ref",
+			"#/components/schemas/Problem", "properties", "code",
+			"enum", e));
+	}
+	json_decref(all);
+}
+
+/* The codes a resource's list answers a bad query with (query.c). */
+static void
+list_codes_add(json_t *codes, const struct resource *res)
+{
+	if (res->flags & RESOURCE_ID_PAGED) /* a 422 VALIDATION_FAILED */
+		return;
+	codes_add(codes, "400", "INVALID_PARAMETER");
+	codes_add(codes, "400", "INVALID_CURSOR");
+	codes_add(codes, "400", "UNKNOWN_PARAMETER");
+}
+
+/* The codes the resource layer writes a row's refusals with (write.c):
+ * <FIELD>_TAKEN for a unique personal field, CONSENT_REQUIRED (or
+ * DATE_OF_BIRTH_REQUIRED, src/people/consent.c) for health data without
+ * the consent it needs. */
+static void
+write_codes_add(json_t *codes, const struct rdef *rd)
+{
+	char   code[64];
+	size_t i, j;
+
+	for (i = 0; i < rd->ncols; i++) {
+		if (rd->cols[i].flags & FIELD_HEALTH) {
+			codes_add(codes, "403", "CONSENT_REQUIRED");
+			codes_add(codes, "403", "DATE_OF_BIRTH_REQUIRED");
+		}
+		if (!(rd->cols[i].flags & FIELD_BLIND_INDEX))
+			continue;
+		for (j = 0; rd->cols[i].name[j] != '\0' && j + 7 < sizeof(code);
+		     j++)
+			code[j] =
+			    (char)toupper((unsigned char)rd->cols[i].name[j]);
+		snprintf(code + j, sizeof(code) - j, "_TAKEN");
+		codes_add(codes, "409", code);
+	}
+}
+
+/* The resource's example row (res->example) on the JSON answer of
+ * responses r with a row (200, 201), or a page of it (a list). */
+static void
+row_example(json_t *r, json_t *row, int list)
+{
+	const char *k;
+	json_t	   *a, *c;
+
+	json_object_foreach(r, k, a) {
+		if (k[0] != '2' ||
+		    (c = json_object_get(json_object_get(a, "content"),
+			 "application/json")) == NULL)
+			continue;
+		json_object_set_new(c, "example",
+		    list ? json_pack("{s:[O],s:n}", "data", row, "next_cursor")
+			 : json_incref(row));
+	}
 }
 
 /* A JSON response; steals schema. */
@@ -392,7 +637,7 @@ page_schema(const char *ref)
 /* A custom route that answers a page of a resource's rows (its api's
  * "list"): the parameters and answer of that resource's own list. */
 static void
-route_list(json_t *op, json_t *params, const char *name)
+route_list(json_t *op, json_t *params, json_t *codes, const char *name)
 {
 	const struct rdef *const *all;
 	json_t			 *lp;
@@ -405,6 +650,7 @@ route_list(json_t *op, json_t *params, const char *name)
 			break;
 	if (i == n)
 		return;
+	list_codes_add(codes, all[i]->res);
 	lp = list_params(all[i]);
 	json_array_extend(params, lp);
 	json_decref(lp);
@@ -482,7 +728,8 @@ resource_paths(json_t *paths, json_t *schemas, const struct rdef *rd)
 {
 	const struct resource *res = rd->res;
 	const struct route    *rt;
-	json_t		      *coll, *item, *op, *r, *sec;
+	json_t		      *coll, *item, *op, *r, *sec, *codes, *list_codes;
+	json_t		      *example;
 	char		       ref[160], refc[160], refu[160], id[160];
 	size_t		       i;
 
@@ -507,6 +754,16 @@ resource_paths(json_t *paths, json_t *schemas, const struct rdef *rd)
 		json_object_set_new(paths, rd->item_path, item);
 	}
 	sec = json_pack("[{s:[]},{s:[]}]", "bearerAuth", "cookieAuth");
+	/* The codes of its hooks (res->codes, checked at registration),
+	 * and a list's own besides. */
+	if (res->codes == NULL ||
+	    (codes = json_loads(res->codes, 0, NULL)) == NULL)
+		codes = json_object();
+	example =
+	    res->example != NULL ? json_loads(res->example, 0, NULL) : NULL;
+	list_codes = json_deep_copy(codes);
+	list_codes_add(list_codes, res);
+	write_codes_add(codes, rd);
 	for (i = 0; i < rd->table.nroutes; i++) {
 		rt = &rd->routes[i];
 		snprintf(id, sizeof(id), "%s_%s", res->name,
@@ -638,10 +895,20 @@ resource_paths(json_t *paths, json_t *schemas, const struct rdef *rd)
 			json_object_set(item, "delete", op);
 			break;
 		}
+		op_problems(op,
+		    rt->method == HTTP_GET && rt->pattern == res->path
+			? list_codes
+			: codes);
+		if (example != NULL)
+			row_example(r, example,
+			    rt->method == HTTP_GET && rt->pattern == res->path);
 		if (rt->method != HTTP_GET && !(rt->flags & ROUTE_PUBLIC))
 			csrf_mark(op);
 		json_decref(op);
 	}
+	json_decref(codes);
+	json_decref(list_codes);
+	json_decref(example);
 	json_decref(sec);
 	if (json_object_size(coll) == 0)
 		json_object_del(paths, res->path);
@@ -683,6 +950,12 @@ route_answers(json_t *r, const struct route *rt, json_t *api)
 			    json_pack("{s:{s:O}}",
 				type != NULL ? type : "application/json",
 				"schema", json_object_get(v, "schema")));
+		if (json_object_get(v, "example") != NULL &&
+		    json_object_get(a, "content") != NULL)
+			json_object_set(
+			    json_object_get(json_object_get(a, "content"),
+				type != NULL ? type : "application/json"),
+			    "example", json_object_get(v, "example"));
 		json_object_set_new(r, k, a);
 	}
 	if (!(rt->flags & ROUTE_PUBLIC))
@@ -731,7 +1004,7 @@ route_paths(const struct doc_parts *d, const struct route_table *t, size_t k)
 		"delete", "head", "options" };
 	const struct route	*rt = &t->routes[k];
 	const char		*m = NULL, *type;
-	json_t			*item, *op, *pp, *api, *content, *v;
+	json_t			*item, *op, *pp, *api, *content, *v, *codes;
 	char			 id[320];
 	size_t			 i;
 
@@ -774,9 +1047,11 @@ route_paths(const struct doc_parts *d, const struct route_table *t, size_t k)
 		else
 			json_array_append(pp, v);
 	}
+	codes = json_object();
+	codes_merge(codes, json_object_get(api, "codes"));
 	if (json_is_string(json_object_get(api, "list")))
-		route_list(
-		    op, pp, json_string_value(json_object_get(api, "list")));
+		route_list(op, pp, codes,
+		    json_string_value(json_object_get(api, "list")));
 	if (json_array_size(pp) > 0)
 		json_object_set_new(op, "parameters", pp);
 	else
@@ -788,6 +1063,10 @@ route_paths(const struct doc_parts *d, const struct route_table *t, size_t k)
 	else if (rt->flags & ROUTE_JSON_BODY)
 		json_object_set_new(content, "application/json",
 		    json_pack("{s:{s:s}}", "schema", "type", "object"));
+	if ((v = json_object_get(api, "example")) != NULL &&
+	    json_object_get(content, "application/json") != NULL)
+		json_object_set(
+		    json_object_get(content, "application/json"), "example", v);
 	json_object_foreach(json_object_get(api, "content"), type, v) {
 		json_object_set_new(
 		    content, type, json_pack("{s:O}", "schema", v));
@@ -801,6 +1080,8 @@ route_paths(const struct doc_parts *d, const struct route_table *t, size_t k)
 	else
 		json_decref(content);
 	route_answers(json_object_get(op, "responses"), rt, api);
+	op_problems(op, codes);
+	json_decref(codes);
 	if (rt->method != HTTP_GET && !(rt->flags & ROUTE_PUBLIC))
 		csrf_mark(op);
 	json_object_set_new(item, m, op);

@@ -46,6 +46,7 @@ static int where_append(struct buf *, const struct resource *, const char *);
 	} while (0)
 static int  rdef_compile(const struct resource *, struct rdef *);
 static void rdef_free(struct rdef *);
+static int  codes_text_ok(const char *);
 
 /* Registration */
 
@@ -313,6 +314,35 @@ nomem:
 	return (ERR_NOMEM);
 }
 
+/* Is text {"4xx": ["CODE", ...], ...} (struct resource's codes)? */
+static int
+codes_text_ok(const char *text)
+{
+	const char *k, *c;
+	json_t	   *o, *l, *x;
+	size_t	    i;
+	int	    ok;
+
+	if ((o = json_loads(text, 0, NULL)) == NULL)
+		return (0);
+	ok = json_is_object(o);
+	json_object_foreach(o, k, l) {
+		if (strlen(k) != 3 || k[0] < '4' || k[0] > '5' ||
+		    !json_is_array(l) || json_array_size(l) == 0)
+			ok = 0;
+		json_array_foreach(l, i, x) {
+			if ((c = json_string_value(x)) == NULL || *c == '\0')
+				ok = 0;
+			for (; c != NULL && *c != '\0'; c++)
+				if (!((*c >= 'A' && *c <= 'Z') ||
+					(*c >= '0' && *c <= '9') || *c == '_'))
+					ok = 0;
+		}
+	}
+	json_decref(o);
+	return (ok);
+}
+
 int
 resource_register(const struct resource *res)
 {
@@ -339,6 +369,11 @@ resource_register(const struct resource *res)
 
 	if (res == NULL || nrdefs == RESOURCE_MAX || rdef_find(res) != NULL)
 		return (ERR_CONFIG);
+	if (res->codes != NULL && !codes_text_ok(res->codes)) {
+		log_error(
+		    "event=resource_codes_invalid resource=%s", res->name);
+		return (ERR_CONFIG);
+	}
 	if ((rd = calloc(1, sizeof(*rd))) == NULL)
 		return (ERR_NOMEM);
 	if ((rc = rdef_compile(res, rd)) != OK) {

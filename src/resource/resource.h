@@ -371,6 +371,17 @@ struct resource {
 	 */
 	int (*before_list)(struct resource_ctx *);
 	int (*after_read)(struct resource_ctx *, json_t *row);
+	/*
+	 * For the OpenAPI document, may be NULL: JSON text of an object
+	 * {"409": ["INVALID_TRANSITION", ...]}, the problem codes its hooks
+	 * answer besides the resource layer's own (each operation's problem
+	 * answers declare their codes: src/resource/openapi.c).
+	 */
+	const char *codes;
+	/* For the OpenAPI document, may be NULL: JSON text of a row as
+	 * answered, shown as the example of its list, read and create
+	 * answers (/docs). */
+	const char *example;
 };
 
 /* Register a resource's routes (and its OpenAPI paths); borrowed. */

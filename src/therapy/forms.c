@@ -170,6 +170,7 @@ const struct resource form_responses_resource = {
 	       "audited. Clients submit their own; their practitioners and "
 	       "guardians read them.",
 	.before_create = responses_before_create,
+	.codes = "{\"403\":[\"CONSENT_REQUIRED\",\"DATE_OF_BIRTH_REQUIRED\"]}",
 };
 
 /* Rules */

@@ -158,6 +158,8 @@ const struct resource therapy_sessions_resource = {
 	    "sessions with the same client.",
 	.before_create = sessions_before_create,
 	.before_update = sessions_before_update,
+	.codes =
+	    "{\"403\":[\"CONSENT_REQUIRED\",\"DATE_OF_BIRTH_REQUIRED\"],\"409\":[\"SESSION_OVERLAP\"]}",
 };
 
 static int

@@ -21,12 +21,12 @@
  * api; checked at start-up). */
 /* clang-format off */
 #define API_SESSION_ACTION(what, problems)				\
-	"{\"answers\":{\"200\":{\"description\":\"" what "\",\"schema\":"	\
+	"{\"codes\":{\"409\":[\"INVALID_TRANSITION\",\"SESSION_NOT_STARTED\"]},\"answers\":{\"200\":{\"description\":\"" what "\",\"schema\":"	\
 	"{\"$ref\":\"#/components/schemas/therapy_sessions\"}}},"		\
 	"\"problems\":{\"403\":\"the client may only cancel\",\"404\":"	\
 	"\"no such session (or not one you may see)\"," problems "}}"
 #define API_CANCEL							\
-	"{\"body\":{\"type\":\"object\",\"additionalProperties\":false,"	\
+	"{\"codes\":{\"409\":[\"INVALID_TRANSITION\",\"SESSION_STARTED\"]},\"body\":{\"type\":\"object\",\"additionalProperties\":false,"	\
 	"\"properties\":{\"reason\":{\"type\":\"string\",\"minLength\":1,"	\
 	"\"maxLength\":500,\"description\":\"why; required of staff once "	\
 	"the session has started\"}}},"					\
@@ -41,7 +41,7 @@
 #define API_PROP(res, n)	"\"" n "\":{\"$ref\":\"#/components/schemas/" \
 				res "/properties/" n "\"}"
 #define API_PAGED(name, what)						\
-	"{\"parameters\":[{\"name\":\"limit\",\"in\":\"query\",\"schema\":{"	\
+	"{\"codes\":{\"400\":[\"INVALID_PARAMETER\",\"INVALID_CURSOR\"]},\"parameters\":[{\"name\":\"limit\",\"in\":\"query\",\"schema\":{"	\
 	"\"type\":\"integer\",\"minimum\":1}},{\"name\":\"cursor\",\"in\":"	\
 	"\"query\",\"description\":\"next_cursor of the previous page (rows "	\
 	"come in id order)\",\"schema\":{\"type\":\"string\"}}],"		\
@@ -68,7 +68,7 @@
 	API_PROP("resources", "is_public") ","				\
 	API_PROP("resources", "tags") "}}"
 #define API_ASSIGNMENT(what, problems)					\
-	"{\"answers\":{\"200\":{\"description\":\"" what "\",\"schema\":{"	\
+	"{\"codes\":{\"409\":[\"INVALID_TRANSITION\"]},\"answers\":{\"200\":{\"description\":\"" what "\",\"schema\":{"	\
 	"\"$ref\":\"#/components/schemas/resource_assignments\"}}},"		\
 	"\"problems\":{\"403\":\"not yours to change\",\"404\":\"no such "	\
 	"assignment (or not one you may see)\"" problems "}}"
@@ -85,7 +85,8 @@ static const char api_directory_get[] =
     "\"$ref\":\"#/components/schemas/therapist_profile\"}}},"
     "\"problems\":{\"404\":\"no such active therapist\"}}";
 static const char api_library[] =
-    "{\"schemas\":{\"library_resource\":" API_LIBRARY_ROW "},"
+    "{\"codes\":{\"400\":[\"INVALID_PARAMETER\",\"INVALID_CURSOR\"]},\"schemas\":{\"library_resource\":" API_LIBRARY_ROW
+    "},"
     "\"parameters\":[{\"name\":\"limit\",\"in\":\"query\",\"schema\":{"
     "\"type\":\"integer\",\"minimum\":1}},{\"name\":\"cursor\",\"in\":"
     "\"query\",\"description\":\"next_cursor of the previous page (rows "
@@ -98,7 +99,7 @@ static const char api_library[] =
     "\"null\"]}}}}},\"problems\":{\"400\":\"INVALID_PARAMETER (limit) or "
     "INVALID_CURSOR\"}}";
 static const char api_reschedule[] =
-    "{\"body\":{\"type\":\"object\",\"required\":[\"start_time\","
+    "{\"codes\":{\"409\":[\"INVALID_TRANSITION\",\"SESSION_STARTED\"]},\"body\":{\"type\":\"object\",\"required\":[\"start_time\","
     "\"end_time\"],\"additionalProperties\":false,\"properties\":{"
     "\"start_time\":{\"type\":\"string\",\"format\":\"date-time\"},"
     "\"end_time\":{\"type\":\"string\",\"format\":\"date-time\"}}},"
@@ -109,12 +110,13 @@ static const char api_reschedule[] =
     "may see)\",\"409\":\"INVALID_TRANSITION, SESSION_STARTED or a "
     "conflict with another session\",\"422\":\"bad times\"}}";
 static const char api_notes_get[] =
-    "{\"schemas\":{\"private_notes\":" API_NOTES "},\"answers\":{\"200\":{"
+    "{\"codes\":{\"403\":[\"FORBIDDEN\"]},\"schemas\":{\"private_notes\":" API_NOTES
+    "},\"answers\":{\"200\":{"
     "\"description\":\"the notes (Cache-Control: no-store)\",\"schema\":{"
     "\"$ref\":\"#/components/schemas/private_notes\"}}},\"problems\":{"
     "\"404\":\"no such session, or not its therapist or an admin\"}}";
 static const char api_notes_put[] =
-    "{\"body\":{\"type\":\"object\",\"required\":[\"private_notes\"],"
+    "{\"codes\":{\"403\":[\"FORBIDDEN\"]},\"body\":{\"type\":\"object\",\"required\":[\"private_notes\"],"
     "\"additionalProperties\":false,\"properties\":{\"private_notes\":{"
     "\"type\":[\"string\",\"null\"],\"maxLength\":20000}}},\"answers\":{"
     "\"200\":{\"description\":\"the notes as stored\",\"schema\":{\"$ref\":"

@@ -105,6 +105,8 @@ const struct resource attendance_records_resource = {
 	       "read their own.",
 	.before_create = attendance_before_create,
 	.before_update = attendance_before_update,
+	.codes =
+	    "{\"409\":[\"ATTENDANCE_EXISTS\",\"ATTENDANCE_LOCKED\",\"BOOKING_NOT_CONFIRMED\",\"CERTIFICATE_EXISTS\",\"SCHEDULE_CANCELLED\",\"SCHEDULE_NOT_STARTED\"]}",
 };
 
 /* What a record hangs on, read by its attendee. */

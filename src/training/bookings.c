@@ -213,6 +213,8 @@ const struct resource training_bookings_resource = {
 	       "notes.",
 	.before_update = bookings_before_update,
 	.after_read = bookings_after_read,
+	.codes =
+	    "{\"409\":[\"ALREADY_BOOKED\",\"BOOKING_CLOSED\",\"BOOKING_CLOSED_BUFFER\",\"PAYMENT_REQUIRED\",\"SCHEDULE_FULL\",\"SCHEDULE_NOT_BOOKABLE\"]}",
 };
 
 static const struct field attendee_fields[] = {
@@ -240,6 +242,8 @@ const struct resource training_booking_attendees_resource = {
 	.doc = "The people a training booking names, one seat each, sealed "
 	       "under the booker's data key. Written with their booking "
 	       "(POST /v1/training-bookings).",
+	.codes =
+	    "{\"409\":[\"ALREADY_BOOKED\",\"BOOKING_CLOSED\",\"BOOKING_CLOSED_BUFFER\",\"PAYMENT_REQUIRED\",\"SCHEDULE_FULL\",\"SCHEDULE_NOT_BOOKABLE\"]}",
 };
 
 void

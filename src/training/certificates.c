@@ -114,6 +114,8 @@ const struct resource certificates_resource = {
 	       "(POST /v1/certificates). Valid for the course's "
 	       "certification_validity_years; expired nightly; revoked by "
 	       "staff. Bookers read their own.",
+	.codes =
+	    "{\"409\":[\"BOOKING_NOT_COMPLETED\",\"CERTIFICATE_EXISTS\",\"NOT_ELIGIBLE\",\"REQUALIFICATION_NOT_ALLOWED\",\"SCHEDULE_NOT_COMPLETED\"]}",
 };
 
 /* Dates */

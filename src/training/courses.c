@@ -90,6 +90,7 @@ const struct resource training_courses_resource = {
 	       "SCHEDULE_CAPACITY_EXCEEDED).",
 	.before_create = courses_before_create,
 	.before_update = courses_before_update,
+	.codes = "{\"409\":[\"SCHEDULE_CAPACITY_EXCEEDED\"]}",
 };
 
 void

@@ -88,6 +88,8 @@ const struct resource discount_codes_resource = {
 	       "(usage_count).",
 	.before_create = codes_before_create,
 	.before_update = codes_before_update,
+	.codes =
+	    "{\"409\":[\"DISCOUNT_CODE_ALREADY_USED\",\"DISCOUNT_CODE_TAKEN\",\"DISCOUNT_CODE_USED_UP\"],\"422\":[\"DISCOUNT_CODE_INVALID\"]}",
 };
 
 int

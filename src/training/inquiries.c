@@ -97,6 +97,8 @@ const struct resource booking_inquiries_resource = {
 	       "converts it. Contact fields and questions are sealed under "
 	       "the asker's data key.",
 	.before_create = inquiries_before_create,
+	.codes =
+	    "{\"409\":[\"HOLD_EXPIRED\",\"INQUIRY_EXISTS\",\"SCHEDULE_FULL\",\"SCHEDULE_NOT_BOOKABLE\"]}",
 };
 
 static int

@@ -177,6 +177,8 @@ const struct resource refunds_resource = {
 	       "training.refund job; completed by Stripe's answer or "
 	       "webhook); a booking paid offline by a manual refund, which "
 	       "staff pay back and mark completed with a note.",
+	.codes =
+	    "{\"409\":[\"BOOKING_NOT_PAID\",\"NOT_REFUNDABLE\",\"REFUND_EXCEEDS_PAYMENT\",\"REFUND_NOT_ALLOWED\"]}",
 };
 
 /* One request, through its transaction. */

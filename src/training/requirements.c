@@ -89,6 +89,7 @@ const struct resource special_requirements_resource = {
 	       "default). New ones are confidential unless said otherwise.",
 	.before_create = requirements_before_create,
 	.before_update = requirements_before_update,
+	.codes = "{\"409\":[\"BOOKING_CLOSED\"]}",
 };
 
 static int

@@ -161,6 +161,8 @@ const struct resource course_schedules_resource = {
 	.before_update = schedules_before_update,
 	/* A visitor's view: the funnel's first step (analytics.c). */
 	.after_read = training_analytics_viewed,
+	.codes =
+	    "{\"409\":[\"SCHEDULE_CAPACITY_EXCEEDED\",\"SCHEDULE_CLOSED\",\"TRAINER_OVERLAP\"],\"422\":[\"COURSE_INACTIVE\",\"SCHEDULE_CAPACITY_EXCEEDED\",\"TRAINER_QUALIFICATION_EXPIRED\",\"TRAINER_UNAVAILABLE\",\"VENUE_INACTIVE\"]}",
 };
 
 /* is_active and a number of one row, by a fixed statement. */

@@ -157,6 +157,7 @@ const struct resource settings_resource = {
 	.before_create = settings_before_create,
 	.before_update = settings_before_update,
 	.after_write = settings_after_write,
+	.codes = "{\"409\":[\"SETTING_NOT_EDITABLE\"]}",
 };
 
 /* Checking values */

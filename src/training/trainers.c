@@ -80,6 +80,8 @@ const struct resource trainers_resource = {
 	       "TRAINER_QUALIFICATION_EXPIRED).",
 	.before_create = trainers_before_create,
 	.before_update = trainers_before_update,
+	.codes =
+	    "{\"409\":[\"TRAINER_CODE_TAKEN\",\"TRAINER_QUALIFICATION_EXPIRED\"]}",
 };
 
 static int

@@ -26,7 +26,7 @@
 
 /* clang-format off */
 #define API_ACTION(what)						\
-	"{\"answers\":{\"200\":{\"description\":\"" what "\",\"schema\":"	\
+	"{\"codes\":{\"409\":[\"INVALID_TRANSITION\"]},\"answers\":{\"200\":{\"description\":\"" what "\",\"schema\":"	\
 	"{\"$ref\":\"#/components/schemas/course_schedules\"}}},"		\
 	"\"problems\":{\"403\":\"only staff move a schedule's status\","	\
 	"\"404\":\"no such schedule\",\"409\":\"INVALID_TRANSITION: the "	\
@@ -34,13 +34,13 @@
 /* clang-format on */
 
 /* clang-format off */
-#define API_BOOKING(what, problems)					\
-	"{\"answers\":{\"200\":{\"description\":\"" what "\",\"schema\":"	\
+#define API_BOOKING(what, codes, problems)				\
+	"{\"codes\":{\"409\":[" codes "]},\"answers\":{\"200\":{\"description\":\"" what "\",\"schema\":"	\
 	"{\"$ref\":\"#/components/schemas/training_bookings\"}}},"		\
 	"\"problems\":{\"404\":\"no such booking (or not yours)\","		\
 	problems "}}"
 #define API_BOOK							\
-	"{\"body\":{\"type\":\"object\",\"required\":[\"schedule_id\","	\
+	"{\"codes\":{\"422\":[\"DISCOUNT_CODE_INVALID\"],\"409\":[\"SCHEDULE_FULL\",\"ALREADY_BOOKED\",\"SCHEDULE_NOT_BOOKABLE\",\"DISCOUNT_CODE_USED_UP\",\"DISCOUNT_CODE_ALREADY_USED\",\"HOLD_EXPIRED\"]},\"body\":{\"type\":\"object\",\"required\":[\"schedule_id\","	\
 	"\"attendees\"],\"additionalProperties\":false,\"properties\":{"	\
 	"\"schedule_id\":{\"type\":\"string\",\"format\":\"uuid\"},"		\
 	"\"attendees\":{\"type\":\"array\",\"minItems\":1,\"maxItems\":12,"	\
@@ -67,7 +67,7 @@
 	"\"amount_minor\":{\"type\":\"integer\"},\"currency\":{\"type\":"	\
 	"\"string\"},\"status\":{\"type\":\"string\"}}}"
 #define API_PAY							\
-	"{\"answers\":{\"200\":{\"description\":\"the booking's "		\
+	"{\"codes\":{\"503\":[\"PAYMENTS_NOT_CONFIGURED\"],\"502\":[\"PAYMENT_PROVIDER_UNAVAILABLE\",\"PAYMENT_PROVIDER_ERROR\"],\"409\":[\"ALREADY_PAID\",\"INVALID_TRANSITION\",\"HOLD_EXPIRED\",\"NOTHING_TO_PAY\"]},\"answers\":{\"200\":{\"description\":\"the booking's "		\
 	"PaymentIntent again (a retry): the same intent\",\"schema\":"	\
 	PAY_SCHEMA "},\"201\":{\"description\":\"a PaymentIntent made "	\
 	"for the booking's total_minor: confirm it with Stripe.js and its "	\
@@ -79,7 +79,7 @@
 	"PAYMENT_PROVIDER_ERROR (Stripe refused)\",\"503\":"		\
 	"\"PAYMENTS_NOT_CONFIGURED\"}}"
 #define API_ASK							\
-	"{\"body\":{\"type\":\"object\",\"required\":[\"booking_id\"],"	\
+	"{\"codes\":{\"409\":[\"REFUND_EXCEEDS_PAYMENT\",\"REFUND_NOT_ALLOWED\",\"BOOKING_NOT_PAID\",\"NOT_REFUNDABLE\"]},\"body\":{\"type\":\"object\",\"required\":[\"booking_id\"],"	\
 	"\"additionalProperties\":false,\"properties\":{\"booking_id\":"	\
 	"{\"type\":\"string\",\"format\":\"uuid\"},\"amount_minor\":"	\
 	"{\"type\":[\"integer\",\"null\"],\"minimum\":1},\"reason\":"	\
@@ -98,12 +98,12 @@
 	"\"properties\":{\"reason\":{\"type\":\"string\",\"minLength\":"	\
 	"1,\"maxLength\":2000}}}," API_DECIDE_ANSWER("the refund, rejected")
 #define API_DECIDE_ANSWER(what)						\
-	"\"answers\":{\"200\":{\"description\":\"" what "\",\"schema\":"	\
+	"\"codes\":{\"409\":[\"INVALID_TRANSITION\"]},\"answers\":{\"200\":{\"description\":\"" what "\",\"schema\":"	\
 	"{\"$ref\":\"#/components/schemas/refunds\"}}},\"problems\":"	\
 	"{\"403\":\"staff only\",\"404\":\"no such refund\",\"409\":"	\
 	"\"INVALID_TRANSITION: not pending\"}}"
 #define API_COMPLETE							\
-	"{\"body\":{\"type\":\"object\",\"required\":[\"note\"],"		\
+	"{\"codes\":{\"409\":[\"NOT_MANUAL\",\"INVALID_TRANSITION\"]},\"body\":{\"type\":\"object\",\"required\":[\"note\"],"		\
 	"\"additionalProperties\":false,\"properties\":{\"note\":"	\
 	"{\"type\":\"string\",\"minLength\":1}}},\"answers\":{\"200\":"	\
 	"{\"description\":\"the refund, completed\",\"schema\":{\"$ref\":"\
@@ -112,7 +112,7 @@
 	"(Stripe completes a refund through Stripe), INVALID_TRANSITION "	\
 	"(not approved)\",\"422\":\"VALIDATION_FAILED (no note)\"}}"
 #define API_STRIPE							\
-	"{\"security\":{\"stripeSignature\":{\"type\":\"apiKey\",\"in\":"	\
+	"{\"codes\":{\"503\":[\"WEBHOOK_NOT_CONFIGURED\"],\"422\":[\"EVENT_INVALID\"],\"401\":[\"SIGNATURE_MISSING\",\"SIGNATURE_INVALID\",\"STALE_TIMESTAMP\"]},\"security\":{\"stripeSignature\":{\"type\":\"apiKey\",\"in\":"	\
 	"\"header\",\"name\":\"Stripe-Signature\",\"description\":"	\
 	"\"t=<unix seconds>,v1=<hex HMAC-SHA256 of \\\"<t>.<body>\\\" "	\
 	"under stripe_webhook_secret>\"}},"					\
@@ -129,7 +129,7 @@
 	"STALE_TIMESTAMP\",\"422\":\"EVENT_INVALID (not an event)\","	\
 	"\"503\":\"WEBHOOK_NOT_CONFIGURED\"}}"
 #define API_CERT_ISSUE						\
-	"{\"body\":{\"type\":\"object\",\"required\":[\"attendee_id\"],"	\
+	"{\"codes\":{\"409\":[\"SCHEDULE_NOT_COMPLETED\",\"NOT_ELIGIBLE\",\"CERTIFICATE_EXISTS\"]},\"body\":{\"type\":\"object\",\"required\":[\"attendee_id\"],"	\
 	"\"additionalProperties\":false,\"properties\":{\"attendee_id\":"	\
 	"{\"type\":\"string\",\"format\":\"uuid\"}}},\"answers\":{\"201\":"	\
 	"{\"description\":\"the certificate, active\",\"schema\":{\"$ref\":"	\
@@ -137,7 +137,7 @@
 	"\"staff only\",\"409\":\"SCHEDULE_NOT_COMPLETED, NOT_ELIGIBLE, "	\
 	"CERTIFICATE_EXISTS\",\"422\":\"VALIDATION_FAILED\"}}"
 #define API_CERT_REVOKE						\
-	"{\"body\":{\"type\":\"object\",\"required\":[\"reason\"],"	\
+	"{\"codes\":{\"409\":[\"INVALID_TRANSITION\"]},\"body\":{\"type\":\"object\",\"required\":[\"reason\"],"	\
 	"\"additionalProperties\":false,\"properties\":{\"reason\":"	\
 	"{\"type\":\"string\",\"minLength\":1}}},\"answers\":{\"200\":"	\
 	"{\"description\":\"the certificate, revoked\",\"schema\":{\"$ref\":"\
@@ -146,7 +146,7 @@
 	"\"INVALID_TRANSITION: revoked already\",\"422\":"		\
 	"\"VALIDATION_FAILED (no reason)\"}}"
 #define API_CERT_VERIFY						\
-	"{\"answers\":{\"200\":{\"description\":\"the certificate as "	\
+	"{\"codes\":{\"404\":[\"CERTIFICATE_NOT_FOUND\"]},\"answers\":{\"200\":{\"description\":\"the certificate as "	\
 	"anyone may verify it\",\"schema\":{\"type\":\"object\","	\
 	"\"required\":[\"certificate_number\",\"holder_name\",\"course\","\
 	"\"course_family\",\"issue_date\",\"expiry_date\",\"status\"],"	\
@@ -185,7 +185,7 @@
 	"\"staff only\",\"422\":\"VALIDATION_FAILED (from or to not a "	\
 	"time, from not before to)\"}}"
 #define API_MY_NOTIFICATIONS						\
-	"{\"parameters\":[{\"name\":\"is_read\",\"in\":\"query\","	\
+	"{\"codes\":{\"400\":[\"INVALID_PARAMETER\",\"INVALID_CURSOR\"]},\"parameters\":[{\"name\":\"is_read\",\"in\":\"query\","	\
 	"\"schema\":{\"type\":\"boolean\"},\"description\":\"false: "	\
 	"the unread\"},{\"name\":\"type\",\"in\":\"query\",\"schema\":"	\
 	"{\"type\":\"string\"}},{\"name\":\"sort\",\"in\":\"query\","	\
@@ -207,7 +207,7 @@
 	"\"integer\",\"minimum\":0}}}}},\"problems\":{\"403\":\"you "	\
 	"may not mark notifications read\"}}"
 #define API_CERT_PDF							\
-	"{\"answers\":{\"200\":{\"description\":\"the certificate, A4 "	\
+	"{\"codes\":{\"409\":[\"CERTIFICATE_NOT_PRINTABLE\"],\"404\":[\"CERTIFICATE_NOT_FOUND\"]},\"answers\":{\"200\":{\"description\":\"the certificate, A4 "	\
 	"landscape, made now (revoked: marked REVOKED), with ETag, "	\
 	"Cache-Control private and Content-Disposition attachment\","	\
 	"\"type\":\"application/pdf\",\"schema\":{\"type\":\"string\","	\
@@ -251,6 +251,7 @@ static const struct route training_routes[] = {
 	    "whose total is 0, with no payment transaction)",
 	    &training_moves[0],
 	    API_BOOKING("the booking, confirmed",
+		"\"INVALID_TRANSITION\",\"HOLD_EXPIRED\",\"PAYMENT_REQUIRED\"",
 		"\"403\":\"staff and the booker only\",\"409\":"
 		"\"INVALID_TRANSITION, HOLD_EXPIRED, PAYMENT_REQUIRED (the "
 		"booker's: the total is not 0)\"") },
@@ -263,6 +264,7 @@ static const struct route training_routes[] = {
 	    "through Stripe, or by hand when it was paid offline",
 	    &training_moves[1],
 	    API_BOOKING("the booking, cancelled",
+		"\"INVALID_TRANSITION\",\"TOO_LATE_TO_CANCEL\"",
 		"\"409\":\"INVALID_TRANSITION, TOO_LATE_TO_CANCEL (the "
 		"booker's confirmed booking inside the policy's last hours: "
 		"cancellable_until)\"") },
@@ -271,6 +273,7 @@ static const struct route training_routes[] = {
 	    "confirmed -> completed (staff, once the schedule has started)",
 	    &training_moves[2],
 	    API_BOOKING("the booking, completed",
+		"\"INVALID_TRANSITION\",\"SCHEDULE_NOT_STARTED\"",
 		"\"403\":\"staff only\",\"409\":\"INVALID_TRANSITION, "
 		"SCHEDULE_NOT_STARTED\"") },
 	{ HTTP_POST, "/v1/training-bookings/{id}/no_show",
@@ -278,6 +281,7 @@ static const struct route training_routes[] = {
 	    "confirmed -> no_show (staff, once the schedule has started)",
 	    &training_moves[3],
 	    API_BOOKING("the booking, marked no-show",
+		"\"INVALID_TRANSITION\",\"SCHEDULE_NOT_STARTED\"",
 		"\"403\":\"staff only\",\"409\":\"INVALID_TRANSITION, "
 		"SCHEDULE_NOT_STARTED\"") },
 	{ HTTP_POST, "/v1/training-bookings/{id}/payment", training_booking_pay,
@@ -334,7 +338,8 @@ static const struct route training_routes[] = {
 	    "pending -> responded (staff); the seats stay held until "
 	    "hold_expires_at",
 	    NULL,
-	    "{\"answers\":{\"200\":{\"description\":\"the inquiry, "
+	    "{\"codes\":{\"409\":[\"INVALID_TRANSITION\"]},"
+	    "\"answers\":{\"200\":{\"description\":\"the inquiry, "
 	    "responded\",\"schema\":{\"$ref\":\"#/components/schemas/"
 	    "booking_inquiries\"}}},\"problems\":{\"403\":\"staff only\","
 	    "\"404\":\"no such inquiry\",\"409\":\"INVALID_TRANSITION\"}}" },

@@ -54,6 +54,7 @@ const struct resource venues_resource = {
 	       "write them, and a venue's capacity never falls below a live "
 	       "schedule's there (409 SCHEDULE_CAPACITY_EXCEEDED).",
 	.before_update = venues_before_update,
+	.codes = "{\"409\":[\"SCHEDULE_CAPACITY_EXCEEDED\"]}",
 };
 
 static int

@@ -482,6 +482,44 @@ def db(make_db):
 # servers and other carebase processes
 
 
+# Every answer from a carebase server a test started is checked against its
+# OpenAPI document, whichever requests call asked for it: Server.request
+# checks its own (it may be told contract=False), and any other requests
+# call (requests.get, a Session of the test's own) to a live server's
+# address is checked here. Only http.client connections go round it: the
+# tests that send bytes requests would not (a malformed head, a body cut
+# short, a pipelined pair) and read the answer raw.
+_LIVE_SERVERS = {}
+_LIVE_LOCK = threading.Lock()
+_UNHOOKED = threading.local()
+_session_request = requests.Session.request
+
+
+def _hooked_session_request(self, method, url, *args, **kw):
+    r = _session_request(self, method, url, *args, **kw)
+    if getattr(_UNHOOKED, "depth", 0):
+        return r
+    with _LIVE_LOCK:
+        servers = [srv for base, srv in _LIVE_SERVERS.items()
+                   if r.request.url.startswith(base + "/")]
+    if servers:
+        servers[0]._check_contract(method, r, kw.get("stream", False))
+    return r
+
+
+requests.Session.request = _hooked_session_request
+
+
+class _Unhooked:
+    """Within it, requests calls on this thread are not checked here."""
+
+    def __enter__(self):
+        _UNHOOKED.depth = getattr(_UNHOOKED, "depth", 0) + 1
+
+    def __exit__(self, *exc):
+        _UNHOOKED.depth -= 1
+
+
 class Server:
     """A running `carebase serve` (or a handle to run carebase commands)."""
 
@@ -601,6 +639,8 @@ class Server:
             m = re.match(r"carebase listening on (\S+)", line)
             if m and not self._listening.is_set():
                 self.base_url = m.group(1).rstrip("/")
+                with _LIVE_LOCK:
+                    _LIVE_SERVERS[self.base_url] = self
                 self._listening.set()
         proc.stdout.close()
 
@@ -615,7 +655,8 @@ class Server:
         """contract=False: an answer the test made carebase give from data
         it planted (openapi_contract is not asked)."""
         kw.setdefault("timeout", HTTP_TIMEOUT)
-        r = self.session.request(method, self.url(path), **kw)
+        with _Unhooked():
+            r = self.session.request(method, self.url(path), **kw)
         if contract:
             self._check_contract(method, r, kw.get("stream", False))
         return r
@@ -629,7 +670,8 @@ class Server:
             pytest.fail("python3-jsonschema is needed (scripts/install-deps)")
 
         def fetch():
-            return self.session.get(self.url("/v1/openapi.json"), timeout=30)
+            with _Unhooked():
+                return self.session.get(self.url("/v1/openapi.json"), timeout=30)
 
         try:
             openapi_contract.check(openapi_contract.contract_for(BIN, fetch), method,
@@ -698,6 +740,9 @@ class Server:
 
     def cleanup(self):
         """Stop everything this handle started; return the problems seen."""
+        with _LIVE_LOCK:
+            if _LIVE_SERVERS.get(self.base_url) is self:
+                del _LIVE_SERVERS[self.base_url]
         problems = list(dict.fromkeys(self.contract_problems))
         self.session.close()
         for p in self.children:

@@ -1,18 +1,26 @@
 """The API's own contract, checked on every answer the API tests receive.
 
-conftest's Server.request hands each response to check(): the operation is
-found in the server's GET /v1/openapi.json by method and path template, the
-answer by its status (or "default"), the media type among those the answer
-declares, and a JSON body (application/json, application/problem+json) is
-validated against the declared schema with python3-jsonschema ($ref resolved
-in the document). A mismatch fails the test, naming the operation, status
-and the failing part of the body.
+conftest hands each response from a carebase server to check() (its
+Server.request, and any other requests call to a server it started): the
+operation is found in the server's GET /v1/openapi.json by method and path
+template, the answer by its status (a problem document only by a status the
+operation declares, never by "default": its code must be one the answer's
+enum lists), the media type among those the answer declares, and a JSON body
+(application/json, application/problem+json) is validated against the
+declared schema with python3-jsonschema ($ref resolved in the document,
+formats checked: date-time by RFC 3339's grammar below, date, email, uuid,
+uri by jsonschema's own). A JSON request body the server accepted (2xx) is
+validated against the operation's requestBody: a body the server takes but
+the document forbids is a contract error too. A mismatch fails the test,
+naming the operation, status and the failing part of the body.
 
 UNVALIDATED lists the operations whose answers are not checked yet, each
 with why: the list only shrinks. Everything not in it is checked.
 """
 
+import datetime
 import json
+import os
 import re
 import threading
 from urllib.parse import unquote, urlsplit
@@ -23,6 +31,36 @@ try:
     import jsonschema
 except ImportError:                  # scripts/install-deps installs python3-jsonschema
     jsonschema = None
+
+# RFC 3339 section 5.6's date-time (Debian 12 has no python3-rfc3339-validator,
+# which jsonschema would use): the grammar, then the calendar by datetime (a
+# leap second, :60, is the grammar's and datetime's :59).
+_DATE_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?"
+                        r"([Zz]|[+-](\d{2}):(\d{2}))$")
+
+
+def _is_date_time(value):
+    if not isinstance(value, str):
+        return True
+    m = _DATE_TIME.match(value)
+    if m is None:
+        return False
+    y, mo, d, h, mi, sec = (int(m.group(i)) for i in range(1, 7))
+    try:
+        datetime.datetime(y, mo, d, h, mi, min(sec, 59))
+    except ValueError:
+        return False
+    if sec > 60:
+        return False
+    if m.group(9) is not None and (int(m.group(9)) > 23 or int(m.group(10)) > 59):
+        return False
+    return True
+
+
+def format_checker():
+    fc = jsonschema.FormatChecker()
+    fc.checks("date-time")(_is_date_time)
+    return fc
 
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -71,7 +109,7 @@ class Contract:
             v = self.validators.get(key)
             if v is None:
                 v = jsonschema.Draft202012Validator(
-                    schema, resolver=self.resolver, format_checker=jsonschema.FormatChecker())
+                    schema, resolver=self.resolver, format_checker=format_checker())
                 self.validators[key] = v
             return v
 
@@ -115,11 +153,16 @@ def check(contract, method, url, response, streamed=False):
     if (method, template) in UNVALIDATED:
         return
     responses = op.get("responses", {})
-    answer = (responses.get(str(status)) or responses.get(f"{str(status)[0]}XX")
-              or responses.get("default"))
+    answer = responses.get(str(status)) or responses.get(f"{str(status)[0]}XX")
+    if answer is None and media != "application/problem+json":
+        answer = responses.get("default")
     if answer is None:
-        raise ContractError(f"OpenAPI contract: {name} answered {status}, which the "
-                            f"operation does not declare (declared: {sorted(responses)})")
+        raise ContractError(f"OpenAPI contract: {name} answered {status}"
+                            f"{' ' + _code(response) if media.endswith('problem+json') else ''}"
+                            f", which the operation does not declare "
+                            f"(declared: {sorted(responses)})")
+    if 200 <= status < 300:
+        _check_request_body(contract, name, op, response.request)
     content = answer.get("content") or {}
     if method == "HEAD" or status == 304:
         return
@@ -140,6 +183,42 @@ def check(contract, method, url, response, streamed=False):
     if schema is None or not _is_json(media) or streamed:
         return
     _validate(contract, name, status, media, response, schema)
+
+
+def _code(response):
+    try:
+        return str(json.loads(response.content).get("code"))
+    except (ValueError, AttributeError):
+        return "(no code)"
+
+
+def _check_request_body(contract, name, op, request):
+    """A JSON body the server accepted must be one the operation declares."""
+    body = getattr(request, "body", None)
+    if request is None or body is None or body == b"" or body == "":
+        return
+    media = _media(request.headers.get("Content-Type"))
+    if not _is_json(media):
+        return
+    content = (op.get("requestBody") or {}).get("content") or {}
+    declared = {_media(k): v for k, v in content.items()}
+    if media not in declared:
+        raise ContractError(f"OpenAPI contract: {name} accepted a {media} body, but the "
+                            f"operation declares {sorted(declared) or 'no body'}")
+    schema = declared[media].get("schema")
+    if schema is None:
+        return
+    try:
+        sent = json.loads(body)
+    except ValueError:
+        raise ContractError(f"OpenAPI contract: {name} accepted a {media} body that is "
+                            f"not JSON") from None
+    err = jsonschema.exceptions.best_match(contract.validator(schema).iter_errors(sent))
+    if err is not None:
+        raise ContractError(
+            f"OpenAPI contract: {name} accepted a request body that does not match its "
+            f"requestBody schema: at {_where(err)}: {err.message[:600]} "
+            f"(schema path: {'/'.join(str(p) for p in err.absolute_schema_path)})")
 
 
 def _validate(contract, name, status, media, response, schema):

@@ -1451,3 +1451,24 @@ def test_a_link_of_someone_elses_export_needs_the_permission_when_followed(serve
     assert len(all_points(server, o, own_link)[0]) == 500
     set_perms(before + ["users:export:all"])            # given back
     assert len(all_points(server, th, link)[0]) == 500
+
+
+def test_the_points_query_refuses_unknown_parameters_as_lists_do(server, cast):
+    """A misspelt parameter (?form= for ?from=) is refused, 400
+    UNKNOWN_PARAMETER naming it, as a resource's list refuses one, and not
+    read as the whole recording; the query's own parameters still pass."""
+    o = cast["owner"]
+    rid = recording(server, o, ECG)["id"]
+    assert send(server, o, rid, binary(0, [("mlii", 1000000, T0, list(range(10)), None)])
+                ).status_code == 201
+    for params in ({"form": str(T0)}, {"channel": "mlii", "limit": "5"},
+                   {"from": str(T0), "buckets": "2", "sort": "t"}):
+        r = server.get(f"/v1/recordings/{rid}/points", headers=hdr(o), params=params)
+        p = problem(r, 400, "UNKNOWN_PARAMETER")
+        assert p["parameter"] in ("form", "limit", "sort"), p
+    assert len(points(server, o, rid, channel="mlii", **{"from": str(T0), "to": str(T0 + 5)})
+               ["v"]) == 5
+    assert points(server, o, rid, buckets="2")["buckets"] == 2
+    # The exports take the window only.
+    problem(server.get(f"/v1/recordings/{rid}/export.csv", headers=hdr(o),
+                       params={"buckets": "2"}), 400, "UNKNOWN_PARAMETER")

@@ -274,3 +274,22 @@ def test_promtool_refuses_a_bad_exposition():
     TYPE of its own are refused."""
     r = promtool("# HELP x_seconds a thing\n# TYPE x_seconds counter\nx_seconds 1\n")
     assert r.returncode != 0, r.stdout
+
+
+def test_pages_of_the_web_application_are_counted_as_their_own_route(server):
+    """A page the web application answers (what no route matches, asked
+    for as HTML) is counted as route="page", not with the unknown paths
+    (route="unmatched")."""
+    html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    for path in ("/courses", "/account/settings", "/courses"):
+        r = server.get(path, headers=html)
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html"), r.text
+    assert server.get("/no/such/thing").status_code == 404
+    text = server.metrics()
+    assert metric_sum(text, "carebase_http_requests_total", route="page", method="GET",
+                      status="200") == 3, [s for s in metric_samples(
+                          text, "carebase_http_requests_total") if s[0].get("route") in
+                          ("page", "unmatched")]
+    assert metric_sum(text, "carebase_http_requests_total", route="unmatched", status="200") == 0
+    assert metric_sum(text, "carebase_http_requests_total", route="unmatched", status="404") == 1
+    assert metric_sum(text, "carebase_http_request_duration_seconds_count", route="page") == 3

@@ -258,8 +258,10 @@ def test_problem_answers_are_problem_documents(start_server):
     for path, method, op in operations(doc):
         for status, r in op["responses"].items():
             if status[0] in "45":
-                assert r["content"] == {"application/problem+json": {
-                    "schema": {"$ref": "#/components/schemas/Problem"}}}, (path, status)
+                assert list(r["content"]) == ["application/problem+json"], (path, status)
+                schema = r["content"]["application/problem+json"]["schema"]
+                assert schema["allOf"][0] == {"$ref": "#/components/schemas/Problem"}, (
+                    path, status)
                 seen.add(status)
         if op.get("security") != []:
             assert "401" in op["responses"], (path, method)
@@ -273,3 +275,82 @@ def test_problem_answers_are_problem_documents(start_server):
     login = doc["paths"]["/v1/auth/login"]["post"]["responses"]
     assert "INVALID_CREDENTIALS" in login["401"]["description"]
     assert {"400", "413", "415", "429", "503"} <= set(login)
+
+
+def test_every_problem_answer_declares_its_codes(start_server):
+    """Each operation's problem answers say which codes they come with (an
+    enum per status, the generic code of the status among them), never a
+    catch-all "default" problem; the transport's and the authenticator's
+    codes are on every operation, and a route's own on its answers."""
+    s = start_server()
+    doc = s.get("/v1/openapi.json").json()
+    for path, method, op in operations(doc):
+        responses = op["responses"]
+        default = responses.get("default", {}).get("content", {})
+        assert "application/problem+json" not in default, (method, path)
+        for status in ("400", "401", "413", "429", "431", "500", "503"):
+            assert status in responses, (method, path, status)
+        for status, r in responses.items():
+            if status[0] not in "45":
+                continue
+            enum = r["content"]["application/problem+json"]["schema"]["allOf"][1][
+                "properties"]["code"]["enum"]
+            assert enum and all(re.fullmatch(r"[A-Z][A-Z0-9_]*", c) for c in enum), (
+                method, path, status, enum)
+        codes = {st: set(r["content"]["application/problem+json"]["schema"]["allOf"][1][
+            "properties"]["code"]["enum"]) for st, r in responses.items() if st[0] in "45"}
+        assert {"BAD_HEADER", "MALFORMED_PATH", "BODY_NOT_ALLOWED"} <= codes["400"], path
+        assert {"UNAUTHORIZED", "SESSION_EXPIRED", "TOKEN_IN_QUERY"} <= codes["401"], path
+        assert codes["500"] == {"INTERNAL"}, path
+        if "404" in codes:
+            assert "NOT_FOUND" in codes["404"], path
+    ops = doc["paths"]
+    codes = lambda path, m, st: set(ops[path][m]["responses"][st]["content"][  # noqa: E731
+        "application/problem+json"]["schema"]["allOf"][1]["properties"]["code"]["enum"])
+    assert codes("/v1/auth/login", "post", "401") == {
+        "UNAUTHORIZED", "SESSION_EXPIRED", "TOKEN_IN_QUERY", "INVALID_CREDENTIALS"}
+    assert "EMAIL_TAKEN" in codes("/v1/auth/register", "post", "409")
+    assert "UNKNOWN_PARAMETER" in codes("/v1/therapy-sessions", "get", "400")
+    assert "UNKNOWN_PARAMETER" in codes("/v1/recordings/{id}/points", "get", "400")
+    assert "SESSION_OVERLAP" in codes("/v1/therapy-sessions", "post", "409")
+    assert "INVALID_TRANSITION" in codes("/v1/course-schedules/{id}/cancel", "post", "409")
+    # A problem code is never a status's only when the route says more.
+    assert "CONFLICT" in codes("/v1/auth/register", "post", "409")
+
+
+def test_the_main_operations_show_examples_that_match_their_schemas(start_server):
+    """Sign-in, registration, the caller's account, the course list and the
+    problem document carry hand-written examples (/docs shows them), and
+    each example is valid against the schema it illustrates."""
+    import jsonschema
+    from openapi_contract import format_checker
+    s = start_server()
+    doc = s.get("/v1/openapi.json").json()
+    resolver = jsonschema.RefResolver.from_schema(doc)
+
+    def valid(example, schema):
+        v = jsonschema.Draft202012Validator(schema, resolver=resolver,
+                                            format_checker=format_checker())
+        errs = list(v.iter_errors(example))
+        assert not errs, [e.message for e in errs]
+
+    ops = doc["paths"]
+    shown = [
+        (ops["/v1/auth/login"]["post"]["requestBody"], None),
+        (ops["/v1/auth/login"]["post"]["responses"]["200"], None),
+        (ops["/v1/auth/register"]["post"]["requestBody"], None),
+        (ops["/v1/auth/register"]["post"]["responses"]["201"], None),
+        (ops["/v1/me"]["get"]["responses"]["200"], None),
+        (ops["/v1/courses"]["get"]["responses"]["200"], None),
+        (ops["/v1/courses/{id}"]["get"]["responses"]["200"], None),
+    ]
+    for holder, _ in shown:
+        media = holder["content"]["application/json"]
+        assert "example" in media, holder
+        valid(media["example"], media["schema"])
+    assert ops["/v1/courses"]["get"]["responses"]["200"]["content"]["application/json"][
+        "example"]["data"][0]["name"]
+    problem_schema = doc["components"]["schemas"]["Problem"]
+    (example,) = problem_schema["examples"]
+    assert example["errors"] and example["code"] == "VALIDATION_FAILED"
+    valid(example, problem_schema)

@@ -1,0 +1,132 @@
+"""The contract hook itself (openapi_contract, conftest): what it refuses,
+on a small document and answers made here (issue 19, item 1 to 4), and
+that an answer asked for outside Server.request is checked too."""
+
+import json
+
+import pytest
+import requests
+
+import openapi_contract
+from openapi_contract import Contract, ContractError, check
+
+DOC = {
+    "openapi": "3.1.0",
+    "paths": {
+        "/v1/things": {
+            "post": {
+                "requestBody": {"content": {"application/json": {"schema": {
+                    "type": "object", "required": ["name"], "additionalProperties": False,
+                    "properties": {"name": {"type": "string"}}}}}},
+                "responses": {
+                    "201": {"content": {"application/json": {"schema": {
+                        "type": "object", "properties": {
+                            "created_at": {"type": "string", "format": "date-time"},
+                            "born": {"type": "string", "format": "date"},
+                            "id": {"type": "string", "format": "uuid"},
+                            "email": {"type": "string", "format": "email"}}}}}},
+                    "409": {"content": {"application/problem+json": {"schema": {
+                        "allOf": [{"$ref": "#/components/schemas/Problem"},
+                                  {"properties": {"code": {"enum": ["CONFLICT",
+                                                                    "NAME_TAKEN"]}}}]}}}},
+                    # A JSON answer of any shape, or a problem: a problem
+                    # still needs a status of its own.
+                    "default": {"content": {
+                        "application/json": {"schema": {}},
+                        "application/problem+json": {
+                            "schema": {"$ref": "#/components/schemas/Problem"}}}},
+                },
+            },
+        },
+    },
+    "components": {"schemas": {"Problem": {
+        "type": "object", "required": ["type", "title", "status", "code"],
+        "properties": {"code": {"type": "string"}}}}},
+}
+
+
+def answer(status, body, ctype="application/json", sent=None):
+    """A requests.Response as if POST /v1/things answered it."""
+    r = requests.Response()
+    r.status_code = status
+    r.headers["Content-Type"] = ctype
+    r._content = json.dumps(body).encode()
+    req = requests.Request("POST", "http://127.0.0.1:1/v1/things",
+                           json=sent if sent is not None else {"name": "a"}).prepare()
+    r.request = req
+    r.url = req.url
+    return r
+
+
+@pytest.fixture(scope="module")
+def contract():
+    if openapi_contract.jsonschema is None:
+        pytest.fail("python3-jsonschema is needed (scripts/install-deps)")
+    return Contract(DOC)
+
+
+def problem_doc(status, code):
+    return {"type": "about:blank", "title": "t", "status": status, "code": code}
+
+
+def test_an_answer_as_declared_passes(contract):
+    check(contract, "POST", "http://h/v1/things", answer(201, {
+        "created_at": "2026-03-01T10:00:00.123Z", "born": "1991-04-17",
+        "id": "01939d6e-1a2b-7c3d-8e4f-5a6b7c8d9e0f", "email": "a@example.org"}))
+    check(contract, "POST", "http://h/v1/things", answer(
+        409, problem_doc(409, "NAME_TAKEN"), "application/problem+json"))
+
+
+@pytest.mark.parametrize("field,value", [
+    ("created_at", "2026-13-01T10:00:00Z"),      # no 13th month
+    ("created_at", "2026-03-01 10:00:00"),       # no T, no offset
+    ("created_at", "2026-02-30T10:00:00Z"),      # no 30 February
+    ("created_at", "1772359200000"),             # ms, not RFC 3339
+    ("born", "1991-4-17"),
+    ("id", "not-a-uuid"),
+    ("email", "nobody"),
+])
+def test_formats_are_checked(contract, field, value):
+    with pytest.raises(ContractError, match="does not match its schema"):
+        check(contract, "POST", "http://h/v1/things", answer(201, {field: value}))
+
+
+def test_a_problem_with_a_status_not_declared_fails_whatever_default_says(contract):
+    with pytest.raises(ContractError, match="does not declare"):
+        check(contract, "POST", "http://h/v1/things", answer(
+            404, problem_doc(404, "NOT_FOUND"), "application/problem+json"))
+
+
+def test_a_problem_code_outside_its_answers_enum_fails(contract):
+    with pytest.raises(ContractError, match="'EMAIL_TAKEN' is not one of"):
+        check(contract, "POST", "http://h/v1/things", answer(
+            409, problem_doc(409, "EMAIL_TAKEN"), "application/problem+json"))
+
+
+def test_a_request_body_accepted_but_not_declared_fails(contract):
+    with pytest.raises(ContractError, match="requestBody schema"):
+        check(contract, "POST", "http://h/v1/things",
+              answer(201, {}, sent={"name": "a", "colour": "red"}))
+    # Refused (4xx), a body the document forbids is no contract error.
+    check(contract, "POST", "http://h/v1/things", answer(
+        409, problem_doc(409, "CONFLICT"), "application/problem+json",
+        sent={"colour": "red"}))
+
+
+def test_requests_calls_outside_server_request_are_checked(server, monkeypatch):
+    """requests.get and a test's own Session, to a live server, go through
+    the server's contract check as Server.request's answers do."""
+    seen = []
+    real = type(server)._check_contract
+
+    def spy(self, method, r, streamed):
+        seen.append((method, r.request.path_url))
+        return real(self, method, r, streamed)
+
+    monkeypatch.setattr(type(server), "_check_contract", spy)
+    assert requests.get(server.url("/healthz"), timeout=5).status_code == 200
+    with requests.Session() as s:
+        assert s.get(server.url("/readyz"), timeout=5).status_code == 200
+    assert server.get("/healthz").status_code == 200
+    assert [(m.upper(), p) for m, p in seen] == [
+        ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/healthz")], seen
