@@ -19,8 +19,8 @@ pytestmark = [pytest.mark.sqlite_only]
 
 WEB = ROOT / "web"
 TYPES = WEB / "src" / "app" / "api-types.d.ts"
-REGENERATE = ("make, serve, then: cd web && OPENAPI_URL=http://HOST:PORT/v1/openapi.json "
-              "npm run types")
+REGENERATE = ("scripts/web-types (serves the binary on a free port and runs openapi-typescript "
+              "on its document)")
 
 # Three calls made wrongly: tsc must find each one (line numbers below).
 WRONG = """import { call } from "API";
