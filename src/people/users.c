@@ -183,6 +183,10 @@ int
 people_user_changed(
     struct tx *tx, const char *user_id, json_t *old, json_t *row)
 {
+	/* What the authenticator keeps of them (role, active) may be old;
+	 * activity alone (old NULL) changes none of it. */
+	if (old != NULL)
+		people_session_cache_forget_tx(tx, user_id);
 	return (hooks_fields_changed(tx, user_id, old, row));
 }
 

@@ -1,0 +1,6 @@
+DROP TRIGGER role_permissions_epoch_changed ON role_permissions_epoch;
+DROP TRIGGER roles_auth_changed ON roles;
+DROP TRIGGER users_auth_gone ON users;
+DROP TRIGGER users_auth_changed ON users;
+DROP TRIGGER auth_sessions_changed ON auth_sessions;
+DROP FUNCTION auth_changed_notify();
