@@ -14,7 +14,10 @@
  *                 and again once its transaction commits, as a reader
  *                 between the two may have kept the old row;
  *   PostgreSQL    migration 0050's triggers NOTIFY carebase_auth with the
- *                 user's id ("*": everyone) on the same changes, by
+ *                 user's id ("*": everyone) on the same changes and on
+ *                 any write of a session row (its last activity too, at
+ *                 most once a step: a kept row is never taken for idle
+ *                 while another process writes its use), by
  *                 whatever process or hand; every serving process LISTENs
  *                 on a connection of its own and drops the entries. While
  *                 that connection is down the cache is not used at all,
