@@ -1,4 +1,4 @@
-DROP TRIGGER role_permissions_epoch_changed ON role_permissions_epoch;
+DROP TABLE auth_changes;
 DROP TRIGGER roles_auth_changed ON roles;
 DROP TRIGGER users_auth_gone ON users;
 DROP TRIGGER users_auth_changed ON users;

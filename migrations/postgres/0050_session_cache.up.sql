@@ -4,9 +4,9 @@
 -- it keeps may be old: a session's row changed (ended, or its last
 -- activity written: at most once a step, people_activity_step) or gone,
 -- or a person's role, is_active, deleted_at, password or audit pseudonym
--- changed (payload: the person's id); a role changed or went, or the
--- role permissions changed ("*": everyone). NOTIFY is sent at commit,
--- and not at all on rollback.
+-- changed (payload: the person's id); a role changed or went ("*":
+-- everyone). NOTIFY is sent at commit, and not at all on rollback. (Role
+-- permissions need none: every request reads their epoch still.)
 CREATE FUNCTION auth_changed_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
 	IF TG_TABLE_NAME = 'auth_sessions' THEN
@@ -33,5 +33,11 @@ CREATE TRIGGER users_auth_gone AFTER DELETE ON users
 	FOR EACH ROW EXECUTE FUNCTION auth_changed_notify();
 CREATE TRIGGER roles_auth_changed AFTER UPDATE OR DELETE ON roles
 	FOR EACH STATEMENT EXECUTE FUNCTION auth_changed_notify();
-CREATE TRIGGER role_permissions_epoch_changed AFTER UPDATE ON role_permissions_epoch
-	FOR EACH STATEMENT EXECUTE FUNCTION auth_changed_notify();
+
+-- SQLite's change counter (see its 0050), here for the one schema both
+-- dialects share: PostgreSQL tells by NOTIFY and leaves it at 0.
+CREATE TABLE auth_changes (
+	id INTEGER PRIMARY KEY CHECK (id = 1),
+	n INTEGER NOT NULL
+);
+INSERT INTO auth_changes (id, n) VALUES (1, 0);

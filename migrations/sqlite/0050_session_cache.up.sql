@@ -6,8 +6,8 @@
 -- once a step, people_activity_step) or gone, a person's role,
 -- is_active, deleted_at, password or audit pseudonym changed, a role
 -- changed or went. A kept session is used only while n is what it was
--- read with. (Role permissions need no trigger here: on SQLite every
--- request reads their epoch still.)
+-- read with. (Role permissions need no trigger: every request reads
+-- their epoch still.)
 CREATE TABLE auth_changes (
 	id INTEGER PRIMARY KEY CHECK (id = 1),
 	n INTEGER NOT NULL

@@ -329,8 +329,6 @@ role_set_tx(struct tx *tx, void *arg)
 		 c->name, changes)) != OK ||
 	    (rc = resource_perms_changed(tx)) != OK)
 		goto out;
-	/* A session kept read skips the epoch on PostgreSQL: none is. */
-	people_session_cache_forget_tx(tx, NULL);
 	rc = role_load(tx, c->name, &c->row);
 out:
 	json_decref(changes);

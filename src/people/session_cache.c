@@ -10,7 +10,7 @@
  *
  *   this process  people_session_cache_forget_tx at each change (a
  *                 session ended, a person's role, activity, deletion or
- *                 password changed, role permissions changed): at once,
+ *                 password changed): at once,
  *                 and again once its transaction commits, as a reader
  *                 between the two may have kept the old row;
  *   PostgreSQL    migration 0050's triggers NOTIFY carebase_auth with the
@@ -30,6 +30,8 @@
  * A lookup that began before a forget does not keep its row (the
  * generation moved on), so a row read before a change never outlives it
  * in the table. The TTL bounds the rest: an entry is at most that old.
+ * Role permissions are not kept here: each request still reads their
+ * epoch (resource_perms_check), one round trip on PostgreSQL.
  */
 #include <pthread.h>
 #include <stdatomic.h>

@@ -111,7 +111,7 @@ static const char *const token_keys[] = { "access_token", "token", "auth",
 	"apikey", "jwt", "id_token", "refresh_token", NULL };
 
 static int session_find(struct request *, const char *hash, int64_t now,
-    struct people_auth *, int *hit);
+    struct people_auth *, int *hit, uint64_t *gen);
 static int session_usable(const struct people_auth *, int64_t now);
 static int changes_read(struct request *, int64_t *n);
 static int session_lookup(
@@ -483,6 +483,7 @@ people_authenticate(struct request *req, struct principal **out)
 	char		   token[TOKEN_LEN], hash[TOKEN_HASH_LEN];
 	size_t		   len = 0;
 	int64_t		   now, step;
+	uint64_t	   gen = 0;
 	int		   rc, hit;
 
 	*out = NULL;
@@ -501,7 +502,21 @@ people_authenticate(struct request *req, struct principal **out)
 	crypto_token_hash(token, hash);
 	sodium_memzero(token, sizeof(token));
 	now = time_now_ms();
-	if ((rc = session_find(req, hash, now, &lk, &hit)) == ERR_NOT_FOUND)
+	/*
+	 * PostgreSQL: what authentication reads is a statement or two, each
+	 * at its own snapshot as READ COMMITTED would read them anyway;
+	 * without BEGIN and ROLLBACK they are a round trip each (one for a
+	 * session kept read: the permissions' epoch).
+	 */
+	people_session_cache_start(req->db);
+	if (req->tx == NULL && store_dialect(req->db) == STORE_POSTGRES &&
+	    (rc = store_tx_begin(req->db, STORE_TX_READ | STORE_TX_AUTOCOMMIT,
+		 &req->tx)) != OK) {
+		req->tx = NULL;
+		return (rc);
+	}
+	if ((rc = session_find(req, hash, now, &lk, &hit, &gen)) ==
+	    ERR_NOT_FOUND)
 		return (refuse(req, "UNAUTHORIZED", "the token is not valid"));
 	if (rc != OK)
 		return (rc);
@@ -512,27 +527,21 @@ people_authenticate(struct request *req, struct principal **out)
 	if (!lk.is_active || lk.deleted)
 		return (
 		    refuse(req, "UNAUTHORIZED", "the account is not active"));
-	/*
-	 * Role permissions changed since this process read them: it reads
-	 * them again before deciding what this request may do. A hit on
-	 * PostgreSQL reads nothing: a change of permissions NOTIFYs every
-	 * process, which empties its cache, so the next request of each
-	 * session comes here by the database again.
-	 */
-	if (!hit || store_dialect(req->db) != STORE_POSTGRES) {
-		if ((rc = http_read_tx(req, &tx)) != OK)
-			return (rc);
-		if ((rc = resource_perms_check(tx)) != OK) {
-			/* Fail closed: no request is decided on grants older
-			 * than the epoch it read. */
-			http_header_add(req, "Retry-After", "1");
-			http_problem(req, ERR_UNAVAILABLE,
-			    "PERMISSIONS_UNAVAILABLE",
-			    "The role permissions cannot be read now; try "
-			    "again.");
-			return (ERR_UNAVAILABLE);
-		}
+	/* Role permissions changed since this process read them: it reads
+	 * them again before deciding what this request may do. */
+	if ((rc = http_read_tx(req, &tx)) != OK)
+		return (rc);
+	if ((rc = resource_perms_check(tx)) != OK) {
+		/* Fail closed: no request is decided on grants older than
+		 * the epoch it read. */
+		http_header_add(req, "Retry-After", "1");
+		http_problem(req, ERR_UNAVAILABLE, "PERMISSIONS_UNAVAILABLE",
+		    "The role permissions cannot be read now; try again.");
+		return (ERR_UNAVAILABLE);
 	}
+	/* Kept once the request may go on with it, grants read. */
+	if (!hit && session_usable(&lk, now))
+		people_session_cache_put(hash, &lk, gen, now);
 	/* The lookup's read transaction ends before the touch's write
 	 * begins: never two pooled connections at once. */
 	http_read_tx_end(req);
@@ -562,18 +571,17 @@ refuse(struct request *req, const char *code, const char *detail)
 /*
  * The session of token hash: from the cache (*hit 1) when its entry is
  * there, still usable and, on SQLite, read under the auth_changes counter
- * that is now; else read (and kept when usable).
+ * that is now; else read, *gen the cache's generation before the read
+ * (people_session_cache_put keeps it only if nothing was forgotten since).
  */
 static int
 session_find(struct request *req, const char *hash, int64_t now,
-    struct people_auth *a, int *hit)
+    struct people_auth *a, int *hit, uint64_t *gen)
 {
-	uint64_t g;
-	int64_t	 n;
-	int	 rc;
+	int64_t n;
+	int	rc;
 
 	*hit = 0;
-	people_session_cache_start(req->db);
 	if (people_session_cache_get(hash, now, a) == OK &&
 	    session_usable(a, now)) {
 		if (store_dialect(req->db) == STORE_POSTGRES) {
@@ -587,14 +595,8 @@ session_find(struct request *req, const char *hash, int64_t now,
 			return (OK);
 		}
 	}
-	g = people_session_cache_gen();
-	if ((rc = session_lookup(req, hash, a)) != OK)
-		return (rc);
-	/* Only a session the request may use: a refused token reads the
-	 * database each time, as before. */
-	if (session_usable(a, now))
-		people_session_cache_put(hash, a, g, now);
-	return (OK);
+	*gen = people_session_cache_gen();
+	return (session_lookup(req, hash, a));
 }
 
 static int

@@ -267,6 +267,9 @@ pg_begin(struct conn *c, int kind)
 	int ro;
 
 	ro = (kind & STORE_TX_READ) && !(kind & STORE_TX_WRITE);
+	if (ro && (kind & STORE_TX_AUTOCOMMIT) &&
+	    !(kind & (STORE_TX_SERIALIZABLE | STORE_TX_SNAPSHOT)))
+		return (OK);
 	if (kind & STORE_TX_SERIALIZABLE)
 		return (pg_simple(c,
 		    ro ? "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY"
@@ -286,6 +289,10 @@ pg_commit(struct conn *c)
 	PGresult *res;
 	int	  rc;
 
+	/* STORE_TX_AUTOCOMMIT: each statement committed already. */
+	if (PQstatus(PCONN(c)->pg) == CONNECTION_OK &&
+	    PQtransactionStatus(PCONN(c)->pg) == PQTRANS_IDLE)
+		return (OK);
 	res = PQexec(PCONN(c)->pg, "COMMIT");
 	rc = pg_result_status(c, res, "commit");
 	/* COMMIT of an aborted transaction "succeeds" as ROLLBACK. */

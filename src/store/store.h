@@ -59,6 +59,13 @@ enum store_dialect { STORE_SQLITE = 1, STORE_POSTGRES };
  * WAL mode already reads one snapshot from its first statement to its end.
  */
 #define STORE_TX_SNAPSHOT 0x08
+/*
+ * With STORE_TX_READ alone: PG sends no BEGIN (nor COMMIT or ROLLBACK),
+ * each statement is its own transaction, so a read of one statement is
+ * one round trip (READ ONLY is not enforced: for reads the caller knows).
+ * SQLite: as STORE_TX_READ, a BEGIN there costing no round trip.
+ */
+#define STORE_TX_AUTOCOMMIT 0x10
 
 struct store_opts {
 	int pool_min;	     /* PostgreSQL: connections opened at start */
