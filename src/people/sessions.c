@@ -508,7 +508,10 @@ people_authenticate(struct request *req, struct principal **out)
 	 * without BEGIN and ROLLBACK they are a round trip each (one for a
 	 * session kept read: the permissions' epoch).
 	 */
-	people_session_cache_start(req->db);
+	/* Started by a request that holds no connection yet: it reads
+	 * whether migration 0050 is in, in a transaction of its own. */
+	if (req->tx == NULL)
+		people_session_cache_start(req->db);
 	if (req->tx == NULL && store_dialect(req->db) == STORE_POSTGRES &&
 	    (rc = store_tx_begin(req->db, STORE_TX_READ | STORE_TX_AUTOCOMMIT,
 		 &req->tx)) != OK) {
