@@ -226,6 +226,13 @@ static const struct config_entry config_table[] = {
 	{ "session_absolute_member_s", CT_INT, S(session_absolute_member_s),
 	    "2592000", 300, 31536000, NULL, 0,
 	    "member auth sessions end this long after login" },
+	{ "session_cache_size", CT_INT, S(session_cache_size), "4096", 0,
+	    1048576, NULL, 0,
+	    "auth sessions each process keeps read (0: none, every request "
+	    "reads its session)" },
+	{ "session_cache_ttl_ms", CT_INT, S(session_cache_ttl_ms), "5000", 0,
+	    60000, NULL, 0,
+	    "how long a process trusts a session it read (0: not at all)" },
 	{ "login_backoff_after", CT_INT, S(login_backoff_after), "5", 1, 1000,
 	    NULL, 0,
 	    "failed logins for an account from one client address before "

@@ -89,6 +89,8 @@ struct config {
 	int64_t session_absolute_staff_s;
 	int64_t session_idle_member_s; /* auth sessions of members */
 	int64_t session_absolute_member_s;
+	int64_t session_cache_size;	    /* sessions a process keeps read */
+	int64_t session_cache_ttl_ms;	    /* for this long at most */
 	int64_t login_backoff_after;	    /* failures before backoff starts */
 	int64_t login_max_failures_hour;    /* per account and address */
 	int64_t login_ip_max_failures_hour; /* per client address */

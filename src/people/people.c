@@ -39,6 +39,7 @@ struct demo_link {
 };
 
 static int	    people_init(struct store *);
+static void	    people_stop(void);
 static int	    people_seed(struct store *, struct seed_accounts *);
 static int	    demo_add(struct store *, struct demo *);
 static int	    demo_find(struct store *, const char *email, char *id);
@@ -655,6 +656,7 @@ const struct module people_module = {
 	NELEM(people_resources),
 	people_init,
 	people_seed,
+	people_stop,
 };
 
 static int
@@ -688,6 +690,13 @@ people_init(struct store *db)
 	if ((rc = people_relationships_init(db)) != OK)
 		return (rc);
 	return (people_profile_init());
+}
+
+/* The session cache's listener ends before the database closes. */
+static void
+people_stop(void)
+{
+	people_session_cache_stop();
 }
 
 /*

@@ -200,6 +200,52 @@ int people_last_admin_guard(struct request *, struct tx *);
  */
 int people_user_changed(
     struct tx *, const char *user_id, json_t *old, json_t *row);
+
+/*
+ * session_cache.c: what the authenticator read of a session and its
+ * user, kept a short while per process (session_cache_ttl_ms) so most
+ * requests do not read it again. Dropped in this process once a change
+ * commits (people_session_cache_forget_tx), in the others by PostgreSQL
+ * NOTIFY (migration 0050's triggers); on SQLite each entry carries the
+ * auth_changes counter it was read with, and a hit is taken only while
+ * the counter is still that.
+ */
+struct people_auth {
+	char	session_id[37];
+	char	user_id[37];
+	char	role[32];
+	char	audit_ref[37];
+	int64_t last_activity_at;
+	int64_t idle_timeout_ms;
+	int64_t expires_at;
+	int64_t ended_at;
+	int64_t changes; /* SQLite: auth_changes.n read with the row */
+	int	is_active;
+	int	deleted;
+	int	is_staff;
+};
+/* Start the cache for this process (the listener on PostgreSQL): once;
+ * later calls do nothing. */
+void people_session_cache_start(struct store *);
+void people_session_cache_stop(void);
+/* 1 when entries may be taken and kept: enabled in config and, on
+ * PostgreSQL, the listener listening. */
+int people_session_cache_usable(void);
+/* The generation a lookup starts under: people_session_cache_put keeps
+ * its row only if nothing was forgotten since. */
+uint64_t people_session_cache_gen(void);
+/* OK with *out a copy of the entry of token hash, ERR_NOT_FOUND. */
+int people_session_cache_get(
+    const char *hash, int64_t now, struct people_auth *out);
+void people_session_cache_put(
+    const char *hash, const struct people_auth *, uint64_t gen, int64_t now);
+/* Last activity written at `at` for the entry of hash (if still there). */
+void people_session_cache_touched(const char *hash, int64_t at);
+/* Drop the entries of a user or a session (either id), NULL or "" all. */
+void people_session_cache_forget(const char *id);
+/* The same now and once tx commits (store_tx_after_commit). */
+void people_session_cache_forget_tx(struct tx *, const char *id);
+
 /* Pure pieces, exposed for tests. */
 /* OK when live at now, ERR_UNAUTHORIZED when idle, past expiry or ended. */
 int people_session_live(int64_t now, int64_t last_activity_at,

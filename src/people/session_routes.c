@@ -222,6 +222,7 @@ end_tx(struct tx *tx, void *arg)
 	store_finalize(st);
 	if (step != STORE_DONE)
 		return (step);
+	people_session_cache_forget_tx(tx, op->user_id);
 	if (op->one != NULL && op->ended == 0)
 		return (ERR_NOT_FOUND);
 	if (op->ended == 0)

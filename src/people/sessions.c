@@ -112,24 +112,15 @@ static const char *const token_keys[] = { "access_token", "token", "auth",
 	"auth_token", "authorization", "bearer", "session_token", "api_key",
 	"apikey", "jwt", "id_token", "refresh_token", NULL };
 
-struct lookup {
-	char	session_id[37];
-	char	user_id[37];
-	char	role[32];
-	char	audit_ref[37];
-	int64_t last_activity_at;
-	int64_t idle_timeout_ms;
-	int64_t expires_at;
-	int64_t ended_at;
-	int	is_active;
-	int	deleted;
-	int	is_staff;
-};
-
-static int  session_lookup(struct request *, const char *hash, struct lookup *);
-static void lookup_from_row(struct stmt *, struct lookup *);
+static int session_find(struct request *, const char *hash, int64_t now,
+    struct people_auth *, int *hit, uint64_t *gen);
+static int session_usable(const struct people_auth *, int64_t now);
+static int changes_read(struct request *, int64_t *n);
+static int session_lookup(
+    struct request *, const char *hash, struct people_auth *);
+static void lookup_from_row(struct stmt *, struct people_auth *);
 static int  session_touch(
-     struct store *, const struct lookup *, int64_t now, int64_t every);
+     struct store *, const struct people_auth *, int64_t now, int64_t every);
 static int	   query_key_is_token(const char *key, size_t len);
 static const char *header_bounded(struct request *, const char *, size_t max);
 static int refuse(struct request *, const char *code, const char *detail);
@@ -487,14 +478,15 @@ people_sessions_seal_legacy(struct store *db)
 int
 people_authenticate(struct request *req, struct principal **out)
 {
-	struct principal *p;
-	struct lookup	  lk;
-	struct tx	 *tx;
-	const char	 *auth, *tok = NULL;
-	char		  token[TOKEN_LEN], hash[TOKEN_HASH_LEN];
-	size_t		  len = 0;
-	int64_t		  now, step;
-	int		  rc;
+	struct principal  *p;
+	struct people_auth lk;
+	struct tx	  *tx;
+	const char	  *auth, *tok = NULL;
+	char		   token[TOKEN_LEN], hash[TOKEN_HASH_LEN];
+	size_t		   len = 0;
+	int64_t		   now, step;
+	uint64_t	   gen = 0;
+	int		   rc, hit;
 
 	*out = NULL;
 	auth = http_header(req, "Authorization");
@@ -512,11 +504,29 @@ people_authenticate(struct request *req, struct principal **out)
 	memcpy(token, tok, len);
 	token[len] = '\0';
 	crypto_token_hash(token, hash);
-	if ((rc = session_lookup(req, hash, &lk)) == ERR_NOT_FOUND)
+	sodium_memzero(token, sizeof(token));
+	now = time_now_ms();
+	/*
+	 * PostgreSQL: what authentication reads is a statement or two, each
+	 * at its own snapshot as READ COMMITTED would read them anyway;
+	 * without BEGIN and ROLLBACK they are a round trip each (one for a
+	 * session kept read: the permissions' epoch).
+	 */
+	/* Started by a request that holds no connection yet: it reads
+	 * whether migration 0050 is in, in a transaction of its own. */
+	if (req->tx == NULL)
+		people_session_cache_start(req->db);
+	if (req->tx == NULL && store_dialect(req->db) == STORE_POSTGRES &&
+	    (rc = store_tx_begin(req->db, STORE_TX_READ | STORE_TX_AUTOCOMMIT,
+		 &req->tx)) != OK) {
+		req->tx = NULL;
+		return (rc);
+	}
+	if ((rc = session_find(req, hash, now, &lk, &hit, &gen)) ==
+	    ERR_NOT_FOUND)
 		return (refuse(req, "UNAUTHORIZED", "the token is not valid"));
 	if (rc != OK)
 		return (rc);
-	now = time_now_ms();
 	if (people_session_live(now, lk.last_activity_at, lk.idle_timeout_ms,
 		lk.expires_at, lk.ended_at) != OK)
 		return (refuse(req, "SESSION_EXPIRED",
@@ -538,12 +548,16 @@ people_authenticate(struct request *req, struct principal **out)
 		    "The role permissions cannot be read now; try again.");
 		return (ERR_UNAVAILABLE);
 	}
+	/* Kept once the request may go on with it, grants read. */
+	if (!hit && session_usable(&lk, now))
+		people_session_cache_put(hash, &lk, gen, now);
 	/* The lookup's read transaction ends before the touch's write
 	 * begins: never two pooled connections at once. */
 	http_read_tx_end(req);
 	step = people_activity_step(lk.idle_timeout_ms);
-	if (now - lk.last_activity_at >= step)
-		(void)session_touch(req->db, &lk, now, step);
+	if (now - lk.last_activity_at >= step &&
+	    session_touch(req->db, &lk, now, step) == OK)
+		people_session_cache_touched(hash, now);
 	if ((p = arena_alloc(req->arena, sizeof(*p))) == NULL)
 		return (ERR_NOMEM);
 	memcpy(p->user_id, lk.user_id, sizeof(p->user_id));
@@ -564,9 +578,72 @@ refuse(struct request *req, const char *code, const char *detail)
 	return (ERR_UNAUTHORIZED);
 }
 
-/* In the request's read transaction (http_read_tx). */
+/*
+ * The session of token hash: from the cache (*hit 1) when its entry is
+ * there, still usable and, on SQLite, read under the auth_changes counter
+ * that is now; else read, *gen the cache's generation before the read
+ * (people_session_cache_put keeps it only if nothing was forgotten since).
+ */
 static int
-session_lookup(struct request *req, const char *hash, struct lookup *lk)
+session_find(struct request *req, const char *hash, int64_t now,
+    struct people_auth *a, int *hit, uint64_t *gen)
+{
+	int64_t n;
+	int	rc;
+
+	*hit = 0;
+	if (people_session_cache_get(hash, now, a) == OK &&
+	    session_usable(a, now)) {
+		if (store_dialect(req->db) == STORE_POSTGRES) {
+			*hit = 1;
+			return (OK);
+		}
+		if ((rc = changes_read(req, &n)) != OK)
+			return (rc);
+		if (n == a->changes) {
+			*hit = 1;
+			return (OK);
+		}
+	}
+	*gen = people_session_cache_gen();
+	return (session_lookup(req, hash, a));
+}
+
+static int
+session_usable(const struct people_auth *a, int64_t now)
+{
+	return (people_session_live(now, a->last_activity_at,
+		    a->idle_timeout_ms, a->expires_at, a->ended_at) == OK &&
+	    a->is_active && !a->deleted);
+}
+
+/* SQLite: the auth_changes counter (migration 0050). */
+static int
+changes_read(struct request *req, int64_t *n)
+{
+	struct tx   *tx;
+	struct stmt *st;
+	int	     rc;
+
+	if ((rc = http_read_tx(req, &tx)) != OK)
+		return (rc);
+	st = store_prepare(tx, "SELECT n FROM auth_changes WHERE id = 1");
+	if ((rc = store_step(st)) == STORE_ROW) {
+		*n = store_col_int64(st, 0);
+		rc = OK;
+	} else
+		rc = rc == ERR_BUSY ? ERR_BUSY : ERR_DB;
+	store_finalize(st);
+	return (rc);
+}
+
+/*
+ * In the request's read transaction (http_read_tx): one statement, the
+ * session with its user and role (and on SQLite, when the cache is used,
+ * the auth_changes counter in the same snapshot).
+ */
+static int
+session_lookup(struct request *req, const char *hash, struct people_auth *lk)
 {
 	struct tx   *tx;
 	struct stmt *st;
@@ -575,11 +652,19 @@ session_lookup(struct request *req, const char *hash, struct lookup *lk)
 	if ((rc = http_read_tx(req, &tx)) != OK)
 		return (rc);
 	st = store_prepare(tx,
-	    "SELECT s.id, s.user_id, u.role, u.audit_ref, "
-	    "s.last_activity_at, s.idle_timeout_ms, s.expires_at, s.ended_at, "
-	    "u.is_active, u.deleted_at, r.is_staff FROM auth_sessions s "
-	    "JOIN users u ON u.id = s.user_id JOIN roles r ON r.name = u.role "
-	    "WHERE s.token_hash = ?");
+	    store_tx_dialect(tx) == STORE_SQLITE &&
+		    people_session_cache_usable()
+		? "SELECT s.id, s.user_id, u.role, u.audit_ref, "
+		  "s.last_activity_at, s.idle_timeout_ms, s.expires_at, "
+		  "s.ended_at, u.is_active, u.deleted_at, r.is_staff, "
+		  "(SELECT n FROM auth_changes WHERE id = 1) FROM "
+		  "auth_sessions s JOIN users u ON u.id = s.user_id JOIN "
+		  "roles r ON r.name = u.role WHERE s.token_hash = ?"
+		: "SELECT s.id, s.user_id, u.role, u.audit_ref, "
+		  "s.last_activity_at, s.idle_timeout_ms, s.expires_at, "
+		  "s.ended_at, u.is_active, u.deleted_at, r.is_staff, 0 FROM "
+		  "auth_sessions s JOIN users u ON u.id = s.user_id JOIN "
+		  "roles r ON r.name = u.role WHERE s.token_hash = ?");
 	store_bind_text(st, 1, hash);
 	switch ((step = store_step(st))) {
 	case STORE_ROW:
@@ -598,7 +683,7 @@ session_lookup(struct request *req, const char *hash, struct lookup *lk)
 }
 
 static void
-lookup_from_row(struct stmt *st, struct lookup *lk)
+lookup_from_row(struct stmt *st, struct people_auth *lk)
 {
 	const char *s;
 
@@ -616,13 +701,14 @@ lookup_from_row(struct stmt *st, struct lookup *lk)
 	lk->is_active = store_col_int64(st, 8) != 0;
 	lk->deleted = !store_col_is_null(st, 9);
 	lk->is_staff = store_col_int64(st, 10) != 0;
+	lk->changes = store_col_is_null(st, 11) ? 0 : store_col_int64(st, 11);
 }
 
 /* Best effort: a failure here must not fail the request. Written when the
  * last write is at least every ms old. */
 static int
 session_touch(
-    struct store *db, const struct lookup *lk, int64_t now, int64_t every)
+    struct store *db, const struct people_auth *lk, int64_t now, int64_t every)
 {
 	struct tx   *tx;
 	struct stmt *st;
@@ -686,6 +772,7 @@ people_session_end(struct tx *tx, const char *session_id, const char *reason)
 	store_bind_text(st, 3, session_id);
 	step = store_step(st);
 	store_finalize(st);
+	people_session_cache_forget_tx(tx, session_id);
 	return (
 	    step == STORE_DONE ? OK : (step == ERR_BUSY ? ERR_BUSY : ERR_DB));
 }
@@ -709,6 +796,7 @@ people_sessions_end(struct tx *tx, const char *user_id,
 	    st, 4, except_session_id != NULL ? except_session_id : "");
 	step = store_step(st);
 	store_finalize(st);
+	people_session_cache_forget_tx(tx, user_id);
 	return (
 	    step == STORE_DONE ? OK : (step == ERR_BUSY ? ERR_BUSY : ERR_DB));
 }

@@ -195,6 +195,10 @@ people_user_changed(
 	char	    a[65], b[65];
 	int	    rc;
 
+	/* What the authenticator keeps of them (role, active) may be old;
+	 * activity alone (old NULL) changes none of it. */
+	if (old != NULL)
+		people_session_cache_forget_tx(tx, user_id);
 	if ((rc = hooks_fields_changed(tx, user_id, old, row)) != OK)
 		return (rc);
 	was = json_string_value(json_object_get(old, "email"));

@@ -7,15 +7,19 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "store/store.h"
 #include "store/store_int.h"
 
@@ -270,6 +274,11 @@ pg_begin(struct conn *c, int kind)
 	int  ro;
 
 	ro = (kind & STORE_TX_READ) && !(kind & STORE_TX_WRITE);
+	if (ro && (kind & STORE_TX_AUTOCOMMIT) &&
+	    !(kind &
+		(STORE_TX_SERIALIZABLE | STORE_TX_SNAPSHOT |
+		    STORE_TX_CUSTOM_PLANS)))
+		return (OK);
 	snprintf(sql, sizeof(sql), "BEGIN%s%s%s",
 	    (kind & STORE_TX_SERIALIZABLE) ? " ISOLATION LEVEL SERIALIZABLE"
 		: (kind & STORE_TX_SNAPSHOT)
@@ -288,6 +297,10 @@ pg_commit(struct conn *c)
 	PGresult *res;
 	int	  rc;
 
+	/* STORE_TX_AUTOCOMMIT: each statement committed already. */
+	if (PQstatus(PCONN(c)->pg) == CONNECTION_OK &&
+	    PQtransactionStatus(PCONN(c)->pg) == PQTRANS_IDLE)
+		return (OK);
 	res = PQexec(PCONN(c)->pg, "COMMIT");
 	rc = pg_result_status(c, res, "commit");
 	/* COMMIT of an aborted transaction "succeeds" as ROLLBACK. */
@@ -624,4 +637,152 @@ pg_col_blob(struct stmt *st, int i, size_t *len)
 	if (len != NULL)
 		*len = n;
 	return (out);
+}
+
+/* LISTEN on a connection of its own (store_listen) */
+
+#define LISTEN_POLL_MS	   200	/* how soon a stop is seen */
+#define LISTEN_RETRY_MS	   1000 /* between two connection attempts */
+#define LISTEN_CHANNEL_MAX 64
+
+struct store_listener {
+	struct store *store;
+	char	      channel[LISTEN_CHANNEL_MAX];
+	void (*on_note)(const char *payload, void *arg);
+	void (*on_state)(int live, void *arg);
+	void	  *arg;
+	pthread_t  thread;
+	atomic_int stop;
+};
+
+/* Connected and listening, or NULL (said in the log once per loss). */
+static PGconn *
+listen_connect(struct store_listener *l, int *said)
+{
+	PGconn	 *pg;
+	PGresult *res;
+	char	 *ident, sql[LISTEN_CHANNEL_MAX * 2 + 16], q[256];
+	int	  ok;
+
+	if ((pg = PQconnectdb(l->store->target)) == NULL)
+		return (NULL);
+	if (PQstatus(pg) != CONNECTION_OK) {
+		if (!*said)
+			log_warn("event=db_listen_connect_failed msg=%s",
+			    log_quote(q, sizeof(q), PQerrorMessage(pg)));
+		*said = 1;
+		PQfinish(pg);
+		return (NULL);
+	}
+	PQsetNoticeProcessor(pg, pg_notice, NULL);
+	if ((ident = PQescapeIdentifier(pg, l->channel, strlen(l->channel))) ==
+	    NULL) {
+		PQfinish(pg);
+		return (NULL);
+	}
+	snprintf(sql, sizeof(sql), "LISTEN %s", ident);
+	PQfreemem(ident);
+	res = PQexec(pg, sql);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	PQclear(res);
+	if (!ok) {
+		if (!*said)
+			log_warn("event=db_listen_failed msg=%s",
+			    log_quote(q, sizeof(q), PQerrorMessage(pg)));
+		*said = 1;
+		PQfinish(pg);
+		return (NULL);
+	}
+	return (pg);
+}
+
+static void *
+listen_main(void *arg)
+{
+	struct store_listener *l = arg;
+	struct pollfd	       pfd;
+	struct timespec	       ts;
+	PGnotify	      *n;
+	PGconn		      *pg = NULL;
+	int		       said = 0, waited, r;
+
+	while (!atomic_load(&l->stop)) {
+		if (pg == NULL) {
+			if ((pg = listen_connect(l, &said)) == NULL) {
+				/* Again in a second, a stop seen sooner. */
+				for (waited = 0; waited < LISTEN_RETRY_MS &&
+				     !atomic_load(&l->stop);
+				     waited += LISTEN_POLL_MS) {
+					ts.tv_sec = 0;
+					ts.tv_nsec = LISTEN_POLL_MS * 1000000L;
+					nanosleep(&ts, NULL);
+				}
+				continue;
+			}
+			if (said)
+				log_info("event=db_listen_resumed channel=%s",
+				    l->channel);
+			said = 0;
+			l->on_state(1, l->arg);
+		}
+		pfd.fd = PQsocket(pg);
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if ((r = poll(&pfd, 1, LISTEN_POLL_MS)) < 0 && errno != EINTR)
+			r = 1; /* let PQconsumeInput say what is wrong */
+		if (r > 0 && PQconsumeInput(pg) == 0) {
+			log_warn("event=db_listen_lost channel=%s", l->channel);
+			said = 1;
+			l->on_state(0, l->arg);
+			PQfinish(pg);
+			pg = NULL;
+			continue;
+		}
+		while ((n = PQnotifies(pg)) != NULL) {
+			l->on_note(n->extra != NULL ? n->extra : "", l->arg);
+			PQfreemem(n);
+		}
+	}
+	if (pg != NULL) {
+		l->on_state(0, l->arg);
+		PQfinish(pg);
+	}
+	return (NULL);
+}
+
+int
+pg_listen_start(struct store *s, const char *channel,
+    void (*on_note)(const char *payload, void *arg),
+    void (*on_state)(int live, void *arg), void *arg,
+    struct store_listener **out)
+{
+	struct store_listener *l;
+
+	*out = NULL;
+	if (strlen(channel) >= LISTEN_CHANNEL_MAX)
+		return (ERR_INVALID);
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return (ERR_NOMEM);
+	l->store = s;
+	strlcpy_cb(l->channel, channel, sizeof(l->channel));
+	l->on_note = on_note;
+	l->on_state = on_state;
+	l->arg = arg;
+	atomic_init(&l->stop, 0);
+	if (pthread_create(&l->thread, NULL, listen_main, l) != 0) {
+		free(l);
+		return (ERR_NOMEM);
+	}
+	*out = l;
+	return (OK);
+}
+
+void
+pg_listen_stop(struct store_listener *l)
+{
+	if (l == NULL)
+		return;
+	atomic_store(&l->stop, 1);
+	pthread_join(l->thread, NULL);
+	free(l);
 }

@@ -484,6 +484,7 @@ store_tx_begin(struct store *s, int kind, struct tx **out)
 	c->tx.failed = OK;
 	c->tx.writer = writer;
 	c->tx.serial = atomic_fetch_add(&tx_serials, 1) + 1;
+	c->tx.nafter = 0;
 	*out = &c->tx;
 	return (OK);
 }
@@ -512,9 +513,10 @@ conn_reset_stmts(struct conn *c)
 int
 store_tx_commit(struct tx *tx)
 {
-	struct conn  *c = tx->conn;
-	struct store *s = c->store;
-	int	      rc, writer = tx->writer;
+	struct conn    *c = tx->conn;
+	struct store   *s = c->store;
+	struct tx_after after[STORE_AFTER_MAX];
+	int		rc, writer = tx->writer, nafter = tx->nafter, i;
 
 	conn_reset_stmts(c);
 	if (tx->failed != OK) {
@@ -523,10 +525,42 @@ store_tx_commit(struct tx *tx)
 		rc = tx->failed;
 	} else
 		rc = s->ops->commit(c);
+	if (nafter > 0)
+		memcpy(after, tx->after, (size_t)nafter * sizeof(after[0]));
+	tx->nafter = 0;
 	pool_put(s, c); /* tx is the connection's: not read after this */
 	if (writer)
 		writer_done(s);
+	for (i = 0; rc == OK && i < nafter; i++)
+		after[i].fn(after[i].key);
 	return (rc);
+}
+
+void
+store_tx_after_commit(
+    struct tx *tx, void (*fn)(const char *key), const char *key)
+{
+	struct tx_after *a;
+	int		 i;
+
+	/* Asked already (a person's sessions ended twice): once is enough. */
+	for (i = 0; i < tx->nafter; i++)
+		if (tx->after[i].fn == fn &&
+		    strcmp(tx->after[i].key, key != NULL ? key : "") == 0)
+			return;
+	if (tx->nafter == STORE_AFTER_MAX) {
+		/* Full: one of fn's stands for all of its keys. */
+		for (i = 0; i < tx->nafter; i++)
+			if (tx->after[i].fn == fn) {
+				tx->after[i].key[0] = '\0';
+				return;
+			}
+		log_error("event=store_after_commit_full");
+		return;
+	}
+	a = &tx->after[tx->nafter++];
+	a->fn = fn;
+	strlcpy_cb(a->key, key != NULL ? key : "", sizeof(a->key));
 }
 
 void
@@ -541,6 +575,7 @@ store_tx_rollback(struct tx *tx)
 	c = tx->conn;
 	s = c->store;
 	writer = tx->writer;
+	tx->nafter = 0;
 	conn_reset_stmts(c);
 	s->ops->rollback(c);
 	pool_put(s, c);
@@ -646,6 +681,24 @@ store_run(struct store *s, int kind, int (*fn)(struct tx *, void *), void *arg)
 	}
 	log_warn("event=store_run_gave_up tries=%d", attempt);
 	return (rc);
+}
+
+int
+store_listen(struct store *s, const char *channel,
+    void (*on_note)(const char *payload, void *arg),
+    void (*on_state)(int live, void *arg), void *arg,
+    struct store_listener **out)
+{
+	*out = NULL;
+	if (s->dialect != STORE_POSTGRES)
+		return (ERR_UNAVAILABLE);
+	return (pg_listen_start(s, channel, on_note, on_state, arg, out));
+}
+
+void
+store_listen_stop(struct store_listener *l)
+{
+	pg_listen_stop(l);
 }
 
 int

@@ -69,6 +69,13 @@ enum store_dialect { STORE_SQLITE = 1, STORE_POSTGRES };
  * a statement once and uses it for every value).
  */
 #define STORE_TX_CUSTOM_PLANS 0x10
+/*
+ * With STORE_TX_READ alone: PG sends no BEGIN (nor COMMIT or ROLLBACK),
+ * each statement is its own transaction, so a read of one statement is
+ * one round trip (READ ONLY is not enforced: for reads the caller knows).
+ * SQLite: as STORE_TX_READ, a BEGIN there costing no round trip.
+ */
+#define STORE_TX_AUTOCOMMIT 0x20
 
 struct store_opts {
 	int pool_min;	     /* PostgreSQL: connections opened at start */
@@ -140,6 +147,18 @@ uint64_t store_tx_serial(const struct tx *);
 /* 1 when the transaction was begun as one that writes (any kind but
  * STORE_TX_READ alone), 0 for a read transaction. */
 int store_tx_writes(const struct tx *);
+/*
+ * Call fn(key) once this transaction has committed (not when it rolls
+ * back or its commit fails), on the committing thread, after the
+ * connection went back: what a process caches of rows the transaction
+ * changed is dropped when the change can be read, not before (a reader
+ * between the two would cache the old row again). key is copied (63
+ * bytes at most; NULL or "" stands for all). Past 8 keys in one
+ * transaction, one of fn's is called with "" instead: the callee takes
+ * that as everything.
+ */
+void store_tx_after_commit(
+    struct tx *, void (*fn)(const char *key), const char *key);
 
 /*
  * Run fn inside a transaction, retrying the whole transaction (at least
@@ -152,6 +171,22 @@ int store_tx_writes(const struct tx *);
  */
 int store_run(
     struct store *, int kind, int (*fn)(struct tx *, void *), void *arg);
+
+/*
+ * PostgreSQL: a thread on a connection of its own LISTENs on channel and
+ * calls on_note(payload) for each notification, on_state(1) once it
+ * listens and on_state(0) when the connection is lost (notifications
+ * sent meanwhile are lost with it: a caller drops what it cached); it
+ * connects again every second until stopped. Both are called on the
+ * listener's thread. ERR_UNAVAILABLE on SQLite (nothing is started).
+ */
+struct store_listener;
+int store_listen(struct store *, const char *channel,
+    void (*on_note)(const char *payload, void *arg),
+    void (*on_state)(int live, void *arg), void *arg,
+    struct store_listener **out);
+/* Stop the thread and close its connection. Accepts NULL. */
+void store_listen_stop(struct store_listener *);
 
 /* Run SQL with no parameters and no rows; may hold several statements. */
 int store_exec(struct tx *, const char *sql);

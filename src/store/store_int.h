@@ -19,15 +19,25 @@
 #define STORE_ADDR_SLOTS     128 /* power of two */
 #define STORE_RUN_TRIES	     10
 #define STORE_PG_MAX_PARAMS  65535
+#define STORE_AFTER_MAX	     8 /* store_tx_after_commit calls a tx keeps */
+#define STORE_AFTER_KEY_MAX  64
 
 struct conn;
 
+/* What store_tx_after_commit was asked to run once the commit is in. */
+struct tx_after {
+	void (*fn)(const char *key);
+	char key[STORE_AFTER_KEY_MAX]; /* "" when it stands for all */
+};
+
 struct tx {
-	struct conn *conn;
-	int	     kind;
-	int	     failed; /* first failed statement's status */
-	int	     writer; /* holds the store's writer turn (one_writer) */
-	uint64_t     serial; /* store_tx_serial */
+	struct conn    *conn;
+	int		kind;
+	int		failed; /* first failed statement's status */
+	int		writer; /* holds the store's writer turn (one_writer) */
+	uint64_t	serial; /* store_tx_serial */
+	struct tx_after after[STORE_AFTER_MAX];
+	int		nafter;
 };
 
 struct conn {
@@ -157,5 +167,12 @@ void store_conn_clear_cache(struct conn *);
 /* schedules.c: enqueue the due schedules' jobs (at most every tick;
  * OK at once with none registered). jobs_run_once calls it. */
 int jobs_tick(struct store *);
+
+/* pg.c: store_listen's thread for PostgreSQL. */
+int  pg_listen_start(struct store *, const char *channel,
+     void (*on_note)(const char *payload, void *arg),
+     void (*on_state)(int live, void *arg), void *arg,
+     struct store_listener **out);
+void pg_listen_stop(struct store_listener *);
 
 #endif

@@ -1102,6 +1102,142 @@ broken_connections_are_replaced(void **state)
 
 /* ---- groups ---- */
 
+/* ---- after commit ---- */
+
+static char	  after_seen[16][64];
+static atomic_int after_n;
+
+static void
+after_note(const char *key)
+{
+	int i = atomic_fetch_add(&after_n, 1);
+
+	if (i < 16)
+		strlcpy_cb(after_seen[i], key, sizeof(after_seen[i]));
+}
+
+static void
+after_commit_runs_only_once_committed(void **state)
+{
+	struct store *s = db_open(state, 2, 2000);
+	struct tx    *tx;
+	char	      key[8];
+	int	      i;
+
+	/* Rolled back: nothing. */
+	atomic_store(&after_n, 0);
+	assert_int_equal(store_tx_begin(s, STORE_TX_WRITE, &tx), OK);
+	store_tx_after_commit(tx, after_note, "gone");
+	store_tx_rollback(tx);
+	assert_int_equal(atomic_load(&after_n), 0);
+	/* Committed: each key once, in order, after the commit. */
+	assert_int_equal(store_tx_begin(s, STORE_TX_WRITE, &tx), OK);
+	store_tx_after_commit(tx, after_note, "a");
+	store_tx_after_commit(tx, after_note, "b");
+	store_tx_after_commit(tx, after_note, "a");
+	assert_int_equal(atomic_load(&after_n), 0);
+	assert_int_equal(store_tx_commit(tx), OK);
+	assert_int_equal(atomic_load(&after_n), 2);
+	assert_string_equal(after_seen[0], "a");
+	assert_string_equal(after_seen[1], "b");
+	/* The connection's next transaction starts with none. */
+	atomic_store(&after_n, 0);
+	assert_int_equal(store_tx_begin(s, STORE_TX_READ, &tx), OK);
+	assert_int_equal(store_tx_commit(tx), OK);
+	assert_int_equal(atomic_load(&after_n), 0);
+	/* Past the bound, one stands for all (""). */
+	assert_int_equal(store_tx_begin(s, STORE_TX_WRITE, &tx), OK);
+	for (i = 0; i < 12; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		store_tx_after_commit(tx, after_note, key);
+	}
+	assert_int_equal(store_tx_commit(tx), OK);
+	assert_int_equal(atomic_load(&after_n), 8);
+	assert_string_equal(after_seen[0], "");
+	/* A commit that fails runs nothing. */
+	atomic_store(&after_n, 0);
+	assert_int_equal(store_tx_begin(s, STORE_TX_WRITE, &tx), OK);
+	store_tx_after_commit(tx, after_note, "failed");
+	assert_int_not_equal(store_exec(tx, "SELECT * FROM no_such_table"), OK);
+	assert_int_not_equal(store_tx_commit(tx), OK);
+	assert_int_equal(atomic_load(&after_n), 0);
+	store_close(s);
+}
+
+/* ---- LISTEN ---- */
+
+struct heard {
+	atomic_int live;
+	atomic_int notes;
+	char	   last[64];
+};
+
+static void
+heard_note(const char *payload, void *arg)
+{
+	struct heard *h = arg;
+
+	strlcpy_cb(h->last, payload, sizeof(h->last));
+	atomic_fetch_add(&h->notes, 1);
+}
+
+static void
+heard_state(int live, void *arg)
+{
+	struct heard *h = arg;
+
+	atomic_store(&h->live, live);
+}
+
+static int
+wait_for(atomic_int *v, int want)
+{
+	int i;
+
+	for (i = 0; i < 500 && atomic_load(v) < want; i++)
+		usleep(10000);
+	return (atomic_load(v) >= want);
+}
+
+static void
+listeners_hear_notifications_sent_at_commit(void **state)
+{
+	struct store	      *s = db_open(state, 2, 2000);
+	struct store_listener *l = NULL;
+	struct heard	       h;
+	struct tx	      *tx;
+
+	memset(&h, 0, sizeof(h));
+	if (store_dialect(s) != STORE_POSTGRES) {
+		assert_int_equal(store_listen(s, "carebase_test", heard_note,
+				     heard_state, &h, &l),
+		    ERR_UNAVAILABLE);
+		assert_null(l);
+		store_close(s);
+		return;
+	}
+	assert_int_equal(
+	    store_listen(s, "carebase_test", heard_note, heard_state, &h, &l),
+	    OK);
+	assert_true(wait_for(&h.live, 1));
+	/* Rolled back: never sent. Committed: heard. */
+	assert_int_equal(store_tx_begin(s, STORE_TX_WRITE, &tx), OK);
+	assert_int_equal(
+	    store_exec(tx, "SELECT pg_notify('carebase_test', 'no')"), OK);
+	store_tx_rollback(tx);
+	assert_int_equal(store_tx_begin(s, STORE_TX_WRITE, &tx), OK);
+	assert_int_equal(
+	    store_exec(tx, "SELECT pg_notify('carebase_test', 'user-1')"), OK);
+	assert_int_equal(atomic_load(&h.notes), 0);
+	assert_int_equal(store_tx_commit(tx), OK);
+	assert_true(wait_for(&h.notes, 1));
+	assert_int_equal(atomic_load(&h.notes), 1);
+	assert_string_equal(h.last, "user-1");
+	store_listen_stop(l);
+	assert_int_equal(atomic_load(&h.live), 0);
+	store_close(s);
+}
+
 static int
 sqlite_setup(void **state)
 {
@@ -1181,6 +1317,8 @@ main(void)
 		cmocka_unit_test(sqlite_a_checkpoint_waits_its_turn),
 		cmocka_unit_test(backup_copies_while_others_write),
 		cmocka_unit_test(broken_connections_are_replaced),
+		cmocka_unit_test(after_commit_runs_only_once_committed),
+		cmocka_unit_test(listeners_hear_notifications_sent_at_commit),
 	};
 	int rc;
 

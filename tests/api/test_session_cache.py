@@ -1,0 +1,181 @@
+"""Each serving process keeps the sessions it read a few seconds
+(session_cache_ttl_ms), so most requests do not read their session again.
+A change made through another process holds there within the bound the
+README states: on PostgreSQL as soon as the NOTIFY of migration 0050's
+triggers reaches it (milliseconds), on SQLite at once (the auth_changes
+counter), and never later than the TTL. Two servers on one database: a
+token used on both, then logged out, its person's role changed, deactivated
+or their password changed through the first, is refused by the second."""
+import time
+
+import pytest
+
+from conftest import DB_KIND, hdr, person, problem
+
+# README, "Sessions kept read": a change through one process is honoured in
+# the others within this (the TTL is 5 s; NOTIFY takes milliseconds).
+BOUND_S = 1.0
+
+
+def two_servers(start_server, db, env=None):
+    a = start_server(db=db, env=env)
+    b = start_server(db=db, migrate=False, env=env)
+    return a, b
+
+
+def used_on_both(a, b, token, times=3):
+    """The token works on both, used enough to be kept read by each."""
+    for _ in range(times):
+        for srv in (a, b):
+            r = srv.get("/v1/me", headers=hdr(token))
+            assert r.status_code == 200, r.text
+
+
+def refused_within(srv, token, seconds, code):
+    """The server refuses token (401 code) within seconds: the number of
+    requests it took."""
+    start = time.monotonic()
+    tries = 0
+    while True:
+        tries += 1
+        r = srv.get("/v1/me", headers=hdr(token))
+        if r.status_code == 401:
+            problem(r, 401, code)
+            return tries
+        assert r.status_code == 200, r.text
+        assert time.monotonic() - start < seconds, (
+            f"still accepted {seconds}s after the change")
+        time.sleep(0.01)
+
+
+@pytest.mark.dialect
+def test_a_logout_through_one_process_is_refused_by_the_other(start_server, db):
+    a, b = two_servers(start_server, db)
+    alice = person(a, "alice")
+    used_on_both(a, b, alice["token"])
+    assert a.post("/v1/auth/logout", headers=hdr(alice)).status_code == 204
+    tries = refused_within(b, alice["token"], BOUND_S, "SESSION_EXPIRED")
+    if DB_KIND == "sqlite":
+        assert tries == 1            # the first request after: the counter moved
+    problem(a.get("/v1/me", headers=hdr(alice)), 401, "SESSION_EXPIRED")
+
+
+@pytest.mark.dialect
+def test_a_role_change_through_one_process_ends_the_session_in_the_other(
+        start_server, db):
+    a, b = two_servers(start_server, db)
+    boss = person(a, "boss", "admin")
+    teacher = person(a, "teacher", "instructor")
+    used_on_both(a, b, teacher["token"])
+    used_on_both(a, b, boss["token"], times=1)
+    r = a.request("PATCH", f"/v1/users/{teacher['id']}", headers=hdr(boss),
+                  json={"role": "therapist"})
+    assert r.status_code == 200, r.text
+    refused_within(b, teacher["token"], BOUND_S, "SESSION_EXPIRED")
+    # The admin's own session, kept read by both, is untouched.
+    assert b.get("/v1/me", headers=hdr(boss)).status_code == 200
+
+
+@pytest.mark.dialect
+def test_deactivating_through_one_process_is_honoured_by_the_other(start_server, db):
+    a, b = two_servers(start_server, db)
+    boss = person(a, "boss", "admin")
+    bob = person(a, "bob")
+    used_on_both(a, b, bob["token"])
+    r = a.request("PATCH", f"/v1/users/{bob['id']}", headers=hdr(boss),
+                  json={"is_active": False})
+    assert r.status_code == 200, r.text
+    refused_within(b, bob["token"], BOUND_S, "SESSION_EXPIRED")
+
+
+@pytest.mark.dialect
+def test_a_password_change_through_one_process_ends_the_others_sessions_there(
+        start_server, db):
+    a, b = two_servers(start_server, db)
+    carol = person(a, "carol")
+    other = person(b, "carol", email=None)  # someone else, kept read too
+    phone = a.post("/v1/auth/login", json={"email": carol["email"],
+                                           "password": "pale orange kettle 1987 drums"})
+    assert phone.status_code == 200, phone.text
+    phone = phone.json()["token"]
+    used_on_both(a, b, phone)
+    used_on_both(a, b, other["token"], times=1)
+    r = a.post("/v1/me/password", headers=hdr(carol),
+               json={"current_password": "pale orange kettle 1987 drums",
+                     "new_password": "green quiet harbour 2044 owls"})
+    assert r.status_code in (200, 204), r.text
+    refused_within(b, phone, BOUND_S, "SESSION_EXPIRED")
+    assert b.get("/v1/me", headers=hdr(other)).status_code == 200
+
+
+@pytest.mark.dialect
+def test_a_session_ended_by_hand_in_the_database_is_refused(start_server, db):
+    """The triggers tell of any change, not only the server's own."""
+    a, b = two_servers(start_server, db)
+    dave = person(a, "dave")
+    used_on_both(a, b, dave["token"])
+    db.execute(f"UPDATE auth_sessions SET ended_at = 1, end_reason = 'by_hand' "
+               f"WHERE user_id = '{dave['id']}'")
+    for srv in (a, b):
+        refused_within(srv, dave["token"], BOUND_S, "SESSION_EXPIRED")
+
+
+@pytest.mark.dialect
+def test_a_permission_change_through_one_process_holds_in_the_other(start_server, db):
+    a, b = two_servers(start_server, db)
+    boss = person(a, "boss", "admin")
+    teacher = person(a, "teacher", "instructor")
+    perms = a.get("/v1/roles/instructor", headers=hdr(boss)).json()["permissions"]
+    for _ in range(3):
+        assert b.get("/v1/audit-log", headers=hdr(teacher)).status_code == 403
+    r = a.request("PUT", "/v1/roles/instructor/permissions", headers=hdr(boss),
+                  json={"permissions": perms + ["audit_log:read:all"]})
+    assert r.status_code == 200, r.text
+    start = time.monotonic()
+    while b.get("/v1/audit-log", headers=hdr(teacher)).status_code != 200:
+        assert time.monotonic() - start < BOUND_S
+        time.sleep(0.01)
+
+
+def auth_session_scans(db):
+    return int(db.scalar(
+        "SELECT coalesce(idx_scan, 0) + coalesce(seq_scan, 0) FROM "
+        "pg_stat_user_tables WHERE relname = 'auth_sessions'"))
+
+
+def partner_scans(db):
+    return int(db.scalar(
+        "SELECT coalesce(idx_scan, 0) + coalesce(seq_scan, 0) FROM "
+        "pg_stat_user_tables WHERE relname = 'partners'"))
+
+
+@pytest.mark.postgres_only
+@pytest.mark.dialect
+def test_requests_of_a_session_kept_read_do_not_read_it_again(start_server, db):
+    """PostgreSQL's own count of scans of auth_sessions: 40 requests of one
+    token read the session once or twice (the first, and the first after
+    its last activity was written), not 40 times. One connection (pool_max
+    1) and no job worker, so every scan is this server's and its statistics
+    reach pg_stat_user_tables together: a scan of partners made after the
+    requests shows when they have."""
+    srv = start_server(db=db, env={"CAREBASE_POOL_MAX": "1", "CAREBASE_POOL_MIN": "1",
+                                   "CAREBASE_JOB_WORKERS": "0"})
+    erin = person(srv, "erin")
+    assert srv.get("/v1/me", headers=hdr(erin)).status_code == 200
+    time.sleep(0.3)          # the listener listens (it starts with the first request)
+
+    def settled():
+        # A lookup of a partner by name: a scan of partners, a marker.
+        mark = partner_scans(db)
+        assert srv.get("/v1/partners/no-such-partner").status_code == 404
+        deadline = time.monotonic() + 30
+        while partner_scans(db) <= mark:
+            assert time.monotonic() < deadline, "statistics never arrived"
+            time.sleep(0.25)
+        return auth_session_scans(db)
+
+    before = settled()
+    for _ in range(40):
+        assert srv.get("/v1/me", headers=hdr(erin)).status_code == 200
+    read = settled() - before
+    assert read <= 3, f"auth_sessions read {read} times for 40 requests"
