@@ -397,6 +397,22 @@ notice_mail(
 }
 
 int
+people_email_dropped(struct tx *tx, const char *user_id)
+{
+	struct stmt *st;
+	int	     step;
+
+	st = store_prepare(
+	    tx, "UPDATE users SET email_verified_at = NULL WHERE id = ?");
+	store_bind_text(st, 1, user_id);
+	step = store_step(st);
+	store_finalize(st);
+	if (step != STORE_DONE)
+		return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	return (people_tokens_end(tx, user_id));
+}
+
+int
 people_email_changed(struct tx *tx, const char *user_id, const char *old_email)
 {
 	struct stmt *st;
@@ -407,7 +423,7 @@ people_email_changed(struct tx *tx, const char *user_id, const char *old_email)
 	    "SELECT CASE WHEN u.email_verified_at IS NULL THEN 0 ELSE 1 END, "
 	    "u.is_active, CASE WHEN u.password_hash IS NULL AND r.is_staff = 1 "
 	    "THEN 1 ELSE 0 END, u.role FROM users u "
-	    "JOIN roles r ON r.name = u.role WHERE u.id = ? AND "
+	    "LEFT JOIN roles r ON r.name = u.role WHERE u.id = ? AND "
 	    "u.deleted_at IS NULL");
 	store_bind_text(st, 1, user_id);
 	if ((step = store_step(st)) == STORE_ROW) {
@@ -417,20 +433,12 @@ people_email_changed(struct tx *tx, const char *user_id, const char *old_email)
 		strlcpy_cb(role, store_col_text(st, 3), sizeof(role));
 	}
 	store_finalize(st);
-	if (step != STORE_ROW)
-		return (step == STORE_DONE ? OK
-			: step == ERR_BUSY ? ERR_BUSY
-					   : ERR_DB);
-	/* Whoever typed it, the new address proves itself by its link:
-	 * a mistyped one must not take the account's mail. */
-	st = store_prepare(
-	    tx, "UPDATE users SET email_verified_at = NULL WHERE id = ?");
-	store_bind_text(st, 1, user_id);
-	step = store_step(st);
-	store_finalize(st);
-	if (step != STORE_DONE)
+	if (step != STORE_ROW && step != STORE_DONE)
 		return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);
-	if ((rc = people_tokens_end(tx, user_id)) != OK)
+	/* Whoever typed it, the new address proves itself by its link:
+	 * a mistyped one must not take the account's mail. Done whatever
+	 * the read above found (no role row: still cleared). */
+	if ((rc = people_email_dropped(tx, user_id)) != OK || step != STORE_ROW)
 		return (rc);
 	/* An inactive account's links would not work: none is sent (the
 	 * person asks for one once they are active again). */

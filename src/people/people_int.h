@@ -285,10 +285,13 @@ int people_tokens_end(struct tx *, const char *user_id);
  * user_id's sign-in address changed from old_email (the row holds the new
  * one): the address is unproven again, every open link ends, the new
  * address gets a verification link (an invited staff member without a
- * password: a new invitation) and the old one, if it was proven, a notice.
+ * password: a new invitation) and the old one, if it was proven, a notice
+ * (old_email NULL: there was none, no notice).
  */
 int people_email_changed(
     struct tx *, const char *user_id, const char *old_email);
+/* user_id's sign-in address taken off: nothing is proven, no link open. */
+int people_email_dropped(struct tx *, const char *user_id);
 /* Tell owner_id that someone tried to register with their address (at
  * most once per PEOPLE_REGISTER_NOTICE_MS). */
 int  people_register_notice(struct tx *, const char *owner_id, const char *to);

@@ -182,8 +182,10 @@ users_before_update(struct resource_ctx *ctx, json_t *body)
  * The modules watching the person's own fields (resource/hooks.h), and a
  * sign-in address changed for another (the same address in other case is
  * no change: the blind index folds it) made unproven again
- * (people_email_changed). An address taken off (a refused child's,
- * family_close.c) is not one changed.
+ * (people_email_changed). One set on an account that had none (a child's
+ * made without) is a change from nothing: proven by its link all the
+ * same. One taken off (a refused child's, family_close.c) leaves nothing
+ * proven and no link open (people_email_dropped).
  */
 int
 people_user_changed(
@@ -197,8 +199,10 @@ people_user_changed(
 		return (rc);
 	was = json_string_value(json_object_get(old, "email"));
 	now = json_string_value(json_object_get(row, "email"));
-	if (was == NULL || now == NULL)
-		return (OK);
+	if (now == NULL)
+		return (was == NULL ? OK : people_email_dropped(tx, user_id));
+	if (was == NULL)
+		return (people_email_changed(tx, user_id, NULL));
 	keyring_email_index(was, a);
 	keyring_email_index(now, b);
 	if (strcmp(a, b) == 0)

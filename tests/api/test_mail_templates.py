@@ -14,7 +14,7 @@ import time
 import pytest
 
 from conftest import (PASSWORD, admin, hdr, login, person, problem, register,
-                      sign_in, wait_until)
+                      sign_in, wait_until, years_ago)
 
 PUBLIC = "https://app.example.test"
 BRAND = "Kestrel & Co <Care>"
@@ -379,6 +379,32 @@ def test_own_email_change_is_proven_again_and_ends_every_link(start_server, smtp
                     json={"email": "Dee.New@example.org", "current_password": PASSWORD})
     assert r.status_code == 200, r.text
     assert srv.db.scalar(f"SELECT email_verified_at FROM users WHERE id = '{uid}'") is not None
+
+
+def test_an_address_given_to_an_account_without_one_is_proven_by_its_link(
+        start_server, smtp_sink):
+    srv = sink_server(start_server, smtp_sink)
+    boss = person(srv, "admin", "admin")
+    g = person(srv, "guardian", date_of_birth=years_ago(40), country="GB")
+    r = srv.post("/v1/me/family/children", headers=hdr(g),
+                 json={"first_name": "Kit", "date_of_birth": years_ago(8)})
+    assert r.status_code == 201, r.text
+    kit = r.json()["user"]["id"]
+    # Set as proven (as a staff-made account is), then given an address:
+    # a change from nothing is a change all the same.
+    srv.db.execute(f"UPDATE users SET email_verified_at = 1 WHERE id = '{kit}'")
+    r = srv.request("PATCH", f"/v1/users/{kit}", headers=hdr(boss),
+                    json={"email": "kit.new@example.org"})
+    assert r.status_code == 200, r.text
+    assert srv.db.scalar(f"SELECT email_verified_at FROM users WHERE id = '{kit}'") is None
+    wait_until(lambda: [m for m in mails(smtp_sink) if to_of(m) == "kit.new@example.org"],
+               timeout=10, what="a link to the new address")
+    (msg,) = [m for m in mails(smtp_sink) if to_of(m) == "kit.new@example.org"]
+    assert "Confirm your address" in msg[0]
+    assert srv.db.count("email_log", "template = 'email_changed'") == 0    # no old one
+    assert srv.post("/v1/auth/verify-email",
+                    json={"token": token_of(msg[1], "/verify-email?token=")}).status_code == 204
+    assert srv.db.scalar(f"SELECT email_verified_at FROM users WHERE id = '{kit}'") is not None
 
 
 def test_staff_email_change_reinvites_and_ends_the_old_invitation(start_server, smtp_sink):
