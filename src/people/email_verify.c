@@ -459,26 +459,39 @@ people_email_changed(struct tx *tx, const char *user_id, const char *old_email)
 }
 
 int
-people_register_notice(struct tx *tx, const char *owner_id, const char *to)
+people_register_notice(struct tx *tx, const char *owner_id)
 {
 	struct stmt *st;
+	char	     key[64], *to = NULL;
 	int	     rc, step;
 
-	/* Two refused registrations at once send one notice. */
-	if ((rc = store_xact_lock(tx, "people.register_notice")) != OK)
+	/* Two refused registrations at once send one notice; those for
+	 * other owners do not wait for it. */
+	snprintf(key, sizeof(key), "people.register_notice:%s", owner_id);
+	if ((rc = store_xact_lock(tx, key)) != OK)
 		return (rc);
+	/* Only a live, active owner hears of it (a deactivated account's
+	 * mail is not sent). */
 	st = store_prepare(tx,
-	    "SELECT 1 FROM email_log WHERE user_id = ? AND template = "
-	    "'register_attempt' AND created_at > ?");
+	    "SELECT 1 FROM users WHERE id = ? AND deleted_at IS NULL AND "
+	    "is_active = 1 AND NOT EXISTS (SELECT 1 FROM email_log WHERE "
+	    "user_id = ? AND template = 'register_attempt' AND "
+	    "created_at > ?)");
 	store_bind_text(st, 1, owner_id);
-	store_bind_int64(st, 2, time_now_ms() - PEOPLE_REGISTER_NOTICE_MS);
+	store_bind_text(st, 2, owner_id);
+	store_bind_int64(st, 3, time_now_ms() - PEOPLE_REGISTER_NOTICE_MS);
 	step = store_step(st);
 	store_finalize(st);
-	if (step == STORE_ROW)
+	if (step == STORE_DONE)
 		return (OK);
-	if (step != STORE_DONE)
+	if (step != STORE_ROW)
 		return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	/* To the address stored, not the one typed (which only folds to
+	 * the same index). */
+	if ((rc = people_user_email(tx, owner_id, &to)) != OK)
+		return (rc == ERR_NOT_FOUND ? OK : rc);
 	rc = notice_mail(tx, to, owner_id, "register_attempt");
+	people_wipe_free(to);
 	return (rc == ERR_INVALID || rc == ERR_UNAVAILABLE ? OK : rc);
 }
 

@@ -292,9 +292,10 @@ int people_email_changed(
     struct tx *, const char *user_id, const char *old_email);
 /* user_id's sign-in address taken off: nothing is proven, no link open. */
 int people_email_dropped(struct tx *, const char *user_id);
-/* Tell owner_id that someone tried to register with their address (at
- * most once per PEOPLE_REGISTER_NOTICE_MS). */
-int  people_register_notice(struct tx *, const char *owner_id, const char *to);
+/* Tell owner_id, at their stored address, that someone tried to register
+ * with it or take it (at most once per PEOPLE_REGISTER_NOTICE_MS; an
+ * inactive or deleted owner: nothing). */
+int  people_register_notice(struct tx *, const char *owner_id);
 void people_auth_verify_email(struct request *);
 void people_auth_verify_resend(struct request *);
 void people_auth_set_password(struct request *);

@@ -503,6 +503,25 @@ def test_refused_registrations_are_throttled_and_the_owner_told_once(start_serve
     assert srv.db.count("email_log", "template = 'register_attempt'") == 2
 
 
+def test_the_register_notice_goes_to_the_stored_address_of_an_active_owner(
+        start_server, smtp_sink):
+    srv = sink_server(start_server, smtp_sink)
+    boss = person(srv, "admin", "admin")
+    owner = person(srv, "owner")
+    gone = person(srv, "gone")
+    r = srv.request("PATCH", f"/v1/users/{gone['id']}", headers=hdr(boss),
+                    json={"is_active": False})
+    assert r.status_code == 200, r.text
+    # Typed in other case: the notice goes to the address as stored.
+    problem(register(srv, owner["email"].upper()), 409, "EMAIL_TAKEN")
+    problem(register(srv, gone["email"]), 409, "EMAIL_TAKEN")
+    msg = wait_mail(smtp_sink, "tried to sign up")
+    assert to_of(msg) == owner["email"]
+    time.sleep(0.5)
+    told = [to_of(m) for m in mails(smtp_sink) if "tried to sign up" in m[0]]
+    assert told == [owner["email"]], told     # the deactivated owner: none
+
+
 def test_registrations_that_succeed_use_no_budget(start_server, smtp_sink):
     srv = sink_server(start_server, smtp_sink, CAREBASE_LOGIN_IP_MAX_FAILURES_HOUR="2")
     for i in range(4):
