@@ -348,7 +348,36 @@ me_respond(struct request *req, json_t *me)
 struct me_patch {
 	struct resource_ctx ctx;
 	json_t		   *body;
+	const char	   *index; /* of a new email given, else NULL */
+	const char	   *ip;
 };
+
+/*
+ * A new address refused as taken: its live owner is told, as a refused
+ * registration tells them (the attempt stays counted against the address
+ * and the client, people_throttle_reserve).
+ */
+static int
+me_taken_tx(struct tx *tx, void *arg)
+{
+	struct me_patch *m = arg;
+	struct stmt	*st;
+	char		 owner[UUID_STR_LEN];
+	int		 step;
+
+	st = store_prepare(tx,
+	    "SELECT id FROM users WHERE email_index = ? AND "
+	    "deleted_at IS NULL");
+	store_bind_text(st, 1, m->index);
+	if ((step = store_step(st)) == STORE_ROW)
+		strlcpy_cb(owner, store_col_text(st, 0), sizeof(owner));
+	store_finalize(st);
+	if (step != STORE_ROW)
+		return (step == STORE_DONE ? OK
+			: step == ERR_BUSY ? ERR_BUSY
+					   : ERR_DB);
+	return (people_register_notice(tx, owner));
+}
 
 static int
 me_patch_tx(struct tx *tx, void *arg)
@@ -363,8 +392,11 @@ me_patch_tx(struct tx *tx, void *arg)
 	if ((rc = me_precondition(m->ctx.req, tx, id)) == OK &&
 	    (rc = resource_load(&m->ctx, id, &was)) == OK &&
 	    (rc = resource_update(&m->ctx, id, m->body)) == OK &&
-	    (rc = resource_load(&m->ctx, id, &now)) == OK)
-		rc = people_user_changed(tx, id, was, now);
+	    (rc = resource_load(&m->ctx, id, &now)) == OK &&
+	    (rc = people_user_changed(tx, id, was, now)) == OK &&
+	    m->index != NULL)
+		/* Taken: no probe was refused; the attempt is given back. */
+		rc = people_throttle_success(tx, m->index, m->ip);
 	json_decref(was);
 	json_decref(now);
 	/* An attempt that answered (a field refused) is not tried again. */
@@ -379,7 +411,9 @@ people_me_patch(struct request *req)
 	struct principal *who;
 	struct me_patch	  m;
 	json_t		 *body = req->json, *me = NULL;
-	int		  rc;
+	const char	 *email;
+	char		  index[65], ra[16];
+	int		  rc, retry = 1;
 
 	who = req->caller;
 	if (!json_is_object(body)) {
@@ -398,9 +432,38 @@ people_me_patch(struct request *req)
 	m.ctx.scope = SCOPE_OWN;
 	m.ctx.id = who->user_id;
 	m.body = body;
+	/* A new address is a probe of whether it is taken (409): counted
+	 * as a registration is, before the work (auth.c), so that the
+	 * answer cannot be asked for without bound. */
+	if ((email = json_string_value(json_object_get(body, "email"))) !=
+	    NULL) {
+		keyring_email_index(email, index);
+		m.index = index;
+		m.ip = req->client_key[0] ? req->client_key : req->ip;
+		rc = people_throttle_reserve(
+		    req->db, index, m.ip, time_now_ms(), &retry);
+		if (rc == ERR_RATE_LIMIT) {
+			snprintf(ra, sizeof(ra), "%d", retry);
+			http_header_add(req, "Retry-After", ra);
+			http_problem(req, rc, NULL,
+			    "too many refused addresses or failed logins; "
+			    "try again in %d seconds",
+			    retry);
+			return;
+		}
+		if (rc != OK) {
+			http_problem(
+			    req, rc, NULL, "your account was not changed");
+			return;
+		}
+	}
 	/* A concurrent writer of the row (a chat profile job, a session)
 	 * makes PostgreSQL refuse the attempt (40001): it is run again. */
 	rc = store_run(req->db, STORE_TX_WRITE, me_patch_tx, &m);
+	/* Taken: its owner is told (once an hour); the answer stands
+	 * whether or not the notice could be queued. */
+	if (rc == ERR_CONFLICT && m.index != NULL)
+		(void)store_run(req->db, STORE_TX_WRITE, me_taken_tx, &m);
 	if (req->responded)
 		return;
 	if (rc == ERR_PRECONDITION)

@@ -503,6 +503,39 @@ def test_refused_registrations_are_throttled_and_the_owner_told_once(start_serve
     assert srv.db.count("email_log", "template = 'register_attempt'") == 2
 
 
+def test_taking_a_taken_address_is_throttled_and_the_owner_told_once(start_server, smtp_sink):
+    srv = sink_server(start_server, smtp_sink, CAREBASE_LOGIN_ACCOUNT_MAX_FAILURES_HOUR="4",
+                      CAREBASE_LOGIN_BACKOFF_AFTER="1000")
+    owner = person(srv, "owner")
+    prober = person(srv, "prober")
+    base = srv.db.count("email_log", "template = 'register_attempt'")
+
+    def take(email):
+        return srv.request("PATCH", "/v1/me", headers=hdr(prober),
+                           json={"email": email, "current_password": PASSWORD})
+    # The address in other case and with spaces is the same address: it
+    # counts in the same budget.
+    for email in (owner["email"], owner["email"].upper(), f"  {owner['email']} ",
+                  owner["email"]):
+        r = take(email)
+        if r.status_code != 409:    # a padded address may be refused as malformed
+            assert r.status_code == 422, r.text
+            r = take(owner["email"].title())
+        problem(r, 409, "EMAIL_TAKEN")
+    r = take(owner["email"])
+    problem(r, 429, "RATE_LIMITED")
+    assert int(r.headers["Retry-After"]) >= 1
+    # Told once, at the stored address, with no link that acts.
+    msg = wait_mail(smtp_sink, "tried to sign up")
+    assert to_of(msg) == owner["email"]
+    no_link_that_acts(msg[1], msg[2])
+    time.sleep(0.5)
+    assert srv.db.count("email_log", "template = 'register_attempt'") == base + 1
+    # The budget is the address's: another is free to take.
+    r = take("prober.new@example.org")
+    assert r.status_code == 200, r.text
+
+
 def test_the_register_notice_goes_to_the_stored_address_of_an_active_owner(
         start_server, smtp_sink):
     srv = sink_server(start_server, smtp_sink)
