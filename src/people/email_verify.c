@@ -284,7 +284,11 @@ link_mail(struct tx *tx, const char *user_id, const char *purpose,
 	char token[TOKEN_LEN], *email = NULL, *link = NULL;
 	int  rc;
 
-	if ((rc = token_insert(tx, user_id, purpose, ttl_s, token)) != OK)
+	/* The address read below stays the account's until the mail is
+	 * queued (a change commits before, and this link goes to the new
+	 * one, or after, and ends it). */
+	if ((rc = people_user_row_lock(tx, user_id, NULL)) != OK ||
+	    (rc = token_insert(tx, user_id, purpose, ttl_s, token)) != OK)
 		goto out;
 	rc = ERR_NOMEM;
 	if ((link = pages_link(page, token)) == NULL ||

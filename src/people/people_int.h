@@ -323,6 +323,15 @@ int people_erase_replayed(
  * the transaction; SQLite write transactions are serial already.
  */
 int people_user_lock(struct tx *, const char *user_id);
+/*
+ * Lock user_id's row (SELECT ... FOR UPDATE on PostgreSQL; SQLite write
+ * transactions are serial already) so that what is read of it (its
+ * address) stays so until the transaction ends: a change of address
+ * commits before or after, never in between. ERR_NOT_FOUND when
+ * email_index is given and the live row no longer has it.
+ */
+int people_user_row_lock(
+    struct tx *, const char *user_id, const char *email_index);
 
 /* chat_profile.c: what people tells of a person (resource/hooks.h: the
  * contact, held addresses, its part of the chat profile); at start-up. */

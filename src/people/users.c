@@ -590,6 +590,37 @@ people_user_hash(
 }
 
 int
+people_user_row_lock(
+    struct tx *tx, const char *user_id, const char *email_index)
+{
+	struct stmt *st;
+	int	     step;
+
+	if (store_tx_dialect(tx) == STORE_POSTGRES) {
+		st = store_prepare(
+		    tx, "SELECT 1 FROM users WHERE id = ? FOR UPDATE");
+		store_bind_text(st, 1, user_id);
+		step = store_step(st);
+		store_finalize(st);
+		if (step != STORE_ROW && step != STORE_DONE)
+			return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	}
+	if (email_index == NULL)
+		return (OK);
+	st = store_prepare(tx,
+	    "SELECT 1 FROM users WHERE id = ? AND email_index = ? AND "
+	    "deleted_at IS NULL");
+	store_bind_text(st, 1, user_id);
+	store_bind_text(st, 2, email_index);
+	step = store_step(st);
+	store_finalize(st);
+	return (step == STORE_ROW    ? OK
+		: step == STORE_DONE ? ERR_NOT_FOUND
+		: step == ERR_BUSY   ? ERR_BUSY
+				     : ERR_DB);
+}
+
+int
 people_user_email(struct tx *tx, const char *user_id, char **out)
 {
 	struct stmt  *st;
