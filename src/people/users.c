@@ -132,7 +132,10 @@ const struct resource users_resource = {
 	.doc = "People with an account. Personal fields are sealed at rest "
 	       "under each person's own key; a guardian sees their child, a "
 	       "practitioner their clients. Deactivating (is_active false) or "
-	       "deleting a user ends their sessions.",
+	       "deleting a user ends their sessions and every link mailed to "
+	       "them. A changed (or newly given) email is unproven until the "
+	       "link mailed to it is used; the old address, if proven, is "
+	       "sent a notice with no link.",
 	.before_update = users_before_update,
 	.after_write = users_after_write,
 	.where = "deleted_at IS NULL",

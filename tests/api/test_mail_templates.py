@@ -365,7 +365,7 @@ def test_own_email_change_is_proven_again_and_ends_every_link(start_server, smtp
     assert to_of(msg) == "dee@example.org"
     check_links(msg[1], msg[2])
     no_link_that_acts(msg[1], msg[2])
-    assert "dee.new" not in msg[1]
+    assert "dee.new" not in msg[1] and "dee.new" not in msg[2], msg[2]
     # One link and one notice for one change.
     assert srv.db.count("email_log", "template = 'email_verify'") == 2
     assert srv.db.count("email_log", "template = 'email_changed'") == 1
