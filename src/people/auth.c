@@ -260,8 +260,7 @@ register_tx(struct tx *tx, void *arg)
 	 * the owner, if the account is live, is told. */
 	if (step == STORE_ROW) {
 		op->taken = 1;
-		return (live ? people_register_notice(tx, owner, op->nu.email)
-			     : OK);
+		return (live ? people_register_notice(tx, owner) : OK);
 	}
 	if (step != STORE_DONE)
 		return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);

@@ -284,7 +284,11 @@ link_mail(struct tx *tx, const char *user_id, const char *purpose,
 	char token[TOKEN_LEN], *email = NULL, *link = NULL;
 	int  rc;
 
-	if ((rc = token_insert(tx, user_id, purpose, ttl_s, token)) != OK)
+	/* The address read below stays the account's until the mail is
+	 * queued (a change commits before, and this link goes to the new
+	 * one, or after, and ends it). */
+	if ((rc = people_user_row_lock(tx, user_id, NULL)) != OK ||
+	    (rc = token_insert(tx, user_id, purpose, ttl_s, token)) != OK)
 		goto out;
 	rc = ERR_NOMEM;
 	if ((link = pages_link(page, token)) == NULL ||
@@ -397,6 +401,22 @@ notice_mail(
 }
 
 int
+people_email_dropped(struct tx *tx, const char *user_id)
+{
+	struct stmt *st;
+	int	     step;
+
+	st = store_prepare(
+	    tx, "UPDATE users SET email_verified_at = NULL WHERE id = ?");
+	store_bind_text(st, 1, user_id);
+	step = store_step(st);
+	store_finalize(st);
+	if (step != STORE_DONE)
+		return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	return (people_tokens_end(tx, user_id));
+}
+
+int
 people_email_changed(struct tx *tx, const char *user_id, const char *old_email)
 {
 	struct stmt *st;
@@ -407,7 +427,7 @@ people_email_changed(struct tx *tx, const char *user_id, const char *old_email)
 	    "SELECT CASE WHEN u.email_verified_at IS NULL THEN 0 ELSE 1 END, "
 	    "u.is_active, CASE WHEN u.password_hash IS NULL AND r.is_staff = 1 "
 	    "THEN 1 ELSE 0 END, u.role FROM users u "
-	    "JOIN roles r ON r.name = u.role WHERE u.id = ? AND "
+	    "LEFT JOIN roles r ON r.name = u.role WHERE u.id = ? AND "
 	    "u.deleted_at IS NULL");
 	store_bind_text(st, 1, user_id);
 	if ((step = store_step(st)) == STORE_ROW) {
@@ -417,20 +437,12 @@ people_email_changed(struct tx *tx, const char *user_id, const char *old_email)
 		strlcpy_cb(role, store_col_text(st, 3), sizeof(role));
 	}
 	store_finalize(st);
-	if (step != STORE_ROW)
-		return (step == STORE_DONE ? OK
-			: step == ERR_BUSY ? ERR_BUSY
-					   : ERR_DB);
-	/* Whoever typed it, the new address proves itself by its link:
-	 * a mistyped one must not take the account's mail. */
-	st = store_prepare(
-	    tx, "UPDATE users SET email_verified_at = NULL WHERE id = ?");
-	store_bind_text(st, 1, user_id);
-	step = store_step(st);
-	store_finalize(st);
-	if (step != STORE_DONE)
+	if (step != STORE_ROW && step != STORE_DONE)
 		return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);
-	if ((rc = people_tokens_end(tx, user_id)) != OK)
+	/* Whoever typed it, the new address proves itself by its link:
+	 * a mistyped one must not take the account's mail. Done whatever
+	 * the read above found (no role row: still cleared). */
+	if ((rc = people_email_dropped(tx, user_id)) != OK || step != STORE_ROW)
 		return (rc);
 	/* An inactive account's links would not work: none is sent (the
 	 * person asks for one once they are active again). */
@@ -451,26 +463,39 @@ people_email_changed(struct tx *tx, const char *user_id, const char *old_email)
 }
 
 int
-people_register_notice(struct tx *tx, const char *owner_id, const char *to)
+people_register_notice(struct tx *tx, const char *owner_id)
 {
 	struct stmt *st;
+	char	     key[64], *to = NULL;
 	int	     rc, step;
 
-	/* Two refused registrations at once send one notice. */
-	if ((rc = store_xact_lock(tx, "people.register_notice")) != OK)
+	/* Two refused registrations at once send one notice; those for
+	 * other owners do not wait for it. */
+	snprintf(key, sizeof(key), "people.register_notice:%s", owner_id);
+	if ((rc = store_xact_lock(tx, key)) != OK)
 		return (rc);
+	/* Only a live, active owner hears of it (a deactivated account's
+	 * mail is not sent). */
 	st = store_prepare(tx,
-	    "SELECT 1 FROM email_log WHERE user_id = ? AND template = "
-	    "'register_attempt' AND created_at > ?");
+	    "SELECT 1 FROM users WHERE id = ? AND deleted_at IS NULL AND "
+	    "is_active = 1 AND NOT EXISTS (SELECT 1 FROM email_log WHERE "
+	    "user_id = ? AND template = 'register_attempt' AND "
+	    "created_at > ?)");
 	store_bind_text(st, 1, owner_id);
-	store_bind_int64(st, 2, time_now_ms() - PEOPLE_REGISTER_NOTICE_MS);
+	store_bind_text(st, 2, owner_id);
+	store_bind_int64(st, 3, time_now_ms() - PEOPLE_REGISTER_NOTICE_MS);
 	step = store_step(st);
 	store_finalize(st);
-	if (step == STORE_ROW)
+	if (step == STORE_DONE)
 		return (OK);
-	if (step != STORE_DONE)
+	if (step != STORE_ROW)
 		return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	/* To the address stored, not the one typed (which only folds to
+	 * the same index). */
+	if ((rc = people_user_email(tx, owner_id, &to)) != OK)
+		return (rc == ERR_NOT_FOUND ? OK : rc);
 	rc = notice_mail(tx, to, owner_id, "register_attempt");
+	people_wipe_free(to);
 	return (rc == ERR_INVALID || rc == ERR_UNAVAILABLE ? OK : rc);
 }
 

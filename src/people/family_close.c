@@ -340,7 +340,8 @@ refuse_tx(struct tx *tx, void *arg)
 /*
  * The address of blind index `index` off child's account (if it still has
  * it): with its password and reset links, its sessions ended, the
- * watchers of its fields told, audited, and the guardian (lead) mailed.
+ * watchers of its fields told (people_user_changed: nothing left proven,
+ * every mailed link ended), audited, and the guardian (lead) mailed.
  */
 static int
 refuse_release(struct tx *tx, struct request *req, const char *lead,

@@ -351,6 +351,7 @@ people_reset_job(struct store *db, const struct job *job, char *err)
 	op.link = op.link_buf;
 	op.ip = ip;
 	op.acct = &a;
+	op.index = index;
 	op.mail_template = tmpl != NULL ? tmpl : "password_reset";
 	if ((rc = store_run(db, STORE_TX_WRITE, reset_tx, &op)) != OK)
 		snprintf(err, JOB_ERR_LEN, "people.password_reset: %s",
@@ -381,6 +382,12 @@ reset_tx(struct tx *tx, void *arg)
 	int64_t		       now = time_now_ms();
 	int		       rc, step;
 
+	/* The account was found by its address outside this transaction:
+	 * the address may have changed since (its links ended then). The
+	 * row locked, the link goes to the address it still has, or none
+	 * is made. */
+	if ((rc = people_user_row_lock(tx, op->acct->id, op->index)) != OK)
+		return (rc == ERR_NOT_FOUND ? OK : rc);
 	st = store_prepare(tx,
 	    "INSERT INTO password_resets (id, user_id, "
 	    "token_hash, ip, created_at, expires_at) VALUES (?, ?, ?, ?, ?, "

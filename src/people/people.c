@@ -187,13 +187,18 @@ static const char api_me_get[] = "{\"answers\":{\"200\":{\"description\":"
 static const char api_me_patch[] =
     "{\"codes\":{\"409\":[\"EMAIL_TAKEN\"],\"403\":[\"CURRENT_PASSWORD_REQUIRED\",\"INVALID_CURRENT_PASSWORD\"]},\"body\":{\"type\":\"object\","
     "\"description\":\"the members of users_update the caller may change; "
-    "current_password too when email changes\",\"properties\":{"
+    "current_password too when email changes. A changed email is unproven "
+    "until the link mailed to it is used; every mailed link ends, and the "
+    "old address, if proven, gets a notice without one. A taken email is "
+    "counted as a refused registration is (its owner told, at most once "
+    "an hour)\",\"properties\":{"
     "\"current_password\":{\"type\":\"string\",\"writeOnly\":true}}},"
     "\"answers\":{\"200\":{\"description\":\"the changed account\","
     "\"schema\":" API_ME "}},\"problems\":{\"403\":"
     "\"INVALID_CURRENT_PASSWORD, or a member the caller may not change\","
     "\"409\":\"the email is taken\",\"412\":\"If-Match does not match\","
-    "\"422\":\"validation failed: one entry per field\"}}";
+    "\"422\":\"validation failed: one entry per field\",\"429\":\"too "
+    "many taken addresses tried or failed logins (Retry-After)\"}}";
 static const char api_me_erase[] =
     "{\"codes\":{\"422\":[\"UNKNOWN_FIELD\"],\"409\":[\"LAST_ADMIN\",\"CONFLICT\"],\"403\":[\"WRONG_PASSWORD\"]},\"body\":{\"type\":\"object\","
     "\"required\":[\"password\"],\"properties\":{\"password\":{\"type\":"

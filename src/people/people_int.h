@@ -364,13 +364,17 @@ int people_tokens_end(struct tx *, const char *user_id);
  * user_id's sign-in address changed from old_email (the row holds the new
  * one): the address is unproven again, every open link ends, the new
  * address gets a verification link (an invited staff member without a
- * password: a new invitation) and the old one, if it was proven, a notice.
+ * password: a new invitation) and the old one, if it was proven, a notice
+ * (old_email NULL: there was none, no notice).
  */
 int people_email_changed(
     struct tx *, const char *user_id, const char *old_email);
-/* Tell owner_id that someone tried to register with their address (at
- * most once per PEOPLE_REGISTER_NOTICE_MS). */
-int  people_register_notice(struct tx *, const char *owner_id, const char *to);
+/* user_id's sign-in address taken off: nothing is proven, no link open. */
+int people_email_dropped(struct tx *, const char *user_id);
+/* Tell owner_id, at their stored address, that someone tried to register
+ * with it or take it (at most once per PEOPLE_REGISTER_NOTICE_MS; an
+ * inactive or deleted owner: nothing). */
+int  people_register_notice(struct tx *, const char *owner_id);
 void people_auth_verify_email(struct request *);
 void people_auth_verify_resend(struct request *);
 void people_auth_set_password(struct request *);
@@ -398,6 +402,15 @@ int people_erase_replayed(
  * the transaction; SQLite write transactions are serial already.
  */
 int people_user_lock(struct tx *, const char *user_id);
+/*
+ * Lock user_id's row (SELECT ... FOR UPDATE on PostgreSQL; SQLite write
+ * transactions are serial already) so that what is read of it (its
+ * address) stays so until the transaction ends: a change of address
+ * commits before or after, never in between. ERR_NOT_FOUND when
+ * email_index is given and the live row no longer has it.
+ */
+int people_user_row_lock(
+    struct tx *, const char *user_id, const char *email_index);
 
 /* chat_profile.c: what people tells of a person (resource/hooks.h: the
  * contact, held addresses, its part of the chat profile); at start-up. */

@@ -132,7 +132,10 @@ const struct resource users_resource = {
 	.doc = "People with an account. Personal fields are sealed at rest "
 	       "under each person's own key; a guardian sees their child, a "
 	       "practitioner their clients. Deactivating (is_active false) or "
-	       "deleting a user ends their sessions.",
+	       "deleting a user ends their sessions and every link mailed to "
+	       "them. A changed (or newly given) email is unproven until the "
+	       "link mailed to it is used; the old address, if proven, is "
+	       "sent a notice with no link.",
 	.before_update = users_before_update,
 	.after_write = users_after_write,
 	.where = "deleted_at IS NULL",
@@ -184,8 +187,10 @@ users_before_update(struct resource_ctx *ctx, json_t *body)
  * The modules watching the person's own fields (resource/hooks.h), and a
  * sign-in address changed for another (the same address in other case is
  * no change: the blind index folds it) made unproven again
- * (people_email_changed). An address taken off (a refused child's,
- * family_close.c) is not one changed.
+ * (people_email_changed). One set on an account that had none (a child's
+ * made without) is a change from nothing: proven by its link all the
+ * same. One taken off (a refused child's, family_close.c) leaves nothing
+ * proven and no link open (people_email_dropped).
  */
 int
 people_user_changed(
@@ -203,8 +208,10 @@ people_user_changed(
 		return (rc);
 	was = json_string_value(json_object_get(old, "email"));
 	now = json_string_value(json_object_get(row, "email"));
-	if (was == NULL || now == NULL)
-		return (OK);
+	if (now == NULL)
+		return (was == NULL ? OK : people_email_dropped(tx, user_id));
+	if (was == NULL)
+		return (people_email_changed(tx, user_id, NULL));
 	keyring_email_index(was, a);
 	keyring_email_index(now, b);
 	if (strcmp(a, b) == 0)
@@ -350,7 +357,36 @@ me_respond(struct request *req, json_t *me)
 struct me_patch {
 	struct resource_ctx ctx;
 	json_t		   *body;
+	const char	   *index; /* of a new email given, else NULL */
+	const char	   *ip;
 };
+
+/*
+ * A new address refused as taken: its live owner is told, as a refused
+ * registration tells them (the attempt stays counted against the address
+ * and the client, people_throttle_reserve).
+ */
+static int
+me_taken_tx(struct tx *tx, void *arg)
+{
+	struct me_patch *m = arg;
+	struct stmt	*st;
+	char		 owner[UUID_STR_LEN];
+	int		 step;
+
+	st = store_prepare(tx,
+	    "SELECT id FROM users WHERE email_index = ? AND "
+	    "deleted_at IS NULL");
+	store_bind_text(st, 1, m->index);
+	if ((step = store_step(st)) == STORE_ROW)
+		strlcpy_cb(owner, store_col_text(st, 0), sizeof(owner));
+	store_finalize(st);
+	if (step != STORE_ROW)
+		return (step == STORE_DONE ? OK
+			: step == ERR_BUSY ? ERR_BUSY
+					   : ERR_DB);
+	return (people_register_notice(tx, owner));
+}
 
 static int
 me_patch_tx(struct tx *tx, void *arg)
@@ -365,8 +401,11 @@ me_patch_tx(struct tx *tx, void *arg)
 	if ((rc = me_precondition(m->ctx.req, tx, id)) == OK &&
 	    (rc = resource_load(&m->ctx, id, &was)) == OK &&
 	    (rc = resource_update(&m->ctx, id, m->body)) == OK &&
-	    (rc = resource_load(&m->ctx, id, &now)) == OK)
-		rc = people_user_changed(tx, id, was, now);
+	    (rc = resource_load(&m->ctx, id, &now)) == OK &&
+	    (rc = people_user_changed(tx, id, was, now)) == OK &&
+	    m->index != NULL)
+		/* Taken: no probe was refused; the attempt is given back. */
+		rc = people_throttle_success(tx, m->index, m->ip);
 	json_decref(was);
 	json_decref(now);
 	/* An attempt that answered (a field refused) is not tried again. */
@@ -381,7 +420,9 @@ people_me_patch(struct request *req)
 	struct principal *who;
 	struct me_patch	  m;
 	json_t		 *body = req->json, *me = NULL;
-	int		  rc;
+	const char	 *email;
+	char		  index[65], ra[16];
+	int		  rc, retry = 1;
 
 	who = req->caller;
 	if (!json_is_object(body)) {
@@ -400,9 +441,38 @@ people_me_patch(struct request *req)
 	m.ctx.scope = SCOPE_OWN;
 	m.ctx.id = who->user_id;
 	m.body = body;
+	/* A new address is a probe of whether it is taken (409): counted
+	 * as a registration is, before the work (auth.c), so that the
+	 * answer cannot be asked for without bound. */
+	if ((email = json_string_value(json_object_get(body, "email"))) !=
+	    NULL) {
+		keyring_email_index(email, index);
+		m.index = index;
+		m.ip = req->client_key[0] ? req->client_key : req->ip;
+		rc = people_throttle_reserve(
+		    req->db, index, m.ip, time_now_ms(), &retry);
+		if (rc == ERR_RATE_LIMIT) {
+			snprintf(ra, sizeof(ra), "%d", retry);
+			http_header_add(req, "Retry-After", ra);
+			http_problem(req, rc, NULL,
+			    "too many refused addresses or failed logins; "
+			    "try again in %d seconds",
+			    retry);
+			return;
+		}
+		if (rc != OK) {
+			http_problem(
+			    req, rc, NULL, "your account was not changed");
+			return;
+		}
+	}
 	/* A concurrent writer of the row (a chat profile job, a session)
 	 * makes PostgreSQL refuse the attempt (40001): it is run again. */
 	rc = store_run(req->db, STORE_TX_WRITE, me_patch_tx, &m);
+	/* Taken: its owner is told (once an hour); the answer stands
+	 * whether or not the notice could be queued. */
+	if (rc == ERR_CONFLICT && m.index != NULL)
+		(void)store_run(req->db, STORE_TX_WRITE, me_taken_tx, &m);
 	if (req->responded)
 		return;
 	if (rc == ERR_PRECONDITION)
@@ -526,6 +596,37 @@ people_user_hash(
 		rc = ERR_DB;
 	store_finalize(st);
 	return (rc);
+}
+
+int
+people_user_row_lock(
+    struct tx *tx, const char *user_id, const char *email_index)
+{
+	struct stmt *st;
+	int	     step;
+
+	if (store_tx_dialect(tx) == STORE_POSTGRES) {
+		st = store_prepare(
+		    tx, "SELECT 1 FROM users WHERE id = ? FOR UPDATE");
+		store_bind_text(st, 1, user_id);
+		step = store_step(st);
+		store_finalize(st);
+		if (step != STORE_ROW && step != STORE_DONE)
+			return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	}
+	if (email_index == NULL)
+		return (OK);
+	st = store_prepare(tx,
+	    "SELECT 1 FROM users WHERE id = ? AND email_index = ? AND "
+	    "deleted_at IS NULL");
+	store_bind_text(st, 1, user_id);
+	store_bind_text(st, 2, email_index);
+	step = store_step(st);
+	store_finalize(st);
+	return (step == STORE_ROW    ? OK
+		: step == STORE_DONE ? ERR_NOT_FOUND
+		: step == ERR_BUSY   ? ERR_BUSY
+				     : ERR_DB);
 }
 
 int

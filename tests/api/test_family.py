@@ -551,12 +551,20 @@ def test_a_childs_welcome_names_the_guardian_and_its_owner_can_refuse_the_addres
     problem(srv.post("/v1/auth/family-welcome/refuse", json={"token": "A" * 43}),
             422, "INVALID_TOKEN")
     # The address's owner refuses it: it is taken off the child's account
-    # (its set-password link with it), and the guardian is told.
+    # (its set-password link with it, and anything it proved: here an
+    # address taken as proven and a verification link open), and the
+    # guardian is told.
+    srv.db.execute(f"UPDATE users SET email_verified_at = 1 WHERE id = '{child}'")
+    srv.db.execute("INSERT INTO email_tokens (id, user_id, purpose, token_hash, created_at, "
+                   f"expires_at) VALUES ('{uuid.uuid4()}', '{child}', 'verify_email', "
+                   f"'{'0' * 64}', 0, 9999999999999)")
     r = srv.post("/v1/auth/family-welcome/refuse", json={"token": token},
                  headers={"User-Agent": "Zyxrefuser/1"})
     assert r.status_code == 204, r.text
     assert srv.db.count("users", f"id = '{child}' AND email IS NULL AND "
-                        "email_index IS NULL AND password_hash IS NULL") == 1
+                        "email_index IS NULL AND password_hash IS NULL AND "
+                        "email_verified_at IS NULL") == 1
+    assert srv.db.count("email_tokens", f"user_id = '{child}' AND used_at IS NULL") == 0
     # Whoever refused is not the child: their address and agent are not
     # sealed into the child's name (nor in their export), only indexed.
     admin = person(srv, "admin", "admin")

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from conftest import (PASSWORD, admin, hdr, login, person, problem, register,
-                      sign_in, wait_until)
+                      sign_in, wait_until, years_ago)
 
 PUBLIC = "https://app.example.test"
 BRAND = "Kestrel & Co <Care>"
@@ -366,7 +366,7 @@ def test_own_email_change_is_proven_again_and_ends_every_link(start_server, smtp
     assert to_of(msg) == "dee@example.org"
     check_links(msg[1], msg[2])
     no_link_that_acts(msg[1], msg[2])
-    assert "dee.new" not in msg[1]
+    assert "dee.new" not in msg[1] and "dee.new" not in msg[2], msg[2]
     # One link and one notice for one change.
     assert srv.db.count("email_log", "template = 'email_verify'") == 2
     assert srv.db.count("email_log", "template = 'email_changed'") == 1
@@ -380,6 +380,32 @@ def test_own_email_change_is_proven_again_and_ends_every_link(start_server, smtp
                     json={"email": "Dee.New@example.org", "current_password": PASSWORD})
     assert r.status_code == 200, r.text
     assert srv.db.scalar(f"SELECT email_verified_at FROM users WHERE id = '{uid}'") is not None
+
+
+def test_an_address_given_to_an_account_without_one_is_proven_by_its_link(
+        start_server, smtp_sink):
+    srv = sink_server(start_server, smtp_sink)
+    boss = person(srv, "admin", "admin")
+    g = person(srv, "guardian", date_of_birth=years_ago(40), country="GB")
+    r = srv.post("/v1/me/family/children", headers=hdr(g),
+                 json={"first_name": "Kit", "date_of_birth": years_ago(8)})
+    assert r.status_code == 201, r.text
+    kit = r.json()["user"]["id"]
+    # Set as proven (as a staff-made account is), then given an address:
+    # a change from nothing is a change all the same.
+    srv.db.execute(f"UPDATE users SET email_verified_at = 1 WHERE id = '{kit}'")
+    r = srv.request("PATCH", f"/v1/users/{kit}", headers=hdr(boss),
+                    json={"email": "kit.new@example.org"})
+    assert r.status_code == 200, r.text
+    assert srv.db.scalar(f"SELECT email_verified_at FROM users WHERE id = '{kit}'") is None
+    wait_until(lambda: [m for m in mails(smtp_sink) if to_of(m) == "kit.new@example.org"],
+               timeout=10, what="a link to the new address")
+    (msg,) = [m for m in mails(smtp_sink) if to_of(m) == "kit.new@example.org"]
+    assert "Confirm your address" in msg[0]
+    assert srv.db.count("email_log", "template = 'email_changed'") == 0    # no old one
+    assert srv.post("/v1/auth/verify-email",
+                    json={"token": token_of(msg[1], "/verify-email?token=")}).status_code == 204
+    assert srv.db.scalar(f"SELECT email_verified_at FROM users WHERE id = '{kit}'") is not None
 
 
 def test_staff_email_change_reinvites_and_ends_the_old_invitation(start_server, smtp_sink):
@@ -476,6 +502,58 @@ def test_refused_registrations_are_throttled_and_the_owner_told_once(start_serve
     told = [to_of(m) for m in mails(smtp_sink) if "tried to sign up" in m[0]]
     assert sorted(told) == sorted([owner["email"], other["email"]]), told
     assert srv.db.count("email_log", "template = 'register_attempt'") == 2
+
+
+def test_taking_a_taken_address_is_throttled_and_the_owner_told_once(start_server, smtp_sink):
+    srv = sink_server(start_server, smtp_sink, CAREBASE_LOGIN_ACCOUNT_MAX_FAILURES_HOUR="4",
+                      CAREBASE_LOGIN_BACKOFF_AFTER="1000")
+    owner = person(srv, "owner")
+    prober = person(srv, "prober")
+    base = srv.db.count("email_log", "template = 'register_attempt'")
+
+    def take(email):
+        return srv.request("PATCH", "/v1/me", headers=hdr(prober),
+                           json={"email": email, "current_password": PASSWORD})
+    # The address in other case and with spaces is the same address: it
+    # counts in the same budget.
+    for email in (owner["email"], owner["email"].upper(), f"  {owner['email']} ",
+                  owner["email"]):
+        r = take(email)
+        if r.status_code != 409:    # a padded address may be refused as malformed
+            assert r.status_code == 422, r.text
+            r = take(owner["email"].title())
+        problem(r, 409, "EMAIL_TAKEN")
+    r = take(owner["email"])
+    problem(r, 429, "RATE_LIMITED")
+    assert int(r.headers["Retry-After"]) >= 1
+    # Told once, at the stored address, with no link that acts.
+    msg = wait_mail(smtp_sink, "tried to sign up")
+    assert to_of(msg) == owner["email"]
+    no_link_that_acts(msg[1], msg[2])
+    time.sleep(0.5)
+    assert srv.db.count("email_log", "template = 'register_attempt'") == base + 1
+    # The budget is the address's: another is free to take.
+    r = take("prober.new@example.org")
+    assert r.status_code == 200, r.text
+
+
+def test_the_register_notice_goes_to_the_stored_address_of_an_active_owner(
+        start_server, smtp_sink):
+    srv = sink_server(start_server, smtp_sink)
+    boss = person(srv, "admin", "admin")
+    owner = person(srv, "owner")
+    gone = person(srv, "gone")
+    r = srv.request("PATCH", f"/v1/users/{gone['id']}", headers=hdr(boss),
+                    json={"is_active": False})
+    assert r.status_code == 200, r.text
+    # Typed in other case: the notice goes to the address as stored.
+    problem(register(srv, owner["email"].upper()), 409, "EMAIL_TAKEN")
+    problem(register(srv, gone["email"]), 409, "EMAIL_TAKEN")
+    msg = wait_mail(smtp_sink, "tried to sign up")
+    assert to_of(msg) == owner["email"]
+    time.sleep(0.5)
+    told = [to_of(m) for m in mails(smtp_sink) if "tried to sign up" in m[0]]
+    assert told == [owner["email"]], told     # the deactivated owner: none
 
 
 def test_registrations_that_succeed_use_no_budget(start_server, smtp_sink):
