@@ -55,13 +55,13 @@ export interface paths {
         };
         /**
          * List users
-         * @description People with an account. Personal fields are sealed at rest under each person's own key; a guardian sees their child, a practitioner their clients. Deactivating (is_active false) or deleting a user ends their sessions.
+         * @description People with an account. Personal fields are sealed at rest under each person's own key; a guardian sees their child, a practitioner their clients. Deactivating (is_active false) or deleting a user ends their sessions and every link mailed to them. A changed (or newly given) email is unproven until the link mailed to it is used; the old address, if proven, is sent a notice with no link.
          */
         get: operations["users_list"];
         put?: never;
         /**
          * Create one of users
-         * @description People with an account. Personal fields are sealed at rest under each person's own key; a guardian sees their child, a practitioner their clients. Deactivating (is_active false) or deleting a user ends their sessions.
+         * @description People with an account. Personal fields are sealed at rest under each person's own key; a guardian sees their child, a practitioner their clients. Deactivating (is_active false) or deleting a user ends their sessions and every link mailed to them. A changed (or newly given) email is unproven until the link mailed to it is used; the old address, if proven, is sent a notice with no link.
          */
         post: operations["users_create"];
         delete?: never;
@@ -81,21 +81,21 @@ export interface paths {
         };
         /**
          * Read one of users
-         * @description People with an account. Personal fields are sealed at rest under each person's own key; a guardian sees their child, a practitioner their clients. Deactivating (is_active false) or deleting a user ends their sessions.
+         * @description People with an account. Personal fields are sealed at rest under each person's own key; a guardian sees their child, a practitioner their clients. Deactivating (is_active false) or deleting a user ends their sessions and every link mailed to them. A changed (or newly given) email is unproven until the link mailed to it is used; the old address, if proven, is sent a notice with no link.
          */
         get: operations["users_read"];
         put?: never;
         post?: never;
         /**
          * Delete one of users
-         * @description People with an account. Personal fields are sealed at rest under each person's own key; a guardian sees their child, a practitioner their clients. Deactivating (is_active false) or deleting a user ends their sessions.
+         * @description People with an account. Personal fields are sealed at rest under each person's own key; a guardian sees their child, a practitioner their clients. Deactivating (is_active false) or deleting a user ends their sessions and every link mailed to them. A changed (or newly given) email is unproven until the link mailed to it is used; the old address, if proven, is sent a notice with no link.
          */
         delete: operations["users_delete"];
         options?: never;
         head?: never;
         /**
          * Change one of users
-         * @description People with an account. Personal fields are sealed at rest under each person's own key; a guardian sees their child, a practitioner their clients. Deactivating (is_active false) or deleting a user ends their sessions.
+         * @description People with an account. Personal fields are sealed at rest under each person's own key; a guardian sees their child, a practitioner their clients. Deactivating (is_active false) or deleting a user ends their sessions and every link mailed to them. A changed (or newly given) email is unproven until the link mailed to it is used; the old address, if proven, is sent a notice with no link.
          */
         patch: operations["users_update"];
         trace?: never;
@@ -3847,7 +3847,7 @@ export interface components {
             /** @description the mail.send job */
             job_id?: string | null;
         };
-        /** @description People with an account. Personal fields are sealed at rest under each person's own key; a guardian sees their child, a practitioner their clients. Deactivating (is_active false) or deleting a user ends their sessions. */
+        /** @description People with an account. Personal fields are sealed at rest under each person's own key; a guardian sees their child, a practitioner their clients. Deactivating (is_active false) or deleting a user ends their sessions and every link mailed to them. A changed (or newly given) email is unproven until the link mailed to it is used; the old address, if proven, is sent a notice with no link. */
         users: {
             /**
              * Format: uuid
@@ -36850,7 +36850,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description too many requests from this client: try again after Retry-After */
+            /** @description too many taken addresses tried or failed logins (Retry-After) */
             429: {
                 headers: {
                     [name: string]: unknown;
