@@ -42,6 +42,7 @@ static json_t *row_schema(const struct rdef *, int);
 static json_t *problem_schema(void);
 static json_t *problem_response(const char *);
 static void    csrf_mark(json_t *);
+static void    code_join(json_t *, const char *, const char *);
 static void    codes_add(json_t *, const char *, const char *);
 static void    codes_merge(json_t *, json_t *);
 static void    op_problems(json_t *, json_t *);
@@ -291,29 +292,19 @@ problem_schema(void)
 }
 
 /*
- * A write that takes a session: by cookie it needs X-CSRF-Token, and is
- * refused 403 CSRF_FAILED without it or from another origin.
+ * Add code to the code enum of op's problem answer for status, after
+ * op_problems (which writes one for every problem answer it finds).
  */
 static void
-csrf_mark(json_t *op)
+code_join(json_t *op, const char *status, const char *code)
 {
-	json_t *p, *f, *c, *e, *r = json_object_get(op, "responses");
+	json_t *c, *e, *l;
 
-	if ((p = json_object_get(op, "parameters")) == NULL) {
-		p = json_array();
-		json_object_set_new(op, "parameters", p);
-	}
-	json_array_append_new(
-	    p, json_pack("{s:s}", "$ref", "#/components/parameters/CsrfToken"));
-	if ((f = json_object_get(r, "403")) == NULL) {
-		f = problem_response("CSRF_FAILED: by session cookie, without "
-				     "the session's X-CSRF-Token or from "
-				     "another origin");
-		json_object_set_new(r, "403", f);
-	}
-	/* After op_problems: the code joins the 403's enum, or makes one. */
 	c = json_object_get(
-	    json_object_get(f, "content"), "application/problem+json");
+	    json_object_get(
+		json_object_get(json_object_get(op, "responses"), status),
+		"content"),
+	    "application/problem+json");
 	e = json_object_get(
 	    json_object_get(
 		json_object_get(
@@ -330,11 +321,41 @@ csrf_mark(json_t *op)
 			"#/components/schemas/Problem", "properties", "code",
 			"enum", e));
 	}
-	if (e != NULL) {
-		c = json_pack("{s:O}", "403", e);
-		codes_add(c, "403", "CSRF_FAILED");
-		json_decref(c);
+	if (e == NULL)
+		return;
+	l = json_pack("{s:O}", status, e);
+	codes_add(l, status, code);
+	json_decref(l);
+}
+
+/*
+ * A write that takes a session: by cookie it needs X-CSRF-Token, and is
+ * refused 403 CSRF_FAILED without it or from another origin.
+ */
+static void
+csrf_mark(json_t *op)
+{
+	json_t *p, *f, *r = json_object_get(op, "responses");
+	int	made = 0;
+
+	if ((p = json_object_get(op, "parameters")) == NULL) {
+		p = json_array();
+		json_object_set_new(op, "parameters", p);
 	}
+	json_array_append_new(
+	    p, json_pack("{s:s}", "$ref", "#/components/parameters/CsrfToken"));
+	if ((f = json_object_get(r, "403")) == NULL) {
+		f = problem_response("CSRF_FAILED: by session cookie, without "
+				     "the session's X-CSRF-Token or from "
+				     "another origin");
+		json_object_set_new(r, "403", f);
+		made = 1;
+	}
+	/* After op_problems: the code joins the 403's enum (made here: the
+	 * permission check's too; op_problems adds it to one declared). */
+	if (made)
+		code_join(op, "403", err_code(ERR_FORBIDDEN));
+	code_join(op, "403", "CSRF_FAILED");
 }
 
 static json_t *
@@ -377,6 +398,7 @@ static const struct {
 	{ "431", "HEADERS_TOO_LARGE",
 	    "the request line and headers are over "
 	    "their bound" },
+	{ "431", "COOKIE_TOO_LARGE", NULL }, /* src/http/cookie.c */
 	{ "500", "INTERNAL", "a fault of the server's (nothing is leaked)" },
 	{ "503", "SERVER_BUSY",
 	    "busy, or under maintenance: try again after Retry-After" },
@@ -904,6 +926,8 @@ resource_paths(json_t *paths, json_t *schemas, const struct rdef *rd)
 			    rt->method == HTTP_GET && rt->pattern == res->path);
 		if (rt->method != HTTP_GET && !(rt->flags & ROUTE_PUBLIC))
 			csrf_mark(op);
+		if (rt->method == HTTP_GET && rd->has_health)
+			code_join(op, "503", "AUDIT_UNAVAILABLE");
 		json_decref(op);
 	}
 	json_decref(codes);

@@ -99,7 +99,7 @@ static const char api_library[] =
     "\"null\"]}}}}},\"problems\":{\"400\":\"INVALID_PARAMETER (limit) or "
     "INVALID_CURSOR\"}}";
 static const char api_reschedule[] =
-    "{\"codes\":{\"409\":[\"INVALID_TRANSITION\",\"SESSION_STARTED\"]},\"body\":{\"type\":\"object\",\"required\":[\"start_time\","
+    "{\"codes\":{\"409\":[\"INVALID_TRANSITION\",\"SESSION_STARTED\",\"SESSION_OVERLAP\"]},\"body\":{\"type\":\"object\",\"required\":[\"start_time\","
     "\"end_time\"],\"additionalProperties\":false,\"properties\":{"
     "\"start_time\":{\"type\":\"string\",\"format\":\"date-time\"},"
     "\"end_time\":{\"type\":\"string\",\"format\":\"date-time\"}}},"

@@ -224,6 +224,7 @@ const struct resource notification_preferences_resource = {
 	       "PHONE_NOT_E164). Deleting a row goes back to the default.",
 	.before_create = prefs_before_create,
 	.before_update = prefs_before_update,
+	.codes = "{\"422\":[\"PHONE_NOT_E164\"]}",
 };
 
 #undef RO

@@ -26,7 +26,7 @@
 
 /* clang-format off */
 #define API_ACTION(what)						\
-	"{\"codes\":{\"409\":[\"INVALID_TRANSITION\"]},\"answers\":{\"200\":{\"description\":\"" what "\",\"schema\":"	\
+	"{\"codes\":{\"409\":[\"INVALID_TRANSITION\",\"SCHEDULE_NOT_STARTED\"]},\"answers\":{\"200\":{\"description\":\"" what "\",\"schema\":"	\
 	"{\"$ref\":\"#/components/schemas/course_schedules\"}}},"		\
 	"\"problems\":{\"403\":\"only staff move a schedule's status\","	\
 	"\"404\":\"no such schedule\",\"409\":\"INVALID_TRANSITION: the "	\
@@ -40,7 +40,7 @@
 	"\"problems\":{\"404\":\"no such booking (or not yours)\","		\
 	problems "}}"
 #define API_BOOK							\
-	"{\"codes\":{\"422\":[\"DISCOUNT_CODE_INVALID\"],\"409\":[\"SCHEDULE_FULL\",\"ALREADY_BOOKED\",\"SCHEDULE_NOT_BOOKABLE\",\"DISCOUNT_CODE_USED_UP\",\"DISCOUNT_CODE_ALREADY_USED\",\"HOLD_EXPIRED\"]},\"body\":{\"type\":\"object\",\"required\":[\"schedule_id\","	\
+	"{\"codes\":{\"422\":[\"DISCOUNT_CODE_INVALID\"],\"409\":[\"SCHEDULE_FULL\",\"ALREADY_BOOKED\",\"SCHEDULE_NOT_BOOKABLE\",\"DISCOUNT_CODE_USED_UP\",\"DISCOUNT_CODE_ALREADY_USED\",\"HOLD_EXPIRED\",\"REQUALIFICATION_NOT_ALLOWED\",\"BOOKING_CLOSED_BUFFER\"]},\"body\":{\"type\":\"object\",\"required\":[\"schedule_id\","	\
 	"\"attendees\"],\"additionalProperties\":false,\"properties\":{"	\
 	"\"schedule_id\":{\"type\":\"string\",\"format\":\"uuid\"},"		\
 	"\"attendees\":{\"type\":\"array\",\"minItems\":1,\"maxItems\":12,"	\
@@ -98,7 +98,7 @@
 	"\"properties\":{\"reason\":{\"type\":\"string\",\"minLength\":"	\
 	"1,\"maxLength\":2000}}}," API_DECIDE_ANSWER("the refund, rejected")
 #define API_DECIDE_ANSWER(what)						\
-	"\"codes\":{\"409\":[\"INVALID_TRANSITION\"]},\"answers\":{\"200\":{\"description\":\"" what "\",\"schema\":"	\
+	"\"codes\":{\"409\":[\"INVALID_TRANSITION\"],\"422\":[\"VALIDATION_FAILED\"]},\"answers\":{\"200\":{\"description\":\"" what "\",\"schema\":"	\
 	"{\"$ref\":\"#/components/schemas/refunds\"}}},\"problems\":"	\
 	"{\"403\":\"staff only\",\"404\":\"no such refund\",\"409\":"	\
 	"\"INVALID_TRANSITION: not pending\"}}"
@@ -129,7 +129,7 @@
 	"STALE_TIMESTAMP\",\"422\":\"EVENT_INVALID (not an event)\","	\
 	"\"503\":\"WEBHOOK_NOT_CONFIGURED\"}}"
 #define API_CERT_ISSUE						\
-	"{\"codes\":{\"409\":[\"SCHEDULE_NOT_COMPLETED\",\"NOT_ELIGIBLE\",\"CERTIFICATE_EXISTS\"]},\"body\":{\"type\":\"object\",\"required\":[\"attendee_id\"],"	\
+	"{\"codes\":{\"409\":[\"SCHEDULE_NOT_COMPLETED\",\"NOT_ELIGIBLE\",\"CERTIFICATE_EXISTS\",\"BOOKING_NOT_COMPLETED\",\"REQUALIFICATION_NOT_ALLOWED\"]},\"body\":{\"type\":\"object\",\"required\":[\"attendee_id\"],"	\
 	"\"additionalProperties\":false,\"properties\":{\"attendee_id\":"	\
 	"{\"type\":\"string\",\"format\":\"uuid\"}}},\"answers\":{\"201\":"	\
 	"{\"description\":\"the certificate, active\",\"schema\":{\"$ref\":"	\

@@ -621,9 +621,9 @@ def test_the_catalogue_is_in_the_openapi_document(server):
     for p in ("/v1/training-courses", "/v1/venues", "/v1/course-schedules"):
         assert paths[p]["get"]["security"] == []
         assert paths[p + "/{id}"]["get"]["security"] == []
-        assert paths[p]["post"]["security"] == [{"bearerAuth": []}]
+        assert paths[p]["post"]["security"] == [{"bearerAuth": []}, {"cookieAuth": []}]
     for p in ("/v1/trainers", "/v1/course-materials"):
-        assert paths[p]["get"]["security"] == [{"bearerAuth": []}]
+        assert paths[p]["get"]["security"] == [{"bearerAuth": []}, {"cookieAuth": []}]
     for verb in ("confirm", "start", "complete", "cancel"):
         op = paths[f"/v1/course-schedules/{{id}}/{verb}"]["post"]
         assert op["tags"] == ["training"] and "409" in op["responses"]

@@ -7836,7 +7836,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -7985,7 +7985,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -8145,7 +8145,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -8328,7 +8328,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -8489,7 +8489,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -8644,7 +8644,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -8843,7 +8843,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -9001,7 +9001,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -9184,7 +9184,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -9321,7 +9321,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -9465,7 +9465,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -9648,7 +9648,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -9785,7 +9785,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -9940,7 +9940,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -10139,7 +10139,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -10299,7 +10299,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -10323,7 +10323,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
                     };
                 };
             };
@@ -10482,7 +10482,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -10643,7 +10643,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -10667,7 +10667,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
                     };
                 };
             };
@@ -10798,7 +10798,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -10997,7 +10997,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -11141,7 +11141,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -11324,7 +11324,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -11461,7 +11461,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -11616,7 +11616,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -11815,7 +11815,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -11961,7 +11961,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -11985,7 +11985,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
                     };
                 };
             };
@@ -12144,7 +12144,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -12293,7 +12293,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -12317,7 +12317,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
                     };
                 };
             };
@@ -12448,7 +12448,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -12647,7 +12647,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -12793,7 +12793,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -12976,7 +12976,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -13113,7 +13113,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -13268,7 +13268,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -13467,7 +13467,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -13613,7 +13613,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -13637,7 +13637,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
                     };
                 };
             };
@@ -13796,7 +13796,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -13945,7 +13945,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -13969,7 +13969,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
                     };
                 };
             };
@@ -14100,7 +14100,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -14299,7 +14299,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -14455,7 +14455,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -14638,7 +14638,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -14785,7 +14785,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -14984,7 +14984,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -15126,7 +15126,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -15309,7 +15309,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -15446,7 +15446,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -15601,7 +15601,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -15800,7 +15800,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -15946,7 +15946,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -16129,7 +16129,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -16266,7 +16266,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -16421,7 +16421,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -16620,7 +16620,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -16766,7 +16766,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -16949,7 +16949,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -17086,7 +17086,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -17241,7 +17241,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -17440,7 +17440,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -17598,7 +17598,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -17781,7 +17781,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -17918,7 +17918,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -18073,7 +18073,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -18284,7 +18284,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -18440,7 +18440,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -18589,7 +18589,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -18749,7 +18749,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -18932,7 +18932,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -19069,7 +19069,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -19224,7 +19224,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -19366,7 +19366,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -19549,7 +19549,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -19686,7 +19686,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -19841,7 +19841,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -20040,7 +20040,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -20184,7 +20184,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -20367,7 +20367,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -20504,7 +20504,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -20659,7 +20659,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -20858,7 +20858,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -21006,7 +21006,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -21030,7 +21030,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
                     };
                 };
             };
@@ -21189,7 +21189,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -21338,7 +21338,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -21362,7 +21362,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE" | "AUDIT_UNAVAILABLE";
                     };
                 };
             };
@@ -21493,7 +21493,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -21692,7 +21692,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -21873,7 +21873,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -22032,7 +22032,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -22186,7 +22186,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -22323,7 +22323,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -22469,7 +22469,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -22606,7 +22606,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -22752,7 +22752,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -22889,7 +22889,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -23049,7 +23049,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -23232,7 +23232,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -23381,7 +23381,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -23536,7 +23536,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -23735,7 +23735,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -23895,7 +23895,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -24078,7 +24078,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -24227,7 +24227,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -24382,7 +24382,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -24581,7 +24581,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -24745,7 +24745,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -24928,7 +24928,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -25077,7 +25077,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -25232,7 +25232,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -25431,7 +25431,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -25581,7 +25581,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -25764,7 +25764,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -25901,7 +25901,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -26056,7 +26056,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -26255,7 +26255,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -26435,7 +26435,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -26618,7 +26618,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -26779,7 +26779,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -26978,7 +26978,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -27150,7 +27150,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -27333,7 +27333,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -27494,7 +27494,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -27693,7 +27693,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -27857,7 +27857,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -28040,7 +28040,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -28189,7 +28189,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -28355,7 +28355,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -28466,7 +28466,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SCHEDULE_FULL" | "ALREADY_BOOKED" | "SCHEDULE_NOT_BOOKABLE" | "DISCOUNT_CODE_USED_UP" | "DISCOUNT_CODE_ALREADY_USED" | "HOLD_EXPIRED" | "CONFLICT";
+                        code?: "SCHEDULE_FULL" | "ALREADY_BOOKED" | "SCHEDULE_NOT_BOOKABLE" | "DISCOUNT_CODE_USED_UP" | "DISCOUNT_CODE_ALREADY_USED" | "HOLD_EXPIRED" | "REQUALIFICATION_NOT_ALLOWED" | "BOOKING_CLOSED_BUFFER" | "CONFLICT";
                     };
                 };
             };
@@ -28538,7 +28538,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -28687,7 +28687,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -28886,7 +28886,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -29046,7 +29046,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -29195,7 +29195,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -29361,7 +29361,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -29544,7 +29544,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -29693,7 +29693,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -29848,7 +29848,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -30047,7 +30047,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -30199,7 +30199,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -30336,7 +30336,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -30504,7 +30504,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -30694,7 +30694,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -30843,7 +30843,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -31005,7 +31005,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -31188,7 +31188,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -31337,7 +31337,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -31536,7 +31536,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -31702,7 +31702,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -31885,7 +31885,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -32034,7 +32034,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -32233,7 +32233,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -32405,7 +32405,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -32507,7 +32507,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SCHEDULE_NOT_COMPLETED" | "NOT_ELIGIBLE" | "CERTIFICATE_EXISTS" | "CONFLICT";
+                        code?: "SCHEDULE_NOT_COMPLETED" | "NOT_ELIGIBLE" | "CERTIFICATE_EXISTS" | "BOOKING_NOT_COMPLETED" | "REQUALIFICATION_NOT_ALLOWED" | "CONFLICT";
                     };
                 };
             };
@@ -32579,7 +32579,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -32728,7 +32728,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -32876,7 +32876,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -33013,7 +33013,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -33173,7 +33173,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -33310,7 +33310,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -33509,7 +33509,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -33639,6 +33639,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description see the code */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "PHONE_NOT_E164" | "VALIDATION_FAILED";
+                    };
+                };
+            };
             /** @description too many requests from this client: try again after Retry-After */
             429: {
                 headers: {
@@ -33659,7 +33671,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -33818,7 +33830,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "VALIDATION_FAILED";
+                        code?: "PHONE_NOT_E164" | "VALIDATION_FAILED";
                     };
                 };
             };
@@ -33842,7 +33854,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -33959,6 +33971,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description see the code */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "PHONE_NOT_E164" | "VALIDATION_FAILED";
+                    };
+                };
+            };
             /** @description too many requests from this client: try again after Retry-After */
             429: {
                 headers: {
@@ -33979,7 +34003,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -34114,6 +34138,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description see the code */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "PHONE_NOT_E164" | "VALIDATION_FAILED";
+                    };
+                };
+            };
             /** @description too many requests from this client: try again after Retry-After */
             429: {
                 headers: {
@@ -34134,7 +34170,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -34309,7 +34345,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "VALIDATION_FAILED";
+                        code?: "PHONE_NOT_E164" | "VALIDATION_FAILED";
                     };
                 };
             };
@@ -34333,7 +34369,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -34452,7 +34488,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -34571,7 +34607,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -34699,7 +34735,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -34898,7 +34934,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -35101,7 +35137,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -35182,7 +35218,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "CSRF_FAILED";
+                        code?: "FORBIDDEN" | "CSRF_FAILED";
                     };
                 };
             };
@@ -35230,7 +35266,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -35359,7 +35395,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -35477,7 +35513,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -35627,7 +35663,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -35772,7 +35808,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -35917,7 +35953,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -36003,7 +36039,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "CSRF_FAILED";
+                        code?: "FORBIDDEN" | "CSRF_FAILED";
                     };
                 };
             };
@@ -36063,7 +36099,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -36208,7 +36244,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -36353,7 +36389,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -36501,7 +36537,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -36685,7 +36721,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -36870,7 +36906,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -37030,7 +37066,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -37162,7 +37198,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -37320,7 +37356,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -37488,7 +37524,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -37661,7 +37697,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -37851,7 +37887,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -37934,7 +37970,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "CSRF_FAILED";
+                        code?: "FORBIDDEN" | "CSRF_FAILED";
                     };
                 };
             };
@@ -38006,7 +38042,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -38185,7 +38221,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -38328,7 +38364,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -38473,7 +38509,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -38654,7 +38690,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -38798,7 +38834,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -38945,7 +38981,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -39081,7 +39117,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -39229,7 +39265,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -39435,7 +39471,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -39569,7 +39605,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -39757,7 +39793,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -39926,7 +39962,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -40045,7 +40081,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -40206,7 +40242,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -40329,7 +40365,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -40459,7 +40495,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -40616,7 +40652,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -40804,7 +40840,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -40961,7 +40997,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -41079,7 +41115,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "INVALID_TRANSITION" | "SESSION_STARTED" | "CONFLICT";
+                        code?: "INVALID_TRANSITION" | "SESSION_STARTED" | "SESSION_OVERLAP" | "CONFLICT";
                     };
                 };
             };
@@ -41151,7 +41187,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -41293,7 +41329,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -41468,7 +41504,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -41591,7 +41627,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -41679,7 +41715,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "CSRF_FAILED";
+                        code?: "FORBIDDEN" | "CSRF_FAILED";
                     };
                 };
             };
@@ -41739,7 +41775,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -41896,7 +41932,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -42064,7 +42100,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -42255,7 +42291,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -42401,7 +42437,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -42593,7 +42629,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -42681,7 +42717,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "CSRF_FAILED";
+                        code?: "FORBIDDEN" | "CSRF_FAILED";
                     };
                 };
             };
@@ -42753,7 +42789,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -42897,7 +42933,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -43041,7 +43077,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -43225,7 +43261,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -43401,7 +43437,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -43623,7 +43659,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -43798,7 +43834,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -43973,7 +44009,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -44142,7 +44178,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -44361,7 +44397,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -44509,7 +44545,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -44697,7 +44733,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -44845,7 +44881,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -44993,7 +45029,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -45142,7 +45178,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -45297,7 +45333,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -45469,7 +45505,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -45581,7 +45617,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "CSRF_FAILED";
+                        code?: "FORBIDDEN" | "CSRF_FAILED";
                     };
                 };
             };
@@ -45641,7 +45677,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -45753,7 +45789,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "CSRF_FAILED";
+                        code?: "FORBIDDEN" | "CSRF_FAILED";
                     };
                 };
             };
@@ -45813,7 +45849,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -45925,7 +45961,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "CSRF_FAILED";
+                        code?: "FORBIDDEN" | "CSRF_FAILED";
                     };
                 };
             };
@@ -45985,7 +46021,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -46155,7 +46191,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -46264,7 +46300,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "INVALID_TRANSITION" | "CONFLICT";
+                        code?: "INVALID_TRANSITION" | "SCHEDULE_NOT_STARTED" | "CONFLICT";
                     };
                 };
             };
@@ -46312,7 +46348,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -46421,7 +46457,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "INVALID_TRANSITION" | "CONFLICT";
+                        code?: "INVALID_TRANSITION" | "SCHEDULE_NOT_STARTED" | "CONFLICT";
                     };
                 };
             };
@@ -46469,7 +46505,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -46578,7 +46614,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "INVALID_TRANSITION" | "CONFLICT";
+                        code?: "INVALID_TRANSITION" | "SCHEDULE_NOT_STARTED" | "CONFLICT";
                     };
                 };
             };
@@ -46626,7 +46662,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -46735,7 +46771,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "INVALID_TRANSITION" | "CONFLICT";
+                        code?: "INVALID_TRANSITION" | "SCHEDULE_NOT_STARTED" | "CONFLICT";
                     };
                 };
             };
@@ -46783,7 +46819,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -46940,7 +46976,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -47025,7 +47061,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "CSRF_FAILED";
+                        code?: "FORBIDDEN" | "CSRF_FAILED";
                     };
                 };
             };
@@ -47097,7 +47133,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -47254,7 +47290,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -47411,7 +47447,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -47593,7 +47629,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -47762,7 +47798,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -47899,6 +47935,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description see the code */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "VALIDATION_FAILED";
+                    };
+                };
+            };
             /** @description too many requests from this client: try again after Retry-After */
             429: {
                 headers: {
@@ -47919,7 +47967,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -48106,7 +48154,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -48261,6 +48309,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description see the code */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "VALIDATION_FAILED";
+                    };
+                };
+            };
             /** @description too many requests from this client: try again after Retry-After */
             429: {
                 headers: {
@@ -48281,7 +48341,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -48423,7 +48483,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -48558,7 +48618,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -48715,7 +48775,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -48902,7 +48962,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -49029,7 +49089,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -49162,7 +49222,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -49311,7 +49371,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -49454,7 +49514,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -49610,7 +49670,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -49733,7 +49793,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -49871,7 +49931,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
@@ -49993,7 +50053,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "HEADERS_TOO_LARGE";
+                        code?: "HEADERS_TOO_LARGE" | "COOKIE_TOO_LARGE";
                     };
                 };
             };
