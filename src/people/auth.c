@@ -123,8 +123,8 @@ people_auth_register(struct request *req)
 	struct people_auth_op		op;
 	json_t			       *fields = NULL;
 	const char		       *pw, *why;
-	char				index[65], ra[16];
-	int				rc, retry = 1;
+	char				index[65];
+	int				rc;
 
 	memset(&op, 0, sizeof(op));
 	if (register_check(req, &fields) != OK)
@@ -158,24 +158,11 @@ people_auth_register(struct request *req)
 	    json_is_true(json_object_get(req->json, "accept_privacy"));
 	/* Counted before the work, as a login is; given back by the
 	 * account made (register_tx). */
-	keyring_email_index(op.nu.email, index);
 	op.index = index;
-	op.ip = req->client_key[0] ? req->client_key : req->ip;
-	rc = people_throttle_reserve(
-	    req->db, index, op.ip, time_now_ms(), &retry);
-	if (rc == ERR_RATE_LIMIT) {
-		snprintf(ra, sizeof(ra), "%d", retry);
-		http_header_add(req, "Retry-After", ra);
-		http_problem(req, rc, NULL,
-		    "too many refused registrations or failed logins; try "
-		    "again in %d seconds",
-		    retry);
+	if (people_throttle_gate(req, op.nu.email, index, &op.ip,
+		"refused registrations or failed logins",
+		"the account was not created") != OK)
 		goto out;
-	}
-	if (rc != OK) {
-		http_problem(req, rc, NULL, "the account was not created");
-		goto out;
-	}
 	if ((rc = crypto_password_hash(pw, op.hash)) != OK) {
 		http_problem(req, rc, NULL, "the password could not be hashed");
 		goto out;
@@ -285,28 +272,18 @@ people_auth_login(struct request *req)
 	struct people_auth_op op;
 	struct people_account a;
 	const char	     *email, *pw, *client;
-	char		      index[65], ra[16];
-	int		      retry = 1, rc, ok;
+	char		      index[65];
+	int		      rc, ok;
 
 	if ((email = people_body_string(req, "email", PEOPLE_EMAIL_MAX, 1)) ==
 		NULL ||
 	    (pw = people_body_string(
 		 req, "password", PEOPLE_PASSWORD_BYTES, 1)) == NULL)
 		return;
-	keyring_email_index(email, index);
-	client = req->client_key[0] ? req->client_key : req->ip;
-	rc = people_throttle_reserve(
-	    req->db, index, client, time_now_ms(), &retry);
-	if (rc == ERR_RATE_LIMIT) {
-		snprintf(ra, sizeof(ra), "%d", retry);
-		http_header_add(req, "Retry-After", ra);
-		http_problem(req, rc, NULL,
-		    "too many failed logins; try again "
-		    "in %d seconds",
-		    retry);
+	if (people_throttle_gate(req, email, index, &client, "failed logins",
+		"login is not available") != OK)
 		return;
-	}
-	if (rc != OK || (rc = people_account_find(req->db, index, &a)) != OK) {
+	if ((rc = people_account_find(req->db, index, &a)) != OK) {
 		http_problem(req, rc, NULL, "login is not available");
 		return;
 	}

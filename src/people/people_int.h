@@ -303,6 +303,14 @@ void people_auth_csrf_get(struct request *);
  */
 int people_throttle_reserve(struct store *, const char *email_index,
     const char *client, int64_t now, int *retry_after_s);
+/*
+ * The request's attempt at email counted (people_throttle_reserve) under
+ * its blind index (written to index) and the request's client (*client):
+ * OK, or the problem answered: 429 with Retry-After ("too many <what>"),
+ * else failed (the detail given).
+ */
+int people_throttle_gate(struct request *, const char *email, char index[65],
+    const char **client, const char *what, const char *failed);
 /* The password was right: the attempt was no failure. Forget the account's
  * failures from this address; the account's and the address's other
  * failures stay counted. */

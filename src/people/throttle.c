@@ -39,6 +39,7 @@
 #include "core/err.h"
 #include "core/keyring.h"
 #include "core/util.h"
+#include "http/http.h"
 #include "people/people_int.h"
 #include "store/store.h"
 
@@ -113,6 +114,27 @@ subjects(const char *email_index, const char *client, char *pair, char *account,
 	snprintf(pair, SUBJECT_MAX, "account:%s:ip:%s", email_index, index);
 	snprintf(account, SUBJECT_MAX, "account:%s", email_index);
 	snprintf(ip, SUBJECT_MAX, "ip:%s", index);
+}
+
+int
+people_throttle_gate(struct request *req, const char *email, char index[65],
+    const char **client, const char *what, const char *failed)
+{
+	char ra[16];
+	int  rc, retry = 1;
+
+	keyring_email_index(email, index);
+	*client = req->client_key[0] ? req->client_key : req->ip;
+	rc = people_throttle_reserve(
+	    req->db, index, *client, time_now_ms(), &retry);
+	if (rc == ERR_RATE_LIMIT) {
+		snprintf(ra, sizeof(ra), "%d", retry);
+		http_header_add(req, "Retry-After", ra);
+		http_problem(req, rc, NULL,
+		    "too many %s; try again in %d seconds", what, retry);
+	} else if (rc != OK)
+		http_problem(req, rc, NULL, "%s", failed);
+	return (rc);
 }
 
 int

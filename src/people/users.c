@@ -421,8 +421,8 @@ people_me_patch(struct request *req)
 	struct me_patch	  m;
 	json_t		 *body = req->json, *me = NULL;
 	const char	 *email;
-	char		  index[65], ra[16];
-	int		  rc, retry = 1;
+	char		  index[65];
+	int		  rc;
 
 	who = req->caller;
 	if (!json_is_object(body)) {
@@ -446,25 +446,11 @@ people_me_patch(struct request *req)
 	 * answer cannot be asked for without bound. */
 	if ((email = json_string_value(json_object_get(body, "email"))) !=
 	    NULL) {
-		keyring_email_index(email, index);
 		m.index = index;
-		m.ip = req->client_key[0] ? req->client_key : req->ip;
-		rc = people_throttle_reserve(
-		    req->db, index, m.ip, time_now_ms(), &retry);
-		if (rc == ERR_RATE_LIMIT) {
-			snprintf(ra, sizeof(ra), "%d", retry);
-			http_header_add(req, "Retry-After", ra);
-			http_problem(req, rc, NULL,
-			    "too many refused addresses or failed logins; "
-			    "try again in %d seconds",
-			    retry);
+		if (people_throttle_gate(req, email, index, &m.ip,
+			"refused addresses or failed logins",
+			"your account was not changed") != OK)
 			return;
-		}
-		if (rc != OK) {
-			http_problem(
-			    req, rc, NULL, "your account was not changed");
-			return;
-		}
 	}
 	/* A concurrent writer of the row (a chat profile job, a session)
 	 * makes PostgreSQL refuse the attempt (40001): it is run again. */
