@@ -109,7 +109,10 @@
  * changes to the user's own fields below, and of their email and first
  * name (hooks_fields_watch; last_active_at on sign-in and at most
  * hourly on activity): those push the profile of a user who has one
- * already (a chat_profile_sync row), and make none.
+ * already (a chat_profile_sync row), and make none. A profile pushed
+ * under one address is not moved to a changed, unproven one (anyone's
+ * address could be typed in): the job holds it ("held") until the new
+ * address is proven, whose email_verified_at change queues the move.
  *
  * The files: chatsync.c (this one) holds the module, the touching, the
  * start-up sealing of rows pushed before migration 0013 and the start-up
@@ -184,7 +187,7 @@ static const struct job_kind chatsync_jobs[] = {
  * too): a change of one pushes it again. */
 static const char *const profile_user_fields[] = { "email", "first_name",
 	"last_active_at", "email_reminders_frequency", "contact_permission",
-	"service_emails_permission", NULL };
+	"service_emails_permission", "email_verified_at", NULL };
 
 static const struct fields_watch change_hook = {
 	"chat_profile",

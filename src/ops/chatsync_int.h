@@ -27,10 +27,11 @@ struct tx;
 struct profile {
 	const char    *user_id;
 	int64_t	       now;
-	int	       gone;	/* erased or unknown: not sent */
-	int	       deleted; /* deleted, not erased: not sent, erased */
-	int	       granted; /* chat access: sent; else erased */
-	char	      *email;	/* the people id */
+	int	       gone;	 /* erased or unknown: not sent */
+	int	       deleted;	 /* deleted, not erased: not sent, erased */
+	int	       granted;	 /* chat access: sent; else erased */
+	int	       unproven; /* the address not proven (since a change) */
+	char	      *email;	 /* the people id */
 	char	      *nickname;
 	char	      *pushed;	/* pushed_identity opened; NULL: none */
 	char	      *pending; /* pending_identity opened, or NULL */

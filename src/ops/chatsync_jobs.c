@@ -113,6 +113,13 @@ chatsync_run(struct store *db, const struct job *job, char *err)
 	} else if (p.deleted || !p.granted)
 		/* A deleted account (not erased yet) has no chat either. */
 		rc = profile_revoke(db, &p, &e, err, &give_up, &outcome);
+	else if (p.unproven && p.pushed != NULL &&
+	    strcmp(p.pushed, p.email) != 0)
+		/* A changed address not yet proven (it may be anyone's) is
+		 * not given to the provider: the profile stays under the
+		 * one pushed until the new one's link is followed, whose
+		 * change (email_verified_at) queues the push. */
+		outcome = "held";
 	else {
 		chat_profile_digest(&p, digest);
 		if (strcmp(digest, p.last_digest) == 0 && p.pending == NULL &&

@@ -145,6 +145,7 @@ profile_user(struct tx *tx, struct profile *p)
 	if (rc != OK)
 		return (rc);
 	p->deleted = c.deleted; /* deleted, not erased (yet) */
+	p->unproven = c.unproven;
 	p->email = c.email;
 	p->nickname = c.first_name;
 	c.email = c.first_name = NULL;

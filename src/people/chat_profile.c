@@ -70,7 +70,7 @@ contact(struct tx *tx, const char *user_id, int deleted_too,
 
 	st = store_prepare(tx,
 	    "SELECT email, first_name, deleted_at, phone, last_name, "
-	    "service_emails_permission FROM users WHERE id = ?");
+	    "service_emails_permission, email_verified_at FROM users WHERE id = ?");
 	store_bind_text(st, 1, user_id);
 	if ((rc = store_step(st)) != STORE_ROW) {
 		store_finalize(st);
@@ -84,6 +84,7 @@ contact(struct tx *tx, const char *user_id, int deleted_too,
 	}
 	out->deleted = !store_col_is_null(st, 2);
 	out->no_service_mail = store_col_int64(st, 5) == 0;
+	out->unproven = store_col_is_null(st, 6);
 	if (out->deleted && !deleted_too) {
 		store_finalize(st);
 		return (OK);

@@ -338,17 +338,32 @@ int
 people_email_verified(struct tx *tx, const char *user_id)
 {
 	struct stmt *st;
-	int	     step;
+	json_t	    *old, *row;
+	int64_t	     now = time_now_ms();
+	int	     step, proven, rc;
 
 	st = store_prepare(tx,
 	    "UPDATE users SET email_verified_at = ? WHERE id = ? AND "
 	    "email_verified_at IS NULL");
-	store_bind_int64(st, 1, time_now_ms());
+	store_bind_int64(st, 1, now);
 	store_bind_text(st, 2, user_id);
 	step = store_step(st);
+	proven = step == STORE_DONE && store_changes(st) > 0;
 	store_finalize(st);
-	return (
-	    step == STORE_DONE ? OK : (step == ERR_BUSY ? ERR_BUSY : ERR_DB));
+	if (step != STORE_DONE)
+		return (step == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	if (!proven)
+		return (OK);
+	/* The modules watching the address (the chat sync holds a changed
+	 * one back until it is proven) hear of it. */
+	old = json_pack("{s:n}", "email_verified_at");
+	row = json_pack("{s:I}", "email_verified_at", (json_int_t)now);
+	rc = old != NULL && row != NULL
+	    ? hooks_fields_changed(tx, user_id, old, row)
+	    : ERR_NOMEM;
+	json_decref(old);
+	json_decref(row);
+	return (rc);
 }
 
 static int

@@ -185,6 +185,8 @@ struct person_contact {
 	char *last_name;       /* NULL when none (the certificate's trainer) */
 	int   no_service_mail; /* said no to optional service mail
 				* (users.service_emails_permission false) */
+	int   unproven;	       /* email_verified_at NULL: the address is not
+				* shown to be theirs (yet, or since a change) */
 };
 struct person_hooks {
 	int (*contact)(struct tx *, const char *user_id, int deleted_too,

@@ -32,9 +32,21 @@ CMS_SECRET = "cms-secret-for-chat-tests"
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
+def with_mail(env, sink):
+    """env with mail to the SMTP sink, so that a changed address can be
+    proven by its verification link (mail_of_sink)."""
+    env = dict(env)
+    env.update({"CAREBASE_SMTP_URL": f"smtp://127.0.0.1:{sink.port}",
+                "CAREBASE_SMTP_TLS": "none",
+                "CAREBASE_PUBLIC_URL": "https://care.example.org"})
+    return env
+
+
 @pytest.fixture
-def server(start_server, chat):
-    return start_server(env=chat_env(chat))
+def server(start_server, chat, smtp_sink):
+    srv = start_server(env=with_mail(chat_env(chat), smtp_sink))
+    srv.sink = smtp_sink
+    return srv
 
 
 # -- helpers -------------------------------------------------------------------------
@@ -544,12 +556,34 @@ def assert_not_in_database(db, *emails):
             assert form not in raw, f"{e!r} in clear in the database"
 
 
-def change_email(server, who, new):
+def change_email(server, who, new, prove=True):
+    """who changes their address to new; with prove, they follow the link
+    the new address is sent (until then the profile stays where it is)."""
     r = server.request("PATCH", "/v1/me", headers=hdr(who),
                        json={"email": new, "current_password": PASSWORD})
     assert r.status_code == 200, r.text
     who["email"] = new
     who["token"] = login(server, new)
+    if prove:
+        prove_address(server, new)
+
+
+def prove_address(server, address):
+    """Follow the verification link mailed to address (server.sink)."""
+    found = []
+
+    def link():
+        for m in server.sink.messages():
+            if address in str(m["To"]) and "Confirm your address" in str(m["Subject"]):
+                g = re.search(r"/verify-email\?token=([A-Za-z0-9_-]{43})",
+                              m.get_body(("plain",)).get_content())
+                if g:
+                    found[:] = [g.group(1)]
+                    return True
+        return False
+    wait_until(link, what=f"the verification mail to {address}")
+    r = server.post("/v1/auth/verify-email", json={"token": found[0]})
+    assert r.status_code == 204, r.text
 
 
 def chat_export(server, who):
@@ -575,7 +609,15 @@ def test_an_email_change_moves_the_profile(server, world, chat):
     assert [r["pushed_as"] for r in chat_export(server, m)] == [old]
 
     new = f"moved.{secrets.token_hex(3)}@example.org"
-    change_email(server, m, new)
+    # Not proven yet (anyone's address could be typed): held, nothing
+    # sent under it, nothing taken from the old one.
+    change_email(server, m, new, prove=False)
+    wait_until(lambda: "status=held" in server.log(), what="the push held")
+    settle(db)
+    assert chat.requests(new) == [] and chat.deletes(old) == []
+    assert identities(db, m["id"]) == (pushed, None)
+    # Proven: moved.
+    prove_address(server, new)
     data = wait_pushes(chat, new, 1)[0]
     settle(db)
     assert chat.deletes(old) == [200]
@@ -604,6 +646,7 @@ def test_an_email_change_moves_the_profile(server, world, chat):
     r = server.request("PATCH", f"/v1/users/{m['id']}", headers=hdr(world["admin"]),
                        json={"email": third})
     assert r.status_code == 200, r.text
+    prove_address(server, third)
     assert wait_pushes(chat, third, 1)[0]["therapy_sessions_remaining"] == 2
     settle(db)
     assert chat.deletes(new) == [200] and set(chat.people) == {third}
@@ -669,7 +712,7 @@ def test_erasure_deletes_the_profile_at_the_provider(start_server, chat):
     old = m["email"]
     # The address changes and the person is erased before the push.
     new = f"moved.{secrets.token_hex(3)}@example.org"
-    change_email(server, m, new)
+    change_email(server, m, new, prove=False)
     assert chat_jobs(db) == 1
     r = server.request("DELETE", "/v1/me", headers=hdr(m), json={"password": PASSWORD})
     assert r.status_code == 204, r.text
@@ -801,11 +844,13 @@ def test_a_push_failing_after_an_erasure_deletes_what_it_made(start_server, chat
     no_email_anywhere(server, db, email)
 
 
-def test_a_delete_spares_the_next_holder_of_the_address(start_server, chat):
+def test_a_delete_spares_the_next_holder_of_the_address(start_server, chat, smtp_sink):
     """A delete of an address another (not erased) user holds now is done
     without a request: the erasure's retried delete, and the delete of an
     old address before a push under the new one."""
-    server = start_server(env=chat_env(chat, CAREBASE_CHAT_SYNC_DELAY_MS=1500))
+    server = start_server(env=with_mail(chat_env(chat, CAREBASE_CHAT_SYNC_DELAY_MS=1500),
+                                        smtp_sink))
+    server.sink = smtp_sink
     db = server.db
     admin = person(server, "admin", "admin")
     partner = make_partner(server, admin, "Bumble")
