@@ -472,10 +472,11 @@ def make_db(request, tmp_path, migrated_template):
     made = []
     from_empty = request.node.get_closest_marker("migrations") is not None
 
-    def make(kind=None, migrated=False):
+    def make(kind=None, migrated=False, template=None):
         kind = kind or DB_KIND
         name = f"cb_{secrets.token_hex(6)}"
-        template = migrated_template(kind) if migrated and not from_empty else None
+        if template is None and migrated and not from_empty:
+            template = migrated_template(kind)
         db = _new_db(kind, tmp_path, name, template)
         made.append(db)
         return db
@@ -483,6 +484,87 @@ def make_db(request, tmp_path, migrated_template):
     yield make
     for db in made:
         db.drop()
+
+
+def _seeded_template(kind, folder, migrated):
+    """A copy of the migrated template with `carebase seed`'s demo data,
+    sealed under a master key of its own (folder/master.key), which a
+    server on a copy of it must use."""
+    db = _new_db(kind, folder, f"cb_seeded_{secrets.token_hex(4)}", migrated)
+    key = folder / "master.key"
+    env = base_env()
+    env.update(CHEAPEST_PASSWORDS)
+    env.update({"DATABASE_URL": db.url, "CAREBASE_MASTER_KEY_FILE": str(key)})
+    r = subprocess.run([BIN, "seed"], env=env, capture_output=True, text=True,
+                       timeout=CLI_TIMEOUT, cwd=folder)
+    rep = sanitizer_report(r.stderr)
+    if r.returncode != 0 or rep:
+        db.drop(now=True)
+        pytest.fail(f"seeding the template failed ({r.returncode}):\n{rep or r.stderr}")
+    if kind == "sqlite":
+        import sqlite3
+        con = sqlite3.connect(str(db.path), timeout=10)
+        try:
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            con.close()
+    return db, key
+
+
+@pytest.fixture(scope="session")
+def seeded_template(tmp_path_factory, migrated_template):
+    """seeded_template(kind) -> (database, master key file): the demo seed
+    made once per session (per xdist worker), to copy."""
+    made = {}
+
+    def get(kind):
+        if kind not in made:
+            made[kind] = _seeded_template(kind, tmp_path_factory.mktemp(f"seeded-{kind}"),
+                                          migrated_template(kind))
+        return made[kind]
+
+    yield get
+    for db, _ in made.values():
+        db.drop(now=True)
+
+
+@pytest.fixture
+def start_seeded(start_server, make_db, seeded_template):
+    """Factory: start_seeded(env=None, start=True) -> a Server on a copy of
+    the demo seed's database (the same as `carebase seed` on a migrated
+    one, seeded when the worker first needed it, so its times are minutes
+    old), under the seed's master key."""
+    def start(env=None, start=True):
+        template, key = seeded_template(DB_KIND)
+        e = {"CAREBASE_MASTER_KEY_FILE": str(key)}
+        e.update(env or {})
+        return start_server(db=make_db(template=template), env=e, start=start)
+    return start
+
+
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory, migrated_template):
+    """Factory: module_server(env=None) -> a Server on a fresh migrated
+    database shared by the tests of one module (of one xdist worker: mark
+    them with one xdist_group to build it once). For tests that only read
+    what it holds once set up."""
+    servers = []
+
+    def start(env=None):
+        folder = tmp_path_factory.mktemp("module-server")
+        db = _new_db(DB_KIND, folder, f"cb_{secrets.token_hex(6)}",
+                     migrated_template(DB_KIND))
+        s = Server(folder, db, env=env, tag=f"msrv{len(servers)}")
+        servers.append(s)
+        return s.start()
+
+    yield start
+    problems = []
+    for s in servers:
+        problems += s.cleanup()
+        s.db.drop()
+    if problems:
+        pytest.fail("after the module's tests:\n" + "\n".join(problems), pytrace=False)
 
 
 @pytest.fixture

@@ -167,6 +167,22 @@ def analyze(db):
 
 @pytest.fixture
 def practice_rows(plans, db):
+    return build_practice(plans, db)
+
+
+# The tests that only read the practice share one, built once per worker
+# (its rows take seconds to write and analyse).
+SHARED = pytest.mark.xdist_group("scope_plans_practice")
+
+
+@pytest.fixture(scope="module")
+def shared_practice(module_server):
+    """(server, people) of build_practice, for tests that only read."""
+    srv = module_server(env={"CAREBASE_EXPLAIN_LISTS": "1"})
+    return srv, build_practice(srv, srv.db)
+
+
+def build_practice(plans, db):
     """A therapist and a colleague, both practitioners of CLIENTS clients
     (the first one also has a guardian), other therapists and families;
     the sessions spread over the clients. The therapist's sessions are a
@@ -259,13 +275,15 @@ NOT_YET = {
 }
 
 
+@SHARED
 @pytest.mark.parametrize("who,query,scoped", SESSION_LISTS,
                          ids=[f"{w}{q}" for w, q, _ in SESSION_LISTS])
-def test_session_lists_use_indexes(request, plans, db, practice_rows, who, query, scoped):
+def test_session_lists_use_indexes(request, shared_practice, who, query, scoped):
+    plans, p = shared_practice
+    db = plans.db
     if f"{who}{query}" in NOT_YET.get(db.kind, ()):
         request.applymarker(pytest.mark.xfail(
             strict=True, reason="planner estimates: see NOT_YET"))
-    p = practice_rows
     query = query.format(therapist=p["therapist"]["profile"]["id"])
     r = plans.get("/v1/therapy-sessions" + query + ("&" if "?" in query else "?") + "limit=50",
                   headers=hdr(p[who]))
@@ -275,10 +293,11 @@ def test_session_lists_use_indexes(request, plans, db, practice_rows, who, query
     assert not faults, "\n".join(faults) + "\nplan:\n" + "\n".join(map(str, rows))
 
 
-def test_session_pages_are_the_scope(plans, db, practice_rows):
+@SHARED
+def test_session_pages_are_the_scope(shared_practice):
     """Paged through, a branched list gives every row the scope covers
     once, in order (a row two branches cover comes once)."""
-    p = practice_rows
+    plans, p = shared_practice
     each = (ROWS + COLLEAGUE + OTHERS) // CLIENTS
     for who, want in (("therapist", ROWS), ("client", each), ("guardian", each),
                       ("colleague", COLLEAGUE)):

@@ -24,7 +24,7 @@ import pytest
 from conftest import SIMPLYBOOK_SECRET, booking_hook, booking_payload, hdr, login, wait_until
 from web_browser import browser, page  # noqa: F401 (fixtures)
 
-pytestmark = pytest.mark.sqlite_only
+pytestmark = [pytest.mark.sqlite_only, pytest.mark.tooling]
 
 DEMO_PASSWORD = "carebase-demo-2026"
 MEMBER = "member@demo.carebase.dev"
@@ -39,14 +39,10 @@ DESKTOP = (1280, 900)
 
 
 @pytest.fixture
-def server(start_server):
-    """The server of page: the demo seed's accounts and data, and the
-    booking webhook's secret."""
-    srv = start_server(env={"CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET": SIMPLYBOOK_SECRET},
-                       start=False)
-    srv.cli_ok("seed")
-    srv.start(migrate=False)
-    return srv
+def server(start_seeded):
+    """The server of page: the demo seed's accounts and data (a copy of the
+    worker's seeded database), and the booking webhook's secret."""
+    return start_seeded(env={"CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET": SIMPLYBOOK_SECRET})
 
 
 def find(drv, css, timeout=20, at_least=1):

@@ -16,7 +16,7 @@ import pytest
 from conftest import PASSWORD, hdr, make_partner, new_code, person, register, sign_in
 from web_browser import Page, browser, page  # noqa: F401 (fixtures)
 
-pytestmark = [pytest.mark.sqlite_only]
+pytestmark = [pytest.mark.sqlite_only, pytest.mark.tooling]
 
 NEW_PASSWORD = "a brand new passphrase 2026"
 
