@@ -420,21 +420,30 @@ def _migrated_template(kind, folder):
     work finds no rows to seal or fold), so copies serve under any test's own
     master key; test_migrate checks that this stays so."""
     db = _new_db(kind, folder, f"cb_template_{secrets.token_hex(4)}")
+    _template_command(db, folder, "migrate", {})
+    return db
+
+
+def _template_command(db, folder, command, env_extra):
+    """`carebase COMMAND` on the template db (its master key folder/master.key);
+    a SQLite template is then one self-contained file to copy: the log
+    checkpointed into it and no -wal or -shm left once the last
+    connection closes."""
     env = base_env()
+    env.update(env_extra)
     env.update({"DATABASE_URL": db.url, "CAREBASE_MASTER_KEY_FILE": str(folder / "master.key")})
     try:
-        r = subprocess.run([BIN, "migrate"], env=env, capture_output=True, text=True,
+        r = subprocess.run([BIN, command], env=env, capture_output=True, text=True,
                            timeout=CLI_TIMEOUT, cwd=folder)
     except subprocess.TimeoutExpired as exc:
         db.drop(now=True)
-        pytest.fail(f"migrating the template did not finish in {CLI_TIMEOUT}s: {exc.stderr!r}")
+        pytest.fail(f"{command} of the template did not finish in {CLI_TIMEOUT}s: "
+                    f"{exc.stderr!r}")
     rep = sanitizer_report(r.stderr)
     if r.returncode != 0 or rep:
         db.drop(now=True)
-        pytest.fail(f"migrating the template failed ({r.returncode}):\n{rep or r.stderr}")
-    if kind == "sqlite":
-        # One self-contained file to copy: the log checkpointed into it and
-        # no -wal or -shm left once the last connection closes.
+        pytest.fail(f"{command} of the template failed ({r.returncode}):\n{rep or r.stderr}")
+    if db.kind == "sqlite":
         import sqlite3
         con = sqlite3.connect(str(db.path), timeout=10)
         try:
@@ -443,7 +452,6 @@ def _migrated_template(kind, folder):
             con.close()
         for suffix in ("-wal", "-shm"):
             assert not Path(str(db.path) + suffix).exists(), f"template left {suffix}"
-    return db
 
 
 @pytest.fixture(scope="session")
@@ -491,24 +499,8 @@ def _seeded_template(kind, folder, migrated):
     sealed under a master key of its own (folder/master.key), which a
     server on a copy of it must use."""
     db = _new_db(kind, folder, f"cb_seeded_{secrets.token_hex(4)}", migrated)
-    key = folder / "master.key"
-    env = base_env()
-    env.update(CHEAPEST_PASSWORDS)
-    env.update({"DATABASE_URL": db.url, "CAREBASE_MASTER_KEY_FILE": str(key)})
-    r = subprocess.run([BIN, "seed"], env=env, capture_output=True, text=True,
-                       timeout=CLI_TIMEOUT, cwd=folder)
-    rep = sanitizer_report(r.stderr)
-    if r.returncode != 0 or rep:
-        db.drop(now=True)
-        pytest.fail(f"seeding the template failed ({r.returncode}):\n{rep or r.stderr}")
-    if kind == "sqlite":
-        import sqlite3
-        con = sqlite3.connect(str(db.path), timeout=10)
-        try:
-            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            con.close()
-    return db, key
+    _template_command(db, folder, "seed", CHEAPEST_PASSWORDS)
+    return db, folder / "master.key"
 
 
 @pytest.fixture(scope="session")
