@@ -1,0 +1,384 @@
+"""The partner admin's pages and the admin console (issue 18 items 5 and 6)
+in a browser (tests/api/web_browser.py: headless Chromium driven by
+python3-selenium) against the real server, signed in through the sign-in
+page (the session cookie). A partner admin makes three codes and downloads
+them as the CSV file the page makes; a code registers a member through the
+API; the member shows with their sessions; an admin changes them with
+If-Match, and is told when a booking changed them meanwhile. An admin finds
+a person, changes their role, deactivates them (confirmed), makes a staff
+member, runs the audit chain check; every console page at a phone's width
+and a desktop's. On every page: no serious or critical axe-core violation,
+nothing wider than the window, and no Content-Security-Policy violation.
+A member who opens /admin is told it is not for them. SQLite only: the
+pages call the API the other tests check on both databases.
+
+One server (the demo seed, and a partner admin of its partner) serves the
+whole module: starting and seeding one per test would cost seconds each.
+Each test makes the people it changes.
+"""
+
+import csv
+import io
+import secrets
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import (DB_KIND, PASSWORD, SIMPLYBOOK_SECRET, Server, _new_db, add_user,
+                      booking_hook, booking_payload, hdr, login, person, register,
+                      verify_address)
+from web_browser import browser, page  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.sqlite_only
+
+DEMO_PASSWORD = "carebase-demo-2026"
+ADMIN = "admin@demo.carebase.dev"
+MEMBER = "member@demo.carebase.dev"
+PHONE = (360, 740)
+DESKTOP = (1280, 900)
+
+
+@pytest.fixture(scope="module")
+def server(migrated_template, tmp_path_factory):
+    """The module's server: the demo seed's accounts and data, the booking
+    webhook's secret, and a partner admin of the demo partner
+    (server.partner_admin: its email and token)."""
+    folder = tmp_path_factory.mktemp("web-admin")
+    db = _new_db(DB_KIND, folder, f"cb_{secrets.token_hex(6)}", migrated_template(DB_KIND))
+    srv = Server(folder, db, env={"CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET": SIMPLYBOOK_SECRET})
+    try:
+        srv.cli_ok("seed")
+        srv.start(migrate=False)
+        admin = login(srv, ADMIN, DEMO_PASSWORD)
+        partner = srv.get("/v1/partners", headers=hdr(admin)).json()["data"][0]
+        email = f"pa.{secrets.token_hex(3)}@example.org"
+        add_user(srv, "partner_admin", email)
+        token = login(srv, email)
+        uid = srv.get("/v1/me", headers=hdr(token)).json()["id"]
+        r = srv.post("/v1/partner-admins", headers=hdr(admin),
+                     json={"user_id": uid, "partner_id": partner["id"]})
+        assert r.status_code == 201, r.text
+        srv.admin_token = admin
+        srv.partner = partner
+        srv.partner_admin = {"email": email, "token": token}
+        yield srv
+    finally:
+        problems = srv.cleanup()
+        db.drop()
+    if problems:
+        pytest.fail("after the module:\n" + "\n".join(problems), pytrace=False)
+
+
+# --------------------------------------------------------------------------
+# driving the pages
+
+
+def shown(drv, css, timeout=20, at_least=1):
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            found = [e for e in drv.find_elements(By.CSS_SELECTOR, css) if e.is_displayed()]
+        except StaleElementReferenceException:
+            found = []      # redrawn meanwhile: look again
+        if len(found) >= at_least:
+            return found
+        if time.monotonic() >= end:
+            raise AssertionError(f"{css} not shown in {timeout}s:\n"
+                                 f"{drv.find_element(By.TAG_NAME, 'body').text[:3000]}")
+        time.sleep(0.05)
+
+
+def button(drv, label, within="main", timeout=20):
+    """The shown, enabled button whose text is label."""
+    from selenium.webdriver.common.by import By
+    end = time.monotonic() + timeout
+    while True:
+        for b in drv.find_elements(By.CSS_SELECTOR, f"{within} button"):
+            if b.is_displayed() and b.is_enabled() and b.text.strip() == label:
+                return b
+        if time.monotonic() >= end:
+            raise AssertionError(f"no button {label!r} in {within}")
+        time.sleep(0.05)
+
+
+def type_into(drv, css, value):
+    el = shown(drv, css)[0]
+    el.clear()
+    el.send_keys(value)
+    return el
+
+
+def choose(drv, css, value):
+    from selenium.webdriver.support.ui import Select
+    Select(shown(drv, css)[0]).select_by_value(value)
+
+
+def confirm(drv, label):
+    """Press the confirming button of the open dialog."""
+    button(drv, label, within="dialog[open]").click()
+    end = time.monotonic() + 20
+    while drv.execute_script("return !!document.querySelector('dialog[open]')"):
+        if time.monotonic() > end:
+            raise AssertionError("the dialog stayed open: " + shown(drv, "dialog[open]")[0].text)
+        time.sleep(0.05)
+
+
+def visit(page, path, ready, size=DESKTOP):
+    page.drv.set_window_size(*size)
+    page.drv.get(page.server.url(path))
+    return shown(page.drv, ready)
+
+
+def checked(page):
+    """The page as drawn has no serious axe violation and fits the window."""
+    assert page.axe() == []
+    w = page.drv.execute_script(
+        "return [document.documentElement.scrollWidth, window.innerWidth]")
+    wide = page.drv.execute_script(
+        "return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right"
+        " > window.innerWidth + 1).slice(0, 5).map(e => e.tagName + '.' + e.className)")
+    assert w[0] <= w[1], f"{page.path()} is {w[0]} px wide in a {w[1]} px window: {wide}"
+
+
+def downloads_to(drv, folder):
+    """Files the page saves go to folder (Chromium's download behaviour)."""
+    drv.execute_cdp_cmd("Browser.setDownloadBehavior",
+                        {"behavior": "allow", "downloadPath": str(folder)})
+
+
+def downloaded(folder, suffix, timeout=20):
+    end = time.monotonic() + timeout
+    while True:
+        done = [p for p in Path(folder).iterdir() if p.name.endswith(suffix)]
+        if done:
+            return done[0]
+        if time.monotonic() > end:
+            raise AssertionError(f"no {suffix} file in {folder}: {list(Path(folder).iterdir())}")
+        time.sleep(0.1)
+
+
+def access_row(server, access_id):
+    r = server.get(f"/v1/partner-access/{access_id}", headers=hdr(server.admin_token))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+# --------------------------------------------------------------------------
+# 5. the partner admin: codes, the CSV, members and their sessions
+
+
+def test_partner_admin_makes_codes_and_an_admin_changes_a_members_sessions(
+        page, server, tmp_path):
+    drv = page.drv
+    page.sign_in(server.partner_admin["email"], PASSWORD)
+    visit(page, "/partner/codes", "input[name=count]", PHONE)
+    checked(page)
+
+    # A count out of bounds is refused beside its field, before any request.
+    type_into(drv, "input[name=count]", "0")
+    button(drv, "Make codes").click()
+    err = shown(drv, ".field-bad .field-error")[0]
+    assert "1 to 50" in err.text
+    count = shown(drv, "input[name=count]")[0]
+    assert count.get_attribute("aria-invalid") == "true"
+    assert err.get_attribute("id") in count.get_attribute("aria-describedby")
+
+    type_into(drv, "input[name=count]", "3")
+    type_into(drv, "input[name=therapy_sessions_remaining]", "5")
+    button(drv, "Make codes").click()
+    codes = [li.get_attribute("data-code") for li in shown(drv, "[data-code]", at_least=3)]
+    assert len(codes) == 3 and len(set(codes)) == 3
+    checked(page)
+
+    # The CSV is a Blob the page made, saved as a file.
+    downloads_to(drv, tmp_path)
+    button(drv, "Download as CSV").click()
+    text = downloaded(tmp_path, ".csv").read_text()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [r["code"] for r in rows] == codes
+    assert {r["partner"] for r in rows} == {server.partner["name"]}
+    assert {r["therapy_sessions"] for r in rows} == {"5"}
+
+    # A code registers a member through the API; the access is theirs.
+    email = f"coded.{secrets.token_hex(3)}@example.org"
+    r = register(server, email, PASSWORD, partner_access_code=codes[1], first_name="Robin",
+                 date_of_birth="1990-01-01", country="GB")
+    assert r.status_code == 201, r.text
+    member = login(server, email)
+    mine = server.get("/v1/me/partner-access", headers=hdr(member)).json()["data"]
+    assert len(mine) == 1 and mine[0]["therapy_sessions_remaining"] == 5
+    access = mine[0]["id"]
+    verify_address(server, server.get("/v1/me", headers=hdr(member)).json()["id"])
+
+    # The partner admin sees the member with their sessions, and may not
+    # change them (the API lets admins only): the form offers no field.
+    for size in (PHONE, DESKTOP):
+        visit(page, "/partner/members", f"tr[data-access='{access}'] td[data-left='5']", size)
+        checked(page)
+    shown(drv, f"tr[data-access='{access}'] button")[0].click()
+    shown(drv, "#h-edit")
+    assert not drv.find_elements("css selector", "input[name=therapy_sessions_remaining]")
+    assert page.csp_violations() == []
+
+    # An admin changes them against the version read (If-Match).
+    drv.delete_all_cookies()
+    page.sign_in(ADMIN, DEMO_PASSWORD)
+    visit(page, "/partner/members", f"tr[data-access='{access}']")
+    shown(drv, f"tr[data-access='{access}'] button")[0].click()
+    type_into(drv, "input[name=therapy_sessions_remaining]", "4")
+    checked(page)
+    button(drv, "Save").click()
+    shown(drv, f"tr[data-access='{access}'] td[data-left='4']")
+    assert access_row(server, access)["therapy_sessions_remaining"] == 4
+
+    # Read, then a booking spends one meanwhile: the change is refused (412)
+    # and the page says so, and reloads the access on asking.
+    shown(drv, f"tr[data-access='{access}'] button")[0].click()
+    field = shown(drv, "input[name=therapy_sessions_remaining]")[0]
+    assert field.get_attribute("value") == "4"
+    r = booking_hook(server, booking_payload(email))
+    assert r.status_code == 200, r.text
+    assert access_row(server, access)["therapy_sessions_remaining"] == 3
+    type_into(drv, "input[name=therapy_sessions_remaining]", "6")
+    button(drv, "Save").click()
+    alert = shown(drv, "#h-edit ~ * [role=alert], section [role=alert]")[0]
+    assert "changed meanwhile" in alert.text
+    assert access_row(server, access)["therapy_sessions_remaining"] == 3
+    button(drv, "Reload").click()
+    end = time.monotonic() + 20
+    while shown(drv, "input[name=therapy_sessions_remaining]")[0].get_attribute("value") != "3":
+        assert time.monotonic() < end, "the reloaded access does not show 3"
+        time.sleep(0.05)
+    type_into(drv, "input[name=therapy_sessions_remaining]", "6")
+    button(drv, "Save").click()
+    shown(drv, f"tr[data-access='{access}'] td[data-left='6']")
+    assert access_row(server, access)["therapy_sessions_remaining"] == 6
+    assert page.csp_violations() == []
+
+
+# --------------------------------------------------------------------------
+# 6. the admin console
+
+
+def test_admin_finds_a_person_changes_their_role_and_deactivates_them(page, server):
+    drv = page.drv
+    casey = person(server, "casey")
+    page.sign_in(ADMIN, DEMO_PASSWORD)
+    for size in (PHONE, DESKTOP):
+        visit(page, "/admin/users", "#f-search-email", size)
+        shown(drv, "[data-user]")
+        checked(page)
+
+    type_into(drv, "#f-search-email", casey["email"])
+    button(drv, "Search").click()
+    shown(drv, f"li[data-user='{casey['id']}']")
+    end = time.monotonic() + 20
+    while len(shown(drv, "li[data-user]")) != 1:
+        assert time.monotonic() < end, "the search found more than the one address"
+        time.sleep(0.05)
+
+    row = f"li[data-user='{casey['id']}']"
+    choose(drv, f"{row} select", "therapist")
+    button(drv, "Change role", within=row).click()
+    shown(drv, "dialog[open]")
+    checked(page)
+    confirm(drv, "Change role")
+    shown(drv, f"{row} .tag")
+    me = server.get(f"/v1/users/{casey['id']}", headers=hdr(server.admin_token)).json()
+    assert me["role"] == "therapist"
+    # The role change ended their sessions.
+    assert server.get("/v1/me", headers=hdr(casey)).status_code == 401
+
+    # Deactivating asks first; cancelling changes nothing.
+    button(drv, "Deactivate", within=row).click()
+    button(drv, "Cancel", within="dialog[open]").click()
+    assert server.get(f"/v1/users/{casey['id']}",
+                      headers=hdr(server.admin_token)).json()["is_active"] is True
+    button(drv, "Deactivate", within=row).click()
+    confirm(drv, "Deactivate")
+    page.wait_text("Deactivated: ")
+    assert server.get(f"/v1/users/{casey['id']}",
+                      headers=hdr(server.admin_token)).json()["is_active"] is False
+
+    # Erasing takes the typed word: without it nothing is sent.
+    type_into(drv, "#f-search-email", casey["email"])
+    shown(drv, "form[role=search] .field.check input")[0].click()
+    button(drv, "Search").click()
+    button(drv, "Erase", within=row).click()
+    button(drv, "Erase", within="dialog[open]").click()
+    assert "exactly" in shown(drv, "dialog[open] .field-error")[0].text
+    button(drv, "Cancel", within="dialog[open]").click()
+    assert server.get(f"/v1/users/{casey['id']}",
+                      headers=hdr(server.admin_token)).status_code == 200
+
+    # A staff member made with an invitation; a bad address is marked.
+    type_into(drv, "form[aria-labelledby=h-new-staff] input[name=email]", "not-an-address")
+    button(drv, "Make and invite").click()
+    err = shown(drv, "form[aria-labelledby=h-new-staff] .field-error")[0]
+    assert err.text
+    staff = f"new.staff.{secrets.token_hex(3)}@example.org"
+    type_into(drv, "form[aria-labelledby=h-new-staff] input[name=email]", staff)
+    choose(drv, "#f-new-role", "instructor")
+    button(drv, "Make and invite").click()
+    page.wait_text(f"{staff} was made and sent an invitation")
+    found = server.get("/v1/users", params={"email": staff},
+                       headers=hdr(server.admin_token)).json()["data"]
+    assert [u["role"] for u in found] == ["instructor"]
+    assert page.csp_violations() == []
+
+
+def test_admin_runs_the_audit_chain_check_and_a_report(page, server, tmp_path):
+    drv = page.drv
+    page.sign_in(ADMIN, DEMO_PASSWORD)
+    visit(page, "/admin/audit", "table caption")
+    checked(page)
+    button(drv, "Check the chain").click()
+    ok = shown(drv, "[data-chain]")[0]
+    assert ok.get_attribute("data-chain") == "ok", ok.text
+    assert "The chain holds" in ok.text and "from row 1 to " in ok.text, ok.text
+
+    # A report run, listed, and its result downloaded.
+    visit(page, "/admin/reports", "#f-report option[value=signups_by_partner]")
+    choose(drv, "#f-report", "signups_by_partner")
+    button(drv, "Run").click()
+    end = time.monotonic() + 30
+    while not drv.find_elements("css selector", "[data-run][data-status=succeeded]"):
+        assert time.monotonic() < end, "the report run did not succeed"
+        time.sleep(0.3)
+        button(drv, "Refresh").click()
+    checked(page)
+    downloads_to(drv, tmp_path)
+    shown(drv, "[data-run][data-status=succeeded] button")[0].click()
+    got = downloaded(tmp_path, ".csv").read_text()
+    assert got.lstrip("\ufeff").splitlines()[0] == "period,partner_id,partner,signups"
+    assert page.csp_violations() == []
+
+
+CONSOLE = [
+    ("/admin", "ul.cards a"),
+    ("/admin/relationships", "[data-relationship]"),
+    ("/admin/partners", "[data-partner]"),
+    ("/admin/courses", "table caption"),
+    ("/admin/email", "table caption, .empty-state"),
+]
+
+
+def test_every_console_page_is_usable_on_a_phone_and_a_desktop(page, server):
+    page.sign_in(ADMIN, DEMO_PASSWORD)
+    for path, ready in CONSOLE:
+        for size in (PHONE, DESKTOP):
+            visit(page, path, ready, size)
+            checked(page)
+    assert page.csp_violations() == []
+
+
+def test_a_member_opening_the_console_is_told_it_is_not_for_them(page, server):
+    page.sign_in(MEMBER, DEMO_PASSWORD)
+    for path in ("/admin", "/admin/users", "/partner/codes"):
+        visit(page, path, "#main h1")
+        page.wait_text("Not available to you", "#main h1")
+    assert page.axe() == []
+    assert page.csp_violations() == []
