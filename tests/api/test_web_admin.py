@@ -132,9 +132,11 @@ def visit(page, path, ready, size=DESKTOP):
     return shown(page.drv, ready)
 
 
-def checked(page):
-    """The page as drawn has no serious axe violation and fits the window."""
-    assert page.axe() == []
+def checked(page, axe=True):
+    """The page as drawn fits the window and (with axe, the slow part: run
+    once a page, at a phone's width) has no serious axe violation."""
+    if axe:
+        assert page.axe() == []
     w = page.drv.execute_script(
         "return [document.documentElement.scrollWidth, window.innerWidth]")
     wide = page.drv.execute_script(
@@ -175,7 +177,7 @@ def test_partner_admin_makes_codes_and_an_admin_changes_a_members_sessions(
     drv = page.drv
     page.sign_in(server.partner_admin["email"], PASSWORD)
     visit(page, "/partner/codes", "input[name=count]", PHONE)
-    checked(page)
+    checked(page, axe=False)
 
     # A count out of bounds is refused beside its field, before any request.
     type_into(drv, "input[name=count]", "0")
@@ -191,7 +193,7 @@ def test_partner_admin_makes_codes_and_an_admin_changes_a_members_sessions(
     button(drv, "Make codes").click()
     codes = [li.get_attribute("data-code") for li in shown(drv, "[data-code]", at_least=3)]
     assert len(codes) == 3 and len(set(codes)) == 3
-    checked(page)
+    checked(page)   # the codes shown, and the field's error before
 
     # The CSV is a Blob the page made, saved as a file.
     downloads_to(drv, tmp_path)
@@ -217,7 +219,7 @@ def test_partner_admin_makes_codes_and_an_admin_changes_a_members_sessions(
     # change them (the API lets admins only): the form offers no field.
     for size in (PHONE, DESKTOP):
         visit(page, "/partner/members", f"tr[data-access='{access}'] td[data-left='5']", size)
-        checked(page)
+        checked(page, axe=size == PHONE)
     shown(drv, f"tr[data-access='{access}'] button")[0].click()
     shown(drv, "#h-edit")
     assert not drv.find_elements("css selector", "input[name=therapy_sessions_remaining]")
@@ -270,7 +272,7 @@ def test_admin_finds_a_person_changes_their_role_and_deactivates_them(page, serv
     for size in (PHONE, DESKTOP):
         visit(page, "/admin/users", "#f-search-email", size)
         shown(drv, "[data-user]")
-        checked(page)
+        checked(page, axe=size == PHONE)
 
     type_into(drv, "#f-search-email", casey["email"])
     button(drv, "Search").click()
@@ -371,7 +373,7 @@ def test_every_console_page_is_usable_on_a_phone_and_a_desktop(page, server):
     for path, ready in CONSOLE:
         for size in (PHONE, DESKTOP):
             visit(page, path, ready, size)
-            checked(page)
+            checked(page, axe=size == PHONE)
     assert page.csp_violations() == []
 
 
