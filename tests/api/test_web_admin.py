@@ -365,6 +365,7 @@ CONSOLE = [
     ("/admin/partners", "[data-partner]"),
     ("/admin/courses", "table caption"),
     ("/admin/email", "table caption, .empty-state"),
+    ("/admin/training", "[data-schedule]"),
 ]
 
 
@@ -374,6 +375,20 @@ def test_every_console_page_is_usable_on_a_phone_and_a_desktop(page, server):
         for size in (PHONE, DESKTOP):
             visit(page, path, ready, size)
             checked(page, axe=size == PHONE)
+
+    # Training: the seeded schedule's (empty) attendance sheet, and the
+    # schedule confirmed through its dialog.
+    drv = page.drv
+    row = shown(drv, "[data-schedule]")[0]
+    sid = row.get_attribute("data-schedule")
+    row = f"[data-schedule='{sid}']"
+    button(drv, "Bookings", within=row).click()
+    page.wait_text("No one has booked yet.")
+    button(drv, "Confirm", within=row).click()
+    confirm(drv, "Confirm")
+    shown(drv, f"{row}[data-status=confirmed]")
+    r = server.get(f"/v1/course-schedules/{sid}", headers=hdr(server.admin_token))
+    assert r.json()["status"] == "confirmed"
     assert page.csp_violations() == []
 
 

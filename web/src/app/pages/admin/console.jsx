@@ -20,6 +20,7 @@ export const SECTIONS = [
   ["/admin/email", "Email log", "mail sent and its status"],
   ["/admin/audit", "Audit log", "who did what, and a check of the chain"],
   ["/admin/reports", "Reports", "run a report, download a result"],
+  ["/admin/training", "Training", "schedules, bookings and attendance, refunds to approve, certificates"],
 ];
 
 export function AdminHome() {

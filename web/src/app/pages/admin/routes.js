@@ -6,6 +6,7 @@
 import { AccessCodes, Members } from "./access.jsx";
 import { Users } from "./users.jsx";
 import { AdminHome, Relationships, Partners, AdminCourses, EmailLog, AuditLog, Reports } from "./console.jsx";
+import { TrainingAdmin } from "./training.jsx";
 import "./admin.css";
 
 /** @type {import("../../routes.js").Role[]} */
@@ -25,4 +26,5 @@ export const adminRoutes = [
   { path: "/admin/email", page: EmailLog, access: ADMIN, title: "Email log" },
   { path: "/admin/audit", page: AuditLog, access: ADMIN, title: "Audit log" },
   { path: "/admin/reports", page: Reports, access: ADMIN, title: "Reports" },
+  { path: "/admin/training", page: TrainingAdmin, access: ADMIN, title: "Training" },
 ];
