@@ -9,6 +9,8 @@
 import { useState } from "preact/hooks";
 import { api, all, useLoad, Loaded, Field, useSubmit, FormError, ConfirmDialog, Time, Page } from "../me/kit.jsx";
 
+// The people the list shows at most: a search by address or role narrows it.
+const LIST_MAX = 200;
 const ROLES = ["member", "therapist", "instructor", "partner_admin", "admin"];
 const STAFF = ROLES.filter((r) => r !== "member");
 const LABEL = { member: "Member", therapist: "Therapist", instructor: "Instructor", partner_admin: "Partner admin", admin: "Admin" };
@@ -27,7 +29,7 @@ export function Users() {
     if (asked.email.trim()) p.set("email", asked.email.trim());
     if (asked.role) p.set("role", asked.role);
     if (!asked.inactive) p.set("is_active", "true");
-    return all(`/v1/users?${p}`, 200);
+    return all(`/v1/users?${p}`, LIST_MAX);
   }, [asked]);
   const [made, setMade] = useState(/** @type {string | null} */ (null));
   // What was last done to whom: kept here, as the row may leave the list.
@@ -127,6 +129,7 @@ function UserList({ rows, onChange, setMsg }) {
   };
   return (
     <>
+      {rows.length >= LIST_MAX && <p class="meta">{`The first ${rows.length} are shown: search by address or role to find others.`}</p>}
       <ul class="rows users">
         {rows.map((u) => {
           const sel = roles[u.id] || u.role;
