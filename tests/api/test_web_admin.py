@@ -30,7 +30,10 @@ from conftest import (DB_KIND, PASSWORD, SIMPLYBOOK_SECRET, Server, _new_db, add
                       verify_address)
 from web_browser import browser, page  # noqa: F401 (fixtures)
 
-pytestmark = pytest.mark.sqlite_only
+# One worker runs the module (xdist_group, --dist loadgroup): one server and
+# one browser for its tests. A browser's journeys are tooling (scripts/test
+# leaves them out of the sanitizer tiers; their API calls are tested there).
+pytestmark = [pytest.mark.sqlite_only, pytest.mark.tooling, pytest.mark.xdist_group("web_admin")]
 
 DEMO_PASSWORD = "carebase-demo-2026"
 ADMIN = "admin@demo.carebase.dev"
@@ -40,15 +43,16 @@ DESKTOP = (1280, 900)
 
 
 @pytest.fixture(scope="module")
-def server(migrated_template, tmp_path_factory):
-    """The module's server: the demo seed's accounts and data, the booking
-    webhook's secret, and a partner admin of the demo partner
-    (server.partner_admin: its email and token)."""
+def server(seeded_template, tmp_path_factory):
+    """The module's server: a copy of the demo seed's database (under the
+    seed's master key), the booking webhook's secret, and a partner admin of
+    the demo partner (server.partner_admin: its email and token)."""
+    template, key = seeded_template(DB_KIND)
     folder = tmp_path_factory.mktemp("web-admin")
-    db = _new_db(DB_KIND, folder, f"cb_{secrets.token_hex(6)}", migrated_template(DB_KIND))
-    srv = Server(folder, db, env={"CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET": SIMPLYBOOK_SECRET})
+    db = _new_db(DB_KIND, folder, f"cb_{secrets.token_hex(6)}", template)
+    srv = Server(folder, db, env={"CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET": SIMPLYBOOK_SECRET,
+                                  "CAREBASE_MASTER_KEY_FILE": str(key)})
     try:
-        srv.cli_ok("seed")
         srv.start(migrate=False)
         admin = login(srv, ADMIN, DEMO_PASSWORD)
         partner = srv.get("/v1/partners", headers=hdr(admin)).json()["data"][0]
