@@ -521,32 +521,43 @@ def seeded_template(tmp_path_factory, migrated_template):
 
 
 @pytest.fixture
-def start_seeded(start_server, make_db, seeded_template):
+def start_seeded(start_server, make_db, seeded_template, tmp_path):
     """Factory: start_seeded(env=None, start=True) -> a Server on a copy of
     the demo seed's database (the same as `carebase seed` on a migrated
     one, seeded when the worker first needed it, so its times are minutes
-    old), under the seed's master key."""
+    old), under the seed's master key, with an erasure journal of its own
+    (by default the journal is beside the key: one test's erasures would
+    be replayed into the next one's copy)."""
     def start(env=None, start=True):
         template, key = seeded_template(DB_KIND)
-        e = {"CAREBASE_MASTER_KEY_FILE": str(key)}
+        e = {"CAREBASE_MASTER_KEY_FILE": str(key),
+             "CAREBASE_ERASURE_JOURNAL_FILE": str(tmp_path / "erasure.journal")}
         e.update(env or {})
         return start_server(db=make_db(template=template), env=e, start=start)
     return start
 
 
 @pytest.fixture(scope="module")
-def module_server(tmp_path_factory, migrated_template):
-    """Factory: module_server(env=None) -> a Server on a fresh migrated
-    database shared by the tests of one module (of one xdist worker: mark
-    them with one xdist_group to build it once). For tests that only read
-    what it holds once set up."""
+def module_server(tmp_path_factory, migrated_template, seeded_template):
+    """Factory: module_server(env=None, seeded=False) -> a Server on a fresh
+    migrated database (with seeded, a copy of the demo seed's, as
+    start_seeded) shared by the tests of one module (of one xdist worker:
+    mark them with one xdist_group to build it once). For tests that only
+    read what it holds once set up, or whose changes do not meet."""
     servers = []
 
-    def start(env=None):
+    def start(env=None, seeded=False):
         folder = tmp_path_factory.mktemp("module-server")
-        db = _new_db(DB_KIND, folder, f"cb_{secrets.token_hex(6)}",
-                     migrated_template(DB_KIND))
-        s = Server(folder, db, env=env, tag=f"msrv{len(servers)}")
+        e = {}
+        if seeded:
+            template, key = seeded_template(DB_KIND)
+            e = {"CAREBASE_MASTER_KEY_FILE": str(key),
+                 "CAREBASE_ERASURE_JOURNAL_FILE": str(folder / "erasure.journal")}
+        else:
+            template = migrated_template(DB_KIND)
+        e.update(env or {})
+        db = _new_db(DB_KIND, folder, f"cb_{secrets.token_hex(6)}", template)
+        s = Server(folder, db, env=e, tag=f"msrv{len(servers)}")
         servers.append(s)
         return s.start()
 

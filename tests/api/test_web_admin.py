@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (DB_KIND, PASSWORD, SIMPLYBOOK_SECRET, Server, _new_db, add_user,
+from conftest import (PASSWORD, SIMPLYBOOK_SECRET, add_user,
                       booking_hook, booking_payload, hdr, login, person, register,
                       verify_address)
 from web_browser import browser, page  # noqa: F401 (fixtures)
@@ -43,35 +43,25 @@ DESKTOP = (1280, 900)
 
 
 @pytest.fixture(scope="module")
-def server(seeded_template, tmp_path_factory):
-    """The module's server: a copy of the demo seed's database (under the
-    seed's master key), the booking webhook's secret, and a partner admin of
+def server(module_server):
+    """The module's server: a copy of the demo seed's database (conftest's
+    module_server), the booking webhook's secret, and a partner admin of
     the demo partner (server.partner_admin: its email and token)."""
-    template, key = seeded_template(DB_KIND)
-    folder = tmp_path_factory.mktemp("web-admin")
-    db = _new_db(DB_KIND, folder, f"cb_{secrets.token_hex(6)}", template)
-    srv = Server(folder, db, env={"CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET": SIMPLYBOOK_SECRET,
-                                  "CAREBASE_MASTER_KEY_FILE": str(key)})
-    try:
-        srv.start(migrate=False)
-        admin = login(srv, ADMIN, DEMO_PASSWORD)
-        partner = srv.get("/v1/partners", headers=hdr(admin)).json()["data"][0]
-        email = f"pa.{secrets.token_hex(3)}@example.org"
-        add_user(srv, "partner_admin", email)
-        token = login(srv, email)
-        uid = srv.get("/v1/me", headers=hdr(token)).json()["id"]
-        r = srv.post("/v1/partner-admins", headers=hdr(admin),
-                     json={"user_id": uid, "partner_id": partner["id"]})
-        assert r.status_code == 201, r.text
-        srv.admin_token = admin
-        srv.partner = partner
-        srv.partner_admin = {"email": email, "token": token}
-        yield srv
-    finally:
-        problems = srv.cleanup()
-        db.drop()
-    if problems:
-        pytest.fail("after the module:\n" + "\n".join(problems), pytrace=False)
+    srv = module_server(env={"CAREBASE_SIMPLYBOOK_WEBHOOK_SECRET": SIMPLYBOOK_SECRET},
+                        seeded=True)
+    admin = login(srv, ADMIN, DEMO_PASSWORD)
+    partner = srv.get("/v1/partners", headers=hdr(admin)).json()["data"][0]
+    email = f"pa.{secrets.token_hex(3)}@example.org"
+    add_user(srv, "partner_admin", email)
+    token = login(srv, email)
+    uid = srv.get("/v1/me", headers=hdr(token)).json()["id"]
+    r = srv.post("/v1/partner-admins", headers=hdr(admin),
+                 json={"user_id": uid, "partner_id": partner["id"]})
+    assert r.status_code == 201, r.text
+    srv.admin_token = admin
+    srv.partner = partner
+    srv.partner_admin = {"email": email, "token": token}
+    return srv
 
 
 # --------------------------------------------------------------------------
