@@ -151,6 +151,20 @@ class Page:
         el.clear()
         el.send_keys(value)
 
+    def set_value(self, css, value):
+        """Give the control matching css value as a person typing it would,
+        at once: set through the element's own setter, then the input and
+        change events a page listens to (a date or time input takes its
+        parts key by key otherwise; a controlled select needs change)."""
+        el = self.wait(css)
+        self.drv.execute_script(
+            "const [el, v] = arguments;"
+            "const proto = Object.getPrototypeOf(el);"
+            "Object.getOwnPropertyDescriptor(proto, 'value').set.call(el, v);"
+            "el.dispatchEvent(new Event('input', {bubbles: true}));"
+            "el.dispatchEvent(new Event('change', {bubbles: true}));", el, value)
+        return el
+
     def submit(self):
         self.wait("form button[type=submit]").click()
 

@@ -16,6 +16,7 @@ import { PartnerLanding } from "./pages/partner.jsx";
 import { VerifyCertificate } from "./pages/certificate.jsx";
 import { NotFound } from "./pages/not-found.jsx";
 import { meRoutes } from "./pages/me/routes.js";
+import { practiceRoutes } from "./pages/practice/routes.js";
 
 /** @typedef {"admin" | "partner_admin" | "therapist" | "instructor" | "member"} Role */
 /** @typedef {"public" | "signed-in" | Role[]} Access */
@@ -39,5 +40,7 @@ export const routes = [
   { path: "/verify/:token", page: VerifyCertificate, access: "public", title: "Certificate check" },
   // A person's own pages (issue 18 item 3): pages/me/routes.js.
   ...meRoutes,
+  // A therapist's pages (issue 18 item 4): pages/practice/routes.js.
+  ...practiceRoutes,
   { path: "*", page: NotFound, access: "public", title: "Page not found" },
 ];
