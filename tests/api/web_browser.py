@@ -207,7 +207,10 @@ class Page:
         those impacts, each as "id: help (targets)"."""
         if not AXE.exists():
             pytest.skip(f"no {AXE.relative_to(ROOT)} (cd web && npm ci)")
-        self.drv.execute_script(AXE.read_text())
+        # Sending axe-core's half a megabyte takes a second or more: once
+        # per document (a move inside the application keeps it).
+        if self.drv.execute_script("return typeof window.axe === 'undefined'"):
+            self.drv.execute_script(AXE.read_text())
         self.drv.set_script_timeout(60)
         res = self.drv.execute_async_script(
             "const done = arguments[arguments.length - 1];"
