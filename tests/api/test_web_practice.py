@@ -219,6 +219,8 @@ def test_a_started_session_is_completed_or_cancelled_with_a_reason(page, server,
                        json={**body, "start_time": ago(3), "end_time": ago(2)}).json()
     missed = server.post("/v1/therapy-sessions", headers=t,
                          json={**body, "start_time": ago(6), "end_time": ago(5)}).json()
+    absent = server.post("/v1/therapy-sessions", headers=t,
+                         json={**body, "start_time": ago(8), "end_time": ago(7)}).json()
     enter(page, THERAPIST, f"/practice/sessions/{held['id']}")
     shown(page, "dd[data-status=scheduled]")
     assert "Move the session" not in page.text("#main")   # started: no reschedule
@@ -246,6 +248,15 @@ def test_a_started_session_is_completed_or_cancelled_with_a_reason(page, server,
     page.wait_text("The client was taken ill.")
     s = session_of(server, people, missed["id"])
     assert (s["status"], s["cancel_reason"]) == ("cancelled", "The client was taken ill.")
+
+    # A no-show, confirmed with the keyboard.
+    from selenium.webdriver.common.keys import Keys
+    visit(page, f"/practice/sessions/{absent['id']}", "dd[data-status=scheduled]")
+    [b for b in shown(page, "#main button") if b.text == "Mark no-show"][0].send_keys(Keys.ENTER)
+    shown(page, "dialog[open]")
+    page.drv.find_element("css selector", "dialog[open] button.danger").send_keys(Keys.ENTER)
+    page.wait("dd[data-status=no_show]")
+    assert session_of(server, people, absent["id"])["status"] == "no_show"
     assert page.csp_violations() == []
 
 
