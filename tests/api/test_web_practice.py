@@ -26,7 +26,10 @@ import conftest
 from conftest import ago, hdr, login
 from web_browser import browser, page  # noqa: F401 (fixtures)
 
-pytestmark = pytest.mark.sqlite_only
+# tooling: a browser's time (out of the ASan tier); one xdist group, so
+# the module's server and browser are made once, on one worker.
+pytestmark = [pytest.mark.sqlite_only, pytest.mark.tooling,
+              pytest.mark.xdist_group("web_practice")]
 
 DEMO_PASSWORD = "carebase-demo-2026"
 THERAPIST = "therapist@demo.carebase.dev"
@@ -38,14 +41,14 @@ DESKTOP = (1280, 900)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, migrated_template):
-    """The module's one server: the demo seed's accounts and data."""
+def server(tmp_path_factory, seeded_template):
+    """The module's one server: a copy of the worker's demo-seeded
+    database (conftest's seeded_template), under the seed's master key."""
+    template, key = seeded_template(conftest.DB_KIND)
     folder = tmp_path_factory.mktemp("practice")
-    db = conftest._new_db(conftest.DB_KIND, folder, f"cb_{secrets.token_hex(6)}",
-                          migrated_template(conftest.DB_KIND))
-    srv = conftest.Server(folder, db)
+    db = conftest._new_db(conftest.DB_KIND, folder, f"cb_{secrets.token_hex(6)}", template)
+    srv = conftest.Server(folder, db, env={"CAREBASE_MASTER_KEY_FILE": str(key)})
     try:
-        srv.cli_ok("seed")
         srv.start(migrate=False)
         yield srv
     finally:
