@@ -294,6 +294,17 @@ def test_shared_and_private_notes_and_the_client_sees_only_the_shared(page, serv
     shown(page, "textarea[name=private_notes]")
     assert page.drv.execute_script(
         "return document.querySelector('textarea[name=private_notes]').value") == private
+    # Another session's page, reached without a reload, starts with its own
+    # (empty) notes (the shell draws each path's page afresh): nothing
+    # typed for one session is shown, or saved, as another's.
+    other = server.post("/v1/therapy-sessions", headers=t, json={
+        "therapist_id": people["profile"]["id"], "client_id": people["member_id"],
+        "type": "regular", "format": "video",
+        "start_time": ago(13), "end_time": ago(12)}).json()
+    visit(page, f"/practice/sessions/{other['id']}",
+          f"[data-session='{other['id']}'] textarea[name=private_notes]")
+    assert page.drv.execute_script(
+        "return [...document.querySelectorAll('#main textarea')].map(t => t.value)") == ["", ""]
 
     # The client's browser, a session of its own.
     page.reset()

@@ -30,7 +30,7 @@ export function PracticeSession({ params }) {
       </p>
       <Loaded load={load} what="the session">
         {({ s, client, priv }) => (
-          <>
+          <div data-session={s.id}>
             <dl class="facts">
               <dt>Client</dt>
               <dd>{client ? <a href={`/practice/clients/${client.id}`}>{fullName(client)}</a> : "A client you no longer lead"}</dd>
@@ -62,7 +62,7 @@ export function PracticeSession({ params }) {
             {s.status === "scheduled" && <Actions s={s} onChange={load.reload} />}
             <SharedNotes s={s} onSaved={load.reload} />
             <PrivateNotes id={s.id} text={priv} />
-          </>
+          </div>
         )}
       </Loaded>
     </Page>
