@@ -17,6 +17,7 @@ import { VerifyCertificate } from "./pages/certificate.jsx";
 import { NotFound } from "./pages/not-found.jsx";
 import { meRoutes } from "./pages/me/routes.js";
 import { adminRoutes } from "./pages/admin/routes.js";
+import { practiceRoutes } from "./pages/practice/routes.js";
 
 /** @typedef {"admin" | "partner_admin" | "therapist" | "instructor" | "member"} Role */
 /** @typedef {"public" | "signed-in" | Role[]} Access */
@@ -42,5 +43,7 @@ export const routes = [
   ...meRoutes,
   // A partner admin's pages and the admin console (issue 18 items 5, 6): pages/admin/routes.js.
   ...adminRoutes,
+  // A therapist's pages (issue 18 item 4): pages/practice/routes.js.
+  ...practiceRoutes,
   { path: "*", page: NotFound, access: "public", title: "Page not found" },
 ];

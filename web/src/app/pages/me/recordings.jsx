@@ -89,7 +89,7 @@ function fromLocal(s) {
 
 const BUCKETS = 240;
 
-function Channels({ id, ch }) {
+export function Channels({ id, ch }) {
   const [name, setName] = useState(ch.channels[0].name);
   const c = ch.channels.find((x) => x.name === name) || ch.channels[0];
   // The window asked for: [from, to), ms; the whole channel at first.
