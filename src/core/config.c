@@ -865,6 +865,19 @@ config_load(int argc, char **argv, char *err, size_t errlen)
 	}
 	if (listen_check(err, errlen) != OK || metrics_check(err, errlen) != OK)
 		return (ERR_CONFIG);
+	/* The oldest row waits a flush interval before it is written: an
+	 * age bound at or below it would call every audited read behind. */
+	if (config.audit_queue_age_ms <= config.audit_flush_ms) {
+		snprintf(err, errlen,
+		    "config: audit_queue_age_ms (%lld, %s) must be more than "
+		    "audit_flush_ms (%lld, %s): rows wait that long to be "
+		    "written, and every audited read would answer 503",
+		    (long long)config.audit_queue_age_ms,
+		    config_source("audit_queue_age_ms"),
+		    (long long)config.audit_flush_ms,
+		    config_source("audit_flush_ms"));
+		return (ERR_CONFIG);
+	}
 	if (consent_ages_check(config.consent_ages, err, errlen) != OK)
 		return (ERR_CONFIG);
 	if (booking_cancel_check(err, errlen) != OK)
