@@ -233,6 +233,15 @@ static const struct config_entry config_table[] = {
 	{ "session_cache_ttl_ms", CT_INT, S(session_cache_ttl_ms), "5000", 0,
 	    60000, NULL, 0,
 	    "how long a process trusts a session it read (0: not at all)" },
+	{ "session_cache_listen_url", CT_STRING, S(session_cache_listen_url),
+	    "", 0, 0, NULL, 2,
+	    "PostgreSQL: where each process LISTENs for session changes "
+	    "(empty: database_url); it needs a session-mode connection, "
+	    "never a pooler's transaction mode" },
+	{ "session_cache_heartbeat_ms", CT_INT, S(session_cache_heartbeat_ms),
+	    "5000", 100, 600000, NULL, 0,
+	    "PostgreSQL: the listener notifies itself this often; one not "
+	    "back within as long and the cache is off until it reconnects" },
 	{ "login_backoff_after", CT_INT, S(login_backoff_after), "5", 1, 1000,
 	    NULL, 0,
 	    "failed logins for an account from one client address before "
