@@ -7,7 +7,8 @@
 -- and one that looks idle is not taken but read again
 -- (src/people/session_cache.c). So a session's update is told when what
 -- decides the session changes: ended, its expiry or idle timeout, its
--- person, its token; a deletion as before.
+-- person, its token, or its last activity moved back (never the server's
+-- doing: by hand, it can make a kept session idle); a deletion as before.
 --
 -- TRUNCATE fires no row trigger: a TRUNCATE of auth_sessions, users or
 -- roles (by hand, or a restore's) tells everyone ("*").
@@ -34,7 +35,8 @@ CREATE TRIGGER auth_sessions_changed AFTER UPDATE ON auth_sessions
 	    OLD.idle_timeout_ms IS DISTINCT FROM NEW.idle_timeout_ms OR
 	    OLD.user_id IS DISTINCT FROM NEW.user_id OR
 	    OLD.token_hash IS DISTINCT FROM NEW.token_hash OR
-	    OLD.id IS DISTINCT FROM NEW.id)
+	    OLD.id IS DISTINCT FROM NEW.id OR
+	    NEW.last_activity_at < OLD.last_activity_at)
 	EXECUTE FUNCTION auth_changed_notify();
 CREATE TRIGGER auth_sessions_gone AFTER DELETE ON auth_sessions
 	FOR EACH ROW EXECUTE FUNCTION auth_changed_notify();

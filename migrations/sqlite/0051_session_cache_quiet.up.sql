@@ -7,7 +7,8 @@
 -- the row, and one that looks idle is not taken but read again
 -- (src/people/session_cache.c). So the counter moves when what decides
 -- the session changes: ended, its expiry or idle timeout, its person, its
--- token; a deletion as before.
+-- token, or its last activity moved back (never the server's doing: by
+-- hand, it can make a kept session idle); a deletion as before.
 DROP TRIGGER auth_sessions_changed;
 CREATE TRIGGER auth_sessions_changed AFTER UPDATE ON auth_sessions
 	FOR EACH ROW WHEN OLD.ended_at IS NOT NEW.ended_at OR
@@ -15,7 +16,8 @@ CREATE TRIGGER auth_sessions_changed AFTER UPDATE ON auth_sessions
 	    OLD.idle_timeout_ms IS NOT NEW.idle_timeout_ms OR
 	    OLD.user_id IS NOT NEW.user_id OR
 	    OLD.token_hash IS NOT NEW.token_hash OR
-	    OLD.id IS NOT NEW.id
+	    OLD.id IS NOT NEW.id OR
+	    NEW.last_activity_at < OLD.last_activity_at
 BEGIN
 	UPDATE auth_changes SET n = n + 1 WHERE id = 1;
 END;

@@ -17,7 +17,8 @@
  *                 NOTIFY carebase_auth with the user's id ("*":
  *                 everyone, a TRUNCATE too) on the same changes and on a
  *                 session's ending, expiry, idle timeout, person or
- *                 token changed or its row gone, by whatever process or
+ *                 token changed, its last activity moved back or its row
+ *                 gone, by whatever process or
  *                 hand; every serving process LISTENs on a connection of
  *                 its own and drops the entries. While that connection
  *                 is down, or its heartbeat (store_listen) is late, the
@@ -34,7 +35,8 @@
  * entry's is then older than the row's, which errs the safe way: last
  * activity only grows, so an entry is never more live than its row, and
  * one that looks idle is not taken (session_find reads the row again).
- * What is lost is a touch or two written sooner than needed.
+ * What is lost is a touch or two written sooner than needed. A last
+ * activity moved back (by hand: the server only moves it on) is told.
  *
  * A lookup that began before a forget does not keep its row (the
  * generation moved on), so a row read before a change never outlives it
