@@ -344,3 +344,24 @@ def test_a_listener_gone_silent_is_found_by_its_heartbeat(start_server, db):
         assert time.monotonic() - t0 < 3, "the stop waited on the silent connection"
     finally:
         relay.close()
+
+
+@pytest.mark.sqlite_only
+def test_a_restore_leaves_no_session_kept_read_of_rows_it_removed(start_server, db, tmp_path):
+    """A restore brings back the copy's auth_changes counter: a session read
+    under that same number but made after the copy (inserts move no
+    counter) would be taken from the cache though its row is gone. The
+    restore sets the counter past both."""
+    srv = start_server(db=db)
+    cache_in_use(srv)
+    copy = tmp_path / "copy.db"
+    srv.cli_ok("backup", str(copy))
+    ida = person(srv, "ida")
+    hits = cache_counts(srv)[0]
+    for _ in range(3):
+        assert srv.get("/v1/me", headers=hdr(ida)).status_code == 200
+    assert cache_counts(srv)[0] > hits
+    r = srv.cli("restore", str(copy), "--force")
+    assert r.returncode == 0, r.stderr
+    assert int(db.scalar(f"SELECT count(*) FROM auth_sessions WHERE user_id = '{ida['id']}'")) == 0
+    problem(srv.get("/v1/me", headers=hdr(ida)), 401, "UNAUTHORIZED")
