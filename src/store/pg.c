@@ -835,6 +835,7 @@ listen_main(void *arg)
 			log_info(
 			    "event=db_listen_ready channel=%s", l->channel);
 			beat_sent = 0;
+			f = 0;
 			next_beat = mono_ms() + l->heartbeat_ms;
 			l->on_state(1, l->arg);
 		}
