@@ -11,6 +11,7 @@
 #include "http/http.h"
 #include "store/jobs.h"
 
+struct buf;
 struct resource;
 
 struct store;
@@ -49,6 +50,9 @@ struct module {
 	 * requests, before the database closes: what the module keeps in
 	 * memory to write later is written, its threads end. */
 	void (*stop)(void);
+	/* May be NULL. GET /metrics: the module's own families, this
+	 * process's, appended to b in the text format. */
+	int (*metrics)(struct buf *b);
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

@@ -233,6 +233,15 @@ static const struct config_entry config_table[] = {
 	{ "session_cache_ttl_ms", CT_INT, S(session_cache_ttl_ms), "5000", 0,
 	    60000, NULL, 0,
 	    "how long a process trusts a session it read (0: not at all)" },
+	{ "session_cache_listen_url", CT_STRING, S(session_cache_listen_url),
+	    "", 0, 0, NULL, 2,
+	    "PostgreSQL: where each process LISTENs for session changes "
+	    "(empty: database_url); it needs a session-mode connection, "
+	    "never a pooler's transaction mode" },
+	{ "session_cache_heartbeat_ms", CT_INT, S(session_cache_heartbeat_ms),
+	    "5000", 100, 600000, NULL, 0,
+	    "PostgreSQL: the listener notifies itself this often; one not "
+	    "back within as long and the cache is off until it reconnects" },
 	{ "login_backoff_after", CT_INT, S(login_backoff_after), "5", 1, 1000,
 	    NULL, 0,
 	    "failed logins for an account from one client address before "
@@ -865,6 +874,19 @@ config_load(int argc, char **argv, char *err, size_t errlen)
 	}
 	if (listen_check(err, errlen) != OK || metrics_check(err, errlen) != OK)
 		return (ERR_CONFIG);
+	/* The oldest row waits a flush interval before it is written: an
+	 * age bound at or below it would call every audited read behind. */
+	if (config.audit_queue_age_ms <= config.audit_flush_ms) {
+		snprintf(err, errlen,
+		    "config: audit_queue_age_ms (%lld, %s) must be more than "
+		    "audit_flush_ms (%lld, %s): rows wait that long to be "
+		    "written, and every audited read would answer 503",
+		    (long long)config.audit_queue_age_ms,
+		    config_source("audit_queue_age_ms"),
+		    (long long)config.audit_flush_ms,
+		    config_source("audit_flush_ms"));
+		return (ERR_CONFIG);
+	}
 	if (consent_ages_check(config.consent_ages, err, errlen) != OK)
 		return (ERR_CONFIG);
 	if (booking_cancel_check(err, errlen) != OK)

@@ -15,8 +15,10 @@
  * process (CPU, memory, file descriptors, start time, from /proc), what
  * was built, the database pool, the job queue (by kind, and the age of
  * the oldest due job: one indexed read at scrape time), mail, webhooks
- * and scheduled backups. Counters are this process's since it started;
- * gauges read from the database are the deployment's.
+ * and scheduled backups, and what a module adds (struct module's
+ * metrics: the session cache's hits and misses). Counters are this
+ * process's since it started; gauges read from the database are the
+ * deployment's.
  */
 #include <sys/resource.h>
 
@@ -37,6 +39,8 @@
 #include "core/mail.h"
 #include "core/util.h"
 #include "http/http.h"
+#include "module.h"
+#include "modules.h"
 #include "ops/inbox.h"
 #include "ops/ops_int.h"
 #include "resource/audit.h"
@@ -59,6 +63,7 @@ static int process_render(struct buf *);
 static int store_render(struct buf *, struct store *);
 static int jobs_render(struct buf *, struct store *);
 static int audit_render(struct buf *);
+static int modules_render(struct buf *);
 
 void
 ops_metrics_start(void)
@@ -362,6 +367,21 @@ audit_render(struct buf *b)
 	    (unsigned long long)as.refused, as.behind));
 }
 
+/* The modules' own families (struct module's metrics). */
+static int
+modules_render(struct buf *b)
+{
+	const struct module *const *all;
+	size_t			    n, i;
+	int			    rc = OK;
+
+	all = modules_all(&n);
+	for (i = 0; i < n && rc == OK; i++)
+		if (all[i]->metrics != NULL)
+			rc = all[i]->metrics(b);
+	return (rc);
+}
+
 void
 ops_metrics(struct request *req)
 {
@@ -403,6 +423,8 @@ ops_metrics(struct request *req)
 		    (unsigned long long)inbox_refusals_dropped());
 	if (rc == OK)
 		rc = audit_render(&b);
+	if (rc == OK)
+		rc = modules_render(&b);
 	if (rc != OK) {
 		buf_free(&b);
 		http_problem(

@@ -662,6 +662,7 @@ const struct module people_module = {
 	people_init,
 	people_seed,
 	people_stop,
+	people_session_cache_metrics,
 };
 
 static int

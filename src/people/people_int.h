@@ -22,6 +22,7 @@
 
 #include "core/crypto.h"
 
+struct buf;
 struct request;
 struct tx;
 struct stmt;
@@ -224,10 +225,15 @@ struct people_auth {
 	int	deleted;
 	int	is_staff;
 };
-/* Start the cache for this process (the listener on PostgreSQL): once;
- * later calls do nothing. */
+/* Start the cache for this process (the listener on PostgreSQL): once,
+ * a failed start tried again a second later; later calls do nothing.
+ * Safe against a stop on another thread. */
 void people_session_cache_start(struct store *);
 void people_session_cache_stop(void);
+/* A request's session taken from the cache (hit 1) or read (0). */
+void people_session_cache_counted(int hit);
+/* GET /metrics: carebase_session_cache_{hits,misses}_total, _usable. */
+int people_session_cache_metrics(struct buf *);
 /* 1 when entries may be taken and kept: enabled in config and, on
  * PostgreSQL, the listener listening. */
 int people_session_cache_usable(void);

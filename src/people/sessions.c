@@ -588,23 +588,26 @@ static int
 session_find(struct request *req, const char *hash, int64_t now,
     struct people_auth *a, int *hit, uint64_t *gen)
 {
-	int64_t n;
-	int	rc;
+	int64_t n = -1;
 
 	*hit = 0;
 	if (people_session_cache_get(hash, now, a) == OK &&
 	    session_usable(a, now)) {
 		if (store_dialect(req->db) == STORE_POSTGRES) {
 			*hit = 1;
+			people_session_cache_counted(1);
 			return (OK);
 		}
-		if ((rc = changes_read(req, &n)) != OK)
-			return (rc);
-		if (n == a->changes) {
+		/* A counter that cannot be read says nothing: the entry is
+		 * not taken, the session is read (which fails alike if the
+		 * database does). */
+		if (changes_read(req, &n) == OK && n == a->changes) {
 			*hit = 1;
+			people_session_cache_counted(1);
 			return (OK);
 		}
 	}
+	people_session_cache_counted(0);
 	*gen = people_session_cache_gen();
 	return (session_lookup(req, hash, a));
 }

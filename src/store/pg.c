@@ -641,13 +641,18 @@ pg_col_blob(struct stmt *st, int i, size_t *len)
 
 /* LISTEN on a connection of its own (store_listen) */
 
-#define LISTEN_POLL_MS	   200	/* how soon a stop is seen */
-#define LISTEN_RETRY_MS	   1000 /* between two connection attempts */
+#define LISTEN_POLL_MS	   200	 /* how soon a stop is seen */
+#define LISTEN_RETRY_MS	   1000	 /* between two connection attempts */
+#define LISTEN_CONNECT_MS  10000 /* a connection and its LISTEN at most */
 #define LISTEN_CHANNEL_MAX 64
+/* A listener's heartbeat: a notification on its own channel, told apart
+ * from the channel's others (and ignored by the other listeners). */
+#define LISTEN_BEAT "carebase-heartbeat"
 
 struct store_listener {
-	struct store *store;
-	char	      channel[LISTEN_CHANNEL_MAX];
+	char *url; /* owned */
+	char  channel[LISTEN_CHANNEL_MAX];
+	int   heartbeat_ms;
 	void (*on_note)(const char *payload, void *arg);
 	void (*on_state)(int live, void *arg);
 	void	  *arg;
@@ -655,40 +660,121 @@ struct store_listener {
 	atomic_int stop;
 };
 
-/* Connected and listening, or NULL (said in the log once per loss). */
+static int64_t
+mono_ms(void)
+{
+	return (time_mono_ns() / 1000000);
+}
+
+/*
+ * Wait (LISTEN_POLL_MS at most) until pg's socket is ready for events;
+ * 1 ready, 0 not yet, -1 an error poll could not get past.
+ */
+static int
+listen_poll(PGconn *pg, short events)
+{
+	struct pollfd pfd;
+	int	      r;
+
+	if ((pfd.fd = PQsocket(pg)) < 0)
+		return (-1);
+	pfd.events = events;
+	pfd.revents = 0;
+	if ((r = poll(&pfd, 1, LISTEN_POLL_MS)) < 0)
+		return (errno == EINTR ? 0 : -1);
+	return (r > 0);
+}
+
+/*
+ * The command sent on pg (non-blocking) done, its results read: OK, or
+ * ERR_UNAVAILABLE past deadline (or stopped), ERR_DB.
+ */
+static int
+listen_await(struct store_listener *l, PGconn *pg, int64_t deadline)
+{
+	PGresult *res;
+	int	  f, ok = 1;
+
+	for (;;) {
+		if ((f = PQflush(pg)) < 0)
+			return (ERR_DB);
+		if (f == 0 && !PQisBusy(pg))
+			break;
+		if (atomic_load(&l->stop) || mono_ms() > deadline)
+			return (ERR_UNAVAILABLE);
+		if (listen_poll(pg, f == 1 ? POLLIN | POLLOUT : POLLIN) < 0 ||
+		    PQconsumeInput(pg) == 0)
+			return (ERR_DB);
+	}
+	while ((res = PQgetResult(pg)) != NULL) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+		    PQresultStatus(res) != PGRES_TUPLES_OK)
+			ok = 0;
+		PQclear(res);
+	}
+	return (ok ? OK : ERR_DB);
+}
+
+/*
+ * Connected and listening, or NULL (said in the log once per loss).
+ * Never a blocking wait on the network (PQconnectdb's would hold a stop
+ * as long as the server takes to answer, or the network to fail): the
+ * connection and its LISTEN are polled, LISTEN_CONNECT_MS at most, a
+ * stop seen within LISTEN_POLL_MS. TCP keepalives let the kernel find a
+ * peer gone silent; the heartbeat (listen_main) finds the rest. Keys in
+ * url come after these, so a deployment's own choice wins.
+ */
 static PGconn *
 listen_connect(struct store_listener *l, int *said)
 {
-	PGconn	 *pg;
-	PGresult *res;
-	char	 *ident, sql[LISTEN_CHANNEL_MAX * 2 + 16], q[256];
-	int	  ok;
+	static const char *const keys[] = { "connect_timeout", "keepalives",
+		"keepalives_idle", "keepalives_interval", "keepalives_count",
+		"dbname", NULL };
+	const char *vals[] = { "10", "1", "30", "10", "3", l->url, NULL };
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	PGconn			 *pg;
+	int64_t			  deadline = mono_ms() + LISTEN_CONNECT_MS;
+	char *ident, sql[LISTEN_CHANNEL_MAX * 2 + 16], q[256];
+	int   r, rc;
 
-	if ((pg = PQconnectdb(l->store->target)) == NULL)
+	if ((pg = PQconnectStartParams(keys, vals, 1)) == NULL)
 		return (NULL);
-	if (PQstatus(pg) != CONNECTION_OK) {
-		if (!*said)
+	while (PQstatus(pg) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
+	    st != PGRES_POLLING_FAILED) {
+		if (atomic_load(&l->stop) || mono_ms() > deadline)
+			break;
+		if ((r = listen_poll(pg,
+			 st == PGRES_POLLING_READING ? POLLIN : POLLOUT)) < 0)
+			break;
+		if (r > 0)
+			st = PQconnectPoll(pg);
+	}
+	if (st != PGRES_POLLING_OK || PQstatus(pg) != CONNECTION_OK) {
+		if (!*said && !atomic_load(&l->stop))
 			log_warn("event=db_listen_connect_failed msg=%s",
-			    log_quote(q, sizeof(q), PQerrorMessage(pg)));
+			    log_quote(q, sizeof(q),
+				mono_ms() > deadline ? "timed out"
+						     : PQerrorMessage(pg)));
 		*said = 1;
 		PQfinish(pg);
 		return (NULL);
 	}
 	PQsetNoticeProcessor(pg, pg_notice, NULL);
-	if ((ident = PQescapeIdentifier(pg, l->channel, strlen(l->channel))) ==
-	    NULL) {
+	if (PQsetnonblocking(pg, 1) != 0 ||
+	    (ident = PQescapeIdentifier(pg, l->channel, strlen(l->channel))) ==
+		NULL) {
 		PQfinish(pg);
 		return (NULL);
 	}
 	snprintf(sql, sizeof(sql), "LISTEN %s", ident);
 	PQfreemem(ident);
-	res = PQexec(pg, sql);
-	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-	PQclear(res);
-	if (!ok) {
-		if (!*said)
+	rc = PQsendQuery(pg, sql) == 1 ? listen_await(l, pg, deadline) : ERR_DB;
+	if (rc != OK) {
+		if (!*said && !atomic_load(&l->stop))
 			log_warn("event=db_listen_failed msg=%s",
-			    log_quote(q, sizeof(q), PQerrorMessage(pg)));
+			    log_quote(q, sizeof(q),
+				rc == ERR_UNAVAILABLE ? "timed out"
+						      : PQerrorMessage(pg)));
 		*said = 1;
 		PQfinish(pg);
 		return (NULL);
@@ -696,16 +782,39 @@ listen_connect(struct store_listener *l, int *said)
 	return (pg);
 }
 
+/* The connection is given up: said, told, closed (never blocking). */
+static void
+listen_lost(struct store_listener *l, PGconn *pg, const char *reason)
+{
+	log_warn(
+	    "event=db_listen_lost channel=%s reason=%s", l->channel, reason);
+	l->on_state(0, l->arg);
+	PQfinish(pg);
+}
+
+/*
+ * Listening: notifications to on_note, and every heartbeat_ms a
+ * heartbeat, a NOTIFY of its own on the channel. A connection can die
+ * with nothing said (a network gone, a server restarted without a reset,
+ * a pooler in transaction mode that took the LISTEN to another server
+ * connection): what it listens for would then go unheard while the
+ * caller goes on trusting it. A heartbeat not back within heartbeat_ms
+ * ends that: the connection is given up (on_state(0)) and made again.
+ */
 static void *
 listen_main(void *arg)
 {
 	struct store_listener *l = arg;
-	struct pollfd	       pfd;
 	struct timespec	       ts;
 	PGnotify	      *n;
+	PGresult	      *res;
 	PGconn		      *pg = NULL;
-	int		       said = 0, waited, r;
+	const char	      *params[2];
+	int64_t		       now, next_beat = 0, beat_sent = 0;
+	int		       said = 0, waited, r, f = 0;
 
+	params[0] = l->channel;
+	params[1] = LISTEN_BEAT;
 	while (!atomic_load(&l->stop)) {
 		if (pg == NULL) {
 			if ((pg = listen_connect(l, &said)) == NULL) {
@@ -723,24 +832,55 @@ listen_main(void *arg)
 				log_info("event=db_listen_resumed channel=%s",
 				    l->channel);
 			said = 0;
+			log_info(
+			    "event=db_listen_ready channel=%s", l->channel);
+			beat_sent = 0;
+			f = 0;
+			next_beat = mono_ms() + l->heartbeat_ms;
 			l->on_state(1, l->arg);
 		}
-		pfd.fd = PQsocket(pg);
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		if ((r = poll(&pfd, 1, LISTEN_POLL_MS)) < 0 && errno != EINTR)
-			r = 1; /* let PQconsumeInput say what is wrong */
-		if (r > 0 && PQconsumeInput(pg) == 0) {
-			log_warn("event=db_listen_lost channel=%s", l->channel);
-			said = 1;
-			l->on_state(0, l->arg);
-			PQfinish(pg);
+		r = listen_poll(pg, f == 1 ? POLLIN | POLLOUT : POLLIN);
+		if (r != 0 && PQconsumeInput(pg) == 0) {
+			listen_lost(l, pg, "connection");
 			pg = NULL;
+			said = 1;
 			continue;
 		}
+		/* The heartbeat's own result, when it is in. */
+		while (!PQisBusy(pg) && (res = PQgetResult(pg)) != NULL)
+			PQclear(res);
 		while ((n = PQnotifies(pg)) != NULL) {
-			l->on_note(n->extra != NULL ? n->extra : "", l->arg);
+			if (n->extra != NULL &&
+			    strcmp(n->extra, LISTEN_BEAT) == 0) {
+				if (n->be_pid == PQbackendPID(pg))
+					beat_sent = 0; /* back */
+			} else
+				l->on_note(
+				    n->extra != NULL ? n->extra : "", l->arg);
 			PQfreemem(n);
+		}
+		now = mono_ms();
+		if (beat_sent != 0 && now - beat_sent > l->heartbeat_ms) {
+			listen_lost(l, pg, "heartbeat");
+			pg = NULL;
+			said = 1;
+			continue;
+		}
+		if (beat_sent == 0 && now >= next_beat && !PQisBusy(pg)) {
+			if (PQsendQueryParams(pg, "SELECT pg_notify($1, $2)", 2,
+				NULL, params, NULL, NULL, 0) != 1) {
+				listen_lost(l, pg, "heartbeat_send");
+				pg = NULL;
+				said = 1;
+				continue;
+			}
+			beat_sent = now > 0 ? now : 1;
+			next_beat = now + l->heartbeat_ms;
+		}
+		if ((f = PQflush(pg)) < 0) {
+			listen_lost(l, pg, "connection");
+			pg = NULL;
+			said = 1;
 		}
 	}
 	if (pg != NULL) {
@@ -751,25 +891,31 @@ listen_main(void *arg)
 }
 
 int
-pg_listen_start(struct store *s, const char *channel,
-    void (*on_note)(const char *payload, void *arg),
+pg_listen_start(struct store *s, const char *channel, const char *url,
+    int heartbeat_ms, void (*on_note)(const char *payload, void *arg),
     void (*on_state)(int live, void *arg), void *arg,
     struct store_listener **out)
 {
 	struct store_listener *l;
 
 	*out = NULL;
-	if (strlen(channel) >= LISTEN_CHANNEL_MAX)
+	if (strlen(channel) >= LISTEN_CHANNEL_MAX || heartbeat_ms <= 0)
 		return (ERR_INVALID);
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return (ERR_NOMEM);
-	l->store = s;
+	if ((l->url = strdup(
+		 url != NULL && url[0] != '\0' ? url : s->target)) == NULL) {
+		free(l);
+		return (ERR_NOMEM);
+	}
 	strlcpy_cb(l->channel, channel, sizeof(l->channel));
+	l->heartbeat_ms = heartbeat_ms;
 	l->on_note = on_note;
 	l->on_state = on_state;
 	l->arg = arg;
 	atomic_init(&l->stop, 0);
 	if (pthread_create(&l->thread, NULL, listen_main, l) != 0) {
+		free(l->url);
 		free(l);
 		return (ERR_NOMEM);
 	}
@@ -784,5 +930,6 @@ pg_listen_stop(struct store_listener *l)
 		return;
 	atomic_store(&l->stop, 1);
 	pthread_join(l->thread, NULL);
+	free(l->url);
 	free(l);
 }

@@ -79,10 +79,12 @@ static double	    sq_col_double(struct stmt *, int);
 static const void  *sq_col_blob(struct stmt *, int, size_t *);
 static int	    sq_backup(
 	     struct conn *, const char *, void (*)(int, int, void *), void *);
-static void sq_private(const char *);
-static int  sq_restore(struct conn *, const char *, int);
-static int  sq_tables(sqlite3 *, int64_t *);
-static int  sq_checkpoint(struct conn *);
+static void    sq_private(const char *);
+static int     sq_restore(struct conn *, const char *, int);
+static int64_t sq_auth_changes(sqlite3 *);
+static void    sq_auth_changes_past(sqlite3 *, int64_t);
+static int     sq_tables(sqlite3 *, int64_t *);
+static int     sq_checkpoint(struct conn *);
 
 const struct store_ops store_sqlite_ops = {
 	.one_writer = 1,
@@ -697,7 +699,7 @@ sq_restore(struct conn *c, const char *path, int force)
 	sqlite3	       *src = NULL, *dst = SCONN(c)->db;
 	sqlite3_backup *b;
 	struct timespec ts = { 0, 5 * 1000000L };
-	int64_t		n = 0;
+	int64_t		n = 0, before;
 	int		rc, src_rc, waited = 0;
 
 	/* It writes: the connection's last transaction may have been a
@@ -719,6 +721,7 @@ sq_restore(struct conn *c, const char *path, int force)
 		rc = ERR_CONFLICT;
 		goto out;
 	}
+	before = sq_auth_changes(dst);
 	if ((b = sqlite3_backup_init(dst, "main", src, "main")) == NULL) {
 		rc = sq_status(dst, sqlite3_errcode(dst), "restore_init");
 		rc = rc == OK ? ERR_DB : rc;
@@ -736,9 +739,49 @@ sq_restore(struct conn *c, const char *path, int force)
 	rc =
 	    src_rc == SQLITE_DONE ? OK : sq_status(dst, src_rc, "restore_step");
 	rc = rc == OK && src_rc != SQLITE_DONE ? ERR_DB : rc;
+	if (rc == OK)
+		sq_auth_changes_past(dst, before);
 out:
 	sqlite3_close_v2(src);
 	return (rc);
+}
+
+/*
+ * Serving processes keep the sessions they read while auth_changes.n
+ * (migration 0050) is what they read it with (people/session_cache.c).
+ * A restore brings back the copy's n, which one of them may hold for
+ * rows the copy has not: n is set past both, so none is taken. -1 when
+ * there is none to read (no such table yet).
+ */
+static int64_t
+sq_auth_changes(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int64_t	      n = -1;
+
+	if (sqlite3_prepare_v2(db, "SELECT n FROM auth_changes WHERE id = 1",
+		-1, &st, NULL) != SQLITE_OK)
+		return (-1);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return (n);
+}
+
+static void
+sq_auth_changes_past(sqlite3 *db, int64_t before)
+{
+	sqlite3_stmt *st;
+	int	      rc;
+
+	if (sqlite3_prepare_v2(db,
+		"UPDATE auth_changes SET n = max(n, ?) + 1 WHERE id = 1", -1,
+		&st, NULL) != SQLITE_OK)
+		return; /* a copy older than 0050: nothing keeps on it */
+	sqlite3_bind_int64(st, 1, before);
+	if ((rc = sqlite3_step(st)) != SQLITE_DONE)
+		log_warn("event=db_restore_auth_changes code=%d", rc);
+	sqlite3_finalize(st);
 }
 
 #define CHECKPOINT_WAIT_MS 1000 /* most a checkpoint waits for others */

@@ -684,15 +684,16 @@ store_run(struct store *s, int kind, int (*fn)(struct tx *, void *), void *arg)
 }
 
 int
-store_listen(struct store *s, const char *channel,
-    void (*on_note)(const char *payload, void *arg),
+store_listen(struct store *s, const char *channel, const char *url,
+    int heartbeat_ms, void (*on_note)(const char *payload, void *arg),
     void (*on_state)(int live, void *arg), void *arg,
     struct store_listener **out)
 {
 	*out = NULL;
 	if (s->dialect != STORE_POSTGRES)
 		return (ERR_UNAVAILABLE);
-	return (pg_listen_start(s, channel, on_note, on_state, arg, out));
+	return (pg_listen_start(
+	    s, channel, url, heartbeat_ms, on_note, on_state, arg, out));
 }
 
 void

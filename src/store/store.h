@@ -173,16 +173,21 @@ int store_run(
     struct store *, int kind, int (*fn)(struct tx *, void *), void *arg);
 
 /*
- * PostgreSQL: a thread on a connection of its own LISTENs on channel and
- * calls on_note(payload) for each notification, on_state(1) once it
- * listens and on_state(0) when the connection is lost (notifications
- * sent meanwhile are lost with it: a caller drops what it cached); it
- * connects again every second until stopped. Both are called on the
- * listener's thread. ERR_UNAVAILABLE on SQLite (nothing is started).
+ * PostgreSQL: a thread on a connection of its own (to url, NULL or "" the
+ * store's) LISTENs on channel and calls on_note(payload) for each
+ * notification, on_state(1) once it listens (logged as
+ * event=db_listen_ready) and on_state(0) when the connection is lost
+ * (notifications sent meanwhile are lost with it: a caller drops what it
+ * cached); it connects again every second until stopped. Every
+ * heartbeat_ms it notifies itself on channel (payload
+ * "carebase-heartbeat", never passed to on_note): one not back within
+ * heartbeat_ms counts as a loss, so a connection gone silent is found.
+ * Both callbacks run on the listener's thread. ERR_UNAVAILABLE on SQLite
+ * (nothing is started).
  */
 struct store_listener;
-int store_listen(struct store *, const char *channel,
-    void (*on_note)(const char *payload, void *arg),
+int store_listen(struct store *, const char *channel, const char *url,
+    int heartbeat_ms, void (*on_note)(const char *payload, void *arg),
     void (*on_state)(int live, void *arg), void *arg,
     struct store_listener **out);
 /* Stop the thread and close its connection. Accepts NULL. */

@@ -169,8 +169,8 @@ void store_conn_clear_cache(struct conn *);
 int jobs_tick(struct store *);
 
 /* pg.c: store_listen's thread for PostgreSQL. */
-int  pg_listen_start(struct store *, const char *channel,
-     void (*on_note)(const char *payload, void *arg),
+int  pg_listen_start(struct store *, const char *channel, const char *url,
+     int heartbeat_ms, void (*on_note)(const char *payload, void *arg),
      void (*on_state)(int live, void *arg), void *arg,
      struct store_listener **out);
 void pg_listen_stop(struct store_listener *);

@@ -314,19 +314,27 @@ def test_readers_waiting_for_room_do_not_starve_the_writer_of_connections(
     p = practice(server)
     before = reads(db)
     read_list(server, p["therapist"])          # the queue is full now
-    answers, lock = [], threading.Lock()
+    answers, lock, errors = [], threading.Lock(), []
 
     def reader():
-        t0 = time.monotonic()
-        r = server.get("/v1/therapy-sessions", headers=hdr(p["therapist"]), timeout=30)
-        with lock:
-            answers.append((r.status_code, time.monotonic() - t0, r.text[:200]))
+        try:
+            t0 = time.monotonic()
+            r = server.get("/v1/therapy-sessions", headers=hdr(p["therapist"]), timeout=30)
+            with lock:
+                answers.append((r.status_code, time.monotonic() - t0, r.text[:200]))
+        except Exception as e:  # re-raised below: a thread's failure only warns
+            with lock:
+                errors.append(e)
 
     threads = [threading.Thread(target=reader) for _ in range(readers)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(60)
+    assert not any(t.is_alive() for t in threads), "a reader never returned"
+    if errors:
+        raise errors[0]
+    assert len(answers) == readers, answers
     assert all(a[0] == 200 for a in answers), answers
     assert all(a[1] < 2.5 for a in answers), answers
     wait_until(lambda: reads(db) == before + 1 + readers, timeout=10,

@@ -26,6 +26,12 @@ def cmd(start_server):
     ({"CAREBASE_DATABASE_URL": "mysql://x"}, (), "database_url"),
     ({"CAREBASE_ENV": "staging"}, (), "env"),
     ({"CAREBASE_BODY_LIMIT": "10"}, (), "body_limit"),
+    # Rows wait audit_flush_ms to be written: an age bound at or below it
+    # would answer every audited read 503.
+    ({"CAREBASE_AUDIT_QUEUE_AGE_MS": "50", "CAREBASE_AUDIT_FLUSH_MS": "100"}, (),
+     "audit_queue_age_ms"),
+    ({"CAREBASE_AUDIT_QUEUE_AGE_MS": "100", "CAREBASE_AUDIT_FLUSH_MS": "100"}, (),
+     "audit_queue_age_ms"),
     ({}, ("--port=99999",), "port"),
     ({}, ("--log-level=loud",), "log_level"),
 ])

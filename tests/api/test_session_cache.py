@@ -6,29 +6,62 @@ triggers reaches it (milliseconds), on SQLite at once (the auth_changes
 counter), and never later than the TTL. Two servers on one database: a
 token used on both, then logged out, its person's role changed, deactivated
 or their password changed through the first, is refused by the second."""
+import re
+import socket
+import threading
 import time
+from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import DB_KIND, hdr, person, problem
+from conftest import DB_KIND, hdr, person, problem, wait_until
 
 # README, "Sessions kept read": a change through one process is honoured in
 # the others within this (the TTL is 5 s; NOTIFY takes milliseconds).
 BOUND_S = 1.0
+READY = "event=db_listen_ready channel=carebase_auth"
+
+
+def cache_counts(srv):
+    """(hits, misses, usable) of srv's cache of sessions read (/metrics)."""
+    text = srv.metrics()
+
+    def one(name):
+        m = re.search(rf"^{name} (\d+)$", text, re.M)
+        assert m, f"{name} not in /metrics"
+        return int(m.group(1))
+    return (one("carebase_session_cache_hits_total"),
+            one("carebase_session_cache_misses_total"),
+            one("carebase_session_cache_usable"))
+
+
+def cache_in_use(srv):
+    """srv's cache is started (by a request with a token: it starts with
+    the first) and in use: on PostgreSQL its listener said it listens."""
+    srv.get("/v1/me", headers={"Authorization": "Bearer " + "x" * 43})
+    wait_until(lambda: cache_counts(srv)[2] == 1, what="the cache in use")
+    if DB_KIND == "postgres":
+        wait_until(lambda: READY in srv.log(), what=READY)
 
 
 def two_servers(start_server, db, env=None):
     a = start_server(db=db, env=env)
     b = start_server(db=db, migrate=False, env=env)
+    for srv in (a, b):
+        cache_in_use(srv)
     return a, b
 
 
 def used_on_both(a, b, token, times=3):
-    """The token works on both, used enough to be kept read by each."""
+    """The token works on both, used enough to be kept read by each: b took
+    it from its cache (so no test below passes with the cache off)."""
+    hits = cache_counts(b)[0]
     for _ in range(times):
         for srv in (a, b):
             r = srv.get("/v1/me", headers=hdr(token))
             assert r.status_code == 200, r.text
+    if times > 1:
+        assert cache_counts(b)[0] > hits, "b never served it from its cache"
 
 
 def refused_within(srv, token, seconds, code):
@@ -137,6 +170,41 @@ def test_a_permission_change_through_one_process_holds_in_the_other(start_server
         time.sleep(0.01)
 
 
+@pytest.mark.dialect
+def test_a_last_activity_written_elsewhere_keeps_the_cache(start_server, db):
+    """Last activity is written about once a minute per session in use:
+    migration 0051 tells no one of it (0050's triggers emptied every
+    process's entries of that person, and on SQLite every entry, each
+    time). b goes on taking the session from its cache."""
+    a, b = two_servers(start_server, db)
+    fay = person(a, "fay")
+    used_on_both(a, b, fay["token"])
+    before = (db.scalar("SELECT n FROM auth_changes WHERE id = 1")
+              if DB_KIND == "sqlite" else None)
+    db.execute(f"UPDATE auth_sessions SET last_activity_at = last_activity_at + 1 "
+               f"WHERE user_id = '{fay['id']}'")
+    if DB_KIND == "sqlite":
+        assert db.scalar("SELECT n FROM auth_changes WHERE id = 1") == before
+    time.sleep(0.3)               # a NOTIFY, were one sent, is heard by now
+    hits = cache_counts(b)[0]
+    assert b.get("/v1/me", headers=hdr(fay)).status_code == 200
+    assert cache_counts(b)[0] == hits + 1, "the activity write emptied b's entry"
+
+
+@pytest.mark.dialect
+def test_sessions_truncated_by_hand_are_refused(start_server, db):
+    """A TRUNCATE fires no row trigger: on PostgreSQL migration 0051 tells
+    everyone of it (SQLite has none: a DELETE of every row is told row by
+    row)."""
+    a, b = two_servers(start_server, db)
+    gus = person(a, "gus")
+    used_on_both(a, b, gus["token"])
+    db.execute("TRUNCATE auth_sessions CASCADE" if DB_KIND == "postgres"
+               else "DELETE FROM auth_sessions")
+    for srv in (a, b):
+        refused_within(srv, gus["token"], BOUND_S, "UNAUTHORIZED")
+
+
 def auth_session_scans(db):
     return int(db.scalar(
         "SELECT coalesce(idx_scan, 0) + coalesce(seq_scan, 0) FROM "
@@ -179,3 +247,121 @@ def test_requests_of_a_session_kept_read_do_not_read_it_again(start_server, db):
         assert srv.get("/v1/me", headers=hdr(erin)).status_code == 200
     read = settled() - before
     assert read <= 3, f"auth_sessions read {read} times for 40 requests"
+
+
+class SilentRelay:
+    """A TCP relay to PostgreSQL that can go silent: while frozen it
+    passes no byte either way and closes nothing, as a dropped network or a
+    server gone without a reset looks to a client; thawed, it passes on
+    what it held."""
+
+    def __init__(self, host, port):
+        self.target = (host, port)
+        self.open = threading.Event()
+        self.open.set()
+        self.socks = []
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            u = socket.create_connection(self.target)
+            self.socks += [c, u]
+            for src, dst in ((c, u), (u, c)):
+                threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
+
+    def _pipe(self, src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                self.open.wait()
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.open.set()
+        self.lsock.close()
+        for s in self.socks:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+@pytest.mark.postgres_only
+@pytest.mark.dialect
+def test_a_listener_gone_silent_is_found_by_its_heartbeat(start_server, db):
+    """A listening connection can die with nothing said: its changes then go
+    unheard. The listener notifies itself every session_cache_heartbeat_ms;
+    one not back within as long and the cache is off (every request reads
+    its session) until it listens again. Its connection goes through a
+    relay (session_cache_listen_url) that falls silent; a connection
+    attempt into the silence is no wait at shutdown either."""
+    u = urlsplit(db.url)
+    relay = SilentRelay(u.hostname, u.port)
+    try:
+        listen_url = db.url.replace(f"@{u.hostname}:{u.port}/", f"@127.0.0.1:{relay.port}/")
+        assert listen_url != db.url
+        srv = start_server(db=db, env={"CAREBASE_SESSION_CACHE_LISTEN_URL": listen_url,
+                                       "CAREBASE_SESSION_CACHE_HEARTBEAT_MS": "300"})
+        cache_in_use(srv)
+        hal = person(srv, "hal")
+        for _ in range(3):
+            assert srv.get("/v1/me", headers=hdr(hal)).status_code == 200
+        assert cache_counts(srv)[0] > 0
+        relay.open.clear()
+        wait_until(lambda: "event=db_listen_lost channel=carebase_auth reason=heartbeat"
+                   in srv.log(), timeout=5, what="the heartbeat missed")
+        assert cache_counts(srv)[2] == 0
+        hits = cache_counts(srv)[0]
+        for _ in range(3):
+            assert srv.get("/v1/me", headers=hdr(hal)).status_code == 200
+        assert cache_counts(srv)[0] == hits, "a session taken from a deaf cache"
+        relay.open.set()
+        wait_until(lambda: srv.log().count(READY) >= 2, timeout=15, what="listening again")
+        wait_until(lambda: cache_counts(srv)[2] == 1, what="the cache in use again")
+        relay.open.clear()
+        wait_until(lambda: "event=db_listen_connect_failed" in srv.log() or
+                   srv.log().count("reason=heartbeat") >= 2, timeout=5,
+                   what="the second silence")
+        t0 = time.monotonic()
+        assert srv.stop() == 0
+        assert time.monotonic() - t0 < 3, "the stop waited on the silent connection"
+    finally:
+        relay.close()
+
+
+@pytest.mark.sqlite_only
+def test_a_restore_leaves_no_session_kept_read_of_rows_it_removed(start_server, db, tmp_path):
+    """A restore brings back the copy's auth_changes counter: a session read
+    under that same number but made after the copy (inserts move no
+    counter) would be taken from the cache though its row is gone. The
+    restore sets the counter past both."""
+    srv = start_server(db=db)
+    cache_in_use(srv)
+    copy = tmp_path / "copy.db"
+    srv.cli_ok("backup", str(copy))
+    ida = person(srv, "ida")
+    hits = cache_counts(srv)[0]
+    for _ in range(3):
+        assert srv.get("/v1/me", headers=hdr(ida)).status_code == 200
+    assert cache_counts(srv)[0] > hits
+    r = srv.cli("restore", str(copy), "--force")
+    assert r.returncode == 0, r.stderr
+    assert int(db.scalar(f"SELECT count(*) FROM auth_sessions WHERE user_id = '{ida['id']}'")) == 0
+    problem(srv.get("/v1/me", headers=hdr(ida)), 401, "UNAUTHORIZED")

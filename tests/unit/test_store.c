@@ -1209,17 +1209,22 @@ listeners_hear_notifications_sent_at_commit(void **state)
 
 	memset(&h, 0, sizeof(h));
 	if (store_dialect(s) != STORE_POSTGRES) {
-		assert_int_equal(store_listen(s, "carebase_test", heard_note,
-				     heard_state, &h, &l),
+		assert_int_equal(store_listen(s, "carebase_test", NULL, 300,
+				     heard_note, heard_state, &h, &l),
 		    ERR_UNAVAILABLE);
 		assert_null(l);
 		store_close(s);
 		return;
 	}
-	assert_int_equal(
-	    store_listen(s, "carebase_test", heard_note, heard_state, &h, &l),
+	assert_int_equal(store_listen(s, "carebase_test", NULL, 300, heard_note,
+			     heard_state, &h, &l),
 	    OK);
 	assert_true(wait_for(&h.live, 1));
+	/* Heartbeats every 300 ms come back (still live) and are not
+	 * notifications of the channel. */
+	usleep(1000000);
+	assert_int_equal(atomic_load(&h.live), 1);
+	assert_int_equal(atomic_load(&h.notes), 0);
 	/* Rolled back: never sent. Committed: heard. */
 	assert_int_equal(store_tx_begin(s, STORE_TX_WRITE, &tx), OK);
 	assert_int_equal(
