@@ -7,7 +7,6 @@ import { routes } from "./routes.js";
 import { match, startRouter, useLocation } from "./router.js";
 import { allowed, refresh, useSession } from "./session.js";
 import { Layout } from "./layout.jsx";
-import { Loading } from "./ui.jsx";
 import { SignIn } from "./pages/sign-in.jsx";
 import { NotAllowed } from "./pages/not-found.jsx";
 
@@ -24,10 +23,14 @@ function App() {
       break;
     }
   }
+  // Nothing is drawn until the session is known. The navigation offers a
+  // signed-in person the pages of their role: drawn for a visitor first, it
+  // would grow when the session came (to three lines on a phone) and move
+  // the whole page down, a layout shift (Lighthouse: CLS 0.14 on /courses
+  // at 390 px), and show "Sign in" to someone signed in.
+  if (session.loading) return null;
   let page;
-  if (route.access !== "public" && session.loading) {
-    page = <Loading />;
-  } else if (allowed(session.user, route.access)) {
+  if (allowed(session.user, route.access)) {
     const Page = route.page;
     page = <Page key={path} params={params} query={query} path={path} />;
   } else if (!session.user) {
