@@ -22,7 +22,6 @@ import secrets
 
 import pytest
 
-import conftest
 from conftest import ago, hdr, login
 from web_browser import browser, page  # noqa: F401 (fixtures)
 
@@ -41,21 +40,10 @@ DESKTOP = (1280, 900)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, seeded_template):
+def server(module_server):
     """The module's one server: a copy of the worker's demo-seeded
-    database (conftest's seeded_template), under the seed's master key."""
-    template, key = seeded_template(conftest.DB_KIND)
-    folder = tmp_path_factory.mktemp("practice")
-    db = conftest._new_db(conftest.DB_KIND, folder, f"cb_{secrets.token_hex(6)}", template)
-    srv = conftest.Server(folder, db, env={"CAREBASE_MASTER_KEY_FILE": str(key)})
-    try:
-        srv.start(migrate=False)
-        yield srv
-    finally:
-        problems = srv.cleanup()
-        db.drop()
-        if problems:
-            pytest.fail("after the module:\n" + "\n".join(problems), pytrace=False)
+    database (conftest's module_server)."""
+    return module_server(seeded=True)
 
 
 @pytest.fixture(scope="module")
