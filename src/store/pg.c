@@ -174,6 +174,7 @@ pg_simple(struct conn *c, const char *sql, const char *what)
 	PGresult *res;
 	int	  rc;
 
+	atomic_fetch_add(&c->store->round_trips, 1);
 	res = PQexec(PCONN(c)->pg, sql);
 	rc = pg_result_status(c, res, what);
 	PQclear(res);
@@ -301,6 +302,7 @@ pg_commit(struct conn *c)
 	if (PQstatus(PCONN(c)->pg) == CONNECTION_OK &&
 	    PQtransactionStatus(PCONN(c)->pg) == PQTRANS_IDLE)
 		return (OK);
+	atomic_fetch_add(&c->store->round_trips, 1);
 	res = PQexec(PCONN(c)->pg, "COMMIT");
 	rc = pg_result_status(c, res, "commit");
 	/* COMMIT of an aborted transaction "succeeds" as ROLLBACK. */
@@ -486,6 +488,7 @@ pg_step(struct stmt *st)
 		return (ps->err);
 	if (!ps->executed) {
 		if (st->cached && !ps->prepared) {
+			atomic_fetch_add(&st->conn->store->round_trips, 1);
 			res = PQprepare(pg, ps->name, ps->text, 0, NULL);
 			rc = pg_result_status(st->conn, res, "prepare");
 			PQclear(res);
@@ -493,6 +496,7 @@ pg_step(struct stmt *st)
 				return (ps->err = rc);
 			ps->prepared = 1;
 		}
+		atomic_fetch_add(&st->conn->store->round_trips, 1);
 		if (st->cached)
 			ps->res = PQexecPrepared(pg, ps->name, ps->nparams,
 			    (const char *const *)ps->values, ps->lengths,
