@@ -8,7 +8,10 @@
  * statement and goes with it (and with the statement's PREPARE when the
  * connection has not made it yet) in one flight, libpq's pipeline mode,
  * so that the server is waited for once, not two or three times. A
- * transaction that runs no statement sends nothing.
+ * transaction that runs no statement sends nothing. A read-only one
+ * (not SERIALIZABLE: its end cannot fail) is ended without waiting: its
+ * COMMIT or ROLLBACK is sent and its answer read when the connection is
+ * next taken from the pool (pg_end_wait).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -41,6 +44,8 @@ struct pg_conn {
 	 * plan_cache_mode follows it (STORE_TX_CUSTOM_PLANS). */
 	char begin[80];
 	int  custom_plans;
+	int  ro;     /* the transaction may end without waiting */
+	int  ending; /* its end sent, the answer not read yet */
 };
 
 struct pg_stmt {
@@ -69,6 +74,8 @@ static void	    pg_notice(void *, const char *);
 static int	    pg_result_status(struct conn *, PGresult *, const char *);
 static int	    pg_simple(struct conn *, const char *, const char *);
 static int	    pg_begin_now(struct conn *);
+static int	    pg_end_sent(struct conn *, const char *);
+static void	    pg_end_wait(struct conn *);
 static int	    pg_send(struct conn *, struct pg_stmt *);
 static int	    pg_flight(struct conn *, struct pg_stmt *);
 static int	    pg_conn_open(struct store *, struct conn **);
@@ -261,6 +268,7 @@ pg_conn_check(struct conn *c)
 {
 	PGconn *pg = PCONN(c)->pg;
 
+	pg_end_wait(c);
 	PCONN(c)->begin[0] = '\0';
 	if (PQstatus(pg) == CONNECTION_OK) {
 		if (PQtransactionStatus(pg) != PQTRANS_IDLE)
@@ -290,8 +298,10 @@ pg_begin(struct conn *c, int kind)
 	struct pg_conn *pc = PCONN(c);
 	int		ro;
 
+	pg_end_wait(c);
 	pc->begin[0] = '\0';
 	ro = (kind & STORE_TX_READ) && !(kind & STORE_TX_WRITE);
+	pc->ro = ro && !(kind & STORE_TX_SERIALIZABLE);
 	if (ro && (kind & STORE_TX_AUTOCOMMIT) &&
 	    !(kind &
 		(STORE_TX_SERIALIZABLE | STORE_TX_SNAPSHOT |
@@ -334,6 +344,8 @@ pg_commit(struct conn *c)
 	if (PQstatus(PCONN(c)->pg) == CONNECTION_OK &&
 	    PQtransactionStatus(PCONN(c)->pg) == PQTRANS_IDLE)
 		return (OK);
+	if (pg_end_sent(c, "COMMIT"))
+		return (OK);
 	atomic_fetch_add(&c->store->round_trips, 1);
 	res = PQexec(PCONN(c)->pg, "COMMIT");
 	rc = pg_result_status(c, res, "commit");
@@ -361,8 +373,50 @@ pg_rollback(struct conn *c)
 		c->broken = 1;
 		return;
 	}
-	if (PQtransactionStatus(pg) != PQTRANS_IDLE)
+	if (PQtransactionStatus(pg) != PQTRANS_IDLE &&
+	    !pg_end_sent(c, "ROLLBACK"))
 		pg_simple(c, "ROLLBACK", "rollback");
+}
+
+/*
+ * End a read-only transaction in good standing without waiting: sql
+ * (COMMIT or ROLLBACK) is sent, its answer read by pg_end_wait. 0 when
+ * it is not such a transaction, or the send failed (then the caller
+ * ends it as usual, and sees the connection's state).
+ */
+static int
+pg_end_sent(struct conn *c, const char *sql)
+{
+	struct pg_conn *pc = PCONN(c);
+
+	if (!pc->ro || PQstatus(pc->pg) != CONNECTION_OK ||
+	    PQtransactionStatus(pc->pg) != PQTRANS_INTRANS)
+		return (0);
+	if (PQsendQuery(pc->pg, sql) != 1)
+		return (0);
+	pc->ending = 1;
+	return (1);
+}
+
+/* The answer to an end pg_end_sent sent (waited for only if it has not
+ * come yet). A connection left in a transaction is pg_conn_check's. */
+static void
+pg_end_wait(struct conn *c)
+{
+	struct pg_conn *pc = PCONN(c);
+	PGresult       *res;
+
+	if (!pc->ending)
+		return;
+	pc->ending = 0;
+	if (PQconsumeInput(pc->pg) != 1 || PQisBusy(pc->pg))
+		atomic_fetch_add(&c->store->round_trips, 1);
+	while ((res = PQgetResult(pc->pg)) != NULL) {
+		pg_result_status(c, res, "end");
+		PQclear(res);
+	}
+	if (PQstatus(pc->pg) != CONNECTION_OK)
+		c->broken = 1;
 }
 
 static int
