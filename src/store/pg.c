@@ -3,6 +3,15 @@
  * statements ("s<N>", one set per connection) created on first use;
  * parameters go as text, blobs as binary; results come back as text and
  * each statement holds its own PGresult, so several can be open at once.
+ *
+ * A transaction's BEGIN is not sent on its own: it waits for the first
+ * statement and goes with it (and with the statement's PREPARE when the
+ * connection has not made it yet) in one flight, libpq's pipeline mode,
+ * so that the server is waited for once, not two or three times. A
+ * transaction that runs no statement sends nothing. A read-only one
+ * (not SERIALIZABLE: its end cannot fail) is ended without waiting: its
+ * COMMIT or ROLLBACK is sent and its answer read when the connection is
+ * next taken from the pool (pg_end_wait).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -31,6 +40,12 @@
 struct pg_conn {
 	struct conn c; /* first */
 	PGconn	   *pg;
+	/* The BEGIN not sent yet ("": none), and whether SET LOCAL
+	 * plan_cache_mode follows it (STORE_TX_CUSTOM_PLANS). */
+	char begin[80];
+	int  custom_plans;
+	int  ro;     /* the transaction may end without waiting */
+	int  ending; /* its end sent, the answer not read yet */
 };
 
 struct pg_stmt {
@@ -58,6 +73,11 @@ struct pg_stmt {
 static void	    pg_notice(void *, const char *);
 static int	    pg_result_status(struct conn *, PGresult *, const char *);
 static int	    pg_simple(struct conn *, const char *, const char *);
+static int	    pg_begin_now(struct conn *);
+static int	    pg_end_sent(struct conn *, const char *);
+static void	    pg_end_wait(struct conn *);
+static int	    pg_send(struct conn *, struct pg_stmt *);
+static int	    pg_flight(struct conn *, struct pg_stmt *);
 static int	    pg_conn_open(struct store *, struct conn **);
 static void	    pg_conn_close(struct conn *);
 static int	    pg_conn_check(struct conn *);
@@ -174,6 +194,7 @@ pg_simple(struct conn *c, const char *sql, const char *what)
 	PGresult *res;
 	int	  rc;
 
+	atomic_fetch_add(&c->store->round_trips, 1);
 	res = PQexec(PCONN(c)->pg, sql);
 	rc = pg_result_status(c, res, what);
 	PQclear(res);
@@ -247,6 +268,8 @@ pg_conn_check(struct conn *c)
 {
 	PGconn *pg = PCONN(c)->pg;
 
+	pg_end_wait(c);
+	PCONN(c)->begin[0] = '\0';
 	if (PQstatus(pg) == CONNECTION_OK) {
 		if (PQtransactionStatus(pg) != PQTRANS_IDLE)
 			pg_simple(c, "ROLLBACK", "rollback");
@@ -261,33 +284,51 @@ pg_conn_check(struct conn *c)
 	return (pg_simple(c, PG_SESSION_SETUP, "setup"));
 }
 
+#define PG_CUSTOM_PLANS "SET LOCAL plan_cache_mode = force_custom_plan"
+
 /*
- * BEGIN as kind asks, in one round trip: the isolation level, READ ONLY
- * for a read, and with STORE_TX_CUSTOM_PLANS the plan cache mode for the
- * transaction alone (SET LOCAL ends with it), sent together as one
- * simple query.
+ * BEGIN as kind asks: the isolation level, READ ONLY for a read, and
+ * with STORE_TX_CUSTOM_PLANS the plan cache mode for the transaction
+ * alone (SET LOCAL ends with it). Kept, not sent: the first statement
+ * takes it along (pg_send), or pg_exec sends it first.
  */
 static int
 pg_begin(struct conn *c, int kind)
 {
-	char sql[160];
-	int  ro;
+	struct pg_conn *pc = PCONN(c);
+	int		ro;
 
+	pg_end_wait(c);
+	pc->begin[0] = '\0';
 	ro = (kind & STORE_TX_READ) && !(kind & STORE_TX_WRITE);
+	pc->ro = ro && !(kind & STORE_TX_SERIALIZABLE);
 	if (ro && (kind & STORE_TX_AUTOCOMMIT) &&
 	    !(kind &
 		(STORE_TX_SERIALIZABLE | STORE_TX_SNAPSHOT |
 		    STORE_TX_CUSTOM_PLANS)))
 		return (OK);
-	snprintf(sql, sizeof(sql), "BEGIN%s%s%s",
+	snprintf(pc->begin, sizeof(pc->begin), "BEGIN%s%s",
 	    (kind & STORE_TX_SERIALIZABLE) ? " ISOLATION LEVEL SERIALIZABLE"
 		: (kind & STORE_TX_SNAPSHOT)
 		? " ISOLATION LEVEL REPEATABLE READ"
 		: "",
-	    ro ? " READ ONLY" : "",
-	    (kind & STORE_TX_CUSTOM_PLANS)
-		? "; SET LOCAL plan_cache_mode = force_custom_plan"
-		: "");
+	    ro ? " READ ONLY" : "");
+	pc->custom_plans = (kind & STORE_TX_CUSTOM_PLANS) != 0;
+	return (OK);
+}
+
+/* The kept BEGIN, on its own (one simple query with its SET LOCAL). */
+static int
+pg_begin_now(struct conn *c)
+{
+	struct pg_conn *pc = PCONN(c);
+	char		sql[160];
+
+	if (pc->begin[0] == '\0')
+		return (OK);
+	snprintf(sql, sizeof(sql), "%s%s", pc->begin,
+	    pc->custom_plans ? "; " PG_CUSTOM_PLANS : "");
+	pc->begin[0] = '\0';
 	return (pg_simple(c, sql, "begin"));
 }
 
@@ -297,10 +338,15 @@ pg_commit(struct conn *c)
 	PGresult *res;
 	int	  rc;
 
+	/* No statement ran: no BEGIN went, nothing to end. */
+	PCONN(c)->begin[0] = '\0';
 	/* STORE_TX_AUTOCOMMIT: each statement committed already. */
 	if (PQstatus(PCONN(c)->pg) == CONNECTION_OK &&
 	    PQtransactionStatus(PCONN(c)->pg) == PQTRANS_IDLE)
 		return (OK);
+	if (pg_end_sent(c, "COMMIT"))
+		return (OK);
+	atomic_fetch_add(&c->store->round_trips, 1);
 	res = PQexec(PCONN(c)->pg, "COMMIT");
 	rc = pg_result_status(c, res, "commit");
 	/* COMMIT of an aborted transaction "succeeds" as ROLLBACK. */
@@ -322,17 +368,65 @@ pg_rollback(struct conn *c)
 {
 	PGconn *pg = PCONN(c)->pg;
 
+	PCONN(c)->begin[0] = '\0';
 	if (PQstatus(pg) != CONNECTION_OK) {
 		c->broken = 1;
 		return;
 	}
-	if (PQtransactionStatus(pg) != PQTRANS_IDLE)
+	if (PQtransactionStatus(pg) != PQTRANS_IDLE &&
+	    !pg_end_sent(c, "ROLLBACK"))
 		pg_simple(c, "ROLLBACK", "rollback");
+}
+
+/*
+ * End a read-only transaction in good standing without waiting: sql
+ * (COMMIT or ROLLBACK) is sent, its answer read by pg_end_wait. 0 when
+ * it is not such a transaction, or the send failed (then the caller
+ * ends it as usual, and sees the connection's state).
+ */
+static int
+pg_end_sent(struct conn *c, const char *sql)
+{
+	struct pg_conn *pc = PCONN(c);
+
+	if (!pc->ro || PQstatus(pc->pg) != CONNECTION_OK ||
+	    PQtransactionStatus(pc->pg) != PQTRANS_INTRANS)
+		return (0);
+	if (PQsendQuery(pc->pg, sql) != 1)
+		return (0);
+	pc->ending = 1;
+	return (1);
+}
+
+/* The answer to an end pg_end_sent sent (waited for only if it has not
+ * come yet). A connection left in a transaction is pg_conn_check's. */
+static void
+pg_end_wait(struct conn *c)
+{
+	struct pg_conn *pc = PCONN(c);
+	PGresult       *res;
+
+	if (!pc->ending)
+		return;
+	pc->ending = 0;
+	if (PQconsumeInput(pc->pg) != 1 || PQisBusy(pc->pg))
+		atomic_fetch_add(&c->store->round_trips, 1);
+	while ((res = PQgetResult(pc->pg)) != NULL) {
+		pg_result_status(c, res, "end");
+		PQclear(res);
+	}
+	if (PQstatus(pc->pg) != CONNECTION_OK)
+		c->broken = 1;
 }
 
 static int
 pg_exec(struct conn *c, const char *sql)
 {
+	int rc;
+
+	/* A simple query may hold several statements: BEGIN first. */
+	if ((rc = pg_begin_now(c)) != OK)
+		return (rc);
 	return (pg_simple(c, sql, "exec"));
 }
 
@@ -473,35 +567,121 @@ pg_bind_null(struct stmt *st, int i)
 	pg_bind_set(st, i, NULL, 0, 0);
 }
 
+/*
+ * Run the statement: at once when it is all there is to send, else in
+ * one flight with the kept BEGIN and the PREPARE it needs (pg_flight).
+ * ps->res holds its result.
+ */
+static int
+pg_send(struct conn *c, struct pg_stmt *ps)
+{
+	PGconn *pg = PCONN(c)->pg;
+
+	if (PCONN(c)->begin[0] != '\0' || (ps->s.cached && !ps->prepared))
+		return (pg_flight(c, ps));
+	atomic_fetch_add(&c->store->round_trips, 1);
+	if (ps->s.cached)
+		ps->res = PQexecPrepared(pg, ps->name, ps->nparams,
+		    (const char *const *)ps->values, ps->lengths, ps->formats,
+		    0);
+	else
+		ps->res = PQexecParams(pg, ps->text, ps->nparams, NULL,
+		    (const char *const *)ps->values, ps->lengths, ps->formats,
+		    0);
+	return (pg_result_status(c, ps->res, "step"));
+}
+
+/*
+ * BEGIN, SET LOCAL, PREPARE and the statement, those of them that are
+ * due, sent as a pipeline with one sync and read back in order: the
+ * first failure is the answer (the server skips the rest, each
+ * PGRES_PIPELINE_ABORTED). A connection that breaks on the way is
+ * closed, not pooled, as it may be left in pipeline mode.
+ */
+static int
+pg_flight(struct conn *c, struct pg_stmt *ps)
+{
+	struct pg_conn *pc = PCONN(c);
+	PGconn	       *pg = pc->pg;
+	PGresult       *res;
+	const char     *what[4];
+	int		n = 0, i, rc = OK, sent = 1;
+
+	if (PQenterPipelineMode(pg) != 1) {
+		c->broken = 1;
+		return (pg_result_status(c, NULL, "pipeline"));
+	}
+	atomic_fetch_add(&c->store->round_trips, 1);
+	if (pc->begin[0] != '\0') {
+		sent &= PQsendQueryParams(
+		    pg, pc->begin, 0, NULL, NULL, NULL, NULL, 0);
+		what[n++] = "begin";
+		if (pc->custom_plans) {
+			sent &= PQsendQueryParams(
+			    pg, PG_CUSTOM_PLANS, 0, NULL, NULL, NULL, NULL, 0);
+			what[n++] = "begin";
+		}
+		pc->begin[0] = '\0';
+	}
+	if (ps->s.cached && !ps->prepared) {
+		sent &= PQsendPrepare(pg, ps->name, ps->text, 0, NULL);
+		what[n++] = "prepare";
+	}
+	if (ps->s.cached)
+		sent &= PQsendQueryPrepared(pg, ps->name, ps->nparams,
+		    (const char *const *)ps->values, ps->lengths, ps->formats,
+		    0);
+	else
+		sent &= PQsendQueryParams(pg, ps->text, ps->nparams, NULL,
+		    (const char *const *)ps->values, ps->lengths, ps->formats,
+		    0);
+	what[n++] = "step";
+	if (!sent || PQpipelineSync(pg) != 1) {
+		c->broken = 1;
+		return (pg_result_status(c, NULL, "pipeline"));
+	}
+	for (i = 0; i < n; i++) {
+		if ((res = PQgetResult(pg)) == NULL) {
+			c->broken = 1;
+			return (
+			    rc != OK ? rc : pg_result_status(c, NULL, what[i]));
+		}
+		if (rc == OK &&
+		    (rc = pg_result_status(c, res, what[i])) == OK &&
+		    i == n - 1) {
+			ps->res = res; /* the statement's: kept */
+			res = NULL;
+		}
+		if (rc == OK && strcmp(what[i], "prepare") == 0)
+			ps->prepared = 1;
+		PQclear(res);
+		/* Each query's results end with a NULL. */
+		while ((res = PQgetResult(pg)) != NULL)
+			PQclear(res);
+	}
+	/* The sync's own result, then out of pipeline mode. */
+	res = PQgetResult(pg);
+	if (res == NULL || PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+		c->broken = 1;
+	PQclear(res);
+	if (!c->broken && PQexitPipelineMode(pg) != 1)
+		c->broken = 1;
+	if (rc == OK && c->broken)
+		rc = pg_result_status(c, NULL, "pipeline");
+	return (rc);
+}
+
 static int
 pg_step(struct stmt *st)
 {
 	struct pg_stmt *ps = PSTMT(st);
-	PGconn	       *pg = PCONN(st->conn)->pg;
-	PGresult       *res;
 	const char     *n;
 	int		rc;
 
 	if (ps->err != OK)
 		return (ps->err);
 	if (!ps->executed) {
-		if (st->cached && !ps->prepared) {
-			res = PQprepare(pg, ps->name, ps->text, 0, NULL);
-			rc = pg_result_status(st->conn, res, "prepare");
-			PQclear(res);
-			if (rc != OK)
-				return (ps->err = rc);
-			ps->prepared = 1;
-		}
-		if (st->cached)
-			ps->res = PQexecPrepared(pg, ps->name, ps->nparams,
-			    (const char *const *)ps->values, ps->lengths,
-			    ps->formats, 0);
-		else
-			ps->res = PQexecParams(pg, ps->text, ps->nparams, NULL,
-			    (const char *const *)ps->values, ps->lengths,
-			    ps->formats, 0);
-		if ((rc = pg_result_status(st->conn, ps->res, "step")) != OK)
+		if ((rc = pg_send(st->conn, ps)) != OK)
 			return (ps->err = rc);
 		ps->executed = 1;
 		ps->nrows = PQresultStatus(ps->res) == PGRES_TUPLES_OK

@@ -232,6 +232,7 @@ store_stats(struct store *s, struct store_stats *out)
 	out->waits = s->waits;
 	out->nested = s->nested;
 	pthread_mutex_unlock(&s->mu);
+	out->round_trips = atomic_load(&s->round_trips);
 	pthread_mutex_lock(&s->wmu);
 	out->writer_waits = s->writer_waits;
 	out->writer_wakes = s->writer_wakes;

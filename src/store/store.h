@@ -103,6 +103,7 @@ struct store_stats {
 	uint64_t writer_waits; /* SQLite: write transactions that queued */
 	uint64_t writer_wakes; /* SQLite: times a queued one was woken */
 	uint64_t nested;       /* asked for by a thread holding one (a bug) */
+	uint64_t round_trips;  /* PG: times a connection waited for an answer */
 };
 void store_stats(struct store *, struct store_stats *out);
 /* 0 if a trivial query succeeds. */

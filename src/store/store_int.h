@@ -10,6 +10,7 @@
 #define STORE_STORE_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -123,6 +124,8 @@ struct store {
 	int		in_use;
 	uint64_t	waits;
 	uint64_t	nested; /* asked for by a thread holding one */
+	/* PG: times a connection waited for the server's answer. */
+	_Atomic uint64_t round_trips;
 
 	/* The writer turn (ops->one_writer): first come, first served. */
 	pthread_mutex_t	    wmu;

@@ -422,6 +422,102 @@ custom_plans_are_never_generic(void **state)
 	store_close(s);
 }
 
+/*
+ * PG: a transaction's BEGIN (with its SET LOCAL) and a statement's
+ * PREPARE go with the statement in one flight, and a read-only
+ * transaction's COMMIT is not waited for, so a read of one statement
+ * waits for the server once, a transaction that runs nothing not at
+ * all; and what went in one flight still holds: the statement ran
+ * inside the BEGIN (READ ONLY refuses a write, the custom plans are
+ * on), a failed one aborts the transaction, a failed PREPARE is made
+ * again next time, and the next transaction on the connection begins
+ * after the read's COMMIT (it sees its own BEGIN's settings).
+ */
+static void
+begin_goes_with_the_first_statement(void **state)
+{
+	struct backend	  *be = *state;
+	struct store	  *s;
+	struct store_stats a, b;
+	struct tx	  *tx;
+	struct stmt	  *st;
+
+	if (be->dialect != STORE_POSTGRES)
+		skip();
+	s = db_open(state, 1, 2000);
+	assert_int_equal(db_exec(s,
+			     "DROP TABLE IF EXISTS bf;"
+			     "CREATE TABLE bf (k BIGINT)"),
+	    OK);
+
+	/* First use on this connection: BEGIN, PREPARE, run: one wait;
+	 * COMMIT sent, its answer read when the connection is next taken. */
+	store_stats(s, &a);
+	assert_int_equal(
+	    store_tx_begin(s, STORE_TX_READ | STORE_TX_CUSTOM_PLANS, &tx), OK);
+	st = store_prepare(tx,
+	    "SELECT current_setting('plan_cache_mode'), "
+	    "current_setting('transaction_read_only'), ?");
+	store_bind_int64(st, 1, 7);
+	assert_int_equal(store_step(st), STORE_ROW);
+	assert_string_equal(store_col_text(st, 0), "force_custom_plan");
+	assert_string_equal(store_col_text(st, 1), "on");
+	assert_int_equal(store_col_int64(st, 2), 7);
+	store_finalize(st);
+	assert_int_equal(store_tx_commit(tx), OK);
+	store_stats(s, &b);
+	assert_int_equal(b.round_trips - a.round_trips, 1);
+
+	/* Nothing run: nothing sent (counted from after the first begin,
+	 * which may have waited for that COMMIT's answer). */
+	assert_int_equal(store_tx_begin(s, STORE_TX_WRITE, &tx), OK);
+	store_stats(s, &a);
+	assert_int_equal(store_tx_commit(tx), OK);
+	assert_int_equal(store_tx_begin(s, STORE_TX_READ, &tx), OK);
+	store_tx_rollback(tx);
+	store_stats(s, &b);
+	assert_int_equal(b.round_trips - a.round_trips, 0);
+
+	/* The next transaction is its own: READ WRITE, generic plans. */
+	assert_int_equal(store_tx_begin(s, STORE_TX_WRITE, &tx), OK);
+	st = store_prepare(tx,
+	    "SELECT current_setting('plan_cache_mode'), "
+	    "current_setting('transaction_read_only')");
+	assert_int_equal(store_step(st), STORE_ROW);
+	assert_string_equal(store_col_text(st, 0), "auto");
+	assert_string_equal(store_col_text(st, 1), "off");
+	store_finalize(st);
+	assert_int_equal(store_tx_commit(tx), OK);
+
+	/* READ ONLY came first: the write in the same flight is refused,
+	 * and the transaction is spent. */
+	assert_int_equal(store_tx_begin(s, STORE_TX_READ, &tx), OK);
+	st = store_prepare(tx, "INSERT INTO bf (k) VALUES (1)");
+	assert_int_equal(store_step(st), ERR_DB);
+	store_finalize(st);
+	assert_int_not_equal(store_tx_commit(tx), OK);
+	assert_int_equal(db_count(s, "SELECT count(*) FROM bf"), 0);
+
+	/* A PREPARE that fails is not taken as made. */
+	assert_int_equal(store_tx_begin(s, STORE_TX_WRITE, &tx), OK);
+	st = store_prepare(tx, "SELECT k FROM bf_later");
+	assert_int_equal(store_step(st), ERR_DB);
+	store_finalize(st);
+	store_tx_rollback(tx);
+	assert_int_equal(db_exec(s,
+			     "CREATE TABLE bf_later (k BIGINT);"
+			     "INSERT INTO bf_later VALUES (3)"),
+	    OK);
+	assert_int_equal(store_tx_begin(s, STORE_TX_WRITE, &tx), OK);
+	st = store_prepare(tx, "SELECT k FROM bf_later");
+	assert_int_equal(store_step(st), STORE_ROW);
+	assert_int_equal(store_col_int64(st, 0), 3);
+	store_finalize(st);
+	assert_int_equal(store_tx_commit(tx), OK);
+	assert_int_equal(db_exec(s, "DROP TABLE bf; DROP TABLE bf_later"), OK);
+	store_close(s);
+}
+
 static void
 statements_are_cached_and_can_be_open_together(void **state)
 {
@@ -1309,6 +1405,7 @@ main(void)
 		cmocka_unit_test(values_round_trip_with_their_types),
 		cmocka_unit_test(reads_cannot_write),
 		cmocka_unit_test(custom_plans_are_never_generic),
+		cmocka_unit_test(begin_goes_with_the_first_statement),
 		cmocka_unit_test(
 		    statements_are_cached_and_can_be_open_together),
 		cmocka_unit_test(store_run_retries_busy_transactions),
