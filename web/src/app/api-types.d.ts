@@ -3880,6 +3880,11 @@ export interface components {
             country?: string | null;
             /** @description BCP 47 language tag for the interface */
             locale?: string | null;
+            /**
+             * Format: time-zone
+             * @description IANA time zone name ("Europe/Berlin") times are shown in; null: the browser's
+             */
+            time_zone?: string | null;
             /** @description language the person signed up in */
             signup_language?: string | null;
             /**
@@ -3967,6 +3972,11 @@ export interface components {
             country?: string | null;
             /** @description BCP 47 language tag for the interface */
             locale?: string | null;
+            /**
+             * Format: time-zone
+             * @description IANA time zone name ("Europe/Berlin") times are shown in; null: the browser's
+             */
+            time_zone?: string | null;
             /** @description language the person signed up in */
             signup_language?: string | null;
             /**
@@ -4024,6 +4034,11 @@ export interface components {
             country?: string | null;
             /** @description BCP 47 language tag for the interface */
             locale?: string | null;
+            /**
+             * Format: time-zone
+             * @description IANA time zone name ("Europe/Berlin") times are shown in; null: the browser's
+             */
+            time_zone?: string | null;
             /**
              * @description may be contacted about research and news
              * @default false
@@ -4882,6 +4897,11 @@ export interface components {
             /** @description second footer line */
             footer_line2?: string | null;
             /**
+             * Format: colour
+             * @description #rrggbb: the band and buttons of the partner's public page; null: the site's own colours
+             */
+            brand_colour?: string | null;
+            /**
              * @description object of network name ([a-z0-9_], up to 32) to http(s) URL, at most 16
              * @default {}
              */
@@ -4924,6 +4944,11 @@ export interface components {
             /** @description second footer line */
             footer_line2?: string | null;
             /**
+             * Format: colour
+             * @description #rrggbb: the band and buttons of the partner's public page; null: the site's own colours
+             */
+            brand_colour?: string | null;
+            /**
              * @description object of network name ([a-z0-9_], up to 32) to http(s) URL, at most 16
              * @default {}
              */
@@ -4955,6 +4980,11 @@ export interface components {
             footer_line1?: string | null;
             /** @description second footer line */
             footer_line2?: string | null;
+            /**
+             * Format: colour
+             * @description #rrggbb: the band and buttons of the partner's public page; null: the site's own colours
+             */
+            brand_colour?: string | null;
             /**
              * @description object of network name ([a-z0-9_], up to 32) to http(s) URL, at most 16
              * @default {}
@@ -14680,7 +14710,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description by id, to admins: the partner (see partners); otherwise its public branding: name, logo_url, logo_alt, website, footer_line1, footer_line2, social_links, features */
+            /** @description by id, to admins: the partner (see partners); otherwise its public branding: name, logo_url, logo_alt, website, footer_line1, footer_line2, social_links, brand_colour, features */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -14694,6 +14724,7 @@ export interface operations {
                         footer_line1?: components["schemas"]["partners"]["footer_line1"];
                         footer_line2?: components["schemas"]["partners"]["footer_line2"];
                         social_links?: components["schemas"]["partners"]["social_links"];
+                        brand_colour?: components["schemas"]["partners"]["brand_colour"];
                         features: string[];
                     };
                 };
