@@ -48,22 +48,24 @@
 
 /* The inbox row being written: what inbox_store and inbox_record need. */
 struct inbox_row {
-	char	    id[UUID_STR_LEN];
-	const char *source;
-	const char *request_id;
-	const char *body;
-	size_t	    kept;     /* bytes of body stored */
-	size_t	    received; /* bytes received */
-	int	    signature_ok;
-	json_t	   *headers; /* borrowed */
-	const char *outcome;
-	int	    http_status;
-	const char *error;
-	int	    replay;	 /* audit the attempt */
-	const char *user_id;	 /* NULL: none resolved */
-	const char *email_index; /* NULL: none named */
-	const char *client_addr; /* the sender, as seen */
-	const char *client_key;	 /* its limit key */
+	char			id[UUID_STR_LEN];
+	const char	       *source;
+	const char	       *request_id;
+	const char	       *body;
+	size_t			kept;	  /* bytes of body stored */
+	size_t			received; /* bytes received */
+	int			signature_ok;
+	json_t		       *headers; /* borrowed */
+	const char	       *outcome;
+	int			http_status;
+	const char	       *error;
+	int			replay; /* audit the attempt */
+	const struct principal *who;	/* replay: who asked (NULL: the CLI) */
+	struct request	       *req; /* replay: the request (NULL: the CLI) */
+	const char	       *user_id;     /* NULL: none resolved */
+	const char	       *email_index; /* NULL: none named */
+	const char	       *client_addr; /* the sender, as seen */
+	const char	       *client_key;  /* its limit key */
 };
 
 /* One run of a handler's process step, for store_run. */
@@ -74,6 +76,8 @@ struct inbox_run {
 	size_t			   len;
 	json_t			  *work;
 	int			   replay;
+	const struct principal	  *who; /* as struct inbox_row's */
+	struct request		  *req;
 	struct inbox_result	  *r;
 	char			   email_index[65]; /* from prepare */
 };
@@ -91,10 +95,11 @@ static json_t	  *headers_kept(struct request *, const struct inbox_source *);
 static int	   store_tx(struct tx *, void *);
 static int	   record_tx(struct tx *, void *);
 static int	   process_tx(struct tx *, void *);
-static int  inbox_run(struct store *, const struct inbox_source *, const char *,
-     const char *, size_t, int, struct inbox_result *, char *);
-static void answer(
-    struct request *, const char *, const char *, struct inbox_result *);
+static int	   inbox_run(struct store *, const struct inbox_source *,
+	    const struct principal *, struct request *, const char *, const char *,
+	    size_t, int, struct inbox_result *, char *);
+static void	   answer(
+	   struct request *, const char *, const char *, struct inbox_result *);
 static void refused(struct request *, const struct inbox_source *,
     const struct inbox_row *, struct inbox_result *);
 static int  load_tx(struct tx *, void *);
@@ -312,7 +317,7 @@ record_tx(struct tx *tx, void *arg)
 	if ((changes = json_pack("{s:s,s:i}", "outcome", w->outcome,
 		 "http_status", w->http_status)) == NULL)
 		return (ERR_NOMEM);
-	rc = audit_append(tx, NULL, NULL, "webhook_inbox.replay",
+	rc = audit_append(tx, w->who, w->req, "webhook_inbox.replay",
 	    "webhook_inbox", w->id, changes);
 	json_decref(changes);
 	return (rc);
@@ -340,6 +345,8 @@ process_tx(struct tx *tx, void *arg)
 	w.outcome = "processed";
 	w.http_status = 200;
 	w.replay = run->replay;
+	w.who = run->who;
+	w.req = run->req;
 	w.user_id = run->r->user_id[0] != '\0' ? run->r->user_id : NULL;
 	w.email_index =
 	    run->r->email_index[0] != '\0' ? run->r->email_index : NULL;
@@ -348,7 +355,8 @@ process_tx(struct tx *tx, void *arg)
 
 /* Prepare, process, and record the outcome of row id. */
 static int
-inbox_run(struct store *db, const struct inbox_source *src, const char *id,
+inbox_run(struct store *db, const struct inbox_source *src,
+    const struct principal *who, struct request *req, const char *id,
     const char *body, size_t len, int replay, struct inbox_result *r,
     char *outcome)
 {
@@ -362,6 +370,8 @@ inbox_run(struct store *db, const struct inbox_source *src, const char *id,
 	run.body = body;
 	run.len = len;
 	run.replay = replay;
+	run.who = who;
+	run.req = req;
 	run.r = r;
 	if (src->prepare != NULL &&
 	    (rc = src->prepare(body, len, &run.work, r)) != OK && r->rc == OK)
@@ -384,6 +394,8 @@ inbox_run(struct store *db, const struct inbox_source *src, const char *id,
 		w.http_status = err_http_status(rc);
 		w.error = r->error;
 		w.replay = replay;
+		w.who = who;
+		w.req = req;
 		w.user_id = r->user_id[0] != '\0' ? r->user_id : NULL;
 		w.email_index =
 		    r->email_index[0] != '\0' ? r->email_index : NULL;
@@ -504,7 +516,8 @@ inbox_receive(struct request *req, const struct inbox_source *src)
 		http_problem(req, rc, NULL, "The webhook could not be stored.");
 		return;
 	}
-	inbox_run(req->db, src, w.id, w.body, w.kept, 0, &r, outcome);
+	inbox_run(
+	    req->db, src, NULL, NULL, w.id, w.body, w.kept, 0, &r, outcome);
 	counted(src, outcome);
 	answer(req, w.id, outcome, &r);
 	inbox_result_reset(&r);
@@ -596,8 +609,8 @@ load_tx(struct tx *tx, void *arg)
 }
 
 int
-inbox_replay(struct store *db, const char *id, int force, char *outcome,
-    struct inbox_result *r)
+inbox_replay(struct store *db, const struct principal *who, struct request *req,
+    const char *id, int force, char *outcome, struct inbox_result *r)
 {
 	const struct inbox_source *src;
 	struct inbox_load	   l;
@@ -624,20 +637,20 @@ inbox_replay(struct store *db, const char *id, int force, char *outcome,
 		    "%s",
 		    l.source);
 	else if (!l.signature_ok)
-		rc = inbox_fail(r, ERR_FORBIDDEN, NULL,
+		rc = inbox_fail(r, ERR_FORBIDDEN, "WEBHOOK_SIGNATURE_FAILED",
 		    "its signature did not "
 		    "verify: it is never processed");
 	else if (l.erased)
-		rc = inbox_fail(r, ERR_CONFLICT, NULL,
+		rc = inbox_fail(r, ERR_CONFLICT, "WEBHOOK_BODY_ERASED",
 		    "its body was erased with "
 		    "the person it concerned and cannot be replayed");
 	else if (!force && strcmp(l.outcome, "processed") == 0)
-		rc = inbox_fail(r, ERR_CONFLICT, NULL,
+		rc = inbox_fail(r, ERR_CONFLICT, "WEBHOOK_ALREADY_PROCESSED",
 		    "it was processed "
 		    "already; replay it again with --force");
 	else if (key == NULL || l.len < SEAL_OVERHEAD ||
 	    (int64_t)(l.len - SEAL_OVERHEAD) != l.received)
-		rc = inbox_fail(r, ERR_CONFLICT, NULL,
+		rc = inbox_fail(r, ERR_CONFLICT, "WEBHOOK_BODY_TRUNCATED",
 		    "its body was kept "
 		    "truncated (over the size limit) and cannot be replayed");
 	else if ((body = malloc(l.len - SEAL_OVERHEAD + 1)) == NULL)
@@ -650,7 +663,8 @@ inbox_replay(struct store *db, const char *id, int force, char *outcome,
 			    "open: another master key?");
 		else {
 			body[len] = '\0';
-			rc = inbox_run(db, src, id, body, len, 1, r, outcome);
+			rc = inbox_run(
+			    db, src, who, req, id, body, len, 1, r, outcome);
 		}
 	}
 	if (body != NULL) {

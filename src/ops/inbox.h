@@ -150,14 +150,19 @@ void inbox_receive(struct request *, const struct inbox_source *);
 
 /*
  * Run the stored body of row id again through its source (never one whose
- * signature failed: ERR_FORBIDDEN; never one whose body was erased or
- * kept truncated: ERR_CONFLICT), recording the new outcome and one more
- * attempt.
- * A row processed already is refused (ERR_CONFLICT) unless force is set.
- * *outcome (INBOX_OUTCOME_LEN) and *r tell how it went; r->out and
- * r->errors are the caller's to free.
+ * signature failed: ERR_FORBIDDEN, r->code WEBHOOK_SIGNATURE_FAILED;
+ * never one whose body was erased or kept truncated: ERR_CONFLICT,
+ * WEBHOOK_BODY_ERASED or WEBHOOK_BODY_TRUNCATED), recording the new
+ * outcome and one more attempt, audited as webhook_inbox.replay by who
+ * from req (both NULL from the command line).
+ * A row processed already is refused (ERR_CONFLICT,
+ * WEBHOOK_ALREADY_PROCESSED) unless force is set. *outcome
+ * (INBOX_OUTCOME_LEN; "" when it did not run) and *r tell how it went;
+ * r->out and r->errors are the caller's to free.
  */
-int inbox_replay(struct store *, const char *id, int force, char *outcome,
+struct principal;
+int inbox_replay(struct store *, const struct principal *who,
+    struct request *req, const char *id, int force, char *outcome,
     struct inbox_result *r);
 
 /*

@@ -258,7 +258,7 @@ inbox_cli(struct store *db, int argc, char **argv, FILE *out)
 			argv[1] = argv[2];
 	}
 	if ((argc == 2 || force) && strcmp(argv[0], "replay") == 0) {
-		rc = inbox_replay(db, argv[1], force, outcome, &r);
+		rc = inbox_replay(db, NULL, NULL, argv[1], force, outcome, &r);
 		if (outcome[0] == '\0')
 			fprintf(stderr, "carebase: webhooks replay %s: %s\n",
 			    argv[1], r.error);

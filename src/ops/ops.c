@@ -45,6 +45,103 @@ static const char api_metrics[] =
     "\"problems\":{\"401\":\"no token, or one not accepted\","
     "\"403\":\"a signed-in caller without metrics:read:all\"}}";
 
+/* The console's operations (console.c). */
+/* clang-format off */
+#define API_QUERY(n, schema, what)					\
+	"{\"name\":\"" n "\",\"in\":\"query\",\"description\":\"" what	\
+	"\",\"schema\":" schema "}"
+#define API_PAGE_PARAMS							\
+	"{\"name\":\"limit\",\"in\":\"query\",\"schema\":{\"type\":"	\
+	"\"integer\",\"minimum\":1,\"maximum\":200}},"			\
+	API_QUERY("cursor", "{\"type\":\"string\"}",			\
+	    "next_cursor of the previous page")
+#define API_NULLABLE(t) "{\"type\":[\"" t "\",\"null\"]}"
+#define API_PAGE_OF(what, item)						\
+	"\"answers\":{\"200\":{\"description\":\"" what "\",\"schema\":"\
+	"{\"type\":\"object\",\"required\":[\"data\",\"next_cursor\"],"	\
+	"\"properties\":{\"data\":{\"type\":\"array\",\"items\":" item	\
+	"},\"next_cursor\":" API_NULLABLE("string") "}}}}"
+#define API_OUTCOME							\
+	"{\"enum\":[\"pending\",\"processed\",\"refused\",\"failed\"]}"
+#define API_INBOX_ROW							\
+	"{\"type\":\"object\",\"required\":[\"id\",\"source\","	\
+	"\"received_at\",\"outcome\",\"http_status\",\"attempts\","	\
+	"\"signature_ok\",\"body_bytes\",\"body\",\"error\","		\
+	"\"processed_at\"],\"properties\":{\"id\":{\"type\":\"string\","\
+	"\"format\":\"uuid\"},\"source\":{\"type\":\"string\"},"	\
+	"\"received_at\":{\"type\":\"string\",\"format\":\"date-time\"},"\
+	"\"outcome\":" API_OUTCOME ",\"http_status\":"			\
+	API_NULLABLE("integer") ",\"attempts\":{\"type\":\"integer\"},"	\
+	"\"signature_ok\":{\"type\":\"boolean\"},\"body_bytes\":{"	\
+	"\"type\":\"integer\"},\"body\":{\"enum\":[\"kept\",\"erased\","	\
+	"\"none\"],\"description\":\"kept, erased with the person it "	\
+	"concerned, or none (a refused call's metadata only); never "	\
+	"shown\"},\"error\":" API_NULLABLE("string") ",\"processed_at\":"\
+	"{\"type\":[\"string\",\"null\"],\"format\":\"date-time\"}}}"
+#define API_FAILED_JOB							\
+	"{\"type\":\"object\",\"required\":[\"id\",\"job_id\",\"kind\","\
+	"\"queue\",\"attempts\",\"failed_at\",\"error\"],\"properties\":{"\
+	"\"id\":{\"type\":\"string\",\"format\":\"uuid\"},\"job_id\":{"	\
+	"\"type\":\"string\"},\"kind\":{\"type\":\"string\"},\"queue\":{"\
+	"\"type\":\"string\"},\"attempts\":{\"type\":\"integer\"},"	\
+	"\"failed_at\":{\"type\":\"string\",\"format\":\"date-time\"},"	\
+	"\"error\":{\"type\":\"string\"}}}"
+/* clang-format on */
+static const char api_inbox_list[] = "{\"parameters\":[" API_QUERY("source",
+    "{\"type\":\"string\"}",
+    "exact match (storyblok, booking)") "," API_QUERY("outcome", API_OUTCOME,
+    "exact match; failed: the ones to replay") "," API_PAGE_PARAMS
+					       "]," API_PAGE_OF(
+						   "a page of inbound webhooks, newest "
+						   "first, without their bodies",
+						   API_INBOX_ROW) ",\"problems\":{"
+								  "\"403\":\"not an admin\",\"422\":\"a bad filter, limit or "
+								  "cursor\"}}";
+static const char api_inbox_replay[] =
+    "{\"codes\":{\"409\":[\"WEBHOOK_ALREADY_PROCESSED\","
+    "\"WEBHOOK_BODY_ERASED\",\"WEBHOOK_BODY_TRUNCATED\"],\"403\":["
+    "\"WEBHOOK_SIGNATURE_FAILED\"]},\"body\":{\"type\":\"object\","
+    "\"properties\":{\"force\":{\"type\":\"boolean\",\"default\":false,"
+    "\"description\":\"run a row processed already again\"}},"
+    "\"additionalProperties\":false},\"answers\":{\"200\":{"
+    "\"description\":\"the replay ran: its outcome (refused or failed "
+    "with the handler's code and error)\",\"schema\":{\"type\":"
+    "\"object\",\"required\":[\"id\",\"outcome\",\"http_status\","
+    "\"code\",\"error\"],\"properties\":{\"id\":{\"type\":\"string\","
+    "\"format\":\"uuid\"},\"outcome\":{\"enum\":[\"processed\","
+    "\"refused\",\"failed\"]},\"http_status\":{\"type\":\"integer\"},"
+    "\"code\":" API_NULLABLE("string") ",\"error\":" API_NULLABLE(
+	"string") "}}}},\"problems\":{\"403\":\"not an admin, "
+		  "or WEBHOOK_SIGNATURE_FAILED: its signature did not verify\","
+		  "\"404\":\"no such webhook\",\"409\":\"WEBHOOK_ALREADY_PROCESSED "
+		  "(without force), WEBHOOK_BODY_ERASED or WEBHOOK_BODY_TRUNCATED\","
+		  "\"422\":\"a bad body\"}}";
+static const char api_failed_jobs[] = "{\"parameters\":[" API_QUERY("kind",
+    "{\"type\":\"string\"}",
+    "exact match (mail.send, ...)") "," API_PAGE_PARAMS "]," API_PAGE_OF("a page of failed jobs, newest first, without their "
+									 "payloads",
+    API_FAILED_JOB) ",\"problems\":{\"403\":\"not an "
+		    "admin\",\"422\":\"a bad filter, limit or cursor\"}}";
+static const char api_failed_job_retry[] =
+    "{\"answers\":{\"202\":{\"description\":\"queued again with fresh "
+    "attempts\",\"schema\":{\"type\":\"object\",\"required\":[\"id\","
+    "\"job_id\"],\"properties\":{\"id\":{\"type\":\"string\","
+    "\"format\":\"uuid\"},\"job_id\":{\"type\":\"string\","
+    "\"description\":\"the new job\"}}}}},\"problems\":{\"403\":\"not "
+    "an admin\",\"404\":\"no such failed job\"}}";
+static const char api_audit_verify[] =
+    "{\"body\":{\"type\":\"object\",\"properties\":{\"anchor\":{"
+    "\"type\":\"string\",\"description\":\"SEQ:HASH from an earlier "
+    "check or `carebase audit head`: that row must still be there with "
+    "that hash\"}},\"additionalProperties\":false},\"answers\":{\"200\":{"
+    "\"description\":\"the chain walked from its first row\","
+    "\"schema\":{\"type\":\"object\",\"required\":[\"ok\",\"rows\","
+    "\"head\",\"first_broken_seq\",\"detail\"],\"properties\":{\"ok\":{"
+    "\"type\":\"boolean\"},\"rows\":{\"type\":\"integer\","
+    "\"description\":\"rows found intact\"},\"head\":" API_NULLABLE("string") ",\"first_broken_seq\":" API_NULLABLE(
+	"integer") ",\"detail\":{\"type\":\"string\"}}}}},"
+		   "\"problems\":{\"403\":\"not an admin\",\"422\":\"a bad anchor\"}}";
+
 static const struct route ops_routes[] = {
 	{ HTTP_GET, "/healthz", healthz, ROUTE_PUBLIC, "the process is up",
 	    NULL, api_healthz },
@@ -58,6 +155,27 @@ static const struct route ops_routes[] = {
 	    "(metrics_token) or a staff token with metrics:read:all, none on "
 	    "metrics_listen or with metrics_public",
 	    NULL, api_metrics },
+	{ HTTP_GET, "/v1/webhook-inbox", ops_inbox_list, 0,
+	    "inbound webhooks and their outcomes, newest first, without "
+	    "bodies (admins; source, outcome, limit, cursor)",
+	    NULL, api_inbox_list },
+	{ HTTP_POST, "/v1/webhook-inbox/{id}/replay", ops_inbox_replay,
+	    ROUTE_JSON_BODY | ROUTE_JSON_OPTIONAL | ROUTE_SLOW,
+	    "run a stored webhook again (admins; force for one processed "
+	    "already), as `carebase webhooks replay`",
+	    NULL, api_inbox_replay },
+	{ HTTP_GET, "/v1/failed-jobs", ops_failed_jobs_list, 0,
+	    "jobs that gave up, newest first, without payloads (admins; "
+	    "kind, limit, cursor)",
+	    NULL, api_failed_jobs },
+	{ HTTP_POST, "/v1/failed-jobs/{id}/retry", ops_failed_job_retry, 0,
+	    "queue a failed job again (admins), as `carebase jobs retry`", NULL,
+	    api_failed_job_retry },
+	{ HTTP_POST, "/v1/audit-log/verify", ops_audit_verify,
+	    ROUTE_JSON_BODY | ROUTE_JSON_OPTIONAL | ROUTE_SLOW,
+	    "walk the audit log's hash chain (admins; an anchor optional), "
+	    "as `carebase audit verify`",
+	    NULL, api_audit_verify },
 };
 
 static const struct job_kind ops_jobs[] = {

@@ -51,4 +51,17 @@ int inbox_metrics(struct buf *);
 struct inbox_result;
 void inbox_result_reset(struct inbox_result *);
 
+struct request;
+/*
+ * console.c: the admin console's operations over the command line's
+ * functions: GET /v1/webhook-inbox, POST /v1/webhook-inbox/{id}/replay,
+ * GET /v1/failed-jobs, POST /v1/failed-jobs/{id}/retry, POST
+ * /v1/audit-log/verify.
+ */
+void ops_inbox_list(struct request *);
+void ops_inbox_replay(struct request *);
+void ops_failed_jobs_list(struct request *);
+void ops_failed_job_retry(struct request *);
+void ops_audit_verify(struct request *);
+
 #endif

@@ -1157,6 +1157,17 @@ def webhook_booking(server, who, **fields):
     return r.json()["booking"]
 
 
+def tamper(db, sql):
+    """Write to the audit log as the database owner could: drop the
+    append-only triggers, then run sql, committed, on either database."""
+    if db.kind == "sqlite":
+        db.execute("DROP TRIGGER IF EXISTS audit_log_no_update; "
+                   "DROP TRIGGER IF EXISTS audit_log_no_delete")
+    else:
+        db.execute("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
+    db.execute(sql)
+
+
 def inbox_row(db, inbox_id):
     """The webhook_inbox row of a booking webhook call, by name."""
     rows = db.query(f"SELECT source, outcome, http_status, signature_ok, attempts, error, "

@@ -6,23 +6,12 @@ import datetime
 
 import pytest
 
-from conftest import PASSWORD, hdr, person, problem, wait_until
+from conftest import PASSWORD, hdr, person, problem, tamper, wait_until
 
 
 def member(server, name):
     """A member whose first name is name: the marker the log must not hold."""
     return person(server, name, first_name=name)
-
-
-def tamper(db, sql):
-    """Write as the database owner could: drop the append-only triggers,
-    then run sql, committed, on either database."""
-    if db.kind == "sqlite":
-        db.execute("DROP TRIGGER IF EXISTS audit_log_no_update; "
-                   "DROP TRIGGER IF EXISTS audit_log_no_delete")
-    else:
-        db.execute("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
-    db.execute(sql)
 
 
 @pytest.mark.dialect

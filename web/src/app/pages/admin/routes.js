@@ -7,6 +7,7 @@ import { AccessCodes, Members } from "./access.jsx";
 import { Users } from "./users.jsx";
 import { AdminHome, Relationships, Partners, AdminCourses, EmailLog, AuditLog, Reports } from "./console.jsx";
 import { TrainingAdmin } from "./training.jsx";
+import { WebhookInbox, FailedJobs } from "./operations.jsx";
 import "./admin.css";
 
 /** @type {import("../../routes.js").Role[]} */
@@ -25,6 +26,8 @@ export const adminRoutes = [
   { path: "/admin/courses", page: AdminCourses, access: ADMIN, title: "Courses from the CMS" },
   { path: "/admin/email", page: EmailLog, access: ADMIN, title: "Email log" },
   { path: "/admin/audit", page: AuditLog, access: ADMIN, title: "Audit log" },
+  { path: "/admin/webhooks", page: WebhookInbox, access: ADMIN, title: "Webhook inbox" },
+  { path: "/admin/jobs", page: FailedJobs, access: ADMIN, title: "Failed jobs" },
   { path: "/admin/reports", page: Reports, access: ADMIN, title: "Reports" },
   { path: "/admin/training", page: TrainingAdmin, access: ADMIN, title: "Training" },
 ];

@@ -1,0 +1,454 @@
+/*
+ * The admin console's operations, over the functions the command line
+ * calls (no second implementation of any of them):
+ *
+ *	GET  /v1/webhook-inbox			`webhooks list [--failed]`
+ *	POST /v1/webhook-inbox/{id}/replay	`webhooks replay ID [--force]`
+ *	GET  /v1/failed-jobs			`jobs failed`
+ *	POST /v1/failed-jobs/{id}/retry		`jobs retry ID`
+ *	POST /v1/audit-log/verify		`audit verify [--anchor=SEQ:HASH]`
+ *
+ * Admins only: webhook_inbox:read:all and webhook_inbox:replay:all,
+ * failed_jobs:read:all and failed_jobs:retry:all (migration 0054),
+ * audit_log:read:all. The lists show what the command line shows and
+ * never a body or a job's payload (personal data, sealed or not): an
+ * inbox row's error and a failed job's error are one line each that
+ * their writers keep free of personal data (inbox.h, jobs.c).
+ *
+ * Every action is audited: a replay as webhook_inbox.replay in the
+ * transaction that records its outcome (inbox.c), a retry as
+ * failed_jobs.retry and a verification as audit_log.verify, each in a
+ * transaction of its own just after (jobs_retry_failed and audit_verify
+ * are the store's and the log's own, and take no caller).
+ *
+ * The audit walk reads every row once, a page at a time (audit.c), in
+ * the request, on the slow pool (ROUTE_SLOW). Its time on a large log is
+ * not measured yet: past what a request may take it belongs in a job.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/err.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "ops/inbox.h"
+#include "ops/ops_int.h"
+#include "resource/audit.h"
+#include "resource/resource.h"
+#include "store/jobs.h"
+#include "store/store.h"
+
+#define CONSOLE_LIST_MAX   200
+#define CONSOLE_FILTER_MAX 64 /* bytes of a source or kind filter */
+#define VERIFY_DETAIL_MAX  256
+
+struct console_audit {
+	struct request *req;
+	const char     *action;
+	const char     *entity_type;
+	const char     *entity_id;
+	json_t	       *changes; /* borrowed */
+};
+
+static int allowed(struct request *, const char *, const char *, const char *);
+static int audited_tx(struct tx *, void *);
+static json_t *inbox_row(struct stmt *);
+static json_t *failed_job_row(struct stmt *);
+static json_t *time_json(int64_t);
+
+/* The caller's role holds resource:action:all, else 403 answered. */
+static int
+allowed(struct request *req, const char *resource, const char *action,
+    const char *detail)
+{
+	if (resource_scope(req->db, req->caller, resource, action) == SCOPE_ALL)
+		return (1);
+	http_problem(req, ERR_FORBIDDEN, NULL, "%s", detail);
+	return (0);
+}
+
+static int
+audited_tx(struct tx *tx, void *arg)
+{
+	struct console_audit *a = arg;
+
+	return (audit_append(tx, a->req->caller, a->req, a->action,
+	    a->entity_type, a->entity_id, a->changes));
+}
+
+static json_t *
+time_json(int64_t ms)
+{
+	char ts[ISO_TIME_LEN];
+
+	return (json_string(time_format_iso(ms, ts)));
+}
+
+#define INBOX_COLUMNS                                                          \
+	"id, source, received_at, outcome, http_status, attempts, "            \
+	"signature_ok, body_bytes, error, body_erased_at, body IS NULL, "      \
+	"processed_at"
+
+static json_t *
+inbox_row(struct stmt *st)
+{
+	json_t *o;
+
+	o = json_pack("{s:s,s:s,s:o,s:s,s:o,s:I,s:b,s:I,s:s,s:o,s:o}", "id",
+	    store_col_text(st, 0), "source", store_col_text(st, 1),
+	    "received_at", time_json(store_col_int64(st, 2)), "outcome",
+	    store_col_text(st, 3), "http_status",
+	    store_col_is_null(st, 4) ? json_null()
+				     : json_integer(store_col_int64(st, 4)),
+	    "attempts", (json_int_t)store_col_int64(st, 5), "signature_ok",
+	    store_col_int64(st, 6) != 0, "body_bytes",
+	    (json_int_t)store_col_int64(st, 7), "body",
+	    !store_col_is_null(st, 9)	       ? "erased"
+		: store_col_int64(st, 10) != 0 ? "none"
+					       : "kept",
+	    "error",
+	    store_col_is_null(st, 8) ? json_null()
+				     : json_string(store_col_text(st, 8)),
+	    "processed_at",
+	    store_col_is_null(st, 11) ? json_null()
+				      : time_json(store_col_int64(st, 11)));
+	return (o);
+}
+
+/* GET /v1/webhook-inbox: newest first; source, outcome, limit, cursor. */
+void
+ops_inbox_list(struct request *req)
+{
+	static const char *const outcomes[] = { "pending", "processed",
+		"refused", "failed" };
+	struct resource_page	 pg;
+	struct tx		*tx = NULL;
+	struct stmt		*st;
+	const char		*source, *outcome;
+	json_t			*data = NULL, *errs, *row;
+	char			 detail[48];
+	int			 i, nb = 0, rc, step = STORE_DONE, known = 0;
+
+	if (!allowed(req, "webhook_inbox", "read",
+		"You may not read the webhook inbox."))
+		return;
+	if ((errs = json_array()) == NULL) {
+		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
+		return;
+	}
+	snprintf(detail, sizeof(detail), "1 to %d bytes", CONSOLE_FILTER_MAX);
+	if ((source = http_query(req, "source")) != NULL &&
+	    (source[0] == '\0' || strlen(source) > CONSOLE_FILTER_MAX))
+		resource_field_err(errs, "source", "out_of_range", detail);
+	if ((outcome = http_query(req, "outcome")) != NULL) {
+		for (i = 0; i < (int)(sizeof(outcomes) / sizeof(outcomes[0]));
+		     i++)
+			known |= strcmp(outcome, outcomes[i]) == 0;
+		if (!known)
+			resource_field_err(errs, "outcome", "invalid_choice",
+			    "pending, processed, refused or failed");
+	}
+	resource_page_parse(req, CONSOLE_LIST_MAX, PAGE_ID_DESC, &pg, errs);
+	if (resource_errs_answer(req, errs, "The query") != OK)
+		return;
+	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
+		goto out;
+	/* Ids are time-ordered (v7): newest first by id. */
+	st = store_prepare(tx,
+	    "SELECT " INBOX_COLUMNS " FROM webhook_inbox "
+	    "WHERE (CAST(? AS TEXT) IS NULL OR source = ?) AND "
+	    "(CAST(? AS TEXT) IS NULL OR outcome = ?) "
+	    "AND (? = '' OR id < ?) ORDER BY id DESC LIMIT ?");
+	for (i = 0; i < 2; i++)
+		store_bind_text(st, ++nb, source);
+	for (i = 0; i < 2; i++)
+		store_bind_text(st, ++nb, outcome);
+	for (i = 0; i < 2; i++)
+		store_bind_text(st, ++nb, pg.after);
+	store_bind_int64(st, ++nb, pg.limit + 1);
+	if ((data = json_array()) == NULL)
+		rc = ERR_NOMEM;
+	while (rc == OK && (step = store_step(st)) == STORE_ROW &&
+	    json_array_size(data) <= (size_t)pg.limit)
+		if ((row = inbox_row(st)) == NULL ||
+		    json_array_append_new(data, row) != 0)
+			rc = ERR_NOMEM;
+	if (rc == OK && step != STORE_ROW && step != STORE_DONE)
+		rc = step;
+	store_finalize(st);
+out:
+	store_tx_rollback(tx);
+	if (rc != OK) {
+		json_decref(data);
+		http_problem(
+		    req, rc, NULL, "The webhook inbox cannot be read.");
+		return;
+	}
+	http_json(req, 200, resource_page_json(&pg, data));
+}
+
+/*
+ * POST /v1/webhook-inbox/{id}/replay {"force": bool}: the new outcome,
+ * 200 whatever it is (the replay ran); a problem when it did not run.
+ */
+void
+ops_inbox_replay(struct request *req)
+{
+	struct inbox_result r;
+	const char	   *id = http_param(req, "id"), *key;
+	char		    outcome[INBOX_OUTCOME_LEN];
+	json_t		   *errs, *v, *force = NULL;
+	int		    rc;
+
+	if (!allowed(
+		req, "webhook_inbox", "replay", "You may not replay webhooks."))
+		return;
+	if ((errs = json_array()) == NULL) {
+		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
+		return;
+	}
+	if (req->json != NULL && !json_is_object(req->json))
+		resource_field_err(errs, "", "invalid_type", "an object");
+	else if (req->json != NULL) {
+		json_object_foreach(req->json, key, v) {
+			if (strcmp(key, "force") != 0)
+				resource_field_err(
+				    errs, key, "unknown_field", "not a member");
+			else if (!json_is_boolean(v))
+				resource_field_err(
+				    errs, key, "invalid_type", "true or false");
+			else
+				force = v;
+		}
+	}
+	if (resource_errs_answer(req, errs, "The body") != OK)
+		return;
+	rc = inbox_replay(req->db, req->caller, req, id,
+	    force != NULL && json_is_true(force), outcome, &r);
+	if (outcome[0] == '\0') {
+		/* It did not run: the row is unknown, or may not be run. */
+		if (strcmp(r.code, "WEBHOOK_ALREADY_PROCESSED") == 0)
+			http_problem(req, rc, r.code,
+			    "It was processed already; replay it with "
+			    "\"force\": true to run it again.");
+		else
+			http_problem(req, rc, r.code[0] ? r.code : NULL, "%s",
+			    rc == ERR_NOT_FOUND ? "No such webhook." : r.error);
+	} else
+		http_json(req, 200,
+		    json_pack("{s:s,s:s,s:i,s:o,s:o}", "id", id, "outcome",
+			outcome, "http_status",
+			rc == OK ? 200 : err_http_status(rc), "code",
+			rc == OK
+			    ? json_null()
+			    : json_string(r.code[0] ? r.code : err_code(rc)),
+			"error",
+			rc == OK ? json_null() : json_string(r.error)));
+	inbox_result_reset(&r);
+}
+
+static json_t *
+failed_job_row(struct stmt *st)
+{
+	return (json_pack("{s:s,s:s,s:s,s:s,s:I,s:o,s:s}", "id",
+	    store_col_text(st, 0), "job_id", store_col_text(st, 1), "kind",
+	    store_col_text(st, 2), "queue", store_col_text(st, 3), "attempts",
+	    (json_int_t)store_col_int64(st, 4), "failed_at",
+	    time_json(store_col_int64(st, 5)), "error", store_col_text(st, 6)));
+}
+
+/* GET /v1/failed-jobs: newest first; kind, limit, cursor. */
+void
+ops_failed_jobs_list(struct request *req)
+{
+	struct resource_page pg;
+	struct tx	    *tx = NULL;
+	struct stmt	    *st;
+	const char	    *kind;
+	json_t		    *data = NULL, *errs, *row;
+	char		     detail[48];
+	int		     rc, step = STORE_DONE;
+
+	if (!allowed(req, "failed_jobs", "read",
+		"You may not read the failed jobs."))
+		return;
+	if ((errs = json_array()) == NULL) {
+		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
+		return;
+	}
+	snprintf(detail, sizeof(detail), "1 to %d bytes", CONSOLE_FILTER_MAX);
+	if ((kind = http_query(req, "kind")) != NULL &&
+	    (kind[0] == '\0' || strlen(kind) > CONSOLE_FILTER_MAX))
+		resource_field_err(errs, "kind", "out_of_range", detail);
+	resource_page_parse(req, CONSOLE_LIST_MAX, PAGE_ID_DESC, &pg, errs);
+	if (resource_errs_answer(req, errs, "The query") != OK)
+		return;
+	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
+		goto out;
+	/* Ids are time-ordered (v7): newest first by id. */
+	st = store_prepare(tx,
+	    "SELECT id, job_id, kind, queue, attempts, failed_at, error "
+	    "FROM failed_jobs WHERE (CAST(? AS TEXT) IS NULL OR kind = ?) "
+	    "AND (? = '' OR id < ?) ORDER BY id DESC LIMIT ?");
+	store_bind_text(st, 1, kind);
+	store_bind_text(st, 2, kind);
+	store_bind_text(st, 3, pg.after);
+	store_bind_text(st, 4, pg.after);
+	store_bind_int64(st, 5, pg.limit + 1);
+	if ((data = json_array()) == NULL)
+		rc = ERR_NOMEM;
+	while (rc == OK && (step = store_step(st)) == STORE_ROW &&
+	    json_array_size(data) <= (size_t)pg.limit)
+		if ((row = failed_job_row(st)) == NULL ||
+		    json_array_append_new(data, row) != 0)
+			rc = ERR_NOMEM;
+	if (rc == OK && step != STORE_ROW && step != STORE_DONE)
+		rc = step;
+	store_finalize(st);
+out:
+	store_tx_rollback(tx);
+	if (rc != OK) {
+		json_decref(data);
+		http_problem(req, rc, NULL, "The failed jobs cannot be read.");
+		return;
+	}
+	http_json(req, 200, resource_page_json(&pg, data));
+}
+
+/* POST /v1/failed-jobs/{id}/retry: 202 with the new job's id. */
+void
+ops_failed_job_retry(struct request *req)
+{
+	struct console_audit a;
+	const char	    *id = http_param(req, "id");
+	char		     job_id[JOB_ID_LEN];
+	json_t		    *changes;
+	int		     rc;
+
+	if (!allowed(
+		req, "failed_jobs", "retry", "You may not retry failed jobs."))
+		return;
+	if ((rc = jobs_retry_failed(req->db, id, job_id)) != OK) {
+		http_problem(req, rc, NULL, "%s",
+		    rc == ERR_NOT_FOUND ? "No such failed job."
+					: "The job cannot be queued again.");
+		return;
+	}
+	/* Queued already: the audit row follows in its own transaction. */
+	if ((changes = json_pack("{s:s}", "job_id", job_id)) == NULL) {
+		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
+		return;
+	}
+	a = (struct console_audit){ req, "failed_jobs.retry", "failed_jobs", id,
+		changes };
+	rc = store_run(req->db, STORE_TX_WRITE, audited_tx, &a);
+	json_decref(changes);
+	if (rc != OK) {
+		http_problem(req, rc, NULL,
+		    "The job was queued again as %s, but the audit log "
+		    "could not record it.",
+		    job_id);
+		return;
+	}
+	http_json(req, 202, json_pack("{s:s,s:s}", "id", id, "job_id", job_id));
+}
+
+/*
+ * POST /v1/audit-log/verify {"anchor": "SEQ:HASH"} (the body optional):
+ * audit_verify_anchor's verdict, its last line as the detail.
+ */
+void
+ops_audit_verify(struct request *req)
+{
+	struct console_audit a;
+	struct audit_anchor  anchor, head;
+	const char	    *key, *s;
+	json_t		    *errs, *v, *ans, *changes;
+	char		    *out = NULL, detail[VERIFY_DETAIL_MAX], seq[24];
+	char		     head_text[24 + AUDIT_HASH_LEN];
+	size_t		     outlen = 0, n;
+	int64_t		     bad = 0;
+	int		     rc, have = 0;
+	FILE		    *f;
+
+	if (!allowed(
+		req, "audit_log", "read", "You may not verify the audit log."))
+		return;
+	if ((errs = json_array()) == NULL) {
+		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
+		return;
+	}
+	if (req->json != NULL && !json_is_object(req->json))
+		resource_field_err(errs, "", "invalid_type", "an object");
+	else if (req->json != NULL) {
+		json_object_foreach(req->json, key, v) {
+			if (strcmp(key, "anchor") != 0)
+				resource_field_err(
+				    errs, key, "unknown_field", "not a member");
+			else if (!json_is_string(v) ||
+			    audit_anchor_parse(json_string_value(v), &anchor) !=
+				OK)
+				resource_field_err(errs, key, "invalid_format",
+				    "SEQ:HASH, as `carebase audit head` "
+				    "prints it");
+			else
+				have = 1;
+		}
+	}
+	if (resource_errs_answer(req, errs, "The body") != OK)
+		return;
+	/* The reads this process has served are in the chain it walks. */
+	if ((rc = audit_queue_sync()) != OK) {
+		http_problem(req, rc, NULL, "The audit log is being written.");
+		return;
+	}
+	/* The walk's verdict, as the command line prints it. */
+	if ((f = open_memstream(&out, &outlen)) == NULL) {
+		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
+		return;
+	}
+	memset(&head, 0, sizeof(head));
+	rc =
+	    audit_verify_anchor(req->db, f, &bad, have ? &anchor : NULL, &head);
+	fclose(f);
+	detail[0] = '\0';
+	if (out != NULL) {
+		/* The verdict is the first line, "audit: ...". */
+		s = strncmp(out, "audit: ", 7) == 0 ? out + 7 : out;
+		n = strcspn(s, "\n");
+		snprintf(detail, sizeof(detail), "%.*s", (int)n, s);
+	}
+	free(out);
+	if (rc != OK && rc != ERR_CONFLICT) {
+		http_problem(req, rc, NULL, "The audit log cannot be read.");
+		return;
+	}
+	snprintf(seq, sizeof(seq), "%" PRId64, bad);
+	snprintf(head_text, sizeof(head_text), "%" PRId64 ":%s", head.seq,
+	    head.hash);
+	changes = json_pack("{s:b,s:o}", "ok", rc == OK, "first_broken_seq",
+	    rc == OK ? json_null() : json_integer(bad));
+	if (changes == NULL) {
+		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
+		return;
+	}
+	a = (struct console_audit){ req, "audit_log.verify", "audit_log",
+		rc == OK ? NULL : seq, changes };
+	ans = json_pack("{s:b,s:I,s:o,s:o,s:s}", "ok", rc == OK, "rows",
+	    (json_int_t)(rc == OK ? head.seq : bad - 1), "head",
+	    rc == OK ? json_string(head_text) : json_null(), "first_broken_seq",
+	    rc == OK ? json_null() : json_integer(bad), "detail", detail);
+	rc = store_run(req->db, STORE_TX_WRITE, audited_tx, &a);
+	json_decref(changes);
+	if (rc != OK) {
+		json_decref(ans);
+		http_problem(
+		    req, rc, NULL, "The audit log could not record the check.");
+		return;
+	}
+	http_json(req, 200, ans);
+}

@@ -1,0 +1,173 @@
+"""The admin console's operations over HTTP (issue 18, item 6): the webhook
+inbox listed without bodies and a row replayed (a processed one only with
+force), failed jobs listed and retried, the audit chain verified; admins
+only, every action audited. The command line's `webhooks`, `jobs` and
+`audit verify` do the same (test_learning, test_jobs, test_audit)."""
+
+import time
+import uuid
+
+import pytest
+
+from conftest import CMS_TOKEN, cms_webhook, course_story, hdr, person, problem, tamper, \
+    wait_until
+
+SECRET = "cms-webhook-secret-for-console-tests"
+
+
+@pytest.fixture
+def server(start_server, db, cms):
+    return start_server(db=db, env={
+        "CAREBASE_STORYBLOK_WEBHOOK_SECRET": SECRET,
+        "CAREBASE_STORYBLOK_API_URL": cms.url,
+        "CAREBASE_STORYBLOK_TOKEN": CMS_TOKEN,
+        "CAREBASE_STORYBLOK_TIMEOUT_S": "3"})
+
+
+@pytest.fixture
+def staff(server):
+    return {"admin": person(server, "admin", "admin"), "ann": person(server, "ann")}
+
+
+def audited(db, action, entity_id):
+    return db.count("audit_log", f"action = '{action}' AND entity_id = '{entity_id}'")
+
+
+@pytest.mark.dialect
+def test_a_failed_webhook_is_listed_and_replayed(server, staff, cms):
+    admin = staff["admin"]
+    course = course_story(cms, "Console replay")
+    cms.down = True
+    r = cms_webhook(server, course, SECRET)
+    problem(r, 503, "CMS_UNAVAILABLE")
+    rid = r.headers["X-Webhook-Inbox-Id"]
+
+    page = server.get("/v1/webhook-inbox?outcome=failed", headers=hdr(admin)).json()
+    row = next(x for x in page["data"] if x["id"] == rid)
+    assert (row["source"], row["outcome"], row["attempts"], row["body"]) == \
+        ("storyblok", "failed", 1, "kept")
+    assert set(row) == {"id", "source", "received_at", "outcome", "http_status", "attempts",
+                        "signature_ok", "body_bytes", "body", "error", "processed_at"}
+    assert server.get("/v1/webhook-inbox?outcome=processed",
+                      headers=hdr(admin)).json()["data"] == []
+    assert server.get("/v1/webhook-inbox?source=booking",
+                      headers=hdr(admin)).json()["data"] == []
+
+    # Still down: the replay runs and says how it went.
+    r = server.post(f"/v1/webhook-inbox/{rid}/replay", headers=hdr(admin))
+    assert r.status_code == 200, r.text
+    assert (r.json()["outcome"], r.json()["code"]) == ("failed", "CMS_UNAVAILABLE")
+    cms.down = False
+    r = server.post(f"/v1/webhook-inbox/{rid}/replay", json={}, headers=hdr(admin))
+    assert r.status_code == 200, r.text
+    assert r.json() == {"id": rid, "outcome": "processed", "http_status": 200,
+                        "code": None, "error": None}
+    assert server.db.count("courses", f"storyblok_uuid = '{course['uuid']}'") == 1
+
+    # Processed: refused without force, as the command line refuses.
+    p = problem(server.post(f"/v1/webhook-inbox/{rid}/replay", json={"force": False},
+                            headers=hdr(admin)), 409, "WEBHOOK_ALREADY_PROCESSED")
+    assert "force" in p["detail"]
+    r = server.post(f"/v1/webhook-inbox/{rid}/replay", json={"force": True},
+                    headers=hdr(admin))
+    assert r.status_code == 200 and r.json()["outcome"] == "processed", r.text
+    row = server.db.query(f"SELECT attempts FROM webhook_inbox WHERE id = '{rid}'")[0]
+    assert int(row[0]) == 4
+
+    # Each replay that ran is audited, by the admin who asked.
+    actors = server.db.query("SELECT actor_ref, actor_role FROM audit_log WHERE "
+                             f"action = 'webhook_inbox.replay' AND entity_id = '{rid}'")
+    assert len(actors) == 3 and all(a[1] == "admin" and a[0] for a in actors), actors
+
+    problem(server.post(f"/v1/webhook-inbox/{uuid.uuid4()}/replay", headers=hdr(admin)),
+            404, "NOT_FOUND")
+    problem(server.post(f"/v1/webhook-inbox/{rid}/replay", json={"force": "yes"},
+                        headers=hdr(admin)), 422, "VALIDATION_FAILED")
+
+
+def test_inbox_pages_and_bad_parameters(server, staff, cms):
+    admin = staff["admin"]
+    ids = set()
+    for i in range(3):
+        r = cms_webhook(server, course_story(cms, f"Paged {i}"), SECRET)
+        assert r.status_code == 200, r.text
+        ids.add(r.headers["X-Webhook-Inbox-Id"])
+    seen, cursor = [], None
+    while True:
+        q = "limit=2" + (f"&cursor={cursor}" if cursor else "")
+        page = server.get(f"/v1/webhook-inbox?{q}", headers=hdr(admin)).json()
+        seen += [x["id"] for x in page["data"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert ids <= set(seen) and len(seen) == len(set(seen))
+    assert seen == sorted(seen, reverse=True)
+    for q in ("outcome=nope", "limit=0", "source=" + "x" * 65):
+        problem(server.get(f"/v1/webhook-inbox?{q}", headers=hdr(admin)), 422,
+                "VALIDATION_FAILED")
+
+
+@pytest.mark.dialect
+def test_a_failed_job_is_listed_retried_and_runs(server, staff):
+    admin = staff["admin"]
+    fid, job_id = str(uuid.uuid4()), str(uuid.uuid4())
+    server.db.execute(
+        "INSERT INTO failed_jobs (id, job_id, queue, kind, payload, error, attempts, "
+        f"failed_at) VALUES ('{fid}', '{job_id}', 'default', 'webhooks.prune', '{{}}', "
+        f"'gave up for the test', 3, {int(time.time() * 1000)})")
+    page = server.get("/v1/failed-jobs?kind=webhooks.prune", headers=hdr(admin)).json()
+    assert [(x["id"], x["job_id"], x["attempts"], x["error"]) for x in page["data"]] == \
+        [(fid, job_id, 3, "gave up for the test")]
+    assert "payload" not in page["data"][0]
+    assert server.get("/v1/failed-jobs?kind=mail.send", headers=hdr(admin)).json()["data"] == []
+
+    r = server.post(f"/v1/failed-jobs/{fid}/retry", headers=hdr(admin))
+    assert r.status_code == 202, r.text
+    new = r.json()["job_id"]
+    assert r.json()["id"] == fid and new != job_id
+    assert server.db.count("failed_jobs") == 0
+    # It runs: the queue takes it and it succeeds (done jobs leave the table).
+    wait_until(lambda: server.db.count("jobs", f"id = '{new}'") == 0, timeout=15,
+               what="the retried job to run")
+    assert server.db.count("failed_jobs") == 0
+    assert audited(server.db, "failed_jobs.retry", fid) == 1
+    problem(server.post(f"/v1/failed-jobs/{fid}/retry", headers=hdr(admin)), 404, "NOT_FOUND")
+    problem(server.post("/v1/failed-jobs/nope/retry", headers=hdr(admin)), 404, "NOT_FOUND")
+
+
+@pytest.mark.dialect
+def test_audit_verify_then_a_tampered_row(server, staff):
+    admin = staff["admin"]
+    r = server.post("/v1/audit-log/verify", headers=hdr(admin))
+    assert r.status_code == 200, r.text
+    v = r.json()
+    assert v["ok"] is True and v["first_broken_seq"] is None and v["rows"] >= 1, v
+    assert v["head"].startswith(f"{v['rows']}:") and "chain intact" in v["detail"], v
+    assert server.db.count("audit_log", "action = 'audit_log.verify'") == 1
+    # Its head is an anchor for the next check.
+    r = server.post("/v1/audit-log/verify", json={"anchor": v["head"]}, headers=hdr(admin))
+    assert r.status_code == 200 and r.json()["ok"] is True, r.text
+    problem(server.post("/v1/audit-log/verify", json={"anchor": "7:zz"}, headers=hdr(admin)),
+            422, "VALIDATION_FAILED")
+
+    seq = int(server.db.scalar("SELECT min(seq) FROM audit_log")) + 1
+    tamper(server.db, f"UPDATE audit_log SET changes = '{{\"fields\":[]}}' WHERE seq = {seq}")
+    r = server.post("/v1/audit-log/verify", headers=hdr(admin))
+    assert r.status_code == 200, r.text
+    v = r.json()
+    assert (v["ok"], v["first_broken_seq"], v["rows"], v["head"]) == \
+        (False, seq, seq - 1, None), v
+    assert f"seq {seq}" in v["detail"], v
+    assert server.db.count("audit_log", "action = 'audit_log.verify'") == 3
+
+
+def test_members_may_not(server, staff):
+    ann = staff["ann"]
+    rid = str(uuid.uuid4())
+    for method, path in (("GET", "/v1/webhook-inbox"),
+                         ("POST", f"/v1/webhook-inbox/{rid}/replay"),
+                         ("GET", "/v1/failed-jobs"),
+                         ("POST", f"/v1/failed-jobs/{rid}/retry"),
+                         ("POST", "/v1/audit-log/verify")):
+        problem(server.request(method, path, headers=hdr(ann)), 403, "FORBIDDEN")
+        assert server.request(method, path).status_code == 401
