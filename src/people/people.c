@@ -276,14 +276,13 @@ static const char api_user_erase[] =
 			"to within a minute\"},\"expires_at\":{\"type\":\"string\"," \
 			"\"format\":\"date-time\",\"description\":\"ends then at the " \
 			"latest (sooner when idle)\"}}}"
-#define API_SESSIONS	"{\"codes\":{\"400\":[\"INVALID_PARAMETER\",\"INVALID_CURSOR\"]},\"answers\":{\"200\":{\"description\":\"live sessions, newest " \
+#define API_SESSIONS	"{\"codes\":{" RESOURCE_API_PAGE_CODES "},\"parameters\":[" RESOURCE_API_PAGE_PARAMS "],\"answers\":{\"200\":{\"description\":\"live sessions, newest " \
 			"first (?limit 1-200, ?cursor: the next_cursor of the page " \
 			"before)\",\"schema\":{\"type\":\"object\",\"required\":[\"data\"," \
 			"\"next_cursor\"],\"properties\":{\"data\":{\"type\":\"array\"," \
 			"\"items\":" API_SESSION "},\"next_cursor\":{\"type\":[\"string\"," \
 			"\"null\"]}}}}},\"problems\":{\"403\":\"no auth_sessions:read " \
-			"permission\",\"404\":\"no such user (or not one you may see)\"," \
-			"\"422\":\"a bad limit or cursor\"}}"
+			"permission\",\"404\":\"no such user (or not one you may see)\"}}"
 #define API_SESSION_END	"{\"answers\":{\"204\":{\"description\":\"ended: its token is " \
 			"refused from now on (401)\"}},\"problems\":{\"403\":\"no " \
 			"auth_sessions:delete permission\",\"404\":\"no such live session " \

@@ -94,11 +94,12 @@ static const char api_run_create[] =
     "bad (VALIDATION_FAILED, one entry each)\",\"429\":\"RUNS_PENDING: "
     "too many runs wait already\"}}";
 static const char api_run_list[] =
-    "{\"answers\":{\"200\":{\"description\":"
+    "{\"codes\":{" RESOURCE_API_PAGE_CODES "},\"parameters\":["
+    RESOURCE_API_PAGE_PARAMS "],\"answers\":{\"200\":{\"description\":"
     "\"a page of runs, newest first\",\"schema\":{\"type\":\"object\","
-    "\"properties\":{\"data\":{\"type\":\"array\",\"items\":" API_RUN
+    "\"required\":[\"data\",\"next_cursor\"],\"properties\":{\"data\":{\"type\":\"array\",\"items\":" API_RUN
     "},\"next_cursor\":{\"type\":[\"string\",\"null\"]}}}}},"
-    "\"problems\":{" API_RUN_ADMIN ",\"422\":\"a bad limit or cursor\"}}";
+    "\"problems\":{" API_RUN_ADMIN "}}";
 static const char api_run_get[] =
     "{\"answers\":{\"200\":{\"description\":"
     "\"the run\",\"schema\":" API_RUN "}},\"problems\":{" API_RUN_ADMIN

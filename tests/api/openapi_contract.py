@@ -235,6 +235,41 @@ def _validate(contract, name, status, media, response, schema):
             f"(schema path: {'/'.join(str(p) for p in err.absolute_schema_path)})")
 
 
+def response_from_raw(method, url, raw):
+    """A requests.Response made of the bytes of one whole HTTP/1.x answer
+    (status line, head, body; a chunked body decoded), as if requests had
+    asked for it: what a test read through http.client or a socket, for
+    check(). The body ends where Content-Length says, or at the bytes' end."""
+    import requests
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("iso-8859-1").split("\r\n")
+    m = re.match(r"^HTTP/\d\.\d (\d{3})", lines[0])
+    if m is None:
+        raise ContractError(f"OpenAPI contract: {method} {url} answered no HTTP status "
+                            f"line: {lines[0][:80]!r}")
+    r = requests.Response()
+    r.status_code = int(m.group(1))
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        r.headers[k.strip()] = v.strip()
+    if r.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        out = b""
+        while body:
+            size, _, body = body.partition(b"\r\n")
+            n = int(size.split(b";")[0] or b"0", 16)
+            if n == 0:
+                break
+            out, body = out + body[:n], body[n + 2:]
+        body = out
+    elif "Content-Length" in r.headers:
+        body = body[:int(r.headers["Content-Length"])]
+    r._content = b"" if method.upper() == "HEAD" else body
+    req = requests.Request(method.upper(), url).prepare()
+    r.request = req
+    r.url = req.url
+    return r
+
+
 _SHARED = {}
 _SHARED_LOCK = threading.Lock()
 

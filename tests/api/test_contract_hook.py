@@ -8,6 +8,7 @@ import pytest
 import requests
 
 import openapi_contract
+from conftest import hdr
 from openapi_contract import Contract, ContractError, check
 
 DOC = {
@@ -130,3 +131,69 @@ def test_requests_calls_outside_server_request_are_checked(server, monkeypatch):
     assert server.get("/healthz").status_code == 200
     assert [(m.upper(), p) for m, p in seen] == [
         ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/healthz")], seen
+
+
+# The lists written by hand answer their page as a declared list does
+# (resource_page_query): a bad limit 400 INVALID_PARAMETER, a bad cursor 400
+# INVALID_CURSOR, a parameter they do not take 400 UNKNOWN_PARAMETER; and the
+# document declares limit and cursor, and those codes, and no 422 (issue 19,
+# o19q items 2, 3, 11, 13).
+HAND_PAGED = ["/v1/me/sessions", "/v1/users/{me}/sessions", "/v1/report-runs",
+              "/v1/me/courses", "/v1/therapist-directory", "/v1/resource-library"]
+
+
+@pytest.mark.parametrize("path", HAND_PAGED)
+def test_hand_written_lists_answer_and_declare_their_page(server, admin, path):
+    doc = server.get("/v1/openapi.json").json()
+    op = doc["paths"][path.replace("{me}", "{id}")]["get"]
+    names = {p.get("name") for p in op.get("parameters", []) if p.get("in") == "query"}
+    assert {"limit", "cursor"} <= names, (path, names)
+    assert "422" not in op["responses"], (path, sorted(op["responses"]))
+    codes = op["responses"]["400"]["content"]["application/problem+json"]["schema"]
+    codes = set(codes["allOf"][1]["properties"]["code"]["enum"])
+    assert {"INVALID_PARAMETER", "INVALID_CURSOR", "UNKNOWN_PARAMETER"} <= codes, codes
+    url = path.replace("{me}", admin["id"])
+    for query, code in (("limit=0", "INVALID_PARAMETER"), ("cursor=zz", "INVALID_CURSOR"),
+                        ("bogus=1", "UNKNOWN_PARAMETER")):
+        r = server.get(f"{url}?{query}", headers=hdr(admin))
+        assert (r.status_code, r.json().get("code")) == (400, code), (url, query, r.text)
+    assert server.get(url, headers=hdr(admin)).status_code == 200
+
+
+def _raw(server, head):
+    """The bytes a socket reads for head (one request, then closed)."""
+    import socket
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        s.sendall(head)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    return out
+
+
+def test_transport_problems_are_declared_by_every_operation(server):
+    """libmicrohttpd's own answers (mhd_answers.c: 400 MALFORMED, 505
+    HTTP_VERSION_NOT_SUPPORTED) come before any route: every operation
+    declares them (issue 19, o19q item 4)."""
+    doc = server.get("/v1/openapi.json").json()
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if method not in openapi_contract.METHODS:
+                continue
+            for status, code in (("400", "MALFORMED"), ("505", "HTTP_VERSION_NOT_SUPPORTED")):
+                schema = op["responses"][status]["content"]["application/problem+json"]["schema"]
+                assert code in schema["allOf"][1]["properties"]["code"]["enum"], \
+                    (method, path, status)
+
+
+def test_an_answer_read_raw_is_checked(server):
+    """check_raw parses what a socket read and checks it as requests'
+    answers are (issue 19, o19q item 7): a whole answer passes; one whose
+    body breaks the schema fails."""
+    r = server.check_raw("GET", "/healthz", _raw(
+        server, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+    assert r.status_code == 200 and r.json()["status"] == "ok"
+    bad = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n"
+           b'{"status":1}\n')
+    with pytest.raises(pytest.fail.Exception, match="OpenAPI contract"):
+        server.check_raw("GET", "/healthz", bad)
