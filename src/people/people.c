@@ -231,8 +231,13 @@ static const char api_me_password[] =
 	"\"truncated\"],\"properties\":{\"exported_at\":{\"type\":"	\
 	"\"string\",\"format\":\"date-time\"},\"export_id\":{\"type\":"	\
 	"\"string\"},\"links_expire_at\":{\"type\":[\"string\","		\
-	"\"null\"],\"format\":\"date-time\"},\"user\":{\"$ref\":"	\
-	"\"#/components/schemas/users\"},\"relationships\":{\"type\":"	\
+	"\"null\"],\"format\":\"date-time\"},\"user\":{\"description\":"	\
+	"\"the users row as its owner may have it (every field but the "	\
+	"hidden ones: resource_export_row) and its audit_ref\","	\
+	"\"type\":\"object\",\"required\":[\"id\",\"audit_ref\"],"	\
+	"\"properties\":{\"id\":{\"type\":\"string\",\"format\":"	\
+	"\"uuid\"},\"audit_ref\":{\"type\":[\"string\",\"null\"]}}},"	\
+	"\"relationships\":{\"type\":"	\
 	"\"array\",\"items\":{\"type\":\"object\"}},\"audit_log\":{"	\
 	"\"type\":\"array\",\"items\":{\"$ref\":\"#/components/schemas/"	\
 	"audit_record\"}},\"records\":{\"type\":\"object\","		\

@@ -183,7 +183,13 @@ static const char api_list[] =
     "\"name\":{\"type\":\"string\"},\"type\":{\"type\":\"string\"},"
     "\"description\":{\"type\":\"string\"}}}},\"columns\":{\"type\":"
     "\"array\"},\"parameters\":{\"type\":\"object\",\"required\":["
-    "\"from\",\"to\",\"period\",\"format\"]}}}}}}}},\"problems\":{"
+    "\"from\",\"to\",\"period\",\"format\"],\"additionalProperties\":"
+    "false,\"description\":\"GET /v1/reports/{name}'s query: what from "
+    "and to take, the periods and formats\",\"properties\":{\"from\":{"
+    "\"type\":\"string\"},\"to\":{\"type\":\"string\"},\"period\":{"
+    "\"type\":\"array\",\"items\":{\"enum\":[\"day\",\"week\","
+    "\"month\"]}},\"format\":{\"type\":\"array\",\"items\":{\"enum\":["
+    "\"json\",\"csv\",\"xlsx\",\"pdf\"]}}}}}}}}}}},\"problems\":{"
     "\"403\":\"not an admin\"}}";
 
 static const struct route reports_routes[] = {

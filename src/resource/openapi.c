@@ -251,6 +251,11 @@ row_schema(const struct rdef *rd, int mode)
 		if (mode == 0 && (f->see == 0 || f->see == SEE_EVERYONE))
 			json_array_append_new(req, json_string(f->name));
 	}
+	if (mode == 0 && rd->res->answered != NULL &&
+	    (fs = json_loads(rd->res->answered, 0, NULL)) != NULL) {
+		json_object_update(props, fs);
+		json_decref(fs);
+	}
 	/* A row answers its declared fields and no other. */
 	s = json_pack("{s:s,s:o,s:b}", "type", "object", "properties", props,
 	    "additionalProperties", 0);

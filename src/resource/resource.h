@@ -382,6 +382,11 @@ struct resource {
 	 * answered, shown as the example of its list, read and create
 	 * answers (/docs). */
 	const char *example;
+	/* For the OpenAPI document, may be NULL: JSON text {name: schema}
+	 * of the members its hooks add to a row as answered (after_write,
+	 * after_read), never required: a row declares what it answers and
+	 * no other member (src/resource/openapi.c). */
+	const char *answered;
 };
 
 /* Register a resource's routes (and its OpenAPI paths); borrowed. */

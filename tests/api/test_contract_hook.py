@@ -197,3 +197,56 @@ def test_an_answer_read_raw_is_checked(server):
            b'{"status":1}\n')
     with pytest.raises(pytest.fail.Exception, match="OpenAPI contract"):
         server.check_raw("GET", "/healthz", bad)
+
+
+def test_the_document_says_what_item_12_found_missing(server):
+    """GET /v1/report-runs' page requires data and next_cursor; the report
+    catalogue's parameters say their members; every webhook has an
+    operationId (issue 19, o19q item 12)."""
+    doc = server.get("/v1/openapi.json").json()
+    runs = doc["paths"]["/v1/report-runs"]["get"]["responses"]["200"]
+    assert set(runs["content"]["application/json"]["schema"]["required"]) == \
+        {"data", "next_cursor"}
+    cat = doc["paths"]["/v1/reports"]["get"]["responses"]["200"]
+    params = cat["content"]["application/json"]["schema"]["properties"]["data"]["items"]
+    params = params["properties"]["parameters"]
+    assert set(params["properties"]) == set(params["required"]) == \
+        {"from", "to", "period", "format"}
+    for name, item in doc["webhooks"].items():
+        for method, op in item.items():
+            assert op.get("operationId"), (name, method)
+
+
+def head_answer(status, ctype, path="/v1/things", method="HEAD"):
+    r = requests.Response()
+    r.status_code = status
+    r.headers["Content-Type"] = ctype
+    r._content = b""
+    r.request = requests.Request(method, "http://127.0.0.1:1" + path).prepare()
+    return r
+
+
+def test_a_head_answer_of_an_undeclared_media_type_fails(contract):
+    """HEAD answers GET's type: compared though no body comes (o19q item 9)."""
+    doc = dict(DOC, paths={"/v1/things": {"get": {"responses": {"200": {"content": {
+        "application/json": {"schema": {}}}}}}}})
+    c = Contract(doc)
+    check(c, "HEAD", "http://h/v1/things", head_answer(200, "application/json"))
+    with pytest.raises(ContractError, match="declared"):
+        check(c, "HEAD", "http://h/v1/things", head_answer(200, "text/html"))
+
+
+def test_a_problem_where_no_operation_is_must_be_a_routing_one(contract):
+    """On an unknown route only NOT_FOUND, METHOD_NOT_ALLOWED or a transport
+    code, as a problem document (o19q item 10)."""
+    def nowhere(status, body, ctype="application/problem+json"):
+        r = answer(status, body, ctype)
+        r.request = requests.Request("GET", "http://127.0.0.1:1/v1/nowhere").prepare()
+        return r
+    check(contract, "GET", "http://h/v1/nowhere", nowhere(404, problem_doc(404, "NOT_FOUND")))
+    with pytest.raises(ContractError, match="no operation answers it"):
+        check(contract, "GET", "http://h/v1/nowhere",
+              nowhere(409, problem_doc(409, "NAME_TAKEN")))
+    with pytest.raises(ContractError, match="not a problem document"):
+        check(contract, "GET", "http://h/v1/nowhere",
+              nowhere(404, {"error": "nope"}, "application/json"))
