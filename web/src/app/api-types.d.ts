@@ -3645,43 +3645,7 @@ export interface webhooks {
         get?: never;
         put?: never;
         /** an in-app cancel, told to the booking system (booking_cancel_url); a 2xx is success, 404 and other 4xx give up, no connection, 408, 429 and 5xx are retried */
-        post: {
-            parameters: {
-                query?: never;
-                header: {
-                    /** @description unix seconds of this attempt */
-                    "X-Carebase-Timestamp": string;
-                    /** @description hex HMAC-SHA256 of "<timestamp>.<body>" under booking_cancel_secret */
-                    "X-Carebase-Signature": string;
-                    /** @description the same on every attempt of one notice */
-                    "X-Carebase-Delivery": string;
-                };
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @constant */
-                        event: "booking.cancelled";
-                        booking_code: string;
-                        /** Format: date-time */
-                        cancelled_at: string;
-                        /** @enum {unknown} */
-                        cancelled_by: "client" | "staff";
-                    };
-                };
-            };
-            responses: {
-                /** @description cancelled in the booking system */
-                "2XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        post: operations["bookingCancelled"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3736,7 +3700,7 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: email
              * @description the address; filter with ?recipient= (blind index)
@@ -3745,12 +3709,12 @@ export interface components {
             /** @description the subject as sent */
             subject?: string | null;
             /** @description the template's name (the kind of mail) */
-            template?: string;
+            template: string;
             /**
              * @description queued, sent or failed
              * @enum {string}
              */
-            status?: "queued" | "sent" | "failed";
+            status: "queued" | "sent" | "failed";
             /**
              * @description sending attempts
              * @default 0
@@ -3760,18 +3724,16 @@ export interface components {
              * Format: date-time
              * @description when the server took it
              */
-            sent_at?: string | null;
+            sent_at: string | null;
             /** @description the last failure */
-            error?: string | null;
+            error: string | null;
             /**
              * Format: date-time
              * @description queued; filter with ?created_at_from= and ?created_at_to=
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         email_log_create: {
             /**
@@ -3853,23 +3815,23 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description given name */
-            first_name?: string | null;
+            first_name: string | null;
             /** @description family name */
-            last_name?: string | null;
+            last_name: string | null;
             /**
              * Format: email
              * @description sign-in address; filter with ?email= (blind index)
              */
-            email?: string | null;
+            email: string | null;
             /** @description telephone number */
             phone?: string | null;
             /**
              * Format: date
              * @description YYYY-MM-DD; decides whether guardian consent is needed
              */
-            date_of_birth?: string | null;
+            date_of_birth: string | null;
             /** @description gender, in the person's own words */
             gender?: string | null;
             /** @description town or region */
@@ -3877,9 +3839,9 @@ export interface components {
             /** @description other demographic answers, as one object */
             demographics?: Record<string, never> | unknown[] | null;
             /** @description ISO 3166-1 alpha-2 */
-            country?: string | null;
+            country: string | null;
             /** @description BCP 47 language tag for the interface */
-            locale?: string | null;
+            locale: string | null;
             /** @description language the person signed up in */
             signup_language?: string | null;
             /**
@@ -3928,17 +3890,15 @@ export interface components {
             /** Format: date-time */
             readonly last_active_at?: string | null;
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: date-time */
             readonly deleted_at?: string | null;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
             readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
         };
         users_create: {
             /** @description given name */
@@ -4058,54 +4018,52 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the guardian or practitioner
              */
-            lead_id?: string;
+            lead_id: string;
             /**
              * Format: uuid
              * @description the child or client
              */
-            follower_id?: string;
+            follower_id: string;
             /**
              * @description guardian_of or practitioner_of
              * @enum {string}
              */
-            kind?: "guardian_of" | "practitioner_of";
+            kind: "guardian_of" | "practitioner_of";
             /**
              * @description pending until consent is recorded, then active; ended
              * @enum {string}
              */
-            readonly status?: "pending" | "active" | "ended";
+            readonly status: "pending" | "active" | "ended";
             /**
              * Format: date-time
              * @description when consent was recorded
              */
-            readonly consent_at?: string | null;
+            readonly consent_at: string | null;
             /**
              * Format: uuid
              * @description the user whose consent it is
              */
-            readonly consent_by?: string | null;
+            readonly consent_by: string | null;
             /**
              * @description in_app, signed_form, email or verbal
              * @enum {string|null}
              */
-            readonly consent_method?: "in_app" | "signed_form" | "email" | "verbal" | null;
+            readonly consent_method: "in_app" | "signed_form" | "email" | "verbal" | null;
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: date-time */
-            readonly ended_at?: string | null;
+            readonly ended_at: string | null;
             /** Format: uuid */
-            readonly created_by?: string | null;
+            readonly created_by: string | null;
             /** Format: uuid */
-            readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
+            readonly updated_by: string | null;
         };
         relationships_create: {
             /**
@@ -4131,37 +4089,35 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description the client's address */
-            ip?: string | null;
+            ip: string | null;
             /** @description the client's User-Agent */
-            user_agent?: string | null;
+            user_agent: string | null;
             /** @description the device fingerprint the client sent */
-            device_fingerprint?: string | null;
+            device_fingerprint: string | null;
             /**
              * Format: date-time
              * @description signed in
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description last used (written at most once a step)
              */
-            last_activity_at?: string;
+            last_activity_at: string;
             /**
              * Format: date-time
              * @description ends then whatever its use
              */
-            expires_at?: string;
+            expires_at: string;
             /**
              * Format: date-time
              * @description signed out, ended or expired
              */
-            ended_at?: string | null;
+            ended_at: string | null;
             /** @description why it ended */
-            end_reason?: string | null;
-        } & {
-            [key: string]: unknown;
+            end_reason: string | null;
         };
         /** @description A user's password reset links, in their export beside their account (times and the address that asked). */
         password_resets: {
@@ -4169,26 +4125,24 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description the address that asked (sealed) */
-            ip?: string | null;
+            ip: string | null;
             /**
              * Format: date-time
              * @description asked
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description the link works until then
              */
-            expires_at?: string;
+            expires_at: string;
             /**
              * Format: date-time
              * @description the link was used
              */
-            used_at?: string | null;
-        } & {
-            [key: string]: unknown;
+            used_at: string | null;
         };
         /** @description A member's family invitations and children's accounts made, in their export beside their account (kind and time only). */
         family_invites: {
@@ -4196,19 +4150,17 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * @description invite (by email) or child (an account made)
              * @enum {string}
              */
-            kind?: "invite" | "child";
+            kind: "invite" | "child";
             /**
              * Format: date-time
              * @description sent
              */
-            readonly created_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly created_at: string;
         };
         /** @description A user's address verification and invitation links, in their export beside their account (times only). */
         email_tokens: {
@@ -4216,26 +4168,24 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description verify_email (sign-up) or set_password (a staff invitation) */
-            purpose?: string;
+            purpose: string;
             /**
              * Format: date-time
              * @description mailed
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description the link works until then
              */
-            expires_at?: string;
+            expires_at: string;
             /**
              * Format: date-time
              * @description the link was used (or a newer one replaced it)
              */
-            used_at?: string | null;
-        } & {
-            [key: string]: unknown;
+            used_at: string | null;
         };
         /** @description Therapist profiles. Admins create them for users with the therapist role; a therapist edits their own (not is_active). Clients use /v1/therapist-directory, which shows active therapists' public fields only. */
         therapists: {
@@ -4243,14 +4193,14 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the therapist's account (role therapist)
              */
-            user_id?: string;
+            user_id: string;
             /** @description professional biography */
-            bio?: string;
+            bio: string;
             /**
              * @description areas of specialisation
              * @default []
@@ -4274,15 +4224,13 @@ export interface components {
              */
             meta: Record<string, never> | unknown[];
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
             readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
         };
         therapists_create: {
             /**
@@ -4347,44 +4295,44 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the therapist (a therapists row)
              */
-            therapist_id?: string;
+            therapist_id: string;
             /**
              * Format: uuid
              * @description the client; owns the row
              */
-            client_id?: string;
+            client_id: string;
             /**
              * Format: date-time
              * @description start (UTC); change it with the reschedule action
              */
-            start_time?: string;
+            start_time: string;
             /**
              * Format: date-time
              * @description end, after start
              */
-            end_time?: string;
+            end_time: string;
             /**
              * @description scheduled, then completed, cancelled, rescheduled or no_show through the actions
              * @enum {string}
              */
-            readonly status?: "scheduled" | "completed" | "cancelled" | "rescheduled" | "no_show";
+            readonly status: "scheduled" | "completed" | "cancelled" | "rescheduled" | "no_show";
             /**
              * @description initial, regular, follow_up or emergency
              * @enum {string}
              */
-            type?: "initial" | "regular" | "follow_up" | "emergency";
+            type: "initial" | "regular" | "follow_up" | "emergency";
             /**
              * @description video, audio, chat, in_person or hybrid
              * @enum {string}
              */
-            format?: "video" | "audio" | "chat" | "in_person" | "hybrid";
+            format: "video" | "audio" | "chat" | "in_person" | "hybrid";
             /** @description notes shared with the client (and their guardians) */
-            shared_notes?: string | null;
+            shared_notes: string | null;
             /**
              * @description additional metadata
              * @default {}
@@ -4394,19 +4342,17 @@ export interface components {
              * Format: uuid
              * @description the session this one replaces
              */
-            readonly rescheduled_from_id?: string | null;
+            readonly rescheduled_from_id: string | null;
             /** @description why it was cancelled, when the canceller said (required of staff after the start); set by the cancel action */
-            readonly cancel_reason?: string | null;
+            readonly cancel_reason: string | null;
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
             readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
         };
         therapy_sessions_create: {
             /**
@@ -4472,20 +4418,20 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description form title */
-            title?: string;
+            title: string;
             /** @description what the form is for */
-            description?: string | null;
+            description: string | null;
             /**
              * @description pre_session, in_session, post_session, assessment or custom
              * @enum {string}
              */
-            type?: "pre_session" | "in_session" | "post_session" | "assessment" | "custom";
+            type: "pre_session" | "in_session" | "post_session" | "assessment" | "custom";
             /** @description array of {id, label, type, required, options, validation, help_text}. id: 1-64 of [A-Za-z0-9_-], unique; type: text, textarea, select, radio, checkbox, date (YYYY-MM-DD), time (HH:MM[:SS]), email, number or scale; options: required for select, radio and checkbox, refused for the rest. validation: terms separated by '|': 'min:N' and 'max:N' (N an integer: the value of a number or scale - a scale without them runs 0 to 10 - the length of text, textarea and email, the number of checkbox choices) and 'integer' (number only). A rule that does not parse, a term on a type it does not apply to, or min above max is refused when the form is saved */
-            fields?: Record<string, never> | unknown[];
+            fields: Record<string, never> | unknown[];
             /** @description {method: sum, items: [ids], bands: [{min, label}]} or null */
-            scoring?: Record<string, never> | unknown[] | null;
+            scoring: Record<string, never> | unknown[] | null;
             /**
              * @description takes responses
              * @default true
@@ -4497,15 +4443,13 @@ export interface components {
              */
             meta: Record<string, never> | unknown[];
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
             readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
         };
         forms_create: {
             /** @description form title */
@@ -4563,46 +4507,44 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the form answered
              */
-            form_id?: string;
+            form_id: string;
             /**
              * Format: uuid
              * @description the client's therapy session it belongs to, if any
              */
-            session_id?: string | null;
+            session_id: string | null;
             /**
              * Format: uuid
              * @description the client; the caller when not given
              */
-            client_id?: string;
+            client_id: string;
             /** @description answers by field id */
-            responses?: Record<string, never> | unknown[] | null;
+            responses: Record<string, never> | unknown[] | null;
             /** @description {items, total, max, severity} when the form scores */
-            readonly score?: Record<string, never> | unknown[] | null;
+            readonly score: Record<string, never> | unknown[] | null;
             /**
              * Format: date-time
              * @description when it was submitted
              */
-            readonly submitted_at?: string;
+            readonly submitted_at: string;
             /**
              * @description additional metadata
              * @default {}
              */
             meta: Record<string, never> | unknown[];
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
             readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
         };
         form_responses_create: {
             /**
@@ -4641,31 +4583,31 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the therapist; a therapist's own when not given
              */
-            therapist_id?: string;
+            therapist_id: string;
             /**
              * Format: uuid
              * @description the therapist's user
              */
             readonly owner_id?: string;
             /** @description title */
-            title?: string;
+            title: string;
             /** @description description */
-            description?: string | null;
+            description: string | null;
             /**
              * @description pdf, video, audio, link, image, text or other
              * @enum {string}
              */
-            type?: "pdf" | "video" | "audio" | "link" | "image" | "text" | "other";
+            type: "pdf" | "video" | "audio" | "link" | "image" | "text" | "other";
             /**
              * Format: uri-reference
              * @description where it is: an http(s) URL, or a path on this site (/...)
              */
-            url?: string | null;
+            url: string | null;
             /**
              * @description every client may see it
              * @default false
@@ -4682,15 +4624,13 @@ export interface components {
              */
             meta: Record<string, never> | unknown[];
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
             readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
         };
         resources_create: {
             /**
@@ -4765,53 +4705,51 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the resource
              */
-            resource_id?: string;
+            resource_id: string;
             /**
              * Format: uuid
              * @description the client
              */
-            client_id?: string;
+            client_id: string;
             /**
              * Format: date-time
              * @description when it was assigned
              */
-            readonly assigned_at?: string;
+            readonly assigned_at: string;
             /**
              * Format: date-time
              * @description when it is due, if ever
              */
-            due_date?: string | null;
+            due_date: string | null;
             /**
              * @description assigned, viewed (opened by the client), completed
              * @enum {string}
              */
-            readonly status?: "assigned" | "viewed" | "completed";
+            readonly status: "assigned" | "viewed" | "completed";
             /** @description notes for the client (health data: sealed, reads audited) */
-            notes?: string | null;
+            notes: string | null;
             /** Format: date-time */
-            readonly viewed_at?: string | null;
+            readonly viewed_at: string | null;
             /** Format: date-time */
-            readonly completed_at?: string | null;
+            readonly completed_at: string | null;
             /**
              * @description additional metadata
              * @default {}
              */
             meta: Record<string, never> | unknown[];
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
             readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
         };
         resource_assignments_create: {
             /**
@@ -4857,9 +4795,9 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description unique without regard to case (Unicode simple case folding), never a UUID; GET /v1/partners/{id} by name finds it */
-            name?: string;
+            name: string;
             /**
              * @description false deactivates the partner, its admins and its accesses
              * @default true
@@ -4869,18 +4807,18 @@ export interface components {
              * Format: uri
              * @description http(s) URL of the logo
              */
-            logo_url?: string | null;
+            logo_url: string | null;
             /** @description text alternative of the logo */
-            logo_alt?: string | null;
+            logo_alt: string | null;
             /**
              * Format: uri
              * @description http(s) URL of the partner's website
              */
-            website?: string | null;
+            website: string | null;
             /** @description first footer line */
-            footer_line1?: string | null;
+            footer_line1: string | null;
             /** @description second footer line */
-            footer_line2?: string | null;
+            footer_line2: string | null;
             /**
              * @description object of network name ([a-z0-9_], up to 32) to http(s) URL, at most 16
              * @default {}
@@ -4889,15 +4827,13 @@ export interface components {
                 [key: string]: string;
             };
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
             readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
         };
         partners_create: {
             /** @description unique without regard to case (Unicode simple case folding), never a UUID; GET /v1/partners/{id} by name finds it */
@@ -4969,24 +4905,22 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description unique; lower case letters, digits and _ */
-            name?: string;
+            name: string;
             /**
              * @description what the feature gives
              * @default
              */
             description: string;
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
             readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
         };
         features_create: {
             /** @description unique; lower case letters, digits and _ */
@@ -5012,32 +4946,30 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the partner
              */
-            partner_id?: string;
+            partner_id: string;
             /**
              * Format: uuid
              * @description the feature
              */
-            feature_id?: string;
+            feature_id: string;
             /**
              * @description switched on
              * @default true
              */
             is_active: boolean;
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
             readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
         };
         partner_features_create: {
             /**
@@ -5069,32 +5001,30 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description a user with role partner_admin; one partner each
              */
-            user_id?: string;
+            user_id: string;
             /**
              * Format: uuid
              * @description the partner
              */
-            partner_id?: string;
+            partner_id: string;
             /**
              * @description an inactive partner admin can do nothing for the partner
              * @default true
              */
             is_active: boolean;
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
             readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
         };
         partner_admins_create: {
             /**
@@ -5126,14 +5056,14 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the partner; a partner admin's own by default
              */
-            partner_id?: string;
+            partner_id: string;
             /** @description the partner's name */
-            readonly partner_name?: string;
+            readonly partner_name: string;
             /**
              * Format: uuid
              * @description who made the access
@@ -5160,7 +5090,7 @@ export interface components {
              */
             therapy_sessions_remaining: number;
             /** @description sessions spent by bookings */
-            readonly therapy_sessions_redeemed?: number;
+            readonly therapy_sessions_redeemed: number;
             /**
              * @description false: the code stops working and the grant ends
              * @default true
@@ -5170,13 +5100,13 @@ export interface components {
              * Format: date-time
              * @description when it was redeemed
              */
-            readonly activated_at?: string | null;
+            readonly activated_at: string | null;
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
             readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            /** @description the access code, answered once: by the create that made it (access_after_write) */
+            code?: string;
         };
         partner_access_create: {
             /**
@@ -5233,69 +5163,72 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * @description the booking system's last word on it
              * @enum {string}
              */
-            readonly action?: "NEW_BOOKING" | "UPDATED_BOOKING" | "CANCELLED_BOOKING";
+            readonly action: "NEW_BOOKING" | "UPDATED_BOOKING" | "CANCELLED_BOOKING";
             /**
              * Format: uuid
              * @description the client; owns the row
              */
-            readonly user_id?: string;
+            readonly user_id: string;
             /**
              * Format: uuid
              * @description the access whose session it spent
              */
-            readonly partner_access_id?: string | null;
+            readonly partner_access_id: string | null;
             /**
              * Format: uuid
              * @description the partner of that access
              */
-            readonly partner_id?: string | null;
+            readonly partner_id: string | null;
             /** @description the partner's name */
-            readonly partner_name?: string | null;
+            readonly partner_name: string | null;
             /**
              * Format: email
              * @description the address the booking was made with (admins and the client)
              */
             readonly client_email?: string | null;
-            readonly client_timezone?: string | null;
+            readonly client_timezone: string | null;
             /** @description the booking system's code */
-            readonly booking_code?: string;
-            readonly service_name?: string;
+            readonly booking_code: string;
+            readonly service_name: string;
             /** @description the therapist */
-            readonly service_provider_name?: string | null;
+            readonly service_provider_name: string | null;
             /** Format: email */
-            readonly service_provider_email?: string | null;
+            readonly service_provider_email: string | null;
             /** Format: date-time */
-            readonly start_date_time?: string;
+            readonly start_date_time: string;
             /** Format: date-time */
-            readonly end_date_time?: string;
+            readonly end_date_time: string;
             /**
              * Format: date-time
              * @description the start before the last reschedule
              */
-            readonly rescheduled_from?: string | null;
+            readonly rescheduled_from: string | null;
             /** Format: date-time */
-            readonly cancelled_at?: string | null;
+            readonly cancelled_at: string | null;
             /**
              * Format: date-time
              * @description set once its end has passed, unless cancelled
              */
-            readonly completed_at?: string | null;
+            readonly completed_at: string | null;
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /**
              * @description booked, or cancelled
              * @enum {string}
              */
-            readonly status?: "booked" | "cancelled";
-        } & {
-            [key: string]: unknown;
+            readonly status: "booked" | "cancelled";
+            /**
+             * @description POST /v1/therapy-bookings/{id}/cancel only: whether the booking system is told
+             * @enum {unknown}
+             */
+            booking_system_notified?: "queued" | "not_configured";
         };
         therapy_bookings_create: Record<string, never>;
         therapy_bookings_update: Record<string, never>;
@@ -5305,14 +5238,14 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description a report's name: GET /v1/reports lists them */
-            report?: string;
+            report: string;
             /**
              * @description daily (London's day before), weekly (the week from Monday before) or monthly (the calendar month before)
              * @enum {string}
              */
-            frequency?: "daily" | "weekly" | "monthly";
+            frequency: "daily" | "weekly" | "monthly";
             /**
              * @description the rows' period, as GET /v1/reports/{name}'s
              * @default month
@@ -5326,41 +5259,39 @@ export interface components {
              */
             format: "json" | "csv" | "xlsx" | "pdf";
             /** @description user ids of active staff who may read reports, mailed a link when each run is done (never addresses) */
-            recipients?: string[];
+            recipients: string[];
             /**
              * Format: date-time
              * @description when the next run is made: the end of the period it covers (London's midnight)
              */
-            readonly next_run_at?: string;
+            readonly next_run_at: string;
             /**
              * Format: uuid
              * @description the latest run made (GET /v1/report-runs/{id})
              */
-            readonly last_run_id?: string | null;
+            readonly last_run_id: string | null;
             /**
              * Format: date-time
              * @description when it was made
              */
-            readonly last_run_at?: string | null;
+            readonly last_run_at: string | null;
             /**
              * Format: uuid
              * @description who made the schedule: its runs' requested_by
              */
-            readonly created_by?: string | null;
+            readonly created_by: string | null;
             /** Format: uuid */
-            readonly updated_by?: string | null;
+            readonly updated_by: string | null;
             /**
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         report_schedules_create: {
             /** @description a report's name: GET /v1/reports lists them */
@@ -5414,11 +5345,11 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description unique name, e.g. HRV, EEG, ECG, PPG, SpO2 */
-            name?: string;
+            name: string;
             /** @description physical unit of the samples, e.g. uV, mV, ms, % */
-            unit?: string;
+            unit: string;
             /**
              * @description channel names ([a-z0-9_], 1 to 32 characters); empty accepts any name
              * @default []
@@ -5445,15 +5376,13 @@ export interface components {
              */
             meta: Record<string, never> | unknown[];
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
             readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
         };
         data_types_create: {
             /** @description unique name, e.g. HRV, EEG, ECG, PPG, SpO2 */
@@ -5523,16 +5452,16 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description name of the exercise */
-            name?: string;
+            name: string;
             /**
              * @description the tracks (programmes) it belongs to
              * @default []
              */
             tracks: string[];
             /** @description what the person does */
-            description?: string | null;
+            description: string | null;
             /**
              * @description offered for new recordings
              * @default true
@@ -5544,15 +5473,13 @@ export interface components {
              */
             meta: Record<string, never> | unknown[];
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
             readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
         };
         exercises_create: {
             /** @description name of the exercise */
@@ -5602,58 +5529,56 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the person recorded; owns the row (yourself unless staff)
              */
-            user_id?: string;
+            user_id: string;
             /**
              * Format: uuid
              * @description the exercise done during the recording
              */
-            exercise_id?: string | null;
+            exercise_id: string | null;
             /**
              * Format: uuid
              * @description the kind of data recorded
              */
-            data_type_id?: string;
+            data_type_id: string;
             /** @description where it was recorded (sealed) */
-            location?: string | null;
+            location: string | null;
             /**
              * Format: date-time
              * @description start (UTC); now when not given
              */
-            started_at?: string;
+            started_at: string;
             /**
              * Format: date-time
              * @description end (UTC); set by finish when not given
              */
-            ended_at?: string | null;
+            ended_at: string | null;
             /** @description how the person is feeling (sealed health data) */
-            feedback?: string | null;
+            feedback: string | null;
             /**
              * @description recording, then successful or failed through the finish action
              * @enum {string}
              */
-            readonly status?: "recording" | "successful" | "failed";
+            readonly status: "recording" | "successful" | "failed";
             /** @description samples stored, all channels */
-            readonly points?: number;
+            readonly points: number;
             /**
              * @description additional metadata (device, firmware, ...)
              * @default {}
              */
             meta: Record<string, never> | unknown[];
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
             readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
         };
         recordings_create: {
             /**
@@ -5723,39 +5648,39 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * @description self_guided or in_person
              * @enum {string}
              */
-            readonly kind?: "self_guided" | "in_person";
+            readonly kind: "self_guided" | "in_person";
             /** @description the CMS story's id */
-            readonly storyblok_id?: number | null;
+            readonly storyblok_id: number | null;
             /**
              * Format: uuid
              * @description the CMS story's uuid: GET /v1/courses/{id} takes it too
              */
-            readonly storyblok_uuid?: string | null;
-            readonly name?: string;
+            readonly storyblok_uuid: string | null;
+            readonly name: string;
             /** @description the story's full_slug */
-            readonly slug?: string;
+            readonly slug: string;
             /**
              * @description published, unpublished or deleted
              * @enum {string}
              */
-            readonly status?: "published" | "unpublished" | "deleted";
-            readonly description?: string | null;
+            readonly status: "published" | "unpublished" | "deleted";
+            readonly description: string | null;
             /** @description a live course (the CMS story's content.live; a course stored before the upgrade that brought it counts as live until the CMS publishes it again): a public user (no active access of an active partner, no partner admin) who starts it has 1-1 chat while it is published, live and included for them */
-            readonly live?: boolean;
-            readonly themes?: string[];
+            readonly live: boolean;
+            readonly themes: string[];
             /** @description partner names as the CMS gives them; "Public": everyone */
-            readonly included_for_partners?: string[];
+            readonly included_for_partners: string[];
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
+            /** @description GET /v1/courses/{id} only: the course's sessions the caller sees */
+            sessions?: components["schemas"]["course_sessions"][];
         };
         courses_create: Record<string, never>;
         courses_update: Record<string, never>;
@@ -5765,35 +5690,33 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description the CMS story's id */
-            readonly storyblok_id?: number;
+            readonly storyblok_id: number;
             /**
              * Format: uuid
              * @description the CMS story's uuid: GET /v1/course-sessions/{id} takes it too
              */
-            readonly storyblok_uuid?: string;
+            readonly storyblok_uuid: string;
             /**
              * Format: uuid
              * @description the course
              */
-            readonly course_id?: string;
-            readonly name?: string;
+            readonly course_id: string;
+            readonly name: string;
             /** @description the story's full_slug */
-            readonly slug?: string;
+            readonly slug: string;
             /**
              * @description published, unpublished or deleted
              * @enum {string}
              */
-            readonly status?: "published" | "unpublished" | "deleted";
+            readonly status: "published" | "unpublished" | "deleted";
             /** @description partner names as the CMS gives them; "Public": everyone */
-            readonly included_for_partners?: string[];
+            readonly included_for_partners: string[];
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         course_sessions_create: Record<string, never>;
         course_sessions_update: Record<string, never>;
@@ -5803,35 +5726,33 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the learner; owns the row
              */
-            readonly user_id?: string;
+            readonly user_id: string;
             /**
              * Format: uuid
              * @description the course
              */
-            readonly course_id?: string;
+            readonly course_id: string;
             /** @description every published session of the course included for the user completed (at least one) */
-            readonly completed?: boolean;
+            readonly completed: boolean;
             /**
              * Format: date-time
              * @description first progress in the course
              */
-            readonly started_at?: string;
+            readonly started_at: string;
             /**
              * Format: date-time
              * @description when it became completed
              */
-            readonly completed_at?: string | null;
+            readonly completed_at: string | null;
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         course_enrolments_create: Record<string, never>;
         course_enrolments_update: Record<string, never>;
@@ -5841,35 +5762,33 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the learner; owns the row
              */
-            readonly user_id?: string;
+            readonly user_id: string;
             /**
              * Format: uuid
              * @description the course session
              */
-            readonly session_id?: string;
+            readonly session_id: string;
             /** @description marked completed */
-            readonly completed?: boolean;
+            readonly completed: boolean;
             /**
              * Format: date-time
              * @description first started
              */
-            readonly started_at?: string;
+            readonly started_at: string;
             /**
              * Format: date-time
              * @description when marked completed
              */
-            readonly completed_at?: string | null;
+            readonly completed_at: string | null;
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         course_session_progress_create: Record<string, never>;
         course_session_progress_update: Record<string, never>;
@@ -5879,28 +5798,28 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description e.g. Emergency First Aid at Work */
-            name?: string;
-            description?: string | null;
+            name: string;
+            description: string | null;
             /**
              * @description EFAW (6 hours, one day), FAW (18 hours, three days), Paediatric (12 hours, two days), requalification or refresher
              * @enum {string}
              */
-            course_type?: "EFAW" | "FAW" | "Paediatric" | "requalification" | "refresher";
+            course_type: "EFAW" | "FAW" | "Paediatric" | "requalification" | "refresher";
             /** @description hours of teaching; set by the type for EFAW, FAW, Paediatric */
-            duration_hours?: number;
+            duration_hours: number;
             /** @description days the hours are taught over; set by the type as above */
-            duration_days?: number;
+            duration_days: number;
             /** @description price per learner in minor units (pence for GBP) */
-            price_minor?: number;
+            price_minor: number;
             /**
              * @description ISO 4217 code, three upper-case letters
              * @default GBP
              */
             currency: string;
             /** @description most learners a schedule of the course may take */
-            max_capacity?: number;
+            max_capacity: number;
             /**
              * @description years the certificate is valid; 0 for none
              * @default 3
@@ -5910,7 +5829,7 @@ export interface components {
              * @description a requalification course: the family whose certificate it renews, EFAW, FAW or Paediatric (FAW when not set); only holders of one valid or expired at most a month ago book it
              * @enum {string|null}
              */
-            requalifies?: "EFAW" | "FAW" | "Paediatric" | null;
+            requalifies: "EFAW" | "FAW" | "Paediatric" | null;
             /**
              * @description offered: listed to the public and may be scheduled
              * @default true
@@ -5924,14 +5843,12 @@ export interface components {
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         training_courses_create: {
             /** @description e.g. Emergency First Aid at Work */
@@ -6015,21 +5932,21 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description e.g. Leeds City Centre Training Venue */
-            name?: string;
-            address_line1?: string;
-            address_line2?: string | null;
-            city?: string;
-            postcode?: string;
+            name: string;
+            address_line1: string;
+            address_line2: string | null;
+            city: string;
+            postcode: string;
             /** @description most learners the venue holds; caps its schedules */
-            capacity?: number;
+            capacity: number;
             /**
              * @description e.g. ["projector", "step-free access"]
              * @default []
              */
             facilities: string[];
-            parking_info?: string | null;
+            parking_info: string | null;
             /**
              * @description in use: listed to the public and may be scheduled
              * @default true
@@ -6043,14 +5960,12 @@ export interface components {
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         venues_create: {
             /** @description e.g. Leeds City Centre Training Venue */
@@ -6100,27 +6015,27 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the trainer's account (role instructor); one each
              */
-            user_id?: string;
+            user_id: string;
             /** @description the business's code for the trainer, unique */
-            trainer_code?: string;
+            trainer_code: string;
             /** @description their teaching qualification's number */
             qualification_number?: string | null;
             /**
              * Format: date
              * @description the last day the qualification is valid: they teach no schedule that ends after it
              */
-            qualification_expiry?: string;
+            qualification_expiry: string;
             /**
              * @description e.g. ["EFAW", "Paediatric"]
              * @default []
              */
             specializations: string[];
-            bio?: string | null;
+            bio: string | null;
             /** @description pay an hour in minor units of currency */
             hourly_rate_minor?: number | null;
             /**
@@ -6143,7 +6058,7 @@ export interface components {
              * @default false
              */
             can_travel: boolean;
-            max_travel_miles?: number | null;
+            max_travel_miles: number | null;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
@@ -6152,14 +6067,12 @@ export interface components {
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         trainers_create: {
             /**
@@ -6252,24 +6165,24 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the training course
              */
-            course_id?: string;
-            title?: string;
-            description?: string | null;
+            course_id: string;
+            title: string;
+            description: string | null;
             /**
              * @description pdf, video, presentation, document, link, quiz or assessment
              * @enum {string}
              */
-            material_type?: "pdf" | "video" | "presentation" | "document" | "link" | "quiz" | "assessment";
+            material_type: "pdf" | "video" | "presentation" | "document" | "link" | "quiz" | "assessment";
             /**
              * Format: uri
              * @description an http or https URL
              */
-            file_url?: string | null;
+            file_url: string | null;
             /**
              * @description readable by anyone with a token; otherwise staff only
              * @default false
@@ -6295,14 +6208,12 @@ export interface components {
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         course_materials_create: {
             /**
@@ -6377,22 +6288,22 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the training course
              */
-            course_id?: string;
+            course_id: string;
             /**
              * Format: uuid
              * @description where it is taught
              */
-            venue_id?: string;
+            venue_id: string;
             /**
              * Format: uuid
              * @description who teaches it (a trainers row)
              */
-            trainer_id?: string;
+            trainer_id: string;
             /**
              * Format: uuid
              * @description the trainer's account (seed: instructor_id), from trainer_id
@@ -6402,21 +6313,21 @@ export interface components {
              * Format: date-time
              * @description start (UTC)
              */
-            start_time?: string;
+            start_time: string;
             /**
              * Format: date-time
              * @description end, after start
              */
-            end_time?: string;
+            end_time: string;
             /**
              * @description scheduled, then confirmed, in_progress, completed or cancelled through the actions
              * @enum {string}
              */
-            readonly status?: "scheduled" | "confirmed" | "in_progress" | "completed" | "cancelled";
+            readonly status: "scheduled" | "confirmed" | "in_progress" | "completed" | "cancelled";
             /** @description most learners: at most the venue's capacity, the course's max_capacity and 12 a trainer; the least of them when not given */
-            capacity?: number;
+            capacity: number;
             /** @description seats still to be booked */
-            readonly free_seats?: number;
+            readonly free_seats: number;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
@@ -6425,14 +6336,12 @@ export interface components {
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         course_schedules_create: {
             /**
@@ -6493,17 +6402,17 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description what people type: letters, digits, - and _; kept in upper case, unique */
-            code?: string;
-            description?: string | null;
+            code: string;
+            description: string | null;
             /**
              * @description percentage (of the subtotal) or fixed (minor units)
              * @enum {string}
              */
-            discount_type?: "percentage" | "fixed";
+            discount_type: "percentage" | "fixed";
             /** @description 1-100 for a percentage; minor units for fixed */
-            discount_value?: number;
+            discount_value: number;
             /**
              * @description ISO 4217 code of a fixed amount: courses in another currency do not take it
              * @default GBP
@@ -6513,23 +6422,23 @@ export interface components {
              * Format: date-time
              * @description first moment it is accepted; null: at once
              */
-            valid_from?: string | null;
+            valid_from: string | null;
             /**
              * Format: date-time
              * @description moment it stops being accepted; null: never
              */
-            valid_until?: string | null;
+            valid_until: string | null;
             /** @description most uses; null: no limit; never below usage_count */
-            usage_limit?: number | null;
+            usage_limit: number | null;
             /** @description uses spent by live or paid bookings */
-            readonly usage_count?: number;
+            readonly usage_count: number;
             /**
              * @description only bookings of courses of this type; null: any
              * @enum {string|null}
              */
-            course_type?: "EFAW" | "FAW" | "Paediatric" | "requalification" | "refresher" | null;
+            course_type: "EFAW" | "FAW" | "Paediatric" | "requalification" | "refresher" | null;
             /** @description only subtotals of at least this; null: any */
-            min_price_minor?: number | null;
+            min_price_minor: number | null;
             /** @default true */
             is_active: boolean;
             /** Format: uuid */
@@ -6540,14 +6449,12 @@ export interface components {
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         discount_codes_create: {
             /** @description what people type: letters, digits, - and _; kept in upper case, unique */
@@ -6631,39 +6538,39 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description who asked (the caller); owns the row
              */
-            readonly user_id?: string;
+            readonly user_id: string;
             /**
              * Format: uuid
              * @description the course schedule asked about (seed: course_session_id)
              */
-            schedule_id?: string;
+            schedule_id: string;
             /** @description 10 characters without look-alikes, random, unique */
-            readonly inquiry_reference?: string;
-            first_name?: string | null;
-            last_name?: string | null;
+            readonly inquiry_reference: string;
+            first_name: string | null;
+            last_name: string | null;
             /** Format: email */
-            email?: string | null;
-            phone?: string | null;
+            email: string | null;
+            phone: string | null;
             /** @description seats held while the inquiry is live */
-            number_of_people?: number;
-            questions?: string | null;
+            number_of_people: number;
+            questions: string | null;
             /**
              * @description pending, responded (staff's action), converted (booked) or expired
              * @enum {string}
              */
-            readonly status?: "pending" | "responded" | "converted" | "expired";
+            readonly status: "pending" | "responded" | "converted" | "expired";
             /**
              * Format: date-time
              * @description the seats are held until then while pending or responded
              */
-            readonly hold_expires_at?: string;
+            readonly hold_expires_at: string;
             /** Format: date-time */
-            readonly responded_at?: string | null;
+            readonly responded_at: string | null;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
@@ -6672,14 +6579,12 @@ export interface components {
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         booking_inquiries_create: {
             /**
@@ -6703,31 +6608,31 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the booker (the caller); owns the row
              */
-            readonly user_id?: string;
+            readonly user_id: string;
             /**
              * Format: uuid
              * @description the course schedule booked
              */
-            schedule_id?: string;
+            schedule_id: string;
             /** @description 10 characters without look-alikes, random, unique */
-            readonly booking_reference?: string;
+            readonly booking_reference: string;
             /**
              * @description pending (a hold), confirmed, completed, cancelled or no_show; moved by the actions
              * @enum {string}
              */
-            readonly status?: "pending" | "confirmed" | "completed" | "cancelled" | "no_show";
+            readonly status: "pending" | "confirmed" | "completed" | "cancelled" | "no_show";
             /**
              * @description pending, failed (the last attempt to pay), paid, partially_refunded or refunded; moved by payments, refunds and staff's confirm (paid offline)
              * @enum {string}
              */
             readonly payment_status?: "pending" | "paid" | "partially_refunded" | "refunded" | "failed";
             /** @description one an attendee */
-            readonly seats?: number;
+            readonly seats: number;
             /** @description the course's price a seat when booked */
             readonly unit_price_minor?: number;
             /** @description seats x unit_price_minor */
@@ -6746,7 +6651,7 @@ export interface components {
              * Format: date-time
              * @description a pending booking's seats are freed then unless it is paid (confirmed)
              */
-            readonly hold_expires_at?: string | null;
+            readonly hold_expires_at: string | null;
             /**
              * Format: date-time
              * @description when the code's use was given back
@@ -6760,14 +6665,14 @@ export interface components {
             /** @description the booker's notes */
             notes?: string | null;
             /** Format: date-time */
-            readonly confirmed_at?: string | null;
+            readonly confirmed_at: string | null;
             /** Format: date-time */
-            readonly cancelled_at?: string | null;
+            readonly cancelled_at: string | null;
             /**
              * @description booker, staff, hold_expired or schedule_cancelled
              * @enum {string|null}
              */
-            readonly cancel_reason?: "booker" | "staff" | "hold_expired" | "schedule_cancelled" | null;
+            readonly cancel_reason: "booker" | "staff" | "hold_expired" | "schedule_cancelled" | null;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
@@ -6776,14 +6681,14 @@ export interface components {
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
+            /** @description one booking (read or made) only: its attendees, in order */
+            attendees?: components["schemas"]["training_booking_attendees"][];
         };
         training_bookings_create: {
             /**
@@ -6804,31 +6709,29 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** Format: uuid */
-            readonly booking_id?: string;
+            readonly booking_id: string;
             /**
              * Format: uuid
              * @description the booker; owns the row
              */
-            readonly user_id?: string;
+            readonly user_id: string;
             /** @description 1 for the first attendee named */
-            readonly position?: number;
-            readonly name?: string | null;
+            readonly position: number;
+            readonly name: string | null;
             /** Format: email */
-            readonly email?: string | null;
+            readonly email: string | null;
             /**
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         training_booking_attendees_create: Record<string, never>;
         training_booking_attendees_update: Record<string, never>;
@@ -6838,24 +6741,24 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description a live booking
              */
-            booking_id?: string;
+            booking_id: string;
             /**
              * Format: uuid
              * @description the booker; owns the row
              */
-            readonly user_id?: string;
+            readonly user_id: string;
             /**
              * @description dietary, accessibility, medical, language, learning or other
              * @enum {string}
              */
-            requirement_type?: "dietary" | "accessibility" | "medical" | "language" | "learning" | "other";
+            requirement_type: "dietary" | "accessibility" | "medical" | "language" | "learning" | "other";
             /** @description sealed under the booker's data key */
-            details?: string | null;
+            details: string | null;
             /**
              * @default low
              * @enum {string}
@@ -6894,14 +6797,12 @@ export interface components {
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         special_requirements_create: {
             /**
@@ -6982,61 +6883,59 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the booking it pays
              */
-            readonly booking_id?: string;
+            readonly booking_id: string;
             /**
              * Format: uuid
              * @description the booker; owns the row
              */
-            readonly user_id?: string;
+            readonly user_id: string;
             /**
              * @description stripe
              * @enum {string}
              */
-            readonly provider?: "stripe";
+            readonly provider: "stripe";
             /** @description the PaymentIntent (unique: one pays at most one booking) */
-            readonly stripe_payment_intent_id?: string;
+            readonly stripe_payment_intent_id: string;
             /** @description the booking's total_minor when the intent was made; what Stripe took when that was another amount (unapplied_reason) */
-            readonly amount_minor?: number;
-            readonly currency?: string;
+            readonly amount_minor: number;
+            readonly currency: string;
             /**
              * @description created, processing, succeeded, failed (the last attempt; the booker may try again) or cancelled (Stripe's payment_intent.canceled), as Stripe's events say
              * @enum {string}
              */
-            readonly status?: "created" | "processing" | "succeeded" | "failed" | "cancelled";
+            readonly status: "created" | "processing" | "succeeded" | "failed" | "cancelled";
             /** @description Stripe's id of the payment method used; cleared when the booker is erased */
             readonly payment_method?: string | null;
             /** @description Stripe's code of the last failed attempt */
-            readonly failure_code?: string | null;
+            readonly failure_code: string | null;
             /** @description attempts that failed */
-            readonly failures?: number;
+            readonly failures: number;
             /** Format: date-time */
-            readonly succeeded_at?: string | null;
+            readonly succeeded_at: string | null;
             /** @description refunds asked for or made and not rejected or failed: never more than amount_minor */
-            readonly refund_committed_minor?: number;
+            readonly refund_committed_minor: number;
             /** @description what went back: the refunds Stripe completed, less fees */
-            readonly refunded_minor?: number;
+            readonly refunded_minor: number;
             /**
              * @description why a succeeded payment paid no booking and was refunded in full: duplicate (the booking was paid already), or amount, currency or booking (not those the intent was made for); null otherwise
              * @enum {string|null}
              */
-            readonly unapplied_reason?: "duplicate" | "amount" | "currency" | "booking" | null;
+            readonly unapplied_reason: "duplicate" | "amount" | "currency" | "booking" | null;
             /**
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         payment_transactions_create: Record<string, never>;
         payment_transactions_update: Record<string, never>;
@@ -7046,47 +6945,47 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the booking refunded
              */
-            readonly booking_id?: string;
+            readonly booking_id: string;
             /**
              * Format: uuid
              * @description the booker; owns the row
              */
-            readonly user_id?: string;
+            readonly user_id: string;
             /**
              * Format: uuid
              * @description the payment refunded; null for a manual refund (paid offline)
              */
-            readonly payment_transaction_id?: string | null;
+            readonly payment_transaction_id: string | null;
             /**
              * @description stripe (sent to Stripe by the training.refund job) or manual (a booking paid offline: staff pay it back and mark it completed)
              * @enum {string}
              */
-            readonly method?: "stripe" | "manual";
+            readonly method: "stripe" | "manual";
             /** @description 10 characters without look-alikes, random, unique */
-            readonly refund_reference?: string;
+            readonly refund_reference: string;
             /** @description the part of the payment refunded (with the fee kept) */
-            readonly amount_minor?: number;
+            readonly amount_minor: number;
             /** @description kept by the cancellation policy */
-            readonly processing_fee_minor?: number;
+            readonly processing_fee_minor: number;
             /** @description amount_minor - processing_fee_minor: what goes back */
-            readonly net_refund_minor?: number;
+            readonly net_refund_minor: number;
             /** @description the payment's */
-            readonly currency?: string;
+            readonly currency: string;
             /**
              * @description request (asked for), or made by carebase: schedule_cancelled, staff_cancelled, booker_cancelled (the booker cancelled: the policy's amount), late_payment, duplicate_payment, payment_mismatch (a payment that did not match its booking)
              * @enum {string}
              */
-            readonly cause?: "request" | "schedule_cancelled" | "staff_cancelled" | "booker_cancelled" | "late_payment" | "duplicate_payment" | "payment_mismatch";
+            readonly cause: "request" | "schedule_cancelled" | "staff_cancelled" | "booker_cancelled" | "late_payment" | "duplicate_payment" | "payment_mismatch";
             /**
              * @description full, fee (the policy kept a fee) or override (staff's)
              * @enum {string}
              */
-            readonly policy?: "full" | "fee" | "override";
+            readonly policy: "full" | "fee" | "override";
             /** @description why it was asked for */
             readonly reason?: string | null;
             /** @description staff's reason for setting the policy aside */
@@ -7094,35 +6993,35 @@ export interface components {
             /** @description staff's reason for rejecting it */
             readonly rejection_reason?: string | null;
             /** @description all that was left: approving it cancels the booking */
-            readonly cancels_booking?: boolean;
+            readonly cancels_booking: boolean;
             /**
              * @description pending (asked for), approved, rejected, processing (sent to Stripe), completed or failed
              * @enum {string}
              */
-            readonly status?: "pending" | "approved" | "rejected" | "processing" | "completed" | "failed";
+            readonly status: "pending" | "approved" | "rejected" | "processing" | "completed" | "failed";
             readonly stripe_refund_id?: string | null;
             /** @description Stripe's (or its status), spelled cancelled where Stripe writes canceled */
-            readonly failure_reason?: string | null;
+            readonly failure_reason: string | null;
             /**
              * Format: uuid
              * @description who asked (NULL: carebase)
              */
             readonly requested_by?: string | null;
             /** Format: date-time */
-            readonly requested_at?: string;
+            readonly requested_at: string;
             /** Format: date-time */
-            readonly approved_at?: string | null;
+            readonly approved_at: string | null;
             /** Format: date-time */
-            readonly rejected_at?: string | null;
+            readonly rejected_at: string | null;
             /**
              * Format: date-time
              * @description sent to Stripe
              */
-            readonly processed_at?: string | null;
+            readonly processed_at: string | null;
             /** Format: date-time */
-            readonly completed_at?: string | null;
+            readonly completed_at: string | null;
             /** Format: date-time */
-            readonly failed_at?: string | null;
+            readonly failed_at: string | null;
             /**
              * Format: uuid
              * @description the staff member who approved or rejected it
@@ -7139,14 +7038,12 @@ export interface components {
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         refunds_create: Record<string, never>;
         refunds_update: Record<string, never>;
@@ -7156,9 +7053,9 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description unique name, [a-z0-9_]: booking_buffer_days */
-            key?: string;
+            key: string;
             /**
              * @description the value as text, read by value_type; null: default_value (or the config key behind it) holds. At most 10,000 characters, but for a setting of format png_base64 (a PNG of up to 256 KiB)
              * @default null
@@ -7168,14 +7065,14 @@ export interface components {
              * @description string, number, boolean (true/false), json or date (YYYY-MM-DD)
              * @enum {string}
              */
-            value_type?: "string" | "number" | "boolean" | "json" | "date";
+            value_type: "string" | "number" | "boolean" | "json" | "date";
             /**
              * @description business, booking, email, payment, certificates or system
              * @enum {string}
              */
-            category?: "business" | "booking" | "email" | "payment" | "certificates" | "system";
-            display_name?: string;
-            description?: string | null;
+            category: "business" | "booking" | "email" | "payment" | "certificates" | "system";
+            display_name: string;
+            description: string | null;
             /**
              * @description read by anyone, without a token too
              * @default false
@@ -7192,9 +7089,9 @@ export interface components {
              */
             requires_restart: boolean;
             /** @description an object of min, max, integer, min_length, max_length, enum, format ("email"), min_items, max_items */
-            validation_rules?: Record<string, never> | unknown[] | null;
+            validation_rules: Record<string, never> | unknown[] | null;
             /** @description the value while value is null */
-            default_value?: string | null;
+            default_value: string | null;
             /** Format: uuid */
             readonly created_by?: string | null;
             /**
@@ -7206,14 +7103,12 @@ export interface components {
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         settings_create: {
             /** @description unique name, [a-z0-9_]: booking_buffer_days */
@@ -7289,49 +7184,49 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the attendee (a training_booking_attendees row)
              */
-            attendee_id?: string;
+            attendee_id: string;
             /**
              * Format: uuid
              * @description the attendee's booking
              */
-            readonly booking_id?: string;
+            readonly booking_id: string;
             /**
              * Format: uuid
              * @description the booking's schedule
              */
-            readonly schedule_id?: string;
+            readonly schedule_id: string;
             /**
              * Format: uuid
              * @description the booker; owns the row
              */
-            readonly user_id?: string;
+            readonly user_id: string;
             /**
              * Format: uuid
              * @description who marked it last
              */
-            readonly marked_by?: string | null;
+            readonly marked_by: string | null;
             /**
              * @description present, absent, late, partial or excused
              * @enum {string}
              */
-            status?: "present" | "absent" | "late" | "partial" | "excused";
+            status: "present" | "absent" | "late" | "partial" | "excused";
             /** Format: date-time */
-            check_in_time?: string | null;
+            check_in_time: string | null;
             /** Format: date-time */
-            check_out_time?: string | null;
+            check_out_time: string | null;
             /** @description the server's: present (or late within certificate_late_minutes of the start) and passed_assessment */
-            readonly certificate_eligible?: boolean;
+            readonly certificate_eligible: boolean;
             /** @description 0-100 */
-            participation_score?: number | null;
+            participation_score: number | null;
             /** @default false */
             passed_assessment: boolean;
             /** @description sealed under the booker's key */
-            trainer_feedback?: string | null;
+            trainer_feedback: string | null;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
@@ -7340,14 +7235,12 @@ export interface components {
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         attendance_records_create: {
             /**
@@ -7394,46 +7287,46 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** Format: uuid */
-            readonly booking_id?: string;
+            readonly booking_id: string;
             /** Format: uuid */
-            readonly schedule_id?: string;
+            readonly schedule_id: string;
             /** Format: uuid */
-            readonly attendee_id?: string;
+            readonly attendee_id: string;
             /**
              * Format: uuid
              * @description the booker; owns the row
              */
-            readonly user_id?: string;
+            readonly user_id: string;
             /** Format: uuid */
-            readonly course_id?: string;
+            readonly course_id: string;
             /** @description EFAW, FAW or Paediatric */
-            readonly course_family?: string;
+            readonly course_family: string;
             /** @description the attendee's name, sealed under the booker's key */
-            readonly holder_name?: string | null;
+            readonly holder_name: string | null;
             /** @description RFT-<year>-<10 characters>, unique */
-            readonly certificate_number?: string;
+            readonly certificate_number: string;
             /** @description printed on the certificate: GET /v1/certificate-verifications/{token} */
-            readonly verification_token?: string;
+            readonly verification_token: string;
             /**
              * Format: date
              * @description the completion date (London)
              */
-            readonly issue_date?: string;
+            readonly issue_date: string;
             /**
              * Format: date
              * @description issue_date + the course's certification_validity_years
              */
-            readonly expiry_date?: string | null;
+            readonly expiry_date: string | null;
             /**
              * @description active, expired (nightly) or revoked
              * @enum {string}
              */
-            readonly status?: "active" | "expired" | "revoked";
-            readonly revocation_reason?: string | null;
+            readonly status: "active" | "expired" | "revoked";
+            readonly revocation_reason: string | null;
             /** Format: date-time */
-            readonly revoked_at?: string | null;
+            readonly revoked_at: string | null;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
@@ -7442,14 +7335,12 @@ export interface components {
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         certificates_create: Record<string, never>;
         certificates_update: Record<string, never>;
@@ -7459,17 +7350,17 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * @description the funnel's step: schedule_viewed, hold_created, payment_succeeded or booking_cancelled
              * @enum {string}
              */
-            readonly event_type?: "schedule_viewed" | "hold_created" | "payment_succeeded" | "booking_cancelled";
+            readonly event_type: "schedule_viewed" | "hold_created" | "payment_succeeded" | "booking_cancelled";
             /**
              * Format: uuid
              * @description the person (the booker, or the visitor): null for an anonymous visitor, and once they are erased
              */
-            readonly user_id?: string | null;
+            readonly user_id: string | null;
             /**
              * @description what the step was, never of a person: schedule_id, course_id, seats, amount_minor, currency, method (stripe, offline, free), reason and from (a cancellation's)
              * @default {}
@@ -7479,9 +7370,7 @@ export interface components {
              * Format: date-time
              * @description when the step happened (created_at_from, created_at_to)
              */
-            readonly created_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly created_at: string;
         };
         analytics_events_create: Record<string, never>;
         analytics_events_update: Record<string, never>;
@@ -7491,98 +7380,96 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the person it is for; owns the row
              */
-            readonly user_id?: string;
+            readonly user_id: string;
             /**
              * @description booking_confirmed, reminder, cancelled, certificate_ready, refund_processed or certificate_expiring
              * @enum {string}
              */
-            readonly type?: "booking_confirmed" | "reminder" | "cancelled" | "certificate_ready" | "refund_processed" | "certificate_expiring";
+            readonly type: "booking_confirmed" | "reminder" | "cancelled" | "certificate_ready" | "refund_processed" | "certificate_expiring";
             /** @description one line, sealed under the person's key */
-            readonly title?: string | null;
+            readonly title: string | null;
             /** @description what it tells, sealed under the person's key */
-            readonly message?: string | null;
+            readonly message: string | null;
             /**
              * @description low, medium, high or urgent
              * @enum {string}
              */
-            readonly priority?: "low" | "medium" | "high" | "urgent";
+            readonly priority: "low" | "medium" | "high" | "urgent";
             /** @description it went by mail too (the person's preference) */
-            readonly send_email?: boolean;
+            readonly send_email: boolean;
             /** @description it went by SMS too (the person's preference, an E.164 phone) */
-            readonly send_sms?: boolean;
+            readonly send_sms: boolean;
             /** @description it is in the person's list (the person's preference) */
-            readonly show_in_app?: boolean;
+            readonly show_in_app: boolean;
             /**
              * @description pending (mail or SMS on its way), sent, delivered (in-app only), failed (mail or SMS failed for good) or read; the person sets read (PATCH {"status": "read"})
              * @enum {string}
              */
-            status?: "pending" | "sent" | "delivered" | "failed" | "read";
+            status: "pending" | "sent" | "delivered" | "failed" | "read";
             /** @description read_at is set: ?is_read=false lists the unread */
-            readonly is_read?: boolean;
+            readonly is_read: boolean;
             /**
              * @description its mail: queued, sent or failed; null without one
              * @enum {string|null}
              */
-            readonly email_status?: "queued" | "sent" | "failed" | null;
+            readonly email_status: "queued" | "sent" | "failed" | null;
             /**
              * @description its SMS: queued, sent or failed; null without one
              * @enum {string|null}
              */
-            readonly sms_status?: "queued" | "sent" | "failed" | null;
+            readonly sms_status: "queued" | "sent" | "failed" | null;
             /** @description why its SMS failed (no number in it) */
             readonly sms_error?: string | null;
             /**
              * Format: uuid
              * @description the booking it is about
              */
-            readonly booking_id?: string | null;
+            readonly booking_id: string | null;
             /**
              * Format: uuid
              * @description the course it is about
              */
-            readonly course_id?: string | null;
+            readonly course_id: string | null;
             /**
              * Format: uuid
              * @description the certificate it is about
              */
-            readonly certificate_id?: string | null;
+            readonly certificate_id: string | null;
             /**
              * Format: uri-reference
              * @description the web application's page of it (/bookings/{id}, /certificates/{id})
              */
-            readonly action_url?: string | null;
+            readonly action_url: string | null;
             /**
              * Format: date-time
              * @description after it the person's list leaves it out (a reminder: the start)
              */
-            readonly expires_at?: string | null;
+            readonly expires_at: string | null;
             /**
              * Format: date-time
              * @description when its mail and SMS had all gone
              */
-            readonly sent_at?: string | null;
+            readonly sent_at: string | null;
             /**
              * Format: date-time
              * @description when the person read it
              */
-            readonly read_at?: string | null;
+            readonly read_at: string | null;
             /**
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         notifications_create: {
             /**
@@ -7604,24 +7491,24 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description whose (yours unless staff say)
              */
-            user_id?: string;
+            user_id: string;
             /**
              * @description the notification type
              * @enum {string}
              */
-            notification_type?: "booking_confirmed" | "reminder" | "cancelled" | "certificate_ready" | "refund_processed" | "certificate_expiring";
+            notification_type: "booking_confirmed" | "reminder" | "cancelled" | "certificate_ready" | "refund_processed" | "certificate_expiring";
             /**
              * @description email, sms or in_app
              * @enum {string}
              */
-            channel?: "email" | "sms" | "in_app";
+            channel: "email" | "sms" | "in_app";
             /** @description send by that channel; sms needs an E.164 phone on the account */
-            enabled?: boolean;
+            enabled: boolean;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
@@ -7630,14 +7517,12 @@ export interface components {
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         notification_preferences_create: {
             /**
@@ -7764,7 +7649,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -7864,6 +7749,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     email_log_read: {
@@ -7901,7 +7798,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -8013,6 +7910,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     users_list: {
@@ -8061,7 +7970,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -8173,6 +8082,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     users_create: {
@@ -8208,7 +8129,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -8356,6 +8277,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     users_read: {
@@ -8393,7 +8326,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -8517,6 +8450,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     users_delete: {
@@ -8548,7 +8493,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -8672,6 +8617,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     users_update: {
@@ -8711,7 +8668,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -8868,6 +8825,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -8917,7 +8886,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -9029,6 +8998,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     relationships_create: {
@@ -9064,7 +9045,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -9212,6 +9193,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     relationships_read: {
@@ -9249,7 +9242,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -9346,6 +9339,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -9393,7 +9398,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -9493,6 +9498,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     therapists_create: {
@@ -9528,7 +9545,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -9676,6 +9693,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     therapists_read: {
@@ -9713,7 +9742,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -9813,6 +9842,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     therapists_delete: {
@@ -9844,7 +9885,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -9968,6 +10009,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     therapists_update: {
@@ -10007,7 +10060,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -10164,6 +10217,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -10215,7 +10280,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -10327,6 +10392,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     therapy_sessions_create: {
@@ -10362,7 +10439,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -10510,6 +10587,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     therapy_sessions_read: {
@@ -10547,7 +10636,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -10671,6 +10760,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     therapy_sessions_delete: {
@@ -10702,7 +10803,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -10826,6 +10927,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     therapy_sessions_update: {
@@ -10865,7 +10978,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -11025,6 +11138,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     forms_list: {
@@ -11069,7 +11194,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -11169,6 +11294,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     forms_create: {
@@ -11204,7 +11341,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -11352,6 +11489,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     forms_read: {
@@ -11389,7 +11538,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -11489,6 +11638,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     forms_delete: {
@@ -11520,7 +11681,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -11644,6 +11805,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     forms_update: {
@@ -11683,7 +11856,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -11840,6 +12013,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -11889,7 +12074,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -11989,6 +12174,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     form_responses_create: {
@@ -12024,7 +12221,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -12172,6 +12369,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     form_responses_read: {
@@ -12209,7 +12418,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -12321,6 +12530,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     form_responses_delete: {
@@ -12352,7 +12573,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -12476,6 +12697,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     form_responses_update: {
@@ -12515,7 +12748,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -12672,6 +12905,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -12721,7 +12966,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -12821,6 +13066,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     resources_create: {
@@ -12856,7 +13113,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -13004,6 +13261,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     resources_read: {
@@ -13041,7 +13310,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -13141,6 +13410,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     resources_delete: {
@@ -13172,7 +13453,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -13296,6 +13577,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     resources_update: {
@@ -13335,7 +13628,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -13495,6 +13788,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     resource_assignments_list: {
@@ -13541,7 +13846,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -13641,6 +13946,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     resource_assignments_create: {
@@ -13676,7 +13993,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -13824,6 +14141,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     resource_assignments_read: {
@@ -13861,7 +14190,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -13973,6 +14302,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     resource_assignments_delete: {
@@ -14004,7 +14345,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -14128,6 +14469,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     resource_assignments_update: {
@@ -14167,7 +14520,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -14327,6 +14680,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partners_list: {
@@ -14371,7 +14736,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -14483,6 +14848,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partners_create: {
@@ -14518,7 +14895,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -14663,6 +15040,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -14713,7 +15102,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -14813,6 +15202,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partners_update: {
@@ -14852,7 +15253,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -15012,6 +15413,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     features_list: {
@@ -15054,7 +15467,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -15154,6 +15567,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     features_create: {
@@ -15189,7 +15614,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -15337,6 +15762,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     features_read: {
@@ -15374,7 +15811,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -15474,6 +15911,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     features_delete: {
@@ -15505,7 +15954,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -15629,6 +16078,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     features_update: {
@@ -15668,7 +16129,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -15825,6 +16286,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -15874,7 +16347,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -15974,6 +16447,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partner_features_create: {
@@ -16009,7 +16494,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -16157,6 +16642,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partner_features_read: {
@@ -16194,7 +16691,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -16294,6 +16791,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partner_features_delete: {
@@ -16325,7 +16834,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -16449,6 +16958,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partner_features_update: {
@@ -16488,7 +17009,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -16645,6 +17166,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -16694,7 +17227,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -16794,6 +17327,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partner_admins_create: {
@@ -16829,7 +17374,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -16977,6 +17522,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partner_admins_read: {
@@ -17014,7 +17571,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -17114,6 +17671,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partner_admins_delete: {
@@ -17145,7 +17714,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -17269,6 +17838,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partner_admins_update: {
@@ -17308,7 +17889,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -17468,6 +18049,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partner_access_list: {
@@ -17514,7 +18107,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -17626,6 +18219,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partner_access_create: {
@@ -17661,7 +18266,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -17809,6 +18414,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partner_access_read: {
@@ -17846,7 +18463,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -17946,6 +18563,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partner_access_delete: {
@@ -17977,7 +18606,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -18101,6 +18730,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partner_access_update: {
@@ -18140,7 +18781,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -18312,6 +18953,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     therapy_bookings_list: {
@@ -18356,7 +19009,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -18468,6 +19121,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     therapy_bookings_read: {
@@ -18505,7 +19170,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -18617,6 +19282,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     report_schedules_list: {
@@ -18665,7 +19342,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -18777,6 +19454,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     report_schedules_create: {
@@ -18812,7 +19501,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -18960,6 +19649,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     report_schedules_read: {
@@ -18997,7 +19698,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -19097,6 +19798,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     report_schedules_delete: {
@@ -19128,7 +19841,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -19252,6 +19965,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     data_types_list: {
@@ -19294,7 +20019,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -19394,6 +20119,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     data_types_create: {
@@ -19429,7 +20166,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -19577,6 +20314,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     data_types_read: {
@@ -19614,7 +20363,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -19714,6 +20463,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     data_types_delete: {
@@ -19745,7 +20506,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -19869,6 +20630,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     data_types_update: {
@@ -19908,7 +20681,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -20065,6 +20838,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -20112,7 +20897,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -20212,6 +20997,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     exercises_create: {
@@ -20247,7 +21044,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -20395,6 +21192,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     exercises_read: {
@@ -20432,7 +21241,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -20532,6 +21341,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     exercises_delete: {
@@ -20563,7 +21384,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -20687,6 +21508,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     exercises_update: {
@@ -20726,7 +21559,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -20883,6 +21716,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -20934,7 +21779,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -21034,6 +21879,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     recordings_create: {
@@ -21069,7 +21926,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -21217,6 +22074,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     recordings_read: {
@@ -21254,7 +22123,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -21366,6 +22235,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     recordings_delete: {
@@ -21397,7 +22278,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -21521,6 +22402,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     recordings_update: {
@@ -21560,7 +22453,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -21717,6 +22610,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -21789,7 +22694,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -21898,6 +22803,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -21960,7 +22877,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -22060,6 +22977,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     course_sessions_list: {
@@ -22102,7 +23031,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -22214,6 +23143,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     course_sessions_read: {
@@ -22251,7 +23192,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -22348,6 +23289,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -22397,7 +23350,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -22497,6 +23450,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     course_enrolments_read: {
@@ -22534,7 +23499,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -22631,6 +23596,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -22680,7 +23657,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -22780,6 +23757,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     course_session_progress_read: {
@@ -22817,7 +23806,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -22914,6 +23903,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -22965,7 +23966,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -23077,6 +24078,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     training_courses_create: {
@@ -23112,7 +24125,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -23260,6 +24273,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     training_courses_read: {
@@ -23297,7 +24322,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -23409,6 +24434,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     training_courses_delete: {
@@ -23440,7 +24477,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -23564,6 +24601,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     training_courses_update: {
@@ -23603,7 +24652,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -23760,6 +24809,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -23811,7 +24872,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -23923,6 +24984,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     venues_create: {
@@ -23958,7 +25031,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -24106,6 +25179,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     venues_read: {
@@ -24143,7 +25228,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -24255,6 +25340,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     venues_delete: {
@@ -24286,7 +25383,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -24410,6 +25507,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     venues_update: {
@@ -24449,7 +25558,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -24606,6 +25715,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -24661,7 +25782,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -24773,6 +25894,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     trainers_create: {
@@ -24808,7 +25941,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -24956,6 +26089,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     trainers_read: {
@@ -24993,7 +26138,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -25105,6 +26250,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     trainers_delete: {
@@ -25136,7 +26293,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -25260,6 +26417,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     trainers_update: {
@@ -25299,7 +26468,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -25456,6 +26625,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -25509,7 +26690,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -25609,6 +26790,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     course_materials_create: {
@@ -25644,7 +26837,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -25792,6 +26985,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     course_materials_read: {
@@ -25829,7 +27034,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -25929,6 +27134,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     course_materials_delete: {
@@ -25960,7 +27177,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -26084,6 +27301,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     course_materials_update: {
@@ -26123,7 +27352,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -26280,6 +27509,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -26339,7 +27580,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -26463,6 +27704,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     course_schedules_create: {
@@ -26498,7 +27751,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -26646,6 +27899,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     course_schedules_read: {
@@ -26683,7 +27948,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -26807,6 +28072,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     course_schedules_update: {
@@ -26846,7 +28123,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -27003,6 +28280,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -27054,7 +28343,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -27178,6 +28467,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     discount_codes_create: {
@@ -27213,7 +28514,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -27361,6 +28662,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     discount_codes_read: {
@@ -27398,7 +28711,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -27522,6 +28835,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     discount_codes_update: {
@@ -27561,7 +28886,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -27718,6 +29043,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -27773,7 +29110,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -27885,6 +29222,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     booking_inquiries_create: {
@@ -27920,7 +29269,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -28068,6 +29417,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     booking_inquiries_read: {
@@ -28105,7 +29466,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -28217,6 +29578,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     training_bookings_list: {
@@ -28271,7 +29644,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -28383,6 +29756,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_training_bookings: {
@@ -28430,7 +29815,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -28566,6 +29951,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     training_bookings_read: {
@@ -28603,7 +30000,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -28715,6 +30112,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     training_bookings_update: {
@@ -28754,7 +30163,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -28914,6 +30323,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     training_booking_attendees_list: {
@@ -28962,7 +30383,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -29074,6 +30495,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     training_booking_attendees_read: {
@@ -29111,7 +30544,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -29223,6 +30656,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     special_requirements_list: {
@@ -29277,7 +30722,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -29389,6 +30834,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     special_requirements_create: {
@@ -29424,7 +30881,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -29572,6 +31029,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     special_requirements_read: {
@@ -29609,7 +31078,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -29721,6 +31190,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     special_requirements_delete: {
@@ -29752,7 +31233,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -29876,6 +31357,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     special_requirements_update: {
@@ -29915,7 +31408,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -30075,6 +31568,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     payment_transactions_list: {
@@ -30127,7 +31632,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -30227,6 +31732,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     payment_transactions_read: {
@@ -30264,7 +31781,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -30364,6 +31881,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     refunds_list: {
@@ -30420,7 +31949,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -30532,6 +32061,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_refunds: {
@@ -30574,7 +32115,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -30722,6 +32263,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     refunds_read: {
@@ -30759,7 +32312,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -30871,6 +32424,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     settings_list: {
@@ -30921,7 +32486,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -31033,6 +32598,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     settings_create: {
@@ -31068,7 +32645,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -31216,6 +32793,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     settings_read: {
@@ -31253,7 +32842,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -31365,6 +32954,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     settings_update: {
@@ -31404,7 +33005,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -31561,6 +33162,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -31618,7 +33231,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -31730,6 +33343,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     attendance_records_create: {
@@ -31765,7 +33390,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -31913,6 +33538,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     attendance_records_read: {
@@ -31950,7 +33587,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -32062,6 +33699,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     attendance_records_update: {
@@ -32101,7 +33750,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -32258,6 +33907,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -32321,7 +33982,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -32433,6 +34094,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_certificates: {
@@ -32471,7 +34144,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -32607,6 +34280,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     certificates_read: {
@@ -32644,7 +34329,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -32756,6 +34441,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     analytics_events_list: {
@@ -32804,7 +34501,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -32904,6 +34601,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     analytics_events_read: {
@@ -32941,7 +34650,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -33038,6 +34747,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -33101,7 +34822,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -33201,6 +34922,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     notifications_read: {
@@ -33238,7 +34971,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -33338,6 +35071,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     notifications_update: {
@@ -33377,7 +35122,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -33537,6 +35282,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     notification_preferences_list: {
@@ -33587,7 +35344,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -33699,6 +35456,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     notification_preferences_create: {
@@ -33734,7 +35503,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -33882,6 +35651,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     notification_preferences_read: {
@@ -33919,7 +35700,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -34031,6 +35812,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     notification_preferences_delete: {
@@ -34062,7 +35855,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -34198,6 +35991,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     notification_preferences_update: {
@@ -34237,7 +36042,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -34397,6 +36202,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_healthz: {
@@ -34428,7 +36245,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -34516,6 +36333,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_readyz: {
@@ -34547,7 +36376,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -34635,6 +36464,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_metrics: {
@@ -34663,7 +36504,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -34763,6 +36604,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_auth_register: {
@@ -34838,7 +36691,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INACTIVE" | "INVALID_CODE" | "DOES_NOT_EXIST" | "CODE_EXPIRED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INACTIVE" | "INVALID_CODE" | "DOES_NOT_EXIST" | "CODE_EXPIRED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -34962,6 +36815,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_auth_login: {
@@ -35053,7 +36918,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -35165,6 +37030,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_auth_logout: {
@@ -35194,7 +37071,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -35294,6 +37171,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_auth_session: {
@@ -35335,7 +37224,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -35420,6 +37309,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -35453,7 +37354,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -35538,6 +37439,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -35579,7 +37492,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -35691,6 +37604,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_auth_password_reset_confirm: {
@@ -35724,7 +37649,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -35836,6 +37761,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_auth_verify_email: {
@@ -35869,7 +37806,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -35981,6 +37918,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_auth_verify_email_resend: {
@@ -36015,7 +37964,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -36127,6 +38076,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_auth_set_password: {
@@ -36160,7 +38121,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -36272,6 +38233,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_auth_family_welcome_refuse: {
@@ -36305,7 +38278,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -36417,6 +38390,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_me: {
@@ -36477,7 +38462,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -36565,6 +38550,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     delete_v1_me: {
@@ -36613,7 +38610,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -36749,6 +38746,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     patch_v1_me: {
@@ -36786,7 +38795,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -36934,6 +38943,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_me_password: {
@@ -36970,7 +38991,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -37094,6 +39115,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_me_export: {
@@ -37117,7 +39150,12 @@ export interface operations {
                         export_id: string;
                         /** Format: date-time */
                         links_expire_at: string | null;
-                        user: components["schemas"]["users"];
+                        /** @description the users row as its owner may have it (every field but the hidden ones: resource_export_row) and its audit_ref */
+                        user: {
+                            /** Format: uuid */
+                            id: string;
+                            audit_ref: string | null;
+                        };
                         relationships: Record<string, never>[];
                         audit_log: components["schemas"]["audit_record"][];
                         /** @description the rows the person owns, by resource */
@@ -37138,7 +39176,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -37226,6 +39264,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_users__id__export: {
@@ -37251,7 +39301,12 @@ export interface operations {
                         export_id: string;
                         /** Format: date-time */
                         links_expire_at: string | null;
-                        user: components["schemas"]["users"];
+                        /** @description the users row as its owner may have it (every field but the hidden ones: resource_export_row) and its audit_ref */
+                        user: {
+                            /** Format: uuid */
+                            id: string;
+                            audit_ref: string | null;
+                        };
                         relationships: Record<string, never>[];
                         audit_log: components["schemas"]["audit_record"][];
                         /** @description the rows the person owns, by resource */
@@ -37272,7 +39327,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -37384,6 +39439,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_users__id__erase: {
@@ -37428,7 +39495,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -37552,6 +39619,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_me_family_invite: {
@@ -37601,7 +39680,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -37725,6 +39804,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_me_family_children: {
@@ -37779,7 +39870,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -37915,6 +40006,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_me_family_invites__id__withdraw: {
@@ -37946,7 +40049,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -38070,11 +40173,28 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_me_sessions: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description rows a page, at most the list's bound */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -38125,7 +40245,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -38189,18 +40309,6 @@ export interface operations {
                     };
                 };
             };
-            /** @description a bad limit or cursor */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"] & {
-                        /** @enum {unknown} */
-                        code?: "VALIDATION_FAILED";
-                    };
-                };
-            };
             /** @description too many requests from this client: try again after Retry-After */
             429: {
                 headers: {
@@ -38249,6 +40357,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     delete_v1_me_sessions__id_: {
@@ -38280,7 +40400,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -38389,6 +40509,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -38425,7 +40557,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -38537,11 +40669,28 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_users__id__sessions: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description rows a page, at most the list's bound */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 id: string;
@@ -38594,7 +40743,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -38658,18 +40807,6 @@ export interface operations {
                     };
                 };
             };
-            /** @description a bad limit or cursor */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"] & {
-                        /** @enum {unknown} */
-                        code?: "VALIDATION_FAILED";
-                    };
-                };
-            };
             /** @description too many requests from this client: try again after Retry-After */
             429: {
                 headers: {
@@ -38718,6 +40855,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     delete_v1_users__id__sessions__session_id_: {
@@ -38750,7 +40899,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -38859,6 +41008,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -38897,7 +41058,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -39006,6 +41167,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -39045,7 +41218,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -39145,6 +41318,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_roles__name_: {
@@ -39181,7 +41366,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -39293,6 +41478,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     put_v1_roles__name__permissions: {
@@ -39339,7 +41536,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -39499,6 +41696,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_permissions: {
@@ -39533,7 +41742,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -39633,6 +41842,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_relationships__id__consent: {
@@ -39673,7 +41894,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -39821,6 +42042,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_relationships__id__end: {
@@ -39854,7 +42087,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -39990,6 +42223,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_me_health_consent: {
@@ -40021,7 +42266,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -40109,6 +42354,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_audit_log: {
@@ -40158,7 +42415,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -40270,13 +42527,26 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_therapist_directory: {
         parameters: {
             query?: {
+                /** @description rows a page, at most the list's bound */
                 limit?: number;
-                /** @description next_cursor of the previous page (rows come in id order) */
+                /** @description next_cursor of the previous page */
                 cursor?: string;
             };
             header?: never;
@@ -40305,7 +42575,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -40393,6 +42663,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_therapist_directory__id_: {
@@ -40423,7 +42705,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -40523,6 +42805,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_therapy_sessions__id__complete: {
@@ -40556,7 +42850,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -40680,6 +42974,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_therapy_sessions__id__cancel: {
@@ -40720,7 +43026,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -40868,6 +43174,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_therapy_sessions__id__no_show: {
@@ -40901,7 +43219,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -41025,6 +43343,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_therapy_sessions__id__reschedule: {
@@ -41067,7 +43397,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -41215,6 +43545,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_therapy_sessions__id__private_notes: {
@@ -41245,7 +43587,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -41357,6 +43699,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     put_v1_therapy_sessions__id__private_notes: {
@@ -41396,7 +43750,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -41532,13 +43886,26 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_resource_library: {
         parameters: {
             query?: {
+                /** @description rows a page, at most the list's bound */
                 limit?: number;
-                /** @description next_cursor of the previous page (rows come in id order) */
+                /** @description next_cursor of the previous page */
                 cursor?: string;
             };
             header?: never;
@@ -41567,7 +43934,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -41655,6 +44022,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_resource_assignments__id__open: {
@@ -41691,7 +44070,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -41803,6 +44182,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_resource_assignments__id__complete: {
@@ -41836,7 +44227,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -41960,6 +44351,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_partner_access_validate_code: {
@@ -42004,7 +44407,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INACTIVE" | "INVALID_CODE" | "DOES_NOT_EXIST" | "CODE_EXPIRED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INACTIVE" | "INVALID_CODE" | "DOES_NOT_EXIST" | "CODE_EXPIRED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -42128,6 +44531,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_partner_access_assign: {
@@ -42183,7 +44598,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INACTIVE" | "INVALID_CODE" | "DOES_NOT_EXIST" | "CODE_EXPIRED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INACTIVE" | "INVALID_CODE" | "DOES_NOT_EXIST" | "CODE_EXPIRED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -42319,6 +44734,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_me_partner_access: {
@@ -42365,7 +44792,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -42465,6 +44892,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_webhooks_simplybook: {
@@ -42509,7 +44948,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -42657,6 +45096,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_therapy_bookings__id__cancel: {
@@ -42693,7 +45144,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -42817,6 +45268,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_me_therapy_bookings: {
@@ -42861,7 +45324,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -42961,6 +45424,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_reports: {
@@ -42992,7 +45467,13 @@ export interface operations {
                                 description: string;
                             }[];
                             columns: unknown[];
-                            parameters: Record<string, never>;
+                            /** @description GET /v1/reports/{name}'s query: what from and to take, the periods and formats */
+                            parameters: {
+                                from: string;
+                                to: string;
+                                period: ("day" | "week" | "month")[];
+                                format: ("json" | "csv" | "xlsx" | "pdf")[];
+                            };
                         }[];
                     };
                 };
@@ -43005,7 +45486,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -43105,6 +45586,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_reports__name_: {
@@ -43165,7 +45658,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -43289,11 +45782,28 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_report_runs: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description rows a page, at most the list's bound */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -43307,7 +45817,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        data?: {
+                        data: {
                             /** Format: uuid */
                             id: string;
                             report: string;
@@ -43341,7 +45851,7 @@ export interface operations {
                             /** @description the report schedule that made it (it may be deleted since) */
                             schedule_id?: string | null;
                         }[];
-                        next_cursor?: string | null;
+                        next_cursor: string | null;
                     };
                 };
             };
@@ -43353,7 +45863,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -43405,18 +45915,6 @@ export interface operations {
                     };
                 };
             };
-            /** @description a bad limit or cursor */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"] & {
-                        /** @enum {unknown} */
-                        code?: "VALIDATION_FAILED";
-                    };
-                };
-            };
             /** @description too many requests from this client: try again after Retry-After */
             429: {
                 headers: {
@@ -43462,6 +45960,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -43551,7 +46061,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -43687,6 +46197,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_report_runs__id_: {
@@ -43750,7 +46272,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -43862,6 +46384,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_report_runs__id__result: {
@@ -43913,7 +46447,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -44037,6 +46571,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_recordings__id__points: {
@@ -44094,7 +46640,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "UNKNOWN_PARAMETER" | "INVALID_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "UNKNOWN_PARAMETER" | "INVALID_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -44206,11 +46752,30 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_recordings__id__points: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description text/csv only, and required there: the batch number */
+                seq?: number;
+                /** @description text/csv only: the sample rate in Hz (up to 3 decimals); absent or 0: a first column of times */
+                rate?: number;
+                /** @description text/csv with a rate: the time of the first row (ISO 8601 or ms) */
+                t0?: string;
+            };
             header?: {
                 /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
                 "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
@@ -44277,7 +46842,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "POINTS_MALFORMED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "POINTS_MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -44425,6 +46990,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_recordings__id__channels: {
@@ -44473,7 +47050,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "UNKNOWN_PARAMETER" | "INVALID_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "UNKNOWN_PARAMETER" | "INVALID_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -44573,6 +47150,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_recordings__id__finish: {
@@ -44613,7 +47202,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -44761,6 +47350,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_recordings__id__export_csv: {
@@ -44797,7 +47398,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "UNKNOWN_PARAMETER" | "INVALID_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "UNKNOWN_PARAMETER" | "INVALID_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -44909,6 +47510,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_recordings__id__export_edf: {
@@ -44945,7 +47558,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "UNKNOWN_PARAMETER" | "INVALID_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "UNKNOWN_PARAMETER" | "INVALID_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -45057,6 +47670,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_recordings__id__chart_svg: {
@@ -45094,7 +47719,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "UNKNOWN_PARAMETER" | "INVALID_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "UNKNOWN_PARAMETER" | "INVALID_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -45206,11 +47831,26 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_exports__export_id__recordings__id__points_csv: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the page after: as the Link rel=next of the page before names it */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 export_id: string;
@@ -45237,7 +47877,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -45361,6 +48001,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_webhooks_storyblok: {
@@ -45409,7 +48061,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -45533,6 +48185,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_course_sessions__id__start: {
@@ -45593,7 +48257,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -45702,6 +48366,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -45765,7 +48441,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -45874,6 +48550,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -45937,7 +48625,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -46049,11 +48737,28 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_me_courses: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description rows a page, at most the list's bound */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -46119,7 +48824,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -46156,18 +48861,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "URI_TOO_LONG";
-                    };
-                };
-            };
-            /** @description a bad limit or cursor */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"] & {
-                        /** @enum {unknown} */
-                        code?: "VALIDATION_FAILED";
                     };
                 };
             };
@@ -46216,6 +48909,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -46252,7 +48957,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -46373,6 +49078,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -46409,7 +49126,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -46530,6 +49247,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -46566,7 +49295,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -46687,6 +49416,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -46723,7 +49464,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -46847,6 +49588,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_training_bookings__id__confirm: {
@@ -46880,7 +49633,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -47004,6 +49757,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_training_bookings__id__cancel: {
@@ -47037,7 +49802,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -47161,6 +49926,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_training_bookings__id__complete: {
@@ -47194,7 +49971,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -47315,6 +50092,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -47351,7 +50140,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -47472,6 +50261,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -47533,7 +50334,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -47669,6 +50470,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_webhooks_stripe: {
@@ -47714,7 +50527,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -47826,6 +50639,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_refunds__id__approve: {
@@ -47859,7 +50684,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -47995,6 +50820,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_refunds__id__complete: {
@@ -48034,7 +50871,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -48182,6 +51019,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_refunds__id__reject: {
@@ -48221,7 +51070,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -48369,6 +51218,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_me_training_bookings: {
@@ -48423,7 +51284,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -48511,6 +51372,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_course_schedules__id__bookings: {
@@ -48546,7 +51419,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -48646,6 +51519,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_booking_inquiries__id__respond: {
@@ -48679,7 +51564,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -48803,6 +51688,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_certificates__id__revoke: {
@@ -48842,7 +51739,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -48990,6 +51887,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_me_notifications: {
@@ -49029,7 +51938,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -49117,6 +52026,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_me_notifications_read_all: {
@@ -49150,7 +52071,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -49250,6 +52171,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_certificates__id__pdf: {
@@ -49287,7 +52220,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -49399,6 +52332,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_certificate_verifications__token_: {
@@ -49442,7 +52387,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -49542,6 +52487,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_analytics_funnel: {
@@ -49586,7 +52543,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -49698,6 +52655,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_docs: {
@@ -49733,7 +52702,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -49821,6 +52790,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_assets__file_: {
@@ -49859,7 +52840,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -49959,6 +52940,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_openapi_json: {
@@ -49993,7 +52986,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -50080,6 +53073,55 @@ export interface operations {
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
+        };
+    };
+    bookingCancelled: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description unix seconds of this attempt */
+                "X-Carebase-Timestamp": string;
+                /** @description hex HMAC-SHA256 of "<timestamp>.<body>" under booking_cancel_secret */
+                "X-Carebase-Signature": string;
+                /** @description the same on every attempt of one notice */
+                "X-Carebase-Delivery": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @constant */
+                    event: "booking.cancelled";
+                    booking_code: string;
+                    /** Format: date-time */
+                    cancelled_at: string;
+                    /** @enum {unknown} */
+                    cancelled_by: "client" | "staff";
+                };
+            };
+        };
+        responses: {
+            /** @description cancelled in the booking system */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
