@@ -193,10 +193,11 @@ const struct resource therapy_bookings_resource = {
 	.before_list = partners_admin_check,
 	/* POST .../cancel answers the row with it (API_CANCEL): a row
 	 * schema declares every member a row is answered with. */
-	.answered = "{\"booking_system_notified\":{\"enum\":[\"queued\","
-		    "\"not_configured\"],\"description\":\"POST "
-		    "/v1/therapy-bookings/{id}/cancel only: whether the booking "
-		    "system is told\"}}",
+	.answered =
+	    "{\"booking_system_notified\":{\"enum\":[\"queued\","
+	    "\"not_configured\"],\"description\":\"POST "
+	    "/v1/therapy-bookings/{id}/cancel only: whether the booking "
+	    "system is told\"}}",
 };
 
 static const struct resource *const bookings_resources[] = {

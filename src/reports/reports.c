@@ -94,8 +94,9 @@ static const char api_run_create[] =
     "bad (VALIDATION_FAILED, one entry each)\",\"429\":\"RUNS_PENDING: "
     "too many runs wait already\"}}";
 static const char api_run_list[] =
-    "{\"codes\":{" RESOURCE_API_PAGE_CODES "},\"parameters\":["
-    RESOURCE_API_PAGE_PARAMS "],\"answers\":{\"200\":{\"description\":"
+    "{\"codes\":{" RESOURCE_API_PAGE_CODES
+    "},\"parameters\":[" RESOURCE_API_PAGE_PARAMS
+    "],\"answers\":{\"200\":{\"description\":"
     "\"a page of runs, newest first\",\"schema\":{\"type\":\"object\","
     "\"required\":[\"data\",\"next_cursor\"],\"properties\":{\"data\":{\"type\":\"array\",\"items\":" API_RUN
     "},\"next_cursor\":{\"type\":[\"string\",\"null\"]}}}}},"

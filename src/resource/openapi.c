@@ -396,8 +396,8 @@ static const struct {
 	const char *why;
 } shared_problems[] = {
 	{ "400", "BAD_HEADER", "a bad header or path, or a body not taken" },
-	{ "400", "MALFORMED_PATH", NULL },
-	{ "400", "BODY_NOT_ALLOWED", NULL },
+	{ "400", "MALFORMED_PATH", NULL },   /* src/http/request.c */
+	{ "400", "BODY_NOT_ALLOWED", NULL }, /* src/http/request.c */
 	{ "400", "MALFORMED", NULL }, /* libmicrohttpd's, mhd_answers.c */
 	{ "401", "UNAUTHORIZED", "no or bad credentials" },
 	{ "401", "SESSION_EXPIRED", NULL }, /* the authenticator's, */

@@ -35,7 +35,7 @@ static void cursor_fallback_init(void);
 static void cursor_key(unsigned char[32]);
 static void cursor_mac(
     const unsigned char *, size_t, unsigned char[CURSOR_MAC_LEN]);
-static int  page_only(struct request *);
+static int page_only(struct request *);
 
 static void
 cursor_fallback_init(void)

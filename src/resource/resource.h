@@ -545,9 +545,9 @@ int resource_page_query(
  * its two parameters and its 400 codes, as OpenAPI says them.
  */
 #define RESOURCE_API_PAGE_PARAMS                                               \
-	"{\"name\":\"limit\",\"in\":\"query\",\"description\":\"rows a page, "     \
+	"{\"name\":\"limit\",\"in\":\"query\",\"description\":\"rows a page, " \
 	"at most the list's bound\",\"schema\":{"                              \
-	"\"type\":\"integer\",\"minimum\":1}},{\"name\":\"cursor\",\"in\":"       \
+	"\"type\":\"integer\",\"minimum\":1}},{\"name\":\"cursor\",\"in\":"    \
 	"\"query\",\"description\":\"next_cursor of the previous page\","      \
 	"\"schema\":{\"type\":\"string\"}}"
 #define RESOURCE_API_PAGE_CODES                                                \

@@ -83,7 +83,8 @@ static const char api_directory_get[] =
     "\"$ref\":\"#/components/schemas/therapist_profile\"}}},"
     "\"problems\":{\"404\":\"no such active therapist\"}}";
 static const char api_library[] =
-    "{\"codes\":{" RESOURCE_API_PAGE_CODES "},\"schemas\":{\"library_resource\":" API_LIBRARY_ROW
+    "{\"codes\":{" RESOURCE_API_PAGE_CODES
+    "},\"schemas\":{\"library_resource\":" API_LIBRARY_ROW
     "},\"parameters\":[" RESOURCE_API_PAGE_PARAMS "],"
     "\"answers\":{\"200\":{\"description\":\"public resources and those "
     "assigned to the caller\",\"schema\":{\"type\":\"object\","
