@@ -194,7 +194,17 @@ const struct resource recordings_resource = {
 			"\"boolean\"}}}"
 /* clang-format on */
 static const char api_points_post[] =
-    "{\"codes\":{\"403\":[\"CONSENT_REQUIRED\",\"FORBIDDEN\"],\"422\":[\"POINTS_INVALID\",\"UNKNOWN_CHANNEL\",\"TOO_MANY_CHANNELS\"],\"413\":[\"BATCH_TOO_LARGE\"],\"409\":[\"BATCH_CONFLICT\",\"RECORDING_CLOSED\"],\"400\":[\"POINTS_MALFORMED\"]},\"content\":{"
+    "{\"codes\":{\"403\":[\"CONSENT_REQUIRED\",\"FORBIDDEN\"],\"422\":[\"POINTS_INVALID\",\"UNKNOWN_CHANNEL\",\"TOO_MANY_CHANNELS\"],\"413\":[\"BATCH_TOO_LARGE\"],\"409\":[\"BATCH_CONFLICT\",\"RECORDING_CLOSED\"],\"400\":[\"POINTS_MALFORMED\"]},"
+    /* a text/csv batch's own numbers (ingest.c csv_args) */
+    "\"parameters\":[{\"name\":\"seq\",\"in\":\"query\",\"description\":"
+    "\"text/csv only, and required there: the batch number\",\"schema\":{"
+    "\"type\":\"integer\",\"minimum\":0}},{\"name\":\"rate\",\"in\":"
+    "\"query\",\"description\":\"text/csv only: the sample rate in Hz (up "
+    "to 3 decimals); absent or 0: a first column of times\",\"schema\":{"
+    "\"type\":\"number\",\"minimum\":0}},{\"name\":\"t0\",\"in\":"
+    "\"query\",\"description\":\"text/csv with a rate: the time of the "
+    "first row (ISO 8601 or ms)\",\"schema\":{\"type\":\"string\"}}],"
+    "\"content\":{"
     "\"application/vnd.carebase.points\":{\"type\":\"string\","
     "\"contentMediaType\":\"application/vnd.carebase.points\","
     "\"description\":\"the binary batch format (CBP1, CRC-32C)\"},"
@@ -262,7 +272,10 @@ static const char api_points_get[] =
     "the window holds too many; ask for buckets\"}}";
 
 static const char api_export_points[] =
-    "{\"codes\":{\"403\":[\"FORBIDDEN\"]},\"answers\":{\"200\":{"
+    "{\"codes\":{\"403\":[\"FORBIDDEN\"]},\"parameters\":[{\"name\":"
+    "\"cursor\",\"in\":\"query\",\"description\":\"the page after: "
+    "as the Link rel=next of the page before names it\",\"schema\":{"
+    "\"type\":\"string\"}}],\"answers\":{\"200\":{"
     "\"description\":\"a page of the recording's points: channel, t_ms, "
     "count, value; Link rel=next names the next page while there is "
     "one\",\"type\":\"text/csv\",\"schema\":{\"type\":\"string\"}}},"

@@ -60,7 +60,8 @@ static int bookings_init(struct store *);
  * (notify.c): the document's webhooks. */
 /* clang-format off */
 #define API_CANCEL_OUT							\
-	"{\"post\":{\"summary\":\"an in-app cancel, told to the booking "	\
+	"{\"post\":{\"operationId\":\"bookingCancelled\",\"summary\":"	\
+	"\"an in-app cancel, told to the booking "				\
 	"system (booking_cancel_url); a 2xx is success, 404 and other 4xx "	\
 	"give up, no connection, 408, 429 and 5xx are retried\","		\
 	"\"parameters\":[{\"name\":\"X-Carebase-Timestamp\",\"in\":"	\
@@ -190,6 +191,13 @@ const struct resource therapy_bookings_resource = {
 	       "The client cancels in the app: POST "
 	       "/v1/therapy-bookings/{id}/cancel.",
 	.before_list = partners_admin_check,
+	/* POST .../cancel answers the row with it (API_CANCEL): a row
+	 * schema declares every member a row is answered with. */
+	.answered =
+	    "{\"booking_system_notified\":{\"enum\":[\"queued\","
+	    "\"not_configured\"],\"description\":\"POST "
+	    "/v1/therapy-bookings/{id}/cancel only: whether the booking "
+	    "system is told\"}}",
 };
 
 static const struct resource *const bookings_resources[] = {

@@ -94,6 +94,10 @@ const struct resource courses_resource = {
 	       "public users who start it 1-1 chat when it is included for "
 	       "them.",
 	.after_read = course_sessions_add,
+	.answered = "{\"sessions\":{\"type\":\"array\",\"description\":"
+		    "\"GET /v1/courses/{id} only: the course's sessions the "
+		    "caller sees\",\"items\":{\"$ref\":\"#/components/"
+		    "schemas/course_sessions\"}}}",
 	.example =
 	    "{\"id\":\"01939d6e-2b4f-7c1a-8e3d-5f6a7b8c9d0e\","
 	    "\"kind\":\"self_guided\",\"storyblok_id\":410382921,"

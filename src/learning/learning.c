@@ -103,7 +103,8 @@ static int refold_table(struct tx *, struct refold *, const char *,
 	"," API_PROGRESS_PROPS "}}}}}},\"problems\":{\"404\":\"no such "	\
 	"course session, or not one you may see\"}}"
 #define API_MY_COURSES							\
-	"{\"answers\":{\"200\":{\"description\":\"your enrolments, each "	\
+	"{\"codes\":{" RESOURCE_API_PAGE_CODES "},\"parameters\":["	\
+	RESOURCE_API_PAGE_PARAMS "],\"answers\":{\"200\":{\"description\":\"your enrolments, each "	\
 	"with the course's sessions you may see or have progress in\","	\
 	"\"schema\":{\"type\":\"object\",\"required\":[\"data\","	\
 	"\"next_cursor\"],\"properties\":{\"next_cursor\":{\"type\":"	\
@@ -126,7 +127,7 @@ static int refold_table(struct tx *, struct refold *, const char *,
 	"\"slug\":{\"type\":\"string\"},\"status\":{\"type\":"		\
 	"\"string\",\"description\":\"the session's own status in the "	\
 	"CMS (published...), not progress\"}," API_PROGRESS_PROPS	\
-	"}}}}}}}}}},\"problems\":{\"422\":\"a bad limit or cursor\"}}"
+	"}}}}}}}}}}}"
 /* clang-format on */
 
 static const struct route learning_routes[] = {

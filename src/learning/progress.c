@@ -400,7 +400,7 @@ learning_me_courses(struct request *req)
 
 	memset(&m, 0, sizeof(m));
 	who = req->caller;
-	if (resource_page_args(req, LEARNING_PAGE_MAX, &m.pg) != OK)
+	if (resource_page_query(req, LEARNING_PAGE_MAX, PAGE_ID, &m.pg) != OK)
 		return;
 	m.user = who->user_id;
 	m.all = learning_sees_all(req, who);

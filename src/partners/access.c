@@ -124,6 +124,9 @@ const struct resource partner_access_resource = {
 	.before_update = access_before_update,
 	.after_write = access_after_write,
 	.before_list = partners_admin_check,
+	.answered = "{\"code\":{\"type\":\"string\",\"description\":"
+		    "\"the access code, answered once: by the create that "
+		    "made it (access_after_write)\"}}",
 };
 
 /* 403 with why. */

@@ -231,8 +231,13 @@ static const char api_me_password[] =
 	"\"truncated\"],\"properties\":{\"exported_at\":{\"type\":"	\
 	"\"string\",\"format\":\"date-time\"},\"export_id\":{\"type\":"	\
 	"\"string\"},\"links_expire_at\":{\"type\":[\"string\","		\
-	"\"null\"],\"format\":\"date-time\"},\"user\":{\"$ref\":"	\
-	"\"#/components/schemas/users\"},\"relationships\":{\"type\":"	\
+	"\"null\"],\"format\":\"date-time\"},\"user\":{\"description\":"	\
+	"\"the users row as its owner may have it (every field but the "	\
+	"hidden ones: resource_export_row) and its audit_ref\","	\
+	"\"type\":\"object\",\"required\":[\"id\",\"audit_ref\"],"	\
+	"\"properties\":{\"id\":{\"type\":\"string\",\"format\":"	\
+	"\"uuid\"},\"audit_ref\":{\"type\":[\"string\",\"null\"]}}},"	\
+	"\"relationships\":{\"type\":"	\
 	"\"array\",\"items\":{\"type\":\"object\"}},\"audit_log\":{"	\
 	"\"type\":\"array\",\"items\":{\"$ref\":\"#/components/schemas/"	\
 	"audit_record\"}},\"records\":{\"type\":\"object\","		\
@@ -276,14 +281,13 @@ static const char api_user_erase[] =
 			"to within a minute\"},\"expires_at\":{\"type\":\"string\"," \
 			"\"format\":\"date-time\",\"description\":\"ends then at the " \
 			"latest (sooner when idle)\"}}}"
-#define API_SESSIONS	"{\"codes\":{\"400\":[\"INVALID_PARAMETER\",\"INVALID_CURSOR\"]},\"answers\":{\"200\":{\"description\":\"live sessions, newest " \
+#define API_SESSIONS	"{\"codes\":{" RESOURCE_API_PAGE_CODES "},\"parameters\":[" RESOURCE_API_PAGE_PARAMS "],\"answers\":{\"200\":{\"description\":\"live sessions, newest " \
 			"first (?limit 1-200, ?cursor: the next_cursor of the page " \
 			"before)\",\"schema\":{\"type\":\"object\",\"required\":[\"data\"," \
 			"\"next_cursor\"],\"properties\":{\"data\":{\"type\":\"array\"," \
 			"\"items\":" API_SESSION "},\"next_cursor\":{\"type\":[\"string\"," \
 			"\"null\"]}}}}},\"problems\":{\"403\":\"no auth_sessions:read " \
-			"permission\",\"404\":\"no such user (or not one you may see)\"," \
-			"\"422\":\"a bad limit or cursor\"}}"
+			"permission\",\"404\":\"no such user (or not one you may see)\"}}"
 #define API_SESSION_END	"{\"answers\":{\"204\":{\"description\":\"ended: its token is " \
 			"refused from now on (401)\"}},\"problems\":{\"403\":\"no " \
 			"auth_sessions:delete permission\",\"404\":\"no such live session " \

@@ -366,7 +366,7 @@ report_runs_list(struct request *req)
 	int		     rc, step = STORE_DONE;
 
 	if (reports_caller_admin(req, NULL) != OK ||
-	    resource_page_args_by(req, RUNS_LIST_MAX, PAGE_ID_DESC, &pg) != OK)
+	    resource_page_query(req, RUNS_LIST_MAX, PAGE_ID_DESC, &pg) != OK)
 		return;
 	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
 		goto out;

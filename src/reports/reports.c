@@ -94,11 +94,13 @@ static const char api_run_create[] =
     "bad (VALIDATION_FAILED, one entry each)\",\"429\":\"RUNS_PENDING: "
     "too many runs wait already\"}}";
 static const char api_run_list[] =
-    "{\"answers\":{\"200\":{\"description\":"
+    "{\"codes\":{" RESOURCE_API_PAGE_CODES
+    "},\"parameters\":[" RESOURCE_API_PAGE_PARAMS
+    "],\"answers\":{\"200\":{\"description\":"
     "\"a page of runs, newest first\",\"schema\":{\"type\":\"object\","
-    "\"properties\":{\"data\":{\"type\":\"array\",\"items\":" API_RUN
+    "\"required\":[\"data\",\"next_cursor\"],\"properties\":{\"data\":{\"type\":\"array\",\"items\":" API_RUN
     "},\"next_cursor\":{\"type\":[\"string\",\"null\"]}}}}},"
-    "\"problems\":{" API_RUN_ADMIN ",\"422\":\"a bad limit or cursor\"}}";
+    "\"problems\":{" API_RUN_ADMIN "}}";
 static const char api_run_get[] =
     "{\"answers\":{\"200\":{\"description\":"
     "\"the run\",\"schema\":" API_RUN "}},\"problems\":{" API_RUN_ADMIN
@@ -182,7 +184,13 @@ static const char api_list[] =
     "\"name\":{\"type\":\"string\"},\"type\":{\"type\":\"string\"},"
     "\"description\":{\"type\":\"string\"}}}},\"columns\":{\"type\":"
     "\"array\"},\"parameters\":{\"type\":\"object\",\"required\":["
-    "\"from\",\"to\",\"period\",\"format\"]}}}}}}}},\"problems\":{"
+    "\"from\",\"to\",\"period\",\"format\"],\"additionalProperties\":"
+    "false,\"description\":\"GET /v1/reports/{name}'s query: what from "
+    "and to take, the periods and formats\",\"properties\":{\"from\":{"
+    "\"type\":\"string\"},\"to\":{\"type\":\"string\"},\"period\":{"
+    "\"type\":\"array\",\"items\":{\"enum\":[\"day\",\"week\","
+    "\"month\"]}},\"format\":{\"type\":\"array\",\"items\":{\"enum\":["
+    "\"json\",\"csv\",\"xlsx\",\"pdf\"]}}}}}}}}}}},\"problems\":{"
     "\"403\":\"not an admin\"}}";
 
 static const struct route reports_routes[] = {

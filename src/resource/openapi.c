@@ -259,9 +259,20 @@ row_schema(const struct rdef *rd, int mode)
 		if (mode == 1 && (f->flags & FIELD_REQUIRED) &&
 		    !((int)i == rd->owner && !rd->owner_is_id && !rd->custom))
 			json_array_append_new(req, json_string(f->name));
+		/* rows_decode writes every field a caller sees, null when
+		 * NULL or erased: one everyone sees is always there, one
+		 * kept from some callers (f->see) only for the others. */
+		if (mode == 0 && (f->see == 0 || f->see == SEE_EVERYONE))
+			json_array_append_new(req, json_string(f->name));
 	}
+	if (mode == 0 && rd->res->answered != NULL &&
+	    (fs = json_loads(rd->res->answered, 0, NULL)) != NULL) {
+		json_object_update(props, fs);
+		json_decref(fs);
+	}
+	/* A row answers its declared fields and no other. */
 	s = json_pack("{s:s,s:o,s:b}", "type", "object", "properties", props,
-	    "additionalProperties", mode == 0);
+	    "additionalProperties", 0);
 	if (mode == 0 && rd->res->doc != NULL)
 		json_object_set_new(
 		    s, "description", json_string(rd->res->doc));
@@ -387,7 +398,9 @@ problem_response(const char *what)
  * a body where none is taken or over the limit, credentials, the rate
  * limit, a head over its bound, the bodies or the slow pool full), and
  * the authenticator's (src/people/sessions.c: an expired session, a token
- * sent in the query, the permissions not read), and the gate's (http_gate:
+ * sent in the query, the permissions not read), libmicrohttpd's own before
+ * any route (src/http/mhd_answers.c: a request it cannot parse, an HTTP
+ * version it does not serve), and the gate's (http_gate:
  * MAINTENANCE_MODE, src/training/settings.c).
  * 415 only where a body is taken.
  */
@@ -397,8 +410,9 @@ static const struct {
 	const char *why;
 } shared_problems[] = {
 	{ "400", "BAD_HEADER", "a bad header or path, or a body not taken" },
-	{ "400", "MALFORMED_PATH", NULL },
-	{ "400", "BODY_NOT_ALLOWED", NULL },
+	{ "400", "MALFORMED_PATH", NULL },   /* src/http/request.c */
+	{ "400", "BODY_NOT_ALLOWED", NULL }, /* src/http/request.c */
+	{ "400", "MALFORMED", NULL }, /* libmicrohttpd's, mhd_answers.c */
 	{ "401", "UNAUTHORIZED", "no or bad credentials" },
 	{ "401", "SESSION_EXPIRED", NULL }, /* the authenticator's, */
 	{ "401", "TOKEN_IN_QUERY", NULL },  /* src/people/sessions.c */
@@ -418,6 +432,8 @@ static const struct {
 	    "busy, or under maintenance: try again after Retry-After" },
 	{ "503", "MAINTENANCE_MODE", NULL },
 	{ "503", "PERMISSIONS_UNAVAILABLE", NULL },
+	{ "505", "HTTP_VERSION_NOT_SUPPORTED",
+	    "only HTTP/1.0 and HTTP/1.1 are served" }, /* mhd_answers.c */
 };
 
 /* Add code to codes' list for status (once). */

@@ -23,6 +23,9 @@
 #include "resource/resource.h"
 #include "resource/resource_int.h"
 
+/* The names page_only reads before it refuses the first unknown one. */
+#define PAGE_PARAMS_MAX 8
+
 #define CURSOR_MAC_LEN 16
 
 static pthread_once_t cursor_once = PTHREAD_ONCE_INIT;
@@ -32,6 +35,7 @@ static void cursor_fallback_init(void);
 static void cursor_key(unsigned char[32]);
 static void cursor_mac(
     const unsigned char *, size_t, unsigned char[CURSOR_MAC_LEN]);
+static int page_only(struct request *);
 
 static void
 cursor_fallback_init(void)
@@ -207,6 +211,41 @@ resource_page_bad_cursor(struct request *req)
 	    "The cursor is not valid for this list and sort.");
 }
 
+/*
+ * No parameter but limit and cursor: another is refused as a declared
+ * list refuses it (400 UNKNOWN_PARAMETER naming it), so that a misspelt
+ * ?limt= is not a silent first page.
+ */
+static int
+page_only(struct request *req)
+{
+	const char *names[PAGE_PARAMS_MAX + 1];
+	int	    i, n;
+
+	switch (http_query_names(req, names, PAGE_PARAMS_MAX + 1, &n)) {
+	case OK:
+	case ERR_TOO_LARGE:
+		break;
+	case ERR_MALFORMED:
+		http_problem(req, ERR_MALFORMED, "INVALID_PARAMETER",
+		    "A query parameter name is not valid.");
+		return (ERR_MALFORMED);
+	default:
+		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
+		return (ERR_NOMEM);
+	}
+	for (i = 0; i < n; i++) {
+		if (strcmp(names[i], "limit") == 0 ||
+		    strcmp(names[i], "cursor") == 0)
+			continue;
+		http_problem_ext(req, ERR_MALFORMED, "UNKNOWN_PARAMETER",
+		    json_pack("{s:s}", "parameter", names[i]),
+		    "Unknown query parameter: %s", names[i]);
+		return (ERR_MALFORMED);
+	}
+	return (OK);
+}
+
 int
 resource_page_query(struct request *req, int64_t max, enum page_key key,
     struct resource_page *pg)
@@ -215,6 +254,8 @@ resource_page_query(struct request *req, int64_t max, enum page_key key,
 	const char *field;
 	int	    rc = OK;
 
+	if ((rc = page_only(req)) != OK)
+		return (rc);
 	if ((errs = json_array()) == NULL) {
 		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
 		return (ERR_NOMEM);

@@ -384,6 +384,11 @@ struct resource {
 	 * answered, shown as the example of its list, read and create
 	 * answers (/docs). */
 	const char *example;
+	/* For the OpenAPI document, may be NULL: JSON text {name: schema}
+	 * of the members its hooks add to a row as answered (after_write,
+	 * after_read), never required: a row declares what it answers and
+	 * no other member (src/resource/openapi.c). */
+	const char *answered;
 };
 
 /* Register a resource's routes (and its OpenAPI paths); borrowed. */
@@ -532,10 +537,23 @@ void resource_page_parse(struct request *, int64_t max, enum page_key key,
 /*
  * The same answered as a declared list answers a bad page (resource_list):
  * 400 INVALID_PARAMETER (parameter "limit") or 400 INVALID_CURSOR, and
- * ERR_MALFORMED. For the lists that take no parameter of their own.
+ * ERR_MALFORMED. For the lists that take no parameter of their own: any
+ * other parameter is refused, 400 UNKNOWN_PARAMETER.
  */
 int resource_page_query(
     struct request *, int64_t max, enum page_key key, struct resource_page *);
+/*
+ * For the api text of a route that answers through resource_page_query:
+ * its two parameters and its 400 codes, as OpenAPI says them.
+ */
+#define RESOURCE_API_PAGE_PARAMS                                               \
+	"{\"name\":\"limit\",\"in\":\"query\",\"description\":\"rows a page, " \
+	"at most the list's bound\",\"schema\":{"                              \
+	"\"type\":\"integer\",\"minimum\":1}},{\"name\":\"cursor\",\"in\":"    \
+	"\"query\",\"description\":\"next_cursor of the previous page\","      \
+	"\"schema\":{\"type\":\"string\"}}"
+#define RESOURCE_API_PAGE_CODES                                                \
+	"\"400\":[\"INVALID_PARAMETER\",\"INVALID_CURSOR\",\"UNKNOWN_PARAMETER\"]"
 /* Those two answers, shared with resource_list. */
 void resource_page_bad_limit(struct request *, int64_t max);
 void resource_page_bad_cursor(struct request *);

@@ -271,7 +271,7 @@ therapy_library_list(struct request *req)
 	int		     rc, step;
 
 	who = req->caller;
-	if (resource_page_args(req, LIBRARY_MAX, &pg) != OK)
+	if (resource_page_query(req, LIBRARY_MAX, PAGE_ID, &pg) != OK)
 		return;
 	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
 		goto out;

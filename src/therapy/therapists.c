@@ -160,7 +160,7 @@ therapy_directory_list(struct request *req)
 	json_t		    *data = NULL;
 	int		     rc, step;
 
-	if (resource_page_args(req, DIRECTORY_MAX, &pg) != OK)
+	if (resource_page_query(req, DIRECTORY_MAX, PAGE_ID, &pg) != OK)
 		return;
 	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
 		goto out;

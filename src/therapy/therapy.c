@@ -41,10 +41,8 @@
 #define API_PROP(res, n)	"\"" n "\":{\"$ref\":\"#/components/schemas/" \
 				res "/properties/" n "\"}"
 #define API_PAGED(name, what)						\
-	"{\"codes\":{\"400\":[\"INVALID_PARAMETER\",\"INVALID_CURSOR\"]},\"parameters\":[{\"name\":\"limit\",\"in\":\"query\",\"schema\":{"	\
-	"\"type\":\"integer\",\"minimum\":1}},{\"name\":\"cursor\",\"in\":"	\
-	"\"query\",\"description\":\"next_cursor of the previous page (rows "	\
-	"come in id order)\",\"schema\":{\"type\":\"string\"}}],"		\
+	"{\"codes\":{" RESOURCE_API_PAGE_CODES "},\"parameters\":["	\
+	RESOURCE_API_PAGE_PARAMS "],"					\
 	"\"answers\":{\"200\":{\"description\":\"" what "\",\"schema\":{"	\
 	"\"type\":\"object\",\"required\":[\"data\",\"next_cursor\"],"		\
 	"\"properties\":{\"data\":{\"type\":\"array\",\"items\":{\"$ref\":"	\
@@ -85,12 +83,9 @@ static const char api_directory_get[] =
     "\"$ref\":\"#/components/schemas/therapist_profile\"}}},"
     "\"problems\":{\"404\":\"no such active therapist\"}}";
 static const char api_library[] =
-    "{\"codes\":{\"400\":[\"INVALID_PARAMETER\",\"INVALID_CURSOR\"]},\"schemas\":{\"library_resource\":" API_LIBRARY_ROW
-    "},"
-    "\"parameters\":[{\"name\":\"limit\",\"in\":\"query\",\"schema\":{"
-    "\"type\":\"integer\",\"minimum\":1}},{\"name\":\"cursor\",\"in\":"
-    "\"query\",\"description\":\"next_cursor of the previous page (rows "
-    "come in id order)\",\"schema\":{\"type\":\"string\"}}],"
+    "{\"codes\":{" RESOURCE_API_PAGE_CODES
+    "},\"schemas\":{\"library_resource\":" API_LIBRARY_ROW
+    "},\"parameters\":[" RESOURCE_API_PAGE_PARAMS "],"
     "\"answers\":{\"200\":{\"description\":\"public resources and those "
     "assigned to the caller\",\"schema\":{\"type\":\"object\","
     "\"required\":[\"data\",\"next_cursor\"],\"properties\":{\"data\":{"

@@ -213,6 +213,10 @@ const struct resource training_bookings_resource = {
 	       "notes.",
 	.before_update = bookings_before_update,
 	.after_read = bookings_after_read,
+	.answered = "{\"attendees\":{\"type\":\"array\",\"description\":"
+		    "\"one booking (read or made) only: its attendees, in "
+		    "order\",\"items\":{\"$ref\":\"#/components/schemas/"
+		    "training_booking_attendees\"}}}",
 	.codes =
 	    "{\"409\":[\"ALREADY_BOOKED\",\"BOOKING_CLOSED\",\"BOOKING_CLOSED_BUFFER\",\"PAYMENT_REQUIRED\",\"SCHEDULE_FULL\",\"SCHEDULE_NOT_BOOKABLE\"]}",
 };

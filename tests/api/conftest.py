@@ -760,6 +760,13 @@ class Server:
             self._check_contract(method, r, kw.get("stream", False))
         return r
 
+    def check_raw(self, method, path, raw):
+        """The contract check of an answer read raw (http.client, a
+        socket): raw is the whole answer's bytes. Returns the Response."""
+        r = openapi_contract.response_from_raw(method, self.url(path), raw)
+        self._check_contract(method, r, False)
+        return r
+
     def _check_contract(self, method, r, streamed):
         """Fail the test when r is not the answer the document declares.
         The document of this binary is fetched once a session; a mismatch

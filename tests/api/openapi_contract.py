@@ -64,6 +64,16 @@ def format_checker():
 
 METHODS = ("get", "post", "put", "patch", "delete")
 
+# The codes a request no operation takes may be answered with: no such
+# route or method, or the transport's and dispatcher's before any route
+# (openapi.c's shared_problems).
+NO_OPERATION_CODES = {
+    "NOT_FOUND", "METHOD_NOT_ALLOWED", "BAD_HEADER", "MALFORMED_PATH", "MALFORMED",
+    "BODY_NOT_ALLOWED", "UNAUTHORIZED", "PAYLOAD_TOO_LARGE", "TOO_LARGE", "URI_TOO_LONG",
+    "UNSUPPORTED_MEDIA_TYPE", "RATE_LIMITED", "HEADERS_TOO_LARGE", "COOKIE_TOO_LARGE",
+    "INTERNAL", "SERVER_BUSY", "MAINTENANCE_MODE", "HTTP_VERSION_NOT_SUPPORTED",
+}
+
 # (METHOD, path template): why its answers are not validated yet.
 UNVALIDATED = {
 }
@@ -142,13 +152,22 @@ def check(contract, method, url, response, streamed=False):
         if (method in ("GET", "HEAD") and media == "text/html"
                 and not path.startswith("/v1/") and status in (200, 304)):
             return
-        # Not an operation: only a problem (unknown route, 405) may answer.
+        # Not an operation: only a problem (unknown route, 405, or the
+        # transport's before any route) may answer.
         if 200 <= status < 400:
             raise ContractError(f"OpenAPI contract: {name} answered {status} but the "
                                 f"document declares no such operation")
-        if _is_json(media) and not streamed and response.content:
-            _validate(contract, name, status, media, response,
-                      {"$ref": "#/components/schemas/Problem"})
+        if method == "HEAD" or streamed:
+            return
+        if media != "application/problem+json":
+            raise ContractError(f"OpenAPI contract: {name} answered {status} as "
+                                f"{media or 'no Content-Type'}, not a problem document")
+        _validate(contract, name, status, media, response,
+                  {"$ref": "#/components/schemas/Problem"})
+        if _code(response) not in NO_OPERATION_CODES:
+            raise ContractError(f"OpenAPI contract: {name} answered {status} "
+                                f"{_code(response)}: no operation answers it, and only "
+                                f"{sorted(NO_OPERATION_CODES)} may")
         return
     if (method, template) in UNVALIDATED:
         return
@@ -164,14 +183,20 @@ def check(contract, method, url, response, streamed=False):
     if 200 <= status < 300:
         _check_request_body(contract, name, op, response.request)
     content = answer.get("content") or {}
+    declared = {_media(k): v for k, v in content.items()}
+    # A HEAD answer (and a 304 that names one) says the type GET's body
+    # would have: checked though no body comes.
     if method == "HEAD" or status == 304:
+        if media and declared and media not in declared and not any(
+                k.endswith("/*") and media.startswith(k[:-1]) for k in declared):
+            raise ContractError(f"OpenAPI contract: {name} answered {status} as "
+                                f"{media}, declared: {sorted(declared)}")
         return
     if not content:
         if response.content and not streamed:
             raise ContractError(f"OpenAPI contract: {name} answered {status} with a "
                                 f"{media or 'untyped'} body, but the answer declares none")
         return
-    declared = {_media(k): v for k, v in content.items()}
     if media not in declared:
         # "text/*"-style ranges count too.
         ranged = [k for k in declared if k.endswith("/*") and media.startswith(k[:-1])]
@@ -233,6 +258,41 @@ def _validate(contract, name, status, media, response, schema):
             f"OpenAPI contract: {name} answered {status} {media} that does not match its "
             f"schema: at {_where(err)}: {err.message[:600]} "
             f"(schema path: {'/'.join(str(p) for p in err.absolute_schema_path)})")
+
+
+def response_from_raw(method, url, raw):
+    """A requests.Response made of the bytes of one whole HTTP/1.x answer
+    (status line, head, body; a chunked body decoded), as if requests had
+    asked for it: what a test read through http.client or a socket, for
+    check(). The body ends where Content-Length says, or at the bytes' end."""
+    import requests
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("iso-8859-1").split("\r\n")
+    m = re.match(r"^HTTP/\d\.\d (\d{3})", lines[0])
+    if m is None:
+        raise ContractError(f"OpenAPI contract: {method} {url} answered no HTTP status "
+                            f"line: {lines[0][:80]!r}")
+    r = requests.Response()
+    r.status_code = int(m.group(1))
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        r.headers[k.strip()] = v.strip()
+    if r.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        out = b""
+        while body:
+            size, _, body = body.partition(b"\r\n")
+            n = int(size.split(b";")[0] or b"0", 16)
+            if n == 0:
+                break
+            out, body = out + body[:n], body[n + 2:]
+        body = out
+    elif "Content-Length" in r.headers:
+        body = body[:int(r.headers["Content-Length"])]
+    r._content = b"" if method.upper() == "HEAD" else body
+    req = requests.Request(method.upper(), url).prepare()
+    r.request = req
+    r.url = req.url
+    return r
 
 
 _SHARED = {}

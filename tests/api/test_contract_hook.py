@@ -8,6 +8,7 @@ import pytest
 import requests
 
 import openapi_contract
+from conftest import hdr
 from openapi_contract import Contract, ContractError, check
 
 DOC = {
@@ -130,3 +131,139 @@ def test_requests_calls_outside_server_request_are_checked(server, monkeypatch):
     assert server.get("/healthz").status_code == 200
     assert [(m.upper(), p) for m, p in seen] == [
         ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/healthz")], seen
+
+
+# The lists written by hand answer their page as a declared list does
+# (resource_page_query): a bad limit 400 INVALID_PARAMETER, a bad cursor 400
+# INVALID_CURSOR, a parameter they do not take 400 UNKNOWN_PARAMETER; and the
+# document declares limit and cursor, and those codes, and no 422 (issue 19,
+# o19q items 2, 3, 11, 13).
+HAND_PAGED = ["/v1/me/sessions", "/v1/users/{me}/sessions", "/v1/report-runs",
+              "/v1/me/courses", "/v1/therapist-directory", "/v1/resource-library"]
+
+
+@pytest.mark.parametrize("path", HAND_PAGED)
+def test_hand_written_lists_answer_and_declare_their_page(server, admin, path):
+    doc = server.get("/v1/openapi.json").json()
+    op = doc["paths"][path.replace("{me}", "{id}")]["get"]
+    names = {p.get("name") for p in op.get("parameters", []) if p.get("in") == "query"}
+    assert {"limit", "cursor"} <= names, (path, names)
+    assert "422" not in op["responses"], (path, sorted(op["responses"]))
+    codes = op["responses"]["400"]["content"]["application/problem+json"]["schema"]
+    codes = set(codes["allOf"][1]["properties"]["code"]["enum"])
+    assert {"INVALID_PARAMETER", "INVALID_CURSOR", "UNKNOWN_PARAMETER"} <= codes, codes
+    url = path.replace("{me}", admin["id"])
+    for query, code in (("limit=0", "INVALID_PARAMETER"), ("cursor=zz", "INVALID_CURSOR"),
+                        ("bogus=1", "UNKNOWN_PARAMETER")):
+        r = server.get(f"{url}?{query}", headers=hdr(admin))
+        assert (r.status_code, r.json().get("code")) == (400, code), (url, query, r.text)
+    assert server.get(url, headers=hdr(admin)).status_code == 200
+
+
+def _raw(server, head):
+    """The bytes a socket reads for head (one request, then closed)."""
+    import socket
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        s.sendall(head)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    return out
+
+
+def test_transport_problems_are_declared_by_every_operation(server):
+    """libmicrohttpd's own answers (mhd_answers.c: 400 MALFORMED, 505
+    HTTP_VERSION_NOT_SUPPORTED) come before any route: every operation
+    declares them (issue 19, o19q item 4)."""
+    doc = server.get("/v1/openapi.json").json()
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if method not in openapi_contract.METHODS:
+                continue
+            for status, code in (("400", "MALFORMED"), ("505", "HTTP_VERSION_NOT_SUPPORTED")):
+                schema = op["responses"][status]["content"]["application/problem+json"]["schema"]
+                assert code in schema["allOf"][1]["properties"]["code"]["enum"], \
+                    (method, path, status)
+
+
+def test_an_answer_read_raw_is_checked(server):
+    """check_raw parses what a socket read and checks it as requests'
+    answers are (issue 19, o19q item 7): a whole answer passes; one whose
+    body breaks the schema fails."""
+    r = server.check_raw("GET", "/healthz", _raw(
+        server, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+    assert r.status_code == 200 and r.json()["status"] == "ok"
+    bad = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n"
+           b'{"status":1}\n')
+    with pytest.raises(pytest.fail.Exception, match="OpenAPI contract"):
+        server.check_raw("GET", "/healthz", bad)
+
+
+def test_the_document_says_what_item_12_found_missing(server):
+    """GET /v1/report-runs' page requires data and next_cursor; the report
+    catalogue's parameters say their members; every webhook has an
+    operationId (issue 19, o19q item 12)."""
+    doc = server.get("/v1/openapi.json").json()
+    runs = doc["paths"]["/v1/report-runs"]["get"]["responses"]["200"]
+    assert set(runs["content"]["application/json"]["schema"]["required"]) == \
+        {"data", "next_cursor"}
+    cat = doc["paths"]["/v1/reports"]["get"]["responses"]["200"]
+    params = cat["content"]["application/json"]["schema"]["properties"]["data"]["items"]
+    params = params["properties"]["parameters"]
+    assert set(params["properties"]) == set(params["required"]) == \
+        {"from", "to", "period", "format"}
+    for name, item in doc["webhooks"].items():
+        for method, op in item.items():
+            assert op.get("operationId"), (name, method)
+
+
+def head_answer(status, ctype, path="/v1/things", method="HEAD"):
+    r = requests.Response()
+    r.status_code = status
+    r.headers["Content-Type"] = ctype
+    r._content = b""
+    r.request = requests.Request(method, "http://127.0.0.1:1" + path).prepare()
+    return r
+
+
+def test_a_head_answer_of_an_undeclared_media_type_fails(contract):
+    """HEAD answers GET's type: compared though no body comes (o19q item 9)."""
+    doc = dict(DOC, paths={"/v1/things": {"get": {"responses": {"200": {"content": {
+        "application/json": {"schema": {}}}}}}}})
+    c = Contract(doc)
+    check(c, "HEAD", "http://h/v1/things", head_answer(200, "application/json"))
+    with pytest.raises(ContractError, match="declared"):
+        check(c, "HEAD", "http://h/v1/things", head_answer(200, "text/html"))
+
+
+def test_a_problem_where_no_operation_is_must_be_a_routing_one(contract):
+    """On an unknown route only NOT_FOUND, METHOD_NOT_ALLOWED or a transport
+    code, as a problem document (o19q item 10)."""
+    def nowhere(status, body, ctype="application/problem+json"):
+        r = answer(status, body, ctype)
+        r.request = requests.Request("GET", "http://127.0.0.1:1/v1/nowhere").prepare()
+        return r
+    check(contract, "GET", "http://h/v1/nowhere", nowhere(404, problem_doc(404, "NOT_FOUND")))
+    with pytest.raises(ContractError, match="no operation answers it"):
+        check(contract, "GET", "http://h/v1/nowhere",
+              nowhere(409, problem_doc(409, "NAME_TAKEN")))
+    with pytest.raises(ContractError, match="not a problem document"):
+        check(contract, "GET", "http://h/v1/nowhere",
+              nowhere(404, {"error": "nope"}, "application/json"))
+
+
+def test_row_schemas_are_closed_and_require_what_is_always_answered(server):
+    """A resource's row answers its declared members and no other, and
+    those everyone sees are always there (rows_decode writes null for
+    NULL): additionalProperties false, id and created_at required (o19q
+    item 1). The users row: a member only staff see is not required."""
+    doc = server.get("/v1/openapi.json").json()
+    rows = [name for name, s in doc["components"]["schemas"].items()
+            if isinstance(s.get("properties"), dict) and "created_at" in s["properties"]
+            and not name.endswith(("_create", "_update"))]
+    assert len(rows) > 40, rows
+    for name in rows:
+        s = doc["components"]["schemas"][name]
+        assert s.get("additionalProperties") is False, name
+        assert {"id", "created_at"} <= set(s.get("required", [])), name
+        assert set(s["required"]) <= set(s["properties"]), name

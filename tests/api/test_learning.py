@@ -459,8 +459,13 @@ def test_progress_and_course_completion(server, db, cms, people):
     problem(act(server, ann, str(uuid.uuid4()), "start"), 404, "NOT_FOUND")
     problem(act(server, ann, "not-a-uuid", "complete"), 404, "NOT_FOUND")
     problem(server.post(f"/v1/course-sessions/{id1}/start"), 401, "UNAUTHORIZED")
-    problem(server.get("/v1/me/courses?limit=0", headers=hdr(ann)), 422,
-            "VALIDATION_FAILED")
+    # as every list answers a bad page, and refuses what it does not take
+    problem(server.get("/v1/me/courses?limit=0", headers=hdr(ann)), 400,
+            "INVALID_PARAMETER")
+    problem(server.get("/v1/me/courses?cursor=zz", headers=hdr(ann)), 400,
+            "INVALID_CURSOR")
+    problem(server.get("/v1/me/courses?bogus=1", headers=hdr(ann)), 400,
+            "UNKNOWN_PARAMETER")
 
 
 PROGRESS = {"completed", "started_at", "completed_at"}

@@ -50,7 +50,7 @@ export class Carebase {
       "GET",
       "/v1/me/therapy-bookings",
     );
-    return page.data.map((b) => b.id ?? "");
+    return page.data.map((b) => b.id);
   }
 
   partner(idOrName: string): Promise<Answer<paths["/v1/partners/{id}"]["get"], 200>> {

@@ -3730,43 +3730,7 @@ export interface webhooks {
         get?: never;
         put?: never;
         /** an in-app cancel, told to the booking system (booking_cancel_url); a 2xx is success, 404 and other 4xx give up, no connection, 408, 429 and 5xx are retried */
-        post: {
-            parameters: {
-                query?: never;
-                header: {
-                    /** @description unix seconds of this attempt */
-                    "X-Carebase-Timestamp": string;
-                    /** @description hex HMAC-SHA256 of "<timestamp>.<body>" under booking_cancel_secret */
-                    "X-Carebase-Signature": string;
-                    /** @description the same on every attempt of one notice */
-                    "X-Carebase-Delivery": string;
-                };
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @constant */
-                        event: "booking.cancelled";
-                        booking_code: string;
-                        /** Format: date-time */
-                        cancelled_at: string;
-                        /** @enum {unknown} */
-                        cancelled_by: "client" | "staff";
-                    };
-                };
-            };
-            responses: {
-                /** @description cancelled in the booking system */
-                "2XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        post: operations["bookingCancelled"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3821,7 +3785,7 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: email
              * @description the address; filter with ?recipient= (blind index)
@@ -3830,12 +3794,12 @@ export interface components {
             /** @description the subject as sent */
             subject?: string | null;
             /** @description the template's name (the kind of mail) */
-            template?: string;
+            template: string;
             /**
              * @description queued, sent or failed
              * @enum {string}
              */
-            status?: "queued" | "sent" | "failed";
+            status: "queued" | "sent" | "failed";
             /**
              * @description sending attempts
              * @default 0
@@ -3845,18 +3809,16 @@ export interface components {
              * Format: date-time
              * @description when the server took it
              */
-            sent_at?: string | null;
+            sent_at: string | null;
             /** @description the last failure */
-            error?: string | null;
+            error: string | null;
             /**
              * Format: date-time
              * @description queued; filter with ?created_at_from= and ?created_at_to=
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         email_log_create: {
             /**
@@ -3938,23 +3900,23 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description given name */
-            first_name?: string | null;
+            first_name: string | null;
             /** @description family name */
-            last_name?: string | null;
+            last_name: string | null;
             /**
              * Format: email
              * @description sign-in address; filter with ?email= (blind index)
              */
-            email?: string | null;
+            email: string | null;
             /** @description telephone number */
             phone?: string | null;
             /**
              * Format: date
              * @description YYYY-MM-DD; decides whether guardian consent is needed
              */
-            date_of_birth?: string | null;
+            date_of_birth: string | null;
             /** @description gender, in the person's own words */
             gender?: string | null;
             /** @description town or region */
@@ -3962,14 +3924,14 @@ export interface components {
             /** @description other demographic answers, as one object */
             demographics?: Record<string, never> | unknown[] | null;
             /** @description ISO 3166-1 alpha-2 */
-            country?: string | null;
+            country: string | null;
             /** @description BCP 47 language tag for the interface */
-            locale?: string | null;
+            locale: string | null;
             /**
              * Format: time-zone
              * @description IANA time zone name ("Europe/Berlin") times are shown in; null: the browser's
              */
-            time_zone?: string | null;
+            time_zone: string | null;
             /** @description language the person signed up in */
             signup_language?: string | null;
             /**
@@ -4018,17 +3980,15 @@ export interface components {
             /** Format: date-time */
             readonly last_active_at?: string | null;
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: date-time */
             readonly deleted_at?: string | null;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
             readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
         };
         users_create: {
             /** @description given name */
@@ -4158,54 +4118,52 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the guardian or practitioner
              */
-            lead_id?: string;
+            lead_id: string;
             /**
              * Format: uuid
              * @description the child or client
              */
-            follower_id?: string;
+            follower_id: string;
             /**
              * @description guardian_of or practitioner_of
              * @enum {string}
              */
-            kind?: "guardian_of" | "practitioner_of";
+            kind: "guardian_of" | "practitioner_of";
             /**
              * @description pending until consent is recorded, then active; ended
              * @enum {string}
              */
-            readonly status?: "pending" | "active" | "ended";
+            readonly status: "pending" | "active" | "ended";
             /**
              * Format: date-time
              * @description when consent was recorded
              */
-            readonly consent_at?: string | null;
+            readonly consent_at: string | null;
             /**
              * Format: uuid
              * @description the user whose consent it is
              */
-            readonly consent_by?: string | null;
+            readonly consent_by: string | null;
             /**
              * @description in_app, signed_form, email or verbal
              * @enum {string|null}
              */
-            readonly consent_method?: "in_app" | "signed_form" | "email" | "verbal" | null;
+            readonly consent_method: "in_app" | "signed_form" | "email" | "verbal" | null;
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: date-time */
-            readonly ended_at?: string | null;
+            readonly ended_at: string | null;
             /** Format: uuid */
-            readonly created_by?: string | null;
+            readonly created_by: string | null;
             /** Format: uuid */
-            readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
+            readonly updated_by: string | null;
         };
         relationships_create: {
             /**
@@ -4231,37 +4189,35 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description the client's address */
-            ip?: string | null;
+            ip: string | null;
             /** @description the client's User-Agent */
-            user_agent?: string | null;
+            user_agent: string | null;
             /** @description the device fingerprint the client sent */
-            device_fingerprint?: string | null;
+            device_fingerprint: string | null;
             /**
              * Format: date-time
              * @description signed in
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description last used (written at most once a step)
              */
-            last_activity_at?: string;
+            last_activity_at: string;
             /**
              * Format: date-time
              * @description ends then whatever its use
              */
-            expires_at?: string;
+            expires_at: string;
             /**
              * Format: date-time
              * @description signed out, ended or expired
              */
-            ended_at?: string | null;
+            ended_at: string | null;
             /** @description why it ended */
-            end_reason?: string | null;
-        } & {
-            [key: string]: unknown;
+            end_reason: string | null;
         };
         /** @description A user's password reset links, in their export beside their account (times and the address that asked). */
         password_resets: {
@@ -4269,26 +4225,24 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description the address that asked (sealed) */
-            ip?: string | null;
+            ip: string | null;
             /**
              * Format: date-time
              * @description asked
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description the link works until then
              */
-            expires_at?: string;
+            expires_at: string;
             /**
              * Format: date-time
              * @description the link was used
              */
-            used_at?: string | null;
-        } & {
-            [key: string]: unknown;
+            used_at: string | null;
         };
         /** @description A member's family invitations and children's accounts made, in their export beside their account (kind and time only). */
         family_invites: {
@@ -4296,19 +4250,17 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * @description invite (by email) or child (an account made)
              * @enum {string}
              */
-            kind?: "invite" | "child";
+            kind: "invite" | "child";
             /**
              * Format: date-time
              * @description sent
              */
-            readonly created_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly created_at: string;
         };
         /** @description A user's address verification and invitation links, in their export beside their account (times only). */
         email_tokens: {
@@ -4316,26 +4268,24 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description verify_email (sign-up) or set_password (a staff invitation) */
-            purpose?: string;
+            purpose: string;
             /**
              * Format: date-time
              * @description mailed
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description the link works until then
              */
-            expires_at?: string;
+            expires_at: string;
             /**
              * Format: date-time
              * @description the link was used (or a newer one replaced it)
              */
-            used_at?: string | null;
-        } & {
-            [key: string]: unknown;
+            used_at: string | null;
         };
         /** @description Therapist profiles. Admins create them for users with the therapist role; a therapist edits their own (not is_active). Clients use /v1/therapist-directory, which shows active therapists' public fields only. */
         therapists: {
@@ -4343,14 +4293,14 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the therapist's account (role therapist)
              */
-            user_id?: string;
+            user_id: string;
             /** @description professional biography */
-            bio?: string;
+            bio: string;
             /**
              * @description areas of specialisation
              * @default []
@@ -4374,15 +4324,13 @@ export interface components {
              */
             meta: Record<string, never> | unknown[];
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
             readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
         };
         therapists_create: {
             /**
@@ -4447,44 +4395,44 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the therapist (a therapists row)
              */
-            therapist_id?: string;
+            therapist_id: string;
             /**
              * Format: uuid
              * @description the client; owns the row
              */
-            client_id?: string;
+            client_id: string;
             /**
              * Format: date-time
              * @description start (UTC); change it with the reschedule action
              */
-            start_time?: string;
+            start_time: string;
             /**
              * Format: date-time
              * @description end, after start
              */
-            end_time?: string;
+            end_time: string;
             /**
              * @description scheduled, then completed, cancelled, rescheduled or no_show through the actions
              * @enum {string}
              */
-            readonly status?: "scheduled" | "completed" | "cancelled" | "rescheduled" | "no_show";
+            readonly status: "scheduled" | "completed" | "cancelled" | "rescheduled" | "no_show";
             /**
              * @description initial, regular, follow_up or emergency
              * @enum {string}
              */
-            type?: "initial" | "regular" | "follow_up" | "emergency";
+            type: "initial" | "regular" | "follow_up" | "emergency";
             /**
              * @description video, audio, chat, in_person or hybrid
              * @enum {string}
              */
-            format?: "video" | "audio" | "chat" | "in_person" | "hybrid";
+            format: "video" | "audio" | "chat" | "in_person" | "hybrid";
             /** @description notes shared with the client (and their guardians) */
-            shared_notes?: string | null;
+            shared_notes: string | null;
             /**
              * @description additional metadata
              * @default {}
@@ -4494,19 +4442,17 @@ export interface components {
              * Format: uuid
              * @description the session this one replaces
              */
-            readonly rescheduled_from_id?: string | null;
+            readonly rescheduled_from_id: string | null;
             /** @description why it was cancelled, when the canceller said (required of staff after the start); set by the cancel action */
-            readonly cancel_reason?: string | null;
+            readonly cancel_reason: string | null;
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
             readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
         };
         therapy_sessions_create: {
             /**
@@ -4572,20 +4518,20 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description form title */
-            title?: string;
+            title: string;
             /** @description what the form is for */
-            description?: string | null;
+            description: string | null;
             /**
              * @description pre_session, in_session, post_session, assessment or custom
              * @enum {string}
              */
-            type?: "pre_session" | "in_session" | "post_session" | "assessment" | "custom";
+            type: "pre_session" | "in_session" | "post_session" | "assessment" | "custom";
             /** @description array of {id, label, type, required, options, validation, help_text}. id: 1-64 of [A-Za-z0-9_-], unique; type: text, textarea, select, radio, checkbox, date (YYYY-MM-DD), time (HH:MM[:SS]), email, number or scale; options: required for select, radio and checkbox, refused for the rest. validation: terms separated by '|': 'min:N' and 'max:N' (N an integer: the value of a number or scale - a scale without them runs 0 to 10 - the length of text, textarea and email, the number of checkbox choices) and 'integer' (number only). A rule that does not parse, a term on a type it does not apply to, or min above max is refused when the form is saved */
-            fields?: Record<string, never> | unknown[];
+            fields: Record<string, never> | unknown[];
             /** @description {method: sum, items: [ids], bands: [{min, label}]} or null */
-            scoring?: Record<string, never> | unknown[] | null;
+            scoring: Record<string, never> | unknown[] | null;
             /**
              * @description takes responses
              * @default true
@@ -4597,15 +4543,13 @@ export interface components {
              */
             meta: Record<string, never> | unknown[];
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
             readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
         };
         forms_create: {
             /** @description form title */
@@ -4663,46 +4607,44 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the form answered
              */
-            form_id?: string;
+            form_id: string;
             /**
              * Format: uuid
              * @description the client's therapy session it belongs to, if any
              */
-            session_id?: string | null;
+            session_id: string | null;
             /**
              * Format: uuid
              * @description the client; the caller when not given
              */
-            client_id?: string;
+            client_id: string;
             /** @description answers by field id */
-            responses?: Record<string, never> | unknown[] | null;
+            responses: Record<string, never> | unknown[] | null;
             /** @description {items, total, max, severity} when the form scores */
-            readonly score?: Record<string, never> | unknown[] | null;
+            readonly score: Record<string, never> | unknown[] | null;
             /**
              * Format: date-time
              * @description when it was submitted
              */
-            readonly submitted_at?: string;
+            readonly submitted_at: string;
             /**
              * @description additional metadata
              * @default {}
              */
             meta: Record<string, never> | unknown[];
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
             readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
         };
         form_responses_create: {
             /**
@@ -4741,31 +4683,31 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the therapist; a therapist's own when not given
              */
-            therapist_id?: string;
+            therapist_id: string;
             /**
              * Format: uuid
              * @description the therapist's user
              */
             readonly owner_id?: string;
             /** @description title */
-            title?: string;
+            title: string;
             /** @description description */
-            description?: string | null;
+            description: string | null;
             /**
              * @description pdf, video, audio, link, image, text or other
              * @enum {string}
              */
-            type?: "pdf" | "video" | "audio" | "link" | "image" | "text" | "other";
+            type: "pdf" | "video" | "audio" | "link" | "image" | "text" | "other";
             /**
              * Format: uri-reference
              * @description where it is: an http(s) URL, or a path on this site (/...)
              */
-            url?: string | null;
+            url: string | null;
             /**
              * @description every client may see it
              * @default false
@@ -4782,15 +4724,13 @@ export interface components {
              */
             meta: Record<string, never> | unknown[];
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
             readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
         };
         resources_create: {
             /**
@@ -4865,53 +4805,51 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the resource
              */
-            resource_id?: string;
+            resource_id: string;
             /**
              * Format: uuid
              * @description the client
              */
-            client_id?: string;
+            client_id: string;
             /**
              * Format: date-time
              * @description when it was assigned
              */
-            readonly assigned_at?: string;
+            readonly assigned_at: string;
             /**
              * Format: date-time
              * @description when it is due, if ever
              */
-            due_date?: string | null;
+            due_date: string | null;
             /**
              * @description assigned, viewed (opened by the client), completed
              * @enum {string}
              */
-            readonly status?: "assigned" | "viewed" | "completed";
+            readonly status: "assigned" | "viewed" | "completed";
             /** @description notes for the client (health data: sealed, reads audited) */
-            notes?: string | null;
+            notes: string | null;
             /** Format: date-time */
-            readonly viewed_at?: string | null;
+            readonly viewed_at: string | null;
             /** Format: date-time */
-            readonly completed_at?: string | null;
+            readonly completed_at: string | null;
             /**
              * @description additional metadata
              * @default {}
              */
             meta: Record<string, never> | unknown[];
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
             readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
         };
         resource_assignments_create: {
             /**
@@ -4957,9 +4895,9 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description unique without regard to case (Unicode simple case folding), never a UUID; GET /v1/partners/{id} by name finds it */
-            name?: string;
+            name: string;
             /**
              * @description false deactivates the partner, its admins and its accesses
              * @default true
@@ -4969,23 +4907,23 @@ export interface components {
              * Format: uri
              * @description http(s) URL of the logo
              */
-            logo_url?: string | null;
+            logo_url: string | null;
             /** @description text alternative of the logo */
-            logo_alt?: string | null;
+            logo_alt: string | null;
             /**
              * Format: uri
              * @description http(s) URL of the partner's website
              */
-            website?: string | null;
+            website: string | null;
             /** @description first footer line */
-            footer_line1?: string | null;
+            footer_line1: string | null;
             /** @description second footer line */
-            footer_line2?: string | null;
+            footer_line2: string | null;
             /**
              * Format: colour
              * @description #rrggbb: the band and buttons of the partner's public page; null: the site's own colours
              */
-            brand_colour?: string | null;
+            brand_colour: string | null;
             /**
              * @description object of network name ([a-z0-9_], up to 32) to http(s) URL, at most 16
              * @default {}
@@ -4994,15 +4932,13 @@ export interface components {
                 [key: string]: string;
             };
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
             readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
         };
         partners_create: {
             /** @description unique without regard to case (Unicode simple case folding), never a UUID; GET /v1/partners/{id} by name finds it */
@@ -5084,24 +5020,22 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description unique; lower case letters, digits and _ */
-            name?: string;
+            name: string;
             /**
              * @description what the feature gives
              * @default
              */
             description: string;
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
             readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
         };
         features_create: {
             /** @description unique; lower case letters, digits and _ */
@@ -5127,32 +5061,30 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the partner
              */
-            partner_id?: string;
+            partner_id: string;
             /**
              * Format: uuid
              * @description the feature
              */
-            feature_id?: string;
+            feature_id: string;
             /**
              * @description switched on
              * @default true
              */
             is_active: boolean;
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
             readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
         };
         partner_features_create: {
             /**
@@ -5184,32 +5116,30 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description a user with role partner_admin; one partner each
              */
-            user_id?: string;
+            user_id: string;
             /**
              * Format: uuid
              * @description the partner
              */
-            partner_id?: string;
+            partner_id: string;
             /**
              * @description an inactive partner admin can do nothing for the partner
              * @default true
              */
             is_active: boolean;
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
             readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
         };
         partner_admins_create: {
             /**
@@ -5241,14 +5171,14 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the partner; a partner admin's own by default
              */
-            partner_id?: string;
+            partner_id: string;
             /** @description the partner's name */
-            readonly partner_name?: string;
+            readonly partner_name: string;
             /**
              * Format: uuid
              * @description who made the access
@@ -5275,7 +5205,7 @@ export interface components {
              */
             therapy_sessions_remaining: number;
             /** @description sessions spent by bookings */
-            readonly therapy_sessions_redeemed?: number;
+            readonly therapy_sessions_redeemed: number;
             /**
              * @description false: the code stops working and the grant ends
              * @default true
@@ -5285,13 +5215,13 @@ export interface components {
              * Format: date-time
              * @description when it was redeemed
              */
-            readonly activated_at?: string | null;
+            readonly activated_at: string | null;
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
             readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            /** @description the access code, answered once: by the create that made it (access_after_write) */
+            code?: string;
         };
         partner_access_create: {
             /**
@@ -5348,69 +5278,72 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * @description the booking system's last word on it
              * @enum {string}
              */
-            readonly action?: "NEW_BOOKING" | "UPDATED_BOOKING" | "CANCELLED_BOOKING";
+            readonly action: "NEW_BOOKING" | "UPDATED_BOOKING" | "CANCELLED_BOOKING";
             /**
              * Format: uuid
              * @description the client; owns the row
              */
-            readonly user_id?: string;
+            readonly user_id: string;
             /**
              * Format: uuid
              * @description the access whose session it spent
              */
-            readonly partner_access_id?: string | null;
+            readonly partner_access_id: string | null;
             /**
              * Format: uuid
              * @description the partner of that access
              */
-            readonly partner_id?: string | null;
+            readonly partner_id: string | null;
             /** @description the partner's name */
-            readonly partner_name?: string | null;
+            readonly partner_name: string | null;
             /**
              * Format: email
              * @description the address the booking was made with (admins and the client)
              */
             readonly client_email?: string | null;
-            readonly client_timezone?: string | null;
+            readonly client_timezone: string | null;
             /** @description the booking system's code */
-            readonly booking_code?: string;
-            readonly service_name?: string;
+            readonly booking_code: string;
+            readonly service_name: string;
             /** @description the therapist */
-            readonly service_provider_name?: string | null;
+            readonly service_provider_name: string | null;
             /** Format: email */
-            readonly service_provider_email?: string | null;
+            readonly service_provider_email: string | null;
             /** Format: date-time */
-            readonly start_date_time?: string;
+            readonly start_date_time: string;
             /** Format: date-time */
-            readonly end_date_time?: string;
+            readonly end_date_time: string;
             /**
              * Format: date-time
              * @description the start before the last reschedule
              */
-            readonly rescheduled_from?: string | null;
+            readonly rescheduled_from: string | null;
             /** Format: date-time */
-            readonly cancelled_at?: string | null;
+            readonly cancelled_at: string | null;
             /**
              * Format: date-time
              * @description set once its end has passed, unless cancelled
              */
-            readonly completed_at?: string | null;
+            readonly completed_at: string | null;
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /**
              * @description booked, or cancelled
              * @enum {string}
              */
-            readonly status?: "booked" | "cancelled";
-        } & {
-            [key: string]: unknown;
+            readonly status: "booked" | "cancelled";
+            /**
+             * @description POST /v1/therapy-bookings/{id}/cancel only: whether the booking system is told
+             * @enum {unknown}
+             */
+            booking_system_notified?: "queued" | "not_configured";
         };
         therapy_bookings_create: Record<string, never>;
         therapy_bookings_update: Record<string, never>;
@@ -5420,14 +5353,14 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description a report's name: GET /v1/reports lists them */
-            report?: string;
+            report: string;
             /**
              * @description daily (London's day before), weekly (the week from Monday before) or monthly (the calendar month before)
              * @enum {string}
              */
-            frequency?: "daily" | "weekly" | "monthly";
+            frequency: "daily" | "weekly" | "monthly";
             /**
              * @description the rows' period, as GET /v1/reports/{name}'s
              * @default month
@@ -5441,41 +5374,39 @@ export interface components {
              */
             format: "json" | "csv" | "xlsx" | "pdf";
             /** @description user ids of active staff who may read reports, mailed a link when each run is done (never addresses) */
-            recipients?: string[];
+            recipients: string[];
             /**
              * Format: date-time
              * @description when the next run is made: the end of the period it covers (London's midnight)
              */
-            readonly next_run_at?: string;
+            readonly next_run_at: string;
             /**
              * Format: uuid
              * @description the latest run made (GET /v1/report-runs/{id})
              */
-            readonly last_run_id?: string | null;
+            readonly last_run_id: string | null;
             /**
              * Format: date-time
              * @description when it was made
              */
-            readonly last_run_at?: string | null;
+            readonly last_run_at: string | null;
             /**
              * Format: uuid
              * @description who made the schedule: its runs' requested_by
              */
-            readonly created_by?: string | null;
+            readonly created_by: string | null;
             /** Format: uuid */
-            readonly updated_by?: string | null;
+            readonly updated_by: string | null;
             /**
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         report_schedules_create: {
             /** @description a report's name: GET /v1/reports lists them */
@@ -5529,11 +5460,11 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description unique name, e.g. HRV, EEG, ECG, PPG, SpO2 */
-            name?: string;
+            name: string;
             /** @description physical unit of the samples, e.g. uV, mV, ms, % */
-            unit?: string;
+            unit: string;
             /**
              * @description channel names ([a-z0-9_], 1 to 32 characters); empty accepts any name
              * @default []
@@ -5560,15 +5491,13 @@ export interface components {
              */
             meta: Record<string, never> | unknown[];
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
             readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
         };
         data_types_create: {
             /** @description unique name, e.g. HRV, EEG, ECG, PPG, SpO2 */
@@ -5638,16 +5567,16 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description name of the exercise */
-            name?: string;
+            name: string;
             /**
              * @description the tracks (programmes) it belongs to
              * @default []
              */
             tracks: string[];
             /** @description what the person does */
-            description?: string | null;
+            description: string | null;
             /**
              * @description offered for new recordings
              * @default true
@@ -5659,15 +5588,13 @@ export interface components {
              */
             meta: Record<string, never> | unknown[];
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
             readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
         };
         exercises_create: {
             /** @description name of the exercise */
@@ -5717,58 +5644,56 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the person recorded; owns the row (yourself unless staff)
              */
-            user_id?: string;
+            user_id: string;
             /**
              * Format: uuid
              * @description the exercise done during the recording
              */
-            exercise_id?: string | null;
+            exercise_id: string | null;
             /**
              * Format: uuid
              * @description the kind of data recorded
              */
-            data_type_id?: string;
+            data_type_id: string;
             /** @description where it was recorded (sealed) */
-            location?: string | null;
+            location: string | null;
             /**
              * Format: date-time
              * @description start (UTC); now when not given
              */
-            started_at?: string;
+            started_at: string;
             /**
              * Format: date-time
              * @description end (UTC); set by finish when not given
              */
-            ended_at?: string | null;
+            ended_at: string | null;
             /** @description how the person is feeling (sealed health data) */
-            feedback?: string | null;
+            feedback: string | null;
             /**
              * @description recording, then successful or failed through the finish action
              * @enum {string}
              */
-            readonly status?: "recording" | "successful" | "failed";
+            readonly status: "recording" | "successful" | "failed";
             /** @description samples stored, all channels */
-            readonly points?: number;
+            readonly points: number;
             /**
              * @description additional metadata (device, firmware, ...)
              * @default {}
              */
             meta: Record<string, never> | unknown[];
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
+            readonly updated_at: string;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
             readonly updated_by?: string | null;
-        } & {
-            [key: string]: unknown;
         };
         recordings_create: {
             /**
@@ -5838,39 +5763,39 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * @description self_guided or in_person
              * @enum {string}
              */
-            readonly kind?: "self_guided" | "in_person";
+            readonly kind: "self_guided" | "in_person";
             /** @description the CMS story's id */
-            readonly storyblok_id?: number | null;
+            readonly storyblok_id: number | null;
             /**
              * Format: uuid
              * @description the CMS story's uuid: GET /v1/courses/{id} takes it too
              */
-            readonly storyblok_uuid?: string | null;
-            readonly name?: string;
+            readonly storyblok_uuid: string | null;
+            readonly name: string;
             /** @description the story's full_slug */
-            readonly slug?: string;
+            readonly slug: string;
             /**
              * @description published, unpublished or deleted
              * @enum {string}
              */
-            readonly status?: "published" | "unpublished" | "deleted";
-            readonly description?: string | null;
+            readonly status: "published" | "unpublished" | "deleted";
+            readonly description: string | null;
             /** @description a live course (the CMS story's content.live; a course stored before the upgrade that brought it counts as live until the CMS publishes it again): a public user (no active access of an active partner, no partner admin) who starts it has 1-1 chat while it is published, live and included for them */
-            readonly live?: boolean;
-            readonly themes?: string[];
+            readonly live: boolean;
+            readonly themes: string[];
             /** @description partner names as the CMS gives them; "Public": everyone */
-            readonly included_for_partners?: string[];
+            readonly included_for_partners: string[];
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
+            /** @description GET /v1/courses/{id} only: the course's sessions the caller sees */
+            sessions?: components["schemas"]["course_sessions"][];
         };
         courses_create: Record<string, never>;
         courses_update: Record<string, never>;
@@ -5880,35 +5805,33 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description the CMS story's id */
-            readonly storyblok_id?: number;
+            readonly storyblok_id: number;
             /**
              * Format: uuid
              * @description the CMS story's uuid: GET /v1/course-sessions/{id} takes it too
              */
-            readonly storyblok_uuid?: string;
+            readonly storyblok_uuid: string;
             /**
              * Format: uuid
              * @description the course
              */
-            readonly course_id?: string;
-            readonly name?: string;
+            readonly course_id: string;
+            readonly name: string;
             /** @description the story's full_slug */
-            readonly slug?: string;
+            readonly slug: string;
             /**
              * @description published, unpublished or deleted
              * @enum {string}
              */
-            readonly status?: "published" | "unpublished" | "deleted";
+            readonly status: "published" | "unpublished" | "deleted";
             /** @description partner names as the CMS gives them; "Public": everyone */
-            readonly included_for_partners?: string[];
+            readonly included_for_partners: string[];
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         course_sessions_create: Record<string, never>;
         course_sessions_update: Record<string, never>;
@@ -5918,35 +5841,33 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the learner; owns the row
              */
-            readonly user_id?: string;
+            readonly user_id: string;
             /**
              * Format: uuid
              * @description the course
              */
-            readonly course_id?: string;
+            readonly course_id: string;
             /** @description every published session of the course included for the user completed (at least one) */
-            readonly completed?: boolean;
+            readonly completed: boolean;
             /**
              * Format: date-time
              * @description first progress in the course
              */
-            readonly started_at?: string;
+            readonly started_at: string;
             /**
              * Format: date-time
              * @description when it became completed
              */
-            readonly completed_at?: string | null;
+            readonly completed_at: string | null;
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         course_enrolments_create: Record<string, never>;
         course_enrolments_update: Record<string, never>;
@@ -5956,35 +5877,33 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the learner; owns the row
              */
-            readonly user_id?: string;
+            readonly user_id: string;
             /**
              * Format: uuid
              * @description the course session
              */
-            readonly session_id?: string;
+            readonly session_id: string;
             /** @description marked completed */
-            readonly completed?: boolean;
+            readonly completed: boolean;
             /**
              * Format: date-time
              * @description first started
              */
-            readonly started_at?: string;
+            readonly started_at: string;
             /**
              * Format: date-time
              * @description when marked completed
              */
-            readonly completed_at?: string | null;
+            readonly completed_at: string | null;
             /** Format: date-time */
-            readonly created_at?: string;
+            readonly created_at: string;
             /** Format: date-time */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         course_session_progress_create: Record<string, never>;
         course_session_progress_update: Record<string, never>;
@@ -5994,28 +5913,28 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description e.g. Emergency First Aid at Work */
-            name?: string;
-            description?: string | null;
+            name: string;
+            description: string | null;
             /**
              * @description EFAW (6 hours, one day), FAW (18 hours, three days), Paediatric (12 hours, two days), requalification or refresher
              * @enum {string}
              */
-            course_type?: "EFAW" | "FAW" | "Paediatric" | "requalification" | "refresher";
+            course_type: "EFAW" | "FAW" | "Paediatric" | "requalification" | "refresher";
             /** @description hours of teaching; set by the type for EFAW, FAW, Paediatric */
-            duration_hours?: number;
+            duration_hours: number;
             /** @description days the hours are taught over; set by the type as above */
-            duration_days?: number;
+            duration_days: number;
             /** @description price per learner in minor units (pence for GBP) */
-            price_minor?: number;
+            price_minor: number;
             /**
              * @description ISO 4217 code, three upper-case letters
              * @default GBP
              */
             currency: string;
             /** @description most learners a schedule of the course may take */
-            max_capacity?: number;
+            max_capacity: number;
             /**
              * @description years the certificate is valid; 0 for none
              * @default 3
@@ -6025,7 +5944,7 @@ export interface components {
              * @description a requalification course: the family whose certificate it renews, EFAW, FAW or Paediatric (FAW when not set); only holders of one valid or expired at most a month ago book it
              * @enum {string|null}
              */
-            requalifies?: "EFAW" | "FAW" | "Paediatric" | null;
+            requalifies: "EFAW" | "FAW" | "Paediatric" | null;
             /**
              * @description offered: listed to the public and may be scheduled
              * @default true
@@ -6039,14 +5958,12 @@ export interface components {
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         training_courses_create: {
             /** @description e.g. Emergency First Aid at Work */
@@ -6130,21 +6047,21 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description e.g. Leeds City Centre Training Venue */
-            name?: string;
-            address_line1?: string;
-            address_line2?: string | null;
-            city?: string;
-            postcode?: string;
+            name: string;
+            address_line1: string;
+            address_line2: string | null;
+            city: string;
+            postcode: string;
             /** @description most learners the venue holds; caps its schedules */
-            capacity?: number;
+            capacity: number;
             /**
              * @description e.g. ["projector", "step-free access"]
              * @default []
              */
             facilities: string[];
-            parking_info?: string | null;
+            parking_info: string | null;
             /**
              * @description in use: listed to the public and may be scheduled
              * @default true
@@ -6158,14 +6075,12 @@ export interface components {
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         venues_create: {
             /** @description e.g. Leeds City Centre Training Venue */
@@ -6215,27 +6130,27 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the trainer's account (role instructor); one each
              */
-            user_id?: string;
+            user_id: string;
             /** @description the business's code for the trainer, unique */
-            trainer_code?: string;
+            trainer_code: string;
             /** @description their teaching qualification's number */
             qualification_number?: string | null;
             /**
              * Format: date
              * @description the last day the qualification is valid: they teach no schedule that ends after it
              */
-            qualification_expiry?: string;
+            qualification_expiry: string;
             /**
              * @description e.g. ["EFAW", "Paediatric"]
              * @default []
              */
             specializations: string[];
-            bio?: string | null;
+            bio: string | null;
             /** @description pay an hour in minor units of currency */
             hourly_rate_minor?: number | null;
             /**
@@ -6258,7 +6173,7 @@ export interface components {
              * @default false
              */
             can_travel: boolean;
-            max_travel_miles?: number | null;
+            max_travel_miles: number | null;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
@@ -6267,14 +6182,12 @@ export interface components {
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         trainers_create: {
             /**
@@ -6367,24 +6280,24 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the training course
              */
-            course_id?: string;
-            title?: string;
-            description?: string | null;
+            course_id: string;
+            title: string;
+            description: string | null;
             /**
              * @description pdf, video, presentation, document, link, quiz or assessment
              * @enum {string}
              */
-            material_type?: "pdf" | "video" | "presentation" | "document" | "link" | "quiz" | "assessment";
+            material_type: "pdf" | "video" | "presentation" | "document" | "link" | "quiz" | "assessment";
             /**
              * Format: uri
              * @description an http or https URL
              */
-            file_url?: string | null;
+            file_url: string | null;
             /**
              * @description readable by anyone with a token; otherwise staff only
              * @default false
@@ -6410,14 +6323,12 @@ export interface components {
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         course_materials_create: {
             /**
@@ -6492,22 +6403,22 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the training course
              */
-            course_id?: string;
+            course_id: string;
             /**
              * Format: uuid
              * @description where it is taught
              */
-            venue_id?: string;
+            venue_id: string;
             /**
              * Format: uuid
              * @description who teaches it (a trainers row)
              */
-            trainer_id?: string;
+            trainer_id: string;
             /**
              * Format: uuid
              * @description the trainer's account (seed: instructor_id), from trainer_id
@@ -6517,21 +6428,21 @@ export interface components {
              * Format: date-time
              * @description start (UTC)
              */
-            start_time?: string;
+            start_time: string;
             /**
              * Format: date-time
              * @description end, after start
              */
-            end_time?: string;
+            end_time: string;
             /**
              * @description scheduled, then confirmed, in_progress, completed or cancelled through the actions
              * @enum {string}
              */
-            readonly status?: "scheduled" | "confirmed" | "in_progress" | "completed" | "cancelled";
+            readonly status: "scheduled" | "confirmed" | "in_progress" | "completed" | "cancelled";
             /** @description most learners: at most the venue's capacity, the course's max_capacity and 12 a trainer; the least of them when not given */
-            capacity?: number;
+            capacity: number;
             /** @description seats still to be booked */
-            readonly free_seats?: number;
+            readonly free_seats: number;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
@@ -6540,14 +6451,12 @@ export interface components {
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         course_schedules_create: {
             /**
@@ -6608,17 +6517,17 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description what people type: letters, digits, - and _; kept in upper case, unique */
-            code?: string;
-            description?: string | null;
+            code: string;
+            description: string | null;
             /**
              * @description percentage (of the subtotal) or fixed (minor units)
              * @enum {string}
              */
-            discount_type?: "percentage" | "fixed";
+            discount_type: "percentage" | "fixed";
             /** @description 1-100 for a percentage; minor units for fixed */
-            discount_value?: number;
+            discount_value: number;
             /**
              * @description ISO 4217 code of a fixed amount: courses in another currency do not take it
              * @default GBP
@@ -6628,23 +6537,23 @@ export interface components {
              * Format: date-time
              * @description first moment it is accepted; null: at once
              */
-            valid_from?: string | null;
+            valid_from: string | null;
             /**
              * Format: date-time
              * @description moment it stops being accepted; null: never
              */
-            valid_until?: string | null;
+            valid_until: string | null;
             /** @description most uses; null: no limit; never below usage_count */
-            usage_limit?: number | null;
+            usage_limit: number | null;
             /** @description uses spent by live or paid bookings */
-            readonly usage_count?: number;
+            readonly usage_count: number;
             /**
              * @description only bookings of courses of this type; null: any
              * @enum {string|null}
              */
-            course_type?: "EFAW" | "FAW" | "Paediatric" | "requalification" | "refresher" | null;
+            course_type: "EFAW" | "FAW" | "Paediatric" | "requalification" | "refresher" | null;
             /** @description only subtotals of at least this; null: any */
-            min_price_minor?: number | null;
+            min_price_minor: number | null;
             /** @default true */
             is_active: boolean;
             /** Format: uuid */
@@ -6655,14 +6564,12 @@ export interface components {
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         discount_codes_create: {
             /** @description what people type: letters, digits, - and _; kept in upper case, unique */
@@ -6746,39 +6653,39 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description who asked (the caller); owns the row
              */
-            readonly user_id?: string;
+            readonly user_id: string;
             /**
              * Format: uuid
              * @description the course schedule asked about (seed: course_session_id)
              */
-            schedule_id?: string;
+            schedule_id: string;
             /** @description 10 characters without look-alikes, random, unique */
-            readonly inquiry_reference?: string;
-            first_name?: string | null;
-            last_name?: string | null;
+            readonly inquiry_reference: string;
+            first_name: string | null;
+            last_name: string | null;
             /** Format: email */
-            email?: string | null;
-            phone?: string | null;
+            email: string | null;
+            phone: string | null;
             /** @description seats held while the inquiry is live */
-            number_of_people?: number;
-            questions?: string | null;
+            number_of_people: number;
+            questions: string | null;
             /**
              * @description pending, responded (staff's action), converted (booked) or expired
              * @enum {string}
              */
-            readonly status?: "pending" | "responded" | "converted" | "expired";
+            readonly status: "pending" | "responded" | "converted" | "expired";
             /**
              * Format: date-time
              * @description the seats are held until then while pending or responded
              */
-            readonly hold_expires_at?: string;
+            readonly hold_expires_at: string;
             /** Format: date-time */
-            readonly responded_at?: string | null;
+            readonly responded_at: string | null;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
@@ -6787,14 +6694,12 @@ export interface components {
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         booking_inquiries_create: {
             /**
@@ -6818,31 +6723,31 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the booker (the caller); owns the row
              */
-            readonly user_id?: string;
+            readonly user_id: string;
             /**
              * Format: uuid
              * @description the course schedule booked
              */
-            schedule_id?: string;
+            schedule_id: string;
             /** @description 10 characters without look-alikes, random, unique */
-            readonly booking_reference?: string;
+            readonly booking_reference: string;
             /**
              * @description pending (a hold), confirmed, completed, cancelled or no_show; moved by the actions
              * @enum {string}
              */
-            readonly status?: "pending" | "confirmed" | "completed" | "cancelled" | "no_show";
+            readonly status: "pending" | "confirmed" | "completed" | "cancelled" | "no_show";
             /**
              * @description pending, failed (the last attempt to pay), paid, partially_refunded or refunded; moved by payments, refunds and staff's confirm (paid offline)
              * @enum {string}
              */
             readonly payment_status?: "pending" | "paid" | "partially_refunded" | "refunded" | "failed";
             /** @description one an attendee */
-            readonly seats?: number;
+            readonly seats: number;
             /** @description the course's price a seat when booked */
             readonly unit_price_minor?: number;
             /** @description seats x unit_price_minor */
@@ -6861,7 +6766,7 @@ export interface components {
              * Format: date-time
              * @description a pending booking's seats are freed then unless it is paid (confirmed)
              */
-            readonly hold_expires_at?: string | null;
+            readonly hold_expires_at: string | null;
             /**
              * Format: date-time
              * @description when the code's use was given back
@@ -6875,14 +6780,14 @@ export interface components {
             /** @description the booker's notes */
             notes?: string | null;
             /** Format: date-time */
-            readonly confirmed_at?: string | null;
+            readonly confirmed_at: string | null;
             /** Format: date-time */
-            readonly cancelled_at?: string | null;
+            readonly cancelled_at: string | null;
             /**
              * @description booker, staff, hold_expired or schedule_cancelled
              * @enum {string|null}
              */
-            readonly cancel_reason?: "booker" | "staff" | "hold_expired" | "schedule_cancelled" | null;
+            readonly cancel_reason: "booker" | "staff" | "hold_expired" | "schedule_cancelled" | null;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
@@ -6891,14 +6796,14 @@ export interface components {
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
+            /** @description one booking (read or made) only: its attendees, in order */
+            attendees?: components["schemas"]["training_booking_attendees"][];
         };
         training_bookings_create: {
             /**
@@ -6919,31 +6824,29 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** Format: uuid */
-            readonly booking_id?: string;
+            readonly booking_id: string;
             /**
              * Format: uuid
              * @description the booker; owns the row
              */
-            readonly user_id?: string;
+            readonly user_id: string;
             /** @description 1 for the first attendee named */
-            readonly position?: number;
-            readonly name?: string | null;
+            readonly position: number;
+            readonly name: string | null;
             /** Format: email */
-            readonly email?: string | null;
+            readonly email: string | null;
             /**
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         training_booking_attendees_create: Record<string, never>;
         training_booking_attendees_update: Record<string, never>;
@@ -6953,24 +6856,24 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description a live booking
              */
-            booking_id?: string;
+            booking_id: string;
             /**
              * Format: uuid
              * @description the booker; owns the row
              */
-            readonly user_id?: string;
+            readonly user_id: string;
             /**
              * @description dietary, accessibility, medical, language, learning or other
              * @enum {string}
              */
-            requirement_type?: "dietary" | "accessibility" | "medical" | "language" | "learning" | "other";
+            requirement_type: "dietary" | "accessibility" | "medical" | "language" | "learning" | "other";
             /** @description sealed under the booker's data key */
-            details?: string | null;
+            details: string | null;
             /**
              * @default low
              * @enum {string}
@@ -7009,14 +6912,12 @@ export interface components {
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         special_requirements_create: {
             /**
@@ -7097,61 +6998,59 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the booking it pays
              */
-            readonly booking_id?: string;
+            readonly booking_id: string;
             /**
              * Format: uuid
              * @description the booker; owns the row
              */
-            readonly user_id?: string;
+            readonly user_id: string;
             /**
              * @description stripe
              * @enum {string}
              */
-            readonly provider?: "stripe";
+            readonly provider: "stripe";
             /** @description the PaymentIntent (unique: one pays at most one booking) */
-            readonly stripe_payment_intent_id?: string;
+            readonly stripe_payment_intent_id: string;
             /** @description the booking's total_minor when the intent was made; what Stripe took when that was another amount (unapplied_reason) */
-            readonly amount_minor?: number;
-            readonly currency?: string;
+            readonly amount_minor: number;
+            readonly currency: string;
             /**
              * @description created, processing, succeeded, failed (the last attempt; the booker may try again) or cancelled (Stripe's payment_intent.canceled), as Stripe's events say
              * @enum {string}
              */
-            readonly status?: "created" | "processing" | "succeeded" | "failed" | "cancelled";
+            readonly status: "created" | "processing" | "succeeded" | "failed" | "cancelled";
             /** @description Stripe's id of the payment method used; cleared when the booker is erased */
             readonly payment_method?: string | null;
             /** @description Stripe's code of the last failed attempt */
-            readonly failure_code?: string | null;
+            readonly failure_code: string | null;
             /** @description attempts that failed */
-            readonly failures?: number;
+            readonly failures: number;
             /** Format: date-time */
-            readonly succeeded_at?: string | null;
+            readonly succeeded_at: string | null;
             /** @description refunds asked for or made and not rejected or failed: never more than amount_minor */
-            readonly refund_committed_minor?: number;
+            readonly refund_committed_minor: number;
             /** @description what went back: the refunds Stripe completed, less fees */
-            readonly refunded_minor?: number;
+            readonly refunded_minor: number;
             /**
              * @description why a succeeded payment paid no booking and was refunded in full: duplicate (the booking was paid already), or amount, currency or booking (not those the intent was made for); null otherwise
              * @enum {string|null}
              */
-            readonly unapplied_reason?: "duplicate" | "amount" | "currency" | "booking" | null;
+            readonly unapplied_reason: "duplicate" | "amount" | "currency" | "booking" | null;
             /**
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         payment_transactions_create: Record<string, never>;
         payment_transactions_update: Record<string, never>;
@@ -7161,47 +7060,47 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the booking refunded
              */
-            readonly booking_id?: string;
+            readonly booking_id: string;
             /**
              * Format: uuid
              * @description the booker; owns the row
              */
-            readonly user_id?: string;
+            readonly user_id: string;
             /**
              * Format: uuid
              * @description the payment refunded; null for a manual refund (paid offline)
              */
-            readonly payment_transaction_id?: string | null;
+            readonly payment_transaction_id: string | null;
             /**
              * @description stripe (sent to Stripe by the training.refund job) or manual (a booking paid offline: staff pay it back and mark it completed)
              * @enum {string}
              */
-            readonly method?: "stripe" | "manual";
+            readonly method: "stripe" | "manual";
             /** @description 10 characters without look-alikes, random, unique */
-            readonly refund_reference?: string;
+            readonly refund_reference: string;
             /** @description the part of the payment refunded (with the fee kept) */
-            readonly amount_minor?: number;
+            readonly amount_minor: number;
             /** @description kept by the cancellation policy */
-            readonly processing_fee_minor?: number;
+            readonly processing_fee_minor: number;
             /** @description amount_minor - processing_fee_minor: what goes back */
-            readonly net_refund_minor?: number;
+            readonly net_refund_minor: number;
             /** @description the payment's */
-            readonly currency?: string;
+            readonly currency: string;
             /**
              * @description request (asked for), or made by carebase: schedule_cancelled, staff_cancelled, booker_cancelled (the booker cancelled: the policy's amount), late_payment, duplicate_payment, payment_mismatch (a payment that did not match its booking)
              * @enum {string}
              */
-            readonly cause?: "request" | "schedule_cancelled" | "staff_cancelled" | "booker_cancelled" | "late_payment" | "duplicate_payment" | "payment_mismatch";
+            readonly cause: "request" | "schedule_cancelled" | "staff_cancelled" | "booker_cancelled" | "late_payment" | "duplicate_payment" | "payment_mismatch";
             /**
              * @description full, fee (the policy kept a fee) or override (staff's)
              * @enum {string}
              */
-            readonly policy?: "full" | "fee" | "override";
+            readonly policy: "full" | "fee" | "override";
             /** @description why it was asked for */
             readonly reason?: string | null;
             /** @description staff's reason for setting the policy aside */
@@ -7209,35 +7108,35 @@ export interface components {
             /** @description staff's reason for rejecting it */
             readonly rejection_reason?: string | null;
             /** @description all that was left: approving it cancels the booking */
-            readonly cancels_booking?: boolean;
+            readonly cancels_booking: boolean;
             /**
              * @description pending (asked for), approved, rejected, processing (sent to Stripe), completed or failed
              * @enum {string}
              */
-            readonly status?: "pending" | "approved" | "rejected" | "processing" | "completed" | "failed";
+            readonly status: "pending" | "approved" | "rejected" | "processing" | "completed" | "failed";
             readonly stripe_refund_id?: string | null;
             /** @description Stripe's (or its status), spelled cancelled where Stripe writes canceled */
-            readonly failure_reason?: string | null;
+            readonly failure_reason: string | null;
             /**
              * Format: uuid
              * @description who asked (NULL: carebase)
              */
             readonly requested_by?: string | null;
             /** Format: date-time */
-            readonly requested_at?: string;
+            readonly requested_at: string;
             /** Format: date-time */
-            readonly approved_at?: string | null;
+            readonly approved_at: string | null;
             /** Format: date-time */
-            readonly rejected_at?: string | null;
+            readonly rejected_at: string | null;
             /**
              * Format: date-time
              * @description sent to Stripe
              */
-            readonly processed_at?: string | null;
+            readonly processed_at: string | null;
             /** Format: date-time */
-            readonly completed_at?: string | null;
+            readonly completed_at: string | null;
             /** Format: date-time */
-            readonly failed_at?: string | null;
+            readonly failed_at: string | null;
             /**
              * Format: uuid
              * @description the staff member who approved or rejected it
@@ -7254,14 +7153,12 @@ export interface components {
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         refunds_create: Record<string, never>;
         refunds_update: Record<string, never>;
@@ -7271,9 +7168,9 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** @description unique name, [a-z0-9_]: booking_buffer_days */
-            key?: string;
+            key: string;
             /**
              * @description the value as text, read by value_type; null: default_value (or the config key behind it) holds. At most 10,000 characters, but for a setting of format png_base64 (a PNG of up to 256 KiB)
              * @default null
@@ -7283,14 +7180,14 @@ export interface components {
              * @description string, number, boolean (true/false), json or date (YYYY-MM-DD)
              * @enum {string}
              */
-            value_type?: "string" | "number" | "boolean" | "json" | "date";
+            value_type: "string" | "number" | "boolean" | "json" | "date";
             /**
              * @description business, booking, email, payment, certificates or system
              * @enum {string}
              */
-            category?: "business" | "booking" | "email" | "payment" | "certificates" | "system";
-            display_name?: string;
-            description?: string | null;
+            category: "business" | "booking" | "email" | "payment" | "certificates" | "system";
+            display_name: string;
+            description: string | null;
             /**
              * @description read by anyone, without a token too
              * @default false
@@ -7307,9 +7204,9 @@ export interface components {
              */
             requires_restart: boolean;
             /** @description an object of min, max, integer, min_length, max_length, enum, format ("email"), min_items, max_items */
-            validation_rules?: Record<string, never> | unknown[] | null;
+            validation_rules: Record<string, never> | unknown[] | null;
             /** @description the value while value is null */
-            default_value?: string | null;
+            default_value: string | null;
             /** Format: uuid */
             readonly created_by?: string | null;
             /**
@@ -7321,14 +7218,12 @@ export interface components {
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         settings_create: {
             /** @description unique name, [a-z0-9_]: booking_buffer_days */
@@ -7404,49 +7299,49 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the attendee (a training_booking_attendees row)
              */
-            attendee_id?: string;
+            attendee_id: string;
             /**
              * Format: uuid
              * @description the attendee's booking
              */
-            readonly booking_id?: string;
+            readonly booking_id: string;
             /**
              * Format: uuid
              * @description the booking's schedule
              */
-            readonly schedule_id?: string;
+            readonly schedule_id: string;
             /**
              * Format: uuid
              * @description the booker; owns the row
              */
-            readonly user_id?: string;
+            readonly user_id: string;
             /**
              * Format: uuid
              * @description who marked it last
              */
-            readonly marked_by?: string | null;
+            readonly marked_by: string | null;
             /**
              * @description present, absent, late, partial or excused
              * @enum {string}
              */
-            status?: "present" | "absent" | "late" | "partial" | "excused";
+            status: "present" | "absent" | "late" | "partial" | "excused";
             /** Format: date-time */
-            check_in_time?: string | null;
+            check_in_time: string | null;
             /** Format: date-time */
-            check_out_time?: string | null;
+            check_out_time: string | null;
             /** @description the server's: present (or late within certificate_late_minutes of the start) and passed_assessment */
-            readonly certificate_eligible?: boolean;
+            readonly certificate_eligible: boolean;
             /** @description 0-100 */
-            participation_score?: number | null;
+            participation_score: number | null;
             /** @default false */
             passed_assessment: boolean;
             /** @description sealed under the booker's key */
-            trainer_feedback?: string | null;
+            trainer_feedback: string | null;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
@@ -7455,14 +7350,12 @@ export interface components {
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         attendance_records_create: {
             /**
@@ -7509,46 +7402,46 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /** Format: uuid */
-            readonly booking_id?: string;
+            readonly booking_id: string;
             /** Format: uuid */
-            readonly schedule_id?: string;
+            readonly schedule_id: string;
             /** Format: uuid */
-            readonly attendee_id?: string;
+            readonly attendee_id: string;
             /**
              * Format: uuid
              * @description the booker; owns the row
              */
-            readonly user_id?: string;
+            readonly user_id: string;
             /** Format: uuid */
-            readonly course_id?: string;
+            readonly course_id: string;
             /** @description EFAW, FAW or Paediatric */
-            readonly course_family?: string;
+            readonly course_family: string;
             /** @description the attendee's name, sealed under the booker's key */
-            readonly holder_name?: string | null;
+            readonly holder_name: string | null;
             /** @description RFT-<year>-<10 characters>, unique */
-            readonly certificate_number?: string;
+            readonly certificate_number: string;
             /** @description printed on the certificate: GET /v1/certificate-verifications/{token} */
-            readonly verification_token?: string;
+            readonly verification_token: string;
             /**
              * Format: date
              * @description the completion date (London)
              */
-            readonly issue_date?: string;
+            readonly issue_date: string;
             /**
              * Format: date
              * @description issue_date + the course's certification_validity_years
              */
-            readonly expiry_date?: string | null;
+            readonly expiry_date: string | null;
             /**
              * @description active, expired (nightly) or revoked
              * @enum {string}
              */
-            readonly status?: "active" | "expired" | "revoked";
-            readonly revocation_reason?: string | null;
+            readonly status: "active" | "expired" | "revoked";
+            readonly revocation_reason: string | null;
             /** Format: date-time */
-            readonly revoked_at?: string | null;
+            readonly revoked_at: string | null;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
@@ -7557,14 +7450,12 @@ export interface components {
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         certificates_create: Record<string, never>;
         certificates_update: Record<string, never>;
@@ -7574,17 +7465,17 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * @description the funnel's step: schedule_viewed, hold_created, payment_succeeded or booking_cancelled
              * @enum {string}
              */
-            readonly event_type?: "schedule_viewed" | "hold_created" | "payment_succeeded" | "booking_cancelled";
+            readonly event_type: "schedule_viewed" | "hold_created" | "payment_succeeded" | "booking_cancelled";
             /**
              * Format: uuid
              * @description the person (the booker, or the visitor): null for an anonymous visitor, and once they are erased
              */
-            readonly user_id?: string | null;
+            readonly user_id: string | null;
             /**
              * @description what the step was, never of a person: schedule_id, course_id, seats, amount_minor, currency, method (stripe, offline, free), reason and from (a cancellation's)
              * @default {}
@@ -7594,9 +7485,7 @@ export interface components {
              * Format: date-time
              * @description when the step happened (created_at_from, created_at_to)
              */
-            readonly created_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly created_at: string;
         };
         analytics_events_create: Record<string, never>;
         analytics_events_update: Record<string, never>;
@@ -7606,98 +7495,96 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description the person it is for; owns the row
              */
-            readonly user_id?: string;
+            readonly user_id: string;
             /**
              * @description booking_confirmed, reminder, cancelled, certificate_ready, refund_processed or certificate_expiring
              * @enum {string}
              */
-            readonly type?: "booking_confirmed" | "reminder" | "cancelled" | "certificate_ready" | "refund_processed" | "certificate_expiring";
+            readonly type: "booking_confirmed" | "reminder" | "cancelled" | "certificate_ready" | "refund_processed" | "certificate_expiring";
             /** @description one line, sealed under the person's key */
-            readonly title?: string | null;
+            readonly title: string | null;
             /** @description what it tells, sealed under the person's key */
-            readonly message?: string | null;
+            readonly message: string | null;
             /**
              * @description low, medium, high or urgent
              * @enum {string}
              */
-            readonly priority?: "low" | "medium" | "high" | "urgent";
+            readonly priority: "low" | "medium" | "high" | "urgent";
             /** @description it went by mail too (the person's preference) */
-            readonly send_email?: boolean;
+            readonly send_email: boolean;
             /** @description it went by SMS too (the person's preference, an E.164 phone) */
-            readonly send_sms?: boolean;
+            readonly send_sms: boolean;
             /** @description it is in the person's list (the person's preference) */
-            readonly show_in_app?: boolean;
+            readonly show_in_app: boolean;
             /**
              * @description pending (mail or SMS on its way), sent, delivered (in-app only), failed (mail or SMS failed for good) or read; the person sets read (PATCH {"status": "read"})
              * @enum {string}
              */
-            status?: "pending" | "sent" | "delivered" | "failed" | "read";
+            status: "pending" | "sent" | "delivered" | "failed" | "read";
             /** @description read_at is set: ?is_read=false lists the unread */
-            readonly is_read?: boolean;
+            readonly is_read: boolean;
             /**
              * @description its mail: queued, sent or failed; null without one
              * @enum {string|null}
              */
-            readonly email_status?: "queued" | "sent" | "failed" | null;
+            readonly email_status: "queued" | "sent" | "failed" | null;
             /**
              * @description its SMS: queued, sent or failed; null without one
              * @enum {string|null}
              */
-            readonly sms_status?: "queued" | "sent" | "failed" | null;
+            readonly sms_status: "queued" | "sent" | "failed" | null;
             /** @description why its SMS failed (no number in it) */
             readonly sms_error?: string | null;
             /**
              * Format: uuid
              * @description the booking it is about
              */
-            readonly booking_id?: string | null;
+            readonly booking_id: string | null;
             /**
              * Format: uuid
              * @description the course it is about
              */
-            readonly course_id?: string | null;
+            readonly course_id: string | null;
             /**
              * Format: uuid
              * @description the certificate it is about
              */
-            readonly certificate_id?: string | null;
+            readonly certificate_id: string | null;
             /**
              * Format: uri-reference
              * @description the web application's page of it (/bookings/{id}, /certificates/{id})
              */
-            readonly action_url?: string | null;
+            readonly action_url: string | null;
             /**
              * Format: date-time
              * @description after it the person's list leaves it out (a reminder: the start)
              */
-            readonly expires_at?: string | null;
+            readonly expires_at: string | null;
             /**
              * Format: date-time
              * @description when its mail and SMS had all gone
              */
-            readonly sent_at?: string | null;
+            readonly sent_at: string | null;
             /**
              * Format: date-time
              * @description when the person read it
              */
-            readonly read_at?: string | null;
+            readonly read_at: string | null;
             /**
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         notifications_create: {
             /**
@@ -7719,24 +7606,24 @@ export interface components {
              * Format: uuid
              * @description identifier (UUIDv7)
              */
-            readonly id?: string;
+            readonly id: string;
             /**
              * Format: uuid
              * @description whose (yours unless staff say)
              */
-            user_id?: string;
+            user_id: string;
             /**
              * @description the notification type
              * @enum {string}
              */
-            notification_type?: "booking_confirmed" | "reminder" | "cancelled" | "certificate_ready" | "refund_processed" | "certificate_expiring";
+            notification_type: "booking_confirmed" | "reminder" | "cancelled" | "certificate_ready" | "refund_processed" | "certificate_expiring";
             /**
              * @description email, sms or in_app
              * @enum {string}
              */
-            channel?: "email" | "sms" | "in_app";
+            channel: "email" | "sms" | "in_app";
             /** @description send by that channel; sms needs an E.164 phone on the account */
-            enabled?: boolean;
+            enabled: boolean;
             /** Format: uuid */
             readonly created_by?: string | null;
             /** Format: uuid */
@@ -7745,14 +7632,12 @@ export interface components {
              * Format: date-time
              * @description when the row was created
              */
-            readonly created_at?: string;
+            readonly created_at: string;
             /**
              * Format: date-time
              * @description when the row last changed
              */
-            readonly updated_at?: string;
-        } & {
-            [key: string]: unknown;
+            readonly updated_at: string;
         };
         notification_preferences_create: {
             /**
@@ -7879,7 +7764,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -7979,6 +7864,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     email_log_read: {
@@ -8016,7 +7913,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -8128,6 +8025,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     users_list: {
@@ -8176,7 +8085,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -8288,6 +8197,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     users_create: {
@@ -8323,7 +8244,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -8471,6 +8392,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     users_read: {
@@ -8508,7 +8441,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -8632,6 +8565,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     users_delete: {
@@ -8663,7 +8608,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -8787,6 +8732,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     users_update: {
@@ -8826,7 +8783,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -8983,6 +8940,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -9032,7 +9001,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -9144,6 +9113,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     relationships_create: {
@@ -9179,7 +9160,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -9327,6 +9308,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     relationships_read: {
@@ -9364,7 +9357,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -9461,6 +9454,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -9508,7 +9513,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -9608,6 +9613,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     therapists_create: {
@@ -9643,7 +9660,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -9791,6 +9808,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     therapists_read: {
@@ -9828,7 +9857,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -9928,6 +9957,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     therapists_delete: {
@@ -9959,7 +10000,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -10083,6 +10124,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     therapists_update: {
@@ -10122,7 +10175,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -10279,6 +10332,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -10330,7 +10395,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -10442,6 +10507,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     therapy_sessions_create: {
@@ -10477,7 +10554,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -10625,6 +10702,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     therapy_sessions_read: {
@@ -10662,7 +10751,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -10786,6 +10875,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     therapy_sessions_delete: {
@@ -10817,7 +10918,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -10941,6 +11042,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     therapy_sessions_update: {
@@ -10980,7 +11093,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -11140,6 +11253,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     forms_list: {
@@ -11184,7 +11309,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -11284,6 +11409,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     forms_create: {
@@ -11319,7 +11456,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -11467,6 +11604,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     forms_read: {
@@ -11504,7 +11653,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -11604,6 +11753,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     forms_delete: {
@@ -11635,7 +11796,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -11759,6 +11920,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     forms_update: {
@@ -11798,7 +11971,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -11955,6 +12128,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -12004,7 +12189,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -12104,6 +12289,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     form_responses_create: {
@@ -12139,7 +12336,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -12287,6 +12484,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     form_responses_read: {
@@ -12324,7 +12533,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -12436,6 +12645,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     form_responses_delete: {
@@ -12467,7 +12688,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -12591,6 +12812,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     form_responses_update: {
@@ -12630,7 +12863,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -12787,6 +13020,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -12836,7 +13081,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -12936,6 +13181,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     resources_create: {
@@ -12971,7 +13228,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -13119,6 +13376,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     resources_read: {
@@ -13156,7 +13425,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -13256,6 +13525,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     resources_delete: {
@@ -13287,7 +13568,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -13411,6 +13692,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     resources_update: {
@@ -13450,7 +13743,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -13610,6 +13903,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     resource_assignments_list: {
@@ -13656,7 +13961,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -13756,6 +14061,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     resource_assignments_create: {
@@ -13791,7 +14108,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -13939,6 +14256,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     resource_assignments_read: {
@@ -13976,7 +14305,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -14088,6 +14417,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     resource_assignments_delete: {
@@ -14119,7 +14460,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -14243,6 +14584,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     resource_assignments_update: {
@@ -14282,7 +14635,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -14442,6 +14795,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partners_list: {
@@ -14486,7 +14851,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -14598,6 +14963,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partners_create: {
@@ -14633,7 +15010,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -14778,6 +15155,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -14829,7 +15218,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -14929,6 +15318,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partners_update: {
@@ -14968,7 +15369,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -15128,6 +15529,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     features_list: {
@@ -15170,7 +15583,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -15270,6 +15683,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     features_create: {
@@ -15305,7 +15730,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -15453,6 +15878,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     features_read: {
@@ -15490,7 +15927,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -15590,6 +16027,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     features_delete: {
@@ -15621,7 +16070,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -15745,6 +16194,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     features_update: {
@@ -15784,7 +16245,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -15941,6 +16402,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -15990,7 +16463,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -16090,6 +16563,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partner_features_create: {
@@ -16125,7 +16610,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -16273,6 +16758,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partner_features_read: {
@@ -16310,7 +16807,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -16410,6 +16907,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partner_features_delete: {
@@ -16441,7 +16950,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -16565,6 +17074,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partner_features_update: {
@@ -16604,7 +17125,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -16761,6 +17282,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -16810,7 +17343,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -16910,6 +17443,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partner_admins_create: {
@@ -16945,7 +17490,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -17093,6 +17638,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partner_admins_read: {
@@ -17130,7 +17687,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -17230,6 +17787,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partner_admins_delete: {
@@ -17261,7 +17830,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -17385,6 +17954,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partner_admins_update: {
@@ -17424,7 +18005,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -17584,6 +18165,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partner_access_list: {
@@ -17630,7 +18223,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -17742,6 +18335,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partner_access_create: {
@@ -17777,7 +18382,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -17925,6 +18530,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partner_access_read: {
@@ -17962,7 +18579,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -18062,6 +18679,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partner_access_delete: {
@@ -18093,7 +18722,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -18217,6 +18846,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     partner_access_update: {
@@ -18256,7 +18897,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -18428,6 +19069,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     therapy_bookings_list: {
@@ -18472,7 +19125,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -18584,6 +19237,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     therapy_bookings_read: {
@@ -18621,7 +19286,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -18733,6 +19398,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     report_schedules_list: {
@@ -18781,7 +19458,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -18893,6 +19570,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     report_schedules_create: {
@@ -18928,7 +19617,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -19076,6 +19765,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     report_schedules_read: {
@@ -19113,7 +19814,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -19213,6 +19914,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     report_schedules_delete: {
@@ -19244,7 +19957,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -19368,6 +20081,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     data_types_list: {
@@ -19410,7 +20135,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -19510,6 +20235,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     data_types_create: {
@@ -19545,7 +20282,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -19693,6 +20430,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     data_types_read: {
@@ -19730,7 +20479,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -19830,6 +20579,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     data_types_delete: {
@@ -19861,7 +20622,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -19985,6 +20746,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     data_types_update: {
@@ -20024,7 +20797,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -20181,6 +20954,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -20228,7 +21013,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -20328,6 +21113,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     exercises_create: {
@@ -20363,7 +21160,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -20511,6 +21308,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     exercises_read: {
@@ -20548,7 +21357,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -20648,6 +21457,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     exercises_delete: {
@@ -20679,7 +21500,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -20803,6 +21624,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     exercises_update: {
@@ -20842,7 +21675,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -20999,6 +21832,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -21050,7 +21895,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -21150,6 +21995,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     recordings_create: {
@@ -21185,7 +22042,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -21333,6 +22190,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     recordings_read: {
@@ -21370,7 +22239,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -21482,6 +22351,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     recordings_delete: {
@@ -21513,7 +22394,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -21637,6 +22518,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     recordings_update: {
@@ -21676,7 +22569,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -21833,6 +22726,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -21905,7 +22810,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -22014,6 +22919,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -22076,7 +22993,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -22176,6 +23093,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     course_sessions_list: {
@@ -22218,7 +23147,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -22330,6 +23259,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     course_sessions_read: {
@@ -22367,7 +23308,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -22464,6 +23405,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -22513,7 +23466,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -22613,6 +23566,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     course_enrolments_read: {
@@ -22650,7 +23615,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -22747,6 +23712,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -22796,7 +23773,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -22896,6 +23873,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     course_session_progress_read: {
@@ -22933,7 +23922,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -23030,6 +24019,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -23081,7 +24082,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -23193,6 +24194,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     training_courses_create: {
@@ -23228,7 +24241,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -23376,6 +24389,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     training_courses_read: {
@@ -23413,7 +24438,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -23525,6 +24550,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     training_courses_delete: {
@@ -23556,7 +24593,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -23680,6 +24717,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     training_courses_update: {
@@ -23719,7 +24768,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -23876,6 +24925,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -23927,7 +24988,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -24039,6 +25100,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     venues_create: {
@@ -24074,7 +25147,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -24222,6 +25295,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     venues_read: {
@@ -24259,7 +25344,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -24371,6 +25456,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     venues_delete: {
@@ -24402,7 +25499,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -24526,6 +25623,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     venues_update: {
@@ -24565,7 +25674,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -24722,6 +25831,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -24777,7 +25898,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -24889,6 +26010,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     trainers_create: {
@@ -24924,7 +26057,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -25072,6 +26205,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     trainers_read: {
@@ -25109,7 +26254,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -25221,6 +26366,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     trainers_delete: {
@@ -25252,7 +26409,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -25376,6 +26533,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     trainers_update: {
@@ -25415,7 +26584,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -25572,6 +26741,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -25625,7 +26806,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -25725,6 +26906,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     course_materials_create: {
@@ -25760,7 +26953,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -25908,6 +27101,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     course_materials_read: {
@@ -25945,7 +27150,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -26045,6 +27250,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     course_materials_delete: {
@@ -26076,7 +27293,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -26200,6 +27417,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     course_materials_update: {
@@ -26239,7 +27468,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -26396,6 +27625,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -26455,7 +27696,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -26579,6 +27820,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     course_schedules_create: {
@@ -26614,7 +27867,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -26762,6 +28015,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     course_schedules_read: {
@@ -26799,7 +28064,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -26923,6 +28188,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     course_schedules_update: {
@@ -26962,7 +28239,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -27119,6 +28396,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -27170,7 +28459,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -27294,6 +28583,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     discount_codes_create: {
@@ -27329,7 +28630,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -27477,6 +28778,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     discount_codes_read: {
@@ -27514,7 +28827,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -27638,6 +28951,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     discount_codes_update: {
@@ -27677,7 +29002,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -27834,6 +29159,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -27889,7 +29226,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -28001,6 +29338,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     booking_inquiries_create: {
@@ -28036,7 +29385,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -28184,6 +29533,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     booking_inquiries_read: {
@@ -28221,7 +29582,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -28333,6 +29694,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     training_bookings_list: {
@@ -28387,7 +29760,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -28499,6 +29872,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_training_bookings: {
@@ -28546,7 +29931,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -28682,6 +30067,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     training_bookings_read: {
@@ -28719,7 +30116,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -28831,6 +30228,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     training_bookings_update: {
@@ -28870,7 +30279,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -29030,6 +30439,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     training_booking_attendees_list: {
@@ -29078,7 +30499,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -29190,6 +30611,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     training_booking_attendees_read: {
@@ -29227,7 +30660,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -29339,6 +30772,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     special_requirements_list: {
@@ -29393,7 +30838,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -29505,6 +30950,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     special_requirements_create: {
@@ -29540,7 +30997,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -29688,6 +31145,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     special_requirements_read: {
@@ -29725,7 +31194,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -29837,6 +31306,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     special_requirements_delete: {
@@ -29868,7 +31349,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -29992,6 +31473,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     special_requirements_update: {
@@ -30031,7 +31524,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -30191,6 +31684,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     payment_transactions_list: {
@@ -30243,7 +31748,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -30343,6 +31848,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     payment_transactions_read: {
@@ -30380,7 +31897,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -30480,6 +31997,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     refunds_list: {
@@ -30536,7 +32065,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -30648,6 +32177,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_refunds: {
@@ -30690,7 +32231,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -30838,6 +32379,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     refunds_read: {
@@ -30875,7 +32428,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -30987,6 +32540,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     settings_list: {
@@ -31037,7 +32602,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -31149,6 +32714,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     settings_create: {
@@ -31184,7 +32761,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -31332,6 +32909,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     settings_read: {
@@ -31369,7 +32958,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -31481,6 +33070,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     settings_update: {
@@ -31520,7 +33121,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -31677,6 +33278,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -31734,7 +33347,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -31846,6 +33459,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     attendance_records_create: {
@@ -31881,7 +33506,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -32029,6 +33654,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     attendance_records_read: {
@@ -32066,7 +33703,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -32178,6 +33815,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     attendance_records_update: {
@@ -32217,7 +33866,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -32374,6 +34023,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -32437,7 +34098,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -32549,6 +34210,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_certificates: {
@@ -32587,7 +34260,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -32723,6 +34396,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     certificates_read: {
@@ -32760,7 +34445,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -32872,6 +34557,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     analytics_events_list: {
@@ -32920,7 +34617,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -33020,6 +34717,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     analytics_events_read: {
@@ -33057,7 +34766,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -33154,6 +34863,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -33217,7 +34938,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -33317,6 +35038,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     notifications_read: {
@@ -33354,7 +35087,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -33454,6 +35187,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     notifications_update: {
@@ -33493,7 +35238,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -33653,6 +35398,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     notification_preferences_list: {
@@ -33703,7 +35460,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -33815,6 +35572,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     notification_preferences_create: {
@@ -33850,7 +35619,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -33998,6 +35767,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     notification_preferences_read: {
@@ -34035,7 +35816,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -34147,6 +35928,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     notification_preferences_delete: {
@@ -34178,7 +35971,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -34314,6 +36107,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     notification_preferences_update: {
@@ -34353,7 +36158,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -34513,6 +36318,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_healthz: {
@@ -34544,7 +36361,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -34632,6 +36449,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_readyz: {
@@ -34663,7 +36492,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -34751,6 +36580,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_metrics: {
@@ -34779,7 +36620,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -34879,6 +36720,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_webhook_inbox: {
@@ -34938,7 +36791,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -35050,6 +36903,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_webhook_inbox__id__replay: {
@@ -35101,7 +36966,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -35249,6 +37114,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_failed_jobs: {
@@ -35296,7 +37173,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -35408,6 +37285,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_failed_jobs__id__retry: {
@@ -35446,7 +37335,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -35558,6 +37447,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_audit_log_verify: {
@@ -35603,7 +37504,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -35727,6 +37628,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_auth_register: {
@@ -35802,7 +37715,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INACTIVE" | "INVALID_CODE" | "DOES_NOT_EXIST" | "CODE_EXPIRED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INACTIVE" | "INVALID_CODE" | "DOES_NOT_EXIST" | "CODE_EXPIRED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -35926,6 +37839,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_auth_login: {
@@ -36017,7 +37942,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -36129,6 +38054,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_auth_logout: {
@@ -36158,7 +38095,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -36258,6 +38195,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_auth_session: {
@@ -36299,7 +38248,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -36384,6 +38333,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -36417,7 +38378,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -36502,6 +38463,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -36543,7 +38516,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -36655,6 +38628,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_auth_password_reset_confirm: {
@@ -36688,7 +38673,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -36800,6 +38785,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_auth_verify_email: {
@@ -36833,7 +38830,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -36945,6 +38942,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_auth_verify_email_resend: {
@@ -36979,7 +38988,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -37091,6 +39100,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_auth_set_password: {
@@ -37124,7 +39145,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -37236,6 +39257,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_auth_family_welcome_refuse: {
@@ -37269,7 +39302,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -37381,6 +39414,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_me: {
@@ -37441,7 +39486,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -37529,6 +39574,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     delete_v1_me: {
@@ -37577,7 +39634,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -37713,6 +39770,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     patch_v1_me: {
@@ -37750,7 +39819,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -37898,6 +39967,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_me_password: {
@@ -37934,7 +40015,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -38058,6 +40139,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_me_export: {
@@ -38081,7 +40174,12 @@ export interface operations {
                         export_id: string;
                         /** Format: date-time */
                         links_expire_at: string | null;
-                        user: components["schemas"]["users"];
+                        /** @description the users row as its owner may have it (every field but the hidden ones: resource_export_row) and its audit_ref */
+                        user: {
+                            /** Format: uuid */
+                            id: string;
+                            audit_ref: string | null;
+                        };
                         relationships: Record<string, never>[];
                         audit_log: components["schemas"]["audit_record"][];
                         /** @description the rows the person owns, by resource */
@@ -38102,7 +40200,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -38190,6 +40288,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_users__id__export: {
@@ -38215,7 +40325,12 @@ export interface operations {
                         export_id: string;
                         /** Format: date-time */
                         links_expire_at: string | null;
-                        user: components["schemas"]["users"];
+                        /** @description the users row as its owner may have it (every field but the hidden ones: resource_export_row) and its audit_ref */
+                        user: {
+                            /** Format: uuid */
+                            id: string;
+                            audit_ref: string | null;
+                        };
                         relationships: Record<string, never>[];
                         audit_log: components["schemas"]["audit_record"][];
                         /** @description the rows the person owns, by resource */
@@ -38236,7 +40351,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -38348,6 +40463,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_users__id__erase: {
@@ -38392,7 +40519,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -38516,6 +40643,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_me_family_invite: {
@@ -38565,7 +40704,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -38689,6 +40828,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_me_family_children: {
@@ -38743,7 +40894,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -38879,6 +41030,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_me_family_invites__id__withdraw: {
@@ -38910,7 +41073,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -39034,11 +41197,28 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_me_sessions: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description rows a page, at most the list's bound */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -39089,7 +41269,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -39153,18 +41333,6 @@ export interface operations {
                     };
                 };
             };
-            /** @description a bad limit or cursor */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"] & {
-                        /** @enum {unknown} */
-                        code?: "VALIDATION_FAILED";
-                    };
-                };
-            };
             /** @description too many requests from this client: try again after Retry-After */
             429: {
                 headers: {
@@ -39213,6 +41381,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     delete_v1_me_sessions__id_: {
@@ -39244,7 +41424,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -39353,6 +41533,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -39389,7 +41581,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -39501,11 +41693,28 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_users__id__sessions: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description rows a page, at most the list's bound */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 id: string;
@@ -39558,7 +41767,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -39622,18 +41831,6 @@ export interface operations {
                     };
                 };
             };
-            /** @description a bad limit or cursor */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"] & {
-                        /** @enum {unknown} */
-                        code?: "VALIDATION_FAILED";
-                    };
-                };
-            };
             /** @description too many requests from this client: try again after Retry-After */
             429: {
                 headers: {
@@ -39682,6 +41879,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     delete_v1_users__id__sessions__session_id_: {
@@ -39714,7 +41923,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -39823,6 +42032,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -39861,7 +42082,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -39970,6 +42191,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -40009,7 +42242,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -40109,6 +42342,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_roles__name_: {
@@ -40145,7 +42390,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -40257,6 +42502,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     put_v1_roles__name__permissions: {
@@ -40303,7 +42560,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -40463,6 +42720,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_permissions: {
@@ -40497,7 +42766,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -40597,6 +42866,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_relationships__id__consent: {
@@ -40637,7 +42918,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -40785,6 +43066,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_relationships__id__end: {
@@ -40818,7 +43111,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -40954,6 +43247,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_me_health_consent: {
@@ -40985,7 +43290,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -41073,6 +43378,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_audit_log: {
@@ -41122,7 +43439,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -41234,13 +43551,26 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_therapist_directory: {
         parameters: {
             query?: {
+                /** @description rows a page, at most the list's bound */
                 limit?: number;
-                /** @description next_cursor of the previous page (rows come in id order) */
+                /** @description next_cursor of the previous page */
                 cursor?: string;
             };
             header?: never;
@@ -41269,7 +43599,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -41357,6 +43687,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_therapist_directory__id_: {
@@ -41387,7 +43729,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -41487,6 +43829,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_therapy_sessions__id__complete: {
@@ -41520,7 +43874,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -41644,6 +43998,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_therapy_sessions__id__cancel: {
@@ -41684,7 +44050,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -41832,6 +44198,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_therapy_sessions__id__no_show: {
@@ -41865,7 +44243,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -41989,6 +44367,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_therapy_sessions__id__reschedule: {
@@ -42031,7 +44421,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -42179,6 +44569,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_therapy_sessions__id__private_notes: {
@@ -42209,7 +44611,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -42321,6 +44723,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     put_v1_therapy_sessions__id__private_notes: {
@@ -42360,7 +44774,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -42496,13 +44910,26 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_resource_library: {
         parameters: {
             query?: {
+                /** @description rows a page, at most the list's bound */
                 limit?: number;
-                /** @description next_cursor of the previous page (rows come in id order) */
+                /** @description next_cursor of the previous page */
                 cursor?: string;
             };
             header?: never;
@@ -42531,7 +44958,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -42619,6 +45046,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_resource_assignments__id__open: {
@@ -42655,7 +45094,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -42767,6 +45206,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_resource_assignments__id__complete: {
@@ -42800,7 +45251,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -42924,6 +45375,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_partner_access_validate_code: {
@@ -42968,7 +45431,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INACTIVE" | "INVALID_CODE" | "DOES_NOT_EXIST" | "CODE_EXPIRED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INACTIVE" | "INVALID_CODE" | "DOES_NOT_EXIST" | "CODE_EXPIRED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -43092,6 +45555,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_partner_access_assign: {
@@ -43147,7 +45622,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INACTIVE" | "INVALID_CODE" | "DOES_NOT_EXIST" | "CODE_EXPIRED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INACTIVE" | "INVALID_CODE" | "DOES_NOT_EXIST" | "CODE_EXPIRED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -43283,6 +45758,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_me_partner_access: {
@@ -43329,7 +45816,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -43429,6 +45916,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_webhooks_simplybook: {
@@ -43473,7 +45972,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -43621,6 +46120,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_therapy_bookings__id__cancel: {
@@ -43657,7 +46168,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -43781,6 +46292,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_me_therapy_bookings: {
@@ -43825,7 +46348,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -43925,6 +46448,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_reports: {
@@ -43956,7 +46491,13 @@ export interface operations {
                                 description: string;
                             }[];
                             columns: unknown[];
-                            parameters: Record<string, never>;
+                            /** @description GET /v1/reports/{name}'s query: what from and to take, the periods and formats */
+                            parameters: {
+                                from: string;
+                                to: string;
+                                period: ("day" | "week" | "month")[];
+                                format: ("json" | "csv" | "xlsx" | "pdf")[];
+                            };
                         }[];
                     };
                 };
@@ -43969,7 +46510,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -44069,6 +46610,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_reports__name_: {
@@ -44129,7 +46682,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -44253,11 +46806,28 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_report_runs: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description rows a page, at most the list's bound */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -44271,7 +46841,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        data?: {
+                        data: {
                             /** Format: uuid */
                             id: string;
                             report: string;
@@ -44305,7 +46875,7 @@ export interface operations {
                             /** @description the report schedule that made it (it may be deleted since) */
                             schedule_id?: string | null;
                         }[];
-                        next_cursor?: string | null;
+                        next_cursor: string | null;
                     };
                 };
             };
@@ -44317,7 +46887,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -44369,18 +46939,6 @@ export interface operations {
                     };
                 };
             };
-            /** @description a bad limit or cursor */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"] & {
-                        /** @enum {unknown} */
-                        code?: "VALIDATION_FAILED";
-                    };
-                };
-            };
             /** @description too many requests from this client: try again after Retry-After */
             429: {
                 headers: {
@@ -44426,6 +46984,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -44515,7 +47085,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -44651,6 +47221,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_report_runs__id_: {
@@ -44714,7 +47296,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -44826,6 +47408,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_report_runs__id__result: {
@@ -44877,7 +47471,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -45001,6 +47595,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_recordings__id__points: {
@@ -45058,7 +47664,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "UNKNOWN_PARAMETER" | "INVALID_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "UNKNOWN_PARAMETER" | "INVALID_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -45170,11 +47776,30 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_recordings__id__points: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description text/csv only, and required there: the batch number */
+                seq?: number;
+                /** @description text/csv only: the sample rate in Hz (up to 3 decimals); absent or 0: a first column of times */
+                rate?: number;
+                /** @description text/csv with a rate: the time of the first row (ISO 8601 or ms) */
+                t0?: string;
+            };
             header?: {
                 /** @description with the session cookie (cookieAuth): the session's CSRF value, from the carebase_csrf cookie or GET /v1/auth/csrf; 403 CSRF_FAILED without it (not needed with a bearer token) */
                 "X-CSRF-Token"?: components["parameters"]["CsrfToken"];
@@ -45241,7 +47866,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "POINTS_MALFORMED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "POINTS_MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -45389,6 +48014,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_recordings__id__channels: {
@@ -45437,7 +48074,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "UNKNOWN_PARAMETER" | "INVALID_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "UNKNOWN_PARAMETER" | "INVALID_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -45537,6 +48174,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_recordings__id__finish: {
@@ -45577,7 +48226,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -45725,6 +48374,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_recordings__id__export_csv: {
@@ -45761,7 +48422,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "UNKNOWN_PARAMETER" | "INVALID_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "UNKNOWN_PARAMETER" | "INVALID_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -45873,6 +48534,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_recordings__id__export_edf: {
@@ -45909,7 +48582,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "UNKNOWN_PARAMETER" | "INVALID_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "UNKNOWN_PARAMETER" | "INVALID_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -46021,6 +48694,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_recordings__id__chart_svg: {
@@ -46058,7 +48743,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "UNKNOWN_PARAMETER" | "INVALID_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "UNKNOWN_PARAMETER" | "INVALID_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -46170,11 +48855,26 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_exports__export_id__recordings__id__points_csv: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the page after: as the Link rel=next of the page before names it */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 export_id: string;
@@ -46201,7 +48901,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -46325,6 +49025,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_webhooks_storyblok: {
@@ -46373,7 +49085,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -46497,6 +49209,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_course_sessions__id__start: {
@@ -46557,7 +49281,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -46666,6 +49390,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -46729,7 +49465,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -46838,6 +49574,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -46901,7 +49649,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -47013,11 +49761,28 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_me_courses: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description rows a page, at most the list's bound */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -47083,7 +49848,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -47120,18 +49885,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "URI_TOO_LONG";
-                    };
-                };
-            };
-            /** @description a bad limit or cursor */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"] & {
-                        /** @enum {unknown} */
-                        code?: "VALIDATION_FAILED";
                     };
                 };
             };
@@ -47180,6 +49933,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -47216,7 +49981,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -47337,6 +50102,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -47373,7 +50150,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -47494,6 +50271,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -47530,7 +50319,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -47651,6 +50440,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -47687,7 +50488,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -47811,6 +50612,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_training_bookings__id__confirm: {
@@ -47844,7 +50657,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -47968,6 +50781,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_training_bookings__id__cancel: {
@@ -48001,7 +50826,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -48125,6 +50950,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_training_bookings__id__complete: {
@@ -48158,7 +50995,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -48279,6 +51116,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -48315,7 +51164,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -48436,6 +51285,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                    };
+                };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
                     };
                 };
             };
@@ -48497,7 +51358,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -48633,6 +51494,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_webhooks_stripe: {
@@ -48678,7 +51551,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -48790,6 +51663,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_refunds__id__approve: {
@@ -48823,7 +51708,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -48959,6 +51844,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_refunds__id__complete: {
@@ -48998,7 +51895,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -49146,6 +52043,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_refunds__id__reject: {
@@ -49185,7 +52094,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -49333,6 +52242,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_me_training_bookings: {
@@ -49387,7 +52308,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "UNKNOWN_PARAMETER" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -49475,6 +52396,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_course_schedules__id__bookings: {
@@ -49510,7 +52443,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -49610,6 +52543,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_booking_inquiries__id__respond: {
@@ -49643,7 +52588,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -49767,6 +52712,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_certificates__id__revoke: {
@@ -49806,7 +52763,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -49954,6 +52911,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_me_notifications: {
@@ -49993,7 +52962,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "INVALID_PARAMETER" | "INVALID_CURSOR" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -50081,6 +53050,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     post_v1_me_notifications_read_all: {
@@ -50114,7 +53095,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -50214,6 +53195,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_certificates__id__pdf: {
@@ -50251,7 +53244,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -50363,6 +53356,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_certificate_verifications__token_: {
@@ -50406,7 +53411,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -50506,6 +53511,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_analytics_funnel: {
@@ -50550,7 +53567,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -50662,6 +53679,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_docs: {
@@ -50697,7 +53726,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -50785,6 +53814,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_assets__file_: {
@@ -50823,7 +53864,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -50923,6 +53964,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
         };
     };
     get_v1_openapi_json: {
@@ -50957,7 +54010,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED_REQUEST";
+                        code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
                     };
                 };
             };
@@ -51044,6 +54097,55 @@ export interface operations {
                         code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
+            };
+            /** @description only HTTP/1.0 and HTTP/1.1 are served */
+            505: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "HTTP_VERSION_NOT_SUPPORTED";
+                    };
+                };
+            };
+        };
+    };
+    bookingCancelled: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description unix seconds of this attempt */
+                "X-Carebase-Timestamp": string;
+                /** @description hex HMAC-SHA256 of "<timestamp>.<body>" under booking_cancel_secret */
+                "X-Carebase-Signature": string;
+                /** @description the same on every attempt of one notice */
+                "X-Carebase-Delivery": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @constant */
+                    event: "booking.cancelled";
+                    booking_code: string;
+                    /** Format: date-time */
+                    cancelled_at: string;
+                    /** @enum {unknown} */
+                    cancelled_by: "client" | "staff";
+                };
+            };
+        };
+        responses: {
+            /** @description cancelled in the booking system */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

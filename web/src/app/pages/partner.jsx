@@ -157,7 +157,7 @@ export function PartnerLanding({ params }) {
       </div>
       <p>{`${branding.name} works with carebase to offer its members:`}</p>
       <ul>
-        {(Array.isArray(branding.features) ? branding.features : []).map((f) => (
+        {("features" in branding && Array.isArray(branding.features) ? branding.features : []).map((f) => (
           <li key={f}>{FEATURES[/** @type {keyof typeof FEATURES} */ (f)] || f}</li>
         ))}
         <li>Self-guided courses</li>
