@@ -1591,6 +1591,34 @@ def smtp_sink(tmp_path):
 SUBJECT = "carebase test message"
 
 
+def with_mail(env, sink):
+    """env with mail to the SMTP sink, so that a changed address can be
+    proven by its verification link (prove_address)."""
+    env = dict(env)
+    env.update({"CAREBASE_SMTP_URL": f"smtp://127.0.0.1:{sink.port}",
+                "CAREBASE_SMTP_TLS": "none",
+                "CAREBASE_PUBLIC_URL": "https://care.example.org"})
+    return env
+
+
+def prove_address(server, address):
+    """Follow the verification link mailed to address (server.sink)."""
+    found = []
+
+    def link():
+        for m in server.sink.messages():
+            if address in str(m["To"]) and "Confirm your address" in str(m["Subject"]):
+                g = re.search(r"/verify-email\?token=([A-Za-z0-9_-]{43})",
+                              m.get_body(("plain",)).get_content())
+                if g:
+                    found[:] = [g.group(1)]
+                    return True
+        return False
+    wait_until(link, what=f"the verification mail to {address}")
+    r = server.post("/v1/auth/verify-email", json={"token": found[0]})
+    assert r.status_code == 204, r.text
+
+
 def smtp_env(port):
     """Settings that send mail to an SMTP sink on port, in clear."""
     return {

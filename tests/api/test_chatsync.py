@@ -26,20 +26,11 @@ import pytest
 
 from conftest import (CHAT_IDENT, CHAT_KEY, CHAT_WEBSITE, CMS_TOKEN, PASSWORD, chat_env,
                       chat_jobs, chat_settle as settle, cms_publish, hdr, login, make_partner,
-                      new_code, patch_access, person, redeem, wait_pushes, wait_until)
+                      new_code, patch_access, person, prove_address, redeem, wait_pushes,
+                      wait_until, with_mail)
 
 CMS_SECRET = "cms-secret-for-chat-tests"
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-
-
-def with_mail(env, sink):
-    """env with mail to the SMTP sink, so that a changed address can be
-    proven by its verification link (mail_of_sink)."""
-    env = dict(env)
-    env.update({"CAREBASE_SMTP_URL": f"smtp://127.0.0.1:{sink.port}",
-                "CAREBASE_SMTP_TLS": "none",
-                "CAREBASE_PUBLIC_URL": "https://care.example.org"})
-    return env
 
 
 @pytest.fixture
@@ -566,24 +557,6 @@ def change_email(server, who, new, prove=True):
     who["token"] = login(server, new)
     if prove:
         prove_address(server, new)
-
-
-def prove_address(server, address):
-    """Follow the verification link mailed to address (server.sink)."""
-    found = []
-
-    def link():
-        for m in server.sink.messages():
-            if address in str(m["To"]) and "Confirm your address" in str(m["Subject"]):
-                g = re.search(r"/verify-email\?token=([A-Za-z0-9_-]{43})",
-                              m.get_body(("plain",)).get_content())
-                if g:
-                    found[:] = [g.group(1)]
-                    return True
-        return False
-    wait_until(link, what=f"the verification mail to {address}")
-    r = server.post("/v1/auth/verify-email", json={"token": found[0]})
-    assert r.status_code == 204, r.text
 
 
 def chat_export(server, who):

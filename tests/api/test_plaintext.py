@@ -8,7 +8,8 @@ import secrets
 
 import pytest
 
-from conftest import CHAT_WEBSITE, FakeChat, PASSWORD, add_user, hdr, login, wait_until
+from conftest import (CHAT_WEBSITE, FakeChat, PASSWORD, add_user, hdr, login, prove_address,
+                      wait_until, with_mail)
 
 # What each dialect stores of a sealed column (bytea on PostgreSQL, read
 # back by pg_dump) is the point here.
@@ -123,7 +124,7 @@ def test_booking_details_are_not_in_the_database_in_clear(start_server, db):
             assert form not in raw, f"{name} found in clear in the database"
 
 
-def test_chat_profile_addresses_are_not_in_the_database_in_clear(start_server, db):
+def test_chat_profile_addresses_are_not_in_the_database_in_clear(start_server, db, smtp_sink):
     """The chat profile sync remembers the addresses the provider holds a
     profile under (to delete it after an email change or an erasure): the
     old and new address appear nowhere in clear, neither in the sync row
@@ -133,10 +134,11 @@ def test_chat_profile_addresses_are_not_in_the_database_in_clear(start_server, d
     old, new = f"chatold{tag}@example.org", f"chatnew{tag}@example.org"
     chat = FakeChat()
     try:
-        s = start_server(db=db, env={
+        s = start_server(db=db, env=with_mail({
             "CAREBASE_CHAT_SYNC_URL": chat.url, "CAREBASE_CHAT_SYNC_WEBSITE_ID": CHAT_WEBSITE,
             "CAREBASE_CHAT_SYNC_DELAY_MS": "100", "CAREBASE_CHAT_SYNC_TIMEOUT_S": "1",
-            "CAREBASE_JOB_BACKOFF_BASE_MS": "200"})
+            "CAREBASE_JOB_BACKOFF_BASE_MS": "200"}, smtp_sink))
+        s.sink = smtp_sink
         admin_email = f"admin{tag}@example.org"
         add_user(s, "admin", admin_email)
         admin = hdr(login(s, admin_email))
@@ -153,6 +155,7 @@ def test_chat_profile_addresses_are_not_in_the_database_in_clear(start_server, d
         r = s.request("PATCH", "/v1/me", headers=member,
                       json={"email": new, "current_password": PASSWORD})
         assert r.status_code == 200, r.text
+        prove_address(s, new)          # a changed address moves once proven
         wait_until(lambda: len(chat.deletes(old)) >= 2, what="failed deletes of the old profile")
 
         def scan():
