@@ -2,7 +2,6 @@
 // and sign-out; every component that calls useSession() redraws then.
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, call } from "./api.js";
-import { setTimeZone } from "./time.js";
 
 /** @typedef {import("./api-ops").Me} Me */
 /** @typedef {{loading: boolean, user: Me | null}} Session */
@@ -15,8 +14,6 @@ const listeners = new Set();
 /** @param {Session} next */
 function set(next) {
   state = next;
-  // Times are shown in the person's zone when their profile holds one.
-  setTimeZone(next.user && next.user.time_zone);
   for (const fn of listeners) fn(state);
 }
 
