@@ -268,10 +268,33 @@ def _with_dbname(url, name):
 # databases
 
 
-# Tables whose changes migration 0050's triggers tell the serving processes.
+# Changes migration 0050's (and 0051's) triggers tell the serving
+# processes: any deletion or truncation of these tables, any update of
+# roles, and updates of users and auth_sessions that name a column the
+# triggers watch (a verified address or a last-activity change is not
+# told, and needs no wait: 50 made people waited 25 s for nothing).
 _AUTH_TABLES = re.compile(r"\b(UPDATE|DELETE\s+FROM|TRUNCATE)\s+(auth_sessions|users|roles)\b",
                           re.IGNORECASE)
+_AUTH_WATCHED = {
+    "users": re.compile(r"\b(role|is_active|deleted_at|password_hash|audit_ref)\b", re.IGNORECASE),
+    "auth_sessions": re.compile(r"\b(ended_at|expires_at|idle_timeout_ms|user_id|token_hash|id|"
+                                r"last_activity_at)\s*=", re.IGNORECASE),
+}
 AUTH_NOTIFY_WAIT_S = 0.5
+
+
+def _told_to_servers(sql):
+    """Whether sql changes what the triggers tell the servers of."""
+    for m in _AUTH_TABLES.finditer(sql):
+        verb, table = m.group(1).upper(), m.group(2).lower()
+        if not verb.startswith("UPDATE") or table == "roles":
+            return True
+        # The statement's SET list: up to its WHERE, or the statement's end.
+        rest = sql[m.end():].split(";", 1)[0]
+        setlist = re.split(r"\bWHERE\b", rest, 1, flags=re.IGNORECASE)[0]
+        if _AUTH_WATCHED[table].search(setlist):
+            return True
+    return False
 
 
 class Database:
@@ -317,7 +340,7 @@ class Database:
                 con.close()
         else:
             self.query(sql)
-            if _AUTH_TABLES.search(sql):
+            if _told_to_servers(sql):
                 # The servers keep sessions read a few seconds and hear of a
                 # change made behind their backs through migration 0050's
                 # NOTIFY, on a thread of their own: milliseconds, later
