@@ -15,7 +15,11 @@
  * job and its mail). make.c makes a report's answer; args.c parses its
  * parameters.
  *
- * Admins only (permission reports:read:all). Every measure answers
+ * Admins (permission reports:read:all); partner admins
+ * (reports:read:related) the reports open to partners (each measure with
+ * its partner SQL, :partner bound), over the partner they administer
+ * only, read from partner_admins and never from the request (asker_load,
+ * partner_pick). Every measure answers
  * aggregates, never a row about a person: (group id, group name, day,
  * count) with day = ms / 86400000 (the training reports: an hour or a
  * date, London's days, and money; reports_int.h), and the totals of the
