@@ -58,10 +58,17 @@ struct run {
 	json_t		    *index;	 /* "period|group id|currency" -> row */
 	json_t		    *currencies; /* currency -> its money totals */
 	char		     gid[40];	 /* "partner_id" */
+	const char	    *partner;	 /* :partner; NULL: every partner */
 };
 
 /* A placeholder of a measure's SQL. */
-enum bind { BIND_FROM = 0, BIND_TO, BIND_FROM_DATE, BIND_TO_DATE };
+enum bind {
+	BIND_FROM = 0,
+	BIND_TO,
+	BIND_FROM_DATE,
+	BIND_TO_DATE,
+	BIND_PARTNER
+};
 static const struct {
 	const char *name;
 	size_t	    len;
@@ -71,9 +78,10 @@ static const struct {
 	[BIND_TO_DATE] = { "to_date", 7 },
 	[BIND_FROM] = { "from", 4 },
 	[BIND_TO] = { "to", 2 },
+	[BIND_PARTNER] = { "partner", 7 },
 };
 static const enum bind bind_order[] = { BIND_FROM_DATE, BIND_TO_DATE, BIND_FROM,
-	BIND_TO };
+	BIND_TO, BIND_PARTNER };
 
 static int     sql_compile(const char *, struct buf *, int *, int *);
 static void    period_key(int64_t, enum report_period, char *, char *);
@@ -105,7 +113,7 @@ static int json_buf_cb(const char *, size_t, void *);
 static int json_write(struct buf *, const struct run *, json_t *, json_t *);
 
 /*
- * Replace :from, :to, :from_date and :to_date (outside quotes) with ?
+ * Replace :from, :to, :from_date, :to_date and :partner (outside quotes) with ?
  * and note which each is (enum bind) in binds. ERR_INTERNAL for any other
  * name: the catalogue is wrong.
  */
@@ -301,6 +309,10 @@ measure_prepare(struct tx *tx, const struct run *run, const char *text, int *rc)
 		case BIND_FROM_DATE:
 			store_bind_text(st, i + 1, run->from_date);
 			break;
+		case BIND_PARTNER:
+			/* Only partner SQL names it, run with a partner. */
+			store_bind_text(st, i + 1, run->partner);
+			break;
 		default:
 			store_bind_text(st, i + 1, run->to_date);
 			break;
@@ -311,13 +323,17 @@ measure_prepare(struct tx *tx, const struct run *run, const char *text, int *rc)
 static int
 measure_run(struct tx *tx, struct run *run, size_t m)
 {
-	struct stmt *st;
-	int	     rc;
+	const struct measure *me = &run->rep->measures[m];
+	struct stmt	     *st;
+	int		      rc;
 
-	if (run->rep->measures[m].sql == NULL)
+	if (me->sql == NULL)
 		return (OK); /* derived (derive_rows) */
-	if ((st = measure_prepare(tx, run, run->rep->measures[m].sql, &rc)) ==
-	    NULL)
+	/* One partner's: its own SQL or nothing (never every partner's). */
+	if (run->partner != NULL && me->partner == NULL)
+		return (ERR_INTERNAL);
+	if ((st = measure_prepare(tx, run,
+		 run->partner != NULL ? me->partner : me->sql, &rc)) == NULL)
 		return (rc);
 	while ((rc = store_step(st)) == STORE_ROW)
 		if ((rc = row_add(run, m, st)) != OK)
@@ -331,6 +347,7 @@ static int
 measure_total(struct tx *tx, const struct run *run, size_t m, json_t *totals)
 {
 	const struct measure *me = &run->rep->measures[m];
+	const char	     *total;
 	struct stmt	     *st;
 	json_t		     *row;
 	json_int_t	      n = 0;
@@ -339,7 +356,8 @@ measure_total(struct tx *tx, const struct run *run, size_t m, json_t *totals)
 
 	if (me->of != NULL || me->type == MEASURE_MONEY)
 		return (OK); /* money_totals, then derive */
-	if (me->total == NULL) {
+	total = run->partner != NULL ? me->partner_total : me->total;
+	if (total == NULL) {
 		json_array_foreach(run->rows, i, row)
 			n += json_integer_value(json_object_get(row, me->name));
 		return (
@@ -347,7 +365,7 @@ measure_total(struct tx *tx, const struct run *run, size_t m, json_t *totals)
 			? OK
 			: ERR_NOMEM);
 	}
-	if ((st = measure_prepare(tx, run, me->total, &rc)) == NULL)
+	if ((st = measure_prepare(tx, run, total, &rc)) == NULL)
 		return (rc);
 	if ((rc = store_step(st)) == STORE_ROW) {
 		n = (json_int_t)store_col_int64(st, 0);
@@ -854,6 +872,7 @@ report_make(struct store *db, const struct report_query *q, size_t max,
 	date_ceil(run.from, run.from_date);
 	date_ceil(run.to, run.to_date);
 	run.period = (enum report_period)q->period;
+	run.partner = q->partner;
 	snprintf(run.gid, sizeof(run.gid), "%s_id", run.rep->group);
 	run.nmeasures = report_measures(run.rep);
 	run.rows = json_array();

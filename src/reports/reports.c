@@ -15,7 +15,11 @@
  * job and its mail). make.c makes a report's answer; args.c parses its
  * parameters.
  *
- * Admins only (permission reports:read:all). Every measure answers
+ * Admins (permission reports:read:all); partner admins
+ * (reports:read:related) the reports open to partners (each measure with
+ * its partner SQL, :partner bound), over the partner they administer
+ * only, read from partner_admins and never from the request (asker_load,
+ * partner_pick). Every measure answers
  * aggregates, never a row about a person: (group id, group name, day,
  * count) with day = ms / 86400000 (the training reports: an hour or a
  * date, London's days, and money; reports_int.h), and the totals of the
@@ -38,12 +42,22 @@
 #include "core/util.h"
 #include "http/http.h"
 #include "module.h"
+#include "partners/partners.h"
 #include "reports/reports.h"
 #include "reports/reports_int.h"
 #include "resource/resource.h"
 #include "store/jobs.h"
 #include "store/store.h"
 
+/* Who asks for a report: an admin, or a partner admin and their partner. */
+struct asker {
+	int  scope; /* SCOPE_ALL: an admin; SCOPE_RELATED: a partner admin */
+	char partner[UUID_STR_LEN]; /* SCOPE_RELATED: the one they administer */
+};
+
+static int     asker_load(struct request *, struct asker *);
+static int     partner_pick(struct request *, const struct report *,
+	const struct asker *, const char **);
 static int     args(struct request *, struct report_query *);
 static json_t *report_entry(const struct report *);
 
@@ -145,7 +159,7 @@ static const char api_run_result[] =
 	"{\"name\":\"" n "\",\"in\":\"query\",\"required\":" req               \
 	",\"schema\":" schema ",\"description\":\"" doc "\"}"
 static const char api_run[] =
-    "{\"codes\":{\"422\":[\"REPORT_TOO_LARGE\",\"RESULT_TOO_LARGE\"],\"404\":[\"REPORT_NOT_FOUND\"]},\"parameters\":[" API_QUERY(
+    "{\"codes\":{\"422\":[\"REPORT_TOO_LARGE\",\"RESULT_TOO_LARGE\"],\"404\":[\"REPORT_NOT_FOUND\"],\"403\":[\"NOT_A_PARTNER_ADMIN\",\"REPORT_NOT_FOR_PARTNERS\",\"NOT_YOUR_PARTNER\"]},\"parameters\":[" API_QUERY(
 	"from", "true", "{\"type\":\"string\"}",
 	"ISO 8601 date or date-time, inclusive") "," API_QUERY("to", "true",
 	"{\"type\":\"string\"}",
@@ -159,14 +173,22 @@ static const char api_run[] =
 	"json; csv (UTF-8 with a byte-order mark, formulas defused), xlsx "
 	"(typed cells) or pdf (A4 landscape), each with the totals as its "
 	"last row (one a currency when by currency) and a "
-	"Content-Disposition filename") "],"
-					"\"answers\":{\"200\":{\"description\":\"the report: rows by period "
-					"and group, and the totals of the range\",\"content\":" API_ANSWER
-					"}},\"problems\":{\"403\":\"not an admin\","
-					"\"404\":\"REPORT_NOT_FOUND\",\"422\":\"a bad parameter "
-					"(VALIDATION_FAILED, one entry each), REPORT_TOO_LARGE (past "
-					"report_max_rows rows) or RESULT_TOO_LARGE (past report_run_max_bytes "
-					"bytes)\"}}";
+	"Content-Disposition filename") "," API_QUERY("partner_id", "false",
+	"{\"type\":\"string\",\"format\":\"uuid\"}",
+	"one partner's figures, of a report open to partners (for_partners): "
+	"an admin names any partner; a partner admin always gets their own "
+	"partner's (naming another is 403 NOT_YOUR_PARTNER)") "],"
+							      "\"answers\":{\"200\":{\"description\":\"the report: rows by period "
+							      "and group, and the totals of the range\",\"content\":" API_ANSWER
+							      "}},\"problems\":{\"403\":\"neither an admin nor a partner admin; "
+							      "NOT_A_PARTNER_ADMIN (no active partner of theirs), "
+							      "REPORT_NOT_FOR_PARTNERS (a partner admin, a report not open to "
+							      "partners) or NOT_YOUR_PARTNER (a partner admin naming another "
+							      "partner)\","
+							      "\"404\":\"REPORT_NOT_FOUND\",\"422\":\"a bad parameter "
+							      "(VALIDATION_FAILED, one entry each), REPORT_TOO_LARGE (past "
+							      "report_max_rows rows) or RESULT_TOO_LARGE (past report_run_max_bytes "
+							      "bytes)\"}}";
 
 /* GET /v1/reports: the catalogue (report_entry). */
 static const char api_list[] =
@@ -175,8 +197,10 @@ static const char api_list[] =
     "\"required\":[\"data\"],\"properties\":{\"data\":{\"type\":"
     "\"array\",\"items\":{\"type\":\"object\",\"required\":[\"name\","
     "\"title\",\"description\",\"group\",\"time_zone\",\"measures\","
-    "\"columns\",\"parameters\"],\"properties\":{\"name\":{\"type\":"
-    "\"string\"},\"title\":{\"type\":\"string\"},\"description\":{"
+    "\"columns\",\"parameters\",\"for_partners\"],\"properties\":{\"name\":{\"type\":"
+    "\"string\"},\"for_partners\":{\"type\":\"boolean\",\"description\":"
+    "\"open to partner admins, each answered their own partner's figures "
+    "only (partner_id)\"},\"title\":{\"type\":\"string\"},\"description\":{"
     "\"type\":\"string\"},\"group\":{\"type\":\"string\"},"
     "\"time_zone\":{\"enum\":[\"UTC\",\"Europe/London\"]},"
     "\"measures\":{\"type\":\"array\",\"items\":{\"type\":\"object\","
@@ -190,15 +214,20 @@ static const char api_list[] =
     "\"type\":\"string\"},\"to\":{\"type\":\"string\"},\"period\":{"
     "\"type\":\"array\",\"items\":{\"enum\":[\"day\",\"week\","
     "\"month\"]}},\"format\":{\"type\":\"array\",\"items\":{\"enum\":["
-    "\"json\",\"csv\",\"xlsx\",\"pdf\"]}}}}}}}}}}},\"problems\":{"
-    "\"403\":\"not an admin\"}}";
+    "\"json\",\"csv\",\"xlsx\",\"pdf\"]}}}}}}}}}}},\"codes\":{\"403\":["
+    "\"NOT_A_PARTNER_ADMIN\"]},\"problems\":{"
+    "\"403\":\"neither an admin nor a partner admin, or "
+    "NOT_A_PARTNER_ADMIN (no active partner of theirs)\"}}";
 
 static const struct route reports_routes[] = {
 	{ HTTP_GET, "/v1/reports", reports_list, 0,
-	    "the report catalogue (admins)", NULL, api_list },
+	    "the report catalogue (admins; a partner admin: the reports open "
+	    "to partners)",
+	    NULL, api_list },
 	{ HTTP_GET, "/v1/reports/{name}", reports_run, ROUTE_SLOW,
 	    "run a report: from, to (exclusive), period day|week|month, "
-	    "format json|csv|xlsx|pdf (admins)",
+	    "format json|csv|xlsx|pdf, partner_id (admins; a partner admin: "
+	    "their own partner's figures only)",
 	    NULL, api_run },
 	{ HTTP_POST, "/v1/report-runs", report_runs_create, ROUTE_JSON_BODY,
 	    "queue a report run: a job makes the report and keeps its answer "
@@ -247,6 +276,18 @@ const struct module reports_module = {
 	.init = report_schedules_init,
 };
 
+/*
+ * SQL: the user of rows t holds an access of partner :partner (not
+ * deleted), so a partner's course figures count its own people only; a
+ * subject with two accesses of one partner is counted once (EXISTS, not
+ * a join).
+ */
+/* clang-format off */
+#define MEMBER_OF(t)							\
+	"EXISTS (SELECT 1 FROM partner_access pa WHERE pa.user_id = " t	\
+	".user_id AND pa.partner_id = :partner AND pa.deleted_at IS NULL)"
+/* clang-format on */
+
 static const struct report catalogue[] = {
 	{ "signups_by_partner", "Sign-ups by partner",
 	    "Members who signed up (users.created_at) in each period, by the "
@@ -264,7 +305,16 @@ static const struct report catalogue[] = {
 		    "AND u.created_at >= :from AND u.created_at < :to "
 		    "GROUP BY p.id, p.name, u.created_at / 86400000",
 		    "SELECT COUNT(*) FROM users u WHERE u.role = 'member' AND "
-		    "u.created_at >= :from AND u.created_at < :to" },
+		    "u.created_at >= :from AND u.created_at < :to",
+		    .partner =
+			"SELECT p.id, p.name, u.created_at / 86400000, "
+			"COUNT(DISTINCT u.id) FROM users u JOIN "
+			"partner_access a ON a.user_id = u.id AND "
+			"a.deleted_at IS NULL JOIN partners p ON p.id = "
+			"a.partner_id WHERE a.partner_id = :partner AND "
+			"u.role = 'member' AND u.created_at >= :from AND "
+			"u.created_at < :to GROUP BY p.id, p.name, "
+			"u.created_at / 86400000" },
 	    } },
 	{ "access_codes_by_partner", "Access codes created and redeemed",
 	    "Partner access codes created (created_at) and redeemed "
@@ -276,14 +326,29 @@ static const struct report catalogue[] = {
 		    "FROM partner_access a JOIN partners p ON p.id = "
 		    "a.partner_id WHERE a.code_hash IS NOT NULL AND "
 		    "a.created_at >= :from AND a.created_at < :to "
-		    "GROUP BY p.id, p.name, a.created_at / 86400000" },
+		    "GROUP BY p.id, p.name, a.created_at / 86400000",
+		    .partner =
+			"SELECT p.id, p.name, a.created_at / 86400000, "
+			"COUNT(*) FROM partner_access a JOIN partners p "
+			"ON p.id = a.partner_id WHERE a.partner_id = "
+			":partner AND a.code_hash IS NOT NULL AND "
+			"a.created_at >= :from AND a.created_at < :to "
+			"GROUP BY p.id, p.name, a.created_at / 86400000" },
 		{ "redeemed", "codes redeemed",
 		    "SELECT p.id, p.name, a.activated_at / 86400000, COUNT(*) "
 		    "FROM partner_access a JOIN partners p ON p.id = "
 		    "a.partner_id WHERE a.code_hash IS NOT NULL AND "
 		    "a.user_id IS NOT NULL AND a.activated_at >= :from AND "
 		    "a.activated_at < :to "
-		    "GROUP BY p.id, p.name, a.activated_at / 86400000" },
+		    "GROUP BY p.id, p.name, a.activated_at / 86400000",
+		    .partner =
+			"SELECT p.id, p.name, a.activated_at / 86400000, "
+			"COUNT(*) FROM partner_access a JOIN partners p "
+			"ON p.id = a.partner_id WHERE a.partner_id = "
+			":partner AND a.code_hash IS NOT NULL AND "
+			"a.user_id IS NOT NULL AND a.activated_at >= :from "
+			"AND a.activated_at < :to GROUP BY p.id, p.name, "
+			"a.activated_at / 86400000" },
 	    } },
 	{ "course_progress", "Course starts and completions",
 	    "Courses started (first progress) and completed, and their "
@@ -299,7 +364,18 @@ static const struct report catalogue[] = {
 		    "e.started_at < :to "
 		    "GROUP BY c.id, c.name, e.started_at / 86400000",
 		    "SELECT COUNT(DISTINCT e.user_id) FROM course_enrolments e "
-		    "WHERE e.started_at >= :from AND e.started_at < :to" },
+		    "WHERE e.started_at >= :from AND e.started_at < :to",
+		    .partner =
+			"SELECT c.id, c.name, e.started_at / 86400000, "
+			"COUNT(*) FROM course_enrolments e JOIN courses c "
+			"ON c.id = e.course_id WHERE " MEMBER_OF(
+			    "e") " AND "
+				 "e.started_at >= :from AND e.started_at < :to "
+				 "GROUP BY c.id, c.name, e.started_at / 86400000",
+		    .partner_total = "SELECT COUNT(DISTINCT e.user_id) FROM "
+				     "course_enrolments e WHERE " MEMBER_OF(
+					 "e") " AND e.started_at >= :from AND "
+					      "e.started_at < :to" },
 		{ "completed",
 		    "users who completed the course (total: "
 		    "users who completed any)",
@@ -310,20 +386,50 @@ static const struct report catalogue[] = {
 		    "GROUP BY c.id, c.name, e.completed_at / 86400000",
 		    "SELECT COUNT(DISTINCT e.user_id) FROM course_enrolments e "
 		    "WHERE e.completed = 1 AND e.completed_at >= :from AND "
-		    "e.completed_at < :to" },
+		    "e.completed_at < :to",
+		    .partner =
+			"SELECT c.id, c.name, e.completed_at / 86400000, "
+			"COUNT(*) FROM course_enrolments e JOIN courses c "
+			"ON c.id = e.course_id WHERE " MEMBER_OF(
+			    "e") " AND "
+				 "e.completed = 1 AND e.completed_at >= :from AND "
+				 "e.completed_at < :to GROUP BY c.id, c.name, "
+				 "e.completed_at / 86400000",
+		    .partner_total = "SELECT COUNT(DISTINCT e.user_id) FROM "
+				     "course_enrolments e WHERE " MEMBER_OF(
+					 "e") " AND e.completed = 1 AND "
+					      "e.completed_at >= :from AND "
+					      "e.completed_at < :to" },
 		{ "sessions_started", "course sessions started",
 		    "SELECT c.id, c.name, sp.started_at / 86400000, COUNT(*) "
 		    "FROM course_session_progress sp JOIN course_sessions s ON "
 		    "s.id = sp.session_id JOIN courses c ON c.id = s.course_id "
 		    "WHERE sp.started_at >= :from AND sp.started_at < :to "
-		    "GROUP BY c.id, c.name, sp.started_at / 86400000" },
+		    "GROUP BY c.id, c.name, sp.started_at / 86400000",
+		    .partner =
+			"SELECT c.id, c.name, sp.started_at / 86400000, "
+			"COUNT(*) FROM course_session_progress sp JOIN "
+			"course_sessions s ON s.id = sp.session_id JOIN "
+			"courses c ON c.id = s.course_id WHERE " MEMBER_OF(
+			    "sp") " AND sp.started_at >= :from AND "
+				  "sp.started_at < :to GROUP BY c.id, "
+				  "c.name, sp.started_at / 86400000" },
 		{ "sessions_completed", "course sessions completed",
 		    "SELECT c.id, c.name, sp.completed_at / 86400000, "
 		    "COUNT(*) FROM course_session_progress sp JOIN "
 		    "course_sessions s ON s.id = sp.session_id JOIN courses c "
 		    "ON c.id = s.course_id WHERE sp.completed = 1 AND "
 		    "sp.completed_at >= :from AND sp.completed_at < :to "
-		    "GROUP BY c.id, c.name, sp.completed_at / 86400000" },
+		    "GROUP BY c.id, c.name, sp.completed_at / 86400000",
+		    .partner =
+			"SELECT c.id, c.name, sp.completed_at / 86400000, "
+			"COUNT(*) FROM course_session_progress sp JOIN "
+			"course_sessions s ON s.id = sp.session_id JOIN "
+			"courses c ON c.id = s.course_id WHERE " MEMBER_OF(
+			    "sp") " AND sp.completed = 1 AND "
+				  "sp.completed_at >= :from AND "
+				  "sp.completed_at < :to GROUP BY c.id, "
+				  "c.name, sp.completed_at / 86400000" },
 	    } },
 	{ "therapy_bookings_by_partner", "Therapy bookings and cancellations",
 	    "Therapy sessions booked (created_at) and cancelled "
@@ -336,13 +442,27 @@ static const struct report catalogue[] = {
 		    "FROM therapy_bookings b LEFT JOIN partners p ON p.id = "
 		    "b.partner_id WHERE b.created_at >= :from AND "
 		    "b.created_at < :to "
-		    "GROUP BY p.id, p.name, b.created_at / 86400000" },
+		    "GROUP BY p.id, p.name, b.created_at / 86400000",
+		    .partner =
+			"SELECT p.id, p.name, b.created_at / 86400000, "
+			"COUNT(*) FROM therapy_bookings b JOIN partners p "
+			"ON p.id = b.partner_id WHERE b.partner_id = "
+			":partner AND b.created_at >= :from AND "
+			"b.created_at < :to GROUP BY p.id, p.name, "
+			"b.created_at / 86400000" },
 		{ "cancelled", "sessions cancelled",
 		    "SELECT p.id, p.name, b.cancelled_at / 86400000, COUNT(*) "
 		    "FROM therapy_bookings b LEFT JOIN partners p ON p.id = "
 		    "b.partner_id WHERE b.cancelled_at >= :from AND "
 		    "b.cancelled_at < :to "
-		    "GROUP BY p.id, p.name, b.cancelled_at / 86400000" },
+		    "GROUP BY p.id, p.name, b.cancelled_at / 86400000",
+		    .partner =
+			"SELECT p.id, p.name, b.cancelled_at / 86400000, "
+			"COUNT(*) FROM therapy_bookings b JOIN partners p "
+			"ON p.id = b.partner_id WHERE b.partner_id = "
+			":partner AND b.cancelled_at >= :from AND "
+			"b.cancelled_at < :to GROUP BY p.id, p.name, "
+			"b.cancelled_at / 86400000" },
 	    } },
 };
 
@@ -361,6 +481,118 @@ reports_caller_admin(struct request *req, struct principal **out)
 		    "admins.");
 		return (ERR_FORBIDDEN);
 	}
+	return (OK);
+}
+
+/*
+ * Who the caller is to the reports: an admin (reports:read:all), or a
+ * partner admin (reports:read:related) with the partner they administer,
+ * read from partner_admins (an active row of an active partner), never
+ * from the request. Else answered: 403 FORBIDDEN, or 403
+ * NOT_A_PARTNER_ADMIN for a partner admin without an active partner.
+ */
+static int
+asker_load(struct request *req, struct asker *a)
+{
+	struct tx   *tx = NULL;
+	struct stmt *st;
+	int	     rc;
+
+	memset(a, 0, sizeof(*a));
+	a->scope = resource_scope(req->db, req->caller, "reports", "read");
+	if (a->scope == SCOPE_ALL)
+		return (OK);
+	if (a->scope != SCOPE_RELATED) {
+		http_problem(req, ERR_FORBIDDEN, NULL,
+		    "Reports are for admins and partner admins.");
+		return (ERR_FORBIDDEN);
+	}
+	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK) {
+		http_problem(req, rc, NULL, "The report could not be made.");
+		return (rc);
+	}
+	st = store_prepare(tx, PARTNERS_ADMINISTERED);
+	store_bind_text(st, 1, req->caller->user_id);
+	if ((rc = store_step(st)) == STORE_ROW) {
+		strlcpy_cb(
+		    a->partner, store_col_text(st, 0), sizeof(a->partner));
+		rc = OK;
+	} else if (rc == STORE_DONE)
+		rc = ERR_NOT_FOUND;
+	store_finalize(st);
+	store_tx_rollback(tx);
+	if (rc == ERR_NOT_FOUND) {
+		http_problem(req, ERR_FORBIDDEN, "NOT_A_PARTNER_ADMIN",
+		    "You are not an active partner admin of an active "
+		    "partner.");
+		return (ERR_FORBIDDEN);
+	}
+	if (rc != OK)
+		http_problem(req, rc, NULL, "The report could not be made.");
+	return (rc);
+}
+
+int
+report_for_partners(const struct report *rep)
+{
+	size_t i, n = report_measures(rep);
+
+	for (i = 0; i < n; i++)
+		if (rep->measures[i].sql != NULL &&
+		    rep->measures[i].partner == NULL)
+			return (0);
+	return (n > 0);
+}
+
+/*
+ * Whose figures report rep gives the asker, into *partner (NULL: every
+ * partner's): a partner admin's own partner's always, whatever
+ * ?partner_id= says (naming another is 403 NOT_YOUR_PARTNER), and only
+ * of a report open to partners (403 REPORT_NOT_FOR_PARTNERS); an admin's
+ * ?partner_id= when given, of such a report (422 otherwise). Answered
+ * when not OK.
+ */
+static int
+partner_pick(struct request *req, const struct report *rep,
+    const struct asker *a, const char **partner)
+{
+	const char *want = http_query(req, "partner_id");
+	const char *why = NULL, *code = NULL;
+
+	*partner = NULL;
+	if (a->scope == SCOPE_RELATED) {
+		if (!report_for_partners(rep)) {
+			http_problem(req, ERR_FORBIDDEN,
+			    "REPORT_NOT_FOR_PARTNERS",
+			    "This report is not open to partners: GET "
+			    "/v1/reports lists those that are.");
+			return (ERR_FORBIDDEN);
+		}
+		if (want != NULL && strcmp(want, a->partner) != 0) {
+			http_problem(req, ERR_FORBIDDEN, "NOT_YOUR_PARTNER",
+			    "You read your own partner's figures only.");
+			return (ERR_FORBIDDEN);
+		}
+		*partner = a->partner;
+		return (OK);
+	}
+	if (want == NULL)
+		return (OK);
+	if (!report_for_partners(rep)) {
+		code = "not_by_partner";
+		why = "this report is not open to partners";
+	} else if (!uuid_valid(want)) {
+		code = "invalid_uuid";
+		why = "a partner's id (a UUID)";
+	}
+	if (code != NULL) {
+		http_problem_ext(req, ERR_INVALID, NULL,
+		    json_pack("{s:[{s:s,s:s,s:s}]}", "errors", "field",
+			"partner_id", "code", code, "detail", why),
+		    "The report query is not valid.");
+		return (ERR_INVALID);
+	}
+	*partner = want;
 	return (OK);
 }
 
@@ -450,12 +682,14 @@ report_entry(const struct report *rep)
 		    json_pack("{s:s,s:s,s:s}", "name", rep->measures[j].name,
 			"type", report_measure_type(&rep->measures[j]),
 			"description", rep->measures[j].doc));
-	return (json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:{s:s,s:s,s:[s,s,s],"
-			  "s:[s,s,s,s]}}",
+	return (json_pack(
+	    "{s:s,s:s,s:s,s:s,s:b,s:s,s:o,s:o,s:{s:s,s:s,s:[s,s,s],"
+	    "s:[s,s,s,s]}}",
 	    "name", rep->name, "title", rep->title, "description", rep->doc,
-	    "group", rep->group, "time_zone",
-	    REPORT_LONDON(rep) ? "Europe/London" : "UTC", "measures", ms,
-	    "columns", report_columns(rep, gid), "parameters", "from",
+	    "group", rep->group, "for_partners", report_for_partners(rep),
+	    "time_zone", REPORT_LONDON(rep) ? "Europe/London" : "UTC",
+	    "measures", ms, "columns", report_columns(rep, gid), "parameters",
+	    "from",
 	    REPORT_LONDON(rep)
 		? "ISO 8601 date or date-time, inclusive (required); a date "
 		  "is London's midnight"
@@ -471,19 +705,26 @@ report_entry(const struct report *rep)
 void
 reports_list(struct request *req)
 {
-	json_t *data;
-	size_t	i;
+	struct asker a;
+	json_t	    *data;
+	size_t	     i;
 
-	if (reports_caller_admin(req, NULL) != OK)
+	if (asker_load(req, &a) != OK)
 		return;
 	if ((data = json_array()) == NULL) {
 		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
 		return;
 	}
+	/* A partner admin is shown what they may run. */
 	for (i = 0; i < NELEM(catalogue); i++)
-		json_array_append_new(data, report_entry(&catalogue[i]));
+		if (a.scope == SCOPE_ALL || report_for_partners(&catalogue[i]))
+			json_array_append_new(
+			    data, report_entry(&catalogue[i]));
 	for (i = 0; i < training_reports_n; i++)
-		json_array_append_new(data, report_entry(&training_reports[i]));
+		if (a.scope == SCOPE_ALL ||
+		    report_for_partners(&training_reports[i]))
+			json_array_append_new(
+			    data, report_entry(&training_reports[i]));
 	http_json(req, 200, json_pack("{s:o}", "data", data));
 }
 
@@ -515,11 +756,12 @@ reports_run(struct request *req)
 {
 	struct report_query q;
 	struct report_out   o;
+	struct asker	    a;
 	char		    cd[REPORT_CD_LEN], *v;
 	int		    rc;
 
 	memset(&q, 0, sizeof(q));
-	if (reports_caller_admin(req, NULL) != OK)
+	if (asker_load(req, &a) != OK)
 		return;
 	q.name = http_param(req, "name");
 	if (!report_known(q.name)) {
@@ -528,7 +770,8 @@ reports_run(struct request *req)
 		    "report: GET /v1/reports lists them.");
 		return;
 	}
-	if (args(req, &q) != OK)
+	if (partner_pick(req, report_find(q.name), &a, &q.partner) != OK ||
+	    args(req, &q) != OK)
 		return;
 	if ((rc = report_make(
 		 req->db, &q, (size_t)config.report_run_max_bytes, &o)) != OK) {

@@ -60,6 +60,15 @@ struct measure {
 	 * totals: "a-b-c" (a difference, money) or "a/b" (a ratio).
 	 */
 	const char *of;
+	/*
+	 * The same measure over one partner's people only, :partner bound to
+	 * its id (a partner admin's, or the partner an admin asks for); a
+	 * report whose every measure with sql has one is open to partners
+	 * (report_for_partners). partner_total is total's twin (NULL: the
+	 * rows' sum).
+	 */
+	const char *partner;
+	const char *partner_total;
 };
 
 /*
@@ -106,6 +115,9 @@ void reports_run(struct request *);
 /* 401 without a caller, 403 without reports:read:all (answered); OK
  * with the caller in *who (may be NULL). */
 int reports_caller_admin(struct request *, struct principal **who);
+/* 1 if rep is open to partners: every measure it reads has its partner
+ * SQL. */
+int report_for_partners(const struct report *);
 /* The report of the catalogue named name, or NULL (borrowed). */
 const struct report *report_find(const char *name);
 /* 1 if name is a report of the catalogue. */
@@ -130,6 +142,9 @@ struct report_query {
 	int64_t	    from, to; /* ms, as report_args_parse checks */
 	int	    period;   /* enum report_period */
 	int	    format;   /* enum report_format */
+	/* One partner's figures (the measures' partner SQL), or NULL: every
+	 * partner's. Borrowed. */
+	const char *partner;
 };
 struct report_out {
 	char  *data; /* malloc'd; the caller frees it */

@@ -3009,7 +3009,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** the report catalogue (admins) */
+        /** the report catalogue (admins; a partner admin: the reports open to partners) */
         get: operations["get_v1_reports"];
         put?: never;
         post?: never;
@@ -3026,7 +3026,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** run a report: from, to (exclusive), period day|week|month, format json|csv|xlsx|pdf (admins) */
+        /** run a report: from, to (exclusive), period day|week|month, format json|csv|xlsx|pdf, partner_id (admins; a partner admin: their own partner's figures only) */
         get: operations["get_v1_reports__name_"];
         put?: never;
         post?: never;
@@ -46449,6 +46449,8 @@ export interface operations {
                     "application/json": {
                         data: {
                             name: string;
+                            /** @description open to partner admins, each answered their own partner's figures only (partner_id) */
+                            for_partners: boolean;
                             title: string;
                             description: string;
                             group: string;
@@ -46495,7 +46497,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description not an admin */
+            /** @description neither an admin nor a partner admin, or NOT_A_PARTNER_ADMIN (no active partner of theirs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -46503,7 +46505,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "FORBIDDEN";
+                        code?: "NOT_A_PARTNER_ADMIN" | "FORBIDDEN";
                     };
                 };
             };
@@ -46604,6 +46606,8 @@ export interface operations {
                 period?: "day" | "week" | "month";
                 /** @description json; csv (UTF-8 with a byte-order mark, formulas defused), xlsx (typed cells) or pdf (A4 landscape), each with the totals as its last row (one a currency when by currency) and a Content-Disposition filename */
                 format?: "json" | "csv" | "xlsx" | "pdf";
+                /** @description one partner's figures, of a report open to partners (for_partners): an admin names any partner; a partner admin always gets their own partner's (naming another is 403 NOT_YOUR_PARTNER) */
+                partner_id?: string;
             };
             header?: never;
             path: {
@@ -46667,7 +46671,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description not an admin */
+            /** @description neither an admin nor a partner admin; NOT_A_PARTNER_ADMIN (no active partner of theirs), REPORT_NOT_FOR_PARTNERS (a partner admin, a report not open to partners) or NOT_YOUR_PARTNER (a partner admin naming another partner) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -46675,7 +46679,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "FORBIDDEN";
+                        code?: "NOT_A_PARTNER_ADMIN" | "REPORT_NOT_FOR_PARTNERS" | "NOT_YOUR_PARTNER" | "FORBIDDEN";
                     };
                 };
             };

@@ -1,9 +1,10 @@
 // The partner admin's pages and the admin console (issue 18 items 5 and 6),
 // in routes.js's form (path, page, access, title, nav). The API decides
 // what each role may do; these say who is offered a page: a partner admin
-// their partner's codes and members, an admin everything here (a partner
+// their partner's codes, members and reports, an admin everything here (a partner
 // admin's pages too, over every partner).
 import { AccessCodes, Members } from "./access.jsx";
+import { PartnerReports } from "./partner_reports.jsx";
 import { Users } from "./users.jsx";
 import { AdminHome, Relationships, Partners, AdminCourses, EmailLog, AuditLog, Reports } from "./console.jsx";
 import { TrainingAdmin } from "./training.jsx";
@@ -19,6 +20,7 @@ const ADMIN = ["admin"];
 export const adminRoutes = [
   { path: "/partner/codes", page: AccessCodes, access: PARTNER, title: "Access codes", nav: "Codes" },
   { path: "/partner/members", page: Members, access: PARTNER, title: "Members and their sessions", nav: "Members" },
+  { path: "/partner/reports", page: PartnerReports, access: PARTNER, title: "Partner reports", nav: "Partner reports" },
   { path: "/admin", page: AdminHome, access: ADMIN, title: "Admin console", nav: "Admin" },
   { path: "/admin/users", page: Users, access: ADMIN, title: "Users" },
   { path: "/admin/relationships", page: Relationships, access: ADMIN, title: "Relationships" },

@@ -1,14 +1,23 @@
-// /admin/training (issue 18 item 6, training administration, in part):
-// course schedules with the moves the API allows from each status
-// (confirm, start, complete, cancel: each confirmed first), a schedule's
-// bookings with their attendees and its attendance sheet (read only),
-// refunds waiting for approval (approve, or reject with a reason), and
-// certificates (revoke with a reason, the PDF downloaded). Making and
-// editing schedules, marking attendance and issuing certificates by hand
-// are not here yet.
+// /admin/training (issue 18 item 6, training administration): a new
+// course schedule (course, venue, trainer, start and end typed in the
+// person's zone, capacity; the API's refusals beside their fields), the
+// schedules with the moves the API allows from each status (confirm,
+// start, complete, cancel: each confirmed first), a schedule's attendance
+// sheet (each attendee of a confirmed booking marked present, absent, late,
+// partial or excused, with the assessment, once the schedule has started:
+// POST /v1/attendance-records, then PATCH; the API refuses before the
+// start), a certificate issued by hand to an eligible attendee of a
+// completed schedule (POST /v1/certificates, confirmed first), refunds
+// waiting for approval (approve, or reject with a reason), and
+// certificates (revoke with a reason, the PDF downloaded). Editing a
+// schedule is not here yet.
 import { useState } from "preact/hooks";
 import { api, all, useLoad, Loaded, Field, ConfirmDialog, useSubmit, FormError, Time, Page } from "../me/kit.jsx";
+import { Control, localTime, localError } from "../practice/kit.jsx";
 import { download, shortId } from "./kit.js";
+
+// What an attendee's attendance may be (the API's enum).
+const ATTENDANCE = ["present", "absent", "late", "partial", "excused"];
 
 // The moves of a schedule by status (README: Training).
 const MOVES = {
@@ -57,6 +66,7 @@ function Schedules() {
   return (
     <section class="card" aria-labelledby="h-schedules">
       <h2 id="h-schedules">Course schedules</h2>
+      <NewSchedule onMade={load.reload} />
       <Loaded load={load} what="the schedules" empty={(d) => d.schedules.length === 0} emptyText="No course is scheduled.">
         {({ schedules, courses }) => {
           const name = (id) => (courses.find((c) => c.id === id) || {}).name || shortId(id);
@@ -81,7 +91,7 @@ function Schedules() {
                       </button>
                     ))}
                   </span>
-                  {open === s.id && <ScheduleBookings id={s.id} />}
+                  {open === s.id && <ScheduleBookings key={s.status} schedule={s} />}
                 </li>
               ))}
             </ul>
@@ -103,19 +113,100 @@ function Schedules() {
   );
 }
 
-// A schedule's bookings with their attendees, and the attendance sheet.
-function ScheduleBookings({ id }) {
+// A new schedule. The day and times are the person's (their zone: time.js),
+// sent as UTC; without a capacity the API takes the least its venue, course
+// and trainer allow. Each refusal of the API (an end before the start, a
+// capacity past a limit, the trainer teaching elsewhere then) is shown
+// beside its field.
+function NewSchedule({ onMade }) {
+  const opts = useLoad(async () => {
+    const [courses, venues, trainers] = await Promise.all([
+      all("/v1/training-courses?is_active=true", 500),
+      all("/v1/venues?is_active=true", 500),
+      all("/v1/trainers?is_active=true", 500),
+    ]);
+    return { courses, venues, trainers };
+  }, []);
+  const blank = { course_id: "", venue_id: "", trainer_id: "", start_day: "", start_time: "09:00", end_day: "", end_time: "16:00", capacity: "" };
+  const [v, setV] = useState(blank);
+  const [made, setMade] = useState(/** @type {any} */ (null));
+  const f = useSubmit(
+    () => {
+      const start = localTime(v.start_day, v.start_time);
+      const end = localTime(v.end_day || v.start_day, v.end_time);
+      if (!start) return Promise.reject(localError("start_time", "Choose a day and a start time."));
+      if (!end) return Promise.reject(localError("end_time", "Choose an end time."));
+      /** @type {any} */
+      const body = { course_id: v.course_id, venue_id: v.venue_id, trainer_id: v.trainer_id, start_time: start.toISOString(), end_time: end.toISOString() };
+      if (v.capacity !== "") body.capacity = Number(v.capacity);
+      return api.post("/v1/course-schedules", body);
+    },
+    (row) => (setMade(row), setV(blank), onMade()),
+  );
+  const set = (k) => (x) => setV({ ...v, [k]: x });
+  return (
+    <details class="new-schedule">
+      <summary>New schedule</summary>
+      <Loaded load={opts} what="the courses, venues and trainers">
+        {({ courses, venues, trainers }) => (
+          <form onSubmit={f.onSubmit} aria-labelledby="h-new-schedule" noValidate>
+            <h3 id="h-new-schedule">New schedule</h3>
+            <FormError error={f.error} />
+            <Control label="Course" name="course_id" value={v.course_id} onInput={set("course_id")} errors={f.fields} options={[["", "Choose a course"], ...courses.map((c) => [c.id, c.name])]} />
+            <Control label="Venue" name="venue_id" value={v.venue_id} onInput={set("venue_id")} errors={f.fields} options={[["", "Choose a venue"], ...venues.map((x) => [x.id, x.city ? `${x.name}, ${x.city}` : x.name])]} />
+            <Control
+              label="Trainer"
+              name="trainer_id"
+              value={v.trainer_id}
+              onInput={set("trainer_id")}
+              errors={f.fields}
+              options={[["", "Choose a trainer"], ...trainers.map((t) => [t.id, `${t.trainer_code}${t.specializations && t.specializations.length ? " (" + t.specializations.join(", ") + ")" : ""}`])]}
+            />
+            <Field label="Start day" name="start_day" type="date" value={v.start_day} onInput={set("start_day")} errors={f.fields} />
+            <Field label="Start time" name="start_time" type="time" value={v.start_time} onInput={set("start_time")} errors={f.fields} />
+            <Field label="End day" name="end_day" type="date" hint="Leave empty for the start day" value={v.end_day} onInput={set("end_day")} errors={f.fields} />
+            <Field label="End time" name="end_time" type="time" value={v.end_time} onInput={set("end_time")} errors={f.fields} />
+            <Field label="Capacity" name="capacity" type="number" min="1" inputMode="numeric" hint="Leave empty for the most the venue, course and trainer allow" value={v.capacity} onInput={set("capacity")} errors={f.fields} />
+            <button type="submit" class="primary" disabled={f.busy}>
+              {f.busy ? "Making…" : "Make the schedule"}
+            </button>
+          </form>
+        )}
+      </Loaded>
+      <div role="status">{made && <p data-made-schedule={made.id}>The schedule was made: it starts <Time iso={made.start_time} />.</p>}</div>
+    </details>
+  );
+}
+
+// A schedule's attendance sheet: its bookings with their attendees, each
+// attendee's record marked or changed (the API takes marks once the
+// schedule has started, from staff after its completion too), and, once
+// the schedule is completed, a certificate issued by hand to an eligible
+// attendee who has none.
+function ScheduleBookings({ schedule }) {
+  const id = schedule.id;
   const load = useLoad(async () => {
-    const [bookings, attendance] = await Promise.all([
+    const [bookings, attendance, certificates] = await Promise.all([
       api.get(`/v1/course-schedules/${encodeURIComponent(id)}/bookings`),
       all(`/v1/attendance-records?schedule_id=${encodeURIComponent(id)}`, 1000),
+      all(`/v1/certificates?schedule_id=${encodeURIComponent(id)}`, 1000),
     ]);
-    return { bookings: bookings.data, truncated: bookings.truncated, attendance };
+    return { bookings: bookings.data, truncated: bookings.truncated, attendance, certificates };
   }, [id]);
+  const [issue, setIssue] = useState(/** @type {any} */ (null));
+  const [dlError, setDlError] = useState(/** @type {any} */ (null));
+  const fi = useSubmit(
+    () => (issue ? api.post("/v1/certificates", { attendee_id: issue.id }) : Promise.resolve()),
+    () => (setIssue(null), load.reload()),
+  );
+  const started = Date.parse(schedule.start_time) <= Date.now();
+  const open = schedule.status !== "cancelled" && started;
   return (
     <div class="sheet">
+      {!started && schedule.status !== "cancelled" && <p class="meta">Attendance is marked once the schedule has started.</p>}
+      <FormError error={dlError} />
       <Loaded load={load} what="the bookings" empty={(d) => d.bookings.length === 0} emptyText="No one has booked yet.">
-        {({ bookings, truncated, attendance }) => (
+        {({ bookings, truncated, attendance, certificates }) => (
           <div class="table-wrap" tabIndex={0} role="region" aria-label="Attendance sheet, scrolls sideways">
             <table class="admin-table">
               <caption>{`Attendance sheet: ${bookings.length} bookings${truncated ? " (the first only)" : ""}`}</caption>
@@ -125,18 +216,40 @@ function ScheduleBookings({ id }) {
                   <th scope="col">Status</th>
                   <th scope="col">Attendee</th>
                   <th scope="col">Attendance</th>
+                  <th scope="col">Certificate</th>
                 </tr>
               </thead>
               <tbody>
                 {bookings.flatMap((b) =>
                   (b.attendees.length ? b.attendees : [null]).map((a, i) => {
                     const rec = a && attendance.find((r) => r.attendee_id === a.id);
+                    const cert = a && certificates.find((c) => c.attendee_id === a.id && c.status !== "revoked");
+                    const markable = a && open && ["confirmed", "completed", "no_show"].includes(b.status);
+                    const who = a ? a.name || a.email || shortId(a.id) : "—";
                     return (
-                      <tr key={`${b.id}-${i}`}>
+                      <tr key={`${b.id}-${i}`} data-attendee={a ? a.id : undefined}>
                         <td>{i === 0 ? b.booking_reference || shortId(b.id) : ""}</td>
                         <td>{i === 0 ? b.status : ""}</td>
-                        <td>{a ? a.name || a.email || shortId(a.id) : "—"}</td>
-                        <td>{rec ? rec.status : "not marked"}</td>
+                        <td>{who}</td>
+                        <td>{markable ? <Mark attendee={a} who={who} rec={rec} onSaved={load.reload} /> : rec ? rec.status : "not marked"}</td>
+                        <td>
+                          {cert ? (
+                            <button
+                              type="button"
+                              data-certificate-pdf={cert.id}
+                              aria-label={`PDF of ${cert.certificate_number}, ${who}`}
+                              onClick={() => (setDlError(null), download(`/v1/certificates/${encodeURIComponent(cert.id)}/pdf`, `${cert.certificate_number}.pdf`).catch(setDlError))}
+                            >
+                              {cert.certificate_number} (PDF)
+                            </button>
+                          ) : schedule.status === "completed" && rec && rec.certificate_eligible ? (
+                            <button type="button" onClick={() => (fi.setError(null), setIssue({ id: a.id, who }))} aria-label={`Issue a certificate to ${who}`}>
+                              Issue certificate
+                            </button>
+                          ) : (
+                            <span class="meta">{rec && !rec.certificate_eligible ? "not eligible" : "—"}</span>
+                          )}
+                        </td>
                       </tr>
                     );
                   }),
@@ -146,7 +259,54 @@ function ScheduleBookings({ id }) {
           </div>
         )}
       </Loaded>
+      <ConfirmDialog open={issue != null} title="Issue a certificate?" confirmLabel="Issue" busy={fi.busy} error={fi.error} onConfirm={fi.onSubmit} onCancel={() => setIssue(null)}>
+        {issue && <p>{`${issue.who} gets a certificate of this course, dated the day it ended. It can be revoked later, not deleted.`}</p>}
+      </ConfirmDialog>
     </div>
+  );
+}
+
+// One attendee's mark: the status and the assessment, saved as a new record
+// or as a change of theirs. The API's refusal (not started yet, locked by
+// a certificate) is shown beside the mark.
+function Mark({ attendee, who, rec, onSaved }) {
+  const [status, setStatus] = useState(rec ? rec.status : "present");
+  const [passed, setPassed] = useState(rec ? !!rec.passed_assessment : true);
+  const f = useSubmit(
+    () =>
+      rec
+        ? api.patch(`/v1/attendance-records/${encodeURIComponent(rec.id)}`, { status, passed_assessment: passed })
+        : api.post("/v1/attendance-records", { attendee_id: attendee.id, status, passed_assessment: passed }),
+    onSaved,
+  );
+  const err = f.error && (f.error.fields.attendee_id || f.error.fields.status || f.error.detail);
+  const errId = `mark-err-${attendee.id}`;
+  return (
+    <form class="mark" onSubmit={f.onSubmit} aria-label={`Attendance of ${who}`} noValidate data-marked={rec ? rec.status : ""}>
+      <label class="sr-only" for={`mark-${attendee.id}`}>
+        {`Attendance of ${who}`}
+      </label>
+      <select id={`mark-${attendee.id}`} name="status" value={status} onChange={(e) => setStatus(e.currentTarget.value)} aria-invalid={err ? "true" : undefined} aria-describedby={err ? errId : undefined}>
+        {ATTENDANCE.map((x) => (
+          <option key={x} value={x}>
+            {x}
+          </option>
+        ))}
+      </select>
+      <label class="choice">
+        <input type="checkbox" name="passed_assessment" checked={passed} onChange={(e) => setPassed(e.currentTarget.checked)} />
+        passed
+      </label>
+      <button type="submit" disabled={f.busy}>
+        {f.busy ? "Saving…" : rec ? "Change" : "Mark"}
+      </button>
+      {rec && <small class="meta">{rec.certificate_eligible ? " eligible" : " not eligible"}</small>}
+      {err && (
+        <small id={errId} class="field-error" role="alert">
+          {err}
+        </small>
+      )}
+    </form>
   );
 }
 

@@ -1,0 +1,158 @@
+"""A partner admin's reports (issue 18): the reports open to partners
+(sign-ups, access codes, therapy bookings, course progress: for_partners in
+the catalogue) answer a partner admin their own partner's figures only,
+the partner read from partner_admins, never from the request: naming
+another partner is 403 NOT_YOUR_PARTNER, a report not open to partners 403
+REPORT_NOT_FOR_PARTNERS, a partner admin of no active partner 403
+NOT_A_PARTNER_ADMIN, a member 403 FORBIDDEN. An admin may ask for one
+partner's figures with ?partner_id= and gets the same answer. The figures
+are checked against conftest's seeded rows (partners Alpha, Beta and
+Gamma; test_reports.py checks the every-partner answers). Runs on SQLite
+and PostgreSQL."""
+
+import secrets
+
+import pytest
+
+from conftest import BETA, RANGE, add_user, hdr, login, person, problem
+
+FOR_PARTNERS = {"signups_by_partner", "access_codes_by_partner", "course_progress",
+                "therapy_bookings_by_partner"}
+
+
+def partner_admin(server, admin, partner_id):
+    """A signed-in partner admin of partner_id: {"token", "id", "row"}."""
+    email = f"pa.{secrets.token_hex(4)}@example.org"
+    add_user(server, "partner_admin", email)
+    token = login(server, email)
+    uid = server.get("/v1/me", headers=hdr(token)).json()["id"]
+    r = server.post("/v1/partner-admins", headers=hdr(admin),
+                    json={"user_id": uid, "partner_id": partner_id})
+    assert r.status_code == 201, r.text
+    return {"token": token, "id": uid, "row": r.json()}
+
+
+def run(server, who, name, query=RANGE):
+    return server.get(f"/v1/reports/{name}?{query}", headers=hdr(who))
+
+
+def rows_by(body, group):
+    return {(r["period"], r[group]): {k: v for k, v in r.items()
+                                      if k not in ("period", group, group + "_id")}
+            for r in body["rows"]}
+
+
+@pytest.mark.dialect
+def test_a_partner_admin_reads_their_own_partners_figures_only(server, seeded):
+    ids, admin = seeded, seeded["admin"]
+    alpha = partner_admin(server, admin, ids["alpha"])
+    beta = partner_admin(server, admin, ids["beta"])
+
+    # The catalogue offers them the reports open to partners, and says so.
+    r = server.get("/v1/reports", headers=hdr(alpha))
+    assert r.status_code == 200, r.text
+    assert {d["name"] for d in r.json()["data"]} == FOR_PARTNERS
+    assert all(d["for_partners"] for d in r.json()["data"])
+    everything = server.get("/v1/reports", headers=hdr(admin)).json()["data"]
+    assert {d["name"] for d in everything if d["for_partners"]} == FOR_PARTNERS
+    assert len(everything) > len(FOR_PARTNERS)
+
+    # Sign-ups: Alpha's members only (u5 holds Beta's access too and counts
+    # under each partner, once for each partner admin).
+    body = run(server, alpha, "signups_by_partner").json()
+    assert rows_by(body, "partner") == {("2025-01", "Alpha"): {"signups": 2},
+                                        ("2025-02", "Alpha"): {"signups": 1}}
+    assert body["totals"] == {"signups": 3}
+    assert {r["partner_id"] for r in body["rows"]} == {ids["alpha"]}
+    body = run(server, beta, "signups_by_partner").json()
+    assert rows_by(body, "partner") == {("2025-01", BETA): {"signups": 1},
+                                        ("2025-02", BETA): {"signups": 1}}
+    assert body["totals"] == {"signups": 2}
+
+    body = run(server, alpha, "access_codes_by_partner").json()
+    assert rows_by(body, "partner") == {("2025-01", "Alpha"): {"created": 1, "redeemed": 2},
+                                        ("2025-02", "Alpha"): {"created": 1, "redeemed": 0}}
+    assert body["totals"] == {"created": 2, "redeemed": 2}
+
+    body = run(server, alpha, "therapy_bookings_by_partner").json()
+    assert rows_by(body, "partner") == {("2025-01", "Alpha"): {"booked": 2, "cancelled": 1}}
+    assert body["totals"] == {"booked": 2, "cancelled": 1}
+
+    # Course progress by course, of the partner's own people: u1 and u2 are
+    # Alpha's (Healing); u3, Beta's, took Boundaries.
+    body = run(server, alpha, "course_progress").json()
+    assert rows_by(body, "course") == {
+        ("2025-01", "Healing"): {"started": 2, "completed": 0, "sessions_started": 3,
+                                 "sessions_completed": 1},
+        ("2025-02", "Healing"): {"started": 0, "completed": 1, "sessions_started": 0,
+                                 "sessions_completed": 1}}
+    assert body["totals"] == {"started": 2, "completed": 1, "sessions_started": 3,
+                              "sessions_completed": 2}
+    body = run(server, beta, "course_progress").json()
+    assert rows_by(body, "course") == {
+        ("2025-02", "Boundaries"): {"started": 1, "completed": 1, "sessions_started": 1,
+                                    "sessions_completed": 1}}
+    assert body["totals"] == {"started": 1, "completed": 1, "sessions_started": 1,
+                              "sessions_completed": 1}
+
+    # CSV too: Beta's name is nowhere in Alpha's file.
+    r = run(server, alpha, "signups_by_partner", RANGE + "&format=csv")
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/csv")
+    assert "Alpha" in r.text and "Beta" not in r.text
+
+    # Naming their own partner changes nothing; naming another is refused.
+    for name in FOR_PARTNERS:
+        mine = run(server, alpha, name)
+        assert mine.status_code == 200, mine.text
+        named = run(server, alpha, name, RANGE + f"&partner_id={ids['alpha']}")
+        assert named.json() == mine.json()
+        problem(run(server, alpha, name, RANGE + f"&partner_id={ids['beta']}"), 403,
+                "NOT_YOUR_PARTNER")
+        # An admin asking for Alpha's figures gets what Alpha's admin gets.
+        as_admin = run(server, admin, name, RANGE + f"&partner_id={ids['alpha']}")
+        assert as_admin.status_code == 200, as_admin.text
+        assert as_admin.json() == mine.json()
+
+
+def test_what_a_partner_admin_may_not_read(server, db, seeded):
+    ids, admin = seeded, seeded["admin"]
+    alpha = partner_admin(server, admin, ids["alpha"])
+    # The training business's reports are not open to partners.
+    for name in ("training_bookings", "training_revenue", "training_attendance"):
+        problem(run(server, alpha, name), 403, "REPORT_NOT_FOR_PARTNERS")
+    problem(run(server, alpha, "no_such_report"), 404, "REPORT_NOT_FOUND")
+    # Report runs and schedules stay admins'.
+    problem(server.post("/v1/report-runs", headers=hdr(alpha),
+                        json={"report": "signups_by_partner", "from": "2025-01-01",
+                              "to": "2025-03-01"}), 403, "FORBIDDEN")
+    problem(server.get("/v1/report-runs", headers=hdr(alpha)), 403, "FORBIDDEN")
+    # A member, and a partner admin of no partner.
+    member = person(server, "member")
+    nobody = person(server, "padmin", "partner_admin")
+    for who, code in ((member, "FORBIDDEN"), (nobody, "NOT_A_PARTNER_ADMIN")):
+        problem(server.get("/v1/reports", headers=hdr(who)), 403, code)
+        problem(run(server, who, "signups_by_partner",
+                    RANGE + f"&partner_id={ids['alpha']}"), 403, code)
+    # A partner admin whose row is deactivated, or whose partner is, reads
+    # nothing more.
+    r = server.request("PATCH", f"/v1/partner-admins/{alpha['row']['id']}", headers=hdr(admin),
+                       json={"is_active": False})
+    assert r.status_code == 200, r.text
+    problem(run(server, alpha, "signups_by_partner"), 403, "NOT_A_PARTNER_ADMIN")
+    beta = partner_admin(server, admin, ids["beta"])
+    assert run(server, beta, "signups_by_partner").status_code == 200
+    db.execute(f"UPDATE partners SET is_active = 0 WHERE id = '{ids['beta']}'")
+    problem(run(server, beta, "signups_by_partner"), 403, "NOT_A_PARTNER_ADMIN")
+
+
+def test_an_admins_partner_id_is_checked(server, seeded):
+    ids, admin = seeded, seeded["admin"]
+    p = problem(run(server, admin, "training_bookings", RANGE + f"&partner_id={ids['alpha']}"),
+                422, "VALIDATION_FAILED")
+    assert [e["field"] for e in p["errors"]] == ["partner_id"]
+    p = problem(run(server, admin, "signups_by_partner", RANGE + "&partner_id=alpha"),
+                422, "VALIDATION_FAILED")
+    assert [e["field"] for e in p["errors"]] == ["partner_id"]
+    # Gamma has no sign-ups in the range: no rows, zero totals.
+    body = run(server, admin, "signups_by_partner", RANGE + f"&partner_id={ids['gamma']}").json()
+    assert body["rows"] == [] and body["totals"] == {"signups": 0}
