@@ -2042,7 +2042,10 @@ class SilentRelay:
         self.open.set()
         self.lsock.close()
         for s in self.socks:
-            try:
-                s.close()
-            except OSError:
-                pass
+            # shutdown, not close alone: a thread blocked in recv on the
+            # socket keeps it open (and the client waiting) past a close.
+            for end in (lambda: s.shutdown(socket.SHUT_RDWR), s.close):
+                try:
+                    end()
+                except OSError:
+                    pass

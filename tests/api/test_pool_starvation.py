@@ -160,17 +160,21 @@ def test_a_connection_gone_silent_fails_its_borrower_in_bounded_time(start_serve
             assert srv.get("/v1/me", headers=hdr(ann)).status_code == 200
         # A simple query message (Q) of COMMIT or ROLLBACK alone: the end
         # that is not waited for (a write's COMMIT is waited for at once).
+        # The request that sends it may have a transaction after it (its
+        # authentication's read, then the handler's): that one finds the
+        # silence, else the next request's first.
         relay.hold_at(rb"Q\x00\x00\x00.(COMMIT|ROLLBACK)\x00")
-        r = srv.get("/v1/me", headers=hdr(ann))
-        assert r.status_code == 200, r.text
-        assert relay.hold is None and not relay.open.is_set(), "no end went out"
-        t0 = time.monotonic()
-        try:
-            status = srv.get("/v1/me", headers=hdr(ann), timeout=END_WAIT_S + 25).status_code
-        except requests.RequestException as e:
-            status = type(e).__name__
+        seen, t0 = [], time.monotonic()
+        while len(seen) < 2 and 503 not in seen:
+            try:
+                seen.append(srv.get("/v1/me", headers=hdr(ann),
+                                    timeout=END_WAIT_S + 25).status_code)
+            except requests.RequestException as e:
+                seen.append(type(e).__name__)
+                break
         took = time.monotonic() - t0
-        assert status == 503 and took < END_WAIT_S + 10, (status, took)
+        assert relay.hold is None and not relay.open.is_set(), "no end went out"
+        assert seen[-1] == 503 and took < END_WAIT_S + 10, (seen, took)
         assert "event=db_end_timeout" in srv.log()
         relay.open.set()
         deadline = time.monotonic() + 30
