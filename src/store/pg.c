@@ -37,6 +37,28 @@
 	"SET TIME ZONE 'UTC'; SET statement_timeout = 30000; SET bytea_output = 'hex'"
 /* clang-format on */
 
+/*
+ * A pool connection's TCP settings, unless the URL sets its own: a peer
+ * gone silent (a network dropped, a server gone without a reset) is found
+ * by the kernel's keepalives while the connection is idle, and by
+ * tcp_user_timeout (ms) while data it sent waits unacknowledged; without
+ * them the next borrower waits on it for as long as TCP retransmits (15
+ * minutes and more). connect_timeout bounds a (re)connection likewise.
+ */
+static const char *const pg_conn_keys[] = { "connect_timeout", "keepalives",
+	"keepalives_idle", "keepalives_interval", "keepalives_count",
+	"tcp_user_timeout", "dbname", NULL };
+#define PG_CONN_DEFAULTS "10", "1", "30", "10", "3", "30000"
+
+/*
+ * The answer to a read-only transaction's end (pg_end_wait) at most. A
+ * COMMIT or ROLLBACK of a read does no work; not back by then, the server
+ * or the path to it is gone (a relay or pooler can accept bytes and keep
+ * TCP alive while passing nothing on, which no keepalive sees), and the
+ * connection is dropped rather than waited on.
+ */
+#define PG_END_WAIT_MS 5000
+
 struct pg_conn {
 	struct conn c; /* first */
 	PGconn	   *pg;
@@ -76,6 +98,7 @@ static int	    pg_simple(struct conn *, const char *, const char *);
 static int	    pg_begin_now(struct conn *);
 static int	    pg_end_sent(struct conn *, const char *);
 static void	    pg_end_wait(struct conn *);
+static int64_t	    mono_ms(void);
 static int	    pg_send(struct conn *, struct pg_stmt *);
 static int	    pg_flight(struct conn *, struct pg_stmt *);
 static int	    pg_conn_open(struct store *, struct conn **);
@@ -214,6 +237,7 @@ pg_connect_why(void)
 static int
 pg_conn_open(struct store *s, struct conn **out)
 {
+	const char     *vals[] = { PG_CONN_DEFAULTS, s->target, NULL };
 	struct pg_conn *pc;
 	char		q[256];
 	size_t		i;
@@ -223,7 +247,8 @@ pg_conn_open(struct store *s, struct conn **out)
 	if ((pc = calloc(1, sizeof(*pc))) == NULL)
 		return (ERR_NOMEM);
 	pc->c.store = s;
-	if ((pc->pg = PQconnectdb(s->target)) == NULL) {
+	/* The target's own keys come after the defaults, so they win. */
+	if ((pc->pg = PQconnectdbParams(pg_conn_keys, vals, 1)) == NULL) {
 		free(pc);
 		return (ERR_NOMEM);
 	}
@@ -262,7 +287,11 @@ pg_conn_close(struct conn *c)
 	free(c);
 }
 
-/* A connection that dropped is reset; its prepared statements are gone. */
+/*
+ * A connection that dropped is reset; its prepared statements are gone.
+ * One whose end was not answered in time (pg_end_wait) is given up: the
+ * pool closes it, and a reset would wait on the same silence.
+ */
 static int
 pg_conn_check(struct conn *c)
 {
@@ -270,6 +299,8 @@ pg_conn_check(struct conn *c)
 
 	pg_end_wait(c);
 	PCONN(c)->begin[0] = '\0';
+	if (c->broken && PQstatus(pg) == CONNECTION_OK)
+		return (ERR_UNAVAILABLE);
 	if (PQstatus(pg) == CONNECTION_OK) {
 		if (PQtransactionStatus(pg) != PQTRANS_IDLE)
 			pg_simple(c, "ROLLBACK", "rollback");
@@ -398,19 +429,40 @@ pg_end_sent(struct conn *c, const char *sql)
 	return (1);
 }
 
-/* The answer to an end pg_end_sent sent (waited for only if it has not
- * come yet). A connection left in a transaction is pg_conn_check's. */
+/*
+ * The answer to an end pg_end_sent sent (waited for only if it has not
+ * come yet), PG_END_WAIT_MS at most: past it the connection is broken
+ * (c->broken), for the pool to close. A connection left in a transaction
+ * is pg_conn_check's.
+ */
 static void
 pg_end_wait(struct conn *c)
 {
 	struct pg_conn *pc = PCONN(c);
+	struct pollfd	pfd;
 	PGresult       *res;
+	int64_t		left, deadline = mono_ms() + PG_END_WAIT_MS;
+	int		waited = 0;
 
 	if (!pc->ending)
 		return;
 	pc->ending = 0;
-	if (PQconsumeInput(pc->pg) != 1 || PQisBusy(pc->pg))
-		atomic_fetch_add(&c->store->round_trips, 1);
+	while (PQconsumeInput(pc->pg) == 1 && PQisBusy(pc->pg)) {
+		if (!waited++)
+			atomic_fetch_add(&c->store->round_trips, 1);
+		if ((left = deadline - mono_ms()) <= 0) {
+			log_warn("event=db_end_timeout db=postgres ms=%d",
+			    PG_END_WAIT_MS);
+			c->broken = 1;
+			return;
+		}
+		pfd.fd = PQsocket(pc->pg);
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (pfd.fd < 0 ||
+		    (poll(&pfd, 1, (int)left) < 0 && errno != EINTR))
+			break; /* PQgetResult sees the connection's state */
+	}
 	while ((res = PQgetResult(pc->pg)) != NULL) {
 		pg_result_status(c, res, "end");
 		PQclear(res);

@@ -1982,3 +1982,70 @@ def problem(r, status, code):
 
 pytest.register_assert_rewrite("training_helpers")
 from training_helpers import catalogue, shop, stripe, stripe_signer  # noqa: E402,F401
+
+
+class SilentRelay:
+    """A TCP relay to PostgreSQL that can go silent: while frozen it
+    passes no byte either way and closes nothing, as a dropped network or a
+    server gone without a reset looks to a client; thawed, it passes on
+    what it held. hold_at(pattern): it goes silent by itself when bytes from
+    the client match pattern (a regular expression of bytes), before
+    passing them on (the server never
+    sees them), for a silence at an exact point of the protocol."""
+
+    def __init__(self, host, port):
+        self.target = (host, port)
+        self.open = threading.Event()
+        self.open.set()
+        self.socks = []
+        self.hold = None
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            u = socket.create_connection(self.target)
+            self.socks += [c, u]
+            for src, dst, up in ((c, u, True), (u, c, False)):
+                threading.Thread(target=self._pipe, args=(src, dst, up), daemon=True).start()
+
+    def hold_at(self, pattern):
+        self.hold = re.compile(pattern, re.S)
+
+    def _pipe(self, src, dst, up):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if up and self.hold is not None and self.hold.search(data):
+                    self.hold = None
+                    self.open.clear()
+                self.open.wait()
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.open.set()
+        self.lsock.close()
+        for s in self.socks:
+            # shutdown, not close alone: a thread blocked in recv on the
+            # socket keeps it open (and the client waiting) past a close.
+            for end in (lambda: s.shutdown(socket.SHUT_RDWR), s.close):
+                try:
+                    end()
+                except OSError:
+                    pass

@@ -13,17 +13,21 @@ bookings under load", defects 1 and 2).
    SQLite's busy handler, so many writers at once all succeed well within
    the busy timeout. Before, a BEGIN IMMEDIATE that kept losing the lock
    answered 503 after the timeout.
+3. PostgreSQL: a pooled connection whose server went silent is not waited on
+   for ever by the next request that borrows it (src/store/pg.c,
+   PG_END_WAIT_MS).
 
 Both count on a timing bound (an answer well within the pool's wait), so
 they run alone (serial)."""
 
 import threading
 import time
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from conftest import hdr, metric_sum, person
+from conftest import SilentRelay, hdr, metric_sum, person
 from training_helpers import attendees_of, course_schedule, make_catalogue
 
 pytestmark = pytest.mark.serial
@@ -128,3 +132,54 @@ def test_sqlite_writers_of_one_process_queue_rather_than_fail(start_server):
     m = server.metrics()
     assert metric_sum(m, "carebase_db_writer_waits_total") > 0
     assert metric_sum(m, "carebase_db_second_connections_total") == 0
+
+
+END_WAIT_S = 5          # PG_END_WAIT_MS
+
+
+@pytest.mark.postgres_only
+def test_a_connection_gone_silent_fails_its_borrower_in_bounded_time(start_server, db):
+    """A read-only transaction's COMMIT or ROLLBACK is sent and its answer
+    read by the next borrower of the connection (src/store/pg.c). The one
+    pooled connection goes through a relay that falls silent just as such an
+    end goes out: the server never answers it. The next request fails (503)
+    within about END_WAIT_S instead of waiting on it for ever (before:
+    PQgetResult with no bound; TCP keepalives do not help, the relay's end
+    of the connection being alive), the connection is dropped rather than
+    pooled again, and once the relay passes bytes again requests are served
+    on a new one."""
+    u = urlsplit(db.url)
+    relay = SilentRelay(u.hostname, u.port)
+    try:
+        url = db.url.replace(f"@{u.hostname}:{u.port}/", f"@127.0.0.1:{relay.port}/")
+        assert url != db.url
+        srv = start_server(db=db, env={"DATABASE_URL": url, "CAREBASE_POOL_MIN": "1",
+                                       "CAREBASE_POOL_MAX": "1"})
+        ann = person(srv, "ann")
+        for _ in range(3):
+            assert srv.get("/v1/me", headers=hdr(ann)).status_code == 200
+        # A simple query message (Q) of COMMIT or ROLLBACK alone: the end
+        # that is not waited for (a write's COMMIT is waited for at once).
+        # The request that sends it may have a transaction after it (its
+        # authentication's read, then the handler's): that one finds the
+        # silence, else the next request's first.
+        relay.hold_at(rb"Q\x00\x00\x00.(COMMIT|ROLLBACK)\x00")
+        seen, t0 = [], time.monotonic()
+        while len(seen) < 2 and 503 not in seen:
+            try:
+                seen.append(srv.get("/v1/me", headers=hdr(ann),
+                                    timeout=END_WAIT_S + 25).status_code)
+            except requests.RequestException as e:
+                seen.append(type(e).__name__)
+                break
+        took = time.monotonic() - t0
+        assert relay.hold is None and not relay.open.is_set(), "no end went out"
+        assert seen[-1] == 503 and took < END_WAIT_S + 10, (seen, took)
+        assert "event=db_end_timeout" in srv.log()
+        relay.open.set()
+        deadline = time.monotonic() + 30
+        while srv.get("/v1/me", headers=hdr(ann)).status_code != 200:
+            assert time.monotonic() < deadline, "no request served after the silence"
+            time.sleep(0.5)
+    finally:
+        relay.close()

@@ -7,14 +7,12 @@ counter), and never later than the TTL. Two servers on one database: a
 token used on both, then logged out, its person's role changed, deactivated
 or their password changed through the first, is refused by the second."""
 import re
-import socket
-import threading
 import time
 from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import DB_KIND, hdr, person, problem, wait_until
+from conftest import DB_KIND, SilentRelay, hdr, person, problem, wait_until
 
 # README, "Sessions kept read": a change through one process is honoured in
 # the others within this (the TTL is 5 s; NOTIFY takes milliseconds).
@@ -247,60 +245,6 @@ def test_requests_of_a_session_kept_read_do_not_read_it_again(start_server, db):
         assert srv.get("/v1/me", headers=hdr(erin)).status_code == 200
     read = settled() - before
     assert read <= 3, f"auth_sessions read {read} times for 40 requests"
-
-
-class SilentRelay:
-    """A TCP relay to PostgreSQL that can go silent: while frozen it
-    passes no byte either way and closes nothing, as a dropped network or a
-    server gone without a reset looks to a client; thawed, it passes on
-    what it held."""
-
-    def __init__(self, host, port):
-        self.target = (host, port)
-        self.open = threading.Event()
-        self.open.set()
-        self.socks = []
-        self.lsock = socket.socket()
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(16)
-        self.port = self.lsock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.lsock.accept()
-            except OSError:
-                return
-            u = socket.create_connection(self.target)
-            self.socks += [c, u]
-            for src, dst in ((c, u), (u, c)):
-                threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
-
-    def _pipe(self, src, dst):
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                self.open.wait()
-                dst.sendall(data)
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def close(self):
-        self.open.set()
-        self.lsock.close()
-        for s in self.socks:
-            try:
-                s.close()
-            except OSError:
-                pass
 
 
 @pytest.mark.postgres_only
