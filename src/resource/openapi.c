@@ -73,7 +73,9 @@ static const char api_openapi[] =
     "\"type\":\"string\",\"pattern\":\"^3\\\\.1\\\\.\"},\"info\":{"
     "\"type\":\"object\"},\"paths\":{\"type\":\"object\"},"
     "\"webhooks\":{\"type\":\"object\"},\"components\":{\"type\":"
-    "\"object\"}}}}}}";
+    "\"object\"}}},\"example\":{\"openapi\":\"3.1.0\",\"info\":{"
+    "\"title\":\"carebase\",\"version\":\"0.1.0\"},\"paths\":{},"
+    "\"components\":{}}}}}";
 const struct route resource_routes[] = {
 	{ HTTP_GET, "/v1/openapi.json", openapi_get, ROUTE_PUBLIC,
 	    "the OpenAPI 3.1 document of this API", NULL, api_openapi },
@@ -1103,19 +1105,21 @@ route_paths(const struct doc_parts *d, const struct route_table *t, size_t k)
 	else if (rt->flags & ROUTE_JSON_BODY)
 		json_object_set_new(content, "application/json",
 		    json_pack("{s:{s:s}}", "schema", "type", "object"));
-	if ((v = json_object_get(api, "example")) != NULL &&
-	    json_object_get(content, "application/json") != NULL)
-		json_object_set(
-		    json_object_get(content, "application/json"), "example", v);
 	json_object_foreach(json_object_get(api, "content"), type, v) {
 		json_object_set_new(
 		    content, type, json_pack("{s:O}", "schema", v));
 	}
+	if ((v = json_object_get(api, "example")) != NULL &&
+	    json_object_get(content, "application/json") != NULL)
+		json_object_set(
+		    json_object_get(content, "application/json"), "example", v);
+	/* A raw body (a webhook's) says so itself: body_required. */
 	if (json_object_size(content) > 0)
 		json_object_set_new(op, "requestBody",
 		    json_pack("{s:b,s:o}", "required",
-			(rt->flags & ROUTE_JSON_BODY) != 0 &&
-			    !(rt->flags & ROUTE_JSON_OPTIONAL),
+			((rt->flags & ROUTE_JSON_BODY) != 0 &&
+			    !(rt->flags & ROUTE_JSON_OPTIONAL)) ||
+			    json_is_true(json_object_get(api, "body_required")),
 			"content", content));
 	else
 		json_decref(content);
@@ -1228,6 +1232,7 @@ resource_openapi(void)
 		"from the carebase_csrf cookie or GET /v1/auth/csrf; 403 "
 		"CSRF_FAILED without it (not needed with a bearer token)",
 		"schema", "type", "string"));
+	openapi_examples_fill(doc);
 	return (doc);
 }
 

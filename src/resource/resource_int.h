@@ -242,6 +242,11 @@ int gdpr_owned_where(
 int gdpr_owned_bind(struct stmt *, int i, const struct rdef *,
     const char *user_id, const char *address_index);
 
+/* openapi_examples.c: an example on every JSON request body and success
+ * answer of doc's operations that has none, made from its schema (none
+ * where the schema is past what it can honour). */
+void openapi_examples_fill(json_t *doc);
+
 /* perms.c */
 /* "read" for ACTION_LIST and ACTION_READ, "create", "update", "delete". */
 const char *action_name(enum action);
