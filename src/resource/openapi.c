@@ -593,7 +593,7 @@ static json_t *
 list_params(const struct rdef *rd)
 {
 	const struct field *f;
-	json_t		   *p, *sorts, *sch;
+	json_t		   *p, *sorts, *sch, *olds;
 	char		    name[160];
 	size_t		    i;
 
@@ -632,6 +632,21 @@ list_params(const struct rdef *rd)
 		if (f->type == FIELD_ENUM && (f->flags & FIELD_NULLABLE))
 			json_array_remove(json_object_get(sch, "enum"),
 			    json_array_size(json_object_get(sch, "enum")) - 1);
+		/* A filter reads the deprecated spellings too (its
+		 * description says until when): a branch of their own,
+		 * marked deprecated, beside the values answered. */
+		if (f->type == FIELD_ENUM) {
+			olds = json_array();
+			field_choice_olds(f, olds);
+			if (json_array_size(olds) > 0) {
+				json_object_set_new(sch, "anyOf",
+				    json_pack("[{s:O},{s:o,s:b}]", "enum",
+					json_object_get(sch, "enum"), "enum",
+					olds, "deprecated", 1));
+				json_object_del(sch, "enum");
+			} else
+				json_decref(olds);
+		}
 		if (f->type == FIELD_TIME) {
 			snprintf(name, sizeof(name), "%s_from", f->name);
 			json_array_append_new(p,

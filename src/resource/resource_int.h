@@ -220,6 +220,9 @@ const char *field_choice(const struct field *f, const char *s);
 /* What a filter on enum field f says of the deprecated spellings it
  * reads, or NULL when it reads none (static). */
 const char *field_choice_note(const struct field *f);
+/* Append to into each deprecated spelling field_choice reads as one of
+ * f's choices ("canceled" for "cancelled"): what a filter takes. */
+void field_choice_olds(const struct field *f, json_t *into);
 
 /* url.c */
 /* The FIELD_URL / FIELD_URL_MAP checks of v: at most one entry to errs. */
