@@ -10715,7 +10715,7 @@ export interface operations {
                 /** @description exact match */
                 client_id?: string;
                 /** @description exact match; deprecated: "canceled" in a value is read as "cancelled" until the release after 2026-12 */
-                status?: "scheduled" | "completed" | "cancelled" | "rescheduled" | "no_show";
+                status?: string | ("scheduled" | "completed" | "cancelled" | "rescheduled" | "no_show") | "canceled";
                 /** @description exact match */
                 type?: "initial" | "regular" | "follow_up" | "emergency";
                 /** @description field to sort by, "-" for descending */
@@ -20314,7 +20314,7 @@ export interface operations {
                 /** @description exact match */
                 partner_id?: string;
                 /** @description exact match; deprecated: "canceled" in a value is read as "cancelled" until the release after 2026-12 */
-                status?: "booked" | "cancelled";
+                status?: string | ("booked" | "cancelled") | "canceled";
             };
             header?: never;
             path?: never;
@@ -29863,7 +29863,7 @@ export interface operations {
                 /** @description before this time */
                 start_time_to?: string;
                 /** @description exact match; deprecated: "canceled" in a value is read as "cancelled" until the release after 2026-12 */
-                status?: "scheduled" | "confirmed" | "in_progress" | "completed" | "cancelled";
+                status?: string | ("scheduled" | "confirmed" | "in_progress" | "completed" | "cancelled") | "canceled";
                 /** @description at or after this time */
                 created_at_from?: string;
                 /** @description before this time */
@@ -32219,7 +32219,7 @@ export interface operations {
                 /** @description exact match */
                 booking_reference?: string;
                 /** @description exact match; deprecated: "canceled" in a value is read as "cancelled" until the release after 2026-12 */
-                status?: "pending" | "confirmed" | "completed" | "cancelled" | "no_show";
+                status?: string | ("pending" | "confirmed" | "completed" | "cancelled" | "no_show") | "canceled";
                 /** @description exact match */
                 payment_status?: "pending" | "paid" | "partially_refunded" | "refunded" | "failed";
                 /** @description at or after this time */
@@ -34530,7 +34530,7 @@ export interface operations {
                 /** @description exact match */
                 stripe_payment_intent_id?: string;
                 /** @description exact match; deprecated: "canceled" in a value is read as "cancelled" until the release after 2026-12 */
-                status?: "created" | "processing" | "succeeded" | "failed" | "cancelled";
+                status?: string | ("created" | "processing" | "succeeded" | "failed" | "cancelled") | "canceled";
                 /** @description at or after this time */
                 created_at_from?: string;
                 /** @description before this time */
@@ -34892,7 +34892,7 @@ export interface operations {
                 /** @description exact match */
                 refund_reference?: string;
                 /** @description exact match; deprecated: "canceled" in a value is read as "cancelled" until the release after 2026-12 */
-                cause?: "request" | "schedule_cancelled" | "staff_cancelled" | "booker_cancelled" | "late_payment" | "duplicate_payment" | "payment_mismatch";
+                cause?: string | ("request" | "schedule_cancelled" | "staff_cancelled" | "booker_cancelled" | "late_payment" | "duplicate_payment" | "payment_mismatch") | ("schedule_canceled" | "staff_canceled" | "booker_canceled");
                 /** @description exact match */
                 status?: "pending" | "approved" | "rejected" | "processing" | "completed" | "failed";
                 /** @description at or after this time */
@@ -37864,7 +37864,7 @@ export interface operations {
                 /** @description exact match */
                 id?: string;
                 /** @description exact match; deprecated: "canceled" in a value is read as "cancelled" until the release after 2026-12 */
-                event_type?: "schedule_viewed" | "hold_created" | "payment_succeeded" | "booking_cancelled";
+                event_type?: string | ("schedule_viewed" | "hold_created" | "payment_succeeded" | "booking_cancelled") | "booking_canceled";
                 /** @description exact match */
                 user_id?: string;
                 /** @description at or after this time */
@@ -38198,7 +38198,7 @@ export interface operations {
                 /** @description exact match */
                 user_id?: string;
                 /** @description exact match; deprecated: "canceled" in a value is read as "cancelled" until the release after 2026-12 */
-                type?: "booking_confirmed" | "reminder" | "cancelled" | "certificate_ready" | "refund_processed" | "certificate_expiring";
+                type?: string | ("booking_confirmed" | "reminder" | "cancelled" | "certificate_ready" | "refund_processed" | "certificate_expiring") | "canceled";
                 /** @description exact match */
                 priority?: "low" | "medium" | "high" | "urgent";
                 /** @description exact match */
@@ -38821,7 +38821,7 @@ export interface operations {
                 /** @description exact match */
                 user_id?: string;
                 /** @description exact match; deprecated: "canceled" in a value is read as "cancelled" until the release after 2026-12 */
-                notification_type?: "booking_confirmed" | "reminder" | "cancelled" | "certificate_ready" | "refund_processed" | "certificate_expiring";
+                notification_type?: string | ("booking_confirmed" | "reminder" | "cancelled" | "certificate_ready" | "refund_processed" | "certificate_expiring") | "canceled";
                 /** @description exact match */
                 channel?: "email" | "sms" | "in_app";
                 /** @description at or after this time */
@@ -50619,7 +50619,7 @@ export interface operations {
                 /** @description exact match */
                 partner_id?: string;
                 /** @description exact match; deprecated: "canceled" in a value is read as "cancelled" until the release after 2026-12 */
-                status?: "booked" | "cancelled";
+                status?: string | ("booked" | "cancelled") | "canceled";
             };
             header?: never;
             path?: never;
@@ -57391,7 +57391,7 @@ export interface operations {
                 /** @description exact match */
                 booking_reference?: string;
                 /** @description exact match; deprecated: "canceled" in a value is read as "cancelled" until the release after 2026-12 */
-                status?: "pending" | "confirmed" | "completed" | "cancelled" | "no_show";
+                status?: string | ("pending" | "confirmed" | "completed" | "cancelled" | "no_show") | "canceled";
                 /** @description exact match */
                 payment_status?: "pending" | "paid" | "partially_refunded" | "refunded" | "failed";
                 /** @description at or after this time */
