@@ -31,13 +31,64 @@
 
 static int bookings_init(struct store *);
 
+/* clang-format off */
+/*
+ * The notification's members as input.c checks them (payload_check):
+ * action and booking_code always, every member but user_id for a
+ * NEW_BOOKING, the two times for an UPDATED_BOOKING; members it does not
+ * know are ignored.
+ */
+#define API_SB_TIME							\
+	"{\"type\":[\"string\",\"null\"],\"maxLength\":64,"		\
+	"\"description\":\"an ISO 8601 date-time (or date), between "	\
+	"2000 and 2100\"}"
+#define API_SB_TEXT							\
+	"{\"type\":[\"string\",\"null\"],\"minLength\":1,"		\
+	"\"maxLength\":200}"
+#define API_SB_EMAIL							\
+	"{\"type\":[\"string\",\"null\"],\"format\":\"email\","		\
+	"\"maxLength\":254}"
+#define API_SIMPLYBOOK_BODY						\
+	"{\"type\":\"object\",\"description\":\"the booking system's "	\
+	"notification\",\"required\":[\"action\",\"booking_code\"],"	\
+	"\"properties\":{\"action\":{\"enum\":[\"NEW_BOOKING\","		\
+	"\"UPDATED_BOOKING\",\"CANCELLED_BOOKING\"]},\"booking_code\":{"	\
+	"\"type\":\"string\",\"pattern\":\"^[A-Za-z0-9_-]{1,64}$\"},"	\
+	"\"user_id\":{\"type\":[\"string\",\"null\"],\"format\":"	\
+	"\"uuid\",\"description\":\"the carebase user, else found by "	\
+	"client_email\"},\"client_email\":" API_SB_EMAIL ","		\
+	"\"client_timezone\":{\"type\":[\"string\",\"null\"],"		\
+	"\"pattern\":\"^[A-Za-z0-9/_+-]{1,64}$\",\"description\":\"an "	\
+	"IANA zone name\"},\"service_name\":" API_SB_TEXT ","		\
+	"\"service_provider_name\":" API_SB_TEXT ","			\
+	"\"service_provider_email\":" API_SB_EMAIL ","			\
+	"\"start_date_time\":" API_SB_TIME ",\"end_date_time\":"	\
+	API_SB_TIME ",\"timestamp\":{\"type\":[\"integer\",\"string\","	\
+	"\"null\"],\"description\":\"Unix seconds or ISO 8601, when no "	\
+	"X-Simplybook-Timestamp header comes: further than "		\
+	"simplybook_timestamp_tolerance_s from now is refused\"}},\"allOf\":[{\"if\":{"		\
+	"\"properties\":{\"action\":{\"const\":\"NEW_BOOKING\"}}},"	\
+	"\"then\":{\"required\":[\"client_email\",\"client_timezone\","	\
+	"\"service_name\",\"service_provider_name\","			\
+	"\"service_provider_email\",\"start_date_time\","		\
+	"\"end_date_time\"]}},{\"if\":{\"properties\":{\"action\":{"	\
+	"\"const\":\"UPDATED_BOOKING\"}}},\"then\":{\"required\":["	\
+	"\"start_date_time\",\"end_date_time\"]}}]}"
+#define API_SIMPLYBOOK_EXAMPLE						\
+	"{"								\
+	"\"action\":\"NEW_BOOKING\",\"booking_code\":\"SB-20260312-7\","	\
+	"\"client_email\":\"member@example.org\",\"client_timezone\":"	\
+	"\"Europe/London\",\"service_name\":\"Therapy session\","	\
+	"\"service_provider_name\":\"Dr Ana Byrne\","			\
+	"\"service_provider_email\":\"ana@example.org\","		\
+	"\"start_date_time\":\"2026-03-12T10:00:00Z\","			\
+	"\"end_date_time\":\"2026-03-12T10:50:00Z\"}"
 /* What the OpenAPI document says of the booking system's webhook (struct
  * route's api): the members of its answer, beside inbox_id and outcome. */
-/* clang-format off */
 #define API_SIMPLYBOOK							\
-	"{\"content\":{\"application/json\":{\"type\":"	\
-	"\"object\",\"description\":\"the booking system's "		\
-	"notification (a JSON object)\"}},\"codes\":{\"503\":[\"WEBHOOK_NOT_CONFIGURED\"],\"409\":[\"BOOKING_CODE_TAKEN\",\"BOOKING_CANCELLED\"],\"404\":[\"USER_NOT_FOUND\",\"BOOKING_NOT_FOUND\"],\"403\":[\"NO_THERAPY_SESSIONS_LEFT\"],\"401\":[\"TOKEN_MISSING\",\"TOKEN_INVALID\",\"TIMESTAMP_INVALID\",\"STALE_TIMESTAMP\"]},\"security\":{\"simplybookToken\":{\"type\":\"apiKey\",\"in\":"	\
+	"{\"body_required\":true,\"content\":{\"application/json\":"	\
+	API_SIMPLYBOOK_BODY "},\"example\":" API_SIMPLYBOOK_EXAMPLE ","	\
+	"\"codes\":{\"503\":[\"WEBHOOK_NOT_CONFIGURED\"],\"409\":[\"BOOKING_CODE_TAKEN\",\"BOOKING_CANCELLED\"],\"404\":[\"USER_NOT_FOUND\",\"BOOKING_NOT_FOUND\"],\"403\":[\"NO_THERAPY_SESSIONS_LEFT\"],\"401\":[\"TOKEN_MISSING\",\"TOKEN_INVALID\",\"TIMESTAMP_INVALID\",\"STALE_TIMESTAMP\"]},\"security\":{\"simplybookToken\":{\"type\":\"apiKey\",\"in\":"	\
 	"\"header\",\"name\":\"X-Simplybook-Token\",\"description\":"	\
 	"\"the shared secret simplybook_webhook_secret (or as "		\
 	"Authorization: Bearer)\"}},\"answers\":{" INBOX_API_ANSWER("applied: the booking as it "	\

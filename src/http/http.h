@@ -108,7 +108,8 @@ struct route {
 	 * status named here is declared too). Every operation's problem
 	 * answers list their codes (src/resource/openapi.c). "example" is a
 	 * request body as sent, and an answer's "example" one as answered
-	 * (shown by /docs).
+	 * (shown by /docs). "body_required": true on a ROUTE_RAW_BODY
+	 * route with "content" whose body must come (a webhook's).
 	 * http_routes_add refuses bad text, so a mistake stops start-up.
 	 */
 	const char *api;

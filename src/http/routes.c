@@ -201,6 +201,14 @@ api_parse(const char *module, const struct route *rt)
 				if (!json_is_string(x))
 					why = "problems are not {4xx-5xx: why}";
 			}
+		} else if (strcmp(k, "body_required") == 0) {
+			/* a ROUTE_RAW_BODY route whose body must come (a
+			 * webhook's): requestBody.required */
+			if (!json_is_boolean(v) ||
+			    !(rt->flags & ROUTE_RAW_BODY) ||
+			    json_object_get(a, "content") == NULL)
+				why = "body_required is not true on a raw "
+				      "body route with content";
 		} else if (strcmp(k, "example") == 0) {
 			/* a request body as sent, for /docs */
 			if (!json_is_object(v))

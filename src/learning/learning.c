@@ -54,10 +54,28 @@ static int refold_table(struct tx *, struct refold *, const char *,
 /* What the OpenAPI document says of the CMS webhook (struct route's api):
  * the members of its answer, beside inbox_id and outcome. */
 /* clang-format off */
+/*
+ * The CMS's notification as storyblok_check.c's payload_check takes it:
+ * the story itself is then read from the CMS, never from the body;
+ * members it does not know are ignored.
+ */
+#define API_STORYBLOK_BODY						\
+	"{\"type\":\"object\",\"description\":\"the CMS's notification, "	\
+	"signed\",\"required\":[\"action\",\"story_id\"],\"properties\":{"	\
+	"\"action\":{\"enum\":[\"published\",\"unpublished\","		\
+	"\"deleted\",\"moved\"]},\"story_id\":{\"type\":\"integer\","	\
+	"\"minimum\":1,\"maximum\":9007199254740991},\"space_id\":{"	\
+	"\"type\":[\"integer\",\"null\"],\"minimum\":0,\"maximum\":"	\
+	"9007199254740991},\"text\":{\"type\":[\"string\",\"null\"],"	\
+	"\"maxLength\":10000},\"full_slug\":{\"type\":[\"string\","	\
+	"\"null\"],\"pattern\":\"^[A-Za-z0-9/_-]{1,500}$\"}}}"
 #define API_STORYBLOK							\
-	"{\"content\":{\"application/json\":{\"type\":"	\
-	"\"object\",\"description\":\"the CMS's notification (a "	\
-	"JSON object), signed\"}},\"codes\":{\"503\":[\"WEBHOOK_NOT_CONFIGURED\",\"CMS_NOT_CONFIGURED\",\"CMS_UNAVAILABLE\",\"CMS_BAD_RESPONSE\",\"CMS_STORY_NOT_FOUND\"],\"409\":[\"COURSE_NOT_KNOWN\"],\"401\":[\"SIGNATURE_MISSING\",\"SIGNATURE_INVALID\"],\"422\":[\"STORY_INVALID\"]},\"security\":{\"storyblokSignature\":{\"type\":\"apiKey\","	\
+	"{\"body_required\":true,\"content\":{\"application/json\":"	\
+	API_STORYBLOK_BODY "},\"example\":{\"text\":\"The user "	\
+	"Ana published the Story Understanding stress\",\"action\":"	\
+	"\"published\",\"space_id\":100,\"story_id\":4242,"		\
+	"\"full_slug\":\"courses/understanding-stress\"},"		\
+	"\"codes\":{\"503\":[\"WEBHOOK_NOT_CONFIGURED\",\"CMS_NOT_CONFIGURED\",\"CMS_UNAVAILABLE\",\"CMS_BAD_RESPONSE\",\"CMS_STORY_NOT_FOUND\"],\"409\":[\"COURSE_NOT_KNOWN\"],\"401\":[\"SIGNATURE_MISSING\",\"SIGNATURE_INVALID\"],\"422\":[\"STORY_INVALID\"]},\"security\":{\"storyblokSignature\":{\"type\":\"apiKey\","	\
 	"\"in\":\"header\",\"name\":\"webhook-signature\","		\
 	"\"description\":\"the hex HMAC-SHA1 of the body under "		\
 	"storyblok_webhook_secret\"}},\"answers\":{" INBOX_API_ANSWER("applied: the course or course "	\

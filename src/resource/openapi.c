@@ -73,7 +73,9 @@ static const char api_openapi[] =
     "\"type\":\"string\",\"pattern\":\"^3\\\\.1\\\\.\"},\"info\":{"
     "\"type\":\"object\"},\"paths\":{\"type\":\"object\"},"
     "\"webhooks\":{\"type\":\"object\"},\"components\":{\"type\":"
-    "\"object\"}}}}}}";
+    "\"object\"}}},\"example\":{\"openapi\":\"3.1.0\",\"info\":{"
+    "\"title\":\"carebase\",\"version\":\"0.1.0\"},\"paths\":{},"
+    "\"components\":{}}}}}";
 const struct route resource_routes[] = {
 	{ HTTP_GET, "/v1/openapi.json", openapi_get, ROUTE_PUBLIC,
 	    "the OpenAPI 3.1 document of this API", NULL, api_openapi },
@@ -591,7 +593,7 @@ static json_t *
 list_params(const struct rdef *rd)
 {
 	const struct field *f;
-	json_t		   *p, *sorts, *sch;
+	json_t		   *p, *sorts, *sch, *olds;
 	char		    name[160];
 	size_t		    i;
 
@@ -630,6 +632,21 @@ list_params(const struct rdef *rd)
 		if (f->type == FIELD_ENUM && (f->flags & FIELD_NULLABLE))
 			json_array_remove(json_object_get(sch, "enum"),
 			    json_array_size(json_object_get(sch, "enum")) - 1);
+		/* A filter reads the deprecated spellings too (its
+		 * description says until when): a branch of their own,
+		 * marked deprecated, beside the values answered. */
+		if (f->type == FIELD_ENUM) {
+			olds = json_array();
+			field_choice_olds(f, olds);
+			if (json_array_size(olds) > 0) {
+				json_object_set_new(sch, "anyOf",
+				    json_pack("[{s:O},{s:o,s:b}]", "enum",
+					json_object_get(sch, "enum"), "enum",
+					olds, "deprecated", 1));
+				json_object_del(sch, "enum");
+			} else
+				json_decref(olds);
+		}
 		if (f->type == FIELD_TIME) {
 			snprintf(name, sizeof(name), "%s_from", f->name);
 			json_array_append_new(p,
@@ -1103,19 +1120,21 @@ route_paths(const struct doc_parts *d, const struct route_table *t, size_t k)
 	else if (rt->flags & ROUTE_JSON_BODY)
 		json_object_set_new(content, "application/json",
 		    json_pack("{s:{s:s}}", "schema", "type", "object"));
-	if ((v = json_object_get(api, "example")) != NULL &&
-	    json_object_get(content, "application/json") != NULL)
-		json_object_set(
-		    json_object_get(content, "application/json"), "example", v);
 	json_object_foreach(json_object_get(api, "content"), type, v) {
 		json_object_set_new(
 		    content, type, json_pack("{s:O}", "schema", v));
 	}
+	if ((v = json_object_get(api, "example")) != NULL &&
+	    json_object_get(content, "application/json") != NULL)
+		json_object_set(
+		    json_object_get(content, "application/json"), "example", v);
+	/* A raw body (a webhook's) says so itself: body_required. */
 	if (json_object_size(content) > 0)
 		json_object_set_new(op, "requestBody",
 		    json_pack("{s:b,s:o}", "required",
-			(rt->flags & ROUTE_JSON_BODY) != 0 &&
-			    !(rt->flags & ROUTE_JSON_OPTIONAL),
+			((rt->flags & ROUTE_JSON_BODY) != 0 &&
+			    !(rt->flags & ROUTE_JSON_OPTIONAL)) ||
+			    json_is_true(json_object_get(api, "body_required")),
 			"content", content));
 	else
 		json_decref(content);
@@ -1228,6 +1247,7 @@ resource_openapi(void)
 		"from the carebase_csrf cookie or GET /v1/auth/csrf; 403 "
 		"CSRF_FAILED without it (not needed with a bearer token)",
 		"schema", "type", "string"));
+	openapi_examples_fill(doc);
 	return (doc);
 }
 

@@ -220,6 +220,9 @@ const char *field_choice(const struct field *f, const char *s);
 /* What a filter on enum field f says of the deprecated spellings it
  * reads, or NULL when it reads none (static). */
 const char *field_choice_note(const struct field *f);
+/* Append to into each deprecated spelling field_choice reads as one of
+ * f's choices ("canceled" for "cancelled"): what a filter takes. */
+void field_choice_olds(const struct field *f, json_t *into);
 
 /* url.c */
 /* The FIELD_URL / FIELD_URL_MAP checks of v: at most one entry to errs. */
@@ -241,6 +244,11 @@ int gdpr_owned_where(
     const struct rdef *, const char *address_index, struct buf *b);
 int gdpr_owned_bind(struct stmt *, int i, const struct rdef *,
     const char *user_id, const char *address_index);
+
+/* openapi_examples.c: an example on every JSON request body and success
+ * answer of doc's operations that has none, made from its schema (none
+ * where the schema is past what it can honour). */
+void openapi_examples_fill(json_t *doc);
 
 /* perms.c */
 /* "read" for ACTION_LIST and ACTION_READ, "create", "update", "delete". */

@@ -119,6 +119,27 @@ field_choice_note(const struct field *f)
 	return (NULL);
 }
 
+void
+field_choice_olds(const struct field *f, json_t *into)
+{
+	const char *const *c;
+	const char	  *at;
+	char		   old[RESOURCE_CHOICE_MAX];
+	size_t		   i;
+	int		   n;
+
+	for (i = 0; i < sizeof(respellings) / sizeof(respellings[0]); i++)
+		for (c = f->choices; c != NULL && *c != NULL; c++) {
+			if ((at = strstr(*c, respellings[i][1])) == NULL)
+				continue;
+			n = snprintf(old, sizeof(old), "%.*s%s%s",
+			    (int)(at - *c), *c, respellings[i][0],
+			    at + strlen(respellings[i][1]));
+			if (n > 0 && (size_t)n < sizeof(old))
+				json_array_append_new(into, json_string(old));
+		}
+}
+
 const struct field *
 field_find(const struct resource *res, const char *name)
 {

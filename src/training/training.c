@@ -111,13 +111,38 @@
 	"\"staff only\",\"404\":\"no such refund\",\"409\":\"NOT_MANUAL "	\
 	"(Stripe completes a refund through Stripe), INVALID_TRANSITION "	\
 	"(not approved)\",\"422\":\"VALIDATION_FAILED (no note)\"}}"
+/*
+ * A Stripe event as stripe_webhook.c's st_check takes it: the event's id
+ * and type, and its data.object (the PaymentIntent, Refund or Charge,
+ * whose metadata names carebase's booking or refund); Stripe's other
+ * members are kept in the inbox and not read.
+ */
+#define API_STRIPE_BODY							\
+	"{\"type\":\"object\",\"description\":\"a Stripe event\","	\
+	"\"required\":[\"id\",\"type\",\"data\"],\"properties\":{"	\
+	"\"id\":{\"type\":\"string\",\"pattern\":"			\
+	"\"^[A-Za-z0-9_]{1,100}$\"},\"type\":{\"type\":\"string\","	\
+	"\"pattern\":\"^[a-z0-9_.]{1,128}$\",\"description\":"		\
+	"\"payment_intent.*, refund.* and charge.refunded are applied, "	\
+	"any other is ignored\"},\"data\":{\"type\":\"object\","	\
+	"\"required\":[\"object\"],\"properties\":{\"object\":{"		\
+	"\"type\":\"object\",\"properties\":{\"id\":{\"type\":"		\
+	"\"string\"},\"object\":{\"type\":\"string\"},\"metadata\":{"	\
+	"\"type\":\"object\",\"properties\":{\"booking_id\":{\"type\":"	\
+	"\"string\"},\"refund_id\":{\"type\":\"string\"}}}}}}}}}"
 #define API_STRIPE							\
 	"{\"codes\":{\"503\":[\"WEBHOOK_NOT_CONFIGURED\"],\"422\":[\"EVENT_INVALID\"],\"401\":[\"SIGNATURE_MISSING\",\"SIGNATURE_INVALID\",\"STALE_TIMESTAMP\"]},\"security\":{\"stripeSignature\":{\"type\":\"apiKey\",\"in\":"	\
 	"\"header\",\"name\":\"Stripe-Signature\",\"description\":"	\
 	"\"t=<unix seconds>,v1=<hex HMAC-SHA256 of \\\"<t>.<body>\\\" "	\
 	"under stripe_webhook_secret>\"}},"					\
-	"\"content\":{\"application/json\":{\"type\":\"object\","		\
-	"\"required\":[\"id\",\"type\",\"data\"]}},\"answers\":{"	\
+	"\"body_required\":true,\"content\":{\"application/json\":"	\
+	API_STRIPE_BODY "},\"example\":{\"id\":\"evt_1QdemoA\","	\
+	"\"object\":\"event\",\"type\":"					\
+	"\"payment_intent.succeeded\",\"data\":{\"object\":{\"id\":"	\
+	"\"pi_1QdemoB\",\"object\":\"payment_intent\",\"amount\":"	\
+	"7500,\"currency\":\"gbp\",\"status\":\"succeeded\","		\
+	"\"metadata\":{\"booking_id\":"					\
+	"\"0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b\"}}}},\"answers\":{"	\
 	INBOX_API_ANSWER("every event that parses: applied, ignored (not "	\
 	"carebase's: its reason) or a mismatch (its reason; money taken is "	\
 	"refunded), or a duplicate of an event applied already (nothing "	\

@@ -141,6 +141,62 @@ def free_port():
         return s.getsockname()[1]
 
 
+def read_answer(sock):
+    """One whole HTTP/1.x answer read from sock, for Server.check_raw: its
+    head, then its body by Content-Length, to a chunked body's last chunk,
+    or until the server closes; b"" when it closed without answering (a
+    connection refused at accept)."""
+    got = b""
+    while b"\r\n\r\n" not in got:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            return got
+        if not chunk:
+            return got
+        got += chunk
+    head, _, body = got.partition(b"\r\n\r\n")
+    m = re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.I)
+    chunked = re.search(rb"\r\ntransfer-encoding:\s*chunked", head, re.I)
+    while True:
+        if m is not None and len(body) >= int(m.group(1)):
+            break
+        if chunked and (body.endswith(b"0\r\n\r\n") or body == b"0\r\n\r\n"):
+            break
+        if m is None and not chunked and head.startswith((b"HTTP/1.1 1", b"HTTP/1.1 204",
+                                                          b"HTTP/1.1 304")):
+            break
+        try:
+            chunk = sock.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            break
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+class _SourceAdapter(requests.adapters.HTTPAdapter):
+    """Connections that leave from one address of 127/8."""
+
+    def __init__(self, source):
+        self.source = source
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kw):
+        kw["source_address"] = (self.source, 0)
+        super().init_poolmanager(*args, **kw)
+
+
+def session_from(source):
+    """A requests Session whose connections leave from source (an address
+    of 127/8: another client to the server). Its answers are checked
+    against the document as any requests call's (the contract hook)."""
+    s = requests.Session()
+    s.mount("http://", _SourceAdapter(source))
+    return s
+
+
 def wait_until(pred, timeout=10.0, interval=0.05, what="condition"):
     """Poll pred() until it returns a truthy value; return it or fail."""
     deadline = time.monotonic() + timeout
@@ -608,9 +664,11 @@ def db(make_db):
 # OpenAPI document, whichever requests call asked for it: Server.request
 # checks its own (it may be told contract=False), and any other requests
 # call (requests.get, a Session of the test's own) to a live server's
-# address is checked here. Only http.client connections go round it: the
-# tests that send bytes requests would not (a malformed head, a body cut
-# short, a pipelined pair) and read the answer raw.
+# address is checked here. http.client connections and sockets go round
+# it: the tests that send bytes requests would not (a malformed head, a
+# body cut short, a pipelined pair) hand the answer they read to
+# check_raw (read_answer) or check_answer; a test that leaves an answer
+# unchecked says why (a head read alone, no answer awaited).
 _LIVE_SERVERS = {}
 _LIVE_LOCK = threading.Lock()
 _UNHOOKED = threading.local()
@@ -785,8 +843,17 @@ class Server:
 
     def check_raw(self, method, path, raw):
         """The contract check of an answer read raw (http.client, a
-        socket): raw is the whole answer's bytes. Returns the Response."""
+        socket): raw is the whole answer's bytes (read_answer). Returns the
+        Response."""
         r = openapi_contract.response_from_raw(method, self.url(path), raw)
+        self._check_contract(method, r, False)
+        return r
+
+    def check_answer(self, method, path, answer, body):
+        """The same for an http.client answer (an HTTPResponse) whose body
+        the caller read. Returns the Response."""
+        r = openapi_contract.response_from_parts(
+            method, self.url(path), answer.status, answer.getheaders(), body)
         self._check_contract(method, r, False)
         return r
 

@@ -11,19 +11,28 @@ declared schema with python3-jsonschema ($ref resolved in the document,
 formats checked: date-time by RFC 3339's grammar below, date, email, uuid,
 uri by jsonschema's own). A JSON request body the server accepted (2xx) is
 validated against the operation's requestBody: a body the server takes but
-the document forbids is a contract error too. A mismatch fails the test,
-naming the operation, status and the failing part of the body.
+the document forbids is a contract error too, and so is a query the
+operation does not declare (a parameter name it does not take, a value its
+schema refuses) unless the request was refused (REFUSED_PARAMETER_STATUSES).
+A body of another type is checked for what its type says (a CSV table, a
+PDF, a spreadsheet, an EDF recording, an SVG drawing: _check_file), and a
+JSON answer the test streams is read and checked too. A mismatch fails the
+test, naming the operation, status and the failing part of the body.
 
 UNVALIDATED lists the operations whose answers are not checked yet, each
 with why: the list only shrinks. Everything not in it is checked.
 """
 
+import csv
 import datetime
+import io
 import json
 import os
 import re
 import threading
-from urllib.parse import unquote, urlsplit
+import zipfile
+from urllib.parse import parse_qsl, unquote, urlsplit
+from xml.etree import ElementTree
 
 import pytest
 
@@ -74,6 +83,17 @@ NO_OPERATION_CODES = {
     "INTERNAL", "SERVER_BUSY", "MAINTENANCE_MODE", "HTTP_VERSION_NOT_SUPPORTED",
 }
 
+# A request whose query the operation does not declare (a name it does not
+# take, a value outside its schema) is a contract error unless it was
+# refused: the tests that send an unknown or bad parameter to see it
+# refused (400 UNKNOWN_PARAMETER, INVALID_PARAMETER, INVALID_CURSOR, 422
+# VALIDATION_FAILED with the parameter's entry), a credential in the
+# query to see it is none (401), or a request line past the bounds (413,
+# 414, 431: refused before any parameter is read) expect one of these
+# statuses. Any other answer (a 2xx, a 403, a 404) to a query the
+# document does not declare fails the test.
+REFUSED_PARAMETER_STATUSES = (400, 401, 413, 414, 422, 431)
+
 # (METHOD, path template): why its answers are not validated yet.
 UNVALIDATED = {
 }
@@ -111,6 +131,9 @@ class Contract:
                     return template, op
                 known = known or template
         return known, None
+
+    def resolve(self, ref):
+        return self.resolver.resolve(ref)[1]
 
     def validator(self, schema):
         # The schemas live as long as the document: id() is a stable key.
@@ -182,6 +205,8 @@ def check(contract, method, url, response, streamed=False):
                             f"(declared: {sorted(responses)})")
     if 200 <= status < 300:
         _check_request_body(contract, name, op, response.request)
+    if status not in REFUSED_PARAMETER_STATUSES:
+        _check_query(contract, name, template, op, url)
     content = answer.get("content") or {}
     declared = {_media(k): v for k, v in content.items()}
     # A HEAD answer (and a 304 that names one) says the type GET's body
@@ -205,9 +230,68 @@ def check(contract, method, url, response, streamed=False):
                                 f"{media or 'no Content-Type'}, declared: {sorted(declared)}")
         media = ranged[0]
     schema = declared[media].get("schema")
-    if schema is None or not _is_json(media) or streamed:
+    if not _is_json(media):
+        # A file, a page, a stream of rows: its bytes are what its media
+        # type says (read whole; a stream the test reads itself is not
+        # read here).
+        if not streamed:
+            _check_file(name, status, media, response.content)
         return
+    if schema is None:
+        return
+    # A JSON answer the test asked to stream (stream=True) is read here, so
+    # that its body is checked too: requests keeps what it read for the
+    # test.
     _validate(contract, name, status, media, response, schema)
+
+
+def _check_file(name, status, media, body):
+    """The bytes of a non-JSON answer are of its media type: a CSV table
+    whose rows all have the header's columns, a PDF, a spreadsheet (a zip),
+    an EDF recording (its fixed header), an SVG drawing. Other types (a
+    page, a script, Prometheus text) are taken as they come."""
+    def bad(why):
+        raise ContractError(f"OpenAPI contract: {name} answered {status} {media} "
+                            f"that is not one: {why}")
+    if media == "text/csv":
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as e:
+            bad(f"not UTF-8 ({e})")
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+        if not rows or not rows[0]:
+            bad("no header row")
+        for i, row in enumerate(rows[1:], 2):
+            if len(row) != len(rows[0]):
+                bad(f"row {i} has {len(row)} columns, the header {len(rows[0])}")
+    elif media == "application/pdf":
+        if not body.startswith(b"%PDF-") or b"%%EOF" not in body[-1024:]:
+            bad(f"no %PDF- head or %%EOF tail: {body[:16]!r}")
+    elif media == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
+        try:
+            names = zipfile.ZipFile(io.BytesIO(body)).namelist()
+        except zipfile.BadZipFile as e:
+            bad(f"not a zip ({e})")
+        if "[Content_Types].xml" not in names:
+            bad("a zip with no [Content_Types].xml")
+    elif media == "application/octet-stream" and name.endswith(".edf"):
+        # EDF: a 256-byte header, "0" and seven spaces first, then 256
+        # bytes per signal, then the data records.
+        if len(body) < 256 or body[:8] != b"0       ":
+            bad(f"no EDF header: {body[:16]!r}")
+        try:
+            head, signals = int(body[184:192]), int(body[252:256])
+        except ValueError:
+            bad("the EDF header's sizes are not numbers")
+        if head != 256 * (1 + signals) or len(body) < head:
+            bad(f"an EDF header of {head} bytes for {signals} signals")
+    elif media == "image/svg+xml":
+        try:
+            root = ElementTree.fromstring(body)
+        except ElementTree.ParseError as e:
+            bad(f"not XML ({e})")
+        if root.tag != "{http://www.w3.org/2000/svg}svg":
+            bad(f"the root is {root.tag}, not an svg element")
 
 
 def _code(response):
@@ -215,6 +299,61 @@ def _code(response):
         return str(json.loads(response.content).get("code"))
     except (ValueError, AttributeError):
         return "(no code)"
+
+
+def _query_value(schema, value):
+    """A query parameter's text as the JSON value its schema's type reads
+    it as (OpenAPI's form style): text that is not one stays text, and
+    fails the schema's type."""
+    types = schema.get("type", "string")
+    types = types if isinstance(types, list) else [types]
+    if "integer" in types and re.fullmatch(r"-?\d{1,19}", value):
+        return int(value)
+    if "number" in types:
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if "boolean" in types and value in ("true", "false"):
+        return value == "true"
+    return value
+
+
+def _check_query(contract, name, template, op, url):
+    """Every query parameter a request sent is one the operation declares
+    (its own or its path item's), with a value its schema takes."""
+    query = urlsplit(url).query
+    if not query:
+        return
+    declared = {}
+    item = contract.doc.get("paths", {}).get(template, {})
+    for p in item.get("parameters", []) + op.get("parameters", []):
+        if "$ref" in p:
+            p = contract.resolve(p["$ref"])
+        if p.get("in") == "query":
+            declared[p["name"]] = p
+    sent = {}
+    for k, v in parse_qsl(query, keep_blank_values=True):
+        sent.setdefault(k, []).append(v)
+    for k, values in sent.items():
+        p = declared.get(k)
+        if p is None:
+            raise ContractError(f"OpenAPI contract: {name} was sent the query parameter "
+                                f"{k!r}, which the operation does not declare (declared: "
+                                f"{sorted(declared) or 'none'}), and it was not refused")
+        schema = p.get("schema") or {}
+        if schema.get("type") == "array":
+            value = [_query_value(schema.get("items") or {}, v) for v in values]
+        elif len(values) > 1:
+            raise ContractError(f"OpenAPI contract: {name} was sent the query parameter "
+                                f"{k!r} {len(values)} times, and it is not an array")
+        else:
+            value = _query_value(schema, values[0])
+        err = jsonschema.exceptions.best_match(contract.validator(schema).iter_errors(value))
+        if err is not None:
+            raise ContractError(f"OpenAPI contract: {name} was sent {k}={values!r}, which "
+                                f"its schema does not take: {err.message[:300]}, and it was "
+                                f"not refused")
 
 
 def _check_request_body(contract, name, op, request):
@@ -265,19 +404,28 @@ def response_from_raw(method, url, raw):
     (status line, head, body; a chunked body decoded), as if requests had
     asked for it: what a test read through http.client or a socket, for
     check(). The body ends where Content-Length says, or at the bytes' end."""
-    import requests
     head, _, body = raw.partition(b"\r\n\r\n")
     lines = head.decode("iso-8859-1").split("\r\n")
     m = re.match(r"^HTTP/\d\.\d (\d{3})", lines[0])
     if m is None:
         raise ContractError(f"OpenAPI contract: {method} {url} answered no HTTP status "
                             f"line: {lines[0][:80]!r}")
-    r = requests.Response()
-    r.status_code = int(m.group(1))
+    headers = []
     for line in lines[1:]:
         k, _, v = line.partition(":")
-        r.headers[k.strip()] = v.strip()
-    if r.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        headers.append((k.strip(), v.strip()))
+    return response_from_parts(method, url, int(m.group(1)), headers, body, raw=True)
+
+
+def response_from_parts(method, url, status, headers, body, raw=False):
+    """A requests.Response of a status, [(header, value)] and a body (read
+    by http.client, decoded; raw: as it came, chunks and all)."""
+    import requests
+    r = requests.Response()
+    r.status_code = status
+    for k, v in headers:
+        r.headers[k] = v
+    if raw and r.headers.get("Transfer-Encoding", "").lower() == "chunked":
         out = b""
         while body:
             size, _, body = body.partition(b"\r\n")
@@ -286,7 +434,7 @@ def response_from_raw(method, url, raw):
                 break
             out, body = out + body[:n], body[n + 2:]
         body = out
-    elif "Content-Length" in r.headers:
+    elif raw and "Content-Length" in r.headers:
         body = body[:int(r.headers["Content-Length"])]
     r._content = b"" if method.upper() == "HEAD" else body
     req = requests.Request(method.upper(), url).prepare()

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 import openapi_contract
-from conftest import hdr
+from conftest import hdr, session_from
 from openapi_contract import Contract, ContractError, check
 
 DOC = {
@@ -267,3 +267,155 @@ def test_row_schemas_are_closed_and_require_what_is_always_answered(server):
         assert s.get("additionalProperties") is False, name
         assert {"id", "created_at"} <= set(s.get("required", [])), name
         assert set(s["required"]) <= set(s["properties"]), name
+
+
+# -- issue 19, rv19 items 5, 7, 8, 9 (o19r) ---------------------------------
+
+QUERY_DOC = dict(DOC, paths={
+    "/v1/things": {"get": {
+        "parameters": [
+            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+            {"name": "status", "in": "query", "schema": {"type": "string",
+                                                         "enum": ["open", "closed"]}},
+            {"name": "live", "in": "query", "schema": {"type": "boolean"}},
+            {"name": "id", "in": "path", "schema": {"type": "string"}}],
+        "responses": {
+            "200": {"content": {"application/json": {"schema": {}}}},
+            "400": {"content": {"application/problem+json": {
+                "schema": {"$ref": "#/components/schemas/Problem"}}}},
+            "404": {"content": {"application/problem+json": {
+                "schema": {"$ref": "#/components/schemas/Problem"}}}}}}},
+    "/v1/things.csv": {"get": {"responses": {"200": {"content": {
+        "text/csv": {"schema": {"type": "string"}}}}}}},
+    "/v1/things.pdf": {"get": {"responses": {"200": {"content": {
+        "application/pdf": {"schema": {"type": "string"}}}}}}},
+    "/v1/things/export.edf": {"get": {"responses": {"200": {"content": {
+        "application/octet-stream": {"schema": {"type": "string"}}}}}}},
+})
+
+
+def got(path, status=200, body=b"{}", ctype="application/json"):
+    """A requests.Response as if GET path answered it."""
+    r = requests.Response()
+    r.status_code = status
+    r.headers["Content-Type"] = ctype
+    r._content = body
+    r.request = requests.Request("GET", "http://127.0.0.1:1" + path).prepare()
+    return r
+
+
+@pytest.mark.parametrize("query,why", [
+    ("foo=1", "does not declare"),                   # a name the operation does not take
+    ("id=1", "does not declare"),                    # a path parameter is no query one
+    ("status=pending", "does not take"),             # outside the enum
+    ("limit=0", "does not take"),                    # under the minimum
+    ("limit=ten", "does not take"),                  # not an integer
+    ("live=yes", "does not take"),                   # not a boolean
+    ("status=open&status=closed", "times"),          # twice, and not an array
+])
+def test_a_query_the_operation_does_not_declare_fails(query, why):
+    """rv19 item 5: the query a request sent is checked against the
+    operation's parameters, names and values, when it was not refused."""
+    c = Contract(QUERY_DOC)
+    for status in (200, 404):
+        with pytest.raises(ContractError, match=why):
+            check(c, "GET", f"http://h/v1/things?{query}", got(f"/v1/things?{query}", status,
+                  json.dumps(problem_doc(404, "NOT_FOUND")).encode() if status == 404 else b"{}",
+                  "application/json" if status == 200 else "application/problem+json"))
+
+
+def test_a_declared_query_passes_and_a_refused_one_is_no_contract_error():
+    c = Contract(QUERY_DOC)
+    url = "/v1/things?limit=5&status=open&live=true"
+    check(c, "GET", "http://h" + url, got(url))
+    # The test sent it to see it refused: 400 UNKNOWN_PARAMETER.
+    url = "/v1/things?foo=1"
+    check(c, "GET", "http://h" + url, got(url, 400, json.dumps(
+        problem_doc(400, "UNKNOWN_PARAMETER")).encode(), "application/problem+json"))
+
+
+@pytest.mark.parametrize("path,body,why", [
+    ("/v1/things.csv", b"a,b\r\n1,2,3\r\n", "row 2 has 3 columns"),
+    ("/v1/things.csv", b"", "no header row"),
+    ("/v1/things.csv", b"a,b\r\n\xff,1\r\n", "not UTF-8"),
+    ("/v1/things.pdf", b"<html>not a pdf</html>", "no %PDF- head"),
+    ("/v1/things/export.edf", b"{}", "no EDF header"),
+])
+def test_a_file_answer_that_is_not_of_its_media_type_fails(path, body, why):
+    """rv19 item 9: the bytes of a CSV, PDF or EDF answer (written in chunks
+    by the server) are checked for what their media type says."""
+    c = Contract(QUERY_DOC)
+    ctype = {"csv": "text/csv", "pdf": "application/pdf"}.get(
+        path.rsplit(".", 1)[1], "application/octet-stream")
+    with pytest.raises(ContractError, match=why):
+        check(c, "GET", "http://h" + path, got(path, body=body, ctype=ctype))
+    if path.endswith(".csv"):
+        check(c, "GET", "http://h" + path, got(path, body=b'a,b\r\n"1,5",2\r\n',
+                                               ctype="text/csv"))
+
+
+def test_a_json_answer_read_as_a_stream_is_checked(contract):
+    """rv19 item 9: stream=True no longer skips a JSON body."""
+    with pytest.raises(ContractError, match="does not match its schema"):
+        check(contract, "POST", "http://h/v1/things",
+              answer(201, {"id": "not-a-uuid"}), streamed=True)
+
+
+def test_an_http_client_answer_is_checked(server):
+    """rv19 item 7: check_answer takes what http.client read."""
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        c.request("GET", "/healthz")
+        r = c.getresponse()
+        body = r.read()
+    finally:
+        c.close()
+    assert server.check_answer("GET", "/healthz", r, body).json()["status"] == "ok"
+
+    class Liar:
+        status = 200
+
+        def getheaders(self):
+            return [("Content-Type", "application/json")]
+    with pytest.raises(pytest.fail.Exception, match="OpenAPI contract"):
+        server.check_answer("GET", "/healthz", Liar(), b'{"status": 1}')
+
+
+def test_an_answer_from_another_client_address_is_checked(server, monkeypatch):
+    """rv19 item 7: session_from (the tests that send from 127.0.0.2...)
+    goes through the contract hook."""
+    seen = []
+    real = type(server)._check_contract
+
+    def spy(self, method, r, streamed):
+        seen.append((method.upper(), r.request.path_url))
+        return real(self, method, r, streamed)
+
+    monkeypatch.setattr(type(server), "_check_contract", spy)
+    with session_from("127.0.0.2") as s:
+        assert s.get(server.url("/healthz"), timeout=5).status_code == 200
+    assert seen == [("GET", "/healthz")]
+
+
+@pytest.mark.parametrize("path,members", [
+    ("/v1/webhooks/simplybook", {"action", "booking_code"}),
+    ("/v1/webhooks/storyblok", {"action", "story_id"}),
+    ("/v1/webhooks/stripe", {"id", "type", "data"}),
+])
+def test_webhook_bodies_declare_their_members(server, path, members):
+    """rv19 item 8: each webhook's body is required and declares its
+    members with their types; an accepted body is validated against it."""
+    doc = server.get("/v1/openapi.json").json()
+    body = doc["paths"][path]["post"]["requestBody"]
+    assert body["required"] is True
+    media = body["content"]["application/json"]
+    schema = media["schema"]
+    assert set(schema["required"]) == members
+    assert members <= set(schema["properties"])
+    for name, prop in schema["properties"].items():
+        assert "type" in prop or "enum" in prop, (path, name)
+    # The example /docs shows is a body the schema takes.
+    c = Contract(doc)
+    assert not list(c.validator(schema).iter_errors(media["example"]))
+

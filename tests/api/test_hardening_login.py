@@ -10,12 +10,11 @@ not a listed proxy.
 Other client addresses are real: the requests leave from 127.0.0.2,
 127.0.0.3, ... (all of 127/8 is loopback on Linux)."""
 
-import http.client
 import json
 
 import pytest
 
-from conftest import PASSWORD, hdr, ip_subject, register, text_index
+from conftest import PASSWORD, hdr, ip_subject, register, session_from, text_index
 
 # Throttling is about hashing and timing: the production cost, run alone.
 pytestmark = [pytest.mark.production_password_cost, pytest.mark.serial]
@@ -25,18 +24,12 @@ WRONG = "wrong password here!"
 
 def login_from(srv, source, email, password=PASSWORD, headers=None):
     """POST /v1/auth/login from source (an address of 127/8): (status, body, headers)."""
-    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30,
-                                      source_address=(source, 0))
-    try:
-        h = {"Content-Type": "application/json"}
-        h.update(headers or {})
-        conn.request("POST", "/v1/auth/login",
-                     body=json.dumps({"email": email, "password": password}), headers=h)
-        r = conn.getresponse()
-        data = r.read()
-        return r.status, (json.loads(data) if data else None), dict(r.getheaders())
-    finally:
-        conn.close()
+    h = {"Content-Type": "application/json"}
+    h.update(headers or {})
+    with session_from(source) as s:
+        r = s.post(srv.url("/v1/auth/login"), timeout=30, headers=h,
+                   data=json.dumps({"email": email, "password": password}))
+    return r.status_code, (r.json() if r.content else None), r.headers
 
 
 def subjects(db, prefix):

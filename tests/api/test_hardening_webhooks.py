@@ -7,13 +7,12 @@ Calls that pass their credentials are kept with their body as before."""
 
 import hashlib
 import hmac
-import http.client
 import json
 import secrets
 
 import pytest
 
-from conftest import metric_sum, problem
+from conftest import metric_sum, problem, session_from
 
 STORYBLOK = "/v1/webhooks/storyblok"
 SIMPLYBOOK = "/v1/webhooks/simplybook"
@@ -22,16 +21,10 @@ SECRET = "hardening-webhook-secret-" + "x" * 16
 
 def post_from(srv, source, path, body, headers):
     """POST raw bytes from source (an address of 127/8): (status, body, headers)."""
-    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30,
-                                      source_address=(source, 0))
-    try:
-        conn.request("POST", path, body=body,
-                     headers=dict({"Content-Type": "application/json"}, **headers))
-        r = conn.getresponse()
-        data = r.read()
-        return r.status, json.loads(data), {k.lower(): v for k, v in r.getheaders()}
-    finally:
-        conn.close()
+    with session_from(source) as s:
+        r = s.post(srv.url(path), data=body, timeout=30,
+                   headers=dict({"Content-Type": "application/json"}, **headers))
+    return r.status_code, r.json(), {k.lower(): v for k, v in r.headers.items()}
 
 
 def row(db, inbox_id):

@@ -2,14 +2,13 @@
 names, phone, date of birth, location, a mail to the person, and the
 client details of a sign-in) appear nowhere in clear in the raw SQLite
 files or in a PostgreSQL dump."""
-import http.client
 import json
 import secrets
 
 import pytest
 
 from conftest import (CHAT_WEBSITE, FakeChat, PASSWORD, add_user, hdr, login, prove_address,
-                      wait_until, with_mail)
+                      session_from, wait_until, with_mail)
 
 # What each dialect stores of a sealed column (bytea on PostgreSQL, read
 # back by pg_dump) is the point here.
@@ -24,17 +23,11 @@ def planted_address(tag):
 
 def send_from(srv, address, method, path, body=None, headers=None):
     """One request to srv from address (127/8); (status, decoded body)."""
-    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30,
-                                      source_address=(address, 0))
-    try:
-        h = {"Content-Type": "application/json", **(headers or {})}
-        conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                     headers=h)
-        r = conn.getresponse()
-        data = r.read()
-    finally:
-        conn.close()
-    return r.status, (json.loads(data) if data else None)
+    h = {"Content-Type": "application/json", **(headers or {})}
+    with session_from(address) as s:
+        r = s.request(method, srv.url(path), timeout=30, headers=h,
+                      data=json.dumps(body) if body is not None else None)
+    return r.status_code, (r.json() if r.content else None)
 
 
 def assert_nowhere_in_clear(db, planted):
@@ -197,19 +190,13 @@ def test_session_client_details_are_not_in_the_database_in_clear(start_server, d
     assert s.post("/v1/auth/register", json={"email": email, "password": PASSWORD,
                                              "accept_terms": True}).status_code == 201
     # Signed in from the planted address (an address of 127/8 of this machine).
-    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30,
-                                      source_address=(address, 0))
-    try:
-        conn.request("POST", "/v1/auth/login",
-                     body=json.dumps({"email": email, "password": PASSWORD}),
-                     headers={"Content-Type": "application/json",
-                              "User-Agent": planted["user_agent"],
-                              "X-Device-Fingerprint": planted["device_fingerprint"]})
-        r = conn.getresponse()
-        body = json.loads(r.read())
-    finally:
-        conn.close()
-    assert r.status == 200, body
+    with session_from(address) as client:
+        r = client.post(s.url("/v1/auth/login"), timeout=30,
+                        json={"email": email, "password": PASSWORD},
+                        headers={"User-Agent": planted["user_agent"],
+                                 "X-Device-Fingerprint": planted["device_fingerprint"]})
+    body = r.json()
+    assert r.status_code == 200, body
     mine = s.get("/v1/me/sessions", headers=hdr(body["token"])).json()["data"]
     uid = s.get("/v1/me", headers=hdr(body["token"])).json()["id"]
     theirs = s.get(f"/v1/users/{uid}/sessions", headers=admin).json()["data"]

@@ -6,6 +6,8 @@ import re
 import uuid
 from pathlib import Path
 
+from conftest import read_answer
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -110,11 +112,7 @@ def test_a_large_upload_without_a_token_is_refused_before_its_body(server):
             "Content-Length: 60000000\r\nExpect: 100-continue\r\n\r\n")
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
         s.sendall(head.encode())
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
+        data = read_answer(s)
+    server.check_raw("POST", f"/v1/recordings/{rec}/points", data)
     status_line = data.split(b"\r\n", 1)[0]
     assert status_line.startswith(b"HTTP/1.1 401"), data[:300]

@@ -172,14 +172,17 @@ def test_page_paths_answer_the_application_and_api_paths_their_404(server):
 
 
 def raw_get(server, path, accept="*/*"):
-    """path sent as written: requests would resolve its dot segments."""
+    """path sent as written (http.client: requests would resolve its dot
+    segments); the answer is checked against the document all the same."""
     c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     try:
         c.putrequest("GET", path, skip_accept_encoding=True)
         c.putheader("Accept", accept)
         c.endheaders()
         r = c.getresponse()
-        return r.status, r.getheader("Content-Type"), r.read()
+        body = r.read()
+        server.check_answer("GET", path, r, body)
+        return r.status, r.getheader("Content-Type"), body
     finally:
         c.close()
 
@@ -303,6 +306,24 @@ def test_docs_and_the_application_work_in_a_browser_under_the_policy(server):
         text = drv.execute_script(
             f"return document.getElementById('{anchor}').textContent")
         assert "email" in text and "password" in text, text[:2000]
+        logs = drv.get_log("browser")
+        assert policy_violations(logs) == [], logs
+
+        # "Try it out" on a GET operation: Execute sends it to this server
+        # and the live answer is drawn (rv19 item 14).
+        health = doc["paths"]["/healthz"]["get"]
+        anchor = f"operations-{health['tags'][0]}-{health['operationId']}"
+        drv.get("about:blank")
+        drv.get(server.url(f"/docs#/{health['tags'][0]}/{health['operationId']}"))
+        wait_for(drv, f"#{anchor}.is-open .try-out__btn")[0].click()
+        wait_for(drv, f"#{anchor} button.execute")[0].click()
+        cell = wait_for(drv, f"#{anchor} .live-responses-table tbody .response-col_status",
+                        timeout=30)[0]
+        assert cell.text.strip().startswith("200"), cell.text
+        live = drv.execute_script(
+            f"return document.querySelector('#{anchor} .live-responses-table')"
+            ".textContent")
+        assert '"status": "ok"' in live or '"status":"ok"' in live, live[:2000]
         logs = drv.get_log("browser")
         assert policy_violations(logs) == [], logs
 

@@ -7,7 +7,7 @@ session's CSRF value and no foreign Origin (403 CSRF_FAILED). Bearer tokens
 work as before, and win when both come."""
 import pytest
 
-from conftest import PASSWORD, hdr, person, problem
+from conftest import PASSWORD, hdr, person, problem, read_answer
 
 WEB = {"X-Carebase-Client": "web"}
 MEMBER_LIFETIME_S = 2592000     # session_absolute_member_s's default
@@ -150,7 +150,8 @@ def test_the_refusal_comes_before_the_body_is_read(server):
                      b"Cookie: carebase_session=" + w["session"].encode() + b"\r\n"
                      b"Expect: 100-continue\r\n"
                      b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")
-        head = sock.recv(4096)
+        head = read_answer(sock)
+    server.check_raw("PATCH", "/v1/me", head)
     assert head.startswith(b"HTTP/1.1 403"), head[:200]
     assert b"CSRF_FAILED" in head or b"csrf_failed" in head
 

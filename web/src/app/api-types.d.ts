@@ -7720,6 +7720,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "recipient": "member@example.org",
+                     *           "subject": "text",
+                     *           "template": "text",
+                     *           "status": "queued",
+                     *           "attempts": 1,
+                     *           "sent_at": "2026-03-12T10:00:00Z",
+                     *           "error": "text",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["email_log"][];
                         next_cursor: string | null;
@@ -7865,6 +7884,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "recipient": "member@example.org",
+                     *       "subject": "text",
+                     *       "template": "text",
+                     *       "status": "queued",
+                     *       "attempts": 1,
+                     *       "sent_at": "2026-03-12T10:00:00Z",
+                     *       "error": "text",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["email_log"];
                 };
             };
@@ -8041,6 +8074,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "first_name": "text",
+                     *           "last_name": "text",
+                     *           "email": "member@example.org",
+                     *           "phone": "text",
+                     *           "date_of_birth": "2026-03-12",
+                     *           "gender": "text",
+                     *           "location": "text",
+                     *           "demographics": {},
+                     *           "country": "te",
+                     *           "locale": "text",
+                     *           "signup_language": "text",
+                     *           "contact_permission": true,
+                     *           "service_emails_permission": true,
+                     *           "email_reminders_frequency": "never",
+                     *           "terms_accepted_at": "2026-03-12T10:00:00Z",
+                     *           "terms_version": "text",
+                     *           "privacy_accepted_at": "2026-03-12T10:00:00Z",
+                     *           "privacy_version": "text",
+                     *           "role": "admin",
+                     *           "is_active": true,
+                     *           "last_login_at": "2026-03-12T10:00:00Z",
+                     *           "last_active_at": "2026-03-12T10:00:00Z",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z",
+                     *           "deleted_at": "2026-03-12T10:00:00Z",
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["users"][];
                         next_cursor: string | null;
@@ -8193,6 +8263,26 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "first_name": "text",
+                 *       "last_name": "text",
+                 *       "email": "member@example.org",
+                 *       "phone": "text",
+                 *       "date_of_birth": "2026-03-12",
+                 *       "gender": "text",
+                 *       "location": "text",
+                 *       "demographics": {},
+                 *       "country": "te",
+                 *       "locale": "text",
+                 *       "signup_language": "text",
+                 *       "contact_permission": true,
+                 *       "service_emails_permission": true,
+                 *       "email_reminders_frequency": "never",
+                 *       "role": "admin",
+                 *       "is_active": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["users_create"];
             };
         };
@@ -8203,6 +8293,38 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "first_name": "text",
+                     *       "last_name": "text",
+                     *       "email": "member@example.org",
+                     *       "phone": "text",
+                     *       "date_of_birth": "2026-03-12",
+                     *       "gender": "text",
+                     *       "location": "text",
+                     *       "demographics": {},
+                     *       "country": "te",
+                     *       "locale": "text",
+                     *       "signup_language": "text",
+                     *       "contact_permission": true,
+                     *       "service_emails_permission": true,
+                     *       "email_reminders_frequency": "never",
+                     *       "terms_accepted_at": "2026-03-12T10:00:00Z",
+                     *       "terms_version": "text",
+                     *       "privacy_accepted_at": "2026-03-12T10:00:00Z",
+                     *       "privacy_version": "text",
+                     *       "role": "admin",
+                     *       "is_active": true,
+                     *       "last_login_at": "2026-03-12T10:00:00Z",
+                     *       "last_active_at": "2026-03-12T10:00:00Z",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "deleted_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["users"];
                 };
             };
@@ -8393,6 +8515,38 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "first_name": "text",
+                     *       "last_name": "text",
+                     *       "email": "member@example.org",
+                     *       "phone": "text",
+                     *       "date_of_birth": "2026-03-12",
+                     *       "gender": "text",
+                     *       "location": "text",
+                     *       "demographics": {},
+                     *       "country": "te",
+                     *       "locale": "text",
+                     *       "signup_language": "text",
+                     *       "contact_permission": true,
+                     *       "service_emails_permission": true,
+                     *       "email_reminders_frequency": "never",
+                     *       "terms_accepted_at": "2026-03-12T10:00:00Z",
+                     *       "terms_version": "text",
+                     *       "privacy_accepted_at": "2026-03-12T10:00:00Z",
+                     *       "privacy_version": "text",
+                     *       "role": "admin",
+                     *       "is_active": true,
+                     *       "last_login_at": "2026-03-12T10:00:00Z",
+                     *       "last_active_at": "2026-03-12T10:00:00Z",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "deleted_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["users"];
                 };
             };
@@ -8732,6 +8886,25 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "first_name": "text",
+                 *       "last_name": "text",
+                 *       "email": "member@example.org",
+                 *       "phone": "text",
+                 *       "date_of_birth": "2026-03-12",
+                 *       "gender": "text",
+                 *       "location": "text",
+                 *       "demographics": {},
+                 *       "country": "te",
+                 *       "locale": "text",
+                 *       "contact_permission": true,
+                 *       "service_emails_permission": true,
+                 *       "email_reminders_frequency": "never",
+                 *       "role": "admin",
+                 *       "is_active": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["users_update"];
             };
         };
@@ -8742,6 +8915,38 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "first_name": "text",
+                     *       "last_name": "text",
+                     *       "email": "member@example.org",
+                     *       "phone": "text",
+                     *       "date_of_birth": "2026-03-12",
+                     *       "gender": "text",
+                     *       "location": "text",
+                     *       "demographics": {},
+                     *       "country": "te",
+                     *       "locale": "text",
+                     *       "signup_language": "text",
+                     *       "contact_permission": true,
+                     *       "service_emails_permission": true,
+                     *       "email_reminders_frequency": "never",
+                     *       "terms_accepted_at": "2026-03-12T10:00:00Z",
+                     *       "terms_version": "text",
+                     *       "privacy_accepted_at": "2026-03-12T10:00:00Z",
+                     *       "privacy_version": "text",
+                     *       "role": "admin",
+                     *       "is_active": true,
+                     *       "last_login_at": "2026-03-12T10:00:00Z",
+                     *       "last_active_at": "2026-03-12T10:00:00Z",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "deleted_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["users"];
                 };
             };
@@ -8957,6 +9162,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "lead_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "follower_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "kind": "guardian_of",
+                     *           "status": "pending",
+                     *           "consent_at": "2026-03-12T10:00:00Z",
+                     *           "consent_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "consent_method": "in_app",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z",
+                     *           "ended_at": "2026-03-12T10:00:00Z",
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["relationships"][];
                         next_cursor: string | null;
@@ -9109,6 +9336,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "lead_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "follower_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "kind": "guardian_of"
+                 *     }
+                 */
                 "application/json": components["schemas"]["relationships_create"];
             };
         };
@@ -9119,6 +9353,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "lead_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "follower_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "kind": "guardian_of",
+                     *       "status": "pending",
+                     *       "consent_at": "2026-03-12T10:00:00Z",
+                     *       "consent_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "consent_method": "in_app",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "ended_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["relationships"];
                 };
             };
@@ -9309,6 +9560,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "lead_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "follower_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "kind": "guardian_of",
+                     *       "status": "pending",
+                     *       "consent_at": "2026-03-12T10:00:00Z",
+                     *       "consent_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "consent_method": "in_app",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "ended_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["relationships"];
                 };
             };
@@ -9469,6 +9737,31 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "bio": "text",
+                     *           "specialties": [
+                     *             "text"
+                     *           ],
+                     *           "credentials": [
+                     *             "text"
+                     *           ],
+                     *           "is_active": true,
+                     *           "calendar_integration": {},
+                     *           "meta": {},
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z",
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["therapists"][];
                         next_cursor: string | null;
@@ -9609,6 +9902,21 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "bio": "text",
+                 *       "specialties": [
+                 *         "text"
+                 *       ],
+                 *       "credentials": [
+                 *         "text"
+                 *       ],
+                 *       "is_active": true,
+                 *       "calendar_integration": {},
+                 *       "meta": {}
+                 *     }
+                 */
                 "application/json": components["schemas"]["therapists_create"];
             };
         };
@@ -9619,6 +9927,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "bio": "text",
+                     *       "specialties": [
+                     *         "text"
+                     *       ],
+                     *       "credentials": [
+                     *         "text"
+                     *       ],
+                     *       "is_active": true,
+                     *       "calendar_integration": {},
+                     *       "meta": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["therapists"];
                 };
             };
@@ -9809,6 +10137,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "bio": "text",
+                     *       "specialties": [
+                     *         "text"
+                     *       ],
+                     *       "credentials": [
+                     *         "text"
+                     *       ],
+                     *       "is_active": true,
+                     *       "calendar_integration": {},
+                     *       "meta": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["therapists"];
                 };
             };
@@ -10124,6 +10472,20 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "bio": "text",
+                 *       "specialties": [
+                 *         "text"
+                 *       ],
+                 *       "credentials": [
+                 *         "text"
+                 *       ],
+                 *       "is_active": true,
+                 *       "calendar_integration": {},
+                 *       "meta": {}
+                 *     }
+                 */
                 "application/json": components["schemas"]["therapists_update"];
             };
         };
@@ -10134,6 +10496,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "bio": "text",
+                     *       "specialties": [
+                     *         "text"
+                     *       ],
+                     *       "credentials": [
+                     *         "text"
+                     *       ],
+                     *       "is_active": true,
+                     *       "calendar_integration": {},
+                     *       "meta": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["therapists"];
                 };
             };
@@ -10333,7 +10715,7 @@ export interface operations {
                 /** @description exact match */
                 client_id?: string;
                 /** @description exact match; deprecated: "canceled" in a value is read as "cancelled" until the release after 2026-12 */
-                status?: "scheduled" | "completed" | "cancelled" | "rescheduled" | "no_show";
+                status?: string | ("scheduled" | "completed" | "cancelled" | "rescheduled" | "no_show") | "canceled";
                 /** @description exact match */
                 type?: "initial" | "regular" | "follow_up" | "emergency";
                 /** @description field to sort by, "-" for descending */
@@ -10351,6 +10733,31 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "therapist_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "start_time": "2026-03-12T10:00:00Z",
+                     *           "end_time": "2026-03-12T10:00:00Z",
+                     *           "status": "scheduled",
+                     *           "type": "initial",
+                     *           "format": "video",
+                     *           "shared_notes": "text",
+                     *           "meta": {},
+                     *           "rescheduled_from_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "cancel_reason": "text",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z",
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["therapy_sessions"][];
                         next_cursor: string | null;
@@ -10503,6 +10910,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "therapist_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "start_time": "2026-03-12T10:00:00Z",
+                 *       "end_time": "2026-03-12T10:00:00Z",
+                 *       "type": "initial",
+                 *       "format": "video",
+                 *       "shared_notes": "text",
+                 *       "meta": {}
+                 *     }
+                 */
                 "application/json": components["schemas"]["therapy_sessions_create"];
             };
         };
@@ -10513,6 +10932,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "therapist_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "start_time": "2026-03-12T10:00:00Z",
+                     *       "end_time": "2026-03-12T10:00:00Z",
+                     *       "status": "scheduled",
+                     *       "type": "initial",
+                     *       "format": "video",
+                     *       "shared_notes": "text",
+                     *       "meta": {},
+                     *       "rescheduled_from_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "cancel_reason": "text",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["therapy_sessions"];
                 };
             };
@@ -10703,6 +11142,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "therapist_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "start_time": "2026-03-12T10:00:00Z",
+                     *       "end_time": "2026-03-12T10:00:00Z",
+                     *       "status": "scheduled",
+                     *       "type": "initial",
+                     *       "format": "video",
+                     *       "shared_notes": "text",
+                     *       "meta": {},
+                     *       "rescheduled_from_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "cancel_reason": "text",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["therapy_sessions"];
                 };
             };
@@ -11042,6 +11501,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "type": "initial",
+                 *       "format": "video",
+                 *       "shared_notes": "text",
+                 *       "meta": {}
+                 *     }
+                 */
                 "application/json": components["schemas"]["therapy_sessions_update"];
             };
         };
@@ -11052,6 +11519,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "therapist_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "start_time": "2026-03-12T10:00:00Z",
+                     *       "end_time": "2026-03-12T10:00:00Z",
+                     *       "status": "scheduled",
+                     *       "type": "initial",
+                     *       "format": "video",
+                     *       "shared_notes": "text",
+                     *       "meta": {},
+                     *       "rescheduled_from_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "cancel_reason": "text",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["therapy_sessions"];
                 };
             };
@@ -11265,6 +11752,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "title": "text",
+                     *           "description": "text",
+                     *           "type": "pre_session",
+                     *           "fields": {},
+                     *           "scoring": {},
+                     *           "is_active": true,
+                     *           "meta": {},
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z",
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["forms"][];
                         next_cursor: string | null;
@@ -11405,6 +11913,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "title": "text",
+                 *       "description": "text",
+                 *       "type": "pre_session",
+                 *       "fields": {},
+                 *       "scoring": {},
+                 *       "is_active": true,
+                 *       "meta": {}
+                 *     }
+                 */
                 "application/json": components["schemas"]["forms_create"];
             };
         };
@@ -11415,6 +11934,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "title": "text",
+                     *       "description": "text",
+                     *       "type": "pre_session",
+                     *       "fields": {},
+                     *       "scoring": {},
+                     *       "is_active": true,
+                     *       "meta": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["forms"];
                 };
             };
@@ -11605,6 +12140,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "title": "text",
+                     *       "description": "text",
+                     *       "type": "pre_session",
+                     *       "fields": {},
+                     *       "scoring": {},
+                     *       "is_active": true,
+                     *       "meta": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["forms"];
                 };
             };
@@ -11920,6 +12471,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "title": "text",
+                 *       "description": "text",
+                 *       "type": "pre_session",
+                 *       "fields": {},
+                 *       "scoring": {},
+                 *       "is_active": true,
+                 *       "meta": {}
+                 *     }
+                 */
                 "application/json": components["schemas"]["forms_update"];
             };
         };
@@ -11930,6 +12492,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "title": "text",
+                     *       "description": "text",
+                     *       "type": "pre_session",
+                     *       "fields": {},
+                     *       "scoring": {},
+                     *       "is_active": true,
+                     *       "meta": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["forms"];
                 };
             };
@@ -12145,6 +12723,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "form_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "session_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "responses": {},
+                     *           "score": {},
+                     *           "submitted_at": "2026-03-12T10:00:00Z",
+                     *           "meta": {},
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z",
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["form_responses"][];
                         next_cursor: string | null;
@@ -12285,6 +12884,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "form_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "session_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "responses": {},
+                 *       "meta": {}
+                 *     }
+                 */
                 "application/json": components["schemas"]["form_responses_create"];
             };
         };
@@ -12295,6 +12903,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "form_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "session_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "responses": {},
+                     *       "score": {},
+                     *       "submitted_at": "2026-03-12T10:00:00Z",
+                     *       "meta": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["form_responses"];
                 };
             };
@@ -12485,6 +13109,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "form_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "session_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "responses": {},
+                     *       "score": {},
+                     *       "submitted_at": "2026-03-12T10:00:00Z",
+                     *       "meta": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["form_responses"];
                 };
             };
@@ -12812,6 +13452,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "meta": {}
+                 *     }
+                 */
                 "application/json": components["schemas"]["form_responses_update"];
             };
         };
@@ -12822,6 +13467,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "form_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "session_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "responses": {},
+                     *       "score": {},
+                     *       "submitted_at": "2026-03-12T10:00:00Z",
+                     *       "meta": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["form_responses"];
                 };
             };
@@ -13037,6 +13698,31 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "therapist_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "owner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "title": "text",
+                     *           "description": "text",
+                     *           "type": "pdf",
+                     *           "url": "https://example.org/",
+                     *           "is_public": true,
+                     *           "tags": [
+                     *             "text"
+                     *           ],
+                     *           "meta": {},
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z",
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["resources"][];
                         next_cursor: string | null;
@@ -13177,6 +13863,20 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "therapist_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "title": "text",
+                 *       "description": "text",
+                 *       "type": "pdf",
+                 *       "url": "https://example.org/",
+                 *       "is_public": true,
+                 *       "tags": [
+                 *         "text"
+                 *       ],
+                 *       "meta": {}
+                 *     }
+                 */
                 "application/json": components["schemas"]["resources_create"];
             };
         };
@@ -13187,6 +13887,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "therapist_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "owner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "title": "text",
+                     *       "description": "text",
+                     *       "type": "pdf",
+                     *       "url": "https://example.org/",
+                     *       "is_public": true,
+                     *       "tags": [
+                     *         "text"
+                     *       ],
+                     *       "meta": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["resources"];
                 };
             };
@@ -13377,6 +14097,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "therapist_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "owner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "title": "text",
+                     *       "description": "text",
+                     *       "type": "pdf",
+                     *       "url": "https://example.org/",
+                     *       "is_public": true,
+                     *       "tags": [
+                     *         "text"
+                     *       ],
+                     *       "meta": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["resources"];
                 };
             };
@@ -13692,6 +14432,19 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "title": "text",
+                 *       "description": "text",
+                 *       "type": "pdf",
+                 *       "url": "https://example.org/",
+                 *       "is_public": true,
+                 *       "tags": [
+                 *         "text"
+                 *       ],
+                 *       "meta": {}
+                 *     }
+                 */
                 "application/json": components["schemas"]["resources_update"];
             };
         };
@@ -13702,6 +14455,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "therapist_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "owner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "title": "text",
+                     *       "description": "text",
+                     *       "type": "pdf",
+                     *       "url": "https://example.org/",
+                     *       "is_public": true,
+                     *       "tags": [
+                     *         "text"
+                     *       ],
+                     *       "meta": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["resources"];
                 };
             };
@@ -13917,6 +14690,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "resource_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "assigned_at": "2026-03-12T10:00:00Z",
+                     *           "due_date": "2026-03-12T10:00:00Z",
+                     *           "status": "assigned",
+                     *           "notes": "text",
+                     *           "viewed_at": "2026-03-12T10:00:00Z",
+                     *           "completed_at": "2026-03-12T10:00:00Z",
+                     *           "meta": {},
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z",
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["resource_assignments"][];
                         next_cursor: string | null;
@@ -14057,6 +14853,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "resource_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "due_date": "2026-03-12T10:00:00Z",
+                 *       "notes": "text",
+                 *       "meta": {}
+                 *     }
+                 */
                 "application/json": components["schemas"]["resource_assignments_create"];
             };
         };
@@ -14067,6 +14872,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "resource_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "assigned_at": "2026-03-12T10:00:00Z",
+                     *       "due_date": "2026-03-12T10:00:00Z",
+                     *       "status": "assigned",
+                     *       "notes": "text",
+                     *       "viewed_at": "2026-03-12T10:00:00Z",
+                     *       "completed_at": "2026-03-12T10:00:00Z",
+                     *       "meta": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["resource_assignments"];
                 };
             };
@@ -14257,6 +15080,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "resource_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "assigned_at": "2026-03-12T10:00:00Z",
+                     *       "due_date": "2026-03-12T10:00:00Z",
+                     *       "status": "assigned",
+                     *       "notes": "text",
+                     *       "viewed_at": "2026-03-12T10:00:00Z",
+                     *       "completed_at": "2026-03-12T10:00:00Z",
+                     *       "meta": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["resource_assignments"];
                 };
             };
@@ -14584,6 +15425,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "due_date": "2026-03-12T10:00:00Z",
+                 *       "notes": "text",
+                 *       "meta": {}
+                 *     }
+                 */
                 "application/json": components["schemas"]["resource_assignments_update"];
             };
         };
@@ -14594,6 +15442,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "resource_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "assigned_at": "2026-03-12T10:00:00Z",
+                     *       "due_date": "2026-03-12T10:00:00Z",
+                     *       "status": "assigned",
+                     *       "notes": "text",
+                     *       "viewed_at": "2026-03-12T10:00:00Z",
+                     *       "completed_at": "2026-03-12T10:00:00Z",
+                     *       "meta": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["resource_assignments"];
                 };
             };
@@ -14807,6 +15673,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "name": "text",
+                     *           "is_active": true,
+                     *           "logo_url": "https://example.org/",
+                     *           "logo_alt": "text",
+                     *           "website": "https://example.org/",
+                     *           "footer_line1": "text",
+                     *           "footer_line2": "text",
+                     *           "social_links": {},
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z",
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["partners"][];
                         next_cursor: string | null;
@@ -14959,6 +15847,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "text",
+                 *       "is_active": true,
+                 *       "logo_url": "https://example.org/",
+                 *       "logo_alt": "text",
+                 *       "website": "https://example.org/",
+                 *       "footer_line1": "text",
+                 *       "footer_line2": "text",
+                 *       "social_links": {}
+                 *     }
+                 */
                 "application/json": components["schemas"]["partners_create"];
             };
         };
@@ -14969,6 +15869,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "name": "text",
+                     *       "is_active": true,
+                     *       "logo_url": "https://example.org/",
+                     *       "logo_alt": "text",
+                     *       "website": "https://example.org/",
+                     *       "footer_line1": "text",
+                     *       "footer_line2": "text",
+                     *       "social_links": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["partners"];
                 };
             };
@@ -15160,6 +16077,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "name": "text",
+                     *       "is_active": true,
+                     *       "logo_url": "https://example.org/",
+                     *       "logo_alt": "text",
+                     *       "website": "https://example.org/",
+                     *       "footer_line1": "text",
+                     *       "footer_line2": "text",
+                     *       "social_links": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["partners"] | {
                         name: components["schemas"]["partners"]["name"];
                         logo_url?: components["schemas"]["partners"]["logo_url"];
@@ -15317,6 +16251,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "text",
+                 *       "is_active": true,
+                 *       "logo_url": "https://example.org/",
+                 *       "logo_alt": "text",
+                 *       "website": "https://example.org/",
+                 *       "footer_line1": "text",
+                 *       "footer_line2": "text",
+                 *       "social_links": {}
+                 *     }
+                 */
                 "application/json": components["schemas"]["partners_update"];
             };
         };
@@ -15327,6 +16273,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "name": "text",
+                     *       "is_active": true,
+                     *       "logo_url": "https://example.org/",
+                     *       "logo_alt": "text",
+                     *       "website": "https://example.org/",
+                     *       "footer_line1": "text",
+                     *       "footer_line2": "text",
+                     *       "social_links": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["partners"];
                 };
             };
@@ -15538,6 +16501,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "name": "text",
+                     *           "description": "text",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z",
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["features"][];
                         next_cursor: string | null;
@@ -15678,6 +16657,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "text",
+                 *       "description": "text"
+                 *     }
+                 */
                 "application/json": components["schemas"]["features_create"];
             };
         };
@@ -15688,6 +16673,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "name": "text",
+                     *       "description": "text",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["features"];
                 };
             };
@@ -15878,6 +16874,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "name": "text",
+                     *       "description": "text",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["features"];
                 };
             };
@@ -16193,6 +17200,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "text",
+                 *       "description": "text"
+                 *     }
+                 */
                 "application/json": components["schemas"]["features_update"];
             };
         };
@@ -16203,6 +17216,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "name": "text",
+                     *       "description": "text",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["features"];
                 };
             };
@@ -16418,6 +17442,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "feature_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "is_active": true,
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z",
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["partner_features"][];
                         next_cursor: string | null;
@@ -16558,6 +17599,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "feature_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "is_active": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["partner_features_create"];
             };
         };
@@ -16568,6 +17616,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "feature_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "is_active": true,
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["partner_features"];
                 };
             };
@@ -16758,6 +17818,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "feature_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "is_active": true,
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["partner_features"];
                 };
             };
@@ -17073,6 +18145,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "is_active": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["partner_features_update"];
             };
         };
@@ -17083,6 +18160,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "feature_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "is_active": true,
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["partner_features"];
                 };
             };
@@ -17298,6 +18387,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "is_active": true,
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z",
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["partner_admins"][];
                         next_cursor: string | null;
@@ -17438,6 +18544,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "is_active": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["partner_admins_create"];
             };
         };
@@ -17448,6 +18561,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "is_active": true,
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["partner_admins"];
                 };
             };
@@ -17638,6 +18763,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "is_active": true,
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["partner_admins"];
                 };
             };
@@ -17953,6 +19090,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "is_active": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["partner_admins_update"];
             };
         };
@@ -17963,6 +19105,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "is_active": true,
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["partner_admins"];
                 };
             };
@@ -18178,6 +19332,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "partner_name": "text",
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "feature_live_chat": true,
+                     *           "feature_therapy": true,
+                     *           "therapy_sessions_remaining": 0,
+                     *           "therapy_sessions_redeemed": 1,
+                     *           "is_active": true,
+                     *           "activated_at": "2026-03-12T10:00:00Z",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z",
+                     *           "code": "text"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["partner_access"][];
                         next_cursor: string | null;
@@ -18330,6 +19507,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "feature_live_chat": true,
+                 *       "feature_therapy": true,
+                 *       "therapy_sessions_remaining": 0,
+                 *       "is_active": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["partner_access_create"];
             };
         };
@@ -18340,6 +19526,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "partner_name": "text",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "feature_live_chat": true,
+                     *       "feature_therapy": true,
+                     *       "therapy_sessions_remaining": 0,
+                     *       "therapy_sessions_redeemed": 1,
+                     *       "is_active": true,
+                     *       "activated_at": "2026-03-12T10:00:00Z",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "code": "text"
+                     *     }
+                     */
                     "application/json": components["schemas"]["partner_access"];
                 };
             };
@@ -18530,6 +19734,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "partner_name": "text",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "feature_live_chat": true,
+                     *       "feature_therapy": true,
+                     *       "therapy_sessions_remaining": 0,
+                     *       "therapy_sessions_redeemed": 1,
+                     *       "is_active": true,
+                     *       "activated_at": "2026-03-12T10:00:00Z",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "code": "text"
+                     *     }
+                     */
                     "application/json": components["schemas"]["partner_access"];
                 };
             };
@@ -18845,6 +20067,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "feature_live_chat": true,
+                 *       "feature_therapy": true,
+                 *       "therapy_sessions_remaining": 0,
+                 *       "is_active": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["partner_access_update"];
             };
         };
@@ -18855,6 +20085,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "partner_name": "text",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "feature_live_chat": true,
+                     *       "feature_therapy": true,
+                     *       "therapy_sessions_remaining": 0,
+                     *       "therapy_sessions_redeemed": 1,
+                     *       "is_active": true,
+                     *       "activated_at": "2026-03-12T10:00:00Z",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "code": "text"
+                     *     }
+                     */
                     "application/json": components["schemas"]["partner_access"];
                 };
             };
@@ -19066,7 +20314,7 @@ export interface operations {
                 /** @description exact match */
                 partner_id?: string;
                 /** @description exact match; deprecated: "canceled" in a value is read as "cancelled" until the release after 2026-12 */
-                status?: "booked" | "cancelled";
+                status?: string | ("booked" | "cancelled") | "canceled";
             };
             header?: never;
             path?: never;
@@ -19080,6 +20328,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "action": "NEW_BOOKING",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "partner_access_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "partner_name": "text",
+                     *           "client_email": "member@example.org",
+                     *           "client_timezone": "text",
+                     *           "booking_code": "text",
+                     *           "service_name": "text",
+                     *           "service_provider_name": "text",
+                     *           "service_provider_email": "member@example.org",
+                     *           "start_date_time": "2026-03-12T10:00:00Z",
+                     *           "end_date_time": "2026-03-12T10:00:00Z",
+                     *           "rescheduled_from": "2026-03-12T10:00:00Z",
+                     *           "cancelled_at": "2026-03-12T10:00:00Z",
+                     *           "completed_at": "2026-03-12T10:00:00Z",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z",
+                     *           "status": "booked",
+                     *           "booking_system_notified": "queued"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["therapy_bookings"][];
                         next_cursor: string | null;
@@ -19237,6 +20515,31 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "action": "NEW_BOOKING",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "partner_access_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "partner_name": "text",
+                     *       "client_email": "member@example.org",
+                     *       "client_timezone": "text",
+                     *       "booking_code": "text",
+                     *       "service_name": "text",
+                     *       "service_provider_name": "text",
+                     *       "service_provider_email": "member@example.org",
+                     *       "start_date_time": "2026-03-12T10:00:00Z",
+                     *       "end_date_time": "2026-03-12T10:00:00Z",
+                     *       "rescheduled_from": "2026-03-12T10:00:00Z",
+                     *       "cancelled_at": "2026-03-12T10:00:00Z",
+                     *       "completed_at": "2026-03-12T10:00:00Z",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "status": "booked",
+                     *       "booking_system_notified": "queued"
+                     *     }
+                     */
                     "application/json": components["schemas"]["therapy_bookings"];
                 };
             };
@@ -19413,6 +20716,30 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "report": "text",
+                     *           "frequency": "daily",
+                     *           "period": "day",
+                     *           "format": "json",
+                     *           "recipients": [
+                     *             "text"
+                     *           ],
+                     *           "next_run_at": "2026-03-12T10:00:00Z",
+                     *           "last_run_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "last_run_at": "2026-03-12T10:00:00Z",
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["report_schedules"][];
                         next_cursor: string | null;
@@ -19565,6 +20892,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "report": "text",
+                 *       "frequency": "daily",
+                 *       "period": "day",
+                 *       "format": "json",
+                 *       "recipients": [
+                 *         "text"
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["report_schedules_create"];
             };
         };
@@ -19575,6 +20913,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "report": "text",
+                     *       "frequency": "daily",
+                     *       "period": "day",
+                     *       "format": "json",
+                     *       "recipients": [
+                     *         "text"
+                     *       ],
+                     *       "next_run_at": "2026-03-12T10:00:00Z",
+                     *       "last_run_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "last_run_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["report_schedules"];
                 };
             };
@@ -19765,6 +21122,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "report": "text",
+                     *       "frequency": "daily",
+                     *       "period": "day",
+                     *       "format": "json",
+                     *       "recipients": [
+                     *         "text"
+                     *       ],
+                     *       "next_run_at": "2026-03-12T10:00:00Z",
+                     *       "last_run_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "last_run_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["report_schedules"];
                 };
             };
@@ -20090,6 +21466,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "name": "text",
+                     *           "unit": "text",
+                     *           "channels": [
+                     *             "text"
+                     *           ],
+                     *           "rate_mhz": 1,
+                     *           "scale": "text",
+                     *           "offset_value": "text",
+                     *           "meta": {},
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z",
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["data_types"][];
                         next_cursor: string | null;
@@ -20230,6 +21629,19 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "text",
+                 *       "unit": "text",
+                 *       "channels": [
+                 *         "text"
+                 *       ],
+                 *       "rate_mhz": 1,
+                 *       "scale": "text",
+                 *       "offset_value": "text",
+                 *       "meta": {}
+                 *     }
+                 */
                 "application/json": components["schemas"]["data_types_create"];
             };
         };
@@ -20240,6 +21652,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "name": "text",
+                     *       "unit": "text",
+                     *       "channels": [
+                     *         "text"
+                     *       ],
+                     *       "rate_mhz": 1,
+                     *       "scale": "text",
+                     *       "offset_value": "text",
+                     *       "meta": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["data_types"];
                 };
             };
@@ -20430,6 +21860,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "name": "text",
+                     *       "unit": "text",
+                     *       "channels": [
+                     *         "text"
+                     *       ],
+                     *       "rate_mhz": 1,
+                     *       "scale": "text",
+                     *       "offset_value": "text",
+                     *       "meta": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["data_types"];
                 };
             };
@@ -20745,6 +22193,19 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "text",
+                 *       "unit": "text",
+                 *       "channels": [
+                 *         "text"
+                 *       ],
+                 *       "rate_mhz": 1,
+                 *       "scale": "text",
+                 *       "offset_value": "text",
+                 *       "meta": {}
+                 *     }
+                 */
                 "application/json": components["schemas"]["data_types_update"];
             };
         };
@@ -20755,6 +22216,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "name": "text",
+                     *       "unit": "text",
+                     *       "channels": [
+                     *         "text"
+                     *       ],
+                     *       "rate_mhz": 1,
+                     *       "scale": "text",
+                     *       "offset_value": "text",
+                     *       "meta": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["data_types"];
                 };
             };
@@ -20968,6 +22447,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "name": "text",
+                     *           "tracks": [
+                     *             "text"
+                     *           ],
+                     *           "description": "text",
+                     *           "is_active": true,
+                     *           "meta": {},
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z",
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["exercises"][];
                         next_cursor: string | null;
@@ -21108,6 +22608,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "text",
+                 *       "tracks": [
+                 *         "text"
+                 *       ],
+                 *       "description": "text",
+                 *       "is_active": true,
+                 *       "meta": {}
+                 *     }
+                 */
                 "application/json": components["schemas"]["exercises_create"];
             };
         };
@@ -21118,6 +22629,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "name": "text",
+                     *       "tracks": [
+                     *         "text"
+                     *       ],
+                     *       "description": "text",
+                     *       "is_active": true,
+                     *       "meta": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["exercises"];
                 };
             };
@@ -21308,6 +22835,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "name": "text",
+                     *       "tracks": [
+                     *         "text"
+                     *       ],
+                     *       "description": "text",
+                     *       "is_active": true,
+                     *       "meta": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["exercises"];
                 };
             };
@@ -21623,6 +23166,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "text",
+                 *       "tracks": [
+                 *         "text"
+                 *       ],
+                 *       "description": "text",
+                 *       "is_active": true,
+                 *       "meta": {}
+                 *     }
+                 */
                 "application/json": components["schemas"]["exercises_update"];
             };
         };
@@ -21633,6 +23187,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "name": "text",
+                     *       "tracks": [
+                     *         "text"
+                     *       ],
+                     *       "description": "text",
+                     *       "is_active": true,
+                     *       "meta": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["exercises"];
                 };
             };
@@ -21850,6 +23420,30 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "exercise_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "data_type_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "location": "text",
+                     *           "started_at": "2026-03-12T10:00:00Z",
+                     *           "ended_at": "2026-03-12T10:00:00Z",
+                     *           "feedback": "text",
+                     *           "status": "recording",
+                     *           "points": 1,
+                     *           "meta": {},
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z",
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["recordings"][];
                         next_cursor: string | null;
@@ -21990,6 +23584,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "exercise_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "data_type_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "location": "text",
+                 *       "started_at": "2026-03-12T10:00:00Z",
+                 *       "ended_at": "2026-03-12T10:00:00Z",
+                 *       "feedback": "text",
+                 *       "meta": {}
+                 *     }
+                 */
                 "application/json": components["schemas"]["recordings_create"];
             };
         };
@@ -22000,6 +23606,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "exercise_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "data_type_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "location": "text",
+                     *       "started_at": "2026-03-12T10:00:00Z",
+                     *       "ended_at": "2026-03-12T10:00:00Z",
+                     *       "feedback": "text",
+                     *       "status": "recording",
+                     *       "points": 1,
+                     *       "meta": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["recordings"];
                 };
             };
@@ -22190,6 +23815,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "exercise_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "data_type_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "location": "text",
+                     *       "started_at": "2026-03-12T10:00:00Z",
+                     *       "ended_at": "2026-03-12T10:00:00Z",
+                     *       "feedback": "text",
+                     *       "status": "recording",
+                     *       "points": 1,
+                     *       "meta": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["recordings"];
                 };
             };
@@ -22517,6 +24161,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "exercise_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "location": "text",
+                 *       "started_at": "2026-03-12T10:00:00Z",
+                 *       "ended_at": "2026-03-12T10:00:00Z",
+                 *       "feedback": "text",
+                 *       "meta": {}
+                 *     }
+                 */
                 "application/json": components["schemas"]["recordings_update"];
             };
         };
@@ -22527,6 +24181,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "exercise_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "data_type_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "location": "text",
+                     *       "started_at": "2026-03-12T10:00:00Z",
+                     *       "ended_at": "2026-03-12T10:00:00Z",
+                     *       "feedback": "text",
+                     *       "status": "recording",
+                     *       "points": 1,
+                     *       "meta": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["recordings"];
                 };
             };
@@ -23102,6 +24775,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "storyblok_id": 1,
+                     *           "storyblok_uuid": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "name": "text",
+                     *           "slug": "text",
+                     *           "status": "published",
+                     *           "included_for_partners": [
+                     *             "text"
+                     *           ],
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["course_sessions"][];
                         next_cursor: string | null;
@@ -23259,6 +24953,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "storyblok_id": 1,
+                     *       "storyblok_uuid": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "name": "text",
+                     *       "slug": "text",
+                     *       "status": "published",
+                     *       "included_for_partners": [
+                     *         "text"
+                     *       ],
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["course_sessions"];
                 };
             };
@@ -23421,6 +25131,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "completed": true,
+                     *           "started_at": "2026-03-12T10:00:00Z",
+                     *           "completed_at": "2026-03-12T10:00:00Z",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["course_enrolments"][];
                         next_cursor: string | null;
@@ -23566,6 +25293,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "completed": true,
+                     *       "started_at": "2026-03-12T10:00:00Z",
+                     *       "completed_at": "2026-03-12T10:00:00Z",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["course_enrolments"];
                 };
             };
@@ -23728,6 +25467,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "session_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "completed": true,
+                     *           "started_at": "2026-03-12T10:00:00Z",
+                     *           "completed_at": "2026-03-12T10:00:00Z",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["course_session_progress"][];
                         next_cursor: string | null;
@@ -23873,6 +25629,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "session_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "completed": true,
+                     *       "started_at": "2026-03-12T10:00:00Z",
+                     *       "completed_at": "2026-03-12T10:00:00Z",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["course_session_progress"];
                 };
             };
@@ -24037,6 +25805,31 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "name": "text",
+                     *           "description": "text",
+                     *           "course_type": "EFAW",
+                     *           "duration_hours": 1,
+                     *           "duration_days": 1,
+                     *           "price_minor": 0,
+                     *           "currency": "tex",
+                     *           "max_capacity": 1,
+                     *           "certification_validity_years": 0,
+                     *           "requalifies": "EFAW",
+                     *           "is_active": true,
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["training_courses"][];
                         next_cursor: string | null;
@@ -24189,6 +25982,21 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "text",
+                 *       "description": "text",
+                 *       "course_type": "EFAW",
+                 *       "duration_hours": 1,
+                 *       "duration_days": 1,
+                 *       "price_minor": 0,
+                 *       "currency": "tex",
+                 *       "max_capacity": 1,
+                 *       "certification_validity_years": 0,
+                 *       "requalifies": "EFAW",
+                 *       "is_active": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["training_courses_create"];
             };
         };
@@ -24199,6 +26007,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "name": "text",
+                     *       "description": "text",
+                     *       "course_type": "EFAW",
+                     *       "duration_hours": 1,
+                     *       "duration_days": 1,
+                     *       "price_minor": 0,
+                     *       "currency": "tex",
+                     *       "max_capacity": 1,
+                     *       "certification_validity_years": 0,
+                     *       "requalifies": "EFAW",
+                     *       "is_active": true,
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["training_courses"];
                 };
             };
@@ -24389,6 +26217,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "name": "text",
+                     *       "description": "text",
+                     *       "course_type": "EFAW",
+                     *       "duration_hours": 1,
+                     *       "duration_days": 1,
+                     *       "price_minor": 0,
+                     *       "currency": "tex",
+                     *       "max_capacity": 1,
+                     *       "certification_validity_years": 0,
+                     *       "requalifies": "EFAW",
+                     *       "is_active": true,
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["training_courses"];
                 };
             };
@@ -24716,6 +26564,21 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "text",
+                 *       "description": "text",
+                 *       "course_type": "EFAW",
+                 *       "duration_hours": 1,
+                 *       "duration_days": 1,
+                 *       "price_minor": 0,
+                 *       "currency": "tex",
+                 *       "max_capacity": 1,
+                 *       "certification_validity_years": 0,
+                 *       "requalifies": "EFAW",
+                 *       "is_active": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["training_courses_update"];
             };
         };
@@ -24726,6 +26589,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "name": "text",
+                     *       "description": "text",
+                     *       "course_type": "EFAW",
+                     *       "duration_hours": 1,
+                     *       "duration_days": 1,
+                     *       "price_minor": 0,
+                     *       "currency": "tex",
+                     *       "max_capacity": 1,
+                     *       "certification_validity_years": 0,
+                     *       "requalifies": "EFAW",
+                     *       "is_active": true,
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["training_courses"];
                 };
             };
@@ -24943,6 +26826,31 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "name": "text",
+                     *           "address_line1": "text",
+                     *           "address_line2": "text",
+                     *           "city": "text",
+                     *           "postcode": "text",
+                     *           "capacity": 1,
+                     *           "facilities": [
+                     *             "text"
+                     *           ],
+                     *           "parking_info": "text",
+                     *           "is_active": true,
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["venues"][];
                         next_cursor: string | null;
@@ -25095,6 +27003,21 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "text",
+                 *       "address_line1": "text",
+                 *       "address_line2": "text",
+                 *       "city": "text",
+                 *       "postcode": "text",
+                 *       "capacity": 1,
+                 *       "facilities": [
+                 *         "text"
+                 *       ],
+                 *       "parking_info": "text",
+                 *       "is_active": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["venues_create"];
             };
         };
@@ -25105,6 +27028,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "name": "text",
+                     *       "address_line1": "text",
+                     *       "address_line2": "text",
+                     *       "city": "text",
+                     *       "postcode": "text",
+                     *       "capacity": 1,
+                     *       "facilities": [
+                     *         "text"
+                     *       ],
+                     *       "parking_info": "text",
+                     *       "is_active": true,
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["venues"];
                 };
             };
@@ -25295,6 +27238,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "name": "text",
+                     *       "address_line1": "text",
+                     *       "address_line2": "text",
+                     *       "city": "text",
+                     *       "postcode": "text",
+                     *       "capacity": 1,
+                     *       "facilities": [
+                     *         "text"
+                     *       ],
+                     *       "parking_info": "text",
+                     *       "is_active": true,
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["venues"];
                 };
             };
@@ -25622,6 +27585,21 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "text",
+                 *       "address_line1": "text",
+                 *       "address_line2": "text",
+                 *       "city": "text",
+                 *       "postcode": "text",
+                 *       "capacity": 1,
+                 *       "facilities": [
+                 *         "text"
+                 *       ],
+                 *       "parking_info": "text",
+                 *       "is_active": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["venues_update"];
             };
         };
@@ -25632,6 +27610,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "name": "text",
+                     *       "address_line1": "text",
+                     *       "address_line2": "text",
+                     *       "city": "text",
+                     *       "postcode": "text",
+                     *       "capacity": 1,
+                     *       "facilities": [
+                     *         "text"
+                     *       ],
+                     *       "parking_info": "text",
+                     *       "is_active": true,
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["venues"];
                 };
             };
@@ -25853,6 +27851,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "trainer_code": "text",
+                     *           "qualification_number": "text",
+                     *           "qualification_expiry": "2026-03-12",
+                     *           "specializations": [
+                     *             "text"
+                     *           ],
+                     *           "bio": "text",
+                     *           "hourly_rate_minor": 0,
+                     *           "currency": "tex",
+                     *           "is_active": true,
+                     *           "is_available": true,
+                     *           "can_travel": true,
+                     *           "max_travel_miles": 0,
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["trainers"][];
                         next_cursor: string | null;
@@ -26005,6 +28031,24 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "trainer_code": "text",
+                 *       "qualification_number": "text",
+                 *       "qualification_expiry": "2026-03-12",
+                 *       "specializations": [
+                 *         "text"
+                 *       ],
+                 *       "bio": "text",
+                 *       "hourly_rate_minor": 0,
+                 *       "currency": "tex",
+                 *       "is_active": true,
+                 *       "is_available": true,
+                 *       "can_travel": true,
+                 *       "max_travel_miles": 0
+                 *     }
+                 */
                 "application/json": components["schemas"]["trainers_create"];
             };
         };
@@ -26015,6 +28059,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "trainer_code": "text",
+                     *       "qualification_number": "text",
+                     *       "qualification_expiry": "2026-03-12",
+                     *       "specializations": [
+                     *         "text"
+                     *       ],
+                     *       "bio": "text",
+                     *       "hourly_rate_minor": 0,
+                     *       "currency": "tex",
+                     *       "is_active": true,
+                     *       "is_available": true,
+                     *       "can_travel": true,
+                     *       "max_travel_miles": 0,
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["trainers"];
                 };
             };
@@ -26205,6 +28272,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "trainer_code": "text",
+                     *       "qualification_number": "text",
+                     *       "qualification_expiry": "2026-03-12",
+                     *       "specializations": [
+                     *         "text"
+                     *       ],
+                     *       "bio": "text",
+                     *       "hourly_rate_minor": 0,
+                     *       "currency": "tex",
+                     *       "is_active": true,
+                     *       "is_available": true,
+                     *       "can_travel": true,
+                     *       "max_travel_miles": 0,
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["trainers"];
                 };
             };
@@ -26532,6 +28622,23 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "trainer_code": "text",
+                 *       "qualification_number": "text",
+                 *       "qualification_expiry": "2026-03-12",
+                 *       "specializations": [
+                 *         "text"
+                 *       ],
+                 *       "bio": "text",
+                 *       "hourly_rate_minor": 0,
+                 *       "currency": "tex",
+                 *       "is_active": true,
+                 *       "is_available": true,
+                 *       "can_travel": true,
+                 *       "max_travel_miles": 0
+                 *     }
+                 */
                 "application/json": components["schemas"]["trainers_update"];
             };
         };
@@ -26542,6 +28649,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "trainer_code": "text",
+                     *       "qualification_number": "text",
+                     *       "qualification_expiry": "2026-03-12",
+                     *       "specializations": [
+                     *         "text"
+                     *       ],
+                     *       "bio": "text",
+                     *       "hourly_rate_minor": 0,
+                     *       "currency": "tex",
+                     *       "is_active": true,
+                     *       "is_available": true,
+                     *       "can_travel": true,
+                     *       "max_travel_miles": 0,
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["trainers"];
                 };
             };
@@ -26761,6 +28891,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "title": "text",
+                     *           "description": "text",
+                     *           "material_type": "pdf",
+                     *           "file_url": "https://example.org/",
+                     *           "is_public": true,
+                     *           "requires_completion": true,
+                     *           "display_order": 0,
+                     *           "version": 1,
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["course_materials"][];
                         next_cursor: string | null;
@@ -26901,6 +29054,19 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "title": "text",
+                 *       "description": "text",
+                 *       "material_type": "pdf",
+                 *       "file_url": "https://example.org/",
+                 *       "is_public": true,
+                 *       "requires_completion": true,
+                 *       "display_order": 0,
+                 *       "version": 1
+                 *     }
+                 */
                 "application/json": components["schemas"]["course_materials_create"];
             };
         };
@@ -26911,6 +29077,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "title": "text",
+                     *       "description": "text",
+                     *       "material_type": "pdf",
+                     *       "file_url": "https://example.org/",
+                     *       "is_public": true,
+                     *       "requires_completion": true,
+                     *       "display_order": 0,
+                     *       "version": 1,
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["course_materials"];
                 };
             };
@@ -27101,6 +29285,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "title": "text",
+                     *       "description": "text",
+                     *       "material_type": "pdf",
+                     *       "file_url": "https://example.org/",
+                     *       "is_public": true,
+                     *       "requires_completion": true,
+                     *       "display_order": 0,
+                     *       "version": 1,
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["course_materials"];
                 };
             };
@@ -27416,6 +29618,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "title": "text",
+                 *       "description": "text",
+                 *       "material_type": "pdf",
+                 *       "file_url": "https://example.org/",
+                 *       "is_public": true,
+                 *       "requires_completion": true,
+                 *       "display_order": 0,
+                 *       "version": 1
+                 *     }
+                 */
                 "application/json": components["schemas"]["course_materials_update"];
             };
         };
@@ -27426,6 +29640,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "title": "text",
+                     *       "description": "text",
+                     *       "material_type": "pdf",
+                     *       "file_url": "https://example.org/",
+                     *       "is_public": true,
+                     *       "requires_completion": true,
+                     *       "display_order": 0,
+                     *       "version": 1,
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["course_materials"];
                 };
             };
@@ -27631,7 +29863,7 @@ export interface operations {
                 /** @description before this time */
                 start_time_to?: string;
                 /** @description exact match; deprecated: "canceled" in a value is read as "cancelled" until the release after 2026-12 */
-                status?: "scheduled" | "confirmed" | "in_progress" | "completed" | "cancelled";
+                status?: string | ("scheduled" | "confirmed" | "in_progress" | "completed" | "cancelled") | "canceled";
                 /** @description at or after this time */
                 created_at_from?: string;
                 /** @description before this time */
@@ -27651,6 +29883,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "venue_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "trainer_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "instructor_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "start_time": "2026-03-12T10:00:00Z",
+                     *           "end_time": "2026-03-12T10:00:00Z",
+                     *           "status": "scheduled",
+                     *           "capacity": 1,
+                     *           "free_seats": 1,
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["course_schedules"][];
                         next_cursor: string | null;
@@ -27815,6 +30070,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "venue_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "trainer_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "start_time": "2026-03-12T10:00:00Z",
+                 *       "end_time": "2026-03-12T10:00:00Z",
+                 *       "capacity": 1
+                 *     }
+                 */
                 "application/json": components["schemas"]["course_schedules_create"];
             };
         };
@@ -27825,6 +30090,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "venue_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "trainer_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "instructor_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "start_time": "2026-03-12T10:00:00Z",
+                     *       "end_time": "2026-03-12T10:00:00Z",
+                     *       "status": "scheduled",
+                     *       "capacity": 1,
+                     *       "free_seats": 1,
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["course_schedules"];
                 };
             };
@@ -28015,6 +30298,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "venue_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "trainer_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "instructor_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "start_time": "2026-03-12T10:00:00Z",
+                     *       "end_time": "2026-03-12T10:00:00Z",
+                     *       "status": "scheduled",
+                     *       "capacity": 1,
+                     *       "free_seats": 1,
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["course_schedules"];
                 };
             };
@@ -28187,6 +30488,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "venue_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "trainer_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "start_time": "2026-03-12T10:00:00Z",
+                 *       "end_time": "2026-03-12T10:00:00Z",
+                 *       "capacity": 1
+                 *     }
+                 */
                 "application/json": components["schemas"]["course_schedules_update"];
             };
         };
@@ -28197,6 +30507,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "venue_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "trainer_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "instructor_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "start_time": "2026-03-12T10:00:00Z",
+                     *       "end_time": "2026-03-12T10:00:00Z",
+                     *       "status": "scheduled",
+                     *       "capacity": 1,
+                     *       "free_seats": 1,
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["course_schedules"];
                 };
             };
@@ -28414,6 +30742,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "code": "text",
+                     *           "description": "text",
+                     *           "discount_type": "percentage",
+                     *           "discount_value": 1,
+                     *           "currency": "tex",
+                     *           "valid_from": "2026-03-12T10:00:00Z",
+                     *           "valid_until": "2026-03-12T10:00:00Z",
+                     *           "usage_limit": 1,
+                     *           "usage_count": 1,
+                     *           "course_type": "EFAW",
+                     *           "min_price_minor": 0,
+                     *           "is_active": true,
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["discount_codes"][];
                         next_cursor: string | null;
@@ -28578,6 +30932,21 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "code": "text",
+                 *       "description": "text",
+                 *       "discount_type": "percentage",
+                 *       "discount_value": 1,
+                 *       "currency": "tex",
+                 *       "valid_from": "2026-03-12T10:00:00Z",
+                 *       "valid_until": "2026-03-12T10:00:00Z",
+                 *       "usage_limit": 1,
+                 *       "course_type": "EFAW",
+                 *       "min_price_minor": 0,
+                 *       "is_active": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["discount_codes_create"];
             };
         };
@@ -28588,6 +30957,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "code": "text",
+                     *       "description": "text",
+                     *       "discount_type": "percentage",
+                     *       "discount_value": 1,
+                     *       "currency": "tex",
+                     *       "valid_from": "2026-03-12T10:00:00Z",
+                     *       "valid_until": "2026-03-12T10:00:00Z",
+                     *       "usage_limit": 1,
+                     *       "usage_count": 1,
+                     *       "course_type": "EFAW",
+                     *       "min_price_minor": 0,
+                     *       "is_active": true,
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["discount_codes"];
                 };
             };
@@ -28778,6 +31168,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "code": "text",
+                     *       "description": "text",
+                     *       "discount_type": "percentage",
+                     *       "discount_value": 1,
+                     *       "currency": "tex",
+                     *       "valid_from": "2026-03-12T10:00:00Z",
+                     *       "valid_until": "2026-03-12T10:00:00Z",
+                     *       "usage_limit": 1,
+                     *       "usage_count": 1,
+                     *       "course_type": "EFAW",
+                     *       "min_price_minor": 0,
+                     *       "is_active": true,
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["discount_codes"];
                 };
             };
@@ -28950,6 +31361,21 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "code": "text",
+                 *       "description": "text",
+                 *       "discount_type": "percentage",
+                 *       "discount_value": 1,
+                 *       "currency": "tex",
+                 *       "valid_from": "2026-03-12T10:00:00Z",
+                 *       "valid_until": "2026-03-12T10:00:00Z",
+                 *       "usage_limit": 1,
+                 *       "course_type": "EFAW",
+                 *       "min_price_minor": 0,
+                 *       "is_active": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["discount_codes_update"];
             };
         };
@@ -28960,6 +31386,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "code": "text",
+                     *       "description": "text",
+                     *       "discount_type": "percentage",
+                     *       "discount_value": 1,
+                     *       "currency": "tex",
+                     *       "valid_from": "2026-03-12T10:00:00Z",
+                     *       "valid_until": "2026-03-12T10:00:00Z",
+                     *       "usage_limit": 1,
+                     *       "usage_count": 1,
+                     *       "course_type": "EFAW",
+                     *       "min_price_minor": 0,
+                     *       "is_active": true,
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["discount_codes"];
                 };
             };
@@ -29181,6 +31628,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "inquiry_reference": "text",
+                     *           "first_name": "text",
+                     *           "last_name": "text",
+                     *           "email": "member@example.org",
+                     *           "phone": "text",
+                     *           "number_of_people": 1,
+                     *           "questions": "text",
+                     *           "status": "pending",
+                     *           "hold_expires_at": "2026-03-12T10:00:00Z",
+                     *           "responded_at": "2026-03-12T10:00:00Z",
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["booking_inquiries"][];
                         next_cursor: string | null;
@@ -29333,6 +31806,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "first_name": "text",
+                 *       "last_name": "text",
+                 *       "email": "member@example.org",
+                 *       "phone": "text",
+                 *       "number_of_people": 1,
+                 *       "questions": "text"
+                 *     }
+                 */
                 "application/json": components["schemas"]["booking_inquiries_create"];
             };
         };
@@ -29343,6 +31827,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "inquiry_reference": "text",
+                     *       "first_name": "text",
+                     *       "last_name": "text",
+                     *       "email": "member@example.org",
+                     *       "phone": "text",
+                     *       "number_of_people": 1,
+                     *       "questions": "text",
+                     *       "status": "pending",
+                     *       "hold_expires_at": "2026-03-12T10:00:00Z",
+                     *       "responded_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["booking_inquiries"];
                 };
             };
@@ -29533,6 +32038,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "inquiry_reference": "text",
+                     *       "first_name": "text",
+                     *       "last_name": "text",
+                     *       "email": "member@example.org",
+                     *       "phone": "text",
+                     *       "number_of_people": 1,
+                     *       "questions": "text",
+                     *       "status": "pending",
+                     *       "hold_expires_at": "2026-03-12T10:00:00Z",
+                     *       "responded_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["booking_inquiries"];
                 };
             };
@@ -29693,7 +32219,7 @@ export interface operations {
                 /** @description exact match */
                 booking_reference?: string;
                 /** @description exact match; deprecated: "canceled" in a value is read as "cancelled" until the release after 2026-12 */
-                status?: "pending" | "confirmed" | "completed" | "cancelled" | "no_show";
+                status?: string | ("pending" | "confirmed" | "completed" | "cancelled" | "no_show") | "canceled";
                 /** @description exact match */
                 payment_status?: "pending" | "paid" | "partially_refunded" | "refunded" | "failed";
                 /** @description at or after this time */
@@ -29715,6 +32241,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "booking_reference": "text",
+                     *           "status": "pending",
+                     *           "payment_status": "pending",
+                     *           "seats": 1,
+                     *           "unit_price_minor": 1,
+                     *           "subtotal_minor": 1,
+                     *           "discount_code_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "discount_code": "text",
+                     *           "discount_minor": 1,
+                     *           "total_minor": 1,
+                     *           "currency": "tex",
+                     *           "hold_expires_at": "2026-03-12T10:00:00Z",
+                     *           "discount_released_at": "2026-03-12T10:00:00Z",
+                     *           "inquiry_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "notes": "text",
+                     *           "confirmed_at": "2026-03-12T10:00:00Z",
+                     *           "cancelled_at": "2026-03-12T10:00:00Z",
+                     *           "cancel_reason": "booker",
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z",
+                     *           "attendees": [
+                     *             {
+                     *               "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *               "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *               "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *               "position": 1,
+                     *               "name": "text",
+                     *               "email": "member@example.org",
+                     *               "created_at": "2026-03-12T10:00:00Z",
+                     *               "updated_at": "2026-03-12T10:00:00Z"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["training_bookings"][];
                         next_cursor: string | null;
@@ -29867,6 +32439,20 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "attendees": [
+                 *         {
+                 *           "name": "text",
+                 *           "email": "member@example.org"
+                 *         }
+                 *       ],
+                 *       "discount_code": "text",
+                 *       "inquiry_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "notes": "text"
+                 *     }
+                 */
                 "application/json": {
                     /** Format: uuid */
                     schedule_id: string;
@@ -29889,6 +32475,47 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "booking_reference": "text",
+                     *       "status": "pending",
+                     *       "payment_status": "pending",
+                     *       "seats": 1,
+                     *       "unit_price_minor": 1,
+                     *       "subtotal_minor": 1,
+                     *       "discount_code_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "discount_code": "text",
+                     *       "discount_minor": 1,
+                     *       "total_minor": 1,
+                     *       "currency": "tex",
+                     *       "hold_expires_at": "2026-03-12T10:00:00Z",
+                     *       "discount_released_at": "2026-03-12T10:00:00Z",
+                     *       "inquiry_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "notes": "text",
+                     *       "confirmed_at": "2026-03-12T10:00:00Z",
+                     *       "cancelled_at": "2026-03-12T10:00:00Z",
+                     *       "cancel_reason": "booker",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "attendees": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "position": 1,
+                     *           "name": "text",
+                     *           "email": "member@example.org",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["training_bookings"];
                 };
             };
@@ -30067,6 +32694,47 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "booking_reference": "text",
+                     *       "status": "pending",
+                     *       "payment_status": "pending",
+                     *       "seats": 1,
+                     *       "unit_price_minor": 1,
+                     *       "subtotal_minor": 1,
+                     *       "discount_code_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "discount_code": "text",
+                     *       "discount_minor": 1,
+                     *       "total_minor": 1,
+                     *       "currency": "tex",
+                     *       "hold_expires_at": "2026-03-12T10:00:00Z",
+                     *       "discount_released_at": "2026-03-12T10:00:00Z",
+                     *       "inquiry_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "notes": "text",
+                     *       "confirmed_at": "2026-03-12T10:00:00Z",
+                     *       "cancelled_at": "2026-03-12T10:00:00Z",
+                     *       "cancel_reason": "booker",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "attendees": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "position": 1,
+                     *           "name": "text",
+                     *           "email": "member@example.org",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["training_bookings"];
                 };
             };
@@ -30227,6 +32895,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "notes": "text"
+                 *     }
+                 */
                 "application/json": components["schemas"]["training_bookings_update"];
             };
         };
@@ -30237,6 +32910,47 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "booking_reference": "text",
+                     *       "status": "pending",
+                     *       "payment_status": "pending",
+                     *       "seats": 1,
+                     *       "unit_price_minor": 1,
+                     *       "subtotal_minor": 1,
+                     *       "discount_code_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "discount_code": "text",
+                     *       "discount_minor": 1,
+                     *       "total_minor": 1,
+                     *       "currency": "tex",
+                     *       "hold_expires_at": "2026-03-12T10:00:00Z",
+                     *       "discount_released_at": "2026-03-12T10:00:00Z",
+                     *       "inquiry_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "notes": "text",
+                     *       "confirmed_at": "2026-03-12T10:00:00Z",
+                     *       "cancelled_at": "2026-03-12T10:00:00Z",
+                     *       "cancel_reason": "booker",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "attendees": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "position": 1,
+                     *           "name": "text",
+                     *           "email": "member@example.org",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["training_bookings"];
                 };
             };
@@ -30454,6 +33168,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "position": 1,
+                     *           "name": "text",
+                     *           "email": "member@example.org",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["training_booking_attendees"][];
                         next_cursor: string | null;
@@ -30611,6 +33342,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "position": 1,
+                     *       "name": "text",
+                     *       "email": "member@example.org",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["training_booking_attendees"];
                 };
             };
@@ -30793,6 +33536,30 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "requirement_type": "dietary",
+                     *           "details": "text",
+                     *           "severity": "low",
+                     *           "requires_action": true,
+                     *           "action_completed": true,
+                     *           "handled_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "is_confidential": true,
+                     *           "share_with_trainer": true,
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["special_requirements"][];
                         next_cursor: string | null;
@@ -30945,6 +33712,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "requirement_type": "dietary",
+                 *       "details": "text",
+                 *       "severity": "low",
+                 *       "requires_action": true,
+                 *       "action_completed": true,
+                 *       "is_confidential": true,
+                 *       "share_with_trainer": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["special_requirements_create"];
             };
         };
@@ -30955,6 +33734,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "requirement_type": "dietary",
+                     *       "details": "text",
+                     *       "severity": "low",
+                     *       "requires_action": true,
+                     *       "action_completed": true,
+                     *       "handled_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "is_confidential": true,
+                     *       "share_with_trainer": true,
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["special_requirements"];
                 };
             };
@@ -31145,6 +33943,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "requirement_type": "dietary",
+                     *       "details": "text",
+                     *       "severity": "low",
+                     *       "requires_action": true,
+                     *       "action_completed": true,
+                     *       "handled_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "is_confidential": true,
+                     *       "share_with_trainer": true,
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["special_requirements"];
                 };
             };
@@ -31472,6 +34289,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "requirement_type": "dietary",
+                 *       "details": "text",
+                 *       "severity": "low",
+                 *       "requires_action": true,
+                 *       "action_completed": true,
+                 *       "is_confidential": true,
+                 *       "share_with_trainer": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["special_requirements_update"];
             };
         };
@@ -31482,6 +34310,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "requirement_type": "dietary",
+                     *       "details": "text",
+                     *       "severity": "low",
+                     *       "requires_action": true,
+                     *       "action_completed": true,
+                     *       "handled_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "is_confidential": true,
+                     *       "share_with_trainer": true,
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["special_requirements"];
                 };
             };
@@ -31683,7 +34530,7 @@ export interface operations {
                 /** @description exact match */
                 stripe_payment_intent_id?: string;
                 /** @description exact match; deprecated: "canceled" in a value is read as "cancelled" until the release after 2026-12 */
-                status?: "created" | "processing" | "succeeded" | "failed" | "cancelled";
+                status?: string | ("created" | "processing" | "succeeded" | "failed" | "cancelled") | "canceled";
                 /** @description at or after this time */
                 created_at_from?: string;
                 /** @description before this time */
@@ -31703,6 +34550,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "provider": "stripe",
+                     *           "stripe_payment_intent_id": "text",
+                     *           "amount_minor": 1,
+                     *           "currency": "tex",
+                     *           "status": "created",
+                     *           "payment_method": "text",
+                     *           "failure_code": "text",
+                     *           "failures": 1,
+                     *           "succeeded_at": "2026-03-12T10:00:00Z",
+                     *           "refund_committed_minor": 1,
+                     *           "refunded_minor": 1,
+                     *           "unapplied_reason": "duplicate",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["payment_transactions"][];
                         next_cursor: string | null;
@@ -31848,6 +34721,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "provider": "stripe",
+                     *       "stripe_payment_intent_id": "text",
+                     *       "amount_minor": 1,
+                     *       "currency": "tex",
+                     *       "status": "created",
+                     *       "payment_method": "text",
+                     *       "failure_code": "text",
+                     *       "failures": 1,
+                     *       "succeeded_at": "2026-03-12T10:00:00Z",
+                     *       "refund_committed_minor": 1,
+                     *       "refunded_minor": 1,
+                     *       "unapplied_reason": "duplicate",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["payment_transactions"];
                 };
             };
@@ -31998,7 +34892,7 @@ export interface operations {
                 /** @description exact match */
                 refund_reference?: string;
                 /** @description exact match; deprecated: "canceled" in a value is read as "cancelled" until the release after 2026-12 */
-                cause?: "request" | "schedule_cancelled" | "staff_cancelled" | "booker_cancelled" | "late_payment" | "duplicate_payment" | "payment_mismatch";
+                cause?: string | ("request" | "schedule_cancelled" | "staff_cancelled" | "booker_cancelled" | "late_payment" | "duplicate_payment" | "payment_mismatch") | ("schedule_canceled" | "staff_canceled" | "booker_canceled");
                 /** @description exact match */
                 status?: "pending" | "approved" | "rejected" | "processing" | "completed" | "failed";
                 /** @description at or after this time */
@@ -32020,6 +34914,46 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "payment_transaction_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "method": "stripe",
+                     *           "refund_reference": "text",
+                     *           "amount_minor": 1,
+                     *           "processing_fee_minor": 1,
+                     *           "net_refund_minor": 1,
+                     *           "currency": "tex",
+                     *           "cause": "request",
+                     *           "policy": "full",
+                     *           "reason": "text",
+                     *           "override_reason": "text",
+                     *           "rejection_reason": "text",
+                     *           "cancels_booking": true,
+                     *           "status": "pending",
+                     *           "stripe_refund_id": "text",
+                     *           "failure_reason": "text",
+                     *           "requested_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "requested_at": "2026-03-12T10:00:00Z",
+                     *           "approved_at": "2026-03-12T10:00:00Z",
+                     *           "rejected_at": "2026-03-12T10:00:00Z",
+                     *           "processed_at": "2026-03-12T10:00:00Z",
+                     *           "completed_at": "2026-03-12T10:00:00Z",
+                     *           "failed_at": "2026-03-12T10:00:00Z",
+                     *           "processed_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "note": "text",
+                     *           "completed_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["refunds"][];
                         next_cursor: string | null;
@@ -32172,6 +35106,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "amount_minor": 1,
+                 *       "reason": "text",
+                 *       "policy_override": true,
+                 *       "override_reason": "text"
+                 *     }
+                 */
                 "application/json": {
                     /** Format: uuid */
                     booking_id: string;
@@ -32189,6 +35132,41 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "payment_transaction_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "method": "stripe",
+                     *       "refund_reference": "text",
+                     *       "amount_minor": 1,
+                     *       "processing_fee_minor": 1,
+                     *       "net_refund_minor": 1,
+                     *       "currency": "tex",
+                     *       "cause": "request",
+                     *       "policy": "full",
+                     *       "reason": "text",
+                     *       "override_reason": "text",
+                     *       "rejection_reason": "text",
+                     *       "cancels_booking": true,
+                     *       "status": "pending",
+                     *       "stripe_refund_id": "text",
+                     *       "failure_reason": "text",
+                     *       "requested_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "requested_at": "2026-03-12T10:00:00Z",
+                     *       "approved_at": "2026-03-12T10:00:00Z",
+                     *       "rejected_at": "2026-03-12T10:00:00Z",
+                     *       "processed_at": "2026-03-12T10:00:00Z",
+                     *       "completed_at": "2026-03-12T10:00:00Z",
+                     *       "failed_at": "2026-03-12T10:00:00Z",
+                     *       "processed_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "note": "text",
+                     *       "completed_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["refunds"];
                 };
             };
@@ -32379,6 +35357,41 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "payment_transaction_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "method": "stripe",
+                     *       "refund_reference": "text",
+                     *       "amount_minor": 1,
+                     *       "processing_fee_minor": 1,
+                     *       "net_refund_minor": 1,
+                     *       "currency": "tex",
+                     *       "cause": "request",
+                     *       "policy": "full",
+                     *       "reason": "text",
+                     *       "override_reason": "text",
+                     *       "rejection_reason": "text",
+                     *       "cancels_booking": true,
+                     *       "status": "pending",
+                     *       "stripe_refund_id": "text",
+                     *       "failure_reason": "text",
+                     *       "requested_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "requested_at": "2026-03-12T10:00:00Z",
+                     *       "approved_at": "2026-03-12T10:00:00Z",
+                     *       "rejected_at": "2026-03-12T10:00:00Z",
+                     *       "processed_at": "2026-03-12T10:00:00Z",
+                     *       "completed_at": "2026-03-12T10:00:00Z",
+                     *       "failed_at": "2026-03-12T10:00:00Z",
+                     *       "processed_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "note": "text",
+                     *       "completed_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["refunds"];
                 };
             };
@@ -32557,6 +35570,31 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "key": "text",
+                     *           "value": "text",
+                     *           "value_type": "string",
+                     *           "category": "business",
+                     *           "display_name": "text",
+                     *           "description": "text",
+                     *           "is_public": true,
+                     *           "is_editable": true,
+                     *           "requires_restart": true,
+                     *           "validation_rules": {},
+                     *           "default_value": "text",
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["settings"][];
                         next_cursor: string | null;
@@ -32709,6 +35747,21 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "key": "text",
+                 *       "value": "text",
+                 *       "value_type": "string",
+                 *       "category": "business",
+                 *       "display_name": "text",
+                 *       "description": "text",
+                 *       "is_public": true,
+                 *       "is_editable": true,
+                 *       "requires_restart": true,
+                 *       "validation_rules": {},
+                 *       "default_value": "text"
+                 *     }
+                 */
                 "application/json": components["schemas"]["settings_create"];
             };
         };
@@ -32719,6 +35772,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "key": "text",
+                     *       "value": "text",
+                     *       "value_type": "string",
+                     *       "category": "business",
+                     *       "display_name": "text",
+                     *       "description": "text",
+                     *       "is_public": true,
+                     *       "is_editable": true,
+                     *       "requires_restart": true,
+                     *       "validation_rules": {},
+                     *       "default_value": "text",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["settings"];
                 };
             };
@@ -32909,6 +35982,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "key": "text",
+                     *       "value": "text",
+                     *       "value_type": "string",
+                     *       "category": "business",
+                     *       "display_name": "text",
+                     *       "description": "text",
+                     *       "is_public": true,
+                     *       "is_editable": true,
+                     *       "requires_restart": true,
+                     *       "validation_rules": {},
+                     *       "default_value": "text",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["settings"];
                 };
             };
@@ -33069,6 +36162,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "value": "text",
+                 *       "category": "business",
+                 *       "display_name": "text",
+                 *       "description": "text",
+                 *       "is_public": true,
+                 *       "requires_restart": true,
+                 *       "validation_rules": {},
+                 *       "default_value": "text"
+                 *     }
+                 */
                 "application/json": components["schemas"]["settings_update"];
             };
         };
@@ -33079,6 +36184,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "key": "text",
+                     *       "value": "text",
+                     *       "value_type": "string",
+                     *       "category": "business",
+                     *       "display_name": "text",
+                     *       "description": "text",
+                     *       "is_public": true,
+                     *       "is_editable": true,
+                     *       "requires_restart": true,
+                     *       "validation_rules": {},
+                     *       "default_value": "text",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["settings"];
                 };
             };
@@ -33302,6 +36427,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "attendee_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "marked_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "status": "present",
+                     *           "check_in_time": "2026-03-12T10:00:00Z",
+                     *           "check_out_time": "2026-03-12T10:00:00Z",
+                     *           "certificate_eligible": true,
+                     *           "participation_score": 0,
+                     *           "passed_assessment": true,
+                     *           "trainer_feedback": "text",
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["attendance_records"][];
                         next_cursor: string | null;
@@ -33454,6 +36605,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "attendee_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "status": "present",
+                 *       "check_in_time": "2026-03-12T10:00:00Z",
+                 *       "check_out_time": "2026-03-12T10:00:00Z",
+                 *       "participation_score": 0,
+                 *       "passed_assessment": true,
+                 *       "trainer_feedback": "text"
+                 *     }
+                 */
                 "application/json": components["schemas"]["attendance_records_create"];
             };
         };
@@ -33464,6 +36626,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "attendee_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "marked_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "status": "present",
+                     *       "check_in_time": "2026-03-12T10:00:00Z",
+                     *       "check_out_time": "2026-03-12T10:00:00Z",
+                     *       "certificate_eligible": true,
+                     *       "participation_score": 0,
+                     *       "passed_assessment": true,
+                     *       "trainer_feedback": "text",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["attendance_records"];
                 };
             };
@@ -33654,6 +36837,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "attendee_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "marked_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "status": "present",
+                     *       "check_in_time": "2026-03-12T10:00:00Z",
+                     *       "check_out_time": "2026-03-12T10:00:00Z",
+                     *       "certificate_eligible": true,
+                     *       "participation_score": 0,
+                     *       "passed_assessment": true,
+                     *       "trainer_feedback": "text",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["attendance_records"];
                 };
             };
@@ -33814,6 +37018,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "status": "present",
+                 *       "check_in_time": "2026-03-12T10:00:00Z",
+                 *       "check_out_time": "2026-03-12T10:00:00Z",
+                 *       "participation_score": 0,
+                 *       "passed_assessment": true,
+                 *       "trainer_feedback": "text"
+                 *     }
+                 */
                 "application/json": components["schemas"]["attendance_records_update"];
             };
         };
@@ -33824,6 +37038,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "attendee_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "marked_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "status": "present",
+                     *       "check_in_time": "2026-03-12T10:00:00Z",
+                     *       "check_out_time": "2026-03-12T10:00:00Z",
+                     *       "certificate_eligible": true,
+                     *       "participation_score": 0,
+                     *       "passed_assessment": true,
+                     *       "trainer_feedback": "text",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["attendance_records"];
                 };
             };
@@ -34053,6 +37288,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "attendee_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "course_family": "text",
+                     *           "holder_name": "text",
+                     *           "certificate_number": "text",
+                     *           "verification_token": "text",
+                     *           "issue_date": "2026-03-12",
+                     *           "expiry_date": "2026-03-12",
+                     *           "status": "active",
+                     *           "revocation_reason": "text",
+                     *           "revoked_at": "2026-03-12T10:00:00Z",
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["certificates"][];
                         next_cursor: string | null;
@@ -34205,6 +37468,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "attendee_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                 *     }
+                 */
                 "application/json": {
                     /** Format: uuid */
                     attendee_id: string;
@@ -34218,6 +37486,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "attendee_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "course_family": "text",
+                     *       "holder_name": "text",
+                     *       "certificate_number": "text",
+                     *       "verification_token": "text",
+                     *       "issue_date": "2026-03-12",
+                     *       "expiry_date": "2026-03-12",
+                     *       "status": "active",
+                     *       "revocation_reason": "text",
+                     *       "revoked_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["certificates"];
                 };
             };
@@ -34396,6 +37687,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "attendee_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "course_family": "text",
+                     *       "holder_name": "text",
+                     *       "certificate_number": "text",
+                     *       "verification_token": "text",
+                     *       "issue_date": "2026-03-12",
+                     *       "expiry_date": "2026-03-12",
+                     *       "status": "active",
+                     *       "revocation_reason": "text",
+                     *       "revoked_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["certificates"];
                 };
             };
@@ -34550,7 +37864,7 @@ export interface operations {
                 /** @description exact match */
                 id?: string;
                 /** @description exact match; deprecated: "canceled" in a value is read as "cancelled" until the release after 2026-12 */
-                event_type?: "schedule_viewed" | "hold_created" | "payment_succeeded" | "booking_cancelled";
+                event_type?: string | ("schedule_viewed" | "hold_created" | "payment_succeeded" | "booking_cancelled") | "booking_canceled";
                 /** @description exact match */
                 user_id?: string;
                 /** @description at or after this time */
@@ -34572,6 +37886,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "event_type": "schedule_viewed",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "event_data": {},
+                     *           "created_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["analytics_events"][];
                         next_cursor: string | null;
@@ -34717,6 +38045,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "event_type": "schedule_viewed",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "event_data": {},
+                     *       "created_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["analytics_events"];
                 };
             };
@@ -34861,7 +38198,7 @@ export interface operations {
                 /** @description exact match */
                 user_id?: string;
                 /** @description exact match; deprecated: "canceled" in a value is read as "cancelled" until the release after 2026-12 */
-                type?: "booking_confirmed" | "reminder" | "cancelled" | "certificate_ready" | "refund_processed" | "certificate_expiring";
+                type?: string | ("booking_confirmed" | "reminder" | "cancelled" | "certificate_ready" | "refund_processed" | "certificate_expiring") | "canceled";
                 /** @description exact match */
                 priority?: "low" | "medium" | "high" | "urgent";
                 /** @description exact match */
@@ -34893,6 +38230,38 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "type": "booking_confirmed",
+                     *           "title": "text",
+                     *           "message": "text",
+                     *           "priority": "low",
+                     *           "send_email": true,
+                     *           "send_sms": true,
+                     *           "show_in_app": true,
+                     *           "status": "pending",
+                     *           "is_read": true,
+                     *           "email_status": "queued",
+                     *           "sms_status": "queued",
+                     *           "sms_error": "text",
+                     *           "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "certificate_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "action_url": "https://example.org/",
+                     *           "expires_at": "2026-03-12T10:00:00Z",
+                     *           "sent_at": "2026-03-12T10:00:00Z",
+                     *           "read_at": "2026-03-12T10:00:00Z",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["notifications"][];
                         next_cursor: string | null;
@@ -35038,6 +38407,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "type": "booking_confirmed",
+                     *       "title": "text",
+                     *       "message": "text",
+                     *       "priority": "low",
+                     *       "send_email": true,
+                     *       "send_sms": true,
+                     *       "show_in_app": true,
+                     *       "status": "pending",
+                     *       "is_read": true,
+                     *       "email_status": "queued",
+                     *       "sms_status": "queued",
+                     *       "sms_error": "text",
+                     *       "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "certificate_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "action_url": "https://example.org/",
+                     *       "expires_at": "2026-03-12T10:00:00Z",
+                     *       "sent_at": "2026-03-12T10:00:00Z",
+                     *       "read_at": "2026-03-12T10:00:00Z",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["notifications"];
                 };
             };
@@ -35186,6 +38582,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "status": "pending"
+                 *     }
+                 */
                 "application/json": components["schemas"]["notifications_update"];
             };
         };
@@ -35196,6 +38597,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "type": "booking_confirmed",
+                     *       "title": "text",
+                     *       "message": "text",
+                     *       "priority": "low",
+                     *       "send_email": true,
+                     *       "send_sms": true,
+                     *       "show_in_app": true,
+                     *       "status": "pending",
+                     *       "is_read": true,
+                     *       "email_status": "queued",
+                     *       "sms_status": "queued",
+                     *       "sms_error": "text",
+                     *       "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "certificate_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "action_url": "https://example.org/",
+                     *       "expires_at": "2026-03-12T10:00:00Z",
+                     *       "sent_at": "2026-03-12T10:00:00Z",
+                     *       "read_at": "2026-03-12T10:00:00Z",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["notifications"];
                 };
             };
@@ -35393,7 +38821,7 @@ export interface operations {
                 /** @description exact match */
                 user_id?: string;
                 /** @description exact match; deprecated: "canceled" in a value is read as "cancelled" until the release after 2026-12 */
-                notification_type?: "booking_confirmed" | "reminder" | "cancelled" | "certificate_ready" | "refund_processed" | "certificate_expiring";
+                notification_type?: string | ("booking_confirmed" | "reminder" | "cancelled" | "certificate_ready" | "refund_processed" | "certificate_expiring") | "canceled";
                 /** @description exact match */
                 channel?: "email" | "sms" | "in_app";
                 /** @description at or after this time */
@@ -35415,6 +38843,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "notification_type": "booking_confirmed",
+                     *           "channel": "email",
+                     *           "enabled": true,
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["notification_preferences"][];
                         next_cursor: string | null;
@@ -35567,6 +39013,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "notification_type": "booking_confirmed",
+                 *       "channel": "email",
+                 *       "enabled": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["notification_preferences_create"];
             };
         };
@@ -35577,6 +39031,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "notification_type": "booking_confirmed",
+                     *       "channel": "email",
+                     *       "enabled": true,
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["notification_preferences"];
                 };
             };
@@ -35767,6 +39234,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "notification_type": "booking_confirmed",
+                     *       "channel": "email",
+                     *       "enabled": true,
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["notification_preferences"];
                 };
             };
@@ -36106,6 +39586,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "enabled": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["notification_preferences_update"];
             };
         };
@@ -36116,6 +39601,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "notification_type": "booking_confirmed",
+                     *       "channel": "email",
+                     *       "enabled": true,
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["notification_preferences"];
                 };
             };
@@ -36316,6 +39814,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ok"
+                     *     }
+                     */
                     "application/json": {
                         /** @constant */
                         status: "ok";
@@ -36447,6 +39950,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ready"
+                     *     }
+                     */
                     "application/json": {
                         /** @constant */
                         status: "ready";
@@ -36726,6 +40234,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "source": "text",
+                     *           "received_at": "2026-03-12T10:00:00Z",
+                     *           "outcome": "pending",
+                     *           "http_status": 1,
+                     *           "attempts": 1,
+                     *           "signature_ok": true,
+                     *           "body_bytes": 1,
+                     *           "body": "kept",
+                     *           "error": "text",
+                     *           "processed_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: {
                             /** Format: uuid */
@@ -36900,6 +40428,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "force": true
+                 *     }
+                 */
                 "application/json": {
                     /**
                      * @description run a row processed already again
@@ -36916,6 +40449,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "outcome": "processed",
+                     *       "http_status": 1,
+                     *       "code": "text",
+                     *       "error": "text"
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         id: string;
@@ -37118,6 +40660,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "job_id": "text",
+                     *           "kind": "text",
+                     *           "queue": "text",
+                     *           "attempts": 1,
+                     *           "failed_at": "2026-03-12T10:00:00Z",
+                     *           "error": "text"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: {
                             /** Format: uuid */
@@ -37288,6 +40846,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "job_id": "text"
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         id: string;
@@ -37442,6 +41006,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "anchor": "text"
+                 *     }
+                 */
                 "application/json": {
                     /** @description SEQ:HASH from an earlier check or `carebase audit head`: that row must still be there with that hash */
                     anchor?: string;
@@ -37455,6 +41024,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true,
+                     *       "rows": 1,
+                     *       "head": "text",
+                     *       "first_broken_seq": 1,
+                     *       "detail": "text"
+                     *     }
+                     */
                     "application/json": {
                         ok: boolean;
                         /** @description rows found intact */
@@ -38193,6 +41771,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "role": "text",
+                     *       "session_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "authenticated_by": "cookie",
+                     *       "expires_at": "2026-03-12T10:00:00Z",
+                     *       "idle_timeout_s": 1,
+                     *       "csrf_token": "text"
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         user_id: string;
@@ -38334,6 +41923,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "csrf_token": "text"
+                     *     }
+                     */
                     "application/json": {
                         csrf_token: string;
                     };
@@ -38458,6 +42052,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "text"
+                 *     }
+                 */
                 "application/json": {
                     email: string;
                 };
@@ -38470,6 +42069,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "accepted",
+                     *       "detail": "text"
+                     *     }
+                     */
                     "application/json": {
                         /** @constant */
                         status?: "accepted";
@@ -38620,6 +42225,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "text",
+                 *       "new_password": "textxxxxxxxx"
+                 *     }
+                 */
                 "application/json": {
                     token: string;
                     new_password: string;
@@ -38777,6 +42388,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "text"
+                 *     }
+                 */
                 "application/json": {
                     /** @description from the link of the verification mail */
                     token: string;
@@ -38943,6 +42559,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "accepted"
+                     *     }
+                     */
                     "application/json": {
                         /** @constant */
                         status: "accepted";
@@ -39092,6 +42713,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "text",
+                 *       "password": "textxxxxxxxx"
+                 *     }
+                 */
                 "application/json": {
                     token: string;
                     password: string;
@@ -39249,6 +42876,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "text"
+                 *     }
+                 */
                 "application/json": {
                     /** @description from the "this is not me" link of a child's welcome mail */
                     token: string;
@@ -39569,6 +43201,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "password": "text"
+                 *     }
+                 */
                 "application/json": {
                     password: string;
                 };
@@ -39581,6 +43218,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "pending",
+                     *       "detail": "text"
+                     *     }
+                     */
                     "application/json": {
                         /** @constant */
                         status?: "pending";
@@ -39765,6 +43408,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "current_password": "text"
+                 *     }
+                 */
                 "application/json": {
                     current_password?: string;
                 };
@@ -39777,6 +43425,38 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "first_name": "text",
+                     *       "last_name": "text",
+                     *       "email": "member@example.org",
+                     *       "phone": "text",
+                     *       "date_of_birth": "2026-03-12",
+                     *       "gender": "text",
+                     *       "location": "text",
+                     *       "demographics": {},
+                     *       "country": "te",
+                     *       "locale": "text",
+                     *       "signup_language": "text",
+                     *       "contact_permission": true,
+                     *       "service_emails_permission": true,
+                     *       "email_reminders_frequency": "never",
+                     *       "terms_accepted_at": "2026-03-12T10:00:00Z",
+                     *       "terms_version": "text",
+                     *       "privacy_accepted_at": "2026-03-12T10:00:00Z",
+                     *       "privacy_version": "text",
+                     *       "role": "admin",
+                     *       "is_active": true,
+                     *       "last_login_at": "2026-03-12T10:00:00Z",
+                     *       "last_active_at": "2026-03-12T10:00:00Z",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "deleted_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["users"];
                 };
             };
@@ -39962,6 +43642,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "current_password": "text",
+                 *       "new_password": "textxxxxxxxx"
+                 *     }
+                 */
                 "application/json": {
                     current_password: string;
                     new_password: string;
@@ -40137,6 +43823,40 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "exported_at": "2026-03-12T10:00:00Z",
+                     *       "export_id": "text",
+                     *       "links_expire_at": "2026-03-12T10:00:00Z",
+                     *       "user": {
+                     *         "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "audit_ref": "text"
+                     *       },
+                     *       "relationships": [
+                     *         {}
+                     *       ],
+                     *       "audit_log": [
+                     *         {
+                     *           "seq": 1,
+                     *           "id": "text",
+                     *           "at": "2026-03-12T10:00:00Z",
+                     *           "changes": {},
+                     *           "actor_ref": "text",
+                     *           "actor_role": "text",
+                     *           "action": "text",
+                     *           "entity_type": "text",
+                     *           "entity_id": "text",
+                     *           "ip": "text",
+                     *           "user_agent": "text",
+                     *           "request_id": "text",
+                     *           "prev_hash": "text",
+                     *           "hash": "text"
+                     *         }
+                     *       ],
+                     *       "records": {},
+                     *       "truncated": true
+                     *     }
+                     */
                     "application/json": {
                         /** Format: date-time */
                         exported_at: string;
@@ -40288,6 +44008,40 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "exported_at": "2026-03-12T10:00:00Z",
+                     *       "export_id": "text",
+                     *       "links_expire_at": "2026-03-12T10:00:00Z",
+                     *       "user": {
+                     *         "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "audit_ref": "text"
+                     *       },
+                     *       "relationships": [
+                     *         {}
+                     *       ],
+                     *       "audit_log": [
+                     *         {
+                     *           "seq": 1,
+                     *           "id": "text",
+                     *           "at": "2026-03-12T10:00:00Z",
+                     *           "changes": {},
+                     *           "actor_ref": "text",
+                     *           "actor_role": "text",
+                     *           "action": "text",
+                     *           "entity_type": "text",
+                     *           "entity_id": "text",
+                     *           "ip": "text",
+                     *           "user_agent": "text",
+                     *           "request_id": "text",
+                     *           "prev_hash": "text",
+                     *           "hash": "text"
+                     *         }
+                     *       ],
+                     *       "records": {},
+                     *       "truncated": true
+                     *     }
+                     */
                     "application/json": {
                         /** Format: date-time */
                         exported_at: string;
@@ -40466,6 +44220,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "pending",
+                     *       "detail": "text"
+                     *     }
+                     */
                     "application/json": {
                         /** @constant */
                         status?: "pending";
@@ -40638,6 +44398,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "text",
+                 *       "kind": "guardian_of"
+                 *     }
+                 */
                 "application/json": {
                     /** @description the child's sign-in address */
                     email: string;
@@ -40653,6 +44419,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "accepted",
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "detail": "text"
+                     *     }
+                     */
                     "application/json": {
                         /** @constant */
                         status?: "accepted";
@@ -40823,6 +44596,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "first_name": "text",
+                 *       "last_name": "text",
+                 *       "date_of_birth": "2026-03-12",
+                 *       "country": "te",
+                 *       "locale": "text",
+                 *       "email": "member@example.org"
+                 *     }
+                 */
                 "application/json": {
                     first_name: string;
                     last_name?: string;
@@ -40849,6 +44632,55 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "user": {
+                     *         "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "first_name": "text",
+                     *         "last_name": "text",
+                     *         "email": "member@example.org",
+                     *         "phone": "text",
+                     *         "date_of_birth": "2026-03-12",
+                     *         "gender": "text",
+                     *         "location": "text",
+                     *         "demographics": {},
+                     *         "country": "te",
+                     *         "locale": "text",
+                     *         "signup_language": "text",
+                     *         "contact_permission": true,
+                     *         "service_emails_permission": true,
+                     *         "email_reminders_frequency": "never",
+                     *         "terms_accepted_at": "2026-03-12T10:00:00Z",
+                     *         "terms_version": "text",
+                     *         "privacy_accepted_at": "2026-03-12T10:00:00Z",
+                     *         "privacy_version": "text",
+                     *         "role": "admin",
+                     *         "is_active": true,
+                     *         "last_login_at": "2026-03-12T10:00:00Z",
+                     *         "last_active_at": "2026-03-12T10:00:00Z",
+                     *         "created_at": "2026-03-12T10:00:00Z",
+                     *         "updated_at": "2026-03-12T10:00:00Z",
+                     *         "deleted_at": "2026-03-12T10:00:00Z",
+                     *         "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *       },
+                     *       "relationship": {
+                     *         "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "lead_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "follower_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "kind": "guardian_of",
+                     *         "status": "pending",
+                     *         "consent_at": "2026-03-12T10:00:00Z",
+                     *         "consent_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "consent_method": "in_app",
+                     *         "created_at": "2026-03-12T10:00:00Z",
+                     *         "updated_at": "2026-03-12T10:00:00Z",
+                     *         "ended_at": "2026-03-12T10:00:00Z",
+                     *         "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         user: components["schemas"]["users"];
                         relationship: components["schemas"]["relationships"];
@@ -41200,6 +45032,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "current": true,
+                     *           "ip": "text",
+                     *           "user_agent": "text",
+                     *           "device_fingerprint": "text",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "last_activity_at": "2026-03-12T10:00:00Z",
+                     *           "expires_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: {
                             /** Format: uuid */
@@ -41537,6 +45386,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ended": 1
+                     *     }
+                     */
                     "application/json": {
                         ended: number;
                     };
@@ -41698,6 +45552,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "current": true,
+                     *           "ip": "text",
+                     *           "user_agent": "text",
+                     *           "device_fingerprint": "text",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "last_activity_at": "2026-03-12T10:00:00Z",
+                     *           "expires_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: {
                             /** Format: uuid */
@@ -42038,6 +45909,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ended": 1
+                     *     }
+                     */
                     "application/json": {
                         ended: number;
                     };
@@ -42192,6 +46068,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "name": "text",
+                     *           "description": "text",
+                     *           "is_staff": true,
+                     *           "permissions": [
+                     *             "text"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         data: {
                             name: string;
@@ -42342,6 +46232,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "name": "text",
+                     *       "description": "text",
+                     *       "is_staff": true,
+                     *       "permissions": [
+                     *         "text"
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         name: string;
                         description: string;
@@ -42499,6 +46399,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "permissions": [
+                 *         "text"
+                 *       ]
+                 *     }
+                 */
                 "application/json": {
                     /** @description the role's whole new set (GET /v1/permissions lists the names); a name twice counts once */
                     permissions: string[];
@@ -42512,6 +46419,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "name": "text",
+                     *       "description": "text",
+                     *       "is_staff": true,
+                     *       "permissions": [
+                     *         "text"
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         name: string;
                         description: string;
@@ -42718,6 +46635,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "name": "text",
+                     *           "description": "text"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         data: {
                             /** @description <resource>:<action>:<scope> */
@@ -42863,6 +46790,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "method": "in_app"
+                 *     }
+                 */
                 "application/json": {
                     /** @enum {unknown} */
                     method?: "in_app" | "signed_form" | "email" | "verbal";
@@ -42876,6 +46808,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "lead_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "follower_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "kind": "guardian_of",
+                     *       "status": "pending",
+                     *       "consent_at": "2026-03-12T10:00:00Z",
+                     *       "consent_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "consent_method": "in_app",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "ended_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["relationships"];
                 };
             };
@@ -43069,6 +47018,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "lead_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "follower_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "kind": "guardian_of",
+                     *       "status": "pending",
+                     *       "consent_at": "2026-03-12T10:00:00Z",
+                     *       "consent_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "consent_method": "in_app",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "ended_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["relationships"];
                 };
             };
@@ -43245,6 +47211,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "allowed": true,
+                     *       "reason": "text"
+                     *     }
+                     */
                     "application/json": {
                         allowed: boolean;
                         reason: string | null;
@@ -43394,6 +47366,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "seq": 1,
+                     *           "id": "text",
+                     *           "at": "2026-03-12T10:00:00Z",
+                     *           "changes": {},
+                     *           "actor_ref": "text",
+                     *           "actor_role": "text",
+                     *           "action": "text",
+                     *           "entity_type": "text",
+                     *           "entity_id": "text",
+                     *           "ip": "text",
+                     *           "user_agent": "text",
+                     *           "request_id": "text",
+                     *           "prev_hash": "text",
+                     *           "hash": "text"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["audit_record"][];
                         next_cursor: string | null;
@@ -43554,6 +47549,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "bio": "text",
+                     *           "specialties": [
+                     *             "text"
+                     *           ],
+                     *           "credentials": [
+                     *             "text"
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["therapist_profile"][];
                         next_cursor: string | null;
@@ -43687,6 +47699,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "bio": "text",
+                     *       "specialties": [
+                     *         "text"
+                     *       ],
+                     *       "credentials": [
+                     *         "text"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["therapist_profile"];
                 };
             };
@@ -43832,6 +47856,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "therapist_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "start_time": "2026-03-12T10:00:00Z",
+                     *       "end_time": "2026-03-12T10:00:00Z",
+                     *       "status": "scheduled",
+                     *       "type": "initial",
+                     *       "format": "video",
+                     *       "shared_notes": "text",
+                     *       "meta": {},
+                     *       "rescheduled_from_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "cancel_reason": "text",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["therapy_sessions"];
                 };
             };
@@ -43995,6 +48039,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "text"
+                 *     }
+                 */
                 "application/json": {
                     /** @description why; required of staff once the session has started */
                     reason?: string;
@@ -44008,6 +48057,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "therapist_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "start_time": "2026-03-12T10:00:00Z",
+                     *       "end_time": "2026-03-12T10:00:00Z",
+                     *       "status": "scheduled",
+                     *       "type": "initial",
+                     *       "format": "video",
+                     *       "shared_notes": "text",
+                     *       "meta": {},
+                     *       "rescheduled_from_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "cancel_reason": "text",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["therapy_sessions"];
                 };
             };
@@ -44201,6 +48270,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "therapist_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "start_time": "2026-03-12T10:00:00Z",
+                     *       "end_time": "2026-03-12T10:00:00Z",
+                     *       "status": "scheduled",
+                     *       "type": "initial",
+                     *       "format": "video",
+                     *       "shared_notes": "text",
+                     *       "meta": {},
+                     *       "rescheduled_from_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "cancel_reason": "text",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["therapy_sessions"];
                 };
             };
@@ -44364,6 +48453,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "start_time": "2026-03-12T10:00:00Z",
+                 *       "end_time": "2026-03-12T10:00:00Z"
+                 *     }
+                 */
                 "application/json": {
                     /** Format: date-time */
                     start_time: string;
@@ -44379,6 +48474,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "therapist_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "start_time": "2026-03-12T10:00:00Z",
+                     *       "end_time": "2026-03-12T10:00:00Z",
+                     *       "status": "scheduled",
+                     *       "type": "initial",
+                     *       "format": "video",
+                     *       "shared_notes": "text",
+                     *       "meta": {},
+                     *       "rescheduled_from_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "cancel_reason": "text",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["therapy_sessions"];
                 };
             };
@@ -44569,6 +48684,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "private_notes": "text"
+                     *     }
+                     */
                     "application/json": components["schemas"]["private_notes"];
                 };
             };
@@ -44720,6 +48841,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "private_notes": "text"
+                 *     }
+                 */
                 "application/json": {
                     private_notes: string | null;
                 };
@@ -44732,6 +48858,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "private_notes": "text"
+                     *     }
+                     */
                     "application/json": components["schemas"]["private_notes"];
                 };
             };
@@ -44913,6 +49045,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "therapist_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "title": "text",
+                     *           "description": "text",
+                     *           "type": "pdf",
+                     *           "url": "https://example.org/",
+                     *           "is_public": true,
+                     *           "tags": [
+                     *             "text"
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["library_resource"][];
                         next_cursor: string | null;
@@ -45049,6 +49200,38 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "assignment": {
+                     *         "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "resource_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "assigned_at": "2026-03-12T10:00:00Z",
+                     *         "due_date": "2026-03-12T10:00:00Z",
+                     *         "status": "assigned",
+                     *         "notes": "text",
+                     *         "viewed_at": "2026-03-12T10:00:00Z",
+                     *         "completed_at": "2026-03-12T10:00:00Z",
+                     *         "meta": {},
+                     *         "created_at": "2026-03-12T10:00:00Z",
+                     *         "updated_at": "2026-03-12T10:00:00Z",
+                     *         "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *       },
+                     *       "resource": {
+                     *         "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "therapist_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "title": "text",
+                     *         "description": "text",
+                     *         "type": "pdf",
+                     *         "url": "https://example.org/",
+                     *         "is_public": true,
+                     *         "tags": [
+                     *           "text"
+                     *         ]
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         assignment: components["schemas"]["resource_assignments"];
                         resource: components["schemas"]["library_resource"];
@@ -45209,6 +49392,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "resource_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "assigned_at": "2026-03-12T10:00:00Z",
+                     *       "due_date": "2026-03-12T10:00:00Z",
+                     *       "status": "assigned",
+                     *       "notes": "text",
+                     *       "viewed_at": "2026-03-12T10:00:00Z",
+                     *       "completed_at": "2026-03-12T10:00:00Z",
+                     *       "meta": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["resource_assignments"];
                 };
             };
@@ -45367,6 +49568,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "code": "text",
+                 *       "partner": "text"
+                 *     }
+                 */
                 "application/json": {
                     /** @description 6 letters and digits (no 0, O, 1, I or L), any case, blanks around ignored */
                     code: string;
@@ -45382,6 +49589,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "valid": true,
+                     *       "partner_name": "text",
+                     *       "feature_live_chat": true,
+                     *       "feature_therapy": true,
+                     *       "therapy_sessions_remaining": 1
+                     *     }
+                     */
                     "application/json": {
                         /** @constant */
                         valid: true;
@@ -45550,6 +49766,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "code": "text",
+                 *       "partner": "text"
+                 *     }
+                 */
                 "application/json": {
                     /** @description 6 letters and digits (no 0, O, 1, I or L), any case, blanks around ignored */
                     code: string;
@@ -45565,6 +49787,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "partner_name": "text",
+                     *       "feature_live_chat": true,
+                     *       "feature_therapy": true,
+                     *       "therapy_sessions_remaining": 1,
+                     *       "therapy_sessions_redeemed": 1,
+                     *       "is_active": true,
+                     *       "activated_at": "2026-03-12T10:00:00Z",
+                     *       "created_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         id?: string;
@@ -45771,6 +50007,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "partner_name": "text",
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "feature_live_chat": true,
+                     *           "feature_therapy": true,
+                     *           "therapy_sessions_remaining": 0,
+                     *           "therapy_sessions_redeemed": 1,
+                     *           "is_active": true,
+                     *           "activated_at": "2026-03-12T10:00:00Z",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z",
+                     *           "code": "text"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["partner_access"][];
                         next_cursor: string | null;
@@ -45906,9 +50165,45 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: {
+        requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                /**
+                 * @example {
+                 *       "action": "NEW_BOOKING",
+                 *       "booking_code": "SB-20260312-7",
+                 *       "client_email": "member@example.org",
+                 *       "client_timezone": "Europe/London",
+                 *       "service_name": "Therapy session",
+                 *       "service_provider_name": "Dr Ana Byrne",
+                 *       "service_provider_email": "ana@example.org",
+                 *       "start_date_time": "2026-03-12T10:00:00Z",
+                 *       "end_date_time": "2026-03-12T10:50:00Z"
+                 *     }
+                 */
+                "application/json": {
+                    /** @enum {unknown} */
+                    action: "NEW_BOOKING" | "UPDATED_BOOKING" | "CANCELLED_BOOKING";
+                    booking_code: string;
+                    /**
+                     * Format: uuid
+                     * @description the carebase user, else found by client_email
+                     */
+                    user_id?: string | null;
+                    /** Format: email */
+                    client_email?: string | null;
+                    /** @description an IANA zone name */
+                    client_timezone?: string | null;
+                    service_name?: string | null;
+                    service_provider_name?: string | null;
+                    /** Format: email */
+                    service_provider_email?: string | null;
+                    /** @description an ISO 8601 date-time (or date), between 2000 and 2100 */
+                    start_date_time?: string | null;
+                    /** @description an ISO 8601 date-time (or date), between 2000 and 2100 */
+                    end_date_time?: string | null;
+                    /** @description Unix seconds or ISO 8601, when no X-Simplybook-Timestamp header comes: further than simplybook_timestamp_tolerance_s from now is refused */
+                    timestamp?: number | string | null;
+                } & (unknown & unknown);
             };
         };
         responses: {
@@ -45918,6 +50213,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "inbox_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "outcome": "processed",
+                     *       "booking": {},
+                     *       "duplicate": true,
+                     *       "therapy_sessions_remaining": 1,
+                     *       "already_cancelled": true
+                     *     }
+                     */
                     "application/json": {
                         /**
                          * Format: uuid
@@ -46123,6 +50428,31 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "action": "NEW_BOOKING",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "partner_access_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "partner_name": "text",
+                     *       "client_email": "member@example.org",
+                     *       "client_timezone": "text",
+                     *       "booking_code": "text",
+                     *       "service_name": "text",
+                     *       "service_provider_name": "text",
+                     *       "service_provider_email": "member@example.org",
+                     *       "start_date_time": "2026-03-12T10:00:00Z",
+                     *       "end_date_time": "2026-03-12T10:00:00Z",
+                     *       "rescheduled_from": "2026-03-12T10:00:00Z",
+                     *       "cancelled_at": "2026-03-12T10:00:00Z",
+                     *       "completed_at": "2026-03-12T10:00:00Z",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "status": "booked",
+                     *       "booking_system_notified": "queued"
+                     *     }
+                     */
                     "application/json": components["schemas"]["therapy_bookings"] & {
                         /** @enum {unknown} */
                         booking_system_notified: "queued" | "not_configured";
@@ -46289,7 +50619,7 @@ export interface operations {
                 /** @description exact match */
                 partner_id?: string;
                 /** @description exact match; deprecated: "canceled" in a value is read as "cancelled" until the release after 2026-12 */
-                status?: "booked" | "cancelled";
+                status?: string | ("booked" | "cancelled") | "canceled";
             };
             header?: never;
             path?: never;
@@ -46303,6 +50633,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "action": "NEW_BOOKING",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "partner_access_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "partner_name": "text",
+                     *           "client_email": "member@example.org",
+                     *           "client_timezone": "text",
+                     *           "booking_code": "text",
+                     *           "service_name": "text",
+                     *           "service_provider_name": "text",
+                     *           "service_provider_email": "member@example.org",
+                     *           "start_date_time": "2026-03-12T10:00:00Z",
+                     *           "end_date_time": "2026-03-12T10:00:00Z",
+                     *           "rescheduled_from": "2026-03-12T10:00:00Z",
+                     *           "cancelled_at": "2026-03-12T10:00:00Z",
+                     *           "completed_at": "2026-03-12T10:00:00Z",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z",
+                     *           "status": "booked",
+                     *           "booking_system_notified": "queued"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["therapy_bookings"][];
                         next_cursor: string | null;
@@ -46446,6 +50806,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "name": "text",
+                     *           "title": "text",
+                     *           "description": "text",
+                     *           "group": "text",
+                     *           "time_zone": "UTC",
+                     *           "measures": [
+                     *             {
+                     *               "name": "text",
+                     *               "type": "text",
+                     *               "description": "text"
+                     *             }
+                     *           ],
+                     *           "columns": [],
+                     *           "parameters": {
+                     *             "from": "text",
+                     *             "to": "text",
+                     *             "period": [
+                     *               "day"
+                     *             ],
+                     *             "format": [
+                     *               "json"
+                     *             ]
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         data: {
                             name: string;
@@ -46623,6 +51014,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "report": "text",
+                     *       "title": "text",
+                     *       "from": "2026-03-12T10:00:00Z",
+                     *       "to": "2026-03-12T10:00:00Z",
+                     *       "time_zone": "UTC",
+                     *       "period": "text",
+                     *       "columns": [
+                     *         "text"
+                     *       ],
+                     *       "rows": [
+                     *         {}
+                     *       ],
+                     *       "totals": {},
+                     *       "totals_by_currency": {}
+                     *     }
+                     */
                     "application/json": {
                         report: string;
                         title?: string;
@@ -46813,6 +51222,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "report": "text",
+                     *           "from": "2026-03-12T10:00:00Z",
+                     *           "to": "2026-03-12T10:00:00Z",
+                     *           "period": "day",
+                     *           "format": "json",
+                     *           "status": "queued",
+                     *           "attempts": 1,
+                     *           "error_code": "text",
+                     *           "error": "text",
+                     *           "result_bytes": 1,
+                     *           "rows": 1,
+                     *           "requested_by": "text",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "started_at": "2026-03-12T10:00:00Z",
+                     *           "finished_at": "2026-03-12T10:00:00Z",
+                     *           "is_scheduled": true,
+                     *           "schedule_frequency": "daily",
+                     *           "schedule_id": "text"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: {
                             /** Format: uuid */
@@ -46986,6 +51423,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "report": "text",
+                 *       "from": "text",
+                 *       "to": "text",
+                 *       "period": "day",
+                 *       "format": "json"
+                 *     }
+                 */
                 "application/json": {
                     /** @description a name from GET /v1/reports */
                     report: string;
@@ -47014,6 +51460,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "report": "text",
+                     *       "from": "2026-03-12T10:00:00Z",
+                     *       "to": "2026-03-12T10:00:00Z",
+                     *       "period": "day",
+                     *       "format": "json",
+                     *       "status": "queued",
+                     *       "attempts": 1,
+                     *       "error_code": "text",
+                     *       "error": "text",
+                     *       "result_bytes": 1,
+                     *       "rows": 1,
+                     *       "requested_by": "text",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "started_at": "2026-03-12T10:00:00Z",
+                     *       "finished_at": "2026-03-12T10:00:00Z",
+                     *       "is_scheduled": true,
+                     *       "schedule_frequency": "daily",
+                     *       "schedule_id": "text"
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         id: string;
@@ -47225,6 +51694,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "report": "text",
+                     *       "from": "2026-03-12T10:00:00Z",
+                     *       "to": "2026-03-12T10:00:00Z",
+                     *       "period": "day",
+                     *       "format": "json",
+                     *       "status": "queued",
+                     *       "attempts": 1,
+                     *       "error_code": "text",
+                     *       "error": "text",
+                     *       "result_bytes": 1,
+                     *       "rows": 1,
+                     *       "requested_by": "text",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "started_at": "2026-03-12T10:00:00Z",
+                     *       "finished_at": "2026-03-12T10:00:00Z",
+                     *       "is_scheduled": true,
+                     *       "schedule_frequency": "daily",
+                     *       "schedule_id": "text"
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         id: string;
@@ -47412,6 +51904,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "report": "text",
+                     *       "title": "text",
+                     *       "from": "2026-03-12T10:00:00Z",
+                     *       "to": "2026-03-12T10:00:00Z",
+                     *       "time_zone": "UTC",
+                     *       "period": "text",
+                     *       "columns": [
+                     *         "text"
+                     *       ],
+                     *       "rows": [
+                     *         {}
+                     *       ],
+                     *       "totals": {},
+                     *       "totals_by_currency": {}
+                     *     }
+                     */
                     "application/json": {
                         report: string;
                         title?: string;
@@ -47606,6 +52116,38 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "recording_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "channel": "text",
+                     *       "data_type": "text",
+                     *       "unit": "text",
+                     *       "scale": 1,
+                     *       "offset": 1,
+                     *       "from": 1,
+                     *       "to": 1,
+                     *       "t": [
+                     *         1
+                     *       ],
+                     *       "count": 1,
+                     *       "rate": 1,
+                     *       "t0": 1,
+                     *       "v": [
+                     *         1
+                     *       ],
+                     *       "buckets": 1,
+                     *       "bucket_ms": 1,
+                     *       "min": [
+                     *         1
+                     *       ],
+                     *       "max": [
+                     *         1
+                     *       ],
+                     *       "mean": [
+                     *         1
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         recording_id: string;
@@ -47785,6 +52327,24 @@ export interface operations {
         requestBody?: {
             content: {
                 "application/vnd.carebase.points": string;
+                /**
+                 * @example {
+                 *       "seq": 0,
+                 *       "channels": [
+                 *         {
+                 *           "name": "text",
+                 *           "t0": "text",
+                 *           "rate": 1,
+                 *           "timestamps": [
+                 *             1
+                 *           ],
+                 *           "samples": [
+                 *             1
+                 *           ]
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": {
                     seq: number;
                     channels: {
@@ -47805,6 +52365,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "recording_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "seq": 1,
+                     *       "points": 1,
+                     *       "channels": 1,
+                     *       "duplicate": true
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         recording_id: string;
@@ -47821,6 +52390,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "recording_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "seq": 1,
+                     *       "points": 1,
+                     *       "channels": 1,
+                     *       "duplicate": true
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         recording_id: string;
@@ -48018,6 +52596,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "recording_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "data_type": "text",
+                     *       "unit": "text",
+                     *       "scale": 1,
+                     *       "offset": 1,
+                     *       "channels": [
+                     *         {
+                     *           "name": "text",
+                     *           "count": 1,
+                     *           "blocks": 1,
+                     *           "from": 1,
+                     *           "to": 1,
+                     *           "rate": 1,
+                     *           "regular": true,
+                     *           "min": 1,
+                     *           "max": 1
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         recording_id: string;
@@ -48175,6 +52775,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "status": "successful"
+                 *     }
+                 */
                 "application/json": {
                     /** @enum {unknown} */
                     status: "successful" | "failed";
@@ -48188,6 +52793,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "exercise_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "data_type_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "location": "text",
+                     *       "started_at": "2026-03-12T10:00:00Z",
+                     *       "ended_at": "2026-03-12T10:00:00Z",
+                     *       "feedback": "text",
+                     *       "status": "recording",
+                     *       "points": 1,
+                     *       "meta": {},
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *     }
+                     */
                     "application/json": components["schemas"]["recordings"];
                 };
             };
@@ -49019,9 +53643,25 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: {
+        requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                /**
+                 * @example {
+                 *       "text": "The user Ana published the Story Understanding stress",
+                 *       "action": "published",
+                 *       "space_id": 100,
+                 *       "story_id": 4242,
+                 *       "full_slug": "courses/understanding-stress"
+                 *     }
+                 */
+                "application/json": {
+                    /** @enum {unknown} */
+                    action: "published" | "unpublished" | "deleted" | "moved";
+                    story_id: number;
+                    space_id?: number | null;
+                    text?: string | null;
+                    full_slug?: string | null;
+                };
             };
         };
         responses: {
@@ -49031,6 +53671,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "inbox_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "outcome": "processed",
+                     *       "course": {},
+                     *       "course_session": {},
+                     *       "action": "text",
+                     *       "status": "text",
+                     *       "courses": [],
+                     *       "course_sessions": [],
+                     *       "ignored": true,
+                     *       "component": {}
+                     *     }
+                     */
                     "application/json": {
                         /**
                          * Format: uuid
@@ -49216,6 +53870,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "session_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "completed": true,
+                     *       "started_at": "2026-03-12T10:00:00Z",
+                     *       "completed_at": "2026-03-12T10:00:00Z",
+                     *       "enrolment": {
+                     *         "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "completed": true,
+                     *         "started_at": "2026-03-12T10:00:00Z",
+                     *         "completed_at": "2026-03-12T10:00:00Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         session_id: string;
@@ -49400,6 +54070,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "session_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "completed": true,
+                     *       "started_at": "2026-03-12T10:00:00Z",
+                     *       "completed_at": "2026-03-12T10:00:00Z",
+                     *       "enrolment": {
+                     *         "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "completed": true,
+                     *         "started_at": "2026-03-12T10:00:00Z",
+                     *         "completed_at": "2026-03-12T10:00:00Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         session_id: string;
@@ -49584,6 +54270,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "session_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "completed": true,
+                     *       "started_at": "2026-03-12T10:00:00Z",
+                     *       "completed_at": "2026-03-12T10:00:00Z",
+                     *       "enrolment": {
+                     *         "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "completed": true,
+                     *         "started_at": "2026-03-12T10:00:00Z",
+                     *         "completed_at": "2026-03-12T10:00:00Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         session_id: string;
@@ -49768,6 +54470,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "next_cursor": "text",
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "course": {
+                     *             "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *             "storyblok_uuid": "text",
+                     *             "name": "text",
+                     *             "slug": "text",
+                     *             "status": "text",
+                     *             "live": true
+                     *           },
+                     *           "completed": true,
+                     *           "started_at": "2026-03-12T10:00:00Z",
+                     *           "completed_at": "2026-03-12T10:00:00Z",
+                     *           "sessions": [
+                     *             {
+                     *               "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *               "storyblok_uuid": "text",
+                     *               "name": "text",
+                     *               "slug": "text",
+                     *               "status": "text",
+                     *               "completed": true,
+                     *               "started_at": "2026-03-12T10:00:00Z",
+                     *               "completed_at": "2026-03-12T10:00:00Z"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         next_cursor: string | null;
                         data: {
@@ -49943,6 +54678,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "venue_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "trainer_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "instructor_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "start_time": "2026-03-12T10:00:00Z",
+                     *       "end_time": "2026-03-12T10:00:00Z",
+                     *       "status": "scheduled",
+                     *       "capacity": 1,
+                     *       "free_seats": 1,
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["course_schedules"];
                 };
             };
@@ -50112,6 +54865,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "venue_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "trainer_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "instructor_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "start_time": "2026-03-12T10:00:00Z",
+                     *       "end_time": "2026-03-12T10:00:00Z",
+                     *       "status": "scheduled",
+                     *       "capacity": 1,
+                     *       "free_seats": 1,
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["course_schedules"];
                 };
             };
@@ -50281,6 +55052,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "venue_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "trainer_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "instructor_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "start_time": "2026-03-12T10:00:00Z",
+                     *       "end_time": "2026-03-12T10:00:00Z",
+                     *       "status": "scheduled",
+                     *       "capacity": 1,
+                     *       "free_seats": 1,
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["course_schedules"];
                 };
             };
@@ -50450,6 +55239,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "venue_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "trainer_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "instructor_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "start_time": "2026-03-12T10:00:00Z",
+                     *       "end_time": "2026-03-12T10:00:00Z",
+                     *       "status": "scheduled",
+                     *       "capacity": 1,
+                     *       "free_seats": 1,
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["course_schedules"];
                 };
             };
@@ -50619,6 +55426,47 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "booking_reference": "text",
+                     *       "status": "pending",
+                     *       "payment_status": "pending",
+                     *       "seats": 1,
+                     *       "unit_price_minor": 1,
+                     *       "subtotal_minor": 1,
+                     *       "discount_code_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "discount_code": "text",
+                     *       "discount_minor": 1,
+                     *       "total_minor": 1,
+                     *       "currency": "tex",
+                     *       "hold_expires_at": "2026-03-12T10:00:00Z",
+                     *       "discount_released_at": "2026-03-12T10:00:00Z",
+                     *       "inquiry_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "notes": "text",
+                     *       "confirmed_at": "2026-03-12T10:00:00Z",
+                     *       "cancelled_at": "2026-03-12T10:00:00Z",
+                     *       "cancel_reason": "booker",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "attendees": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "position": 1,
+                     *           "name": "text",
+                     *           "email": "member@example.org",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["training_bookings"];
                 };
             };
@@ -50788,6 +55636,47 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "booking_reference": "text",
+                     *       "status": "pending",
+                     *       "payment_status": "pending",
+                     *       "seats": 1,
+                     *       "unit_price_minor": 1,
+                     *       "subtotal_minor": 1,
+                     *       "discount_code_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "discount_code": "text",
+                     *       "discount_minor": 1,
+                     *       "total_minor": 1,
+                     *       "currency": "tex",
+                     *       "hold_expires_at": "2026-03-12T10:00:00Z",
+                     *       "discount_released_at": "2026-03-12T10:00:00Z",
+                     *       "inquiry_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "notes": "text",
+                     *       "confirmed_at": "2026-03-12T10:00:00Z",
+                     *       "cancelled_at": "2026-03-12T10:00:00Z",
+                     *       "cancel_reason": "booker",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "attendees": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "position": 1,
+                     *           "name": "text",
+                     *           "email": "member@example.org",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["training_bookings"];
                 };
             };
@@ -50957,6 +55846,47 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "booking_reference": "text",
+                     *       "status": "pending",
+                     *       "payment_status": "pending",
+                     *       "seats": 1,
+                     *       "unit_price_minor": 1,
+                     *       "subtotal_minor": 1,
+                     *       "discount_code_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "discount_code": "text",
+                     *       "discount_minor": 1,
+                     *       "total_minor": 1,
+                     *       "currency": "tex",
+                     *       "hold_expires_at": "2026-03-12T10:00:00Z",
+                     *       "discount_released_at": "2026-03-12T10:00:00Z",
+                     *       "inquiry_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "notes": "text",
+                     *       "confirmed_at": "2026-03-12T10:00:00Z",
+                     *       "cancelled_at": "2026-03-12T10:00:00Z",
+                     *       "cancel_reason": "booker",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "attendees": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "position": 1,
+                     *           "name": "text",
+                     *           "email": "member@example.org",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["training_bookings"];
                 };
             };
@@ -51126,6 +56056,47 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "booking_reference": "text",
+                     *       "status": "pending",
+                     *       "payment_status": "pending",
+                     *       "seats": 1,
+                     *       "unit_price_minor": 1,
+                     *       "subtotal_minor": 1,
+                     *       "discount_code_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "discount_code": "text",
+                     *       "discount_minor": 1,
+                     *       "total_minor": 1,
+                     *       "currency": "tex",
+                     *       "hold_expires_at": "2026-03-12T10:00:00Z",
+                     *       "discount_released_at": "2026-03-12T10:00:00Z",
+                     *       "inquiry_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "notes": "text",
+                     *       "confirmed_at": "2026-03-12T10:00:00Z",
+                     *       "cancelled_at": "2026-03-12T10:00:00Z",
+                     *       "cancel_reason": "booker",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z",
+                     *       "attendees": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "position": 1,
+                     *           "name": "text",
+                     *           "email": "member@example.org",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["training_bookings"];
                 };
             };
@@ -51295,6 +56266,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "payment_intent_id": "text",
+                     *       "client_secret": "text",
+                     *       "amount_minor": 1,
+                     *       "currency": "text",
+                     *       "status": "text"
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         booking_id: string;
@@ -51312,6 +56293,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "payment_intent_id": "text",
+                     *       "client_secret": "text",
+                     *       "amount_minor": 1,
+                     *       "currency": "text",
+                     *       "status": "text"
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         booking_id: string;
@@ -51488,9 +56479,42 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: {
+        requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                /**
+                 * @example {
+                 *       "id": "evt_1QdemoA",
+                 *       "object": "event",
+                 *       "type": "payment_intent.succeeded",
+                 *       "data": {
+                 *         "object": {
+                 *           "id": "pi_1QdemoB",
+                 *           "object": "payment_intent",
+                 *           "amount": 7500,
+                 *           "currency": "gbp",
+                 *           "status": "succeeded",
+                 *           "metadata": {
+                 *             "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                 *           }
+                 *         }
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    id: string;
+                    /** @description payment_intent.*, refund.* and charge.refunded are applied, any other is ignored */
+                    type: string;
+                    data: {
+                        object: {
+                            id?: string;
+                            object?: string;
+                            metadata?: {
+                                booking_id?: string;
+                                refund_id?: string;
+                            };
+                        };
+                    };
+                };
             };
         };
         responses: {
@@ -51500,6 +56524,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "inbox_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "outcome": "processed",
+                     *       "event_id": "text",
+                     *       "type": "text",
+                     *       "duplicate": true,
+                     *       "effect": "text",
+                     *       "reason": "text"
+                     *     }
+                     */
                     "application/json": {
                         /**
                          * Format: uuid
@@ -51670,6 +56705,41 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "payment_transaction_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "method": "stripe",
+                     *       "refund_reference": "text",
+                     *       "amount_minor": 1,
+                     *       "processing_fee_minor": 1,
+                     *       "net_refund_minor": 1,
+                     *       "currency": "tex",
+                     *       "cause": "request",
+                     *       "policy": "full",
+                     *       "reason": "text",
+                     *       "override_reason": "text",
+                     *       "rejection_reason": "text",
+                     *       "cancels_booking": true,
+                     *       "status": "pending",
+                     *       "stripe_refund_id": "text",
+                     *       "failure_reason": "text",
+                     *       "requested_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "requested_at": "2026-03-12T10:00:00Z",
+                     *       "approved_at": "2026-03-12T10:00:00Z",
+                     *       "rejected_at": "2026-03-12T10:00:00Z",
+                     *       "processed_at": "2026-03-12T10:00:00Z",
+                     *       "completed_at": "2026-03-12T10:00:00Z",
+                     *       "failed_at": "2026-03-12T10:00:00Z",
+                     *       "processed_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "note": "text",
+                     *       "completed_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["refunds"];
                 };
             };
@@ -51845,6 +56915,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "note": "text"
+                 *     }
+                 */
                 "application/json": {
                     note: string;
                 };
@@ -51857,6 +56932,41 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "payment_transaction_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "method": "stripe",
+                     *       "refund_reference": "text",
+                     *       "amount_minor": 1,
+                     *       "processing_fee_minor": 1,
+                     *       "net_refund_minor": 1,
+                     *       "currency": "tex",
+                     *       "cause": "request",
+                     *       "policy": "full",
+                     *       "reason": "text",
+                     *       "override_reason": "text",
+                     *       "rejection_reason": "text",
+                     *       "cancels_booking": true,
+                     *       "status": "pending",
+                     *       "stripe_refund_id": "text",
+                     *       "failure_reason": "text",
+                     *       "requested_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "requested_at": "2026-03-12T10:00:00Z",
+                     *       "approved_at": "2026-03-12T10:00:00Z",
+                     *       "rejected_at": "2026-03-12T10:00:00Z",
+                     *       "processed_at": "2026-03-12T10:00:00Z",
+                     *       "completed_at": "2026-03-12T10:00:00Z",
+                     *       "failed_at": "2026-03-12T10:00:00Z",
+                     *       "processed_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "note": "text",
+                     *       "completed_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["refunds"];
                 };
             };
@@ -52044,6 +57154,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "text"
+                 *     }
+                 */
                 "application/json": {
                     reason?: string;
                 };
@@ -52056,6 +57171,41 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "payment_transaction_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "method": "stripe",
+                     *       "refund_reference": "text",
+                     *       "amount_minor": 1,
+                     *       "processing_fee_minor": 1,
+                     *       "net_refund_minor": 1,
+                     *       "currency": "tex",
+                     *       "cause": "request",
+                     *       "policy": "full",
+                     *       "reason": "text",
+                     *       "override_reason": "text",
+                     *       "rejection_reason": "text",
+                     *       "cancels_booking": true,
+                     *       "status": "pending",
+                     *       "stripe_refund_id": "text",
+                     *       "failure_reason": "text",
+                     *       "requested_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "requested_at": "2026-03-12T10:00:00Z",
+                     *       "approved_at": "2026-03-12T10:00:00Z",
+                     *       "rejected_at": "2026-03-12T10:00:00Z",
+                     *       "processed_at": "2026-03-12T10:00:00Z",
+                     *       "completed_at": "2026-03-12T10:00:00Z",
+                     *       "failed_at": "2026-03-12T10:00:00Z",
+                     *       "processed_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "note": "text",
+                     *       "completed_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["refunds"];
                 };
             };
@@ -52245,7 +57395,7 @@ export interface operations {
                 /** @description exact match */
                 booking_reference?: string;
                 /** @description exact match; deprecated: "canceled" in a value is read as "cancelled" until the release after 2026-12 */
-                status?: "pending" | "confirmed" | "completed" | "cancelled" | "no_show";
+                status?: string | ("pending" | "confirmed" | "completed" | "cancelled" | "no_show") | "canceled";
                 /** @description exact match */
                 payment_status?: "pending" | "paid" | "partially_refunded" | "refunded" | "failed";
                 /** @description at or after this time */
@@ -52267,6 +57417,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "booking_reference": "text",
+                     *           "status": "pending",
+                     *           "payment_status": "pending",
+                     *           "seats": 1,
+                     *           "unit_price_minor": 1,
+                     *           "subtotal_minor": 1,
+                     *           "discount_code_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "discount_code": "text",
+                     *           "discount_minor": 1,
+                     *           "total_minor": 1,
+                     *           "currency": "tex",
+                     *           "hold_expires_at": "2026-03-12T10:00:00Z",
+                     *           "discount_released_at": "2026-03-12T10:00:00Z",
+                     *           "inquiry_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "notes": "text",
+                     *           "confirmed_at": "2026-03-12T10:00:00Z",
+                     *           "cancelled_at": "2026-03-12T10:00:00Z",
+                     *           "cancel_reason": "booker",
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z",
+                     *           "attendees": [
+                     *             {
+                     *               "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *               "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *               "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *               "position": 1,
+                     *               "name": "text",
+                     *               "email": "member@example.org",
+                     *               "created_at": "2026-03-12T10:00:00Z",
+                     *               "updated_at": "2026-03-12T10:00:00Z"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["training_bookings"][];
                         next_cursor: string | null;
@@ -52400,6 +57596,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "booking_reference": "text",
+                     *           "status": "pending",
+                     *           "payment_status": "pending",
+                     *           "seats": 1,
+                     *           "unit_price_minor": 1,
+                     *           "subtotal_minor": 1,
+                     *           "discount_code_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "discount_code": "text",
+                     *           "discount_minor": 1,
+                     *           "total_minor": 1,
+                     *           "currency": "tex",
+                     *           "hold_expires_at": "2026-03-12T10:00:00Z",
+                     *           "discount_released_at": "2026-03-12T10:00:00Z",
+                     *           "inquiry_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "notes": "text",
+                     *           "confirmed_at": "2026-03-12T10:00:00Z",
+                     *           "cancelled_at": "2026-03-12T10:00:00Z",
+                     *           "cancel_reason": "booker",
+                     *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z",
+                     *           "attendees": [
+                     *             {
+                     *               "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *               "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *               "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *               "position": 1,
+                     *               "name": "text",
+                     *               "email": "member@example.org",
+                     *               "created_at": "2026-03-12T10:00:00Z",
+                     *               "updated_at": "2026-03-12T10:00:00Z"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "truncated": true
+                     *     }
+                     */
                     "application/json": {
                         data: (components["schemas"]["training_bookings"] & {
                             attendees: components["schemas"]["training_booking_attendees"][];
@@ -52550,6 +57792,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "inquiry_reference": "text",
+                     *       "first_name": "text",
+                     *       "last_name": "text",
+                     *       "email": "member@example.org",
+                     *       "phone": "text",
+                     *       "number_of_people": 1,
+                     *       "questions": "text",
+                     *       "status": "pending",
+                     *       "hold_expires_at": "2026-03-12T10:00:00Z",
+                     *       "responded_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["booking_inquiries"];
                 };
             };
@@ -52713,6 +57976,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "text"
+                 *     }
+                 */
                 "application/json": {
                     reason: string;
                 };
@@ -52725,6 +57993,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "schedule_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "attendee_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "course_family": "text",
+                     *       "holder_name": "text",
+                     *       "certificate_number": "text",
+                     *       "verification_token": "text",
+                     *       "issue_date": "2026-03-12",
+                     *       "expiry_date": "2026-03-12",
+                     *       "status": "active",
+                     *       "revocation_reason": "text",
+                     *       "revoked_at": "2026-03-12T10:00:00Z",
+                     *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *       "created_at": "2026-03-12T10:00:00Z",
+                     *       "updated_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["certificates"];
                 };
             };
@@ -52921,6 +58212,38 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "type": "booking_confirmed",
+                     *           "title": "text",
+                     *           "message": "text",
+                     *           "priority": "low",
+                     *           "send_email": true,
+                     *           "send_sms": true,
+                     *           "show_in_app": true,
+                     *           "status": "pending",
+                     *           "is_read": true,
+                     *           "email_status": "queued",
+                     *           "sms_status": "queued",
+                     *           "sms_error": "text",
+                     *           "booking_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "certificate_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *           "action_url": "https://example.org/",
+                     *           "expires_at": "2026-03-12T10:00:00Z",
+                     *           "sent_at": "2026-03-12T10:00:00Z",
+                     *           "read_at": "2026-03-12T10:00:00Z",
+                     *           "created_at": "2026-03-12T10:00:00Z",
+                     *           "updated_at": "2026-03-12T10:00:00Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "text"
+                     *     }
+                     */
                     "application/json": {
                         data: components["schemas"]["notifications"][];
                         next_cursor: string | null;
@@ -53055,6 +58378,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "marked": 0
+                     *     }
+                     */
                     "application/json": {
                         marked: number;
                     };
@@ -53360,6 +58688,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "certificate_number": "text",
+                     *       "holder_name": "text",
+                     *       "course": "text",
+                     *       "course_family": "text",
+                     *       "issue_date": "2026-03-12",
+                     *       "expiry_date": "2026-03-12",
+                     *       "status": "active",
+                     *       "revoked_at": "2026-03-12T10:00:00Z"
+                     *     }
+                     */
                     "application/json": {
                         certificate_number: string;
                         holder_name: string;
@@ -53518,6 +58858,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "from": "2026-03-12T10:00:00Z",
+                     *       "to": "2026-03-12T10:00:00Z",
+                     *       "counts": {
+                     *         "schedule_viewed": 1,
+                     *         "hold_created": 1,
+                     *         "payment_succeeded": 1,
+                     *         "booking_cancelled": 1
+                     *       },
+                     *       "ratios": {
+                     *         "hold_per_view": 1,
+                     *         "payment_per_hold": 1,
+                     *         "payment_per_view": 1,
+                     *         "cancellation_per_hold": 1
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         /** Format: date-time */
                         from: string;
@@ -53966,6 +59324,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "openapi": "3.1.0",
+                     *       "info": {
+                     *         "title": "carebase",
+                     *         "version": "0.1.0"
+                     *       },
+                     *       "paths": {},
+                     *       "components": {}
+                     *     }
+                     */
                     "application/json": {
                         openapi: string;
                         info: Record<string, never>;
