@@ -50811,6 +50811,7 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "name": "text",
+                     *           "for_partners": true,
                      *           "title": "text",
                      *           "description": "text",
                      *           "group": "text",
