@@ -22,6 +22,7 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/err.h"
+#include "core/tz.h"
 #include "http/http.h"
 #include "resource/resource.h"
 #include "resource/resource_int.h"
@@ -181,6 +182,19 @@ field_schema(const struct field *f, int creating)
 		json_object_set_new(s, "maxProperties",
 		    json_integer(
 			f->max > 0 ? f->max : RESOURCE_LIST_ITEMS_MAX));
+		break;
+	case FIELD_COLOUR:
+		json_object_set_new(s, "format", json_string("colour"));
+		json_object_set_new(
+		    s, "pattern", json_string("^#[0-9A-Fa-f]{6}$"));
+		break;
+	case FIELD_TIME_ZONE:
+		/* The names of the tzdata compiled in (core/tz.h). */
+		json_object_set_new(s, "format", json_string("time-zone"));
+		json_object_set_new(s, "pattern",
+		    json_string(
+			"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$"));
+		json_object_set_new(s, "maxLength", json_integer(TZ_NAME_MAX));
 		break;
 	}
 	if (t != NULL)

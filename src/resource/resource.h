@@ -57,7 +57,9 @@ enum field_type {
 	FIELD_TEXT_LIST, /* array of strings; min/max: item count */
 	FIELD_EMAIL,	 /* text that must be an address */
 	FIELD_URL,	 /* a link: resource_url_ok; max: bytes */
-	FIELD_URL_MAP	 /* object of names to links; max: members */
+	FIELD_URL_MAP,	 /* object of names to links; max: members */
+	FIELD_COLOUR,	 /* "#rrggbb" text (either case of hex digit) */
+	FIELD_TIME_ZONE	 /* an IANA zone name of tzdata (core/tz.h) */
 };
 
 /* Field flags */

@@ -281,6 +281,36 @@ def test_the_account_page_edits_details_changes_the_password_and_ends_other_sess
     assert page.csp_violations() == []
 
 
+def test_the_account_page_sets_a_time_zone_and_times_elsewhere_are_shown_in_it(page, server):
+    """The zone chosen on /account is saved through PATCH /v1/me; a session's
+    time on /therapy/sessions is then shown in that zone, not the
+    browser's (chosen so the two differ by hours)."""
+    drv = sign_in(page, MEMBER)
+    here = drv.execute_script("return Intl.DateTimeFormat().resolvedOptions().timeZone")
+    zone = "Asia/Tokyo" if here != "Asia/Tokyo" else "America/New_York"
+    visit(page, "/account", "#h-profile")
+    select = find(drv, "select[name='time_zone']")[0]
+    options = [o.get_attribute("value") for o in select.find_elements("css selector", "option")]
+    assert options[:2] == ["", here], options[:3]             # the browser's suggested
+    assert zone in options, len(options)
+    drv.execute_script("const [el, v] = arguments; el.value = v;"
+                       "el.dispatchEvent(new Event('change', {bubbles: true}));", select, zone)
+    button(drv, "Save details").click()
+    text_shown(drv, "Saved.")
+    token = login(server, MEMBER, DEMO_PASSWORD)
+    assert server.get("/v1/me", headers=hdr(token)).json()["time_zone"] == zone
+    assert page.axe() == []
+
+    visit(page, "/therapy/sessions", "time[datetime]")
+    shown = find(drv, "time[datetime]")[0]
+    iso = shown.get_attribute("datetime")
+    fmt = ("return new Intl.DateTimeFormat(undefined, {dateStyle: 'medium', "
+           "timeStyle: 'short', timeZone: arguments[1]}).format(new Date(arguments[0]))")
+    assert shown.text == drv.execute_script(fmt, iso, zone)
+    assert shown.text != drv.execute_script(fmt, iso, here)
+    assert page.csp_violations() == []
+
+
 def test_the_account_page_downloads_the_data_and_deletes_the_account_after_typed_words(
         page, server, tmp_path):
     drv = sign_in(page, MEMBER)

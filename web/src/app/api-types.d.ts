@@ -3927,6 +3927,11 @@ export interface components {
             country: string | null;
             /** @description BCP 47 language tag for the interface */
             locale: string | null;
+            /**
+             * Format: time-zone
+             * @description IANA time zone name ("Europe/Berlin") times are shown in; null: the browser's
+             */
+            time_zone: string | null;
             /** @description language the person signed up in */
             signup_language?: string | null;
             /**
@@ -4012,6 +4017,11 @@ export interface components {
             country?: string | null;
             /** @description BCP 47 language tag for the interface */
             locale?: string | null;
+            /**
+             * Format: time-zone
+             * @description IANA time zone name ("Europe/Berlin") times are shown in; null: the browser's
+             */
+            time_zone?: string | null;
             /** @description language the person signed up in */
             signup_language?: string | null;
             /**
@@ -4069,6 +4079,11 @@ export interface components {
             country?: string | null;
             /** @description BCP 47 language tag for the interface */
             locale?: string | null;
+            /**
+             * Format: time-zone
+             * @description IANA time zone name ("Europe/Berlin") times are shown in; null: the browser's
+             */
+            time_zone?: string | null;
             /**
              * @description may be contacted about research and news
              * @default false
@@ -4905,6 +4920,11 @@ export interface components {
             /** @description second footer line */
             footer_line2: string | null;
             /**
+             * Format: colour
+             * @description #rrggbb: the band and buttons of the partner's public page; null: the site's own colours
+             */
+            brand_colour: string | null;
+            /**
              * @description object of network name ([a-z0-9_], up to 32) to http(s) URL, at most 16
              * @default {}
              */
@@ -4945,6 +4965,11 @@ export interface components {
             /** @description second footer line */
             footer_line2?: string | null;
             /**
+             * Format: colour
+             * @description #rrggbb: the band and buttons of the partner's public page; null: the site's own colours
+             */
+            brand_colour?: string | null;
+            /**
              * @description object of network name ([a-z0-9_], up to 32) to http(s) URL, at most 16
              * @default {}
              */
@@ -4976,6 +5001,11 @@ export interface components {
             footer_line1?: string | null;
             /** @description second footer line */
             footer_line2?: string | null;
+            /**
+             * Format: colour
+             * @description #rrggbb: the band and buttons of the partner's public page; null: the site's own colours
+             */
+            brand_colour?: string | null;
             /**
              * @description object of network name ([a-z0-9_], up to 32) to http(s) URL, at most 16
              * @default {}
@@ -15154,7 +15184,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description by id, to admins: the partner (see partners); otherwise its public branding: name, logo_url, logo_alt, website, footer_line1, footer_line2, social_links, features */
+            /** @description by id, to admins: the partner (see partners); otherwise its public branding: name, logo_url, logo_alt, website, footer_line1, footer_line2, social_links, brand_colour, features */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -15168,6 +15198,7 @@ export interface operations {
                         footer_line1?: components["schemas"]["partners"]["footer_line1"];
                         footer_line2?: components["schemas"]["partners"]["footer_line2"];
                         social_links?: components["schemas"]["partners"]["social_links"];
+                        brand_colour?: components["schemas"]["partners"]["brand_colour"];
                         features: string[];
                     };
                 };
