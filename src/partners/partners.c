@@ -178,7 +178,8 @@ static const struct field partner_fields[] = {
 	{ "brand_colour", FIELD_COLOUR, FIELD_NULLABLE, 0, 0, NULL, NULL, NULL,
 	    0,
 	    "#rrggbb: the band and buttons of the partner's public page; "
-	    "null: the site's own colours" },
+	    "null: the site's own colours",
+	    .since = 53 },
 	{ "social_links", FIELD_URL_MAP, 0, 0, PARTNER_SOCIAL_MAX, NULL, "{}",
 	    NULL, 0,
 	    "object of network name ([a-z0-9_], up to 32) to http(s) URL, "

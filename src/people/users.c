@@ -86,7 +86,8 @@ static const struct field user_fields[] = {
 	{ "time_zone", FIELD_TIME_ZONE, N | FIELD_ERASE, 0, 0, NULL, NULL, NULL,
 	    0,
 	    "IANA time zone name (\"Europe/Berlin\") times are shown in; "
-	    "null: the browser's" },
+	    "null: the browser's",
+	    .since = 53 },
 	{ "signup_language", FIELD_TEXT, N | FIELD_CREATE_ONLY | FIELD_ERASE, 2,
 	    35, NULL, NULL, NULL, STAFF_OWN,
 	    "language the person signed up in" },
