@@ -4,11 +4,15 @@ partner's public page takes its band and buttons from brand_colour
 of the tzdata compiled in). Accepted, refused with the field named, null
 clears, the public branding and the GDPR export carry them, the OpenAPI
 document shows their formats, and migration 0053 taken down and up keeps
-the rows. Runs on SQLite and PostgreSQL."""
+the rows. With 0053 pending (undone: carebase serves with migrations
+pending) the two fields are left out of answers and a write naming one is
+503 FIELD_UNAVAILABLE (docs/ARCHITECTURE.md, "A field a later migration
+adds"). Runs on SQLite and PostgreSQL."""
 
 import pytest
 
-from conftest import PASSWORD, hdr, login, make_partner, person, problem, undo_migration
+from conftest import (PASSWORD, hdr, login, make_partner, person, problem, register,
+                      undo_migration, wait_until)
 
 
 def refused(r, field):
@@ -99,3 +103,77 @@ def test_migration_0053_down_and_up_keeps_the_rows(start_server, db):
     assert me["id"] == pat["id"] and me["time_zone"] is None
     r = server.request("PATCH", "/v1/me", headers=hdr(tok), json={"time_zone": "Europe/Paris"})
     assert r.status_code == 200 and r.json()["time_zone"] == "Europe/Paris", r.text
+
+
+@pytest.mark.dialect
+def test_with_0053_pending_the_fields_are_left_out_and_writes_say_why(start_server, db):
+    """A database at 0052 (0053 undone, server stopped, as `carebase migrate
+    down` would), served by this binary: the account, its export, the users
+    and partners rows and the public branding answer 200 without
+    time_zone and brand_colour; a write naming either is 503
+    FIELD_UNAVAILABLE, one that does not is made; registration and erasure
+    work. Once 0053 is applied by another process the fields come back
+    without a restart."""
+    server = start_server(db=db)
+    boss = person(server, "boss", "admin")
+    p = make_partner(server, boss, "Pending Co", brand_colour="#abcdef")
+    pat, gone = person(server, "pat"), person(server, "gone")
+    r = server.request("PATCH", "/v1/me", headers=hdr(pat), json={"time_zone": "Europe/Paris"})
+    assert r.status_code == 200, r.text
+    server.stop()
+    undo_migration(db, "0053_brand_colour_time_zone")
+    server.start(migrate=False)
+    # What the account page reads (web/src/app/pages/me/account.jsx).
+    for path in ("/v1/me", "/v1/me/sessions", "/v1/me/export"):
+        r = server.get(path, headers=hdr(pat))
+        assert r.status_code == 200, f"{path}: {r.text[:300]}"
+    me = server.get("/v1/me", headers=hdr(pat)).json()
+    assert me["id"] == pat["id"] and "time_zone" not in me, me
+    doc = server.get("/v1/me/export", headers=hdr(pat)).json()
+    assert doc["user"]["id"] == pat["id"] and "time_zone" not in doc["user"]
+    r = server.get(f"/v1/users/{pat['id']}", headers=hdr(boss))
+    assert r.status_code == 200 and "time_zone" not in r.json(), r.text
+    r = server.get("/v1/users", headers=hdr(boss))
+    assert r.status_code == 200, r.text
+    assert all("time_zone" not in u for u in r.json()["data"])
+    # The partner: the whole row (an admin, by id), the list, the branding.
+    r = server.get(f"/v1/partners/{p['id']}", headers=hdr(boss))
+    assert r.status_code == 200, r.text
+    assert r.json()["name"] == "Pending Co" and "brand_colour" not in r.json()
+    r = server.get("/v1/partners", headers=hdr(boss))
+    assert r.status_code == 200 and all("brand_colour" not in x for x in r.json()["data"])
+    for ref in (p["id"], "pending co"):
+        r = server.get(f"/v1/partners/{ref}")
+        assert r.status_code == 200, r.text
+        assert r.json()["name"] == "Pending Co" and "brand_colour" not in r.json()
+    # Writes naming a pending field say why; the others are made.
+    for r in (server.request("PATCH", "/v1/me", headers=hdr(pat),
+                             json={"time_zone": "Europe/Berlin"}),
+              server.request("PATCH", "/v1/me", headers=hdr(pat), json={"time_zone": None}),
+              server.request("PATCH", f"/v1/users/{pat['id']}", headers=hdr(boss),
+                             json={"time_zone": "Europe/Berlin", "last_name": "Kept"}),
+              server.request("PATCH", f"/v1/partners/{p['id']}", headers=hdr(boss),
+                             json={"brand_colour": "#000000"}),
+              server.post("/v1/partners", headers=hdr(boss),
+                          json={"name": "Colourless", "brand_colour": "#111111"})):
+        problem(r, 503, "FIELD_UNAVAILABLE")
+    # A 503's detail is not answered: the log names the migration to apply.
+    assert "event=field_unavailable resource=users field=time_zone migration=0053" \
+        in server.log()
+    assert "resource=partners field=brand_colour migration=0053" in server.log()
+    r = server.request("PATCH", "/v1/me", headers=hdr(pat), json={"first_name": "Zed"})
+    assert r.status_code == 200 and r.json()["first_name"] == "Zed", r.text
+    assert "time_zone" not in r.json()
+    assert server.get(f"/v1/users/{pat['id']}", headers=hdr(boss)).json()["last_name"] != "Kept"
+    make_partner(server, boss, "Plain Co")
+    assert register(server, "new.pending@example.org").status_code == 201
+    r = server.request("DELETE", "/v1/me", headers=hdr(gone), json={"password": PASSWORD})
+    assert r.status_code in (200, 204), r.text
+    # 0053 applied by another process: the fields are back, the rows kept
+    # (their values went with the columns).
+    server.cli_ok("migrate")
+    wait_until(lambda: "time_zone" in server.get("/v1/me", headers=hdr(pat)).json(),
+               what="time_zone answered again")
+    r = server.request("PATCH", "/v1/me", headers=hdr(pat), json={"time_zone": "Europe/Berlin"})
+    assert r.status_code == 200 and r.json()["time_zone"] == "Europe/Berlin", r.text
+    assert server.get(f"/v1/partners/{p['id']}", headers=hdr(boss)).json()["brand_colour"] is None
