@@ -3929,9 +3929,9 @@ export interface components {
             locale: string | null;
             /**
              * Format: time-zone
-             * @description IANA time zone name ("Europe/Berlin") times are shown in; null: the browser's
+             * @description IANA time zone name ("Europe/Berlin") times are shown in; null: the browser's (absent while migration 0053 is pending: 503 FIELD_UNAVAILABLE to a write naming it)
              */
-            time_zone: string | null;
+            time_zone?: string | null;
             /** @description language the person signed up in */
             signup_language?: string | null;
             /**
@@ -4019,7 +4019,7 @@ export interface components {
             locale?: string | null;
             /**
              * Format: time-zone
-             * @description IANA time zone name ("Europe/Berlin") times are shown in; null: the browser's
+             * @description IANA time zone name ("Europe/Berlin") times are shown in; null: the browser's (absent while migration 0053 is pending: 503 FIELD_UNAVAILABLE to a write naming it)
              */
             time_zone?: string | null;
             /** @description language the person signed up in */
@@ -4081,7 +4081,7 @@ export interface components {
             locale?: string | null;
             /**
              * Format: time-zone
-             * @description IANA time zone name ("Europe/Berlin") times are shown in; null: the browser's
+             * @description IANA time zone name ("Europe/Berlin") times are shown in; null: the browser's (absent while migration 0053 is pending: 503 FIELD_UNAVAILABLE to a write naming it)
              */
             time_zone?: string | null;
             /**
@@ -4921,9 +4921,9 @@ export interface components {
             footer_line2: string | null;
             /**
              * Format: colour
-             * @description #rrggbb: the band and buttons of the partner's public page; null: the site's own colours
+             * @description #rrggbb: the band and buttons of the partner's public page; null: the site's own colours (absent while migration 0053 is pending: 503 FIELD_UNAVAILABLE to a write naming it)
              */
-            brand_colour: string | null;
+            brand_colour?: string | null;
             /**
              * @description object of network name ([a-z0-9_], up to 32) to http(s) URL, at most 16
              * @default {}
@@ -4966,7 +4966,7 @@ export interface components {
             footer_line2?: string | null;
             /**
              * Format: colour
-             * @description #rrggbb: the band and buttons of the partner's public page; null: the site's own colours
+             * @description #rrggbb: the band and buttons of the partner's public page; null: the site's own colours (absent while migration 0053 is pending: 503 FIELD_UNAVAILABLE to a write naming it)
              */
             brand_colour?: string | null;
             /**
@@ -5003,7 +5003,7 @@ export interface components {
             footer_line2?: string | null;
             /**
              * Format: colour
-             * @description #rrggbb: the band and buttons of the partner's public page; null: the site's own colours
+             * @description #rrggbb: the band and buttons of the partner's public page; null: the site's own colours (absent while migration 0053 is pending: 503 FIELD_UNAVAILABLE to a write naming it)
              */
             brand_colour?: string | null;
             /**
@@ -8388,7 +8388,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "FIELD_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -8561,7 +8561,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "FIELD_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -8728,7 +8728,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "FIELD_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -8939,7 +8939,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "FIELD_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -15154,7 +15154,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "FIELD_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -15525,7 +15525,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "FIELD_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -39955,7 +39955,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description the slow pool is full: try again after Retry-After */
+            /** @description FIELD_UNAVAILABLE: a member named whose migration is pending (time_zone before 0053) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -39963,7 +39963,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "FIELD_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };

@@ -33,16 +33,20 @@ function Profile({ user, onSaved }) {
     current_password: "",
     time_zone: user.time_zone || "",
   });
+  // Absent while the server's database lacks it (migration 0053 pending):
+  // no select, and not sent (a write naming it is 503 FIELD_UNAVAILABLE).
+  const zoned = "time_zone" in user;
   const [saved, setSaved] = useState(false);
   const set = (k) => (x) => (setSaved(false), setV({ ...v, [k]: x }));
   const emailChanged = v.email.trim() !== (user.email || "");
   const f = useSubmit(
     () => {
+      /** @type {Record<string, string | null>} */
       const body = {
         first_name: v.first_name.trim() || null,
         last_name: v.last_name.trim() || null,
-        time_zone: v.time_zone || null,
       };
+      if (zoned) body.time_zone = v.time_zone || null;
       if (emailChanged) {
         body.email = v.email.trim();
         body.current_password = v.current_password;
@@ -74,7 +78,7 @@ function Profile({ user, onSaved }) {
             autocomplete="current-password"
           />
         )}
-        <ZoneSelect value={v.time_zone} onChange={set("time_zone")} errors={f.fields} />
+        {zoned && <ZoneSelect value={v.time_zone} onChange={set("time_zone")} errors={f.fields} />}
         {user.country && (
           <p class="meta">
             Country: {user.country}
