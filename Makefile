@@ -45,7 +45,10 @@ MAIN_OBJ  = $(patsubst %.c,$(B)/%.o,$(filter-out $(LIB_TOP),$(sort $(wildcard sr
 BIN       = $(B)/carebase
 # The common-password list comes from Debian's john-data (scripts/install-deps).
 COMMON_PASSWORDS = /usr/share/john/password.lst
-EMBED_IN  = $(sort $(wildcard migrations/*/*.sql) $(wildcard templates/*/*)) $(COMMON_PASSWORDS)
+# The IANA time zone names (src/core/tz.c) come from Debian's tzdata, as
+# the build machine has it: the server never reads its own zoneinfo.
+TZDATA    = /usr/share/zoneinfo/tzdata.zi
+EMBED_IN  = $(sort $(wildcard migrations/*/*.sql) $(wildcard templates/*/*)) $(COMMON_PASSWORDS) $(TZDATA)
 UNIT_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 

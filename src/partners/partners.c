@@ -99,14 +99,16 @@ static const char api_assign[] =
 	"{\"answers\":{\"200\":{\"description\":\"by id, to admins: the "	\
 	"partner (see partners); otherwise its public branding: name, "	\
 	"logo_url, logo_alt, website, footer_line1, footer_line2, "		\
-	"social_links, features\",\"schema\":{\"anyOf\":[{\"$ref\":"		\
+	"social_links, brand_colour, features\",\"schema\":{\"anyOf\":["	\
+	"{\"$ref\":"								\
 	"\"#/components/schemas/partners\"},{\"type\":\"object\","		\
 	"\"required\":[\"name\",\"features\"],"				\
 	"\"additionalProperties\":false,\"properties\":{"			\
 	API_BRANDING("name") "," API_BRANDING("logo_url") ","		\
 	API_BRANDING("logo_alt") "," API_BRANDING("website") ","		\
 	API_BRANDING("footer_line1") "," API_BRANDING("footer_line2") ","	\
-	API_BRANDING("social_links") ",\"features\":{\"type\":\"array\","	\
+	API_BRANDING("social_links") "," API_BRANDING("brand_colour")	\
+	",\"features\":{\"type\":\"array\","					\
 	"\"items\":{\"type\":\"string\"}}}}]}},"				\
 	"\"304\":{\"description\":\"by id, to admins: If-None-Match named "	\
 	"the current ETag\"}},\"parameters\":[{\"name\":\"id\",\"in\":"	\
@@ -173,6 +175,11 @@ static const struct field partner_fields[] = {
 	    0, "first footer line" },
 	{ "footer_line2", FIELD_TEXT, FIELD_NULLABLE, 0, 500, NULL, NULL, NULL,
 	    0, "second footer line" },
+	{ "brand_colour", FIELD_COLOUR, FIELD_NULLABLE, 0, 0, NULL, NULL, NULL,
+	    0,
+	    "#rrggbb: the band and buttons of the partner's public page; "
+	    "null: the site's own colours",
+	    .since = 53 },
 	{ "social_links", FIELD_URL_MAP, 0, 0, PARTNER_SOCIAL_MAX, NULL, "{}",
 	    NULL, 0,
 	    "object of network name ([a-z0-9_], up to 32) to http(s) URL, "
@@ -609,7 +616,7 @@ branding_tx(struct tx *tx, const char *key, const char *by_id, json_t **out)
 {
 	static const char *const shown[] = { "name", "logo_url", "logo_alt",
 		"website", "footer_line1", "footer_line2", "social_links",
-		NULL };
+		"brand_colour", NULL };
 	struct stmt		*st;
 	json_t			*row = NULL, *features;
 	char			 id[UUID_STR_LEN];

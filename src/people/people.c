@@ -185,7 +185,7 @@ static const char api_me_get[] = "{\"answers\":{\"200\":{\"description\":"
 				 "\"the caller's account\",\"schema\":" API_ME
 				 ",\"example\":" API_ME_EXAMPLE "}}}";
 static const char api_me_patch[] =
-    "{\"codes\":{\"409\":[\"EMAIL_TAKEN\"],\"403\":[\"CURRENT_PASSWORD_REQUIRED\",\"INVALID_CURRENT_PASSWORD\"]},\"body\":{\"type\":\"object\","
+    "{\"codes\":{\"409\":[\"EMAIL_TAKEN\"],\"403\":[\"CURRENT_PASSWORD_REQUIRED\",\"INVALID_CURRENT_PASSWORD\"],\"503\":[\"FIELD_UNAVAILABLE\"]},\"body\":{\"type\":\"object\","
     "\"description\":\"the members of users_update the caller may change; "
     "current_password too when email changes. A changed email is unproven "
     "until the link mailed to it is used; every mailed link ends, and the "
@@ -198,7 +198,9 @@ static const char api_me_patch[] =
     "\"INVALID_CURRENT_PASSWORD, or a member the caller may not change\","
     "\"409\":\"the email is taken\",\"412\":\"If-Match does not match\","
     "\"422\":\"validation failed: one entry per field\",\"429\":\"too "
-    "many taken addresses tried or failed logins (Retry-After)\"}}";
+    "many taken addresses tried or failed logins (Retry-After)\",\"503\":"
+    "\"FIELD_UNAVAILABLE: a member named whose migration is pending "
+    "(time_zone before 0053)\"}}";
 static const char api_me_erase[] =
     "{\"codes\":{\"422\":[\"UNKNOWN_FIELD\"],\"409\":[\"LAST_ADMIN\",\"CONFLICT\"],\"403\":[\"WRONG_PASSWORD\"]},\"body\":{\"type\":\"object\","
     "\"required\":[\"password\"],\"properties\":{\"password\":{\"type\":"

@@ -9,7 +9,7 @@
  *
  * password_hash, email_index and audit_ref are columns, never fields.
  * Erasure clears what the flags say (resource_erase_owned): the personal
- * fields, the email's blind index, and country, locale and
+ * fields, the email's blind index, and country, locale, time_zone and
  * signup_language (FIELD_ERASE).
  * Role and is_active are staff-only (a member's PATCH naming them is
  * refused by the resource layer). A changed email needs the current
@@ -83,6 +83,11 @@ static const struct field user_fields[] = {
 	    NULL, NULL, 0, "ISO 3166-1 alpha-2" },
 	{ "locale", FIELD_TEXT, N | FIELD_ERASE, 2, 35, NULL, NULL, NULL, 0,
 	    "BCP 47 language tag for the interface" },
+	{ "time_zone", FIELD_TIME_ZONE, N | FIELD_ERASE, 0, 0, NULL, NULL, NULL,
+	    0,
+	    "IANA time zone name (\"Europe/Berlin\") times are shown in; "
+	    "null: the browser's",
+	    .since = 53 },
 	{ "signup_language", FIELD_TEXT, N | FIELD_CREATE_ONLY | FIELD_ERASE, 2,
 	    35, NULL, NULL, NULL, STAFF_OWN,
 	    "language the person signed up in" },

@@ -46,7 +46,8 @@
 static pthread_once_t export_once = PTHREAD_ONCE_INIT;
 static unsigned char  export_fallback[32];
 
-static int erase_sql(const struct rdef *, const char *, struct buf *, json_t *);
+static int erase_sql(
+    const struct rdef *, uint32_t, const char *, struct buf *, json_t *);
 static void export_fallback_init(void);
 static void export_key(unsigned char[32]);
 
@@ -85,14 +86,20 @@ resource_export_row(
 	const struct rdef *rd;
 	struct stmt	  *st = NULL;
 	struct buf	   sql;
+	const char	  *select;
+	uint32_t	   pending;
 	size_t		   i;
 	int		   rc;
 
 	*out = NULL;
 	if ((rd = rdef_find(res)) == NULL)
 		return (ERR_INTERNAL);
+	if ((rc = rdef_pending(tx, rd, &pending)) != OK)
+		return (rc);
+	if ((select = rdef_select(rd, pending)) == NULL)
+		return (ERR_NOMEM);
 	buf_init(&sql, GDPR_SQL_MAX);
-	if ((rc = buf_printf(&sql, "%s WHERE id = ?", rd->select)) != OK)
+	if ((rc = buf_printf(&sql, "%s WHERE id = ?", select)) != OK)
 		goto out;
 	if ((st = store_prepare(tx, sql.data)) == NULL) {
 		rc = ERR_DB;
@@ -124,12 +131,14 @@ out:
  * What erasure does to the person's rows of rd, into sql: "DELETE FROM t
  * WHERE <theirs>" for RESOURCE_ERASE_ROWS, else "UPDATE t SET a = NULL,
  * ..., updated_at = ? WHERE <theirs>", empty when nothing is cleared.
+ * Fields pending in pending (schema.c) have no column: not named (the
+ * migration that adds one fills it with NULL).
  * The names cleared in a row that owns itself are appended to cleared
  * (may be NULL).
  */
 static int
-erase_sql(const struct rdef *rd, const char *address_index, struct buf *sql,
-    json_t *cleared)
+erase_sql(const struct rdef *rd, uint32_t pending, const char *address_index,
+    struct buf *sql, json_t *cleared)
 {
 	const struct field *f;
 	size_t		    i;
@@ -146,8 +155,9 @@ erase_sql(const struct rdef *rd, const char *address_index, struct buf *sql,
 		return (rc);
 	for (i = 1; i < rd->ncols && rc == OK; i++) {
 		f = &rd->cols[i];
-		if (f->sql != NULL)
-			continue; /* computed: no column */
+		/* Computed, or its migration pending: no column. */
+		if (f->sql != NULL || rdef_col_pending(rd, pending, i))
+			continue;
 		/* Personal fields where the column takes NULL: all of the
 		 * row that owns itself, the nullable ones elsewhere. */
 		if ((f->flags & FIELD_ERASE) ||
@@ -183,6 +193,7 @@ resource_erase_owned(struct tx *tx, const char *user_id,
 	struct buf		  sql;
 	size_t			  i, n;
 	int64_t			  now;
+	uint32_t		  pending;
 	int			  rc = OK, k, there;
 
 	buf_init(&sql, GDPR_SQL_MAX);
@@ -191,8 +202,9 @@ resource_erase_owned(struct tx *tx, const char *user_id,
 	for (i = 0; i < n && rc == OK; i++) {
 		if (all[i]->res->owner_column == NULL)
 			continue;
-		if ((rc = erase_sql(all[i], address_index, &sql, cleared)) !=
-			OK ||
+		if ((rc = rdef_pending(tx, all[i], &pending)) != OK ||
+		    (rc = erase_sql(all[i], pending, address_index, &sql,
+			 cleared)) != OK ||
 		    sql.len == 0)
 			continue;
 		/* Its migration pending or undone: nothing of theirs there

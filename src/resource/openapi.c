@@ -22,6 +22,7 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/err.h"
+#include "core/tz.h"
 #include "http/http.h"
 #include "resource/resource.h"
 #include "resource/resource_int.h"
@@ -47,6 +48,7 @@ static void    codes_add(json_t *, const char *, const char *);
 static void    codes_merge(json_t *, json_t *);
 static void    op_problems(json_t *, json_t *);
 static void    list_codes_add(json_t *, const struct resource *);
+static void    since_codes_add(json_t *, const struct resource *, int);
 static void    write_codes_add(json_t *, const struct rdef *);
 static void    row_example(json_t *, json_t *, int);
 static json_t *json_response(const char *, json_t *);
@@ -184,12 +186,30 @@ field_schema(const struct field *f, int creating)
 		    json_integer(
 			f->max > 0 ? f->max : RESOURCE_LIST_ITEMS_MAX));
 		break;
+	case FIELD_COLOUR:
+		json_object_set_new(s, "format", json_string("colour"));
+		json_object_set_new(
+		    s, "pattern", json_string("^#[0-9A-Fa-f]{6}$"));
+		break;
+	case FIELD_TIME_ZONE:
+		/* The names of the tzdata compiled in (core/tz.h). */
+		json_object_set_new(s, "format", json_string("time-zone"));
+		json_object_set_new(s, "pattern",
+		    json_string(
+			"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$"));
+		json_object_set_new(s, "maxLength", json_integer(TZ_NAME_MAX));
+		break;
 	}
 	if (t != NULL)
 		json_object_set_new(s, "type",
 		    f->flags & FIELD_NULLABLE ? json_pack("[ss]", t, "null")
 					      : json_string(t));
-	if (f->doc != NULL)
+	if (f->doc != NULL && f->since != 0)
+		json_object_set_new(s, "description",
+		    json_sprintf("%s (absent while migration %04d is pending: "
+				 "503 FIELD_UNAVAILABLE to a write naming it)",
+			f->doc, f->since));
+	else if (f->doc != NULL)
 		json_object_set_new(s, "description", json_string(f->doc));
 	if (f->def != NULL &&
 	    (d = json_loads(f->def, JSON_DECODE_ANY, NULL)) != NULL)
@@ -249,8 +269,10 @@ row_schema(const struct rdef *rd, int mode)
 			json_array_append_new(req, json_string(f->name));
 		/* rows_decode writes every field a caller sees, null when
 		 * NULL or erased: one everyone sees is always there, one
-		 * kept from some callers (f->see) only for the others. */
-		if (mode == 0 && (f->see == 0 || f->see == SEE_EVERYONE))
+		 * kept from some callers (f->see) only for the others, one
+		 * a later migration adds (f->since) only once applied. */
+		if (mode == 0 && (f->see == 0 || f->see == SEE_EVERYONE) &&
+		    f->since == 0)
 			json_array_append_new(req, json_string(f->name));
 	}
 	if (mode == 0 && rd->res->answered != NULL &&
@@ -534,6 +556,22 @@ list_codes_add(json_t *codes, const struct resource *res)
 	codes_add(codes, "400", "INVALID_PARAMETER");
 	codes_add(codes, "400", "INVALID_CURSOR");
 	codes_add(codes, "400", "UNKNOWN_PARAMETER");
+	since_codes_add(codes, res, FIELD_FILTER | FIELD_SORT);
+}
+
+/* 503 FIELD_UNAVAILABLE when a field of res with since (flags: and one
+ * of them, 0: any) is used while its migration is pending (schema.c). */
+static void
+since_codes_add(json_t *codes, const struct resource *res, int flags)
+{
+	size_t i;
+
+	for (i = 0; i < res->nfields; i++)
+		if (res->fields[i].since != 0 &&
+		    (flags == 0 || (res->fields[i].flags & flags))) {
+			codes_add(codes, "503", "FIELD_UNAVAILABLE");
+			return;
+		}
 }
 
 /* The codes the resource layer writes a row's refusals with (write.c):
@@ -560,6 +598,7 @@ write_codes_add(json_t *codes, const struct rdef *rd)
 		snprintf(code + j, sizeof(code) - j, "_TAKEN");
 		codes_add(codes, "409", code);
 	}
+	since_codes_add(codes, rd->res, 0);
 }
 
 /* The resource's example row (res->example) on the JSON answer of

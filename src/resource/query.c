@@ -105,9 +105,9 @@ static void list_explain(struct request *, struct tx *, const struct rdef *,
     const struct principal *, enum scope, const char *, const struct picks *,
     const struct qlist *, int64_t);
 static int  array_add(struct buf *, int, const char *);
-static int  list_sql(struct request *, const struct rdef *, enum scope,
-     const struct picks *, const struct buf *, const struct field *, int,
-     struct buf *);
+static int  list_sql(struct request *, const struct rdef *, const char *,
+     enum scope, const struct picks *, const struct buf *, const struct field *,
+     int, struct buf *);
 static int list_by_id(struct request *, const struct rdef *, struct principal *,
     enum scope, struct buf *, struct qlist *);
 
@@ -738,9 +738,9 @@ list_explain(struct request *req, struct tx *tx, const struct rdef *rd,
  * reads them by the owner column's index and sorts them.
  */
 static int
-list_sql(struct request *req, const struct rdef *rd, enum scope scope,
-    const struct picks *pk, const struct buf *tail, const struct field *sf,
-    int desc, struct buf *sql)
+list_sql(struct request *req, const struct rdef *rd, const char *select,
+    enum scope scope, const struct picks *pk, const struct buf *tail,
+    const struct field *sf, int desc, struct buf *sql)
 {
 	const char *dir = desc ? "DESC" : "ASC", *col, *ord, *cond;
 	int	    k, nb = pk != NULL ? rd->nbranch[scope] : 1, rc, first = 1;
@@ -767,8 +767,7 @@ list_sql(struct request *req, const struct rdef *rd, enum scope scope,
 		if ((pk != NULL &&
 			(rc = buf_printf(sql, "%sSELECT * FROM (",
 			     first ? "" : " UNION ALL ")) != OK) ||
-		    (rc = buf_printf(sql, "%s WHERE 1 = 1", rd->select)) !=
-			OK ||
+		    (rc = buf_printf(sql, "%s WHERE 1 = 1", select)) != OK ||
 		    (rd->res->where != NULL &&
 			(rc = buf_printf(sql, " AND (%s)", rd->res->where)) !=
 			    OK) ||
@@ -796,6 +795,40 @@ list_sql(struct request *req, const struct rdef *rd, enum scope scope,
 	return (buf_printf(sql, " ORDER BY %s %s, id %s", sf->name, dir, dir));
 }
 
+/*
+ * A list filtered or sorted (sf; NULL: id-paged) on a field whose
+ * migration is pending: 503 FIELD_UNAVAILABLE, as a write naming it
+ * (param_check let through only the filterable fields).
+ */
+static int
+pending_params(struct request *req, const struct rdef *rd, uint32_t pending,
+    const struct field *sf)
+{
+	const struct field *f;
+	char		    key[80];
+	size_t		    col;
+	int		    k, used;
+
+	for (k = 0; pending != 0 && k < rd->nsince; k++) {
+		if (!(pending & (1u << k)))
+			continue;
+		col = (size_t)rd->since_col[k];
+		f = &rd->cols[col];
+		used = f == sf || http_query(req, f->name) != NULL;
+		if (!used && f->type == FIELD_TIME) {
+			snprintf(key, sizeof(key), "%s_from", f->name);
+			used = http_query(req, key) != NULL;
+			snprintf(key, sizeof(key), "%s_to", f->name);
+			used |= http_query(req, key) != NULL;
+		}
+		if (used) {
+			rdef_unavailable(req, rd, col);
+			return (ERR_UNAVAILABLE);
+		}
+	}
+	return (OK);
+}
+
 static int
 list_run(struct request *req, const struct rdef *rd, struct principal *who,
     enum scope scope, const char *sqltext, const struct buf *tail, int desc,
@@ -810,7 +843,9 @@ list_run(struct request *req, const struct rdef *rd, struct principal *who,
 	json_t		   *data = NULL, *row, *last = NULL;
 	char		   *cur = NULL, lastid[UUID_STR_LEN];
 	char		    previd[UUID_STR_LEN];
+	const char	   *select;
 	int64_t		    n = 0;
+	uint32_t	    pending;
 	int		    rc, more = 0, kind;
 
 	memset(&kc, 0, sizeof(kc));
@@ -834,6 +869,14 @@ list_run(struct request *req, const struct rdef *rd, struct principal *who,
 		kind |= STORE_TX_SNAPSHOT;
 	if ((rc = store_tx_begin(req->db, kind, &tx)) != OK)
 		goto out;
+	/* Fields whose migration is pending: selected as NULL, and not to
+	 * be filtered or sorted on (schema.c). */
+	if ((rc = rdef_pending(tx, rd, &pending)) != OK ||
+	    (rc = pending_params(req, rd, pending, sf)) != OK)
+		goto out;
+	rc = ERR_NOMEM;
+	if ((select = rdef_select(rd, pending)) == NULL)
+		goto out;
 	if (rd->res->before_list != NULL) {
 		memset(&ctx, 0, sizeof(ctx));
 		ctx.req = req;
@@ -852,11 +895,12 @@ list_run(struct request *req, const struct rdef *rd, struct principal *who,
 			if ((rc = list_pick(req, tx, rd, who, scope, pk)) != OK)
 				goto out;
 		}
-		if ((rc = list_sql(req, rd, scope, pk, tail, sf, desc, &sql)) !=
-		    OK)
+		if ((rc = list_sql(req, rd, select, scope, pk, tail, sf, desc,
+			 &sql)) != OK)
 			goto out;
-		sqltext = sql.data;
-	}
+	} else if ((rc = buf_printf(&sql, "%s%s", select, sqltext)) != OK)
+		goto out;
+	sqltext = sql.data;
 	rc = ERR_NOMEM;
 	if ((data = json_array()) == NULL)
 		goto out;
@@ -987,8 +1031,9 @@ query_list(struct request *req, const struct rdef *rd, struct principal *who,
 	memset(q, 0, sizeof(*q));
 	q->scope = scope;
 	if (rd->res->flags & RESOURCE_ID_PAGED) {
-		if ((rc = buf_puts(&sql, rd->select)) != OK ||
-		    (rc = buf_puts(&sql, " WHERE 1 = 1")) != OK ||
+		/* After the SELECT, which list_run puts first: the one of
+		 * the migrations its transaction finds applied. */
+		if ((rc = buf_puts(&sql, " WHERE 1 = 1")) != OK ||
 		    (rd->res->where != NULL &&
 			(rc = buf_printf(&sql, " AND (%s)", rd->res->where)) !=
 			    OK) ||
@@ -1050,7 +1095,9 @@ resource_export_owned(struct tx *tx, const struct principal *who,
 	struct stmt		 *st;
 	struct buf		  b;
 	json_t			 *rows, *row;
+	const char		 *select;
 	size_t			  i, k, n, got;
+	uint32_t		  pending;
 	int			  rc = OK, there;
 
 	memset(&owner, 0, sizeof(owner));
@@ -1064,7 +1111,10 @@ resource_export_owned(struct tx *tx, const struct principal *who,
 		if (rd->res->owner_column == NULL || rd->owner_is_id)
 			continue;
 		buf_reset(&b);
-		if (buf_puts(&b, rd->select) != OK ||
+		if ((rc = rdef_pending(tx, rd, &pending)) != OK)
+			break;
+		if ((select = rdef_select(rd, pending)) == NULL ||
+		    buf_puts(&b, select) != OK ||
 		    gdpr_owned_where(rd, address_index, &b) != OK ||
 		    buf_printf(&b, "%s%s%s ORDER BY id LIMIT %d",
 			rd->res->where ? " AND (" : "",
@@ -1131,16 +1181,25 @@ resource_rows(struct tx *tx, const struct resource *res,
 	struct stmt	   *st;
 	struct buf	    b;
 	json_t		   *row;
+	const char	   *select;
 	size_t		    got = 0;
+	uint32_t	    pending;
 	int		    rc, i;
 
 	if ((rd = rdef_find(res)) == NULL || rd->has_health ||
 	    (column != NULL && (f = col_find(rd, column)) == NULL) ||
 	    !scope_reads(rd, scope))
 		return (ERR_INTERNAL);
+	if ((rc = rdef_pending(tx, rd, &pending)) != OK)
+		return (rc);
+	/* By a field whose migration is pending: no column to ask. */
+	if (f != NULL && rdef_col_pending(rd, pending, (size_t)(f - rd->cols)))
+		return (ERR_UNAVAILABLE);
+	if ((select = rdef_select(rd, pending)) == NULL)
+		return (ERR_NOMEM);
 	memset(&kc, 0, sizeof(kc));
 	buf_init(&b, QUERY_SQL_MAX);
-	if (buf_printf(&b, "%s WHERE 1 = 1", rd->select) != OK ||
+	if (buf_printf(&b, "%s WHERE 1 = 1", select) != OK ||
 	    (res->where != NULL &&
 		buf_printf(&b, " AND (%s)", res->where) != OK) ||
 	    (rd->scope[scope][0] != '\0' &&

@@ -36,6 +36,7 @@ static const struct field implicit_updated = { "updated_at", FIELD_TIME,
 static int ident_ok(const char *);
 static int kinds_ok(const char *);
 static int binds_ok(const char *, int);
+static int since_ok(const struct resource *, const struct field *);
 static int where_append(struct buf *, const struct resource *, const char *);
 
 #define SWAP(type, a, b)                                                       \
@@ -116,6 +117,8 @@ rdef_free(struct rdef *rd)
 	}
 	free(rd->related);
 	free(rd->item_path);
+	rdef_variants_free(rd);
+	free(rd->variants);
 	free(rd);
 }
 
@@ -128,6 +131,77 @@ where_append(struct buf *b, const struct resource *res, const char *scope)
 	if (scope[0] != '\0' && buf_printf(b, " AND (%s)", scope) != OK)
 		return (ERR_NOMEM);
 	return (OK);
+}
+
+/*
+ * May f (with since) be left out while its migration is pending? Not a
+ * field a row cannot be without or read without its column: required,
+ * with a default (filled in on create), computed, blind-indexed, the
+ * owner column or alt_id; and nullable (the rows before it hold NULL).
+ */
+static int
+since_ok(const struct resource *res, const struct field *f)
+{
+	return (f->since > 0 && f->since <= RESOURCE_MIGRATION_MAX &&
+	    (f->flags & FIELD_NULLABLE) &&
+	    !(f->flags & (FIELD_REQUIRED | FIELD_BLIND_INDEX)) &&
+	    f->def == NULL && f->sql == NULL &&
+	    (res->owner_column == NULL ||
+		strcmp(f->name, res->owner_column) != 0) &&
+	    (res->alt_id == NULL || strcmp(f->name, res->alt_id) != 0));
+}
+
+int
+rdef_statements(const struct rdef *rd, uint32_t pending, char **select,
+    char *one[SCOPE_ALL + 1])
+{
+	const struct resource *res = rd->res;
+	struct buf	       b;
+	size_t		       i;
+	int		       s, rc = ERR_NOMEM;
+
+	*select = NULL;
+	for (s = SCOPE_NONE; s <= SCOPE_ALL; s++)
+		one[s] = NULL;
+	buf_init(&b, 64 * 1024);
+	if (buf_puts(&b, "SELECT ") != OK)
+		goto out;
+	for (i = 0; i < rd->ncols; i++)
+		if (buf_puts(&b, i ? ", " : "") != OK ||
+		    (rdef_col_pending(rd, pending, i)
+			    /* no column yet: in its place all the same */
+			    ? buf_printf(&b, "NULL AS %s", rd->cols[i].name)
+			    : rd->cols[i].sql != NULL
+				/* named: a list of branches orders by name */
+				? buf_printf(&b, "(%s) AS %s", rd->cols[i].sql,
+				      rd->cols[i].name)
+				: buf_puts(&b, rd->cols[i].name)) != OK)
+			goto out;
+	if (buf_printf(&b, " FROM %s", res->table) != OK ||
+	    (*select = strdup(b.data)) == NULL)
+		goto out;
+	for (s = SCOPE_NONE; s <= SCOPE_ALL; s++) {
+		buf_reset(&b);
+		if ((res->alt_id == NULL
+			    ? buf_printf(&b, "%s WHERE id = ?", *select)
+			    : buf_printf(&b, "%s WHERE (id = ? OR %s = ?)",
+				  *select, res->alt_id)) != OK ||
+		    where_append(&b, res, rd->scope[s]) != OK ||
+		    (one[s] = strdup(b.data)) == NULL)
+			goto out;
+	}
+	rc = OK;
+out:
+	if (rc != OK) {
+		free(*select);
+		*select = NULL;
+		for (s = SCOPE_NONE; s <= SCOPE_ALL; s++) {
+			free(one[s]);
+			one[s] = NULL;
+		}
+	}
+	buf_free(&b);
+	return (rc);
 }
 
 static int
@@ -173,7 +247,8 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 			((f->flags &
 			     (FIELD_PERSONAL | FIELD_ERASE |
 				 FIELD_BLIND_INDEX)) ||
-			    !binds_ok(f->sql, 0))))
+			    !binds_ok(f->sql, 0))) ||
+		    (f->since != 0 && !since_ok(res, f)))
 			goto bad;
 		if (strcmp(f->name, "id") == 0)
 			continue;
@@ -191,6 +266,11 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 		rd->has_is_active |= strcmp(f->name, "is_active") == 0;
 		rd->has_health |= (f->flags & FIELD_HEALTH) != 0;
 		rd->has_personal |= (f->flags & FIELD_PERSONAL) != 0;
+		if (f->since != 0) {
+			if (rd->nsince == RESOURCE_SINCE_MAX)
+				goto bad;
+			rd->since_col[rd->nsince++] = (int)n;
+		}
 		n++;
 	}
 	if (!created)
@@ -235,18 +315,7 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 		rd->has_health))
 		goto bad;
 
-	if (buf_puts(&b, "SELECT ") != OK)
-		goto nomem;
-	for (i = 0; i < n; i++)
-		if (buf_puts(&b, i ? ", " : "") != OK ||
-		    (rd->cols[i].sql != NULL
-			    /* named: a list of branches orders by name */
-			    ? buf_printf(&b, "(%s) AS %s", rd->cols[i].sql,
-				  rd->cols[i].name)
-			    : buf_puts(&b, rd->cols[i].name)) != OK)
-			goto nomem;
-	if (buf_printf(&b, " FROM %s", res->table) != OK ||
-	    (rd->select = strdup(b.data)) == NULL)
+	if ((rd->variants = calloc(1, sizeof(*rd->variants))) == NULL)
 		goto nomem;
 	for (s = SCOPE_NONE; s <= SCOPE_ALL; s++) {
 		rd->custom |= res->scope_where[s] != NULL;
@@ -256,20 +325,14 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 			&rd->nbranch[s]) != OK)
 			goto nomem;
 		buf_reset(&b);
-		if ((res->alt_id == NULL
-			    ? buf_printf(&b, "%s WHERE id = ?", rd->select)
-			    : buf_printf(&b, "%s WHERE (id = ? OR %s = ?)",
-				  rd->select, res->alt_id)) != OK ||
-		    where_append(&b, res, rd->scope[s]) != OK ||
-		    (rd->one[s] = strdup(b.data)) == NULL)
-			goto nomem;
-		buf_reset(&b);
 		if (buf_printf(&b, "SELECT 1 FROM %s WHERE id = ?",
 			res->table) != OK ||
 		    where_append(&b, res, rd->scope[s]) != OK ||
 		    (rd->in_scope[s] = strdup(b.data)) == NULL)
 			goto nomem;
 	}
+	if (rdef_statements(rd, 0, &rd->select, rd->one) != OK)
+		goto nomem;
 	if (res->related_kinds != NULL && res->related_kinds[0] != '\0' &&
 	    res->owner_column != NULL) {
 		/* May the caller write rows this owner owns (create,
@@ -457,6 +520,10 @@ resource_rescope(const struct resource *res)
 		SWAP(int, rd->nbranch[s], fresh->nbranch[s]);
 	}
 	rd->custom = fresh->custom;
+	/* Statements made for pending masks had the old scopes: made
+	 * again when next needed (before serving: none yet). */
+	SWAP(char *, rd->select, fresh->select);
+	rdef_variants_free(rd);
 	rdef_free(fresh);
 	return (OK);
 }

@@ -57,7 +57,9 @@ enum field_type {
 	FIELD_TEXT_LIST, /* array of strings; min/max: item count */
 	FIELD_EMAIL,	 /* text that must be an address */
 	FIELD_URL,	 /* a link: resource_url_ok; max: bytes */
-	FIELD_URL_MAP	 /* object of names to links; max: members */
+	FIELD_URL_MAP,	 /* object of names to links; max: members */
+	FIELD_COLOUR,	 /* "#rrggbb" text (either case of hex digit) */
+	FIELD_TIME_ZONE	 /* an IANA zone name of tzdata (core/tz.h) */
 };
 
 /* Field flags */
@@ -145,6 +147,24 @@ struct field {
 	 * index): registration refuses them.
 	 */
 	const char *sql;
+	/*
+	 * The migration that adds its column (53 for 0053_...), 0 for a
+	 * column as old as its table. carebase serves with migrations
+	 * pending (not yet applied, or undone), so while the database has
+	 * not applied that one the field is no column: left out of every
+	 * statement of this layer (SELECT, INSERT, UPDATE, lists, the GDPR
+	 * export and erasure), absent from answers (and from the row
+	 * schema's required members), and a write naming it, even as null,
+	 * answers 503 FIELD_UNAVAILABLE (the log names the migration:
+	 * event=field_unavailable), as does a list filtered or sorted on it. Which migrations are applied is read
+	 * from schema_migrations in a request's transaction at most every
+	 * RESOURCE_SCHEMA_TTL_MS (resource_int.h), so one applied or undone
+	 * by another process is seen within that. Registration refuses it on
+	 * a field that cannot be left out: FIELD_REQUIRED, with a default,
+	 * computed (sql), FIELD_BLIND_INDEX, the owner column or alt_id; and
+	 * on one that is not FIELD_NULLABLE (the rows before it hold NULL).
+	 */
+	int since;
 };
 
 enum scope { SCOPE_NONE = 0, SCOPE_OWN, SCOPE_RELATED, SCOPE_ALL };

@@ -27,6 +27,7 @@
 struct buf;
 struct tx;
 struct stmt;
+struct rsql;
 
 #define RESOURCE_MAX		64 /* registered resources */
 #define RESOURCE_COLS_MAX	96 /* columns of one resource */
@@ -37,6 +38,9 @@ struct stmt;
 #define RESOURCE_TEXT_MAX	4096 /* code points of a text without max */
 #define RESOURCE_LIST_ITEMS_MAX 1000 /* items of a text list without max */
 #define RESOURCE_ETAG_LEN	48
+#define RESOURCE_SCHEMA_TTL_MS	1000 /* applied migrations re-read after */
+#define RESOURCE_SINCE_MAX	32   /* fields of one resource with since */
+#define RESOURCE_MIGRATION_MAX	9999 /* the NNNN of a migration's name */
 
 /* Branches of a scope's condition at most: own, related, party. */
 #define SCOPE_BRANCHES_MAX 3
@@ -79,12 +83,64 @@ struct rdef {
 					   -1 */
 	struct route	   routes[ACTION_COUNT];
 	struct route_table table;
+	/* The fields with since (struct field), as indexes in cols: bit k
+	 * of a pending mask (schema.c) is since_col[k]. */
+	int since_col[RESOURCE_SINCE_MAX];
+	int nsince;
+	/* select and one[] for each pending mask met but 0 (schema.c),
+	 * made when first needed, kept until exit. */
+	struct rsql *_Atomic *variants;
 };
 
 /* resource.c */
 const struct rdef *rdef_find(const struct resource *);
 /* The compiled definitions, in registration order (borrowed). */
 const struct rdef *const *rdef_all(size_t *n);
+
+/*
+ * Build rd's SELECT ("SELECT id, ... FROM t") and its one-row statements
+ * by scope (rd->scope must be made) with the fields of mask pending (bit
+ * k: rd->since_col[k]) selected as "NULL AS name", so that every column
+ * keeps its place; malloc'd into *select and one[].
+ */
+int rdef_statements(const struct rdef *, uint32_t pending, char **select,
+    char *one[SCOPE_ALL + 1]);
+
+/*
+ * schema.c: fields a later migration adds (struct field's since).
+ *
+ * rdef_pending: into *mask, rd's since fields whose migration the
+ * database has not applied (bit k: rd->since_col[k]), the applied ones
+ * re-read in tx (schema_migrations) when older than
+ * RESOURCE_SCHEMA_TTL_MS: call it before a statement, never while one is
+ * being stepped. A store error when they cannot be read. 0 at once for a
+ * resource without since fields.
+ * rdef_pending_cached: the same from what was last read, never a
+ * statement (decoding rows); every since field pending before any read.
+ */
+int	 rdef_pending(struct tx *, const struct rdef *, uint32_t *mask);
+uint32_t rdef_pending_cached(const struct rdef *);
+/* Is col (an index in rd->cols) pending in mask? */
+int rdef_col_pending(const struct rdef *, uint32_t mask, size_t col);
+/*
+ * rd->select and rd->one[scope] for a pending mask: the statements of
+ * rdef_statements, made once a mask and kept; rd's own for 0. NULL
+ * without memory.
+ */
+const char *rdef_select(const struct rdef *, uint32_t pending);
+const char *rdef_one(const struct rdef *, uint32_t pending, enum scope);
+/* Free rd's variants (rdef_free). */
+void rdef_variants_free(const struct rdef *);
+/*
+ * A write naming a field of body pending in mask: 503 FIELD_UNAVAILABLE
+ * answered on req (when not NULL), naming the field and its migration,
+ * and ERR_UNAVAILABLE; OK when body names none.
+ */
+int rdef_pending_refuse(
+    struct request *, const struct rdef *, uint32_t mask, json_t *body);
+/* Answer 503 FIELD_UNAVAILABLE for column col of rd (a since field): a
+ * list filtered or sorted on it, a write naming it. */
+void rdef_unavailable(struct request *, const struct rdef *, size_t col);
 
 /* handlers.c: GET <path>, GET <path>/{id}, POST <path>, PATCH and DELETE
  * <path>/{id} (one handler: the method tells). */

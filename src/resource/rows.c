@@ -202,6 +202,7 @@ rows_decode(struct tx *tx, const struct rdef *rd, struct stmt *st,
 	char		   *plain;
 	json_t		   *o, *v;
 	size_t		    i, len;
+	uint32_t	    pending;
 	int		    mask, rc = OK;
 
 	*out = NULL;
@@ -217,11 +218,15 @@ rows_decode(struct tx *tx, const struct rdef *rd, struct stmt *st,
 	else if (rd->owner >= 0)
 		owner = store_col_text(st, rd->owner);
 	mask = see_mask(rd, who, vis, owner);
+	pending = rdef_pending_cached(rd);
 	for (i = 0; i < rd->ncols; i++) {
 		f = &rd->cols[i];
 		if (!all &&
 		    ((f->flags & FIELD_HIDDEN) ||
 			((f->see ? f->see : SEE_EVERYONE) & mask) == 0))
+			continue;
+		/* Its migration pending: no column, no member (schema.c). */
+		if (pending != 0 && rdef_col_pending(rd, pending, i))
 			continue;
 		if ((f->flags & FIELD_PERSONAL) == 0)
 			v = col_value(st, (int)i, f);
@@ -272,12 +277,18 @@ rows_select(struct tx *tx, const struct rdef *rd, const char *id,
     json_t **out, int64_t *updated_at)
 {
 	struct stmt *st;
+	const char  *sql;
+	uint32_t     pending;
 	int	     rc;
 
 	*out = NULL;
 	if (!scope_reads(rd, cond) || id == NULL || !uuid_valid(id))
 		return (ERR_NOT_FOUND);
-	if ((st = store_prepare(tx, rd->one[cond])) == NULL)
+	if ((rc = rdef_pending(tx, rd, &pending)) != OK)
+		return (rc);
+	if ((sql = rdef_one(rd, pending, cond)) == NULL)
+		return (ERR_NOMEM);
+	if ((st = store_prepare(tx, sql)) == NULL)
 		return (ERR_DB);
 	store_bind_text(st, 1, id);
 	if (rd->res->alt_id != NULL)

@@ -7,6 +7,7 @@
  * too_short, too_long, too_small, too_large, not_in_choices,
  * invalid_format, invalid_url (url.c), not_found.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mail.h"
+#include "core/tz.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "resource/resource.h"
@@ -30,6 +32,7 @@ static int err_add(json_t *, const char *, const char *, const char *, ...)
 static int  implicit_name(const char *);
 static void check_text(json_t *, const struct field *, json_t *);
 static void check_list(json_t *, const struct field *, json_t *);
+static int  colour_valid(const char *);
 static int check_refs(struct tx *, const struct resource *, json_t *, json_t *);
 static int refs_run(struct tx *, void *);
 
@@ -321,7 +324,35 @@ field_check(json_t *errs, const struct field *f, json_t *v)
 	case FIELD_URL_MAP:
 		url_check(errs, f, v);
 		break;
+	case FIELD_COLOUR:
+		if (!json_is_string(v))
+			err_add(errs, f->name, "type", "must be a string");
+		else if (!colour_valid(json_string_value(v)))
+			err_add(errs, f->name, "invalid_format",
+			    "must be a colour, #rrggbb");
+		break;
+	case FIELD_TIME_ZONE:
+		if (!json_is_string(v))
+			err_add(errs, f->name, "type", "must be a string");
+		else if (!tz_name_valid(json_string_value(v)))
+			err_add(errs, f->name, "invalid_format",
+			    "must be an IANA time zone name");
+		break;
 	}
+}
+
+/* "#" and six hex digits, nothing more. */
+static int
+colour_valid(const char *s)
+{
+	size_t i;
+
+	if (s[0] != '#' || strlen(s) != 7)
+		return (0);
+	for (i = 1; i < 7; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return (0);
+	return (1);
 }
 
 /* References named in body must exist; entries for those that do not. */

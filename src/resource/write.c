@@ -385,11 +385,17 @@ resource_insert(struct resource_ctx *ctx, json_t *body, char *id_out)
 	const char	  *owner = NULL;
 	json_t		  *changes = NULL;
 	char		   id[UUID_STR_LEN];
+	uint32_t	   pending;
 	int		   rc = ERR_NOMEM;
 
 	memset(&kc, 0, sizeof(kc));
 	if ((rd = rdef_find(ctx->res)) == NULL)
 		return (ERR_INTERNAL);
+	/* A field whose migration is pending has no column to write. */
+	if ((rc = rdef_pending(ctx->tx, rd, &pending)) != OK ||
+	    (rc = rdef_pending_refuse(ctx->req, rd, pending, body)) != OK)
+		return (rc);
+	rc = ERR_NOMEM;
 	if ((w = calloc(1, sizeof(*w))) == NULL ||
 	    (wp = calloc(1, sizeof(*wp))) == NULL)
 		goto out;
@@ -457,11 +463,15 @@ resource_update(struct resource_ctx *ctx, const char *id, json_t *body)
 	struct keycache	   kc;
 	json_t		  *old = ctx->old, *loaded = NULL, *changes = NULL;
 	int64_t		   now = time_now_ms(), before = 0;
+	uint32_t	   pending;
 	int		   rc = ERR_NOMEM, personal;
 
 	memset(&kc, 0, sizeof(kc));
 	if ((rd = rdef_find(ctx->res)) == NULL)
 		return (ERR_INTERNAL);
+	if ((rc = rdef_pending(ctx->tx, rd, &pending)) != OK ||
+	    (rc = rdef_pending_refuse(ctx->req, rd, pending, body)) != OK)
+		return (rc);
 	if (old == NULL) {
 		if ((rc = rows_select(ctx->tx, rd, id, ctx->who, SCOPE_ALL,
 			 SCOPE_ALL, 1, &loaded, &before)) != OK)

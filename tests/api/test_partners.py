@@ -157,7 +157,7 @@ def test_public_branding_by_name_is_anonymous_and_branding_only(server, world):
         assert r.status_code == 200, r.text
         b = r.json()
         assert set(b) == {"name", "logo_url", "logo_alt", "website", "footer_line1",
-                          "footer_line2", "social_links", "features"}, b
+                          "footer_line2", "social_links", "brand_colour", "features"}, b
         assert b["name"] == "Bumble" and b["logo_alt"] == "Bumble logo"
         assert b["social_links"] == {"instagram": "https://instagram.com/x"}
         assert b["features"] == ["automatic_access_code"]   # live_chat is off
@@ -180,7 +180,7 @@ def test_public_branding_by_name_is_anonymous_and_branding_only(server, world):
 
 
 BRANDING = {"name", "logo_url", "logo_alt", "website", "footer_line1", "footer_line2",
-            "social_links", "features"}
+            "social_links", "brand_colour", "features"}
 
 
 def test_admins_read_a_partner_by_id_and_anyone_else_its_branding(server, world):

@@ -21,7 +21,8 @@ import time
 
 import pytest
 
-from conftest import SIMPLYBOOK_SECRET, booking_hook, booking_payload, hdr, login, wait_until
+from conftest import (SIMPLYBOOK_SECRET, booking_hook, booking_payload, hdr, login,
+                      undo_migration, wait_until)
 from web_browser import browser, page  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.sqlite_only, pytest.mark.tooling]
@@ -278,6 +279,58 @@ def test_the_account_page_edits_details_changes_the_password_and_ends_other_sess
     button(drv, "Change password").click()
     text_shown(drv, "Your password is changed")
     assert login(server, MEMBER, "a much longer passphrase 2027")
+    assert page.csp_violations() == []
+
+
+def test_the_account_page_sets_a_time_zone_and_times_elsewhere_are_shown_in_it(page, server):
+    """The zone chosen on /account is saved through PATCH /v1/me; a session's
+    time on /therapy/sessions is then shown in that zone, not the
+    browser's (chosen so the two differ by hours)."""
+    drv = sign_in(page, MEMBER)
+    here = drv.execute_script("return Intl.DateTimeFormat().resolvedOptions().timeZone")
+    zone = "Asia/Tokyo" if here != "Asia/Tokyo" else "America/New_York"
+    visit(page, "/account", "#h-profile")
+    select = find(drv, "select[name='time_zone']")[0]
+    options = [o.get_attribute("value") for o in select.find_elements("css selector", "option")]
+    assert options[:2] == ["", here], options[:3]             # the browser's suggested
+    assert zone in options, len(options)
+    drv.execute_script("const [el, v] = arguments; el.value = v;"
+                       "el.dispatchEvent(new Event('change', {bubbles: true}));", select, zone)
+    button(drv, "Save details").click()
+    text_shown(drv, "Saved.")
+    token = login(server, MEMBER, DEMO_PASSWORD)
+    assert server.get("/v1/me", headers=hdr(token)).json()["time_zone"] == zone
+    assert page.axe() == []
+
+    visit(page, "/therapy/sessions", "time[datetime]")
+    shown = find(drv, "time[datetime]")[0]
+    iso = shown.get_attribute("datetime")
+    fmt = ("return new Intl.DateTimeFormat(undefined, {dateStyle: 'medium', "
+           "timeStyle: 'short', timeZone: arguments[1]}).format(new Date(arguments[0]))")
+    assert shown.text == drv.execute_script(fmt, iso, zone)
+    assert shown.text != drv.execute_script(fmt, iso, here)
+    assert page.csp_violations() == []
+
+
+def test_with_0053_pending_the_account_page_saves_details_without_a_time_zone(page, server):
+    """The server's database without migration 0053 (undone, as `carebase
+    migrate down` would): /v1/me answers without time_zone, so the page
+    shows no zone select and saves the details without naming one (a
+    write naming it is 503 FIELD_UNAVAILABLE)."""
+    server.stop()
+    undo_migration(server.db, "0053_brand_colour_time_zone")
+    server.start(migrate=False)
+    drv = sign_in(page, MEMBER)
+    visit(page, "/account", "#h-profile")
+    find(drv, "input[name='first_name']")
+    assert drv.find_elements("css selector", "select[name='time_zone']") == []
+    field = find(drv, "input[name='last_name']")[0]
+    field.clear()
+    field.send_keys("Zoneless")
+    button(drv, "Save details").click()
+    text_shown(drv, "Saved.")
+    me = server.get("/v1/me", headers=hdr(login(server, MEMBER, DEMO_PASSWORD))).json()
+    assert me["last_name"] == "Zoneless" and "time_zone" not in me
     assert page.csp_violations() == []
 
 

@@ -253,3 +253,24 @@ def test_api_js_sends_the_session_headers_and_keeps_no_token(page, server):
     assert "X-CSRF-Token" not in me[0]["headers"]
     assert "X-Carebase-Client" not in me[0]["headers"]
     assert no_stored_token(page)
+
+
+def test_a_partners_colour_is_its_band_and_buttons_without_a_style_attribute(page, server, admin):
+    """brand_colour set through the CSSOM (--brand, --brand-ink): the band
+    and the join button take it, with black or white text, whichever reads
+    on it; the page's policy refuses nothing."""
+    make_partner(server, admin, "Deep Green", brand_colour="#0b6e3a")
+    make_partner(server, admin, "Pale Sun", brand_colour="#ffe066")
+    for name, rgb, ink in (("deep green", "rgb(11, 110, 58)", "rgb(255, 255, 255)"),
+                           ("pale sun", "rgb(255, 224, 102)", "rgb(0, 0, 0)")):
+        page.open(f"/partners/{name}")
+        page.wait(".partner.branded .partner-head")
+        for css in (".partner-head", ".partner .button.primary"):
+            assert page.drv.execute_script(
+                "const s = getComputedStyle(document.querySelector(arguments[0]));"
+                "return [s.backgroundColor, s.color]", css) == [rgb, ink], css
+        assert page.drv.execute_script(
+            "return document.querySelectorAll('[style]').length === 0 || "
+            "[...document.querySelectorAll('[style]')].every(e => e.closest('.partner'))")
+        assert page.axe() == []
+    assert page.csp_violations() == []

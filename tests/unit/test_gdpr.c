@@ -219,6 +219,11 @@ field_value(struct tx *tx, const struct field *f, int64_t at)
 		snprintf(s, sizeof(s), "https://example.org/v%d-%s", serial,
 		    f->name);
 		return (json_pack("{s:s}", "link", s));
+	case FIELD_COLOUR:
+		snprintf(s, sizeof(s), "#%06x", (unsigned)serial & 0xffffffu);
+		return (json_string(s));
+	case FIELD_TIME_ZONE:
+		return (json_string("Europe/Berlin"));
 	}
 	return (NULL);
 }

@@ -3927,6 +3927,11 @@ export interface components {
             country: string | null;
             /** @description BCP 47 language tag for the interface */
             locale: string | null;
+            /**
+             * Format: time-zone
+             * @description IANA time zone name ("Europe/Berlin") times are shown in; null: the browser's (absent while migration 0053 is pending: 503 FIELD_UNAVAILABLE to a write naming it)
+             */
+            time_zone?: string | null;
             /** @description language the person signed up in */
             signup_language?: string | null;
             /**
@@ -4012,6 +4017,11 @@ export interface components {
             country?: string | null;
             /** @description BCP 47 language tag for the interface */
             locale?: string | null;
+            /**
+             * Format: time-zone
+             * @description IANA time zone name ("Europe/Berlin") times are shown in; null: the browser's (absent while migration 0053 is pending: 503 FIELD_UNAVAILABLE to a write naming it)
+             */
+            time_zone?: string | null;
             /** @description language the person signed up in */
             signup_language?: string | null;
             /**
@@ -4069,6 +4079,11 @@ export interface components {
             country?: string | null;
             /** @description BCP 47 language tag for the interface */
             locale?: string | null;
+            /**
+             * Format: time-zone
+             * @description IANA time zone name ("Europe/Berlin") times are shown in; null: the browser's (absent while migration 0053 is pending: 503 FIELD_UNAVAILABLE to a write naming it)
+             */
+            time_zone?: string | null;
             /**
              * @description may be contacted about research and news
              * @default false
@@ -4905,6 +4920,11 @@ export interface components {
             /** @description second footer line */
             footer_line2: string | null;
             /**
+             * Format: colour
+             * @description #rrggbb: the band and buttons of the partner's public page; null: the site's own colours (absent while migration 0053 is pending: 503 FIELD_UNAVAILABLE to a write naming it)
+             */
+            brand_colour?: string | null;
+            /**
              * @description object of network name ([a-z0-9_], up to 32) to http(s) URL, at most 16
              * @default {}
              */
@@ -4945,6 +4965,11 @@ export interface components {
             /** @description second footer line */
             footer_line2?: string | null;
             /**
+             * Format: colour
+             * @description #rrggbb: the band and buttons of the partner's public page; null: the site's own colours (absent while migration 0053 is pending: 503 FIELD_UNAVAILABLE to a write naming it)
+             */
+            brand_colour?: string | null;
+            /**
              * @description object of network name ([a-z0-9_], up to 32) to http(s) URL, at most 16
              * @default {}
              */
@@ -4976,6 +5001,11 @@ export interface components {
             footer_line1?: string | null;
             /** @description second footer line */
             footer_line2?: string | null;
+            /**
+             * Format: colour
+             * @description #rrggbb: the band and buttons of the partner's public page; null: the site's own colours (absent while migration 0053 is pending: 503 FIELD_UNAVAILABLE to a write naming it)
+             */
+            brand_colour?: string | null;
             /**
              * @description object of network name ([a-z0-9_], up to 32) to http(s) URL, at most 16
              * @default {}
@@ -8480,7 +8510,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "FIELD_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -8685,7 +8715,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "FIELD_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -8852,7 +8882,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "FIELD_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -9114,7 +9144,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "FIELD_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -16041,7 +16071,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "FIELD_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -16071,7 +16101,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description by id, to admins: the partner (see partners); otherwise its public branding: name, logo_url, logo_alt, website, footer_line1, footer_line2, social_links, features */
+            /** @description by id, to admins: the partner (see partners); otherwise its public branding: name, logo_url, logo_alt, website, footer_line1, footer_line2, social_links, brand_colour, features */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -16102,6 +16132,7 @@ export interface operations {
                         footer_line1?: components["schemas"]["partners"]["footer_line1"];
                         footer_line2?: components["schemas"]["partners"]["footer_line2"];
                         social_links?: components["schemas"]["partners"]["social_links"];
+                        brand_colour?: components["schemas"]["partners"]["brand_colour"];
                         features: string[];
                     };
                 };
@@ -16457,7 +16488,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "FIELD_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -43604,7 +43635,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description the slow pool is full: try again after Retry-After */
+            /** @description FIELD_UNAVAILABLE: a member named whose migration is pending (time_zone before 0053) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -43612,7 +43643,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "FIELD_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };

@@ -2,6 +2,7 @@
 // and sign-out; every component that calls useSession() redraws then.
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, call } from "./api.js";
+import { setTimeZone } from "./time.js";
 
 /** @typedef {import("./api-ops").Me} Me */
 /** @typedef {{loading: boolean, user: Me | null}} Session */
@@ -14,6 +15,8 @@ const listeners = new Set();
 /** @param {Session} next */
 function set(next) {
   state = next;
+  // Times are shown in the person's zone when their profile holds one.
+  setTimeZone(next.user && next.user.time_zone);
   for (const fn of listeners) fn(state);
 }
 

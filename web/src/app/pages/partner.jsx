@@ -1,8 +1,8 @@
 // A partner's public branding (GET /v1/partners/{name}: name, logo, alt
-// text, website, footer lines, social links, features): its landing page
-// /partners/:partner, and the header and footer of its sign-up page
-// /join/:partner (register.jsx).
-import { useEffect, useState } from "preact/hooks";
+// text, website, footer lines, social links, brand colour, features): its
+// landing page /partners/:partner, and the header and footer of its
+// sign-up page /join/:partner (register.jsx).
+import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, call } from "../api.js";
 import { Loading, Problem } from "../ui.jsx";
 
@@ -93,11 +93,49 @@ export function PartnerFooter({ branding }) {
   );
 }
 
+/**
+ * The text colour readable on bg ("#rrggbb"): black or white, whichever
+ * has the larger contrast ratio with it (WCAG 2's relative luminance).
+ * @param {string} bg
+ */
+export function readableOn(bg) {
+  const lin = (i) => {
+    const c = parseInt(bg.slice(i, i + 2), 16) / 255;
+    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  };
+  const l = 0.2126 * lin(1) + 0.7152 * lin(3) + 0.0722 * lin(5);
+  return (l + 0.05) / 0.05 >= 1.05 / (l + 0.05) ? "#000000" : "#ffffff";
+}
+
+/**
+ * The partner's colour on el: the site's custom properties --brand and
+ * --brand-ink (the text on it) set anew for el and what is inside it (its
+ * band and buttons, app.css). Set through the
+ * CSSOM, which the page's policy allows (a style attribute it refuses).
+ * @param {{current: HTMLElement | null}} ref
+ * @param {unknown} colour
+ */
+function useBrandColour(ref, colour) {
+  useEffect(() => {
+    const el = ref.current;
+    if (!el || typeof colour !== "string" || !/^#[0-9a-fA-F]{6}$/.test(colour)) return;
+    el.style.setProperty("--brand", colour);
+    el.style.setProperty("--brand-ink", readableOn(colour));
+    return () => {
+      el.style.removeProperty("--brand");
+      el.style.removeProperty("--brand-ink");
+    };
+  }, [ref.current, colour]);
+}
+
 const FEATURES = { live_chat: "Live chat", therapy: "Therapy sessions" };
 
 /** @param {{params: {partner: string}}} props */
 export function PartnerLanding({ params }) {
   const { branding, error } = usePartner(params.partner);
+  const section = useRef(/** @type {HTMLElement | null} */ (null));
+  const colour = branding && branding.brand_colour;
+  useBrandColour(section, colour);
   if (error) return <Problem error={error} />;
   if (branding === undefined) return <Loading what="the partner" />;
   if (branding === null) {
@@ -112,7 +150,7 @@ export function PartnerLanding({ params }) {
     );
   }
   return (
-    <section class="partner">
+    <section class={colour ? "partner branded" : "partner"} ref={section}>
       <div class="partner-head">
         <PartnerLogo branding={branding} />
         <h1>{branding.name}</h1>

@@ -31,13 +31,22 @@ function Profile({ user, onSaved }) {
     last_name: user.last_name || "",
     email: user.email || "",
     current_password: "",
+    time_zone: user.time_zone || "",
   });
+  // Absent while the server's database lacks it (migration 0053 pending):
+  // no select, and not sent (a write naming it is 503 FIELD_UNAVAILABLE).
+  const zoned = "time_zone" in user;
   const [saved, setSaved] = useState(false);
   const set = (k) => (x) => (setSaved(false), setV({ ...v, [k]: x }));
   const emailChanged = v.email.trim() !== (user.email || "");
   const f = useSubmit(
     () => {
-      const body = { first_name: v.first_name.trim() || null, last_name: v.last_name.trim() || null };
+      /** @type {Record<string, string | null>} */
+      const body = {
+        first_name: v.first_name.trim() || null,
+        last_name: v.last_name.trim() || null,
+      };
+      if (zoned) body.time_zone = v.time_zone || null;
       if (emailChanged) {
         body.email = v.email.trim();
         body.current_password = v.current_password;
@@ -69,6 +78,7 @@ function Profile({ user, onSaved }) {
             autocomplete="current-password"
           />
         )}
+        {zoned && <ZoneSelect value={v.time_zone} onChange={set("time_zone")} errors={f.fields} />}
         {user.country && (
           <p class="meta">
             Country: {user.country}
@@ -87,6 +97,60 @@ function Profile({ user, onSaved }) {
         </button>
       </form>
     </section>
+  );
+}
+
+/**
+ * The zones the browser knows (Intl), the browser's own first; "" is "as
+ * this browser" (time_zone null). A saved zone the list lacks stays a
+ * choice.
+ * @param {string} saved
+ */
+function zones(saved) {
+  const here = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  /** @type {string[]} */
+  let list = [];
+  try {
+    // ES2022's Intl.supportedValuesOf, which the TypeScript lib set here lacks.
+    list = /** @type {any} */ (Intl).supportedValuesOf("timeZone");
+  } catch (e) {
+    list = [];
+  }
+  const rest = list.filter((z) => z !== here && z !== saved);
+  return [here, ...(saved && saved !== here ? [saved] : []), ...rest];
+}
+
+/** @param {{value: string, onChange: (v: string) => void, errors: any}} props */
+function ZoneSelect({ value, onChange, errors }) {
+  const here = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const err = errors && errors.time_zone;
+  return (
+    <div class={"field" + (err ? " field-bad" : "")}>
+      <label for="f-time_zone">Time zone</label>
+      <small id="f-time_zone-hint" class="hint">
+        Times are shown in this zone wherever you sign in.
+      </small>
+      <select
+        id="f-time_zone"
+        name="time_zone"
+        value={value}
+        onChange={(e) => onChange(e.currentTarget.value)}
+        aria-invalid={err ? "true" : undefined}
+        aria-describedby={"f-time_zone-hint" + (err ? " f-time_zone-err" : "")}
+      >
+        <option value="">{`This browser's (${here})`}</option>
+        {zones(value).map((z) => (
+          <option key={z} value={z}>
+            {z === here ? `${z} (suggested: this browser's)` : z}
+          </option>
+        ))}
+      </select>
+      {err && (
+        <small id="f-time_zone-err" class="field-error">
+          {err}
+        </small>
+      )}
+    </div>
   );
 }
 

@@ -1,0 +1,179 @@
+"""A partner's brand colour and a person's time zone (issue 18): the
+partner's public page takes its band and buttons from brand_colour
+("#rrggbb"), and times are shown in the person's time_zone (an IANA name
+of the tzdata compiled in). Accepted, refused with the field named, null
+clears, the public branding and the GDPR export carry them, the OpenAPI
+document shows their formats, and migration 0053 taken down and up keeps
+the rows. With 0053 pending (undone: carebase serves with migrations
+pending) the two fields are left out of answers and a write naming one is
+503 FIELD_UNAVAILABLE (docs/ARCHITECTURE.md, "A field a later migration
+adds"). Runs on SQLite and PostgreSQL."""
+
+import pytest
+
+from conftest import (PASSWORD, hdr, login, make_partner, person, problem, register,
+                      undo_migration, wait_until)
+
+
+def refused(r, field):
+    body = problem(r, 422, "VALIDATION_FAILED")
+    assert field in [e["field"] for e in body["errors"]], body
+    return body
+
+
+def test_partner_brand_colour_set_checked_cleared_and_public(server, admin):
+    p = make_partner(server, admin, "Colour Co", brand_colour="#1A7f3c")
+    assert p["brand_colour"] == "#1A7f3c"
+    for bad in ("1a7f3c", "#1a7f3", "#1a7f3cc", "#1g7f3c", "red", "#fff", 7):
+        refused(server.request("PATCH", f"/v1/partners/{p['id']}", headers=hdr(admin),
+                               json={"brand_colour": bad}), "brand_colour")
+    refused(server.post("/v1/partners", headers=hdr(admin),
+                        json={"name": "Bad Colour", "brand_colour": "#12345z"}), "brand_colour")
+    # The public branding, by name, to anyone.
+    pub = server.get("/v1/partners/colour co").json()
+    assert pub["brand_colour"] == "#1A7f3c"
+    r = server.request("PATCH", f"/v1/partners/{p['id']}", headers=hdr(admin),
+                       json={"brand_colour": None})
+    assert r.status_code == 200, r.text
+    assert r.json()["brand_colour"] is None
+    assert server.get("/v1/partners/colour co").json()["brand_colour"] is None
+    # A member may not set it.
+    member = person(server, "mo")
+    r = server.request("PATCH", f"/v1/partners/{p['id']}", headers=hdr(member),
+                       json={"brand_colour": "#000000"})
+    assert r.status_code in (403, 404), r.text
+
+
+def test_time_zone_on_me_checked_cleared_and_exported(server, admin):
+    pat = person(server, "pat")
+    assert server.get("/v1/me", headers=hdr(pat)).json()["time_zone"] is None
+    # Zones and the links a browser may name (Asia/Calcutta, UTC).
+    for zone in ("Europe/Berlin", "America/Argentina/Buenos_Aires", "Asia/Calcutta",
+                 "UTC", "Etc/GMT+5"):
+        r = server.request("PATCH", "/v1/me", headers=hdr(pat), json={"time_zone": zone})
+        assert r.status_code == 200, r.text
+        assert r.json()["time_zone"] == zone
+        assert server.get("/v1/me", headers=hdr(pat)).json()["time_zone"] == zone
+    for bad in ("Europe/Atlantis", "europe/berlin", "Berlin", "", "../etc/passwd",
+                "Europe/Berlin ", "A" * 300, 5):
+        refused(server.request("PATCH", "/v1/me", headers=hdr(pat), json={"time_zone": bad}),
+                "time_zone")
+    assert server.get("/v1/me", headers=hdr(pat)).json()["time_zone"] == "Etc/GMT+5"
+    # Staff set it through the users resource too.
+    r = server.request("PATCH", f"/v1/users/{pat['id']}", headers=hdr(admin),
+                       json={"time_zone": "Pacific/Auckland"})
+    assert r.status_code == 200, r.text
+    refused(server.request("PATCH", f"/v1/users/{pat['id']}", headers=hdr(admin),
+                           json={"time_zone": "Mars/Olympus_Mons"}), "time_zone")
+    doc = server.get("/v1/me/export", headers=hdr(pat)).json()
+    assert doc["user"]["time_zone"] == "Pacific/Auckland"
+    r = server.request("PATCH", "/v1/me", headers=hdr(pat), json={"time_zone": None})
+    assert r.status_code == 200, r.text
+    assert r.json()["time_zone"] is None
+    assert server.get("/v1/me/export", headers=hdr(pat)).json()["user"]["time_zone"] is None
+
+
+def test_openapi_shows_the_formats(server):
+    doc = server.get("/v1/openapi.json").json()
+    schemas = doc["components"]["schemas"]
+    colour = schemas["partners"]["properties"]["brand_colour"]
+    assert colour["format"] == "colour" and colour["pattern"] == "^#[0-9A-Fa-f]{6}$", colour
+    zone = schemas["users"]["properties"]["time_zone"]
+    assert zone["format"] == "time-zone" and "pattern" in zone, zone
+    assert "null" in zone["type"] and "null" in colour["type"]
+    public = doc["paths"]["/v1/partners/{id}"]["get"]["responses"]["200"]
+    assert "brand_colour" in str(public)
+
+
+@pytest.mark.dialect
+def test_migration_0053_down_and_up_keeps_the_rows(start_server, db):
+    server = start_server(db=db)
+    boss = person(server, "boss", "admin")
+    p = make_partner(server, boss, "Round Trip", brand_colour="#abcdef")
+    pat = person(server, "pat")
+    server.request("PATCH", "/v1/me", headers=hdr(pat), json={"time_zone": "Europe/Paris"})
+    server.stop()
+    undo_migration(db, "0053_brand_colour_time_zone")
+    assert db.count("partners", f"id = '{p['id']}'") == 1
+    server.cli_ok("migrate")  # 0053 again
+    server.start(migrate=False)
+    assert db.scalar(f"SELECT brand_colour FROM partners WHERE id = '{p['id']}'") is None
+    tok = login(server, pat["email"], PASSWORD)
+    me = server.get("/v1/me", headers=hdr(tok)).json()
+    assert me["id"] == pat["id"] and me["time_zone"] is None
+    r = server.request("PATCH", "/v1/me", headers=hdr(tok), json={"time_zone": "Europe/Paris"})
+    assert r.status_code == 200 and r.json()["time_zone"] == "Europe/Paris", r.text
+
+
+@pytest.mark.dialect
+def test_with_0053_pending_the_fields_are_left_out_and_writes_say_why(start_server, db):
+    """A database at 0052 (0053 undone, server stopped, as `carebase migrate
+    down` would), served by this binary: the account, its export, the users
+    and partners rows and the public branding answer 200 without
+    time_zone and brand_colour; a write naming either is 503
+    FIELD_UNAVAILABLE, one that does not is made; registration and erasure
+    work. Once 0053 is applied by another process the fields come back
+    without a restart."""
+    server = start_server(db=db)
+    boss = person(server, "boss", "admin")
+    p = make_partner(server, boss, "Pending Co", brand_colour="#abcdef")
+    pat, gone = person(server, "pat"), person(server, "gone")
+    r = server.request("PATCH", "/v1/me", headers=hdr(pat), json={"time_zone": "Europe/Paris"})
+    assert r.status_code == 200, r.text
+    server.stop()
+    undo_migration(db, "0053_brand_colour_time_zone")
+    server.start(migrate=False)
+    # What the account page reads (web/src/app/pages/me/account.jsx).
+    for path in ("/v1/me", "/v1/me/sessions", "/v1/me/export"):
+        r = server.get(path, headers=hdr(pat))
+        assert r.status_code == 200, f"{path}: {r.text[:300]}"
+    me = server.get("/v1/me", headers=hdr(pat)).json()
+    assert me["id"] == pat["id"] and "time_zone" not in me, me
+    doc = server.get("/v1/me/export", headers=hdr(pat)).json()
+    assert doc["user"]["id"] == pat["id"] and "time_zone" not in doc["user"]
+    r = server.get(f"/v1/users/{pat['id']}", headers=hdr(boss))
+    assert r.status_code == 200 and "time_zone" not in r.json(), r.text
+    r = server.get("/v1/users", headers=hdr(boss))
+    assert r.status_code == 200, r.text
+    assert all("time_zone" not in u for u in r.json()["data"])
+    # The partner: the whole row (an admin, by id), the list, the branding.
+    r = server.get(f"/v1/partners/{p['id']}", headers=hdr(boss))
+    assert r.status_code == 200, r.text
+    assert r.json()["name"] == "Pending Co" and "brand_colour" not in r.json()
+    r = server.get("/v1/partners", headers=hdr(boss))
+    assert r.status_code == 200 and all("brand_colour" not in x for x in r.json()["data"])
+    for ref in (p["id"], "pending co"):
+        r = server.get(f"/v1/partners/{ref}")
+        assert r.status_code == 200, r.text
+        assert r.json()["name"] == "Pending Co" and "brand_colour" not in r.json()
+    # Writes naming a pending field say why; the others are made.
+    for r in (server.request("PATCH", "/v1/me", headers=hdr(pat),
+                             json={"time_zone": "Europe/Berlin"}),
+              server.request("PATCH", "/v1/me", headers=hdr(pat), json={"time_zone": None}),
+              server.request("PATCH", f"/v1/users/{pat['id']}", headers=hdr(boss),
+                             json={"time_zone": "Europe/Berlin", "last_name": "Kept"}),
+              server.request("PATCH", f"/v1/partners/{p['id']}", headers=hdr(boss),
+                             json={"brand_colour": "#000000"}),
+              server.post("/v1/partners", headers=hdr(boss),
+                          json={"name": "Colourless", "brand_colour": "#111111"})):
+        problem(r, 503, "FIELD_UNAVAILABLE")
+    # A 503's detail is not answered: the log names the migration to apply.
+    assert "event=field_unavailable resource=users field=time_zone migration=0053" \
+        in server.log()
+    assert "resource=partners field=brand_colour migration=0053" in server.log()
+    r = server.request("PATCH", "/v1/me", headers=hdr(pat), json={"first_name": "Zed"})
+    assert r.status_code == 200 and r.json()["first_name"] == "Zed", r.text
+    assert "time_zone" not in r.json()
+    assert server.get(f"/v1/users/{pat['id']}", headers=hdr(boss)).json()["last_name"] != "Kept"
+    make_partner(server, boss, "Plain Co")
+    assert register(server, "new.pending@example.org").status_code == 201
+    r = server.request("DELETE", "/v1/me", headers=hdr(gone), json={"password": PASSWORD})
+    assert r.status_code in (200, 204), r.text
+    # 0053 applied by another process: the fields are back, the rows kept
+    # (their values went with the columns).
+    server.cli_ok("migrate")
+    wait_until(lambda: "time_zone" in server.get("/v1/me", headers=hdr(pat)).json(),
+               what="time_zone answered again")
+    r = server.request("PATCH", "/v1/me", headers=hdr(pat), json={"time_zone": "Europe/Berlin"})
+    assert r.status_code == 200 and r.json()["time_zone"] == "Europe/Berlin", r.text
+    assert server.get(f"/v1/partners/{p['id']}", headers=hdr(boss)).json()["brand_colour"] is None
