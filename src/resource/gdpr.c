@@ -110,8 +110,8 @@ resource_export_row(
 	case STORE_ROW:
 		/* Every column, personal ones opened under the owner's key;
 		 * then the hidden ones go. */
-		if ((rc = rows_decode(tx, rd, st, NULL, SCOPE_ALL, 1, NULL, out,
-			 NULL)) != OK)
+		if ((rc = rows_decode(tx, rd, st, NULL, SCOPE_ALL, 1, pending,
+			 NULL, out, NULL)) != OK)
 			goto out;
 		for (i = 0; i < rd->ncols; i++)
 			if (rd->cols[i].flags & FIELD_HIDDEN)

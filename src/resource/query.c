@@ -919,8 +919,8 @@ list_run(struct request *req, const struct rdef *rd, struct principal *who,
 			more = 1;
 			break;
 		}
-		if ((rc = rows_decode(
-			 tx, rd, st, who, scope, 0, &kc, &row, NULL)) != OK)
+		if ((rc = rows_decode(tx, rd, st, who, scope, 0, pending, &kc,
+			 &row, NULL)) != OK)
 			break;
 		json_array_append_new(data, row);
 		if (sf != NULL) {
@@ -1152,7 +1152,7 @@ resource_export_owned(struct tx *tx, const struct principal *who,
 			 * too: the person's data all the same); then the
 			 * hidden ones go, as resource_export_row. */
 			if ((rc = rows_decode(tx, rd, st, &owner, SCOPE_ALL, 1,
-				 &kc, &row, NULL)) != OK)
+				 pending, &kc, &row, NULL)) != OK)
 				break;
 			for (k = 0; k < rd->ncols; k++)
 				if (rd->cols[k].flags & FIELD_HIDDEN)
@@ -1226,8 +1226,8 @@ resource_rows(struct tx *tx, const struct resource *res,
 				*truncated = 1;
 			continue;
 		}
-		if ((rc = rows_decode(
-			 tx, rd, st, who, scope, 0, &kc, &row, NULL)) != OK)
+		if ((rc = rows_decode(tx, rd, st, who, scope, 0, pending, &kc,
+			 &row, NULL)) != OK)
 			break;
 		json_array_append_new(out, row);
 	}

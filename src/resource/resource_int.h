@@ -114,11 +114,13 @@ int rdef_statements(const struct rdef *, uint32_t pending, char **select,
  * re-read in tx (schema_migrations) when older than
  * RESOURCE_SCHEMA_TTL_MS: call it before a statement, never while one is
  * being stepped. A store error when they cannot be read. 0 at once for a
- * resource without since fields.
- * rdef_pending_cached: the same from what was last read, never a
- * statement (decoding rows); every since field pending before any read.
+ * resource without since fields. The mask a statement was made with is
+ * the one its rows are decoded with (rows_decode), never one read again
+ * meanwhile by another thread.
  */
-int	 rdef_pending(struct tx *, const struct rdef *, uint32_t *mask);
+int rdef_pending(struct tx *, const struct rdef *, uint32_t *mask);
+/* What was last read, never a statement; every since field pending
+ * before any read (rdef_pending's, and tests'). */
 uint32_t rdef_pending_cached(const struct rdef *);
 /* Is col (an index in rd->cols) pending in mask? */
 int rdef_col_pending(const struct rdef *, uint32_t mask, size_t col);
@@ -171,8 +173,8 @@ int rows_key_get(
  * *updated_at (may be NULL) gets updated_at.
  */
 int rows_decode(struct tx *, const struct rdef *, struct stmt *,
-    const struct principal *, enum scope vis, int all, struct keycache *,
-    json_t **out, int64_t *updated_at);
+    const struct principal *, enum scope vis, int all, uint32_t pending,
+    struct keycache *, json_t **out, int64_t *updated_at);
 /* Load one row within scope cond (404 outside), seen through vis. */
 int rows_select(struct tx *, const struct rdef *, const char *id,
     const struct principal *, enum scope cond, enum scope vis, int all,

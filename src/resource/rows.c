@@ -192,8 +192,8 @@ plain_value(const struct field *f, const char *s)
 
 int
 rows_decode(struct tx *tx, const struct rdef *rd, struct stmt *st,
-    const struct principal *who, enum scope vis, int all, struct keycache *kc,
-    json_t **out, int64_t *updated_at)
+    const struct principal *who, enum scope vis, int all, uint32_t pending,
+    struct keycache *kc, json_t **out, int64_t *updated_at)
 {
 	const struct field *f;
 	struct keycache	    local;
@@ -202,7 +202,6 @@ rows_decode(struct tx *tx, const struct rdef *rd, struct stmt *st,
 	char		   *plain;
 	json_t		   *o, *v;
 	size_t		    i, len;
-	uint32_t	    pending;
 	int		    mask, rc = OK;
 
 	*out = NULL;
@@ -218,7 +217,6 @@ rows_decode(struct tx *tx, const struct rdef *rd, struct stmt *st,
 	else if (rd->owner >= 0)
 		owner = store_col_text(st, rd->owner);
 	mask = see_mask(rd, who, vis, owner);
-	pending = rdef_pending_cached(rd);
 	for (i = 0; i < rd->ncols; i++) {
 		f = &rd->cols[i];
 		if (!all &&
@@ -297,7 +295,7 @@ rows_select(struct tx *tx, const struct rdef *rd, const char *id,
 	switch ((rc = store_step(st))) {
 	case STORE_ROW:
 		rc = rows_decode(
-		    tx, rd, st, who, vis, all, NULL, out, updated_at);
+		    tx, rd, st, who, vis, all, pending, NULL, out, updated_at);
 		break;
 	case STORE_DONE:
 		rc = ERR_NOT_FOUND;

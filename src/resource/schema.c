@@ -100,8 +100,10 @@ static int
 schema_fresh(struct tx *tx)
 {
 	unsigned char bits[APPLIED_BYTES];
-	int64_t	      now = time_now_ms(), at;
-	int	      rc = OK;
+	/* Monotonic: a wall clock stepped back would stop the re-reads
+	 * for as long as it stepped. */
+	int64_t now = time_mono_ns() / 1000000, at;
+	int	rc = OK;
 
 	at = atomic_load(&schema_loaded_at);
 	if (at != INT64_MIN && now - at < RESOURCE_SCHEMA_TTL_MS)
@@ -119,11 +121,13 @@ schema_fresh(struct tx *tx)
 			pthread_rwlock_unlock(&schema_lock);
 			atomic_store(&schema_loaded_at, now);
 		} else if (at != INT64_MIN) {
-			/* Keep using what was read; try again after the
-			 * TTL. */
+			/* Others keep using what was read, and it is read
+			 * again after the TTL; this request fails, as on
+			 * PostgreSQL its transaction is aborted now and a
+			 * next statement would fail less clearly. */
 			log_warn(
 			    "event=schema_read_failed code=%s", err_code(rc));
-			rc = OK;
+			atomic_store(&schema_loaded_at, now);
 		}
 	}
 	pthread_mutex_unlock(&schema_reload);
