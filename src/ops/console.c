@@ -17,9 +17,10 @@
  *
  * Every action is audited: a replay as webhook_inbox.replay in the
  * transaction that records its outcome (inbox.c), a retry as
- * failed_jobs.retry and a verification as audit_log.verify, each in a
- * transaction of its own just after (jobs_retry_failed and audit_verify
- * are the store's and the log's own, and take no caller).
+ * failed_jobs.retry in the transaction that queues the job again, and a
+ * verification as audit_log.verify in a transaction of its own just
+ * after the walk (which reads, a page per transaction, and writes
+ * nothing).
  *
  * The audit walk reads every row once, a page at a time (audit.c), in
  * the request, on the slow pool (ROUTE_SLOW). Its time on a large log is
@@ -33,6 +34,7 @@
 #include <jansson.h>
 
 #include "core/err.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "ops/inbox.h"
@@ -54,8 +56,15 @@ struct console_audit {
 	json_t	       *changes; /* borrowed */
 };
 
+struct console_retry {
+	struct request *req;
+	const char     *id; /* the failed_jobs row */
+	char		job_id[JOB_ID_LEN];
+};
+
 static int allowed(struct request *, const char *, const char *, const char *);
 static int audited_tx(struct tx *, void *);
+static int retry_tx(struct tx *, void *);
 static json_t *inbox_row(struct stmt *);
 static json_t *failed_job_row(struct stmt *);
 static json_t *time_json(int64_t);
@@ -319,42 +328,54 @@ out:
 	http_json(req, 200, resource_page_json(&pg, data));
 }
 
-/* POST /v1/failed-jobs/{id}/retry: 202 with the new job's id. */
+/* The retry and its audit row, committed together (store_run). */
+static int
+retry_tx(struct tx *tx, void *arg)
+{
+	struct console_retry *rt = arg;
+	json_t		     *changes;
+	int		      rc;
+
+	if ((rc = jobs_retry_failed_tx(tx, rt->id, rt->job_id)) != OK)
+		return (rc);
+	if ((changes = json_pack("{s:s}", "job_id", rt->job_id)) == NULL)
+		return (ERR_NOMEM);
+	rc = audit_append(tx, rt->req->caller, rt->req, "failed_jobs.retry",
+	    "failed_jobs", rt->id, changes);
+	json_decref(changes);
+	return (rc);
+}
+
+/*
+ * POST /v1/failed-jobs/{id}/retry: 202 with the new job's id. Of two
+ * retries at once one queues the job; the other answers 404, the row
+ * being gone (jobs_retry_failed_tx).
+ */
 void
 ops_failed_job_retry(struct request *req)
 {
-	struct console_audit a;
-	const char	    *id = http_param(req, "id");
-	char		     job_id[JOB_ID_LEN];
-	json_t		    *changes;
+	struct console_retry rt;
 	int		     rc;
 
 	if (!allowed(
 		req, "failed_jobs", "retry", "You may not retry failed jobs."))
 		return;
-	if ((rc = jobs_retry_failed(req->db, id, job_id)) != OK) {
+	memset(&rt, 0, sizeof(rt));
+	rt.req = req;
+	rt.id = http_param(req, "id");
+	if (rt.id == NULL || !uuid_valid(rt.id)) {
+		http_problem(req, ERR_NOT_FOUND, NULL, "No such failed job.");
+		return;
+	}
+	if ((rc = store_run(req->db, STORE_TX_WRITE, retry_tx, &rt)) != OK) {
 		http_problem(req, rc, NULL, "%s",
 		    rc == ERR_NOT_FOUND ? "No such failed job."
 					: "The job cannot be queued again.");
 		return;
 	}
-	/* Queued already: the audit row follows in its own transaction. */
-	if ((changes = json_pack("{s:s}", "job_id", job_id)) == NULL) {
-		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
-		return;
-	}
-	a = (struct console_audit){ req, "failed_jobs.retry", "failed_jobs", id,
-		changes };
-	rc = store_run(req->db, STORE_TX_WRITE, audited_tx, &a);
-	json_decref(changes);
-	if (rc != OK) {
-		http_problem(req, rc, NULL,
-		    "The job was queued again as %s, but the audit log "
-		    "could not record it.",
-		    job_id);
-		return;
-	}
-	http_json(req, 202, json_pack("{s:s,s:s}", "id", id, "job_id", job_id));
+	log_info("event=job_retry failed_id=%s id=%s", rt.id, rt.job_id);
+	http_json(
+	    req, 202, json_pack("{s:s,s:s}", "id", rt.id, "job_id", rt.job_id));
 }
 
 /*

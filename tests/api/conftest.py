@@ -1164,6 +1164,22 @@ def webhook_booking(server, who, **fields):
     return r.json()["booking"]
 
 
+# The audit log that cannot be written (test_audit_batching, test_ops_routes):
+# every INSERT into audit_log refused, until FAIL_DROP.
+FAIL_TRIGGER = {
+    "sqlite": ("CREATE TRIGGER audit_refused BEFORE INSERT ON audit_log "
+               "BEGIN SELECT RAISE(ABORT, 'audit refused by the test'); END;"),
+    "postgres": ("CREATE FUNCTION audit_refused() RETURNS trigger LANGUAGE plpgsql AS "
+                 "$$ BEGIN RAISE EXCEPTION 'audit refused by the test'; END $$; "
+                 "CREATE TRIGGER audit_refused BEFORE INSERT ON audit_log "
+                 "FOR EACH ROW EXECUTE FUNCTION audit_refused();"),
+}
+FAIL_DROP = {
+    "sqlite": "DROP TRIGGER audit_refused;",
+    "postgres": "DROP TRIGGER audit_refused ON audit_log; DROP FUNCTION audit_refused();",
+}
+
+
 def tamper(db, sql):
     """Write to the audit log as the database owner could: drop the
     append-only triggers, then run sql, committed, on either database."""

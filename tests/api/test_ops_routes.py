@@ -4,13 +4,14 @@ force), failed jobs listed and retried, the audit chain verified; admins
 only, every action audited. The command line's `webhooks`, `jobs` and
 `audit verify` do the same (test_learning, test_jobs, test_audit)."""
 
+import threading
 import time
 import uuid
 
 import pytest
 
-from conftest import CMS_TOKEN, cms_webhook, course_story, hdr, person, problem, tamper, \
-    wait_until
+from conftest import CMS_TOKEN, FAIL_DROP, FAIL_TRIGGER, cms_webhook, course_story, hdr, \
+    person, problem, tamper, wait_until
 
 SECRET = "cms-webhook-secret-for-console-tests"
 
@@ -31,6 +32,31 @@ def staff(server):
 
 def audited(db, action, entity_id):
     return db.count("audit_log", f"action = '{action}' AND entity_id = '{entity_id}'")
+
+
+def failed_job(db, kind="webhooks.prune"):
+    """A failed_jobs row of kind, as the queue leaves one; its id."""
+    fid = str(uuid.uuid4())
+    db.execute(
+        "INSERT INTO failed_jobs (id, job_id, queue, kind, payload, error, attempts, "
+        f"failed_at) VALUES ('{fid}', '{uuid.uuid4()}', 'default', '{kind}', '{{}}', "
+        f"'gave up for the test', 3, {int(time.time() * 1000)})")
+    return fid
+
+
+def at_once(n, call):
+    """call() from n threads released together; the answers."""
+    gate, out = threading.Barrier(n), [None] * n
+
+    def run(i):
+        gate.wait(timeout=10)
+        out[i] = call()
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return out
 
 
 @pytest.mark.dialect
@@ -133,6 +159,56 @@ def test_a_failed_job_is_listed_retried_and_runs(server, staff):
     assert audited(server.db, "failed_jobs.retry", fid) == 1
     problem(server.post(f"/v1/failed-jobs/{fid}/retry", headers=hdr(admin)), 404, "NOT_FOUND")
     problem(server.post("/v1/failed-jobs/nope/retry", headers=hdr(admin)), 404, "NOT_FOUND")
+
+
+@pytest.mark.dialect
+def test_retries_of_one_failed_job_at_once_queue_it_once(start_server, db):
+    """Two admins (or a double click) retrying one failed job: one retry
+    queues it, the others find it gone (404), where each used to read the
+    row and queue the job again (a mail sent twice). No job runs here, so
+    every job queued stays to be counted."""
+    server = start_server(db=db, env={"CAREBASE_JOB_WORKERS": "0", "CAREBASE_THREADS": "8"})
+    admin = person(server, "admin", "admin")
+    for _ in range(3):
+        fid = failed_job(server.db)
+        queued = server.db.count("jobs", "kind = 'webhooks.prune'")
+        answers = at_once(10, lambda: server.post(f"/v1/failed-jobs/{fid}/retry",
+                                                  headers=hdr(admin)))
+        codes = sorted(r.status_code for r in answers)
+        assert codes == [202] + [404] * 9, [(r.status_code, r.text[:200]) for r in answers]
+        for r in answers:
+            if r.status_code == 404:
+                problem(r, 404, "NOT_FOUND")
+        [won] = [r.json() for r in answers if r.status_code == 202]
+        assert server.db.count("jobs", "kind = 'webhooks.prune'") == queued + 1
+        assert server.db.count("jobs", f"id = '{won['job_id']}'") == 1
+        assert server.db.count("failed_jobs", f"id = '{fid}'") == 0
+        assert audited(server.db, "failed_jobs.retry", fid) == 1
+
+
+@pytest.mark.dialect
+def test_a_retry_the_audit_log_cannot_record_queues_nothing(start_server, db):
+    """The retry and its audit row commit together: when the row cannot be
+    written the job is not queued and the failed row stays, to retry later
+    (it used to be queued first, then answered 500, unaudited). A refused
+    audit row is retried as a chain conflict for db_busy_timeout_ms."""
+    server = start_server(db=db, env={"CAREBASE_DB_BUSY_TIMEOUT_MS": "300"})
+    admin = person(server, "admin", "admin")
+    fid = failed_job(server.db)
+    jobs = server.db.count("jobs")
+    server.db.execute(FAIL_TRIGGER[server.db.kind])
+    try:
+        r = server.post(f"/v1/failed-jobs/{fid}/retry", headers=hdr(admin))
+    finally:
+        server.db.execute(FAIL_DROP[server.db.kind])
+    assert r.status_code >= 500, r.text
+    assert server.db.count("failed_jobs", f"id = '{fid}'") == 1
+    assert server.db.count("jobs") == jobs
+    r = server.post(f"/v1/failed-jobs/{fid}/retry", headers=hdr(admin))
+    assert r.status_code == 202, r.text
+    [changes] = server.db.query("SELECT changes FROM audit_log WHERE action = "
+                                f"'failed_jobs.retry' AND entity_id = '{fid}'")[0]
+    assert r.json()["job_id"] in changes
 
 
 @pytest.mark.dialect
