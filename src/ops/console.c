@@ -202,7 +202,9 @@ out:
 
 /*
  * POST /v1/webhook-inbox/{id}/replay {"force": bool}: the new outcome,
- * 200 whatever it is (the replay ran); a problem when it did not run.
+ * 200 whatever it is (the replay ran and its outcome is recorded); a
+ * problem when it did not run (another replay processed it meanwhile:
+ * 409), or ran but its outcome could not be recorded.
  */
 void
 ops_inbox_replay(struct request *req)

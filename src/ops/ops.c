@@ -100,7 +100,7 @@ static const char api_inbox_list[] = "{\"parameters\":[" API_QUERY("source",
 static const char api_inbox_replay[] =
     "{\"codes\":{\"409\":[\"WEBHOOK_ALREADY_PROCESSED\","
     "\"WEBHOOK_BODY_ERASED\",\"WEBHOOK_BODY_TRUNCATED\"],\"403\":["
-    "\"WEBHOOK_SIGNATURE_FAILED\"]},\"body\":{\"type\":\"object\","
+    "\"WEBHOOK_SIGNATURE_FAILED\"],\"503\":[\"SYSTEM_KEY_UNAVAILABLE\"]},\"body\":{\"type\":\"object\","
     "\"properties\":{\"force\":{\"type\":\"boolean\",\"default\":false,"
     "\"description\":\"run a row processed already again\"}},"
     "\"additionalProperties\":false},\"answers\":{\"200\":{"
@@ -114,8 +114,11 @@ static const char api_inbox_replay[] =
 	"string") "}}}},\"problems\":{\"403\":\"not an admin, "
 		  "or WEBHOOK_SIGNATURE_FAILED: its signature did not verify\","
 		  "\"404\":\"no such webhook\",\"409\":\"WEBHOOK_ALREADY_PROCESSED "
-		  "(without force), WEBHOOK_BODY_ERASED or WEBHOOK_BODY_TRUNCATED\","
-		  "\"422\":\"a bad body\"}}";
+		  "(without force; also when another replay processed it "
+		  "meanwhile), WEBHOOK_BODY_ERASED or WEBHOOK_BODY_TRUNCATED\","
+		  "\"422\":\"a bad body\",\"503\":\"SYSTEM_KEY_UNAVAILABLE: the "
+		  "key that seals stored bodies is not loaded; or the slow pool "
+		  "is full (Retry-After)\"}}";
 static const char api_failed_jobs[] = "{\"parameters\":[" API_QUERY("kind",
     "{\"type\":\"string\"}",
     "exact match (mail.send, ...)") "," API_PAGE_PARAMS "]," API_PAGE_OF("a page of failed jobs, newest first, without their "

@@ -1871,12 +1871,14 @@ class FakeCms(FakeHttp):
     """GET /v2/cdn/stories/<id>?token=CMS_TOKEN answers {"story": ...} from
     self.stories (by id as a string), 404 for an id it does not hold, 401
     for another token, 503 while self.down is set; self.fetches lists the
-    path of every GET."""
+    path of every GET. With self.gate (a threading.Barrier) set, each GET
+    waits on it first: n fetches answered together."""
 
     def __init__(self):
         self.stories = {}
         self.fetches = []
         self.down = False
+        self.gate = None
         super().__init__()
 
     @property
@@ -1888,6 +1890,8 @@ class FakeCms(FakeHttp):
             return 405, {"error": "method not allowed"}
         path, _, query = path.partition("?")
         self.fetches.append(path)
+        if self.gate is not None:
+            self.gate.wait(timeout=10)
         params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
         if self.down:
             return 503, {"error": "maintenance"}

@@ -4,6 +4,7 @@ force), failed jobs listed and retried, the audit chain verified; admins
 only, every action audited. The command line's `webhooks`, `jobs` and
 `audit verify` do the same (test_learning, test_jobs, test_audit)."""
 
+import json
 import threading
 import time
 import uuid
@@ -22,7 +23,8 @@ def server(start_server, db, cms):
         "CAREBASE_STORYBLOK_WEBHOOK_SECRET": SECRET,
         "CAREBASE_STORYBLOK_API_URL": cms.url,
         "CAREBASE_STORYBLOK_TOKEN": CMS_TOKEN,
-        "CAREBASE_STORYBLOK_TIMEOUT_S": "3"})
+        "CAREBASE_STORYBLOK_TIMEOUT_S": "3",
+        "CAREBASE_SLOW_THREADS": "4"})
 
 
 @pytest.fixture
@@ -101,14 +103,99 @@ def test_a_failed_webhook_is_listed_and_replayed(server, staff, cms):
     assert int(row[0]) == 4
 
     # Each replay that ran is audited, by the admin who asked.
-    actors = server.db.query("SELECT actor_ref, actor_role FROM audit_log WHERE "
-                             f"action = 'webhook_inbox.replay' AND entity_id = '{rid}'")
+    actors = server.db.query("SELECT actor_ref, actor_role, changes FROM audit_log WHERE "
+                             f"action = 'webhook_inbox.replay' AND entity_id = '{rid}' "
+                             "ORDER BY seq")
     assert len(actors) == 3 and all(a[1] == "admin" and a[0] for a in actors), actors
+    # ... with the outcome and whether it was forced.
+    assert [(c["outcome"], c["force"]) for c in (json.loads(a[2]) for a in actors)] == \
+        [("failed", False), ("processed", False), ("processed", True)], actors
 
     problem(server.post(f"/v1/webhook-inbox/{uuid.uuid4()}/replay", headers=hdr(admin)),
             404, "NOT_FOUND")
     problem(server.post(f"/v1/webhook-inbox/{rid}/replay", json={"force": "yes"},
                         headers=hdr(admin)), 422, "VALIDATION_FAILED")
+
+
+def failed_webhook(server, cms):
+    """A CMS webhook that failed (the CMS down), the CMS up again; its id."""
+    course = course_story(cms, "Console replay " + uuid.uuid4().hex[:8])
+    cms.down = True
+    r = cms_webhook(server, course, SECRET)
+    problem(r, 503, "CMS_UNAVAILABLE")
+    cms.down = False
+    return r.headers["X-Webhook-Inbox-Id"], course
+
+
+@pytest.mark.dialect
+def test_two_replays_at_once_run_it_once(server, staff, cms):
+    """Two admins replaying one failed row at once: both found it failed
+    and both ran it. Now the row is read again, locked, in the transaction
+    that runs it: the second finds it processed and answers 409. The CMS
+    answers both fetches together, so both are past their first look."""
+    admin = staff["admin"]
+    rid, course = failed_webhook(server, cms)
+    cms.gate = threading.Barrier(2)
+    answers = at_once(2, lambda: server.post(f"/v1/webhook-inbox/{rid}/replay",
+                                             headers=hdr(admin), timeout=30))
+    cms.gate = None
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [200, 409], [(r.status_code, r.text[:300]) for r in answers]
+    [ran] = [r for r in answers if r.status_code == 200]
+    [refused] = [r for r in answers if r.status_code == 409]
+    assert ran.json()["outcome"] == "processed", ran.text
+    problem(refused, 409, "WEBHOOK_ALREADY_PROCESSED")
+    row = server.db.query(f"SELECT attempts, outcome FROM webhook_inbox WHERE id = '{rid}'")[0]
+    assert (int(row[0]), row[1]) == (2, "processed"), row
+    assert audited(server.db, "webhook_inbox.replay", rid) == 1
+    assert server.db.count("courses", f"storyblok_uuid = '{course['uuid']}'") == 1
+
+
+OUTCOME_REFUSED = {
+    "sqlite": ("CREATE TRIGGER outcome_refused BEFORE UPDATE ON webhook_inbox "
+               "WHEN NEW.outcome = 'failed' "
+               "BEGIN SELECT RAISE(ABORT, 'outcome refused by the test'); END;"),
+    "postgres": ("CREATE FUNCTION outcome_refused() RETURNS trigger LANGUAGE plpgsql AS "
+                 "$$ BEGIN RAISE EXCEPTION 'outcome refused by the test'; END $$; "
+                 "CREATE TRIGGER outcome_refused BEFORE UPDATE ON webhook_inbox "
+                 "FOR EACH ROW WHEN (NEW.outcome = 'failed') "
+                 "EXECUTE FUNCTION outcome_refused();"),
+}
+OUTCOME_REFUSED_DROP = {
+    "sqlite": "DROP TRIGGER outcome_refused;",
+    "postgres": "DROP TRIGGER outcome_refused ON webhook_inbox; DROP FUNCTION outcome_refused();",
+}
+
+
+@pytest.mark.dialect
+def test_a_failed_replay_whose_outcome_is_not_recorded_says_so(start_server, db, cms):
+    """A replay that fails, and whose outcome cannot be written, answers
+    the failure (5xx), not 200 with an outcome that neither the row nor the
+    audit log holds."""
+    server = start_server(db=db, env={
+        "CAREBASE_STORYBLOK_WEBHOOK_SECRET": SECRET,
+        "CAREBASE_STORYBLOK_API_URL": cms.url,
+        "CAREBASE_STORYBLOK_TOKEN": CMS_TOKEN,
+        "CAREBASE_STORYBLOK_TIMEOUT_S": "3",
+        "CAREBASE_DB_BUSY_TIMEOUT_MS": "300"})
+    admin = person(server, "admin", "admin")
+    rid, _ = failed_webhook(server, cms)
+    cms.down = True
+    server.db.execute(OUTCOME_REFUSED[server.db.kind])
+    try:
+        r = server.post(f"/v1/webhook-inbox/{rid}/replay", headers=hdr(admin), timeout=30)
+    finally:
+        server.db.execute(OUTCOME_REFUSED_DROP[server.db.kind])
+    # The store's refusal as it comes (the test's trigger: a constraint on
+    # SQLite, an error on PostgreSQL), a problem either way; a 5xx's detail
+    # is the generic one.
+    assert r.status_code in (409, 500, 503), r.text
+    assert r.headers["Content-Type"].startswith("application/problem+json"), r.text
+    if r.status_code == 409:
+        assert "could not be recorded" in r.json()["detail"], r.text
+    row = server.db.query(f"SELECT attempts FROM webhook_inbox WHERE id = '{rid}'")[0]
+    assert int(row[0]) == 1
+    assert audited(server.db, "webhook_inbox.replay", rid) == 0
 
 
 def test_inbox_pages_and_bad_parameters(server, staff, cms):
