@@ -133,17 +133,29 @@ static const char api_failed_job_retry[] =
     "\"description\":\"the new job\"}}}}},\"problems\":{\"403\":\"not "
     "an admin\",\"404\":\"no such failed job\"}}";
 static const char api_audit_verify[] =
-    "{\"body\":{\"type\":\"object\",\"properties\":{\"anchor\":{"
-    "\"type\":\"string\",\"description\":\"SEQ:HASH from an earlier "
-    "check or `carebase audit head`: that row must still be there with "
-    "that hash\"}},\"additionalProperties\":false},\"answers\":{\"200\":{"
-    "\"description\":\"the chain walked from its first row\","
-    "\"schema\":{\"type\":\"object\",\"required\":[\"ok\",\"rows\","
-    "\"head\",\"first_broken_seq\",\"detail\"],\"properties\":{\"ok\":{"
-    "\"type\":\"boolean\"},\"rows\":{\"type\":\"integer\","
-    "\"description\":\"rows found intact\"},\"head\":" API_NULLABLE("string") ",\"first_broken_seq\":" API_NULLABLE(
+    "{\"codes\":{\"409\":[\"VERIFY_IN_PROGRESS\"]},\"body\":{\"type\":"
+    "\"object\",\"properties\":{\"anchor\":{\"type\":\"string\","
+    "\"description\":\"SEQ:HASH from an earlier check or `carebase audit "
+    "head`: that row must still be there with that hash\"}},"
+    "\"additionalProperties\":false},\"answers\":{\"200\":{"
+    "\"description\":\"the chain walked from its first row, for "
+    "audit_verify_max_ms at most\",\"schema\":{\"type\":\"object\","
+    "\"required\":[\"ok\",\"complete\",\"rows\",\"head\","
+    "\"first_broken_seq\",\"detail\"],\"properties\":{\"ok\":{\"type\":"
+    "\"boolean\",\"description\":\"the whole chain checked and "
+    "intact\"},\"complete\":{\"type\":\"boolean\",\"description\":"
+    "\"false: the walk stopped at its time limit (audit_verify_max_ms) "
+    "with the chain intact so far; `carebase audit verify` walks it "
+    "all\"},\"rows\":{\"type\":\"integer\",\"description\":\"rows "
+    "whose link and hash held (with an anchor that differs, every row "
+    "walked: the chain holds, rewritten)\"},\"head\":{\"type\":["
+    "\"string\",\"null\"],\"description\":\"SEQ:HASH of the last row "
+    "checked, an anchor for a later check; null when broken\"},"
+    "\"first_broken_seq\":" API_NULLABLE(
 	"integer") ",\"detail\":{\"type\":\"string\"}}}}},"
-		   "\"problems\":{\"403\":\"not an admin\",\"422\":\"a bad anchor\"}}";
+		   "\"problems\":{\"403\":\"not an admin\",\"409\":"
+		   "\"VERIFY_IN_PROGRESS: another check is walking the log in "
+		   "this process (Retry-After)\",\"422\":\"a bad anchor\"}}";
 
 static const struct route ops_routes[] = {
 	{ HTTP_GET, "/healthz", healthz, ROUTE_PUBLIC, "the process is up",

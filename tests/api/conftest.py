@@ -1180,6 +1180,47 @@ FAIL_DROP = {
 }
 
 
+def chain_hash(prev, row):
+    """A row's hash as resource/audit.c computes it: SHA-256 over the
+    previous hash and the fields, each a tag byte (0 NULL, 1 a value), then
+    the value's length (8 bytes, big-endian) and bytes; seq and at decimal."""
+    h = hashlib.sha256()
+    for name in ("prev", "seq", "id", "at", "actor_ref", "actor_role", "action",
+                 "entity_type", "entity_id", "changes", "ip", "user_agent", "request_id"):
+        v = prev if name == "prev" else row[name]
+        if v is None:
+            h.update(b"\0")
+            continue
+        b = str(v).encode()
+        h.update(b"\1" + len(b).to_bytes(8, "big") + b)
+    return h.hexdigest()
+
+
+def grow_audit_log(db, n, batch=2000):
+    """Append n rows to the audit log, chained as the server chains them
+    (rows of a test's own action, audit.filler); the last seq. Nothing else
+    may write the log meanwhile."""
+    last = db.query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+    seq, prev = (int(last[0][0]), last[0][1]) if last else (0, "0" * 64)
+    now = int(time.time() * 1000)
+    while n > 0:
+        values = []
+        for _ in range(min(n, batch)):
+            seq += 1
+            row = {"seq": seq, "id": str(uuid.uuid4()), "at": now, "actor_ref": None,
+                   "actor_role": "system", "action": "audit.filler", "entity_type": "tests",
+                   "entity_id": None, "changes": "{}", "ip": None, "user_agent": None,
+                   "request_id": None}
+            h = chain_hash(prev, row)
+            values.append(f"({seq}, '{row['id']}', {now}, 'system', 'audit.filler', "
+                          f"'tests', '{{}}', '{prev}', '{h}')")
+            prev = h
+        db.execute("INSERT INTO audit_log (seq, id, at, actor_role, action, entity_type, "
+                   "changes, prev_hash, hash) VALUES " + ", ".join(values))
+        n -= len(values)
+    return seq
+
+
 def tamper(db, sql):
     """Write to the audit log as the database owner could: drop the
     append-only triggers, then run sql, committed, on either database."""

@@ -11,8 +11,8 @@ import uuid
 
 import pytest
 
-from conftest import CMS_TOKEN, FAIL_DROP, FAIL_TRIGGER, cms_webhook, course_story, hdr, \
-    person, problem, tamper, wait_until
+from conftest import CMS_TOKEN, FAIL_DROP, FAIL_TRIGGER, cms_webhook, course_story, \
+    grow_audit_log, hdr, person, problem, tamper, wait_until
 
 SECRET = "cms-webhook-secret-for-console-tests"
 
@@ -313,6 +313,18 @@ def test_audit_verify_then_a_tampered_row(server, staff):
     problem(server.post("/v1/audit-log/verify", json={"anchor": "7:zz"}, headers=hdr(admin)),
             422, "VALIDATION_FAILED")
 
+    # An anchor whose row differs: the log was rewritten. The chain itself
+    # holds, so every row walked counts (it answered the anchor's seq - 1).
+    first = int(server.db.scalar("SELECT min(seq) FROM audit_log"))
+    rows = server.db.count("audit_log")
+    r = server.post("/v1/audit-log/verify", json={"anchor": f"{first + 1}:{'0' * 64}"},
+                    headers=hdr(admin))
+    assert r.status_code == 200, r.text
+    v = r.json()
+    assert (v["ok"], v["complete"], v["first_broken_seq"], v["rows"], v["head"]) == \
+        (False, True, first + 1, rows, None), v
+    assert "rewritten" in v["detail"], v
+
     seq = int(server.db.scalar("SELECT min(seq) FROM audit_log")) + 1
     tamper(server.db, f"UPDATE audit_log SET changes = '{{\"fields\":[]}}' WHERE seq = {seq}")
     r = server.post("/v1/audit-log/verify", headers=hdr(admin))
@@ -321,7 +333,46 @@ def test_audit_verify_then_a_tampered_row(server, staff):
     assert (v["ok"], v["first_broken_seq"], v["rows"], v["head"]) == \
         (False, seq, seq - 1, None), v
     assert f"seq {seq}" in v["detail"], v
-    assert server.db.count("audit_log", "action = 'audit_log.verify'") == 3
+    assert server.db.count("audit_log", "action = 'audit_log.verify'") == 4
+
+
+@pytest.mark.dialect
+def test_one_audit_walk_at_a_time_and_each_bounded(start_server, db):
+    """The walk holds a slow-pool thread (the one sign-ins hash passwords
+    on) for as long as the log takes to read: one at a time in a process,
+    another meanwhile answered 409 VERIFY_IN_PROGRESS; and past
+    audit_verify_max_ms it stops and answers what it checked."""
+    server = start_server(db=db, env={"CAREBASE_SLOW_THREADS": "4",
+                                      "CAREBASE_AUDIT_VERIFY_MAX_MS": "120000"})
+    admin = person(server, "admin", "admin")
+    last = grow_audit_log(server.db, 40000)  # a walk of some 0.2 s
+    answers = at_once(4, lambda: server.post("/v1/audit-log/verify", headers=hdr(admin),
+                                             timeout=120))
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [200, 409, 409, 409], [(r.status_code, r.text[:300]) for r in answers]
+    [done] = [r.json() for r in answers if r.status_code == 200]
+    assert (done["ok"], done["complete"], done["rows"]) == (True, True, last), done
+    for r in answers:
+        if r.status_code == 409:
+            problem(r, 409, "VERIFY_IN_PROGRESS")
+            assert r.headers["Retry-After"] == "1"
+    assert server.db.count("audit_log", "action = 'audit_log.verify'") == 1
+    # Free again once it has answered.
+    r = server.post("/v1/audit-log/verify", headers=hdr(admin), timeout=120)
+    assert r.status_code == 200 and r.json()["complete"] is True, r.text
+
+    # A limit far shorter than the walk: it stops between pages with the
+    # chain intact so far, not ok (not all checked), its head an anchor.
+    quick = start_server(db=server.db, env={"CAREBASE_AUDIT_VERIFY_MAX_MS": "1"})
+    r = quick.post("/v1/audit-log/verify", headers=hdr(admin), timeout=120)
+    assert r.status_code == 200, r.text
+    v = r.json()
+    assert (v["ok"], v["complete"], v["first_broken_seq"]) == (False, False, None), v
+    assert 500 <= v["rows"] < last and v["head"].startswith(f"{v['rows']}:"), v
+    assert "time limit" in v["detail"], v
+    [changes] = quick.db.query("SELECT changes FROM audit_log WHERE action = "
+                               "'audit_log.verify' ORDER BY seq DESC LIMIT 1")[0]
+    assert json.loads(changes)["complete"] is False
 
 
 def test_members_may_not(server, staff):
