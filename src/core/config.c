@@ -97,6 +97,11 @@ static const struct config_entry config_table[] = {
 	    600000, NULL, 0,
 	    "while the oldest queued audit row of a read is older than this, "
 	    "audited reads answer 503 AUDIT_UNAVAILABLE" },
+	{ "audit_verify_max_ms", CT_INT, S(audit_verify_max_ms), "10000", 1,
+	    600000, NULL, 0,
+	    "POST /v1/audit-log/verify stops its walk of the chain past this "
+	    "long and answers what it checked (complete false); `carebase "
+	    "audit verify` walks it all" },
 	{ "body_limit", CT_INT, S(body_limit), "1048576", 1024,
 	    1024LL * 1024 * 1024, NULL, 0,
 	    "largest request body in bytes (413 past it)" },

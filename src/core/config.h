@@ -42,6 +42,7 @@ struct config {
 	int64_t audit_queue_wait_ms; /* for room in it, then 503 */
 	int64_t audit_fail_max;	     /* failed writes in a row, then 503 */
 	int64_t audit_queue_age_ms;  /* oldest row queued, then 503 */
+	int64_t audit_verify_max_ms; /* POST /v1/audit-log/verify's walk */
 
 	int64_t body_limit;	   /* bytes */
 	int64_t points_body_limit; /* bytes, POST .../points batches */

@@ -17,22 +17,27 @@
  *
  * Every action is audited: a replay as webhook_inbox.replay in the
  * transaction that records its outcome (inbox.c), a retry as
- * failed_jobs.retry and a verification as audit_log.verify, each in a
- * transaction of its own just after (jobs_retry_failed and audit_verify
- * are the store's and the log's own, and take no caller).
+ * failed_jobs.retry in the transaction that queues the job again, and a
+ * verification as audit_log.verify in a transaction of its own just
+ * after the walk (which reads, a page per transaction, and writes
+ * nothing).
  *
  * The audit walk reads every row once, a page at a time (audit.c), in
- * the request, on the slow pool (ROUTE_SLOW). Its time on a large log is
- * not measured yet: past what a request may take it belongs in a job.
+ * the request, on the slow pool (ROUTE_SLOW): one walk at a time in a
+ * process, for audit_verify_max_ms at most, then it answers what it
+ * checked ("complete": false). The command line's walk has no limit.
  */
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "core/config.h"
 #include "core/err.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "ops/inbox.h"
@@ -46,6 +51,9 @@
 #define CONSOLE_FILTER_MAX 64 /* bytes of a source or kind filter */
 #define VERIFY_DETAIL_MAX  256
 
+/* A walk of the audit chain is running in this process (ops_audit_verify). */
+static atomic_flag verifying = ATOMIC_FLAG_INIT;
+
 struct console_audit {
 	struct request *req;
 	const char     *action;
@@ -54,8 +62,16 @@ struct console_audit {
 	json_t	       *changes; /* borrowed */
 };
 
-static int allowed(struct request *, const char *, const char *, const char *);
-static int audited_tx(struct tx *, void *);
+struct console_retry {
+	struct request *req;
+	const char     *id; /* the failed_jobs row */
+	char		job_id[JOB_ID_LEN];
+};
+
+static int  allowed(struct request *, const char *, const char *, const char *);
+static int  audited_tx(struct tx *, void *);
+static int  retry_tx(struct tx *, void *);
+static void verify_answer(struct request *, const struct audit_anchor *);
 static json_t *inbox_row(struct stmt *);
 static json_t *failed_job_row(struct stmt *);
 static json_t *time_json(int64_t);
@@ -193,7 +209,9 @@ out:
 
 /*
  * POST /v1/webhook-inbox/{id}/replay {"force": bool}: the new outcome,
- * 200 whatever it is (the replay ran); a problem when it did not run.
+ * 200 whatever it is (the replay ran and its outcome is recorded); a
+ * problem when it did not run (another replay processed it meanwhile:
+ * 409), or ran but its outcome could not be recorded.
  */
 void
 ops_inbox_replay(struct request *req)
@@ -319,61 +337,71 @@ out:
 	http_json(req, 200, resource_page_json(&pg, data));
 }
 
-/* POST /v1/failed-jobs/{id}/retry: 202 with the new job's id. */
+/* The retry and its audit row, committed together (store_run). */
+static int
+retry_tx(struct tx *tx, void *arg)
+{
+	struct console_retry *rt = arg;
+	json_t		     *changes;
+	int		      rc;
+
+	if ((rc = jobs_retry_failed_tx(tx, rt->id, rt->job_id)) != OK)
+		return (rc);
+	if ((changes = json_pack("{s:s}", "job_id", rt->job_id)) == NULL)
+		return (ERR_NOMEM);
+	rc = audit_append(tx, rt->req->caller, rt->req, "failed_jobs.retry",
+	    "failed_jobs", rt->id, changes);
+	json_decref(changes);
+	return (rc);
+}
+
+/*
+ * POST /v1/failed-jobs/{id}/retry: 202 with the new job's id. Of two
+ * retries at once one queues the job; the other answers 404, the row
+ * being gone (jobs_retry_failed_tx).
+ */
 void
 ops_failed_job_retry(struct request *req)
 {
-	struct console_audit a;
-	const char	    *id = http_param(req, "id");
-	char		     job_id[JOB_ID_LEN];
-	json_t		    *changes;
+	struct console_retry rt;
 	int		     rc;
 
 	if (!allowed(
 		req, "failed_jobs", "retry", "You may not retry failed jobs."))
 		return;
-	if ((rc = jobs_retry_failed(req->db, id, job_id)) != OK) {
+	memset(&rt, 0, sizeof(rt));
+	rt.req = req;
+	rt.id = http_param(req, "id");
+	if (rt.id == NULL || !uuid_valid(rt.id)) {
+		http_problem(req, ERR_NOT_FOUND, NULL, "No such failed job.");
+		return;
+	}
+	if ((rc = store_run(req->db, STORE_TX_WRITE, retry_tx, &rt)) != OK) {
 		http_problem(req, rc, NULL, "%s",
 		    rc == ERR_NOT_FOUND ? "No such failed job."
 					: "The job cannot be queued again.");
 		return;
 	}
-	/* Queued already: the audit row follows in its own transaction. */
-	if ((changes = json_pack("{s:s}", "job_id", job_id)) == NULL) {
-		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
-		return;
-	}
-	a = (struct console_audit){ req, "failed_jobs.retry", "failed_jobs", id,
-		changes };
-	rc = store_run(req->db, STORE_TX_WRITE, audited_tx, &a);
-	json_decref(changes);
-	if (rc != OK) {
-		http_problem(req, rc, NULL,
-		    "The job was queued again as %s, but the audit log "
-		    "could not record it.",
-		    job_id);
-		return;
-	}
-	http_json(req, 202, json_pack("{s:s,s:s}", "id", id, "job_id", job_id));
+	log_info("event=job_retry failed_id=%s id=%s", rt.id, rt.job_id);
+	http_json(
+	    req, 202, json_pack("{s:s,s:s}", "id", rt.id, "job_id", rt.job_id));
 }
 
 /*
  * POST /v1/audit-log/verify {"anchor": "SEQ:HASH"} (the body optional):
- * audit_verify_anchor's verdict, its last line as the detail.
+ * audit_walk's verdict, its first line as the detail. One walk at a time
+ * in this process: each holds a slow-pool thread (the one sign-ins hash
+ * passwords on) while it reads the whole log, so another meanwhile
+ * answers 409 VERIFY_IN_PROGRESS; and the walk stops past
+ * audit_verify_max_ms with what it checked ("complete": false).
  */
 void
 ops_audit_verify(struct request *req)
 {
-	struct console_audit a;
-	struct audit_anchor  anchor, head;
-	const char	    *key, *s;
-	json_t		    *errs, *v, *ans, *changes;
-	char		    *out = NULL, detail[VERIFY_DETAIL_MAX], seq[24];
-	char		     head_text[24 + AUDIT_HASH_LEN];
-	size_t		     outlen = 0, n;
-	int64_t		     bad = 0;
-	int		     rc, have = 0;
-	FILE		    *f;
+	struct audit_anchor anchor;
+	const char	   *key;
+	json_t		   *errs, *v;
+	int		    have = 0;
 
 	if (!allowed(
 		req, "audit_log", "read", "You may not verify the audit log."))
@@ -401,6 +429,31 @@ ops_audit_verify(struct request *req)
 	}
 	if (resource_errs_answer(req, errs, "The body") != OK)
 		return;
+	if (atomic_flag_test_and_set(&verifying)) {
+		http_header_add(req, "Retry-After", "1");
+		http_problem(req, ERR_CONFLICT, "VERIFY_IN_PROGRESS",
+		    "The audit log is being verified already: try again "
+		    "once that check has answered.");
+		return;
+	}
+	verify_answer(req, have ? &anchor : NULL);
+	atomic_flag_clear(&verifying);
+}
+
+/* The walk, its audit row and the answer (ops_audit_verify's). */
+static void
+verify_answer(struct request *req, const struct audit_anchor *anchor)
+{
+	struct console_audit a;
+	struct audit_walk    w;
+	const char	    *s;
+	json_t		    *ans, *changes;
+	char		    *out = NULL, detail[VERIFY_DETAIL_MAX], seq[24];
+	char		     head_text[24 + AUDIT_HASH_LEN];
+	size_t		     outlen = 0, n;
+	int		     rc, ok;
+	FILE		    *f;
+
 	/* The reads this process has served are in the chain it walks. */
 	if ((rc = audit_queue_sync()) != OK) {
 		http_problem(req, rc, NULL, "The audit log is being written.");
@@ -411,9 +464,10 @@ ops_audit_verify(struct request *req)
 		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
 		return;
 	}
-	memset(&head, 0, sizeof(head));
-	rc =
-	    audit_verify_anchor(req->db, f, &bad, have ? &anchor : NULL, &head);
+	memset(&w, 0, sizeof(w));
+	w.anchor = anchor;
+	w.deadline_ms = time_now_ms() + config.audit_verify_max_ms;
+	rc = audit_walk(req->db, f, &w);
 	fclose(f);
 	detail[0] = '\0';
 	if (out != NULL) {
@@ -427,21 +481,24 @@ ops_audit_verify(struct request *req)
 		http_problem(req, rc, NULL, "The audit log cannot be read.");
 		return;
 	}
-	snprintf(seq, sizeof(seq), "%" PRId64, bad);
-	snprintf(head_text, sizeof(head_text), "%" PRId64 ":%s", head.seq,
-	    head.hash);
-	changes = json_pack("{s:b,s:o}", "ok", rc == OK, "first_broken_seq",
-	    rc == OK ? json_null() : json_integer(bad));
+	/* ok: the whole chain checked and intact, nothing less. */
+	ok = rc == OK && w.complete;
+	snprintf(seq, sizeof(seq), "%" PRId64, w.bad_seq);
+	snprintf(head_text, sizeof(head_text), "%" PRId64 ":%s", w.head.seq,
+	    w.head.hash);
+	changes = json_pack("{s:b,s:b,s:o}", "ok", ok, "complete",
+	    w.complete != 0, "first_broken_seq",
+	    rc == OK ? json_null() : json_integer(w.bad_seq));
 	if (changes == NULL) {
 		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
 		return;
 	}
 	a = (struct console_audit){ req, "audit_log.verify", "audit_log",
 		rc == OK ? NULL : seq, changes };
-	ans = json_pack("{s:b,s:I,s:o,s:o,s:s}", "ok", rc == OK, "rows",
-	    (json_int_t)(rc == OK ? head.seq : bad - 1), "head",
+	ans = json_pack("{s:b,s:b,s:I,s:o,s:o,s:s}", "ok", ok, "complete",
+	    w.complete != 0, "rows", (json_int_t)w.rows, "head",
 	    rc == OK ? json_string(head_text) : json_null(), "first_broken_seq",
-	    rc == OK ? json_null() : json_integer(bad), "detail", detail);
+	    rc == OK ? json_null() : json_integer(w.bad_seq), "detail", detail);
 	rc = store_run(req->db, STORE_TX_WRITE, audited_tx, &a);
 	json_decref(changes);
 	if (rc != OK) {

@@ -48,19 +48,20 @@
 
 /* The inbox row being written: what inbox_store and inbox_record need. */
 struct inbox_row {
-	char			id[UUID_STR_LEN];
-	const char	       *source;
-	const char	       *request_id;
-	const char	       *body;
-	size_t			kept;	  /* bytes of body stored */
-	size_t			received; /* bytes received */
-	int			signature_ok;
-	json_t		       *headers; /* borrowed */
-	const char	       *outcome;
-	int			http_status;
-	const char	       *error;
-	int			replay; /* audit the attempt */
-	const struct principal *who;	/* replay: who asked (NULL: the CLI) */
+	char	    id[UUID_STR_LEN];
+	const char *source;
+	const char *request_id;
+	const char *body;
+	size_t	    kept;     /* bytes of body stored */
+	size_t	    received; /* bytes received */
+	int	    signature_ok;
+	json_t	   *headers; /* borrowed */
+	const char *outcome;
+	int	    http_status;
+	const char *error;
+	int	    replay;	     /* audit the attempt */
+	int	    force;	     /* replay: asked to run a processed row */
+	const struct principal *who; /* replay: who asked (NULL: the CLI) */
 	struct request	       *req; /* replay: the request (NULL: the CLI) */
 	const char	       *user_id;     /* NULL: none resolved */
 	const char	       *email_index; /* NULL: none named */
@@ -76,10 +77,12 @@ struct inbox_run {
 	size_t			   len;
 	json_t			  *work;
 	int			   replay;
-	const struct principal	  *who; /* as struct inbox_row's */
-	struct request		  *req;
-	struct inbox_result	  *r;
-	char			   email_index[65]; /* from prepare */
+	int			   force; /* replay: a processed row too */
+	int			skipped;  /* replay: found processed, not run */
+	const struct principal *who;	  /* as struct inbox_row's */
+	struct request	       *req;
+	struct inbox_result    *r;
+	char			email_index[65]; /* from prepare */
 };
 
 static const struct inbox_source *sources[INBOX_SOURCE_MAX];
@@ -95,9 +98,10 @@ static json_t	  *headers_kept(struct request *, const struct inbox_source *);
 static int	   store_tx(struct tx *, void *);
 static int	   record_tx(struct tx *, void *);
 static int	   process_tx(struct tx *, void *);
+static int	   replay_claim(struct tx *, struct inbox_run *);
 static int	   inbox_run(struct store *, const struct inbox_source *,
 	    const struct principal *, struct request *, const char *, const char *,
-	    size_t, int, struct inbox_result *, char *);
+	    size_t, int, int, struct inbox_result *, char *);
 static void	   answer(
 	   struct request *, const char *, const char *, struct inbox_result *);
 static void refused(struct request *, const struct inbox_source *,
@@ -314,13 +318,53 @@ record_tx(struct tx *tx, void *arg)
 	}
 	if (!w->replay)
 		return (rc);
-	if ((changes = json_pack("{s:s,s:i}", "outcome", w->outcome,
-		 "http_status", w->http_status)) == NULL)
+	if ((changes = json_pack("{s:s,s:i,s:b}", "outcome", w->outcome,
+		 "http_status", w->http_status, "force", w->force)) == NULL)
 		return (ERR_NOMEM);
 	rc = audit_append(tx, w->who, w->req, "webhook_inbox.replay",
 	    "webhook_inbox", w->id, changes);
 	json_decref(changes);
 	return (rc);
+}
+
+/*
+ * A replay's row, read again in the transaction that runs it, locked on
+ * PostgreSQL (SQLite's writer lock is held already): of two replays at
+ * once, the second waits for the first's commit and, finding the row
+ * processed, runs nothing (run->skipped) unless forced. inbox_replay's
+ * earlier look was outside any transaction.
+ */
+static int
+replay_claim(struct tx *tx, struct inbox_run *run)
+{
+	struct stmt *st;
+	int	     rc, processed = 0;
+
+	st = store_prepare(tx,
+	    store_tx_dialect(tx) == STORE_POSTGRES
+		? "SELECT outcome FROM webhook_inbox WHERE id = ? FOR UPDATE"
+		: "SELECT outcome FROM webhook_inbox WHERE id = ?");
+	store_bind_text(st, 1, run->id);
+	if ((rc = store_step(st)) == STORE_ROW) {
+		processed = strcmp(store_col_text(st, 0), "processed") == 0;
+		rc = OK;
+	}
+	store_finalize(st);
+	if (rc == STORE_DONE) { /* pruned meanwhile */
+		run->skipped = 1;
+		return (
+		    inbox_fail(run->r, ERR_NOT_FOUND, NULL, "no such webhook"));
+	}
+	if (rc != OK)
+		return (rc);
+	if (processed && !run->force) {
+		run->skipped = 1;
+		return (inbox_fail(run->r, ERR_CONFLICT,
+		    "WEBHOOK_ALREADY_PROCESSED",
+		    "it was processed already (by another replay just "
+		    "now); replay it again with --force"));
+	}
+	return (OK);
 }
 
 /* The handler's process step and "processed", committed together. */
@@ -332,6 +376,12 @@ process_tx(struct tx *tx, void *arg)
 	int		  rc;
 
 	inbox_result_reset(run->r); /* store_run may run this again */
+	run->skipped = 0;
+	if (run->replay && (rc = replay_claim(tx, run)) != OK) {
+		if (run->r->rc == OK)
+			run->r->rc = rc;
+		return (rc);
+	}
 	strlcpy_cb(
 	    run->r->email_index, run->email_index, sizeof(run->r->email_index));
 	if ((rc = run->src->process(
@@ -345,6 +395,7 @@ process_tx(struct tx *tx, void *arg)
 	w.outcome = "processed";
 	w.http_status = 200;
 	w.replay = run->replay;
+	w.force = run->force;
 	w.who = run->who;
 	w.req = run->req;
 	w.user_id = run->r->user_id[0] != '\0' ? run->r->user_id : NULL;
@@ -353,16 +404,21 @@ process_tx(struct tx *tx, void *arg)
 	return (record_tx(tx, &w));
 }
 
-/* Prepare, process, and record the outcome of row id. */
+/*
+ * Prepare, process, and record the outcome of row id. A replay that did
+ * not run (another ran it meanwhile), or whose outcome could not be
+ * recorded, leaves *outcome as it was ("") and returns the reason.
+ */
 static int
 inbox_run(struct store *db, const struct inbox_source *src,
     const struct principal *who, struct request *req, const char *id,
-    const char *body, size_t len, int replay, struct inbox_result *r,
+    const char *body, size_t len, int replay, int force, struct inbox_result *r,
     char *outcome)
 {
 	struct inbox_run run;
 	struct inbox_row w;
-	int		 rc = OK;
+	char		 msg[INBOX_ERROR_MAX];
+	int		 rc = OK, rc2;
 
 	memset(&run, 0, sizeof(run));
 	run.src = src;
@@ -370,6 +426,7 @@ inbox_run(struct store *db, const struct inbox_source *src,
 	run.body = body;
 	run.len = len;
 	run.replay = replay;
+	run.force = force;
 	run.who = who;
 	run.req = req;
 	run.r = r;
@@ -380,6 +437,12 @@ inbox_run(struct store *db, const struct inbox_source *src,
 	if (rc == OK)
 		rc = store_run(db, STORE_TX_WRITE, process_tx, &run);
 	json_decref(run.work);
+	if (run.skipped) {
+		log_info(
+		    "event=webhook source=%s inbox_id=%s outcome=- code=%s",
+		    src->name, id, r->code[0] ? r->code : err_code(rc));
+		return (rc);
+	}
 	if (rc != OK) {
 		if (r->rc != rc) { /* e.g. the commit failed */
 			r->rc = rc;
@@ -394,13 +457,28 @@ inbox_run(struct store *db, const struct inbox_source *src,
 		w.http_status = err_http_status(rc);
 		w.error = r->error;
 		w.replay = replay;
+		w.force = force;
 		w.who = who;
 		w.req = req;
 		w.user_id = r->user_id[0] != '\0' ? r->user_id : NULL;
 		w.email_index =
 		    r->email_index[0] != '\0' ? r->email_index : NULL;
-		if (store_run(db, STORE_TX_WRITE, record_tx, &w) != OK)
-			log_warn("event=inbox_record_failed inbox_id=%s", id);
+		if ((rc2 = store_run(db, STORE_TX_WRITE, record_tx, &w)) !=
+		    OK) {
+			log_warn("event=inbox_record_failed inbox_id=%s rc=%s",
+			    id, err_code(rc2));
+			/* A replay's operator is told so, not shown an outcome
+			 * that neither the row nor the audit log holds. (The
+			 * sender of a call is answered its failure anyway.) */
+			if (replay) {
+				snprintf(msg, sizeof(msg),
+				    "it ran and %s (%s), but the outcome could "
+				    "not be recorded: replay it again",
+				    outcome_of(rc),
+				    r->code[0] ? r->code : err_code(rc));
+				return (inbox_fail(r, rc2, NULL, "%s", msg));
+			}
+		}
 	}
 	strlcpy_cb(outcome, outcome_of(rc), INBOX_OUTCOME_LEN);
 	log_info("event=webhook source=%s inbox_id=%s outcome=%s code=%s",
@@ -517,7 +595,7 @@ inbox_receive(struct request *req, const struct inbox_source *src)
 		return;
 	}
 	inbox_run(
-	    req->db, src, NULL, NULL, w.id, w.body, w.kept, 0, &r, outcome);
+	    req->db, src, NULL, NULL, w.id, w.body, w.kept, 0, 0, &r, outcome);
 	counted(src, outcome);
 	answer(req, w.id, outcome, &r);
 	inbox_result_reset(&r);
@@ -648,7 +726,11 @@ inbox_replay(struct store *db, const struct principal *who, struct request *req,
 		rc = inbox_fail(r, ERR_CONFLICT, "WEBHOOK_ALREADY_PROCESSED",
 		    "it was processed "
 		    "already; replay it again with --force");
-	else if (key == NULL || l.len < SEAL_OVERHEAD ||
+	else if (key == NULL)
+		rc = inbox_fail(r, ERR_UNAVAILABLE, "SYSTEM_KEY_UNAVAILABLE",
+		    "the system key is not loaded: the body cannot be "
+		    "opened");
+	else if (l.len < SEAL_OVERHEAD ||
 	    (int64_t)(l.len - SEAL_OVERHEAD) != l.received)
 		rc = inbox_fail(r, ERR_CONFLICT, "WEBHOOK_BODY_TRUNCATED",
 		    "its body was kept "
@@ -663,8 +745,8 @@ inbox_replay(struct store *db, const struct principal *who, struct request *req,
 			    "open: another master key?");
 		else {
 			body[len] = '\0';
-			rc = inbox_run(
-			    db, src, who, req, id, body, len, 1, r, outcome);
+			rc = inbox_run(db, src, who, req, id, body, len, 1,
+			    force, r, outcome);
 		}
 	}
 	if (body != NULL) {

@@ -156,9 +156,14 @@ void inbox_receive(struct request *, const struct inbox_source *);
  * outcome and one more attempt, audited as webhook_inbox.replay by who
  * from req (both NULL from the command line).
  * A row processed already is refused (ERR_CONFLICT,
- * WEBHOOK_ALREADY_PROCESSED) unless force is set. *outcome
- * (INBOX_OUTCOME_LEN; "" when it did not run) and *r tell how it went;
- * r->out and r->errors are the caller's to free.
+ * WEBHOOK_ALREADY_PROCESSED) unless force is set, also when another
+ * replay processed it while this one prepared (looked at again, locked,
+ * in the transaction that runs it). Without the system key loaded:
+ * ERR_UNAVAILABLE, SYSTEM_KEY_UNAVAILABLE. The audit row holds the
+ * outcome, its status and force. *outcome (INBOX_OUTCOME_LEN; "" when it
+ * did not run, or ran but its outcome could not be recorded: then the
+ * store's status) and *r tell how it went; r->out and r->errors are the
+ * caller's to free.
  */
 struct principal;
 int inbox_replay(struct store *, const struct principal *who,

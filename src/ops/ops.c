@@ -100,7 +100,7 @@ static const char api_inbox_list[] = "{\"parameters\":[" API_QUERY("source",
 static const char api_inbox_replay[] =
     "{\"codes\":{\"409\":[\"WEBHOOK_ALREADY_PROCESSED\","
     "\"WEBHOOK_BODY_ERASED\",\"WEBHOOK_BODY_TRUNCATED\"],\"403\":["
-    "\"WEBHOOK_SIGNATURE_FAILED\"]},\"body\":{\"type\":\"object\","
+    "\"WEBHOOK_SIGNATURE_FAILED\"],\"503\":[\"SYSTEM_KEY_UNAVAILABLE\"]},\"body\":{\"type\":\"object\","
     "\"properties\":{\"force\":{\"type\":\"boolean\",\"default\":false,"
     "\"description\":\"run a row processed already again\"}},"
     "\"additionalProperties\":false},\"answers\":{\"200\":{"
@@ -114,8 +114,11 @@ static const char api_inbox_replay[] =
 	"string") "}}}},\"problems\":{\"403\":\"not an admin, "
 		  "or WEBHOOK_SIGNATURE_FAILED: its signature did not verify\","
 		  "\"404\":\"no such webhook\",\"409\":\"WEBHOOK_ALREADY_PROCESSED "
-		  "(without force), WEBHOOK_BODY_ERASED or WEBHOOK_BODY_TRUNCATED\","
-		  "\"422\":\"a bad body\"}}";
+		  "(without force; also when another replay processed it "
+		  "meanwhile), WEBHOOK_BODY_ERASED or WEBHOOK_BODY_TRUNCATED\","
+		  "\"422\":\"a bad body\",\"503\":\"SYSTEM_KEY_UNAVAILABLE: the "
+		  "key that seals stored bodies is not loaded; or the slow pool "
+		  "is full (Retry-After)\"}}";
 static const char api_failed_jobs[] = "{\"parameters\":[" API_QUERY("kind",
     "{\"type\":\"string\"}",
     "exact match (mail.send, ...)") "," API_PAGE_PARAMS "]," API_PAGE_OF("a page of failed jobs, newest first, without their "
@@ -130,17 +133,29 @@ static const char api_failed_job_retry[] =
     "\"description\":\"the new job\"}}}}},\"problems\":{\"403\":\"not "
     "an admin\",\"404\":\"no such failed job\"}}";
 static const char api_audit_verify[] =
-    "{\"body\":{\"type\":\"object\",\"properties\":{\"anchor\":{"
-    "\"type\":\"string\",\"description\":\"SEQ:HASH from an earlier "
-    "check or `carebase audit head`: that row must still be there with "
-    "that hash\"}},\"additionalProperties\":false},\"answers\":{\"200\":{"
-    "\"description\":\"the chain walked from its first row\","
-    "\"schema\":{\"type\":\"object\",\"required\":[\"ok\",\"rows\","
-    "\"head\",\"first_broken_seq\",\"detail\"],\"properties\":{\"ok\":{"
-    "\"type\":\"boolean\"},\"rows\":{\"type\":\"integer\","
-    "\"description\":\"rows found intact\"},\"head\":" API_NULLABLE("string") ",\"first_broken_seq\":" API_NULLABLE(
+    "{\"codes\":{\"409\":[\"VERIFY_IN_PROGRESS\"]},\"body\":{\"type\":"
+    "\"object\",\"properties\":{\"anchor\":{\"type\":\"string\","
+    "\"description\":\"SEQ:HASH from an earlier check or `carebase audit "
+    "head`: that row must still be there with that hash\"}},"
+    "\"additionalProperties\":false},\"answers\":{\"200\":{"
+    "\"description\":\"the chain walked from its first row, for "
+    "audit_verify_max_ms at most\",\"schema\":{\"type\":\"object\","
+    "\"required\":[\"ok\",\"complete\",\"rows\",\"head\","
+    "\"first_broken_seq\",\"detail\"],\"properties\":{\"ok\":{\"type\":"
+    "\"boolean\",\"description\":\"the whole chain checked and "
+    "intact\"},\"complete\":{\"type\":\"boolean\",\"description\":"
+    "\"false: the walk stopped at its time limit (audit_verify_max_ms) "
+    "with the chain intact so far; `carebase audit verify` walks it "
+    "all\"},\"rows\":{\"type\":\"integer\",\"description\":\"rows "
+    "whose link and hash held (with an anchor that differs, every row "
+    "walked: the chain holds, rewritten)\"},\"head\":{\"type\":["
+    "\"string\",\"null\"],\"description\":\"SEQ:HASH of the last row "
+    "checked, an anchor for a later check; null when broken\"},"
+    "\"first_broken_seq\":" API_NULLABLE(
 	"integer") ",\"detail\":{\"type\":\"string\"}}}}},"
-		   "\"problems\":{\"403\":\"not an admin\",\"422\":\"a bad anchor\"}}";
+		   "\"problems\":{\"403\":\"not an admin\",\"409\":"
+		   "\"VERIFY_IN_PROGRESS: another check is walking the log in "
+		   "this process (Retry-After)\",\"422\":\"a bad anchor\"}}";
 
 static const struct route ops_routes[] = {
 	{ HTTP_GET, "/healthz", healthz, ROUTE_PUBLIC, "the process is up",

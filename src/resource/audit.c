@@ -755,24 +755,49 @@ int
 audit_verify_anchor(struct store *db, FILE *out, int64_t *bad_seq,
     const struct audit_anchor *anchor, struct audit_anchor *head)
 {
-	char	    prev[AUDIT_HASH_LEN];
-	const char *why = NULL;
-	int64_t	    next = 1, rows = 0, bad = 0;
-	int	    rc;
-	char	    h[AUDIT_HASH_LEN];
+	struct audit_walk w;
+	int		  rc;
+
+	memset(&w, 0, sizeof(w));
+	w.anchor = anchor;
+	rc = audit_walk(db, out, &w);
+	if (bad_seq != NULL)
+		*bad_seq = w.bad_seq;
+	if (rc == OK && head != NULL)
+		*head = w.head;
+	return (rc);
+}
+
+int
+audit_walk(struct store *db, FILE *out, struct audit_walk *w)
+{
+	const struct audit_anchor *anchor = w->anchor;
+	char			   prev[AUDIT_HASH_LEN];
+	const char		  *why = NULL;
+	int64_t			   next = 1, rows = 0, bad = 0;
+	int			   rc, stopped = 0;
+	char			   h[AUDIT_HASH_LEN];
 
 	memcpy(prev, genesis, sizeof(prev));
-	if (bad_seq != NULL)
-		*bad_seq = 0;
+	w->rows = w->bad_seq = 0;
+	w->complete = 0;
 	do {
 		rc = verify_page(db, &next, prev, &rows, &bad, &why);
-	} while (rc == OK && bad == 0);
+		/* Between pages: a page's transaction is short, the walk
+		 * of a large log is not. */
+		if (rc == OK && bad == 0 && w->deadline_ms > 0 &&
+		    time_now_ms() >= w->deadline_ms)
+			stopped = 1;
+	} while (rc == OK && bad == 0 && !stopped);
+	w->rows = rows;
 	/*
 	 * The chain holds together; an anchor recorded outside the database
 	 * (seq:hash from an earlier `audit head`) shows whether rows were cut
-	 * off its end or the whole log rewritten since.
+	 * off its end or the whole log rewritten since. A walk stopped short
+	 * checks it only when it got that far.
 	 */
-	if (bad == 0 && rc == STORE_DONE && anchor != NULL) {
+	if (bad == 0 && anchor != NULL &&
+	    (rc == STORE_DONE || (stopped && anchor->seq <= rows))) {
 		if (anchor->seq > rows) {
 			bad = rows + 1;
 			why = "log truncated: the anchor's row is gone";
@@ -784,34 +809,42 @@ audit_verify_anchor(struct store *db, FILE *out, int64_t *bad_seq,
 			      "rewritten";
 		}
 		if (rc == OK)
-			rc = STORE_DONE;
+			rc = stopped ? OK : STORE_DONE;
 	}
+	w->complete = !stopped;
 	if (bad != 0) {
-		if (bad_seq != NULL)
-			*bad_seq = bad;
+		w->bad_seq = bad;
 		if (out != NULL)
 			fprintf(out,
 			    "audit: chain broken at seq %" PRId64 " (%s)\n",
 			    bad, why);
 		return (ERR_CONFLICT);
 	}
-	if (rc != STORE_DONE) {
+	if (rc != STORE_DONE && !(stopped && rc == OK)) {
 		if (out != NULL)
 			fprintf(out, "audit: cannot read the log: %s\n",
 			    err_code(rc));
 		return (rc);
 	}
-	if (head != NULL) {
-		head->seq = rows;
-		memcpy(head->hash, prev, sizeof(head->hash));
-	}
+	w->head.seq = rows;
+	memcpy(w->head.hash, prev, sizeof(w->head.hash));
 	if (out != NULL) {
-		fprintf(out, "audit: %" PRId64 " row%s, chain intact", rows,
-		    rows == 1 ? "" : "s");
-		if (anchor != NULL)
+		if (stopped)
+			fprintf(out,
+			    "audit: stopped at the time limit after %" PRId64
+			    " row%s, chain intact so far",
+			    rows, rows == 1 ? "" : "s");
+		else
+			fprintf(out, "audit: %" PRId64 " row%s, chain intact",
+			    rows, rows == 1 ? "" : "s");
+		if (anchor != NULL && anchor->seq <= rows)
 			fprintf(out, ", anchor seq %" PRId64 " matches",
 			    anchor->seq);
-		fprintf(out, "\nhead: %" PRId64 ":%s\n", rows, prev);
+		else if (anchor != NULL)
+			fprintf(out, ", anchor seq %" PRId64 " not reached",
+			    anchor->seq);
+		fprintf(out, "\n%s: %" PRId64 ":%s\n",
+		    stopped ? "checked to" : "head", rows, prev);
 	}
 	return (OK);
 }

@@ -99,6 +99,25 @@ struct audit_anchor {
  * NULL) gets the verified head. Prints "head: seq:hash" to out. */
 int audit_verify_anchor(struct store *, FILE *out, int64_t *bad_seq,
     const struct audit_anchor *anchor, struct audit_anchor *head);
+
+/*
+ * The same walk with a time limit (the console's, in a request): past
+ * deadline_ms (time_now_ms; 0: none), checked between pages, it stops
+ * with what it checked (complete 0). OK when intact (so far, when
+ * stopped: the anchor is checked if its row was reached); ERR_CONFLICT
+ * when broken. rows counts the rows
+ * whose link and hash held, whatever the verdict (with an anchor that
+ * differs, every row walked: the chain holds, rewritten whole).
+ */
+struct audit_walk {
+	const struct audit_anchor *anchor;	/* in; may be NULL */
+	int64_t			   deadline_ms; /* in */
+	int64_t			   rows;	/* out */
+	int64_t			   bad_seq;	/* out: 0 when none */
+	int			   complete;	/* out */
+	struct audit_anchor	   head;	/* out: the last row checked */
+};
+int audit_walk(struct store *, FILE *out, struct audit_walk *);
 /* The last row's seq and hash (the genesis hash and 0 when empty). */
 int audit_head(struct store *, struct audit_anchor *);
 int audit_hash_at(struct store *, int64_t seq, char out[AUDIT_HASH_LEN]);

@@ -62,13 +62,21 @@ static _Atomic uint64_t perm_dropped_seen;
  * (reading and changing every role's grants), users:create:all and
  * users:update:all (a user made with, or given, any role: the admin one
  * too, FIELD_STAFF_WRITE), users:delete:all and users:erase:all
- * (deactivating or erasing anyone, the admins too).
+ * (deactivating or erasing anyone, the admins too); the console's
+ * operations (console.c, migration 0054), webhook_inbox:read|replay:all
+ * and failed_jobs:read|retry:all: running a stored webhook or a failed
+ * job again (a payment's, a mail's) is the operator's act, as on the
+ * command line.
  */
 static const char *const perm_admin_only[] = {
 	"users:create:all",
 	"users:update:all",
 	"users:delete:all",
 	"users:erase:all",
+	"webhook_inbox:read:all",
+	"webhook_inbox:replay:all",
+	"failed_jobs:read:all",
+	"failed_jobs:retry:all",
 };
 #define PERM_ADMIN_PREFIX "roles:"
 /*

@@ -598,21 +598,41 @@ jobs_runner_stop(struct job_runner *r)
 static int
 jobs_retry_fn(struct tx *tx, void *arg)
 {
-	struct retry	      *rt = arg;
+	struct retry *rt = arg;
+
+	return (jobs_retry_failed_tx(tx, rt->failed_id, rt->job_id));
+}
+
+/*
+ * The failed row is claimed first, by deleting it: of two retries at
+ * once (a double click, two admins) the second deletes nothing, answers
+ * ERR_NOT_FOUND and queues nothing, where reading it first queued the
+ * job twice (a mail sent twice). On PostgreSQL the second DELETE waits
+ * for the first's commit, then finds the row gone; on SQLite the writer
+ * lock runs them one after the other.
+ */
+int
+jobs_retry_failed_tx(struct tx *tx, const char *failed_id, char *job_id_out)
+{
 	const struct job_kind *k;
 	struct stmt	      *st;
 	char		      *queue = NULL, *kind = NULL, *payload = NULL;
 	int		       rc;
 
+	if (failed_id == NULL || !uuid_valid(failed_id))
+		return (ERR_NOT_FOUND);
 	st = store_prepare(tx,
-	    "SELECT queue, kind, payload FROM failed_jobs "
-	    "WHERE id = ?");
-	store_bind_text(st, 1, rt->failed_id);
+	    "DELETE FROM failed_jobs WHERE id = ? "
+	    "RETURNING queue, kind, payload");
+	store_bind_text(st, 1, failed_id);
 	rc = store_step(st);
 	if (rc == STORE_ROW) {
 		queue = col_dup(st, 0);
 		kind = col_dup(st, 1);
 		payload = col_dup(st, 2);
+		/* One row at most (id is the key): the statement ends. */
+		if (store_step(st) != STORE_DONE)
+			rc = ERR_DB;
 	}
 	store_finalize(st);
 	if (rc != STORE_ROW) {
@@ -623,17 +643,10 @@ jobs_retry_fn(struct tx *tx, void *arg)
 	if (queue == NULL || kind == NULL || payload == NULL)
 		goto out;
 	k = jobs_kind(kind);
-	if ((rc = job_insert(tx, kind, payload, queue, 0,
-		 k != NULL && k->max_attempts > 0
-		     ? k->max_attempts
-		     : (int)config.job_max_attempts,
-		 rt->job_id)) != OK)
-		goto out;
-	st = store_prepare(tx, "DELETE FROM failed_jobs WHERE id = ?");
-	store_bind_text(st, 1, rt->failed_id);
-	rc = store_step(st);
-	store_finalize(st);
-	rc = rc == STORE_DONE ? OK : rc == STORE_ROW ? ERR_DB : rc;
+	rc = job_insert(tx, kind, payload, queue, 0,
+	    k != NULL && k->max_attempts > 0 ? k->max_attempts
+					     : (int)config.job_max_attempts,
+	    job_id_out);
 out:
 	free(queue);
 	free(kind);

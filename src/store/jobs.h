@@ -85,8 +85,15 @@ int jobs_runner_start(struct store *, int threads, struct job_runner **);
 /* Finish the jobs in hand, then stop. Accepts NULL. */
 void jobs_runner_stop(struct job_runner *);
 
-/* Move failed_jobs row id back into the queue with fresh attempts. */
+/*
+ * Move failed_jobs row id back into the queue with fresh attempts, in a
+ * transaction of its own. ERR_NOT_FOUND when there is no such row, or
+ * another retry took it first: a failed job is queued again once.
+ */
 int jobs_retry_failed(struct store *, const char *failed_id, char *job_id_out);
+/* The same inside tx, for a caller that writes more in it (its audit
+ * row); job_id_out (JOB_ID_LEN) is set when OK. */
+int jobs_retry_failed_tx(struct tx *, const char *failed_id, char *job_id_out);
 
 struct jobs_stats {
 	int64_t	 queued; /* waiting, due or not */

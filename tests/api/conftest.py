@@ -1254,6 +1254,63 @@ def webhook_booking(server, who, **fields):
     return r.json()["booking"]
 
 
+# The audit log that cannot be written (test_audit_batching, test_ops_routes):
+# every INSERT into audit_log refused, until FAIL_DROP.
+FAIL_TRIGGER = {
+    "sqlite": ("CREATE TRIGGER audit_refused BEFORE INSERT ON audit_log "
+               "BEGIN SELECT RAISE(ABORT, 'audit refused by the test'); END;"),
+    "postgres": ("CREATE FUNCTION audit_refused() RETURNS trigger LANGUAGE plpgsql AS "
+                 "$$ BEGIN RAISE EXCEPTION 'audit refused by the test'; END $$; "
+                 "CREATE TRIGGER audit_refused BEFORE INSERT ON audit_log "
+                 "FOR EACH ROW EXECUTE FUNCTION audit_refused();"),
+}
+FAIL_DROP = {
+    "sqlite": "DROP TRIGGER audit_refused;",
+    "postgres": "DROP TRIGGER audit_refused ON audit_log; DROP FUNCTION audit_refused();",
+}
+
+
+def chain_hash(prev, row):
+    """A row's hash as resource/audit.c computes it: SHA-256 over the
+    previous hash and the fields, each a tag byte (0 NULL, 1 a value), then
+    the value's length (8 bytes, big-endian) and bytes; seq and at decimal."""
+    h = hashlib.sha256()
+    for name in ("prev", "seq", "id", "at", "actor_ref", "actor_role", "action",
+                 "entity_type", "entity_id", "changes", "ip", "user_agent", "request_id"):
+        v = prev if name == "prev" else row[name]
+        if v is None:
+            h.update(b"\0")
+            continue
+        b = str(v).encode()
+        h.update(b"\1" + len(b).to_bytes(8, "big") + b)
+    return h.hexdigest()
+
+
+def grow_audit_log(db, n, batch=2000):
+    """Append n rows to the audit log, chained as the server chains them
+    (rows of a test's own action, audit.filler); the last seq. Nothing else
+    may write the log meanwhile."""
+    last = db.query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+    seq, prev = (int(last[0][0]), last[0][1]) if last else (0, "0" * 64)
+    now = int(time.time() * 1000)
+    while n > 0:
+        values = []
+        for _ in range(min(n, batch)):
+            seq += 1
+            row = {"seq": seq, "id": str(uuid.uuid4()), "at": now, "actor_ref": None,
+                   "actor_role": "system", "action": "audit.filler", "entity_type": "tests",
+                   "entity_id": None, "changes": "{}", "ip": None, "user_agent": None,
+                   "request_id": None}
+            h = chain_hash(prev, row)
+            values.append(f"({seq}, '{row['id']}', {now}, 'system', 'audit.filler', "
+                          f"'tests', '{{}}', '{prev}', '{h}')")
+            prev = h
+        db.execute("INSERT INTO audit_log (seq, id, at, actor_role, action, entity_type, "
+                   "changes, prev_hash, hash) VALUES " + ", ".join(values))
+        n -= len(values)
+    return seq
+
+
 def tamper(db, sql):
     """Write to the audit log as the database owner could: drop the
     append-only triggers, then run sql, committed, on either database."""
@@ -1945,12 +2002,14 @@ class FakeCms(FakeHttp):
     """GET /v2/cdn/stories/<id>?token=CMS_TOKEN answers {"story": ...} from
     self.stories (by id as a string), 404 for an id it does not hold, 401
     for another token, 503 while self.down is set; self.fetches lists the
-    path of every GET."""
+    path of every GET. With self.gate (a threading.Barrier) set, each GET
+    waits on it first: n fetches answered together."""
 
     def __init__(self):
         self.stories = {}
         self.fetches = []
         self.down = False
+        self.gate = None
         super().__init__()
 
     @property
@@ -1962,6 +2021,8 @@ class FakeCms(FakeHttp):
             return 405, {"error": "method not allowed"}
         path, _, query = path.partition("?")
         self.fetches.append(path)
+        if self.gate is not None:
+            self.gate.wait(timeout=10)
         params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
         if self.down:
             return 503, {"error": "maintenance"}

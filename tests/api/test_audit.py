@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from conftest import PASSWORD, hdr, person, problem, tamper, wait_until
+from conftest import PASSWORD, chain_hash, hdr, person, problem, tamper, wait_until
 
 
 def member(server, name):
@@ -273,23 +273,6 @@ def test_the_action_filter_reads_either_spelling_of_cancelled(server, practice, 
     both = [("therapy_sessions.canceled", old), ("therapy_sessions.cancelled", s["id"])]
     assert actions("therapy_sessions.canceled") == both
     assert actions("therapy_sessions.cancelled") == both
-
-
-def chain_hash(prev, row):
-    """A row's hash as resource/audit.c computes it: SHA-256 over the
-    previous hash and the fields, each a tag byte (0 NULL, 1 a value), then
-    the value's length (8 bytes, big-endian) and bytes; seq and at decimal."""
-    import hashlib
-    h = hashlib.sha256()
-    for name in ("prev", "seq", "id", "at", "actor_ref", "actor_role", "action",
-                 "entity_type", "entity_id", "changes", "ip", "user_agent", "request_id"):
-        v = prev if name == "prev" else row[name]
-        if v is None:
-            h.update(b"\0")
-            continue
-        b = str(v).encode()
-        h.update(b"\1" + len(b).to_bytes(8, "big") + b)
-    return h.hexdigest()
 
 
 @pytest.mark.dialect

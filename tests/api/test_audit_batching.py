@@ -18,7 +18,8 @@ import time
 
 import pytest
 
-from conftest import at, book, hdr, person, profile, relate, wait_until
+from conftest import FAIL_DROP, FAIL_TRIGGER, at, book, hdr, person, profile, relate, \
+    wait_until
 
 NOTES = "Slept better; panic twice this week."
 
@@ -224,24 +225,8 @@ def test_many_connections_reading_and_writing_are_never_answered_503(start_serve
     assert server.cli("audit", "verify").returncode == 0
 
 
-# --------------------------------------------------------------------------
 # The writer that cannot write (review of issue 20: audit rows piled up, or
-# were dropped, while data was still shown).
-
-FAIL_TRIGGER = {
-    "sqlite": ("CREATE TRIGGER audit_refused BEFORE INSERT ON audit_log "
-               "BEGIN SELECT RAISE(ABORT, 'audit refused by the test'); END;"),
-    "postgres": ("CREATE FUNCTION audit_refused() RETURNS trigger LANGUAGE plpgsql AS "
-                 "$$ BEGIN RAISE EXCEPTION 'audit refused by the test'; END $$; "
-                 "CREATE TRIGGER audit_refused BEFORE INSERT ON audit_log "
-                 "FOR EACH ROW EXECUTE FUNCTION audit_refused();"),
-}
-FAIL_DROP = {
-    "sqlite": "DROP TRIGGER audit_refused;",
-    "postgres": "DROP TRIGGER audit_refused ON audit_log; DROP FUNCTION audit_refused();",
-}
-
-
+# were dropped, while data was still shown): FAIL_TRIGGER, in conftest.
 def metric(server, name):
     for line in server.metrics().splitlines():
         if line.startswith(name + " "):

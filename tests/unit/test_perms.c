@@ -158,6 +158,13 @@ grants_are_bounded_by_role(void **state)
 	assert_int_equal(
 	    resource_perm_grantable("instructor", 1, "audit_log:read:all"),
 	    PERM_GRANTABLE);
+	/* The console's operations (migration 0054). */
+	assert_int_equal(
+	    resource_perm_grantable("therapist", 1, "failed_jobs:retry:all"),
+	    PERM_ADMIN_ONLY);
+	assert_int_equal(resource_perm_grantable(
+			     "instructor", 1, "webhook_inbox:replay:all"),
+	    PERM_ADMIN_ONLY);
 	assert_int_equal(
 	    resource_perm_grantable("member", 0, "audit_log:read:all"),
 	    PERM_STAFF_ONLY);

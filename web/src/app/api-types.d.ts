@@ -40554,7 +40554,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description WEBHOOK_ALREADY_PROCESSED (without force), WEBHOOK_BODY_ERASED or WEBHOOK_BODY_TRUNCATED */
+            /** @description WEBHOOK_ALREADY_PROCESSED (without force; also when another replay processed it meanwhile), WEBHOOK_BODY_ERASED or WEBHOOK_BODY_TRUNCATED */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -40650,7 +40650,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description the slow pool is full: try again after Retry-After */
+            /** @description SYSTEM_KEY_UNAVAILABLE: the key that seals stored bodies is not loaded; or the slow pool is full (Retry-After) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -40658,7 +40658,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "SYSTEM_KEY_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -41055,7 +41055,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description the chain walked from its first row */
+            /** @description the chain walked from its first row, for audit_verify_max_ms at most */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -41071,9 +41071,13 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
+                        /** @description the whole chain checked and intact */
                         ok: boolean;
-                        /** @description rows found intact */
+                        /** @description false: the walk stopped at its time limit (audit_verify_max_ms) with the chain intact so far; `carebase audit verify` walks it all */
+                        complete: boolean;
+                        /** @description rows whose link and hash held (with an anchor that differs, every row walked: the chain holds, rewritten) */
                         rows: number;
+                        /** @description SEQ:HASH of the last row checked, an anchor for a later check; null when broken */
                         head: string | null;
                         first_broken_seq: number | null;
                         detail: string;
@@ -41113,6 +41117,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "FORBIDDEN" | "CSRF_FAILED";
+                    };
+                };
+            };
+            /** @description VERIFY_IN_PROGRESS: another check is walking the log in this process (Retry-After) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "VERIFY_IN_PROGRESS" | "CONFLICT";
                     };
                 };
             };

@@ -369,10 +369,16 @@ export function AuditLog() {
         <div role="status" class="chain-result">
           {check && check.error && <FormError error={check.error} />}
           {check && !check.running && !check.error && (
-            <p class={check.ok ? "ok" : "field-error"} data-chain={check.ok ? "ok" : "broken"}>
+            <p
+              class={check.ok ? "ok" : check.first_broken_seq == null ? "meta" : "field-error"}
+              data-chain={check.ok ? "ok" : check.first_broken_seq == null ? "stopped" : "broken"}
+            >
               {check.ok
                 ? `The chain holds: ${check.rows} rows, head ${check.head}.`
-                : `Broken at row ${check.first_broken_seq}: ${check.detail}. The ${check.rows} rows before it hold.`}
+                : check.first_broken_seq == null
+                  ? `Stopped at the time limit: the first ${check.rows} rows hold (to ${check.head}). ` +
+                    "carebase audit verify walks the whole log."
+                  : `Broken at row ${check.first_broken_seq}: ${check.detail}. ${check.rows} rows hold their links and hashes.`}
             </p>
           )}
         </div>
