@@ -41064,6 +41064,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "ok": true,
+                     *       "complete": true,
                      *       "rows": 1,
                      *       "head": "text",
                      *       "first_broken_seq": 1,
