@@ -466,7 +466,8 @@ verify_answer(struct request *req, const struct audit_anchor *anchor)
 	}
 	memset(&w, 0, sizeof(w));
 	w.anchor = anchor;
-	w.deadline_ms = time_now_ms() + config.audit_verify_max_ms;
+	/* Monotonic: a clock step neither stretches nor cuts the walk. */
+	w.deadline_ms = time_mono_ns() / 1000000 + config.audit_verify_max_ms;
 	rc = audit_walk(req->db, f, &w);
 	fclose(f);
 	detail[0] = '\0';
@@ -495,8 +496,13 @@ verify_answer(struct request *req, const struct audit_anchor *anchor)
 	}
 	a = (struct console_audit){ req, "audit_log.verify", "audit_log",
 		rc == OK ? NULL : seq, changes };
-	ans = json_pack("{s:b,s:b,s:I,s:o,s:o,s:s}", "ok", ok, "complete",
+	/* head is an anchor for a later check only when the walk reached
+	 * the end: a walk stopped at its limit short of the caller's anchor
+	 * would hand back one behind it, and a truncation between the two
+	 * would never be seen. How far it got is checked_to. */
+	ans = json_pack("{s:b,s:b,s:I,s:o,s:o,s:o,s:s}", "ok", ok, "complete",
 	    w.complete != 0, "rows", (json_int_t)w.rows, "head",
+	    ok ? json_string(head_text) : json_null(), "checked_to",
 	    rc == OK ? json_string(head_text) : json_null(), "first_broken_seq",
 	    rc == OK ? json_null() : json_integer(w.bad_seq), "detail", detail);
 	rc = store_run(req->db, STORE_TX_WRITE, audited_tx, &a);

@@ -67,6 +67,7 @@ struct inbox_row {
 	const char	       *email_index; /* NULL: none named */
 	const char	       *client_addr; /* the sender, as seen */
 	const char	       *client_key;  /* its limit key */
+	int keep_processed; /* a failure: a processed row stays so */
 };
 
 /* One run of a handler's process step, for store_run. */
@@ -281,12 +282,30 @@ record_tx(struct tx *tx, void *arg)
 	int64_t		  now = time_now_ms();
 	int		  rc;
 
+	/* A failure written after its attempt's transaction (the fetch or
+	 * process step failed) does not undo a "processed" another replay
+	 * committed meanwhile: the row keeps it (its effect is done, and a
+	 * replay without force must not run it again); the attempt is
+	 * counted, and audited as failed. */
 	st = store_prepare(tx,
-	    "UPDATE webhook_inbox SET outcome = ?, "
-	    "http_status = ?, error = ?, processed_at = ?, attempts = attempts "
-	    "+ 1, updated_at = ?, user_id = COALESCE(?, user_id), "
-	    "email_index = CASE WHEN body IS NULL THEN NULL ELSE "
-	    "COALESCE(?, email_index) END WHERE id = ?");
+	    w->keep_processed
+		? "UPDATE webhook_inbox SET "
+		  "outcome = CASE WHEN outcome = 'processed' THEN outcome "
+		  "ELSE ? END, "
+		  "http_status = CASE WHEN outcome = 'processed' THEN "
+		  "http_status ELSE ? END, "
+		  "error = CASE WHEN outcome = 'processed' THEN error "
+		  "ELSE ? END, "
+		  "processed_at = CASE WHEN outcome = 'processed' THEN "
+		  "processed_at ELSE ? END, attempts = attempts + 1, "
+		  "updated_at = ?, user_id = COALESCE(?, user_id), "
+		  "email_index = CASE WHEN body IS NULL THEN NULL ELSE "
+		  "COALESCE(?, email_index) END WHERE id = ?"
+		: "UPDATE webhook_inbox SET outcome = ?, "
+		  "http_status = ?, error = ?, processed_at = ?, attempts = "
+		  "attempts + 1, updated_at = ?, user_id = COALESCE(?, "
+		  "user_id), email_index = CASE WHEN body IS NULL THEN NULL "
+		  "ELSE COALESCE(?, email_index) END WHERE id = ?");
 	store_bind_text(st, 1, w->outcome);
 	store_bind_int64(st, 2, w->http_status);
 	store_bind_text(st, 3, w->error);
@@ -454,6 +473,7 @@ inbox_run(struct store *db, const struct inbox_source *src,
 		memset(&w, 0, sizeof(w));
 		strlcpy_cb(w.id, id, sizeof(w.id));
 		w.outcome = outcome_of(rc);
+		w.keep_processed = 1;
 		w.http_status = err_http_status(rc);
 		w.error = r->error;
 		w.replay = replay;

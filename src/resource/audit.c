@@ -786,7 +786,7 @@ audit_walk(struct store *db, FILE *out, struct audit_walk *w)
 		/* Between pages: a page's transaction is short, the walk
 		 * of a large log is not. */
 		if (rc == OK && bad == 0 && w->deadline_ms > 0 &&
-		    time_now_ms() >= w->deadline_ms)
+		    time_mono_ns() / 1000000 >= w->deadline_ms)
 			stopped = 1;
 	} while (rc == OK && bad == 0 && !stopped);
 	w->rows = rows;

@@ -102,8 +102,8 @@ int audit_verify_anchor(struct store *, FILE *out, int64_t *bad_seq,
 
 /*
  * The same walk with a time limit (the console's, in a request): past
- * deadline_ms (time_now_ms; 0: none), checked between pages, it stops
- * with what it checked (complete 0). OK when intact (so far, when
+ * deadline_ms (time_mono_ns() / 1000000; 0: none), checked between
+ * pages, it stops with what it checked (complete 0). OK when intact (so far, when
  * stopped: the anchor is checked if its row was reached); ERR_CONFLICT
  * when broken. rows counts the rows
  * whose link and hash held, whatever the verdict (with an anchor that

@@ -2003,13 +2003,16 @@ class FakeCms(FakeHttp):
     self.stories (by id as a string), 404 for an id it does not hold, 401
     for another token, 503 while self.down is set; self.fetches lists the
     path of every GET. With self.gate (a threading.Barrier) set, each GET
-    waits on it first: n fetches answered together."""
+    waits on it first: n fetches answered together. The next
+    self.fail_slowly GETs (after the gate) answer 503 a second late."""
 
     def __init__(self):
         self.stories = {}
         self.fetches = []
         self.down = False
         self.gate = None
+        self.fail_slowly = 0
+        self._lock = threading.Lock()
         super().__init__()
 
     @property
@@ -2023,6 +2026,12 @@ class FakeCms(FakeHttp):
         self.fetches.append(path)
         if self.gate is not None:
             self.gate.wait(timeout=10)
+        with self._lock:
+            slow = self.fail_slowly > 0
+            self.fail_slowly -= slow
+        if slow:
+            time.sleep(1)
+            return 503, {"error": "maintenance"}
         params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
         if self.down:
             return 503, {"error": "maintenance"}

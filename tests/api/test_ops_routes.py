@@ -151,6 +151,28 @@ def test_two_replays_at_once_run_it_once(server, staff, cms):
     assert server.db.count("courses", f"storyblok_uuid = '{course['uuid']}'") == 1
 
 
+@pytest.mark.dialect
+def test_a_replay_failing_late_leaves_a_processed_row_processed(server, staff, cms):
+    """Two replays at once; one's fetch fails a second late, after the
+    other has run it and committed "processed". Its failure is written in
+    a transaction of its own, after: it used to write "failed" over the
+    processed row, and a replay without force would then run it again."""
+    admin = staff["admin"]
+    rid, course = failed_webhook(server, cms)
+    cms.gate, cms.fail_slowly = threading.Barrier(2), 1
+    answers = at_once(2, lambda: server.post(f"/v1/webhook-inbox/{rid}/replay",
+                                             headers=hdr(admin), timeout=30))
+    cms.gate = None
+    assert [r.status_code for r in answers] == [200, 200], [r.text[:300] for r in answers]
+    assert sorted(r.json()["outcome"] for r in answers) == ["failed", "processed"], \
+        [r.text[:300] for r in answers]
+    row = server.db.query(f"SELECT attempts, outcome FROM webhook_inbox WHERE id = '{rid}'")[0]
+    assert (int(row[0]), row[1]) == (3, "processed"), row
+    r = server.post(f"/v1/webhook-inbox/{rid}/replay", headers=hdr(admin))
+    problem(r, 409, "WEBHOOK_ALREADY_PROCESSED")
+    assert server.db.count("courses", f"storyblok_uuid = '{course['uuid']}'") == 1
+
+
 OUTCOME_REFUSED = {
     "sqlite": ("CREATE TRIGGER outcome_refused BEFORE UPDATE ON webhook_inbox "
                "WHEN NEW.outcome = 'failed' "
@@ -348,15 +370,19 @@ def test_one_audit_walk_at_a_time_and_each_bounded(start_server, db):
     last = grow_audit_log(server.db, 40000)  # a walk of some 0.2 s
     answers = at_once(4, lambda: server.post("/v1/audit-log/verify", headers=hdr(admin),
                                              timeout=120))
+    # On a loaded machine a request may arrive after the walk has ended
+    # and walk again: at least one is refused, every one walked is whole.
     codes = sorted(r.status_code for r in answers)
-    assert codes == [200, 409, 409, 409], [(r.status_code, r.text[:300]) for r in answers]
-    [done] = [r.json() for r in answers if r.status_code == 200]
-    assert (done["ok"], done["complete"], done["rows"]) == (True, True, last), done
+    assert 409 in codes and set(codes) == {200, 409}, \
+        [(r.status_code, r.text[:300]) for r in answers]
     for r in answers:
         if r.status_code == 409:
             problem(r, 409, "VERIFY_IN_PROGRESS")
             assert r.headers["Retry-After"] == "1"
-    assert server.db.count("audit_log", "action = 'audit_log.verify'") == 1
+        else:
+            done = r.json()
+            assert (done["ok"], done["complete"], done["rows"]) == (True, True, last), done
+    assert server.db.count("audit_log", "action = 'audit_log.verify'") == codes.count(200)
     # Free again once it has answered.
     r = server.post("/v1/audit-log/verify", headers=hdr(admin), timeout=120)
     assert r.status_code == 200 and r.json()["complete"] is True, r.text
@@ -368,7 +394,9 @@ def test_one_audit_walk_at_a_time_and_each_bounded(start_server, db):
     assert r.status_code == 200, r.text
     v = r.json()
     assert (v["ok"], v["complete"], v["first_broken_seq"]) == (False, False, None), v
-    assert 500 <= v["rows"] < last and v["head"].startswith(f"{v['rows']}:"), v
+    # Not an anchor (it could be behind one given): how far it got.
+    assert 500 <= v["rows"] < last and v["head"] is None, v
+    assert v["checked_to"].startswith(f"{v['rows']}:"), v
     assert "time limit" in v["detail"], v
     [changes] = quick.db.query("SELECT changes FROM audit_log WHERE action = "
                                "'audit_log.verify' ORDER BY seq DESC LIMIT 1")[0]

@@ -41067,6 +41067,7 @@ export interface operations {
                      *       "complete": true,
                      *       "rows": 1,
                      *       "head": "text",
+                     *       "checked_to": "text",
                      *       "first_broken_seq": 1,
                      *       "detail": "text"
                      *     }
@@ -41078,8 +41079,10 @@ export interface operations {
                         complete: boolean;
                         /** @description rows whose link and hash held (with an anchor that differs, every row walked: the chain holds, rewritten) */
                         rows: number;
-                        /** @description SEQ:HASH of the last row checked, an anchor for a later check; null when broken */
+                        /** @description SEQ:HASH of the last row, an anchor for a later check; null unless ok (broken, or stopped at the time limit) */
                         head: string | null;
+                        /** @description SEQ:HASH of the last row checked, however far the walk got; null when broken */
+                        checked_to: string | null;
                         first_broken_seq: number | null;
                         detail: string;
                     };

@@ -376,7 +376,7 @@ export function AuditLog() {
               {check.ok
                 ? `The chain holds: ${check.rows} rows, head ${check.head}.`
                 : check.first_broken_seq == null
-                  ? `Stopped at the time limit: the first ${check.rows} rows hold (to ${check.head}). ` +
+                  ? `Stopped at the time limit: the first ${check.rows} rows hold (to ${check.checked_to}). ` +
                     "carebase audit verify walks the whole log."
                   : `Broken at row ${check.first_broken_seq}: ${check.detail}. ${check.rows} rows hold their links and hashes.`}
             </p>
