@@ -19,7 +19,10 @@
  * (reports:read:related) the reports open to partners (each measure with
  * its partner SQL, :partner bound), over the partner they administer
  * only, read from partner_admins and never from the request (asker_load,
- * partner_pick). Every measure answers
+ * partner_pick): their people's activity while their access was active
+ * (MEMBER_OF), in the courses that partner sees (COURSE_SEEN), counts
+ * under report_partner_min_count withheld (make.c's withhold), a range of
+ * report_partner_max_days at most. Every measure answers
  * aggregates, never a row about a person: (group id, group name, day,
  * count) with day = ms / 86400000 (the training reports: an hour or a
  * date, London's days, and money; reports_int.h), and the totals of the
