@@ -7,3 +7,5 @@ INSERT INTO permissions (name, description) VALUES
 	('reports:read:related', 'run the reports open to partners, over the partner you administer');
 INSERT INTO role_permissions (role, permission) VALUES
 	('partner_admin', 'reports:read:related');
+-- Tell the servers' permission caches (role_permissions_epoch).
+UPDATE role_permissions_epoch SET epoch = epoch + 1 WHERE id = 1;

@@ -382,6 +382,15 @@ static const struct config_entry config_table[] = {
 	    "(needed with booking_cancel_url, at least 16 bytes)" },
 	{ "report_max_rows", CT_INT, S(report_max_rows), "10000", 1, 1000000,
 	    NULL, 0, "most rows one report answers (422 past it)" },
+	{ "report_partner_min_count", CT_INT, S(report_partner_min_count), "5",
+	    1, 1000, NULL, 0,
+	    "a partner admin's reports: a count under this (above 0) is "
+	    "withheld (null, an empty cell), and so is a total under it or "
+	    "of a column with a withheld cell (1 = none withheld)" },
+	{ "report_partner_max_days", CT_INT, S(report_partner_max_days), "400",
+	    1, 1827, NULL, 0,
+	    "longest range, in days, of a report a partner admin runs "
+	    "(422 past it)" },
 	{ "report_run_max_bytes", CT_INT, S(report_run_max_bytes), "16777216",
 	    256, 256LL * 1024 * 1024, NULL, 0,
 	    "largest answer of a report, "

@@ -132,7 +132,9 @@ struct config {
 	int64_t reminders_page;	  /* candidates one reminder read takes */
 	char   *simplybook_webhook_secret; /* token of the booking webhook */
 	int64_t simplybook_timestamp_tolerance_s; /* webhook timestamp skew */
-	int64_t report_max_rows; /* rows of one report answer */
+	int64_t report_max_rows;	  /* rows of one report answer */
+	int64_t report_partner_min_count; /* a partner's smallest count shown */
+	int64_t report_partner_max_days;  /* a partner admin's longest range */
 	int64_t
 	      report_run_max_bytes; /* bytes of a report's answer, run or not */
 	char *pdf_font;		    /* TrueType font the PDFs embed */

@@ -15,8 +15,23 @@
 
 struct module;
 struct resource_ctx;
+struct tx;
 
 extern const struct module partners_module;
+
+/*
+ * The partner user_id administers (an active partner_admins row of an
+ * active partner): its id into out (37); ERR_NOT_FOUND without one.
+ */
+int partners_admin_of(struct tx *, const char *user_id, char *out);
+
+/*
+ * A partner by id or by name (without regard to case): id into id_out
+ * (37), name into name_out (may be NULL; PARTNER_NAME_MAX * 4 + 1 bytes),
+ * *active; ERR_NOT_FOUND.
+ */
+int partners_find(struct tx *, const char *id_or_name, char *id_out,
+    char *name_out, int *active);
 
 /* The partner the caller (?) administers: an active partner_admins row of
  * an active partner. */

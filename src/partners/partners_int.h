@@ -21,6 +21,7 @@
 #include "core/crypto.h"
 #include "core/fold.h"
 #include "core/util.h"
+#include "partners/partners.h"
 #include "resource/resource.h"
 
 struct request;
@@ -69,19 +70,7 @@ extern const struct resource features_resource;
 extern const struct resource partner_features_resource;
 extern const struct resource partner_admins_resource;
 void			     partners_public_get(struct request *);
-/*
- * The partner user_id administers (an active partner_admins row of an
- * active partner): its id into out (37); ERR_NOT_FOUND without one.
- */
-int partners_admin_of(struct tx *, const char *user_id, char *out);
-
-/*
- * A partner by id or by name (without regard to case): id into id_out
- * (37), name into name_out (may be NULL; PARTNER_NAME_MAX * 4 + 1 bytes),
- * *active; ERR_NOT_FOUND.
- */
-int partners_find(struct tx *, const char *id_or_name, char *id_out,
-    char *name_out, int *active);
+/* partners_admin_of, partners_find: partners.h */
 /* OK if partner_id has feature switched on (active), else ERR_NOT_FOUND. */
 int partners_feature_on(
     struct tx *, const char *partner_id, const char *feature);

@@ -59,6 +59,7 @@ struct run {
 	json_t		    *currencies; /* currency -> its money totals */
 	char		     gid[40];	 /* "partner_id" */
 	const char	    *partner;	 /* :partner; NULL: every partner */
+	int64_t		     min_count;	 /* report_query's */
 };
 
 /* A placeholder of a measure's SQL. */
@@ -93,6 +94,7 @@ static json_t *row_new(struct run *, const char *, const char *, const char *,
 static int     derive(const struct measure *, json_t *);
 static int     derive_rows(struct run *);
 static int     money_totals(struct run *, json_t *);
+static void    withhold(struct run *, json_t *, int64_t);
 static struct stmt *measure_prepare(
     struct tx *, const struct run *, const char *, int *);
 static int measure_run(struct tx *, struct run *, size_t);
@@ -820,6 +822,43 @@ json_buf_cb(const char *p, size_t len, void *arg)
 	return (js->rc == OK ? 0 : -1);
 }
 
+/*
+ * Small counts name people (three people of an employer started a trauma
+ * course on Tuesday): each count measure's cells over 0 and under min
+ * become null, and so does its total when it is under min or when a cell
+ * of its column was withheld, so that no withheld cell is the total less
+ * the cells shown. Money and ratios are not withheld: the reports open to
+ * partners have none.
+ */
+static void
+withhold(struct run *run, json_t *totals, int64_t min)
+{
+	const struct measure *me;
+	json_t		     *row, *v;
+	json_int_t	      n;
+	size_t		      m, i;
+	int		      any;
+
+	for (m = 0; m < run->nmeasures; m++) {
+		me = &run->rep->measures[m];
+		if (me->type != MEASURE_COUNT || me->of != NULL)
+			continue;
+		any = 0;
+		json_array_foreach(run->rows, i, row) {
+			v = json_object_get(row, me->name);
+			n = json_is_integer(v) ? json_integer_value(v) : 0;
+			if (n > 0 && n < min) {
+				json_object_set_new(row, me->name, json_null());
+				any = 1;
+			}
+		}
+		v = json_object_get(totals, me->name);
+		n = json_is_integer(v) ? json_integer_value(v) : 0;
+		if (any || (n > 0 && n < min))
+			json_object_set_new(totals, me->name, json_null());
+	}
+}
+
 /* The JSON answer, compact, as http_json would write it. */
 static int
 json_write(struct buf *b, const struct run *run, json_t *cols, json_t *totals)
@@ -837,6 +876,12 @@ json_write(struct buf *b, const struct run *run, json_t *cols, json_t *totals)
 	    run->rows, "totals", totals);
 	if (v == NULL)
 		return (ERR_NOMEM);
+	if (run->min_count > 1 &&
+	    json_object_set_new(
+		v, "withheld_below", json_integer(run->min_count)) != 0) {
+		json_decref(v);
+		return (ERR_NOMEM);
+	}
 	if ((run->rep->flags & REPORT_CURRENCY) &&
 	    json_object_set(v, "totals_by_currency", run->currencies) != 0) {
 		json_decref(v);
@@ -873,6 +918,7 @@ report_make(struct store *db, const struct report_query *q, size_t max,
 	date_ceil(run.to, run.to_date);
 	run.period = (enum report_period)q->period;
 	run.partner = q->partner;
+	run.min_count = q->min_count;
 	snprintf(run.gid, sizeof(run.gid), "%s_id", run.rep->group);
 	run.nmeasures = report_measures(run.rep);
 	run.rows = json_array();
@@ -904,6 +950,8 @@ report_make(struct store *db, const struct report_query *q, size_t max,
 			rc = derive(&run.rep->measures[m], totals);
 	if (rc != OK || (rc = rows_sort(&run)) != OK)
 		goto out;
+	if (q->min_count > 1)
+		withhold(&run, totals, run.min_count);
 	out->rows = json_array_size(run.rows);
 	if (q->format == REPORT_FORMAT_JSON)
 		rc = json_write(&b, &run, cols, totals);

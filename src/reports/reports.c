@@ -19,7 +19,10 @@
  * (reports:read:related) the reports open to partners (each measure with
  * its partner SQL, :partner bound), over the partner they administer
  * only, read from partner_admins and never from the request (asker_load,
- * partner_pick). Every measure answers
+ * partner_pick): their people's activity while their access was active
+ * (MEMBER_OF), in the courses that partner sees (COURSE_SEEN), counts
+ * under report_partner_min_count withheld (make.c's withhold), a range of
+ * report_partner_max_days at most. Every measure answers
  * aggregates, never a row about a person: (group id, group name, day,
  * count) with day = ms / 86400000 (the training reports: an hour or a
  * date, London's days, and money; reports_int.h), and the totals of the
@@ -31,8 +34,11 @@
  * bytes, whatever the format (422 RESULT_TOO_LARGE), the bound a queued run keeps
  * its answer in, so the two routes answer or refuse the same reports.
  */
+#include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -55,10 +61,19 @@ struct asker {
 	char partner[UUID_STR_LEN]; /* SCOPE_RELATED: the one they administer */
 };
 
-static int     asker_load(struct request *, struct asker *);
-static int     partner_pick(struct request *, const struct report *,
-	const struct asker *, const char **);
-static int     args(struct request *, struct report_query *);
+/* asker_partner's argument: who asks, and where their partner goes. */
+struct asker_arg {
+	const char   *user_id;
+	struct asker *a;
+};
+
+static int  asker_load(struct request *, struct asker *);
+static int  asker_partner(struct tx *, void *);
+static int  partner_pick(struct request *, const struct report *,
+     const struct asker *, const char **, json_t *);
+static int  partner_exists(struct tx *, void *);
+static void args(
+    struct request *, const struct asker *, struct report_query *, json_t *);
 static json_t *report_entry(const struct report *);
 
 /* What the OpenAPI document says of the report runs (report_runs.c). */
@@ -136,7 +151,10 @@ static const char api_run_get[] =
 	"\"type\":\"array\",\"items\":{\"type\":\"object\"}},\"totals\":{" \
 	"\"type\":\"object\"},\"totals_by_currency\":{\"type\":" \
 	"\"object\",\"description\":\"reports with money: each " \
-	"currency's money totals (minor units)\"}}}," \
+	"currency's money totals (minor units)\"},\"withheld_below\":{" \
+	"\"type\":\"integer\",\"description\":\"a partner admin's answer: " \
+	"counts above 0 and under it are null, and so is the total of " \
+	"a column with one (report_partner_min_count)\"}}}," \
 	"\"text/csv\":{\"type\":\"string\"}," \
 	"\"application/vnd.openxmlformats-officedocument.spreadsheetml." \
 	"sheet\":{\"type\":\"string\",\"contentMediaType\":\"application/" \
@@ -158,37 +176,44 @@ static const char api_run_result[] =
 #define API_QUERY(n, req, schema, doc)                                         \
 	"{\"name\":\"" n "\",\"in\":\"query\",\"required\":" req               \
 	",\"schema\":" schema ",\"description\":\"" doc "\"}"
+/* clang-format off */
 static const char api_run[] =
-    "{\"codes\":{\"422\":[\"REPORT_TOO_LARGE\",\"RESULT_TOO_LARGE\"],\"404\":[\"REPORT_NOT_FOUND\"],\"403\":[\"NOT_A_PARTNER_ADMIN\",\"REPORT_NOT_FOR_PARTNERS\",\"NOT_YOUR_PARTNER\"]},\"parameters\":[" API_QUERY(
-	"from", "true", "{\"type\":\"string\"}",
-	"ISO 8601 date or date-time, inclusive") "," API_QUERY("to", "true",
-	"{\"type\":\"string\"}",
-	"ISO 8601 date or date-time, exclusive; at most 5 years after from") "," API_QUERY("period",
-	"false",
+    "{\"codes\":{\"422\":[\"REPORT_TOO_LARGE\",\"RESULT_TOO_LARGE\"],"
+    "\"404\":[\"REPORT_NOT_FOUND\"],\"403\":[\"NOT_A_PARTNER_ADMIN\","
+    "\"REPORT_NOT_FOR_PARTNERS\",\"NOT_YOUR_PARTNER\"]},\"parameters\":["
+    API_QUERY("from", "true", "{\"type\":\"string\"}",
+	"ISO 8601 date or date-time, inclusive") ","
+    API_QUERY("to", "true", "{\"type\":\"string\"}",
+	"ISO 8601 date or date-time, exclusive; at most 5 years after from "
+	"(a partner admin: report_partner_max_days, 400 days by default)") ","
+    API_QUERY("period", "false",
 	"{\"enum\":[\"day\",\"week\",\"month\"],\"default\":\"month\"}",
-	"the rows' period, in UTC (a week starts on Monday)") "," API_QUERY("format",
-	"false",
-	"{\"enum\":[\"json\",\"csv\",\"xlsx\",\"pdf\"],\"default\":"
-	"\"json\"}",
+	"the rows' period, in UTC (a week starts on Monday)") ","
+    API_QUERY("format", "false",
+	"{\"enum\":[\"json\",\"csv\",\"xlsx\",\"pdf\"],\"default\":\"json\"}",
 	"json; csv (UTF-8 with a byte-order mark, formulas defused), xlsx "
 	"(typed cells) or pdf (A4 landscape), each with the totals as its "
 	"last row (one a currency when by currency) and a "
-	"Content-Disposition filename") "," API_QUERY("partner_id", "false",
+	"Content-Disposition filename") ","
+    API_QUERY("partner_id", "false",
 	"{\"type\":\"string\",\"format\":\"uuid\"}",
 	"one partner's figures, of a report open to partners (for_partners): "
-	"an admin names any partner; a partner admin always gets their own "
-	"partner's (naming another is 403 NOT_YOUR_PARTNER)") "],"
-							      "\"answers\":{\"200\":{\"description\":\"the report: rows by period "
-							      "and group, and the totals of the range\",\"content\":" API_ANSWER
-							      "}},\"problems\":{\"403\":\"neither an admin nor a partner admin; "
-							      "NOT_A_PARTNER_ADMIN (no active partner of theirs), "
-							      "REPORT_NOT_FOR_PARTNERS (a partner admin, a report not open to "
-							      "partners) or NOT_YOUR_PARTNER (a partner admin naming another "
-							      "partner)\","
-							      "\"404\":\"REPORT_NOT_FOUND\",\"422\":\"a bad parameter "
-							      "(VALIDATION_FAILED, one entry each), REPORT_TOO_LARGE (past "
-							      "report_max_rows rows) or RESULT_TOO_LARGE (past report_run_max_bytes "
-							      "bytes)\"}}";
+	"an admin names any partner (422 unknown_partner when none has the "
+	"id); a partner admin always gets their own partner's (naming another "
+	"is 403 NOT_YOUR_PARTNER), with each count above 0 and under "
+	"report_partner_min_count (5 by default) withheld: null (an empty "
+	"cell), its column's total null too, and withheld_below in the JSON")
+    "],\"answers\":{\"200\":{\"description\":\"the report: rows by period "
+    "and group, and the totals of the range\",\"content\":" API_ANSWER
+    "}},\"problems\":{\"403\":\"neither an admin nor a partner admin; "
+    "NOT_A_PARTNER_ADMIN (no active partner of theirs), "
+    "REPORT_NOT_FOR_PARTNERS (a partner admin, a report not open to "
+    "partners) or NOT_YOUR_PARTNER (a partner admin naming another "
+    "partner)\",\"404\":\"REPORT_NOT_FOUND\",\"422\":\"a bad parameter "
+    "(VALIDATION_FAILED, one entry each, among them partner_id "
+    "unknown_partner), REPORT_TOO_LARGE (past report_max_rows rows) or "
+    "RESULT_TOO_LARGE (past report_run_max_bytes bytes)\"}}";
+/* clang-format on */
 
 /* GET /v1/reports: the catalogue (report_entry). */
 static const char api_list[] =
@@ -277,15 +302,89 @@ const struct module reports_module = {
 };
 
 /*
- * SQL: the user of rows t holds an access of partner :partner (not
- * deleted), so a partner's course figures count its own people only; a
- * subject with two accesses of one partner is counted once (EXISTS, not
- * a join).
+ * SQL: the user of rows t holds an active access of partner :partner (not
+ * deleted), redeemed at or before the row's time column tm, so a
+ * partner's course figures count its own people only, and only what they
+ * did while its access was theirs; a subject with two accesses of one
+ * partner is counted once (EXISTS, not a join).
  */
 /* clang-format off */
-#define MEMBER_OF(t)							\
+#define MEMBER_OF(t, tm)						\
 	"EXISTS (SELECT 1 FROM partner_access pa WHERE pa.user_id = " t	\
-	".user_id AND pa.partner_id = :partner AND pa.deleted_at IS NULL)"
+	".user_id AND pa.partner_id = :partner AND pa.deleted_at IS NULL "	\
+	"AND pa.is_active = 1 AND pa.activated_at IS NOT NULL AND " t "."	\
+	tm " >= pa.activated_at)"
+/* clang-format on */
+
+/*
+ * SQL: the row id of a partner list table (tbl, keyed by col) is visible
+ * to partner :partner: no rows (everyone's), a 'public' row, or one with
+ * the partner's name key (learning's rule, LEARNING_PARTNERS_OK, for one
+ * partner instead of a user's), so one partner never reads another's
+ * courses.
+ */
+/* clang-format off */
+#define SEEN_BY_PARTNER(tbl, col, id)					\
+	"(NOT EXISTS (SELECT 1 FROM " tbl " lp WHERE lp." col " = " id	\
+	") OR EXISTS (SELECT 1 FROM " tbl " lp JOIN partners lpp ON "	\
+	"lpp.id = :partner WHERE lp." col " = " id " AND (lp.partner_name "	\
+	"= 'public' OR lp.partner_name = lpp.name_key)))"
+#define COURSE_SEEN	SEEN_BY_PARTNER("course_partners", "course_id", "c.id")
+#define SESSION_SEEN							\
+	COURSE_SEEN " AND " SEEN_BY_PARTNER("course_session_partners",	\
+	"session_id", "s.id")
+/* clang-format on */
+
+/*
+ * course_progress over one partner (a partner admin's, or the partner an
+ * admin asks for): its members' activity while their access was theirs
+ * (MEMBER_OF), in courses and sessions it sees (COURSE_SEEN,
+ * SESSION_SEEN); the totals count each member once.
+ */
+/* clang-format off */
+#define PROGRESS_STARTED \
+	"SELECT c.id, c.name, e.started_at / 86400000, COUNT(*) " \
+	"FROM course_enrolments e JOIN courses c ON c.id = " \
+	"e.course_id WHERE " \
+	MEMBER_OF("e", "started_at") " AND " COURSE_SEEN \
+	" AND e.started_at >= :from AND e.started_at < :to GROUP " \
+	"BY c.id, c.name, e.started_at / 86400000"
+#define PROGRESS_STARTED_TOTAL \
+	"SELECT COUNT(DISTINCT e.user_id) FROM course_enrolments e " \
+	"JOIN courses c ON c.id = e.course_id WHERE " \
+	MEMBER_OF("e", "started_at") " AND " COURSE_SEEN \
+	" AND e.started_at >= :from AND e.started_at < :to"
+#define PROGRESS_COMPLETED \
+	"SELECT c.id, c.name, e.completed_at / 86400000, COUNT(*) " \
+	"FROM course_enrolments e JOIN courses c ON c.id = " \
+	"e.course_id WHERE " \
+	MEMBER_OF("e", "completed_at") " AND " COURSE_SEEN \
+	" AND e.completed = 1 AND e.completed_at >= :from AND " \
+	"e.completed_at < :to GROUP BY c.id, c.name, " \
+	"e.completed_at / 86400000"
+#define PROGRESS_COMPLETED_TOTAL \
+	"SELECT COUNT(DISTINCT e.user_id) FROM course_enrolments e " \
+	"JOIN courses c ON c.id = e.course_id WHERE " \
+	MEMBER_OF("e", "completed_at") " AND " COURSE_SEEN \
+	" AND e.completed = 1 AND e.completed_at >= :from AND " \
+	"e.completed_at < :to"
+#define PROGRESS_SESSIONS_STARTED \
+	"SELECT c.id, c.name, sp.started_at / 86400000, COUNT(*) " \
+	"FROM course_session_progress sp JOIN course_sessions s ON " \
+	"s.id = sp.session_id JOIN courses c ON c.id = s.course_id " \
+	"WHERE " \
+	MEMBER_OF("sp", "started_at") " AND " SESSION_SEEN \
+	" AND sp.started_at >= :from AND sp.started_at < :to GROUP " \
+	"BY c.id, c.name, sp.started_at / 86400000"
+#define PROGRESS_SESSIONS_COMPLETED \
+	"SELECT c.id, c.name, sp.completed_at / 86400000, COUNT(*) " \
+	"FROM course_session_progress sp JOIN course_sessions s ON " \
+	"s.id = sp.session_id JOIN courses c ON c.id = s.course_id " \
+	"WHERE " \
+	MEMBER_OF("sp", "completed_at") " AND " SESSION_SEEN \
+	" AND sp.completed = 1 AND sp.completed_at >= :from AND " \
+	"sp.completed_at < :to GROUP BY c.id, c.name, " \
+	"sp.completed_at / 86400000"
 /* clang-format on */
 
 static const struct report catalogue[] = {
@@ -310,8 +409,9 @@ static const struct report catalogue[] = {
 			"SELECT p.id, p.name, u.created_at / 86400000, "
 			"COUNT(DISTINCT u.id) FROM users u JOIN "
 			"partner_access a ON a.user_id = u.id AND "
-			"a.deleted_at IS NULL JOIN partners p ON p.id = "
-			"a.partner_id WHERE a.partner_id = :partner AND "
+			"a.deleted_at IS NULL AND a.is_active = 1 JOIN "
+			"partners p ON p.id = a.partner_id WHERE "
+			"a.partner_id = :partner AND "
 			"u.role = 'member' AND u.created_at >= :from AND "
 			"u.created_at < :to GROUP BY p.id, p.name, "
 			"u.created_at / 86400000" },
@@ -365,17 +465,8 @@ static const struct report catalogue[] = {
 		    "GROUP BY c.id, c.name, e.started_at / 86400000",
 		    "SELECT COUNT(DISTINCT e.user_id) FROM course_enrolments e "
 		    "WHERE e.started_at >= :from AND e.started_at < :to",
-		    .partner =
-			"SELECT c.id, c.name, e.started_at / 86400000, "
-			"COUNT(*) FROM course_enrolments e JOIN courses c "
-			"ON c.id = e.course_id WHERE " MEMBER_OF(
-			    "e") " AND "
-				 "e.started_at >= :from AND e.started_at < :to "
-				 "GROUP BY c.id, c.name, e.started_at / 86400000",
-		    .partner_total = "SELECT COUNT(DISTINCT e.user_id) FROM "
-				     "course_enrolments e WHERE " MEMBER_OF(
-					 "e") " AND e.started_at >= :from AND "
-					      "e.started_at < :to" },
+		    .partner = PROGRESS_STARTED,
+		    .partner_total = PROGRESS_STARTED_TOTAL },
 		{ "completed",
 		    "users who completed the course (total: "
 		    "users who completed any)",
@@ -387,33 +478,15 @@ static const struct report catalogue[] = {
 		    "SELECT COUNT(DISTINCT e.user_id) FROM course_enrolments e "
 		    "WHERE e.completed = 1 AND e.completed_at >= :from AND "
 		    "e.completed_at < :to",
-		    .partner =
-			"SELECT c.id, c.name, e.completed_at / 86400000, "
-			"COUNT(*) FROM course_enrolments e JOIN courses c "
-			"ON c.id = e.course_id WHERE " MEMBER_OF(
-			    "e") " AND "
-				 "e.completed = 1 AND e.completed_at >= :from AND "
-				 "e.completed_at < :to GROUP BY c.id, c.name, "
-				 "e.completed_at / 86400000",
-		    .partner_total = "SELECT COUNT(DISTINCT e.user_id) FROM "
-				     "course_enrolments e WHERE " MEMBER_OF(
-					 "e") " AND e.completed = 1 AND "
-					      "e.completed_at >= :from AND "
-					      "e.completed_at < :to" },
+		    .partner = PROGRESS_COMPLETED,
+		    .partner_total = PROGRESS_COMPLETED_TOTAL },
 		{ "sessions_started", "course sessions started",
 		    "SELECT c.id, c.name, sp.started_at / 86400000, COUNT(*) "
 		    "FROM course_session_progress sp JOIN course_sessions s ON "
 		    "s.id = sp.session_id JOIN courses c ON c.id = s.course_id "
 		    "WHERE sp.started_at >= :from AND sp.started_at < :to "
 		    "GROUP BY c.id, c.name, sp.started_at / 86400000",
-		    .partner =
-			"SELECT c.id, c.name, sp.started_at / 86400000, "
-			"COUNT(*) FROM course_session_progress sp JOIN "
-			"course_sessions s ON s.id = sp.session_id JOIN "
-			"courses c ON c.id = s.course_id WHERE " MEMBER_OF(
-			    "sp") " AND sp.started_at >= :from AND "
-				  "sp.started_at < :to GROUP BY c.id, "
-				  "c.name, sp.started_at / 86400000" },
+		    .partner = PROGRESS_SESSIONS_STARTED },
 		{ "sessions_completed", "course sessions completed",
 		    "SELECT c.id, c.name, sp.completed_at / 86400000, "
 		    "COUNT(*) FROM course_session_progress sp JOIN "
@@ -421,15 +494,7 @@ static const struct report catalogue[] = {
 		    "ON c.id = s.course_id WHERE sp.completed = 1 AND "
 		    "sp.completed_at >= :from AND sp.completed_at < :to "
 		    "GROUP BY c.id, c.name, sp.completed_at / 86400000",
-		    .partner =
-			"SELECT c.id, c.name, sp.completed_at / 86400000, "
-			"COUNT(*) FROM course_session_progress sp JOIN "
-			"course_sessions s ON s.id = sp.session_id JOIN "
-			"courses c ON c.id = s.course_id WHERE " MEMBER_OF(
-			    "sp") " AND sp.completed = 1 AND "
-				  "sp.completed_at >= :from AND "
-				  "sp.completed_at < :to GROUP BY c.id, "
-				  "c.name, sp.completed_at / 86400000" },
+		    .partner = PROGRESS_SESSIONS_COMPLETED },
 	    } },
 	{ "therapy_bookings_by_partner", "Therapy bookings and cancellations",
 	    "Therapy sessions booked (created_at) and cancelled "
@@ -494,9 +559,8 @@ reports_caller_admin(struct request *req, struct principal **out)
 static int
 asker_load(struct request *req, struct asker *a)
 {
-	struct tx   *tx = NULL;
-	struct stmt *st;
-	int	     rc;
+	struct asker_arg arg = { req->caller->user_id, a };
+	int		 rc;
 
 	memset(a, 0, sizeof(*a));
 	a->scope = resource_scope(req->db, req->caller, "reports", "read");
@@ -507,20 +571,7 @@ asker_load(struct request *req, struct asker *a)
 		    "Reports are for admins and partner admins.");
 		return (ERR_FORBIDDEN);
 	}
-	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK) {
-		http_problem(req, rc, NULL, "The report could not be made.");
-		return (rc);
-	}
-	st = store_prepare(tx, PARTNERS_ADMINISTERED);
-	store_bind_text(st, 1, req->caller->user_id);
-	if ((rc = store_step(st)) == STORE_ROW) {
-		strlcpy_cb(
-		    a->partner, store_col_text(st, 0), sizeof(a->partner));
-		rc = OK;
-	} else if (rc == STORE_DONE)
-		rc = ERR_NOT_FOUND;
-	store_finalize(st);
-	store_tx_rollback(tx);
+	rc = store_run(req->db, STORE_TX_READ, asker_partner, &arg);
 	if (rc == ERR_NOT_FOUND) {
 		http_problem(req, ERR_FORBIDDEN, "NOT_A_PARTNER_ADMIN",
 		    "You are not an active partner admin of an active "
@@ -530,6 +581,15 @@ asker_load(struct request *req, struct asker *a)
 	if (rc != OK)
 		http_problem(req, rc, NULL, "The report could not be made.");
 	return (rc);
+}
+
+/* store_run's: the partner arg's user administers (partners.h). */
+static int
+asker_partner(struct tx *tx, void *arg)
+{
+	struct asker_arg *p = arg;
+
+	return (partners_admin_of(tx, p->user_id, p->a->partner));
 }
 
 int
@@ -549,15 +609,16 @@ report_for_partners(const struct report *rep)
  * partner's): a partner admin's own partner's always, whatever
  * ?partner_id= says (naming another is 403 NOT_YOUR_PARTNER), and only
  * of a report open to partners (403 REPORT_NOT_FOR_PARTNERS); an admin's
- * ?partner_id= when given, of such a report (422 otherwise). Answered
- * when not OK.
+ * ?partner_id= when given (lower-cased into the request's arena), of such
+ * a report: a bad one is an entry of errs. Answered when not OK.
  */
 static int
 partner_pick(struct request *req, const struct report *rep,
-    const struct asker *a, const char **partner)
+    const struct asker *a, const char **partner, json_t *errs)
 {
 	const char *want = http_query(req, "partner_id");
-	const char *why = NULL, *code = NULL;
+	char	   *low;
+	size_t	    i;
 
 	*partner = NULL;
 	if (a->scope == SCOPE_RELATED) {
@@ -568,7 +629,7 @@ partner_pick(struct request *req, const struct report *rep,
 			    "/v1/reports lists those that are.");
 			return (ERR_FORBIDDEN);
 		}
-		if (want != NULL && strcmp(want, a->partner) != 0) {
+		if (want != NULL && strcasecmp(want, a->partner) != 0) {
 			http_problem(req, ERR_FORBIDDEN, "NOT_YOUR_PARTNER",
 			    "You read your own partner's figures only.");
 			return (ERR_FORBIDDEN);
@@ -578,22 +639,33 @@ partner_pick(struct request *req, const struct report *rep,
 	}
 	if (want == NULL)
 		return (OK);
-	if (!report_for_partners(rep)) {
-		code = "not_by_partner";
-		why = "this report is not open to partners";
-	} else if (!uuid_valid(want)) {
-		code = "invalid_uuid";
-		why = "a partner's id (a UUID)";
+	if (!report_for_partners(rep))
+		resource_field_err(errs, "partner_id", "not_by_partner",
+		    "this report is not open to partners");
+	else if (!uuid_valid(want))
+		resource_field_err(errs, "partner_id", "invalid_uuid",
+		    "a partner's id (a UUID)");
+	else if ((low = arena_strdup(req->arena, want)) == NULL) {
+		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
+		return (ERR_NOMEM);
+	} else {
+		/* Ids are stored lower-case: an upper-case one names the
+		 * same partner. */
+		for (i = 0; low[i] != '\0'; i++)
+			low[i] = (char)tolower((unsigned char)low[i]);
+		*partner = low;
 	}
-	if (code != NULL) {
-		http_problem_ext(req, ERR_INVALID, NULL,
-		    json_pack("{s:[{s:s,s:s,s:s}]}", "errors", "field",
-			"partner_id", "code", code, "detail", why),
-		    "The report query is not valid.");
-		return (ERR_INVALID);
-	}
-	*partner = want;
 	return (OK);
+}
+
+/* store_run's: OK if partner id arg exists, else ERR_NOT_FOUND. */
+static int
+partner_exists(struct tx *tx, void *arg)
+{
+	char id[UUID_STR_LEN];
+	int  active;
+
+	return (partners_find(tx, arg, id, NULL, &active));
 }
 
 const struct report *
@@ -729,25 +801,33 @@ reports_list(struct request *req)
 }
 
 /*
- * ?from= ?to= ?period= ?format= (args.c), in the report's days: 422 with
- * an entry per bad one.
+ * ?from= ?to= ?period= ?format= (args.c), in the report's days, into q;
+ * an entry of errs per bad one, and for a partner admin a range past
+ * report_partner_max_days (their reports run slow queries too).
  */
-static int
-args(struct request *req, struct report_query *q)
+static void
+args(struct request *req, const struct asker *as, struct report_query *q,
+    json_t *errs)
 {
 	struct report_args a;
-	json_t		  *errs = json_array();
+	char		   why[80];
 
 	if (report_args_parse_in(http_query(req, "from"), http_query(req, "to"),
 		http_query(req, "period"), http_query(req, "format"),
 		REPORT_LONDON(report_find(q->name)), &a, errs) != OK)
-		return (resource_errs_answer(req, errs, "The report query"));
-	json_decref(errs);
+		return;
+	if (as->scope == SCOPE_RELATED &&
+	    a.to - a.from > config.report_partner_max_days * 86400000LL) {
+		snprintf(why, sizeof(why),
+		    "a partner admin's range is at most %lld days",
+		    (long long)config.report_partner_max_days);
+		resource_field_err(errs, "to", "out_of_range", why);
+		return;
+	}
 	q->from = a.from;
 	q->to = a.to;
 	q->period = a.period;
 	q->format = a.format;
-	return (OK);
 }
 
 /* GET /v1/reports/{name} */
@@ -757,6 +837,7 @@ reports_run(struct request *req)
 	struct report_query q;
 	struct report_out   o;
 	struct asker	    a;
+	json_t		   *errs;
 	char		    cd[REPORT_CD_LEN], *v;
 	int		    rc;
 
@@ -770,9 +851,38 @@ reports_run(struct request *req)
 		    "report: GET /v1/reports lists them.");
 		return;
 	}
-	if (partner_pick(req, report_find(q.name), &a, &q.partner) != OK ||
-	    args(req, &q) != OK)
+	/* Every bad parameter in one answer. */
+	if ((errs = json_array()) == NULL) {
+		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
 		return;
+	}
+	if (partner_pick(req, report_find(q.name), &a, &q.partner, errs) !=
+	    OK) {
+		json_decref(errs);
+		return;
+	}
+	args(req, &a, &q, errs);
+	if (resource_errs_answer(req, errs, "The report query") != OK)
+		return;
+	if (a.scope == SCOPE_ALL && q.partner != NULL) {
+		rc = store_run(req->db, STORE_TX_READ, partner_exists,
+		    (void *)(uintptr_t)q.partner);
+		if (rc == ERR_NOT_FOUND) {
+			errs = json_array();
+			resource_field_err(errs, "partner_id",
+			    "unknown_partner", "no partner has this id");
+			resource_errs_answer(req, errs, "The report query");
+			return;
+		}
+		if (rc != OK) {
+			http_problem(
+			    req, rc, NULL, "The report could not be made.");
+			return;
+		}
+	}
+	/* A partner admin's small counts are withheld (make.c). */
+	if (a.scope == SCOPE_RELATED)
+		q.min_count = config.report_partner_min_count;
 	if ((rc = report_make(
 		 req->db, &q, (size_t)config.report_run_max_bytes, &o)) != OK) {
 		if (o.too_many_rows)

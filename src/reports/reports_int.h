@@ -145,6 +145,10 @@ struct report_query {
 	/* One partner's figures (the measures' partner SQL), or NULL: every
 	 * partner's. Borrowed. */
 	const char *partner;
+	/* 0 or 1: every count shown; else counts under it (above 0) are
+	 * withheld, with the totals they could be recomputed from (a
+	 * partner admin's: report_partner_min_count). */
+	int64_t min_count;
 };
 struct report_out {
 	char  *data; /* malloc'd; the caller frees it */

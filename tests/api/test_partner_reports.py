@@ -11,13 +11,26 @@ Gamma; test_reports.py checks the every-partner answers). Runs on SQLite
 and PostgreSQL."""
 
 import secrets
+import uuid
 
 import pytest
 
-from conftest import BETA, RANGE, add_user, hdr, login, person, problem
+from conftest import BETA, RANGE, add_user, hdr, insert, login, person, problem, t
 
 FOR_PARTNERS = {"signups_by_partner", "access_codes_by_partner", "course_progress",
                 "therapy_bookings_by_partner"}
+
+
+@pytest.fixture
+def min_count():
+    """report_partner_min_count of the server: 1 (every count shown) unless
+    a test parametrizes it, so the figures below are the rows' own."""
+    return "1"
+
+
+@pytest.fixture
+def server(start_server, db, min_count):
+    return start_server(db=db, env={"CAREBASE_REPORT_PARTNER_MIN_COUNT": min_count})
 
 
 def partner_admin(server, admin, partner_id):
@@ -30,6 +43,15 @@ def partner_admin(server, admin, partner_id):
                     json={"user_id": uid, "partner_id": partner_id})
     assert r.status_code == 201, r.text
     return {"token": token, "id": uid, "row": r.json()}
+
+
+ALPHA_PROGRESS = {
+    ("2025-01", "Healing"): {"started": 1, "completed": 0, "sessions_started": 2,
+                             "sessions_completed": 0},
+    ("2025-02", "Healing"): {"started": 0, "completed": 1, "sessions_started": 0,
+                             "sessions_completed": 1}}
+ALPHA_PROGRESS_TOTALS = {"started": 1, "completed": 1, "sessions_started": 2,
+                         "sessions_completed": 1}
 
 
 def run(server, who, name, query=RANGE):
@@ -78,16 +100,13 @@ def test_a_partner_admin_reads_their_own_partners_figures_only(server, seeded):
     assert rows_by(body, "partner") == {("2025-01", "Alpha"): {"booked": 2, "cancelled": 1}}
     assert body["totals"] == {"booked": 2, "cancelled": 1}
 
-    # Course progress by course, of the partner's own people: u1 and u2 are
-    # Alpha's (Healing); u3, Beta's, took Boundaries.
+    # Course progress by course, of the partner's own people while their
+    # access was theirs: u1 and u2 are Alpha's (Healing); u1 started it and
+    # its first session the day before redeeming Alpha's code, which Alpha
+    # is not told; u3, Beta's, took Boundaries.
     body = run(server, alpha, "course_progress").json()
-    assert rows_by(body, "course") == {
-        ("2025-01", "Healing"): {"started": 2, "completed": 0, "sessions_started": 3,
-                                 "sessions_completed": 1},
-        ("2025-02", "Healing"): {"started": 0, "completed": 1, "sessions_started": 0,
-                                 "sessions_completed": 1}}
-    assert body["totals"] == {"started": 2, "completed": 1, "sessions_started": 3,
-                              "sessions_completed": 2}
+    assert rows_by(body, "course") == ALPHA_PROGRESS
+    assert body["totals"] == ALPHA_PROGRESS_TOTALS
     body = run(server, beta, "course_progress").json()
     assert rows_by(body, "course") == {
         ("2025-02", "Boundaries"): {"started": 1, "completed": 1, "sessions_started": 1,
@@ -156,3 +175,108 @@ def test_an_admins_partner_id_is_checked(server, seeded):
     # Gamma has no sign-ups in the range: no rows, zero totals.
     body = run(server, admin, "signups_by_partner", RANGE + f"&partner_id={ids['gamma']}").json()
     assert body["rows"] == [] and body["totals"] == {"signups": 0}
+
+
+@pytest.mark.dialect
+def test_a_partner_never_reads_another_partners_courses_or_earlier_activity(
+        server, db, seeded):
+    """u5 holds Beta's access and, since 2025-02-03 08:00, Alpha's: their
+    progress in a course only Beta's people see, and what they did in
+    Healing before redeeming Alpha's code, are not Alpha's figures."""
+    ids, admin = seeded, seeded["admin"]
+    alpha = partner_admin(server, admin, ids["alpha"])
+    beta = partner_admin(server, admin, ids["beta"])
+    c3, s3 = str(uuid.uuid4()), str(uuid.uuid4())
+    sql = (f"UPDATE partners SET name_key = 'alpha' WHERE id = '{ids['alpha']}';\n"
+           f"UPDATE partners SET name_key = 'betakey' WHERE id = '{ids['beta']}';\n")
+    sql += insert("courses", id=c3, name="BetaOnly", slug="betaonly", status="published",
+                  created_at=t("2024-01-01"), updated_at=t("2024-01-01"))
+    sql += insert("course_partners", course_id=c3, partner_name="betakey")
+    sql += insert("course_sessions", id=s3, storyblok_id=900, storyblok_uuid=str(uuid.uuid4()),
+                  course_id=c3, name="s3", slug="s3", status="published",
+                  created_at=t("2024-01-01"), updated_at=t("2024-01-01"))
+    for course, when in ((c3, "2025-02-10"), (ids["c1"], "2025-01-20")):
+        sql += insert("course_enrolments", id=str(uuid.uuid4()), user_id=ids["u5"],
+                      course_id=course, completed=1, started_at=t(when),
+                      completed_at=t(when), created_at=t(when), updated_at=t(when))
+    for session, when in ((s3, "2025-02-10"), (ids["s1b"], "2025-01-20")):
+        sql += insert("course_session_progress", id=str(uuid.uuid4()), user_id=ids["u5"],
+                      session_id=session, completed=1, started_at=t(when),
+                      completed_at=t(when), created_at=t(when), updated_at=t(when))
+    db.execute(sql)
+
+    body = run(server, alpha, "course_progress").json()
+    assert rows_by(body, "course") == ALPHA_PROGRESS
+    assert body["totals"] == ALPHA_PROGRESS_TOTALS
+    r = run(server, alpha, "course_progress", RANGE + "&format=csv")
+    assert r.status_code == 200, r.text
+    assert "Healing" in r.text and "BetaOnly" not in r.text
+    # An admin asking for Alpha's figures is told the same.
+    r = run(server, admin, "course_progress", RANGE + f"&partner_id={ids['alpha']}")
+    assert rows_by(r.json(), "course") == ALPHA_PROGRESS
+    # Beta's people see BetaOnly, and Beta is told of it.
+    body = run(server, beta, "course_progress").json()
+    assert rows_by(body, "course")[("2025-02", "BetaOnly")] == {
+        "started": 1, "completed": 1, "sessions_started": 1, "sessions_completed": 1}
+    # A deactivated access counts no more.
+    db.execute(f"UPDATE partner_access SET is_active = 0 WHERE id = '{ids['a1']}'")
+    body = run(server, alpha, "course_progress").json()
+    assert body["totals"]["completed"] == 0
+
+
+@pytest.mark.parametrize("min_count", ["2"])
+@pytest.mark.dialect
+def test_a_partner_admin_is_not_told_small_counts(server, seeded):
+    """report_partner_min_count 2: a count of 1 is withheld (null, an empty
+    CSV cell), and so is its column's total (the total less the cells
+    shown would give it back); 0 is shown. An admin is told every count."""
+    ids, admin = seeded, seeded["admin"]
+    alpha = partner_admin(server, admin, ids["alpha"])
+    body = run(server, alpha, "signups_by_partner").json()
+    assert rows_by(body, "partner") == {("2025-01", "Alpha"): {"signups": 2},
+                                        ("2025-02", "Alpha"): {"signups": None}}
+    assert body["totals"] == {"signups": None}
+    assert body["withheld_below"] == 2
+    body = run(server, alpha, "access_codes_by_partner").json()
+    assert rows_by(body, "partner") == {
+        ("2025-01", "Alpha"): {"created": None, "redeemed": 2},
+        ("2025-02", "Alpha"): {"created": None, "redeemed": 0}}
+    assert body["totals"] == {"created": None, "redeemed": 2}
+    r = run(server, alpha, "signups_by_partner", RANGE + "&format=csv")
+    lines = r.text.lstrip("\ufeff").splitlines()
+    assert lines[1].endswith(",2") and lines[2].endswith(",Alpha,"), lines
+    # An admin, even naming Alpha, is told every count.
+    body = run(server, admin, "signups_by_partner", RANGE + f"&partner_id={ids['alpha']}").json()
+    assert body["totals"] == {"signups": 3} and "withheld_below" not in body
+
+
+def test_a_partner_admins_range_is_shorter(server, seeded):
+    ids, admin = seeded, seeded["admin"]
+    alpha = partner_admin(server, admin, ids["alpha"])
+    year = "from=2024-01-01&to=2025-02-04"  # 400 days
+    assert run(server, alpha, "signups_by_partner", year).status_code == 200
+    p = problem(run(server, alpha, "signups_by_partner", "from=2024-01-01&to=2025-02-05"),
+                422, "VALIDATION_FAILED")
+    assert [(e["field"], e["code"]) for e in p["errors"]] == [("to", "out_of_range")]
+    # An admin's range stays five years.
+    r = run(server, admin, "signups_by_partner",
+            f"from=2021-01-01&to=2025-02-05&partner_id={ids['alpha']}")
+    assert r.status_code == 200, r.text
+
+
+def test_an_admins_partner_id_errors_come_together(server, seeded):
+    ids, admin = seeded, seeded["admin"]
+    # A bad partner and a bad range: one answer naming both.
+    p = problem(run(server, admin, "signups_by_partner", "from=nope&to=2025-03-01&partner_id=x"),
+                422, "VALIDATION_FAILED")
+    assert sorted(e["field"] for e in p["errors"]) == ["from", "partner_id"]
+    # An id no partner has.
+    p = problem(run(server, admin, "signups_by_partner",
+                    RANGE + f"&partner_id={uuid.uuid4()}"), 422, "VALIDATION_FAILED")
+    assert [(e["field"], e["code"]) for e in p["errors"]] == [("partner_id", "unknown_partner")]
+    # Upper case names the same partner.
+    lower = run(server, admin, "signups_by_partner", RANGE + f"&partner_id={ids['alpha']}")
+    upper = run(server, admin, "signups_by_partner",
+                RANGE + f"&partner_id={ids['alpha'].upper()}")
+    assert upper.status_code == 200, upper.text
+    assert upper.json() == lower.json() and lower.json()["totals"] == {"signups": 3}

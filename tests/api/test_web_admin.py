@@ -24,10 +24,12 @@ Each test makes the people it changes.
 """
 
 import csv
+import datetime
 import io
 import secrets
 import time
 import uuid
+import zoneinfo
 from pathlib import Path
 
 import pytest
@@ -156,7 +158,9 @@ def downloads_to(drv, folder):
 def downloaded(folder, suffix, timeout=20):
     end = time.monotonic() + timeout
     while True:
-        done = [p for p in Path(folder).iterdir() if p.name.endswith(suffix)]
+        # Chromium may name the file before it writes it: wait for bytes.
+        done = [p for p in Path(folder).iterdir()
+                if p.name.endswith(suffix) and p.stat().st_size > 0]
         if done:
             return done[0]
         if time.monotonic() > end:
@@ -532,13 +536,43 @@ def test_admin_makes_a_schedule_marks_attendance_and_issues_a_certificate(
     venue = server.get("/v1/venues", headers=hdr(admin)).json()["data"][0]
     trainer = server.get("/v1/trainers", headers=hdr(admin)).json()["data"][0]
     page.sign_in(ADMIN, DEMO_PASSWORD)
-    visit(page, "/admin/training", "details.new-schedule summary", PHONE)
-    shown(drv, "details.new-schedule summary")[0].click()
-    shown(drv, "select[name=course_id] option[value='%s']" % course["id"])
-    day = time.strftime("%Y-%m-%d", time.localtime(time.time() + 80 * 86400))
-    choose(drv, "select[name=course_id]", course["id"])
-    choose(drv, "select[name=venue_id]", venue["id"])
-    choose(drv, "select[name=trainer_id]", trainer["id"])
+    # The times are read in the person's zone (time.js's, the one <Time>
+    # shows), here a browser in New York whatever the machine's zone.
+    drv.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": "America/New_York"})
+    try:
+        visit(page, "/admin/training", "details.new-schedule summary", PHONE)
+        shown(drv, "details.new-schedule summary")[0].click()
+        shown(drv, "select[name=course_id] option[value='%s']" % course["id"])
+        hints = {e.text for e in shown(drv, "form[aria-labelledby=h-new-schedule] .hint, "
+                                             "form[aria-labelledby=h-new-schedule] small")}
+        assert "In America/New_York" in hints, hints
+        day = time.strftime("%Y-%m-%d", time.localtime(time.time() + 80 * 86400))
+        choose(drv, "select[name=course_id]", course["id"])
+        choose(drv, "select[name=venue_id]", venue["id"])
+        choose(drv, "select[name=trainer_id]", trainer["id"])
+        # No start day: said beside the start day.
+        button(drv, "Make the schedule").click()
+        assert "start day" in shown(drv, "input[name=start_day] ~ .field-error")[0].text
+        assert not drv.find_elements("css selector", "input[name=start_time] ~ .field-error")
+        sid, s = make_schedule(page, day)
+    finally:
+        drv.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": ""})
+    # 09:00 to 15:00 in New York, that day.
+    ny = zoneinfo.ZoneInfo("America/New_York")
+    y, m, d = map(int, day.split("-"))
+    want = datetime.datetime(y, m, d, 9, 0, tzinfo=ny).astimezone(datetime.timezone.utc)
+    got = datetime.datetime.fromisoformat(s["start_time"].replace("Z", "+00:00"))
+    assert got == want, (s["start_time"], want)
+    assert (s["course_id"], s["venue_id"], s["trainer_id"], s["capacity"]) == \
+        (course["id"], venue["id"], trainer["id"], 4)
+    assert s["end_time"] > s["start_time"]
+    _attendance_and_certificate(page, server, tmp_path, sid)
+
+
+def make_schedule(page, day):
+    """Fill the new schedule form's times (the course, venue and trainer
+    chosen): a refusal first, then made; (its id, its row)."""
+    drv = page.drv
     page.set_value("input[name=start_day]", day)
     page.set_value("input[name=start_time]", "16:00")
     page.set_value("input[name=end_time]", "09:00")
@@ -553,10 +587,13 @@ def test_admin_makes_a_schedule_marks_attendance_and_issues_a_certificate(
     page.set_value("input[name=end_time]", "15:00")
     button(drv, "Make the schedule").click()
     sid = shown(drv, "[data-made-schedule]")[0].get_attribute("data-made-schedule")
-    s = server.get(f"/v1/course-schedules/{sid}", headers=hdr(admin)).json()
-    assert (s["course_id"], s["venue_id"], s["trainer_id"], s["capacity"]) == \
-        (course["id"], venue["id"], trainer["id"], 4)
-    assert s["end_time"] > s["start_time"]
+    s = page.server.get(f"/v1/course-schedules/{sid}", headers=hdr(page.server.admin_token)).json()
+    return sid, s
+
+
+def _attendance_and_certificate(page, server, tmp_path, sid):
+    drv = page.drv
+    admin = server.admin_token
 
     # A member books two seats, confirmed by hand (paid offline); then the
     # course is moved to have happened, as time passing would. Certificates
@@ -582,6 +619,10 @@ def test_admin_makes_a_schedule_marks_attendance_and_issues_a_certificate(
         marks = shown(drv, f"{row} form.mark", at_least=2)
         first, second = [m.find_element("xpath", "./ancestor::tr").get_attribute("data-attendee")
                          for m in marks]
+        # Each checkbox says whose it is.
+        box = shown(drv, f"tr[data-attendee='{first}'] input[name=passed_assessment]")[0]
+        assert box.get_attribute("aria-label").endswith("passed the assessment")
+        assert box.get_attribute("aria-label") != "passed the assessment"
         # The first present and passed, the second absent.
         button(drv, "Mark", within=f"tr[data-attendee='{first}']").click()
         shown(drv, f"tr[data-attendee='{first}'] form.mark[data-marked=present]")

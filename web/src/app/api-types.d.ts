@@ -51051,13 +51051,13 @@ export interface operations {
             query: {
                 /** @description ISO 8601 date or date-time, inclusive */
                 from: string;
-                /** @description ISO 8601 date or date-time, exclusive; at most 5 years after from */
+                /** @description ISO 8601 date or date-time, exclusive; at most 5 years after from (a partner admin: report_partner_max_days, 400 days by default) */
                 to: string;
                 /** @description the rows' period, in UTC (a week starts on Monday) */
                 period?: "day" | "week" | "month";
                 /** @description json; csv (UTF-8 with a byte-order mark, formulas defused), xlsx (typed cells) or pdf (A4 landscape), each with the totals as its last row (one a currency when by currency) and a Content-Disposition filename */
                 format?: "json" | "csv" | "xlsx" | "pdf";
-                /** @description one partner's figures, of a report open to partners (for_partners): an admin names any partner; a partner admin always gets their own partner's (naming another is 403 NOT_YOUR_PARTNER) */
+                /** @description one partner's figures, of a report open to partners (for_partners): an admin names any partner (422 unknown_partner when none has the id); a partner admin always gets their own partner's (naming another is 403 NOT_YOUR_PARTNER), with each count above 0 and under report_partner_min_count (5 by default) withheld: null (an empty cell), its column's total null too, and withheld_below in the JSON */
                 partner_id?: string;
             };
             header?: never;
@@ -51110,6 +51110,8 @@ export interface operations {
                         totals: Record<string, never>;
                         /** @description reports with money: each currency's money totals (minor units) */
                         totals_by_currency?: Record<string, never>;
+                        /** @description a partner admin's answer: counts above 0 and under it are null, and so is the total of a column with one (report_partner_min_count) */
+                        withheld_below?: number;
                     };
                     "text/csv": string;
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
@@ -51188,7 +51190,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description a bad parameter (VALIDATION_FAILED, one entry each), REPORT_TOO_LARGE (past report_max_rows rows) or RESULT_TOO_LARGE (past report_run_max_bytes bytes) */
+            /** @description a bad parameter (VALIDATION_FAILED, one entry each, among them partner_id unknown_partner), REPORT_TOO_LARGE (past report_max_rows rows) or RESULT_TOO_LARGE (past report_run_max_bytes bytes) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -52000,6 +52002,8 @@ export interface operations {
                         totals: Record<string, never>;
                         /** @description reports with money: each currency's money totals (minor units) */
                         totals_by_currency?: Record<string, never>;
+                        /** @description a partner admin's answer: counts above 0 and under it are null, and so is the total of a column with one (report_partner_min_count) */
+                        withheld_below?: number;
                     };
                     "text/csv": string;
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;

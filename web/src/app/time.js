@@ -44,3 +44,29 @@ export function formatDate(day) {
   if (isNaN(d.getTime())) return day;
   return new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeZone: zone }).format(d);
 }
+
+// The UTC time of a wall-clock time in a zone (the person's by default):
+// "2026-05-01" at "09:00" in Europe/London is 08:00Z. The zone's offset is
+// read with Intl at a first guess, then again at the answer (a change of
+// offset between the two: summer time).
+/** @param {string} day "YYYY-MM-DD" @param {string} time "HH:MM" @param {string} [tz] @returns {Date | null} */
+export function zonedTime(day, time, tz = timeZone()) {
+  const d = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day || "");
+  const t = /^(\d{2}):(\d{2})/.exec(time || "");
+  if (!d || !t) return null;
+  const wall = Date.UTC(+d[1], +d[2] - 1, +d[3], +t[1], +t[2]);
+  if (isNaN(wall)) return null;
+  let at = wall - offset(wall, tz);
+  at = wall - offset(at, tz);
+  return new Date(at);
+}
+
+// The zone's offset from UTC at ms, in ms (Europe/London in summer: 3600000).
+/** @param {number} ms @param {string} tz @returns {number} */
+function offset(ms, tz) {
+  const parts = new Intl.DateTimeFormat("en-GB", { timeZone: tz, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" }).formatToParts(new Date(ms));
+  /** @type {Record<string, number>} */
+  const p = {};
+  for (const x of parts) if (x.type !== "literal") p[x.type] = +x.value;
+  return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - Math.floor(ms / 1000) * 1000;
+}

@@ -6,7 +6,7 @@
 // admin gets their own partner's figures whatever the page sends: the API
 // takes the partner from who they are. An admin chooses a partner (the
 // same figures a partner admin of it gets) or every partner.
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { useSession } from "../../session.js";
 import { ApiError, Empty, useLoad, Loaded, Field, useSubmit, FormError, Page, all, api } from "../me/kit.jsx";
 import { Control } from "../practice/kit.jsx";
@@ -54,6 +54,8 @@ export function PartnerReports() {
   const [dlError, setDlError] = useState(/** @type {any} */ (null));
   const f = useSubmit(
     () => {
+      // The old answer goes at once: never shown under the new query.
+      setShown(null);
       if (!v.report) return Promise.reject(noReport());
       return api.get(`/v1/reports/${encodeURIComponent(v.report)}?${query(v)}`);
     },
@@ -106,15 +108,27 @@ function noReport() {
 }
 
 // The answer: its rows by period and group, and the totals of the range.
+// Its heading takes the focus when it comes, so that a screen reader says
+// the new answer. A partner admin's small counts come withheld (null, with
+// withheld_below): shown as "<5".
 function Result({ body, onCsv, dlError }) {
+  const head = useRef(/** @type {HTMLHeadingElement | null} */ (null));
+  useEffect(() => {
+    if (head.current) head.current.focus();
+  }, [body]);
+  const under = body.withheld_below;
+  const show = (v) => (v === null && under ? `<${under}` : cell(v));
   const cols = body.columns.filter((c) => !c.endsWith("_id") && c !== "period_start");
   const measures = cols.filter((c) => c !== "period" && !(c in { partner: 1, course: 1, schedule: 1, trainer: 1, currency: 1 }));
   return (
     <section class="card" aria-labelledby="h-partner-result" data-report={body.report}>
-      <h2 id="h-partner-result">{body.title || body.report}</h2>
+      <h2 id="h-partner-result" tabIndex={-1} ref={head}>
+        {body.title || body.report}
+      </h2>
       <p class="meta">
         {body.from.slice(0, 10)} to {body.to.slice(0, 10)} (exclusive), by {body.period}; days are {body.time_zone === "UTC" ? "UTC" : body.time_zone} days.
       </p>
+      {under && <p class="meta" data-withheld={under}>{`Counts under ${under} are withheld (shown as <${under}), and so is a total they could be worked out from: they could name people.`}</p>}
       <button type="button" onClick={onCsv}>
         Download as CSV
       </button>
@@ -139,7 +153,7 @@ function Result({ body, onCsv, dlError }) {
                 <tr key={i} data-row={r.period}>
                   {cols.map((c) => (
                     <td key={c} data-col={c}>
-                      {cell(r[c])}
+                      {show(r[c])}
                     </td>
                   ))}
                 </tr>
@@ -149,7 +163,7 @@ function Result({ body, onCsv, dlError }) {
         </div>
       )}
       <p data-totals="">
-        <strong>Totals:</strong> {measures.map((m) => `${heading(m).toLowerCase()} ${cell(body.totals[m])}`).join(", ")}
+        <strong>Totals:</strong> {measures.map((m) => `${heading(m).toLowerCase()} ${show(body.totals[m])}`).join(", ")}
       </p>
     </section>
   );

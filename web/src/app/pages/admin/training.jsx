@@ -13,8 +13,9 @@
 // schedule is not here yet.
 import { useState } from "preact/hooks";
 import { api, all, useLoad, Loaded, Field, ConfirmDialog, useSubmit, FormError, Time, Page } from "../me/kit.jsx";
-import { Control, localTime, localError } from "../practice/kit.jsx";
+import { Control, localError } from "../practice/kit.jsx";
 import { download, shortId } from "./kit.js";
+import { timeZone, zonedTime } from "../../time.js";
 
 // What an attendee's attendance may be (the API's enum).
 const ATTENDANCE = ["present", "absent", "late", "partial", "excused"];
@@ -132,9 +133,10 @@ function NewSchedule({ onMade }) {
   const [made, setMade] = useState(/** @type {any} */ (null));
   const f = useSubmit(
     () => {
-      const start = localTime(v.start_day, v.start_time);
-      const end = localTime(v.end_day || v.start_day, v.end_time);
-      if (!start) return Promise.reject(localError("start_time", "Choose a day and a start time."));
+      if (!v.start_day) return Promise.reject(localError("start_day", "Choose the start day."));
+      const start = zonedTime(v.start_day, v.start_time);
+      const end = zonedTime(v.end_day || v.start_day, v.end_time);
+      if (!start) return Promise.reject(localError("start_time", "Choose a start time."));
       if (!end) return Promise.reject(localError("end_time", "Choose an end time."));
       /** @type {any} */
       const body = { course_id: v.course_id, venue_id: v.venue_id, trainer_id: v.trainer_id, start_time: start.toISOString(), end_time: end.toISOString() };
@@ -163,9 +165,9 @@ function NewSchedule({ onMade }) {
               options={[["", "Choose a trainer"], ...trainers.map((t) => [t.id, `${t.trainer_code}${t.specializations && t.specializations.length ? " (" + t.specializations.join(", ") + ")" : ""}`])]}
             />
             <Field label="Start day" name="start_day" type="date" value={v.start_day} onInput={set("start_day")} errors={f.fields} />
-            <Field label="Start time" name="start_time" type="time" value={v.start_time} onInput={set("start_time")} errors={f.fields} />
+            <Field label="Start time" name="start_time" type="time" hint={`In ${timeZone()}`} value={v.start_time} onInput={set("start_time")} errors={f.fields} />
             <Field label="End day" name="end_day" type="date" hint="Leave empty for the start day" value={v.end_day} onInput={set("end_day")} errors={f.fields} />
-            <Field label="End time" name="end_time" type="time" value={v.end_time} onInput={set("end_time")} errors={f.fields} />
+            <Field label="End time" name="end_time" type="time" hint={`In ${timeZone()}`} value={v.end_time} onInput={set("end_time")} errors={f.fields} />
             <Field label="Capacity" name="capacity" type="number" min="1" inputMode="numeric" hint="Leave empty for the most the venue, course and trainer allow" value={v.capacity} onInput={set("capacity")} errors={f.fields} />
             <button type="submit" class="primary" disabled={f.busy}>
               {f.busy ? "Making…" : "Make the schedule"}
@@ -294,7 +296,7 @@ function Mark({ attendee, who, rec, onSaved }) {
         ))}
       </select>
       <label class="choice">
-        <input type="checkbox" name="passed_assessment" checked={passed} onChange={(e) => setPassed(e.currentTarget.checked)} />
+        <input type="checkbox" name="passed_assessment" checked={passed} onChange={(e) => setPassed(e.currentTarget.checked)} aria-label={`${who} passed the assessment`} />
         passed
       </label>
       <button type="submit" disabled={f.busy}>
