@@ -51089,7 +51089,8 @@ export interface operations {
                      *         {}
                      *       ],
                      *       "totals": {},
-                     *       "totals_by_currency": {}
+                     *       "totals_by_currency": {},
+                     *       "withheld_below": 1
                      *     }
                      */
                     "application/json": {
@@ -51981,7 +51982,8 @@ export interface operations {
                      *         {}
                      *       ],
                      *       "totals": {},
-                     *       "totals_by_currency": {}
+                     *       "totals_by_currency": {},
+                     *       "withheld_below": 1
                      *     }
                      */
                     "application/json": {
