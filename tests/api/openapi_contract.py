@@ -340,13 +340,14 @@ def _query_value(schema, value):
     fails the schema's type."""
     types = schema.get("type", "string")
     types = types if isinstance(types, list) else [types]
-    if "integer" in types and re.fullmatch(r"-?\d{1,19}", value):
+    # ASCII digits only, and a number as JSON writes one: int() and
+    # float() also take "١٢", "1_0", " 1", "nan", "inf", which the
+    # server's parsers do not.
+    if "integer" in types and re.fullmatch(r"-?[0-9]{1,19}", value, re.ASCII):
         return int(value)
-    if "number" in types:
-        try:
-            return float(value)
-        except ValueError:
-            pass
+    if "number" in types and re.fullmatch(
+            r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?", value, re.ASCII):
+        return float(value)
     if "boolean" in types and value in ("true", "false"):
         return value == "true"
     return value

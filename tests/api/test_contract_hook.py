@@ -460,3 +460,26 @@ def test_webhook_bodies_declare_their_members(server, path, members):
     c = Contract(doc)
     assert not list(c.validator(schema).iter_errors(media["example"]))
 
+
+
+@pytest.mark.parametrize("schema,text,value", [
+    ({"type": "integer"}, "42", 42),
+    ({"type": "integer"}, "-7", -7),
+    ({"type": "integer"}, "\u0664\u0662", "\u0664\u0662"),  # Arabic-Indic digits
+    ({"type": "integer"}, "1_0", "1_0"),
+    ({"type": "integer"}, " 1", " 1"),
+    ({"type": "number"}, "1.5", 1.5),
+    ({"type": "number"}, "-2e3", -2000.0),
+    ({"type": "number"}, "nan", "nan"),
+    ({"type": "number"}, "inf", "inf"),
+    ({"type": "number"}, "-Infinity", "-Infinity"),
+    ({"type": "number"}, "1_0", "1_0"),
+    ({"type": "number"}, "\u0661", "\u0661"),
+    ({"type": "boolean"}, "true", True),
+])
+def test_a_query_value_is_read_as_json_would_write_it(schema, text, value):
+    """f19s item 6: ASCII digits only, and a number as JSON writes one:
+    Python's int() and float() take more, which no schema should be
+    satisfied by."""
+    got_ = openapi_contract._query_value(schema, text)
+    assert got_ == value and type(got_) is type(value), (text, got_)
