@@ -35,7 +35,8 @@ static const char api_readyz[] =
     "\"problems\":{\"503\":\"MIGRATIONS_PENDING or "
     "DATABASE_UNREACHABLE\"}}";
 static const char api_metrics[] =
-    "{\"security\":{\"metricsToken\":{\"type\":\"http\","
+    "{\"codes\":{\"401\":[\"UNAUTHORIZED\",\"SESSION_EXPIRED\","
+    "\"TOKEN_IN_QUERY\"]},\"security\":{\"metricsToken\":{\"type\":\"http\","
     "\"scheme\":\"bearer\",\"description\":\"the scrape token "
     "(metrics_token), or the bearer token of a staff member whose role "
     "holds metrics:read:all\"}},"

@@ -96,7 +96,9 @@ static const char api_assign[] =
 	"partners/properties/" n "\"}"
 /* clang-format off */
 #define API_PARTNER_GET							\
-	"{\"answers\":{\"200\":{\"description\":\"by id, to admins: the "	\
+	"{\"codes\":{\"401\":[\"UNAUTHORIZED\",\"SESSION_EXPIRED\","	\
+	"\"TOKEN_IN_QUERY\"]},"						\
+	"\"answers\":{\"200\":{\"description\":\"by id, to admins: the "	\
 	"partner (see partners); otherwise its public branding: name, "	\
 	"logo_url, logo_alt, website, footer_line1, footer_line2, "		\
 	"social_links, brand_colour, features\",\"schema\":{\"anyOf\":["	\
@@ -116,7 +118,8 @@ static const char api_assign[] =
 	"UUID) or its name (never a UUID)\",\"schema\":{\"type\":"		\
 	"\"string\",\"minLength\":1}}],\"problems\":{\"404\":\"no such "	\
 	"partner (by name or to anyone but admins: no such active "		\
-	"partner)\"}}"
+	"partner)\",\"401\":\"by id, a token that is not valid (none is "	\
+	"needed)\"}}"
 /* clang-format on */
 
 static const struct route partners_routes[] = {

@@ -13,21 +13,26 @@
  * (tests/api/openapi_contract.py).
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/err.h"
+#include "core/jsonw.h"
 #include "core/tz.h"
 #include "http/http.h"
 #include "resource/resource.h"
 #include "resource/resource_int.h"
 
 #define OPENAPI_VERSION "0.1.0"
+/* The ceiling on the document's bytes as served (about 1.3 MB now). */
+#define OPENAPI_MAX_BYTES (16 * 1024 * 1024)
 
 /* The members of the document a custom route's api adds to. */
 struct doc_parts {
@@ -38,6 +43,7 @@ struct doc_parts {
 };
 
 static json_t *field_schema(const struct field *, int);
+static void    enum_olds(const struct field *, json_t *);
 static void    answer_nullable(json_t *);
 static json_t *row_schema(const struct rdef *, int);
 static json_t *problem_schema(void);
@@ -46,7 +52,8 @@ static void    csrf_mark(json_t *);
 static void    code_join(json_t *, const char *, const char *);
 static void    codes_add(json_t *, const char *, const char *);
 static void    codes_merge(json_t *, json_t *);
-static void    op_problems(json_t *, json_t *);
+static void    op_problems(json_t *, json_t *, int);
+static int     gate_authenticates(const struct route *);
 static void    list_codes_add(json_t *, const struct resource *);
 static void    since_codes_add(json_t *, const struct resource *, int);
 static void    write_codes_add(json_t *, const struct rdef *);
@@ -77,7 +84,8 @@ static const char api_openapi[] =
     "\"webhooks\":{\"type\":\"object\"},\"components\":{\"type\":"
     "\"object\"}}},\"example\":{\"openapi\":\"3.1.0\",\"info\":{"
     "\"title\":\"carebase\",\"version\":\"0.1.0\"},\"paths\":{},"
-    "\"components\":{}}}}}";
+    "\"components\":{}}},\"304\":{\"description\":\"the document is "
+    "unchanged (If-None-Match named its ETag)\"}}}";
 const struct route resource_routes[] = {
 	{ HTTP_GET, "/v1/openapi.json", openapi_get, ROUTE_PUBLIC,
 	    "the OpenAPI 3.1 document of this API", NULL, api_openapi },
@@ -218,7 +226,32 @@ field_schema(const struct field *f, int creating)
 		json_object_set_new(s, "readOnly", json_true());
 	if (creating && (f->flags & FIELD_HIDDEN))
 		json_object_set_new(s, "writeOnly", json_true());
+	/* A body takes the deprecated spellings too (validate.c's
+	 * field_choice stores the choice they name); a row answers only
+	 * the current ones. */
+	if (creating && f->type == FIELD_ENUM)
+		enum_olds(f, s);
 	return (s);
+}
+
+/* The deprecated spellings of enum field f, when it has any: a branch of
+ * their own in s, marked deprecated, beside its enum of the values
+ * answered. */
+static void
+enum_olds(const struct field *f, json_t *s)
+{
+	json_t *olds;
+
+	olds = json_array();
+	field_choice_olds(f, olds);
+	if (json_array_size(olds) == 0 || json_object_get(s, "enum") == NULL) {
+		json_decref(olds);
+		return;
+	}
+	json_object_set_new(s, "anyOf",
+	    json_pack("[{s:O},{s:o,s:b}]", "enum", json_object_get(s, "enum"),
+		"enum", olds, "deprecated", 1));
+	json_object_del(s, "enum");
 }
 
 /* A field's schema that also admits null. */
@@ -412,20 +445,27 @@ problem_response(const char *what)
  * any route (src/http/mhd_answers.c: a request it cannot parse, an HTTP
  * version it does not serve), and the gate's (http_gate:
  * MAINTENANCE_MODE, src/training/settings.c).
- * 415 only where a body is taken.
+ * 415 only where a body is taken. The authenticator's (auth 1) only where
+ * it runs: an operation with a session's security requirement, or a
+ * public one that reads a token when one is sent (a public read of a row,
+ * a change the maintenance gate looks at, a route that names
+ * UNAUTHORIZED among its own codes); a public route that never looks at a
+ * token (/healthz, the document, /docs, login, a webhook) cannot answer
+ * them.
  */
 static const struct {
 	const char *status;
 	const char *code;
 	const char *why;
+	int	    auth;
 } shared_problems[] = {
-	{ "400", "BAD_HEADER", "a bad header or path, or a body not taken" },
-	{ "400", "MALFORMED_PATH", NULL },   /* src/http/request.c */
-	{ "400", "BODY_NOT_ALLOWED", NULL }, /* src/http/request.c */
-	{ "400", "MALFORMED", NULL }, /* libmicrohttpd's, mhd_answers.c */
-	{ "401", "UNAUTHORIZED", "no or bad credentials" },
-	{ "401", "SESSION_EXPIRED", NULL }, /* the authenticator's, */
-	{ "401", "TOKEN_IN_QUERY", NULL },  /* src/people/sessions.c */
+	{ "400", "BAD_HEADER", "a bad header or path, or a body not taken", 0 },
+	{ "400", "MALFORMED_PATH", NULL, 0 },	/* src/http/request.c */
+	{ "400", "BODY_NOT_ALLOWED", NULL, 0 }, /* src/http/request.c */
+	{ "400", "MALFORMED", NULL, 0 }, /* libmicrohttpd's, mhd_answers.c */
+	{ "401", "UNAUTHORIZED", "no or bad credentials", 1 },
+	{ "401", "SESSION_EXPIRED", NULL, 1 }, /* the authenticator's, */
+	{ "401", "TOKEN_IN_QUERY", NULL, 1 },  /* src/people/sessions.c */
 	{ "413", "PAYLOAD_TOO_LARGE", "the body is over the limit" },
 	{ "413", "TOO_LARGE", NULL }, /* libmicrohttpd's, mhd_answers.c */
 	{ "414", "URI_TOO_LONG", "the request line is over its bound" },
@@ -441,7 +481,7 @@ static const struct {
 	{ "503", "SERVER_BUSY",
 	    "busy, or under maintenance: try again after Retry-After" },
 	{ "503", "MAINTENANCE_MODE", NULL },
-	{ "503", "PERMISSIONS_UNAVAILABLE", NULL },
+	{ "503", "PERMISSIONS_UNAVAILABLE", NULL, 1 },
 	{ "505", "HTTP_VERSION_NOT_SUPPORTED",
 	    "only HTTP/1.0 and HTTP/1.1 are served" }, /* mhd_answers.c */
 };
@@ -480,28 +520,63 @@ codes_merge(json_t *codes, json_t *more)
 }
 
 /*
+ * Whether the maintenance gate (http_gate: training_maintenance_gate in
+ * src/training/settings.c) runs the authenticator on public route rt: on
+ * a change, but for the paths it exempts (its gate_exempt; a token that
+ * is not valid then answers 401 whatever the route).
+ */
+static int
+gate_authenticates(const struct route *rt)
+{
+	if (rt->method == HTTP_GET || rt->method == HTTP_HEAD ||
+	    rt->method == HTTP_OPTIONS)
+		return (0);
+	return (strcmp(rt->pattern, "/v1/auth/login") != 0 &&
+	    strcmp(rt->pattern, "/v1/auth/logout") != 0 &&
+	    strncmp(rt->pattern, "/v1/webhooks/", 13) != 0);
+}
+
+/*
  * Every problem answer of op declares the codes it comes with: the
  * shared ones above, the generic one of its status (err.c: NOT_FOUND
  * for a 404) and the operation's own (codes: {status: [code]}, a status
  * named there declared too). A problem is never a "default" answer: an
  * answer's status must be declared (tests/api/openapi_contract.py).
+ * reads_token: a public operation runs the authenticator when a token
+ * comes (see shared_problems).
  */
 static void
-op_problems(json_t *op, json_t *codes)
+op_problems(json_t *op, json_t *codes, int reads_token)
 {
 	const char *k, *why = NULL;
-	json_t	   *r, *all, *a, *c, *e;
+	json_t	   *r, *all, *a, *c, *e, *s;
 	char	    st[8];
 	size_t	    i;
-	int	    body;
+	int	    body, auth;
 
 	r = json_object_get(op, "responses");
 	body = json_object_get(op, "requestBody") != NULL;
+	/* A public operation ("security": [] or a webhook's signature
+	 * only) runs the authenticator only where it reads a token. */
+	s = json_object_get(op, "security");
+	auth = reads_token || !json_is_array(s);
+	json_array_foreach(s, i, a) {
+		if (json_object_get(a, "bearerAuth") != NULL ||
+		    json_object_get(a, "cookieAuth") != NULL)
+			auth = 1;
+	}
+	json_array_foreach(json_object_get(codes, "401"), i, a) {
+		if (json_is_string(a) &&
+		    strcmp(json_string_value(a), "UNAUTHORIZED") == 0)
+			auth = 1;
+	}
 	all = json_object();
 	for (i = 0; i < sizeof(shared_problems) / sizeof(shared_problems[0]);
 	     i++) {
 		k = shared_problems[i].status;
 		if (strcmp(k, "415") == 0 && !body)
+			continue;
+		if (shared_problems[i].auth && !auth)
 			continue;
 		if (shared_problems[i].why != NULL)
 			why = shared_problems[i].why;
@@ -632,7 +707,7 @@ static json_t *
 list_params(const struct rdef *rd)
 {
 	const struct field *f;
-	json_t		   *p, *sorts, *sch, *olds;
+	json_t		   *p, *sorts, *sch;
 	char		    name[160];
 	size_t		    i;
 
@@ -672,20 +747,9 @@ list_params(const struct rdef *rd)
 			json_array_remove(json_object_get(sch, "enum"),
 			    json_array_size(json_object_get(sch, "enum")) - 1);
 		/* A filter reads the deprecated spellings too (its
-		 * description says until when): a branch of their own,
-		 * marked deprecated, beside the values answered. */
-		if (f->type == FIELD_ENUM) {
-			olds = json_array();
-			field_choice_olds(f, olds);
-			if (json_array_size(olds) > 0) {
-				json_object_set_new(sch, "anyOf",
-				    json_pack("[{s:O},{s:o,s:b}]", "enum",
-					json_object_get(sch, "enum"), "enum",
-					olds, "deprecated", 1));
-				json_object_del(sch, "enum");
-			} else
-				json_decref(olds);
-		}
+		 * description says until when). */
+		if (f->type == FIELD_ENUM)
+			enum_olds(f, sch);
 		if (f->type == FIELD_TIME) {
 			snprintf(name, sizeof(name), "%s_from", f->name);
 			json_array_append_new(p,
@@ -989,10 +1053,13 @@ resource_paths(json_t *paths, json_t *schemas, const struct rdef *rd)
 			json_object_set(item, "delete", op);
 			break;
 		}
+		/* A public read takes a token when one comes (handlers.c's
+		 * begin). */
 		op_problems(op,
 		    rt->method == HTTP_GET && rt->pattern == res->path
 			? list_codes
-			: codes);
+			: codes,
+		    1);
 		if (example != NULL)
 			row_example(r, example,
 			    rt->method == HTTP_GET && rt->pattern == res->path);
@@ -1178,7 +1245,7 @@ route_paths(const struct doc_parts *d, const struct route_table *t, size_t k)
 	else
 		json_decref(content);
 	route_answers(json_object_get(op, "responses"), rt, api);
-	op_problems(op, codes);
+	op_problems(op, codes, gate_authenticates(rt));
 	json_decref(codes);
 	if (rt->method != HTTP_GET && !(rt->flags & ROUTE_PUBLIC))
 		csrf_mark(op);
@@ -1290,14 +1357,56 @@ resource_openapi(void)
 	return (doc);
 }
 
+/*
+ * The document as served: built once, on the first GET (it is over a
+ * megabyte, and its examples compile a regex per pattern), then the same
+ * bytes for every request with their ETag. Nothing in it changes while
+ * the process runs: the routes, the resources and config.public_url (the
+ * servers' url, never the request's Host) are read at start-up.
+ */
+static pthread_once_t served_once = PTHREAD_ONCE_INIT;
+static char	     *served_body; /* NULL when it could not be built */
+static size_t	      served_len;
+static char	      served_etag[4 + 2 * 16 + 1]; /* W/"hex" */
+
+static void
+served_build(void)
+{
+	unsigned char h[16];
+	char	      hex[2 * sizeof(h) + 1];
+	struct buf    b;
+	json_t	     *doc;
+
+	if ((doc = resource_openapi()) == NULL)
+		return;
+	buf_init(&b, OPENAPI_MAX_BYTES);
+	if (jsonw_compact(&b, doc) == OK && b.len > 0 &&
+	    crypto_generichash(h, sizeof(h), (const unsigned char *)b.data,
+		b.len, NULL, 0) == 0) {
+		sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+		snprintf(served_etag, sizeof(served_etag), "W/\"%s\"", hex);
+		served_body = buf_take(&b, &served_len);
+	}
+	buf_free(&b);
+	json_decref(doc);
+}
+
 static void
 openapi_get(struct request *req)
 {
-	json_t *doc;
+	const char *inm;
 
-	if ((doc = resource_openapi()) == NULL) {
+	(void)pthread_once(&served_once, served_build);
+	if (served_body == NULL) {
 		http_problem(req, ERR_NOMEM, NULL, "no document");
 		return;
 	}
-	http_json(req, 200, doc);
+	http_header_add(req, "ETag", served_etag);
+	http_header_add(req, "Cache-Control", "no-cache");
+	if ((inm = http_header(req, "If-None-Match")) != NULL &&
+	    resource_if_match(inm, served_etag)) {
+		http_send_static(req, 304, NULL, NULL, 0);
+		return;
+	}
+	http_send_static(req, 200, "application/json", served_body, served_len);
 }

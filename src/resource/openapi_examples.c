@@ -9,6 +9,7 @@
  * example of the document against the schema it illustrates.
  */
 #include <regex.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -16,30 +17,48 @@
 #include "core/util.h"
 #include "resource/resource_int.h"
 
-#define EXAMPLE_DEPTH 12 /* $ref and nesting followed at most */
+#define EXAMPLE_DEPTH 12    /* $ref and nesting followed at most */
+#define EXAMPLE_NODES 10000 /* schemas visited for one example at most */
 
-static json_t	  *example_of(json_t *doc, json_t *schema, int depth);
-static json_t	  *example_ref(json_t *doc, const char *ref, int depth);
-static json_t	  *example_all_of(json_t *doc, json_t *list, int depth);
-static json_t	  *example_object(json_t *doc, json_t *schema, int depth);
-static json_t	  *example_array(json_t *doc, json_t *schema, int depth);
+/* One example being made: the document, the schemas visited so far (a
+ * budget: a wide schema gives no example rather than a long wait) and
+ * the $refs being followed (one met again inside itself is a cycle). */
+struct ex {
+	json_t	   *doc;
+	size_t	    nodes;
+	const char *refs[EXAMPLE_DEPTH + 1];
+	int	    nrefs;
+};
+
+static json_t	  *example_of(struct ex *x, json_t *schema, int depth);
+static json_t	  *example_any_of(struct ex *x, json_t *schema, int depth);
+static json_t	  *example_ref(struct ex *x, const char *ref, int depth);
+static json_t	  *example_all_of(struct ex *x, json_t *list, int depth);
+static json_t	  *example_object(struct ex *x, json_t *schema, int depth);
+static json_t	  *example_array(struct ex *x, json_t *schema, int depth);
 static json_t	  *example_string(json_t *schema);
-static json_t	  *example_number(json_t *schema, int integer);
+static json_t	  *example_number(json_t *schema);
 static const char *example_type(json_t *schema);
 static int	   pattern_ok(const char *pattern, const char *s);
 static void	   media_fill(json_t *doc, json_t *content);
 
 /* The schema at a local reference ("#/components/schemas/x"); borrowed. */
 static json_t *
-example_ref(json_t *doc, const char *ref, int depth)
+example_ref(struct ex *x, const char *ref, int depth)
 {
-	json_t	   *at = doc;
+	json_t	   *at = x->doc, *out;
 	char	    part[160];
 	const char *p, *e;
 	size_t	    n;
+	int	    i;
 
-	if (strncmp(ref, "#/", 2) != 0)
+	if (strncmp(ref, "#/", 2) != 0 || x->nrefs >= EXAMPLE_DEPTH)
 		return (NULL);
+	/* A schema that holds itself ($ref back to one being made) has no
+	 * finite example this can make. */
+	for (i = 0; i < x->nrefs; i++)
+		if (strcmp(x->refs[i], ref) == 0)
+			return (NULL);
 	for (p = ref + 2; at != NULL && *p != '\0'; p = *e ? e + 1 : e) {
 		e = strchr(p, '/');
 		if (e == NULL)
@@ -50,7 +69,10 @@ example_ref(json_t *doc, const char *ref, int depth)
 		part[n] = '\0';
 		at = json_object_get(at, part);
 	}
-	return (example_of(doc, at, depth + 1));
+	x->refs[x->nrefs++] = ref;
+	out = example_of(x, at, depth + 1);
+	x->nrefs--;
+	return (out);
 }
 
 /* The type a value is made of: the first named that is not "null". */
@@ -63,7 +85,8 @@ example_type(json_t *schema)
 	if (json_is_string(t))
 		return (json_string_value(t));
 	json_array_foreach(t, i, v) {
-		if (strcmp(json_string_value(v), "null") != 0)
+		if (json_is_string(v) &&
+		    strcmp(json_string_value(v), "null") != 0)
 			return (json_string_value(v));
 	}
 	if (json_array_size(t) > 0)
@@ -76,13 +99,14 @@ example_type(json_t *schema)
 }
 
 static json_t *
-example_of(json_t *doc, json_t *schema, int depth)
+example_of(struct ex *x, json_t *schema, int depth)
 {
 	const char *type;
 	json_t	   *v, *e;
 	size_t	    i;
 
-	if (!json_is_object(schema) || depth > EXAMPLE_DEPTH)
+	if (!json_is_object(schema) || depth > EXAMPLE_DEPTH ||
+	    ++x->nodes > EXAMPLE_NODES)
 		return (NULL);
 	if (json_object_get(schema, "oneOf") != NULL ||
 	    json_object_get(schema, "not") != NULL ||
@@ -104,25 +128,26 @@ example_of(json_t *doc, json_t *schema, int depth)
 		    json_array_get(json_object_get(schema, "examples"), 0)));
 	if ((v = json_object_get(schema, "$ref")) != NULL)
 		return (json_is_string(v)
-			? example_ref(doc, json_string_value(v), depth)
+			? example_ref(x, json_string_value(v), depth)
 			: NULL);
 	if ((v = json_object_get(schema, "allOf")) != NULL)
-		return (example_all_of(doc, v, depth));
+		return (example_all_of(x, v, depth));
 	/* anyOf beside a type of its own says which members must come
 	 * together: the object made with every member it declares has them. */
 	type = example_type(schema);
-	if ((v = json_object_get(schema, "anyOf")) != NULL && type == NULL)
-		return (example_of(doc, json_array_get(v, 0), depth + 1));
+	if (json_object_get(schema, "anyOf") != NULL &&
+	    (type == NULL || strcmp(type, "object") != 0))
+		return (example_any_of(x, schema, depth));
 	if (type == NULL)
 		return (json_object()); /* any JSON value */
 	if (strcmp(type, "object") == 0)
-		return (example_object(doc, schema, depth));
+		return (example_object(x, schema, depth));
 	if (strcmp(type, "array") == 0)
-		return (example_array(doc, schema, depth));
+		return (example_array(x, schema, depth));
 	if (strcmp(type, "string") == 0)
 		return (example_string(schema));
 	if (strcmp(type, "integer") == 0 || strcmp(type, "number") == 0)
-		return (example_number(schema, strcmp(type, "integer") == 0));
+		return (example_number(schema));
 	if (strcmp(type, "boolean") == 0)
 		return (json_true());
 	if (strcmp(type, "null") == 0)
@@ -130,16 +155,35 @@ example_of(json_t *doc, json_t *schema, int depth)
 	return (NULL);
 }
 
+/* A value of schema's first anyOf branch that is one of schema too: made
+ * from schema without its anyOf and with the branch's members (a type
+ * and an enum of the deprecated spellings beside it, openapi.c's
+ * enum_olds). */
+static json_t *
+example_any_of(struct ex *x, json_t *schema, int depth)
+{
+	json_t *both, *first, *out;
+
+	first = json_array_get(json_object_get(schema, "anyOf"), 0);
+	if (!json_is_object(first) || (both = json_copy(schema)) == NULL)
+		return (NULL);
+	json_object_del(both, "anyOf");
+	json_object_update(both, first);
+	out = example_of(x, both, depth + 1);
+	json_decref(both);
+	return (out);
+}
+
 /* Every part's example, their members merged (a row and what a hook adds
  * to it, a problem and its codes). */
 static json_t *
-example_all_of(json_t *doc, json_t *list, int depth)
+example_all_of(struct ex *x, json_t *list, int depth)
 {
 	json_t *out = NULL, *part;
 	size_t	i;
 
 	json_array_foreach(list, i, part) {
-		if ((part = example_of(doc, part, depth + 1)) == NULL) {
+		if ((part = example_of(x, part, depth + 1)) == NULL) {
 			json_decref(out);
 			return (NULL);
 		}
@@ -158,7 +202,7 @@ example_all_of(json_t *doc, json_t *list, int depth)
 }
 
 static json_t *
-example_object(json_t *doc, json_t *schema, int depth)
+example_object(struct ex *x, json_t *schema, int depth)
 {
 	json_t	   *out = json_object(), *req, *v, *p;
 	const char *k;
@@ -166,7 +210,7 @@ example_object(json_t *doc, json_t *schema, int depth)
 
 	req = json_object_get(schema, "required");
 	json_object_foreach(json_object_get(schema, "properties"), k, p) {
-		if ((v = example_of(doc, p, depth + 1)) != NULL)
+		if ((v = example_of(x, p, depth + 1)) != NULL)
 			json_object_set_new(out, k, v);
 	}
 	/* A required member not declared: of additionalProperties' schema
@@ -174,7 +218,7 @@ example_object(json_t *doc, json_t *schema, int depth)
 	json_array_foreach(req, i, v) {
 		k = json_string_value(v);
 		if (json_object_get(out, k) == NULL &&
-		    (p = example_of(doc,
+		    (p = example_of(x,
 			 json_object_get(schema, "additionalProperties"),
 			 depth + 1)) != NULL)
 			json_object_set_new(out, k, p);
@@ -192,7 +236,7 @@ example_object(json_t *doc, json_t *schema, int depth)
 }
 
 static json_t *
-example_array(json_t *doc, json_t *schema, int depth)
+example_array(struct ex *x, json_t *schema, int depth)
 {
 	json_t	  *out = json_array(), *item;
 	json_int_t min, n;
@@ -205,7 +249,7 @@ example_array(json_t *doc, json_t *schema, int depth)
 	if (json_object_get(schema, "maxItems") != NULL &&
 	    json_integer_value(json_object_get(schema, "maxItems")) == 0)
 		return (out);
-	item = example_of(doc, json_object_get(schema, "items"), depth + 1);
+	item = example_of(x, json_object_get(schema, "items"), depth + 1);
 	if (item == NULL ||
 	    (min > 1 && json_is_true(json_object_get(schema, "uniqueItems")))) {
 		json_decref(item);
@@ -247,6 +291,8 @@ example_string(json_t *schema)
 	max = json_object_get(schema, "maxLength") != NULL
 	    ? json_integer_value(json_object_get(schema, "maxLength"))
 	    : (json_int_t)sizeof(s) - 1;
+	if (min < 0 || max < 0) /* no string has a length under 0 */
+		return (NULL);
 	for (i = 0; format != NULL && i < sizeof(formats) / sizeof(formats[0]);
 	     i++)
 		if (strcmp(format, formats[i].format) == 0)
@@ -272,22 +318,40 @@ example_string(json_t *schema)
 }
 
 static json_t *
-example_number(json_t *schema, int integer)
+example_number(json_t *schema)
 {
 	json_t	  *lo = json_object_get(schema, "minimum");
 	json_t	  *hi = json_object_get(schema, "maximum");
+	json_t	  *xlo = json_object_get(schema, "exclusiveMinimum");
+	json_t	  *xhi = json_object_get(schema, "exclusiveMaximum");
 	json_int_t v = 1;
 
-	if (json_is_integer(lo))
-		v = json_integer_value(lo);
-	else if (json_is_integer(json_object_get(schema, "exclusiveMinimum")))
-		v = json_integer_value(
-			json_object_get(schema, "exclusiveMinimum")) +
-		    1;
-	if (json_is_integer(hi) && v > json_integer_value(hi))
-		v = json_integer_value(hi);
+	/* Bounds this does not read (a fraction, a step) give no example
+	 * rather than one out of them. */
 	if (json_object_get(schema, "multipleOf") != NULL ||
-	    (!integer && (json_is_real(lo) || json_is_real(hi))))
+	    (lo != NULL && !json_is_integer(lo)) ||
+	    (hi != NULL && !json_is_integer(hi)) ||
+	    (xlo != NULL && !json_is_integer(xlo)) ||
+	    (xhi != NULL && !json_is_integer(xhi)))
+		return (NULL);
+	if (lo != NULL)
+		v = json_integer_value(lo);
+	if (xlo != NULL) {
+		if (json_integer_value(xlo) == INT64_MAX)
+			return (NULL);
+		if (lo == NULL || v <= json_integer_value(xlo))
+			v = json_integer_value(xlo) + 1;
+	}
+	if (hi != NULL && v > json_integer_value(hi))
+		v = json_integer_value(hi);
+	if (xhi != NULL && v >= json_integer_value(xhi)) {
+		if (json_integer_value(xhi) == INT64_MIN)
+			return (NULL);
+		v = json_integer_value(xhi) - 1;
+	}
+	/* Clamped under a maximum below the minimum: none fits. */
+	if ((lo != NULL && v < json_integer_value(lo)) ||
+	    (xlo != NULL && v <= json_integer_value(xlo)))
 		return (NULL);
 	return (json_integer(v));
 }
@@ -314,6 +378,7 @@ media_fill(json_t *doc, json_t *content)
 {
 	const char *type;
 	json_t	   *media, *ex;
+	struct ex   x;
 
 	json_object_foreach(content, type, media) {
 		if (json_object_get(media, "example") != NULL ||
@@ -321,8 +386,10 @@ media_fill(json_t *doc, json_t *content)
 		    (strcmp(type, "application/json") != 0 &&
 			strstr(type, "+json") == NULL))
 			continue;
+		memset(&x, 0, sizeof(x));
+		x.doc = doc;
 		if ((ex = example_of(
-			 doc, json_object_get(media, "schema"), 0)) != NULL)
+			 &x, json_object_get(media, "schema"), 0)) != NULL)
 			json_object_set_new(media, "example", ex);
 	}
 }

@@ -13,7 +13,7 @@ uri by jsonschema's own). A JSON request body the server accepted (2xx) is
 validated against the operation's requestBody: a body the server takes but
 the document forbids is a contract error too, and so is a query the
 operation does not declare (a parameter name it does not take, a value its
-schema refuses) unless the request was refused (REFUSED_PARAMETER_STATUSES).
+schema refuses) unless the request was refused (_refused_query).
 A body of another type is checked for what its type says (a CSV table, a
 PDF, a spreadsheet, an EDF recording, an SVG drawing: _check_file), and a
 JSON answer the test streams is read and checked too. A mismatch fails the
@@ -85,14 +85,17 @@ NO_OPERATION_CODES = {
 
 # A request whose query the operation does not declare (a name it does not
 # take, a value outside its schema) is a contract error unless it was
-# refused: the tests that send an unknown or bad parameter to see it
-# refused (400 UNKNOWN_PARAMETER, INVALID_PARAMETER, INVALID_CURSOR, 422
-# VALIDATION_FAILED with the parameter's entry), a credential in the
-# query to see it is none (401), or a request line past the bounds (413,
-# 414, 431: refused before any parameter is read) expect one of these
-# statuses. Any other answer (a 2xx, a 403, a 404) to a query the
-# document does not declare fails the test.
-REFUSED_PARAMETER_STATUSES = (400, 401, 413, 414, 422, 431)
+# refused for that query: the tests that send an unknown or bad parameter
+# to see it refused expect a 400 whose code is about the query and whose
+# `parameter` names a key sent (src/resource/query.c, page.c; a cursor's
+# INVALID_CURSOR and a name that cannot be read name none: the cursor must
+# have been sent, the name is unreadable), or a 422 whose errors[].field
+# names a key sent; a credential in the query to see it is none (401), or
+# a request line past the bounds (413, 414, 431: refused before any
+# parameter is read). Any other answer (a 2xx, a 403, a 404, a 400 or 422
+# about the body) to a query the document does not declare fails the test.
+REFUSED_QUERY_STATUSES = (401, 413, 414, 431)
+QUERY_PROBLEM_CODES = ("UNKNOWN_PARAMETER", "INVALID_PARAMETER", "INVALID_CURSOR")
 
 # (METHOD, path template): why its answers are not validated yet.
 UNVALIDATED = {
@@ -205,7 +208,7 @@ def check(contract, method, url, response, streamed=False):
                             f"(declared: {sorted(responses)})")
     if 200 <= status < 300:
         _check_request_body(contract, name, op, response.request)
-    if status not in REFUSED_PARAMETER_STATUSES:
+    if not _refused_query(status, media, response, url):
         _check_query(contract, name, template, op, url)
     content = answer.get("content") or {}
     declared = {_media(k): v for k, v in content.items()}
@@ -301,19 +304,50 @@ def _code(response):
         return "(no code)"
 
 
+def _refused_query(status, media, response, url):
+    """Whether the answer refuses the request for its query (see
+    QUERY_PROBLEM_CODES): then the query need not be one the operation
+    declares."""
+    if status in REFUSED_QUERY_STATUSES:
+        return True
+    if status not in (400, 422) or media != "application/problem+json":
+        return False
+    sent = {k for k, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
+    try:
+        problem = json.loads(response.content)
+    except ValueError:
+        return False
+    if not isinstance(problem, dict):
+        return False
+    if status == 422:
+        errors = problem.get("errors")
+        return isinstance(errors, list) and any(
+            isinstance(e, dict) and e.get("field") in sent for e in errors)
+    code = problem.get("code")
+    if code not in QUERY_PROBLEM_CODES:
+        return False
+    if "parameter" in problem:
+        return problem["parameter"] in sent
+    if code == "INVALID_CURSOR":
+        return "cursor" in sent
+    # INVALID_PARAMETER with no name: a name that is not valid text.
+    return code == "INVALID_PARAMETER" and bool(sent)
+
+
 def _query_value(schema, value):
     """A query parameter's text as the JSON value its schema's type reads
     it as (OpenAPI's form style): text that is not one stays text, and
     fails the schema's type."""
     types = schema.get("type", "string")
     types = types if isinstance(types, list) else [types]
-    if "integer" in types and re.fullmatch(r"-?\d{1,19}", value):
+    # ASCII digits only, and a number as JSON writes one: int() and
+    # float() also take "١٢", "1_0", " 1", "nan", "inf", which the
+    # server's parsers do not.
+    if "integer" in types and re.fullmatch(r"-?[0-9]{1,19}", value, re.ASCII):
         return int(value)
-    if "number" in types:
-        try:
-            return float(value)
-        except ValueError:
-            pass
+    if "number" in types and re.fullmatch(
+            r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?", value, re.ASCII):
+        return float(value)
     if "boolean" in types and value in ("true", "false"):
         return value == "true"
     return value

@@ -328,10 +328,51 @@ def test_a_declared_query_passes_and_a_refused_one_is_no_contract_error():
     c = Contract(QUERY_DOC)
     url = "/v1/things?limit=5&status=open&live=true"
     check(c, "GET", "http://h" + url, got(url))
-    # The test sent it to see it refused: 400 UNKNOWN_PARAMETER.
+    # The test sent it to see it refused: 400 UNKNOWN_PARAMETER naming it.
     url = "/v1/things?foo=1"
     check(c, "GET", "http://h" + url, got(url, 400, json.dumps(
-        problem_doc(400, "UNKNOWN_PARAMETER")).encode(), "application/problem+json"))
+        dict(problem_doc(400, "UNKNOWN_PARAMETER"), parameter="foo")).encode(),
+        "application/problem+json"))
+    url = "/v1/things?cursor=zz"
+    check(c, "GET", "http://h" + url, got(url, 400, json.dumps(
+        problem_doc(400, "INVALID_CURSOR")).encode(), "application/problem+json"))
+
+
+REFUSED_FOR_SOMETHING_ELSE = [
+    # f19s item 1: a misspelt parameter with a bad body: refused for the
+    # body, not the query.
+    (400, dict(problem_doc(400, "MALFORMED"))),
+    (422, dict(problem_doc(422, "VALIDATION_FAILED"),
+               errors=[{"field": "name", "code": "REQUIRED", "detail": "d"}])),
+    # A query code that names another key than the one misspelt.
+    (400, dict(problem_doc(400, "UNKNOWN_PARAMETER"), parameter="limitt")),
+    (400, dict(problem_doc(400, "INVALID_PARAMETER"), parameter="limit")),
+    (400, problem_doc(400, "INVALID_CURSOR")),
+    (400, problem_doc(400, "UNKNOWN_PARAMETER")),
+]
+
+
+@pytest.mark.parametrize("status,problem", REFUSED_FOR_SOMETHING_ELSE)
+def test_a_query_refusal_must_be_about_the_query_sent(status, problem):
+    """f19s item 1: a 400 or 422 exempts the query only when it refuses
+    a key that was sent (a query code naming it, an errors[].field)."""
+    doc = json.loads(json.dumps(QUERY_DOC))
+    doc["paths"]["/v1/things"]["get"]["responses"]["422"] = \
+        doc["paths"]["/v1/things"]["get"]["responses"]["400"]
+    c = Contract(doc)
+    url = "/v1/things?fooo=1"
+    with pytest.raises(ContractError, match="does not declare"):
+        check(c, "GET", "http://h" + url, got(url, status, json.dumps(problem).encode(),
+                                              "application/problem+json"))
+    # The same answer naming the key sent exempts it.
+    if "errors" in problem:
+        problem = dict(problem, errors=[{"field": "fooo", "code": "C", "detail": "d"}])
+        check(c, "GET", "http://h" + url, got(url, status, json.dumps(problem).encode(),
+                                              "application/problem+json"))
+    elif problem.get("code") == "UNKNOWN_PARAMETER":
+        problem = dict(problem, parameter="fooo")
+        check(c, "GET", "http://h" + url, got(url, status, json.dumps(problem).encode(),
+                                              "application/problem+json"))
 
 
 @pytest.mark.parametrize("path,body,why", [
@@ -419,3 +460,26 @@ def test_webhook_bodies_declare_their_members(server, path, members):
     c = Contract(doc)
     assert not list(c.validator(schema).iter_errors(media["example"]))
 
+
+
+@pytest.mark.parametrize("schema,text,value", [
+    ({"type": "integer"}, "42", 42),
+    ({"type": "integer"}, "-7", -7),
+    ({"type": "integer"}, "\u0664\u0662", "\u0664\u0662"),  # Arabic-Indic digits
+    ({"type": "integer"}, "1_0", "1_0"),
+    ({"type": "integer"}, " 1", " 1"),
+    ({"type": "number"}, "1.5", 1.5),
+    ({"type": "number"}, "-2e3", -2000.0),
+    ({"type": "number"}, "nan", "nan"),
+    ({"type": "number"}, "inf", "inf"),
+    ({"type": "number"}, "-Infinity", "-Infinity"),
+    ({"type": "number"}, "1_0", "1_0"),
+    ({"type": "number"}, "\u0661", "\u0661"),
+    ({"type": "boolean"}, "true", True),
+])
+def test_a_query_value_is_read_as_json_would_write_it(schema, text, value):
+    """f19s item 6: ASCII digits only, and a number as JSON writes one:
+    Python's int() and float() take more, which no schema should be
+    satisfied by."""
+    got_ = openapi_contract._query_value(schema, text)
+    assert got_ == value and type(got_) is type(value), (text, got_)

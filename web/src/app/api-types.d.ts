@@ -7645,11 +7645,8 @@ export interface components {
              * @description whose (yours unless staff say)
              */
             user_id?: string;
-            /**
-             * @description the notification type
-             * @enum {string}
-             */
-            notification_type: "booking_confirmed" | "reminder" | "cancelled" | "certificate_ready" | "refund_processed" | "certificate_expiring";
+            /** @description the notification type */
+            notification_type: string | ("booking_confirmed" | "reminder" | "cancelled" | "certificate_ready" | "refund_processed" | "certificate_expiring") | "canceled";
             /**
              * @description email, sms or in_app
              * @enum {string}
@@ -16162,7 +16159,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad credentials */
+            /** @description by id, a token that is not valid (none is needed) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -39874,18 +39871,6 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad credentials */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"] & {
-                        /** @enum {unknown} */
-                        code?: "UNAUTHORIZED" | "SESSION_EXPIRED" | "TOKEN_IN_QUERY";
-                    };
-                };
-            };
             /** @description the body is over the limit */
             413: {
                 headers: {
@@ -39954,7 +39939,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -40007,18 +39992,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
-                    };
-                };
-            };
-            /** @description no or bad credentials */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"] & {
-                        /** @enum {unknown} */
-                        code?: "UNAUTHORIZED" | "SESSION_EXPIRED" | "TOKEN_IN_QUERY";
                     };
                 };
             };
@@ -40090,7 +40063,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "MIGRATIONS_PENDING" | "DATABASE_UNREACHABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "MIGRATIONS_PENDING" | "DATABASE_UNREACHABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -41558,7 +41531,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "UNAUTHORIZED" | "SESSION_EXPIRED" | "TOKEN_IN_QUERY" | "INVALID_CREDENTIALS";
+                        code?: "INVALID_CREDENTIALS" | "UNAUTHORIZED";
                     };
                 };
             };
@@ -41654,7 +41627,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -50317,7 +50290,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "UNAUTHORIZED" | "SESSION_EXPIRED" | "TOKEN_IN_QUERY" | "TOKEN_MISSING" | "TOKEN_INVALID" | "TIMESTAMP_INVALID" | "STALE_TIMESTAMP";
+                        code?: "TOKEN_MISSING" | "TOKEN_INVALID" | "TIMESTAMP_INVALID" | "STALE_TIMESTAMP" | "UNAUTHORIZED";
                     };
                 };
             };
@@ -50449,7 +50422,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "WEBHOOK_NOT_CONFIGURED" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "WEBHOOK_NOT_CONFIGURED" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -53790,7 +53763,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "UNAUTHORIZED" | "SESSION_EXPIRED" | "TOKEN_IN_QUERY" | "SIGNATURE_MISSING" | "SIGNATURE_INVALID";
+                        code?: "SIGNATURE_MISSING" | "SIGNATURE_INVALID" | "UNAUTHORIZED";
                     };
                 };
             };
@@ -53898,7 +53871,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "WEBHOOK_NOT_CONFIGURED" | "CMS_NOT_CONFIGURED" | "CMS_UNAVAILABLE" | "CMS_BAD_RESPONSE" | "CMS_STORY_NOT_FOUND" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "WEBHOOK_NOT_CONFIGURED" | "CMS_NOT_CONFIGURED" | "CMS_UNAVAILABLE" | "CMS_BAD_RESPONSE" | "CMS_STORY_NOT_FOUND" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -56637,7 +56610,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "UNAUTHORIZED" | "SESSION_EXPIRED" | "TOKEN_IN_QUERY" | "SIGNATURE_MISSING" | "SIGNATURE_INVALID" | "STALE_TIMESTAMP";
+                        code?: "SIGNATURE_MISSING" | "SIGNATURE_INVALID" | "STALE_TIMESTAMP" | "UNAUTHORIZED";
                     };
                 };
             };
@@ -56733,7 +56706,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "WEBHOOK_NOT_CONFIGURED" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "WEBHOOK_NOT_CONFIGURED" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -58794,18 +58767,6 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad credentials */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"] & {
-                        /** @enum {unknown} */
-                        code?: "UNAUTHORIZED" | "SESSION_EXPIRED" | "TOKEN_IN_QUERY";
-                    };
-                };
-            };
             /** @description CERTIFICATE_NOT_FOUND (no such token, or its holder was erased) */
             404: {
                 headers: {
@@ -58886,7 +58847,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -59127,18 +59088,6 @@ export interface operations {
                     };
                 };
             };
-            /** @description no or bad credentials */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"] & {
-                        /** @enum {unknown} */
-                        code?: "UNAUTHORIZED" | "SESSION_EXPIRED" | "TOKEN_IN_QUERY";
-                    };
-                };
-            };
             /** @description the body is over the limit */
             413: {
                 headers: {
@@ -59207,7 +59156,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -59262,18 +59211,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
-                    };
-                };
-            };
-            /** @description no or bad credentials */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"] & {
-                        /** @enum {unknown} */
-                        code?: "UNAUTHORIZED" | "SESSION_EXPIRED" | "TOKEN_IN_QUERY";
                     };
                 };
             };
@@ -59357,7 +59294,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -59410,6 +59347,13 @@ export interface operations {
                     };
                 };
             };
+            /** @description the document is unchanged (If-None-Match named its ETag) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description a bad header or path, or a body not taken */
             400: {
                 headers: {
@@ -59419,18 +59363,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "BAD_HEADER" | "MALFORMED_PATH" | "BODY_NOT_ALLOWED" | "MALFORMED" | "MALFORMED_REQUEST";
-                    };
-                };
-            };
-            /** @description no or bad credentials */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"] & {
-                        /** @enum {unknown} */
-                        code?: "UNAUTHORIZED" | "SESSION_EXPIRED" | "TOKEN_IN_QUERY";
                     };
                 };
             };
@@ -59502,7 +59434,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
