@@ -20,9 +20,11 @@
  * its partner SQL, :partner bound), over the partner they administer
  * only, read from partner_admins and never from the request (asker_load,
  * partner_pick): their people's activity while their access was active
- * (MEMBER_OF), in the courses that partner sees (COURSE_SEEN), counts
- * under report_partner_min_count withheld (make.c's withhold), a range of
- * report_partner_max_days at most. Every measure answers
+ * (MEMBER_OF), counts under report_partner_min_count withheld (make.c's
+ * withhold), a range of report_partner_max_days at most. course_progress
+ * is not theirs (REPORT_NOT_FOR_PARTNER_ADMINS): an admin may ask it of
+ * one partner (in the courses that partner sees, COURSE_SEEN), an
+ * employer is not told which courses its people take, even counted. Every measure answers
  * aggregates, never a row about a person: (group id, group name, day,
  * count) with day = ms / 86400000 (the training reports: an hour or a
  * date, London's days, and money; reports_int.h), and the totals of the
@@ -197,7 +199,9 @@ static const char api_run[] =
 	"Content-Disposition filename") ","
     API_QUERY("partner_id", "false",
 	"{\"type\":\"string\",\"format\":\"uuid\"}",
-	"one partner's figures, of a report open to partners (for_partners): "
+	"one partner's figures, of a report open to partners (for_partners), "
+	"or course_progress for an admin (not told to partner admins: which "
+	"courses an employer's people take): "
 	"an admin names any partner (422 unknown_partner when none has the "
 	"id); a partner admin always gets their own partner's (naming another "
 	"is 403 NOT_YOUR_PARTNER), with each count above 0 and under "
@@ -495,7 +499,8 @@ static const struct report catalogue[] = {
 		    "sp.completed_at >= :from AND sp.completed_at < :to "
 		    "GROUP BY c.id, c.name, sp.completed_at / 86400000",
 		    .partner = PROGRESS_SESSIONS_COMPLETED },
-	    } },
+	    },
+	    .flags = REPORT_NOT_FOR_PARTNER_ADMINS },
 	{ "therapy_bookings_by_partner", "Therapy bookings and cancellations",
 	    "Therapy sessions booked (created_at) and cancelled "
 	    "(cancelled_at) in each period, by the partner whose access paid "
@@ -604,6 +609,13 @@ report_for_partners(const struct report *rep)
 	return (n > 0);
 }
 
+int
+report_for_partner_admins(const struct report *rep)
+{
+	return (report_for_partners(rep) &&
+	    !(rep->flags & REPORT_NOT_FOR_PARTNER_ADMINS));
+}
+
 /*
  * Whose figures report rep gives the asker, into *partner (NULL: every
  * partner's): a partner admin's own partner's always, whatever
@@ -622,7 +634,7 @@ partner_pick(struct request *req, const struct report *rep,
 
 	*partner = NULL;
 	if (a->scope == SCOPE_RELATED) {
-		if (!report_for_partners(rep)) {
+		if (!report_for_partner_admins(rep)) {
 			http_problem(req, ERR_FORBIDDEN,
 			    "REPORT_NOT_FOR_PARTNERS",
 			    "This report is not open to partners: GET "
@@ -758,7 +770,7 @@ report_entry(const struct report *rep)
 	    "{s:s,s:s,s:s,s:s,s:b,s:s,s:o,s:o,s:{s:s,s:s,s:[s,s,s],"
 	    "s:[s,s,s,s]}}",
 	    "name", rep->name, "title", rep->title, "description", rep->doc,
-	    "group", rep->group, "for_partners", report_for_partners(rep),
+	    "group", rep->group, "for_partners", report_for_partner_admins(rep),
 	    "time_zone", REPORT_LONDON(rep) ? "Europe/London" : "UTC",
 	    "measures", ms, "columns", report_columns(rep, gid), "parameters",
 	    "from",
@@ -789,12 +801,13 @@ reports_list(struct request *req)
 	}
 	/* A partner admin is shown what they may run. */
 	for (i = 0; i < NELEM(catalogue); i++)
-		if (a.scope == SCOPE_ALL || report_for_partners(&catalogue[i]))
+		if (a.scope == SCOPE_ALL ||
+		    report_for_partner_admins(&catalogue[i]))
 			json_array_append_new(
 			    data, report_entry(&catalogue[i]));
 	for (i = 0; i < training_reports_n; i++)
 		if (a.scope == SCOPE_ALL ||
-		    report_for_partners(&training_reports[i]))
+		    report_for_partner_admins(&training_reports[i]))
 			json_array_append_new(
 			    data, report_entry(&training_reports[i]));
 	http_json(req, 200, json_pack("{s:o}", "data", data));

@@ -86,6 +86,12 @@ enum report_bucket {
 
 /* Report flags */
 #define REPORT_CURRENCY 0x01 /* rows by currency too (money measures) */
+/* Not told to partner admins though its measures have their partner SQL:
+ * an admin may ask for one partner's figures (which courses a partner's
+ * people take is health-adjacent: an employer is not told it, even
+ * counted, as withheld small counts can be given back by asking for
+ * other periods or ranges). */
+#define REPORT_NOT_FOR_PARTNER_ADMINS 0x02
 
 struct report {
 	const char    *name;
@@ -116,8 +122,11 @@ void reports_run(struct request *);
  * with the caller in *who (may be NULL). */
 int reports_caller_admin(struct request *, struct principal **who);
 /* 1 if rep is open to partners: every measure it reads has its partner
- * SQL. */
+ * SQL (an admin's ?partner_id=). */
 int report_for_partners(const struct report *);
+/* 1 if a partner admin may run rep (their own partner's figures): open
+ * to partners and not REPORT_NOT_FOR_PARTNER_ADMINS. */
+int report_for_partner_admins(const struct report *);
 /* The report of the catalogue named name, or NULL (borrowed). */
 const struct report *report_find(const char *name);
 /* 1 if name is a report of the catalogue. */

@@ -476,7 +476,7 @@ def test_a_partner_admin_reads_their_partners_reports_only(page, server, tmp_pat
     # The reports open to partners only.
     offered = {o.get_attribute("value")
                for o in drv.find_elements("css selector", "select[name=report] option")}
-    assert offered == {"", "signups_by_partner", "access_codes_by_partner", "course_progress",
+    assert offered == {"", "signups_by_partner", "access_codes_by_partner",
                        "therapy_bookings_by_partner"}
     assert not drv.find_elements("css selector", "select[name=partner_id]")
     # Show without a report: the page's own error, beside the field.

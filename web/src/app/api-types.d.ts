@@ -51030,7 +51030,7 @@ export interface operations {
                 period?: "day" | "week" | "month";
                 /** @description json; csv (UTF-8 with a byte-order mark, formulas defused), xlsx (typed cells) or pdf (A4 landscape), each with the totals as its last row (one a currency when by currency) and a Content-Disposition filename */
                 format?: "json" | "csv" | "xlsx" | "pdf";
-                /** @description one partner's figures, of a report open to partners (for_partners): an admin names any partner (422 unknown_partner when none has the id); a partner admin always gets their own partner's (naming another is 403 NOT_YOUR_PARTNER), with each count above 0 and under report_partner_min_count (5 by default) withheld: null (an empty cell), its column's total null too, and withheld_below in the JSON */
+                /** @description one partner's figures, of a report open to partners (for_partners), or course_progress for an admin (not told to partner admins: which courses an employer's people take): an admin names any partner (422 unknown_partner when none has the id); a partner admin always gets their own partner's (naming another is 403 NOT_YOUR_PARTNER), with each count above 0 and under report_partner_min_count (5 by default) withheld: null (an empty cell), its column's total null too, and withheld_below in the JSON */
                 partner_id?: string;
             };
             header?: never;

@@ -1,6 +1,6 @@
 // /partner/reports (issue 18): the reports open to partners (the
 // catalogue's for_partners: sign-ups, codes redeemed, therapy sessions
-// booked and cancelled against the allowance, course progress), run at once
+// booked and cancelled against the allowance; not course progress), run at once
 // (GET /v1/reports/{name}) and shown as a table with the totals of the
 // range, or saved as the CSV file the API makes (format=csv). A partner
 // admin gets their own partner's figures whatever the page sends: the API
