@@ -810,8 +810,13 @@ training_maintenance_gate(struct request *req)
 	if (req->method == HTTP_GET || req->method == HTTP_HEAD ||
 	    req->method == HTTP_OPTIONS || gate_exempt(req))
 		return (OK);
-	if (req->caller == NULL)
-		(void)http_authenticate(req);
+	/* A token that is not good (ended, expired, unknown) was answered
+	 * 401 by the authenticator: the handler must not then run, or a
+	 * registration or a reset mail would be made while the client is
+	 * told it was refused. */
+	if (req->caller == NULL && http_authenticate(req) != OK &&
+	    req->responded)
+		return (ERR_UNAUTHORIZED);
 	if (req->caller != NULL && req->caller->is_staff)
 		return (OK);
 	if ((rc = http_read_tx(req, &tx)) != OK)
