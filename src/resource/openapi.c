@@ -14,6 +14,7 @@
  */
 #include <ctype.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1362,12 +1363,15 @@ resource_openapi(void)
  * megabyte, and its examples compile a regex per pattern), then the same
  * bytes for every request with their ETag. Nothing in it changes while
  * the process runs: the routes, the resources and config.public_url (the
- * servers' url, never the request's Host) are read at start-up.
+ * servers' url, never the request's Host) are read at start-up. A build
+ * that failed (out of memory) is tried again by the next GET, under the
+ * lock; once built, the bytes are read without it (served_ready).
  */
-static pthread_once_t served_once = PTHREAD_ONCE_INIT;
-static char	     *served_body; /* NULL when it could not be built */
-static size_t	      served_len;
-static char	      served_etag[4 + 2 * 16 + 1]; /* W/"hex" */
+static pthread_mutex_t served_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int      served_ready;
+static char	      *served_body; /* NULL until built */
+static size_t	       served_len;
+static char	       served_etag[4 + 2 * 16 + 1]; /* W/"hex" */
 
 static void
 served_build(void)
@@ -1396,10 +1400,17 @@ openapi_get(struct request *req)
 {
 	const char *inm;
 
-	(void)pthread_once(&served_once, served_build);
-	if (served_body == NULL) {
-		http_problem(req, ERR_NOMEM, NULL, "no document");
-		return;
+	if (!atomic_load(&served_ready)) {
+		pthread_mutex_lock(&served_lock);
+		if (served_body == NULL)
+			served_build();
+		if (served_body != NULL)
+			atomic_store(&served_ready, 1);
+		pthread_mutex_unlock(&served_lock);
+		if (served_body == NULL) {
+			http_problem(req, ERR_NOMEM, NULL, "no document");
+			return;
+		}
 	}
 	http_header_add(req, "ETag", served_etag);
 	http_header_add(req, "Cache-Control", "no-cache");
