@@ -248,6 +248,14 @@ typedef int (*http_gate_fn)(struct request *);
 void http_set_gate(http_gate_fn);
 int  http_gate(struct request *);
 /*
+ * 1 if a gate is to look at a request of method to path: a change (not
+ * GET, HEAD or OPTIONS) but signing in and out and the webhooks (their
+ * senders are not people). The maintenance gate decides by it, and the
+ * OpenAPI document declares the authenticator's 401 where it does (the
+ * gate signs the caller in).
+ */
+int http_gate_sees(int method, const char *path);
+/*
  * The page fallback: the route that answers a GET or HEAD no route
  * matches when it asks for a page (its Accept names text/html) and its
  * path is not under /v1/, whose missing things stay JSON 404s. A

@@ -410,6 +410,16 @@ http_set_gate(http_gate_fn fn)
 }
 
 int
+http_gate_sees(int method, const char *path)
+{
+	if (method == HTTP_GET || method == HTTP_HEAD || method == HTTP_OPTIONS)
+		return (0);
+	return (strcmp(path, "/v1/auth/login") != 0 &&
+	    strcmp(path, "/v1/auth/logout") != 0 &&
+	    strncmp(path, "/v1/webhooks/", 13) != 0);
+}
+
+int
 http_gate(struct request *req)
 {
 	int rc;

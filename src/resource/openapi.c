@@ -54,7 +54,6 @@ static void    code_join(json_t *, const char *, const char *);
 static void    codes_add(json_t *, const char *, const char *);
 static void    codes_merge(json_t *, json_t *);
 static void    op_problems(json_t *, json_t *, int);
-static int     gate_authenticates(const struct route *);
 static void    list_codes_add(json_t *, const struct resource *);
 static void    since_codes_add(json_t *, const struct resource *, int);
 static void    write_codes_add(json_t *, const struct rdef *);
@@ -518,23 +517,6 @@ codes_merge(json_t *codes, json_t *more)
 			codes_add(codes, k, json_string_value(c));
 		}
 	}
-}
-
-/*
- * Whether the maintenance gate (http_gate: training_maintenance_gate in
- * src/training/settings.c) runs the authenticator on public route rt: on
- * a change, but for the paths it exempts (its gate_exempt; a token that
- * is not valid then answers 401 whatever the route).
- */
-static int
-gate_authenticates(const struct route *rt)
-{
-	if (rt->method == HTTP_GET || rt->method == HTTP_HEAD ||
-	    rt->method == HTTP_OPTIONS)
-		return (0);
-	return (strcmp(rt->pattern, "/v1/auth/login") != 0 &&
-	    strcmp(rt->pattern, "/v1/auth/logout") != 0 &&
-	    strncmp(rt->pattern, "/v1/webhooks/", 13) != 0);
 }
 
 /*
@@ -1246,7 +1228,9 @@ route_paths(const struct doc_parts *d, const struct route_table *t, size_t k)
 	else
 		json_decref(content);
 	route_answers(json_object_get(op, "responses"), rt, api);
-	op_problems(op, codes, gate_authenticates(rt));
+	/* The maintenance gate signs in the caller of what it sees: a
+	 * token that is not valid is then 401 whatever the route. */
+	op_problems(op, codes, http_gate_sees(rt->method, rt->pattern));
 	json_decref(codes);
 	if (rt->method != HTTP_GET && !(rt->flags & ROUTE_PUBLIC))
 		csrf_mark(op);

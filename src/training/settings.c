@@ -786,19 +786,6 @@ training_refund_terms(struct tx *tx, struct training_refund_terms *t)
 
 /* Maintenance mode */
 
-static int
-gate_exempt(const struct request *req)
-{
-	static const char *const paths[] = { "/v1/auth/login",
-		"/v1/auth/logout", NULL };
-	int			 i;
-
-	for (i = 0; paths[i] != NULL; i++)
-		if (strcmp(req->path, paths[i]) == 0)
-			return (1);
-	return (strncmp(req->path, "/v1/webhooks/", 13) == 0);
-}
-
 int
 training_maintenance_gate(struct request *req)
 {
@@ -807,8 +794,7 @@ training_maintenance_gate(struct request *req)
 	int	   rc, on = 0;
 	char	   hv[24];
 
-	if (req->method == HTTP_GET || req->method == HTTP_HEAD ||
-	    req->method == HTTP_OPTIONS || gate_exempt(req))
+	if (!http_gate_sees(req->method, req->path))
 		return (OK);
 	/* A token that is not good (ended, expired, unknown) was answered
 	 * 401 by the authenticator: the handler must not then run, or a
