@@ -286,7 +286,7 @@ modules_register(void)
 		if ((rc = http_routes_add(&rt)) != OK)
 			return (rc);
 	}
-	return (OK);
+	return (resource_since_check());
 }
 
 static int
@@ -624,7 +624,9 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if ((rc = modules_register()) != OK) {
-		fprintf(stderr, "carebase: module registration failed: %s\n",
+		fprintf(stderr,
+		    "carebase: module registration failed: %s (the log line "
+		    "above says why)\n",
 		    err_code(rc));
 		goto out;
 	}

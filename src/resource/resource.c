@@ -17,6 +17,7 @@
 #include "http/http.h"
 #include "resource/resource.h"
 #include "resource/resource_int.h"
+#include "store/migrate.h"
 #include "store/store.h"
 
 static struct rdef	     *rdefs[RESOURCE_MAX];
@@ -485,6 +486,36 @@ rdef_all(size_t *n)
 {
 	*n = nrdefs;
 	return ((const struct rdef *const *)rdefs);
+}
+
+int
+resource_since_check(void)
+{
+	static const int    dialects[] = { STORE_SQLITE, STORE_POSTGRES };
+	const struct field *f;
+	size_t		    i, k, d;
+
+	for (i = 0; i < nrdefs; i++)
+		for (k = 0; k < (size_t)rdefs[i]->nsince; k++) {
+			f = &rdefs[i]->cols[rdefs[i]->since_col[k]];
+			for (d = 0; d < 2; d++)
+				if (!migration_adds_column(dialects[d],
+					f->since, resources[i]->table,
+					f->name)) {
+					log_error("event=resource_invalid "
+						  "name=%s field=%s since=%04d "
+						  "why=\"migration %04d (%s) "
+						  "does not add %s.%s\"",
+					    resources[i]->name, f->name,
+					    f->since, f->since,
+					    dialects[d] == STORE_SQLITE
+						? "sqlite"
+						: "postgres",
+					    resources[i]->table, f->name);
+					return (ERR_CONFIG);
+				}
+		}
+	return (OK);
 }
 
 int

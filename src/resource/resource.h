@@ -411,6 +411,11 @@ struct resource {
 
 /* Register a resource's routes (and its OpenAPI paths); borrowed. */
 int resource_register(const struct resource *);
+/* Each registered field a later migration adds (.since) names a migration
+ * whose up script adds that column to the resource's table, on SQLite and
+ * PostgreSQL: OK, or ERR_CONFIG logged with the field (main.c, once the
+ * modules are registered, so a wrong number fails at start). */
+int resource_since_check(void);
 /* Compile res's scopes again from its scope_where, as a module changed
  * them at start (before serving: not safe beside requests). */
 int resource_rescope(const struct resource *);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/embedded.h"
 #include "core/err.h"
@@ -160,6 +161,105 @@ migrations_for(int dialect, size_t *n)
 	}
 	*n = 0;
 	return (NULL);
+}
+
+/*
+ * The next word of an SQL script from *p: letters, digits and _ (or a
+ * double-quoted name, without its quotes), lower-cased into w; other
+ * characters are words of one; "--" comments are skipped. 0 at the end.
+ */
+static size_t
+sql_word(const char **p, char *w, size_t len)
+{
+	const char *s = *p;
+	size_t	    n = 0;
+
+	for (;;) {
+		while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+			s++;
+		if (s[0] != '-' || s[1] != '-')
+			break;
+		while (*s != '\0' && *s != '\n')
+			s++;
+	}
+	if (*s == '\0') {
+		*p = s;
+		return (0);
+	}
+	if (*s == '"') {
+		for (s++; *s != '\0' && *s != '"'; s++)
+			if (n + 1 < len)
+				w[n++] = *s;
+		if (*s == '"')
+			s++;
+	} else if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+	    (*s >= '0' && *s <= '9') || *s == '_') {
+		for (; (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		     (*s >= '0' && *s <= '9') || *s == '_';
+		     s++)
+			if (n + 1 < len)
+				w[n++] = (char)(*s >= 'A' && *s <= 'Z'
+					? *s - 'A' + 'a'
+					: *s);
+	} else
+		w[n++] = *s++;
+	w[n] = '\0';
+	*p = s;
+	return (n > 0 ? n : 1);
+}
+
+int
+migration_sql_adds_column(const char *sql, const char *table, const char *col)
+{
+	/* The statement's words after ALTER, matched in order; "?" words
+	 * may be left out, "=" is the table, "!" the column. */
+	static const char *const want[] = { "table", "?if", "?exists", "?only",
+		"=", "add", "?column", "?if", "?not", "?exists", "!", NULL };
+	char			 w[128];
+	const char		*p = sql, *q;
+	size_t			 i;
+
+	while (sql_word(&p, w, sizeof(w)) > 0) {
+		if (strcmp(w, "alter") != 0)
+			continue;
+		q = p;
+		for (i = 0; want[i] != NULL; i++) {
+			const char *s = q;
+
+			if (sql_word(&s, w, sizeof(w)) == 0)
+				break;
+			if (want[i][0] == '?') {
+				if (strcmp(w, want[i] + 1) == 0)
+					q = s;
+				continue;
+			}
+			if (strcmp(want[i], "=") == 0
+				? strcasecmp(w, table) != 0
+				: strcmp(want[i], "!") == 0
+				? strcasecmp(w, col) != 0
+				: strcmp(w, want[i]) != 0)
+				break;
+			q = s;
+		}
+		if (want[i] == NULL)
+			return (1);
+	}
+	return (0);
+}
+
+int
+migration_adds_column(int dialect, int num, const char *table, const char *col)
+{
+	const struct migration *m;
+	char			prefix[16];
+	size_t			i, n;
+
+	snprintf(prefix, sizeof(prefix), "%04d_", num);
+	m = migrations_for(dialect, &n);
+	for (i = 0; i < n; i++)
+		if (strncmp(m[i].name, prefix, strlen(prefix)) == 0)
+			return (migration_sql_adds_column(m[i].up, table, col));
+	return (0);
 }
 
 /* PostgreSQL: one migrator at a time, until this transaction ends. */

@@ -50,6 +50,19 @@ int migrate_current(struct store *);
  * For a module's start-up work that needs a migration's schema. */
 int migrate_applied(struct store *, const char *name);
 
+/*
+ * 1 when the up script of migration number num ("0053_...") of dialect adds
+ * column col to table (ALTER TABLE [IF EXISTS] [ONLY] table ADD [COLUMN]
+ * [IF NOT EXISTS] col, any case and spacing, comments skipped); 0 when it
+ * does not or there is no such migration. For a resource field a later
+ * migration adds (resource.c): its number is checked against the SQL.
+ */
+int migration_adds_column(
+    int dialect, int num, const char *table, const char *col);
+/* The same over one script (for tests). */
+int migration_sql_adds_column(
+    const char *sql, const char *table, const char *col);
+
 /* For tests: the same over a caller's list (sorted by name). */
 int migrate_up_list(
     struct store *, const struct migration *, size_t, int *applied);

@@ -346,11 +346,54 @@ group_teardown(void **state)
 	return (0);
 }
 
+/* A resource field's .since is checked against the migration's SQL. */
+static void
+a_migration_is_read_for_the_columns_it_adds(void **state)
+{
+	(void)state;
+	assert_true(migration_sql_adds_column(
+	    "ALTER TABLE users ADD COLUMN time_zone TEXT;", "users",
+	    "time_zone"));
+	assert_true(migration_sql_adds_column(
+	    "-- a comment: alter table x add y\n"
+	    "alter  table\n IF EXISTS ONLY \"Users\"\tadd column if not "
+	    "exists \"time_zone\" text",
+	    "users", "time_zone"));
+	assert_true(migration_sql_adds_column(
+	    "ALTER TABLE users ADD time_zone TEXT", "users", "time_zone"));
+	/* Another table, another column, only in a comment, a prefix. */
+	assert_false(migration_sql_adds_column(
+	    "ALTER TABLE partners ADD COLUMN time_zone TEXT", "users",
+	    "time_zone"));
+	assert_false(migration_sql_adds_column(
+	    "ALTER TABLE users ADD COLUMN time_zones TEXT", "users",
+	    "time_zone"));
+	assert_false(migration_sql_adds_column(
+	    "-- ALTER TABLE users ADD COLUMN time_zone TEXT\nSELECT 1", "users",
+	    "time_zone"));
+	assert_false(migration_sql_adds_column(
+	    "ALTER TABLE users DROP COLUMN time_zone", "users", "time_zone"));
+	assert_false(migration_sql_adds_column("ALTER", "users", "time_zone"));
+	assert_false(migration_sql_adds_column("", "users", "time_zone"));
+	/* The embedded ones: 0053 adds users.time_zone on both. */
+	assert_true(
+	    migration_adds_column(STORE_SQLITE, 53, "users", "time_zone"));
+	assert_true(migration_adds_column(
+	    STORE_POSTGRES, 53, "partners", "brand_colour"));
+	assert_false(
+	    migration_adds_column(STORE_SQLITE, 52, "users", "time_zone"));
+	assert_false(
+	    migration_adds_column(STORE_POSTGRES, 53, "users", "brand_colour"));
+	assert_false(
+	    migration_adds_column(STORE_SQLITE, 9999, "users", "time_zone"));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest pure[] = {
 		cmocka_unit_test(embedded_migrations_are_found_and_sorted),
+		cmocka_unit_test(a_migration_is_read_for_the_columns_it_adds),
 	};
 	const struct CMUnitTest db[] = {
 		cmocka_unit_test(foundation_goes_up_and_down),
