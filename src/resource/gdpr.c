@@ -193,17 +193,24 @@ resource_erase_owned(struct tx *tx, const char *user_id,
 	struct buf		  sql;
 	size_t			  i, n;
 	int64_t			  now;
+	struct schema_set	  applied;
 	uint32_t		  pending;
 	int			  rc = OK, k, there;
 
 	buf_init(&sql, GDPR_SQL_MAX);
 	now = time_now_ms();
+	/* Read now, not the cache: a column added since it was read is
+	 * erased too. */
+	if ((rc = schema_set_read(tx, &applied)) != OK) {
+		buf_free(&sql);
+		return (rc);
+	}
 	all = rdef_all(&n);
 	for (i = 0; i < n && rc == OK; i++) {
 		if (all[i]->res->owner_column == NULL)
 			continue;
-		if ((rc = rdef_pending(tx, all[i], &pending)) != OK ||
-		    (rc = erase_sql(all[i], pending, address_index, &sql,
+		pending = rdef_pending_in(all[i], &applied);
+		if ((rc = erase_sql(all[i], pending, address_index, &sql,
 			 cleared)) != OK ||
 		    sql.len == 0)
 			continue;

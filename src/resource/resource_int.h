@@ -122,6 +122,16 @@ int rdef_pending(struct tx *, const struct rdef *, uint32_t *mask);
 /* What was last read, never a statement; every since field pending
  * before any read (rdef_pending's, and tests'). */
 uint32_t rdef_pending_cached(const struct rdef *);
+/*
+ * The applied migrations read now in tx, not the cache (what erasure
+ * goes by: a column a migration added less than the TTL ago is erased
+ * too), and rd's pending mask in such a set.
+ */
+struct schema_set {
+	unsigned char bits[RESOURCE_MIGRATION_MAX / 8 + 1];
+};
+int	 schema_set_read(struct tx *, struct schema_set *);
+uint32_t rdef_pending_in(const struct rdef *, const struct schema_set *);
 /* Is col (an index in rd->cols) pending in mask? */
 int rdef_col_pending(const struct rdef *, uint32_t mask, size_t col);
 /*

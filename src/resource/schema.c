@@ -155,6 +155,26 @@ rdef_pending_cached(const struct rdef *rd)
 }
 
 int
+schema_set_read(struct tx *tx, struct schema_set *set)
+{
+	return (applied_read(tx, set->bits));
+}
+
+uint32_t
+rdef_pending_in(const struct rdef *rd, const struct schema_set *set)
+{
+	uint32_t mask = 0;
+	int	 k, n;
+
+	for (k = 0; k < rd->nsince; k++) {
+		n = rd->cols[rd->since_col[k]].since;
+		if (!(set->bits[n / 8] & (1u << (n % 8))))
+			mask |= 1u << k;
+	}
+	return (mask);
+}
+
+int
 rdef_pending(struct tx *tx, const struct rdef *rd, uint32_t *mask)
 {
 	int rc;
