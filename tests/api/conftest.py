@@ -433,32 +433,93 @@ class Database:
         return [r[0] for r in self.query(sql)]
 
     def drop(self, now=False):
-        """Drop a PostgreSQL database: with now, at once; otherwise with
-        the worker's next batch (see PG_DROP_BATCH)."""
+        """Drop a PostgreSQL database: with now, at once; otherwise by the
+        worker's dropper thread, with its next batch (see PG_DROP_BATCH)."""
         if self.kind == "postgres":
             self._pg.close()
-            _pg_drops.append((self.admin_url, self.name))
-            if now or len(_pg_drops) >= PG_DROP_BATCH:
-                _pg_drop_pending()
+            if now:
+                _drop_pg(_admin(self.admin_url), self.name)
+            else:
+                _pg_dropper.put(self.admin_url, self.name)
 
 
-# A worker's finished PostgreSQL databases, dropped PG_DROP_BATCH at a time
-# (and the rest at the end of its session): a DROP DATABASE between two
-# CREATE DATABASE ... TEMPLATE makes the next copy cost more. Measured on
-# PostgreSQL 15 here, 30 copies each dropped before the next took 2.5 to
-# 3.5 times the CPU of the same 30 dropped ten at a time (docs/BENCHMARKS.md,
-# "Test suite"); 16 copies of the 12 MB template are held per worker at most.
+def _drop_pg(admin, name):
+    try:
+        admin.run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except (AssertionError, subprocess.TimeoutExpired):
+        pass                            # the cluster is thrown away at the end anyway
+
+
+# A worker's finished PostgreSQL databases are dropped by a thread of its
+# own, PG_DROP_BATCH at a time (and the rest at the end of its session):
+# a DROP DATABASE between two CREATE DATABASE ... TEMPLATE makes the next
+# copy cost more (30 copies each dropped before the next took 2.5 to 3.5
+# times the CPU of the same 30 dropped ten at a time), and a batch of drops
+# waits on checkpoints while the other workers write: 10-14 s when a test's
+# teardown made them (docs/BENCHMARKS.md, "Test suite"). A test finishing
+# waits only when PG_DROP_HELD databases are still to drop (12 MB each: the
+# cluster's disk stays bounded).
 PG_DROP_BATCH = 16
-_pg_drops = []
+PG_DROP_HELD = 32
 
 
-def _pg_drop_pending():
-    while _pg_drops:
-        url, name = _pg_drops.pop()
-        try:
-            _admin(url).run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        except AssertionError:
-            pass                        # the cluster is thrown away at the end anyway
+class _PgDropper:
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._names = []                # (admin url, name) still to drop
+        self._dropping = 0              # of a batch taken, not yet dropped
+        self._closing = False
+        self._thread = None
+
+    def put(self, admin_url, name):
+        with self._cond:
+            while len(self._names) + self._dropping >= PG_DROP_HELD:
+                self._cond.wait()
+            self._names.append((admin_url, name))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="pg-dropper",
+                                                daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def _run(self):
+        admins = {}                     # its own connections: the tests use _admin's
+        while True:
+            with self._cond:
+                while len(self._names) < PG_DROP_BATCH and not self._closing:
+                    self._cond.wait()
+                if not self._names:
+                    break
+                batch, self._names = self._names, []
+                self._dropping = len(batch)
+            for url, name in batch:
+                try:
+                    if url not in admins:
+                        admins[url] = _Pg(url)
+                    _drop_pg(admins[url], name)
+                except Exception:       # noqa: BLE001 - the thread goes on: a test
+                    pass                # waiting for room is not left waiting
+                finally:
+                    with self._cond:
+                        self._dropping -= 1
+                        self._cond.notify_all()
+        for admin in admins.values():
+            admin.close()
+
+    def finish(self):
+        """Every database put here dropped; the thread gone."""
+        with self._cond:
+            thread = self._thread
+            self._closing = True
+            self._cond.notify_all()
+        if thread is not None:
+            thread.join(timeout=300)
+        with self._cond:
+            self._thread = None
+            self._closing = False
+
+
+_pg_dropper = _PgDropper()
 
 
 @functools.lru_cache(maxsize=None)
@@ -545,7 +606,7 @@ def migrated_template(tmp_path_factory):
         return made[kind]
 
     yield get
-    _pg_drop_pending()                  # the tests' databases still to drop
+    _pg_dropper.finish()                # the tests' databases still to drop
     for db in made.values():
         db.drop(now=True)
 
