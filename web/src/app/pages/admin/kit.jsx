@@ -120,3 +120,33 @@ export function csv(header, rows) {
 export function shortId(id) {
   return id ? id.slice(0, 8) : "";
 }
+
+/**
+ * The console's table: a focusable region that scrolls sideways on a
+ * phone (admin.css) rather than widening the page, its caption, and a
+ * header row of column headings (a heading given as {sr} is read by a
+ * screen reader only: a column of buttons; false leaves the column out).
+ * Each page draws its own rows.
+ * @param {{caption: any, head: Array<string | {sr: string} | false | null | undefined>, label?: string, children?: any}} props
+ */
+export function AdminTable({ caption, head, label = "Table, scrolls sideways", children }) {
+  return (
+    <div class="table-wrap" tabIndex={0} role="region" aria-label={label}>
+      <table class="admin-table">
+        <caption>{caption}</caption>
+        <thead>
+          <tr>
+            {head.map((h, i) =>
+              !h ? null : (
+                <th key={i} scope="col">
+                  {typeof h === "string" ? h : <span class="sr-only">{h.sr}</span>}
+                </th>
+              ),
+            )}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </div>
+  );
+}
