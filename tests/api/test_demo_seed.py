@@ -216,6 +216,21 @@ def test_a_second_seed_adds_nothing(demo):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+def test_an_older_demo_gets_its_partner_admin(start_server):
+    """A demo seeded before the partner admin existed (Demo Partner there,
+    no partner admin): the next seed makes the account and links it."""
+    srv = start_server(start=False)
+    srv.cli_ok("seed")
+    srv.db.execute("DELETE FROM partner_admins")
+    out = srv.cli_ok("seed").stdout
+    assert "partners: the partner admin administers Demo Partner" in out, out
+    assert "nothing added" in out, out
+    assert srv.db.count("partner_admins") == 1
+    again = srv.cli_ok("seed").stdout
+    assert "administers" not in again, again
+    assert srv.db.count("partner_admins") == 1
+
+
 def test_an_older_demo_member_without_a_birth_date_gets_one(start_server):
     srv = start_server(start=False)
     srv.cli_ok("seed")
