@@ -528,13 +528,20 @@ def test_a_partner_admin_reads_their_partners_reports_only(page, server, tmp_pat
 # recorded as paid back
 
 
-def test_admin_edits_a_schedule_its_bookings_and_a_manual_refund(page, server):
-    drv = page.drv
+def efaw_parts(server):
+    """The seeded EFAW course, a venue and a trainer: a schedule's parts."""
     admin = server.admin_token
     course = [c for c in server.get("/v1/training-courses", headers=hdr(admin)).json()["data"]
               if c["course_type"] == "EFAW"][0]
     venue = server.get("/v1/venues", headers=hdr(admin)).json()["data"][0]
     trainer = server.get("/v1/trainers", headers=hdr(admin)).json()["data"][0]
+    return course, venue, trainer
+
+
+def test_admin_edits_a_schedule_its_bookings_and_a_manual_refund(page, server):
+    drv = page.drv
+    admin = server.admin_token
+    course, venue, trainer = efaw_parts(server)
     ny = zoneinfo.ZoneInfo("America/New_York")
     day = datetime.date.today() + datetime.timedelta(days=85)
     at = lambda h: datetime.datetime(day.year, day.month, day.day, h, 0, tzinfo=ny)  # noqa: E731
@@ -656,10 +663,7 @@ def test_admin_makes_a_schedule_marks_attendance_and_issues_a_certificate(
         page, server, tmp_path):
     drv = page.drv
     admin = server.admin_token
-    course = [c for c in server.get("/v1/training-courses", headers=hdr(admin)).json()["data"]
-              if c["course_type"] == "EFAW"][0]
-    venue = server.get("/v1/venues", headers=hdr(admin)).json()["data"][0]
-    trainer = server.get("/v1/trainers", headers=hdr(admin)).json()["data"][0]
+    course, venue, trainer = efaw_parts(server)
     page.sign_in(ADMIN, DEMO_PASSWORD)
     # The times are read in the person's zone (time.js's, the one <Time>
     # shows), here a browser in New York whatever the machine's zone.
