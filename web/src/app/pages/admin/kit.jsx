@@ -6,24 +6,7 @@
 // through a link with download) or fetched from the API (a report's bytes).
 // api.js's call() answers bodies only, so these few calls go to fetch
 // themselves, with the same cookie session and X-CSRF-Token.
-import { ApiError, cookie } from "../../api.js";
-
-// Bounds a problem's text, as api.js does.
-const DETAIL_MAX = 500;
-
-/** @param {Response} res @returns {Promise<ApiError>} */
-async function problem(res) {
-  /** @type {any} */
-  let p = null;
-  try {
-    p = await res.json();
-  } catch (e) {
-    p = null;
-  }
-  if (!p || typeof p !== "object") p = {};
-  const detail = typeof p.detail === "string" && p.detail ? p.detail.slice(0, DETAIL_MAX) : res.statusText || "The request failed.";
-  return new ApiError(res.status, typeof p.code === "string" ? p.code : `HTTP_${res.status}`, detail, Array.isArray(p.errors) ? p.errors : []);
-}
+import { ApiError, cookie, problem } from "../../api.js";
 
 /**
  * @param {string} method
