@@ -29,6 +29,7 @@ struct seed_accounts {
 	char child[37];
 	char member[37];
 	char instructor[37];
+	char partner_admin[37];
 };
 
 struct module {

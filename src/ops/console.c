@@ -62,6 +62,20 @@ struct console_audit {
 	json_t	       *changes; /* borrowed */
 };
 
+/*
+ * A list of the console's, newest first: its statement binds each filter
+ * twice ("(CAST(? AS TEXT) IS NULL OR col = ?)": NULL, not filtered),
+ * then the cursor twice and the limit (one row more than a page: there
+ * is a next one).
+ */
+struct console_list {
+	const char *sql;
+	const char *filters[2];
+	int	    nfilters;
+	json_t *(*row)(struct stmt *);
+	const char *fail; /* the problem's detail when it cannot be read */
+};
+
 struct console_retry {
 	struct request *req;
 	const char     *id; /* the failed_jobs row */
@@ -72,9 +86,12 @@ static int  allowed(struct request *, const char *, const char *, const char *);
 static int  audited_tx(struct tx *, void *);
 static int  retry_tx(struct tx *, void *);
 static void verify_answer(struct request *, const struct audit_anchor *);
-static json_t *inbox_row(struct stmt *);
-static json_t *failed_job_row(struct stmt *);
-static json_t *time_json(int64_t);
+static json_t	  *inbox_row(struct stmt *);
+static json_t	  *failed_job_row(struct stmt *);
+static json_t	  *time_json(int64_t);
+static const char *text_filter(struct request *, const char *, json_t *);
+static void	   list_answer(
+	   struct request *, const struct console_list *, json_t *);
 
 /* The caller's role holds resource:action:all, else 403 answered. */
 static int
@@ -102,6 +119,68 @@ time_json(int64_t ms)
 	char ts[ISO_TIME_LEN];
 
 	return (json_string(time_format_iso(ms, ts)));
+}
+
+/* A text filter of 1 to CONSOLE_FILTER_MAX bytes, or an entry in errs. */
+static const char *
+text_filter(struct request *req, const char *name, json_t *errs)
+{
+	const char *v;
+	char	    detail[48];
+
+	if ((v = http_query(req, name)) != NULL &&
+	    (v[0] == '\0' || strlen(v) > CONSOLE_FILTER_MAX)) {
+		snprintf(detail, sizeof(detail), "1 to %d bytes",
+		    CONSOLE_FILTER_MAX);
+		resource_field_err(errs, name, "out_of_range", detail);
+	}
+	return (v);
+}
+
+/*
+ * The page of l's rows answered, or the query's errors (errs, taken) as a
+ * 422, or l->fail.
+ */
+static void
+list_answer(struct request *req, const struct console_list *l, json_t *errs)
+{
+	struct resource_page pg;
+	struct tx	    *tx = NULL;
+	struct stmt	    *st;
+	json_t		    *data = NULL, *row;
+	int		     i, nb = 0, rc, step = STORE_DONE;
+
+	resource_page_parse(req, CONSOLE_LIST_MAX, PAGE_ID_DESC, &pg, errs);
+	if (resource_errs_answer(req, errs, "The query") != OK)
+		return;
+	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
+		goto out;
+	st = store_prepare(tx, l->sql);
+	for (i = 0; i < l->nfilters; i++) {
+		store_bind_text(st, ++nb, l->filters[i]);
+		store_bind_text(st, ++nb, l->filters[i]);
+	}
+	store_bind_text(st, ++nb, pg.after);
+	store_bind_text(st, ++nb, pg.after);
+	store_bind_int64(st, ++nb, pg.limit + 1);
+	if ((data = json_array()) == NULL)
+		rc = ERR_NOMEM;
+	while (rc == OK && (step = store_step(st)) == STORE_ROW &&
+	    json_array_size(data) <= (size_t)pg.limit)
+		if ((row = l->row(st)) == NULL ||
+		    json_array_append_new(data, row) != 0)
+			rc = ERR_NOMEM;
+	if (rc == OK && step != STORE_ROW && step != STORE_DONE)
+		rc = step;
+	store_finalize(st);
+out:
+	store_tx_rollback(tx);
+	if (rc != OK) {
+		json_decref(data);
+		http_problem(req, rc, NULL, "%s", l->fail);
+		return;
+	}
+	http_json(req, 200, resource_page_json(&pg, data));
 }
 
 #define INBOX_COLUMNS                                                          \
@@ -141,13 +220,18 @@ ops_inbox_list(struct request *req)
 {
 	static const char *const outcomes[] = { "pending", "processed",
 		"refused", "failed" };
-	struct resource_page	 pg;
-	struct tx		*tx = NULL;
-	struct stmt		*st;
-	const char		*source, *outcome;
-	json_t			*data = NULL, *errs, *row;
-	char			 detail[48];
-	int			 i, nb = 0, rc, step = STORE_DONE, known = 0;
+	struct console_list	 l = {
+		     /* Ids are time-ordered (v7): newest first by id. */
+		     "SELECT " INBOX_COLUMNS " FROM webhook_inbox "
+		     "WHERE (CAST(? AS TEXT) IS NULL OR source = ?) AND "
+		     "(CAST(? AS TEXT) IS NULL OR outcome = ?) "
+		     "AND (? = '' OR id < ?) ORDER BY id DESC LIMIT ?",
+		     { NULL, NULL }, 2, inbox_row,
+		     "The webhook inbox cannot be read."
+	};
+	const char *outcome;
+	json_t	   *errs;
+	int	    i, known = 0;
 
 	if (!allowed(req, "webhook_inbox", "read",
 		"You may not read the webhook inbox."))
@@ -156,10 +240,7 @@ ops_inbox_list(struct request *req)
 		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
 		return;
 	}
-	snprintf(detail, sizeof(detail), "1 to %d bytes", CONSOLE_FILTER_MAX);
-	if ((source = http_query(req, "source")) != NULL &&
-	    (source[0] == '\0' || strlen(source) > CONSOLE_FILTER_MAX))
-		resource_field_err(errs, "source", "out_of_range", detail);
+	l.filters[0] = text_filter(req, "source", errs);
 	if ((outcome = http_query(req, "outcome")) != NULL) {
 		for (i = 0; i < (int)(sizeof(outcomes) / sizeof(outcomes[0]));
 		     i++)
@@ -168,43 +249,8 @@ ops_inbox_list(struct request *req)
 			resource_field_err(errs, "outcome", "invalid_choice",
 			    "pending, processed, refused or failed");
 	}
-	resource_page_parse(req, CONSOLE_LIST_MAX, PAGE_ID_DESC, &pg, errs);
-	if (resource_errs_answer(req, errs, "The query") != OK)
-		return;
-	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
-		goto out;
-	/* Ids are time-ordered (v7): newest first by id. */
-	st = store_prepare(tx,
-	    "SELECT " INBOX_COLUMNS " FROM webhook_inbox "
-	    "WHERE (CAST(? AS TEXT) IS NULL OR source = ?) AND "
-	    "(CAST(? AS TEXT) IS NULL OR outcome = ?) "
-	    "AND (? = '' OR id < ?) ORDER BY id DESC LIMIT ?");
-	for (i = 0; i < 2; i++)
-		store_bind_text(st, ++nb, source);
-	for (i = 0; i < 2; i++)
-		store_bind_text(st, ++nb, outcome);
-	for (i = 0; i < 2; i++)
-		store_bind_text(st, ++nb, pg.after);
-	store_bind_int64(st, ++nb, pg.limit + 1);
-	if ((data = json_array()) == NULL)
-		rc = ERR_NOMEM;
-	while (rc == OK && (step = store_step(st)) == STORE_ROW &&
-	    json_array_size(data) <= (size_t)pg.limit)
-		if ((row = inbox_row(st)) == NULL ||
-		    json_array_append_new(data, row) != 0)
-			rc = ERR_NOMEM;
-	if (rc == OK && step != STORE_ROW && step != STORE_DONE)
-		rc = step;
-	store_finalize(st);
-out:
-	store_tx_rollback(tx);
-	if (rc != OK) {
-		json_decref(data);
-		http_problem(
-		    req, rc, NULL, "The webhook inbox cannot be read.");
-		return;
-	}
-	http_json(req, 200, resource_page_json(&pg, data));
+	l.filters[1] = outcome;
+	list_answer(req, &l, errs);
 }
 
 /*
@@ -283,13 +329,15 @@ failed_job_row(struct stmt *st)
 void
 ops_failed_jobs_list(struct request *req)
 {
-	struct resource_page pg;
-	struct tx	    *tx = NULL;
-	struct stmt	    *st;
-	const char	    *kind;
-	json_t		    *data = NULL, *errs, *row;
-	char		     detail[48];
-	int		     rc, step = STORE_DONE;
+	struct console_list l = {
+		/* Ids are time-ordered (v7): newest first by id. */
+		"SELECT id, job_id, kind, queue, attempts, failed_at, error "
+		"FROM failed_jobs WHERE (CAST(? AS TEXT) IS NULL OR kind = ?) "
+		"AND (? = '' OR id < ?) ORDER BY id DESC LIMIT ?",
+		{ NULL, NULL }, 1, failed_job_row,
+		"The failed jobs cannot be read."
+	};
+	json_t *errs;
 
 	if (!allowed(req, "failed_jobs", "read",
 		"You may not read the failed jobs."))
@@ -298,43 +346,8 @@ ops_failed_jobs_list(struct request *req)
 		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");
 		return;
 	}
-	snprintf(detail, sizeof(detail), "1 to %d bytes", CONSOLE_FILTER_MAX);
-	if ((kind = http_query(req, "kind")) != NULL &&
-	    (kind[0] == '\0' || strlen(kind) > CONSOLE_FILTER_MAX))
-		resource_field_err(errs, "kind", "out_of_range", detail);
-	resource_page_parse(req, CONSOLE_LIST_MAX, PAGE_ID_DESC, &pg, errs);
-	if (resource_errs_answer(req, errs, "The query") != OK)
-		return;
-	if ((rc = store_tx_begin(req->db, STORE_TX_READ, &tx)) != OK)
-		goto out;
-	/* Ids are time-ordered (v7): newest first by id. */
-	st = store_prepare(tx,
-	    "SELECT id, job_id, kind, queue, attempts, failed_at, error "
-	    "FROM failed_jobs WHERE (CAST(? AS TEXT) IS NULL OR kind = ?) "
-	    "AND (? = '' OR id < ?) ORDER BY id DESC LIMIT ?");
-	store_bind_text(st, 1, kind);
-	store_bind_text(st, 2, kind);
-	store_bind_text(st, 3, pg.after);
-	store_bind_text(st, 4, pg.after);
-	store_bind_int64(st, 5, pg.limit + 1);
-	if ((data = json_array()) == NULL)
-		rc = ERR_NOMEM;
-	while (rc == OK && (step = store_step(st)) == STORE_ROW &&
-	    json_array_size(data) <= (size_t)pg.limit)
-		if ((row = failed_job_row(st)) == NULL ||
-		    json_array_append_new(data, row) != 0)
-			rc = ERR_NOMEM;
-	if (rc == OK && step != STORE_ROW && step != STORE_DONE)
-		rc = step;
-	store_finalize(st);
-out:
-	store_tx_rollback(tx);
-	if (rc != OK) {
-		json_decref(data);
-		http_problem(req, rc, NULL, "The failed jobs cannot be read.");
-		return;
-	}
-	http_json(req, 200, resource_page_json(&pg, data));
+	l.filters[0] = text_filter(req, "kind", errs);
+	list_answer(req, &l, errs);
 }
 
 /* The retry and its audit row, committed together (store_run). */

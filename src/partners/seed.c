@@ -5,7 +5,9 @@
  * hashes are kept), and a fourth access the demo member redeemed, with six
  * therapy sessions. Made through the resource layer as the API makes it
  * (resource_create), audited without an actor. Made once: a partner of
- * that name means the demo partner is there.
+ * that name means the demo partner is there. The demo partner admin
+ * (people.c's partner@) administers it: linked when they are not yet, so
+ * an older demo gets its partner admin too.
  */
 #include <stdio.h>
 #include <string.h>
@@ -26,12 +28,15 @@
 struct seed {
 	const struct seed_accounts *who;
 	int			    made;
+	int			    linked; /* the partner admin, now */
 	char			    codes[SEED_CODES][PARTNER_CODE_LEN + 1];
 };
 
 static int seed_tx(struct tx *, void *);
 static int seed_access(
     struct tx *, const char *partner, char *code_out, char *id_out);
+static int seed_admin(
+    struct tx *, const char *partner, const char *user, int *linked);
 
 /* One access with live chat and six therapy sessions; its code shown
  * once, into code_out. */
@@ -58,6 +63,33 @@ seed_access(struct tx *tx, const char *partner, char *code_out, char *id_out)
 	return (rc);
 }
 
+/* user administers partner, unless they administer one already. */
+static int
+seed_admin(struct tx *tx, const char *partner, const char *user, int *linked)
+{
+	struct stmt *st;
+	json_t	    *body;
+	int	     rc;
+
+	*linked = 0;
+	if (user[0] == '\0')
+		return (OK);
+	st =
+	    store_prepare(tx, "SELECT 1 FROM partner_admins WHERE user_id = ?");
+	store_bind_text(st, 1, user);
+	rc = store_step(st);
+	store_finalize(st);
+	if (rc != STORE_DONE)
+		return (rc == STORE_ROW ? OK : rc);
+	if ((body = json_pack(
+		 "{s:s,s:s}", "user_id", user, "partner_id", partner)) == NULL)
+		return (ERR_NOMEM);
+	rc = resource_create(tx, &partner_admins_resource, body, NULL, NULL);
+	json_decref(body);
+	*linked = rc == OK;
+	return (rc);
+}
+
 static int
 seed_tx(struct tx *tx, void *arg)
 {
@@ -72,12 +104,16 @@ seed_tx(struct tx *tx, void *arg)
 	sd->made = 0;
 	if ((rc = partners_name_key(SEED_PARTNER, key)) != OK)
 		return (rc);
-	st = store_prepare(tx, "SELECT 1 FROM partners WHERE name_key = ?");
+	st = store_prepare(tx, "SELECT id FROM partners WHERE name_key = ?");
 	store_bind_text(st, 1, key);
-	rc = store_step(st);
+	if ((rc = store_step(st)) == STORE_ROW)
+		strlcpy_cb(partner, store_col_text(st, 0), sizeof(partner));
 	store_finalize(st);
+	if (rc == STORE_ROW)
+		return (seed_admin(
+		    tx, partner, sd->who->partner_admin, &sd->linked));
 	if (rc != STORE_DONE)
-		return (rc == STORE_ROW ? OK : rc);
+		return (rc);
 	body = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:{s:s,s:s}}", "name",
 	    SEED_PARTNER, "logo_url",
 	    "https://example.org/demo-partner/logo.svg", "logo_alt",
@@ -122,6 +158,9 @@ seed_tx(struct tx *tx, void *arg)
 		(rc = partner_access_redeem(tx, access, sd->who->member)) !=
 		    OK))
 		return (rc);
+	if ((rc = seed_admin(
+		 tx, partner, sd->who->partner_admin, &sd->linked)) != OK)
+		return (rc);
 	sd->made = 1;
 	return (OK);
 }
@@ -150,6 +189,9 @@ partners_seed(struct store *db, struct seed_accounts *accounts)
 			? "; the member redeemed a fourth"
 			: "");
 	}
+	if (rc == OK && sd.linked)
+		printf("partners: the partner admin administers %s\n",
+		    SEED_PARTNER);
 	sodium_memzero(sd.codes, sizeof(sd.codes));
 	return (rc);
 }

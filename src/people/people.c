@@ -735,6 +735,9 @@ people_seed(struct store *db, struct seed_accounts *accounts)
 		    accounts->member, "", "" },
 		{ "instructor", "instructor", "Ira", "Instructor", "1987-09-30",
 		    accounts->instructor, "", "" },
+		/* Demo Partner's admin (partners/seed.c links them). */
+		{ "partner", "partner_admin", "Pat", "Partner", "1980-02-14",
+		    accounts->partner_admin, "", "" },
 	};
 	struct demo_link links[] = {
 		{ "guardian", "child", "guardian_of" },
@@ -760,9 +763,9 @@ people_seed(struct store *db, struct seed_accounts *accounts)
 			return (rc);
 	}
 	printf("demo accounts (password for each: %s)\n", DEMO_PASSWORD);
-	printf("  %-10s %-32s %-8s %s\n", "role", "email", "status", "id");
+	printf("  %-13s %-32s %-8s %s\n", "role", "email", "status", "id");
 	for (i = 0; i < NELEM(demos); i++)
-		printf("  %-10s %-32s %-8s %s\n", demos[i].role, demos[i].email,
+		printf("  %-13s %-32s %-8s %s\n", demos[i].role, demos[i].email,
 		    demos[i].status, demos[i].id);
 	printf("  the guardian is guardian_of the child (12, GB) with consent; "
 	       "the therapist is practitioner_of the member (born %s)\n",

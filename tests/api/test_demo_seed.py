@@ -69,7 +69,7 @@ def test_the_seed_prints_every_account_and_what_each_module_made(demo):
     srv, out, password, accounts, codes, tokens = demo
     assert password == DEMO_PASSWORD
     assert set(accounts) == {"admin", "therapist", "guardian", "child", "member",
-                             "instructor"}
+                             "instructor", "partner"}
     assert all(a["status"] == "created" for a in accounts.values()), accounts
     for module in ("therapy:", "partners:", "biometrics:", "learning:", "training:"):
         assert module in out, out
@@ -187,12 +187,20 @@ def test_the_partner_codes_and_the_catalogue_work_for_newcomers(demo):
         == accounts["child"]["id"]
     assert get(srv, "/v1/me/health-consent", tokens["child"]) == {
         "allowed": True, "reason": "guardian_consent"}
+    # The partner admin administers Demo Partner: its accesses, the four
+    # the seed made, are theirs to read.
+    assert accounts["partner"]["role"] == "partner_admin"
+    assert "partners: the partner admin administers Demo Partner" in out, out
+    mine = get(srv, "/v1/partner-admins", tokens["partner"])["data"]
+    assert [(a["user_id"], a["partner_id"]) for a in mine] == [(accounts["partner"]["id"], pid)]
+    accesses = get(srv, "/v1/partner-access", tokens["partner"])["data"]
+    assert len(accesses) == 4 and {a["partner_id"] for a in accesses} == {pid}
 
 
 def test_a_second_seed_adds_nothing(demo):
     srv, out, password, accounts, codes, tokens = demo
     tables = ("users", "therapists", "therapy_sessions", "form_responses", "resources",
-              "resource_assignments", "partners", "partner_access", "recordings",
+              "resource_assignments", "partners", "partner_access", "partner_admins", "recordings",
               "courses", "course_sessions", "course_session_progress", "training_courses",
               "venues", "trainers", "course_schedules", "course_materials", "settings",
               "audit_log")
@@ -206,6 +214,21 @@ def test_a_second_seed_adds_nothing(demo):
     assert {t: srv.db.count(t) for t in tables} == before
     r = srv.cli("audit", "verify")
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_an_older_demo_gets_its_partner_admin(start_server):
+    """A demo seeded before the partner admin existed (Demo Partner there,
+    no partner admin): the next seed makes the account and links it."""
+    srv = start_server(start=False)
+    srv.cli_ok("seed")
+    srv.db.execute("DELETE FROM partner_admins")
+    out = srv.cli_ok("seed").stdout
+    assert "partners: the partner admin administers Demo Partner" in out, out
+    assert "nothing added" in out, out
+    assert srv.db.count("partner_admins") == 1
+    again = srv.cli_ok("seed").stdout
+    assert "administers" not in again, again
+    assert srv.db.count("partner_admins") == 1
 
 
 def test_an_older_demo_member_without_a_birth_date_gets_one(start_server):

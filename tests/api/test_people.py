@@ -203,13 +203,13 @@ def test_cli_duplicate_email(start_server):
 def test_seed_makes_demo_accounts_once(start_server):
     srv = start_server(start=False)
     out = srv.cli_ok("seed").stdout
-    for who in ("admin", "therapist", "guardian", "child", "member", "instructor"):
+    for who in ("admin", "therapist", "guardian", "child", "member", "instructor", "partner"):
         assert f"{who}@demo.carebase.dev" in out
     assert "carebase-demo-2026" in out
     again = srv.cli_ok("seed").stdout
     assert "existed" in again
-    # The six demo accounts and the training business's admin (its seed).
-    assert srv.db.count("users") == 7
+    # The seven demo accounts and the training business's admin (its seed).
+    assert srv.db.count("users") == 8
     assert srv.db.count("relationships", "kind = 'guardian_of' AND status = 'active' "
                         "AND consent_at IS NOT NULL") == 1
     srv.start(migrate=False)

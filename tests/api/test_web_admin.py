@@ -523,6 +523,138 @@ def test_a_partner_admin_reads_their_partners_reports_only(page, server, tmp_pat
 
 
 # --------------------------------------------------------------------------
+# training: a schedule changed (a capacity below its bookings refused beside
+# the field), bookings confirmed and cancelled, a manual refund approved and
+# recorded as paid back
+
+
+def efaw_parts(server):
+    """The seeded EFAW course, a venue and a trainer: a schedule's parts."""
+    admin = server.admin_token
+    course = [c for c in server.get("/v1/training-courses", headers=hdr(admin)).json()["data"]
+              if c["course_type"] == "EFAW"][0]
+    venue = server.get("/v1/venues", headers=hdr(admin)).json()["data"][0]
+    trainer = server.get("/v1/trainers", headers=hdr(admin)).json()["data"][0]
+    return course, venue, trainer
+
+
+def test_admin_edits_a_schedule_its_bookings_and_a_manual_refund(page, server):
+    drv = page.drv
+    admin = server.admin_token
+    course, venue, trainer = efaw_parts(server)
+    ny = zoneinfo.ZoneInfo("America/New_York")
+    day = datetime.date.today() + datetime.timedelta(days=85)
+    at = lambda h: datetime.datetime(day.year, day.month, day.day, h, 0, tzinfo=ny)  # noqa: E731
+    iso = lambda t: t.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    r = server.post("/v1/course-schedules", headers=hdr(admin), json={
+        "course_id": course["id"], "venue_id": venue["id"], "trainer_id": trainer["id"],
+        "start_time": iso(at(9)), "end_time": iso(at(15)), "capacity": 4})
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    # The member holds two seats (pending); another person one.
+    member = login(server, MEMBER, DEMO_PASSWORD)
+    r = server.post("/v1/training-bookings", headers=hdr(member), json={
+        "schedule_id": sid, "attendees": [
+            {"name": "Morgan Member", "email": MEMBER},
+            {"name": "Guest Two", "email": f"guest.{secrets.token_hex(3)}@example.org"}]})
+    assert r.status_code == 201, r.text
+    paid = r.json()
+    other = person(server, "oona")
+    r = server.post("/v1/training-bookings", headers=hdr(other["token"]), json={
+        "schedule_id": sid, "attendees": [{"name": "Oona Other", "email": other["email"]}]})
+    assert r.status_code == 201, r.text
+    dropped = r.json()
+
+    page.sign_in(ADMIN, DEMO_PASSWORD)
+    drv.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": "America/New_York"})
+    try:
+        row = f"[data-schedule='{sid}']"
+        form = f"form[data-edit-schedule='{sid}']"
+        visit(page, "/admin/training", row, PHONE)
+        button(drv, "Edit", within=row).click()
+        # Filled from the row, its times in the person's zone.
+        assert shown(drv, f"{form} input[name=start_time]")[0].get_attribute("value") == "09:00"
+        assert shown(drv, f"{form} input[name=start_day]")[0].get_attribute("value") == day.isoformat()
+        assert shown(drv, f"{form} input[name=capacity]")[0].get_attribute("value") == "4"
+        # Below the three seats held: the API's refusal, beside the field.
+        page.set_value(f"{form} input[name=capacity]", "2")
+        button(drv, "Save the changes", within=form).click()
+        err = shown(drv, f"{form} input[name=capacity] ~ .field-error")[0]
+        assert "3 seats are booked or held" in err.text, err.text
+        assert shown(drv, f"{form} input[name=capacity]")[0].get_attribute("aria-invalid") == "true"
+        checked(page)
+        assert server.get(f"/v1/course-schedules/{sid}", headers=hdr(admin)).json()["capacity"] == 4
+        # Within the seats held: one more hour later, and three seats.
+        page.set_value(f"{form} input[name=capacity]", "3")
+        page.set_value(f"{form} input[name=start_time]", "10:00")
+        page.set_value(f"{form} input[name=end_time]", "16:00")
+        button(drv, "Save the changes", within=form).click()
+        end = time.monotonic() + 20
+        while drv.find_elements("css selector", form):
+            assert time.monotonic() < end, "the edit form stayed open"
+            time.sleep(0.05)
+    finally:
+        drv.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": ""})
+    s = server.get(f"/v1/course-schedules/{sid}", headers=hdr(admin)).json()
+    when = lambda v: datetime.datetime.fromisoformat(v.replace("Z", "+00:00"))  # noqa: E731
+    assert (s["capacity"], when(s["start_time"]), when(s["end_time"])) == (3, at(10), at(16))
+    assert server.db.count("audit_log", "action = 'course_schedules.update' AND "
+                           f"entity_id = '{sid}'") >= 1
+
+    # The member's booking confirmed as paid offline, the other's cancelled,
+    # each from the bookings' table and confirmed first.
+    visit(page, "/admin/training", row, DESKTOP)
+    button(drv, "Bookings", within=row).click()
+    cell = f"td[data-booking='{paid['id']}']"
+    button(drv, "Confirm", within=cell).click()
+    shown(drv, "dialog[open]")
+    confirm(drv, "Confirm the booking")
+    shown(drv, f"{cell}[data-status=confirmed]")
+    b = server.get(f"/v1/training-bookings/{paid['id']}", headers=hdr(admin)).json()
+    assert (b["status"], b["payment_status"]) == ("confirmed", "paid")
+    cell2 = f"td[data-booking='{dropped['id']}']"
+    button(drv, "Cancel", within=cell2).click()
+    confirm(drv, "Cancel the booking")
+    shown(drv, f"{cell2}[data-status=cancelled]")
+    assert server.get(f"/v1/training-bookings/{dropped['id']}",
+                      headers=hdr(admin)).json()["status"] == "cancelled"
+    checked(page, axe=False)
+
+    # The member asks for their money back: a manual refund (paid offline),
+    # approved on the page, then recorded as paid back with a note.
+    r = server.post("/v1/refunds", headers=hdr(member),
+                    json={"booking_id": paid["id"], "reason": "Cannot come"})
+    assert r.status_code == 201, r.text
+    rid = r.json()["id"]
+    assert r.json()["method"] == "manual"
+    visit(page, "/admin/training", f"[data-refund='{rid}']", PHONE)
+    button(drv, "Approve", within=f"[data-refund='{rid}']").click()
+    confirm(drv, "Approve")
+    owed = f"[data-manual-refund='{rid}']"
+    shown(drv, owed)
+    assert server.get(f"/v1/refunds/{rid}", headers=hdr(admin)).json()["status"] == "approved"
+    # All of it: the booking is cancelled at approval, its seats free.
+    assert server.get(f"/v1/training-bookings/{paid['id']}",
+                      headers=hdr(admin)).json()["status"] == "cancelled"
+    button(drv, "Paid back", within=owed).click()
+    # No note: said beside the field, nothing sent.
+    button(drv, "Record as paid back", within="dialog[open]").click()
+    assert "how it was paid back" in shown(drv, "dialog[open] textarea[name=note] ~ .field-error, "
+                                                "dialog[open] input[name=note] ~ .field-error")[0].text
+    checked(page)
+    page.set_value("dialog[open] input[name=note]", "Bank transfer BT-1234")
+    confirm(drv, "Record as paid back")
+    end = time.monotonic() + 20
+    while drv.find_elements("css selector", owed):
+        assert time.monotonic() < end, "the paid back refund is still listed"
+        time.sleep(0.05)
+    assert server.get(f"/v1/refunds/{rid}", headers=hdr(admin)).json()["status"] == "completed"
+    assert server.get(f"/v1/training-bookings/{paid['id']}",
+                      headers=hdr(admin)).json()["payment_status"] == "refunded"
+    assert page.csp_violations() == []
+
+
+# --------------------------------------------------------------------------
 # training: a schedule made, attendance marked, a certificate issued by hand
 # (last in the module: it leaves a completed schedule first in the list)
 
@@ -531,10 +663,7 @@ def test_admin_makes_a_schedule_marks_attendance_and_issues_a_certificate(
         page, server, tmp_path):
     drv = page.drv
     admin = server.admin_token
-    course = [c for c in server.get("/v1/training-courses", headers=hdr(admin)).json()["data"]
-              if c["course_type"] == "EFAW"][0]
-    venue = server.get("/v1/venues", headers=hdr(admin)).json()["data"][0]
-    trainer = server.get("/v1/trainers", headers=hdr(admin)).json()["data"][0]
+    course, venue, trainer = efaw_parts(server)
     page.sign_in(ADMIN, DEMO_PASSWORD)
     # The times are read in the person's zone (time.js's, the one <Time>
     # shows), here a browser in New York whatever the machine's zone.
@@ -669,6 +798,25 @@ def _attendance_and_certificate(page, server, tmp_path, sid):
         assert got.name == f"{certs[0]['certificate_number']}.pdf"
         assert got.read_bytes().startswith(b"%PDF")
         checked(page)
+
+        # Listed with its expiry among the certificates, and revoked there
+        # (a reason asked for first).
+        item = f"[data-certificate='{certs[0]['id']}']"
+        listed = shown(drv, item)[0]
+        if certs[0]["expiry_date"]:
+            assert "expires" in listed.text
+        button(drv, "Revoke", within=item).click()
+        button(drv, "Revoke", within="dialog[open]").click()
+        shown(drv, "dialog[open] input[name=reason] ~ .field-error")
+        page.set_value("dialog[open] input[name=reason]", "Issued in error")
+        confirm(drv, "Revoke")
+        shown(drv, f"{item} .tag")
+        end = time.monotonic() + 20
+        while "revoked" not in shown(drv, f"{item} .tag")[0].text:
+            assert time.monotonic() < end, "the certificate is not shown revoked"
+            time.sleep(0.05)
+        c = server.get(f"/v1/certificates/{certs[0]['id']}", headers=hdr(admin)).json()
+        assert c["status"] == "revoked"
         assert page.csp_violations() == []
     finally:
         set_setting(server, admin, "auto_issue_certificates", "true")

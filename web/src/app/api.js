@@ -71,10 +71,12 @@ function url(template, params, query) {
 }
 
 /**
+ * The ApiError of a response that is not ok, from its problem document
+ * (the admin kit's own fetches read theirs here too).
  * @param {Response} res
  * @returns {Promise<ApiError>}
  */
-async function problem(res) {
+export async function problem(res) {
   /** @type {any} */
   let p = null;
   try {

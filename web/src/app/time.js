@@ -70,3 +70,14 @@ function offset(ms, tz) {
   for (const x of parts) if (x.type !== "literal") p[x.type] = +x.value;
   return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - Math.floor(ms / 1000) * 1000;
 }
+
+// The wall-clock day and time of a UTC time in a zone (the person's by
+// default): zonedTime's inverse, to fill a form with a time read from the
+// API. 08:00Z on 2026-05-01 in Europe/London is "2026-05-01" at "09:00".
+/** @param {string} iso @param {string} [tz] @returns {{day: string, time: string}} */
+export function zonedParts(iso, tz = timeZone()) {
+  const ms = Date.parse(iso || "");
+  if (isNaN(ms)) return { day: "", time: "" };
+  const w = new Date(Math.floor(ms / 1000) * 1000 + offset(ms, tz)).toISOString();
+  return { day: w.slice(0, 10), time: w.slice(11, 16) };
+}

@@ -11,7 +11,7 @@ import { useState } from "preact/hooks";
 import { useSession } from "../../session.js";
 import { formatDateTime } from "../../time.js";
 import { ApiError, api, all, useLoad, Loaded, Field, useSubmit, FormError, ConfirmDialog, Time, Page } from "../me/kit.jsx";
-import { readTagged, patchTagged, changedMeanwhile, saveBlob, csv, shortId } from "./kit.js";
+import { readTagged, patchTagged, changedMeanwhile, saveBlob, csv, shortId, AdminTable } from "./kit.jsx";
 
 // One form makes at most this many codes (one request each).
 const CODES_MAX = 50;
@@ -143,41 +143,23 @@ export function Members() {
       </div>
       <Loaded load={load} what="the members" empty={(d) => d.length === 0} emptyText={showAll ? "No code has been made yet." : "No one has redeemed a code yet."}>
         {(rows) => (
-          <div class="table-wrap" tabIndex={0} role="region" aria-label="Table, scrolls sideways">
-            <table class="admin-table">
-              <caption>{`${rows.length} ${rows.length === 1 ? "access" : "accesses"}`}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Member</th>
-                  {isAdmin && <th scope="col">Partner</th>}
-                  <th scope="col">Redeemed</th>
-                  <th scope="col">Sessions left</th>
-                  <th scope="col">Used</th>
-                  <th scope="col">Active</th>
-                  <th scope="col">
-                    <span class="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {rows.map((a) => (
-                  <tr key={a.id} data-access={a.id}>
-                    <td>{a.user_id ? <code title={a.user_id}>{shortId(a.user_id)}</code> : <span class="meta">not redeemed</span>}</td>
-                    {isAdmin && <td>{a.partner_name}</td>}
-                    <td>{a.activated_at ? <Time iso={a.activated_at} /> : "—"}</td>
-                    <td data-left={a.therapy_sessions_remaining}>{a.therapy_sessions_remaining}</td>
-                    <td>{a.therapy_sessions_redeemed}</td>
-                    <td>{a.is_active ? "yes" : "no"}</td>
-                    <td>
-                      <button type="button" onClick={() => setEdit(a)} aria-label={`Edit the access of ${a.user_id ? "member " + shortId(a.user_id) : "code " + shortId(a.id)}`}>
-                        Edit
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <AdminTable caption={`${rows.length} ${rows.length === 1 ? "access" : "accesses"}`} head={["Member", isAdmin && "Partner", "Redeemed", "Sessions left", "Used", "Active", { sr: "Actions" }]}>
+            {rows.map((a) => (
+              <tr key={a.id} data-access={a.id}>
+                <td>{a.user_id ? <code title={a.user_id}>{shortId(a.user_id)}</code> : <span class="meta">not redeemed</span>}</td>
+                {isAdmin && <td>{a.partner_name}</td>}
+                <td>{a.activated_at ? <Time iso={a.activated_at} /> : "—"}</td>
+                <td data-left={a.therapy_sessions_remaining}>{a.therapy_sessions_remaining}</td>
+                <td>{a.therapy_sessions_redeemed}</td>
+                <td>{a.is_active ? "yes" : "no"}</td>
+                <td>
+                  <button type="button" onClick={() => setEdit(a)} aria-label={`Edit the access of ${a.user_id ? "member " + shortId(a.user_id) : "code " + shortId(a.id)}`}>
+                    Edit
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </AdminTable>
         )}
       </Loaded>
       {edit && <EditAccess key={edit.id} id={edit.id} isAdmin={!!isAdmin} onClose={() => setEdit(null)} onSaved={load.reload} />}

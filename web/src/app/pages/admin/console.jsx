@@ -7,7 +7,7 @@
 // the person's zone, anything that changes data behind a confirmation.
 import { useState } from "preact/hooks";
 import { api, all, useLoad, Loaded, Field, useSubmit, FormError, ConfirmDialog, Time, Page } from "../me/kit.jsx";
-import { download, shortId } from "./kit.js";
+import { download, shortId, AdminTable } from "./kit.jsx";
 
 // The console's pages, for its start page and the navigation.
 export const SECTIONS = [
@@ -72,58 +72,41 @@ export function Relationships() {
       </div>
       <Loaded load={load} what="relationships" empty={(d) => d.length === 0} emptyText="No relationship matches.">
         {(rows) => (
-          <div class="table-wrap" tabIndex={0} role="region" aria-label="Table, scrolls sideways">
-            <table class="admin-table">
-              <caption>{`${rows.length} relationships`}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Lead</th>
-                  <th scope="col">Kind</th>
-                  <th scope="col">Follower</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Consent</th>
-                  <th scope="col">
-                    <span class="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {rows.map((r) => (
-                  <tr key={r.id} data-relationship={r.id}>
-                    <td>
-                      <code title={r.lead_id}>{shortId(r.lead_id)}</code>
-                    </td>
-                    <td>{KIND[r.kind] || r.kind}</td>
-                    <td>
-                      <code title={r.follower_id}>{shortId(r.follower_id)}</code>
-                    </td>
-                    <td>{r.status}</td>
-                    <td>
-                      {r.consent_at ? (
-                        <>
-                          <Time iso={r.consent_at} /> ({r.consent_method})
-                        </>
-                      ) : (
-                        "not given"
-                      )}
-                    </td>
-                    <td class="buttons">
-                      {r.status !== "ended" && !r.consent_at && (
-                        <button type="button" onClick={() => (f.setError(null), setAct({ kind: "consent", rel: r }))}>
-                          Record consent
-                        </button>
-                      )}
-                      {r.status !== "ended" && (
-                        <button type="button" class="danger" onClick={() => (f.setError(null), setAct({ kind: "end", rel: r }))}>
-                          End
-                        </button>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <AdminTable caption={`${rows.length} relationships`} head={["Lead", "Kind", "Follower", "Status", "Consent", { sr: "Actions" }]}>
+            {rows.map((r) => (
+              <tr key={r.id} data-relationship={r.id}>
+                <td>
+                  <code title={r.lead_id}>{shortId(r.lead_id)}</code>
+                </td>
+                <td>{KIND[r.kind] || r.kind}</td>
+                <td>
+                  <code title={r.follower_id}>{shortId(r.follower_id)}</code>
+                </td>
+                <td>{r.status}</td>
+                <td>
+                  {r.consent_at ? (
+                    <>
+                      <Time iso={r.consent_at} /> ({r.consent_method})
+                    </>
+                  ) : (
+                    "not given"
+                  )}
+                </td>
+                <td class="buttons">
+                  {r.status !== "ended" && !r.consent_at && (
+                    <button type="button" onClick={() => (f.setError(null), setAct({ kind: "consent", rel: r }))}>
+                      Record consent
+                    </button>
+                  )}
+                  {r.status !== "ended" && (
+                    <button type="button" class="danger" onClick={() => (f.setError(null), setAct({ kind: "end", rel: r }))}>
+                      End
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </AdminTable>
         )}
       </Loaded>
       <ConfirmDialog
@@ -183,46 +166,30 @@ export function Partners() {
       <FormError error={error} />
       <Loaded load={load} what="partners" empty={(d) => d.partners.length === 0} emptyText="No partner yet.">
         {({ partners, features, links }) => (
-          <div class="table-wrap" tabIndex={0} role="region" aria-label="Table, scrolls sideways">
-            <table class="admin-table">
-              <caption>Partners and the features each offers (tick to change)</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Partner</th>
-                  <th scope="col">Active</th>
-                  {features.map((ft) => (
-                    <th key={ft.id} scope="col">
-                      {ft.name}
-                    </th>
-                  ))}
-                </tr>
-              </thead>
-              <tbody>
-                {partners.map((p) => (
-                  <tr key={p.id} data-partner={p.name}>
-                    <th scope="row">
-                      <a href={`/partners/${encodeURIComponent(p.name)}`}>{p.name}</a>
-                    </th>
-                    <td>{p.is_active ? "yes" : "no"}</td>
-                    {features.map((ft) => {
-                      const link = links.find((l) => l.partner_id === p.id && l.feature_id === ft.id);
-                      return (
-                        <td key={ft.id}>
-                          <input
-                            type="checkbox"
-                            aria-label={`${p.name}: ${ft.name}`}
-                            checked={!!(link && link.is_active)}
-                            disabled={busy === p.id + ft.id}
-                            onChange={() => toggle(p, ft, link)}
-                          />
-                        </td>
-                      );
-                    })}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <AdminTable caption="Partners and the features each offers (tick to change)" head={["Partner", "Active", ...features.map((ft) => ft.name)]}>
+            {partners.map((p) => (
+              <tr key={p.id} data-partner={p.name}>
+                <th scope="row">
+                  <a href={`/partners/${encodeURIComponent(p.name)}`}>{p.name}</a>
+                </th>
+                <td>{p.is_active ? "yes" : "no"}</td>
+                {features.map((ft) => {
+                  const link = links.find((l) => l.partner_id === p.id && l.feature_id === ft.id);
+                  return (
+                    <td key={ft.id}>
+                      <input
+                        type="checkbox"
+                        aria-label={`${p.name}: ${ft.name}`}
+                        checked={!!(link && link.is_active)}
+                        disabled={busy === p.id + ft.id}
+                        onChange={() => toggle(p, ft, link)}
+                      />
+                    </td>
+                  );
+                })}
+              </tr>
+            ))}
+          </AdminTable>
         )}
       </Loaded>
       <form class="card" onSubmit={f.onSubmit} aria-labelledby="h-new-partner" noValidate>
@@ -248,33 +215,20 @@ export function AdminCourses() {
       </p>
       <Loaded load={load} what="courses" empty={(d) => d.length === 0} emptyText="The CMS has sent no course yet.">
         {(rows) => (
-          <div class="table-wrap" tabIndex={0} role="region" aria-label="Table, scrolls sideways">
-            <table class="admin-table">
-              <caption>{`${rows.length} courses`}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Course</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">For partners</th>
-                  <th scope="col">Last from the CMS</th>
+          <AdminTable caption={`${rows.length} courses`} head={["Course", "Status", "For partners", "Last from the CMS"]}>
+            {[...rows]
+              .sort((a, b) => (a.updated_at < b.updated_at ? 1 : -1))
+              .map((c) => (
+                <tr key={c.id}>
+                  <th scope="row">{c.name}</th>
+                  <td>{c.status}</td>
+                  <td>{(c.included_for_partners || []).join(", ") || "everyone"}</td>
+                  <td>
+                    <Time iso={c.updated_at} />
+                  </td>
                 </tr>
-              </thead>
-              <tbody>
-                {[...rows]
-                  .sort((a, b) => (a.updated_at < b.updated_at ? 1 : -1))
-                  .map((c) => (
-                    <tr key={c.id}>
-                      <th scope="row">{c.name}</th>
-                      <td>{c.status}</td>
-                      <td>{(c.included_for_partners || []).join(", ") || "everyone"}</td>
-                      <td>
-                        <Time iso={c.updated_at} />
-                      </td>
-                    </tr>
-                  ))}
-              </tbody>
-            </table>
-          </div>
+              ))}
+          </AdminTable>
         )}
       </Loaded>
     </Page>
@@ -299,35 +253,21 @@ export function EmailLog() {
       </div>
       <Loaded load={load} what="the email log" empty={(d) => d.data.length === 0} emptyText="No mail matches.">
         {(d) => (
-          <div class="table-wrap" tabIndex={0} role="region" aria-label="Table, scrolls sideways">
-            <table class="admin-table">
-              <caption>The latest 100</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Made</th>
-                  <th scope="col">To</th>
-                  <th scope="col">Template</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Sent</th>
-                </tr>
-              </thead>
-              <tbody>
-                {d.data.map((m) => (
-                  <tr key={m.id}>
-                    <td>
-                      <Time iso={m.created_at} />
-                    </td>
-                    <td>{m.recipient}</td>
-                    <td>{m.template}</td>
-                    <td>{m.status}</td>
-                    <td>
-                      <Time iso={m.sent_at} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <AdminTable caption={"The latest 100"} head={["Made", "To", "Template", "Status", "Sent"]}>
+            {d.data.map((m) => (
+              <tr key={m.id}>
+                <td>
+                  <Time iso={m.created_at} />
+                </td>
+                <td>{m.recipient}</td>
+                <td>{m.template}</td>
+                <td>{m.status}</td>
+                <td>
+                  <Time iso={m.sent_at} />
+                </td>
+              </tr>
+            ))}
+          </AdminTable>
         )}
       </Loaded>
     </Page>
@@ -406,37 +346,23 @@ export function AuditLog() {
       </form>
       <Loaded load={load} what="the audit log" empty={(d) => d.data.length === 0} emptyText="No entry matches.">
         {(d) => (
-          <div class="table-wrap" tabIndex={0} role="region" aria-label="Table, scrolls sideways">
-            <table class="admin-table">
-              <caption>The latest 100 entries</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Row</th>
-                  <th scope="col">When</th>
-                  <th scope="col">Who</th>
-                  <th scope="col">Action</th>
-                  <th scope="col">Entity</th>
-                </tr>
-              </thead>
-              <tbody>
-                {d.data.map((r) => (
-                  <tr key={r.id}>
-                    <td>{r.seq}</td>
-                    <td>
-                      <Time iso={r.at} />
-                    </td>
-                    <td>
-                      {r.actor_role || "—"} <code title={r.actor_ref || ""}>{shortId(r.actor_ref)}</code>
-                    </td>
-                    <td>{r.action}</td>
-                    <td>
-                      {r.entity_type} <code title={r.entity_id || ""}>{shortId(r.entity_id)}</code>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <AdminTable caption={"The latest 100 entries"} head={["Row", "When", "Who", "Action", "Entity"]}>
+            {d.data.map((r) => (
+              <tr key={r.id}>
+                <td>{r.seq}</td>
+                <td>
+                  <Time iso={r.at} />
+                </td>
+                <td>
+                  {r.actor_role || "—"} <code title={r.actor_ref || ""}>{shortId(r.actor_ref)}</code>
+                </td>
+                <td>{r.action}</td>
+                <td>
+                  {r.entity_type} <code title={r.entity_id || ""}>{shortId(r.entity_id)}</code>
+                </td>
+              </tr>
+            ))}
+          </AdminTable>
         )}
       </Loaded>
     </Page>

@@ -5,7 +5,7 @@
 // Every replay and retry is confirmed first, and audited by the API.
 import { useState } from "preact/hooks";
 import { api, useLoad, Loaded, useSubmit, ConfirmDialog, Time, Page } from "../me/kit.jsx";
-import { shortId } from "./kit.js";
+import { shortId, AdminTable } from "./kit.jsx";
 
 const OUTCOMES = ["failed", "refused", "pending", "processed"];
 
@@ -46,46 +46,29 @@ export function WebhookInbox() {
       </div>
       <Loaded load={load} what="the webhook inbox" empty={(d) => d.data.length === 0} emptyText="No webhook matches.">
         {(d) => (
-          <div class="table-wrap" tabIndex={0} role="region" aria-label="Table, scrolls sideways">
-            <table class="admin-table">
-              <caption>The latest 100 webhooks</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Received</th>
-                  <th scope="col">Source</th>
-                  <th scope="col">Outcome</th>
-                  <th scope="col">Attempts</th>
-                  <th scope="col">Error</th>
-                  <th scope="col">
-                    <span class="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {d.data.map((r) => (
-                  <tr key={r.id} data-webhook={r.id}>
-                    <td>
-                      <Time iso={r.received_at} /> <code title={r.id}>{shortId(r.id)}</code>
-                    </td>
-                    <td>{r.source}</td>
-                    <td>
-                      {r.outcome}
-                      {r.http_status ? ` (${r.http_status})` : ""}
-                    </td>
-                    <td>{r.attempts}</td>
-                    <td>{r.error || "—"}</td>
-                    <td class="buttons">
-                      {r.signature_ok && r.body === "kept" && (
-                        <button type="button" onClick={() => ask(r)}>
-                          Replay
-                        </button>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <AdminTable caption={"The latest 100 webhooks"} head={["Received", "Source", "Outcome", "Attempts", "Error", { sr: "Actions" }]}>
+            {d.data.map((r) => (
+              <tr key={r.id} data-webhook={r.id}>
+                <td>
+                  <Time iso={r.received_at} /> <code title={r.id}>{shortId(r.id)}</code>
+                </td>
+                <td>{r.source}</td>
+                <td>
+                  {r.outcome}
+                  {r.http_status ? ` (${r.http_status})` : ""}
+                </td>
+                <td>{r.attempts}</td>
+                <td>{r.error || "—"}</td>
+                <td class="buttons">
+                  {r.signature_ok && r.body === "kept" && (
+                    <button type="button" onClick={() => ask(r)}>
+                      Replay
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </AdminTable>
         )}
       </Loaded>
       <ConfirmDialog
@@ -133,39 +116,23 @@ export function FailedJobs() {
       </div>
       <Loaded load={load} what="the failed jobs" empty={(d) => d.data.length === 0} emptyText="No failed job.">
         {(d) => (
-          <div class="table-wrap" tabIndex={0} role="region" aria-label="Table, scrolls sideways">
-            <table class="admin-table">
-              <caption>The latest 100 failed jobs</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Failed</th>
-                  <th scope="col">Kind</th>
-                  <th scope="col">Attempts</th>
-                  <th scope="col">Error</th>
-                  <th scope="col">
-                    <span class="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {d.data.map((j) => (
-                  <tr key={j.id} data-failed-job={j.id}>
-                    <td>
-                      <Time iso={j.failed_at} />
-                    </td>
-                    <td>{j.kind}</td>
-                    <td>{j.attempts}</td>
-                    <td>{j.error}</td>
-                    <td class="buttons">
-                      <button type="button" onClick={() => (f.setError(null), setJob(j))}>
-                        Retry
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <AdminTable caption={"The latest 100 failed jobs"} head={["Failed", "Kind", "Attempts", "Error", { sr: "Actions" }]}>
+            {d.data.map((j) => (
+              <tr key={j.id} data-failed-job={j.id}>
+                <td>
+                  <Time iso={j.failed_at} />
+                </td>
+                <td>{j.kind}</td>
+                <td>{j.attempts}</td>
+                <td>{j.error}</td>
+                <td class="buttons">
+                  <button type="button" onClick={() => (f.setError(null), setJob(j))}>
+                    Retry
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </AdminTable>
         )}
       </Loaded>
       <ConfirmDialog

@@ -10,7 +10,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { useSession } from "../../session.js";
 import { ApiError, Empty, useLoad, Loaded, Field, useSubmit, FormError, Page, all, api } from "../me/kit.jsx";
 import { Control } from "../practice/kit.jsx";
-import { download } from "./kit.js";
+import { download, AdminTable } from "./kit.jsx";
 
 /** @type {Array<[string, string]>} */
 const PERIODS = [
@@ -136,31 +136,17 @@ function Result({ body, onCsv, dlError }) {
       {body.rows.length === 0 ? (
         <Empty>Nothing happened in this range.</Empty>
       ) : (
-        <div class="table-wrap" tabIndex={0} role="region" aria-label="Report table, scrolls sideways">
-          <table class="admin-table">
-            <caption>{`${body.rows.length} ${body.rows.length === 1 ? "row" : "rows"}`}</caption>
-            <thead>
-              <tr>
-                {cols.map((c) => (
-                  <th key={c} scope="col">
-                    {heading(c)}
-                  </th>
-                ))}
-              </tr>
-            </thead>
-            <tbody>
-              {body.rows.map((r, i) => (
-                <tr key={i} data-row={r.period}>
-                  {cols.map((c) => (
-                    <td key={c} data-col={c}>
-                      {show(r[c])}
-                    </td>
-                  ))}
-                </tr>
+        <AdminTable label="Report table, scrolls sideways" caption={`${body.rows.length} ${body.rows.length === 1 ? "row" : "rows"}`} head={cols.map(heading)}>
+          {body.rows.map((r, i) => (
+            <tr key={i} data-row={r.period}>
+              {cols.map((c) => (
+                <td key={c} data-col={c}>
+                  {show(r[c])}
+                </td>
               ))}
-            </tbody>
-          </table>
-        </div>
+            </tr>
+          ))}
+        </AdminTable>
       )}
       <p data-totals="">
         <strong>Totals:</strong> {measures.map((m) => `${heading(m).toLowerCase()} ${show(body.totals[m])}`).join(", ")}

@@ -7,15 +7,20 @@
 // partial or excused, with the assessment, once the schedule has started:
 // POST /v1/attendance-records, then PATCH; the API refuses before the
 // start), a certificate issued by hand to an eligible attendee of a
-// completed schedule (POST /v1/certificates, confirmed first), refunds
-// waiting for approval (approve, or reject with a reason), and
-// certificates (revoke with a reason, the PDF downloaded). Editing a
-// schedule is not here yet.
+// completed schedule (POST /v1/certificates, confirmed first), a
+// schedule's venue, trainer, times and capacity changed while it is
+// scheduled or confirmed (PATCH with If-Match, each refusal beside its
+// field: a capacity below the seats booked among them), a pending booking
+// confirmed as paid offline and a booking cancelled (each confirmed
+// first), refunds waiting for approval (approve, or reject with a reason),
+// a manual refund (a booking paid offline) recorded as paid back with a
+// note of how, and certificates with their expiry (revoke with a reason,
+// the PDF downloaded).
 import { useState } from "preact/hooks";
-import { api, all, useLoad, Loaded, Field, ConfirmDialog, useSubmit, FormError, Time, Page } from "../me/kit.jsx";
+import { ApiError, api, all, useLoad, Loaded, Field, ConfirmDialog, useSubmit, FormError, Time, Page } from "../me/kit.jsx";
 import { Control, localError } from "../practice/kit.jsx";
-import { download, shortId } from "./kit.js";
-import { timeZone, zonedTime } from "../../time.js";
+import { download, shortId, readTagged, patchTagged, changedMeanwhile, AdminTable } from "./kit.jsx";
+import { timeZone, zonedTime, zonedParts } from "../../time.js";
 
 // What an attendee's attendance may be (the API's enum).
 const ATTENDANCE = ["present", "absent", "late", "partial", "excused"];
@@ -26,12 +31,24 @@ const MOVES = {
   confirmed: ["start", "cancel"],
   in_progress: ["complete"],
 };
+// Whose venue, trainer, times and capacity may change (the API's
+// SCHEDULE_CLOSED after).
+const EDITABLE = ["scheduled", "confirmed"];
 const MOVE_LABEL = { confirm: "Confirm", start: "Start", complete: "Complete", cancel: "Cancel" };
 const MOVE_TEXT = {
   confirm: "The schedule is confirmed to go ahead.",
   start: "The course is under way: bookings close.",
   complete: "The course is over: its confirmed bookings are completed and attendees may get certificates.",
   cancel: "The schedule is cancelled: its bookings are cancelled and paid ones refunded.",
+};
+
+// What staff may do to a booking by status (the API's moves): confirm a
+// pending one as paid offline, cancel a pending or confirmed one.
+const BOOKING_MOVES = { pending: ["confirm", "cancel"], confirmed: ["cancel"] };
+const BOOKING_TEXT = {
+  confirm: "It is confirmed as paid offline (an invoice, cash or a bank transfer): its seats are kept and the booker is told.",
+  cancel:
+    "It is cancelled and its seats freed. A paid booking is refunded in full: through Stripe, or, paid offline, as a manual refund to record below once paid back.",
 };
 
 /** @param {number} minor @param {string} currency */
@@ -43,26 +60,32 @@ function money(minor, currency) {
   }
 }
 
+// A change in the schedules' part (a schedule cancelled or completed, a
+// booking cancelled, a certificate issued) may make refunds and
+// certificates: their lists are read again (rev).
 export function TrainingAdmin() {
+  const [rev, setRev] = useState(0);
+  const changed = () => setRev((r) => r + 1);
   return (
     <Page title="Training">
-      <Schedules />
-      <Refunds />
-      <Certificates />
+      <Schedules onChanged={changed} />
+      <Refunds rev={rev} />
+      <Certificates rev={rev} />
     </Page>
   );
 }
 
-function Schedules() {
+function Schedules({ onChanged }) {
   const load = useLoad(async () => {
     const [schedules, courses] = await Promise.all([all("/v1/course-schedules?sort=start_time", 500), all("/v1/training-courses", 500)]);
     return { schedules, courses };
   }, []);
   const [move, setMove] = useState(/** @type {{kind: string, s: any} | null} */ (null));
   const [open, setOpen] = useState(/** @type {string | null} */ (null));
+  const [editing, setEditing] = useState(/** @type {string | null} */ (null));
   const f = useSubmit(
     () => (move ? api.post(`/v1/course-schedules/${encodeURIComponent(move.s.id)}/${move.kind}`) : Promise.resolve()),
-    () => (setMove(null), load.reload()),
+    () => (setMove(null), load.reload(), onChanged()),
   );
   return (
     <section class="card" aria-labelledby="h-schedules">
@@ -86,13 +109,21 @@ function Schedules() {
                     <button type="button" aria-expanded={open === s.id} onClick={() => setOpen(open === s.id ? null : s.id)}>
                       {open === s.id ? "Hide bookings" : "Bookings"}
                     </button>
+                    {EDITABLE.includes(s.status) && (
+                      <button type="button" aria-expanded={editing === s.id} onClick={() => setEditing(editing === s.id ? null : s.id)}>
+                        {editing === s.id ? "Close" : "Edit"}
+                      </button>
+                    )}
                     {(MOVES[s.status] || []).map((m) => (
                       <button key={m} type="button" class={m === "cancel" ? "danger" : undefined} onClick={() => (f.setError(null), setMove({ kind: m, s }))}>
                         {MOVE_LABEL[m]}
                       </button>
                     ))}
                   </span>
-                  {open === s.id && <ScheduleBookings key={s.status} schedule={s} />}
+                  {editing === s.id && EDITABLE.includes(s.status) && (
+                    <EditSchedule schedule={s} name={name(s.course_id)} onSaved={() => (setEditing(null), load.reload())} />
+                  )}
+                  {open === s.id && <ScheduleBookings key={s.status} schedule={s} onChanged={() => (load.reload(), onChanged())} />}
                 </li>
               ))}
             </ul>
@@ -180,12 +211,128 @@ function NewSchedule({ onMade }) {
   );
 }
 
+// A schedule changed while it is scheduled or confirmed: its venue,
+// trainer, times (the person's, sent as UTC) and capacity, read with its
+// ETag and sent with If-Match, only the fields changed (a capacity alone is
+// not checked against the trainer's other schedules). The API's refusals
+// show beside their fields: a capacity below the seats booked or held, or
+// past the venue's, course's or trainer's limit; an end before the start;
+// the trainer teaching elsewhere then. A 412 (a booking or another admin
+// changed it meanwhile) reloads the form with the new values.
+function EditSchedule({ schedule, name, onSaved }) {
+  const id = schedule.id;
+  const path = `/v1/course-schedules/${encodeURIComponent(id)}`;
+  const [seq, setSeq] = useState(0);
+  const load = useLoad(async () => {
+    const [row, venues, trainers] = await Promise.all([readTagged(path), all("/v1/venues?is_active=true", 500), all("/v1/trainers?is_active=true", 500)]);
+    return { ...row, venues, trainers };
+  }, [id, seq]);
+  return (
+    <div class="edit-schedule">
+      <Loaded load={load} what="the schedule">
+        {(d) => <EditForm key={d.etag} id={id} name={name} path={path} tagged={d} onSaved={onSaved} onStale={() => setSeq(seq + 1)} />}
+      </Loaded>
+    </div>
+  );
+}
+
+// The choices, with the schedule's own first when it is no longer active
+// (kept unless changed).
+/** @param {[string, string][]} opts @param {string} id @returns {[string, string][]} */
+function keep(opts, id) {
+  return opts.some((o) => o[0] === id) ? opts : [[id, `${shortId(id)} (inactive)`], ...opts];
+}
+
+function EditForm({ id, name, path, tagged, onSaved, onStale }) {
+  const row = tagged.data;
+  const start = zonedParts(row.start_time);
+  const end = zonedParts(row.end_time);
+  const was = {
+    venue_id: row.venue_id,
+    trainer_id: row.trainer_id,
+    start_day: start.day,
+    start_time: start.time,
+    end_day: end.day,
+    end_time: end.time,
+    capacity: String(row.capacity),
+  };
+  const [v, setV] = useState(was);
+  const [stale, setStale] = useState(false);
+  const f = useSubmit(
+    async () => {
+      /** @type {any} */
+      const body = {};
+      if (v.venue_id !== was.venue_id) body.venue_id = v.venue_id;
+      if (v.trainer_id !== was.trainer_id) body.trainer_id = v.trainer_id;
+      if (v.start_day !== was.start_day || v.start_time !== was.start_time) {
+        const t = zonedTime(v.start_day, v.start_time);
+        if (!t) throw localError(v.start_day ? "start_time" : "start_day", "Choose the start day and time.");
+        body.start_time = t.toISOString();
+      }
+      if (v.end_day !== was.end_day || v.end_time !== was.end_time) {
+        const t = zonedTime(v.end_day, v.end_time);
+        if (!t) throw localError(v.end_day ? "end_time" : "end_day", "Choose the end day and time.");
+        body.end_time = t.toISOString();
+      }
+      if (v.capacity !== was.capacity) {
+        if (!/^[0-9]{1,4}$/.test(v.capacity.trim())) throw localError("capacity", "A whole number of learners.");
+        body.capacity = Number(v.capacity.trim());
+      }
+      if (Object.keys(body).length === 0) throw new ApiError(0, "NOTHING_CHANGED", "Nothing was changed.", []);
+      try {
+        return await patchTagged(path, body, tagged.etag);
+      } catch (e) {
+        if (changedMeanwhile(e)) setStale(true);
+        throw e;
+      }
+    },
+    () => onSaved(),
+  );
+  const set = (k) => (x) => setV({ ...v, [k]: x });
+  const hid = `h-edit-${id}`;
+  return (
+    <form onSubmit={f.onSubmit} aria-labelledby={hid} noValidate data-edit-schedule={id}>
+      <h3 id={hid}>{`Change ${name}`}</h3>
+      {stale ? (
+        <p class="form-error" role="alert">
+          {"The schedule changed meanwhile (a booking, or someone else): "}
+          <button type="button" onClick={onStale}>
+            Read it again
+          </button>
+        </p>
+      ) : (
+        <FormError error={f.error} />
+      )}
+      <Control label="Venue" name="venue_id" value={v.venue_id} onInput={set("venue_id")} errors={f.fields} options={keep(tagged.venues.map((x) => /** @type {[string, string]} */ ([x.id, x.city ? `${x.name}, ${x.city}` : x.name])), row.venue_id)} />
+      <Control label="Trainer" name="trainer_id" value={v.trainer_id} onInput={set("trainer_id")} errors={f.fields} options={keep(tagged.trainers.map((t) => /** @type {[string, string]} */ ([t.id, t.trainer_code])), row.trainer_id)} />
+      <Field label="Start day" name="start_day" type="date" value={v.start_day} onInput={set("start_day")} errors={f.fields} />
+      <Field label="Start time" name="start_time" type="time" hint={`In ${timeZone()}`} value={v.start_time} onInput={set("start_time")} errors={f.fields} />
+      <Field label="End day" name="end_day" type="date" value={v.end_day} onInput={set("end_day")} errors={f.fields} />
+      <Field label="End time" name="end_time" type="time" hint={`In ${timeZone()}`} value={v.end_time} onInput={set("end_time")} errors={f.fields} />
+      <Field
+        label="Capacity"
+        name="capacity"
+        type="number"
+        min="1"
+        inputMode="numeric"
+        hint={`${row.capacity - row.free_seats} seats are booked or held`}
+        value={v.capacity}
+        onInput={set("capacity")}
+        errors={f.fields}
+      />
+      <button type="submit" class="primary" disabled={f.busy}>
+        {f.busy ? "Saving…" : "Save the changes"}
+      </button>
+    </form>
+  );
+}
+
 // A schedule's attendance sheet: its bookings with their attendees, each
 // attendee's record marked or changed (the API takes marks once the
 // schedule has started, from staff after its completion too), and, once
 // the schedule is completed, a certificate issued by hand to an eligible
 // attendee who has none.
-function ScheduleBookings({ schedule }) {
+function ScheduleBookings({ schedule, onChanged }) {
   const id = schedule.id;
   const load = useLoad(async () => {
     const [bookings, attendance, certificates] = await Promise.all([
@@ -199,7 +346,12 @@ function ScheduleBookings({ schedule }) {
   const [dlError, setDlError] = useState(/** @type {any} */ (null));
   const fi = useSubmit(
     () => (issue ? api.post("/v1/certificates", { attendee_id: issue.id }) : Promise.resolve()),
-    () => (setIssue(null), load.reload()),
+    () => (setIssue(null), load.reload(), onChanged()),
+  );
+  const [act, setAct] = useState(/** @type {{kind: string, b: any} | null} */ (null));
+  const fb = useSubmit(
+    () => (act ? api.post(`/v1/training-bookings/${encodeURIComponent(act.b.id)}/${act.kind}`) : Promise.resolve()),
+    () => (setAct(null), load.reload(), onChanged()),
   );
   const started = Date.parse(schedule.start_time) <= Date.now();
   const open = schedule.status !== "cancelled" && started;
@@ -209,58 +361,77 @@ function ScheduleBookings({ schedule }) {
       <FormError error={dlError} />
       <Loaded load={load} what="the bookings" empty={(d) => d.bookings.length === 0} emptyText="No one has booked yet.">
         {({ bookings, truncated, attendance, certificates }) => (
-          <div class="table-wrap" tabIndex={0} role="region" aria-label="Attendance sheet, scrolls sideways">
-            <table class="admin-table">
-              <caption>{`Attendance sheet: ${bookings.length} bookings${truncated ? " (the first only)" : ""}`}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Booking</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Attendee</th>
-                  <th scope="col">Attendance</th>
-                  <th scope="col">Certificate</th>
-                </tr>
-              </thead>
-              <tbody>
-                {bookings.flatMap((b) =>
-                  (b.attendees.length ? b.attendees : [null]).map((a, i) => {
-                    const rec = a && attendance.find((r) => r.attendee_id === a.id);
-                    const cert = a && certificates.find((c) => c.attendee_id === a.id && c.status !== "revoked");
-                    const markable = a && open && ["confirmed", "completed", "no_show"].includes(b.status);
-                    const who = a ? a.name || a.email || shortId(a.id) : "—";
-                    return (
-                      <tr key={`${b.id}-${i}`} data-attendee={a ? a.id : undefined}>
-                        <td>{i === 0 ? b.booking_reference || shortId(b.id) : ""}</td>
-                        <td>{i === 0 ? b.status : ""}</td>
-                        <td>{who}</td>
-                        <td>{markable ? <Mark attendee={a} who={who} rec={rec} onSaved={load.reload} /> : rec ? rec.status : "not marked"}</td>
-                        <td>
-                          {cert ? (
-                            <button
-                              type="button"
-                              data-certificate-pdf={cert.id}
-                              aria-label={`PDF of ${cert.certificate_number}, ${who}`}
-                              onClick={() => (setDlError(null), download(`/v1/certificates/${encodeURIComponent(cert.id)}/pdf`, `${cert.certificate_number}.pdf`).catch(setDlError))}
-                            >
-                              {cert.certificate_number} (PDF)
-                            </button>
-                          ) : schedule.status === "completed" && rec && rec.certificate_eligible ? (
-                            <button type="button" onClick={() => (fi.setError(null), setIssue({ id: a.id, who }))} aria-label={`Issue a certificate to ${who}`}>
-                              Issue certificate
-                            </button>
-                          ) : (
-                            <span class="meta">{rec && !rec.certificate_eligible ? "not eligible" : "—"}</span>
+          <AdminTable label="Attendance sheet, scrolls sideways" caption={`Attendance sheet: ${bookings.length} bookings${truncated ? " (the first only)" : ""}`} head={["Booking", "Status", "Attendee", "Attendance", "Certificate"]}>
+            {bookings.flatMap((b) =>
+              (b.attendees.length ? b.attendees : [null]).map((a, i) => {
+                const rec = a && attendance.find((r) => r.attendee_id === a.id);
+                const cert = a && certificates.find((c) => c.attendee_id === a.id && c.status !== "revoked");
+                const markable = a && open && ["confirmed", "completed", "no_show"].includes(b.status);
+                const who = a ? a.name || a.email || shortId(a.id) : "—";
+                return (
+                  <tr key={`${b.id}-${i}`} data-attendee={a ? a.id : undefined}>
+                    <td>{i === 0 ? b.booking_reference || shortId(b.id) : ""}</td>
+                    <td data-booking={i === 0 ? b.id : undefined} data-status={i === 0 ? b.status : undefined}>
+                      {i === 0 && (
+                        <>
+                          {b.status}
+                          {b.payment_status && <small class="meta">{` (${b.payment_status})`}</small>}
+                          {BOOKING_MOVES[b.status] && (
+                            <span class="buttons">
+                              {BOOKING_MOVES[b.status].map((m) => (
+                                <button
+                                  key={m}
+                                  type="button"
+                                  class={m === "cancel" ? "danger" : undefined}
+                                  aria-label={`${MOVE_LABEL[m]} booking ${b.booking_reference || shortId(b.id)}`}
+                                  onClick={() => (fb.setError(null), setAct({ kind: m, b }))}
+                                >
+                                  {MOVE_LABEL[m]}
+                                </button>
+                              ))}
+                            </span>
                           )}
-                        </td>
-                      </tr>
-                    );
-                  }),
-                )}
-              </tbody>
-            </table>
-          </div>
+                        </>
+                      )}
+                    </td>
+                    <td>{who}</td>
+                    <td>{markable ? <Mark attendee={a} who={who} rec={rec} onSaved={load.reload} /> : rec ? rec.status : "not marked"}</td>
+                    <td>
+                      {cert ? (
+                        <button
+                          type="button"
+                          data-certificate-pdf={cert.id}
+                          aria-label={`PDF of ${cert.certificate_number}, ${who}`}
+                          onClick={() => (setDlError(null), download(`/v1/certificates/${encodeURIComponent(cert.id)}/pdf`, `${cert.certificate_number}.pdf`).catch(setDlError))}
+                        >
+                          {cert.certificate_number} (PDF)
+                        </button>
+                      ) : schedule.status === "completed" && rec && rec.certificate_eligible ? (
+                        <button type="button" onClick={() => (fi.setError(null), setIssue({ id: a.id, who }))} aria-label={`Issue a certificate to ${who}`}>
+                          Issue certificate
+                        </button>
+                      ) : (
+                        <span class="meta">{rec && !rec.certificate_eligible ? "not eligible" : "—"}</span>
+                      )}
+                    </td>
+                  </tr>
+                );
+              }),
+            )}
+          </AdminTable>
         )}
       </Loaded>
+      <ConfirmDialog
+        open={act != null}
+        title={act ? `${MOVE_LABEL[act.kind]} booking ${act.b.booking_reference || shortId(act.b.id)}?` : ""}
+        confirmLabel={act ? `${MOVE_LABEL[act.kind]} the booking` : ""}
+        busy={fb.busy}
+        error={fb.error}
+        onConfirm={fb.onSubmit}
+        onCancel={() => setAct(null)}
+      >
+        {act && <p>{BOOKING_TEXT[act.kind]}</p>}
+      </ConfirmDialog>
       <ConfirmDialog open={issue != null} title="Issue a certificate?" confirmLabel="Issue" busy={fi.busy} error={fi.error} onConfirm={fi.onSubmit} onCancel={() => setIssue(null)}>
         {issue && <p>{`${issue.who} gets a certificate of this course, dated the day it ended. It can be revoked later, not deleted.`}</p>}
       </ConfirmDialog>
@@ -312,65 +483,117 @@ function Mark({ attendee, who, rec, onSaved }) {
   );
 }
 
-function Refunds() {
-  const load = useLoad(() => api.get("/v1/refunds?status=pending&limit=100"), []);
+// Refunds waiting for a decision (approve, or reject with a reason), and
+// manual ones (a booking paid offline) approved and waiting to be paid
+// back: recorded as paid back with a note of how (POST .../complete).
+function Refunds({ rev }) {
+  const load = useLoad(async () => {
+    const [pending, manual] = await Promise.all([api.get("/v1/refunds?status=pending&limit=100"), api.get("/v1/refunds?status=approved&method=manual&limit=100")]);
+    return { pending: pending.data, manual: manual.data };
+  }, [rev]);
   const [act, setAct] = useState(/** @type {{kind: string, r: any} | null} */ (null));
   const [reason, setReason] = useState("");
   const f = useSubmit(
     () => {
       if (!act) return Promise.resolve();
       const id = encodeURIComponent(act.r.id);
+      if (act.kind === "complete") {
+        if (!reason.trim()) return Promise.reject(localError("note", "Say how it was paid back."));
+        return api.post(`/v1/refunds/${id}/complete`, { note: reason.trim() });
+      }
       return act.kind === "approve" ? api.post(`/v1/refunds/${id}/approve`) : api.post(`/v1/refunds/${id}/reject`, reason.trim() ? { reason: reason.trim() } : {});
     },
     () => (setAct(null), load.reload()),
   );
+  const ask = (kind, r) => (f.setError(null), setReason(""), setAct({ kind, r }));
+  /** @param {any} r */
+  const what = (r) => (
+    <span>
+      <strong>{money(r.net_refund_minor, r.currency)}</strong> {r.refund_reference} <span class="tag">{r.cause}</span>
+      {r.method === "manual" && <span class="tag">paid offline</span>}
+      <br />
+      <small>
+        asked <Time iso={r.requested_at} />
+        {r.reason && ` · ${r.reason}`}
+      </small>
+    </span>
+  );
+  const ACT = {
+    approve: { title: "Approve this refund?", label: "Approve" },
+    reject: { title: "Reject this refund?", label: "Reject" },
+    complete: { title: "Record this refund as paid back?", label: "Record as paid back" },
+  };
   return (
     <section class="card" aria-labelledby="h-refunds">
       <h2 id="h-refunds">Refunds waiting for approval</h2>
-      <Loaded load={load} what="the refunds" empty={(d) => d.data.length === 0} emptyText="No refund is waiting.">
+      <Loaded load={load} what="the refunds">
         {(d) => (
-          <ul class="rows">
-            {d.data.map((r) => (
-              <li key={r.id} data-refund={r.id}>
-                <span>
-                  <strong>{money(r.net_refund_minor, r.currency)}</strong> {r.refund_reference} <span class="tag">{r.cause}</span>
-                  <br />
-                  <small>
-                    asked <Time iso={r.requested_at} />
-                    {r.reason && ` · ${r.reason}`}
-                  </small>
-                </span>
-                <span class="buttons">
-                  <button type="button" onClick={() => (f.setError(null), setAct({ kind: "approve", r }))}>
-                    Approve
-                  </button>
-                  <button type="button" class="danger" onClick={() => (f.setError(null), setReason(""), setAct({ kind: "reject", r }))}>
-                    Reject
-                  </button>
-                </span>
-              </li>
-            ))}
-          </ul>
+          <>
+            {d.pending.length === 0 ? (
+              <p class="meta">No refund is waiting.</p>
+            ) : (
+              <ul class="rows">
+                {d.pending.map((r) => (
+                  <li key={r.id} data-refund={r.id}>
+                    {what(r)}
+                    <span class="buttons">
+                      <button type="button" onClick={() => ask("approve", r)}>
+                        Approve
+                      </button>
+                      <button type="button" class="danger" onClick={() => ask("reject", r)}>
+                        Reject
+                      </button>
+                    </span>
+                  </li>
+                ))}
+              </ul>
+            )}
+            <h3 id="h-manual">Approved, to pay back by hand</h3>
+            {d.manual.length === 0 ? (
+              <p class="meta">No manual refund is waiting to be paid back.</p>
+            ) : (
+              <ul class="rows" aria-labelledby="h-manual">
+                {d.manual.map((r) => (
+                  <li key={r.id} data-manual-refund={r.id}>
+                    {what(r)}
+                    <span class="buttons">
+                      <button type="button" onClick={() => ask("complete", r)}>
+                        Paid back
+                      </button>
+                    </span>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </>
         )}
       </Loaded>
       <ConfirmDialog
         open={act != null}
-        title={act && act.kind === "approve" ? "Approve this refund?" : "Reject this refund?"}
-        confirmLabel={act && act.kind === "approve" ? "Approve" : "Reject"}
+        title={act ? ACT[act.kind].title : ""}
+        confirmLabel={act ? ACT[act.kind].label : ""}
         busy={f.busy}
         error={f.error}
         onConfirm={f.onSubmit}
         onCancel={() => setAct(null)}
       >
-        {act && act.kind === "approve" && <p>{`${money(act.r.net_refund_minor, act.r.currency)} is paid back.`}</p>}
+        {act && act.kind === "approve" && (
+          <p>{act.r.method === "manual" ? `${money(act.r.net_refund_minor, act.r.currency)} is owed back: record it below once paid.` : `${money(act.r.net_refund_minor, act.r.currency)} is paid back through Stripe.`}</p>
+        )}
         {act && act.kind === "reject" && <Field label="Reason (told to the booker)" name="reason" value={reason} onInput={setReason} errors={f.fields} maxLength={2000} />}
+        {act && act.kind === "complete" && (
+          <>
+            <p>{`${money(act.r.net_refund_minor, act.r.currency)} was paid back to the booker.`}</p>
+            <Field label="How it was paid back" name="note" required hint="A bank transfer's reference, say" value={reason} onInput={setReason} errors={f.fields} maxLength={2000} />
+          </>
+        )}
       </ConfirmDialog>
     </section>
   );
 }
 
-function Certificates() {
-  const load = useLoad(() => api.get("/v1/certificates?limit=100&sort=-created_at"), []);
+function Certificates({ rev }) {
+  const load = useLoad(() => api.get("/v1/certificates?limit=100&sort=-created_at"), [rev]);
   const [revoke, setRevoke] = useState(/** @type {any} */ (null));
   const [reason, setReason] = useState("");
   const [dlError, setDlError] = useState(/** @type {any} */ (null));

@@ -6,24 +6,7 @@
 // through a link with download) or fetched from the API (a report's bytes).
 // api.js's call() answers bodies only, so these few calls go to fetch
 // themselves, with the same cookie session and X-CSRF-Token.
-import { ApiError, cookie } from "../../api.js";
-
-// Bounds a problem's text, as api.js does.
-const DETAIL_MAX = 500;
-
-/** @param {Response} res @returns {Promise<ApiError>} */
-async function problem(res) {
-  /** @type {any} */
-  let p = null;
-  try {
-    p = await res.json();
-  } catch (e) {
-    p = null;
-  }
-  if (!p || typeof p !== "object") p = {};
-  const detail = typeof p.detail === "string" && p.detail ? p.detail.slice(0, DETAIL_MAX) : res.statusText || "The request failed.";
-  return new ApiError(res.status, typeof p.code === "string" ? p.code : `HTTP_${res.status}`, detail, Array.isArray(p.errors) ? p.errors : []);
-}
+import { ApiError, cookie, problem } from "../../api.js";
 
 /**
  * @param {string} method
@@ -119,4 +102,34 @@ export function csv(header, rows) {
 /** The first 8 characters of an id: enough to tell rows apart on a page. @param {string | null | undefined} id */
 export function shortId(id) {
   return id ? id.slice(0, 8) : "";
+}
+
+/**
+ * The console's table: a focusable region that scrolls sideways on a
+ * phone (admin.css) rather than widening the page, its caption, and a
+ * header row of column headings (a heading given as {sr} is read by a
+ * screen reader only: a column of buttons; false leaves the column out).
+ * Each page draws its own rows.
+ * @param {{caption: any, head: Array<string | {sr: string} | false | null | undefined>, label?: string, children?: any}} props
+ */
+export function AdminTable({ caption, head, label = "Table, scrolls sideways", children }) {
+  return (
+    <div class="table-wrap" tabIndex={0} role="region" aria-label={label}>
+      <table class="admin-table">
+        <caption>{caption}</caption>
+        <thead>
+          <tr>
+            {head.map((h, i) =>
+              !h ? null : (
+                <th key={i} scope="col">
+                  {typeof h === "string" ? h : <span class="sr-only">{h.sr}</span>}
+                </th>
+              ),
+            )}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </div>
+  );
 }
