@@ -67,6 +67,7 @@ static int		      modules_register(void);
 static int		      open_db(struct store **);
 static int		      schema_check(struct store *, const struct cmd *);
 static int		      cmd_seed(struct store *, int, char **);
+static int		      seed_check(int, char **);
 static int		      cmd_version(struct store *, int, char **);
 static int		      cmd_help(struct store *, int, char **);
 static const struct cmd	     *cmd_find(const char *);
@@ -89,6 +90,12 @@ static const struct cmd_flag migrate_flags[] = {
 	    "down: do not ask (needed when standard input is not a "
 	    "terminal)" },
 	{ "force", NULL, "down: allowed in production (env=production)" },
+	{ NULL },
+};
+static const struct cmd_flag seed_flags[] = {
+	{ "force", NULL,
+	    "seed in production too (the demo accounts' password is "
+	    "published)" },
 	{ NULL },
 };
 static const struct cmd_flag backup_flags[] = {
@@ -160,8 +167,12 @@ static const struct cmd cmds[] = {
 	    "and asks on a terminal; elsewhere it needs --yes, and in "
 	    "production --force as well.",
 	    migrate_flags, cli_migrate_check },
-	{ "seed", cmd_seed, CMD_DB | CMD_SCHEMA, "seed",
-	    "add demo data and print the demo accounts", NULL, no_flags },
+	{ "seed", cmd_seed, CMD_DB | CMD_SCHEMA, "seed [--force]",
+	    "add demo data and print the demo accounts",
+	    "The demo accounts (an admin among them) have one published "
+	    "password, so in production (env=production) seed refuses "
+	    "unless --force is given.",
+	    seed_flags, seed_check },
 	{ "backup", cli_backup, CMD_DB,
 	    "backup FILE [--force] [--compress] [--encrypt | "
 	    "--key-file=KEYFILE]",
@@ -320,6 +331,23 @@ open_db(struct store **dbp)
 	return (OK);
 }
 
+/* seed [--force]: nothing else. */
+static int
+seed_check(int argc, char **argv)
+{
+	int i;
+
+	for (i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--force") != 0) {
+			fprintf(stderr,
+			    "carebase: seed: unknown argument %s (usage: "
+			    "carebase seed [--force])\n",
+			    argv[i]);
+			return (ERR_USAGE);
+		}
+	return (OK);
+}
+
 static int
 cmd_seed(struct store *db, int argc, char **argv)
 {
@@ -328,6 +356,16 @@ cmd_seed(struct store *db, int argc, char **argv)
 	size_t			    i, n;
 	int			    rc, seeded = 0;
 
+	/* The demo accounts' password is in the README and printed: never
+	 * made where real people sign in, unless said twice. */
+	if (config_is_production() &&
+	    !(argc == 1 && strcmp(argv[0], "--force") == 0)) {
+		fprintf(stderr,
+		    "carebase: env is production: seed refuses without --force "
+		    "(it makes demo accounts, an admin among them, with a "
+		    "published password)\n");
+		return (ERR_USAGE);
+	}
 	memset(&accounts, 0, sizeof(accounts));
 	modules = modules_all(&n);
 	for (i = 0; i < n; i++) {

@@ -214,6 +214,22 @@ def test_migrate_down_in_production_needs_force(start_server):
     assert migrations(h.db) == before[:-1]
 
 
+def test_seed_in_production_needs_force(start_server):
+    """The demo accounts (an admin among them) share a published password:
+    in production seed makes none without --force."""
+    h = start_server(start=False)
+    h.cli_ok("migrate")                    # makes the master key production needs
+    prod = {"CAREBASE_ENV": "production", "CAREBASE_PASSWORD_OPSLIMIT": "2",
+            "CAREBASE_PASSWORD_MEMLIMIT_KIB": "19456"}
+    r = h.cli("seed", env=prod)
+    assert r.returncode == 2, r
+    assert "production" in r.stderr and "--force" in r.stderr, r.stderr
+    assert h.db.scalar("SELECT count(*) FROM users") == "0"
+    r = h.cli("seed", "--force", env=prod)
+    assert r.returncode == 0, r.stderr
+    assert h.db.scalar("SELECT count(*) FROM users") != "0"
+
+
 def pty_run(args, env, cwd, answer):
     """carebase ARGS with standard input and error on a terminal; answer
     is typed once it asks. (returncode, what the terminal showed, stdout)."""
