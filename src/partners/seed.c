@@ -81,6 +81,22 @@ seed_admin(struct tx *tx, const char *partner, const char *user, int *linked)
 	store_finalize(st);
 	if (rc != STORE_DONE)
 		return (rc == STORE_ROW ? OK : rc);
+	/* An admin may have changed the demo account's role since: left as
+	 * it is (the other modules are still seeded). */
+	st = store_prepare(tx, "SELECT role FROM users WHERE id = ?");
+	store_bind_text(st, 1, user);
+	rc = store_step(st);
+	if (rc == STORE_ROW &&
+	    strcmp(store_col_text(st, 0) != NULL ? store_col_text(st, 0) : "",
+		"partner_admin") != 0)
+		rc = STORE_DONE;
+	else if (rc == STORE_ROW)
+		rc = OK;
+	store_finalize(st);
+	if (rc == STORE_DONE)
+		return (OK);
+	if (rc != OK)
+		return (rc);
 	if ((body = json_pack(
 		 "{s:s,s:s}", "user_id", user, "partner_id", partner)) == NULL)
 		return (ERR_NOMEM);

@@ -218,7 +218,7 @@ def test_a_second_seed_adds_nothing(demo):
 
 def test_an_older_demo_gets_its_partner_admin(start_server):
     """A demo seeded before the partner admin existed (Demo Partner there,
-    no partner admin): the next seed makes the account and links it."""
+    no partner admin link): the next seed links the account, once."""
     srv = start_server(start=False)
     srv.cli_ok("seed")
     srv.db.execute("DELETE FROM partner_admins")
@@ -229,6 +229,21 @@ def test_an_older_demo_gets_its_partner_admin(start_server):
     again = srv.cli_ok("seed").stdout
     assert "administers" not in again, again
     assert srv.db.count("partner_admins") == 1
+
+
+def test_a_demo_partner_admin_made_something_else_is_left_and_the_rest_seeded(start_server):
+    """An admin changed the demo partner admin's role (and so took their
+    link away): the next seed leaves them as they are and seeds the rest
+    (it failed the whole seed before)."""
+    srv = start_server(start=False)
+    srv.cli_ok("seed")
+    srv.db.execute("DELETE FROM partner_admins;"
+                   "UPDATE users SET role = 'member' WHERE role = 'partner_admin'")
+    srv.db.execute("DELETE FROM venues")
+    out = srv.cli_ok("seed").stdout
+    assert "administers" not in out, out
+    assert srv.db.count("partner_admins") == 0
+    assert srv.db.count("venues") > 0, out
 
 
 def test_an_older_demo_member_without_a_birth_date_gets_one(start_server):

@@ -120,7 +120,7 @@ export function AdminTable({ caption, head, label = "Table, scrolls sideways", c
         <thead>
           <tr>
             {head.map((h, i) =>
-              !h ? null : (
+              h === false || h == null ? null : (
                 <th key={i} scope="col">
                   {typeof h === "string" ? h : <span class="sr-only">{h.sr}</span>}
                 </th>

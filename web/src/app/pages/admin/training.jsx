@@ -20,7 +20,7 @@ import { useState } from "preact/hooks";
 import { ApiError, api, all, useLoad, Loaded, Field, ConfirmDialog, useSubmit, FormError, Time, Page } from "../me/kit.jsx";
 import { Control, localError } from "../practice/kit.jsx";
 import { download, shortId, readTagged, patchTagged, changedMeanwhile, AdminTable } from "./kit.jsx";
-import { timeZone, zonedTime, zonedParts } from "../../time.js";
+import { timeZone, zonedTime, zonedParts, formatDateTime } from "../../time.js";
 
 // What an attendee's attendance may be (the API's enum).
 const ATTENDANCE = ["present", "absent", "late", "partial", "excused"];
@@ -110,7 +110,12 @@ function Schedules({ onChanged }) {
                       {open === s.id ? "Hide bookings" : "Bookings"}
                     </button>
                     {EDITABLE.includes(s.status) && (
-                      <button type="button" aria-expanded={editing === s.id} onClick={() => setEditing(editing === s.id ? null : s.id)}>
+                      <button
+                        type="button"
+                        aria-expanded={editing === s.id}
+                        aria-label={`${editing === s.id ? "Close the change of" : "Edit"} ${name(s.course_id)}, ${formatDateTime(s.start_time)}`}
+                        onClick={() => setEditing(editing === s.id ? null : s.id)}
+                      >
                         {editing === s.id ? "Close" : "Edit"}
                       </button>
                     )}
@@ -295,7 +300,7 @@ function EditForm({ id, name, path, tagged, onSaved, onStale }) {
       <h3 id={hid}>{`Change ${name}`}</h3>
       {stale ? (
         <p class="form-error" role="alert">
-          {"The schedule changed meanwhile (a booking, or someone else): "}
+          {"Someone else changed this schedule meanwhile (its status or details); reading it again replaces what you typed here: "}
           <button type="button" onClick={onStale}>
             Read it again
           </button>
