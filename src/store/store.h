@@ -81,8 +81,8 @@ struct store_opts {
 	int pool_min;	     /* PostgreSQL: connections opened at start */
 	int pool_max;	     /* most connections (SQLite and PG) */
 	int busy_timeout_ms; /* SQLite busy timeout; PG pool wait */
-	int wait_timeout_ms; /* PG: a statement's answer at most */
 	int create;	     /* SQLite: create the file and folder if missing */
+	int wait_timeout_ms; /* PG: a statement's answer at most */
 };
 
 /*

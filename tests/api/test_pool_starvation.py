@@ -262,3 +262,35 @@ def test_a_read_statement_meeting_a_silent_server_fails_in_bounded_time(start_se
             "/v1/me", headers=hdr(ann), timeout=WAIT_S + 15), ann)
     finally:
         relay.close()
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("given_by", ["PGCONNECT_TIMEOUT", "service file"])
+def test_a_connect_timeout_from_the_environment_or_a_service_file_is_kept(
+        start_server, db, tmp_path, given_by):
+    """carebase's connect_timeout of 10 s (pg_conn_params) is a default: the
+    environment's PGCONNECT_TIMEOUT, or the PGSERVICE service file's
+    connect_timeout, wins over it as libpq's own order has it (before: the
+    explicit 10 overrode both). A server that never answers the connection
+    (the relay silent from the start) is given up after those 2 s, not 10."""
+    u = urlsplit(db.url)
+    relay = SilentRelay(u.hostname, u.port)
+    relay.open.clear()
+    if given_by == "service file":
+        conf = tmp_path / "pg_service.conf"
+        conf.write_text("[carebase_test]\nconnect_timeout=2\n")
+        env = {"PGSERVICEFILE": str(conf), "PGSERVICE": "carebase_test"}
+    else:
+        env = {"PGCONNECT_TIMEOUT": "2"}
+    try:
+        srv = start_server(db=db, start=False, migrate=False)
+        url = db.url.replace(f"@{u.hostname}:{u.port}/", f"@127.0.0.1:{relay.port}/")
+        t0 = time.monotonic()
+        r = srv.cli("migrate", "status", env={"DATABASE_URL": url, "CAREBASE_POOL_MIN": "1",
+                                              **env}, timeout=60)
+        took = time.monotonic() - t0
+        assert r.returncode != 0, r.stdout
+        assert "timeout expired" in r.stderr, r.stderr
+        assert took < 7, f"gave up after {took:.1f}s: the 10 s default won"
+    finally:
+        relay.close()
