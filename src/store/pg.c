@@ -12,6 +12,11 @@
  * (not SERIALIZABLE: its end cannot fail) is ended without waiting: its
  * COMMIT or ROLLBACK is sent and its answer read when the connection is
  * next taken from the pool (pg_end_wait).
+ *
+ * The connections are non-blocking and every wait on the server is
+ * pg_await's, bounded (db_wait_timeout_ms; PG_END_WAIT_MS for such an
+ * end): a server gone silent fails the request (503 UNAVAILABLE) and
+ * its connection is closed, rather than holding a thread for ever.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -463,7 +468,8 @@ pg_conn_check(struct conn *c)
 	if (PQstatus(pg) == CONNECTION_OK) {
 		if (PQtransactionStatus(pg) != PQTRANS_IDLE)
 			pg_simple(c, "ROLLBACK", "rollback");
-		return (OK);
+		/* A ROLLBACK not answered in time (pg_await) broke it. */
+		return (c->broken ? ERR_UNAVAILABLE : OK);
 	}
 	log_warn("event=db_reconnect db=postgres");
 	store_conn_clear_cache(c);
