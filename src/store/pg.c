@@ -258,8 +258,9 @@ pg_await(struct conn *c, int64_t deadline, const char *what)
 	int	      f;
 
 	for (;;) {
-		/* -1: the send failed, which PQgetResult reports at once. */
-		if ((f = PQflush(pg)) < 0 || (f == 0 && !PQisBusy(pg)))
+		/* -1: the send failed; the server's last words or the
+		 * failure itself come as input, read below like any. */
+		if ((f = PQflush(pg)) <= 0 && !PQisBusy(pg))
 			return (OK);
 		if ((left = deadline - mono_ms()) <= 0)
 			break;
