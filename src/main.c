@@ -313,6 +313,7 @@ open_db(struct store **dbp)
 	o.pool_min = (int)config.pool_min;
 	o.pool_max = (int)config.pool_max;
 	o.busy_timeout_ms = (int)config.db_busy_timeout_ms;
+	o.wait_timeout_ms = (int)config.db_wait_timeout_ms;
 	o.create = 1;
 	if ((rc = store_open(config.database_url, &o, dbp, &why)) != OK) {
 		fprintf(stderr, "carebase: cannot open the database: %s\n",

@@ -80,6 +80,11 @@ static const struct config_entry config_table[] = {
 	    "most database connections" },
 	{ "db_busy_timeout_ms", CT_INT, S(db_busy_timeout_ms), "5000", 0,
 	    600000, NULL, 0, "SQLite busy timeout" },
+	{ "db_wait_timeout_ms", CT_INT, S(db_wait_timeout_ms), "35000", 100,
+	    3600000, NULL, 0,
+	    "PostgreSQL: the longest wait for a statement's answer (the "
+	    "server's statement_timeout is 30 s); past it 503 UNAVAILABLE "
+	    "and the connection is closed" },
 	{ "audit_flush_ms", CT_INT, S(audit_flush_ms), "10", 1, 1000, NULL, 0,
 	    "the audit rows of reads (health data, exports) are written in "
 	    "batches this long after the first; a crash loses at most these "

@@ -35,6 +35,7 @@ struct config {
 	int64_t pool_min;
 	int64_t pool_max;
 	int64_t db_busy_timeout_ms;
+	int64_t db_wait_timeout_ms;
 
 	/* The audit writer (resource/audit_queue.c). */
 	int64_t audit_flush_ms;	     /* reads' rows written this long after */

@@ -196,6 +196,9 @@ hreq_begin(struct hreq *h, const char *method)
 	unsigned long long  clen = 0;
 	int		    rc, retry, chunked;
 
+	/* Not this request's: a wait that ran out before it, on this
+	 * thread (a problem's 500 is told as 503 after one: response.c). */
+	(void)store_lost_take();
 	/*
 	 * The head must fit libmicrohttpd's connection pool with room for
 	 * the answer's own head: past the bound it is refused here, in
@@ -436,6 +439,9 @@ hreq_dispatch(struct hreq *h)
 	struct request *req = &h->req;
 	json_error_t	jerr;
 
+	/* The handler may run on another thread than the head (the slow
+	 * pool): what ran out on this one before is not its. */
+	(void)store_lost_take();
 	if (h->err != 0) {
 		/* A refusal answered already (hreq_admit) stands. */
 		http_problem(req, h->err, h->err_code, "%s", h->err_detail);

@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "http/http.h"
 #include "http/http_int.h"
+#include "store/store.h"
 
 #define HTTP_ARENA_CAP	 (32u * 1024 * 1024)
 #define HTTP_SCRATCH_MAX (64u * 1024 * 1024)
@@ -568,6 +569,12 @@ problem_vset(struct request *req, int rc, const char *code, json_t *extra,
 	if (req == NULL || req->responded) {
 		json_decref(extra);
 		return;
+	}
+	/* A failure that came of the database server's silence is told as
+	 * such, whatever the handler made of it (store_lost_take). */
+	if (err_http_status(rc) == 500 && store_lost_take()) {
+		rc = ERR_UNAVAILABLE;
+		code = NULL;
 	}
 	status = err_http_status(rc);
 	vsnprintf(detail, sizeof(detail), fmt, ap);

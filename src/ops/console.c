@@ -51,8 +51,10 @@
 #define CONSOLE_FILTER_MAX 64 /* bytes of a source or kind filter */
 #define VERIFY_DETAIL_MAX  256
 
-/* A walk of the audit chain is running in this process (ops_audit_verify). */
-static atomic_flag verifying = ATOMIC_FLAG_INIT;
+/* A walk of the audit chain is running in this process (ops_audit_verify),
+ * begun at verify_began (monotonic ms). */
+static atomic_flag     verifying = ATOMIC_FLAG_INIT;
+static _Atomic int64_t verify_began;
 
 struct console_audit {
 	struct request *req;
@@ -414,6 +416,8 @@ ops_audit_verify(struct request *req)
 	struct audit_anchor anchor;
 	const char	   *key;
 	json_t		   *errs, *v;
+	int64_t		    left;
+	char		    retry[24];
 	int		    have = 0;
 
 	if (!allowed(
@@ -442,13 +446,20 @@ ops_audit_verify(struct request *req)
 	}
 	if (resource_errs_answer(req, errs, "The body") != OK)
 		return;
+	/* Retry-After: the running walk ends by its time limit at the latest
+	 * (seconds rounded up, 1 at least: its audit row and answer follow). */
+	left = atomic_load(&verify_began) + config.audit_verify_max_ms -
+	    time_mono_ns() / 1000000;
+	snprintf(retry, sizeof(retry), "%" PRId64,
+	    left > 1000 ? (left + 999) / 1000 : 1);
 	if (atomic_flag_test_and_set(&verifying)) {
-		http_header_add(req, "Retry-After", "1");
+		http_header_add(req, "Retry-After", retry);
 		http_problem(req, ERR_CONFLICT, "VERIFY_IN_PROGRESS",
 		    "The audit log is being verified already: try again "
 		    "once that check has answered.");
 		return;
 	}
+	atomic_store(&verify_began, time_mono_ns() / 1000000);
 	verify_answer(req, have ? &anchor : NULL);
 	atomic_flag_clear(&verifying);
 }
@@ -463,6 +474,7 @@ verify_answer(struct request *req, const struct audit_anchor *anchor)
 	json_t		    *ans, *changes;
 	char		    *out = NULL, detail[VERIFY_DETAIL_MAX], seq[24];
 	char		     head_text[24 + AUDIT_HASH_LEN];
+	char		     anchor_text[24 + AUDIT_HASH_LEN] = "";
 	size_t		     outlen = 0, n;
 	int		     rc, ok;
 	FILE		    *f;
@@ -500,8 +512,16 @@ verify_answer(struct request *req, const struct audit_anchor *anchor)
 	snprintf(seq, sizeof(seq), "%" PRId64, w.bad_seq);
 	snprintf(head_text, sizeof(head_text), "%" PRId64 ":%s", w.head.seq,
 	    w.head.hash);
-	changes = json_pack("{s:b,s:b,s:o}", "ok", ok, "complete",
-	    w.complete != 0, "first_broken_seq",
+	if (anchor != NULL)
+		snprintf(anchor_text, sizeof(anchor_text), "%" PRId64 ":%s",
+		    anchor->seq, anchor->hash);
+	/* The row says what was checked, as the answer does: how many rows,
+	 * how far, against which anchor. */
+	changes = json_pack("{s:b,s:b,s:I,s:o,s:o,s:o}", "ok", ok, "complete",
+	    w.complete != 0, "rows", (json_int_t)w.rows, "checked_to",
+	    rc == OK ? json_string(head_text) : json_null(), "anchor",
+	    anchor != NULL ? json_string(anchor_text) : json_null(),
+	    "first_broken_seq",
 	    rc == OK ? json_null() : json_integer(w.bad_seq));
 	if (changes == NULL) {
 		http_problem(req, ERR_NOMEM, NULL, "Out of memory.");

@@ -496,7 +496,15 @@ inbox_run(struct store *db, const struct inbox_source *src,
 				    "not be recorded: replay it again",
 				    outcome_of(rc),
 				    r->code[0] ? r->code : err_code(rc));
-				return (inbox_fail(r, rc2, NULL, "%s", msg));
+				/* A conflict (SQLite reports a trigger's
+				 * or a constraint's refusal so) gets a code
+				 * of its own: a bare 409 would read as a
+				 * conflict of the replay's. */
+				return (inbox_fail(r, rc2,
+				    rc2 == ERR_CONFLICT
+					? "WEBHOOK_OUTCOME_NOT_RECORDED"
+					: NULL,
+				    "%s", msg));
 			}
 		}
 	}

@@ -100,7 +100,8 @@ static const char api_inbox_list[] = "{\"parameters\":[" API_QUERY("source",
 								  "cursor\"}}";
 static const char api_inbox_replay[] =
     "{\"codes\":{\"409\":[\"WEBHOOK_ALREADY_PROCESSED\","
-    "\"WEBHOOK_BODY_ERASED\",\"WEBHOOK_BODY_TRUNCATED\"],\"403\":["
+    "\"WEBHOOK_BODY_ERASED\",\"WEBHOOK_BODY_TRUNCATED\","
+    "\"WEBHOOK_OUTCOME_NOT_RECORDED\"],\"403\":["
     "\"WEBHOOK_SIGNATURE_FAILED\"],\"503\":[\"SYSTEM_KEY_UNAVAILABLE\"]},\"body\":{\"type\":\"object\","
     "\"properties\":{\"force\":{\"type\":\"boolean\",\"default\":false,"
     "\"description\":\"run a row processed already again\"}},"
@@ -116,7 +117,9 @@ static const char api_inbox_replay[] =
 		  "or WEBHOOK_SIGNATURE_FAILED: its signature did not verify\","
 		  "\"404\":\"no such webhook\",\"409\":\"WEBHOOK_ALREADY_PROCESSED "
 		  "(without force; also when another replay processed it "
-		  "meanwhile), WEBHOOK_BODY_ERASED or WEBHOOK_BODY_TRUNCATED\","
+		  "meanwhile), WEBHOOK_BODY_ERASED, WEBHOOK_BODY_TRUNCATED, "
+		  "or WEBHOOK_OUTCOME_NOT_RECORDED (it ran, but the database "
+		  "refused its outcome: replay it again)\","
 		  "\"422\":\"a bad body\",\"503\":\"SYSTEM_KEY_UNAVAILABLE: the "
 		  "key that seals stored bodies is not loaded; or the slow pool "
 		  "is full (Retry-After)\"}}";
@@ -159,7 +162,8 @@ static const char api_audit_verify[] =
 	"integer") ",\"detail\":{\"type\":\"string\"}}}}},"
 		   "\"problems\":{\"403\":\"not an admin\",\"409\":"
 		   "\"VERIFY_IN_PROGRESS: another check is walking the log in "
-		   "this process (Retry-After)\",\"422\":\"a bad anchor\"}}";
+		   "this process (Retry-After: the seconds left of its time "
+		   "limit)\",\"422\":\"a bad anchor\"}}";
 
 static const struct route ops_routes[] = {
 	{ HTTP_GET, "/healthz", healthz, ROUTE_PUBLIC, "the process is up",

@@ -12,6 +12,11 @@
  * (not SERIALIZABLE: its end cannot fail) is ended without waiting: its
  * COMMIT or ROLLBACK is sent and its answer read when the connection is
  * next taken from the pool (pg_end_wait).
+ *
+ * The connections are non-blocking and every wait on the server is
+ * pg_await's, bounded (db_wait_timeout_ms; PG_END_WAIT_MS for such an
+ * end): a server gone silent fails the request (503 UNAVAILABLE) and
+ * its connection is closed, rather than holding a thread for ever.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -38,17 +43,26 @@
 /* clang-format on */
 
 /*
- * A pool connection's TCP settings, unless the URL sets its own: a peer
- * gone silent (a network dropped, a server gone without a reset) is found
- * by the kernel's keepalives while the connection is idle, and by
- * tcp_user_timeout (ms) while data it sent waits unacknowledged; without
- * them the next borrower waits on it for as long as TCP retransmits (15
- * minutes and more). connect_timeout bounds a (re)connection likewise.
+ * A connection's TCP settings (the pool's and the listener's), unless
+ * the URL, the environment or a service file sets its own
+ * (pg_conn_params): a peer gone silent (a network dropped, a server gone
+ * without a reset) is found by the kernel's keepalives while the
+ * connection is idle, and by tcp_user_timeout (ms) while data it sent
+ * waits unacknowledged; without them the next borrower waits on it for
+ * as long as TCP retransmits (15 minutes and more). connect_timeout
+ * bounds a (re)connection likewise. What no TCP setting sees (a relay
+ * that keeps TCP alive and passes nothing on) is pg_await's.
  */
-static const char *const pg_conn_keys[] = { "connect_timeout", "keepalives",
-	"keepalives_idle", "keepalives_interval", "keepalives_count",
-	"tcp_user_timeout", "dbname", NULL };
-#define PG_CONN_DEFAULTS "10", "1", "30", "10", "3", "30000"
+static const char *const pg_conn_defaults[][2] = {
+	{ "connect_timeout", "10" },
+	{ "keepalives", "1" },
+	{ "keepalives_idle", "30" },
+	{ "keepalives_interval", "10" },
+	{ "keepalives_count", "3" },
+	{ "tcp_user_timeout", "30000" },
+};
+#define PG_CONN_NDEFAULTS                                                      \
+	(sizeof(pg_conn_defaults) / sizeof(pg_conn_defaults[0]))
 
 /*
  * The answer to a read-only transaction's end (pg_end_wait) at most. A
@@ -92,22 +106,27 @@ struct pg_stmt {
 #define PCONN(c) ((struct pg_conn *)(c))
 #define PSTMT(s) ((struct pg_stmt *)(s))
 
-static void	    pg_notice(void *, const char *);
-static int	    pg_result_status(struct conn *, PGresult *, const char *);
-static int	    pg_simple(struct conn *, const char *, const char *);
-static int	    pg_begin_now(struct conn *);
-static int	    pg_end_sent(struct conn *, const char *);
-static void	    pg_end_wait(struct conn *);
-static int64_t	    mono_ms(void);
-static int	    pg_send(struct conn *, struct pg_stmt *);
-static int	    pg_flight(struct conn *, struct pg_stmt *);
-static int	    pg_conn_open(struct store *, struct conn **);
-static void	    pg_conn_close(struct conn *);
-static int	    pg_conn_check(struct conn *);
-static int	    pg_begin(struct conn *, int);
-static int	    pg_commit(struct conn *);
-static void	    pg_rollback(struct conn *);
-static int	    pg_exec(struct conn *, const char *);
+static void    pg_notice(void *, const char *);
+static int     pg_result_status(struct conn *, PGresult *, const char *);
+static int64_t pg_deadline(struct conn *);
+static int     pg_await(struct conn *, int64_t, const char *);
+static int     pg_next(struct conn *, int64_t, const char *, PGresult **);
+static int     pg_query(struct conn *, const char *, const char *, PGresult **);
+static int     pg_simple(struct conn *, const char *, const char *);
+static int     pg_session(struct conn *);
+static int     pg_begin_now(struct conn *);
+static int     pg_end_sent(struct conn *, const char *);
+static void    pg_end_wait(struct conn *);
+static int64_t mono_ms(void);
+static int     pg_send(struct conn *, struct pg_stmt *);
+static int     pg_flight(struct conn *, struct pg_stmt *);
+static int     pg_conn_open(struct store *, struct conn **);
+static void    pg_conn_close(struct conn *);
+static int     pg_conn_check(struct conn *);
+static int     pg_begin(struct conn *, int);
+static int     pg_commit(struct conn *);
+static void    pg_rollback(struct conn *);
+static int     pg_exec(struct conn *, const char *);
 static struct stmt *pg_stmt_new(struct conn *, const char *);
 static void	    pg_stmt_free(struct stmt *);
 static void	    pg_stmt_reset(struct stmt *);
@@ -211,17 +230,162 @@ pg_result_status(struct conn *c, PGresult *res, const char *what)
 	return (ERR_DB);
 }
 
+/* When a statement sent now must be answered by (db_wait_timeout_ms). */
+static int64_t
+pg_deadline(struct conn *c)
+{
+	return (mono_ms() + c->store->opts.wait_timeout_ms);
+}
+
+/*
+ * Every wait on the server, in one place: until what was sent on c has
+ * gone out and its next result can be read without blocking (PQgetResult
+ * will not wait), deadline (mono_ms) at most. The connection is
+ * non-blocking (pg_session), so no libpq call waits on its own; a
+ * connection that failed is for PQgetResult to report. Past the
+ * deadline the server or the path to it is taken for gone (a relay or
+ * pooler can keep TCP alive and pass nothing on, which no keepalive
+ * sees): c is broken, closed rather than pooled (its answer may still
+ * come), and ERR_UNAVAILABLE is the answer (said in the log as what,
+ * unless NULL).
+ */
+static int
+pg_await(struct conn *c, int64_t deadline, const char *what)
+{
+	PGconn	     *pg = PCONN(c)->pg;
+	struct pollfd pfd;
+	int64_t	      left;
+	int	      f;
+
+	for (;;) {
+		/* -1: the send failed; the server's last words or the
+		 * failure itself come as input, read below like any. */
+		if ((f = PQflush(pg)) <= 0 && !PQisBusy(pg))
+			return (OK);
+		if ((left = deadline - mono_ms()) <= 0)
+			break;
+		if ((pfd.fd = PQsocket(pg)) < 0)
+			return (OK);
+		pfd.events = f == 1 ? POLLIN | POLLOUT : POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left) <
+			0 &&
+		    errno != EINTR)
+			break;
+		if (PQconsumeInput(pg) == 0)
+			return (OK);
+	}
+	c->broken = 1;
+	store_lost_set();
+	if (what != NULL)
+		log_warn("event=db_wait_timeout db=postgres op=%s ms=%d", what,
+		    c->store->opts.wait_timeout_ms);
+	return (ERR_UNAVAILABLE);
+}
+
+/* The next result of what was sent (NULL: no more of it), waited for
+ * until deadline at most (pg_await). */
+static int
+pg_next(struct conn *c, int64_t deadline, const char *what, PGresult **res)
+{
+	int rc;
+
+	*res = NULL;
+	if ((rc = pg_await(c, deadline, what)) != OK)
+		return (rc);
+	*res = PQgetResult(PCONN(c)->pg);
+	return (OK);
+}
+
+/*
+ * sql (a simple query: one statement or several) sent and all its
+ * results read, db_wait_timeout_ms at most: the first failure, or OK
+ * and, when last is not NULL, the last result there (the caller's).
+ */
+static int
+pg_query(struct conn *c, const char *sql, const char *what, PGresult **last)
+{
+	PGresult *res, *keep = NULL;
+	int64_t	  deadline = pg_deadline(c);
+	int	  rc = OK;
+
+	if (last != NULL)
+		*last = NULL;
+	atomic_fetch_add(&c->store->round_trips, 1);
+	if (PQsendQuery(PCONN(c)->pg, sql) != 1)
+		return (pg_result_status(c, NULL, what));
+	for (;;) {
+		if (pg_next(c, deadline, what, &res) != OK) {
+			PQclear(keep);
+			return (ERR_UNAVAILABLE);
+		}
+		if (res == NULL)
+			break;
+		if (rc == OK)
+			rc = pg_result_status(c, res, what);
+		PQclear(keep);
+		keep = res;
+	}
+	if (rc == OK && keep == NULL)
+		rc = pg_result_status(c, NULL, what);
+	if (rc == OK && last != NULL) {
+		*last = keep;
+		keep = NULL;
+	}
+	PQclear(keep);
+	return (rc);
+}
+
 static int
 pg_simple(struct conn *c, const char *sql, const char *what)
 {
-	PGresult *res;
-	int	  rc;
+	return (pg_query(c, sql, what, NULL));
+}
 
-	atomic_fetch_add(&c->store->round_trips, 1);
-	res = PQexec(PCONN(c)->pg, sql);
-	rc = pg_result_status(c, res, what);
-	PQclear(res);
-	return (rc);
+/* A connection made or remade: non-blocking (pg_await does the
+ * waiting), then the session's settings. */
+static int
+pg_session(struct conn *c)
+{
+	if (PQsetnonblocking(PCONN(c)->pg, 1) != 0)
+		return (pg_result_status(c, NULL, "setup"));
+	return (pg_simple(c, PG_SESSION_SETUP, "setup"));
+}
+
+/*
+ * The keys and values to connect to url with, into keys and vals (n
+ * entries each, NULL-terminated; 8 are enough): pg_conn_defaults, but
+ * those the environment (PGCONNECT_TIMEOUT) or the PGSERVICE service
+ * file gives (PQconndefaults says which), then url as "dbname", whose
+ * own keys come last and so win. A service named in url itself is not
+ * looked into: url can set the keys it wants beside it.
+ */
+int
+pg_conn_params(const char *url, const char **keys, const char **vals, size_t n)
+{
+	PQconninfoOption *env, *o;
+	size_t		  i, k = 0;
+	int		  given;
+
+	if (n < PG_CONN_NDEFAULTS + 2)
+		return (ERR_INVALID);
+	env = PQconndefaults(); /* NULL (no memory): the defaults all */
+	for (i = 0; i < PG_CONN_NDEFAULTS; i++) {
+		given = 0;
+		for (o = env; o != NULL && o->keyword != NULL; o++)
+			if (strcmp(o->keyword, pg_conn_defaults[i][0]) == 0 &&
+			    o->val != NULL && o->val[0] != '\0')
+				given = 1;
+		if (given)
+			continue;
+		keys[k] = pg_conn_defaults[i][0];
+		vals[k++] = pg_conn_defaults[i][1];
+	}
+	PQconninfoFree(env);
+	keys[k] = "dbname";
+	vals[k++] = url;
+	keys[k] = vals[k] = NULL;
+	return (OK);
 }
 
 /* The last failed connection's reason, for the line that says the
@@ -237,7 +401,7 @@ pg_connect_why(void)
 static int
 pg_conn_open(struct store *s, struct conn **out)
 {
-	const char     *vals[] = { PG_CONN_DEFAULTS, s->target, NULL };
+	const char *keys[PG_CONN_NDEFAULTS + 2], *vals[PG_CONN_NDEFAULTS + 2];
 	struct pg_conn *pc;
 	char		q[256];
 	size_t		i;
@@ -247,8 +411,9 @@ pg_conn_open(struct store *s, struct conn **out)
 	if ((pc = calloc(1, sizeof(*pc))) == NULL)
 		return (ERR_NOMEM);
 	pc->c.store = s;
-	/* The target's own keys come after the defaults, so they win. */
-	if ((pc->pg = PQconnectdbParams(pg_conn_keys, vals, 1)) == NULL) {
+	pg_conn_params(s->target, keys, vals, PG_CONN_NDEFAULTS + 2);
+	/* Bounded by connect_timeout, unless a deployment said otherwise. */
+	if ((pc->pg = PQconnectdbParams(keys, vals, 1)) == NULL) {
 		free(pc);
 		return (ERR_NOMEM);
 	}
@@ -267,7 +432,7 @@ pg_conn_open(struct store *s, struct conn **out)
 		goto fail;
 	}
 	PQsetNoticeProcessor(pc->pg, pg_notice, NULL);
-	if ((rc = pg_simple(&pc->c, PG_SESSION_SETUP, "setup")) != OK)
+	if ((rc = pg_session(&pc->c)) != OK)
 		goto fail;
 	*out = &pc->c;
 	return (OK);
@@ -304,7 +469,8 @@ pg_conn_check(struct conn *c)
 	if (PQstatus(pg) == CONNECTION_OK) {
 		if (PQtransactionStatus(pg) != PQTRANS_IDLE)
 			pg_simple(c, "ROLLBACK", "rollback");
-		return (OK);
+		/* A ROLLBACK not answered in time (pg_await) broke it. */
+		return (c->broken ? ERR_UNAVAILABLE : OK);
 	}
 	log_warn("event=db_reconnect db=postgres");
 	store_conn_clear_cache(c);
@@ -312,7 +478,7 @@ pg_conn_check(struct conn *c)
 	if (PQstatus(pg) != CONNECTION_OK)
 		return (ERR_UNAVAILABLE);
 	c->broken = 0;
-	return (pg_simple(c, PG_SESSION_SETUP, "setup"));
+	return (pg_session(c));
 }
 
 #define PG_CUSTOM_PLANS "SET LOCAL plan_cache_mode = force_custom_plan"
@@ -377,9 +543,7 @@ pg_commit(struct conn *c)
 		return (OK);
 	if (pg_end_sent(c, "COMMIT"))
 		return (OK);
-	atomic_fetch_add(&c->store->round_trips, 1);
-	res = PQexec(PCONN(c)->pg, "COMMIT");
-	rc = pg_result_status(c, res, "commit");
+	rc = pg_query(c, "COMMIT", "commit", &res);
 	/* COMMIT of an aborted transaction "succeeds" as ROLLBACK. */
 	if (rc == OK && strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
 		log_error("event=db_error db=postgres op=commit "
@@ -387,7 +551,8 @@ pg_commit(struct conn *c)
 		rc = ERR_DB;
 	}
 	PQclear(res);
-	if (PQstatus(PCONN(c)->pg) != CONNECTION_OK)
+	/* Not answered in time (broken): nothing more is sent on it. */
+	if (c->broken || PQstatus(PCONN(c)->pg) != CONNECTION_OK)
 		c->broken = 1;
 	else if (PQtransactionStatus(PCONN(c)->pg) != PQTRANS_IDLE)
 		pg_simple(c, "ROLLBACK", "rollback");
@@ -400,7 +565,9 @@ pg_rollback(struct conn *c)
 	PGconn *pg = PCONN(c)->pg;
 
 	PCONN(c)->begin[0] = '\0';
-	if (PQstatus(pg) != CONNECTION_OK) {
+	/* A statement not answered in time left it broken: closed, not
+	 * waited on again for a ROLLBACK. */
+	if (c->broken || PQstatus(pg) != CONNECTION_OK) {
 		c->broken = 1;
 		return;
 	}
@@ -439,31 +606,23 @@ static void
 pg_end_wait(struct conn *c)
 {
 	struct pg_conn *pc = PCONN(c);
-	struct pollfd	pfd;
 	PGresult       *res;
-	int64_t		left, deadline = mono_ms() + PG_END_WAIT_MS;
-	int		waited = 0;
+	int64_t		deadline = mono_ms() + PG_END_WAIT_MS;
 
 	if (!pc->ending)
 		return;
 	pc->ending = 0;
-	while (PQconsumeInput(pc->pg) == 1 && PQisBusy(pc->pg)) {
-		if (!waited++)
-			atomic_fetch_add(&c->store->round_trips, 1);
-		if ((left = deadline - mono_ms()) <= 0) {
+	/* A round trip only when the answer is not in yet. */
+	if (PQconsumeInput(pc->pg) == 1 && PQisBusy(pc->pg))
+		atomic_fetch_add(&c->store->round_trips, 1);
+	for (;;) {
+		if (pg_next(c, deadline, NULL, &res) != OK) {
 			log_warn("event=db_end_timeout db=postgres ms=%d",
 			    PG_END_WAIT_MS);
-			c->broken = 1;
 			return;
 		}
-		pfd.fd = PQsocket(pc->pg);
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		if (pfd.fd < 0 ||
-		    (poll(&pfd, 1, (int)left) < 0 && errno != EINTR))
-			break; /* PQgetResult sees the connection's state */
-	}
-	while ((res = PQgetResult(pc->pg)) != NULL) {
+		if (res == NULL)
+			break;
 		pg_result_status(c, res, "end");
 		PQclear(res);
 	}
@@ -627,19 +786,36 @@ pg_bind_null(struct stmt *st, int i)
 static int
 pg_send(struct conn *c, struct pg_stmt *ps)
 {
-	PGconn *pg = PCONN(c)->pg;
+	PGconn	 *pg = PCONN(c)->pg;
+	PGresult *res;
+	int64_t	  deadline;
+	int	  sent;
 
 	if (PCONN(c)->begin[0] != '\0' || (ps->s.cached && !ps->prepared))
 		return (pg_flight(c, ps));
+	deadline = pg_deadline(c);
 	atomic_fetch_add(&c->store->round_trips, 1);
 	if (ps->s.cached)
-		ps->res = PQexecPrepared(pg, ps->name, ps->nparams,
+		sent = PQsendQueryPrepared(pg, ps->name, ps->nparams,
 		    (const char *const *)ps->values, ps->lengths, ps->formats,
 		    0);
 	else
-		ps->res = PQexecParams(pg, ps->text, ps->nparams, NULL,
+		sent = PQsendQueryParams(pg, ps->text, ps->nparams, NULL,
 		    (const char *const *)ps->values, ps->lengths, ps->formats,
 		    0);
+	if (sent != 1)
+		return (pg_result_status(c, NULL, "step"));
+	/* One result, then the NULL that ends them. */
+	for (;;) {
+		if (pg_next(c, deadline, "step", &res) != OK)
+			return (ERR_UNAVAILABLE);
+		if (res == NULL)
+			break;
+		if (ps->res == NULL)
+			ps->res = res;
+		else
+			PQclear(res);
+	}
 	return (pg_result_status(c, ps->res, "step"));
 }
 
@@ -647,8 +823,9 @@ pg_send(struct conn *c, struct pg_stmt *ps)
  * BEGIN, SET LOCAL, PREPARE and the statement, those of them that are
  * due, sent as a pipeline with one sync and read back in order: the
  * first failure is the answer (the server skips the rest, each
- * PGRES_PIPELINE_ABORTED). A connection that breaks on the way is
- * closed, not pooled, as it may be left in pipeline mode.
+ * PGRES_PIPELINE_ABORTED), all of it db_wait_timeout_ms at most. A
+ * connection that breaks on the way (or times out) is closed, not
+ * pooled, as it may be left in pipeline mode.
  */
 static int
 pg_flight(struct conn *c, struct pg_stmt *ps)
@@ -657,6 +834,7 @@ pg_flight(struct conn *c, struct pg_stmt *ps)
 	PGconn	       *pg = pc->pg;
 	PGresult       *res;
 	const char     *what[4];
+	int64_t		deadline = pg_deadline(c);
 	int		n = 0, i, rc = OK, sent = 1;
 
 	if (PQenterPipelineMode(pg) != 1) {
@@ -693,7 +871,9 @@ pg_flight(struct conn *c, struct pg_stmt *ps)
 		return (pg_result_status(c, NULL, "pipeline"));
 	}
 	for (i = 0; i < n; i++) {
-		if ((res = PQgetResult(pg)) == NULL) {
+		if (pg_next(c, deadline, "pipeline", &res) != OK)
+			return (ERR_UNAVAILABLE);
+		if (res == NULL) {
 			c->broken = 1;
 			return (
 			    rc != OK ? rc : pg_result_status(c, NULL, what[i]));
@@ -708,11 +888,15 @@ pg_flight(struct conn *c, struct pg_stmt *ps)
 			ps->prepared = 1;
 		PQclear(res);
 		/* Each query's results end with a NULL. */
-		while ((res = PQgetResult(pg)) != NULL)
+		do {
+			if (pg_next(c, deadline, "pipeline", &res) != OK)
+				return (ERR_UNAVAILABLE);
 			PQclear(res);
+		} while (res != NULL);
 	}
 	/* The sync's own result, then out of pipeline mode. */
-	res = PQgetResult(pg);
+	if (pg_next(c, deadline, "pipeline", &res) != OK)
+		return (ERR_UNAVAILABLE);
 	if (res == NULL || PQresultStatus(res) != PGRES_PIPELINE_SYNC)
 		c->broken = 1;
 	PQclear(res);
@@ -952,23 +1136,22 @@ listen_await(struct store_listener *l, PGconn *pg, int64_t deadline)
  * Never a blocking wait on the network (PQconnectdb's would hold a stop
  * as long as the server takes to answer, or the network to fail): the
  * connection and its LISTEN are polled, LISTEN_CONNECT_MS at most, a
- * stop seen within LISTEN_POLL_MS. TCP keepalives let the kernel find a
- * peer gone silent; the heartbeat (listen_main) finds the rest. Keys in
- * url come after these, so a deployment's own choice wins.
+ * stop seen within LISTEN_POLL_MS. TCP keepalives and tcp_user_timeout
+ * (pg_conn_params, as the pool's) let the kernel find a peer gone
+ * silent; the heartbeat (listen_main) finds the rest. Keys in url, the
+ * environment or a service file win over these.
  */
 static PGconn *
 listen_connect(struct store_listener *l, int *said)
 {
-	static const char *const keys[] = { "connect_timeout", "keepalives",
-		"keepalives_idle", "keepalives_interval", "keepalives_count",
-		"dbname", NULL };
-	const char *vals[] = { "10", "1", "30", "10", "3", l->url, NULL };
+	const char *keys[PG_CONN_NDEFAULTS + 2], *vals[PG_CONN_NDEFAULTS + 2];
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	PGconn			 *pg;
 	int64_t			  deadline = mono_ms() + LISTEN_CONNECT_MS;
 	char *ident, sql[LISTEN_CHANNEL_MAX * 2 + 16], q[256];
 	int   r, rc;
 
+	pg_conn_params(l->url, keys, vals, PG_CONN_NDEFAULTS + 2);
 	if ((pg = PQconnectStartParams(keys, vals, 1)) == NULL)
 		return (NULL);
 	while (PQstatus(pg) != CONNECTION_BAD && st != PGRES_POLLING_OK &&

@@ -20,11 +20,14 @@
 
 #define DEFAULT_POOL_MAX 8
 #define DEFAULT_BUSY_MS	 5000
+#define DEFAULT_WAIT_MS	 35000
 
 /* Transactions begun by this process so far (store_tx_serial). */
 static _Atomic uint64_t tx_serials;
 /* Pooled connections this thread holds (of any store). */
 static _Thread_local int conns_held;
+/* A wait on the server ran out on this thread (store_lost_take). */
+static _Thread_local int lost;
 
 static const struct timespec *deadline_of(struct store *, struct timespec *);
 static int		      tx_writes(int);
@@ -69,6 +72,8 @@ store_open(const char *url, const struct store_opts *opts, struct store **out,
 		s->opts.pool_min = s->opts.pool_max;
 	if (s->opts.busy_timeout_ms <= 0)
 		s->opts.busy_timeout_ms = DEFAULT_BUSY_MS;
+	if (s->opts.wait_timeout_ms <= 0)
+		s->opts.wait_timeout_ms = DEFAULT_WAIT_MS;
 
 	if (url != NULL && strncmp(url, "sqlite://", 9) == 0) {
 		p = url + 9;
@@ -237,6 +242,21 @@ store_stats(struct store *s, struct store_stats *out)
 	out->writer_waits = s->writer_waits;
 	out->writer_wakes = s->writer_wakes;
 	pthread_mutex_unlock(&s->wmu);
+}
+
+void
+store_lost_set(void)
+{
+	lost = 1;
+}
+
+int
+store_lost_take(void)
+{
+	int was = lost;
+
+	lost = 0;
+	return (was);
 }
 
 int

@@ -82,6 +82,7 @@ struct store_opts {
 	int pool_max;	     /* most connections (SQLite and PG) */
 	int busy_timeout_ms; /* SQLite busy timeout; PG pool wait */
 	int create;	     /* SQLite: create the file and folder if missing */
+	int wait_timeout_ms; /* PG: a statement's answer at most */
 };
 
 /*
@@ -108,6 +109,14 @@ struct store_stats {
 void store_stats(struct store *, struct store_stats *out);
 /* 0 if a trivial query succeeds. */
 int store_ping(struct store *);
+/*
+ * Whether a wait on the database server ran out on this thread since the
+ * last call, which clears it (PostgreSQL's silence, db_wait_timeout_ms:
+ * ERR_UNAVAILABLE, the connection dropped). A handler that turns such a
+ * failed statement into ERR_DB would answer 500; the http layer asks
+ * this to answer 503 UNAVAILABLE instead, which says to try again.
+ */
+int store_lost_take(void);
 
 /*
  * Begin a transaction on a pooled connection. Waits up to the busy

@@ -147,6 +147,14 @@ extern const struct store_ops store_sqlite_ops;
  * the host and the user, never the password. Borrowed. */
 const char		     *pg_connect_why(void);
 extern const struct store_ops store_pg_ops;
+/* The keys and values a PostgreSQL connection to url is made with: TCP
+ * and connect timeouts by default, where neither url, the environment
+ * nor the PGSERVICE service file gives them; n entries each at least 8,
+ * NULL-terminated. Values borrowed (static or url). */
+int pg_conn_params(
+    const char *url, const char **keys, const char **vals, size_t n);
+/* A wait on the server ran out on this thread (store_lost_take). */
+void store_lost_set(void);
 
 /*
  * The oldest SQLite library carebase runs on: 3.38.0, for unixepoch()

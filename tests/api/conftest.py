@@ -2189,7 +2189,9 @@ class SilentRelay:
     what it held. hold_at(pattern): it goes silent by itself when bytes from
     the client match pattern (a regular expression of bytes), before
     passing them on (the server never
-    sees them), for a silence at an exact point of the protocol."""
+    sees them), for a silence at an exact point of the protocol;
+    hold_at(pattern, after=other): the first match of pattern in bytes that
+    come after a match of other."""
 
     def __init__(self, host, port):
         self.target = (host, port)
@@ -2197,6 +2199,7 @@ class SilentRelay:
         self.open.set()
         self.socks = []
         self.hold = None
+        self.after = None
         self.lsock = socket.socket()
         self.lsock.bind(("127.0.0.1", 0))
         self.lsock.listen(16)
@@ -2214,8 +2217,21 @@ class SilentRelay:
             for src, dst, up in ((c, u, True), (u, c, False)):
                 threading.Thread(target=self._pipe, args=(src, dst, up), daemon=True).start()
 
-    def hold_at(self, pattern):
+    def hold_at(self, pattern, after=None):
+        self.after = re.compile(after, re.S) if after is not None else None
         self.hold = re.compile(pattern, re.S)
+
+    def _holds(self, data):
+        """Whether data from the client is where the relay falls silent."""
+        if self.hold is None:
+            return False
+        if self.after is not None:
+            m = self.after.search(data)
+            if m is None:
+                return False
+            self.after = None
+            data = data[m.end():]
+        return self.hold.search(data) is not None
 
     def _pipe(self, src, dst, up):
         try:
@@ -2223,7 +2239,7 @@ class SilentRelay:
                 data = src.recv(65536)
                 if not data:
                     break
-                if up and self.hold is not None and self.hold.search(data):
+                if up and self._holds(data):
                     self.hold = None
                     self.open.clear()
                 self.open.wait()

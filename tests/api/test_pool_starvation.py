@@ -185,3 +185,112 @@ def test_a_connection_gone_silent_fails_its_borrower_in_bounded_time(start_serve
             time.sleep(0.5)
     finally:
         relay.close()
+
+
+WAIT_S = 3              # CAREBASE_DB_WAIT_TIMEOUT_MS below
+
+
+def relayed_server(start_server, db, relay, **env):
+    """A server whose one pooled connection goes through relay, every wait on
+    the server bounded by WAIT_S (db_wait_timeout_ms)."""
+    u = urlsplit(db.url)
+    url = db.url.replace(f"@{u.hostname}:{u.port}/", f"@127.0.0.1:{relay.port}/")
+    assert url != db.url
+    return start_server(db=db, env={"DATABASE_URL": url, "CAREBASE_POOL_MIN": "1",
+                                    "CAREBASE_POOL_MAX": "1", "CAREBASE_JOB_WORKERS": "0",
+                                    "CAREBASE_DB_WAIT_TIMEOUT_MS": str(WAIT_S * 1000),
+                                    **env})
+
+
+def silent_then_served(srv, relay, call, ann):
+    """call() meets the silence: 503 UNAVAILABLE within the bound (before: no
+    answer, the request waiting on libpq for as long as the relay holds),
+    the connection is dropped rather than pooled again, and once the relay
+    passes bytes again requests are served on a new one."""
+    t0 = time.monotonic()
+    try:
+        r = call()
+    except requests.RequestException as e:
+        pytest.fail(f"no answer within {WAIT_S + 15}s: {type(e).__name__}")
+    took = time.monotonic() - t0
+    assert not relay.open.is_set(), "the relay never fell silent"
+    assert r.status_code == 503 and r.json()["code"] == "UNAVAILABLE", r.text
+    assert took < WAIT_S + 5, took
+    assert "event=db_wait_timeout" in srv.log()
+    relay.open.set()
+    deadline = time.monotonic() + 30
+    while srv.get("/v1/me", headers=hdr(ann)).status_code != 200:
+        assert time.monotonic() < deadline, "no request served after the silence"
+        time.sleep(0.5)
+    assert srv.get("/v1/me", headers=hdr(ann)).status_code == 200
+
+
+@pytest.mark.postgres_only
+def test_a_write_whose_commit_meets_a_silent_server_fails_in_bounded_time(start_server, db):
+    """A write transaction's COMMIT is waited for at once (pg_commit): the
+    relay falls silent as the COMMIT after the venue's INSERT goes out, and
+    the request answers 503 within db_wait_timeout_ms."""
+    u = urlsplit(db.url)
+    relay = SilentRelay(u.hostname, u.port)
+    try:
+        srv = relayed_server(start_server, db, relay)
+        admin = person(srv, "admin", "admin")
+        assert srv.get("/v1/me", headers=hdr(admin)).status_code == 200
+        relay.hold_at(rb"Q\x00\x00\x00.COMMIT\x00", after=rb"INSERT INTO venues ")
+        body = {"name": "Venue", "address_line1": "1 Park Row", "city": "Leeds",
+                "postcode": "LS1 5AB", "capacity": 10}
+        silent_then_served(srv, relay, lambda: srv.post(
+            "/v1/venues", headers=hdr(admin), json=body, timeout=WAIT_S + 15), admin)
+    finally:
+        relay.close()
+
+
+@pytest.mark.postgres_only
+def test_a_read_statement_meeting_a_silent_server_fails_in_bounded_time(start_server, db):
+    """A plain read: the relay falls silent as the first execution of a
+    prepared statement (a Bind naming one of carebase's s<N>) goes out,
+    whether alone (pg_send) or in a flight with its BEGIN (pg_flight)."""
+    u = urlsplit(db.url)
+    relay = SilentRelay(u.hostname, u.port)
+    try:
+        srv = relayed_server(start_server, db, relay, CAREBASE_SESSION_CACHE_SIZE="0")
+        ann = person(srv, "ann")
+        for _ in range(3):
+            assert srv.get("/v1/me", headers=hdr(ann)).status_code == 200
+        relay.hold_at(rb"B....\x00s[0-9]+\x00")
+        silent_then_served(srv, relay, lambda: srv.get(
+            "/v1/me", headers=hdr(ann), timeout=WAIT_S + 15), ann)
+    finally:
+        relay.close()
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("given_by", ["PGCONNECT_TIMEOUT", "service file"])
+def test_a_connect_timeout_from_the_environment_or_a_service_file_is_kept(
+        start_server, db, tmp_path, given_by):
+    """carebase's connect_timeout of 10 s (pg_conn_params) is a default: the
+    environment's PGCONNECT_TIMEOUT, or the PGSERVICE service file's
+    connect_timeout, wins over it as libpq's own order has it (before: the
+    explicit 10 overrode both). A server that never answers the connection
+    (the relay silent from the start) is given up after those 2 s, not 10."""
+    u = urlsplit(db.url)
+    relay = SilentRelay(u.hostname, u.port)
+    relay.open.clear()
+    if given_by == "service file":
+        conf = tmp_path / "pg_service.conf"
+        conf.write_text("[carebase_test]\nconnect_timeout=2\n")
+        env = {"PGSERVICEFILE": str(conf), "PGSERVICE": "carebase_test"}
+    else:
+        env = {"PGCONNECT_TIMEOUT": "2"}
+    try:
+        srv = start_server(db=db, start=False, migrate=False)
+        url = db.url.replace(f"@{u.hostname}:{u.port}/", f"@127.0.0.1:{relay.port}/")
+        t0 = time.monotonic()
+        r = srv.cli("migrate", "status", env={"DATABASE_URL": url, "CAREBASE_POOL_MIN": "1",
+                                              **env}, timeout=60)
+        took = time.monotonic() - t0
+        assert r.returncode != 0, r.stdout
+        assert "timeout expired" in r.stderr, r.stderr
+        assert took < 7, f"gave up after {took:.1f}s: the 10 s default won"
+    finally:
+        relay.close()

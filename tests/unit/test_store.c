@@ -22,6 +22,7 @@
 #include "core/err.h"
 #include "core/util.h"
 #include "store/store.h"
+#include "store/store_int.h"
 #include "testdb.h"
 
 #define PG_SCHEMA "carebase_test_store"
@@ -105,6 +106,59 @@ placeholders_skip_strings_comments_and_dollar_quotes(void **state)
 	assert_non_null(out);
 	assert_string_equal(out, want);
 	free(out);
+}
+
+/* The value pg_conn_params gives key, or NULL when it leaves it out. */
+static const char *
+param_of(const char **keys, const char **vals, const char *key)
+{
+	size_t i;
+
+	for (i = 0; keys[i] != NULL; i++)
+		if (strcmp(keys[i], key) == 0)
+			return (vals[i]);
+	return (NULL);
+}
+
+/*
+ * A PostgreSQL connection's TCP and connect defaults (the pool's and the
+ * listener's) are only defaults: one the environment gives (or the
+ * PGSERVICE service file, which PQconndefaults reads alike) is left out
+ * for libpq to take, and the URL comes last so that its own keys win.
+ */
+static void
+connect_defaults_yield_to_the_environment(void **state)
+{
+	const char *keys[8], *vals[8], *url = "postgres://u@h:5/db";
+	char	   *saved = getenv("PGCONNECT_TIMEOUT");
+	char	    keep[32] = "";
+	size_t	    n;
+
+	(void)state;
+	if (saved != NULL)
+		snprintf(keep, sizeof(keep), "%s", saved);
+	unsetenv("PGCONNECT_TIMEOUT");
+	assert_int_equal(pg_conn_params(url, keys, vals, 8), OK);
+	assert_string_equal(param_of(keys, vals, "connect_timeout"), "10");
+	assert_string_equal(param_of(keys, vals, "tcp_user_timeout"), "30000");
+	assert_string_equal(param_of(keys, vals, "keepalives"), "1");
+	for (n = 0; keys[n] != NULL; n++)
+		;
+	assert_int_equal(n, 7);
+	assert_string_equal(keys[n - 1], "dbname");
+	assert_ptr_equal(vals[n - 1], url);
+
+	setenv("PGCONNECT_TIMEOUT", "3", 1);
+	assert_int_equal(pg_conn_params(url, keys, vals, 8), OK);
+	assert_null(param_of(keys, vals, "connect_timeout"));
+	assert_string_equal(param_of(keys, vals, "tcp_user_timeout"), "30000");
+	assert_string_equal(param_of(keys, vals, "dbname"), url);
+	/* Too little room: refused, nothing half-written is used. */
+	assert_int_equal(pg_conn_params(url, keys, vals, 7), ERR_INVALID);
+	if (keep[0] != '\0')
+		setenv("PGCONNECT_TIMEOUT", keep, 1);
+	else
+		unsetenv("PGCONNECT_TIMEOUT");
 }
 
 static void
@@ -1398,6 +1452,7 @@ main(void)
 		cmocka_unit_test(
 		    placeholders_skip_strings_comments_and_dollar_quotes),
 		cmocka_unit_test(open_rejects_bad_urls_and_creates_folders),
+		cmocka_unit_test(connect_defaults_yield_to_the_environment),
 	};
 	const struct CMUnitTest db[] = {
 		cmocka_unit_test(sqlite_connections_use_wal_and_foreign_keys),

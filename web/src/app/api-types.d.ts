@@ -40527,7 +40527,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description WEBHOOK_ALREADY_PROCESSED (without force; also when another replay processed it meanwhile), WEBHOOK_BODY_ERASED or WEBHOOK_BODY_TRUNCATED */
+            /** @description WEBHOOK_ALREADY_PROCESSED (without force; also when another replay processed it meanwhile), WEBHOOK_BODY_ERASED, WEBHOOK_BODY_TRUNCATED, or WEBHOOK_OUTCOME_NOT_RECORDED (it ran, but the database refused its outcome: replay it again) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -40535,7 +40535,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "WEBHOOK_ALREADY_PROCESSED" | "WEBHOOK_BODY_ERASED" | "WEBHOOK_BODY_TRUNCATED" | "CONFLICT";
+                        code?: "WEBHOOK_ALREADY_PROCESSED" | "WEBHOOK_BODY_ERASED" | "WEBHOOK_BODY_TRUNCATED" | "WEBHOOK_OUTCOME_NOT_RECORDED" | "CONFLICT";
                     };
                 };
             };
@@ -41097,7 +41097,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description VERIFY_IN_PROGRESS: another check is walking the log in this process (Retry-After) */
+            /** @description VERIFY_IN_PROGRESS: another check is walking the log in this process (Retry-After: the seconds left of its time limit) */
             409: {
                 headers: {
                     [name: string]: unknown;
