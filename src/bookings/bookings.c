@@ -95,7 +95,8 @@ static int bookings_init(struct store *);
 	"stands; a NEW_BOOKING says whether it was known already "	\
 	"(duplicate) and the sessions left, a CANCELLED_BOOKING whether "	\
 	"it was cancelled already",					\
-	",\"booking\":{\"type\":\"object\"},\"duplicate\":{\"type\":"	\
+	",\"booking\":{\"$ref\":\"#/components/schemas/"		\
+	"therapy_bookings\"},\"duplicate\":{\"type\":"			\
 	"\"boolean\"},\"therapy_sessions_remaining\":{\"type\":"		\
 	"\"integer\"},\"already_cancelled\":{\"type\":\"boolean\"}") "},"	\
 	"\"problems\":{\"400\":\"the body is not JSON\",\"401\":"		\
