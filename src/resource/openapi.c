@@ -819,21 +819,30 @@ if_match_needed(const struct rdef *rd)
 	return (0);
 }
 
-/* Parameters for the {name} segments of a pattern. */
+/*
+ * Parameters for the {name} segments of a pattern. An {id} or
+ * {session_id} is a row's id, a UUID (uuid_v7): every route that takes
+ * one answers anything else 404 (handlers.c and rows.c for a resource's
+ * row, each module's handler for its own). A route whose {id} is not
+ * one says so in its api text (param_replace: a partner's id or name).
+ */
 static json_t *
 path_params(const char *pattern)
 {
 	const char *p, *e;
 	char	    name[64];
-	json_t	   *a = json_array();
+	json_t	   *a = json_array(), *s;
 
 	for (p = pattern; (p = strchr(p, '{')) != NULL; p = e) {
 		if ((e = strchr(p, '}')) == NULL)
 			break;
 		snprintf(name, sizeof(name), "%.*s", (int)(e - p - 1), p + 1);
+		s = json_pack("{s:s}", "type", "string");
+		if (strcmp(name, "id") == 0 || strcmp(name, "session_id") == 0)
+			json_object_set_new(s, "format", json_string("uuid"));
 		json_array_append_new(a,
-		    json_pack("{s:s,s:s,s:b,s:{s:s}}", "name", name, "in",
-			"path", "required", 1, "schema", "type", "string"));
+		    json_pack("{s:s,s:s,s:b,s:o}", "name", name, "in", "path",
+			"required", 1, "schema", s));
 	}
 	return (a);
 }

@@ -606,3 +606,25 @@ def test_success_answers_declare_every_member_they_send(start_server):
     answers = {where.split(" ")[0] + " " + where.split(" ")[1] for where, _ in found}
     assert not found, (f"{len(found)} open nodes in {len(answers)} operations:\n"
                        + "\n".join(f"{w}: {why}" for w, why in found))
+
+
+@pytest.mark.dbless
+def test_row_ids_in_paths_are_declared_uuids(start_server):
+    """Issue 19: an {id} or {session_id} of a path is a row's id, which
+    every route taking one reads as a UUID only (anything else is 404):
+    the document says format uuid, and the contract hook checks each path
+    the server accepts against it (openapi_contract._check_path). The one
+    {id} that is not always a UUID says so (a partner's id or name)."""
+    doc = start_server().get("/v1/openapi.json").json()
+    ids, not_uuid = 0, []
+    for path, method, op in operations(doc):
+        params = {p["name"]: p for p in doc["paths"][path].get("parameters", [])}
+        params.update({p["name"]: p for p in op.get("parameters", []) if p.get("in") == "path"})
+        for name in ("id", "session_id"):
+            if "{" + name + "}" not in path:
+                continue
+            ids += 1
+            if params[name]["schema"].get("format") != "uuid":
+                not_uuid.append(f"{method} {path} {name}")
+    assert ids > 100
+    assert not_uuid == ["get /v1/partners/{id} id"]
