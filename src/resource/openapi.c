@@ -1239,6 +1239,11 @@ route_paths(const struct doc_parts *d, const struct route_table *t, size_t k)
 	json_object_foreach(json_object_get(api, "webhooks"), type, v) {
 		json_object_set(d->webhooks, type, v);
 	}
+	/* "schemes": those its webhooks are signed with (not the route's
+	 * own: a webhook's operation names it in its security). */
+	json_object_foreach(json_object_get(api, "schemes"), type, v) {
+		json_object_set(d->schemes, type, v);
+	}
 	json_object_foreach(json_object_get(api, "schemas"), type, v) {
 		json_object_set(d->schemas, type, v);
 	}
@@ -1387,7 +1392,13 @@ resource_openapi(void)
 	    OPENAPI_VERSION, "description",
 	    "The carebase API: accounts, relationships, "
 	    "courses, therapy, training and biometrics. Errors are RFC 9457 "
-	    "problem documents.",
+	    "problem documents. OPTIONS is answered alike on every path "
+	    "served, so no operation lists it: 204 without credentials, "
+	    "Allow naming the path's methods; from an origin in "
+	    "cors_origins with Access-Control-Request-Method, the CORS "
+	    "preflight besides (Access-Control-Allow-Methods, "
+	    "Access-Control-Allow-Headers, Access-Control-Max-Age). A path "
+	    "not served answers it 404.",
 	    "servers", "url", url, "tags", tags, "paths", paths, "webhooks",
 	    webhooks, "security", "bearerAuth", "cookieAuth", "components",
 	    "schemas", schemas, "securitySchemes", schemes, "parameters",

@@ -628,3 +628,44 @@ def test_row_ids_in_paths_are_declared_uuids(start_server):
                 not_uuid.append(f"{method} {path} {name}")
     assert ids > 100
     assert not_uuid == ["get /v1/partners/{id} id"]
+
+
+@pytest.mark.dbless
+def test_the_booking_cancel_call_shows_its_signature_and_an_example(start_server):
+    """Issue 19: the call carebase makes to the booking system (webhooks'
+    bookingCancelled) names the scheme it is signed with, declared among
+    the securitySchemes (what notify.c sends: X-Carebase-Signature,
+    sha256= HMAC over timestamp and body), and shows a body that its
+    schema takes."""
+    import jsonschema
+    from openapi_contract import format_checker
+    doc = start_server().get("/v1/openapi.json").json()
+    op = doc["webhooks"]["bookingCancelled"]["post"]
+    assert op["security"] == [{"carebaseSignature": []}]
+    scheme = doc["components"]["securitySchemes"]["carebaseSignature"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == (
+        "apiKey", "header", "X-Carebase-Signature")
+    assert "HMAC-SHA256" in scheme["description"]
+    media = op["requestBody"]["content"]["application/json"]
+    jsonschema.Draft202012Validator(media["schema"], format_checker=format_checker()).validate(
+        media["example"])
+    # Only the webhook names it: the cancel route itself takes a session.
+    cancel = doc["paths"]["/v1/therapy-bookings/{id}/cancel"]["post"]
+    assert "carebaseSignature" not in json.dumps(cancel.get("security", doc["security"]))
+
+
+@pytest.mark.dbless
+def test_options_is_answered_on_every_path_as_the_document_says(start_server):
+    """Issue 19: no operation lists OPTIONS; the document's description
+    says how every served path answers it, and the server does so: 204
+    without credentials, Allow naming the methods, 404 off the API."""
+    s = start_server()
+    doc = s.get("/v1/openapi.json").json()
+    assert all("options" not in item for item in doc["paths"].values())
+    assert "OPTIONS is answered alike on every path" in doc["info"]["description"]
+    for path, allow in (("/v1/users", {"GET", "POST"}), ("/v1/me", {"GET", "PATCH"}),
+                        ("/healthz", {"GET"})):
+        r = s.request("OPTIONS", path)
+        assert r.status_code == 204, (path, r.status_code, r.text)
+        assert allow <= {m.strip() for m in r.headers["Allow"].split(",")}, r.headers
+    assert s.request("OPTIONS", "/v1/no-such-thing").status_code == 404
