@@ -101,10 +101,8 @@ static int refold_table(struct tx *, struct refold *, const char *,
 	"courses the status change touched\",\"items\":{\"type\":"	\
 	"\"string\",\"format\":\"uuid\"}},\"course_sessions\":{"	\
 	"\"type\":\"array\",\"description\":\"the course sessions "	\
-	"it touched: [id, course_id]\",\"items\":{\"type\":"		\
-	"\"array\",\"prefixItems\":[{\"type\":\"string\",\"format\":"	\
-	"\"uuid\"},{\"type\":\"string\",\"format\":\"uuid\"}],"	\
-	"\"minItems\":2,\"items\":false}},\"ignored\":{\"type\":"	\
+	"it touched\",\"items\":{\"type\":\"string\",\"format\":"	\
+	"\"uuid\"}},\"ignored\":{\"type\":"				\
 	"\"boolean\"},\"component\":{}") "},\"problems\":{\"400\":"	\
 	"\"the body is not JSON\",\"401\":\"SIGNATURE_MISSING, "		\
 	"SIGNATURE_INVALID\",\"409\":\"COURSE_NOT_KNOWN\",\"413\":"	\

@@ -43905,6 +43905,8 @@ export interface operations {
                             /** Format: uuid */
                             id: string;
                             audit_ref: string | null;
+                        } & {
+                            [key: string]: unknown;
                         };
                         relationships: Record<string, never>[];
                         audit_log: components["schemas"]["audit_record"][];
@@ -44092,6 +44094,8 @@ export interface operations {
                             /** Format: uuid */
                             id: string;
                             audit_ref: string | null;
+                        } & {
+                            [key: string]: unknown;
                         };
                         relationships: Record<string, never>[];
                         audit_log: components["schemas"]["audit_record"][];
@@ -53791,7 +53795,9 @@ export interface operations {
                      *       "courses": [
                      *         "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
                      *       ],
-                     *       "course_sessions": [],
+                     *       "course_sessions": [
+                     *         "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *       ],
                      *       "ignored": true,
                      *       "component": {}
                      *     }
@@ -53826,11 +53832,8 @@ export interface operations {
                         status?: string;
                         /** @description the courses the status change touched */
                         courses?: string[];
-                        /** @description the course sessions it touched: [id, course_id] */
-                        course_sessions?: [
-                            string,
-                            string
-                        ][];
+                        /** @description the course sessions it touched */
+                        course_sessions?: string[];
                         ignored?: boolean;
                         component?: unknown;
                     };
