@@ -95,7 +95,8 @@ static int bookings_init(struct store *);
 	"stands; a NEW_BOOKING says whether it was known already "	\
 	"(duplicate) and the sessions left, a CANCELLED_BOOKING whether "	\
 	"it was cancelled already",					\
-	",\"booking\":{\"type\":\"object\"},\"duplicate\":{\"type\":"	\
+	",\"booking\":{\"$ref\":\"#/components/schemas/"		\
+	"therapy_bookings\"},\"duplicate\":{\"type\":"			\
 	"\"boolean\"},\"therapy_sessions_remaining\":{\"type\":"		\
 	"\"integer\"},\"already_cancelled\":{\"type\":\"boolean\"}") "},"	\
 	"\"problems\":{\"400\":\"the body is not JSON\",\"401\":"		\
@@ -131,11 +132,23 @@ static int bookings_init(struct store *);
 	"false,\"properties\":{\"event\":{\"const\":"			\
 	"\"booking.cancelled\"},\"booking_code\":{\"type\":\"string\"},"	\
 	"\"cancelled_at\":{\"type\":\"string\",\"format\":\"date-time\"},"	\
-	"\"cancelled_by\":{\"enum\":[\"client\",\"staff\"]}}}}}},"		\
-	"\"responses\":{\"2XX\":{\"description\":\"cancelled in the "	\
-	"booking system\"}}}}"
+	"\"cancelled_by\":{\"enum\":[\"client\",\"staff\"]}}},"		\
+	"\"example\":{\"event\":\"booking.cancelled\",\"booking_code\":"	\
+	"\"SB-1042\",\"cancelled_at\":\"2026-03-11T16:20:00Z\","		\
+	"\"cancelled_by\":\"client\"}}}},\"security\":[{"			\
+	"\"carebaseSignature\":[]}],\"responses\":{\"2XX\":{"		\
+	"\"description\":\"cancelled in the booking system\"}}}}"
+/* The scheme the call is signed with (notify.c's out_sign): the relay
+ * checks it, with X-Carebase-Timestamp against replays. */
+#define API_CANCEL_SCHEME						\
+	"\"schemes\":{\"carebaseSignature\":{\"type\":\"apiKey\","	\
+	"\"in\":\"header\",\"name\":\"X-Carebase-Signature\","		\
+	"\"description\":\"what carebase signs its calls with: "		\
+	"sha256=<hex HMAC-SHA256 of \\\"<X-Carebase-Timestamp>.<body>\\\" "	\
+	"under booking_cancel_secret>; the receiver recomputes it over "	\
+	"the raw body and refuses an old timestamp\"}},"
 #define API_CANCEL							\
-	"{\"codes\":{\"409\":[\"ALREADY_CANCELLED\",\"BOOKING_STARTED\"]},\"webhooks\":{\"bookingCancelled\":" API_CANCEL_OUT "},"	\
+	"{\"codes\":{\"409\":[\"ALREADY_CANCELLED\",\"BOOKING_STARTED\"]},\"webhooks\":{\"bookingCancelled\":" API_CANCEL_OUT "}," API_CANCEL_SCHEME	\
 	"\"answers\":{\"200\":{\"description\":\"the booking, cancelled\","	\
 	"\"schema\":{\"allOf\":[{\"$ref\":"					\
 	"\"#/components/schemas/therapy_bookings\"},{\"type\":\"object\","	\

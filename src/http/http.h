@@ -101,7 +101,8 @@ struct route {
 	 * components, for "$ref"), "security" (on a public route: {scheme
 	 * name: security scheme}, its own credentials, e.g. a webhook's
 	 * signature), "webhooks" ({name: path item}: the calls to another
-	 * system the route leads to) and "problems" ({"409": "why"}: problem
+	 * system the route leads to), "schemes" ({name: security scheme}:
+	 * those its webhooks are signed with) and "problems" ({"409": "why"}: problem
 	 * documents this route answers besides those its flags imply) and
 	 * "codes" ({"409": ["EMAIL_TAKEN", ...]}: the problem codes it
 	 * answers with besides the generic one of each status, err.c; a

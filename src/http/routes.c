@@ -194,6 +194,16 @@ api_parse(const char *module, const struct route *rt)
 					why = "webhooks are not {name: path "
 					      "item}";
 			}
+		} else if (strcmp(k, "schemes") == 0) {
+			/* {name: OpenAPI security scheme}: the ones its
+			 * webhooks are signed with (the route's own are
+			 * "security"). */
+			if (!json_is_object(v) || json_object_size(v) == 0)
+				why = "schemes are not {name: scheme}";
+			json_object_foreach(v, ik, x) {
+				if (!json_is_string(json_object_get(x, "type")))
+					why = "a security scheme has no type";
+			}
 		} else if (strcmp(k, "problems") == 0) {
 			if (!api_statuses(v, 400, 599))
 				why = "problems are not {4xx-5xx: why}";

@@ -69,6 +69,14 @@ static int refold_table(struct tx *, struct refold *, const char *,
 	"9007199254740991},\"text\":{\"type\":[\"string\",\"null\"],"	\
 	"\"maxLength\":10000},\"full_slug\":{\"type\":[\"string\","	\
 	"\"null\"],\"pattern\":\"^[A-Za-z0-9/_-]{1,500}$\"}}}"
+/* What a course or course session made or changed answers (storyblok.c's
+ * course_upsert, session_upsert): changed names the fields changed. */
+#define API_STORY_MADE							\
+	"\"id\":{\"type\":\"string\",\"format\":\"uuid\"},"		\
+	"\"storyblok_uuid\":{\"type\":[\"string\",\"null\"]},"		\
+	"\"status\":{\"type\":\"string\"},\"created\":{\"type\":"	\
+	"\"boolean\"},\"changed\":{\"type\":\"array\",\"items\":{"	\
+	"\"type\":\"string\"}}"
 #define API_STORYBLOK							\
 	"{\"body_required\":true,\"content\":{\"application/json\":"	\
 	API_STORYBLOK_BODY "},\"example\":{\"text\":\"The user "	\
@@ -81,10 +89,20 @@ static int refold_table(struct tx *, struct refold *, const char *,
 	"storyblok_webhook_secret\"}},\"answers\":{" INBOX_API_ANSWER("applied: the course or course "	\
 	"session made or changed (created, changed: its fields), the "	\
 	"stories a status change touched, or a component ignored",	\
-	",\"course\":{\"type\":\"object\"},\"course_session\":{\"type\":"	\
-	"\"object\"},\"action\":{\"type\":\"string\"},\"status\":{"	\
-	"\"type\":\"string\"},\"courses\":{\"type\":\"array\"},"		\
-	"\"course_sessions\":{\"type\":\"array\"},\"ignored\":{\"type\":"	\
+	",\"course\":{\"type\":\"object\",\"required\":[\"id\","	\
+	"\"storyblok_uuid\",\"status\",\"created\",\"changed\"],"	\
+	"\"properties\":{" API_STORY_MADE "}},\"course_session\":{"	\
+	"\"type\":\"object\",\"required\":[\"id\",\"storyblok_uuid\","	\
+	"\"course_id\",\"status\",\"created\",\"changed\"],"	\
+	"\"properties\":{\"course_id\":{\"type\":\"string\","	\
+	"\"format\":\"uuid\"}," API_STORY_MADE "}},\"action\":{"	\
+	"\"type\":\"string\"},\"status\":{\"type\":\"string\"},"	\
+	"\"courses\":{\"type\":\"array\",\"description\":\"the "	\
+	"courses the status change touched\",\"items\":{\"type\":"	\
+	"\"string\",\"format\":\"uuid\"}},\"course_sessions\":{"	\
+	"\"type\":\"array\",\"description\":\"the course sessions "	\
+	"it touched\",\"items\":{\"type\":\"string\",\"format\":"	\
+	"\"uuid\"}},\"ignored\":{\"type\":"				\
 	"\"boolean\"},\"component\":{}") "},\"problems\":{\"400\":"	\
 	"\"the body is not JSON\",\"401\":\"SIGNATURE_MISSING, "		\
 	"SIGNATURE_INVALID\",\"409\":\"COURSE_NOT_KNOWN\",\"413\":"	\

@@ -96,7 +96,13 @@
 	"\"type\":[\"string\",\"null\"]},\"user_agent\":{\"type\":["	\
 	"\"string\",\"null\"]},\"request_id\":{\"type\":[\"string\","	\
 	"\"null\"]},\"prev_hash\":{\"type\":[\"string\",\"null\"]},"	\
-	"\"hash\":{\"type\":[\"string\",\"null\"]}}}"
+	"\"hash\":{\"type\":[\"string\",\"null\"]},\"ip_index\":{"	\
+	"\"type\":[\"string\",\"null\"],\"description\":\"the log's "	\
+	"own view (not an export's): the address's blind index where "	\
+	"the address itself is gone (audit_details_json)\"},"		\
+	"\"user_agent_index\":{\"type\":[\"string\",\"null\"],"	\
+	"\"description\":\"the same for the user agent\"}},"		\
+	"\"additionalProperties\":false}"
 #define API_QUERY(n, what)						\
 	"{\"name\":\"" n "\",\"in\":\"query\",\"description\":\"" what	\
 	"\",\"schema\":{\"type\":\"string\"}}"

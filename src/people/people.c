@@ -238,7 +238,8 @@ static const char api_me_password[] =
 	"hidden ones: resource_export_row) and its audit_ref\","	\
 	"\"type\":\"object\",\"required\":[\"id\",\"audit_ref\"],"	\
 	"\"properties\":{\"id\":{\"type\":\"string\",\"format\":"	\
-	"\"uuid\"},\"audit_ref\":{\"type\":[\"string\",\"null\"]}}},"	\
+	"\"uuid\"},\"audit_ref\":{\"type\":[\"string\",\"null\"]}},"	\
+	"\"additionalProperties\":true},"					\
 	"\"relationships\":{\"type\":"	\
 	"\"array\",\"items\":{\"type\":\"object\"}},\"audit_log\":{"	\
 	"\"type\":\"array\",\"items\":{\"$ref\":\"#/components/schemas/"	\

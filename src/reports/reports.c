@@ -141,6 +141,11 @@ static const char api_run_get[] =
  * run's result alike: media type to schema.
  */
 /* clang-format off */
+/* A cell of a row or a total, keyed by its column: a period, a group's id
+ * or label, a currency, a count or money in minor units (null when
+ * withheld, or a money total over several currencies). */
+#define API_CELL "{\"type\":[\"string\",\"integer\",\"number\"," \
+	"\"null\"]}"
 #define API_ANSWER "{\"application/json\":{\"type\":\"object\"," \
 	"\"required\":[\"report\",\"columns\",\"rows\",\"totals\"]," \
 	"\"properties\":{\"report\":{\"type\":\"string\"},\"title\":{" \
@@ -150,10 +155,17 @@ static const char api_run_get[] =
 	"\"Europe/London\"],\"description\":\"whose days the periods " \
 	"are\"},\"period\":{\"type\":\"string\"},\"columns\":{" \
 	"\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"rows\":{" \
-	"\"type\":\"array\",\"items\":{\"type\":\"object\"}},\"totals\":{" \
-	"\"type\":\"object\"},\"totals_by_currency\":{\"type\":" \
-	"\"object\",\"description\":\"reports with money: each " \
-	"currency's money totals (minor units)\"},\"withheld_below\":{" \
+	"\"type\":\"array\",\"items\":{\"type\":\"object\"," \
+	"\"description\":\"a period (and group): one member per " \
+	"column, named in columns\",\"additionalProperties\":" \
+	API_CELL "}},\"totals\":{\"type\":\"object\",\"description\":" \
+	"\"each measure's total over the range (and the currency)\"," \
+	"\"additionalProperties\":" API_CELL "},\"totals_by_currency\":{" \
+	"\"type\":\"object\",\"description\":\"reports with money: " \
+	"each currency's money totals (minor units), by its code\"," \
+	"\"propertyNames\":{\"pattern\":\"^[A-Z]{3}$\"}," \
+	"\"additionalProperties\":{\"type\":\"object\"," \
+	"\"additionalProperties\":" API_CELL "}},\"withheld_below\":{" \
 	"\"type\":\"integer\",\"description\":\"a partner admin's answer: " \
 	"counts above 0 and under it are null, and so is the total of " \
 	"a column with one (report_partner_min_count)\"}}}," \
@@ -236,7 +248,8 @@ static const char api_list[] =
     "\"required\":[\"name\",\"type\",\"description\"],\"properties\":{"
     "\"name\":{\"type\":\"string\"},\"type\":{\"type\":\"string\"},"
     "\"description\":{\"type\":\"string\"}}}},\"columns\":{\"type\":"
-    "\"array\"},\"parameters\":{\"type\":\"object\",\"required\":["
+    "\"array\",\"items\":{\"type\":\"string\"},\"description\":"
+    "\"the members of its rows, in order\"},\"parameters\":{\"type\":\"object\",\"required\":["
     "\"from\",\"to\",\"period\",\"format\"],\"additionalProperties\":"
     "false,\"description\":\"GET /v1/reports/{name}'s query: what from "
     "and to take, the periods and formats\",\"properties\":{\"from\":{"

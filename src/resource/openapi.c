@@ -68,6 +68,7 @@ static void    param_replace(json_t *, json_t *);
 static json_t *op_new(const char *, const char *, const char *);
 static void    resource_paths(json_t *, json_t *, const struct rdef *);
 static json_t *media_types(json_t *);
+static void    answer_close(json_t *);
 static void    route_answers(json_t *, const struct route *, json_t *);
 static void    route_paths(
        const struct doc_parts *, const struct route_table *, size_t);
@@ -80,9 +81,12 @@ static const char api_openapi[] =
     "\"schema\":{\"type\":\"object\",\"required\":[\"openapi\","
     "\"info\",\"paths\",\"components\"],\"properties\":{\"openapi\":{"
     "\"type\":\"string\",\"pattern\":\"^3\\\\.1\\\\.\"},\"info\":{"
-    "\"type\":\"object\"},\"paths\":{\"type\":\"object\"},"
-    "\"webhooks\":{\"type\":\"object\"},\"components\":{\"type\":"
-    "\"object\"}}},\"example\":{\"openapi\":\"3.1.0\",\"info\":{"
+    "\"type\":\"object\"},\"servers\":{\"type\":\"array\",\"items\":"
+    "{\"type\":\"object\"}},\"tags\":{\"type\":\"array\",\"items\":{"
+    "\"type\":\"object\"}},\"paths\":{\"type\":\"object\"},"
+    "\"webhooks\":{\"type\":\"object\"},\"security\":{\"type\":"
+    "\"array\",\"items\":{\"type\":\"object\"}},\"components\":{"
+    "\"type\":\"object\"}}},\"example\":{\"openapi\":\"3.1.0\",\"info\":{"
     "\"title\":\"carebase\",\"version\":\"0.1.0\"},\"paths\":{},"
     "\"components\":{}}},\"304\":{\"description\":\"the document is "
     "unchanged (If-None-Match named its ETag)\"}}}";
@@ -769,10 +773,10 @@ list_params(const struct rdef *rd)
 static json_t *
 page_schema(const char *ref)
 {
-	return (json_pack("{s:s,s:[s,s],s:{s:{s:s,s:{s:s}},s:{s:[s,s]}}}",
+	return (json_pack("{s:s,s:[s,s],s:{s:{s:s,s:{s:s}},s:{s:[s,s]}},s:b}",
 	    "type", "object", "required", "data", "next_cursor", "properties",
 	    "data", "type", "array", "items", "$ref", ref, "next_cursor",
-	    "type", "string", "null"));
+	    "type", "string", "null", "additionalProperties", 0));
 }
 
 /* A custom route that answers a page of a resource's rows (its api's
@@ -815,21 +819,30 @@ if_match_needed(const struct rdef *rd)
 	return (0);
 }
 
-/* Parameters for the {name} segments of a pattern. */
+/*
+ * Parameters for the {name} segments of a pattern. An {id} or
+ * {session_id} is a row's id, a UUID (uuid_v7): every route that takes
+ * one answers anything else 404 (handlers.c and rows.c for a resource's
+ * row, each module's handler for its own). A route whose {id} is not
+ * one says so in its api text (param_replace: a partner's id or name).
+ */
 static json_t *
 path_params(const char *pattern)
 {
 	const char *p, *e;
 	char	    name[64];
-	json_t	   *a = json_array();
+	json_t	   *a = json_array(), *s;
 
 	for (p = pattern; (p = strchr(p, '{')) != NULL; p = e) {
 		if ((e = strchr(p, '}')) == NULL)
 			break;
 		snprintf(name, sizeof(name), "%.*s", (int)(e - p - 1), p + 1);
+		s = json_pack("{s:s}", "type", "string");
+		if (strcmp(name, "id") == 0 || strcmp(name, "session_id") == 0)
+			json_object_set_new(s, "format", json_string("uuid"));
 		json_array_append_new(a,
-		    json_pack("{s:s,s:s,s:b,s:{s:s}}", "name", name, "in",
-			"path", "required", 1, "schema", "type", "string"));
+		    json_pack("{s:s,s:s,s:b,s:o}", "name", name, "in", "path",
+			"required", 1, "schema", s));
 	}
 	return (a);
 }
@@ -1062,7 +1075,8 @@ resource_paths(json_t *paths, json_t *schemas, const struct rdef *rd)
 		json_object_del(paths, rd->item_path);
 }
 
-/* {type: schema, ...} as OpenAPI's content: {type: {"schema": ...}}. */
+/* {type: schema, ...} as OpenAPI's content: {type: {"schema": ...}}, a
+ * copy (answer_close changes it; the route's api is kept). */
 static json_t *
 media_types(json_t *types)
 {
@@ -1070,9 +1084,48 @@ media_types(json_t *types)
 	json_t	   *v, *c = json_object();
 
 	json_object_foreach(types, type, v) {
-		json_object_set_new(c, type, json_pack("{s:O}", "schema", v));
+		json_object_set_new(
+		    c, type, json_pack("{s:o}", "schema", json_deep_copy(v)));
 	}
 	return (c);
+}
+
+/*
+ * A success answer names every member it sends: each object of schema s
+ * that lists properties and says nothing of others is closed
+ * (additionalProperties false), so the contract hook refuses a member the
+ * api text does not name (tests/api/openapi_contract.py). An allOf's
+ * branches are left as they are (closing one would refuse the others'
+ * members): the allOf itself says unevaluatedProperties false.
+ */
+static void
+answer_close(json_t *s)
+{
+	const char *k;
+	json_t	   *v, *b;
+	size_t	    i;
+
+	if (!json_is_object(s))
+		return;
+	if (json_object_get(s, "properties") != NULL &&
+	    json_object_get(s, "additionalProperties") == NULL)
+		json_object_set_new(s, "additionalProperties", json_false());
+	json_object_foreach(json_object_get(s, "properties"), k, v) {
+		answer_close(v);
+	}
+	answer_close(json_object_get(s, "items"));
+	answer_close(json_object_get(s, "additionalProperties"));
+	json_array_foreach(json_object_get(s, "anyOf"), i, v) {
+		answer_close(v);
+	}
+	json_array_foreach(json_object_get(s, "oneOf"), i, v) {
+		answer_close(v);
+	}
+	json_array_foreach(json_object_get(s, "allOf"), i, b) {
+		json_object_foreach(json_object_get(b, "properties"), k, v) {
+			answer_close(v);
+		}
+	}
 }
 
 /* The answers a custom route's flags imply, and its own (api). */
@@ -1093,9 +1146,15 @@ route_answers(json_t *r, const struct route *rt, json_t *api)
 			    media_types(json_object_get(v, "content")));
 		else if (json_object_get(v, "schema") != NULL)
 			json_object_set_new(a, "content",
-			    json_pack("{s:{s:O}}",
+			    json_pack("{s:{s:o}}",
 				type != NULL ? type : "application/json",
-				"schema", json_object_get(v, "schema")));
+				"schema",
+				json_deep_copy(json_object_get(v, "schema"))));
+		if (k[0] == '2')
+			answer_close(json_object_get(
+			    json_object_get(json_object_get(a, "content"),
+				"application/json"),
+			    "schema"));
 		if (json_object_get(v, "example") != NULL &&
 		    json_object_get(a, "content") != NULL)
 			json_object_set(
@@ -1179,6 +1238,11 @@ route_paths(const struct doc_parts *d, const struct route_table *t, size_t k)
 	}
 	json_object_foreach(json_object_get(api, "webhooks"), type, v) {
 		json_object_set(d->webhooks, type, v);
+	}
+	/* "schemes": those its webhooks are signed with (not the route's
+	 * own: a webhook's operation names it in its security). */
+	json_object_foreach(json_object_get(api, "schemes"), type, v) {
+		json_object_set(d->schemes, type, v);
 	}
 	json_object_foreach(json_object_get(api, "schemas"), type, v) {
 		json_object_set(d->schemas, type, v);
@@ -1328,7 +1392,13 @@ resource_openapi(void)
 	    OPENAPI_VERSION, "description",
 	    "The carebase API: accounts, relationships, "
 	    "courses, therapy, training and biometrics. Errors are RFC 9457 "
-	    "problem documents.",
+	    "problem documents. OPTIONS is answered alike on every path "
+	    "served, so no operation lists it: 204 without credentials, "
+	    "Allow naming the path's methods; from an origin in "
+	    "cors_origins with Access-Control-Request-Method, the CORS "
+	    "preflight besides (Access-Control-Allow-Methods, "
+	    "Access-Control-Allow-Headers, Access-Control-Max-Age). A path "
+	    "not served answers it 404.",
 	    "servers", "url", url, "tags", tags, "paths", paths, "webhooks",
 	    webhooks, "security", "bearerAuth", "cookieAuth", "components",
 	    "schemas", schemas, "securitySchemes", schemes, "parameters",

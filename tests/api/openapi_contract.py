@@ -208,6 +208,7 @@ def check(contract, method, url, response, streamed=False):
                             f"(declared: {sorted(responses)})")
     if 200 <= status < 300:
         _check_request_body(contract, name, op, response.request)
+        _check_path(contract, name, template, op, path)
     if not _refused_query(status, media, response, url):
         _check_query(contract, name, template, op, url)
     content = answer.get("content") or {}
@@ -388,6 +389,33 @@ def _check_query(contract, name, template, op, url):
             raise ContractError(f"OpenAPI contract: {name} was sent {k}={values!r}, which "
                                 f"its schema does not take: {err.message[:300]}, and it was "
                                 f"not refused")
+
+
+def _check_path(contract, name, template, op, path):
+    """Each {segment} of a path the server accepted (2xx) is one its
+    parameter's schema takes: an id declared format uuid was one."""
+    names = re.findall(r"\{([^}]*)\}", template)
+    if not names:
+        return
+    rx = "^" + re.sub(r"\\\{[^}]*\\\}", "([^/]+)", re.escape(template)) + "$"
+    m = re.match(rx, path)
+    if m is None:
+        return
+    declared = {}
+    item = contract.doc.get("paths", {}).get(template, {})
+    for p in item.get("parameters", []) + op.get("parameters", []):
+        if "$ref" in p:
+            p = contract.resolve(p["$ref"])
+        if p.get("in") == "path":
+            declared[p["name"]] = p
+    for k, value in zip(names, m.groups()):
+        schema = (declared.get(k) or {}).get("schema")
+        if schema is None:
+            continue
+        err = jsonschema.exceptions.best_match(contract.validator(schema).iter_errors(value))
+        if err is not None:
+            raise ContractError(f"OpenAPI contract: {name} accepted {k}={value!r}, which "
+                                f"its schema does not take: {err.message[:300]}")
 
 
 def _check_request_body(contract, name, op, request):

@@ -483,3 +483,25 @@ def test_a_query_value_is_read_as_json_would_write_it(schema, text, value):
     satisfied by."""
     got_ = openapi_contract._query_value(schema, text)
     assert got_ == value and type(got_) is type(value), (text, got_)
+
+
+PATH_DOC = dict(DOC, paths={"/v1/things/{id}": {
+    "parameters": [{"name": "id", "in": "path", "required": True,
+                    "schema": {"type": "string", "format": "uuid"}}],
+    "get": {"responses": {"200": {"content": {"application/json": {"schema": {}}}},
+                          "404": {"content": {"application/problem+json": {"schema": {
+                              "$ref": "#/components/schemas/Problem"}}}}}}}})
+
+
+def test_a_path_segment_accepted_must_be_what_its_parameter_declares():
+    """Issue 19: a {segment} of a path the server accepted (2xx) is one its
+    parameter's schema takes (an id declared a UUID was one); refused, it
+    may be anything."""
+    c = Contract(PATH_DOC)
+    uuid = "0190a5e2-7c4b-7b2a-8f00-0123456789ab"
+    check(c, "GET", f"http://h/v1/things/{uuid}", got(f"/v1/things/{uuid}"))
+    with pytest.raises(ContractError, match="accepted id='first'"):
+        check(c, "GET", "http://h/v1/things/first", got("/v1/things/first"))
+    check(c, "GET", "http://h/v1/things/first", got(
+        "/v1/things/first", 404, json.dumps(problem_doc(404, "NOT_FOUND")).encode(),
+        "application/problem+json"))
