@@ -5216,6 +5216,11 @@ export interface components {
              * @description when it was redeemed
              */
             readonly activated_at: string | null;
+            /**
+             * Format: date-time
+             * @description when it was last switched off (is_active false); null while active
+             */
+            readonly deactivated_at?: string | null;
             /** Format: date-time */
             readonly created_at: string;
             /** Format: date-time */
@@ -19381,6 +19386,7 @@ export interface operations {
                      *           "therapy_sessions_redeemed": 1,
                      *           "is_active": true,
                      *           "activated_at": "2026-03-12T10:00:00Z",
+                     *           "deactivated_at": "2026-03-12T10:00:00Z",
                      *           "created_at": "2026-03-12T10:00:00Z",
                      *           "updated_at": "2026-03-12T10:00:00Z",
                      *           "code": "text"
@@ -19573,6 +19579,7 @@ export interface operations {
                      *       "therapy_sessions_redeemed": 1,
                      *       "is_active": true,
                      *       "activated_at": "2026-03-12T10:00:00Z",
+                     *       "deactivated_at": "2026-03-12T10:00:00Z",
                      *       "created_at": "2026-03-12T10:00:00Z",
                      *       "updated_at": "2026-03-12T10:00:00Z",
                      *       "code": "text"
@@ -19781,6 +19788,7 @@ export interface operations {
                      *       "therapy_sessions_redeemed": 1,
                      *       "is_active": true,
                      *       "activated_at": "2026-03-12T10:00:00Z",
+                     *       "deactivated_at": "2026-03-12T10:00:00Z",
                      *       "created_at": "2026-03-12T10:00:00Z",
                      *       "updated_at": "2026-03-12T10:00:00Z",
                      *       "code": "text"
@@ -20132,6 +20140,7 @@ export interface operations {
                      *       "therapy_sessions_redeemed": 1,
                      *       "is_active": true,
                      *       "activated_at": "2026-03-12T10:00:00Z",
+                     *       "deactivated_at": "2026-03-12T10:00:00Z",
                      *       "created_at": "2026-03-12T10:00:00Z",
                      *       "updated_at": "2026-03-12T10:00:00Z",
                      *       "code": "text"
@@ -50054,6 +50063,7 @@ export interface operations {
                      *           "therapy_sessions_redeemed": 1,
                      *           "is_active": true,
                      *           "activated_at": "2026-03-12T10:00:00Z",
+                     *           "deactivated_at": "2026-03-12T10:00:00Z",
                      *           "created_at": "2026-03-12T10:00:00Z",
                      *           "updated_at": "2026-03-12T10:00:00Z",
                      *           "code": "text"
@@ -51022,15 +51032,15 @@ export interface operations {
     get_v1_reports__name_: {
         parameters: {
             query: {
-                /** @description ISO 8601 date or date-time, inclusive */
+                /** @description ISO 8601 date or date-time, inclusive; a partner admin's is a period's start in the report's days (time_zone): a midnight (day), a Monday's midnight (week), the 1st's midnight (month), else 422 not_aligned */
                 from: string;
-                /** @description ISO 8601 date or date-time, exclusive; at most 5 years after from (a partner admin: report_partner_max_days, 400 days by default) */
+                /** @description ISO 8601 date or date-time, exclusive; at most 5 years after from (a partner admin: report_partner_max_days, 400 days by default, and a period's start as from is) */
                 to: string;
                 /** @description the rows' period, in UTC (a week starts on Monday) */
                 period?: "day" | "week" | "month";
                 /** @description json; csv (UTF-8 with a byte-order mark, formulas defused), xlsx (typed cells) or pdf (A4 landscape), each with the totals as its last row (one a currency when by currency) and a Content-Disposition filename */
                 format?: "json" | "csv" | "xlsx" | "pdf";
-                /** @description one partner's figures, of a report open to partners (for_partners), or course_progress for an admin (not told to partner admins: which courses an employer's people take): an admin names any partner (422 unknown_partner when none has the id); a partner admin always gets their own partner's (naming another is 403 NOT_YOUR_PARTNER), with each count above 0 and under report_partner_min_count (5 by default) withheld: null (an empty cell), its column's total null too, and withheld_below in the JSON */
+                /** @description one partner's figures, of a report open to partners (for_partners), or course_progress for an admin (not told to partner admins: which courses an employer's people take): an admin names any partner (422 unknown_partner when none has the id); a partner admin always gets their own partner's (naming another is 403 NOT_YOUR_PARTNER), with each count above 0 and under report_partner_min_count (5 by default) withheld: null (an empty cell), its column's total null too, and withheld_below in the JSON (a note in CSV, XLSX and PDF); a week's or month's count is withheld when a day of it is */
                 partner_id?: string;
             };
             header?: never;
@@ -51084,7 +51094,7 @@ export interface operations {
                         totals: Record<string, never>;
                         /** @description reports with money: each currency's money totals (minor units) */
                         totals_by_currency?: Record<string, never>;
-                        /** @description a partner admin's answer: counts above 0 and under it are null, and so is the total of a column with one (report_partner_min_count) */
+                        /** @description a partner admin's answer: counts above 0 and under it are null, and so are a week's or month's count with such a day in it and the total of a column with one (report_partner_min_count) */
                         withheld_below?: number;
                     };
                     "text/csv": string;
@@ -51164,7 +51174,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description a bad parameter (VALIDATION_FAILED, one entry each, among them partner_id unknown_partner), REPORT_TOO_LARGE (past report_max_rows rows) or RESULT_TOO_LARGE (past report_run_max_bytes bytes) */
+            /** @description a bad parameter (VALIDATION_FAILED, one entry each, among them partner_id unknown_partner and a partner admin's from or to not_aligned), REPORT_TOO_LARGE (past report_max_rows rows) or RESULT_TOO_LARGE (past report_run_max_bytes bytes) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -51977,7 +51987,7 @@ export interface operations {
                         totals: Record<string, never>;
                         /** @description reports with money: each currency's money totals (minor units) */
                         totals_by_currency?: Record<string, never>;
-                        /** @description a partner admin's answer: counts above 0 and under it are null, and so is the total of a column with one (report_partner_min_count) */
+                        /** @description a partner admin's answer: counts above 0 and under it are null, and so are a week's or month's count with such a day in it and the total of a column with one (report_partner_min_count) */
                         withheld_below?: number;
                     };
                     "text/csv": string;
