@@ -818,10 +818,18 @@ report_entry(const struct report *rep)
 	    REPORT_LONDON(rep)
 		? "ISO 8601 date or date-time, inclusive (required); a date "
 		  "is London's midnight"
+		: report_for_partner_admins(rep)
+		? "ISO 8601 date or date-time, inclusive (required); a "
+		  "partner admin's is a period's start (a midnight; a "
+		  "Monday's for week, the 1st's for month; UTC)"
 		: "ISO 8601 date or date-time, inclusive (required)",
 	    "to",
-	    "ISO 8601 date or date-time, exclusive (required); at most 5 "
-	    "years after from",
+	    report_for_partner_admins(rep)
+		? "ISO 8601 date or date-time, exclusive (required); at most "
+		  "5 years after from (a partner admin: "
+		  "report_partner_max_days, and a period's start as from is)"
+		: "ISO 8601 date or date-time, exclusive (required); at most 5 "
+		  "years after from",
 	    "period", "day", "week", "month", "format", "json", "csv", "xlsx",
 	    "pdf"));
 }
