@@ -898,7 +898,9 @@ json_buf_cb(const char *p, size_t len, void *arg)
  * then a sum of days' counts that are shown too, whatever the period or
  * range asked (the totals of the reports open to partner admins are
  * their cells' sums). Money and ratios are not withheld: the reports
- * open to partners have none.
+ * open to partners have none. A withheld row keeps its period and group:
+ * a partner admin's group is their own partner, which tells them nothing
+ * (and a null, withheld, is told from a 0 by design).
  */
 static void
 withhold(struct run *run, json_t *totals, int64_t min)
