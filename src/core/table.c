@@ -26,6 +26,7 @@ struct table {
 	size_t		    ncols;
 	struct table_cell  *cells; /* (nrows + ntotals) * ncols */
 	size_t		    nrows, ntotals, cap;
+	char		   *note; /* table_note_set's, or NULL */
 };
 
 static int		  row_append(struct table *);
@@ -69,7 +70,26 @@ table_free(struct table *t)
 		free(t->cols[i].name);
 	free(t->cells);
 	free(t->title);
+	free(t->note);
 	free(t);
+}
+
+int
+table_note_set(struct table *t, const char *note)
+{
+	char *s = NULL;
+
+	if (note != NULL && (s = strndup(note, TABLE_NOTE_MAX)) == NULL)
+		return (ERR_NOMEM);
+	free(t->note);
+	t->note = s;
+	return (OK);
+}
+
+const char *
+table_note(const struct table *t)
+{
+	return (t->note);
 }
 
 int
@@ -470,5 +490,14 @@ table_csv(const struct table *t, struct buf *b)
 		if ((rc = buf_puts(b, "\r\n")) != OK)
 			return (rc);
 	}
-	return (OK);
+	/* The note a last row of its own, as wide as the others (a reader
+	 * may want every row's cells counted alike). */
+	if (t->note == NULL)
+		return (OK);
+	if ((rc = table_csv_text(b, t->note)) != OK)
+		return (rc);
+	for (j = 1; j < t->ncols; j++)
+		if ((rc = buf_puts(b, ",")) != OK)
+			return (rc);
+	return (buf_puts(b, "\r\n"));
 }

@@ -75,6 +75,18 @@ int table_set_datetime(struct table *, size_t col, int64_t ms);
 int table_set_percent(struct table *, size_t col, double ratio);
 
 /*
+ * A note under the table (NULL: none, the default), UTF-8, one line of
+ * at most TABLE_NOTE_MAX bytes (cut there): what a reader must know to
+ * read the cells, e.g. that an empty one is withheld. Each writer puts it
+ * after the totals: CSV a last row, the note its first cell, XLSX a row of one cell
+ * under the totals' (and a blank row), PDF a line at the foot of each
+ * page. OK, ERR_NOMEM.
+ */
+#define TABLE_NOTE_MAX 200
+int	    table_note_set(struct table *, const char *note);
+const char *table_note(const struct table *); /* NULL: none; borrowed */
+
+/*
  * CSV (RFC 4180) into out: the UTF-8 byte-order mark, the header, the
  * rows and the totals, CRLF line ends. A text cell (the header too) is
  * quoted when it holds , " CR or LF, and one that starts with = + - @ tab

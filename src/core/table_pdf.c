@@ -262,6 +262,15 @@ page_draw(struct pdf *p, size_t no, size_t pages, size_t from, size_t to)
 	HPDF_Page_TextOut(page,
 	    (HPDF_REAL)((pw - text_width(p, foot, FONT_SIZE)) / 2),
 	    (HPDF_REAL)(MARGIN - FOOT / 2), foot);
+	/* The note at the foot's left, on every page: a page printed alone
+	 * is read with it. */
+	buf_reset(&p->text);
+	if (rc == OK && table_note(p->t) != NULL &&
+	    (rc = table_utf8_clean(
+		 table_note(p->t), 1, TABLE_NOTE_MAX, &p->text)) == OK &&
+	    p->text.data != NULL)
+		HPDF_Page_TextOut(page, (HPDF_REAL)MARGIN,
+		    (HPDF_REAL)(MARGIN - FOOT / 2), p->text.data);
 	HPDF_Page_EndText(page);
 	return (rc);
 }

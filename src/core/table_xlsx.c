@@ -315,6 +315,16 @@ sheet_write(lxw_workbook *wb, const struct table *t)
 	for (i = 0; i <= rows && rc == OK; i++)
 		for (j = 0; j < ncols && rc == OK; j++)
 			rc = cell_write(wb, ws, &fm, t, i, j, &tmp);
+	/* The note a row under the totals, after a blank one. */
+	if (rc == OK && table_note(t) != NULL) {
+		buf_reset(&tmp);
+		if ((rc = table_utf8_clean(
+			 table_note(t), 1, TABLE_NOTE_MAX, &tmp)) == OK &&
+		    tmp.data != NULL &&
+		    worksheet_write_string(ws, (lxw_row_t)(rows + 2), 0,
+			tmp.data, fm.text) != LXW_NO_ERROR)
+			rc = ERR_INTERNAL;
+	}
 	buf_free(&tmp);
 	return (rc);
 }

@@ -89,6 +89,10 @@ static const struct field access_fields[] = {
 	    "false: the code stops working and the grant ends" },
 	{ "activated_at", FIELD_TIME, FIELD_READONLY | FIELD_NULLABLE, 0, 0,
 	    NULL, NULL, NULL, 0, "when it was redeemed" },
+	{ "deactivated_at", FIELD_TIME, FIELD_READONLY | FIELD_NULLABLE, 0, 0,
+	    NULL, NULL, NULL, STAFF,
+	    "when it was last switched off (is_active false); null while "
+	    "active" },
 	{ "redeemed", FIELD_BOOL, FIELD_READONLY | FIELD_HIDDEN | FIELD_FILTER,
 	    0, 0, NULL, NULL, NULL, 0, "redeemed by someone (a filter)",
 	    "CASE WHEN user_id IS NULL THEN 0 ELSE 1 END" },
@@ -230,11 +234,17 @@ code_draw(struct resource_ctx *ctx, json_t *body)
 
 /*
  * A change names a field; below scope all it leaves the sessions alone:
- * refilling a spent allowance is for admins.
+ * refilling a spent allowance is for admins. Switching the access off
+ * notes when (deactivated_at), switching it on clears that: a partner's
+ * reports count an access for the time it was active, so that switching
+ * one off does not change a past period's count (reports.c's MEMBER_OF).
  */
 static int
 access_before_update(struct resource_ctx *ctx, json_t *body)
 {
+	json_t *now, *was;
+	char	iso[ISO_TIME_LEN];
+
 	if (json_object_size(body) == 0)
 		return (invalid(
 		    ctx, "", "required", "name at least one field to change"));
@@ -243,6 +253,15 @@ access_before_update(struct resource_ctx *ctx, json_t *body)
 		return (invalid(ctx, "therapy_sessions_remaining", "staff_only",
 		    "only an admin changes the sessions of an existing "
 		    "access"));
+	now = json_object_get(body, "is_active");
+	was = json_object_get(ctx->old, "is_active");
+	if (json_is_boolean(now) && json_is_boolean(was) &&
+	    json_is_true(now) != json_is_true(was) &&
+	    json_object_set_new(body, "deactivated_at",
+		json_is_true(now)
+		    ? json_null()
+		    : json_string(time_format_iso(time_now_ms(), iso))) != 0)
+		return (ERR_NOMEM);
 	return (OK);
 }
 

@@ -554,8 +554,11 @@ partner_deactivate(struct resource_ctx *ctx, const char *id)
 	static const char *const sql[] = {
 		"UPDATE partner_admins SET is_active = 0, updated_at = ?, "
 		"updated_by = ? WHERE partner_id = ? AND is_active = 1",
+		/* deactivated_at: a partner's reports count an access for
+		 * the time it was active (0056). */
 		"UPDATE partner_access SET is_active = 0, updated_at = ?, "
-		"updated_by = ? WHERE partner_id = ? AND is_active = 1",
+		"updated_by = ?, deactivated_at = ? WHERE partner_id = ? AND "
+		"is_active = 1",
 	};
 	struct stmt *st;
 	json_t	    *changes;
@@ -575,7 +578,9 @@ partner_deactivate(struct resource_ctx *ctx, const char *id)
 		store_bind_int64(st, 1, now);
 		store_bind_text(
 		    st, 2, ctx->who != NULL ? ctx->who->user_id : NULL);
-		store_bind_text(st, 3, id);
+		if (i == 1)
+			store_bind_int64(st, 3, now);
+		store_bind_text(st, i == 1 ? 4 : 3, id);
 		rc = store_step(st);
 		n[i] = store_changes(st);
 		store_finalize(st);

@@ -20,6 +20,7 @@ static int name_index(const char *const *, const char *);
 static int iso_member(
     const char *, const char *, const char *, int64_t *, json_t *);
 static int date_only(const char *);
+static int period_boundary(int64_t, int, int);
 
 const char *const report_periods[] = { "day", "week", "month", NULL };
 const char *const report_formats[] = { "json", "csv", "xlsx", "pdf", NULL };
@@ -142,6 +143,61 @@ report_args_parse_in(const char *from, const char *to, const char *period,
 		out->format = REPORT_FORMAT_JSON;
 	}
 	return (json_array_size(errs) > 0 ? ERR_INVALID : OK);
+}
+
+/*
+ * 1 when instant ms is where a period begins in the report's days
+ * (London's when london, else UTC's): a midnight (day), a Monday's
+ * midnight (week), the first of a month's midnight (month).
+ */
+static int
+period_boundary(int64_t ms, int period, int london)
+{
+	struct tm tm;
+	int64_t	  day;
+
+	if (london) {
+		day = time_london_day(ms);
+		if (time_london_day_start(day) != ms)
+			return (0);
+	} else {
+		if (ms % TIME_DAY_MS != 0)
+			return (0);
+		day = ms / TIME_DAY_MS;
+	}
+	if (period == REPORT_PERIOD_WEEK)
+		return ((day + 3) % 7 == 0); /* 1970-01-01 was a Thursday */
+	if (period == REPORT_PERIOD_MONTH) {
+		time_utc(day * 86400, &tm);
+		return (tm.tm_mday == 1);
+	}
+	return (1);
+}
+
+int
+report_range_aligned(const struct report_args *a, int london, json_t *errs)
+{
+	static const char *const why[] = {
+		[REPORT_PERIOD_DAY] = "a partner admin's range starts and ends "
+				      "at a midnight of the report's days",
+		[REPORT_PERIOD_WEEK] = "a partner admin's range starts and "
+				       "ends at a Monday's midnight of the "
+				       "report's days (period week)",
+		[REPORT_PERIOD_MONTH] = "a partner admin's range starts and "
+					"ends at a month's first midnight of "
+					"the report's days (period month)",
+	};
+	int ok = 1;
+
+	if (!period_boundary(a->from, a->period, london)) {
+		resource_field_err(errs, "from", "not_aligned", why[a->period]);
+		ok = 0;
+	}
+	if (!period_boundary(a->to, a->period, london)) {
+		resource_field_err(errs, "to", "not_aligned", why[a->period]);
+		ok = 0;
+	}
+	return (ok ? OK : ERR_INVALID);
 }
 
 void

@@ -60,6 +60,11 @@ struct run {
 	char		     gid[40];	 /* "partner_id" */
 	const char	    *partner;	 /* :partner; NULL: every partner */
 	int64_t		     min_count;	 /* report_query's */
+	/*
+	 * min_count over 1: each row's (by its index key) days' counts, key
+	 * -> { measure -> { day -> count } }, for withhold; else NULL.
+	 */
+	json_t *days;
 };
 
 /* A placeholder of a measure's SQL. */
@@ -84,11 +89,14 @@ static const struct {
 static const enum bind bind_order[] = { BIND_FROM_DATE, BIND_TO_DATE, BIND_FROM,
 	BIND_TO, BIND_PARTNER };
 
-static int     sql_compile(const char *, struct buf *, int *, int *);
-static void    period_key(int64_t, enum report_period, char *, char *);
-static int     bucket_day(const struct run *, struct stmt *, int64_t *);
-static void    date_ceil(int64_t, char *);
-static int     row_add(struct run *, size_t, struct stmt *);
+static int  sql_compile(const char *, struct buf *, int *, int *);
+static void period_key(int64_t, enum report_period, char *, char *);
+static int  bucket_day(const struct run *, struct stmt *, int64_t *);
+static void date_ceil(int64_t, char *);
+static int  row_add(struct run *, size_t, struct stmt *);
+static int  day_add(
+     struct run *, const char *, const char *, int64_t, json_int_t);
+static int     day_withheld(const struct run *, const char *, const char *);
 static json_t *row_new(struct run *, const char *, const char *, const char *,
     const char *, const char *);
 static int     derive(const struct measure *, json_t *);
@@ -279,7 +287,51 @@ row_add(struct run *run, size_t m, struct stmt *st)
 	}
 	v = json_object_get(row, run->rep->measures[m].name);
 	json_integer_set(v, json_integer_value(v) + store_col_int64(st, 3));
+	if (run->days != NULL)
+		return (day_add(run, key, run->rep->measures[m].name, day,
+		    (json_int_t)store_col_int64(st, 3)));
 	return (OK);
+}
+
+/* Add n to day's count of measure name in the row of key (run->days). */
+static int
+day_add(struct run *run, const char *key, const char *name, int64_t day,
+    json_int_t n)
+{
+	json_t *per, *dm, *v;
+	char	d[24];
+
+	if ((per = json_object_get(run->days, key)) == NULL &&
+	    ((per = json_object()) == NULL ||
+		json_object_set_new(run->days, key, per) != 0))
+		return (ERR_NOMEM);
+	if ((dm = json_object_get(per, name)) == NULL &&
+	    ((dm = json_object()) == NULL ||
+		json_object_set_new(per, name, dm) != 0))
+		return (ERR_NOMEM);
+	snprintf(d, sizeof(d), "%lld", (long long)day);
+	v = json_object_get(dm, d);
+	return (json_object_set_new(
+		    dm, d, json_integer(json_integer_value(v) + n)) == 0
+		? OK
+		: ERR_NOMEM);
+}
+
+/* 1 if a day of the row of key has a count of measure name withheld. */
+static int
+day_withheld(const struct run *run, const char *key, const char *name)
+{
+	const char *d;
+	json_t	   *v;
+	json_int_t  n;
+
+	json_object_foreach(
+	    json_object_get(json_object_get(run->days, key), name), d, v) {
+		n = json_integer_value(v);
+		if (n > 0 && n < run->min_count)
+			return (1);
+	}
+	return (0);
 }
 
 /* sql with its placeholders bound to the run's range; NULL (*rc) on error. */
@@ -744,12 +796,23 @@ table_of(
 	enum table_type type;
 	json_t	       *row, *c;
 	const char     *name, *cur;
-	char		head[64];
+	char		head[64], note[TABLE_NOTE_MAX];
 	size_t		i, j, n;
 	int		rc = OK;
 
 	if ((t = table_new(run->rep->title)) == NULL)
 		return (ERR_NOMEM);
+	/* A partner admin's file says what its empty cells are (withhold),
+	 * as the JSON's withheld_below does. */
+	if (run->min_count > 1) {
+		snprintf(note, sizeof(note),
+		    "Counts from 1 to %lld are withheld (empty cells), and so "
+		    "is a week's or month's count with such a day in it and "
+		    "a total with one.",
+		    (long long)(run->min_count - 1));
+		if ((rc = table_note_set(t, note)) != OK)
+			goto out;
+	}
 	json_array_foreach(cols, j, c) {
 		name = json_string_value(c);
 		type = column_type(run, j);
@@ -827,16 +890,26 @@ json_buf_cb(const char *p, size_t len, void *arg)
  * course on Tuesday): each count measure's cells over 0 and under min
  * become null, and so does its total when it is under min or when a cell
  * of its column was withheld, so that no withheld cell is the total less
- * the cells shown. Money and ratios are not withheld: the reports open to
- * partners have none.
+ * the cells shown. Withheld at the finest level, the day: a week's or a
+ * month's cell is withheld when a day of it is, though its own count is
+ * min or over, so that it is never a day's withheld count plus the days
+ * shown (a month of 7 beside its days of 6 and 1). With a partner
+ * admin's range of whole periods (reports.c's args) every count shown is
+ * then a sum of days' counts that are shown too, whatever the period or
+ * range asked (the totals of the reports open to partner admins are
+ * their cells' sums). Money and ratios are not withheld: the reports
+ * open to partners have none. A withheld row keeps its period and group:
+ * a partner admin's group is their own partner, which tells them nothing
+ * (and a null, withheld, is told from a 0 by design).
  */
 static void
 withhold(struct run *run, json_t *totals, int64_t min)
 {
 	const struct measure *me;
+	const char	     *key;
 	json_t		     *row, *v;
 	json_int_t	      n;
-	size_t		      m, i;
+	size_t		      m;
 	int		      any;
 
 	for (m = 0; m < run->nmeasures; m++) {
@@ -844,10 +917,11 @@ withhold(struct run *run, json_t *totals, int64_t min)
 		if (me->type != MEASURE_COUNT || me->of != NULL)
 			continue;
 		any = 0;
-		json_array_foreach(run->rows, i, row) {
+		json_object_foreach(run->index, key, row) {
 			v = json_object_get(row, me->name);
 			n = json_is_integer(v) ? json_integer_value(v) : 0;
-			if (n > 0 && n < min) {
+			if ((n > 0 && n < min) ||
+			    day_withheld(run, key, me->name)) {
 				json_object_set_new(row, me->name, json_null());
 				any = 1;
 			}
@@ -919,6 +993,10 @@ report_make(struct store *db, const struct report_query *q, size_t max,
 	run.period = (enum report_period)q->period;
 	run.partner = q->partner;
 	run.min_count = q->min_count;
+	if (run.min_count > 1 && (run.days = json_object()) == NULL) {
+		rc = ERR_NOMEM;
+		goto out;
+	}
 	snprintf(run.gid, sizeof(run.gid), "%s_id", run.rep->group);
 	run.nmeasures = report_measures(run.rep);
 	run.rows = json_array();
@@ -966,6 +1044,7 @@ out:
 	json_decref(run.rows);
 	json_decref(run.index);
 	json_decref(run.currencies);
+	json_decref(run.days);
 	return (rc);
 }
 

@@ -20,8 +20,10 @@
  * its partner SQL, :partner bound), over the partner they administer
  * only, read from partner_admins and never from the request (asker_load,
  * partner_pick): their people's activity while their access was active
- * (MEMBER_OF), counts under report_partner_min_count withheld (make.c's
- * withhold), a range of report_partner_max_days at most. course_progress
+ * (MEMBER_OF, ACCESS_END: by when it was, not by is_active now), counts
+ * under report_partner_min_count withheld at the day (make.c's
+ * withhold), a range of report_partner_max_days at most and of whole
+ * periods (args: so that no two answers differ by a withheld count). course_progress
  * is not theirs (REPORT_NOT_FOR_PARTNER_ADMINS): an admin may ask it of
  * one partner (in the courses that partner sees, COURSE_SEEN), an
  * employer is not told which courses its people take, even counted. Every measure answers
@@ -167,8 +169,9 @@ static const char api_run_get[] =
 	"\"additionalProperties\":{\"type\":\"object\"," \
 	"\"additionalProperties\":" API_CELL "}},\"withheld_below\":{" \
 	"\"type\":\"integer\",\"description\":\"a partner admin's answer: " \
-	"counts above 0 and under it are null, and so is the total of " \
-	"a column with one (report_partner_min_count)\"}}}," \
+	"counts above 0 and under it are null, and so are a week's or " \
+	"month's count with such a day in it and the total of a column " \
+	"with one (report_partner_min_count)\"}}}," \
 	"\"text/csv\":{\"type\":\"string\"}," \
 	"\"application/vnd.openxmlformats-officedocument.spreadsheetml." \
 	"sheet\":{\"type\":\"string\",\"contentMediaType\":\"application/" \
@@ -196,10 +199,14 @@ static const char api_run[] =
     "\"404\":[\"REPORT_NOT_FOUND\"],\"403\":[\"NOT_A_PARTNER_ADMIN\","
     "\"REPORT_NOT_FOR_PARTNERS\",\"NOT_YOUR_PARTNER\"]},\"parameters\":["
     API_QUERY("from", "true", "{\"type\":\"string\"}",
-	"ISO 8601 date or date-time, inclusive") ","
+	"ISO 8601 date or date-time, inclusive; a partner admin's is a "
+	"period's start in the report's days (time_zone): a midnight (day), "
+	"a Monday's midnight (week), the 1st's midnight (month), else 422 "
+	"not_aligned") ","
     API_QUERY("to", "true", "{\"type\":\"string\"}",
 	"ISO 8601 date or date-time, exclusive; at most 5 years after from "
-	"(a partner admin: report_partner_max_days, 400 days by default)") ","
+	"(a partner admin: report_partner_max_days, 400 days by default, "
+	"and a period's start as from is)") ","
     API_QUERY("period", "false",
 	"{\"enum\":[\"day\",\"week\",\"month\"],\"default\":\"month\"}",
 	"the rows' period, in UTC (a week starts on Monday)") ","
@@ -218,7 +225,9 @@ static const char api_run[] =
 	"id); a partner admin always gets their own partner's (naming another "
 	"is 403 NOT_YOUR_PARTNER), with each count above 0 and under "
 	"report_partner_min_count (5 by default) withheld: null (an empty "
-	"cell), its column's total null too, and withheld_below in the JSON")
+	"cell), its column's total null too, and withheld_below in the JSON "
+	"(a note in CSV, XLSX and PDF); a week's or month's count is withheld "
+	"when a day of it is")
     "],\"answers\":{\"200\":{\"description\":\"the report: rows by period "
     "and group, and the totals of the range\",\"content\":" API_ANSWER
     "}},\"problems\":{\"403\":\"neither an admin nor a partner admin; "
@@ -227,7 +236,8 @@ static const char api_run[] =
     "partners) or NOT_YOUR_PARTNER (a partner admin naming another "
     "partner)\",\"404\":\"REPORT_NOT_FOUND\",\"422\":\"a bad parameter "
     "(VALIDATION_FAILED, one entry each, among them partner_id "
-    "unknown_partner), REPORT_TOO_LARGE (past report_max_rows rows) or "
+    "unknown_partner and a partner admin's from or to not_aligned), "
+    "REPORT_TOO_LARGE (past report_max_rows rows) or "
     "RESULT_TOO_LARGE (past report_run_max_bytes bytes)\"}}";
 /* clang-format on */
 
@@ -319,18 +329,56 @@ const struct module reports_module = {
 };
 
 /*
- * SQL: the user of rows t holds an active access of partner :partner (not
- * deleted), redeemed at or before the row's time column tm, so a
- * partner's course figures count its own people only, and only what they
- * did while its access was theirs; a subject with two accesses of one
- * partner is counted once (EXISTS, not a join).
+ * SQL: when access a stopped being active: switched off (deactivated_at)
+ * or deleted, or NULL while it is active. Counts go by it, never by
+ * is_active now: switching one member's access off (and on again) must
+ * not change a past period's count, which would tell a partner admin
+ * that member's part of it.
+ */
+#define ACCESS_END(a) "COALESCE(" a ".deactivated_at, " a ".deleted_at)"
+
+/*
+ * SQL: the user of rows t held an access of partner :partner at the
+ * row's time column tm: redeemed at or before it and not ended by it
+ * (ACCESS_END), so a partner's course figures count its own people only,
+ * and only what they did while its access was theirs; a subject with two
+ * accesses of one partner is counted once (EXISTS, not a join).
  */
 /* clang-format off */
 #define MEMBER_OF(t, tm)						\
 	"EXISTS (SELECT 1 FROM partner_access pa WHERE pa.user_id = " t	\
-	".user_id AND pa.partner_id = :partner AND pa.deleted_at IS NULL "	\
-	"AND pa.is_active = 1 AND pa.activated_at IS NOT NULL AND " t "."	\
-	tm " >= pa.activated_at)"
+	".user_id AND pa.partner_id = :partner AND pa.activated_at IS NOT "	\
+	"NULL AND " t "." tm " >= pa.activated_at AND (" ACCESS_END("pa")	\
+	" IS NULL OR " t "." tm " < " ACCESS_END("pa") "))"
+/* clang-format on */
+
+/*
+ * What the description of a report open to partner admins says of their
+ * answers (args, make.c's withhold).
+ */
+#define PARTNER_ADMINS_DOC                                                     \
+	" A partner admin's: their own partner's, over whole periods (from "   \
+	"and to each a period's start, in UTC: a midnight, a Monday's, the "   \
+	"1st's); a count from 1 to report_partner_min_count - 1 is withheld "  \
+	"(null), and so is a week's or month's count with such a day in it, "  \
+	"and a total with one, so that no two answers differ by a withheld "   \
+	"count."
+
+/*
+ * signups_by_partner over one partner: members who signed up holding (or
+ * later redeeming) an access of it that had not ended by then
+ * (ACCESS_END), so switching an access off or deleting it leaves every
+ * past count as it was.
+ */
+/* clang-format off */
+#define SIGNUPS_OF_PARTNER \
+	"SELECT p.id, p.name, u.created_at / 86400000, " \
+	"COUNT(DISTINCT u.id) FROM users u JOIN partner_access a ON " \
+	"a.user_id = u.id AND (" ACCESS_END("a") " IS NULL OR " \
+	"u.created_at < " ACCESS_END("a") ") JOIN partners p ON p.id = " \
+	"a.partner_id WHERE a.partner_id = :partner AND " \
+	"u.role = 'member' AND u.created_at >= :from AND " \
+	"u.created_at < :to GROUP BY p.id, p.name, u.created_at / 86400000"
 /* clang-format on */
 
 /*
@@ -407,7 +455,9 @@ const struct module reports_module = {
 static const struct report catalogue[] = {
 	{ "signups_by_partner", "Sign-ups by partner",
 	    "Members who signed up (users.created_at) in each period, by the "
-	    "partners they hold access from; partner null: none.",
+	    "partners they hold access from (an access switched off or "
+	    "deleted since still counts: it was theirs then); partner null: "
+	    "none." PARTNER_ADMINS_DOC,
 	    "partner",
 	    {
 		{ "signups",
@@ -422,20 +472,11 @@ static const struct report catalogue[] = {
 		    "GROUP BY p.id, p.name, u.created_at / 86400000",
 		    "SELECT COUNT(*) FROM users u WHERE u.role = 'member' AND "
 		    "u.created_at >= :from AND u.created_at < :to",
-		    .partner =
-			"SELECT p.id, p.name, u.created_at / 86400000, "
-			"COUNT(DISTINCT u.id) FROM users u JOIN "
-			"partner_access a ON a.user_id = u.id AND "
-			"a.deleted_at IS NULL AND a.is_active = 1 JOIN "
-			"partners p ON p.id = a.partner_id WHERE "
-			"a.partner_id = :partner AND "
-			"u.role = 'member' AND u.created_at >= :from AND "
-			"u.created_at < :to GROUP BY p.id, p.name, "
-			"u.created_at / 86400000" },
+		    .partner = SIGNUPS_OF_PARTNER },
 	    } },
 	{ "access_codes_by_partner", "Access codes created and redeemed",
 	    "Partner access codes created (created_at) and redeemed "
-	    "(activated_at) in each period, by partner.",
+	    "(activated_at) in each period, by partner." PARTNER_ADMINS_DOC,
 	    "partner",
 	    {
 		{ "created", "codes created",
@@ -517,7 +558,7 @@ static const struct report catalogue[] = {
 	{ "therapy_bookings_by_partner", "Therapy bookings and cancellations",
 	    "Therapy sessions booked (created_at) and cancelled "
 	    "(cancelled_at) in each period, by the partner whose access paid "
-	    "for them.",
+	    "for them." PARTNER_ADMINS_DOC,
 	    "partner",
 	    {
 		{ "booked", "sessions booked",
@@ -790,10 +831,18 @@ report_entry(const struct report *rep)
 	    REPORT_LONDON(rep)
 		? "ISO 8601 date or date-time, inclusive (required); a date "
 		  "is London's midnight"
+		: report_for_partner_admins(rep)
+		? "ISO 8601 date or date-time, inclusive (required); a "
+		  "partner admin's is a period's start (a midnight; a "
+		  "Monday's for week, the 1st's for month; UTC)"
 		: "ISO 8601 date or date-time, inclusive (required)",
 	    "to",
-	    "ISO 8601 date or date-time, exclusive (required); at most 5 "
-	    "years after from",
+	    report_for_partner_admins(rep)
+		? "ISO 8601 date or date-time, exclusive (required); at most "
+		  "5 years after from (a partner admin: "
+		  "report_partner_max_days, and a period's start as from is)"
+		: "ISO 8601 date or date-time, exclusive (required); at most 5 "
+		  "years after from",
 	    "period", "day", "week", "month", "format", "json", "csv", "xlsx",
 	    "pdf"));
 }
@@ -829,18 +878,34 @@ reports_list(struct request *req)
 /*
  * ?from= ?to= ?period= ?format= (args.c), in the report's days, into q;
  * an entry of errs per bad one, and for a partner admin a range past
- * report_partner_max_days (their reports run slow queries too).
+ * report_partner_max_days (their reports run slow queries too) or not of
+ * whole periods (report_range_aligned).
+ *
+ * Why whole periods. A partner admin's counts from 1 to min - 1 are
+ * withheld (make.c's withhold), and every count they are shown is a sum
+ * of whole days' counts each of which is shown too: a range begins and
+ * ends at a period's start in the report's days (so at a midnight: no
+ * range cuts a day, and no answer holds part of one), and a week's or a
+ * month's cell, and a total, is withheld when any day in it is. So
+ * whatever ranges and periods they ask, each number they get is a sum
+ * of the same public day counts (0, or min and over), and no two of
+ * them differ by a withheld count: a month total of 7 and the same
+ * month less its last day of 6 cannot both be answered (the month less
+ * a day is refused as not aligned; asked by day, the day of 1 is null,
+ * and so is the month).
  */
 static void
 args(struct request *req, const struct asker *as, struct report_query *q,
     json_t *errs)
 {
-	struct report_args a;
-	char		   why[80];
+	const struct report *rep = report_find(q->name);
+	struct report_args   a;
+	char		     why[80];
+	int		     ok = 1;
 
 	if (report_args_parse_in(http_query(req, "from"), http_query(req, "to"),
 		http_query(req, "period"), http_query(req, "format"),
-		REPORT_LONDON(report_find(q->name)), &a, errs) != OK)
+		REPORT_LONDON(rep), &a, errs) != OK)
 		return;
 	if (as->scope == SCOPE_RELATED &&
 	    a.to - a.from > config.report_partner_max_days * 86400000LL) {
@@ -848,8 +913,13 @@ args(struct request *req, const struct asker *as, struct report_query *q,
 		    "a partner admin's range is at most %lld days",
 		    (long long)config.report_partner_max_days);
 		resource_field_err(errs, "to", "out_of_range", why);
-		return;
+		ok = 0;
 	}
+	if (as->scope == SCOPE_RELATED &&
+	    report_range_aligned(&a, REPORT_LONDON(rep), errs) != OK)
+		ok = 0;
+	if (!ok)
+		return;
 	q->from = a.from;
 	q->to = a.to;
 	q->period = a.period;
@@ -887,25 +957,24 @@ reports_run(struct request *req)
 		json_decref(errs);
 		return;
 	}
-	args(req, &a, &q, errs);
-	if (resource_errs_answer(req, errs, "The report query") != OK)
-		return;
+	/* An admin's partner_id names a partner: unknown_partner is one of
+	 * the errors of the one answer, beside a bad range. */
 	if (a.scope == SCOPE_ALL && q.partner != NULL) {
 		rc = store_run(req->db, STORE_TX_READ, partner_exists,
 		    (void *)(uintptr_t)q.partner);
-		if (rc == ERR_NOT_FOUND) {
-			errs = json_array();
+		if (rc == ERR_NOT_FOUND)
 			resource_field_err(errs, "partner_id",
 			    "unknown_partner", "no partner has this id");
-			resource_errs_answer(req, errs, "The report query");
-			return;
-		}
-		if (rc != OK) {
+		else if (rc != OK) {
+			json_decref(errs);
 			http_problem(
 			    req, rc, NULL, "The report could not be made.");
 			return;
 		}
 	}
+	args(req, &a, &q, errs);
+	if (resource_errs_answer(req, errs, "The report query") != OK)
+		return;
 	/* A partner admin's small counts are withheld (make.c). */
 	if (a.scope == SCOPE_RELATED)
 		q.min_count = config.report_partner_min_count;

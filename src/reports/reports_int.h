@@ -218,6 +218,15 @@ int report_args_parse(const char *from, const char *to, const char *period,
 int report_args_parse_in(const char *from, const char *to, const char *period,
     const char *format, int london, struct report_args *, json_t *errs);
 
+/*
+ * A partner admin's range is whole periods (reports.c's args): OK when
+ * a's from and to are each where a period of a's period begins, in the
+ * report's days (London's when london, else UTC's: a midnight, a
+ * Monday's midnight, the first of a month's midnight); else ERR_INVALID
+ * with an entry "not_aligned" in errs for each that is not. Pure.
+ */
+int report_range_aligned(const struct report_args *, int london, json_t *errs);
+
 /* London's calendar date ("YYYY-MM-DD", 11 bytes) of instant ms. */
 void report_london_date(int64_t ms, char *out);
 

@@ -11,6 +11,8 @@ Gamma; test_reports.py checks the every-partner answers). Runs on SQLite
 and PostgreSQL."""
 
 import secrets
+import subprocess
+import time
 import uuid
 
 import pytest
@@ -219,10 +221,13 @@ def test_a_partner_never_reads_another_partners_courses_or_earlier_activity(
     body = run(server, admin, "course_progress", beta).json()
     assert rows_by(body, "course")[("2025-02", "BetaOnly")] == {
         "started": 1, "completed": 1, "sessions_started": 1, "sessions_completed": 1}
-    # A deactivated access counts no more.
-    db.execute(f"UPDATE partner_access SET is_active = 0 WHERE id = '{ids['a1']}'")
+    # An access switched off on 2025-02-01 counts what was done before,
+    # not after (u1 completed Healing on 2025-02-10).
+    db.execute(f"UPDATE partner_access SET is_active = 0, deactivated_at = {t('2025-02-01')} "
+               f"WHERE id = '{ids['a1']}'")
     body = run(server, admin, "course_progress", alpha).json()
     assert body["totals"]["completed"] == 0
+    assert body["totals"]["sessions_started"] == 2
 
 
 @pytest.mark.parametrize("min_count", ["2"])
@@ -230,22 +235,29 @@ def test_a_partner_never_reads_another_partners_courses_or_earlier_activity(
 def test_a_partner_admin_is_not_told_small_counts(server, seeded):
     """report_partner_min_count 2: a count of 1 is withheld (null, an empty
     CSV cell), and so is its column's total (the total less the cells
-    shown would give it back); 0 is shown. An admin is told every count."""
+    shown would give it back); 0 is shown. A month is withheld when a day
+    of it is: Alpha's January sign-ups are 2 but on two days of 1 each
+    (asked by day, each is null: the month's 2 would give them back). An
+    admin is told every count."""
     ids, admin = seeded, seeded["admin"]
     alpha = partner_admin(server, admin, ids["alpha"])
     body = run(server, alpha, "signups_by_partner").json()
-    assert rows_by(body, "partner") == {("2025-01", "Alpha"): {"signups": 2},
+    assert rows_by(body, "partner") == {("2025-01", "Alpha"): {"signups": None},
                                         ("2025-02", "Alpha"): {"signups": None}}
     assert body["totals"] == {"signups": None}
     assert body["withheld_below"] == 2
+    body = run(server, alpha, "signups_by_partner", RANGE + "&period=day").json()
+    assert rows_by(body, "partner") == {("2025-01-06", "Alpha"): {"signups": None},
+                                        ("2025-01-07", "Alpha"): {"signups": None},
+                                        ("2025-02-03", "Alpha"): {"signups": None}}
     body = run(server, alpha, "access_codes_by_partner").json()
     assert rows_by(body, "partner") == {
-        ("2025-01", "Alpha"): {"created": None, "redeemed": 2},
+        ("2025-01", "Alpha"): {"created": None, "redeemed": None},
         ("2025-02", "Alpha"): {"created": None, "redeemed": 0}}
-    assert body["totals"] == {"created": None, "redeemed": 2}
+    assert body["totals"] == {"created": None, "redeemed": None}
     r = run(server, alpha, "signups_by_partner", RANGE + "&format=csv")
     lines = r.text.lstrip("\ufeff").splitlines()
-    assert lines[1].endswith(",2") and lines[2].endswith(",Alpha,"), lines
+    assert lines[1].endswith(",Alpha,") and lines[2].endswith(",Alpha,"), lines
     # An admin, even naming Alpha, is told every count.
     body = run(server, admin, "signups_by_partner", RANGE + f"&partner_id={ids['alpha']}").json()
     assert body["totals"] == {"signups": 3} and "withheld_below" not in body
@@ -254,9 +266,10 @@ def test_a_partner_admin_is_not_told_small_counts(server, seeded):
 def test_a_partner_admins_range_is_shorter(server, seeded):
     ids, admin = seeded, seeded["admin"]
     alpha = partner_admin(server, admin, ids["alpha"])
-    year = "from=2024-01-01&to=2025-02-04"  # 400 days
+    year = "from=2024-01-01&to=2025-02-04&period=day"  # 400 days
     assert run(server, alpha, "signups_by_partner", year).status_code == 200
-    p = problem(run(server, alpha, "signups_by_partner", "from=2024-01-01&to=2025-02-05"),
+    p = problem(run(server, alpha, "signups_by_partner",
+                    "from=2024-01-01&to=2025-02-05&period=day"),
                 422, "VALIDATION_FAILED")
     assert [(e["field"], e["code"]) for e in p["errors"]] == [("to", "out_of_range")]
     # An admin's range stays five years.
@@ -275,9 +288,223 @@ def test_an_admins_partner_id_errors_come_together(server, seeded):
     p = problem(run(server, admin, "signups_by_partner",
                     RANGE + f"&partner_id={uuid.uuid4()}"), 422, "VALIDATION_FAILED")
     assert [(e["field"], e["code"]) for e in p["errors"]] == [("partner_id", "unknown_partner")]
+    # An id no partner has beside a bad range: one answer naming both.
+    p = problem(run(server, admin, "signups_by_partner",
+                    f"from=nope&to=2025-03-01&partner_id={uuid.uuid4()}"), 422,
+                "VALIDATION_FAILED")
+    assert sorted((e["field"], e["code"]) for e in p["errors"]) == [
+        ("from", "invalid_format"), ("partner_id", "unknown_partner")]
     # Upper case names the same partner.
     lower = run(server, admin, "signups_by_partner", RANGE + f"&partner_id={ids['alpha']}")
     upper = run(server, admin, "signups_by_partner",
                 RANGE + f"&partner_id={ids['alpha'].upper()}")
     assert upper.status_code == 200, upper.text
     assert upper.json() == lower.json() and lower.json()["totals"] == {"signups": 3}
+
+
+# --------------------------------------------------------------------------
+# Differencing (issue 18, privacy): a partner admin's ranges are whole
+# periods, and a week's or month's count (and a total) is withheld when a
+# day in it is, so every count they are shown is a sum of day counts they
+# are shown too: no two answers differ by a withheld count.
+
+DELTA_SIGNUPS = {"2024-12-02": 2, "2024-12-10": 3, "2025-01-13": 3, "2025-01-31": 1}
+
+
+def delta(server, db, admin):
+    """Partner Delta with members signed up on DELTA_SIGNUPS' days (each
+    redeemed Delta's code 5 minutes later), and a partner admin of it."""
+    pid = str(uuid.uuid4())
+    sql = insert("partners", id=pid, name="Delta", created_at=t("2024-06-01"),
+                 updated_at=t("2024-06-01"))
+    for day, n in DELTA_SIGNUPS.items():
+        for i in range(n):
+            uid = str(uuid.uuid4())
+            when = t(f"{day}T{10 + i:02d}:00")
+            sql += insert("users", id=uid, role="member", created_at=when, updated_at=when)
+            sql += insert("partner_access", id=str(uuid.uuid4()), partner_id=pid, user_id=uid,
+                          code_hash="d" + secrets.token_hex(8), created_at=when,
+                          updated_at=when, activated_at=when + 300000)
+    db.execute(sql)
+    return pid, partner_admin(server, admin, pid)
+
+
+def days_between(start, end):
+    """The dates 'YYYY-MM-DD' from start to end (exclusive)."""
+    out, d = [], t(start)
+    while d < t(end):
+        out.append(time.strftime("%Y-%m-%d", time.gmtime(d / 1000)))
+        d += 86400000
+    return out
+
+
+def days_of(period, kind):
+    """The dates of period ('2025-01' a month, '2025-01-13' a week or day)."""
+    if kind == "month":
+        y, m = map(int, period.split("-"))
+        end = f"{y + m // 12}-{m % 12 + 1:02d}-01"
+        return days_between(period + "-01", end)
+    if kind == "week":
+        end = time.strftime("%Y-%m-%d", time.gmtime(t(period) / 1000 + 7 * 86400))
+        return days_between(period, end)
+    return [period]
+
+
+@pytest.mark.parametrize("min_count", ["2"])
+def test_a_partner_admins_range_is_whole_periods_so_a_shifted_range_is_refused(server, seeded):
+    ids, admin = seeded, seeded["admin"]
+    alpha = partner_admin(server, admin, ids["alpha"])
+    # Ranges a period, a day or a second off a boundary: one 422 naming
+    # each end that is off (and a range too long beside it).
+    refused = [
+        ("from=2025-01-01&to=2025-01-31", [("to", "not_aligned")]),
+        ("from=2025-01-02&to=2025-03-01", [("from", "not_aligned")]),
+        ("from=2025-01-02&to=2025-02-28", [("from", "not_aligned"), ("to", "not_aligned")]),
+        ("from=2025-01-01T00:00:01Z&to=2025-03-01", [("from", "not_aligned")]),
+        ("from=2025-01-01&to=2025-03-01&period=week",
+         [("from", "not_aligned"), ("to", "not_aligned")]),
+        ("from=2024-12-30&to=2025-03-04&period=week", [("to", "not_aligned")]),
+        ("from=2025-01-06&to=2025-01-06T12:00:00Z&period=day", [("to", "not_aligned")]),
+        ("from=2023-11-02&to=2025-01-01", [("to", "out_of_range"), ("from", "not_aligned")]),
+    ]
+    for name in FOR_PARTNERS:
+        for query, errs in refused:
+            p = problem(run(server, alpha, name, query), 422, "VALIDATION_FAILED")
+            assert sorted((e["field"], e["code"]) for e in p["errors"]) == sorted(errs), query
+    # Whole periods are answered.
+    for query in ("from=2025-01-01&to=2025-03-01", "from=2024-12-30&to=2025-03-03&period=week",
+                  "from=2025-01-06&to=2025-01-07&period=day"):
+        r = run(server, alpha, "signups_by_partner", query)
+        assert r.status_code == 200, (query, r.text)
+    # An admin's ranges are as they were, naming Alpha too.
+    r = run(server, admin, "signups_by_partner",
+            f"from=2025-01-02&to=2025-01-31T12:00:00Z&partner_id={ids['alpha']}")
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("min_count", ["2"])
+@pytest.mark.dialect
+def test_no_two_answers_differ_by_a_withheld_count_day_week_month_or_shifted(server, db, seeded):
+    """Delta's January: 3 sign-ups on the 13th, 1 on the 31st (withheld):
+    January's 4 is not shown by month, nor by week the 31st's week, nor a
+    total with the 31st in it, and January less its last day is refused:
+    no answer gives 4 beside 3. Asked by day, week and month over ranges
+    of whole periods, every count shown is the sum of its days' counts,
+    each shown by day; every null has a withheld day under it."""
+    admin = seeded["admin"]
+    pid, pa = delta(server, db, admin)
+    body = run(server, pa, "signups_by_partner", "from=2024-12-01&to=2025-02-01").json()
+    assert rows_by(body, "partner") == {("2024-12", "Delta"): {"signups": 5},
+                                        ("2025-01", "Delta"): {"signups": None}}
+    assert body["totals"] == {"signups": None}
+    problem(run(server, pa, "signups_by_partner", "from=2025-01-01&to=2025-01-31"), 422,
+            "VALIDATION_FAILED")
+    # What a day shows: the public days (0 or 2 and over) and the withheld.
+    by_day = run(server, pa, "signups_by_partner",
+                 "from=2024-11-25&to=2025-02-03&period=day").json()
+    shown = {r["period"]: r["signups"] for r in by_day["rows"]}
+    assert shown == {"2024-12-02": 2, "2024-12-10": 3, "2025-01-13": 3, "2025-01-31": None}
+    day = {d: shown.get(d, 0) for d in days_between("2024-11-25", "2025-02-03")}
+    asked = [("month", "2024-12-01", "2025-02-01"), ("month", "2024-12-01", "2025-01-01"),
+             ("month", "2025-01-01", "2025-02-01"), ("week", "2024-11-25", "2025-02-03"),
+             ("week", "2025-01-13", "2025-01-20"), ("week", "2025-01-27", "2025-02-03"),
+             ("day", "2025-01-01", "2025-01-31"), ("day", "2025-01-01", "2025-02-01"),
+             ("day", "2024-12-02", "2024-12-11")]
+    for period, start, end in asked:
+        body = run(server, pa, "signups_by_partner",
+                   f"from={start}&to={end}&period={period}").json()
+        seen = set()
+        for r in body["rows"]:
+            under = days_of(r["period"], period)
+            seen.update(under)
+            if r["signups"] is None:
+                assert any(day[d] is None for d in under), (period, r)
+            else:
+                assert all(day[d] is not None for d in under), (period, r)
+                assert r["signups"] == sum(day[d] for d in under), (period, r)
+        # Periods without a row had no sign-up on any of their days.
+        assert all(day[d] == 0 for d in days_between(start, end) if d not in seen)
+        total = body["totals"]["signups"]
+        within = days_between(start, end)
+        if total is None:
+            assert any(day[d] is None for d in within), (period, start, end)
+        else:
+            assert all(day[d] is not None for d in within) and \
+                total == sum(day[d] for d in within), (period, start, end)
+    # An admin naming Delta is told every count.
+    body = run(server, admin, "signups_by_partner",
+               f"from=2024-12-01&to=2025-02-01&partner_id={pid}").json()
+    assert body["totals"] == {"signups": 9}
+
+
+# --------------------------------------------------------------------------
+# An access counts for the time it was active, not by is_active now.
+
+@pytest.mark.dialect
+def test_switching_an_access_off_and_on_or_deleting_it_does_not_change_a_past_months_count(
+        server, seeded):
+    """Alpha's admin switches u1's access off: January's sign-ups stay 2
+    (u1 signed up while it was theirs), else the difference would be u1's;
+    on again, still 2; and so after deleting u2's. The access says when it
+    was switched off, and no longer once it is on again."""
+    ids, admin = seeded, seeded["admin"]
+    alpha = partner_admin(server, admin, ids["alpha"])
+
+    def january():
+        body = run(server, alpha, "signups_by_partner").json()
+        return rows_by(body, "partner")[("2025-01", "Alpha")]["signups"]
+
+    assert january() == 2
+    for on in (False, True):
+        r = server.request("PATCH", f"/v1/partner-access/{ids['a1']}", headers=hdr(alpha),
+                           json={"is_active": on})
+        assert r.status_code == 200, r.text
+        assert january() == 2, on
+        assert (r.json()["deactivated_at"] is None) == on, r.json()
+    r = server.request("DELETE", f"/v1/partner-access/{ids['a2']}", headers=hdr(alpha))
+    assert r.status_code == 204, r.text
+    assert january() == 2
+    # Deactivating the partner notes the time on each of its accesses.
+    r = server.request("PATCH", f"/v1/partners/{ids['alpha']}", headers=hdr(admin),
+                       json={"is_active": False})
+    assert r.status_code == 200, r.text
+    r = server.get(f"/v1/partner-access/{ids['a1']}", headers=hdr(admin))
+    assert r.json()["is_active"] is False and r.json()["deactivated_at"] is not None
+    body = run(server, admin, "signups_by_partner", RANGE + f"&partner_id={ids['alpha']}").json()
+    assert body["totals"] == {"signups": 3}
+
+
+# --------------------------------------------------------------------------
+# A partner admin's files say what their empty cells are.
+
+NOTE = "Counts from 1 to 4 are withheld"
+
+
+@pytest.mark.parametrize("min_count", ["5"])
+def test_a_partner_admins_csv_xlsx_and_pdf_carry_the_withheld_note(server, seeded, tmp_path):
+    """report_partner_min_count 5: the CSV's last line, a cell under the
+    XLSX's totals and the PDF's foot say that counts from 1 to 4 are
+    withheld; an admin's files, withholding nothing, say nothing."""
+    openpyxl = pytest.importorskip("openpyxl")
+    ids, admin = seeded, seeded["admin"]
+    alpha = partner_admin(server, admin, ids["alpha"])
+    for who, noted in ((alpha, True), (admin, False)):
+        query = RANGE + f"&partner_id={ids['alpha']}"
+        r = run(server, who, "signups_by_partner", query + "&format=csv")
+        assert r.status_code == 200, r.text
+        last = r.text.splitlines()[-1]
+        assert (NOTE in last) == noted, last
+        r = run(server, who, "signups_by_partner", query + "&format=xlsx")
+        assert r.status_code == 200, r.text
+        path = tmp_path / "r.xlsx"
+        path.write_bytes(r.content)
+        cells = [c.value for row in openpyxl.load_workbook(path).worksheets[0].iter_rows()
+                 for c in row if isinstance(c.value, str)]
+        assert any(v.startswith(NOTE) for v in cells) == noted, cells
+        r = run(server, who, "signups_by_partner", query + "&format=pdf")
+        assert r.status_code == 200, r.text
+        path = tmp_path / "r.pdf"
+        path.write_bytes(r.content)
+        text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
+                              check=True).stdout.decode("utf-8")
+        assert (NOTE in " ".join(text.split())) == noted, text

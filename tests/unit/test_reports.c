@@ -144,6 +144,73 @@ test_report_args_in_london(void **state)
 	assert_string_equal(date, "2026-05-31");
 }
 
+/* The codes of errs' entries, "from,to" (into out, n bytes). */
+static void
+err_fields(json_t *errs, char *out, size_t n)
+{
+	json_t *e;
+	size_t	i, len = 0;
+
+	out[0] = '\0';
+	json_array_foreach(errs, i, e) {
+		snprintf(out + len, n - len, "%s%s", i > 0 ? "," : "",
+		    json_string_value(json_object_get(e, "field")));
+		len = strlen(out);
+	}
+}
+
+/*
+ * A partner admin's range is whole periods (report_range_aligned): from
+ * and to at a midnight (day), a Monday's (week), the 1st's (month), in
+ * UTC or London's days; each end that is not is named.
+ */
+static void
+test_report_range_aligned(void **state)
+{
+	static const struct {
+		const char *from, *to;
+		int	    period, london, ok;
+		const char *fields;
+	} cases[] = {
+		{ "2025-01-01", "2025-03-01", REPORT_PERIOD_MONTH, 0, 1, "" },
+		{ "2025-01-01", "2025-01-31", REPORT_PERIOD_MONTH, 0, 0, "to" },
+		{ "2025-01-02", "2025-02-28", REPORT_PERIOD_MONTH, 0, 0,
+		    "from,to" },
+		{ "2024-12-30", "2025-01-06", REPORT_PERIOD_WEEK, 0, 1, "" },
+		{ "2025-01-01", "2025-01-06", REPORT_PERIOD_WEEK, 0, 0,
+		    "from" },
+		{ "2025-01-06", "2025-01-07", REPORT_PERIOD_DAY, 0, 1, "" },
+		{ "2025-01-06T00:00:01Z", "2025-01-07", REPORT_PERIOD_DAY, 0, 0,
+		    "from" },
+		/* London's June begins at 23:00 UTC the day before. */
+		{ "2026-06-01", "2026-07-01", REPORT_PERIOD_MONTH, 1, 1, "" },
+		{ "2026-06-01T00:00:00Z", "2026-07-01", REPORT_PERIOD_MONTH, 1,
+		    0, "from" },
+		{ "2026-05-31T23:00:00Z", "2026-06-02", REPORT_PERIOD_DAY, 1, 1,
+		    "" },
+	};
+	struct report_args a;
+	json_t		  *errs;
+	char		   got[64];
+	size_t		   i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		errs = json_array();
+		assert_int_equal(
+		    report_args_parse_in(cases[i].from, cases[i].to, NULL, NULL,
+			cases[i].london, &a, errs),
+		    OK);
+		a.period = cases[i].period;
+		assert_int_equal(
+		    report_range_aligned(&a, cases[i].london, errs),
+		    cases[i].ok ? OK : ERR_INVALID);
+		err_fields(errs, got, sizeof(got));
+		assert_string_equal(got, cases[i].fields);
+		json_decref(errs);
+	}
+}
+
 /*
  * A report schedule's periods, in London: the next boundary strictly
  * after an instant (the next midnight, Monday's, the first of the
@@ -295,6 +362,7 @@ main(void)
 		cmocka_unit_test(test_report_args),
 		cmocka_unit_test(test_period_index),
 		cmocka_unit_test(test_report_args_in_london),
+		cmocka_unit_test(test_report_range_aligned),
 		cmocka_unit_test(test_schedule_periods),
 		cmocka_unit_test(test_training_reports_use_indexes),
 	};

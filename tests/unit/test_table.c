@@ -176,8 +176,23 @@ test_csv(void **state)
 	buf_reset(&b);
 	ok(table_csv_text(&b, "plain"));
 	assert_string_equal(b.data, "plain");
-	/* Past the ceiling: ERR_TOO_LARGE, not a cut file. */
+	/* A note: a last row as wide as the others, its first cell. */
 	buf_free(&b);
+	t = sample();
+	buf_init(&b, MB);
+	ok(table_note_set(t, "Counts from 1 to 4 are withheld, and =totals"));
+	assert_string_equal(
+	    table_note(t), "Counts from 1 to 4 are withheld, and =totals");
+	ok(table_csv(t, &b));
+	assert_non_null(strstr(b.data,
+	    "Total,,1.250,,,\r\n"
+	    "\"Counts from 1 to 4 are withheld, and =totals\",,,,,\r\n"));
+	assert_int_equal(b.data[b.len - 1], '\n');
+	ok(table_note_set(t, NULL));
+	assert_null(table_note(t));
+	buf_free(&b);
+	table_free(t);
+	/* Past the ceiling: ERR_TOO_LARGE, not a cut file. */
 	t = sample();
 	buf_init(&b, 40);
 	assert_int_equal(table_csv(t, &b), ERR_TOO_LARGE);

@@ -5216,6 +5216,11 @@ export interface components {
              * @description when it was redeemed
              */
             readonly activated_at: string | null;
+            /**
+             * Format: date-time
+             * @description when it was last switched off (is_active false); null while active
+             */
+            readonly deactivated_at?: string | null;
             /** Format: date-time */
             readonly created_at: string;
             /** Format: date-time */
@@ -7675,10 +7680,6 @@ export interface components {
             request_id?: string | null;
             prev_hash?: string | null;
             hash?: string | null;
-            /** @description the log's own view (not an export's): the address's blind index where the address itself is gone (audit_details_json) */
-            ip_index?: string | null;
-            /** @description the same for the user agent */
-            user_agent_index?: string | null;
         };
         therapist_profile: {
             id: components["schemas"]["therapists"]["id"];
@@ -19385,6 +19386,7 @@ export interface operations {
                      *           "therapy_sessions_redeemed": 1,
                      *           "is_active": true,
                      *           "activated_at": "2026-03-12T10:00:00Z",
+                     *           "deactivated_at": "2026-03-12T10:00:00Z",
                      *           "created_at": "2026-03-12T10:00:00Z",
                      *           "updated_at": "2026-03-12T10:00:00Z",
                      *           "code": "text"
@@ -19577,6 +19579,7 @@ export interface operations {
                      *       "therapy_sessions_redeemed": 1,
                      *       "is_active": true,
                      *       "activated_at": "2026-03-12T10:00:00Z",
+                     *       "deactivated_at": "2026-03-12T10:00:00Z",
                      *       "created_at": "2026-03-12T10:00:00Z",
                      *       "updated_at": "2026-03-12T10:00:00Z",
                      *       "code": "text"
@@ -19785,6 +19788,7 @@ export interface operations {
                      *       "therapy_sessions_redeemed": 1,
                      *       "is_active": true,
                      *       "activated_at": "2026-03-12T10:00:00Z",
+                     *       "deactivated_at": "2026-03-12T10:00:00Z",
                      *       "created_at": "2026-03-12T10:00:00Z",
                      *       "updated_at": "2026-03-12T10:00:00Z",
                      *       "code": "text"
@@ -20136,6 +20140,7 @@ export interface operations {
                      *       "therapy_sessions_redeemed": 1,
                      *       "is_active": true,
                      *       "activated_at": "2026-03-12T10:00:00Z",
+                     *       "deactivated_at": "2026-03-12T10:00:00Z",
                      *       "created_at": "2026-03-12T10:00:00Z",
                      *       "updated_at": "2026-03-12T10:00:00Z",
                      *       "code": "text"
@@ -40531,7 +40536,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description WEBHOOK_ALREADY_PROCESSED (without force; also when another replay processed it meanwhile), WEBHOOK_BODY_ERASED, WEBHOOK_BODY_TRUNCATED, or WEBHOOK_OUTCOME_NOT_RECORDED (it ran, but the database refused its outcome: replay it again) */
+            /** @description WEBHOOK_ALREADY_PROCESSED (without force; also when another replay processed it meanwhile), WEBHOOK_BODY_ERASED or WEBHOOK_BODY_TRUNCATED */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -40539,7 +40544,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "WEBHOOK_ALREADY_PROCESSED" | "WEBHOOK_BODY_ERASED" | "WEBHOOK_BODY_TRUNCATED" | "WEBHOOK_OUTCOME_NOT_RECORDED" | "CONFLICT";
+                        code?: "WEBHOOK_ALREADY_PROCESSED" | "WEBHOOK_BODY_ERASED" | "WEBHOOK_BODY_TRUNCATED" | "CONFLICT";
                     };
                 };
             };
@@ -41101,7 +41106,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description VERIFY_IN_PROGRESS: another check is walking the log in this process (Retry-After: the seconds left of its time limit) */
+            /** @description VERIFY_IN_PROGRESS: another check is walking the log in this process (Retry-After) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -43885,9 +43890,7 @@ export interface operations {
                      *           "user_agent": "text",
                      *           "request_id": "text",
                      *           "prev_hash": "text",
-                     *           "hash": "text",
-                     *           "ip_index": "text",
-                     *           "user_agent_index": "text"
+                     *           "hash": "text"
                      *         }
                      *       ],
                      *       "records": {},
@@ -43905,8 +43908,6 @@ export interface operations {
                             /** Format: uuid */
                             id: string;
                             audit_ref: string | null;
-                        } & {
-                            [key: string]: unknown;
                         };
                         relationships: Record<string, never>[];
                         audit_log: components["schemas"]["audit_record"][];
@@ -44074,9 +44075,7 @@ export interface operations {
                      *           "user_agent": "text",
                      *           "request_id": "text",
                      *           "prev_hash": "text",
-                     *           "hash": "text",
-                     *           "ip_index": "text",
-                     *           "user_agent_index": "text"
+                     *           "hash": "text"
                      *         }
                      *       ],
                      *       "records": {},
@@ -44094,8 +44093,6 @@ export interface operations {
                             /** Format: uuid */
                             id: string;
                             audit_ref: string | null;
-                        } & {
-                            [key: string]: unknown;
                         };
                         relationships: Record<string, never>[];
                         audit_log: components["schemas"]["audit_record"][];
@@ -47427,9 +47424,7 @@ export interface operations {
                      *           "user_agent": "text",
                      *           "request_id": "text",
                      *           "prev_hash": "text",
-                     *           "hash": "text",
-                     *           "ip_index": "text",
-                     *           "user_agent_index": "text"
+                     *           "hash": "text"
                      *         }
                      *       ],
                      *       "next_cursor": "text"
@@ -50068,6 +50063,7 @@ export interface operations {
                      *           "therapy_sessions_redeemed": 1,
                      *           "is_active": true,
                      *           "activated_at": "2026-03-12T10:00:00Z",
+                     *           "deactivated_at": "2026-03-12T10:00:00Z",
                      *           "created_at": "2026-03-12T10:00:00Z",
                      *           "updated_at": "2026-03-12T10:00:00Z",
                      *           "code": "text"
@@ -50263,29 +50259,7 @@ export interface operations {
                      * @example {
                      *       "inbox_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "outcome": "processed",
-                     *       "booking": {
-                     *         "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-                     *         "action": "NEW_BOOKING",
-                     *         "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-                     *         "partner_access_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-                     *         "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-                     *         "partner_name": "text",
-                     *         "client_email": "member@example.org",
-                     *         "client_timezone": "text",
-                     *         "booking_code": "text",
-                     *         "service_name": "text",
-                     *         "service_provider_name": "text",
-                     *         "service_provider_email": "member@example.org",
-                     *         "start_date_time": "2026-03-12T10:00:00Z",
-                     *         "end_date_time": "2026-03-12T10:00:00Z",
-                     *         "rescheduled_from": "2026-03-12T10:00:00Z",
-                     *         "cancelled_at": "2026-03-12T10:00:00Z",
-                     *         "completed_at": "2026-03-12T10:00:00Z",
-                     *         "created_at": "2026-03-12T10:00:00Z",
-                     *         "updated_at": "2026-03-12T10:00:00Z",
-                     *         "status": "booked",
-                     *         "booking_system_notified": "queued"
-                     *       },
+                     *       "booking": {},
                      *       "duplicate": true,
                      *       "therapy_sessions_remaining": 1,
                      *       "already_cancelled": true
@@ -50299,7 +50273,7 @@ export interface operations {
                         inbox_id: string;
                         /** @constant */
                         outcome: "processed";
-                        booking?: components["schemas"]["therapy_bookings"];
+                        booking?: Record<string, never>;
                         duplicate?: boolean;
                         therapy_sessions_remaining?: number;
                         already_cancelled?: boolean;
@@ -50891,9 +50865,7 @@ export interface operations {
                      *               "description": "text"
                      *             }
                      *           ],
-                     *           "columns": [
-                     *             "text"
-                     *           ],
+                     *           "columns": [],
                      *           "parameters": {
                      *             "from": "text",
                      *             "to": "text",
@@ -50923,8 +50895,7 @@ export interface operations {
                                 type: string;
                                 description: string;
                             }[];
-                            /** @description the members of its rows, in order */
-                            columns: string[];
+                            columns: unknown[];
                             /** @description GET /v1/reports/{name}'s query: what from and to take, the periods and formats */
                             parameters: {
                                 from: string;
@@ -51061,15 +51032,15 @@ export interface operations {
     get_v1_reports__name_: {
         parameters: {
             query: {
-                /** @description ISO 8601 date or date-time, inclusive */
+                /** @description ISO 8601 date or date-time, inclusive; a partner admin's is a period's start in the report's days (time_zone): a midnight (day), a Monday's midnight (week), the 1st's midnight (month), else 422 not_aligned */
                 from: string;
-                /** @description ISO 8601 date or date-time, exclusive; at most 5 years after from (a partner admin: report_partner_max_days, 400 days by default) */
+                /** @description ISO 8601 date or date-time, exclusive; at most 5 years after from (a partner admin: report_partner_max_days, 400 days by default, and a period's start as from is) */
                 to: string;
                 /** @description the rows' period, in UTC (a week starts on Monday) */
                 period?: "day" | "week" | "month";
                 /** @description json; csv (UTF-8 with a byte-order mark, formulas defused), xlsx (typed cells) or pdf (A4 landscape), each with the totals as its last row (one a currency when by currency) and a Content-Disposition filename */
                 format?: "json" | "csv" | "xlsx" | "pdf";
-                /** @description one partner's figures, of a report open to partners (for_partners), or course_progress for an admin (not told to partner admins: which courses an employer's people take): an admin names any partner (422 unknown_partner when none has the id); a partner admin always gets their own partner's (naming another is 403 NOT_YOUR_PARTNER), with each count above 0 and under report_partner_min_count (5 by default) withheld: null (an empty cell), its column's total null too, and withheld_below in the JSON */
+                /** @description one partner's figures, of a report open to partners (for_partners), or course_progress for an admin (not told to partner admins: which courses an employer's people take): an admin names any partner (422 unknown_partner when none has the id); a partner admin always gets their own partner's (naming another is 403 NOT_YOUR_PARTNER), with each count above 0 and under report_partner_min_count (5 by default) withheld: null (an empty cell), its column's total null too, and withheld_below in the JSON (a note in CSV, XLSX and PDF); a week's or month's count is withheld when a day of it is */
                 partner_id?: string;
             };
             header?: never;
@@ -51119,20 +51090,11 @@ export interface operations {
                         time_zone?: "UTC" | "Europe/London";
                         period?: string;
                         columns: string[];
-                        rows: {
-                            [key: string]: string | number | null;
-                        }[];
-                        /** @description each measure's total over the range (and the currency) */
-                        totals: {
-                            [key: string]: string | number | null;
-                        };
-                        /** @description reports with money: each currency's money totals (minor units), by its code */
-                        totals_by_currency?: {
-                            [key: string]: {
-                                [key: string]: string | number | null;
-                            };
-                        };
-                        /** @description a partner admin's answer: counts above 0 and under it are null, and so is the total of a column with one (report_partner_min_count) */
+                        rows: Record<string, never>[];
+                        totals: Record<string, never>;
+                        /** @description reports with money: each currency's money totals (minor units) */
+                        totals_by_currency?: Record<string, never>;
+                        /** @description a partner admin's answer: counts above 0 and under it are null, and so are a week's or month's count with such a day in it and the total of a column with one (report_partner_min_count) */
                         withheld_below?: number;
                     };
                     "text/csv": string;
@@ -51212,7 +51174,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description a bad parameter (VALIDATION_FAILED, one entry each, among them partner_id unknown_partner), REPORT_TOO_LARGE (past report_max_rows rows) or RESULT_TOO_LARGE (past report_run_max_bytes bytes) */
+            /** @description a bad parameter (VALIDATION_FAILED, one entry each, among them partner_id unknown_partner and a partner admin's from or to not_aligned), REPORT_TOO_LARGE (past report_max_rows rows) or RESULT_TOO_LARGE (past report_run_max_bytes bytes) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -52021,20 +51983,11 @@ export interface operations {
                         time_zone?: "UTC" | "Europe/London";
                         period?: string;
                         columns: string[];
-                        rows: {
-                            [key: string]: string | number | null;
-                        }[];
-                        /** @description each measure's total over the range (and the currency) */
-                        totals: {
-                            [key: string]: string | number | null;
-                        };
-                        /** @description reports with money: each currency's money totals (minor units), by its code */
-                        totals_by_currency?: {
-                            [key: string]: {
-                                [key: string]: string | number | null;
-                            };
-                        };
-                        /** @description a partner admin's answer: counts above 0 and under it are null, and so is the total of a column with one (report_partner_min_count) */
+                        rows: Record<string, never>[];
+                        totals: Record<string, never>;
+                        /** @description reports with money: each currency's money totals (minor units) */
+                        totals_by_currency?: Record<string, never>;
+                        /** @description a partner admin's answer: counts above 0 and under it are null, and so are a week's or month's count with such a day in it and the total of a column with one (report_partner_min_count) */
                         withheld_below?: number;
                     };
                     "text/csv": string;
@@ -53771,33 +53724,12 @@ export interface operations {
                      * @example {
                      *       "inbox_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "outcome": "processed",
-                     *       "course": {
-                     *         "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-                     *         "storyblok_uuid": "text",
-                     *         "status": "text",
-                     *         "created": true,
-                     *         "changed": [
-                     *           "text"
-                     *         ]
-                     *       },
-                     *       "course_session": {
-                     *         "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-                     *         "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-                     *         "storyblok_uuid": "text",
-                     *         "status": "text",
-                     *         "created": true,
-                     *         "changed": [
-                     *           "text"
-                     *         ]
-                     *       },
+                     *       "course": {},
+                     *       "course_session": {},
                      *       "action": "text",
                      *       "status": "text",
-                     *       "courses": [
-                     *         "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
-                     *       ],
-                     *       "course_sessions": [
-                     *         "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
-                     *       ],
+                     *       "courses": [],
+                     *       "course_sessions": [],
                      *       "ignored": true,
                      *       "component": {}
                      *     }
@@ -53810,30 +53742,12 @@ export interface operations {
                         inbox_id: string;
                         /** @constant */
                         outcome: "processed";
-                        course?: {
-                            /** Format: uuid */
-                            id: string;
-                            storyblok_uuid: string | null;
-                            status: string;
-                            created: boolean;
-                            changed: string[];
-                        };
-                        course_session?: {
-                            /** Format: uuid */
-                            course_id: string;
-                            /** Format: uuid */
-                            id: string;
-                            storyblok_uuid: string | null;
-                            status: string;
-                            created: boolean;
-                            changed: string[];
-                        };
+                        course?: Record<string, never>;
+                        course_session?: Record<string, never>;
                         action?: string;
                         status?: string;
-                        /** @description the courses the status change touched */
-                        courses?: string[];
-                        /** @description the course sessions it touched */
-                        course_sessions?: string[];
+                        courses?: unknown[];
+                        course_sessions?: unknown[];
                         ignored?: boolean;
                         component?: unknown;
                     };
@@ -59437,11 +59351,8 @@ export interface operations {
                     "application/json": {
                         openapi: string;
                         info: Record<string, never>;
-                        servers?: Record<string, never>[];
-                        tags?: Record<string, never>[];
                         paths: Record<string, never>;
                         webhooks?: Record<string, never>;
-                        security?: Record<string, never>[];
                         components: Record<string, never>;
                     };
                 };
@@ -59567,14 +59478,6 @@ export interface operations {
         };
         requestBody: {
             content: {
-                /**
-                 * @example {
-                 *       "event": "booking.cancelled",
-                 *       "booking_code": "SB-1042",
-                 *       "cancelled_at": "2026-03-11T16:20:00Z",
-                 *       "cancelled_by": "client"
-                 *     }
-                 */
                 "application/json": {
                     /** @constant */
                     event: "booking.cancelled";

@@ -87,7 +87,15 @@ export function PartnerReports() {
               {isAdmin && (
                 <Control label="Partner" name="partner_id" value={v.partner_id} onInput={set("partner_id")} errors={f.fields} options={[["", "Every partner"], ...partners.map((p) => [p.id, p.name])]} />
               )}
-              <Field label="From (inclusive)" name="from" type="date" hint={rep && rep.time_zone === "UTC" ? "Days are UTC days" : undefined} value={v.from} onInput={set("from")} errors={f.fields} />
+              <Field
+                label="From (inclusive)"
+                name="from"
+                type="date"
+                hint={[rep && rep.time_zone === "UTC" ? "Days are UTC days." : "", isAdmin ? "" : "From and to start a period: a Monday for weeks, the 1st for months."].filter(Boolean).join(" ") || undefined}
+                value={v.from}
+                onInput={set("from")}
+                errors={f.fields}
+              />
               <Field label="To (exclusive)" name="to" type="date" value={v.to} onInput={set("to")} errors={f.fields} />
               <Control label="Period" name="period" value={v.period} onInput={set("period")} errors={f.fields} options={PERIODS} />
               <button type="submit" class="primary" disabled={f.busy}>
@@ -110,14 +118,15 @@ function noReport() {
 // The answer: its rows by period and group, and the totals of the range.
 // Its heading takes the focus when it comes, so that a screen reader says
 // the new answer. A partner admin's small counts come withheld (null, with
-// withheld_below): shown as "<5".
+// withheld_below): shown as "withheld", not as "<5": a week's or month's
+// count is withheld too when a day of it is, whatever its own size.
 function Result({ body, onCsv, dlError }) {
   const head = useRef(/** @type {HTMLHeadingElement | null} */ (null));
   useEffect(() => {
     if (head.current) head.current.focus();
   }, [body]);
   const under = body.withheld_below;
-  const show = (v) => (v === null && under ? `<${under}` : cell(v));
+  const show = (v) => (v === null && under ? "withheld" : cell(v));
   const cols = body.columns.filter((c) => !c.endsWith("_id") && c !== "period_start");
   const measures = cols.filter((c) => c !== "period" && !(c in { partner: 1, course: 1, schedule: 1, trainer: 1, currency: 1 }));
   return (
@@ -128,7 +137,7 @@ function Result({ body, onCsv, dlError }) {
       <p class="meta">
         {body.from.slice(0, 10)} to {body.to.slice(0, 10)} (exclusive), by {body.period}; days are {body.time_zone === "UTC" ? "UTC" : body.time_zone} days.
       </p>
-      {under && <p class="meta" data-withheld={under}>{`Counts under ${under} are withheld (shown as <${under}), and so is a total they could be worked out from: they could name people.`}</p>}
+      {under && <p class="meta" data-withheld={under}>{`Counts from 1 to ${under - 1} are withheld, and so is a week's or month's count with such a day in it and a total with one: they could name people.`}</p>}
       <button type="button" onClick={onCsv}>
         Download as CSV
       </button>
