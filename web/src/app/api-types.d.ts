@@ -7680,6 +7680,10 @@ export interface components {
             request_id?: string | null;
             prev_hash?: string | null;
             hash?: string | null;
+            /** @description the log's own view (not an export's): the address's blind index where the address itself is gone (audit_details_json) */
+            ip_index?: string | null;
+            /** @description the same for the user agent */
+            user_agent_index?: string | null;
         };
         therapist_profile: {
             id: components["schemas"]["therapists"]["id"];
@@ -40536,7 +40540,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description WEBHOOK_ALREADY_PROCESSED (without force; also when another replay processed it meanwhile), WEBHOOK_BODY_ERASED or WEBHOOK_BODY_TRUNCATED */
+            /** @description WEBHOOK_ALREADY_PROCESSED (without force; also when another replay processed it meanwhile), WEBHOOK_BODY_ERASED, WEBHOOK_BODY_TRUNCATED, or WEBHOOK_OUTCOME_NOT_RECORDED (it ran, but the database refused its outcome: replay it again) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -40544,7 +40548,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "WEBHOOK_ALREADY_PROCESSED" | "WEBHOOK_BODY_ERASED" | "WEBHOOK_BODY_TRUNCATED" | "CONFLICT";
+                        code?: "WEBHOOK_ALREADY_PROCESSED" | "WEBHOOK_BODY_ERASED" | "WEBHOOK_BODY_TRUNCATED" | "WEBHOOK_OUTCOME_NOT_RECORDED" | "CONFLICT";
                     };
                 };
             };
@@ -41106,7 +41110,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description VERIFY_IN_PROGRESS: another check is walking the log in this process (Retry-After) */
+            /** @description VERIFY_IN_PROGRESS: another check is walking the log in this process (Retry-After: the seconds left of its time limit) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -43890,7 +43894,9 @@ export interface operations {
                      *           "user_agent": "text",
                      *           "request_id": "text",
                      *           "prev_hash": "text",
-                     *           "hash": "text"
+                     *           "hash": "text",
+                     *           "ip_index": "text",
+                     *           "user_agent_index": "text"
                      *         }
                      *       ],
                      *       "records": {},
@@ -43908,6 +43914,8 @@ export interface operations {
                             /** Format: uuid */
                             id: string;
                             audit_ref: string | null;
+                        } & {
+                            [key: string]: unknown;
                         };
                         relationships: Record<string, never>[];
                         audit_log: components["schemas"]["audit_record"][];
@@ -44075,7 +44083,9 @@ export interface operations {
                      *           "user_agent": "text",
                      *           "request_id": "text",
                      *           "prev_hash": "text",
-                     *           "hash": "text"
+                     *           "hash": "text",
+                     *           "ip_index": "text",
+                     *           "user_agent_index": "text"
                      *         }
                      *       ],
                      *       "records": {},
@@ -44093,6 +44103,8 @@ export interface operations {
                             /** Format: uuid */
                             id: string;
                             audit_ref: string | null;
+                        } & {
+                            [key: string]: unknown;
                         };
                         relationships: Record<string, never>[];
                         audit_log: components["schemas"]["audit_record"][];
@@ -47424,7 +47436,9 @@ export interface operations {
                      *           "user_agent": "text",
                      *           "request_id": "text",
                      *           "prev_hash": "text",
-                     *           "hash": "text"
+                     *           "hash": "text",
+                     *           "ip_index": "text",
+                     *           "user_agent_index": "text"
                      *         }
                      *       ],
                      *       "next_cursor": "text"
@@ -50259,7 +50273,29 @@ export interface operations {
                      * @example {
                      *       "inbox_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "outcome": "processed",
-                     *       "booking": {},
+                     *       "booking": {
+                     *         "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "action": "NEW_BOOKING",
+                     *         "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "partner_access_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "partner_name": "text",
+                     *         "client_email": "member@example.org",
+                     *         "client_timezone": "text",
+                     *         "booking_code": "text",
+                     *         "service_name": "text",
+                     *         "service_provider_name": "text",
+                     *         "service_provider_email": "member@example.org",
+                     *         "start_date_time": "2026-03-12T10:00:00Z",
+                     *         "end_date_time": "2026-03-12T10:00:00Z",
+                     *         "rescheduled_from": "2026-03-12T10:00:00Z",
+                     *         "cancelled_at": "2026-03-12T10:00:00Z",
+                     *         "completed_at": "2026-03-12T10:00:00Z",
+                     *         "created_at": "2026-03-12T10:00:00Z",
+                     *         "updated_at": "2026-03-12T10:00:00Z",
+                     *         "status": "booked",
+                     *         "booking_system_notified": "queued"
+                     *       },
                      *       "duplicate": true,
                      *       "therapy_sessions_remaining": 1,
                      *       "already_cancelled": true
@@ -50273,7 +50309,7 @@ export interface operations {
                         inbox_id: string;
                         /** @constant */
                         outcome: "processed";
-                        booking?: Record<string, never>;
+                        booking?: components["schemas"]["therapy_bookings"];
                         duplicate?: boolean;
                         therapy_sessions_remaining?: number;
                         already_cancelled?: boolean;
@@ -50865,7 +50901,9 @@ export interface operations {
                      *               "description": "text"
                      *             }
                      *           ],
-                     *           "columns": [],
+                     *           "columns": [
+                     *             "text"
+                     *           ],
                      *           "parameters": {
                      *             "from": "text",
                      *             "to": "text",
@@ -50895,7 +50933,8 @@ export interface operations {
                                 type: string;
                                 description: string;
                             }[];
-                            columns: unknown[];
+                            /** @description the members of its rows, in order */
+                            columns: string[];
                             /** @description GET /v1/reports/{name}'s query: what from and to take, the periods and formats */
                             parameters: {
                                 from: string;
@@ -51090,10 +51129,19 @@ export interface operations {
                         time_zone?: "UTC" | "Europe/London";
                         period?: string;
                         columns: string[];
-                        rows: Record<string, never>[];
-                        totals: Record<string, never>;
-                        /** @description reports with money: each currency's money totals (minor units) */
-                        totals_by_currency?: Record<string, never>;
+                        rows: {
+                            [key: string]: string | number | null;
+                        }[];
+                        /** @description each measure's total over the range (and the currency) */
+                        totals: {
+                            [key: string]: string | number | null;
+                        };
+                        /** @description reports with money: each currency's money totals (minor units), by its code */
+                        totals_by_currency?: {
+                            [key: string]: {
+                                [key: string]: string | number | null;
+                            };
+                        };
                         /** @description a partner admin's answer: counts above 0 and under it are null, and so are a week's or month's count with such a day in it and the total of a column with one (report_partner_min_count) */
                         withheld_below?: number;
                     };
@@ -51983,10 +52031,19 @@ export interface operations {
                         time_zone?: "UTC" | "Europe/London";
                         period?: string;
                         columns: string[];
-                        rows: Record<string, never>[];
-                        totals: Record<string, never>;
-                        /** @description reports with money: each currency's money totals (minor units) */
-                        totals_by_currency?: Record<string, never>;
+                        rows: {
+                            [key: string]: string | number | null;
+                        }[];
+                        /** @description each measure's total over the range (and the currency) */
+                        totals: {
+                            [key: string]: string | number | null;
+                        };
+                        /** @description reports with money: each currency's money totals (minor units), by its code */
+                        totals_by_currency?: {
+                            [key: string]: {
+                                [key: string]: string | number | null;
+                            };
+                        };
                         /** @description a partner admin's answer: counts above 0 and under it are null, and so are a week's or month's count with such a day in it and the total of a column with one (report_partner_min_count) */
                         withheld_below?: number;
                     };
@@ -53724,12 +53781,33 @@ export interface operations {
                      * @example {
                      *       "inbox_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "outcome": "processed",
-                     *       "course": {},
-                     *       "course_session": {},
+                     *       "course": {
+                     *         "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "storyblok_uuid": "text",
+                     *         "status": "text",
+                     *         "created": true,
+                     *         "changed": [
+                     *           "text"
+                     *         ]
+                     *       },
+                     *       "course_session": {
+                     *         "course_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                     *         "storyblok_uuid": "text",
+                     *         "status": "text",
+                     *         "created": true,
+                     *         "changed": [
+                     *           "text"
+                     *         ]
+                     *       },
                      *       "action": "text",
                      *       "status": "text",
-                     *       "courses": [],
-                     *       "course_sessions": [],
+                     *       "courses": [
+                     *         "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *       ],
+                     *       "course_sessions": [
+                     *         "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+                     *       ],
                      *       "ignored": true,
                      *       "component": {}
                      *     }
@@ -53742,12 +53820,30 @@ export interface operations {
                         inbox_id: string;
                         /** @constant */
                         outcome: "processed";
-                        course?: Record<string, never>;
-                        course_session?: Record<string, never>;
+                        course?: {
+                            /** Format: uuid */
+                            id: string;
+                            storyblok_uuid: string | null;
+                            status: string;
+                            created: boolean;
+                            changed: string[];
+                        };
+                        course_session?: {
+                            /** Format: uuid */
+                            course_id: string;
+                            /** Format: uuid */
+                            id: string;
+                            storyblok_uuid: string | null;
+                            status: string;
+                            created: boolean;
+                            changed: string[];
+                        };
                         action?: string;
                         status?: string;
-                        courses?: unknown[];
-                        course_sessions?: unknown[];
+                        /** @description the courses the status change touched */
+                        courses?: string[];
+                        /** @description the course sessions it touched */
+                        course_sessions?: string[];
                         ignored?: boolean;
                         component?: unknown;
                     };
@@ -59351,8 +59447,11 @@ export interface operations {
                     "application/json": {
                         openapi: string;
                         info: Record<string, never>;
+                        servers?: Record<string, never>[];
+                        tags?: Record<string, never>[];
                         paths: Record<string, never>;
                         webhooks?: Record<string, never>;
+                        security?: Record<string, never>[];
                         components: Record<string, never>;
                     };
                 };
@@ -59478,6 +59577,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "event": "booking.cancelled",
+                 *       "booking_code": "SB-1042",
+                 *       "cancelled_at": "2026-03-11T16:20:00Z",
+                 *       "cancelled_by": "client"
+                 *     }
+                 */
                 "application/json": {
                     /** @constant */
                     event: "booking.cancelled";
