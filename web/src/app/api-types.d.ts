@@ -4528,10 +4528,48 @@ export interface components {
              * @enum {string}
              */
             type: "pre_session" | "in_session" | "post_session" | "assessment" | "custom";
-            /** @description array of {id, label, type, required, options, validation, help_text}. id: 1-64 of [A-Za-z0-9_-], unique; type: text, textarea, select, radio, checkbox, date (YYYY-MM-DD), time (HH:MM[:SS]), email, number or scale; options: required for select, radio and checkbox, refused for the rest. validation: terms separated by '|': 'min:N' and 'max:N' (N an integer: the value of a number or scale - a scale without them runs 0 to 10 - the length of text, textarea and email, the number of checkbox choices) and 'integer' (number only). A rule that does not parse, a term on a type it does not apply to, or min above max is refused when the form is saved */
-            fields: Record<string, never> | unknown[];
+            /**
+             * @description array of {id, label, type, required, options, validation, help_text}. id: 1-64 of [A-Za-z0-9_-], unique; type: text, textarea, select, radio, checkbox, date (YYYY-MM-DD), time (HH:MM[:SS]), email, number or scale; options: required for select, radio and checkbox, refused for the rest. validation: terms separated by '|': 'min:N' and 'max:N' (N an integer: the value of a number or scale - a scale without them runs 0 to 10 - the length of text, textarea and email, the number of checkbox choices) and 'integer' (number only). A rule that does not parse, a term on a type it does not apply to, or min above max is refused when the form is saved
+             * @example [
+             *       {
+             *         "id": "mood",
+             *         "label": "How is your mood?",
+             *         "type": "radio",
+             *         "required": true,
+             *         "options": [
+             *           "low",
+             *           "steady",
+             *           "good"
+             *         ]
+             *       },
+             *       {
+             *         "id": "notes",
+             *         "label": "Anything else?",
+             *         "type": "textarea",
+             *         "validation": "max:500"
+             *       }
+             *     ]
+             */
+            fields: {
+                id: string;
+                label: string;
+                /** @enum {unknown} */
+                type: "text" | "textarea" | "select" | "radio" | "checkbox" | "date" | "time" | "email" | "number" | "scale";
+                required?: boolean;
+                options?: string[] | null;
+                validation?: string | null;
+                help_text?: string | null;
+            }[];
             /** @description {method: sum, items: [ids], bands: [{min, label}]} or null */
-            scoring: Record<string, never> | unknown[] | null;
+            scoring: {
+                /** @constant */
+                method: "sum";
+                items: string[];
+                bands: {
+                    min: number;
+                    label: string;
+                }[];
+            } | null;
             /**
              * @description takes responses
              * @default true
@@ -4561,10 +4599,48 @@ export interface components {
              * @enum {string}
              */
             type: "pre_session" | "in_session" | "post_session" | "assessment" | "custom";
-            /** @description array of {id, label, type, required, options, validation, help_text}. id: 1-64 of [A-Za-z0-9_-], unique; type: text, textarea, select, radio, checkbox, date (YYYY-MM-DD), time (HH:MM[:SS]), email, number or scale; options: required for select, radio and checkbox, refused for the rest. validation: terms separated by '|': 'min:N' and 'max:N' (N an integer: the value of a number or scale - a scale without them runs 0 to 10 - the length of text, textarea and email, the number of checkbox choices) and 'integer' (number only). A rule that does not parse, a term on a type it does not apply to, or min above max is refused when the form is saved */
-            fields: Record<string, never> | unknown[];
+            /**
+             * @description array of {id, label, type, required, options, validation, help_text}. id: 1-64 of [A-Za-z0-9_-], unique; type: text, textarea, select, radio, checkbox, date (YYYY-MM-DD), time (HH:MM[:SS]), email, number or scale; options: required for select, radio and checkbox, refused for the rest. validation: terms separated by '|': 'min:N' and 'max:N' (N an integer: the value of a number or scale - a scale without them runs 0 to 10 - the length of text, textarea and email, the number of checkbox choices) and 'integer' (number only). A rule that does not parse, a term on a type it does not apply to, or min above max is refused when the form is saved
+             * @example [
+             *       {
+             *         "id": "mood",
+             *         "label": "How is your mood?",
+             *         "type": "radio",
+             *         "required": true,
+             *         "options": [
+             *           "low",
+             *           "steady",
+             *           "good"
+             *         ]
+             *       },
+             *       {
+             *         "id": "notes",
+             *         "label": "Anything else?",
+             *         "type": "textarea",
+             *         "validation": "max:500"
+             *       }
+             *     ]
+             */
+            fields: {
+                id: string;
+                label: string;
+                /** @enum {unknown} */
+                type: "text" | "textarea" | "select" | "radio" | "checkbox" | "date" | "time" | "email" | "number" | "scale";
+                required?: boolean;
+                options?: string[] | null;
+                validation?: string | null;
+                help_text?: string | null;
+            }[];
             /** @description {method: sum, items: [ids], bands: [{min, label}]} or null */
-            scoring?: Record<string, never> | unknown[] | null;
+            scoring?: {
+                /** @constant */
+                method: "sum";
+                items: string[];
+                bands: {
+                    min: number;
+                    label: string;
+                }[];
+            } | null;
             /**
              * @description takes responses
              * @default true
@@ -4586,10 +4662,48 @@ export interface components {
              * @enum {string}
              */
             type?: "pre_session" | "in_session" | "post_session" | "assessment" | "custom";
-            /** @description array of {id, label, type, required, options, validation, help_text}. id: 1-64 of [A-Za-z0-9_-], unique; type: text, textarea, select, radio, checkbox, date (YYYY-MM-DD), time (HH:MM[:SS]), email, number or scale; options: required for select, radio and checkbox, refused for the rest. validation: terms separated by '|': 'min:N' and 'max:N' (N an integer: the value of a number or scale - a scale without them runs 0 to 10 - the length of text, textarea and email, the number of checkbox choices) and 'integer' (number only). A rule that does not parse, a term on a type it does not apply to, or min above max is refused when the form is saved */
-            fields?: Record<string, never> | unknown[];
+            /**
+             * @description array of {id, label, type, required, options, validation, help_text}. id: 1-64 of [A-Za-z0-9_-], unique; type: text, textarea, select, radio, checkbox, date (YYYY-MM-DD), time (HH:MM[:SS]), email, number or scale; options: required for select, radio and checkbox, refused for the rest. validation: terms separated by '|': 'min:N' and 'max:N' (N an integer: the value of a number or scale - a scale without them runs 0 to 10 - the length of text, textarea and email, the number of checkbox choices) and 'integer' (number only). A rule that does not parse, a term on a type it does not apply to, or min above max is refused when the form is saved
+             * @example [
+             *       {
+             *         "id": "mood",
+             *         "label": "How is your mood?",
+             *         "type": "radio",
+             *         "required": true,
+             *         "options": [
+             *           "low",
+             *           "steady",
+             *           "good"
+             *         ]
+             *       },
+             *       {
+             *         "id": "notes",
+             *         "label": "Anything else?",
+             *         "type": "textarea",
+             *         "validation": "max:500"
+             *       }
+             *     ]
+             */
+            fields?: {
+                id: string;
+                label: string;
+                /** @enum {unknown} */
+                type: "text" | "textarea" | "select" | "radio" | "checkbox" | "date" | "time" | "email" | "number" | "scale";
+                required?: boolean;
+                options?: string[] | null;
+                validation?: string | null;
+                help_text?: string | null;
+            }[];
             /** @description {method: sum, items: [ids], bands: [{min, label}]} or null */
-            scoring?: Record<string, never> | unknown[] | null;
+            scoring?: {
+                /** @constant */
+                method: "sum";
+                items: string[];
+                bands: {
+                    min: number;
+                    label: string;
+                }[];
+            } | null;
             /**
              * @description takes responses
              * @default true
@@ -5354,8 +5468,11 @@ export interface components {
              * @description identifier (UUIDv7)
              */
             readonly id: string;
-            /** @description a report's name: GET /v1/reports lists them */
-            report: string;
+            /**
+             * @description a report's name: GET /v1/reports lists them
+             * @enum {string}
+             */
+            report: "signups_by_partner" | "access_codes_by_partner" | "course_progress" | "therapy_bookings_by_partner" | "training_bookings" | "training_revenue" | "training_attendance" | "training_refunds" | "training_certificates_expiring" | "training_trainer_load";
             /**
              * @description daily (London's day before), weekly (the week from Monday before) or monthly (the calendar month before)
              * @enum {string}
@@ -5409,8 +5526,11 @@ export interface components {
             readonly updated_at: string;
         };
         report_schedules_create: {
-            /** @description a report's name: GET /v1/reports lists them */
-            report: string;
+            /**
+             * @description a report's name: GET /v1/reports lists them
+             * @enum {string}
+             */
+            report: "signups_by_partner" | "access_codes_by_partner" | "course_progress" | "therapy_bookings_by_partner" | "training_bookings" | "training_revenue" | "training_attendance" | "training_refunds" | "training_certificates_expiring" | "training_trainer_load";
             /**
              * @description daily (London's day before), weekly (the week from Monday before) or monthly (the calendar month before)
              * @enum {string}
@@ -5432,8 +5552,11 @@ export interface components {
             recipients: string[];
         };
         report_schedules_update: {
-            /** @description a report's name: GET /v1/reports lists them */
-            report?: string;
+            /**
+             * @description a report's name: GET /v1/reports lists them
+             * @enum {string}
+             */
+            report?: "signups_by_partner" | "access_codes_by_partner" | "course_progress" | "therapy_bookings_by_partner" | "training_bookings" | "training_revenue" | "training_attendance" | "training_refunds" | "training_certificates_expiring" | "training_trainer_load";
             /**
              * @description daily (London's day before), weekly (the week from Monday before) or monthly (the calendar month before)
              * @enum {string}
@@ -7756,7 +7879,7 @@ export interface operations {
                      *           "subject": "text",
                      *           "template": "text",
                      *           "status": "queued",
-                     *           "attempts": 1,
+                     *           "attempts": 0,
                      *           "sent_at": "2026-03-12T10:00:00Z",
                      *           "error": "text",
                      *           "created_at": "2026-03-12T10:00:00Z",
@@ -7918,7 +8041,7 @@ export interface operations {
                      *       "subject": "text",
                      *       "template": "text",
                      *       "status": "queued",
-                     *       "attempts": 1,
+                     *       "attempts": 0,
                      *       "sent_at": "2026-03-12T10:00:00Z",
                      *       "error": "text",
                      *       "created_at": "2026-03-12T10:00:00Z",
@@ -8116,9 +8239,9 @@ export interface operations {
                      *           "demographics": {},
                      *           "country": "te",
                      *           "locale": "text",
-                     *           "time_zone": "text",
+                     *           "time_zone": "Europe/London",
                      *           "signup_language": "text",
-                     *           "contact_permission": true,
+                     *           "contact_permission": false,
                      *           "service_emails_permission": true,
                      *           "email_reminders_frequency": "never",
                      *           "terms_accepted_at": "2026-03-12T10:00:00Z",
@@ -8303,9 +8426,9 @@ export interface operations {
                  *       "demographics": {},
                  *       "country": "te",
                  *       "locale": "text",
-                 *       "time_zone": "text",
+                 *       "time_zone": "Europe/London",
                  *       "signup_language": "text",
-                 *       "contact_permission": true,
+                 *       "contact_permission": false,
                  *       "service_emails_permission": true,
                  *       "email_reminders_frequency": "never",
                  *       "role": "admin",
@@ -8335,9 +8458,9 @@ export interface operations {
                      *       "demographics": {},
                      *       "country": "te",
                      *       "locale": "text",
-                     *       "time_zone": "text",
+                     *       "time_zone": "Europe/London",
                      *       "signup_language": "text",
-                     *       "contact_permission": true,
+                     *       "contact_permission": false,
                      *       "service_emails_permission": true,
                      *       "email_reminders_frequency": "never",
                      *       "terms_accepted_at": "2026-03-12T10:00:00Z",
@@ -8558,9 +8681,9 @@ export interface operations {
                      *       "demographics": {},
                      *       "country": "te",
                      *       "locale": "text",
-                     *       "time_zone": "text",
+                     *       "time_zone": "Europe/London",
                      *       "signup_language": "text",
-                     *       "contact_permission": true,
+                     *       "contact_permission": false,
                      *       "service_emails_permission": true,
                      *       "email_reminders_frequency": "never",
                      *       "terms_accepted_at": "2026-03-12T10:00:00Z",
@@ -8929,8 +9052,8 @@ export interface operations {
                  *       "demographics": {},
                  *       "country": "te",
                  *       "locale": "text",
-                 *       "time_zone": "text",
-                 *       "contact_permission": true,
+                 *       "time_zone": "Europe/London",
+                 *       "contact_permission": false,
                  *       "service_emails_permission": true,
                  *       "email_reminders_frequency": "never",
                  *       "role": "admin",
@@ -8960,9 +9083,9 @@ export interface operations {
                      *       "demographics": {},
                      *       "country": "te",
                      *       "locale": "text",
-                     *       "time_zone": "text",
+                     *       "time_zone": "Europe/London",
                      *       "signup_language": "text",
-                     *       "contact_permission": true,
+                     *       "contact_permission": false,
                      *       "service_emails_permission": true,
                      *       "email_reminders_frequency": "never",
                      *       "terms_accepted_at": "2026-03-12T10:00:00Z",
@@ -9777,12 +9900,8 @@ export interface operations {
                      *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *           "bio": "text",
-                     *           "specialties": [
-                     *             "text"
-                     *           ],
-                     *           "credentials": [
-                     *             "text"
-                     *           ],
+                     *           "specialties": [],
+                     *           "credentials": [],
                      *           "is_active": true,
                      *           "calendar_integration": {},
                      *           "meta": {},
@@ -9939,12 +10058,8 @@ export interface operations {
                  * @example {
                  *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                  *       "bio": "text",
-                 *       "specialties": [
-                 *         "text"
-                 *       ],
-                 *       "credentials": [
-                 *         "text"
-                 *       ],
+                 *       "specialties": [],
+                 *       "credentials": [],
                  *       "is_active": true,
                  *       "calendar_integration": {},
                  *       "meta": {}
@@ -9965,12 +10080,8 @@ export interface operations {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "bio": "text",
-                     *       "specialties": [
-                     *         "text"
-                     *       ],
-                     *       "credentials": [
-                     *         "text"
-                     *       ],
+                     *       "specialties": [],
+                     *       "credentials": [],
                      *       "is_active": true,
                      *       "calendar_integration": {},
                      *       "meta": {},
@@ -10175,12 +10286,8 @@ export interface operations {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "bio": "text",
-                     *       "specialties": [
-                     *         "text"
-                     *       ],
-                     *       "credentials": [
-                     *         "text"
-                     *       ],
+                     *       "specialties": [],
+                     *       "credentials": [],
                      *       "is_active": true,
                      *       "calendar_integration": {},
                      *       "meta": {},
@@ -10508,12 +10615,8 @@ export interface operations {
                 /**
                  * @example {
                  *       "bio": "text",
-                 *       "specialties": [
-                 *         "text"
-                 *       ],
-                 *       "credentials": [
-                 *         "text"
-                 *       ],
+                 *       "specialties": [],
+                 *       "credentials": [],
                  *       "is_active": true,
                  *       "calendar_integration": {},
                  *       "meta": {}
@@ -10534,12 +10637,8 @@ export interface operations {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "bio": "text",
-                     *       "specialties": [
-                     *         "text"
-                     *       ],
-                     *       "credentials": [
-                     *         "text"
-                     *       ],
+                     *       "specialties": [],
+                     *       "credentials": [],
                      *       "is_active": true,
                      *       "calendar_integration": {},
                      *       "meta": {},
@@ -11793,8 +11892,41 @@ export interface operations {
                      *           "title": "text",
                      *           "description": "text",
                      *           "type": "pre_session",
-                     *           "fields": {},
-                     *           "scoring": {},
+                     *           "fields": [
+                     *             {
+                     *               "id": "mood",
+                     *               "label": "How is your mood?",
+                     *               "type": "radio",
+                     *               "required": true,
+                     *               "options": [
+                     *                 "low",
+                     *                 "steady",
+                     *                 "good"
+                     *               ]
+                     *             },
+                     *             {
+                     *               "id": "notes",
+                     *               "label": "Anything else?",
+                     *               "type": "textarea",
+                     *               "validation": "max:500"
+                     *             }
+                     *           ],
+                     *           "scoring": {
+                     *             "method": "sum",
+                     *             "items": [
+                     *               "mood"
+                     *             ],
+                     *             "bands": [
+                     *               {
+                     *                 "min": 0,
+                     *                 "label": "minimal"
+                     *               },
+                     *               {
+                     *                 "min": 2,
+                     *                 "label": "high"
+                     *               }
+                     *             ]
+                     *           },
                      *           "is_active": true,
                      *           "meta": {},
                      *           "created_at": "2026-03-12T10:00:00Z",
@@ -11951,8 +12083,41 @@ export interface operations {
                  *       "title": "text",
                  *       "description": "text",
                  *       "type": "pre_session",
-                 *       "fields": {},
-                 *       "scoring": {},
+                 *       "fields": [
+                 *         {
+                 *           "id": "mood",
+                 *           "label": "How is your mood?",
+                 *           "type": "radio",
+                 *           "required": true,
+                 *           "options": [
+                 *             "low",
+                 *             "steady",
+                 *             "good"
+                 *           ]
+                 *         },
+                 *         {
+                 *           "id": "notes",
+                 *           "label": "Anything else?",
+                 *           "type": "textarea",
+                 *           "validation": "max:500"
+                 *         }
+                 *       ],
+                 *       "scoring": {
+                 *         "method": "sum",
+                 *         "items": [
+                 *           "mood"
+                 *         ],
+                 *         "bands": [
+                 *           {
+                 *             "min": 0,
+                 *             "label": "minimal"
+                 *           },
+                 *           {
+                 *             "min": 2,
+                 *             "label": "high"
+                 *           }
+                 *         ]
+                 *       },
                  *       "is_active": true,
                  *       "meta": {}
                  *     }
@@ -11973,8 +12138,41 @@ export interface operations {
                      *       "title": "text",
                      *       "description": "text",
                      *       "type": "pre_session",
-                     *       "fields": {},
-                     *       "scoring": {},
+                     *       "fields": [
+                     *         {
+                     *           "id": "mood",
+                     *           "label": "How is your mood?",
+                     *           "type": "radio",
+                     *           "required": true,
+                     *           "options": [
+                     *             "low",
+                     *             "steady",
+                     *             "good"
+                     *           ]
+                     *         },
+                     *         {
+                     *           "id": "notes",
+                     *           "label": "Anything else?",
+                     *           "type": "textarea",
+                     *           "validation": "max:500"
+                     *         }
+                     *       ],
+                     *       "scoring": {
+                     *         "method": "sum",
+                     *         "items": [
+                     *           "mood"
+                     *         ],
+                     *         "bands": [
+                     *           {
+                     *             "min": 0,
+                     *             "label": "minimal"
+                     *           },
+                     *           {
+                     *             "min": 2,
+                     *             "label": "high"
+                     *           }
+                     *         ]
+                     *       },
                      *       "is_active": true,
                      *       "meta": {},
                      *       "created_at": "2026-03-12T10:00:00Z",
@@ -12179,8 +12377,41 @@ export interface operations {
                      *       "title": "text",
                      *       "description": "text",
                      *       "type": "pre_session",
-                     *       "fields": {},
-                     *       "scoring": {},
+                     *       "fields": [
+                     *         {
+                     *           "id": "mood",
+                     *           "label": "How is your mood?",
+                     *           "type": "radio",
+                     *           "required": true,
+                     *           "options": [
+                     *             "low",
+                     *             "steady",
+                     *             "good"
+                     *           ]
+                     *         },
+                     *         {
+                     *           "id": "notes",
+                     *           "label": "Anything else?",
+                     *           "type": "textarea",
+                     *           "validation": "max:500"
+                     *         }
+                     *       ],
+                     *       "scoring": {
+                     *         "method": "sum",
+                     *         "items": [
+                     *           "mood"
+                     *         ],
+                     *         "bands": [
+                     *           {
+                     *             "min": 0,
+                     *             "label": "minimal"
+                     *           },
+                     *           {
+                     *             "min": 2,
+                     *             "label": "high"
+                     *           }
+                     *         ]
+                     *       },
                      *       "is_active": true,
                      *       "meta": {},
                      *       "created_at": "2026-03-12T10:00:00Z",
@@ -12509,8 +12740,41 @@ export interface operations {
                  *       "title": "text",
                  *       "description": "text",
                  *       "type": "pre_session",
-                 *       "fields": {},
-                 *       "scoring": {},
+                 *       "fields": [
+                 *         {
+                 *           "id": "mood",
+                 *           "label": "How is your mood?",
+                 *           "type": "radio",
+                 *           "required": true,
+                 *           "options": [
+                 *             "low",
+                 *             "steady",
+                 *             "good"
+                 *           ]
+                 *         },
+                 *         {
+                 *           "id": "notes",
+                 *           "label": "Anything else?",
+                 *           "type": "textarea",
+                 *           "validation": "max:500"
+                 *         }
+                 *       ],
+                 *       "scoring": {
+                 *         "method": "sum",
+                 *         "items": [
+                 *           "mood"
+                 *         ],
+                 *         "bands": [
+                 *           {
+                 *             "min": 0,
+                 *             "label": "minimal"
+                 *           },
+                 *           {
+                 *             "min": 2,
+                 *             "label": "high"
+                 *           }
+                 *         ]
+                 *       },
                  *       "is_active": true,
                  *       "meta": {}
                  *     }
@@ -12531,8 +12795,41 @@ export interface operations {
                      *       "title": "text",
                      *       "description": "text",
                      *       "type": "pre_session",
-                     *       "fields": {},
-                     *       "scoring": {},
+                     *       "fields": [
+                     *         {
+                     *           "id": "mood",
+                     *           "label": "How is your mood?",
+                     *           "type": "radio",
+                     *           "required": true,
+                     *           "options": [
+                     *             "low",
+                     *             "steady",
+                     *             "good"
+                     *           ]
+                     *         },
+                     *         {
+                     *           "id": "notes",
+                     *           "label": "Anything else?",
+                     *           "type": "textarea",
+                     *           "validation": "max:500"
+                     *         }
+                     *       ],
+                     *       "scoring": {
+                     *         "method": "sum",
+                     *         "items": [
+                     *           "mood"
+                     *         ],
+                     *         "bands": [
+                     *           {
+                     *             "min": 0,
+                     *             "label": "minimal"
+                     *           },
+                     *           {
+                     *             "min": 2,
+                     *             "label": "high"
+                     *           }
+                     *         ]
+                     *       },
                      *       "is_active": true,
                      *       "meta": {},
                      *       "created_at": "2026-03-12T10:00:00Z",
@@ -13742,10 +14039,8 @@ export interface operations {
                      *           "description": "text",
                      *           "type": "pdf",
                      *           "url": "https://example.org/",
-                     *           "is_public": true,
-                     *           "tags": [
-                     *             "text"
-                     *           ],
+                     *           "is_public": false,
+                     *           "tags": [],
                      *           "meta": {},
                      *           "created_at": "2026-03-12T10:00:00Z",
                      *           "updated_at": "2026-03-12T10:00:00Z",
@@ -13903,10 +14198,8 @@ export interface operations {
                  *       "description": "text",
                  *       "type": "pdf",
                  *       "url": "https://example.org/",
-                 *       "is_public": true,
-                 *       "tags": [
-                 *         "text"
-                 *       ],
+                 *       "is_public": false,
+                 *       "tags": [],
                  *       "meta": {}
                  *     }
                  */
@@ -13929,10 +14222,8 @@ export interface operations {
                      *       "description": "text",
                      *       "type": "pdf",
                      *       "url": "https://example.org/",
-                     *       "is_public": true,
-                     *       "tags": [
-                     *         "text"
-                     *       ],
+                     *       "is_public": false,
+                     *       "tags": [],
                      *       "meta": {},
                      *       "created_at": "2026-03-12T10:00:00Z",
                      *       "updated_at": "2026-03-12T10:00:00Z",
@@ -14139,10 +14430,8 @@ export interface operations {
                      *       "description": "text",
                      *       "type": "pdf",
                      *       "url": "https://example.org/",
-                     *       "is_public": true,
-                     *       "tags": [
-                     *         "text"
-                     *       ],
+                     *       "is_public": false,
+                     *       "tags": [],
                      *       "meta": {},
                      *       "created_at": "2026-03-12T10:00:00Z",
                      *       "updated_at": "2026-03-12T10:00:00Z",
@@ -14471,10 +14760,8 @@ export interface operations {
                  *       "description": "text",
                  *       "type": "pdf",
                  *       "url": "https://example.org/",
-                 *       "is_public": true,
-                 *       "tags": [
-                 *         "text"
-                 *       ],
+                 *       "is_public": false,
+                 *       "tags": [],
                  *       "meta": {}
                  *     }
                  */
@@ -14497,10 +14784,8 @@ export interface operations {
                      *       "description": "text",
                      *       "type": "pdf",
                      *       "url": "https://example.org/",
-                     *       "is_public": true,
-                     *       "tags": [
-                     *         "text"
-                     *       ],
+                     *       "is_public": false,
+                     *       "tags": [],
                      *       "meta": {},
                      *       "created_at": "2026-03-12T10:00:00Z",
                      *       "updated_at": "2026-03-12T10:00:00Z",
@@ -16541,7 +16826,7 @@ export interface operations {
                      *         {
                      *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *           "name": "text",
-                     *           "description": "text",
+                     *           "description": "",
                      *           "created_at": "2026-03-12T10:00:00Z",
                      *           "updated_at": "2026-03-12T10:00:00Z",
                      *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -16694,7 +16979,7 @@ export interface operations {
                 /**
                  * @example {
                  *       "name": "text",
-                 *       "description": "text"
+                 *       "description": ""
                  *     }
                  */
                 "application/json": components["schemas"]["features_create"];
@@ -16711,7 +16996,7 @@ export interface operations {
                      * @example {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "name": "text",
-                     *       "description": "text",
+                     *       "description": "",
                      *       "created_at": "2026-03-12T10:00:00Z",
                      *       "updated_at": "2026-03-12T10:00:00Z",
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -16912,7 +17197,7 @@ export interface operations {
                      * @example {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "name": "text",
-                     *       "description": "text",
+                     *       "description": "",
                      *       "created_at": "2026-03-12T10:00:00Z",
                      *       "updated_at": "2026-03-12T10:00:00Z",
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -17237,7 +17522,7 @@ export interface operations {
                 /**
                  * @example {
                  *       "name": "text",
-                 *       "description": "text"
+                 *       "description": ""
                  *     }
                  */
                 "application/json": components["schemas"]["features_update"];
@@ -17254,7 +17539,7 @@ export interface operations {
                      * @example {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "name": "text",
-                     *       "description": "text",
+                     *       "description": "",
                      *       "created_at": "2026-03-12T10:00:00Z",
                      *       "updated_at": "2026-03-12T10:00:00Z",
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -19375,8 +19660,8 @@ export interface operations {
                      *           "partner_name": "text",
                      *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-                     *           "feature_live_chat": true,
-                     *           "feature_therapy": true,
+                     *           "feature_live_chat": false,
+                     *           "feature_therapy": false,
                      *           "therapy_sessions_remaining": 0,
                      *           "therapy_sessions_redeemed": 1,
                      *           "is_active": true,
@@ -19544,8 +19829,8 @@ export interface operations {
                 /**
                  * @example {
                  *       "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-                 *       "feature_live_chat": true,
-                 *       "feature_therapy": true,
+                 *       "feature_live_chat": false,
+                 *       "feature_therapy": false,
                  *       "therapy_sessions_remaining": 0,
                  *       "is_active": true
                  *     }
@@ -19567,8 +19852,8 @@ export interface operations {
                      *       "partner_name": "text",
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-                     *       "feature_live_chat": true,
-                     *       "feature_therapy": true,
+                     *       "feature_live_chat": false,
+                     *       "feature_therapy": false,
                      *       "therapy_sessions_remaining": 0,
                      *       "therapy_sessions_redeemed": 1,
                      *       "is_active": true,
@@ -19775,8 +20060,8 @@ export interface operations {
                      *       "partner_name": "text",
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-                     *       "feature_live_chat": true,
-                     *       "feature_therapy": true,
+                     *       "feature_live_chat": false,
+                     *       "feature_therapy": false,
                      *       "therapy_sessions_remaining": 0,
                      *       "therapy_sessions_redeemed": 1,
                      *       "is_active": true,
@@ -20103,8 +20388,8 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "feature_live_chat": true,
-                 *       "feature_therapy": true,
+                 *       "feature_live_chat": false,
+                 *       "feature_therapy": false,
                  *       "therapy_sessions_remaining": 0,
                  *       "is_active": true
                  *     }
@@ -20126,8 +20411,8 @@ export interface operations {
                      *       "partner_name": "text",
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-                     *       "feature_live_chat": true,
-                     *       "feature_therapy": true,
+                     *       "feature_live_chat": false,
+                     *       "feature_therapy": false,
                      *       "therapy_sessions_remaining": 0,
                      *       "therapy_sessions_redeemed": 1,
                      *       "is_active": true,
@@ -20728,7 +21013,7 @@ export interface operations {
                 /** @description exact match */
                 id?: string;
                 /** @description exact match */
-                report?: string;
+                report?: "signups_by_partner" | "access_codes_by_partner" | "course_progress" | "therapy_bookings_by_partner" | "training_bookings" | "training_revenue" | "training_attendance" | "training_refunds" | "training_certificates_expiring" | "training_trainer_load";
                 /** @description exact match */
                 frequency?: "daily" | "weekly" | "monthly";
                 /** @description at or after this time */
@@ -20755,12 +21040,12 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-                     *           "report": "text",
+                     *           "report": "signups_by_partner",
                      *           "frequency": "daily",
                      *           "period": "day",
                      *           "format": "json",
                      *           "recipients": [
-                     *             "text"
+                     *             "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
                      *           ],
                      *           "next_run_at": "2026-03-12T10:00:00Z",
                      *           "last_run_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -20928,12 +21213,12 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "report": "text",
+                 *       "report": "signups_by_partner",
                  *       "frequency": "daily",
                  *       "period": "day",
                  *       "format": "json",
                  *       "recipients": [
-                 *         "text"
+                 *         "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
                  *       ]
                  *     }
                  */
@@ -20950,12 +21235,12 @@ export interface operations {
                     /**
                      * @example {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-                     *       "report": "text",
+                     *       "report": "signups_by_partner",
                      *       "frequency": "daily",
                      *       "period": "day",
                      *       "format": "json",
                      *       "recipients": [
-                     *         "text"
+                     *         "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
                      *       ],
                      *       "next_run_at": "2026-03-12T10:00:00Z",
                      *       "last_run_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -21159,12 +21444,12 @@ export interface operations {
                     /**
                      * @example {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-                     *       "report": "text",
+                     *       "report": "signups_by_partner",
                      *       "frequency": "daily",
                      *       "period": "day",
                      *       "format": "json",
                      *       "recipients": [
-                     *         "text"
+                     *         "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
                      *       ],
                      *       "next_run_at": "2026-03-12T10:00:00Z",
                      *       "last_run_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -21507,12 +21792,10 @@ export interface operations {
                      *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *           "name": "text",
                      *           "unit": "text",
-                     *           "channels": [
-                     *             "text"
-                     *           ],
+                     *           "channels": [],
                      *           "rate_mhz": 1,
-                     *           "scale": "text",
-                     *           "offset_value": "text",
+                     *           "scale": "1",
+                     *           "offset_value": "0",
                      *           "meta": {},
                      *           "created_at": "2026-03-12T10:00:00Z",
                      *           "updated_at": "2026-03-12T10:00:00Z",
@@ -21667,12 +21950,10 @@ export interface operations {
                  * @example {
                  *       "name": "text",
                  *       "unit": "text",
-                 *       "channels": [
-                 *         "text"
-                 *       ],
+                 *       "channels": [],
                  *       "rate_mhz": 1,
-                 *       "scale": "text",
-                 *       "offset_value": "text",
+                 *       "scale": "1",
+                 *       "offset_value": "0",
                  *       "meta": {}
                  *     }
                  */
@@ -21691,12 +21972,10 @@ export interface operations {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "name": "text",
                      *       "unit": "text",
-                     *       "channels": [
-                     *         "text"
-                     *       ],
+                     *       "channels": [],
                      *       "rate_mhz": 1,
-                     *       "scale": "text",
-                     *       "offset_value": "text",
+                     *       "scale": "1",
+                     *       "offset_value": "0",
                      *       "meta": {},
                      *       "created_at": "2026-03-12T10:00:00Z",
                      *       "updated_at": "2026-03-12T10:00:00Z",
@@ -21899,12 +22178,10 @@ export interface operations {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "name": "text",
                      *       "unit": "text",
-                     *       "channels": [
-                     *         "text"
-                     *       ],
+                     *       "channels": [],
                      *       "rate_mhz": 1,
-                     *       "scale": "text",
-                     *       "offset_value": "text",
+                     *       "scale": "1",
+                     *       "offset_value": "0",
                      *       "meta": {},
                      *       "created_at": "2026-03-12T10:00:00Z",
                      *       "updated_at": "2026-03-12T10:00:00Z",
@@ -22231,12 +22508,10 @@ export interface operations {
                  * @example {
                  *       "name": "text",
                  *       "unit": "text",
-                 *       "channels": [
-                 *         "text"
-                 *       ],
+                 *       "channels": [],
                  *       "rate_mhz": 1,
-                 *       "scale": "text",
-                 *       "offset_value": "text",
+                 *       "scale": "1",
+                 *       "offset_value": "0",
                  *       "meta": {}
                  *     }
                  */
@@ -22255,12 +22530,10 @@ export interface operations {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "name": "text",
                      *       "unit": "text",
-                     *       "channels": [
-                     *         "text"
-                     *       ],
+                     *       "channels": [],
                      *       "rate_mhz": 1,
-                     *       "scale": "text",
-                     *       "offset_value": "text",
+                     *       "scale": "1",
+                     *       "offset_value": "0",
                      *       "meta": {},
                      *       "created_at": "2026-03-12T10:00:00Z",
                      *       "updated_at": "2026-03-12T10:00:00Z",
@@ -22487,9 +22760,7 @@ export interface operations {
                      *         {
                      *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *           "name": "text",
-                     *           "tracks": [
-                     *             "text"
-                     *           ],
+                     *           "tracks": [],
                      *           "description": "text",
                      *           "is_active": true,
                      *           "meta": {},
@@ -22645,9 +22916,7 @@ export interface operations {
                 /**
                  * @example {
                  *       "name": "text",
-                 *       "tracks": [
-                 *         "text"
-                 *       ],
+                 *       "tracks": [],
                  *       "description": "text",
                  *       "is_active": true,
                  *       "meta": {}
@@ -22667,9 +22936,7 @@ export interface operations {
                      * @example {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "name": "text",
-                     *       "tracks": [
-                     *         "text"
-                     *       ],
+                     *       "tracks": [],
                      *       "description": "text",
                      *       "is_active": true,
                      *       "meta": {},
@@ -22873,9 +23140,7 @@ export interface operations {
                      * @example {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "name": "text",
-                     *       "tracks": [
-                     *         "text"
-                     *       ],
+                     *       "tracks": [],
                      *       "description": "text",
                      *       "is_active": true,
                      *       "meta": {},
@@ -23203,9 +23468,7 @@ export interface operations {
                 /**
                  * @example {
                  *       "name": "text",
-                 *       "tracks": [
-                 *         "text"
-                 *       ],
+                 *       "tracks": [],
                  *       "description": "text",
                  *       "is_active": true,
                  *       "meta": {}
@@ -23225,9 +23488,7 @@ export interface operations {
                      * @example {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "name": "text",
-                     *       "tracks": [
-                     *         "text"
-                     *       ],
+                     *       "tracks": [],
                      *       "description": "text",
                      *       "is_active": true,
                      *       "meta": {},
@@ -25850,9 +26111,9 @@ export interface operations {
                      *           "duration_hours": 1,
                      *           "duration_days": 1,
                      *           "price_minor": 0,
-                     *           "currency": "tex",
+                     *           "currency": "GBP",
                      *           "max_capacity": 1,
-                     *           "certification_validity_years": 0,
+                     *           "certification_validity_years": 3,
                      *           "requalifies": "EFAW",
                      *           "is_active": true,
                      *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -26018,17 +26279,13 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "name": "text",
-                 *       "description": "text",
+                 *       "name": "Emergency First Aid at Work",
                  *       "course_type": "EFAW",
-                 *       "duration_hours": 1,
+                 *       "duration_hours": 6,
                  *       "duration_days": 1,
-                 *       "price_minor": 0,
-                 *       "currency": "tex",
-                 *       "max_capacity": 1,
-                 *       "certification_validity_years": 0,
-                 *       "requalifies": "EFAW",
-                 *       "is_active": true
+                 *       "price_minor": 9500,
+                 *       "currency": "GBP",
+                 *       "max_capacity": 12
                  *     }
                  */
                 "application/json": components["schemas"]["training_courses_create"];
@@ -26050,9 +26307,9 @@ export interface operations {
                      *       "duration_hours": 1,
                      *       "duration_days": 1,
                      *       "price_minor": 0,
-                     *       "currency": "tex",
+                     *       "currency": "GBP",
                      *       "max_capacity": 1,
-                     *       "certification_validity_years": 0,
+                     *       "certification_validity_years": 3,
                      *       "requalifies": "EFAW",
                      *       "is_active": true,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -26260,9 +26517,9 @@ export interface operations {
                      *       "duration_hours": 1,
                      *       "duration_days": 1,
                      *       "price_minor": 0,
-                     *       "currency": "tex",
+                     *       "currency": "GBP",
                      *       "max_capacity": 1,
-                     *       "certification_validity_years": 0,
+                     *       "certification_validity_years": 3,
                      *       "requalifies": "EFAW",
                      *       "is_active": true,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -26606,9 +26863,9 @@ export interface operations {
                  *       "duration_hours": 1,
                  *       "duration_days": 1,
                  *       "price_minor": 0,
-                 *       "currency": "tex",
+                 *       "currency": "GBP",
                  *       "max_capacity": 1,
-                 *       "certification_validity_years": 0,
+                 *       "certification_validity_years": 3,
                  *       "requalifies": "EFAW",
                  *       "is_active": true
                  *     }
@@ -26632,9 +26889,9 @@ export interface operations {
                      *       "duration_hours": 1,
                      *       "duration_days": 1,
                      *       "price_minor": 0,
-                     *       "currency": "tex",
+                     *       "currency": "GBP",
                      *       "max_capacity": 1,
-                     *       "certification_validity_years": 0,
+                     *       "certification_validity_years": 3,
                      *       "requalifies": "EFAW",
                      *       "is_active": true,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -26871,9 +27128,7 @@ export interface operations {
                      *           "city": "text",
                      *           "postcode": "text",
                      *           "capacity": 1,
-                     *           "facilities": [
-                     *             "text"
-                     *           ],
+                     *           "facilities": [],
                      *           "parking_info": "text",
                      *           "is_active": true,
                      *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -27045,9 +27300,7 @@ export interface operations {
                  *       "city": "text",
                  *       "postcode": "text",
                  *       "capacity": 1,
-                 *       "facilities": [
-                 *         "text"
-                 *       ],
+                 *       "facilities": [],
                  *       "parking_info": "text",
                  *       "is_active": true
                  *     }
@@ -27071,9 +27324,7 @@ export interface operations {
                      *       "city": "text",
                      *       "postcode": "text",
                      *       "capacity": 1,
-                     *       "facilities": [
-                     *         "text"
-                     *       ],
+                     *       "facilities": [],
                      *       "parking_info": "text",
                      *       "is_active": true,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -27281,9 +27532,7 @@ export interface operations {
                      *       "city": "text",
                      *       "postcode": "text",
                      *       "capacity": 1,
-                     *       "facilities": [
-                     *         "text"
-                     *       ],
+                     *       "facilities": [],
                      *       "parking_info": "text",
                      *       "is_active": true,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -27627,9 +27876,7 @@ export interface operations {
                  *       "city": "text",
                  *       "postcode": "text",
                  *       "capacity": 1,
-                 *       "facilities": [
-                 *         "text"
-                 *       ],
+                 *       "facilities": [],
                  *       "parking_info": "text",
                  *       "is_active": true
                  *     }
@@ -27653,9 +27900,7 @@ export interface operations {
                      *       "city": "text",
                      *       "postcode": "text",
                      *       "capacity": 1,
-                     *       "facilities": [
-                     *         "text"
-                     *       ],
+                     *       "facilities": [],
                      *       "parking_info": "text",
                      *       "is_active": true,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -27894,15 +28139,13 @@ export interface operations {
                      *           "trainer_code": "text",
                      *           "qualification_number": "text",
                      *           "qualification_expiry": "2026-03-12",
-                     *           "specializations": [
-                     *             "text"
-                     *           ],
+                     *           "specializations": [],
                      *           "bio": "text",
                      *           "hourly_rate_minor": 0,
-                     *           "currency": "tex",
+                     *           "currency": "GBP",
                      *           "is_active": true,
                      *           "is_available": true,
-                     *           "can_travel": true,
+                     *           "can_travel": false,
                      *           "max_travel_miles": 0,
                      *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -28071,15 +28314,13 @@ export interface operations {
                  *       "trainer_code": "text",
                  *       "qualification_number": "text",
                  *       "qualification_expiry": "2026-03-12",
-                 *       "specializations": [
-                 *         "text"
-                 *       ],
+                 *       "specializations": [],
                  *       "bio": "text",
                  *       "hourly_rate_minor": 0,
-                 *       "currency": "tex",
+                 *       "currency": "GBP",
                  *       "is_active": true,
                  *       "is_available": true,
-                 *       "can_travel": true,
+                 *       "can_travel": false,
                  *       "max_travel_miles": 0
                  *     }
                  */
@@ -28100,15 +28341,13 @@ export interface operations {
                      *       "trainer_code": "text",
                      *       "qualification_number": "text",
                      *       "qualification_expiry": "2026-03-12",
-                     *       "specializations": [
-                     *         "text"
-                     *       ],
+                     *       "specializations": [],
                      *       "bio": "text",
                      *       "hourly_rate_minor": 0,
-                     *       "currency": "tex",
+                     *       "currency": "GBP",
                      *       "is_active": true,
                      *       "is_available": true,
-                     *       "can_travel": true,
+                     *       "can_travel": false,
                      *       "max_travel_miles": 0,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -28313,15 +28552,13 @@ export interface operations {
                      *       "trainer_code": "text",
                      *       "qualification_number": "text",
                      *       "qualification_expiry": "2026-03-12",
-                     *       "specializations": [
-                     *         "text"
-                     *       ],
+                     *       "specializations": [],
                      *       "bio": "text",
                      *       "hourly_rate_minor": 0,
-                     *       "currency": "tex",
+                     *       "currency": "GBP",
                      *       "is_active": true,
                      *       "is_available": true,
-                     *       "can_travel": true,
+                     *       "can_travel": false,
                      *       "max_travel_miles": 0,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -28661,15 +28898,13 @@ export interface operations {
                  *       "trainer_code": "text",
                  *       "qualification_number": "text",
                  *       "qualification_expiry": "2026-03-12",
-                 *       "specializations": [
-                 *         "text"
-                 *       ],
+                 *       "specializations": [],
                  *       "bio": "text",
                  *       "hourly_rate_minor": 0,
-                 *       "currency": "tex",
+                 *       "currency": "GBP",
                  *       "is_active": true,
                  *       "is_available": true,
-                 *       "can_travel": true,
+                 *       "can_travel": false,
                  *       "max_travel_miles": 0
                  *     }
                  */
@@ -28690,15 +28925,13 @@ export interface operations {
                      *       "trainer_code": "text",
                      *       "qualification_number": "text",
                      *       "qualification_expiry": "2026-03-12",
-                     *       "specializations": [
-                     *         "text"
-                     *       ],
+                     *       "specializations": [],
                      *       "bio": "text",
                      *       "hourly_rate_minor": 0,
-                     *       "currency": "tex",
+                     *       "currency": "GBP",
                      *       "is_active": true,
                      *       "is_available": true,
-                     *       "can_travel": true,
+                     *       "can_travel": false,
                      *       "max_travel_miles": 0,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -28935,8 +29168,8 @@ export interface operations {
                      *           "description": "text",
                      *           "material_type": "pdf",
                      *           "file_url": "https://example.org/",
-                     *           "is_public": true,
-                     *           "requires_completion": true,
+                     *           "is_public": false,
+                     *           "requires_completion": false,
                      *           "display_order": 0,
                      *           "version": 1,
                      *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -29095,8 +29328,8 @@ export interface operations {
                  *       "description": "text",
                  *       "material_type": "pdf",
                  *       "file_url": "https://example.org/",
-                 *       "is_public": true,
-                 *       "requires_completion": true,
+                 *       "is_public": false,
+                 *       "requires_completion": false,
                  *       "display_order": 0,
                  *       "version": 1
                  *     }
@@ -29119,8 +29352,8 @@ export interface operations {
                      *       "description": "text",
                      *       "material_type": "pdf",
                      *       "file_url": "https://example.org/",
-                     *       "is_public": true,
-                     *       "requires_completion": true,
+                     *       "is_public": false,
+                     *       "requires_completion": false,
                      *       "display_order": 0,
                      *       "version": 1,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -29327,8 +29560,8 @@ export interface operations {
                      *       "description": "text",
                      *       "material_type": "pdf",
                      *       "file_url": "https://example.org/",
-                     *       "is_public": true,
-                     *       "requires_completion": true,
+                     *       "is_public": false,
+                     *       "requires_completion": false,
                      *       "display_order": 0,
                      *       "version": 1,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -29658,8 +29891,8 @@ export interface operations {
                  *       "description": "text",
                  *       "material_type": "pdf",
                  *       "file_url": "https://example.org/",
-                 *       "is_public": true,
-                 *       "requires_completion": true,
+                 *       "is_public": false,
+                 *       "requires_completion": false,
                  *       "display_order": 0,
                  *       "version": 1
                  *     }
@@ -29682,8 +29915,8 @@ export interface operations {
                      *       "description": "text",
                      *       "material_type": "pdf",
                      *       "file_url": "https://example.org/",
-                     *       "is_public": true,
-                     *       "requires_completion": true,
+                     *       "is_public": false,
+                     *       "requires_completion": false,
                      *       "display_order": 0,
                      *       "version": 1,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -30785,7 +31018,7 @@ export interface operations {
                      *           "description": "text",
                      *           "discount_type": "percentage",
                      *           "discount_value": 1,
-                     *           "currency": "tex",
+                     *           "currency": "GBP",
                      *           "valid_from": "2026-03-12T10:00:00Z",
                      *           "valid_until": "2026-03-12T10:00:00Z",
                      *           "usage_limit": 1,
@@ -30968,17 +31201,12 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "code": "text",
-                 *       "description": "text",
+                 *       "code": "SPRING10",
                  *       "discount_type": "percentage",
-                 *       "discount_value": 1,
-                 *       "currency": "tex",
-                 *       "valid_from": "2026-03-12T10:00:00Z",
-                 *       "valid_until": "2026-03-12T10:00:00Z",
-                 *       "usage_limit": 1,
-                 *       "course_type": "EFAW",
-                 *       "min_price_minor": 0,
-                 *       "is_active": true
+                 *       "discount_value": 10,
+                 *       "valid_from": "2026-03-01T00:00:00Z",
+                 *       "valid_until": "2026-06-01T00:00:00Z",
+                 *       "usage_limit": 100
                  *     }
                  */
                 "application/json": components["schemas"]["discount_codes_create"];
@@ -30998,7 +31226,7 @@ export interface operations {
                      *       "description": "text",
                      *       "discount_type": "percentage",
                      *       "discount_value": 1,
-                     *       "currency": "tex",
+                     *       "currency": "GBP",
                      *       "valid_from": "2026-03-12T10:00:00Z",
                      *       "valid_until": "2026-03-12T10:00:00Z",
                      *       "usage_limit": 1,
@@ -31209,7 +31437,7 @@ export interface operations {
                      *       "description": "text",
                      *       "discount_type": "percentage",
                      *       "discount_value": 1,
-                     *       "currency": "tex",
+                     *       "currency": "GBP",
                      *       "valid_from": "2026-03-12T10:00:00Z",
                      *       "valid_until": "2026-03-12T10:00:00Z",
                      *       "usage_limit": 1,
@@ -31401,7 +31629,7 @@ export interface operations {
                  *       "description": "text",
                  *       "discount_type": "percentage",
                  *       "discount_value": 1,
-                 *       "currency": "tex",
+                 *       "currency": "GBP",
                  *       "valid_from": "2026-03-12T10:00:00Z",
                  *       "valid_until": "2026-03-12T10:00:00Z",
                  *       "usage_limit": 1,
@@ -31427,7 +31655,7 @@ export interface operations {
                      *       "description": "text",
                      *       "discount_type": "percentage",
                      *       "discount_value": 1,
-                     *       "currency": "tex",
+                     *       "currency": "GBP",
                      *       "valid_from": "2026-03-12T10:00:00Z",
                      *       "valid_until": "2026-03-12T10:00:00Z",
                      *       "usage_limit": 1,
@@ -33580,11 +33808,11 @@ export interface operations {
                      *           "requirement_type": "dietary",
                      *           "details": "text",
                      *           "severity": "low",
-                     *           "requires_action": true,
-                     *           "action_completed": true,
+                     *           "requires_action": false,
+                     *           "action_completed": false,
                      *           "handled_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *           "is_confidential": true,
-                     *           "share_with_trainer": true,
+                     *           "share_with_trainer": false,
                      *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *           "created_at": "2026-03-12T10:00:00Z",
@@ -33752,10 +33980,10 @@ export interface operations {
                  *       "requirement_type": "dietary",
                  *       "details": "text",
                  *       "severity": "low",
-                 *       "requires_action": true,
-                 *       "action_completed": true,
+                 *       "requires_action": false,
+                 *       "action_completed": false,
                  *       "is_confidential": true,
-                 *       "share_with_trainer": true
+                 *       "share_with_trainer": false
                  *     }
                  */
                 "application/json": components["schemas"]["special_requirements_create"];
@@ -33776,11 +34004,11 @@ export interface operations {
                      *       "requirement_type": "dietary",
                      *       "details": "text",
                      *       "severity": "low",
-                     *       "requires_action": true,
-                     *       "action_completed": true,
+                     *       "requires_action": false,
+                     *       "action_completed": false,
                      *       "handled_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "is_confidential": true,
-                     *       "share_with_trainer": true,
+                     *       "share_with_trainer": false,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "created_at": "2026-03-12T10:00:00Z",
@@ -33985,11 +34213,11 @@ export interface operations {
                      *       "requirement_type": "dietary",
                      *       "details": "text",
                      *       "severity": "low",
-                     *       "requires_action": true,
-                     *       "action_completed": true,
+                     *       "requires_action": false,
+                     *       "action_completed": false,
                      *       "handled_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "is_confidential": true,
-                     *       "share_with_trainer": true,
+                     *       "share_with_trainer": false,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "created_at": "2026-03-12T10:00:00Z",
@@ -34328,10 +34556,10 @@ export interface operations {
                  *       "requirement_type": "dietary",
                  *       "details": "text",
                  *       "severity": "low",
-                 *       "requires_action": true,
-                 *       "action_completed": true,
+                 *       "requires_action": false,
+                 *       "action_completed": false,
                  *       "is_confidential": true,
-                 *       "share_with_trainer": true
+                 *       "share_with_trainer": false
                  *     }
                  */
                 "application/json": components["schemas"]["special_requirements_update"];
@@ -34352,11 +34580,11 @@ export interface operations {
                      *       "requirement_type": "dietary",
                      *       "details": "text",
                      *       "severity": "low",
-                     *       "requires_action": true,
-                     *       "action_completed": true,
+                     *       "requires_action": false,
+                     *       "action_completed": false,
                      *       "handled_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "is_confidential": true,
-                     *       "share_with_trainer": true,
+                     *       "share_with_trainer": false,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "created_at": "2026-03-12T10:00:00Z",
@@ -35615,9 +35843,9 @@ export interface operations {
                      *           "category": "business",
                      *           "display_name": "text",
                      *           "description": "text",
-                     *           "is_public": true,
+                     *           "is_public": false,
                      *           "is_editable": true,
-                     *           "requires_restart": true,
+                     *           "requires_restart": false,
                      *           "validation_rules": {},
                      *           "default_value": "text",
                      *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -35789,9 +36017,9 @@ export interface operations {
                  *       "category": "business",
                  *       "display_name": "text",
                  *       "description": "text",
-                 *       "is_public": true,
+                 *       "is_public": false,
                  *       "is_editable": true,
-                 *       "requires_restart": true,
+                 *       "requires_restart": false,
                  *       "validation_rules": {},
                  *       "default_value": "text"
                  *     }
@@ -35815,9 +36043,9 @@ export interface operations {
                      *       "category": "business",
                      *       "display_name": "text",
                      *       "description": "text",
-                     *       "is_public": true,
+                     *       "is_public": false,
                      *       "is_editable": true,
-                     *       "requires_restart": true,
+                     *       "requires_restart": false,
                      *       "validation_rules": {},
                      *       "default_value": "text",
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -36025,9 +36253,9 @@ export interface operations {
                      *       "category": "business",
                      *       "display_name": "text",
                      *       "description": "text",
-                     *       "is_public": true,
+                     *       "is_public": false,
                      *       "is_editable": true,
-                     *       "requires_restart": true,
+                     *       "requires_restart": false,
                      *       "validation_rules": {},
                      *       "default_value": "text",
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -36202,8 +36430,8 @@ export interface operations {
                  *       "category": "business",
                  *       "display_name": "text",
                  *       "description": "text",
-                 *       "is_public": true,
-                 *       "requires_restart": true,
+                 *       "is_public": false,
+                 *       "requires_restart": false,
                  *       "validation_rules": {},
                  *       "default_value": "text"
                  *     }
@@ -36227,9 +36455,9 @@ export interface operations {
                      *       "category": "business",
                      *       "display_name": "text",
                      *       "description": "text",
-                     *       "is_public": true,
+                     *       "is_public": false,
                      *       "is_editable": true,
-                     *       "requires_restart": true,
+                     *       "requires_restart": false,
                      *       "validation_rules": {},
                      *       "default_value": "text",
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -36476,7 +36704,7 @@ export interface operations {
                      *           "check_out_time": "2026-03-12T10:00:00Z",
                      *           "certificate_eligible": true,
                      *           "participation_score": 0,
-                     *           "passed_assessment": true,
+                     *           "passed_assessment": false,
                      *           "trainer_feedback": "text",
                      *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -36646,7 +36874,7 @@ export interface operations {
                  *       "check_in_time": "2026-03-12T10:00:00Z",
                  *       "check_out_time": "2026-03-12T10:00:00Z",
                  *       "participation_score": 0,
-                 *       "passed_assessment": true,
+                 *       "passed_assessment": false,
                  *       "trainer_feedback": "text"
                  *     }
                  */
@@ -36673,7 +36901,7 @@ export interface operations {
                      *       "check_out_time": "2026-03-12T10:00:00Z",
                      *       "certificate_eligible": true,
                      *       "participation_score": 0,
-                     *       "passed_assessment": true,
+                     *       "passed_assessment": false,
                      *       "trainer_feedback": "text",
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -36884,7 +37112,7 @@ export interface operations {
                      *       "check_out_time": "2026-03-12T10:00:00Z",
                      *       "certificate_eligible": true,
                      *       "participation_score": 0,
-                     *       "passed_assessment": true,
+                     *       "passed_assessment": false,
                      *       "trainer_feedback": "text",
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -37058,7 +37286,7 @@ export interface operations {
                  *       "check_in_time": "2026-03-12T10:00:00Z",
                  *       "check_out_time": "2026-03-12T10:00:00Z",
                  *       "participation_score": 0,
-                 *       "passed_assessment": true,
+                 *       "passed_assessment": false,
                  *       "trainer_feedback": "text"
                  *     }
                  */
@@ -37085,7 +37313,7 @@ export interface operations {
                      *       "check_out_time": "2026-03-12T10:00:00Z",
                      *       "certificate_eligible": true,
                      *       "participation_score": 0,
-                     *       "passed_assessment": true,
+                     *       "passed_assessment": false,
                      *       "trainer_feedback": "text",
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -40440,7 +40668,7 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "force": true
+                 *       "force": false
                  *     }
                  */
                 "application/json": {
@@ -43468,9 +43696,9 @@ export interface operations {
                      *       "demographics": {},
                      *       "country": "te",
                      *       "locale": "text",
-                     *       "time_zone": "text",
+                     *       "time_zone": "Europe/London",
                      *       "signup_language": "text",
-                     *       "contact_permission": true,
+                     *       "contact_permission": false,
                      *       "service_emails_permission": true,
                      *       "email_reminders_frequency": "never",
                      *       "terms_accepted_at": "2026-03-12T10:00:00Z",
@@ -44677,9 +44905,9 @@ export interface operations {
                      *         "demographics": {},
                      *         "country": "te",
                      *         "locale": "text",
-                     *         "time_zone": "text",
+                     *         "time_zone": "Europe/London",
                      *         "signup_language": "text",
-                     *         "contact_permission": true,
+                     *         "contact_permission": false,
                      *         "service_emails_permission": true,
                      *         "email_reminders_frequency": "never",
                      *         "terms_accepted_at": "2026-03-12T10:00:00Z",
@@ -47587,12 +47815,8 @@ export interface operations {
                      *         {
                      *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *           "bio": "text",
-                     *           "specialties": [
-                     *             "text"
-                     *           ],
-                     *           "credentials": [
-                     *             "text"
-                     *           ]
+                     *           "specialties": [],
+                     *           "credentials": []
                      *         }
                      *       ],
                      *       "next_cursor": "text"
@@ -47735,12 +47959,8 @@ export interface operations {
                      * @example {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "bio": "text",
-                     *       "specialties": [
-                     *         "text"
-                     *       ],
-                     *       "credentials": [
-                     *         "text"
-                     *       ]
+                     *       "specialties": [],
+                     *       "credentials": []
                      *     }
                      */
                     "application/json": components["schemas"]["therapist_profile"];
@@ -49087,10 +49307,8 @@ export interface operations {
                      *           "description": "text",
                      *           "type": "pdf",
                      *           "url": "https://example.org/",
-                     *           "is_public": true,
-                     *           "tags": [
-                     *             "text"
-                     *           ]
+                     *           "is_public": false,
+                     *           "tags": []
                      *         }
                      *       ],
                      *       "next_cursor": "text"
@@ -49257,10 +49475,8 @@ export interface operations {
                      *         "description": "text",
                      *         "type": "pdf",
                      *         "url": "https://example.org/",
-                     *         "is_public": true,
-                     *         "tags": [
-                     *           "text"
-                     *         ]
+                     *         "is_public": false,
+                     *         "tags": []
                      *       }
                      *     }
                      */
@@ -49602,12 +49818,15 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "code": "text",
+                 *       "code": "KX7P2M",
                  *       "partner": "text"
                  *     }
                  */
                 "application/json": {
-                    /** @description 6 letters and digits (no 0, O, 1, I or L), any case, blanks around ignored */
+                    /**
+                     * @description 6 letters and digits (no 0, O, 1, I or L), any case, blanks around ignored
+                     * @example KX7P2M
+                     */
                     code: string;
                     /** @description the partner's name or id: the code must be one of its */
                     partner?: string;
@@ -49800,12 +50019,15 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "code": "text",
+                 *       "code": "KX7P2M",
                  *       "partner": "text"
                  *     }
                  */
                 "application/json": {
-                    /** @description 6 letters and digits (no 0, O, 1, I or L), any case, blanks around ignored */
+                    /**
+                     * @description 6 letters and digits (no 0, O, 1, I or L), any case, blanks around ignored
+                     * @example KX7P2M
+                     */
                     code: string;
                     /** @description the partner's name or id: the code must be one of its */
                     partner?: string;
@@ -50048,8 +50270,8 @@ export interface operations {
                      *           "partner_name": "text",
                      *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-                     *           "feature_live_chat": true,
-                     *           "feature_therapy": true,
+                     *           "feature_live_chat": false,
+                     *           "feature_therapy": false,
                      *           "therapy_sessions_remaining": 0,
                      *           "therapy_sessions_redeemed": 1,
                      *           "is_active": true,
@@ -51461,19 +51683,25 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "report": "text",
-                 *       "from": "text",
-                 *       "to": "text",
+                 *       "report": "signups_by_partner",
+                 *       "from": "2026-01-01",
+                 *       "to": "2026-02-01",
                  *       "period": "day",
                  *       "format": "json"
                  *     }
                  */
                 "application/json": {
                     /** @description a name from GET /v1/reports */
-                    report: string;
-                    /** @description ISO 8601 date or date-time, inclusive */
+                    report: components["schemas"]["report_schedules_create"]["report"];
+                    /**
+                     * @description ISO 8601 date or date-time, inclusive
+                     * @example 2026-01-01
+                     */
                     from: string;
-                    /** @description ISO 8601 date or date-time, exclusive; at most 5 years after from */
+                    /**
+                     * @description ISO 8601 date or date-time, exclusive; at most 5 years after from
+                     * @example 2026-02-01
+                     */
                     to: string;
                     /**
                      * @default month
