@@ -35,6 +35,9 @@
 #define BIO_TEXT_MAX	 10000 /* descriptions */
 #define BIO_FEEDBACK_MAX 4000
 #define BIO_DECIMAL_MAX	 32 /* characters of scale, offset_value */
+/* What bio_decimal takes, JSON's number grammar, as the fields' pattern
+ * (scale's hook refuses 0 besides). */
+#define BIO_DECIMAL_PATTERN "^-?(0|[1-9][0-9]*)([.][0-9]+)?([eE][+-]?[0-9]+)?$"
 
 static int types_check(struct resource_ctx *, json_t *);
 static int types_before_create(struct resource_ctx *, json_t *);
@@ -60,9 +63,11 @@ static const struct field type_fields[] = {
 	    "nominal sample rate in millihertz (360 Hz = "
 	    "360000); null for irregular data such as RR intervals" },
 	{ "scale", FIELD_TEXT, 0, 1, BIO_DECIMAL_MAX, NULL, "\"1\"", NULL, 0,
-	    "decimal text: physical = offset_value + scale * count" },
+	    "decimal text: physical = offset_value + scale * count",
+	    .pattern = BIO_DECIMAL_PATTERN },
 	{ "offset_value", FIELD_TEXT, 0, 1, BIO_DECIMAL_MAX, NULL, "\"0\"",
-	    NULL, 0, "decimal text: the physical value of count 0" },
+	    NULL, 0, "decimal text: the physical value of count 0",
+	    .pattern = BIO_DECIMAL_PATTERN },
 	{ "meta", FIELD_JSON, 0, 0, 0, NULL, "{}", NULL, 0,
 	    "additional metadata" },
 	{ "created_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,

@@ -11,6 +11,9 @@
 
 /* 1 if s is three upper-case letters (an ISO 4217 code's form). */
 int money_currency_ok(const char *s);
+/* The same as a field's pattern (struct field), which the resource layer
+ * checks and the OpenAPI document states. */
+#define MONEY_CURRENCY_PATTERN "^[A-Z]{3}$"
 /*
  * Digits after the point of an amount in currency, as Stripe counts its
  * minor units: 0 (JPY, ...), 3 (KWD, ...) or 2 (the rest, and anything

@@ -54,6 +54,10 @@ int time_parse_iso(const char *s, int64_t *ms);
 char *uuid_v7(char *out);
 /* 1 if s is a well-formed UUID string. */
 int uuid_valid(const char *s);
+/* What uuid_valid takes, as a field's pattern (resource.h). */
+#define UUID_PATTERN                                                           \
+	"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-"        \
+	"[0-9A-Fa-f]{12}$"
 
 /*
  * The code point of the UTF-8 character at s (n > 0 bytes left) in *cp;

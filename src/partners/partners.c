@@ -49,7 +49,10 @@ static int  branding_tx(
 #define API_CODE_BODY	"{\"type\":\"object\",\"required\":[\"code\"]," \
 			"\"properties\":{\"code\":{\"type\":\"string\"," \
 			"\"description\":\"6 letters and digits (no 0, O, 1, I or " \
-			"L), any case, blanks around ignored\",\"maxLength\":64}," \
+			"L), any case, blanks around ignored\",\"maxLength\":64," \
+			"\"pattern\":\"^[ \\t\\n\\r\\f\\u000b]*[" PARTNER_CODE_ALPHABET \
+			"abcdefghjkmnpqrstuvwxyz]{6}[ \\t\\n\\r\\f\\u000b]*$\"," \
+			"\"examples\":[\"KX7P2M\"]}," \
 			"\"partner\":{\"type\":\"string\",\"minLength\":1," \
 			"\"maxLength\":256,\"description\":\"the partner's name or " \
 			"id: the code must be one of its\"}}," \

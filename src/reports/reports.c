@@ -112,11 +112,13 @@ static json_t *report_entry(const struct report *);
 static const char api_run_create[] =
     "{\"codes\":{\"404\":[\"REPORT_NOT_FOUND\"],\"429\":[\"RUNS_PENDING\"]},\"body\":{\"type\":\"object\","
     "\"required\":[\"report\",\"from\",\"to\"],\"properties\":{"
-    "\"report\":{\"type\":\"string\",\"description\":\"a name from GET "
+    "\"report\":{\"$ref\":\"#/components/schemas/report_schedules_create/"
+    "properties/report\",\"description\":\"a name from GET "
     "/v1/reports\"},\"from\":{\"type\":\"string\",\"description\":\"ISO "
-    "8601 date or date-time, inclusive\"},\"to\":{\"type\":\"string\","
+    "8601 date or date-time, inclusive\",\"examples\":[\"2026-01-01\"]},"
+    "\"to\":{\"type\":\"string\","
     "\"description\":\"ISO 8601 date or date-time, exclusive; at most 5 "
-    "years after from\"},\"period\":{\"enum\":[\"day\",\"week\","
+    "years after from\",\"examples\":[\"2026-02-01\"]},\"period\":{\"enum\":[\"day\",\"week\","
     "\"month\"],\"default\":\"month\"},\"format\":{\"enum\":[\"json\","
     "\"csv\",\"xlsx\",\"pdf\"],\"default\":\"json\",\"description\":"
     "\"the result's format, as GET /v1/reports/{name}'s\"}},"
@@ -771,6 +773,20 @@ int
 report_known(const char *name)
 {
 	return (report_find(name) != NULL);
+}
+
+const char *report_names[REPORT_NAMES_MAX + 1];
+
+void
+report_names_fill(void)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < NELEM(catalogue) && n < REPORT_NAMES_MAX; i++)
+		report_names[n++] = catalogue[i].name;
+	for (i = 0; i < training_reports_n && n < REPORT_NAMES_MAX; i++)
+		report_names[n++] = training_reports[i].name;
+	report_names[n] = NULL;
 }
 
 size_t

@@ -131,6 +131,15 @@ int report_for_partner_admins(const struct report *);
 const struct report *report_find(const char *name);
 /* 1 if name is a report of the catalogue. */
 int report_known(const char *name);
+/*
+ * The names of the catalogue's reports, NULL-terminated: the values a
+ * schedule's report takes, which the OpenAPI document states as its enum.
+ * Filled by report_names_fill (the module's init) from the catalogue
+ * report_find reads, so the two cannot differ.
+ */
+#define REPORT_NAMES_MAX 128
+extern const char *report_names[REPORT_NAMES_MAX + 1];
+void		   report_names_fill(void);
 /* Measures of rep. */
 size_t report_measures(const struct report *);
 /*

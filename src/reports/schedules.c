@@ -103,7 +103,8 @@ const char *const report_frequencies[] = { "daily", "weekly", "monthly", NULL };
 static const struct field schedule_fields[] = {
 	{ "report", FIELD_TEXT, FIELD_REQUIRED | FIELD_FILTER, 1,
 	    REPORT_NAME_MAX, NULL, NULL, NULL, 0,
-	    "a report's name: GET /v1/reports lists them" },
+	    "a report's name: GET /v1/reports lists them",
+	    .values = report_names },
 	{ "frequency", FIELD_ENUM, FIELD_REQUIRED | FIELD_FILTER, 0, 0,
 	    report_frequencies, NULL, NULL, 0,
 	    "daily (London's day before), weekly (the week from Monday "
@@ -115,7 +116,8 @@ static const struct field schedule_fields[] = {
 	{ "recipients", FIELD_TEXT_LIST, FIELD_REQUIRED, 1, RECIPIENTS_MAX,
 	    NULL, NULL, NULL, 0,
 	    "user ids of active staff who may read reports, mailed a link "
-	    "when each run is done (never addresses)" },
+	    "when each run is done (never addresses)",
+	    .pattern = UUID_PATTERN },
 	{ "next_run_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
 	    NULL, NULL, 0,
 	    "when the next run is made: the end of the period it covers "
@@ -196,6 +198,7 @@ report_schedules_init(struct store *db)
 	int rc;
 
 	(void)db;
+	report_names_fill();
 	if ((rc = mail_template_register(&ready_template)) != OK &&
 	    rc != ERR_CONFLICT)
 		return (rc);

@@ -128,6 +128,17 @@ field_schema(const struct field *f, int creating)
 			    s, "minLength", json_integer(f->min));
 		json_object_set_new(s, "maxLength",
 		    json_integer(f->max > 0 ? f->max : RESOURCE_TEXT_MAX));
+		if (f->pattern != NULL)
+			json_object_set_new(
+			    s, "pattern", json_string(f->pattern));
+		if (f->values != NULL) {
+			e = json_array();
+			for (c = f->values; *c != NULL; c++)
+				json_array_append_new(e, json_string(*c));
+			if (f->flags & FIELD_NULLABLE)
+				json_array_append_new(e, json_null());
+			json_object_set_new(s, "enum", e);
+		}
 		break;
 	case FIELD_INT:
 		t = "integer";
@@ -155,6 +166,17 @@ field_schema(const struct field *f, int creating)
 		break;
 	case FIELD_JSON:
 		t = NULL;
+		/* A schema of its own (checked at start-up by
+		 * test_openapi.py's validators), with null beside it. */
+		if (f->schema != NULL &&
+		    (d = json_loads(f->schema, 0, NULL)) != NULL) {
+			json_decref(s);
+			s = (f->flags & FIELD_NULLABLE)
+			    ? json_pack(
+				  "{s:[o,{s:s}]}", "anyOf", d, "type", "null")
+			    : d;
+			break;
+		}
 		json_object_set_new(s, "type",
 		    f->flags & FIELD_NULLABLE
 			? json_pack("[sss]", "object", "array", "null")
@@ -162,8 +184,10 @@ field_schema(const struct field *f, int creating)
 		break;
 	case FIELD_TEXT_LIST:
 		t = "array";
-		json_object_set_new(
-		    s, "items", json_pack("{s:s}", "type", "string"));
+		json_object_set_new(s, "items",
+		    f->pattern != NULL ? json_pack("{s:s,s:s}", "type",
+					     "string", "pattern", f->pattern)
+				       : json_pack("{s:s}", "type", "string"));
 		if (f->min > 0)
 			json_object_set_new(
 			    s, "minItems", json_integer(f->min));
@@ -883,7 +907,7 @@ resource_paths(json_t *paths, json_t *schemas, const struct rdef *rd)
 	const struct resource *res = rd->res;
 	const struct route    *rt;
 	json_t		      *coll, *item, *op, *r, *sec, *codes, *list_codes;
-	json_t		      *example;
+	json_t		      *example, *v;
 	char		       ref[160], refc[160], refu[160], id[160];
 	size_t		       i;
 
@@ -983,6 +1007,12 @@ resource_paths(json_t *paths, json_t *schemas, const struct rdef *rd)
 			    json_pack("{s:b,s:{s:{s:{s:s}}}}", "required", 1,
 				"content", "application/json", "schema", "$ref",
 				refc));
+			v = json_object_get(op, "requestBody");
+			v = json_object_get(
+			    json_object_get(v, "content"), "application/json");
+			if (res->create_example != NULL)
+				json_object_set_new(v, "example",
+				    json_loads(res->create_example, 0, NULL));
 			json_object_set_new(r, "201",
 			    json_response("created (Location and ETag headers)",
 				json_pack("{s:s}", "$ref", ref)));

@@ -1,8 +1,9 @@
 /*
  * The examples /docs shows where a route's api text gave none: made from
- * the schema itself (each declared member, the first of an enum, a
- * well-formed UUID, time, date, address or link, a number in range), so
- * that every operation shows its request body and its success answer.
+ * the schema itself (each declared member, its default, the first of an
+ * enum, a well-formed UUID, time, date, address, link or time zone, a
+ * number in range), so that every operation shows its request body and
+ * its success answer.
  * A schema this cannot honour (oneOf, not, if/then, a pattern the made
  * value does not match, a required member it cannot make) gets no example
  * rather than a wrong one: tests/api/test_openapi.py validates every
@@ -126,6 +127,12 @@ example_of(struct ex *x, json_t *schema, int depth)
 	if (json_array_size(json_object_get(schema, "examples")) > 0)
 		return (json_deep_copy(
 		    json_array_get(json_object_get(schema, "examples"), 0)));
+	/* What the server writes when the member is left out is a value it
+	 * takes (a currency, a decimal scale): a made one might match the
+	 * schema and still be refused. */
+	if ((v = json_object_get(schema, "default")) != NULL &&
+	    !json_is_null(v))
+		return (json_deep_copy(v));
 	if ((v = json_object_get(schema, "$ref")) != NULL)
 		return (json_is_string(v)
 			? example_ref(x, json_string_value(v), depth)
@@ -278,6 +285,7 @@ example_string(json_t *schema)
 		{ "email", "member@example.org" },
 		{ "uri", "https://example.org/" },
 		{ "uri-reference", "https://example.org/" },
+		{ "time-zone", "Europe/London" },
 	};
 	const char *format =
 	    json_string_value(json_object_get(schema, "format"));
@@ -311,6 +319,15 @@ example_string(json_t *schema)
 		if ((json_int_t)n > max)
 			n = (size_t)max;
 		s[n] = '\0';
+	}
+	/* A pattern the made text misses may be one of a format's written
+	 * out (a list of user ids): the first of their values it takes. */
+	for (i = 0; pattern != NULL && !pattern_ok(pattern, s) &&
+	     i < sizeof(formats) / sizeof(formats[0]);
+	     i++) {
+		n = strlen(formats[i].value);
+		if ((json_int_t)n >= min && (json_int_t)n <= max)
+			strlcpy_cb(s, formats[i].value, sizeof(s));
 	}
 	if (pattern != NULL && !pattern_ok(pattern, s))
 		return (NULL);

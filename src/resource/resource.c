@@ -249,7 +249,13 @@ rdef_compile(const struct resource *res, struct rdef *rd)
 			     (FIELD_PERSONAL | FIELD_ERASE |
 				 FIELD_BLIND_INDEX)) ||
 			    !binds_ok(f->sql, 0))) ||
-		    (f->since != 0 && !since_ok(res, f)))
+		    (f->since != 0 && !since_ok(res, f)) ||
+		    (f->pattern != NULL &&
+			((f->type != FIELD_TEXT &&
+			     f->type != FIELD_TEXT_LIST) ||
+			    !field_pattern_ok(f->pattern))) ||
+		    (f->schema != NULL && f->type != FIELD_JSON) ||
+		    (f->values != NULL && f->type != FIELD_TEXT))
 			goto bad;
 		if (strcmp(f->name, "id") == 0)
 			continue;

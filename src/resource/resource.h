@@ -165,6 +165,30 @@ struct field {
 	 * on one that is not FIELD_NULLABLE (the rows before it hold NULL).
 	 */
 	int since;
+	/*
+	 * FIELD_TEXT, and each item of a FIELD_TEXT_LIST: a POSIX extended
+	 * regular expression, anchored, that the text must match (422
+	 * invalid_format otherwise), e.g. "^[A-Z]{3}$" for a currency. The
+	 * OpenAPI document states it as the field's pattern, so write it
+	 * in the part of the syntax ECMA-262 reads the same (no [[:x:]]
+	 * classes, no back-references). Checked when the resource is
+	 * registered.
+	 */
+	const char *pattern;
+	/*
+	 * FIELD_JSON: the JSON Schema of the value, as JSON text, for the
+	 * OpenAPI document only: the resource's hook checks the value
+	 * (e.g. a form's fields, an array of objects whose members it
+	 * reads). NULL: any object or array.
+	 */
+	const char *schema;
+	/*
+	 * FIELD_TEXT: the values the resource's hook takes (NULL-terminated),
+	 * which the document states as the field's enum; validation leaves
+	 * them to the hook (a report's name answers 404 REPORT_NOT_FOUND, not
+	 * 422). NULL: any text. (FIELD_ENUM's are its choices.)
+	 */
+	const char *const *values;
 };
 
 enum scope { SCOPE_NONE = 0, SCOPE_OWN, SCOPE_RELATED, SCOPE_ALL };
@@ -402,6 +426,11 @@ struct resource {
 	 * answered, shown as the example of its list, read and create
 	 * answers (/docs). */
 	const char *example;
+	/* For the OpenAPI document, may be NULL: JSON text of a create body
+	 * the server takes, shown as the create operation's example where
+	 * the one made from the schema (openapi_examples.c) would break a
+	 * rule between members (an end before its start). */
+	const char *create_example;
 	/* For the OpenAPI document, may be NULL: JSON text {name: schema}
 	 * of the members its hooks add to a row as answered (after_write,
 	 * after_read), never required: a row declares what it answers and

@@ -277,6 +277,9 @@ const struct field *field_find(const struct resource *, const char *name);
  * A deprecated spelling of an enum value is replaced in v by the choice
  * it names (field_choice). For unit tests too. */
 void field_check(json_t *errs, const struct field *f, json_t *v);
+/* 1 when pattern is one a field may declare (struct field's pattern):
+ * anchored at both ends, and compiles. */
+int field_pattern_ok(const char *pattern);
 /*
  * The choice of enum field f that input s names (borrowed from f), or
  * NULL: s itself, or the choice a deprecated spelling in s stands for

@@ -8,6 +8,7 @@
  * invalid_format, invalid_url (url.c), not_found.
  */
 #include <ctype.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,6 +190,30 @@ date_valid(const char *s)
 	return (1);
 }
 
+/* Does s match pattern (a field's, POSIX extended)? -1: it does not
+ * compile (registration refuses such a field: field_pattern_ok). Compiled
+ * at each call: a pattern is a field written rarely, and a cache would be
+ * shared state for a few microseconds. */
+static int
+pattern_match(const char *pattern, const char *s)
+{
+	regex_t re;
+	int	ok;
+
+	if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
+		return (-1);
+	ok = regexec(&re, s, 0, NULL, 0) == 0;
+	regfree(&re);
+	return (ok);
+}
+
+int
+field_pattern_ok(const char *pattern)
+{
+	return (pattern[0] == '^' && pattern[strlen(pattern) - 1] == '$' &&
+	    pattern_match(pattern, "") >= 0);
+}
+
 static void
 check_text(json_t *errs, const struct field *f, json_t *v)
 {
@@ -202,6 +227,9 @@ check_text(json_t *errs, const struct field *f, json_t *v)
 	else if (n > (size_t)max)
 		err_add(errs, f->name, "too_long",
 		    "must be at most %lld characters", (long long)max);
+	else if (f->pattern != NULL && pattern_match(f->pattern, s) != 1)
+		err_add(errs, f->name, "invalid_format", "must match %s",
+		    f->pattern);
 }
 
 static void
@@ -210,6 +238,7 @@ check_list(json_t *errs, const struct field *f, json_t *v)
 	json_t *item;
 	size_t	i, n = json_array_size(v);
 	int64_t max = f->max > 0 ? f->max : RESOURCE_LIST_ITEMS_MAX;
+	char	name[96];
 
 	json_array_foreach(v, i, item) {
 		if (!json_is_string(item)) {
@@ -221,6 +250,15 @@ check_list(json_t *errs, const struct field *f, json_t *v)
 			err_add(errs, f->name, "too_long",
 			    "items must be at most %d characters",
 			    RESOURCE_TEXT_MAX);
+			return;
+		}
+		/* Named by its place, as the hooks that check items name
+		 * theirs ("recipients[1]"). */
+		if (f->pattern != NULL &&
+		    pattern_match(f->pattern, json_string_value(item)) != 1) {
+			snprintf(name, sizeof(name), "%s[%zu]", f->name, i);
+			err_add(errs, name, "invalid_format", "must match %s",
+			    f->pattern);
 			return;
 		}
 	}

@@ -77,6 +77,46 @@ static const char *const form_types[] = { "pre_session", "in_session",
 static const char *const field_types[] = { "text", "textarea", "select",
 	"radio", "checkbox", "date", "time", "email", "number", "scale", NULL };
 
+/*
+ * What therapy_form_check takes, for the OpenAPI document: its members,
+ * their types and bounds (FORM_FIELDS_MAX, FORM_OPTIONS_MAX, field_types).
+ * What a schema does not say (options only for choices, the validation
+ * rule's grammar, unique ids) the check answers per member. The examples
+ * are ones it takes (test_openapi_examples.py sends them).
+ */
+/* clang-format off */
+#define FORM_FIELDS_SCHEMA "{\"type\":\"array\",\"minItems\":1," \
+	"\"maxItems\":200,\"items\":{\"type\":\"object\"," \
+	"\"required\":[\"id\",\"label\",\"type\"]," \
+	"\"additionalProperties\":false,\"properties\":{" \
+	"\"id\":{\"type\":\"string\",\"pattern\":\"^[A-Za-z0-9_-]{1,64}$\"}," \
+	"\"label\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":1000}," \
+	"\"type\":{\"enum\":[\"text\",\"textarea\",\"select\",\"radio\"," \
+	"\"checkbox\",\"date\",\"time\",\"email\",\"number\",\"scale\"]}," \
+	"\"required\":{\"type\":\"boolean\"}," \
+	"\"options\":{\"type\":[\"array\",\"null\"],\"minItems\":1," \
+	"\"maxItems\":100,\"uniqueItems\":true," \
+	"\"items\":{\"type\":\"string\",\"minLength\":1}}," \
+	"\"validation\":{\"type\":[\"string\",\"null\"]}," \
+	"\"help_text\":{\"type\":[\"string\",\"null\"]}}}," \
+	"\"example\":[{\"id\":\"mood\",\"label\":\"How is your mood?\"," \
+	"\"type\":\"radio\",\"required\":true,\"options\":[\"low\"," \
+	"\"steady\",\"good\"]},{\"id\":\"notes\",\"label\":\"Anything " \
+	"else?\",\"type\":\"textarea\",\"validation\":\"max:500\"}]}"
+#define FORM_SCORING_SCHEMA "{\"type\":\"object\"," \
+	"\"required\":[\"method\",\"items\",\"bands\"]," \
+	"\"additionalProperties\":false,\"properties\":{" \
+	"\"method\":{\"const\":\"sum\"}," \
+	"\"items\":{\"type\":\"array\",\"minItems\":1," \
+	"\"items\":{\"type\":\"string\"}}," \
+	"\"bands\":{\"type\":\"array\",\"items\":{\"type\":\"object\"," \
+	"\"required\":[\"min\",\"label\"],\"properties\":{" \
+	"\"min\":{\"type\":\"integer\"},\"label\":{\"type\":\"string\"}}}}}," \
+	"\"example\":{\"method\":\"sum\",\"items\":[\"mood\"]," \
+	"\"bands\":[{\"min\":0,\"label\":\"minimal\"}," \
+	"{\"min\":2,\"label\":\"high\"}]}}"
+/* clang-format on */
+
 static const struct field form_fields[] = {
 	{ "title", FIELD_TEXT, FIELD_REQUIRED | FIELD_SORT, 1, 200, NULL, NULL,
 	    NULL, 0, "form title" },
@@ -96,9 +136,11 @@ static const struct field form_fields[] = {
 	    "the length of text, textarea and email, the number of checkbox "
 	    "choices) and 'integer' (number only). A rule that does not "
 	    "parse, a term on a type it does not apply to, or min above max "
-	    "is refused when the form is saved" },
+	    "is refused when the form is saved",
+	    .schema = FORM_FIELDS_SCHEMA },
 	{ "scoring", FIELD_JSON, FIELD_NULLABLE, 0, 0, NULL, NULL, NULL, 0,
-	    "{method: sum, items: [ids], bands: [{min, label}]} or null" },
+	    "{method: sum, items: [ids], bands: [{min, label}]} or null",
+	    .schema = FORM_SCORING_SCHEMA },
 	{ "is_active", FIELD_BOOL, FIELD_FILTER, 0, 0, NULL, "true", NULL, 0,
 	    "takes responses" },
 	{ "meta", FIELD_JSON, 0, 0, 0, NULL, "{}", NULL, 0,

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "core/err.h"
+#include "core/money.h"
 #include "module.h"
 #include "resource/resource.h"
 #include "training/training_int.h"
@@ -55,7 +56,8 @@ static const struct field course_fields[] = {
 	    NULL, NULL, NULL, 0,
 	    "price per learner in minor units (pence for GBP)" },
 	{ "currency", FIELD_TEXT, 0, 3, 3, NULL, "\"GBP\"", NULL, 0,
-	    "ISO 4217 code, three upper-case letters" },
+	    "ISO 4217 code, three upper-case letters",
+	    .pattern = MONEY_CURRENCY_PATTERN },
 	{ "max_capacity", FIELD_INT, FIELD_REQUIRED, 1, 1000, NULL, NULL, NULL,
 	    0, "most learners a schedule of the course may take" },
 	{ "certification_validity_years", FIELD_INT, 0, 0, 10, NULL, "3", NULL,
@@ -91,6 +93,11 @@ const struct resource training_courses_resource = {
 	.before_create = courses_before_create,
 	.before_update = courses_before_update,
 	.codes = "{\"409\":[\"SCHEDULE_CAPACITY_EXCEEDED\"]}",
+	/* A length its type has (lengths[]). */
+	.create_example = "{\"name\":\"Emergency First Aid at Work\","
+			  "\"course_type\":\"EFAW\",\"duration_hours\":6,"
+			  "\"duration_days\":1,\"price_minor\":9500,"
+			  "\"currency\":\"GBP\",\"max_capacity\":12}",
 };
 
 void

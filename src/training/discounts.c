@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "core/err.h"
+#include "core/money.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "module.h"
@@ -51,7 +52,8 @@ static const struct field code_fields[] = {
 	    NULL, 0, "1-100 for a percentage; minor units for fixed" },
 	{ "currency", FIELD_TEXT, 0, 3, 3, NULL, "\"GBP\"", NULL, 0,
 	    "ISO 4217 code of a fixed amount: courses in another currency "
-	    "do not take it" },
+	    "do not take it",
+	    .pattern = MONEY_CURRENCY_PATTERN },
 	{ "valid_from", FIELD_TIME, FIELD_NULLABLE, 0, 0, NULL, NULL, NULL, 0,
 	    "first moment it is accepted; null: at once" },
 	{ "valid_until", FIELD_TIME, FIELD_NULLABLE, 0, 0, NULL, NULL, NULL, 0,
@@ -88,6 +90,12 @@ const struct resource discount_codes_resource = {
 	       "(usage_count).",
 	.before_create = codes_before_create,
 	.before_update = codes_before_update,
+	/* A window that ends after it starts. */
+	.create_example = "{\"code\":\"SPRING10\",\"discount_type\":"
+			  "\"percentage\",\"discount_value\":10,"
+			  "\"valid_from\":\"2026-03-01T00:00:00Z\","
+			  "\"valid_until\":\"2026-06-01T00:00:00Z\","
+			  "\"usage_limit\":100}",
 	.codes =
 	    "{\"409\":[\"DISCOUNT_CODE_ALREADY_USED\",\"DISCOUNT_CODE_TAKEN\",\"DISCOUNT_CODE_USED_UP\"],\"422\":[\"DISCOUNT_CODE_INVALID\"]}",
 };

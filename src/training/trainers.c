@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "core/err.h"
+#include "core/money.h"
 #include "core/util.h"
 #include "module.h"
 #include "resource/resource.h"
@@ -50,7 +51,8 @@ static const struct field trainer_fields[] = {
 	{ "hourly_rate_minor", FIELD_INT, FIELD_NULLABLE, 0, 10000000, NULL,
 	    NULL, NULL, STAFF_OWN, "pay an hour in minor units of currency" },
 	{ "currency", FIELD_TEXT, 0, 3, 3, NULL, "\"GBP\"", NULL, STAFF_OWN,
-	    "ISO 4217 code of hourly_rate_minor" },
+	    "ISO 4217 code of hourly_rate_minor",
+	    .pattern = MONEY_CURRENCY_PATTERN },
 	{ "is_active", FIELD_BOOL, FIELD_FILTER, 0, 0, NULL, "true", NULL, 0,
 	    "works for the business" },
 	{ "is_available", FIELD_BOOL, FIELD_FILTER, 0, 0, NULL, "true", NULL, 0,

@@ -375,6 +375,32 @@ def test_a_query_refusal_must_be_about_the_query_sent(status, problem):
                                               "application/problem+json"))
 
 
+def test_a_422_excuses_only_the_query_keys_it_names():
+    """e19u item 3: a 422 whose errors[] name one key sent excuses that
+    key, not the others: an undeclared key beside it, which the answer
+    does not name, is still a contract error (the server took it
+    silently), and so is a declared key with a value its schema refuses."""
+    doc = json.loads(json.dumps(QUERY_DOC))
+    doc["paths"]["/v1/things"]["get"]["responses"]["422"] = \
+        doc["paths"]["/v1/things"]["get"]["responses"]["400"]
+    c = Contract(doc)
+    named = dict(problem_doc(422, "VALIDATION_FAILED"),
+                 errors=[{"field": "fooo", "code": "C", "detail": "d"}])
+    for url, why in (("/v1/things?fooo=1&barr=2", "'barr', which the operation does not"),
+                     ("/v1/things?fooo=1&limit=0", "limit=")):
+        with pytest.raises(ContractError, match=why):
+            check(c, "GET", "http://h" + url, got(url, 422, json.dumps(named).encode(),
+                                                  "application/problem+json"))
+    # Named, or declared and taken: no error.
+    for url in ("/v1/things?fooo=1", "/v1/things?fooo=1&limit=5"):
+        check(c, "GET", "http://h" + url, got(url, 422, json.dumps(named).encode(),
+                                              "application/problem+json"))
+    both = dict(named, errors=named["errors"] + [{"field": "barr", "code": "C", "detail": "d"}])
+    url = "/v1/things?fooo=1&barr=2"
+    check(c, "GET", "http://h" + url, got(url, 422, json.dumps(both).encode(),
+                                          "application/problem+json"))
+
+
 @pytest.mark.parametrize("path,body,why", [
     ("/v1/things.csv", b"a,b\r\n1,2,3\r\n", "row 2 has 3 columns"),
     ("/v1/things.csv", b"", "no header row"),

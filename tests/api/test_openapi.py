@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -429,23 +430,39 @@ def test_public_operations_declare_the_session_401_only_where_a_token_is_read(
     TOKEN_IN_QUERY, 503 PERMISSIONS_UNAVAILABLE) are on an operation only
     where it runs: not on /healthz, the document, /docs, login or a
     webhook. Each public operation sent a token that is no session's
-    answers as it declares (the contract hook checks every answer)."""
+    answers as it declares (the contract hook checks every answer).
+    e19u item 2: every operation of the document, sent no token and a
+    token that is no session's (path parameters a random UUID), answers
+    the session's 401 (UNAUTHORIZED, SESSION_EXPIRED: a public one reading
+    a token refuses a bad one too) exactly where it declares those
+    codes."""
     s = start_server()
     doc = s.get("/v1/openapi.json").json()
-    seen = set()
-    for path, method, op in public_operations(doc):
+    seen, answered, declared = set(), set(), set()
+    public = {(m, p) for p, m, _ in public_operations(doc)}
+    session = {"UNAUTHORIZED", "SESSION_EXPIRED", "TOKEN_IN_QUERY"}
+    for path, method, op in operations(doc):
         seen.add((method, path))
         url = path.replace("{name}", "nobody").replace("{file}", "x.js")
-        url = re.sub(r"\{[a-z_]*id\}", "0190f2a4-1111-7000-8000-00000000000a", url)
-        headers = {"Authorization": "Bearer " + "A" * 43}
-        if "requestBody" in op or "webhooks" in path:
-            headers["Content-Type"] = "application/json"
-            r = s.request(method, url, data=b"{}", headers=headers)
-        else:
-            r = s.request(method, url, headers=headers)
-        if r.status_code == 401:
-            assert {"UNAUTHORIZED", "SESSION_EXPIRED", "TOKEN_IN_QUERY"} <= \
-                problem_codes(op, "401"), (method, path, r.text)
+        url = re.sub(r"\{[a-z_]*id\}", lambda _: str(uuid.uuid4()), url)
+        if session <= problem_codes(op, "401"):
+            declared.add((method, path))
+        for token in ("A" * 43, None):
+            headers = {} if token is None else {"Authorization": "Bearer " + token}
+            if "requestBody" in op or "webhooks" in path:
+                headers["Content-Type"] = "application/json"
+                r = s.request(method, url, data=b"{}", headers=headers)
+            else:
+                r = s.request(method, url, headers=headers)
+            if r.status_code != 401:
+                continue
+            if r.json().get("code") in session:
+                answered.add((method, path))
+            if (method, path) in public and token is not None:
+                assert session <= problem_codes(op, "401"), (method, path, r.text)
+    assert answered == declared, (
+        f"answer the session's 401 but do not declare it: {sorted(answered - declared)}; "
+        f"declare it but never answer it: {sorted(declared - answered)}")
     for method, path in [("get", "/healthz"), ("get", "/v1/openapi.json"),
                          ("get", "/docs"), ("post", "/v1/auth/login"),
                          ("post", "/v1/webhooks/stripe"),

@@ -14,7 +14,11 @@ from html.parser import HTMLParser
 
 import pytest
 
-# Files compiled into the binary: nothing here reads the database.
+from conftest import person
+
+# Files compiled into the binary: what is checked here is the same on
+# either database (the /docs test signs one member in, to try an operation
+# behind a session).
 pytestmark = pytest.mark.dbless
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -324,6 +328,45 @@ def test_docs_and_the_application_work_in_a_browser_under_the_policy(server):
             f"return document.querySelector('#{anchor} .live-responses-table')"
             ".textContent")
         assert '"status": "ok"' in live or '"status":"ok"' in live, live[:2000]
+        logs = drv.get_log("browser")
+        assert policy_violations(logs) == [], logs
+
+        # "Try it out" on an operation behind a session (e19u item 4): the
+        # token entered in the Authorize dialog goes with Execute, and
+        # the caller's own account is drawn.
+        who = person(server, "member")
+        me_op = doc["paths"]["/v1/me"]["get"]
+        anchor = f"operations-{me_op['tags'][0]}-{me_op['operationId']}"
+        drv.get("about:blank")
+        drv.get(server.url("/docs"))
+        wait_for(drv, ".opblock")
+        # Found by the search box, so that it is drawn (in view) when the
+        # dialog closes.
+        wait_for(drv, "input.operation-filter-input")[0].send_keys(me_op["operationId"])
+        wait_for(drv, f"#{anchor}")
+        wait_for(drv, ".auth-wrapper .btn.authorize")[0].click()
+        # The bearerAuth scheme's part of the dialog (cookieAuth's and
+        # the webhooks' are beside it).
+        bearer = ("[...document.querySelectorAll('.modal-ux .auth-container')]"
+                  ".find(e => e.querySelector('h4').textContent.includes('bearerAuth'))")
+        drv.execute_script(f"return {bearer}.querySelector('input')").send_keys(who["token"])
+        drv.execute_script(f"{bearer}.querySelector('button.authorize').click()")
+        drv.find_element(By.CSS_SELECTOR, ".modal-ux .close-modal").click()
+        if not drv.find_elements(By.CSS_SELECTOR, f"#{anchor}.is-open"):
+            wait_for(drv, f"#{anchor} .opblock-summary-control")[0].click()
+        wait_for(drv, f"#{anchor} .try-out__btn")[0].click()
+        wait_for(drv, f"#{anchor} button.execute")[0].click()
+        cell = wait_for(drv, f"#{anchor} .live-responses-table tbody .response-col_status",
+                        timeout=30)[0]
+        assert cell.text.strip().startswith("200"), cell.text
+        live = drv.execute_script(
+            f"return document.querySelector('#{anchor} .live-responses-table')"
+            ".textContent")
+        assert who["email"] in live and who["id"] in live, live[:2000]
+        # Swagger UI's request, as drawn: sent with the bearer token.
+        curl = drv.execute_script(
+            f"return document.querySelector('#{anchor} .curl-command')?.textContent || ''")
+        assert f"Bearer {who['token']}" in curl, curl[:2000]
         logs = drv.get_log("browser")
         assert policy_violations(logs) == [], logs
 

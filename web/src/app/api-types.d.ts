@@ -4528,10 +4528,48 @@ export interface components {
              * @enum {string}
              */
             type: "pre_session" | "in_session" | "post_session" | "assessment" | "custom";
-            /** @description array of {id, label, type, required, options, validation, help_text}. id: 1-64 of [A-Za-z0-9_-], unique; type: text, textarea, select, radio, checkbox, date (YYYY-MM-DD), time (HH:MM[:SS]), email, number or scale; options: required for select, radio and checkbox, refused for the rest. validation: terms separated by '|': 'min:N' and 'max:N' (N an integer: the value of a number or scale - a scale without them runs 0 to 10 - the length of text, textarea and email, the number of checkbox choices) and 'integer' (number only). A rule that does not parse, a term on a type it does not apply to, or min above max is refused when the form is saved */
-            fields: Record<string, never> | unknown[];
+            /**
+             * @description array of {id, label, type, required, options, validation, help_text}. id: 1-64 of [A-Za-z0-9_-], unique; type: text, textarea, select, radio, checkbox, date (YYYY-MM-DD), time (HH:MM[:SS]), email, number or scale; options: required for select, radio and checkbox, refused for the rest. validation: terms separated by '|': 'min:N' and 'max:N' (N an integer: the value of a number or scale - a scale without them runs 0 to 10 - the length of text, textarea and email, the number of checkbox choices) and 'integer' (number only). A rule that does not parse, a term on a type it does not apply to, or min above max is refused when the form is saved
+             * @example [
+             *       {
+             *         "id": "mood",
+             *         "label": "How is your mood?",
+             *         "type": "radio",
+             *         "required": true,
+             *         "options": [
+             *           "low",
+             *           "steady",
+             *           "good"
+             *         ]
+             *       },
+             *       {
+             *         "id": "notes",
+             *         "label": "Anything else?",
+             *         "type": "textarea",
+             *         "validation": "max:500"
+             *       }
+             *     ]
+             */
+            fields: {
+                id: string;
+                label: string;
+                /** @enum {unknown} */
+                type: "text" | "textarea" | "select" | "radio" | "checkbox" | "date" | "time" | "email" | "number" | "scale";
+                required?: boolean;
+                options?: string[] | null;
+                validation?: string | null;
+                help_text?: string | null;
+            }[];
             /** @description {method: sum, items: [ids], bands: [{min, label}]} or null */
-            scoring: Record<string, never> | unknown[] | null;
+            scoring: {
+                /** @constant */
+                method: "sum";
+                items: string[];
+                bands: {
+                    min: number;
+                    label: string;
+                }[];
+            } | null;
             /**
              * @description takes responses
              * @default true
@@ -4561,10 +4599,48 @@ export interface components {
              * @enum {string}
              */
             type: "pre_session" | "in_session" | "post_session" | "assessment" | "custom";
-            /** @description array of {id, label, type, required, options, validation, help_text}. id: 1-64 of [A-Za-z0-9_-], unique; type: text, textarea, select, radio, checkbox, date (YYYY-MM-DD), time (HH:MM[:SS]), email, number or scale; options: required for select, radio and checkbox, refused for the rest. validation: terms separated by '|': 'min:N' and 'max:N' (N an integer: the value of a number or scale - a scale without them runs 0 to 10 - the length of text, textarea and email, the number of checkbox choices) and 'integer' (number only). A rule that does not parse, a term on a type it does not apply to, or min above max is refused when the form is saved */
-            fields: Record<string, never> | unknown[];
+            /**
+             * @description array of {id, label, type, required, options, validation, help_text}. id: 1-64 of [A-Za-z0-9_-], unique; type: text, textarea, select, radio, checkbox, date (YYYY-MM-DD), time (HH:MM[:SS]), email, number or scale; options: required for select, radio and checkbox, refused for the rest. validation: terms separated by '|': 'min:N' and 'max:N' (N an integer: the value of a number or scale - a scale without them runs 0 to 10 - the length of text, textarea and email, the number of checkbox choices) and 'integer' (number only). A rule that does not parse, a term on a type it does not apply to, or min above max is refused when the form is saved
+             * @example [
+             *       {
+             *         "id": "mood",
+             *         "label": "How is your mood?",
+             *         "type": "radio",
+             *         "required": true,
+             *         "options": [
+             *           "low",
+             *           "steady",
+             *           "good"
+             *         ]
+             *       },
+             *       {
+             *         "id": "notes",
+             *         "label": "Anything else?",
+             *         "type": "textarea",
+             *         "validation": "max:500"
+             *       }
+             *     ]
+             */
+            fields: {
+                id: string;
+                label: string;
+                /** @enum {unknown} */
+                type: "text" | "textarea" | "select" | "radio" | "checkbox" | "date" | "time" | "email" | "number" | "scale";
+                required?: boolean;
+                options?: string[] | null;
+                validation?: string | null;
+                help_text?: string | null;
+            }[];
             /** @description {method: sum, items: [ids], bands: [{min, label}]} or null */
-            scoring?: Record<string, never> | unknown[] | null;
+            scoring?: {
+                /** @constant */
+                method: "sum";
+                items: string[];
+                bands: {
+                    min: number;
+                    label: string;
+                }[];
+            } | null;
             /**
              * @description takes responses
              * @default true
@@ -4586,10 +4662,48 @@ export interface components {
              * @enum {string}
              */
             type?: "pre_session" | "in_session" | "post_session" | "assessment" | "custom";
-            /** @description array of {id, label, type, required, options, validation, help_text}. id: 1-64 of [A-Za-z0-9_-], unique; type: text, textarea, select, radio, checkbox, date (YYYY-MM-DD), time (HH:MM[:SS]), email, number or scale; options: required for select, radio and checkbox, refused for the rest. validation: terms separated by '|': 'min:N' and 'max:N' (N an integer: the value of a number or scale - a scale without them runs 0 to 10 - the length of text, textarea and email, the number of checkbox choices) and 'integer' (number only). A rule that does not parse, a term on a type it does not apply to, or min above max is refused when the form is saved */
-            fields?: Record<string, never> | unknown[];
+            /**
+             * @description array of {id, label, type, required, options, validation, help_text}. id: 1-64 of [A-Za-z0-9_-], unique; type: text, textarea, select, radio, checkbox, date (YYYY-MM-DD), time (HH:MM[:SS]), email, number or scale; options: required for select, radio and checkbox, refused for the rest. validation: terms separated by '|': 'min:N' and 'max:N' (N an integer: the value of a number or scale - a scale without them runs 0 to 10 - the length of text, textarea and email, the number of checkbox choices) and 'integer' (number only). A rule that does not parse, a term on a type it does not apply to, or min above max is refused when the form is saved
+             * @example [
+             *       {
+             *         "id": "mood",
+             *         "label": "How is your mood?",
+             *         "type": "radio",
+             *         "required": true,
+             *         "options": [
+             *           "low",
+             *           "steady",
+             *           "good"
+             *         ]
+             *       },
+             *       {
+             *         "id": "notes",
+             *         "label": "Anything else?",
+             *         "type": "textarea",
+             *         "validation": "max:500"
+             *       }
+             *     ]
+             */
+            fields?: {
+                id: string;
+                label: string;
+                /** @enum {unknown} */
+                type: "text" | "textarea" | "select" | "radio" | "checkbox" | "date" | "time" | "email" | "number" | "scale";
+                required?: boolean;
+                options?: string[] | null;
+                validation?: string | null;
+                help_text?: string | null;
+            }[];
             /** @description {method: sum, items: [ids], bands: [{min, label}]} or null */
-            scoring?: Record<string, never> | unknown[] | null;
+            scoring?: {
+                /** @constant */
+                method: "sum";
+                items: string[];
+                bands: {
+                    min: number;
+                    label: string;
+                }[];
+            } | null;
             /**
              * @description takes responses
              * @default true
@@ -5359,8 +5473,11 @@ export interface components {
              * @description identifier (UUIDv7)
              */
             readonly id: string;
-            /** @description a report's name: GET /v1/reports lists them */
-            report: string;
+            /**
+             * @description a report's name: GET /v1/reports lists them
+             * @enum {string}
+             */
+            report: "signups_by_partner" | "access_codes_by_partner" | "course_progress" | "therapy_bookings_by_partner" | "training_bookings" | "training_revenue" | "training_attendance" | "training_refunds" | "training_certificates_expiring" | "training_trainer_load";
             /**
              * @description daily (London's day before), weekly (the week from Monday before) or monthly (the calendar month before)
              * @enum {string}
@@ -5414,8 +5531,11 @@ export interface components {
             readonly updated_at: string;
         };
         report_schedules_create: {
-            /** @description a report's name: GET /v1/reports lists them */
-            report: string;
+            /**
+             * @description a report's name: GET /v1/reports lists them
+             * @enum {string}
+             */
+            report: "signups_by_partner" | "access_codes_by_partner" | "course_progress" | "therapy_bookings_by_partner" | "training_bookings" | "training_revenue" | "training_attendance" | "training_refunds" | "training_certificates_expiring" | "training_trainer_load";
             /**
              * @description daily (London's day before), weekly (the week from Monday before) or monthly (the calendar month before)
              * @enum {string}
@@ -5437,8 +5557,11 @@ export interface components {
             recipients: string[];
         };
         report_schedules_update: {
-            /** @description a report's name: GET /v1/reports lists them */
-            report?: string;
+            /**
+             * @description a report's name: GET /v1/reports lists them
+             * @enum {string}
+             */
+            report?: "signups_by_partner" | "access_codes_by_partner" | "course_progress" | "therapy_bookings_by_partner" | "training_bookings" | "training_revenue" | "training_attendance" | "training_refunds" | "training_certificates_expiring" | "training_trainer_load";
             /**
              * @description daily (London's day before), weekly (the week from Monday before) or monthly (the calendar month before)
              * @enum {string}
@@ -7765,7 +7888,7 @@ export interface operations {
                      *           "subject": "text",
                      *           "template": "text",
                      *           "status": "queued",
-                     *           "attempts": 1,
+                     *           "attempts": 0,
                      *           "sent_at": "2026-03-12T10:00:00Z",
                      *           "error": "text",
                      *           "created_at": "2026-03-12T10:00:00Z",
@@ -7927,7 +8050,7 @@ export interface operations {
                      *       "subject": "text",
                      *       "template": "text",
                      *       "status": "queued",
-                     *       "attempts": 1,
+                     *       "attempts": 0,
                      *       "sent_at": "2026-03-12T10:00:00Z",
                      *       "error": "text",
                      *       "created_at": "2026-03-12T10:00:00Z",
@@ -8125,9 +8248,9 @@ export interface operations {
                      *           "demographics": {},
                      *           "country": "te",
                      *           "locale": "text",
-                     *           "time_zone": "text",
+                     *           "time_zone": "Europe/London",
                      *           "signup_language": "text",
-                     *           "contact_permission": true,
+                     *           "contact_permission": false,
                      *           "service_emails_permission": true,
                      *           "email_reminders_frequency": "never",
                      *           "terms_accepted_at": "2026-03-12T10:00:00Z",
@@ -8312,9 +8435,9 @@ export interface operations {
                  *       "demographics": {},
                  *       "country": "te",
                  *       "locale": "text",
-                 *       "time_zone": "text",
+                 *       "time_zone": "Europe/London",
                  *       "signup_language": "text",
-                 *       "contact_permission": true,
+                 *       "contact_permission": false,
                  *       "service_emails_permission": true,
                  *       "email_reminders_frequency": "never",
                  *       "role": "admin",
@@ -8344,9 +8467,9 @@ export interface operations {
                      *       "demographics": {},
                      *       "country": "te",
                      *       "locale": "text",
-                     *       "time_zone": "text",
+                     *       "time_zone": "Europe/London",
                      *       "signup_language": "text",
-                     *       "contact_permission": true,
+                     *       "contact_permission": false,
                      *       "service_emails_permission": true,
                      *       "email_reminders_frequency": "never",
                      *       "terms_accepted_at": "2026-03-12T10:00:00Z",
@@ -8567,9 +8690,9 @@ export interface operations {
                      *       "demographics": {},
                      *       "country": "te",
                      *       "locale": "text",
-                     *       "time_zone": "text",
+                     *       "time_zone": "Europe/London",
                      *       "signup_language": "text",
-                     *       "contact_permission": true,
+                     *       "contact_permission": false,
                      *       "service_emails_permission": true,
                      *       "email_reminders_frequency": "never",
                      *       "terms_accepted_at": "2026-03-12T10:00:00Z",
@@ -8938,8 +9061,8 @@ export interface operations {
                  *       "demographics": {},
                  *       "country": "te",
                  *       "locale": "text",
-                 *       "time_zone": "text",
-                 *       "contact_permission": true,
+                 *       "time_zone": "Europe/London",
+                 *       "contact_permission": false,
                  *       "service_emails_permission": true,
                  *       "email_reminders_frequency": "never",
                  *       "role": "admin",
@@ -8969,9 +9092,9 @@ export interface operations {
                      *       "demographics": {},
                      *       "country": "te",
                      *       "locale": "text",
-                     *       "time_zone": "text",
+                     *       "time_zone": "Europe/London",
                      *       "signup_language": "text",
-                     *       "contact_permission": true,
+                     *       "contact_permission": false,
                      *       "service_emails_permission": true,
                      *       "email_reminders_frequency": "never",
                      *       "terms_accepted_at": "2026-03-12T10:00:00Z",
@@ -9786,12 +9909,8 @@ export interface operations {
                      *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *           "bio": "text",
-                     *           "specialties": [
-                     *             "text"
-                     *           ],
-                     *           "credentials": [
-                     *             "text"
-                     *           ],
+                     *           "specialties": [],
+                     *           "credentials": [],
                      *           "is_active": true,
                      *           "calendar_integration": {},
                      *           "meta": {},
@@ -9948,12 +10067,8 @@ export interface operations {
                  * @example {
                  *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                  *       "bio": "text",
-                 *       "specialties": [
-                 *         "text"
-                 *       ],
-                 *       "credentials": [
-                 *         "text"
-                 *       ],
+                 *       "specialties": [],
+                 *       "credentials": [],
                  *       "is_active": true,
                  *       "calendar_integration": {},
                  *       "meta": {}
@@ -9974,12 +10089,8 @@ export interface operations {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "bio": "text",
-                     *       "specialties": [
-                     *         "text"
-                     *       ],
-                     *       "credentials": [
-                     *         "text"
-                     *       ],
+                     *       "specialties": [],
+                     *       "credentials": [],
                      *       "is_active": true,
                      *       "calendar_integration": {},
                      *       "meta": {},
@@ -10184,12 +10295,8 @@ export interface operations {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "bio": "text",
-                     *       "specialties": [
-                     *         "text"
-                     *       ],
-                     *       "credentials": [
-                     *         "text"
-                     *       ],
+                     *       "specialties": [],
+                     *       "credentials": [],
                      *       "is_active": true,
                      *       "calendar_integration": {},
                      *       "meta": {},
@@ -10517,12 +10624,8 @@ export interface operations {
                 /**
                  * @example {
                  *       "bio": "text",
-                 *       "specialties": [
-                 *         "text"
-                 *       ],
-                 *       "credentials": [
-                 *         "text"
-                 *       ],
+                 *       "specialties": [],
+                 *       "credentials": [],
                  *       "is_active": true,
                  *       "calendar_integration": {},
                  *       "meta": {}
@@ -10543,12 +10646,8 @@ export interface operations {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "bio": "text",
-                     *       "specialties": [
-                     *         "text"
-                     *       ],
-                     *       "credentials": [
-                     *         "text"
-                     *       ],
+                     *       "specialties": [],
+                     *       "credentials": [],
                      *       "is_active": true,
                      *       "calendar_integration": {},
                      *       "meta": {},
@@ -11802,8 +11901,41 @@ export interface operations {
                      *           "title": "text",
                      *           "description": "text",
                      *           "type": "pre_session",
-                     *           "fields": {},
-                     *           "scoring": {},
+                     *           "fields": [
+                     *             {
+                     *               "id": "mood",
+                     *               "label": "How is your mood?",
+                     *               "type": "radio",
+                     *               "required": true,
+                     *               "options": [
+                     *                 "low",
+                     *                 "steady",
+                     *                 "good"
+                     *               ]
+                     *             },
+                     *             {
+                     *               "id": "notes",
+                     *               "label": "Anything else?",
+                     *               "type": "textarea",
+                     *               "validation": "max:500"
+                     *             }
+                     *           ],
+                     *           "scoring": {
+                     *             "method": "sum",
+                     *             "items": [
+                     *               "mood"
+                     *             ],
+                     *             "bands": [
+                     *               {
+                     *                 "min": 0,
+                     *                 "label": "minimal"
+                     *               },
+                     *               {
+                     *                 "min": 2,
+                     *                 "label": "high"
+                     *               }
+                     *             ]
+                     *           },
                      *           "is_active": true,
                      *           "meta": {},
                      *           "created_at": "2026-03-12T10:00:00Z",
@@ -11960,8 +12092,41 @@ export interface operations {
                  *       "title": "text",
                  *       "description": "text",
                  *       "type": "pre_session",
-                 *       "fields": {},
-                 *       "scoring": {},
+                 *       "fields": [
+                 *         {
+                 *           "id": "mood",
+                 *           "label": "How is your mood?",
+                 *           "type": "radio",
+                 *           "required": true,
+                 *           "options": [
+                 *             "low",
+                 *             "steady",
+                 *             "good"
+                 *           ]
+                 *         },
+                 *         {
+                 *           "id": "notes",
+                 *           "label": "Anything else?",
+                 *           "type": "textarea",
+                 *           "validation": "max:500"
+                 *         }
+                 *       ],
+                 *       "scoring": {
+                 *         "method": "sum",
+                 *         "items": [
+                 *           "mood"
+                 *         ],
+                 *         "bands": [
+                 *           {
+                 *             "min": 0,
+                 *             "label": "minimal"
+                 *           },
+                 *           {
+                 *             "min": 2,
+                 *             "label": "high"
+                 *           }
+                 *         ]
+                 *       },
                  *       "is_active": true,
                  *       "meta": {}
                  *     }
@@ -11982,8 +12147,41 @@ export interface operations {
                      *       "title": "text",
                      *       "description": "text",
                      *       "type": "pre_session",
-                     *       "fields": {},
-                     *       "scoring": {},
+                     *       "fields": [
+                     *         {
+                     *           "id": "mood",
+                     *           "label": "How is your mood?",
+                     *           "type": "radio",
+                     *           "required": true,
+                     *           "options": [
+                     *             "low",
+                     *             "steady",
+                     *             "good"
+                     *           ]
+                     *         },
+                     *         {
+                     *           "id": "notes",
+                     *           "label": "Anything else?",
+                     *           "type": "textarea",
+                     *           "validation": "max:500"
+                     *         }
+                     *       ],
+                     *       "scoring": {
+                     *         "method": "sum",
+                     *         "items": [
+                     *           "mood"
+                     *         ],
+                     *         "bands": [
+                     *           {
+                     *             "min": 0,
+                     *             "label": "minimal"
+                     *           },
+                     *           {
+                     *             "min": 2,
+                     *             "label": "high"
+                     *           }
+                     *         ]
+                     *       },
                      *       "is_active": true,
                      *       "meta": {},
                      *       "created_at": "2026-03-12T10:00:00Z",
@@ -12188,8 +12386,41 @@ export interface operations {
                      *       "title": "text",
                      *       "description": "text",
                      *       "type": "pre_session",
-                     *       "fields": {},
-                     *       "scoring": {},
+                     *       "fields": [
+                     *         {
+                     *           "id": "mood",
+                     *           "label": "How is your mood?",
+                     *           "type": "radio",
+                     *           "required": true,
+                     *           "options": [
+                     *             "low",
+                     *             "steady",
+                     *             "good"
+                     *           ]
+                     *         },
+                     *         {
+                     *           "id": "notes",
+                     *           "label": "Anything else?",
+                     *           "type": "textarea",
+                     *           "validation": "max:500"
+                     *         }
+                     *       ],
+                     *       "scoring": {
+                     *         "method": "sum",
+                     *         "items": [
+                     *           "mood"
+                     *         ],
+                     *         "bands": [
+                     *           {
+                     *             "min": 0,
+                     *             "label": "minimal"
+                     *           },
+                     *           {
+                     *             "min": 2,
+                     *             "label": "high"
+                     *           }
+                     *         ]
+                     *       },
                      *       "is_active": true,
                      *       "meta": {},
                      *       "created_at": "2026-03-12T10:00:00Z",
@@ -12518,8 +12749,41 @@ export interface operations {
                  *       "title": "text",
                  *       "description": "text",
                  *       "type": "pre_session",
-                 *       "fields": {},
-                 *       "scoring": {},
+                 *       "fields": [
+                 *         {
+                 *           "id": "mood",
+                 *           "label": "How is your mood?",
+                 *           "type": "radio",
+                 *           "required": true,
+                 *           "options": [
+                 *             "low",
+                 *             "steady",
+                 *             "good"
+                 *           ]
+                 *         },
+                 *         {
+                 *           "id": "notes",
+                 *           "label": "Anything else?",
+                 *           "type": "textarea",
+                 *           "validation": "max:500"
+                 *         }
+                 *       ],
+                 *       "scoring": {
+                 *         "method": "sum",
+                 *         "items": [
+                 *           "mood"
+                 *         ],
+                 *         "bands": [
+                 *           {
+                 *             "min": 0,
+                 *             "label": "minimal"
+                 *           },
+                 *           {
+                 *             "min": 2,
+                 *             "label": "high"
+                 *           }
+                 *         ]
+                 *       },
                  *       "is_active": true,
                  *       "meta": {}
                  *     }
@@ -12540,8 +12804,41 @@ export interface operations {
                      *       "title": "text",
                      *       "description": "text",
                      *       "type": "pre_session",
-                     *       "fields": {},
-                     *       "scoring": {},
+                     *       "fields": [
+                     *         {
+                     *           "id": "mood",
+                     *           "label": "How is your mood?",
+                     *           "type": "radio",
+                     *           "required": true,
+                     *           "options": [
+                     *             "low",
+                     *             "steady",
+                     *             "good"
+                     *           ]
+                     *         },
+                     *         {
+                     *           "id": "notes",
+                     *           "label": "Anything else?",
+                     *           "type": "textarea",
+                     *           "validation": "max:500"
+                     *         }
+                     *       ],
+                     *       "scoring": {
+                     *         "method": "sum",
+                     *         "items": [
+                     *           "mood"
+                     *         ],
+                     *         "bands": [
+                     *           {
+                     *             "min": 0,
+                     *             "label": "minimal"
+                     *           },
+                     *           {
+                     *             "min": 2,
+                     *             "label": "high"
+                     *           }
+                     *         ]
+                     *       },
                      *       "is_active": true,
                      *       "meta": {},
                      *       "created_at": "2026-03-12T10:00:00Z",
@@ -13751,10 +14048,8 @@ export interface operations {
                      *           "description": "text",
                      *           "type": "pdf",
                      *           "url": "https://example.org/",
-                     *           "is_public": true,
-                     *           "tags": [
-                     *             "text"
-                     *           ],
+                     *           "is_public": false,
+                     *           "tags": [],
                      *           "meta": {},
                      *           "created_at": "2026-03-12T10:00:00Z",
                      *           "updated_at": "2026-03-12T10:00:00Z",
@@ -13912,10 +14207,8 @@ export interface operations {
                  *       "description": "text",
                  *       "type": "pdf",
                  *       "url": "https://example.org/",
-                 *       "is_public": true,
-                 *       "tags": [
-                 *         "text"
-                 *       ],
+                 *       "is_public": false,
+                 *       "tags": [],
                  *       "meta": {}
                  *     }
                  */
@@ -13938,10 +14231,8 @@ export interface operations {
                      *       "description": "text",
                      *       "type": "pdf",
                      *       "url": "https://example.org/",
-                     *       "is_public": true,
-                     *       "tags": [
-                     *         "text"
-                     *       ],
+                     *       "is_public": false,
+                     *       "tags": [],
                      *       "meta": {},
                      *       "created_at": "2026-03-12T10:00:00Z",
                      *       "updated_at": "2026-03-12T10:00:00Z",
@@ -14148,10 +14439,8 @@ export interface operations {
                      *       "description": "text",
                      *       "type": "pdf",
                      *       "url": "https://example.org/",
-                     *       "is_public": true,
-                     *       "tags": [
-                     *         "text"
-                     *       ],
+                     *       "is_public": false,
+                     *       "tags": [],
                      *       "meta": {},
                      *       "created_at": "2026-03-12T10:00:00Z",
                      *       "updated_at": "2026-03-12T10:00:00Z",
@@ -14480,10 +14769,8 @@ export interface operations {
                  *       "description": "text",
                  *       "type": "pdf",
                  *       "url": "https://example.org/",
-                 *       "is_public": true,
-                 *       "tags": [
-                 *         "text"
-                 *       ],
+                 *       "is_public": false,
+                 *       "tags": [],
                  *       "meta": {}
                  *     }
                  */
@@ -14506,10 +14793,8 @@ export interface operations {
                      *       "description": "text",
                      *       "type": "pdf",
                      *       "url": "https://example.org/",
-                     *       "is_public": true,
-                     *       "tags": [
-                     *         "text"
-                     *       ],
+                     *       "is_public": false,
+                     *       "tags": [],
                      *       "meta": {},
                      *       "created_at": "2026-03-12T10:00:00Z",
                      *       "updated_at": "2026-03-12T10:00:00Z",
@@ -16550,7 +16835,7 @@ export interface operations {
                      *         {
                      *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *           "name": "text",
-                     *           "description": "text",
+                     *           "description": "",
                      *           "created_at": "2026-03-12T10:00:00Z",
                      *           "updated_at": "2026-03-12T10:00:00Z",
                      *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -16703,7 +16988,7 @@ export interface operations {
                 /**
                  * @example {
                  *       "name": "text",
-                 *       "description": "text"
+                 *       "description": ""
                  *     }
                  */
                 "application/json": components["schemas"]["features_create"];
@@ -16720,7 +17005,7 @@ export interface operations {
                      * @example {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "name": "text",
-                     *       "description": "text",
+                     *       "description": "",
                      *       "created_at": "2026-03-12T10:00:00Z",
                      *       "updated_at": "2026-03-12T10:00:00Z",
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -16921,7 +17206,7 @@ export interface operations {
                      * @example {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "name": "text",
-                     *       "description": "text",
+                     *       "description": "",
                      *       "created_at": "2026-03-12T10:00:00Z",
                      *       "updated_at": "2026-03-12T10:00:00Z",
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -17246,7 +17531,7 @@ export interface operations {
                 /**
                  * @example {
                  *       "name": "text",
-                 *       "description": "text"
+                 *       "description": ""
                  *     }
                  */
                 "application/json": components["schemas"]["features_update"];
@@ -17263,7 +17548,7 @@ export interface operations {
                      * @example {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "name": "text",
-                     *       "description": "text",
+                     *       "description": "",
                      *       "created_at": "2026-03-12T10:00:00Z",
                      *       "updated_at": "2026-03-12T10:00:00Z",
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -19384,8 +19669,8 @@ export interface operations {
                      *           "partner_name": "text",
                      *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-                     *           "feature_live_chat": true,
-                     *           "feature_therapy": true,
+                     *           "feature_live_chat": false,
+                     *           "feature_therapy": false,
                      *           "therapy_sessions_remaining": 0,
                      *           "therapy_sessions_redeemed": 1,
                      *           "is_active": true,
@@ -19554,8 +19839,8 @@ export interface operations {
                 /**
                  * @example {
                  *       "partner_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-                 *       "feature_live_chat": true,
-                 *       "feature_therapy": true,
+                 *       "feature_live_chat": false,
+                 *       "feature_therapy": false,
                  *       "therapy_sessions_remaining": 0,
                  *       "is_active": true
                  *     }
@@ -19577,8 +19862,8 @@ export interface operations {
                      *       "partner_name": "text",
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-                     *       "feature_live_chat": true,
-                     *       "feature_therapy": true,
+                     *       "feature_live_chat": false,
+                     *       "feature_therapy": false,
                      *       "therapy_sessions_remaining": 0,
                      *       "therapy_sessions_redeemed": 1,
                      *       "is_active": true,
@@ -19786,8 +20071,8 @@ export interface operations {
                      *       "partner_name": "text",
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-                     *       "feature_live_chat": true,
-                     *       "feature_therapy": true,
+                     *       "feature_live_chat": false,
+                     *       "feature_therapy": false,
                      *       "therapy_sessions_remaining": 0,
                      *       "therapy_sessions_redeemed": 1,
                      *       "is_active": true,
@@ -20115,8 +20400,8 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "feature_live_chat": true,
-                 *       "feature_therapy": true,
+                 *       "feature_live_chat": false,
+                 *       "feature_therapy": false,
                  *       "therapy_sessions_remaining": 0,
                  *       "is_active": true
                  *     }
@@ -20138,8 +20423,8 @@ export interface operations {
                      *       "partner_name": "text",
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-                     *       "feature_live_chat": true,
-                     *       "feature_therapy": true,
+                     *       "feature_live_chat": false,
+                     *       "feature_therapy": false,
                      *       "therapy_sessions_remaining": 0,
                      *       "therapy_sessions_redeemed": 1,
                      *       "is_active": true,
@@ -20741,7 +21026,7 @@ export interface operations {
                 /** @description exact match */
                 id?: string;
                 /** @description exact match */
-                report?: string;
+                report?: "signups_by_partner" | "access_codes_by_partner" | "course_progress" | "therapy_bookings_by_partner" | "training_bookings" | "training_revenue" | "training_attendance" | "training_refunds" | "training_certificates_expiring" | "training_trainer_load";
                 /** @description exact match */
                 frequency?: "daily" | "weekly" | "monthly";
                 /** @description at or after this time */
@@ -20768,12 +21053,12 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-                     *           "report": "text",
+                     *           "report": "signups_by_partner",
                      *           "frequency": "daily",
                      *           "period": "day",
                      *           "format": "json",
                      *           "recipients": [
-                     *             "text"
+                     *             "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
                      *           ],
                      *           "next_run_at": "2026-03-12T10:00:00Z",
                      *           "last_run_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -20941,12 +21226,12 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "report": "text",
+                 *       "report": "signups_by_partner",
                  *       "frequency": "daily",
                  *       "period": "day",
                  *       "format": "json",
                  *       "recipients": [
-                 *         "text"
+                 *         "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
                  *       ]
                  *     }
                  */
@@ -20963,12 +21248,12 @@ export interface operations {
                     /**
                      * @example {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-                     *       "report": "text",
+                     *       "report": "signups_by_partner",
                      *       "frequency": "daily",
                      *       "period": "day",
                      *       "format": "json",
                      *       "recipients": [
-                     *         "text"
+                     *         "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
                      *       ],
                      *       "next_run_at": "2026-03-12T10:00:00Z",
                      *       "last_run_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -21172,12 +21457,12 @@ export interface operations {
                     /**
                      * @example {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-                     *       "report": "text",
+                     *       "report": "signups_by_partner",
                      *       "frequency": "daily",
                      *       "period": "day",
                      *       "format": "json",
                      *       "recipients": [
-                     *         "text"
+                     *         "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
                      *       ],
                      *       "next_run_at": "2026-03-12T10:00:00Z",
                      *       "last_run_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -21520,12 +21805,10 @@ export interface operations {
                      *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *           "name": "text",
                      *           "unit": "text",
-                     *           "channels": [
-                     *             "text"
-                     *           ],
+                     *           "channels": [],
                      *           "rate_mhz": 1,
-                     *           "scale": "text",
-                     *           "offset_value": "text",
+                     *           "scale": "1",
+                     *           "offset_value": "0",
                      *           "meta": {},
                      *           "created_at": "2026-03-12T10:00:00Z",
                      *           "updated_at": "2026-03-12T10:00:00Z",
@@ -21680,12 +21963,10 @@ export interface operations {
                  * @example {
                  *       "name": "text",
                  *       "unit": "text",
-                 *       "channels": [
-                 *         "text"
-                 *       ],
+                 *       "channels": [],
                  *       "rate_mhz": 1,
-                 *       "scale": "text",
-                 *       "offset_value": "text",
+                 *       "scale": "1",
+                 *       "offset_value": "0",
                  *       "meta": {}
                  *     }
                  */
@@ -21704,12 +21985,10 @@ export interface operations {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "name": "text",
                      *       "unit": "text",
-                     *       "channels": [
-                     *         "text"
-                     *       ],
+                     *       "channels": [],
                      *       "rate_mhz": 1,
-                     *       "scale": "text",
-                     *       "offset_value": "text",
+                     *       "scale": "1",
+                     *       "offset_value": "0",
                      *       "meta": {},
                      *       "created_at": "2026-03-12T10:00:00Z",
                      *       "updated_at": "2026-03-12T10:00:00Z",
@@ -21912,12 +22191,10 @@ export interface operations {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "name": "text",
                      *       "unit": "text",
-                     *       "channels": [
-                     *         "text"
-                     *       ],
+                     *       "channels": [],
                      *       "rate_mhz": 1,
-                     *       "scale": "text",
-                     *       "offset_value": "text",
+                     *       "scale": "1",
+                     *       "offset_value": "0",
                      *       "meta": {},
                      *       "created_at": "2026-03-12T10:00:00Z",
                      *       "updated_at": "2026-03-12T10:00:00Z",
@@ -22244,12 +22521,10 @@ export interface operations {
                  * @example {
                  *       "name": "text",
                  *       "unit": "text",
-                 *       "channels": [
-                 *         "text"
-                 *       ],
+                 *       "channels": [],
                  *       "rate_mhz": 1,
-                 *       "scale": "text",
-                 *       "offset_value": "text",
+                 *       "scale": "1",
+                 *       "offset_value": "0",
                  *       "meta": {}
                  *     }
                  */
@@ -22268,12 +22543,10 @@ export interface operations {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "name": "text",
                      *       "unit": "text",
-                     *       "channels": [
-                     *         "text"
-                     *       ],
+                     *       "channels": [],
                      *       "rate_mhz": 1,
-                     *       "scale": "text",
-                     *       "offset_value": "text",
+                     *       "scale": "1",
+                     *       "offset_value": "0",
                      *       "meta": {},
                      *       "created_at": "2026-03-12T10:00:00Z",
                      *       "updated_at": "2026-03-12T10:00:00Z",
@@ -22500,9 +22773,7 @@ export interface operations {
                      *         {
                      *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *           "name": "text",
-                     *           "tracks": [
-                     *             "text"
-                     *           ],
+                     *           "tracks": [],
                      *           "description": "text",
                      *           "is_active": true,
                      *           "meta": {},
@@ -22658,9 +22929,7 @@ export interface operations {
                 /**
                  * @example {
                  *       "name": "text",
-                 *       "tracks": [
-                 *         "text"
-                 *       ],
+                 *       "tracks": [],
                  *       "description": "text",
                  *       "is_active": true,
                  *       "meta": {}
@@ -22680,9 +22949,7 @@ export interface operations {
                      * @example {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "name": "text",
-                     *       "tracks": [
-                     *         "text"
-                     *       ],
+                     *       "tracks": [],
                      *       "description": "text",
                      *       "is_active": true,
                      *       "meta": {},
@@ -22886,9 +23153,7 @@ export interface operations {
                      * @example {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "name": "text",
-                     *       "tracks": [
-                     *         "text"
-                     *       ],
+                     *       "tracks": [],
                      *       "description": "text",
                      *       "is_active": true,
                      *       "meta": {},
@@ -23216,9 +23481,7 @@ export interface operations {
                 /**
                  * @example {
                  *       "name": "text",
-                 *       "tracks": [
-                 *         "text"
-                 *       ],
+                 *       "tracks": [],
                  *       "description": "text",
                  *       "is_active": true,
                  *       "meta": {}
@@ -23238,9 +23501,7 @@ export interface operations {
                      * @example {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "name": "text",
-                     *       "tracks": [
-                     *         "text"
-                     *       ],
+                     *       "tracks": [],
                      *       "description": "text",
                      *       "is_active": true,
                      *       "meta": {},
@@ -25863,9 +26124,9 @@ export interface operations {
                      *           "duration_hours": 1,
                      *           "duration_days": 1,
                      *           "price_minor": 0,
-                     *           "currency": "tex",
+                     *           "currency": "GBP",
                      *           "max_capacity": 1,
-                     *           "certification_validity_years": 0,
+                     *           "certification_validity_years": 3,
                      *           "requalifies": "EFAW",
                      *           "is_active": true,
                      *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -26031,17 +26292,13 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "name": "text",
-                 *       "description": "text",
+                 *       "name": "Emergency First Aid at Work",
                  *       "course_type": "EFAW",
-                 *       "duration_hours": 1,
+                 *       "duration_hours": 6,
                  *       "duration_days": 1,
-                 *       "price_minor": 0,
-                 *       "currency": "tex",
-                 *       "max_capacity": 1,
-                 *       "certification_validity_years": 0,
-                 *       "requalifies": "EFAW",
-                 *       "is_active": true
+                 *       "price_minor": 9500,
+                 *       "currency": "GBP",
+                 *       "max_capacity": 12
                  *     }
                  */
                 "application/json": components["schemas"]["training_courses_create"];
@@ -26063,9 +26320,9 @@ export interface operations {
                      *       "duration_hours": 1,
                      *       "duration_days": 1,
                      *       "price_minor": 0,
-                     *       "currency": "tex",
+                     *       "currency": "GBP",
                      *       "max_capacity": 1,
-                     *       "certification_validity_years": 0,
+                     *       "certification_validity_years": 3,
                      *       "requalifies": "EFAW",
                      *       "is_active": true,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -26273,9 +26530,9 @@ export interface operations {
                      *       "duration_hours": 1,
                      *       "duration_days": 1,
                      *       "price_minor": 0,
-                     *       "currency": "tex",
+                     *       "currency": "GBP",
                      *       "max_capacity": 1,
-                     *       "certification_validity_years": 0,
+                     *       "certification_validity_years": 3,
                      *       "requalifies": "EFAW",
                      *       "is_active": true,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -26619,9 +26876,9 @@ export interface operations {
                  *       "duration_hours": 1,
                  *       "duration_days": 1,
                  *       "price_minor": 0,
-                 *       "currency": "tex",
+                 *       "currency": "GBP",
                  *       "max_capacity": 1,
-                 *       "certification_validity_years": 0,
+                 *       "certification_validity_years": 3,
                  *       "requalifies": "EFAW",
                  *       "is_active": true
                  *     }
@@ -26645,9 +26902,9 @@ export interface operations {
                      *       "duration_hours": 1,
                      *       "duration_days": 1,
                      *       "price_minor": 0,
-                     *       "currency": "tex",
+                     *       "currency": "GBP",
                      *       "max_capacity": 1,
-                     *       "certification_validity_years": 0,
+                     *       "certification_validity_years": 3,
                      *       "requalifies": "EFAW",
                      *       "is_active": true,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -26884,9 +27141,7 @@ export interface operations {
                      *           "city": "text",
                      *           "postcode": "text",
                      *           "capacity": 1,
-                     *           "facilities": [
-                     *             "text"
-                     *           ],
+                     *           "facilities": [],
                      *           "parking_info": "text",
                      *           "is_active": true,
                      *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -27058,9 +27313,7 @@ export interface operations {
                  *       "city": "text",
                  *       "postcode": "text",
                  *       "capacity": 1,
-                 *       "facilities": [
-                 *         "text"
-                 *       ],
+                 *       "facilities": [],
                  *       "parking_info": "text",
                  *       "is_active": true
                  *     }
@@ -27084,9 +27337,7 @@ export interface operations {
                      *       "city": "text",
                      *       "postcode": "text",
                      *       "capacity": 1,
-                     *       "facilities": [
-                     *         "text"
-                     *       ],
+                     *       "facilities": [],
                      *       "parking_info": "text",
                      *       "is_active": true,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -27294,9 +27545,7 @@ export interface operations {
                      *       "city": "text",
                      *       "postcode": "text",
                      *       "capacity": 1,
-                     *       "facilities": [
-                     *         "text"
-                     *       ],
+                     *       "facilities": [],
                      *       "parking_info": "text",
                      *       "is_active": true,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -27640,9 +27889,7 @@ export interface operations {
                  *       "city": "text",
                  *       "postcode": "text",
                  *       "capacity": 1,
-                 *       "facilities": [
-                 *         "text"
-                 *       ],
+                 *       "facilities": [],
                  *       "parking_info": "text",
                  *       "is_active": true
                  *     }
@@ -27666,9 +27913,7 @@ export interface operations {
                      *       "city": "text",
                      *       "postcode": "text",
                      *       "capacity": 1,
-                     *       "facilities": [
-                     *         "text"
-                     *       ],
+                     *       "facilities": [],
                      *       "parking_info": "text",
                      *       "is_active": true,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -27907,15 +28152,13 @@ export interface operations {
                      *           "trainer_code": "text",
                      *           "qualification_number": "text",
                      *           "qualification_expiry": "2026-03-12",
-                     *           "specializations": [
-                     *             "text"
-                     *           ],
+                     *           "specializations": [],
                      *           "bio": "text",
                      *           "hourly_rate_minor": 0,
-                     *           "currency": "tex",
+                     *           "currency": "GBP",
                      *           "is_active": true,
                      *           "is_available": true,
-                     *           "can_travel": true,
+                     *           "can_travel": false,
                      *           "max_travel_miles": 0,
                      *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -28084,15 +28327,13 @@ export interface operations {
                  *       "trainer_code": "text",
                  *       "qualification_number": "text",
                  *       "qualification_expiry": "2026-03-12",
-                 *       "specializations": [
-                 *         "text"
-                 *       ],
+                 *       "specializations": [],
                  *       "bio": "text",
                  *       "hourly_rate_minor": 0,
-                 *       "currency": "tex",
+                 *       "currency": "GBP",
                  *       "is_active": true,
                  *       "is_available": true,
-                 *       "can_travel": true,
+                 *       "can_travel": false,
                  *       "max_travel_miles": 0
                  *     }
                  */
@@ -28113,15 +28354,13 @@ export interface operations {
                      *       "trainer_code": "text",
                      *       "qualification_number": "text",
                      *       "qualification_expiry": "2026-03-12",
-                     *       "specializations": [
-                     *         "text"
-                     *       ],
+                     *       "specializations": [],
                      *       "bio": "text",
                      *       "hourly_rate_minor": 0,
-                     *       "currency": "tex",
+                     *       "currency": "GBP",
                      *       "is_active": true,
                      *       "is_available": true,
-                     *       "can_travel": true,
+                     *       "can_travel": false,
                      *       "max_travel_miles": 0,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -28326,15 +28565,13 @@ export interface operations {
                      *       "trainer_code": "text",
                      *       "qualification_number": "text",
                      *       "qualification_expiry": "2026-03-12",
-                     *       "specializations": [
-                     *         "text"
-                     *       ],
+                     *       "specializations": [],
                      *       "bio": "text",
                      *       "hourly_rate_minor": 0,
-                     *       "currency": "tex",
+                     *       "currency": "GBP",
                      *       "is_active": true,
                      *       "is_available": true,
-                     *       "can_travel": true,
+                     *       "can_travel": false,
                      *       "max_travel_miles": 0,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -28674,15 +28911,13 @@ export interface operations {
                  *       "trainer_code": "text",
                  *       "qualification_number": "text",
                  *       "qualification_expiry": "2026-03-12",
-                 *       "specializations": [
-                 *         "text"
-                 *       ],
+                 *       "specializations": [],
                  *       "bio": "text",
                  *       "hourly_rate_minor": 0,
-                 *       "currency": "tex",
+                 *       "currency": "GBP",
                  *       "is_active": true,
                  *       "is_available": true,
-                 *       "can_travel": true,
+                 *       "can_travel": false,
                  *       "max_travel_miles": 0
                  *     }
                  */
@@ -28703,15 +28938,13 @@ export interface operations {
                      *       "trainer_code": "text",
                      *       "qualification_number": "text",
                      *       "qualification_expiry": "2026-03-12",
-                     *       "specializations": [
-                     *         "text"
-                     *       ],
+                     *       "specializations": [],
                      *       "bio": "text",
                      *       "hourly_rate_minor": 0,
-                     *       "currency": "tex",
+                     *       "currency": "GBP",
                      *       "is_active": true,
                      *       "is_available": true,
-                     *       "can_travel": true,
+                     *       "can_travel": false,
                      *       "max_travel_miles": 0,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -28948,8 +29181,8 @@ export interface operations {
                      *           "description": "text",
                      *           "material_type": "pdf",
                      *           "file_url": "https://example.org/",
-                     *           "is_public": true,
-                     *           "requires_completion": true,
+                     *           "is_public": false,
+                     *           "requires_completion": false,
                      *           "display_order": 0,
                      *           "version": 1,
                      *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -29108,8 +29341,8 @@ export interface operations {
                  *       "description": "text",
                  *       "material_type": "pdf",
                  *       "file_url": "https://example.org/",
-                 *       "is_public": true,
-                 *       "requires_completion": true,
+                 *       "is_public": false,
+                 *       "requires_completion": false,
                  *       "display_order": 0,
                  *       "version": 1
                  *     }
@@ -29132,8 +29365,8 @@ export interface operations {
                      *       "description": "text",
                      *       "material_type": "pdf",
                      *       "file_url": "https://example.org/",
-                     *       "is_public": true,
-                     *       "requires_completion": true,
+                     *       "is_public": false,
+                     *       "requires_completion": false,
                      *       "display_order": 0,
                      *       "version": 1,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -29340,8 +29573,8 @@ export interface operations {
                      *       "description": "text",
                      *       "material_type": "pdf",
                      *       "file_url": "https://example.org/",
-                     *       "is_public": true,
-                     *       "requires_completion": true,
+                     *       "is_public": false,
+                     *       "requires_completion": false,
                      *       "display_order": 0,
                      *       "version": 1,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -29671,8 +29904,8 @@ export interface operations {
                  *       "description": "text",
                  *       "material_type": "pdf",
                  *       "file_url": "https://example.org/",
-                 *       "is_public": true,
-                 *       "requires_completion": true,
+                 *       "is_public": false,
+                 *       "requires_completion": false,
                  *       "display_order": 0,
                  *       "version": 1
                  *     }
@@ -29695,8 +29928,8 @@ export interface operations {
                      *       "description": "text",
                      *       "material_type": "pdf",
                      *       "file_url": "https://example.org/",
-                     *       "is_public": true,
-                     *       "requires_completion": true,
+                     *       "is_public": false,
+                     *       "requires_completion": false,
                      *       "display_order": 0,
                      *       "version": 1,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -30798,7 +31031,7 @@ export interface operations {
                      *           "description": "text",
                      *           "discount_type": "percentage",
                      *           "discount_value": 1,
-                     *           "currency": "tex",
+                     *           "currency": "GBP",
                      *           "valid_from": "2026-03-12T10:00:00Z",
                      *           "valid_until": "2026-03-12T10:00:00Z",
                      *           "usage_limit": 1,
@@ -30981,17 +31214,12 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "code": "text",
-                 *       "description": "text",
+                 *       "code": "SPRING10",
                  *       "discount_type": "percentage",
-                 *       "discount_value": 1,
-                 *       "currency": "tex",
-                 *       "valid_from": "2026-03-12T10:00:00Z",
-                 *       "valid_until": "2026-03-12T10:00:00Z",
-                 *       "usage_limit": 1,
-                 *       "course_type": "EFAW",
-                 *       "min_price_minor": 0,
-                 *       "is_active": true
+                 *       "discount_value": 10,
+                 *       "valid_from": "2026-03-01T00:00:00Z",
+                 *       "valid_until": "2026-06-01T00:00:00Z",
+                 *       "usage_limit": 100
                  *     }
                  */
                 "application/json": components["schemas"]["discount_codes_create"];
@@ -31011,7 +31239,7 @@ export interface operations {
                      *       "description": "text",
                      *       "discount_type": "percentage",
                      *       "discount_value": 1,
-                     *       "currency": "tex",
+                     *       "currency": "GBP",
                      *       "valid_from": "2026-03-12T10:00:00Z",
                      *       "valid_until": "2026-03-12T10:00:00Z",
                      *       "usage_limit": 1,
@@ -31222,7 +31450,7 @@ export interface operations {
                      *       "description": "text",
                      *       "discount_type": "percentage",
                      *       "discount_value": 1,
-                     *       "currency": "tex",
+                     *       "currency": "GBP",
                      *       "valid_from": "2026-03-12T10:00:00Z",
                      *       "valid_until": "2026-03-12T10:00:00Z",
                      *       "usage_limit": 1,
@@ -31414,7 +31642,7 @@ export interface operations {
                  *       "description": "text",
                  *       "discount_type": "percentage",
                  *       "discount_value": 1,
-                 *       "currency": "tex",
+                 *       "currency": "GBP",
                  *       "valid_from": "2026-03-12T10:00:00Z",
                  *       "valid_until": "2026-03-12T10:00:00Z",
                  *       "usage_limit": 1,
@@ -31440,7 +31668,7 @@ export interface operations {
                      *       "description": "text",
                      *       "discount_type": "percentage",
                      *       "discount_value": 1,
-                     *       "currency": "tex",
+                     *       "currency": "GBP",
                      *       "valid_from": "2026-03-12T10:00:00Z",
                      *       "valid_until": "2026-03-12T10:00:00Z",
                      *       "usage_limit": 1,
@@ -33593,11 +33821,11 @@ export interface operations {
                      *           "requirement_type": "dietary",
                      *           "details": "text",
                      *           "severity": "low",
-                     *           "requires_action": true,
-                     *           "action_completed": true,
+                     *           "requires_action": false,
+                     *           "action_completed": false,
                      *           "handled_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *           "is_confidential": true,
-                     *           "share_with_trainer": true,
+                     *           "share_with_trainer": false,
                      *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *           "created_at": "2026-03-12T10:00:00Z",
@@ -33765,10 +33993,10 @@ export interface operations {
                  *       "requirement_type": "dietary",
                  *       "details": "text",
                  *       "severity": "low",
-                 *       "requires_action": true,
-                 *       "action_completed": true,
+                 *       "requires_action": false,
+                 *       "action_completed": false,
                  *       "is_confidential": true,
-                 *       "share_with_trainer": true
+                 *       "share_with_trainer": false
                  *     }
                  */
                 "application/json": components["schemas"]["special_requirements_create"];
@@ -33789,11 +34017,11 @@ export interface operations {
                      *       "requirement_type": "dietary",
                      *       "details": "text",
                      *       "severity": "low",
-                     *       "requires_action": true,
-                     *       "action_completed": true,
+                     *       "requires_action": false,
+                     *       "action_completed": false,
                      *       "handled_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "is_confidential": true,
-                     *       "share_with_trainer": true,
+                     *       "share_with_trainer": false,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "created_at": "2026-03-12T10:00:00Z",
@@ -33998,11 +34226,11 @@ export interface operations {
                      *       "requirement_type": "dietary",
                      *       "details": "text",
                      *       "severity": "low",
-                     *       "requires_action": true,
-                     *       "action_completed": true,
+                     *       "requires_action": false,
+                     *       "action_completed": false,
                      *       "handled_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "is_confidential": true,
-                     *       "share_with_trainer": true,
+                     *       "share_with_trainer": false,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "created_at": "2026-03-12T10:00:00Z",
@@ -34341,10 +34569,10 @@ export interface operations {
                  *       "requirement_type": "dietary",
                  *       "details": "text",
                  *       "severity": "low",
-                 *       "requires_action": true,
-                 *       "action_completed": true,
+                 *       "requires_action": false,
+                 *       "action_completed": false,
                  *       "is_confidential": true,
-                 *       "share_with_trainer": true
+                 *       "share_with_trainer": false
                  *     }
                  */
                 "application/json": components["schemas"]["special_requirements_update"];
@@ -34365,11 +34593,11 @@ export interface operations {
                      *       "requirement_type": "dietary",
                      *       "details": "text",
                      *       "severity": "low",
-                     *       "requires_action": true,
-                     *       "action_completed": true,
+                     *       "requires_action": false,
+                     *       "action_completed": false,
                      *       "handled_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "is_confidential": true,
-                     *       "share_with_trainer": true,
+                     *       "share_with_trainer": false,
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "created_at": "2026-03-12T10:00:00Z",
@@ -35628,9 +35856,9 @@ export interface operations {
                      *           "category": "business",
                      *           "display_name": "text",
                      *           "description": "text",
-                     *           "is_public": true,
+                     *           "is_public": false,
                      *           "is_editable": true,
-                     *           "requires_restart": true,
+                     *           "requires_restart": false,
                      *           "validation_rules": {},
                      *           "default_value": "text",
                      *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -35802,9 +36030,9 @@ export interface operations {
                  *       "category": "business",
                  *       "display_name": "text",
                  *       "description": "text",
-                 *       "is_public": true,
+                 *       "is_public": false,
                  *       "is_editable": true,
-                 *       "requires_restart": true,
+                 *       "requires_restart": false,
                  *       "validation_rules": {},
                  *       "default_value": "text"
                  *     }
@@ -35828,9 +36056,9 @@ export interface operations {
                      *       "category": "business",
                      *       "display_name": "text",
                      *       "description": "text",
-                     *       "is_public": true,
+                     *       "is_public": false,
                      *       "is_editable": true,
-                     *       "requires_restart": true,
+                     *       "requires_restart": false,
                      *       "validation_rules": {},
                      *       "default_value": "text",
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -36038,9 +36266,9 @@ export interface operations {
                      *       "category": "business",
                      *       "display_name": "text",
                      *       "description": "text",
-                     *       "is_public": true,
+                     *       "is_public": false,
                      *       "is_editable": true,
-                     *       "requires_restart": true,
+                     *       "requires_restart": false,
                      *       "validation_rules": {},
                      *       "default_value": "text",
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -36215,8 +36443,8 @@ export interface operations {
                  *       "category": "business",
                  *       "display_name": "text",
                  *       "description": "text",
-                 *       "is_public": true,
-                 *       "requires_restart": true,
+                 *       "is_public": false,
+                 *       "requires_restart": false,
                  *       "validation_rules": {},
                  *       "default_value": "text"
                  *     }
@@ -36240,9 +36468,9 @@ export interface operations {
                      *       "category": "business",
                      *       "display_name": "text",
                      *       "description": "text",
-                     *       "is_public": true,
+                     *       "is_public": false,
                      *       "is_editable": true,
-                     *       "requires_restart": true,
+                     *       "requires_restart": false,
                      *       "validation_rules": {},
                      *       "default_value": "text",
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -36489,7 +36717,7 @@ export interface operations {
                      *           "check_out_time": "2026-03-12T10:00:00Z",
                      *           "certificate_eligible": true,
                      *           "participation_score": 0,
-                     *           "passed_assessment": true,
+                     *           "passed_assessment": false,
                      *           "trainer_feedback": "text",
                      *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *           "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -36659,7 +36887,7 @@ export interface operations {
                  *       "check_in_time": "2026-03-12T10:00:00Z",
                  *       "check_out_time": "2026-03-12T10:00:00Z",
                  *       "participation_score": 0,
-                 *       "passed_assessment": true,
+                 *       "passed_assessment": false,
                  *       "trainer_feedback": "text"
                  *     }
                  */
@@ -36686,7 +36914,7 @@ export interface operations {
                      *       "check_out_time": "2026-03-12T10:00:00Z",
                      *       "certificate_eligible": true,
                      *       "participation_score": 0,
-                     *       "passed_assessment": true,
+                     *       "passed_assessment": false,
                      *       "trainer_feedback": "text",
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -36897,7 +37125,7 @@ export interface operations {
                      *       "check_out_time": "2026-03-12T10:00:00Z",
                      *       "certificate_eligible": true,
                      *       "participation_score": 0,
-                     *       "passed_assessment": true,
+                     *       "passed_assessment": false,
                      *       "trainer_feedback": "text",
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -37071,7 +37299,7 @@ export interface operations {
                  *       "check_in_time": "2026-03-12T10:00:00Z",
                  *       "check_out_time": "2026-03-12T10:00:00Z",
                  *       "participation_score": 0,
-                 *       "passed_assessment": true,
+                 *       "passed_assessment": false,
                  *       "trainer_feedback": "text"
                  *     }
                  */
@@ -37098,7 +37326,7 @@ export interface operations {
                      *       "check_out_time": "2026-03-12T10:00:00Z",
                      *       "certificate_eligible": true,
                      *       "participation_score": 0,
-                     *       "passed_assessment": true,
+                     *       "passed_assessment": false,
                      *       "trainer_feedback": "text",
                      *       "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "updated_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
@@ -40453,7 +40681,7 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "force": true
+                 *       "force": false
                  *     }
                  */
                 "application/json": {
@@ -43481,9 +43709,9 @@ export interface operations {
                      *       "demographics": {},
                      *       "country": "te",
                      *       "locale": "text",
-                     *       "time_zone": "text",
+                     *       "time_zone": "Europe/London",
                      *       "signup_language": "text",
-                     *       "contact_permission": true,
+                     *       "contact_permission": false,
                      *       "service_emails_permission": true,
                      *       "email_reminders_frequency": "never",
                      *       "terms_accepted_at": "2026-03-12T10:00:00Z",
@@ -44698,9 +44926,9 @@ export interface operations {
                      *         "demographics": {},
                      *         "country": "te",
                      *         "locale": "text",
-                     *         "time_zone": "text",
+                     *         "time_zone": "Europe/London",
                      *         "signup_language": "text",
-                     *         "contact_permission": true,
+                     *         "contact_permission": false,
                      *         "service_emails_permission": true,
                      *         "email_reminders_frequency": "never",
                      *         "terms_accepted_at": "2026-03-12T10:00:00Z",
@@ -47610,12 +47838,8 @@ export interface operations {
                      *         {
                      *           "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *           "bio": "text",
-                     *           "specialties": [
-                     *             "text"
-                     *           ],
-                     *           "credentials": [
-                     *             "text"
-                     *           ]
+                     *           "specialties": [],
+                     *           "credentials": []
                      *         }
                      *       ],
                      *       "next_cursor": "text"
@@ -47758,12 +47982,8 @@ export interface operations {
                      * @example {
                      *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "bio": "text",
-                     *       "specialties": [
-                     *         "text"
-                     *       ],
-                     *       "credentials": [
-                     *         "text"
-                     *       ]
+                     *       "specialties": [],
+                     *       "credentials": []
                      *     }
                      */
                     "application/json": components["schemas"]["therapist_profile"];
@@ -49110,10 +49330,8 @@ export interface operations {
                      *           "description": "text",
                      *           "type": "pdf",
                      *           "url": "https://example.org/",
-                     *           "is_public": true,
-                     *           "tags": [
-                     *             "text"
-                     *           ]
+                     *           "is_public": false,
+                     *           "tags": []
                      *         }
                      *       ],
                      *       "next_cursor": "text"
@@ -49280,10 +49498,8 @@ export interface operations {
                      *         "description": "text",
                      *         "type": "pdf",
                      *         "url": "https://example.org/",
-                     *         "is_public": true,
-                     *         "tags": [
-                     *           "text"
-                     *         ]
+                     *         "is_public": false,
+                     *         "tags": []
                      *       }
                      *     }
                      */
@@ -49625,12 +49841,15 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "code": "text",
+                 *       "code": "KX7P2M",
                  *       "partner": "text"
                  *     }
                  */
                 "application/json": {
-                    /** @description 6 letters and digits (no 0, O, 1, I or L), any case, blanks around ignored */
+                    /**
+                     * @description 6 letters and digits (no 0, O, 1, I or L), any case, blanks around ignored
+                     * @example KX7P2M
+                     */
                     code: string;
                     /** @description the partner's name or id: the code must be one of its */
                     partner?: string;
@@ -49823,12 +50042,15 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "code": "text",
+                 *       "code": "KX7P2M",
                  *       "partner": "text"
                  *     }
                  */
                 "application/json": {
-                    /** @description 6 letters and digits (no 0, O, 1, I or L), any case, blanks around ignored */
+                    /**
+                     * @description 6 letters and digits (no 0, O, 1, I or L), any case, blanks around ignored
+                     * @example KX7P2M
+                     */
                     code: string;
                     /** @description the partner's name or id: the code must be one of its */
                     partner?: string;
@@ -50071,8 +50293,8 @@ export interface operations {
                      *           "partner_name": "text",
                      *           "created_by": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *           "user_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-                     *           "feature_live_chat": true,
-                     *           "feature_therapy": true,
+                     *           "feature_live_chat": false,
+                     *           "feature_therapy": false,
                      *           "therapy_sessions_remaining": 0,
                      *           "therapy_sessions_redeemed": 1,
                      *           "is_active": true,
@@ -51519,19 +51741,25 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "report": "text",
-                 *       "from": "text",
-                 *       "to": "text",
+                 *       "report": "signups_by_partner",
+                 *       "from": "2026-01-01",
+                 *       "to": "2026-02-01",
                  *       "period": "day",
                  *       "format": "json"
                  *     }
                  */
                 "application/json": {
                     /** @description a name from GET /v1/reports */
-                    report: string;
-                    /** @description ISO 8601 date or date-time, inclusive */
+                    report: components["schemas"]["report_schedules_create"]["report"];
+                    /**
+                     * @description ISO 8601 date or date-time, inclusive
+                     * @example 2026-01-01
+                     */
                     from: string;
-                    /** @description ISO 8601 date or date-time, exclusive; at most 5 years after from */
+                    /**
+                     * @description ISO 8601 date or date-time, exclusive; at most 5 years after from
+                     * @example 2026-02-01
+                     */
                     to: string;
                     /**
                      * @default month
