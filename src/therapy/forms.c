@@ -110,7 +110,8 @@ static const char *const field_types[] = { "text", "textarea", "select",
 	"\"items\":{\"type\":\"array\",\"minItems\":1," \
 	"\"items\":{\"type\":\"string\"}}," \
 	"\"bands\":{\"type\":\"array\",\"items\":{\"type\":\"object\"," \
-	"\"required\":[\"min\",\"label\"],\"properties\":{" \
+	"\"required\":[\"min\",\"label\"]," \
+	"\"additionalProperties\":false,\"properties\":{" \
 	"\"min\":{\"type\":\"integer\"},\"label\":{\"type\":\"string\"}}}}}," \
 	"\"example\":{\"method\":\"sum\",\"items\":[\"mood\"]," \
 	"\"bands\":[{\"min\":0,\"label\":\"minimal\"}," \
@@ -482,7 +483,7 @@ therapy_form_check(json_t *fields, json_t *scoring, json_t *errs)
 		    "must start at 0, so every total has a band");
 	json_array_foreach(bands, m, b) {
 		snprintf(name, sizeof(name), "scoring.bands[%zu]", m);
-		if (!json_is_object(b) ||
+		if (!json_is_object(b) || json_object_size(b) != 2 ||
 		    !json_is_integer(json_object_get(b, "min")) ||
 		    !json_is_string(json_object_get(b, "label")) ||
 		    json_integer_value(json_object_get(b, "min")) <= last)
