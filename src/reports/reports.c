@@ -367,20 +367,29 @@ const struct module reports_module = {
 	"count."
 
 /*
- * signups_by_partner over one partner: members who signed up holding (or
- * later redeeming) an access of it that had not ended by then
- * (ACCESS_END), so switching an access off or deleting it leaves every
- * past count as it was.
+ * signups_by_partner over one partner: each member once, on the day they
+ * joined it: the later of their sign-up and the redeeming of their first
+ * access of it that had not ended by then (ACCESS_END). Not their own
+ * sign-up day: a person who had an account long before and redeems a
+ * code today would add one to a past day today, and asking before and
+ * after would tell that one person's sign-up date. So a past count never
+ * changes: not when someone redeems, nor when an access is switched off
+ * or deleted.
  */
 /* clang-format off */
+#define JOINED_AT(a, u)							\
+	"CASE WHEN COALESCE(" a ".activated_at, " a ".created_at) > "	\
+	u ".created_at THEN COALESCE(" a ".activated_at, " a		\
+	".created_at) ELSE " u ".created_at END"
 #define SIGNUPS_OF_PARTNER \
-	"SELECT p.id, p.name, u.created_at / 86400000, " \
-	"COUNT(DISTINCT u.id) FROM users u JOIN partner_access a ON " \
-	"a.user_id = u.id AND (" ACCESS_END("a") " IS NULL OR " \
-	"u.created_at < " ACCESS_END("a") ") JOIN partners p ON p.id = " \
-	"a.partner_id WHERE a.partner_id = :partner AND " \
-	"u.role = 'member' AND u.created_at >= :from AND " \
-	"u.created_at < :to GROUP BY p.id, p.name, u.created_at / 86400000"
+	"SELECT p.id, p.name, j.joined / 86400000, COUNT(*) FROM (" \
+	"SELECT a.user_id, a.partner_id, MIN(" JOINED_AT("a", "u") \
+	") AS joined FROM partner_access a JOIN users u ON u.id = " \
+	"a.user_id WHERE a.partner_id = :partner AND u.role = 'member' " \
+	"AND (" ACCESS_END("a") " IS NULL OR " JOINED_AT("a", "u") " < " \
+	ACCESS_END("a") ") GROUP BY a.user_id, a.partner_id) j JOIN " \
+	"partners p ON p.id = j.partner_id WHERE j.joined >= :from AND " \
+	"j.joined < :to GROUP BY p.id, p.name, j.joined / 86400000"
 /* clang-format on */
 
 /*
@@ -459,7 +468,10 @@ static const struct report catalogue[] = {
 	    "Members who signed up (users.created_at) in each period, by the "
 	    "partners they hold access from (an access switched off or "
 	    "deleted since still counts: it was theirs then); partner null: "
-	    "none." PARTNER_ADMINS_DOC,
+	    "none. A partner admin's count each member once, on the day they "
+	    "joined the partner (the later of their sign-up and their first "
+	    "redeeming), so that no past day changes when someone "
+	    "redeems." PARTNER_ADMINS_DOC,
 	    "partner",
 	    {
 		{ "signups",

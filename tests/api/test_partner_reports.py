@@ -441,6 +441,31 @@ def test_no_two_answers_differ_by_a_withheld_count_day_week_month_or_shifted(ser
 # An access counts for the time it was active, not by is_active now.
 
 @pytest.mark.dialect
+@pytest.mark.dialect
+def test_someone_redeeming_today_changes_no_past_day(server, db, seeded):
+    """A person with an account since 2024-12-10 redeems a Delta code now:
+    Delta's days in December and January answer as before (the person is
+    counted on the day they joined Delta, today), else asking before and
+    after would give that one person's own sign-up date."""
+    admin = seeded["admin"]
+    pid, pa = delta(server, db, admin)
+    query = "period=day&from=2024-12-01&to=2025-02-01"
+    before = run(server, pa, "signups_by_partner", query).json()
+    assert rows_by(before, "partner")[("2024-12-10", "Delta")] == {"signups": 3}
+    uid, when = str(uuid.uuid4()), t("2024-12-10T18:00")
+    now = int(time.time() * 1000)
+    db.execute(insert("users", id=uid, role="member", created_at=when, updated_at=when)
+               + insert("partner_access", id=str(uuid.uuid4()), partner_id=pid, user_id=uid,
+                        code_hash="d" + secrets.token_hex(8), created_at=now - 60000,
+                        updated_at=now, activated_at=now))
+    after = run(server, pa, "signups_by_partner", query).json()
+    assert after["rows"] == before["rows"] and after["totals"] == before["totals"]
+    today = time.strftime("%Y-%m-%d", time.gmtime(now / 1000))
+    tomorrow = time.strftime("%Y-%m-%d", time.gmtime(now / 1000 + 86400))
+    body = run(server, pa, "signups_by_partner", f"period=day&from={today}&to={tomorrow}").json()
+    assert rows_by(body, "partner") == {(today, "Delta"): {"signups": 1}}, body
+
+
 def test_switching_an_access_off_and_on_or_deleting_it_does_not_change_a_past_months_count(
         server, seeded):
     """Alpha's admin switches u1's access off: January's sign-ups stay 2
