@@ -246,7 +246,7 @@ pg_deadline(struct conn *c)
  * deadline the server or the path to it is taken for gone (a relay or
  * pooler can keep TCP alive and pass nothing on, which no keepalive
  * sees): c is broken, closed rather than pooled (its answer may still
- * come), and ERR_UNAVAILABLE is the answer (said in the log as what,
+ * come), and ERR_DB is the answer (said in the log as what,
  * unless NULL).
  */
 static int
@@ -280,7 +280,11 @@ pg_await(struct conn *c, int64_t deadline, const char *what)
 	if (what != NULL)
 		log_warn("event=db_wait_timeout db=postgres op=%s ms=%d", what,
 		    c->store->opts.wait_timeout_ms);
-	return (ERR_UNAVAILABLE);
+	/* A failed statement to its callers, as before the waits were
+	 * bounded (ERR_UNAVAILABLE means a missing schema or an
+	 * unreachable server to some): the request's answer is 503 all
+	 * the same (store_lost_take). */
+	return (ERR_DB);
 }
 
 /* The next result of what was sent (NULL: no more of it), waited for
@@ -317,7 +321,7 @@ pg_query(struct conn *c, const char *sql, const char *what, PGresult **last)
 	for (;;) {
 		if (pg_next(c, deadline, what, &res) != OK) {
 			PQclear(keep);
-			return (ERR_UNAVAILABLE);
+			return (ERR_DB);
 		}
 		if (res == NULL)
 			break;
@@ -808,7 +812,7 @@ pg_send(struct conn *c, struct pg_stmt *ps)
 	/* One result, then the NULL that ends them. */
 	for (;;) {
 		if (pg_next(c, deadline, "step", &res) != OK)
-			return (ERR_UNAVAILABLE);
+			return (ERR_DB);
 		if (res == NULL)
 			break;
 		if (ps->res == NULL)
@@ -872,7 +876,7 @@ pg_flight(struct conn *c, struct pg_stmt *ps)
 	}
 	for (i = 0; i < n; i++) {
 		if (pg_next(c, deadline, "pipeline", &res) != OK)
-			return (ERR_UNAVAILABLE);
+			return (ERR_DB);
 		if (res == NULL) {
 			c->broken = 1;
 			return (
@@ -890,13 +894,13 @@ pg_flight(struct conn *c, struct pg_stmt *ps)
 		/* Each query's results end with a NULL. */
 		do {
 			if (pg_next(c, deadline, "pipeline", &res) != OK)
-				return (ERR_UNAVAILABLE);
+				return (ERR_DB);
 			PQclear(res);
 		} while (res != NULL);
 	}
 	/* The sync's own result, then out of pipeline mode. */
 	if (pg_next(c, deadline, "pipeline", &res) != OK)
-		return (ERR_UNAVAILABLE);
+		return (ERR_DB);
 	if (res == NULL || PQresultStatus(res) != PGRES_PIPELINE_SYNC)
 		c->broken = 1;
 	PQclear(res);
