@@ -262,15 +262,16 @@ page_draw(struct pdf *p, size_t no, size_t pages, size_t from, size_t to)
 	HPDF_Page_TextOut(page,
 	    (HPDF_REAL)((pw - text_width(p, foot, FONT_SIZE)) / 2),
 	    (HPDF_REAL)(MARGIN - FOOT / 2), foot);
-	/* The note at the foot's left, on every page: a page printed alone
-	 * is read with it. */
+	/* The note on a line of its own above the page number, on every
+	 * page (a page printed alone is read with it): the rows leave it
+	 * room (per_page). */
 	buf_reset(&p->text);
 	if (rc == OK && table_note(p->t) != NULL &&
 	    (rc = table_utf8_clean(
 		 table_note(p->t), 1, TABLE_NOTE_MAX, &p->text)) == OK &&
 	    p->text.data != NULL)
 		HPDF_Page_TextOut(page, (HPDF_REAL)MARGIN,
-		    (HPDF_REAL)(MARGIN - FOOT / 2), p->text.data);
+		    (HPDF_REAL)(MARGIN - FOOT / 2 + ROW_H), p->text.data);
 	HPDF_Page_EndText(page);
 	return (rc);
 }
@@ -322,7 +323,10 @@ table_pdf(const struct table *t, struct buf *out)
 	if ((rc = widths_fit(&p, 841.89 - 2 * MARGIN)) != OK)
 		goto out;
 	/* Rows under the title and the header, above the foot. */
-	per_page = (size_t)((room - 2 * TITLE_SIZE - FOOT) / ROW_H) - 1;
+	per_page = (size_t)((room - 2 * TITLE_SIZE - FOOT -
+				(table_note(t) != NULL ? ROW_H : 0)) /
+		       ROW_H) -
+	    1;
 	rows = table_rows(t) + table_totals(t);
 	pages = rows == 0 ? 1 : (rows + per_page - 1) / per_page;
 	for (i = 0, from = 0; i < pages && rc == OK; i++, from += per_page)

@@ -10,6 +10,7 @@ are checked against conftest's seeded rows (partners Alpha, Beta and
 Gamma; test_reports.py checks the every-partner answers). Runs on SQLite
 and PostgreSQL."""
 
+import csv
 import secrets
 import subprocess
 import time
@@ -532,4 +533,11 @@ def test_a_partner_admins_csv_xlsx_and_pdf_carry_the_withheld_note(server, seede
         path.write_bytes(r.content)
         text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
                               check=True).stdout.decode("utf-8")
-        assert (NOTE in " ".join(text.split())) == noted, text
+        words = " ".join(text.split())
+        assert (NOTE in words) == noted, text
+        if noted:
+            # The whole note, on its own line: not printed over the page
+            # number (the CSV's last line is the note as written).
+            note = " ".join(next(csv.reader([last]))[0].split())
+            assert note.startswith(NOTE) and note in words, (note, text)
+            assert "Page 1 of 1" in words, text
