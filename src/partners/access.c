@@ -92,7 +92,8 @@ static const struct field access_fields[] = {
 	{ "deactivated_at", FIELD_TIME, FIELD_READONLY | FIELD_NULLABLE, 0, 0,
 	    NULL, NULL, NULL, STAFF,
 	    "when it was last switched off (is_active false); null while "
-	    "active" },
+	    "active",
+	    .since = 56 },
 	{ "redeemed", FIELD_BOOL, FIELD_READONLY | FIELD_HIDDEN | FIELD_FILTER,
 	    0, 0, NULL, NULL, NULL, 0, "redeemed by someone (a filter)",
 	    "CASE WHEN user_id IS NULL THEN 0 ELSE 1 END" },

@@ -301,6 +301,13 @@ rdef_pending_refuse(
 		col = (size_t)rd->since_col[k];
 		if (json_object_get(body, rd->cols[col].name) == NULL)
 			continue;
+		/* A read-only field is the server's own (a hook's: a client's
+		 * was refused before): noted once its column is there, and
+		 * the write made without it meanwhile. */
+		if (rd->cols[col].flags & FIELD_READONLY) {
+			json_object_del(body, rd->cols[col].name);
+			continue;
+		}
 		if (req != NULL && !req->responded)
 			rdef_unavailable(req, rd, col);
 		return (ERR_UNAVAILABLE);

@@ -189,7 +189,10 @@ def test_migrate_down_refuses_without_yes_when_it_cannot_ask(start_server):
     r = h.cli("migrate", "down", "--to=9999", "--yes")
     assert r.returncode == 2 and "no applied migration is 9999" in r.stderr, r.stderr
     # --batch: the newest batch, wherever its migrations sort by name.
-    older = before[-6]
+    # (one no later migration depends on: 0051's triggers call 0050's
+    # function, so 0050 alone cannot go on PostgreSQL)
+    older = "0053_brand_colour_time_zone"
+    assert older in before[:-3], before
     h.db.execute(f"UPDATE schema_migrations SET batch = 99 WHERE name = '{older}'")
     r = h.cli_ok("migrate", "down", "--batch", "--yes")
     assert "rolled back 1 migration" in r.stdout and older in r.stderr, (r.stdout, r.stderr)

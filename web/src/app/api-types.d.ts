@@ -5332,7 +5332,7 @@ export interface components {
             readonly activated_at: string | null;
             /**
              * Format: date-time
-             * @description when it was last switched off (is_active false); null while active
+             * @description when it was last switched off (is_active false); null while active (absent while migration 0056 is pending: 503 FIELD_UNAVAILABLE to a write naming it)
              */
             readonly deactivated_at?: string | null;
             /** Format: date-time */
@@ -20029,7 +20029,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "FIELD_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -20197,7 +20197,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "FIELD_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -20364,7 +20364,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "FIELD_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
@@ -20614,7 +20614,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
+                        code?: "SERVER_BUSY" | "MAINTENANCE_MODE" | "PERMISSIONS_UNAVAILABLE" | "FIELD_UNAVAILABLE" | "BUSY" | "UNAVAILABLE";
                     };
                 };
             };
