@@ -185,7 +185,15 @@ static const struct field response_fields[] = {
 	{ "score", FIELD_JSON,
 	    FIELD_READONLY | FIELD_NULLABLE | FIELD_PERSONAL | FIELD_HEALTH, 0,
 	    0, NULL, NULL, NULL, 0,
-	    "{items, total, max, severity} when the form scores" },
+	    "{items, total, max, severity} when the form scores",
+	    .schema = "{\"type\":\"object\",\"required\":[\"items\","
+		      "\"total\",\"max\",\"severity\"],"
+		      "\"additionalProperties\":false,\"properties\":{"
+		      "\"items\":{\"type\":\"object\","
+		      "\"additionalProperties\":{\"type\":[\"integer\","
+		      "\"null\"]}},\"total\":{\"type\":\"integer\"},"
+		      "\"max\":{\"type\":\"integer\"},\"severity\":{"
+		      "\"type\":[\"string\",\"null\"]}}}" },
 	{ "submitted_at", FIELD_TIME, FIELD_READONLY | FIELD_SORT, 0, 0, NULL,
 	    NULL, NULL, 0, "when it was submitted" },
 	{ "meta", FIELD_JSON, 0, 0, 0, NULL, "{}", NULL, 0,

@@ -79,6 +79,18 @@ static const char *const event_types[] = { TRAINING_EV_VIEWED, TRAINING_EV_HOLD,
 static const char *const data_keys[] = { "schedule_id", "course_id", "seats",
 	"amount_minor", "currency", "method", "reason", "from", NULL };
 
+/* data_keys as the document says them: each an integer or a text of
+ * ANALYTICS_DATA_TEXT characters at most (data_check), nothing else. */
+/* clang-format off */
+#define EVENT_DATA_MEMBER "{\"type\":[\"integer\",\"string\"],\"maxLength\":64}"
+#define EVENT_DATA_SCHEMA "{\"type\":\"object\",\"additionalProperties\":false," \
+	"\"properties\":{\"schedule_id\":" EVENT_DATA_MEMBER ",\"course_id\":" \
+	EVENT_DATA_MEMBER ",\"seats\":" EVENT_DATA_MEMBER ",\"amount_minor\":" \
+	EVENT_DATA_MEMBER ",\"currency\":" EVENT_DATA_MEMBER ",\"method\":" \
+	EVENT_DATA_MEMBER ",\"reason\":" EVENT_DATA_MEMBER ",\"from\":" \
+	EVENT_DATA_MEMBER "}}"
+/* clang-format on */
+
 /* A view waiting to be written. */
 struct view {
 	char	schedule_id[UUID_STR_LEN];
@@ -131,7 +143,8 @@ static const struct field event_fields[] = {
 	{ "event_data", FIELD_JSON, FIELD_READONLY, 0, 0, NULL, "{}", NULL, 0,
 	    "what the step was, never of a person: schedule_id, course_id, "
 	    "seats, amount_minor, currency, method (stripe, offline, free), "
-	    "reason and from (a cancellation's)" },
+	    "reason and from (a cancellation's)",
+	    .schema = EVENT_DATA_SCHEMA },
 	{ "created_at", FIELD_TIME, FIELD_READONLY | FIELD_FILTER | FIELD_SORT,
 	    0, 0, NULL, NULL, NULL, 0,
 	    "when the step happened (created_at_from, created_at_to)" },
