@@ -240,6 +240,13 @@ check_list(json_t *errs, const struct field *f, json_t *v)
 	int64_t max = f->max > 0 ? f->max : RESOURCE_LIST_ITEMS_MAX;
 	char	name[96];
 
+	/* The count first: no item of a list too long is looked at (a
+	 * pattern costs a regcomp each). */
+	if (n > (size_t)max) {
+		err_add(errs, f->name, "too_long",
+		    "must have at most %lld items", (long long)max);
+		return;
+	}
 	json_array_foreach(v, i, item) {
 		if (!json_is_string(item)) {
 			err_add(errs, f->name, "type",
@@ -265,9 +272,6 @@ check_list(json_t *errs, const struct field *f, json_t *v)
 	if (f->min > 0 && n < (size_t)f->min)
 		err_add(errs, f->name, "too_short",
 		    "must have at least %lld items", (long long)f->min);
-	else if (n > (size_t)max)
-		err_add(errs, f->name, "too_long",
-		    "must have at most %lld items", (long long)max);
 }
 
 /* Type and value of one member; appends at most one entry. */
