@@ -46,8 +46,11 @@ def url_fields_of(doc):
     """(path, field, map?) of every URL field in the OpenAPI document's
     create bodies."""
     def resolve(s):
-        while "$ref" in s:
-            s = doc["components"]["schemas"][s["$ref"].rsplit("/", 1)[1]]
+        while "$ref" in s:                # a JSON pointer into the document
+            node = doc
+            for part in s["$ref"][2:].split("/"):
+                node = node[part.replace("~1", "/").replace("~0", "~")]
+            s = node
         return s
 
     found = set()
