@@ -146,9 +146,8 @@ void rdef_variants_free(const struct rdef *);
 /*
  * A write naming a field of body pending in mask: 503 FIELD_UNAVAILABLE
  * answered on req (when not NULL), naming the field and its migration,
- * and ERR_UNAVAILABLE; OK when body names none. A read-only field (set
- * by a hook, never a client) is taken out of body instead: the write is
- * made without it.
+ * and ERR_UNAVAILABLE; OK when body names none (a field a hook set
+ * included: refused, never dropped).
  */
 int rdef_pending_refuse(
     struct request *, const struct rdef *, uint32_t mask, json_t *body);

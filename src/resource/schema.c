@@ -301,13 +301,9 @@ rdef_pending_refuse(
 		col = (size_t)rd->since_col[k];
 		if (json_object_get(body, rd->cols[col].name) == NULL)
 			continue;
-		/* A read-only field is the server's own (a hook's: a client's
-		 * was refused before): noted once its column is there, and
-		 * the write made without it meanwhile. */
-		if (rd->cols[col].flags & FIELD_READONLY) {
-			json_object_del(body, rd->cols[col].name);
-			continue;
-		}
+		/* A hook's read-only field too: never dropped, as the cache
+		 * may be up to a second behind a migration just applied, and
+		 * a value the write must keep would be lost (503, retried). */
 		if (req != NULL && !req->responded)
 			rdef_unavailable(req, rd, col);
 		return (ERR_UNAVAILABLE);
