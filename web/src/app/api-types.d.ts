@@ -4740,7 +4740,14 @@ export interface components {
             /** @description answers by field id */
             responses: Record<string, never> | unknown[] | null;
             /** @description {items, total, max, severity} when the form scores */
-            readonly score: Record<string, never> | unknown[] | null;
+            readonly score: {
+                items: {
+                    [key: string]: number | null;
+                };
+                total: number;
+                max: number;
+                severity: string | null;
+            } | null;
             /**
              * Format: date-time
              * @description when it was submitted
@@ -7608,7 +7615,16 @@ export interface components {
              * @description what the step was, never of a person: schedule_id, course_id, seats, amount_minor, currency, method (stripe, offline, free), reason and from (a cancellation's)
              * @default {}
              */
-            readonly event_data: Record<string, never> | unknown[];
+            readonly event_data: {
+                schedule_id?: number | string;
+                course_id?: number | string;
+                seats?: number | string;
+                amount_minor?: number | string;
+                currency?: number | string;
+                method?: number | string;
+                reason?: number | string;
+                from?: number | string;
+            };
             /**
              * Format: date-time
              * @description when the step happened (created_at_from, created_at_to)
@@ -13071,7 +13087,12 @@ export interface operations {
                      *           "session_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *           "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *           "responses": {},
-                     *           "score": {},
+                     *           "score": {
+                     *             "items": {},
+                     *             "total": 1,
+                     *             "max": 1,
+                     *             "severity": "text"
+                     *           },
                      *           "submitted_at": "2026-03-12T10:00:00Z",
                      *           "meta": {},
                      *           "created_at": "2026-03-12T10:00:00Z",
@@ -13249,7 +13270,12 @@ export interface operations {
                      *       "session_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "responses": {},
-                     *       "score": {},
+                     *       "score": {
+                     *         "items": {},
+                     *         "total": 1,
+                     *         "max": 1,
+                     *         "severity": "text"
+                     *       },
                      *       "submitted_at": "2026-03-12T10:00:00Z",
                      *       "meta": {},
                      *       "created_at": "2026-03-12T10:00:00Z",
@@ -13455,7 +13481,12 @@ export interface operations {
                      *       "session_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "responses": {},
-                     *       "score": {},
+                     *       "score": {
+                     *         "items": {},
+                     *         "total": 1,
+                     *         "max": 1,
+                     *         "severity": "text"
+                     *       },
                      *       "submitted_at": "2026-03-12T10:00:00Z",
                      *       "meta": {},
                      *       "created_at": "2026-03-12T10:00:00Z",
@@ -13813,7 +13844,12 @@ export interface operations {
                      *       "session_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "client_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
                      *       "responses": {},
-                     *       "score": {},
+                     *       "score": {
+                     *         "items": {},
+                     *         "total": 1,
+                     *         "max": 1,
+                     *         "severity": "text"
+                     *       },
                      *       "submitted_at": "2026-03-12T10:00:00Z",
                      *       "meta": {},
                      *       "created_at": "2026-03-12T10:00:00Z",
