@@ -358,6 +358,19 @@ def _query_value(schema, value):
     return value
 
 
+def _declared(contract, template, op, where):
+    """The parameters in where ("query", "path") the operation declares,
+    its own or its path item's ($ref followed), by name."""
+    declared = {}
+    item = contract.doc.get("paths", {}).get(template, {})
+    for p in item.get("parameters", []) + op.get("parameters", []):
+        if "$ref" in p:
+            p = contract.resolve(p["$ref"])
+        if p.get("in") == where:
+            declared[p["name"]] = p
+    return declared
+
+
 def _check_query(contract, name, template, op, url, excused=False):
     """Every query parameter a request sent is one the operation declares
     (its own or its path item's), with a value its schema takes; but the
@@ -365,13 +378,7 @@ def _check_query(contract, name, template, op, url, excused=False):
     query = urlsplit(url).query
     if not query:
         return
-    declared = {}
-    item = contract.doc.get("paths", {}).get(template, {})
-    for p in item.get("parameters", []) + op.get("parameters", []):
-        if "$ref" in p:
-            p = contract.resolve(p["$ref"])
-        if p.get("in") == "query":
-            declared[p["name"]] = p
+    declared = _declared(contract, template, op, "query")
     sent = {}
     for k, v in parse_qsl(query, keep_blank_values=True):
         sent.setdefault(k, []).append(v)
@@ -408,13 +415,7 @@ def _check_path(contract, name, template, op, path):
     m = re.match(rx, path)
     if m is None:
         return
-    declared = {}
-    item = contract.doc.get("paths", {}).get(template, {})
-    for p in item.get("parameters", []) + op.get("parameters", []):
-        if "$ref" in p:
-            p = contract.resolve(p["$ref"])
-        if p.get("in") == "path":
-            declared[p["name"]] = p
+    declared = _declared(contract, template, op, "path")
     for k, value in zip(names, m.groups()):
         schema = (declared.get(k) or {}).get("schema")
         if schema is None:
